@@ -1,0 +1,5 @@
+//! vigil-detect
+
+pub mod event;
+
+pub use event::{Event, FieldValue};

@@ -1,0 +1,9 @@
+//! `vigil bench`.
+
+/// Subcommands of `vigil bench`.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {}
+
+pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
+    match command {}
+}

@@ -1,0 +1,9 @@
+//! `vigil incident`.
+
+/// Subcommands of `vigil incident`.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {}
+
+pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
+    match command {}
+}
