@@ -1,1 +1,16 @@
-//! vigil-api
+//! vigil-api: the HTTP wire types (request and response bodies) and the one table of error
+//! codes. Shared by the server and the client; serde + utoipa only, no logic.
+
+pub mod error;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `GET /api/v1/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HealthResponse {
+    /// Always `ok` when the server answers.
+    pub status: String,
+    /// The server's version.
+    pub version: String,
+}

@@ -1,0 +1,86 @@
+//! `ApiError`: the one error type every handler returns, rendered as the JSON body of
+//! `vigil_api::error`. Internal details are logged here and never sent to the client.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use vigil_api::error::{ErrorBody, ErrorCode, GuardRefusal};
+
+/// An error a handler returns; becomes a JSON error response with a stable code.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A client-facing error: its code, message and optional field/guards are sent as they are.
+    #[error("{}: {}", .0.error.code, .0.error.message)]
+    Client(ErrorBody),
+    /// A failure inside the server; the detail is logged and the client sees only `internal`.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A client error with a code and a message saying what to do next.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError::Client(ErrorBody::new(code, message))
+    }
+
+    /// `invalid_field` naming the field at fault.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Client(ErrorBody::new(ErrorCode::InvalidField, message).with_field(field))
+    }
+
+    /// `not_found` for the thing named.
+    pub fn not_found(what: impl std::fmt::Display) -> Self {
+        ApiError::new(
+            ErrorCode::NotFound,
+            format!(
+                "{what} does not exist; check the key or id (list them with the matching GET route)"
+            ),
+        )
+    }
+
+    /// `guard_refused` listing every refusing guard.
+    pub fn guard_refused(message: impl Into<String>, guards: Vec<GuardRefusal>) -> Self {
+        ApiError::Client(ErrorBody::new(ErrorCode::GuardRefused, message).with_guards(guards))
+    }
+
+    /// `internal`: the detail is logged, never sent.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        ApiError::Internal(detail.to_string())
+    }
+
+    /// The error code this error is sent with.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ApiError::Client(body) => body.error.code,
+            ApiError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+/// Renders an error body with the status of its code.
+pub fn error_response(body: ErrorBody) -> Response {
+    let status =
+        StatusCode::from_u16(body.error.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, axum::Json(body)).into_response()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Client(body) => {
+                if body.error.code.status() >= 500 {
+                    tracing::error!(code = %body.error.code, message = %body.error.message, "request failed");
+                } else {
+                    tracing::debug!(code = %body.error.code, message = %body.error.message, "request refused");
+                }
+                error_response(body)
+            }
+            ApiError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                error_response(ErrorBody::new(
+                    ErrorCode::Internal,
+                    "the server failed to handle this request; the details are in the server log — retry, and report it if it persists",
+                ))
+            }
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Request extractors that turn every malformed input into an `invalid_field` (400) or
+//! `payload_too_large` (413) JSON error naming the field, instead of axum's plain-text rejections.
+//!
+//! JSON bodies are read with a size cap and decoded through `serde_path_to_error`, so a wrong
+//! type or an unknown enum value deep in the body is reported with its path
+//! (`indicators[1].kind`); a missing or unknown field is named from serde's message.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use vigil_api::error::ErrorCode;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON request body decoded into `T`, or a 400 naming the field at fault.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                let mime = v.split(';').next().unwrap_or("").trim();
+                mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::invalid_field(
+                "content-type",
+                "send the request body as JSON with the header `Content-Type: application/json`",
+            ));
+        }
+        let bytes = read_body(req.into_body(), state.settings.json_body_limit).await?;
+        decode_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Decodes a JSON document, naming the field at fault on failure.
+pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let message = inner.to_string();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::invalid_field(
+                "body",
+                format!("the request body is not valid JSON ({message}); fix the syntax and retry"),
+            );
+        }
+        let field = field_from_message(&message)
+            .map(|f| join_path(&path, &f))
+            .unwrap_or_else(|| if path == "." { "body".to_owned() } else { path });
+        ApiError::invalid_field(
+            field.clone(),
+            format!("`{field}`: {}", strip_position(&message)),
+        )
+    })?;
+    de.end().map_err(|_| {
+        ApiError::invalid_field(
+            "body",
+            "the request body has data after the JSON document; send exactly one JSON value",
+        )
+    })?;
+    Ok(value)
+}
+
+/// Reads a request body into memory, refusing more than `limit` bytes with a 413.
+pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|err| {
+            tracing::debug!(error = %err, "request body read failed");
+            ApiError::invalid_field(
+                "body",
+                "the request body could not be read completely; resend the whole request",
+            )
+        })?;
+        if buf.len() + chunk.len() > limit {
+            return Err(too_large(limit));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buf))
+}
+
+/// The 413 error for a body over `limit` bytes.
+pub fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!(
+            "the request body is larger than this route accepts ({limit} bytes); send less data"
+        ),
+    )
+}
+
+/// Query-string parameters decoded into `T`, or a 400 naming the parameter at fault.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        decode_query(query).map(ApiQuery)
+    }
+}
+
+/// Decodes a URL query string, naming the parameter at fault on failure.
+pub fn decode_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        let field = field_from_message(&message)
+            .map(|f| join_path(&path, &f))
+            .unwrap_or_else(|| {
+                if path == "." {
+                    "query".to_owned()
+                } else {
+                    path
+                }
+            });
+        ApiError::invalid_field(
+            field.clone(),
+            format!("query parameter `{field}`: {message}"),
+        )
+    })
+}
+
+/// serde reports missing and unknown fields at the parent's path; pull the name out of
+/// "missing field `x`" / "unknown field `x`, expected ...".
+fn field_from_message(message: &str) -> Option<String> {
+    for prefix in ["missing field `", "unknown field `", "duplicate field `"] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            return rest.split('`').next().map(str::to_owned);
+        }
+    }
+    None
+}
+
+fn join_path(parent: &str, field: &str) -> String {
+    if parent == field || parent.ends_with(&format!(".{field}")) {
+        // serde_path_to_error already descended into an unknown key.
+        parent.to_owned()
+    } else if parent == "." || parent.is_empty() {
+        field.to_owned()
+    } else {
+        format!("{parent}.{field}")
+    }
+}
+
+/// serde_json appends " at line 1 column 42"; the field path already says where.
+fn strip_position(message: &str) -> &str {
+    match message.rfind(" at line ") {
+        Some(idx) => &message[..idx],
+        None => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_api::error::ErrorBody;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        kind: Kind,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Kind {
+        Ip,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        title: String,
+        items: Vec<Inner>,
+        limit: Option<u32>,
+    }
+
+    fn field_of(err: ApiError) -> String {
+        match err {
+            ApiError::Client(ErrorBody { error }) => {
+                assert_eq!(error.code, ErrorCode::InvalidField);
+                error.field.unwrap()
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let cases = [
+            (r#"{"items": []}"#, "title"),
+            (r#"{"title": 3, "items": []}"#, "title"),
+            (
+                r#"{"title": "x", "items": [{"kind": "ip"}, {"kind": "dns"}]}"#,
+                "items[1].kind",
+            ),
+            (r#"{"title": "x", "items": [], "colour": 1}"#, "colour"),
+            (r#"{"title": "x", "items": [{}]}"#, "items[0].kind"),
+            (r#"{"title": "x""#, "body"),
+            (r#"{"title": "x", "items": []} 1"#, "body"),
+        ];
+        for (input, field) in cases {
+            let err = decode_json::<Outer>(input.as_bytes()).unwrap_err();
+            assert_eq!(field_of(err), field, "{input}");
+        }
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Q {
+            limit: Option<u32>,
+        }
+        assert_eq!(
+            field_of(decode_query::<Q>("limit=abc").unwrap_err()),
+            "limit"
+        );
+        assert_eq!(decode_query::<Q>("limit=5").unwrap().limit, Some(5));
+    }
+}
