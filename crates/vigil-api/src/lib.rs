@@ -1,7 +1,9 @@
 //! vigil-api: the HTTP wire types (request and response bodies) and the one table of error
 //! codes. Shared by the server and the client; serde + utoipa only, no logic.
 
+pub mod domain;
 pub mod error;
+pub mod types;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -14,3 +16,6 @@ pub struct HealthResponse {
     /// The server's version.
     pub version: String,
 }
+
+/// Response header carrying the verified SHA-256 (hex) of downloaded evidence.
+pub const SHA256_HEADER: &str = "x-vigil-sha256";

@@ -1,12 +1,39 @@
 //! The route handlers, one module per resource; `register` adds them all to the API router.
+//! Handlers are registered only through `routes!`, which also records their OpenAPI entry.
 
+pub mod actions;
+pub mod admin;
+pub mod evidence;
 pub mod health;
+pub mod incidents;
+pub mod indicators;
+pub mod links;
 
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
 /// Adds every authenticated resource's routes.
 pub fn register(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
-    api
+    api.routes(routes!(incidents::create, incidents::list))
+        .routes(routes!(incidents::get, incidents::update))
+        .routes(routes!(incidents::severity))
+        .routes(routes!(incidents::phase))
+        .routes(routes!(incidents::timestamp))
+        .routes(routes!(indicators::add))
+        .routes(routes!(indicators::remove))
+        .routes(routes!(indicators::search))
+        .routes(routes!(links::create))
+        .routes(routes!(links::delete))
+        .routes(routes!(links::related))
+        .routes(routes!(actions::list, actions::add))
+        .routes(routes!(evidence::upload, evidence::list))
+        .routes(routes!(evidence::get))
+        .routes(routes!(evidence::content))
+        .routes(routes!(evidence::custody))
+        .routes(routes!(admin::audit))
+        .routes(routes!(admin::verify))
+        .routes(routes!(admin::create_token, admin::list_tokens))
+        .routes(routes!(admin::revoke_token))
 }

@@ -1,0 +1,282 @@
+//! Typed calls, one per API route.
+
+use reqwest::Method;
+use vigil_api::types::*;
+
+use crate::{Client, ClientError, enc};
+
+impl Client {
+    /// `GET /health`.
+    pub async fn health(&self) -> Result<vigil_api::HealthResponse, ClientError> {
+        self.get_json("/health").await
+    }
+
+    /// `POST /incidents`.
+    pub async fn create_incident(&self, req: &CreateIncident) -> Result<Incident, ClientError> {
+        self.send_json(Method::POST, "/incidents", req).await
+    }
+
+    /// `GET /incidents` with filters.
+    pub async fn list_incidents(
+        &self,
+        query: &IncidentQuery,
+    ) -> Result<Page<Incident>, ClientError> {
+        let qs = serde_urlencoded_string(query)?;
+        self.get_json(&format!("/incidents?{qs}")).await
+    }
+
+    /// `GET /incidents/{key}`.
+    pub async fn get_incident(&self, key: &str) -> Result<Incident, ClientError> {
+        self.get_json(&format!("/incidents/{}", enc(key))).await
+    }
+
+    /// `PATCH /incidents/{key}`.
+    pub async fn update_incident(
+        &self,
+        key: &str,
+        req: &UpdateIncident,
+    ) -> Result<Incident, ClientError> {
+        self.send_json(Method::PATCH, &format!("/incidents/{}", enc(key)), req)
+            .await
+    }
+
+    /// `POST /incidents/{key}/severity`.
+    pub async fn change_severity(
+        &self,
+        key: &str,
+        req: &ChangeSeverity,
+    ) -> Result<Incident, ClientError> {
+        self.send_json(
+            Method::POST,
+            &format!("/incidents/{}/severity", enc(key)),
+            req,
+        )
+        .await
+    }
+
+    /// `POST /incidents/{key}/phase`.
+    pub async fn change_phase(
+        &self,
+        key: &str,
+        req: &ChangePhase,
+    ) -> Result<Incident, ClientError> {
+        self.send_json(Method::POST, &format!("/incidents/{}/phase", enc(key)), req)
+            .await
+    }
+
+    /// `POST /incidents/{key}/timestamps`.
+    pub async fn correct_timestamp(
+        &self,
+        key: &str,
+        req: &CorrectTimestamp,
+    ) -> Result<Incident, ClientError> {
+        self.send_json(
+            Method::POST,
+            &format!("/incidents/{}/timestamps", enc(key)),
+            req,
+        )
+        .await
+    }
+
+    /// `POST /incidents/{key}/indicators`.
+    pub async fn add_indicator(
+        &self,
+        key: &str,
+        req: &AddIndicator,
+    ) -> Result<Indicator, ClientError> {
+        self.send_json(
+            Method::POST,
+            &format!("/incidents/{}/indicators", enc(key)),
+            req,
+        )
+        .await
+    }
+
+    /// `DELETE /incidents/{key}/indicators/{id}`.
+    pub async fn remove_indicator(&self, key: &str, id: &str) -> Result<(), ClientError> {
+        self.delete(&format!("/incidents/{}/indicators/{}", enc(key), enc(id)))
+            .await
+    }
+
+    /// `GET /indicators?value=…`.
+    pub async fn search_indicators(
+        &self,
+        query: &IndicatorQuery,
+    ) -> Result<Vec<IndicatorHit>, ClientError> {
+        let qs = serde_urlencoded_string(query)?;
+        self.get_json(&format!("/indicators?{qs}")).await
+    }
+
+    /// `POST /incidents/{key}/links`.
+    pub async fn link(&self, key: &str, req: &CreateLink) -> Result<RelatedIncidents, ClientError> {
+        self.send_json(Method::POST, &format!("/incidents/{}/links", enc(key)), req)
+            .await
+    }
+
+    /// `DELETE /incidents/{key}/links/{other}`.
+    pub async fn unlink(&self, key: &str, other: &str) -> Result<(), ClientError> {
+        self.delete(&format!("/incidents/{}/links/{}", enc(key), enc(other)))
+            .await
+    }
+
+    /// `GET /incidents/{key}/related`.
+    pub async fn related(&self, key: &str) -> Result<RelatedIncidents, ClientError> {
+        self.get_json(&format!("/incidents/{}/related", enc(key)))
+            .await
+    }
+
+    /// `POST /incidents/{key}/actions`.
+    pub async fn add_action(&self, key: &str, req: &AddAction) -> Result<ActionEntry, ClientError> {
+        self.send_json(
+            Method::POST,
+            &format!("/incidents/{}/actions", enc(key)),
+            req,
+        )
+        .await
+    }
+
+    /// `GET /incidents/{key}/actions`.
+    pub async fn list_actions(&self, key: &str) -> Result<Vec<ActionEntry>, ClientError> {
+        self.get_json(&format!("/incidents/{}/actions", enc(key)))
+            .await
+    }
+
+    /// `POST /incidents/{key}/evidence` with the bytes as the body.
+    pub async fn upload_evidence(
+        &self,
+        key: &str,
+        query: &EvidenceUploadQuery,
+        body: impl Into<reqwest::Body>,
+    ) -> Result<Evidence, ClientError> {
+        let qs = serde_urlencoded_string(query)?;
+        let path = format!("/incidents/{}/evidence?{qs}", enc(key));
+        let resp = self
+            .send_raw(Method::POST, &path, "application/octet-stream", body)
+            .await?;
+        Self::decode(&self.url(&path), resp).await
+    }
+
+    /// Uploads a local file as evidence, streaming it.
+    pub async fn upload_evidence_file(
+        &self,
+        key: &str,
+        query: &EvidenceUploadQuery,
+        file: &std::path::Path,
+    ) -> Result<Evidence, ClientError> {
+        let handle = tokio::fs::File::open(file)
+            .await
+            .map_err(|source| ClientError::Io {
+                path: file.display().to_string(),
+                source,
+            })?;
+        self.upload_evidence(key, query, reqwest::Body::from(handle))
+            .await
+    }
+
+    /// `GET /incidents/{key}/evidence`.
+    pub async fn list_evidence(&self, key: &str) -> Result<Vec<Evidence>, ClientError> {
+        self.get_json(&format!("/incidents/{}/evidence", enc(key)))
+            .await
+    }
+
+    /// `GET /incidents/{key}/evidence/{id}`.
+    pub async fn get_evidence(&self, key: &str, id: &str) -> Result<Evidence, ClientError> {
+        self.get_json(&format!("/incidents/{}/evidence/{}", enc(key), enc(id)))
+            .await
+    }
+
+    /// `GET /incidents/{key}/evidence/{id}/content`: the bytes and the SHA-256 the server sent
+    /// in `X-Vigil-Sha256` (the server verified it before sending; check it again on your side).
+    pub async fn download_evidence(
+        &self,
+        key: &str,
+        id: &str,
+    ) -> Result<(bytes::Bytes, String), ClientError> {
+        let path = format!("/incidents/{}/evidence/{}/content", enc(key), enc(id));
+        let (url, req) = self.request(Method::GET, &path);
+        let resp = self.send(&url, req).await?;
+        let sha = resp
+            .headers()
+            .get(vigil_api::SHA256_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| ClientError::Decode {
+                url: url.clone(),
+                detail: format!("missing {} header", vigil_api::SHA256_HEADER),
+            })?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|source| ClientError::Transport { url, source })?;
+        Ok((bytes, sha))
+    }
+
+    /// `POST /incidents/{key}/evidence/{id}/custody`.
+    pub async fn add_custody(
+        &self,
+        key: &str,
+        id: &str,
+        req: &AddCustody,
+    ) -> Result<Evidence, ClientError> {
+        self.send_json(
+            Method::POST,
+            &format!("/incidents/{}/evidence/{}/custody", enc(key), enc(id)),
+            req,
+        )
+        .await
+    }
+
+    /// `GET /audit`.
+    pub async fn audit(&self, query: &AuditQuery) -> Result<Page<AuditEntry>, ClientError> {
+        let qs = serde_urlencoded_string(query)?;
+        self.get_json(&format!("/audit?{qs}")).await
+    }
+
+    /// `GET /audit/verify`.
+    pub async fn verify_audit(&self) -> Result<AuditVerification, ClientError> {
+        self.get_json("/audit/verify").await
+    }
+
+    /// `POST /tokens`.
+    pub async fn create_token(&self, req: &CreateToken) -> Result<CreatedToken, ClientError> {
+        self.send_json(Method::POST, "/tokens", req).await
+    }
+
+    /// `GET /tokens`.
+    pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, ClientError> {
+        self.get_json("/tokens").await
+    }
+
+    /// `DELETE /tokens/{id}`.
+    pub async fn revoke_token(&self, id: &str) -> Result<(), ClientError> {
+        self.delete(&format!("/tokens/{}", enc(id))).await
+    }
+
+    /// `GET /openapi.json` as raw JSON.
+    pub async fn openapi(&self) -> Result<serde_json::Value, ClientError> {
+        self.get_json("/openapi.json").await
+    }
+}
+
+fn serde_urlencoded_string<T: serde::Serialize>(value: &T) -> Result<String, ClientError> {
+    // Query types are flat structs of scalars; serialize through JSON to avoid another encoder.
+    let json = serde_json::to_value(value).map_err(|err| ClientError::Decode {
+        url: String::new(),
+        detail: err.to_string(),
+    })?;
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    if let serde_json::Value::Object(map) = json {
+        for (k, v) in map {
+            match v {
+                serde_json::Value::Null => {}
+                serde_json::Value::String(s) => {
+                    out.append_pair(&k, &s);
+                }
+                other => {
+                    out.append_pair(&k, &other.to_string());
+                }
+            }
+        }
+    }
+    Ok(out.finish())
+}

@@ -1,0 +1,123 @@
+//! Bearer-token authentication and role checks. `Principal` is an extractor: a handler that takes
+//! it cannot run without a valid token, and names its actor from it. Roles are ordered
+//! viewer < responder < admin; `Principal::require` refuses with 403.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use vigil_api::error::ErrorCode;
+use vigil_api::types::Role;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The token's name, used as the actor of every write.
+    pub name: String,
+    /// The token's role.
+    pub role: Role,
+}
+
+impl Principal {
+    /// Refuses with 403 unless the caller's role is at least `needed`.
+    pub fn require(&self, needed: Role) -> Result<(), ApiError> {
+        if rank(self.role) >= rank(needed) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "this needs the {needed} role and the token `{}` has the {} role; ask an admin for a token with the {needed} role",
+                    self.name, self.role
+                ),
+            ))
+        }
+    }
+}
+
+fn rank(role: Role) -> u8 {
+    match role {
+        Role::Viewer => 0,
+        Role::Responder => 1,
+        Role::Admin => 2,
+    }
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(ErrorCode::Unauthorized, message)
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(header) = parts.headers.get(AUTHORIZATION) else {
+            return Err(unauthorized(
+                "this route needs an API token: send `Authorization: Bearer TOKEN` (create one with `vigil admin token`)",
+            ));
+        };
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                unauthorized(
+                    "the Authorization header must be `Bearer TOKEN`; check how the token is sent",
+                )
+            })?;
+        match state.store.authenticate(token).await {
+            Ok(Some(tok)) => Ok(Principal {
+                name: tok.name,
+                role: tok.role,
+            }),
+            Ok(None) => Err(unauthorized(
+                "the API token is unknown or revoked; create a new one with `vigil admin token`",
+            )),
+            Err(err) => Err(crate::store_error(err)),
+        }
+    }
+}
+
+/// A principal with at least the responder role, checked before the body is read.
+#[derive(Debug, Clone)]
+pub struct Responder(pub Principal);
+
+/// A principal with the admin role, checked before the body is read.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Principal);
+
+impl FromRequestParts<AppState> for Responder {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let who = Principal::from_request_parts(parts, state).await?;
+        who.require(Role::Responder)?;
+        Ok(Responder(who))
+    }
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let who = Principal::from_request_parts(parts, state).await?;
+        who.require(Role::Admin)?;
+        Ok(Admin(who))
+    }
+}

@@ -1,0 +1,52 @@
+//! The append-only action log of an incident.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use vigil_api::error::ErrorBody;
+use vigil_api::types::*;
+
+use crate::auth::{Principal, Responder};
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::state::AppState;
+use crate::{incident_ref, store_error};
+
+/// The action log, oldest first.
+#[utoipa::path(
+    get, path = "/incidents/{key}/actions", tag = "actions",
+    params(("key" = String, Path, description = "Incident key (INC-42) or id")),
+    responses((status = 200, body = Vec<ActionEntry>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    _who: Principal,
+    Path(key): Path<String>,
+) -> Result<Json<Vec<ActionEntry>>, ApiError> {
+    let r = incident_ref(&key)?;
+    Ok(Json(
+        state.store.list_actions(&r).await.map_err(store_error)?,
+    ))
+}
+
+/// Append an entry; the actor is the token's name.
+#[utoipa::path(
+    post, path = "/incidents/{key}/actions", tag = "actions",
+    params(("key" = String, Path, description = "Incident key (INC-42) or id")),
+    request_body = AddAction,
+    responses((status = 201, body = ActionEntry), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn add(
+    State(state): State<AppState>,
+    Responder(who): Responder,
+    Path(key): Path<String>,
+    ApiJson(req): ApiJson<AddAction>,
+) -> Result<(StatusCode, Json<ActionEntry>), ApiError> {
+    let r = incident_ref(&key)?;
+    let entry = state
+        .store
+        .add_action(&r, &who.name, &req.text)
+        .await
+        .map_err(store_error)?;
+    Ok((StatusCode::CREATED, Json(entry)))
+}

@@ -1,0 +1,98 @@
+//! Admin routes: the audit trail (paged, and its verification) and API tokens.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use vigil_api::error::ErrorBody;
+use vigil_api::types::*;
+
+use crate::auth::Admin;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery};
+use crate::state::AppState;
+use crate::{parse_uuid, store_error};
+
+/// The audit trail, oldest first.
+#[utoipa::path(
+    get, path = "/audit", tag = "admin",
+    params(AuditQuery),
+    responses((status = 200, body = Page<AuditEntry>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
+)]
+pub async fn audit(
+    State(state): State<AppState>,
+    Admin(_who): Admin,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> Result<Json<Page<AuditEntry>>, ApiError> {
+    Ok(Json(
+        state.store.audit_page(&query).await.map_err(store_error)?,
+    ))
+}
+
+/// Walk the hash chain and report the first broken link.
+#[utoipa::path(
+    get, path = "/audit/verify", tag = "admin",
+    responses((status = 200, body = AuditVerification), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
+)]
+pub async fn verify(
+    State(state): State<AppState>,
+    Admin(_who): Admin,
+) -> Result<Json<AuditVerification>, ApiError> {
+    Ok(Json(state.store.verify_audit().await.map_err(store_error)?))
+}
+
+/// Create a token; its secret is in this response only.
+#[utoipa::path(
+    post, path = "/tokens", tag = "admin",
+    request_body = CreateToken,
+    responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody))
+)]
+pub async fn create_token(
+    State(state): State<AppState>,
+    Admin(who): Admin,
+    ApiJson(req): ApiJson<CreateToken>,
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    if req.name.trim().is_empty() {
+        return Err(ApiError::invalid_field(
+            "name",
+            "`name` must say who or what the token is for",
+        ));
+    }
+    let created = state
+        .store
+        .create_token(&who.name, &req.name, req.role)
+        .await
+        .map_err(store_error)?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// List tokens (never their secrets).
+#[utoipa::path(
+    get, path = "/tokens", tag = "admin",
+    responses((status = 200, body = Vec<TokenInfo>), (status = 403, body = ErrorBody))
+)]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    Admin(_who): Admin,
+) -> Result<Json<Vec<TokenInfo>>, ApiError> {
+    Ok(Json(state.store.list_tokens().await.map_err(store_error)?))
+}
+
+/// Revoke a token: it stops working at once.
+#[utoipa::path(
+    delete, path = "/tokens/{id}", tag = "admin",
+    params(("id" = String, Path, description = "Token id")),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Admin(who): Admin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_uuid("id", &id)?;
+    state
+        .store
+        .revoke_token(id, &who.name)
+        .await
+        .map_err(store_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}

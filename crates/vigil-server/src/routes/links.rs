@@ -1,0 +1,83 @@
+//! Related incidents: explicit links, and suggestions from shared indicators.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use vigil_api::error::ErrorBody;
+use vigil_api::types::*;
+
+use crate::auth::{Principal, Responder};
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::state::AppState;
+use crate::{incident_ref, store_error};
+
+/// Link two incidents explicitly.
+#[utoipa::path(
+    post, path = "/incidents/{key}/links", tag = "links",
+    params(("key" = String, Path, description = "Incident key (INC-42) or id")),
+    request_body = CreateLink,
+    responses((status = 201, body = RelatedIncidents), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody))
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    Responder(who): Responder,
+    Path(key): Path<String>,
+    ApiJson(req): ApiJson<CreateLink>,
+) -> Result<(StatusCode, Json<RelatedIncidents>), ApiError> {
+    let r = incident_ref(&key)?;
+    let other = incident_ref(&req.other).map_err(|_| {
+        ApiError::invalid_field(
+            "other",
+            "`other` must be an incident key like INC-42 or an incident id",
+        )
+    })?;
+    state
+        .store
+        .link(&r, &other, &who.name, req.reason)
+        .await
+        .map_err(store_error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.related(&r).await.map_err(store_error)?),
+    ))
+}
+
+/// Remove an explicit link.
+#[utoipa::path(
+    delete, path = "/incidents/{key}/links/{other}", tag = "links",
+    params(
+        ("key" = String, Path, description = "Incident key (INC-42) or id"),
+        ("other" = String, Path, description = "The other incident's key or id"),
+    ),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    Responder(who): Responder,
+    Path((key, other)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let r = incident_ref(&key)?;
+    let other = incident_ref(&other)?;
+    state
+        .store
+        .unlink(&r, &other, &who.name)
+        .await
+        .map_err(store_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Linked incidents and those sharing an indicator.
+#[utoipa::path(
+    get, path = "/incidents/{key}/related", tag = "links",
+    params(("key" = String, Path, description = "Incident key (INC-42) or id")),
+    responses((status = 200, body = RelatedIncidents), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn related(
+    State(state): State<AppState>,
+    _who: Principal,
+    Path(key): Path<String>,
+) -> Result<Json<RelatedIncidents>, ApiError> {
+    let r = incident_ref(&key)?;
+    Ok(Json(state.store.related(&r).await.map_err(store_error)?))
+}

@@ -1,0 +1,184 @@
+//! Bad input: every rejection is a JSON error naming the field, and changes nothing — the list
+//! of incidents and the audit trail are the same after it as before.
+
+use reqwest::Method;
+use vigil_api::error::ErrorCode;
+use vigil_api::types::{AuditQuery, IncidentQuery};
+use vigil_client::ClientError;
+
+use crate::incidents::new_incident;
+use crate::support::{TestApp, spawn_app, spawn_app_with};
+
+async fn counts(app: &TestApp) -> (u64, u64) {
+    let incidents = app
+        .admin
+        .list_incidents(&IncidentQuery::default())
+        .await
+        .unwrap()
+        .total;
+    let audit = app.admin.audit(&AuditQuery::default()).await.unwrap().total;
+    (incidents, audit)
+}
+
+fn field_of(err: ClientError) -> (u16, ErrorCode, Option<String>) {
+    match err {
+        ClientError::Api {
+            status,
+            code,
+            field,
+            ..
+        } => (status, code, field),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn bad_input_names_the_field_and_changes_nothing() {
+    let app = spawn_app().await;
+    app.responder
+        .create_incident(&new_incident("existing"))
+        .await
+        .unwrap();
+    let before = counts(&app).await;
+
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "/incidents",
+            r#"{"summary": "s", "severity": "SEV2"}"#,
+            "title",
+        ),
+        (
+            "/incidents",
+            r#"{"title": "t", "summary": "s", "severity": "SEV9"}"#,
+            "severity",
+        ),
+        (
+            "/incidents",
+            r#"{"title": "t", "summary": "s", "severity": "SEV2", "services": "web"}"#,
+            "services",
+        ),
+        (
+            "/incidents",
+            r#"{"title": "t", "summary": "s", "severity": "SEV2", "colour": "red"}"#,
+            "colour",
+        ),
+        (
+            "/incidents",
+            r#"{"title": "t", "summary": "s", "severity": "SEV2", "attack": ["not-a-technique"]}"#,
+            "attack",
+        ),
+        (
+            "/incidents",
+            r#"{"title": "", "summary": "s", "severity": "SEV2"}"#,
+            "title",
+        ),
+        ("/incidents", r#"{"title": "t", "summary": "#, "body"),
+        (
+            "/incidents/INC-1/severity",
+            r#"{"severity": "SEV1"}"#,
+            "reason",
+        ),
+        (
+            "/incidents/INC-1/indicators",
+            r#"{"kind": "ip", "value": "999.1.1.1"}"#,
+            "value",
+        ),
+        (
+            "/incidents/INC-1/indicators",
+            r#"{"kind": "dns", "value": "x"}"#,
+            "kind",
+        ),
+        (
+            "/incidents/INC-1/phase",
+            r#"{"phase": "finished"}"#,
+            "phase",
+        ),
+        (
+            "/incidents/INC-1/timestamps",
+            r#"{"which": "detected", "at": "yesterday", "reason": "r"}"#,
+            "at",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let err = app
+            .responder
+            .send_raw(Method::POST, path, "application/json", body.to_string())
+            .await
+            .unwrap_err();
+        let (status, code, got) = field_of(err);
+        assert_eq!(
+            (status, code),
+            (400, ErrorCode::InvalidField),
+            "{path} {body}"
+        );
+        assert_eq!(got.as_deref(), Some(*field), "{path} {body}");
+    }
+    let err = app
+        .responder
+        .send_raw(
+            Method::PATCH,
+            "/incidents/INC-1",
+            "application/json",
+            r#"{"tlp": "purple"}"#,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(err).2.as_deref(), Some("tlp"));
+    let err = app
+        .responder
+        .send_raw(Method::POST, "/incidents", "text/plain", "title=x")
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(err).2.as_deref(), Some("content-type"));
+    let err = app
+        .viewer
+        .send_raw(
+            Method::GET,
+            "/incidents?severity=SEV7",
+            "application/json",
+            "",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(err).2.as_deref(), Some("severity"));
+
+    assert_eq!(
+        counts(&app).await,
+        before,
+        "rejected requests changed nothing"
+    );
+}
+
+#[tokio::test]
+async fn oversized_json_is_413_and_changes_nothing() {
+    let app = spawn_app_with(|s| s.json_body_limit = 4096).await;
+    let before = counts(&app).await;
+    let mut req = new_incident("big");
+    req.summary = "x".repeat(10_000);
+    let err = app.responder.create_incident(&req).await.unwrap_err();
+    assert_eq!(field_of(err).1, ErrorCode::PayloadTooLarge);
+    assert_eq!(counts(&app).await, before);
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_json() {
+    let app = spawn_app().await;
+    let err = app
+        .admin
+        .send_raw(Method::GET, "/nowhere", "application/json", "")
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(err).1, ErrorCode::NotFound);
+    let err = app
+        .admin
+        .send_raw(Method::PUT, "/incidents", "application/json", "{}")
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(err).1, ErrorCode::MethodNotAllowed);
+    let err = app.admin.get_incident("not-a-key").await.unwrap_err();
+    let (status, code, _) = field_of(err);
+    assert!(matches!(
+        (status, code),
+        (400, ErrorCode::InvalidField) | (404, ErrorCode::NotFound)
+    ));
+}

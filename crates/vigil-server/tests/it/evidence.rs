@@ -1,0 +1,142 @@
+//! Evidence: upload and download round trip with the SHA-256, chain of custody, the upload cap,
+//! and tampering with the stored file making the download fail instead of serving bad bytes.
+
+use sha2::{Digest, Sha256};
+use vigil_api::error::ErrorCode;
+use vigil_api::types::{AddCustody, EvidenceUploadQuery};
+
+use crate::incidents::new_incident;
+use crate::support::{spawn_app, spawn_app_with};
+
+fn upload(name: &str) -> EvidenceUploadQuery {
+    EvidenceUploadQuery {
+        name: name.to_owned(),
+        description: Some("mail headers".to_owned()),
+    }
+}
+
+/// Every regular file under `dir` whose content is exactly `content`.
+pub fn files_with_content(dir: &std::path::Path, content: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if std::fs::read(&path).map(|c| c == content).unwrap_or(false) {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn upload_download_round_trip_with_hash_and_custody() {
+    let app = spawn_app().await;
+    app.responder
+        .create_incident(&new_incident("evidence"))
+        .await
+        .unwrap();
+    let content: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let expected = hex::encode(Sha256::digest(&content));
+
+    let ev = app
+        .responder
+        .upload_evidence("INC-1", &upload("headers.eml"), content.clone())
+        .await
+        .unwrap();
+    assert_eq!(ev.sha256.to_string(), expected);
+    assert_eq!(ev.size, content.len() as u64);
+    assert_eq!(ev.collected_by, "rita");
+
+    let (bytes, sha) = app
+        .viewer
+        .download_evidence("INC-1", &ev.id.to_string())
+        .await
+        .unwrap();
+    assert_eq!(sha, expected);
+    assert_eq!(bytes.as_ref(), content.as_slice());
+
+    let ev2 = app
+        .admin
+        .add_custody(
+            "INC-1",
+            &ev.id.to_string(),
+            &AddCustody {
+                action: "transferred".into(),
+                reason: "to legal".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ev2.custody.len(), ev.custody.len() + 1);
+    assert_eq!(ev2.custody.last().unwrap().actor, "ada");
+    let listed = app.viewer.list_evidence("INC-1").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let shown = app
+        .viewer
+        .get_evidence("INC-1", &ev.id.to_string())
+        .await
+        .unwrap();
+    assert_eq!(shown.custody.len(), ev2.custody.len());
+}
+
+#[tokio::test]
+async fn tampered_evidence_is_never_served() {
+    let app = spawn_app().await;
+    app.responder
+        .create_incident(&new_incident("evidence"))
+        .await
+        .unwrap();
+    let content = b"original bytes of the evidence, unique 7d1c0a".to_vec();
+    let ev = app
+        .responder
+        .upload_evidence("INC-1", &upload("a.bin"), content.clone())
+        .await
+        .unwrap();
+
+    let stored = files_with_content(&app.data_dir, &content);
+    assert_eq!(stored.len(), 1, "the evidence is stored once as a file");
+    let mut tampered = content.clone();
+    tampered[0] ^= 0xff;
+    std::fs::write(&stored[0], &tampered).unwrap();
+
+    let err = app
+        .viewer
+        .download_evidence("INC-1", &ev.id.to_string())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::EvidenceCorrupted), "{err:?}");
+}
+
+#[tokio::test]
+async fn upload_over_the_cap_is_413_and_keeps_nothing() {
+    let app = spawn_app_with(|s| s.evidence_body_limit = 1000).await;
+    app.responder
+        .create_incident(&new_incident("evidence"))
+        .await
+        .unwrap();
+    let files_before = crate::integrity::all_files(&app.data_dir);
+    let content = vec![b'z'; 5000];
+    let err = app
+        .responder
+        .upload_evidence("INC-1", &upload("big.bin"), content)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::PayloadTooLarge));
+    assert!(app.viewer.list_evidence("INC-1").await.unwrap().is_empty());
+    assert_eq!(
+        crate::integrity::all_files(&app.data_dir),
+        files_before,
+        "no partial file is left"
+    );
+
+    let err = app
+        .viewer
+        .upload_evidence("INC-1", &upload("x"), b"x".to_vec())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::Forbidden));
+}

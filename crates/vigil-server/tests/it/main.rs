@@ -1,0 +1,10 @@
+//! Integration tests of the HTTP API: each test starts the real server on 127.0.0.1:0 with its
+//! own temporary data directory and drives it over HTTP with `vigil-client`. No mocks.
+
+mod auth;
+mod errors;
+mod evidence;
+mod incidents;
+mod integrity;
+mod openapi;
+mod support;

@@ -1,0 +1,85 @@
+//! The OpenAPI document is generated from the routes: every route the router answers is
+//! documented, and the served document is the generated one.
+
+use crate::support::spawn_app;
+
+/// Every (method, path) the API serves, as the issue lists them.
+const ROUTES: &[(&str, &str)] = &[
+    ("get", "/api/v1/health"),
+    ("post", "/api/v1/incidents"),
+    ("get", "/api/v1/incidents"),
+    ("get", "/api/v1/incidents/{key}"),
+    ("patch", "/api/v1/incidents/{key}"),
+    ("post", "/api/v1/incidents/{key}/severity"),
+    ("post", "/api/v1/incidents/{key}/phase"),
+    ("post", "/api/v1/incidents/{key}/timestamps"),
+    ("post", "/api/v1/incidents/{key}/indicators"),
+    ("delete", "/api/v1/incidents/{key}/indicators/{id}"),
+    ("get", "/api/v1/indicators"),
+    ("post", "/api/v1/incidents/{key}/links"),
+    ("delete", "/api/v1/incidents/{key}/links/{other}"),
+    ("get", "/api/v1/incidents/{key}/related"),
+    ("get", "/api/v1/incidents/{key}/actions"),
+    ("post", "/api/v1/incidents/{key}/actions"),
+    ("post", "/api/v1/incidents/{key}/evidence"),
+    ("get", "/api/v1/incidents/{key}/evidence"),
+    ("get", "/api/v1/incidents/{key}/evidence/{id}"),
+    ("get", "/api/v1/incidents/{key}/evidence/{id}/content"),
+    ("post", "/api/v1/incidents/{key}/evidence/{id}/custody"),
+    ("get", "/api/v1/audit"),
+    ("get", "/api/v1/audit/verify"),
+    ("post", "/api/v1/tokens"),
+    ("get", "/api/v1/tokens"),
+    ("delete", "/api/v1/tokens/{id}"),
+];
+
+#[tokio::test]
+async fn openapi_lists_every_route_and_each_documented_route_answers() {
+    let app = spawn_app().await;
+    let doc = app.viewer.openapi().await.unwrap();
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut documented: Vec<(String, String)> = Vec::new();
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            documented.push((method.clone(), path.clone()));
+        }
+    }
+    for (method, path) in ROUTES {
+        assert!(
+            documented.iter().any(|(m, p)| m == method && p == path),
+            "{method} {path} is not in the OpenAPI document"
+        );
+    }
+    assert_eq!(documented.len(), ROUTES.len(), "documented: {documented:?}");
+    // Each documented route is really served: no 404/405 for its method and path.
+    let http = reqwest::Client::new();
+    for (method, path) in &documented {
+        let url = format!(
+            "http://{}{}",
+            app.addr,
+            path.replace("{key}", "INC-1")
+                .replace("{id}", "x")
+                .replace("{other}", "INC-2")
+        );
+        let resp = http
+            .request(method.to_uppercase().parse().unwrap(), &url)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        if status == 404 {
+            let body: serde_json::Value = resp.json().await.unwrap();
+            assert!(
+                !body["error"]["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("no such route"),
+                "{method} {path}"
+            );
+        } else {
+            assert_ne!(status, 405, "{method} {path}");
+        }
+    }
+    // The served document is the generated one.
+    assert_eq!(doc, serde_json::to_value(vigil_server::openapi()).unwrap());
+}

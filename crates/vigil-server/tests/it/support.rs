@@ -1,0 +1,92 @@
+//! `spawn_app()`: a real server on a random loopback port over a fresh temporary data directory,
+//! with one client per role.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use vigil_api::types::Role;
+use vigil_client::Client;
+use vigil_server::{AppState, Settings};
+
+/// A running server for one test; dropped with the test (the runtime ends its task).
+pub struct TestApp {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its data directory (kept alive by `_dir`).
+    pub data_dir: PathBuf,
+    /// A client with an admin token.
+    pub admin: Client,
+    /// A client with a responder token.
+    pub responder: Client,
+    /// A client with a viewer token.
+    pub viewer: Client,
+    /// A client without a token.
+    pub anonymous: Client,
+    /// The responder's raw token, for tests that speak HTTP by hand.
+    pub responder_token: String,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// A client with an arbitrary token.
+    pub fn with_token(&self, token: &str) -> Client {
+        self.anonymous.clone().with_token(token)
+    }
+
+    /// Opens a second handle on the same store, as `vigil audit verify` would.
+    pub async fn store(&self) -> vigil_server::store::SqliteStore {
+        vigil_server::store::SqliteStore::open(&self.data_dir)
+            .await
+            .unwrap()
+    }
+}
+
+/// Starts a server with default settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts a server after letting the test adjust its settings.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut settings = Settings::new(&data_dir, addr);
+    adjust(&mut settings);
+    let store = vigil_server::store::SqliteStore::open(&data_dir)
+        .await
+        .unwrap();
+    let mut tokens = Vec::new();
+    for (role, name) in [
+        (Role::Admin, "ada"),
+        (Role::Responder, "rita"),
+        (Role::Viewer, "victor"),
+    ] {
+        tokens.push(
+            store
+                .create_token("test-setup", name, role)
+                .await
+                .unwrap()
+                .token,
+        );
+    }
+    let state = AppState::new(settings, store);
+    tokio::spawn(vigil_server::app::serve(
+        state,
+        listener,
+        std::future::pending(),
+    ));
+    let base = format!("http://{addr}");
+    let anonymous = Client::new(&base).unwrap();
+    TestApp {
+        addr,
+        data_dir,
+        admin: anonymous.clone().with_token(&tokens[0]),
+        responder: anonymous.clone().with_token(&tokens[1]),
+        viewer: anonymous.clone().with_token(&tokens[2]),
+        anonymous,
+        responder_token: tokens[1].clone(),
+        _dir: dir,
+    }
+}
