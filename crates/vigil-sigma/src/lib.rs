@@ -1,1 +1,19 @@
-//! vigil-sigma
+//! The Sigma language: YAML rule files → typed rules as written, with diagnostics.
+//!
+//! Entry points: [`load_dir`] (a file or directory → documents and diagnostics) and
+//! [`parse_str`] (one file's text). The condition grammar is documented in [`condition`];
+//! modifiers are the [`Modifier`] enum. Nothing here compiles or matches: that is
+//! `vigil-detect`'s job.
+
+pub mod condition;
+pub mod load;
+pub mod model;
+pub mod modifier;
+pub mod yaml;
+
+pub use condition::{
+    Condition, ConditionError, Quantity, Target, parse_condition, pattern_matches,
+};
+pub use load::{Diagnostic, LoadError, load_dir, parse_str, parse_timespan};
+pub use model::*;
+pub use modifier::Modifier;

@@ -1,0 +1,382 @@
+//! The condition language of a Sigma detection, parsed into an AST.
+//!
+//! Grammar (keywords are case-insensitive; identifiers are the names of search identifiers,
+//! made of letters, digits, `_`, `-` and `.`; a pattern may contain `*` wildcards):
+//!
+//! ```text
+//! condition  := or_expr EOF
+//! or_expr    := and_expr ( "or" and_expr )*
+//! and_expr   := not_expr ( "and" not_expr )*
+//! not_expr   := "not" not_expr | primary
+//! primary    := "(" or_expr ")"
+//!             | quantity "of" target
+//!             | IDENT
+//! quantity   := "all" | "any" | NUMBER          ("1 of" = "any of")
+//! target     := "them" | PATTERN
+//! ```
+//!
+//! `and` binds tighter than `or`, `not` tighter than both. The Sigma 1 aggregation syntax
+//! (`selection | count() by X > 5`) is not part of Sigma 2 and is rejected with a hint to
+//! write a correlation rule.
+
+use std::fmt;
+
+/// How many of the searches a quantified expression requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantity {
+    /// `all of`.
+    All,
+    /// `N of` (`1 of` is "any").
+    AtLeast(u32),
+}
+
+/// What a quantified expression ranges over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `them`: every search identifier of the rule.
+    Them,
+    /// A name pattern with `*` wildcards (`selection_*`).
+    Pattern(String),
+}
+
+/// A parsed condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    /// A search identifier by name.
+    Ref(String),
+    /// Every operand must hold.
+    And(Vec<Condition>),
+    /// At least one operand must hold.
+    Or(Vec<Condition>),
+    /// The operand must not hold.
+    Not(Box<Condition>),
+    /// `all of x`, `1 of x`, `N of x`.
+    Of(Quantity, Target),
+}
+
+/// A condition that does not parse, with the byte offset where parsing stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (at column {column} of the condition)")]
+pub struct ConditionError {
+    /// What went wrong and what to write instead.
+    pub message: String,
+    /// 1-based column in the condition text.
+    pub column: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    LParen,
+    RParen,
+    And,
+    Or,
+    Not,
+    Of,
+    All,
+    Them,
+    Number(u32),
+    Ident(String),
+    Pipe,
+}
+
+impl fmt::Display for Tok {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Tok::LParen => f.write_str("("),
+            Tok::RParen => f.write_str(")"),
+            Tok::And => f.write_str("and"),
+            Tok::Or => f.write_str("or"),
+            Tok::Not => f.write_str("not"),
+            Tok::Of => f.write_str("of"),
+            Tok::All => f.write_str("all"),
+            Tok::Them => f.write_str("them"),
+            Tok::Number(n) => write!(f, "{n}"),
+            Tok::Ident(s) => f.write_str(s),
+            Tok::Pipe => f.write_str("|"),
+        }
+    }
+}
+
+fn tokenize(text: &str) -> Result<Vec<(Tok, usize)>, ConditionError> {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        match c {
+            b'(' => {
+                out.push((Tok::LParen, start));
+                i += 1;
+            }
+            b')' => {
+                out.push((Tok::RParen, start));
+                i += 1;
+            }
+            b'|' => {
+                // Everything after a pipe is Sigma 1 aggregation syntax; the parser rejects it.
+                out.push((Tok::Pipe, start));
+                break;
+            }
+            _ if c.is_ascii_alphanumeric() || matches!(c, b'_' | b'*' | b'-' | b'.') => {
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_alphanumeric()
+                        || matches!(bytes[i], b'_' | b'*' | b'-' | b'.'))
+                {
+                    i += 1;
+                }
+                let word = &text[start..i];
+                let tok = match word.to_ascii_lowercase().as_str() {
+                    "and" => Tok::And,
+                    "or" => Tok::Or,
+                    "not" => Tok::Not,
+                    "of" => Tok::Of,
+                    "all" | "any" if word.eq_ignore_ascii_case("all") => Tok::All,
+                    "any" => Tok::Number(1),
+                    "them" => Tok::Them,
+                    _ => match word.parse::<u32>() {
+                        Ok(n) => Tok::Number(n),
+                        Err(_) => Tok::Ident(word.to_string()),
+                    },
+                };
+                out.push((tok, start));
+            }
+            _ => {
+                return Err(ConditionError {
+                    message: format!(
+                        "unexpected character {:?}; a condition uses search identifiers, and/or/not, parentheses and 'N of'",
+                        &text[start..].chars().next().unwrap_or(' ')
+                    ),
+                    column: start + 1,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+struct P {
+    toks: Vec<(Tok, usize)>,
+    pos: usize,
+    len: usize,
+}
+
+impl P {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos).map(|(t, _)| t)
+    }
+    fn col(&self) -> usize {
+        self.toks.get(self.pos).map_or(self.len, |(_, c)| *c) + 1
+    }
+    fn err<T>(&self, message: String) -> Result<T, ConditionError> {
+        Err(ConditionError {
+            message,
+            column: self.col(),
+        })
+    }
+
+    fn or_expr(&mut self) -> Result<Condition, ConditionError> {
+        let mut items = vec![self.and_expr()?];
+        while self.peek() == Some(&Tok::Or) {
+            self.pos += 1;
+            items.push(self.and_expr()?);
+        }
+        Ok(if items.len() == 1 {
+            items.pop().expect("one item")
+        } else {
+            Condition::Or(items)
+        })
+    }
+
+    fn and_expr(&mut self) -> Result<Condition, ConditionError> {
+        let mut items = vec![self.not_expr()?];
+        while self.peek() == Some(&Tok::And) {
+            self.pos += 1;
+            items.push(self.not_expr()?);
+        }
+        Ok(if items.len() == 1 {
+            items.pop().expect("one item")
+        } else {
+            Condition::And(items)
+        })
+    }
+
+    fn not_expr(&mut self) -> Result<Condition, ConditionError> {
+        if self.peek() == Some(&Tok::Not) {
+            self.pos += 1;
+            return Ok(Condition::Not(Box::new(self.not_expr()?)));
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> Result<Condition, ConditionError> {
+        let Some(tok) = self.peek().cloned() else {
+            return self.err("the condition ends too early; add a search identifier".into());
+        };
+        match tok {
+            Tok::LParen => {
+                self.pos += 1;
+                let inner = self.or_expr()?;
+                if self.peek() != Some(&Tok::RParen) {
+                    return self.err("missing ')'".into());
+                }
+                self.pos += 1;
+                Ok(inner)
+            }
+            Tok::All | Tok::Number(_) => {
+                self.pos += 1;
+                let quantity = match tok {
+                    Tok::Number(0) => {
+                        return self.err("'0 of' never matches; use '1 of' or 'all of'".into());
+                    }
+                    Tok::Number(n) => Quantity::AtLeast(n),
+                    _ => Quantity::All,
+                };
+                if self.peek() != Some(&Tok::Of) {
+                    return self.err(format!("expected 'of' after '{tok}'"));
+                }
+                self.pos += 1;
+                let target = match self.peek().cloned() {
+                    Some(Tok::Them) => Target::Them,
+                    Some(Tok::Ident(p)) => Target::Pattern(p),
+                    _ => {
+                        return self.err(
+                            "expected 'them' or a search identifier pattern after 'of'".into(),
+                        );
+                    }
+                };
+                self.pos += 1;
+                Ok(Condition::Of(quantity, target))
+            }
+            Tok::Ident(name) => {
+                self.pos += 1;
+                if name.contains('*') {
+                    return self.err(format!(
+                        "the pattern '{name}' needs a quantifier: write '1 of {name}' or 'all of {name}'"
+                    ));
+                }
+                Ok(Condition::Ref(name))
+            }
+            Tok::Pipe => self.err(
+                "aggregation expressions ('| count() ...') are not part of Sigma 2; write a correlation rule instead"
+                    .into(),
+            ),
+            other => self.err(format!("unexpected '{other}'")),
+        }
+    }
+}
+
+/// Parses one condition string.
+pub fn parse_condition(text: &str) -> Result<Condition, ConditionError> {
+    let toks = tokenize(text)?;
+    let mut p = P {
+        toks,
+        pos: 0,
+        len: text.len(),
+    };
+    let cond = p.or_expr()?;
+    if let Some(tok) = p.peek() {
+        let msg = if *tok == Tok::Pipe {
+            "aggregation expressions ('| count() ...') are not part of Sigma 2; write a correlation rule instead".to_string()
+        } else {
+            format!("unexpected '{tok}' after a complete condition; join with 'and' or 'or'")
+        };
+        return p.err(msg);
+    }
+    Ok(cond)
+}
+
+/// Whether a search identifier `name` matches a pattern with `*` wildcards.
+pub fn pattern_matches(pattern: &str, name: &str) -> bool {
+    fn rec(p: &[u8], n: &[u8]) -> bool {
+        match p.split_first() {
+            None => n.is_empty(),
+            Some((b'*', rest)) => (0..=n.len()).any(|i| rec(rest, &n[i..])),
+            Some((c, rest)) => n.first() == Some(c) && rec(rest, &n[1..]),
+        }
+    }
+    rec(pattern.as_bytes(), name.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(s: &str) -> Condition {
+        Condition::Ref(s.into())
+    }
+
+    #[test]
+    fn precedence_and_parentheses() {
+        let cases: Vec<(&str, Condition)> = vec![
+            ("sel", r("sel")),
+            (
+                "a or b and c",
+                Condition::Or(vec![r("a"), Condition::And(vec![r("b"), r("c")])]),
+            ),
+            (
+                "(a or b) and not c",
+                Condition::And(vec![
+                    Condition::Or(vec![r("a"), r("b")]),
+                    Condition::Not(Box::new(r("c"))),
+                ]),
+            ),
+            (
+                "not not a",
+                Condition::Not(Box::new(Condition::Not(Box::new(r("a"))))),
+            ),
+            (
+                "1 of selection_* and not all of filter*",
+                Condition::And(vec![
+                    Condition::Of(Quantity::AtLeast(1), Target::Pattern("selection_*".into())),
+                    Condition::Not(Box::new(Condition::Of(
+                        Quantity::All,
+                        Target::Pattern("filter*".into()),
+                    ))),
+                ]),
+            ),
+            ("all of them", Condition::Of(Quantity::All, Target::Them)),
+            (
+                "any of them",
+                Condition::Of(Quantity::AtLeast(1), Target::Them),
+            ),
+            (
+                "2 of sel*",
+                Condition::Of(Quantity::AtLeast(2), Target::Pattern("sel*".into())),
+            ),
+            ("A AND B", Condition::And(vec![r("A"), r("B")])),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_condition(text).unwrap(), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn errors_point_at_the_problem() {
+        for (text, col) in [
+            ("a and", 6),
+            ("(a or b", 8),
+            ("a b", 3),
+            ("selection | count() > 5", 11),
+            ("sel*", 5),
+            ("1 of", 5),
+            ("a & b", 3),
+        ] {
+            let e = parse_condition(text).unwrap_err();
+            assert_eq!(e.column, col, "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn patterns() {
+        assert!(pattern_matches("sel*", "selection"));
+        assert!(pattern_matches("*", "x"));
+        assert!(pattern_matches("a*b*c", "aXXbYc"));
+        assert!(!pattern_matches("sel*", "filter"));
+        assert!(!pattern_matches("a*b", "ab_"));
+    }
+}

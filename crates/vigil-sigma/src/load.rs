@@ -1,0 +1,817 @@
+//! Loading rule files: YAML documents → [`RuleDoc`]s, with a [`Diagnostic`] for every
+//! problem. A bad document never stops the others; a directory load never fails as a whole.
+//!
+//! Multi-document files follow the specification's collection actions: `action: global`
+//! documents are merged into every following document, `action: reset` drops the global
+//! part, `action: repeat` repeats the previous document with the given keys replaced.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::condition::parse_condition;
+use crate::model::*;
+use crate::modifier::Modifier;
+use crate::yaml::{Node, Scalar, Yaml, parse_documents};
+
+/// A problem found while loading a rule, with where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostic {
+    /// The file.
+    pub file: PathBuf,
+    /// The 1-based line.
+    pub line: usize,
+    /// The YAML path, e.g. `detection.selection.Image|contans`.
+    pub path: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+    /// The rule's id or title when known, to name it in reports.
+    pub rule: Option<String>,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)?;
+        if !self.path.is_empty() {
+            write!(f, " ({})", self.path)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// An error reading a rule directory itself (not a rule in it).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The path could not be read.
+    #[error("cannot read {path}: {source}; check that the path exists and is readable")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Loads every `.yml`/`.yaml` file under `path` (a file or a directory, recursively, in
+/// sorted order). Unreadable files and bad rules become diagnostics.
+pub fn load_dir(path: &Path) -> Result<(Vec<RuleDoc>, Vec<Diagnostic>), LoadError> {
+    let mut files = Vec::new();
+    collect(path, &mut files).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    files.sort();
+    let mut docs = Vec::new();
+    let mut diags = Vec::new();
+    for file in files {
+        match std::fs::read_to_string(&file) {
+            Ok(text) => {
+                let (d, g) = parse_str(&text, &file);
+                docs.extend(d);
+                diags.extend(g);
+            }
+            Err(e) => diags.push(Diagnostic {
+                file: file.clone(),
+                line: 1,
+                path: String::new(),
+                message: format!("cannot read the file: {e}"),
+                rule: None,
+            }),
+        }
+    }
+    Ok((docs, diags))
+}
+
+fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_file() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let p = entry.path();
+        if entry.file_type()?.is_dir() {
+            collect(&p, out)?;
+        } else if p.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Parses the text of one rule file (`file` is used in diagnostics and metadata).
+pub fn parse_str(text: &str, file: &Path) -> (Vec<RuleDoc>, Vec<Diagnostic>) {
+    let mut out = Vec::new();
+    let mut diags = Vec::new();
+    let nodes = match parse_documents(text) {
+        Ok(n) => n,
+        Err(e) => {
+            diags.push(Diagnostic {
+                file: file.to_path_buf(),
+                line: e.line,
+                path: String::new(),
+                message: format!("YAML syntax error: {}; fix the YAML", e.message),
+                rule: None,
+            });
+            return (out, diags);
+        }
+    };
+    let mut global: Option<Node> = None;
+    let mut previous: Option<Node> = None;
+    for node in nodes {
+        if node.is_null() {
+            continue;
+        }
+        let mut cx = Cx {
+            file,
+            diags: &mut diags,
+            rule: None,
+        };
+        if node.as_map().is_none() {
+            cx.diag(node.line, "", "a rule document must be a YAML map");
+            continue;
+        }
+        let action = node
+            .get("action")
+            .and_then(|a| a.as_str())
+            .map(str::to_string);
+        let doc = match action.as_deref() {
+            Some("global") => {
+                global = Some(without(&node, "action"));
+                continue;
+            }
+            Some("reset") => {
+                global = None;
+                continue;
+            }
+            Some("repeat") => match &previous {
+                Some(prev) => merge(prev, &without(&node, "action")),
+                None => {
+                    cx.diag(
+                        node.line,
+                        "action",
+                        "'action: repeat' needs a previous document",
+                    );
+                    continue;
+                }
+            },
+            Some(other) => {
+                cx.diag(
+                    node.line,
+                    "action",
+                    &format!("unknown action '{other}'; use global, reset or repeat"),
+                );
+                continue;
+            }
+            None => match &global {
+                Some(g) => merge(g, &node),
+                None => node,
+            },
+        };
+        previous = Some(doc.clone());
+        if let Some(d) = cx.document(&doc) {
+            out.push(d);
+        }
+    }
+    (out, diags)
+}
+
+fn without(node: &Node, key: &str) -> Node {
+    let entries = node
+        .as_map()
+        .unwrap_or_default()
+        .iter()
+        .filter(|(k, _)| k.as_str() != Some(key))
+        .cloned()
+        .collect();
+    Node {
+        value: Yaml::Map(entries),
+        line: node.line,
+    }
+}
+
+/// Deep-merges maps; `over` wins for scalars and sequences.
+fn merge(base: &Node, over: &Node) -> Node {
+    match (&base.value, &over.value) {
+        (Yaml::Map(b), Yaml::Map(o)) => {
+            let mut entries: Vec<(Node, Node)> = b.clone();
+            for (k, v) in o {
+                if let Some(slot) = entries
+                    .iter_mut()
+                    .find(|(bk, _)| bk.as_str().is_some() && bk.as_str() == k.as_str())
+                {
+                    slot.1 = merge(&slot.1, v);
+                } else {
+                    entries.push((k.clone(), v.clone()));
+                }
+            }
+            Node {
+                value: Yaml::Map(entries),
+                line: over.line,
+            }
+        }
+        _ => over.clone(),
+    }
+}
+
+struct Cx<'a> {
+    file: &'a Path,
+    diags: &'a mut Vec<Diagnostic>,
+    rule: Option<String>,
+}
+
+type Res<T> = Result<T, ()>;
+
+fn scalar_text(node: &Node) -> Option<String> {
+    match &node.value {
+        Yaml::Scalar(s, _) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn string_list(node: Option<&Node>) -> Vec<String> {
+    match node.map(|n| &n.value) {
+        Some(Yaml::Seq(items)) => items.iter().filter_map(scalar_text).collect(),
+        Some(Yaml::Scalar(s, kind)) if *kind != Scalar::Null => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+impl Cx<'_> {
+    fn diag(&mut self, line: usize, path: &str, message: &str) {
+        self.diags.push(Diagnostic {
+            file: self.file.to_path_buf(),
+            line,
+            path: path.to_string(),
+            message: message.to_string(),
+            rule: self.rule.clone(),
+        });
+    }
+
+    fn document(&mut self, node: &Node) -> Option<RuleDoc> {
+        let meta = self.meta(node);
+        self.rule = meta.id.clone().or_else(|| Some(meta.title.clone()));
+        if meta.title.is_empty() {
+            self.diag(node.line, "title", "the rule has no title; add 'title:'");
+            return None;
+        }
+        if let Some(corr) = node.get("correlation") {
+            return self.correlation(meta, corr).ok().map(RuleDoc::Correlation);
+        }
+        if let Some(filter) = node.get("filter") {
+            let logsource = self.logsource(node);
+            let rules = string_list(filter.get("rules"));
+            let detection = self.detection(filter, "filter").ok()?;
+            return Some(RuleDoc::Filter(FilterRule {
+                meta,
+                logsource,
+                rules,
+                detection,
+            }));
+        }
+        let Some(det) = node.get("detection") else {
+            self.diag(
+                node.line,
+                "detection",
+                "the rule has no 'detection' section (nor 'correlation' or 'filter'); add one",
+            );
+            return None;
+        };
+        if node.get("logsource").is_none() {
+            self.diag(
+                node.line,
+                "logsource",
+                "the rule has no 'logsource'; add one",
+            );
+            return None;
+        }
+        let logsource = self.logsource(node);
+        let detection = self.detection(det, "detection").ok()?;
+        Some(RuleDoc::Rule(Rule {
+            meta,
+            logsource,
+            detection,
+        }))
+    }
+
+    fn meta(&mut self, node: &Node) -> Meta {
+        let s = |k: &str| node.get(k).and_then(scalar_text).filter(|s| !s.is_empty());
+        let level = match node.get("level") {
+            Some(l) => match l.as_str().and_then(Level::parse) {
+                Some(level) => Some(level),
+                None => {
+                    self.diag(
+                        l.line,
+                        "level",
+                        "unknown level; use informational, low, medium, high or critical",
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        let related = match node.get("related").map(|n| &n.value) {
+            Some(Yaml::Seq(items)) => items
+                .iter()
+                .filter_map(|i| {
+                    Some((
+                        i.get("id").and_then(scalar_text)?,
+                        i.get("type").and_then(scalar_text).unwrap_or_default(),
+                    ))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Meta {
+            file: self.file.to_path_buf(),
+            line: node.line,
+            id: s("id"),
+            name: s("name"),
+            title: s("title").unwrap_or_default(),
+            status: s("status"),
+            description: s("description"),
+            level,
+            tags: string_list(node.get("tags")),
+            references: string_list(node.get("references")),
+            author: s("author"),
+            date: s("date"),
+            modified: s("modified"),
+            falsepositives: string_list(node.get("falsepositives")),
+            fields: string_list(node.get("fields")),
+            related,
+        }
+    }
+
+    fn logsource(&mut self, node: &Node) -> Logsource {
+        let Some(ls) = node.get("logsource") else {
+            return Logsource::default();
+        };
+        let s = |k: &str| ls.get(k).and_then(scalar_text).filter(|s| !s.is_empty());
+        Logsource {
+            product: s("product"),
+            category: s("category"),
+            service: s("service"),
+            definition: s("definition"),
+        }
+    }
+
+    fn detection(&mut self, det: &Node, section: &str) -> Res<Detection> {
+        let Some(entries) = det.as_map() else {
+            self.diag(
+                det.line,
+                section,
+                "must be a map of search identifiers and a condition",
+            );
+            return Err(());
+        };
+        let mut searches = Vec::new();
+        let mut conditions = Vec::new();
+        let mut timeframe = None;
+        let mut ok = true;
+        for (k, v) in entries {
+            let Some(name) = k.as_str() else {
+                self.diag(k.line, section, "search identifiers must be strings");
+                ok = false;
+                continue;
+            };
+            let path = format!("{section}.{name}");
+            match name {
+                "condition" => {
+                    let texts: Vec<(String, usize)> = match &v.value {
+                        Yaml::Seq(items) => items
+                            .iter()
+                            .map(|i| (scalar_text(i).unwrap_or_default(), i.line))
+                            .collect(),
+                        Yaml::Scalar(s, _) => vec![(s.clone(), v.line)],
+                        Yaml::Map(_) => vec![(String::new(), v.line)],
+                    };
+                    for (text, line) in texts {
+                        match parse_condition(&text) {
+                            Ok(c) => conditions.push(c),
+                            Err(e) => {
+                                self.diag(line, &path, &format!("bad condition {text:?}: {e}"));
+                                ok = false;
+                            }
+                        }
+                    }
+                }
+                "timeframe" => timeframe = scalar_text(v),
+                _ => match self.search(v, &path) {
+                    Ok(s) => searches.push((name.to_string(), s)),
+                    Err(()) => ok = false,
+                },
+            }
+        }
+        if conditions.is_empty() && ok {
+            self.diag(det.line, section, "no condition; add 'condition:'");
+            ok = false;
+        }
+        if ok {
+            // Every referenced identifier must exist.
+            for c in &conditions {
+                let mut missing = Vec::new();
+                refs(c, &mut |name| {
+                    if !searches.iter().any(|(n, _)| n == name) {
+                        missing.push(name.to_string());
+                    }
+                });
+                for m in missing {
+                    self.diag(
+                        det.line,
+                        &format!("{section}.condition"),
+                        &format!("the condition refers to '{m}', which is not defined; define it or fix the name"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if !ok {
+            return Err(());
+        }
+        Ok(Detection {
+            searches,
+            conditions,
+            timeframe,
+        })
+    }
+
+    fn search(&mut self, v: &Node, path: &str) -> Res<Search> {
+        match &v.value {
+            Yaml::Map(_) => Ok(Search::Maps(vec![self.field_map(v, path)?])),
+            Yaml::Seq(items) => {
+                if items.iter().all(|i| matches!(i.value, Yaml::Map(_))) && !items.is_empty() {
+                    let mut maps = Vec::new();
+                    for (n, i) in items.iter().enumerate() {
+                        maps.push(self.field_map(i, &format!("{path}[{n}]"))?);
+                    }
+                    Ok(Search::Maps(maps))
+                } else if items.iter().all(|i| matches!(i.value, Yaml::Scalar(..))) {
+                    Ok(Search::Keywords(items.iter().map(value).collect()))
+                } else {
+                    self.diag(
+                        v.line,
+                        path,
+                        "a search list must hold only maps (OR of selections) or only values (keywords)",
+                    );
+                    Err(())
+                }
+            }
+            Yaml::Scalar(_, Scalar::Null) => {
+                self.diag(
+                    v.line,
+                    path,
+                    "the search identifier is empty; give it a map or a list",
+                );
+                Err(())
+            }
+            Yaml::Scalar(..) => Ok(Search::Keywords(vec![value(v)])),
+        }
+    }
+
+    fn field_map(&mut self, node: &Node, path: &str) -> Res<Vec<FieldItem>> {
+        let mut items = Vec::new();
+        let mut ok = true;
+        for (k, v) in node.as_map().unwrap_or_default() {
+            let key = scalar_text(k).unwrap_or_default();
+            let item_path = format!("{path}.{key}");
+            let mut parts = key.split('|');
+            let field = parts.next().unwrap_or_default();
+            let mut modifiers = Vec::new();
+            for m in parts {
+                match Modifier::parse(m) {
+                    Some(m) => modifiers.push(m),
+                    None => {
+                        self.diag(
+                            k.line,
+                            &item_path,
+                            &format!("unknown modifier '{m}'; see the modifiers appendix of the Sigma specification"),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            let values = match &v.value {
+                Yaml::Seq(list) => {
+                    if list.iter().any(|i| !matches!(i.value, Yaml::Scalar(..))) {
+                        self.diag(
+                            v.line,
+                            &item_path,
+                            "values must be scalars or a list of scalars",
+                        );
+                        ok = false;
+                        continue;
+                    }
+                    list.iter().map(value).collect()
+                }
+                Yaml::Scalar(..) => vec![value(v)],
+                Yaml::Map(_) => {
+                    self.diag(
+                        v.line,
+                        &item_path,
+                        "a field's value cannot be a map; use a list of values",
+                    );
+                    ok = false;
+                    continue;
+                }
+            };
+            items.push(FieldItem {
+                field: if field.is_empty() {
+                    None
+                } else {
+                    Some(field.to_string())
+                },
+                modifiers,
+                values,
+                line: k.line,
+            });
+        }
+        if ok { Ok(items) } else { Err(()) }
+    }
+
+    fn correlation(&mut self, meta: Meta, corr: &Node) -> Res<CorrelationRule> {
+        let path = "correlation";
+        let kind = match corr.get("type").and_then(|t| t.as_str()) {
+            Some("event_count") => CorrelationType::EventCount,
+            Some("value_count") => CorrelationType::ValueCount,
+            Some("value_sum") => CorrelationType::ValueSum,
+            Some("value_avg") => CorrelationType::ValueAvg,
+            Some("value_percentile") => CorrelationType::ValuePercentile,
+            Some("temporal") => CorrelationType::Temporal,
+            Some("temporal_ordered") => CorrelationType::TemporalOrdered,
+            other => {
+                self.diag(
+                    corr.line,
+                    "correlation.type",
+                    &format!("unknown correlation type {other:?}; use event_count, value_count, value_sum, value_avg, value_percentile, temporal or temporal_ordered"),
+                );
+                return Err(());
+            }
+        };
+        let rules = string_list(corr.get("rules"));
+        if rules.is_empty() {
+            self.diag(
+                corr.line,
+                "correlation.rules",
+                "a correlation needs 'rules'",
+            );
+            return Err(());
+        }
+        let timespan_ms = match corr.get("timespan").or_else(|| corr.get("timeframe")) {
+            Some(t) => match t.as_str().and_then(parse_timespan) {
+                Some(ms) => ms,
+                None => {
+                    self.diag(
+                        t.line,
+                        "correlation.timespan",
+                        "bad timespan; write a number and s, m, h, d (e.g. 90m)",
+                    );
+                    return Err(());
+                }
+            },
+            None => {
+                self.diag(
+                    corr.line,
+                    "correlation.timespan",
+                    "a correlation needs 'timespan'",
+                );
+                return Err(());
+            }
+        };
+        let mut condition = CorrelationCondition::default();
+        if let Some(c) = corr.get("condition") {
+            for (k, v) in c.as_map().unwrap_or_default() {
+                let key = k.as_str().unwrap_or_default();
+                let op = match key {
+                    "gt" => CmpOp::Gt,
+                    "gte" => CmpOp::Gte,
+                    "lt" => CmpOp::Lt,
+                    "lte" => CmpOp::Lte,
+                    "eq" => CmpOp::Eq,
+                    "neq" => CmpOp::Neq,
+                    "field" => {
+                        condition.field = scalar_text(v);
+                        continue;
+                    }
+                    "percentile" => {
+                        condition.percentile = scalar_text(v).and_then(|s| s.parse().ok());
+                        continue;
+                    }
+                    other => {
+                        self.diag(
+                            k.line,
+                            &format!("{path}.condition.{other}"),
+                            "unknown condition key; use gt, gte, lt, lte, eq, neq or field",
+                        );
+                        return Err(());
+                    }
+                };
+                match scalar_text(v).and_then(|s| s.parse::<f64>().ok()) {
+                    Some(n) => condition.comparisons.push((op, n)),
+                    None => {
+                        self.diag(
+                            v.line,
+                            &format!("{path}.condition.{key}"),
+                            "the bound must be a number",
+                        );
+                        return Err(());
+                    }
+                }
+            }
+        }
+        let temporal = matches!(
+            kind,
+            CorrelationType::Temporal | CorrelationType::TemporalOrdered
+        );
+        if condition.comparisons.is_empty() && !temporal {
+            self.diag(
+                corr.line,
+                "correlation.condition",
+                "this correlation type needs a 'condition' such as 'gte: 10'",
+            );
+            return Err(());
+        }
+        let needs_field = matches!(
+            kind,
+            CorrelationType::ValueCount
+                | CorrelationType::ValueSum
+                | CorrelationType::ValueAvg
+                | CorrelationType::ValuePercentile
+        );
+        if needs_field && condition.field.is_none() {
+            self.diag(
+                corr.line,
+                "correlation.condition.field",
+                "this correlation type needs 'field' in its condition",
+            );
+            return Err(());
+        }
+        let aliases = corr
+            .get("aliases")
+            .and_then(|a| a.as_map())
+            .unwrap_or_default()
+            .iter()
+            .map(|(alias, m)| {
+                (
+                    scalar_text(alias).unwrap_or_default(),
+                    m.as_map()
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|(r, f)| {
+                            (
+                                scalar_text(r).unwrap_or_default(),
+                                scalar_text(f).unwrap_or_default(),
+                            )
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+        let generate = corr
+            .get("generate")
+            .map(|g| matches!(g.value, Yaml::Scalar(_, Scalar::Bool(true))))
+            .unwrap_or(false);
+        Ok(CorrelationRule {
+            meta,
+            kind,
+            rules,
+            group_by: string_list(corr.get("group-by")),
+            timespan_ms,
+            condition,
+            aliases,
+            generate,
+        })
+    }
+}
+
+/// Parses a timespan such as `90m`, `1h`, `30s`, `2d` (also `1w`, `1M`, `1y`) into milliseconds.
+pub fn parse_timespan(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let unit = s.chars().last()?;
+    let n: u64 = s[..s.len() - unit.len_utf8()].trim().parse().ok()?;
+    let mult = match unit {
+        's' => 1_000,
+        'm' => 60_000,
+        'h' => 3_600_000,
+        'd' => 86_400_000,
+        'w' => 7 * 86_400_000,
+        'M' => 30 * 86_400_000,
+        'y' => 365 * 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+fn value(node: &Node) -> Value {
+    match &node.value {
+        Yaml::Scalar(s, Scalar::Str) => Value::Str(s.clone()),
+        Yaml::Scalar(_, Scalar::Int(i)) => Value::Int(*i),
+        Yaml::Scalar(s, Scalar::Float(f)) => Value::Float(*f, s.clone()),
+        Yaml::Scalar(_, Scalar::Bool(b)) => Value::Bool(*b),
+        _ => Value::Null,
+    }
+}
+
+fn refs(c: &crate::condition::Condition, f: &mut dyn FnMut(&str)) {
+    use crate::condition::Condition::*;
+    match c {
+        Ref(n) => f(n),
+        And(v) | Or(v) => v.iter().for_each(|c| refs(c, f)),
+        Not(c) => refs(c, f),
+        Of(..) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> (Vec<RuleDoc>, Vec<Diagnostic>) {
+        parse_str(text, Path::new("t.yml"))
+    }
+
+    #[test]
+    fn a_simple_rule() {
+        let (docs, diags) = load(
+            "title: T\nid: abc\nlevel: high\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  sel:\n    Image|endswith: '\\cmd.exe'\n    EventID: [1, 2]\n  kw:\n    - foo\n    - bar\n  condition: sel or kw\ntags: [attack.t1059]\n",
+        );
+        assert!(diags.is_empty(), "{diags:?}");
+        let RuleDoc::Rule(r) = &docs[0] else {
+            panic!("not a rule")
+        };
+        assert_eq!(r.meta.level, Some(Level::High));
+        assert_eq!(r.logsource.category.as_deref(), Some("process_creation"));
+        let Search::Maps(maps) = &r.detection.searches[0].1 else {
+            panic!("not maps")
+        };
+        assert_eq!(maps[0][0].modifiers, vec![Modifier::EndsWith]);
+        assert_eq!(maps[0][0].line, 9);
+        assert_eq!(maps[0][1].values, vec![Value::Int(1), Value::Int(2)]);
+        assert_eq!(
+            r.detection.searches[1].1,
+            Search::Keywords(vec![Value::Str("foo".into()), Value::Str("bar".into())])
+        );
+    }
+
+    #[test]
+    fn unknown_modifier_has_file_line_and_path() {
+        let (docs, diags) = load(
+            "title: T\nlogsource:\n  product: windows\ndetection:\n  sel:\n    Image|contans: x\n  condition: sel\n---\ntitle: Good\nlogsource: {product: windows}\ndetection:\n  s: {a: b}\n  condition: s\n",
+        );
+        assert_eq!(docs.len(), 1, "the good rule still loads");
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].line, 6);
+        assert_eq!(diags[0].path, "detection.sel.Image|contans");
+        assert!(diags[0].message.contains("contans"));
+    }
+
+    #[test]
+    fn undefined_identifier_and_bad_condition() {
+        let (_, diags) = load(
+            "title: T\nlogsource: {product: x}\ndetection:\n  sel: {a: b}\n  condition: sel and nope\n",
+        );
+        assert!(diags[0].message.contains("nope"), "{diags:?}");
+        let (_, diags) = load(
+            "title: T\nlogsource: {product: x}\ndetection:\n  sel: {a: b}\n  condition: sel | count() > 5\n",
+        );
+        assert!(diags[0].message.contains("correlation"), "{diags:?}");
+    }
+
+    #[test]
+    fn global_and_repeat_actions() {
+        let (docs, diags) = load(
+            "action: global\ntitle: G\nlogsource: {product: windows}\ndetection:\n  sel: {a: b}\n  condition: sel\n---\nlogsource: {service: security}\n---\naction: repeat\nlogsource: {service: system}\n",
+        );
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(docs.len(), 2);
+        let RuleDoc::Rule(a) = &docs[0] else { panic!() };
+        let RuleDoc::Rule(b) = &docs[1] else { panic!() };
+        assert_eq!(a.logsource.product.as_deref(), Some("windows"));
+        assert_eq!(a.logsource.service.as_deref(), Some("security"));
+        assert_eq!(b.logsource.service.as_deref(), Some("system"));
+        assert_eq!(b.meta.title, "G");
+    }
+
+    #[test]
+    fn correlation_and_filter_documents() {
+        let (docs, diags) = load(
+            "title: Many failed logins\nid: c1\ncorrelation:\n  type: event_count\n  rules: [failed_login]\n  group-by: [User]\n  timespan: 5m\n  condition:\n    gte: 10\n---\ntitle: F\nlogsource: {product: windows}\nfilter:\n  rules: [r1]\n  selection: {User|startswith: adm_}\n  condition: not selection\n",
+        );
+        assert!(diags.is_empty(), "{diags:?}");
+        let RuleDoc::Correlation(c) = &docs[0] else {
+            panic!()
+        };
+        assert_eq!(c.timespan_ms, 300_000);
+        assert_eq!(c.condition.comparisons, vec![(CmpOp::Gte, 10.0)]);
+        let RuleDoc::Filter(f) = &docs[1] else {
+            panic!()
+        };
+        assert_eq!(f.rules, vec!["r1".to_string()]);
+    }
+
+    #[test]
+    fn timespans() {
+        assert_eq!(parse_timespan("90m"), Some(5_400_000));
+        assert_eq!(parse_timespan("1d"), Some(86_400_000));
+        assert_eq!(parse_timespan("x"), None);
+    }
+}

@@ -1,0 +1,269 @@
+//! A small YAML tree with line numbers, built from `yaml-rust2`'s event parser.
+//!
+//! Sigma needs the line of every key and value for its diagnostics, and the keys of a map in
+//! the order they were written (search identifiers, modifiers). `yaml-rust2`'s own `Yaml` type
+//! drops both, so this module builds its own tree from the marked event stream. Anchors and
+//! aliases are resolved by copying the anchored node.
+
+use std::collections::HashMap;
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// The resolved type of a scalar, following the YAML 1.2 core schema for plain scalars.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    /// `null`, `~` or an empty plain scalar.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer written in decimal, hexadecimal (`0x`) or octal (`0o`).
+    Int(i64),
+    /// A floating-point number.
+    Float(f64),
+    /// Any other scalar, and every quoted or block scalar.
+    Str,
+}
+
+/// The content of a YAML node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Yaml {
+    /// A scalar: its text as written (after unquoting) and its resolved type.
+    Scalar(String, Scalar),
+    /// A sequence, in order.
+    Seq(Vec<Node>),
+    /// A mapping, in the order the keys were written.
+    Map(Vec<(Node, Node)>),
+}
+
+/// One YAML node and the line (1-based) where it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// The node's content.
+    pub value: Yaml,
+    /// The 1-based line where the node starts.
+    pub line: usize,
+}
+
+impl Node {
+    /// The text of a scalar node, or `None` for a sequence or map.
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Yaml::Scalar(s, kind) if *kind != Scalar::Null => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The entries of a map node.
+    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+        match &self.value {
+            Yaml::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The value of `key` in a map node.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v)
+    }
+
+    /// True for a null scalar.
+    pub fn is_null(&self) -> bool {
+        matches!(self.value, Yaml::Scalar(_, Scalar::Null))
+    }
+}
+
+/// A YAML syntax error with its position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YamlError {
+    /// The 1-based line of the error.
+    pub line: usize,
+    /// What the YAML scanner reported.
+    pub message: String,
+}
+
+/// Parses every document of a YAML stream.
+pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
+    let mut builder = Builder::default();
+    let mut parser = Parser::new_from_str(text);
+    parser.load(&mut builder, true).map_err(|e| YamlError {
+        line: e.marker().line(),
+        message: e.info().to_string(),
+    })?;
+    Ok(builder.docs)
+}
+
+enum Frame {
+    Seq(Vec<Node>, usize, usize),
+    Map(Vec<(Node, Node)>, Option<Node>, usize, usize),
+}
+
+#[derive(Default)]
+struct Builder {
+    docs: Vec<Node>,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+}
+
+impl Builder {
+    fn push(&mut self, node: Node, anchor: usize) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => self.docs.push(node),
+            Some(Frame::Seq(items, _, _)) => items.push(node),
+            Some(Frame::Map(entries, key, _, _)) => match key.take() {
+                None => *key = Some(node),
+                Some(k) => entries.push((k, node)),
+            },
+        }
+    }
+}
+
+fn resolve_plain(s: &str) -> Scalar {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Scalar::Null,
+        "true" | "True" | "TRUE" => return Scalar::Bool(true),
+        "false" | "False" | "FALSE" => return Scalar::Bool(false),
+        _ => {}
+    }
+    let bytes = s.as_bytes();
+    let first = bytes[0];
+    if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
+        return Scalar::Str;
+    }
+    if let Some(Ok(v)) = s.strip_prefix("0x").map(|h| i64::from_str_radix(h, 16)) {
+        return Scalar::Int(v);
+    }
+    if let Some(Ok(v)) = s.strip_prefix("0o").map(|o| i64::from_str_radix(o, 8)) {
+        return Scalar::Int(v);
+    }
+    if let Ok(v) = s.parse::<i64>() {
+        return Scalar::Int(v);
+    }
+    let is_float_syntax = bytes
+        .iter()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
+        && bytes.iter().any(|b| b.is_ascii_digit());
+    if let (true, Ok(v)) = (is_float_syntax, s.parse::<f64>()) {
+        return Scalar::Float(v);
+    }
+    Scalar::Str
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        let line = mark.line().max(1);
+        match ev {
+            Event::Scalar(text, style, anchor, tag) => {
+                let kind = if style == TScalarStyle::Plain && !is_str_tag(tag.as_ref()) {
+                    resolve_plain(&text)
+                } else {
+                    Scalar::Str
+                };
+                self.push(
+                    Node {
+                        value: Yaml::Scalar(text, kind),
+                        line,
+                    },
+                    anchor,
+                );
+            }
+            Event::SequenceStart(anchor, _) => {
+                self.stack.push(Frame::Seq(Vec::new(), anchor, line))
+            }
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq(items, anchor, line)) = self.stack.pop() {
+                    self.push(
+                        Node {
+                            value: Yaml::Seq(items),
+                            line,
+                        },
+                        anchor,
+                    );
+                }
+            }
+            Event::MappingStart(anchor, _) => {
+                self.stack.push(Frame::Map(Vec::new(), None, anchor, line))
+            }
+            Event::MappingEnd => {
+                if let Some(Frame::Map(entries, _, anchor, line)) = self.stack.pop() {
+                    self.push(
+                        Node {
+                            value: Yaml::Map(entries),
+                            line,
+                        },
+                        anchor,
+                    );
+                }
+            }
+            Event::Alias(id) => {
+                let node = self.anchors.get(&id).cloned().unwrap_or(Node {
+                    value: Yaml::Scalar(String::new(), Scalar::Null),
+                    line,
+                });
+                self.push(node, 0);
+            }
+            Event::Nothing
+            | Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart
+            | Event::DocumentEnd => {}
+        }
+    }
+}
+
+fn is_str_tag(tag: Option<&Tag>) -> bool {
+    tag.is_some_and(|t| t.suffix == "str")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars_keep_text_and_type_and_lines() {
+        let docs = parse_documents("a: 4624\nb: '4624'\nc: ~\nd:\n  - x\n  - 1.5\n---\ne: true\n")
+            .unwrap();
+        assert_eq!(docs.len(), 2);
+        let a = docs[0].get("a").unwrap();
+        assert_eq!(a.value, Yaml::Scalar("4624".into(), Scalar::Int(4624)));
+        assert_eq!(a.line, 1);
+        assert_eq!(
+            docs[0].get("b").unwrap().value,
+            Yaml::Scalar("4624".into(), Scalar::Str)
+        );
+        assert!(docs[0].get("c").unwrap().is_null());
+        let d = docs[0].get("d").unwrap();
+        match &d.value {
+            Yaml::Seq(items) => {
+                assert_eq!(items[1].line, 6);
+                assert_eq!(
+                    items[1].value,
+                    Yaml::Scalar("1.5".into(), Scalar::Float(1.5))
+                );
+            }
+            other => panic!("expected a sequence, got {other:?}"),
+        }
+        assert_eq!(
+            docs[1].get("e").unwrap().value,
+            Yaml::Scalar("true".into(), Scalar::Bool(true))
+        );
+    }
+
+    #[test]
+    fn syntax_error_has_a_line() {
+        let err = parse_documents("a: [1, 2\nb: c\n").unwrap_err();
+        assert!(err.line >= 1, "{err:?}");
+    }
+
+    #[test]
+    fn aliases_copy_the_anchored_node() {
+        let docs = parse_documents("a: &x foo\nb: *x\n").unwrap();
+        assert_eq!(docs[0].get("b").unwrap().as_str(), Some("foo"));
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of vigil-sigma: the whole SigmaHQ corpus loads.
+
+mod corpus;
