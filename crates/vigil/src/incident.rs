@@ -1,9 +1,847 @@
-//! `vigil incident`.
+//! `vigil incident`: open, read, list and update incidents on a running server through
+//! `vigil-client`. Human tables by default, `--json` for scripts.
+
+use std::path::PathBuf;
+
+use clap::{Args as ClapArgs, Subcommand};
+
+const AFTER_HELP: &str = "\
+These commands talk to a running server (`vigil serve`). Give it with --server or VIGIL_SERVER
+(default http://127.0.0.1:8080) and a token with --token or VIGIL_TOKEN
+(create one with `vigil admin token --data DIR --role responder --name NAME`).
+
+Examples:
+  export VIGIL_TOKEN=vgl_...
+  vigil incident open --title \"Phishing on payroll\" --summary \"User reported a credential phish\" --severity SEV2 --service payroll
+  vigil incident list --open --severity SEV2
+  vigil incident show INC-1
+  vigil incident indicator add INC-1 domain evil.example.com
+  vigil incident evidence add INC-1 ./mail.eml --description \"original message\"
+  vigil incident phase INC-1 analysis --reason \"triage done\"
+  vigil incident show INC-1 --json";
+
+/// Where the server is and who is calling.
+#[derive(Debug, ClapArgs)]
+pub struct Conn {
+    /// URL of the Vigil server.
+    #[arg(
+        long,
+        env = "VIGIL_SERVER",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub server: String,
+    /// API token (create one with `vigil admin token`).
+    #[arg(long, env = "VIGIL_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
 
 /// Subcommands of `vigil incident`.
-#[derive(Debug, clap::Subcommand)]
-pub enum Command {}
+#[derive(Debug, Subcommand)]
+#[command(after_help = AFTER_HELP)]
+pub enum Command {
+    /// Open a new incident.
+    Open(Box<OpenArgs>),
+    /// List incidents, newest first, with filters.
+    List(Box<ListArgs>),
+    /// Show one incident in full.
+    Show {
+        #[command(flatten)]
+        conn: Conn,
+        /// Incident key (INC-42) or id.
+        key: String,
+    },
+    /// Change an incident's descriptive fields.
+    Update(Box<UpdateArgs>),
+    /// Change the severity, with a reason.
+    Severity {
+        #[command(flatten)]
+        conn: Conn,
+        /// Incident key (INC-42) or id.
+        key: String,
+        /// New severity: SEV1 (critical), SEV2 (high), SEV3 (medium), SEV4 (low).
+        severity: String,
+        /// Why the severity changes.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Move the incident to another phase (guards may refuse and say why).
+    Phase(Box<PhaseArgs>),
+    /// Correct a lifecycle timestamp, with a reason.
+    Timestamp {
+        #[command(flatten)]
+        conn: Conn,
+        /// Incident key (INC-42) or id.
+        key: String,
+        /// Which timestamp: first_activity, detected, acknowledged, declared, contained, eradicated, recovered, closed.
+        which: String,
+        /// The corrected time, RFC 3339 (e.g. 2026-11-22T09:30:00Z).
+        at: String,
+        /// Why the timestamp is corrected.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Add, remove or search indicators of compromise.
+    Indicator {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        command: IndicatorCommand,
+    },
+    /// Link two incidents explicitly.
+    Link {
+        #[command(flatten)]
+        conn: Conn,
+        /// Incident key (INC-42) or id.
+        key: String,
+        /// The other incident.
+        other: String,
+        /// Why they are related.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Remove an explicit link between two incidents.
+    Unlink {
+        #[command(flatten)]
+        conn: Conn,
+        /// Incident key (INC-42) or id.
+        key: String,
+        /// The other incident.
+        other: String,
+    },
+    /// Show linked incidents and those sharing an indicator.
+    Related {
+        #[command(flatten)]
+        conn: Conn,
+        /// Incident key (INC-42) or id.
+        key: String,
+    },
+    /// Read or append to the action log.
+    Log {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+    /// Upload, list, download evidence and record its chain of custody.
+    Evidence {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        command: EvidenceCommand,
+    },
+}
+
+/// `vigil incident open`
+#[derive(Debug, ClapArgs)]
+pub struct OpenArgs {
+    #[command(flatten)]
+    pub conn: Conn,
+    /// Short title.
+    #[arg(long)]
+    pub title: String,
+    /// What happened, as known now.
+    #[arg(long)]
+    pub summary: String,
+    /// Preliminary severity: SEV1 (critical), SEV2 (high), SEV3 (medium), SEV4 (low).
+    #[arg(long, default_value = "SEV3")]
+    pub severity: String,
+    /// Category: account_compromise, malware, data_exfiltration, denial_of_service, insider, ...
+    #[arg(long)]
+    pub category: Option<String>,
+    /// An impacted service (repeatable).
+    #[arg(long = "service")]
+    pub services: Vec<String>,
+    /// An impacted tenant (repeatable).
+    #[arg(long = "tenant")]
+    pub tenants: Vec<String>,
+    /// TLP marking: clear, green, amber, amber_strict, red.
+    #[arg(long)]
+    pub tlp: Option<String>,
+    /// PAP marking: clear, green, amber, red.
+    #[arg(long)]
+    pub pap: Option<String>,
+    /// A MITRE ATT&CK technique (repeatable), e.g. T1566.001.
+    #[arg(long = "attack")]
+    pub attack: Vec<String>,
+    /// When the malicious activity first happened, if known (RFC 3339).
+    #[arg(long)]
+    pub first_activity: Option<String>,
+}
+
+/// `vigil incident list`
+#[derive(Debug, ClapArgs)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub conn: Conn,
+    /// Only this phase.
+    #[arg(long)]
+    pub phase: Option<String>,
+    /// Only this severity.
+    #[arg(long)]
+    pub severity: Option<String>,
+    /// Only this category.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Only incidents impacting this service.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Only incidents impacting this tenant.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Only incidents carrying this indicator value.
+    #[arg(long)]
+    pub indicator: Option<String>,
+    /// Only open incidents.
+    #[arg(long, conflicts_with = "closed")]
+    pub open: bool,
+    /// Only closed incidents.
+    #[arg(long)]
+    pub closed: bool,
+    /// Text to find in title or summary.
+    #[arg(long)]
+    pub q: Option<String>,
+    /// Created at or after (RFC 3339).
+    #[arg(long)]
+    pub created_from: Option<String>,
+    /// Created before (RFC 3339).
+    #[arg(long)]
+    pub created_to: Option<String>,
+    /// How many to show.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// How many to skip.
+    #[arg(long, default_value_t = 0)]
+    pub offset: u32,
+}
+
+/// `vigil incident update`
+#[derive(Debug, ClapArgs)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    pub conn: Conn,
+    /// Incident key (INC-42) or id.
+    pub key: String,
+    /// New title.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// New summary.
+    #[arg(long)]
+    pub summary: Option<String>,
+    /// New category.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Replace the impacted services (repeatable).
+    #[arg(long = "service")]
+    pub services: Option<Vec<String>>,
+    /// Replace the impacted tenants (repeatable).
+    #[arg(long = "tenant")]
+    pub tenants: Option<Vec<String>>,
+    /// Recommended next steps.
+    #[arg(long)]
+    pub next_steps: Option<String>,
+    /// TLP marking.
+    #[arg(long)]
+    pub tlp: Option<String>,
+    /// PAP marking.
+    #[arg(long)]
+    pub pap: Option<String>,
+    /// Replace the ATT&CK techniques (repeatable).
+    #[arg(long = "attack")]
+    pub attack: Option<Vec<String>>,
+    /// Customer or personal data was disclosed (true/false).
+    #[arg(long)]
+    pub data_disclosed: Option<bool>,
+    /// Customer or personal data was modified (true/false).
+    #[arg(long)]
+    pub data_modified: Option<bool>,
+    /// Customer or personal data was destroyed (true/false).
+    #[arg(long)]
+    pub data_destroyed: Option<bool>,
+}
+
+/// `vigil incident phase`
+#[derive(Debug, ClapArgs)]
+pub struct PhaseArgs {
+    #[command(flatten)]
+    pub conn: Conn,
+    /// Incident key (INC-42) or id.
+    pub key: String,
+    /// Target phase: detection, analysis, containment, eradication, recovery, post_incident, closed.
+    pub phase: String,
+    /// Why the phase changes.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// The root cause (required to leave eradication).
+    #[arg(long)]
+    pub root_cause: Option<String>,
+}
+
+/// `vigil incident indicator ...`
+#[derive(Debug, Subcommand)]
+pub enum IndicatorCommand {
+    /// Add an indicator (normalised; duplicates are merged).
+    Add {
+        /// Incident key (INC-42) or id.
+        key: String,
+        /// Kind: ip, domain, url, md5, sha1, sha256, email, user, host, process, file_path, other.
+        kind: String,
+        /// The value, e.g. 203.0.113.7.
+        value: String,
+        /// A note on where it was seen.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Remove an indicator by id.
+    Remove {
+        /// Incident key (INC-42) or id.
+        key: String,
+        /// The indicator's id (see `vigil incident show`).
+        id: String,
+    },
+    /// Find every incident carrying an indicator value.
+    Search {
+        /// The value (normalised the same way as when added).
+        value: String,
+        /// Restrict to one kind.
+        #[arg(long)]
+        kind: Option<String>,
+    },
+}
+
+/// `vigil incident log ...`
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Append an entry to the action log.
+    Add {
+        /// Incident key (INC-42) or id.
+        key: String,
+        /// What was done.
+        text: String,
+    },
+    /// List the action log, oldest first.
+    List {
+        /// Incident key (INC-42) or id.
+        key: String,
+    },
+}
+
+/// `vigil incident evidence ...`
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Upload a file as evidence; its SHA-256 is computed by the server.
+    Add {
+        /// Incident key (INC-42) or id.
+        key: String,
+        /// The file to upload.
+        file: PathBuf,
+        /// Name to record (default: the file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// What the file is.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List an incident's evidence.
+    List {
+        /// Incident key (INC-42) or id.
+        key: String,
+    },
+    /// Show one evidence item with its chain of custody.
+    Show {
+        /// Incident key (INC-42) or id.
+        key: String,
+        /// Evidence id.
+        id: String,
+    },
+    /// Download evidence; the server re-verifies its SHA-256 and so does this command.
+    Get {
+        /// Incident key (INC-42) or id.
+        key: String,
+        /// Evidence id.
+        id: String,
+        /// Where to write it.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Record a chain-of-custody event (who handled it, why).
+    Custody {
+        /// Incident key (INC-42) or id.
+        key: String,
+        /// Evidence id.
+        id: String,
+        /// What was done: e.g. transferred, examined, copied, sealed.
+        #[arg(long)]
+        action: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+use anyhow::Context;
+use vigil_api::types::*;
+use vigil_client::Client;
+
+use crate::output::{explain, print_json, table};
 
 pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
-    match command {}
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    runtime.block_on(dispatch(command))?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn client(conn: &Conn) -> anyhow::Result<Client> {
+    let client = Client::new(&conn.server).map_err(explain)?;
+    let Some(token) = conn.token.as_deref() else {
+        anyhow::bail!(
+            "no API token given; pass --token or set VIGIL_TOKEN (create one with `vigil admin token --data DIR --role responder --name NAME`)"
+        );
+    };
+    Ok(client.with_token(token))
+}
+
+/// Parses a value the way the server would, so a typo is reported before any request with the
+/// list of accepted values.
+fn parse<T: serde::de::DeserializeOwned>(what: &str, value: &str) -> anyhow::Result<T> {
+    serde_json::from_value(serde_json::Value::String(value.to_owned()))
+        .map_err(|err| anyhow::anyhow!("invalid {what} {value:?}: {err}"))
+}
+
+fn parse_opt<T: serde::de::DeserializeOwned>(
+    what: &str,
+    value: Option<&str>,
+) -> anyhow::Result<Option<T>> {
+    value.map(|v| parse(what, v)).transpose()
+}
+
+fn parse_time(what: &str, value: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|err| {
+            anyhow::anyhow!(
+                "invalid {what} {value:?}: {err}; use RFC 3339 like 2026-11-22T09:30:00Z"
+            )
+        })
+}
+
+fn parse_time_opt(
+    what: &str,
+    value: Option<&str>,
+) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    value.map(|v| parse_time(what, v)).transpose()
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Open(a) => {
+            let c = client(&a.conn)?;
+            let req = CreateIncident {
+                title: a.title,
+                summary: a.summary,
+                severity: parse("severity", &a.severity)?,
+                category: parse_opt("category", a.category.as_deref())?,
+                services: a.services,
+                tenants: a.tenants,
+                tlp: parse_opt("TLP", a.tlp.as_deref())?,
+                pap: parse_opt("PAP", a.pap.as_deref())?,
+                attack: a.attack,
+                first_activity_at: parse_time_opt("--first-activity", a.first_activity.as_deref())?,
+                next_steps: None,
+            };
+            let inc = c.create_incident(&req).await.map_err(explain)?;
+            show_incident(&a.conn, &inc)
+        }
+        Command::List(a) => {
+            let c = client(&a.conn)?;
+            let query = IncidentQuery {
+                phase: parse_opt("phase", a.phase.as_deref())?,
+                severity: parse_opt("severity", a.severity.as_deref())?,
+                category: parse_opt("category", a.category.as_deref())?,
+                service: a.service,
+                tenant: a.tenant,
+                indicator: a.indicator,
+                open: if a.open {
+                    Some(true)
+                } else if a.closed {
+                    Some(false)
+                } else {
+                    None
+                },
+                q: a.q,
+                created_from: parse_time_opt("--created-from", a.created_from.as_deref())?,
+                created_to: parse_time_opt("--created-to", a.created_to.as_deref())?,
+                limit: Some(a.limit),
+                offset: Some(a.offset),
+            };
+            let page = c.list_incidents(&query).await.map_err(explain)?;
+            if a.conn.json {
+                return print_json(&page);
+            }
+            let mut t = table([
+                "KEY", "SEV", "PRIORITY", "PHASE", "TITLE", "SERVICES", "CREATED",
+            ]);
+            for inc in &page.items {
+                t.add_row([
+                    inc.key.to_string(),
+                    inc.severity.to_string(),
+                    inc.priority.to_string(),
+                    inc.phase.to_string(),
+                    inc.title.clone(),
+                    inc.services.join(", "),
+                    inc.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                ]);
+            }
+            println!("{t}");
+            println!("{} of {} incident(s)", page.items.len(), page.total);
+            Ok(())
+        }
+        Command::Show { conn, key } => {
+            let inc = client(&conn)?.get_incident(&key).await.map_err(explain)?;
+            show_incident(&conn, &inc)
+        }
+        Command::Update(a) => {
+            let c = client(&a.conn)?;
+            let data_impact = if a.data_disclosed.is_some()
+                || a.data_modified.is_some()
+                || a.data_destroyed.is_some()
+            {
+                let current = c.get_incident(&a.key).await.map_err(explain)?.data_impact;
+                Some(DataImpact {
+                    disclosed: a.data_disclosed.unwrap_or(current.disclosed),
+                    modified: a.data_modified.unwrap_or(current.modified),
+                    destroyed: a.data_destroyed.unwrap_or(current.destroyed),
+                })
+            } else {
+                None
+            };
+            let req = UpdateIncident {
+                title: a.title,
+                summary: a.summary,
+                category: parse_opt("category", a.category.as_deref())?,
+                services: a.services,
+                tenants: a.tenants,
+                next_steps: a.next_steps,
+                tlp: parse_opt("TLP", a.tlp.as_deref())?,
+                pap: parse_opt("PAP", a.pap.as_deref())?,
+                attack: a.attack,
+                data_impact,
+            };
+            let inc = c.update_incident(&a.key, &req).await.map_err(explain)?;
+            show_incident(&a.conn, &inc)
+        }
+        Command::Severity {
+            conn,
+            key,
+            severity,
+            reason,
+        } => {
+            let req = ChangeSeverity {
+                severity: parse("severity", &severity)?,
+                reason,
+            };
+            let inc = client(&conn)?
+                .change_severity(&key, &req)
+                .await
+                .map_err(explain)?;
+            show_incident(&conn, &inc)
+        }
+        Command::Phase(a) => {
+            let req = ChangePhase {
+                phase: parse("phase", &a.phase)?,
+                reason: a.reason,
+                root_cause: a.root_cause,
+            };
+            let inc = client(&a.conn)?
+                .change_phase(&a.key, &req)
+                .await
+                .map_err(explain)?;
+            show_incident(&a.conn, &inc)
+        }
+        Command::Timestamp {
+            conn,
+            key,
+            which,
+            at,
+            reason,
+        } => {
+            let req = CorrectTimestamp {
+                which: parse("timestamp", &which)?,
+                at: parse_time("time", &at)?,
+                reason,
+            };
+            let inc = client(&conn)?
+                .correct_timestamp(&key, &req)
+                .await
+                .map_err(explain)?;
+            show_incident(&conn, &inc)
+        }
+        Command::Indicator { conn, command } => indicator(&conn, command).await,
+        Command::Link {
+            conn,
+            key,
+            other,
+            reason,
+        } => {
+            let related = client(&conn)?
+                .link(&key, &CreateLink { other, reason })
+                .await
+                .map_err(explain)?;
+            show_related(&conn, &related)
+        }
+        Command::Unlink { conn, key, other } => {
+            client(&conn)?.unlink(&key, &other).await.map_err(explain)?;
+            if !conn.json {
+                println!("unlinked {key} and {other}");
+            }
+            Ok(())
+        }
+        Command::Related { conn, key } => {
+            let related = client(&conn)?.related(&key).await.map_err(explain)?;
+            show_related(&conn, &related)
+        }
+        Command::Log { conn, command } => match command {
+            LogCommand::Add { key, text } => {
+                let entry = client(&conn)?
+                    .add_action(&key, &AddAction { text })
+                    .await
+                    .map_err(explain)?;
+                if conn.json {
+                    return print_json(&entry);
+                }
+                println!("logged on {key}");
+                Ok(())
+            }
+            LogCommand::List { key } => {
+                let entries = client(&conn)?.list_actions(&key).await.map_err(explain)?;
+                if conn.json {
+                    return print_json(&entries);
+                }
+                let mut t = table(["WHEN", "WHO", "WHAT"]);
+                for e in &entries {
+                    t.add_row([
+                        e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        e.actor.clone(),
+                        e.text.clone(),
+                    ]);
+                }
+                println!("{t}");
+                Ok(())
+            }
+        },
+        Command::Evidence { conn, command } => evidence(&conn, command).await,
+    }
+}
+
+async fn indicator(conn: &Conn, command: IndicatorCommand) -> anyhow::Result<()> {
+    let c = client(conn)?;
+    match command {
+        IndicatorCommand::Add {
+            key,
+            kind,
+            value,
+            note,
+        } => {
+            let req = AddIndicator {
+                kind: parse("indicator kind", &kind)?,
+                value,
+                note,
+            };
+            let ind = c.add_indicator(&key, &req).await.map_err(explain)?;
+            if conn.json {
+                return print_json(&ind);
+            }
+            println!("{} {} {} (id {})", key, ind.kind, ind.value, ind.id);
+        }
+        IndicatorCommand::Remove { key, id } => {
+            c.remove_indicator(&key, &id).await.map_err(explain)?;
+            if !conn.json {
+                println!("removed indicator {id} from {key}");
+            }
+        }
+        IndicatorCommand::Search { value, kind } => {
+            let query = IndicatorQuery {
+                value,
+                kind: parse_opt("indicator kind", kind.as_deref())?,
+            };
+            let hits = c.search_indicators(&query).await.map_err(explain)?;
+            if conn.json {
+                return print_json(&hits);
+            }
+            let mut t = table(["INCIDENT", "TITLE", "KIND", "VALUE"]);
+            for h in &hits {
+                t.add_row([
+                    h.incident_key.to_string(),
+                    h.incident_title.clone(),
+                    h.indicator.kind.to_string(),
+                    h.indicator.value.clone(),
+                ]);
+            }
+            println!("{t}");
+        }
+    }
+    Ok(())
+}
+
+async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
+    let c = client(conn)?;
+    match command {
+        EvidenceCommand::Add {
+            key,
+            file,
+            name,
+            description,
+        } => {
+            let name = match name {
+                Some(n) => n,
+                None => file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .with_context(|| {
+                        format!("{} has no file name; give one with --name", file.display())
+                    })?,
+            };
+            let ev = c
+                .upload_evidence_file(&key, &EvidenceUploadQuery { name, description }, &file)
+                .await
+                .map_err(explain)?;
+            if conn.json {
+                return print_json(&ev);
+            }
+            println!(
+                "stored {} on {key}: id {} sha256 {} ({} bytes)",
+                ev.name, ev.id, ev.sha256, ev.size
+            );
+        }
+        EvidenceCommand::List { key } => {
+            let items = c.list_evidence(&key).await.map_err(explain)?;
+            if conn.json {
+                return print_json(&items);
+            }
+            let mut t = table(["ID", "NAME", "SIZE", "SHA-256", "COLLECTED BY", "AT"]);
+            for e in &items {
+                t.add_row([
+                    e.id.to_string(),
+                    e.name.clone(),
+                    e.size.to_string(),
+                    e.sha256.to_string(),
+                    e.collected_by.clone(),
+                    e.collected_at.format("%Y-%m-%d %H:%M").to_string(),
+                ]);
+            }
+            println!("{t}");
+        }
+        EvidenceCommand::Show { key, id } => {
+            let e = c.get_evidence(&key, &id).await.map_err(explain)?;
+            show_evidence(conn, &e)?;
+        }
+        EvidenceCommand::Get { key, id, output } => {
+            let (bytes, sha) = c.download_evidence(&key, &id).await.map_err(explain)?;
+            let actual = sha256_hex(&bytes);
+            if actual != sha {
+                anyhow::bail!(
+                    "the downloaded bytes hash to {actual} but the server vouched for {sha}; nothing was written — retry, and report it if it persists"
+                );
+            }
+            std::fs::write(&output, &bytes)
+                .with_context(|| format!("could not write {}", output.display()))?;
+            if conn.json {
+                return print_json(
+                    &serde_json::json!({"path": output, "sha256": sha, "size": bytes.len()}),
+                );
+            }
+            println!(
+                "wrote {} ({} bytes, sha256 {sha} verified)",
+                output.display(),
+                bytes.len()
+            );
+        }
+        EvidenceCommand::Custody {
+            key,
+            id,
+            action,
+            reason,
+        } => {
+            let e = c
+                .add_custody(&key, &id, &AddCustody { action, reason })
+                .await
+                .map_err(explain)?;
+            show_evidence(conn, &e)?;
+        }
+    }
+    Ok(())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+fn show_evidence(conn: &Conn, e: &Evidence) -> anyhow::Result<()> {
+    if conn.json {
+        return print_json(e);
+    }
+    println!(
+        "{} — {} ({} bytes)\nsha256 {}\ncollected by {} at {}",
+        e.id, e.name, e.size, e.sha256, e.collected_by, e.collected_at
+    );
+    let mut t = table(["WHEN", "WHO", "ACTION", "WHY"]);
+    for c in &e.custody {
+        t.add_row([
+            c.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            c.actor.clone(),
+            c.action.clone(),
+            c.reason.clone(),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+fn show_related(conn: &Conn, related: &RelatedIncidents) -> anyhow::Result<()> {
+    if conn.json {
+        return print_json(related);
+    }
+    let mut t = table(["INCIDENT", "TITLE", "RELATION"]);
+    for l in &related.links {
+        t.add_row([
+            l.incident.key.to_string(),
+            l.incident.title.clone(),
+            format!("linked: {}", l.reason.as_deref().unwrap_or("-")),
+        ]);
+    }
+    for s in &related.suggestions {
+        t.add_row([
+            s.incident.key.to_string(),
+            s.incident.title.clone(),
+            format!("shares {}", s.shared.join(", ")),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
+    if conn.json {
+        return print_json(inc);
+    }
+    println!("{} — {}", inc.key, inc.title);
+    let mut t = table(["FIELD", "VALUE"]);
+    t.add_row(["id".to_owned(), inc.id.to_string()]);
+    t.add_row(["severity".to_owned(), inc.severity.to_string()]);
+    t.add_row(["priority".to_owned(), inc.priority.to_string()]);
+    t.add_row(["phase".to_owned(), inc.phase.to_string()]);
+    t.add_row(["summary".to_owned(), inc.summary.clone()]);
+    t.add_row(["services".to_owned(), inc.services.join(", ")]);
+    t.add_row(["tenants".to_owned(), inc.tenants.join(", ")]);
+    t.add_row(["ATT&CK".to_owned(), inc.attack.join(", ")]);
+    t.add_row(["created".to_owned(), inc.created_at.to_rfc3339()]);
+    println!("{t}");
+    Ok(())
 }

@@ -3,8 +3,11 @@
 mod admin;
 mod audit;
 mod bench;
+mod datadir;
 mod hunt;
 mod incident;
+mod logging;
+mod output;
 mod rules;
 mod serve;
 

@@ -1,0 +1,54 @@
+//! Output helpers shared by the commands that talk to a server: `--json` printing, human tables
+//! (comfy-table) and turning a server error into a message that says what to do next.
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{ContentArrangement, Table};
+use serde::Serialize;
+use vigil_api::error::ErrorCode;
+use vigil_client::ClientError;
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// A table with Vigil's style and the given header.
+pub fn table<const N: usize>(header: [&str; N]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header);
+    table
+}
+
+/// Turns a client error into a user-facing error with a hint on what to do next.
+pub fn explain(err: ClientError) -> anyhow::Error {
+    let hint = match err.code() {
+        Some(ErrorCode::Unauthorized) => Some(
+            "pass a valid token with --token or VIGIL_TOKEN (create one with `vigil admin token --data DIR --role responder --name NAME`)",
+        ),
+        Some(ErrorCode::Forbidden) => {
+            Some("ask an admin for a token with a role that may do this (responder or admin)")
+        }
+        _ => None,
+    };
+    let mut msg = err.to_string();
+    if let ClientError::Api {
+        field: Some(field), ..
+    } = &err
+        && !msg.contains(field.as_str())
+    {
+        msg = format!("{msg} (field `{field}`)");
+    }
+    if let ClientError::Api { guards, .. } = &err {
+        for g in guards {
+            msg.push_str(&format!("\n  - guard `{}`: {}", g.guard, g.message));
+        }
+    }
+    match hint {
+        Some(hint) => anyhow::anyhow!("{msg}\nhint: {hint}"),
+        None => anyhow::anyhow!(msg),
+    }
+}

@@ -1,0 +1,4 @@
+//! Integration tests of the `vigil` binary: each drives the real executable as a user would.
+
+mod cli;
+mod support;

@@ -1,0 +1,138 @@
+//! Helpers to run the real `vigil` binary: one-shot commands and a `vigil serve` child process
+//! on a free loopback port (read back from its "listening on" line).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+/// The binary under test.
+pub fn vigil() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil"));
+    cmd.env_remove("VIGIL_TOKEN")
+        .env_remove("VIGIL_SERVER")
+        .env_remove("VIGIL_DATA")
+        .env_remove("VIGIL_LISTEN")
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+/// Runs `vigil ARGS` to completion.
+pub fn run(args: &[&str]) -> Output {
+    vigil().args(args).output().expect("run vigil")
+}
+
+/// Stdout as text, after asserting success.
+pub fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "vigil failed: {}\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Creates a token with `vigil admin token` and returns it.
+pub fn admin_token(data: &Path, role: &str, name: &str) -> String {
+    let out = ok(run(&[
+        "admin",
+        "token",
+        "--data",
+        data.to_str().unwrap(),
+        "--role",
+        role,
+        "--name",
+        name,
+    ]));
+    out.lines()
+        .find_map(|l| l.split_whitespace().find(|w| w.starts_with("vgl_")))
+        .unwrap_or_else(|| panic!("no token in output: {out}"))
+        .to_owned()
+}
+
+/// A running `vigil serve`; killed when dropped.
+pub struct Server {
+    /// The child process.
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Server {
+    /// Starts `vigil serve --data DATA --listen 127.0.0.1:0` and waits until it listens.
+    pub fn start(data: &Path) -> Server {
+        let mut child = vigil()
+            .args([
+                "serve",
+                "--data",
+                data.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn vigil serve");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("vigil serve exited before listening")
+                .unwrap();
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.trim().to_owned();
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, url }
+    }
+
+    /// `vigil ARGS --server URL --token TOKEN`.
+    pub fn cli(&self, token: &str, args: &[&str]) -> Output {
+        vigil()
+            .args(args)
+            .args(["--server", &self.url, "--token", token])
+            .output()
+            .expect("run vigil")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Changes one audit row by hand, as an attacker with file access would.
+pub fn tamper_audit(data: &Path) {
+    let db = data.join("vigil.db");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", db.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let changed = sqlx::query("UPDATE audit SET actor = 'mallory' WHERE seq = 2")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(changed.rows_affected(), 1);
+        conn.close().await.unwrap();
+    });
+}
+
+/// Every incident in a data directory, read through the store as a fresh process would.
+pub async fn all_incidents(data: &Path) -> Vec<vigil_api::types::Incident> {
+    let store = vigil_server::store::SqliteStore::open(data).await.unwrap();
+    let query = vigil_api::types::IncidentQuery {
+        limit: Some(500),
+        ..Default::default()
+    };
+    store.list_incidents(&query).await.unwrap().items
+}
