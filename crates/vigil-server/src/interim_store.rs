@@ -1346,7 +1346,7 @@ fn phase_guards(inc: &Incident, to: Phase, root_cause: Option<&str>) -> Vec<Guar
     if pos(to) >= pos(Phase::Recovery) && inc.root_cause.is_none() && root_cause.is_none() {
         refusals.push(GuardRefusal {
             guard: "root_cause_recorded".into(),
-            message: "recovery starts only once eradication is confirmed with a root cause: give root_cause".into(),
+            message: "recovery starts only once eradication is confirmed with a root cause: send `root_cause` (CLI: --root-cause \"...\")".into(),
         });
     }
     refusals

@@ -534,7 +534,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 data_impact,
             };
             let inc = c.update_incident(&a.key, &req).await.map_err(explain)?;
-            show_incident(&a.conn, &inc)
+            confirm(&a.conn, &inc, "updated")
         }
         Command::Severity {
             conn,
@@ -550,7 +550,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 .change_severity(&key, &req)
                 .await
                 .map_err(explain)?;
-            show_incident(&conn, &inc)
+            confirm(&conn, &inc, &format!("severity is now {}", inc.severity))
         }
         Command::Phase(a) => {
             let req = ChangePhase {
@@ -562,7 +562,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 .change_phase(&a.key, &req)
                 .await
                 .map_err(explain)?;
-            show_incident(&a.conn, &inc)
+            confirm(&a.conn, &inc, &format!("moved to {}", inc.phase))
         }
         Command::Timestamp {
             conn,
@@ -580,7 +580,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 .correct_timestamp(&key, &req)
                 .await
                 .map_err(explain)?;
-            show_incident(&conn, &inc)
+            confirm(&conn, &inc, &format!("{which} corrected"))
         }
         Command::Indicator { conn, command } => indicator(&conn, command).await,
         Command::Link {
@@ -831,17 +831,91 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
     if conn.json {
         return print_json(inc);
     }
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        opt(t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()))
+    };
     println!("{} — {}", inc.key, inc.title);
     let mut t = table(["FIELD", "VALUE"]);
-    t.add_row(["id".to_owned(), inc.id.to_string()]);
-    t.add_row(["severity".to_owned(), inc.severity.to_string()]);
-    t.add_row(["priority".to_owned(), inc.priority.to_string()]);
-    t.add_row(["phase".to_owned(), inc.phase.to_string()]);
-    t.add_row(["summary".to_owned(), inc.summary.clone()]);
-    t.add_row(["services".to_owned(), inc.services.join(", ")]);
-    t.add_row(["tenants".to_owned(), inc.tenants.join(", ")]);
-    t.add_row(["ATT&CK".to_owned(), inc.attack.join(", ")]);
-    t.add_row(["created".to_owned(), inc.created_at.to_rfc3339()]);
+    let impact = &inc.data_impact;
+    let rows: Vec<(&str, String)> = vec![
+        ("id", inc.id.to_string()),
+        ("phase", inc.phase.to_string()),
+        ("severity", inc.severity.to_string()),
+        ("priority", inc.priority.to_string()),
+        ("category", opt(inc.category.map(|c| c.to_string()))),
+        ("summary", inc.summary.clone()),
+        ("services", inc.services.join(", ")),
+        ("tenants", inc.tenants.join(", ")),
+        ("TLP / PAP", format!("{} / {}", inc.tlp, inc.pap)),
+        ("ATT&CK", inc.attack.join(", ")),
+        ("root cause", opt(inc.root_cause.clone())),
+        ("next steps", opt(inc.next_steps.clone())),
+        (
+            "data impact",
+            format!(
+                "disclosed: {}, modified: {}, destroyed: {}",
+                impact.disclosed, impact.modified, impact.destroyed
+            ),
+        ),
+        ("first activity", time(inc.timestamps.first_activity)),
+        ("detected", time(inc.timestamps.detected)),
+        ("acknowledged", time(inc.timestamps.acknowledged)),
+        ("declared", time(inc.timestamps.declared)),
+        ("contained", time(inc.timestamps.contained)),
+        ("eradicated", time(inc.timestamps.eradicated)),
+        ("recovered", time(inc.timestamps.recovered)),
+        ("closed", time(inc.timestamps.closed)),
+        (
+            "opened by",
+            format!(
+                "{} at {}",
+                inc.created_by,
+                inc.created_at.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+        ),
+    ];
+    for (k, v) in rows {
+        t.add_row([k.to_owned(), v]);
+    }
     println!("{t}");
+    if !inc.indicators.is_empty() {
+        let mut t = table(["INDICATOR", "KIND", "VALUE", "NOTE"]);
+        for i in &inc.indicators {
+            t.add_row([
+                i.id.to_string(),
+                i.kind.to_string(),
+                i.value.clone(),
+                opt(i.note.clone()),
+            ]);
+        }
+        println!("{t}");
+    }
+    let mut t = table(["SEVERITY", "BY", "WHY", "WHEN"]);
+    for c in &inc.severity_history {
+        let change = match c.from {
+            Some(from) => format!("{from} → {}", c.to),
+            None => c.to.to_string(),
+        };
+        t.add_row([
+            change,
+            c.actor.clone(),
+            c.reason.clone(),
+            c.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+/// One line confirming a change (the full record with `show`, or `--json`).
+fn confirm(conn: &Conn, inc: &Incident, what: &str) -> anyhow::Result<()> {
+    if conn.json {
+        return print_json(inc);
+    }
+    println!(
+        "{}: {what} (phase {}, severity {}, priority {})",
+        inc.key, inc.phase, inc.severity, inc.priority
+    );
     Ok(())
 }
