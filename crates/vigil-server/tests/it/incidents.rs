@@ -3,7 +3,7 @@
 
 use vigil_api::error::ErrorCode;
 use vigil_api::types::*;
-use vigil_api::types::{IndicatorKind, Phase, Severity};
+use vigil_api::types::{DataImpact, IndicatorKind, Phase, Priority, Severity, TimestampKind};
 
 use crate::support::spawn_app;
 
@@ -207,19 +207,40 @@ async fn indicators_are_normalised_deduplicated_and_suggest_related_incidents() 
     app.responder.unlink("INC-1", "INC-2").await.unwrap();
     assert!(app.viewer.related("INC-2").await.unwrap().links.is_empty());
 
-    app.responder
-        .remove_indicator("INC-2", &hits[0].indicator.id.to_string())
-        .await
-        .ok();
+    let by_indicator = |v: &str| IncidentQuery {
+        indicator: Some(v.to_owned()),
+        ..Default::default()
+    };
     let filtered = app
         .viewer
-        .list_incidents(&IncidentQuery {
-            indicator: Some("evil.example.com".into()),
-            ..Default::default()
-        })
+        .list_incidents(&by_indicator("Evil.Example.com"))
         .await
         .unwrap();
-    assert!(filtered.total >= 1);
+    assert_eq!(filtered.total, 2);
+
+    let on_two = hits
+        .iter()
+        .find(|h| h.incident_key.to_string() == "INC-2")
+        .unwrap();
+    app.responder
+        .remove_indicator("INC-2", &on_two.indicator.id.to_string())
+        .await
+        .unwrap();
+    let filtered = app
+        .viewer
+        .list_incidents(&by_indicator("evil.example.com"))
+        .await
+        .unwrap();
+    let keys: Vec<String> = filtered.items.iter().map(|i| i.key.to_string()).collect();
+    assert_eq!(keys, vec!["INC-1"]);
+    assert!(
+        app.viewer
+            .related("INC-1")
+            .await
+            .unwrap()
+            .suggestions
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -336,4 +357,60 @@ async fn refused_phase_change_names_the_guard_and_the_full_walk_succeeds() {
         .await
         .unwrap();
     assert_eq!(done.total, 1);
+}
+
+#[tokio::test]
+async fn timestamps_are_set_by_phases_and_corrected_with_a_reason() {
+    let app = spawn_app().await;
+    let inc = app
+        .responder
+        .create_incident(&new_incident("timeline"))
+        .await
+        .unwrap();
+    assert!(inc.timestamps.detected.is_some());
+    assert!(inc.timestamps.acknowledged.is_none());
+    let inc = app
+        .responder
+        .change_phase(
+            "INC-1",
+            &ChangePhase {
+                phase: Phase::Analysis,
+                reason: None,
+                root_cause: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(inc.timestamps.acknowledged.is_some());
+
+    let at: chrono::DateTime<chrono::Utc> = "2026-11-01T08:00:00Z".parse().unwrap();
+    let req = CorrectTimestamp {
+        which: TimestampKind::FirstActivity,
+        at,
+        reason: "proxy logs show the first click".into(),
+    };
+    let inc = app
+        .responder
+        .correct_timestamp("INC-1", &req)
+        .await
+        .unwrap();
+    assert_eq!(inc.timestamps.first_activity, Some(at));
+
+    // A data breach raises the derived priority.
+    assert_eq!(inc.priority, Priority::P3);
+    let update = UpdateIncident {
+        data_impact: Some(DataImpact {
+            disclosed: true,
+            modified: false,
+            destroyed: false,
+        }),
+        ..Default::default()
+    };
+    let inc = app
+        .responder
+        .update_incident("INC-1", &update)
+        .await
+        .unwrap();
+    assert!(inc.data_impact.disclosed);
+    assert_eq!(inc.priority, Priority::P2);
 }
