@@ -32,6 +32,25 @@ impl Drop for TempUpload {
     }
 }
 
+/// Removes upload files left behind by a server that was killed mid-upload (a clean stop
+/// removes its own). Called once before serving.
+pub fn clean_temp_uploads(data_dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir.join("tmp")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with("upload-") {
+            let path = entry.path();
+            match std::fs::remove_file(&path) {
+                Ok(()) => tracing::info!(path = %path.display(), "removed an interrupted upload"),
+                Err(err) => {
+                    tracing::warn!(path = %path.display(), error = %err, "could not remove an interrupted upload")
+                }
+            }
+        }
+    }
+}
+
 /// Upload a file as evidence: the raw request body is the file.
 #[utoipa::path(
     post, path = "/incidents/{key}/evidence", tag = "evidence",

@@ -182,3 +182,15 @@ async fn audit_chain_verifies_after_many_writes() {
         .unwrap();
     assert_eq!(page.items.len(), 5);
 }
+
+#[tokio::test]
+async fn uploads_left_by_a_killed_server_are_removed_at_start() {
+    let app = crate::support::spawn_app_with(|s| {
+        let tmp = s.data_dir.join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        std::fs::write(tmp.join("upload-left-by-sigkill"), b"half a file").unwrap();
+    })
+    .await;
+    app.anonymous.health().await.unwrap();
+    assert!(!app.data_dir.join("tmp/upload-left-by-sigkill").exists());
+}
