@@ -118,7 +118,7 @@ wire_enum!(
         /// E-mail address.
         Email = "email",
         /// User account.
-        User = "user",
+        UserAccount = "user_account",
         /// Host name.
         Host = "host",
         /// Process name or command line.
@@ -178,7 +178,7 @@ wire_enum!(
         /// Unauthorised access to systems.
         UnauthorizedAccess = "unauthorized_access",
         /// Vulnerability exploited.
-        Exploitation = "exploitation",
+        VulnerabilityExploitation = "vulnerability_exploitation",
         /// Anything else.
         Other = "other",
     }

@@ -100,7 +100,7 @@ pub struct GuardRefusal {
     /// The guard's stable name, e.g. `root_cause_recorded`.
     pub guard: String,
     /// Why it refused and what to do so it passes.
-    pub message: String,
+    pub reason: String,
 }
 
 /// The body of every error response.

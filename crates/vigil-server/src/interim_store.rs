@@ -1320,7 +1320,7 @@ fn phase_guards(inc: &Incident, to: Phase, root_cause: Option<&str>) -> Vec<Guar
     if inc.phase == Phase::Closed {
         refusals.push(GuardRefusal {
             guard: "closed_is_final".into(),
-            message: format!(
+            reason: format!(
                 "{} is closed; open a new incident and link it instead",
                 inc.key
             ),
@@ -1330,12 +1330,12 @@ fn phase_guards(inc: &Incident, to: Phase, root_cause: Option<&str>) -> Vec<Guar
     if to == inc.phase {
         refusals.push(GuardRefusal {
             guard: "phase_order".into(),
-            message: format!("{} is already in {to}", inc.key),
+            reason: format!("{} is already in {to}", inc.key),
         });
     } else if pos(to) > pos(inc.phase) + 1 {
         refusals.push(GuardRefusal {
             guard: "phase_order".into(),
-            message: format!(
+            reason: format!(
                 "{} cannot skip from {} to {to}; move to {} first",
                 inc.key,
                 inc.phase,
@@ -1346,7 +1346,7 @@ fn phase_guards(inc: &Incident, to: Phase, root_cause: Option<&str>) -> Vec<Guar
     if pos(to) >= pos(Phase::Recovery) && inc.root_cause.is_none() && root_cause.is_none() {
         refusals.push(GuardRefusal {
             guard: "root_cause_recorded".into(),
-            message: "recovery starts only once eradication is confirmed with a root cause: send `root_cause` (CLI: --root-cause \"...\")".into(),
+            reason: "recovery starts only once eradication is confirmed with a root cause: send `root_cause` (CLI: --root-cause \"...\")".into(),
         });
     }
     refusals
@@ -1422,7 +1422,7 @@ pub fn normalise(kind: IndicatorKind, raw: &str) -> Result<String, StoreError> {
                 _ => Err(bad("e-mail address")),
             }
         }
-        IndicatorKind::User => Ok(v.to_lowercase()),
+        IndicatorKind::UserAccount => Ok(v.to_lowercase()),
         IndicatorKind::Process | IndicatorKind::FilePath | IndicatorKind::Other => Ok(v.to_owned()),
     }
 }

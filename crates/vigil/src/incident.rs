@@ -287,7 +287,7 @@ pub enum IndicatorCommand {
     Add {
         /// Incident key (INC-42) or id.
         key: String,
-        /// Kind: ip, domain, url, md5, sha1, sha256, email, user, host, process, file_path, other.
+        /// Kind: ip, domain, url, md5, sha1, sha256, email, user_account, host, process, file_path, other.
         kind: String,
         /// The value, e.g. 203.0.113.7.
         value: String,

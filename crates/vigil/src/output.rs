@@ -44,7 +44,7 @@ pub fn explain(err: ClientError) -> anyhow::Error {
     }
     if let ClientError::Api { guards, .. } = &err {
         for g in guards {
-            msg.push_str(&format!("\n  - guard `{}`: {}", g.guard, g.message));
+            msg.push_str(&format!("\n  - guard `{}`: {}", g.guard, g.reason));
         }
     }
     match hint {

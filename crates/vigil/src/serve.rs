@@ -65,6 +65,7 @@ async fn serve(settings: vigil_server::Settings) -> anyhow::Result<()> {
             )
         })?;
     let addr = listener.local_addr().context("listener has no address")?;
+    let shutdown = shutdown_signal()?;
     println!("vigil: data directory {}", settings.data_dir.display());
     println!("vigil: listening on http://{addr}");
     if !crate::datadir::has_tokens(&store).await? {
@@ -74,31 +75,31 @@ async fn serve(settings: vigil_server::Settings) -> anyhow::Result<()> {
         );
     }
     let state = vigil_server::AppState::new(settings, store);
-    vigil_server::app::serve(state, listener, shutdown_signal())
+    vigil_server::app::serve(state, listener, shutdown)
         .await
         .context("the server stopped with an error")?;
     println!("vigil: stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Installs the Ctrl-C and SIGTERM handlers now (before "listening" is printed, so a signal sent
+/// as soon as the server is up is never the default, abrupt one) and returns the future that
+/// completes on either.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sig) => {
-                sig.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("could not install the SIGTERM handler")?;
+    #[cfg(unix)]
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("could not install the Ctrl-C handler")?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutdown requested; finishing in-flight requests");
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown requested; finishing in-flight requests");
+    })
 }

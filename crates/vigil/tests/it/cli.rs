@@ -229,3 +229,21 @@ fn sigkill_during_creates_leaves_only_complete_incidents() {
         assert_eq!(inc.attack.len(), 1, "{inc:?}");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = Server::start(&data);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    let exit = server.child.wait().unwrap();
+    assert!(
+        exit.success(),
+        "vigil serve exited with {exit} after SIGTERM"
+    );
+}
