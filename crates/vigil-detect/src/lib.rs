@@ -1,5 +1,28 @@
-//! vigil-detect
+//! The detection engine: compile Sigma rules into an immutable [`CompiledRuleSet`], match
+//! events against it with a per-thread [`Matcher`], and evaluate correlation rules over a
+//! stream with a [`Correlator`].
+//!
+//! ```text
+//! vigil_sigma::load_dir(dir) ──► Vec<RuleDoc> ──► compile(&docs, &CompileOptions)
+//!     ──► (CompiledRuleSet, Vec<Diagnostic>)           (Send + Sync, shared)
+//! set.matcher() ──► Matcher::matches(&event) ──► &[RuleId] ──► set.rule(id): &RuleMeta
+//! Correlator::new(&set).feed(timestamp_ms, &event, matched, &mut out)
+//! ```
+//!
+//! Events are anything implementing [`Event`]; `vigil-events` provides the JSON and EVTX
+//! ones. The engine does no I/O and has no async runtime.
 
+pub mod compile;
+pub mod correlate;
 pub mod event;
+pub mod mapping;
+pub mod matcher;
+mod value;
 
+#[cfg(test)]
+mod tests;
+
+pub use compile::{CompileOptions, CompiledRuleSet, RuleId, RuleKind, RuleMeta, compile};
+pub use correlate::{CorrelationMatch, Correlator};
 pub use event::{Event, FieldValue};
+pub use matcher::Matcher;

@@ -1,0 +1,592 @@
+//! Compilation: typed Sigma rules → an immutable [`CompiledRuleSet`].
+//!
+//! Each detection rule becomes one or more *variants* (one per Windows event-log target of its
+//! logsource, since targets can rename fields), each an [`Expr`] tree over [`Item`]s whose
+//! field names are interned to small integer ids. Variants are indexed by Channel and EventID
+//! so an event is offered only to the rules whose logsource can match it. Filters are folded
+//! into the condition of the rules they name. Nothing is compiled lazily: after [`compile`]
+//! the set is read-only and shared by every thread.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use vigil_sigma::{
+    Condition, CorrelationRule, Detection, Diagnostic, FilterRule, Level, Logsource, Meta,
+    Quantity, Rule, RuleDoc, Search, Target, pattern_matches,
+};
+
+use crate::correlate::{CompiledCorrelation, compile_correlation};
+use crate::mapping::{ChannelTarget, category_targets, service_channels};
+use crate::value::{CompiledValues, ItemError, compile_values};
+
+/// Options of [`compile`].
+#[derive(Debug, Clone)]
+pub struct CompileOptions {
+    /// Values of `%placeholder%`s used by the `expand` modifier. A rule using a placeholder
+    /// with no values here is rejected with a diagnostic.
+    pub placeholders: HashMap<String, Vec<String>>,
+    /// Index Windows rules by Channel/EventID from their logsource (the Windows mapping).
+    /// When false every rule is offered every event, as Chainsaw's groupless mapping does.
+    pub windows_logsource_mapping: bool,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            placeholders: HashMap::new(),
+            windows_logsource_mapping: true,
+        }
+    }
+}
+
+/// The index of a rule (detection or correlation) in a [`CompiledRuleSet`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleId(pub u32);
+
+/// What kind of rule a [`RuleMeta`] describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleKind {
+    /// A detection rule, reported by [`crate::Matcher`].
+    Detection,
+    /// A correlation rule, reported by [`crate::Correlator`].
+    Correlation,
+}
+
+/// The metadata of a compiled rule, for reporting matches.
+#[derive(Debug, Clone)]
+pub struct RuleMeta {
+    /// The rule's metadata as written (id, title, level, tags, file …).
+    pub meta: Meta,
+    /// The logsource (empty for correlation rules).
+    pub logsource: Logsource,
+    /// Detection or correlation.
+    pub kind: RuleKind,
+    /// False when the rule is referenced by a correlation rule with `generate: false` (the
+    /// default): its matches feed the correlation but should not be reported on their own.
+    pub report: bool,
+}
+
+impl RuleMeta {
+    /// `id`, or the empty string when the rule has none.
+    pub fn id(&self) -> &str {
+        self.meta.id.as_deref().unwrap_or("")
+    }
+    /// `title`.
+    pub fn title(&self) -> &str {
+        &self.meta.title
+    }
+    /// `level` (medium when the rule does not say).
+    pub fn level(&self) -> Level {
+        self.meta.level.unwrap_or(Level::Medium)
+    }
+    /// The file the rule came from.
+    pub fn file(&self) -> &PathBuf {
+        &self.meta.file
+    }
+}
+
+/// A condition tree over items.
+#[derive(Debug)]
+pub(crate) enum Expr {
+    Const(bool),
+    Item(u32),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>),
+    AtLeast(u32, Vec<Expr>),
+}
+
+/// One `field|modifiers: values` test; `field: None` for keyword searches.
+#[derive(Debug)]
+pub(crate) struct Item {
+    pub field: Option<u32>,
+    pub values: CompiledValues,
+}
+
+/// One compiled variant of a detection rule.
+#[derive(Debug)]
+pub(crate) struct Variant {
+    pub rule: RuleId,
+    pub expr: Expr,
+}
+
+/// Variants of one channel.
+#[derive(Debug, Default)]
+pub(crate) struct ChannelIndex {
+    pub any: Vec<u32>,
+    pub by_event_id: HashMap<u64, Vec<u32>>,
+}
+
+/// The dispatch index: which variants an event is offered.
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    /// Offered to every event that has a Channel (Windows events).
+    pub windows_any: Vec<u32>,
+    /// Per lowercase channel.
+    pub by_channel: HashMap<String, ChannelIndex>,
+    /// Offered to events without a Channel (JSON logs of other sources).
+    pub no_channel: Vec<u32>,
+}
+
+/// The compiled, immutable rule set. `Send + Sync`: share it by reference between threads and
+/// give each thread its own [`crate::Matcher`].
+#[derive(Debug)]
+pub struct CompiledRuleSet {
+    pub(crate) rules: Vec<RuleMeta>,
+    pub(crate) variants: Vec<Variant>,
+    pub(crate) items: Vec<Item>,
+    pub(crate) fields: Vec<String>,
+    pub(crate) index: Index,
+    pub(crate) correlations: Vec<CompiledCorrelation>,
+    pub(crate) channel_field: u32,
+    pub(crate) event_id_field: u32,
+}
+
+impl CompiledRuleSet {
+    /// Every rule (detection and correlation), indexed by [`RuleId`].
+    pub fn rules(&self) -> &[RuleMeta] {
+        &self.rules
+    }
+
+    /// One rule's metadata.
+    pub fn rule(&self, id: RuleId) -> &RuleMeta {
+        &self.rules[id.0 as usize]
+    }
+
+    /// The number of detection rules.
+    pub fn detection_count(&self) -> usize {
+        self.rules
+            .iter()
+            .filter(|r| r.kind == RuleKind::Detection)
+            .count()
+    }
+
+    /// The number of correlation rules.
+    pub fn correlation_count(&self) -> usize {
+        self.correlations.len()
+    }
+
+    /// A matcher for one thread.
+    pub fn matcher(&self) -> crate::Matcher<'_> {
+        crate::Matcher::new(self)
+    }
+}
+
+struct Builder<'o> {
+    opts: &'o CompileOptions,
+    set: CompiledRuleSet,
+    field_ids: HashMap<String, u32>,
+    diags: Vec<Diagnostic>,
+}
+
+impl Builder<'_> {
+    fn field(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.field_ids.get(name) {
+            return *id;
+        }
+        let id = self.set.fields.len() as u32;
+        self.set.fields.push(name.to_string());
+        self.field_ids.insert(name.to_string(), id);
+        id
+    }
+
+    fn diag(&mut self, meta: &Meta, path: &str, line: usize, message: String) {
+        self.diags.push(Diagnostic {
+            file: meta.file.clone(),
+            line,
+            path: path.to_string(),
+            message,
+            rule: meta.id.clone().or_else(|| Some(meta.title.clone())),
+        });
+    }
+
+    /// Compiles a detection section with field renames into an expression.
+    fn detection(
+        &mut self,
+        det: &Detection,
+        renames: &[(&str, &str)],
+        section: &str,
+    ) -> Result<Expr, (String, usize, String)> {
+        let mut searches: Vec<(&str, Expr)> = Vec::new();
+        for (name, search) in &det.searches {
+            let expr = match search {
+                Search::Keywords(values) => {
+                    let cv = compile_values(
+                        &[vigil_sigma::Modifier::Contains],
+                        values,
+                        &self.opts.placeholders,
+                        &mut |_| 0,
+                    )
+                    .map_err(|ItemError(e)| (format!("{section}.{name}"), 0, e))?;
+                    self.push_item(None, cv)
+                }
+                Search::Maps(maps) => {
+                    let mut ors = Vec::new();
+                    for map in maps {
+                        let mut ands = Vec::new();
+                        for item in map {
+                            let mut mods = item.modifiers.clone();
+                            let field = match &item.field {
+                                Some(f) => {
+                                    let f = renames
+                                        .iter()
+                                        .find(|(from, _)| from == f)
+                                        .map_or(f.as_str(), |(_, to)| to);
+                                    Some(self.field(f))
+                                }
+                                None => {
+                                    if !mods.contains(&vigil_sigma::Modifier::Contains) {
+                                        mods.push(vigil_sigma::Modifier::Contains);
+                                    }
+                                    None
+                                }
+                            };
+                            let mut ids = Vec::new();
+                            let cv = compile_values(
+                                &mods,
+                                &item.values,
+                                &self.opts.placeholders,
+                                &mut |f| {
+                                    ids.push(f.to_string());
+                                    0
+                                },
+                            )
+                            .map_err(|ItemError(e)| {
+                                (
+                                    format!(
+                                        "{section}.{name}.{}",
+                                        item.field.as_deref().unwrap_or("")
+                                    ),
+                                    item.line,
+                                    e,
+                                )
+                            })?;
+                            let cv = self.fix_fieldrefs(cv, &ids, renames);
+                            ands.push(self.push_item(field, cv));
+                        }
+                        ors.push(Expr::And(ands));
+                    }
+                    Expr::Or(ors)
+                }
+            };
+            searches.push((name, expr));
+        }
+        let mut conds = Vec::new();
+        for c in &det.conditions {
+            conds.push(cond_expr(c, &searches));
+        }
+        Ok(simplify(Expr::Or(conds)))
+    }
+
+    fn fix_fieldrefs(
+        &mut self,
+        mut cv: CompiledValues,
+        names: &[String],
+        renames: &[(&str, &str)],
+    ) -> CompiledValues {
+        let mut i = 0;
+        for m in &mut cv.matches {
+            if let crate::value::ValueMatch::FieldRef { field, .. } = m {
+                let name = &names[i];
+                let name = renames
+                    .iter()
+                    .find(|(from, _)| *from == name)
+                    .map_or(name.as_str(), |(_, to)| to);
+                *field = self.field(name);
+                i += 1;
+            }
+        }
+        cv
+    }
+
+    fn push_item(&mut self, field: Option<u32>, values: CompiledValues) -> Expr {
+        let id = self.set.items.len() as u32;
+        self.set.items.push(Item { field, values });
+        Expr::Item(id)
+    }
+}
+
+/// Builds the expression of a condition, with search identifiers replaced by clones of
+/// their expressions (identifiers are small; the tree stays small).
+fn cond_expr(c: &Condition, searches: &[(&str, Expr)]) -> Expr {
+    match c {
+        Condition::Ref(name) => searches
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(Expr::Const(false), |(_, e)| clone_expr(e)),
+        Condition::And(v) => Expr::And(v.iter().map(|c| cond_expr(c, searches)).collect()),
+        Condition::Or(v) => Expr::Or(v.iter().map(|c| cond_expr(c, searches)).collect()),
+        Condition::Not(c) => Expr::Not(Box::new(cond_expr(c, searches))),
+        Condition::Of(q, target) => {
+            let chosen: Vec<Expr> = searches
+                .iter()
+                .filter(|(n, _)| match target {
+                    Target::Them => !n.starts_with('_'),
+                    Target::Pattern(p) => pattern_matches(p, n),
+                })
+                .map(|(_, e)| clone_expr(e))
+                .collect();
+            match q {
+                Quantity::All => Expr::And(chosen),
+                Quantity::AtLeast(1) => Expr::Or(chosen),
+                Quantity::AtLeast(n) => Expr::AtLeast(*n, chosen),
+            }
+        }
+    }
+}
+
+fn clone_expr(e: &Expr) -> Expr {
+    match e {
+        Expr::Const(b) => Expr::Const(*b),
+        Expr::Item(i) => Expr::Item(*i),
+        Expr::And(v) => Expr::And(v.iter().map(clone_expr).collect()),
+        Expr::Or(v) => Expr::Or(v.iter().map(clone_expr).collect()),
+        Expr::Not(e) => Expr::Not(Box::new(clone_expr(e))),
+        Expr::AtLeast(n, v) => Expr::AtLeast(*n, v.iter().map(clone_expr).collect()),
+    }
+}
+
+fn simplify(e: Expr) -> Expr {
+    match e {
+        Expr::And(v) => {
+            let mut v: Vec<Expr> = v.into_iter().map(simplify).collect();
+            if v.len() == 1 {
+                v.pop().expect("one")
+            } else {
+                Expr::And(v)
+            }
+        }
+        Expr::Or(v) => {
+            let mut v: Vec<Expr> = v.into_iter().map(simplify).collect();
+            if v.len() == 1 {
+                v.pop().expect("one")
+            } else {
+                Expr::Or(v)
+            }
+        }
+        Expr::Not(e) => Expr::Not(Box::new(simplify(*e))),
+        Expr::AtLeast(n, v) => Expr::AtLeast(n, v.into_iter().map(simplify).collect()),
+        other => other,
+    }
+}
+
+/// Field renames of one event-log target.
+type Renames = &'static [(&'static str, &'static str)];
+
+fn is_windows(ls: &Logsource) -> bool {
+    ls.product.as_deref() == Some("windows")
+}
+
+/// The event-log targets of a Windows logsource, or `None` when it has no mapping.
+fn targets(ls: &Logsource) -> Option<Vec<ChannelTarget>> {
+    if let Some(cat) = &ls.category {
+        return category_targets(cat);
+    }
+    if let Some(svc) = &ls.service {
+        let channels = service_channels(svc)?;
+        return Some(
+            channels
+                .iter()
+                .map(|c| ChannelTarget {
+                    channel: c,
+                    event_ids: &[],
+                    renames: &[],
+                })
+                .collect(),
+        );
+    }
+    None
+}
+
+fn logsource_covers(filter: &Logsource, rule: &Logsource) -> bool {
+    let f = |a: &Option<String>, b: &Option<String>| a.is_none() || a == b;
+    f(&filter.product, &rule.product)
+        && f(&filter.category, &rule.category)
+        && f(&filter.service, &rule.service)
+}
+
+/// Compiles rules, correlation rules and filters. Rules that cannot be compiled are left out
+/// and reported as diagnostics; the rest still compile.
+pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec<Diagnostic>) {
+    let mut b = Builder {
+        opts,
+        set: CompiledRuleSet {
+            rules: Vec::new(),
+            variants: Vec::new(),
+            items: Vec::new(),
+            fields: Vec::new(),
+            index: Index::default(),
+            correlations: Vec::new(),
+            channel_field: 0,
+            event_id_field: 0,
+        },
+        field_ids: HashMap::new(),
+        diags: Vec::new(),
+    };
+    b.set.channel_field = b.field("Channel");
+    b.set.event_id_field = b.field("EventID");
+
+    let rules: Vec<&Rule> = docs
+        .iter()
+        .filter_map(|d| match d {
+            RuleDoc::Rule(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    let filters: Vec<&FilterRule> = docs
+        .iter()
+        .filter_map(|d| match d {
+            RuleDoc::Filter(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    let correlations: Vec<&CorrelationRule> = docs
+        .iter()
+        .filter_map(|d| match d {
+            RuleDoc::Correlation(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+
+    for rule in rules {
+        let applicable: Vec<&FilterRule> = filters
+            .iter()
+            .copied()
+            .filter(|f| {
+                if f.rules.is_empty() {
+                    logsource_covers(&f.logsource, &rule.logsource)
+                } else {
+                    f.rules.iter().any(|r| {
+                        Some(r) == rule.meta.id.as_ref() || Some(r) == rule.meta.name.as_ref()
+                    })
+                }
+            })
+            .collect();
+        let mapped = if opts.windows_logsource_mapping && is_windows(&rule.logsource) {
+            targets(&rule.logsource)
+        } else {
+            None
+        };
+        let rule_id = RuleId(b.set.rules.len() as u32);
+        // (renames, list of targets sharing them)
+        let mut groups: Vec<(Renames, Vec<ChannelTarget>)> = Vec::new();
+        match &mapped {
+            Some(ts) => {
+                for t in ts {
+                    match groups.iter_mut().find(|(r, _)| *r == t.renames) {
+                        Some(g) => g.1.push(t.clone()),
+                        None => groups.push((t.renames, vec![t.clone()])),
+                    }
+                }
+            }
+            None => groups.push((&[], Vec::new())),
+        }
+        let mut compiled = Vec::new();
+        let mut failed = false;
+        for (renames, ts) in &groups {
+            let expr = match b.detection(&rule.detection, renames, "detection") {
+                Ok(e) => e,
+                Err((path, line, msg)) => {
+                    b.diag(&rule.meta, &path, line.max(rule.meta.line), msg);
+                    failed = true;
+                    break;
+                }
+            };
+            let mut parts = vec![expr];
+            for f in &applicable {
+                match b.detection(&f.detection, renames, "filter") {
+                    Ok(e) => parts.push(e),
+                    Err((path, line, msg)) => {
+                        b.diag(&f.meta, &path, line.max(f.meta.line), msg);
+                    }
+                }
+            }
+            let expr = simplify(Expr::And(parts));
+            compiled.push((expr, ts.clone(), renames.is_empty()));
+        }
+        if failed {
+            continue;
+        }
+        b.set.rules.push(RuleMeta {
+            meta: rule.meta.clone(),
+            logsource: rule.logsource.clone(),
+            kind: RuleKind::Detection,
+            report: true,
+        });
+        let windows = is_windows(&rule.logsource);
+        let other_product = rule.logsource.product.is_some() && !windows;
+        for (expr, ts, base) in compiled {
+            let vid = b.set.variants.len() as u32;
+            b.set.variants.push(Variant {
+                rule: rule_id,
+                expr,
+            });
+            if base {
+                b.set.index.no_channel.push(vid);
+            }
+            if !opts.windows_logsource_mapping {
+                b.set.index.windows_any.push(vid);
+                continue;
+            }
+            if ts.is_empty() {
+                if !other_product {
+                    b.set.index.windows_any.push(vid);
+                }
+                continue;
+            }
+            for t in ts {
+                let ci = b
+                    .set
+                    .index
+                    .by_channel
+                    .entry(t.channel.to_ascii_lowercase())
+                    .or_default();
+                if t.event_ids.is_empty() {
+                    ci.any.push(vid);
+                } else {
+                    for id in t.event_ids {
+                        ci.by_event_id.entry(*id).or_default().push(vid);
+                    }
+                }
+            }
+        }
+    }
+
+    // Correlations refer to rules by id or name.
+    let mut names: HashMap<String, RuleId> = HashMap::new();
+    for (i, r) in b.set.rules.iter().enumerate() {
+        if let Some(id) = &r.meta.id {
+            names.insert(id.clone(), RuleId(i as u32));
+        }
+        if let Some(n) = &r.meta.name {
+            names.insert(n.clone(), RuleId(i as u32));
+        }
+    }
+    for c in correlations {
+        let id = RuleId(b.set.rules.len() as u32);
+        match compile_correlation(c, id, &names) {
+            Ok(cc) => {
+                for r in &cc.rules {
+                    if !c.generate {
+                        b.set.rules[r.0 as usize].report = false;
+                    }
+                }
+                b.set.rules.push(RuleMeta {
+                    meta: c.meta.clone(),
+                    logsource: Logsource::default(),
+                    kind: RuleKind::Correlation,
+                    report: true,
+                });
+                if let Some(id) = &c.meta.id {
+                    names.insert(id.clone(), cc.id);
+                }
+                if let Some(n) = &c.meta.name {
+                    names.insert(n.clone(), cc.id);
+                }
+                b.set.correlations.push(cc);
+            }
+            Err(msg) => b.diag(&c.meta, "correlation.rules", c.meta.line, msg),
+        }
+    }
+    (b.set, b.diags)
+}

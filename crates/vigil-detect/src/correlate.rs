@@ -1,0 +1,279 @@
+//! Correlation rules (Sigma 2), evaluated over a stream of matches.
+//!
+//! The compiled correlations live in the immutable [`CompiledRuleSet`]; the per-stream state
+//! (events inside each time window, per group) lives in a [`Correlator`] the caller owns, one
+//! per stream. Feed it every event in stream order with the detection rules it matched.
+//!
+//! Semantics: for each correlation and group (the values of the `group-by` fields, through
+//! `aliases`), the correlator keeps the matching events of the last `timespan`. When an event
+//! arrives, the windows `[t - timespan, t]` and `[t, t + timespan]` (bounds inclusive; the
+//! second one serves events that arrive out of order) are checked against the condition; when
+//! one holds, a [`CorrelationMatch`] is emitted and the group's state is cleared so that the
+//! same events do not fire again. Events older than the newest one of their group by more than
+//! `timespan` can no longer share a window with it and are dropped. Correlations that refer to
+//! other correlations are fed the matches emitted earlier in the same call, in file order.
+
+use std::collections::{HashMap, VecDeque};
+
+use vigil_sigma::{CorrelationCondition, CorrelationRule, CorrelationType};
+
+use crate::compile::{CompiledRuleSet, RuleId};
+use crate::event::{Event, FieldValue};
+
+/// A compiled correlation rule.
+#[derive(Debug)]
+pub(crate) struct CompiledCorrelation {
+    pub id: RuleId,
+    pub kind: CorrelationType,
+    /// The referenced rules, in the order written (temporal_ordered uses it).
+    pub rules: Vec<RuleId>,
+    /// Per group-by entry: the field to read for each referenced rule (aliases resolved).
+    pub group_by: Vec<Vec<String>>,
+    /// The value field for value_* types, per referenced rule.
+    pub value_field: Option<Vec<String>>,
+    pub timespan_ms: i64,
+    pub condition: CorrelationCondition,
+}
+
+pub(crate) fn compile_correlation(
+    c: &CorrelationRule,
+    id: RuleId,
+    names: &HashMap<String, RuleId>,
+) -> Result<CompiledCorrelation, String> {
+    let mut rules = Vec::new();
+    let mut rule_names = Vec::new();
+    for r in &c.rules {
+        match names.get(r) {
+            Some(id) => {
+                rules.push(*id);
+                rule_names.push(r.clone());
+            }
+            None => {
+                return Err(format!(
+                    "the correlation refers to rule '{r}', which is not loaded; load it or fix the id/name"
+                ));
+            }
+        }
+    }
+    let resolve = |field: &str| -> Vec<String> {
+        let alias = c.aliases.iter().find(|(a, _)| a == field);
+        rule_names
+            .iter()
+            .map(|rn| {
+                alias
+                    .and_then(|(_, m)| m.iter().find(|(r, _)| r == rn))
+                    .map_or_else(|| field.to_string(), |(_, f)| f.clone())
+            })
+            .collect()
+    };
+    Ok(CompiledCorrelation {
+        id,
+        kind: c.kind,
+        group_by: c.group_by.iter().map(|g| resolve(g)).collect(),
+        value_field: c.condition.field.as_deref().map(resolve),
+        rules,
+        timespan_ms: c.timespan_ms as i64,
+        condition: c.condition.clone(),
+    })
+}
+
+/// A correlation rule that fired.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorrelationMatch {
+    /// The correlation rule.
+    pub rule: RuleId,
+    /// The timestamp (ms) of the event that completed it.
+    pub timestamp_ms: i64,
+    /// The values of the group-by fields.
+    pub group: Vec<String>,
+    /// The aggregated value that met the condition (count, distinct count, sum …).
+    pub value: f64,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    ts: i64,
+    /// Position of the matched rule in the correlation's `rules`.
+    pos: usize,
+    value: Option<String>,
+}
+
+/// Per-stream correlation state. Not shared between threads.
+#[derive(Debug)]
+pub struct Correlator<'s> {
+    set: &'s CompiledRuleSet,
+    groups: Vec<HashMap<Vec<String>, VecDeque<Entry>>>,
+    fired: Vec<RuleId>,
+}
+
+fn first_value(event: &dyn Event, field: &str) -> Option<String> {
+    let mut out = None;
+    event.field_values(field, &mut |v| {
+        if out.is_none() {
+            out = match v {
+                FieldValue::Str(s) => Some(s.to_string()),
+                FieldValue::Int(i) => Some(i.to_string()),
+                FieldValue::UInt(u) => Some(u.to_string()),
+                FieldValue::Float(f) => Some(f.to_string()),
+                FieldValue::Bool(b) => Some(b.to_string()),
+                FieldValue::Null => None,
+            };
+        }
+    });
+    out
+}
+
+impl<'s> Correlator<'s> {
+    /// A correlator with empty state for the correlations of `set`.
+    pub fn new(set: &'s CompiledRuleSet) -> Self {
+        Correlator {
+            set,
+            groups: set.correlations.iter().map(|_| HashMap::new()).collect(),
+            fired: Vec::new(),
+        }
+    }
+
+    /// Feeds one event: its timestamp (ms since the epoch), the event, and the detection rules
+    /// it matched (from [`crate::Matcher::matches`]). Appends fired correlations to `out`.
+    pub fn feed(
+        &mut self,
+        timestamp_ms: i64,
+        event: &dyn Event,
+        matched: &[RuleId],
+        out: &mut Vec<CorrelationMatch>,
+    ) {
+        if self.set.correlations.is_empty() {
+            return;
+        }
+        self.fired.clear();
+        for (ci, cc) in self.set.correlations.iter().enumerate() {
+            for (pos, rule) in cc.rules.iter().enumerate() {
+                if !matched.contains(rule) && !self.fired.contains(rule) {
+                    continue;
+                }
+                let group: Vec<String> = cc
+                    .group_by
+                    .iter()
+                    .map(|fields| first_value(event, &fields[pos]).unwrap_or_default())
+                    .collect();
+                let value = cc
+                    .value_field
+                    .as_ref()
+                    .and_then(|f| first_value(event, &f[pos]));
+                if cc.value_field.is_some() && value.is_none() {
+                    continue;
+                }
+                let entries = self.groups[ci].entry(group.clone()).or_default();
+                let at = entries.partition_point(|e| e.ts <= timestamp_ms);
+                entries.insert(
+                    at,
+                    Entry {
+                        ts: timestamp_ms,
+                        pos,
+                        value,
+                    },
+                );
+                let newest = entries.back().map_or(timestamp_ms, |e| e.ts);
+                while entries
+                    .front()
+                    .is_some_and(|e| e.ts < newest - cc.timespan_ms)
+                {
+                    entries.pop_front();
+                }
+                let windows = [
+                    (timestamp_ms - cc.timespan_ms, timestamp_ms),
+                    (timestamp_ms, timestamp_ms + cc.timespan_ms),
+                ];
+                let mut hit = None;
+                for (lo, hi) in windows {
+                    let window: Vec<&Entry> = entries
+                        .iter()
+                        .filter(|e| e.ts >= lo && e.ts <= hi)
+                        .collect();
+                    if let Some(v) = evaluate(cc, &window) {
+                        hit = Some(v);
+                        break;
+                    }
+                }
+                if let Some(value) = hit {
+                    entries.clear();
+                    out.push(CorrelationMatch {
+                        rule: cc.id,
+                        timestamp_ms,
+                        group,
+                        value,
+                    });
+                    self.fired.push(cc.id);
+                }
+            }
+        }
+    }
+}
+
+fn compare(cond: &CorrelationCondition, v: f64) -> bool {
+    cond.comparisons
+        .iter()
+        .all(|(op, bound)| op.test(v, *bound))
+}
+
+/// The aggregated value when the window satisfies the correlation.
+fn evaluate(cc: &CompiledCorrelation, window: &[&Entry]) -> Option<f64> {
+    let nums = || {
+        window
+            .iter()
+            .filter_map(|e| e.value.as_deref()?.trim().parse::<f64>().ok())
+    };
+    let v = match cc.kind {
+        CorrelationType::EventCount => window.len() as f64,
+        CorrelationType::ValueCount => {
+            let mut distinct: Vec<&str> =
+                window.iter().filter_map(|e| e.value.as_deref()).collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            distinct.len() as f64
+        }
+        CorrelationType::ValueSum => nums().sum(),
+        CorrelationType::ValueAvg => {
+            let (sum, n) = nums().fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+            if n == 0 {
+                return None;
+            }
+            sum / n as f64
+        }
+        CorrelationType::ValuePercentile => {
+            let mut v: Vec<f64> = nums().collect();
+            if v.is_empty() {
+                return None;
+            }
+            v.sort_by(|a, b| a.total_cmp(b));
+            let p = cc.condition.percentile.unwrap_or(50.0).clamp(0.0, 100.0);
+            let rank = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
+            v[rank]
+        }
+        CorrelationType::Temporal => {
+            let mut seen = vec![false; cc.rules.len()];
+            for e in window {
+                seen[e.pos] = true;
+            }
+            let n = seen.iter().filter(|s| **s).count() as f64;
+            if cc.condition.comparisons.is_empty() {
+                return (n as usize == cc.rules.len()).then_some(n);
+            }
+            n
+        }
+        CorrelationType::TemporalOrdered => {
+            let mut next = 0;
+            for e in window {
+                if next < cc.rules.len() && e.pos == next {
+                    next += 1;
+                }
+            }
+            let n = next as f64;
+            if cc.condition.comparisons.is_empty() {
+                return (next == cc.rules.len()).then_some(n);
+            }
+            n
+        }
+    };
+    compare(&cc.condition, v).then_some(v)
+}

@@ -1,0 +1,281 @@
+//! The Windows logsource mapping: which (Channel, EventID) pairs a Sigma `logsource` means,
+//! and the field renames that go with some of them.
+//!
+//! Derived from the taxonomy appendix of the Sigma specification (categories backed by Sysmon,
+//! PowerShell and the service → channel table) and checked against the behaviour of the
+//! reference tools (Security 4688 also counts as `process_creation`, with its field names).
+
+/// Where events of one logsource live in Windows event logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelTarget {
+    /// The `Channel` (compared case-insensitively).
+    pub channel: &'static str,
+    /// The `EventID`s; empty means every event of the channel.
+    pub event_ids: &'static [u64],
+    /// Field renames (Sigma field → event field) for this channel.
+    pub renames: &'static [(&'static str, &'static str)],
+}
+
+const SYSMON: &str = "Microsoft-Windows-Sysmon/Operational";
+
+const fn sysmon(ids: &'static [u64]) -> ChannelTarget {
+    ChannelTarget {
+        channel: SYSMON,
+        event_ids: ids,
+        renames: &[],
+    }
+}
+
+const fn plain(channel: &'static str, ids: &'static [u64]) -> ChannelTarget {
+    ChannelTarget {
+        channel,
+        event_ids: ids,
+        renames: &[],
+    }
+}
+
+/// Security 4688 names the Sysmon process fields differently.
+const SECURITY_4688_RENAMES: &[(&str, &str)] = &[
+    ("Image", "NewProcessName"),
+    ("ParentImage", "ParentProcessName"),
+];
+
+/// The targets of a Windows `category`, or `None` when the taxonomy gives it no event log.
+pub fn category_targets(category: &str) -> Option<Vec<ChannelTarget>> {
+    let one = |t: ChannelTarget| Some(vec![t]);
+    match category {
+        "process_creation" => Some(vec![
+            sysmon(&[1]),
+            ChannelTarget {
+                channel: "Security",
+                event_ids: &[4688],
+                renames: SECURITY_4688_RENAMES,
+            },
+        ]),
+        "file_change" => one(sysmon(&[2])),
+        "network_connection" => one(sysmon(&[3])),
+        "sysmon_status" => one(sysmon(&[4, 16])),
+        "process_termination" => one(sysmon(&[5])),
+        "driver_load" => one(sysmon(&[6])),
+        "image_load" => one(sysmon(&[7])),
+        "create_remote_thread" => one(sysmon(&[8])),
+        "raw_access_thread" => one(sysmon(&[9])),
+        "process_access" => one(sysmon(&[10])),
+        "file_event" => one(sysmon(&[11])),
+        "registry_event" => one(sysmon(&[12, 13, 14])),
+        "registry_add" | "registry_delete" => one(sysmon(&[12])),
+        "registry_set" => one(sysmon(&[13])),
+        "registry_rename" => one(sysmon(&[14])),
+        "create_stream_hash" => one(sysmon(&[15])),
+        "pipe_created" => one(sysmon(&[17, 18])),
+        "wmi_event" => one(sysmon(&[19, 20, 21])),
+        "dns_query" => one(sysmon(&[22])),
+        "file_delete" => one(sysmon(&[23])),
+        "clipboard_capture" => one(sysmon(&[24])),
+        "process_tampering" => one(sysmon(&[25])),
+        "file_delete_detected" => one(sysmon(&[26])),
+        "file_block_executable" => one(sysmon(&[27])),
+        "file_block_shredding" => one(sysmon(&[28])),
+        "file_executable_detected" => one(sysmon(&[29])),
+        "sysmon_error" => one(sysmon(&[255])),
+        "ps_classic_start" => one(plain("Windows PowerShell", &[400])),
+        "ps_classic_provider_start" => one(plain("Windows PowerShell", &[600])),
+        "ps_classic_script" => one(plain("Windows PowerShell", &[800])),
+        "ps_module" => Some(vec![
+            plain("Microsoft-Windows-PowerShell/Operational", &[4103]),
+            plain("PowerShellCore/Operational", &[4103]),
+        ]),
+        "ps_script" => Some(vec![
+            plain("Microsoft-Windows-PowerShell/Operational", &[4104]),
+            plain("PowerShellCore/Operational", &[4104]),
+        ]),
+        _ => None,
+    }
+}
+
+/// The channels of a Windows `service`, or `None` when the taxonomy does not list it.
+pub fn service_channels(service: &str) -> Option<&'static [&'static str]> {
+    SERVICES
+        .iter()
+        .find(|(name, _)| *name == service)
+        .map(|(_, channels)| *channels)
+}
+
+/// Service → channels, from the taxonomy appendix (plus the SMB connectivity channels and the
+/// `microsoft-servicebus-client` spelling used by SigmaHQ rules).
+const SERVICES: &[(&str, &[&str])] = &[
+    ("application", &["Application"]),
+    (
+        "application-experience",
+        &[
+            "Microsoft-Windows-Application-Experience/Program-Telemetry",
+            "Microsoft-Windows-Application-Experience/Program-Compatibility-Assistant",
+        ],
+    ),
+    (
+        "applocker",
+        &[
+            "Microsoft-Windows-AppLocker/MSI and Script",
+            "Microsoft-Windows-AppLocker/EXE and DLL",
+            "Microsoft-Windows-AppLocker/Packaged app-Deployment",
+            "Microsoft-Windows-AppLocker/Packaged app-Execution",
+        ],
+    ),
+    (
+        "appmodel-runtime",
+        &["Microsoft-Windows-AppModel-Runtime/Admin"],
+    ),
+    (
+        "appxdeployment-server",
+        &["Microsoft-Windows-AppXDeploymentServer/Operational"],
+    ),
+    (
+        "appxpackaging-om",
+        &["Microsoft-Windows-AppxPackaging/Operational"],
+    ),
+    (
+        "bitlocker",
+        &["Microsoft-Windows-BitLocker/BitLocker Management"],
+    ),
+    (
+        "bits-client",
+        &["Microsoft-Windows-Bits-Client/Operational"],
+    ),
+    ("capi2", &["Microsoft-Windows-CAPI2/Operational"]),
+    (
+        "certificateservicesclient-lifecycle-system",
+        &["Microsoft-Windows-CertificateServicesClient-Lifecycle-System/Operational"],
+    ),
+    (
+        "codeintegrity-operational",
+        &["Microsoft-Windows-CodeIntegrity/Operational"],
+    ),
+    ("dhcp", &["Microsoft-Windows-DHCP-Server/Operational"]),
+    (
+        "diagnosis-scripted",
+        &["Microsoft-Windows-Diagnosis-Scripted/Operational"],
+    ),
+    (
+        "dns-client",
+        &["Microsoft-Windows-DNS Client Events/Operational"],
+    ),
+    ("dns-server", &["DNS Server"]),
+    (
+        "dns-server-analytic",
+        &["Microsoft-Windows-DNS-Server/Analytical"],
+    ),
+    ("dns-server-audit", &["Microsoft-Windows-DNS-Server/Audit"]),
+    (
+        "driver-framework",
+        &["Microsoft-Windows-DriverFrameworks-UserMode/Operational"],
+    ),
+    (
+        "firewall-as",
+        &["Microsoft-Windows-Windows Firewall With Advanced Security/Firewall"],
+    ),
+    ("hyper-v-worker", &["Microsoft-Windows-Hyper-V-Worker"]),
+    (
+        "iis-configuration",
+        &["Microsoft-IIS-Configuration/Operational"],
+    ),
+    (
+        "kernel-event-tracing",
+        &["Microsoft-Windows-Kernel-EventTracing"],
+    ),
+    (
+        "kernel-shimengine",
+        &[
+            "Microsoft-Windows-Kernel-ShimEngine/Operational",
+            "Microsoft-Windows-Kernel-ShimEngine/Diagnostic",
+        ],
+    ),
+    ("ldap", &["Microsoft-Windows-LDAP-Client/Debug"]),
+    ("lsa-server", &["Microsoft-Windows-LSA/Operational"]),
+    ("msexchange-management", &["MSExchange Management"]),
+    ("ntfs", &["Microsoft-Windows-Ntfs/Operational"]),
+    ("ntlm", &["Microsoft-Windows-NTLM/Operational"]),
+    ("openssh", &["OpenSSH/Operational"]),
+    ("powershell", &["Microsoft-Windows-PowerShell/Operational"]),
+    ("powershell-classic", &["Windows PowerShell"]),
+    (
+        "printservice-admin",
+        &["Microsoft-Windows-PrintService/Admin"],
+    ),
+    (
+        "printservice-operational",
+        &["Microsoft-Windows-PrintService/Operational"],
+    ),
+    ("security", &["Security"]),
+    (
+        "security-mitigations",
+        &[
+            "Microsoft-Windows-Security-Mitigations/Kernel Mode",
+            "Microsoft-Windows-Security-Mitigations/User Mode",
+        ],
+    ),
+    ("sense", &["Microsoft-Windows-SENSE/Operational"]),
+    (
+        "servicebus-client",
+        &[
+            "Microsoft-ServiceBus-Client/Operational",
+            "Microsoft-ServiceBus-Client/Admin",
+        ],
+    ),
+    ("shell-core", &["Microsoft-Windows-Shell-Core/Operational"]),
+    (
+        "smbclient-security",
+        &["Microsoft-Windows-SmbClient/Security"],
+    ),
+    ("sysmon", &["Microsoft-Windows-Sysmon/Operational"]),
+    ("system", &["System"]),
+    (
+        "taskscheduler",
+        &["Microsoft-Windows-TaskScheduler/Operational"],
+    ),
+    (
+        "terminalservices-localsessionmanager",
+        &["Microsoft-Windows-TerminalServices-LocalSessionManager/Operational"],
+    ),
+    ("vhdmp", &["Microsoft-Windows-VHDMP/Operational"]),
+    (
+        "windefend",
+        &["Microsoft-Windows-Windows Defender/Operational"],
+    ),
+    ("wmi", &["Microsoft-Windows-WMI-Activity/Operational"]),
+    (
+        "smbclient-connectivity",
+        &["Microsoft-Windows-SmbClient/Connectivity"],
+    ),
+    (
+        "smbserver-connectivity",
+        &["Microsoft-Windows-SMBServer/Connectivity"],
+    ),
+    (
+        "microsoft-servicebus-client",
+        &[
+            "Microsoft-ServiceBus-Client/Operational",
+            "Microsoft-ServiceBus-Client/Admin",
+        ],
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn categories_and_services() {
+        let pc = category_targets("process_creation").unwrap();
+        assert_eq!(pc[0].event_ids, &[1]);
+        assert_eq!(pc[1].channel, "Security");
+        assert_eq!(
+            category_targets("registry_set").unwrap()[0].event_ids,
+            &[13]
+        );
+        assert_eq!(category_targets("ps_script").unwrap().len(), 2);
+        assert!(category_targets("file_access").is_none());
+        assert_eq!(service_channels("security"), Some(&["Security"][..]));
+        assert_eq!(service_channels("sysmon"), Some(&[SYSMON][..]));
+        assert!(service_channels("nope").is_none());
+    }
+}

@@ -1,0 +1,317 @@
+//! Matching events against a [`CompiledRuleSet`].
+//!
+//! A [`Matcher`] belongs to one thread. It holds the per-event scratch: a slot per field id
+//! with the field's values (raw and lowercased) looked up at most once per event, reused from
+//! event to event so that matching allocates nothing once warm. The rule set itself is only
+//! read.
+
+use std::net::IpAddr;
+
+use crate::compile::{CompiledRuleSet, Expr, Item, RuleId};
+use crate::event::{Event, FieldValue};
+use crate::value::{StrOp, ValueMatch, time_part};
+
+/// One value of a field, prepared for matching.
+#[derive(Debug, Default)]
+struct Cached {
+    raw: String,
+    lower: String,
+    num: Option<f64>,
+    boolean: Option<bool>,
+    null: bool,
+}
+
+/// The values of one field for the current event.
+#[derive(Debug, Default)]
+struct Slot {
+    /// The event generation this slot was filled for.
+    generation: u64,
+    present: bool,
+    len: usize,
+    values: Vec<Cached>,
+}
+
+impl Slot {
+    fn fill(
+        &mut self,
+        generation: u64,
+        visit: impl FnOnce(&mut dyn FnMut(&FieldValue<'_>)) -> bool,
+    ) {
+        self.generation = generation;
+        self.len = 0;
+        let values = &mut self.values;
+        let len = &mut self.len;
+        let present = visit(&mut |v: &FieldValue<'_>| {
+            if *len == values.len() {
+                values.push(Cached::default());
+            }
+            let c = &mut values[*len];
+            *len += 1;
+            c.raw.clear();
+            c.lower.clear();
+            c.num = None;
+            c.boolean = None;
+            c.null = false;
+            match v {
+                FieldValue::Str(s) => {
+                    c.raw.push_str(s);
+                    c.num = parse_num(s);
+                }
+                FieldValue::Int(i) => {
+                    use std::fmt::Write as _;
+                    let _ = write!(c.raw, "{i}");
+                    c.num = Some(*i as f64);
+                }
+                FieldValue::UInt(u) => {
+                    use std::fmt::Write as _;
+                    let _ = write!(c.raw, "{u}");
+                    c.num = Some(*u as f64);
+                }
+                FieldValue::Float(f) => {
+                    use std::fmt::Write as _;
+                    let _ = write!(c.raw, "{f}");
+                    c.num = Some(*f);
+                }
+                FieldValue::Bool(b) => {
+                    c.raw.push_str(if *b { "true" } else { "false" });
+                    c.boolean = Some(*b);
+                }
+                FieldValue::Null => c.null = true,
+            }
+            if c.raw.is_ascii() {
+                c.lower.push_str(&c.raw);
+                c.lower.make_ascii_lowercase();
+            } else {
+                for ch in c.raw.chars() {
+                    c.lower.extend(ch.to_lowercase());
+                }
+            }
+        });
+        self.present = present || self.len > 0;
+    }
+
+    fn values(&self) -> &[Cached] {
+        &self.values[..self.len]
+    }
+}
+
+fn parse_num(s: &str) -> Option<f64> {
+    let t = s.trim();
+    if t.is_empty() || !(t.as_bytes()[0].is_ascii_digit() || t.starts_with('-')) {
+        return None;
+    }
+    t.parse().ok()
+}
+
+/// The per-thread matcher. Create one per thread with [`CompiledRuleSet::matcher`].
+#[derive(Debug)]
+pub struct Matcher<'s> {
+    set: &'s CompiledRuleSet,
+    slots: Vec<Slot>,
+    keywords: Slot,
+    generation: u64,
+    out: Vec<RuleId>,
+}
+
+impl<'s> Matcher<'s> {
+    pub(crate) fn new(set: &'s CompiledRuleSet) -> Self {
+        Matcher {
+            set,
+            slots: (0..set.fields.len()).map(|_| Slot::default()).collect(),
+            keywords: Slot::default(),
+            generation: 0,
+            out: Vec::new(),
+        }
+    }
+
+    /// The rule set this matcher reads.
+    pub fn rule_set(&self) -> &'s CompiledRuleSet {
+        self.set
+    }
+
+    /// The detection rules that match `event`, in rule order. The slice is reused by the next
+    /// call. Rules whose [`crate::RuleMeta::report`] is false are included (correlations need
+    /// them); skip them when reporting.
+    pub fn matches(&mut self, event: &dyn Event) -> &[RuleId] {
+        self.generation += 1;
+        self.out.clear();
+        let set = self.set;
+        let channel_field = set.channel_field;
+        self.load(channel_field, event);
+        let channel = self.slots[channel_field as usize]
+            .values()
+            .first()
+            .map(|c| set.index.by_channel.get(c.lower.as_str()));
+        match channel {
+            None => {
+                for &v in &set.index.no_channel {
+                    self.try_variant(v, event);
+                }
+            }
+            Some(ci) => {
+                for &v in &set.index.windows_any {
+                    self.try_variant(v, event);
+                }
+                if let Some(ci) = ci {
+                    for &v in &ci.any {
+                        self.try_variant(v, event);
+                    }
+                    let eid_field = set.event_id_field;
+                    self.load(eid_field, event);
+                    let eid = self.slots[eid_field as usize]
+                        .values()
+                        .first()
+                        .and_then(|c| c.num);
+                    if let Some(list) = eid.and_then(|e| ci.by_event_id.get(&(e as u64))) {
+                        for &v in list {
+                            self.try_variant(v, event);
+                        }
+                    }
+                }
+            }
+        }
+        self.out.sort_unstable();
+        self.out.dedup();
+        &self.out
+    }
+
+    fn try_variant(&mut self, v: u32, event: &dyn Event) {
+        let set = self.set;
+        let variant = &set.variants[v as usize];
+        if self.eval(&variant.expr, event) {
+            self.out.push(variant.rule);
+        }
+    }
+
+    fn load(&mut self, field: u32, event: &dyn Event) {
+        let generation = self.generation;
+        let slot = &mut self.slots[field as usize];
+        if slot.generation == generation {
+            return;
+        }
+        let name = &self.set.fields[field as usize];
+        slot.fill(generation, |visit| event.field_values(name, visit));
+    }
+
+    fn eval(&mut self, e: &Expr, event: &dyn Event) -> bool {
+        match e {
+            Expr::Const(b) => *b,
+            Expr::Item(i) => {
+                let set = self.set;
+                self.item(&set.items[*i as usize], event)
+            }
+            Expr::And(v) => v.iter().all(|e| self.eval(e, event)),
+            Expr::Or(v) => v.iter().any(|e| self.eval(e, event)),
+            Expr::Not(e) => !self.eval(e, event),
+            Expr::AtLeast(n, v) => {
+                let mut count = 0;
+                for e in v {
+                    if self.eval(e, event) {
+                        count += 1;
+                        if count >= *n {
+                            return true;
+                        }
+                    }
+                }
+                false
+            }
+        }
+    }
+
+    fn item(&mut self, item: &Item, event: &dyn Event) -> bool {
+        // Load the field (or every value, for keywords) and any referenced fields first.
+        for m in &item.values.matches {
+            if let ValueMatch::FieldRef { field, .. } = m {
+                self.load(*field, event);
+            }
+        }
+        let generation = self.generation;
+        let slot: &Slot = match item.field {
+            Some(f) => {
+                self.load(f, event);
+                &self.slots[f as usize]
+            }
+            None => {
+                if self.keywords.generation != generation {
+                    self.keywords.fill(generation, |visit| {
+                        event.for_each_value(visit);
+                        true
+                    });
+                }
+                &self.keywords
+            }
+        };
+        let test = |m: &ValueMatch| value_matches(m, slot, &self.slots);
+        let hit = if item.values.all {
+            item.values.matches.iter().all(test)
+        } else {
+            item.values.matches.iter().any(test)
+        };
+        hit != item.values.neq
+    }
+}
+
+fn value_matches(m: &ValueMatch, slot: &Slot, slots: &[Slot]) -> bool {
+    let values = slot.values();
+    match m {
+        ValueMatch::Exists(b) => slot.present == *b,
+        ValueMatch::Null => !slot.present || values.iter().any(|c| c.null || c.raw.is_empty()),
+        ValueMatch::FieldRef { field, op, cased } => {
+            let other = slots[*field as usize].values();
+            values.iter().any(|a| {
+                other.iter().any(|b| {
+                    let (h, n) = if *cased {
+                        (a.raw.as_str(), b.raw.as_str())
+                    } else {
+                        (a.lower.as_str(), b.lower.as_str())
+                    };
+                    str_op(*op, h, n)
+                })
+            })
+        }
+        _ => values.iter().any(|c| !c.null && one(m, c)),
+    }
+}
+
+fn str_op(op: StrOp, hay: &str, needle: &str) -> bool {
+    match op {
+        StrOp::Eq => hay == needle,
+        StrOp::Prefix => hay.starts_with(needle),
+        StrOp::Suffix => hay.ends_with(needle),
+        StrOp::Contains => hay.contains(needle),
+    }
+}
+
+fn one(m: &ValueMatch, c: &Cached) -> bool {
+    match m {
+        ValueMatch::Lit {
+            op,
+            needle,
+            cased,
+            finder,
+        } => {
+            let hay = if *cased { &c.raw } else { &c.lower };
+            match op {
+                StrOp::Eq => hay == needle,
+                StrOp::Prefix => hay.starts_with(needle.as_str()),
+                StrOp::Suffix => hay.ends_with(needle.as_str()),
+                StrOp::Contains => finder.find(hay.as_bytes()).is_some(),
+            }
+        }
+        ValueMatch::Regex(re) => re.is_match(&c.raw),
+        ValueMatch::Cidr(net) => c
+            .raw
+            .trim()
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| net.contains(ip)),
+        ValueMatch::Num(op, bound) => c.num.is_some_and(|n| op.test(n, *bound)),
+        ValueMatch::NumEq(n, text) => c.num == Some(*n) || c.lower.eq_ignore_ascii_case(text),
+        ValueMatch::Bool(b) => {
+            c.boolean == Some(*b) || c.lower == if *b { "true" } else { "false" }
+        }
+        ValueMatch::Time(part, op, bound) => {
+            time_part(&c.raw, *part).is_some_and(|v| op.test(v, *bound))
+        }
+        ValueMatch::Null | ValueMatch::Exists(_) | ValueMatch::FieldRef { .. } => false,
+    }
+}

@@ -1,0 +1,515 @@
+//! Engine tests: rules written inline, events built as flat field maps, one case per
+//! behaviour of the specification (modifiers, wildcards, null, keywords, logsource dispatch,
+//! filters, correlations).
+
+use std::path::Path;
+
+use crate::{CompileOptions, CorrelationMatch, Correlator, Event, FieldValue, RuleId, compile};
+
+/// A test event: field → values.
+#[derive(Debug, Default)]
+struct MapEvent(Vec<(String, FieldValue<'static>)>);
+
+impl MapEvent {
+    fn new(fields: &[(&str, FieldValue<'static>)]) -> Self {
+        MapEvent(
+            fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    }
+}
+
+fn s(v: &str) -> FieldValue<'static> {
+    FieldValue::Str(v.to_string().into())
+}
+
+impl Event for MapEvent {
+    fn field_values(&self, field: &str, visit: &mut dyn FnMut(&FieldValue<'_>)) -> bool {
+        let mut found = false;
+        for (k, v) in &self.0 {
+            if k == field {
+                found = true;
+                visit(v);
+            }
+        }
+        found
+    }
+
+    fn for_each_value(&self, visit: &mut dyn FnMut(&FieldValue<'_>)) {
+        for (_, v) in &self.0 {
+            visit(v);
+        }
+    }
+}
+
+fn rule(detection: &str) -> String {
+    format!("title: T\nid: r1\nlogsource:\n  product: test\ndetection:\n{detection}")
+}
+
+/// Compiles `text` and reports whether the rule `r1` matches each event.
+fn check(text: &str, events: &[(&MapEvent, bool)]) {
+    check_with(text, &CompileOptions::default(), events)
+}
+
+fn check_with(text: &str, opts: &CompileOptions, events: &[(&MapEvent, bool)]) {
+    let (docs, diags) = vigil_sigma::parse_str(text, Path::new("t.yml"));
+    assert!(diags.is_empty(), "{diags:?}");
+    let (set, diags) = compile(&docs, opts);
+    assert!(diags.is_empty(), "{diags:?}");
+    let mut m = set.matcher();
+    for (i, (event, want)) in events.iter().enumerate() {
+        let got = m
+            .matches(*event)
+            .iter()
+            .any(|id| set.rule(*id).id() == "r1");
+        assert_eq!(got, *want, "event {i} of rule:\n{text}\nevent: {event:?}");
+    }
+}
+
+#[test]
+fn equality_is_case_insensitive_and_numbers_match_text() {
+    let r = rule(
+        "  sel:\n    Image: 'C:\\Windows\\System32\\cmd.exe'\n    EventID: 4624\n  condition: sel\n",
+    );
+    let yes = MapEvent::new(&[
+        ("Image", s("c:\\windows\\system32\\CMD.EXE")),
+        ("EventID", FieldValue::Int(4624)),
+    ]);
+    let text_id = MapEvent::new(&[
+        ("Image", s("C:\\Windows\\System32\\cmd.exe")),
+        ("EventID", s("4624")),
+    ]);
+    let no = MapEvent::new(&[
+        ("Image", s("C:\\Windows\\System32\\cmd.exe.bak")),
+        ("EventID", FieldValue::Int(4624)),
+    ]);
+    let absent = MapEvent::new(&[("EventID", FieldValue::Int(4624))]);
+    check(
+        &r,
+        &[
+            (&yes, true),
+            (&text_id, true),
+            (&no, false),
+            (&absent, false),
+        ],
+    );
+}
+
+#[test]
+fn contains_startswith_endswith_all_and_cased() {
+    let r = rule(
+        "  sel:\n    CommandLine|contains|all:\n      - ' -enc '\n      - 'hidden'\n    Image|endswith: '\\powershell.exe'\n    User|startswith: 'NT AUTH'\n  condition: sel\n",
+    );
+    let yes = MapEvent::new(&[
+        ("CommandLine", s("powershell -w HIDDEN -enc AAAA")),
+        ("Image", s("C:\\x\\PowerShell.exe")),
+        ("User", s("nt authority\\system")),
+    ]);
+    let only_one = MapEvent::new(&[
+        ("CommandLine", s("powershell -enc AAAA")),
+        ("Image", s("C:\\x\\PowerShell.exe")),
+        ("User", s("nt authority\\system")),
+    ]);
+    check(&r, &[(&yes, true), (&only_one, false)]);
+    let cased = rule("  sel:\n    Name|cased: 'Admin'\n  condition: sel\n");
+    check(
+        &cased,
+        &[
+            (&MapEvent::new(&[("Name", s("Admin"))]), true),
+            (&MapEvent::new(&[("Name", s("admin"))]), false),
+        ],
+    );
+}
+
+#[test]
+fn wildcards_and_escapes() {
+    let r = rule("  sel:\n    - F: 'a*b?c'\n    - G: 'lit\\*eral'\n  condition: sel\n");
+    check(
+        &r,
+        &[
+            (&MapEvent::new(&[("F", s("AxxBzC"))]), true),
+            (&MapEvent::new(&[("F", s("abzcx"))]), false),
+            (&MapEvent::new(&[("G", s("lit*eral"))]), true),
+            (&MapEvent::new(&[("G", s("litXeral"))]), false),
+        ],
+    );
+}
+
+#[test]
+fn regex_flags() {
+    let r = rule("  a:\n    F|re: '^ab.c$'\n  condition: a\n");
+    check(
+        &r,
+        &[
+            (&MapEvent::new(&[("F", s("abxc"))]), true),
+            (&MapEvent::new(&[("F", s("ABxC"))]), false),
+        ],
+    );
+    let r = rule("  a:\n    F|re|i: '^ab.c$'\n  condition: a\n");
+    check(&r, &[(&MapEvent::new(&[("F", s("ABxC"))]), true)]);
+    let r = rule("  a:\n    F|re|s: '^a.c$'\n  condition: a\n");
+    check(&r, &[(&MapEvent::new(&[("F", s("a\nc"))]), true)]);
+    let r = rule("  a:\n    F|re|m: '^c$'\n  condition: a\n");
+    check(&r, &[(&MapEvent::new(&[("F", s("a\nc"))]), true)]);
+}
+
+#[test]
+fn null_exists_and_neq() {
+    let r = rule("  sel:\n    F: null\n  condition: sel\n");
+    check(
+        &r,
+        &[
+            (&MapEvent::new(&[]), true),
+            (&MapEvent::new(&[("F", s(""))]), true),
+            (&MapEvent::new(&[("F", FieldValue::Null)]), true),
+            (&MapEvent::new(&[("F", s("x"))]), false),
+        ],
+    );
+    let r = rule("  sel:\n    F|exists: true\n    G|exists: false\n  condition: sel\n");
+    check(
+        &r,
+        &[
+            (&MapEvent::new(&[("F", s(""))]), true),
+            (&MapEvent::new(&[("F", s("")), ("G", s("x"))]), false),
+        ],
+    );
+    let r = rule("  sel:\n    F|neq:\n      - a\n      - b\n  condition: sel\n");
+    check(
+        &r,
+        &[
+            (&MapEvent::new(&[("F", s("c"))]), true),
+            (&MapEvent::new(&[("F", s("B"))]), false),
+        ],
+    );
+}
+
+#[test]
+fn numeric_cidr_fieldref_base64_windash() {
+    let r = rule("  sel:\n    Port|gte: 1024\n    Port|lt: 2000\n  condition: sel\n");
+    check(
+        &r,
+        &[
+            (&MapEvent::new(&[("Port", FieldValue::Int(1500))]), true),
+            (&MapEvent::new(&[("Port", s("1024"))]), true),
+            (&MapEvent::new(&[("Port", FieldValue::Int(2000))]), false),
+        ],
+    );
+    let r =
+        rule("  sel:\n    Ip|cidr:\n      - 10.0.0.0/8\n      - 'fe80::/10'\n  condition: sel\n");
+    check(
+        &r,
+        &[
+            (&MapEvent::new(&[("Ip", s("10.2.3.4"))]), true),
+            (&MapEvent::new(&[("Ip", s("fe80::1"))]), true),
+            (&MapEvent::new(&[("Ip", s("192.168.0.1"))]), false),
+        ],
+    );
+    let r = rule("  sel:\n    A|fieldref: B\n  condition: sel\n");
+    check(
+        &r,
+        &[
+            (&MapEvent::new(&[("A", s("x")), ("B", s("X"))]), true),
+            (&MapEvent::new(&[("A", s("x")), ("B", s("y"))]), false),
+        ],
+    );
+    let r = rule("  sel:\n    C|base64offset|contains: '/bin/bash'\n  condition: sel\n");
+    check(
+        &r,
+        &[
+            (
+                &MapEvent::new(&[("C", s("echo IC9iaW4vYmFzaA== | base64 -d"))]),
+                true,
+            ),
+            (&MapEvent::new(&[("C", s("L2Jpbi9iYXNo"))]), true),
+            (&MapEvent::new(&[("C", s("nothing"))]), false),
+        ],
+    );
+    let r = rule("  sel:\n    C|wide|base64offset|contains: 'ping'\n  condition: sel\n");
+    // "ping" in UTF-16LE, base64: cABpAG4AZwA=
+    check(
+        &r,
+        &[(&MapEvent::new(&[("C", s("-enc cABpAG4AZwA="))]), true)],
+    );
+    let r = rule("  sel:\n    C|windash|contains: ' -exec '\n  condition: sel\n");
+    check(
+        &r,
+        &[
+            (&MapEvent::new(&[("C", s("x /exec y"))]), true),
+            (&MapEvent::new(&[("C", s("x \u{2014}exec y"))]), true),
+            (&MapEvent::new(&[("C", s("x exec y"))]), false),
+        ],
+    );
+}
+
+#[test]
+fn keywords_and_conditions() {
+    let r = rule(
+        "  kw:\n    - 'mimikatz'\n    - 'sekurlsa'\n  f:\n    User: admin\n  condition: kw and not f\n",
+    );
+    check(
+        &r,
+        &[
+            (
+                &MapEvent::new(&[("Cmd", s("run Mimikatz.exe")), ("User", s("bob"))]),
+                true,
+            ),
+            (
+                &MapEvent::new(&[("Cmd", s("run mimikatz")), ("User", s("admin"))]),
+                false,
+            ),
+            (&MapEvent::new(&[("Cmd", s("dir"))]), false),
+        ],
+    );
+    let r = rule(
+        "  sel_a:\n    A: 1\n  sel_b:\n    B: 1\n  sel_c:\n    C: 1\n  condition: 2 of sel_*\n",
+    );
+    check(
+        &r,
+        &[
+            (&MapEvent::new(&[("A", s("1")), ("C", s("1"))]), true),
+            (&MapEvent::new(&[("A", s("1"))]), false),
+        ],
+    );
+    let r = rule("  sel_a:\n    A: 1\n  sel_b:\n    B: 1\n  condition: all of them\n");
+    check(
+        &r,
+        &[
+            (&MapEvent::new(&[("A", s("1")), ("B", s("1"))]), true),
+            (&MapEvent::new(&[("A", s("1"))]), false),
+        ],
+    );
+}
+
+#[test]
+fn expand_uses_placeholders() {
+    let r = rule("  sel:\n    User|expand: '%admins%'\n  condition: sel\n");
+    let mut opts = CompileOptions::default();
+    opts.placeholders
+        .insert("admins".into(), vec!["root".into(), "adm_*".into()]);
+    check_with(
+        &r,
+        &opts,
+        &[
+            (&MapEvent::new(&[("User", s("adm_joe"))]), true),
+            (&MapEvent::new(&[("User", s("joe"))]), false),
+        ],
+    );
+    let (docs, _) = vigil_sigma::parse_str(&r, Path::new("t.yml"));
+    let (set, diags) = compile(&docs, &CompileOptions::default());
+    assert_eq!(set.detection_count(), 0);
+    assert!(diags[0].message.contains("admins"), "{diags:?}");
+}
+
+fn win(channel: &str, eid: i64, extra: &[(&str, FieldValue<'static>)]) -> MapEvent {
+    let mut v = vec![("Channel", s(channel)), ("EventID", FieldValue::Int(eid))];
+    v.extend_from_slice(extra);
+    MapEvent::new(&v)
+}
+
+#[test]
+fn windows_logsource_dispatch_and_renames() {
+    let r = "title: T\nid: r1\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  sel:\n    Image|endswith: '\\cmd.exe'\n  condition: sel\n";
+    let sysmon = "Microsoft-Windows-Sysmon/Operational";
+    check(
+        r,
+        &[
+            (&win(sysmon, 1, &[("Image", s("C:\\cmd.exe"))]), true),
+            (&win(sysmon, 3, &[("Image", s("C:\\cmd.exe"))]), false),
+            (
+                &win("Security", 4688, &[("NewProcessName", s("C:\\cmd.exe"))]),
+                true,
+            ),
+            (
+                &win("Security", 4688, &[("Image", s("C:\\cmd.exe"))]),
+                false,
+            ),
+            // A JSON log with no Channel is offered every rule.
+            (&MapEvent::new(&[("Image", s("C:\\cmd.exe"))]), true),
+        ],
+    );
+    let r = "title: T\nid: r1\nlogsource:\n  product: windows\n  service: security\ndetection:\n  sel:\n    EventID: 4624\n  condition: sel\n";
+    check(
+        r,
+        &[
+            (&win("Security", 4624, &[]), true),
+            (&win("System", 4624, &[]), false),
+        ],
+    );
+    let opts = CompileOptions {
+        windows_logsource_mapping: false,
+        ..CompileOptions::default()
+    };
+    check_with(r, &opts, &[(&win("System", 4624, &[]), true)]);
+}
+
+#[test]
+fn filters_drop_matches_of_named_rules() {
+    let text = "title: T\nid: r1\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  sel:\n    Image|endswith: '\\rar.exe'\n  condition: sel\n---\ntitle: Filter admins\nlogsource:\n  product: windows\n  category: process_creation\nfilter:\n  rules:\n    - r1\n  selection:\n    User|startswith: 'adm_'\n  condition: not selection\n";
+    let sysmon = "Microsoft-Windows-Sysmon/Operational";
+    check(
+        text,
+        &[
+            (
+                &win(
+                    sysmon,
+                    1,
+                    &[("Image", s("C:\\rar.exe")), ("User", s("bob"))],
+                ),
+                true,
+            ),
+            (
+                &win(
+                    sysmon,
+                    1,
+                    &[("Image", s("C:\\rar.exe")), ("User", s("adm_bob"))],
+                ),
+                false,
+            ),
+        ],
+    );
+}
+
+/// Compiles rule `base` (matching `F: x`) plus a correlation, then feeds (ts, F, group) events.
+fn correlate(
+    correlation: &str,
+    events: &[(i64, &str, &str, Option<&str>)],
+) -> Vec<CorrelationMatch> {
+    let text = format!(
+        "title: Base\nid: base\nname: base\nlogsource:\n  product: test\ndetection:\n  sel:\n    F: x\n  condition: sel\n---\ntitle: Other\nid: other\nname: other\nlogsource:\n  product: test\ndetection:\n  sel:\n    F: y\n  condition: sel\n---\n{correlation}"
+    );
+    let (docs, diags) = vigil_sigma::parse_str(&text, Path::new("c.yml"));
+    assert!(diags.is_empty(), "{diags:?}");
+    let (set, diags) = compile(&docs, &CompileOptions::default());
+    assert!(diags.is_empty(), "{diags:?}");
+    let mut m = set.matcher();
+    let mut c = Correlator::new(&set);
+    let mut out = Vec::new();
+    for (ts, f, user, value) in events {
+        let mut fields = vec![("F", s(f)), ("User", s(user))];
+        if let Some(v) = value {
+            fields.push(("V", s(v)));
+        }
+        let e = MapEvent::new(&fields);
+        let matched: Vec<RuleId> = m.matches(&e).to_vec();
+        c.feed(*ts, &e, &matched, &mut out);
+    }
+    out
+}
+
+#[test]
+fn event_count_with_group_by_and_window_boundary() {
+    let corr = "title: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 10s\n  condition:\n    gte: 3\n";
+    // Three events of alice within 10 s (inclusive bound), bob's do not count for her.
+    let out = correlate(
+        corr,
+        &[
+            (0, "x", "alice", None),
+            (5_000, "x", "bob", None),
+            (6_000, "x", "alice", None),
+            (10_000, "x", "alice", None),
+        ],
+    );
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].group, vec!["alice".to_string()]);
+    assert_eq!(out[0].value, 3.0);
+    // Just past the window: the first event has expired.
+    let out = correlate(
+        corr,
+        &[
+            (0, "x", "alice", None),
+            (6_000, "x", "alice", None),
+            (10_001, "x", "alice", None),
+        ],
+    );
+    assert!(out.is_empty(), "{out:?}");
+    // Out of order: the late event still falls in the window of the others.
+    let out = correlate(
+        corr,
+        &[
+            (6_000, "x", "alice", None),
+            (9_000, "x", "alice", None),
+            (1_000, "x", "alice", None),
+        ],
+    );
+    assert_eq!(out.len(), 1);
+}
+
+#[test]
+fn value_count_sum_avg_percentile() {
+    let vc = "title: C\nid: c\ncorrelation:\n  type: value_count\n  rules: [base]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    field: V\n    gte: 2\n";
+    let out = correlate(
+        vc,
+        &[
+            (0, "x", "a", Some("h1")),
+            (1, "x", "a", Some("h1")),
+            (2, "x", "a", Some("h2")),
+        ],
+    );
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].value, 2.0);
+    let sum = "title: C\nid: c\ncorrelation:\n  type: value_sum\n  rules: [base]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    field: V\n    gt: 100\n";
+    assert!(correlate(sum, &[(0, "x", "a", Some("60")), (1, "x", "a", Some("40"))]).is_empty());
+    assert_eq!(
+        correlate(sum, &[(0, "x", "a", Some("60")), (1, "x", "a", Some("41"))]).len(),
+        1
+    );
+    let avg = "title: C\nid: c\ncorrelation:\n  type: value_avg\n  rules: [base]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    field: V\n    gte: 50\n";
+    assert_eq!(correlate(avg, &[(0, "x", "a", Some("60"))]).len(), 1);
+    let pct = "title: C\nid: c\ncorrelation:\n  type: value_percentile\n  rules: [base]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    field: V\n    percentile: 50\n    lte: 1\n";
+    assert_eq!(correlate(pct, &[(0, "x", "a", Some("1"))]).len(), 1);
+    assert!(correlate(pct, &[(0, "x", "a", Some("5"))]).is_empty());
+}
+
+#[test]
+fn temporal_and_ordered() {
+    let t = "title: C\nid: c\ncorrelation:\n  type: temporal\n  rules: [base, other]\n  group-by: [User]\n  timespan: 10s\n";
+    assert_eq!(
+        correlate(t, &[(0, "y", "a", None), (5_000, "x", "a", None)]).len(),
+        1
+    );
+    assert!(correlate(t, &[(0, "y", "a", None), (5_000, "x", "b", None)]).is_empty());
+    assert!(correlate(t, &[(0, "y", "a", None), (20_000, "x", "a", None)]).is_empty());
+    let o = "title: C\nid: c\ncorrelation:\n  type: temporal_ordered\n  rules: [base, other]\n  group-by: [User]\n  timespan: 10s\n";
+    assert!(correlate(o, &[(0, "y", "a", None), (5_000, "x", "a", None)]).is_empty());
+    assert_eq!(
+        correlate(o, &[(0, "x", "a", None), (5_000, "y", "a", None)]).len(),
+        1
+    );
+}
+
+#[test]
+fn aliases_and_generate() {
+    let text = "title: A\nname: a\nlogsource: {product: test}\ndetection:\n  s: {F: x}\n  condition: s\n---\ntitle: B\nname: b\nlogsource: {product: test}\ndetection:\n  s: {F: y}\n  condition: s\n---\ntitle: C\nid: c\ncorrelation:\n  type: temporal\n  rules: [a, b]\n  group-by: [ip]\n  timespan: 10s\n  aliases:\n    ip:\n      a: Src\n      b: Dst\n";
+    let (docs, _) = vigil_sigma::parse_str(text, Path::new("c.yml"));
+    let (set, diags) = compile(&docs, &CompileOptions::default());
+    assert!(diags.is_empty(), "{diags:?}");
+    assert!(!set.rules()[0].report, "generate defaults to false");
+    let mut m = set.matcher();
+    let mut c = Correlator::new(&set);
+    let mut out = Vec::new();
+    let e1 = MapEvent::new(&[("F", s("x")), ("Src", s("1.2.3.4"))]);
+    let e2 = MapEvent::new(&[("F", s("y")), ("Dst", s("1.2.3.4"))]);
+    let r1 = m.matches(&e1).to_vec();
+    c.feed(0, &e1, &r1, &mut out);
+    let r2 = m.matches(&e2).to_vec();
+    c.feed(1_000, &e2, &r2, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].group, vec!["1.2.3.4".to_string()]);
+}
+
+#[test]
+fn unknown_correlation_reference_is_a_diagnostic() {
+    let text = "title: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [missing]\n  group-by: [U]\n  timespan: 1m\n  condition: {gte: 1}\n";
+    let (docs, _) = vigil_sigma::parse_str(text, Path::new("c.yml"));
+    let (set, diags) = compile(&docs, &CompileOptions::default());
+    assert_eq!(set.correlation_count(), 0);
+    assert!(diags[0].message.contains("missing"));
+}
+
+#[test]
+fn sets_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<crate::CompiledRuleSet>();
+}

@@ -1,0 +1,690 @@
+//! Lowering one detection item (`field|modifiers: values`) into value matchers.
+//!
+//! Every modifier is applied here, once: wildcards become literal operations (equals,
+//! startswith, endswith, contains) or an anchored regex, encodings (base64, base64offset,
+//! utf16*, windash) expand into several literal needles, `expand` placeholders are replaced
+//! from [`crate::CompileOptions`]. At run time only the [`ValueMatch`] enum is looked at.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use base64::Engine as _;
+use memchr::memmem;
+use regex::{Regex, RegexBuilder};
+use vigil_sigma::{CmpOp, Modifier, Value};
+
+/// The literal operation of a needle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StrOp {
+    Eq,
+    Prefix,
+    Suffix,
+    Contains,
+}
+
+/// A date part extracted by a time modifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimePart {
+    Minute,
+    Hour,
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+/// One compiled value of a detection item.
+#[derive(Debug, Clone)]
+pub(crate) enum ValueMatch {
+    /// A literal; the needle is lowercased unless `cased`.
+    Lit {
+        op: StrOp,
+        needle: String,
+        cased: bool,
+        finder: Box<memmem::Finder<'static>>,
+    },
+    /// A wildcard pattern or a `re` value, matched against the raw value.
+    Regex(Box<Regex>),
+    /// `cidr`.
+    Cidr(Net),
+    /// `gt/gte/lt/lte` (and numeric values compared to numeric fields).
+    Num(CmpOp, f64),
+    /// A number written without modifiers: equal numerically, or as text.
+    NumEq(f64, String),
+    /// A boolean value.
+    Bool(bool),
+    /// `null`: the field is absent, null or empty.
+    Null,
+    /// `exists: true/false`.
+    Exists(bool),
+    /// `fieldref`: compare with another field of the same event.
+    FieldRef { field: u32, op: StrOp, cased: bool },
+    /// Time modifiers: a date part compared with a number.
+    Time(TimePart, CmpOp, f64),
+}
+
+/// An IPv4 or IPv6 network.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Net {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Net {
+    fn parse(s: &str) -> Option<Net> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a.trim().parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.trim().parse().ok().filter(|p| *p <= max)?,
+            None => max,
+        };
+        Some(Net { addr, prefix })
+    }
+
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(i)) => {
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.prefix)
+                };
+                u32::from(n) & mask == u32::from(i) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(i)) => {
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.prefix)
+                };
+                u128::from(n) & mask == u128::from(i) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Why an item cannot be compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ItemError(pub String);
+
+/// The modifiers of one item, sorted into what they mean.
+#[derive(Debug, Default)]
+struct Mods {
+    op: Option<StrOp>,
+    all: bool,
+    cased: bool,
+    neq: bool,
+    windash: bool,
+    re: bool,
+    re_i: bool,
+    re_m: bool,
+    re_s: bool,
+    base64: bool,
+    base64offset: bool,
+    utf16: Option<Modifier>,
+    cidr: bool,
+    exists: bool,
+    fieldref: bool,
+    expand: bool,
+    cmp: Option<CmpOp>,
+    time: Option<TimePart>,
+}
+
+fn sort_mods(mods: &[Modifier]) -> Result<Mods, ItemError> {
+    let mut m = Mods::default();
+    for modifier in mods {
+        match modifier {
+            Modifier::Contains => m.op = Some(StrOp::Contains),
+            Modifier::StartsWith => m.op = Some(StrOp::Prefix),
+            Modifier::EndsWith => m.op = Some(StrOp::Suffix),
+            Modifier::All => m.all = true,
+            Modifier::Cased => m.cased = true,
+            Modifier::Neq => m.neq = true,
+            Modifier::Windash => m.windash = true,
+            Modifier::Re => m.re = true,
+            Modifier::ReIgnoreCase => m.re_i = true,
+            Modifier::ReMultiLine => m.re_m = true,
+            Modifier::ReDotAll => m.re_s = true,
+            Modifier::Base64 => m.base64 = true,
+            Modifier::Base64Offset => m.base64offset = true,
+            Modifier::Utf16Le | Modifier::Utf16Be | Modifier::Utf16 => m.utf16 = Some(*modifier),
+            Modifier::Cidr => m.cidr = true,
+            Modifier::Exists => m.exists = true,
+            Modifier::FieldRef => m.fieldref = true,
+            Modifier::Expand => m.expand = true,
+            Modifier::Lt => m.cmp = Some(CmpOp::Lt),
+            Modifier::Lte => m.cmp = Some(CmpOp::Lte),
+            Modifier::Gt => m.cmp = Some(CmpOp::Gt),
+            Modifier::Gte => m.cmp = Some(CmpOp::Gte),
+            Modifier::Minute => m.time = Some(TimePart::Minute),
+            Modifier::Hour => m.time = Some(TimePart::Hour),
+            Modifier::Day => m.time = Some(TimePart::Day),
+            Modifier::Week => m.time = Some(TimePart::Week),
+            Modifier::Month => m.time = Some(TimePart::Month),
+            Modifier::Year => m.time = Some(TimePart::Year),
+        }
+    }
+    if (m.re_i || m.re_m || m.re_s) && !m.re {
+        return Err(ItemError(
+            "the i, m and s modifiers only follow 're'".into(),
+        ));
+    }
+    if m.utf16.is_some() && !(m.base64 || m.base64offset) {
+        return Err(ItemError(
+            "utf16le/utf16be/utf16/wide must be followed by base64 or base64offset".into(),
+        ));
+    }
+    Ok(m)
+}
+
+/// The compiled form of an item's values.
+#[derive(Debug)]
+pub(crate) struct CompiledValues {
+    pub matches: Vec<ValueMatch>,
+    /// `|all`: every value must match (otherwise any).
+    pub all: bool,
+    /// `|neq`: the item holds when no value matches.
+    pub neq: bool,
+}
+
+/// Compiles the values of one item. `field_id` resolves field names (for `fieldref`).
+pub(crate) fn compile_values(
+    mods: &[Modifier],
+    values: &[Value],
+    placeholders: &HashMap<String, Vec<String>>,
+    field_id: &mut dyn FnMut(&str) -> u32,
+) -> Result<CompiledValues, ItemError> {
+    let m = sort_mods(mods)?;
+    let mut out = Vec::new();
+    for v in values {
+        compile_one(&m, v, placeholders, field_id, &mut out)?;
+    }
+    Ok(CompiledValues {
+        matches: out,
+        all: m.all,
+        neq: m.neq,
+    })
+}
+
+fn compile_one(
+    m: &Mods,
+    v: &Value,
+    placeholders: &HashMap<String, Vec<String>>,
+    field_id: &mut dyn FnMut(&str) -> u32,
+    out: &mut Vec<ValueMatch>,
+) -> Result<(), ItemError> {
+    if m.exists {
+        return match v {
+            Value::Bool(b) => {
+                out.push(ValueMatch::Exists(*b));
+                Ok(())
+            }
+            Value::Str(s) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {
+                out.push(ValueMatch::Exists(s.eq_ignore_ascii_case("true")));
+                Ok(())
+            }
+            _ => Err(ItemError("'exists' takes true or false".into())),
+        };
+    }
+    let text = match v {
+        Value::Null => {
+            out.push(ValueMatch::Null);
+            return Ok(());
+        }
+        Value::Bool(b) if m.op.is_none() => {
+            out.push(ValueMatch::Bool(*b));
+            return Ok(());
+        }
+        Value::Int(i)
+            if m.op.is_none() && m.time.is_none() && !m.re && !m.base64 && !m.base64offset =>
+        {
+            let f = *i as f64;
+            out.push(match m.cmp {
+                Some(op) => ValueMatch::Num(op, f),
+                None => ValueMatch::NumEq(f, i.to_string()),
+            });
+            return Ok(());
+        }
+        Value::Float(f, s) if m.op.is_none() && m.time.is_none() && !m.re => {
+            out.push(match m.cmp {
+                Some(op) => ValueMatch::Num(op, *f),
+                None => ValueMatch::NumEq(*f, s.clone()),
+            });
+            return Ok(());
+        }
+        Value::Str(s) => s.clone(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(_, s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+    };
+    if let Some(part) = m.time {
+        let n: f64 = text.trim().parse().map_err(|_| {
+            ItemError(format!(
+                "time modifiers compare with a number, not {text:?}"
+            ))
+        })?;
+        out.push(ValueMatch::Time(part, m.cmp.unwrap_or(CmpOp::Eq), n));
+        return Ok(());
+    }
+    if let Some(op) = m.cmp {
+        let n: f64 = text
+            .trim()
+            .parse()
+            .map_err(|_| ItemError(format!("gt/gte/lt/lte compare with a number, not {text:?}")))?;
+        out.push(ValueMatch::Num(op, n));
+        return Ok(());
+    }
+    if m.cidr {
+        let net = Net::parse(&text).ok_or_else(|| {
+            ItemError(format!("{text:?} is not a CIDR network such as 10.0.0.0/8"))
+        })?;
+        out.push(ValueMatch::Cidr(net));
+        return Ok(());
+    }
+    if m.fieldref {
+        out.push(ValueMatch::FieldRef {
+            field: field_id(&text),
+            op: m.op.unwrap_or(StrOp::Eq),
+            cased: m.cased,
+        });
+        return Ok(());
+    }
+    if m.re {
+        let re = RegexBuilder::new(&text)
+            .case_insensitive(m.re_i)
+            .multi_line(m.re_m)
+            .dot_matches_new_line(m.re_s)
+            .size_limit(1 << 22)
+            .build()
+            .map_err(|e| ItemError(format!("bad regular expression: {e}")))?;
+        out.push(ValueMatch::Regex(Box::new(re)));
+        return Ok(());
+    }
+    // String pipeline: expand → windash → encodings → wildcards.
+    let mut texts = if m.expand {
+        expand(&text, placeholders)?
+    } else {
+        vec![text]
+    };
+    if m.windash {
+        texts = texts.iter().flat_map(|t| windash(t)).collect();
+    }
+    if m.base64 || m.base64offset {
+        for t in &texts {
+            let plain = unescape(t);
+            let bytes = encode_utf16(&plain, m.utf16);
+            let encoded = if m.base64offset {
+                base64_offsets(&bytes)
+            } else {
+                vec![base64::engine::general_purpose::STANDARD.encode(&bytes)]
+            };
+            for e in encoded {
+                out.push(lit(m.op.unwrap_or(StrOp::Eq), e, m.cased));
+            }
+        }
+        return Ok(());
+    }
+    for t in texts {
+        out.push(wildcard(&t, m.op, m.cased)?);
+    }
+    Ok(())
+}
+
+fn lit(op: StrOp, needle: String, cased: bool) -> ValueMatch {
+    let needle = if cased { needle } else { needle.to_lowercase() };
+    let finder = Box::new(memmem::Finder::new(needle.as_bytes()).into_owned());
+    ValueMatch::Lit {
+        op,
+        needle,
+        cased,
+        finder,
+    }
+}
+
+/// One token of a Sigma string value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tok {
+    Char(char),
+    Star,
+    Question,
+}
+
+/// Splits a Sigma string into literal characters and wildcards: `\*` `\?` `\\` are escapes;
+/// a backslash before anything else is a literal backslash.
+fn tokenize(s: &str) -> Vec<Tok> {
+    let mut out = Vec::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.peek() {
+                Some('*') | Some('?') | Some('\\') => {
+                    out.push(Tok::Char(chars.next().expect("peeked")));
+                }
+                _ => out.push(Tok::Char('\\')),
+            },
+            '*' => out.push(Tok::Star),
+            '?' => out.push(Tok::Question),
+            c => out.push(Tok::Char(c)),
+        }
+    }
+    out
+}
+
+fn unescape(s: &str) -> String {
+    tokenize(s)
+        .into_iter()
+        .map(|t| match t {
+            Tok::Char(c) => c,
+            Tok::Star => '*',
+            Tok::Question => '?',
+        })
+        .collect()
+}
+
+/// Lowers a string value with optional contains/startswith/endswith into a matcher.
+fn wildcard(s: &str, op: Option<StrOp>, cased: bool) -> Result<ValueMatch, ItemError> {
+    let mut toks = tokenize(s);
+    let mut lead = matches!(op, Some(StrOp::Contains) | Some(StrOp::Suffix));
+    let mut trail = matches!(op, Some(StrOp::Contains) | Some(StrOp::Prefix));
+    while toks.first() == Some(&Tok::Star) {
+        toks.remove(0);
+        lead = true;
+    }
+    while toks.last() == Some(&Tok::Star) {
+        toks.pop();
+        trail = true;
+    }
+    if toks.iter().all(|t| matches!(t, Tok::Char(_))) {
+        let needle: String = toks
+            .iter()
+            .map(|t| match t {
+                Tok::Char(c) => *c,
+                _ => unreachable!("only characters"),
+            })
+            .collect();
+        if needle.is_empty() && (lead || trail) {
+            // `*` alone matches any value, including the empty string.
+            return Ok(lit(StrOp::Contains, String::new(), cased));
+        }
+        let op = match (lead, trail) {
+            (true, true) => StrOp::Contains,
+            (true, false) => StrOp::Suffix,
+            (false, true) => StrOp::Prefix,
+            (false, false) => StrOp::Eq,
+        };
+        return Ok(lit(op, needle, cased));
+    }
+    let mut re = String::new();
+    re.push_str(if cased { "(?s)" } else { "(?si)" });
+    if !lead {
+        re.push('^');
+    }
+    for t in &toks {
+        match t {
+            Tok::Char(c) => re.push_str(&regex::escape(&c.to_string())),
+            Tok::Star => re.push_str(".*"),
+            Tok::Question => re.push('.'),
+        }
+    }
+    if !trail {
+        re.push('$');
+    }
+    Regex::new(&re)
+        .map(|r| ValueMatch::Regex(Box::new(r)))
+        .map_err(|e| ItemError(format!("wildcard pattern does not compile: {e}")))
+}
+
+const DASHES: [char; 5] = ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'];
+
+/// Every permutation of the dash characters at each dash position (`-` and `/`).
+fn windash(s: &str) -> Vec<String> {
+    // 5^n grows fast: the first 4 dash positions are permuted, later ones are kept as written.
+    let mut out = vec![String::new()];
+    let mut seen = 0;
+    for c in s.chars() {
+        if (c == '-' || c == '/') && seen < 4 {
+            seen += 1;
+            out = out
+                .iter()
+                .flat_map(|prefix| {
+                    DASHES.iter().map(move |d| {
+                        let mut p = prefix.clone();
+                        p.push(*d);
+                        p
+                    })
+                })
+                .collect();
+        } else {
+            for p in &mut out {
+                p.push(c);
+            }
+        }
+    }
+    out
+}
+
+fn encode_utf16(s: &str, mode: Option<Modifier>) -> Vec<u8> {
+    match mode {
+        Some(Modifier::Utf16Le) => s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect(),
+        Some(Modifier::Utf16Be) => s.encode_utf16().flat_map(|u| u.to_be_bytes()).collect(),
+        Some(Modifier::Utf16) => [0xFF, 0xFE]
+            .into_iter()
+            .chain(s.encode_utf16().flat_map(|u| u.to_le_bytes()))
+            .collect(),
+        _ => s.as_bytes().to_vec(),
+    }
+}
+
+/// The three base64 forms of `value` at byte offsets 0, 1 and 2 of an encoded stream, with
+/// the characters that depend on the unknown neighbours cut off.
+fn base64_offsets(value: &[u8]) -> Vec<String> {
+    const START: [usize; 3] = [0, 2, 3];
+    const END: [usize; 3] = [0, 3, 2];
+    let mut out = Vec::new();
+    for i in 0..3 {
+        let mut shifted = vec![b' '; i];
+        shifted.extend_from_slice(value);
+        let enc = base64::engine::general_purpose::STANDARD.encode(&shifted);
+        let end_cut = END[(value.len() + i) % 3];
+        let end = enc.len().saturating_sub(end_cut);
+        if START[i] < end {
+            out.push(enc[START[i]..end].to_string());
+        }
+    }
+    out
+}
+
+fn expand(s: &str, placeholders: &HashMap<String, Vec<String>>) -> Result<Vec<String>, ItemError> {
+    let mut results = vec![String::new()];
+    let mut rest = s;
+    while let Some(start) = rest.find('%') {
+        let Some(len) = rest[start + 1..].find('%') else {
+            break;
+        };
+        let name = &rest[start + 1..start + 1 + len];
+        let values = placeholders.get(name).ok_or_else(|| {
+            ItemError(format!(
+                "placeholder %{name}% has no values; give it values in CompileOptions::placeholders"
+            ))
+        })?;
+        let prefix = &rest[..start];
+        results = results
+            .iter()
+            .flat_map(|r| values.iter().map(move |v| format!("{r}{prefix}{v}")))
+            .collect();
+        rest = &rest[start + len + 2..];
+    }
+    for r in &mut results {
+        r.push_str(rest);
+    }
+    Ok(results)
+}
+
+/// Extracts a date part from a timestamp like `2024-05-01T13:45:00Z` or `2024-05-01 13:45:00`.
+pub(crate) fn time_part(s: &str, part: TimePart) -> Option<f64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<u32> { s.get(r)?.parse().ok() };
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    Some(match part {
+        TimePart::Year => y as f64,
+        TimePart::Month => mo as f64,
+        TimePart::Day => d as f64,
+        TimePart::Hour => num(11..13)? as f64,
+        TimePart::Minute => num(14..16)? as f64,
+        TimePart::Week => {
+            // ISO week number.
+            let days_before = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+            let ordinal =
+                days_before[(mo as usize).clamp(1, 12) - 1] + d + u32::from(leap && mo > 2);
+            let weekday = weekday(y, mo, d); // 1 = Monday
+            let w = (ordinal as i64 - weekday as i64 + 10) / 7;
+            w.clamp(1, 53) as f64
+        }
+    })
+}
+
+fn weekday(y: u32, m: u32, d: u32) -> u32 {
+    // Sakamoto's algorithm; 0 = Sunday.
+    let t = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4];
+    let y = if m < 3 { y - 1 } else { y };
+    let w = (y + y / 4 - y / 100 + y / 400 + t[(m as usize - 1) % 12] + d) % 7;
+    if w == 0 { 7 } else { w }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(mods: &[Modifier], values: &[Value]) -> Vec<ValueMatch> {
+        compile_values(mods, values, &HashMap::new(), &mut |_| 0)
+            .unwrap()
+            .matches
+    }
+
+    fn lit_of(v: &ValueMatch) -> (StrOp, &str) {
+        match v {
+            ValueMatch::Lit { op, needle, .. } => (*op, needle),
+            other => panic!("not a literal: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn wildcards_lower_to_literals() {
+        let s = |x: &str| Value::Str(x.into());
+        assert_eq!(lit_of(&c(&[], &[s("Cmd.exe")])[0]), (StrOp::Eq, "cmd.exe"));
+        assert_eq!(
+            lit_of(&c(&[], &[s("*\\cmd.exe")])[0]),
+            (StrOp::Suffix, "\\cmd.exe")
+        );
+        assert_eq!(lit_of(&c(&[], &[s("adm_*")])[0]), (StrOp::Prefix, "adm_"));
+        assert_eq!(lit_of(&c(&[], &[s("*x*")])[0]), (StrOp::Contains, "x"));
+        assert_eq!(
+            lit_of(&c(&[Modifier::Contains], &[s("a\\*b")])[0]),
+            (StrOp::Contains, "a*b")
+        );
+        assert_eq!(lit_of(&c(&[], &[s("a\\\\b")])[0]), (StrOp::Eq, "a\\b"));
+        assert_eq!(
+            lit_of(&c(&[], &[s("C:\\Windows")])[0]),
+            (StrOp::Eq, "c:\\windows")
+        );
+        match &c(&[], &[s("a*b?c")])[0] {
+            ValueMatch::Regex(r) => {
+                assert!(r.is_match("AxxBzc"));
+                assert!(!r.is_match("abzcd"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn base64_and_offsets() {
+        let v = [Value::Str("/bin/bash".into())];
+        assert_eq!(lit_of(&c(&[Modifier::Base64], &v)[0]).1, "l2jpbi9iyxno");
+        // The three shifted forms, as pySigma computes them.
+        let offs: Vec<String> = c(&[Modifier::Base64Offset, Modifier::Contains], &v)
+            .iter()
+            .map(|m| lit_of(m).1.to_string())
+            .collect();
+        assert_eq!(offs, vec!["l2jpbi9iyxno", "9iaw4vymfza", "vymlul2jhc2"]);
+        let wide = c(
+            &[Modifier::Utf16Le, Modifier::Base64],
+            &[Value::Str("cmd".into())],
+        );
+        assert_eq!(lit_of(&wide[0]).1, "ywbtagqa");
+    }
+
+    #[test]
+    fn windash_permutations() {
+        let w = windash("-a /b");
+        assert_eq!(w.len(), 25);
+        assert!(w.contains(&"/a -b".to_string()));
+        assert!(w.contains(&"\u{2013}a \u{2015}b".to_string()));
+    }
+
+    #[test]
+    fn cidr_and_numbers() {
+        let net = Net::parse("10.0.0.0/8").unwrap();
+        assert!(net.contains("10.1.2.3".parse().unwrap()));
+        assert!(!net.contains("11.1.2.3".parse().unwrap()));
+        let v6 = Net::parse("fe80::/10").unwrap();
+        assert!(v6.contains("fe80::1".parse().unwrap()));
+        assert!(matches!(
+            c(&[Modifier::Gte], &[Value::Int(5)])[0],
+            ValueMatch::Num(CmpOp::Gte, 5.0)
+        ));
+        assert!(
+            compile_values(
+                &[Modifier::Cidr],
+                &[Value::Str("x".into())],
+                &HashMap::new(),
+                &mut |_| 0
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn expand_placeholders() {
+        let mut p = HashMap::new();
+        p.insert(
+            "admins".to_string(),
+            vec!["root".to_string(), "adm".to_string()],
+        );
+        let got = compile_values(
+            &[Modifier::Expand],
+            &[Value::Str("%admins%_x".into())],
+            &p,
+            &mut |_| 0,
+        )
+        .unwrap()
+        .matches;
+        assert_eq!(lit_of(&got[1]), (StrOp::Eq, "adm_x"));
+        assert!(
+            compile_values(
+                &[Modifier::Expand],
+                &[Value::Str("%nope%".into())],
+                &p,
+                &mut |_| 0
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn time_parts() {
+        let t = "2024-05-01T13:45:00Z";
+        assert_eq!(time_part(t, TimePart::Hour), Some(13.0));
+        assert_eq!(time_part(t, TimePart::Minute), Some(45.0));
+        assert_eq!(time_part(t, TimePart::Week), Some(18.0));
+        assert_eq!(time_part("2024-12-31 08:00:00", TimePart::Day), Some(31.0));
+    }
+}
