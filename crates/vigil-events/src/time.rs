@@ -1,0 +1,93 @@
+//! Timestamps: RFC 3339 text to milliseconds since the Unix epoch, and the event fields a
+//! timestamp is read from when the container (EVTX) does not carry one.
+
+use serde_json::Value;
+
+/// Parses an RFC 3339 / ISO 8601 timestamp (`2019-04-27T15:57:25.8688632Z`,
+/// `2019-04-27 15:57:25.868`, `2019-04-27T17:57:25+02:00`) into milliseconds since the epoch.
+/// Text without an offset is read as UTC, as Sysmon's `UtcTime` is written.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Ok(ts) = text.parse::<evtx::Timestamp>() {
+        return Some(ts.as_millisecond());
+    }
+    // No offset: read as UTC.
+    let civil = text.replacen(' ', "T", 1);
+    let ts = format!("{civil}Z").parse::<evtx::Timestamp>().ok()?;
+    Some(ts.as_millisecond())
+}
+
+/// Formats milliseconds since the epoch as RFC 3339 in UTC (`2019-04-27T15:57:25.868Z`).
+pub fn format_timestamp(ms: i64) -> String {
+    match evtx::Timestamp::from_millisecond(ms) {
+        Ok(ts) => format!("{ts:.3}"),
+        Err(_) => ms.to_string(),
+    }
+}
+
+/// The timestamp of a decoded JSON event: `Event.System.TimeCreated.#attributes.SystemTime`
+/// for Windows event-log records, else the first of `@timestamp`, `timestamp`, `time`,
+/// `TimeCreated`, `UtcTime`, `date` that parses, else `None`. Numbers are read as seconds since
+/// the epoch, or milliseconds when they are too large to be seconds.
+pub fn event_timestamp(event: &Value) -> Option<i64> {
+    if let Some(t) = event
+        .pointer("/Event/System/TimeCreated/#attributes/SystemTime")
+        .and_then(Value::as_str)
+    {
+        return parse_timestamp(t);
+    }
+    for key in [
+        "@timestamp",
+        "timestamp",
+        "time",
+        "TimeCreated",
+        "UtcTime",
+        "date",
+    ] {
+        match event.get(key) {
+            Some(Value::String(s)) => {
+                if let Some(ms) = parse_timestamp(s) {
+                    return Some(ms);
+                }
+            }
+            Some(Value::Number(n)) => {
+                if let Some(f) = n.as_f64() {
+                    // Beyond year 5138 in seconds: the number is in milliseconds.
+                    return Some(if f.abs() > 1e11 {
+                        f as i64
+                    } else {
+                        (f * 1000.0) as i64
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_evtx_sysmon_and_offset_forms() {
+        let a = parse_timestamp("2019-04-27T15:57:25.8688632Z").unwrap();
+        assert_eq!(a, 1_556_380_645_868);
+        assert_eq!(parse_timestamp("2019-04-27 15:57:25.868"), Some(a));
+        assert_eq!(parse_timestamp("2019-04-27T17:57:25.868+02:00"), Some(a));
+        assert_eq!(parse_timestamp("yesterday"), None);
+        assert_eq!(format_timestamp(a), "2019-04-27T15:57:25.868Z");
+    }
+
+    #[test]
+    fn reads_event_timestamps() {
+        let e: Value = serde_json::json!({"Event":{"System":{"TimeCreated":{"#attributes":{"SystemTime":"2019-04-27T15:57:25.868Z"}}}}});
+        assert_eq!(event_timestamp(&e), Some(1_556_380_645_868));
+        let e: Value = serde_json::json!({"@timestamp": "2019-04-27T15:57:25.868Z"});
+        assert_eq!(event_timestamp(&e), Some(1_556_380_645_868));
+        let e: Value = serde_json::json!({"time": 1_556_380_645});
+        assert_eq!(event_timestamp(&e), Some(1_556_380_645_000));
+        assert_eq!(event_timestamp(&serde_json::json!({"a": 1})), None);
+    }
+}
