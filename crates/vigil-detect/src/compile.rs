@@ -17,7 +17,7 @@ use vigil_sigma::{
 
 use crate::correlate::{CompiledCorrelation, compile_correlation};
 use crate::mapping::{ChannelTarget, category_targets, service_channels};
-use crate::value::{CompiledValues, ItemError, compile_values};
+use crate::value::{CompiledValues, ItemError, ValueMatch, compile_values};
 
 /// Options of [`compile`].
 #[derive(Debug, Clone)]
@@ -25,6 +25,9 @@ pub struct CompileOptions {
     /// Values of `%placeholder%`s used by the `expand` modifier. A rule using a placeholder
     /// with no values here is rejected with a diagnostic.
     pub placeholders: HashMap<String, Vec<String>>,
+    /// Reject rules that use a placeholder with no values in `placeholders`. When false (the
+    /// default) such a value matches nothing, so a filter built on it excludes nothing.
+    pub reject_unknown_placeholders: bool,
     /// Index Windows rules by Channel/EventID from their logsource (the Windows mapping).
     /// When false every rule is offered every event, as Chainsaw's groupless mapping does.
     pub windows_logsource_mapping: bool,
@@ -34,6 +37,7 @@ impl Default for CompileOptions {
     fn default() -> Self {
         CompileOptions {
             placeholders: HashMap::new(),
+            reject_unknown_placeholders: false,
             windows_logsource_mapping: true,
         }
     }
@@ -108,6 +112,27 @@ pub(crate) struct Item {
 pub(crate) struct Variant {
     pub rule: RuleId,
     pub expr: Expr,
+    /// Literal prefilter: the variant can only match when at least one of these needles
+    /// occurs (case-insensitively) in its field. `None` when no such set exists (regex-only,
+    /// `not`-only, numeric, exists … rules); those are always evaluated.
+    pub prefilter: Option<Prefilter>,
+}
+
+/// Needles of which at least one must occur for a variant to match.
+#[derive(Debug)]
+pub(crate) struct Prefilter {
+    /// Needle ids (indexes into [`CompiledRuleSet::needle_field`]).
+    pub needles: Box<[u32]>,
+    /// The distinct fields of those needles, to scan before testing.
+    pub fields: Box<[u32]>,
+}
+
+/// One Aho-Corasick automaton over every needle of one field.
+#[derive(Debug)]
+pub(crate) struct FieldAutomaton {
+    pub ac: aho_corasick::AhoCorasick,
+    /// Pattern index → needle id.
+    pub needle_of_pattern: Box<[u32]>,
 }
 
 /// Variants of one channel.
@@ -139,6 +164,10 @@ pub struct CompiledRuleSet {
     pub(crate) index: Index,
     pub(crate) correlations: Vec<CompiledCorrelation>,
     pub(crate) channel_field: u32,
+    /// Field of each prefilter needle.
+    pub(crate) needle_field: Vec<u32>,
+    /// Per field id: the automaton over its needles, when it has any.
+    pub(crate) automata: Vec<Option<FieldAutomaton>>,
     pub(crate) event_id_field: u32,
 }
 
@@ -176,6 +205,7 @@ struct Builder<'o> {
     opts: &'o CompileOptions,
     set: CompiledRuleSet,
     field_ids: HashMap<String, u32>,
+    needle_ids: HashMap<(u32, String), u32>,
     diags: Vec<Diagnostic>,
 }
 
@@ -215,6 +245,7 @@ impl Builder<'_> {
                         &[vigil_sigma::Modifier::Contains],
                         values,
                         &self.opts.placeholders,
+                        self.opts.reject_unknown_placeholders,
                         &mut |_| 0,
                     )
                     .map_err(|ItemError(e)| (format!("{section}.{name}"), 0, e))?;
@@ -246,6 +277,7 @@ impl Builder<'_> {
                                 &mods,
                                 &item.values,
                                 &self.opts.placeholders,
+                                self.opts.reject_unknown_placeholders,
                                 &mut |f| {
                                     ids.push(f.to_string());
                                     0
@@ -297,6 +329,101 @@ impl Builder<'_> {
             }
         }
         cv
+    }
+
+    /// A set of (field, lowercase needle) of which one must occur for `e` to hold.
+    fn necessary(&self, e: &Expr) -> Option<Vec<(u32, String)>> {
+        match e {
+            Expr::Const(_) | Expr::Not(_) => None,
+            Expr::Item(i) => {
+                let item = &self.set.items[*i as usize];
+                let field = item.field?;
+                if item.values.neq || item.values.matches.is_empty() {
+                    return None;
+                }
+                let mut lits = Vec::new();
+                for m in &item.values.matches {
+                    match m {
+                        ValueMatch::Lit { needle, cased, .. } if !needle.is_empty() => {
+                            let n = if *cased {
+                                needle.to_lowercase()
+                            } else {
+                                needle.clone()
+                            };
+                            lits.push((field, n));
+                        }
+                        _ => return None,
+                    }
+                }
+                if item.values.all {
+                    // Each value is required: one of them (the longest) is enough.
+                    let best = lits.into_iter().max_by_key(|(_, n)| n.len())?;
+                    return Some(vec![best]);
+                }
+                Some(lits)
+            }
+            Expr::And(v) => v
+                .iter()
+                .filter_map(|c| self.necessary(c))
+                .min_by_key(|set| {
+                    let shortest = set.iter().map(|(_, n)| n.len()).min().unwrap_or(0);
+                    (set.len(), usize::MAX - shortest)
+                }),
+            Expr::Or(v) | Expr::AtLeast(_, v) => {
+                let mut all = Vec::new();
+                for c in v {
+                    all.extend(self.necessary(c)?);
+                }
+                if all.is_empty() { None } else { Some(all) }
+            }
+        }
+    }
+
+    fn prefilter(&mut self, e: &Expr) -> Option<Prefilter> {
+        let set = self.necessary(e)?;
+        let mut needles = Vec::new();
+        let mut fields = Vec::new();
+        for (field, needle) in set {
+            let next = self.set.needle_field.len() as u32;
+            let id = *self.needle_ids.entry((field, needle)).or_insert(next);
+            if id == next {
+                self.set.needle_field.push(field);
+            }
+            needles.push(id);
+            fields.push(field);
+        }
+        needles.sort_unstable();
+        needles.dedup();
+        fields.sort_unstable();
+        fields.dedup();
+        Some(Prefilter {
+            needles: needles.into(),
+            fields: fields.into(),
+        })
+    }
+
+    fn build_automata(&mut self) {
+        let mut per_field: Vec<Vec<(String, u32)>> = vec![Vec::new(); self.set.fields.len()];
+        for ((field, needle), id) in &self.needle_ids {
+            per_field[*field as usize].push((needle.clone(), *id));
+        }
+        self.set.automata = per_field
+            .into_iter()
+            .map(|mut list| {
+                if list.is_empty() {
+                    return None;
+                }
+                list.sort_unstable();
+                let ac = aho_corasick::AhoCorasick::builder()
+                    .match_kind(aho_corasick::MatchKind::Standard)
+                    .build(list.iter().map(|(n, _)| n.as_bytes()))
+                    .ok()?;
+                Some(FieldAutomaton {
+                    ac,
+                    needle_of_pattern: list.iter().map(|(_, id)| *id).collect(),
+                })
+            })
+            .collect();
     }
 
     fn push_item(&mut self, field: Option<u32>, values: CompiledValues) -> Expr {
@@ -419,8 +546,11 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
             correlations: Vec::new(),
             channel_field: 0,
             event_id_field: 0,
+            needle_field: Vec::new(),
+            automata: Vec::new(),
         },
         field_ids: HashMap::new(),
+        needle_ids: HashMap::new(),
         diags: Vec::new(),
     };
     b.set.channel_field = b.field("Channel");
@@ -517,9 +647,11 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
         let other_product = rule.logsource.product.is_some() && !windows;
         for (expr, ts, base) in compiled {
             let vid = b.set.variants.len() as u32;
+            let prefilter = b.prefilter(&expr);
             b.set.variants.push(Variant {
                 rule: rule_id,
                 expr,
+                prefilter,
             });
             if base {
                 b.set.index.no_channel.push(vid);
@@ -551,6 +683,8 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
             }
         }
     }
+
+    b.build_automata();
 
     // Correlations refer to rules by id or name.
     let mut names: HashMap<String, RuleId> = HashMap::new();

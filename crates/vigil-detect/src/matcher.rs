@@ -111,6 +111,10 @@ pub struct Matcher<'s> {
     keywords: Slot,
     generation: u64,
     out: Vec<RuleId>,
+    /// Per needle: the generation of the last event whose field contained it.
+    needle_seen: Vec<u64>,
+    /// Per field: the generation of the last event whose field was scanned for needles.
+    scanned: Vec<u64>,
 }
 
 impl<'s> Matcher<'s> {
@@ -121,6 +125,8 @@ impl<'s> Matcher<'s> {
             keywords: Slot::default(),
             generation: 0,
             out: Vec::new(),
+            needle_seen: vec![0; set.needle_field.len()],
+            scanned: vec![0; set.fields.len()],
         }
     }
 
@@ -178,8 +184,42 @@ impl<'s> Matcher<'s> {
     fn try_variant(&mut self, v: u32, event: &dyn Event) {
         let set = self.set;
         let variant = &set.variants[v as usize];
+        if let Some(pre) = &variant.prefilter {
+            for &f in pre.fields.iter() {
+                self.scan(f, event);
+            }
+            let generation = self.generation;
+            if !pre
+                .needles
+                .iter()
+                .any(|&n| self.needle_seen[n as usize] == generation)
+            {
+                return;
+            }
+        }
         if self.eval(&variant.expr, event) {
             self.out.push(variant.rule);
+        }
+    }
+
+    /// Runs the field's Aho-Corasick automaton once over each of its values (lowercased),
+    /// marking the needles found.
+    fn scan(&mut self, field: u32, event: &dyn Event) {
+        let generation = self.generation;
+        if self.scanned[field as usize] == generation {
+            return;
+        }
+        self.scanned[field as usize] = generation;
+        self.load(field, event);
+        let set = self.set;
+        let Some(auto) = &set.automata[field as usize] else {
+            return;
+        };
+        for c in self.slots[field as usize].values() {
+            for m in auto.ac.find_overlapping_iter(c.lower.as_bytes()) {
+                let id = auto.needle_of_pattern[m.pattern().as_usize()];
+                self.needle_seen[id as usize] = generation;
+            }
         }
     }
 
@@ -219,6 +259,10 @@ impl<'s> Matcher<'s> {
     }
 
     fn item(&mut self, item: &Item, event: &dyn Event) -> bool {
+        if item.values.matches.is_empty() {
+            // Only an unresolved placeholder leaves an item without values.
+            return item.values.neq;
+        }
         // Load the field (or every value, for keywords) and any referenced fields first.
         for m in &item.values.matches {
             if let ValueMatch::FieldRef { field, .. } = m {

@@ -297,9 +297,15 @@ fn expand_uses_placeholders() {
         ],
     );
     let (docs, _) = vigil_sigma::parse_str(&r, Path::new("t.yml"));
-    let (set, diags) = compile(&docs, &CompileOptions::default());
+    let strict = CompileOptions {
+        reject_unknown_placeholders: true,
+        ..CompileOptions::default()
+    };
+    let (set, diags) = compile(&docs, &strict);
     assert_eq!(set.detection_count(), 0);
     assert!(diags[0].message.contains("admins"), "{diags:?}");
+    // By default an unresolved placeholder matches nothing.
+    check(&r, &[(&MapEvent::new(&[("User", s("root"))]), false)]);
 }
 
 fn win(channel: &str, eid: i64, extra: &[(&str, FieldValue<'static>)]) -> MapEvent {
@@ -512,4 +518,29 @@ fn unknown_correlation_reference_is_a_diagnostic() {
 fn sets_are_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<crate::CompiledRuleSet>();
+}
+
+/// The whole SigmaHQ corpus compiles; every rejection is listed with its reason.
+#[test]
+fn sigmahq_corpus_compiles() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/sigma");
+    let mut docs = Vec::new();
+    for dir in [
+        "rules",
+        "rules-emerging-threats",
+        "rules-threat-hunting",
+        "rules-compliance",
+        "rules-dfir",
+        "rules-placeholder",
+    ] {
+        let (d, diags) = vigil_sigma::load_dir(&data.join(dir)).unwrap();
+        assert!(diags.is_empty(), "{diags:?}");
+        docs.extend(d);
+    }
+    let (set, diags) = compile(&docs, &CompileOptions::default());
+    for d in &diags {
+        eprintln!("{d}");
+    }
+    assert!(diags.is_empty(), "{} rules rejected", diags.len());
+    assert_eq!(set.detection_count(), docs.len());
 }

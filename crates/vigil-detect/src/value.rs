@@ -197,12 +197,19 @@ pub(crate) fn compile_values(
     mods: &[Modifier],
     values: &[Value],
     placeholders: &HashMap<String, Vec<String>>,
+    reject_unknown_placeholders: bool,
     field_id: &mut dyn FnMut(&str) -> u32,
 ) -> Result<CompiledValues, ItemError> {
     let m = sort_mods(mods)?;
     let mut out = Vec::new();
     for v in values {
-        compile_one(&m, v, placeholders, field_id, &mut out)?;
+        compile_one(
+            &m,
+            v,
+            (placeholders, reject_unknown_placeholders),
+            field_id,
+            &mut out,
+        )?;
     }
     Ok(CompiledValues {
         matches: out,
@@ -214,7 +221,7 @@ pub(crate) fn compile_values(
 fn compile_one(
     m: &Mods,
     v: &Value,
-    placeholders: &HashMap<String, Vec<String>>,
+    placeholders: (&HashMap<String, Vec<String>>, bool),
     field_id: &mut dyn FnMut(&str) -> u32,
     out: &mut Vec<ValueMatch>,
 ) -> Result<(), ItemError> {
@@ -307,7 +314,7 @@ fn compile_one(
     }
     // String pipeline: expand → windash → encodings → wildcards.
     let mut texts = if m.expand {
-        expand(&text, placeholders)?
+        expand(&text, placeholders.0, placeholders.1)?
     } else {
         vec![text]
     };
@@ -499,7 +506,13 @@ fn base64_offsets(value: &[u8]) -> Vec<String> {
     out
 }
 
-fn expand(s: &str, placeholders: &HashMap<String, Vec<String>>) -> Result<Vec<String>, ItemError> {
+/// Replaces `%name%` placeholders; an unknown one is an error when `reject_unknown`, and
+/// otherwise expands to no value at all (the item then matches nothing).
+fn expand(
+    s: &str,
+    placeholders: &HashMap<String, Vec<String>>,
+    reject_unknown: bool,
+) -> Result<Vec<String>, ItemError> {
     let mut results = vec![String::new()];
     let mut rest = s;
     while let Some(start) = rest.find('%') {
@@ -507,11 +520,14 @@ fn expand(s: &str, placeholders: &HashMap<String, Vec<String>>) -> Result<Vec<St
             break;
         };
         let name = &rest[start + 1..start + 1 + len];
-        let values = placeholders.get(name).ok_or_else(|| {
-            ItemError(format!(
-                "placeholder %{name}% has no values; give it values in CompileOptions::placeholders"
-            ))
-        })?;
+        let Some(values) = placeholders.get(name) else {
+            if reject_unknown {
+                return Err(ItemError(format!(
+                    "placeholder %{name}% has no values; give it values in CompileOptions::placeholders"
+                )));
+            }
+            return Ok(Vec::new());
+        };
         let prefix = &rest[..start];
         results = results
             .iter()
@@ -565,7 +581,7 @@ mod tests {
     use super::*;
 
     fn c(mods: &[Modifier], values: &[Value]) -> Vec<ValueMatch> {
-        compile_values(mods, values, &HashMap::new(), &mut |_| 0)
+        compile_values(mods, values, &HashMap::new(), true, &mut |_| 0)
             .unwrap()
             .matches
     }
@@ -646,6 +662,7 @@ mod tests {
                 &[Modifier::Cidr],
                 &[Value::Str("x".into())],
                 &HashMap::new(),
+                true,
                 &mut |_| 0
             )
             .is_err()
@@ -663,6 +680,7 @@ mod tests {
             &[Modifier::Expand],
             &[Value::Str("%admins%_x".into())],
             &p,
+            true,
             &mut |_| 0,
         )
         .unwrap()
@@ -673,10 +691,20 @@ mod tests {
                 &[Modifier::Expand],
                 &[Value::Str("%nope%".into())],
                 &p,
+                true,
                 &mut |_| 0
             )
             .is_err()
         );
+        let lenient = compile_values(
+            &[Modifier::Expand],
+            &[Value::Str("%nope%".into())],
+            &p,
+            false,
+            &mut |_| 0,
+        )
+        .unwrap();
+        assert!(lenient.matches.is_empty());
     }
 
     #[test]
