@@ -47,24 +47,37 @@ async fn a_request_killed_mid_way_leaves_nothing_half_written() {
 
     let body = serde_json::to_vec(&new_incident("never complete")).unwrap();
     let evidence = vec![b'q'; 300_000];
-    for _ in 0..5 {
-        let auth = auth.clone();
-        let body = body.clone();
-        let evidence = evidence.clone();
-        let app_addr = app.addr;
-        tokio::task::spawn_blocking(move || {
-            let conn = HalfSender(app_addr);
-            conn.half("/incidents", "application/json", &auth, &body);
-            conn.half(
+    let tmp_dir = app.data_dir.join("tmp");
+    let addr = app.addr;
+    tokio::task::spawn_blocking(move || {
+        for _ in 0..3 {
+            // A JSON body cut in half: the handler never gets a complete document.
+            HalfSender(addr).half("/incidents", "application/json", &auth, &body, || true);
+            // An upload cut in half, dropped only once the server is writing it to disk, so the
+            // cleanup of a partial file is really exercised.
+            let started = HalfSender(addr).half(
                 "/incidents/INC-1/evidence?name=half.bin",
                 "application/octet-stream",
                 &auth,
                 &evidence,
+                || partial_uploads(&tmp_dir) > 0,
             );
-        })
-        .await
-        .unwrap();
-    }
+            assert!(started, "the server never started writing the upload");
+            // ... and once the connection is gone, the partial file goes too.
+            let mut waited = 0;
+            while partial_uploads(&tmp_dir) > 0 && waited < 1000 {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                waited += 1;
+            }
+            assert_eq!(
+                partial_uploads(&tmp_dir),
+                0,
+                "a partial upload was left behind"
+            );
+        }
+    })
+    .await
+    .unwrap();
     // The server is still up and nothing changed.
     let after = app
         .admin
@@ -77,27 +90,38 @@ async fn a_request_killed_mid_way_leaves_nothing_half_written() {
         before_audit
     );
     assert!(app.viewer.list_evidence("INC-1").await.unwrap().is_empty());
-    // Give the server a moment to notice the dropped uploads and remove their partial files.
-    let mut files = all_files(&app.data_dir);
-    for _ in 0..50 {
-        if files == before_files {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        files = all_files(&app.data_dir);
-    }
     assert_eq!(
-        files, before_files,
-        "no partial evidence file is left behind"
+        all_files(&app.data_dir),
+        before_files,
+        "no evidence file was filed"
     );
     assert!(app.admin.verify_audit().await.unwrap().ok);
+}
+
+/// How many partial upload files the server holds in `tmp`.
+fn partial_uploads(tmp: &std::path::Path) -> usize {
+    std::fs::read_dir(tmp)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with("upload-"))
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 /// Sends the headers and the first half of a body announced in full, then drops the connection.
 struct HalfSender(std::net::SocketAddr);
 
 impl HalfSender {
-    fn half(&self, path: &str, content_type: &str, auth: &str, body: &[u8]) {
+    /// Returns whether `ready` became true (checked for up to 10 s) before the drop.
+    fn half(
+        &self,
+        path: &str,
+        content_type: &str,
+        auth: &str,
+        body: &[u8],
+        ready: impl Fn() -> bool,
+    ) -> bool {
         let mut stream = std::net::TcpStream::connect(self.0).unwrap();
         let head = format!(
             "POST /api/v1{path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {auth}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
@@ -107,7 +131,16 @@ impl HalfSender {
         stream.write_all(head.as_bytes()).unwrap();
         stream.write_all(&body[..body.len() / 2]).unwrap();
         stream.flush().unwrap();
+        let mut ok = ready();
+        for _ in 0..1000 {
+            if ok {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            ok = ready();
+        }
         drop(stream);
+        ok
     }
 }
 
