@@ -107,6 +107,25 @@ pub(crate) struct Item {
     pub values: CompiledValues,
 }
 
+/// Figures about a compiled plan (see [`CompiledRuleSet::stats`]).
+#[derive(Debug, Clone)]
+pub struct PlanStats {
+    /// Compiled variants (a rule has one per set of field renames of its logsource).
+    pub variants: usize,
+    /// Variants with a literal prefilter.
+    pub prefiltered: usize,
+    /// Distinct (field, needle) pairs in the automata.
+    pub needles: usize,
+    /// Variants offered to every Windows event (no Channel mapping for their logsource).
+    pub windows_any: usize,
+    /// Variants offered to events without a Channel.
+    pub no_channel: usize,
+    /// Channels with an index entry.
+    pub channels: usize,
+    /// Rules offered to every Windows event and always evaluated (no prefilter).
+    pub unprefiltered_windows_any: Vec<RuleId>,
+}
+
 /// One compiled variant of a detection rule.
 #[derive(Debug)]
 pub(crate) struct Variant {
@@ -193,6 +212,29 @@ impl CompiledRuleSet {
     /// The number of correlation rules.
     pub fn correlation_count(&self) -> usize {
         self.correlations.len()
+    }
+
+    /// Figures about the compiled plan, for `vigil rules check` and tuning.
+    pub fn stats(&self) -> PlanStats {
+        PlanStats {
+            variants: self.variants.len(),
+            prefiltered: self
+                .variants
+                .iter()
+                .filter(|v| v.prefilter.is_some())
+                .count(),
+            needles: self.needle_field.len(),
+            windows_any: self.index.windows_any.len(),
+            no_channel: self.index.no_channel.len(),
+            channels: self.index.by_channel.len(),
+            unprefiltered_windows_any: self
+                .index
+                .windows_any
+                .iter()
+                .filter(|v| self.variants[**v as usize].prefilter.is_none())
+                .map(|v| self.variants[*v as usize].rule)
+                .collect(),
+        }
     }
 
     /// A matcher for one thread.
@@ -644,7 +686,11 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
             report: true,
         });
         let windows = is_windows(&rule.logsource);
-        let other_product = rule.logsource.product.is_some() && !windows;
+        // Rules for another product, or for a category/service with no product that the
+        // Windows mapping does not know (webserver, proxy, firewall …), never see Windows events.
+        let ls = &rule.logsource;
+        let other_product = (ls.product.is_some() && !windows)
+            || (ls.product.is_none() && (ls.category.is_some() || ls.service.is_some()));
         for (expr, ts, base) in compiled {
             let vid = b.set.variants.len() as u32;
             let prefilter = b.prefilter(&expr);

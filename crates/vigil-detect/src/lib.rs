@@ -22,7 +22,9 @@ mod value;
 #[cfg(test)]
 mod tests;
 
-pub use compile::{CompileOptions, CompiledRuleSet, RuleId, RuleKind, RuleMeta, compile};
+pub use compile::{
+    CompileOptions, CompiledRuleSet, PlanStats, RuleId, RuleKind, RuleMeta, compile,
+};
 pub use correlate::{CorrelationMatch, Correlator};
 pub use event::{Event, FieldValue};
 pub use matcher::Matcher;

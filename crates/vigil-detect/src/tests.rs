@@ -343,6 +343,15 @@ fn windows_logsource_dispatch_and_renames() {
             (&win("System", 4624, &[]), false),
         ],
     );
+    // A rule for web server logs never sees Windows events, but sees other JSON logs.
+    let web = "title: T\nid: r1\nlogsource:\n  category: webserver\ndetection:\n  sel:\n    - 'jndi:'\n  condition: sel\n";
+    check(
+        web,
+        &[
+            (&win("Security", 4624, &[("X", s("${jndi:ldap}"))]), false),
+            (&MapEvent::new(&[("url", s("/?x=${jndi:ldap}"))]), true),
+        ],
+    );
     let opts = CompileOptions {
         windows_logsource_mapping: false,
         ..CompileOptions::default()
