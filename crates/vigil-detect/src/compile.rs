@@ -154,22 +154,57 @@ pub(crate) struct FieldAutomaton {
     pub needle_of_pattern: Box<[u32]>,
 }
 
+/// The variants offered to one kind of event, arranged for the prefilter.
+#[derive(Debug, Default)]
+pub(crate) struct Bucket {
+    /// Every variant of the bucket.
+    pub list: Vec<u32>,
+    /// Variants without a prefilter: always evaluated.
+    pub always: Vec<u32>,
+    /// The fields to scan for needles.
+    pub fields: Vec<u32>,
+    /// Needle id → prefiltered variants of this bucket that contain it.
+    pub by_needle: HashMap<u32, Vec<u32>>,
+}
+
+impl Bucket {
+    fn push(&mut self, v: u32) {
+        self.list.push(v);
+    }
+
+    fn finish(&mut self, variants: &[Variant]) {
+        for &v in &self.list {
+            match &variants[v as usize].prefilter {
+                None => self.always.push(v),
+                Some(p) => {
+                    self.fields.extend_from_slice(&p.fields);
+                    for &n in p.needles.iter() {
+                        self.by_needle.entry(n).or_default().push(v);
+                    }
+                }
+            }
+        }
+        self.fields.sort_unstable();
+        self.fields.dedup();
+    }
+}
+
 /// Variants of one channel.
 #[derive(Debug, Default)]
 pub(crate) struct ChannelIndex {
-    pub any: Vec<u32>,
-    pub by_event_id: HashMap<u64, Vec<u32>>,
+    pub any: Bucket,
+    pub by_event_id: HashMap<u64, Bucket>,
 }
 
 /// The dispatch index: which variants an event is offered.
 #[derive(Debug, Default)]
 pub(crate) struct Index {
     /// Offered to every event that has a Channel (Windows events).
-    pub windows_any: Vec<u32>,
+    pub windows_any: Bucket,
     /// Per lowercase channel.
     pub by_channel: HashMap<String, ChannelIndex>,
     /// Offered to events without a Channel (JSON logs of other sources).
-    pub no_channel: Vec<u32>,
+    pub no_channel: Bucket,
 }
 
 /// The compiled, immutable rule set. `Send + Sync`: share it by reference between threads and
@@ -224,12 +259,13 @@ impl CompiledRuleSet {
                 .filter(|v| v.prefilter.is_some())
                 .count(),
             needles: self.needle_field.len(),
-            windows_any: self.index.windows_any.len(),
-            no_channel: self.index.no_channel.len(),
+            windows_any: self.index.windows_any.list.len(),
+            no_channel: self.index.no_channel.list.len(),
             channels: self.index.by_channel.len(),
             unprefiltered_windows_any: self
                 .index
                 .windows_any
+                .list
                 .iter()
                 .filter(|v| self.variants[**v as usize].prefilter.is_none())
                 .map(|v| self.variants[*v as usize].rule)
@@ -731,6 +767,18 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
     }
 
     b.build_automata();
+    {
+        let set = &mut b.set;
+        let variants = &set.variants;
+        set.index.windows_any.finish(variants);
+        set.index.no_channel.finish(variants);
+        for ci in set.index.by_channel.values_mut() {
+            ci.any.finish(variants);
+            for bucket in ci.by_event_id.values_mut() {
+                bucket.finish(variants);
+            }
+        }
+    }
 
     // Correlations refer to rules by id or name.
     let mut names: HashMap<String, RuleId> = HashMap::new();

@@ -7,7 +7,7 @@
 
 use std::net::IpAddr;
 
-use crate::compile::{CompiledRuleSet, Expr, Item, RuleId};
+use crate::compile::{Bucket, CompiledRuleSet, Expr, Item, RuleId};
 use crate::event::{Event, FieldValue};
 use crate::value::{StrOp, ValueMatch, time_part};
 
@@ -115,6 +115,10 @@ pub struct Matcher<'s> {
     needle_seen: Vec<u64>,
     /// Per field: the generation of the last event whose field was scanned for needles.
     scanned: Vec<u64>,
+    /// Needles found in the current event.
+    hits: Vec<u32>,
+    /// Per variant: the generation of the last event it was evaluated for.
+    tried: Vec<u64>,
 }
 
 impl<'s> Matcher<'s> {
@@ -127,6 +131,8 @@ impl<'s> Matcher<'s> {
             out: Vec::new(),
             needle_seen: vec![0; set.needle_field.len()],
             scanned: vec![0; set.fields.len()],
+            hits: Vec::new(),
+            tried: vec![0; set.variants.len()],
         }
     }
 
@@ -148,28 +154,39 @@ impl<'s> Matcher<'s> {
             .values()
             .first()
             .map(|c| set.index.by_channel.get(c.lower.as_str()));
+        let mut buckets: [Option<&'s Bucket>; 3] = [None; 3];
         match channel {
-            None => {
-                for &v in &set.index.no_channel {
-                    self.try_variant(v, event);
-                }
-            }
+            None => buckets[0] = Some(&set.index.no_channel),
             Some(ci) => {
-                for &v in &set.index.windows_any {
-                    self.try_variant(v, event);
-                }
+                buckets[0] = Some(&set.index.windows_any);
                 if let Some(ci) = ci {
-                    for &v in &ci.any {
-                        self.try_variant(v, event);
-                    }
+                    buckets[1] = Some(&ci.any);
                     let eid_field = set.event_id_field;
                     self.load(eid_field, event);
                     let eid = self.slots[eid_field as usize]
                         .values()
                         .first()
                         .and_then(|c| c.num);
-                    if let Some(list) = eid.and_then(|e| ci.by_event_id.get(&(e as u64))) {
-                        for &v in list {
+                    buckets[2] = eid.and_then(|e| ci.by_event_id.get(&(e as u64)));
+                }
+            }
+        }
+        self.hits.clear();
+        for bucket in buckets.iter().flatten() {
+            for &f in &bucket.fields {
+                self.scan(f, event);
+            }
+        }
+        for bucket in buckets.iter().flatten() {
+            for &v in &bucket.always {
+                self.try_variant(v, event);
+            }
+            for i in 0..self.hits.len() {
+                let n = self.hits[i];
+                if let Some(vs) = bucket.by_needle.get(&n) {
+                    for &v in vs {
+                        if self.tried[v as usize] != self.generation {
+                            self.tried[v as usize] = self.generation;
                             self.try_variant(v, event);
                         }
                     }
@@ -184,19 +201,6 @@ impl<'s> Matcher<'s> {
     fn try_variant(&mut self, v: u32, event: &dyn Event) {
         let set = self.set;
         let variant = &set.variants[v as usize];
-        if let Some(pre) = &variant.prefilter {
-            for &f in pre.fields.iter() {
-                self.scan(f, event);
-            }
-            let generation = self.generation;
-            if !pre
-                .needles
-                .iter()
-                .any(|&n| self.needle_seen[n as usize] == generation)
-            {
-                return;
-            }
-        }
         if self.eval(&variant.expr, event) {
             self.out.push(variant.rule);
         }
@@ -218,7 +222,10 @@ impl<'s> Matcher<'s> {
         for c in self.slots[field as usize].values() {
             for m in auto.ac.find_overlapping_iter(c.lower.as_bytes()) {
                 let id = auto.needle_of_pattern[m.pattern().as_usize()];
-                self.needle_seen[id as usize] = generation;
+                if self.needle_seen[id as usize] != generation {
+                    self.needle_seen[id as usize] = generation;
+                    self.hits.push(id);
+                }
             }
         }
     }
