@@ -123,8 +123,19 @@ impl JsonEvent {
             _ => {}
         }
         let event = self.root.get("Event")?;
-        if let Some(v) = event.get("EventData").and_then(|d| d.get(field)) {
-            return Some(v);
+        if let Some(data) = event.get("EventData") {
+            if let Some(v) = data.get(field) {
+                return Some(v);
+            }
+            // Some providers (Windows Defender) name their data with spaces ("Threat Name");
+            // Sigma rules write them without ("ThreatName").
+            if let Value::Object(map) = data {
+                for (k, v) in map {
+                    if k.contains(' ') && eq_without_spaces(k, field) {
+                        return Some(v);
+                    }
+                }
+            }
         }
         if let Some(Value::Object(user)) = event.get("UserData") {
             for child in user.values() {
@@ -135,6 +146,10 @@ impl JsonEvent {
         }
         None
     }
+}
+
+fn eq_without_spaces(key: &str, field: &str) -> bool {
+    key.bytes().filter(|b| *b != b' ').eq(field.bytes())
 }
 
 fn scalar(v: &Value) -> Option<FieldValue<'_>> {
@@ -252,6 +267,11 @@ mod tests {
         let e = JsonEvent::parse(r##"{"Event":{"System":{"EventID":{"#text":4624,"#attributes":{"Qualifiers":0}}},"UserData":{"LogFileCleared":{"SubjectUserName":"bob"}}}}"##).unwrap();
         assert_eq!(values(&e, "EventID").unwrap(), vec!["Int(4624)"]);
         assert_eq!(values(&e, "SubjectUserName").unwrap(), vec!["Str(\"bob\")"]);
+        let e = JsonEvent::parse(
+            r##"{"Event":{"System":{"EventID":1116},"EventData":{"Threat Name":"EICAR"}}}"##,
+        )
+        .unwrap();
+        assert_eq!(values(&e, "ThreatName").unwrap(), vec!["Str(\"EICAR\")"]);
         let e = JsonEvent::parse(r##"{"process.name":"a","process":{"args":["x","y"]}}"##).unwrap();
         assert_eq!(values(&e, "process.name").unwrap(), vec!["Str(\"a\")"]);
         assert_eq!(values(&e, "process.args").unwrap().len(), 2);
