@@ -87,10 +87,8 @@ impl JsonEvent {
 
     /// The value a Sigma field name refers to.
     pub fn lookup(&self, field: &str) -> Option<&Value> {
-        if self.windows {
-            if let Some(v) = self.windows_lookup(field) {
-                return Some(v);
-            }
+        if let Some(v) = self.windows.then(|| self.windows_lookup(field)).flatten() {
+            return Some(v);
         }
         if let Some(v) = self.root.get(field) {
             return Some(v);
