@@ -1,1 +1,55 @@
-//! vigil-core
+//! vigil-core: the incident-response domain, pure and synchronous.
+//!
+//! Everything here is data and rules: incident records and their parts, the newtypes that carry
+//! invariants (`IncidentKey`, `Severity`, `Indicator`, `Sha256`, `Technique` …), the phase state
+//! machine with its named guards, lifecycle timestamps and the durations computed from them, the
+//! priority derived from potential impact, and the hash-chained audit trail as pure functions.
+//!
+//! **Invariant:** no I/O, no async, no SQL, no HTTP. Callers pass the current time in, so every
+//! rule is testable with fixed instants. Storage lives in `vigil-store`, the wire in `vigil-api`.
+//!
+//! With the `openapi` feature every public data type also derives `utoipa::ToSchema`.
+
+#[macro_use]
+mod macros;
+
+pub mod audit;
+pub mod error;
+pub mod evidence;
+pub mod ids;
+pub mod impact;
+pub mod incident;
+pub mod indicator;
+pub mod marking;
+pub mod phase;
+pub mod role;
+pub mod severity;
+pub mod timestamps;
+
+pub use audit::{AuditEntry, ChainBreak, ChainProblem, GENESIS_HASH, NewAuditEntry, verify_chain};
+pub use error::{DomainError, GuardRefusal};
+pub use evidence::{CustodyEntry, Evidence, EvidenceId, Sha256};
+pub use ids::{IncidentId, IncidentKey};
+pub use impact::DataImpact;
+pub use incident::{
+    ActionEntry, ActionKind, Incident, IncidentLink, IncidentPatch, LinkSuggestion, NewIncident,
+    NewIndicator, NewNextStep, NextStep, PostMortem,
+};
+pub use indicator::{Indicator, IndicatorKind, IndicatorValue};
+pub use marking::{Category, Pap, Technique, Tlp};
+pub use phase::{Guard, Phase, PhaseChange, TransitionFacts, check_transition};
+pub use role::{Permission, Role};
+pub use severity::{ImpactFactors, Priority, Severity, SeverityChange, derive_priority};
+pub use timestamps::{TimestampCorrection, TimestampKind, Timestamps};
+
+/// Checks that a required free-text field is non-blank and returns it trimmed.
+pub fn required_text(field: &'static str, value: &str) -> Result<String, DomainError> {
+    let t = value.trim();
+    if t.is_empty() {
+        return Err(DomainError::invalid(
+            field,
+            "must not be empty; give a short text",
+        ));
+    }
+    Ok(t.to_owned())
+}

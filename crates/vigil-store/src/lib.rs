@@ -1,1 +1,246 @@
-//! vigil-store
+//! vigil-store: the [`Store`] trait and its backends — the only crate with SQL.
+//!
+//! The server holds one `Arc<dyn Store>`. For that the trait must be object-safe, so its async
+//! methods return [`BoxFuture`]s (one allocation per call, negligible next to a database round
+//! trip) instead of being `async fn`s, which are not dyn-compatible; a generic `S: Store` would
+//! make every handler, the router and the state generic for no gain, and a second backend
+//! (PostgreSQL) is chosen at run time from configuration.
+//!
+//! Promises every backend keeps (the conformance suite in `tests/it` checks them):
+//! - every write is one transaction that also appends its hash-chained audit entry
+//!   ([`vigil_core::audit`]); a failed write leaves neither domain rows nor an audit entry;
+//! - domain rules are checked by `vigil-core` inside the transaction, and their errors come back
+//!   unchanged as [`StoreError::Domain`] (a refused phase change lists every refusing guard);
+//! - evidence is content-addressed under `DIR/evidence/<sha256>`, never modified in place, and
+//!   re-verified against its SHA-256 when opened for download;
+//! - API tokens are stored as their SHA-256 only; the plaintext is returned once at creation.
+//!
+//! **Architecture invariant:** no HTTP here, no domain rules either (they live in vigil-core);
+//! the store loads, asks the domain, and persists.
+
+mod error;
+
+mod types;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use chrono::{DateTime, Utc};
+use tokio::io::AsyncRead;
+use uuid::Uuid;
+use vigil_core::{
+    ActionEntry, ActionKind, AuditEntry, ChainBreak, Evidence, Incident, IncidentLink,
+    IncidentPatch, Indicator, NewIncident, NewIndicator, Phase, Role, Severity, TimestampKind,
+};
+
+pub use error::StoreError;
+
+pub use types::{
+    AuditFilter, CreatedToken, EvidenceDownload, IncidentFilter, IncidentRef, IndicatorHit,
+    NewEvidence, Page, Principal, Related, TokenInfo,
+};
+
+/// A boxed, sendable future: what every [`Store`] method returns.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Shorthand for a store result.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The storage operations the server and CLI use. Every method that takes an `actor` is a
+/// write: one transaction with its audit entry. Incidents are named by [`IncidentRef`] (key or
+/// id).
+pub trait Store: Send + Sync + 'static {
+    // ---- incidents -------------------------------------------------------------------
+
+    /// Opens an incident; its key `INC-n` is assigned inside the transaction.
+    fn create_incident<'a>(
+        &'a self,
+        actor: &'a str,
+        new: NewIncident,
+    ) -> BoxFuture<'a, StoreResult<Incident>>;
+
+    /// The full record: indicators (with removed ones), links, services, tenants, severity and
+    /// phase history, timestamps with corrections, evidence, next steps, action count.
+    fn get_incident<'a>(&'a self, r: &'a IncidentRef) -> BoxFuture<'a, StoreResult<Incident>>;
+
+    /// Incidents matching every filter given, newest first, one page and the total.
+    fn list_incidents<'a>(
+        &'a self,
+        filter: &'a IncidentFilter,
+    ) -> BoxFuture<'a, StoreResult<Page<Incident>>>;
+
+    /// Changes plain fields (see [`IncidentPatch`]).
+    fn update_incident<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        patch: IncidentPatch,
+    ) -> BoxFuture<'a, StoreResult<Incident>>;
+
+    /// Adjusts the severity with a reason; the change is recorded and the priority recomputed.
+    fn change_severity<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        to: Severity,
+        reason: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Incident>>;
+
+    /// Moves the incident to `to` through the domain guards; a refusal is
+    /// `StoreError::Domain(DomainError::TransitionRefused(..))` and changes nothing.
+    fn change_phase<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        to: Phase,
+        reason: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<Incident>>;
+
+    /// Corrects a lifecycle timestamp with a reason (`None` clears it); the correction is kept.
+    fn correct_timestamp<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        kind: TimestampKind,
+        to: Option<DateTime<Utc>>,
+        reason: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Incident>>;
+
+    /// Adds indicators (validated, normalised, de-duplicated against the active ones); returns
+    /// for each the indicator on the incident and whether it was newly added.
+    fn add_indicators<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        indicators: Vec<NewIndicator>,
+    ) -> BoxFuture<'a, StoreResult<Vec<(Indicator, bool)>>>;
+
+    /// Marks an indicator removed with a reason; the row stays for history.
+    fn remove_indicator<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        indicator_id: Uuid,
+        reason: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Indicator>>;
+
+    /// Every active indicator, on any incident, matching `value` read as any kind it is valid
+    /// for (normalised first).
+    fn search_indicator<'a>(
+        &'a self,
+        value: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Vec<IndicatorHit>>>;
+
+    // ---- related incidents -------------------------------------------------------------
+
+    /// Links two different incidents with an optional note (symmetric; linking twice is a
+    /// [`StoreError::Conflict`]).
+    fn link_incidents<'a>(
+        &'a self,
+        actor: &'a str,
+        a: &'a IncidentRef,
+        b: &'a IncidentRef,
+        note: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<IncidentLink>>;
+
+    /// Removes a link (the audit trail keeps its history).
+    fn unlink_incidents<'a>(
+        &'a self,
+        actor: &'a str,
+        a: &'a IncidentRef,
+        b: &'a IncidentRef,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+
+    /// Explicit links and suggestions: other incidents sharing an active indicator, not linked.
+    fn related<'a>(&'a self, r: &'a IncidentRef) -> BoxFuture<'a, StoreResult<Related>>;
+
+    // ---- action log (append-only: there is no update or delete) -----------------------
+
+    /// Appends an action-log entry.
+    fn append_action<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        kind: ActionKind,
+        text: &'a str,
+    ) -> BoxFuture<'a, StoreResult<ActionEntry>>;
+
+    /// The action log, oldest first, one page and the total.
+    fn list_actions<'a>(
+        &'a self,
+        r: &'a IncidentRef,
+        limit: u32,
+        offset: u32,
+    ) -> BoxFuture<'a, StoreResult<Page<ActionEntry>>>;
+
+    // ---- evidence ------------------------------------------------------------------------
+
+    /// Streams `content` into the evidence store (hashing while writing), then records it with
+    /// a first custody entry "collected".
+    fn add_evidence<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        meta: NewEvidence,
+        content: &'a mut (dyn AsyncRead + Send + Unpin),
+    ) -> BoxFuture<'a, StoreResult<Evidence>>;
+
+    /// Evidence metadata with its chain of custody.
+    fn get_evidence<'a>(
+        &'a self,
+        r: &'a IncidentRef,
+        evidence_id: Uuid,
+    ) -> BoxFuture<'a, StoreResult<Evidence>>;
+
+    /// Appends a chain-of-custody entry.
+    fn add_custody<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        evidence_id: Uuid,
+        action: &'a str,
+        reason: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Evidence>>;
+
+    /// Re-verifies the file's SHA-256 and opens it for reading; a mismatch is
+    /// [`StoreError::EvidenceCorrupted`].
+    fn open_evidence<'a>(
+        &'a self,
+        r: &'a IncidentRef,
+        evidence_id: Uuid,
+    ) -> BoxFuture<'a, StoreResult<EvidenceDownload>>;
+
+    // ---- API tokens ----------------------------------------------------------------------
+
+    /// Creates a token; only its SHA-256 is stored, the plaintext is in the result once.
+    fn create_token<'a>(
+        &'a self,
+        actor: &'a str,
+        name: &'a str,
+        role: Role,
+    ) -> BoxFuture<'a, StoreResult<CreatedToken>>;
+
+    /// The principal of a presented token, or `None` when unknown or revoked.
+    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, StoreResult<Option<Principal>>>;
+
+    /// Every token (never their secrets), oldest first.
+    fn list_tokens(&self) -> BoxFuture<'_, StoreResult<Vec<TokenInfo>>>;
+
+    /// Revokes a token; it no longer authenticates.
+    fn revoke_token<'a>(
+        &'a self,
+        actor: &'a str,
+        id: Uuid,
+    ) -> BoxFuture<'a, StoreResult<TokenInfo>>;
+
+    // ---- audit trail ---------------------------------------------------------------------
+
+    /// Audit entries in sequence order, one page and the total.
+    fn list_audit<'a>(
+        &'a self,
+        filter: &'a AuditFilter,
+    ) -> BoxFuture<'a, StoreResult<Page<AuditEntry>>>;
+
+    /// Walks the whole chain: `Ok(Ok(count))` when intact, `Ok(Err(first break))` otherwise.
+    fn verify_audit(&self) -> BoxFuture<'_, StoreResult<Result<u64, ChainBreak>>>;
+}

@@ -1,0 +1,189 @@
+//! Evidence metadata and its chain of custody. The bytes live in the store, content-addressed
+//! by their [`Sha256`]; evidence is never modified in place.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::DomainError;
+use crate::ids::IncidentId;
+
+/// The id of one evidence item (a UUID v7).
+pub type EvidenceId = Uuid;
+
+/// A SHA-256 digest: 64 lower-case hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = String, example = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"))]
+pub struct Sha256(String);
+
+impl Sha256 {
+    /// Parses 64 hex digits (any case).
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        let t = s.trim();
+        if t.len() != 64 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(DomainError::invalid(
+                "sha256",
+                format!("{s:?} is not a SHA-256 digest; give 64 hex digits"),
+            ));
+        }
+        Ok(Sha256(t.to_ascii_lowercase()))
+    }
+
+    /// From a raw 32-byte digest.
+    pub fn from_digest(bytes: [u8; 32]) -> Self {
+        Sha256(hex::encode(bytes))
+    }
+
+    /// The digest of `data`.
+    pub fn of(data: &[u8]) -> Self {
+        use sha2::Digest;
+        Sha256::from_digest(sha2::Sha256::digest(data).into())
+    }
+
+    /// The hex digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for Sha256 {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, DomainError> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for Sha256 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Sha256 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// One chain-of-custody event: who handled the evidence, when, what they did and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CustodyEntry {
+    /// Who handled it.
+    pub actor: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What was done (collected, transferred, analysed, exported …).
+    pub action: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl CustodyEntry {
+    /// A custody entry; action and reason must not be blank.
+    pub fn new(
+        actor: &str,
+        at: DateTime<Utc>,
+        action: &str,
+        reason: &str,
+    ) -> Result<Self, DomainError> {
+        Ok(CustodyEntry {
+            actor: actor.to_owned(),
+            at,
+            action: crate::required_text("action", action)?,
+            reason: crate::required_text("reason", reason)?,
+        })
+    }
+}
+
+/// Metadata of one evidence file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Evidence {
+    /// Its id.
+    pub id: Uuid,
+    /// The incident it belongs to.
+    pub incident_id: IncidentId,
+    /// The original file name.
+    pub file_name: String,
+    /// SHA-256 of the content.
+    pub sha256: Sha256,
+    /// Size in bytes.
+    pub size: u64,
+    /// Who collected it.
+    pub collected_by: String,
+    /// When it was collected.
+    pub collected_at: DateTime<Utc>,
+    /// What it is.
+    pub description: Option<String>,
+    /// Chain of custody, oldest first; the first entry records the collection.
+    pub custody: Vec<CustodyEntry>,
+}
+
+/// Checks an evidence file name: non-blank, at most 255 bytes, no path separators or control
+/// characters (the name is metadata; the file is stored under its hash).
+pub fn check_file_name(name: &str) -> Result<String, DomainError> {
+    let t = crate::required_text("file_name", name)?;
+    if t.len() > 255 || t.contains(['/', '\\']) || t.chars().any(char::is_control) || t == ".." {
+        return Err(DomainError::invalid(
+            "file_name",
+            "give a plain file name of at most 255 bytes, without / \\ or control characters",
+        ));
+    }
+    Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_parse_and_digest() {
+        let empty = Sha256::of(b"");
+        assert_eq!(
+            empty.as_str(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            Sha256::parse(&empty.as_str().to_uppercase()).unwrap(),
+            empty
+        );
+        assert_eq!(Sha256::parse("abc").unwrap_err().field(), Some("sha256"));
+        assert!(Sha256::parse(&"z".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn custody_and_file_names() {
+        assert_eq!(
+            CustodyEntry::new("a", Utc::now(), " ", "x")
+                .unwrap_err()
+                .field(),
+            Some("action")
+        );
+        assert_eq!(
+            CustodyEntry::new("a", Utc::now(), "moved", "")
+                .unwrap_err()
+                .field(),
+            Some("reason")
+        );
+        assert_eq!(check_file_name(" dump.pcap ").unwrap(), "dump.pcap");
+        for bad in ["", "../etc/passwd", "a\\b", "..", "x\ny"] {
+            assert_eq!(
+                check_file_name(bad).unwrap_err().field(),
+                Some("file_name"),
+                "{bad:?}"
+            );
+        }
+    }
+}

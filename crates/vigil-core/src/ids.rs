@@ -1,0 +1,179 @@
+//! Incident identifiers: the internal [`IncidentId`] (UUID v7, time-ordered) and the short
+//! [`IncidentKey`] people say aloud (`INC-42`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::DomainError;
+
+/// The internal id of an incident: a UUID v7, so ids sort by creation time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
+#[serde(transparent)]
+pub struct IncidentId(Uuid);
+
+impl IncidentId {
+    /// A fresh v7 id.
+    pub fn new() -> Self {
+        IncidentId(Uuid::now_v7())
+    }
+
+    /// Wraps an existing UUID (read back from storage).
+    pub fn from_uuid(id: Uuid) -> Self {
+        IncidentId(id)
+    }
+
+    /// The UUID.
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+
+    /// Parses a UUID in any of its textual forms.
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        Uuid::parse_str(s.trim())
+            .map(IncidentId)
+            .map_err(|e| DomainError::invalid("incident_id", format!("{s:?} is not a UUID ({e})")))
+    }
+}
+
+impl Default for IncidentId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for IncidentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for IncidentId {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, DomainError> {
+        Self::parse(s)
+    }
+}
+
+/// The short sequential key of an incident, `INC-<n>` with n ≥ 1. Parsing is case-insensitive
+/// (`inc-42` works); display is always upper case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = String, example = "INC-42"))]
+pub struct IncidentKey(u64);
+
+impl IncidentKey {
+    /// The key with number `n`; `n` must be at least 1.
+    pub fn new(n: u64) -> Result<Self, DomainError> {
+        if n == 0 {
+            return Err(DomainError::invalid(
+                "key",
+                "incident numbers start at 1 (INC-1)",
+            ));
+        }
+        Ok(IncidentKey(n))
+    }
+
+    /// The number after `INC-`.
+    pub fn number(&self) -> u64 {
+        self.0
+    }
+
+    /// Parses `INC-42` (any case, surrounding spaces ignored).
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        let bad = || {
+            DomainError::invalid(
+                "key",
+                format!("{s:?} is not an incident key; write it like INC-42"),
+            )
+        };
+        let t = s.trim();
+        if t.len() < 5 || !t[..4].eq_ignore_ascii_case("INC-") {
+            return Err(bad());
+        }
+        let digits = &t[4..];
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        Self::new(n).map_err(|_| bad())
+    }
+}
+
+impl fmt::Display for IncidentKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "INC-{}", self.0)
+    }
+}
+
+impl FromStr for IncidentKey {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, DomainError> {
+        Self::parse(s)
+    }
+}
+
+impl TryFrom<&str> for IncidentKey {
+    type Error = DomainError;
+    fn try_from(s: &str) -> Result<Self, DomainError> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for IncidentKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for IncidentKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_parses_any_case_and_displays_upper() {
+        assert_eq!(IncidentKey::parse("INC-42").unwrap().number(), 42);
+        assert_eq!(IncidentKey::parse(" inc-7 ").unwrap().to_string(), "INC-7");
+        assert_eq!("Inc-1".parse::<IncidentKey>().unwrap().number(), 1);
+    }
+
+    #[test]
+    fn key_rejects_malformed() {
+        for bad in [
+            "", "INC-", "INC-0", "INC--1", "INC-+3", "INC-4a", "42", "CASE-4",
+        ] {
+            let err = IncidentKey::parse(bad).unwrap_err();
+            assert_eq!(err.field(), Some("key"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn key_serde_round_trip() {
+        let k = IncidentKey::new(12).unwrap();
+        let j = serde_json::to_string(&k).unwrap();
+        assert_eq!(j, "\"INC-12\"");
+        assert_eq!(serde_json::from_str::<IncidentKey>(&j).unwrap(), k);
+        assert!(serde_json::from_str::<IncidentKey>("\"INC-x\"").is_err());
+    }
+
+    #[test]
+    fn ids_are_v7_and_ordered() {
+        let a = IncidentId::new();
+        let b = IncidentId::new();
+        assert_eq!(a.as_uuid().get_version_num(), 7);
+        assert!(a <= b);
+        assert_eq!(IncidentId::parse(&a.to_string()).unwrap(), a);
+        assert!(IncidentId::parse("nope").is_err());
+    }
+}

@@ -1,0 +1,94 @@
+//! The data-impact assessment: was customer or personal data disclosed, modified or destroyed?
+//! The seed makes that the trigger of the security notification process.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What the incident did to customer or personal data, as assessed by the response team.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DataImpact {
+    /// Customer data is affected.
+    #[serde(default)]
+    pub customer_data: bool,
+    /// Personal data is affected.
+    #[serde(default)]
+    pub personal_data: bool,
+    /// The data was disclosed to someone not allowed to see it.
+    #[serde(default)]
+    pub disclosed: bool,
+    /// The data was altered.
+    #[serde(default)]
+    pub modified: bool,
+    /// The data was destroyed or lost.
+    #[serde(default)]
+    pub destroyed: bool,
+    /// Free-text notes on the assessment.
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// Who made the assessment (set by the store from the caller).
+    #[serde(default)]
+    pub assessed_by: Option<String>,
+    /// When (set by the store).
+    #[serde(default)]
+    pub assessed_at: Option<DateTime<Utc>>,
+}
+
+impl DataImpact {
+    /// True when customer or personal data was disclosed, modified or destroyed: a data breach,
+    /// which starts the notification process (built in a later issue).
+    pub fn requires_notification(&self) -> bool {
+        (self.customer_data || self.personal_data)
+            && (self.disclosed || self.modified || self.destroyed)
+    }
+
+    /// Same as [`DataImpact::requires_notification`]: the seed's definition of a data breach.
+    pub fn is_breach(&self) -> bool {
+        self.requires_notification()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notification_needs_data_and_an_effect() {
+        assert!(!DataImpact::default().requires_notification());
+        let only_kind = DataImpact {
+            personal_data: true,
+            ..Default::default()
+        };
+        assert!(!only_kind.requires_notification());
+        let only_effect = DataImpact {
+            disclosed: true,
+            ..Default::default()
+        };
+        assert!(!only_effect.requires_notification());
+        for (c, p, d, m, x) in [
+            (true, false, true, false, false),
+            (false, true, false, true, false),
+            (true, true, false, false, true),
+        ] {
+            let i = DataImpact {
+                customer_data: c,
+                personal_data: p,
+                disclosed: d,
+                modified: m,
+                destroyed: x,
+                ..Default::default()
+            };
+            assert!(i.requires_notification());
+            assert!(i.is_breach());
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        assert!(serde_json::from_str::<DataImpact>(r#"{"leaked": true}"#).is_err());
+        let i: DataImpact =
+            serde_json::from_str(r#"{"customer_data": true, "destroyed": true}"#).unwrap();
+        assert!(i.requires_notification());
+    }
+}

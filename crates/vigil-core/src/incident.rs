@@ -1,0 +1,1001 @@
+//! The incident record and the rules that change it: opening, patching fields, severity
+//! adjustments, phase transitions (through the guards of [`crate::phase`]), timestamp
+//! corrections and indicators. Every method takes the actor and the time from the caller and
+//! either changes the incident and returns what it recorded, or returns an error and changes
+//! nothing.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::DomainError;
+use crate::evidence::Evidence;
+use crate::ids::{IncidentId, IncidentKey};
+use crate::impact::DataImpact;
+use crate::indicator::{Indicator, IndicatorValue};
+use crate::marking::{Category, Pap, Technique, Tlp};
+use crate::phase::{Phase, PhaseChange, TransitionFacts, check_transition};
+use crate::severity::{ImpactFactors, Priority, Severity, SeverityChange, derive_priority};
+use crate::timestamps::{TimestampCorrection, TimestampKind, Timestamps};
+
+/// Longest title, in characters.
+pub const MAX_TITLE: usize = 200;
+/// Longest summary or other long text, in characters.
+pub const MAX_TEXT: usize = 20_000;
+/// Longest service or tenant name, in characters.
+pub const MAX_NAME: usize = 200;
+
+/// An indicator as given by a caller, before validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewIndicator {
+    /// The kind (`ip`, `domain`, `url`, `md5`, `sha1`, `sha256`, `hash` to infer, `email`,
+    /// `user_account`, `host`, `process`, `file_path`, `other`).
+    pub kind: String,
+    /// The raw value; it is normalised.
+    pub value: String,
+    /// Where or how it was seen.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A recommended next step as given by a caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewNextStep {
+    /// What to do.
+    pub text: String,
+    /// Who should do it.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Whether it is done.
+    #[serde(default)]
+    pub done: bool,
+}
+
+/// A recommended next step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NextStep {
+    /// What to do.
+    pub text: String,
+    /// Who should do it.
+    pub owner: Option<String>,
+    /// Whether it is done.
+    pub done: bool,
+}
+
+/// The post-mortem of an incident. Only its existence matters in this version (the
+/// `post_mortem_before_close` guard); its contents are built out in a later issue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PostMortem {
+    /// Summary of the findings.
+    pub summary: String,
+    /// Who recorded it.
+    pub recorded_by: String,
+    /// When.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// What is needed to open an incident. Free-text lists (techniques, indicators) are validated by
+/// [`Incident::open`], which names the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewIncident {
+    /// Short title.
+    pub title: String,
+    /// What happened, as known now.
+    pub summary: String,
+    /// The preliminary severity.
+    pub severity: Severity,
+    /// Why this preliminary severity (optional).
+    #[serde(default)]
+    pub severity_reason: Option<String>,
+    /// Category, when known.
+    #[serde(default)]
+    pub category: Option<Category>,
+    /// TLP marking (default amber).
+    #[serde(default)]
+    pub tlp: Option<Tlp>,
+    /// PAP marking (default amber).
+    #[serde(default)]
+    pub pap: Option<Pap>,
+    /// MITRE ATT&CK technique ids.
+    #[serde(default)]
+    pub techniques: Vec<String>,
+    /// Indicators that led to the detection.
+    #[serde(default)]
+    pub indicators: Vec<NewIndicator>,
+    /// Impacted services.
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// Impacted tenants.
+    #[serde(default)]
+    pub tenants: Vec<String>,
+    /// Whether a customer-facing service is impacted.
+    #[serde(default)]
+    pub customer_facing: bool,
+    /// First malicious activity, when known.
+    #[serde(default)]
+    pub first_activity: Option<DateTime<Utc>>,
+    /// When it was detected (default: now).
+    #[serde(default)]
+    pub detected: Option<DateTime<Utc>>,
+    /// Data-impact assessment, when already known.
+    #[serde(default)]
+    pub data_impact: Option<DataImpact>,
+    /// Recommended next steps.
+    #[serde(default)]
+    pub next_steps: Vec<NewNextStep>,
+}
+
+impl NewIncident {
+    /// A minimal request with everything optional left empty.
+    pub fn new(title: &str, summary: &str, severity: Severity) -> Self {
+        NewIncident {
+            title: title.to_owned(),
+            summary: summary.to_owned(),
+            severity,
+            severity_reason: None,
+            category: None,
+            tlp: None,
+            pap: None,
+            techniques: Vec::new(),
+            indicators: Vec::new(),
+            services: Vec::new(),
+            tenants: Vec::new(),
+            customer_facing: false,
+            first_activity: None,
+            detected: None,
+            data_impact: None,
+            next_steps: Vec::new(),
+        }
+    }
+}
+
+/// A change to an incident's plain fields: only the fields present change. Severity, phase,
+/// timestamps and indicators have their own operations because they keep a history.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct IncidentPatch {
+    /// New title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// New summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// New category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<Category>,
+    /// New TLP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tlp: Option<Tlp>,
+    /// New PAP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pap: Option<Pap>,
+    /// Replaces the technique ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub techniques: Option<Vec<String>>,
+    /// Replaces the impacted services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<Vec<String>>,
+    /// Replaces the impacted tenants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenants: Option<Vec<String>>,
+    /// Whether a customer-facing service is impacted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_facing: Option<bool>,
+    /// Replaces the data-impact assessment (assessed_by/at are set from the caller).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_impact: Option<DataImpact>,
+    /// Replaces the recommended next steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_steps: Option<Vec<NewNextStep>>,
+    /// Records the root cause.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_cause: Option<String>,
+}
+
+wire_enum!(
+    /// What an action-log entry records.
+    ActionKind ("kind") {
+        /// A note or observation.
+        Note = "note",
+        /// Investigation or analysis work.
+        Investigation = "investigation",
+        /// A containment action.
+        Containment = "containment",
+        /// An eradication action.
+        Eradication = "eradication",
+        /// A recovery action.
+        Recovery = "recovery",
+        /// Communication with people inside or outside.
+        Communication = "communication",
+        /// Anything else.
+        Other = "other",
+    }
+);
+
+/// One entry of an incident's append-only action log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ActionEntry {
+    /// Its id.
+    pub id: Uuid,
+    /// The incident.
+    pub incident_id: IncidentId,
+    /// Who acted.
+    pub actor: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What kind of action.
+    pub kind: ActionKind,
+    /// What was done.
+    pub text: String,
+}
+
+/// An explicit link to a related incident, seen from one side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IncidentLink {
+    /// The other incident's id.
+    pub incident_id: IncidentId,
+    /// The other incident's key.
+    pub key: IncidentKey,
+    /// Why they are related.
+    pub note: Option<String>,
+    /// Who linked them.
+    pub linked_by: String,
+    /// When.
+    pub linked_at: DateTime<Utc>,
+}
+
+/// A suggested related incident: it shares indicators with this one and is not linked yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LinkSuggestion {
+    /// The other incident's id.
+    pub incident_id: IncidentId,
+    /// Its key.
+    pub key: IncidentKey,
+    /// Its title.
+    pub title: String,
+    /// The active indicators both share.
+    pub shared: Vec<IndicatorValue>,
+}
+
+/// A full incident record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Incident {
+    /// Internal id.
+    pub id: IncidentId,
+    /// Short key, INC-42.
+    pub key: IncidentKey,
+    /// Title.
+    pub title: String,
+    /// Summary.
+    pub summary: String,
+    /// Current severity.
+    pub severity: Severity,
+    /// Priority derived from potential impact ([`derive_priority`]).
+    pub priority: Priority,
+    /// Every severity rating, the preliminary one first.
+    pub severity_history: Vec<SeverityChange>,
+    /// Current phase.
+    pub phase: Phase,
+    /// Every phase change, oldest first.
+    pub phase_history: Vec<PhaseChange>,
+    /// Category.
+    pub category: Option<Category>,
+    /// TLP marking.
+    pub tlp: Tlp,
+    /// PAP marking.
+    pub pap: Pap,
+    /// MITRE ATT&CK techniques.
+    pub techniques: Vec<Technique>,
+    /// Impacted services.
+    pub services: Vec<String>,
+    /// Impacted tenants.
+    pub tenants: Vec<String>,
+    /// Whether a customer-facing service is impacted.
+    pub customer_facing: bool,
+    /// Indicators, including removed ones (marked with `removed_at`), oldest first.
+    pub indicators: Vec<Indicator>,
+    /// Root cause, once known.
+    pub root_cause: Option<String>,
+    /// The post-mortem, once written.
+    pub post_mortem: Option<PostMortem>,
+    /// Data-impact assessment.
+    pub data_impact: DataImpact,
+    /// Lifecycle milestones.
+    pub timestamps: Timestamps,
+    /// Corrections of milestones, oldest first.
+    pub timestamp_corrections: Vec<TimestampCorrection>,
+    /// Recommended next steps.
+    pub next_steps: Vec<NextStep>,
+    /// Explicit links to related incidents.
+    pub links: Vec<IncidentLink>,
+    /// Evidence metadata.
+    pub evidence: Vec<Evidence>,
+    /// Number of action-log entries (list them separately).
+    pub action_count: u64,
+    /// Who opened it.
+    pub created_by: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+fn text(field: &'static str, v: &str, max: usize) -> Result<String, DomainError> {
+    let t = crate::required_text(field, v)?;
+    if t.chars().count() > max {
+        return Err(DomainError::invalid(
+            field,
+            format!("longer than {max} characters; shorten it"),
+        ));
+    }
+    Ok(t)
+}
+
+fn names(field: &'static str, v: &[String]) -> Result<Vec<String>, DomainError> {
+    let mut out: Vec<String> = Vec::new();
+    for (i, n) in v.iter().enumerate() {
+        let t = n.trim();
+        if t.is_empty() || t.chars().count() > MAX_NAME || t.chars().any(char::is_control) {
+            return Err(DomainError::invalid(
+                field,
+                format!(
+                    "entry {i} ({n:?}) must be a non-empty name of at most {MAX_NAME} characters"
+                ),
+            ));
+        }
+        if !out.iter().any(|o| o == t) {
+            out.push(t.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// Validates technique ids, de-duplicated, in order.
+pub fn techniques(v: &[String]) -> Result<Vec<Technique>, DomainError> {
+    let mut out: Vec<Technique> = Vec::new();
+    for t in v {
+        let t = Technique::parse(t)?;
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+/// Validates indicators given by a caller, de-duplicated by (kind, normalised value).
+pub fn indicators(
+    v: &[NewIndicator],
+) -> Result<Vec<(IndicatorValue, Option<String>)>, DomainError> {
+    let mut out: Vec<(IndicatorValue, Option<String>)> = Vec::new();
+    for (i, n) in v.iter().enumerate() {
+        let value = IndicatorValue::parse(&n.kind, &n.value).map_err(|e| match e {
+            DomainError::InvalidField { field, reason } => DomainError::invalid(
+                "indicators",
+                format!(
+                    "indicator {i} ({} {:?}): {field}: {reason}",
+                    n.kind, n.value
+                ),
+            ),
+            other => other,
+        })?;
+        if !out.iter().any(|(v, _)| *v == value) {
+            out.push((value, clean_opt(n.note.as_deref())));
+        }
+    }
+    Ok(out)
+}
+
+fn clean_opt(v: Option<&str>) -> Option<String> {
+    v.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+fn next_steps(v: &[NewNextStep]) -> Result<Vec<NextStep>, DomainError> {
+    v.iter()
+        .map(|s| {
+            Ok(NextStep {
+                text: text("next_steps", &s.text, MAX_TEXT)?,
+                owner: clean_opt(s.owner.as_deref()),
+                done: s.done,
+            })
+        })
+        .collect()
+}
+
+impl Incident {
+    /// Opens an incident in phase detection with the preliminary severity. `detected` defaults
+    /// to `at`. Indicators get fresh ids and are attributed to `actor`.
+    pub fn open(
+        id: IncidentId,
+        key: IncidentKey,
+        new: NewIncident,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Incident, DomainError> {
+        let title = text("title", &new.title, MAX_TITLE)?;
+        let summary = text("summary", &new.summary, MAX_TEXT)?;
+        let techniques = techniques(&new.techniques)?;
+        let services = names("services", &new.services)?;
+        let tenants = names("tenants", &new.tenants)?;
+        let next_steps = next_steps(&new.next_steps)?;
+        let indicators = indicators(&new.indicators)?
+            .into_iter()
+            .map(|(v, note)| Indicator {
+                id: Uuid::now_v7(),
+                kind: v.kind(),
+                value: v.value().to_owned(),
+                note,
+                added_by: actor.to_owned(),
+                added_at: at,
+                removed_by: None,
+                removed_at: None,
+                removal_reason: None,
+            })
+            .collect();
+        let assessed = new.data_impact.is_some();
+        let mut data_impact = new.data_impact.unwrap_or_default();
+        if assessed {
+            data_impact.assessed_by = Some(actor.to_owned());
+            data_impact.assessed_at = Some(at);
+        }
+        let timestamps = Timestamps {
+            first_activity: new.first_activity,
+            detected: Some(new.detected.unwrap_or(at)),
+            ..Default::default()
+        };
+        timestamps.check_order()?;
+        let mut incident = Incident {
+            id,
+            key,
+            title,
+            summary,
+            severity: new.severity,
+            priority: Priority::P4,
+            severity_history: vec![SeverityChange::preliminary(
+                new.severity,
+                actor,
+                new.severity_reason.as_deref(),
+                at,
+            )],
+            phase: Phase::Detection,
+            phase_history: Vec::new(),
+            category: new.category,
+            tlp: new.tlp.unwrap_or(Tlp::Amber),
+            pap: new.pap.unwrap_or(Pap::Amber),
+            techniques,
+            services,
+            tenants,
+            customer_facing: new.customer_facing,
+            indicators,
+            root_cause: None,
+            post_mortem: None,
+            data_impact,
+            timestamps,
+            timestamp_corrections: Vec::new(),
+            next_steps,
+            links: Vec::new(),
+            evidence: Vec::new(),
+            action_count: 0,
+            created_by: actor.to_owned(),
+            created_at: at,
+            updated_at: at,
+        };
+        incident.refresh_priority();
+        Ok(incident)
+    }
+
+    /// The inputs of the priority.
+    pub fn impact_factors(&self) -> ImpactFactors {
+        ImpactFactors {
+            severity: self.severity,
+            data_breach: self.data_impact.requires_notification(),
+            services: self.services.len(),
+            tenants: self.tenants.len(),
+            customer_facing: self.customer_facing,
+        }
+    }
+
+    /// Recomputes the priority from the current facts.
+    pub fn refresh_priority(&mut self) {
+        self.priority = derive_priority(self.impact_factors());
+    }
+
+    /// The indicators still on the incident.
+    pub fn active_indicators(&self) -> impl Iterator<Item = &Indicator> {
+        self.indicators.iter().filter(|i| i.is_active())
+    }
+
+    /// Applies a patch; returns the names of the fields present. Nothing changes on error.
+    pub fn apply_patch(
+        &mut self,
+        patch: IncidentPatch,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<&'static str>, DomainError> {
+        let mut next = self.clone();
+        let mut changed = Vec::new();
+        if let Some(t) = &patch.title {
+            next.title = text("title", t, MAX_TITLE)?;
+            changed.push("title");
+        }
+        if let Some(s) = &patch.summary {
+            next.summary = text("summary", s, MAX_TEXT)?;
+            changed.push("summary");
+        }
+        if let Some(c) = patch.category {
+            next.category = Some(c);
+            changed.push("category");
+        }
+        if let Some(t) = patch.tlp {
+            next.tlp = t;
+            changed.push("tlp");
+        }
+        if let Some(p) = patch.pap {
+            next.pap = p;
+            changed.push("pap");
+        }
+        if let Some(t) = &patch.techniques {
+            next.techniques = techniques(t)?;
+            changed.push("techniques");
+        }
+        if let Some(s) = &patch.services {
+            next.services = names("services", s)?;
+            changed.push("services");
+        }
+        if let Some(t) = &patch.tenants {
+            next.tenants = names("tenants", t)?;
+            changed.push("tenants");
+        }
+        if let Some(c) = patch.customer_facing {
+            next.customer_facing = c;
+            changed.push("customer_facing");
+        }
+        if let Some(mut d) = patch.data_impact {
+            d.assessed_by = Some(actor.to_owned());
+            d.assessed_at = Some(at);
+            next.data_impact = d;
+            changed.push("data_impact");
+        }
+        if let Some(s) = &patch.next_steps {
+            next.next_steps = next_steps(s)?;
+            changed.push("next_steps");
+        }
+        if let Some(r) = &patch.root_cause {
+            next.root_cause = Some(text("root_cause", r, MAX_TEXT)?);
+            changed.push("root_cause");
+        }
+        if changed.is_empty() {
+            return Err(DomainError::invalid(
+                "patch",
+                "no field to change; give at least one field",
+            ));
+        }
+        next.refresh_priority();
+        next.updated_at = at;
+        *self = next;
+        Ok(changed)
+    }
+
+    /// Adjusts the severity with a reason and recomputes the priority.
+    pub fn change_severity(
+        &mut self,
+        to: Severity,
+        actor: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<SeverityChange, DomainError> {
+        let change = SeverityChange::adjust(self.severity, to, actor, reason, at)?;
+        self.severity = to;
+        self.severity_history.push(change.clone());
+        self.refresh_priority();
+        self.updated_at = at;
+        Ok(change)
+    }
+
+    /// The facts the phase guards check for a move to `to`.
+    pub fn transition_facts<'a>(&self, to: Phase, reason: Option<&'a str>) -> TransitionFacts<'a> {
+        TransitionFacts {
+            from: self.phase,
+            to,
+            severity: self.severity,
+            data_breach: self.data_impact.requires_notification(),
+            root_cause_recorded: self
+                .root_cause
+                .as_deref()
+                .is_some_and(|r| !r.trim().is_empty()),
+            post_mortem_exists: self.post_mortem.is_some(),
+            reason,
+        }
+    }
+
+    /// Moves to phase `to` if every guard agrees, setting the milestone of the step (see
+    /// [`crate::timestamps`]); a refusal lists every refusing guard and changes nothing.
+    pub fn change_phase(
+        &mut self,
+        to: Phase,
+        actor: &str,
+        reason: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<PhaseChange, DomainError> {
+        check_transition(&self.transition_facts(to, reason))?;
+        let mut ts = self.timestamps.clone();
+        let milestone = match (self.phase, to) {
+            (Phase::Detection, Phase::Analysis) => Some(TimestampKind::Acknowledged),
+            (Phase::Analysis, Phase::Containment) => Some(TimestampKind::Declared),
+            (Phase::Containment, Phase::Eradication) => Some(TimestampKind::Contained),
+            (Phase::Eradication, Phase::Recovery) => Some(TimestampKind::Eradicated),
+            (Phase::Recovery, Phase::PostIncident) => Some(TimestampKind::Recovered),
+            (Phase::PostIncident, Phase::Closed) => Some(TimestampKind::Closed),
+            _ => None,
+        };
+        if let Some(m) = milestone {
+            ts.set_if_empty(m, at);
+        }
+        if self.phase == Phase::Closed {
+            ts.closed = None;
+        }
+        ts.check_order()?;
+        let change = PhaseChange {
+            from: self.phase,
+            to,
+            actor: actor.to_owned(),
+            reason: clean_opt(reason),
+            at,
+        };
+        self.timestamps = ts;
+        self.phase = to;
+        self.phase_history.push(change.clone());
+        self.updated_at = at;
+        Ok(change)
+    }
+
+    /// Corrects a milestone with a reason; the correction is kept.
+    pub fn correct_timestamp(
+        &mut self,
+        kind: TimestampKind,
+        to: Option<DateTime<Utc>>,
+        actor: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<TimestampCorrection, DomainError> {
+        let c = self.timestamps.correct(kind, to, actor, reason, at)?;
+        self.timestamp_corrections.push(c.clone());
+        self.updated_at = at;
+        Ok(c)
+    }
+
+    /// Adds an indicator unless an active one with the same (kind, value) exists; returns the
+    /// indicator on the incident and whether it was added.
+    pub fn add_indicator(
+        &mut self,
+        value: &IndicatorValue,
+        note: Option<&str>,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> (Indicator, bool) {
+        if let Some(existing) = self
+            .active_indicators()
+            .find(|i| i.kind == value.kind() && i.value == value.value())
+        {
+            return (existing.clone(), false);
+        }
+        let ind = Indicator {
+            id: Uuid::now_v7(),
+            kind: value.kind(),
+            value: value.value().to_owned(),
+            note: clean_opt(note),
+            added_by: actor.to_owned(),
+            added_at: at,
+            removed_by: None,
+            removed_at: None,
+            removal_reason: None,
+        };
+        self.indicators.push(ind.clone());
+        self.updated_at = at;
+        (ind, true)
+    }
+
+    /// Marks an active indicator removed (kept for history); a reason is required.
+    pub fn remove_indicator(
+        &mut self,
+        id: Uuid,
+        actor: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Indicator, DomainError> {
+        let reason = crate::required_text("reason", reason)?;
+        let ind = self
+            .indicators
+            .iter_mut()
+            .find(|i| i.id == id && i.is_active())
+            .ok_or_else(|| {
+                DomainError::invalid(
+                    "indicator_id",
+                    format!("no active indicator {id} on this incident; list its indicators"),
+                )
+            })?;
+        ind.removed_by = Some(actor.to_owned());
+        ind.removed_at = Some(at);
+        ind.removal_reason = Some(reason);
+        let out = ind.clone();
+        self.updated_at = at;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::indicator::IndicatorKind;
+    use chrono::{Duration, TimeZone};
+
+    fn t(h: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap() + Duration::hours(h)
+    }
+
+    fn open(sev: Severity) -> Incident {
+        let mut n = NewIncident::new("Phish", "creds phished", sev);
+        n.indicators = vec![
+            NewIndicator {
+                kind: "domain".into(),
+                value: "Evil.COM".into(),
+                note: None,
+            },
+            NewIndicator {
+                kind: "domain".into(),
+                value: "evil.com.".into(),
+                note: Some("dup".into()),
+            },
+            NewIndicator {
+                kind: "hash".into(),
+                value: "D41D8CD98F00B204E9800998ECF8427E".into(),
+                note: None,
+            },
+        ];
+        n.techniques = vec!["t1566.001".into(), "T1566.001".into()];
+        n.services = vec![" mail ".into(), "mail".into()];
+        Incident::open(
+            IncidentId::new(),
+            IncidentKey::new(1).unwrap(),
+            n,
+            "ann",
+            t(1),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn open_normalises_and_dedups() {
+        let i = open(Severity::Sev3);
+        assert_eq!(i.indicators.len(), 2);
+        assert_eq!(i.indicators[1].kind, IndicatorKind::Md5);
+        assert_eq!(i.techniques.len(), 1);
+        assert_eq!(i.services, ["mail"]);
+        assert_eq!(i.timestamps.detected, Some(t(1)));
+        assert_eq!(i.priority, Priority::P3);
+        assert_eq!(i.severity_history.len(), 1);
+    }
+
+    #[test]
+    fn open_rejects_and_names_field() {
+        let mut n = NewIncident::new("x", "y", Severity::Sev4);
+        n.indicators = vec![NewIndicator {
+            kind: "ip".into(),
+            value: "999.1.1.1".into(),
+            note: None,
+        }];
+        let e = Incident::open(
+            IncidentId::new(),
+            IncidentKey::new(1).unwrap(),
+            n,
+            "a",
+            t(0),
+        )
+        .unwrap_err();
+        assert_eq!(e.field(), Some("indicators"));
+        let n = NewIncident::new(" ", "y", Severity::Sev4);
+        let e = Incident::open(
+            IncidentId::new(),
+            IncidentKey::new(1).unwrap(),
+            n,
+            "a",
+            t(0),
+        )
+        .unwrap_err();
+        assert_eq!(e.field(), Some("title"));
+        let mut n = NewIncident::new("x", "y", Severity::Sev4);
+        n.first_activity = Some(t(5));
+        n.detected = Some(t(2));
+        let e = Incident::open(
+            IncidentId::new(),
+            IncidentKey::new(1).unwrap(),
+            n,
+            "a",
+            t(6),
+        )
+        .unwrap_err();
+        assert!(matches!(e, DomainError::TimestampOrder { .. }));
+    }
+
+    #[test]
+    fn full_lifecycle_sets_milestones() {
+        let mut i = open(Severity::Sev3);
+        let steps = [Phase::Analysis, Phase::Containment, Phase::Eradication];
+        for (h, p) in (2..).zip(steps) {
+            i.change_phase(p, "ann", None, t(h)).unwrap();
+        }
+        let e = i
+            .change_phase(Phase::Recovery, "ann", None, t(5))
+            .unwrap_err();
+        assert!(
+            matches!(&e, DomainError::TransitionRefused(r) if r[0].guard == "root_cause_before_recovery")
+        );
+        assert_eq!(i.phase, Phase::Eradication);
+        i.apply_patch(
+            IncidentPatch {
+                root_cause: Some("weak MFA".into()),
+                ..Default::default()
+            },
+            "ann",
+            t(5),
+        )
+        .unwrap();
+        i.change_phase(Phase::Recovery, "ann", None, t(6)).unwrap();
+        i.change_phase(Phase::PostIncident, "ann", None, t(7))
+            .unwrap();
+        i.change_phase(Phase::Closed, "ann", None, t(8)).unwrap();
+        let ts = &i.timestamps;
+        assert_eq!(
+            (
+                ts.acknowledged,
+                ts.declared,
+                ts.contained,
+                ts.eradicated,
+                ts.recovered,
+                ts.closed
+            ),
+            (
+                Some(t(2)),
+                Some(t(3)),
+                Some(t(4)),
+                Some(t(6)),
+                Some(t(7)),
+                Some(t(8))
+            )
+        );
+        assert_eq!(ts.time_to_contain(), Some(Duration::hours(3)));
+        assert_eq!(i.phase_history.len(), 6);
+        i.change_phase(Phase::Analysis, "bob", Some("new activity"), t(9))
+            .unwrap();
+        assert_eq!(i.timestamps.closed, None, "reopening clears closed");
+        assert_eq!(i.timestamps.contained, Some(t(4)), "earlier facts stay");
+    }
+
+    #[test]
+    fn sev1_close_needs_post_mortem() {
+        let mut i = open(Severity::Sev1);
+        i.root_cause = Some("x".into());
+        i.phase = Phase::PostIncident;
+        let e = i.change_phase(Phase::Closed, "a", None, t(3)).unwrap_err();
+        assert!(
+            matches!(&e, DomainError::TransitionRefused(r) if r.len() == 1 && r[0].guard == "post_mortem_before_close")
+        );
+        i.post_mortem = Some(PostMortem {
+            summary: "done".into(),
+            recorded_by: "a".into(),
+            recorded_at: t(3),
+        });
+        i.change_phase(Phase::Closed, "a", None, t(4)).unwrap();
+    }
+
+    #[test]
+    fn severity_and_impact_drive_priority() {
+        let mut i = open(Severity::Sev3);
+        i.change_severity(Severity::Sev2, "ann", "lateral movement", t(2))
+            .unwrap();
+        assert_eq!(i.priority, Priority::P2);
+        assert_eq!(
+            i.change_severity(Severity::Sev1, "ann", "", t(2))
+                .unwrap_err()
+                .field(),
+            Some("reason")
+        );
+        let impact = DataImpact {
+            personal_data: true,
+            disclosed: true,
+            ..Default::default()
+        };
+        i.apply_patch(
+            IncidentPatch {
+                data_impact: Some(impact),
+                ..Default::default()
+            },
+            "bob",
+            t(3),
+        )
+        .unwrap();
+        assert_eq!(i.priority, Priority::P1);
+        assert_eq!(i.data_impact.assessed_by.as_deref(), Some("bob"));
+    }
+
+    #[test]
+    fn patch_is_all_or_nothing() {
+        let mut i = open(Severity::Sev3);
+        let before = i.clone();
+        let e = i
+            .apply_patch(
+                IncidentPatch {
+                    title: Some("new".into()),
+                    techniques: Some(vec!["bad".into()]),
+                    ..Default::default()
+                },
+                "a",
+                t(2),
+            )
+            .unwrap_err();
+        assert_eq!(e.field(), Some("techniques"));
+        assert_eq!(i, before);
+        assert_eq!(
+            i.apply_patch(IncidentPatch::default(), "a", t(2))
+                .unwrap_err()
+                .field(),
+            Some("patch")
+        );
+    }
+
+    #[test]
+    fn indicators_add_dedup_remove_keep_history() {
+        let mut i = open(Severity::Sev3);
+        let v = IndicatorValue::new(IndicatorKind::Domain, "EVIL.com").unwrap();
+        let (existing, added) = i.add_indicator(&v, None, "a", t(2));
+        assert!(!added);
+        let removed = i
+            .remove_indicator(existing.id, "a", "false positive", t(3))
+            .unwrap();
+        assert_eq!(removed.removed_by.as_deref(), Some("a"));
+        assert_eq!(i.indicators.len(), 2, "removal keeps the row");
+        assert_eq!(i.active_indicators().count(), 1);
+        assert!(i.remove_indicator(existing.id, "a", "again", t(3)).is_err());
+        let (_, added) = i.add_indicator(&v, None, "a", t(4));
+        assert!(added, "a removed indicator can be added again");
+        assert_eq!(
+            i.remove_indicator(existing.id, "a", " ", t(3))
+                .unwrap_err()
+                .field(),
+            Some("reason")
+        );
+    }
+
+    #[test]
+    fn timestamp_correction_recorded() {
+        let mut i = open(Severity::Sev3);
+        i.correct_timestamp(
+            TimestampKind::FirstActivity,
+            Some(t(0)),
+            "a",
+            "proxy logs",
+            t(2),
+        )
+        .unwrap();
+        assert_eq!(i.timestamp_corrections.len(), 1);
+        assert!(
+            i.correct_timestamp(TimestampKind::FirstActivity, Some(t(5)), "a", "x", t(2))
+                .is_err()
+        );
+        assert_eq!(i.timestamp_corrections.len(), 1);
+    }
+}

@@ -1,0 +1,478 @@
+//! Indicators of compromise: typed, normalised, de-duplicated by (kind, normalised value).
+//!
+//! Normalisation per kind (invalid values are rejected with the reason):
+//! - `ip`: parsed by `std::net::IpAddr` (brackets around IPv6 allowed) and written canonically
+//!   (IPv6 compressed, lower case).
+//! - `domain`: lower-cased, one trailing dot stripped, at least two labels, each 1–63 of
+//!   `a-z 0-9 - _` not starting or ending with `-`, at most 253 characters; non-ASCII names must
+//!   be given in their punycode (`xn--`) form.
+//! - `host`: an IP (canonical, as `ip`) or a host name validated like a domain but one label is
+//!   allowed.
+//! - `url`: `scheme://authority/rest`; scheme and host lower-cased, the rest kept as given
+//!   (paths are case-sensitive); no spaces.
+//! - `md5` / `sha1` / `sha256`: hex of 32 / 40 / 64 digits, lower-cased. The kind may be given as
+//!   `hash` and is then inferred from the length.
+//! - `email`: `local@domain`, the domain normalised as `domain`, the local part kept (it may be
+//!   case-sensitive).
+//! - `user_account`, `process`, `file_path`, `other`: trimmed, non-empty, no control characters,
+//!   case kept (paths and account names are case-sensitive on some systems).
+//!
+//! Every value is at most [`MAX_LEN`] bytes.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::DomainError;
+
+/// The longest indicator value accepted, in bytes.
+pub const MAX_LEN: usize = 2048;
+
+wire_enum!(
+    /// What an indicator of compromise is.
+    IndicatorKind ("kind") {
+        /// IPv4 or IPv6 address.
+        Ip = "ip",
+        /// DNS domain name.
+        Domain = "domain",
+        /// URL.
+        Url = "url",
+        /// MD5 file hash.
+        Md5 = "md5",
+        /// SHA-1 file hash.
+        Sha1 = "sha1",
+        /// SHA-256 file hash.
+        Sha256 = "sha256",
+        /// E-mail address.
+        Email = "email",
+        /// User account.
+        UserAccount = "user_account",
+        /// Host name or address.
+        Host = "host",
+        /// Process name or command line.
+        Process = "process",
+        /// File path.
+        FilePath = "file_path",
+        /// Anything else.
+        Other = "other",
+    }
+);
+
+/// A validated, normalised indicator: its kind and canonical value. Two indicators are the same
+/// when both are equal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IndicatorValue {
+    kind: IndicatorKind,
+    value: String,
+}
+
+#[derive(Deserialize)]
+struct RawIndicator {
+    kind: String,
+    value: String,
+}
+
+impl<'de> Deserialize<'de> for IndicatorValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = RawIndicator::deserialize(d)?;
+        IndicatorValue::parse(&raw.kind, &raw.value).map_err(serde::de::Error::custom)
+    }
+}
+
+impl IndicatorValue {
+    /// Validates and normalises `raw` as an indicator of `kind`.
+    pub fn new(kind: IndicatorKind, raw: &str) -> Result<Self, DomainError> {
+        let value = normalise(kind, raw)?;
+        Ok(IndicatorValue { kind, value })
+    }
+
+    /// Like [`IndicatorValue::new`] with the kind given as text; `hash` infers md5, sha1 or
+    /// sha256 from the length.
+    pub fn parse(kind: &str, raw: &str) -> Result<Self, DomainError> {
+        if kind.trim().eq_ignore_ascii_case("hash") {
+            return Self::hash(raw);
+        }
+        Self::new(IndicatorKind::parse(kind)?, raw)
+    }
+
+    /// A file hash whose kind is inferred from its length (32 md5, 40 sha1, 64 sha256).
+    pub fn hash(raw: &str) -> Result<Self, DomainError> {
+        let kind = match raw.trim().len() {
+            32 => IndicatorKind::Md5,
+            40 => IndicatorKind::Sha1,
+            64 => IndicatorKind::Sha256,
+            n => {
+                return Err(DomainError::invalid(
+                    "value",
+                    format!(
+                        "a hash has 32 (md5), 40 (sha1) or 64 (sha256) hex digits, this one has {n}"
+                    ),
+                ));
+            }
+        };
+        Self::new(kind, raw)
+    }
+
+    /// Every (kind, value) reading of a free-text search term that is valid, for looking a
+    /// value up across incidents without knowing its kind.
+    pub fn candidates(raw: &str) -> Vec<IndicatorValue> {
+        let mut out: Vec<IndicatorValue> = IndicatorKind::ALL
+            .iter()
+            .filter_map(|k| IndicatorValue::new(*k, raw).ok())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> IndicatorKind {
+        self.kind
+    }
+
+    /// The normalised value.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+}
+
+/// Keeps the first of every (kind, normalised value), in order.
+pub fn dedup(values: impl IntoIterator<Item = IndicatorValue>) -> Vec<IndicatorValue> {
+    let mut seen = std::collections::HashSet::new();
+    values
+        .into_iter()
+        .filter(|v| seen.insert(v.clone()))
+        .collect()
+}
+
+/// An indicator recorded on an incident. Removing one keeps it, marked removed, for history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Indicator {
+    /// Its id.
+    pub id: Uuid,
+    /// The kind.
+    pub kind: IndicatorKind,
+    /// The normalised value.
+    pub value: String,
+    /// Where or how it was seen.
+    pub note: Option<String>,
+    /// Who added it.
+    pub added_by: String,
+    /// When.
+    pub added_at: DateTime<Utc>,
+    /// Who removed it, when it was removed.
+    pub removed_by: Option<String>,
+    /// When it was removed.
+    pub removed_at: Option<DateTime<Utc>>,
+    /// Why it was removed.
+    pub removal_reason: Option<String>,
+}
+
+impl Indicator {
+    /// Whether it is still on the incident.
+    pub fn is_active(&self) -> bool {
+        self.removed_at.is_none()
+    }
+
+    /// Its (kind, value) identity.
+    pub fn identity(&self) -> (IndicatorKind, &str) {
+        (self.kind, &self.value)
+    }
+}
+
+fn invalid(reason: impl Into<String>) -> DomainError {
+    DomainError::invalid("value", reason)
+}
+
+fn normalise(kind: IndicatorKind, raw: &str) -> Result<String, DomainError> {
+    let t = raw.trim();
+    if t.is_empty() {
+        return Err(invalid(format!(
+            "an empty {kind} indicator says nothing; give its value"
+        )));
+    }
+    if t.len() > MAX_LEN {
+        return Err(invalid(format!(
+            "longer than {MAX_LEN} bytes; shorten it or attach it as evidence"
+        )));
+    }
+    if t.chars().any(char::is_control) {
+        return Err(invalid("contains control characters; remove them"));
+    }
+    match kind {
+        IndicatorKind::Ip => ip(t),
+        IndicatorKind::Domain => domain(t, 2),
+        IndicatorKind::Host => ip(t).or_else(|_| domain(t, 1)).map_err(|_| {
+            invalid(format!(
+                "{t:?} is neither an IP address nor a host name (letters, digits, - and . only)"
+            ))
+        }),
+        IndicatorKind::Url => url(t),
+        IndicatorKind::Md5 => hex_hash(t, 32, "md5"),
+        IndicatorKind::Sha1 => hex_hash(t, 40, "sha1"),
+        IndicatorKind::Sha256 => hex_hash(t, 64, "sha256"),
+        IndicatorKind::Email => email(t),
+        IndicatorKind::UserAccount
+        | IndicatorKind::Process
+        | IndicatorKind::FilePath
+        | IndicatorKind::Other => Ok(t.to_owned()),
+    }
+}
+
+fn ip(t: &str) -> Result<String, DomainError> {
+    let inner = t
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or(t);
+    inner
+        .parse::<IpAddr>()
+        .map(|a| a.to_string())
+        .map_err(|_| invalid(format!("{t:?} is not an IPv4 or IPv6 address")))
+}
+
+fn domain(t: &str, min_labels: usize) -> Result<String, DomainError> {
+    let lower = t.to_ascii_lowercase();
+    let d = lower.strip_suffix('.').unwrap_or(&lower);
+    if !d.is_ascii() {
+        return Err(invalid(format!(
+            "{t:?} is not ASCII; give the punycode (xn--) form"
+        )));
+    }
+    if d.len() > 253 {
+        return Err(invalid("a domain name has at most 253 characters"));
+    }
+    let labels: Vec<&str> = d.split('.').collect();
+    if labels.len() < min_labels {
+        return Err(invalid(format!(
+            "{t:?} has a single label; a domain looks like example.com (use kind host for a bare host name)"
+        )));
+    }
+    for l in &labels {
+        let ok = !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok {
+            return Err(invalid(format!(
+                "{t:?} has an invalid label {l:?}: labels are 1-63 letters, digits, - or _, not starting or ending with -"
+            )));
+        }
+    }
+    Ok(d.to_owned())
+}
+
+fn url(t: &str) -> Result<String, DomainError> {
+    let (scheme, rest) = t.split_once("://").ok_or_else(|| {
+        invalid(format!(
+            "{t:?} is not a URL; write it with its scheme, like https://example.com/path"
+        ))
+    })?;
+    let scheme_ok = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    if !scheme_ok {
+        return Err(invalid(format!("{scheme:?} is not a URL scheme")));
+    }
+    if t.chars().any(char::is_whitespace) {
+        return Err(invalid("a URL has no spaces; percent-encode them (%20)"));
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    let host_end = if hostport.starts_with('[') {
+        hostport.find(']').map(|i| i + 1).unwrap_or(hostport.len())
+    } else {
+        hostport.find(':').unwrap_or(hostport.len())
+    };
+    if hostport[..host_end].is_empty() {
+        return Err(invalid(format!("{t:?} has no host")));
+    }
+    let mut out = scheme.to_ascii_lowercase();
+    out.push_str("://");
+    if let Some(u) = userinfo {
+        out.push_str(u);
+        out.push('@');
+    }
+    out.push_str(&hostport[..host_end].to_ascii_lowercase());
+    out.push_str(&hostport[host_end..]);
+    out.push_str(tail);
+    Ok(out)
+}
+
+fn hex_hash(t: &str, len: usize, name: &str) -> Result<String, DomainError> {
+    if t.len() != len || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(invalid(format!(
+            "a {name} hash is exactly {len} hex digits; got {} characters{}",
+            t.len(),
+            if t.bytes().all(|b| b.is_ascii_hexdigit()) {
+                ""
+            } else {
+                " with non-hex ones"
+            }
+        )));
+    }
+    Ok(t.to_ascii_lowercase())
+}
+
+fn email(t: &str) -> Result<String, DomainError> {
+    let (local, dom) = t
+        .rsplit_once('@')
+        .ok_or_else(|| invalid(format!("{t:?} is not an e-mail address (local@domain)")))?;
+    if local.is_empty()
+        || local.len() > 64
+        || local.contains('@')
+        || local.chars().any(char::is_whitespace)
+    {
+        return Err(invalid(format!("{t:?} has an invalid local part before @")));
+    }
+    let d = domain(dom, 2).map_err(|_| invalid(format!("{t:?} has an invalid domain after @")))?;
+    Ok(format!("{local}@{d}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(kind: IndicatorKind, raw: &str) -> String {
+        IndicatorValue::new(kind, raw).unwrap().value().to_owned()
+    }
+
+    fn bad(kind: IndicatorKind, raw: &str) {
+        let e = IndicatorValue::new(kind, raw).unwrap_err();
+        assert_eq!(e.field(), Some("value"), "{kind} {raw:?} -> {e}");
+    }
+
+    #[test]
+    fn ips_are_canonical() {
+        assert_eq!(n(IndicatorKind::Ip, " 10.0.0.1 "), "10.0.0.1");
+        assert_eq!(n(IndicatorKind::Ip, "2001:DB8:0:0:0:0:0:1"), "2001:db8::1");
+        assert_eq!(n(IndicatorKind::Ip, "[::1]"), "::1");
+        bad(IndicatorKind::Ip, "10.0.0.256");
+        bad(IndicatorKind::Ip, "example.com");
+    }
+
+    #[test]
+    fn domains_are_lowercased_and_validated() {
+        assert_eq!(
+            n(IndicatorKind::Domain, "Evil.Example.COM."),
+            "evil.example.com"
+        );
+        assert_eq!(
+            n(IndicatorKind::Domain, "xn--bcher-kva.example"),
+            "xn--bcher-kva.example"
+        );
+        bad(IndicatorKind::Domain, "localhost");
+        bad(IndicatorKind::Domain, "-bad.example.com");
+        bad(IndicatorKind::Domain, "a..b");
+        bad(IndicatorKind::Domain, "bücher.example");
+        bad(IndicatorKind::Domain, &format!("{}.com", "a".repeat(64)));
+    }
+
+    #[test]
+    fn hosts_accept_ip_or_single_label() {
+        assert_eq!(n(IndicatorKind::Host, "WEB01"), "web01");
+        assert_eq!(n(IndicatorKind::Host, "2001:DB8::1"), "2001:db8::1");
+        bad(IndicatorKind::Host, "web 01");
+    }
+
+    #[test]
+    fn urls_lowercase_scheme_and_host_only() {
+        assert_eq!(
+            n(
+                IndicatorKind::Url,
+                "HTTPS://Evil.Example.com:8443/Path/X?Q=A#F"
+            ),
+            "https://evil.example.com:8443/Path/X?Q=A#F"
+        );
+        assert_eq!(
+            n(IndicatorKind::Url, "http://User@HOST"),
+            "http://User@host"
+        );
+        bad(IndicatorKind::Url, "evil.example.com/x");
+        bad(IndicatorKind::Url, "https:///nohost");
+        bad(IndicatorKind::Url, "https://a.com/has space");
+        bad(IndicatorKind::Url, "1http://a.com");
+    }
+
+    #[test]
+    fn hashes_by_length_and_hex() {
+        let md5 = "D41D8CD98F00B204E9800998ECF8427E";
+        assert_eq!(n(IndicatorKind::Md5, md5), md5.to_lowercase());
+        let h = IndicatorValue::parse("hash", &"A".repeat(40)).unwrap();
+        assert_eq!(
+            (h.kind(), h.value()),
+            (IndicatorKind::Sha1, "a".repeat(40).as_str())
+        );
+        assert_eq!(
+            IndicatorValue::hash(&"0".repeat(64)).unwrap().kind(),
+            IndicatorKind::Sha256
+        );
+        assert!(IndicatorValue::hash("abc").is_err());
+        bad(IndicatorKind::Sha256, &"0".repeat(63));
+        bad(IndicatorKind::Md5, &"g".repeat(32));
+        bad(IndicatorKind::Md5, &"0".repeat(40));
+    }
+
+    #[test]
+    fn emails_lowercase_domain_only() {
+        assert_eq!(
+            n(IndicatorKind::Email, "Alice.B@Example.COM"),
+            "Alice.B@example.com"
+        );
+        bad(IndicatorKind::Email, "alice");
+        bad(IndicatorKind::Email, "@example.com");
+        bad(IndicatorKind::Email, "alice@localhost");
+    }
+
+    #[test]
+    fn free_text_kinds_are_trimmed_and_checked() {
+        assert_eq!(
+            n(IndicatorKind::FilePath, "  C:\\Temp\\X.exe "),
+            "C:\\Temp\\X.exe"
+        );
+        assert_eq!(n(IndicatorKind::UserAccount, "CORP\\Bob"), "CORP\\Bob");
+        bad(IndicatorKind::Process, "   ");
+        bad(IndicatorKind::Other, "a\u{0}b");
+        bad(IndicatorKind::Other, &"x".repeat(MAX_LEN + 1));
+    }
+
+    #[test]
+    fn dedup_by_kind_and_normalised_value() {
+        let v = dedup([
+            IndicatorValue::new(IndicatorKind::Domain, "Evil.com").unwrap(),
+            IndicatorValue::new(IndicatorKind::Domain, "evil.com.").unwrap(),
+            IndicatorValue::new(IndicatorKind::Host, "evil.com").unwrap(),
+        ]);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].kind(), IndicatorKind::Domain);
+        assert_eq!(v[1].kind(), IndicatorKind::Host);
+    }
+
+    #[test]
+    fn candidates_and_serde() {
+        let c = IndicatorValue::candidates("10.0.0.1");
+        assert!(c.contains(&IndicatorValue::new(IndicatorKind::Ip, "10.0.0.1").unwrap()));
+        let v: IndicatorValue =
+            serde_json::from_str(r#"{"kind":"hash","value":"D41D8CD98F00B204E9800998ECF8427E"}"#)
+                .unwrap();
+        assert_eq!(v.kind(), IndicatorKind::Md5);
+        assert!(serde_json::from_str::<IndicatorValue>(r#"{"kind":"ip","value":"nope"}"#).is_err());
+        assert_eq!(
+            IndicatorKind::parse("file-path").unwrap(),
+            IndicatorKind::FilePath
+        );
+    }
+}

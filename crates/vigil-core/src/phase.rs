@@ -1,0 +1,304 @@
+//! The incident phases and the guarded state machine between them.
+//!
+//! ```text
+//! detection → analysis → containment → eradication → recovery → post_incident → closed
+//!     ↑__________ any earlier phase, with a reason (reopening) __________________|
+//! ```
+//!
+//! A transition is checked by every guard in [`Guard::ALL`]; all guards run, and a refusal
+//! ([`crate::DomainError::TransitionRefused`]) lists every guard that refused and why:
+//!
+//! - `phase_changes` — the target differs from the current phase.
+//! - `one_step_forward` — forward moves go one phase at a time. Skipping is refused because each
+//!   step records a lifecycle milestone (see [`crate::timestamps`]) and the seed's process is
+//!   sequential: an incident that was never contained has no containment time to measure.
+//! - `reopen_reason` — moving back to an earlier phase (reopening) needs a reason.
+//! - `root_cause_before_recovery` — recovery needs a root cause recorded: the seed says
+//!   "recovery isn't possible until the threat has been removed and its underlying causes have
+//!   been resolved"; together with `one_step_forward` the only way in is from eradication.
+//! - `post_mortem_before_close` — a SEV1 or SEV2 incident, or one with a data breach
+//!   ([`crate::DataImpact::requires_notification`]), cannot be closed before a post-mortem
+//!   exists.
+//!
+//! The transitions themselves are applied by [`crate::Incident::change_phase`], which also sets
+//! the milestones.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DomainError, GuardRefusal};
+use crate::severity::Severity;
+
+wire_enum!(
+    /// Where an incident stands in the response process.
+    Phase ("phase") {
+        /// Detected; not yet analysed.
+        Detection = "detection",
+        /// Being analysed to confirm and scope it.
+        Analysis = "analysis",
+        /// Limiting the harm.
+        Containment = "containment",
+        /// Removing the root cause and evicting the adversary.
+        Eradication = "eradication",
+        /// Restoring services to a known secure state.
+        Recovery = "recovery",
+        /// Post-mortem and lessons learned.
+        PostIncident = "post_incident",
+        /// Done.
+        Closed = "closed",
+    }
+);
+
+impl Phase {
+    /// Position in the process, from 0 (detection).
+    pub fn index(self) -> usize {
+        Phase::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
+    /// The next phase, if any.
+    pub fn next(self) -> Option<Phase> {
+        Phase::ALL.get(self.index() + 1).copied()
+    }
+
+    /// Whether the incident is still open (any phase but closed).
+    pub fn is_open(self) -> bool {
+        self != Phase::Closed
+    }
+}
+
+/// What the guards look at when checking a transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransitionFacts<'a> {
+    /// Current phase.
+    pub from: Phase,
+    /// Requested phase.
+    pub to: Phase,
+    /// Current severity.
+    pub severity: Severity,
+    /// Whether the data-impact assessment makes it a data breach.
+    pub data_breach: bool,
+    /// Whether a root cause is recorded.
+    pub root_cause_recorded: bool,
+    /// Whether a post-mortem exists.
+    pub post_mortem_exists: bool,
+    /// The reason given with the request, if any.
+    pub reason: Option<&'a str>,
+}
+
+/// A named rule a phase transition must pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Guard {
+    /// The target phase must differ from the current one.
+    PhaseChanges,
+    /// Forward moves go one phase at a time.
+    OneStepForward,
+    /// Moving back needs a reason.
+    ReopenReason,
+    /// Recovery needs a recorded root cause.
+    RootCauseBeforeRecovery,
+    /// SEV1/SEV2 and data-breach incidents need a post-mortem before closing.
+    PostMortemBeforeClose,
+}
+
+impl Guard {
+    /// Every guard, in the order they are checked.
+    pub const ALL: &'static [Guard] = &[
+        Guard::PhaseChanges,
+        Guard::OneStepForward,
+        Guard::ReopenReason,
+        Guard::RootCauseBeforeRecovery,
+        Guard::PostMortemBeforeClose,
+    ];
+
+    /// The stable name, used in refusals and by API clients.
+    pub fn name(self) -> &'static str {
+        match self {
+            Guard::PhaseChanges => "phase_changes",
+            Guard::OneStepForward => "one_step_forward",
+            Guard::ReopenReason => "reopen_reason",
+            Guard::RootCauseBeforeRecovery => "root_cause_before_recovery",
+            Guard::PostMortemBeforeClose => "post_mortem_before_close",
+        }
+    }
+
+    /// `None` when the guard lets the transition through, otherwise why not and what to do.
+    pub fn check(self, f: &TransitionFacts<'_>) -> Option<String> {
+        let forward = f.to.index() > f.from.index();
+        match self {
+            Guard::PhaseChanges => (f.from == f.to)
+                .then(|| format!("the incident is already in {}; pick another phase", f.to)),
+            Guard::OneStepForward => (forward && f.from.next() != Some(f.to)).then(|| {
+                format!(
+                    "phases move forward one at a time; move to {} first",
+                    f.from.next().map(Phase::as_str).unwrap_or("none")
+                )
+            }),
+            Guard::ReopenReason => (f.to.index() < f.from.index()
+                && f.reason.is_none_or(|r| r.trim().is_empty()))
+            .then(|| format!("moving back from {} to {} reopens work; give a reason", f.from, f.to)),
+            Guard::RootCauseBeforeRecovery => (f.to == Phase::Recovery && !f.root_cause_recorded)
+                .then(|| {
+                    "recovery needs eradication confirmed with a root cause; record the root cause first"
+                        .to_owned()
+                }),
+            Guard::PostMortemBeforeClose => (f.to == Phase::Closed
+                && (f.severity <= Severity::Sev2 || f.data_breach)
+                && !f.post_mortem_exists)
+                .then(|| {
+                    format!(
+                        "a {} incident{} needs a post-mortem before it is closed; write the post-mortem first",
+                        f.severity,
+                        if f.data_breach { " with a data breach" } else { "" }
+                    )
+                }),
+        }
+    }
+}
+
+/// Runs every guard; `Ok` when none refuses, otherwise all refusals.
+pub fn check_transition(f: &TransitionFacts<'_>) -> Result<(), DomainError> {
+    let refusals: Vec<GuardRefusal> = Guard::ALL
+        .iter()
+        .filter_map(|g| {
+            g.check(f).map(|reason| GuardRefusal {
+                guard: g.name().to_owned(),
+                reason,
+            })
+        })
+        .collect();
+    if refusals.is_empty() {
+        Ok(())
+    } else {
+        Err(DomainError::TransitionRefused(refusals))
+    }
+}
+
+/// One recorded phase change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PhaseChange {
+    /// Phase before.
+    pub from: Phase,
+    /// Phase after.
+    pub to: Phase,
+    /// Who moved it.
+    pub actor: String,
+    /// Why (required when moving back).
+    pub reason: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(from: Phase, to: Phase) -> TransitionFacts<'static> {
+        TransitionFacts {
+            from,
+            to,
+            severity: Severity::Sev3,
+            data_breach: false,
+            root_cause_recorded: true,
+            post_mortem_exists: false,
+            reason: None,
+        }
+    }
+
+    fn refused(f: &TransitionFacts<'_>) -> Vec<String> {
+        match check_transition(f) {
+            Ok(()) => vec![],
+            Err(DomainError::TransitionRefused(r)) => r.into_iter().map(|r| r.guard).collect(),
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+
+    #[test]
+    fn each_forward_step_passes() {
+        for w in Phase::ALL.windows(2) {
+            assert!(
+                refused(&facts(w[0], w[1])).is_empty(),
+                "{} -> {}",
+                w[0],
+                w[1]
+            );
+        }
+    }
+
+    #[test]
+    fn skipping_and_staying_refused() {
+        assert_eq!(
+            refused(&facts(Phase::Detection, Phase::Containment)),
+            ["one_step_forward"]
+        );
+        assert_eq!(
+            refused(&facts(Phase::Analysis, Phase::Analysis)),
+            ["phase_changes"]
+        );
+    }
+
+    #[test]
+    fn reopening_needs_reason() {
+        assert_eq!(
+            refused(&facts(Phase::Closed, Phase::Analysis)),
+            ["reopen_reason"]
+        );
+        let with = TransitionFacts {
+            reason: Some("new IOC found"),
+            ..facts(Phase::Closed, Phase::Analysis)
+        };
+        assert!(refused(&with).is_empty());
+        let blank = TransitionFacts {
+            reason: Some("  "),
+            ..facts(Phase::Recovery, Phase::Containment)
+        };
+        assert_eq!(refused(&blank), ["reopen_reason"]);
+    }
+
+    #[test]
+    fn recovery_needs_root_cause() {
+        let f = TransitionFacts {
+            root_cause_recorded: false,
+            ..facts(Phase::Eradication, Phase::Recovery)
+        };
+        assert_eq!(refused(&f), ["root_cause_before_recovery"]);
+    }
+
+    #[test]
+    fn close_needs_post_mortem_for_sev1_sev2_and_breaches() {
+        for (sev, breach, pm, want) in [
+            (Severity::Sev1, false, false, true),
+            (Severity::Sev2, false, false, true),
+            (Severity::Sev3, true, false, true),
+            (Severity::Sev3, false, false, false),
+            (Severity::Sev4, false, false, false),
+            (Severity::Sev1, true, true, false),
+        ] {
+            let f = TransitionFacts {
+                severity: sev,
+                data_breach: breach,
+                post_mortem_exists: pm,
+                ..facts(Phase::PostIncident, Phase::Closed)
+            };
+            assert_eq!(
+                refused(&f) == ["post_mortem_before_close"],
+                want,
+                "{sev} breach={breach} pm={pm}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_refusing_guard_is_listed() {
+        let f = TransitionFacts {
+            root_cause_recorded: false,
+            ..facts(Phase::Detection, Phase::Recovery)
+        };
+        assert_eq!(
+            refused(&f),
+            ["one_step_forward", "root_cause_before_recovery"]
+        );
+        let names: Vec<_> = Guard::ALL.iter().map(|g| g.name()).collect();
+        assert_eq!(names.len(), 5);
+    }
+}

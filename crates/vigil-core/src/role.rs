@@ -1,0 +1,57 @@
+//! Roles of API tokens and what each may do.
+//!
+//! | role      | read incidents, evidence, actions | write incidents (create, update, phases, indicators, evidence, actions, links) | tokens and audit trail |
+//! |-----------|-----|-----|-----|
+//! | viewer    | yes | no  | no  |
+//! | responder | yes | yes | no  |
+//! | admin     | yes | yes | yes |
+
+wire_enum!(
+    /// The role of an API token.
+    Role ("role") {
+        /// Reads incidents, their evidence and action logs; changes nothing.
+        Viewer = "viewer",
+        /// Everything a viewer does, and opens and works incidents.
+        Responder = "responder",
+        /// Everything a responder does, and manages tokens and reads and verifies the audit trail.
+        Admin = "admin",
+    }
+);
+
+/// A kind of operation a role may be allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Read incidents and everything attached to them.
+    Read,
+    /// Create or change incidents and everything attached to them.
+    Write,
+    /// Manage tokens; read and verify the audit trail.
+    Admin,
+}
+
+impl Role {
+    /// Whether this role may perform operations needing `p`.
+    pub fn allows(self, p: Permission) -> bool {
+        match p {
+            Permission::Read => true,
+            Permission::Write => matches!(self, Role::Responder | Role::Admin),
+            Permission::Admin => self == Role::Admin,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permissions_by_role() {
+        assert!(Role::Viewer.allows(Permission::Read));
+        assert!(!Role::Viewer.allows(Permission::Write));
+        assert!(Role::Responder.allows(Permission::Write));
+        assert!(!Role::Responder.allows(Permission::Admin));
+        assert!(Role::Admin.allows(Permission::Admin));
+        assert_eq!(Role::parse("ADMIN").unwrap(), Role::Admin);
+        assert_eq!(Role::parse("root").unwrap_err().field(), Some("role"));
+    }
+}

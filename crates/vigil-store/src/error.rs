@@ -1,0 +1,58 @@
+//! Store errors: domain refusals pass through unchanged; the rest say what failed and what to do.
+
+use uuid::Uuid;
+use vigil_core::DomainError;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A domain rule refused the input or the change (field named, or guards listed).
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// The thing named does not exist; check the key or id.
+    #[error("{0} does not exist; check the key or id")]
+    NotFound(String),
+    /// The write conflicts with what is stored (e.g. a link that already exists).
+    #[error("{0}")]
+    Conflict(String),
+    /// A stored evidence file no longer hashes to its recorded SHA-256.
+    #[error(
+        "evidence {id} is corrupted: the stored file hashes to {actual}, {expected} was recorded; restore it from a backup and record that in its chain of custody"
+    )]
+    EvidenceCorrupted {
+        /// The evidence id.
+        id: Uuid,
+        /// The recorded hash.
+        expected: String,
+        /// The hash of the file now (or `missing`).
+        actual: String,
+    },
+    /// The database failed.
+    #[error("database error: {0}; check the data directory is writable and not full")]
+    Db(#[from] sqlx::Error),
+    /// Applying the schema migrations failed.
+    #[error("database migration failed: {0}; the data directory may be from a newer Vigil")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A file operation failed.
+    #[error("file {path}: {source}; check the data directory's permissions and free space")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A stored value could not be read back (the database was changed by hand).
+    #[error("stored data is unreadable: {0}; run `vigil audit verify` and restore from a backup")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    #[allow(dead_code)] // used by the SQLite backend, landing in the next commit
+    pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+        move |source| StoreError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}

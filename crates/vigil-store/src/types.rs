@@ -1,0 +1,210 @@
+//! Values the [`crate::Store`] operations take and return, beyond the domain types.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use vigil_core::{
+    Category, DomainError, Evidence, IncidentId, IncidentKey, IncidentLink, Indicator,
+    LinkSuggestion, Phase, Role, Severity,
+};
+
+/// An incident named by its key (`INC-42`) or its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncidentRef {
+    /// By key.
+    Key(IncidentKey),
+    /// By id.
+    Id(IncidentId),
+}
+
+impl fmt::Display for IncidentRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IncidentRef::Key(k) => write!(f, "incident {k}"),
+            IncidentRef::Id(id) => write!(f, "incident {id}"),
+        }
+    }
+}
+
+impl FromStr for IncidentRef {
+    type Err = DomainError;
+    /// `INC-42` (any case) or a UUID.
+    fn from_str(s: &str) -> Result<Self, DomainError> {
+        if let Ok(id) = IncidentId::parse(s) {
+            return Ok(IncidentRef::Id(id));
+        }
+        IncidentKey::parse(s).map(IncidentRef::Key)
+    }
+}
+
+impl From<IncidentKey> for IncidentRef {
+    fn from(k: IncidentKey) -> Self {
+        IncidentRef::Key(k)
+    }
+}
+
+impl From<IncidentId> for IncidentRef {
+    fn from(id: IncidentId) -> Self {
+        IncidentRef::Id(id)
+    }
+}
+
+/// A page of results and how many match in all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// How many items match the filters.
+    pub total: u64,
+    /// This page.
+    pub items: Vec<T>,
+}
+
+/// Filters for [`crate::Store::list_incidents`]; every filter given must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentFilter {
+    /// In this phase.
+    pub phase: Option<Phase>,
+    /// With this severity.
+    pub severity: Option<Severity>,
+    /// With this category.
+    pub category: Option<Category>,
+    /// Impacting this service (exact name).
+    pub service: Option<String>,
+    /// Impacting this tenant (exact name).
+    pub tenant: Option<String>,
+    /// Having an active indicator with this value (normalised for every kind it fits).
+    pub indicator: Option<String>,
+    /// `Some(true)`: only open (not closed); `Some(false)`: only closed.
+    pub open: Option<bool>,
+    /// Case-insensitive text in the title or summary.
+    pub text: Option<String>,
+    /// Created at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub created_to: Option<DateTime<Utc>>,
+    /// Page size (1–500; 0 means the default of 50).
+    pub limit: u32,
+    /// Items to skip.
+    pub offset: u32,
+}
+
+impl Default for IncidentFilter {
+    fn default() -> Self {
+        IncidentFilter {
+            phase: None,
+            severity: None,
+            category: None,
+            service: None,
+            tenant: None,
+            indicator: None,
+            open: None,
+            text: None,
+            created_from: None,
+            created_to: None,
+            limit: 50,
+            offset: 0,
+        }
+    }
+}
+
+/// Filters for [`crate::Store::list_audit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only entries about this incident.
+    pub incident_id: Option<IncidentId>,
+    /// Page size (1–1000; 0 means the default of 100).
+    pub limit: u32,
+    /// Entries to skip.
+    pub offset: u32,
+}
+
+impl Default for AuditFilter {
+    fn default() -> Self {
+        AuditFilter {
+            incident_id: None,
+            limit: 100,
+            offset: 0,
+        }
+    }
+}
+
+/// One incident carrying a searched indicator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndicatorHit {
+    /// The incident's id.
+    pub incident_id: IncidentId,
+    /// Its key.
+    pub key: IncidentKey,
+    /// Its title.
+    pub title: String,
+    /// Its phase.
+    pub phase: Phase,
+    /// The matching indicator.
+    pub indicator: Indicator,
+}
+
+/// Related incidents: explicit links and suggestions from shared indicators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Related {
+    /// Explicit links.
+    pub links: Vec<IncidentLink>,
+    /// Incidents sharing an active indicator that are not linked yet.
+    pub suggestions: Vec<LinkSuggestion>,
+}
+
+/// Metadata given with an evidence upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvidence {
+    /// The original file name (no path).
+    pub file_name: String,
+    /// What it is.
+    pub description: Option<String>,
+}
+
+/// Evidence opened for download after its hash was re-verified.
+#[derive(Debug)]
+pub struct EvidenceDownload {
+    /// Its metadata.
+    pub evidence: Evidence,
+    /// The content, positioned at the start.
+    pub file: tokio::fs::File,
+}
+
+/// Who a token authenticates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    /// The token's id.
+    pub token_id: Uuid,
+    /// The token's name (used as the actor of writes).
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+}
+
+/// A token as listed (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    /// Its id.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// Who created it.
+    pub created_by: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A newly created token: the only time its plaintext is available.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedToken {
+    /// The token's record.
+    pub info: TokenInfo,
+    /// The secret to present as `Authorization: Bearer …`; not stored, shown once.
+    pub token: String,
+}
