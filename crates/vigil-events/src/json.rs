@@ -36,22 +36,29 @@ pub enum JsonError {
 pub struct JsonEvent {
     root: Value,
     windows: bool,
+    /// Whether some `Event.EventData` key contains a space (checked once, so that lookups of
+    /// absent fields skip the space-insensitive fallback in the common case).
+    spaced_keys: bool,
 }
 
-const SYSTEM_FIELDS: &[&str] = &[
-    "EventID",
-    "Channel",
-    "Computer",
-    "EventRecordID",
-    "Level",
-    "Task",
-    "Opcode",
-    "Keywords",
-    "Version",
-    "Correlation",
-    "Execution",
-    "Security",
-];
+/// The `Event.System` children a Sigma field name refers to directly.
+fn is_system_field(field: &str) -> bool {
+    matches!(
+        field,
+        "EventID"
+            | "Channel"
+            | "Computer"
+            | "EventRecordID"
+            | "Level"
+            | "Task"
+            | "Opcode"
+            | "Keywords"
+            | "Version"
+            | "Correlation"
+            | "Execution"
+            | "Security"
+    )
+}
 
 impl JsonEvent {
     /// Parses one JSON object.
@@ -68,7 +75,17 @@ impl JsonEvent {
             .get("Event")
             .and_then(|e| e.get("System"))
             .is_some_and(Value::is_object);
-        Ok(JsonEvent { root, windows })
+        let spaced_keys = windows
+            && root
+                .get("Event")
+                .and_then(|e| e.get("EventData"))
+                .and_then(Value::as_object)
+                .is_some_and(|m| m.keys().any(|k| k.contains(' ')));
+        Ok(JsonEvent {
+            root,
+            windows,
+            spaced_keys,
+        })
     }
 
     /// The JSON value.
@@ -105,7 +122,7 @@ impl JsonEvent {
 
     fn windows_lookup(&self, field: &str) -> Option<&Value> {
         let system = self.system()?;
-        if SYSTEM_FIELDS.contains(&field) {
+        if is_system_field(field) {
             return system.get(field);
         }
         match field {
@@ -127,7 +144,7 @@ impl JsonEvent {
             }
             // Some providers (Windows Defender) name their data with spaces ("Threat Name");
             // Sigma rules write them without ("ThreatName").
-            if let Value::Object(map) = data {
+            if let (true, Value::Object(map)) = (self.spaced_keys, data) {
                 for (k, v) in map {
                     if k.contains(' ') && eq_without_spaces(k, field) {
                         return Some(v);
