@@ -7,6 +7,8 @@
 //!   `#attributes`); the record id is the EventRecordID;
 //! - JSON lines (first non-blank byte `{`); the record id is the line number (1-based);
 //! - a JSON array of objects (first non-blank byte `[`); the record id is the index + 1;
+//! - pretty-printed or concatenated JSON objects (first non-blank byte `{` but the first line
+//!   is not a whole object); the record id is the index + 1;
 //! - any of these compressed with gzip (magic `1f 8b`): the stream is decompressed, then
 //!   detected again.
 //!
@@ -48,6 +50,8 @@ pub enum Format {
     JsonLines,
     /// One JSON array of objects.
     JsonArray,
+    /// One or more JSON objects spread over lines (pretty-printed, or concatenated).
+    JsonDocuments,
 }
 
 impl Format {
@@ -57,6 +61,7 @@ impl Format {
             Format::Evtx => "evtx",
             Format::JsonLines => "jsonl",
             Format::JsonArray => "json-array",
+            Format::JsonDocuments => "json",
         }
     }
 }
@@ -65,12 +70,12 @@ impl Format {
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     /// A path named on the command line, or a file found under it, could not be read.
-    #[error("cannot read {}: {source}; check that the path exists and is readable", path.display())]
+    #[error("cannot read {}: {error}; check that the path exists and is readable", path.display())]
     Io {
         /// The path.
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (in the message, not a `source`, so it is printed once).
+        error: std::io::Error,
     },
     /// The file's content is not EVTX, JSON lines or a JSON array, compressed or not.
     #[error(
@@ -82,12 +87,12 @@ pub enum DecodeError {
         path: PathBuf,
     },
     /// The file starts like gzip but does not decompress.
-    #[error("{}: corrupt gzip stream: {source}; the file was skipped", path.display())]
+    #[error("{}: corrupt gzip stream: {error}; the file was skipped", path.display())]
     Gzip {
         /// The file.
         path: PathBuf,
         /// The decompression error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The EVTX file header is unreadable.
     #[error("{}: invalid EVTX file: {reason}; the file was skipped", path.display())]
@@ -117,8 +122,8 @@ pub enum DecodeError {
         /// Why.
         reason: String,
     },
-    /// A JSON array file is not valid JSON as a whole.
-    #[error("{}: invalid JSON array: {reason}; the file was skipped", path.display())]
+    /// A JSON array (or pretty-printed JSON) file is not valid JSON as a whole.
+    #[error("{}: invalid JSON: {reason}; the file was skipped", path.display())]
     JsonArray {
         /// The file.
         path: PathBuf,
@@ -142,9 +147,9 @@ pub struct InputFile {
 pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<InputFile>, DecodeError> {
     let mut out = Vec::new();
     for path in paths {
-        let meta = fs::metadata(path).map_err(|source| DecodeError::Io {
+        let meta = fs::metadata(path).map_err(|error| DecodeError::Io {
             path: path.clone(),
-            source,
+            error,
         })?;
         if meta.is_dir() {
             walk(path, &mut out)?;
@@ -159,9 +164,9 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<InputFile>, DecodeError> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<InputFile>) -> Result<(), DecodeError> {
-    let io = |source| DecodeError::Io {
+    let io = |error| DecodeError::Io {
         path: dir.to_path_buf(),
-        source,
+        error,
     };
     let mut entries = fs::read_dir(dir)
         .map_err(io)?
@@ -170,9 +175,9 @@ fn walk(dir: &Path, out: &mut Vec<InputFile>) -> Result<(), DecodeError> {
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = entry.path();
-        let kind = entry.file_type().map_err(|source| DecodeError::Io {
+        let kind = entry.file_type().map_err(|error| DecodeError::Io {
             path: path.clone(),
-            source,
+            error,
         })?;
         if kind.is_dir() {
             walk(&path, out)?;
@@ -196,7 +201,19 @@ pub fn detect(data: &[u8]) -> Option<Format> {
     }
     let data = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
     match data.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => Some(Format::JsonLines),
+        Some(b'{') => {
+            let start = data
+                .iter()
+                .position(|b| !b.is_ascii_whitespace())
+                .unwrap_or(0);
+            let line = &data[start..];
+            let line = &line[..memchr::memchr(b'\n', line).unwrap_or(line.len())];
+            if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() {
+                Some(Format::JsonLines)
+            } else {
+                Some(Format::JsonDocuments)
+            }
+        }
         Some(b'[') => Some(Format::JsonArray),
         _ => None,
     }
@@ -205,17 +222,17 @@ pub fn detect(data: &[u8]) -> Option<Format> {
 /// Reads a file whole, decompressing gzip, and returns its format and content; `Ok(None)` when
 /// the format is not recognised.
 pub fn read_file(path: &Path) -> Result<Option<(Format, Vec<u8>)>, DecodeError> {
-    let data = fs::read(path).map_err(|source| DecodeError::Io {
+    let data = fs::read(path).map_err(|error| DecodeError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let data = if data.starts_with(GZIP_MAGIC) {
         let mut out = Vec::with_capacity(data.len() * 8);
         flate2::read::MultiGzDecoder::new(&data[..])
             .read_to_end(&mut out)
-            .map_err(|source| DecodeError::Gzip {
+            .map_err(|error| DecodeError::Gzip {
                 path: path.to_path_buf(),
-                source,
+                error,
             })?;
         out
     } else {
@@ -289,6 +306,19 @@ impl RecordSource {
                 pos: 0,
                 line: 0,
             },
+            Format::JsonDocuments => {
+                let items = serde_json::Deserializer::from_slice(&data)
+                    .into_iter::<Value>()
+                    .collect::<Result<Vec<Value>, _>>()
+                    .map_err(|e| DecodeError::JsonArray {
+                        path: file.to_path_buf(),
+                        reason: e.to_string(),
+                    })?;
+                Inner::Array {
+                    items: items.into_iter(),
+                    index: 0,
+                }
+            }
             Format::JsonArray => {
                 let items: Vec<Value> =
                     serde_json::from_slice(&data).map_err(|e| DecodeError::JsonArray {
@@ -485,6 +515,12 @@ mod tests {
     fn detects_formats_by_content() {
         assert_eq!(detect(b"ElfFile\0rest"), Some(Format::Evtx));
         assert_eq!(detect(b"\n {\"a\":1}"), Some(Format::JsonLines));
+        assert_eq!(
+            detect(b"{\n \"a\": 1\n}\n{\"b\":2}"),
+            Some(Format::JsonDocuments)
+        );
+        let out: Vec<_> = source(b"{\n \"a\": 1\n}\n{\"b\":2}").collect();
+        assert_eq!(out[1].as_ref().unwrap().record_id, 2);
         assert_eq!(detect(b"\xef\xbb\xbf[{}]"), Some(Format::JsonArray));
         assert_eq!(detect(b"# README"), None);
         assert_eq!(detect(b""), None);

@@ -1,9 +1,530 @@
-//! `vigil hunt`.
+//! `vigil hunt --rules DIR PATH...`: run a compiled Sigma rule set over log files and folders
+//! (EVTX, JSON lines, JSON arrays, gzip) and print the matches.
+//!
+//! Files are decoded and matched in parallel (one matcher per thread, one compiled set shared);
+//! matches are printed in a deterministic order: by file (sorted paths), then by record, then
+//! by rule. Correlation rules see the matched events of all files in timestamp order after the
+//! scan. Exit code 0 with or without matches; 1 on bad arguments, no rules, or an unreadable
+//! path. A corrupt file or record is reported on stderr and skipped.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use rayon::prelude::*;
+use serde_json::{Value, json};
+use vigil_detect::{CompiledRuleSet, Correlator, RuleId};
+use vigil_events::json::JsonEvent;
+use vigil_events::source::{DecodeError, InputFile, read_file};
+use vigil_events::time::{format_timestamp, parse_timestamp};
+use vigil_events::{RecordSource, collect_files};
+use vigil_sigma::Level;
+
+use crate::ruleset;
+
+/// Output formats of `vigil hunt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A readable table.
+    Table,
+    /// One JSON object per match.
+    Jsonl,
+    /// CSV with a header line.
+    Csv,
+}
 
 /// Arguments of `vigil hunt`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// A Sigma rule file or folder; may be given several times.
+    #[arg(long = "rules", short = 'r', required = true)]
+    rules: Vec<PathBuf>,
+    /// Log files or folders (EVTX, JSON lines, JSON arrays; gzip-compressed or not).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Report only matches of rules at this level or above
+    /// (informational, low, medium, high, critical).
+    #[arg(long, value_parser = parse_level)]
+    level: Option<Level>,
+    /// Only events at or after this time (RFC 3339, e.g. 2019-04-27T00:00:00Z).
+    #[arg(long, value_parser = parse_time)]
+    from: Option<i64>,
+    /// Only events before this time (RFC 3339).
+    #[arg(long, value_parser = parse_time)]
+    to: Option<i64>,
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<std::process::ExitCode> {
-    anyhow::bail!("`vigil hunt` is not available in this build yet")
+fn parse_level(s: &str) -> Result<Level, String> {
+    Level::parse(s).ok_or_else(|| {
+        format!("unknown level {s:?}; use informational, low, medium, high or critical")
+    })
+}
+
+fn parse_time(s: &str) -> Result<i64, String> {
+    parse_timestamp(s).ok_or_else(|| {
+        format!("cannot read {s:?} as a time; use RFC 3339, e.g. 2019-04-27T15:57:25Z")
+    })
+}
+
+/// One rule match.
+pub struct Hit {
+    pub timestamp: Option<i64>,
+    pub rule: RuleId,
+    pub file: Arc<Path>,
+    pub record_id: u64,
+    pub event: Arc<JsonEvent>,
+}
+
+/// What scanning one file produced.
+#[derive(Default)]
+pub struct FileScan {
+    pub hits: Vec<Hit>,
+    pub events: u64,
+    pub bytes: u64,
+    pub errors: Vec<DecodeError>,
+    /// Matched events with their rules, for correlation: (timestamp, event, rules).
+    pub matched: Vec<(i64, Arc<JsonEvent>, Vec<RuleId>)>,
+}
+
+/// Time bounds and what to keep while scanning.
+#[derive(Clone, Copy)]
+pub struct ScanOptions {
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub keep_for_correlation: bool,
+}
+
+/// Decodes and matches one file. Errors are collected in the result, never raised.
+pub fn scan_file(set: &CompiledRuleSet, file: &InputFile, opts: ScanOptions) -> FileScan {
+    let mut scan = FileScan::default();
+    let (format, data) = match read_file(&file.path) {
+        Ok(Some(x)) => x,
+        Ok(None) => {
+            if file.explicit {
+                scan.errors.push(DecodeError::UnknownFormat {
+                    path: file.path.clone(),
+                });
+            }
+            return scan;
+        }
+        Err(e) => {
+            scan.errors.push(e);
+            return scan;
+        }
+    };
+    scan.bytes = data.len() as u64;
+    let source = match RecordSource::new(Arc::from(file.path.as_path()), format, data) {
+        Ok(s) => s,
+        Err(e) => {
+            scan.errors.push(e);
+            return scan;
+        }
+    };
+    scan_source(set, source, opts, &mut scan);
+    scan
+}
+
+/// Matches every record of a source, appending to `scan`.
+pub fn scan_source(
+    set: &CompiledRuleSet,
+    source: RecordSource,
+    opts: ScanOptions,
+    scan: &mut FileScan,
+) {
+    let mut matcher = set.matcher();
+    for record in source {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                scan.errors.push(e);
+                continue;
+            }
+        };
+        scan.events += 1;
+        if opts.from.is_some() || opts.to.is_some() {
+            let Some(ts) = record.timestamp else { continue };
+            if opts.from.is_some_and(|f| ts < f) || opts.to.is_some_and(|t| ts >= t) {
+                continue;
+            }
+        }
+        let Ok(event) = JsonEvent::from_value(record.event) else {
+            continue;
+        };
+        let matched = matcher.matches(&event);
+        if matched.is_empty() {
+            continue;
+        }
+        let event = Arc::new(event);
+        for &rule in matched {
+            if set.rule(rule).report {
+                scan.hits.push(Hit {
+                    timestamp: record.timestamp,
+                    rule,
+                    file: record.file.clone(),
+                    record_id: record.record_id,
+                    event: event.clone(),
+                });
+            }
+        }
+        if opts.keep_for_correlation {
+            scan.matched.push((
+                record.timestamp.unwrap_or(0),
+                event.clone(),
+                matched.to_vec(),
+            ));
+        }
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let (Some(f), Some(t)) = (args.from, args.to) {
+        if f >= t {
+            bail!("--from must be before --to");
+        }
+    }
+    let loaded = ruleset::load(&args.rules)?;
+    let rejected = loaded.load_diagnostics.len() + loaded.compile_diagnostics.len();
+    let set = loaded.set;
+    if set.rules().is_empty() {
+        bail!(
+            "no rules loaded from {}; check the --rules paths (run `vigil rules check` on them)",
+            args.rules
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if rejected > 0 {
+        eprintln!(
+            "{rejected} rule(s) rejected; run `vigil rules check` on the rule folders for details"
+        );
+    }
+    let files = collect_files(&args.paths).context("cannot read the paths to hunt in")?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.jobs.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")?;
+
+    let progress = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(files.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} files {msg} [{elapsed_precise}]",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let opts = ScanOptions {
+        from: args.from,
+        to: args.to,
+        keep_for_correlation: set.correlation_count() > 0,
+    };
+    let events_seen = AtomicU64::new(0);
+    let start = Instant::now();
+    let scans: Vec<FileScan> = pool.install(|| {
+        files
+            .par_iter()
+            .map(|f| {
+                let scan = scan_file(&set, f, opts);
+                let n = events_seen.fetch_add(scan.events, Ordering::Relaxed) + scan.events;
+                if let Some(bar) = &progress {
+                    bar.inc(1);
+                    bar.set_message(format!("{n} events"));
+                }
+                scan
+            })
+            .collect()
+    });
+    if let Some(bar) = &progress {
+        bar.finish_and_clear();
+    }
+
+    let mut hits = Vec::new();
+    let mut matched = Vec::new();
+    let (mut events, mut bytes, mut errors, mut unreadable) = (0u64, 0u64, 0u64, false);
+    let mut files_read = 0;
+    for scan in scans {
+        events += scan.events;
+        bytes += scan.bytes;
+        if scan.bytes > 0 {
+            files_read += 1;
+        }
+        for e in &scan.errors {
+            errors += 1;
+            unreadable |= matches!(e, DecodeError::Io { .. });
+            eprintln!("warning: {e}");
+        }
+        hits.extend(scan.hits);
+        matched.extend(scan.matched);
+    }
+    let correlations = correlate(&set, matched);
+    let elapsed = start.elapsed();
+
+    let hits: Vec<Hit> = hits
+        .into_iter()
+        .filter(|h| args.level.is_none_or(|l| set.rule(h.rule).level() >= l))
+        .collect();
+    let correlations: Vec<_> = correlations
+        .into_iter()
+        .filter(|c| args.level.is_none_or(|l| set.rule(c.rule).level() >= l))
+        .collect();
+
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let written = match args.format {
+        Format::Table => write_table(&mut out, &set, &hits, &correlations),
+        Format::Jsonl => write_jsonl(&mut out, &set, &hits, &correlations),
+        Format::Csv => write_csv(&mut out, &set, &hits, &correlations),
+    }
+    .and_then(|()| Ok(out.flush()?));
+    if let Err(e) = written {
+        // A closed pipe (`vigil hunt … | head`) is not an error.
+        let broken_pipe = e
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
+        if !broken_pipe {
+            return Err(e.context("cannot write the results"));
+        }
+    }
+
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    eprintln!(
+        "{files_read} files, {events} events, {} matches, {} correlation matches, {errors} errors \
+         in {secs:.2} s ({:.0} events/s, {:.1} MB/s)",
+        hits.len(),
+        correlations.len(),
+        events as f64 / secs,
+        bytes as f64 / secs / 1e6,
+    );
+    Ok(if unreadable {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Feeds the matched events of all files to the correlator in timestamp order.
+pub fn correlate(
+    set: &CompiledRuleSet,
+    mut matched: Vec<(i64, Arc<JsonEvent>, Vec<RuleId>)>,
+) -> Vec<vigil_detect::CorrelationMatch> {
+    let mut out = Vec::new();
+    if set.correlation_count() == 0 {
+        return out;
+    }
+    matched.sort_by_key(|m| m.0);
+    let mut correlator = Correlator::new(set);
+    for (ts, event, rules) in &matched {
+        correlator.feed(*ts, event.as_ref(), rules, &mut out);
+    }
+    out
+}
+
+/// Fields shown in the table's details column when present, in this order.
+const KEY_FIELDS: &[&str] = &[
+    "CommandLine",
+    "Image",
+    "ParentImage",
+    "TargetFilename",
+    "TargetObject",
+    "Details",
+    "QueryName",
+    "DestinationIp",
+    "DestinationPort",
+    "TargetUserName",
+    "SubjectUserName",
+    "IpAddress",
+    "LogonType",
+    "ServiceName",
+    "ImagePath",
+    "ScriptBlockText",
+    "ImageLoaded",
+    "PipeName",
+];
+
+fn computer(event: &JsonEvent) -> String {
+    for f in ["Computer", "host.name", "hostname", "host"] {
+        if let Some(v) = event.lookup(f) {
+            return text(v);
+        }
+    }
+    String::new()
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Object(o) => o.get("#text").map(text).unwrap_or_else(|| v.to_string()),
+        other => other.to_string(),
+    }
+}
+
+fn details(event: &JsonEvent) -> String {
+    let mut parts = Vec::new();
+    for f in KEY_FIELDS {
+        if let Some(v) = event.lookup(f) {
+            let mut t = text(v);
+            if t.is_empty() {
+                continue;
+            }
+            if t.chars().count() > 120 {
+                t = t.chars().take(117).collect::<String>() + "...";
+            }
+            parts.push(format!("{f}: {t}"));
+            if parts.len() == 3 {
+                break;
+            }
+        }
+    }
+    parts.join("\n")
+}
+
+fn time_text(ts: Option<i64>) -> String {
+    ts.map(format_timestamp).unwrap_or_default()
+}
+
+fn write_table(
+    out: &mut impl Write,
+    set: &CompiledRuleSet,
+    hits: &[Hit],
+    correlations: &[vigil_detect::CorrelationMatch],
+) -> anyhow::Result<()> {
+    use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+    if hits.is_empty() && correlations.is_empty() {
+        writeln!(out, "no matches")?;
+        return Ok(());
+    }
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_content_arrangement(ContentArrangement::Dynamic);
+    table.set_header(["time", "level", "rule", "computer", "record", "details"]);
+    for h in hits {
+        let rule = set.rule(h.rule);
+        table.add_row([
+            time_text(h.timestamp),
+            rule.level().as_str().to_string(),
+            rule.title().to_string(),
+            computer(&h.event),
+            format!("{}#{}", h.file.display(), h.record_id),
+            details(&h.event),
+        ]);
+    }
+    for c in correlations {
+        let rule = set.rule(c.rule);
+        table.add_row([
+            format_timestamp(c.timestamp_ms),
+            rule.level().as_str().to_string(),
+            rule.title().to_string(),
+            String::new(),
+            "(correlation)".to_string(),
+            format!("group: {}; value: {}", c.group.join(", "), c.value),
+        ]);
+    }
+    writeln!(out, "{table}")?;
+    Ok(())
+}
+
+fn write_jsonl(
+    out: &mut impl Write,
+    set: &CompiledRuleSet,
+    hits: &[Hit],
+    correlations: &[vigil_detect::CorrelationMatch],
+) -> anyhow::Result<()> {
+    for h in hits {
+        let rule = set.rule(h.rule);
+        let line = json!({
+            "timestamp": h.timestamp.map(format_timestamp),
+            "rule_id": rule.id(),
+            "rule_title": rule.title(),
+            "level": rule.level().as_str(),
+            "file": h.file.display().to_string(),
+            "record_id": h.record_id,
+            "tags": rule.meta.tags,
+            "logsource": {
+                "product": rule.logsource.product,
+                "category": rule.logsource.category,
+                "service": rule.logsource.service,
+            },
+            "event": h.event.value(),
+        });
+        serde_json::to_writer(&mut *out, &line)?;
+        writeln!(out)?;
+    }
+    for c in correlations {
+        let rule = set.rule(c.rule);
+        let line = json!({
+            "timestamp": format_timestamp(c.timestamp_ms),
+            "rule_id": rule.id(),
+            "rule_title": rule.title(),
+            "level": rule.level().as_str(),
+            "correlation": {"group": c.group, "value": c.value},
+        });
+        serde_json::to_writer(&mut *out, &line)?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn write_csv(
+    out: &mut impl Write,
+    set: &CompiledRuleSet,
+    hits: &[Hit],
+    correlations: &[vigil_detect::CorrelationMatch],
+) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "timestamp,rule_id,rule_title,level,computer,file,record_id,details"
+    )?;
+    for h in hits {
+        let rule = set.rule(h.rule);
+        let row = [
+            time_text(h.timestamp),
+            rule.id().to_string(),
+            rule.title().to_string(),
+            rule.level().as_str().to_string(),
+            computer(&h.event),
+            h.file.display().to_string(),
+            h.record_id.to_string(),
+            details(&h.event).replace('\n', "; "),
+        ];
+        let row: Vec<_> = row.iter().map(|s| csv_field(s)).collect();
+        writeln!(out, "{}", row.join(","))?;
+    }
+    for c in correlations {
+        let rule = set.rule(c.rule);
+        let row = [
+            format_timestamp(c.timestamp_ms),
+            rule.id().to_string(),
+            rule.title().to_string(),
+            rule.level().as_str().to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+            format!("group: {}; value: {}", c.group.join(", "), c.value),
+        ];
+        let row: Vec<_> = row.iter().map(|s| csv_field(s)).collect();
+        writeln!(out, "{}", row.join(","))?;
+    }
+    Ok(())
 }

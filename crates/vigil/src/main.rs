@@ -9,6 +9,7 @@ mod incident;
 mod logging;
 mod output;
 mod rules;
+mod ruleset;
 mod serve;
 
 use clap::{Parser, Subcommand};
