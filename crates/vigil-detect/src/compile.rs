@@ -223,6 +223,8 @@ pub struct CompiledRuleSet {
     /// Per field id: the automaton over its needles, when it has any.
     pub(crate) automata: Vec<Option<FieldAutomaton>>,
     pub(crate) event_id_field: u32,
+    /// A pseudo field id standing for "any value of the event", for keyword needles.
+    pub(crate) keyword_field: u32,
 }
 
 impl CompiledRuleSet {
@@ -415,7 +417,7 @@ impl Builder<'_> {
             Expr::Const(_) | Expr::Not(_) => None,
             Expr::Item(i) => {
                 let item = &self.set.items[*i as usize];
-                let field = item.field?;
+                let field = item.field.unwrap_or(self.set.keyword_field);
                 if item.values.neq || item.values.matches.is_empty() {
                     return None;
                 }
@@ -454,6 +456,48 @@ impl Builder<'_> {
                 }
                 if all.is_empty() { None } else { Some(all) }
             }
+        }
+    }
+
+    /// EventID values of which one must hold for `e` to hold (from `EventID: N` items).
+    fn required_event_ids(&self, e: &Expr) -> Option<Vec<u64>> {
+        match e {
+            Expr::Item(i) => {
+                let item = &self.set.items[*i as usize];
+                if item.field != Some(self.set.event_id_field)
+                    || item.values.neq
+                    || item.values.matches.is_empty()
+                {
+                    return None;
+                }
+                let mut ids = Vec::new();
+                for m in &item.values.matches {
+                    match m {
+                        ValueMatch::NumEq(n, _) if *n >= 0.0 && n.fract() == 0.0 => {
+                            ids.push(*n as u64)
+                        }
+                        _ => return None,
+                    }
+                }
+                if item.values.all && ids.len() > 1 {
+                    return None;
+                }
+                Some(ids)
+            }
+            Expr::And(v) => v
+                .iter()
+                .filter_map(|c| self.required_event_ids(c))
+                .min_by_key(Vec::len),
+            Expr::Or(v) | Expr::AtLeast(_, v) => {
+                let mut all = Vec::new();
+                for c in v {
+                    all.extend(self.required_event_ids(c)?);
+                }
+                all.sort_unstable();
+                all.dedup();
+                if all.is_empty() { None } else { Some(all) }
+            }
+            Expr::Const(_) | Expr::Not(_) => None,
         }
     }
 
@@ -624,6 +668,7 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
             correlations: Vec::new(),
             channel_field: 0,
             event_id_field: 0,
+            keyword_field: 0,
             needle_field: Vec::new(),
             automata: Vec::new(),
         },
@@ -633,6 +678,8 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
     };
     b.set.channel_field = b.field("Channel");
     b.set.event_id_field = b.field("EventID");
+    // No event field can be named with a NUL byte: this id only carries keyword needles.
+    b.set.keyword_field = b.field("\u{0}keywords");
 
     let rules: Vec<&Rule> = docs
         .iter()
@@ -730,6 +777,7 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
         for (expr, ts, base) in compiled {
             let vid = b.set.variants.len() as u32;
             let prefilter = b.prefilter(&expr);
+            let event_ids = b.required_event_ids(&expr);
             b.set.variants.push(Variant {
                 rule: rule_id,
                 expr,
@@ -756,7 +804,15 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
                     .entry(t.channel.to_ascii_lowercase())
                     .or_default();
                 if t.event_ids.is_empty() {
-                    ci.any.push(vid);
+                    // A service rule that requires EventID values goes to those ids' buckets.
+                    match &event_ids {
+                        Some(ids) => {
+                            for id in ids {
+                                ci.by_event_id.entry(*id).or_default().push(vid);
+                            }
+                        }
+                        None => ci.any.push(vid),
+                    }
                 } else {
                     for id in t.event_ids {
                         ci.by_event_id.entry(*id).or_default().push(vid);

@@ -119,6 +119,10 @@ pub struct Matcher<'s> {
     hits: Vec<u32>,
     /// Per variant: the generation of the last event it was evaluated for.
     tried: Vec<u64>,
+    /// How many rule variants were evaluated since the matcher was made.
+    evaluated: u64,
+    /// Per variant: how often it was evaluated (for tuning, see [`Matcher::evaluation_counts`]).
+    per_variant: Vec<u32>,
 }
 
 impl<'s> Matcher<'s> {
@@ -133,7 +137,29 @@ impl<'s> Matcher<'s> {
             scanned: vec![0; set.fields.len()],
             hits: Vec::new(),
             tried: vec![0; set.variants.len()],
+            evaluated: 0,
+            per_variant: vec![0; set.variants.len()],
         }
+    }
+
+    /// How many rule evaluations the prefilter let through since this matcher was made (for
+    /// benchmarks: divide by the number of events).
+    pub fn evaluated(&self) -> u64 {
+        self.evaluated
+    }
+
+    /// The rules evaluated most often (rule, count), most first: the ones the literal
+    /// prefilter cannot rule out. For tuning.
+    pub fn evaluation_counts(&self) -> Vec<(RuleId, u32)> {
+        let mut out: Vec<(RuleId, u32)> = self
+            .per_variant
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(v, c)| (self.set.variants[v].rule, *c))
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1));
+        out
     }
 
     /// The rule set this matcher reads.
@@ -201,6 +227,8 @@ impl<'s> Matcher<'s> {
     fn try_variant(&mut self, v: u32, event: &dyn Event) {
         let set = self.set;
         let variant = &set.variants[v as usize];
+        self.evaluated += 1;
+        self.per_variant[v as usize] = self.per_variant[v as usize].saturating_add(1);
         if self.eval(&variant.expr, event) {
             self.out.push(variant.rule);
         }
@@ -214,12 +242,18 @@ impl<'s> Matcher<'s> {
             return;
         }
         self.scanned[field as usize] = generation;
-        self.load(field, event);
         let set = self.set;
         let Some(auto) = &set.automata[field as usize] else {
             return;
         };
-        for c in self.slots[field as usize].values() {
+        let slot = if field == set.keyword_field {
+            self.load_keywords(event);
+            &self.keywords
+        } else {
+            self.load(field, event);
+            &self.slots[field as usize]
+        };
+        for c in slot.values() {
             for m in auto.ac.find_overlapping_iter(c.lower.as_bytes()) {
                 let id = auto.needle_of_pattern[m.pattern().as_usize()];
                 if self.needle_seen[id as usize] != generation {
@@ -227,6 +261,16 @@ impl<'s> Matcher<'s> {
                     self.hits.push(id);
                 }
             }
+        }
+    }
+
+    fn load_keywords(&mut self, event: &dyn Event) {
+        let generation = self.generation;
+        if self.keywords.generation != generation {
+            self.keywords.fill(generation, |visit| {
+                event.for_each_value(visit);
+                true
+            });
         }
     }
 
@@ -283,12 +327,7 @@ impl<'s> Matcher<'s> {
                 &self.slots[f as usize]
             }
             None => {
-                if self.keywords.generation != generation {
-                    self.keywords.fill(generation, |visit| {
-                        event.for_each_value(visit);
-                        true
-                    });
-                }
+                self.load_keywords(event);
                 &self.keywords
             }
         };
