@@ -48,7 +48,6 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    #[allow(dead_code)] // used by the SQLite backend, landing in the next commit
     pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
         move |source| StoreError::Io {
             path: path.display().to_string(),

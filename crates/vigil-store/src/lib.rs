@@ -19,6 +19,7 @@
 //! the store loads, asks the domain, and persists.
 
 mod error;
+pub mod sqlite;
 
 mod types;
 
@@ -34,6 +35,7 @@ use vigil_core::{
 };
 
 pub use error::StoreError;
+pub use sqlite::SqliteStore;
 
 pub use types::{
     AuditFilter, CreatedToken, EvidenceDownload, IncidentFilter, IncidentRef, IndicatorHit,

@@ -1,0 +1,1835 @@
+//! The embedded SQLite backend: `DIR/vigil.db` (WAL, foreign keys, busy timeout,
+//! `synchronous=FULL`) and content-addressed evidence files under `DIR/evidence/<sha256>`.
+//!
+//! Every write runs in one `BEGIN IMMEDIATE` transaction, so writers are serialised by SQLite
+//! and the audit chain stays linear; the audit entry is appended in that same transaction.
+//! Writes load the incident inside the transaction, let `vigil-core` apply the change, persist
+//! the affected rows and read the record back before committing.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256 as Hasher};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use uuid::Uuid;
+use vigil_core::audit::{NewAuditEntry, canonical_time, truncate_micros};
+use vigil_core::evidence::check_file_name;
+use vigil_core::incident::MAX_TEXT;
+use vigil_core::{
+    ActionEntry, ActionKind, AuditEntry, ChainBreak, ChainProblem, CustodyEntry, DataImpact,
+    DomainError, Evidence, GENESIS_HASH, Incident, IncidentId, IncidentKey, IncidentLink,
+    IncidentPatch, Indicator, IndicatorKind, IndicatorValue, LinkSuggestion, NewIncident,
+    NewIndicator, NextStep, Phase, PhaseChange, PostMortem, Role, Severity, SeverityChange, Sha256,
+    Technique, TimestampCorrection, TimestampKind, Timestamps, verify_chain,
+};
+
+use crate::types::*;
+use crate::{BoxFuture, Store, StoreError, StoreResult};
+
+type Tx = Transaction<'static, Sqlite>;
+
+/// The SQLite store of one data directory.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    /// Connection pool; SQLite serialises writers itself (`BEGIN IMMEDIATE` + busy timeout),
+    /// the pool lets readers run beside one writer (WAL).
+    pool: SqlitePool,
+    dir: PathBuf,
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    canonical_time(t)
+}
+
+fn ts_opt(t: Option<DateTime<Utc>>) -> Option<String> {
+    t.map(ts)
+}
+
+fn now() -> DateTime<Utc> {
+    truncate_micros(Utc::now())
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| corrupt(format!("timestamp {s:?}: {e}")))
+}
+
+fn col_ts(row: &SqliteRow, col: &str) -> StoreResult<DateTime<Utc>> {
+    parse_ts(&row.try_get::<String, _>(col)?)
+}
+
+fn col_ts_opt(row: &SqliteRow, col: &str) -> StoreResult<Option<DateTime<Utc>>> {
+    row.try_get::<Option<String>, _>(col)?
+        .map(|s| parse_ts(&s))
+        .transpose()
+}
+
+fn col_parse<T: FromStr>(row: &SqliteRow, col: &str) -> StoreResult<T>
+where
+    T::Err: std::fmt::Display,
+{
+    let s: String = row.try_get(col)?;
+    s.parse().map_err(|e| corrupt(format!("{col} {s:?}: {e}")))
+}
+
+fn col_json<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> StoreResult<T> {
+    let s: String = row.try_get(col)?;
+    serde_json::from_str(&s).map_err(|e| corrupt(format!("{col}: {e}")))
+}
+
+fn col_uuid(row: &SqliteRow, col: &str) -> StoreResult<Uuid> {
+    col_parse(row, col)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
+}
+
+fn not_found(r: &IncidentRef) -> StoreError {
+    StoreError::NotFound(r.to_string())
+}
+
+fn clamp(limit: u32, default: u32, max: u32) -> i64 {
+    i64::from(if limit == 0 { default } else { limit.min(max) })
+}
+
+impl SqliteStore {
+    /// Opens the store in `dir`, creating the directory, the database and the evidence folder
+    /// if needed, and applies the migrations.
+    pub async fn open(dir: &Path) -> StoreResult<Self> {
+        let evidence = dir.join("evidence");
+        std::fs::create_dir_all(&evidence).map_err(StoreError::io(&evidence))?;
+        let options = SqliteConnectOptions::new()
+            .filename(dir.join("vigil.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(SqliteStore {
+            pool,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.join("vigil.db")
+    }
+
+    /// Where the evidence with this hash is kept.
+    pub fn evidence_path(&self, sha256: &Sha256) -> PathBuf {
+        self.dir.join("evidence").join(sha256.as_str())
+    }
+
+    /// Closes the pool (waits for connections to be returned).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn begin(&self) -> StoreResult<Tx> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    // ---- incidents ---------------------------------------------------------------------
+
+    async fn create_incident_impl(&self, actor: &str, new: NewIncident) -> StoreResult<Incident> {
+        let at = now();
+        let mut tx = self.begin().await?;
+        let n: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM incidents")
+            .fetch_one(&mut *tx)
+            .await?;
+        let key = IncidentKey::new(n as u64)?;
+        let mut new = new;
+        new.first_activity = new.first_activity.map(truncate_micros);
+        new.detected = new.detected.map(truncate_micros);
+        let incident = Incident::open(IncidentId::new(), key, new, actor, at)?;
+        insert_incident(&mut tx, &incident).await?;
+        replace_names(
+            &mut tx,
+            "incident_services",
+            incident.id,
+            &incident.services,
+        )
+        .await?;
+        replace_names(&mut tx, "incident_tenants", incident.id, &incident.tenants).await?;
+        insert_severity_change(&mut tx, incident.id, 1, &incident.severity_history[0]).await?;
+        for ind in &incident.indicators {
+            insert_indicator(&mut tx, incident.id, ind).await?;
+        }
+        let stored = load(&mut tx, incident.id).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            "incident.create",
+            Some(incident.id),
+            serde_json::to_value(&stored).unwrap_or(Value::Null),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn get_incident_impl(&self, r: &IncidentRef) -> StoreResult<Incident> {
+        let mut conn = self.pool.acquire().await?;
+        let id = resolve(&mut conn, r).await?;
+        load(&mut conn, id).await
+    }
+
+    async fn list_incidents_impl(&self, f: &IncidentFilter) -> StoreResult<Page<Incident>> {
+        let candidates = f.indicator.as_deref().map(IndicatorValue::candidates);
+        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM incidents WHERE 1 = 1");
+        push_filters(&mut count, f, candidates.as_deref());
+        let mut select = QueryBuilder::<Sqlite>::new("SELECT id FROM incidents WHERE 1 = 1");
+        push_filters(&mut select, f, candidates.as_deref());
+        select.push(" ORDER BY seq DESC LIMIT ");
+        select.push_bind(clamp(f.limit, 50, 500));
+        select.push(" OFFSET ");
+        select.push_bind(i64::from(f.offset));
+        let mut conn = self.pool.acquire().await?;
+        let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
+        let ids: Vec<String> = select.build_query_scalar().fetch_all(&mut *conn).await?;
+        let mut items = Vec::with_capacity(ids.len());
+        for id in ids {
+            let id = IncidentId::parse(&id).map_err(corrupt)?;
+            items.push(load(&mut conn, id).await?);
+        }
+        Ok(Page {
+            total: total as u64,
+            items,
+        })
+    }
+
+    /// Runs one incident write: load in the transaction, apply `change`, persist, audit, read
+    /// back, commit. `change` returns the audit action and payload; `persist` writes the rows.
+    async fn write_incident<F>(
+        &self,
+        actor: &str,
+        r: &IncidentRef,
+        change: F,
+    ) -> StoreResult<Incident>
+    where
+        F: FnOnce(&mut Incident, DateTime<Utc>) -> StoreResult<(&'static str, Value, Persist)>
+            + Send,
+    {
+        let at = now();
+        let mut tx = self.begin().await?;
+        let id = resolve(&mut tx, r).await?;
+        let mut incident = load(&mut tx, id).await?;
+        let (action, payload, persist) = change(&mut incident, at)?;
+        update_incident_row(&mut tx, &incident).await?;
+        match persist {
+            Persist::Row => {}
+            Persist::Names => {
+                replace_names(&mut tx, "incident_services", id, &incident.services).await?;
+                replace_names(&mut tx, "incident_tenants", id, &incident.tenants).await?;
+            }
+            Persist::Severity => {
+                let n = incident.severity_history.len();
+                insert_severity_change(&mut tx, id, n, &incident.severity_history[n - 1]).await?;
+            }
+            Persist::Phase => {
+                let n = incident.phase_history.len();
+                insert_phase_change(&mut tx, id, n, &incident.phase_history[n - 1]).await?;
+            }
+            Persist::Correction => {
+                let n = incident.timestamp_corrections.len();
+                insert_correction(&mut tx, id, n, &incident.timestamp_corrections[n - 1]).await?;
+            }
+        }
+        append_audit(&mut tx, actor, action, Some(id), payload).await?;
+        let stored = load(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn add_indicators_impl(
+        &self,
+        actor: &str,
+        r: &IncidentRef,
+        new: Vec<NewIndicator>,
+    ) -> StoreResult<Vec<(Indicator, bool)>> {
+        let values = vigil_core::incident::indicators(&new)?;
+        if values.is_empty() {
+            return Err(DomainError::invalid("indicators", "give at least one indicator").into());
+        }
+        let at = now();
+        let mut tx = self.begin().await?;
+        let id = resolve(&mut tx, r).await?;
+        let mut incident = load(&mut tx, id).await?;
+        let mut out = Vec::new();
+        for (v, note) in &values {
+            let (ind, added) = incident.add_indicator(v, note.as_deref(), actor, at);
+            if added {
+                insert_indicator(&mut tx, id, &ind).await?;
+            }
+            out.push((ind, added));
+        }
+        if out.iter().any(|(_, added)| *added) {
+            update_incident_row(&mut tx, &incident).await?;
+            let added: Vec<&Indicator> = out.iter().filter(|(_, a)| *a).map(|(i, _)| i).collect();
+            append_audit(
+                &mut tx,
+                actor,
+                "indicator.add",
+                Some(id),
+                json!({ "key": incident.key, "added": added }),
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(out)
+    }
+
+    async fn remove_indicator_impl(
+        &self,
+        actor: &str,
+        r: &IncidentRef,
+        indicator_id: Uuid,
+        reason: &str,
+    ) -> StoreResult<Indicator> {
+        let at = now();
+        let mut tx = self.begin().await?;
+        let id = resolve(&mut tx, r).await?;
+        let mut incident = load(&mut tx, id).await?;
+        let ind = incident
+            .remove_indicator(indicator_id, actor, reason, at)
+            .map_err(|e| match e {
+                DomainError::InvalidField {
+                    field: "indicator_id",
+                    ..
+                } => StoreError::NotFound(format!("active indicator {indicator_id} on {r}")),
+                e => e.into(),
+            })?;
+        sqlx::query(
+            "UPDATE indicators SET removed_by = ?, removed_at = ?, removal_reason = ? WHERE id = ?",
+        )
+        .bind(&ind.removed_by)
+        .bind(ts_opt(ind.removed_at))
+        .bind(&ind.removal_reason)
+        .bind(ind.id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        update_incident_row(&mut tx, &incident).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            "indicator.remove",
+            Some(id),
+            json!({ "key": incident.key, "indicator": ind }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ind)
+    }
+
+    async fn search_indicator_impl(&self, value: &str) -> StoreResult<Vec<IndicatorHit>> {
+        let candidates = IndicatorValue::candidates(value);
+        if candidates.is_empty() {
+            return Err(DomainError::invalid(
+                "value",
+                "not a valid indicator of any kind; give a non-empty value without control characters",
+            )
+            .into());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT i.*, inc.seq AS inc_seq, inc.title AS inc_title, inc.phase AS inc_phase \
+             FROM indicators i JOIN incidents inc ON inc.id = i.incident_id \
+             WHERE i.removed_at IS NULL AND (",
+        );
+        push_candidates(&mut q, "i", &candidates);
+        q.push(") ORDER BY inc.seq DESC, i.added_at");
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(IndicatorHit {
+                    incident_id: IncidentId::from_uuid(col_uuid(row, "incident_id")?),
+                    key: key_of(row.try_get("inc_seq")?)?,
+                    title: row.try_get("inc_title")?,
+                    phase: col_parse(row, "inc_phase")?,
+                    indicator: indicator_row(row)?,
+                })
+            })
+            .collect()
+    }
+
+    // ---- links -------------------------------------------------------------------------
+
+    async fn link_impl(
+        &self,
+        actor: &str,
+        a: &IncidentRef,
+        b: &IncidentRef,
+        note: Option<&str>,
+    ) -> StoreResult<IncidentLink> {
+        let at = now();
+        let note = note.map(str::trim).filter(|n| !n.is_empty());
+        let mut tx = self.begin().await?;
+        let ia = resolve(&mut tx, a).await?;
+        let ib = resolve(&mut tx, b).await?;
+        if ia == ib {
+            return Err(DomainError::invalid(
+                "related",
+                "an incident cannot be linked to itself; name another incident",
+            )
+            .into());
+        }
+        let (lo, hi) = if ia.to_string() < ib.to_string() {
+            (ia, ib)
+        } else {
+            (ib, ia)
+        };
+        let exists: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM incident_links WHERE incident_a = ? AND incident_b = ?",
+        )
+        .bind(lo.to_string())
+        .bind(hi.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        if exists > 0 {
+            return Err(StoreError::Conflict(format!(
+                "{a} and {b} are already linked; unlink first to change the note"
+            )));
+        }
+        sqlx::query("INSERT INTO incident_links (incident_a, incident_b, note, linked_by, linked_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(lo.to_string())
+            .bind(hi.to_string())
+            .bind(note)
+            .bind(actor)
+            .bind(ts(at))
+            .execute(&mut *tx)
+            .await?;
+        let key_b = key_of_id(&mut tx, ib).await?;
+        let key_a = key_of_id(&mut tx, ia).await?;
+        touch(&mut tx, &[ia, ib], at).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            "incident.link",
+            Some(ia),
+            json!({ "key": key_a, "related": key_b, "note": note }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(IncidentLink {
+            incident_id: ib,
+            key: key_b,
+            note: note.map(str::to_owned),
+            linked_by: actor.to_owned(),
+            linked_at: at,
+        })
+    }
+
+    async fn unlink_impl(&self, actor: &str, a: &IncidentRef, b: &IncidentRef) -> StoreResult<()> {
+        let at = now();
+        let mut tx = self.begin().await?;
+        let ia = resolve(&mut tx, a).await?;
+        let ib = resolve(&mut tx, b).await?;
+        let (lo, hi) = if ia.to_string() < ib.to_string() {
+            (ia, ib)
+        } else {
+            (ib, ia)
+        };
+        let done =
+            sqlx::query("DELETE FROM incident_links WHERE incident_a = ? AND incident_b = ?")
+                .bind(lo.to_string())
+                .bind(hi.to_string())
+                .execute(&mut *tx)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("a link between {a} and {b}")));
+        }
+        let key_a = key_of_id(&mut tx, ia).await?;
+        let key_b = key_of_id(&mut tx, ib).await?;
+        touch(&mut tx, &[ia, ib], at).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            "incident.unlink",
+            Some(ia),
+            json!({ "key": key_a, "related": key_b }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn related_impl(&self, r: &IncidentRef) -> StoreResult<Related> {
+        let mut conn = self.pool.acquire().await?;
+        let id = resolve(&mut conn, r).await?;
+        let links = load_links(&mut conn, id).await?;
+        let rows = sqlx::query(
+            "SELECT o.incident_id AS other, o.kind, o.value, inc.seq, inc.title \
+             FROM indicators m \
+             JOIN indicators o ON o.kind = m.kind AND o.value = m.value AND o.incident_id <> m.incident_id \
+             JOIN incidents inc ON inc.id = o.incident_id \
+             WHERE m.incident_id = ? AND m.removed_at IS NULL AND o.removed_at IS NULL \
+             ORDER BY inc.seq DESC, o.kind, o.value",
+        )
+        .bind(id.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut suggestions: Vec<LinkSuggestion> = Vec::new();
+        for row in &rows {
+            let other = IncidentId::from_uuid(col_uuid(row, "other")?);
+            if links.iter().any(|l| l.incident_id == other) {
+                continue;
+            }
+            let kind: IndicatorKind = col_parse(row, "kind")?;
+            let value: String = row.try_get("value")?;
+            let shared = IndicatorValue::new(kind, &value).map_err(corrupt)?;
+            match suggestions.iter_mut().find(|s| s.incident_id == other) {
+                Some(s) => {
+                    if !s.shared.contains(&shared) {
+                        s.shared.push(shared);
+                    }
+                }
+                None => suggestions.push(LinkSuggestion {
+                    incident_id: other,
+                    key: key_of(row.try_get("seq")?)?,
+                    title: row.try_get("title")?,
+                    shared: vec![shared],
+                }),
+            }
+        }
+        Ok(Related { links, suggestions })
+    }
+
+    // ---- actions -----------------------------------------------------------------------
+
+    async fn append_action_impl(
+        &self,
+        actor: &str,
+        r: &IncidentRef,
+        kind: ActionKind,
+        text: &str,
+    ) -> StoreResult<ActionEntry> {
+        let text = vigil_core::required_text("text", text)?;
+        if text.chars().count() > MAX_TEXT {
+            return Err(DomainError::invalid(
+                "text",
+                format!("longer than {MAX_TEXT} characters; split it or attach it as evidence"),
+            )
+            .into());
+        }
+        let at = now();
+        let mut tx = self.begin().await?;
+        let id = resolve(&mut tx, r).await?;
+        let position: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(position), 0) + 1 FROM actions WHERE incident_id = ?",
+        )
+        .bind(id.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        let entry = ActionEntry {
+            id: Uuid::now_v7(),
+            incident_id: id,
+            actor: actor.to_owned(),
+            at,
+            kind,
+            text,
+        };
+        sqlx::query("INSERT INTO actions (id, incident_id, position, actor, at, kind, text) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(entry.id.to_string())
+            .bind(id.to_string())
+            .bind(position)
+            .bind(actor)
+            .bind(ts(at))
+            .bind(kind.as_str())
+            .bind(&entry.text)
+            .execute(&mut *tx)
+            .await?;
+        touch(&mut tx, &[id], at).await?;
+        let key = key_of_id(&mut tx, id).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            "action.append",
+            Some(id),
+            json!({ "key": key, "action": entry }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(entry)
+    }
+
+    async fn list_actions_impl(
+        &self,
+        r: &IncidentRef,
+        limit: u32,
+        offset: u32,
+    ) -> StoreResult<Page<ActionEntry>> {
+        let mut conn = self.pool.acquire().await?;
+        let id = resolve(&mut conn, r).await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM actions WHERE incident_id = ?")
+            .bind(id.to_string())
+            .fetch_one(&mut *conn)
+            .await?;
+        let rows = sqlx::query(
+            "SELECT * FROM actions WHERE incident_id = ? ORDER BY position LIMIT ? OFFSET ?",
+        )
+        .bind(id.to_string())
+        .bind(clamp(limit, 100, 1000))
+        .bind(i64::from(offset))
+        .fetch_all(&mut *conn)
+        .await?;
+        let items = rows
+            .iter()
+            .map(|row| {
+                Ok(ActionEntry {
+                    id: col_uuid(row, "id")?,
+                    incident_id: id,
+                    actor: row.try_get("actor")?,
+                    at: col_ts(row, "at")?,
+                    kind: col_parse(row, "kind")?,
+                    text: row.try_get("text")?,
+                })
+            })
+            .collect::<StoreResult<_>>()?;
+        Ok(Page {
+            total: total as u64,
+            items,
+        })
+    }
+
+    // ---- evidence ----------------------------------------------------------------------
+
+    /// Streams `content` into a temporary file in the evidence folder, hashing as it goes,
+    /// fsyncs it and moves it to its content address. Returns (hash, size).
+    async fn store_blob(
+        &self,
+        content: &mut (dyn AsyncRead + Send + Unpin),
+    ) -> StoreResult<(Sha256, u64)> {
+        let folder = self.dir.join("evidence");
+        let tmp = folder.join(format!(".upload-{}", Uuid::new_v4()));
+        let result = async {
+            let mut file = tokio::fs::File::create(&tmp)
+                .await
+                .map_err(StoreError::io(&tmp))?;
+            let mut hasher = Hasher::new();
+            let mut size = 0u64;
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = content.read(&mut buf).await.map_err(StoreError::io(&tmp))?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                file.write_all(&buf[..n])
+                    .await
+                    .map_err(StoreError::io(&tmp))?;
+                size += n as u64;
+            }
+            file.sync_all().await.map_err(StoreError::io(&tmp))?;
+            drop(file);
+            let sha = Sha256::from_digest(hasher.finalize().into());
+            let dest = folder.join(sha.as_str());
+            if tokio::fs::try_exists(&dest)
+                .await
+                .map_err(StoreError::io(&dest))?
+            {
+                // Same content already stored: content addressing makes it the same file.
+                tokio::fs::remove_file(&tmp)
+                    .await
+                    .map_err(StoreError::io(&tmp))?;
+            } else {
+                let mut perms = tokio::fs::metadata(&tmp)
+                    .await
+                    .map_err(StoreError::io(&tmp))?
+                    .permissions();
+                perms.set_readonly(true);
+                tokio::fs::set_permissions(&tmp, perms)
+                    .await
+                    .map_err(StoreError::io(&tmp))?;
+                tokio::fs::rename(&tmp, &dest)
+                    .await
+                    .map_err(StoreError::io(&dest))?;
+                let dir = std::fs::File::open(&folder).map_err(StoreError::io(&folder))?;
+                dir.sync_all().map_err(StoreError::io(&folder))?;
+            }
+            Ok((sha, size))
+        }
+        .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        result
+    }
+
+    async fn add_evidence_impl(
+        &self,
+        actor: &str,
+        r: &IncidentRef,
+        meta: NewEvidence,
+        content: &mut (dyn AsyncRead + Send + Unpin),
+    ) -> StoreResult<Evidence> {
+        let file_name = check_file_name(&meta.file_name)?;
+        let description = meta
+            .description
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty());
+        {
+            let mut conn = self.pool.acquire().await?;
+            resolve(&mut conn, r).await?;
+        }
+        let (sha256, size) = self.store_blob(content).await?;
+        let at = now();
+        let mut tx = self.begin().await?;
+        let id = resolve(&mut tx, r).await?;
+        let evidence_id = Uuid::now_v7();
+        sqlx::query("INSERT INTO evidence (id, incident_id, file_name, sha256, size, collected_by, collected_at, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(evidence_id.to_string())
+            .bind(id.to_string())
+            .bind(&file_name)
+            .bind(sha256.as_str())
+            .bind(size as i64)
+            .bind(actor)
+            .bind(ts(at))
+            .bind(&description)
+            .execute(&mut *tx)
+            .await?;
+        let custody = CustodyEntry::new(actor, at, "collected", "uploaded to Vigil")?;
+        insert_custody(&mut tx, evidence_id, 1, &custody).await?;
+        touch(&mut tx, &[id], at).await?;
+        let evidence = load_evidence(&mut tx, id, evidence_id).await?;
+        let key = key_of_id(&mut tx, id).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            "evidence.add",
+            Some(id),
+            json!({ "key": key, "evidence": evidence }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(evidence)
+    }
+
+    async fn get_evidence_impl(&self, r: &IncidentRef, evidence_id: Uuid) -> StoreResult<Evidence> {
+        let mut conn = self.pool.acquire().await?;
+        let id = resolve(&mut conn, r).await?;
+        load_evidence(&mut conn, id, evidence_id).await
+    }
+
+    async fn add_custody_impl(
+        &self,
+        actor: &str,
+        r: &IncidentRef,
+        evidence_id: Uuid,
+        action: &str,
+        reason: &str,
+    ) -> StoreResult<Evidence> {
+        let at = now();
+        let entry = CustodyEntry::new(actor, at, action, reason)?;
+        let mut tx = self.begin().await?;
+        let id = resolve(&mut tx, r).await?;
+        let before = load_evidence(&mut tx, id, evidence_id).await?;
+        insert_custody(&mut tx, evidence_id, before.custody.len() + 1, &entry).await?;
+        touch(&mut tx, &[id], at).await?;
+        let key = key_of_id(&mut tx, id).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            "evidence.custody",
+            Some(id),
+            json!({ "key": key, "evidence_id": evidence_id, "custody": entry }),
+        )
+        .await?;
+        let after = load_evidence(&mut tx, id, evidence_id).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    async fn open_evidence_impl(
+        &self,
+        r: &IncidentRef,
+        evidence_id: Uuid,
+    ) -> StoreResult<EvidenceDownload> {
+        let evidence = self.get_evidence_impl(r, evidence_id).await?;
+        let path = self.evidence_path(&evidence.sha256);
+        let corrupted = |actual: String| StoreError::EvidenceCorrupted {
+            id: evidence_id,
+            expected: evidence.sha256.to_string(),
+            actual,
+        };
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(corrupted("missing".to_owned()));
+            }
+            Err(e) => return Err(StoreError::io(&path)(e)),
+        };
+        let mut hasher = Hasher::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = file.read(&mut buf).await.map_err(StoreError::io(&path))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        let actual = Sha256::from_digest(hasher.finalize().into());
+        if actual != evidence.sha256 {
+            return Err(corrupted(actual.to_string()));
+        }
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(StoreError::io(&path))?;
+        Ok(EvidenceDownload { evidence, file })
+    }
+
+    // ---- tokens ------------------------------------------------------------------------
+
+    async fn create_token_impl(
+        &self,
+        actor: &str,
+        name: &str,
+        role: Role,
+    ) -> StoreResult<CreatedToken> {
+        let name = vigil_core::required_text("name", name)?;
+        if name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(DomainError::invalid(
+                "name",
+                "a token name has at most 100 characters and no control characters",
+            )
+            .into());
+        }
+        let at = now();
+        let secret = format!("vgl_{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+        let info = TokenInfo {
+            id: Uuid::now_v7(),
+            name,
+            role,
+            created_by: actor.to_owned(),
+            created_at: at,
+            revoked_at: None,
+        };
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO tokens (id, name, role, token_hash, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(info.id.to_string())
+            .bind(&info.name)
+            .bind(role.as_str())
+            .bind(Sha256::of(secret.as_bytes()).as_str())
+            .bind(actor)
+            .bind(ts(at))
+            .execute(&mut *tx)
+            .await?;
+        append_audit(
+            &mut tx,
+            actor,
+            "token.create",
+            None,
+            json!({ "id": info.id, "name": info.name, "role": role }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(CreatedToken {
+            info,
+            token: secret,
+        })
+    }
+
+    async fn authenticate_impl(&self, token: &str) -> StoreResult<Option<Principal>> {
+        let row = sqlx::query(
+            "SELECT id, name, role FROM tokens WHERE token_hash = ? AND revoked_at IS NULL",
+        )
+        .bind(Sha256::of(token.trim().as_bytes()).as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(Principal {
+                token_id: col_uuid(&row, "id")?,
+                name: row.try_get("name")?,
+                role: col_parse(&row, "role")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn list_tokens_impl(&self) -> StoreResult<Vec<TokenInfo>> {
+        let rows = sqlx::query("SELECT * FROM tokens ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(token_row).collect()
+    }
+
+    async fn revoke_token_impl(&self, actor: &str, id: Uuid) -> StoreResult<TokenInfo> {
+        let at = now();
+        let mut tx = self.begin().await?;
+        let row = sqlx::query("SELECT * FROM tokens WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("token {id}")))?;
+        let mut info = token_row(&row)?;
+        if info.revoked_at.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "token {id} is already revoked"
+            )));
+        }
+        sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ?")
+            .bind(ts(at))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        info.revoked_at = Some(at);
+        append_audit(
+            &mut tx,
+            actor,
+            "token.revoke",
+            None,
+            json!({ "id": id, "name": info.name }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(info)
+    }
+
+    // ---- audit -------------------------------------------------------------------------
+
+    async fn list_audit_impl(&self, f: &AuditFilter) -> StoreResult<Page<AuditEntry>> {
+        let filter_id = f.incident_id.map(|i| i.to_string());
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit WHERE (? IS NULL OR incident_id = ?)")
+                .bind(&filter_id)
+                .bind(&filter_id)
+                .fetch_one(&self.pool)
+                .await?;
+        let rows = sqlx::query("SELECT * FROM audit WHERE (? IS NULL OR incident_id = ?) ORDER BY seq LIMIT ? OFFSET ?")
+            .bind(&filter_id)
+            .bind(&filter_id)
+            .bind(clamp(f.limit, 100, 1000))
+            .bind(i64::from(f.offset))
+            .fetch_all(&self.pool)
+            .await?;
+        let items = rows.iter().map(audit_row).collect::<StoreResult<_>>()?;
+        Ok(Page {
+            total: total as u64,
+            items,
+        })
+    }
+
+    async fn verify_audit_impl(&self) -> StoreResult<Result<u64, ChainBreak>> {
+        let mut conn = self.pool.acquire().await?;
+        let rows = sqlx::query("SELECT * FROM audit ORDER BY seq")
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            match audit_row(row) {
+                Ok(e) => entries.push(e),
+                // An unreadable row was altered by hand: that is where the chain breaks.
+                Err(_) => {
+                    let seq = row
+                        .try_get::<i64, _>("seq")
+                        .map(|s| s as u64)
+                        .unwrap_or(i as u64 + 1);
+                    if let Err(b) = verify_chain(entries) {
+                        return Ok(Err(b));
+                    }
+                    return Ok(Err(ChainBreak {
+                        seq,
+                        problem: ChainProblem::HashMismatch,
+                    }));
+                }
+            }
+        }
+        let count = match verify_chain(entries) {
+            Ok(n) => n,
+            Err(b) => return Ok(Err(b)),
+        };
+        let head: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_head WHERE id = 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+        let written = head.unwrap_or(0) as u64;
+        if written > count {
+            return Ok(Err(ChainBreak {
+                seq: count + 1,
+                problem: ChainProblem::Truncated {
+                    expected: written,
+                    found: count,
+                },
+            }));
+        }
+        Ok(Ok(count))
+    }
+}
+
+/// Which rows besides the incident row a write touches.
+enum Persist {
+    Row,
+    Names,
+    Severity,
+    Phase,
+    Correction,
+}
+
+// ---- row helpers -------------------------------------------------------------------------
+
+fn key_of(seq: i64) -> StoreResult<IncidentKey> {
+    IncidentKey::new(seq as u64).map_err(corrupt)
+}
+
+async fn key_of_id(conn: &mut SqliteConnection, id: IncidentId) -> StoreResult<IncidentKey> {
+    let seq: i64 = sqlx::query_scalar("SELECT seq FROM incidents WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
+    key_of(seq)
+}
+
+async fn resolve(conn: &mut SqliteConnection, r: &IncidentRef) -> StoreResult<IncidentId> {
+    let id: Option<String> = match r {
+        IncidentRef::Key(k) => {
+            sqlx::query_scalar("SELECT id FROM incidents WHERE seq = ?")
+                .bind(k.number() as i64)
+                .fetch_optional(&mut *conn)
+                .await?
+        }
+        IncidentRef::Id(id) => {
+            sqlx::query_scalar("SELECT id FROM incidents WHERE id = ?")
+                .bind(id.to_string())
+                .fetch_optional(&mut *conn)
+                .await?
+        }
+    };
+    let id = id.ok_or_else(|| not_found(r))?;
+    IncidentId::parse(&id).map_err(corrupt)
+}
+
+async fn touch(
+    conn: &mut SqliteConnection,
+    ids: &[IncidentId],
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    for id in ids {
+        sqlx::query("UPDATE incidents SET updated_at = ? WHERE id = ?")
+            .bind(ts(at))
+            .bind(id.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+const TIMESTAMP_COLUMNS: [(TimestampKind, &str); 8] = [
+    (TimestampKind::FirstActivity, "first_activity_at"),
+    (TimestampKind::Detected, "detected_at"),
+    (TimestampKind::Acknowledged, "acknowledged_at"),
+    (TimestampKind::Declared, "declared_at"),
+    (TimestampKind::Contained, "contained_at"),
+    (TimestampKind::Eradicated, "eradicated_at"),
+    (TimestampKind::Recovered, "recovered_at"),
+    (TimestampKind::Closed, "closed_at"),
+];
+
+async fn insert_incident(conn: &mut SqliteConnection, i: &Incident) -> StoreResult<()> {
+    sqlx::query("INSERT INTO incidents (id, seq, title, summary, severity, priority, phase, tlp, pap, customer_facing, techniques, data_impact, next_steps, created_by, created_at, updated_at) VALUES (?, ?, '', '', '', '', '', '', '', 0, '[]', '{}', '[]', ?, ?, ?)")
+        .bind(i.id.to_string())
+        .bind(i.key.number() as i64)
+        .bind(&i.created_by)
+        .bind(ts(i.created_at))
+        .bind(ts(i.updated_at))
+        .execute(&mut *conn)
+        .await?;
+    update_incident_row(conn, i).await
+}
+
+async fn update_incident_row(conn: &mut SqliteConnection, i: &Incident) -> StoreResult<()> {
+    let t = &i.timestamps;
+    sqlx::query(
+        "UPDATE incidents SET title = ?, summary = ?, severity = ?, priority = ?, phase = ?, category = ?, \
+         tlp = ?, pap = ?, customer_facing = ?, techniques = ?, root_cause = ?, post_mortem = ?, \
+         data_impact = ?, next_steps = ?, first_activity_at = ?, detected_at = ?, acknowledged_at = ?, \
+         declared_at = ?, contained_at = ?, eradicated_at = ?, recovered_at = ?, closed_at = ?, updated_at = ? \
+         WHERE id = ?",
+    )
+    .bind(&i.title)
+    .bind(&i.summary)
+    .bind(i.severity.as_str())
+    .bind(i.priority.as_str())
+    .bind(i.phase.as_str())
+    .bind(i.category.map(|c| c.as_str()))
+    .bind(i.tlp.as_str())
+    .bind(i.pap.as_str())
+    .bind(i.customer_facing)
+    .bind(to_json(&i.techniques))
+    .bind(&i.root_cause)
+    .bind(i.post_mortem.as_ref().map(to_json))
+    .bind(to_json(&i.data_impact))
+    .bind(to_json(&i.next_steps))
+    .bind(ts_opt(t.first_activity))
+    .bind(ts_opt(t.detected))
+    .bind(ts_opt(t.acknowledged))
+    .bind(ts_opt(t.declared))
+    .bind(ts_opt(t.contained))
+    .bind(ts_opt(t.eradicated))
+    .bind(ts_opt(t.recovered))
+    .bind(ts_opt(t.closed))
+    .bind(ts(i.updated_at))
+    .bind(i.id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn replace_names(
+    conn: &mut SqliteConnection,
+    table: &'static str,
+    id: IncidentId,
+    names: &[String],
+) -> StoreResult<()> {
+    sqlx::query(&format!("DELETE FROM {table} WHERE incident_id = ?"))
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    for (pos, name) in (1i64..).zip(names) {
+        sqlx::query(&format!(
+            "INSERT INTO {table} (incident_id, position, name) VALUES (?, ?, ?)"
+        ))
+        .bind(id.to_string())
+        .bind(pos)
+        .bind(name)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn insert_severity_change(
+    conn: &mut SqliteConnection,
+    id: IncidentId,
+    pos: usize,
+    c: &SeverityChange,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO severity_changes (incident_id, position, from_severity, to_severity, actor, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .bind(id.to_string())
+        .bind(pos as i64)
+        .bind(c.from.map(Severity::as_str))
+        .bind(c.to.as_str())
+        .bind(&c.actor)
+        .bind(&c.reason)
+        .bind(ts(c.at))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn insert_phase_change(
+    conn: &mut SqliteConnection,
+    id: IncidentId,
+    pos: usize,
+    c: &PhaseChange,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO phase_changes (incident_id, position, from_phase, to_phase, actor, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .bind(id.to_string())
+        .bind(pos as i64)
+        .bind(c.from.as_str())
+        .bind(c.to.as_str())
+        .bind(&c.actor)
+        .bind(&c.reason)
+        .bind(ts(c.at))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn insert_correction(
+    conn: &mut SqliteConnection,
+    id: IncidentId,
+    pos: usize,
+    c: &TimestampCorrection,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO timestamp_corrections (incident_id, position, kind, from_at, to_at, actor, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(id.to_string())
+        .bind(pos as i64)
+        .bind(c.kind.as_str())
+        .bind(ts_opt(c.from))
+        .bind(ts_opt(c.to))
+        .bind(&c.actor)
+        .bind(&c.reason)
+        .bind(ts(c.at))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn insert_indicator(
+    conn: &mut SqliteConnection,
+    id: IncidentId,
+    i: &Indicator,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO indicators (id, incident_id, kind, value, note, added_by, added_at, removed_by, removed_at, removal_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(i.id.to_string())
+        .bind(id.to_string())
+        .bind(i.kind.as_str())
+        .bind(&i.value)
+        .bind(&i.note)
+        .bind(&i.added_by)
+        .bind(ts(i.added_at))
+        .bind(&i.removed_by)
+        .bind(ts_opt(i.removed_at))
+        .bind(&i.removal_reason)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn insert_custody(
+    conn: &mut SqliteConnection,
+    evidence_id: Uuid,
+    pos: usize,
+    c: &CustodyEntry,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO custody (evidence_id, position, actor, at, action, reason) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(evidence_id.to_string())
+        .bind(pos as i64)
+        .bind(&c.actor)
+        .bind(ts(c.at))
+        .bind(&c.action)
+        .bind(&c.reason)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+fn indicator_row(row: &SqliteRow) -> StoreResult<Indicator> {
+    Ok(Indicator {
+        id: col_uuid(row, "id")?,
+        kind: col_parse(row, "kind")?,
+        value: row.try_get("value")?,
+        note: row.try_get("note")?,
+        added_by: row.try_get("added_by")?,
+        added_at: col_ts(row, "added_at")?,
+        removed_by: row.try_get("removed_by")?,
+        removed_at: col_ts_opt(row, "removed_at")?,
+        removal_reason: row.try_get("removal_reason")?,
+    })
+}
+
+fn token_row(row: &SqliteRow) -> StoreResult<TokenInfo> {
+    Ok(TokenInfo {
+        id: col_uuid(row, "id")?,
+        name: row.try_get("name")?,
+        role: col_parse(row, "role")?,
+        created_by: row.try_get("created_by")?,
+        created_at: col_ts(row, "created_at")?,
+        revoked_at: col_ts_opt(row, "revoked_at")?,
+    })
+}
+
+fn audit_row(row: &SqliteRow) -> StoreResult<AuditEntry> {
+    let incident_id: Option<String> = row.try_get("incident_id")?;
+    Ok(AuditEntry {
+        seq: row.try_get::<i64, _>("seq")? as u64,
+        at: col_ts(row, "at")?,
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        incident_id: incident_id
+            .map(|s| IncidentId::parse(&s).map_err(corrupt))
+            .transpose()?,
+        payload: col_json(row, "payload")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+async fn load_links(conn: &mut SqliteConnection, id: IncidentId) -> StoreResult<Vec<IncidentLink>> {
+    let rows = sqlx::query(
+        "SELECT l.note, l.linked_by, l.linked_at, o.id AS other, o.seq \
+         FROM incident_links l \
+         JOIN incidents o ON o.id = CASE WHEN l.incident_a = ? THEN l.incident_b ELSE l.incident_a END \
+         WHERE l.incident_a = ? OR l.incident_b = ? ORDER BY l.linked_at, o.seq",
+    )
+    .bind(id.to_string())
+    .bind(id.to_string())
+    .bind(id.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(IncidentLink {
+                incident_id: IncidentId::from_uuid(col_uuid(row, "other")?),
+                key: key_of(row.try_get("seq")?)?,
+                note: row.try_get("note")?,
+                linked_by: row.try_get("linked_by")?,
+                linked_at: col_ts(row, "linked_at")?,
+            })
+        })
+        .collect()
+}
+
+async fn load_evidence(
+    conn: &mut SqliteConnection,
+    incident: IncidentId,
+    evidence_id: Uuid,
+) -> StoreResult<Evidence> {
+    let row = sqlx::query("SELECT * FROM evidence WHERE id = ? AND incident_id = ?")
+        .bind(evidence_id.to_string())
+        .bind(incident.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("evidence {evidence_id} on this incident")))?;
+    evidence_row(conn, &row).await
+}
+
+async fn evidence_row(conn: &mut SqliteConnection, row: &SqliteRow) -> StoreResult<Evidence> {
+    let id = col_uuid(row, "id")?;
+    let custody = sqlx::query("SELECT * FROM custody WHERE evidence_id = ? ORDER BY position")
+        .bind(id.to_string())
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|c| {
+            Ok(CustodyEntry {
+                actor: c.try_get("actor")?,
+                at: col_ts(c, "at")?,
+                action: c.try_get("action")?,
+                reason: c.try_get("reason")?,
+            })
+        })
+        .collect::<StoreResult<_>>()?;
+    Ok(Evidence {
+        id,
+        incident_id: IncidentId::from_uuid(col_uuid(row, "incident_id")?),
+        file_name: row.try_get("file_name")?,
+        sha256: col_parse(row, "sha256")?,
+        size: row.try_get::<i64, _>("size")? as u64,
+        collected_by: row.try_get("collected_by")?,
+        collected_at: col_ts(row, "collected_at")?,
+        description: row.try_get("description")?,
+        custody,
+    })
+}
+
+async fn names(
+    conn: &mut SqliteConnection,
+    table: &'static str,
+    id: IncidentId,
+) -> StoreResult<Vec<String>> {
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT name FROM {table} WHERE incident_id = ? ORDER BY position"
+    ))
+    .bind(id.to_string())
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Reads the full record of one incident.
+async fn load(conn: &mut SqliteConnection, id: IncidentId) -> StoreResult<Incident> {
+    let sid = id.to_string();
+    let row = sqlx::query("SELECT * FROM incidents WHERE id = ?")
+        .bind(&sid)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("incident {id}")))?;
+    let mut timestamps = Timestamps::default();
+    for (kind, col) in TIMESTAMP_COLUMNS {
+        timestamps.set(kind, col_ts_opt(&row, col)?);
+    }
+    let severity_history =
+        sqlx::query("SELECT * FROM severity_changes WHERE incident_id = ? ORDER BY position")
+            .bind(&sid)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| {
+                let from: Option<String> = r.try_get("from_severity")?;
+                Ok(SeverityChange {
+                    from: from
+                        .map(|s| Severity::parse(&s).map_err(corrupt))
+                        .transpose()?,
+                    to: col_parse(r, "to_severity")?,
+                    actor: r.try_get("actor")?,
+                    reason: r.try_get("reason")?,
+                    at: col_ts(r, "at")?,
+                })
+            })
+            .collect::<StoreResult<_>>()?;
+    let phase_history =
+        sqlx::query("SELECT * FROM phase_changes WHERE incident_id = ? ORDER BY position")
+            .bind(&sid)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(PhaseChange {
+                    from: col_parse(r, "from_phase")?,
+                    to: col_parse(r, "to_phase")?,
+                    actor: r.try_get("actor")?,
+                    reason: r.try_get("reason")?,
+                    at: col_ts(r, "at")?,
+                })
+            })
+            .collect::<StoreResult<_>>()?;
+    let timestamp_corrections =
+        sqlx::query("SELECT * FROM timestamp_corrections WHERE incident_id = ? ORDER BY position")
+            .bind(&sid)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(TimestampCorrection {
+                    kind: col_parse(r, "kind")?,
+                    from: col_ts_opt(r, "from_at")?,
+                    to: col_ts_opt(r, "to_at")?,
+                    actor: r.try_get("actor")?,
+                    reason: r.try_get("reason")?,
+                    at: col_ts(r, "at")?,
+                })
+            })
+            .collect::<StoreResult<_>>()?;
+    let indicators =
+        sqlx::query("SELECT * FROM indicators WHERE incident_id = ? ORDER BY added_at, id")
+            .bind(&sid)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(indicator_row)
+            .collect::<StoreResult<_>>()?;
+    let evidence_rows =
+        sqlx::query("SELECT * FROM evidence WHERE incident_id = ? ORDER BY collected_at, id")
+            .bind(&sid)
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut evidence = Vec::with_capacity(evidence_rows.len());
+    for r in &evidence_rows {
+        evidence.push(evidence_row(conn, r).await?);
+    }
+    let action_count: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM actions WHERE incident_id = ?")
+            .bind(&sid)
+            .fetch_one(&mut *conn)
+            .await?;
+    let category: Option<String> = row.try_get("category")?;
+    let techniques: Vec<Technique> = col_json(&row, "techniques")?;
+    let post_mortem: Option<String> = row.try_get("post_mortem")?;
+    let post_mortem: Option<PostMortem> = post_mortem
+        .map(|s| serde_json::from_str(&s).map_err(|e| corrupt(format!("post_mortem: {e}"))))
+        .transpose()?;
+    let data_impact: DataImpact = col_json(&row, "data_impact")?;
+    let next_steps: Vec<NextStep> = col_json(&row, "next_steps")?;
+    Ok(Incident {
+        id,
+        key: key_of(row.try_get("seq")?)?,
+        title: row.try_get("title")?,
+        summary: row.try_get("summary")?,
+        severity: col_parse(&row, "severity")?,
+        priority: col_parse(&row, "priority")?,
+        severity_history,
+        phase: col_parse(&row, "phase")?,
+        phase_history,
+        category: category.map(|c| c.parse().map_err(corrupt)).transpose()?,
+        tlp: col_parse(&row, "tlp")?,
+        pap: col_parse(&row, "pap")?,
+        techniques,
+        services: names(conn, "incident_services", id).await?,
+        tenants: names(conn, "incident_tenants", id).await?,
+        customer_facing: row.try_get("customer_facing")?,
+        indicators,
+        root_cause: row.try_get("root_cause")?,
+        post_mortem,
+        data_impact,
+        timestamps,
+        timestamp_corrections,
+        next_steps,
+        links: load_links(conn, id).await?,
+        evidence,
+        action_count: action_count as u64,
+        created_by: row.try_get("created_by")?,
+        created_at: col_ts(&row, "created_at")?,
+        updated_at: col_ts(&row, "updated_at")?,
+    })
+}
+
+fn push_candidates(q: &mut QueryBuilder<'_, Sqlite>, alias: &str, candidates: &[IndicatorValue]) {
+    if candidates.is_empty() {
+        q.push("1 = 0");
+        return;
+    }
+    for (i, c) in candidates.iter().enumerate() {
+        if i > 0 {
+            q.push(" OR ");
+        }
+        q.push(format!("({alias}.kind = "));
+        q.push_bind(c.kind().as_str().to_owned());
+        q.push(format!(" AND {alias}.value = "));
+        q.push_bind(c.value().to_owned());
+        q.push(")");
+    }
+}
+
+fn like_pattern(text: &str) -> String {
+    let mut p = String::from("%");
+    for ch in text.trim().to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    p
+}
+
+fn push_filters(
+    q: &mut QueryBuilder<'_, Sqlite>,
+    f: &IncidentFilter,
+    candidates: Option<&[IndicatorValue]>,
+) {
+    if let Some(p) = f.phase {
+        q.push(" AND phase = ").push_bind(p.as_str());
+    }
+    if let Some(s) = f.severity {
+        q.push(" AND severity = ").push_bind(s.as_str());
+    }
+    if let Some(c) = f.category {
+        q.push(" AND category = ").push_bind(c.as_str());
+    }
+    if let Some(s) = &f.service {
+        q.push(" AND EXISTS (SELECT 1 FROM incident_services s WHERE s.incident_id = incidents.id AND s.name = ")
+            .push_bind(s.trim().to_owned())
+            .push(")");
+    }
+    if let Some(t) = &f.tenant {
+        q.push(" AND EXISTS (SELECT 1 FROM incident_tenants t WHERE t.incident_id = incidents.id AND t.name = ")
+            .push_bind(t.trim().to_owned())
+            .push(")");
+    }
+    if let Some(c) = candidates {
+        q.push(" AND EXISTS (SELECT 1 FROM indicators i WHERE i.incident_id = incidents.id AND i.removed_at IS NULL AND (");
+        push_candidates(q, "i", c);
+        q.push("))");
+    }
+    match f.open {
+        Some(true) => {
+            q.push(" AND phase <> ").push_bind(Phase::Closed.as_str());
+        }
+        Some(false) => {
+            q.push(" AND phase = ").push_bind(Phase::Closed.as_str());
+        }
+        None => {}
+    }
+    if let Some(t) = f.text.as_deref().filter(|t| !t.trim().is_empty()) {
+        let p = like_pattern(t);
+        q.push(" AND (LOWER(title) LIKE ").push_bind(p.clone());
+        q.push(" ESCAPE '\\' OR LOWER(summary) LIKE ").push_bind(p);
+        q.push(" ESCAPE '\\')");
+    }
+    if let Some(from) = f.created_from {
+        q.push(" AND created_at >= ").push_bind(ts(from));
+    }
+    if let Some(to) = f.created_to {
+        q.push(" AND created_at < ").push_bind(ts(to));
+    }
+}
+
+/// Appends an audit entry after the current head, in the caller's transaction.
+async fn append_audit(
+    conn: &mut SqliteConnection,
+    actor: &str,
+    action: &str,
+    incident_id: Option<IncidentId>,
+    payload: Value,
+) -> StoreResult<AuditEntry> {
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (prev_seq, prev_hash) = match head {
+        Some(row) => (
+            row.try_get::<i64, _>("seq")? as u64,
+            row.try_get::<String, _>("hash")?,
+        ),
+        None => (0, GENESIS_HASH.to_owned()),
+    };
+    let entry = NewAuditEntry {
+        at: now(),
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        incident_id,
+        payload,
+    }
+    .chain(prev_seq, &prev_hash);
+    sqlx::query("INSERT INTO audit (seq, at, actor, action, incident_id, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(entry.seq as i64)
+        .bind(ts(entry.at))
+        .bind(&entry.actor)
+        .bind(&entry.action)
+        .bind(entry.incident_id.map(|i| i.to_string()))
+        .bind(entry.payload.to_string())
+        .bind(&entry.prev_hash)
+        .bind(&entry.hash)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash")
+        .bind(entry.seq as i64)
+        .bind(&entry.hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(entry)
+}
+
+fn payload<T: serde::Serialize>(key: IncidentKey, field: &str, v: &T) -> Value {
+    let mut m = serde_json::Map::new();
+    m.insert("key".into(), json!(key));
+    m.insert(field.into(), serde_json::to_value(v).unwrap_or(Value::Null));
+    Value::Object(m)
+}
+
+impl Store for SqliteStore {
+    fn create_incident<'a>(
+        &'a self,
+        actor: &'a str,
+        new: NewIncident,
+    ) -> BoxFuture<'a, StoreResult<Incident>> {
+        Box::pin(self.create_incident_impl(actor, new))
+    }
+
+    fn get_incident<'a>(&'a self, r: &'a IncidentRef) -> BoxFuture<'a, StoreResult<Incident>> {
+        Box::pin(self.get_incident_impl(r))
+    }
+
+    fn list_incidents<'a>(
+        &'a self,
+        filter: &'a IncidentFilter,
+    ) -> BoxFuture<'a, StoreResult<Page<Incident>>> {
+        Box::pin(self.list_incidents_impl(filter))
+    }
+
+    fn update_incident<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        patch: IncidentPatch,
+    ) -> BoxFuture<'a, StoreResult<Incident>> {
+        Box::pin(self.write_incident(actor, r, move |i, at| {
+            let names_changed = patch.services.is_some() || patch.tenants.is_some();
+            let fields = i.apply_patch(patch.clone(), actor, at)?;
+            let persist = if names_changed {
+                Persist::Names
+            } else {
+                Persist::Row
+            };
+            Ok((
+                "incident.update",
+                json!({ "key": i.key, "fields": fields, "patch": patch }),
+                persist,
+            ))
+        }))
+    }
+
+    fn change_severity<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        to: Severity,
+        reason: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Incident>> {
+        Box::pin(self.write_incident(actor, r, move |i, at| {
+            let c = i.change_severity(to, actor, reason, at)?;
+            Ok((
+                "incident.severity",
+                payload(i.key, "change", &c),
+                Persist::Severity,
+            ))
+        }))
+    }
+
+    fn change_phase<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        to: Phase,
+        reason: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<Incident>> {
+        Box::pin(self.write_incident(actor, r, move |i, at| {
+            let c = i.change_phase(to, actor, reason, at)?;
+            Ok((
+                "incident.phase",
+                json!({ "key": i.key, "change": c, "timestamps": i.timestamps }),
+                Persist::Phase,
+            ))
+        }))
+    }
+
+    fn correct_timestamp<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        kind: TimestampKind,
+        to: Option<DateTime<Utc>>,
+        reason: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Incident>> {
+        Box::pin(self.write_incident(actor, r, move |i, at| {
+            let c = i.correct_timestamp(kind, to.map(truncate_micros), actor, reason, at)?;
+            Ok((
+                "incident.timestamp",
+                payload(i.key, "correction", &c),
+                Persist::Correction,
+            ))
+        }))
+    }
+
+    fn add_indicators<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        indicators: Vec<NewIndicator>,
+    ) -> BoxFuture<'a, StoreResult<Vec<(Indicator, bool)>>> {
+        Box::pin(self.add_indicators_impl(actor, r, indicators))
+    }
+
+    fn remove_indicator<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        indicator_id: Uuid,
+        reason: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Indicator>> {
+        Box::pin(self.remove_indicator_impl(actor, r, indicator_id, reason))
+    }
+
+    fn search_indicator<'a>(
+        &'a self,
+        value: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Vec<IndicatorHit>>> {
+        Box::pin(self.search_indicator_impl(value))
+    }
+
+    fn link_incidents<'a>(
+        &'a self,
+        actor: &'a str,
+        a: &'a IncidentRef,
+        b: &'a IncidentRef,
+        note: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<IncidentLink>> {
+        Box::pin(self.link_impl(actor, a, b, note))
+    }
+
+    fn unlink_incidents<'a>(
+        &'a self,
+        actor: &'a str,
+        a: &'a IncidentRef,
+        b: &'a IncidentRef,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(self.unlink_impl(actor, a, b))
+    }
+
+    fn related<'a>(&'a self, r: &'a IncidentRef) -> BoxFuture<'a, StoreResult<Related>> {
+        Box::pin(self.related_impl(r))
+    }
+
+    fn append_action<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        kind: ActionKind,
+        text: &'a str,
+    ) -> BoxFuture<'a, StoreResult<ActionEntry>> {
+        Box::pin(self.append_action_impl(actor, r, kind, text))
+    }
+
+    fn list_actions<'a>(
+        &'a self,
+        r: &'a IncidentRef,
+        limit: u32,
+        offset: u32,
+    ) -> BoxFuture<'a, StoreResult<Page<ActionEntry>>> {
+        Box::pin(self.list_actions_impl(r, limit, offset))
+    }
+
+    fn add_evidence<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        meta: NewEvidence,
+        content: &'a mut (dyn AsyncRead + Send + Unpin),
+    ) -> BoxFuture<'a, StoreResult<Evidence>> {
+        Box::pin(self.add_evidence_impl(actor, r, meta, content))
+    }
+
+    fn get_evidence<'a>(
+        &'a self,
+        r: &'a IncidentRef,
+        evidence_id: Uuid,
+    ) -> BoxFuture<'a, StoreResult<Evidence>> {
+        Box::pin(self.get_evidence_impl(r, evidence_id))
+    }
+
+    fn add_custody<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        evidence_id: Uuid,
+        action: &'a str,
+        reason: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Evidence>> {
+        Box::pin(self.add_custody_impl(actor, r, evidence_id, action, reason))
+    }
+
+    fn open_evidence<'a>(
+        &'a self,
+        r: &'a IncidentRef,
+        evidence_id: Uuid,
+    ) -> BoxFuture<'a, StoreResult<EvidenceDownload>> {
+        Box::pin(self.open_evidence_impl(r, evidence_id))
+    }
+
+    fn create_token<'a>(
+        &'a self,
+        actor: &'a str,
+        name: &'a str,
+        role: Role,
+    ) -> BoxFuture<'a, StoreResult<CreatedToken>> {
+        Box::pin(self.create_token_impl(actor, name, role))
+    }
+
+    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, StoreResult<Option<Principal>>> {
+        Box::pin(self.authenticate_impl(token))
+    }
+
+    fn list_tokens(&self) -> BoxFuture<'_, StoreResult<Vec<TokenInfo>>> {
+        Box::pin(self.list_tokens_impl())
+    }
+
+    fn revoke_token<'a>(
+        &'a self,
+        actor: &'a str,
+        id: Uuid,
+    ) -> BoxFuture<'a, StoreResult<TokenInfo>> {
+        Box::pin(self.revoke_token_impl(actor, id))
+    }
+
+    fn list_audit<'a>(
+        &'a self,
+        filter: &'a AuditFilter,
+    ) -> BoxFuture<'a, StoreResult<Page<AuditEntry>>> {
+        Box::pin(self.list_audit_impl(filter))
+    }
+
+    fn verify_audit(&self) -> BoxFuture<'_, StoreResult<Result<u64, ChainBreak>>> {
+        Box::pin(self.verify_audit_impl())
+    }
+}

@@ -1,0 +1,785 @@
+//! The conformance suite: every operation of the `Store` trait, through `&dyn Store` only.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use tokio::io::AsyncReadExt;
+use vigil_core::{
+    ActionKind, Category, DataImpact, DomainError, IncidentKey, IncidentPatch, IndicatorKind,
+    Phase, Priority, Role, Severity, TimestampKind,
+};
+use vigil_store::{AuditFilter, IncidentFilter, IncidentRef, NewEvidence, Store, StoreError};
+
+use crate::support::{Harness, ind, new_incident};
+
+fn key(n: u64) -> IncidentRef {
+    IncidentRef::Key(IncidentKey::new(n).unwrap())
+}
+
+async fn verified(store: &dyn Store) -> u64 {
+    store.verify_audit().await.unwrap().expect("chain intact")
+}
+
+#[tokio::test]
+async fn create_get_and_keys() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    let a = s
+        .create_incident("ann", new_incident("First"))
+        .await
+        .unwrap();
+    let b = s
+        .create_incident("ann", new_incident("Second"))
+        .await
+        .unwrap();
+    assert_eq!(a.key.to_string(), "INC-1");
+    assert_eq!(b.key.to_string(), "INC-2");
+    assert_eq!(a.phase, Phase::Detection);
+    assert_eq!(a.indicators.len(), 2);
+    assert_eq!(a.indicators[0].value, "evil.example.com");
+    assert_eq!(a.services, ["mail"]);
+    assert_eq!(a.techniques[0].as_str(), "T1566.001");
+    assert_eq!(a.severity_history.len(), 1);
+    assert!(a.timestamps.detected.is_some());
+    let by_key = s.get_incident(&key(1)).await.unwrap();
+    let by_id = s.get_incident(&IncidentRef::Id(a.id)).await.unwrap();
+    assert_eq!(by_key, a, "what create returns is what is stored");
+    assert_eq!(by_id, a);
+    let missing = s.get_incident(&key(99)).await.unwrap_err();
+    assert!(matches!(missing, StoreError::NotFound(_)), "{missing}");
+    assert_eq!(verified(s).await, 2);
+}
+
+#[tokio::test]
+async fn list_filters_and_paging() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    let mut a = new_incident("Ransomware on build farm");
+    a.severity = Severity::Sev1;
+    a.category = Some(Category::Malware);
+    a.summary = "build agents encrypted".into();
+    a.services = vec!["ci".into()];
+    a.tenants = vec![];
+    a.indicators = vec![ind("sha256", &"AB".repeat(32))];
+    s.create_incident("ann", a).await.unwrap();
+    s.create_incident("ann", new_incident("Phish 1"))
+        .await
+        .unwrap();
+    s.create_incident("ann", new_incident("Phish 2"))
+        .await
+        .unwrap();
+    s.change_phase("ann", &key(3), Phase::Analysis, None)
+        .await
+        .unwrap();
+
+    let all = s.list_incidents(&IncidentFilter::default()).await.unwrap();
+    assert_eq!(all.total, 3);
+    assert_eq!(all.items[0].key.number(), 3, "newest first");
+
+    let q = |f: IncidentFilter| async move { s.list_incidents(&f).await.unwrap() };
+    let keys = |p: vigil_store::Page<vigil_core::Incident>| {
+        p.items.iter().map(|i| i.key.number()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        keys(
+            q(IncidentFilter {
+                severity: Some(Severity::Sev1),
+                ..Default::default()
+            })
+            .await
+        ),
+        [1]
+    );
+    assert_eq!(
+        keys(
+            q(IncidentFilter {
+                category: Some(Category::Malware),
+                ..Default::default()
+            })
+            .await
+        ),
+        [1]
+    );
+    assert_eq!(
+        keys(
+            q(IncidentFilter {
+                phase: Some(Phase::Analysis),
+                ..Default::default()
+            })
+            .await
+        ),
+        [3]
+    );
+    assert_eq!(
+        keys(
+            q(IncidentFilter {
+                service: Some("ci".into()),
+                ..Default::default()
+            })
+            .await
+        ),
+        [1]
+    );
+    assert_eq!(
+        keys(
+            q(IncidentFilter {
+                tenant: Some("contoso".into()),
+                ..Default::default()
+            })
+            .await
+        ),
+        [3, 2]
+    );
+    assert_eq!(
+        keys(
+            q(IncidentFilter {
+                indicator: Some("EVIL.example.com".into()),
+                ..Default::default()
+            })
+            .await
+        ),
+        [3, 2]
+    );
+    assert_eq!(
+        keys(
+            q(IncidentFilter {
+                indicator: Some("ab".repeat(32)),
+                ..Default::default()
+            })
+            .await
+        ),
+        [1]
+    );
+    assert_eq!(
+        keys(
+            q(IncidentFilter {
+                text: Some("RANSOM".into()),
+                ..Default::default()
+            })
+            .await
+        ),
+        [1]
+    );
+    assert_eq!(
+        keys(
+            q(IncidentFilter {
+                text: Some("token theft".into()),
+                ..Default::default()
+            })
+            .await
+        ),
+        [3, 2]
+    );
+    assert_eq!(
+        keys(
+            q(IncidentFilter {
+                text: Some("100%".into()),
+                ..Default::default()
+            })
+            .await
+        ),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        q(IncidentFilter {
+            open: Some(true),
+            ..Default::default()
+        })
+        .await
+        .total,
+        3
+    );
+    assert_eq!(
+        q(IncidentFilter {
+            open: Some(false),
+            ..Default::default()
+        })
+        .await
+        .total,
+        0
+    );
+    let later = Utc::now() + Duration::hours(1);
+    assert_eq!(
+        q(IncidentFilter {
+            created_from: Some(later),
+            ..Default::default()
+        })
+        .await
+        .total,
+        0
+    );
+    assert_eq!(
+        q(IncidentFilter {
+            created_to: Some(later),
+            ..Default::default()
+        })
+        .await
+        .total,
+        3
+    );
+    let page = q(IncidentFilter {
+        limit: 2,
+        offset: 2,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!((page.total, keys(page)), (3, vec![1]));
+}
+
+#[tokio::test]
+async fn update_severity_priority_and_timestamps() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    s.create_incident("ann", new_incident("x")).await.unwrap();
+    let patch = IncidentPatch {
+        title: Some("Token theft".into()),
+        services: Some(vec!["mail".into(), "sso".into(), "crm".into()]),
+        data_impact: Some(DataImpact {
+            personal_data: true,
+            disclosed: true,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let i = s.update_incident("bob", &key(1), patch).await.unwrap();
+    assert_eq!(i.title, "Token theft");
+    assert_eq!(i.services, ["mail", "sso", "crm"]);
+    assert_eq!(
+        i.priority,
+        Priority::P1,
+        "SEV3 + breach + wide blast radius"
+    );
+    assert_eq!(i.data_impact.assessed_by.as_deref(), Some("bob"));
+
+    let e = s
+        .change_severity("bob", &key(1), Severity::Sev1, " ")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::Domain(DomainError::InvalidField {
+                field: "reason",
+                ..
+            })
+        ),
+        "{e}"
+    );
+    let i = s
+        .change_severity("bob", &key(1), Severity::Sev2, "customer data seen")
+        .await
+        .unwrap();
+    assert_eq!(i.severity_history.len(), 2);
+    assert_eq!(i.severity_history[1].reason, "customer data seen");
+
+    let detected = i.timestamps.detected.unwrap();
+    let e = s
+        .correct_timestamp(
+            "bob",
+            &key(1),
+            TimestampKind::FirstActivity,
+            Some(detected + Duration::hours(1)),
+            "proxy log",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Domain(DomainError::TimestampOrder { .. })),
+        "{e}"
+    );
+    let earlier = detected - Duration::hours(5);
+    let i = s
+        .correct_timestamp(
+            "bob",
+            &key(1),
+            TimestampKind::FirstActivity,
+            Some(earlier),
+            "proxy log",
+        )
+        .await
+        .unwrap();
+    assert_eq!(i.timestamps.time_to_detect(), Some(Duration::hours(5)));
+    assert_eq!(i.timestamp_corrections.len(), 1);
+    assert_eq!(s.get_incident(&key(1)).await.unwrap(), i);
+    assert_eq!(
+        verified(s).await,
+        4,
+        "create, update, severity, correction; refusals write nothing"
+    );
+}
+
+#[tokio::test]
+async fn phases_through_guards() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    s.create_incident("ann", new_incident("x")).await.unwrap();
+    let audit_before = verified(s).await;
+    let e = s
+        .change_phase("ann", &key(1), Phase::Recovery, None)
+        .await
+        .unwrap_err();
+    match e {
+        StoreError::Domain(DomainError::TransitionRefused(r)) => {
+            let names: Vec<_> = r.iter().map(|g| g.guard.as_str()).collect();
+            assert_eq!(names, ["one_step_forward", "root_cause_before_recovery"]);
+        }
+        e => panic!("expected a refusal, got {e}"),
+    }
+    assert_eq!(
+        verified(s).await,
+        audit_before,
+        "a refused transition writes no audit entry"
+    );
+    assert_eq!(
+        s.get_incident(&key(1)).await.unwrap().phase,
+        Phase::Detection
+    );
+
+    for p in [Phase::Analysis, Phase::Containment, Phase::Eradication] {
+        s.change_phase("ann", &key(1), p, None).await.unwrap();
+    }
+    s.update_incident(
+        "ann",
+        &key(1),
+        IncidentPatch {
+            root_cause: Some("no MFA on VPN".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    for p in [Phase::Recovery, Phase::PostIncident, Phase::Closed] {
+        s.change_phase("ann", &key(1), p, None).await.unwrap();
+    }
+    let i = s.get_incident(&key(1)).await.unwrap();
+    let t = &i.timestamps;
+    assert!(t.acknowledged.is_some() && t.declared.is_some() && t.contained.is_some());
+    assert!(t.eradicated.is_some() && t.recovered.is_some() && t.closed.is_some());
+    assert_eq!(i.phase_history.len(), 6);
+    let closed = s
+        .list_incidents(&IncidentFilter {
+            open: Some(false),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(closed.total, 1);
+    let e = s
+        .change_phase("ann", &key(1), Phase::Analysis, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        StoreError::Domain(DomainError::TransitionRefused(_))
+    ));
+    let i = s
+        .change_phase("ann", &key(1), Phase::Analysis, Some("attacker back"))
+        .await
+        .unwrap();
+    assert_eq!(i.timestamps.closed, None);
+}
+
+#[tokio::test]
+async fn close_of_sev1_is_refused_without_post_mortem() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    let mut n = new_incident("big");
+    n.severity = Severity::Sev1;
+    s.create_incident("ann", n).await.unwrap();
+    for p in [Phase::Analysis, Phase::Containment, Phase::Eradication] {
+        s.change_phase("ann", &key(1), p, None).await.unwrap();
+    }
+    s.update_incident(
+        "ann",
+        &key(1),
+        IncidentPatch {
+            root_cause: Some("x".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    s.change_phase("ann", &key(1), Phase::Recovery, None)
+        .await
+        .unwrap();
+    s.change_phase("ann", &key(1), Phase::PostIncident, None)
+        .await
+        .unwrap();
+    let e = s
+        .change_phase("ann", &key(1), Phase::Closed, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Domain(DomainError::TransitionRefused(r)) if r[0].guard == "post_mortem_before_close"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn indicators_add_remove_search() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    s.create_incident("ann", new_incident("a")).await.unwrap();
+    let mut other = new_incident("b");
+    other.indicators = vec![ind("ip", "10.0.0.1")];
+    s.create_incident("ann", other).await.unwrap();
+
+    let added = s
+        .add_indicators(
+            "bob",
+            &key(1),
+            vec![
+                ind("hash", &"F".repeat(40)),
+                ind("domain", "evil.example.com"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(added.len(), 2);
+    assert!(added[0].1 && added[0].0.kind == IndicatorKind::Sha1);
+    assert!(
+        !added[1].1,
+        "duplicate of an active indicator is not added again"
+    );
+
+    let before = verified(s).await;
+    let e = s
+        .add_indicators("bob", &key(1), vec![ind("ip", "10.0.0.300")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::Domain(DomainError::InvalidField {
+                field: "indicators",
+                ..
+            })
+        ),
+        "{e}"
+    );
+    assert_eq!(verified(s).await, before);
+
+    let hits = s.search_indicator("10.0.0.1").await.unwrap();
+    assert_eq!(
+        hits.iter().map(|h| h.key.number()).collect::<Vec<_>>(),
+        [2, 1]
+    );
+    let ip_id = hits[1].indicator.id;
+    let removed = s
+        .remove_indicator("bob", &key(1), ip_id, "NAT address, false positive")
+        .await
+        .unwrap();
+    assert_eq!(
+        removed.removal_reason.as_deref(),
+        Some("NAT address, false positive")
+    );
+    let hits = s.search_indicator("10.0.0.1").await.unwrap();
+    assert_eq!(hits.len(), 1, "removed indicators are not found");
+    let i = s.get_incident(&key(1)).await.unwrap();
+    assert_eq!(i.indicators.len(), 3, "removal keeps history");
+    assert_eq!(i.active_indicators().count(), 2);
+    let e = s
+        .remove_indicator("bob", &key(1), ip_id, "again")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::NotFound(_)), "{e}");
+    assert!(s.search_indicator("  ").await.is_err());
+}
+
+#[tokio::test]
+async fn links_and_suggestions() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    for t in ["a", "b"] {
+        s.create_incident("ann", new_incident(t)).await.unwrap();
+    }
+    let mut c = new_incident("c");
+    c.indicators = vec![ind("email", "x@y.example")];
+    s.create_incident("ann", c).await.unwrap();
+
+    let rel = s.related(&key(1)).await.unwrap();
+    assert!(rel.links.is_empty());
+    assert_eq!(rel.suggestions.len(), 1);
+    assert_eq!(rel.suggestions[0].key.number(), 2);
+    assert_eq!(rel.suggestions[0].shared.len(), 2);
+
+    let link = s
+        .link_incidents("ann", &key(1), &key(3), Some("same actor"))
+        .await
+        .unwrap();
+    assert_eq!(link.key.number(), 3);
+    let e = s
+        .link_incidents("ann", &key(3), &key(1), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict(_)), "{e}");
+    let e = s
+        .link_incidents("ann", &key(1), &key(1), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Domain(_)), "{e}");
+    s.link_incidents("ann", &key(1), &key(2), None)
+        .await
+        .unwrap();
+    let rel = s.related(&key(1)).await.unwrap();
+    assert_eq!(rel.links.len(), 2);
+    assert!(
+        rel.suggestions.is_empty(),
+        "linked incidents are no longer suggested"
+    );
+    let three = s.get_incident(&key(3)).await.unwrap();
+    assert_eq!(three.links[0].key.number(), 1, "links are symmetric");
+    assert_eq!(three.links[0].note.as_deref(), Some("same actor"));
+
+    s.unlink_incidents("ann", &key(2), &key(1)).await.unwrap();
+    assert_eq!(s.related(&key(1)).await.unwrap().suggestions.len(), 1);
+    assert!(matches!(
+        s.unlink_incidents("ann", &key(2), &key(1)).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn action_log_appends_and_pages() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    s.create_incident("ann", new_incident("a")).await.unwrap();
+    for i in 0..5 {
+        s.append_action(
+            "ann",
+            &key(1),
+            ActionKind::Containment,
+            &format!("blocked host {i}"),
+        )
+        .await
+        .unwrap();
+    }
+    assert!(
+        s.append_action("ann", &key(1), ActionKind::Note, "  ")
+            .await
+            .is_err()
+    );
+    let page = s.list_actions(&key(1), 2, 1).await.unwrap();
+    assert_eq!(page.total, 5);
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|a| a.text.as_str())
+            .collect::<Vec<_>>(),
+        ["blocked host 1", "blocked host 2"]
+    );
+    assert_eq!(s.get_incident(&key(1)).await.unwrap().action_count, 5);
+}
+
+#[tokio::test]
+async fn evidence_round_trip_and_custody() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    s.create_incident("ann", new_incident("a")).await.unwrap();
+    let content: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let mut reader: &[u8] = &content;
+    let meta = NewEvidence {
+        file_name: "mail.eml".into(),
+        description: Some("the phishing mail".into()),
+    };
+    let ev = s
+        .add_evidence("ann", &key(1), meta, &mut reader)
+        .await
+        .unwrap();
+    assert_eq!(ev.size, content.len() as u64);
+    assert_eq!(ev.sha256, vigil_core::Sha256::of(&content));
+    assert_eq!(ev.custody.len(), 1);
+    let ev = s
+        .add_custody(
+            "bob",
+            &key(1),
+            ev.id,
+            "exported",
+            "sent to forensics vendor",
+        )
+        .await
+        .unwrap();
+    assert_eq!(ev.custody[1].actor, "bob");
+    assert_eq!(s.get_evidence(&key(1), ev.id).await.unwrap(), ev);
+    let mut dl = s.open_evidence(&key(1), ev.id).await.unwrap();
+    let mut back = Vec::new();
+    dl.file.read_to_end(&mut back).await.unwrap();
+    assert_eq!(back, content);
+    assert_eq!(
+        s.get_incident(&key(1)).await.unwrap().evidence,
+        vec![ev.clone()]
+    );
+    assert!(matches!(
+        s.get_evidence(&key(1), uuid::Uuid::now_v7()).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let mut empty: &[u8] = b"";
+    let bad = NewEvidence {
+        file_name: "../x".into(),
+        description: None,
+    };
+    assert!(matches!(
+        s.add_evidence("ann", &key(1), bad, &mut empty).await,
+        Err(StoreError::Domain(DomainError::InvalidField {
+            field: "file_name",
+            ..
+        }))
+    ));
+}
+
+#[tokio::test]
+async fn tokens_create_authenticate_revoke() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    let t = s
+        .create_token("setup", "alice", Role::Responder)
+        .await
+        .unwrap();
+    assert!(t.token.len() >= 40);
+    let p = s
+        .authenticate(&t.token)
+        .await
+        .unwrap()
+        .expect("valid token");
+    assert_eq!((p.name.as_str(), p.role), ("alice", Role::Responder));
+    assert_eq!(s.authenticate("vgl_wrong").await.unwrap(), None);
+    let list = s.list_tokens().await.unwrap();
+    assert_eq!(list.len(), 1);
+    let revoked = s.revoke_token("admin", t.info.id).await.unwrap();
+    assert!(revoked.revoked_at.is_some());
+    assert_eq!(s.authenticate(&t.token).await.unwrap(), None);
+    assert!(matches!(
+        s.revoke_token("admin", t.info.id).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(s.create_token("setup", " ", Role::Viewer).await.is_err());
+    let audit = s.list_audit(&AuditFilter::default()).await.unwrap();
+    let text = serde_json::to_string(&audit.items).unwrap();
+    assert!(
+        !text.contains(&t.token),
+        "the secret never reaches the audit trail"
+    );
+}
+
+#[tokio::test]
+async fn audit_lists_and_verifies_after_many_writes() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    for i in 0..10 {
+        s.create_incident("ann", new_incident(&format!("i{i}")))
+            .await
+            .unwrap();
+        s.append_action("ann", &key(i + 1), ActionKind::Note, "note")
+            .await
+            .unwrap();
+        s.change_severity("ann", &key(i + 1), Severity::Sev2, "worse")
+            .await
+            .unwrap();
+    }
+    assert_eq!(verified(s).await, 30);
+    let page = s
+        .list_audit(&AuditFilter {
+            limit: 5,
+            offset: 3,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.total, 30);
+    assert_eq!(
+        page.items.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [4, 5, 6, 7, 8]
+    );
+    let one = s.get_incident(&key(4)).await.unwrap();
+    let mine = s
+        .list_audit(&AuditFilter {
+            incident_id: Some(one.id),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(mine.total, 3);
+    assert_eq!(mine.items[0].action, "incident.create");
+}
+
+#[tokio::test]
+async fn rejected_create_leaves_nothing() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    s.create_incident("ann", new_incident("ok")).await.unwrap();
+    let mut bad = new_incident("bad");
+    bad.indicators.push(ind("ip", "not-an-ip"));
+    let e = s.create_incident("ann", bad).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::Domain(DomainError::InvalidField {
+                field: "indicators",
+                ..
+            })
+        ),
+        "{e}"
+    );
+    let mut bad = new_incident("bad");
+    bad.techniques = vec!["T12".into()];
+    assert!(s.create_incident("ann", bad).await.is_err());
+    assert_eq!(
+        s.list_incidents(&IncidentFilter::default())
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(verified(s).await, 1);
+    let next = s
+        .create_incident("ann", new_incident("next"))
+        .await
+        .unwrap();
+    assert_eq!(next.key.number(), 2, "no key is burnt by a rejected create");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_keep_the_chain_linear() {
+    let h = Harness::new().await;
+    let store: Arc<dyn Store> = h.store.clone();
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..5 {
+                let inc = store
+                    .create_incident(&format!("w{w}"), new_incident(&format!("w{w}-{i}")))
+                    .await
+                    .unwrap();
+                store
+                    .append_action(
+                        &format!("w{w}"),
+                        &IncidentRef::Id(inc.id),
+                        ActionKind::Note,
+                        "x",
+                    )
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(verified(store.as_ref()).await, 40);
+    let all = store
+        .list_incidents(&IncidentFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut keys: Vec<u64> = all.items.iter().map(|i| i.key.number()).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        (1..=20).collect::<Vec<_>>(),
+        "keys are unique and dense"
+    );
+}

@@ -1,0 +1,8 @@
+//! The store's integration tests: one binary. The `conformance` module is written against the
+//! `Store` trait only, so a future PostgreSQL backend runs the same suite through its own
+//! `support::Harness`; `sqlite` holds what needs raw access to the SQLite files (tampering with
+//! rows and evidence on disk).
+
+mod conformance;
+mod sqlite;
+mod support;

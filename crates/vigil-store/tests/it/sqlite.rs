@@ -1,0 +1,198 @@
+//! SQLite-specific checks that need the files: tampering with rows by raw SQL and with evidence
+//! on disk, and that a failed write leaves no rows.
+
+use vigil_core::{ChainProblem, IncidentKey, Phase};
+use vigil_store::{IncidentRef, NewEvidence, SqliteStore, Store, StoreError};
+
+use crate::support::{Harness, new_incident};
+
+fn key(n: u64) -> IncidentRef {
+    IncidentRef::Key(IncidentKey::new(n).unwrap())
+}
+
+async fn five_writes(h: &Harness) {
+    let s = h.store.as_ref();
+    for i in 0..5 {
+        s.create_incident("ann", new_incident(&format!("i{i}")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.verify_audit().await.unwrap(), Ok(5));
+}
+
+async fn broken_at(h: &Harness) -> (u64, ChainProblem) {
+    let b = h
+        .store
+        .verify_audit()
+        .await
+        .unwrap()
+        .expect_err("tampering must be detected");
+    (b.seq, b.problem)
+}
+
+#[tokio::test]
+async fn changed_payload_is_found() {
+    let h = Harness::new().await;
+    five_writes(&h).await;
+    h.raw("UPDATE audit SET payload = json_set(payload, '$.title', 'harmless') WHERE seq = 3")
+        .await;
+    assert_eq!(broken_at(&h).await, (3, ChainProblem::HashMismatch));
+}
+
+#[tokio::test]
+async fn changed_actor_is_found() {
+    let h = Harness::new().await;
+    five_writes(&h).await;
+    h.raw("UPDATE audit SET actor = 'mallory' WHERE seq = 2")
+        .await;
+    assert_eq!(broken_at(&h).await, (2, ChainProblem::HashMismatch));
+}
+
+#[tokio::test]
+async fn changed_time_is_found() {
+    let h = Harness::new().await;
+    five_writes(&h).await;
+    h.raw("UPDATE audit SET at = '2020-01-01T00:00:00.000000Z' WHERE seq = 4")
+        .await;
+    assert_eq!(broken_at(&h).await, (4, ChainProblem::HashMismatch));
+    h.raw("UPDATE audit SET at = 'yesterday' WHERE seq = 1")
+        .await;
+    assert_eq!(broken_at(&h).await.0, 1, "an unreadable row is a break too");
+}
+
+#[tokio::test]
+async fn deleted_rows_are_found() {
+    let h = Harness::new().await;
+    five_writes(&h).await;
+    h.raw("DELETE FROM audit WHERE seq = 2").await;
+    assert_eq!(
+        broken_at(&h).await,
+        (
+            2,
+            ChainProblem::SequenceGap {
+                expected: 2,
+                found: 3
+            }
+        )
+    );
+
+    let h = Harness::new().await;
+    five_writes(&h).await;
+    h.raw("DELETE FROM audit WHERE seq = 5").await;
+    assert_eq!(
+        broken_at(&h).await,
+        (
+            5,
+            ChainProblem::Truncated {
+                expected: 5,
+                found: 4
+            }
+        )
+    );
+}
+
+#[tokio::test]
+async fn refused_transition_and_rejected_create_leave_no_rows() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    s.create_incident("ann", new_incident("a")).await.unwrap();
+    let counts = || async {
+        let mut v = Vec::new();
+        for t in [
+            "incidents",
+            "indicators",
+            "incident_services",
+            "severity_changes",
+            "phase_changes",
+            "audit",
+        ] {
+            v.push(h.count(t).await);
+        }
+        v
+    };
+    let before = counts().await;
+    assert!(
+        s.change_phase("ann", &key(1), Phase::Closed, None)
+            .await
+            .is_err()
+    );
+    let mut bad = new_incident("b");
+    bad.indicators.push(crate::support::ind("md5", "xyz"));
+    assert!(s.create_incident("ann", bad).await.is_err());
+    let mut bad = new_incident("c");
+    bad.services.push("  ".into());
+    assert!(s.create_incident("ann", bad).await.is_err());
+    assert_eq!(counts().await, before);
+}
+
+#[tokio::test]
+async fn modified_or_missing_evidence_is_refused_on_download() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    s.create_incident("ann", new_incident("a")).await.unwrap();
+    let mut r: &[u8] = b"original bytes";
+    let ev = s
+        .add_evidence(
+            "ann",
+            &key(1),
+            NewEvidence {
+                file_name: "a.bin".into(),
+                description: None,
+            },
+            &mut r,
+        )
+        .await
+        .unwrap();
+    let path = h.sqlite.evidence_path(&ev.sha256);
+    assert!(
+        std::fs::metadata(&path).unwrap().permissions().readonly(),
+        "stored read-only"
+    );
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&path, perms).unwrap();
+    std::fs::write(&path, b"tampered bytes").unwrap();
+    match s.open_evidence(&key(1), ev.id).await {
+        Err(StoreError::EvidenceCorrupted {
+            id,
+            expected,
+            actual,
+        }) => {
+            assert_eq!(id, ev.id);
+            assert_eq!(expected, ev.sha256.to_string());
+            assert_eq!(
+                actual,
+                vigil_core::Sha256::of(b"tampered bytes").to_string()
+            );
+        }
+        other => panic!("expected EvidenceCorrupted, got {other:?}"),
+    }
+    std::fs::remove_file(&path).unwrap();
+    assert!(matches!(
+        s.open_evidence(&key(1), ev.id).await,
+        Err(StoreError::EvidenceCorrupted { actual, .. }) if actual == "missing"
+    ));
+    let leftovers: Vec<_> = std::fs::read_dir(h.sqlite.dir().join("evidence"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".upload-"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "no temporary upload files left behind"
+    );
+}
+
+#[tokio::test]
+async fn reopening_keeps_data_and_migrations_are_idempotent() {
+    let h = Harness::new().await;
+    h.store
+        .create_incident("ann", new_incident("a"))
+        .await
+        .unwrap();
+    let again = SqliteStore::open(h.sqlite.dir()).await.unwrap();
+    assert_eq!(again.get_incident(&key(1)).await.unwrap().title, "a");
+    assert_eq!(again.verify_audit().await.unwrap(), Ok(1));
+    assert!(h.dir.path().join("data/vigil.db").exists());
+}
