@@ -158,7 +158,7 @@ impl<'s> Matcher<'s> {
             .filter(|(_, c)| **c > 0)
             .map(|(v, c)| (self.set.variants[v].rule, *c))
             .collect();
-        out.sort_by(|a, b| b.1.cmp(&a.1));
+        out.sort_by_key(|(_, c)| std::cmp::Reverse(*c));
         out
     }
 
@@ -320,7 +320,6 @@ impl<'s> Matcher<'s> {
                 self.load(*field, event);
             }
         }
-        let generation = self.generation;
         let slot: &Slot = match item.field {
             Some(f) => {
                 self.load(f, event);
