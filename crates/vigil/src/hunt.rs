@@ -187,10 +187,10 @@ pub fn scan_source(
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if let (Some(f), Some(t)) = (args.from, args.to) {
-        if f >= t {
-            bail!("--from must be before --to");
-        }
+    if let (Some(f), Some(t)) = (args.from, args.to)
+        && f >= t
+    {
+        bail!("--from must be before --to");
     }
     let loaded = ruleset::load(&args.rules)?;
     let rejected = loaded.load_diagnostics.len() + loaded.compile_diagnostics.len();

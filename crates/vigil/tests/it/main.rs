@@ -1,4 +1,5 @@
 //! Integration tests of the `vigil` binary: each drives the real executable as a user would.
 
 mod cli;
+mod hunt;
 mod support;
