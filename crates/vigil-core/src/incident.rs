@@ -678,6 +678,34 @@ impl Incident {
         Ok(c)
     }
 
+    /// Records (or replaces) the post-mortem. Only in phase post_incident, where the seed puts
+    /// the post-mortem review; the full post-mortem workflow comes in a later issue.
+    pub fn record_post_mortem(
+        &mut self,
+        summary: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<PostMortem, DomainError> {
+        let summary = text("post_mortem", summary, MAX_TEXT)?;
+        if self.phase != Phase::PostIncident {
+            return Err(DomainError::invalid(
+                "post_mortem",
+                format!(
+                    "the post-mortem is written in phase post_incident and this incident is in {}; move it there first",
+                    self.phase
+                ),
+            ));
+        }
+        let pm = PostMortem {
+            summary,
+            recorded_by: actor.to_owned(),
+            recorded_at: at,
+        };
+        self.post_mortem = Some(pm.clone());
+        self.updated_at = at;
+        Ok(pm)
+    }
+
     /// Adds an indicator unless an active one with the same (kind, value) exists; returns the
     /// indicator on the incident and whether it was added.
     pub fn add_indicator(

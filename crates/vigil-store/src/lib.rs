@@ -108,6 +108,15 @@ pub trait Store: Send + Sync + 'static {
         reason: &'a str,
     ) -> BoxFuture<'a, StoreResult<Incident>>;
 
+    /// Records (or replaces) the post-mortem; only in phase post_incident. SEV1/SEV2 and
+    /// data-breach incidents cannot be closed without one.
+    fn record_post_mortem<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        summary: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Incident>>;
+
     /// Adds indicators (validated, normalised, de-duplicated against the active ones); returns
     /// for each the indicator on the incident and whether it was newly added.
     fn add_indicators<'a>(

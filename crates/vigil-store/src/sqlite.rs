@@ -1692,6 +1692,22 @@ impl Store for SqliteStore {
         }))
     }
 
+    fn record_post_mortem<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        summary: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Incident>> {
+        Box::pin(self.write_incident(actor, r, move |i, at| {
+            let pm = i.record_post_mortem(summary, actor, at)?;
+            Ok((
+                "incident.post_mortem",
+                payload(i.key, "post_mortem", &pm),
+                Persist::Row,
+            ))
+        }))
+    }
+
     fn add_indicators<'a>(
         &'a self,
         actor: &'a str,

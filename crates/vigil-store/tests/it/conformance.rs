@@ -413,6 +413,31 @@ async fn close_of_sev1_is_refused_without_post_mortem() {
         matches!(&e, StoreError::Domain(DomainError::TransitionRefused(r)) if r[0].guard == "post_mortem_before_close"),
         "{e}"
     );
+    let e = s
+        .record_post_mortem("ann", &key(1), "  ")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::Domain(DomainError::InvalidField {
+                field: "post_mortem",
+                ..
+            })
+        ),
+        "{e}"
+    );
+    let i = s
+        .record_post_mortem("ann", &key(1), "no MFA on VPN; add MFA and alerting")
+        .await
+        .unwrap();
+    assert_eq!(i.post_mortem.as_ref().unwrap().recorded_by, "ann");
+    let i = s
+        .change_phase("ann", &key(1), Phase::Closed, None)
+        .await
+        .unwrap();
+    assert_eq!(i.phase, Phase::Closed);
+    assert!(s.verify_audit().await.unwrap().is_ok());
 }
 
 #[tokio::test]
