@@ -130,6 +130,18 @@ impl SqliteStore {
         })
     }
 
+    /// Opens an existing data directory without creating anything (for read-only commands
+    /// such as `vigil audit verify`); a missing database is [`StoreError::NotFound`].
+    pub async fn open_existing(dir: &Path) -> StoreResult<Self> {
+        if !dir.join("vigil.db").is_file() {
+            return Err(StoreError::NotFound(format!(
+                "a Vigil database in {} (give the --data directory used by `vigil serve`)",
+                dir.display()
+            )));
+        }
+        Self::open(dir).await
+    }
+
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -195,4 +195,12 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
     assert_eq!(again.get_incident(&key(1)).await.unwrap().title, "a");
     assert_eq!(again.verify_audit().await.unwrap(), Ok(1));
     assert!(h.dir.path().join("data/vigil.db").exists());
+    let existing = SqliteStore::open_existing(h.sqlite.dir()).await.unwrap();
+    assert_eq!(existing.verify_audit().await.unwrap(), Ok(1));
+    let nowhere = h.dir.path().join("nowhere");
+    assert!(matches!(
+        SqliteStore::open_existing(&nowhere).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(!nowhere.exists(), "open_existing creates nothing");
 }
