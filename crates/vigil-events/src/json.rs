@@ -14,8 +14,10 @@
 //! Arrays yield each of their scalar elements.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use serde_json::Value;
+use sonic_rs::{JsonContainerTrait as _, JsonValueTrait as _};
 use vigil_detect::{Event, FieldValue};
 
 /// A JSON decoding error.
@@ -26,15 +28,29 @@ pub enum JsonError {
         "invalid JSON: {0}; check that the file holds one JSON object per line or a JSON array"
     )]
     Syntax(#[from] serde_json::Error),
+    /// The text is not valid JSON (fast parser).
+    #[error(
+        "invalid JSON: {0}; check that the file holds one JSON object per line or a JSON array"
+    )]
+    FastSyntax(#[from] sonic_rs::Error),
     /// The JSON is valid but not an object.
     #[error("the JSON value is not an object; events must be JSON objects")]
     NotAnObject,
 }
 
+/// The decoded document, from either JSON backend.
+#[derive(Debug, Clone)]
+enum Root {
+    /// Built by `serde_json` (EVTX records, callers holding a `serde_json::Value`).
+    Serde(Value),
+    /// Parsed by `sonic-rs` from text; converted to `serde_json` only when asked for.
+    Sonic(sonic_rs::Value, OnceLock<Value>),
+}
+
 /// One JSON event.
 #[derive(Debug, Clone)]
 pub struct JsonEvent {
-    root: Value,
+    root: Root,
     windows: bool,
     /// Whether some `Event.EventData` key contains a space (checked once, so that lookups of
     /// absent fields skip the space-insensitive fallback in the common case).
@@ -60,10 +76,263 @@ fn is_system_field(field: &str) -> bool {
     )
 }
 
+/// What a JSON node is, without its children.
+enum Kind<'a> {
+    Scalar(FieldValue<'a>),
+    Object,
+    Array,
+}
+
+/// A read-only view of a JSON node, implemented for both backends.
+trait Node<'a>: Copy + 'a {
+    fn get(self, key: &str) -> Option<Self>;
+    fn kind(self) -> Kind<'a>;
+    /// Calls `f` with each (key, value) of an object, or each element of an array, until it
+    /// returns true; returns the value it stopped at.
+    fn find_child(self, f: &mut dyn FnMut(&'a str, Self) -> bool) -> Option<Self>;
+}
+
+impl<'a> Node<'a> for &'a Value {
+    fn get(self, key: &str) -> Option<Self> {
+        Value::get(self, key)
+    }
+    fn kind(self) -> Kind<'a> {
+        Kind::Scalar(match self {
+            Value::String(s) => FieldValue::Str(Cow::Borrowed(s)),
+            Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    FieldValue::Int(i)
+                } else if let Some(u) = n.as_u64() {
+                    FieldValue::UInt(u)
+                } else {
+                    FieldValue::Float(n.as_f64().unwrap_or(f64::NAN))
+                }
+            }
+            Value::Bool(b) => FieldValue::Bool(*b),
+            Value::Null => FieldValue::Null,
+            Value::Object(_) => return Kind::Object,
+            Value::Array(_) => return Kind::Array,
+        })
+    }
+    fn find_child(self, f: &mut dyn FnMut(&'a str, Self) -> bool) -> Option<Self> {
+        match self {
+            Value::Object(m) => m.iter().find(|(k, v)| f(k, v)).map(|(_, v)| v),
+            Value::Array(a) => a.iter().find(|v| f("", v)),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> Node<'a> for &'a sonic_rs::Value {
+    fn get(self, key: &str) -> Option<Self> {
+        sonic_rs::JsonValueTrait::get(self, key)
+    }
+    fn kind(self) -> Kind<'a> {
+        use sonic_rs::JsonType;
+        Kind::Scalar(match self.get_type() {
+            JsonType::String => FieldValue::Str(Cow::Borrowed(self.as_str().unwrap_or(""))),
+            JsonType::Number => {
+                if let Some(i) = self.as_i64() {
+                    FieldValue::Int(i)
+                } else if let Some(u) = self.as_u64() {
+                    FieldValue::UInt(u)
+                } else {
+                    FieldValue::Float(self.as_f64().unwrap_or(f64::NAN))
+                }
+            }
+            JsonType::Boolean => FieldValue::Bool(self.as_bool().unwrap_or(false)),
+            JsonType::Null => FieldValue::Null,
+            JsonType::Object => return Kind::Object,
+            JsonType::Array => return Kind::Array,
+        })
+    }
+    fn find_child(self, f: &mut dyn FnMut(&'a str, Self) -> bool) -> Option<Self> {
+        if let Some(o) = self.as_object() {
+            return o.iter().find(|(k, v)| f(k, v)).map(|(_, v)| v);
+        }
+        if let Some(a) = self.as_array() {
+            return a.iter().find(|v| f("", v));
+        }
+        None
+    }
+}
+
+fn is_object<'a, N: Node<'a>>(n: N) -> bool {
+    matches!(n.kind(), Kind::Object)
+}
+
+fn classify<'a, N: Node<'a>>(root: N) -> (bool, bool) {
+    let windows = root
+        .get("Event")
+        .and_then(|e| e.get("System"))
+        .is_some_and(is_object);
+    let spaced = windows
+        && root
+            .get("Event")
+            .and_then(|e| e.get("EventData"))
+            .and_then(|d| d.find_child(&mut |k, _| k.contains(' ')))
+            .is_some();
+    (windows, spaced)
+}
+
+fn lookup_in<'a, N: Node<'a>>(root: N, windows: bool, spaced: bool, field: &str) -> Option<N> {
+    if let Some(v) = windows
+        .then(|| windows_lookup(root, spaced, field))
+        .flatten()
+    {
+        return Some(v);
+    }
+    if let Some(v) = root.get(field) {
+        return Some(v);
+    }
+    if field.contains('.') {
+        let mut cur = root;
+        for part in field.split('.') {
+            cur = cur.get(part)?;
+        }
+        return Some(cur);
+    }
+    None
+}
+
+fn windows_lookup<'a, N: Node<'a>>(root: N, spaced: bool, field: &str) -> Option<N> {
+    let event = root.get("Event")?;
+    let system = event.get("System")?;
+    if is_system_field(field) {
+        return system.get(field);
+    }
+    match field {
+        "Provider_Name" | "ProviderName" | "Provider" => {
+            return system.get("Provider")?.get("#attributes")?.get("Name");
+        }
+        "TimeCreated" | "SystemTime" => {
+            return system
+                .get("TimeCreated")?
+                .get("#attributes")?
+                .get("SystemTime");
+        }
+        _ => {}
+    }
+    if let Some(data) = event.get("EventData") {
+        if let Some(v) = data.get(field) {
+            return Some(v);
+        }
+        // Some providers (Windows Defender) name their data with spaces ("Threat Name");
+        // Sigma rules write them without ("ThreatName").
+        let spaced_match = spaced
+            .then(|| data.find_child(&mut |k, _| k.contains(' ') && eq_without_spaces(k, field)))
+            .flatten();
+        if let Some(v) = spaced_match {
+            return Some(v);
+        }
+    }
+    let user = event.get("UserData")?;
+    let mut found = None;
+    user.find_child(&mut |_, child| {
+        found = child.get(field);
+        found.is_some()
+    });
+    found
+}
+
+fn eq_without_spaces(key: &str, field: &str) -> bool {
+    key.bytes().filter(|b| *b != b' ').eq(field.bytes())
+}
+
+/// The scalar a node stands for: itself, or its `#text` when it is an XML element object.
+fn scalar<'a, N: Node<'a>>(v: N) -> Option<FieldValue<'a>> {
+    match v.kind() {
+        Kind::Scalar(s) => Some(s),
+        Kind::Object => v.get("#text").and_then(scalar),
+        Kind::Array => None,
+    }
+}
+
+fn visit_value<'a, N: Node<'a>>(v: N, visit: &mut dyn FnMut(&FieldValue<'_>)) {
+    match v.kind() {
+        Kind::Array => {
+            v.find_child(&mut |_, item| {
+                if let Some(s) = scalar(item) {
+                    visit(&s);
+                }
+                false
+            });
+        }
+        _ => {
+            if let Some(s) = scalar(v) {
+                visit(&s);
+            }
+        }
+    }
+}
+
+fn visit_all<'a, N: Node<'a>>(v: N, visit: &mut dyn FnMut(&FieldValue<'_>)) {
+    match v.kind() {
+        Kind::Object | Kind::Array => {
+            v.find_child(&mut |_, child| {
+                visit_all(child, visit);
+                false
+            });
+        }
+        Kind::Scalar(FieldValue::Null) => {}
+        Kind::Scalar(s) => visit(&s),
+    }
+}
+
+fn field_values_in<'a, N: Node<'a>>(
+    e: &JsonEvent,
+    root: N,
+    field: &str,
+    visit: &mut dyn FnMut(&FieldValue<'_>),
+) -> bool {
+    match lookup_in(root, e.windows, e.spaced_keys, field) {
+        Some(v) => {
+            visit_value(v, visit);
+            true
+        }
+        None => false,
+    }
+}
+
+fn for_each_value_in<'a, N: Node<'a>>(
+    windows: bool,
+    root: N,
+    visit: &mut dyn FnMut(&FieldValue<'_>),
+) {
+    if windows {
+        // Keyword searches look at the event's data, not at the XML namespace or GUIDs.
+        if let Some(event) = root.get("Event") {
+            for key in ["EventData", "UserData"] {
+                if let Some(v) = event.get(key) {
+                    visit_all(v, visit);
+                }
+            }
+        }
+        return;
+    }
+    visit_all(root, visit);
+}
+
 impl JsonEvent {
-    /// Parses one JSON object.
+    /// Parses one JSON object with the fast parser (`sonic-rs`). Prefer it (or
+    /// [`JsonEvent::parse_bytes`]) for JSON lines: it is several times faster than building a
+    /// `serde_json::Value` first.
     pub fn parse(text: &str) -> Result<JsonEvent, JsonError> {
-        JsonEvent::from_value(serde_json::from_str(text)?)
+        JsonEvent::parse_bytes(text.as_bytes())
+    }
+
+    /// Parses one JSON object from bytes with the fast parser (`sonic-rs`).
+    pub fn parse_bytes(bytes: &[u8]) -> Result<JsonEvent, JsonError> {
+        let v: sonic_rs::Value = sonic_rs::from_slice(bytes)?;
+        if !v.is_object() {
+            return Err(JsonError::NotAnObject);
+        }
+        let (windows, spaced_keys) = classify(&v);
+        Ok(JsonEvent {
+            root: Root::Sonic(v, OnceLock::new()),
+            windows,
+            spaced_keys,
+        })
     }
 
     /// Wraps an already decoded JSON object (for example an EVTX record from the `evtx` crate).
@@ -71,26 +340,25 @@ impl JsonEvent {
         if !root.is_object() {
             return Err(JsonError::NotAnObject);
         }
-        let windows = root
-            .get("Event")
-            .and_then(|e| e.get("System"))
-            .is_some_and(Value::is_object);
-        let spaced_keys = windows
-            && root
-                .get("Event")
-                .and_then(|e| e.get("EventData"))
-                .and_then(Value::as_object)
-                .is_some_and(|m| m.keys().any(|k| k.contains(' ')));
+        let (windows, spaced_keys) = classify(&root);
         Ok(JsonEvent {
-            root,
+            root: Root::Serde(root),
             windows,
             spaced_keys,
         })
     }
 
-    /// The JSON value.
+    /// The JSON value (converted to `serde_json` on first use when parsed from text).
     pub fn value(&self) -> &Value {
-        &self.root
+        match &self.root {
+            Root::Serde(v) => v,
+            Root::Sonic(v, converted) => converted.get_or_init(|| {
+                sonic_rs::to_string(v)
+                    .ok()
+                    .and_then(|s| serde_json::from_str(&s).ok())
+                    .unwrap_or(Value::Null)
+            }),
+        }
     }
 
     /// Whether the event is a Windows event-log record (`Event.System` present).
@@ -98,148 +366,25 @@ impl JsonEvent {
         self.windows
     }
 
-    fn system(&self) -> Option<&Value> {
-        self.root.get("Event")?.get("System")
-    }
-
-    /// The value a Sigma field name refers to.
+    /// The value a Sigma field name refers to (for output; matching uses the [`Event`] impl).
     pub fn lookup(&self, field: &str) -> Option<&Value> {
-        if let Some(v) = self.windows.then(|| self.windows_lookup(field)).flatten() {
-            return Some(v);
-        }
-        if let Some(v) = self.root.get(field) {
-            return Some(v);
-        }
-        if field.contains('.') {
-            let mut cur = &self.root;
-            for part in field.split('.') {
-                cur = cur.get(part)?;
-            }
-            return Some(cur);
-        }
-        None
-    }
-
-    fn windows_lookup(&self, field: &str) -> Option<&Value> {
-        let system = self.system()?;
-        if is_system_field(field) {
-            return system.get(field);
-        }
-        match field {
-            "Provider_Name" | "ProviderName" | "Provider" => {
-                return system.get("Provider")?.get("#attributes")?.get("Name");
-            }
-            "TimeCreated" | "SystemTime" => {
-                return system
-                    .get("TimeCreated")?
-                    .get("#attributes")?
-                    .get("SystemTime");
-            }
-            _ => {}
-        }
-        let event = self.root.get("Event")?;
-        if let Some(data) = event.get("EventData") {
-            if let Some(v) = data.get(field) {
-                return Some(v);
-            }
-            // Some providers (Windows Defender) name their data with spaces ("Threat Name");
-            // Sigma rules write them without ("ThreatName").
-            if let (true, Value::Object(map)) = (self.spaced_keys, data) {
-                for (k, v) in map {
-                    if k.contains(' ') && eq_without_spaces(k, field) {
-                        return Some(v);
-                    }
-                }
-            }
-        }
-        if let Some(Value::Object(user)) = event.get("UserData") {
-            for child in user.values() {
-                if let Some(v) = child.get(field) {
-                    return Some(v);
-                }
-            }
-        }
-        None
-    }
-}
-
-fn eq_without_spaces(key: &str, field: &str) -> bool {
-    key.bytes().filter(|b| *b != b' ').eq(field.bytes())
-}
-
-fn scalar(v: &Value) -> Option<FieldValue<'_>> {
-    Some(match v {
-        Value::String(s) => FieldValue::Str(Cow::Borrowed(s)),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                FieldValue::Int(i)
-            } else if let Some(u) = n.as_u64() {
-                FieldValue::UInt(u)
-            } else {
-                FieldValue::Float(n.as_f64().unwrap_or(f64::NAN))
-            }
-        }
-        Value::Bool(b) => FieldValue::Bool(*b),
-        Value::Null => FieldValue::Null,
-        Value::Object(o) => return o.get("#text").and_then(scalar),
-        Value::Array(_) => return None,
-    })
-}
-
-fn visit_value(v: &Value, visit: &mut dyn FnMut(&FieldValue<'_>)) {
-    match v {
-        Value::Array(items) => {
-            for i in items {
-                if let Some(s) = scalar(i) {
-                    visit(&s);
-                }
-            }
-        }
-        other => {
-            if let Some(s) = scalar(other) {
-                visit(&s);
-            }
-        }
-    }
-}
-
-fn visit_all(v: &Value, visit: &mut dyn FnMut(&FieldValue<'_>)) {
-    match v {
-        Value::Object(o) => o.values().for_each(|v| visit_all(v, visit)),
-        Value::Array(a) => a.iter().for_each(|v| visit_all(v, visit)),
-        Value::Null => {}
-        other => {
-            if let Some(s) = scalar(other) {
-                visit(&s);
-            }
-        }
+        lookup_in(self.value(), self.windows, self.spaced_keys, field)
     }
 }
 
 impl Event for JsonEvent {
     fn field_values(&self, field: &str, visit: &mut dyn FnMut(&FieldValue<'_>)) -> bool {
-        match self.lookup(field) {
-            Some(v) => {
-                visit_value(v, visit);
-                true
-            }
-            None => false,
+        match &self.root {
+            Root::Serde(v) => field_values_in(self, v, field, visit),
+            Root::Sonic(v, _) => field_values_in(self, v, field, visit),
         }
     }
 
     fn for_each_value(&self, visit: &mut dyn FnMut(&FieldValue<'_>)) {
-        if self.windows {
-            // Keyword searches look at the event's data, not at the XML namespace or GUIDs.
-            if let Some(event) = self.root.get("Event") {
-                for key in ["EventData", "UserData"] {
-                    if let Some(v) = event.get(key) {
-                        visit_all(v, visit);
-                    }
-                }
-            }
-            return;
+        match &self.root {
+            Root::Serde(v) => for_each_value_in(self.windows, v, visit),
+            Root::Sonic(v, _) => for_each_value_in(self.windows, v, visit),
         }
-        visit_all(&self.root, visit);
     }
 }
 
@@ -249,6 +394,14 @@ mod tests {
 
     const SYSMON: &str = r##"{"Event":{"#attributes":{"xmlns":"x"},"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Sysmon"}},"EventID":1,"EventRecordID":7,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"PC1","TimeCreated":{"#attributes":{"SystemTime":"2019-04-27T15:57:25.8688632Z"}}},"EventData":{"Image":"C:\\Windows\\cmd.exe","ProcessId":2772,"Hashes":null}}}"##;
 
+    /// The same text through both backends.
+    fn both(text: &str) -> [JsonEvent; 2] {
+        [
+            JsonEvent::parse(text).unwrap(),
+            JsonEvent::from_value(serde_json::from_str(text).unwrap()).unwrap(),
+        ]
+    }
+
     fn values(e: &JsonEvent, field: &str) -> Option<Vec<String>> {
         let mut out = Vec::new();
         let present = e.field_values(field, &mut |v| out.push(format!("{v:?}")));
@@ -257,40 +410,54 @@ mod tests {
 
     #[test]
     fn windows_fields_resolve() {
-        let e = JsonEvent::parse(SYSMON).unwrap();
-        assert!(e.is_windows());
-        assert_eq!(values(&e, "EventID").unwrap(), vec!["Int(1)"]);
-        assert_eq!(values(&e, "Channel").unwrap().len(), 1);
-        assert_eq!(
-            values(&e, "Provider_Name").unwrap(),
-            vec!["Str(\"Microsoft-Windows-Sysmon\")"]
-        );
-        assert_eq!(
-            values(&e, "Image").unwrap(),
-            vec!["Str(\"C:\\\\Windows\\\\cmd.exe\")"]
-        );
-        assert_eq!(
-            values(&e, "Event.EventData.ProcessId").unwrap(),
-            vec!["Int(2772)"]
-        );
-        assert_eq!(values(&e, "Hashes").unwrap(), vec!["Null"]);
-        assert_eq!(values(&e, "Nope"), None);
+        for e in both(SYSMON) {
+            assert!(e.is_windows());
+            assert_eq!(values(&e, "EventID").unwrap(), vec!["Int(1)"]);
+            assert_eq!(values(&e, "Channel").unwrap().len(), 1);
+            assert_eq!(
+                values(&e, "Provider_Name").unwrap(),
+                vec!["Str(\"Microsoft-Windows-Sysmon\")"]
+            );
+            assert_eq!(
+                values(&e, "Image").unwrap(),
+                vec!["Str(\"C:\\\\Windows\\\\cmd.exe\")"]
+            );
+            assert_eq!(
+                values(&e, "Event.EventData.ProcessId").unwrap(),
+                vec!["Int(2772)"]
+            );
+            assert_eq!(values(&e, "Hashes").unwrap(), vec!["Null"]);
+            assert_eq!(values(&e, "Nope"), None);
+            let mut all = Vec::new();
+            e.for_each_value(&mut |v| all.push(format!("{v:?}")));
+            assert_eq!(all.len(), 2, "keywords see EventData only: {all:?}");
+            assert_eq!(e.lookup("Computer"), Some(&serde_json::json!("PC1")));
+            assert_eq!(e.value()["Event"]["System"]["EventRecordID"], 7);
+        }
     }
 
     #[test]
     fn text_attributes_userdata_and_plain_json() {
-        let e = JsonEvent::parse(r##"{"Event":{"System":{"EventID":{"#text":4624,"#attributes":{"Qualifiers":0}}},"UserData":{"LogFileCleared":{"SubjectUserName":"bob"}}}}"##).unwrap();
-        assert_eq!(values(&e, "EventID").unwrap(), vec!["Int(4624)"]);
-        assert_eq!(values(&e, "SubjectUserName").unwrap(), vec!["Str(\"bob\")"]);
-        let e = JsonEvent::parse(
-            r##"{"Event":{"System":{"EventID":1116},"EventData":{"Threat Name":"EICAR"}}}"##,
-        )
-        .unwrap();
-        assert_eq!(values(&e, "ThreatName").unwrap(), vec!["Str(\"EICAR\")"]);
-        let e = JsonEvent::parse(r##"{"process.name":"a","process":{"args":["x","y"]}}"##).unwrap();
-        assert_eq!(values(&e, "process.name").unwrap(), vec!["Str(\"a\")"]);
-        assert_eq!(values(&e, "process.args").unwrap().len(), 2);
+        for e in both(
+            r##"{"Event":{"System":{"EventID":{"#text":4624,"#attributes":{"Qualifiers":0}}},"UserData":{"LogFileCleared":{"SubjectUserName":"bob"}}}}"##,
+        ) {
+            assert_eq!(values(&e, "EventID").unwrap(), vec!["Int(4624)"]);
+            assert_eq!(values(&e, "SubjectUserName").unwrap(), vec!["Str(\"bob\")"]);
+        }
+        for e in
+            both(r##"{"Event":{"System":{"EventID":1116},"EventData":{"Threat Name":"EICAR"}}}"##)
+        {
+            assert_eq!(values(&e, "ThreatName").unwrap(), vec!["Str(\"EICAR\")"]);
+        }
+        for e in both(r##"{"process.name":"a","process":{"args":["x","y"]},"n":1.5,"b":true}"##) {
+            assert!(!e.is_windows());
+            assert_eq!(values(&e, "process.name").unwrap(), vec!["Str(\"a\")"]);
+            assert_eq!(values(&e, "process.args").unwrap().len(), 2);
+            assert_eq!(values(&e, "n").unwrap(), vec!["Float(1.5)"]);
+            assert_eq!(values(&e, "b").unwrap(), vec!["Bool(true)"]);
+        }
         assert!(JsonEvent::parse("[1]").is_err());
         assert!(JsonEvent::parse("{").is_err());
+        assert!(JsonEvent::from_value(serde_json::json!([1])).is_err());
     }
 }
