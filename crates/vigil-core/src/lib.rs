@@ -40,7 +40,7 @@ pub use marking::{Category, Pap, Technique, Tlp};
 pub use phase::{Guard, Phase, PhaseChange, TransitionFacts, check_transition};
 pub use role::{Permission, Role};
 pub use severity::{ImpactFactors, Priority, Severity, SeverityChange, derive_priority};
-pub use timestamps::{TimestampCorrection, TimestampKind, Timestamps};
+pub use timestamps::{LifecycleDurations, TimestampCorrection, TimestampKind, Timestamps};
 
 /// Checks that a required free-text field is non-blank and returns it trimmed.
 pub fn required_text(field: &'static str, value: &str) -> Result<String, DomainError> {

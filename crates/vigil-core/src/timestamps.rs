@@ -84,6 +84,19 @@ pub struct TimestampCorrection {
     pub at: DateTime<Utc>,
 }
 
+/// The response-time measures computed from the milestones, in whole seconds (`None` while a
+/// milestone they need is unknown). Never typed in: always derived by [`Timestamps::durations`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LifecycleDurations {
+    /// First malicious activity → detected.
+    pub time_to_detect_seconds: Option<i64>,
+    /// Detected → contained.
+    pub time_to_contain_seconds: Option<i64>,
+    /// Detected → recovered.
+    pub time_to_recover_seconds: Option<i64>,
+}
+
 impl Timestamps {
     /// The value of one milestone.
     pub fn get(&self, kind: TimestampKind) -> Option<DateTime<Utc>> {
@@ -190,6 +203,15 @@ impl Timestamps {
         })
     }
 
+    /// All three measures at once.
+    pub fn durations(&self) -> LifecycleDurations {
+        LifecycleDurations {
+            time_to_detect_seconds: self.time_to_detect().map(|d| d.num_seconds()),
+            time_to_contain_seconds: self.time_to_contain().map(|d| d.num_seconds()),
+            time_to_recover_seconds: self.time_to_recover().map(|d| d.num_seconds()),
+        }
+    }
+
     /// Time from first malicious activity to detection, when both are known.
     pub fn time_to_detect(&self) -> Option<Duration> {
         Some(self.detected? - self.first_activity?)
@@ -227,6 +249,14 @@ mod tests {
         assert_eq!(ts.time_to_detect(), Some(Duration::hours(2)));
         assert_eq!(ts.time_to_contain(), Some(Duration::hours(3)));
         assert_eq!(ts.time_to_recover(), Some(Duration::hours(7)));
+        assert_eq!(
+            ts.durations(),
+            LifecycleDurations {
+                time_to_detect_seconds: Some(7200),
+                time_to_contain_seconds: Some(10800),
+                time_to_recover_seconds: Some(25200),
+            }
+        );
         let partial = Timestamps {
             detected: Some(t(3)),
             ..Default::default()

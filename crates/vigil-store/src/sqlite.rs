@@ -1520,6 +1520,9 @@ fn push_filters(
     if let Some(c) = f.category {
         q.push(" AND category = ").push_bind(c.as_str());
     }
+    if let Some(p) = f.priority {
+        q.push(" AND priority = ").push_bind(p.as_str());
+    }
     if let Some(s) = &f.service {
         q.push(" AND EXISTS (SELECT 1 FROM incident_services s WHERE s.incident_id = incidents.id AND s.name = ")
             .push_bind(s.trim().to_owned())

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use vigil_core::{
     Category, DomainError, Evidence, IncidentId, IncidentKey, IncidentLink, Indicator,
-    LinkSuggestion, Phase, Role, Severity,
+    LinkSuggestion, Phase, Priority, Role, Severity,
 };
 
 /// An incident named by its key (`INC-42`) or its id.
@@ -70,6 +70,8 @@ pub struct IncidentFilter {
     pub severity: Option<Severity>,
     /// With this category.
     pub category: Option<Category>,
+    /// With this derived priority.
+    pub priority: Option<Priority>,
     /// Impacting this service (exact name).
     pub service: Option<String>,
     /// Impacting this tenant (exact name).
@@ -96,6 +98,7 @@ impl Default for IncidentFilter {
             phase: None,
             severity: None,
             category: None,
+            priority: None,
             service: None,
             tenant: None,
             indicator: None,

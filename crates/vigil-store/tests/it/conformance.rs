@@ -198,6 +198,12 @@ async fn list_filters_and_paging() {
         .total,
         0
     );
+    let p1 = q(IncidentFilter {
+        priority: Some(Priority::P1),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(keys(p1), [1]);
     let later = Utc::now() + Duration::hours(1);
     assert_eq!(
         q(IncidentFilter {
