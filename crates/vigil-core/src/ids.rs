@@ -92,10 +92,12 @@ impl IncidentKey {
             )
         };
         let t = s.trim();
-        if t.len() < 5 || !t[..4].eq_ignore_ascii_case("INC-") {
+        let (Some(prefix), Some(digits)) = (t.get(..4), t.get(4..)) else {
+            return Err(bad());
+        };
+        if !prefix.eq_ignore_ascii_case("INC-") {
             return Err(bad());
         }
-        let digits = &t[4..];
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
@@ -151,7 +153,7 @@ mod tests {
     #[test]
     fn key_rejects_malformed() {
         for bad in [
-            "", "INC-", "INC-0", "INC--1", "INC-+3", "INC-4a", "42", "CASE-4",
+            "", "aéé-1", "ééé", "INC-", "INC-0", "INC--1", "INC-+3", "INC-4a", "42", "CASE-4",
         ] {
             let err = IncidentKey::parse(bad).unwrap_err();
             assert_eq!(err.field(), Some("key"), "{bad}");

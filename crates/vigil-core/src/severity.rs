@@ -15,21 +15,29 @@ use crate::error::DomainError;
 
 /// How bad an incident is. SEV1 is the worst. Parses `SEV1`, `sev1`, `1` and `critical`;
 /// serialises as `SEV1`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Severity {
     /// Critical.
-    #[serde(rename = "SEV1", alias = "sev1")]
+    #[serde(rename = "SEV1")]
     Sev1,
     /// High.
-    #[serde(rename = "SEV2", alias = "sev2")]
+    #[serde(rename = "SEV2")]
     Sev2,
     /// Medium.
-    #[serde(rename = "SEV3", alias = "sev3")]
+    #[serde(rename = "SEV3")]
     Sev3,
     /// Low.
-    #[serde(rename = "SEV4", alias = "sev4")]
+    #[serde(rename = "SEV4")]
     Sev4,
+}
+
+/// Accepts every spelling [`Severity::parse`] accepts (`SEV1`, `sev1`, `1`, `critical`).
+impl<'de> Deserialize<'de> for Severity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Severity::parse(&s).map_err(serde::de::Error::custom)
+    }
 }
 
 impl Severity {
