@@ -536,9 +536,16 @@ impl Builder<'_> {
                     return None;
                 }
                 list.sort_unstable();
-                let ac = aho_corasick::AhoCorasick::builder()
-                    .match_kind(aho_corasick::MatchKind::Standard)
-                    .build(list.iter().map(|(n, _)| n.as_bytes()))
+                // A DFA scans fastest; it costs memory, so fall back to the automatic choice
+                // if it cannot be built.
+                let build = |kind| {
+                    aho_corasick::AhoCorasick::builder()
+                        .match_kind(aho_corasick::MatchKind::Standard)
+                        .kind(kind)
+                        .build(list.iter().map(|(n, _)| n.as_bytes()))
+                };
+                let ac = build(Some(aho_corasick::AhoCorasickKind::DFA))
+                    .or_else(|_| build(None))
                     .ok()?;
                 Some(FieldAutomaton {
                     ac,

@@ -454,11 +454,12 @@ fn decode_chunk(
             Ok(r) => Ok(Record {
                 file: file.clone(),
                 // The EventRecordID in the XML, as Windows and the reference tools show it;
-                // the record header's id can differ (for example after a log was cleared).
+                // the record header's id can differ (after a log was cleared, or in exported
+                // files, where the XML may also hold it as text).
                 record_id: r
                     .data
                     .pointer("/Event/System/EventRecordID")
-                    .and_then(Value::as_u64)
+                    .and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()))
                     .unwrap_or(id),
                 // `TimeCreated` (when the event happened) rather than the header's write time.
                 timestamp: event_timestamp(&r.data).or(Some(timestamp)),

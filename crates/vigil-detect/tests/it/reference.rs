@@ -2,17 +2,17 @@
 //! every (file, record id, rule id) Chainsaw reports must be found, except the listed known
 //! differences where Chainsaw is wrong (each explained in docs/sigma-conformance.md).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use rayon::prelude::*;
 
-use crate::support::{data_dir, run_file};
+use crate::support::{RULES, data_dir, run_file};
 
-/// (file relative to `evtx/`, record id, rule id) for every match over the samples, decoded
-/// and matched once per test binary, files in parallel.
-static MATCHES: LazyLock<HashSet<(String, u64, String)>> = LazyLock::new(|| {
+/// (file relative to `evtx/`, record id, rule id, rule title) for every match over the samples,
+/// decoded and matched once per test binary, files in parallel.
+static ALL: LazyLock<Vec<(String, u64, String, String)>> = LazyLock::new(|| {
     let root = data_dir().join("evtx");
     let files = vigil_events::collect_files(std::slice::from_ref(&root)).unwrap();
     let files: Vec<PathBuf> = files
@@ -28,12 +28,27 @@ static MATCHES: LazyLock<HashSet<(String, u64, String)>> = LazyLock::new(|| {
             let records = run_file(path).unwrap_or_default();
             records
                 .into_iter()
-                .flat_map(move |(record, ids)| {
+                .flat_map(move |(record, rules)| {
                     let rel = rel.clone();
-                    ids.into_iter().map(move |id| (rel.clone(), record, id))
+                    rules.into_iter().map(move |r| {
+                        let rule = RULES.rule(r);
+                        (
+                            rel.clone(),
+                            record,
+                            rule.id().to_string(),
+                            rule.title().to_string(),
+                        )
+                    })
                 })
                 .collect::<Vec<_>>()
         })
+        .collect()
+});
+
+/// (file, record id, rule id) of every match.
+static MATCHES: LazyLock<HashSet<(String, u64, String)>> = LazyLock::new(|| {
+    ALL.iter()
+        .map(|(f, r, id, _)| (f.clone(), *r, id.clone()))
         .collect()
 });
 
@@ -52,14 +67,6 @@ const FIREWALL: &str = "hayabusa-sample-evtx/EVTX-to-MITRE-Attack/TA0005-Defense
 /// matching, so the list only shrinks.
 static KNOWN_CHAINSAW_ONLY: LazyLock<Vec<(String, u64, &str)>> = LazyLock::new(|| {
     vec![
-        // Same event matched under another record number: this file merges the "Windows
-        // PowerShell" and "PowerShell/Operational" logs; Vigil reports the EventRecordID in
-        // the record's XML (6, as `evtx_dump` writes it), the references report 29909.
-        (
-            format!("{FIREWALL}ID800-4103-Firewall disabled.evtx"),
-            29909,
-            "488b44e7-3781-4a71-888d-c95abfacf44d",
-        ),
         // Engine bug, Chainsaw is right: `ApplicationPath: null` must not match an empty
         // string (the specification lists '' and null as different values). Reported to the
         // engine; remove this entry when it is fixed.
@@ -117,5 +124,103 @@ fn finds_every_match_chainsaw_reports() {
          from the list): {stale:?}",
         missing.len(),
         missing.into_iter().collect::<Vec<_>>().join("\n")
+    );
+}
+
+/// Hayabusa matches (compared by rule title, restricted to the titles both rule sets have) that
+/// Vigil does not report, per title, with the count. Reasons in docs/sigma-conformance.md.
+const KNOWN_HAYABUSA_ONLY: &[(&str, usize)] = &[
+    // Hayabusa wrong: the events say `LogonProcessName: "NtLmSsp "` (trailing space); the rule
+    // asks for `NtLmSsp` exactly. Chainsaw agrees with Vigil.
+    ("Pass the Hash Activity 2", 40),
+    // Hayabusa wrong: the SubcategoryGuid is lower case in the events, upper case in the
+    // rule's filter; Sigma compares case-insensitively, so the filter excludes them.
+    ("Windows Event Auditing Disabled", 13),
+    // Vigil gap (reported to the engine): `Data|contains` on `EventData.Data` written as a
+    // list of unnamed <Data> values ({"#text": [...]}) finds no value.
+    ("Ntdsutil Abuse", 4),
+    ("MSSQL XPCmdshell Option Change", 5),
+    // Vigil gap (reported): Security 4688 carries the integrity level as MandatoryLabel; the
+    // Windows mapping does not rename it to IntegrityLevel as Hayabusa's does.
+    ("Potential RDP Session Hijacking Activity", 3),
+    ("Suspicious High IntegrityLevel Conhost Legacy Option", 2),
+    // Chainsaw agrees with Vigil; not analysed further yet.
+    ("WmiPrvSE Spawned A Process", 3),
+    // Not analysed yet (Chainsaw cannot load these rules, so it cannot break the tie).
+    ("Antivirus - Exploitation Framework Signature", 1),
+    ("Antivirus - Hacktool Signature", 8),
+    ("Antivirus - Password Dumper Signature", 3),
+    ("Antivirus - Relevant File Paths Alerts Signature", 2),
+    ("Antivirus - Web Shell Detection Signature", 1),
+    ("Failed MSExchange Transport Agent Installation", 2),
+    ("Greedy File Deletion Using Del", 1),
+    ("MSI Installation From Web", 2),
+    ("Outbound RDP Connections Over Non-Standard Tools", 2),
+    // The engine bug listed in KNOWN_CHAINSAW_ONLY (null matching an empty string).
+    (
+        "Uncommon New Firewall Rule Added In Windows Firewall Exception List",
+        1,
+    ),
+];
+
+/// Vigil matches on shared titles that Hayabusa does not report, per title, with the count.
+const KNOWN_VIGIL_ONLY: &[(&str, usize)] = &[
+    // Vigil right: `cmd.exe /Q /c whoami /all 1> \\127.0.0.1\ADMIN$\__1556656369.7 2>&1`
+    // meets `cmd.exe /Q /c * 1> \\\\*\\*\\* 2>&1`, where Sigma reads `\\\\` as one escaped
+    // backslash followed by a wildcard; Hayabusa and Chainsaw (which also misses these) do not
+    // apply the escape.
+    ("HackTool - CrackMapExec Execution Patterns", 11),
+    // Not analysed yet.
+    ("Possible CVE-2021-1675 Print Spooler Exploitation", 2),
+    ("Potential Executable Run Itself As Sacrificial Process", 3),
+];
+
+#[test]
+fn agrees_with_hayabusa_on_shared_rule_titles_except_known_differences() {
+    let ours: HashSet<&str> = RULES.rules().iter().map(|r| r.title()).collect();
+    let mut theirs = HashSet::new();
+    for m in reference("hayabusa.jsonl") {
+        let title = m["rule_title"].as_str().unwrap().to_string();
+        // Aggregations (no record id) and Hayabusa's own rules are not comparable.
+        if m["record_id"].is_null() || !ours.contains(title.as_str()) {
+            continue;
+        }
+        theirs.insert((
+            m["file"].as_str().unwrap().to_string(),
+            record_id(&m["record_id"]),
+            title,
+        ));
+    }
+    let shared: HashSet<&str> = theirs.iter().map(|t| t.2.as_str()).collect();
+    let vigil: HashSet<(String, u64, String)> = ALL
+        .iter()
+        .filter(|m| shared.contains(m.3.as_str()))
+        .map(|(f, r, _, t)| (f.clone(), *r, t.clone()))
+        .collect();
+    let count = |set: &mut dyn Iterator<Item = &(String, u64, String)>| {
+        let mut by_title = BTreeMap::<String, usize>::new();
+        for m in set {
+            *by_title.entry(m.2.clone()).or_default() += 1;
+        }
+        by_title
+    };
+    let hayabusa_only = count(&mut theirs.difference(&vigil));
+    let vigil_only = count(&mut vigil.difference(&theirs));
+    let known = |list: &[(&str, usize)]| -> BTreeMap<String, usize> {
+        list.iter().map(|(t, n)| (t.to_string(), *n)).collect()
+    };
+    assert!(
+        vigil.intersection(&theirs).count() > 5000,
+        "the comparison lost its footing"
+    );
+    assert_eq!(
+        hayabusa_only,
+        known(KNOWN_HAYABUSA_ONLY),
+        "Hayabusa-only matches by title"
+    );
+    assert_eq!(
+        vigil_only,
+        known(KNOWN_VIGIL_ONLY),
+        "Vigil-only matches by title"
     );
 }

@@ -33,19 +33,14 @@ pub static BY_ID: LazyLock<HashMap<String, RuleId>> = LazyLock::new(|| {
         .collect()
 });
 
-/// Decodes a file and returns, per record, its id and the ids of the rules it matched.
-pub fn run_file(path: &Path) -> Result<Vec<(u64, Vec<String>)>, vigil_events::DecodeError> {
+/// Decodes a file and returns, per record, its id and the rules it matched.
+pub fn run_file(path: &Path) -> Result<Vec<(u64, Vec<RuleId>)>, vigil_events::DecodeError> {
     let mut matcher = RULES.matcher();
     let mut out = Vec::new();
     for record in vigil_events::open(path)? {
         let record = record?;
         let event = JsonEvent::from_value(record.event).expect("records are JSON objects");
-        let ids = matcher
-            .matches(&event)
-            .iter()
-            .map(|&r| RULES.rule(r).id().to_string())
-            .collect();
-        out.push((record.record_id, ids));
+        out.push((record.record_id, matcher.matches(&event).to_vec()));
     }
     Ok(out)
 }
