@@ -94,14 +94,8 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
-/// One lifecycle guard that refused a phase change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct GuardRefusal {
-    /// The guard's stable name, e.g. `root_cause_recorded`.
-    pub guard: String,
-    /// Why it refused and what to do so it passes.
-    pub reason: String,
-}
+/// One lifecycle guard that refused a phase change (the domain's own type).
+pub use vigil_core::GuardRefusal;
 
 /// The body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -1,7 +1,8 @@
 //! vigil-api: the HTTP wire types (request and response bodies) and the one table of error
-//! codes. Shared by the server and the client; serde + utoipa only, no logic.
+//! codes. Shared by the server and the client; serde + utoipa only, no logic. Domain values are
+//! `vigil-core`'s own types (with its `openapi` feature), so the wire and the domain have one
+//! definition each; this crate adds only the bodies that exist for HTTP's sake.
 
-pub mod domain;
 pub mod error;
 pub mod types;
 

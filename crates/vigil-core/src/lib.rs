@@ -25,6 +25,7 @@ pub mod phase;
 pub mod role;
 pub mod severity;
 pub mod timestamps;
+pub mod views;
 
 pub use audit::{AuditEntry, ChainBreak, ChainProblem, GENESIS_HASH, NewAuditEntry, verify_chain};
 pub use error::{DomainError, GuardRefusal};
@@ -38,9 +39,10 @@ pub use incident::{
 pub use indicator::{Indicator, IndicatorKind, IndicatorValue};
 pub use marking::{Category, Pap, Technique, Tlp};
 pub use phase::{Guard, Phase, PhaseChange, TransitionFacts, check_transition};
-pub use role::{Permission, Role};
+pub use role::{CreatedToken, Permission, Role, TokenInfo};
 pub use severity::{ImpactFactors, Priority, Severity, SeverityChange, derive_priority};
 pub use timestamps::{LifecycleDurations, TimestampCorrection, TimestampKind, Timestamps};
+pub use views::{IndicatorHit, Page, Related};
 
 /// Checks that a required free-text field is non-blank and returns it trimmed.
 pub fn required_text(field: &'static str, value: &str) -> Result<String, DomainError> {

@@ -40,6 +40,34 @@ impl Role {
     }
 }
 
+/// An API token as listed (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenInfo {
+    /// Its id (for revocation).
+    pub id: uuid::Uuid,
+    /// Who or what it is for; the actor of its writes.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// Who created it.
+    pub created_by: String,
+    /// When.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A newly created token: the only time its secret is available (only its hash is stored).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedToken {
+    /// The token's record.
+    pub info: TokenInfo,
+    /// The secret to send as `Authorization: Bearer …`; shown once.
+    pub token: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

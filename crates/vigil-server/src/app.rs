@@ -124,7 +124,6 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    routes::evidence::clean_temp_uploads(&state.settings.data_dir);
     let app = router(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use vigil_api::error::ErrorCode;
-use vigil_api::types::Role;
+use vigil_core::Role;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -23,7 +23,8 @@ pub struct Principal {
 impl Principal {
     /// Refuses with 403 unless the caller's role is at least `needed`.
     pub fn require(&self, needed: Role) -> Result<(), ApiError> {
-        if rank(self.role) >= rank(needed) {
+        // Roles are ordered viewer < responder < admin.
+        if self.role >= needed {
             Ok(())
         } else {
             Err(ApiError::new(
@@ -34,14 +35,6 @@ impl Principal {
                 ),
             ))
         }
-    }
-}
-
-fn rank(role: Role) -> u8 {
-    match role {
-        Role::Viewer => 0,
-        Role::Responder => 1,
-        Role::Admin => 2,
     }
 }
 
@@ -76,9 +69,9 @@ impl FromRequestParts<AppState> for Principal {
                 )
             })?;
         match state.store.authenticate(token).await {
-            Ok(Some(tok)) => Ok(Principal {
-                name: tok.name,
-                role: tok.role,
+            Ok(Some(p)) => Ok(Principal {
+                name: p.name,
+                role: p.role,
             }),
             Ok(None) => Err(unauthorized(
                 "the API token is unknown or revoked; create a new one with `vigil admin token`",

@@ -1,40 +1,45 @@
 //! vigil-server: the HTTP API over axum. `router(state)` builds every route under `/api/v1`
 //! together with its OpenAPI document; `app::serve(state, listener, shutdown)` serves it until
-//! the shutdown future completes. This is the only crate that knows HTTP.
+//! the shutdown future completes. This is the only crate that knows HTTP; every read and write
+//! goes through the `vigil_store::Store` trait held by [`AppState`].
 
 pub mod app;
 pub mod auth;
 pub mod error;
 pub mod extract;
-mod interim_store;
 pub mod routes;
 pub mod settings;
 pub mod state;
-
-/// The store the server runs on (interim until `vigil-store` lands; see `interim_store`).
-pub mod store {
-    pub use crate::interim_store::{IncidentRef, SqliteStore, StoreError, TokenOwner, normalise};
-}
 
 pub use app::{openapi, router};
 pub use settings::Settings;
 pub use state::AppState;
 
 use vigil_api::error::ErrorCode;
+use vigil_core::DomainError;
+use vigil_store::{IncidentRef, StoreError};
 
 use crate::error::ApiError;
-use crate::store::{IncidentRef, StoreError};
 
-/// Maps a store error to its API error.
+/// Maps a store error to its API error: a domain refusal names its field (400) or lists every
+/// refusing guard (409); the rest keep their meaning; internal details are only logged.
 pub(crate) fn store_error(err: StoreError) -> ApiError {
     match err {
-        StoreError::NotFound(what) => ApiError::not_found(what),
-        StoreError::Invalid { field, message } => ApiError::invalid_field(field, message),
-        StoreError::GuardRefused(guards) => {
+        StoreError::Domain(DomainError::InvalidField { field, reason }) => {
+            ApiError::invalid_field(field, format!("`{field}`: {reason}"))
+        }
+        StoreError::Domain(DomainError::TransitionRefused(guards)) => {
             let names: Vec<&str> = guards.iter().map(|g| g.guard.as_str()).collect();
-            let message = format!("the phase change was refused by: {}", names.join(", "));
+            let message = format!(
+                "the phase change was refused by: {}; see `guards` for what each needs",
+                names.join(", ")
+            );
             ApiError::guard_refused(message, guards)
         }
+        StoreError::Domain(e @ DomainError::TimestampOrder { .. }) => {
+            ApiError::invalid_field("timestamps", e.to_string())
+        }
+        StoreError::NotFound(what) => ApiError::not_found(what),
         StoreError::Conflict(message) => ApiError::new(ErrorCode::Conflict, message),
         StoreError::EvidenceCorrupted {
             id,
@@ -68,4 +73,54 @@ pub(crate) fn parse_uuid(field: &str, raw: &str) -> Result<uuid::Uuid, ApiError>
     uuid::Uuid::parse_str(raw).map_err(|_| {
         ApiError::invalid_field(field, format!("{raw:?} is not a valid {field} (a UUID)"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_core::GuardRefusal;
+
+    fn body(err: ApiError) -> vigil_api::error::ErrorDetail {
+        match err {
+            ApiError::Client(b) => b.error,
+            other => panic!("expected a client error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn store_errors_map_to_the_code_table() {
+        let e = body(store_error(DomainError::invalid("title", "must not be empty").into()));
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            (ErrorCode::InvalidField, Some("title"))
+        );
+        let refusals = vec![
+            GuardRefusal {
+                guard: "root_cause_before_recovery".into(),
+                reason: "record a root cause".into(),
+            },
+            GuardRefusal {
+                guard: "post_mortem_before_close".into(),
+                reason: "write the post-mortem".into(),
+            },
+        ];
+        let e = body(store_error(
+            DomainError::TransitionRefused(refusals.clone()).into(),
+        ));
+        assert_eq!(e.code, ErrorCode::GuardRefused);
+        assert_eq!(e.guards, refusals);
+        assert!(e.message.contains("root_cause_before_recovery"));
+        let e = body(store_error(StoreError::NotFound("incident INC-9".into())));
+        assert_eq!(e.code, ErrorCode::NotFound);
+        let e = body(store_error(StoreError::EvidenceCorrupted {
+            id: uuid::Uuid::nil(),
+            expected: "a".into(),
+            actual: "b".into(),
+        }));
+        assert_eq!(e.code, ErrorCode::EvidenceCorrupted);
+        assert!(matches!(
+            store_error(StoreError::Corrupt("x".into())),
+            ApiError::Internal(_)
+        ));
+    }
 }

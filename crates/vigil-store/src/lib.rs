@@ -37,10 +37,8 @@ use vigil_core::{
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 
-pub use types::{
-    AuditFilter, CreatedToken, EvidenceDownload, IncidentFilter, IncidentRef, IndicatorHit,
-    NewEvidence, Page, Principal, Related, TokenInfo,
-};
+pub use types::{AuditFilter, EvidenceDownload, IncidentFilter, IncidentRef, NewEvidence, Principal};
+pub use vigil_core::{CreatedToken, IndicatorHit, Page, Related, TokenInfo};
 
 /// A boxed, sendable future: what every [`Store`] method returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -90,12 +88,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Moves the incident to `to` through the domain guards; a refusal is
     /// `StoreError::Domain(DomainError::TransitionRefused(..))` and changes nothing.
+    /// `root_cause`, when given, is recorded in the same transaction before the guards are
+    /// asked (so "record the root cause and move to recovery" is one all-or-nothing write).
     fn change_phase<'a>(
         &'a self,
         actor: &'a str,
         r: &'a IncidentRef,
         to: Phase,
         reason: Option<&'a str>,
+        root_cause: Option<&'a str>,
     ) -> BoxFuture<'a, StoreResult<Incident>>;
 
     /// Corrects a lifecycle timestamp with a reason (`None` clears it); the correction is kept.

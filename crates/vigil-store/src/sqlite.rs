@@ -32,9 +32,22 @@ use vigil_core::{
 };
 
 use crate::types::*;
+use vigil_core::{CreatedToken, IndicatorHit, Page, Related, TokenInfo};
 use crate::{BoxFuture, Store, StoreError, StoreResult};
 
 type Tx = Transaction<'static, Sqlite>;
+
+/// Name prefix of an evidence file still being received, in the evidence folder.
+pub const UPLOAD_PREFIX: &str = ".upload-";
+
+/// A path removed when dropped (see [`SqliteStore::store_blob`]).
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
 
 /// The SQLite store of one data directory.
 #[derive(Debug, Clone)]
@@ -155,6 +168,25 @@ impl SqliteStore {
     /// Where the evidence with this hash is kept.
     pub fn evidence_path(&self, sha256: &Sha256) -> PathBuf {
         self.dir.join("evidence").join(sha256.as_str())
+    }
+
+    /// Removes the temporary files of uploads that were cut short by a killed process (a
+    /// cancelled upload in a running process removes its own). Call it when the server starts,
+    /// never while another process may be uploading into the same directory. Returns how many
+    /// were removed.
+    pub fn remove_interrupted_uploads(&self) -> StoreResult<usize> {
+        let folder = self.dir.join("evidence");
+        let entries = std::fs::read_dir(&folder).map_err(StoreError::io(&folder))?;
+        let mut removed = 0;
+        for entry in entries {
+            let entry = entry.map_err(StoreError::io(&folder))?;
+            if entry.file_name().to_string_lossy().starts_with(UPLOAD_PREFIX) {
+                let path = entry.path();
+                std::fs::remove_file(&path).map_err(StoreError::io(&path))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Closes the pool (waits for connections to be returned).
@@ -636,7 +668,10 @@ impl SqliteStore {
         content: &mut (dyn AsyncRead + Send + Unpin),
     ) -> StoreResult<(Sha256, u64)> {
         let folder = self.dir.join("evidence");
-        let tmp = folder.join(format!(".upload-{}", Uuid::new_v4()));
+        let tmp = folder.join(format!("{UPLOAD_PREFIX}{}", Uuid::new_v4()));
+        // Removes the temporary file however this function ends, including when its future is
+        // dropped mid-upload (the client went away); after the rename it no longer exists.
+        let _guard = TempFile(tmp.clone());
         let result = async {
             let mut file = tokio::fs::File::create(&tmp)
                 .await
@@ -685,9 +720,6 @@ impl SqliteStore {
             Ok((sha, size))
         }
         .await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&tmp).await;
-        }
         result
     }
 
@@ -1678,12 +1710,25 @@ impl Store for SqliteStore {
         r: &'a IncidentRef,
         to: Phase,
         reason: Option<&'a str>,
+        root_cause: Option<&'a str>,
     ) -> BoxFuture<'a, StoreResult<Incident>> {
         Box::pin(self.write_incident(actor, r, move |i, at| {
+            if let Some(cause) = root_cause {
+                let patch = IncidentPatch {
+                    root_cause: Some(cause.to_owned()),
+                    ..Default::default()
+                };
+                i.apply_patch(patch, actor, at)?;
+            }
             let c = i.change_phase(to, actor, reason, at)?;
             Ok((
                 "incident.phase",
-                json!({ "key": i.key, "change": c, "timestamps": i.timestamps }),
+                json!({
+                    "key": i.key,
+                    "change": c,
+                    "timestamps": i.timestamps,
+                    "root_cause": root_cause.map(|_| &i.root_cause),
+                }),
                 Persist::Phase,
             ))
         }))

@@ -7,8 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use vigil_core::{
-    Category, DomainError, Evidence, IncidentId, IncidentKey, IncidentLink, Indicator,
-    LinkSuggestion, Phase, Priority, Role, Severity,
+    Category, DomainError, Evidence, IncidentId, IncidentKey, Phase, Priority, Role, Severity,
 };
 
 /// An incident named by its key (`INC-42`) or its id.
@@ -50,15 +49,6 @@ impl From<IncidentId> for IncidentRef {
     fn from(id: IncidentId) -> Self {
         IncidentRef::Id(id)
     }
-}
-
-/// A page of results and how many match in all.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Page<T> {
-    /// How many items match the filters.
-    pub total: u64,
-    /// This page.
-    pub items: Vec<T>,
 }
 
 /// Filters for [`crate::Store::list_incidents`]; every filter given must match.
@@ -133,30 +123,6 @@ impl Default for AuditFilter {
     }
 }
 
-/// One incident carrying a searched indicator.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IndicatorHit {
-    /// The incident's id.
-    pub incident_id: IncidentId,
-    /// Its key.
-    pub key: IncidentKey,
-    /// Its title.
-    pub title: String,
-    /// Its phase.
-    pub phase: Phase,
-    /// The matching indicator.
-    pub indicator: Indicator,
-}
-
-/// Related incidents: explicit links and suggestions from shared indicators.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Related {
-    /// Explicit links.
-    pub links: Vec<IncidentLink>,
-    /// Incidents sharing an active indicator that are not linked yet.
-    pub suggestions: Vec<LinkSuggestion>,
-}
-
 /// Metadata given with an evidence upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvidence {
@@ -184,30 +150,4 @@ pub struct Principal {
     pub name: String,
     /// Its role.
     pub role: Role,
-}
-
-/// A token as listed (never its secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenInfo {
-    /// Its id.
-    pub id: Uuid,
-    /// Its name.
-    pub name: String,
-    /// Its role.
-    pub role: Role,
-    /// Who created it.
-    pub created_by: String,
-    /// When.
-    pub created_at: DateTime<Utc>,
-    /// When it was revoked.
-    pub revoked_at: Option<DateTime<Utc>>,
-}
-
-/// A newly created token: the only time its plaintext is available.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CreatedToken {
-    /// The token's record.
-    pub info: TokenInfo,
-    /// The secret to present as `Authorization: Bearer …`; not stored, shown once.
-    pub token: String,
 }

@@ -1,4 +1,4 @@
-//! The append-only action log of an incident.
+//! The append-only action log of an incident: entries can be added and read, never changed.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -8,28 +8,33 @@ use vigil_api::types::*;
 
 use crate::auth::{Principal, Responder};
 use crate::error::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 use crate::{incident_ref, store_error};
 
-/// The action log, oldest first.
+/// The action log, oldest first, one page and the total.
 #[utoipa::path(
     get, path = "/incidents/{key}/actions", tag = "actions",
-    params(("key" = String, Path, description = "Incident key (INC-42) or id")),
-    responses((status = 200, body = Vec<ActionEntry>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+    params(("key" = String, Path, description = "Incident key (INC-42) or id"), ActionQuery),
+    responses((status = 200, body = Page<ActionEntry>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 pub async fn list(
     State(state): State<AppState>,
     _who: Principal,
     Path(key): Path<String>,
-) -> Result<Json<Vec<ActionEntry>>, ApiError> {
+    ApiQuery(query): ApiQuery<ActionQuery>,
+) -> Result<Json<Page<ActionEntry>>, ApiError> {
     let r = incident_ref(&key)?;
     Ok(Json(
-        state.store.list_actions(&r).await.map_err(store_error)?,
+        state
+            .store
+            .list_actions(&r, query.limit.unwrap_or(0), query.offset.unwrap_or(0))
+            .await
+            .map_err(store_error)?,
     ))
 }
 
-/// Append an entry; the actor is the token's name.
+/// Append an entry; the actor is the token's name and the time the server's.
 #[utoipa::path(
     post, path = "/incidents/{key}/actions", tag = "actions",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
@@ -45,7 +50,12 @@ pub async fn add(
     let r = incident_ref(&key)?;
     let entry = state
         .store
-        .add_action(&r, &who.name, &req.text)
+        .append_action(
+            &who.name,
+            &r,
+            req.kind.unwrap_or(ActionKind::Note),
+            &req.text,
+        )
         .await
         .map_err(store_error)?;
     Ok((StatusCode::CREATED, Json(entry)))

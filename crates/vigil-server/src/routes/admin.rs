@@ -10,7 +10,8 @@ use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
-use crate::{parse_uuid, store_error};
+use crate::{incident_ref, parse_uuid, store_error};
+use vigil_store::AuditFilter;
 
 /// The audit trail, oldest first.
 #[utoipa::path(
@@ -23,8 +24,25 @@ pub async fn audit(
     Admin(_who): Admin,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<Page<AuditEntry>>, ApiError> {
+    let incident_id = match query.incident.as_deref() {
+        Some(raw) => {
+            let r = incident_ref(raw).map_err(|_| {
+                ApiError::invalid_field(
+                    "incident",
+                    format!("{raw:?} is not an incident key like INC-42 or an incident id"),
+                )
+            })?;
+            Some(state.store.get_incident(&r).await.map_err(store_error)?.id)
+        }
+        None => None,
+    };
+    let filter = AuditFilter {
+        incident_id,
+        limit: query.limit.unwrap_or(0),
+        offset: query.offset.unwrap_or(0),
+    };
     Ok(Json(
-        state.store.audit_page(&query).await.map_err(store_error)?,
+        state.store.list_audit(&filter).await.map_err(store_error)?,
     ))
 }
 
@@ -37,7 +55,11 @@ pub async fn verify(
     State(state): State<AppState>,
     Admin(_who): Admin,
 ) -> Result<Json<AuditVerification>, ApiError> {
-    Ok(Json(state.store.verify_audit().await.map_err(store_error)?))
+    let result = state.store.verify_audit().await.map_err(store_error)?;
+    if let Err(b) = &result {
+        tracing::error!(seq = b.seq, problem = %b.problem, "audit chain is broken");
+    }
+    Ok(Json(AuditVerification::from_result(result)))
 }
 
 /// Create a token; its secret is in this response only.
@@ -51,12 +73,6 @@ pub async fn create_token(
     Admin(who): Admin,
     ApiJson(req): ApiJson<CreateToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    if req.name.trim().is_empty() {
-        return Err(ApiError::invalid_field(
-            "name",
-            "`name` must say who or what the token is for",
-        ));
-    }
     let created = state
         .store
         .create_token(&who.name, &req.name, req.role)
@@ -77,22 +93,23 @@ pub async fn list_tokens(
     Ok(Json(state.store.list_tokens().await.map_err(store_error)?))
 }
 
-/// Revoke a token: it stops working at once.
+/// Revoke a token: it stops working at once; its record stays, with the revocation time.
 #[utoipa::path(
     delete, path = "/tokens/{id}", tag = "admin",
     params(("id" = String, Path, description = "Token id")),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+    responses((status = 200, body = TokenInfo), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody))
 )]
 pub async fn revoke_token(
     State(state): State<AppState>,
     Admin(who): Admin,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Json<TokenInfo>, ApiError> {
     let id = parse_uuid("id", &id)?;
-    state
-        .store
-        .revoke_token(id, &who.name)
-        .await
-        .map_err(store_error)?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(
+        state
+            .store
+            .revoke_token(&who.name, id)
+            .await
+            .map_err(store_error)?,
+    ))
 }

@@ -1,18 +1,22 @@
-//! Evidence: uploads streamed to a temporary file under the data directory with a size cap, then
-//! handed to the store (which hashes and files it in one transaction); downloads re-verified
-//! against the recorded SHA-256 before a byte is sent; chain-of-custody entries.
+//! Evidence: uploads streamed straight from the request body into the store (which hashes
+//! while writing and files the content under its SHA-256) with a size cap; downloads
+//! re-verified by the store against the recorded SHA-256 before a byte is sent, then streamed;
+//! chain-of-custody entries.
 
-use std::path::PathBuf;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
 use axum::Json;
-use axum::body::Body;
+use axum::body::{Body, BodyDataStream, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use vigil_api::error::ErrorBody;
 use vigil_api::types::*;
+use vigil_store::NewEvidence;
 
 use crate::auth::{Principal, Responder};
 use crate::error::ApiError;
@@ -20,34 +24,68 @@ use crate::extract::{ApiJson, ApiQuery, too_large};
 use crate::state::AppState;
 use crate::{incident_ref, parse_uuid, store_error};
 
-/// A temporary upload file removed on drop unless it was handed over: a request cancelled
-/// mid-way (client gone, limit hit, store refusal) leaves no file behind.
-struct TempUpload {
-    path: PathBuf,
+/// Why a request body stopped before its end, as seen by [`BodyReader`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// More bytes than the evidence limit arrived.
+    TooLarge,
+    /// The connection failed or the client went away mid-body.
+    Interrupted,
 }
 
-impl Drop for TempUpload {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+/// The request body as an `AsyncRead` for the store, failing once more than `limit` bytes
+/// arrive. It remembers why it failed, so the handler answers 413 or 400 rather than the
+/// store's generic I/O error.
+struct BodyReader {
+    stream: BodyDataStream,
+    chunk: Bytes,
+    received: u64,
+    limit: u64,
+    cut: Option<Cut>,
+}
+
+impl BodyReader {
+    fn new(body: Body, limit: u64) -> Self {
+        BodyReader {
+            stream: body.into_data_stream(),
+            chunk: Bytes::new(),
+            received: 0,
+            limit,
+            cut: None,
+        }
     }
 }
 
-/// Removes upload files left behind by a server that was killed mid-upload (a clean stop
-/// removes its own). Called once before serving.
-pub fn clean_temp_uploads(data_dir: &std::path::Path) {
-    let Ok(entries) = std::fs::read_dir(data_dir.join("tmp")) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with("upload-") {
-            let path = entry.path();
-            match std::fs::remove_file(&path) {
-                Ok(()) => tracing::info!(path = %path.display(), "removed an interrupted upload"),
-                Err(err) => {
-                    tracing::warn!(path = %path.display(), error = %err, "could not remove an interrupted upload")
+impl AsyncRead for BodyReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        while this.chunk.is_empty() {
+            match ready!(this.stream.poll_next_unpin(cx)) {
+                None => return Poll::Ready(Ok(())),
+                Some(Err(err)) => {
+                    tracing::debug!(error = %err, "evidence upload interrupted");
+                    this.cut = Some(Cut::Interrupted);
+                    return Poll::Ready(Err(io::Error::other("the upload was interrupted")));
+                }
+                Some(Ok(chunk)) => {
+                    this.received += chunk.len() as u64;
+                    if this.received > this.limit {
+                        this.cut = Some(Cut::TooLarge);
+                        return Poll::Ready(Err(io::Error::other(
+                            "the upload is larger than the limit",
+                        )));
+                    }
+                    this.chunk = chunk;
                 }
             }
         }
+        let n = this.chunk.len().min(buf.remaining());
+        buf.put_slice(&this.chunk.split_to(n));
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -70,49 +108,31 @@ pub async fn upload(
     body: Body,
 ) -> Result<(StatusCode, Json<Evidence>), ApiError> {
     let r = incident_ref(&key)?;
-    // Fail before reading the body when the incident does not exist.
-    state.store.get_incident(&r).await.map_err(store_error)?;
     let limit = state.settings.evidence_body_limit;
-    let tmp_dir = state.settings.data_dir.join("tmp");
-    tokio::fs::create_dir_all(&tmp_dir)
-        .await
-        .map_err(ApiError::internal)?;
-    let temp = TempUpload {
-        path: tmp_dir.join(format!("upload-{}", uuid::Uuid::new_v4())),
+    let mut reader = BodyReader::new(body, limit);
+    let meta = NewEvidence {
+        file_name: query.name,
+        description: query.description,
     };
-    let mut file = tokio::fs::File::create(&temp.path)
-        .await
-        .map_err(ApiError::internal)?;
-    let mut stream = body.into_data_stream();
-    let mut size: u64 = 0;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|err| {
-            tracing::debug!(error = %err, "evidence upload interrupted");
-            ApiError::invalid_field(
-                "body",
-                "the upload was interrupted before the whole file arrived; upload it again",
-            )
-        })?;
-        size += chunk.len() as u64;
-        if size > limit {
+    // The store refuses an unknown incident or a bad file name before reading the body.
+    let stored = state
+        .store
+        .add_evidence(&who.name, &r, meta, &mut reader)
+        .await;
+    let evidence = match (stored, reader.cut) {
+        (Ok(evidence), _) => evidence,
+        (Err(_), Some(Cut::TooLarge)) => {
             return Err(too_large(usize::try_from(limit).unwrap_or(usize::MAX)));
         }
-        file.write_all(&chunk).await.map_err(ApiError::internal)?;
-    }
-    file.flush().await.map_err(ApiError::internal)?;
-    file.sync_all().await.map_err(ApiError::internal)?;
-    drop(file);
-    let evidence = state
-        .store
-        .add_evidence(
-            &r,
-            &who.name,
-            &query.name,
-            query.description.as_deref(),
-            &temp.path,
-        )
-        .await
-        .map_err(store_error)?;
+        (Err(_), Some(Cut::Interrupted)) => {
+            return Err(ApiError::invalid_field(
+                "body",
+                "the upload was interrupted before the whole file arrived; upload it again",
+            ));
+        }
+        (Err(err), None) => return Err(store_error(err)),
+    };
+    let size = evidence.size;
     tracing::info!(incident = %key, evidence = %evidence.id, size, actor = %who.name, "evidence stored");
     Ok((StatusCode::CREATED, Json(evidence)))
 }
@@ -130,7 +150,12 @@ pub async fn list(
 ) -> Result<Json<Vec<Evidence>>, ApiError> {
     let r = incident_ref(&key)?;
     Ok(Json(
-        state.store.list_evidence(&r).await.map_err(store_error)?,
+        state
+            .store
+            .get_incident(&r)
+            .await
+            .map_err(store_error)?
+            .evidence,
     ))
 }
 
@@ -175,25 +200,38 @@ pub async fn content(
 ) -> Result<Response, ApiError> {
     let r = incident_ref(&key)?;
     let id = parse_uuid("id", &id)?;
-    let (evidence, bytes) = state
+    let download = state
         .store
-        .read_evidence(&r, id)
+        .open_evidence(&r, id)
         .await
         .map_err(store_error)?;
+    let evidence = download.evidence;
     let sha = evidence.sha256.to_string();
-    let mut resp = Body::from(bytes).into_response();
+    let chunks = futures_util::stream::unfold(download.file, |mut file| async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, io::Error>(Bytes::from(buf)), file))
+            }
+            Err(err) => Some((Err(err), file)),
+        }
+    });
+    let mut resp = Body::from_stream(chunks).into_response();
     let headers = resp.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
     );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(evidence.size));
     if let Ok(v) = HeaderValue::from_str(&sha) {
         headers.insert(vigil_api::SHA256_HEADER, v);
     }
     let disposition = format!(
         "attachment; filename=\"{}\"",
         evidence
-            .name
+            .file_name
             .replace(|c: char| c == '"' || c == '\\' || c.is_control(), "_")
     );
     if let Ok(v) = HeaderValue::from_str(&disposition) {
@@ -219,7 +257,7 @@ pub async fn custody(
     let id = parse_uuid("id", &id)?;
     let ev = state
         .store
-        .add_custody(&r, id, &who.name, &req.action, &req.reason)
+        .add_custody(&who.name, &r, id, &req.action, &req.reason)
         .await
         .map_err(store_error)?;
     Ok((StatusCode::CREATED, Json(ev)))

@@ -1,5 +1,5 @@
 //! Incident routes: create, list with filters, read, update, severity, phase and timestamp
-//! changes. Every write names its actor from the token's principal.
+//! changes, the post-mortem. Every write names its actor from the token's principal.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -12,11 +12,12 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 use crate::{incident_ref, store_error};
+use vigil_store::IncidentFilter;
 
 /// Open an incident.
 #[utoipa::path(
     post, path = "/incidents", tag = "incidents",
-    request_body = CreateIncident,
+    request_body = NewIncident,
     responses(
         (status = 201, description = "The incident, with its key", body = Incident),
         (status = 400, description = "A field is invalid; `field` names it", body = ErrorBody),
@@ -26,7 +27,7 @@ use crate::{incident_ref, store_error};
 pub async fn create(
     State(state): State<AppState>,
     Responder(who): Responder,
-    ApiJson(req): ApiJson<CreateIncident>,
+    ApiJson(req): ApiJson<NewIncident>,
 ) -> Result<(StatusCode, Json<Incident>), ApiError> {
     let incident = state
         .store
@@ -51,9 +52,24 @@ pub async fn list(
     _who: Principal,
     ApiQuery(query): ApiQuery<IncidentQuery>,
 ) -> Result<Json<Page<Incident>>, ApiError> {
+    let filter = IncidentFilter {
+        phase: query.phase,
+        severity: query.severity,
+        category: query.category,
+        priority: query.priority,
+        service: query.service,
+        tenant: query.tenant,
+        indicator: query.indicator,
+        open: query.open,
+        text: query.q,
+        created_from: query.created_from,
+        created_to: query.created_to,
+        limit: query.limit.unwrap_or(0),
+        offset: query.offset.unwrap_or(0),
+    };
     let page = state
         .store
-        .list_incidents(&query)
+        .list_incidents(&filter)
         .await
         .map_err(store_error)?;
     Ok(Json(page))
@@ -80,20 +96,20 @@ pub async fn get(
 #[utoipa::path(
     patch, path = "/incidents/{key}", tag = "incidents",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
-    request_body = UpdateIncident,
+    request_body = IncidentPatch,
     responses((status = 200, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 pub async fn update(
     State(state): State<AppState>,
     Responder(who): Responder,
     Path(key): Path<String>,
-    ApiJson(req): ApiJson<UpdateIncident>,
+    ApiJson(req): ApiJson<IncidentPatch>,
 ) -> Result<Json<Incident>, ApiError> {
     let r = incident_ref(&key)?;
     Ok(Json(
         state
             .store
-            .update_incident(&r, &who.name, req)
+            .update_incident(&who.name, &r, req)
             .await
             .map_err(store_error)?,
     ))
@@ -116,7 +132,7 @@ pub async fn severity(
     Ok(Json(
         state
             .store
-            .change_severity(&r, &who.name, req)
+            .change_severity(&who.name, &r, req.severity, &req.reason)
             .await
             .map_err(store_error)?,
     ))
@@ -143,7 +159,13 @@ pub async fn phase(
     Ok(Json(
         state
             .store
-            .change_phase(&r, &who.name, req)
+            .change_phase(
+                &who.name,
+                &r,
+                req.phase,
+                req.reason.as_deref(),
+                req.root_cause.as_deref(),
+            )
             .await
             .map_err(store_error)?,
     ))
@@ -166,7 +188,31 @@ pub async fn timestamp(
     Ok(Json(
         state
             .store
-            .correct_timestamp(&r, &who.name, req)
+            .correct_timestamp(&who.name, &r, req.kind, req.at, &req.reason)
+            .await
+            .map_err(store_error)?,
+    ))
+}
+
+/// Record (or replace) the post-mortem; only in phase post_incident. SEV1/SEV2 and data-breach
+/// incidents cannot be closed without one.
+#[utoipa::path(
+    post, path = "/incidents/{key}/post-mortem", tag = "incidents",
+    params(("key" = String, Path, description = "Incident key (INC-42) or id")),
+    request_body = RecordPostMortem,
+    responses((status = 200, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn post_mortem(
+    State(state): State<AppState>,
+    Responder(who): Responder,
+    Path(key): Path<String>,
+    ApiJson(req): ApiJson<RecordPostMortem>,
+) -> Result<Json<Incident>, ApiError> {
+    let r = incident_ref(&key)?;
+    Ok(Json(
+        state
+            .store
+            .record_post_mortem(&who.name, &r, &req.summary)
             .await
             .map_err(store_error)?,
     ))

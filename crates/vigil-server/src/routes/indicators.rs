@@ -12,14 +12,16 @@ use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 use crate::{incident_ref, parse_uuid, store_error};
 
-/// Add an indicator; it is normalised, and an existing equal indicator is returned instead of a
-/// duplicate.
+/// Add an indicator. Its value is validated for its kind and normalised (`hash` infers md5,
+/// sha1 or sha256 from the length); an active indicator with the same kind and value is
+/// returned (200) instead of a duplicate (201).
 #[utoipa::path(
     post, path = "/incidents/{key}/indicators", tag = "indicators",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
-    request_body = AddIndicator,
+    request_body = NewIndicator,
     responses(
-        (status = 201, body = Indicator),
+        (status = 201, description = "Added", body = Indicator),
+        (status = 200, description = "Already on the incident", body = Indicator),
         (status = 400, description = "The value is not a valid indicator of its kind", body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)
     )
@@ -28,42 +30,59 @@ pub async fn add(
     State(state): State<AppState>,
     Responder(who): Responder,
     Path(key): Path<String>,
-    ApiJson(req): ApiJson<AddIndicator>,
+    ApiJson(req): ApiJson<NewIndicator>,
 ) -> Result<(StatusCode, Json<Indicator>), ApiError> {
     let r = incident_ref(&key)?;
-    let indicator = state
+    // Validate this one body's fields first so the error names `kind` or `value` rather than
+    // the store's list-level `indicators`.
+    vigil_core::IndicatorValue::parse(&req.kind, &req.value)
+        .map_err(|e| store_error(e.into()))?;
+    let mut added = state
         .store
-        .add_indicator(&r, &who.name, req)
+        .add_indicators(&who.name, &r, vec![req])
         .await
         .map_err(store_error)?;
-    Ok((StatusCode::CREATED, Json(indicator)))
+    let (indicator, new) = added
+        .pop()
+        .ok_or_else(|| ApiError::internal("the store added no indicator for one request"))?;
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(indicator)))
 }
 
-/// Remove an indicator from an incident.
+/// Remove an indicator: it stays on the record, marked removed with who, when and why, and no
+/// longer matches searches or suggests related incidents.
 #[utoipa::path(
     delete, path = "/incidents/{key}/indicators/{id}", tag = "indicators",
     params(
         ("key" = String, Path, description = "Incident key (INC-42) or id"),
         ("id" = String, Path, description = "Indicator id"),
+        RemoveIndicatorQuery,
     ),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+    responses((status = 200, body = Indicator), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 pub async fn remove(
     State(state): State<AppState>,
     Responder(who): Responder,
     Path((key, id)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
+    ApiQuery(query): ApiQuery<RemoveIndicatorQuery>,
+) -> Result<Json<Indicator>, ApiError> {
     let r = incident_ref(&key)?;
     let id = parse_uuid("id", &id)?;
-    state
-        .store
-        .remove_indicator(&r, &who.name, id)
-        .await
-        .map_err(store_error)?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(
+        state
+            .store
+            .remove_indicator(&who.name, &r, id, &query.reason)
+            .await
+            .map_err(store_error)?,
+    ))
 }
 
-/// Find every incident carrying an indicator value (normalised like stored values).
+/// Find every incident carrying an active indicator with this value, read as every kind it is
+/// valid for and normalised the same way as stored values.
 #[utoipa::path(
     get, path = "/indicators", tag = "indicators",
     params(IndicatorQuery),
@@ -74,11 +93,13 @@ pub async fn search(
     _who: Principal,
     ApiQuery(query): ApiQuery<IndicatorQuery>,
 ) -> Result<Json<Vec<IndicatorHit>>, ApiError> {
-    Ok(Json(
-        state
-            .store
-            .search_indicators(&query)
-            .await
-            .map_err(store_error)?,
-    ))
+    let mut hits = state
+        .store
+        .search_indicator(&query.value)
+        .await
+        .map_err(store_error)?;
+    if let Some(kind) = query.kind {
+        hits.retain(|h| h.indicator.kind == kind);
+    }
+    Ok(Json(hits))
 }

@@ -12,19 +12,19 @@ use crate::extract::ApiJson;
 use crate::state::AppState;
 use crate::{incident_ref, store_error};
 
-/// Link two incidents explicitly.
+/// Link two incidents explicitly (symmetric: each lists the other).
 #[utoipa::path(
     post, path = "/incidents/{key}/links", tag = "links",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
     request_body = CreateLink,
-    responses((status = 201, body = RelatedIncidents), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody))
+    responses((status = 201, description = "The link, seen from this incident", body = IncidentLink), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody))
 )]
 pub async fn create(
     State(state): State<AppState>,
     Responder(who): Responder,
     Path(key): Path<String>,
     ApiJson(req): ApiJson<CreateLink>,
-) -> Result<(StatusCode, Json<RelatedIncidents>), ApiError> {
+) -> Result<(StatusCode, Json<IncidentLink>), ApiError> {
     let r = incident_ref(&key)?;
     let other = incident_ref(&req.other).map_err(|_| {
         ApiError::invalid_field(
@@ -32,15 +32,12 @@ pub async fn create(
             "`other` must be an incident key like INC-42 or an incident id",
         )
     })?;
-    state
+    let link = state
         .store
-        .link(&r, &other, &who.name, req.reason)
+        .link_incidents(&who.name, &r, &other, req.note.as_deref())
         .await
         .map_err(store_error)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(state.store.related(&r).await.map_err(store_error)?),
-    ))
+    Ok((StatusCode::CREATED, Json(link)))
 }
 
 /// Remove an explicit link.
@@ -61,23 +58,23 @@ pub async fn delete(
     let other = incident_ref(&other)?;
     state
         .store
-        .unlink(&r, &other, &who.name)
+        .unlink_incidents(&who.name, &r, &other)
         .await
         .map_err(store_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Linked incidents and those sharing an indicator.
+/// Linked incidents, and suggestions: incidents sharing an active indicator, not linked yet.
 #[utoipa::path(
     get, path = "/incidents/{key}/related", tag = "links",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
-    responses((status = 200, body = RelatedIncidents), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+    responses((status = 200, body = Related), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 pub async fn related(
     State(state): State<AppState>,
     _who: Principal,
     Path(key): Path<String>,
-) -> Result<Json<RelatedIncidents>, ApiError> {
+) -> Result<Json<Related>, ApiError> {
     let r = incident_ref(&key)?;
     Ok(Json(state.store.related(&r).await.map_err(store_error)?))
 }

@@ -21,6 +21,7 @@ pub fn register(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(incidents::severity))
         .routes(routes!(incidents::phase))
         .routes(routes!(incidents::timestamp))
+        .routes(routes!(incidents::post_mortem))
         .routes(routes!(indicators::add))
         .routes(routes!(indicators::remove))
         .routes(routes!(indicators::search))

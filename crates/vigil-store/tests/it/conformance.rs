@@ -68,7 +68,7 @@ async fn list_filters_and_paging() {
     s.create_incident("ann", new_incident("Phish 2"))
         .await
         .unwrap();
-    s.change_phase("ann", &key(3), Phase::Analysis, None)
+    s.change_phase("ann", &key(3), Phase::Analysis, None, None)
         .await
         .unwrap();
 
@@ -321,7 +321,7 @@ async fn phases_through_guards() {
     s.create_incident("ann", new_incident("x")).await.unwrap();
     let audit_before = verified(s).await;
     let e = s
-        .change_phase("ann", &key(1), Phase::Recovery, None)
+        .change_phase("ann", &key(1), Phase::Recovery, None, None)
         .await
         .unwrap_err();
     match e {
@@ -342,7 +342,7 @@ async fn phases_through_guards() {
     );
 
     for p in [Phase::Analysis, Phase::Containment, Phase::Eradication] {
-        s.change_phase("ann", &key(1), p, None).await.unwrap();
+        s.change_phase("ann", &key(1), p, None, None).await.unwrap();
     }
     s.update_incident(
         "ann",
@@ -355,7 +355,7 @@ async fn phases_through_guards() {
     .await
     .unwrap();
     for p in [Phase::Recovery, Phase::PostIncident, Phase::Closed] {
-        s.change_phase("ann", &key(1), p, None).await.unwrap();
+        s.change_phase("ann", &key(1), p, None, None).await.unwrap();
     }
     let i = s.get_incident(&key(1)).await.unwrap();
     let t = &i.timestamps;
@@ -371,7 +371,7 @@ async fn phases_through_guards() {
         .unwrap();
     assert_eq!(closed.total, 1);
     let e = s
-        .change_phase("ann", &key(1), Phase::Analysis, None)
+        .change_phase("ann", &key(1), Phase::Analysis, None, None)
         .await
         .unwrap_err();
     assert!(matches!(
@@ -379,7 +379,7 @@ async fn phases_through_guards() {
         StoreError::Domain(DomainError::TransitionRefused(_))
     ));
     let i = s
-        .change_phase("ann", &key(1), Phase::Analysis, Some("attacker back"))
+        .change_phase("ann", &key(1), Phase::Analysis, Some("attacker back"), None)
         .await
         .unwrap();
     assert_eq!(i.timestamps.closed, None);
@@ -393,7 +393,7 @@ async fn close_of_sev1_is_refused_without_post_mortem() {
     n.severity = Severity::Sev1;
     s.create_incident("ann", n).await.unwrap();
     for p in [Phase::Analysis, Phase::Containment, Phase::Eradication] {
-        s.change_phase("ann", &key(1), p, None).await.unwrap();
+        s.change_phase("ann", &key(1), p, None, None).await.unwrap();
     }
     s.update_incident(
         "ann",
@@ -405,14 +405,14 @@ async fn close_of_sev1_is_refused_without_post_mortem() {
     )
     .await
     .unwrap();
-    s.change_phase("ann", &key(1), Phase::Recovery, None)
+    s.change_phase("ann", &key(1), Phase::Recovery, None, None)
         .await
         .unwrap();
-    s.change_phase("ann", &key(1), Phase::PostIncident, None)
+    s.change_phase("ann", &key(1), Phase::PostIncident, None, None)
         .await
         .unwrap();
     let e = s
-        .change_phase("ann", &key(1), Phase::Closed, None)
+        .change_phase("ann", &key(1), Phase::Closed, None, None)
         .await
         .unwrap_err();
     assert!(
@@ -439,7 +439,7 @@ async fn close_of_sev1_is_refused_without_post_mortem() {
         .unwrap();
     assert_eq!(i.post_mortem.as_ref().unwrap().recorded_by, "ann");
     let i = s
-        .change_phase("ann", &key(1), Phase::Closed, None)
+        .change_phase("ann", &key(1), Phase::Closed, None, None)
         .await
         .unwrap();
     assert_eq!(i.phase, Phase::Closed);

@@ -112,7 +112,7 @@ async fn refused_transition_and_rejected_create_leave_no_rows() {
     };
     let before = counts().await;
     assert!(
-        s.change_phase("ann", &key(1), Phase::Closed, None)
+        s.change_phase("ann", &key(1), Phase::Closed, None, None)
             .await
             .is_err()
     );
@@ -203,4 +203,77 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
         Err(StoreError::NotFound(_))
     ));
     assert!(!nowhere.exists(), "open_existing creates nothing");
+}
+
+/// A reader that yields one chunk, then signals and never yields again: an upload whose
+/// client stopped sending.
+struct Stalled {
+    sent: bool,
+    started: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl tokio::io::AsyncRead for Stalled {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if !self.sent {
+            self.sent = true;
+            buf.put_slice(b"the first half of a file");
+            return std::task::Poll::Ready(Ok(()));
+        }
+        if let Some(tx) = self.started.take() {
+            let _ = tx.send(());
+        }
+        std::task::Poll::Pending
+    }
+}
+
+fn upload_leftovers(h: &Harness) -> usize {
+    std::fs::read_dir(h.sqlite.dir().join("evidence"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(vigil_store::sqlite::UPLOAD_PREFIX)
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn a_cancelled_upload_leaves_no_file_and_interrupted_ones_are_cleaned() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    s.create_incident("ann", new_incident("a")).await.unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut reader = Stalled {
+        sent: false,
+        started: Some(tx),
+    };
+    let meta = NewEvidence {
+        file_name: "half.bin".into(),
+        description: None,
+    };
+    {
+        let upload = s.add_evidence("ann", &key(1), meta, &mut reader);
+        tokio::select! {
+            done = upload => panic!("a stalled upload cannot finish: {done:?}"),
+            _ = rx => {}
+        }
+        // The upload future is dropped here, mid-file, as when its client goes away.
+    }
+    assert_eq!(upload_leftovers(&h), 0, "the partial file was removed");
+    assert!(s.get_incident(&key(1)).await.unwrap().evidence.is_empty());
+
+    // A file left by a killed process is removed when asked (as `vigil serve` does at start).
+    let left = h
+        .sqlite
+        .dir()
+        .join("evidence")
+        .join(format!("{}killed", vigil_store::sqlite::UPLOAD_PREFIX));
+    std::fs::write(&left, b"half").unwrap();
+    assert_eq!(h.sqlite.remove_interrupted_uploads().unwrap(), 1);
+    assert!(!left.exists());
 }
