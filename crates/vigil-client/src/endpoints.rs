@@ -12,7 +12,7 @@ impl Client {
     }
 
     /// `POST /incidents`.
-    pub async fn create_incident(&self, req: &CreateIncident) -> Result<Incident, ClientError> {
+    pub async fn create_incident(&self, req: &NewIncident) -> Result<Incident, ClientError> {
         self.send_json(Method::POST, "/incidents", req).await
     }
 
@@ -34,7 +34,7 @@ impl Client {
     pub async fn update_incident(
         &self,
         key: &str,
-        req: &UpdateIncident,
+        req: &IncidentPatch,
     ) -> Result<Incident, ClientError> {
         self.send_json(Method::PATCH, &format!("/incidents/{}", enc(key)), req)
             .await
@@ -78,11 +78,26 @@ impl Client {
         .await
     }
 
-    /// `POST /incidents/{key}/indicators`.
+    /// `POST /incidents/{key}/post-mortem`.
+    pub async fn record_post_mortem(
+        &self,
+        key: &str,
+        req: &RecordPostMortem,
+    ) -> Result<Incident, ClientError> {
+        self.send_json(
+            Method::POST,
+            &format!("/incidents/{}/post-mortem", enc(key)),
+            req,
+        )
+        .await
+    }
+
+    /// `POST /incidents/{key}/indicators`: the indicator on the incident (an existing equal
+    /// one instead of a duplicate).
     pub async fn add_indicator(
         &self,
         key: &str,
-        req: &AddIndicator,
+        req: &NewIndicator,
     ) -> Result<Indicator, ClientError> {
         self.send_json(
             Method::POST,
@@ -92,10 +107,22 @@ impl Client {
         .await
     }
 
-    /// `DELETE /incidents/{key}/indicators/{id}`.
-    pub async fn remove_indicator(&self, key: &str, id: &str) -> Result<(), ClientError> {
-        self.delete(&format!("/incidents/{}/indicators/{}", enc(key), enc(id)))
-            .await
+    /// `DELETE /incidents/{key}/indicators/{id}?reason=…`: the indicator, marked removed.
+    pub async fn remove_indicator(
+        &self,
+        key: &str,
+        id: &str,
+        reason: &str,
+    ) -> Result<Indicator, ClientError> {
+        let path = format!(
+            "/incidents/{}/indicators/{}?reason={}",
+            enc(key),
+            enc(id),
+            enc(reason)
+        );
+        let (url, req) = self.request(Method::DELETE, &path);
+        let resp = self.send(&url, req).await?;
+        Self::decode(&url, resp).await
     }
 
     /// `GET /indicators?value=…`.
@@ -108,7 +135,7 @@ impl Client {
     }
 
     /// `POST /incidents/{key}/links`.
-    pub async fn link(&self, key: &str, req: &CreateLink) -> Result<RelatedIncidents, ClientError> {
+    pub async fn link(&self, key: &str, req: &CreateLink) -> Result<IncidentLink, ClientError> {
         self.send_json(Method::POST, &format!("/incidents/{}/links", enc(key)), req)
             .await
     }
@@ -120,7 +147,7 @@ impl Client {
     }
 
     /// `GET /incidents/{key}/related`.
-    pub async fn related(&self, key: &str) -> Result<RelatedIncidents, ClientError> {
+    pub async fn related(&self, key: &str) -> Result<Related, ClientError> {
         self.get_json(&format!("/incidents/{}/related", enc(key)))
             .await
     }
@@ -135,9 +162,14 @@ impl Client {
         .await
     }
 
-    /// `GET /incidents/{key}/actions`.
-    pub async fn list_actions(&self, key: &str) -> Result<Vec<ActionEntry>, ClientError> {
-        self.get_json(&format!("/incidents/{}/actions", enc(key)))
+    /// `GET /incidents/{key}/actions`, oldest first.
+    pub async fn list_actions(
+        &self,
+        key: &str,
+        query: &ActionQuery,
+    ) -> Result<Page<ActionEntry>, ClientError> {
+        let qs = serde_urlencoded_string(query)?;
+        self.get_json(&format!("/incidents/{}/actions?{qs}", enc(key)))
             .await
     }
 
@@ -247,9 +279,12 @@ impl Client {
         self.get_json("/tokens").await
     }
 
-    /// `DELETE /tokens/{id}`.
-    pub async fn revoke_token(&self, id: &str) -> Result<(), ClientError> {
-        self.delete(&format!("/tokens/{}", enc(id))).await
+    /// `DELETE /tokens/{id}`: the token's record, with its revocation time.
+    pub async fn revoke_token(&self, id: &str) -> Result<TokenInfo, ClientError> {
+        let path = format!("/tokens/{}", enc(id));
+        let (url, req) = self.request(Method::DELETE, &path);
+        let resp = self.send(&url, req).await?;
+        Self::decode(&url, resp).await
     }
 
     /// `GET /openapi.json` as raw JSON.

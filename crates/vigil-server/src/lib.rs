@@ -89,7 +89,9 @@ mod tests {
 
     #[test]
     fn store_errors_map_to_the_code_table() {
-        let e = body(store_error(DomainError::invalid("title", "must not be empty").into()));
+        let e = body(store_error(
+            DomainError::invalid("title", "must not be empty").into(),
+        ));
         assert_eq!(
             (e.code, e.field.as_deref()),
             (ErrorCode::InvalidField, Some("title"))

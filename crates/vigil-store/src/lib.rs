@@ -37,7 +37,9 @@ use vigil_core::{
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 
-pub use types::{AuditFilter, EvidenceDownload, IncidentFilter, IncidentRef, NewEvidence, Principal};
+pub use types::{
+    AuditFilter, EvidenceDownload, IncidentFilter, IncidentRef, NewEvidence, Principal,
+};
 pub use vigil_core::{CreatedToken, IndicatorHit, Page, Related, TokenInfo};
 
 /// A boxed, sendable future: what every [`Store`] method returns.

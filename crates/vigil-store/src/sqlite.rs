@@ -32,8 +32,8 @@ use vigil_core::{
 };
 
 use crate::types::*;
-use vigil_core::{CreatedToken, IndicatorHit, Page, Related, TokenInfo};
 use crate::{BoxFuture, Store, StoreError, StoreResult};
+use vigil_core::{CreatedToken, IndicatorHit, Page, Related, TokenInfo};
 
 type Tx = Transaction<'static, Sqlite>;
 
@@ -180,7 +180,11 @@ impl SqliteStore {
         let mut removed = 0;
         for entry in entries {
             let entry = entry.map_err(StoreError::io(&folder))?;
-            if entry.file_name().to_string_lossy().starts_with(UPLOAD_PREFIX) {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(UPLOAD_PREFIX)
+            {
                 let path = entry.path();
                 std::fs::remove_file(&path).map_err(StoreError::io(&path))?;
                 removed += 1;

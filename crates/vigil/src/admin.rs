@@ -3,16 +3,21 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use vigil_core::Role;
+use vigil_store::Store;
 
 const TOKEN_HELP: &str = "\
-The token is printed once; only its hash is stored. Send it as `Authorization: Bearer TOKEN`,
-or give it to the CLI with --token / VIGIL_TOKEN.
+The token is printed once on stdout; only its hash is stored. Send it as
+`Authorization: Bearer TOKEN`, or give it to the CLI with --token / VIGIL_TOKEN.
+Works on the data directory directly, so the server may be running or not.
 
 Roles: viewer (read only), responder (open and work incidents), admin (also tokens and audit).
 
 Example:
-  vigil admin token --data ./vigil-data --role admin --name alice
-  export VIGIL_TOKEN=vgl_...";
+  export VIGIL_TOKEN=$(vigil admin token --data ./vigil-data --role admin --name alice)";
+
+/// The actor recorded in the audit trail for tokens created from the command line.
+const CLI_ACTOR: &str = "vigil-admin-cli";
 
 /// Subcommands of `vigil admin`.
 #[derive(Debug, clap::Subcommand)]
@@ -39,19 +44,17 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
         .context("could not start the async runtime")?;
     match command {
         Command::Token { data, role, name } => runtime.block_on(async {
-            let role: vigil_api::types::Role =
-                serde_json::from_value(serde_json::Value::String(role.clone())).map_err(|_| {
-                    anyhow::anyhow!("invalid role {role:?}; use admin, responder or viewer")
-                })?;
-            if name.trim().is_empty() {
-                anyhow::bail!("--name must say who or what the token is for");
-            }
+            let role = Role::parse(&role).map_err(|e| anyhow::anyhow!("--role {e}"))?;
             let store = crate::datadir::open(&data).await?;
-            let created = crate::datadir::create_token(&store, &name, role).await?;
+            let created = store
+                .create_token(CLI_ACTOR, &name, role)
+                .await
+                .map_err(|e| anyhow::anyhow!("could not create the token: {e}"))?;
+            store.close().await;
             println!("{}", created.token);
             eprintln!(
                 "created {role} token {:?} (id {}); it is shown only now — store it safely",
-                created.name, created.id
+                created.info.name, created.info.id
             );
             Ok(std::process::ExitCode::SUCCESS)
         }),

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use vigil_store::Store;
 
 const VERIFY_HELP: &str = "\
 Reads the data directory directly (the server may be running or not). Prints `OK: N entries`
@@ -32,23 +33,29 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
         .context("could not start the async runtime")?;
     match command {
         Command::Verify { data } => runtime.block_on(async {
-            if !data.exists() {
-                anyhow::bail!("{} does not exist; give the server's data directory with --data", data.display());
-            }
-            let store = crate::datadir::open(&data).await?;
-            let report = crate::datadir::verify(&store).await?;
-            if report.ok {
-                println!("OK: {} entries", report.entries);
-                Ok(std::process::ExitCode::SUCCESS)
-            } else {
-                println!(
-                    "BROKEN: audit entry {} — {} ({} entries checked before it)",
-                    report.first_broken.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
-                    report.problem.as_deref().unwrap_or("hash mismatch"),
-                    report.entries
-                );
-                eprintln!("the audit trail was changed outside Vigil; keep a copy of the data directory for investigation");
-                Ok(std::process::ExitCode::FAILURE)
+            let store = crate::datadir::open_existing(&data).await?;
+            let result = store
+                .verify_audit()
+                .await
+                .map_err(|e| anyhow::anyhow!("could not read the audit trail: {e}"))?;
+            store.close().await;
+            match result {
+                Ok(count) => {
+                    println!("OK: {count} entries");
+                    Ok(std::process::ExitCode::SUCCESS)
+                }
+                Err(b) => {
+                    println!(
+                        "BROKEN: audit entry {} — {} ({} entries before it are intact)",
+                        b.seq,
+                        b.problem,
+                        b.seq.saturating_sub(1)
+                    );
+                    eprintln!(
+                        "the audit trail was changed outside Vigil; keep a copy of the data directory for investigation"
+                    );
+                    Ok(std::process::ExitCode::FAILURE)
+                }
             }
         }),
     }

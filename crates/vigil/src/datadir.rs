@@ -1,12 +1,13 @@
-//! The data directory as the binary opens it: creates it when missing and opens the store, with
+//! The data directory as the binary opens it, through `vigil-store`'s SQLite backend, with
 //! errors that say what to do. Shared by `serve`, `admin` and `audit`.
 
 use std::path::Path;
 
 use anyhow::Context;
-use vigil_server::store::SqliteStore;
+use vigil_store::SqliteStore;
 
-/// Creates `dir` if needed and opens its store (running migrations).
+/// Creates `dir` if needed and opens its store (running migrations): for `serve` and
+/// `admin token`, which may be the first command run on a new machine.
 pub async fn open(dir: &Path) -> anyhow::Result<SqliteStore> {
     std::fs::create_dir_all(dir).with_context(|| {
         format!(
@@ -22,30 +23,13 @@ pub async fn open(dir: &Path) -> anyhow::Result<SqliteStore> {
     })
 }
 
-/// Creates a token directly in the store (the actor is recorded as `vigil admin` on this host).
-pub async fn create_token(
-    store: &SqliteStore,
-    name: &str,
-    role: vigil_api::types::Role,
-) -> anyhow::Result<vigil_api::types::CreatedToken> {
-    store
-        .create_token("vigil-admin-cli", name, role)
-        .await
-        .context("could not create the token; is the data directory writable?")
-}
-
-/// True when the store holds at least one token.
-pub async fn has_tokens(store: &SqliteStore) -> anyhow::Result<bool> {
-    store
-        .has_tokens()
-        .await
-        .context("could not read the token table")
-}
-
-/// Walks the audit chain.
-pub async fn verify(store: &SqliteStore) -> anyhow::Result<vigil_api::types::AuditVerification> {
-    store
-        .verify_audit()
-        .await
-        .context("could not read the audit trail")
+/// Opens a data directory that must already hold a Vigil database, creating nothing: for
+/// commands that only read, such as `audit verify`, where a typo must not yield an empty store.
+pub async fn open_existing(dir: &Path) -> anyhow::Result<SqliteStore> {
+    SqliteStore::open_existing(dir).await.with_context(|| {
+        format!(
+            "could not open the Vigil store in {}; give the --data directory `vigil serve` uses",
+            dir.display()
+        )
+    })
 }

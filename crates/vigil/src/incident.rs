@@ -15,9 +15,16 @@ Examples:
   vigil incident open --title \"Phishing on payroll\" --summary \"User reported a credential phish\" --severity SEV2 --service payroll
   vigil incident list --open --severity SEV2
   vigil incident show INC-1
+  vigil incident severity INC-1 SEV1 --reason \"customer data in the mailbox\"
   vigil incident indicator add INC-1 domain evil.example.com
+  vigil incident indicator search evil.example.com
   vigil incident evidence add INC-1 ./mail.eml --description \"original message\"
+  vigil incident evidence custody INC-1 EVIDENCE_ID --action transferred --reason \"to legal\"
+  vigil incident log add INC-1 \"reset the user's password\" --kind containment
   vigil incident phase INC-1 analysis --reason \"triage done\"
+  vigil incident update INC-1 --personal-data --data-disclosed
+  vigil incident timestamp INC-1 first_activity 2026-11-20T08:00:00Z --reason \"proxy logs\"
+  vigil incident post-mortem INC-1 --summary \"no phishing-resistant MFA\"
   vigil incident show INC-1 --json";
 
 /// Where the server is and who is calling.
@@ -70,7 +77,7 @@ pub enum Command {
     },
     /// Move the incident to another phase (guards may refuse and say why).
     Phase(Box<PhaseArgs>),
-    /// Correct a lifecycle timestamp, with a reason.
+    /// Correct a lifecycle timestamp, with a reason (phase changes set them; this fixes them).
     Timestamp {
         #[command(flatten)]
         conn: Conn,
@@ -78,11 +85,21 @@ pub enum Command {
         key: String,
         /// Which timestamp: first_activity, detected, acknowledged, declared, contained, eradicated, recovered, closed.
         which: String,
-        /// The corrected time, RFC 3339 (e.g. 2026-11-22T09:30:00Z).
+        /// The corrected time, RFC 3339 (e.g. 2026-11-22T09:30:00Z), or `none` to clear it.
         at: String,
         /// Why the timestamp is corrected.
         #[arg(long)]
         reason: String,
+    },
+    /// Record the post-mortem (in phase post_incident; SEV1/SEV2 and data breaches need one to close).
+    PostMortem {
+        #[command(flatten)]
+        conn: Conn,
+        /// Incident key (INC-42) or id.
+        key: String,
+        /// Summary of the findings.
+        #[arg(long)]
+        summary: String,
     },
     /// Add, remove or search indicators of compromise.
     Indicator {
@@ -101,7 +118,7 @@ pub enum Command {
         other: String,
         /// Why they are related.
         #[arg(long)]
-        reason: Option<String>,
+        note: Option<String>,
     },
     /// Remove an explicit link between two incidents.
     Unlink {
@@ -149,6 +166,18 @@ pub struct OpenArgs {
     /// Preliminary severity: SEV1 (critical), SEV2 (high), SEV3 (medium), SEV4 (low).
     #[arg(long, default_value = "SEV3")]
     pub severity: String,
+    /// Why this preliminary severity.
+    #[arg(long)]
+    pub severity_reason: Option<String>,
+    /// A customer-facing service is impacted (raises the derived priority).
+    #[arg(long)]
+    pub customer_facing: bool,
+    /// An indicator as KIND:VALUE (repeatable), e.g. ip:203.0.113.7.
+    #[arg(long = "indicator")]
+    pub indicators: Vec<String>,
+    /// A recommended next step (repeatable).
+    #[arg(long = "next-step")]
+    pub next_steps: Vec<String>,
     /// Category: account_compromise, malware, data_exfiltration, denial_of_service, insider, ...
     #[arg(long)]
     pub category: Option<String>,
@@ -183,6 +212,9 @@ pub struct ListArgs {
     /// Only this severity.
     #[arg(long)]
     pub severity: Option<String>,
+    /// Only this derived priority: P1 … P4.
+    #[arg(long)]
+    pub priority: Option<String>,
     /// Only this category.
     #[arg(long)]
     pub category: Option<String>,
@@ -240,9 +272,15 @@ pub struct UpdateArgs {
     /// Replace the impacted tenants (repeatable).
     #[arg(long = "tenant")]
     pub tenants: Option<Vec<String>>,
-    /// Recommended next steps.
+    /// Replace the recommended next steps (repeatable; an empty value clears them).
+    #[arg(long = "next-step")]
+    pub next_steps: Option<Vec<String>>,
+    /// Record the root cause.
     #[arg(long)]
-    pub next_steps: Option<String>,
+    pub root_cause: Option<String>,
+    /// Whether a customer-facing service is impacted (true/false).
+    #[arg(long)]
+    pub customer_facing: Option<bool>,
     /// TLP marking.
     #[arg(long)]
     pub tlp: Option<String>,
@@ -252,15 +290,24 @@ pub struct UpdateArgs {
     /// Replace the ATT&CK techniques (repeatable).
     #[arg(long = "attack")]
     pub attack: Option<Vec<String>>,
-    /// Customer or personal data was disclosed (true/false).
-    #[arg(long)]
+    /// Data impact: customer data is affected (true/false; a bare flag means true).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub customer_data: Option<bool>,
+    /// Data impact: personal data is affected.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub personal_data: Option<bool>,
+    /// Data impact: the data was disclosed.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub data_disclosed: Option<bool>,
-    /// Customer or personal data was modified (true/false).
-    #[arg(long)]
+    /// Data impact: the data was modified.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub data_modified: Option<bool>,
-    /// Customer or personal data was destroyed (true/false).
-    #[arg(long)]
+    /// Data impact: the data was destroyed.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub data_destroyed: Option<bool>,
+    /// Data impact: notes on the assessment.
+    #[arg(long)]
+    pub data_notes: Option<String>,
 }
 
 /// `vigil incident phase`
@@ -275,7 +322,7 @@ pub struct PhaseArgs {
     /// Why the phase changes.
     #[arg(long)]
     pub reason: Option<String>,
-    /// The root cause (required to leave eradication).
+    /// Record the root cause in the same change (recovery needs one).
     #[arg(long)]
     pub root_cause: Option<String>,
 }
@@ -283,11 +330,11 @@ pub struct PhaseArgs {
 /// `vigil incident indicator ...`
 #[derive(Debug, Subcommand)]
 pub enum IndicatorCommand {
-    /// Add an indicator (normalised; duplicates are merged).
+    /// Add an indicator (validated, normalised; duplicates are merged).
     Add {
         /// Incident key (INC-42) or id.
         key: String,
-        /// Kind: ip, domain, url, md5, sha1, sha256, email, user_account, host, process, file_path, other.
+        /// Kind: ip, domain, url, md5, sha1, sha256, hash (md5/sha1/sha256 by length), email, user_account, host, process, file_path, other.
         kind: String,
         /// The value, e.g. 203.0.113.7.
         value: String,
@@ -295,16 +342,19 @@ pub enum IndicatorCommand {
         #[arg(long)]
         note: Option<String>,
     },
-    /// Remove an indicator by id.
+    /// Remove an indicator by id (kept on the record, marked removed).
     Remove {
         /// Incident key (INC-42) or id.
         key: String,
         /// The indicator's id (see `vigil incident show`).
         id: String,
+        /// Why it is removed, e.g. "false positive".
+        #[arg(long)]
+        reason: String,
     },
     /// Find every incident carrying an indicator value.
     Search {
-        /// The value (normalised the same way as when added).
+        /// The value (normalised for every kind it is valid for).
         value: String,
         /// Restrict to one kind.
         #[arg(long)]
@@ -321,11 +371,20 @@ pub enum LogCommand {
         key: String,
         /// What was done.
         text: String,
+        /// Kind: note, investigation, containment, eradication, recovery, communication, other.
+        #[arg(long, default_value = "note")]
+        kind: String,
     },
     /// List the action log, oldest first.
     List {
         /// Incident key (INC-42) or id.
         key: String,
+        /// How many to show.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// How many to skip.
+        #[arg(long, default_value_t = 0)]
+        offset: u32,
     },
 }
 
@@ -407,18 +466,50 @@ fn client(conn: &Conn) -> anyhow::Result<Client> {
     Ok(client.with_token(token))
 }
 
-/// Parses a value the way the server would, so a typo is reported before any request with the
-/// list of accepted values.
-fn parse<T: serde::de::DeserializeOwned>(what: &str, value: &str) -> anyhow::Result<T> {
-    serde_json::from_value(serde_json::Value::String(value.to_owned()))
+/// Parses a domain value with `vigil-core`'s own parser, so a typo is reported before any
+/// request with the list of accepted values.
+fn parse<T>(what: &str, value: &str) -> anyhow::Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    value
+        .parse()
         .map_err(|err| anyhow::anyhow!("invalid {what} {value:?}: {err}"))
 }
 
-fn parse_opt<T: serde::de::DeserializeOwned>(
-    what: &str,
-    value: Option<&str>,
-) -> anyhow::Result<Option<T>> {
+fn parse_opt<T>(what: &str, value: Option<&str>) -> anyhow::Result<Option<T>>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
     value.map(|v| parse(what, v)).transpose()
+}
+
+/// `KIND:VALUE` → an indicator request (the server validates and normalises the value).
+fn indicator_arg(raw: &str) -> anyhow::Result<NewIndicator> {
+    let (kind, value) = raw.split_once(':').with_context(|| {
+        format!(
+            "--indicator {raw:?} must be KIND:VALUE, e.g. ip:203.0.113.7 or domain:evil.example"
+        )
+    })?;
+    Ok(NewIndicator {
+        kind: kind.to_owned(),
+        value: value.to_owned(),
+        note: None,
+    })
+}
+
+fn next_steps(steps: &[String]) -> Vec<NewNextStep> {
+    steps
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| NewNextStep {
+            text: s.clone(),
+            owner: None,
+            done: false,
+        })
+        .collect()
 }
 
 fn parse_time(what: &str, value: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
@@ -442,18 +533,27 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Open(a) => {
             let c = client(&a.conn)?;
-            let req = CreateIncident {
+            let req = NewIncident {
                 title: a.title,
                 summary: a.summary,
                 severity: parse("severity", &a.severity)?,
+                severity_reason: a.severity_reason,
                 category: parse_opt("category", a.category.as_deref())?,
-                services: a.services,
-                tenants: a.tenants,
                 tlp: parse_opt("TLP", a.tlp.as_deref())?,
                 pap: parse_opt("PAP", a.pap.as_deref())?,
-                attack: a.attack,
-                first_activity_at: parse_time_opt("--first-activity", a.first_activity.as_deref())?,
-                next_steps: None,
+                techniques: a.attack,
+                indicators: a
+                    .indicators
+                    .iter()
+                    .map(|i| indicator_arg(i))
+                    .collect::<anyhow::Result<_>>()?,
+                services: a.services,
+                tenants: a.tenants,
+                customer_facing: a.customer_facing,
+                first_activity: parse_time_opt("--first-activity", a.first_activity.as_deref())?,
+                detected: None,
+                data_impact: None,
+                next_steps: next_steps(&a.next_steps),
             };
             let inc = c.create_incident(&req).await.map_err(explain)?;
             show_incident(&a.conn, &inc)
@@ -463,6 +563,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             let query = IncidentQuery {
                 phase: parse_opt("phase", a.phase.as_deref())?,
                 severity: parse_opt("severity", a.severity.as_deref())?,
+                priority: parse_opt("priority", a.priority.as_deref())?,
                 category: parse_opt("category", a.category.as_deref())?,
                 service: a.service,
                 tenant: a.tenant,
@@ -508,30 +609,41 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         }
         Command::Update(a) => {
             let c = client(&a.conn)?;
-            let data_impact = if a.data_disclosed.is_some()
+            let impact_given = a.customer_data.is_some()
+                || a.personal_data.is_some()
+                || a.data_disclosed.is_some()
                 || a.data_modified.is_some()
                 || a.data_destroyed.is_some()
-            {
+                || a.data_notes.is_some();
+            // The assessment is replaced as a whole; flags not given keep their current value.
+            let data_impact = if impact_given {
                 let current = c.get_incident(&a.key).await.map_err(explain)?.data_impact;
                 Some(DataImpact {
+                    customer_data: a.customer_data.unwrap_or(current.customer_data),
+                    personal_data: a.personal_data.unwrap_or(current.personal_data),
                     disclosed: a.data_disclosed.unwrap_or(current.disclosed),
                     modified: a.data_modified.unwrap_or(current.modified),
                     destroyed: a.data_destroyed.unwrap_or(current.destroyed),
+                    notes: a.data_notes.or(current.notes),
+                    assessed_by: None,
+                    assessed_at: None,
                 })
             } else {
                 None
             };
-            let req = UpdateIncident {
+            let req = IncidentPatch {
                 title: a.title,
                 summary: a.summary,
                 category: parse_opt("category", a.category.as_deref())?,
-                services: a.services,
-                tenants: a.tenants,
-                next_steps: a.next_steps,
                 tlp: parse_opt("TLP", a.tlp.as_deref())?,
                 pap: parse_opt("PAP", a.pap.as_deref())?,
-                attack: a.attack,
+                techniques: a.attack,
+                services: a.services,
+                tenants: a.tenants,
+                customer_facing: a.customer_facing,
                 data_impact,
+                next_steps: a.next_steps.as_deref().map(next_steps),
+                root_cause: a.root_cause,
             };
             let inc = c.update_incident(&a.key, &req).await.map_err(explain)?;
             confirm(&a.conn, &inc, "updated")
@@ -571,9 +683,14 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             at,
             reason,
         } => {
+            let at = if at.eq_ignore_ascii_case("none") {
+                None
+            } else {
+                Some(parse_time("time", &at)?)
+            };
             let req = CorrectTimestamp {
-                which: parse("timestamp", &which)?,
-                at: parse_time("time", &at)?,
+                kind: parse("timestamp", &which)?,
+                at,
                 reason,
             };
             let inc = client(&conn)?
@@ -582,18 +699,29 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 .map_err(explain)?;
             confirm(&conn, &inc, &format!("{which} corrected"))
         }
+        Command::PostMortem { conn, key, summary } => {
+            let inc = client(&conn)?
+                .record_post_mortem(&key, &RecordPostMortem { summary })
+                .await
+                .map_err(explain)?;
+            confirm(&conn, &inc, "post-mortem recorded")
+        }
         Command::Indicator { conn, command } => indicator(&conn, command).await,
         Command::Link {
             conn,
             key,
             other,
-            reason,
+            note,
         } => {
-            let related = client(&conn)?
-                .link(&key, &CreateLink { other, reason })
+            let link = client(&conn)?
+                .link(&key, &CreateLink { other, note })
                 .await
                 .map_err(explain)?;
-            show_related(&conn, &related)
+            if conn.json {
+                return print_json(&link);
+            }
+            println!("linked {key} and {}", link.key);
+            Ok(())
         }
         Command::Unlink { conn, key, other } => {
             client(&conn)?.unlink(&key, &other).await.map_err(explain)?;
@@ -607,9 +735,13 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             show_related(&conn, &related)
         }
         Command::Log { conn, command } => match command {
-            LogCommand::Add { key, text } => {
+            LogCommand::Add { key, text, kind } => {
+                let req = AddAction {
+                    text,
+                    kind: Some(parse("action kind", &kind)?),
+                };
                 let entry = client(&conn)?
-                    .add_action(&key, &AddAction { text })
+                    .add_action(&key, &req)
                     .await
                     .map_err(explain)?;
                 if conn.json {
@@ -618,20 +750,29 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 println!("logged on {key}");
                 Ok(())
             }
-            LogCommand::List { key } => {
-                let entries = client(&conn)?.list_actions(&key).await.map_err(explain)?;
+            LogCommand::List { key, limit, offset } => {
+                let query = ActionQuery {
+                    limit: Some(limit),
+                    offset: Some(offset),
+                };
+                let page = client(&conn)?
+                    .list_actions(&key, &query)
+                    .await
+                    .map_err(explain)?;
                 if conn.json {
-                    return print_json(&entries);
+                    return print_json(&page);
                 }
-                let mut t = table(["WHEN", "WHO", "WHAT"]);
-                for e in &entries {
+                let mut t = table(["WHEN", "WHO", "KIND", "WHAT"]);
+                for e in &page.items {
                     t.add_row([
                         e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
                         e.actor.clone(),
+                        e.kind.to_string(),
                         e.text.clone(),
                     ]);
                 }
                 println!("{t}");
+                println!("{} of {} entries", page.items.len(), page.total);
                 Ok(())
             }
         },
@@ -648,22 +789,22 @@ async fn indicator(conn: &Conn, command: IndicatorCommand) -> anyhow::Result<()>
             value,
             note,
         } => {
-            let req = AddIndicator {
-                kind: parse("indicator kind", &kind)?,
-                value,
-                note,
-            };
+            let req = NewIndicator { kind, value, note };
             let ind = c.add_indicator(&key, &req).await.map_err(explain)?;
             if conn.json {
                 return print_json(&ind);
             }
             println!("{} {} {} (id {})", key, ind.kind, ind.value, ind.id);
         }
-        IndicatorCommand::Remove { key, id } => {
-            c.remove_indicator(&key, &id).await.map_err(explain)?;
-            if !conn.json {
-                println!("removed indicator {id} from {key}");
+        IndicatorCommand::Remove { key, id, reason } => {
+            let ind = c
+                .remove_indicator(&key, &id, &reason)
+                .await
+                .map_err(explain)?;
+            if conn.json {
+                return print_json(&ind);
             }
+            println!("removed {} {} from {key}", ind.kind, ind.value);
         }
         IndicatorCommand::Search { value, kind } => {
             let query = IndicatorQuery {
@@ -674,11 +815,12 @@ async fn indicator(conn: &Conn, command: IndicatorCommand) -> anyhow::Result<()>
             if conn.json {
                 return print_json(&hits);
             }
-            let mut t = table(["INCIDENT", "TITLE", "KIND", "VALUE"]);
+            let mut t = table(["INCIDENT", "PHASE", "TITLE", "KIND", "VALUE"]);
             for h in &hits {
                 t.add_row([
-                    h.incident_key.to_string(),
-                    h.incident_title.clone(),
+                    h.key.to_string(),
+                    h.phase.to_string(),
+                    h.title.clone(),
                     h.indicator.kind.to_string(),
                     h.indicator.value.clone(),
                 ]);
@@ -716,7 +858,7 @@ async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
             }
             println!(
                 "stored {} on {key}: id {} sha256 {} ({} bytes)",
-                ev.name, ev.id, ev.sha256, ev.size
+                ev.file_name, ev.id, ev.sha256, ev.size
             );
         }
         EvidenceCommand::List { key } => {
@@ -728,7 +870,7 @@ async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
             for e in &items {
                 t.add_row([
                     e.id.to_string(),
-                    e.name.clone(),
+                    e.file_name.clone(),
                     e.size.to_string(),
                     e.sha256.to_string(),
                     e.collected_by.clone(),
@@ -789,7 +931,7 @@ fn show_evidence(conn: &Conn, e: &Evidence) -> anyhow::Result<()> {
     }
     println!(
         "{} — {} ({} bytes)\nsha256 {}\ncollected by {} at {}",
-        e.id, e.name, e.size, e.sha256, e.collected_by, e.collected_at
+        e.id, e.file_name, e.size, e.sha256, e.collected_by, e.collected_at
     );
     let mut t = table(["WHEN", "WHO", "ACTION", "WHY"]);
     for c in &e.custody {
@@ -804,23 +946,30 @@ fn show_evidence(conn: &Conn, e: &Evidence) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn show_related(conn: &Conn, related: &RelatedIncidents) -> anyhow::Result<()> {
+fn show_related(conn: &Conn, related: &Related) -> anyhow::Result<()> {
     if conn.json {
         return print_json(related);
     }
-    let mut t = table(["INCIDENT", "TITLE", "RELATION"]);
+    let mut t = table(["INCIDENT", "RELATION"]);
     for l in &related.links {
         t.add_row([
-            l.incident.key.to_string(),
-            l.incident.title.clone(),
-            format!("linked: {}", l.reason.as_deref().unwrap_or("-")),
+            l.key.to_string(),
+            format!(
+                "linked by {}: {}",
+                l.linked_by,
+                l.note.as_deref().unwrap_or("-")
+            ),
         ]);
     }
     for s in &related.suggestions {
+        let shared: Vec<String> = s
+            .shared
+            .iter()
+            .map(|v| format!("{} {}", v.kind(), v.value()))
+            .collect();
         t.add_row([
-            s.incident.key.to_string(),
-            s.incident.title.clone(),
-            format!("shares {}", s.shared.join(", ")),
+            format!("{} {}", s.key, s.title),
+            format!("suggested: shares {}", shared.join(", ")),
         ]);
     }
     println!("{t}");
@@ -835,9 +984,28 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
         opt(t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()))
     };
+    let duration = |s: Option<i64>| opt(s.map(|s| format!("{}h {:02}m", s / 3600, s % 3600 / 60)));
     println!("{} — {}", inc.key, inc.title);
     let mut t = table(["FIELD", "VALUE"]);
     let impact = &inc.data_impact;
+    let durations = inc.timestamps.durations();
+    let techniques: Vec<String> = inc.techniques.iter().map(|t| t.to_string()).collect();
+    let steps: Vec<String> = inc
+        .next_steps
+        .iter()
+        .map(|s| {
+            format!(
+                "[{}] {}{}",
+                if s.done { "x" } else { " " },
+                s.text,
+                s.owner
+                    .as_deref()
+                    .map(|o| format!(" ({o})"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    let links: Vec<String> = inc.links.iter().map(|l| l.key.to_string()).collect();
     let rows: Vec<(&str, String)> = vec![
         ("id", inc.id.to_string()),
         ("phase", inc.phase.to_string()),
@@ -847,17 +1015,37 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         ("summary", inc.summary.clone()),
         ("services", inc.services.join(", ")),
         ("tenants", inc.tenants.join(", ")),
+        ("customer-facing", inc.customer_facing.to_string()),
         ("TLP / PAP", format!("{} / {}", inc.tlp, inc.pap)),
-        ("ATT&CK", inc.attack.join(", ")),
+        ("ATT&CK", techniques.join(", ")),
         ("root cause", opt(inc.root_cause.clone())),
-        ("next steps", opt(inc.next_steps.clone())),
+        (
+            "post-mortem",
+            opt(inc
+                .post_mortem
+                .as_ref()
+                .map(|p| format!("{} (by {})", p.summary, p.recorded_by))),
+        ),
+        ("next steps", steps.join("\n")),
         (
             "data impact",
             format!(
-                "disclosed: {}, modified: {}, destroyed: {}",
-                impact.disclosed, impact.modified, impact.destroyed
+                "customer data: {}, personal data: {}, disclosed: {}, modified: {}, destroyed: {}{}",
+                impact.customer_data,
+                impact.personal_data,
+                impact.disclosed,
+                impact.modified,
+                impact.destroyed,
+                impact
+                    .assessed_by
+                    .as_deref()
+                    .map(|b| format!(" (assessed by {b})"))
+                    .unwrap_or_default()
             ),
         ),
+        ("linked incidents", links.join(", ")),
+        ("evidence", inc.evidence.len().to_string()),
+        ("action log", format!("{} entries", inc.action_count)),
         ("first activity", time(inc.timestamps.first_activity)),
         ("detected", time(inc.timestamps.detected)),
         ("acknowledged", time(inc.timestamps.acknowledged)),
@@ -866,6 +1054,15 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         ("eradicated", time(inc.timestamps.eradicated)),
         ("recovered", time(inc.timestamps.recovered)),
         ("closed", time(inc.timestamps.closed)),
+        ("time to detect", duration(durations.time_to_detect_seconds)),
+        (
+            "time to contain",
+            duration(durations.time_to_contain_seconds),
+        ),
+        (
+            "time to recover",
+            duration(durations.time_to_recover_seconds),
+        ),
         (
             "opened by",
             format!(
@@ -880,13 +1077,20 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
     }
     println!("{t}");
     if !inc.indicators.is_empty() {
-        let mut t = table(["INDICATOR", "KIND", "VALUE", "NOTE"]);
+        let mut t = table(["INDICATOR", "KIND", "VALUE", "NOTE", "STATUS"]);
         for i in &inc.indicators {
+            let status = match (&i.removed_by, &i.removal_reason) {
+                (Some(by), reason) => {
+                    format!("removed by {by}: {}", reason.as_deref().unwrap_or("-"))
+                }
+                (None, _) => format!("added by {}", i.added_by),
+            };
             t.add_row([
                 i.id.to_string(),
                 i.kind.to_string(),
                 i.value.clone(),
                 opt(i.note.clone()),
+                status,
             ]);
         }
         println!("{t}");
@@ -905,6 +1109,31 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         ]);
     }
     println!("{t}");
+    if !inc.phase_history.is_empty() {
+        let mut t = table(["PHASE", "BY", "WHY", "WHEN"]);
+        for c in &inc.phase_history {
+            t.add_row([
+                format!("{} → {}", c.from, c.to),
+                c.actor.clone(),
+                opt(c.reason.clone()),
+                c.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            ]);
+        }
+        println!("{t}");
+    }
+    if !inc.timestamp_corrections.is_empty() {
+        let mut t = table(["CORRECTED", "FROM", "TO", "BY", "WHY"]);
+        for c in &inc.timestamp_corrections {
+            t.add_row([
+                c.kind.to_string(),
+                time(c.from),
+                time(c.to),
+                c.actor.clone(),
+                c.reason.clone(),
+            ]);
+        }
+        println!("{t}");
+    }
     Ok(())
 }
 

@@ -3,8 +3,10 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
+use vigil_store::Store;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -56,6 +58,17 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
 
 async fn serve(settings: vigil_server::Settings) -> anyhow::Result<()> {
     let store = crate::datadir::open(&settings.data_dir).await?;
+    let removed = store
+        .remove_interrupted_uploads()
+        .map_err(|e| anyhow::anyhow!("could not clean up interrupted uploads: {e}"))?;
+    if removed > 0 {
+        tracing::info!(removed, "removed uploads interrupted by an earlier stop");
+    }
+    let no_tokens = store
+        .list_tokens()
+        .await
+        .map_err(|e| anyhow::anyhow!("could not read the token table: {e}"))?
+        .is_empty();
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| {
@@ -68,12 +81,13 @@ async fn serve(settings: vigil_server::Settings) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     println!("vigil: data directory {}", settings.data_dir.display());
     println!("vigil: listening on http://{addr}");
-    if !crate::datadir::has_tokens(&store).await? {
+    if no_tokens {
         println!(
             "vigil: no API token exists yet; create one with:\n  vigil admin token --data {} --role admin --name YOUR_NAME",
             settings.data_dir.display()
         );
     }
+    let store: Arc<dyn Store> = Arc::new(store);
     let state = vigil_server::AppState::new(settings, store);
     vigil_server::app::serve(state, listener, shutdown)
         .await

@@ -35,8 +35,7 @@ pub async fn add(
     let r = incident_ref(&key)?;
     // Validate this one body's fields first so the error names `kind` or `value` rather than
     // the store's list-level `indicators`.
-    vigil_core::IndicatorValue::parse(&req.kind, &req.value)
-        .map_err(|e| store_error(e.into()))?;
+    vigil_core::IndicatorValue::parse(&req.kind, &req.value).map_err(|e| store_error(e.into()))?;
     let mut added = state
         .store
         .add_indicators(&who.name, &r, vec![req])

@@ -111,7 +111,7 @@ async fn only_admins_manage_tokens_and_read_the_audit_trail() {
     let bot = app.with_token(&created.token);
     bot.list_incidents(&IncidentQuery::default()).await.unwrap();
     let listed = app.admin.list_tokens().await.unwrap();
-    assert!(listed.iter().any(|t| t.id == created.id));
+    assert!(listed.iter().any(|t| t.id == created.info.id));
     assert!(
         !serde_json::to_string(&listed)
             .unwrap()
@@ -119,7 +119,7 @@ async fn only_admins_manage_tokens_and_read_the_audit_trail() {
         "secrets are never listed"
     );
     app.admin
-        .revoke_token(&created.id.to_string())
+        .revoke_token(&created.info.id.to_string())
         .await
         .unwrap();
     let err = bot

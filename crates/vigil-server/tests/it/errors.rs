@@ -64,8 +64,28 @@ async fn bad_input_names_the_field_and_changes_nothing() {
         ),
         (
             "/incidents",
-            r#"{"title": "t", "summary": "s", "severity": "SEV2", "attack": ["not-a-technique"]}"#,
-            "attack",
+            r#"{"title": "t", "summary": "s", "severity": "SEV2", "techniques": ["not-a-technique"]}"#,
+            "techniques",
+        ),
+        (
+            "/incidents",
+            r#"{"title": "t", "summary": "s", "severity": "SEV2", "indicators": [{"kind": "ip", "value": "1.2.3"}]}"#,
+            "indicators",
+        ),
+        (
+            "/incidents",
+            r#"{"title": "t", "summary": "s", "severity": "SEV2", "indicators": [{"kind": "dns", "value": "x", "extra": 1}]}"#,
+            "indicators[0].extra",
+        ),
+        (
+            "/incidents",
+            r#"{"title": "t", "summary": "s", "severity": "SEV2", "tenants": ["ok", " "]}"#,
+            "tenants",
+        ),
+        (
+            "/incidents",
+            r#"{"title": "t", "summary": "s", "severity": "SEV2", "first_activity": "2026-11-02T00:00:00Z", "detected": "2026-11-01T00:00:00Z"}"#,
+            "timestamps",
         ),
         (
             "/incidents",
@@ -95,8 +115,29 @@ async fn bad_input_names_the_field_and_changes_nothing() {
         ),
         (
             "/incidents/INC-1/timestamps",
-            r#"{"which": "detected", "at": "yesterday", "reason": "r"}"#,
+            r#"{"kind": "detected", "at": "yesterday", "reason": "r"}"#,
             "at",
+        ),
+        (
+            "/incidents/INC-1/timestamps",
+            r#"{"kind": "detected", "at": null, "reason": " "}"#,
+            "reason",
+        ),
+        (
+            "/incidents/INC-1/phase",
+            r#"{"phase": "analysis", "root_cause": " "}"#,
+            "root_cause",
+        ),
+        (
+            "/incidents/INC-1/actions",
+            r#"{"text": "x", "kind": "lunch"}"#,
+            "kind",
+        ),
+        ("/incidents/INC-1/links", r#"{"other": "INC-1"}"#, "related"),
+        (
+            "/incidents/INC-1/post-mortem",
+            r#"{"summary": "written before post_incident"}"#,
+            "post_mortem",
         ),
     ];
     for (path, body, field) in cases {

@@ -50,6 +50,10 @@ async fn upload_download_round_trip_with_hash_and_custody() {
     assert_eq!(ev.sha256.to_string(), expected);
     assert_eq!(ev.size, content.len() as u64);
     assert_eq!(ev.collected_by, "rita");
+    assert_eq!(ev.file_name, "headers.eml");
+    assert_eq!(ev.description.as_deref(), Some("mail headers"));
+    assert_eq!(ev.custody.len(), 1, "a first custody entry: collected");
+    assert_eq!(ev.custody[0].actor, "rita");
 
     let (bytes, sha) = app
         .viewer
@@ -101,6 +105,11 @@ async fn tampered_evidence_is_never_served() {
     assert_eq!(stored.len(), 1, "the evidence is stored once as a file");
     let mut tampered = content.clone();
     tampered[0] ^= 0xff;
+    // The store files evidence read-only; an intruder with file access changes that first.
+    let mut perms = std::fs::metadata(&stored[0]).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&stored[0], perms).unwrap();
     std::fs::write(&stored[0], &tampered).unwrap();
 
     let err = app

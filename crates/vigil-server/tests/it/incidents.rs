@@ -1,37 +1,69 @@
 //! Incidents over HTTP: create, read by key and id, list with filters, update, severity history,
-//! indicators across incidents, links and suggestions, the action log and the full phase walk.
+//! indicators across incidents, links and suggestions, the action log, the full phase walk with
+//! its guards, the post-mortem, lifecycle timestamps and the data-impact assessment.
 
 use vigil_api::error::ErrorCode;
 use vigil_api::types::*;
-use vigil_api::types::{DataImpact, IndicatorKind, Phase, Priority, Severity, TimestampKind};
+use vigil_client::ClientError;
 
 use crate::support::spawn_app;
 
 /// A minimal valid incident.
-pub fn new_incident(title: &str) -> CreateIncident {
-    CreateIncident {
-        title: title.to_owned(),
-        summary: format!("{title}: reported by the SOC"),
-        severity: Severity::Sev3,
-        category: None,
-        services: vec!["payroll".to_owned()],
-        tenants: vec!["contoso".to_owned()],
-        tlp: None,
-        pap: None,
-        attack: vec!["T1566.001".to_owned()],
-        first_activity_at: None,
-        next_steps: None,
+pub fn new_incident(title: &str) -> NewIncident {
+    let mut n = NewIncident::new(
+        title,
+        &format!("{title}: reported by the SOC"),
+        Severity::Sev3,
+    );
+    n.services = vec!["payroll".to_owned()];
+    n.tenants = vec!["contoso".to_owned()];
+    n.techniques = vec!["T1566.001".to_owned()];
+    n
+}
+
+fn phase(p: Phase) -> ChangePhase {
+    ChangePhase {
+        phase: p,
+        reason: Some("next".into()),
+        root_cause: None,
+    }
+}
+
+/// The guards named in a refusal, after checking it is a 409 `guard_refused`.
+fn refused_guards(err: ClientError) -> Vec<String> {
+    match err {
+        ClientError::Api {
+            status,
+            code,
+            guards,
+            ..
+        } => {
+            assert_eq!((status, code), (409, ErrorCode::GuardRefused));
+            assert!(guards.iter().all(|g| !g.reason.is_empty()));
+            guards.into_iter().map(|g| g.guard).collect()
+        }
+        other => panic!("expected a guard refusal, got {other:?}"),
     }
 }
 
 #[tokio::test]
 async fn create_read_list_filter_update() {
     let app = spawn_app().await;
-    let a = app
-        .responder
-        .create_incident(&new_incident("Phish on payroll"))
-        .await
-        .unwrap();
+    let mut a_req = new_incident("Phish on payroll");
+    a_req.category = Some(Category::AccountCompromise);
+    a_req.tlp = Some(Tlp::Red);
+    a_req.pap = Some(Pap::Green);
+    a_req.next_steps = vec![NewNextStep {
+        text: "reset the three accounts".into(),
+        owner: Some("it-ops".into()),
+        done: false,
+    }];
+    a_req.indicators = vec![NewIndicator {
+        kind: "hash".into(),
+        value: "D41D8CD98F00B204E9800998ECF8427E".into(),
+        note: None,
+    }];
+    let a = app.responder.create_incident(&a_req).await.unwrap();
     let mut b_req = new_incident("DDoS on web");
     b_req.severity = Severity::Sev1;
     b_req.services = vec!["web".to_owned()];
@@ -39,6 +71,18 @@ async fn create_read_list_filter_update() {
     assert_eq!(a.key.to_string(), "INC-1");
     assert_eq!(b.key.to_string(), "INC-2");
     assert_eq!(a.phase, Phase::Detection);
+    assert_eq!(a.created_by, "rita");
+    assert_eq!((a.tlp, a.pap), (Tlp::Red, Pap::Green));
+    assert_eq!(a.category, Some(Category::AccountCompromise));
+    assert_eq!(a.techniques[0].to_string(), "T1566.001");
+    assert_eq!(a.next_steps[0].owner.as_deref(), Some("it-ops"));
+    assert_eq!(
+        a.indicators[0].kind,
+        IndicatorKind::Md5,
+        "hash kind inferred"
+    );
+    assert_eq!(a.indicators[0].value, "d41d8cd98f00b204e9800998ecf8427e");
+    assert_eq!(b.priority, Priority::P1, "SEV1 derives P1");
 
     // Read by key and by id.
     assert_eq!(app.viewer.get_incident("INC-2").await.unwrap().id, b.id);
@@ -60,76 +104,96 @@ async fn create_read_list_filter_update() {
         .await
         .unwrap();
     assert_eq!(all.total, 2);
-    let sev1 = app
-        .viewer
-        .list_incidents(&IncidentQuery {
-            severity: Some(Severity::Sev1),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(sev1.total, 1);
-    assert_eq!(sev1.items[0].id, b.id);
-    let payroll = app
-        .viewer
-        .list_incidents(&IncidentQuery {
-            service: Some("payroll".into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        payroll.items.iter().map(|i| i.id).collect::<Vec<_>>(),
-        vec![a.id]
-    );
-    let text = app
-        .viewer
-        .list_incidents(&IncidentQuery {
-            q: Some("ddos".into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(text.total, 1);
+    assert_eq!(all.items[0].id, b.id, "newest first");
+    let by = |q: IncidentQuery| {
+        let c = app.viewer.clone();
+        async move {
+            c.list_incidents(&q)
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .map(|i| i.key.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let sev1 = by(IncidentQuery {
+        severity: Some(Severity::Sev1),
+        ..Default::default()
+    });
+    assert_eq!(sev1.await, ["INC-2"]);
+    let p1 = by(IncidentQuery {
+        priority: Some(Priority::P1),
+        ..Default::default()
+    });
+    assert_eq!(p1.await, ["INC-2"]);
+    let payroll = by(IncidentQuery {
+        service: Some("payroll".into()),
+        ..Default::default()
+    });
+    assert_eq!(payroll.await, ["INC-1"]);
+    let category = by(IncidentQuery {
+        category: Some(Category::AccountCompromise),
+        ..Default::default()
+    });
+    assert_eq!(category.await, ["INC-1"]);
+    let text = by(IncidentQuery {
+        q: Some("ddos".into()),
+        ..Default::default()
+    });
+    assert_eq!(text.await, ["INC-2"]);
     let paged = app
         .viewer
         .list_incidents(&IncidentQuery {
             limit: Some(1),
+            offset: Some(1),
             ..Default::default()
         })
         .await
         .unwrap();
     assert_eq!((paged.total, paged.items.len()), (2, 1));
+    assert_eq!(paged.items[0].id, a.id);
 
-    // Update.
+    // Update: only the fields present change.
     let updated = app
         .responder
         .update_incident(
             "INC-1",
-            &UpdateIncident {
+            &IncidentPatch {
                 title: Some("Credential phish on payroll".into()),
-                next_steps: Some("reset the three accounts".into()),
+                tenants: Some(vec!["contoso".into(), "fabrikam".into()]),
+                next_steps: Some(vec![]),
                 ..Default::default()
             },
         )
         .await
         .unwrap();
     assert_eq!(updated.title, "Credential phish on payroll");
+    assert_eq!(updated.tenants, ["contoso", "fabrikam"]);
+    assert!(updated.next_steps.is_empty());
+    assert_eq!(updated.summary, a.summary);
     assert_eq!(
         app.viewer.get_incident("INC-1").await.unwrap().title,
         "Credential phish on payroll"
     );
+    let fabrikam = by(IncidentQuery {
+        tenant: Some("fabrikam".into()),
+        ..Default::default()
+    });
+    assert_eq!(fabrikam.await, ["INC-1"]);
 }
 
 #[tokio::test]
-async fn severity_changes_are_recorded_with_who_and_why() {
+async fn severity_changes_are_recorded_with_who_and_why_and_drive_priority() {
     let app = spawn_app().await;
-    app.responder
-        .create_incident(&new_incident("x"))
-        .await
-        .unwrap();
+    let mut req = new_incident("x");
+    req.severity_reason = Some("one mailbox".into());
+    let inc = app.responder.create_incident(&req).await.unwrap();
+    assert_eq!(inc.priority, Priority::P3);
+    assert_eq!(inc.severity_history.len(), 1);
+    assert_eq!(inc.severity_history[0].from, None, "the preliminary rating");
     let inc = app
-        .responder
+        .admin
         .change_severity(
             "INC-1",
             &ChangeSeverity {
@@ -140,72 +204,145 @@ async fn severity_changes_are_recorded_with_who_and_why() {
         .await
         .unwrap();
     assert_eq!(inc.severity, Severity::Sev1);
+    assert_eq!(inc.priority, Priority::P1);
     let last = inc.severity_history.last().unwrap();
-    assert_eq!(last.actor, "rita");
-    assert_eq!(last.reason, "customer data seen");
+    assert_eq!(
+        (
+            last.from,
+            last.to,
+            last.actor.as_str(),
+            last.reason.as_str()
+        ),
+        (
+            Some(Severity::Sev3),
+            Severity::Sev1,
+            "ada",
+            "customer data seen"
+        )
+    );
+    let err = app
+        .responder
+        .change_severity(
+            "INC-1",
+            &ChangeSeverity {
+                severity: Severity::Sev2,
+                reason: "  ".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Api { field: Some(f), .. } if f == "reason"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
 async fn indicators_are_normalised_deduplicated_and_suggest_related_incidents() {
     let app = spawn_app().await;
-    app.responder
-        .create_incident(&new_incident("one"))
-        .await
-        .unwrap();
-    app.responder
-        .create_incident(&new_incident("two"))
-        .await
-        .unwrap();
-    let add = |value: &str| AddIndicator {
-        kind: IndicatorKind::Domain,
+    for t in ["one", "two", "three"] {
+        app.responder
+            .create_incident(&new_incident(t))
+            .await
+            .unwrap();
+    }
+    let add = |kind: &str, value: &str| NewIndicator {
+        kind: kind.to_owned(),
         value: value.to_owned(),
-        note: None,
+        note: Some("seen in the proxy log".into()),
     };
     let first = app
         .responder
-        .add_indicator("INC-1", &add("Evil.Example.COM"))
+        .add_indicator("INC-1", &add("domain", "Evil.Example.COM"))
         .await
         .unwrap();
+    assert_eq!(first.value, "evil.example.com");
+    assert_eq!(first.added_by, "rita");
     let again = app
         .responder
-        .add_indicator("INC-1", &add("evil.example.com."))
+        .add_indicator("INC-1", &add("domain", "evil.example.com."))
         .await
         .unwrap();
     assert_eq!(first.id, again.id, "the same indicator is not added twice");
+    assert_eq!(
+        app.viewer
+            .get_incident("INC-1")
+            .await
+            .unwrap()
+            .indicators
+            .len(),
+        1
+    );
     app.responder
-        .add_indicator("INC-2", &add("evil.example.com"))
+        .add_indicator("INC-2", &add("domain", "EVIL.example.com"))
+        .await
+        .unwrap();
+    app.responder
+        .add_indicator("INC-3", &add("ip", "203.0.113.7"))
         .await
         .unwrap();
 
     let hits = app
         .viewer
         .search_indicators(&IndicatorQuery {
-            value: "EVIL.example.com".into(),
+            value: "EVIL.example.com.".into(),
             kind: None,
         })
         .await
         .unwrap();
-    assert_eq!(hits.len(), 2);
+    let keys: Vec<String> = hits.iter().map(|h| h.key.to_string()).collect();
+    assert_eq!(keys, ["INC-2", "INC-1"]);
+    let none = app
+        .viewer
+        .search_indicators(&IndicatorQuery {
+            value: "evil.example.com".into(),
+            kind: Some(IndicatorKind::Url),
+        })
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "the kind filter applies");
 
+    // Shared indicators suggest related incidents; an explicit link replaces the suggestion.
     let related = app.viewer.related("INC-1").await.unwrap();
     assert!(related.links.is_empty());
     assert_eq!(related.suggestions.len(), 1);
-    assert_eq!(related.suggestions[0].incident.key.to_string(), "INC-2");
+    assert_eq!(related.suggestions[0].key.to_string(), "INC-2");
+    assert_eq!(related.suggestions[0].shared[0].value(), "evil.example.com");
 
-    app.responder
+    let link = app
+        .responder
         .link(
             "INC-1",
             &CreateLink {
-                other: "INC-2".into(),
-                reason: Some("same actor".into()),
+                other: "INC-3".into(),
+                note: Some("same actor".into()),
             },
         )
         .await
         .unwrap();
-    let related = app.viewer.related("INC-2").await.unwrap();
+    assert_eq!(link.key.to_string(), "INC-3");
+    let err = app
+        .responder
+        .link(
+            "INC-3",
+            &CreateLink {
+                other: "INC-1".into(),
+                note: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::Conflict), "links are symmetric");
+    let related = app.viewer.related("INC-3").await.unwrap();
     assert_eq!(related.links.len(), 1);
-    app.responder.unlink("INC-1", "INC-2").await.unwrap();
-    assert!(app.viewer.related("INC-2").await.unwrap().links.is_empty());
+    assert_eq!(related.links[0].key.to_string(), "INC-1");
+    assert_eq!(related.links[0].note.as_deref(), Some("same actor"));
+    assert_eq!(
+        app.viewer.get_incident("INC-1").await.unwrap().links.len(),
+        1
+    );
+    app.responder.unlink("INC-1", "INC-3").await.unwrap();
+    assert!(app.viewer.related("INC-3").await.unwrap().links.is_empty());
 
     let by_indicator = |v: &str| IncidentQuery {
         indicator: Some(v.to_owned()),
@@ -218,14 +355,23 @@ async fn indicators_are_normalised_deduplicated_and_suggest_related_incidents() 
         .unwrap();
     assert_eq!(filtered.total, 2);
 
-    let on_two = hits
-        .iter()
-        .find(|h| h.incident_key.to_string() == "INC-2")
-        .unwrap();
-    app.responder
-        .remove_indicator("INC-2", &on_two.indicator.id.to_string())
+    // Removal needs a reason and keeps the indicator on the record, marked removed.
+    let on_two = hits.iter().find(|h| h.key.to_string() == "INC-2").unwrap();
+    let err = app
+        .responder
+        .remove_indicator("INC-2", &on_two.indicator.id.to_string(), " ")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::InvalidField));
+    let removed = app
+        .responder
+        .remove_indicator("INC-2", &on_two.indicator.id.to_string(), "false positive")
         .await
         .unwrap();
+    assert_eq!(removed.removal_reason.as_deref(), Some("false positive"));
+    let two = app.viewer.get_incident("INC-2").await.unwrap();
+    assert_eq!(two.indicators.len(), 1);
+    assert!(!two.indicators[0].is_active());
     let filtered = app
         .viewer
         .list_incidents(&by_indicator("evil.example.com"))
@@ -250,32 +396,78 @@ async fn action_log_is_append_only_and_names_the_actor() {
         .create_incident(&new_incident("x"))
         .await
         .unwrap();
-    app.responder
+    let first = app
+        .responder
         .add_action(
             "INC-1",
             &AddAction {
                 text: "isolated host web-3".into(),
+                kind: Some(ActionKind::Containment),
             },
         )
         .await
         .unwrap();
+    assert_eq!(first.kind, ActionKind::Containment);
     app.admin
         .add_action(
             "INC-1",
             &AddAction {
                 text: "rotated keys".into(),
+                kind: None,
             },
         )
         .await
         .unwrap();
-    let log = app.viewer.list_actions("INC-1").await.unwrap();
-    let mine: Vec<_> = log
+    let log = app
+        .viewer
+        .list_actions("INC-1", &ActionQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(log.total, 2);
+    let seen: Vec<(&str, &str, ActionKind)> = log
+        .items
         .iter()
-        .filter(|e| e.text == "isolated host web-3" || e.text == "rotated keys")
+        .map(|e| (e.actor.as_str(), e.text.as_str(), e.kind))
         .collect();
-    assert_eq!(mine.len(), 2);
-    assert_eq!(mine[0].actor, "rita");
-    assert_eq!(mine[1].actor, "ada");
+    assert_eq!(
+        seen,
+        [
+            ("rita", "isolated host web-3", ActionKind::Containment),
+            ("ada", "rotated keys", ActionKind::Note)
+        ]
+    );
+    let page = app
+        .viewer
+        .list_actions(
+            "INC-1",
+            &ActionQuery {
+                limit: Some(1),
+                offset: Some(1),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (page.total, page.items[0].text.as_str()),
+        (2, "rotated keys")
+    );
+    assert_eq!(
+        app.viewer.get_incident("INC-1").await.unwrap().action_count,
+        2
+    );
+    // There is no route to change or delete an entry.
+    for method in [
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+        reqwest::Method::PATCH,
+    ] {
+        let err = app
+            .admin
+            .send_raw(method, "/incidents/INC-1/actions", "application/json", "{}")
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::MethodNotAllowed));
+    }
 }
 
 #[tokio::test]
@@ -285,12 +477,6 @@ async fn refused_phase_change_names_the_guard_and_the_full_walk_succeeds() {
         .create_incident(&new_incident("walk"))
         .await
         .unwrap();
-    let phase = |p: Phase| ChangePhase {
-        phase: p,
-        reason: Some("next".into()),
-        root_cause: None,
-    };
-
     for p in [Phase::Analysis, Phase::Containment, Phase::Eradication] {
         let inc = app
             .responder
@@ -305,29 +491,21 @@ async fn refused_phase_change_names_the_guard_and_the_full_walk_succeeds() {
         .change_phase("INC-1", &phase(Phase::Recovery))
         .await
         .unwrap_err();
-    match &err {
-        vigil_client::ClientError::Api {
-            status,
-            code,
-            guards,
-            ..
-        } => {
-            assert_eq!((*status, *code), (409, ErrorCode::GuardRefused));
-            assert!(!guards.is_empty(), "{err:?}");
-        }
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(
-        app.viewer.get_incident("INC-1").await.unwrap().phase,
-        Phase::Eradication
-    );
+    assert_eq!(refused_guards(err), ["root_cause_before_recovery"]);
+    let still = app.viewer.get_incident("INC-1").await.unwrap();
+    assert_eq!(still.phase, Phase::Eradication);
+    assert_eq!(still.phase_history.len(), 3);
 
+    // The root cause can come with the phase change, in the same write.
     let mut with_cause = phase(Phase::Recovery);
     with_cause.root_cause = Some("unpatched VPN appliance".into());
-    app.responder
+    let inc = app
+        .responder
         .change_phase("INC-1", &with_cause)
         .await
         .unwrap();
+    assert_eq!(inc.root_cause.as_deref(), Some("unpatched VPN appliance"));
+    assert_eq!(inc.phase, Phase::Recovery);
     app.responder
         .change_phase("INC-1", &phase(Phase::PostIncident))
         .await
@@ -338,6 +516,22 @@ async fn refused_phase_change_names_the_guard_and_the_full_walk_succeeds() {
         .await
         .unwrap();
     assert_eq!(closed.phase, Phase::Closed);
+    assert_eq!(
+        closed
+            .phase_history
+            .iter()
+            .map(|c| c.to)
+            .collect::<Vec<_>>(),
+        [
+            Phase::Analysis,
+            Phase::Containment,
+            Phase::Eradication,
+            Phase::Recovery,
+            Phase::PostIncident,
+            Phase::Closed
+        ]
+    );
+    assert!(closed.phase_history.iter().all(|c| c.actor == "rita"));
 
     let open = app
         .viewer
@@ -360,6 +554,88 @@ async fn refused_phase_change_names_the_guard_and_the_full_walk_succeeds() {
 }
 
 #[tokio::test]
+async fn a_refused_root_cause_and_phase_change_records_nothing() {
+    let app = spawn_app().await;
+    app.responder
+        .create_incident(&new_incident("skip"))
+        .await
+        .unwrap();
+    // Detection → recovery skips phases: refused even with a root cause, which is not kept.
+    let mut req = phase(Phase::Recovery);
+    req.root_cause = Some("guess".into());
+    let err = app.responder.change_phase("INC-1", &req).await.unwrap_err();
+    assert!(!refused_guards(err).is_empty());
+    let inc = app.viewer.get_incident("INC-1").await.unwrap();
+    assert_eq!((inc.phase, inc.root_cause), (Phase::Detection, None));
+}
+
+#[tokio::test]
+async fn sev1_and_data_breaches_close_only_with_a_post_mortem() {
+    let app = spawn_app().await;
+    let mut sev1 = new_incident("sev1");
+    sev1.severity = Severity::Sev1;
+    app.responder.create_incident(&sev1).await.unwrap();
+    let mut breach = new_incident("breach");
+    breach.data_impact = Some(DataImpact {
+        personal_data: true,
+        disclosed: true,
+        ..Default::default()
+    });
+    app.responder.create_incident(&breach).await.unwrap();
+    for key in ["INC-1", "INC-2"] {
+        for p in [Phase::Analysis, Phase::Containment, Phase::Eradication] {
+            app.responder.change_phase(key, &phase(p)).await.unwrap();
+        }
+        let mut recovery = phase(Phase::Recovery);
+        recovery.root_cause = Some("stolen session cookie".into());
+        app.responder.change_phase(key, &recovery).await.unwrap();
+        // The post-mortem is written in phase post_incident, not before.
+        let err = app
+            .responder
+            .record_post_mortem(
+                key,
+                &RecordPostMortem {
+                    summary: "too early".into(),
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ClientError::Api { field: Some(f), .. } if f == "post_mortem"),
+            "{err:?}"
+        );
+        app.responder
+            .change_phase(key, &phase(Phase::PostIncident))
+            .await
+            .unwrap();
+        let err = app
+            .responder
+            .change_phase(key, &phase(Phase::Closed))
+            .await
+            .unwrap_err();
+        assert_eq!(refused_guards(err), ["post_mortem_before_close"], "{key}");
+        let inc = app
+            .responder
+            .record_post_mortem(
+                key,
+                &RecordPostMortem {
+                    summary: "session cookies outlived password resets".into(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(inc.post_mortem.as_ref().unwrap().recorded_by, "rita");
+        let closed = app
+            .responder
+            .change_phase(key, &phase(Phase::Closed))
+            .await
+            .unwrap();
+        assert_eq!(closed.phase, Phase::Closed);
+        assert!(closed.timestamps.closed.is_some());
+    }
+}
+
+#[tokio::test]
 async fn timestamps_are_set_by_phases_and_corrected_with_a_reason() {
     let app = spawn_app().await;
     let inc = app
@@ -369,24 +645,22 @@ async fn timestamps_are_set_by_phases_and_corrected_with_a_reason() {
         .unwrap();
     assert!(inc.timestamps.detected.is_some());
     assert!(inc.timestamps.acknowledged.is_none());
-    let inc = app
-        .responder
-        .change_phase(
-            "INC-1",
-            &ChangePhase {
-                phase: Phase::Analysis,
-                reason: None,
-                root_cause: None,
-            },
-        )
-        .await
-        .unwrap();
-    assert!(inc.timestamps.acknowledged.is_some());
+    let mut inc = inc;
+    for p in [Phase::Analysis, Phase::Containment, Phase::Eradication] {
+        inc = app
+            .responder
+            .change_phase("INC-1", &phase(p))
+            .await
+            .unwrap();
+    }
+    let ts = &inc.timestamps;
+    assert!(ts.acknowledged.is_some() && ts.declared.is_some() && ts.contained.is_some());
+    assert!(ts.eradicated.is_none());
 
     let at: chrono::DateTime<chrono::Utc> = "2026-11-01T08:00:00Z".parse().unwrap();
     let req = CorrectTimestamp {
-        which: TimestampKind::FirstActivity,
-        at,
+        kind: TimestampKind::FirstActivity,
+        at: Some(at),
         reason: "proxy logs show the first click".into(),
     };
     let inc = app
@@ -395,15 +669,64 @@ async fn timestamps_are_set_by_phases_and_corrected_with_a_reason() {
         .await
         .unwrap();
     assert_eq!(inc.timestamps.first_activity, Some(at));
+    let c = inc.timestamp_corrections.last().unwrap();
+    assert_eq!(
+        (c.kind, c.from, c.to, c.actor.as_str()),
+        (TimestampKind::FirstActivity, None, Some(at), "rita")
+    );
+    assert!(inc.timestamps.durations().time_to_detect_seconds.unwrap() > 0);
 
-    // A data breach raises the derived priority.
+    // Out of order (contained before detected) or without a reason: refused, nothing changes.
+    let early: chrono::DateTime<chrono::Utc> = "2026-10-01T08:00:00Z".parse().unwrap();
+    let err = app
+        .responder
+        .correct_timestamp(
+            "INC-1",
+            &CorrectTimestamp {
+                kind: TimestampKind::Contained,
+                at: Some(early),
+                reason: "typo".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::InvalidField));
+    let err = app
+        .responder
+        .correct_timestamp(
+            "INC-1",
+            &CorrectTimestamp {
+                kind: TimestampKind::Detected,
+                at: Some(at),
+                reason: "".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::InvalidField));
+    let after = app.viewer.get_incident("INC-1").await.unwrap();
+    assert_eq!(after.timestamp_corrections.len(), 1);
+    assert_eq!(after.timestamps, inc.timestamps);
+}
+
+#[tokio::test]
+async fn data_impact_is_assessed_by_someone_and_raises_priority() {
+    let app = spawn_app().await;
+    let inc = app
+        .responder
+        .create_incident(&new_incident("impact"))
+        .await
+        .unwrap();
     assert_eq!(inc.priority, Priority::P3);
-    let update = UpdateIncident {
+    assert!(!inc.data_impact.is_breach());
+    let update = IncidentPatch {
         data_impact: Some(DataImpact {
+            customer_data: true,
             disclosed: true,
-            modified: false,
-            destroyed: false,
+            notes: Some("export of the customer table".into()),
+            ..Default::default()
         }),
+        customer_facing: Some(true),
         ..Default::default()
     };
     let inc = app
@@ -411,6 +734,8 @@ async fn timestamps_are_set_by_phases_and_corrected_with_a_reason() {
         .update_incident("INC-1", &update)
         .await
         .unwrap();
-    assert!(inc.data_impact.disclosed);
-    assert_eq!(inc.priority, Priority::P2);
+    assert!(inc.data_impact.disclosed && inc.data_impact.requires_notification());
+    assert_eq!(inc.data_impact.assessed_by.as_deref(), Some("rita"));
+    assert!(inc.data_impact.assessed_at.is_some());
+    assert_eq!(inc.priority, Priority::P1);
 }

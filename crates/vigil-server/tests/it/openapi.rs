@@ -13,6 +13,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/incidents/{key}/severity"),
     ("post", "/api/v1/incidents/{key}/phase"),
     ("post", "/api/v1/incidents/{key}/timestamps"),
+    ("post", "/api/v1/incidents/{key}/post-mortem"),
     ("post", "/api/v1/incidents/{key}/indicators"),
     ("delete", "/api/v1/incidents/{key}/indicators/{id}"),
     ("get", "/api/v1/indicators"),

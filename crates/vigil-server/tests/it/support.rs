@@ -3,10 +3,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use vigil_api::types::Role;
 use vigil_client::Client;
 use vigil_server::{AppState, Settings};
+use vigil_store::{SqliteStore, Store};
 
 /// A running server for one test; dropped with the test (the runtime ends its task).
 pub struct TestApp {
@@ -34,10 +36,8 @@ impl TestApp {
     }
 
     /// Opens a second handle on the same store, as `vigil audit verify` would.
-    pub async fn store(&self) -> vigil_server::store::SqliteStore {
-        vigil_server::store::SqliteStore::open(&self.data_dir)
-            .await
-            .unwrap()
+    pub async fn store(&self) -> SqliteStore {
+        SqliteStore::open_existing(&self.data_dir).await.unwrap()
     }
 }
 
@@ -54,9 +54,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let addr = listener.local_addr().unwrap();
     let mut settings = Settings::new(&data_dir, addr);
     adjust(&mut settings);
-    let store = vigil_server::store::SqliteStore::open(&data_dir)
-        .await
-        .unwrap();
+    let store = SqliteStore::open(&data_dir).await.unwrap();
     let mut tokens = Vec::new();
     for (role, name) in [
         (Role::Admin, "ada"),
@@ -71,7 +69,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
                 .token,
         );
     }
-    let state = AppState::new(settings, store);
+    let state = AppState::new(settings, Arc::new(store));
     tokio::spawn(vigil_server::app::serve(
         state,
         listener,

@@ -155,7 +155,7 @@ fn audit_verify_catches_a_row_changed_by_hand() {
         String::from_utf8_lossy(&after.stdout),
         String::from_utf8_lossy(&after.stderr)
     );
-    assert!(text.to_lowercase().contains("broken"), "{text}");
+    assert!(text.contains("BROKEN: audit entry 2 "), "{text}");
 }
 
 #[test]
@@ -187,7 +187,7 @@ fn sigkill_during_creates_leaves_only_complete_incidents() {
                     "severity": "SEV3",
                     "services": ["svc-a", "svc-b"],
                     "tenants": ["t1"],
-                    "attack": ["T1078"],
+                    "techniques": ["T1078"],
                 });
                 match client
                     .send_json::<_, serde_json::Value>(reqwest::Method::POST, "/incidents", &body)
@@ -226,7 +226,8 @@ fn sigkill_during_creates_leaves_only_complete_incidents() {
         assert!(inc.title.starts_with('w'), "{inc:?}");
         assert_eq!(inc.services.len(), 2, "{inc:?}");
         assert_eq!(inc.tenants.len(), 1, "{inc:?}");
-        assert_eq!(inc.attack.len(), 1, "{inc:?}");
+        assert_eq!(inc.techniques.len(), 1, "{inc:?}");
+        assert_eq!(inc.severity_history.len(), 1, "{inc:?}");
     }
 }
 

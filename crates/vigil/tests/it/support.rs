@@ -128,11 +128,14 @@ pub fn tamper_audit(data: &Path) {
 }
 
 /// Every incident in a data directory, read through the store as a fresh process would.
-pub async fn all_incidents(data: &Path) -> Vec<vigil_api::types::Incident> {
-    let store = vigil_server::store::SqliteStore::open(data).await.unwrap();
-    let query = vigil_api::types::IncidentQuery {
-        limit: Some(500),
+pub async fn all_incidents(data: &Path) -> Vec<vigil_core::Incident> {
+    use vigil_store::Store;
+    let store = vigil_store::SqliteStore::open_existing(data).await.unwrap();
+    let filter = vigil_store::IncidentFilter {
+        limit: 500,
         ..Default::default()
     };
-    store.list_incidents(&query).await.unwrap().items
+    let page = store.list_incidents(&filter).await.unwrap();
+    assert!(page.total <= 500, "more incidents than one page");
+    page.items
 }
