@@ -256,8 +256,9 @@ async fn a_cancelled_upload_leaves_no_file_and_interrupted_ones_are_cleaned() {
         file_name: "half.bin".into(),
         description: None,
     };
+    let inc = key(1);
     {
-        let upload = s.add_evidence("ann", &key(1), meta, &mut reader);
+        let upload = s.add_evidence("ann", &inc, meta, &mut reader);
         tokio::select! {
             done = upload => panic!("a stalled upload cannot finish: {done:?}"),
             _ = rx => {}
