@@ -248,3 +248,214 @@ fn sigterm_stops_the_server_cleanly() {
         "vigil serve exited with {exit} after SIGTERM"
     );
 }
+
+/// Every piece of case work from the command line, checked through `--json`: severity with a
+/// reason, indicators searched across incidents and suggesting related ones, links, the action
+/// log, custody entries, the data impact, next steps, timestamp corrections, the guards and the
+/// post-mortem before a SEV2 closes.
+#[test]
+fn case_work_over_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "responder", "rita");
+    let server = Server::start(&data);
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        serde_json::from_str(&ok(server.cli(&token, &all))).unwrap()
+    };
+    let opened = json(&[
+        "incident",
+        "open",
+        "--title",
+        "Credential phish",
+        "--summary",
+        "two users typed their password",
+        "--severity",
+        "SEV3",
+        "--severity-reason",
+        "two mailboxes",
+        "--category",
+        "account_compromise",
+        "--service",
+        "payroll",
+        "--tenant",
+        "contoso",
+        "--attack",
+        "t1566.002",
+        "--tlp",
+        "red",
+        "--indicator",
+        "domain:Login-Micros0ft.example.",
+        "--next-step",
+        "reset both passwords",
+    ]);
+    assert_eq!(opened["techniques"][0], "T1566.002");
+    assert_eq!(opened["tlp"], "red");
+    assert_eq!(opened["indicators"][0]["value"], "login-micros0ft.example");
+    assert_eq!(opened["next_steps"][0]["text"], "reset both passwords");
+    json(&[
+        "incident",
+        "open",
+        "--title",
+        "Second",
+        "--summary",
+        "same domain",
+    ]);
+    json(&[
+        "incident",
+        "indicator",
+        "add",
+        "INC-2",
+        "domain",
+        "LOGIN-micros0ft.example",
+    ]);
+    let hits = json(&["incident", "indicator", "search", "login-micros0ft.example"]);
+    assert_eq!(hits.as_array().unwrap().len(), 2);
+    let related = json(&["incident", "related", "INC-1"]);
+    assert_eq!(related["suggestions"][0]["key"], "INC-2");
+    json(&["incident", "link", "INC-1", "INC-2", "--note", "same kit"]);
+    let related = json(&["incident", "related", "INC-1"]);
+    assert_eq!(related["links"][0]["note"], "same kit");
+    assert!(related["suggestions"].as_array().unwrap().is_empty());
+
+    let sev = json(&[
+        "incident",
+        "severity",
+        "INC-1",
+        "SEV2",
+        "--reason",
+        "payroll admin among them",
+    ]);
+    assert_eq!(sev["severity_history"][1]["actor"], "rita");
+    assert_eq!(
+        sev["severity_history"][1]["reason"],
+        "payroll admin among them"
+    );
+    assert_eq!(sev["priority"], "P2");
+
+    json(&[
+        "incident",
+        "log",
+        "add",
+        "INC-1",
+        "disabled both accounts",
+        "--kind",
+        "containment",
+    ]);
+    let log = json(&["incident", "log", "list", "INC-1"]);
+    assert_eq!(log["total"], 1);
+    assert_eq!(log["items"][0]["kind"], "containment");
+
+    let file = dir.path().join("phish.eml");
+    std::fs::write(&file, b"Subject: Password expiry\r\n\r\nClick here.").unwrap();
+    let ev = json(&[
+        "incident",
+        "evidence",
+        "add",
+        "INC-1",
+        file.to_str().unwrap(),
+        "--description",
+        "as received",
+    ]);
+    let id = ev["id"].as_str().unwrap().to_owned();
+    let ev = json(&[
+        "incident",
+        "evidence",
+        "custody",
+        "INC-1",
+        &id,
+        "--action",
+        "transferred",
+        "--reason",
+        "to legal",
+    ]);
+    let custody = ev["custody"].as_array().unwrap();
+    assert_eq!(custody.len(), 2);
+    assert_eq!(custody[1]["action"], "transferred");
+
+    let updated = json(&[
+        "incident",
+        "update",
+        "INC-1",
+        "--personal-data",
+        "--data-disclosed",
+        "--data-notes",
+        "payslips of 2 users",
+    ]);
+    assert_eq!(updated["data_impact"]["personal_data"], true);
+    assert_eq!(updated["data_impact"]["disclosed"], true);
+    assert_eq!(updated["data_impact"]["assessed_by"], "rita");
+    assert_eq!(updated["priority"], "P1");
+    let corrected = json(&[
+        "incident",
+        "timestamp",
+        "INC-1",
+        "first_activity",
+        "2026-01-01T08:00:00Z",
+        "--reason",
+        "proxy logs",
+    ]);
+    assert_eq!(
+        corrected["timestamp_corrections"][0]["reason"],
+        "proxy logs"
+    );
+
+    for phase in ["analysis", "containment", "eradication"] {
+        json(&["incident", "phase", "INC-1", phase]);
+    }
+    // The refusal names the guard and what to do.
+    let refused = server.cli(&token, &["incident", "phase", "INC-1", "recovery"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("root_cause_before_recovery"), "{stderr}");
+    json(&[
+        "incident",
+        "phase",
+        "INC-1",
+        "recovery",
+        "--root-cause",
+        "no phishing-resistant MFA",
+    ]);
+    json(&["incident", "phase", "INC-1", "post_incident"]);
+    let refused = server.cli(&token, &["incident", "phase", "INC-1", "closed"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("post_mortem_before_close"), "{stderr}");
+    json(&[
+        "incident",
+        "post-mortem",
+        "INC-1",
+        "--summary",
+        "MFA rolled out to payroll",
+    ]);
+    let closed = json(&["incident", "phase", "INC-1", "closed"]);
+    assert_eq!(closed["phase"], "closed");
+    assert!(closed["timestamps"]["closed"].is_string());
+
+    // The human view shows the record, with computed durations.
+    let shown = ok(server.cli(&token, &["incident", "show", "INC-1"]));
+    for needle in [
+        "no phishing-resistant MFA",
+        "time to contain",
+        "assessed by rita",
+        "MFA rolled out to payroll",
+    ] {
+        assert!(shown.contains(needle), "{needle} missing from\n{shown}");
+    }
+    drop(server);
+    let verified = ok(run(&["audit", "verify", "--data", data.to_str().unwrap()]));
+    assert!(verified.starts_with("OK: "), "{verified}");
+}
+
+#[test]
+fn audit_verify_creates_nothing_for_a_wrong_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("typo");
+    let out = run(&["audit", "verify", "--data", missing.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--data"));
+    assert!(
+        !missing.exists(),
+        "a read-only command created the directory"
+    );
+}
