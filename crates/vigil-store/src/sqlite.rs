@@ -676,7 +676,7 @@ impl SqliteStore {
         // Removes the temporary file however this function ends, including when its future is
         // dropped mid-upload (the client went away); after the rename it no longer exists.
         let _guard = TempFile(tmp.clone());
-        let result = async {
+        async {
             let mut file = tokio::fs::File::create(&tmp)
                 .await
                 .map_err(StoreError::io(&tmp))?;
@@ -723,8 +723,7 @@ impl SqliteStore {
             }
             Ok((sha, size))
         }
-        .await;
-        result
+        .await
     }
 
     async fn add_evidence_impl(
