@@ -84,3 +84,43 @@ async fn openapi_lists_every_route_and_each_documented_route_answers() {
     // The served document is the generated one.
     assert_eq!(doc, serde_json::to_value(vigil_server::openapi()).unwrap());
 }
+
+/// Every `$ref` in the document names a schema the document defines, so clients generated
+/// from it see the domain types (`Incident`, `Evidence` …) in full.
+#[test]
+fn every_schema_reference_resolves() {
+    fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        ("$ref", serde_json::Value::String(r)) => out.push(r.clone()),
+                        _ => refs(x, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let doc = serde_json::to_value(vigil_server::openapi()).unwrap();
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    for name in [
+        "Incident",
+        "Evidence",
+        "Indicator",
+        "ErrorBody",
+        "NewIncident",
+    ] {
+        assert!(schemas.contains_key(name), "{name} is not in the document");
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(!all.is_empty());
+    for r in all {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("unexpected reference {r}"));
+        assert!(schemas.contains_key(name), "{r} does not resolve");
+    }
+}
