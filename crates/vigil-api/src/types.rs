@@ -129,7 +129,7 @@ pub struct ActionQuery {
 #[into_params(parameter_in = Query)]
 pub struct EvidenceUploadQuery {
     /// The file's name (no path).
-    pub name: String,
+    pub file_name: String,
     /// What the file is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

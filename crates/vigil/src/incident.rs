@@ -850,7 +850,14 @@ async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
                     })?,
             };
             let ev = c
-                .upload_evidence_file(&key, &EvidenceUploadQuery { name, description }, &file)
+                .upload_evidence_file(
+                    &key,
+                    &EvidenceUploadQuery {
+                        file_name: name,
+                        description,
+                    },
+                    &file,
+                )
                 .await
                 .map_err(explain)?;
             if conn.json {

@@ -111,7 +111,7 @@ pub async fn upload(
     let limit = state.settings.evidence_body_limit;
     let mut reader = BodyReader::new(body, limit);
     let meta = NewEvidence {
-        file_name: query.name,
+        file_name: query.file_name,
         description: query.description,
     };
     // The store refuses an unknown incident or a bad file name before reading the body.

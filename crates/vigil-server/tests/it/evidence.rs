@@ -10,7 +10,7 @@ use crate::support::{spawn_app, spawn_app_with};
 
 fn upload(name: &str) -> EvidenceUploadQuery {
     EvidenceUploadQuery {
-        name: name.to_owned(),
+        file_name: name.to_owned(),
         description: Some("mail headers".to_owned()),
     }
 }
@@ -148,4 +148,26 @@ async fn upload_over_the_cap_is_413_and_keeps_nothing() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::Forbidden));
+
+    // A path as the name, or an unknown incident: refused before the body is stored.
+    let err = app
+        .responder
+        .upload_evidence("INC-1", &upload("../etc/passwd"), b"x".to_vec())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, vigil_client::ClientError::Api { field: Some(f), .. } if f == "file_name"),
+        "{err:?}"
+    );
+    let err = app
+        .responder
+        .upload_evidence("INC-9", &upload("a.bin"), b"x".to_vec())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::NotFound));
+    assert_eq!(
+        crate::integrity::all_files(&app.data_dir),
+        files_before,
+        "nothing was filed"
+    );
 }

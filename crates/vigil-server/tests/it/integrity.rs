@@ -56,7 +56,7 @@ async fn a_request_killed_mid_way_leaves_nothing_half_written() {
             // An upload cut in half, dropped only once the server is writing it to disk, so the
             // cleanup of a partial file is really exercised.
             let started = HalfSender(addr).half(
-                "/incidents/INC-1/evidence?name=half.bin",
+                "/incidents/INC-1/evidence?file_name=half.bin",
                 "application/octet-stream",
                 &auth,
                 &evidence,
