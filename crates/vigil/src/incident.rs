@@ -600,7 +600,11 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 ]);
             }
             println!("{t}");
-            println!("{} of {} incident(s)", page.items.len(), page.total);
+            println!(
+                "{} of {}",
+                page.items.len(),
+                plural(page.total, "incident", "incidents")
+            );
             Ok(())
         }
         Command::Show { conn, key } => {
@@ -772,7 +776,11 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                     ]);
                 }
                 println!("{t}");
-                println!("{} of {} entries", page.items.len(), page.total);
+                println!(
+                    "{} of {}",
+                    page.items.len(),
+                    plural(page.total, "entry", "entries")
+                );
                 Ok(())
             }
         },
@@ -953,9 +961,18 @@ fn show_evidence(conn: &Conn, e: &Evidence) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `1 entry`, `2 entries`.
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn show_related(conn: &Conn, related: &Related) -> anyhow::Result<()> {
     if conn.json {
         return print_json(related);
+    }
+    if related.links.is_empty() && related.suggestions.is_empty() {
+        println!("no linked incidents, and none shares an active indicator with this one");
+        return Ok(());
     }
     let mut t = table(["INCIDENT", "RELATION"]);
     for l in &related.links {
@@ -1052,7 +1069,7 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         ),
         ("linked incidents", links.join(", ")),
         ("evidence", inc.evidence.len().to_string()),
-        ("action log", format!("{} entries", inc.action_count)),
+        ("action log", plural(inc.action_count, "entry", "entries")),
         ("first activity", time(inc.timestamps.first_activity)),
         ("detected", time(inc.timestamps.detected)),
         ("acknowledged", time(inc.timestamps.acknowledged)),
