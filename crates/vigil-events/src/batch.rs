@@ -1,0 +1,432 @@
+//! Batches to events: an HTTP ingest body (JSON lines or a JSON array) or a plain syslog file,
+//! decoded into the accepted events and a [`Rejection`] for each one that is not, with its
+//! position (1-based line number, or 0-based array index) and a reason.
+//!
+//! One bad event never stops the rest: each line is decoded on its own. The one exception is
+//! a JSON array whose syntax breaks: elements after the break cannot be delimited, so they are
+//! reported as one [`RejectReason::InvalidArray`] at the index where the array broke.
+//!
+//! Blank lines are skipped, a UTF-8 BOM at the start and a CR before each LF are ignored.
+
+use std::fmt;
+use std::ops::Range;
+
+use sonic_rs::JsonValueTrait as _;
+
+use crate::json::JsonEvent;
+use crate::syslog::{SyslogError, SyslogMessage, SyslogOptions};
+
+/// How an HTTP body holds its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// One JSON object per line (`application/x-ndjson`, `application/jsonl`).
+    JsonLines,
+    /// One JSON array of objects.
+    JsonArray,
+    /// Decide from the content: `[` first is an array; a single (pretty-printed) object is one
+    /// event; anything else is JSON lines.
+    Sniff,
+}
+
+impl BodyFormat {
+    /// The format a `Content-Type` header names: the JSON-lines media types are
+    /// [`BodyFormat::JsonLines`]; `application/json` (which senders use for both) and anything
+    /// else, or no header, is [`BodyFormat::Sniff`].
+    pub fn from_content_type(content_type: Option<&str>) -> BodyFormat {
+        let Some(ct) = content_type else {
+            return BodyFormat::Sniff;
+        };
+        let essence = ct.split(';').next().unwrap_or("").trim();
+        let lines = [
+            "application/x-ndjson",
+            "application/ndjson",
+            "application/jsonl",
+            "application/x-jsonl",
+            "application/jsonlines",
+            "application/x-jsonlines",
+            "application/json-lines",
+            "application/json-seq",
+        ];
+        if lines.iter().any(|t| essence.eq_ignore_ascii_case(t)) {
+            BodyFormat::JsonLines
+        } else {
+            BodyFormat::Sniff
+        }
+    }
+}
+
+/// Where an event was in its batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// 1-based line number (JSON lines, syslog files).
+    Line(u64),
+    /// 0-based index in a JSON array.
+    Index(u64),
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Position::Line(n) => write!(f, "line {n}"),
+            Position::Index(n) => write!(f, "index {n}"),
+        }
+    }
+}
+
+/// Why one event of a batch was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RejectReason {
+    /// Valid JSON, but not an object.
+    #[error("the JSON value is {found}, not an object; send each event as a JSON object")]
+    NotAnObject {
+        /// What it is: `an array`, `a string`, `a number`, `a boolean`, `null`.
+        found: &'static str,
+    },
+    /// The line is not valid JSON.
+    #[error("invalid JSON at column {column}: {detail}; fix the event's JSON")]
+    InvalidJson {
+        /// 1-based column (byte) in the line.
+        column: usize,
+        /// What the parser said.
+        detail: String,
+    },
+    /// A JSON array body broke at this element; it and the elements after it were not read.
+    #[error(
+        "invalid JSON array at line {line} column {column}: {detail}; this element and the ones after it were not read, fix the array and send them again"
+    )]
+    InvalidArray {
+        /// 1-based line in the body.
+        line: usize,
+        /// 1-based column in that line.
+        column: usize,
+        /// What the parser said.
+        detail: String,
+    },
+    /// The event is larger than the limit.
+    #[error(
+        "the event is {size} bytes, more than the {max}-byte limit; split it or raise the limit"
+    )]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A syslog line that does not parse.
+    #[error(transparent)]
+    Syslog(#[from] SyslogError),
+}
+
+/// One event that was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{position}: {reason}")]
+pub struct Rejection {
+    /// Where it was.
+    pub position: Position,
+    /// Why.
+    pub reason: RejectReason,
+}
+
+/// One accepted event.
+#[derive(Debug, Clone)]
+pub struct Accepted<E> {
+    /// Where it was.
+    pub position: Position,
+    /// Its bytes in the input (the original JSON text, to store as it was sent).
+    pub span: Range<usize>,
+    /// The decoded event.
+    pub event: E,
+}
+
+/// The outcome of decoding a batch, in input order.
+#[derive(Debug, Clone)]
+pub struct Batch<E> {
+    /// The events decoded.
+    pub accepted: Vec<Accepted<E>>,
+    /// The events that were not, with why.
+    pub rejected: Vec<Rejection>,
+}
+
+impl<E> Default for Batch<E> {
+    fn default() -> Self {
+        Batch {
+            accepted: Vec::new(),
+            rejected: Vec::new(),
+        }
+    }
+}
+
+impl<E> FromIterator<Result<Accepted<E>, Rejection>> for Batch<E> {
+    fn from_iter<I: IntoIterator<Item = Result<Accepted<E>, Rejection>>>(iter: I) -> Self {
+        let mut batch = Batch::default();
+        for item in iter {
+            match item {
+                Ok(a) => batch.accepted.push(a),
+                Err(r) => batch.rejected.push(r),
+            }
+        }
+        batch
+    }
+}
+
+fn bom_len(data: &[u8]) -> usize {
+    if data.starts_with(b"\xef\xbb\xbf") {
+        3
+    } else {
+        0
+    }
+}
+
+/// The lines of `data` as (1-based number, byte range without CR/LF), skipping blank ones.
+struct Lines<'a> {
+    data: &'a [u8],
+    pos: usize,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        Lines {
+            data,
+            pos: bom_len(data),
+            line: 0,
+        }
+    }
+}
+
+impl Iterator for Lines<'_> {
+    type Item = (u64, Range<usize>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.pos >= self.data.len() {
+                return None;
+            }
+            let rest = &self.data[self.pos..];
+            let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+            let start = self.pos;
+            self.pos += len + 1;
+            self.line += 1;
+            let mut end = start + len;
+            if end > start && self.data[end - 1] == b'\r' {
+                end -= 1;
+            }
+            if self.data[start..end].iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            return Some((self.line, start..end));
+        }
+    }
+}
+
+fn json_kind(v: &sonic_rs::Value) -> &'static str {
+    use sonic_rs::JsonType;
+    match v.get_type() {
+        JsonType::Array => "an array",
+        JsonType::String => "a string",
+        JsonType::Number => "a number",
+        JsonType::Boolean => "a boolean",
+        JsonType::Null => "null",
+        JsonType::Object => "an object",
+    }
+}
+
+/// Decodes one JSON event from its bytes.
+fn json_event(bytes: &[u8], max: usize) -> Result<JsonEvent, RejectReason> {
+    if bytes.len() > max {
+        return Err(RejectReason::TooLarge {
+            size: bytes.len(),
+            max,
+        });
+    }
+    let value: sonic_rs::Value =
+        sonic_rs::from_slice(bytes).map_err(|e| RejectReason::InvalidJson {
+            column: e.column(),
+            detail: e.to_string(),
+        })?;
+    if !value.is_object() {
+        return Err(RejectReason::NotAnObject {
+            found: json_kind(&value),
+        });
+    }
+    JsonEvent::parse_bytes(bytes).map_err(|e| RejectReason::InvalidJson {
+        column: 1,
+        detail: e.to_string(),
+    })
+}
+
+/// Decodes an HTTP ingest body. Events larger than `max_event_bytes` are rejected unread.
+pub fn decode_body(body: &[u8], format: BodyFormat, max_event_bytes: usize) -> Batch<JsonEvent> {
+    let start = bom_len(body);
+    let first = body[start..].iter().position(|b| !b.is_ascii_whitespace());
+    let format = match (format, first.map(|i| body[start + i])) {
+        (BodyFormat::Sniff, Some(b'[')) => BodyFormat::JsonArray,
+        (BodyFormat::Sniff, Some(b'{')) => {
+            let first_line = Lines::new(body).next().map(|(_, r)| r).unwrap_or(0..0);
+            let whole = start..body.len();
+            if serde_json::from_slice::<serde::de::IgnoredAny>(&body[first_line]).is_err()
+                && whole.len() <= max_event_bytes
+            {
+                if let Ok(event) = JsonEvent::parse_bytes(&body[whole.clone()]) {
+                    // One pretty-printed object.
+                    return Batch {
+                        accepted: vec![Accepted {
+                            position: Position::Line(1),
+                            span: whole,
+                            event,
+                        }],
+                        rejected: Vec::new(),
+                    };
+                }
+            }
+            BodyFormat::JsonLines
+        }
+        (BodyFormat::Sniff, _) => BodyFormat::JsonLines,
+        (f, _) => f,
+    };
+    match format {
+        BodyFormat::JsonArray => decode_array(body, start, max_event_bytes),
+        _ => json_lines(body, max_event_bytes).collect(),
+    }
+}
+
+/// The events of a JSON-lines text, one line at a time (for files too large to collect).
+pub fn json_lines(
+    data: &[u8],
+    max_event_bytes: usize,
+) -> impl Iterator<Item = Result<Accepted<JsonEvent>, Rejection>> + '_ {
+    Lines::new(data).map(move |(line, span)| {
+        let position = Position::Line(line);
+        match json_event(&data[span.clone()], max_event_bytes) {
+            Ok(event) => Ok(Accepted {
+                position,
+                span,
+                event,
+            }),
+            Err(reason) => Err(Rejection { position, reason }),
+        }
+    })
+}
+
+fn decode_array(body: &[u8], start: usize, max: usize) -> Batch<JsonEvent> {
+    let mut batch = Batch::default();
+    let content = &body[start..];
+    if content.iter().all(u8::is_ascii_whitespace) {
+        return batch;
+    }
+    let base = body.as_ptr() as usize;
+    for (index, item) in sonic_rs::to_array_iter(content).enumerate() {
+        let position = Position::Index(index as u64);
+        let lazy = match item {
+            Ok(v) => v,
+            Err(e) => {
+                batch.rejected.push(Rejection {
+                    position,
+                    reason: RejectReason::InvalidArray {
+                        line: e.line(),
+                        column: e.column(),
+                        detail: e.to_string(),
+                    },
+                });
+                break;
+            }
+        };
+        let raw = lazy.as_raw_str().as_bytes();
+        // The raw text is a slice of the body; find where, to give the caller its span.
+        let offset = (raw.as_ptr() as usize).wrapping_sub(base);
+        let span = if body.get(offset..offset + raw.len()) == Some(raw) {
+            offset..offset + raw.len()
+        } else {
+            0..0
+        };
+        match json_event(raw, max) {
+            Ok(event) => batch.accepted.push(Accepted {
+                position,
+                span,
+                event,
+            }),
+            Err(reason) => batch.rejected.push(Rejection { position, reason }),
+        }
+    }
+    batch
+}
+
+/// The messages of a plain syslog text (one per line, RFC 5424 or RFC 3164 as
+/// [`crate::syslog::parse`] reads them), one line at a time. Lines longer than `max_line_bytes`
+/// are rejected unread.
+pub fn syslog_lines<'a>(
+    data: &'a [u8],
+    options: SyslogOptions,
+    max_line_bytes: usize,
+) -> impl Iterator<Item = Result<Accepted<SyslogMessage<'a>>, Rejection>> + 'a {
+    Lines::new(data).map(move |(line, span)| {
+        let position = Position::Line(line);
+        let bytes = &data[span.clone()];
+        if bytes.len() > max_line_bytes {
+            return Err(Rejection {
+                position,
+                reason: RejectReason::TooLarge {
+                    size: bytes.len(),
+                    max: max_line_bytes,
+                },
+            });
+        }
+        match crate::syslog::parse(bytes, &options) {
+            Ok(event) => Ok(Accepted {
+                position,
+                span,
+                event,
+            }),
+            Err(e) => Err(Rejection {
+                position,
+                reason: e.into(),
+            }),
+        }
+    })
+}
+
+/// Decodes a whole syslog text into a [`Batch`].
+pub fn decode_syslog(
+    data: &[u8],
+    options: SyslogOptions,
+    max_line_bytes: usize,
+) -> Batch<SyslogMessage<'_>> {
+    syslog_lines(data, options, max_line_bytes).collect()
+}
+
+/// Whether a text looks like a syslog file: its first non-blank line has a `<PRI>` or starts
+/// with a syslog timestamp. Lets `vigil ingest` tell syslog files from other text.
+pub fn looks_like_syslog(data: &[u8]) -> bool {
+    let Some((_, span)) = Lines::new(data).next() else {
+        return false;
+    };
+    let line = &data[span];
+    let options = SyslogOptions::new(0);
+    crate::syslog::parse(line, &options)
+        .is_ok_and(|m| m.priority.is_some() || m.timestamp.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_choose_the_format() {
+        assert_eq!(
+            BodyFormat::from_content_type(Some("application/x-ndjson; charset=utf-8")),
+            BodyFormat::JsonLines
+        );
+        assert_eq!(
+            BodyFormat::from_content_type(Some("application/json")),
+            BodyFormat::Sniff
+        );
+        assert_eq!(BodyFormat::from_content_type(None), BodyFormat::Sniff);
+    }
+
+    #[test]
+    fn lines_skip_blanks_and_strip_cr_and_bom() {
+        let data = b"\xef\xbb\xbfa\r\n\n  \nb";
+        let lines: Vec<_> = Lines::new(data).map(|(n, r)| (n, &data[r])).collect();
+        assert_eq!(lines, vec![(1, &b"a"[..]), (4, &b"b"[..])]);
+    }
+}

@@ -1,0 +1,1573 @@
+//! Syslog messages to JSON events: RFC 5424 (strict grammar, with a few documented leniencies)
+//! and RFC 3164 / BSD syslog (lenient, as real senders write it), plus the TCP stream framer of
+//! RFC 6587.
+//!
+//! [`parse`] takes one message (a UDP datagram, a TCP frame from [`Framer`], or a line of a
+//! syslog file) and returns a [`SyslogMessage`] borrowing from the input; [`SyslogMessage::to_json`]
+//! turns it into the event object the store and the detection engine see:
+//!
+//! | key | from |
+//! |---|---|
+//! | `syslog_format` | `"rfc5424"` or `"rfc3164"` |
+//! | `priority`, `facility`, `facility_code`, `severity`, `severity_code` | `<PRI>` (absent when the message has none) |
+//! | `version` | RFC 5424 only |
+//! | `timestamp` | RFC 3339 (`2026-11-22T10:00:00.123Z`), in the sender's offset |
+//! | `hostname`, `app_name`, `procid`, `msgid` | header; absent when NILVALUE (`-`) or missing |
+//! | `sequence` | the Cisco IOS sequence number (`<189>52: …`) |
+//! | `structured_data` | `{"SD-ID": {"name": "value"}}`; a repeated name gives an array |
+//! | `message` | MSG, without BOM, invalid UTF-8 replaced by U+FFFD |
+//! | `message_json` | MSG parsed, when it is a JSON object or array (also after `@cee:`) |
+//!
+//! RFC 5424 is detected by `<PRI>` followed by a 1–3 digit version and a space. Leniencies:
+//! fractional seconds up to 9 digits (RFC: 6), lower-case `t`/`z`. Header lengths (HOSTNAME 255,
+//! APP-NAME 48, PROCID 128, MSGID 32, SD-NAME 32) and printable US-ASCII are enforced.
+//!
+//! RFC 3164 is parsed leniently: the PRI is optional (files carry none); the timestamp may be
+//! `Mmm dd hh:mm:ss[.frac]`, `Mmm dd yyyy hh:mm:ss` (Cisco ASA), `yyyy Mmm dd hh:mm:ss`,
+//! ISO 8601 (`2026-11-22T10:00:00.123+01:00`, `+0100`, or no offset: rsyslog and journald
+//! file formats), optionally preceded by a Cisco sequence number and `*`/`.` and followed by
+//! a zone (`UTC`, or any zone followed by a year: `CST 1987`) and a `:`. A year-less timestamp
+//! takes the year that puts it closest before [`SyslogOptions::reference_ms`] (two days of clock
+//! skew allowed). The hostname is the next token unless it looks like a tag (`sshd[42]:`,
+//! `su:`) or a Cisco mnemonic (`%SYS-5-…`); the tag is `name[pid]:` or `name:`. Everything
+//! that does not fit is message text: a 3164 message is rejected only when it is empty, when
+//! its PRI is malformed, or when its timestamp names an impossible date.
+//!
+//! Nothing here panics on any input (a test feeds random bytes).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+/// Which grammar a message was parsed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyslogFormat {
+    /// RFC 5424 (`<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG`).
+    Rfc5424,
+    /// RFC 3164 / BSD syslog (`<PRI>Mmm dd hh:mm:ss HOST TAG[PID]: MSG`), and its variants.
+    Rfc3164,
+}
+
+impl SyslogFormat {
+    /// The name written to the event's `syslog_format` key.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyslogFormat::Rfc5424 => "rfc5424",
+            SyslogFormat::Rfc3164 => "rfc3164",
+        }
+    }
+}
+
+/// What the parser needs from its caller to read timestamps that are incomplete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyslogOptions {
+    /// Milliseconds since the epoch near when the message was written: the receive time for a
+    /// listener, the file's modification time for a file. RFC 3164 timestamps carry no year;
+    /// it is chosen from this.
+    pub reference_ms: i64,
+    /// Seconds east of UTC for timestamps written without an offset (RFC 3164 local time).
+    pub default_offset_secs: i32,
+}
+
+impl SyslogOptions {
+    /// Options with the given reference time and timestamps without offset read as UTC.
+    pub fn new(reference_ms: i64) -> Self {
+        SyslogOptions {
+            reference_ms,
+            default_offset_secs: 0,
+        }
+    }
+}
+
+/// The facility and severity of `<PRI>` (PRI = facility × 8 + severity).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Priority {
+    /// 0–23.
+    pub facility: u8,
+    /// 0–7.
+    pub severity: u8,
+}
+
+const FACILITIES: [&str; 24] = [
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
+    "ftp", "ntp", "audit", "alert", "clock", "local0", "local1", "local2", "local3", "local4",
+    "local5", "local6", "local7",
+];
+
+const SEVERITIES: [&str; 8] = [
+    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+];
+
+impl Priority {
+    /// The PRI value, facility × 8 + severity.
+    pub fn value(self) -> u8 {
+        self.facility * 8 + self.severity
+    }
+
+    /// The facility's keyword (`auth`, `local4`, … as in syslog.conf).
+    pub fn facility_name(self) -> &'static str {
+        FACILITIES
+            .get(usize::from(self.facility))
+            .copied()
+            .unwrap_or("unknown")
+    }
+
+    /// The severity's keyword (`emerg` … `debug`, as in syslog.conf).
+    pub fn severity_name(self) -> &'static str {
+        SEVERITIES
+            .get(usize::from(self.severity))
+            .copied()
+            .unwrap_or("unknown")
+    }
+}
+
+/// A timestamp as the sender wrote it, with its offset resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyslogTime {
+    /// Calendar year.
+    pub year: i32,
+    /// 1–12.
+    pub month: u8,
+    /// 1–31.
+    pub day: u8,
+    /// 0–23.
+    pub hour: u8,
+    /// 0–59.
+    pub minute: u8,
+    /// 0–59 (60 in RFC 3164 leap seconds).
+    pub second: u8,
+    /// Fraction of the second in nanoseconds.
+    pub nanos: u32,
+    /// How many fractional digits the sender wrote (kept in the output), 0–9.
+    pub frac_digits: u8,
+    /// Seconds east of UTC.
+    pub offset_secs: i32,
+}
+
+impl SyslogTime {
+    /// Milliseconds since the Unix epoch.
+    pub fn unix_ms(&self) -> i64 {
+        let days = days_from_civil(i64::from(self.year), self.month, self.day);
+        let secs = days * 86_400
+            + i64::from(self.hour) * 3600
+            + i64::from(self.minute) * 60
+            + i64::from(self.second)
+            - i64::from(self.offset_secs);
+        secs * 1000 + i64::from(self.nanos / 1_000_000)
+    }
+
+    /// RFC 3339 text in the sender's offset (`2026-11-22T10:00:00.123+01:00`, `…Z` for UTC).
+    pub fn to_rfc3339(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::with_capacity(35);
+        let _ = write!(
+            s,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        );
+        if self.frac_digits > 0 {
+            let digits = u32::from(self.frac_digits.min(9));
+            let frac = self.nanos / 10u32.pow(9 - digits);
+            let _ = write!(s, ".{frac:0width$}", width = digits as usize);
+        }
+        if self.offset_secs == 0 {
+            s.push('Z');
+        } else {
+            let sign = if self.offset_secs < 0 { '-' } else { '+' };
+            let abs = self.offset_secs.unsigned_abs();
+            let _ = write!(s, "{sign}{:02}:{:02}", abs / 3600, abs / 60 % 60);
+        }
+        s
+    }
+}
+
+/// One SD-ELEMENT of RFC 5424 structured data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SdElement<'a> {
+    /// The SD-ID (`exampleSDID@32473`, `origin`, `meta`).
+    pub id: Cow<'a, str>,
+    /// The SD-PARAMs in order, values unescaped; a name may repeat.
+    pub params: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+}
+
+/// One parsed syslog message, borrowing from its input where it can.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyslogMessage<'a> {
+    /// The grammar it was parsed with.
+    pub format: SyslogFormat,
+    /// `<PRI>`; `None` when an RFC 3164 message (a file line) has none.
+    pub priority: Option<Priority>,
+    /// The RFC 5424 VERSION.
+    pub version: Option<u16>,
+    /// The header timestamp; `None` when NILVALUE or absent.
+    pub timestamp: Option<SyslogTime>,
+    /// HOSTNAME.
+    pub hostname: Option<Cow<'a, str>>,
+    /// APP-NAME, or the RFC 3164 tag.
+    pub app_name: Option<Cow<'a, str>>,
+    /// PROCID, or the RFC 3164 `[pid]`.
+    pub procid: Option<Cow<'a, str>>,
+    /// MSGID (RFC 5424).
+    pub msgid: Option<Cow<'a, str>>,
+    /// The sequence number Cisco IOS puts before the timestamp.
+    pub sequence: Option<u64>,
+    /// RFC 5424 structured data, in order.
+    pub structured_data: Vec<SdElement<'a>>,
+    /// MSG.
+    pub message: Cow<'a, str>,
+}
+
+impl SyslogMessage<'_> {
+    /// The header timestamp in milliseconds since the epoch.
+    pub fn timestamp_ms(&self) -> Option<i64> {
+        self.timestamp.map(|t| t.unix_ms())
+    }
+
+    /// The message body parsed as JSON, when it is a JSON object or array, bare or after the
+    /// CEE cookie (`@cee: {...}`) rsyslog and others use for structured logs.
+    pub fn message_json(&self) -> Option<Value> {
+        let text = self.message.trim();
+        let text = text
+            .strip_prefix("@cee:")
+            .map(str::trim_start)
+            .unwrap_or(text);
+        if !(text.starts_with('{') || text.starts_with('[')) {
+            return None;
+        }
+        serde_json::from_str::<Value>(text)
+            .ok()
+            .filter(|v| v.is_object() || v.is_array())
+    }
+
+    /// The event object (keys in the module documentation).
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("syslog_format".into(), self.format.as_str().into());
+        if let Some(p) = self.priority {
+            m.insert("priority".into(), p.value().into());
+            m.insert("facility".into(), p.facility_name().into());
+            m.insert("facility_code".into(), p.facility.into());
+            m.insert("severity".into(), p.severity_name().into());
+            m.insert("severity_code".into(), p.severity.into());
+        }
+        if let Some(v) = self.version {
+            m.insert("version".into(), v.into());
+        }
+        if let Some(t) = &self.timestamp {
+            m.insert("timestamp".into(), t.to_rfc3339().into());
+        }
+        for (key, value) in [
+            ("hostname", &self.hostname),
+            ("app_name", &self.app_name),
+            ("procid", &self.procid),
+            ("msgid", &self.msgid),
+        ] {
+            if let Some(v) = value {
+                m.insert(key.into(), Value::String(v.to_string()));
+            }
+        }
+        if let Some(s) = self.sequence {
+            m.insert("sequence".into(), s.into());
+        }
+        if !self.structured_data.is_empty() {
+            let mut sd = Map::new();
+            for element in &self.structured_data {
+                let mut params = Map::new();
+                for (name, value) in &element.params {
+                    let value = Value::String(value.to_string());
+                    match params.get_mut(name.as_ref()) {
+                        Some(Value::Array(values)) => values.push(value),
+                        Some(first) => *first = Value::Array(vec![first.take(), value]),
+                        None => {
+                            params.insert(name.to_string(), value);
+                        }
+                    }
+                }
+                sd.insert(element.id.to_string(), Value::Object(params));
+            }
+            m.insert("structured_data".into(), Value::Object(sd));
+        }
+        m.insert("message".into(), Value::String(self.message.to_string()));
+        if let Some(j) = self.message_json() {
+            m.insert("message_json".into(), j);
+        }
+        Value::Object(m)
+    }
+}
+
+/// The part of a message an error is about; displayed as the event key it would have filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// `<PRI>`.
+    Pri,
+    /// RFC 5424 VERSION.
+    Version,
+    /// TIMESTAMP.
+    Timestamp,
+    /// HOSTNAME.
+    Hostname,
+    /// APP-NAME.
+    AppName,
+    /// PROCID.
+    ProcId,
+    /// MSGID.
+    MsgId,
+    /// STRUCTURED-DATA (an SD-ID, a PARAM-NAME or a PARAM-VALUE).
+    StructuredData,
+    /// What follows the structured data.
+    Message,
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Field::Pri => "priority",
+            Field::Version => "version",
+            Field::Timestamp => "timestamp",
+            Field::Hostname => "hostname",
+            Field::AppName => "app_name",
+            Field::ProcId => "procid",
+            Field::MsgId => "msgid",
+            Field::StructuredData => "structured_data",
+            Field::Message => "message",
+        })
+    }
+}
+
+/// What is wrong with a [`Field`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The field is absent or empty.
+    Missing,
+    /// Something else was expected at this point.
+    Expected(&'static str),
+    /// The field is longer than its grammar allows.
+    TooLong {
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// A byte outside printable US-ASCII (33–126) in a header field.
+    NotPrintable {
+        /// The byte.
+        byte: u8,
+    },
+    /// A number outside its range (`priority 192`, `hour 24`).
+    OutOfRange {
+        /// What the number is.
+        what: &'static str,
+        /// Its value.
+        value: u32,
+    },
+    /// A date that does not exist (`Feb 30`, `Feb 29` in a year that is not a leap year).
+    NoSuchDate,
+    /// An SD-ID appears twice in one message.
+    DuplicateSdId(String),
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Missing => f.write_str("missing"),
+            Problem::Expected(what) => write!(f, "expected {what}"),
+            Problem::TooLong { max } => write!(f, "longer than {max} bytes"),
+            Problem::NotPrintable { byte } => {
+                write!(f, "byte 0x{byte:02x} is not printable US-ASCII")
+            }
+            Problem::OutOfRange { what, value } => write!(f, "{what} {value} is out of range"),
+            Problem::NoSuchDate => f.write_str("no such date"),
+            Problem::DuplicateSdId(id) => write!(f, "SD-ID {id:?} appears more than once"),
+        }
+    }
+}
+
+/// Why a syslog message could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyslogError {
+    /// The message holds nothing but line endings or NUL bytes.
+    #[error("empty syslog message; send one message per line, frame or datagram")]
+    Empty,
+    /// A field does not follow its grammar; `offset` is the byte in the message where it is.
+    #[error(
+        "{field} at byte {offset}: {problem}; make the sender write RFC 5424 or RFC 3164 syslog"
+    )]
+    Invalid {
+        /// The field.
+        field: Field,
+        /// The byte offset in the message.
+        offset: usize,
+        /// What is wrong.
+        problem: Problem,
+    },
+    /// An RFC 5424 header with a VERSION other than 1.
+    #[error(
+        "syslog version {version} at byte {offset} is not supported; configure the sender for RFC 5424 version 1 or RFC 3164"
+    )]
+    UnsupportedVersion {
+        /// The version.
+        version: u16,
+        /// The byte offset of the version.
+        offset: usize,
+    },
+}
+
+fn invalid(field: Field, offset: usize, problem: Problem) -> SyslogError {
+    SyslogError::Invalid {
+        field,
+        offset,
+        problem,
+    }
+}
+
+/// Parses one syslog message (see the module documentation). Trailing line endings and NUL
+/// bytes are ignored, so a UDP datagram or a file line can be passed as it is.
+pub fn parse<'a>(
+    input: &'a [u8],
+    options: &SyslogOptions,
+) -> Result<SyslogMessage<'a>, SyslogError> {
+    let end = input
+        .iter()
+        .rposition(|b| !matches!(b, b'\n' | b'\r' | b'\0'))
+        .map_or(0, |i| i + 1);
+    let input = &input[..end];
+    if input.is_empty() {
+        return Err(SyslogError::Empty);
+    }
+    let mut c = Cursor { s: input, pos: 0 };
+    let priority = parse_pri(&mut c)?;
+    // RFC 5424: VERSION = NONZERO-DIGIT 0*2DIGIT, then SP.
+    if let Some(p) = priority {
+        let digits = c.rest().iter().take_while(|b| b.is_ascii_digit()).count();
+        if (1..=3).contains(&digits) && c.rest()[0] != b'0' && c.at(digits) == Some(b' ') {
+            let offset = c.pos;
+            let version = c.number(digits) as u16;
+            if version != 1 {
+                return Err(SyslogError::UnsupportedVersion { version, offset });
+            }
+            c.pos += 1;
+            return parse_5424(c, p, version);
+        }
+    }
+    parse_3164(c, priority, options)
+}
+
+struct Cursor<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn rest(&self) -> &'a [u8] {
+        &self.s[self.pos.min(self.s.len())..]
+    }
+    fn at(&self, i: usize) -> Option<u8> {
+        self.s.get(self.pos + i).copied()
+    }
+    fn peek(&self) -> Option<u8> {
+        self.at(0)
+    }
+    /// Reads `n` ASCII digits (checked by the caller) as a number, saturating.
+    fn number(&mut self, n: usize) -> u32 {
+        let v = self.rest()[..n].iter().fold(0u32, |acc, b| {
+            acc.saturating_mul(10).saturating_add(u32::from(b - b'0'))
+        });
+        self.pos += n;
+        v
+    }
+    /// The bytes up to the next space (or the end).
+    fn token(&self) -> &'a [u8] {
+        let rest = self.rest();
+        &rest[..memchr::memchr(b' ', rest).unwrap_or(rest.len())]
+    }
+}
+
+fn text(bytes: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+/// `<PRI>`: `None` when the message does not start with `<` and a digit (RFC 3164 allows it).
+fn parse_pri(c: &mut Cursor<'_>) -> Result<Option<Priority>, SyslogError> {
+    if c.peek() != Some(b'<') || !c.at(1).is_some_and(|b| b.is_ascii_digit()) {
+        return Ok(None);
+    }
+    c.pos += 1;
+    let digits = c.rest().iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits > 3 {
+        return Err(invalid(
+            Field::Pri,
+            c.pos,
+            Problem::Expected("at most 3 digits"),
+        ));
+    }
+    let value = c.number(digits);
+    if c.peek() != Some(b'>') {
+        return Err(invalid(Field::Pri, c.pos, Problem::Expected("'>'")));
+    }
+    if value > 191 {
+        return Err(invalid(
+            Field::Pri,
+            1,
+            Problem::OutOfRange {
+                what: "priority",
+                value,
+            },
+        ));
+    }
+    c.pos += 1;
+    Ok(Some(Priority {
+        facility: (value / 8) as u8,
+        severity: (value % 8) as u8,
+    }))
+}
+
+/// One RFC 5424 header field: 1..=max printable US-ASCII, `None` for NILVALUE. Consumes the
+/// space that must follow it.
+fn header_field<'a>(
+    c: &mut Cursor<'a>,
+    field: Field,
+    max: usize,
+) -> Result<Option<Cow<'a, str>>, SyslogError> {
+    let start = c.pos;
+    let token = c.token();
+    if token.is_empty() {
+        return Err(invalid(field, start, Problem::Missing));
+    }
+    if let Some(i) = token.iter().position(|b| !(33..=126).contains(b)) {
+        return Err(invalid(
+            field,
+            start + i,
+            Problem::NotPrintable { byte: token[i] },
+        ));
+    }
+    if token.len() > max {
+        return Err(invalid(field, start, Problem::TooLong { max }));
+    }
+    c.pos += token.len();
+    if c.peek() != Some(b' ') {
+        return Err(invalid(field, c.pos, Problem::Expected("a space after it")));
+    }
+    c.pos += 1;
+    Ok((token != b"-").then(|| text(token)))
+}
+
+fn parse_5424<'a>(
+    mut c: Cursor<'a>,
+    priority: Priority,
+    version: u16,
+) -> Result<SyslogMessage<'a>, SyslogError> {
+    let start = c.pos;
+    let token = c.token();
+    let timestamp = if token == b"-" {
+        None
+    } else if token.is_empty() {
+        return Err(invalid(Field::Timestamp, start, Problem::Missing));
+    } else {
+        let (t, used) =
+            parse_iso(token, None).map_err(|(at, p)| invalid(Field::Timestamp, start + at, p))?;
+        if used != token.len() {
+            return Err(invalid(
+                Field::Timestamp,
+                start + used,
+                Problem::Expected("a space after the timestamp"),
+            ));
+        }
+        if t.second == 60 {
+            return Err(invalid(
+                Field::Timestamp,
+                start,
+                Problem::OutOfRange {
+                    what: "second",
+                    value: 60,
+                },
+            ));
+        }
+        Some(t)
+    };
+    c.pos += token.len();
+    if c.peek() != Some(b' ') {
+        return Err(invalid(Field::Hostname, c.pos, Problem::Missing));
+    }
+    c.pos += 1;
+    let hostname = header_field(&mut c, Field::Hostname, 255)?;
+    let app_name = header_field(&mut c, Field::AppName, 48)?;
+    let procid = header_field(&mut c, Field::ProcId, 128)?;
+    let msgid = header_field(&mut c, Field::MsgId, 32)?;
+    let structured_data = match c.peek() {
+        Some(b'-') => {
+            c.pos += 1;
+            Vec::new()
+        }
+        Some(b'[') => parse_sd(&mut c)?,
+        None => return Err(invalid(Field::StructuredData, c.pos, Problem::Missing)),
+        Some(_) => {
+            return Err(invalid(
+                Field::StructuredData,
+                c.pos,
+                Problem::Expected("'-' or '['"),
+            ));
+        }
+    };
+    let message = match c.peek() {
+        None => Cow::Borrowed(""),
+        Some(b' ') => {
+            let rest = &c.rest()[1..];
+            text(rest.strip_prefix(b"\xef\xbb\xbf").unwrap_or(rest))
+        }
+        Some(_) => {
+            return Err(invalid(
+                Field::Message,
+                c.pos,
+                Problem::Expected("a space after the structured data"),
+            ));
+        }
+    };
+    Ok(SyslogMessage {
+        format: SyslogFormat::Rfc5424,
+        priority: Some(priority),
+        version: Some(version),
+        timestamp,
+        hostname,
+        app_name,
+        procid,
+        msgid,
+        sequence: None,
+        structured_data,
+        message,
+    })
+}
+
+/// SD-NAME: 1..=32 printable US-ASCII except `=`, space, `]` and `"`.
+fn sd_name<'a>(c: &mut Cursor<'a>) -> Result<&'a str, SyslogError> {
+    let start = c.pos;
+    let rest = c.rest();
+    let len = rest
+        .iter()
+        .position(|b| matches!(b, b'=' | b' ' | b']' | b'"') || !(33..=126).contains(b))
+        .unwrap_or(rest.len());
+    if len == 0 {
+        return Err(invalid(
+            Field::StructuredData,
+            start,
+            match rest.first() {
+                Some(&byte) if !(32..=126).contains(&byte) => Problem::NotPrintable { byte },
+                _ => Problem::Expected("an SD-ID or PARAM-NAME"),
+            },
+        ));
+    }
+    if len > 32 {
+        return Err(invalid(
+            Field::StructuredData,
+            start,
+            Problem::TooLong { max: 32 },
+        ));
+    }
+    c.pos += len;
+    // Only printable ASCII was taken, so this cannot fail.
+    Ok(std::str::from_utf8(&rest[..len]).unwrap_or_default())
+}
+
+fn parse_sd<'a>(c: &mut Cursor<'a>) -> Result<Vec<SdElement<'a>>, SyslogError> {
+    let mut elements: Vec<SdElement<'a>> = Vec::new();
+    while c.peek() == Some(b'[') {
+        let element_start = c.pos;
+        c.pos += 1;
+        let id = sd_name(c)?;
+        if elements.iter().any(|e| e.id == id) {
+            return Err(invalid(
+                Field::StructuredData,
+                element_start + 1,
+                Problem::DuplicateSdId(id.to_string()),
+            ));
+        }
+        let mut params = Vec::new();
+        loop {
+            match c.peek() {
+                Some(b']') => {
+                    c.pos += 1;
+                    break;
+                }
+                Some(b' ') => {
+                    c.pos += 1;
+                    let name = sd_name(c)?;
+                    if c.peek() != Some(b'=') {
+                        return Err(invalid(
+                            Field::StructuredData,
+                            c.pos,
+                            Problem::Expected("'=' after the PARAM-NAME"),
+                        ));
+                    }
+                    c.pos += 1;
+                    if c.peek() != Some(b'"') {
+                        return Err(invalid(
+                            Field::StructuredData,
+                            c.pos,
+                            Problem::Expected("'\"' opening the PARAM-VALUE"),
+                        ));
+                    }
+                    c.pos += 1;
+                    let value = param_value(c)?;
+                    params.push((Cow::Borrowed(name), value));
+                }
+                _ => {
+                    return Err(invalid(
+                        Field::StructuredData,
+                        c.pos,
+                        Problem::Expected("' ' or ']' in the SD-ELEMENT"),
+                    ));
+                }
+            }
+        }
+        elements.push(SdElement {
+            id: Cow::Borrowed(id),
+            params,
+        });
+    }
+    Ok(elements)
+}
+
+/// PARAM-VALUE up to the closing unescaped `"`: `\"`, `\\` and `\]` are unescaped; any other
+/// backslash is kept, as RFC 5424 §6.3.3 says.
+fn param_value<'a>(c: &mut Cursor<'a>) -> Result<Cow<'a, str>, SyslogError> {
+    let start = c.pos;
+    let rest = c.rest();
+    let mut i = 0;
+    let mut escaped = false;
+    loop {
+        match rest.get(i) {
+            None => {
+                return Err(invalid(
+                    Field::StructuredData,
+                    start + i,
+                    Problem::Expected("'\"' closing the PARAM-VALUE"),
+                ));
+            }
+            Some(b'"') => break,
+            Some(b'\\') if matches!(rest.get(i + 1), Some(b'"' | b'\\' | b']')) => {
+                escaped = true;
+                i += 2;
+            }
+            Some(_) => i += 1,
+        }
+    }
+    let raw = &rest[..i];
+    c.pos += i + 1;
+    if !escaped {
+        return Ok(text(raw));
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut j = 0;
+    while j < raw.len() {
+        if raw[j] == b'\\' && matches!(raw.get(j + 1), Some(b'"' | b'\\' | b']')) {
+            j += 1;
+        }
+        out.push(raw[j]);
+        j += 1;
+    }
+    Ok(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
+}
+
+/// Reads `n` digits at `s[at..]`.
+fn digits_at(s: &[u8], at: usize, n: usize) -> Option<u32> {
+    let d = s.get(at..at + n)?;
+    d.iter()
+        .all(u8::is_ascii_digit)
+        .then(|| d.iter().fold(0, |acc, b| acc * 10 + u32::from(b - b'0')))
+}
+
+type TimeResult = Result<(SyslogTime, usize), (usize, Problem)>;
+
+fn check_clock(hour: u32, minute: u32, second: u32, at: usize) -> Result<(), (usize, Problem)> {
+    for (what, value, max, offset) in [
+        ("hour", hour, 23, 0),
+        ("minute", minute, 59, 3),
+        ("second", second, 60, 6),
+    ] {
+        if value > max {
+            return Err((at + offset, Problem::OutOfRange { what, value }));
+        }
+    }
+    Ok(())
+}
+
+/// `.frac` at `s[at..]`: (nanos, digits, bytes used); up to 9 digits are kept, more are read
+/// and dropped.
+fn fraction(s: &[u8], at: usize) -> (u32, u8, usize) {
+    if s.get(at) != Some(&b'.') && s.get(at) != Some(&b',') {
+        return (0, 0, 0);
+    }
+    let n = s[at + 1..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    if n == 0 {
+        return (0, 0, 0);
+    }
+    let kept = n.min(9);
+    let value = digits_at(s, at + 1, kept).unwrap_or(0);
+    (value * 10u32.pow(9 - kept as u32), kept as u8, n + 1)
+}
+
+/// ISO 8601 / RFC 3339 `YYYY-MM-DD(T|t| )hh:mm:ss[.frac](Z|±hh:mm|±hhmm|±hh)` at the start of
+/// `s`. With `default_offset` `None` (RFC 5424), `T` and an offset are required; with
+/// `Some`, a missing offset takes it. Returns the time and the bytes used.
+fn parse_iso(s: &[u8], default_offset: Option<i32>) -> TimeResult {
+    let year = digits_at(s, 0, 4).ok_or((0, Problem::Expected("YYYY-MM-DD")))?;
+    if s.get(4) != Some(&b'-') || s.get(7) != Some(&b'-') {
+        return Err((4, Problem::Expected("YYYY-MM-DD")));
+    }
+    let month = digits_at(s, 5, 2).ok_or((5, Problem::Expected("a 2-digit month")))?;
+    let day = digits_at(s, 8, 2).ok_or((8, Problem::Expected("a 2-digit day")))?;
+    let sep_ok = match s.get(10) {
+        Some(b'T' | b't') => true,
+        Some(b' ') => default_offset.is_some(),
+        _ => false,
+    };
+    if !sep_ok {
+        return Err((10, Problem::Expected("'T' between date and time")));
+    }
+    let hour = digits_at(s, 11, 2);
+    let minute = digits_at(s, 14, 2);
+    let second = digits_at(s, 17, 2);
+    let (Some(hour), Some(minute), Some(second)) = (hour, minute, second) else {
+        return Err((11, Problem::Expected("hh:mm:ss")));
+    };
+    if s.get(13) != Some(&b':') || s.get(16) != Some(&b':') {
+        return Err((11, Problem::Expected("hh:mm:ss")));
+    }
+    check_clock(hour, minute, second, 11)?;
+    let (nanos, frac_digits, used) = fraction(s, 19);
+    let mut pos = 19 + used;
+    let offset_secs = match s.get(pos) {
+        Some(b'Z' | b'z') => {
+            pos += 1;
+            0
+        }
+        Some(&sign @ (b'+' | b'-')) => {
+            let hh = digits_at(s, pos + 1, 2).ok_or((pos, Problem::Expected("±hh:mm")))?;
+            let (mm, len) = if s.get(pos + 3) == Some(&b':') {
+                (
+                    digits_at(s, pos + 4, 2).ok_or((pos, Problem::Expected("±hh:mm")))?,
+                    6,
+                )
+            } else if default_offset.is_some() {
+                match digits_at(s, pos + 3, 2) {
+                    Some(mm) => (mm, 5),
+                    None => (0, 3),
+                }
+            } else {
+                return Err((pos, Problem::Expected("±hh:mm")));
+            };
+            if hh > 23 || mm > 59 {
+                return Err((
+                    pos,
+                    Problem::OutOfRange {
+                        what: "offset",
+                        value: hh * 100 + mm,
+                    },
+                ));
+            }
+            pos += len;
+            let secs = (hh * 3600 + mm * 60) as i32;
+            if sign == b'-' { -secs } else { secs }
+        }
+        _ => match default_offset {
+            Some(o) => o,
+            None => return Err((pos, Problem::Expected("'Z' or ±hh:mm"))),
+        },
+    };
+    let time = civil(
+        year as i32,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        nanos,
+        frac_digits,
+        offset_secs,
+    )
+    .ok_or((5, Problem::NoSuchDate))?;
+    Ok((time, pos))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn civil(
+    year: i32,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+    nanos: u32,
+    frac_digits: u8,
+    offset_secs: i32,
+) -> Option<SyslogTime> {
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month as u8) {
+        return None;
+    }
+    Some(SyslogTime {
+        year,
+        month: month as u8,
+        day: day as u8,
+        hour: hour as u8,
+        minute: minute as u8,
+        second: second as u8,
+        nanos,
+        frac_digits,
+        offset_secs,
+    })
+}
+
+fn is_leap(year: i32) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+fn days_in_month(year: i32, month: u8) -> u32 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap(year) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(year: i64, month: u8, day: u8) -> i64 {
+    let (m, d) = (i64::from(month), i64::from(day));
+    let y = if m <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The calendar year of a day count since 1970-01-01.
+fn year_of_days(days: i64) -> i64 {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    yoe + era * 400 + i64::from(month <= 2)
+}
+
+const MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+
+fn month_at(s: &[u8], at: usize) -> Option<u32> {
+    let m = s.get(at..at + 3)?;
+    MONTHS
+        .iter()
+        .position(|name| name.eq_ignore_ascii_case(m))
+        .map(|i| i as u32 + 1)
+}
+
+/// A year-less BSD date and time, before its year is resolved.
+struct BsdTime {
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+    nanos: u32,
+    frac_digits: u8,
+    year: Option<i32>,
+}
+
+/// `hh:mm:ss[.frac]` at `s[at..]`: (hour, minute, second, nanos, digits, bytes used).
+fn clock_at(s: &[u8], at: usize) -> Option<(u32, u32, u32, u32, u8, usize)> {
+    let hour = digits_at(s, at, 2)?;
+    let minute = digits_at(s, at + 3, 2)?;
+    let second = digits_at(s, at + 6, 2)?;
+    if s.get(at + 2) != Some(&b':') || s.get(at + 5) != Some(&b':') {
+        return None;
+    }
+    let (nanos, digits, used) = fraction(s, at + 8);
+    Some((hour, minute, second, nanos, digits, 8 + used))
+}
+
+/// `Mmm dd[ yyyy] hh:mm:ss[.frac]` or `yyyy Mmm dd hh:mm:ss[.frac]` at the start of `s`;
+/// `Ok(None)` when `s` does not start with one.
+fn parse_bsd(s: &[u8]) -> Result<Option<(BsdTime, usize)>, (usize, Problem)> {
+    let (lead_year, base) = match digits_at(s, 0, 4) {
+        Some(y) if s.get(4) == Some(&b' ') => (Some(y as i32), 5),
+        _ => (None, 0),
+    };
+    let Some(month) = month_at(s, base) else {
+        return Ok(None);
+    };
+    if s.get(base + 3) != Some(&b' ') {
+        return Ok(None);
+    }
+    // Day: " 5", "05" or "5".
+    let mut pos = base + 4;
+    if s.get(pos) == Some(&b' ') {
+        pos += 1;
+    }
+    let day_len = s[pos.min(s.len())..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    if !(1..=2).contains(&day_len) || s.get(pos + day_len) != Some(&b' ') {
+        return Ok(None);
+    }
+    let day = digits_at(s, pos, day_len).unwrap_or(0);
+    pos += day_len + 1;
+    // Cisco ASA: "Mmm dd yyyy hh:mm:ss".
+    let mut year = lead_year;
+    if year.is_none() && s.get(pos + 4) == Some(&b' ') {
+        if let Some(y) = digits_at(s, pos, 4) {
+            year = Some(y as i32);
+            pos += 5;
+        }
+    }
+    let Some((hour, minute, second, nanos, frac_digits, used)) = clock_at(s, pos) else {
+        return Ok(None);
+    };
+    check_clock(hour, minute, second, pos)?;
+    if day == 0 || day > 31 {
+        return Err((
+            base + 4,
+            Problem::OutOfRange {
+                what: "day",
+                value: day,
+            },
+        ));
+    }
+    Ok(Some((
+        BsdTime {
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            nanos,
+            frac_digits,
+            year,
+        },
+        pos + used,
+    )))
+}
+
+/// Gives a year-less time the latest year that does not put it more than two days after the
+/// reference time (looking back up to eight years, for 29 February).
+fn resolve_year(t: &BsdTime, offset_secs: i32, reference_ms: i64) -> Option<SyslogTime> {
+    let with_year = |year| {
+        civil(
+            year,
+            t.month,
+            t.day,
+            t.hour,
+            t.minute,
+            t.second,
+            t.nanos,
+            t.frac_digits,
+            offset_secs,
+        )
+    };
+    if let Some(year) = t.year {
+        return with_year(year);
+    }
+    let local_ms = reference_ms.saturating_add(i64::from(offset_secs) * 1000);
+    let ref_year = year_of_days(local_ms.div_euclid(86_400_000)).clamp(1, 9998) as i32;
+    let limit = reference_ms.saturating_add(2 * 86_400_000);
+    (ref_year - 8..=ref_year + 1)
+        .rev()
+        .filter_map(with_year)
+        .find(|time| time.unix_ms() <= limit)
+}
+
+/// Whether a token is an RFC 3164 tag: `name:` or `name[pid]:` followed by a space or the end.
+/// Returns (name, pid, bytes used including the colon).
+fn tag_at(s: &[u8]) -> Option<(&[u8], Option<&[u8]>, usize)> {
+    let name_len = s
+        .iter()
+        .position(|b| matches!(b, b' ' | b'[' | b':'))
+        .unwrap_or(s.len());
+    if name_len == 0 || name_len > 128 {
+        return None;
+    }
+    let (pid, used) = match s.get(name_len) {
+        Some(b':') => (None, name_len + 1),
+        Some(b'[') => {
+            let inner = &s[name_len + 1..];
+            let len = inner.iter().position(|b| matches!(b, b']' | b' '))?;
+            if inner.get(len) != Some(&b']') || inner.get(len + 1) != Some(&b':') || len > 128 {
+                return None;
+            }
+            (Some(&inner[..len]), name_len + len + 3)
+        }
+        _ => return None,
+    };
+    matches!(s.get(used), None | Some(b' ')).then_some((&s[..name_len], pid, used))
+}
+
+fn is_zone(token: &[u8]) -> bool {
+    (1..=5).contains(&token.len()) && token.iter().all(u8::is_ascii_uppercase)
+}
+
+fn parse_3164<'a>(
+    mut c: Cursor<'a>,
+    priority: Option<Priority>,
+    options: &SyslogOptions,
+) -> Result<SyslogMessage<'a>, SyslogError> {
+    let mut msg = SyslogMessage {
+        format: SyslogFormat::Rfc3164,
+        priority,
+        version: None,
+        timestamp: None,
+        hostname: None,
+        app_name: None,
+        procid: None,
+        msgid: None,
+        sequence: None,
+        structured_data: Vec::new(),
+        message: Cow::Borrowed(""),
+    };
+    // Cisco IOS sequence number: "52: ".
+    let seq_len = c.rest().iter().take_while(|b| b.is_ascii_digit()).count();
+    if (1..=10).contains(&seq_len) && c.at(seq_len) == Some(b':') && c.at(seq_len + 1) == Some(b' ')
+    {
+        msg.sequence = Some(u64::from(c.number(seq_len)));
+        c.pos += 2;
+    }
+    // Cisco marks an unsynchronised clock with '*' and a lost synchronisation with '.'.
+    let marker =
+        matches!(c.peek(), Some(b'*' | b'.')) && c.at(1).is_some_and(|b| b.is_ascii_alphabetic());
+    let ts_start = c.pos + usize::from(marker);
+    let rest = &c.s[ts_start..];
+    let ts_err = |(at, p): (usize, Problem)| invalid(Field::Timestamp, ts_start + at, p);
+    let iso = rest.len() > 10 && rest[4] == b'-' && digits_at(rest, 0, 4).is_some();
+    let mut timestamp = None;
+    if iso {
+        let (t, used) = parse_iso(rest, Some(options.default_offset_secs)).map_err(ts_err)?;
+        timestamp = Some(t);
+        c.pos = ts_start + used;
+    } else if let Some((bsd, used)) = parse_bsd(rest).map_err(ts_err)? {
+        c.pos = ts_start + used;
+        let mut offset = options.default_offset_secs;
+        let mut bsd = bsd;
+        // A zone after the time: "UTC", "UTC:" (Cisco) or a zone and a year ("CST 1987").
+        if c.peek() == Some(b' ') {
+            let zone = {
+                c.pos += 1;
+                let t = c.token();
+                c.pos -= 1;
+                t
+            };
+            let zone_name = zone.strip_suffix(b":").unwrap_or(zone);
+            let known_utc = matches!(zone_name, b"UTC" | b"GMT" | b"UT" | b"Z");
+            let after = c.pos + 1 + zone.len();
+            let year = (bsd.year.is_none() && zone == zone_name && c.s.get(after) == Some(&b' '))
+                .then(|| {
+                    digits_at(c.s, after + 1, 4)
+                        .filter(|_| matches!(c.s.get(after + 5), None | Some(b' ')))
+                })
+                .flatten();
+            if is_zone(zone_name) && (known_utc || year.is_some()) {
+                if known_utc {
+                    offset = 0;
+                }
+                c.pos = after;
+                if let Some(y) = year {
+                    bsd.year = Some(y as i32);
+                    c.pos = after + 5;
+                }
+            }
+        }
+        timestamp = Some(
+            resolve_year(&bsd, offset, options.reference_ms)
+                .ok_or_else(|| invalid(Field::Timestamp, ts_start, Problem::NoSuchDate))?,
+        );
+    }
+    if timestamp.is_some() {
+        msg.timestamp = timestamp;
+        if c.peek() == Some(b':') {
+            c.pos += 1;
+        }
+        while c.peek() == Some(b' ') {
+            c.pos += 1;
+        }
+        let token = c.token();
+        let rest = c.rest();
+        if !token.is_empty() && tag_at(rest).is_none() && !token.starts_with(b"%") {
+            msg.hostname = Some(text(token));
+            c.pos += token.len();
+            while c.peek() == Some(b' ') {
+                c.pos += 1;
+            }
+        }
+        // Cisco ASA writes "host : %ASA-…".
+        if c.peek() == Some(b':') && c.at(1) == Some(b' ') {
+            c.pos += 2;
+        }
+    }
+    if let Some((name, pid, used)) = tag_at(c.rest()) {
+        msg.app_name = Some(text(name));
+        msg.procid = pid.filter(|p| !p.is_empty()).map(text);
+        c.pos += used;
+        if c.peek() == Some(b' ') {
+            c.pos += 1;
+        }
+    }
+    let rest = c.rest();
+    msg.message = text(rest.strip_prefix(b"\xef\xbb\xbf").unwrap_or(rest));
+    if msg.timestamp.is_none() && msg.app_name.is_none() && msg.message.is_empty() {
+        return Err(SyslogError::Empty);
+    }
+    Ok(msg)
+}
+
+/// How a TCP frame was delimited (RFC 6587).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// `MSG-LEN SP SYSLOG-MSG` (§3.4.1).
+    OctetCounting,
+    /// The message followed by LF (or NUL) (§3.4.2).
+    NonTransparent,
+}
+
+/// One frame cut from a TCP stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame<'a> {
+    /// The message, without its length prefix or trailer (and without a CR before an LF).
+    pub data: &'a [u8],
+    /// How it was delimited.
+    pub framing: Framing,
+    /// The stream offset of its first byte (of the length prefix when octet-counted).
+    pub offset: u64,
+}
+
+/// Why part of a TCP stream was dropped. The framer resynchronises after each one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// An octet-counted frame declares more bytes than the limit; its bytes are skipped.
+    #[error(
+        "syslog frame at stream byte {offset} declares {declared} bytes, more than the {max}-byte limit; it was skipped (raise the limit or make the sender split messages)"
+    )]
+    DeclaredTooLarge {
+        /// Stream offset of the frame.
+        offset: u64,
+        /// MSG-LEN.
+        declared: u64,
+        /// The limit.
+        max: usize,
+    },
+    /// A newline-delimited frame grew past the limit without a trailer; it is skipped up to
+    /// the next LF or NUL.
+    #[error(
+        "syslog frame at stream byte {offset} has no line end within {max} bytes; it was skipped up to the next line end (raise the limit or check the sender's framing)"
+    )]
+    LineTooLong {
+        /// Stream offset of the frame.
+        offset: u64,
+        /// The limit.
+        max: usize,
+    },
+    /// The stream ended inside an octet-counted frame.
+    #[error(
+        "the stream ended after {received} of the {declared} bytes of the syslog frame at stream byte {offset}; the sender closed the connection mid-message"
+    )]
+    Truncated {
+        /// Stream offset of the frame.
+        offset: u64,
+        /// MSG-LEN.
+        declared: u64,
+        /// The bytes that arrived.
+        received: usize,
+    },
+}
+
+/// What the framer is doing between calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FramerState {
+    /// At a frame boundary, or inside a frame that is buffered.
+    Idle,
+    /// Skipping the rest of an oversized octet-counted frame.
+    SkipCount(u64),
+    /// Skipping an oversized line up to its LF or NUL.
+    SkipLine,
+}
+
+/// Cuts a TCP byte stream into syslog frames (RFC 6587), detecting the framing of each frame
+/// from its first byte: a non-zero digit followed by at most 9 more digits and a space is
+/// octet-counting, anything else is a line ended by LF or NUL. Empty lines are skipped.
+///
+/// Feed it whatever `read()` returned with [`Framer::extend`], then call
+/// [`Framer::next_frame`] until it returns `None`; at end of stream call [`Framer::finish`].
+/// Between calls it holds at most `max_frame` + 11 bytes of an unfinished frame; larger frames
+/// are skipped and reported, so a sender cannot make it grow without bound.
+#[derive(Debug)]
+pub struct Framer {
+    buf: Vec<u8>,
+    start: usize,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    max_frame: usize,
+    state: FramerState,
+}
+
+/// The longest MSG-LEN prefix read: 10 digits.
+const MAX_LEN_DIGITS: usize = 10;
+
+/// The outcome of looking at the start of the buffer.
+enum Head {
+    /// Not enough bytes yet to tell.
+    NeedMore,
+    /// Octet-counted: (declared length, prefix length including the space).
+    Counted(u64, usize),
+    /// A line.
+    Line,
+}
+
+impl Framer {
+    /// A framer that accepts frames of up to `max_frame` bytes.
+    pub fn new(max_frame: usize) -> Self {
+        Framer {
+            buf: Vec::new(),
+            start: 0,
+            base: 0,
+            max_frame,
+            state: FramerState::Idle,
+        }
+    }
+
+    /// Appends bytes read from the stream.
+    pub fn extend(&mut self, chunk: &[u8]) {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.base += self.start as u64;
+            self.start = 0;
+        }
+        self.buf.extend_from_slice(chunk);
+    }
+
+    /// Bytes held for an unfinished frame.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    fn head(rest: &[u8]) -> Head {
+        let digits = rest
+            .iter()
+            .take(MAX_LEN_DIGITS + 1)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if digits == 0 || rest[0] == b'0' || digits > MAX_LEN_DIGITS {
+            return Head::Line;
+        }
+        match rest.get(digits) {
+            None => Head::NeedMore,
+            Some(b' ') => {
+                let len = rest[..digits]
+                    .iter()
+                    .fold(0u64, |acc, b| acc * 10 + u64::from(b - b'0'));
+                Head::Counted(len, digits + 1)
+            }
+            Some(_) => Head::Line,
+        }
+    }
+
+    /// The next complete frame, or an error for a part of the stream that was dropped;
+    /// `None` when more bytes are needed.
+    pub fn next_frame(&mut self) -> Option<Result<Frame<'_>, FrameError>> {
+        loop {
+            let rest = &self.buf[self.start..];
+            match self.state {
+                FramerState::SkipCount(n) => {
+                    let take = n.min(rest.len() as u64);
+                    self.start += take as usize;
+                    if take == n {
+                        self.state = FramerState::Idle;
+                        continue;
+                    }
+                    self.state = FramerState::SkipCount(n - take);
+                    return None;
+                }
+                FramerState::SkipLine => match memchr::memchr2(b'\n', b'\0', rest) {
+                    Some(i) => {
+                        self.start += i + 1;
+                        self.state = FramerState::Idle;
+                        continue;
+                    }
+                    None => {
+                        self.start = self.buf.len();
+                        return None;
+                    }
+                },
+                FramerState::Idle => {}
+            }
+            let first = *rest.first()?;
+            if matches!(first, b'\n' | b'\r' | b'\0') {
+                self.start += 1;
+                continue;
+            }
+            let offset = self.base + self.start as u64;
+            match Self::head(rest) {
+                Head::NeedMore => return None,
+                Head::Counted(len, prefix) => {
+                    if len > self.max_frame as u64 {
+                        self.start += prefix;
+                        self.state = FramerState::SkipCount(len);
+                        return Some(Err(FrameError::DeclaredTooLarge {
+                            offset,
+                            declared: len,
+                            max: self.max_frame,
+                        }));
+                    }
+                    let len = len as usize;
+                    if rest.len() < prefix + len {
+                        return None;
+                    }
+                    let from = self.start + prefix;
+                    self.start = from + len;
+                    return Some(Ok(Frame {
+                        data: &self.buf[from..from + len],
+                        framing: Framing::OctetCounting,
+                        offset,
+                    }));
+                }
+                Head::Line => match memchr::memchr2(b'\n', b'\0', rest) {
+                    Some(i) => {
+                        let from = self.start;
+                        self.start += i + 1;
+                        if i > self.max_frame {
+                            return Some(Err(FrameError::LineTooLong {
+                                offset,
+                                max: self.max_frame,
+                            }));
+                        }
+                        let line = &self.buf[from..from + i];
+                        return Some(Ok(Frame {
+                            data: line.strip_suffix(b"\r").unwrap_or(line),
+                            framing: Framing::NonTransparent,
+                            offset,
+                        }));
+                    }
+                    None if rest.len() > self.max_frame => {
+                        self.start = self.buf.len();
+                        self.state = FramerState::SkipLine;
+                        return Some(Err(FrameError::LineTooLong {
+                            offset,
+                            max: self.max_frame,
+                        }));
+                    }
+                    None => return None,
+                },
+            }
+        }
+    }
+
+    /// At end of stream, after [`Framer::next_frame`] returned `None`: the last line when it
+    /// had no trailer, or [`FrameError::Truncated`] when an octet-counted frame was cut short.
+    /// The framer is empty afterwards.
+    pub fn finish(&mut self) -> Option<Result<Frame<'_>, FrameError>> {
+        let from = self.start;
+        self.start = self.buf.len();
+        let state = std::mem::replace(&mut self.state, FramerState::Idle);
+        let rest = &self.buf[from..];
+        if state != FramerState::Idle || rest.is_empty() {
+            return None;
+        }
+        let offset = self.base + from as u64;
+        if let Head::Counted(declared, prefix) = Self::head(rest) {
+            return Some(Err(FrameError::Truncated {
+                offset,
+                declared,
+                received: rest.len() - prefix,
+            }));
+        }
+        let line = rest.strip_suffix(b"\r").unwrap_or(rest);
+        Some(Ok(Frame {
+            data: line,
+            framing: Framing::NonTransparent,
+            offset,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2026-11-22T12:00:00Z.
+    const NOW: i64 = 1_795_348_800_000;
+
+    fn p(s: &str) -> Result<SyslogMessage<'_>, SyslogError> {
+        parse(s.as_bytes(), &SyslogOptions::new(NOW))
+    }
+
+    #[test]
+    fn civil_day_arithmetic_round_trips() {
+        for days in (-800_000..800_000).step_by(997) {
+            let year = year_of_days(days);
+            let jan1 = days_from_civil(year, 1, 1);
+            let next = days_from_civil(year + 1, 1, 1);
+            assert!(jan1 <= days && days < next, "{days} in {year}");
+        }
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(year_of_days(NOW / 86_400_000), 2026);
+    }
+
+    #[test]
+    fn rfc3339_output_keeps_offset_and_digits() {
+        let m = p("<1>1 2003-08-24T05:14:15.000003-07:00 h a p m - x").unwrap();
+        let t = m.timestamp.unwrap();
+        assert_eq!(t.to_rfc3339(), "2003-08-24T05:14:15.000003-07:00");
+        assert_eq!(t.unix_ms(), 1_061_727_255_000);
+    }
+
+    #[test]
+    fn year_is_resolved_against_the_reference() {
+        // Dec 31 seen on Jan 1 is last year's; Jan 1 seen on Dec 31 (clock skew) is next year's.
+        let jan1 = days_from_civil(2027, 1, 1) * 86_400_000 + 60_000;
+        let m = parse(b"Dec 31 23:59:00 h x: y", &SyslogOptions::new(jan1)).unwrap();
+        assert_eq!(m.timestamp.unwrap().year, 2026);
+        let dec31 = days_from_civil(2026, 12, 31) * 86_400_000 + 86_000_000;
+        let m = parse(b"Jan  1 00:01:00 h x: y", &SyslogOptions::new(dec31)).unwrap();
+        assert_eq!(m.timestamp.unwrap().year, 2027);
+        let m = p("Feb 29 10:00:00 h x: y").unwrap();
+        assert_eq!(m.timestamp.unwrap().year, 2024);
+        assert!(matches!(
+            p("Feb 30 10:00:00 h x: y"),
+            Err(SyslogError::Invalid {
+                field: Field::Timestamp,
+                problem: Problem::NoSuchDate,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn default_offset_applies_to_local_times() {
+        let opts = SyslogOptions {
+            reference_ms: NOW,
+            default_offset_secs: 3600,
+        };
+        let m = parse(b"Nov 22 10:00:00 h x: y", &opts).unwrap();
+        assert_eq!(
+            m.timestamp.unwrap().to_rfc3339(),
+            "2026-11-22T10:00:00+01:00"
+        );
+        let m = parse(b"<13>Nov 22 10:00:00 UTC: h x: y", &opts).unwrap();
+        assert_eq!(m.timestamp.unwrap().to_rfc3339(), "2026-11-22T10:00:00Z");
+    }
+
+    #[test]
+    fn tags_are_recognised_only_when_they_end_in_a_colon() {
+        assert!(tag_at(b"sshd[42]: x").is_some());
+        assert!(tag_at(b"su: x").is_some());
+        assert!(tag_at(b"su:").is_some());
+        assert!(tag_at(b"http://x").is_none());
+        assert!(tag_at(b"Use the BFG!").is_none());
+        assert!(tag_at(b"sshd[42] x").is_none());
+        assert!(tag_at(b"2001:db8::1 x").is_none());
+    }
+}
