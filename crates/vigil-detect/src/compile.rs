@@ -16,7 +16,9 @@ use vigil_sigma::{
 };
 
 use crate::correlate::{CompiledCorrelation, compile_correlation};
-use crate::mapping::{ChannelTarget, category_targets, service_channels};
+use crate::mapping::{
+    ChannelTarget, category_targets, productless_category_targets, service_channels,
+};
 use crate::value::{CompiledValues, ItemError, ValueMatch, compile_values};
 
 /// Options of [`compile`].
@@ -724,10 +726,20 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
                 }
             })
             .collect();
-        let mapped = if opts.windows_logsource_mapping && is_windows(&rule.logsource) {
-            targets(&rule.logsource)
+        let ls = &rule.logsource;
+        // A product-less category that also has a Windows log (antivirus) keeps an unrenamed
+        // variant for other logs besides its Windows targets.
+        let productless = if opts.windows_logsource_mapping && ls.product.is_none() {
+            ls.category
+                .as_deref()
+                .and_then(productless_category_targets)
         } else {
             None
+        };
+        let mapped = if opts.windows_logsource_mapping && is_windows(ls) {
+            targets(ls)
+        } else {
+            productless.clone()
         };
         let rule_id = RuleId(b.set.rules.len() as u32);
         // (renames, list of targets sharing them)
@@ -742,6 +754,9 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
                 }
             }
             None => groups.push((&[], Vec::new())),
+        }
+        if productless.is_some() && !groups.iter().any(|(r, _)| r.is_empty()) {
+            groups.push((&[], Vec::new()));
         }
         let mut compiled = Vec::new();
         let mut failed = false;

@@ -23,4 +23,11 @@ pub trait Event {
 
     /// Calls `visit` with every scalar value in the event, for keyword (field-less) searches.
     fn for_each_value(&self, visit: &mut dyn FnMut(&FieldValue<'_>));
+
+    /// Whether the event is a Windows event-log record even though it may lack a `Channel`
+    /// (forwarded-event bookmarks have none): such a record is offered the rules for Windows
+    /// without a channel, never the rules for other products.
+    fn is_windows_record(&self) -> bool {
+        false
+    }
 }

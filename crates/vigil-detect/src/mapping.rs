@@ -34,11 +34,42 @@ const fn plain(channel: &'static str, ids: &'static [u64]) -> ChannelTarget {
     }
 }
 
-/// Security 4688 names the Sysmon process fields differently.
+/// Security 4688 names the Sysmon process fields differently; these are the renames of
+/// Hayabusa's converter (Chainsaw maps only the Sysmon names). `IntegrityLevel` is the
+/// `MandatoryLabel` SID there (`S-1-16-12288`): the values are not translated, as in Hayabusa,
+/// because SigmaHQ rules list both spellings (`High`, `S-1-16-12288`).
 const SECURITY_4688_RENAMES: &[(&str, &str)] = &[
     ("Image", "NewProcessName"),
     ("ParentImage", "ParentProcessName"),
+    ("ProcessId", "NewProcessId"),
+    ("ParentProcessId", "ProcessId"),
+    ("LogonId", "SubjectLogonId"),
+    ("User", "SubjectUserName"),
+    ("IntegrityLevel", "MandatoryLabel"),
 ];
+
+/// Microsoft Defender names the generic antivirus fields of the taxonomy differently
+/// (`Threat Name`; the decoder matches names written with spaces to names without).
+const DEFENDER_RENAMES: &[(&str, &str)] = &[("Signature", "ThreatName"), ("Filename", "Path")];
+
+/// The Defender events that carry a threat name or path (the ones Hayabusa's converter lists
+/// for `category: antivirus`).
+const DEFENDER_THREAT_EVENTS: &[u64] = &[
+    1006, 1007, 1008, 1009, 1010, 1011, 1012, 1017, 1018, 1019, 1115, 1116,
+];
+
+/// The Windows targets of a `category` written without a product. The taxonomy leaves the
+/// format of `antivirus` to the vendor; on Windows that vendor's log is Microsoft Defender's.
+pub fn productless_category_targets(category: &str) -> Option<Vec<ChannelTarget>> {
+    match category {
+        "antivirus" => Some(vec![ChannelTarget {
+            channel: "Microsoft-Windows-Windows Defender/Operational",
+            event_ids: DEFENDER_THREAT_EVENTS,
+            renames: DEFENDER_RENAMES,
+        }]),
+        _ => None,
+    }
+}
 
 /// The targets of a Windows `category`, or `None` when the taxonomy gives it no event log.
 pub fn category_targets(category: &str) -> Option<Vec<ChannelTarget>> {
@@ -277,5 +308,9 @@ mod tests {
         assert_eq!(service_channels("security"), Some(&["Security"][..]));
         assert_eq!(service_channels("sysmon"), Some(&[SYSMON][..]));
         assert!(service_channels("nope").is_none());
+        let av = productless_category_targets("antivirus").unwrap();
+        assert!(av[0].event_ids.contains(&1116));
+        assert!(av[0].renames.contains(&("Signature", "ThreatName")));
+        assert!(productless_category_targets("webserver").is_none());
     }
 }

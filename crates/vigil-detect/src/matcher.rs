@@ -182,6 +182,7 @@ impl<'s> Matcher<'s> {
             .map(|c| set.index.by_channel.get(c.lower.as_str()));
         let mut buckets: [Option<&'s Bucket>; 3] = [None; 3];
         match channel {
+            None if event.is_windows_record() => buckets[0] = Some(&set.index.windows_any),
             None => buckets[0] = Some(&set.index.no_channel),
             Some(ci) => {
                 buckets[0] = Some(&set.index.windows_any);
@@ -344,7 +345,9 @@ fn value_matches(m: &ValueMatch, slot: &Slot, slots: &[Slot]) -> bool {
     let values = slot.values();
     match m {
         ValueMatch::Exists(b) => slot.present == *b,
-        ValueMatch::Null => !slot.present || values.iter().any(|c| c.null || c.raw.is_empty()),
+        // The specification keeps '' and null apart: only a missing field or a JSON null is
+        // null; an empty string is matched by `''`.
+        ValueMatch::Null => !slot.present || values.iter().any(|c| c.null),
         ValueMatch::FieldRef { field, op, cased } => {
             let other = slots[*field as usize].values();
             values.iter().any(|a| {

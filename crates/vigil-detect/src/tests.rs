@@ -162,9 +162,34 @@ fn null_exists_and_neq() {
         &r,
         &[
             (&MapEvent::new(&[]), true),
-            (&MapEvent::new(&[("F", s(""))]), true),
+            // '' and null are different values in the specification.
+            (&MapEvent::new(&[("F", s(""))]), false),
             (&MapEvent::new(&[("F", FieldValue::Null)]), true),
             (&MapEvent::new(&[("F", s("x"))]), false),
+        ],
+    );
+    let r = rule("  sel:\n    F: ''\n  condition: sel\n");
+    check(
+        &r,
+        &[
+            (&MapEvent::new(&[("F", s(""))]), true),
+            (&MapEvent::new(&[("F", FieldValue::Null)]), false),
+            (&MapEvent::new(&[]), false),
+        ],
+    );
+    // The shape of SigmaHQ's firewall rule: a selection minus `ApplicationPath: null` still
+    // fires on an empty path.
+    let r = rule(
+        "  sel:\n    Action: 3\n  filter:\n    ApplicationPath: null\n  condition: sel and not filter\n",
+    );
+    check(
+        &r,
+        &[
+            (
+                &MapEvent::new(&[("Action", FieldValue::Int(3)), ("ApplicationPath", s(""))]),
+                true,
+            ),
+            (&MapEvent::new(&[("Action", FieldValue::Int(3))]), false),
         ],
     );
     let r = rule("  sel:\n    F|exists: true\n    G|exists: false\n  condition: sel\n");
@@ -357,6 +382,71 @@ fn windows_logsource_dispatch_and_renames() {
         ..CompileOptions::default()
     };
     check_with(r, &opts, &[(&win("System", 4624, &[]), true)]);
+}
+
+/// A Windows event-log record without a `Channel` (a forwarded-event bookmark).
+#[derive(Debug)]
+struct ChannelLessRecord(MapEvent);
+
+impl Event for ChannelLessRecord {
+    fn field_values(&self, field: &str, visit: &mut dyn FnMut(&FieldValue<'_>)) -> bool {
+        self.0.field_values(field, visit)
+    }
+    fn for_each_value(&self, visit: &mut dyn FnMut(&FieldValue<'_>)) {
+        self.0.for_each_value(visit)
+    }
+    fn is_windows_record(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn channel_less_windows_records_see_only_windows_rules() {
+    let text = "title: Zeek\nid: zeek\nlogsource:\n  product: zeek\n  service: rdp\ndetection:\n  sel:\n    id.orig_h: null\n  condition: sel\n---\ntitle: Win\nid: win\nlogsource:\n  product: windows\ndetection:\n  sel:\n    EventID: 111\n  condition: sel\n";
+    let (docs, diags) = vigil_sigma::parse_str(text, Path::new("t.yml"));
+    assert!(diags.is_empty(), "{diags:?}");
+    let (set, diags) = compile(&docs, &CompileOptions::default());
+    assert!(diags.is_empty(), "{diags:?}");
+    let mut m = set.matcher();
+    let ids = |m: &mut crate::Matcher<'_>, e: &dyn Event| -> Vec<String> {
+        m.matches(e)
+            .iter()
+            .map(|id| set.rule(*id).id().to_string())
+            .collect()
+    };
+    let fields = [("EventID", FieldValue::Int(111))];
+    let record = ChannelLessRecord(MapEvent::new(&fields));
+    assert_eq!(ids(&mut m, &record), vec!["win"]);
+    // The same fields in a plain JSON log meet both.
+    let mut plain = ids(&mut m, &MapEvent::new(&fields));
+    plain.sort();
+    assert_eq!(plain, vec!["win", "zeek"]);
+}
+
+#[test]
+fn security_4688_mandatory_label_meets_integrity_level() {
+    let r = "title: T\nid: r1\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  sel:\n    IntegrityLevel:\n      - System\n      - S-1-16-16384\n  condition: sel\n";
+    let sysmon = "Microsoft-Windows-Sysmon/Operational";
+    check(
+        r,
+        &[
+            (&win(sysmon, 1, &[("IntegrityLevel", s("System"))]), true),
+            (
+                &win("Security", 4688, &[("MandatoryLabel", s("S-1-16-16384"))]),
+                true,
+            ),
+            (
+                &win("Security", 4688, &[("MandatoryLabel", s("S-1-16-12288"))]),
+                false,
+            ),
+            // Like Hayabusa, the label SID is not translated: a rule naming only `System`
+            // needs the SID listed too, as every SigmaHQ rule on IntegrityLevel does.
+            (
+                &win("Security", 4688, &[("IntegrityLevel", s("S-1-16-16384"))]),
+                false,
+            ),
+        ],
+    );
 }
 
 #[test]

@@ -248,6 +248,9 @@ fn scalar<'a, N: Node<'a>>(v: N) -> Option<FieldValue<'a>> {
     }
 }
 
+/// Visits the scalar values of a field: itself, each element of a list, or the `#text` of an
+/// XML element object — which is itself a list when an event writes several unnamed `<Data>`
+/// values (`"Data": {"#text": ["a", "b"]}`).
 fn visit_value<'a, N: Node<'a>>(v: N, visit: &mut dyn FnMut(&FieldValue<'_>)) {
     match v.kind() {
         Kind::Array => {
@@ -258,11 +261,16 @@ fn visit_value<'a, N: Node<'a>>(v: N, visit: &mut dyn FnMut(&FieldValue<'_>)) {
                 false
             });
         }
-        _ => {
-            if let Some(s) = scalar(v) {
-                visit(&s);
+        Kind::Object => {
+            if let Some(text) = v.get("#text") {
+                if matches!(text.kind(), Kind::Array) {
+                    visit_value(text, visit);
+                } else if let Some(s) = scalar(text) {
+                    visit(&s);
+                }
             }
         }
+        Kind::Scalar(s) => visit(&s),
     }
 }
 
@@ -380,6 +388,10 @@ impl Event for JsonEvent {
         }
     }
 
+    fn is_windows_record(&self) -> bool {
+        self.windows
+    }
+
     fn for_each_value(&self, visit: &mut dyn FnMut(&FieldValue<'_>)) {
         match &self.root {
             Root::Serde(v) => for_each_value_in(self.windows, v, visit),
@@ -455,6 +467,15 @@ mod tests {
             assert_eq!(values(&e, "process.args").unwrap().len(), 2);
             assert_eq!(values(&e, "n").unwrap(), vec!["Float(1.5)"]);
             assert_eq!(values(&e, "b").unwrap(), vec!["Bool(true)"]);
+        }
+        // Unnamed <Data> values: EventData.Data is an element whose text is a list.
+        for e in both(
+            r##"{"Event":{"System":{"EventID":325,"Channel":"Application"},"EventData":{"Data":{"#text":["ntds","C:\\ntds.dit",7],"#attributes":{"x":1}},"Binary":"00"}}}"##,
+        ) {
+            assert_eq!(
+                values(&e, "Data").unwrap(),
+                vec!["Str(\"ntds\")", "Str(\"C:\\\\ntds.dit\")", "Int(7)"]
+            );
         }
         assert!(JsonEvent::parse("[1]").is_err());
         assert!(JsonEvent::parse("{").is_err());

@@ -59,24 +59,10 @@ fn rel(root: &Path, path: &Path) -> String {
         .into_owned()
 }
 
-const FIREWALL: &str = "hayabusa-sample-evtx/EVTX-to-MITRE-Attack/TA0005-Defense Evasion/\
-                        T1562.004-Impair Defenses-Disable or Modify System Firewall/";
-
 /// Chainsaw matches Vigil does not report. Each is (file, record id, rule id); the reason is in
 /// docs/sigma-conformance.md under the same rule id. The test fails when one of them starts
-/// matching, so the list only shrinks.
-static KNOWN_CHAINSAW_ONLY: LazyLock<Vec<(String, u64, &str)>> = LazyLock::new(|| {
-    vec![
-        // Engine bug, Chainsaw is right: `ApplicationPath: null` must not match an empty
-        // string (the specification lists '' and null as different values). Reported to the
-        // engine; remove this entry when it is fixed.
-        (
-            format!("{FIREWALL}ID2004-Any any firewall rule created.evtx"),
-            6683,
-            "cde0a575-7d3d-4a49-9817-b8004a7bf105",
-        ),
-    ]
-});
+/// matching, so the list only shrinks. It is empty: Vigil finds every Chainsaw match.
+static KNOWN_CHAINSAW_ONLY: LazyLock<Vec<(String, u64, &str)>> = LazyLock::new(Vec::new);
 
 /// Record ids appear both as numbers and as strings in the references.
 fn record_id(v: &serde_json::Value) -> u64 {
@@ -136,31 +122,16 @@ const KNOWN_HAYABUSA_ONLY: &[(&str, usize)] = &[
     // Hayabusa wrong: the SubcategoryGuid is lower case in the events, upper case in the
     // rule's filter; Sigma compares case-insensitively, so the filter excludes them.
     ("Windows Event Auditing Disabled", 13),
-    // Vigil gap (reported to the engine): `Data|contains` on `EventData.Data` written as a
-    // list of unnamed <Data> values ({"#text": [...]}) finds no value.
-    ("Ntdsutil Abuse", 4),
-    ("MSSQL XPCmdshell Option Change", 5),
-    // Vigil gap (reported): Security 4688 carries the integrity level as MandatoryLabel; the
-    // Windows mapping does not rename it to IntegrityLevel as Hayabusa's does.
-    ("Potential RDP Session Hijacking Activity", 3),
-    ("Suspicious High IntegrityLevel Conhost Legacy Option", 2),
-    // Chainsaw agrees with Vigil; not analysed further yet.
-    ("WmiPrvSE Spawned A Process", 3),
-    // Not analysed yet (Chainsaw cannot load these rules, so it cannot break the tie).
-    ("Antivirus - Exploitation Framework Signature", 1),
-    ("Antivirus - Hacktool Signature", 8),
-    ("Antivirus - Password Dumper Signature", 3),
-    ("Antivirus - Relevant File Paths Alerts Signature", 2),
-    ("Antivirus - Web Shell Detection Signature", 1),
-    ("Failed MSExchange Transport Agent Installation", 2),
+    // Hayabusa wrong: `'\\\*.exe'` is an escaped backslash followed by an escaped asterisk,
+    // i.e. the literal text `\*.exe`; Hayabusa reads the `*` as a wildcard and so matches
+    // `...\cmd.exe /Q /c ... & del C:\Windows\TEMP\execute.bat`.
     ("Greedy File Deletion Using Del", 1),
-    ("MSI Installation From Web", 2),
+    // Mapping difference, Vigil follows the taxonomy and Chainsaw: `network_connection` is
+    // Sysmon 3. Hayabusa also maps it onto Security 5156 (Windows Filtering Platform), where
+    // `Application` is a `\device\harddiskvolume1\...` path that none of the rule's
+    // `C:\...` filters can meet, so under that mapping every outbound 3389 connection,
+    // mstsc.exe included, would be reported.
     ("Outbound RDP Connections Over Non-Standard Tools", 2),
-    // The engine bug listed in KNOWN_CHAINSAW_ONLY (null matching an empty string).
-    (
-        "Uncommon New Firewall Rule Added In Windows Firewall Exception List",
-        1,
-    ),
 ];
 
 /// Vigil matches on shared titles that Hayabusa does not report, per title, with the count.
@@ -170,8 +141,16 @@ const KNOWN_VIGIL_ONLY: &[(&str, usize)] = &[
     // backslash followed by a wildcard; Hayabusa and Chainsaw (which also misses these) do not
     // apply the escape.
     ("HackTool - CrackMapExec Execution Patterns", 11),
-    // Not analysed yet.
+    // Vigil right: PrintService/Admin 808 records 12 and 13 carry `ErrorCode: 0x7e` under
+    // `UserData.LoadPluginFailed`; the rule's `selection` (EventID 808, ErrorCode 0x7e) meets
+    // them. Hayabusa only reports the 354 record its keywords meet: it does not look
+    // `ErrorCode` up under `UserData`.
     ("Possible CVE-2021-1675 Print Spooler Exploitation", 2),
+    // Vigil right: Security 4688 events where NewProcessName equals ParentProcessName
+    // (lsass.exe → lsass.exe, cmd.exe → cmd.exe). The rule's `Image|fieldref: ParentImage`
+    // holds under the 4688 renames, and its filters name OriginalFileName and Product, which
+    // 4688 does not carry. Hayabusa reports this rule on Sysmon events only: it does not
+    // apply the rename to the field a `fieldref` names.
     ("Potential Executable Run Itself As Sacrificial Process", 3),
 ];
 
