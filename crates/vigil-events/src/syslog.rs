@@ -29,9 +29,10 @@
 //! a zone (`UTC`, or any zone followed by a year: `CST 1987`) and a `:`. A year-less timestamp
 //! takes the year that puts it closest before [`SyslogOptions::reference_ms`] (two days of clock
 //! skew allowed). The hostname is the next token unless it looks like a tag (`sshd[42]:`,
-//! `su:`) or a Cisco mnemonic (`%SYS-5-…`); the tag is `name[pid]:` or `name:`. Everything
-//! that does not fit is message text: a 3164 message is rejected only when it is empty, when
-//! its PRI is malformed, or when its timestamp names an impossible date.
+//! `su:`) or a Cisco mnemonic (`%SYS-5-…`); the tag is `name[pid]:`, `name:`, or `name[pid]`
+//! and a space (macOS launchd). Everything that does not fit is message text: a 3164 message
+//! is rejected only when it is empty, when its PRI is malformed, or when its timestamp names
+//! an impossible date.
 //!
 //! Nothing here panics on any input (a test feeds random bytes).
 
@@ -1083,7 +1084,8 @@ fn resolve_year(t: &BsdTime, offset_secs: i32, reference_ms: i64) -> Option<Sysl
         .find(|time| time.unix_ms() <= limit)
 }
 
-/// Whether a token is an RFC 3164 tag: `name:` or `name[pid]:` followed by a space or the end.
+/// Whether a token is an RFC 3164 tag: `name:` or `name[pid]:` followed by a space or the end,
+/// or `name[digits]` followed by a space (macOS).
 /// Returns (name, pid, bytes used including the colon).
 fn tag_at(s: &[u8]) -> Option<(&[u8], Option<&[u8]>, usize)> {
     let name_len = s
@@ -1098,10 +1100,17 @@ fn tag_at(s: &[u8]) -> Option<(&[u8], Option<&[u8]>, usize)> {
         Some(b'[') => {
             let inner = &s[name_len + 1..];
             let len = inner.iter().position(|b| matches!(b, b']' | b' '))?;
-            if inner.get(len) != Some(&b']') || inner.get(len + 1) != Some(&b':') || len > 128 {
+            if inner.get(len) != Some(&b']') || len > 128 {
                 return None;
             }
-            (Some(&inner[..len]), name_len + len + 3)
+            match inner.get(len + 1) {
+                Some(b':') => (Some(&inner[..len]), name_len + len + 3),
+                // macOS launchd and sandboxd: `name[pid] (detail): msg`.
+                Some(b' ') if len > 0 && inner[..len].iter().all(u8::is_ascii_digit) => {
+                    (Some(&inner[..len]), name_len + len + 2)
+                }
+                _ => return None,
+            }
         }
         _ => return None,
     };
@@ -1567,7 +1576,8 @@ mod tests {
         assert!(tag_at(b"su:").is_some());
         assert!(tag_at(b"http://x").is_none());
         assert!(tag_at(b"Use the BFG!").is_none());
-        assert!(tag_at(b"sshd[42] x").is_none());
+        assert!(tag_at(b"launchd[1] (x): y").is_some());
+        assert!(tag_at(b"sshd[x] y").is_none());
         assert!(tag_at(b"2001:db8::1 x").is_none());
     }
 }

@@ -1,0 +1,230 @@
+//! Batch decoding: HTTP bodies with good and bad events mixed, and the real syslog files in
+//! `../shared/data/logs`.
+
+use std::path::Path;
+
+use vigil_detect::Event as _;
+use vigil_events::batch::{self, BodyFormat, Position, RejectReason};
+use vigil_events::syslog::SyslogOptions;
+
+use crate::syslog::NOW;
+
+const MAX: usize = 1024;
+
+#[test]
+fn json_lines_keep_going_after_bad_lines() {
+    let body = b"{\"a\":1}\n[1,2]\n\n{\"a\":\r\n\"str\"\n{\"a\": 2}\r\n{\"a\":1} trailing\n";
+    let out = batch::decode_body(body, BodyFormat::JsonLines, MAX);
+    let accepted: Vec<_> = out
+        .accepted
+        .iter()
+        .map(|a| (a.position, &body[a.span.clone()]))
+        .collect();
+    assert_eq!(
+        accepted,
+        vec![
+            (Position::Line(1), &b"{\"a\":1}"[..]),
+            (Position::Line(6), &b"{\"a\": 2}"[..]),
+        ]
+    );
+    let rejected: Vec<_> = out
+        .rejected
+        .iter()
+        .map(|r| (r.position, r.reason.clone()))
+        .collect();
+    assert_eq!(rejected.len(), 4, "{rejected:?}");
+    assert_eq!(
+        rejected[0],
+        (
+            Position::Line(2),
+            RejectReason::NotAnObject { found: "an array" }
+        )
+    );
+    assert!(matches!(
+        rejected[1],
+        (
+            Position::Line(4),
+            RejectReason::InvalidJson { column: 6, .. }
+        )
+    ));
+    assert_eq!(
+        rejected[2],
+        (
+            Position::Line(5),
+            RejectReason::NotAnObject { found: "a string" }
+        )
+    );
+    assert!(matches!(
+        rejected[3],
+        (
+            Position::Line(7),
+            RejectReason::InvalidJson { column: 9, .. }
+        )
+    ));
+    let text = out.rejected[1].to_string();
+    assert!(
+        text.starts_with("line 4: invalid JSON at column 6"),
+        "{text}"
+    );
+}
+
+#[test]
+fn too_large_events_are_rejected_unread() {
+    let big = format!("{{\"a\":\"{}\"}}", "x".repeat(100));
+    let body = format!("{big}\n{{\"ok\":true}}");
+    let out = batch::decode_body(body.as_bytes(), BodyFormat::Sniff, 64);
+    assert_eq!(out.accepted.len(), 1);
+    assert_eq!(
+        out.rejected[0].reason,
+        RejectReason::TooLarge {
+            size: big.len(),
+            max: 64
+        }
+    );
+    assert!(
+        out.rejected[0]
+            .to_string()
+            .contains("split it or raise the limit")
+    );
+}
+
+#[test]
+fn arrays_reject_elements_by_index() {
+    let body = br#"  [{"a":1}, 2, null, {"a":3}, "s"]"#;
+    for format in [BodyFormat::JsonArray, BodyFormat::Sniff] {
+        let out = batch::decode_body(body, format, MAX);
+        let positions: Vec<_> = out.accepted.iter().map(|a| a.position).collect();
+        assert_eq!(positions, vec![Position::Index(0), Position::Index(3)]);
+        assert_eq!(&body[out.accepted[1].span.clone()], br#"{"a":3}"#);
+        let mut seen = Vec::new();
+        out.accepted[1]
+            .event
+            .field_values("a", &mut |v| seen.push(format!("{v:?}")));
+        assert_eq!(seen, vec!["Int(3)"]);
+        let rejected: Vec<_> = out
+            .rejected
+            .iter()
+            .map(|r| (r.position, r.reason.clone()))
+            .collect();
+        assert_eq!(
+            rejected,
+            vec![
+                (
+                    Position::Index(1),
+                    RejectReason::NotAnObject { found: "a number" }
+                ),
+                (
+                    Position::Index(2),
+                    RejectReason::NotAnObject { found: "null" }
+                ),
+                (
+                    Position::Index(4),
+                    RejectReason::NotAnObject { found: "a string" }
+                ),
+            ]
+        );
+    }
+}
+
+#[test]
+fn a_broken_array_keeps_what_came_before() {
+    let body = b"[{\"a\":1},\n {\"a\":2} {\"a\":3}]";
+    let out = batch::decode_body(body, BodyFormat::JsonArray, MAX);
+    assert_eq!(out.accepted.len(), 2);
+    assert_eq!(out.rejected.len(), 1);
+    let r = &out.rejected[0];
+    assert_eq!(r.position, Position::Index(2));
+    assert!(
+        matches!(r.reason, RejectReason::InvalidArray { line: 2, .. }),
+        "{r}"
+    );
+    // Not an array at all.
+    let out = batch::decode_body(b"{\"a\":1}", BodyFormat::JsonArray, MAX);
+    assert!(out.accepted.is_empty());
+    assert!(matches!(
+        out.rejected[0].reason,
+        RejectReason::InvalidArray { .. }
+    ));
+}
+
+#[test]
+fn sniffing_reads_a_pretty_printed_object_and_empty_bodies() {
+    let body = b"\xef\xbb\xbf{\n  \"user\": \"alice\",\n  \"n\": 1\n}\n";
+    let out = batch::decode_body(body, BodyFormat::Sniff, MAX);
+    assert_eq!(out.accepted.len(), 1, "{:?}", out.rejected);
+    assert!(out.rejected.is_empty());
+    for format in [
+        BodyFormat::JsonLines,
+        BodyFormat::JsonArray,
+        BodyFormat::Sniff,
+    ] {
+        let out = batch::decode_body(b" \n\r\n", format, MAX);
+        assert!(out.accepted.is_empty() && out.rejected.is_empty());
+    }
+}
+
+#[test]
+fn syslog_text_reports_bad_lines_by_number() {
+    let text =
+        b"<13>Nov 22 10:00:00 h sshd[1]: ok\n<999>bad\n\n<14>1 - h a p m [x m\nplain text line\n";
+    let out = batch::decode_syslog(text, SyslogOptions::new(NOW), MAX);
+    let accepted: Vec<_> = out.accepted.iter().map(|a| a.position).collect();
+    assert_eq!(accepted, vec![Position::Line(1), Position::Line(5)]);
+    let rejected: Vec<_> = out.rejected.iter().map(|r| r.to_string()).collect();
+    assert_eq!(rejected.len(), 2);
+    assert!(
+        rejected[0].starts_with("line 2: priority at byte 1: priority 999 is out of range"),
+        "{rejected:?}"
+    );
+    assert!(
+        rejected[1].starts_with("line 4: structured_data"),
+        "{rejected:?}"
+    );
+}
+
+fn shared_log(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/logs")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn real_syslog_files_parse_whole() {
+    for (file, host) in [
+        ("OpenSSH/OpenSSH_2k.log", "LabSZ"),
+        ("Linux/Linux_2k.log", "combo"),
+        ("Mac/Mac_2k.log", ""),
+    ] {
+        let data = shared_log(file);
+        assert!(batch::looks_like_syslog(&data), "{file}");
+        let out = batch::decode_syslog(&data, SyslogOptions::new(NOW), 64 * 1024);
+        assert!(out.rejected.is_empty(), "{file}: {:?}", &out.rejected[..1]);
+        assert_eq!(out.accepted.len(), 2000, "{file}");
+        for a in &out.accepted {
+            let m = &a.event;
+            assert!(m.timestamp.is_some(), "{file} {}", a.position);
+            if !host.is_empty() {
+                assert_eq!(m.hostname.as_deref(), Some(host), "{file} {}", a.position);
+            }
+        }
+        let tagged = out
+            .accepted
+            .iter()
+            .filter(|a| a.event.app_name.is_some())
+            .count();
+        assert!(
+            tagged * 100 >= 95 * out.accepted.len(),
+            "{file}: {tagged} tagged"
+        );
+    }
+    let ssh = shared_log("OpenSSH/OpenSSH_2k.log");
+    let out = batch::decode_syslog(&ssh, SyslogOptions::new(NOW), 64 * 1024);
+    assert!(
+        out.accepted
+            .iter()
+            .all(|a| a.event.app_name.as_deref() == Some("sshd"))
+    );
+    assert!(!batch::looks_like_syslog(b"{\"a\":1}\n"));
+    assert!(!batch::looks_like_syslog(b"# README\n"));
+}

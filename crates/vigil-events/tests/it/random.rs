@@ -1,0 +1,87 @@
+//! No input panics: random bytes, and mutations of real messages, through the syslog parser,
+//! the framer and the batch decoders.
+
+use vigil_events::batch::{self, BodyFormat};
+use vigil_events::syslog::{self, Framer, SyslogOptions};
+
+use crate::Rng;
+
+const SEEDS: &[&[u8]] = &[
+    b"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut=\"3\" eventSource=\"Application\" eventID=\"1011\"][examplePriority@32473 class=\"high\"] \xef\xbb\xbfmsg",
+    b"<189>52: *Mar  1 00:13:44.123 UTC: %SYS-5-CONFIG_I: Configured from console by console",
+    b"<166>Nov 21 2026 09:15:02 fw01 : %ASA-6-302013: Built outbound",
+    b"2026-11-22T10:00:00.123+0100 myhost systemd[1]: Started",
+    b"<165>Aug 24 05:34:00 CST 1987 mymachine myproc[10]: %% x",
+    b"<0>1990 Oct 22 10:52:01 TZ-6 scapegoat sched[0]: That's All Folks!",
+    b"[{\"a\":1},{\"b\":[1,2,{\"c\":\"\\u00e9\"}]}]\n{\"x\":1}\n",
+];
+
+const ALPHABET: &[u8] = b"<>0123456789 -:.[]\"=\\TZ+\n\r\0{}JanFebOct@%*";
+
+fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
+    let mut v = seed.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let at = rng.below(v.len() + 1);
+        match rng.below(4) {
+            0 if at < v.len() => v[at] = rng.below(256) as u8,
+            1 if at < v.len() => v[at] = ALPHABET[rng.below(ALPHABET.len())],
+            2 => v.truncate(at),
+            _ => v.insert(at.min(v.len()), ALPHABET[rng.below(ALPHABET.len())]),
+        }
+    }
+    v
+}
+
+fn exercise(input: &[u8], rng: &mut Rng) {
+    let reference = (rng.next_u64() as i64) >> rng.below(64);
+    let options = SyslogOptions {
+        reference_ms: reference,
+        default_offset_secs: rng.below(50_000) as i32 - 25_000,
+    };
+    if let Ok(m) = syslog::parse(input, &options) {
+        let _ = m.to_json();
+        let _ = m.timestamp_ms();
+    }
+    let mut framer = Framer::new(1 + rng.below(64));
+    for chunk in input.chunks(1 + rng.below(16)) {
+        framer.extend(chunk);
+        while framer.next_frame().is_some() {}
+    }
+    let _ = framer.finish();
+    for format in [
+        BodyFormat::JsonLines,
+        BodyFormat::JsonArray,
+        BodyFormat::Sniff,
+    ] {
+        let _ = batch::decode_body(input, format, 1 + rng.below(512));
+    }
+    let _ = batch::decode_syslog(input, options, 1 + rng.below(512));
+    let _ = batch::looks_like_syslog(input);
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    let mut rng = Rng::new(42);
+    for _ in 0..20_000 {
+        let len = rng.below(200);
+        let input: Vec<u8> = (0..len)
+            .map(|_| {
+                if rng.below(2) == 0 {
+                    rng.below(256) as u8
+                } else {
+                    ALPHABET[rng.below(ALPHABET.len())]
+                }
+            })
+            .collect();
+        exercise(&input, &mut rng);
+    }
+}
+
+#[test]
+fn mutated_real_messages_never_panic() {
+    let mut rng = Rng::new(5424);
+    for i in 0..20_000 {
+        let input = mutate(&mut rng, SEEDS[i % SEEDS.len()]);
+        exercise(&input, &mut rng);
+    }
+}
