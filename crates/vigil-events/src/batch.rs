@@ -266,18 +266,17 @@ pub fn decode_body(body: &[u8], format: BodyFormat, max_event_bytes: usize) -> B
             let whole = start..body.len();
             if serde_json::from_slice::<serde::de::IgnoredAny>(&body[first_line]).is_err()
                 && whole.len() <= max_event_bytes
+                && let Ok(event) = JsonEvent::parse_bytes(&body[whole.clone()])
             {
-                if let Ok(event) = JsonEvent::parse_bytes(&body[whole.clone()]) {
-                    // One pretty-printed object.
-                    return Batch {
-                        accepted: vec![Accepted {
-                            position: Position::Line(1),
-                            span: whole,
-                            event,
-                        }],
-                        rejected: Vec::new(),
-                    };
-                }
+                // One pretty-printed object.
+                return Batch {
+                    accepted: vec![Accepted {
+                        position: Position::Line(1),
+                        span: whole,
+                        event,
+                    }],
+                    rejected: Vec::new(),
+                };
             }
             BodyFormat::JsonLines
         }

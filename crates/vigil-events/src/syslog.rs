@@ -1022,11 +1022,12 @@ fn parse_bsd(s: &[u8]) -> Result<Option<(BsdTime, usize)>, (usize, Problem)> {
     pos += day_len + 1;
     // Cisco ASA: "Mmm dd yyyy hh:mm:ss".
     let mut year = lead_year;
-    if year.is_none() && s.get(pos + 4) == Some(&b' ') {
-        if let Some(y) = digits_at(s, pos, 4) {
-            year = Some(y as i32);
-            pos += 5;
-        }
+    if year.is_none()
+        && s.get(pos + 4) == Some(&b' ')
+        && let Some(y) = digits_at(s, pos, 4)
+    {
+        year = Some(y as i32);
+        pos += 5;
     }
     let Some((hour, minute, second, nanos, frac_digits, used)) = clock_at(s, pos) else {
         return Ok(None);
@@ -1084,10 +1085,13 @@ fn resolve_year(t: &BsdTime, offset_secs: i32, reference_ms: i64) -> Option<Sysl
         .find(|time| time.unix_ms() <= limit)
 }
 
+/// An RFC 3164 tag: (name, pid, bytes used including the colon).
+type Tag<'a> = (&'a [u8], Option<&'a [u8]>, usize);
+
 /// Whether a token is an RFC 3164 tag: `name:` or `name[pid]:` followed by a space or the end,
 /// or `name[digits]` followed by a space (macOS).
 /// Returns (name, pid, bytes used including the colon).
-fn tag_at(s: &[u8]) -> Option<(&[u8], Option<&[u8]>, usize)> {
+fn tag_at(s: &[u8]) -> Option<Tag<'_>> {
     let name_len = s
         .iter()
         .position(|b| matches!(b, b' ' | b'[' | b':'))

@@ -5,8 +5,11 @@ use vigil_events::syslog::{FrameError, Framer, Framing};
 
 use crate::Rng;
 
+/// What the framer yielded: (frame bytes, framing, stream offset) or the error.
+type Outcome = Result<(Vec<u8>, Framing, u64), FrameError>;
+
 /// Everything a framer yields for `chunks`, then `finish`.
-fn run(max: usize, chunks: &[&[u8]]) -> Vec<Result<(Vec<u8>, Framing, u64), FrameError>> {
+fn run(max: usize, chunks: &[&[u8]]) -> Vec<Outcome> {
     let mut framer = Framer::new(max);
     let mut out = Vec::new();
     for chunk in chunks {
@@ -29,7 +32,7 @@ fn run(max: usize, chunks: &[&[u8]]) -> Vec<Result<(Vec<u8>, Framing, u64), Fram
 const MIXED: &[u8] = b"29 <34>1 - host app - - - hello\n<13>Oct 11 22:14:15 h su: line\r\n\
 <13>nul-terminated\x002026-11-22T10:00:00Z h x: digits first\n\n\n11 <13>counted";
 
-fn expected_mixed() -> Vec<Result<(Vec<u8>, Framing, u64), FrameError>> {
+fn expected_mixed() -> Vec<Outcome> {
     use Framing::*;
     vec![
         Ok((b"<34>1 - host app - - - hello\n".to_vec(), OctetCounting, 0)),
