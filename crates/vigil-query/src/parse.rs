@@ -1,0 +1,700 @@
+//! The recursive-descent parser: text → [`Query`]. The grammar it implements is written down in
+//! the crate documentation; every function here is named after the rule it parses.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+
+use crate::ast::{Bound, Expr, Field, Pipe, Query, Scalar, TimeValue, Wildcard, WildcardPart};
+use crate::error::ParseError;
+
+/// Deepest parenthesis nesting accepted; queries arrive over HTTP, so recursion must be bounded.
+pub const MAX_DEPTH: usize = 64;
+
+/// The `top` count used when `| top FIELD` gives none.
+pub const DEFAULT_TOP: usize = 10;
+
+/// Characters a backslash escapes; before any other character a backslash is literal, so Windows
+/// paths (`C:\Windows\System32`) can be written as they are.
+const ESCAPABLE: &str = "\\*?:()\"|[]{}<> \t";
+
+/// Parses a query. An empty (or all-blank) query selects every event.
+pub fn parse(text: &str) -> Result<Query, ParseError> {
+    let mut parser = Parser {
+        src: text,
+        pos: 0,
+        depth: 0,
+        default_field: None,
+    };
+    parser.query()
+}
+
+/// A character read from a word, remembering whether it was escaped (an escaped `*` is literal).
+type WordChar = (char, bool);
+
+struct Parser<'a> {
+    src: &'a str,
+    pos: usize,
+    depth: usize,
+    /// Set inside `field:( … )`: bare terms in the group apply to this field.
+    default_field: Option<(Field, String)>,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<char> {
+        self.src[self.pos..].chars().next()
+    }
+
+    fn bump(&mut self) -> Option<char> {
+        let c = self.peek()?;
+        self.pos += c.len_utf8();
+        Some(c)
+    }
+
+    fn skip_ws(&mut self) {
+        while self.peek().is_some_and(char::is_whitespace) {
+            self.bump();
+        }
+    }
+
+    /// Whether a boolean operator keyword starts here (it must stand alone: `ORACLE` is a word).
+    fn keyword(&self) -> Option<&'static str> {
+        let rest = &self.src[self.pos..];
+        ["AND", "OR", "NOT"].into_iter().find(|kw| {
+            rest.starts_with(kw)
+                && rest[kw.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| c.is_whitespace() || c == '(' || c == '"')
+        })
+    }
+
+    /// Whether the next thing ends an operand list: end, `)`, `|`, or a binary operator.
+    fn at_operand_end(&self) -> bool {
+        matches!(self.peek(), None | Some(')') | Some('|'))
+            || matches!(self.keyword(), Some("AND" | "OR"))
+    }
+
+    // query = [ or ] [ "|" pipe ]
+    fn query(&mut self) -> Result<Query, ParseError> {
+        self.skip_ws();
+        let filter = if matches!(self.peek(), None | Some('|')) {
+            Expr::All
+        } else {
+            self.or()?
+        };
+        self.skip_ws();
+        match self.peek() {
+            None => Ok(Query { filter, pipe: None }),
+            Some('|') => {
+                self.bump();
+                let pipe = self.pipe()?;
+                Ok(Query {
+                    filter,
+                    pipe: Some(pipe),
+                })
+            }
+            Some(')') => Err(ParseError::UnmatchedParen { offset: self.pos }),
+            Some(found) => Err(ParseError::Unexpected {
+                offset: self.pos,
+                found,
+            }),
+        }
+    }
+
+    // or = and { "OR" and }
+    fn or(&mut self) -> Result<Expr, ParseError> {
+        let mut items = vec![self.and()?];
+        loop {
+            self.skip_ws();
+            if self.keyword() != Some("OR") {
+                break;
+            }
+            let offset = self.pos;
+            self.pos += 2;
+            self.skip_ws();
+            if self.at_operand_end() {
+                return Err(ParseError::MissingOperand {
+                    offset,
+                    operator: "OR".into(),
+                    example: example("OR"),
+                });
+            }
+            items.push(self.and()?);
+        }
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Expr::Or(items)
+        })
+    }
+
+    // and = unary { [ "AND" ] unary }
+    fn and(&mut self) -> Result<Expr, ParseError> {
+        let mut items = vec![self.unary()?];
+        loop {
+            self.skip_ws();
+            if matches!(self.peek(), None | Some(')') | Some('|')) || self.keyword() == Some("OR") {
+                break;
+            }
+            if self.keyword() == Some("AND") {
+                let offset = self.pos;
+                self.pos += 3;
+                self.skip_ws();
+                if self.at_operand_end() {
+                    return Err(ParseError::MissingOperand {
+                        offset,
+                        operator: "AND".into(),
+                        example: example("AND"),
+                    });
+                }
+            }
+            items.push(self.unary()?);
+        }
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Expr::And(items)
+        })
+    }
+
+    // unary = "NOT" unary | primary
+    fn unary(&mut self) -> Result<Expr, ParseError> {
+        self.skip_ws();
+        match self.keyword() {
+            Some("NOT") => {
+                let offset = self.pos;
+                self.pos += 3;
+                self.skip_ws();
+                if self.at_operand_end() {
+                    return Err(ParseError::MissingOperand {
+                        offset,
+                        operator: "NOT".into(),
+                        example: example("NOT"),
+                    });
+                }
+                Ok(Expr::Not(Box::new(self.unary()?)))
+            }
+            Some(operator) => Err(ParseError::MissingOperand {
+                offset: self.pos,
+                operator: operator.into(),
+                example: example(operator),
+            }),
+            None => self.primary(),
+        }
+    }
+
+    // primary = "(" or ")" | phrase | "exists:" name | name ":" value | word
+    fn primary(&mut self) -> Result<Expr, ParseError> {
+        let offset = self.pos;
+        match self.peek() {
+            Some('(') => self.group(),
+            Some(')') => Err(ParseError::UnmatchedParen { offset }),
+            Some('"') => {
+                let text = self.phrase()?;
+                Ok(match &self.default_field {
+                    Some((field, _)) => Expr::Phrase {
+                        field: Some(field.clone()),
+                        text,
+                    },
+                    None => Expr::Phrase { field: None, text },
+                })
+            }
+            Some(':') => Err(ParseError::MissingField { offset }),
+            Some('>' | '<') => Err(ParseError::BadComparison { offset }),
+            Some(found @ ('[' | ']' | '{' | '}')) => Err(ParseError::Unexpected { offset, found }),
+            _ => {
+                let word = self.word(true);
+                if self.peek() == Some(':') {
+                    let name: String = word.iter().map(|(c, _)| c).collect();
+                    self.bump();
+                    if name == "exists" {
+                        return self.exists(offset);
+                    }
+                    if word.iter().any(|&(c, esc)| !esc && (c == '*' || c == '?')) {
+                        return Err(ParseError::WildcardField {
+                            offset,
+                            field: name,
+                        });
+                    }
+                    return self.value(Field::from_name(&name), name);
+                }
+                match self.default_field.clone() {
+                    Some((field, _)) => Ok(word_expr(Some(field), &word)),
+                    None => Ok(word_expr(None, &word)),
+                }
+            }
+        }
+    }
+
+    fn group(&mut self) -> Result<Expr, ParseError> {
+        let offset = self.pos;
+        self.bump();
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(ParseError::TooDeep {
+                offset,
+                limit: MAX_DEPTH,
+            });
+        }
+        self.skip_ws();
+        match self.peek() {
+            Some(')') => return Err(ParseError::EmptyGroup { offset }),
+            None | Some('|') => return Err(ParseError::UnclosedParen { offset }),
+            _ => {}
+        }
+        let inner = self.or()?;
+        self.skip_ws();
+        if self.peek() != Some(')') {
+            return Err(ParseError::UnclosedParen { offset });
+        }
+        self.bump();
+        self.depth -= 1;
+        Ok(inner)
+    }
+
+    fn exists(&mut self, offset: usize) -> Result<Expr, ParseError> {
+        let word = self.word(true);
+        let name: String = word.iter().map(|(c, _)| c).collect();
+        if name.is_empty() {
+            return Err(ParseError::ExistsWithoutField { offset });
+        }
+        if word.iter().any(|&(c, esc)| !esc && (c == '*' || c == '?')) {
+            return Err(ParseError::WildcardField {
+                offset: offset + "exists:".len(),
+                field: name,
+            });
+        }
+        Ok(Expr::Exists(Field::from_name(&name)))
+    }
+
+    // value = phrase | range | comparison | "(" or ")" | "*" | word
+    fn value(&mut self, field: Field, name: String) -> Result<Expr, ParseError> {
+        let offset = self.pos;
+        match self.peek() {
+            None | Some(')' | '|') => Err(ParseError::MissingValue {
+                offset,
+                field: name,
+            }),
+            Some(c) if c.is_whitespace() => Err(ParseError::MissingValue {
+                offset,
+                field: name,
+            }),
+            Some('"') => Ok(Expr::Phrase {
+                field: Some(field),
+                text: self.phrase()?,
+            }),
+            Some('[' | '{') => self.range(field),
+            Some('>' | '<') => self.comparison(field),
+            Some('(') => {
+                let outer = self.default_field.replace((field, name));
+                let result = self.group();
+                self.default_field = outer;
+                result
+            }
+            Some(_) => {
+                let word = self.word(false);
+                if word == [('*', false)] {
+                    return Ok(Expr::Exists(field));
+                }
+                Ok(word_expr(Some(field), &word))
+            }
+        }
+    }
+
+    // range = ( "[" | "{" ) bound "TO" bound ( "]" | "}" )
+    fn range(&mut self, field: Field) -> Result<Expr, ParseError> {
+        let offset = self.pos;
+        let inclusive_low = self.bump() == Some('[');
+        let malformed = |problem: &str| ParseError::MalformedRange {
+            offset,
+            problem: problem.into(),
+        };
+        self.skip_ws();
+        let lower = self.bound_token()?;
+        let Some((low_text, low_quoted, low_offset)) = lower else {
+            return Err(malformed("the lower end is missing"));
+        };
+        self.skip_ws();
+        let rest = &self.src[self.pos..];
+        if !(rest.starts_with("TO") || rest.starts_with("to")) {
+            return Err(malformed("expected TO after the lower end"));
+        }
+        self.pos += 2;
+        self.skip_ws();
+        let Some((high_text, high_quoted, high_offset)) = self.bound_token()? else {
+            return Err(malformed("the upper end is missing"));
+        };
+        self.skip_ws();
+        let inclusive_high = match self.bump() {
+            Some(']') => true,
+            Some('}') => false,
+            _ => return Err(malformed("it is not closed with ] or }")),
+        };
+        let lower = make_bound(&field, &low_text, low_quoted, low_offset, inclusive_low)?;
+        let upper = make_bound(&field, &high_text, high_quoted, high_offset, inclusive_high)?;
+        Ok(Expr::Range {
+            field,
+            lower,
+            upper,
+        })
+    }
+
+    // comparison = ( ">" | ">=" | "<" | "<=" ) bound
+    fn comparison(&mut self, field: Field) -> Result<Expr, ParseError> {
+        let offset = self.pos;
+        let greater = self.bump() == Some('>');
+        let inclusive = if self.peek() == Some('=') {
+            self.bump();
+            true
+        } else {
+            false
+        };
+        let Some((text, quoted, value_offset)) = self.bound_token()? else {
+            return Err(ParseError::BadComparison { offset });
+        };
+        if text == "*" && !quoted {
+            return Err(ParseError::BadComparison { offset });
+        }
+        let bound = make_bound(&field, &text, quoted, value_offset, inclusive)?;
+        let (lower, upper) = if greater {
+            (bound, Bound::Unbounded)
+        } else {
+            (Bound::Unbounded, bound)
+        };
+        Ok(Expr::Range {
+            field,
+            lower,
+            upper,
+        })
+    }
+
+    /// One end of a range: a quoted string or a run up to blank, `]` or `}`.
+    fn bound_token(&mut self) -> Result<Option<(String, bool, usize)>, ParseError> {
+        let offset = self.pos;
+        if self.peek() == Some('"') {
+            return Ok(Some((self.phrase()?, true, offset)));
+        }
+        let mut text = String::new();
+        while let Some(c) = self.peek() {
+            if c.is_whitespace() || matches!(c, ']' | '}' | ')' | '|') {
+                break;
+            }
+            self.bump();
+            text.push(c);
+        }
+        Ok((!text.is_empty()).then_some((text, false, offset)))
+    }
+
+    // phrase = '"' { char | '\"' | '\\' } '"'
+    fn phrase(&mut self) -> Result<String, ParseError> {
+        let offset = self.pos;
+        self.bump();
+        let mut text = String::new();
+        loop {
+            match self.bump() {
+                None => return Err(ParseError::UnterminatedPhrase { offset }),
+                Some('"') => return Ok(text),
+                Some('\\') if matches!(self.peek(), Some('"' | '\\')) => {
+                    text.extend(self.bump());
+                }
+                Some(c) => text.push(c),
+            }
+        }
+    }
+
+    /// A bare word. In name position it stops at an unescaped `:`; in value position colons are
+    /// part of the value (`time:2026-01-01T10:00:00Z`, `url:http://x`).
+    fn word(&mut self, stop_at_colon: bool) -> Vec<WordChar> {
+        let mut out = Vec::new();
+        while let Some(c) = self.peek() {
+            if c.is_whitespace() || matches!(c, '(' | ')' | '"' | '|') {
+                break;
+            }
+            if c == ':' && stop_at_colon {
+                break;
+            }
+            if c == '\\' {
+                let next = self.src[self.pos + 1..].chars().next();
+                if let Some(n) = next.filter(|n| ESCAPABLE.contains(*n)) {
+                    self.pos += 1 + n.len_utf8();
+                    out.push((n, true));
+                    continue;
+                }
+            }
+            self.bump();
+            out.push((c, false));
+        }
+        out
+    }
+
+    // pipe = "count" "by" name | "top" [ N ] name
+    fn pipe(&mut self) -> Result<Pipe, ParseError> {
+        self.skip_ws();
+        let offset = self.pos;
+        let command = self.plain_word();
+        let pipe = match command.as_str() {
+            "count" => {
+                const USAGE: &str = "| count by FIELD, e.g. | count by service";
+                self.skip_ws();
+                let by_offset = self.pos;
+                if self.plain_word() != "by" {
+                    return Err(ParseError::IncompletePipe {
+                        offset: by_offset,
+                        command: "count".into(),
+                        usage: USAGE,
+                    });
+                }
+                self.skip_ws();
+                let field = self.pipe_field("count by", USAGE)?;
+                Pipe::CountBy(field)
+            }
+            "top" => {
+                const USAGE: &str = "| top N FIELD, e.g. | top 10 user.name";
+                self.skip_ws();
+                let save = self.pos;
+                let word = self.plain_word();
+                let n = match word.parse::<usize>() {
+                    Ok(0) => {
+                        return Err(ParseError::IncompletePipe {
+                            offset: save,
+                            command: "top".into(),
+                            usage: USAGE,
+                        });
+                    }
+                    Ok(n) => n,
+                    Err(_) => {
+                        self.pos = save;
+                        DEFAULT_TOP
+                    }
+                };
+                self.skip_ws();
+                let field = self.pipe_field("top", USAGE)?;
+                Pipe::Top { n, field }
+            }
+            _ => {
+                return Err(ParseError::UnknownPipe {
+                    offset,
+                    found: command,
+                });
+            }
+        };
+        self.skip_ws();
+        if self.pos < self.src.len() {
+            return Err(ParseError::TrailingAfterPipe {
+                offset: self.pos,
+                found: self.src[self.pos..].trim_end().to_owned(),
+            });
+        }
+        Ok(pipe)
+    }
+
+    fn pipe_field(&mut self, command: &str, usage: &'static str) -> Result<Field, ParseError> {
+        let offset = self.pos;
+        let name = self.plain_word();
+        if name.is_empty() {
+            return Err(ParseError::IncompletePipe {
+                offset,
+                command: command.into(),
+                usage,
+            });
+        }
+        if name.contains(['*', '?']) {
+            return Err(ParseError::WildcardField {
+                offset,
+                field: name,
+            });
+        }
+        Ok(Field::from_name(&name))
+    }
+
+    fn plain_word(&mut self) -> String {
+        let mut text = String::new();
+        while let Some(c) = self.peek() {
+            if c.is_whitespace() || c == '|' {
+                break;
+            }
+            self.bump();
+            text.push(c);
+        }
+        text
+    }
+}
+
+/// A correct use of a boolean operator, for error messages.
+fn example(operator: &str) -> &'static str {
+    match operator {
+        "NOT" => "user:alice NOT service:payroll",
+        "AND" => "user:alice AND host:web1",
+        _ => "user:alice OR user:bob",
+    }
+}
+
+/// Turns a bare word into a match or, when it has unescaped `*`/`?`, a wildcard.
+fn word_expr(field: Option<Field>, word: &[WordChar]) -> Expr {
+    if field.is_none() && word == [('*', false)] {
+        return Expr::All;
+    }
+    if !word.iter().any(|&(c, esc)| !esc && (c == '*' || c == '?')) {
+        return Expr::Match {
+            field,
+            value: word.iter().map(|(c, _)| c).collect(),
+        };
+    }
+    let mut parts = Vec::new();
+    let mut literal = String::new();
+    for &(c, escaped) in word {
+        match (c, escaped) {
+            ('*', false) | ('?', false) => {
+                if !literal.is_empty() {
+                    parts.push(WildcardPart::Literal(std::mem::take(&mut literal)));
+                }
+                // Consecutive `*` mean the same as one.
+                if c == '?' {
+                    parts.push(WildcardPart::AnyChar);
+                } else if parts.last() != Some(&WildcardPart::AnyRun) {
+                    parts.push(WildcardPart::AnyRun);
+                }
+            }
+            _ => literal.push(c),
+        }
+    }
+    if !literal.is_empty() {
+        parts.push(WildcardPart::Literal(literal));
+    }
+    Expr::Wildcard {
+        field,
+        pattern: Wildcard { parts },
+    }
+}
+
+fn make_bound(
+    field: &Field,
+    text: &str,
+    quoted: bool,
+    offset: usize,
+    inclusive: bool,
+) -> Result<Bound, ParseError> {
+    if text == "*" && !quoted {
+        return Ok(Bound::Unbounded);
+    }
+    let scalar = if *field == Field::Time {
+        Scalar::Time(parse_time(text).ok_or_else(|| ParseError::BadTime {
+            offset,
+            value: text.to_owned(),
+        })?)
+    } else if quoted {
+        Scalar::Text(text.to_owned())
+    } else if let Ok(n) = text.parse::<i64>() {
+        Scalar::Int(n)
+    } else if let Some(x) = parse_float(text) {
+        Scalar::Float(x)
+    } else if let Some(t) = parse_time(text) {
+        Scalar::Time(t)
+    } else {
+        Scalar::Text(text.to_owned())
+    };
+    Ok(if inclusive {
+        Bound::Inclusive(scalar)
+    } else {
+        Bound::Exclusive(scalar)
+    })
+}
+
+/// A decimal number; words like `inf` or `nan` stay text.
+fn parse_float(text: &str) -> Option<f64> {
+    if !text
+        .chars()
+        .all(|c| c.is_ascii_digit() || "+-.eE".contains(c))
+    {
+        return None;
+    }
+    text.parse::<f64>().ok().filter(|x| x.is_finite())
+}
+
+/// Parses a time as written in a query: `now`, `now-15m` (units s, m, h, d, w), an RFC 3339
+/// instant, a date-time without zone (taken as UTC) or a date (midnight UTC).
+pub fn parse_time(text: &str) -> Option<TimeValue> {
+    if let Some(rest) = text.strip_prefix("now") {
+        if rest.is_empty() {
+            return Some(TimeValue::Now { offset_seconds: 0 });
+        }
+        let sign = match rest.as_bytes()[0] {
+            b'-' => -1,
+            b'+' => 1,
+            _ => return None,
+        };
+        let body = &rest[1..];
+        let unit_at = body.find(|c: char| !c.is_ascii_digit())?;
+        let amount: i64 = body[..unit_at].parse().ok()?;
+        let unit = match &body[unit_at..] {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3_600,
+            "d" => 86_400,
+            "w" => 604_800,
+            _ => return None,
+        };
+        return Some(TimeValue::Now {
+            offset_seconds: sign * amount.checked_mul(unit)?,
+        });
+    }
+    if !text.as_bytes().first()?.is_ascii_digit() {
+        return None;
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(TimeValue::Absolute(t.with_timezone(&Utc)));
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return Some(TimeValue::Absolute(t.and_utc()));
+        }
+    }
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    Some(TimeValue::Absolute(date.and_hms_opt(0, 0, 0)?.and_utc()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times_resolve_against_now() {
+        assert_eq!(
+            parse_time("now-1h"),
+            Some(TimeValue::Now {
+                offset_seconds: -3600
+            })
+        );
+        assert_eq!(
+            parse_time("now+2d"),
+            Some(TimeValue::Now {
+                offset_seconds: 172_800
+            })
+        );
+        assert_eq!(parse_time("now-1y"), None);
+        assert_eq!(parse_time("nowhere"), None);
+    }
+
+    #[test]
+    fn dates_without_zone_are_utc() {
+        let Some(TimeValue::Absolute(t)) = parse_time("2026-01-02T03:04:05") else {
+            panic!("a zone-less date-time parses");
+        };
+        assert_eq!(t.to_rfc3339(), "2026-01-02T03:04:05+00:00");
+        let Some(TimeValue::Absolute(d)) = parse_time("2026-01-02") else {
+            panic!("a date parses");
+        };
+        assert_eq!(d.to_rfc3339(), "2026-01-02T00:00:00+00:00");
+    }
+
+    #[test]
+    fn wildcard_regex_escapes_literals() {
+        let Ok(Query {
+            filter: Expr::Wildcard { pattern, .. },
+            ..
+        }) = parse("file:*.exe")
+        else {
+            panic!("a wildcard parses");
+        };
+        assert_eq!(pattern.to_regex(), ".*\\.exe");
+    }
+}
