@@ -1077,7 +1077,7 @@ fn resolve_year(t: &BsdTime, offset_secs: i32, reference_ms: i64) -> Option<Sysl
         return with_year(year);
     }
     let local_ms = reference_ms.saturating_add(i64::from(offset_secs) * 1000);
-    let ref_year = year_of_days(local_ms.div_euclid(86_400_000)).clamp(1, 9998) as i32;
+    let ref_year = year_of_days(local_ms.div_euclid(86_400_000)).clamp(8, 9998) as i32;
     let limit = reference_ms.saturating_add(2 * 86_400_000);
     (ref_year - 8..=ref_year + 1)
         .rev()
