@@ -1,0 +1,787 @@
+//! The embedded backend: journal + Tantivy in one data directory, run by two threads.
+//!
+//! ```text
+//! append() ──bounded──▶ journal thread ──bounded──▶ index thread ──commit──▶ readers
+//!   ▲  waits for the fsync   (group commit:            (adds documents, commits every
+//!   └──────── ack ─────────   one fsync per group)      interval with the journal position)
+//! ```
+//!
+//! Both channels are bounded, so a slow disk or a slow indexer makes `append` wait rather than
+//! grow memory. The journal is the source of truth until the index commits: on open, records
+//! after the last committed position are indexed again.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::json;
+use tantivy::aggregation::agg_req::Aggregations;
+use tantivy::aggregation::{AggContextParams, AggregationCollector, AggregationLimitsGuard};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
+};
+use vigil_query::{Expr, Field, Pipe, Query as VQuery};
+
+use crate::error::LogError;
+use crate::index::{Fields, Translator, register_tokenizers, schema};
+use crate::journal::{self, Journal, Position, Record};
+use crate::store::{
+    Aggregation, AppendOutcome, Count as ValueCount, Cursor, EventStore, NewEvent, Pivot,
+    PivotRequest, Rejected, SearchPage, SearchRequest, ServiceStats, StoredEvent, TimeBucket,
+    TimeRange,
+};
+
+/// How the embedded store runs. Build with [`EmbeddedConfig::new`] and adjust the fields.
+#[derive(Debug, Clone)]
+pub struct EmbeddedConfig {
+    /// The data directory (holds `journal/` and `index/`).
+    pub dir: PathBuf,
+    /// How often new events are committed to the index (and become searchable).
+    pub commit_interval: Duration,
+    /// Memory Tantivy may use for indexing before it writes a segment.
+    pub index_memory_bytes: usize,
+    /// Tantivy indexing threads.
+    pub index_threads: usize,
+    /// Append requests that may wait for the journal; more make `append` block.
+    pub queued_appends: usize,
+    /// Journal groups that may wait for the indexer; more make the journal thread block.
+    pub queued_groups: usize,
+}
+
+impl EmbeddedConfig {
+    /// Defaults sized for a small server: commit every second, 256 MiB of indexing memory.
+    pub fn new(dir: impl Into<PathBuf>) -> EmbeddedConfig {
+        EmbeddedConfig {
+            dir: dir.into(),
+            commit_interval: Duration::from_secs(1),
+            index_memory_bytes: 256 * 1024 * 1024,
+            index_threads: 1,
+            queued_appends: 64,
+            queued_groups: 8,
+        }
+    }
+}
+
+type Reply<T> = SyncSender<Result<T, String>>;
+
+enum Request {
+    Append {
+        events: Vec<(i64, NewEvent)>,
+        reply: Reply<Vec<u64>>,
+    },
+    Flush(Reply<()>),
+    Delete {
+        query: Box<dyn Query>,
+        reply: Reply<()>,
+    },
+}
+
+enum IndexMsg {
+    Records {
+        records: Vec<Record>,
+        end: Position,
+        next_seq: u64,
+    },
+    Flush(Reply<()>),
+    Delete {
+        query: Box<dyn Query>,
+        reply: Reply<()>,
+    },
+}
+
+/// The commit payload: how far into the journal the committed index reaches.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Checkpoint {
+    position: Position,
+    next_seq: u64,
+}
+
+impl Checkpoint {
+    fn encode(self) -> String {
+        json!({
+            "segment": self.position.segment,
+            "offset": self.position.offset,
+            "next_seq": self.next_seq,
+        })
+        .to_string()
+    }
+
+    fn decode(payload: Option<&str>) -> Checkpoint {
+        let Some(value) = payload.and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+        else {
+            return Checkpoint::default();
+        };
+        let get = |k: &str| {
+            value
+                .get(k)
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0)
+        };
+        Checkpoint {
+            position: Position {
+                segment: get("segment"),
+                offset: get("offset"),
+            },
+            next_seq: get("next_seq"),
+        }
+    }
+}
+
+/// The embedded event store. Cheap to share behind an `Arc`; dropping it commits the index and
+/// stops its threads.
+pub struct EmbeddedStore {
+    /// The journal thread's inbox, bounded by `queued_appends`: the back-pressure point. In a
+    /// mutex so `Drop` can close it and let the threads finish.
+    requests: Mutex<Option<SyncSender<Request>>>,
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    /// Journal and index threads, joined on drop.
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedStore").finish_non_exhaustive()
+    }
+}
+
+fn commit(
+    writer: &mut IndexWriter,
+    reader: &IndexReader,
+    journal_dir: &Path,
+    checkpoint: Checkpoint,
+) -> Result<(), LogError> {
+    let mut prepared = writer.prepare_commit()?;
+    prepared.set_payload(&checkpoint.encode());
+    prepared.commit()?;
+    reader.reload()?;
+    journal::remove_before(journal_dir, checkpoint.position)
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the store in `config.dir`, truncating a torn journal tail and indexing
+    /// whatever the journal holds beyond the last index commit.
+    pub fn open(config: EmbeddedConfig) -> Result<EmbeddedStore, LogError> {
+        let journal_dir = config.dir.join("journal");
+        let index_dir = config.dir.join("index");
+        for dir in [&journal_dir, &index_dir] {
+            std::fs::create_dir_all(dir).map_err(|e| LogError::io(dir, e))?;
+        }
+        let index = if index_dir.join("meta.json").exists() {
+            Index::open_in_dir(&index_dir)?
+        } else {
+            Index::create_in_dir(&index_dir, schema())?
+        };
+        register_tokenizers(&index);
+        let fields = Fields::resolve(&index.schema())?;
+        let mut checkpoint = Checkpoint::decode(index.load_metas()?.payload.as_deref());
+        let mut writer: IndexWriter =
+            index.writer_with_num_threads(config.index_threads, config.index_memory_bytes)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+
+        let mut replayed = 0u64;
+        let end = journal::replay(&journal_dir, checkpoint.position, |record, _| {
+            checkpoint.next_seq = checkpoint.next_seq.max(record.seq + 1);
+            writer.add_document(fields.document(&record))?;
+            replayed += 1;
+            Ok(())
+        })?;
+        checkpoint.position = end;
+        if replayed > 0 {
+            tracing::info!(
+                replayed,
+                "indexed journal records the last commit did not cover"
+            );
+        }
+        commit(&mut writer, &reader, &journal_dir, checkpoint)?;
+
+        let journal = Journal::open_at(&journal_dir, end)?;
+        let (requests, inbox) = sync_channel(config.queued_appends);
+        let (to_index, index_inbox) = sync_channel(config.queued_groups);
+        let journal_thread = std::thread::Builder::new()
+            .name("vigil-logs-journal".into())
+            .spawn(move || journal_loop(journal, checkpoint.next_seq, inbox, to_index))
+            .map_err(|e| LogError::io(&journal_dir, e))?;
+        let index_reader = reader.clone();
+        let interval = config.commit_interval;
+        let index_thread = std::thread::Builder::new()
+            .name("vigil-logs-index".into())
+            .spawn(move || {
+                index_loop(
+                    writer,
+                    fields,
+                    index_reader,
+                    journal_dir,
+                    checkpoint,
+                    interval,
+                    index_inbox,
+                )
+            })
+            .map_err(|e| LogError::io(&config.dir, e))?;
+        Ok(EmbeddedStore {
+            requests: Mutex::new(Some(requests)),
+            index,
+            reader,
+            fields,
+            threads: Mutex::new(vec![journal_thread, index_thread]),
+        })
+    }
+
+    fn send(&self, request: Request) -> Result<(), LogError> {
+        let sender = self
+            .requests
+            .lock()
+            .map_err(|_| LogError::Closed("a thread panicked".into()))?
+            .clone()
+            .ok_or_else(|| LogError::Closed("closed".into()))?;
+        sender
+            .send(request)
+            .map_err(|_| LogError::Closed("the journal thread stopped".into()))
+    }
+
+    fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> Result<T, LogError> {
+        let (reply, answer) = sync_channel(1);
+        self.send(make(reply))?;
+        answer
+            .recv()
+            .map_err(|_| LogError::Closed("the journal thread stopped".into()))?
+            .map_err(LogError::Closed)
+    }
+
+    fn translator(&self) -> Translator<'_> {
+        Translator {
+            fields: &self.fields,
+            index: &self.index,
+            now: Utc::now(),
+        }
+    }
+
+    fn filter(&self, expr: &Expr, range: TimeRange) -> Result<Box<dyn Query>, LogError> {
+        let t = self.translator();
+        let q = t.query(expr)?;
+        Ok(match t.window(range.from, range.to) {
+            Some(w) => Box::new(BooleanQuery::new(vec![(Occur::Must, q), (Occur::Must, w)])),
+            None => q,
+        })
+    }
+
+    fn load(
+        &self,
+        searcher: &tantivy::Searcher,
+        address: DocAddress,
+    ) -> Result<StoredEvent, LogError> {
+        let doc: TantivyDocument = searcher.doc(address)?;
+        let text = |f| {
+            doc.get_first(f)
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        let micros = doc
+            .get_first(self.fields.time)
+            .and_then(|v| v.as_datetime())
+            .map_or(0, |d| d.into_timestamp_micros());
+        Ok(StoredEvent {
+            id: doc
+                .get_first(self.fields.seq)
+                .and_then(|v| v.as_u64())
+                .unwrap_or_default(),
+            time: Utc.timestamp_micros(micros).single().unwrap_or_default(),
+            service: text(self.fields.service),
+            host: text(self.fields.host),
+            tenant: text(self.fields.tenant),
+            json: text(self.fields.raw),
+        })
+    }
+
+    fn newest(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &dyn Query,
+        limit: usize,
+    ) -> Result<Vec<(u64, StoredEvent)>, LogError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let top = searcher.search(
+            query,
+            &TopDocs::with_limit(limit).order_by_u64_field("order", Order::Desc),
+        )?;
+        top.into_iter()
+            .map(|(key, address)| Ok((key.unwrap_or_default(), self.load(searcher, address)?)))
+            .collect()
+    }
+
+    fn run_aggs(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &dyn Query,
+        aggs: serde_json::Value,
+    ) -> Result<(u64, serde_json::Value), LogError> {
+        let aggs: Aggregations = serde_json::from_value(aggs)
+            .map_err(|e| LogError::Unsupported(format!("aggregation request: {e}")))?;
+        let collector = AggregationCollector::from_aggs(
+            aggs,
+            AggContextParams::new(
+                AggregationLimitsGuard::default(),
+                self.index.tokenizers().clone(),
+            ),
+        );
+        let (total, results) = searcher.search(query, &(Count, collector))?;
+        let value = serde_json::to_value(results)
+            .map_err(|e| LogError::Unsupported(format!("aggregation result: {e}")))?;
+        Ok((total as u64, value))
+    }
+}
+
+fn agg_field(field: &Field) -> Result<String, LogError> {
+    Ok(match field {
+        Field::Service => "service".into(),
+        Field::Host => "host".into(),
+        Field::Tenant => "tenant".into(),
+        Field::Time => {
+            return Err(LogError::Unsupported(
+                "`count by time` is not supported: use a pivot for a timeline, or count by another field"
+                    .into(),
+            ));
+        }
+        Field::Json(path) => format!("body.{path}"),
+    })
+}
+
+fn buckets(value: &serde_json::Value) -> Vec<ValueCount> {
+    value["buckets"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|b| ValueCount {
+                    value: match &b["key"] {
+                        serde_json::Value::String(s) => s.clone(),
+                        serde_json::Value::Number(n) => match n.as_f64() {
+                            Some(x) if x.fract() == 0.0 && x.abs() < 9e15 => {
+                                format!("{}", x as i64)
+                            }
+                            _ => n.to_string(),
+                        },
+                        other => other.to_string(),
+                    },
+                    count: b["doc_count"].as_u64().unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Milliseconds of an `order` key (see `index::order_key`) as a time.
+fn order_time(value: &serde_json::Value) -> Option<DateTime<Utc>> {
+    let key = value["value"].as_f64()? as u64;
+    Utc.timestamp_millis_opt((key >> 22) as i64).single()
+}
+
+/// A bucket width giving at most ~200 points over the span.
+fn bucket_seconds(span_seconds: i64) -> i64 {
+    const STEPS: [i64; 10] = [
+        1, 10, 60, 300, 900, 3_600, 21_600, 86_400, 604_800, 2_592_000,
+    ];
+    STEPS
+        .into_iter()
+        .find(|s| span_seconds / s <= 200)
+        .unwrap_or(31_536_000)
+}
+
+impl EventStore for EmbeddedStore {
+    fn append(&self, batch: Vec<NewEvent>) -> Result<AppendOutcome, LogError> {
+        let mut rejected = Vec::new();
+        let mut accepted = Vec::with_capacity(batch.len());
+        for (index, event) in batch.into_iter().enumerate() {
+            match validate(&event) {
+                Ok(()) => accepted.push((event.time.timestamp_micros(), event)),
+                Err(reason) => rejected.push(Rejected { index, reason }),
+            }
+        }
+        let stored = if accepted.is_empty() {
+            Vec::new()
+        } else {
+            self.call(|reply| Request::Append {
+                events: accepted,
+                reply,
+            })?
+        };
+        Ok(AppendOutcome { stored, rejected })
+    }
+
+    fn search(&self, request: &SearchRequest) -> Result<SearchPage, LogError> {
+        if request.query.pipe.is_some() {
+            return Err(LogError::Unsupported(
+                "a query with | count by or | top is an aggregation: run it as one (without a page limit)"
+                    .into(),
+            ));
+        }
+        let base = self.filter(&request.query.filter, request.range)?;
+        let searcher = self.reader.searcher();
+        let total = searcher.search(&*base, &Count)? as u64;
+        let paged: Box<dyn Query> = match request.cursor {
+            Some(Cursor(key)) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, base),
+                (
+                    Occur::Must,
+                    Box::new(RangeQuery::new(
+                        std::ops::Bound::Unbounded,
+                        std::ops::Bound::Excluded(Term::from_field_u64(self.fields.order, key)),
+                    )),
+                ),
+            ])),
+            None => base,
+        };
+        let mut events = self.newest(&searcher, &*paged, request.limit + 1)?;
+        let next_cursor = if events.len() > request.limit {
+            events.truncate(request.limit);
+            events.last().map(|(key, _)| Cursor(*key))
+        } else {
+            None
+        };
+        Ok(SearchPage {
+            total,
+            events: events.into_iter().map(|(_, e)| e).collect(),
+            next_cursor,
+        })
+    }
+
+    fn aggregate(&self, query: &VQuery, range: TimeRange) -> Result<Aggregation, LogError> {
+        let Some(pipe) = &query.pipe else {
+            return Err(LogError::Unsupported(
+                "the query has no aggregation: add `| count by FIELD` or `| top N FIELD`".into(),
+            ));
+        };
+        let size = match pipe {
+            Pipe::CountBy(_) => 1_000,
+            Pipe::Top { n, .. } => (*n).min(10_000),
+        };
+        let q = self.filter(&query.filter, range)?;
+        let searcher = self.reader.searcher();
+        let (total, value) = self.run_aggs(
+            &searcher,
+            &*q,
+            json!({"by": {"terms": {"field": agg_field(pipe.field())?, "size": size}}}),
+        )?;
+        let buckets = buckets(&value["by"]);
+        let counted: u64 = buckets.iter().map(|b| b.count).sum();
+        Ok(Aggregation {
+            field: pipe.field().name(),
+            total,
+            other: total.saturating_sub(counted),
+            buckets,
+        })
+    }
+
+    fn pivot(&self, request: &PivotRequest) -> Result<Pivot, LogError> {
+        let t = self.translator();
+        let matched: Box<dyn Query> = match &request.field {
+            Some(field) => t.field_value(field, &request.value)?,
+            None => Box::new(TermQuery::new(
+                Term::from_field_text(self.fields.values, &request.value.to_lowercase()),
+                IndexRecordOption::Basic,
+            )),
+        };
+        let q: Box<dyn Query> = match t.window(request.range.from, request.range.to) {
+            Some(w) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, matched),
+                (Occur::Must, w),
+            ])),
+            None => matched,
+        };
+        let searcher = self.reader.searcher();
+        let terms = |f: &str| json!({"terms": {"field": f, "size": 100}});
+        let (total, value) = self.run_aggs(
+            &searcher,
+            &*q,
+            json!({
+                "by_service": terms("service"),
+                "by_host": terms("host"),
+                "by_tenant": terms("tenant"),
+                "first": {"min": {"field": "order"}},
+                "last": {"max": {"field": "order"}},
+            }),
+        )?;
+        let events = self
+            .newest(&searcher, &*q, request.limit)?
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect();
+        let (mut timeline, mut width) = (Vec::new(), 60);
+        if let (Some(first), Some(last)) = (order_time(&value["first"]), order_time(&value["last"]))
+        {
+            width = bucket_seconds((last - first).num_seconds());
+            let (_, hist) = self.run_aggs(
+                &searcher,
+                &*q,
+                json!({"timeline": {"date_histogram": {
+                    "field": "time", "fixed_interval": format!("{width}s"), "min_doc_count": 1
+                }}}),
+            )?;
+            for b in hist["timeline"]["buckets"].as_array().into_iter().flatten() {
+                let count = b["doc_count"].as_u64().unwrap_or_default();
+                let Some(start) = b["key"]
+                    .as_f64()
+                    .and_then(|ms| Utc.timestamp_millis_opt(ms as i64).single())
+                else {
+                    continue;
+                };
+                if count > 0 {
+                    timeline.push(TimeBucket { start, count });
+                }
+            }
+        }
+        Ok(Pivot {
+            total,
+            bucket_seconds: width,
+            timeline,
+            by_service: buckets(&value["by_service"]),
+            by_host: buckets(&value["by_host"]),
+            by_tenant: buckets(&value["by_tenant"]),
+            events,
+        })
+    }
+
+    fn stats(&self) -> Result<Vec<ServiceStats>, LogError> {
+        let searcher = self.reader.searcher();
+        let (_, value) = self.run_aggs(
+            &searcher,
+            &tantivy::query::AllQuery,
+            json!({"services": {"terms": {"field": "service", "size": 10_000}, "aggs": {
+                "bytes": {"sum": {"field": "size"}},
+                "first": {"min": {"field": "order"}},
+                "last": {"max": {"field": "order"}},
+            }}}),
+        )?;
+        Ok(value["services"]["buckets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|b| ServiceStats {
+                service: b["key"].as_str().unwrap_or_default().to_owned(),
+                events: b["doc_count"].as_u64().unwrap_or_default(),
+                bytes: b["bytes"]["value"].as_f64().unwrap_or_default() as u64,
+                first: order_time(&b["first"]),
+                last: order_time(&b["last"]),
+            })
+            .collect())
+    }
+
+    fn delete_older_than(&self, service: &str, cutoff: DateTime<Utc>) -> Result<u64, LogError> {
+        let q: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(self.fields.service, service),
+                    IndexRecordOption::Basic,
+                )) as Box<dyn Query>,
+            ),
+            (
+                Occur::Must,
+                self.translator()
+                    .window(None, Some(cutoff))
+                    .ok_or_else(|| LogError::Unsupported("no cutoff".into()))?,
+            ),
+        ]));
+        let count = self.reader.searcher().search(&*q, &Count)? as u64;
+        if count > 0 {
+            self.call(|reply| Request::Delete { query: q, reply })?;
+        }
+        Ok(count)
+    }
+
+    fn refresh(&self) -> Result<(), LogError> {
+        self.call(Request::Flush)
+    }
+}
+
+/// Why an event cannot be stored, in words for the sender.
+fn validate(event: &NewEvent) -> Result<(), String> {
+    if event.service.trim().is_empty() {
+        return Err("the service is empty: tag the event with the service that sent it".into());
+    }
+    for (name, value) in [
+        ("service", &event.service),
+        ("host", &event.host),
+        ("tenant", &event.tenant),
+    ] {
+        if value.len() > 256 {
+            return Err(format!("the {name} is longer than 256 bytes: shorten it"));
+        }
+    }
+    if !event.json.trim_start().starts_with('{') {
+        return Err(
+            "the event is not a JSON object: send one object per event, e.g. {\"message\": \"…\"}"
+                .into(),
+        );
+    }
+    serde_json::from_str::<serde::de::IgnoredAny>(&event.json)
+        .map(|_| ())
+        .map_err(|e| format!("the event is not valid JSON ({e}): send one JSON object per event"))
+}
+
+fn journal_loop(
+    mut journal: Journal,
+    mut next_seq: u64,
+    inbox: Receiver<Request>,
+    to_index: SyncSender<IndexMsg>,
+) {
+    /// Requests gathered into one write and one fsync.
+    const MAX_GROUP: usize = 512;
+    let mut buf = Vec::new();
+    while let Ok(first) = inbox.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match inbox.try_recv() {
+                Ok(request) => group.push(request),
+                Err(_) => break,
+            }
+        }
+        let mut records = Vec::new();
+        let mut acks = Vec::new();
+        let mut others = Vec::new();
+        for request in group {
+            match request {
+                Request::Append { events, reply } => {
+                    let mut ids = Vec::with_capacity(events.len());
+                    for (time_micros, e) in events {
+                        ids.push(next_seq);
+                        records.push(Record {
+                            seq: next_seq,
+                            time_micros,
+                            service: e.service,
+                            host: e.host,
+                            tenant: e.tenant,
+                            json: e.json,
+                        });
+                        next_seq += 1;
+                    }
+                    acks.push((reply, ids));
+                }
+                Request::Flush(reply) => others.push(IndexMsg::Flush(reply)),
+                Request::Delete { query, reply } => others.push(IndexMsg::Delete { query, reply }),
+            }
+        }
+        if !records.is_empty() {
+            match journal.append(&records, &mut buf) {
+                Ok(end) => {
+                    for (reply, ids) in acks {
+                        let _ = reply.send(Ok(ids));
+                    }
+                    let msg = IndexMsg::Records {
+                        records,
+                        end,
+                        next_seq,
+                    };
+                    if to_index.send(msg).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "journal write failed; the log store stops accepting events");
+                    for (reply, _) in acks {
+                        let _ = reply.send(Err(e.to_string()));
+                    }
+                    return;
+                }
+            }
+        }
+        for msg in others {
+            if to_index.send(msg).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn index_loop(
+    mut writer: IndexWriter,
+    fields: Fields,
+    reader: IndexReader,
+    journal_dir: PathBuf,
+    mut checkpoint: Checkpoint,
+    interval: Duration,
+    inbox: Receiver<IndexMsg>,
+) {
+    let mut dirty = false;
+    let mut last_commit = Instant::now();
+    loop {
+        let wait = interval.saturating_sub(last_commit.elapsed());
+        let outcome = match inbox.recv_timeout(wait.max(Duration::from_millis(1))) {
+            Ok(IndexMsg::Records {
+                records,
+                end,
+                next_seq,
+            }) => {
+                let added = records
+                    .iter()
+                    .try_for_each(|r| writer.add_document(fields.document(r)).map(|_| ()));
+                checkpoint = Checkpoint {
+                    position: end,
+                    next_seq,
+                };
+                dirty = true;
+                added.map_err(LogError::from)
+            }
+            Ok(IndexMsg::Flush(reply)) => {
+                let result = commit(&mut writer, &reader, &journal_dir, checkpoint);
+                let _ = reply.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+                dirty = false;
+                last_commit = Instant::now();
+                result
+            }
+            Ok(IndexMsg::Delete { query, reply }) => {
+                let result = writer
+                    .delete_query(query)
+                    .map_err(LogError::from)
+                    .and_then(|_| commit(&mut writer, &reader, &journal_dir, checkpoint));
+                let _ = reply.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+                dirty = false;
+                last_commit = Instant::now();
+                result
+            }
+            Err(RecvTimeoutError::Timeout) => Ok(()),
+            Err(RecvTimeoutError::Disconnected) => {
+                if dirty && let Err(e) = commit(&mut writer, &reader, &journal_dir, checkpoint) {
+                    tracing::error!(error = %e, "final index commit failed; the journal replays on next open");
+                }
+                return;
+            }
+        };
+        if let Err(e) = outcome {
+            tracing::error!(error = %e, "indexing failed; events stay in the journal and are indexed on next open");
+        }
+        if dirty && last_commit.elapsed() >= interval {
+            if let Err(e) = commit(&mut writer, &reader, &journal_dir, checkpoint) {
+                tracing::error!(error = %e, "index commit failed; retrying at the next interval");
+            } else {
+                dirty = false;
+            }
+            last_commit = Instant::now();
+        }
+    }
+}
+
+impl Drop for EmbeddedStore {
+    fn drop(&mut self) {
+        if let Ok(mut sender) = self.requests.lock() {
+            sender.take();
+        }
+        if let Ok(mut threads) = self.threads.lock() {
+            for handle in threads.drain(..) {
+                let _ = handle.join();
+            }
+        }
+    }
+}

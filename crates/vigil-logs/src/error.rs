@@ -1,0 +1,51 @@
+//! The log store's errors.
+
+use std::path::{Path, PathBuf};
+
+/// Why a log store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// Reading or writing a file of the store failed.
+    #[error(
+        "{path}: {source}; check that the data directory exists, is writable and the disk is not full"
+    )]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A journal segment other than the last holds a frame that fails its checksum.
+    #[error(
+        "journal segment {path} is corrupt at byte {offset}; restore the data directory from a backup, or move that segment away to keep the events before it"
+    )]
+    CorruptJournal {
+        /// The segment file.
+        path: PathBuf,
+        /// Byte offset of the bad frame.
+        offset: u64,
+    },
+    /// The search index failed.
+    #[error(
+        "search index: {0}; if it persists, stop Vigil and delete the index directory to rebuild it from the journal"
+    )]
+    Index(#[from] tantivy::TantivyError),
+    /// The query text does not parse.
+    #[error("query: {0}")]
+    Query(#[from] vigil_query::ParseError),
+    /// The query is valid but asks for something the store cannot do.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The store's background threads have stopped (after an I/O failure or at shutdown).
+    #[error("the log store has shut down ({0}); restart Vigil")]
+    Closed(String),
+}
+
+impl LogError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> LogError {
+        LogError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}

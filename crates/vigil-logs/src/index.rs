@@ -1,0 +1,533 @@
+//! The Tantivy schema, how an event becomes a document, and how a `vigil-query` AST becomes a
+//! Tantivy query.
+//!
+//! Fields: `time` (date, indexed + fast), `order` (u64 fast: time and sequence in one sort key),
+//! `seq`, `size` (u64), `service`/`host`/`tenant` (raw strings, fast), `raw` (the original JSON,
+//! stored only), `body` (the JSON as a JSON field, every string value one lower-cased term, fast
+//! for aggregations and ranges), `values` (every value of the event, one lower-cased term each:
+//! pivots) and `text` (every value tokenised into words with positions: free text and phrases).
+
+use std::ops::Bound as StdBound;
+
+use chrono::{DateTime, Utc};
+use tantivy::query::{
+    AllQuery, BooleanQuery, EmptyQuery, ExistsQuery, Occur, PhraseQuery, Query, RangeQuery,
+    RegexQuery, TermQuery,
+};
+use tantivy::schema::{
+    FAST, Field as TField, INDEXED, IndexRecordOption, JsonObjectOptions, STORED, STRING, Schema,
+    TextFieldIndexing, TextOptions,
+};
+use tantivy::tokenizer::{
+    LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
+};
+use tantivy::{DateTime as TDateTime, Index, TantivyDocument, Term};
+use vigil_query::{Bound, Expr, Field, Scalar, Wildcard};
+
+use crate::error::LogError;
+use crate::journal::Record;
+
+/// Whole values, lower-cased; longer values are left out of exact matching (their words are
+/// still in `text`).
+pub(crate) const KEYWORD: &str = "vigil_keyword";
+/// Words, lower-cased.
+pub(crate) const WORDS: &str = "vigil_words";
+/// Values longer than this many bytes are not indexed whole.
+const MAX_KEYWORD: usize = 256;
+
+/// Bits of the sequence number kept in the sort key under the time in milliseconds.
+const SEQ_BITS: u32 = 22;
+
+/// The schema's fields, resolved once.
+#[derive(Clone, Copy)]
+pub(crate) struct Fields {
+    pub time: TField,
+    pub order: TField,
+    pub seq: TField,
+    pub size: TField,
+    pub service: TField,
+    pub host: TField,
+    pub tenant: TField,
+    pub raw: TField,
+    pub body: TField,
+    pub values: TField,
+    pub text: TField,
+}
+
+pub(crate) fn schema() -> Schema {
+    let mut builder = Schema::builder();
+    builder.add_date_field("time", INDEXED | FAST | STORED);
+    builder.add_u64_field("order", FAST | INDEXED);
+    builder.add_u64_field("seq", STORED);
+    builder.add_u64_field("size", FAST);
+    for name in ["service", "host", "tenant"] {
+        builder.add_text_field(name, STRING | FAST | STORED);
+    }
+    builder.add_text_field("raw", STORED);
+    let keyword = TextFieldIndexing::default()
+        .set_tokenizer(KEYWORD)
+        .set_index_option(IndexRecordOption::Basic);
+    builder.add_json_field(
+        "body",
+        JsonObjectOptions::default()
+            .set_indexing_options(keyword.clone())
+            .set_expand_dots_enabled()
+            .set_fast("raw"),
+    );
+    builder.add_text_field(
+        "values",
+        TextOptions::default().set_indexing_options(keyword),
+    );
+    builder.add_text_field(
+        "text",
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(WORDS)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        ),
+    );
+    builder.build()
+}
+
+/// Registers the tokenizers the schema names; Tantivy does not persist them.
+pub(crate) fn register_tokenizers(index: &Index) {
+    index.tokenizers().register(
+        KEYWORD,
+        TextAnalyzer::builder(RawTokenizer::default())
+            .filter(RemoveLongFilter::limit(MAX_KEYWORD))
+            .filter(LowerCaser)
+            .build(),
+    );
+    index.tokenizers().register(
+        WORDS,
+        TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(64))
+            .filter(LowerCaser)
+            .build(),
+    );
+}
+
+impl Fields {
+    pub fn resolve(schema: &Schema) -> Result<Fields, LogError> {
+        let f = |name: &str| schema.get_field(name).map_err(LogError::Index);
+        Ok(Fields {
+            time: f("time")?,
+            order: f("order")?,
+            seq: f("seq")?,
+            size: f("size")?,
+            service: f("service")?,
+            host: f("host")?,
+            tenant: f("tenant")?,
+            raw: f("raw")?,
+            body: f("body")?,
+            values: f("values")?,
+            text: f("text")?,
+        })
+    }
+
+    /// Builds the document of a journal record. The JSON was validated when appended.
+    pub fn document(&self, record: &Record) -> TantivyDocument {
+        let mut doc = TantivyDocument::new();
+        doc.add_date(
+            self.time,
+            TDateTime::from_timestamp_micros(record.time_micros),
+        );
+        doc.add_u64(self.order, order_key(record.time_micros, record.seq));
+        doc.add_u64(self.seq, record.seq);
+        doc.add_u64(self.size, record.json.len() as u64);
+        doc.add_text(self.service, &record.service);
+        doc.add_text(self.host, &record.host);
+        doc.add_text(self.tenant, &record.tenant);
+        doc.add_text(self.raw, &record.json);
+        if let Ok(serde_json::Value::Object(map)) =
+            serde_json::from_str::<serde_json::Value>(&record.json)
+        {
+            let mut values = Vec::new();
+            collect_values(&serde_json::Value::Object(map.clone()), &mut values);
+            for value in &values {
+                doc.add_text(self.values, value);
+                doc.add_text(self.text, value);
+            }
+            doc.add_object(
+                self.body,
+                map.into_iter().map(|(k, v)| (k, v.into())).collect(),
+            );
+        }
+        doc
+    }
+}
+
+/// The newest-first sort key: milliseconds since 1970 above the low bits of the sequence number,
+/// so events of the same millisecond keep their storage order and a cursor is one number.
+pub(crate) fn order_key(time_micros: i64, seq: u64) -> u64 {
+    let millis = (time_micros / 1000).max(0) as u64;
+    (millis << SEQ_BITS) | (seq & ((1 << SEQ_BITS) - 1))
+}
+
+fn collect_values(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Number(n) => out.push(n.to_string()),
+        serde_json::Value::Bool(b) => out.push(b.to_string()),
+        serde_json::Value::Null => {}
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_values(v, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| collect_values(v, out)),
+    }
+}
+
+/// Turns query ASTs into Tantivy queries over this schema.
+pub(crate) struct Translator<'a> {
+    pub fields: &'a Fields,
+    pub index: &'a Index,
+    pub now: DateTime<Utc>,
+}
+
+type Q = Box<dyn Query>;
+
+/// One typed reading of a range bound as an index term (`None`: the bound is not of that type).
+type BoundTerm<'a> = Box<dyn Fn(&Scalar) -> Option<Term> + 'a>;
+
+fn all_of(parts: Vec<Q>) -> Q {
+    Box::new(BooleanQuery::new(
+        parts.into_iter().map(|q| (Occur::Must, q)).collect(),
+    ))
+}
+
+fn any_of(parts: Vec<Q>) -> Q {
+    if parts.is_empty() {
+        return Box::new(EmptyQuery);
+    }
+    Box::new(BooleanQuery::new(
+        parts.into_iter().map(|q| (Occur::Should, q)).collect(),
+    ))
+}
+
+fn term(term: Term) -> Q {
+    Box::new(TermQuery::new(term, IndexRecordOption::Basic))
+}
+
+fn to_tdate(t: DateTime<Utc>) -> TDateTime {
+    TDateTime::from_timestamp_micros(t.timestamp_micros())
+}
+
+fn escape_regex_bytes(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() {
+            out.push(b as char);
+        } else if b.is_ascii() {
+            out.push_str(&format!("\\x{b:02x}"));
+        } else {
+            // UTF-8 continuation bytes of a path cannot be written as \x escapes in a Unicode
+            // regex; non-ASCII paths go through as the characters they spell.
+            out.push_str(&String::from_utf8_lossy(&[b]));
+        }
+    }
+    out
+}
+
+impl Translator<'_> {
+    /// The query for an expression (the whole-window restriction is added by the caller).
+    pub fn query(&self, expr: &Expr) -> Result<Q, LogError> {
+        Ok(match expr {
+            Expr::All => Box::new(AllQuery),
+            Expr::And(children) => all_of(
+                children
+                    .iter()
+                    .map(|c| self.query(c))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::Or(children) => any_of(
+                children
+                    .iter()
+                    .map(|c| self.query(c))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::Not(child) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, Box::new(AllQuery) as Q),
+                (Occur::MustNot, self.query(child)?),
+            ])),
+            Expr::Match { field: None, value }
+            | Expr::Phrase {
+                field: None,
+                text: value,
+            } => self.free_text(value),
+            Expr::Match {
+                field: Some(field),
+                value,
+            }
+            | Expr::Phrase {
+                field: Some(field),
+                text: value,
+            } => self.field_value(field, value)?,
+            Expr::Wildcard {
+                field: None,
+                pattern,
+            } => {
+                let lower = pattern.to_lowercase().to_regex();
+                any_of(vec![
+                    Box::new(RegexQuery::from_pattern(&lower, self.fields.text)?),
+                    Box::new(RegexQuery::from_pattern(&lower, self.fields.values)?),
+                ])
+            }
+            Expr::Wildcard {
+                field: Some(field),
+                pattern,
+            } => self.wildcard(field, pattern)?,
+            Expr::Range {
+                field,
+                lower,
+                upper,
+            } => self.range(field, lower, upper)?,
+            Expr::Exists(field) => match field {
+                Field::Service | Field::Time => Box::new(AllQuery),
+                Field::Host | Field::Tenant => {
+                    let f = self.envelope(field);
+                    Box::new(BooleanQuery::new(vec![
+                        (Occur::Must, Box::new(AllQuery) as Q),
+                        (Occur::MustNot, term(Term::from_field_text(f, ""))),
+                    ]))
+                }
+                Field::Json(path) => Box::new(ExistsQuery::new(format!("body.{path}"), true)),
+            },
+        })
+    }
+
+    fn envelope(&self, field: &Field) -> TField {
+        match field {
+            Field::Service => self.fields.service,
+            Field::Host => self.fields.host,
+            Field::Tenant => self.fields.tenant,
+            _ => self.fields.time,
+        }
+    }
+
+    /// Free text: the words next to each other in some value, or the whole value.
+    fn free_text(&self, text: &str) -> Q {
+        let words = self.words(text);
+        let mut parts: Vec<Q> = Vec::new();
+        match words.len() {
+            0 => {}
+            1 => parts.push(term(Term::from_field_text(self.fields.text, &words[0]))),
+            _ => parts.push(Box::new(PhraseQuery::new(
+                words
+                    .iter()
+                    .map(|w| Term::from_field_text(self.fields.text, w))
+                    .collect(),
+            ))),
+        }
+        if words.len() != 1 || words[0] != text.to_lowercase() {
+            parts.push(term(Term::from_field_text(
+                self.fields.values,
+                &text.to_lowercase(),
+            )));
+        }
+        any_of(parts)
+    }
+
+    fn words(&self, text: &str) -> Vec<String> {
+        let Some(mut analyzer) = self.index.tokenizers().get(WORDS) else {
+            return Vec::new();
+        };
+        let mut stream = analyzer.token_stream(text);
+        let mut words = Vec::new();
+        while stream.advance() {
+            words.push(stream.token().text.clone());
+        }
+        words
+    }
+
+    fn json_term(&self, path: &str) -> Term {
+        Term::from_field_json_path(self.fields.body, path, true)
+    }
+
+    /// `field:value`: the whole value equals it (case-insensitive for JSON text), or the number,
+    /// boolean or time it spells.
+    pub fn field_value(&self, field: &Field, value: &str) -> Result<Q, LogError> {
+        Ok(match field {
+            Field::Service | Field::Host | Field::Tenant => {
+                term(Term::from_field_text(self.envelope(field), value))
+            }
+            Field::Time => {
+                let t = vigil_query::parse_time(value).ok_or_else(|| {
+                    LogError::Unsupported(format!(
+                        "`{value}` is not a time: write time:2026-01-31T12:00:00Z or a range time:[now-1h TO now]"
+                    ))
+                })?;
+                let t = to_tdate(t.resolve(self.now));
+                Box::new(RangeQuery::new(
+                    StdBound::Included(Term::from_field_date(self.fields.time, t)),
+                    StdBound::Included(Term::from_field_date(self.fields.time, t)),
+                ))
+            }
+            Field::Json(path) => {
+                let mut parts = Vec::new();
+                let mut text = self.json_term(path);
+                text.append_type_and_str(&value.to_lowercase());
+                parts.push(term(text));
+                if let Ok(n) = value.parse::<i64>() {
+                    let mut t = self.json_term(path);
+                    t.append_type_and_fast_value(n);
+                    parts.push(term(t));
+                    if let Ok(u) = u64::try_from(n) {
+                        let mut t = self.json_term(path);
+                        t.append_type_and_fast_value(u);
+                        parts.push(term(t));
+                    }
+                }
+                if let Ok(x) = value.parse::<f64>()
+                    && x.is_finite()
+                {
+                    let mut t = self.json_term(path);
+                    t.append_type_and_fast_value(x);
+                    parts.push(term(t));
+                }
+                if let Ok(b) = value.parse::<bool>() {
+                    let mut t = self.json_term(path);
+                    t.append_type_and_fast_value(b);
+                    parts.push(term(t));
+                }
+                any_of(parts)
+            }
+        })
+    }
+
+    fn wildcard(&self, field: &Field, pattern: &Wildcard) -> Result<Q, LogError> {
+        Ok(match field {
+            Field::Service | Field::Host | Field::Tenant => Box::new(RegexQuery::from_pattern(
+                &pattern.to_regex(),
+                self.envelope(field),
+            )?),
+            Field::Time => {
+                return Err(LogError::Unsupported(
+                    "wildcards do not apply to time: write a range, e.g. time:[2026-01-01 TO 2026-01-02}"
+                        .into(),
+                ));
+            }
+            Field::Json(path) => {
+                // The automaton runs over whole serialised terms: the JSON path, the type byte
+                // of strings, then the lower-cased value.
+                let mut prefix = self.json_term(path);
+                prefix.append_type_and_str("");
+                let regex = format!(
+                    "{}{}",
+                    escape_regex_bytes(prefix.serialized_value_bytes()),
+                    pattern.to_lowercase().to_regex()
+                );
+                Box::new(RegexQuery::from_pattern(&regex, self.fields.body)?)
+            }
+        })
+    }
+
+    fn range(&self, field: &Field, lower: &Bound, upper: &Bound) -> Result<Q, LogError> {
+        // Each typed interpretation of the bounds becomes one range query; numbers in JSON may
+        // be stored as integers or decimals, so both are searched.
+        let mut kinds: Vec<BoundTerm<'_>> = Vec::new();
+        match field {
+            Field::Time => kinds.push(Box::new(|s| match s {
+                Scalar::Time(t) => Some(Term::from_field_date(
+                    self.fields.time,
+                    to_tdate(t.resolve(self.now)),
+                )),
+                _ => None,
+            })),
+            Field::Service | Field::Host | Field::Tenant => {
+                let f = self.envelope(field);
+                kinds.push(Box::new(move |s| {
+                    Some(Term::from_field_text(f, &scalar_text(s)))
+                }));
+            }
+            Field::Json(path) => {
+                kinds.push(Box::new(move |s| {
+                    let mut t = self.json_term(path);
+                    match s {
+                        Scalar::Int(n) => t.append_type_and_fast_value(*n),
+                        Scalar::Float(x) => t.append_type_and_fast_value(x.round() as i64),
+                        Scalar::Time(_) | Scalar::Text(_) => return None,
+                    }
+                    Some(t)
+                }));
+                kinds.push(Box::new(move |s| {
+                    let mut t = self.json_term(path);
+                    match s {
+                        Scalar::Int(n) => t.append_type_and_fast_value(*n as f64),
+                        Scalar::Float(x) => t.append_type_and_fast_value(*x),
+                        Scalar::Time(_) | Scalar::Text(_) => return None,
+                    }
+                    Some(t)
+                }));
+                // Tantivy keeps RFC 3339 strings of a JSON body as dates in the fast column.
+                kinds.push(Box::new(move |s| {
+                    let Scalar::Time(v) = s else { return None };
+                    let mut t = self.json_term(path);
+                    t.append_type_and_fast_value(to_tdate(v.resolve(self.now)));
+                    Some(t)
+                }));
+                kinds.push(Box::new(move |s| {
+                    let mut t = self.json_term(path);
+                    match s {
+                        Scalar::Time(v) => {
+                            let text = v
+                                .resolve(self.now)
+                                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+                            t.append_type_and_str(&text);
+                        }
+                        // Ranges run on the fast column, which keeps the original case.
+                        Scalar::Text(text) => t.append_type_and_str(text),
+                        Scalar::Int(_) | Scalar::Float(_) => return None,
+                    }
+                    Some(t)
+                }));
+            }
+        }
+        let mut parts: Vec<Q> = Vec::new();
+        for kind in &kinds {
+            let map = |b: &Bound| -> Option<StdBound<Term>> {
+                Some(match b {
+                    Bound::Unbounded => StdBound::Unbounded,
+                    Bound::Inclusive(s) => StdBound::Included(kind(s)?),
+                    Bound::Exclusive(s) => StdBound::Excluded(kind(s)?),
+                })
+            };
+            let (Some(lo), Some(hi)) = (map(lower), map(upper)) else {
+                continue;
+            };
+            if matches!((&lo, &hi), (StdBound::Unbounded, StdBound::Unbounded)) {
+                return Ok(match field {
+                    Field::Json(path) => Box::new(ExistsQuery::new(format!("body.{path}"), true)),
+                    _ => Box::new(AllQuery),
+                });
+            }
+            parts.push(Box::new(RangeQuery::new(lo, hi)));
+        }
+        if parts.is_empty() {
+            return Err(LogError::Unsupported(format!(
+                "the range on {field} mixes kinds of values: give both ends as numbers, times or text"
+            )));
+        }
+        Ok(any_of(parts))
+    }
+
+    /// The window restriction on the envelope time.
+    pub fn window(&self, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Option<Q> {
+        if from.is_none() && to.is_none() {
+            return None;
+        }
+        let lo = from.map_or(StdBound::Unbounded, |t| {
+            StdBound::Included(Term::from_field_date(self.fields.time, to_tdate(t)))
+        });
+        let hi = to.map_or(StdBound::Unbounded, |t| {
+            StdBound::Excluded(Term::from_field_date(self.fields.time, to_tdate(t)))
+        });
+        Some(Box::new(RangeQuery::new(lo, hi)))
+    }
+}
+
+fn scalar_text(s: &Scalar) -> String {
+    match s {
+        Scalar::Int(n) => n.to_string(),
+        Scalar::Float(x) => x.to_string(),
+        Scalar::Time(t) => format!("{t:?}"),
+        Scalar::Text(t) => t.clone(),
+    }
+}

@@ -1,0 +1,315 @@
+//! The append-only journal: what makes an acknowledged event durable before the index has seen
+//! it. Segment files (`<number>.journal`) hold frames `[len: u32 LE][crc32: u32 LE][payload]`;
+//! the index commit records the journal position it covers, so opening replays only what follows
+//! and segments wholly before it are deleted.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::LogError;
+
+/// A segment is closed and a new one started once it grows past this many bytes.
+const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Largest frame accepted on replay; a longer length field can only be a torn or corrupt frame.
+const MAX_FRAME: u32 = 64 * 1024 * 1024;
+
+/// A place in the journal: everything before it has been read (or indexed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub(crate) struct Position {
+    pub segment: u64,
+    pub offset: u64,
+}
+
+/// One event as the journal keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Record {
+    pub seq: u64,
+    pub time_micros: i64,
+    pub service: String,
+    pub host: String,
+    pub tenant: String,
+    pub json: String,
+}
+
+impl Record {
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(&[0; 8]);
+        out.extend_from_slice(&self.seq.to_le_bytes());
+        out.extend_from_slice(&self.time_micros.to_le_bytes());
+        for s in [&self.service, &self.host, &self.tenant, &self.json] {
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+        let payload_len = (out.len() - start - 8) as u32;
+        let crc = crc32fast::hash(&out[start + 8..]);
+        out[start..start + 4].copy_from_slice(&payload_len.to_le_bytes());
+        out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    fn decode(payload: &[u8]) -> Option<Record> {
+        let mut at = 0;
+        let mut take = |n: usize| {
+            let slice = payload.get(at..at + n)?;
+            at += n;
+            Some(slice)
+        };
+        let seq = u64::from_le_bytes(take(8)?.try_into().ok()?);
+        let time_micros = i64::from_le_bytes(take(8)?.try_into().ok()?);
+        let mut strings = Vec::with_capacity(4);
+        for _ in 0..4 {
+            let len = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
+            strings.push(String::from_utf8(take(len)?.to_vec()).ok()?);
+        }
+        let json = strings.pop()?;
+        let tenant = strings.pop()?;
+        let host = strings.pop()?;
+        let service = strings.pop()?;
+        Some(Record {
+            seq,
+            time_micros,
+            service,
+            host,
+            tenant,
+            json,
+        })
+    }
+}
+
+/// The writing end: only the journal thread holds it.
+pub(crate) struct Journal {
+    dir: PathBuf,
+    file: File,
+    position: Position,
+}
+
+fn segment_path(dir: &Path, segment: u64) -> PathBuf {
+    dir.join(format!("{segment:020}.journal"))
+}
+
+/// The segment numbers present in the directory, in order.
+pub(crate) fn segments(dir: &Path) -> Result<Vec<u64>, LogError> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| LogError::io(dir, e))? {
+        let entry = entry.map_err(|e| LogError::io(dir, e))?;
+        let name = entry.file_name();
+        let Some(number) = name.to_str().and_then(|n| n.strip_suffix(".journal")) else {
+            continue;
+        };
+        if let Ok(n) = number.parse() {
+            out.push(n);
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), LogError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| LogError::io(dir, e))
+}
+
+impl Journal {
+    /// Opens the journal for appending at `end` (where replay stopped).
+    pub fn open_at(dir: &Path, end: Position) -> Result<Journal, LogError> {
+        let path = segment_path(dir, end.segment);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| LogError::io(&path, e))?;
+        file.seek(SeekFrom::End(0))
+            .map_err(|e| LogError::io(&path, e))?;
+        sync_dir(dir)?;
+        Ok(Journal {
+            dir: dir.to_owned(),
+            file,
+            position: end,
+        })
+    }
+
+    /// Appends the records and fsyncs once for all of them; returns the position after them.
+    /// This single fsync per call is the group commit: the caller batches every request that
+    /// arrived while the previous fsync ran.
+    pub fn append(&mut self, records: &[Record], buf: &mut Vec<u8>) -> Result<Position, LogError> {
+        buf.clear();
+        for record in records {
+            record.encode_into(buf);
+        }
+        let path = segment_path(&self.dir, self.position.segment);
+        self.file
+            .write_all(buf)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| LogError::io(&path, e))?;
+        self.position.offset += buf.len() as u64;
+        let end = self.position;
+        if self.position.offset >= SEGMENT_BYTES {
+            let next = Position {
+                segment: self.position.segment + 1,
+                offset: 0,
+            };
+            *self = Journal::open_at(&self.dir, next)?;
+        }
+        Ok(end)
+    }
+}
+
+/// Reads every record from `from` on, calling `each` with it and the position after it. A torn
+/// or corrupt frame at the end of the last segment (a write cut short by a crash) is truncated
+/// away; one in an earlier segment is corruption and an error. Returns where appending resumes.
+pub(crate) fn replay(
+    dir: &Path,
+    from: Position,
+    mut each: impl FnMut(Record, Position) -> Result<(), LogError>,
+) -> Result<Position, LogError> {
+    let all = segments(dir)?;
+    let wanted: Vec<u64> = all.into_iter().filter(|s| *s >= from.segment).collect();
+    let Some(&last) = wanted.last() else {
+        return Ok(from);
+    };
+    let mut end = from;
+    for segment in wanted {
+        let path = segment_path(dir, segment);
+        let file = File::open(&path).map_err(|e| LogError::io(&path, e))?;
+        let length = file.metadata().map_err(|e| LogError::io(&path, e))?.len();
+        let mut offset = if segment == from.segment {
+            from.offset
+        } else {
+            0
+        };
+        let mut reader = BufReader::with_capacity(1 << 20, file);
+        reader
+            .seek(SeekFrom::Start(offset))
+            .map_err(|e| LogError::io(&path, e))?;
+        let mut payload = Vec::new();
+        loop {
+            if offset == length {
+                break;
+            }
+            match read_frame(&mut reader, &mut payload) {
+                Ok(Some(record)) => {
+                    offset += 8 + payload.len() as u64;
+                    end = Position { segment, offset };
+                    each(record, end)?;
+                }
+                Ok(None) | Err(_) if segment == last => {
+                    tracing::warn!(
+                        path = %path.display(),
+                        offset,
+                        discarded = length - offset,
+                        "journal ends in a torn frame; truncating it"
+                    );
+                    let file = OpenOptions::new()
+                        .write(true)
+                        .open(&path)
+                        .map_err(|e| LogError::io(&path, e))?;
+                    file.set_len(offset)
+                        .and_then(|()| file.sync_all())
+                        .map_err(|e| LogError::io(&path, e))?;
+                    break;
+                }
+                Ok(None) | Err(_) => {
+                    return Err(LogError::CorruptJournal { path, offset });
+                }
+            }
+        }
+        end = Position { segment, offset };
+    }
+    Ok(end)
+}
+
+/// Reads one frame; `None` when it is incomplete or fails its checksum.
+fn read_frame(reader: &mut impl Read, payload: &mut Vec<u8>) -> io::Result<Option<Record>> {
+    let mut header = [0u8; 8];
+    if let Err(e) = reader.read_exact(&mut header) {
+        return if e.kind() == io::ErrorKind::UnexpectedEof {
+            Ok(None)
+        } else {
+            Err(e)
+        };
+    }
+    let len = u32::from_le_bytes(header[..4].try_into().unwrap_or_default());
+    let crc = u32::from_le_bytes(header[4..].try_into().unwrap_or_default());
+    if len > MAX_FRAME {
+        return Ok(None);
+    }
+    payload.resize(len as usize, 0);
+    if let Err(e) = reader.read_exact(payload) {
+        return if e.kind() == io::ErrorKind::UnexpectedEof {
+            Ok(None)
+        } else {
+            Err(e)
+        };
+    }
+    if crc32fast::hash(payload) != crc {
+        return Ok(None);
+    }
+    Ok(Record::decode(payload))
+}
+
+/// Deletes the segments wholly before `position`: the index commit covers them.
+pub(crate) fn remove_before(dir: &Path, position: Position) -> Result<(), LogError> {
+    for segment in segments(dir)? {
+        if segment < position.segment {
+            let path = segment_path(dir, segment);
+            fs::remove_file(&path).map_err(|e| LogError::io(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(seq: u64) -> Record {
+        Record {
+            seq,
+            time_micros: 1_700_000_000_000_000 + seq as i64,
+            service: "svc".into(),
+            host: "h".into(),
+            tenant: "t".into(),
+            json: format!("{{\"n\":{seq}}}"),
+        }
+    }
+
+    #[test]
+    fn frames_round_trip_and_a_torn_tail_is_cut() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut journal = Journal::open_at(dir.path(), Position::default()).expect("open");
+        let mut buf = Vec::new();
+        let end = journal
+            .append(&[record(1), record(2)], &mut buf)
+            .expect("append");
+        drop(journal);
+        let path = segment_path(dir.path(), 0);
+        let mut file = OpenOptions::new().append(true).open(&path).expect("reopen");
+        file.write_all(&[40, 0, 0, 0, 1, 2]).expect("torn write");
+        drop(file);
+
+        let mut seen = Vec::new();
+        let resumed = replay(dir.path(), Position::default(), |r, _| {
+            seen.push(r);
+            Ok(())
+        })
+        .expect("replay");
+        assert_eq!(seen, vec![record(1), record(2)]);
+        assert_eq!(resumed, end);
+        assert_eq!(fs::metadata(&path).expect("segment").len(), end.offset);
+    }
+
+    #[test]
+    fn a_flipped_bit_fails_the_checksum() {
+        let mut buf = Vec::new();
+        record(7).encode_into(&mut buf);
+        buf[20] ^= 1;
+        let mut payload = Vec::new();
+        assert_eq!(
+            read_frame(&mut buf.as_slice(), &mut payload).expect("reads"),
+            None
+        );
+    }
+}

@@ -1,0 +1,219 @@
+//! The [`EventStore`] trait and the values it takes and returns. A backend (the embedded
+//! journal + Tantivy store here, PostgreSQL with NATS later) implements the trait; callers only
+//! see these types.
+
+use chrono::{DateTime, Utc};
+use vigil_query::{Field, Query};
+
+use crate::error::LogError;
+
+/// An event to store: the envelope its sender is known by and its JSON as received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// When the event happened (or was received, if it carries no time).
+    pub time: DateTime<Utc>,
+    /// The service that sent it; must not be empty.
+    pub service: String,
+    /// The host it came from; may be empty when unknown.
+    pub host: String,
+    /// The tenant it belongs to; may be empty when unknown.
+    pub tenant: String,
+    /// The event itself: one JSON object.
+    pub json: String,
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// The store's identifier, increasing in order of storage.
+    pub id: u64,
+    /// The event time, to the microsecond.
+    pub time: DateTime<Utc>,
+    /// The sending service.
+    pub service: String,
+    /// The host.
+    pub host: String,
+    /// The tenant.
+    pub tenant: String,
+    /// The original JSON text.
+    pub json: String,
+}
+
+/// An event of a batch that was not stored, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// Its index in the batch (0-based).
+    pub index: usize,
+    /// What is wrong with it and what to send instead.
+    pub reason: String,
+}
+
+/// What [`EventStore::append`] did with a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendOutcome {
+    /// The identifiers of the stored events, in batch order; all of them are durable.
+    pub stored: Vec<u64>,
+    /// The events that were refused.
+    pub rejected: Vec<Rejected>,
+}
+
+/// A time window `[from, to)`; an open side is unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TimeRange {
+    /// Inclusive start.
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive end.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Where a page of results ends; pass it back to get the next page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor(pub(crate) u64);
+
+impl Cursor {
+    /// The cursor as text, for a URL.
+    pub fn encode(&self) -> String {
+        format!("{:x}", self.0)
+    }
+
+    /// Reads a cursor produced by [`Cursor::encode`].
+    pub fn decode(text: &str) -> Result<Cursor, LogError> {
+        u64::from_str_radix(text, 16).map(Cursor).map_err(|_| {
+            LogError::Unsupported(format!(
+                "`{text}` is not a cursor: pass the next_cursor value of the previous page unchanged"
+            ))
+        })
+    }
+}
+
+/// A search.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    /// The parsed query; it must not carry a `|` aggregation (use [`EventStore::aggregate`]).
+    pub query: Query,
+    /// The time window.
+    pub range: TimeRange,
+    /// At most this many events per page.
+    pub limit: usize,
+    /// Continue after this cursor (from the previous page).
+    pub cursor: Option<Cursor>,
+}
+
+/// A page of search results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchPage {
+    /// How many events match in all (every page together).
+    pub total: u64,
+    /// This page's events, newest first.
+    pub events: Vec<StoredEvent>,
+    /// The cursor of the next page; `None` on the last page.
+    pub next_cursor: Option<Cursor>,
+}
+
+/// One value and how many events have it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Count {
+    /// The value (numbers as decimal text).
+    pub value: String,
+    /// Events with that value.
+    pub count: u64,
+}
+
+/// The answer to `| count by FIELD` or `| top N FIELD`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aggregation {
+    /// The field grouped by.
+    pub field: String,
+    /// Events matching the filter.
+    pub total: u64,
+    /// Values, most frequent first.
+    pub buckets: Vec<Count>,
+    /// Events whose value did not make it into `buckets` (beyond the limit).
+    pub other: u64,
+}
+
+/// A pivot: every event, in every service, that carries a value.
+#[derive(Debug, Clone)]
+pub struct PivotRequest {
+    /// The field to look in; `None` looks in every field of the event.
+    pub field: Option<Field>,
+    /// The value (an IP, a user, a host, a hash …), matched whole and case-insensitively.
+    pub value: String,
+    /// The time window.
+    pub range: TimeRange,
+    /// How many of the newest events to return.
+    pub limit: usize,
+}
+
+/// A point of a pivot's timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeBucket {
+    /// Start of the bucket.
+    pub start: DateTime<Utc>,
+    /// Events in it.
+    pub count: u64,
+}
+
+/// The answer to a pivot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pivot {
+    /// Events carrying the value.
+    pub total: u64,
+    /// Bucket width of `timeline`, in seconds.
+    pub bucket_seconds: i64,
+    /// Event counts over time, oldest first, empty buckets left out.
+    pub timeline: Vec<TimeBucket>,
+    /// Counts per service, largest first.
+    pub by_service: Vec<Count>,
+    /// Counts per host, largest first.
+    pub by_host: Vec<Count>,
+    /// Counts per tenant, largest first.
+    pub by_tenant: Vec<Count>,
+    /// The newest events, newest first.
+    pub events: Vec<StoredEvent>,
+}
+
+/// What the store holds for one service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceStats {
+    /// The service.
+    pub service: String,
+    /// Stored events.
+    pub events: u64,
+    /// Bytes of their JSON.
+    pub bytes: u64,
+    /// Time of the oldest event.
+    pub first: Option<DateTime<Utc>>,
+    /// Time of the newest event.
+    pub last: Option<DateTime<Utc>>,
+}
+
+/// A durable, searchable store of log events. Every method blocks: async callers use
+/// `spawn_blocking` or a channel. Implementations are shared between threads.
+pub trait EventStore: Send + Sync {
+    /// Stores the valid events of a batch and returns only once they are durable (they survive
+    /// a crash); invalid events are listed as rejected and the rest are stored. Blocks while the
+    /// store is behind (back-pressure) instead of buffering without bound.
+    fn append(&self, batch: Vec<NewEvent>) -> Result<AppendOutcome, LogError>;
+
+    /// Events matching the query in the window, newest first, one page at a time. Events
+    /// acknowledged by `append` become visible within the store's refresh interval, or at once
+    /// after [`EventStore::refresh`].
+    fn search(&self, request: &SearchRequest) -> Result<SearchPage, LogError>;
+
+    /// Runs the query's `| count by` or `| top` step over the events it matches in the window.
+    fn aggregate(&self, query: &Query, range: TimeRange) -> Result<Aggregation, LogError>;
+
+    /// Every event carrying the value, across services: timeline, counts per service, host and
+    /// tenant, and the newest events.
+    fn pivot(&self, request: &PivotRequest) -> Result<Pivot, LogError>;
+
+    /// Events, bytes and time span per service.
+    fn stats(&self) -> Result<Vec<ServiceStats>, LogError>;
+
+    /// Deletes the service's events older than `cutoff`; returns how many were deleted.
+    fn delete_older_than(&self, service: &str, cutoff: DateTime<Utc>) -> Result<u64, LogError>;
+
+    /// Makes every event acknowledged so far visible to search.
+    fn refresh(&self) -> Result<(), LogError>;
+}

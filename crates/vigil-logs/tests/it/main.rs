@@ -1,0 +1,7 @@
+//! Integration tests of the log store: one binary, a module per area.
+
+mod crash;
+mod queries;
+mod store;
+mod support;
+mod tidy;

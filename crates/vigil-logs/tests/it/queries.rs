@@ -1,0 +1,82 @@
+//! Every query form, run against the sample events: a table of query → the events found,
+//! newest first.
+
+use crate::support::{names, sample_store};
+
+const CASES: &[(&str, &[&str])] = &[
+    ("*", &["e5", "e4", "e3", "e2", "e1"]),
+    ("", &["e5", "e4", "e3", "e2", "e1"]),
+    ("user.name:alice", &["e1"]),
+    ("user.name:ALICE", &["e1"]),
+    ("user.name:adm*", &["e3", "e2"]),
+    ("user.name:?lice", &["e1"]),
+    ("user.name:(alice OR bob)", &["e5", "e1"]),
+    ("powershell", &["e3"]),
+    ("PowerShell", &["e3"]),
+    ("power*", &["e3"]),
+    ("\"powershell -enc\"", &["e3"]),
+    ("\"failed password\"", &["e1"]),
+    ("\"password failed\"", &[]),
+    ("password", &["e2", "e1"]),
+    ("10.0.0.5", &["e4", "e1"]),
+    ("src_ip:10.0.0.5", &["e4", "e1"]),
+    ("message:\"report exported\"", &["e5"]),
+    ("message:*password*", &["e2", "e1"]),
+    ("service:payroll", &["e5", "e3"]),
+    ("host:web-1", &["e1"]),
+    ("host:web*", &["e2", "e1"]),
+    ("tenant:contoso", &["e4", "e2", "e1"]),
+    ("password AND NOT user.name:admin", &["e1"]),
+    ("password NOT user.name:admin", &["e1"]),
+    ("user.name:alice OR service:vpn", &["e4", "e1"]),
+    (
+        "(service:auth OR service:vpn) src_ip:10.0.0.5",
+        &["e4", "e1"],
+    ),
+    ("NOT service:auth", &["e5", "e4", "e3"]),
+    ("bytes:[100 TO 500]", &["e2", "e1"]),
+    ("bytes:{120 TO 480]", &["e2"]),
+    ("bytes:>1000", &["e5"]),
+    ("bytes:<=50", &["e4"]),
+    ("score:[0.5 TO 1]", &["e3"]),
+    ("Event.System.EventID:4625", &["e1"]),
+    ("Event.System.EventID:4700", &["e4"]),
+    ("Event.System.EventID:>=4624", &["e2", "e1"]),
+    ("exists:user.name", &["e5", "e3", "e2", "e1"]),
+    ("user:*", &["e5", "e3", "e2", "e1"]),
+    ("NOT exists:user", &["e4"]),
+    ("exists:score", &["e3"]),
+    ("exists:tenant", &["e4", "e3", "e2", "e1"]),
+    (
+        "time:[2026-03-01T12:02:00Z TO 2026-03-01T12:04:00Z]",
+        &["e4", "e3", "e2"],
+    ),
+    (
+        "time:{2026-03-01T12:02:00Z TO 2026-03-01T12:04:00Z}",
+        &["e3"],
+    ),
+    ("time:>2026-03-01T12:03:00Z", &["e5", "e4"]),
+    ("time:<now", &["e5", "e4", "e3", "e2", "e1"]),
+    ("time:>now-1h", &[]),
+    ("ts:[2026-01-01 TO 2026-01-02]", &["e5"]),
+    (
+        r"Image:C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe",
+        &["e3"],
+    ),
+    (r"Image:*\\powershell.exe", &["e3"]),
+    ("nosuchword", &[]),
+];
+
+#[test]
+fn every_query_form_finds_the_right_events() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = sample_store(dir.path());
+    let mut failures = Vec::new();
+    for (query, expected) in CASES {
+        let found = names(&store, query);
+        if found != *expected {
+            failures.push(format!("{query:?}: expected {expected:?}, found {found:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1,0 +1,296 @@
+//! Appending, paging, aggregations, pivots, stats, retention and error reporting.
+
+use chrono::Duration;
+use vigil_logs::{EventStore, LogError, PivotRequest, SearchRequest, TimeRange};
+
+use crate::support::{event, names, open, sample_store, t0};
+
+fn parse(q: &str) -> vigil_query::Query {
+    vigil_query::parse(q).expect("the query parses")
+}
+
+#[test]
+fn a_batch_stores_the_valid_events_and_names_the_rejected_ones() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    let outcome = store
+        .append(vec![
+            event("auth", "h", "t", 0, r#"{"name":"ok1"}"#),
+            event("auth", "h", "t", 0, r#"{"name": "broken"#),
+            event("", "h", "t", 0, r#"{"name":"no service"}"#),
+            event("auth", "h", "t", 0, r#"["not", "an object"]"#),
+            event("auth", "h", "t", 1, r#"{"name":"ok2"}"#),
+        ])
+        .expect("append");
+    assert_eq!(outcome.stored.len(), 2);
+    let rejected: Vec<usize> = outcome.rejected.iter().map(|r| r.index).collect();
+    assert_eq!(rejected, vec![1, 2, 3]);
+    assert!(
+        outcome.rejected[0].reason.contains("not valid JSON"),
+        "{:?}",
+        outcome.rejected
+    );
+    assert!(outcome.rejected[1].reason.contains("service is empty"));
+    assert!(outcome.rejected[2].reason.contains("not a JSON object"));
+    store.refresh().expect("refresh");
+    assert_eq!(names(&store, "*"), vec!["ok2", "ok1"]);
+}
+
+#[test]
+fn search_returns_the_stored_envelope_and_json() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = sample_store(dir.path());
+    let page = store
+        .search(&SearchRequest {
+            query: parse("user.name:alice"),
+            range: TimeRange::default(),
+            limit: 10,
+            cursor: None,
+        })
+        .expect("search");
+    assert_eq!(page.total, 1);
+    let e = &page.events[0];
+    assert_eq!(
+        (e.service.as_str(), e.host.as_str(), e.tenant.as_str()),
+        ("auth", "web-1", "contoso")
+    );
+    assert_eq!(e.time, t0() + Duration::minutes(1));
+    assert_eq!(e.json, crate::support::sample()[0].json);
+}
+
+#[test]
+fn pages_walk_every_event_newest_first_with_a_cursor() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    // Out of time order on purpose, and several events in the same second.
+    let batch: Vec<_> = (0..25)
+        .map(|i| {
+            event(
+                "svc",
+                "h",
+                "t",
+                (i * 7) % 25 / 2,
+                &format!(r#"{{"i":{i}}}"#),
+            )
+        })
+        .collect();
+    store.append(batch).expect("append");
+    store.refresh().expect("refresh");
+    let mut cursor = None;
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = store
+            .search(&SearchRequest {
+                query: parse("*"),
+                range: TimeRange::default(),
+                limit: 10,
+                cursor,
+            })
+            .expect("search");
+        assert_eq!(page.total, 25);
+        pages += 1;
+        seen.extend(page.events.iter().map(|e| (e.time, e.id)));
+        match page.next_cursor {
+            Some(c) => cursor = Some(vigil_logs::Cursor::decode(&c.encode()).expect("cursor")),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 25);
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, sorted, "newest first, ties by storage order");
+}
+
+#[test]
+fn the_time_window_bounds_search() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = sample_store(dir.path());
+    let page = store
+        .search(&SearchRequest {
+            query: parse("*"),
+            range: TimeRange {
+                from: Some(t0() + Duration::minutes(2)),
+                to: Some(t0() + Duration::minutes(4)),
+            },
+            limit: 10,
+            cursor: None,
+        })
+        .expect("search");
+    assert_eq!(page.total, 2, "from is inclusive, to exclusive");
+}
+
+#[test]
+fn count_by_and_top_aggregate_values() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = sample_store(dir.path());
+    let by_service = store
+        .aggregate(&parse("| count by service"), TimeRange::default())
+        .expect("aggregate");
+    let counts: Vec<(String, u64)> = by_service
+        .buckets
+        .iter()
+        .map(|b| (b.value.clone(), b.count))
+        .collect();
+    assert_eq!(by_service.total, 5);
+    assert_eq!(counts[0].1, 2);
+    assert!(counts.contains(&("vpn".into(), 1)));
+    assert!(counts.contains(&("auth".into(), 2)));
+
+    let hosts = store
+        .aggregate(&parse("password | count by host"), TimeRange::default())
+        .expect("aggregate");
+    assert_eq!(hosts.total, 2);
+    assert_eq!(hosts.buckets.len(), 2);
+
+    let top = store
+        .aggregate(&parse("* | top 2 src_ip"), TimeRange::default())
+        .expect("aggregate");
+    assert_eq!(top.buckets[0].value, "10.0.0.5");
+    assert_eq!(top.buckets[0].count, 2);
+
+    let ids = store
+        .aggregate(
+            &parse("| count by Event.System.EventID"),
+            TimeRange::default(),
+        )
+        .expect("aggregate on a JSON path with numbers and strings");
+    let mut values: Vec<String> = ids.buckets.iter().map(|b| b.value.clone()).collect();
+    values.sort();
+    assert_eq!(values, vec!["4624", "4625", "4700"]);
+}
+
+#[test]
+fn pivots_find_a_value_in_every_service() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = sample_store(dir.path());
+    for field in [None, Some(vigil_query::Field::from_name("src_ip"))] {
+        let pivot = store
+            .pivot(&PivotRequest {
+                field,
+                value: "10.0.0.5".into(),
+                range: TimeRange::default(),
+                limit: 10,
+            })
+            .expect("pivot");
+        assert_eq!(pivot.total, 2);
+        let services: Vec<&str> = pivot.by_service.iter().map(|c| c.value.as_str()).collect();
+        assert!(
+            services.contains(&"auth") && services.contains(&"vpn"),
+            "{services:?}"
+        );
+        assert_eq!(pivot.by_tenant[0].value, "contoso");
+        assert_eq!(pivot.by_host.len(), 2);
+        assert_eq!(pivot.timeline.iter().map(|b| b.count).sum::<u64>(), 2);
+        assert_eq!(pivot.events.len(), 2);
+        assert!(pivot.events[0].time > pivot.events[1].time);
+    }
+    let user = store
+        .pivot(&PivotRequest {
+            field: None,
+            value: "ADMINISTRATOR".into(),
+            range: TimeRange::default(),
+            limit: 10,
+        })
+        .expect("pivot");
+    assert_eq!(user.total, 1, "values match whole and case-insensitively");
+}
+
+#[test]
+fn stats_and_retention_per_service() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = sample_store(dir.path());
+    let stats = store.stats().expect("stats");
+    let payroll = stats
+        .iter()
+        .find(|s| s.service == "payroll")
+        .expect("payroll has events");
+    assert_eq!(payroll.events, 2);
+    let sample = crate::support::sample();
+    assert_eq!(
+        payroll.bytes,
+        (sample[2].json.len() + sample[4].json.len()) as u64
+    );
+    assert_eq!(payroll.first, Some(t0() + Duration::minutes(3)));
+    assert_eq!(payroll.last, Some(t0() + Duration::minutes(5)));
+
+    let deleted = store
+        .delete_older_than("payroll", t0() + Duration::minutes(4))
+        .expect("retention");
+    assert_eq!(deleted, 1);
+    assert_eq!(names(&store, "service:payroll"), vec!["e5"]);
+    assert_eq!(
+        names(&store, "service:auth").len(),
+        2,
+        "other services keep theirs"
+    );
+    drop(store);
+    let reopened = open(dir.path());
+    assert_eq!(
+        names(&reopened, "service:payroll"),
+        vec!["e5"],
+        "deletion is durable"
+    );
+}
+
+#[test]
+fn bad_queries_and_requests_say_what_to_do() {
+    let err = vigil_query::parse("user:alice AND (host:web").expect_err("unclosed group");
+    assert_eq!(err.offset(), 15);
+    let err = LogError::from(err);
+    assert!(err.to_string().contains("byte 15"), "{err}");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = sample_store(dir.path());
+    let Err(err) = store.search(&SearchRequest {
+        query: parse("* | count by service"),
+        range: TimeRange::default(),
+        limit: 10,
+        cursor: None,
+    }) else {
+        panic!("a pipe is not a search");
+    };
+    assert!(err.to_string().contains("aggregation"), "{err}");
+    let err = store
+        .aggregate(&parse("* | count by time"), TimeRange::default())
+        .expect_err("count by time");
+    assert!(err.to_string().contains("pivot"), "{err}");
+    let err = store
+        .aggregate(&parse("*"), TimeRange::default())
+        .expect_err("no pipe");
+    assert!(err.to_string().contains("| count by FIELD"), "{err}");
+    assert!(vigil_logs::Cursor::decode("zz!").is_err());
+}
+
+#[test]
+fn a_torn_journal_tail_is_truncated_and_appending_resumes() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = sample_store(dir.path());
+    drop(store);
+    let journal = dir.path().join("journal");
+    let last = std::fs::read_dir(&journal)
+        .expect("journal dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .max()
+        .expect("a segment");
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&last)
+        .expect("segment");
+    file.write_all(&[200, 1, 0, 0, 9, 9, 9])
+        .expect("torn frame");
+    drop(file);
+
+    let store = open(dir.path());
+    store
+        .append(vec![event("auth", "h", "t", 9, r#"{"name":"after"}"#)])
+        .expect("append after truncation");
+    store.refresh().expect("refresh");
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(names(&store, "*").len(), 6);
+    assert_eq!(names(&store, "after"), vec!["after"]);
+}
