@@ -143,7 +143,7 @@ impl Fields {
             serde_json::from_str::<serde_json::Value>(&record.json)
         {
             let mut values = Vec::new();
-            collect_values(&serde_json::Value::Object(map.clone()), &mut values);
+            map.values().for_each(|v| collect_values(v, &mut values));
             for value in &values {
                 doc.add_text(self.values, value);
                 doc.add_text(self.text, value);
