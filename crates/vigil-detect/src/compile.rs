@@ -10,6 +10,8 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use vigil_sigma::{
     Condition, CorrelationRule, Detection, Diagnostic, FilterRule, Level, Logsource, Meta,
     Quantity, Rule, RuleDoc, Search, Target, pattern_matches,
@@ -148,6 +150,9 @@ pub(crate) struct Prefilter {
     pub fields: Box<[u32]>,
 }
 
+/// Fields with more needles than this get a contiguous NFA instead of a DFA (memory).
+const DFA_MAX_NEEDLES: usize = 3000;
+
 /// One Aho-Corasick automaton over every needle of one field.
 #[derive(Debug)]
 pub(crate) struct FieldAutomaton {
@@ -166,7 +171,7 @@ pub(crate) struct Bucket {
     /// The fields to scan for needles.
     pub fields: Vec<u32>,
     /// Needle id → prefiltered variants of this bucket that contain it.
-    pub by_needle: HashMap<u32, Vec<u32>>,
+    pub by_needle: FxHashMap<u32, Vec<u32>>,
 }
 
 impl Bucket {
@@ -195,7 +200,7 @@ impl Bucket {
 #[derive(Debug, Default)]
 pub(crate) struct ChannelIndex {
     pub any: Bucket,
-    pub by_event_id: HashMap<u64, Bucket>,
+    pub by_event_id: FxHashMap<u64, Bucket>,
 }
 
 /// The dispatch index: which variants an event is offered.
@@ -204,7 +209,7 @@ pub(crate) struct Index {
     /// Offered to every event that has a Channel (Windows events).
     pub windows_any: Bucket,
     /// Per lowercase channel.
-    pub by_channel: HashMap<String, ChannelIndex>,
+    pub by_channel: FxHashMap<String, ChannelIndex>,
     /// Offered to events without a Channel (JSON logs of other sources).
     pub no_channel: Bucket,
 }
@@ -531,24 +536,31 @@ impl Builder<'_> {
         for ((field, needle), id) in &self.needle_ids {
             per_field[*field as usize].push((needle.clone(), *id));
         }
+        // Fields are independent: their automata are built in parallel (the DFA builds are
+        // most of the compilation time).
         self.set.automata = per_field
-            .into_iter()
+            .into_par_iter()
             .map(|mut list| {
                 if list.is_empty() {
                     return None;
                 }
                 list.sort_unstable();
-                // A DFA scans fastest; it costs memory, so fall back to the automatic choice
-                // if it cannot be built.
+                // A DFA scans fastest but costs about 6 KiB per needle; the largest fields
+                // (CommandLine, ScriptBlockText: thousands of needles) would take most of the
+                // memory budget as DFAs, so they get a contiguous NFA (a tenth of the size). If
+                // the chosen kind cannot be built, fall back to the automatic choice.
+                let kind = if list.len() > DFA_MAX_NEEDLES {
+                    aho_corasick::AhoCorasickKind::ContiguousNFA
+                } else {
+                    aho_corasick::AhoCorasickKind::DFA
+                };
                 let build = |kind| {
                     aho_corasick::AhoCorasick::builder()
                         .match_kind(aho_corasick::MatchKind::Standard)
                         .kind(kind)
                         .build(list.iter().map(|(n, _)| n.as_bytes()))
                 };
-                let ac = build(Some(aho_corasick::AhoCorasickKind::DFA))
-                    .or_else(|_| build(None))
-                    .ok()?;
+                let ac = build(Some(kind)).or_else(|_| build(None)).ok()?;
                 Some(FieldAutomaton {
                     ac,
                     needle_of_pattern: list.iter().map(|(_, id)| *id).collect(),
@@ -665,6 +677,9 @@ fn logsource_covers(filter: &Logsource, rule: &Logsource) -> bool {
 
 /// Compiles rules, correlation rules and filters. Rules that cannot be compiled are left out
 /// and reported as diagnostics; the rest still compile.
+///
+/// The automata are built on rayon's pool: do not call this while initialising a lazy value
+/// that other rayon jobs wait on (a worker blocked there would steal those jobs).
 pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec<Diagnostic>) {
     let mut b = Builder {
         opts,

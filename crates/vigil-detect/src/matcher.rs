@@ -16,6 +16,8 @@ use crate::value::{StrOp, ValueMatch, time_part};
 struct Cached {
     raw: String,
     lower: String,
+    /// The value as a number when the event wrote a number; text is parsed only when a
+    /// numeric comparison asks (see [`Cached::number`]).
     num: Option<f64>,
     boolean: Option<bool>,
     null: bool,
@@ -29,6 +31,13 @@ struct Slot {
     present: bool,
     len: usize,
     values: Vec<Cached>,
+}
+
+impl Cached {
+    /// The value as a number: the number the event wrote, or the text read as one.
+    fn number(&self) -> Option<f64> {
+        self.num.or_else(|| parse_num(&self.raw))
+    }
 }
 
 impl Slot {
@@ -53,10 +62,7 @@ impl Slot {
             c.boolean = None;
             c.null = false;
             match v {
-                FieldValue::Str(s) => {
-                    c.raw.push_str(s);
-                    c.num = parse_num(s);
-                }
+                FieldValue::Str(s) => c.raw.push_str(s),
                 FieldValue::Int(i) => {
                     use std::fmt::Write as _;
                     let _ = write!(c.raw, "{i}");
@@ -95,6 +101,35 @@ impl Slot {
     }
 }
 
+/// Appends the text of a scalar, lowercased as [`Slot::fill`] does, to `out`.
+fn lowercase_into(v: &FieldValue<'_>, out: &mut String) {
+    use std::fmt::Write as _;
+    match v {
+        FieldValue::Str(s) => {
+            if s.is_ascii() {
+                let start = out.len();
+                out.push_str(s);
+                out[start..].make_ascii_lowercase();
+            } else {
+                for ch in s.chars() {
+                    out.extend(ch.to_lowercase());
+                }
+            }
+        }
+        FieldValue::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        FieldValue::UInt(u) => {
+            let _ = write!(out, "{u}");
+        }
+        FieldValue::Float(f) => {
+            let _ = write!(out, "{f}");
+        }
+        FieldValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        FieldValue::Null => {}
+    }
+}
+
 fn parse_num(s: &str) -> Option<f64> {
     let t = s.trim();
     if t.is_empty() || !(t.as_bytes()[0].is_ascii_digit() || t.starts_with('-')) {
@@ -117,6 +152,8 @@ pub struct Matcher<'s> {
     scanned: Vec<u64>,
     /// Needles found in the current event.
     hits: Vec<u32>,
+    /// Reused buffer for the lowercased text of one value during keyword scanning.
+    scratch: String,
     /// Per variant: the generation of the last event it was evaluated for.
     tried: Vec<u64>,
     /// How many rule variants were evaluated since the matcher was made.
@@ -136,6 +173,7 @@ impl<'s> Matcher<'s> {
             needle_seen: vec![0; set.needle_field.len()],
             scanned: vec![0; set.fields.len()],
             hits: Vec::new(),
+            scratch: String::new(),
             tried: vec![0; set.variants.len()],
             evaluated: 0,
             per_variant: vec![0; set.variants.len()],
@@ -193,7 +231,7 @@ impl<'s> Matcher<'s> {
                     let eid = self.slots[eid_field as usize]
                         .values()
                         .first()
-                        .and_then(|c| c.num);
+                        .and_then(Cached::number);
                     buckets[2] = eid.and_then(|e| ci.by_event_id.get(&(e as u64)));
                 }
             }
@@ -247,10 +285,11 @@ impl<'s> Matcher<'s> {
         let Some(auto) = &set.automata[field as usize] else {
             return;
         };
-        let slot = if field == set.keyword_field {
-            self.load_keywords(event);
-            &self.keywords
-        } else {
+        if field == set.keyword_field {
+            self.scan_keywords(event);
+            return;
+        }
+        let slot = {
             self.load(field, event);
             &self.slots[field as usize]
         };
@@ -263,6 +302,31 @@ impl<'s> Matcher<'s> {
                 }
             }
         }
+    }
+
+    /// Runs the keyword automaton over every value of the event without keeping the values:
+    /// most events meet no keyword needle, and the values are stored (by
+    /// [`Matcher::load_keywords`]) only when a keyword rule is evaluated.
+    fn scan_keywords(&mut self, event: &dyn Event) {
+        let set = self.set;
+        let Some(auto) = &set.automata[set.keyword_field as usize] else {
+            return;
+        };
+        let generation = self.generation;
+        let buf = &mut self.scratch;
+        let seen = &mut self.needle_seen;
+        let hits = &mut self.hits;
+        event.for_each_value(&mut |v: &FieldValue<'_>| {
+            buf.clear();
+            lowercase_into(v, buf);
+            for m in auto.ac.find_overlapping_iter(buf.as_bytes()) {
+                let id = auto.needle_of_pattern[m.pattern().as_usize()];
+                if seen[id as usize] != generation {
+                    seen[id as usize] = generation;
+                    hits.push(id);
+                }
+            }
+        });
     }
 
     fn load_keywords(&mut self, event: &dyn Event) {
@@ -396,8 +460,8 @@ fn one(m: &ValueMatch, c: &Cached) -> bool {
             .trim()
             .parse::<IpAddr>()
             .is_ok_and(|ip| net.contains(ip)),
-        ValueMatch::Num(op, bound) => c.num.is_some_and(|n| op.test(n, *bound)),
-        ValueMatch::NumEq(n, text) => c.num == Some(*n) || c.lower.eq_ignore_ascii_case(text),
+        ValueMatch::Num(op, bound) => c.number().is_some_and(|n| op.test(n, *bound)),
+        ValueMatch::NumEq(n, text) => c.lower.eq_ignore_ascii_case(text) || c.number() == Some(*n),
         ValueMatch::Bool(b) => {
             c.boolean == Some(*b) || c.lower == if *b { "true" } else { "false" }
         }

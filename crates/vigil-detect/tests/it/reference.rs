@@ -21,6 +21,9 @@ static ALL: LazyLock<Vec<(String, u64, String, String)>> = LazyLock::new(|| {
         .filter(|p| p.extension().is_some_and(|e| e == "evtx"))
         .collect();
     assert!(files.len() >= 470, "found only {} EVTX files", files.len());
+    // Compile the rules before the parallel scan: loading and compiling use rayon too, and a
+    // worker that initialises RULES inside the scan would steal scan jobs that wait on it.
+    LazyLock::force(&RULES);
     files
         .par_iter()
         .flat_map_iter(|path| {

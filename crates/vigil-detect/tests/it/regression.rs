@@ -86,6 +86,8 @@ fn every_regression_case_fires_its_rule_with_the_right_count() {
     files.sort();
     let cases: Vec<Case> = files.iter().flat_map(|f| read_case(f)).collect();
     assert!(cases.len() >= 170, "found only {} cases", cases.len());
+    // Compile before the parallel loop (compilation uses rayon too; see reference.rs).
+    std::sync::LazyLock::force(&BY_ID);
     let failures: Vec<String> = cases
         .par_iter()
         .flat_map_iter(|case| {
