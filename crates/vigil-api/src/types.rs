@@ -215,6 +215,12 @@ pub struct CreateToken {
     pub name: String,
     /// Its role.
     pub role: Role,
+    /// For an ingest token: the only service it may send events as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// For an ingest token: the only tenant it may send events for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 /// `GET /api/v1/audit/verify`: the result of walking the hash chain.

@@ -14,6 +14,7 @@
 mod macros;
 
 pub mod audit;
+pub mod detection;
 pub mod error;
 pub mod evidence;
 pub mod ids;
@@ -28,6 +29,7 @@ pub mod timestamps;
 pub mod views;
 
 pub use audit::{AuditEntry, ChainBreak, ChainProblem, GENESIS_HASH, NewAuditEntry, verify_chain};
+pub use detection::{Detection, NewDetection, RuleLevel};
 pub use error::{DomainError, GuardRefusal};
 pub use evidence::{CustodyEntry, Evidence, EvidenceId, Sha256};
 pub use ids::{IncidentId, IncidentKey};

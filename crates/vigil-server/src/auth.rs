@@ -18,6 +18,10 @@ pub struct Principal {
     pub name: String,
     /// The token's role.
     pub role: Role,
+    /// For an ingest token bound to a service: that service.
+    pub service: Option<String>,
+    /// For an ingest token bound to a tenant: that tenant.
+    pub tenant: Option<String>,
 }
 
 impl Principal {
@@ -45,39 +49,83 @@ fn unauthorized(message: &str) -> ApiError {
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
+    /// Any token except an ingest token, which may only send events ([`Sender`]).
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(header) = parts.headers.get(AUTHORIZATION) else {
-            return Err(unauthorized(
-                "this route needs an API token: send `Authorization: Bearer TOKEN` (create one with `vigil admin token`)",
+        let who = authenticate(parts, state).await?;
+        if who.role == Role::Ingest {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "the token `{}` is an ingest token: it can only send events to POST /api/v1/events; use a viewer, responder or admin token here",
+                    who.name
+                ),
             ));
-        };
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                unauthorized(
-                    "the Authorization header must be `Bearer TOKEN`; check how the token is sent",
-                )
-            })?;
-        match state.store.authenticate(token).await {
-            Ok(Some(p)) => Ok(Principal {
-                name: p.name,
-                role: p.role,
-            }),
-            Ok(None) => Err(unauthorized(
-                "the API token is unknown or revoked; create a new one with `vigil admin token`",
-            )),
-            Err(err) => Err(crate::store_error(err)),
         }
+        Ok(who)
+    }
+}
+
+/// A principal allowed to send events: an ingest token (bound to its service and tenant, if
+/// it names them), a responder or an admin.
+#[derive(Debug, Clone)]
+pub struct Sender(pub Principal);
+
+impl FromRequestParts<AppState> for Sender {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let who = authenticate(parts, state).await?;
+        if !who.role.allows(vigil_core::Permission::SendEvents) {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "the token `{}` has the {} role, which cannot send events; create an ingest token with `vigil admin token --role ingest --service NAME`",
+                    who.name, who.role
+                ),
+            ));
+        }
+        Ok(Sender(who))
+    }
+}
+
+/// Checks the bearer token and returns who it is, whatever the role.
+async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Principal, ApiError> {
+    let Some(header) = parts.headers.get(AUTHORIZATION) else {
+        return Err(unauthorized(
+            "this route needs an API token: send `Authorization: Bearer TOKEN` (create one with `vigil admin token`)",
+        ));
+    };
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            unauthorized(
+                "the Authorization header must be `Bearer TOKEN`; check how the token is sent",
+            )
+        })?;
+    match state.store.authenticate(token).await {
+        Ok(Some(p)) => Ok(Principal {
+            name: p.name,
+            role: p.role,
+            service: p.service,
+            tenant: p.tenant,
+        }),
+        Ok(None) => Err(unauthorized(
+            "the API token is unknown or revoked; create a new one with `vigil admin token`",
+        )),
+        Err(err) => Err(crate::store_error(err)),
     }
 }
 

@@ -3,11 +3,18 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Default cap on a JSON request body: 1 MiB.
 pub const DEFAULT_JSON_BODY_LIMIT: usize = 1024 * 1024;
 /// Default cap on one evidence upload: 1 GiB.
 pub const DEFAULT_EVIDENCE_BODY_LIMIT: u64 = 1024 * 1024 * 1024;
+
+/// Default cap on one `POST /events` body: 16 MiB.
+pub const DEFAULT_INGEST_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// How often retention runs by default: hourly.
+pub const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// How the server runs.
 #[derive(Debug, Clone)]
@@ -20,6 +27,12 @@ pub struct Settings {
     pub json_body_limit: usize,
     /// Largest evidence upload accepted, in bytes; larger uploads get 413 and nothing is kept.
     pub evidence_body_limit: u64,
+    /// Largest `POST /events` body accepted, in bytes.
+    pub ingest_body_limit: usize,
+    /// How long each service's events are kept.
+    pub retention: vigil_ingest::RetentionPolicy,
+    /// How often the retention task runs.
+    pub retention_interval: Duration,
 }
 
 impl Settings {
@@ -30,6 +43,9 @@ impl Settings {
             listen,
             json_body_limit: DEFAULT_JSON_BODY_LIMIT,
             evidence_body_limit: DEFAULT_EVIDENCE_BODY_LIMIT,
+            ingest_body_limit: DEFAULT_INGEST_BODY_LIMIT,
+            retention: vigil_ingest::RetentionPolicy::default(),
+            retention_interval: DEFAULT_RETENTION_INTERVAL,
         }
     }
 }

@@ -1,7 +1,9 @@
-//! `AppState`: what every handler shares — the settings and the store.
+//! `AppState`: what every handler shares — the settings, the incident store and the ingest
+//! path with its log store.
 
 use std::sync::Arc;
 
+use vigil_ingest::Ingestor;
 use vigil_store::Store;
 
 use crate::settings::Settings;
@@ -14,14 +16,18 @@ pub struct AppState {
     /// The store every read and write goes through. A trait object so the backend (SQLite now,
     /// PostgreSQL later) is chosen at run time and handlers stay non-generic.
     pub store: Arc<dyn Store>,
+    /// The ingest path (decode, detect, append, record detections) and, through it, the log
+    /// store that search, pivot and stats read.
+    pub ingestor: Arc<Ingestor>,
 }
 
 impl AppState {
-    /// State for a server over `store`.
-    pub fn new(settings: Settings, store: Arc<dyn Store>) -> Self {
+    /// State for a server over `store`, ingesting through `ingestor`.
+    pub fn new(settings: Settings, store: Arc<dyn Store>, ingestor: Arc<Ingestor>) -> Self {
         AppState {
             settings: Arc::new(settings),
             store,
+            ingestor,
         }
     }
 }

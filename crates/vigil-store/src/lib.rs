@@ -38,7 +38,8 @@ pub use error::StoreError;
 pub use sqlite::SqliteStore;
 
 pub use types::{
-    AuditFilter, EvidenceDownload, IncidentFilter, IncidentRef, NewEvidence, Principal,
+    AuditFilter, DetectionFilter, EvidenceDownload, IncidentFilter, IncidentRef, NewEvidence,
+    Principal,
 };
 pub use vigil_core::{CreatedToken, IndicatorHit, Page, Related, TokenInfo};
 
@@ -234,6 +235,16 @@ pub trait Store: Send + Sync + 'static {
         role: Role,
     ) -> BoxFuture<'a, StoreResult<CreatedToken>>;
 
+    /// Creates an ingest token (it can only send events), bound to `service` and `tenant`
+    /// when given, so its sender cannot write as another service or tenant.
+    fn create_ingest_token<'a>(
+        &'a self,
+        actor: &'a str,
+        name: &'a str,
+        service: Option<&'a str>,
+        tenant: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<CreatedToken>>;
+
     /// The principal of a presented token, or `None` when unknown or revoked.
     fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, StoreResult<Option<Principal>>>;
 
@@ -246,6 +257,21 @@ pub trait Store: Send + Sync + 'static {
         actor: &'a str,
         id: Uuid,
     ) -> BoxFuture<'a, StoreResult<TokenInfo>>;
+
+    // ---- detections ----------------------------------------------------------------------
+
+    /// Records Sigma rule matches of stored events, all in one transaction. Not audited: they
+    /// are machine-written at ingest rate; the audit chain records what is done to incidents.
+    fn record_detections(
+        &self,
+        detections: Vec<vigil_core::NewDetection>,
+    ) -> BoxFuture<'_, StoreResult<Vec<vigil_core::Detection>>>;
+
+    /// Detections matching every filter given, newest first, one page and the total.
+    fn list_detections<'a>(
+        &'a self,
+        filter: &'a DetectionFilter,
+    ) -> BoxFuture<'a, StoreResult<Page<vigil_core::Detection>>>;
 
     // ---- audit trail ---------------------------------------------------------------------
 

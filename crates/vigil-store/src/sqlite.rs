@@ -855,7 +855,11 @@ impl SqliteStore {
         actor: &str,
         name: &str,
         role: Role,
+        service: Option<&str>,
+        tenant: Option<&str>,
     ) -> StoreResult<CreatedToken> {
+        let service = scope_value("service", service)?;
+        let tenant = scope_value("tenant", tenant)?;
         let name = vigil_core::required_text("name", name)?;
         if name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(DomainError::invalid(
@@ -873,15 +877,19 @@ impl SqliteStore {
             created_by: actor.to_owned(),
             created_at: at,
             revoked_at: None,
+            service,
+            tenant,
         };
         let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO tokens (id, name, role, token_hash, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO tokens (id, name, role, token_hash, created_by, created_at, service, tenant) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(info.id.to_string())
             .bind(&info.name)
             .bind(role.as_str())
             .bind(Sha256::of(secret.as_bytes()).as_str())
             .bind(actor)
             .bind(ts(at))
+            .bind(&info.service)
+            .bind(&info.tenant)
             .execute(&mut *tx)
             .await?;
         append_audit(
@@ -889,7 +897,7 @@ impl SqliteStore {
             actor,
             "token.create",
             None,
-            json!({ "id": info.id, "name": info.name, "role": role }),
+            json!({ "id": info.id, "name": info.name, "role": role, "service": info.service, "tenant": info.tenant }),
         )
         .await?;
         tx.commit().await?;
@@ -901,7 +909,7 @@ impl SqliteStore {
 
     async fn authenticate_impl(&self, token: &str) -> StoreResult<Option<Principal>> {
         let row = sqlx::query(
-            "SELECT id, name, role FROM tokens WHERE token_hash = ? AND revoked_at IS NULL",
+            "SELECT id, name, role, service, tenant FROM tokens WHERE token_hash = ? AND revoked_at IS NULL",
         )
         .bind(Sha256::of(token.trim().as_bytes()).as_str())
         .fetch_optional(&self.pool)
@@ -911,9 +919,83 @@ impl SqliteStore {
                 token_id: col_uuid(&row, "id")?,
                 name: row.try_get("name")?,
                 role: col_parse(&row, "role")?,
+                service: row.try_get("service")?,
+                tenant: row.try_get("tenant")?,
             })
         })
         .transpose()
+    }
+
+    async fn record_detections_impl(
+        &self,
+        detections: Vec<vigil_core::NewDetection>,
+    ) -> StoreResult<Vec<vigil_core::Detection>> {
+        let at = now();
+        let mut tx = self.begin().await?;
+        let mut out = Vec::with_capacity(detections.len());
+        for d in detections {
+            let tags = serde_json::to_string(&d.tags).map_err(corrupt)?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO detections (detected_at, event_id, event_time, service, host, tenant, rule_id, rule_title, level, level_rank, tags) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(ts(at))
+            .bind(d.event_id as i64)
+            .bind(ts(d.event_time))
+            .bind(&d.service)
+            .bind(&d.host)
+            .bind(&d.tenant)
+            .bind(&d.rule_id)
+            .bind(&d.rule_title)
+            .bind(d.level.as_str())
+            .bind(level_rank(d.level))
+            .bind(tags)
+            .fetch_one(&mut *tx)
+            .await?;
+            out.push(vigil_core::Detection {
+                id,
+                detected_at: at,
+                detection: d,
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn list_detections_impl(
+        &self,
+        filter: &DetectionFilter,
+    ) -> StoreResult<Page<vigil_core::Detection>> {
+        let limit = match filter.limit {
+            0 => 100,
+            n => n.min(1000),
+        };
+        let push_filters = |q: &mut QueryBuilder<'_, Sqlite>| {
+            q.push(" WHERE 1 = 1");
+            if let Some(rule) = &filter.rule_id {
+                q.push(" AND rule_id = ").push_bind(rule.clone());
+            }
+            if let Some(service) = &filter.service {
+                q.push(" AND service = ").push_bind(service.clone());
+            }
+            if let Some(level) = filter.min_level {
+                q.push(" AND level_rank >= ").push_bind(level_rank(level));
+            }
+            if let Some(after) = filter.after_id {
+                q.push(" AND id > ").push_bind(after);
+            }
+        };
+        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM detections");
+        push_filters(&mut count);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM detections");
+        push_filters(&mut q);
+        q.push(" ORDER BY id DESC LIMIT ").push_bind(limit as i64);
+        let rows = q.build().fetch_all(&self.pool).await?;
+        Ok(Page {
+            total: total as u64,
+            items: rows.iter().map(detection_row).collect::<StoreResult<_>>()?,
+        })
     }
 
     async fn list_tokens_impl(&self) -> StoreResult<Vec<TokenInfo>> {
@@ -1285,6 +1367,48 @@ fn token_row(row: &SqliteRow) -> StoreResult<TokenInfo> {
         created_by: row.try_get("created_by")?,
         created_at: col_ts(row, "created_at")?,
         revoked_at: col_ts_opt(row, "revoked_at")?,
+        service: row.try_get("service")?,
+        tenant: row.try_get("tenant")?,
+    })
+}
+
+/// A token's service or tenant binding: absent, or a non-blank name without control characters.
+fn scope_value(field: &'static str, value: Option<&str>) -> StoreResult<Option<String>> {
+    let Some(v) = value else { return Ok(None) };
+    let v = vigil_core::required_text(field, v)?;
+    if v.chars().count() > 200 || v.chars().any(char::is_control) {
+        return Err(DomainError::invalid(
+            field,
+            "has at most 200 characters and no control characters",
+        )
+        .into());
+    }
+    Ok(Some(v))
+}
+
+fn level_rank(level: vigil_core::RuleLevel) -> i64 {
+    vigil_core::RuleLevel::ALL
+        .iter()
+        .position(|l| *l == level)
+        .unwrap_or(0) as i64
+}
+
+fn detection_row(row: &SqliteRow) -> StoreResult<vigil_core::Detection> {
+    let tags: String = row.try_get("tags")?;
+    Ok(vigil_core::Detection {
+        id: row.try_get("id")?,
+        detected_at: col_ts(row, "detected_at")?,
+        detection: vigil_core::NewDetection {
+            event_id: row.try_get::<i64, _>("event_id")? as u64,
+            event_time: col_ts(row, "event_time")?,
+            service: row.try_get("service")?,
+            host: row.try_get("host")?,
+            tenant: row.try_get("tenant")?,
+            rule_id: row.try_get("rule_id")?,
+            rule_title: row.try_get("rule_title")?,
+            level: col_parse(row, "level")?,
+            tags: serde_json::from_str(&tags).map_err(corrupt)?,
+        },
     })
 }
 
@@ -1882,7 +2006,31 @@ impl Store for SqliteStore {
         name: &'a str,
         role: Role,
     ) -> BoxFuture<'a, StoreResult<CreatedToken>> {
-        Box::pin(self.create_token_impl(actor, name, role))
+        Box::pin(self.create_token_impl(actor, name, role, None, None))
+    }
+
+    fn create_ingest_token<'a>(
+        &'a self,
+        actor: &'a str,
+        name: &'a str,
+        service: Option<&'a str>,
+        tenant: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<CreatedToken>> {
+        Box::pin(self.create_token_impl(actor, name, Role::Ingest, service, tenant))
+    }
+
+    fn record_detections(
+        &self,
+        detections: Vec<vigil_core::NewDetection>,
+    ) -> BoxFuture<'_, StoreResult<Vec<vigil_core::Detection>>> {
+        Box::pin(self.record_detections_impl(detections))
+    }
+
+    fn list_detections<'a>(
+        &'a self,
+        filter: &'a DetectionFilter,
+    ) -> BoxFuture<'a, StoreResult<Page<vigil_core::Detection>>> {
+        Box::pin(self.list_detections_impl(filter))
     }
 
     fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, StoreResult<Option<Principal>>> {

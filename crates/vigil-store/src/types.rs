@@ -150,4 +150,35 @@ pub struct Principal {
     pub name: String,
     /// Its role.
     pub role: Role,
+    /// For an ingest token bound to a service: that service.
+    pub service: Option<String>,
+    /// For an ingest token bound to a tenant: that tenant.
+    pub tenant: Option<String>,
+}
+
+/// Filters for [`crate::Store::list_detections`]; every filter given must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetectionFilter {
+    /// Only this rule id.
+    pub rule_id: Option<String>,
+    /// Only from this service.
+    pub service: Option<String>,
+    /// Only at this level or above.
+    pub min_level: Option<vigil_core::RuleLevel>,
+    /// Only with a larger id.
+    pub after_id: Option<i64>,
+    /// Page size (1–1000; 0 means the default of 100). Newest first.
+    pub limit: u32,
+}
+
+impl Default for DetectionFilter {
+    fn default() -> Self {
+        DetectionFilter {
+            rule_id: None,
+            service: None,
+            min_level: None,
+            after_id: None,
+            limit: 100,
+        }
+    }
 }

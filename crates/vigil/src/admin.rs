@@ -11,10 +11,15 @@ The token is printed once on stdout; only its hash is stored. Send it as
 `Authorization: Bearer TOKEN`, or give it to the CLI with --token / VIGIL_TOKEN.
 Works on the data directory directly, so the server may be running or not.
 
-Roles: viewer (read only), responder (open and work incidents), admin (also tokens and audit).
+Roles: ingest (send events only), viewer (read only), responder (open and work incidents),
+admin (also tokens, rules and audit).
 
-Example:
-  export VIGIL_TOKEN=$(vigil admin token --data ./vigil-data --role admin --name alice)";
+An ingest token is for a log sender; --service and --tenant bind it so its sender cannot
+write events as another service or tenant.
+
+Examples:
+  export VIGIL_TOKEN=$(vigil admin token --data ./vigil-data --role admin --name alice)
+  vigil admin token --role ingest --name web-shipper --service web --tenant acme";
 
 /// The actor recorded in the audit trail for tokens created from the command line.
 const CLI_ACTOR: &str = "vigil-admin-cli";
@@ -28,12 +33,18 @@ pub enum Command {
         /// Data directory of the server (created if missing).
         #[arg(long, env = "VIGIL_DATA", default_value = "vigil-data")]
         data: PathBuf,
-        /// Role of the token: admin, responder or viewer.
+        /// Role of the token: admin, responder, viewer or ingest.
         #[arg(long)]
         role: String,
         /// Who or what the token is for; recorded as the actor of its writes.
         #[arg(long)]
         name: String,
+        /// For an ingest token: the only service it may send events as.
+        #[arg(long)]
+        service: Option<String>,
+        /// For an ingest token: the only tenant it may send events for.
+        #[arg(long)]
+        tenant: Option<String>,
     },
 }
 
@@ -43,13 +54,26 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
         .build()
         .context("could not start the async runtime")?;
     match command {
-        Command::Token { data, role, name } => runtime.block_on(async {
+        Command::Token {
+            data,
+            role,
+            name,
+            service,
+            tenant,
+        } => runtime.block_on(async {
             let role = Role::parse(&role).map_err(|e| anyhow::anyhow!("--role {e}"))?;
+            if role != Role::Ingest && (service.is_some() || tenant.is_some()) {
+                anyhow::bail!("--service and --tenant bind only ingest tokens; add --role ingest or leave them out");
+            }
             let store = crate::datadir::open(&data).await?;
-            let created = store
-                .create_token(CLI_ACTOR, &name, role)
-                .await
-                .map_err(|e| anyhow::anyhow!("could not create the token: {e}"))?;
+            let created = if role == Role::Ingest {
+                store
+                    .create_ingest_token(CLI_ACTOR, &name, service.as_deref(), tenant.as_deref())
+                    .await
+            } else {
+                store.create_token(CLI_ACTOR, &name, role).await
+            }
+            .map_err(|e| anyhow::anyhow!("could not create the token: {e}"))?;
             store.close().await;
             println!("{}", created.token);
             eprintln!(

@@ -1,11 +1,16 @@
 //! `vigil serve`: resolve the settings (flags over `VIGIL_…` environment over defaults), open
-//! the data directory, bind the listener and run the HTTP server until Ctrl-C or SIGTERM.
+//! the data directory (incident store and log store), load the Sigma rules, bind the HTTP and
+//! syslog listeners and run until Ctrl-C or SIGTERM; SIGHUP reloads the rules.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use vigil_ingest::syslog::SyslogConfig;
+use vigil_ingest::{Ingestor, RetentionPolicy, RuleSlot};
+use vigil_logs::{EmbeddedConfig, EmbeddedStore, EventStore};
 use vigil_store::Store;
 
 const AFTER_HELP: &str = "\
@@ -13,6 +18,12 @@ Examples:
   vigil serve                                   # ./vigil-data, http://127.0.0.1:8080
   vigil serve --data /var/lib/vigil --listen 0.0.0.0:8080
   VIGIL_DATA=/srv/vigil vigil serve
+  vigil serve --rules ./sigma/rules --syslog-tcp 0.0.0.0:6514 --syslog-udp 0.0.0.0:514 \
+      --retention web=30 --retention-default 365
+
+Every event received (POST /api/v1/events, syslog, `vigil ingest`) is stored durably in
+DIR/logs and matched against the --rules; each match is recorded as a detection. Reload the
+rules without a restart with `kill -HUP PID` or `vigil rules reload`.
 
 The data directory is created when missing. Every API call except /api/v1/health needs a token:
   vigil admin token --data ./vigil-data --role admin --name alice
@@ -34,30 +45,98 @@ pub struct Args {
     /// Largest evidence upload accepted, in bytes.
     #[arg(long, env = "VIGIL_MAX_EVIDENCE_BYTES", default_value_t = vigil_server::settings::DEFAULT_EVIDENCE_BODY_LIMIT)]
     pub max_evidence_bytes: u64,
+    /// Largest `POST /api/v1/events` body accepted, in bytes.
+    #[arg(long, env = "VIGIL_MAX_INGEST_BYTES", default_value_t = vigil_server::settings::DEFAULT_INGEST_BODY_LIMIT)]
+    pub max_ingest_bytes: usize,
+    /// Sigma rule directory matched against every ingested event (repeat for several).
+    #[arg(long = "rules", env = "VIGIL_RULES", value_delimiter = ',')]
+    pub rules: Vec<PathBuf>,
+    /// Listen for syslog over TCP (RFC 6587: octet-counted or newline-framed) here.
+    #[arg(long, env = "VIGIL_SYSLOG_TCP")]
+    pub syslog_tcp: Option<SocketAddr>,
+    /// Listen for syslog datagrams over UDP here.
+    #[arg(long, env = "VIGIL_SYSLOG_UDP")]
+    pub syslog_udp: Option<SocketAddr>,
+    /// Service of syslog events (default: each message's APP-NAME, else `syslog`).
+    #[arg(long, env = "VIGIL_SYSLOG_SERVICE")]
+    pub syslog_service: Option<String>,
+    /// Tenant of syslog events.
+    #[arg(long, env = "VIGIL_SYSLOG_TENANT", default_value = "")]
+    pub syslog_tenant: String,
+    /// Keep a service's events this many days: SERVICE=DAYS (repeat for several).
+    #[arg(long = "retention", env = "VIGIL_RETENTION", value_delimiter = ',', value_parser = RetentionPolicy::parse_entry)]
+    pub retention: Vec<(String, u32)>,
+    /// Keep events of services without a --retention this many days (default: forever).
+    #[arg(long, env = "VIGIL_RETENTION_DEFAULT")]
+    pub retention_default: Option<u32>,
+    /// How often retention runs, in seconds.
+    #[arg(
+        long,
+        env = "VIGIL_RETENTION_INTERVAL",
+        default_value_t = 3600,
+        hide = true
+    )]
+    pub retention_interval_secs: u64,
 }
 
 impl Args {
-    fn into_settings(self) -> vigil_server::Settings {
+    fn into_parts(self) -> anyhow::Result<(vigil_server::Settings, Vec<PathBuf>, SyslogConfig)> {
+        if self.retention_default == Some(0) {
+            anyhow::bail!(
+                "--retention-default must be at least 1 day; leave it out to keep events forever"
+            );
+        }
         let mut settings = vigil_server::Settings::new(self.data, self.listen);
         settings.json_body_limit = self.max_json_bytes;
         settings.evidence_body_limit = self.max_evidence_bytes;
-        settings
+        settings.ingest_body_limit = self.max_ingest_bytes;
+        settings.retention = RetentionPolicy {
+            per_service: self.retention.into_iter().collect(),
+            default_days: self.retention_default,
+        };
+        settings.retention_interval = Duration::from_secs(self.retention_interval_secs.max(1));
+        let mut syslog = SyslogConfig::new();
+        syslog.tcp = self.syslog_tcp;
+        syslog.udp = self.syslog_udp;
+        syslog.service = self.syslog_service;
+        syslog.tenant = self.syslog_tenant;
+        Ok((settings, self.rules, syslog))
     }
 }
 
 pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     crate::logging::init();
-    let settings = args.into_settings();
+    let (settings, rules, syslog) = args.into_parts()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    runtime.block_on(serve(settings))?;
+    runtime.block_on(serve(settings, rules, syslog))?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-async fn serve(settings: vigil_server::Settings) -> anyhow::Result<()> {
+async fn serve(
+    settings: vigil_server::Settings,
+    rule_dirs: Vec<PathBuf>,
+    syslog: SyslogConfig,
+) -> anyhow::Result<()> {
     let store = crate::datadir::open(&settings.data_dir).await?;
+    let logs_dir = settings.data_dir.join("logs");
+    let events: Arc<dyn EventStore> = {
+        let dir = logs_dir.clone();
+        let opened =
+            tokio::task::spawn_blocking(move || EmbeddedStore::open(EmbeddedConfig::new(dir)))
+                .await
+                .context("the log store failed to open")?
+                .with_context(|| {
+                    format!("could not open the log store in {}", logs_dir.display())
+                })?;
+        Arc::new(opened)
+    };
+    let rules = tokio::task::spawn_blocking(move || RuleSlot::open(rule_dirs))
+        .await
+        .context("loading the rules failed")??;
+    let rules_status = rules.current().status.clone();
     let removed = store
         .remove_interrupted_uploads()
         .map_err(|e| anyhow::anyhow!("could not clean up interrupted uploads: {e}"))?;
@@ -88,12 +167,85 @@ async fn serve(settings: vigil_server::Settings) -> anyhow::Result<()> {
         );
     }
     let store: Arc<dyn Store> = Arc::new(store);
-    let state = vigil_server::AppState::new(settings, store);
+    let rules = Arc::new(rules);
+    let ingestor = Arc::new(Ingestor::new(
+        Arc::clone(&events),
+        Arc::clone(&store),
+        Arc::clone(&rules),
+    ));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let listeners = vigil_ingest::syslog::start(syslog, Arc::clone(&ingestor), stop_rx.clone())
+        .await
+        .context("could not start the syslog listeners")?;
+    if rules_status.paths.is_empty() {
+        println!("vigil: no --rules given; events are stored but not matched against Sigma rules");
+    } else {
+        println!(
+            "vigil: {} Sigma rules loaded ({} rejected; see GET /api/v1/rules)",
+            rules_status.loaded,
+            rules_status.rejected.len()
+        );
+    }
+    if let Some(a) = listeners.tcp_addr() {
+        println!("vigil: syslog over TCP on {a}");
+    }
+    if let Some(a) = listeners.udp_addr() {
+        println!("vigil: syslog over UDP on {a}");
+    }
+    let retention = tokio::spawn(vigil_ingest::retention::run(
+        Arc::clone(&events),
+        settings.retention.clone(),
+        settings.retention_interval,
+        stop_rx.clone(),
+    ));
+    let reloads = spawn_reload_on_hangup(Arc::clone(&rules))?;
+    let state = vigil_server::AppState::new(settings, store, ingestor);
     vigil_server::app::serve(state, listener, shutdown)
         .await
         .context("the server stopped with an error")?;
+    let _ = stop_tx.send(true);
+    listeners.wait().await;
+    let _ = retention.await;
+    reloads.abort();
+    // The last handles on the log store go here; dropping it commits the index.
+    tokio::task::spawn_blocking(move || {
+        let _ = events.refresh();
+        drop(events);
+    })
+    .await
+    .ok();
     println!("vigil: stopped");
     Ok(())
+}
+
+/// Reloads the rules on every SIGHUP, logging what was loaded or why the reload failed.
+fn spawn_reload_on_hangup(rules: Arc<RuleSlot>) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    #[cfg(unix)]
+    {
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("could not install the SIGHUP handler")?;
+        Ok(tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                let rules = Arc::clone(&rules);
+                match tokio::task::spawn_blocking(move || rules.reload()).await {
+                    Ok(Ok(status)) => tracing::info!(
+                        rules = status.loaded,
+                        rejected = status.rejected.len(),
+                        "SIGHUP: rules reloaded"
+                    ),
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "SIGHUP: reload failed; the previous rules stay loaded")
+                    }
+                    Err(e) => tracing::error!(error = %e, "SIGHUP: reload task failed"),
+                }
+            }
+        }))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = rules;
+        Ok(tokio::spawn(async {}))
+    }
 }
 
 /// Installs the Ctrl-C and SIGTERM handlers now (before "listening" is printed, so a signal sent

@@ -73,11 +73,29 @@ pub async fn create_token(
     Admin(who): Admin,
     ApiJson(req): ApiJson<CreateToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    let created = state
-        .store
-        .create_token(&who.name, &req.name, req.role)
-        .await
-        .map_err(store_error)?;
+    let scoped = req.service.is_some() || req.tenant.is_some();
+    let created = match req.role {
+        Role::Ingest => state.store.create_ingest_token(
+            &who.name,
+            &req.name,
+            req.service.as_deref(),
+            req.tenant.as_deref(),
+        ),
+        _ if scoped => {
+            let field = if req.service.is_some() {
+                "service"
+            } else {
+                "tenant"
+            };
+            return Err(ApiError::invalid_field(
+                field,
+                format!("`{field}` binds only ingest tokens; use role `ingest` or leave it out"),
+            ));
+        }
+        role => state.store.create_token(&who.name, &req.name, role),
+    }
+    .await
+    .map_err(store_error)?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 

@@ -3,11 +3,14 @@
 
 pub mod actions;
 pub mod admin;
+pub mod detections;
+pub mod events;
 pub mod evidence;
 pub mod health;
 pub mod incidents;
 pub mod indicators;
 pub mod links;
+pub mod rules;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -37,4 +40,12 @@ pub fn register(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(admin::verify))
         .routes(routes!(admin::create_token, admin::list_tokens))
         .routes(routes!(admin::revoke_token))
+        .routes(routes!(events::ingest))
+        .routes(routes!(events::search))
+        .routes(routes!(events::pivot))
+        .routes(routes!(events::stats))
+        .routes(routes!(events::incident_pivot))
+        .routes(routes!(detections::list))
+        .routes(routes!(rules::get))
+        .routes(routes!(rules::reload))
 }

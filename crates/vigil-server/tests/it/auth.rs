@@ -99,6 +99,8 @@ async fn only_admins_manage_tokens_and_read_the_audit_trail() {
     let req = CreateToken {
         name: "bot".into(),
         role: Role::Viewer,
+        service: None,
+        tenant: None,
     };
     let err = app.responder.create_token(&req).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::Forbidden));

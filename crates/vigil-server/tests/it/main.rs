@@ -3,6 +3,7 @@
 
 mod auth;
 mod errors;
+mod events;
 mod evidence;
 mod incidents;
 mod integrity;

@@ -32,6 +32,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/tokens"),
     ("get", "/api/v1/tokens"),
     ("delete", "/api/v1/tokens/{id}"),
+    ("post", "/api/v1/events"),
+    ("get", "/api/v1/events/search"),
+    ("get", "/api/v1/events/pivot"),
+    ("get", "/api/v1/events/stats"),
+    ("post", "/api/v1/incidents/{key}/pivot"),
+    ("get", "/api/v1/detections"),
+    ("get", "/api/v1/rules"),
+    ("post", "/api/v1/rules/reload"),
 ];
 
 #[tokio::test]

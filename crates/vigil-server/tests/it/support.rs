@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use vigil_api::types::Role;
 use vigil_client::Client;
+use vigil_ingest::{Ingestor, RuleSlot};
+use vigil_logs::{EmbeddedConfig, EmbeddedStore, EventStore};
 use vigil_server::{AppState, Settings};
 use vigil_store::{SqliteStore, Store};
 
@@ -26,6 +28,11 @@ pub struct TestApp {
     pub anonymous: Client,
     /// The responder's raw token, for tests that speak HTTP by hand.
     pub responder_token: String,
+    /// The admin's raw token.
+    pub admin_token: String,
+    viewer_raw: String,
+    /// The log store the server ingests into (to make new events searchable at once).
+    pub events: Arc<dyn EventStore>,
     _dir: tempfile::TempDir,
 }
 
@@ -33,6 +40,11 @@ impl TestApp {
     /// A client with an arbitrary token.
     pub fn with_token(&self, token: &str) -> Client {
         self.anonymous.clone().with_token(token)
+    }
+
+    /// The viewer's raw token.
+    pub fn viewer_token(&self) -> String {
+        self.viewer_raw.clone()
     }
 
     /// Opens a second handle on the same store, as `vigil audit verify` would.
@@ -48,6 +60,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a server after letting the test adjust its settings.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_with_rules(Vec::new(), adjust).await
+}
+
+/// Starts a server matching every ingested event against the Sigma rules under `rules`.
+pub async fn spawn_app_with_rules(
+    rules: Vec<PathBuf>,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -69,7 +89,21 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
                 .token,
         );
     }
-    let state = AppState::new(settings, Arc::new(store));
+    let store: Arc<dyn Store> = Arc::new(store);
+    let logs_dir = data_dir.join("logs");
+    let events: Arc<dyn EventStore> = Arc::new(
+        tokio::task::spawn_blocking(move || EmbeddedStore::open(EmbeddedConfig::new(logs_dir)))
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    let rules = Arc::new(RuleSlot::open(rules).unwrap());
+    let ingestor = Arc::new(Ingestor::new(
+        Arc::clone(&events),
+        Arc::clone(&store),
+        rules,
+    ));
+    let state = AppState::new(settings, store, ingestor);
     tokio::spawn(vigil_server::app::serve(
         state,
         listener,
@@ -85,6 +119,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         viewer: anonymous.clone().with_token(&tokens[2]),
         anonymous,
         responder_token: tokens[1].clone(),
+        admin_token: tokens[0].clone(),
+        viewer_raw: tokens[2].clone(),
+        events,
         _dir: dir,
     }
 }

@@ -814,3 +814,103 @@ async fn concurrent_writers_keep_the_chain_linear() {
         "keys are unique and dense"
     );
 }
+
+#[tokio::test]
+async fn ingest_tokens_carry_their_binding_and_stay_out_of_the_read_roles() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    let created = s
+        .create_ingest_token("ann", "web-shipper", Some("web"), Some("acme"))
+        .await
+        .unwrap();
+    assert_eq!(created.info.role, Role::Ingest);
+    assert_eq!(created.info.service.as_deref(), Some("web"));
+    let who = s.authenticate(&created.token).await.unwrap().unwrap();
+    assert_eq!(
+        (who.role, who.service.as_deref(), who.tenant.as_deref()),
+        (Role::Ingest, Some("web"), Some("acme"))
+    );
+    let open = s
+        .create_ingest_token("ann", "any", None, None)
+        .await
+        .unwrap();
+    let who = s.authenticate(&open.token).await.unwrap().unwrap();
+    assert_eq!((who.service, who.tenant), (None, None));
+    let err = s
+        .create_ingest_token("ann", "bad", Some("  "), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Domain(ref e) if e.field() == Some("service")),
+        "{err}"
+    );
+    let listed = s.list_tokens().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    // Token creation is audited with the binding.
+    assert_eq!(verified(s).await, 2);
+}
+
+#[tokio::test]
+async fn detections_are_recorded_together_and_listed_newest_first_with_filters() {
+    use vigil_core::{NewDetection, RuleLevel};
+    use vigil_store::DetectionFilter;
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    let d = |event_id: u64, rule: &str, service: &str, level: RuleLevel| NewDetection {
+        event_id,
+        event_time: Utc::now(),
+        service: service.into(),
+        host: "h1".into(),
+        tenant: "acme".into(),
+        rule_id: rule.into(),
+        rule_title: format!("rule {rule}"),
+        level,
+        tags: vec!["attack.t1003".into()],
+    };
+    let recorded = s
+        .record_detections(vec![
+            d(1, "r1", "web", RuleLevel::Low),
+            d(2, "r2", "web", RuleLevel::High),
+            d(3, "r1", "db", RuleLevel::Critical),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(recorded.len(), 3);
+    assert!(recorded[0].id < recorded[1].id && recorded[1].id < recorded[2].id);
+    let all = s
+        .list_detections(&DetectionFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(all.total, 3);
+    assert_eq!(all.items[0].detection.event_id, 3);
+    assert_eq!(all.items[2].detection.tags, ["attack.t1003"]);
+    let page = |f: DetectionFilter| async move { s.list_detections(&f).await.unwrap() };
+    let by_rule = page(DetectionFilter {
+        rule_id: Some("r1".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(by_rule.total, 2);
+    let high = page(DetectionFilter {
+        min_level: Some(RuleLevel::High),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(high.total, 2);
+    let web_high = page(DetectionFilter {
+        service: Some("web".into()),
+        min_level: Some(RuleLevel::High),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(web_high.total, 1);
+    let newer = page(DetectionFilter {
+        after_id: Some(recorded[0].id),
+        limit: 1,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!((newer.total, newer.items.len()), (2, 1));
+    // Detections are not incident writes: the audit chain is untouched.
+    assert_eq!(verified(s).await, 0);
+}

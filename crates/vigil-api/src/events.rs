@@ -1,0 +1,303 @@
+//! Bodies and query strings of the log routes: ingest (`POST /events`), search, pivot,
+//! storage stats, detections and rules. Events travel as their original JSON object with the
+//! envelope (time, service, host, tenant) the store keeps beside it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+pub use vigil_core::{Detection, NewDetection, RuleLevel};
+
+/// Query of `POST /api/v1/events`: who the events are from. A token created with
+/// `vigil admin token --role ingest --service S` fixes the service (and tenant): the query
+/// may repeat it or leave it out, never name another.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct IngestQuery {
+    /// The sending service (required unless the token fixes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The host the events come from; when absent, each event's own `Computer`, `host.name`,
+    /// `hostname` or `host` is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The tenant the events belong to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+}
+
+/// One event of an ingest body that was not stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RejectedEvent {
+    /// Its 1-based line in a JSON-lines body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// Its 0-based index in a JSON-array body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
+    /// Why, and what to send instead.
+    pub reason: String,
+}
+
+/// Answer of `POST /api/v1/events`: every counted event is durable (it survives a crash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IngestResponse {
+    /// Events stored.
+    pub stored: u64,
+    /// Events refused, each with its position and reason; the others were stored.
+    pub rejected: Vec<RejectedEvent>,
+    /// Sigma rule matches recorded as detections for the stored events.
+    pub detections: u64,
+}
+
+/// Query of `GET /api/v1/events/search`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// The query (docs/query.md): `field:value`, wildcards, phrases, free text, AND/OR/NOT,
+    /// ranges, `exists:field`, and optionally `| count by FIELD` or `| top N FIELD`. Empty:
+    /// every event.
+    #[serde(default)]
+    pub q: String,
+    /// Events at or after this time: RFC 3339, a date, `now-24h`, or a duration back from now
+    /// (`24h`, `7d`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Events before this time (same forms as `from`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Events per page (1–1000, default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// One stored event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EventRecord {
+    /// The store's id (increasing in order of storage).
+    pub id: u64,
+    /// When the event happened (as read from it, or when it was received).
+    pub time: DateTime<Utc>,
+    /// The sending service.
+    pub service: String,
+    /// The host (empty when unknown).
+    pub host: String,
+    /// The tenant (empty when unknown).
+    pub tenant: String,
+    /// The original JSON object, as sent.
+    #[schema(value_type = Object)]
+    pub event: serde_json::Value,
+}
+
+/// One value and its count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ValueCount {
+    /// The value (numbers as decimal text).
+    pub value: String,
+    /// Events with it.
+    pub count: u64,
+}
+
+/// The result of `| count by FIELD` or `| top N FIELD`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AggregationResult {
+    /// The field grouped by.
+    pub field: String,
+    /// Values, most frequent first.
+    pub buckets: Vec<ValueCount>,
+    /// Matching events whose value is not among `buckets`.
+    pub other: u64,
+}
+
+/// Answer of `GET /api/v1/events/search`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SearchResponse {
+    /// Events matching in all (every page together).
+    pub total: u64,
+    /// This page, newest first (empty for an aggregation).
+    pub events: Vec<EventRecord>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+    /// Present when the query ends with `| count by` or `| top`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregation: Option<AggregationResult>,
+}
+
+/// Query of `GET /api/v1/events/pivot`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PivotQuery {
+    /// The value to follow (an IP, a user, a host, a hash …), matched whole, any case.
+    pub value: String,
+    /// Look only in this field (a JSON path); absent: any field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Same forms as in search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Same forms as in search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// How many of the newest events to return (0–1000, default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// A point of a timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TimelinePoint {
+    /// Start of the bucket.
+    pub start: DateTime<Utc>,
+    /// Events in it.
+    pub count: u64,
+}
+
+/// Answer of a pivot: every event in every service carrying the value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PivotResponse {
+    /// The value followed.
+    pub value: String,
+    /// The field looked in (absent: any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Events carrying it.
+    pub total: u64,
+    /// Width of a timeline bucket, in seconds.
+    pub bucket_seconds: i64,
+    /// Counts over time, oldest first (empty buckets left out).
+    pub timeline: Vec<TimelinePoint>,
+    /// Counts per service, largest first.
+    pub by_service: Vec<ValueCount>,
+    /// Counts per host, largest first.
+    pub by_host: Vec<ValueCount>,
+    /// Counts per tenant, largest first (events without a tenant are left out).
+    pub by_tenant: Vec<ValueCount>,
+    /// The newest events, newest first.
+    pub events: Vec<EventRecord>,
+}
+
+/// Body of `POST /api/v1/incidents/{key}/pivot`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentPivotRequest {
+    /// Same forms as in search; absent: all time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Same forms as in search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Add the proposed services and tenants to the incident's scope in the same call.
+    #[serde(default)]
+    pub accept: bool,
+}
+
+/// What one indicator of an incident was found in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IndicatorPivot {
+    /// The indicator's kind.
+    pub kind: vigil_core::IndicatorKind,
+    /// Its value.
+    pub value: String,
+    /// Events carrying it.
+    pub total: u64,
+    /// Counts per service.
+    pub by_service: Vec<ValueCount>,
+    /// Counts per host.
+    pub by_host: Vec<ValueCount>,
+    /// Counts per tenant.
+    pub by_tenant: Vec<ValueCount>,
+    /// First and last event carrying it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<DateTime<Utc>>,
+    /// Last event carrying it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+/// Answer of `POST /api/v1/incidents/{key}/pivot`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IncidentPivotResponse {
+    /// The incident's key.
+    pub key: String,
+    /// One entry per active indicator.
+    pub indicators: Vec<IndicatorPivot>,
+    /// Services seen carrying an indicator and not yet in the incident's scope.
+    pub proposed_services: Vec<String>,
+    /// Tenants seen carrying an indicator and not yet in the incident's scope.
+    pub proposed_tenants: Vec<String>,
+    /// True when `accept` added the proposals to the scope.
+    pub accepted: bool,
+}
+
+/// What the log store holds for one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ServiceStorage {
+    /// The service.
+    pub service: String,
+    /// Events stored.
+    pub events: u64,
+    /// Bytes of their JSON.
+    pub bytes: u64,
+    /// Oldest event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<DateTime<Utc>>,
+    /// Newest event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<DateTime<Utc>>,
+    /// Days events of this service are kept (absent: forever).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
+}
+
+/// Answer of `GET /api/v1/events/stats`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StorageStats {
+    /// One entry per service, by name.
+    pub services: Vec<ServiceStorage>,
+    /// Events in all.
+    pub total_events: u64,
+    /// Bytes in all.
+    pub total_bytes: u64,
+}
+
+/// Query of `GET /api/v1/detections`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DetectionQuery {
+    /// Only this rule (its id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<String>,
+    /// Only from this service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// Only at this level or above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_level: Option<RuleLevel>,
+    /// Only detections with a larger id (to follow new ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_id: Option<i64>,
+    /// At most this many, newest first (1–1000, default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// Answer of `GET /api/v1/rules` and `POST /api/v1/rules/reload`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RulesStatus {
+    /// The rule directories read (`vigil serve --rules`).
+    pub paths: Vec<String>,
+    /// Rules compiled and matched against every ingested event.
+    pub loaded: u64,
+    /// `file:line: reason` for every rule rejected.
+    pub rejected: Vec<String>,
+    /// When the set was loaded.
+    pub loaded_at: DateTime<Utc>,
+}

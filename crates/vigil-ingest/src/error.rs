@@ -1,0 +1,25 @@
+//! Why ingesting failed as a whole (one bad event is a [`crate::RejectedEvent`], not an error).
+
+/// A failure of the ingest path itself.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The log store could not store the batch; nothing of it was acknowledged.
+    #[error("the log store could not store the events: {0}")]
+    Logs(#[from] vigil_logs::LogError),
+    /// The events were stored but their detections could not be recorded.
+    #[error("the events were stored but their detections were not recorded: {0}")]
+    Detections(#[from] vigil_store::StoreError),
+    /// A rules directory could not be read.
+    #[error(
+        "cannot load rules from {path}: {reason}; check that the directory exists and is readable"
+    )]
+    Rules {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// The blocking worker stopped unexpectedly (it panicked or the runtime is shutting down).
+    #[error("the ingest worker stopped: {0}")]
+    Worker(String),
+}

@@ -1,0 +1,22 @@
+//! vigil-ingest: the path of every event into the central log database.
+//!
+//! An event arrives (an HTTP body, a syslog frame, a file read by `vigil ingest`), is decoded
+//! at the edge (`vigil-events`), matched against the loaded Sigma rules (`vigil-detect`),
+//! appended durably to the log store (`vigil-logs`), and each rule match is recorded as a
+//! detection (`vigil-store`). [`Ingestor`] is that path; the HTTP route and the syslog
+//! listeners ([`syslog`]) both call it, so every entry point stores and detects the same way.
+//!
+//! Decoding, matching and appending block (the store waits for fsync), so they run on tokio's
+//! blocking pool; the store's bounded queues make a slow disk slow the senders down instead of
+//! growing memory.
+
+pub mod error;
+pub mod pipeline;
+pub mod retention;
+pub mod rules;
+pub mod syslog;
+
+pub use error::IngestError;
+pub use pipeline::{Envelope, IngestReport, Ingestor, RawEvent, RejectedEvent};
+pub use retention::RetentionPolicy;
+pub use rules::{RuleSlot, RulesStatus};

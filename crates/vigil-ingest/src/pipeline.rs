@@ -1,0 +1,376 @@
+//! [`Ingestor`]: decode → detect → append durably → record detections, for every entry point.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use rayon::prelude::*;
+use vigil_core::{NewDetection, RuleLevel};
+use vigil_detect::{CompiledRuleSet, Event, FieldValue};
+use vigil_events::batch::{Accepted, BodyFormat, Position, decode_body};
+use vigil_events::json::JsonEvent;
+use vigil_logs::{EventStore, NewEvent};
+use vigil_store::Store;
+
+use crate::error::IngestError;
+use crate::rules::RuleSlot;
+
+/// Default cap on one event: 1 MiB.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 1024 * 1024;
+
+/// Batches at least this large are matched on all cores.
+const PARALLEL_MATCH_MIN: usize = 256;
+
+/// Who an event is from: the sender's service (never empty), host and tenant (may be empty).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Envelope {
+    /// The sending service.
+    pub service: String,
+    /// The host; when empty, taken from the event itself (`Computer`, `host.name`, `hostname`).
+    pub host: String,
+    /// The tenant.
+    pub tenant: String,
+}
+
+/// An event already cut out of its transport (a syslog frame turned into JSON, a file record).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawEvent {
+    /// When it happened, if the transport says; else read from the event, else now.
+    pub time: Option<DateTime<Utc>>,
+    /// Who sent it.
+    pub envelope: Envelope,
+    /// The event: one JSON object.
+    pub json: String,
+}
+
+/// One event that was not stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedEvent {
+    /// Its 1-based line in a JSON-lines body or file.
+    pub line: Option<u64>,
+    /// Its 0-based index in a JSON array or a list of raw events.
+    pub index: Option<u64>,
+    /// Why, and what to send instead.
+    pub reason: String,
+}
+
+/// What happened to a batch. Every event counted in `stored` is durable.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IngestReport {
+    /// Log-store ids of the stored events, in input order.
+    pub stored: Vec<u64>,
+    /// The events refused, in input order.
+    pub rejected: Vec<RejectedEvent>,
+    /// Detections recorded for the stored events.
+    pub detections: usize,
+}
+
+/// The ingest path shared by every entry point. Cheap to share behind an `Arc`.
+pub struct Ingestor {
+    events: Arc<dyn EventStore>,
+    store: Arc<dyn Store>,
+    rules: Arc<RuleSlot>,
+    max_event_bytes: usize,
+}
+
+impl std::fmt::Debug for Ingestor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingestor")
+            .field("max_event_bytes", &self.max_event_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A decoded event on its way to the store.
+struct Pending {
+    position: Position,
+    event: JsonEvent,
+    json: String,
+    time: Option<DateTime<Utc>>,
+    envelope: Envelope,
+}
+
+impl Ingestor {
+    /// An ingestor appending to `events`, recording detections in `store`, matching with the
+    /// rules in `rules`.
+    pub fn new(events: Arc<dyn EventStore>, store: Arc<dyn Store>, rules: Arc<RuleSlot>) -> Self {
+        Ingestor {
+            events,
+            store,
+            rules,
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+        }
+    }
+
+    /// Refuse events larger than this many bytes.
+    pub fn with_max_event_bytes(mut self, max: usize) -> Self {
+        self.max_event_bytes = max;
+        self
+    }
+
+    /// The rules in use (for status and reload).
+    pub fn rules(&self) -> &Arc<RuleSlot> {
+        &self.rules
+    }
+
+    /// The log store (for search, pivot, stats and retention).
+    pub fn events(&self) -> &Arc<dyn EventStore> {
+        &self.events
+    }
+
+    /// Ingests an HTTP body of JSON lines or a JSON array, every event from `envelope`.
+    /// Returns once the stored events are durable and their detections recorded.
+    pub async fn ingest_body(
+        self: &Arc<Self>,
+        body: Vec<u8>,
+        format: BodyFormat,
+        envelope: Envelope,
+    ) -> Result<IngestReport, IngestError> {
+        let this = Arc::clone(self);
+        let (report, detections) = tokio::task::spawn_blocking(move || {
+            let batch = decode_body(&body, format, this.max_event_bytes);
+            let mut rejected: Vec<RejectedEvent> = batch
+                .rejected
+                .iter()
+                .map(|r| rejected(r.position, r.reason.to_string()))
+                .collect();
+            let mut pending = Vec::with_capacity(batch.accepted.len());
+            for Accepted {
+                position,
+                span,
+                event,
+            } in batch.accepted
+            {
+                match std::str::from_utf8(&body[span]) {
+                    Ok(text) => pending.push(Pending {
+                        position,
+                        event,
+                        json: text.to_owned(),
+                        time: None,
+                        envelope: envelope.clone(),
+                    }),
+                    Err(e) => rejected.push(self::rejected(
+                        position,
+                        format!("the event is not valid UTF-8 ({e}); send UTF-8 JSON"),
+                    )),
+                }
+            }
+            this.store_pending(pending, rejected)
+        })
+        .await
+        .map_err(|e| IngestError::Worker(e.to_string()))??;
+        self.finish(report, detections).await
+    }
+
+    /// Ingests events already cut out of their transport (syslog, files).
+    pub async fn ingest_raw(
+        self: &Arc<Self>,
+        events: Vec<RawEvent>,
+    ) -> Result<IngestReport, IngestError> {
+        let this = Arc::clone(self);
+        let (report, detections) = tokio::task::spawn_blocking(move || {
+            let mut rejected = Vec::new();
+            let mut pending = Vec::with_capacity(events.len());
+            for (index, raw) in events.into_iter().enumerate() {
+                let position = Position::Index(index as u64);
+                if raw.json.len() > this.max_event_bytes {
+                    rejected.push(self::rejected(
+                        position,
+                        format!(
+                            "the event is {} bytes, more than the {}-byte limit; split it or raise the limit",
+                            raw.json.len(),
+                            this.max_event_bytes
+                        ),
+                    ));
+                    continue;
+                }
+                match JsonEvent::parse(&raw.json) {
+                    Ok(event) => pending.push(Pending {
+                        position,
+                        event,
+                        json: raw.json,
+                        time: raw.time,
+                        envelope: raw.envelope,
+                    }),
+                    Err(e) => rejected.push(self::rejected(position, e.to_string())),
+                }
+            }
+            this.store_pending(pending, rejected)
+        })
+        .await
+        .map_err(|e| IngestError::Worker(e.to_string()))??;
+        self.finish(report, detections).await
+    }
+
+    async fn finish(
+        &self,
+        mut report: IngestReport,
+        detections: Vec<NewDetection>,
+    ) -> Result<IngestReport, IngestError> {
+        report.detections = detections.len();
+        if !detections.is_empty() {
+            self.store.record_detections(detections).await?;
+        }
+        Ok(report)
+    }
+
+    /// Matches, appends and maps matches to the stored ids. Blocking.
+    fn store_pending(
+        &self,
+        pending: Vec<Pending>,
+        mut rejected: Vec<RejectedEvent>,
+    ) -> Result<(IngestReport, Vec<NewDetection>), IngestError> {
+        let rules = self.rules.current();
+        let set = &rules.set;
+        let now = Utc::now();
+        let matched: Vec<Vec<u32>> = if set.rules().is_empty() {
+            vec![Vec::new(); pending.len()]
+        } else if pending.len() >= PARALLEL_MATCH_MIN {
+            pending
+                .par_iter()
+                .map_init(|| set.matcher(), |m, p| reported(set, m.matches(&p.event)))
+                .collect()
+        } else {
+            let mut m = set.matcher();
+            pending
+                .iter()
+                .map(|p| reported(set, m.matches(&p.event)))
+                .collect()
+        };
+        let mut events = Vec::with_capacity(pending.len());
+        let mut times = Vec::with_capacity(pending.len());
+        let mut positions = Vec::with_capacity(pending.len());
+        for p in pending {
+            let time = p.time.or_else(|| event_time(&p.event)).unwrap_or(now);
+            let mut envelope = p.envelope;
+            if envelope.host.is_empty() {
+                envelope.host = event_host(&p.event).unwrap_or_default();
+            }
+            times.push(time);
+            positions.push(p.position);
+            events.push((
+                NewEvent {
+                    time,
+                    service: envelope.service.clone(),
+                    host: envelope.host.clone(),
+                    tenant: envelope.tenant.clone(),
+                    json: p.json,
+                },
+                envelope,
+            ));
+        }
+        let (new_events, envelopes): (Vec<NewEvent>, Vec<Envelope>) = events.into_iter().unzip();
+        let outcome = self.events.append(new_events)?;
+        // The store may refuse some (an empty service): map its batch indexes back.
+        let refused: std::collections::HashSet<usize> =
+            outcome.rejected.iter().map(|r| r.index).collect();
+        for r in &outcome.rejected {
+            rejected.push(self::rejected(positions[r.index], r.reason.clone()));
+        }
+        rejected.sort_by_key(|r| (r.line, r.index));
+        let mut stored_ids = outcome.stored.iter();
+        let mut detections = Vec::new();
+        for (i, rule_ids) in matched.iter().enumerate() {
+            if refused.contains(&i) {
+                continue;
+            }
+            let Some(&event_id) = stored_ids.next() else {
+                break;
+            };
+            for &rule in rule_ids {
+                let meta = set.rule(vigil_detect::RuleId(rule));
+                detections.push(NewDetection {
+                    event_id,
+                    event_time: times[i],
+                    service: envelopes[i].service.clone(),
+                    host: envelopes[i].host.clone(),
+                    tenant: envelopes[i].tenant.clone(),
+                    rule_id: meta.id().to_owned(),
+                    rule_title: meta.title().to_owned(),
+                    level: RuleLevel::parse(meta.level().as_str()).unwrap_or(RuleLevel::Medium),
+                    tags: meta.meta.tags.clone(),
+                });
+            }
+        }
+        Ok((
+            IngestReport {
+                stored: outcome.stored,
+                rejected,
+                detections: 0,
+            },
+            detections,
+        ))
+    }
+}
+
+/// The reportable rules among a match (rules that only feed a correlation are left out).
+fn reported(set: &CompiledRuleSet, matched: &[vigil_detect::RuleId]) -> Vec<u32> {
+    matched
+        .iter()
+        .filter(|r| set.rule(**r).report)
+        .map(|r| r.0)
+        .collect()
+}
+
+fn rejected(position: Position, reason: String) -> RejectedEvent {
+    match position {
+        Position::Line(n) => RejectedEvent {
+            line: Some(n),
+            index: None,
+            reason,
+        },
+        Position::Index(n) => RejectedEvent {
+            line: None,
+            index: Some(n),
+            reason,
+        },
+    }
+}
+
+/// The first text value of the first of `fields` the event has.
+fn first_text(event: &JsonEvent, fields: &[&str]) -> Option<String> {
+    for field in fields {
+        let mut found = None;
+        event.field_values(field, &mut |v| {
+            if found.is_none() {
+                found = match v {
+                    FieldValue::Str(s) if !s.is_empty() => Some(s.to_string()),
+                    FieldValue::Int(i) => Some(i.to_string()),
+                    FieldValue::UInt(u) => Some(u.to_string()),
+                    FieldValue::Float(f) => Some(f.to_string()),
+                    _ => None,
+                };
+            }
+        });
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
+/// When the event says it happened: the Windows `TimeCreated`, or the first of the usual time
+/// keys that parses (seconds or milliseconds since the epoch, or RFC 3339 text).
+fn event_time(event: &JsonEvent) -> Option<DateTime<Utc>> {
+    let text = first_text(
+        event,
+        &[
+            "TimeCreated",
+            "@timestamp",
+            "timestamp",
+            "time",
+            "UtcTime",
+            "date",
+        ],
+    )?;
+    let ms = match text.parse::<f64>() {
+        Ok(n) if n.abs() > 1e11 => n as i64,
+        Ok(n) => (n * 1000.0) as i64,
+        Err(_) => vigil_events::time::parse_timestamp(&text)?,
+    };
+    Utc.timestamp_millis_opt(ms).single()
+}
+
+/// The host the event names, for senders that do not say.
+fn event_host(event: &JsonEvent) -> Option<String> {
+    first_text(event, &["Computer", "host.name", "hostname", "host"])
+}

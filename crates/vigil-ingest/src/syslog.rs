@@ -1,0 +1,616 @@
+//! Syslog listeners: RFC 6587 over TCP and one message per datagram over UDP, feeding
+//! [`Ingestor::ingest_raw`].
+//!
+//! ```text
+//! TCP accept ──▶ one task per connection: read ─▶ Framer ─▶ parse ─▶ batch ─▶ ingest_raw (awaited)
+//! UDP socket ──▶ one task:          recv_from ─────────────▶ parse ─▶ batch ─▶ ingest_raw (awaited)
+//! ```
+//!
+//! Each task collects messages into a batch of at most `batch_max_events` events (or about
+//! [`BATCH_MAX_BYTES`] of JSON) and stores it when it is full or `batch_max_wait` after its
+//! first event arrived. While a batch is being stored the task reads nothing more, so a slow
+//! store slows the sender down (TCP) or lets the kernel drop datagrams (UDP) instead of growing
+//! memory; the number of TCP connections is capped by `max_connections`.
+//!
+//! A message that does not parse, a frame the framer had to skip and an event the pipeline
+//! refuses are counted as rejected and logged (a few warnings a minute, the rest at debug); none
+//! of them closes the connection. A read error closes only its connection. A batch the store
+//! cannot take is logged with `error!` and counted as lost; the listener keeps running.
+//!
+//! Every event gets the envelope: service = the configured service, else the message's
+//! APP-NAME (or RFC 3164 tag), else `syslog`; host = the message's HOSTNAME, else the sender's
+//! IP address; tenant = the configured tenant. Its time is the message's timestamp; a message
+//! without one is stamped by the pipeline when it is stored.
+//!
+//! On shutdown (the watch value becomes `true`, or its sender is dropped) the listeners stop
+//! accepting and reading, store the batches they hold, and end; [`SyslogListeners::wait`]
+//! returns when they all have.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
+use vigil_events::Framer;
+use vigil_events::syslog::{self as sys, FrameError, SyslogMessage, SyslogOptions};
+
+use crate::error::IngestError;
+use crate::pipeline::{Envelope, Ingestor, RawEvent};
+
+/// Default cap on one message: 64 KiB.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Default number of events stored together.
+pub const DEFAULT_BATCH_MAX_EVENTS: usize = 1000;
+/// Default longest wait before a batch that is not full is stored.
+pub const DEFAULT_BATCH_MAX_WAIT: Duration = Duration::from_millis(50);
+/// Default cap on concurrent TCP connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// A batch is also stored once its events hold this many bytes of JSON, so a connection holds
+/// at most about this much (plus one message) whatever the event count limit.
+pub const BATCH_MAX_BYTES: usize = 1024 * 1024;
+
+/// The service of messages that name none, when no service is configured.
+const FALLBACK_SERVICE: &str = "syslog";
+/// Bytes asked of one TCP read.
+const READ_CHUNK: usize = 16 * 1024;
+/// Warnings about rejected messages let through per [`WARN_WINDOW`]; the rest go to debug.
+const WARN_BURST: u32 = 10;
+/// The window of [`WARN_BURST`].
+const WARN_WINDOW: Duration = Duration::from_secs(60);
+/// Pause after a failed `accept` (out of file descriptors) or UDP receive, so the loop does not
+/// spin.
+const ERROR_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Where and how to listen. Build with [`SyslogConfig::new`] and adjust the fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyslogConfig {
+    /// Listen for TCP (RFC 6587 framing) here; `None`: no TCP listener.
+    pub tcp: Option<SocketAddr>,
+    /// Listen for UDP datagrams here; `None`: no UDP listener.
+    pub udp: Option<SocketAddr>,
+    /// The service of every event; `None`: the message's APP-NAME, else `syslog`.
+    pub service: Option<String>,
+    /// The tenant of every event (may be empty).
+    pub tenant: String,
+    /// Longest message (TCP frame or datagram) accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// Most events stored in one batch.
+    pub batch_max_events: usize,
+    /// Longest time a message waits in a batch that is not full.
+    pub batch_max_wait: Duration,
+    /// Most TCP connections open at once; further connections are closed at once.
+    pub max_connections: usize,
+}
+
+impl SyslogConfig {
+    /// No listener, no service override, no tenant, messages up to 64 KiB, batches of up to
+    /// 1000 events or 50 ms, up to 1024 TCP connections.
+    pub fn new() -> SyslogConfig {
+        SyslogConfig {
+            tcp: None,
+            udp: None,
+            service: None,
+            tenant: String::new(),
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            batch_max_events: DEFAULT_BATCH_MAX_EVENTS,
+            batch_max_wait: DEFAULT_BATCH_MAX_WAIT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+impl Default for SyslogConfig {
+    fn default() -> Self {
+        SyslogConfig::new()
+    }
+}
+
+/// What the listeners did since they started. Once they are idle,
+/// `received == stored + rejected`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SyslogStats {
+    /// Messages received: TCP frames (and parts of a stream the framer skipped) and datagrams.
+    pub received: u64,
+    /// Events stored durably.
+    pub stored: u64,
+    /// Messages not stored: unparsable, oversized, refused by the pipeline, or lost.
+    pub rejected: u64,
+    /// Of `rejected`, the events of batches the store failed to take.
+    pub lost: u64,
+    /// TCP connections closed at once because `max_connections` were open.
+    pub refused_connections: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    received: AtomicU64,
+    stored: AtomicU64,
+    rejected: AtomicU64,
+    lost: AtomicU64,
+    refused_connections: AtomicU64,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> SyslogStats {
+        SyslogStats {
+            received: self.received.load(Ordering::Relaxed),
+            stored: self.stored.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            lost: self.lost.load(Ordering::Relaxed),
+            refused_connections: self.refused_connections.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Lets [`WARN_BURST`] warnings through per [`WARN_WINDOW`], so a misconfigured sender cannot
+/// flood the log.
+#[derive(Debug)]
+struct WarnLimit {
+    /// (window start, warnings in the window, warnings held back since the last one let
+    /// through); shared by every listener task, held only to update the numbers.
+    state: Mutex<(Instant, u32, u64)>,
+}
+
+impl WarnLimit {
+    fn new() -> WarnLimit {
+        WarnLimit {
+            state: Mutex::new((Instant::now(), 0, 0)),
+        }
+    }
+
+    /// `Some(held back before this one)` when a warning may be logged, `None` when it should
+    /// go to debug.
+    fn allow(&self) -> Option<u64> {
+        let mut state = match self.state.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let (start, count, held) = &mut *state;
+        let now = Instant::now();
+        if now.duration_since(*start) >= WARN_WINDOW {
+            *start = now;
+            *count = 0;
+        }
+        if *count < WARN_BURST {
+            *count += 1;
+            Some(std::mem::take(held))
+        } else {
+            *held += 1;
+            None
+        }
+    }
+}
+
+/// What every listener task shares.
+struct Shared {
+    ingestor: Arc<Ingestor>,
+    service: Option<String>,
+    tenant: String,
+    max_message_bytes: usize,
+    batch_max_events: usize,
+    batch_max_wait: Duration,
+    counters: Counters,
+    warnings: WarnLimit,
+}
+
+/// The running listeners. Dropping this does not stop them: signal the shutdown watch, then
+/// call [`SyslogListeners::wait`].
+#[derive(Debug)]
+pub struct SyslogListeners {
+    tcp_addr: Option<SocketAddr>,
+    udp_addr: Option<SocketAddr>,
+    shared: Arc<Shared>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SyslogListeners {
+    /// The address the TCP listener is bound to (the real port when port 0 was asked for).
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        self.tcp_addr
+    }
+
+    /// The address the UDP socket is bound to.
+    pub fn udp_addr(&self) -> Option<SocketAddr> {
+        self.udp_addr
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> SyslogStats {
+        self.shared.counters.snapshot()
+    }
+
+    /// Waits until every listener task has ended (after shutdown was signalled, once the
+    /// pending batches are stored) and returns the final counters.
+    pub async fn wait(self) -> SyslogStats {
+        for task in self.tasks {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "a syslog listener task failed");
+            }
+        }
+        self.shared.counters.snapshot()
+    }
+}
+
+/// Binds the configured sockets and starts listening. Returns once both are bound; a bind
+/// error names the address and the flag to change it. The listeners run until `shutdown`
+/// becomes `true` (or its sender is dropped, so keep the sender alive while they should run).
+pub async fn start(
+    config: SyslogConfig,
+    ingestor: Arc<Ingestor>,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<SyslogListeners> {
+    let tcp = match config.tcp {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| bind_error(e, "TCP", addr, "--syslog-tcp"))?,
+        ),
+        None => None,
+    };
+    let udp = match config.udp {
+        Some(addr) => Some(
+            UdpSocket::bind(addr)
+                .await
+                .map_err(|e| bind_error(e, "UDP", addr, "--syslog-udp"))?,
+        ),
+        None => None,
+    };
+    let tcp_addr = tcp.as_ref().map(TcpListener::local_addr).transpose()?;
+    let udp_addr = udp.as_ref().map(UdpSocket::local_addr).transpose()?;
+    let shared = Arc::new(Shared {
+        ingestor,
+        service: config.service.filter(|s| !s.is_empty()),
+        tenant: config.tenant,
+        max_message_bytes: config.max_message_bytes,
+        batch_max_events: config.batch_max_events.max(1),
+        batch_max_wait: config.batch_max_wait,
+        counters: Counters::default(),
+        warnings: WarnLimit::new(),
+    });
+    let mut tasks = Vec::new();
+    if let (Some(listener), Some(addr)) = (tcp, tcp_addr) {
+        tracing::info!(%addr, "listening for syslog over TCP");
+        let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
+        tasks.push(tokio::spawn(accept_loop(
+            listener,
+            Arc::clone(&shared),
+            permits,
+            shutdown.clone(),
+        )));
+    }
+    if let (Some(socket), Some(addr)) = (udp, udp_addr) {
+        tracing::info!(%addr, "listening for syslog over UDP");
+        tasks.push(tokio::spawn(udp_loop(
+            socket,
+            Arc::clone(&shared),
+            shutdown,
+        )));
+    }
+    Ok(SyslogListeners {
+        tcp_addr,
+        udp_addr,
+        shared,
+        tasks,
+    })
+}
+
+fn bind_error(e: std::io::Error, proto: &str, addr: SocketAddr, flag: &str) -> std::io::Error {
+    std::io::Error::new(
+        e.kind(),
+        format!(
+            "cannot listen for syslog over {proto} on {addr}: {e}; pick another address with {flag}"
+        ),
+    )
+}
+
+/// Resolves when shutdown is signalled or the signal's sender is gone. Safe to recreate in
+/// every `select!`: it looks at the current value first.
+async fn stopping(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    permits: Arc<Semaphore>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            () = stopping(&mut shutdown) => break,
+            Some(done) = connections.join_next(), if !connections.is_empty() => {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "a syslog connection task failed");
+                }
+            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                        shared.counters.refused_connections.fetch_add(1, Ordering::Relaxed);
+                        if let Some(held) = shared.warnings.allow() {
+                            tracing::warn!(
+                                %peer,
+                                suppressed = held,
+                                "too many syslog connections open; closing this one (raise the limit or use fewer senders)"
+                            );
+                        }
+                        continue;
+                    };
+                    let shared = Arc::clone(&shared);
+                    let shutdown = shutdown.clone();
+                    connections.spawn(async move {
+                        serve_connection(stream, peer, &shared, shutdown).await;
+                        drop(permit);
+                    });
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot accept a syslog connection");
+                    tokio::time::sleep(ERROR_BACKOFF).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    while let Some(done) = connections.join_next().await {
+        if let Err(e) = done {
+            tracing::error!(error = %e, "a syslog connection task failed");
+        }
+    }
+}
+
+/// Events waiting to be stored together.
+struct Batch {
+    events: Vec<RawEvent>,
+    bytes: usize,
+    /// When the batch must be stored even if it is not full: `batch_max_wait` after its first
+    /// event.
+    deadline: Option<Instant>,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            events: Vec::new(),
+            bytes: 0,
+            deadline: None,
+        }
+    }
+
+    fn push(&mut self, event: RawEvent, shared: &Shared) {
+        if self.events.is_empty() {
+            self.deadline = Some(Instant::now() + shared.batch_max_wait);
+        }
+        self.bytes += event.json.len();
+        self.events.push(event);
+    }
+
+    fn is_full(&self, shared: &Shared) -> bool {
+        self.events.len() >= shared.batch_max_events || self.bytes >= BATCH_MAX_BYTES
+    }
+
+    /// Stores what the batch holds, if anything, and empties it.
+    async fn flush(&mut self, shared: &Shared, source: &str) {
+        self.deadline = None;
+        self.bytes = 0;
+        if self.events.is_empty() {
+            return;
+        }
+        let events = std::mem::take(&mut self.events);
+        shared.store(events, source).await;
+    }
+}
+
+/// Sleeps until the batch's deadline; never resolves for an empty batch.
+async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Shared {
+    /// The event for one parsed message from `peer`.
+    fn event(&self, message: &SyslogMessage<'_>, peer: IpAddr) -> RawEvent {
+        let service = self
+            .service
+            .clone()
+            .or_else(|| {
+                message
+                    .app_name
+                    .as_deref()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| FALLBACK_SERVICE.to_owned());
+        let host = message
+            .hostname
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map_or_else(|| peer.to_canonical().to_string(), str::to_owned);
+        let time: Option<DateTime<Utc>> = message
+            .timestamp_ms()
+            .and_then(|ms| Utc.timestamp_millis_opt(ms).single());
+        RawEvent {
+            time,
+            envelope: Envelope {
+                service,
+                host,
+                tenant: self.tenant.clone(),
+            },
+            json: message.to_json().to_string(),
+        }
+    }
+
+    /// Parses one message into the batch, or counts and logs it as rejected.
+    fn accept(&self, data: &[u8], peer: SocketAddr, now_ms: i64, batch: &mut Batch) {
+        Counters::add(&self.counters.received, 1);
+        if data.len() > self.max_message_bytes {
+            self.reject(
+                peer,
+                &format_args!(
+                    "the message is {} bytes, more than the {}-byte limit; make the sender split it or raise the limit",
+                    data.len(),
+                    self.max_message_bytes
+                ),
+            );
+            return;
+        }
+        match sys::parse(data, &SyslogOptions::new(now_ms)) {
+            Ok(message) => batch.push(self.event(&message, peer.ip()), self),
+            Err(e) => self.reject(peer, &e),
+        }
+    }
+
+    /// Counts one rejected message and logs why.
+    fn reject(&self, peer: SocketAddr, reason: &dyn std::fmt::Display) {
+        Counters::add(&self.counters.rejected, 1);
+        self.log_rejection(&peer.to_string(), reason);
+    }
+
+    fn log_rejection(&self, source: &str, reason: &dyn std::fmt::Display) {
+        match self.warnings.allow() {
+            Some(held) => tracing::warn!(
+                peer = source,
+                reason = %reason,
+                suppressed = held,
+                "syslog message rejected"
+            ),
+            None => tracing::debug!(peer = source, reason = %reason, "syslog message rejected"),
+        }
+    }
+
+    /// Stores a batch and counts the outcome; a store failure is logged and counted as lost.
+    async fn store(&self, events: Vec<RawEvent>, source: &str) {
+        let n = events.len();
+        match self.ingestor.ingest_raw(events).await {
+            Ok(report) => {
+                Counters::add(&self.counters.stored, report.stored.len());
+                Counters::add(&self.counters.rejected, report.rejected.len());
+                for r in &report.rejected {
+                    self.log_rejection(source, &r.reason);
+                }
+            }
+            Err(e @ IngestError::Detections(_)) => {
+                // The events are durable; only their detections are missing.
+                Counters::add(&self.counters.stored, n);
+                tracing::error!(peer = source, events = n, error = %e, "syslog detections not recorded");
+            }
+            Err(e) => {
+                Counters::add(&self.counters.rejected, n);
+                Counters::add(&self.counters.lost, n);
+                tracing::error!(peer = source, events = n, error = %e, "syslog events lost");
+            }
+        }
+    }
+}
+
+/// Reads one TCP connection until it closes, fails, or shutdown is signalled.
+async fn serve_connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let source = peer.to_string();
+    tracing::debug!(peer = %source, "syslog connection opened");
+    let mut framer = Framer::new(shared.max_message_bytes);
+    let mut chunk = vec![0u8; READ_CHUNK];
+    let mut batch = Batch::new();
+    loop {
+        tokio::select! {
+            () = stopping(&mut shutdown) => break,
+            () = until(batch.deadline) => batch.flush(shared, &source).await,
+            read = stream.read(&mut chunk) => match read {
+                Ok(0) => {
+                    let now_ms = Utc::now().timestamp_millis();
+                    match framer.finish() {
+                        Some(Ok(frame)) => shared.accept(frame.data, peer, now_ms, &mut batch),
+                        Some(Err(e)) => frame_error(shared, peer, &e),
+                        None => {}
+                    }
+                    break;
+                }
+                Ok(n) => {
+                    framer.extend(&chunk[..n]);
+                    let now_ms = Utc::now().timestamp_millis();
+                    while let Some(next) = framer.next_frame() {
+                        match next {
+                            Ok(frame) => shared.accept(frame.data, peer, now_ms, &mut batch),
+                            Err(e) => frame_error(shared, peer, &e),
+                        }
+                        if batch.is_full(shared) {
+                            // Nothing more is read from this sender while the batch is stored.
+                            batch.flush(shared, &source).await;
+                        }
+                    }
+                }
+                Err(e) => {
+                    if shared.warnings.allow().is_some() {
+                        tracing::warn!(peer = %source, error = %e, "syslog connection failed; closing it");
+                    } else {
+                        tracing::debug!(peer = %source, error = %e, "syslog connection failed; closing it");
+                    }
+                    break;
+                }
+            },
+        }
+    }
+    batch.flush(shared, &source).await;
+    tracing::debug!(peer = %source, "syslog connection closed");
+}
+
+/// A part of the stream the framer dropped: one rejected message. The framer resynchronises
+/// by itself, so the connection stays open.
+fn frame_error(shared: &Shared, peer: SocketAddr, e: &FrameError) {
+    Counters::add(&shared.counters.received, 1);
+    shared.reject(peer, e);
+}
+
+/// Reads datagrams, one message each, until shutdown.
+async fn udp_loop(socket: UdpSocket, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    const SOURCE: &str = "udp";
+    // One byte more than the limit, to tell an oversized datagram from one that fits exactly
+    // (the kernel truncates a datagram to the buffer).
+    let mut buf = vec![0u8; shared.max_message_bytes.saturating_add(1).min(65_536)];
+    let mut batch = Batch::new();
+    loop {
+        tokio::select! {
+            () = stopping(&mut shutdown) => break,
+            () = until(batch.deadline) => batch.flush(&shared, SOURCE).await,
+            received = socket.recv_from(&mut buf) => match received {
+                Ok((n, peer)) => {
+                    let now_ms = Utc::now().timestamp_millis();
+                    shared.accept(&buf[..n], peer, now_ms, &mut batch);
+                    if batch.is_full(&shared) {
+                        batch.flush(&shared, SOURCE).await;
+                    }
+                }
+                Err(e) => {
+                    // ICMP errors and the like on some platforms; the socket keeps working.
+                    tracing::debug!(error = %e, "syslog UDP receive failed");
+                    tokio::time::sleep(ERROR_BACKOFF).await;
+                }
+            },
+        }
+    }
+    batch.flush(&shared, SOURCE).await;
+}

@@ -1,0 +1,7 @@
+//! The ingest crate's integration tests: one binary. Every test builds a real [`Ingestor`]
+//! (`support::Harness`) over a temporary data directory and talks to it the way a sender would.
+//!
+//! [`Ingestor`]: vigil_ingest::Ingestor
+
+mod support;
+mod syslog;

@@ -1,0 +1,121 @@
+//! A real ingest path in a temporary data directory: the embedded log store, the SQLite store
+//! and one Sigma rule, plus helpers to search what was stored and to wait for it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use vigil_core::Detection;
+use vigil_ingest::{Ingestor, RuleSlot};
+use vigil_logs::{
+    EmbeddedConfig, EmbeddedStore, EventStore, SearchRequest, StoredEvent, TimeRange,
+};
+use vigil_store::{DetectionFilter, SqliteStore, Store};
+
+/// The id of the rule every harness loads.
+pub const SSH_RULE_ID: &str = "6c8d41a2-1f0e-4c3b-9a55-2b7e0d3f9c10";
+
+/// A Linux sshd rule: the detection engine offers it to every JSON event (they have no
+/// Windows channel), and it matches the text of a failed SSH login.
+const SSH_RULE: &str = "title: SSH failed password
+id: 6c8d41a2-1f0e-4c3b-9a55-2b7e0d3f9c10
+status: test
+logsource:
+  product: linux
+  service: sshd
+detection:
+  selection:
+    message|contains: 'Failed password'
+  condition: selection
+level: medium
+tags:
+  - attack.credential_access
+  - attack.t1110
+";
+
+pub struct Harness {
+    pub events: Arc<dyn EventStore>,
+    pub store: Arc<dyn Store>,
+    pub ingestor: Arc<Ingestor>,
+    /// Kept last so the stores close before the directory is removed.
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    pub async fn new() -> Harness {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let rules = dir.path().join("rules");
+        std::fs::create_dir_all(&rules).expect("rules dir");
+        std::fs::write(rules.join("ssh.yml"), SSH_RULE).expect("write rule");
+        let events: Arc<dyn EventStore> = Arc::new(
+            EmbeddedStore::open(EmbeddedConfig::new(dir.path().join("logs"))).expect("open logs"),
+        );
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&dir.path().join("db"))
+                .await
+                .expect("open store"),
+        );
+        let slot = RuleSlot::open(vec![rules]).expect("load rules");
+        let status = slot.current().status.clone();
+        assert_eq!(status.loaded, 1, "the rule compiles: {:?}", status.rejected);
+        assert!(status.rejected.is_empty(), "{:?}", status.rejected);
+        let ingestor = Arc::new(Ingestor::new(
+            Arc::clone(&events),
+            Arc::clone(&store),
+            Arc::new(slot),
+        ));
+        Harness {
+            events,
+            store,
+            ingestor,
+            _dir: dir,
+        }
+    }
+
+    /// Every stored event matching the query, newest first.
+    pub fn search(&self, query: &str) -> Vec<StoredEvent> {
+        self.events.refresh().expect("refresh");
+        let page = self
+            .events
+            .search(&SearchRequest {
+                query: vigil_query::parse(query).expect("the query parses"),
+                range: TimeRange::default(),
+                limit: 1000,
+                cursor: None,
+            })
+            .expect("search");
+        assert_eq!(page.total as usize, page.events.len(), "one page holds all");
+        page.events
+    }
+
+    /// Every recorded detection, newest first.
+    pub async fn detections(&self) -> Vec<Detection> {
+        self.store
+            .list_detections(&DetectionFilter {
+                limit: 1000,
+                ..DetectionFilter::default()
+            })
+            .await
+            .expect("list detections")
+            .items
+    }
+}
+
+/// Polls `probe` every 20 ms until `done` holds for its value, for up to 10 s; then panics
+/// naming `what` and the last value.
+pub async fn eventually<T: std::fmt::Debug>(
+    what: &str,
+    mut probe: impl FnMut() -> T,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let value = probe();
+        if done(&value) {
+            return value;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out waiting for {what}; last seen: {value:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

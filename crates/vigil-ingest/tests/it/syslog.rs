@@ -1,0 +1,400 @@
+//! The syslog listeners over loopback: RFC 3164 lines and RFC 5424 octet-counted frames over
+//! TCP, datagrams over UDP, malformed and oversized messages among good ones, batching,
+//! shutdown, the connection cap and bind errors.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, TimeZone, Timelike, Utc};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::watch;
+use vigil_ingest::syslog::{self, SyslogConfig, SyslogListeners, SyslogStats};
+use vigil_logs::StoredEvent;
+
+use crate::support::{Harness, SSH_RULE_ID, eventually};
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+async fn start(h: &Harness, config: SyslogConfig) -> (SyslogListeners, watch::Sender<bool>) {
+    let (stop, shutdown) = watch::channel(false);
+    let listeners = syslog::start(config, Arc::clone(&h.ingestor), shutdown)
+        .await
+        .expect("the listeners start");
+    (listeners, stop)
+}
+
+/// An octet-counted frame (RFC 6587 §3.4.1).
+fn counted(message: &str) -> String {
+    format!("{} {message}", message.len())
+}
+
+async fn send_datagram(to: SocketAddr, message: &str) {
+    let socket = UdpSocket::bind(loopback()).await.expect("bind sender");
+    socket
+        .send_to(message.as_bytes(), to)
+        .await
+        .expect("send datagram");
+}
+
+/// Stored events keyed by their `message`.
+fn by_message(events: Vec<StoredEvent>) -> HashMap<String, StoredEvent> {
+    events
+        .into_iter()
+        .map(|e| {
+            let json: serde_json::Value = serde_json::from_str(&e.json).expect("stored JSON");
+            let message = json["message"].as_str().expect("a message key").to_owned();
+            (message, e)
+        })
+        .collect()
+}
+
+fn check(
+    events: &HashMap<String, StoredEvent>,
+    message: &str,
+    service: &str,
+    host: &str,
+    tenant: &str,
+) -> StoredEvent {
+    let e = events
+        .get(message)
+        .unwrap_or_else(|| panic!("{message:?} was not stored; stored: {:?}", events.keys()));
+    assert_eq!(
+        (e.service.as_str(), e.host.as_str(), e.tenant.as_str()),
+        (service, host, tenant),
+        "envelope of {message:?}"
+    );
+    e.clone()
+}
+
+fn utc(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .expect("a test time")
+        .with_timezone(&Utc)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_and_udp_messages_are_stored_with_their_envelope_and_detected() {
+    let h = Harness::new().await;
+    let mut config = SyslogConfig::new();
+    config.tcp = Some(loopback());
+    config.udp = Some(loopback());
+    config.tenant = "acme".into();
+    let (listeners, stop) = start(&h, config).await;
+    let tcp = listeners.tcp_addr().expect("a TCP address");
+    let udp = listeners.udp_addr().expect("a UDP address");
+    assert_ne!(tcp.port(), 0);
+    assert_ne!(udp.port(), 0);
+    let before = Utc::now();
+
+    // RFC 3164 lines, newline-framed, a malformed one (there is no 30 February) among them.
+    // A year-less timestamp 100 days back resolves to that day's year.
+    let when = before - chrono::Duration::days(100);
+    let stamp = when.format("%b %e %H:%M:%S");
+    let when = Utc
+        .with_ymd_and_hms(
+            when.year(),
+            when.month(),
+            when.day(),
+            when.hour(),
+            when.minute(),
+            when.second(),
+        )
+        .unwrap();
+    let failed_tcp = "Failed password for root from 203.0.113.9 port 52311 ssh2";
+    let cron = "(root) CMD (run-parts /etc/cron.hourly)";
+    let mut a = TcpStream::connect(tcp).await.expect("connect");
+    a.write_all(format!("<38>{stamp} web1 sshd[4242]: {failed_tcp}\n").as_bytes())
+        .await
+        .unwrap();
+    a.write_all(b"<86>Feb 30 10:00:00 web1 sshd[4242]: no such day\r\n")
+        .await
+        .unwrap();
+    a.write_all(format!("<78>{stamp} web1 CRON[77]: {cron}\n").as_bytes())
+        .await
+        .unwrap();
+
+    // RFC 5424, octet-counted; the first frame arrives in two writes.
+    let authorized = "connection authorized: user=app database=orders";
+    let m1 = format!(
+        "<165>1 2026-01-15T08:30:00.123Z db1 postgres 991 ID47 [meta env=\"prod\"] {authorized}"
+    );
+    let anonymous = "nothing names the sender";
+    let m2 = format!("<14>1 2026-01-15T08:30:01+01:00 - - - - - {anonymous}");
+    let mut b = TcpStream::connect(tcp).await.expect("connect");
+    let f1 = counted(&m1);
+    b.write_all(&f1.as_bytes()[..10]).await.unwrap();
+    b.flush().await.unwrap();
+    b.write_all(&f1.as_bytes()[10..]).await.unwrap();
+    b.write_all(counted(&m2).as_bytes()).await.unwrap();
+
+    // UDP datagrams, one message each.
+    let failed_udp = "Failed password for invalid user admin from 198.51.100.7 port 4711 ssh2";
+    send_datagram(
+        udp,
+        &format!("<38>1 2026-01-15T09:00:00Z fw1 sshd 12 - - {failed_udp}"),
+    )
+    .await;
+    let untimed = "no timestamp at all";
+    send_datagram(udp, &format!("<38>1 - fw2 - - - - {untimed}\n")).await;
+
+    let stats = eventually(
+        "6 stored and 1 rejected",
+        || listeners.stats(),
+        |s| s.stored == 6 && s.rejected == 1,
+    )
+    .await;
+    assert_eq!(stats.received, 7);
+    assert_eq!(stats.lost, 0);
+    let after = Utc::now();
+
+    let events = by_message(h.search("*"));
+    assert_eq!(events.len(), 6, "{:?}", events.keys());
+    let sshd_tcp = check(&events, failed_tcp, "sshd", "web1", "acme");
+    assert_eq!(sshd_tcp.time, when);
+    assert_eq!(check(&events, cron, "CRON", "web1", "acme").time, when);
+    let postgres = check(&events, authorized, "postgres", "db1", "acme");
+    assert_eq!(postgres.time, utc("2026-01-15T08:30:00.123Z"));
+    let json: serde_json::Value = serde_json::from_str(&postgres.json).unwrap();
+    assert_eq!(json["structured_data"]["meta"]["env"], "prod");
+    assert_eq!(json["syslog_format"], "rfc5424");
+    // No HOSTNAME: the sender's address; no APP-NAME: `syslog`.
+    let nameless = check(&events, anonymous, "syslog", "127.0.0.1", "acme");
+    assert_eq!(nameless.time, utc("2026-01-15T07:30:01Z"));
+    let sshd_udp = check(&events, failed_udp, "sshd", "fw1", "acme");
+    assert_eq!(sshd_udp.time, utc("2026-01-15T09:00:00Z"));
+    // No timestamp: stamped when stored.
+    let untimed = check(&events, untimed, "syslog", "fw2", "acme");
+    assert!(
+        before <= untimed.time && untimed.time <= after,
+        "{} not within {before}..{after}",
+        untimed.time
+    );
+    assert_eq!(h.search("service:sshd AND tenant:acme").len(), 2);
+
+    // Both failed logins were detected, each pointing at its stored event.
+    let mut detections = h.detections().await;
+    detections.sort_by(|x, y| x.detection.host.cmp(&y.detection.host));
+    let seen: Vec<_> = detections
+        .iter()
+        .map(|d| {
+            (
+                d.detection.rule_id.as_str(),
+                d.detection.service.as_str(),
+                d.detection.host.as_str(),
+                d.detection.tenant.as_str(),
+                d.detection.event_id,
+                d.detection.event_time,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                SSH_RULE_ID,
+                "sshd",
+                "fw1",
+                "acme",
+                sshd_udp.id,
+                sshd_udp.time
+            ),
+            (
+                SSH_RULE_ID,
+                "sshd",
+                "web1",
+                "acme",
+                sshd_tcp.id,
+                sshd_tcp.time
+            ),
+        ]
+    );
+    assert_eq!(
+        detections[0].detection.tags,
+        ["attack.credential_access", "attack.t1110"]
+    );
+
+    // The malformed line did not close its connection: it still delivers.
+    a.write_all(format!("<38>{stamp} web1 sshd[4242]: still here\n").as_bytes())
+        .await
+        .unwrap();
+    eventually("the 7th event", || listeners.stats(), |s| s.stored == 7).await;
+
+    stop.send(true).unwrap();
+    let last = listeners.wait().await;
+    assert_eq!(
+        last,
+        SyslogStats {
+            received: 8,
+            stored: 7,
+            rejected: 1,
+            lost: 0,
+            refused_connections: 0,
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_stores_the_batches_in_progress() {
+    let h = Harness::new().await;
+    let mut config = SyslogConfig::new();
+    config.tcp = Some(loopback());
+    config.udp = Some(loopback());
+    config.service = Some("edge".into());
+    config.tenant = "t1".into();
+    // Nothing would be stored before shutdown: no batch fills up or times out.
+    config.batch_max_events = 1000;
+    config.batch_max_wait = Duration::from_secs(3600);
+    let (listeners, stop) = start(&h, config).await;
+    let tcp = listeners.tcp_addr().unwrap();
+
+    let mut conn = TcpStream::connect(tcp).await.unwrap();
+    for i in 0..3 {
+        conn.write_all(format!("<13>1 2026-02-01T10:00:0{i}Z gw app - - - tcp {i}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+    for i in 0..2 {
+        send_datagram(
+            listeners.udp_addr().unwrap(),
+            &format!("<13>1 2026-02-01T11:00:0{i}Z gw app - - - udp {i}"),
+        )
+        .await;
+    }
+    let stats = eventually("5 received", || listeners.stats(), |s| s.received == 5).await;
+    assert_eq!(stats.stored, 0, "the batches are still open");
+
+    stop.send(true).unwrap();
+    let stats = listeners.wait().await;
+    assert_eq!((stats.received, stats.stored, stats.rejected), (5, 5, 0));
+    let events = by_message(h.search("*"));
+    let mut messages: Vec<_> = events.keys().cloned().collect();
+    messages.sort();
+    assert_eq!(messages, ["tcp 0", "tcp 1", "tcp 2", "udp 0", "udp 1"]);
+    for e in events.values() {
+        assert_eq!(
+            (e.service.as_str(), e.host.as_str(), e.tenant.as_str()),
+            ("edge", "gw", "t1")
+        );
+    }
+    // The listener is closed.
+    assert!(TcpStream::connect(tcp).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_batches_are_stored_at_once_and_oversized_messages_rejected() {
+    let h = Harness::new().await;
+    let mut config = SyslogConfig::new();
+    config.tcp = Some(loopback());
+    config.udp = Some(loopback());
+    config.max_message_bytes = 256;
+    config.batch_max_events = 2;
+    config.batch_max_wait = Duration::from_secs(3600);
+    let (listeners, stop) = start(&h, config).await;
+
+    let mut conn = TcpStream::connect(listeners.tcp_addr().unwrap())
+        .await
+        .unwrap();
+    let long = "x".repeat(300);
+    let lines = format!(
+        "<13>1 - h a - - - one\n<13>1 - h a - - - two\n<13>1 - h a - - - {long}\n\
+         <13>1 - h a - - - three\n<13>1 - h a - - - four\n"
+    );
+    conn.write_all(lines.as_bytes()).await.unwrap();
+    send_datagram(
+        listeners.udp_addr().unwrap(),
+        &format!("<13>1 - h a - - - {long}"),
+    )
+    .await;
+    // Two full batches, stored without waiting for the (hour-long) batch timeout.
+    let stats = eventually(
+        "4 stored and 2 rejected",
+        || listeners.stats(),
+        |s| s.stored == 4 && s.rejected == 2,
+    )
+    .await;
+    assert_eq!(stats.received, 6);
+    let events = by_message(h.search("service:a"));
+    let mut messages: Vec<_> = events.keys().cloned().collect();
+    messages.sort();
+    assert_eq!(messages, ["four", "one", "three", "two"]);
+
+    stop.send(true).unwrap();
+    listeners.wait().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_are_closed() {
+    let h = Harness::new().await;
+    let mut config = SyslogConfig::new();
+    config.tcp = Some(loopback());
+    config.max_connections = 1;
+    config.batch_max_wait = Duration::from_millis(10);
+    let (listeners, stop) = start(&h, config).await;
+    let tcp = listeners.tcp_addr().unwrap();
+
+    let mut first = TcpStream::connect(tcp).await.unwrap();
+    first.write_all(b"<13>1 - h a - - - first\n").await.unwrap();
+    eventually(
+        "the first connection's message",
+        || listeners.stats(),
+        |s| s.stored == 1,
+    )
+    .await;
+
+    let mut second = TcpStream::connect(tcp).await.unwrap();
+    let mut buf = [0u8; 16];
+    // Closed by the listener: end of stream (or a reset).
+    let read = tokio::time::timeout(Duration::from_secs(10), second.read(&mut buf))
+        .await
+        .expect("the second connection is closed");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert_eq!(listeners.stats().refused_connections, 1);
+
+    // The first connection still works.
+    first.write_all(b"<13>1 - h a - - - again\n").await.unwrap();
+    eventually(
+        "the second message",
+        || listeners.stats(),
+        |s| s.stored == 2,
+    )
+    .await;
+
+    stop.send(true).unwrap();
+    listeners.wait().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_address_is_named_with_the_flag_to_change_it() {
+    let h = Harness::new().await;
+    let busy_tcp = std::net::TcpListener::bind(loopback()).unwrap();
+    let addr = busy_tcp.local_addr().unwrap();
+    let mut config = SyslogConfig::new();
+    config.tcp = Some(addr);
+    let (_stop, shutdown) = watch::channel(false);
+    let e = syslog::start(config, Arc::clone(&h.ingestor), shutdown.clone())
+        .await
+        .expect_err("the TCP address is taken");
+    let text = e.to_string();
+    assert!(
+        text.contains(&addr.to_string()) && text.contains("--syslog-tcp"),
+        "{text}"
+    );
+
+    let busy_udp = std::net::UdpSocket::bind(loopback()).unwrap();
+    let addr = busy_udp.local_addr().unwrap();
+    let mut config = SyslogConfig::new();
+    config.udp = Some(addr);
+    let e = syslog::start(config, Arc::clone(&h.ingestor), shutdown)
+        .await
+        .expect_err("the UDP address is taken");
+    let text = e.to_string();
+    assert!(
+        text.contains(&addr.to_string()) && text.contains("--syslog-udp"),
+        "{text}"
+    );
+}

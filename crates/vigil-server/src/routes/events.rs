@@ -1,0 +1,516 @@
+//! The central log database over HTTP: ingest (`POST /events`), search with aggregation,
+//! pivots across services, storage stats, and the pivot of an incident's indicators that
+//! proposes the services and tenants it touches.
+//!
+//! The log store blocks (fsync, index reads), so every call into it runs on tokio's blocking
+//! pool; the API's async workers never wait on the disk.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
+use chrono::{DateTime, Duration, Utc};
+use vigil_api::error::{ErrorBody, ErrorCode};
+use vigil_api::events::*;
+use vigil_core::IncidentPatch;
+use vigil_events::batch::BodyFormat;
+use vigil_ingest::{Envelope, IngestError};
+use vigil_logs::{
+    Count, Cursor, EventStore, LogError, PivotRequest, SearchRequest, StoredEvent, TimeRange,
+};
+
+use crate::auth::{Principal, Sender};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, read_body};
+use crate::state::AppState;
+use crate::{incident_ref, store_error};
+
+/// Default page size of search and pivot.
+const DEFAULT_LIMIT: u32 = 100;
+/// Largest page of search and pivot.
+const MAX_LIMIT: u32 = 1000;
+
+/// Send events. The body is JSON lines (`Content-Type: application/x-ndjson`) or a JSON array
+/// (`application/json`; a single object is one event). Every event is tagged with the service,
+/// host and tenant of the query (an ingest token bound to a service or tenant fixes them). The
+/// answer comes once the stored events are durable; each refused event is listed with its line
+/// (or array index) and reason, and the others are stored.
+#[utoipa::path(
+    post, path = "/events", tag = "events",
+    params(IngestQuery),
+    request_body(content = String, description = "JSON lines, or a JSON array of objects", content_type = "application/x-ndjson"),
+    responses(
+        (status = 200, description = "Stored (see `rejected` for refused events)", body = IngestResponse),
+        (status = 400, description = "No service named", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "The token may not send events, or not as this service or tenant", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 503, description = "The log store is not accepting events", body = ErrorBody)
+    )
+)]
+pub async fn ingest(
+    State(state): State<AppState>,
+    Sender(who): Sender,
+    ApiQuery(query): ApiQuery<IngestQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<IngestResponse>, ApiError> {
+    let service = bound("service", who.service.as_deref(), query.service.as_deref())?;
+    let tenant = bound("tenant", who.tenant.as_deref(), query.tenant.as_deref())?;
+    let Some(service) = service else {
+        return Err(ApiError::invalid_field(
+            "service",
+            "name the sending service: POST /api/v1/events?service=NAME (or use an ingest token bound to one)",
+        ));
+    };
+    let host = query.host.unwrap_or_default();
+    for (field, value) in [
+        ("service", &service),
+        ("host", &host),
+        ("tenant", &tenant.clone().unwrap_or_default()),
+    ] {
+        if value.chars().count() > 200 || value.chars().any(char::is_control) {
+            return Err(ApiError::invalid_field(
+                field,
+                format!("`{field}` has at most 200 characters and no control characters"),
+            ));
+        }
+    }
+    let format =
+        BodyFormat::from_content_type(headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()));
+    let body = read_body(body, state.settings.ingest_body_limit).await?;
+    let envelope = Envelope {
+        service,
+        host,
+        tenant: tenant.unwrap_or_default(),
+    };
+    let report = state
+        .ingestor
+        .ingest_body(body.to_vec(), format, envelope)
+        .await
+        .map_err(ingest_error)?;
+    Ok(Json(IngestResponse {
+        stored: report.stored.len() as u64,
+        rejected: report
+            .rejected
+            .into_iter()
+            .map(|r| RejectedEvent {
+                line: r.line,
+                index: r.index,
+                reason: r.reason,
+            })
+            .collect(),
+        detections: report.detections as u64,
+    }))
+}
+
+/// A service or tenant: the token's binding when it has one (the query may repeat it, never
+/// name another), else the query's.
+fn bound(
+    field: &'static str,
+    token: Option<&str>,
+    query: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    let query = query.map(str::trim).filter(|q| !q.is_empty());
+    match (token, query) {
+        (Some(t), Some(q)) if t != q => Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "this ingest token may send events only as {field} `{t}`, not `{q}`; leave `{field}` out or use a token for `{q}`"
+            ),
+        )),
+        (Some(t), _) => Ok(Some(t.to_owned())),
+        (None, q) => Ok(q.map(str::to_owned)),
+    }
+}
+
+pub(crate) fn ingest_error(err: IngestError) -> ApiError {
+    match err {
+        IngestError::Logs(e) => log_error(e),
+        IngestError::Detections(e) => store_error(e),
+        other => ApiError::internal(other),
+    }
+}
+
+pub(crate) fn log_error(err: LogError) -> ApiError {
+    match err {
+        LogError::Query(e) => ApiError::invalid_field("q", format!("`q`: {e}")),
+        LogError::Unsupported(m) => ApiError::invalid_field("q", m),
+        LogError::Closed(m) => {
+            tracing::error!(reason = %m, "log store closed");
+            ApiError::new(
+                ErrorCode::Unavailable,
+                "the log store is not accepting requests (see the server log); retry later or restart Vigil",
+            )
+        }
+        other => ApiError::internal(other),
+    }
+}
+
+/// Runs a blocking log-store call on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    events: &Arc<dyn EventStore>,
+    f: impl FnOnce(&dyn EventStore) -> Result<T, LogError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let events = Arc::clone(events);
+    tokio::task::spawn_blocking(move || f(events.as_ref()))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(log_error)
+}
+
+/// Reads `from`/`to`: RFC 3339, a date, `now-24h`, or a bare duration back from now (`24h`).
+pub(crate) fn parse_time(
+    field: &'static str,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ApiError> {
+    let t = text.trim();
+    if let Some(back) = parse_duration(t) {
+        return Ok(now - back);
+    }
+    vigil_query::parse_time(t).map(|v| v.resolve(now)).ok_or_else(|| {
+        ApiError::invalid_field(
+            field,
+            format!("`{field}`: {t:?} is not a time; write 2026-11-30, 2026-11-30T12:00:00Z, now-24h or 24h"),
+        )
+    })
+}
+
+/// `90s`, `15m`, `24h`, `7d`, `2w`.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let unit = text.chars().last()?;
+    let n: i64 = text[..text.len() - unit.len_utf8()].parse().ok()?;
+    let seconds = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        'w' => 604_800,
+        _ => return None,
+    };
+    n.checked_mul(seconds)
+        .filter(|s| *s >= 0)
+        .map(Duration::seconds)
+}
+
+pub(crate) fn time_range(from: Option<&str>, to: Option<&str>) -> Result<TimeRange, ApiError> {
+    let now = Utc::now();
+    let range = TimeRange {
+        from: from.map(|f| parse_time("from", f, now)).transpose()?,
+        to: to.map(|t| parse_time("to", t, now)).transpose()?,
+    };
+    if let (Some(f), Some(t)) = (range.from, range.to)
+        && f >= t
+    {
+        return Err(ApiError::invalid_field("to", "`to` must be after `from`"));
+    }
+    Ok(range)
+}
+
+fn limit(value: Option<u32>, min: u32) -> Result<usize, ApiError> {
+    let n = value.unwrap_or(DEFAULT_LIMIT);
+    if n < min || n > MAX_LIMIT {
+        return Err(ApiError::invalid_field(
+            "limit",
+            format!("`limit` must be between {min} and {MAX_LIMIT}"),
+        ));
+    }
+    Ok(n as usize)
+}
+
+fn record(e: StoredEvent) -> EventRecord {
+    let event = serde_json::from_str(&e.json).unwrap_or(serde_json::Value::String(e.json));
+    EventRecord {
+        id: e.id,
+        time: e.time,
+        service: e.service,
+        host: e.host,
+        tenant: e.tenant,
+        event,
+    }
+}
+
+fn counts(c: Vec<Count>) -> Vec<ValueCount> {
+    c.into_iter()
+        .map(|c| ValueCount {
+            value: c.value,
+            count: c.count,
+        })
+        .collect()
+}
+
+/// Search the log store: events newest first with a cursor for the next page, or, when the
+/// query ends with `| count by FIELD` or `| top N FIELD`, the aggregation. The language is in
+/// docs/query.md.
+#[utoipa::path(
+    get, path = "/events/search", tag = "events",
+    params(SearchQuery),
+    responses((status = 200, body = SearchResponse), (status = 400, description = "The query, a time or the limit is invalid (`field` says which)", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
+)]
+pub async fn search(
+    State(state): State<AppState>,
+    _who: Principal,
+    ApiQuery(q): ApiQuery<SearchQuery>,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let query =
+        vigil_query::parse(&q.q).map_err(|e| ApiError::invalid_field("q", format!("`q`: {e}")))?;
+    let range = time_range(q.from.as_deref(), q.to.as_deref())?;
+    let limit = limit(q.limit, 1)?;
+    let cursor = q
+        .cursor
+        .as_deref()
+        .map(|c| Cursor::decode(c).map_err(|e| ApiError::invalid_field("cursor", e.to_string())))
+        .transpose()?;
+    let events = state.ingestor.events();
+    if query.pipe.is_some() {
+        let agg = blocking(events, move |s| s.aggregate(&query, range)).await?;
+        return Ok(Json(SearchResponse {
+            total: agg.total,
+            events: Vec::new(),
+            next_cursor: None,
+            aggregation: Some(AggregationResult {
+                field: agg.field,
+                buckets: counts(agg.buckets),
+                other: agg.other,
+            }),
+        }));
+    }
+    let request = SearchRequest {
+        query,
+        range,
+        limit,
+        cursor,
+    };
+    let page = blocking(events, move |s| s.search(&request)).await?;
+    Ok(Json(SearchResponse {
+        total: page.total,
+        events: page.events.into_iter().map(record).collect(),
+        next_cursor: page.next_cursor.map(|c| c.encode()),
+        aggregation: None,
+    }))
+}
+
+async fn pivot_value(
+    state: &AppState,
+    value: String,
+    field: Option<String>,
+    range: TimeRange,
+    limit: usize,
+) -> Result<PivotResponse, ApiError> {
+    let request = PivotRequest {
+        field: field.as_deref().map(vigil_query::Field::from_name),
+        value: value.clone(),
+        range,
+        limit,
+    };
+    let p = blocking(state.ingestor.events(), move |s| s.pivot(&request)).await?;
+    Ok(PivotResponse {
+        value,
+        field,
+        total: p.total,
+        bucket_seconds: p.bucket_seconds,
+        timeline: p
+            .timeline
+            .into_iter()
+            .map(|b| TimelinePoint {
+                start: b.start,
+                count: b.count,
+            })
+            .collect(),
+        by_service: counts(p.by_service),
+        by_host: counts(p.by_host),
+        by_tenant: counts(p.by_tenant),
+        events: p.events.into_iter().map(record).collect(),
+    })
+}
+
+/// Follow one value (an IP, a user, a host, a hash) across every service: its timeline, counts
+/// per service, host and tenant, and the newest events carrying it.
+#[utoipa::path(
+    get, path = "/events/pivot", tag = "events",
+    params(PivotQuery),
+    responses((status = 200, body = PivotResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
+)]
+pub async fn pivot(
+    State(state): State<AppState>,
+    _who: Principal,
+    ApiQuery(q): ApiQuery<PivotQuery>,
+) -> Result<Json<PivotResponse>, ApiError> {
+    let value = q.value.trim().to_owned();
+    if value.is_empty() {
+        return Err(ApiError::invalid_field(
+            "value",
+            "`value` names what to follow, e.g. an IP or a user name",
+        ));
+    }
+    let field = q
+        .field
+        .map(|f| f.trim().to_owned())
+        .filter(|f| !f.is_empty());
+    let range = time_range(q.from.as_deref(), q.to.as_deref())?;
+    let limit = limit(q.limit, 0)?;
+    Ok(Json(pivot_value(&state, value, field, range, limit).await?))
+}
+
+/// Events, bytes and time span per service, with each service's retention.
+#[utoipa::path(
+    get, path = "/events/stats", tag = "events",
+    responses((status = 200, body = StorageStats), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
+)]
+pub async fn stats(
+    State(state): State<AppState>,
+    _who: Principal,
+) -> Result<Json<StorageStats>, ApiError> {
+    let stats = blocking(state.ingestor.events(), |s| s.stats()).await?;
+    let services: Vec<ServiceStorage> = stats
+        .into_iter()
+        .map(|s| ServiceStorage {
+            retention_days: state.settings.retention.days_for(&s.service),
+            service: s.service,
+            events: s.events,
+            bytes: s.bytes,
+            first: s.first,
+            last: s.last,
+        })
+        .collect();
+    Ok(Json(StorageStats {
+        total_events: services.iter().map(|s| s.events).sum(),
+        total_bytes: services.iter().map(|s| s.bytes).sum(),
+        services,
+    }))
+}
+
+/// Pivot on every active indicator of an incident at once and propose the services and tenants
+/// the indicators were seen in that are not yet in its scope; with `accept`, add them (one
+/// audited update of the incident).
+#[utoipa::path(
+    post, path = "/incidents/{key}/pivot", tag = "events",
+    params(("key" = String, Path, description = "Incident key (INC-42) or id")),
+    request_body = IncidentPivotRequest,
+    responses((status = 200, body = IncidentPivotResponse), (status = 400, body = ErrorBody), (status = 403, description = "`accept` needs the responder role", body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn incident_pivot(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(key): Path<String>,
+    ApiJson(req): ApiJson<IncidentPivotRequest>,
+) -> Result<Json<IncidentPivotResponse>, ApiError> {
+    if req.accept {
+        who.require(vigil_core::Role::Responder)?;
+    }
+    let r = incident_ref(&key)?;
+    let range = time_range(req.from.as_deref(), req.to.as_deref())?;
+    let incident = state.store.get_incident(&r).await.map_err(store_error)?;
+    let mut indicators = Vec::new();
+    let mut services = BTreeSet::new();
+    let mut tenants = BTreeSet::new();
+    for ind in incident
+        .indicators
+        .iter()
+        .filter(|i| i.removed_at.is_none())
+    {
+        let p = pivot_value(&state, ind.value.clone(), None, range, 0).await?;
+        services.extend(p.by_service.iter().map(|c| c.value.clone()));
+        tenants.extend(
+            p.by_tenant
+                .iter()
+                .map(|c| c.value.clone())
+                .filter(|t| !t.is_empty()),
+        );
+        let first_seen = p.timeline.first().map(|b| b.start);
+        let last_seen = p
+            .timeline
+            .last()
+            .map(|b| b.start + Duration::seconds(p.bucket_seconds));
+        indicators.push(IndicatorPivot {
+            kind: ind.kind,
+            value: ind.value.clone(),
+            total: p.total,
+            by_service: p.by_service,
+            by_host: p.by_host,
+            by_tenant: p.by_tenant,
+            first_seen,
+            last_seen,
+        });
+    }
+    let proposed_services: Vec<String> = services
+        .into_iter()
+        .filter(|s| !incident.services.contains(s))
+        .collect();
+    let proposed_tenants: Vec<String> = tenants
+        .into_iter()
+        .filter(|t| !incident.tenants.contains(t))
+        .collect();
+    let mut accepted = false;
+    if req.accept && (!proposed_services.is_empty() || !proposed_tenants.is_empty()) {
+        let patch = IncidentPatch {
+            services: (!proposed_services.is_empty())
+                .then(|| [incident.services.clone(), proposed_services.clone()].concat()),
+            tenants: (!proposed_tenants.is_empty())
+                .then(|| [incident.tenants.clone(), proposed_tenants.clone()].concat()),
+            ..IncidentPatch::default()
+        };
+        state
+            .store
+            .update_incident(&who.name, &r, patch)
+            .await
+            .map_err(store_error)?;
+        accepted = true;
+    }
+    Ok(Json(IncidentPivotResponse {
+        key: incident.key.to_string(),
+        indicators,
+        proposed_services,
+        proposed_tenants,
+        accepted,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_accept_durations_relative_and_absolute_forms() {
+        let now = "2026-12-01T12:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            parse_time("from", "24h", now).unwrap(),
+            now - Duration::hours(24)
+        );
+        assert_eq!(
+            parse_time("from", "now-15m", now).unwrap(),
+            now - Duration::minutes(15)
+        );
+        assert_eq!(
+            parse_time("from", "2026-11-30", now).unwrap(),
+            "2026-11-30T00:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert!(parse_time("from", "yesterday", now).is_err());
+        assert!(parse_time("from", "-5h", now).is_err());
+    }
+
+    #[test]
+    fn a_bound_token_fixes_service_and_tenant() {
+        assert_eq!(
+            bound("service", Some("web"), None).unwrap().as_deref(),
+            Some("web")
+        );
+        assert_eq!(
+            bound("service", Some("web"), Some("web"))
+                .unwrap()
+                .as_deref(),
+            Some("web")
+        );
+        assert!(bound("service", Some("web"), Some("db")).is_err());
+        assert_eq!(
+            bound("service", None, Some(" db ")).unwrap().as_deref(),
+            Some("db")
+        );
+        assert_eq!(bound("service", None, Some("")).unwrap(), None);
+    }
+}

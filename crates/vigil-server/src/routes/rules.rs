@@ -1,0 +1,53 @@
+//! The Sigma rules matched against every ingested event: their status, and a reload from the
+//! configured directories without a restart (SIGHUP does the same).
+
+use axum::Json;
+use axum::extract::State;
+use vigil_api::error::ErrorBody;
+use vigil_api::events::RulesStatus;
+
+use crate::auth::{Admin, Principal};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+fn status(s: vigil_ingest::RulesStatus) -> RulesStatus {
+    RulesStatus {
+        paths: s.paths.iter().map(|p| p.display().to_string()).collect(),
+        loaded: s.loaded as u64,
+        rejected: s.rejected,
+        loaded_at: s.loaded_at,
+    }
+}
+
+/// The loaded rule set: directories, rules compiled, rules rejected with why.
+#[utoipa::path(
+    get, path = "/rules", tag = "rules",
+    responses((status = 200, body = RulesStatus), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
+)]
+pub async fn get(State(state): State<AppState>, _who: Principal) -> Json<RulesStatus> {
+    Json(status(state.ingestor.rules().current().status.clone()))
+}
+
+/// Reload the rules from the configured directories. Events ingested meanwhile are matched by
+/// the old set; if a directory cannot be read the old set stays and the error says why.
+#[utoipa::path(
+    post, path = "/rules/reload", tag = "rules",
+    responses((status = 200, body = RulesStatus), (status = 403, body = ErrorBody), (status = 500, body = ErrorBody))
+)]
+pub async fn reload(
+    State(state): State<AppState>,
+    Admin(who): Admin,
+) -> Result<Json<RulesStatus>, ApiError> {
+    let rules = std::sync::Arc::clone(state.ingestor.rules());
+    let loaded = tokio::task::spawn_blocking(move || rules.reload())
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| {
+            ApiError::new(
+                vigil_api::error::ErrorCode::Unavailable,
+                format!("{e}; the previous rules stay loaded"),
+            )
+        })?;
+    tracing::info!(by = %who.name, rules = loaded.loaded, rejected = loaded.rejected.len(), "rules reloaded");
+    Ok(Json(status(loaded)))
+}

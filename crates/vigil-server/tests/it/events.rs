@@ -1,0 +1,499 @@
+//! The log routes over real HTTP: ingest with per-line rejections, ingest tokens and their
+//! bindings, search and aggregation, pivots, detections on ingest, incident pivots that propose
+//! scope, stats, and rule status and reload.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, spawn_app, spawn_app_with_rules};
+
+const RULE: &str = "title: Mimikatz on the command line
+id: 0d894093-71bc-43c3-8c4d-ecfa28dcadcc
+status: test
+logsource:
+  product: linux
+detection:
+  selection:
+    command|contains: 'mimikatz'
+  condition: selection
+level: high
+tags:
+  - attack.credential_access
+  - attack.t1003
+";
+
+fn http() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+impl TestApp {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}/api/v1{path}", self.addr)
+    }
+
+    async fn send(
+        &self,
+        token: &str,
+        query: &str,
+        body: &str,
+        content_type: &str,
+    ) -> (StatusCode, Value) {
+        let resp = http()
+            .post(self.url(&format!("/events?{query}")))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap())
+    }
+
+    async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        let resp = http()
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap())
+    }
+
+    async fn searchable(&self) {
+        let events = self.events.clone();
+        tokio::task::spawn_blocking(move || events.refresh().unwrap())
+            .await
+            .unwrap();
+    }
+
+    async fn token(&self, body: Value) -> String {
+        let resp = http()
+            .post(self.url("/tokens"))
+            .bearer_auth(&self.admin_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        resp.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+fn rules_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("mimikatz.yml"), RULE).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn a_batch_stores_its_good_events_and_names_each_bad_line() {
+    let app = spawn_app().await;
+    let body = "{\"message\":\"login ok\",\"user\":{\"name\":\"alice\"},\"@timestamp\":\"2026-11-30T10:00:00Z\"}\n\
+                {\"message\": broken\n\
+                \n\
+                [1,2]\n\
+                {\"message\":\"login failed\",\"user\":{\"name\":\"bob\"},\"host\":\"web-2\"}\n";
+    let (status, report) = app
+        .send(
+            &app.responder_token,
+            "service=web&tenant=acme",
+            body,
+            "application/x-ndjson",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["stored"], 2);
+    let rejected = report["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 2);
+    assert_eq!(rejected[0]["line"], 2);
+    assert!(
+        rejected[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("invalid JSON")
+    );
+    assert_eq!(rejected[1]["line"], 4);
+    assert!(
+        rejected[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not an object")
+    );
+
+    app.searchable().await;
+    let (status, page) = app
+        .get(&app.responder_token, "/events/search?q=user.name:alice")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["total"], 1);
+    let event = &page["events"][0];
+    assert_eq!(event["service"], "web");
+    assert_eq!(event["tenant"], "acme");
+    assert_eq!(event["time"], "2026-11-30T10:00:00Z");
+    assert_eq!(event["event"]["message"], "login ok");
+    // A host missing from the query is read from the event.
+    let (_, page) = app
+        .get(&app.responder_token, "/events/search?q=host:web-2")
+        .await;
+    assert_eq!(page["total"], 1);
+    let (_, agg) = app
+        .get(
+            &app.responder_token,
+            "/events/search?q=*%20%7C%20count%20by%20service",
+        )
+        .await;
+    assert_eq!(
+        agg["aggregation"]["buckets"][0],
+        json!({"value": "web", "count": 2})
+    );
+}
+
+#[tokio::test]
+async fn a_json_array_body_is_read_element_by_element() {
+    let app = spawn_app().await;
+    let body = r#"[{"a":1},{"a":2},"nope"]"#;
+    let (status, report) = app
+        .send(
+            &app.responder_token,
+            "service=api",
+            body,
+            "application/json",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(report["stored"], 2);
+    assert_eq!(report["rejected"][0]["index"], 2);
+}
+
+#[tokio::test]
+async fn bad_queries_and_missing_service_name_the_field_and_store_nothing() {
+    let app = spawn_app().await;
+    let (status, err) = app
+        .send(&app.responder_token, "", "{\"a\":1}", "application/json")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"]["field"], "service");
+    let (status, err) = app
+        .send(
+            &app.responder_token,
+            "service=x&colour=red",
+            "{}",
+            "application/json",
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    for (path, field) in [
+        ("/events/search?q=(unclosed", "q"),
+        ("/events/search?q=a&from=yesterday", "from"),
+        ("/events/search?q=a&limit=0", "limit"),
+        ("/events/search?q=a&from=2026-12-01&to=2026-11-01", "to"),
+        ("/events/pivot?value=", "value"),
+        ("/events/search?cursor=zz", "cursor"),
+    ] {
+        let (status, err) = app.get(&app.responder_token, path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {err}");
+        assert_eq!(err["error"]["field"], field, "{path}");
+    }
+    app.searchable().await;
+    let (_, stats) = app.get(&app.responder_token, "/events/stats").await;
+    assert_eq!(stats["total_events"], 0);
+}
+
+#[tokio::test]
+async fn ingest_tokens_only_send_and_only_as_their_service_and_tenant() {
+    let app = spawn_app().await;
+    let token = app
+        .token(json!({"name": "web-shipper", "role": "ingest", "service": "web", "tenant": "acme"}))
+        .await;
+    // The binding fills in a missing service and tenant …
+    let (status, report) = app.send(&token, "", "{\"m\":1}", "application/json").await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["stored"], 1);
+    // … and refuses another.
+    let (status, err) = app
+        .send(&token, "service=db", "{\"m\":2}", "application/json")
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(err["error"]["message"].as_str().unwrap().contains("`web`"));
+    let (status, _) = app
+        .send(&token, "tenant=globex", "{\"m\":3}", "application/json")
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // It reads nothing.
+    for path in [
+        "/events/search?q=*",
+        "/incidents",
+        "/detections",
+        "/events/stats",
+    ] {
+        let (status, err) = app.get(&token, path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("ingest token")
+        );
+    }
+    // A viewer reads but cannot send; scope binds only ingest tokens.
+    let viewer = app.token(json!({"name": "v2", "role": "viewer"})).await;
+    let (status, _) = app
+        .send(&viewer, "service=web", "{}", "application/json")
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let resp = http()
+        .post(app.url("/tokens"))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"name": "x", "role": "viewer", "service": "web"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    // No token at all.
+    let resp = http()
+        .post(app.url("/events?service=web"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    app.searchable().await;
+    let (_, page) = app
+        .get(&app.responder_token, "/events/search?q=service:web")
+        .await;
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["events"][0]["tenant"], "acme");
+}
+
+#[tokio::test]
+async fn every_ingested_event_is_matched_and_matches_are_recorded_as_detections() {
+    let rules = rules_dir();
+    let app = spawn_app_with_rules(vec![rules.path().to_owned()], |_| {}).await;
+    let (_, status) = app.get(&app.responder_token, "/rules").await;
+    assert_eq!(status["loaded"], 1);
+    let body = "{\"command\":\"C:\\\\tools\\\\MIMIKATZ.exe privilege::debug\",\"user\":\"eve\"}\n{\"command\":\"notepad.exe\"}\n";
+    let (_, report) = app
+        .send(
+            &app.responder_token,
+            "service=edr&host=pc-7&tenant=acme",
+            body,
+            "application/x-ndjson",
+        )
+        .await;
+    assert_eq!(report["stored"], 2);
+    assert_eq!(report["detections"], 1);
+    let (status, page) = app
+        .get(&app.viewer_token(), "/detections?min_level=high")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["total"], 1);
+    let d = &page["items"][0];
+    assert_eq!(d["rule_id"], "0d894093-71bc-43c3-8c4d-ecfa28dcadcc");
+    assert_eq!(d["rule_title"], "Mimikatz on the command line");
+    assert_eq!(d["level"], "high");
+    assert_eq!(
+        (
+            d["service"].as_str(),
+            d["host"].as_str(),
+            d["tenant"].as_str()
+        ),
+        (Some("edr"), Some("pc-7"), Some("acme"))
+    );
+    assert!(
+        d["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("attack.t1003"))
+    );
+    // The detection names the stored event.
+    app.searchable().await;
+    let (_, found) = app
+        .get(&app.responder_token, "/events/search?q=user:eve")
+        .await;
+    assert_eq!(found["events"][0]["id"], d["event_id"]);
+    let (_, none) = app
+        .get(&app.responder_token, "/detections?min_level=critical")
+        .await;
+    assert_eq!(none["total"], 0);
+
+    // Reload: a second rule is picked up without a restart; viewers may not reload.
+    std::fs::write(
+        rules.path().join("notepad.yml"),
+        RULE.replace(
+            "0d894093-71bc-43c3-8c4d-ecfa28dcadcc",
+            "4e1d3e4a-0000-4000-8000-000000000001",
+        )
+        .replace("mimikatz", "notepad")
+        .replace("Mimikatz", "Notepad"),
+    )
+    .unwrap();
+    let resp = http()
+        .post(app.url("/rules/reload"))
+        .bearer_auth(&app.responder_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = http()
+        .post(app.url("/rules/reload"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.json::<Value>().await.unwrap()["loaded"], 2);
+    let (_, report) = app
+        .send(
+            &app.responder_token,
+            "service=edr",
+            "{\"command\":\"notepad.exe x\"}",
+            "application/json",
+        )
+        .await;
+    assert_eq!(report["detections"], 1);
+}
+
+#[tokio::test]
+async fn a_pivot_follows_a_value_across_services_and_an_incident_pivot_proposes_scope() {
+    let app = spawn_app().await;
+    for (service, tenant, body) in [
+        (
+            "vpn",
+            "acme",
+            "{\"source\":{\"ip\":\"203.0.113.9\"},\"user\":\"mallory\"}",
+        ),
+        (
+            "web",
+            "acme",
+            "{\"client_ip\":\"203.0.113.9\",\"path\":\"/admin\"}",
+        ),
+        ("db", "globex", "{\"peer\":\"203.0.113.9\"}"),
+        ("db", "globex", "{\"peer\":\"198.51.100.1\"}"),
+    ] {
+        let (status, _) = app
+            .send(
+                &app.responder_token,
+                &format!("service={service}&tenant={tenant}"),
+                body,
+                "application/json",
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    app.searchable().await;
+    let (status, p) = app
+        .get(&app.responder_token, "/events/pivot?value=203.0.113.9")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!(p["total"], 3);
+    let services: Vec<&str> = p["by_service"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(services.len(), 3);
+    for s in ["vpn", "web", "db"] {
+        assert!(services.contains(&s), "{services:?}");
+    }
+    let (_, p) = app
+        .get(
+            &app.responder_token,
+            "/events/pivot?value=203.0.113.9&field=source.ip",
+        )
+        .await;
+    assert_eq!(p["total"], 1);
+
+    let incident: Value = http()
+        .post(app.url("/incidents"))
+        .bearer_auth(&app.responder_token)
+        .json(&json!({
+            "title": "VPN brute force", "summary": "many failed logins",
+            "severity": "sev2", "services": ["vpn"],
+            "indicators": [{"kind": "ip", "value": "203.0.113.9"}]
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = incident["key"].as_str().unwrap().to_owned();
+    let pivot = |accept: bool, token: String| {
+        let url = app.url(&format!("/incidents/{key}/pivot"));
+        async move {
+            let resp = http()
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"accept": accept}))
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status();
+            (status, resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, proposal) = pivot(false, app.responder_token.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{proposal}");
+    assert_eq!(proposal["indicators"][0]["total"], 3);
+    assert_eq!(proposal["proposed_services"], json!(["db", "web"]));
+    assert_eq!(proposal["proposed_tenants"], json!(["acme", "globex"]));
+    assert_eq!(proposal["accepted"], false);
+    let (status, _) = pivot(true, app.viewer_token()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, accepted) = pivot(true, app.responder_token.clone()).await;
+    assert_eq!(accepted["accepted"], true);
+    let (_, after) = app
+        .get(&app.responder_token, &format!("/incidents/{key}"))
+        .await;
+    assert_eq!(after["services"], json!(["vpn", "db", "web"]));
+    assert_eq!(after["tenants"], json!(["acme", "globex"]));
+    let (_, again) = pivot(false, app.responder_token.clone()).await;
+    assert_eq!(again["proposed_services"], json!([]));
+}
+
+#[tokio::test]
+async fn stats_count_events_per_service_with_their_retention() {
+    let app = crate::support::spawn_app_with(|s| {
+        s.retention.per_service.insert("web".into(), 30);
+    })
+    .await;
+    app.send(
+        &app.responder_token,
+        "service=web",
+        "{\"a\":1}\n{\"a\":2}",
+        "application/x-ndjson",
+    )
+    .await;
+    app.send(
+        &app.responder_token,
+        "service=db",
+        "{\"a\":3}",
+        "application/x-ndjson",
+    )
+    .await;
+    app.searchable().await;
+    let (status, stats) = app.get(&app.responder_token, "/events/stats").await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    assert_eq!(stats["total_events"], 3);
+    let web = stats["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == "web")
+        .unwrap();
+    assert_eq!(web["events"], 2);
+    assert_eq!(web["retention_days"], 30);
+    let db = stats["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == "db")
+        .unwrap();
+    assert!(db.get("retention_days").is_none());
+}
