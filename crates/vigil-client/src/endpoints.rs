@@ -293,7 +293,9 @@ impl Client {
     }
 }
 
-fn serde_urlencoded_string<T: serde::Serialize>(value: &T) -> Result<String, ClientError> {
+pub(crate) fn serde_urlencoded_string<T: serde::Serialize>(
+    value: &T,
+) -> Result<String, ClientError> {
     // Query types are flat structs of scalars; serialize through JSON to avoid another encoder.
     let json = serde_json::to_value(value).map_err(|err| ClientError::Decode {
         url: String::new(),

@@ -3,6 +3,9 @@
 //! Errors returned by the server keep their stable code, message, field and guards.
 
 mod endpoints;
+mod events;
+
+pub use events::NDJSON;
 
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;

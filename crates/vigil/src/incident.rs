@@ -25,6 +25,7 @@ Examples:
   vigil incident update INC-1 --personal-data --data-disclosed
   vigil incident timestamp INC-1 first_activity 2026-11-20T08:00:00Z --reason \"proxy logs\"
   vigil incident post-mortem INC-1 --summary \"no phishing-resistant MFA\"
+  vigil incident pivot INC-1 --since 7d --accept
   vigil incident show INC-1 --json";
 
 /// Where the server is and who is calling.
@@ -149,6 +150,19 @@ pub enum Command {
         conn: Conn,
         #[command(subcommand)]
         command: EvidenceCommand,
+    },
+    /// Find the incident's indicators in the central log database and propose the services and
+    /// tenants they appear in for its scope (--accept adds them).
+    Pivot {
+        #[command(flatten)]
+        conn: Conn,
+        /// Incident key (INC-42) or id.
+        key: String,
+        #[command(flatten)]
+        window: crate::search::Window,
+        /// Add the proposed services and tenants to the incident's scope.
+        #[arg(long)]
+        accept: bool,
     },
 }
 
@@ -456,7 +470,7 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-fn client(conn: &Conn) -> anyhow::Result<Client> {
+pub(crate) fn client(conn: &Conn) -> anyhow::Result<Client> {
     let client = Client::new(&conn.server).map_err(explain)?;
     let Some(token) = conn.token.as_deref() else {
         anyhow::bail!(
@@ -785,7 +799,85 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             }
         },
         Command::Evidence { conn, command } => evidence(&conn, command).await,
+        Command::Pivot {
+            conn,
+            key,
+            window,
+            accept,
+        } => {
+            let (from, to) = window.bounds()?;
+            let req = vigil_api::events::IncidentPivotRequest { from, to, accept };
+            let p = client(&conn)?
+                .pivot_incident(&key, &req)
+                .await
+                .map_err(explain)?;
+            show_pivot(&conn, &p)
+        }
     }
+}
+
+fn show_pivot(conn: &Conn, p: &vigil_api::events::IncidentPivotResponse) -> anyhow::Result<()> {
+    if conn.json {
+        return print_json(p);
+    }
+    if p.indicators.is_empty() {
+        println!(
+            "{} has no active indicator to look for; add one with `vigil incident indicator add {} KIND VALUE`",
+            p.key, p.key
+        );
+        return Ok(());
+    }
+    let counts = |c: &[vigil_api::events::ValueCount]| {
+        if c.is_empty() {
+            return "-".to_owned();
+        }
+        c.iter()
+            .map(|v| format!("{} ({})", crate::pivot::value_or_none(&v.value), v.count))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_else(|| "-".to_owned())
+    };
+    let mut t = table([
+        "KIND", "VALUE", "EVENTS", "SERVICES", "HOSTS", "TENANTS", "FIRST", "LAST",
+    ]);
+    for i in &p.indicators {
+        t.add_row([
+            i.kind.to_string(),
+            i.value.clone(),
+            i.total.to_string(),
+            counts(&i.by_service),
+            counts(&i.by_host),
+            counts(&i.by_tenant),
+            time(i.first_seen),
+            time(i.last_seen),
+        ]);
+    }
+    println!("{t}");
+    let mut seen = Vec::new();
+    if !p.proposed_services.is_empty() {
+        seen.push(format!("services {}", p.proposed_services.join(", ")));
+    }
+    if !p.proposed_tenants.is_empty() {
+        seen.push(format!("tenants {}", p.proposed_tenants.join(", ")));
+    }
+    let seen = seen.join(" and ");
+    if seen.is_empty() {
+        println!(
+            "{}: its scope already covers every service and tenant the indicators appear in",
+            p.key
+        );
+    } else if p.accepted {
+        println!("{}: added to its scope: {seen}", p.key);
+    } else {
+        println!(
+            "{}: also seen in {seen}, not yet in its scope; run again with --accept to add them",
+            p.key
+        );
+    }
+    Ok(())
 }
 
 async fn indicator(conn: &Conn, command: IndicatorCommand) -> anyhow::Result<()> {

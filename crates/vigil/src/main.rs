@@ -4,13 +4,18 @@ mod admin;
 mod audit;
 mod bench;
 mod datadir;
+mod detections;
 mod hunt;
 mod incident;
+mod ingest;
 mod logging;
 mod output;
+mod pivot;
 mod rules;
 mod ruleset;
+mod search;
 mod serve;
+mod storage;
 
 use clap::{Parser, Subcommand};
 
@@ -37,7 +42,18 @@ enum Command {
     Audit(audit::Command),
     /// Run Sigma rules over log files (EVTX, JSON lines, JSON arrays, gzip).
     Hunt(hunt::Args),
-    /// Work with Sigma rule sets.
+    /// Send log files (EVTX, JSON lines, JSON arrays, syslog; gzip too) to a running server.
+    Ingest(Box<ingest::Args>),
+    /// Search the central log database of a running server.
+    Search(Box<search::Args>),
+    /// Follow one value (IP, user, host, hash) through every service's logs.
+    Pivot(Box<pivot::Args>),
+    /// What the central log database holds, per service.
+    #[command(subcommand)]
+    Storage(storage::Command),
+    /// List the Sigma rule matches a running server recorded on ingested events.
+    Detections(Box<detections::Args>),
+    /// Work with Sigma rule sets (local check, or the set a running server uses).
     #[command(subcommand)]
     Rules(rules::Command),
     /// Measure Vigil's throughput.
@@ -53,6 +69,11 @@ fn main() -> std::process::ExitCode {
         Command::Incident(cmd) => incident::run(cmd),
         Command::Audit(cmd) => audit::run(cmd),
         Command::Hunt(args) => hunt::run(args),
+        Command::Ingest(args) => ingest::run(*args),
+        Command::Search(args) => search::run(*args),
+        Command::Pivot(args) => pivot::run(*args),
+        Command::Storage(cmd) => storage::run(cmd),
+        Command::Detections(args) => detections::run(*args),
         Command::Rules(cmd) => rules::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
     };

@@ -1,5 +1,7 @@
 //! `vigil rules check DIR...`: load and compile every Sigma rule under the given paths and
 //! report what loaded, what was rejected (file, line, reason) and counts per logsource.
+//! `vigil rules status` and `vigil rules reload`: the rule set a running server matches
+//! ingested events with, and reading its rule directories again.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,6 +11,8 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::json;
 use vigil_sigma::RuleDoc;
 
+use crate::incident::{Conn, client};
+use crate::output::{explain, print_json, table};
 use crate::ruleset;
 
 /// Subcommands of `vigil rules`.
@@ -16,7 +20,28 @@ use crate::ruleset;
 pub enum Command {
     /// Load every .yml under the given folders and report loaded and rejected rules.
     Check(CheckArgs),
+    /// Show the rule set a running server detects with (`vigil serve --rules DIR`).
+    #[command(after_help = SERVER_HELP)]
+    Status {
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Make a running server read its rule directories again; the new set replaces the old
+    /// one whole, and an unreadable directory leaves the old one in place.
+    #[command(after_help = SERVER_HELP)]
+    Reload {
+        #[command(flatten)]
+        conn: Conn,
+    },
 }
+
+const SERVER_HELP: &str = "\
+Talks to a running server: --server or VIGIL_SERVER (default http://127.0.0.1:8080) and a token
+with --token or VIGIL_TOKEN (status: viewer or above; reload: admin).
+
+Examples:
+  vigil rules status
+  vigil rules reload --json";
 
 /// Arguments of `vigil rules check`.
 #[derive(Debug, clap::Args)]
@@ -32,7 +57,53 @@ pub struct CheckArgs {
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Check(args) => check(args),
+        Command::Status { conn } => remote(conn, false),
+        Command::Reload { conn } => remote(conn, true),
     }
+}
+
+fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let status = runtime.block_on(async {
+        let c = client(&conn)?;
+        let status = if reload {
+            c.reload_rules().await
+        } else {
+            c.rules_status().await
+        };
+        status.map_err(explain)
+    })?;
+    if conn.json {
+        print_json(&status)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !status.rejected.is_empty() {
+        let mut t = table(["REJECTED RULE"]);
+        for r in &status.rejected {
+            t.add_row([r.clone()]);
+        }
+        println!("{t}");
+    }
+    let paths = if status.paths.is_empty() {
+        "no rule directory (start the server with `vigil serve --rules DIR` to detect)".to_owned()
+    } else {
+        status.paths.join(", ")
+    };
+    println!(
+        "{}{} rules loaded, {} rejected, from {paths}, at {}",
+        if reload { "reloaded: " } else { "" },
+        status.loaded,
+        status.rejected.len(),
+        status.loaded_at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    if !status.rejected.is_empty() {
+        println!(
+            "fix the rejected rules (`vigil rules check DIR` shows more), then `vigil rules reload`"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {

@@ -1,5 +1,7 @@
 //! Integration tests of the `vigil` binary: each drives the real executable as a user would.
 
 mod cli;
+mod durability;
 mod hunt;
+mod logs;
 mod support;

@@ -62,6 +62,12 @@ pub struct Server {
 impl Server {
     /// Starts `vigil serve --data DATA --listen 127.0.0.1:0` and waits until it listens.
     pub fn start(data: &Path) -> Server {
+        Server::start_with(data, &[])
+    }
+
+    /// Starts `vigil serve --data DATA --listen 127.0.0.1:0 EXTRA...` and waits until it
+    /// listens.
+    pub fn start_with(data: &Path, extra: &[&str]) -> Server {
         let mut child = vigil()
             .args([
                 "serve",
@@ -70,6 +76,7 @@ impl Server {
                 "--listen",
                 "127.0.0.1:0",
             ])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

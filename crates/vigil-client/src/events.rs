@@ -1,0 +1,81 @@
+//! Typed calls of the log routes: ingest, search, pivot, storage stats, detections, rules and
+//! the incident pivot (bodies in `vigil_api::events`).
+
+use reqwest::Method;
+use vigil_api::events::*;
+use vigil_api::types::Page;
+
+use crate::endpoints::serde_urlencoded_string;
+use crate::{Client, ClientError, enc};
+
+/// The media type of a JSON-lines ingest body.
+pub const NDJSON: &str = "application/x-ndjson";
+
+impl Client {
+    /// `POST /events?service=&host=&tenant=` with a body of JSON lines
+    /// ([`NDJSON`]) or a JSON array (`application/json`). Every event counted in the answer
+    /// is durable; the rejected ones are listed with their line (or index) and reason.
+    pub async fn ingest(
+        &self,
+        query: &IngestQuery,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<IngestResponse, ClientError> {
+        let qs = serde_urlencoded_string(query)?;
+        let path = format!("/events?{qs}");
+        let resp = self
+            .send_raw(Method::POST, &path, content_type, body)
+            .await?;
+        Self::decode(&self.url(&path), resp).await
+    }
+
+    /// `GET /events/search`: one page of events, newest first, or an aggregation when the
+    /// query ends with `| count by FIELD` or `| top N FIELD`.
+    pub async fn search_events(&self, query: &SearchQuery) -> Result<SearchResponse, ClientError> {
+        let qs = serde_urlencoded_string(query)?;
+        self.get_json(&format!("/events/search?{qs}")).await
+    }
+
+    /// `GET /events/pivot`: every event carrying a value, counted per service, host and tenant.
+    pub async fn pivot_events(&self, query: &PivotQuery) -> Result<PivotResponse, ClientError> {
+        let qs = serde_urlencoded_string(query)?;
+        self.get_json(&format!("/events/pivot?{qs}")).await
+    }
+
+    /// `GET /events/stats`: what the log store holds per service.
+    pub async fn storage_stats(&self) -> Result<StorageStats, ClientError> {
+        self.get_json("/events/stats").await
+    }
+
+    /// `POST /incidents/{key}/pivot`: where the incident's indicators appear in the logs, and
+    /// the services and tenants to add to its scope (added when `accept`).
+    pub async fn pivot_incident(
+        &self,
+        key: &str,
+        req: &IncidentPivotRequest,
+    ) -> Result<IncidentPivotResponse, ClientError> {
+        self.send_json(Method::POST, &format!("/incidents/{}/pivot", enc(key)), req)
+            .await
+    }
+
+    /// `GET /detections`: Sigma rule matches on stored events, newest first.
+    pub async fn list_detections(
+        &self,
+        query: &DetectionQuery,
+    ) -> Result<Page<Detection>, ClientError> {
+        let qs = serde_urlencoded_string(query)?;
+        self.get_json(&format!("/detections?{qs}")).await
+    }
+
+    /// `GET /rules`: the rule set the server detects with.
+    pub async fn rules_status(&self) -> Result<RulesStatus, ClientError> {
+        self.get_json("/rules").await
+    }
+
+    /// `POST /rules/reload`: reads the rule directories again and swaps the set in whole.
+    pub async fn reload_rules(&self) -> Result<RulesStatus, ClientError> {
+        let (url, req) = self.request(Method::POST, "/rules/reload");
+        let resp = self.send(&url, req).await?;
+        Self::decode(&url, resp).await
+    }
+}

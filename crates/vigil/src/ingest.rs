@@ -1,0 +1,728 @@
+//! `vigil ingest PATH... --service NAME`: send log files to the central log database of a
+//! running server (`POST /api/v1/events`), in batches of JSON lines.
+//!
+//! Files and folders are walked (`vigil_events::collect_files`) and each file is recognised by
+//! its content, gzip-compressed or not: EVTX, JSON arrays and pretty-printed JSON are decoded
+//! into events (`vigil_events::RecordSource`); JSON lines are sent line by line as written (the
+//! server checks each one); plain syslog files are parsed line by line into the syslog event
+//! shape (`vigil_events::batch::syslog_lines`). Decoding runs on its own thread and hands full
+//! batches to the sender through a small bounded channel, so reading and sending overlap and
+//! memory stays at a few batches.
+//!
+//! A corrupt file or record is reported and skipped; an event the server refuses is reported
+//! with its file and line or record. Sending stops at the first batch the server refuses as a
+//! whole (authentication, a body too large, the server down), since the next ones would fare
+//! the same.
+
+use std::fmt;
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+use vigil_api::error::ErrorCode;
+use vigil_api::events::{IngestQuery, IngestResponse};
+use vigil_client::{Client, ClientError, NDJSON};
+use vigil_events::batch::{looks_like_syslog, syslog_lines};
+use vigil_events::source::{DecodeError, Format, InputFile, detect};
+use vigil_events::{RecordSource, SyslogOptions, collect_files};
+
+use crate::incident::{Conn, client};
+use crate::output::explain;
+use crate::storage::human_bytes;
+
+const AFTER_HELP: &str = "\
+Files are recognised by their content, gzip-compressed or not: EVTX, JSON lines, JSON arrays,
+pretty-printed JSON, and plain syslog files (RFC 5424 or RFC 3164 lines). Folders are walked
+recursively; files in them that are none of these are skipped.
+
+Examples:
+  vigil ingest ./logs --service web --tenant contoso
+  vigil ingest Security.evtx System.evtx.gz --service dc01 --host dc01.corp.example
+  vigil ingest /var/log/auth.log --service bastion --batch 5000
+  vigil ingest events.jsonl --service app --strict --json
+
+Exit status: 0 when every batch was answered, even if some events were rejected or some files
+or records could not be decoded (all are listed in the summary); 1 when nothing could be sent
+(no events found, server unreachable) or the server refused a batch (bad token, body too large):
+sending stops there and the summary says how far it got. With --strict, also 1 when any event
+was rejected or could not be decoded.
+
+Needs a token of role ingest or above (--token or VIGIL_TOKEN); an ingest token bound to a
+service may leave out --service.";
+
+/// Arguments of `vigil ingest`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct Args {
+    #[command(flatten)]
+    pub conn: Conn,
+    /// Log files or folders.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The service the events come from (required unless the token fixes it).
+    #[arg(long)]
+    pub service: Option<String>,
+    /// The host they come from (default: each event's own Computer, host.name or hostname).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// The tenant they belong to.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Events per request.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub batch: u64,
+    /// Largest request body, in bytes; a batch is sent early when the next event would pass
+    /// it (the server's default limit is 16 MiB).
+    #[arg(long, default_value_t = 8 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..))]
+    pub max_batch_bytes: u64,
+    /// Exit with status 1 when any event was rejected or could not be decoded.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// How many rejections and decoding problems the summary keeps (all are counted).
+const KEEP: usize = 1000;
+/// How many of each the human summary shows.
+const SHOW: usize = 20;
+
+/// Where an event was in its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pos {
+    /// 1-based line (JSON lines, syslog).
+    Line(u64),
+    /// EVTX EventRecordID, or index + 1 in a JSON array.
+    Record(u64),
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pos::Line(n) => write!(f, "line {n}"),
+            Pos::Record(n) => write!(f, "record {n}"),
+        }
+    }
+}
+
+/// The file and position of one event of a batch.
+#[derive(Debug, Clone, Copy)]
+struct Origin {
+    file: u32,
+    pos: Pos,
+}
+
+/// A request body of JSON lines and where each line came from.
+struct Batch {
+    body: Vec<u8>,
+    origins: Vec<Origin>,
+}
+
+/// An event or file that was not stored, with where and why.
+#[derive(Debug, Clone, Serialize)]
+struct Problem {
+    file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record: Option<u64>,
+    reason: String,
+}
+
+impl Problem {
+    fn new(file: &Path, pos: Option<Pos>, reason: String) -> Problem {
+        Problem {
+            file: file.display().to_string(),
+            line: match pos {
+                Some(Pos::Line(n)) => Some(n),
+                _ => None,
+            },
+            record: match pos {
+                Some(Pos::Record(n)) => Some(n),
+                _ => None,
+            },
+            reason,
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(n) = self.line {
+            write!(f, ":{n}")?;
+        }
+        if let Some(n) = self.record {
+            write!(f, " record {n}")?;
+        }
+        // Reasons may span lines (a parser's excerpt of the input): one line per problem.
+        let reason: Vec<&str> = self.reason.split_whitespace().collect();
+        write!(f, ": {}", reason.join(" "))
+    }
+}
+
+/// A capped list of problems with the full count.
+#[derive(Debug, Default, Serialize)]
+struct Problems {
+    count: u64,
+    first: Vec<Problem>,
+}
+
+impl Problems {
+    fn push(&mut self, p: Problem) {
+        self.count += 1;
+        if self.first.len() < KEEP {
+            self.first.push(p);
+        }
+    }
+}
+
+/// What the decoding thread found.
+#[derive(Debug, Default)]
+struct ReadStats {
+    files: u64,
+    skipped: u64,
+    events: u64,
+    bytes: u64,
+    errors: Problems,
+}
+
+/// The summary printed at the end (`--json`: this object).
+#[derive(Debug, Serialize)]
+struct Summary {
+    /// Files read (recognised as a log format).
+    files: u64,
+    /// Files found in folders and skipped: not a log format.
+    files_skipped: u64,
+    /// Events read from the files.
+    events_read: u64,
+    /// Bytes of the files, as stored on disk.
+    bytes_read: u64,
+    /// Requests answered.
+    batches: u64,
+    /// Events stored (durable).
+    stored: u64,
+    /// Events the server refused (count and the first 1000 with file, line or record, reason).
+    rejected: Problems,
+    /// Files and records that could not be read or decoded (count and the first 1000).
+    errors: Problems,
+    /// Sigma rule matches the server recorded.
+    detections: u64,
+    /// Wall time.
+    seconds: f64,
+    /// Why sending stopped before the end, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopped: Option<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let c = client(&args.conn)?;
+    let files = collect_files(&args.paths).context("cannot read the paths to ingest")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    let summary = runtime.block_on(ingest(&args, &c, files))?;
+
+    if args.conn.json {
+        crate::output::print_json(&summary)?;
+    } else {
+        print_summary(&summary);
+    }
+    if let Some(why) = summary.stopped {
+        return Err(anyhow::anyhow!(why));
+    }
+    if summary.events_read == 0 {
+        bail!(
+            "nothing to send: no events found in {}; give EVTX, JSON lines, JSON array or syslog files (gzip or not)",
+            args.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if args.strict && (summary.rejected.count > 0 || summary.errors.count > 0) {
+        bail!(
+            "--strict: {} events rejected and {} files or records not decoded; fix them (listed above) and send them again",
+            summary.rejected.count,
+            summary.errors.count
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Result<Summary> {
+    let start = Instant::now();
+    let total_bytes: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(&f.path).ok())
+        .map(|m| m.len())
+        .sum();
+    let progress = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(total_bytes);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {msg} [{elapsed_precise}]",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(2);
+    let stop = Arc::new(AtomicBool::new(false));
+    let events_read = Arc::new(AtomicU64::new(0));
+    let decoder = {
+        let stop = stop.clone();
+        let events_read = events_read.clone();
+        let progress = progress.clone();
+        let max_events = args.batch as usize;
+        let max_bytes = args.max_batch_bytes as usize;
+        std::thread::Builder::new()
+            .name("vigil-ingest-read".into())
+            .spawn(move || {
+                let mut batcher = Batcher {
+                    tx,
+                    body: Vec::new(),
+                    origins: Vec::new(),
+                    max_events,
+                    max_bytes,
+                    stop,
+                    events_read,
+                };
+                let mut stats = ReadStats::default();
+                read_all(&files, &mut batcher, &mut stats, progress.as_ref());
+                stats
+            })
+            .context("could not start the reading thread")?
+    };
+
+    let query = IngestQuery {
+        service: args.service.clone(),
+        host: args.host.clone(),
+        tenant: args.tenant.clone(),
+    };
+    let (mut batches, mut stored, mut detections) = (0u64, 0u64, 0u64);
+    let mut rejected = Problems::default();
+    let mut stopped = None;
+    while let Some(batch) = rx.recv().await {
+        match c.ingest(&query, batch.body, NDJSON).await {
+            Ok(resp) => {
+                batches += 1;
+                stored += resp.stored;
+                detections += resp.detections;
+                for p in rejections(&resp, &batch.origins, &paths) {
+                    if let Some(bar) = &progress {
+                        bar.suspend(|| eprintln!("rejected: {p}"));
+                    }
+                    rejected.push(p);
+                }
+                if let Some(bar) = &progress {
+                    bar.set_message(format!(
+                        "{} events read, {stored} stored",
+                        events_read.load(Ordering::Relaxed)
+                    ));
+                }
+            }
+            Err(err) => {
+                stopped = Some(refused(err, stored));
+                break;
+            }
+        }
+    }
+    // Stop the reader (it may be in the middle of a large file) and collect what it found.
+    stop.store(true, Ordering::Relaxed);
+    drop(rx);
+    let stats = decoder
+        .join()
+        .map_err(|_| anyhow::anyhow!("the reading thread panicked; report this as a bug"))?;
+    if let Some(bar) = &progress {
+        bar.finish_and_clear();
+    }
+    Ok(Summary {
+        files: stats.files,
+        files_skipped: stats.skipped,
+        events_read: stats.events,
+        bytes_read: stats.bytes,
+        batches,
+        stored,
+        rejected,
+        errors: stats.errors,
+        detections,
+        seconds: start.elapsed().as_secs_f64(),
+        stopped,
+    })
+}
+
+/// The message for a batch the server did not take, saying what to do next.
+fn refused(err: ClientError, stored: u64) -> String {
+    let too_large = err.code() == Some(ErrorCode::PayloadTooLarge);
+    let mut msg = format!("{:#}", explain(err));
+    if too_large {
+        msg.push_str(
+            "\nhint: send smaller requests with --batch N or --max-batch-bytes N (or raise the server's ingest body limit)",
+        );
+    }
+    format!(
+        "sending stopped: {msg}\n{stored} events were stored before that; fix the cause and run again (events already stored would be stored twice: ingest only the files not yet sent)"
+    )
+}
+
+/// The server's rejections of one batch, with their file and position.
+fn rejections<'a>(
+    resp: &'a IngestResponse,
+    origins: &'a [Origin],
+    paths: &'a [PathBuf],
+) -> impl Iterator<Item = Problem> + 'a {
+    resp.rejected.iter().map(|r| {
+        // The body is JSON lines, one event per line, so line N is origins[N - 1].
+        let at = r
+            .line
+            .and_then(|l| l.checked_sub(1))
+            .or(r.index)
+            .and_then(|i| origins.get(i as usize));
+        match at {
+            Some(o) => Problem::new(&paths[o.file as usize], Some(o.pos), r.reason.clone()),
+            None => Problem {
+                file: "(unknown)".to_owned(),
+                line: r.line,
+                record: r.index,
+                reason: r.reason.clone(),
+            },
+        }
+    })
+}
+
+/// The sender has gone away (it stopped on an error): stop reading.
+struct Closed;
+
+/// Collects JSON lines into batches and hands each full one to the sender.
+struct Batcher {
+    tx: tokio::sync::mpsc::Sender<Batch>,
+    body: Vec<u8>,
+    origins: Vec<Origin>,
+    max_events: usize,
+    max_bytes: usize,
+    stop: Arc<AtomicBool>,
+    events_read: Arc<AtomicU64>,
+}
+
+impl Batcher {
+    /// Adds one event (one line of JSON, without its newline). An event larger than a whole
+    /// request is refused with the reason.
+    fn push(&mut self, origin: Origin, json: &[u8]) -> Result<Option<String>, Closed> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(Closed);
+        }
+        self.events_read.fetch_add(1, Ordering::Relaxed);
+        if json.len() + 1 > self.max_bytes {
+            return Ok(Some(format!(
+                "the event is {} bytes, more than --max-batch-bytes {}; raise it (the server takes 16 MiB by default) or split the event",
+                json.len(),
+                self.max_bytes
+            )));
+        }
+        if !self.origins.is_empty() && self.body.len() + json.len() + 1 > self.max_bytes {
+            self.flush()?;
+        }
+        self.body.extend_from_slice(json);
+        self.body.push(b'\n');
+        self.origins.push(origin);
+        if self.origins.len() >= self.max_events {
+            self.flush()?;
+        }
+        Ok(None)
+    }
+
+    fn flush(&mut self) -> Result<(), Closed> {
+        if self.origins.is_empty() {
+            return Ok(());
+        }
+        let batch = Batch {
+            body: std::mem::take(&mut self.body),
+            origins: std::mem::take(&mut self.origins),
+        };
+        self.tx.blocking_send(batch).map_err(|_| Closed)
+    }
+}
+
+const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+/// Longest syslog line read (longer ones are reported and skipped).
+const MAX_SYSLOG_LINE: usize = 1024 * 1024;
+
+/// Reads every file into the batcher; stops early when the sender has gone away.
+fn read_all(
+    files: &[InputFile],
+    batcher: &mut Batcher,
+    stats: &mut ReadStats,
+    progress: Option<&indicatif::ProgressBar>,
+) {
+    let mut reader = Reader {
+        batcher,
+        stats,
+        progress,
+    };
+    for (index, file) in files.iter().enumerate() {
+        let before = reader.stats.events;
+        let result = reader.read_file(index as u32, file);
+        if let Some(bar) = progress {
+            bar.inc(
+                std::fs::metadata(&file.path)
+                    .map(|m| m.len())
+                    .unwrap_or_default(),
+            );
+        }
+        if result.is_err() {
+            return;
+        }
+        tracing::debug!(file = %file.path.display(), events = reader.stats.events - before, "file read");
+    }
+    let _ = reader.batcher.flush();
+}
+
+/// The reading thread's state while it walks the files.
+struct Reader<'a> {
+    batcher: &'a mut Batcher,
+    stats: &'a mut ReadStats,
+    progress: Option<&'a indicatif::ProgressBar>,
+}
+
+impl Reader<'_> {
+    /// Reports a file or record that could not be read, and goes on.
+    fn problem(&mut self, path: &Path, pos: Option<Pos>, reason: String) {
+        let p = Problem::new(path, pos, reason);
+        match self.progress {
+            Some(bar) => bar.suspend(|| eprintln!("warning: {p}")),
+            None => eprintln!("warning: {p}"),
+        }
+        self.stats.errors.push(p);
+    }
+
+    /// Queues one event of file `index`.
+    fn push(&mut self, index: u32, path: &Path, pos: Pos, json: &[u8]) -> Result<(), Closed> {
+        self.stats.events += 1;
+        if let Some(reason) = self.batcher.push(Origin { file: index, pos }, json)? {
+            self.problem(path, Some(pos), reason);
+        }
+        Ok(())
+    }
+
+    /// Queues one decoded event.
+    fn push_value(
+        &mut self,
+        index: u32,
+        path: &Path,
+        pos: Pos,
+        event: &serde_json::Value,
+    ) -> Result<(), Closed> {
+        match serde_json::to_vec(event) {
+            Ok(json) => self.push(index, path, pos, &json),
+            Err(e) => {
+                self.problem(path, Some(pos), e.to_string());
+                Ok(())
+            }
+        }
+    }
+
+    /// Reads one file. Problems are reported and skipped; `Err` only when the sender has gone
+    /// away.
+    fn read_file(&mut self, index: u32, file: &InputFile) -> Result<(), Closed> {
+        let path = file.path.as_path();
+        let raw = match std::fs::read(path) {
+            Ok(raw) => raw,
+            Err(error) => {
+                let e = DecodeError::Io {
+                    path: path.to_path_buf(),
+                    error,
+                };
+                self.problem(path, None, e.to_string());
+                return Ok(());
+            }
+        };
+        let disk_bytes = raw.len() as u64;
+        let data = if raw.starts_with(GZIP_MAGIC) {
+            let mut out = Vec::with_capacity(raw.len() * 8);
+            if let Err(error) = flate2::read::MultiGzDecoder::new(&raw[..]).read_to_end(&mut out) {
+                let e = DecodeError::Gzip {
+                    path: path.to_path_buf(),
+                    error,
+                };
+                self.problem(path, None, e.to_string());
+                return Ok(());
+            }
+            out
+        } else {
+            raw
+        };
+        match detect(&data) {
+            Some(Format::JsonLines) => {
+                self.stats.files += 1;
+                self.stats.bytes += disk_bytes;
+                // Sent as written; the server checks each line and says which it refused.
+                for (line, text) in lines(&data) {
+                    self.push(index, path, Pos::Line(line), text)?;
+                }
+            }
+            Some(format) => {
+                let source = match RecordSource::new(Arc::from(path), format, data) {
+                    Ok(source) => source,
+                    Err(e) => {
+                        self.problem(path, None, e.to_string());
+                        return Ok(());
+                    }
+                };
+                self.stats.files += 1;
+                self.stats.bytes += disk_bytes;
+                for record in source {
+                    match record {
+                        Ok(r) => self.push_value(index, path, Pos::Record(r.record_id), &r.event)?,
+                        Err(e) => {
+                            let pos = match &e {
+                                DecodeError::Record { record, .. } => Some(Pos::Record(*record)),
+                                _ => None,
+                            };
+                            self.problem(path, pos, e.to_string());
+                        }
+                    }
+                }
+            }
+            None if looks_like_syslog(&data) => {
+                self.stats.files += 1;
+                self.stats.bytes += disk_bytes;
+                // RFC 3164 lines carry no year: take the one closest before the file's mtime.
+                let reference = std::fs::metadata(path)
+                    .and_then(|m| m.modified())
+                    .unwrap_or_else(|_| SystemTime::now());
+                let reference_ms = reference
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or(0);
+                let options = SyslogOptions::new(reference_ms);
+                for item in syslog_lines(&data, options, MAX_SYSLOG_LINE) {
+                    match item {
+                        Ok(msg) => {
+                            let pos = position(msg.position);
+                            self.push_value(index, path, pos, &msg.event.to_json())?;
+                        }
+                        Err(rejection) => {
+                            let pos = position(rejection.position);
+                            self.problem(path, Some(pos), rejection.reason.to_string());
+                        }
+                    }
+                }
+            }
+            None if file.explicit => self.problem(
+                path,
+                None,
+                "not an EVTX, JSON lines, JSON array or syslog file (gzip or not); remove it from the paths or convert it".to_owned(),
+            ),
+            None => self.stats.skipped += 1,
+        }
+        Ok(())
+    }
+}
+
+fn position(p: vigil_events::Position) -> Pos {
+    match p {
+        vigil_events::Position::Line(n) => Pos::Line(n),
+        vigil_events::Position::Index(n) => Pos::Record(n + 1),
+    }
+}
+
+/// The non-blank lines of a JSON-lines text as (1-based number, bytes without CR/LF), a
+/// leading UTF-8 BOM dropped.
+fn lines(data: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
+    let data = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
+    data.split(|&b| b == b'\n')
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            (!line.iter().all(u8::is_ascii_whitespace)).then_some((i as u64 + 1, line))
+        })
+}
+
+fn print_summary(s: &Summary) {
+    let show = |title: &str, problems: &Problems| {
+        if problems.count == 0 {
+            return;
+        }
+        println!("{title}:");
+        for p in problems.first.iter().take(SHOW) {
+            println!("  {p}");
+        }
+        if problems.count > SHOW as u64 {
+            println!(
+                "  … and {} more (--json lists the first {KEEP})",
+                problems.count - SHOW as u64
+            );
+        }
+    };
+    show("rejected by the server", &s.rejected);
+    show("not read or decoded", &s.errors);
+    let skipped = if s.files_skipped > 0 {
+        format!(" ({} skipped: not a log format)", s.files_skipped)
+    } else {
+        String::new()
+    };
+    let secs = s.seconds.max(1e-9);
+    println!(
+        "files:      {}{skipped}, {}",
+        s.files,
+        human_bytes(s.bytes_read)
+    );
+    println!(
+        "events:     {} read, {} stored, {} rejected, {} not decoded",
+        s.events_read, s.stored, s.rejected.count, s.errors.count
+    );
+    println!("detections: {}", s.detections);
+    println!(
+        "time:       {:.2} s, {} requests, {:.0} events/s",
+        s.seconds,
+        s.batches,
+        s.stored as f64 / secs
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_numbered_as_in_the_file() {
+        let data = b"\xef\xbb\xbf{\"a\":1}\r\n\n  \n{\"b\":2}";
+        let got: Vec<_> = lines(data).collect();
+        assert_eq!(got, vec![(1, &b"{\"a\":1}"[..]), (4, &b"{\"b\":2}"[..])]);
+    }
+
+    #[test]
+    fn rejections_point_back_at_their_file_and_line() {
+        let paths = vec![PathBuf::from("a.jsonl"), PathBuf::from("b.evtx")];
+        let origins = [
+            Origin {
+                file: 0,
+                pos: Pos::Line(7),
+            },
+            Origin {
+                file: 1,
+                pos: Pos::Record(42),
+            },
+        ];
+        let resp = IngestResponse {
+            stored: 0,
+            rejected: vec![vigil_api::events::RejectedEvent {
+                line: Some(2),
+                index: None,
+                reason: "bad".into(),
+            }],
+            detections: 0,
+        };
+        let got: Vec<String> = rejections(&resp, &origins, &paths)
+            .map(|p| p.to_string())
+            .collect();
+        assert_eq!(got, vec!["b.evtx record 42: bad"]);
+    }
+}

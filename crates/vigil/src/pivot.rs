@@ -1,0 +1,156 @@
+//! `vigil pivot VALUE`: follow one value (an IP, a user, a host, a hash) through every
+//! service's logs on a running server: counts per service, host and tenant, a timeline and the
+//! newest events carrying it.
+
+use vigil_api::events::{PivotQuery, PivotResponse, TimelinePoint, ValueCount};
+
+use crate::incident::{Conn, client};
+use crate::output::{explain, print_json, table};
+use crate::search::{Window, event_row};
+
+const AFTER_HELP: &str = "\
+The value is matched whole, ignoring case, in any field of any event (or only in --field).
+
+Examples:
+  vigil pivot 203.0.113.9 --since 7d
+  vigil pivot alice --field user.name
+  vigil pivot 44d88612fea8a8f36de82e1278abb02f --json
+
+Needs a token of role viewer or above (--token or VIGIL_TOKEN).";
+
+/// Arguments of `vigil pivot`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct Args {
+    #[command(flatten)]
+    pub conn: Conn,
+    /// The value to follow.
+    pub value: String,
+    /// Look only in this field (a JSON path such as source.ip).
+    #[arg(long)]
+    pub field: Option<String>,
+    #[command(flatten)]
+    pub window: Window,
+    /// How many of the newest events to show (0–1000).
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+}
+
+pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(pivot(args))?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn pivot(args: Args) -> anyhow::Result<()> {
+    let c = client(&args.conn)?;
+    let (from, to) = args.window.bounds()?;
+    let query = PivotQuery {
+        value: args.value.clone(),
+        field: args.field.clone(),
+        from,
+        to,
+        limit: Some(args.limit),
+    };
+    let p = c.pivot_events(&query).await.map_err(explain)?;
+    if args.conn.json {
+        return print_json(&p);
+    }
+    show(&p);
+    Ok(())
+}
+
+fn show(p: &PivotResponse) {
+    let place = match &p.field {
+        Some(f) => format!(" in {f}"),
+        None => String::new(),
+    };
+    if p.total == 0 {
+        println!(
+            "no event carries {:?}{place}; widen the time window (--since 30d) or drop --field",
+            p.value
+        );
+        return;
+    }
+    println!("{:?}{place}: {} events", p.value, p.total);
+    for (what, counts) in [
+        ("SERVICE", &p.by_service),
+        ("HOST", &p.by_host),
+        ("TENANT", &p.by_tenant),
+    ] {
+        if !counts.is_empty() {
+            println!("{}", counts_table(what, counts));
+        }
+    }
+    println!("{}", timeline_summary(&p.timeline, p.bucket_seconds));
+    if !p.events.is_empty() {
+        let mut t = table(["TIME", "SERVICE", "HOST", "TENANT", "EVENT"]);
+        for e in &p.events {
+            t.add_row(event_row(e));
+        }
+        println!("newest events\n{t}");
+        if (p.events.len() as u64) < p.total {
+            println!(
+                "{} of {} events shown; --limit N for more, or `vigil search` to page through them",
+                p.events.len(),
+                p.total
+            );
+        }
+    }
+}
+
+/// A two-column table of counts.
+pub fn counts_table(what: &str, counts: &[ValueCount]) -> comfy_table::Table {
+    let mut t = table([what, "EVENTS"]);
+    for c in counts {
+        t.add_row([value_or_none(&c.value), c.count.to_string()]);
+    }
+    t
+}
+
+/// A value for a table cell; an empty one (an event without a host) as `(none)`.
+pub fn value_or_none(value: &str) -> String {
+    if value.is_empty() {
+        "(none)".to_owned()
+    } else {
+        value.to_owned()
+    }
+}
+
+/// One paragraph on the timeline: first and last bucket, the busiest one, and the buckets
+/// themselves when they are few.
+fn timeline_summary(points: &[TimelinePoint], bucket_seconds: i64) -> String {
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return "timeline: empty".to_owned();
+    };
+    let fmt = |p: &TimelinePoint| p.start.format("%Y-%m-%d %H:%M").to_string();
+    let busiest = points.iter().max_by_key(|p| p.count).unwrap_or(first);
+    let mut out = format!(
+        "timeline ({} buckets): first {}, last {}, busiest {} ({} events)",
+        width(bucket_seconds),
+        fmt(first),
+        fmt(last),
+        fmt(busiest),
+        busiest.count
+    );
+    if points.len() <= 24 {
+        let peak = busiest.count.max(1);
+        for p in points {
+            let bar = "#".repeat(((p.count * 40).div_ceil(peak)) as usize);
+            out.push_str(&format!("\n  {}  {:>8}  {bar}", fmt(p), p.count));
+        }
+    }
+    out
+}
+
+/// `1h`, `15m`, `1d`.
+fn width(seconds: i64) -> String {
+    match seconds {
+        s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s > 0 && s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}

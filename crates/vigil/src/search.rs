@@ -1,0 +1,370 @@
+//! `vigil search QUERY`: search the central log database of a running server (the query
+//! language of docs/query.md) and print the events, newest first, or the counts of an
+//! aggregation (`| count by FIELD`, `| top N FIELD`). Also the helpers the other log commands
+//! share: the time window flags and a one-line summary of an event.
+
+use std::io::Write;
+
+use anyhow::bail;
+use serde_json::Value;
+use vigil_api::events::{AggregationResult, EventRecord, SearchQuery};
+
+use crate::incident::{Conn, client};
+use crate::output::{explain, print_json, table};
+
+const AFTER_HELP: &str = "\
+Searches the events stored by `vigil ingest`, `POST /api/v1/events` and the syslog listeners.
+The language is the one of Kibana and Splunk (docs/query.md): field:value, wildcards, \"phrases\",
+free text, AND / OR / NOT, ranges, exists:field, and at the end `| count by FIELD` or
+`| top N FIELD`.
+
+Examples:
+  vigil search 'user.name:alice' --since 24h
+  vigil search 'service:vpn AND NOT source.ip:10.*' --limit 20
+  vigil search 'Event.System.EventID:4625 | top 10 Event.EventData.TargetUserName' --since 7d
+  vigil search 'failed | count by source.ip' --from 2026-01-01 --to 2026-02-01
+  vigil search '*' --all --json > events.jsonl
+
+--json prints one JSON object per event (or the aggregation as one JSON object).
+Needs a token of role viewer or above (--token or VIGIL_TOKEN).";
+
+/// The time window flags shared by the log commands.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Window {
+    /// Only events from this far back: a duration such as 15m, 24h or 7d.
+    #[arg(long, conflicts_with = "from")]
+    pub since: Option<String>,
+    /// Only events at or after this time: RFC 3339, a date (2026-01-31) or now-24h.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only events before this time (same forms as --from).
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
+impl Window {
+    /// The `from` and `to` to send; a malformed --since is refused here, the rest by the
+    /// server (its message names the field).
+    pub fn bounds(&self) -> anyhow::Result<(Option<String>, Option<String>)> {
+        if let Some(since) = &self.since {
+            let s = since.trim();
+            let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            let unit = &s[digits.len()..];
+            if digits.is_empty()
+                || !digits.bytes().all(|b| b.is_ascii_digit())
+                || !matches!(unit, "s" | "m" | "h" | "d" | "w")
+            {
+                bail!(
+                    "--since {since:?} is not a duration; write a number and a unit: 30s, 15m, 24h, 7d or 2w (or use --from with a time)"
+                );
+            }
+            return Ok((Some(s.to_owned()), self.to.clone()));
+        }
+        Ok((self.from.clone(), self.to.clone()))
+    }
+}
+
+/// Arguments of `vigil search`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct Args {
+    #[command(flatten)]
+    pub conn: Conn,
+    /// The query (docs/query.md); empty or `*` for every event.
+    #[arg(default_value = "")]
+    pub query: String,
+    #[command(flatten)]
+    pub window: Window,
+    /// Show at most this many events (newest first; pages are followed as needed).
+    #[arg(long, default_value_t = 100)]
+    pub limit: u64,
+    /// Show every matching event, following the pages to the end (ignores --limit).
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// The largest page the server gives.
+const MAX_PAGE: u64 = 1000;
+
+pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(search(args))?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn search(args: Args) -> anyhow::Result<()> {
+    if args.limit == 0 && !args.all {
+        bail!("--limit must be at least 1 (or use --all)");
+    }
+    let c = client(&args.conn)?;
+    let (from, to) = args.window.bounds()?;
+    let mut query = SearchQuery {
+        q: args.query.clone(),
+        from,
+        to,
+        limit: None,
+        cursor: None,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut shown = 0u64;
+    let mut events: Vec<EventRecord> = Vec::new();
+    let total;
+    let mut more;
+    loop {
+        let want = if args.all {
+            MAX_PAGE
+        } else {
+            (args.limit - shown).min(MAX_PAGE)
+        };
+        query.limit = Some(want as u32);
+        let page = c.search_events(&query).await.map_err(explain)?;
+        if let Some(agg) = &page.aggregation {
+            return print_aggregation(&args.conn, page.total, agg);
+        }
+        shown += page.events.len() as u64;
+        if args.conn.json {
+            // Stream JSON lines page by page, so `--all` holds one page at a time.
+            for e in &page.events {
+                let line = serde_json::to_string(e)?;
+                if write_or_closed(writeln!(out, "{line}"))? {
+                    return Ok(());
+                }
+            }
+        } else {
+            events.extend(page.events);
+        }
+        more = page.next_cursor.is_some();
+        let done = !more || (!args.all && shown >= args.limit);
+        if done {
+            total = page.total;
+            break;
+        }
+        query.cursor = page.next_cursor;
+    }
+    if args.conn.json {
+        write_or_closed(out.flush())?;
+        return Ok(());
+    }
+    if events.is_empty() {
+        write_or_closed(writeln!(
+            out,
+            "no events match; widen the time window (--since 7d) or the query"
+        ))?;
+        write_or_closed(out.flush())?;
+        return Ok(());
+    }
+    let mut t = table(["TIME", "SERVICE", "HOST", "TENANT", "EVENT"]);
+    for e in &events {
+        t.add_row(event_row(e));
+    }
+    let footer = if more {
+        format!(
+            "{} of {} events, newest first; --limit N or --all for more",
+            events.len(),
+            total
+        )
+    } else {
+        format!("{} of {} events, newest first", events.len(), total)
+    };
+    if !write_or_closed(writeln!(out, "{t}\n{footer}"))? {
+        write_or_closed(out.flush())?;
+    }
+    Ok(())
+}
+
+fn print_aggregation(conn: &Conn, total: u64, agg: &AggregationResult) -> anyhow::Result<()> {
+    if conn.json {
+        return print_json(agg);
+    }
+    let mut t = table([agg.field.as_str(), "COUNT"]);
+    for b in &agg.buckets {
+        t.add_row([crate::pivot::value_or_none(&b.value), b.count.to_string()]);
+    }
+    if agg.other > 0 {
+        t.add_row(["(other values)".to_owned(), agg.other.to_string()]);
+    }
+    println!("{t}");
+    println!("{} values over {total} matching events", agg.buckets.len());
+    Ok(())
+}
+
+/// Whether a write found stdout closed (`vigil search … | head`), which ends the output
+/// quietly; any other error is returned.
+pub fn write_or_closed(result: std::io::Result<()>) -> anyhow::Result<bool> {
+    match result {
+        Ok(()) => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(true),
+        Err(e) => Err(anyhow::Error::new(e).context("cannot write the results")),
+    }
+}
+
+/// The table row of one event: time, service, host, tenant, summary.
+pub fn event_row(e: &EventRecord) -> [String; 5] {
+    let dash = |s: &str| {
+        if s.is_empty() {
+            "-".to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
+    [
+        e.time.format("%Y-%m-%d %H:%M:%S").to_string(),
+        dash(&e.service),
+        dash(&e.host),
+        dash(&e.tenant),
+        summarize(&e.event, 120),
+    ]
+}
+
+/// A one-line summary of an event: its message when it has one (with the Windows event id
+/// and channel for EVTX records), else its first key=value pairs; cut to `max` characters.
+pub fn summarize(event: &Value, max: usize) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(system) = event.pointer("/Event/System") {
+        if let Some(id) = system.get("EventID").and_then(scalar) {
+            parts.push(format!("EventID={id}"));
+        }
+        if let Some(ch) = system.get("Channel").and_then(scalar) {
+            parts.push(format!("Channel={ch}"));
+        }
+        if let Some(data) = event.pointer("/Event/EventData") {
+            flatten("", data, &mut parts, 8);
+        }
+    } else {
+        let message = ["message", "msg", "Message"]
+            .iter()
+            .find_map(|k| event.get(*k).and_then(Value::as_str));
+        match message {
+            Some(m) => {
+                for key in ["app_name", "event.action", "action"] {
+                    if let Some(v) = event.get(key).and_then(scalar) {
+                        parts.push(format!("{key}={v}"));
+                    }
+                }
+                parts.push(m.split_whitespace().collect::<Vec<_>>().join(" "));
+            }
+            None => flatten("", event, &mut parts, 8),
+        }
+    }
+    truncate(&parts.join(" "), max)
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        // EVTX attributes: {"#text": "4624", "#attributes": {...}}.
+        Value::Object(m) => m.get("#text").and_then(scalar),
+        _ => None,
+    }
+}
+
+/// Appends `path=value` for the leaves of `v`, depth first, until `parts` holds `max`.
+fn flatten(prefix: &str, v: &Value, parts: &mut Vec<String>, max: usize) {
+    if parts.len() >= max {
+        return;
+    }
+    match v {
+        Value::Object(map) => {
+            if let Some(text) = map.get("#text").and_then(scalar) {
+                if !prefix.is_empty() {
+                    parts.push(format!("{prefix}={text}"));
+                }
+                return;
+            }
+            for (k, child) in map {
+                if k == "#attributes" {
+                    continue;
+                }
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&path, child, parts, max);
+                if parts.len() >= max {
+                    return;
+                }
+            }
+        }
+        Value::Array(items) => {
+            let values: Vec<String> = items.iter().filter_map(scalar).collect();
+            if !values.is_empty() {
+                parts.push(format!("{prefix}=[{}]", values.join(",")));
+            }
+        }
+        Value::Null => {}
+        other => {
+            if let Some(s) = scalar(other) {
+                let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+                parts.push(format!("{prefix}={s}"));
+            }
+        }
+    }
+}
+
+/// Cuts `s` to at most `max` characters, marking the cut with `…`.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn summaries_prefer_the_message_then_key_values() {
+        let e = json!({"app_name": "sshd", "message": "Failed password\nfor root"});
+        assert_eq!(summarize(&e, 100), "app_name=sshd Failed password for root");
+        // Keys come in the event's order (serde_json keeps it when a dependency asks for
+        // `preserve_order`, else sorted); compare as sets.
+        let parts = |s: String| {
+            let mut v: Vec<String> = s.split(' ').map(str::to_owned).collect();
+            v.sort();
+            v
+        };
+        let e = json!({"user": {"name": "alice"}, "source": {"ip": "10.0.0.5"}, "n": 3});
+        assert_eq!(
+            parts(summarize(&e, 100)),
+            ["n=3", "source.ip=10.0.0.5", "user.name=alice"]
+        );
+        let e = json!({"Event": {"System": {"EventID": 4625, "Channel": "Security"},
+            "EventData": {"TargetUserName": "bob", "IpAddress": "203.0.113.9"}}});
+        let s = summarize(&e, 100);
+        assert!(s.starts_with("EventID=4625 Channel=Security "), "{s}");
+        assert_eq!(
+            parts(s),
+            [
+                "Channel=Security",
+                "EventID=4625",
+                "IpAddress=203.0.113.9",
+                "TargetUserName=bob"
+            ]
+        );
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("é", 1), "é");
+    }
+
+    #[test]
+    fn since_takes_a_duration_only() {
+        let w = |s: &str| Window {
+            since: Some(s.to_owned()),
+            from: None,
+            to: None,
+        };
+        assert_eq!(w("24h").bounds().unwrap().0.as_deref(), Some("24h"));
+        assert!(w("yesterday").bounds().is_err());
+        assert!(w("h").bounds().is_err());
+        assert!(w("10y").bounds().is_err());
+    }
+}

@@ -1,0 +1,447 @@
+//! The central log database over the CLI: a real `vigil serve --rules DIR` on loopback,
+//! `vigil ingest` of a JSON-lines file, a syslog file and a real EVTX sample, then `vigil
+//! search`, `pivot`, `storage stats`, `detections`, `rules status` and `incident pivot` on
+//! what was stored; and the exit codes and messages of `vigil ingest` when things go wrong.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{Server, admin_token, ok, run};
+
+const RULE_WHOAMI: &str = r#"title: Whoami Run
+id: 11111111-1111-1111-1111-111111111111
+level: medium
+logsource:
+    product: windows
+    category: process_creation
+detection:
+    selection:
+        Image|endswith: '\whoami.exe'
+    condition: selection
+"#;
+
+const EVTX: &str = "../../../shared/data/evtx/EVTX-ATTACK-SAMPLES/Credential Access/4794_DSRM_password_change_t1098.evtx";
+
+fn evtx_sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(EVTX)
+}
+
+fn sysmon1(record: u64, image: &str, cmd: &str) -> Value {
+    json!({"Event": {
+        "System": {
+            "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon"}},
+            "EventID": 1, "EventRecordID": record, "Computer": "ws01.corp.example",
+            "Channel": "Microsoft-Windows-Sysmon/Operational",
+            "TimeCreated": {"#attributes": {"SystemTime": "2026-01-10T10:00:00Z"}}
+        },
+        "EventData": {"Image": image, "CommandLine": cmd, "User": "CORP\\alice"}
+    }})
+}
+
+/// Five good events (one a whoami run, two carrying 203.0.113.77) and a broken line 6.
+fn app_jsonl() -> String {
+    let lines = [
+        sysmon1(1, r"C:\Windows\System32\whoami.exe", "whoami /all"),
+        sysmon1(2, r"C:\Windows\notepad.exe", "notepad report.txt"),
+        json!({"@timestamp": "2026-01-10T10:01:00Z", "host": {"name": "web-01"},
+               "source": {"ip": "203.0.113.77"}, "user": {"name": "alice"},
+               "message": "GET /admin 403"}),
+        json!({"@timestamp": "2026-01-10T10:02:00Z", "host": {"name": "web-02"},
+               "source": {"ip": "203.0.113.77"}, "user": {"name": "alice"},
+               "message": "POST /login 200"}),
+        json!({"@timestamp": "2026-01-10T10:03:00Z", "host": {"name": "web-01"},
+               "source": {"ip": "198.51.100.4"}, "user": {"name": "bob"},
+               "message": "GET / 200"}),
+    ];
+    let mut text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    text.push_str("{broken\n");
+    text
+}
+
+/// Three syslog lines: two RFC 3164, one RFC 5424 carrying the IP as a whole value.
+const AUTH_LOG: &str = "\
+<38>Jan 10 10:05:00 bastion sshd[42]: Failed password for root from 203.0.113.77 port 22 ssh2
+<38>Jan 10 10:05:02 bastion sshd[42]: Failed password for root from 203.0.113.77 port 22 ssh2
+<86>1 2026-01-10T10:05:04Z bastion sshd 42 - [origin ip=\"203.0.113.77\"] Accepted password for root
+";
+
+/// Polls `f` until it returns `Some`, for up to 20 s (new events become searchable when the
+/// index commits, about once a second).
+fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn json_of(out: Output) -> Value {
+    serde_json::from_str(&ok(out)).unwrap()
+}
+
+fn json_lines(out: Output) -> Vec<Value> {
+    ok(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn count_of(buckets: &Value, value: &str) -> u64 {
+    buckets
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["value"] == value)
+        .map_or(0, |b| b["count"].as_u64().unwrap())
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    server: Server,
+    token: String,
+}
+
+fn start() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let data = root.join("data");
+    let rules = root.join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(rules.join("whoami.yml"), RULE_WHOAMI).unwrap();
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start_with(&data, &["--rules", rules.to_str().unwrap()]);
+    Fixture {
+        _dir: dir,
+        root,
+        server,
+        token,
+    }
+}
+
+#[test]
+fn ingest_then_search_pivot_stats_and_detections() {
+    let f = start();
+    let cli = |args: &[&str]| f.server.cli(&f.token, args);
+
+    // JSON lines in a folder, with a file that is no log format (skipped) and a corrupt gzip
+    // file (reported, skipped): the run goes on and exits 0.
+    let app = f.root.join("app");
+    std::fs::create_dir(&app).unwrap();
+    std::fs::write(app.join("events.jsonl"), app_jsonl()).unwrap();
+    std::fs::write(app.join("README.txt"), "these are the app logs\n").unwrap();
+    std::fs::write(app.join("old.jsonl.gz"), b"\x1f\x8b\x08\x00garbage").unwrap();
+    let out = cli(&[
+        "ingest",
+        app.to_str().unwrap(),
+        "--service",
+        "app",
+        "--tenant",
+        "contoso",
+        "--batch",
+        "2",
+        "--json",
+    ]);
+    let summary = json_of(out);
+    assert_eq!(summary["files"], 1, "{summary}");
+    assert_eq!(summary["files_skipped"], 1, "{summary}");
+    assert_eq!(summary["events_read"], 6, "{summary}");
+    assert_eq!(summary["stored"], 5, "{summary}");
+    assert_eq!(summary["batches"], 3, "{summary}");
+    assert_eq!(summary["rejected"]["count"], 1, "{summary}");
+    let rejected = &summary["rejected"]["first"][0];
+    assert!(
+        rejected["file"].as_str().unwrap().ends_with("events.jsonl"),
+        "{summary}"
+    );
+    assert_eq!(rejected["line"], 6, "{summary}");
+    assert_eq!(summary["errors"]["count"], 1, "{summary}");
+    assert!(
+        summary["errors"]["first"][0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("old.jsonl.gz"),
+        "{summary}"
+    );
+    assert_eq!(summary["detections"], 1, "{summary}");
+
+    // Syslog: a plain file and a gzip-compressed one, in the human summary.
+    let (plain, last) = AUTH_LOG.split_at(AUTH_LOG.find("<86>").unwrap());
+    let auth = f.root.join("auth.log");
+    std::fs::write(&auth, plain).unwrap();
+    let auth_gz = f.root.join("auth.log.1.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, last.as_bytes()).unwrap();
+    std::fs::write(&auth_gz, gz.finish().unwrap()).unwrap();
+    let text = ok(cli(&[
+        "ingest",
+        auth.to_str().unwrap(),
+        auth_gz.to_str().unwrap(),
+        "--service",
+        "bastion",
+    ]));
+    assert!(text.contains("3 read, 3 stored, 0 rejected"), "{text}");
+    assert!(text.contains("files:      2"), "{text}");
+
+    // A real EVTX sample: every record is stored.
+    let evtx = evtx_sample();
+    let records = vigil_events::open(&evtx)
+        .unwrap()
+        .filter(Result::is_ok)
+        .count() as u64;
+    assert!(records > 0);
+    let summary = json_of(cli(&[
+        "ingest",
+        evtx.to_str().unwrap(),
+        "--service",
+        "dc01",
+        "--json",
+    ]));
+    assert_eq!(summary["events_read"], records, "{summary}");
+    assert_eq!(summary["stored"], records, "{summary}");
+    assert_eq!(summary["rejected"]["count"], 0, "{summary}");
+
+    // Search: JSON lines of events, newest first, once the index has committed.
+    let bastion = eventually("the syslog events to be searchable", || {
+        let events = json_lines(cli(&["search", "service:bastion", "--json"]));
+        (events.len() == 3).then_some(events)
+    });
+    assert!(bastion.iter().all(|e| e["service"] == "bastion"));
+    assert!(bastion.iter().all(|e| e["host"] == "bastion"));
+    let t0 = bastion[0]["time"].as_str().unwrap();
+    let t2 = bastion[2]["time"].as_str().unwrap();
+    assert!(t0 >= t2, "newest first: {t0} {t2}");
+    let alice = json_lines(cli(&["search", "user.name:alice", "--json"]));
+    assert_eq!(alice.len(), 2);
+    assert!(alice.iter().all(|e| e["tenant"] == "contoso"));
+    // --limit with more pages behind it, and the human table.
+    let limited = json_lines(cli(&["search", "*", "--limit", "2", "--json"]));
+    assert_eq!(limited.len(), 2);
+    let all = eventually("the EVTX events to be searchable", || {
+        let all = json_lines(cli(&["search", "", "--all", "--json"]));
+        (all.len() as u64 == 8 + records).then_some(all)
+    });
+    assert_eq!(all.len() as u64, 8 + records);
+    let table = ok(cli(&["search", "service:bastion"]));
+    assert!(
+        table.contains("bastion") && table.contains("Failed password"),
+        "{table}"
+    );
+    assert!(table.contains("3 of 3 events"), "{table}");
+
+    // Aggregation.
+    let agg = json_of(cli(&["search", "* | count by service", "--json"]));
+    assert_eq!(agg["field"], "service", "{agg}");
+    assert_eq!(count_of(&agg["buckets"], "app"), 5, "{agg}");
+    assert_eq!(count_of(&agg["buckets"], "bastion"), 3, "{agg}");
+    assert_eq!(count_of(&agg["buckets"], "dc01"), records, "{agg}");
+    let agg_table = ok(cli(&["search", "* | count by service"]));
+    assert!(
+        agg_table.contains("bastion") && agg_table.contains("app"),
+        "{agg_table}"
+    );
+
+    // Pivot on the IP: the web events and the syslog line carrying it as a whole value.
+    let pivot = json_of(cli(&["pivot", "203.0.113.77", "--json"]));
+    assert_eq!(count_of(&pivot["by_service"], "app"), 2, "{pivot}");
+    assert_eq!(count_of(&pivot["by_service"], "bastion"), 1, "{pivot}");
+    assert_eq!(count_of(&pivot["by_tenant"], "contoso"), 2, "{pivot}");
+    let pivot_text = ok(cli(&["pivot", "203.0.113.77"]));
+    assert!(
+        pivot_text.contains("SERVICE") && pivot_text.contains("bastion"),
+        "{pivot_text}"
+    );
+    let in_field = json_of(cli(&["pivot", "alice", "--field", "user.name", "--json"]));
+    assert_eq!(in_field["total"], 2, "{in_field}");
+
+    // Storage stats list every service.
+    let stats = json_of(cli(&["storage", "stats", "--json"]));
+    let services: Vec<&str> = stats["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["service"].as_str().unwrap())
+        .collect();
+    for s in ["app", "bastion", "dc01"] {
+        assert!(services.contains(&s), "{stats}");
+    }
+    assert_eq!(stats["total_events"], 8 + records, "{stats}");
+    let stats_text = ok(cli(&["storage", "stats"]));
+    assert!(
+        stats_text.contains("dc01") && stats_text.contains("RETENTION"),
+        "{stats_text}"
+    );
+
+    // Detections: the whoami run, and nothing at high or above.
+    let detections = json_of(cli(&["detections", "--json"]));
+    let items = detections["items"].as_array().unwrap();
+    assert!(
+        items
+            .iter()
+            .any(|d| d["rule_id"] == "11111111-1111-1111-1111-111111111111"
+                && d["service"] == "app"
+                && d["level"] == "medium"),
+        "{detections}"
+    );
+    let high = json_of(cli(&["detections", "--min-level", "high", "--json"]));
+    assert_eq!(high["total"], 0, "{high}");
+    let by_service = json_of(cli(&["detections", "--service", "bastion", "--json"]));
+    assert_eq!(by_service["total"], 0, "{by_service}");
+    let table = ok(cli(&["detections"]));
+    assert!(table.contains("Whoami Run"), "{table}");
+
+    // Rules on the server.
+    let status = json_of(cli(&["rules", "status", "--json"]));
+    assert_eq!(status["loaded"], 1, "{status}");
+    let reloaded = ok(cli(&["rules", "reload"]));
+    assert!(reloaded.contains("1 rules loaded"), "{reloaded}");
+
+    // An incident carrying the IP: the pivot proposes the services it was seen in beyond the
+    // incident's scope, and --accept adds them.
+    ok(cli(&[
+        "incident",
+        "open",
+        "--title",
+        "Brute force on the bastion",
+        "--summary",
+        "failed root logins",
+        "--service",
+        "app",
+        "--indicator",
+        "ip:203.0.113.77",
+    ]));
+    let proposed = json_of(cli(&["incident", "pivot", "INC-1", "--json"]));
+    assert_eq!(
+        proposed["proposed_services"],
+        json!(["bastion"]),
+        "{proposed}"
+    );
+    assert_eq!(proposed["accepted"], false, "{proposed}");
+    let text = ok(cli(&["incident", "pivot", "INC-1"]));
+    assert!(text.contains("--accept"), "{text}");
+    let accepted = json_of(cli(&["incident", "pivot", "INC-1", "--accept", "--json"]));
+    assert_eq!(accepted["accepted"], true, "{accepted}");
+    let inc = json_of(cli(&["incident", "show", "INC-1", "--json"]));
+    let scope = inc["services"].as_array().unwrap();
+    assert!(scope.contains(&json!("bastion")), "{inc}");
+}
+
+#[test]
+fn log_commands_explain_themselves() {
+    let ingest = ok(run(&["ingest", "--help"]));
+    assert!(
+        ingest.contains("Examples:")
+            && ingest.contains("Exit status")
+            && ingest.contains("--strict"),
+        "{ingest}"
+    );
+    for cmd in [
+        &["search", "--help"][..],
+        &["pivot", "--help"],
+        &["storage", "stats", "--help"],
+        &["detections", "--help"],
+        &["rules", "status", "--help"],
+        &["bench", "ingest", "--help"],
+        &["incident", "pivot", "--help"],
+    ] {
+        let help = ok(run(cmd));
+        assert!(help.contains("--server"), "{cmd:?}: {help}");
+    }
+    let top = ok(run(&["--help"]));
+    for cmd in ["ingest", "search", "pivot", "storage", "detections"] {
+        assert!(top.contains(cmd), "{top}");
+    }
+}
+
+#[test]
+fn ingest_says_what_went_wrong_and_exits_accordingly() {
+    let f = start();
+    let file = f.root.join("events.jsonl");
+    std::fs::write(&file, app_jsonl()).unwrap();
+    let path = file.to_str().unwrap();
+
+    // --strict turns a rejected line into exit status 1; the good events are still stored.
+    let out = f
+        .server
+        .cli(&f.token, &["ingest", path, "--service", "app", "--strict"]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("5 stored, 1 rejected"), "{text}");
+    assert!(text.contains("events.jsonl:6"), "{text}");
+    assert!(stderr(&out).contains("--strict"), "{}", stderr(&out));
+
+    // A bad token: the server refuses the first batch, sending stops, the message says how
+    // to get a token.
+    let out = f
+        .server
+        .cli("vgl_not_a_token", &["ingest", path, "--service", "app"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("sending stopped") && err.contains("vigil admin token"),
+        "{err}"
+    );
+
+    // A viewer may not send events.
+    let viewer = admin_token(&f.root.join("data"), "viewer", "vera");
+    let out = f.server.cli(&viewer, &["ingest", path, "--service", "app"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("sending stopped"), "{}", stderr(&out));
+
+    // No server there.
+    let out = run(&[
+        "ingest",
+        path,
+        "--service",
+        "app",
+        "--server",
+        "http://127.0.0.1:9",
+        "--token",
+        &f.token,
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("vigil serve"), "{}", stderr(&out));
+
+    // Nothing to send.
+    let empty = f.root.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    std::fs::write(empty.join("notes.txt"), "nothing here\n").unwrap();
+    let out = f.server.cli(
+        &f.token,
+        &["ingest", empty.to_str().unwrap(), "--service", "app"],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no events found"), "{}", stderr(&out));
+
+    // A path that does not exist.
+    let out = f.server.cli(
+        &f.token,
+        &["ingest", "/nonexistent/logs", "--service", "app"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("/nonexistent/logs"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A bad --since is refused before any request.
+    let out = f
+        .server
+        .cli(&f.token, &["search", "*", "--since", "yesterday"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--since"), "{}", stderr(&out));
+}
