@@ -13,7 +13,7 @@ use std::ops::Range;
 
 use sonic_rs::JsonValueTrait as _;
 
-use crate::json::JsonEvent;
+use crate::json::{JsonError, JsonEvent};
 use crate::syslog::{SyslogError, SyslogMessage, SyslogOptions};
 
 /// How an HTTP body holds its events.
@@ -231,7 +231,8 @@ fn json_kind(v: &sonic_rs::Value) -> &'static str {
     }
 }
 
-/// Decodes one JSON event from its bytes.
+/// Decodes one JSON event from its bytes, parsing it once (the error path parses again to say
+/// what the value is instead of an object).
 fn json_event(bytes: &[u8], max: usize) -> Result<JsonEvent, RejectReason> {
     if bytes.len() > max {
         return Err(RejectReason::TooLarge {
@@ -239,20 +240,23 @@ fn json_event(bytes: &[u8], max: usize) -> Result<JsonEvent, RejectReason> {
             max,
         });
     }
-    let value: sonic_rs::Value =
-        sonic_rs::from_slice(bytes).map_err(|e| RejectReason::InvalidJson {
+    match JsonEvent::parse_bytes(bytes) {
+        Ok(event) => Ok(event),
+        Err(JsonError::FastSyntax(e)) => Err(RejectReason::InvalidJson {
             column: e.column(),
             detail: e.to_string(),
-        })?;
-    if !value.is_object() {
-        return Err(RejectReason::NotAnObject {
-            found: json_kind(&value),
-        });
+        }),
+        Err(JsonError::NotAnObject) => {
+            let found = sonic_rs::from_slice::<sonic_rs::Value>(bytes)
+                .map(|v| json_kind(&v))
+                .unwrap_or("not an object");
+            Err(RejectReason::NotAnObject { found })
+        }
+        Err(other) => Err(RejectReason::InvalidJson {
+            column: 1,
+            detail: other.to_string(),
+        }),
     }
-    JsonEvent::parse_bytes(bytes).map_err(|e| RejectReason::InvalidJson {
-        column: 1,
-        detail: e.to_string(),
-    })
 }
 
 /// Decodes an HTTP ingest body. Events larger than `max_event_bytes` are rejected unread.
