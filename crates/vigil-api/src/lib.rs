@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod events;
+pub mod org;
 pub mod types;
 
 use serde::{Deserialize, Serialize};

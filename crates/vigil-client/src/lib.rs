@@ -4,6 +4,7 @@
 
 mod endpoints;
 mod events;
+mod org;
 
 pub use events::NDJSON;
 

@@ -88,12 +88,17 @@ macro_rules! string_serde {
 
 pub mod error;
 pub mod model;
+pub mod org;
 pub mod timeline;
 pub mod validate;
 pub mod zone;
 
 pub use error::{InvalidSchedule, RangeError, ScheduleError};
 pub use model::{Day, Layer, Override, Restriction, Rotation, Schedule, TimeOfDay, TimePoint};
+pub use org::{
+    Contact, ContactKind, Criticality, InvalidOrg, OrgDocument, OrgProblem, Person, ScheduleOnCall,
+    ServiceOwner, Team, TeamQueryError, ValidOrg,
+};
 pub use timeline::{
     Gap, MAX_RANGE_DAYS, MAX_SEGMENTS, OnCall, Shift, Source, coverage_gaps, final_schedule,
     who_is_on_call,

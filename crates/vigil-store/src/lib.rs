@@ -39,7 +39,7 @@ pub use sqlite::SqliteStore;
 
 pub use types::{
     AuditFilter, DetectionFilter, EvidenceDownload, IncidentFilter, IncidentRef, NewEvidence,
-    Principal,
+    OrgVersion, Principal,
 };
 pub use vigil_core::{CreatedToken, IndicatorHit, Page, Related, TokenInfo};
 
@@ -272,6 +272,20 @@ pub trait Store: Send + Sync + 'static {
         &'a self,
         filter: &'a DetectionFilter,
     ) -> BoxFuture<'a, StoreResult<Page<vigil_core::Detection>>>;
+
+    // ---- organisation ------------------------------------------------------------------
+
+    /// Applies an organisation document (already validated by `vigil-oncall`): when it differs
+    /// from the version in force it becomes the new version, audited; when it is the same,
+    /// nothing is written. Returns the version in force and whether it changed.
+    fn apply_org<'a>(
+        &'a self,
+        actor: &'a str,
+        document: serde_json::Value,
+    ) -> BoxFuture<'a, StoreResult<(OrgVersion, bool)>>;
+
+    /// The organisation version in force, if one was ever applied.
+    fn current_org(&self) -> BoxFuture<'_, StoreResult<Option<OrgVersion>>>;
 
     // ---- audit trail ---------------------------------------------------------------------
 

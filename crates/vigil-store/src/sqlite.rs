@@ -926,6 +926,53 @@ impl SqliteStore {
         .transpose()
     }
 
+    async fn apply_org_impl(
+        &self,
+        actor: &str,
+        document: serde_json::Value,
+    ) -> StoreResult<(OrgVersion, bool)> {
+        let text = serde_json::to_string(&document).map_err(corrupt)?;
+        let mut tx = self.begin().await?;
+        let current = sqlx::query("SELECT * FROM org_versions ORDER BY version DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = &current {
+            let stored: String = row.try_get("document")?;
+            if stored == text {
+                let version = org_row(row)?;
+                tx.rollback().await?;
+                return Ok((version, false));
+            }
+        }
+        let at = now();
+        let version: i64 = sqlx::query_scalar(
+            "INSERT INTO org_versions (applied_at, applied_by, document) VALUES (?, ?, ?) RETURNING version",
+        )
+        .bind(ts(at))
+        .bind(actor)
+        .bind(&text)
+        .fetch_one(&mut *tx)
+        .await?;
+        append_audit(
+            &mut tx,
+            actor,
+            "org.apply",
+            None,
+            json!({ "version": version, "document": document }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((
+            OrgVersion {
+                version,
+                applied_at: at,
+                applied_by: actor.to_owned(),
+                document,
+            },
+            true,
+        ))
+    }
+
     async fn record_detections_impl(
         &self,
         detections: Vec<vigil_core::NewDetection>,
@@ -1384,6 +1431,16 @@ fn scope_value(field: &'static str, value: Option<&str>) -> StoreResult<Option<S
         .into());
     }
     Ok(Some(v))
+}
+
+fn org_row(row: &SqliteRow) -> StoreResult<OrgVersion> {
+    let text: String = row.try_get("document")?;
+    Ok(OrgVersion {
+        version: row.try_get("version")?,
+        applied_at: col_ts(row, "applied_at")?,
+        applied_by: row.try_get("applied_by")?,
+        document: serde_json::from_str(&text).map_err(corrupt)?,
+    })
 }
 
 fn level_rank(level: vigil_core::RuleLevel) -> i64 {
@@ -2017,6 +2074,23 @@ impl Store for SqliteStore {
         tenant: Option<&'a str>,
     ) -> BoxFuture<'a, StoreResult<CreatedToken>> {
         Box::pin(self.create_token_impl(actor, name, Role::Ingest, service, tenant))
+    }
+
+    fn apply_org<'a>(
+        &'a self,
+        actor: &'a str,
+        document: serde_json::Value,
+    ) -> BoxFuture<'a, StoreResult<(OrgVersion, bool)>> {
+        Box::pin(self.apply_org_impl(actor, document))
+    }
+
+    fn current_org(&self) -> BoxFuture<'_, StoreResult<Option<OrgVersion>>> {
+        Box::pin(async move {
+            let row = sqlx::query("SELECT * FROM org_versions ORDER BY version DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(org_row).transpose()
+        })
     }
 
     fn record_detections(

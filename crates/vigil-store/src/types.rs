@@ -182,3 +182,16 @@ impl Default for DetectionFilter {
         }
     }
 }
+
+/// One applied version of the organisation document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrgVersion {
+    /// Increasing with each change.
+    pub version: i64,
+    /// When it was applied.
+    pub applied_at: DateTime<Utc>,
+    /// Who applied it.
+    pub applied_by: String,
+    /// The document, as canonical JSON.
+    pub document: serde_json::Value,
+}

@@ -1,6 +1,7 @@
 //! `vigil`: the one binary. `main` only parses arguments and dispatches to one module per subcommand.
 
 mod admin;
+mod apply;
 mod audit;
 mod bench;
 mod datadir;
@@ -9,6 +10,7 @@ mod hunt;
 mod incident;
 mod ingest;
 mod logging;
+mod oncall;
 mod output;
 mod pivot;
 mod rules;
@@ -56,6 +58,11 @@ enum Command {
     /// Work with Sigma rule sets (local check, or the set a running server uses).
     #[command(subcommand)]
     Rules(rules::Command),
+    /// Apply the organisation file (people, teams, on-call schedules, service owners).
+    Apply(Box<apply::Args>),
+    /// Who is on call, and where on-call coverage has gaps.
+    #[command(subcommand)]
+    Oncall(oncall::Command),
     /// Measure Vigil's throughput.
     #[command(subcommand)]
     Bench(bench::Command),
@@ -75,6 +82,8 @@ fn main() -> std::process::ExitCode {
         Command::Storage(cmd) => storage::run(cmd),
         Command::Detections(args) => detections::run(*args),
         Command::Rules(cmd) => rules::run(cmd),
+        Command::Apply(args) => apply::run(*args),
+        Command::Oncall(cmd) => oncall::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
     };
     match result {

@@ -10,6 +10,7 @@ pub mod health;
 pub mod incidents;
 pub mod indicators;
 pub mod links;
+pub mod org;
 pub mod rules;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -48,4 +49,7 @@ pub fn register(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(detections::list))
         .routes(routes!(rules::get))
         .routes(routes!(rules::reload))
+        .routes(routes!(org::apply, org::get))
+        .routes(routes!(org::who))
+        .routes(routes!(org::coverage))
 }

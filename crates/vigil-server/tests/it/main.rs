@@ -8,4 +8,5 @@ mod evidence;
 mod incidents;
 mod integrity;
 mod openapi;
+mod org;
 mod support;

@@ -40,6 +40,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/detections"),
     ("get", "/api/v1/rules"),
     ("post", "/api/v1/rules/reload"),
+    ("put", "/api/v1/org"),
+    ("get", "/api/v1/org"),
+    ("get", "/api/v1/oncall"),
+    ("get", "/api/v1/oncall/coverage"),
 ];
 
 #[tokio::test]

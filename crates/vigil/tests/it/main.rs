@@ -4,4 +4,5 @@ mod cli;
 mod durability;
 mod hunt;
 mod logs;
+mod oncall;
 mod support;

@@ -1,0 +1,130 @@
+//! Bodies and query strings of the organisation and on-call routes. The organisation document
+//! itself is `vigil_oncall::OrgDocument` (people, teams with schedules, service owners).
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Answer of `PUT /api/v1/org` and `GET /api/v1/org`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OrgState {
+    /// The version in force (increases with each change).
+    pub version: i64,
+    /// False when the applied document equals the one in force (nothing was written).
+    pub changed: bool,
+    /// When the version in force was applied.
+    pub applied_at: chrono::DateTime<chrono::Utc>,
+    /// Who applied it.
+    pub applied_by: String,
+    /// People, teams and services in it.
+    pub people: u64,
+    /// Teams in it.
+    pub teams: u64,
+    /// Services in it.
+    pub services: u64,
+    /// The document in force.
+    #[schema(value_type = Object)]
+    pub document: serde_json::Value,
+}
+
+/// Query of `GET /api/v1/oncall`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OnCallQuery {
+    /// The team (or give `service` to ask for its owning team).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// A service: its owning team is asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// When (RFC 3339, `now-1h`, …; default now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+}
+
+/// A contact method of the person on call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ContactInfo {
+    /// `email`, `webhook` or `phone`.
+    pub kind: String,
+    /// The address.
+    pub address: String,
+}
+
+/// Who is on call in one schedule of the team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ScheduleOnCallInfo {
+    /// The schedule (in escalation order: primary first).
+    pub schedule: String,
+    /// The person on call; absent when nobody is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
+    /// The layer or override that puts them there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// When their shift began (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// When it ends (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+    /// How to reach them.
+    #[serde(default)]
+    pub contacts: Vec<ContactInfo>,
+}
+
+/// Answer of `GET /api/v1/oncall`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OnCallResponse {
+    /// The team.
+    pub team: String,
+    /// The instant asked about (RFC 3339).
+    pub at: String,
+    /// One entry per schedule, in escalation order.
+    pub schedules: Vec<ScheduleOnCallInfo>,
+    /// The team's manager (the escalation level after the schedules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager: Option<String>,
+}
+
+/// Query of `GET /api/v1/oncall/coverage`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CoverageQuery {
+    /// The team; absent: every team.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// Start of the window (default now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Days from `from` (1–731, default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<u32>,
+}
+
+/// An interval in which nobody of a team is on call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CoverageGap {
+    /// The team.
+    pub team: String,
+    /// Start (RFC 3339, inclusive).
+    pub start: String,
+    /// End (RFC 3339, exclusive).
+    pub end: String,
+    /// Its length in minutes.
+    pub minutes: i64,
+}
+
+/// Answer of `GET /api/v1/oncall/coverage`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CoverageReport {
+    /// Start of the window (RFC 3339).
+    pub from: String,
+    /// End of the window (RFC 3339).
+    pub to: String,
+    /// The teams checked.
+    pub teams: Vec<String>,
+    /// Every gap, by team then time; empty means 24x7 coverage over the window.
+    pub gaps: Vec<CoverageGap>,
+}

@@ -1,0 +1,494 @@
+//! The organisation: people with their contact methods, teams with their members, manager and
+//! on-call schedules, and the services each team owns. It is written as one declarative
+//! document (`vigil apply -f org.yaml`), validated as a whole so every problem is reported at
+//! once with its field, and then answers "who is on call for this team at T" and "when is this
+//! team not covered".
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{InvalidSchedule, RangeError};
+use crate::model::Schedule;
+use crate::timeline::{Gap, OnCall, coverage_gaps, who_is_on_call};
+use crate::validate::ValidSchedule;
+
+/// The whole organisation as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgDocument {
+    /// Everyone who can be on call, managers included.
+    #[serde(default)]
+    pub people: Vec<Person>,
+    /// The teams, each with its on-call schedules.
+    #[serde(default)]
+    pub teams: Vec<Team>,
+    /// The services and the team that owns each.
+    #[serde(default)]
+    pub services: Vec<ServiceOwner>,
+}
+
+/// A person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Person {
+    /// The handle schedules and teams refer to (`alice`).
+    pub name: String,
+    /// The name to show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_name: Option<String>,
+    /// How to reach them, in order of preference.
+    #[serde(default)]
+    pub contacts: Vec<Contact>,
+}
+
+/// One way to reach a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    /// What kind of address it is.
+    pub kind: ContactKind,
+    /// The address: an e-mail address, an http(s) URL, a phone number.
+    pub address: String,
+}
+
+/// Kinds of contact method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactKind {
+    /// E-mail over SMTP.
+    Email,
+    /// A JSON webhook (Slack- and Teams-compatible).
+    Webhook,
+    /// A phone number (voice or SMS through a gateway).
+    Phone,
+}
+
+/// A team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Team {
+    /// Its name (`payments-secops`).
+    pub name: String,
+    /// Its members.
+    #[serde(default)]
+    pub members: Vec<String>,
+    /// Its manager: the escalation level after the on-call people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager: Option<String>,
+    /// Its on-call schedules (primary, secondary …), in escalation order.
+    #[serde(default)]
+    pub schedules: Vec<Schedule>,
+}
+
+/// How much an outage or a compromise of a service hurts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Criticality {
+    /// Internal tools, no customer impact.
+    Low,
+    /// Degraded customer experience.
+    Medium,
+    /// Customer data or money at stake.
+    High,
+    /// The business stops.
+    Critical,
+}
+
+/// A service and its owning team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceOwner {
+    /// The service, as events name it (`service=payments-api`).
+    pub name: String,
+    /// The team that owns it (its on-call is paged for it).
+    pub team: String,
+    /// How critical it is (raises an alert's preliminary severity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub criticality: Option<Criticality>,
+}
+
+/// One problem in an organisation document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct OrgProblem {
+    /// The field at fault (`teams[0].schedules[1].layers[0].people[2]`).
+    pub field: String,
+    /// What is wrong and what to write instead.
+    pub message: String,
+}
+
+/// An organisation document that failed validation, with every problem found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the organisation document is invalid: {}", .problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct InvalidOrg {
+    /// Every problem, in document order.
+    pub problems: Vec<OrgProblem>,
+}
+
+/// Why a team query failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TeamQueryError {
+    /// No team of that name.
+    #[error("no team {0:?}; the teams are listed by GET /api/v1/org (see `vigil apply`)")]
+    UnknownTeam(String),
+    /// The range is refused.
+    #[error(transparent)]
+    Range(#[from] RangeError),
+}
+
+/// A validated organisation with its schedules resolved.
+#[derive(Debug, Clone)]
+pub struct ValidOrg {
+    document: OrgDocument,
+    schedules: BTreeMap<String, Vec<ValidSchedule>>,
+}
+
+/// Who is on call for one schedule of a team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleOnCall {
+    /// The schedule.
+    pub schedule: String,
+    /// Who is on call, if anyone.
+    pub on_call: Option<OnCall>,
+}
+
+fn problem(field: impl Into<String>, message: impl Into<String>) -> OrgProblem {
+    OrgProblem {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+fn check_names<'a>(
+    kind: &str,
+    names: impl Iterator<Item = &'a str>,
+    problems: &mut Vec<OrgProblem>,
+) -> BTreeSet<&'a str> {
+    let mut seen = BTreeSet::new();
+    for (i, name) in names.enumerate() {
+        let field = format!("{kind}[{i}].name");
+        if name.trim().is_empty() {
+            problems.push(problem(field, "must not be empty; give a short handle"));
+        } else if name.trim() != name || name.chars().any(char::is_control) {
+            problems.push(problem(
+                field,
+                format!(
+                    "{name:?} has surrounding blanks or control characters; write the bare handle"
+                ),
+            ));
+        } else if !seen.insert(name) {
+            problems.push(problem(
+                field,
+                format!("{name:?} is listed twice; keep one entry"),
+            ));
+        }
+    }
+    seen
+}
+
+impl OrgDocument {
+    /// Checks the document as a whole: unique non-blank names, every person, team and
+    /// schedule reference known, contact addresses of their kind, every schedule valid.
+    pub fn validate(&self) -> Result<ValidOrg, InvalidOrg> {
+        let mut problems = Vec::new();
+        let people = check_names(
+            "people",
+            self.people.iter().map(|p| p.name.as_str()),
+            &mut problems,
+        );
+        let teams = check_names(
+            "teams",
+            self.teams.iter().map(|t| t.name.as_str()),
+            &mut problems,
+        );
+        check_names(
+            "services",
+            self.services.iter().map(|s| s.name.as_str()),
+            &mut problems,
+        );
+        for (i, person) in self.people.iter().enumerate() {
+            for (j, c) in person.contacts.iter().enumerate() {
+                let field = format!("people[{i}].contacts[{j}].address");
+                let a = c.address.trim();
+                let ok = match c.kind {
+                    ContactKind::Email => a
+                        .split_once('@')
+                        .is_some_and(|(l, d)| !l.is_empty() && d.contains('.')),
+                    ContactKind::Webhook => a.starts_with("https://") || a.starts_with("http://"),
+                    ContactKind::Phone => a.chars().filter(char::is_ascii_digit).count() >= 5,
+                };
+                if !ok {
+                    let what = match c.kind {
+                        ContactKind::Email => "an e-mail address such as alice@example.com",
+                        ContactKind::Webhook => "an http:// or https:// URL",
+                        ContactKind::Phone => "a phone number such as +49 30 1234567",
+                    };
+                    problems.push(problem(field, format!("{a:?} is not {what}")));
+                }
+            }
+        }
+        let mut schedules = BTreeMap::new();
+        for (i, team) in self.teams.iter().enumerate() {
+            for (j, member) in team.members.iter().enumerate() {
+                if !people.contains(member.as_str()) {
+                    problems.push(problem(
+                        format!("teams[{i}].members[{j}]"),
+                        format!("{member:?} is not in `people`; add them there or fix the name"),
+                    ));
+                }
+            }
+            if let Some(m) = &team.manager
+                && !people.contains(m.as_str())
+            {
+                problems.push(problem(
+                    format!("teams[{i}].manager"),
+                    format!("{m:?} is not in `people`; add them there or fix the name"),
+                ));
+            }
+            let mut valid = Vec::new();
+            let mut names = BTreeSet::new();
+            for (j, schedule) in team.schedules.iter().enumerate() {
+                if !names.insert(schedule.name.as_str()) {
+                    problems.push(problem(
+                        format!("teams[{i}].schedules[{j}].name"),
+                        format!("{:?} is listed twice in this team; keep one", schedule.name),
+                    ));
+                }
+                match schedule.validate(people.iter().copied()) {
+                    Ok(v) => valid.push(v),
+                    Err(InvalidSchedule { errors, .. }) => {
+                        problems.extend(errors.into_iter().map(|e| {
+                            problem(
+                                format!("teams[{i}].schedules[{j}].{}", e.field()),
+                                strip_field(&e.to_string(), e.field()),
+                            )
+                        }))
+                    }
+                }
+            }
+            schedules.insert(team.name.clone(), valid);
+        }
+        for (i, service) in self.services.iter().enumerate() {
+            if !teams.contains(service.team.as_str()) {
+                problems.push(problem(
+                    format!("services[{i}].team"),
+                    format!(
+                        "{:?} is not in `teams`; add the team or fix the name",
+                        service.team
+                    ),
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(ValidOrg {
+                document: self.clone(),
+                schedules,
+            })
+        } else {
+            Err(InvalidOrg { problems })
+        }
+    }
+}
+
+/// The message of a schedule error without its leading `field: `.
+fn strip_field(message: &str, field: &str) -> String {
+    message
+        .strip_prefix(field)
+        .and_then(|m| m.strip_prefix(": "))
+        .unwrap_or(message)
+        .to_owned()
+}
+
+impl ValidOrg {
+    /// The document as written.
+    pub fn document(&self) -> &OrgDocument {
+        &self.document
+    }
+
+    /// The team that owns `service`, if any.
+    pub fn owner_of(&self, service: &str) -> Option<&Team> {
+        let owner = self.document.services.iter().find(|s| s.name == service)?;
+        self.document.teams.iter().find(|t| t.name == owner.team)
+    }
+
+    /// A person by handle.
+    pub fn person(&self, name: &str) -> Option<&Person> {
+        self.document.people.iter().find(|p| p.name == name)
+    }
+
+    fn team_schedules(&self, team: &str) -> Result<&[ValidSchedule], TeamQueryError> {
+        self.schedules
+            .get(team)
+            .map(Vec::as_slice)
+            .ok_or_else(|| TeamQueryError::UnknownTeam(team.to_owned()))
+    }
+
+    /// Who is on call at `at` in each of the team's schedules, in escalation order.
+    pub fn on_call(
+        &self,
+        team: &str,
+        at: Timestamp,
+    ) -> Result<Vec<ScheduleOnCall>, TeamQueryError> {
+        Ok(self
+            .team_schedules(team)?
+            .iter()
+            .map(|s| ScheduleOnCall {
+                schedule: s.name().to_owned(),
+                on_call: who_is_on_call(s, at),
+            })
+            .collect())
+    }
+
+    /// Every interval in `[from, to)` in which nobody in any of the team's schedules is on
+    /// call (a team without schedules is uncovered throughout).
+    pub fn coverage_gaps(
+        &self,
+        team: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Gap>, TeamQueryError> {
+        let schedules = self.team_schedules(team)?;
+        if to <= from {
+            return Err(RangeError::Empty { from, to }.into());
+        }
+        let mut uncovered = vec![Gap {
+            start: from,
+            end: to,
+        }];
+        for s in schedules {
+            let gaps = coverage_gaps(s, from, to)?;
+            uncovered = intersect(&uncovered, &gaps);
+        }
+        Ok(uncovered)
+    }
+}
+
+/// The intersection of two sorted lists of disjoint intervals.
+fn intersect(a: &[Gap], b: &[Gap]) -> Vec<Gap> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        let start = a[i].start.max(b[j].start);
+        let end = a[i].end.min(b[j].end);
+        if start < end {
+            out.push(Gap { start, end });
+        }
+        if a[i].end < b[j].end {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn org() -> OrgDocument {
+        serde_json::from_value(serde_json::json!({
+            "people": [
+                {"name": "alice", "contacts": [{"kind": "email", "address": "alice@example.com"}]},
+                {"name": "bob", "contacts": [{"kind": "webhook", "address": "https://hooks.example.com/bob"}]},
+                {"name": "carol"}
+            ],
+            "teams": [{
+                "name": "secops", "members": ["alice", "bob"], "manager": "carol",
+                "schedules": [
+                    {"name": "days", "time_zone": "UTC",
+                     "layers": [{"people": ["alice"], "rotation": "daily", "start": "2026-01-05T00:00",
+                                 "restrictions": [{"from": "08:00", "to": "20:00"}]}]},
+                    {"name": "nights", "time_zone": "UTC",
+                     "layers": [{"people": ["bob"], "rotation": "daily", "start": "2026-01-05T00:00",
+                                 "restrictions": [{"from": "21:00", "to": "07:00"}]}]}
+                ]
+            }],
+            "services": [{"name": "payments", "team": "secops", "criticality": "critical"}]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_team_is_uncovered_only_where_every_schedule_is() {
+        let org = org().validate().unwrap();
+        let from: Timestamp = "2026-01-06T00:00:00Z".parse().unwrap();
+        let to: Timestamp = "2026-01-07T00:00:00Z".parse().unwrap();
+        let gaps = org.coverage_gaps("secops", from, to).unwrap();
+        let spans: Vec<(String, String)> = gaps
+            .iter()
+            .map(|g| (g.start.to_string(), g.end.to_string()))
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                (
+                    "2026-01-06T07:00:00Z".to_owned(),
+                    "2026-01-06T08:00:00Z".to_owned()
+                ),
+                (
+                    "2026-01-06T20:00:00Z".to_owned(),
+                    "2026-01-06T21:00:00Z".to_owned()
+                ),
+            ]
+        );
+        let at: Timestamp = "2026-01-06T22:00:00Z".parse().unwrap();
+        let now = org.on_call("secops", at).unwrap();
+        assert_eq!(now[0].on_call, None);
+        assert_eq!(now[1].on_call.as_ref().unwrap().person, "bob");
+        assert_eq!(org.owner_of("payments").unwrap().name, "secops");
+        assert!(matches!(
+            org.on_call("nobody", at),
+            Err(TeamQueryError::UnknownTeam(_))
+        ));
+    }
+
+    #[test]
+    fn every_problem_is_named_with_its_field() {
+        let mut doc = org();
+        doc.people.push(Person {
+            name: "alice".into(),
+            full_name: None,
+            contacts: vec![],
+        });
+        doc.people[0].contacts.push(Contact {
+            kind: ContactKind::Email,
+            address: "not-mail".into(),
+        });
+        doc.teams[0].members.push("zed".into());
+        doc.teams[0].manager = Some("yan".into());
+        doc.teams[0].schedules[1].layers[0]
+            .people
+            .push("xia".into());
+        doc.services.push(ServiceOwner {
+            name: "web".into(),
+            team: "ghosts".into(),
+            criticality: None,
+        });
+        let err = doc.validate().unwrap_err();
+        let fields: Vec<&str> = err.problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "people[3].name",
+                "people[0].contacts[1].address",
+                "teams[0].members[2]",
+                "teams[0].manager",
+                "teams[0].schedules[1].layers[0].people[1]",
+                "services[1].team",
+            ],
+            "{err}"
+        );
+        assert!(
+            err.problems[4].message.contains("xia"),
+            "{}",
+            err.problems[4].message
+        );
+        assert!(
+            !err.problems[4].message.starts_with("layers"),
+            "{}",
+            err.problems[4].message
+        );
+    }
+}

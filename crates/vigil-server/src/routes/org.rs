@@ -1,0 +1,243 @@
+//! The organisation (people, teams with their on-call schedules, service ownership) applied as
+//! one declarative document, and the on-call questions asked of it: who is on call for a team
+//! (or a service's owning team) now or at any time, and where coverage has gaps.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use jiff::Timestamp;
+use vigil_api::error::{ErrorBody, ErrorCode};
+use vigil_api::org::*;
+use vigil_oncall::{OrgDocument, Source, TeamQueryError, ValidOrg};
+use vigil_store::OrgVersion;
+
+use crate::auth::{Admin, Principal};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery};
+use crate::routes::events::parse_time;
+use crate::state::AppState;
+use crate::store_error;
+
+fn state_of(version: OrgVersion, changed: bool, doc: &OrgDocument) -> OrgState {
+    OrgState {
+        version: version.version,
+        changed,
+        applied_at: version.applied_at,
+        applied_by: version.applied_by,
+        people: doc.people.len() as u64,
+        teams: doc.teams.len() as u64,
+        services: doc.services.len() as u64,
+        document: version.document,
+    }
+}
+
+/// Apply the organisation document: people with contacts, teams with members, manager and
+/// on-call schedules, and service owners. Validated as a whole — every problem is listed,
+/// the first one's field named — and idempotent: applying the document in force changes
+/// nothing (`changed: false`). A change is one audited write.
+#[utoipa::path(
+    put, path = "/org", tag = "org",
+    request_body(content = Object, description = "The organisation document (docs/org.md)"),
+    responses(
+        (status = 200, body = OrgState),
+        (status = 400, description = "The document is invalid; `message` lists every problem", body = ErrorBody),
+        (status = 403, body = ErrorBody)
+    )
+)]
+pub async fn apply(
+    State(state): State<AppState>,
+    Admin(who): Admin,
+    ApiJson(doc): ApiJson<OrgDocument>,
+) -> Result<Json<OrgState>, ApiError> {
+    if let Err(invalid) = doc.validate() {
+        let field = invalid.problems[0].field.clone();
+        return Err(ApiError::invalid_field(field, invalid.to_string()));
+    }
+    let value = serde_json::to_value(&doc).map_err(ApiError::internal)?;
+    let (version, changed) = state
+        .store
+        .apply_org(&who.name, value)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(state_of(version, changed, &doc)))
+}
+
+/// The organisation document in force.
+#[utoipa::path(
+    get, path = "/org", tag = "org",
+    responses((status = 200, body = OrgState), (status = 404, description = "No document was applied yet", body = ErrorBody))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    _who: Principal,
+) -> Result<Json<OrgState>, ApiError> {
+    let (version, doc) = current(&state).await?;
+    Ok(Json(state_of(version, false, doc.document())))
+}
+
+async fn current(state: &AppState) -> Result<(OrgVersion, ValidOrg), ApiError> {
+    let Some(version) = state.store.current_org().await.map_err(store_error)? else {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            "no organisation is configured yet; describe people, teams and schedules in org.yaml and run `vigil apply -f org.yaml`",
+        ));
+    };
+    let doc: OrgDocument =
+        serde_json::from_value(version.document.clone()).map_err(ApiError::internal)?;
+    let valid = doc.validate().map_err(ApiError::internal)?;
+    Ok((version, valid))
+}
+
+fn to_jiff(t: DateTime<Utc>) -> Result<Timestamp, ApiError> {
+    Timestamp::new(t.timestamp(), t.timestamp_subsec_nanos() as i32).map_err(ApiError::internal)
+}
+
+fn team_error(err: TeamQueryError, field: &'static str) -> ApiError {
+    match err {
+        TeamQueryError::UnknownTeam(_) => ApiError::invalid_field(field, err.to_string()),
+        TeamQueryError::Range(e) => ApiError::invalid_field("days", e.to_string()),
+    }
+}
+
+/// Who is on call for a team — or for the team owning a service — at an instant (default now),
+/// in each of its schedules in escalation order, with how to reach them and the manager.
+#[utoipa::path(
+    get, path = "/oncall", tag = "org",
+    params(OnCallQuery),
+    responses((status = 200, body = OnCallResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn who(
+    State(state): State<AppState>,
+    _who: Principal,
+    ApiQuery(q): ApiQuery<OnCallQuery>,
+) -> Result<Json<OnCallResponse>, ApiError> {
+    let (_, org) = current(&state).await?;
+    let team = match (&q.team, &q.service) {
+        (Some(t), None) => t.clone(),
+        (None, Some(s)) => org.owner_of(s).map(|t| t.name.clone()).ok_or_else(|| {
+            ApiError::invalid_field(
+                "service",
+                format!(
+                    "no team owns service {s:?}; add it to `services` in the organisation document"
+                ),
+            )
+        })?,
+        _ => {
+            return Err(ApiError::invalid_field(
+                "team",
+                "give exactly one of `team` or `service`",
+            ));
+        }
+    };
+    let now = Utc::now();
+    let at = match &q.at {
+        Some(text) => parse_time("at", text, now)?,
+        None => now,
+    };
+    let field = if q.team.is_some() { "team" } else { "service" };
+    let entries = org
+        .on_call(&team, to_jiff(at)?)
+        .map_err(|e| team_error(e, field))?;
+    let team_doc = org.document().teams.iter().find(|t| t.name == team);
+    Ok(Json(OnCallResponse {
+        team: team.clone(),
+        at: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        manager: team_doc.and_then(|t| t.manager.clone()),
+        schedules: entries
+            .into_iter()
+            .map(|e| {
+                let on_call = e.on_call;
+                let contacts = on_call
+                    .as_ref()
+                    .and_then(|o| org.person(&o.person))
+                    .map(|p| {
+                        p.contacts
+                            .iter()
+                            .map(|c| ContactInfo {
+                                kind: serde_json::to_value(c.kind)
+                                    .ok()
+                                    .and_then(|v| v.as_str().map(str::to_owned))
+                                    .unwrap_or_default(),
+                                address: c.address.clone(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                ScheduleOnCallInfo {
+                    schedule: e.schedule,
+                    source: on_call.as_ref().map(|o| match &o.source {
+                        Source::Layer { index, name } => {
+                            name.clone().unwrap_or_else(|| format!("layer {index}"))
+                        }
+                        Source::Override { index } => format!("override {index}"),
+                    }),
+                    start: on_call.as_ref().map(|o| o.start.to_string()),
+                    end: on_call.as_ref().map(|o| o.end.to_string()),
+                    person: on_call.map(|o| o.person),
+                    contacts,
+                }
+            })
+            .collect(),
+    }))
+}
+
+/// Every interval in the next days (default 30) in which nobody of a team — or of any team —
+/// is on call: the seed's 24x7x365 made checkable.
+#[utoipa::path(
+    get, path = "/oncall/coverage", tag = "org",
+    params(CoverageQuery),
+    responses((status = 200, body = CoverageReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn coverage(
+    State(state): State<AppState>,
+    _who: Principal,
+    ApiQuery(q): ApiQuery<CoverageQuery>,
+) -> Result<(StatusCode, Json<CoverageReport>), ApiError> {
+    let (_, org) = current(&state).await?;
+    let days = q.days.unwrap_or(30);
+    if !(1..=731).contains(&days) {
+        return Err(ApiError::invalid_field(
+            "days",
+            "`days` must be between 1 and 731",
+        ));
+    }
+    let now = Utc::now();
+    let from = match &q.from {
+        Some(text) => parse_time("from", text, now)?,
+        None => now,
+    };
+    let to = from + chrono::Duration::days(i64::from(days));
+    let teams: Vec<String> = match &q.team {
+        Some(t) => vec![t.clone()],
+        None => org
+            .document()
+            .teams
+            .iter()
+            .map(|t| t.name.clone())
+            .collect(),
+    };
+    let mut gaps = Vec::new();
+    for team in &teams {
+        for g in org
+            .coverage_gaps(team, to_jiff(from)?, to_jiff(to)?)
+            .map_err(|e| team_error(e, "team"))?
+        {
+            gaps.push(CoverageGap {
+                team: team.clone(),
+                start: g.start.to_string(),
+                end: g.end.to_string(),
+                minutes: g.duration().as_secs() / 60,
+            });
+        }
+    }
+    Ok((
+        StatusCode::OK,
+        Json(CoverageReport {
+            from: from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            to: to.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            teams,
+            gaps,
+        }),
+    ))
+}

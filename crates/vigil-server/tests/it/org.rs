@@ -1,0 +1,162 @@
+//! The organisation over HTTP: apply (validated whole, idempotent, audited), who is on call for
+//! a team or a service's owner, and the coverage report finding a planted gap.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::spawn_app;
+
+fn org() -> Value {
+    json!({
+        "people": [
+            {"name": "alice", "contacts": [{"kind": "email", "address": "alice@example.com"}]},
+            {"name": "bob", "contacts": [{"kind": "webhook", "address": "https://hooks.example.com/bob"}]},
+            {"name": "carol"}
+        ],
+        "teams": [{
+            "name": "payments-secops", "members": ["alice", "bob"], "manager": "carol",
+            "schedules": [{
+                "name": "primary", "time_zone": "Europe/Berlin",
+                "layers": [
+                    {"name": "weekly", "people": ["alice", "bob"], "rotation": "weekly",
+                     "start": "2026-11-30T09:00",
+                     // A planted gap: the rotation ends on 10 December at 09:00 local time.
+                     "end": "2026-12-10T09:00"}
+                ]
+            }]
+        }],
+        "services": [{"name": "payments-api", "team": "payments-secops", "criticality": "critical"}]
+    })
+}
+
+#[tokio::test]
+async fn the_organisation_is_applied_whole_and_answers_who_is_on_call() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("http://{}/api/v1{p}", app.addr);
+    let get = |p: String, token: String| {
+        let http = http.clone();
+        async move {
+            let r = http.get(p).bearer_auth(token).send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    // Nothing applied yet.
+    let (status, err) = get(
+        url("/oncall?team=payments-secops"),
+        app.responder_token.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("vigil apply")
+    );
+
+    let put = |body: Value, token: String| {
+        let http = http.clone();
+        let u = url("/org");
+        async move {
+            let r = http
+                .put(u)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    // Only admins apply.
+    let (status, _) = put(org(), app.responder_token.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // An invalid document names its first bad field, lists every problem, changes nothing.
+    let mut bad = org();
+    bad["teams"][0]["schedules"][0]["layers"][0]["people"] = json!(["alice", "zed"]);
+    bad["services"][0]["team"] = json!("ghosts");
+    let (status, err) = put(bad, app.admin_token.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        err["error"]["field"],
+        "teams[0].schedules[0].layers[0].people[1]"
+    );
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("zed") && message.contains("ghosts"),
+        "{message}"
+    );
+    let (status, _) = get(url("/org"), app.responder_token.clone()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, applied) = put(org(), app.admin_token.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{applied}");
+    assert_eq!(
+        (applied["version"].as_i64(), applied["changed"].as_bool()),
+        (Some(1), Some(true))
+    );
+    assert_eq!(applied["teams"], 1);
+    // Idempotent: the same document again writes nothing.
+    let (_, again) = put(org(), app.admin_token.clone()).await;
+    assert_eq!(
+        (again["version"].as_i64(), again["changed"].as_bool()),
+        (Some(1), Some(false))
+    );
+
+    // Who is on call: alice's week, then bob's; by service too.
+    let (status, now) = get(
+        url("/oncall?team=payments-secops&at=2026-12-01T12:00:00Z"),
+        app.viewer_token(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{now}");
+    let primary = &now["schedules"][0];
+    assert_eq!(primary["person"], "alice");
+    assert_eq!(primary["start"], "2026-11-30T08:00:00Z");
+    assert_eq!(primary["end"], "2026-12-07T08:00:00Z");
+    assert_eq!(primary["contacts"][0]["address"], "alice@example.com");
+    assert_eq!(now["manager"], "carol");
+    let (_, next) = get(
+        url("/oncall?service=payments-api&at=2026-12-08T12:00:00Z"),
+        app.viewer_token(),
+    )
+    .await;
+    assert_eq!(next["team"], "payments-secops");
+    assert_eq!(next["schedules"][0]["person"], "bob");
+    let (_, after) = get(
+        url("/oncall?team=payments-secops&at=2026-12-11T12:00:00Z"),
+        app.viewer_token(),
+    )
+    .await;
+    assert!(after["schedules"][0].get("person").is_none(), "{after}");
+    let (status, err) = get(url("/oncall?team=nobody"), app.viewer_token()).await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("team"))
+    );
+
+    // The coverage report finds the planted gap from the rotation's end to the window's end.
+    let (status, report) = get(
+        url("/oncall/coverage?from=2026-12-01T00:00:00Z&days=14"),
+        app.viewer_token(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        report["gaps"],
+        json!([{"team": "payments-secops", "start": "2026-12-10T08:00:00Z", "end": "2026-12-15T00:00:00Z", "minutes": 6720}])
+    );
+    let (_, covered) = get(
+        url("/oncall/coverage?from=2026-12-01T00:00:00Z&days=7"),
+        app.viewer_token(),
+    )
+    .await;
+    assert_eq!(covered["gaps"], json!([]));
+    let (status, _) = get(url("/oncall/coverage?days=0"), app.viewer_token()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // The change is in the audit trail.
+    let (_, audit) = get(url("/audit"), app.admin_token.clone()).await;
+    assert!(audit.to_string().contains("org.apply"));
+}

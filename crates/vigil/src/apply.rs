@@ -1,0 +1,174 @@
+//! `vigil apply -f org.yaml`: send the organisation document (people and contact methods,
+//! teams with their members, manager and on-call schedules, service owners) to a running
+//! server. Idempotent: applying the same file again changes nothing, so the organisation can
+//! live in version control. `--dry-run` validates the file locally without a server.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::incident::{Conn, client};
+use crate::output::{explain, print_json};
+
+const AFTER_HELP: &str = "\
+Examples:
+  vigil apply -f org.yaml               # apply; prints the version in force and whether it changed
+  vigil apply -f org.yaml --dry-run     # check the file only, no server needed
+
+The file (YAML or JSON) has three lists; every problem is reported with its field:
+
+  people:
+    - name: alice
+      contacts: [{kind: email, address: alice@example.com}]
+  teams:
+    - name: payments-secops
+      members: [alice]
+      manager: alice
+      schedules:
+        - name: primary
+          time_zone: Europe/Berlin
+          layers:
+            - {people: [alice], rotation: weekly, start: 2026-11-30T09:00}
+  services:
+    - {name: payments-api, team: payments-secops, criticality: critical}
+
+Needs an admin token (--token or VIGIL_TOKEN).";
+
+/// Arguments of `vigil apply`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct Args {
+    /// The organisation file (YAML or JSON).
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+    /// Validate the file locally and print what it holds; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub conn: Conn,
+}
+
+pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read {}; check the path", args.file.display()))?;
+    let document = parse_document(&text)
+        .with_context(|| format!("{} is not a valid organisation file", args.file.display()))?;
+    let org: vigil_oncall::OrgDocument = serde_json::from_value(document.clone()).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {e}; see `vigil apply --help` for the shape",
+            args.file.display()
+        )
+    })?;
+    if let Err(invalid) = org.validate() {
+        let mut message = format!(
+            "{} has {} problem(s):",
+            args.file.display(),
+            invalid.problems.len()
+        );
+        for p in &invalid.problems {
+            message.push_str(&format!("\n  {}: {}", p.field, p.message));
+        }
+        anyhow::bail!(message);
+    }
+    if args.dry_run {
+        println!(
+            "{} is valid: {} people, {} teams ({} schedules), {} services",
+            args.file.display(),
+            org.people.len(),
+            org.teams.len(),
+            org.teams.iter().map(|t| t.schedules.len()).sum::<usize>(),
+            org.services.len()
+        );
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let state = runtime.block_on(async {
+        client(&args.conn)?
+            .apply_org(&document)
+            .await
+            .map_err(explain)
+    })?;
+    if args.conn.json {
+        print_json(&state)?;
+    } else if state.changed {
+        println!(
+            "applied: version {} ({} people, {} teams, {} services)",
+            state.version, state.people, state.teams, state.services
+        );
+    } else {
+        println!("unchanged: version {} is already in force", state.version);
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Reads a YAML (or JSON, a subset of YAML) document into JSON.
+fn parse_document(text: &str) -> anyhow::Result<serde_json::Value> {
+    let docs = YamlLoader::load_from_str(text).map_err(|e| anyhow::anyhow!("YAML: {e}"))?;
+    match docs.as_slice() {
+        [] => anyhow::bail!("the file is empty; see `vigil apply --help` for the shape"),
+        [doc] => to_json(doc, "document"),
+        _ => anyhow::bail!(
+            "the file holds {} YAML documents; put the whole organisation in one",
+            docs.len()
+        ),
+    }
+}
+
+fn to_json(y: &Yaml, at: &str) -> anyhow::Result<serde_json::Value> {
+    use serde_json::Value;
+    Ok(match y {
+        Yaml::Null => Value::Null,
+        Yaml::Boolean(b) => Value::Bool(*b),
+        Yaml::Integer(i) => Value::from(*i),
+        Yaml::Real(r) => r
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .unwrap_or_else(|| Value::String(r.clone())),
+        Yaml::String(s) => Value::String(s.clone()),
+        Yaml::Array(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| to_json(v, &format!("{at}[{i}]")))
+                .collect::<anyhow::Result<_>>()?,
+        ),
+        Yaml::Hash(map) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in map {
+                let key = match k {
+                    Yaml::String(s) => s.clone(),
+                    Yaml::Integer(i) => i.to_string(),
+                    Yaml::Boolean(b) => b.to_string(),
+                    other => anyhow::bail!("{at}: a key must be text, not {other:?}"),
+                };
+                let value = to_json(v, &format!("{at}.{key}"))?;
+                out.insert(key, value);
+            }
+            Value::Object(out)
+        }
+        Yaml::Alias(_) | Yaml::BadValue => anyhow::bail!(
+            "{at}: aliases and unreadable values are not supported; write the value out"
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_becomes_the_json_the_server_reads() {
+        let v = parse_document("people:\n  - name: alice\n    contacts: [{kind: email, address: a@example.com}]\nteams: []\nn: 3\nt: 09:00\n").unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"people": [{"name": "alice", "contacts": [{"kind": "email", "address": "a@example.com"}]}], "teams": [], "n": 3, "t": "09:00"})
+        );
+        assert!(parse_document("").is_err());
+        assert!(parse_document("a: 1\n---\nb: 2\n").is_err());
+    }
+}

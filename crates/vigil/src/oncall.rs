@@ -1,0 +1,140 @@
+//! `vigil oncall who` and `vigil oncall coverage`: who is on call for a team (or for the team
+//! owning a service) now or at any time, and every gap in the team's coverage over the next
+//! days — the seed's 24x7x365 made checkable.
+
+use vigil_api::org::{CoverageQuery, OnCallQuery};
+
+use crate::incident::{Conn, client};
+use crate::output::{explain, print_json, table};
+
+const WHO_HELP: &str = "\
+Examples:
+  vigil oncall who --team payments-secops
+  vigil oncall who --service payments-api --at 2026-12-24T03:00:00Z
+  vigil oncall who --team payments-secops --at now+2h --json";
+
+const COVERAGE_HELP: &str = "\
+Examples:
+  vigil oncall coverage                     # every team, the next 30 days
+  vigil oncall coverage --team payments-secops --days 90
+
+Exits 0 whether or not there are gaps; use --json in scripts and check `gaps`.";
+
+/// Subcommands of `vigil oncall`.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Who is on call for a team, in each of its schedules, and how to reach them.
+    #[command(after_help = WHO_HELP)]
+    Who {
+        /// The team.
+        #[arg(long, conflicts_with = "service", required_unless_present = "service")]
+        team: Option<String>,
+        /// A service: ask for the team that owns it.
+        #[arg(long)]
+        service: Option<String>,
+        /// When (RFC 3339, a date, `now-1h`; default now).
+        #[arg(long)]
+        at: Option<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Every interval in the coming days in which nobody of a team is on call.
+    #[command(after_help = COVERAGE_HELP)]
+    Coverage {
+        /// One team (default: every team).
+        #[arg(long)]
+        team: Option<String>,
+        /// Days to check from --from (1–731).
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Start of the window (default now).
+        #[arg(long)]
+        from: Option<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match command {
+            Command::Who {
+                team,
+                service,
+                at,
+                conn,
+            } => {
+                let r = client(&conn)?
+                    .on_call(&OnCallQuery { team, service, at })
+                    .await
+                    .map_err(explain)?;
+                if conn.json {
+                    return print_json(&r);
+                }
+                println!("{} at {}", r.team, r.at);
+                let mut t = table(["SCHEDULE", "ON CALL", "SINCE", "UNTIL", "VIA", "CONTACT"]);
+                for s in &r.schedules {
+                    t.add_row([
+                        s.schedule.clone(),
+                        s.person.clone().unwrap_or_else(|| "nobody".to_owned()),
+                        s.start.clone().unwrap_or_else(|| "-".to_owned()),
+                        s.end.clone().unwrap_or_else(|| "-".to_owned()),
+                        s.source.clone().unwrap_or_else(|| "-".to_owned()),
+                        s.contacts
+                            .first()
+                            .map(|c| format!("{} {}", c.kind, c.address))
+                            .unwrap_or_else(|| "-".to_owned()),
+                    ]);
+                }
+                println!("{t}");
+                if let Some(m) = &r.manager {
+                    println!("manager (next escalation level): {m}");
+                }
+                Ok(())
+            }
+            Command::Coverage {
+                team,
+                days,
+                from,
+                conn,
+            } => {
+                let r = client(&conn)?
+                    .coverage(&CoverageQuery {
+                        team,
+                        from,
+                        days: Some(days),
+                    })
+                    .await
+                    .map_err(explain)?;
+                if conn.json {
+                    return print_json(&r);
+                }
+                if r.gaps.is_empty() {
+                    println!(
+                        "{}: covered 24x7 from {} to {}",
+                        r.teams.join(", "),
+                        r.from,
+                        r.to
+                    );
+                    return Ok(());
+                }
+                let mut t = table(["TEAM", "NOBODY ON CALL FROM", "UNTIL", "HOURS"]);
+                for g in &r.gaps {
+                    t.add_row([
+                        g.team.clone(),
+                        g.start.clone(),
+                        g.end.clone(),
+                        format!("{:.1}", g.minutes as f64 / 60.0),
+                    ]);
+                }
+                println!("{t}");
+                println!("{} gap(s) from {} to {}", r.gaps.len(), r.from, r.to);
+                Ok(())
+            }
+        }
+    })?;
+    Ok(std::process::ExitCode::SUCCESS)
+}

@@ -1,0 +1,142 @@
+//! `vigil apply -f org.yaml` and `vigil oncall` against a real server: a YAML organisation is
+//! validated, applied idempotently, and answers who is on call and where coverage has a gap.
+
+use crate::support::{Server, admin_token, ok, run};
+
+const ORG: &str = "\
+people:
+  - name: alice
+    contacts: [{kind: email, address: alice@example.com}]
+  - name: bob
+    contacts: [{kind: webhook, address: 'https://hooks.example.com/bob'}]
+teams:
+  - name: secops
+    members: [alice, bob]
+    manager: alice
+    schedules:
+      - name: primary
+        time_zone: America/New_York
+        layers:
+          - name: business-hours
+            people: [alice, bob]
+            rotation: daily
+            start: 2026-11-30T09:00
+            restrictions:
+              - {days: [mon, tue, wed, thu, fri], from: '09:00', to: '17:00'}
+services:
+  - {name: payments-api, team: secops, criticality: critical}
+";
+
+#[test]
+fn an_org_file_is_applied_once_and_answers_who_is_on_call_and_where_the_gaps_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("org.yaml");
+    std::fs::write(&file, ORG).unwrap();
+    let f = file.to_str().unwrap();
+    let dry = ok(run(&["apply", "-f", f, "--dry-run"]));
+    assert!(
+        dry.contains("valid: 2 people, 1 teams (1 schedules), 1 services"),
+        "{dry}"
+    );
+
+    let token = admin_token(&data, "admin", "ops");
+    let server = Server::start(&data);
+    let applied = ok(server.cli(&token, &["apply", "-f", f]));
+    assert!(applied.contains("applied: version 1"), "{applied}");
+    let again = ok(server.cli(&token, &["apply", "-f", f]));
+    assert!(again.contains("unchanged: version 1"), "{again}");
+
+    // Tuesday 1 December 2026, 10:00 in New York (15:00Z): the second day of the rotation.
+    let who = ok(server.cli(
+        &token,
+        &[
+            "oncall",
+            "who",
+            "--service",
+            "payments-api",
+            "--at",
+            "2026-12-01T15:00:00Z",
+            "--json",
+        ],
+    ));
+    let who: serde_json::Value = serde_json::from_str(&who).unwrap();
+    assert_eq!(who["team"], "secops");
+    assert_eq!(who["schedules"][0]["person"], "bob");
+    assert_eq!(who["schedules"][0]["contacts"][0]["kind"], "webhook");
+    let night = ok(server.cli(
+        &token,
+        &[
+            "oncall",
+            "who",
+            "--team",
+            "secops",
+            "--at",
+            "2026-12-01T03:00:00Z",
+        ],
+    ));
+    assert!(night.contains("nobody"), "{night}");
+
+    // Business hours only: nights and the weekend are gaps, found with their exact bounds.
+    let report = ok(server.cli(
+        &token,
+        &[
+            "oncall",
+            "coverage",
+            "--team",
+            "secops",
+            "--from",
+            "2026-12-01T00:00:00Z",
+            "--days",
+            "1",
+            "--json",
+        ],
+    ));
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let gaps: Vec<(&str, &str)> = report["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["start"].as_str().unwrap(), g["end"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        gaps,
+        [
+            ("2026-12-01T00:00:00Z", "2026-12-01T14:00:00Z"),
+            ("2026-12-01T22:00:00Z", "2026-12-02T00:00:00Z")
+        ]
+    );
+    let table = ok(server.cli(
+        &token,
+        &[
+            "oncall",
+            "coverage",
+            "--from",
+            "2026-12-01T00:00:00Z",
+            "--days",
+            "7",
+        ],
+    ));
+    assert!(table.contains("gap(s)"), "{table}");
+
+    // A broken file: every problem with its field, nothing applied, exit 1.
+    std::fs::write(
+        &file,
+        ORG.replace(
+            "people: [alice, bob]\n            rotation",
+            "people: [alice, zed]\n            rotation",
+        )
+        .replace("team: secops, criticality", "team: ghosts, criticality"),
+    )
+    .unwrap();
+    let out = server.cli(&token, &["apply", "-f", f]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("teams[0].schedules[0].layers[0].people[1]")
+            && err.contains("services[0].team"),
+        "{err}"
+    );
+    let state = ok(server.cli(&token, &["oncall", "who", "--team", "secops", "--json"]));
+    assert!(state.contains("secops"));
+}
