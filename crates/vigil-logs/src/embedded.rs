@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -89,11 +89,19 @@ enum IndexMsg {
         end: Position,
         next_seq: u64,
     },
-    Flush(Reply<()>),
+    /// Commit everything the journal holds up to `end` (catching up first if behind).
+    Flush {
+        reply: Reply<()>,
+        end: Position,
+        next_seq: u64,
+    },
     Delete {
         query: Box<dyn Query>,
         reply: Reply<()>,
     },
+    /// The journal went on without waiting for the indexer: index what it holds up to `end`
+    /// from the journal files.
+    CatchUp { end: Position, next_seq: u64 },
 }
 
 /// The commit payload: how far into the journal the committed index reaches.
@@ -211,7 +219,7 @@ impl EmbeddedStore {
         let (to_index, index_inbox) = sync_channel(config.queued_groups);
         let journal_thread = std::thread::Builder::new()
             .name("vigil-logs-journal".into())
-            .spawn(move || journal_loop(journal, checkpoint.next_seq, inbox, to_index))
+            .spawn(move || journal_loop(journal, checkpoint.next_seq, end, inbox, to_index))
             .map_err(|e| LogError::io(&journal_dir, e))?;
         let index_reader = reader.clone();
         let interval = config.commit_interval;
@@ -646,14 +654,36 @@ fn validate(event: &NewEvent) -> Result<(), String> {
 fn journal_loop(
     mut journal: Journal,
     mut next_seq: u64,
+    mut end: Position,
     inbox: Receiver<Request>,
     to_index: SyncSender<IndexMsg>,
 ) {
     /// Events gathered into one write and one fsync; also bounds what one group holds in memory
     /// on its way to the indexer.
     const MAX_GROUP_EVENTS: usize = 16_384;
+    /// How often a lagging indexer is reminded while no event arrives.
+    const REMIND: Duration = Duration::from_millis(100);
     let mut buf = Vec::new();
-    while let Ok(first) = inbox.recv() {
+    // The indexer missed groups (its queue was full): it must read them from the journal.
+    let mut lagging = false;
+    loop {
+        let first = if lagging {
+            match inbox.recv_timeout(REMIND) {
+                Ok(r) => r,
+                Err(RecvTimeoutError::Timeout) => {
+                    lagging = to_index
+                        .try_send(IndexMsg::CatchUp { end, next_seq })
+                        .is_err();
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match inbox.recv() {
+                Ok(r) => r,
+                Err(_) => break,
+            }
+        };
         let size = |r: &Request| match r {
             Request::Append { events, .. } => events.len(),
             _ => 1,
@@ -690,23 +720,33 @@ fn journal_loop(
                     }
                     acks.push((reply, ids));
                 }
-                Request::Flush(reply) => others.push(IndexMsg::Flush(reply)),
-                Request::Delete { query, reply } => others.push(IndexMsg::Delete { query, reply }),
+                Request::Flush(reply) => others.push(Request::Flush(reply)),
+                Request::Delete { query, reply } => others.push(Request::Delete { query, reply }),
             }
         }
         if !records.is_empty() {
             match journal.append(&records, &mut buf) {
-                Ok(end) => {
+                Ok(new_end) => {
+                    end = new_end;
                     for (reply, ids) in acks {
                         let _ = reply.send(Ok(ids));
                     }
-                    let msg = IndexMsg::Records {
-                        records,
-                        end,
-                        next_seq,
+                    // Durable now: the indexer gets the records if it keeps up, else reads
+                    // them back from the journal. Acknowledgements never wait for indexing,
+                    // and memory stays bounded by the queue; the backlog is on disk.
+                    let msg = if lagging {
+                        IndexMsg::CatchUp { end, next_seq }
+                    } else {
+                        IndexMsg::Records {
+                            records,
+                            end,
+                            next_seq,
+                        }
                     };
-                    if to_index.send(msg).is_err() {
-                        return;
+                    match to_index.try_send(msg) {
+                        Ok(()) => lagging = false,
+                        Err(TrySendError::Full(_)) => lagging = true,
+                        Err(TrySendError::Disconnected(_)) => return,
                     }
                 }
                 Err(e) => {
@@ -718,12 +758,53 @@ fn journal_loop(
                 }
             }
         }
-        for msg in others {
+        for request in others {
+            let msg = match request {
+                Request::Flush(reply) => IndexMsg::Flush {
+                    reply,
+                    end,
+                    next_seq,
+                },
+                Request::Delete { query, reply } => IndexMsg::Delete { query, reply },
+                Request::Append { .. } => continue,
+            };
+            // A flush carries the journal's end, so it also catches a lagging indexer up.
             if to_index.send(msg).is_err() {
                 return;
             }
+            lagging = false;
         }
     }
+    // Closing: let a lagging indexer index the rest before its final commit.
+    if lagging {
+        let _ = to_index.send(IndexMsg::CatchUp { end, next_seq });
+    }
+}
+
+/// Indexes the journal's records in `[checkpoint.position, end)` that the index lacks.
+fn catch_up(
+    writer: &mut IndexWriter,
+    fields: &Fields,
+    journal_dir: &Path,
+    checkpoint: &mut Checkpoint,
+    end: Position,
+    next_seq: u64,
+) -> Result<(), LogError> {
+    if next_seq <= checkpoint.next_seq {
+        return Ok(());
+    }
+    let from_seq = checkpoint.next_seq;
+    journal::read_range(journal_dir, checkpoint.position, end, |record| {
+        if record.seq >= from_seq {
+            writer.add_document(fields.document(&record))?;
+        }
+        Ok(())
+    })?;
+    *checkpoint = Checkpoint {
+        position: end,
+        next_seq,
+    };
+    Ok(())
 }
 
 fn index_loop(
@@ -745,18 +826,57 @@ fn index_loop(
                 end,
                 next_seq,
             }) => {
-                let added = records
-                    .iter()
-                    .try_for_each(|r| writer.add_document(fields.document(r)).map(|_| ()));
-                checkpoint = Checkpoint {
-                    position: end,
-                    next_seq,
-                };
                 dirty = true;
-                added.map_err(LogError::from)
+                if records
+                    .first()
+                    .is_some_and(|r| r.seq == checkpoint.next_seq)
+                {
+                    let added = records
+                        .iter()
+                        .try_for_each(|r| writer.add_document(fields.document(r)).map(|_| ()));
+                    checkpoint = Checkpoint {
+                        position: end,
+                        next_seq,
+                    };
+                    added.map_err(LogError::from)
+                } else {
+                    // Groups were skipped while this queue was full, or this one was already
+                    // read back from the journal: the journal is the truth.
+                    catch_up(
+                        &mut writer,
+                        &fields,
+                        &journal_dir,
+                        &mut checkpoint,
+                        end,
+                        next_seq,
+                    )
+                }
             }
-            Ok(IndexMsg::Flush(reply)) => {
-                let result = commit(&mut writer, &reader, &journal_dir, checkpoint);
+            Ok(IndexMsg::CatchUp { end, next_seq }) => {
+                dirty = true;
+                catch_up(
+                    &mut writer,
+                    &fields,
+                    &journal_dir,
+                    &mut checkpoint,
+                    end,
+                    next_seq,
+                )
+            }
+            Ok(IndexMsg::Flush {
+                reply,
+                end,
+                next_seq,
+            }) => {
+                let result = catch_up(
+                    &mut writer,
+                    &fields,
+                    &journal_dir,
+                    &mut checkpoint,
+                    end,
+                    next_seq,
+                )
+                .and_then(|()| commit(&mut writer, &reader, &journal_dir, checkpoint));
                 let _ = reply.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
                 dirty = false;
                 last_commit = Instant::now();
