@@ -49,6 +49,9 @@ pub struct IngestResponse {
     pub rejected: Vec<RejectedEvent>,
     /// Sigma rule matches recorded as detections for the stored events.
     pub detections: u64,
+    /// New alerts raised from those detections (repeats fold into open alerts).
+    #[serde(default)]
+    pub alerts: u64,
 }
 
 /// Query of `GET /api/v1/events/search`.

@@ -3,6 +3,7 @@
 //! `vigil-core`'s own types (with its `openapi` feature), so the wire and the domain have one
 //! definition each; this crate adds only the bodies that exist for HTTP's sake.
 
+pub mod alerts;
 pub mod error;
 pub mod events;
 pub mod org;

@@ -13,6 +13,7 @@
 #[macro_use]
 mod macros;
 
+pub mod alert;
 pub mod audit;
 pub mod detection;
 pub mod error;
@@ -28,6 +29,10 @@ pub mod severity;
 pub mod timestamps;
 pub mod views;
 
+pub use alert::{
+    Alert, AlertAction, AlertLogEntry, AlertSource, AlertStatus, AssetCriticality, Dismissal,
+    NewAlert, preliminary_severity,
+};
 pub use audit::{AuditEntry, ChainBreak, ChainProblem, GENESIS_HASH, NewAuditEntry, verify_chain};
 pub use detection::{Detection, NewDetection, RuleLevel};
 pub use error::{DomainError, GuardRefusal};

@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rayon::prelude::*;
-use vigil_core::{NewDetection, RuleLevel};
+use vigil_core::{AlertSource, NewAlert, NewDetection, RuleLevel, preliminary_severity};
 use vigil_detect::{CompiledRuleSet, Event, FieldValue};
 use vigil_events::batch::{Accepted, BodyFormat, Position, decode_body};
 use vigil_events::json::JsonEvent;
 use vigil_logs::{EventStore, NewEvent};
-use vigil_store::Store;
+use vigil_store::{AlertPolicy, Store};
 
 use crate::error::IngestError;
 use crate::rules::RuleSlot;
@@ -62,6 +62,8 @@ pub struct IngestReport {
     pub rejected: Vec<RejectedEvent>,
     /// Detections recorded for the stored events.
     pub detections: usize,
+    /// New alerts raised from them (the rest were folded into open alerts or rate-limited).
+    pub alerts: usize,
 }
 
 /// The ingest path shared by every entry point. Cheap to share behind an `Arc`.
@@ -70,6 +72,7 @@ pub struct Ingestor {
     store: Arc<dyn Store>,
     rules: Arc<RuleSlot>,
     max_event_bytes: usize,
+    alerts: AlertPolicy,
 }
 
 impl std::fmt::Debug for Ingestor {
@@ -98,7 +101,14 @@ impl Ingestor {
             store,
             rules,
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+            alerts: AlertPolicy::default(),
         }
+    }
+
+    /// Fold and limit the alerts raised from detections with `policy`.
+    pub fn with_alert_policy(mut self, policy: AlertPolicy) -> Self {
+        self.alerts = policy;
+        self
     }
 
     /// Refuse events larger than this many bytes.
@@ -208,9 +218,70 @@ impl Ingestor {
     ) -> Result<IngestReport, IngestError> {
         report.detections = detections.len();
         if !detections.is_empty() {
-            self.store.record_detections(detections).await?;
+            let recorded = self.store.record_detections(detections).await?;
+            report.alerts = self.raise_alerts(&recorded).await?;
         }
         Ok(report)
+    }
+
+    /// Raises one alert per (rule, service, host) among the batch's detections, with the
+    /// preliminary severity from the rule's level and the service's criticality in the
+    /// organisation document. Returns how many alerts were created (not folded or suppressed).
+    async fn raise_alerts(
+        &self,
+        detections: &[vigil_core::Detection],
+    ) -> Result<usize, IngestError> {
+        let org = self.store.current_org().await?;
+        let criticality = |service: &str| {
+            let services = org.as_ref()?.document.get("services")?.as_array()?;
+            let entry = services
+                .iter()
+                .find(|s| s["name"].as_str() == Some(service))?;
+            vigil_core::AssetCriticality::parse(entry["criticality"].as_str()?).ok()
+        };
+        let mut groups: std::collections::BTreeMap<String, (NewAlert, u64)> = Default::default();
+        for d in detections {
+            let d = &d.detection;
+            let key = format!("{}|{}|{}", d.rule_id, d.service, d.host);
+            let entry = groups.entry(key.clone()).or_insert_with(|| {
+                (
+                    NewAlert {
+                        title: d.rule_title.clone(),
+                        source: AlertSource::Detection,
+                        severity: preliminary_severity(d.level, criticality(&d.service)),
+                        service: d.service.clone(),
+                        dedup_key: key,
+                        rule_id: Some(d.rule_id.clone()).filter(|r| !r.is_empty()),
+                        summary: Some(format!(
+                            "Sigma rule {:?} ({}) matched on host {:?}{}",
+                            d.rule_title,
+                            d.level,
+                            d.host,
+                            if d.tenant.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" of tenant {:?}", d.tenant)
+                            }
+                        )),
+                        origin: Some("vigil-detect".into()),
+                        reporter: None,
+                        event_ids: Vec::new(),
+                    },
+                    0,
+                )
+            });
+            entry.0.event_ids.push(d.event_id);
+            entry.1 += 1;
+        }
+        let mut created = 0;
+        for (_, (alert, _)) in groups {
+            if let vigil_store::Raised::Created(_) =
+                self.store.raise_alert("vigil", alert, self.alerts).await?
+            {
+                created += 1;
+            }
+        }
+        Ok(created)
     }
 
     /// Matches, appends and maps matches to the stored ids. Blocking.
@@ -296,6 +367,7 @@ impl Ingestor {
                 stored: outcome.stored,
                 rejected,
                 detections: 0,
+                alerts: 0,
             },
             detections,
         ))

@@ -38,8 +38,8 @@ pub use error::StoreError;
 pub use sqlite::SqliteStore;
 
 pub use types::{
-    AuditFilter, DetectionFilter, EvidenceDownload, IncidentFilter, IncidentRef, NewEvidence,
-    OrgVersion, Principal,
+    AlertFilter, AlertPolicy, AuditFilter, DetectionFilter, EvidenceDownload, IncidentFilter,
+    IncidentRef, NewEvidence, OrgVersion, Principal, Raised, RuleAlertStats,
 };
 pub use vigil_core::{CreatedToken, IndicatorHit, Page, Related, TokenInfo};
 
@@ -272,6 +272,38 @@ pub trait Store: Send + Sync + 'static {
         &'a self,
         filter: &'a DetectionFilter,
     ) -> BoxFuture<'a, StoreResult<Page<vigil_core::Detection>>>;
+
+    // ---- alerts --------------------------------------------------------------------------
+
+    /// Raises an alert in one transaction: folds it into the open alert with the same dedup
+    /// key seen within the policy's window, or creates it unless the rule's hourly limit is
+    /// reached (then it is counted as suppressed). Every outcome is written to the alert's log.
+    fn raise_alert<'a>(
+        &'a self,
+        actor: &'a str,
+        alert: vigil_core::NewAlert,
+        policy: AlertPolicy,
+    ) -> BoxFuture<'a, StoreResult<Raised>>;
+
+    /// Alerts matching every filter, newest first, one page and the total.
+    fn list_alerts<'a>(
+        &'a self,
+        filter: &'a AlertFilter,
+    ) -> BoxFuture<'a, StoreResult<Page<vigil_core::Alert>>>;
+
+    /// One alert with its log (`ALR-12` or `12`).
+    fn get_alert(&self, id: i64) -> BoxFuture<'_, StoreResult<vigil_core::Alert>>;
+
+    /// Acknowledges, resolves or dismisses an alert through the domain's rules, logged.
+    fn act_on_alert<'a>(
+        &'a self,
+        actor: &'a str,
+        id: i64,
+        action: vigil_core::AlertAction,
+    ) -> BoxFuture<'a, StoreResult<vigil_core::Alert>>;
+
+    /// Per-rule alert, suppression and dismissal counts, for tuning noisy rules.
+    fn alert_stats_by_rule(&self) -> BoxFuture<'_, StoreResult<Vec<RuleAlertStats>>>;
 
     // ---- organisation ------------------------------------------------------------------
 

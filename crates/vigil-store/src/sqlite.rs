@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256 as Hasher};
 use sqlx::sqlite::{
@@ -926,6 +926,205 @@ impl SqliteStore {
         .transpose()
     }
 
+    async fn raise_alert_impl(
+        &self,
+        actor: &str,
+        alert: vigil_core::NewAlert,
+        policy: AlertPolicy,
+    ) -> StoreResult<Raised> {
+        alert.validate()?;
+        let at = now();
+        let mut tx = self.begin().await?;
+        let since = ts(at - policy.dedup_window);
+        let open: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM alerts WHERE dedup_key = ? AND status IN ('triggered', 'acknowledged') AND last_seen >= ? ORDER BY id DESC LIMIT 1",
+        )
+        .bind(&alert.dedup_key)
+        .bind(&since)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(id) = open {
+            sqlx::query("UPDATE alerts SET count = count + 1, last_seen = ? WHERE id = ?")
+                .bind(ts(at))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            add_alert_events(&mut tx, id, &alert.event_ids).await?;
+            let n = alert.event_ids.len();
+            log_alert(
+                &mut tx,
+                id,
+                actor,
+                "deduplicated",
+                &format!("fired again ({n} event(s))"),
+            )
+            .await?;
+            let stored = load_alert(&mut tx, id, false).await?;
+            tx.commit().await?;
+            return Ok(Raised::Deduplicated(stored));
+        }
+        if let Some(rule) = &alert.rule_id {
+            let hour = ts(at.duration_trunc(chrono::Duration::hours(1)).unwrap_or(at));
+            let created: Option<i64> =
+                sqlx::query_scalar("SELECT created FROM alert_rate WHERE rule_id = ? AND hour = ?")
+                    .bind(rule)
+                    .bind(&hour)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if created.unwrap_or(0) >= i64::from(policy.max_new_per_rule_per_hour) {
+                sqlx::query("UPDATE alert_rate SET suppressed = suppressed + 1 WHERE rule_id = ? AND hour = ?")
+                    .bind(rule)
+                    .bind(&hour)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                return Ok(Raised::Suppressed);
+            }
+            sqlx::query(
+                "INSERT INTO alert_rate (rule_id, hour, created, suppressed) VALUES (?, ?, 1, 0) \
+                 ON CONFLICT (rule_id, hour) DO UPDATE SET created = created + 1",
+            )
+            .bind(rule)
+            .bind(&hour)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO alerts (status, title, source, severity, service, dedup_key, rule_id, summary, origin, reporter, count, first_seen, last_seen) \
+             VALUES ('triggered', ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING id",
+        )
+        .bind(&alert.title)
+        .bind(alert.source.as_str())
+        .bind(alert.severity.as_str())
+        .bind(&alert.service)
+        .bind(&alert.dedup_key)
+        .bind(&alert.rule_id)
+        .bind(&alert.summary)
+        .bind(&alert.origin)
+        .bind(&alert.reporter)
+        .bind(ts(at))
+        .bind(ts(at))
+        .fetch_one(&mut *tx)
+        .await?;
+        add_alert_events(&mut tx, id, &alert.event_ids).await?;
+        log_alert(
+            &mut tx,
+            id,
+            actor,
+            "created",
+            &format!(
+                "{} {} alert for service {}, preliminary severity {}",
+                alert.source, alert.title, alert.service, alert.severity
+            ),
+        )
+        .await?;
+        let stored = load_alert(&mut tx, id, false).await?;
+        tx.commit().await?;
+        Ok(Raised::Created(stored))
+    }
+
+    async fn list_alerts_impl(&self, filter: &AlertFilter) -> StoreResult<Page<vigil_core::Alert>> {
+        let limit = match filter.limit {
+            0 => 100,
+            n => n.min(1000),
+        };
+        let push = |q: &mut QueryBuilder<'_, Sqlite>| {
+            q.push(" WHERE 1 = 1");
+            if let Some(st) = filter.status {
+                q.push(" AND status = ").push_bind(st.as_str());
+            }
+            if let Some(sv) = &filter.service {
+                q.push(" AND service = ").push_bind(sv.clone());
+            }
+            if let Some(r) = &filter.rule_id {
+                q.push(" AND rule_id = ").push_bind(r.clone());
+            }
+        };
+        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM alerts");
+        push(&mut count);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT id FROM alerts");
+        push(&mut q);
+        q.push(" ORDER BY id DESC LIMIT ").push_bind(limit as i64);
+        let ids: Vec<i64> = q.build_query_scalar().fetch_all(&self.pool).await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut items = Vec::with_capacity(ids.len());
+        for id in ids {
+            items.push(load_alert(&mut conn, id, false).await?);
+        }
+        Ok(Page {
+            total: total as u64,
+            items,
+        })
+    }
+
+    async fn act_on_alert_impl(
+        &self,
+        actor: &str,
+        id: i64,
+        action: vigil_core::AlertAction,
+    ) -> StoreResult<vigil_core::Alert> {
+        let mut tx = self.begin().await?;
+        let current = load_alert(&mut tx, id, false).await?;
+        let to = action.apply(current.status)?;
+        let (name, text, dismissal) = match &action {
+            vigil_core::AlertAction::Acknowledge => {
+                ("acknowledged", "escalation stopped".to_owned(), None)
+            }
+            vigil_core::AlertAction::Resolve => ("resolved", "resolved".to_owned(), None),
+            vigil_core::AlertAction::Dismiss(kind, reason) => (
+                "dismissed",
+                format!("{kind}: {}", reason.trim()),
+                Some(*kind),
+            ),
+        };
+        sqlx::query(
+            "UPDATE alerts SET status = ?, dismissal = COALESCE(?, dismissal) WHERE id = ?",
+        )
+        .bind(to.as_str())
+        .bind(dismissal.map(|d| d.as_str()))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        log_alert(&mut tx, id, actor, name, &text).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            &format!("alert.{name}"),
+            None,
+            json!({ "alert": format!("ALR-{id}"), "from": current.status, "to": to, "text": text }),
+        )
+        .await?;
+        let stored = load_alert(&mut tx, id, true).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn alert_stats_impl(&self) -> StoreResult<Vec<RuleAlertStats>> {
+        let rows = sqlx::query(
+            "SELECT r.rule_id AS rule_id, \
+                    (SELECT COUNT(*) FROM alerts a WHERE a.rule_id = r.rule_id) AS alerts, \
+                    (SELECT COALESCE(SUM(suppressed), 0) FROM alert_rate s WHERE s.rule_id = r.rule_id) AS suppressed, \
+                    (SELECT COUNT(*) FROM alerts a WHERE a.rule_id = r.rule_id AND a.dismissal = 'false_positive') AS false_positives, \
+                    (SELECT COUNT(*) FROM alerts a WHERE a.rule_id = r.rule_id AND a.dismissal = 'benign') AS benign \
+             FROM (SELECT DISTINCT rule_id FROM alerts WHERE rule_id IS NOT NULL UNION SELECT DISTINCT rule_id FROM alert_rate) r \
+             ORDER BY false_positives DESC, suppressed DESC, alerts DESC, rule_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RuleAlertStats {
+                    rule_id: r.try_get("rule_id")?,
+                    alerts: r.try_get::<i64, _>("alerts")? as u64,
+                    suppressed: r.try_get::<i64, _>("suppressed")? as u64,
+                    false_positives: r.try_get::<i64, _>("false_positives")? as u64,
+                    benign: r.try_get::<i64, _>("benign")? as u64,
+                })
+            })
+            .collect()
+    }
+
     async fn apply_org_impl(
         &self,
         actor: &str,
@@ -1431,6 +1630,109 @@ fn scope_value(field: &'static str, value: Option<&str>) -> StoreResult<Option<S
         .into());
     }
     Ok(Some(v))
+}
+
+/// Events kept per alert: enough to triage and to declare an incident from; the count says
+/// how many times it fired in all.
+const MAX_ALERT_EVENTS: i64 = 100;
+
+async fn add_alert_events(conn: &mut SqliteConnection, id: i64, events: &[u64]) -> StoreResult<()> {
+    let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM alert_events WHERE alert_id = ?")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    for event in events
+        .iter()
+        .take((MAX_ALERT_EVENTS - held).max(0) as usize)
+    {
+        sqlx::query("INSERT OR IGNORE INTO alert_events (alert_id, event_id) VALUES (?, ?)")
+            .bind(id)
+            .bind(*event as i64)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn log_alert(
+    conn: &mut SqliteConnection,
+    id: i64,
+    actor: &str,
+    action: &str,
+    text: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO alert_log (alert_id, seq, at, actor, action, text) \
+         VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM alert_log WHERE alert_id = ?), ?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(id)
+    .bind(ts(now()))
+    .bind(actor)
+    .bind(action)
+    .bind(text)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn load_alert(
+    conn: &mut SqliteConnection,
+    id: i64,
+    with_log: bool,
+) -> StoreResult<vigil_core::Alert> {
+    let row = sqlx::query("SELECT * FROM alerts WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("alert ALR-{id}")))?;
+    let event_ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT event_id FROM alert_events WHERE alert_id = ? ORDER BY event_id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let log = if with_log {
+        let rows = sqlx::query("SELECT * FROM alert_log WHERE alert_id = ? ORDER BY seq")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(vigil_core::AlertLogEntry {
+                    at: col_ts(r, "at")?,
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    text: r.try_get("text")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?
+    } else {
+        Vec::new()
+    };
+    let dismissal: Option<String> = row.try_get("dismissal")?;
+    Ok(vigil_core::Alert {
+        id,
+        key: format!("ALR-{id}"),
+        status: col_parse(&row, "status")?,
+        count: row.try_get::<i64, _>("count")? as u64,
+        first_seen: col_ts(&row, "first_seen")?,
+        last_seen: col_ts(&row, "last_seen")?,
+        dismissal: dismissal.map(|d| d.parse().map_err(corrupt)).transpose()?,
+        alert: vigil_core::NewAlert {
+            title: row.try_get("title")?,
+            source: col_parse(&row, "source")?,
+            severity: col_parse(&row, "severity")?,
+            service: row.try_get("service")?,
+            dedup_key: row.try_get("dedup_key")?,
+            rule_id: row.try_get("rule_id")?,
+            summary: row.try_get("summary")?,
+            origin: row.try_get("origin")?,
+            reporter: row.try_get("reporter")?,
+            event_ids: event_ids.into_iter().map(|e| e as u64).collect(),
+        },
+        log,
+    })
 }
 
 fn org_row(row: &SqliteRow) -> StoreResult<OrgVersion> {
@@ -2074,6 +2376,42 @@ impl Store for SqliteStore {
         tenant: Option<&'a str>,
     ) -> BoxFuture<'a, StoreResult<CreatedToken>> {
         Box::pin(self.create_token_impl(actor, name, Role::Ingest, service, tenant))
+    }
+
+    fn raise_alert<'a>(
+        &'a self,
+        actor: &'a str,
+        alert: vigil_core::NewAlert,
+        policy: AlertPolicy,
+    ) -> BoxFuture<'a, StoreResult<Raised>> {
+        Box::pin(self.raise_alert_impl(actor, alert, policy))
+    }
+
+    fn list_alerts<'a>(
+        &'a self,
+        filter: &'a AlertFilter,
+    ) -> BoxFuture<'a, StoreResult<Page<vigil_core::Alert>>> {
+        Box::pin(self.list_alerts_impl(filter))
+    }
+
+    fn get_alert(&self, id: i64) -> BoxFuture<'_, StoreResult<vigil_core::Alert>> {
+        Box::pin(async move {
+            let mut conn = self.pool.acquire().await?;
+            load_alert(&mut conn, id, true).await
+        })
+    }
+
+    fn act_on_alert<'a>(
+        &'a self,
+        actor: &'a str,
+        id: i64,
+        action: vigil_core::AlertAction,
+    ) -> BoxFuture<'a, StoreResult<vigil_core::Alert>> {
+        Box::pin(self.act_on_alert_impl(actor, id, action))
+    }
+
+    fn alert_stats_by_rule(&self) -> BoxFuture<'_, StoreResult<Vec<RuleAlertStats>>> {
+        Box::pin(self.alert_stats_impl())
     }
 
     fn apply_org<'a>(

@@ -195,3 +195,71 @@ pub struct OrgVersion {
     /// The document, as canonical JSON.
     pub document: serde_json::Value,
 }
+
+/// How alerts are folded and limited when raised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertPolicy {
+    /// An open alert with the same dedup key last seen within this window absorbs a new one.
+    pub dedup_window: chrono::Duration,
+    /// At most this many new alerts per rule per hour; beyond, they are counted as suppressed.
+    pub max_new_per_rule_per_hour: u32,
+}
+
+impl Default for AlertPolicy {
+    fn default() -> Self {
+        AlertPolicy {
+            dedup_window: chrono::Duration::hours(1),
+            max_new_per_rule_per_hour: 20,
+        }
+    }
+}
+
+/// What raising an alert did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Raised {
+    /// A new alert.
+    Created(vigil_core::Alert),
+    /// Folded into the open alert with the same dedup key.
+    Deduplicated(vigil_core::Alert),
+    /// Held back by the rule's rate limit (counted in [`RuleAlertStats::suppressed`]).
+    Suppressed,
+}
+
+/// Filters for [`crate::Store::list_alerts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertFilter {
+    /// Only in this status.
+    pub status: Option<vigil_core::AlertStatus>,
+    /// Only for this service.
+    pub service: Option<String>,
+    /// Only from this rule.
+    pub rule_id: Option<String>,
+    /// Page size (1–1000; 0 means 100). Newest first.
+    pub limit: u32,
+}
+
+impl Default for AlertFilter {
+    fn default() -> Self {
+        AlertFilter {
+            status: None,
+            service: None,
+            rule_id: None,
+            limit: 100,
+        }
+    }
+}
+
+/// Per-rule figures for tuning: alerts, suppressed by the rate limit, dismissals by kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleAlertStats {
+    /// The rule id.
+    pub rule_id: String,
+    /// Alerts raised.
+    pub alerts: u64,
+    /// Alerts held back by the rate limit.
+    pub suppressed: u64,
+    /// Dismissed as false positives.
+    pub false_positives: u64,
+    /// Dismissed as benign.
+    pub benign: u64,
+}

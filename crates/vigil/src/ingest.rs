@@ -719,6 +719,7 @@ mod tests {
                 reason: "bad".into(),
             }],
             detections: 0,
+            alerts: 0,
         };
         let got: Vec<String> = rejections(&resp, &origins, &paths)
             .map(|p| p.to_string())

@@ -105,6 +105,7 @@ pub async fn ingest(
             })
             .collect(),
         detections: report.detections as u64,
+        alerts: report.alerts as u64,
     }))
 }
 

@@ -2,6 +2,7 @@
 //! Handlers are registered only through `routes!`, which also records their OpenAPI entry.
 
 pub mod actions;
+pub mod alerts;
 pub mod admin;
 pub mod detections;
 pub mod events;
@@ -50,6 +51,12 @@ pub fn register(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(rules::get))
         .routes(routes!(rules::reload))
         .routes(routes!(org::apply, org::get))
+        .routes(routes!(alerts::raise, alerts::list))
+        .routes(routes!(alerts::rules))
+        .routes(routes!(alerts::get))
+        .routes(routes!(alerts::ack))
+        .routes(routes!(alerts::resolve))
+        .routes(routes!(alerts::dismiss))
         .routes(routes!(org::who))
         .routes(routes!(org::coverage))
 }

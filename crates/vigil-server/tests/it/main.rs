@@ -1,6 +1,7 @@
 //! Integration tests of the HTTP API: each test starts the real server on 127.0.0.1:0 with its
 //! own temporary data directory and drives it over HTTP with `vigil-client`. No mocks.
 
+mod alerts;
 mod auth;
 mod errors;
 mod events;

@@ -44,6 +44,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/org"),
     ("get", "/api/v1/oncall"),
     ("get", "/api/v1/oncall/coverage"),
+    ("post", "/api/v1/alerts"),
+    ("get", "/api/v1/alerts"),
+    ("get", "/api/v1/alerts/rules"),
+    ("get", "/api/v1/alerts/{key}"),
+    ("post", "/api/v1/alerts/{key}/ack"),
+    ("post", "/api/v1/alerts/{key}/resolve"),
+    ("post", "/api/v1/alerts/{key}/dismiss"),
 ];
 
 #[tokio::test]

@@ -1,0 +1,81 @@
+//! Bodies and query strings of the alert routes. Alerts themselves are `vigil_core::Alert`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+pub use vigil_core::{Alert, AlertLogEntry, AlertSource, AlertStatus, Dismissal, NewAlert};
+
+/// Body of `POST /api/v1/alerts`: an alert from an external tool, in the manner of PagerDuty's
+/// Events API. The same `dedup_key` within the window updates the open alert.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalAlert {
+    /// What happened, in a line.
+    pub title: String,
+    /// The preliminary severity (SEV1 … SEV4; `critical`, `high` … are read too).
+    pub severity: vigil_core::Severity,
+    /// The tool that raised it (`guardduty`, `crowdstrike` …).
+    pub source: String,
+    /// The service it concerns.
+    pub service: String,
+    /// Alerts with the same key within the window are one alert (default: source + title).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup_key: Option<String>,
+    /// More detail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+}
+
+/// Answer of `POST /api/v1/alerts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RaiseResponse {
+    /// `created`, `deduplicated` (folded into the open alert) or `suppressed` (rate limit).
+    pub outcome: String,
+    /// The alert, unless suppressed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<Alert>,
+}
+
+/// Query of `GET /api/v1/alerts`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AlertQuery {
+    /// Only in this status (`triggered`, `acknowledged`, `resolved`, `dismissed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<AlertStatus>,
+    /// Only for this service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// Only from this rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<String>,
+    /// At most this many, newest first (1–1000, default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// Body of `POST /api/v1/alerts/{key}/dismiss`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DismissAlert {
+    /// `false_positive` (the rule needs tuning) or `benign` (authorised activity).
+    pub kind: Dismissal,
+    /// Why; counted per rule for tuning.
+    pub reason: String,
+}
+
+/// Per-rule alert figures (`GET /api/v1/alerts/rules`), noisiest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RuleAlertStats {
+    /// The rule id.
+    pub rule_id: String,
+    /// Alerts raised.
+    pub alerts: u64,
+    /// Alerts the rule's rate limit held back.
+    pub suppressed: u64,
+    /// Dismissed as false positives.
+    pub false_positives: u64,
+    /// Dismissed as benign.
+    pub benign: u64,
+}

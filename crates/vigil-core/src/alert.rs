@@ -1,0 +1,271 @@
+//! Alerts: a detection, an external tool's event or a person's report, with a preliminary
+//! severity, the service it concerns and the events behind it, waiting for a responder. The
+//! same rule and grouping key within a window update one alert (count, last seen) instead of
+//! opening new ones; a responder acknowledges, resolves or dismisses it (false positive or
+//! benign, with a reason, counted per rule for tuning).
+
+use chrono::{DateTime, Utc};
+
+use crate::detection::RuleLevel;
+use crate::error::DomainError;
+use crate::severity::Severity;
+
+wire_enum!(
+    /// Where an alert state is in its life.
+    AlertStatus ("status") {
+        /// New: the on-call has not acknowledged it.
+        Triggered = "triggered",
+        /// Someone took it; escalation stops.
+        Acknowledged = "acknowledged",
+        /// Dealt with.
+        Resolved = "resolved",
+        /// Not an attack: a false positive or benign activity.
+        Dismissed = "dismissed",
+    }
+);
+
+wire_enum!(
+    /// What raised an alert.
+    AlertSource ("source") {
+        /// A Sigma rule matched an ingested event.
+        Detection = "detection",
+        /// An external tool posted it (`POST /api/v1/alerts`).
+        External = "external",
+        /// An employee or a customer reported suspicious activity.
+        Report = "report",
+    }
+);
+
+wire_enum!(
+    /// Why an alert is dismissed.
+    Dismissal ("kind") {
+        /// The rule fired on activity that is not what it looks for: tune the rule.
+        FalsePositive = "false_positive",
+        /// The rule was right, but the activity was authorised or harmless.
+        Benign = "benign",
+    }
+);
+
+wire_enum!(
+    /// How much harm to the business a compromise of the asset does.
+    AssetCriticality ("criticality") {
+        /// Internal tools, no customer impact.
+        Low = "low",
+        /// Degraded customer experience.
+        Medium = "medium",
+        /// Customer data or money at stake.
+        High = "high",
+        /// The business stops.
+        Critical = "critical",
+    }
+);
+
+/// The preliminary severity of a detection: the rule's level read as a severity (critical →
+/// SEV1, high → SEV2, medium → SEV3, low and informational → SEV4), one step worse on a
+/// critical asset and one step milder on a low-criticality one. The response team adjusts it.
+pub fn preliminary_severity(level: RuleLevel, asset: Option<AssetCriticality>) -> Severity {
+    let base: i8 = match level {
+        RuleLevel::Critical => 1,
+        RuleLevel::High => 2,
+        RuleLevel::Medium => 3,
+        RuleLevel::Low | RuleLevel::Informational => 4,
+    };
+    let shift = match asset {
+        Some(AssetCriticality::Critical) => -1,
+        Some(AssetCriticality::Low) => 1,
+        _ => 0,
+    };
+    match (base + shift).clamp(1, 4) {
+        1 => Severity::Sev1,
+        2 => Severity::Sev2,
+        3 => Severity::Sev3,
+        _ => Severity::Sev4,
+    }
+}
+
+/// An alert to raise (or to fold into the open alert with the same dedup key).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewAlert {
+    /// What happened, in a line.
+    pub title: String,
+    /// What raised it.
+    pub source: AlertSource,
+    /// The preliminary severity.
+    pub severity: Severity,
+    /// The service it concerns (its owning team's on-call is paged).
+    pub service: String,
+    /// Alerts with the same key within the window are one alert.
+    pub dedup_key: String,
+    /// The Sigma rule, for detections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<String>,
+    /// More detail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// The tool that posted it, or how a person reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// The reporter's contact, for reports from people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reporter: Option<String>,
+    /// The log-store ids of the events behind it.
+    #[serde(default)]
+    pub event_ids: Vec<u64>,
+}
+
+impl NewAlert {
+    /// Checks the texts: title, service and dedup key non-blank, lengths bounded.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        for (field, value, max) in [
+            ("title", &self.title, 500),
+            ("service", &self.service, 200),
+            ("dedup_key", &self.dedup_key, 500),
+        ] {
+            if value.trim().is_empty() {
+                return Err(DomainError::invalid(field, "must not be empty"));
+            }
+            if value.chars().count() > max {
+                return Err(DomainError::invalid(
+                    field,
+                    format!("has more than {max} characters; shorten it"),
+                ));
+            }
+        }
+        if self
+            .summary
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > 20_000)
+        {
+            return Err(DomainError::invalid(
+                "summary",
+                "has more than 20000 characters; attach the rest as evidence",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What a responder does to an alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertAction {
+    /// Take it: escalation stops.
+    Acknowledge,
+    /// Close it as dealt with.
+    Resolve,
+    /// Close it as not an attack, with the kind and a reason.
+    Dismiss(Dismissal, String),
+}
+
+impl AlertAction {
+    /// The status the action leads to from `from`, or why it is refused.
+    pub fn apply(&self, from: AlertStatus) -> Result<AlertStatus, DomainError> {
+        let closed = matches!(from, AlertStatus::Resolved | AlertStatus::Dismissed);
+        match self {
+            AlertAction::Acknowledge if from == AlertStatus::Triggered => {
+                Ok(AlertStatus::Acknowledged)
+            }
+            AlertAction::Acknowledge => Err(DomainError::invalid(
+                "status",
+                format!("the alert is {from}; only a triggered alert can be acknowledged"),
+            )),
+            AlertAction::Resolve | AlertAction::Dismiss(..) if closed => Err(DomainError::invalid(
+                "status",
+                format!("the alert is already {from}"),
+            )),
+            AlertAction::Resolve => Ok(AlertStatus::Resolved),
+            AlertAction::Dismiss(_, reason) if reason.trim().is_empty() => {
+                Err(DomainError::invalid(
+                    "reason",
+                    "say why the alert is dismissed; the reason is counted per rule for tuning",
+                ))
+            }
+            AlertAction::Dismiss(..) => Ok(AlertStatus::Dismissed),
+        }
+    }
+}
+
+/// One entry of an alert's log: every page, acknowledgement, escalation step and change.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AlertLogEntry {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (a person's token name, or `vigil` for the system).
+    pub actor: String,
+    /// What: `created`, `deduplicated`, `acknowledged`, `resolved`, `dismissed` …
+    pub action: String,
+    /// Detail.
+    pub text: String,
+}
+
+/// An alert as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Alert {
+    /// Its number.
+    pub id: i64,
+    /// The key people say aloud: `ALR-12`.
+    pub key: String,
+    /// Where it is in its life.
+    pub status: AlertStatus,
+    /// How many times it fired within its dedup window.
+    pub count: u64,
+    /// First time it fired.
+    pub first_seen: DateTime<Utc>,
+    /// Last time it fired.
+    pub last_seen: DateTime<Utc>,
+    /// How it was dismissed, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dismissal: Option<Dismissal>,
+    /// What was raised.
+    #[serde(flatten)]
+    pub alert: NewAlert,
+    /// Its log, oldest first (on a single alert; empty in lists).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log: Vec<AlertLogEntry>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preliminary_severity_reads_the_level_and_the_asset() {
+        assert_eq!(preliminary_severity(RuleLevel::High, None), Severity::Sev2);
+        assert_eq!(
+            preliminary_severity(RuleLevel::High, Some(AssetCriticality::Critical)),
+            Severity::Sev1
+        );
+        assert_eq!(
+            preliminary_severity(RuleLevel::Critical, Some(AssetCriticality::Critical)),
+            Severity::Sev1
+        );
+        assert_eq!(
+            preliminary_severity(RuleLevel::Medium, Some(AssetCriticality::Low)),
+            Severity::Sev4
+        );
+        assert_eq!(
+            preliminary_severity(RuleLevel::Informational, Some(AssetCriticality::High)),
+            Severity::Sev4
+        );
+    }
+
+    #[test]
+    fn actions_follow_the_life_of_an_alert() {
+        use AlertStatus::*;
+        assert_eq!(
+            AlertAction::Acknowledge.apply(Triggered).unwrap(),
+            Acknowledged
+        );
+        assert!(AlertAction::Acknowledge.apply(Acknowledged).is_err());
+        assert_eq!(AlertAction::Resolve.apply(Acknowledged).unwrap(), Resolved);
+        assert!(AlertAction::Resolve.apply(Dismissed).is_err());
+        let dismiss = |r: &str| AlertAction::Dismiss(Dismissal::FalsePositive, r.into());
+        assert_eq!(
+            dismiss("").apply(Triggered).unwrap_err().field(),
+            Some("reason")
+        );
+        assert_eq!(dismiss("admin script").apply(Triggered).unwrap(), Dismissed);
+    }
+}

@@ -1,0 +1,267 @@
+//! Alerts over real HTTP: raised by detections on ingest with a preliminary severity from the
+//! rule's level and the service's criticality, folded by rule and host, rate-limited per rule,
+//! raised by external tools with a dedup key, and triaged (ack, resolve, dismiss with reason).
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::spawn_app_with_rules;
+
+const RULE: &str = "title: Credential dumping tool
+id: 5f1a3c52-0b7e-4d0a-9f8e-2c4d6e8f0a11
+status: test
+logsource:
+  product: linux
+detection:
+  selection:
+    command|contains: 'mimikatz'
+  condition: selection
+level: high
+";
+
+#[tokio::test]
+async fn detections_become_alerts_that_fold_limit_and_are_triaged() {
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(rules.path().join("r.yml"), RULE).unwrap();
+    let app = spawn_app_with_rules(vec![rules.path().to_owned()], |_| {}).await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("http://{}/api/v1{p}", app.addr);
+    let send = |query: &str, body: String| {
+        let http = http.clone();
+        let u = url(&format!("/events?{query}"));
+        let token = app.responder_token.clone();
+        async move {
+            let r = http
+                .post(u)
+                .bearer_auth(token)
+                .header("content-type", "application/x-ndjson")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let get = |p: String| {
+        let http = http.clone();
+        let token = app.responder_token.clone();
+        async move {
+            http.get(p)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    // The service is critical in the organisation: a high rule becomes SEV1.
+    let org = json!({
+        "people": [{"name": "alice"}],
+        "teams": [{"name": "secops", "members": ["alice"]}],
+        "services": [{"name": "payments", "team": "secops", "criticality": "critical"}]
+    });
+    let r = http
+        .put(url("/org"))
+        .bearer_auth(&app.admin_token)
+        .json(&org)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let report = send(
+        "service=payments&host=pc-1",
+        "{\"command\":\"mimikatz.exe\"}\n{\"command\":\"mimikatz.exe\"}\n".into(),
+    )
+    .await;
+    assert_eq!(
+        (report["detections"].as_u64(), report["alerts"].as_u64()),
+        (Some(2), Some(1))
+    );
+    // Same rule and host again: folded into the open alert.
+    let report = send(
+        "service=payments&host=pc-1",
+        "{\"command\":\"MIMIKATZ\"}".into(),
+    )
+    .await;
+    assert_eq!(report["alerts"], 0);
+    let page = get(url("/alerts?status=triggered")).await;
+    assert_eq!(page["total"], 1);
+    let alert = &page["items"][0];
+    assert_eq!(alert["key"], "ALR-1");
+    assert_eq!(alert["severity"], "SEV1");
+    assert_eq!(alert["count"], 2);
+    assert_eq!(alert["service"], "payments");
+    assert_eq!(alert["event_ids"].as_array().unwrap().len(), 3);
+    assert_eq!(alert["rule_id"], "5f1a3c52-0b7e-4d0a-9f8e-2c4d6e8f0a11");
+
+    // A noisy rule: 25 hosts at once; 20 new alerts an hour per rule, the rest suppressed.
+    let body: String = (0..25)
+        .map(|i| format!("{{\"command\":\"mimikatz\",\"host\":\"h{i:02}\"}}\n"))
+        .collect();
+    let report = send("service=web", body).await;
+    assert_eq!(report["alerts"], 19, "{report}");
+    let stats = get(url("/alerts/rules")).await;
+    assert_eq!(stats[0]["alerts"], 20);
+    assert_eq!(stats[0]["suppressed"], 6);
+    let web = get(url("/alerts?service=web")).await;
+    assert_eq!(web["items"][0]["severity"], "SEV2");
+
+    // Triage: viewers read but do not act; ack, then resolve; dismiss needs a reason.
+    let post = |p: String, token: String, body: Option<Value>| {
+        let http = http.clone();
+        async move {
+            let mut req = http.post(p).bearer_auth(token);
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            let r = req.send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, _) = post(url("/alerts/ALR-1/ack"), app.viewer_token(), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, acked) = post(url("/alerts/ALR-1/ack"), app.responder_token.clone(), None).await;
+    assert_eq!(
+        (status, acked["status"].as_str()),
+        (StatusCode::OK, Some("acknowledged"))
+    );
+    let (status, err) = post(url("/alerts/ALR-1/ack"), app.responder_token.clone(), None).await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("status"))
+    );
+    let (_, resolved) = post(
+        url("/alerts/ALR-1/resolve"),
+        app.responder_token.clone(),
+        None,
+    )
+    .await;
+    assert_eq!(resolved["status"], "resolved");
+    let actions: Vec<&str> = resolved["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["created", "deduplicated", "acknowledged", "resolved"]
+    );
+    let (status, err) = post(
+        url("/alerts/ALR-2/dismiss"),
+        app.responder_token.clone(),
+        Some(json!({"kind": "false_positive", "reason": " "})),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("reason"))
+    );
+    let (_, dismissed) = post(
+        url("/alerts/ALR-2/dismiss"),
+        app.responder_token.clone(),
+        Some(json!({"kind": "false_positive", "reason": "red-team exercise host"})),
+    )
+    .await;
+    assert_eq!(
+        (
+            dismissed["status"].as_str(),
+            dismissed["dismissal"].as_str()
+        ),
+        (Some("dismissed"), Some("false_positive"))
+    );
+    let stats = get(url("/alerts/rules")).await;
+    assert_eq!(stats[0]["false_positives"], 1);
+    let (status, _) = post(
+        url("/alerts/ALR-999/ack"),
+        app.responder_token.clone(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = post(url("/alerts/nope/ack"), app.responder_token.clone(), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Acting on alerts is in the audit trail.
+    let audit = http
+        .get(url("/audit"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(audit.contains("alert.acknowledged") && audit.contains("alert.dismissed"));
+}
+
+#[tokio::test]
+async fn external_tools_raise_alerts_with_a_dedup_key() {
+    let app = crate::support::spawn_app().await;
+    let http = reqwest::Client::new();
+    let url = format!("http://{}/api/v1/alerts", app.addr);
+    let body = json!({"title": "Impossible travel", "severity": "high", "source": "idp", "service": "sso", "dedup_key": "user-42"});
+    let r = http
+        .post(&url)
+        .bearer_auth(&app.responder_token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let first: Value = r.json().await.unwrap();
+    assert_eq!(
+        (
+            first["outcome"].as_str(),
+            first["alert"]["severity"].as_str()
+        ),
+        (Some("created"), Some("SEV2"))
+    );
+    assert_eq!(first["alert"]["source"], "external");
+    assert_eq!(first["alert"]["origin"], "idp");
+    let r = http
+        .post(&url)
+        .bearer_auth(&app.responder_token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let again: Value = r.json().await.unwrap();
+    assert_eq!(
+        (again["outcome"].as_str(), again["alert"]["count"].as_u64()),
+        (Some("deduplicated"), Some(2))
+    );
+    // Bad input names the field; viewers cannot raise.
+    let r = http
+        .post(&url)
+        .bearer_auth(&app.responder_token)
+        .json(&json!({"title": "x", "severity": "SEV9", "source": "a", "service": "b"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["field"],
+        "severity"
+    );
+    let r = http
+        .post(&url)
+        .bearer_auth(&app.responder_token)
+        .json(&json!({"title": " ", "severity": "SEV3", "source": "a", "service": "b"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["field"], "title");
+    let r = http
+        .post(&url)
+        .bearer_auth(app.viewer_token())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
