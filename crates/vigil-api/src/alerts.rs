@@ -79,3 +79,34 @@ pub struct RuleAlertStats {
     /// Dismissed as benign.
     pub benign: u64,
 }
+
+/// Body of `POST /api/v1/alerts/declare`: declare an incident from one or more open alerts.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclareIncident {
+    /// The alerts (`ALR-12`), all open.
+    pub alerts: Vec<String>,
+    /// The incident's title (default: the first alert's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Its summary (default: the alerts, listed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// Its severity (default: the worst of the alerts' preliminary severities).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<vigil_core::Severity>,
+    /// Why that severity (recorded in the severity history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity_reason: Option<String>,
+    /// Its category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<vigil_core::Category>,
+}
+
+/// Body of `POST /api/v1/alerts/{key}/merge`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeAlert {
+    /// The incident to merge into (`INC-7`).
+    pub incident: String,
+}

@@ -112,6 +112,11 @@ pub struct NewAlert {
     /// The log-store ids of the events behind it.
     #[serde(default)]
     pub event_ids: Vec<u64>,
+    /// The events themselves, in the order of `event_ids` (given when raised by detection;
+    /// returned on a single alert, left out of lists).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub events: Vec<serde_json::Value>,
 }
 
 impl NewAlert {
@@ -218,6 +223,9 @@ pub struct Alert {
     /// How it was dismissed, if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissal: Option<Dismissal>,
+    /// The incident it was declared as or merged into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
     /// What was raised.
     #[serde(flatten)]
     pub alert: NewAlert,

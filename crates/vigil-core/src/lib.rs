@@ -18,6 +18,7 @@ pub mod audit;
 pub mod detection;
 pub mod error;
 pub mod evidence;
+pub mod extract;
 pub mod ids;
 pub mod impact;
 pub mod incident;
@@ -37,6 +38,7 @@ pub use audit::{AuditEntry, ChainBreak, ChainProblem, GENESIS_HASH, NewAuditEntr
 pub use detection::{Detection, NewDetection, RuleLevel};
 pub use error::{DomainError, GuardRefusal};
 pub use evidence::{CustodyEntry, Evidence, EvidenceId, Sha256};
+pub use extract::indicators_from_events;
 pub use ids::{IncidentId, IncidentKey};
 pub use impact::DataImpact;
 pub use incident::{

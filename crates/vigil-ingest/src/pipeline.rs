@@ -83,6 +83,13 @@ impl std::fmt::Debug for Ingestor {
     }
 }
 
+/// A stored batch: its report, its detections, and the JSON of the events that matched.
+type Processed = (
+    IngestReport,
+    Vec<NewDetection>,
+    std::collections::HashMap<u64, String>,
+);
+
 /// A decoded event on its way to the store.
 struct Pending {
     position: Position,
@@ -136,7 +143,7 @@ impl Ingestor {
         envelope: Envelope,
     ) -> Result<IngestReport, IngestError> {
         let this = Arc::clone(self);
-        let (report, detections) = tokio::task::spawn_blocking(move || {
+        let processed = tokio::task::spawn_blocking(move || {
             let batch = decode_body(&body, format, this.max_event_bytes);
             let mut rejected: Vec<RejectedEvent> = batch
                 .rejected
@@ -168,7 +175,7 @@ impl Ingestor {
         })
         .await
         .map_err(|e| IngestError::Worker(e.to_string()))??;
-        self.finish(report, detections).await
+        self.finish(processed).await
     }
 
     /// Ingests events already cut out of their transport (syslog, files).
@@ -177,7 +184,7 @@ impl Ingestor {
         events: Vec<RawEvent>,
     ) -> Result<IngestReport, IngestError> {
         let this = Arc::clone(self);
-        let (report, detections) = tokio::task::spawn_blocking(move || {
+        let processed = tokio::task::spawn_blocking(move || {
             let mut rejected = Vec::new();
             let mut pending = Vec::with_capacity(events.len());
             for (index, raw) in events.into_iter().enumerate() {
@@ -208,18 +215,17 @@ impl Ingestor {
         })
         .await
         .map_err(|e| IngestError::Worker(e.to_string()))??;
-        self.finish(report, detections).await
+        self.finish(processed).await
     }
 
     async fn finish(
         &self,
-        mut report: IngestReport,
-        detections: Vec<NewDetection>,
+        (mut report, detections, matched_json): Processed,
     ) -> Result<IngestReport, IngestError> {
         report.detections = detections.len();
         if !detections.is_empty() {
             let recorded = self.store.record_detections(detections).await?;
-            report.alerts = self.raise_alerts(&recorded).await?;
+            report.alerts = self.raise_alerts(&recorded, &matched_json).await?;
         }
         Ok(report)
     }
@@ -230,6 +236,7 @@ impl Ingestor {
     async fn raise_alerts(
         &self,
         detections: &[vigil_core::Detection],
+        matched_json: &std::collections::HashMap<u64, String>,
     ) -> Result<usize, IngestError> {
         let org = self.store.current_org().await?;
         let criticality = |service: &str| {
@@ -266,11 +273,18 @@ impl Ingestor {
                         origin: Some("vigil-detect".into()),
                         reporter: None,
                         event_ids: Vec::new(),
+                        events: Vec::new(),
                     },
                     0,
                 )
             });
             entry.0.event_ids.push(d.event_id);
+            if let Some(json) = matched_json.get(&d.event_id) {
+                entry
+                    .0
+                    .events
+                    .push(serde_json::from_str(json).unwrap_or(serde_json::Value::Null));
+            }
             entry.1 += 1;
         }
         let mut created = 0;
@@ -289,7 +303,7 @@ impl Ingestor {
         &self,
         pending: Vec<Pending>,
         mut rejected: Vec<RejectedEvent>,
-    ) -> Result<(IngestReport, Vec<NewDetection>), IngestError> {
+    ) -> Result<Processed, IngestError> {
         let rules = self.rules.current();
         let set = &rules.set;
         let now = Utc::now();
@@ -330,7 +344,15 @@ impl Ingestor {
             ));
         }
         let (new_events, envelopes): (Vec<NewEvent>, Vec<Envelope>) = events.into_iter().unzip();
+        // The JSON of the events that matched travels with their alerts.
+        let mut matched_by_index: std::collections::HashMap<usize, String> = matched
+            .iter()
+            .enumerate()
+            .filter(|(_, rules)| !rules.is_empty())
+            .map(|(i, _)| (i, new_events[i].json.clone()))
+            .collect();
         let outcome = self.events.append(new_events)?;
+        let mut matched_json = std::collections::HashMap::new();
         // The store may refuse some (an empty service): map its batch indexes back.
         let refused: std::collections::HashSet<usize> =
             outcome.rejected.iter().map(|r| r.index).collect();
@@ -347,6 +369,9 @@ impl Ingestor {
             let Some(&event_id) = stored_ids.next() else {
                 break;
             };
+            if let Some(json) = matched_by_index.remove(&i) {
+                matched_json.insert(event_id, json);
+            }
             for &rule in rule_ids {
                 let meta = set.rule(vigil_detect::RuleId(rule));
                 detections.push(NewDetection {
@@ -370,6 +395,7 @@ impl Ingestor {
                 alerts: 0,
             },
             detections,
+            matched_json,
         ))
     }
 }

@@ -302,6 +302,16 @@ pub trait Store: Send + Sync + 'static {
         action: vigil_core::AlertAction,
     ) -> BoxFuture<'a, StoreResult<vigil_core::Alert>>;
 
+    /// Resolves open alerts as declared as (or merged into) `incident`, in one transaction,
+    /// logged and audited; refuses (changing nothing) if any is already closed.
+    fn close_alerts_into_incident<'a>(
+        &'a self,
+        actor: &'a str,
+        ids: &'a [i64],
+        incident: &'a str,
+        declared: bool,
+    ) -> BoxFuture<'a, StoreResult<Vec<vigil_core::Alert>>>;
+
     /// Per-rule alert, suppression and dismissal counts, for tuning noisy rules.
     fn alert_stats_by_rule(&self) -> BoxFuture<'_, StoreResult<Vec<RuleAlertStats>>>;
 

@@ -949,7 +949,7 @@ impl SqliteStore {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            add_alert_events(&mut tx, id, &alert.event_ids).await?;
+            add_alert_events(&mut tx, id, &alert.event_ids, &alert.events).await?;
             let n = alert.event_ids.len();
             log_alert(
                 &mut tx,
@@ -1006,7 +1006,7 @@ impl SqliteStore {
         .bind(ts(at))
         .fetch_one(&mut *tx)
         .await?;
-        add_alert_events(&mut tx, id, &alert.event_ids).await?;
+        add_alert_events(&mut tx, id, &alert.event_ids, &alert.events).await?;
         log_alert(
             &mut tx,
             id,
@@ -1636,20 +1636,30 @@ fn scope_value(field: &'static str, value: Option<&str>) -> StoreResult<Option<S
 /// how many times it fired in all.
 const MAX_ALERT_EVENTS: i64 = 100;
 
-async fn add_alert_events(conn: &mut SqliteConnection, id: i64, events: &[u64]) -> StoreResult<()> {
+async fn add_alert_events(
+    conn: &mut SqliteConnection,
+    id: i64,
+    ids: &[u64],
+    events: &[serde_json::Value],
+) -> StoreResult<()> {
     let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM alert_events WHERE alert_id = ?")
         .bind(id)
         .fetch_one(&mut *conn)
         .await?;
-    for event in events
+    for (i, event_id) in ids
         .iter()
+        .enumerate()
         .take((MAX_ALERT_EVENTS - held).max(0) as usize)
     {
-        sqlx::query("INSERT OR IGNORE INTO alert_events (alert_id, event_id) VALUES (?, ?)")
-            .bind(id)
-            .bind(*event as i64)
-            .execute(&mut *conn)
-            .await?;
+        let json = events.get(i).map(serde_json::Value::to_string);
+        sqlx::query(
+            "INSERT OR IGNORE INTO alert_events (alert_id, event_id, event) VALUES (?, ?, ?)",
+        )
+        .bind(id)
+        .bind(*event_id as i64)
+        .bind(json)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
@@ -1686,12 +1696,23 @@ async fn load_alert(
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("alert ALR-{id}")))?;
-    let event_ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT event_id FROM alert_events WHERE alert_id = ? ORDER BY event_id",
+    let event_rows = sqlx::query(
+        "SELECT event_id, event FROM alert_events WHERE alert_id = ? ORDER BY event_id",
     )
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
+    let mut event_ids = Vec::with_capacity(event_rows.len());
+    let mut events = Vec::new();
+    for r in &event_rows {
+        event_ids.push(r.try_get::<i64, _>("event_id")?);
+        if with_log {
+            let text: Option<String> = r.try_get("event")?;
+            if let Some(t) = text {
+                events.push(serde_json::from_str(&t).map_err(corrupt)?);
+            }
+        }
+    }
     let log = if with_log {
         let rows = sqlx::query("SELECT * FROM alert_log WHERE alert_id = ? ORDER BY seq")
             .bind(id)
@@ -1730,7 +1751,9 @@ async fn load_alert(
             origin: row.try_get("origin")?,
             reporter: row.try_get("reporter")?,
             event_ids: event_ids.into_iter().map(|e| e as u64).collect(),
+            events,
         },
+        incident: row.try_get("incident")?,
         log,
     })
 }
@@ -2408,6 +2431,45 @@ impl Store for SqliteStore {
         action: vigil_core::AlertAction,
     ) -> BoxFuture<'a, StoreResult<vigil_core::Alert>> {
         Box::pin(self.act_on_alert_impl(actor, id, action))
+    }
+
+    fn close_alerts_into_incident<'a>(
+        &'a self,
+        actor: &'a str,
+        ids: &'a [i64],
+        incident: &'a str,
+        declared: bool,
+    ) -> BoxFuture<'a, StoreResult<Vec<vigil_core::Alert>>> {
+        Box::pin(async move {
+            let mut tx = self.begin().await?;
+            let mut out = Vec::new();
+            for &id in ids {
+                let current = load_alert(&mut tx, id, false).await?;
+                vigil_core::AlertAction::Resolve.apply(current.status)?;
+                sqlx::query("UPDATE alerts SET status = 'resolved', incident = ? WHERE id = ?")
+                    .bind(incident)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let (action, text) = if declared {
+                    ("declared", format!("declared as incident {incident}"))
+                } else {
+                    ("merged", format!("merged into incident {incident}"))
+                };
+                log_alert(&mut tx, id, actor, action, &text).await?;
+                append_audit(
+                    &mut tx,
+                    actor,
+                    &format!("alert.{action}"),
+                    None,
+                    json!({ "alert": format!("ALR-{id}"), "incident": incident }),
+                )
+                .await?;
+                out.push(load_alert(&mut tx, id, true).await?);
+            }
+            tx.commit().await?;
+            Ok(out)
+        })
     }
 
     fn alert_stats_by_rule(&self) -> BoxFuture<'_, StoreResult<Vec<RuleAlertStats>>> {

@@ -6,8 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use vigil_api::alerts::*;
 use vigil_api::error::ErrorBody;
-use vigil_core::{AlertAction, Page};
+use vigil_core::{AlertAction, Incident, NewIncident, Page, indicators_from_events};
 use vigil_store::{AlertFilter, AlertPolicy, Raised};
+use vigil_store::{IncidentRef, NewEvidence};
 
 use crate::auth::{Principal, Responder, Sender};
 use crate::error::ApiError;
@@ -74,6 +75,7 @@ pub async fn raise(
         origin: Some(req.source),
         reporter: None,
         event_ids: Vec::new(),
+        events: Vec::new(),
     };
     let raised = state
         .store
@@ -248,5 +250,205 @@ pub async fn rules(
                 benign: s.benign,
             })
             .collect(),
+    ))
+}
+
+/// The open alerts named, with their events, or a 400/404 naming the one at fault.
+async fn open_alerts(state: &AppState, keys: &[String]) -> Result<Vec<Alert>, ApiError> {
+    if keys.is_empty() {
+        return Err(ApiError::invalid_field(
+            "alerts",
+            "name at least one alert, e.g. [\"ALR-12\"]",
+        ));
+    }
+    let mut alerts = Vec::new();
+    for key in keys {
+        let alert = state
+            .store
+            .get_alert(alert_id(key)?)
+            .await
+            .map_err(store_error)?;
+        if !matches!(
+            alert.status,
+            AlertStatus::Triggered | AlertStatus::Acknowledged
+        ) {
+            return Err(ApiError::invalid_field(
+                "alerts",
+                format!(
+                    "{} is {}; only open alerts can be declared or merged",
+                    alert.key, alert.status
+                ),
+            ));
+        }
+        if !alerts.iter().any(|a: &Alert| a.id == alert.id) {
+            alerts.push(alert);
+        }
+    }
+    Ok(alerts)
+}
+
+/// Files each alert's matched events on the incident as a JSON-lines evidence file.
+async fn file_events(
+    state: &AppState,
+    who: &str,
+    incident: &IncidentRef,
+    alerts: &[Alert],
+) -> Result<(), ApiError> {
+    for alert in alerts.iter().filter(|a| !a.alert.events.is_empty()) {
+        let mut body = Vec::new();
+        for e in &alert.alert.events {
+            body.extend_from_slice(e.to_string().as_bytes());
+            body.push(b'\n');
+        }
+        let meta = NewEvidence {
+            file_name: format!("{}-events.jsonl", alert.key),
+            description: Some(format!(
+                "the {} event(s) matched by {}: {}",
+                alert.alert.events.len(),
+                alert.key,
+                alert.alert.title
+            )),
+        };
+        let mut reader: &[u8] = &body;
+        state
+            .store
+            .add_evidence(who, incident, meta, &mut reader)
+            .await
+            .map_err(store_error)?;
+    }
+    Ok(())
+}
+
+/// Declare an incident from one or more open alerts: the worst preliminary severity (or the
+/// one given), the indicators named by the matched events (IPs, users, hosts, hashes,
+/// domains …), the events themselves as evidence, and the alerts' services in scope. The
+/// alerts are resolved as declared, each with the incident's key.
+#[utoipa::path(
+    post, path = "/alerts/declare", tag = "alerts",
+    request_body = DeclareIncident,
+    responses((status = 201, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn declare(
+    State(state): State<AppState>,
+    Responder(who): Responder,
+    ApiJson(req): ApiJson<DeclareIncident>,
+) -> Result<(StatusCode, Json<Incident>), ApiError> {
+    let alerts = open_alerts(&state, &req.alerts).await?;
+    let events: Vec<serde_json::Value> = alerts
+        .iter()
+        .flat_map(|a| a.alert.events.iter().cloned())
+        .collect();
+    let worst = alerts
+        .iter()
+        .map(|a| a.alert.severity)
+        .min()
+        .unwrap_or(vigil_core::Severity::Sev3);
+    let keys: Vec<&str> = alerts.iter().map(|a| a.key.as_str()).collect();
+    let mut services: Vec<String> = Vec::new();
+    for a in &alerts {
+        if !services.contains(&a.alert.service) {
+            services.push(a.alert.service.clone());
+        }
+    }
+    let summary = req.summary.clone().unwrap_or_else(|| {
+        alerts
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} ({}, {}, fired {} time(s)): {}",
+                    a.key,
+                    a.alert.severity,
+                    a.alert.service,
+                    a.count,
+                    a.alert.summary.as_deref().unwrap_or(&a.alert.title)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    let new: NewIncident = serde_json::from_value(serde_json::json!({
+        "title": req.title.clone().unwrap_or_else(|| alerts[0].alert.title.clone()),
+        "summary": summary,
+        "severity": req.severity.unwrap_or(worst),
+        "severity_reason": req.severity_reason.clone().unwrap_or_else(|| format!("preliminary severity of {}", keys.join(", "))),
+        "category": req.category,
+        "indicators": indicators_from_events(&events, 200),
+        "services": services,
+        "detected": alerts.iter().map(|a| a.first_seen).min(),
+    }))
+    .map_err(ApiError::internal)?;
+    let incident = state
+        .store
+        .create_incident(&who.name, new)
+        .await
+        .map_err(store_error)?;
+    let r = IncidentRef::Key(incident.key);
+    file_events(&state, &who.name, &r, &alerts).await?;
+    let ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
+    state
+        .store
+        .close_alerts_into_incident(&who.name, &ids, &incident.key.to_string(), true)
+        .await
+        .map_err(store_error)?;
+    let incident = state.store.get_incident(&r).await.map_err(store_error)?;
+    Ok((StatusCode::CREATED, Json(incident)))
+}
+
+/// Merge an open alert into an existing incident: its indicators and events join the
+/// incident, an action-log entry records it, and the alert is resolved as merged.
+#[utoipa::path(
+    post, path = "/alerts/{key}/merge", tag = "alerts",
+    params(("key" = String, Path, description = "Alert key (ALR-12)")),
+    request_body = MergeAlert,
+    responses((status = 200, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn merge(
+    State(state): State<AppState>,
+    Responder(who): Responder,
+    Path(key): Path<String>,
+    ApiJson(req): ApiJson<MergeAlert>,
+) -> Result<Json<Incident>, ApiError> {
+    let alerts = open_alerts(&state, std::slice::from_ref(&key)).await?;
+    let r = crate::incident_ref(&req.incident).map_err(|_| {
+        ApiError::invalid_field(
+            "incident",
+            format!("{:?} is not an incident key like INC-7", req.incident),
+        )
+    })?;
+    let incident = state.store.get_incident(&r).await.map_err(store_error)?;
+    let alert = &alerts[0];
+    let indicators = indicators_from_events(&alert.alert.events, 200);
+    if !indicators.is_empty() {
+        state
+            .store
+            .add_indicators(&who.name, &r, indicators)
+            .await
+            .map_err(store_error)?;
+    }
+    file_events(&state, &who.name, &r, &alerts).await?;
+    state
+        .store
+        .append_action(
+            &who.name,
+            &r,
+            vigil_core::ActionKind::Investigation,
+            &format!(
+                "merged alert {} ({}, {}, fired {} time(s)): {}",
+                alert.key,
+                alert.alert.severity,
+                alert.alert.service,
+                alert.count,
+                alert.alert.title
+            ),
+        )
+        .await
+        .map_err(store_error)?;
+    state
+        .store
+        .close_alerts_into_incident(&who.name, &[alert.id], &incident.key.to_string(), false)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(
+        state.store.get_incident(&r).await.map_err(store_error)?,
     ))
 }

@@ -53,6 +53,8 @@ pub fn register(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(org::apply, org::get))
         .routes(routes!(alerts::raise, alerts::list))
         .routes(routes!(alerts::rules))
+        .routes(routes!(alerts::declare))
+        .routes(routes!(alerts::merge))
         .routes(routes!(alerts::get))
         .routes(routes!(alerts::ack))
         .routes(routes!(alerts::resolve))

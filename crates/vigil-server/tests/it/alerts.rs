@@ -265,3 +265,144 @@ async fn external_tools_raise_alerts_with_a_dedup_key() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn an_incident_is_declared_from_alerts_with_their_indicators_and_events() {
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(rules.path().join("r.yml"), RULE).unwrap();
+    let app = spawn_app_with_rules(vec![rules.path().to_owned()], |_| {}).await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("http://{}/api/v1{p}", app.addr);
+    let sha = "a".repeat(64);
+    for host in ["pc-1", "pc-2"] {
+        let body = format!(
+            "{{\"command\":\"mimikatz.exe sekurlsa::logonpasswords\",\"source\":{{\"ip\":\"203.0.113.9\"}},\"user\":{{\"name\":\"eve\"}},\"Hashes\":\"SHA256={sha}\"}}"
+        );
+        let r = http
+            .post(url(&format!("/events?service=edr&host={host}")))
+            .bearer_auth(&app.responder_token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.json::<Value>().await.unwrap()["alerts"], 1);
+    }
+    let alert: Value = http
+        .get(url("/alerts/ALR-1"))
+        .bearer_auth(&app.responder_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(alert["events"][0]["user"]["name"], "eve", "{alert}");
+
+    let declare = |body: Value| {
+        let http = http.clone();
+        let u = url("/alerts/declare");
+        let token = app.responder_token.clone();
+        async move {
+            let r = http
+                .post(u)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, incident) =
+        declare(json!({"alerts": ["ALR-1"], "category": "account_compromise"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{incident}");
+    assert_eq!(incident["severity"], "SEV2");
+    assert_eq!(incident["title"], "Credential dumping tool");
+    assert_eq!(incident["services"], json!(["edr"]));
+    let indicators: Vec<(String, String)> = incident["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["kind"].as_str().unwrap().to_owned(),
+                i["value"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for (kind, value) in [
+        ("ip", "203.0.113.9"),
+        ("user_account", "eve"),
+        ("sha256", sha.as_str()),
+    ] {
+        assert!(
+            indicators.iter().any(|(k, v)| k == kind && v == value),
+            "{kind} {value}: {indicators:?}"
+        );
+    }
+    assert_eq!(incident["evidence"][0]["file_name"], "ALR-1-events.jsonl");
+    let key = incident["key"].as_str().unwrap().to_owned();
+    let alert: Value = http
+        .get(url("/alerts/ALR-1"))
+        .bearer_auth(&app.responder_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (alert["status"].as_str(), alert["incident"].as_str()),
+        (Some("resolved"), Some(key.as_str()))
+    );
+    assert_eq!(
+        alert["log"].as_array().unwrap().last().unwrap()["action"],
+        "declared"
+    );
+    // A closed alert cannot be declared again; nothing is created.
+    let (status, err) = declare(json!({"alerts": ["ALR-1"]})).await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("alerts"))
+    );
+    let (status, _) = declare(json!({"alerts": []})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // The second host's alert joins the incident.
+    let r = http
+        .post(url("/alerts/ALR-2/merge"))
+        .bearer_auth(&app.responder_token)
+        .json(&json!({"incident": key}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let merged: Value = r.json().await.unwrap();
+    assert_eq!(merged["evidence"].as_array().unwrap().len(), 2);
+    let actions: Value = http
+        .get(url(&format!("/incidents/{key}/actions")))
+        .bearer_auth(&app.responder_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        actions.to_string().contains("merged alert ALR-2"),
+        "{actions}"
+    );
+    let (_, list) = (
+        0,
+        http.get(url("/alerts?status=resolved"))
+            .bearer_auth(&app.responder_token)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(list["total"], 2);
+}

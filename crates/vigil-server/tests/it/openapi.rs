@@ -51,6 +51,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/alerts/{key}/ack"),
     ("post", "/api/v1/alerts/{key}/resolve"),
     ("post", "/api/v1/alerts/{key}/dismiss"),
+    ("post", "/api/v1/alerts/declare"),
+    ("post", "/api/v1/alerts/{key}/merge"),
 ];
 
 #[tokio::test]

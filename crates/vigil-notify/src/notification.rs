@@ -1,0 +1,101 @@
+//! What to say ([`Notification`]) and to whom ([`Target`]).
+
+use serde::{Deserialize, Serialize};
+
+/// One message about an alert or incident, independent of the channel it goes out on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// One line saying what happened ("Brute force on vpn-1").
+    pub title: String,
+    /// Severity as shown to people ("SEV2").
+    pub severity: String,
+    /// A few sentences of context; may be empty.
+    pub summary: String,
+    /// The alert or incident key ("ALR-12", "INC-42").
+    pub key: String,
+    /// Where a person acknowledges it, if anywhere.
+    pub ack_url: Option<String>,
+    /// The service concerned, if known.
+    pub service: Option<String>,
+    /// Further facts, in the order they are shown.
+    pub fields: Vec<(String, String)>,
+}
+
+impl Notification {
+    /// A notification with a title, severity and key, and nothing else yet.
+    pub fn new(
+        title: impl Into<String>,
+        severity: impl Into<String>,
+        key: impl Into<String>,
+    ) -> Self {
+        Notification {
+            title: title.into(),
+            severity: severity.into(),
+            summary: String::new(),
+            key: key.into(),
+            ack_url: None,
+            service: None,
+            fields: Vec::new(),
+        }
+    }
+
+    /// Sets the summary.
+    pub fn with_summary(mut self, summary: impl Into<String>) -> Self {
+        self.summary = summary.into();
+        self
+    }
+
+    /// Sets the acknowledgement URL.
+    pub fn with_ack_url(mut self, url: impl Into<String>) -> Self {
+        self.ack_url = Some(url.into());
+        self
+    }
+
+    /// Sets the service.
+    pub fn with_service(mut self, service: impl Into<String>) -> Self {
+        self.service = Some(service.into());
+        self
+    }
+
+    /// Appends a field.
+    pub fn with_field(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.fields.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// Where a notification goes.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Target {
+    /// An HTTP(S) endpoint that takes a JSON POST. The URL often carries a secret (Slack and
+    /// Teams put it in the path, others in the query), so it is never logged or recorded whole.
+    Webhook { url: String, format: WebhookFormat },
+    /// One e-mail recipient, as an address or `Name <address>`.
+    Email { to: String },
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Webhook { url, format } => f
+                .debug_struct("Webhook")
+                .field("url", &crate::redact_url(url))
+                .field("format", format)
+                .finish(),
+            Target::Email { to } => f.debug_struct("Email").field("to", to).finish(),
+        }
+    }
+}
+
+/// The JSON shape a webhook expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    /// Vigil's own JSON with every field of the notification.
+    Generic,
+    /// Slack incoming-webhook format: `text` plus Block Kit `blocks`.
+    Slack,
+    /// Microsoft Teams: an Adaptive Card in the `message`/`attachments` envelope.
+    Teams,
+}
