@@ -2,6 +2,7 @@
 //! reqwest). Used by the `vigil incident` commands and by the server's integration tests.
 //! Errors returned by the server keep their stable code, message, field and guards.
 
+mod alerts;
 mod endpoints;
 mod events;
 mod org;

@@ -80,6 +80,60 @@ pub struct Team {
     /// Its on-call schedules (primary, secondary …), in escalation order.
     #[serde(default)]
     pub schedules: Vec<Schedule>,
+    /// Who is paged when, until someone acknowledges (default: every schedule's on-call at
+    /// once, then the manager after 15 minutes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<EscalationPolicy>,
+}
+
+/// An escalation policy: levels paged one after the other until the alert is acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationPolicy {
+    /// The levels, in order; each names when it is paged after the alert opened.
+    pub levels: Vec<EscalationLevel>,
+    /// Times the whole policy is run again after its last level (default 0).
+    #[serde(default)]
+    pub repeat: u32,
+    /// How long after the last level a repeat starts (default `30m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_after: Option<String>,
+}
+
+/// One level of an escalation policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationLevel {
+    /// When, after the alert opened: `0`, `90s`, `15m`, `1h`.
+    pub after: String,
+    /// Who: `schedule:NAME` (its on-call at that moment), `manager`, `person:NAME`, or
+    /// `team:NAME` (that team's first schedule's on-call, e.g. the central response team).
+    pub notify: Vec<String>,
+}
+
+/// Reads `0`, `90s`, `15m`, `2h` into seconds.
+pub fn parse_after(text: &str) -> Option<u64> {
+    let t = text.trim();
+    if t == "0" {
+        return Some(0);
+    }
+    let unit = t.chars().last()?;
+    let n: u64 = t[..t.len() - unit.len_utf8()].trim().parse().ok()?;
+    n.checked_mul(match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        _ => return None,
+    })
+}
+
+/// Someone to page at a level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageTarget {
+    /// The person.
+    pub person: Person,
+    /// Why them: `schedule primary`, `manager`, `person`, `team central`.
+    pub reason: String,
 }
 
 /// How much an outage or a compromise of a service hurts.
@@ -268,6 +322,57 @@ impl OrgDocument {
                     }
                 }
             }
+            if let Some(policy) = &team.escalation {
+                if policy.levels.is_empty() {
+                    problems.push(problem(
+                        format!("teams[{i}].escalation.levels"),
+                        "needs at least one level",
+                    ));
+                }
+                if let Some(r) = &policy.repeat_after
+                    && parse_after(r).is_none()
+                {
+                    problems.push(problem(
+                        format!("teams[{i}].escalation.repeat_after"),
+                        format!("{r:?} is not a delay; write 0, 90s, 15m or 1h"),
+                    ));
+                }
+                let mut previous = 0;
+                for (l, level) in policy.levels.iter().enumerate() {
+                    let field = format!("teams[{i}].escalation.levels[{l}]");
+                    match parse_after(&level.after) {
+                        None => problems.push(problem(
+                            format!("{field}.after"),
+                            format!("{:?} is not a delay; write 0, 90s, 15m or 1h", level.after),
+                        )),
+                        Some(a) if a < previous => problems.push(problem(
+                            format!("{field}.after"),
+                            "comes before the previous level; order levels by delay",
+                        )),
+                        Some(a) => previous = a,
+                    }
+                    if level.notify.is_empty() {
+                        problems.push(problem(
+                            format!("{field}.notify"),
+                            "names nobody; add schedule:NAME, manager, person:NAME or team:NAME",
+                        ));
+                    }
+                    for (n, target) in level.notify.iter().enumerate() {
+                        let known = match target.split_once(':') {
+                            Some(("schedule", name)) => {
+                                team.schedules.iter().any(|s| s.name == name)
+                            }
+                            Some(("person", name)) => people.contains(name),
+                            Some(("team", name)) => teams.contains(name),
+                            None => target == "manager" && team.manager.is_some(),
+                            _ => false,
+                        };
+                        if !known {
+                            problems.push(problem(format!("{field}.notify[{n}]"), format!("{target:?} names no schedule of this team, person, team or manager; write schedule:NAME, manager, person:NAME or team:NAME")));
+                        }
+                    }
+                }
+            }
             schedules.insert(team.name.clone(), valid);
         }
         for (i, service) in self.services.iter().enumerate() {
@@ -323,6 +428,96 @@ impl ValidOrg {
             .get(team)
             .map(Vec::as_slice)
             .ok_or_else(|| TeamQueryError::UnknownTeam(team.to_owned()))
+    }
+
+    /// The team's escalation policy: its own, or every schedule's on-call at once and the
+    /// manager after 15 minutes.
+    pub fn escalation(&self, team: &str) -> Result<EscalationPolicy, TeamQueryError> {
+        let t = self
+            .document
+            .teams
+            .iter()
+            .find(|t| t.name == team)
+            .ok_or_else(|| TeamQueryError::UnknownTeam(team.to_owned()))?;
+        if let Some(p) = &t.escalation {
+            return Ok(p.clone());
+        }
+        let mut levels = vec![EscalationLevel {
+            after: "0".into(),
+            notify: t
+                .schedules
+                .iter()
+                .map(|s| format!("schedule:{}", s.name))
+                .collect(),
+        }];
+        if t.manager.is_some() {
+            levels.push(EscalationLevel {
+                after: "15m".into(),
+                notify: vec!["manager".into()],
+            });
+        }
+        levels.retain(|l| !l.notify.is_empty());
+        Ok(EscalationPolicy {
+            levels,
+            repeat: 0,
+            repeat_after: None,
+        })
+    }
+
+    /// The people a level's `notify` entries name at `at` (nobody for a schedule with a gap).
+    pub fn page_targets(
+        &self,
+        team: &str,
+        notify: &[String],
+        at: Timestamp,
+    ) -> Result<Vec<PageTarget>, TeamQueryError> {
+        let t = self
+            .document
+            .teams
+            .iter()
+            .find(|t| t.name == team)
+            .ok_or_else(|| TeamQueryError::UnknownTeam(team.to_owned()))?;
+        let mut out: Vec<PageTarget> = Vec::new();
+        let mut push = |name: &str, reason: String| {
+            if let Some(p) = self.person(name)
+                && !out.iter().any(|o| o.person.name == name)
+            {
+                out.push(PageTarget {
+                    person: p.clone(),
+                    reason,
+                });
+            }
+        };
+        for target in notify {
+            match target.split_once(':') {
+                Some(("schedule", name)) => {
+                    let on_call = self
+                        .team_schedules(team)?
+                        .iter()
+                        .find(|s| s.name() == name)
+                        .and_then(|s| who_is_on_call(s, at));
+                    if let Some(o) = on_call {
+                        push(&o.person, format!("on call in schedule {name}"));
+                    }
+                }
+                Some(("person", name)) => push(name, "named in the policy".into()),
+                Some(("team", other)) => {
+                    let on_call = self
+                        .team_schedules(other)?
+                        .first()
+                        .and_then(|s| who_is_on_call(s, at));
+                    if let Some(o) = on_call {
+                        push(&o.person, format!("on call for team {other}"));
+                    }
+                }
+                _ => {
+                    if let Some(m) = &t.manager {
+                        push(m, "manager of the team".into());
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Who is on call at `at` in each of the team's schedules, in escalation order.

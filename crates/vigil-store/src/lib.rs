@@ -38,8 +38,8 @@ pub use error::StoreError;
 pub use sqlite::SqliteStore;
 
 pub use types::{
-    AlertFilter, AlertPolicy, AuditFilter, DetectionFilter, EvidenceDownload, IncidentFilter,
-    IncidentRef, NewEvidence, OrgVersion, Principal, Raised, RuleAlertStats,
+    AlertFilter, AlertPolicy, AuditFilter, DetectionFilter, EscalationTimer, EvidenceDownload,
+    IncidentFilter, IncidentRef, NewEvidence, OrgVersion, Principal, Raised, RuleAlertStats,
 };
 pub use vigil_core::{CreatedToken, IndicatorHit, Page, Related, TokenInfo};
 
@@ -311,6 +311,30 @@ pub trait Store: Send + Sync + 'static {
         incident: &'a str,
         declared: bool,
     ) -> BoxFuture<'a, StoreResult<Vec<vigil_core::Alert>>>;
+
+    /// Escalation clocks due at `now` (oldest first, at most `limit`).
+    fn due_escalations(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> BoxFuture<'_, StoreResult<Vec<EscalationTimer>>>;
+
+    /// Moves an alert's escalation clock on: the next level, round and start, due at `next_at`,
+    /// or stops it (`None`). Ignored if the clock was stopped meanwhile (an acknowledgement).
+    fn advance_escalation(
+        &self,
+        alert_id: i64,
+        next: Option<(u32, u32, DateTime<Utc>, DateTime<Utc>)>,
+    ) -> BoxFuture<'_, StoreResult<()>>;
+
+    /// Appends an entry to an alert's log (pages, deliveries, escalation steps).
+    fn log_alert<'a>(
+        &'a self,
+        alert_id: i64,
+        actor: &'a str,
+        action: &'a str,
+        text: &'a str,
+    ) -> BoxFuture<'a, StoreResult<()>>;
 
     /// Per-rule alert, suppression and dismissal counts, for tuning noisy rules.
     fn alert_stats_by_rule(&self) -> BoxFuture<'_, StoreResult<Vec<RuleAlertStats>>>;

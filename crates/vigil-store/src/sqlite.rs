@@ -1007,6 +1007,12 @@ impl SqliteStore {
         .fetch_one(&mut *tx)
         .await?;
         add_alert_events(&mut tx, id, &alert.event_ids, &alert.events).await?;
+        sqlx::query("INSERT INTO alert_escalations (alert_id, level, round, started_at, next_at) VALUES (?, 0, 0, ?, ?)")
+            .bind(id)
+            .bind(ts(at))
+            .bind(ts(at))
+            .execute(&mut *tx)
+            .await?;
         log_alert(
             &mut tx,
             id,
@@ -1078,6 +1084,10 @@ impl SqliteStore {
                 Some(*kind),
             ),
         };
+        sqlx::query("UPDATE alert_escalations SET done = 1 WHERE alert_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "UPDATE alerts SET status = ?, dismissal = COALESCE(?, dismissal) WHERE id = ?",
         )
@@ -2446,6 +2456,10 @@ impl Store for SqliteStore {
             for &id in ids {
                 let current = load_alert(&mut tx, id, false).await?;
                 vigil_core::AlertAction::Resolve.apply(current.status)?;
+                sqlx::query("UPDATE alert_escalations SET done = 1 WHERE alert_id = ?")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query("UPDATE alerts SET status = 'resolved', incident = ? WHERE id = ?")
                     .bind(incident)
                     .bind(id)
@@ -2469,6 +2483,71 @@ impl Store for SqliteStore {
             }
             tx.commit().await?;
             Ok(out)
+        })
+    }
+
+    fn due_escalations(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> BoxFuture<'_, StoreResult<Vec<EscalationTimer>>> {
+        Box::pin(async move {
+            let rows = sqlx::query("SELECT * FROM alert_escalations WHERE done = 0 AND next_at <= ? ORDER BY next_at LIMIT ?")
+                .bind(ts(now))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(EscalationTimer {
+                        alert_id: r.try_get("alert_id")?,
+                        level: r.try_get::<i64, _>("level")? as u32,
+                        round: r.try_get::<i64, _>("round")? as u32,
+                        started_at: col_ts(r, "started_at")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn advance_escalation(
+        &self,
+        alert_id: i64,
+        next: Option<(u32, u32, DateTime<Utc>, DateTime<Utc>)>,
+    ) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async move {
+            match next {
+                Some((level, round, started_at, next_at)) => {
+                    sqlx::query("UPDATE alert_escalations SET level = ?, round = ?, started_at = ?, next_at = ? WHERE alert_id = ? AND done = 0")
+                        .bind(i64::from(level))
+                        .bind(i64::from(round))
+                        .bind(ts(started_at))
+                        .bind(ts(next_at))
+                        .bind(alert_id)
+                        .execute(&self.pool)
+                        .await?;
+                }
+                None => {
+                    sqlx::query("UPDATE alert_escalations SET done = 1 WHERE alert_id = ?")
+                        .bind(alert_id)
+                        .execute(&self.pool)
+                        .await?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn log_alert<'a>(
+        &'a self,
+        alert_id: i64,
+        actor: &'a str,
+        action: &'a str,
+        text: &'a str,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            let mut conn = self.pool.acquire().await?;
+            log_alert(&mut conn, alert_id, actor, action, text).await
         })
     }
 

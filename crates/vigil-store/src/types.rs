@@ -263,3 +263,16 @@ pub struct RuleAlertStats {
     /// Dismissed as benign.
     pub benign: u64,
 }
+
+/// A stored escalation clock that is due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationTimer {
+    /// The alert.
+    pub alert_id: i64,
+    /// The level to page now (0-based).
+    pub level: u32,
+    /// Which run of the policy (0 for the first).
+    pub round: u32,
+    /// When this round began.
+    pub started_at: DateTime<Utc>,
+}

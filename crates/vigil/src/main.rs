@@ -1,6 +1,7 @@
 //! `vigil`: the one binary. `main` only parses arguments and dispatches to one module per subcommand.
 
 mod admin;
+mod alerts;
 mod apply;
 mod audit;
 mod bench;
@@ -58,6 +59,9 @@ enum Command {
     /// Work with Sigma rule sets (local check, or the set a running server uses).
     #[command(subcommand)]
     Rules(rules::Command),
+    /// Triage alerts: list, show, ack, resolve, dismiss, declare an incident, merge.
+    #[command(subcommand)]
+    Alerts(alerts::Command),
     /// Apply the organisation file (people, teams, on-call schedules, service owners).
     Apply(Box<apply::Args>),
     /// Who is on call, and where on-call coverage has gaps.
@@ -82,6 +86,7 @@ fn main() -> std::process::ExitCode {
         Command::Storage(cmd) => storage::run(cmd),
         Command::Detections(args) => detections::run(*args),
         Command::Rules(cmd) => rules::run(cmd),
+        Command::Alerts(cmd) => alerts::run(cmd),
         Command::Apply(args) => apply::run(*args),
         Command::Oncall(cmd) => oncall::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),

@@ -69,6 +69,24 @@ pub struct Args {
     /// Keep events of services without a --retention this many days (default: forever).
     #[arg(long, env = "VIGIL_RETENTION_DEFAULT")]
     pub retention_default: Option<u32>,
+    /// The URL responders reach this server at, for acknowledgement links in pages
+    /// (default: http://LISTEN).
+    #[arg(long, env = "VIGIL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// SMTP server for e-mail pages, HOST:PORT (plain SMTP, e.g. a local relay).
+    #[arg(long, env = "VIGIL_SMTP")]
+    pub smtp: Option<String>,
+    /// From address of e-mail pages.
+    #[arg(long, env = "VIGIL_SMTP_FROM", default_value = "vigil@localhost")]
+    pub smtp_from: String,
+    /// How often escalation clocks are checked, in milliseconds.
+    #[arg(
+        long,
+        env = "VIGIL_ESCALATION_TICK_MS",
+        default_value_t = 1000,
+        hide = true
+    )]
+    pub escalation_tick_ms: u64,
     /// How often retention runs, in seconds.
     #[arg(
         long,
@@ -80,6 +98,31 @@ pub struct Args {
 }
 
 impl Args {
+    fn paging(&self) -> anyhow::Result<Paging> {
+        let mut config = vigil_notify::NotifierConfig::default();
+        if let Some(smtp) = &self.smtp {
+            let (host, port) = smtp
+                .rsplit_once(':')
+                .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--smtp {smtp:?} is not HOST:PORT; write e.g. --smtp 127.0.0.1:25"
+                    )
+                })?;
+            config.smtp = Some(vigil_notify::SmtpConfig::plain(host, port, &self.smtp_from));
+        }
+        let notifier =
+            vigil_notify::Notifier::new(config).map_err(|e| anyhow::anyhow!("paging: {e}"))?;
+        Ok(Paging {
+            notifier: Arc::new(notifier),
+            public_url: self
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", self.listen)),
+            tick: Duration::from_millis(self.escalation_tick_ms.max(10)),
+        })
+    }
+
     fn into_parts(self) -> anyhow::Result<(vigil_server::Settings, Vec<PathBuf>, SyslogConfig)> {
         if self.retention_default == Some(0) {
             anyhow::bail!(
@@ -106,19 +149,28 @@ impl Args {
 
 pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     crate::logging::init();
+    let paging = args.paging()?;
     let (settings, rules, syslog) = args.into_parts()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    runtime.block_on(serve(settings, rules, syslog))?;
+    runtime.block_on(serve(settings, rules, syslog, paging))?;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// How alerts are paged: the channels and the address in acknowledgement links.
+struct Paging {
+    notifier: Arc<vigil_notify::Notifier>,
+    public_url: String,
+    tick: Duration,
 }
 
 async fn serve(
     settings: vigil_server::Settings,
     rule_dirs: Vec<PathBuf>,
     syslog: SyslogConfig,
+    paging: Paging,
 ) -> anyhow::Result<()> {
     let store = crate::datadir::open(&settings.data_dir).await?;
     let logs_dir = settings.data_dir.join("logs");
@@ -199,6 +251,15 @@ async fn serve(
         stop_rx.clone(),
     ));
     let reloads = spawn_reload_on_hangup(Arc::clone(&rules))?;
+    let public_url = if paging.public_url.ends_with(":0") {
+        format!("http://{addr}")
+    } else {
+        paging.public_url
+    };
+    let escalation = tokio::spawn(
+        vigil_escalation::Escalator::new(Arc::clone(&store), paging.notifier, public_url)
+            .run(paging.tick, stop_rx.clone()),
+    );
     let state = vigil_server::AppState::new(settings, store, ingestor);
     vigil_server::app::serve(state, listener, shutdown)
         .await
@@ -206,6 +267,7 @@ async fn serve(
     let _ = stop_tx.send(true);
     listeners.wait().await;
     let _ = retention.await;
+    let _ = escalation.await;
     reloads.abort();
     // The last handles on the log store go here; dropping it commits the index.
     tokio::task::spawn_blocking(move || {

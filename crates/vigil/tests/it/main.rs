@@ -2,6 +2,7 @@
 
 mod cli;
 mod durability;
+mod escalation;
 mod hunt;
 mod logs;
 mod oncall;

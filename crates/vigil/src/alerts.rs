@@ -1,0 +1,303 @@
+//! `vigil alerts`: the triage queue — list and show alerts, acknowledge (stops escalation),
+//! resolve, dismiss as false positive or benign with a reason, declare an incident from alerts
+//! or merge one into an incident, and the per-rule tuning counts.
+
+use vigil_api::alerts::{AlertQuery, DeclareIncident, DismissAlert, MergeAlert};
+
+use crate::incident::{Conn, client};
+use crate::output::{explain, print_json, table};
+
+const AFTER_HELP: &str = "\
+Examples:
+  vigil alerts list --status triggered
+  vigil alerts show ALR-12
+  vigil alerts ack ALR-12                       # stops the escalation
+  vigil alerts dismiss ALR-13 --kind false_positive --reason \"backup job, not exfiltration\"
+  vigil alerts declare ALR-12 ALR-14 --category account_compromise
+  vigil alerts merge ALR-15 --incident INC-3
+  vigil alerts rules                            # which rules are noisy or wrong
+
+Reading needs a viewer token, acting a responder token (--token or VIGIL_TOKEN).";
+
+/// Subcommands of `vigil alerts`.
+#[derive(Debug, clap::Subcommand)]
+#[command(after_help = AFTER_HELP)]
+pub enum Command {
+    /// Alerts, newest first.
+    List {
+        /// Only in this status: triggered, acknowledged, resolved, dismissed.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only for this service.
+        #[arg(long)]
+        service: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// One alert with its log (every page, escalation step and action).
+    Show {
+        /// The alert (ALR-12).
+        key: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Take an alert: escalation stops.
+    Ack {
+        /// The alert (ALR-12).
+        key: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Close an alert as dealt with.
+    Resolve {
+        /// The alert (ALR-12).
+        key: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Close an alert as not an attack; counted per rule for tuning.
+    Dismiss {
+        /// The alert (ALR-12).
+        key: String,
+        /// false_positive (the rule needs tuning) or benign (authorised activity).
+        #[arg(long)]
+        kind: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Declare an incident from alerts: severity, indicators, events as evidence, services.
+    Declare {
+        /// The alerts (ALR-12 ALR-14 …).
+        #[arg(required = true)]
+        keys: Vec<String>,
+        /// Title (default: the first alert's).
+        #[arg(long)]
+        title: Option<String>,
+        /// Severity SEV1…SEV4 (default: the worst alert's).
+        #[arg(long)]
+        severity: Option<String>,
+        /// Why that severity.
+        #[arg(long)]
+        severity_reason: Option<String>,
+        /// Category (account_compromise, malware, data_exfiltration, …).
+        #[arg(long)]
+        category: Option<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Merge an alert into an existing incident.
+    Merge {
+        /// The alert (ALR-12).
+        key: String,
+        /// The incident (INC-3).
+        #[arg(long)]
+        incident: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Alerts, suppressed alerts and dismissals per rule, noisiest first.
+    Rules {
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+fn parse<T: std::str::FromStr>(flag: &str, v: &str) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    v.parse().map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+}
+
+pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match command {
+            Command::List {
+                status,
+                service,
+                limit,
+                conn,
+            } => {
+                let status = status.map(|s| parse("status", &s)).transpose()?;
+                let page = client(&conn)?
+                    .list_alerts(&AlertQuery {
+                        status,
+                        service,
+                        rule_id: None,
+                        limit: Some(limit),
+                    })
+                    .await
+                    .map_err(explain)?;
+                if conn.json {
+                    return print_json(&page);
+                }
+                let mut t = table([
+                    "KEY",
+                    "STATUS",
+                    "SEVERITY",
+                    "SERVICE",
+                    "COUNT",
+                    "LAST SEEN",
+                    "TITLE",
+                ]);
+                for a in &page.items {
+                    t.add_row([
+                        a.key.clone(),
+                        a.status.to_string(),
+                        a.alert.severity.to_string(),
+                        a.alert.service.clone(),
+                        a.count.to_string(),
+                        a.last_seen.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        a.alert.title.clone(),
+                    ]);
+                }
+                println!("{t}");
+                println!("{} of {} alert(s)", page.items.len(), page.total);
+                Ok(())
+            }
+            Command::Show { key, conn } => {
+                let a = client(&conn)?.get_alert(&key).await.map_err(explain)?;
+                if conn.json {
+                    return print_json(&a);
+                }
+                println!(
+                    "{} [{}] {} — {} on {} (fired {} time(s))",
+                    a.key, a.alert.severity, a.alert.title, a.status, a.alert.service, a.count
+                );
+                if let Some(s) = &a.alert.summary {
+                    println!("{s}");
+                }
+                if let Some(i) = &a.incident {
+                    println!("incident: {i}");
+                }
+                let mut t = table(["AT", "BY", "ACTION", "TEXT"]);
+                for e in &a.log {
+                    let mut text = e.text.clone();
+                    if let Some(i) = text.find("; delivery {") {
+                        text.truncate(i);
+                    }
+                    t.add_row([
+                        e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        e.actor.clone(),
+                        e.action.clone(),
+                        text,
+                    ]);
+                }
+                println!("{t}");
+                Ok(())
+            }
+            Command::Ack { key, conn } => act(&conn, &key, "ack").await,
+            Command::Resolve { key, conn } => act(&conn, &key, "resolve").await,
+            Command::Dismiss {
+                key,
+                kind,
+                reason,
+                conn,
+            } => {
+                let a = client(&conn)?
+                    .dismiss_alert(
+                        &key,
+                        &DismissAlert {
+                            kind: parse("kind", &kind)?,
+                            reason,
+                        },
+                    )
+                    .await
+                    .map_err(explain)?;
+                if conn.json {
+                    return print_json(&a);
+                }
+                println!("{} dismissed ({})", a.key, kind);
+                Ok(())
+            }
+            Command::Declare {
+                keys,
+                title,
+                severity,
+                severity_reason,
+                category,
+                conn,
+            } => {
+                let body = DeclareIncident {
+                    alerts: keys,
+                    title,
+                    summary: None,
+                    severity: severity.map(|s| parse("severity", &s)).transpose()?,
+                    severity_reason,
+                    category: category.map(|c| parse("category", &c)).transpose()?,
+                };
+                let i = client(&conn)?
+                    .declare_incident(&body)
+                    .await
+                    .map_err(explain)?;
+                if conn.json {
+                    return print_json(&i);
+                }
+                println!(
+                    "declared {} [{}] {} with {} indicator(s) and {} evidence file(s)",
+                    i.key,
+                    i.severity,
+                    i.title,
+                    i.indicators.len(),
+                    i.evidence.len()
+                );
+                Ok(())
+            }
+            Command::Merge {
+                key,
+                incident,
+                conn,
+            } => {
+                let i = client(&conn)?
+                    .merge_alert(&key, &MergeAlert { incident })
+                    .await
+                    .map_err(explain)?;
+                if conn.json {
+                    return print_json(&i);
+                }
+                println!("{key} merged into {}", i.key);
+                Ok(())
+            }
+            Command::Rules { conn } => {
+                let rules = client(&conn)?.alert_rules().await.map_err(explain)?;
+                if conn.json {
+                    return print_json(&rules);
+                }
+                let mut t = table(["RULE", "ALERTS", "SUPPRESSED", "FALSE POSITIVES", "BENIGN"]);
+                for r in &rules {
+                    t.add_row([
+                        r.rule_id.clone(),
+                        r.alerts.to_string(),
+                        r.suppressed.to_string(),
+                        r.false_positives.to_string(),
+                        r.benign.to_string(),
+                    ]);
+                }
+                println!("{t}");
+                Ok(())
+            }
+        }
+    })?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn act(conn: &Conn, key: &str, action: &str) -> anyhow::Result<()> {
+    let a = client(conn)?
+        .alert_action(key, action)
+        .await
+        .map_err(explain)?;
+    if conn.json {
+        return print_json(&a);
+    }
+    println!("{} {}", a.key, a.status);
+    Ok(())
+}

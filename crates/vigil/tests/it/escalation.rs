@@ -1,0 +1,316 @@
+//! The whole alerting path on loopback with the real binary: an event is ingested, a rule
+//! matches, an alert is created, the on-call person of the owning team is paged by webhook and
+//! e-mail, nobody acknowledges so the policy escalates to the next level — across a server
+//! restart, since the escalation clock is stored — an acknowledgement stops it, and the
+//! responder declares an incident from the alert with its indicators.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::support::{Server, admin_token, ok};
+
+const RULE: &str = "title: Credential dumping tool
+id: 9b1f2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d
+status: test
+logsource:
+  product: linux
+detection:
+  selection:
+    command|contains: 'mimikatz'
+  condition: selection
+level: high
+";
+
+/// Requests a receiver has seen: (path, body).
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A webhook receiver: records each POST body by path, answers 200.
+fn webhook_receiver() -> (u16, Seen) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let record = Arc::clone(&record);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                reader.read_line(&mut request_line).unwrap_or(0);
+                let path = request_line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("")
+                    .to_owned();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap_or(());
+                record
+                    .lock()
+                    .unwrap()
+                    .push((path, String::from_utf8_lossy(&body).into_owned()));
+                let mut out = stream;
+                let _ = out.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                );
+            });
+        }
+    });
+    (port, seen)
+}
+
+/// Debian's aiosmtpd on a free port writing each message to DIR/N.eml; killed on drop.
+struct Smtp {
+    port: u16,
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Smtp {
+    fn start() -> Smtp {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("smtpd.py");
+        std::fs::write(
+            &script,
+            r#"
+import asyncio, os, sys
+from aiosmtpd.smtp import SMTP
+class H:
+    n = 0
+    async def handle_DATA(self, server, session, envelope):
+        H.n += 1
+        p = os.path.join(sys.argv[1], f"{H.n}.eml")
+        open(p + ".tmp", "wb").write(envelope.original_content or envelope.content)
+        os.rename(p + ".tmp", p)
+        return "250 OK"
+async def main():
+    s = await asyncio.get_running_loop().create_server(lambda: SMTP(H(), hostname="smtp.test"), "127.0.0.1", 0)
+    print(s.sockets[0].getsockname()[1], flush=True)
+    await s.serve_forever()
+asyncio.run(main())
+"#,
+        )
+        .unwrap();
+        let python = ["/usr/bin/python3", "python3"]
+            .into_iter()
+            .find(|p| {
+                Command::new(p)
+                    .args(["-c", "import aiosmtpd"])
+                    .status()
+                    .is_ok_and(|s| s.success())
+            })
+            .expect(
+                "no python3 with aiosmtpd: apt-get install -y python3-aiosmtpd (as .ci/run does)",
+            );
+        let mut child = Command::new(python)
+            .arg(&script)
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().expect("aiosmtpd did not start");
+        Smtp { port, child, dir }
+    }
+
+    fn messages(&self) -> Vec<String> {
+        (1..)
+            .map(|n| self.dir.path().join(format!("{n}.eml")))
+            .take_while(|p| p.exists())
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_detection_pages_the_owning_on_call_escalates_across_a_restart_and_stops_on_ack() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(rules.join("r.yml"), RULE).unwrap();
+    let (hook_port, hooks) = webhook_receiver();
+    let smtp = Smtp::start();
+    let token = admin_token(&data, "admin", "ops");
+    let serve_args = |smtp_port: u16| {
+        vec![
+            "--rules".to_owned(),
+            rules.to_str().unwrap().to_owned(),
+            "--smtp".to_owned(),
+            format!("127.0.0.1:{smtp_port}"),
+            "--escalation-tick-ms".to_owned(),
+            "200".to_owned(),
+        ]
+    };
+    let args = serve_args(smtp.port);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start_with(&data, &args);
+
+    // alice is on call (every day, all day); bob is the next level after 4 s, carol after 8 s.
+    let org = format!(
+        "people:
+  - name: alice
+    contacts:
+      - {{kind: webhook, address: 'http://127.0.0.1:{hook_port}/alice'}}
+      - {{kind: email, address: alice@example.com}}
+  - name: bob
+    contacts: [{{kind: webhook, address: 'http://127.0.0.1:{hook_port}/bob'}}]
+  - name: carol
+    contacts: [{{kind: webhook, address: 'http://127.0.0.1:{hook_port}/carol'}}]
+teams:
+  - name: secops
+    members: [alice, bob]
+    manager: carol
+    schedules:
+      - name: primary
+        time_zone: UTC
+        layers: [{{people: [alice], rotation: daily, start: 2026-01-01T00:00}}]
+    escalation:
+      levels:
+        - {{after: '0', notify: ['schedule:primary']}}
+        - {{after: 4s, notify: ['person:bob']}}
+        - {{after: 8s, notify: [manager]}}
+services:
+  - {{name: payments, team: secops, criticality: high}}
+"
+    );
+    let org_file = dir.path().join("org.yaml");
+    std::fs::write(&org_file, org).unwrap();
+    ok(server.cli(&token, &["apply", "-f", org_file.to_str().unwrap()]));
+
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(
+        &events,
+        "{\"command\":\"mimikatz.exe sekurlsa::logonpasswords\",\"source\":{\"ip\":\"198.51.100.7\"},\"user\":{\"name\":\"eve\"}}\n",
+    )
+    .unwrap();
+    let summary = ok(server.cli(
+        &token,
+        &[
+            "ingest",
+            events.to_str().unwrap(),
+            "--service",
+            "payments",
+            "--host",
+            "pay-1",
+            "--json",
+        ],
+    ));
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(summary["detections"], 1, "{summary}");
+
+    // Level 1: alice by webhook and e-mail.
+    wait_for("alice's webhook page", || {
+        hooks.lock().unwrap().iter().any(|(p, _)| p == "/alice")
+    });
+    wait_for("alice's e-mail page", || !smtp.messages().is_empty());
+    let page = hooks
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(p, _)| p == "/alice")
+        .unwrap()
+        .1
+        .clone();
+    let page: serde_json::Value = serde_json::from_str(&page).unwrap();
+    assert_eq!(page["key"], "ALR-1", "{page}");
+    assert_eq!(page["severity"], "SEV2");
+    assert!(
+        page["ack_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/api/v1/alerts/ALR-1/ack")
+    );
+    let mail = &smtp.messages()[0];
+    assert!(
+        mail.contains("Subject: [SEV2] Credential dumping tool (ALR-1)")
+            && mail.contains("alice@example.com"),
+        "{mail}"
+    );
+
+    // Restart before level 2 is due: the stored clock carries on after the restart.
+    let mut server = server;
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status();
+    let _ = server.child.wait();
+    drop(server);
+    assert!(
+        !hooks.lock().unwrap().iter().any(|(p, _)| p == "/bob"),
+        "bob was paged before his level was due"
+    );
+    let server = Server::start_with(&data, &args);
+    wait_for("bob's page at level 2 after the restart", || {
+        hooks.lock().unwrap().iter().any(|(p, _)| p == "/bob")
+    });
+
+    // bob acknowledges: the manager is never paged.
+    let acked = ok(server.cli(&token, &["alerts", "ack", "ALR-1"]));
+    assert!(acked.contains("acknowledged"), "{acked}");
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(
+        !hooks.lock().unwrap().iter().any(|(p, _)| p == "/carol"),
+        "the manager was paged after the ack"
+    );
+    let show = ok(server.cli(&token, &["alerts", "show", "ALR-1", "--json"]));
+    let alert: serde_json::Value = serde_json::from_str(&show).unwrap();
+    let actions: Vec<&str> = alert["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions.iter().filter(|a| **a == "page").count(),
+        3,
+        "{actions:?}"
+    );
+    assert!(actions.contains(&"acknowledged"));
+
+    // The responder declares an incident from the alert, with the indicators of its events.
+    let declared = ok(server.cli(&token, &["alerts", "declare", "ALR-1", "--json"]));
+    let incident: serde_json::Value = serde_json::from_str(&declared).unwrap();
+    assert_eq!(incident["services"], serde_json::json!(["payments"]));
+    let values: Vec<&str> = incident["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["value"].as_str().unwrap())
+        .collect();
+    assert!(
+        values.contains(&"198.51.100.7") && values.contains(&"eve"),
+        "{values:?}"
+    );
+    assert_eq!(incident["evidence"][0]["file_name"], "ALR-1-events.jsonl");
+}
