@@ -23,6 +23,7 @@ pub mod ids;
 pub mod impact;
 pub mod incident;
 pub mod indicator;
+pub mod links;
 pub mod marking;
 pub mod phase;
 pub mod role;
@@ -46,6 +47,7 @@ pub use incident::{
     NewIndicator, NewNextStep, NextStep, PostMortem,
 };
 pub use indicator::{Indicator, IndicatorKind, IndicatorValue};
+pub use links::LinkSigner;
 pub use marking::{Category, Pap, Technique, Tlp};
 pub use phase::{Guard, Phase, PhaseChange, TransitionFacts, check_transition};
 pub use role::{CreatedToken, Permission, Role, TokenInfo};

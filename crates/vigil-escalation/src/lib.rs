@@ -35,6 +35,7 @@ pub struct Escalator {
     store: Arc<dyn Store>,
     notifier: Arc<Notifier>,
     public_url: String,
+    links: Option<vigil_core::LinkSigner>,
 }
 
 impl std::fmt::Debug for Escalator {
@@ -57,7 +58,15 @@ impl Escalator {
             store,
             notifier,
             public_url: public_url.into().trim_end_matches('/').to_owned(),
+            links: None,
         }
+    }
+
+    /// Sign acknowledgement links with `signer`, so a page can be acknowledged from the link
+    /// without a login (`/ack/ALR-12?t=…`, served by the server).
+    pub fn with_links(mut self, signer: vigil_core::LinkSigner) -> Self {
+        self.links = Some(signer);
+        self
     }
 
     /// Runs [`Escalator::tick`] every `interval` until `shutdown` turns true.
@@ -262,10 +271,15 @@ impl Escalator {
             &alert.key,
         )
         .with_service(&alert.alert.service)
-        .with_ack_url(format!(
-            "{}/api/v1/alerts/{}/ack",
-            self.public_url, alert.key
-        ))
+        .with_ack_url(match &self.links {
+            Some(l) => format!(
+                "{}/ack/{}?t={}",
+                self.public_url,
+                alert.key,
+                l.sign("ack", &alert.key)
+            ),
+            None => format!("{}/api/v1/alerts/{}/ack", self.public_url, alert.key),
+        })
         .with_field("team", team)
         .with_field("escalation", step)
         .with_field("fired", alert.count.to_string())

@@ -75,6 +75,14 @@ pub fn router(state: AppState) -> Router {
             async move { axum::Json(doc.as_ref().clone()) }
         }),
     )
+    .route(
+        "/ack/{key}",
+        axum::routing::get(crate::report::ack_page).post(crate::report::ack_submit),
+    )
+    .route(
+        "/report/{key}",
+        axum::routing::get(crate::report::form).post(crate::report::submit),
+    )
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
     // Extractors enforce their own caps (JSON and evidence limits differ); axum's default

@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod report;
 pub mod routes;
 pub mod settings;
 pub mod state;

@@ -33,6 +33,10 @@ pub struct Settings {
     pub retention: vigil_ingest::RetentionPolicy,
     /// How often the retention task runs.
     pub retention_interval: Duration,
+    /// The secret part of the reporting link `/report/KEY`; `None` turns the form off.
+    pub report_key: Option<String>,
+    /// Signs acknowledgement links in pages (`/ack/ALR-12?t=…`); `None` turns them off.
+    pub link_signer: Option<vigil_core::LinkSigner>,
 }
 
 impl Settings {
@@ -46,6 +50,8 @@ impl Settings {
             ingest_body_limit: DEFAULT_INGEST_BODY_LIMIT,
             retention: vigil_ingest::RetentionPolicy::default(),
             retention_interval: DEFAULT_RETENTION_INTERVAL,
+            report_key: None,
+            link_signer: None,
         }
     }
 }

@@ -19,6 +19,8 @@ pub struct AppState {
     /// The ingest path (decode, detect, append, record detections) and, through it, the log
     /// store that search, pivot and stats read.
     pub ingestor: Arc<Ingestor>,
+    /// The rate limit of the reporting form.
+    pub report_limiter: Arc<crate::report::ReportLimiter>,
 }
 
 impl AppState {
@@ -28,6 +30,7 @@ impl AppState {
             settings: Arc::new(settings),
             store,
             ingestor,
+            report_limiter: Arc::default(),
         }
     }
 }

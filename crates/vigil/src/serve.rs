@@ -73,6 +73,10 @@ pub struct Args {
     /// (default: http://LISTEN).
     #[arg(long, env = "VIGIL_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Turn on the reporting form for people without an account at /report/KEY (share the link
+    /// with staff or customers; change the key to revoke it).
+    #[arg(long, env = "VIGIL_REPORT_KEY", hide_env_values = true)]
+    pub report_key: Option<String>,
     /// SMTP server for e-mail pages, HOST:PORT (plain SMTP, e.g. a local relay).
     #[arg(long, env = "VIGIL_SMTP")]
     pub smtp: Option<String>,
@@ -138,6 +142,16 @@ impl Args {
             default_days: self.retention_default,
         };
         settings.retention_interval = Duration::from_secs(self.retention_interval_secs.max(1));
+        if self
+            .report_key
+            .as_deref()
+            .is_some_and(|k| k.trim().len() < 8)
+        {
+            anyhow::bail!(
+                "--report-key must have at least 8 characters: it is the only thing guarding the form"
+            );
+        }
+        settings.report_key = self.report_key.map(|k| k.trim().to_owned());
         let mut syslog = SyslogConfig::new();
         syslog.tcp = self.syslog_tcp;
         syslog.udp = self.syslog_udp;
@@ -173,6 +187,9 @@ async fn serve(
     paging: Paging,
 ) -> anyhow::Result<()> {
     let store = crate::datadir::open(&settings.data_dir).await?;
+    let signer = link_key(&settings.data_dir)?;
+    let mut settings = settings;
+    settings.link_signer = Some(signer.clone());
     let logs_dir = settings.data_dir.join("logs");
     let events: Arc<dyn EventStore> = {
         let dir = logs_dir.clone();
@@ -238,6 +255,9 @@ async fn serve(
             rules_status.rejected.len()
         );
     }
+    if settings.report_key.is_some() {
+        println!("vigil: reporting form at http://{addr}/report/<the --report-key>");
+    }
     if let Some(a) = listeners.tcp_addr() {
         println!("vigil: syslog over TCP on {a}");
     }
@@ -258,6 +278,7 @@ async fn serve(
     };
     let escalation = tokio::spawn(
         vigil_escalation::Escalator::new(Arc::clone(&store), paging.notifier, public_url)
+            .with_links(signer)
             .run(paging.tick, stop_rx.clone()),
     );
     let state = vigil_server::AppState::new(settings, store, ingestor);
@@ -278,6 +299,43 @@ async fn serve(
     .ok();
     println!("vigil: stopped");
     Ok(())
+}
+
+/// The key that signs acknowledgement links: `DIR/link.key`, 32 random bytes made on first
+/// start and readable by the owner only. Deleting it invalidates every link sent so far.
+fn link_key(dir: &std::path::Path) -> anyhow::Result<vigil_core::LinkSigner> {
+    let path = dir.join("link.key");
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key: [u8; 32] = rand::random();
+            #[cfg(unix)]
+            {
+                use std::io::Write;
+                use std::os::unix::fs::OpenOptionsExt;
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)
+                    .with_context(|| format!("could not create {}", path.display()))?;
+                f.write_all(&key)?;
+                f.sync_all()?;
+            }
+            #[cfg(not(unix))]
+            std::fs::write(&path, key)
+                .with_context(|| format!("could not create {}", path.display()))?;
+            key.to_vec()
+        }
+        Err(e) => return Err(e).with_context(|| format!("could not read {}", path.display())),
+    };
+    let key: [u8; 32] = bytes.try_into().map_err(|_| {
+        anyhow::anyhow!(
+            "{} is not 32 bytes; delete it to make a new one (links sent so far stop working)",
+            path.display()
+        )
+    })?;
+    Ok(vigil_core::LinkSigner::new(key))
 }
 
 /// Reloads the rules on every SIGHUP, logging what was loaded or why the reload failed.

@@ -452,3 +452,26 @@ pub async fn merge(
         state.store.get_incident(&r).await.map_err(store_error)?,
     ))
 }
+
+/// Report suspicious activity on behalf of a person (a helpdesk or mail-button integration):
+/// it becomes an alert like any other, with the reporter's name and contact kept. People
+/// without an account use the form at `/report/KEY` instead.
+#[utoipa::path(
+    post, path = "/reports", tag = "alerts",
+    request_body = crate::report::NewReport,
+    responses((status = 201, body = Alert), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
+)]
+pub async fn report(
+    State(state): State<AppState>,
+    Sender(who): Sender,
+    ApiJson(req): ApiJson<crate::report::NewReport>,
+) -> Result<(StatusCode, Json<Alert>), ApiError> {
+    let alert = crate::report::raise_report(
+        &state,
+        &who.name,
+        &format!("reported through {}", who.name),
+        req,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(alert)))
+}

@@ -54,6 +54,7 @@ pub fn register(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(alerts::raise, alerts::list))
         .routes(routes!(alerts::rules))
         .routes(routes!(alerts::declare))
+        .routes(routes!(alerts::report))
         .routes(routes!(alerts::merge))
         .routes(routes!(alerts::get))
         .routes(routes!(alerts::ack))

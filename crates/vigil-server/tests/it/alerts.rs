@@ -406,3 +406,86 @@ async fn an_incident_is_declared_from_alerts_with_their_indicators_and_events() 
     );
     assert_eq!(list["total"], 2);
 }
+
+#[tokio::test]
+async fn people_report_through_a_form_without_login_and_through_the_api() {
+    let app = crate::support::spawn_app_with(|s| s.report_key = Some("k3y-for-staff".into())).await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", app.addr);
+    let form = http
+        .get(format!("{base}/report/k3y-for-staff"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::OK);
+    assert!(form.text().await.unwrap().contains("<form method=\"post\""));
+    assert_eq!(
+        http.get(format!("{base}/report/wrong"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let sent = http
+        .post(format!("{base}/report/k3y-for-staff"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("description=Got+a+mail+asking+for+my+VPN+password%0Afrom+it-support%40examp1e.com&service=vpn&urgency=SEV2&name=Dana&contact=dana%40example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::OK);
+    assert!(sent.text().await.unwrap().contains("ALR-1"));
+    let alert: Value = http
+        .get(format!("{base}/api/v1/alerts/ALR-1"))
+        .bearer_auth(&app.responder_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(alert["source"], "report");
+    assert_eq!(alert["service"], "vpn");
+    assert_eq!(alert["severity"], "SEV2");
+    assert_eq!(alert["reporter"], "Dana, dana@example.com");
+    assert_eq!(
+        alert["title"],
+        "Reported: Got a mail asking for my VPN password"
+    );
+    // No description: nothing raised; a report can never claim SEV1.
+    let bad = http
+        .post(format!("{base}/report/k3y-for-staff"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("description=+&service=vpn")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let api = http
+        .post(format!("{base}/api/v1/reports"))
+        .bearer_auth(&app.responder_token)
+        .json(&json!({"description": "USB stick found in the car park", "urgency": "SEV1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::CREATED);
+    let a: Value = api.json().await.unwrap();
+    assert_eq!(
+        (a["severity"].as_str(), a["service"].as_str()),
+        (Some("SEV2"), Some("unknown"))
+    );
+    // The form is rate-limited per link.
+    let mut last = StatusCode::OK;
+    for _ in 0..40 {
+        last = http
+            .post(format!("{base}/report/k3y-for-staff"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("description=again")
+            .send()
+            .await
+            .unwrap()
+            .status();
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+}

@@ -52,6 +52,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/alerts/{key}/resolve"),
     ("post", "/api/v1/alerts/{key}/dismiss"),
     ("post", "/api/v1/alerts/declare"),
+    ("post", "/api/v1/reports"),
     ("post", "/api/v1/alerts/{key}/merge"),
 ];
 

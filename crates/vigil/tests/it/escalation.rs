@@ -247,10 +247,8 @@ services:
     assert_eq!(page["key"], "ALR-1", "{page}");
     assert_eq!(page["severity"], "SEV2");
     assert!(
-        page["ack_url"]
-            .as_str()
-            .unwrap()
-            .ends_with("/api/v1/alerts/ALR-1/ack")
+        page["ack_url"].as_str().unwrap().contains("/ack/ALR-1?t="),
+        "{page}"
     );
     let mail = &smtp.messages()[0];
     assert!(
@@ -275,9 +273,36 @@ services:
         hooks.lock().unwrap().iter().any(|(p, _)| p == "/bob")
     });
 
-    // bob acknowledges: the manager is never paged.
-    let acked = ok(server.cli(&token, &["alerts", "ack", "ALR-1"]));
-    assert!(acked.contains("acknowledged"), "{acked}");
+    // bob acknowledges from the link in his page (a GET only shows the button; the POST acks),
+    // and the manager is never paged.
+    let bob_page = hooks
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(p, _)| p == "/bob")
+        .unwrap()
+        .1
+        .clone();
+    let bob_page: serde_json::Value = serde_json::from_str(&bob_page).unwrap();
+    let link = bob_page["ack_url"].as_str().unwrap().to_owned();
+    assert!(link.contains("/ack/ALR-1?t="), "{link}");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let shown = http.get(&link).send().await.unwrap();
+        assert_eq!(shown.status(), 200);
+        assert!(shown.text().await.unwrap().contains("<button"));
+        let forged = http.post(link.replace("t=", "t=0")).send().await.unwrap();
+        assert_eq!(forged.status(), 404);
+        let acked = http.post(&link).send().await.unwrap();
+        assert_eq!(acked.status(), 200);
+        assert!(acked.text().await.unwrap().contains("ALR-1 acknowledged"));
+    });
+    let listed = ok(server.cli(&token, &["alerts", "list", "--status", "acknowledged"]));
+    assert!(listed.contains("ALR-1"), "{listed}");
     std::thread::sleep(Duration::from_secs(6));
     assert!(
         !hooks.lock().unwrap().iter().any(|(p, _)| p == "/carol"),

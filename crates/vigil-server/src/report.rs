@@ -1,0 +1,310 @@
+//! Reports from people: the seed asks that suspicious activity noticed by employees or
+//! customers reach the response team like any detection. A plain HTML form at
+//! `/report/{key}` (no login: the link itself is the credential, configured with
+//! `vigil serve --report-key`) and `POST /api/v1/reports` for integrations both raise an alert
+//! with the reporter's contact kept. The form is rate-limited per link, so a leaked link cannot
+//! flood the queue.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use vigil_core::{AlertSource, NewAlert, Severity};
+use vigil_store::{AlertPolicy, Raised};
+
+use crate::error::ApiError;
+use crate::extract::read_body;
+use crate::state::AppState;
+
+/// Reports accepted per link per window.
+const REPORTS_PER_WINDOW: u32 = 30;
+/// The rate-limit window.
+const WINDOW: Duration = Duration::from_secs(3600);
+/// Largest form accepted.
+const MAX_FORM: usize = 64 * 1024;
+
+/// The per-link rate limit: reports counted in the current window.
+#[derive(Debug, Default)]
+pub struct ReportLimiter {
+    window: Mutex<Option<(Instant, u32)>>,
+}
+
+impl ReportLimiter {
+    /// Counts one report; false when the window's quota is used up.
+    pub fn allow(&self) -> bool {
+        let mut w = match self.window.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let now = Instant::now();
+        match w.as_mut() {
+            Some((start, n)) if now.duration_since(*start) < WINDOW => {
+                if *n >= REPORTS_PER_WINDOW {
+                    return false;
+                }
+                *n += 1;
+            }
+            _ => *w = Some((now, 1)),
+        }
+        true
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn page(body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>Report suspicious activity</title><style>body{{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}}\
+         label{{display:block;margin-top:1em}}input,textarea,select{{width:100%;padding:.4em}}button{{margin-top:1em;padding:.6em 1.2em}}</style>\
+         </head><body>{body}</body></html>"
+    ))
+}
+
+fn key_ok(state: &AppState, key: &str) -> bool {
+    state
+        .settings
+        .report_key
+        .as_deref()
+        .is_some_and(|k| !k.is_empty() && k == key)
+}
+
+/// `GET /report/{key}`: the form.
+pub async fn form(State(state): State<AppState>, Path(key): Path<String>) -> Response {
+    if !key_ok(&state, &key) {
+        return (StatusCode::NOT_FOUND, page("<h1>Not found</h1><p>This reporting link is not valid. Ask your security team for the current one.</p>")).into_response();
+    }
+    page(&format!(
+        "<h1>Report suspicious activity</h1>\
+         <p>Seen something odd — a phishing mail, a strange login prompt, a colleague's account acting oddly? \
+         Tell the security response team here. You do not need an account.</p>\
+         <form method=\"post\" action=\"/report/{k}\">\
+         <label>What did you notice? (required)<textarea name=\"description\" rows=\"6\" required maxlength=\"10000\"></textarea></label>\
+         <label>Which system or service is it about?<input name=\"service\" maxlength=\"200\"></label>\
+         <label>How urgent does it look?<select name=\"urgency\"><option value=\"SEV3\">Not sure</option>\
+         <option value=\"SEV2\">Urgent: it is happening now</option><option value=\"SEV4\">Low: just odd</option></select></label>\
+         <label>Your name<input name=\"name\" maxlength=\"200\"></label>\
+         <label>How can we reach you? (e-mail or phone)<input name=\"contact\" maxlength=\"200\"></label>\
+         <button type=\"submit\">Send report</button></form>",
+        k = escape(&key)
+    ))
+    .into_response()
+}
+
+/// The fields of a report, from the form or the API.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewReport {
+    /// What was noticed.
+    pub description: String,
+    /// The service it concerns (default `unknown`).
+    #[serde(default)]
+    pub service: Option<String>,
+    /// SEV2 (happening now), SEV3 (not sure, the default) or SEV4 (just odd).
+    #[serde(default)]
+    pub urgency: Option<String>,
+    /// The reporter's name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// How to reach the reporter.
+    #[serde(default)]
+    pub contact: Option<String>,
+}
+
+/// Raises the alert of a report.
+pub async fn raise_report(
+    state: &AppState,
+    actor: &str,
+    origin: &str,
+    r: NewReport,
+) -> Result<vigil_core::Alert, ApiError> {
+    let description = r.description.trim().to_owned();
+    if description.is_empty() {
+        return Err(ApiError::invalid_field(
+            "description",
+            "say what you noticed",
+        ));
+    }
+    let severity = match r
+        .urgency
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
+        None => Severity::Sev3,
+        Some(u) => Severity::parse(u)
+            .map_err(|_| ApiError::invalid_field("urgency", "write SEV2, SEV3 or SEV4"))?,
+    };
+    let severity = severity.max(Severity::Sev2);
+    let reporter = [r.name.as_deref(), r.contact.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let title: String = description
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(120)
+        .collect();
+    let alert = NewAlert {
+        title: format!("Reported: {title}"),
+        source: AlertSource::Report,
+        severity,
+        service: r
+            .service
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "unknown".into()),
+        // Every report is its own alert: two people reporting are two signals.
+        dedup_key: format!("report|{}", uuid::Uuid::new_v4()),
+        rule_id: None,
+        summary: Some(description),
+        origin: Some(origin.to_owned()),
+        reporter: Some(reporter).filter(|r| !r.is_empty()),
+        event_ids: Vec::new(),
+        events: Vec::new(),
+    };
+    match state
+        .store
+        .raise_alert(actor, alert, AlertPolicy::default())
+        .await
+        .map_err(crate::store_error)?
+    {
+        Raised::Created(a) | Raised::Deduplicated(a) => Ok(a),
+        Raised::Suppressed => Err(ApiError::internal("a report was suppressed")),
+    }
+}
+
+/// `POST /report/{key}`: the form's submission.
+pub async fn submit(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    body: axum::body::Body,
+) -> Response {
+    if !key_ok(&state, &key) {
+        return (
+            StatusCode::NOT_FOUND,
+            page("<h1>Not found</h1><p>This reporting link is not valid.</p>"),
+        )
+            .into_response();
+    }
+    if !state.report_limiter.allow() {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            page("<h1>Too many reports</h1><p>This link has received many reports in the last hour. Please call or e-mail your security team directly.</p>"),
+        )
+            .into_response();
+    }
+    let bytes = match read_body(body, MAX_FORM).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let form: NewReport = match serde_urlencoded::from_bytes(&bytes) {
+        Ok(f) => f,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                page(&format!(
+                    "<h1>Could not read the form</h1><p>{}</p>",
+                    escape(&e.to_string())
+                )),
+            )
+                .into_response();
+        }
+    };
+    match raise_report(&state, "reporter", "report form", form).await {
+        Ok(alert) => page(&format!(
+            "<h1>Thank you</h1><p>Your report is with the security response team as <b>{}</b>. \
+             If you left a contact, they may get in touch.</p>",
+            escape(&alert.key)
+        ))
+        .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The query of an acknowledgement link.
+#[derive(Debug, serde::Deserialize)]
+pub struct AckLink {
+    t: String,
+}
+
+fn link_ok(state: &AppState, key: &str, token: &str) -> bool {
+    state
+        .settings
+        .link_signer
+        .as_ref()
+        .is_some_and(|s| s.verify("ack", key, token))
+}
+
+/// `GET /ack/{key}?t=…`: a confirmation page (a GET never acknowledges, so a mail scanner
+/// that follows links cannot stop an escalation).
+pub async fn ack_page(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<AckLink>,
+) -> Response {
+    if !link_ok(&state, &key, &q.t) {
+        return (StatusCode::NOT_FOUND, page("<h1>Not found</h1><p>This acknowledgement link is not valid; use <code>vigil alerts ack</code>.</p>")).into_response();
+    }
+    let k = escape(&key);
+    page(&format!(
+        "<h1>Acknowledge {k}?</h1><p>Acknowledging tells the team you have it and stops the escalation.</p>\
+         <form method=\"post\" action=\"/ack/{k}?t={t}\"><button type=\"submit\">Acknowledge {k}</button></form>",
+        t = escape(&q.t)
+    ))
+    .into_response()
+}
+
+/// `POST /ack/{key}?t=…`: acknowledges the alert the link was signed for.
+pub async fn ack_submit(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<AckLink>,
+) -> Response {
+    if !link_ok(&state, &key, &q.t) {
+        return (
+            StatusCode::NOT_FOUND,
+            page("<h1>Not found</h1><p>This acknowledgement link is not valid.</p>"),
+        )
+            .into_response();
+    }
+    let Some(id) = key.strip_prefix("ALR-").and_then(|n| n.parse::<i64>().ok()) else {
+        return (StatusCode::NOT_FOUND, page("<h1>Not found</h1>")).into_response();
+    };
+    match state
+        .store
+        .act_on_alert(
+            "acknowledgement link",
+            id,
+            vigil_core::AlertAction::Acknowledge,
+        )
+        .await
+    {
+        Ok(a) => page(&format!(
+            "<h1>{} acknowledged</h1><p>The escalation has stopped. It is yours now.</p>",
+            escape(&a.key)
+        ))
+        .into_response(),
+        Err(vigil_store::StoreError::Domain(e)) => (
+            StatusCode::CONFLICT,
+            page(&format!(
+                "<h1>Not acknowledged</h1><p>{}</p>",
+                escape(&e.to_string())
+            )),
+        )
+            .into_response(),
+        Err(e) => crate::store_error(e).into_response(),
+    }
+}
