@@ -238,18 +238,62 @@ impl Ingestor {
         detections: &[vigil_core::Detection],
         matched_json: &std::collections::HashMap<u64, String>,
     ) -> Result<usize, IngestError> {
-        let org = self.store.current_org().await?;
+        let org: Option<vigil_oncall::OrgDocument> = self
+            .store
+            .current_org()
+            .await?
+            .and_then(|v| serde_json::from_value(v.document).ok());
         let criticality = |service: &str| {
-            let services = org.as_ref()?.document.get("services")?.as_array()?;
-            let entry = services
-                .iter()
-                .find(|s| s["name"].as_str() == Some(service))?;
-            vigil_core::AssetCriticality::parse(entry["criticality"].as_str()?).ok()
+            let entry = org.as_ref()?.services.iter().find(|s| s.name == service)?;
+            vigil_core::AssetCriticality::parse(
+                serde_json::to_value(entry.criticality?).ok()?.as_str()?,
+            )
+            .ok()
         };
-        let mut groups: std::collections::BTreeMap<String, (NewAlert, u64)> = Default::default();
+        let config = |rule: &str| {
+            let all = org.as_ref()?;
+            all.alerting
+                .iter()
+                .find(|a| a.rule_id == rule)
+                .or_else(|| all.alerting.iter().find(|a| a.rule_id == "*"))
+        };
+        let mut groups: std::collections::BTreeMap<String, (NewAlert, AlertPolicy)> =
+            Default::default();
         for d in detections {
             let d = &d.detection;
-            let key = format!("{}|{}|{}", d.rule_id, d.service, d.host);
+            let event: Option<serde_json::Value> = matched_json
+                .get(&d.event_id)
+                .and_then(|j| serde_json::from_str(j).ok());
+            let cfg = config(&d.rule_id);
+            let fields: Vec<&str> = match cfg {
+                Some(c) if !c.group_by.is_empty() => {
+                    c.group_by.iter().map(String::as_str).collect()
+                }
+                _ => vec!["host"],
+            };
+            let mut key = format!("{}|{}", d.rule_id, d.service);
+            for f in &fields {
+                let value = match *f {
+                    "host" => d.host.clone(),
+                    "tenant" => d.tenant.clone(),
+                    "service" => d.service.clone(),
+                    path => event
+                        .as_ref()
+                        .and_then(|e| json_path(e, path))
+                        .unwrap_or_default(),
+                };
+                key.push('|');
+                key.push_str(&value);
+            }
+            let mut policy = self.alerts;
+            if let Some(c) = cfg {
+                if let Some(w) = c.window.as_deref().and_then(vigil_oncall::parse_after) {
+                    policy.dedup_window = chrono::Duration::seconds(w as i64);
+                }
+                if let Some(m) = c.max_per_hour {
+                    policy.max_new_per_rule_per_hour = m;
+                }
+            }
             let entry = groups.entry(key.clone()).or_insert_with(|| {
                 (
                     NewAlert {
@@ -275,22 +319,19 @@ impl Ingestor {
                         event_ids: Vec::new(),
                         events: Vec::new(),
                     },
-                    0,
+                    policy,
                 )
             });
             entry.0.event_ids.push(d.event_id);
-            if let Some(json) = matched_json.get(&d.event_id) {
-                entry
-                    .0
-                    .events
-                    .push(serde_json::from_str(json).unwrap_or(serde_json::Value::Null));
-            }
-            entry.1 += 1;
+            entry
+                .0
+                .events
+                .push(event.unwrap_or(serde_json::Value::Null));
         }
         let mut created = 0;
-        for (_, (alert, _)) in groups {
+        for (_, (alert, policy)) in groups {
             if let vigil_store::Raised::Created(_) =
-                self.store.raise_alert("vigil", alert, self.alerts).await?
+                self.store.raise_alert("vigil", alert, policy).await?
             {
                 created += 1;
             }
@@ -398,6 +439,18 @@ impl Ingestor {
             matched_json,
         ))
     }
+}
+
+/// The text of a JSON path (`user.name`) in an event, or of a key written with dots.
+fn json_path(event: &serde_json::Value, path: &str) -> Option<String> {
+    let found = event
+        .get(path)
+        .or_else(|| path.split('.').try_fold(event, |v, part| v.get(part)))?;
+    Some(match found {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => return None,
+        other => other.to_string(),
+    })
 }
 
 /// The reportable rules among a match (rules that only feed a correlation are left out).

@@ -96,9 +96,9 @@ pub mod zone;
 pub use error::{InvalidSchedule, RangeError, ScheduleError};
 pub use model::{Day, Layer, Override, Restriction, Rotation, Schedule, TimeOfDay, TimePoint};
 pub use org::{
-    Contact, ContactKind, Criticality, EscalationLevel, EscalationPolicy, InvalidOrg, OrgDocument,
-    OrgProblem, PageTarget, Person, ScheduleOnCall, ServiceOwner, Team, TeamQueryError, ValidOrg,
-    parse_after,
+    AlertRuleConfig, Contact, ContactKind, Criticality, EscalationLevel, EscalationPolicy,
+    InvalidOrg, OrgDocument, OrgProblem, PageTarget, Person, ScheduleOnCall, ServiceOwner, Team,
+    TeamQueryError, ValidOrg, parse_after,
 };
 pub use timeline::{
     Gap, MAX_RANGE_DAYS, MAX_SEGMENTS, OnCall, Shift, Source, coverage_gaps, final_schedule,

@@ -27,6 +27,28 @@ pub struct OrgDocument {
     /// The services and the team that owns each.
     #[serde(default)]
     pub services: Vec<ServiceOwner>,
+    /// How detections of a rule fold into alerts (default for every rule: by service and
+    /// host, within an hour, at most 20 new alerts an hour).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerting: Vec<AlertRuleConfig>,
+}
+
+/// How one rule's detections (or every rule's, with `rule_id: "*"`) fold into alerts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRuleConfig {
+    /// The Sigma rule's id, or `*` for every rule without its own entry.
+    pub rule_id: String,
+    /// The grouping key besides the rule and service: `host`, `tenant`, or JSON paths of the
+    /// matched event (`user.name`, `Event.EventData.TargetUserName`). Default `[host]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<String>,
+    /// How long an open alert absorbs repeats after it was last seen (default `1h`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    /// New alerts per hour for the rule before the rest are counted as suppressed (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_hour: Option<u32>,
 }
 
 /// A person.
@@ -374,6 +396,42 @@ impl OrgDocument {
                 }
             }
             schedules.insert(team.name.clone(), valid);
+        }
+        let mut rules_seen = BTreeSet::new();
+        for (i, a) in self.alerting.iter().enumerate() {
+            if a.rule_id.trim().is_empty() {
+                problems.push(problem(
+                    format!("alerting[{i}].rule_id"),
+                    "must name a rule id or `*`",
+                ));
+            } else if !rules_seen.insert(a.rule_id.as_str()) {
+                problems.push(problem(
+                    format!("alerting[{i}].rule_id"),
+                    format!("{:?} is listed twice; keep one entry", a.rule_id),
+                ));
+            }
+            if let Some(w) = &a.window
+                && parse_after(w).is_none_or(|s| s == 0)
+            {
+                problems.push(problem(
+                    format!("alerting[{i}].window"),
+                    format!("{w:?} is not a window; write 90s, 15m or 1h"),
+                ));
+            }
+            if a.max_per_hour == Some(0) {
+                problems.push(problem(
+                    format!("alerting[{i}].max_per_hour"),
+                    "must be at least 1",
+                ));
+            }
+            for (j, f) in a.group_by.iter().enumerate() {
+                if f.trim().is_empty() {
+                    problems.push(problem(
+                        format!("alerting[{i}].group_by[{j}]"),
+                        "must name a field: host, tenant or a JSON path such as user.name",
+                    ));
+                }
+            }
         }
         for (i, service) in self.services.iter().enumerate() {
             if !teams.contains(service.team.as_str()) {

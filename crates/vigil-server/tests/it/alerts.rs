@@ -489,3 +489,91 @@ async fn people_report_through_a_form_without_login_and_through_the_api() {
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn a_rule_can_group_its_alerts_by_fields_of_the_event() {
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(rules.path().join("r.yml"), RULE).unwrap();
+    let app = spawn_app_with_rules(vec![rules.path().to_owned()], |_| {}).await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("http://{}/api/v1{p}", app.addr);
+    let org = json!({
+        "alerting": [{"rule_id": "5f1a3c52-0b7e-4d0a-9f8e-2c4d6e8f0a11", "group_by": ["user.name"], "max_per_hour": 2}]
+    });
+    let r = http
+        .put(url("/org"))
+        .bearer_auth(&app.admin_token)
+        .json(&org)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let body = [
+        ("pc-1", "eve"),
+        ("pc-2", "eve"),
+        ("pc-1", "mallory"),
+        ("pc-1", "trent"),
+    ]
+    .iter()
+    .map(|(h, u)| {
+        format!("{{\"command\":\"mimikatz\",\"host\":\"{h}\",\"user\":{{\"name\":\"{u}\"}}}}\n")
+    })
+    .collect::<String>();
+    let r = http
+        .post(url("/events?service=web"))
+        .bearer_auth(&app.responder_token)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let report: Value = r.json().await.unwrap();
+    // eve on two hosts is one alert; mallory another; trent is over the rule's limit of 2.
+    assert_eq!(report["alerts"], 2, "{report}");
+    let page: Value = http
+        .get(url("/alerts"))
+        .bearer_auth(&app.responder_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let counts: Vec<u64> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts.iter().sum::<u64>(), 2);
+    let eve = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["dedup_key"].as_str().unwrap().ends_with("|eve"))
+        .unwrap();
+    assert_eq!(eve["event_ids"].as_array().unwrap().len(), 2);
+    let stats: Value = http
+        .get(url("/alerts/rules"))
+        .bearer_auth(&app.responder_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats[0]["suppressed"], 1);
+    // A bad entry names its field.
+    let bad = json!({"alerting": [{"rule_id": "*", "window": "soon"}]});
+    let r = http
+        .put(url("/org"))
+        .bearer_auth(&app.admin_token)
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["field"],
+        "alerting[0].window"
+    );
+}
