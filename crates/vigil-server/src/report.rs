@@ -234,10 +234,13 @@ pub async fn submit(
     }
 }
 
-/// The query of an acknowledgement link.
+/// The query of an acknowledgement link: its token, and what the button does.
 #[derive(Debug, serde::Deserialize)]
 pub struct AckLink {
     t: String,
+    /// `ack` (the default) or `resolve`.
+    #[serde(default)]
+    action: Option<String>,
 }
 
 fn link_ok(state: &AppState, key: &str, token: &str) -> bool {
@@ -261,13 +264,15 @@ pub async fn ack_page(
     let k = escape(&key);
     page(&format!(
         "<h1>Acknowledge {k}?</h1><p>Acknowledging tells the team you have it and stops the escalation.</p>\
-         <form method=\"post\" action=\"/ack/{k}?t={t}\"><button type=\"submit\">Acknowledge {k}</button></form>",
+         <form method=\"post\" action=\"/ack/{k}?t={t}\"><button type=\"submit\">Acknowledge {k}</button></form>\
+         <form method=\"post\" action=\"/ack/{k}?t={t}&amp;action=resolve\"><button type=\"submit\">Resolve {k}</button></form>",
         t = escape(&q.t)
     ))
     .into_response()
 }
 
-/// `POST /ack/{key}?t=…`: acknowledges the alert the link was signed for.
+/// `POST /ack/{key}?t=…[&action=resolve]`: acknowledges (or resolves) the alert the link was
+/// signed for.
 pub async fn ack_submit(
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -283,24 +288,30 @@ pub async fn ack_submit(
     let Some(id) = key.strip_prefix("ALR-").and_then(|n| n.parse::<i64>().ok()) else {
         return (StatusCode::NOT_FOUND, page("<h1>Not found</h1>")).into_response();
     };
+    let (action, done) = match q.action.as_deref() {
+        None | Some("ack") => (
+            vigil_core::AlertAction::Acknowledge,
+            "acknowledged</h1><p>The escalation has stopped. It is yours now.</p>",
+        ),
+        Some("resolve") => (vigil_core::AlertAction::Resolve, "resolved</h1>"),
+        Some(_) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                page("<h1>Unknown action</h1><p>A link's action is ack or resolve.</p>"),
+            )
+                .into_response();
+        }
+    };
     match state
         .store
-        .act_on_alert(
-            "acknowledgement link",
-            id,
-            vigil_core::AlertAction::Acknowledge,
-        )
+        .act_on_alert("acknowledgement link", id, action)
         .await
     {
-        Ok(a) => page(&format!(
-            "<h1>{} acknowledged</h1><p>The escalation has stopped. It is yours now.</p>",
-            escape(&a.key)
-        ))
-        .into_response(),
+        Ok(a) => page(&format!("<h1>{} {done}", escape(&a.key))).into_response(),
         Err(vigil_store::StoreError::Domain(e)) => (
             StatusCode::CONFLICT,
             page(&format!(
-                "<h1>Not acknowledged</h1><p>{}</p>",
+                "<h1>Nothing changed</h1><p>{}</p>",
                 escape(&e.to_string())
             )),
         )

@@ -577,3 +577,70 @@ async fn a_rule_can_group_its_alerts_by_fields_of_the_event() {
         "alerting[0].window"
     );
 }
+
+#[tokio::test]
+async fn a_signed_link_acknowledges_or_resolves_one_alert_without_a_login() {
+    let signer = vigil_core::LinkSigner::new([9; 32]);
+    let s2 = signer.clone();
+    let app = crate::support::spawn_app_with(move |s| s.link_signer = Some(s2)).await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", app.addr);
+    for title in ["first", "second"] {
+        let body = json!({"title": title, "severity": "SEV3", "source": "t", "service": "s"});
+        let r = http
+            .post(format!("{base}/api/v1/alerts"))
+            .bearer_auth(&app.responder_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let t1 = signer.sign("ack", "ALR-1");
+    let page = http
+        .get(format!("{base}/ack/ALR-1?t={t1}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Acknowledge ALR-1") && html.contains("action=resolve"));
+    // The token of ALR-1 opens nothing else.
+    assert_eq!(
+        http.post(format!("{base}/ack/ALR-2?t={t1}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let acked = http
+        .post(format!("{base}/ack/ALR-1?t={t1}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(acked.text().await.unwrap().contains("ALR-1 acknowledged"));
+    let resolved = http
+        .post(format!("{base}/ack/ALR-1?t={t1}&action=resolve"))
+        .send()
+        .await
+        .unwrap();
+    assert!(resolved.text().await.unwrap().contains("ALR-1 resolved"));
+    let again = http
+        .post(format!("{base}/ack/ALR-1?t={t1}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let alert: Value = http
+        .get(format!("{base}/api/v1/alerts/ALR-1"))
+        .bearer_auth(&app.responder_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(alert["status"], "resolved");
+    assert_eq!(alert["log"][1]["actor"], "acknowledgement link");
+}
