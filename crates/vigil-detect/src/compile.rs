@@ -128,6 +128,8 @@ pub struct PlanStats {
     pub channels: usize,
     /// Rules offered to every Windows event and always evaluated (no prefilter).
     pub unprefiltered_windows_any: Vec<RuleId>,
+    /// Automata over the needles of one bucket only, and their heap size in bytes.
+    pub bucket_automata: (usize, usize),
 }
 
 /// One compiled variant of a detection rule.
@@ -159,6 +161,10 @@ pub(crate) struct FieldAutomaton {
     pub ac: aho_corasick::AhoCorasick,
     /// Pattern index → needle id.
     pub needle_of_pattern: Box<[u32]>,
+    /// For automata of at most [`LOCAL_MAX_NEEDLES`] needles: a SIMD (Teddy) searcher over
+    /// the same needles that tells quickly whether a value holds any of them at all, so that
+    /// values holding none (most) are not stepped through the automaton.
+    pub quick: Option<aho_corasick::packed::Searcher>,
 }
 
 /// The variants offered to one kind of event, arranged for the prefilter.
@@ -168,8 +174,12 @@ pub(crate) struct Bucket {
     pub list: Vec<u32>,
     /// Variants without a prefilter: always evaluated.
     pub always: Vec<u32>,
-    /// The fields to scan for needles.
+    /// The fields to scan for needles with their automaton over every rule's needles.
     pub fields: Vec<u32>,
+    /// Fields scanned with an automaton over this bucket's needles only: a field whose
+    /// automaton has too many needles for the fast prefilter (Teddy) when this bucket's rules
+    /// use few of them (the keyword needles of the rules for any Windows event, say).
+    pub local: Vec<(u32, FieldAutomaton)>,
     /// Needle id → prefiltered variants of this bucket that contain it.
     pub by_needle: FxHashMap<u32, Vec<u32>>,
 }
@@ -179,7 +189,14 @@ impl Bucket {
         self.list.push(v);
     }
 
-    fn finish(&mut self, variants: &[Variant]) {
+    /// Arranges the bucket for the prefilter. `needles` gives each needle id's field and
+    /// text; `automata` are the per-field automata over every rule's needles.
+    fn finish(
+        &mut self,
+        variants: &[Variant],
+        needles: &[(u32, &str)],
+        automata: &[Option<FieldAutomaton>],
+    ) {
         for &v in &self.list {
             match &variants[v as usize].prefilter {
                 None => self.always.push(v),
@@ -193,7 +210,60 @@ impl Bucket {
         }
         self.fields.sort_unstable();
         self.fields.dedup();
+        let mut own: Vec<(u32, &str, u32)> = self
+            .by_needle
+            .keys()
+            .map(|&n| (needles[n as usize].0, needles[n as usize].1, n))
+            .collect();
+        own.sort_unstable();
+        self.fields.retain(|&f| {
+            let all = automata[f as usize]
+                .as_ref()
+                .map_or(0, |a| a.needle_of_pattern.len());
+            let mine: Vec<(&str, u32)> = own
+                .iter()
+                .filter(|(field, _, _)| *field == f)
+                .map(|(_, text, n)| (*text, *n))
+                .collect();
+            if all <= LOCAL_MAX_NEEDLES || mine.len() > LOCAL_MAX_NEEDLES {
+                return true;
+            }
+            match build_automaton(&mine, aho_corasick::AhoCorasickKind::DFA) {
+                Some(a) => {
+                    self.local.push((f, a));
+                    false
+                }
+                None => true,
+            }
+        });
     }
+}
+
+/// A bucket gets its own automaton for a field when it uses at most this many of the field's
+/// needles (and the field has more): up to 64 needles, the automaton's prefilter is Teddy,
+/// which skips most of a value without stepping through the automaton.
+const LOCAL_MAX_NEEDLES: usize = 64;
+
+/// An automaton over `(needle, id)`s, of `kind` (or the automatic choice when that fails).
+fn build_automaton(
+    list: &[(&str, u32)],
+    kind: aho_corasick::AhoCorasickKind,
+) -> Option<FieldAutomaton> {
+    let build = |kind| {
+        aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::Standard)
+            .kind(kind)
+            .build(list.iter().map(|(n, _)| n.as_bytes()))
+    };
+    let ac = build(Some(kind)).or_else(|_| build(None)).ok()?;
+    let quick = (list.len() <= LOCAL_MAX_NEEDLES)
+        .then(|| aho_corasick::packed::Searcher::new(list.iter().map(|(n, _)| n.as_bytes())))
+        .flatten();
+    Some(FieldAutomaton {
+        ac,
+        needle_of_pattern: list.iter().map(|(_, id)| *id).collect(),
+        quick,
+    })
 }
 
 /// Variants of one channel.
@@ -222,6 +292,9 @@ pub struct CompiledRuleSet {
     pub(crate) variants: Vec<Variant>,
     pub(crate) items: Vec<Item>,
     pub(crate) fields: Vec<String>,
+    /// Field name → field id (the index into `fields`), for events that give their fields by
+    /// name in one pass ([`crate::Event::for_each_field`]).
+    pub(crate) field_ids: FxHashMap<String, u32>,
     pub(crate) index: Index,
     pub(crate) correlations: Vec<CompiledCorrelation>,
     pub(crate) channel_field: u32,
@@ -279,6 +352,18 @@ impl CompiledRuleSet {
                 .filter(|v| self.variants[**v as usize].prefilter.is_none())
                 .map(|v| self.variants[*v as usize].rule)
                 .collect(),
+            bucket_automata: {
+                let mut buckets = vec![&self.index.windows_any, &self.index.no_channel];
+                for ci in self.index.by_channel.values() {
+                    buckets.push(&ci.any);
+                    buckets.extend(ci.by_event_id.values());
+                }
+                let local = buckets.iter().flat_map(|b| &b.local);
+                (
+                    local.clone().count(),
+                    local.map(|(_, a)| a.ac.memory_usage()).sum(),
+                )
+            },
         }
     }
 
@@ -291,19 +376,18 @@ impl CompiledRuleSet {
 struct Builder<'o> {
     opts: &'o CompileOptions,
     set: CompiledRuleSet,
-    field_ids: HashMap<String, u32>,
     needle_ids: HashMap<(u32, String), u32>,
     diags: Vec<Diagnostic>,
 }
 
 impl Builder<'_> {
     fn field(&mut self, name: &str) -> u32 {
-        if let Some(id) = self.field_ids.get(name) {
+        if let Some(id) = self.set.field_ids.get(name) {
             return *id;
         }
         let id = self.set.fields.len() as u32;
         self.set.fields.push(name.to_string());
-        self.field_ids.insert(name.to_string(), id);
+        self.set.field_ids.insert(name.to_string(), id);
         id
     }
 
@@ -554,17 +638,8 @@ impl Builder<'_> {
                 } else {
                     aho_corasick::AhoCorasickKind::DFA
                 };
-                let build = |kind| {
-                    aho_corasick::AhoCorasick::builder()
-                        .match_kind(aho_corasick::MatchKind::Standard)
-                        .kind(kind)
-                        .build(list.iter().map(|(n, _)| n.as_bytes()))
-                };
-                let ac = build(Some(kind)).or_else(|_| build(None)).ok()?;
-                Some(FieldAutomaton {
-                    ac,
-                    needle_of_pattern: list.iter().map(|(_, id)| *id).collect(),
-                })
+                let list: Vec<(&str, u32)> = list.iter().map(|(n, id)| (n.as_str(), *id)).collect();
+                build_automaton(&list, kind)
             })
             .collect();
     }
@@ -688,6 +763,7 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
             variants: Vec::new(),
             items: Vec::new(),
             fields: Vec::new(),
+            field_ids: FxHashMap::default(),
             index: Index::default(),
             correlations: Vec::new(),
             channel_field: 0,
@@ -696,7 +772,6 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
             needle_field: Vec::new(),
             automata: Vec::new(),
         },
-        field_ids: HashMap::new(),
         needle_ids: HashMap::new(),
         diags: Vec::new(),
     };
@@ -860,17 +935,44 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
     }
 
     b.build_automata();
-    {
-        let set = &mut b.set;
-        let variants = &set.variants;
-        set.index.windows_any.finish(variants);
-        set.index.no_channel.finish(variants);
-        for ci in set.index.by_channel.values_mut() {
-            ci.any.finish(variants);
-            for bucket in ci.by_event_id.values_mut() {
-                bucket.finish(variants);
+    // Literals that are also prefilter needles of their field learn the needle's id.
+    let needle_ids: FxHashMap<(u32, &str), u32> = b
+        .needle_ids
+        .iter()
+        .map(|((field, text), id)| ((*field, text.as_str()), *id))
+        .collect();
+    for item in &mut b.set.items {
+        let field = item.field.unwrap_or(b.set.keyword_field);
+        for m in &mut item.values.matches {
+            if let ValueMatch::Lit {
+                needle,
+                cased: false,
+                id,
+                ..
+            } = m
+                && let Some(&n) = needle_ids.get(&(field, needle.as_str()))
+            {
+                *id = n;
             }
         }
+    }
+    {
+        let mut needles: Vec<(u32, &str)> = vec![(0, ""); b.set.needle_field.len()];
+        for ((field, text), id) in &b.needle_ids {
+            needles[*id as usize] = (*field, text.as_str());
+        }
+        let set = &mut b.set;
+        let variants = &set.variants;
+        let automata = &set.automata;
+        let mut buckets: Vec<&mut Bucket> =
+            vec![&mut set.index.windows_any, &mut set.index.no_channel];
+        for ci in set.index.by_channel.values_mut() {
+            buckets.push(&mut ci.any);
+            buckets.extend(ci.by_event_id.values_mut());
+        }
+        buckets
+            .into_par_iter()
+            .for_each(|bucket| bucket.finish(variants, &needles, automata));
     }
 
     // Correlations refer to rules by id or name.

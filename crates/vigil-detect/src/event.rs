@@ -30,4 +30,28 @@ pub trait Event {
     fn is_windows_record(&self) -> bool {
         false
     }
+
+    /// The event as a flat table, in one pass: calls [`FieldSink::field`] for every field node
+    /// under each name a rule could give it, in the order [`Event::field_values`] resolves
+    /// names (when several nodes answer to one name, the first one given wins), and
+    /// [`FieldSink::value`] for each of the values of a node the sink asked for. Names with a
+    /// `.` that no node answers to are still looked up with [`Event::field_values`].
+    ///
+    /// Returns false when the event does not support it (the default): the engine then looks
+    /// each field up by name.
+    fn for_each_field(&self, sink: &mut dyn FieldSink) -> bool {
+        let _ = sink;
+        false
+    }
+}
+
+/// Receives the fields of an event from [`Event::for_each_field`].
+pub trait FieldSink {
+    /// A field node that answers to `name`. Returns true when the sink wants its values (a
+    /// rule names the field and no earlier node gave it); the values follow with
+    /// [`FieldSink::value`] before the next call to `field`.
+    fn field(&mut self, name: &str) -> bool;
+
+    /// One value of the field node accepted last.
+    fn value(&mut self, value: &FieldValue<'_>);
 }

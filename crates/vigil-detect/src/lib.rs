@@ -26,5 +26,5 @@ pub use compile::{
     CompileOptions, CompiledRuleSet, PlanStats, RuleId, RuleKind, RuleMeta, compile,
 };
 pub use correlate::{CorrelationMatch, Correlator};
-pub use event::{Event, FieldValue};
+pub use event::{Event, FieldSink, FieldValue};
 pub use matcher::Matcher;

@@ -1,15 +1,25 @@
 //! Matching events against a [`CompiledRuleSet`].
 //!
 //! A [`Matcher`] belongs to one thread. It holds the per-event scratch: a slot per field id
-//! with the field's values (raw and lowercased) looked up at most once per event, reused from
-//! event to event so that matching allocates nothing once warm. The rule set itself is only
-//! read.
+//! with the field's values (raw, and lowercased on first use), reused from event to event so
+//! that matching allocates nothing once warm. The rule set itself is only read.
+//!
+//! An event that supports it gives its fields in one pass ([`Event::for_each_field`]): each
+//! name a rule uses is resolved to its field id there and only those fields are copied; a
+//! field the pass did not give is absent without a lookup. Other events are asked field by
+//! field, by name, at most once per event.
+//!
+//! Per event: the Channel/EventID buckets are chosen, each bucket field is scanned once with
+//! its Aho-Corasick automaton (or with the bucket's own small automaton, see
+//! `Bucket::local`), and the variants whose needles were found, plus the ones without a
+//! prefilter, are evaluated. A literal whose needle the field's scan did not find is false
+//! without comparing strings.
 
 use std::net::IpAddr;
 
-use crate::compile::{Bucket, CompiledRuleSet, Expr, Item, RuleId};
-use crate::event::{Event, FieldValue};
-use crate::value::{StrOp, ValueMatch, time_part};
+use crate::compile::{Bucket, CompiledRuleSet, Expr, FieldAutomaton, Item, RuleId};
+use crate::event::{Event, FieldSink, FieldValue};
+use crate::value::{NO_NEEDLE, StrOp, ValueMatch, time_part};
 
 /// One value of a field, prepared for matching.
 #[derive(Debug, Default)]
@@ -29,6 +39,8 @@ struct Slot {
     /// The event generation this slot was filled for.
     generation: u64,
     present: bool,
+    /// Whether `lower` of every value is filled (values are lowercased on first use).
+    lowered: bool,
     len: usize,
     values: Vec<Cached>,
 }
@@ -38,66 +50,116 @@ impl Cached {
     fn number(&self) -> Option<f64> {
         self.num.or_else(|| parse_num(&self.raw))
     }
+
+    /// Sets the raw value (the lowercased text is filled by [`Cached::lowercase`]).
+    fn set(&mut self, v: &FieldValue<'_>) {
+        use std::fmt::Write as _;
+        self.raw.clear();
+        self.lower.clear();
+        self.num = None;
+        self.boolean = None;
+        self.null = false;
+        match v {
+            FieldValue::Str(s) => self.raw.push_str(s),
+            FieldValue::Int(i) => {
+                let _ = write!(self.raw, "{i}");
+                self.num = Some(*i as f64);
+            }
+            FieldValue::UInt(u) => {
+                let _ = write!(self.raw, "{u}");
+                self.num = Some(*u as f64);
+            }
+            FieldValue::Float(f) => {
+                let _ = write!(self.raw, "{f}");
+                self.num = Some(*f);
+            }
+            FieldValue::Bool(b) => {
+                self.raw.push_str(if *b { "true" } else { "false" });
+                self.boolean = Some(*b);
+            }
+            FieldValue::Null => self.null = true,
+        }
+    }
+
+    fn lowercase(&mut self) {
+        self.lower.clear();
+        if self.raw.is_ascii() {
+            self.lower.push_str(&self.raw);
+            self.lower.make_ascii_lowercase();
+        } else {
+            for ch in self.raw.chars() {
+                self.lower.extend(ch.to_lowercase());
+            }
+        }
+    }
 }
 
 impl Slot {
+    /// Empties the slot for the event `generation`.
+    fn begin(&mut self, generation: u64, present: bool) {
+        self.generation = generation;
+        self.present = present;
+        self.lowered = false;
+        self.len = 0;
+    }
+
+    fn push(&mut self, v: &FieldValue<'_>) {
+        if self.len == self.values.len() {
+            self.values.push(Cached::default());
+        }
+        self.values[self.len].set(v);
+        self.len += 1;
+    }
+
     fn fill(
         &mut self,
         generation: u64,
         visit: impl FnOnce(&mut dyn FnMut(&FieldValue<'_>)) -> bool,
     ) {
-        self.generation = generation;
-        self.len = 0;
-        let values = &mut self.values;
-        let len = &mut self.len;
-        let present = visit(&mut |v: &FieldValue<'_>| {
-            if *len == values.len() {
-                values.push(Cached::default());
-            }
-            let c = &mut values[*len];
-            *len += 1;
-            c.raw.clear();
-            c.lower.clear();
-            c.num = None;
-            c.boolean = None;
-            c.null = false;
-            match v {
-                FieldValue::Str(s) => c.raw.push_str(s),
-                FieldValue::Int(i) => {
-                    use std::fmt::Write as _;
-                    let _ = write!(c.raw, "{i}");
-                    c.num = Some(*i as f64);
-                }
-                FieldValue::UInt(u) => {
-                    use std::fmt::Write as _;
-                    let _ = write!(c.raw, "{u}");
-                    c.num = Some(*u as f64);
-                }
-                FieldValue::Float(f) => {
-                    use std::fmt::Write as _;
-                    let _ = write!(c.raw, "{f}");
-                    c.num = Some(*f);
-                }
-                FieldValue::Bool(b) => {
-                    c.raw.push_str(if *b { "true" } else { "false" });
-                    c.boolean = Some(*b);
-                }
-                FieldValue::Null => c.null = true,
-            }
-            if c.raw.is_ascii() {
-                c.lower.push_str(&c.raw);
-                c.lower.make_ascii_lowercase();
-            } else {
-                for ch in c.raw.chars() {
-                    c.lower.extend(ch.to_lowercase());
-                }
-            }
-        });
+        self.begin(generation, false);
+        let present = visit(&mut |v: &FieldValue<'_>| self.push(v));
         self.present = present || self.len > 0;
+    }
+
+    /// Fills the lowercased text of every value, once per event.
+    fn lower(&mut self) {
+        if !self.lowered {
+            self.lowered = true;
+            for c in &mut self.values[..self.len] {
+                c.lowercase();
+            }
+        }
     }
 
     fn values(&self) -> &[Cached] {
         &self.values[..self.len]
+    }
+}
+
+/// The [`FieldSink`] that fills a matcher's slots from [`Event::for_each_field`].
+struct TableSink<'a> {
+    ids: &'a rustc_hash::FxHashMap<String, u32>,
+    slots: &'a mut [Slot],
+    generation: u64,
+    current: usize,
+}
+
+impl FieldSink for TableSink<'_> {
+    fn field(&mut self, name: &str) -> bool {
+        let Some(&id) = self.ids.get(name) else {
+            return false;
+        };
+        let slot = &mut self.slots[id as usize];
+        if slot.generation == self.generation {
+            return false;
+        }
+        slot.begin(self.generation, true);
+        self.current = id as usize;
+        true
+    }
+
+    fn value(&mut self, value: &FieldValue<'_>) {
+        self.slots[self.current].push(value);
     }
 }
 
@@ -145,6 +207,12 @@ pub struct Matcher<'s> {
     slots: Vec<Slot>,
     keywords: Slot,
     generation: u64,
+    /// Whether the current event gave its fields in one pass ([`Event::for_each_field`]):
+    /// a field not filled then is absent, unless its name has a `.` (see `dotted`).
+    table: bool,
+    /// Per field: whether its name has a `.` (looked up by name even in table mode, as a
+    /// path).
+    dotted: Vec<bool>,
     out: Vec<RuleId>,
     /// Per needle: the generation of the last event whose field contained it.
     needle_seen: Vec<u64>,
@@ -152,8 +220,10 @@ pub struct Matcher<'s> {
     scanned: Vec<u64>,
     /// Needles found in the current event.
     hits: Vec<u32>,
-    /// Reused buffer for the lowercased text of one value during keyword scanning.
-    scratch: String,
+    /// The lowercased values of the current event for keyword scanning (see
+    /// [`Matcher::keyword_text`]), and the event generation it holds.
+    keyword_text: String,
+    keyword_text_generation: u64,
     /// Per variant: the generation of the last event it was evaluated for.
     tried: Vec<u64>,
     /// How many rule variants were evaluated since the matcher was made.
@@ -169,11 +239,14 @@ impl<'s> Matcher<'s> {
             slots: (0..set.fields.len()).map(|_| Slot::default()).collect(),
             keywords: Slot::default(),
             generation: 0,
+            table: false,
+            dotted: set.fields.iter().map(|f| f.contains('.')).collect(),
             out: Vec::new(),
             needle_seen: vec![0; set.needle_field.len()],
             scanned: vec![0; set.fields.len()],
             hits: Vec::new(),
-            scratch: String::new(),
+            keyword_text: String::new(),
+            keyword_text_generation: 0,
             tried: vec![0; set.variants.len()],
             evaluated: 0,
             per_variant: vec![0; set.variants.len()],
@@ -212,9 +285,15 @@ impl<'s> Matcher<'s> {
         self.generation += 1;
         self.out.clear();
         let set = self.set;
+        self.table = event.for_each_field(&mut TableSink {
+            ids: &set.field_ids,
+            slots: &mut self.slots,
+            generation: self.generation,
+            current: 0,
+        });
         let channel_field = set.channel_field;
-        self.load(channel_field, event);
-        let channel = self.slots[channel_field as usize]
+        let channel = self
+            .load_lower(channel_field, event)
             .values()
             .first()
             .map(|c| set.index.by_channel.get(c.lower.as_str()));
@@ -240,6 +319,9 @@ impl<'s> Matcher<'s> {
         for bucket in buckets.iter().flatten() {
             for &f in &bucket.fields {
                 self.scan(f, event);
+            }
+            for (f, auto) in &bucket.local {
+                self.scan_with(*f, auto, event);
             }
         }
         for bucket in buckets.iter().flatten() {
@@ -276,56 +358,69 @@ impl<'s> Matcher<'s> {
     /// Runs the field's Aho-Corasick automaton once over each of its values (lowercased),
     /// marking the needles found.
     fn scan(&mut self, field: u32, event: &dyn Event) {
-        let generation = self.generation;
-        if self.scanned[field as usize] == generation {
-            return;
-        }
-        self.scanned[field as usize] = generation;
         let set = self.set;
+        // `scanned` is set only when the scan happens: literals rely on it (see `item`).
         let Some(auto) = &set.automata[field as usize] else {
             return;
         };
-        if field == set.keyword_field {
-            self.scan_keywords(event);
+        if self.scanned[field as usize] == self.generation {
             return;
         }
-        let slot = {
-            self.load(field, event);
-            &self.slots[field as usize]
-        };
-        for c in slot.values() {
-            for m in auto.ac.find_overlapping_iter(c.lower.as_bytes()) {
-                let id = auto.needle_of_pattern[m.pattern().as_usize()];
-                if self.needle_seen[id as usize] != generation {
-                    self.needle_seen[id as usize] = generation;
-                    self.hits.push(id);
-                }
-            }
-        }
+        self.scanned[field as usize] = self.generation;
+        self.scan_with(field, auto, event);
     }
 
-    /// Runs the keyword automaton over every value of the event without keeping the values:
-    /// most events meet no keyword needle, and the values are stored (by
-    /// [`Matcher::load_keywords`]) only when a keyword rule is evaluated.
-    fn scan_keywords(&mut self, event: &dyn Event) {
-        let set = self.set;
-        let Some(auto) = &set.automata[set.keyword_field as usize] else {
-            return;
-        };
+    /// Runs `auto` over the values of `field` (lowercased), marking the needles found.
+    fn scan_with(&mut self, field: u32, auto: &FieldAutomaton, event: &dyn Event) {
+        let keywords = field == self.set.keyword_field;
+        if keywords {
+            self.keyword_text(event);
+        } else {
+            self.load_lower(field, event);
+        }
         let generation = self.generation;
-        let buf = &mut self.scratch;
         let seen = &mut self.needle_seen;
         let hits = &mut self.hits;
-        event.for_each_value(&mut |v: &FieldValue<'_>| {
-            buf.clear();
-            lowercase_into(v, buf);
-            for m in auto.ac.find_overlapping_iter(buf.as_bytes()) {
+        let mut mark = |text: &str| {
+            if auto
+                .quick
+                .as_ref()
+                .is_some_and(|q| q.find(text.as_bytes()).is_none())
+            {
+                return;
+            }
+            for m in auto.ac.find_overlapping_iter(text.as_bytes()) {
                 let id = auto.needle_of_pattern[m.pattern().as_usize()];
                 if seen[id as usize] != generation {
                     seen[id as usize] = generation;
                     hits.push(id);
                 }
             }
+        };
+        if keywords {
+            mark(&self.keyword_text);
+        } else {
+            for c in self.slots[field as usize].values() {
+                mark(&c.lower);
+            }
+        }
+    }
+
+    /// Fills `keyword_text` for the current event: every value of the event lowercased into
+    /// one buffer, separated by NUL bytes, so that the keyword needles are searched at once
+    /// (one search, with the automaton's prefilter, instead of one per value) without storing
+    /// the values (they are stored, by [`Matcher::load_keywords`], only when a keyword rule is
+    /// evaluated). A needle found across a separator only lets a rule be evaluated for nothing.
+    fn keyword_text(&mut self, event: &dyn Event) {
+        if self.keyword_text_generation == self.generation {
+            return;
+        }
+        self.keyword_text_generation = self.generation;
+        let buf = &mut self.keyword_text;
+        buf.clear();
+        event.for_each_value(&mut |v: &FieldValue<'_>| {
+            lowercase_into(v, buf);
+            buf.push('\0');
         });
     }
 
@@ -337,16 +432,28 @@ impl<'s> Matcher<'s> {
                 true
             });
         }
+        self.keywords.lower();
     }
 
     fn load(&mut self, field: u32, event: &dyn Event) {
         let generation = self.generation;
         let slot = &mut self.slots[field as usize];
-        if slot.generation == generation {
-            return;
+        if slot.generation != generation {
+            if self.table && !self.dotted[field as usize] {
+                slot.begin(generation, false);
+            } else {
+                let name = &self.set.fields[field as usize];
+                slot.fill(generation, |visit| event.field_values(name, visit));
+            }
         }
-        let name = &self.set.fields[field as usize];
-        slot.fill(generation, |visit| event.field_values(name, visit));
+    }
+
+    /// [`Matcher::load`], with the lowercased text of the values filled.
+    fn load_lower(&mut self, field: u32, event: &dyn Event) -> &Slot {
+        self.load(field, event);
+        let slot = &mut self.slots[field as usize];
+        slot.lower();
+        slot
     }
 
     fn eval(&mut self, e: &Expr, event: &dyn Event) -> bool {
@@ -382,12 +489,12 @@ impl<'s> Matcher<'s> {
         // Load the field (or every value, for keywords) and any referenced fields first.
         for m in &item.values.matches {
             if let ValueMatch::FieldRef { field, .. } = m {
-                self.load(*field, event);
+                self.load_lower(*field, event);
             }
         }
         let slot: &Slot = match item.field {
             Some(f) => {
-                self.load(f, event);
+                self.load_lower(f, event);
                 &self.slots[f as usize]
             }
             None => {
@@ -395,7 +502,18 @@ impl<'s> Matcher<'s> {
                 &self.keywords
             }
         };
-        let test = |m: &ValueMatch| value_matches(m, slot, &self.slots);
+        // A literal whose needle the field's scan did not find matches no value.
+        let field = item.field.unwrap_or(self.set.keyword_field);
+        let scanned = self.scanned[field as usize] == self.generation;
+        let (seen, generation) = (&self.needle_seen, self.generation);
+        let test = |m: &ValueMatch| match m {
+            ValueMatch::Lit { id, .. }
+                if scanned && *id != NO_NEEDLE && seen[*id as usize] != generation =>
+            {
+                false
+            }
+            _ => value_matches(m, slot, &self.slots),
+        };
         let hit = if item.values.all {
             item.values.matches.iter().all(test)
         } else {
@@ -445,6 +563,7 @@ fn one(m: &ValueMatch, c: &Cached) -> bool {
             needle,
             cased,
             finder,
+            ..
         } => {
             let hay = if *cased { &c.raw } else { &c.lower };
             match op {

@@ -42,6 +42,9 @@ pub(crate) enum ValueMatch {
         needle: String,
         cased: bool,
         finder: Box<memmem::Finder<'static>>,
+        /// The prefilter needle id of the same (field, needle), or [`NO_NEEDLE`]: when the
+        /// field was scanned and the needle not found, the literal cannot match.
+        id: u32,
     },
     /// A wildcard pattern or a `re` value, matched against the raw value.
     Regex(Box<Regex>),
@@ -350,8 +353,12 @@ fn lit(op: StrOp, needle: String, cased: bool) -> ValueMatch {
         needle,
         cased,
         finder,
+        id: NO_NEEDLE,
     }
 }
+
+/// The [`ValueMatch::Lit`] id of a literal that is not a prefilter needle.
+pub(crate) const NO_NEEDLE: u32 = u32::MAX;
 
 /// One token of a Sigma string value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 use sonic_rs::{JsonContainerTrait as _, JsonValueTrait as _};
-use vigil_detect::{Event, FieldValue};
+use vigil_detect::{Event, FieldSink, FieldValue};
 
 /// A JSON decoding error.
 #[derive(Debug, thiserror::Error)]
@@ -321,6 +321,89 @@ fn for_each_value_in<'a, N: Node<'a>>(
     visit_all(root, visit);
 }
 
+/// Names a Windows record answers from `Event.System` whether or not the node exists: they are
+/// never read from `Event.EventData` or `Event.UserData`.
+fn is_reserved_windows_name(name: &str) -> bool {
+    is_system_field(name)
+        || matches!(
+            name,
+            "Provider_Name" | "ProviderName" | "Provider" | "TimeCreated" | "SystemTime"
+        )
+}
+
+/// Gives a node to the sink under `name`, with its values as [`visit_value`] yields them.
+fn emit<'a, N: Node<'a>>(sink: &mut dyn FieldSink, name: &str, node: N) {
+    if sink.field(name) {
+        visit_value(node, &mut |v| sink.value(v));
+    }
+}
+
+/// The one-pass form of [`lookup_in`]: every node under each name that resolves to it, in
+/// the order `lookup_in` tries them (dotted paths excepted, see [`Event::for_each_field`]).
+fn fields_in<'a, N: Node<'a>>(root: N, windows: bool, spaced: bool, sink: &mut dyn FieldSink) {
+    if windows
+        && let Some(event) = root.get("Event")
+        && let Some(system) = event.get("System")
+    {
+        system.find_child(&mut |k, n| {
+            if is_system_field(k) {
+                emit(sink, k, n);
+            } else if k == "Provider" {
+                if let Some(name) = n.get("#attributes").and_then(|a| a.get("Name")) {
+                    for alias in ["Provider_Name", "ProviderName", "Provider"] {
+                        emit(sink, alias, name);
+                    }
+                }
+            } else if k == "TimeCreated"
+                && let Some(t) = n.get("#attributes").and_then(|a| a.get("SystemTime"))
+            {
+                for alias in ["TimeCreated", "SystemTime"] {
+                    emit(sink, alias, t);
+                }
+            }
+            false
+        });
+        if let Some(data) = event.get("EventData").filter(|d| is_object(*d)) {
+            data.find_child(&mut |k, n| {
+                if !is_reserved_windows_name(k) {
+                    emit(sink, k, n);
+                }
+                false
+            });
+            if spaced {
+                let mut name = String::new();
+                data.find_child(&mut |k, n| {
+                    if k.contains(' ') {
+                        name.clear();
+                        name.extend(k.chars().filter(|c| *c != ' '));
+                        if !is_reserved_windows_name(&name) {
+                            emit(sink, &name, n);
+                        }
+                    }
+                    false
+                });
+            }
+        }
+        if let Some(user) = event.get("UserData") {
+            user.find_child(&mut |_, child| {
+                if is_object(child) {
+                    child.find_child(&mut |k, n| {
+                        if !is_reserved_windows_name(k) {
+                            emit(sink, k, n);
+                        }
+                        false
+                    });
+                }
+                false
+            });
+        }
+    }
+    root.find_child(&mut |k, n| {
+        emit(sink, k, n);
+        false
+    });
+}
+
 impl JsonEvent {
     /// Parses one JSON object with the fast parser (`sonic-rs`). Prefer it (or
     /// [`JsonEvent::parse_bytes`]) for JSON lines: it is several times faster than building a
@@ -390,6 +473,14 @@ impl Event for JsonEvent {
 
     fn is_windows_record(&self) -> bool {
         self.windows
+    }
+
+    fn for_each_field(&self, sink: &mut dyn FieldSink) -> bool {
+        match &self.root {
+            Root::Serde(v) => fields_in(v, self.windows, self.spaced_keys, sink),
+            Root::Sonic(v, _) => fields_in(v, self.windows, self.spaced_keys, sink),
+        }
+        true
     }
 
     fn for_each_value(&self, visit: &mut dyn FnMut(&FieldValue<'_>)) {
@@ -480,5 +571,86 @@ mod tests {
         assert!(JsonEvent::parse("[1]").is_err());
         assert!(JsonEvent::parse("{").is_err());
         assert!(JsonEvent::from_value(serde_json::json!([1])).is_err());
+    }
+
+    /// A sink keeping the first node given for each name, as the engine does.
+    #[derive(Default)]
+    struct Table {
+        fields: Vec<(String, Vec<String>)>,
+        taking: bool,
+    }
+
+    impl FieldSink for Table {
+        fn field(&mut self, name: &str) -> bool {
+            self.taking = !self.fields.iter().any(|(n, _)| n == name);
+            if self.taking {
+                self.fields.push((name.to_string(), Vec::new()));
+            }
+            self.taking
+        }
+        fn value(&mut self, value: &FieldValue<'_>) {
+            assert!(self.taking);
+            self.fields.last_mut().unwrap().1.push(format!("{value:?}"));
+        }
+    }
+
+    #[test]
+    fn field_table_resolves_names_like_lookups() {
+        let docs = [
+            SYSMON,
+            r##"{"Event":{"System":{"EventID":{"#text":4624,"#attributes":{"Qualifiers":0}},"Provider":{"#attributes":{"Name":"P"}}},"EventData":{"Level":"no","Provider_Name":"no","Threat Name":"EICAR","ThreatName2":"x","Threat Name2":"y"},"UserData":{"A":{"SubjectUserName":"bob","Image":"u"},"B":{"SubjectUserName":"alice","Other":1}}},"Image":"root","TimeCreated":"root"}"##,
+            r##"{"Event":{"System":{"EventID":325,"Channel":"Application"},"EventData":{"Data":{"#text":["ntds","C:\\ntds.dit",7],"#attributes":{"x":1}},"Binary":"00","Obj":{"a":1},"List":[1,{"#text":"t"},[2]]}}}"##,
+            r##"{"process.name":"a","process":{"args":["x","y"]},"n":1.5,"b":true,"z":null}"##,
+        ];
+        let names = [
+            "EventID",
+            "Channel",
+            "Computer",
+            "Provider_Name",
+            "ProviderName",
+            "Provider",
+            "TimeCreated",
+            "SystemTime",
+            "Image",
+            "ProcessId",
+            "Hashes",
+            "Level",
+            "Security",
+            "Correlation",
+            "ThreatName",
+            "ThreatName2",
+            "SubjectUserName",
+            "Other",
+            "Data",
+            "Binary",
+            "Obj",
+            "List",
+            "Event",
+            "process.name",
+            "process",
+            "n",
+            "b",
+            "z",
+            "Nope",
+        ];
+        for doc in docs {
+            for e in both(doc) {
+                let mut table = Table::default();
+                assert!(e.for_each_field(&mut table));
+                for name in names {
+                    let from_table = table
+                        .fields
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, v)| v.clone());
+                    let by_name = values(&e, name);
+                    // Dotted names that no node answers to are looked up by name.
+                    if name.contains('.') && from_table.is_none() {
+                        continue;
+                    }
+                    assert_eq!(from_table, by_name, "{name} in {doc}");
+                }
+            }
+        }
     }
 }

@@ -351,9 +351,16 @@ impl Ingestor {
         let matched: Vec<Vec<u32>> = if set.rules().is_empty() {
             vec![Vec::new(); pending.len()]
         } else if pending.len() >= PARALLEL_MATCH_MIN {
+            // One chunk (and one warm matcher) per thread, not one cold matcher per split.
+            let chunk = pending.len().div_ceil(rayon::current_num_threads().max(1));
             pending
-                .par_iter()
-                .map_init(|| set.matcher(), |m, p| reported(set, m.matches(&p.event)))
+                .par_chunks(chunk)
+                .flat_map_iter(|part| {
+                    let mut m = set.matcher();
+                    part.iter()
+                        .map(|p| reported(set, m.matches(&p.event)))
+                        .collect::<Vec<_>>()
+                })
                 .collect()
         } else {
             let mut m = set.matcher();

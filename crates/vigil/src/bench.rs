@@ -155,16 +155,20 @@ fn detect(args: DetectArgs) -> anyhow::Result<ExitCode> {
             }
         }
         report("JSON lines, parse + match, 1 thread", e, b, s);
+        // One matcher per thread for the whole pass (as a long-running worker keeps one),
+        // chunks of 256 lines handed out in order.
+        let chunks: Vec<&[&[u8]]> = lines.chunks(256).collect();
         let (e, b, s) = best(args.passes, || {
-            pool.install(|| {
-                lines.par_chunks(256).for_each_init(
-                    || set.matcher(),
-                    |m, chunk| {
-                        for l in chunk {
-                            one(l, m);
-                        }
-                    },
-                );
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            pool.broadcast(|_| {
+                let mut m = set.matcher();
+                while let Some(chunk) =
+                    chunks.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                {
+                    for l in *chunk {
+                        one(l, &mut m);
+                    }
+                }
             });
             (lines.len() as u64, bytes)
         });

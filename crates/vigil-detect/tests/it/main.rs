@@ -5,3 +5,4 @@
 mod reference;
 mod regression;
 mod support;
+mod table;

@@ -2,8 +2,8 @@
 //! Handlers are registered only through `routes!`, which also records their OpenAPI entry.
 
 pub mod actions;
-pub mod alerts;
 pub mod admin;
+pub mod alerts;
 pub mod detections;
 pub mod events;
 pub mod evidence;

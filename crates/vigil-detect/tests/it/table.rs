@@ -1,0 +1,69 @@
+//! The one-pass field table ([`Event::for_each_field`]) against lookups by name: over every
+//! shared sample event, parsed by both JSON backends, the rules that match must be the same.
+
+use std::io::Read;
+
+use vigil_detect::{Event, FieldValue};
+use vigil_events::json::JsonEvent;
+
+use crate::support::{RULES, data_dir};
+
+/// An event that hides its field table, so the engine looks every field up by name.
+struct ByName<'a>(&'a JsonEvent);
+
+impl Event for ByName<'_> {
+    fn field_values(&self, field: &str, visit: &mut dyn FnMut(&FieldValue<'_>)) -> bool {
+        self.0.field_values(field, visit)
+    }
+    fn for_each_value(&self, visit: &mut dyn FnMut(&FieldValue<'_>)) {
+        self.0.for_each_value(visit)
+    }
+    fn is_windows_record(&self) -> bool {
+        self.0.is_windows_record()
+    }
+}
+
+#[test]
+fn field_table_matches_like_lookups_by_name() {
+    let gz = std::fs::read(data_dir().join("events/attack-samples.jsonl.gz")).unwrap();
+    let mut data = Vec::new();
+    flate2::read::MultiGzDecoder::new(&gz[..])
+        .read_to_end(&mut data)
+        .unwrap();
+    let mut table = RULES.matcher();
+    let mut by_name = RULES.matcher();
+    let mut events = 0;
+    let mut matched = 0;
+    for line in data.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let sonic = JsonEvent::parse_bytes(line).unwrap();
+        let serde = JsonEvent::from_value(serde_json::from_slice(line).unwrap()).unwrap();
+        let expected = by_name.matches(&ByName(&sonic)).to_vec();
+        assert!(sonic.for_each_field(&mut NoSink));
+        assert_eq!(table.matches(&sonic), expected, "sonic-rs: {}", show(line));
+        assert_eq!(
+            table.matches(&serde),
+            expected,
+            "serde_json: {}",
+            show(line)
+        );
+        events += 1;
+        matched += usize::from(!expected.is_empty());
+    }
+    assert!(
+        events > 20_000 && matched > 5_000,
+        "{events} events, {matched} matched"
+    );
+}
+
+fn show(line: &[u8]) -> String {
+    String::from_utf8_lossy(&line[..line.len().min(400)]).into_owned()
+}
+
+struct NoSink;
+
+impl vigil_detect::FieldSink for NoSink {
+    fn field(&mut self, _: &str) -> bool {
+        false
+    }
+    fn value(&mut self, _: &FieldValue<'_>) {}
+}
