@@ -177,7 +177,8 @@ fn a_detection_pages_the_owning_on_call_escalates_across_a_restart_and_stops_on_
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let server = Server::start_with(&data, &args);
 
-    // alice is on call (every day, all day); bob is the next level after 4 s, carol after 8 s.
+    // alice is on call (every day, all day); bob is the next level after 8 s, carol after 16 s
+    // (wide margins: the restart must happen before bob is due even on a loaded machine).
     let org = format!(
         "people:
   - name: alice
@@ -199,8 +200,8 @@ teams:
     escalation:
       levels:
         - {{after: '0', notify: ['schedule:primary']}}
-        - {{after: 4s, notify: ['person:bob']}}
-        - {{after: 8s, notify: [manager]}}
+        - {{after: 8s, notify: ['person:bob']}}
+        - {{after: 16s, notify: [manager]}}
 services:
   - {{name: payments, team: secops, criticality: high}}
 "
@@ -303,7 +304,7 @@ services:
     });
     let listed = ok(server.cli(&token, &["alerts", "list", "--status", "acknowledged"]));
     assert!(listed.contains("ALR-1"), "{listed}");
-    std::thread::sleep(Duration::from_secs(6));
+    std::thread::sleep(Duration::from_secs(10));
     assert!(
         !hooks.lock().unwrap().iter().any(|(p, _)| p == "/carol"),
         "the manager was paged after the ack"
