@@ -245,11 +245,20 @@ impl Ingestor {
             .and_then(|v| serde_json::from_value(v.document).ok());
         let criticality = |service: &str| {
             let entry = org.as_ref()?.services.iter().find(|s| s.name == service)?;
-            vigil_core::AssetCriticality::parse(
-                serde_json::to_value(entry.criticality?).ok()?.as_str()?,
-            )
-            .ok()
+            use vigil_core::AssetCriticality as A;
+            use vigil_oncall::Criticality as C;
+            Some(match entry.criticality? {
+                C::Low => A::Low,
+                C::Medium => A::Medium,
+                C::High => A::High,
+                C::Critical => A::Critical,
+            })
         };
+        // Each matched event parsed once, however many rules it matched.
+        let parsed: std::collections::HashMap<u64, serde_json::Value> = matched_json
+            .iter()
+            .filter_map(|(id, json)| Some((*id, serde_json::from_str(json).ok()?)))
+            .collect();
         let config = |rule: &str| {
             let all = org.as_ref()?;
             all.alerting
@@ -261,9 +270,7 @@ impl Ingestor {
             Default::default();
         for d in detections {
             let d = &d.detection;
-            let event: Option<serde_json::Value> = matched_json
-                .get(&d.event_id)
-                .and_then(|j| serde_json::from_str(j).ok());
+            let event = parsed.get(&d.event_id);
             let cfg = config(&d.rule_id);
             let fields: Vec<&str> = match cfg {
                 Some(c) if !c.group_by.is_empty() => {
@@ -277,10 +284,7 @@ impl Ingestor {
                     "host" => d.host.clone(),
                     "tenant" => d.tenant.clone(),
                     "service" => d.service.clone(),
-                    path => event
-                        .as_ref()
-                        .and_then(|e| json_path(e, path))
-                        .unwrap_or_default(),
+                    path => event.and_then(|e| json_path(e, path)).unwrap_or_default(),
                 };
                 key.push('|');
                 key.push_str(&value);
@@ -326,7 +330,7 @@ impl Ingestor {
             entry
                 .0
                 .events
-                .push(event.unwrap_or(serde_json::Value::Null));
+                .push(event.cloned().unwrap_or(serde_json::Value::Null));
         }
         let mut created = 0;
         for (_, (alert, policy)) in groups {

@@ -4,6 +4,9 @@
 //! `vigil serve --report-key`) and `POST /api/v1/reports` for integrations both raise an alert
 //! with the reporter's contact kept. The form is rate-limited per link, so a leaked link cannot
 //! flood the queue.
+//!
+//! The other no-login page lives here too: the signed acknowledgement link of a page
+//! (`/ack/ALR-12?t=…`), whose GET only shows the buttons and whose POST acts.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

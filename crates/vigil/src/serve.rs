@@ -181,14 +181,13 @@ struct Paging {
 }
 
 async fn serve(
-    settings: vigil_server::Settings,
+    mut settings: vigil_server::Settings,
     rule_dirs: Vec<PathBuf>,
     syslog: SyslogConfig,
     paging: Paging,
 ) -> anyhow::Result<()> {
     let store = crate::datadir::open(&settings.data_dir).await?;
     let signer = link_key(&settings.data_dir)?;
-    let mut settings = settings;
     settings.link_signer = Some(signer.clone());
     let logs_dir = settings.data_dir.join("logs");
     let events: Arc<dyn EventStore> = {

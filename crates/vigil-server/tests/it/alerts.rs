@@ -393,17 +393,15 @@ async fn an_incident_is_declared_from_alerts_with_their_indicators_and_events() 
         actions.to_string().contains("merged alert ALR-2"),
         "{actions}"
     );
-    let (_, list) = (
-        0,
-        http.get(url("/alerts?status=resolved"))
-            .bearer_auth(&app.responder_token)
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap(),
-    );
+    let list: Value = http
+        .get(url("/alerts?status=resolved"))
+        .bearer_auth(&app.responder_token)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
     assert_eq!(list["total"], 2);
 }
 

@@ -137,6 +137,8 @@ fn an_org_file_is_applied_once_and_answers_who_is_on_call_and_where_the_gaps_are
             && err.contains("services[0].team"),
         "{err}"
     );
-    let state = ok(server.cli(&token, &["oncall", "who", "--team", "secops", "--json"]));
-    assert!(state.contains("secops"));
+    // The version in force is still the first: the original file applies as unchanged.
+    std::fs::write(&file, ORG).unwrap();
+    let still = ok(server.cli(&token, &["apply", "-f", f]));
+    assert!(still.contains("unchanged: version 1"), "{still}");
 }
