@@ -77,14 +77,14 @@ fn is_system_field(field: &str) -> bool {
 }
 
 /// What a JSON node is, without its children.
-enum Kind<'a> {
+pub(crate) enum Kind<'a> {
     Scalar(FieldValue<'a>),
     Object,
     Array,
 }
 
 /// A read-only view of a JSON node, implemented for both backends.
-trait Node<'a>: Copy + 'a {
+pub(crate) trait Node<'a>: Copy + 'a {
     fn get(self, key: &str) -> Option<Self>;
     fn kind(self) -> Kind<'a>;
     /// Calls `f` with each (key, value) of an object, or each element of an array, until it
@@ -155,6 +155,52 @@ impl<'a> Node<'a> for &'a sonic_rs::Value {
         }
         None
     }
+}
+
+/// The generic form of [`crate::event_timestamp`], for either backend.
+pub(crate) fn timestamp_in<'a, N: Node<'a>>(root: N) -> Option<i64> {
+    if let Some(FieldValue::Str(t)) = root
+        .get("Event")
+        .and_then(|e| e.get("System"))
+        .and_then(|s| s.get("TimeCreated"))
+        .and_then(|t| t.get("#attributes"))
+        .and_then(|a| a.get("SystemTime"))
+        .and_then(|t| match t.kind() {
+            Kind::Scalar(v) => Some(v),
+            _ => None,
+        })
+    {
+        return crate::time::parse_timestamp(&t);
+    }
+    for key in [
+        "@timestamp",
+        "timestamp",
+        "time",
+        "TimeCreated",
+        "UtcTime",
+        "date",
+    ] {
+        let Some(Kind::Scalar(value)) = root.get(key).map(Node::kind) else {
+            continue;
+        };
+        let seconds = match value {
+            FieldValue::Str(s) => match crate::time::parse_timestamp(&s) {
+                Some(ms) => return Some(ms),
+                None => continue,
+            },
+            FieldValue::Int(i) => i as f64,
+            FieldValue::UInt(u) => u as f64,
+            FieldValue::Float(f) => f,
+            _ => continue,
+        };
+        // Beyond year 5138 in seconds: the number is in milliseconds.
+        return Some(if seconds.abs() > 1e11 {
+            seconds as i64
+        } else {
+            (seconds * 1000.0) as i64
+        });
+    }
+    None
 }
 
 fn is_object<'a, N: Node<'a>>(n: N) -> bool {
@@ -449,6 +495,40 @@ impl JsonEvent {
                     .and_then(|s| serde_json::from_str(&s).ok())
                     .unwrap_or(Value::Null)
             }),
+        }
+    }
+
+    /// The event as JSON text (the parsed document written back, compact).
+    pub fn to_json(&self) -> String {
+        match &self.root {
+            Root::Serde(v) => v.to_string(),
+            Root::Sonic(v, _) => sonic_rs::to_string(v).unwrap_or_default(),
+        }
+    }
+
+    /// When the event happened, in milliseconds since the epoch (see
+    /// [`crate::event_timestamp`] for the fields read).
+    pub fn timestamp(&self) -> Option<i64> {
+        match &self.root {
+            Root::Serde(v) => timestamp_in(v),
+            Root::Sonic(v, _) => timestamp_in(v),
+        }
+    }
+
+    /// `Event.System.EventRecordID` of a Windows record, written as a number or as text.
+    pub fn event_record_id(&self) -> Option<u64> {
+        fn read<'a, N: Node<'a>>(root: N) -> Option<u64> {
+            let id = root.get("Event")?.get("System")?.get("EventRecordID")?;
+            match scalar(id)? {
+                FieldValue::UInt(u) => Some(u),
+                FieldValue::Int(i) => u64::try_from(i).ok(),
+                FieldValue::Str(s) => s.trim().parse().ok(),
+                _ => None,
+            }
+        }
+        match &self.root {
+            Root::Serde(v) => read(v),
+            Root::Sonic(v, _) => read(v),
         }
     }
 

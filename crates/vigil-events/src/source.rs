@@ -26,7 +26,7 @@ use std::sync::Arc;
 use evtx::{EvtxParser, IntoIterChunks, ParserSettings};
 use serde_json::Value;
 
-use crate::time::event_timestamp;
+use crate::json::{JsonError, JsonEvent};
 
 /// One decoded event with where it came from.
 #[derive(Debug, Clone)]
@@ -37,8 +37,8 @@ pub struct Record {
     pub record_id: u64,
     /// Milliseconds since the Unix epoch, when the event carries a timestamp.
     pub timestamp: Option<i64>,
-    /// The event as JSON.
-    pub event: Value,
+    /// The event, parsed once (sonic-rs for EVTX records and JSON lines).
+    pub event: JsonEvent,
 }
 
 /// A file format Vigil can decode.
@@ -385,33 +385,34 @@ impl Iterator for RecordSource {
                     record: record_id,
                     reason,
                 };
-                return Some(match serde_json::from_slice::<Value>(text) {
-                    Ok(event @ Value::Object(_)) => Ok(Record {
+                return Some(match JsonEvent::parse_bytes(text) {
+                    Ok(event) => Ok(Record {
                         file: file.clone(),
                         record_id,
-                        timestamp: event_timestamp(&event),
+                        timestamp: event.timestamp(),
                         event,
                     }),
-                    Ok(_) => Err(fail("the line is JSON but not an object".into())),
-                    Err(e) => Err(fail(format!("invalid JSON: {e}"))),
+                    Err(JsonError::NotAnObject) => {
+                        Err(fail("the line is JSON but not an object".into()))
+                    }
+                    Err(e) => Err(fail(e.to_string())),
                 });
             },
             Inner::Array { items, index } => {
                 let event = items.next()?;
                 *index += 1;
-                Some(if event.is_object() {
-                    Ok(Record {
+                Some(match JsonEvent::from_value(event) {
+                    Ok(event) => Ok(Record {
                         file: file.clone(),
                         record_id: *index,
-                        timestamp: event_timestamp(&event),
+                        timestamp: event.timestamp(),
                         event,
-                    })
-                } else {
-                    Err(DecodeError::Record {
+                    }),
+                    Err(_) => Err(DecodeError::Record {
                         path: file.to_path_buf(),
                         record: *index,
                         reason: "the array element is not a JSON object".into(),
-                    })
+                    }),
                 })
             }
         }
@@ -450,25 +451,27 @@ fn decode_chunk(
         };
         let id = record.event_record_id;
         let timestamp = record.timestamp.as_millisecond();
-        out.push_back(match record.into_json_value() {
-            Ok(r) => Ok(Record {
+        // The crate writes the record as JSON text; sonic-rs parses it several times faster
+        // than the `serde_json::Value` the crate's own `into_json_value` would build.
+        let parsed = record
+            .into_json_bytes()
+            .map_err(|e| e.to_string())
+            .and_then(|r| JsonEvent::parse_bytes(&r.data).map_err(|e| e.to_string()));
+        out.push_back(match parsed {
+            Ok(event) => Ok(Record {
                 file: file.clone(),
                 // The EventRecordID in the XML, as Windows and the reference tools show it;
                 // the record header's id can differ (after a log was cleared, or in exported
                 // files, where the XML may also hold it as text).
-                record_id: r
-                    .data
-                    .pointer("/Event/System/EventRecordID")
-                    .and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()))
-                    .unwrap_or(id),
+                record_id: event.event_record_id().unwrap_or(id),
                 // `TimeCreated` (when the event happened) rather than the header's write time.
-                timestamp: event_timestamp(&r.data).or(Some(timestamp)),
-                event: r.data,
+                timestamp: event.timestamp().or(Some(timestamp)),
+                event,
             }),
-            Err(e) => Err(DecodeError::Record {
+            Err(reason) => Err(DecodeError::Record {
                 path: file.to_path_buf(),
                 record: id,
-                reason: e.to_string(),
+                reason,
             }),
         });
     }
@@ -499,7 +502,7 @@ mod tests {
         assert!(matches!(out[1], Err(DecodeError::Record { record: 3, .. })));
         assert!(matches!(out[2], Err(DecodeError::Record { record: 4, .. })));
         assert_eq!(out[3].as_ref().unwrap().record_id, 5);
-        assert_eq!(out[3].as_ref().unwrap().event["a"], 4);
+        assert_eq!(out[3].as_ref().unwrap().event.value()["a"], 4);
     }
 
     #[test]
@@ -593,7 +596,7 @@ mod tests {
         let recs: Vec<_> = open(&path).unwrap().collect::<Result<_, _>>().unwrap();
         assert!(!recs.is_empty());
         for r in &recs {
-            let system = &r.event["Event"]["System"];
+            let system = &r.event.value()["Event"]["System"];
             assert_eq!(system["EventRecordID"].as_u64(), Some(r.record_id));
             let created = system["TimeCreated"]["#attributes"]["SystemTime"]
                 .as_str()
@@ -610,7 +613,7 @@ mod tests {
         // record decoded here must appear there verbatim.
         let jsonl = data_dir().join("events/attack-samples.jsonl.gz");
         let first: Record = open(&jsonl).unwrap().next().unwrap().unwrap();
-        let system = &first.event["Event"]["System"];
+        let system = &first.event.value()["Event"]["System"];
         let (computer, id) = (system["Computer"].clone(), system["EventRecordID"].clone());
         // Find the EVTX file holding the same record by computer and record id.
         let files = collect_files(&[data_dir().join("evtx")]).unwrap();
@@ -620,9 +623,9 @@ mod tests {
             .filter_map(|f| open(&f.path).ok())
             .flat_map(|s| s.filter_map(Result::ok))
             .any(|r| {
-                r.event["Event"]["System"]["Computer"] == computer
-                    && r.event["Event"]["System"]["EventRecordID"] == id
-                    && r.event == first.event
+                r.event.value()["Event"]["System"]["Computer"] == computer
+                    && r.event.value()["Event"]["System"]["EventRecordID"] == id
+                    && r.event.value() == first.event.value()
             });
         assert!(found, "no EVTX record decodes to the first JSON line");
     }

@@ -30,40 +30,7 @@ pub fn format_timestamp(ms: i64) -> String {
 /// `TimeCreated`, `UtcTime`, `date` that parses, else `None`. Numbers are read as seconds since
 /// the epoch, or milliseconds when they are too large to be seconds.
 pub fn event_timestamp(event: &Value) -> Option<i64> {
-    if let Some(t) = event
-        .pointer("/Event/System/TimeCreated/#attributes/SystemTime")
-        .and_then(Value::as_str)
-    {
-        return parse_timestamp(t);
-    }
-    for key in [
-        "@timestamp",
-        "timestamp",
-        "time",
-        "TimeCreated",
-        "UtcTime",
-        "date",
-    ] {
-        match event.get(key) {
-            Some(Value::String(s)) => {
-                if let Some(ms) = parse_timestamp(s) {
-                    return Some(ms);
-                }
-            }
-            Some(Value::Number(n)) => {
-                if let Some(f) = n.as_f64() {
-                    // Beyond year 5138 in seconds: the number is in milliseconds.
-                    return Some(if f.abs() > 1e11 {
-                        f as i64
-                    } else {
-                        (f * 1000.0) as i64
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
-    None
+    crate::json::timestamp_in(event)
 }
 
 #[cfg(test)]

@@ -157,9 +157,7 @@ pub fn scan_source(
                 continue;
             }
         }
-        let Ok(event) = JsonEvent::from_value(record.event) else {
-            continue;
-        };
+        let event = record.event;
         let matched = matcher.matches(&event);
         if matched.is_empty() {
             continue;

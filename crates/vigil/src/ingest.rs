@@ -579,7 +579,10 @@ impl Reader<'_> {
                 self.stats.bytes += disk_bytes;
                 for record in source {
                     match record {
-                        Ok(r) => self.push_value(index, path, Pos::Record(r.record_id), &r.event)?,
+                        Ok(r) => {
+                            let json = r.event.to_json();
+                            self.push(index, path, Pos::Record(r.record_id), json.as_bytes())?
+                        }
                         Err(e) => {
                             let pos = match &e {
                                 DecodeError::Record { record, .. } => Some(Pos::Record(*record)),

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use vigil_detect::{CompileOptions, CompiledRuleSet, RuleId, compile};
-use vigil_events::json::JsonEvent;
 
 /// `../shared/data` beside the repository.
 pub fn data_dir() -> PathBuf {
@@ -39,7 +38,7 @@ pub fn run_file(path: &Path) -> Result<Vec<(u64, Vec<RuleId>)>, vigil_events::De
     let mut out = Vec::new();
     for record in vigil_events::open(path)? {
         let record = record?;
-        let event = JsonEvent::from_value(record.event).expect("records are JSON objects");
+        let event = record.event;
         out.push((record.record_id, matcher.matches(&event).to_vec()));
     }
     Ok(out)
