@@ -332,15 +332,14 @@ impl Ingestor {
                 .events
                 .push(event.cloned().unwrap_or(serde_json::Value::Null));
         }
-        let mut created = 0;
-        for (_, (alert, policy)) in groups {
-            if let vigil_store::Raised::Created(_) =
-                self.store.raise_alert("vigil", alert, policy).await?
-            {
-                created += 1;
-            }
-        }
-        Ok(created)
+        let raised = self
+            .store
+            .raise_alerts("vigil", groups.into_values().collect())
+            .await?;
+        Ok(raised
+            .iter()
+            .filter(|r| matches!(r, vigil_store::Raised::Created(_)))
+            .count())
     }
 
     /// Matches, appends and maps matches to the stored ids. Blocking.

@@ -11,7 +11,8 @@
 //! after the last committed position are indexed again.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -50,8 +51,17 @@ pub struct EmbeddedConfig {
     pub index_threads: usize,
     /// Append requests that may wait for the journal; more make `append` block.
     pub queued_appends: usize,
-    /// Journal groups that may wait for the indexer; more make the journal thread block.
+    /// Journal groups that may wait for the indexer in memory; beyond them the indexer reads
+    /// the journal files back.
     pub queued_groups: usize,
+    /// How many acknowledged events the index may lag behind the journal before appends wait
+    /// for it (back-pressure at the indexing rate). Below it, acknowledgements run at the pace
+    /// of the journal and search catches up behind.
+    pub max_index_lag: u64,
+    /// The scheduling niceness of the indexing threads (Linux; 0 to leave them as they are):
+    /// on a small machine indexing competes with decoding, detection and acknowledgements for
+    /// the same cores, and a lagging index is the cheaper of the two to let wait.
+    pub index_nice: i32,
 }
 
 impl EmbeddedConfig {
@@ -65,6 +75,8 @@ impl EmbeddedConfig {
             index_threads: 2,
             queued_appends: 64,
             queued_groups: 8,
+            max_index_lag: 2_000_000,
+            index_nice: 10,
         }
     }
 }
@@ -174,6 +186,57 @@ fn commit(
     journal::remove_before(journal_dir, checkpoint.position)
 }
 
+/// Makes the index writer and indexes whatever the journal holds beyond the last commit;
+/// returns the writer and the checkpoint at the journal's end.
+fn open_writer(
+    index: &Index,
+    fields: Fields,
+    reader: &IndexReader,
+    journal_dir: &Path,
+    mut checkpoint: Checkpoint,
+    config: &EmbeddedConfig,
+) -> Result<(IndexWriter, Checkpoint), LogError> {
+    let mut writer: IndexWriter =
+        index.writer_with_num_threads(config.index_threads, config.index_memory_bytes)?;
+    let mut replayed = 0u64;
+    let end = journal::replay(journal_dir, checkpoint.position, |record, _| {
+        checkpoint.next_seq = checkpoint.next_seq.max(record.seq + 1);
+        writer.add_document(fields.document(&record))?;
+        replayed += 1;
+        Ok(())
+    })?;
+    checkpoint.position = end;
+    if replayed > 0 {
+        tracing::info!(
+            replayed,
+            "indexed journal records the last commit did not cover"
+        );
+    }
+    commit(&mut writer, reader, journal_dir, checkpoint)?;
+    Ok((writer, checkpoint))
+}
+
+/// Lowers the calling thread's scheduling priority by `nice`; threads it starts inherit it.
+/// On Linux `setpriority` on a thread id applies to that thread alone.
+fn lower_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    if nice != 0 {
+        let tid = rustix::thread::gettid();
+        if let Err(e) = rustix::process::setpriority_process(Some(tid), nice) {
+            tracing::warn!(error = %e, nice, "could not lower the indexing threads' priority");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
+}
+
+/// How far the journal may run ahead of the index.
+struct LagLimit {
+    /// The sequence number the index has reached (every event below it is indexed).
+    indexed: Arc<AtomicU64>,
+    max: u64,
+}
+
 impl EmbeddedStore {
     /// Opens (or creates) the store in `config.dir`, truncating a torn journal tail and indexing
     /// whatever the journal holds beyond the last index commit.
@@ -190,53 +253,68 @@ impl EmbeddedStore {
         };
         register_tokenizers(&index);
         let fields = Fields::resolve(&index.schema())?;
-        let mut checkpoint = Checkpoint::decode(index.load_metas()?.payload.as_deref());
-        let mut writer: IndexWriter =
-            index.writer_with_num_threads(config.index_threads, config.index_memory_bytes)?;
-        let reader = index
+        let checkpoint = Checkpoint::decode(index.load_metas()?.payload.as_deref());
+        let reader: IndexReader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
 
-        let mut replayed = 0u64;
-        let end = journal::replay(&journal_dir, checkpoint.position, |record, _| {
-            checkpoint.next_seq = checkpoint.next_seq.max(record.seq + 1);
-            writer.add_document(fields.document(&record))?;
-            replayed += 1;
-            Ok(())
-        })?;
-        checkpoint.position = end;
-        if replayed > 0 {
-            tracing::info!(
-                replayed,
-                "indexed journal records the last commit did not cover"
-            );
-        }
-        commit(&mut writer, &reader, &journal_dir, checkpoint)?;
+        // The index thread makes the writer itself so that Tantivy's own threads (indexing
+        // workers, merges, compression) inherit its lowered priority; it replays the journal
+        // first and says where the journal ends.
+        let indexed = Arc::new(AtomicU64::new(checkpoint.next_seq));
+        let (opened, opened_rx) = sync_channel(1);
+        let (to_index, index_inbox) = sync_channel(config.queued_groups);
+        let index_thread = {
+            let index = index.clone();
+            let reader = reader.clone();
+            let journal_dir = journal_dir.clone();
+            let indexed = indexed.clone();
+            let settings = config.clone();
+            std::thread::Builder::new()
+                .name("vigil-logs-index".into())
+                .spawn(move || {
+                    lower_priority(settings.index_nice);
+                    let start =
+                        open_writer(&index, fields, &reader, &journal_dir, checkpoint, &settings);
+                    let (writer, checkpoint) = match start {
+                        Ok((writer, checkpoint)) => {
+                            let _ = opened.send(Ok(checkpoint));
+                            (writer, checkpoint)
+                        }
+                        Err(e) => {
+                            let _ = opened.send(Err(e));
+                            return;
+                        }
+                    };
+                    indexed.store(checkpoint.next_seq, Ordering::Release);
+                    let indexer = Indexer {
+                        writer,
+                        fields,
+                        reader,
+                        journal_dir,
+                        checkpoint,
+                        indexed,
+                    };
+                    index_loop(indexer, settings.commit_interval, index_inbox)
+                })
+                .map_err(|e| LogError::io(&config.dir, e))?
+        };
+        let checkpoint = opened_rx
+            .recv()
+            .map_err(|_| LogError::Closed("the index thread stopped while opening".into()))??;
+        let end = checkpoint.position;
 
         let journal = Journal::open_at(&journal_dir, end)?;
         let (requests, inbox) = sync_channel(config.queued_appends);
-        let (to_index, index_inbox) = sync_channel(config.queued_groups);
+        let lag = LagLimit {
+            indexed,
+            max: config.max_index_lag,
+        };
         let journal_thread = std::thread::Builder::new()
             .name("vigil-logs-journal".into())
-            .spawn(move || journal_loop(journal, checkpoint.next_seq, end, inbox, to_index))
+            .spawn(move || journal_loop(journal, checkpoint.next_seq, end, inbox, to_index, lag))
             .map_err(|e| LogError::io(&journal_dir, e))?;
-        let index_reader = reader.clone();
-        let interval = config.commit_interval;
-        let index_thread = std::thread::Builder::new()
-            .name("vigil-logs-index".into())
-            .spawn(move || {
-                index_loop(
-                    writer,
-                    fields,
-                    index_reader,
-                    journal_dir,
-                    checkpoint,
-                    interval,
-                    index_inbox,
-                )
-            })
-            .map_err(|e| LogError::io(&config.dir, e))?;
         Ok(EmbeddedStore {
             requests: Mutex::new(Some(requests)),
             index,
@@ -657,6 +735,7 @@ fn journal_loop(
     mut end: Position,
     inbox: Receiver<Request>,
     to_index: SyncSender<IndexMsg>,
+    lag: LagLimit,
 ) {
     /// Events gathered into one write and one fsync; also bounds what one group holds in memory
     /// on its way to the indexer.
@@ -667,6 +746,16 @@ fn journal_loop(
     // The indexer missed groups (its queue was full): it must read them from the journal.
     let mut lagging = false;
     loop {
+        // Too far ahead of the index: stop taking appends (they wait in the bounded inbox,
+        // then in `append`) until the indexer has read enough of the journal back.
+        while next_seq.saturating_sub(lag.indexed.load(Ordering::Acquire)) > lag.max {
+            if lagging {
+                lagging = to_index
+                    .try_send(IndexMsg::CatchUp { end, next_seq })
+                    .is_err();
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let first = if lagging {
             match inbox.recv_timeout(REMIND) {
                 Ok(r) => r,
@@ -781,41 +870,84 @@ fn journal_loop(
     }
 }
 
-/// Indexes the journal's records in `[checkpoint.position, end)` that the index lacks.
-fn catch_up(
-    writer: &mut IndexWriter,
-    fields: &Fields,
-    journal_dir: &Path,
-    checkpoint: &mut Checkpoint,
-    end: Position,
-    next_seq: u64,
-) -> Result<(), LogError> {
-    if next_seq <= checkpoint.next_seq {
-        return Ok(());
-    }
-    let from_seq = checkpoint.next_seq;
-    journal::read_range(journal_dir, checkpoint.position, end, |record| {
-        if record.seq >= from_seq {
-            writer.add_document(fields.document(&record))?;
-        }
-        Ok(())
-    })?;
-    *checkpoint = Checkpoint {
-        position: end,
-        next_seq,
-    };
-    Ok(())
-}
-
-fn index_loop(
-    mut writer: IndexWriter,
+/// The index thread's state.
+struct Indexer {
+    writer: IndexWriter,
     fields: Fields,
     reader: IndexReader,
     journal_dir: PathBuf,
-    mut checkpoint: Checkpoint,
-    interval: Duration,
-    inbox: Receiver<IndexMsg>,
-) {
+    /// How far the documents given to the writer reach (committed or not).
+    checkpoint: Checkpoint,
+    /// `checkpoint.next_seq` as the journal thread sees it, for its lag limit.
+    indexed: Arc<AtomicU64>,
+}
+
+impl Indexer {
+    /// Indexes the journal's records in `[checkpoint.position, end)` that the index lacks.
+    fn catch_up(&mut self, end: Position, next_seq: u64) -> Result<(), LogError> {
+        if next_seq <= self.checkpoint.next_seq {
+            return Ok(());
+        }
+        let from_seq = self.checkpoint.next_seq;
+        let (writer, fields, indexed) = (&mut self.writer, &self.fields, &self.indexed);
+        journal::read_range(&self.journal_dir, self.checkpoint.position, end, |record| {
+            if record.seq >= from_seq {
+                writer.add_document(fields.document(&record))?;
+                indexed.store(record.seq + 1, Ordering::Release);
+            }
+            Ok(())
+        })?;
+        self.advance(Checkpoint {
+            position: end,
+            next_seq,
+        });
+        Ok(())
+    }
+
+    /// Indexes a group handed over by the journal thread, or reads the journal back when
+    /// groups were skipped.
+    fn records(
+        &mut self,
+        records: &[Record],
+        end: Position,
+        next_seq: u64,
+    ) -> Result<(), LogError> {
+        if records
+            .first()
+            .is_none_or(|r| r.seq != self.checkpoint.next_seq)
+        {
+            // Groups were skipped while the queue was full, or this one was already read back
+            // from the journal: the journal is the truth.
+            return self.catch_up(end, next_seq);
+        }
+        let added = records.iter().try_for_each(|r| {
+            self.writer
+                .add_document(self.fields.document(r))
+                .map(|_| ())
+        });
+        self.advance(Checkpoint {
+            position: end,
+            next_seq,
+        });
+        added.map_err(LogError::from)
+    }
+
+    fn advance(&mut self, checkpoint: Checkpoint) {
+        self.checkpoint = checkpoint;
+        self.indexed.store(checkpoint.next_seq, Ordering::Release);
+    }
+
+    fn commit(&mut self) -> Result<(), LogError> {
+        commit(
+            &mut self.writer,
+            &self.reader,
+            &self.journal_dir,
+            self.checkpoint,
+        )
+    }
+}
+
+fn index_loop(mut ix: Indexer, interval: Duration, inbox: Receiver<IndexMsg>) {
     let mut dirty = false;
     let mut last_commit = Instant::now();
     loop {
@@ -827,66 +959,29 @@ fn index_loop(
                 next_seq,
             }) => {
                 dirty = true;
-                if records
-                    .first()
-                    .is_some_and(|r| r.seq == checkpoint.next_seq)
-                {
-                    let added = records
-                        .iter()
-                        .try_for_each(|r| writer.add_document(fields.document(r)).map(|_| ()));
-                    checkpoint = Checkpoint {
-                        position: end,
-                        next_seq,
-                    };
-                    added.map_err(LogError::from)
-                } else {
-                    // Groups were skipped while this queue was full, or this one was already
-                    // read back from the journal: the journal is the truth.
-                    catch_up(
-                        &mut writer,
-                        &fields,
-                        &journal_dir,
-                        &mut checkpoint,
-                        end,
-                        next_seq,
-                    )
-                }
+                ix.records(&records, end, next_seq)
             }
             Ok(IndexMsg::CatchUp { end, next_seq }) => {
                 dirty = true;
-                catch_up(
-                    &mut writer,
-                    &fields,
-                    &journal_dir,
-                    &mut checkpoint,
-                    end,
-                    next_seq,
-                )
+                ix.catch_up(end, next_seq)
             }
             Ok(IndexMsg::Flush {
                 reply,
                 end,
                 next_seq,
             }) => {
-                let result = catch_up(
-                    &mut writer,
-                    &fields,
-                    &journal_dir,
-                    &mut checkpoint,
-                    end,
-                    next_seq,
-                )
-                .and_then(|()| commit(&mut writer, &reader, &journal_dir, checkpoint));
+                let result = ix.catch_up(end, next_seq).and_then(|()| ix.commit());
                 let _ = reply.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
                 dirty = false;
                 last_commit = Instant::now();
                 result
             }
             Ok(IndexMsg::Delete { query, reply }) => {
-                let result = writer
+                let result = ix
+                    .writer
                     .delete_query(query)
                     .map_err(LogError::from)
-                    .and_then(|_| commit(&mut writer, &reader, &journal_dir, checkpoint));
+                    .and_then(|_| ix.commit());
                 let _ = reply.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
                 dirty = false;
                 last_commit = Instant::now();
@@ -894,7 +989,7 @@ fn index_loop(
             }
             Err(RecvTimeoutError::Timeout) => Ok(()),
             Err(RecvTimeoutError::Disconnected) => {
-                if dirty && let Err(e) = commit(&mut writer, &reader, &journal_dir, checkpoint) {
+                if dirty && let Err(e) = ix.commit() {
                     tracing::error!(error = %e, "final index commit failed; the journal replays on next open");
                 }
                 return;
@@ -904,7 +999,7 @@ fn index_loop(
             tracing::error!(error = %e, "indexing failed; events stay in the journal and are indexed on next open");
         }
         if dirty && last_commit.elapsed() >= interval {
-            if let Err(e) = commit(&mut writer, &reader, &journal_dir, checkpoint) {
+            if let Err(e) = ix.commit() {
                 tracing::error!(error = %e, "index commit failed; retrying at the next interval");
             } else {
                 dirty = false;

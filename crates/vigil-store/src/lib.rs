@@ -285,6 +285,15 @@ pub trait Store: Send + Sync + 'static {
         policy: AlertPolicy,
     ) -> BoxFuture<'a, StoreResult<Raised>>;
 
+    /// Raises several alerts as [`Store::raise_alert`] does, all in one transaction (one
+    /// fsync for a whole ingested batch); the outcomes are in the order given. An alert that
+    /// does not validate fails the call and raises none of them.
+    fn raise_alerts<'a>(
+        &'a self,
+        actor: &'a str,
+        alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
+    ) -> BoxFuture<'a, StoreResult<Vec<Raised>>>;
+
     /// Alerts matching every filter, newest first, one page and the total.
     fn list_alerts<'a>(
         &'a self,

@@ -933,100 +933,28 @@ impl SqliteStore {
         policy: AlertPolicy,
     ) -> StoreResult<Raised> {
         alert.validate()?;
+        let mut tx = self.begin().await?;
+        let raised = raise_in(&mut tx, actor, alert, policy, now()).await?;
+        tx.commit().await?;
+        Ok(raised)
+    }
+
+    async fn raise_alerts_impl(
+        &self,
+        actor: &str,
+        alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
+    ) -> StoreResult<Vec<Raised>> {
+        for (alert, _) in &alerts {
+            alert.validate()?;
+        }
         let at = now();
         let mut tx = self.begin().await?;
-        let since = ts(at - policy.dedup_window);
-        let open: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM alerts WHERE dedup_key = ? AND status IN ('triggered', 'acknowledged') AND last_seen >= ? ORDER BY id DESC LIMIT 1",
-        )
-        .bind(&alert.dedup_key)
-        .bind(&since)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(id) = open {
-            sqlx::query("UPDATE alerts SET count = count + 1, last_seen = ? WHERE id = ?")
-                .bind(ts(at))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            add_alert_events(&mut tx, id, &alert.event_ids, &alert.events).await?;
-            let n = alert.event_ids.len();
-            log_alert(
-                &mut tx,
-                id,
-                actor,
-                "deduplicated",
-                &format!("fired again ({n} event(s))"),
-            )
-            .await?;
-            let stored = load_alert(&mut tx, id, false).await?;
-            tx.commit().await?;
-            return Ok(Raised::Deduplicated(stored));
+        let mut out = Vec::with_capacity(alerts.len());
+        for (alert, policy) in alerts {
+            out.push(raise_in(&mut tx, actor, alert, policy, at).await?);
         }
-        if let Some(rule) = &alert.rule_id {
-            let hour = ts(at.duration_trunc(chrono::Duration::hours(1)).unwrap_or(at));
-            let created: Option<i64> =
-                sqlx::query_scalar("SELECT created FROM alert_rate WHERE rule_id = ? AND hour = ?")
-                    .bind(rule)
-                    .bind(&hour)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if created.unwrap_or(0) >= i64::from(policy.max_new_per_rule_per_hour) {
-                sqlx::query("UPDATE alert_rate SET suppressed = suppressed + 1 WHERE rule_id = ? AND hour = ?")
-                    .bind(rule)
-                    .bind(&hour)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                return Ok(Raised::Suppressed);
-            }
-            sqlx::query(
-                "INSERT INTO alert_rate (rule_id, hour, created, suppressed) VALUES (?, ?, 1, 0) \
-                 ON CONFLICT (rule_id, hour) DO UPDATE SET created = created + 1",
-            )
-            .bind(rule)
-            .bind(&hour)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO alerts (status, title, source, severity, service, dedup_key, rule_id, summary, origin, reporter, count, first_seen, last_seen) \
-             VALUES ('triggered', ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING id",
-        )
-        .bind(&alert.title)
-        .bind(alert.source.as_str())
-        .bind(alert.severity.as_str())
-        .bind(&alert.service)
-        .bind(&alert.dedup_key)
-        .bind(&alert.rule_id)
-        .bind(&alert.summary)
-        .bind(&alert.origin)
-        .bind(&alert.reporter)
-        .bind(ts(at))
-        .bind(ts(at))
-        .fetch_one(&mut *tx)
-        .await?;
-        add_alert_events(&mut tx, id, &alert.event_ids, &alert.events).await?;
-        sqlx::query("INSERT INTO alert_escalations (alert_id, level, round, started_at, next_at) VALUES (?, 0, 0, ?, ?)")
-            .bind(id)
-            .bind(ts(at))
-            .bind(ts(at))
-            .execute(&mut *tx)
-            .await?;
-        log_alert(
-            &mut tx,
-            id,
-            actor,
-            "created",
-            &format!(
-                "{} {} alert for service {}, preliminary severity {}",
-                alert.source, alert.title, alert.service, alert.severity
-            ),
-        )
-        .await?;
-        let stored = load_alert(&mut tx, id, false).await?;
         tx.commit().await?;
-        Ok(Raised::Created(stored))
+        Ok(out)
     }
 
     async fn list_alerts_impl(&self, filter: &AlertFilter) -> StoreResult<Page<vigil_core::Alert>> {
@@ -1645,6 +1573,105 @@ fn scope_value(field: &'static str, value: Option<&str>) -> StoreResult<Option<S
 /// Events kept per alert: enough to triage and to declare an incident from; the count says
 /// how many times it fired in all.
 const MAX_ALERT_EVENTS: i64 = 100;
+
+/// The work of [`Store::raise_alert`] inside the caller's transaction.
+async fn raise_in(
+    tx: &mut SqliteConnection,
+    actor: &str,
+    alert: vigil_core::NewAlert,
+    policy: AlertPolicy,
+    at: DateTime<Utc>,
+) -> StoreResult<Raised> {
+    let since = ts(at - policy.dedup_window);
+    let open: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM alerts WHERE dedup_key = ? AND status IN ('triggered', 'acknowledged') AND last_seen >= ? ORDER BY id DESC LIMIT 1",
+    )
+    .bind(&alert.dedup_key)
+    .bind(&since)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(id) = open {
+        sqlx::query("UPDATE alerts SET count = count + 1, last_seen = ? WHERE id = ?")
+            .bind(ts(at))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        add_alert_events(&mut *tx, id, &alert.event_ids, &alert.events).await?;
+        let n = alert.event_ids.len();
+        log_alert(
+            &mut *tx,
+            id,
+            actor,
+            "deduplicated",
+            &format!("fired again ({n} event(s))"),
+        )
+        .await?;
+        let stored = load_alert(&mut *tx, id, false).await?;
+        return Ok(Raised::Deduplicated(stored));
+    }
+    if let Some(rule) = &alert.rule_id {
+        let hour = ts(at.duration_trunc(chrono::Duration::hours(1)).unwrap_or(at));
+        let created: Option<i64> =
+            sqlx::query_scalar("SELECT created FROM alert_rate WHERE rule_id = ? AND hour = ?")
+                .bind(rule)
+                .bind(&hour)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if created.unwrap_or(0) >= i64::from(policy.max_new_per_rule_per_hour) {
+            sqlx::query("UPDATE alert_rate SET suppressed = suppressed + 1 WHERE rule_id = ? AND hour = ?")
+                .bind(rule)
+                .bind(&hour)
+                .execute(&mut *tx)
+                .await?;
+            return Ok(Raised::Suppressed);
+        }
+        sqlx::query(
+            "INSERT INTO alert_rate (rule_id, hour, created, suppressed) VALUES (?, ?, 1, 0) \
+             ON CONFLICT (rule_id, hour) DO UPDATE SET created = created + 1",
+        )
+        .bind(rule)
+        .bind(&hour)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO alerts (status, title, source, severity, service, dedup_key, rule_id, summary, origin, reporter, count, first_seen, last_seen) \
+         VALUES ('triggered', ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING id",
+    )
+    .bind(&alert.title)
+    .bind(alert.source.as_str())
+    .bind(alert.severity.as_str())
+    .bind(&alert.service)
+    .bind(&alert.dedup_key)
+    .bind(&alert.rule_id)
+    .bind(&alert.summary)
+    .bind(&alert.origin)
+    .bind(&alert.reporter)
+    .bind(ts(at))
+    .bind(ts(at))
+    .fetch_one(&mut *tx)
+    .await?;
+    add_alert_events(&mut *tx, id, &alert.event_ids, &alert.events).await?;
+    sqlx::query("INSERT INTO alert_escalations (alert_id, level, round, started_at, next_at) VALUES (?, 0, 0, ?, ?)")
+        .bind(id)
+        .bind(ts(at))
+        .bind(ts(at))
+        .execute(&mut *tx)
+        .await?;
+    log_alert(
+        &mut *tx,
+        id,
+        actor,
+        "created",
+        &format!(
+            "{} {} alert for service {}, preliminary severity {}",
+            alert.source, alert.title, alert.service, alert.severity
+        ),
+    )
+    .await?;
+    let stored = load_alert(&mut *tx, id, false).await?;
+    Ok(Raised::Created(stored))
+}
 
 async fn add_alert_events(
     conn: &mut SqliteConnection,
@@ -2418,6 +2445,14 @@ impl Store for SqliteStore {
         policy: AlertPolicy,
     ) -> BoxFuture<'a, StoreResult<Raised>> {
         Box::pin(self.raise_alert_impl(actor, alert, policy))
+    }
+
+    fn raise_alerts<'a>(
+        &'a self,
+        actor: &'a str,
+        alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
+    ) -> BoxFuture<'a, StoreResult<Vec<Raised>>> {
+        Box::pin(self.raise_alerts_impl(actor, alerts))
     }
 
     fn list_alerts<'a>(
