@@ -280,8 +280,9 @@ pub(crate) struct Index {
     pub windows_any: Bucket,
     /// Per lowercase channel.
     pub by_channel: FxHashMap<String, ChannelIndex>,
-    /// Offered to events without a Channel (JSON logs of other sources).
-    pub no_channel: Bucket,
+    /// Offered to events without a Channel (JSON logs of other sources): every rule, the ones
+    /// that require EventID values only to events with one of those ids.
+    pub no_channel: ChannelIndex,
 }
 
 /// The compiled, immutable rule set. `Send + Sync`: share it by reference between threads and
@@ -342,7 +343,14 @@ impl CompiledRuleSet {
                 .count(),
             needles: self.needle_field.len(),
             windows_any: self.index.windows_any.list.len(),
-            no_channel: self.index.no_channel.list.len(),
+            no_channel: self.index.no_channel.any.list.len()
+                + self
+                    .index
+                    .no_channel
+                    .by_event_id
+                    .values()
+                    .map(|b| b.list.len())
+                    .sum::<usize>(),
             channels: self.index.by_channel.len(),
             unprefiltered_windows_any: self
                 .index
@@ -353,7 +361,8 @@ impl CompiledRuleSet {
                 .map(|v| self.variants[*v as usize].rule)
                 .collect(),
             bucket_automata: {
-                let mut buckets = vec![&self.index.windows_any, &self.index.no_channel];
+                let mut buckets = vec![&self.index.windows_any, &self.index.no_channel.any];
+                buckets.extend(self.index.no_channel.by_event_id.values());
                 for ci in self.index.by_channel.values() {
                     buckets.push(&ci.any);
                     buckets.extend(ci.by_event_id.values());
@@ -896,7 +905,15 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
                 prefilter,
             });
             if base {
-                b.set.index.no_channel.push(vid);
+                let nc = &mut b.set.index.no_channel;
+                match &event_ids {
+                    Some(ids) => {
+                        for id in ids {
+                            nc.by_event_id.entry(*id).or_default().push(vid);
+                        }
+                    }
+                    None => nc.any.push(vid),
+                }
             }
             if !opts.windows_logsource_mapping {
                 b.set.index.windows_any.push(vid);
@@ -965,7 +982,8 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
         let variants = &set.variants;
         let automata = &set.automata;
         let mut buckets: Vec<&mut Bucket> =
-            vec![&mut set.index.windows_any, &mut set.index.no_channel];
+            vec![&mut set.index.windows_any, &mut set.index.no_channel.any];
+        buckets.extend(set.index.no_channel.by_event_id.values_mut());
         for ci in set.index.by_channel.values_mut() {
             buckets.push(&mut ci.any);
             buckets.extend(ci.by_event_id.values_mut());

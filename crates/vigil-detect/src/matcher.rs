@@ -17,7 +17,7 @@
 
 use std::net::IpAddr;
 
-use crate::compile::{Bucket, CompiledRuleSet, Expr, FieldAutomaton, Item, RuleId};
+use crate::compile::{Bucket, ChannelIndex, CompiledRuleSet, Expr, FieldAutomaton, Item, RuleId};
 use crate::event::{Event, FieldSink, FieldValue};
 use crate::value::{NO_NEEDLE, StrOp, ValueMatch, time_part};
 
@@ -278,6 +278,17 @@ impl<'s> Matcher<'s> {
         self.set
     }
 
+    /// The bucket of the event's EventID (its first value, as a number) in `ci`.
+    fn event_id_bucket(&mut self, ci: &'s ChannelIndex, event: &dyn Event) -> Option<&'s Bucket> {
+        let eid_field = self.set.event_id_field;
+        self.load(eid_field, event);
+        let eid = self.slots[eid_field as usize]
+            .values()
+            .first()
+            .and_then(Cached::number)?;
+        ci.by_event_id.get(&(eid as u64))
+    }
+
     /// The detection rules that match `event`, in rule order. The slice is reused by the next
     /// call. Rules whose [`crate::RuleMeta::report`] is false are included (correlations need
     /// them); skip them when reporting.
@@ -300,18 +311,15 @@ impl<'s> Matcher<'s> {
         let mut buckets: [Option<&'s Bucket>; 3] = [None; 3];
         match channel {
             None if event.is_windows_record() => buckets[0] = Some(&set.index.windows_any),
-            None => buckets[0] = Some(&set.index.no_channel),
+            None => {
+                buckets[0] = Some(&set.index.no_channel.any);
+                buckets[1] = self.event_id_bucket(&set.index.no_channel, event);
+            }
             Some(ci) => {
                 buckets[0] = Some(&set.index.windows_any);
                 if let Some(ci) = ci {
                     buckets[1] = Some(&ci.any);
-                    let eid_field = set.event_id_field;
-                    self.load(eid_field, event);
-                    let eid = self.slots[eid_field as usize]
-                        .values()
-                        .first()
-                        .and_then(Cached::number);
-                    buckets[2] = eid.and_then(|e| ci.by_event_id.get(&(e as u64)));
+                    buckets[2] = self.event_id_bucket(ci, event);
                 }
             }
         }

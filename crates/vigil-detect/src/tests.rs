@@ -366,6 +366,12 @@ fn windows_logsource_dispatch_and_renames() {
         &[
             (&win("Security", 4624, &[]), true),
             (&win("System", 4624, &[]), false),
+            // Without a Channel, a rule that requires EventID values is indexed under them:
+            // it still meets the events with one of those ids (as number or text), only them.
+            (&MapEvent::new(&[("EventID", FieldValue::Int(4624))]), true),
+            (&MapEvent::new(&[("EventID", s("4624"))]), true),
+            (&MapEvent::new(&[("EventID", FieldValue::Int(4625))]), false),
+            (&MapEvent::new(&[("user", s("bob"))]), false),
         ],
     );
     // A rule for web server logs never sees Windows events, but sees other JSON logs.

@@ -224,20 +224,27 @@ impl Ingestor {
     ) -> Result<IngestReport, IngestError> {
         report.detections = detections.len();
         if !detections.is_empty() {
-            let recorded = self.store.record_detections(detections).await?;
-            report.alerts = self.raise_alerts(&recorded, &matched_json).await?;
+            let alerts = self.alerts_for(&detections, &matched_json).await?;
+            let (_, raised) = self
+                .store
+                .record_matches("vigil", detections, alerts)
+                .await?;
+            report.alerts = raised
+                .iter()
+                .filter(|r| matches!(r, vigil_store::RaisedId::Created(_)))
+                .count();
         }
         Ok(report)
     }
 
-    /// Raises one alert per (rule, service, host) among the batch's detections, with the
-    /// preliminary severity from the rule's level and the service's criticality in the
-    /// organisation document. Returns how many alerts were created (not folded or suppressed).
-    async fn raise_alerts(
+    /// The alerts to raise for a batch's detections: one per (rule, service, host) — or the
+    /// rule's own `group_by` fields — with the preliminary severity from the rule's level and
+    /// the service's criticality in the organisation document.
+    async fn alerts_for(
         &self,
-        detections: &[vigil_core::Detection],
+        detections: &[NewDetection],
         matched_json: &std::collections::HashMap<u64, String>,
-    ) -> Result<usize, IngestError> {
+    ) -> Result<Vec<(NewAlert, AlertPolicy)>, IngestError> {
         let org: Option<vigil_oncall::OrgDocument> = self
             .store
             .current_org()
@@ -269,7 +276,6 @@ impl Ingestor {
         let mut groups: std::collections::BTreeMap<String, (NewAlert, AlertPolicy)> =
             Default::default();
         for d in detections {
-            let d = &d.detection;
             let event = parsed.get(&d.event_id);
             let cfg = config(&d.rule_id);
             let fields: Vec<&str> = match cfg {
@@ -332,14 +338,7 @@ impl Ingestor {
                 .events
                 .push(event.cloned().unwrap_or(serde_json::Value::Null));
         }
-        let raised = self
-            .store
-            .raise_alerts("vigil", groups.into_values().collect())
-            .await?;
-        Ok(raised
-            .iter()
-            .filter(|r| matches!(r, vigil_store::Raised::Created(_)))
-            .count())
+        Ok(groups.into_values().collect())
     }
 
     /// Matches, appends and maps matches to the stored ids. Blocking.

@@ -39,7 +39,8 @@ pub use sqlite::SqliteStore;
 
 pub use types::{
     AlertFilter, AlertPolicy, AuditFilter, DetectionFilter, EscalationTimer, EvidenceDownload,
-    IncidentFilter, IncidentRef, NewEvidence, OrgVersion, Principal, Raised, RuleAlertStats,
+    IncidentFilter, IncidentRef, NewEvidence, OrgVersion, Principal, Raised, RaisedId,
+    RuleAlertStats,
 };
 pub use vigil_core::{CreatedToken, IndicatorHit, Page, Related, TokenInfo};
 
@@ -267,6 +268,15 @@ pub trait Store: Send + Sync + 'static {
         detections: Vec<vigil_core::NewDetection>,
     ) -> BoxFuture<'_, StoreResult<Vec<vigil_core::Detection>>>;
 
+    /// Records an ingested batch's detections and raises the alerts made from them (as
+    /// [`Store::raise_alerts`]), all in one transaction: one commit per batch.
+    fn record_matches<'a>(
+        &'a self,
+        actor: &'a str,
+        detections: Vec<vigil_core::NewDetection>,
+        alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
+    ) -> BoxFuture<'a, StoreResult<(Vec<vigil_core::Detection>, Vec<RaisedId>)>>;
+
     /// Detections matching every filter given, newest first, one page and the total.
     fn list_detections<'a>(
         &'a self,
@@ -292,7 +302,7 @@ pub trait Store: Send + Sync + 'static {
         &'a self,
         actor: &'a str,
         alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
-    ) -> BoxFuture<'a, StoreResult<Vec<Raised>>>;
+    ) -> BoxFuture<'a, StoreResult<Vec<RaisedId>>>;
 
     /// Alerts matching every filter, newest first, one page and the total.
     fn list_alerts<'a>(

@@ -52,9 +52,12 @@ impl Drop for TempFile {
 /// The SQLite store of one data directory.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    /// Connection pool; SQLite serialises writers itself (`BEGIN IMMEDIATE` + busy timeout),
-    /// the pool lets readers run beside one writer (WAL).
+    /// Readers' connections: in WAL mode they run beside the writer.
     pool: SqlitePool,
+    /// The one connection every write transaction takes, in turn. SQLite admits one writer at
+    /// a time anyway; queueing for this connection is first come, first served, where
+    /// competing `BEGIN IMMEDIATE`s would sleep in the busy handler (seconds under ingest).
+    writer: SqlitePool,
     dir: PathBuf,
 }
 
@@ -132,13 +135,19 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations").run(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(SqliteStore {
             pool,
+            writer,
             dir: dir.to_path_buf(),
         })
     }
@@ -195,11 +204,12 @@ impl SqliteStore {
 
     /// Closes the pool (waits for connections to be returned).
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 
     async fn begin(&self) -> StoreResult<Tx> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     // ---- incidents ---------------------------------------------------------------------
@@ -934,7 +944,13 @@ impl SqliteStore {
     ) -> StoreResult<Raised> {
         alert.validate()?;
         let mut tx = self.begin().await?;
-        let raised = raise_in(&mut tx, actor, alert, policy, now()).await?;
+        let raised = match raise_in(&mut tx, actor, alert, policy, now()).await? {
+            RaisedId::Created(id) => Raised::Created(load_alert(&mut tx, id, false).await?),
+            RaisedId::Deduplicated(id) => {
+                Raised::Deduplicated(load_alert(&mut tx, id, false).await?)
+            }
+            RaisedId::Suppressed => Raised::Suppressed,
+        };
         tx.commit().await?;
         Ok(raised)
     }
@@ -943,7 +959,7 @@ impl SqliteStore {
         &self,
         actor: &str,
         alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
-    ) -> StoreResult<Vec<Raised>> {
+    ) -> StoreResult<Vec<RaisedId>> {
         for (alert, _) in &alerts {
             alert.validate()?;
         }
@@ -1114,36 +1130,30 @@ impl SqliteStore {
         &self,
         detections: Vec<vigil_core::NewDetection>,
     ) -> StoreResult<Vec<vigil_core::Detection>> {
+        let mut tx = self.begin().await?;
+        let recorded = insert_detections(&mut tx, detections, now()).await?;
+        tx.commit().await?;
+        Ok(recorded)
+    }
+
+    async fn record_matches_impl(
+        &self,
+        actor: &str,
+        detections: Vec<vigil_core::NewDetection>,
+        alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
+    ) -> StoreResult<(Vec<vigil_core::Detection>, Vec<RaisedId>)> {
+        for (alert, _) in &alerts {
+            alert.validate()?;
+        }
         let at = now();
         let mut tx = self.begin().await?;
-        let mut out = Vec::with_capacity(detections.len());
-        for d in detections {
-            let tags = serde_json::to_string(&d.tags).map_err(corrupt)?;
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO detections (detected_at, event_id, event_time, service, host, tenant, rule_id, rule_title, level, level_rank, tags) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            )
-            .bind(ts(at))
-            .bind(d.event_id as i64)
-            .bind(ts(d.event_time))
-            .bind(&d.service)
-            .bind(&d.host)
-            .bind(&d.tenant)
-            .bind(&d.rule_id)
-            .bind(&d.rule_title)
-            .bind(d.level.as_str())
-            .bind(level_rank(d.level))
-            .bind(tags)
-            .fetch_one(&mut *tx)
-            .await?;
-            out.push(vigil_core::Detection {
-                id,
-                detected_at: at,
-                detection: d,
-            });
+        let recorded = insert_detections(&mut tx, detections, at).await?;
+        let mut raised = Vec::with_capacity(alerts.len());
+        for (alert, policy) in alerts {
+            raised.push(raise_in(&mut tx, actor, alert, policy, at).await?);
         }
         tx.commit().await?;
-        Ok(out)
+        Ok((recorded, raised))
     }
 
     async fn list_detections_impl(
@@ -1574,6 +1584,56 @@ fn scope_value(field: &'static str, value: Option<&str>) -> StoreResult<Option<S
 /// how many times it fired in all.
 const MAX_ALERT_EVENTS: i64 = 100;
 
+/// Inserts detections inside the caller's transaction, a few hundred rows per statement.
+async fn insert_detections(
+    tx: &mut SqliteConnection,
+    detections: Vec<vigil_core::NewDetection>,
+    at: DateTime<Utc>,
+) -> StoreResult<Vec<vigil_core::Detection>> {
+    /// Rows per INSERT: 11 parameters each, well under SQLite's limit of 32,766.
+    const ROWS_PER_INSERT: usize = 500;
+    let tags: Vec<String> = detections
+        .iter()
+        .map(|d| serde_json::to_string(&d.tags).map_err(corrupt))
+        .collect::<Result<_, _>>()?;
+    let mut ids: Vec<i64> = Vec::with_capacity(detections.len());
+    for (rows, tags) in detections
+        .chunks(ROWS_PER_INSERT)
+        .zip(tags.chunks(ROWS_PER_INSERT))
+    {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO detections (detected_at, event_id, event_time, service, host, tenant, rule_id, rule_title, level, level_rank, tags) ",
+        );
+        q.push_values(rows.iter().zip(tags), |mut row, (d, tags)| {
+            row.push_bind(ts(at))
+                .push_bind(d.event_id as i64)
+                .push_bind(ts(d.event_time))
+                .push_bind(d.service.clone())
+                .push_bind(d.host.clone())
+                .push_bind(d.tenant.clone())
+                .push_bind(d.rule_id.clone())
+                .push_bind(d.rule_title.clone())
+                .push_bind(d.level.as_str())
+                .push_bind(level_rank(d.level))
+                .push_bind(tags.clone());
+        });
+        q.push(" RETURNING id");
+        let mut chunk: Vec<i64> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+        // RETURNING gives rows in no set order; new rowids grow with insertion order.
+        chunk.sort_unstable();
+        ids.extend(chunk);
+    }
+    Ok(ids
+        .into_iter()
+        .zip(detections)
+        .map(|(id, detection)| vigil_core::Detection {
+            id,
+            detected_at: at,
+            detection,
+        })
+        .collect())
+}
+
 /// The work of [`Store::raise_alert`] inside the caller's transaction.
 async fn raise_in(
     tx: &mut SqliteConnection,
@@ -1581,7 +1641,7 @@ async fn raise_in(
     alert: vigil_core::NewAlert,
     policy: AlertPolicy,
     at: DateTime<Utc>,
-) -> StoreResult<Raised> {
+) -> StoreResult<RaisedId> {
     let since = ts(at - policy.dedup_window);
     let open: Option<i64> = sqlx::query_scalar(
         "SELECT id FROM alerts WHERE dedup_key = ? AND status IN ('triggered', 'acknowledged') AND last_seen >= ? ORDER BY id DESC LIMIT 1",
@@ -1606,8 +1666,7 @@ async fn raise_in(
             &format!("fired again ({n} event(s))"),
         )
         .await?;
-        let stored = load_alert(&mut *tx, id, false).await?;
-        return Ok(Raised::Deduplicated(stored));
+        return Ok(RaisedId::Deduplicated(id));
     }
     if let Some(rule) = &alert.rule_id {
         let hour = ts(at.duration_trunc(chrono::Duration::hours(1)).unwrap_or(at));
@@ -1618,12 +1677,14 @@ async fn raise_in(
                 .fetch_optional(&mut *tx)
                 .await?;
         if created.unwrap_or(0) >= i64::from(policy.max_new_per_rule_per_hour) {
-            sqlx::query("UPDATE alert_rate SET suppressed = suppressed + 1 WHERE rule_id = ? AND hour = ?")
-                .bind(rule)
-                .bind(&hour)
-                .execute(&mut *tx)
-                .await?;
-            return Ok(Raised::Suppressed);
+            sqlx::query(
+                "UPDATE alert_rate SET suppressed = suppressed + 1 WHERE rule_id = ? AND hour = ?",
+            )
+            .bind(rule)
+            .bind(&hour)
+            .execute(&mut *tx)
+            .await?;
+            return Ok(RaisedId::Suppressed);
         }
         sqlx::query(
             "INSERT INTO alert_rate (rule_id, hour, created, suppressed) VALUES (?, ?, 1, 0) \
@@ -1669,8 +1730,7 @@ async fn raise_in(
         ),
     )
     .await?;
-    let stored = load_alert(&mut *tx, id, false).await?;
-    Ok(Raised::Created(stored))
+    Ok(RaisedId::Created(id))
 }
 
 async fn add_alert_events(
@@ -1683,21 +1743,22 @@ async fn add_alert_events(
         .bind(id)
         .fetch_one(&mut *conn)
         .await?;
-    for (i, event_id) in ids
-        .iter()
-        .enumerate()
-        .take((MAX_ALERT_EVENTS - held).max(0) as usize)
-    {
-        let json = events.get(i).map(serde_json::Value::to_string);
-        sqlx::query(
-            "INSERT OR IGNORE INTO alert_events (alert_id, event_id, event) VALUES (?, ?, ?)",
-        )
-        .bind(id)
-        .bind(*event_id as i64)
-        .bind(json)
-        .execute(&mut *conn)
-        .await?;
+    let room = (MAX_ALERT_EVENTS - held).max(0) as usize;
+    if room == 0 || ids.is_empty() {
+        return Ok(());
     }
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "INSERT OR IGNORE INTO alert_events (alert_id, event_id, event) ",
+    );
+    q.push_values(
+        ids.iter().enumerate().take(room),
+        |mut row, (i, event_id)| {
+            row.push_bind(id)
+                .push_bind(*event_id as i64)
+                .push_bind(events.get(i).map(serde_json::Value::to_string));
+        },
+    );
+    q.build().execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -2451,7 +2512,7 @@ impl Store for SqliteStore {
         &'a self,
         actor: &'a str,
         alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
-    ) -> BoxFuture<'a, StoreResult<Vec<Raised>>> {
+    ) -> BoxFuture<'a, StoreResult<Vec<RaisedId>>> {
         Box::pin(self.raise_alerts_impl(actor, alerts))
     }
 
@@ -2559,13 +2620,13 @@ impl Store for SqliteStore {
                         .bind(ts(started_at))
                         .bind(ts(next_at))
                         .bind(alert_id)
-                        .execute(&self.pool)
+                        .execute(&self.writer)
                         .await?;
                 }
                 None => {
                     sqlx::query("UPDATE alert_escalations SET done = 1 WHERE alert_id = ?")
                         .bind(alert_id)
-                        .execute(&self.pool)
+                        .execute(&self.writer)
                         .await?;
                 }
             }
@@ -2612,6 +2673,15 @@ impl Store for SqliteStore {
         detections: Vec<vigil_core::NewDetection>,
     ) -> BoxFuture<'_, StoreResult<Vec<vigil_core::Detection>>> {
         Box::pin(self.record_detections_impl(detections))
+    }
+
+    fn record_matches<'a>(
+        &'a self,
+        actor: &'a str,
+        detections: Vec<vigil_core::NewDetection>,
+        alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
+    ) -> BoxFuture<'a, StoreResult<(Vec<vigil_core::Detection>, Vec<RaisedId>)>> {
+        Box::pin(self.record_matches_impl(actor, detections, alerts))
     }
 
     fn list_detections<'a>(

@@ -225,6 +225,18 @@ pub enum Raised {
     Suppressed,
 }
 
+/// What [`crate::Store::raise_alerts`] did with one alert: [`Raised`] without the alert read
+/// back, which a batch of detections does not need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RaisedId {
+    /// A new alert, with its id.
+    Created(i64),
+    /// Folded into the open alert with this id.
+    Deduplicated(i64),
+    /// Held back by the rule's rate limit.
+    Suppressed,
+}
+
 /// Filters for [`crate::Store::list_alerts`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertFilter {

@@ -914,3 +914,76 @@ async fn detections_are_recorded_together_and_listed_newest_first_with_filters()
     // Detections are not incident writes: the audit chain is untouched.
     assert_eq!(verified(s).await, 0);
 }
+
+#[tokio::test]
+async fn a_batch_of_matches_is_recorded_and_alerted_in_one_call() {
+    use vigil_core::{AlertSource, NewAlert, NewDetection, RuleLevel, Severity};
+    use vigil_store::{AlertPolicy, RaisedId};
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    let detection = |event_id: u64| NewDetection {
+        event_id,
+        event_time: Utc::now(),
+        service: "web".into(),
+        host: "h1".into(),
+        tenant: String::new(),
+        rule_id: "r1".into(),
+        rule_title: "rule r1".into(),
+        level: RuleLevel::High,
+        tags: Vec::new(),
+    };
+    let alert = |event_id: u64, key: &str| NewAlert {
+        title: "rule r1".into(),
+        source: AlertSource::Detection,
+        severity: Severity::Sev2,
+        service: "web".into(),
+        dedup_key: key.into(),
+        rule_id: Some("r1".into()),
+        summary: None,
+        origin: None,
+        reporter: None,
+        event_ids: vec![event_id],
+        events: vec![serde_json::json!({"n": event_id})],
+    };
+    let (recorded, raised) = s
+        .record_matches(
+            "vigil",
+            (1..=3).map(detection).collect(),
+            vec![
+                (alert(1, "r1|web|h1"), AlertPolicy::default()),
+                (alert(2, "r1|web|h1"), AlertPolicy::default()),
+                (alert(3, "r1|web|h2"), AlertPolicy::default()),
+            ],
+        )
+        .await
+        .unwrap();
+    // Detection ids follow the input order.
+    let events: Vec<u64> = recorded.iter().map(|d| d.detection.event_id).collect();
+    assert_eq!(events, [1, 2, 3]);
+    assert!(recorded.windows(2).all(|w| w[0].id < w[1].id));
+    // The second alert of the same key folds into the first, within the same transaction.
+    let (RaisedId::Created(first), RaisedId::Deduplicated(folded), RaisedId::Created(other)) =
+        (raised[0], raised[1], raised[2])
+    else {
+        panic!("unexpected outcomes {raised:?}");
+    };
+    assert_eq!(first, folded);
+    assert_ne!(first, other);
+    let stored = s.get_alert(first).await.unwrap();
+    assert_eq!(stored.count, 2);
+    // An alert that does not validate refuses the whole batch: nothing more is recorded.
+    let mut bad = alert(4, "r1|web|h3");
+    bad.title.clear();
+    s.record_matches(
+        "vigil",
+        vec![detection(4)],
+        vec![(bad, AlertPolicy::default())],
+    )
+    .await
+    .unwrap_err();
+    let all = s
+        .list_detections(&vigil_store::DetectionFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(all.total, 3);
+}
