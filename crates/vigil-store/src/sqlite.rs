@@ -6,6 +6,7 @@
 //! Writes load the incident inside the transaction, let `vigil-core` apply the change, persist
 //! the affected rows and read the record back before committing.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -965,10 +966,7 @@ impl SqliteStore {
         }
         let at = now();
         let mut tx = self.begin().await?;
-        let mut out = Vec::with_capacity(alerts.len());
-        for (alert, policy) in alerts {
-            out.push(raise_in(&mut tx, actor, alert, policy, at).await?);
-        }
+        let out = raise_all(&mut tx, actor, alerts, at).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -1148,10 +1146,7 @@ impl SqliteStore {
         let at = now();
         let mut tx = self.begin().await?;
         let recorded = insert_detections(&mut tx, detections, at).await?;
-        let mut raised = Vec::with_capacity(alerts.len());
-        for (alert, policy) in alerts {
-            raised.push(raise_in(&mut tx, actor, alert, policy, at).await?);
-        }
+        let raised = raise_all(&mut tx, actor, alerts, at).await?;
         tx.commit().await?;
         Ok((recorded, raised))
     }
@@ -1632,6 +1627,277 @@ async fn insert_detections(
             detection,
         })
         .collect())
+}
+
+/// Rows or keys per statement in [`raise_batch`]: well under SQLite's parameter limit.
+const BATCH_ROWS: usize = 400;
+
+/// [`raise_in`] for many alerts with distinct dedup keys, in a few statements per step instead
+/// of several per alert (a batch of detections raises hundreds). Same outcomes, in order.
+async fn raise_batch(
+    tx: &mut SqliteConnection,
+    actor: &str,
+    alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
+    at: DateTime<Utc>,
+) -> StoreResult<Vec<RaisedId>> {
+    let now = ts(at);
+    let mut outcome: Vec<Option<RaisedId>> = vec![None; alerts.len()];
+
+    // 1. The open alert each key folds into: the newest seen within the alert's window.
+    let mut open: HashMap<String, Vec<(i64, String)>> = HashMap::new();
+    for chunk in alerts.chunks(BATCH_ROWS) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT id, dedup_key, last_seen FROM alerts WHERE status IN ('triggered', 'acknowledged') AND dedup_key IN (",
+        );
+        let mut keys = q.separated(", ");
+        for (alert, _) in chunk {
+            keys.push_bind(alert.dedup_key.clone());
+        }
+        q.push(")");
+        let rows: Vec<(i64, String, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
+        for (id, key, last_seen) in rows {
+            open.entry(key).or_default().push((id, last_seen));
+        }
+    }
+    let mut folded: Vec<(usize, i64)> = Vec::new();
+    for (i, (alert, policy)) in alerts.iter().enumerate() {
+        let since = ts(at - policy.dedup_window);
+        let newest = open.get(&alert.dedup_key).and_then(|rows| {
+            rows.iter()
+                .filter(|(_, last_seen)| *last_seen >= since)
+                .map(|(id, _)| *id)
+                .max()
+        });
+        if let Some(id) = newest {
+            folded.push((i, id));
+            outcome[i] = Some(RaisedId::Deduplicated(id));
+        }
+    }
+    for chunk in folded.chunks(BATCH_ROWS) {
+        let mut q =
+            QueryBuilder::<Sqlite>::new("UPDATE alerts SET count = count + 1, last_seen = ");
+        q.push_bind(now.clone()).push(" WHERE id IN (");
+        let mut ids = q.separated(", ");
+        for (_, id) in chunk {
+            ids.push_bind(*id);
+        }
+        q.push(")");
+        q.build().execute(&mut *tx).await?;
+    }
+
+    // 2. New alerts, within each rule's hourly limit.
+    let hour = ts(at.duration_trunc(chrono::Duration::hours(1)).unwrap_or(at));
+    let mut created_this_hour: HashMap<String, i64> = HashMap::new();
+    let rules: Vec<String> = {
+        let mut r: Vec<String> = alerts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| outcome[*i].is_none())
+            .filter_map(|(_, (a, _))| a.rule_id.clone())
+            .collect();
+        r.sort();
+        r.dedup();
+        r
+    };
+    for chunk in rules.chunks(BATCH_ROWS) {
+        let mut q =
+            QueryBuilder::<Sqlite>::new("SELECT rule_id, created FROM alert_rate WHERE hour = ");
+        q.push_bind(hour.clone()).push(" AND rule_id IN (");
+        let mut ids = q.separated(", ");
+        for rule in chunk {
+            ids.push_bind(rule.clone());
+        }
+        q.push(")");
+        let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *tx).await?;
+        created_this_hour.extend(rows);
+    }
+    let mut rate_change: HashMap<String, (i64, i64)> = HashMap::new();
+    let mut new: Vec<usize> = Vec::new();
+    for (i, (alert, policy)) in alerts.iter().enumerate() {
+        if outcome[i].is_some() {
+            continue;
+        }
+        if let Some(rule) = &alert.rule_id {
+            let created = created_this_hour.entry(rule.clone()).or_insert(0);
+            let change = rate_change.entry(rule.clone()).or_insert((0, 0));
+            if *created >= i64::from(policy.max_new_per_rule_per_hour) {
+                change.1 += 1;
+                outcome[i] = Some(RaisedId::Suppressed);
+                continue;
+            }
+            *created += 1;
+            change.0 += 1;
+        }
+        new.push(i);
+    }
+    let rate_rows: Vec<(&String, &(i64, i64))> = rate_change.iter().collect();
+    for chunk in rate_rows.chunks(BATCH_ROWS) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO alert_rate (rule_id, hour, created, suppressed) ",
+        );
+        q.push_values(chunk, |mut row, (rule, (created, suppressed))| {
+            row.push_bind((*rule).clone())
+                .push_bind(hour.clone())
+                .push_bind(*created)
+                .push_bind(*suppressed);
+        });
+        q.push(
+            " ON CONFLICT (rule_id, hour) DO UPDATE SET created = created + excluded.created, \
+             suppressed = suppressed + excluded.suppressed",
+        );
+        q.build().execute(&mut *tx).await?;
+    }
+    for chunk in new.chunks(BATCH_ROWS) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO alerts (status, title, source, severity, service, dedup_key, rule_id, summary, origin, reporter, count, first_seen, last_seen) ",
+        );
+        q.push_values(chunk, |mut row, i| {
+            let a = &alerts[*i].0;
+            row.push_bind("triggered")
+                .push_bind(a.title.clone())
+                .push_bind(a.source.as_str())
+                .push_bind(a.severity.as_str())
+                .push_bind(a.service.clone())
+                .push_bind(a.dedup_key.clone())
+                .push_bind(a.rule_id.clone())
+                .push_bind(a.summary.clone())
+                .push_bind(a.origin.clone())
+                .push_bind(a.reporter.clone())
+                .push_bind(1i64)
+                .push_bind(now.clone())
+                .push_bind(now.clone());
+        });
+        q.push(" RETURNING id");
+        let mut ids: Vec<i64> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+        // RETURNING gives rows in no set order; new rowids grow with insertion order.
+        ids.sort_unstable();
+        for (i, id) in chunk.iter().zip(ids) {
+            outcome[*i] = Some(RaisedId::Created(id));
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO alert_escalations (alert_id, level, round, started_at, next_at) ",
+        );
+        q.push_values(chunk, |mut row, i| {
+            let id = match outcome[*i] {
+                Some(RaisedId::Created(id)) => id,
+                _ => 0,
+            };
+            row.push_bind(id)
+                .push_bind(0i64)
+                .push_bind(0i64)
+                .push_bind(now.clone())
+                .push_bind(now.clone());
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+
+    // 3. Events and log lines of every alert created or folded into.
+    let touched: Vec<(usize, i64)> = outcome
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| match o {
+            Some(RaisedId::Created(id) | RaisedId::Deduplicated(id)) => Some((i, *id)),
+            _ => None,
+        })
+        .collect();
+    let mut held: HashMap<i64, i64> = HashMap::new();
+    let mut last_seq: HashMap<i64, i64> = HashMap::new();
+    for chunk in touched.chunks(BATCH_ROWS) {
+        for (table, column, into) in [
+            ("alert_events", "COUNT(*)", &mut held),
+            ("alert_log", "MAX(seq)", &mut last_seq),
+        ] {
+            let mut q = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT alert_id, {column} FROM {table} WHERE alert_id IN ("
+            ));
+            let mut ids = q.separated(", ");
+            for (_, id) in chunk {
+                ids.push_bind(*id);
+            }
+            q.push(") GROUP BY alert_id");
+            let rows: Vec<(i64, i64)> = q.build_query_as().fetch_all(&mut *tx).await?;
+            into.extend(rows);
+        }
+    }
+    let mut event_rows: Vec<(i64, i64, Option<String>)> = Vec::new();
+    let mut log_rows: Vec<(i64, i64, &'static str, String)> = Vec::new();
+    for &(i, id) in &touched {
+        let alert = &alerts[i].0;
+        let room = (MAX_ALERT_EVENTS - held.get(&id).copied().unwrap_or(0)).max(0) as usize;
+        for (k, event_id) in alert.event_ids.iter().enumerate().take(room) {
+            let json = alert.events.get(k).map(serde_json::Value::to_string);
+            event_rows.push((id, *event_id as i64, json));
+        }
+        let seq = last_seq.get(&id).copied().unwrap_or(0) + 1;
+        log_rows.push(match outcome[i] {
+            Some(RaisedId::Created(_)) => (
+                id,
+                seq,
+                "created",
+                format!(
+                    "{} {} alert for service {}, preliminary severity {}",
+                    alert.source, alert.title, alert.service, alert.severity
+                ),
+            ),
+            _ => (
+                id,
+                seq,
+                "deduplicated",
+                format!("fired again ({} event(s))", alert.event_ids.len()),
+            ),
+        });
+    }
+    for chunk in event_rows.chunks(BATCH_ROWS) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT OR IGNORE INTO alert_events (alert_id, event_id, event) ",
+        );
+        q.push_values(chunk, |mut row, (id, event_id, json)| {
+            row.push_bind(*id)
+                .push_bind(*event_id)
+                .push_bind(json.clone());
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    for chunk in log_rows.chunks(BATCH_ROWS) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO alert_log (alert_id, seq, at, actor, action, text) ",
+        );
+        q.push_values(chunk, |mut row, (id, seq, action, text)| {
+            row.push_bind(*id)
+                .push_bind(*seq)
+                .push_bind(now.clone())
+                .push_bind(actor.to_owned())
+                .push_bind(*action)
+                .push_bind(text.clone());
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    Ok(outcome
+        .into_iter()
+        .map(|o| o.unwrap_or(RaisedId::Suppressed))
+        .collect())
+}
+
+/// Raises alerts inside the caller's transaction: set-wise when their dedup keys are distinct
+/// (as a batch of detections groups them), else one after the other so that a later alert
+/// folds into an earlier one of the same key.
+async fn raise_all(
+    tx: &mut SqliteConnection,
+    actor: &str,
+    alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
+    at: DateTime<Utc>,
+) -> StoreResult<Vec<RaisedId>> {
+    let mut keys: Vec<&str> = alerts.iter().map(|(a, _)| a.dedup_key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    if keys.len() == alerts.len() {
+        return raise_batch(tx, actor, alerts, at).await;
+    }
+    let mut out = Vec::with_capacity(alerts.len());
+    for (alert, policy) in alerts {
+        out.push(raise_in(tx, actor, alert, policy, at).await?);
+    }
+    Ok(out)
 }
 
 /// The work of [`Store::raise_alert`] inside the caller's transaction.

@@ -971,6 +971,36 @@ async fn a_batch_of_matches_is_recorded_and_alerted_in_one_call() {
     assert_ne!(first, other);
     let stored = s.get_alert(first).await.unwrap();
     assert_eq!(stored.count, 2);
+    assert_eq!(stored.alert.event_ids, [1, 2]);
+    // Distinct keys take the set-wise path: a key with an open alert folds into it, a new key
+    // beyond the rule's hourly limit (two created already) is suppressed and counted.
+    let limited = AlertPolicy {
+        max_new_per_rule_per_hour: 2,
+        ..AlertPolicy::default()
+    };
+    let (_, raised) = s
+        .record_matches(
+            "vigil",
+            vec![detection(5), detection(6)],
+            vec![
+                (alert(5, "r1|web|h1"), limited),
+                (alert(6, "r1|web|h4"), limited),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        raised,
+        [RaisedId::Deduplicated(first), RaisedId::Suppressed]
+    );
+    let stored = s.get_alert(first).await.unwrap();
+    assert_eq!(stored.count, 3);
+    assert_eq!(stored.alert.event_ids, [1, 2, 5]);
+    let actions: Vec<&str> = stored.log.iter().map(|l| l.action.as_str()).collect();
+    assert_eq!(actions, ["created", "deduplicated", "deduplicated"]);
+    let stats = s.alert_stats_by_rule().await.unwrap();
+    let r1 = stats.iter().find(|r| r.rule_id == "r1").unwrap();
+    assert_eq!((r1.alerts, r1.suppressed), (2, 1));
     // An alert that does not validate refuses the whole batch: nothing more is recorded.
     let mut bad = alert(4, "r1|web|h3");
     bad.title.clear();
@@ -985,5 +1015,5 @@ async fn a_batch_of_matches_is_recorded_and_alerted_in_one_call() {
         .list_detections(&vigil_store::DetectionFilter::default())
         .await
         .unwrap();
-    assert_eq!(all.total, 3);
+    assert_eq!(all.total, 5);
 }
