@@ -141,6 +141,10 @@ pub(crate) struct Variant {
     /// occurs (case-insensitively) in its field. `None` when no such set exists (regex-only,
     /// `not`-only, numeric, exists … rules); those are always evaluated.
     pub prefilter: Option<Prefilter>,
+    /// A field the variant cannot match without: an event that lacks it is not evaluated
+    /// (most rules of a product offered to events of another, e.g. Windows file rules to web
+    /// logs without a Channel).
+    pub requires: Option<u32>,
 }
 
 /// Needles of which at least one must occur for a variant to match.
@@ -560,6 +564,64 @@ impl Builder<'_> {
     }
 
     /// EventID values of which one must hold for `e` to hold (from `EventID: N` items).
+    /// One field `e` is false without, preferring one that Windows events do not all carry
+    /// (Channel and EventID are in every record, so requiring them rules nothing out there).
+    fn required_field(&self, e: &Expr) -> Option<u32> {
+        let fields = self.required_fields(e);
+        let common = [self.set.channel_field, self.set.event_id_field];
+        fields
+            .iter()
+            .find(|f| !common.contains(f))
+            .or(fields.first())
+            .copied()
+    }
+
+    /// The fields that must be present for `e` to be true (sorted): an item on a field that
+    /// no null or `exists: false` test satisfies when absent needs it; `and` needs what any
+    /// part needs, `or` what every part needs; `not` is assumed to need nothing.
+    fn required_fields(&self, e: &Expr) -> Vec<u32> {
+        match e {
+            Expr::Item(i) => {
+                let item = &self.set.items[*i as usize];
+                let absent_can_match = item
+                    .values
+                    .matches
+                    .iter()
+                    .any(|m| matches!(m, ValueMatch::Null | ValueMatch::Exists(false)));
+                match item.field {
+                    Some(f)
+                        if !item.values.neq
+                            && !item.values.matches.is_empty()
+                            && !absent_can_match =>
+                    {
+                        vec![f]
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            Expr::And(v) => {
+                let mut all: Vec<u32> = v.iter().flat_map(|c| self.required_fields(c)).collect();
+                all.sort_unstable();
+                all.dedup();
+                all
+            }
+            Expr::Or(v) | Expr::AtLeast(_, v) => {
+                if matches!(e, Expr::AtLeast(0, _)) {
+                    return Vec::new();
+                }
+                let mut parts = v.iter().map(|c| self.required_fields(c));
+                let Some(mut common) = parts.next() else {
+                    return Vec::new();
+                };
+                for part in parts {
+                    common.retain(|f| part.contains(f));
+                }
+                common
+            }
+            Expr::Const(_) | Expr::Not(_) => Vec::new(),
+        }
+    }
+
     fn required_event_ids(&self, e: &Expr) -> Option<Vec<u64>> {
         match e {
             Expr::Item(i) => {
@@ -899,10 +961,12 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
             let vid = b.set.variants.len() as u32;
             let prefilter = b.prefilter(&expr);
             let event_ids = b.required_event_ids(&expr);
+            let requires = b.required_field(&expr);
             b.set.variants.push(Variant {
                 rule: rule_id,
                 expr,
                 prefilter,
+                requires,
             });
             if base {
                 let nc = &mut b.set.index.no_channel;

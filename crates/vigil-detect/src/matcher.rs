@@ -356,6 +356,12 @@ impl<'s> Matcher<'s> {
     fn try_variant(&mut self, v: u32, event: &dyn Event) {
         let set = self.set;
         let variant = &set.variants[v as usize];
+        if let Some(f) = variant.requires {
+            self.load(f, event);
+            if !self.slots[f as usize].present {
+                return;
+            }
+        }
         self.evaluated += 1;
         self.per_variant[v as usize] = self.per_variant[v as usize].saturating_add(1);
         if self.eval(&variant.expr, event) {
