@@ -649,3 +649,30 @@ fn sigmahq_corpus_compiles() {
     assert!(diags.is_empty(), "{} rules rejected", diags.len());
     assert_eq!(set.detection_count(), docs.len());
 }
+
+#[test]
+fn required_fields_never_skip_a_rule_that_could_match() {
+    // `A: null` and `exists: false` hold on an absent field: only B is required here.
+    let r = rule("  sel:\n    A: null\n    C|exists: false\n    B: x\n  condition: sel\n");
+    check(
+        &r,
+        &[
+            (&MapEvent::new(&[("B", s("x"))]), true),
+            (&MapEvent::new(&[("A", s("y")), ("B", s("x"))]), false),
+            (&MapEvent::new(&[("D", s("x"))]), false),
+        ],
+    );
+    // Either part of an `or` may match alone: neither field is required.
+    let r = rule("  a:\n    A|re: '^x'\n  b:\n    B|endswith: y\n  condition: a or b\n");
+    check(
+        &r,
+        &[
+            (&MapEvent::new(&[("B", s("zy"))]), true),
+            (&MapEvent::new(&[("A", s("xz"))]), true),
+            (&MapEvent::new(&[("C", s("xy"))]), false),
+        ],
+    );
+    // `not` needs nothing: an event without the field matches.
+    let r = rule("  sel:\n    A: x\n  condition: not sel\n");
+    check(&r, &[(&MapEvent::new(&[("B", s("x"))]), true)]);
+}
