@@ -268,6 +268,10 @@ pub struct StorageStats {
     pub total_events: u64,
     /// Bytes in all.
     pub total_bytes: u64,
+    /// Acknowledged events that search does not see yet (the index runs behind ingest, by at
+    /// most the server's `--max-index-lag`). Counted in no service until indexed.
+    #[serde(default)]
+    pub index_lag: u64,
 }
 
 /// Query of `GET /api/v1/detections`.

@@ -163,6 +163,9 @@ pub struct EmbeddedStore {
     index: Index,
     reader: IndexReader,
     fields: Fields,
+    /// The index's and the journal's next sequence numbers: their difference is the lag.
+    indexed: Arc<AtomicU64>,
+    appended: Arc<AtomicU64>,
     /// Journal and index threads, joined on drop.
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -234,6 +237,8 @@ fn lower_priority(nice: i32) {
 struct LagLimit {
     /// The sequence number the index has reached (every event below it is indexed).
     indexed: Arc<AtomicU64>,
+    /// The journal's next sequence number, published for [`EventStore::index_lag`].
+    appended: Arc<AtomicU64>,
     max: u64,
 }
 
@@ -307,8 +312,10 @@ impl EmbeddedStore {
 
         let journal = Journal::open_at(&journal_dir, end)?;
         let (requests, inbox) = sync_channel(config.queued_appends);
+        let appended = Arc::new(AtomicU64::new(checkpoint.next_seq));
         let lag = LagLimit {
-            indexed,
+            indexed: indexed.clone(),
+            appended: appended.clone(),
             max: config.max_index_lag,
         };
         let journal_thread = std::thread::Builder::new()
@@ -320,6 +327,8 @@ impl EmbeddedStore {
             index,
             reader,
             fields,
+            indexed,
+            appended,
             threads: Mutex::new(vec![journal_thread, index_thread]),
         })
     }
@@ -699,6 +708,13 @@ impl EventStore for EmbeddedStore {
         Ok(count)
     }
 
+    fn index_lag(&self) -> u64 {
+        let indexed = self.indexed.load(Ordering::Acquire);
+        self.appended
+            .load(Ordering::Acquire)
+            .saturating_sub(indexed)
+    }
+
     fn refresh(&self) -> Result<(), LogError> {
         self.call(Request::Flush)
     }
@@ -817,6 +833,7 @@ fn journal_loop(
             match journal.append(&records, &mut buf) {
                 Ok(new_end) => {
                     end = new_end;
+                    lag.appended.store(next_seq, Ordering::Release);
                     for (reply, ids) in acks {
                         let _ = reply.send(Ok(ids));
                     }

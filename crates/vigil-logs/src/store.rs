@@ -214,6 +214,12 @@ pub trait EventStore: Send + Sync {
     /// Deletes the service's events older than `cutoff`; returns how many were deleted.
     fn delete_older_than(&self, service: &str, cutoff: DateTime<Utc>) -> Result<u64, LogError>;
 
+    /// How many acknowledged events search does not see yet (indexing runs behind the
+    /// journal; see [`crate::EmbeddedConfig::max_index_lag`]).
+    fn index_lag(&self) -> u64 {
+        0
+    }
+
     /// Makes every event acknowledged so far visible to search.
     fn refresh(&self) -> Result<(), LogError>;
 }

@@ -48,6 +48,10 @@ pub struct Args {
     /// Largest `POST /api/v1/events` body accepted, in bytes.
     #[arg(long, env = "VIGIL_MAX_INGEST_BYTES", default_value_t = vigil_server::settings::DEFAULT_INGEST_BODY_LIMIT)]
     pub max_ingest_bytes: usize,
+    /// Events search may lag behind acknowledged ingest before senders are held back: ingest
+    /// runs at the pace of the journal, and search catches up behind, up to this many events.
+    #[arg(long, env = "VIGIL_MAX_INDEX_LAG", default_value_t = 2_000_000, value_parser = clap::value_parser!(u64).range(1000..))]
+    pub max_index_lag: u64,
     /// Sigma rule directory matched against every ingested event (repeat for several).
     #[arg(long = "rules", env = "VIGIL_RULES", value_delimiter = ',')]
     pub rules: Vec<PathBuf>,
@@ -164,12 +168,13 @@ impl Args {
 pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     crate::logging::init();
     let paging = args.paging()?;
+    let max_index_lag = args.max_index_lag;
     let (settings, rules, syslog) = args.into_parts()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    runtime.block_on(serve(settings, rules, syslog, paging))?;
+    runtime.block_on(serve(settings, rules, syslog, paging, max_index_lag))?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 
@@ -185,6 +190,7 @@ async fn serve(
     rule_dirs: Vec<PathBuf>,
     syslog: SyslogConfig,
     paging: Paging,
+    max_index_lag: u64,
 ) -> anyhow::Result<()> {
     let store = crate::datadir::open(&settings.data_dir).await?;
     let signer = link_key(&settings.data_dir)?;
@@ -192,13 +198,12 @@ async fn serve(
     let logs_dir = settings.data_dir.join("logs");
     let events: Arc<dyn EventStore> = {
         let dir = logs_dir.clone();
-        let opened =
-            tokio::task::spawn_blocking(move || EmbeddedStore::open(EmbeddedConfig::new(dir)))
-                .await
-                .context("the log store failed to open")?
-                .with_context(|| {
-                    format!("could not open the log store in {}", logs_dir.display())
-                })?;
+        let mut config = EmbeddedConfig::new(dir);
+        config.max_index_lag = max_index_lag;
+        let opened = tokio::task::spawn_blocking(move || EmbeddedStore::open(config))
+            .await
+            .context("the log store failed to open")?
+            .with_context(|| format!("could not open the log store in {}", logs_dir.display()))?;
         Arc::new(opened)
     };
     let rules = tokio::task::spawn_blocking(move || RuleSlot::open(rule_dirs))

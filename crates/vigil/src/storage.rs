@@ -37,8 +37,17 @@ async fn stats(conn: Conn) -> anyhow::Result<()> {
     if conn.json {
         return print_json(&s);
     }
+    let lag = || {
+        if s.index_lag > 0 {
+            println!(
+                "search is {} acknowledged event(s) behind: they are stored and being indexed",
+                s.index_lag
+            );
+        }
+    };
     if s.services.is_empty() {
         println!("the log store is empty; send events with `vigil ingest PATH --service NAME`");
+        lag();
         return Ok(());
     }
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
@@ -67,6 +76,7 @@ async fn stats(conn: Conn) -> anyhow::Result<()> {
         s.total_events,
         human_bytes(s.total_bytes)
     );
+    lag();
     Ok(())
 }
 

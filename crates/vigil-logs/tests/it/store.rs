@@ -307,12 +307,16 @@ fn a_lagging_indexer_catches_up_from_the_journal_without_losing_or_doubling_even
         c.index_threads = 1;
         c.index_memory_bytes = 15_000_000;
         c.commit_interval = std::time::Duration::from_millis(50);
+        // A lag limit below what the writers send: appends wait for the indexer at times.
+        c.max_index_lag = 200;
         c
     };
     let store = std::sync::Arc::new(vigil_logs::EmbeddedStore::open(config()).unwrap());
+    let most_behind = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let writers: Vec<_> = (0..4)
         .map(|w| {
             let store = std::sync::Arc::clone(&store);
+            let most_behind = std::sync::Arc::clone(&most_behind);
             std::thread::spawn(move || {
                 for b in 0..50 {
                     let batch = (0..20)
@@ -328,6 +332,7 @@ fn a_lagging_indexer_catches_up_from_the_journal_without_losing_or_doubling_even
                         .collect();
                     let outcome = store.append(batch).unwrap();
                     assert_eq!(outcome.stored.len(), 20);
+                    most_behind.fetch_max(store.index_lag(), std::sync::atomic::Ordering::Relaxed);
                 }
             })
         })
@@ -335,7 +340,15 @@ fn a_lagging_indexer_catches_up_from_the_journal_without_losing_or_doubling_even
     for w in writers {
         w.join().unwrap();
     }
+    // The journal stops taking appends once the index is 200 events behind; one gathered
+    // group (at most the four writers' pending batches) may cross the line.
+    let behind = most_behind.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        behind <= 200 + 4 * 20,
+        "the index fell {behind} events behind"
+    );
     store.refresh().unwrap();
+    assert_eq!(store.index_lag(), 0);
     let count = |store: &vigil_logs::EmbeddedStore, q: &str| {
         store
             .search(&SearchRequest {

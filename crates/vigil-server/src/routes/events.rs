@@ -372,7 +372,8 @@ pub async fn stats(
     State(state): State<AppState>,
     _who: Principal,
 ) -> Result<Json<StorageStats>, ApiError> {
-    let stats = blocking(state.ingestor.events(), |s| s.stats()).await?;
+    let (stats, index_lag) =
+        blocking(state.ingestor.events(), |s| Ok((s.stats()?, s.index_lag()))).await?;
     let services: Vec<ServiceStorage> = stats
         .into_iter()
         .map(|s| ServiceStorage {
@@ -388,6 +389,7 @@ pub async fn stats(
         total_events: services.iter().map(|s| s.events).sum(),
         total_bytes: services.iter().map(|s| s.bytes).sum(),
         services,
+        index_lag,
     }))
 }
 
