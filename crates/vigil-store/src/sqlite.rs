@@ -945,7 +945,10 @@ impl SqliteStore {
     ) -> StoreResult<Raised> {
         alert.validate()?;
         let mut tx = self.begin().await?;
-        let raised = match raise_in(&mut tx, actor, alert, policy, now()).await? {
+        let raised = match raise_all(&mut tx, actor, vec![(alert, policy)], now())
+            .await?
+            .remove(0)
+        {
             RaisedId::Created(id) => Raised::Created(load_alert(&mut tx, id, false).await?),
             RaisedId::Deduplicated(id) => {
                 Raised::Deduplicated(load_alert(&mut tx, id, false).await?)
@@ -1632,8 +1635,9 @@ async fn insert_detections(
 /// Rows or keys per statement in [`raise_batch`]: well under SQLite's parameter limit.
 const BATCH_ROWS: usize = 400;
 
-/// [`raise_in`] for many alerts with distinct dedup keys, in a few statements per step instead
-/// of several per alert (a batch of detections raises hundreds). Same outcomes, in order.
+/// Raises alerts with distinct dedup keys as [`Store::raise_alert`] describes, in a few
+/// statements per step rather than several per alert (a batch of detections raises hundreds);
+/// the outcomes are in the order given.
 async fn raise_batch(
     tx: &mut SqliteConnection,
     actor: &str,
@@ -1878,154 +1882,35 @@ async fn raise_batch(
         .collect())
 }
 
-/// Raises alerts inside the caller's transaction: set-wise when their dedup keys are distinct
-/// (as a batch of detections groups them), else one after the other so that a later alert
-/// folds into an earlier one of the same key.
+/// Raises alerts inside the caller's transaction, set-wise: in rounds of distinct dedup keys,
+/// so that an alert folds into an earlier one of the same key raised in the same call.
 async fn raise_all(
     tx: &mut SqliteConnection,
     actor: &str,
     alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
     at: DateTime<Utc>,
 ) -> StoreResult<Vec<RaisedId>> {
-    let mut keys: Vec<&str> = alerts.iter().map(|(a, _)| a.dedup_key.as_str()).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    if keys.len() == alerts.len() {
-        return raise_batch(tx, actor, alerts, at).await;
+    let mut rounds: Vec<Vec<(usize, (vigil_core::NewAlert, AlertPolicy))>> = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, alert) in alerts.into_iter().enumerate() {
+        let round = seen.entry(alert.0.dedup_key.clone()).or_insert(0);
+        if rounds.len() <= *round {
+            rounds.push(Vec::new());
+        }
+        rounds[*round].push((i, alert));
+        *round += 1;
     }
-    let mut out = Vec::with_capacity(alerts.len());
-    for (alert, policy) in alerts {
-        out.push(raise_in(tx, actor, alert, policy, at).await?);
+    let mut out = vec![RaisedId::Suppressed; seen.values().sum()];
+    for round in rounds {
+        let (positions, alerts): (Vec<usize>, Vec<_>) = round.into_iter().unzip();
+        for (i, raised) in positions
+            .into_iter()
+            .zip(raise_batch(tx, actor, alerts, at).await?)
+        {
+            out[i] = raised;
+        }
     }
     Ok(out)
-}
-
-/// The work of [`Store::raise_alert`] inside the caller's transaction.
-async fn raise_in(
-    tx: &mut SqliteConnection,
-    actor: &str,
-    alert: vigil_core::NewAlert,
-    policy: AlertPolicy,
-    at: DateTime<Utc>,
-) -> StoreResult<RaisedId> {
-    let since = ts(at - policy.dedup_window);
-    let open: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM alerts WHERE dedup_key = ? AND status IN ('triggered', 'acknowledged') AND last_seen >= ? ORDER BY id DESC LIMIT 1",
-    )
-    .bind(&alert.dedup_key)
-    .bind(&since)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(id) = open {
-        sqlx::query("UPDATE alerts SET count = count + 1, last_seen = ? WHERE id = ?")
-            .bind(ts(at))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        add_alert_events(&mut *tx, id, &alert.event_ids, &alert.events).await?;
-        let n = alert.event_ids.len();
-        log_alert(
-            &mut *tx,
-            id,
-            actor,
-            "deduplicated",
-            &format!("fired again ({n} event(s))"),
-        )
-        .await?;
-        return Ok(RaisedId::Deduplicated(id));
-    }
-    if let Some(rule) = &alert.rule_id {
-        let hour = ts(at.duration_trunc(chrono::Duration::hours(1)).unwrap_or(at));
-        let created: Option<i64> =
-            sqlx::query_scalar("SELECT created FROM alert_rate WHERE rule_id = ? AND hour = ?")
-                .bind(rule)
-                .bind(&hour)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if created.unwrap_or(0) >= i64::from(policy.max_new_per_rule_per_hour) {
-            sqlx::query(
-                "UPDATE alert_rate SET suppressed = suppressed + 1 WHERE rule_id = ? AND hour = ?",
-            )
-            .bind(rule)
-            .bind(&hour)
-            .execute(&mut *tx)
-            .await?;
-            return Ok(RaisedId::Suppressed);
-        }
-        sqlx::query(
-            "INSERT INTO alert_rate (rule_id, hour, created, suppressed) VALUES (?, ?, 1, 0) \
-             ON CONFLICT (rule_id, hour) DO UPDATE SET created = created + 1",
-        )
-        .bind(rule)
-        .bind(&hour)
-        .execute(&mut *tx)
-        .await?;
-    }
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO alerts (status, title, source, severity, service, dedup_key, rule_id, summary, origin, reporter, count, first_seen, last_seen) \
-         VALUES ('triggered', ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING id",
-    )
-    .bind(&alert.title)
-    .bind(alert.source.as_str())
-    .bind(alert.severity.as_str())
-    .bind(&alert.service)
-    .bind(&alert.dedup_key)
-    .bind(&alert.rule_id)
-    .bind(&alert.summary)
-    .bind(&alert.origin)
-    .bind(&alert.reporter)
-    .bind(ts(at))
-    .bind(ts(at))
-    .fetch_one(&mut *tx)
-    .await?;
-    add_alert_events(&mut *tx, id, &alert.event_ids, &alert.events).await?;
-    sqlx::query("INSERT INTO alert_escalations (alert_id, level, round, started_at, next_at) VALUES (?, 0, 0, ?, ?)")
-        .bind(id)
-        .bind(ts(at))
-        .bind(ts(at))
-        .execute(&mut *tx)
-        .await?;
-    log_alert(
-        &mut *tx,
-        id,
-        actor,
-        "created",
-        &format!(
-            "{} {} alert for service {}, preliminary severity {}",
-            alert.source, alert.title, alert.service, alert.severity
-        ),
-    )
-    .await?;
-    Ok(RaisedId::Created(id))
-}
-
-async fn add_alert_events(
-    conn: &mut SqliteConnection,
-    id: i64,
-    ids: &[u64],
-    events: &[serde_json::Value],
-) -> StoreResult<()> {
-    let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM alert_events WHERE alert_id = ?")
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await?;
-    let room = (MAX_ALERT_EVENTS - held).max(0) as usize;
-    if room == 0 || ids.is_empty() {
-        return Ok(());
-    }
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "INSERT OR IGNORE INTO alert_events (alert_id, event_id, event) ",
-    );
-    q.push_values(
-        ids.iter().enumerate().take(room),
-        |mut row, (i, event_id)| {
-            row.push_bind(id)
-                .push_bind(*event_id as i64)
-                .push_bind(events.get(i).map(serde_json::Value::to_string));
-        },
-    );
-    q.build().execute(&mut *conn).await?;
-    Ok(())
 }
 
 async fn log_alert(
