@@ -54,9 +54,9 @@ pub struct EmbeddedConfig {
     /// Journal groups that may wait for the indexer in memory; beyond them the indexer reads
     /// the journal files back.
     pub queued_groups: usize,
-    /// How many acknowledged events the index may lag behind the journal before appends wait
-    /// for it (back-pressure at the indexing rate). Below it, acknowledgements run at the pace
-    /// of the journal and search catches up behind.
+    /// How many acknowledged events the indexer may be behind the journal (not yet read back
+    /// into the index writer) before appends wait for it: back-pressure at the indexing rate.
+    /// Below it, acknowledgements run at the pace of the journal and search catches up behind.
     pub max_index_lag: u64,
     /// The scheduling niceness of the indexing threads (Linux; 0 to leave them as they are):
     /// on a small machine indexing competes with decoding, detection and acknowledgements for
@@ -163,7 +163,10 @@ pub struct EmbeddedStore {
     index: Index,
     reader: IndexReader,
     fields: Fields,
-    /// The index's and the journal's next sequence numbers: their difference is the lag.
+    /// The next sequence numbers of the last index commit, of what the indexer has read, and
+    /// of the journal: search does not see `appended - searchable` events, and the journal
+    /// holds appends while `appended - indexed` passes the lag limit.
+    searchable: Arc<AtomicU64>,
     indexed: Arc<AtomicU64>,
     appended: Arc<AtomicU64>,
     /// Journal and index threads, joined on drop.
@@ -235,7 +238,8 @@ fn lower_priority(nice: i32) {
 
 /// How far the journal may run ahead of the index.
 struct LagLimit {
-    /// The sequence number the index has reached (every event below it is indexed).
+    /// The sequence number the indexer has read up to (every event below it is in the index
+    /// writer, committed or not): the journal backlog is measured from it.
     indexed: Arc<AtomicU64>,
     /// The journal's next sequence number, published for [`EventStore::index_lag`].
     appended: Arc<AtomicU64>,
@@ -268,6 +272,7 @@ impl EmbeddedStore {
         // workers, merges, compression) inherit its lowered priority; it replays the journal
         // first and says where the journal ends.
         let indexed = Arc::new(AtomicU64::new(checkpoint.next_seq));
+        let searchable = Arc::new(AtomicU64::new(checkpoint.next_seq));
         let (opened, opened_rx) = sync_channel(1);
         let (to_index, index_inbox) = sync_channel(config.queued_groups);
         let index_thread = {
@@ -275,6 +280,7 @@ impl EmbeddedStore {
             let reader = reader.clone();
             let journal_dir = journal_dir.clone();
             let indexed = indexed.clone();
+            let searchable = searchable.clone();
             let settings = config.clone();
             std::thread::Builder::new()
                 .name("vigil-logs-index".into())
@@ -293,6 +299,7 @@ impl EmbeddedStore {
                         }
                     };
                     indexed.store(checkpoint.next_seq, Ordering::Release);
+                    searchable.store(checkpoint.next_seq, Ordering::Release);
                     let indexer = Indexer {
                         writer,
                         fields,
@@ -300,6 +307,7 @@ impl EmbeddedStore {
                         journal_dir,
                         checkpoint,
                         indexed,
+                        searchable,
                     };
                     index_loop(indexer, settings.commit_interval, index_inbox)
                 })
@@ -327,10 +335,20 @@ impl EmbeddedStore {
             index,
             reader,
             fields,
+            searchable,
             indexed,
             appended,
             threads: Mutex::new(vec![journal_thread, index_thread]),
         })
+    }
+
+    /// Acknowledged events the indexer has not read from the journal yet: what
+    /// [`EmbeddedConfig::max_index_lag`] bounds (give or take one journal group).
+    pub fn journal_backlog(&self) -> u64 {
+        let indexed = self.indexed.load(Ordering::Acquire);
+        self.appended
+            .load(Ordering::Acquire)
+            .saturating_sub(indexed)
     }
 
     fn send(&self, request: Request) -> Result<(), LogError> {
@@ -709,10 +727,10 @@ impl EventStore for EmbeddedStore {
     }
 
     fn index_lag(&self) -> u64 {
-        let indexed = self.indexed.load(Ordering::Acquire);
+        let searchable = self.searchable.load(Ordering::Acquire);
         self.appended
             .load(Ordering::Acquire)
-            .saturating_sub(indexed)
+            .saturating_sub(searchable)
     }
 
     fn refresh(&self) -> Result<(), LogError> {
@@ -897,6 +915,8 @@ struct Indexer {
     checkpoint: Checkpoint,
     /// `checkpoint.next_seq` as the journal thread sees it, for its lag limit.
     indexed: Arc<AtomicU64>,
+    /// `checkpoint.next_seq` of the last commit, for [`EventStore::index_lag`].
+    searchable: Arc<AtomicU64>,
 }
 
 impl Indexer {
@@ -960,7 +980,10 @@ impl Indexer {
             &self.reader,
             &self.journal_dir,
             self.checkpoint,
-        )
+        )?;
+        self.searchable
+            .store(self.checkpoint.next_seq, Ordering::Release);
+        Ok(())
     }
 }
 

@@ -214,8 +214,8 @@ pub trait EventStore: Send + Sync {
     /// Deletes the service's events older than `cutoff`; returns how many were deleted.
     fn delete_older_than(&self, service: &str, cutoff: DateTime<Utc>) -> Result<u64, LogError>;
 
-    /// How many acknowledged events search does not see yet (indexing runs behind the
-    /// journal; see [`crate::EmbeddedConfig::max_index_lag`]).
+    /// How many acknowledged events search does not see yet (indexing and index commits run
+    /// behind the journal; see [`crate::EmbeddedConfig::max_index_lag`]).
     fn index_lag(&self) -> u64 {
         0
     }

@@ -332,7 +332,10 @@ fn a_lagging_indexer_catches_up_from_the_journal_without_losing_or_doubling_even
                         .collect();
                     let outcome = store.append(batch).unwrap();
                     assert_eq!(outcome.stored.len(), 20);
-                    most_behind.fetch_max(store.index_lag(), std::sync::atomic::Ordering::Relaxed);
+                    most_behind.fetch_max(
+                        store.journal_backlog(),
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
                 }
             })
         })
