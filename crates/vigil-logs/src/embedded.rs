@@ -905,6 +905,9 @@ fn journal_loop(
     }
 }
 
+/// Records read back from the journal between two index commits during a catch-up.
+const CATCH_UP_COMMIT_EVERY: u64 = 200_000;
+
 /// The index thread's state.
 struct Indexer {
     writer: IndexWriter,
@@ -920,20 +923,37 @@ struct Indexer {
 }
 
 impl Indexer {
-    /// Indexes the journal's records in `[checkpoint.position, end)` that the index lacks.
+    /// Indexes the journal's records in `[checkpoint.position, end)` that the index lacks,
+    /// committing every [`CATCH_UP_COMMIT_EVERY`] records so that search follows a long
+    /// catch-up instead of seeing all of it at its end.
     fn catch_up(&mut self, end: Position, next_seq: u64) -> Result<(), LogError> {
         if next_seq <= self.checkpoint.next_seq {
             return Ok(());
         }
         let from_seq = self.checkpoint.next_seq;
-        let (writer, fields, indexed) = (&mut self.writer, &self.fields, &self.indexed);
-        journal::read_range(&self.journal_dir, self.checkpoint.position, end, |record| {
-            if record.seq >= from_seq {
-                writer.add_document(fields.document(&record))?;
-                indexed.store(record.seq + 1, Ordering::Release);
-            }
-            Ok(())
-        })?;
+        let journal_dir = self.journal_dir.clone();
+        let mut since_commit = 0u64;
+        journal::read_range(
+            &journal_dir,
+            self.checkpoint.position,
+            end,
+            |record, after| {
+                if record.seq < from_seq {
+                    return Ok(());
+                }
+                self.writer.add_document(self.fields.document(&record))?;
+                self.advance(Checkpoint {
+                    position: after,
+                    next_seq: record.seq + 1,
+                });
+                since_commit += 1;
+                if since_commit >= CATCH_UP_COMMIT_EVERY {
+                    since_commit = 0;
+                    self.commit()?;
+                }
+                Ok(())
+            },
+        )?;
         self.advance(Checkpoint {
             position: end,
             next_seq,

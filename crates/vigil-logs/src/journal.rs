@@ -224,12 +224,12 @@ pub(crate) fn replay(
 /// Reads the frames in `[from, until)` while the journal may still be appending beyond
 /// `until`: the indexer's catch-up after it fell behind. Every frame in the range was fsynced
 /// before `until` was handed out, so a frame that does not read is corruption, never a torn
-/// tail, and nothing is truncated.
+/// tail, and nothing is truncated. `each` gets every record with the position after it.
 pub(crate) fn read_range(
     dir: &Path,
     from: Position,
     until: Position,
-    mut each: impl FnMut(Record) -> Result<(), LogError>,
+    mut each: impl FnMut(Record, Position) -> Result<(), LogError>,
 ) -> Result<(), LogError> {
     for segment in segments(dir)?
         .into_iter()
@@ -256,7 +256,7 @@ pub(crate) fn read_range(
             match read_frame(&mut reader, &mut payload) {
                 Ok(Some(record)) => {
                     offset += 8 + payload.len() as u64;
-                    each(record)?;
+                    each(record, Position { segment, offset })?;
                 }
                 Ok(None) | Err(_) => return Err(LogError::CorruptJournal { path, offset }),
             }
