@@ -277,6 +277,28 @@ pub(crate) struct ChannelIndex {
     pub by_event_id: FxHashMap<u64, Bucket>,
 }
 
+impl ChannelIndex {
+    /// Files a variant under the EventID values it requires, or under `any` without them.
+    fn push(&mut self, vid: u32, event_ids: Option<&[u64]>) {
+        match event_ids {
+            Some(ids) => {
+                for id in ids {
+                    self.by_event_id.entry(*id).or_default().push(vid);
+                }
+            }
+            None => self.any.push(vid),
+        }
+    }
+
+    fn buckets(&self) -> impl Iterator<Item = &Bucket> {
+        std::iter::once(&self.any).chain(self.by_event_id.values())
+    }
+
+    fn buckets_mut(&mut self) -> impl Iterator<Item = &mut Bucket> {
+        std::iter::once(&mut self.any).chain(self.by_event_id.values_mut())
+    }
+}
+
 /// The dispatch index: which variants an event is offered.
 #[derive(Debug, Default)]
 pub(crate) struct Index {
@@ -347,14 +369,7 @@ impl CompiledRuleSet {
                 .count(),
             needles: self.needle_field.len(),
             windows_any: self.index.windows_any.list.len(),
-            no_channel: self.index.no_channel.any.list.len()
-                + self
-                    .index
-                    .no_channel
-                    .by_event_id
-                    .values()
-                    .map(|b| b.list.len())
-                    .sum::<usize>(),
+            no_channel: self.index.no_channel.buckets().map(|b| b.list.len()).sum(),
             channels: self.index.by_channel.len(),
             unprefiltered_windows_any: self
                 .index
@@ -365,11 +380,10 @@ impl CompiledRuleSet {
                 .map(|v| self.variants[*v as usize].rule)
                 .collect(),
             bucket_automata: {
-                let mut buckets = vec![&self.index.windows_any, &self.index.no_channel.any];
-                buckets.extend(self.index.no_channel.by_event_id.values());
+                let mut buckets = vec![&self.index.windows_any];
+                buckets.extend(self.index.no_channel.buckets());
                 for ci in self.index.by_channel.values() {
-                    buckets.push(&ci.any);
-                    buckets.extend(ci.by_event_id.values());
+                    buckets.extend(ci.buckets());
                 }
                 let local = buckets.iter().flat_map(|b| &b.local);
                 (
@@ -969,15 +983,7 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
                 requires,
             });
             if base {
-                let nc = &mut b.set.index.no_channel;
-                match &event_ids {
-                    Some(ids) => {
-                        for id in ids {
-                            nc.by_event_id.entry(*id).or_default().push(vid);
-                        }
-                    }
-                    None => nc.any.push(vid),
-                }
+                b.set.index.no_channel.push(vid, event_ids.as_deref());
             }
             if !opts.windows_logsource_mapping {
                 b.set.index.windows_any.push(vid);
@@ -998,18 +1004,9 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
                     .or_default();
                 if t.event_ids.is_empty() {
                     // A service rule that requires EventID values goes to those ids' buckets.
-                    match &event_ids {
-                        Some(ids) => {
-                            for id in ids {
-                                ci.by_event_id.entry(*id).or_default().push(vid);
-                            }
-                        }
-                        None => ci.any.push(vid),
-                    }
+                    ci.push(vid, event_ids.as_deref());
                 } else {
-                    for id in t.event_ids {
-                        ci.by_event_id.entry(*id).or_default().push(vid);
-                    }
+                    ci.push(vid, Some(t.event_ids));
                 }
             }
         }
@@ -1045,12 +1042,10 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
         let set = &mut b.set;
         let variants = &set.variants;
         let automata = &set.automata;
-        let mut buckets: Vec<&mut Bucket> =
-            vec![&mut set.index.windows_any, &mut set.index.no_channel.any];
-        buckets.extend(set.index.no_channel.by_event_id.values_mut());
+        let mut buckets: Vec<&mut Bucket> = vec![&mut set.index.windows_any];
+        buckets.extend(set.index.no_channel.buckets_mut());
         for ci in set.index.by_channel.values_mut() {
-            buckets.push(&mut ci.any);
-            buckets.extend(ci.by_event_id.values_mut());
+            buckets.extend(ci.buckets_mut());
         }
         buckets
             .into_par_iter()

@@ -77,14 +77,14 @@ fn is_system_field(field: &str) -> bool {
 }
 
 /// What a JSON node is, without its children.
-pub(crate) enum Kind<'a> {
+enum Kind<'a> {
     Scalar(FieldValue<'a>),
     Object,
     Array,
 }
 
 /// A read-only view of a JSON node, implemented for both backends.
-pub(crate) trait Node<'a>: Copy + 'a {
+trait Node<'a>: Copy + 'a {
     fn get(self, key: &str) -> Option<Self>;
     fn kind(self) -> Kind<'a>;
     /// Calls `f` with each (key, value) of an object, or each element of an array, until it
@@ -157,8 +157,8 @@ impl<'a> Node<'a> for &'a sonic_rs::Value {
     }
 }
 
-/// The generic form of [`crate::event_timestamp`], for either backend.
-pub(crate) fn timestamp_in<'a, N: Node<'a>>(root: N) -> Option<i64> {
+/// See [`JsonEvent::timestamp`].
+fn timestamp_in<'a, N: Node<'a>>(root: N) -> Option<i64> {
     if let Some(FieldValue::Str(t)) = root
         .get("Event")
         .and_then(|e| e.get("System"))
@@ -506,8 +506,11 @@ impl JsonEvent {
         }
     }
 
-    /// When the event happened, in milliseconds since the epoch (see
-    /// [`crate::event_timestamp`] for the fields read).
+    /// When the event happened, in milliseconds since the epoch:
+    /// `Event.System.TimeCreated.#attributes.SystemTime` for Windows event-log records, else
+    /// the first of `@timestamp`, `timestamp`, `time`, `TimeCreated`, `UtcTime`, `date` that
+    /// parses, else `None`. Numbers are read as seconds since the epoch, or milliseconds when
+    /// they are too large to be seconds.
     pub fn timestamp(&self) -> Option<i64> {
         match &self.root {
             Root::Serde(v) => timestamp_in(v),
@@ -589,6 +592,27 @@ mod tests {
         let mut out = Vec::new();
         let present = e.field_values(field, &mut |v| out.push(format!("{v:?}")));
         present.then_some(out)
+    }
+
+    #[test]
+    fn reads_event_timestamps() {
+        let cases = [
+            (
+                r##"{"Event":{"System":{"TimeCreated":{"#attributes":{"SystemTime":"2019-04-27T15:57:25.868Z"}}}}}"##,
+                Some(1_556_380_645_868),
+            ),
+            (
+                r#"{"@timestamp": "2019-04-27T15:57:25.868Z"}"#,
+                Some(1_556_380_645_868),
+            ),
+            (r#"{"time": 1556380645}"#, Some(1_556_380_645_000)),
+            (r#"{"a": 1}"#, None),
+        ];
+        for (text, expected) in cases {
+            for e in both(text) {
+                assert_eq!(e.timestamp(), expected, "{text}");
+            }
+        }
     }
 
     #[test]

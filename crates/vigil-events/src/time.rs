@@ -1,7 +1,5 @@
-//! Timestamps: RFC 3339 text to milliseconds since the Unix epoch, and the event fields a
-//! timestamp is read from when the container (EVTX) does not carry one.
-
-use serde_json::Value;
+//! Timestamps: RFC 3339 text to and from milliseconds since the Unix epoch (which fields of an
+//! event carry its time: [`crate::json::JsonEvent::timestamp`]).
 
 /// Parses an RFC 3339 / ISO 8601 timestamp (`2019-04-27T15:57:25.8688632Z`,
 /// `2019-04-27 15:57:25.868`, `2019-04-27T17:57:25+02:00`) into milliseconds since the epoch.
@@ -25,14 +23,6 @@ pub fn format_timestamp(ms: i64) -> String {
     }
 }
 
-/// The timestamp of a decoded JSON event: `Event.System.TimeCreated.#attributes.SystemTime`
-/// for Windows event-log records, else the first of `@timestamp`, `timestamp`, `time`,
-/// `TimeCreated`, `UtcTime`, `date` that parses, else `None`. Numbers are read as seconds since
-/// the epoch, or milliseconds when they are too large to be seconds.
-pub fn event_timestamp(event: &Value) -> Option<i64> {
-    crate::json::timestamp_in(event)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,16 +35,5 @@ mod tests {
         assert_eq!(parse_timestamp("2019-04-27T17:57:25.868+02:00"), Some(a));
         assert_eq!(parse_timestamp("yesterday"), None);
         assert_eq!(format_timestamp(a), "2019-04-27T15:57:25.868Z");
-    }
-
-    #[test]
-    fn reads_event_timestamps() {
-        let e: Value = serde_json::json!({"Event":{"System":{"TimeCreated":{"#attributes":{"SystemTime":"2019-04-27T15:57:25.868Z"}}}}});
-        assert_eq!(event_timestamp(&e), Some(1_556_380_645_868));
-        let e: Value = serde_json::json!({"@timestamp": "2019-04-27T15:57:25.868Z"});
-        assert_eq!(event_timestamp(&e), Some(1_556_380_645_868));
-        let e: Value = serde_json::json!({"time": 1_556_380_645});
-        assert_eq!(event_timestamp(&e), Some(1_556_380_645_000));
-        assert_eq!(event_timestamp(&serde_json::json!({"a": 1})), None);
     }
 }

@@ -163,12 +163,7 @@ pub struct EmbeddedStore {
     index: Index,
     reader: IndexReader,
     fields: Fields,
-    /// The next sequence numbers of the last index commit, of what the indexer has read, and
-    /// of the journal: search does not see `appended - searchable` events, and the journal
-    /// holds appends while `appended - indexed` passes the lag limit.
-    searchable: Arc<AtomicU64>,
-    indexed: Arc<AtomicU64>,
-    appended: Arc<AtomicU64>,
+    progress: Arc<Progress>,
     /// Journal and index threads, joined on drop.
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -236,14 +231,41 @@ fn lower_priority(nice: i32) {
     let _ = nice;
 }
 
-/// How far the journal may run ahead of the index.
-struct LagLimit {
-    /// The sequence number the indexer has read up to (every event below it is in the index
-    /// writer, committed or not): the journal backlog is measured from it.
-    indexed: Arc<AtomicU64>,
-    /// The journal's next sequence number, published for [`EventStore::index_lag`].
-    appended: Arc<AtomicU64>,
-    max: u64,
+/// Next sequence numbers, published by the journal and index threads.
+#[derive(Debug)]
+struct Progress {
+    /// Of the journal: every event below it is acknowledged.
+    appended: AtomicU64,
+    /// Of what the indexer has read: every event below it is in the index writer.
+    indexed: AtomicU64,
+    /// Of the last index commit: every event below it is searchable.
+    searchable: AtomicU64,
+}
+
+impl Progress {
+    fn new(next_seq: u64) -> Progress {
+        Progress {
+            appended: AtomicU64::new(next_seq),
+            indexed: AtomicU64::new(next_seq),
+            searchable: AtomicU64::new(next_seq),
+        }
+    }
+
+    /// Acknowledged events the indexer has not read yet (what the lag limit bounds).
+    fn backlog(&self) -> u64 {
+        let indexed = self.indexed.load(Ordering::Acquire);
+        self.appended
+            .load(Ordering::Acquire)
+            .saturating_sub(indexed)
+    }
+
+    /// Acknowledged events search does not see yet.
+    fn unsearchable(&self) -> u64 {
+        let searchable = self.searchable.load(Ordering::Acquire);
+        self.appended
+            .load(Ordering::Acquire)
+            .saturating_sub(searchable)
+    }
 }
 
 impl EmbeddedStore {
@@ -271,16 +293,12 @@ impl EmbeddedStore {
         // The index thread makes the writer itself so that Tantivy's own threads (indexing
         // workers, merges, compression) inherit its lowered priority; it replays the journal
         // first and says where the journal ends.
-        let indexed = Arc::new(AtomicU64::new(checkpoint.next_seq));
-        let searchable = Arc::new(AtomicU64::new(checkpoint.next_seq));
         let (opened, opened_rx) = sync_channel(1);
         let (to_index, index_inbox) = sync_channel(config.queued_groups);
         let index_thread = {
             let index = index.clone();
             let reader = reader.clone();
             let journal_dir = journal_dir.clone();
-            let indexed = indexed.clone();
-            let searchable = searchable.clone();
             let settings = config.clone();
             std::thread::Builder::new()
                 .name("vigil-logs-index".into())
@@ -288,56 +306,51 @@ impl EmbeddedStore {
                     lower_priority(settings.index_nice);
                     let start =
                         open_writer(&index, fields, &reader, &journal_dir, checkpoint, &settings);
-                    let (writer, checkpoint) = match start {
+                    let (writer, checkpoint, progress) = match start {
                         Ok((writer, checkpoint)) => {
-                            let _ = opened.send(Ok(checkpoint));
-                            (writer, checkpoint)
+                            let progress = Arc::new(Progress::new(checkpoint.next_seq));
+                            let _ = opened.send(Ok((checkpoint, Arc::clone(&progress))));
+                            (writer, checkpoint, progress)
                         }
                         Err(e) => {
                             let _ = opened.send(Err(e));
                             return;
                         }
                     };
-                    indexed.store(checkpoint.next_seq, Ordering::Release);
-                    searchable.store(checkpoint.next_seq, Ordering::Release);
                     let indexer = Indexer {
                         writer,
                         fields,
                         reader,
                         journal_dir,
                         checkpoint,
-                        indexed,
-                        searchable,
+                        progress,
                     };
                     index_loop(indexer, settings.commit_interval, index_inbox)
                 })
                 .map_err(|e| LogError::io(&config.dir, e))?
         };
-        let checkpoint = opened_rx
+        let (checkpoint, progress) = opened_rx
             .recv()
             .map_err(|_| LogError::Closed("the index thread stopped while opening".into()))??;
         let end = checkpoint.position;
 
         let journal = Journal::open_at(&journal_dir, end)?;
         let (requests, inbox) = sync_channel(config.queued_appends);
-        let appended = Arc::new(AtomicU64::new(checkpoint.next_seq));
-        let lag = LagLimit {
-            indexed: indexed.clone(),
-            appended: appended.clone(),
-            max: config.max_index_lag,
-        };
+        let journal_progress = Arc::clone(&progress);
+        let max_lag = config.max_index_lag;
         let journal_thread = std::thread::Builder::new()
             .name("vigil-logs-journal".into())
-            .spawn(move || journal_loop(journal, checkpoint.next_seq, end, inbox, to_index, lag))
+            .spawn(move || {
+                let lag = (journal_progress.as_ref(), max_lag);
+                journal_loop(journal, checkpoint.next_seq, end, inbox, to_index, lag)
+            })
             .map_err(|e| LogError::io(&journal_dir, e))?;
         Ok(EmbeddedStore {
             requests: Mutex::new(Some(requests)),
             index,
             reader,
             fields,
-            searchable,
-            indexed,
-            appended,
+            progress,
             threads: Mutex::new(vec![journal_thread, index_thread]),
         })
     }
@@ -345,10 +358,7 @@ impl EmbeddedStore {
     /// Acknowledged events the indexer has not read from the journal yet: what
     /// [`EmbeddedConfig::max_index_lag`] bounds (give or take one journal group).
     pub fn journal_backlog(&self) -> u64 {
-        let indexed = self.indexed.load(Ordering::Acquire);
-        self.appended
-            .load(Ordering::Acquire)
-            .saturating_sub(indexed)
+        self.progress.backlog()
     }
 
     fn send(&self, request: Request) -> Result<(), LogError> {
@@ -727,10 +737,7 @@ impl EventStore for EmbeddedStore {
     }
 
     fn index_lag(&self) -> u64 {
-        let searchable = self.searchable.load(Ordering::Acquire);
-        self.appended
-            .load(Ordering::Acquire)
-            .saturating_sub(searchable)
+        self.progress.unsearchable()
     }
 
     fn refresh(&self) -> Result<(), LogError> {
@@ -769,7 +776,7 @@ fn journal_loop(
     mut end: Position,
     inbox: Receiver<Request>,
     to_index: SyncSender<IndexMsg>,
-    lag: LagLimit,
+    (progress, max_lag): (&Progress, u64),
 ) {
     /// Events gathered into one write and one fsync; also bounds what one group holds in memory
     /// on its way to the indexer.
@@ -782,7 +789,7 @@ fn journal_loop(
     loop {
         // Too far ahead of the index: stop taking appends (they wait in the bounded inbox,
         // then in `append`) until the indexer has read enough of the journal back.
-        while next_seq.saturating_sub(lag.indexed.load(Ordering::Acquire)) > lag.max {
+        while progress.backlog() > max_lag {
             if lagging {
                 lagging = to_index
                     .try_send(IndexMsg::CatchUp { end, next_seq })
@@ -851,7 +858,7 @@ fn journal_loop(
             match journal.append(&records, &mut buf) {
                 Ok(new_end) => {
                     end = new_end;
-                    lag.appended.store(next_seq, Ordering::Release);
+                    progress.appended.store(next_seq, Ordering::Release);
                     for (reply, ids) in acks {
                         let _ = reply.send(Ok(ids));
                     }
@@ -916,10 +923,8 @@ struct Indexer {
     journal_dir: PathBuf,
     /// How far the documents given to the writer reach (committed or not).
     checkpoint: Checkpoint,
-    /// `checkpoint.next_seq` as the journal thread sees it, for its lag limit.
-    indexed: Arc<AtomicU64>,
-    /// `checkpoint.next_seq` of the last commit, for [`EventStore::index_lag`].
-    searchable: Arc<AtomicU64>,
+    /// Where `checkpoint` and the last commit reach, for the journal thread and `index_lag`.
+    progress: Arc<Progress>,
 }
 
 impl Indexer {
@@ -991,7 +996,9 @@ impl Indexer {
 
     fn advance(&mut self, checkpoint: Checkpoint) {
         self.checkpoint = checkpoint;
-        self.indexed.store(checkpoint.next_seq, Ordering::Release);
+        self.progress
+            .indexed
+            .store(checkpoint.next_seq, Ordering::Release);
     }
 
     fn commit(&mut self) -> Result<(), LogError> {
@@ -1001,7 +1008,8 @@ impl Indexer {
             &self.journal_dir,
             self.checkpoint,
         )?;
-        self.searchable
+        self.progress
+            .searchable
             .store(self.checkpoint.next_seq, Ordering::Release);
         Ok(())
     }

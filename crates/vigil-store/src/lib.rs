@@ -261,15 +261,11 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- detections ----------------------------------------------------------------------
 
-    /// Records Sigma rule matches of stored events, all in one transaction. Not audited: they
-    /// are machine-written at ingest rate; the audit chain records what is done to incidents.
-    fn record_detections(
-        &self,
-        detections: Vec<vigil_core::NewDetection>,
-    ) -> BoxFuture<'_, StoreResult<Vec<vigil_core::Detection>>>;
-
-    /// Records an ingested batch's detections and raises the alerts made from them (as
-    /// [`Store::raise_alerts`]), all in one transaction: one commit per batch.
+    /// Records an ingested batch's detections (rule matches of stored events; not audited:
+    /// they are machine-written at ingest rate) and raises the alerts made from them, each as
+    /// [`Store::raise_alert`] does, all in one transaction: one commit per batch. The
+    /// outcomes are in the order given; an alert that does not validate fails the call and
+    /// records nothing.
     fn record_matches<'a>(
         &'a self,
         actor: &'a str,
@@ -294,15 +290,6 @@ pub trait Store: Send + Sync + 'static {
         alert: vigil_core::NewAlert,
         policy: AlertPolicy,
     ) -> BoxFuture<'a, StoreResult<Raised>>;
-
-    /// Raises several alerts as [`Store::raise_alert`] does, all in one transaction (one
-    /// fsync for a whole ingested batch); the outcomes are in the order given. An alert that
-    /// does not validate fails the call and raises none of them.
-    fn raise_alerts<'a>(
-        &'a self,
-        actor: &'a str,
-        alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
-    ) -> BoxFuture<'a, StoreResult<Vec<RaisedId>>>;
 
     /// Alerts matching every filter, newest first, one page and the total.
     fn list_alerts<'a>(

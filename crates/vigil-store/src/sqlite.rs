@@ -943,7 +943,6 @@ impl SqliteStore {
         alert: vigil_core::NewAlert,
         policy: AlertPolicy,
     ) -> StoreResult<Raised> {
-        alert.validate()?;
         let mut tx = self.begin().await?;
         let raised = match raise_all(&mut tx, actor, vec![(alert, policy)], now())
             .await?
@@ -957,21 +956,6 @@ impl SqliteStore {
         };
         tx.commit().await?;
         Ok(raised)
-    }
-
-    async fn raise_alerts_impl(
-        &self,
-        actor: &str,
-        alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
-    ) -> StoreResult<Vec<RaisedId>> {
-        for (alert, _) in &alerts {
-            alert.validate()?;
-        }
-        let at = now();
-        let mut tx = self.begin().await?;
-        let out = raise_all(&mut tx, actor, alerts, at).await?;
-        tx.commit().await?;
-        Ok(out)
     }
 
     async fn list_alerts_impl(&self, filter: &AlertFilter) -> StoreResult<Page<vigil_core::Alert>> {
@@ -1127,25 +1111,12 @@ impl SqliteStore {
         ))
     }
 
-    async fn record_detections_impl(
-        &self,
-        detections: Vec<vigil_core::NewDetection>,
-    ) -> StoreResult<Vec<vigil_core::Detection>> {
-        let mut tx = self.begin().await?;
-        let recorded = insert_detections(&mut tx, detections, now()).await?;
-        tx.commit().await?;
-        Ok(recorded)
-    }
-
     async fn record_matches_impl(
         &self,
         actor: &str,
         detections: Vec<vigil_core::NewDetection>,
         alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
     ) -> StoreResult<(Vec<vigil_core::Detection>, Vec<RaisedId>)> {
-        for (alert, _) in &alerts {
-            alert.validate()?;
-        }
         let at = now();
         let mut tx = self.begin().await?;
         let recorded = insert_detections(&mut tx, detections, at).await?;
@@ -1775,18 +1746,14 @@ async fn raise_batch(
         let mut ids: Vec<i64> = q.build_query_scalar().fetch_all(&mut *tx).await?;
         // RETURNING gives rows in no set order; new rowids grow with insertion order.
         ids.sort_unstable();
-        for (i, id) in chunk.iter().zip(ids) {
-            outcome[*i] = Some(RaisedId::Created(id));
+        for (i, id) in chunk.iter().zip(&ids) {
+            outcome[*i] = Some(RaisedId::Created(*id));
         }
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO alert_escalations (alert_id, level, round, started_at, next_at) ",
         );
-        q.push_values(chunk, |mut row, i| {
-            let id = match outcome[*i] {
-                Some(RaisedId::Created(id)) => id,
-                _ => 0,
-            };
-            row.push_bind(id)
+        q.push_values(&ids, |mut row, id| {
+            row.push_bind(*id)
                 .push_bind(0i64)
                 .push_bind(0i64)
                 .push_bind(now.clone())
@@ -1882,14 +1849,19 @@ async fn raise_batch(
         .collect())
 }
 
-/// Raises alerts inside the caller's transaction, set-wise: in rounds of distinct dedup keys,
-/// so that an alert folds into an earlier one of the same key raised in the same call.
+/// Validates and raises alerts inside the caller's transaction, set-wise: in rounds of
+/// distinct dedup keys, so that an alert folds into an earlier one of the same key raised in
+/// the same call.
 async fn raise_all(
     tx: &mut SqliteConnection,
     actor: &str,
     alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
     at: DateTime<Utc>,
 ) -> StoreResult<Vec<RaisedId>> {
+    for (alert, _) in &alerts {
+        alert.validate()?;
+    }
+    let mut out = vec![RaisedId::Suppressed; alerts.len()];
     let mut rounds: Vec<Vec<(usize, (vigil_core::NewAlert, AlertPolicy))>> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, alert) in alerts.into_iter().enumerate() {
@@ -1900,7 +1872,6 @@ async fn raise_all(
         rounds[*round].push((i, alert));
         *round += 1;
     }
-    let mut out = vec![RaisedId::Suppressed; seen.values().sum()];
     for round in rounds {
         let (positions, alerts): (Vec<usize>, Vec<_>) = round.into_iter().unzip();
         for (i, raised) in positions
@@ -2659,14 +2630,6 @@ impl Store for SqliteStore {
         Box::pin(self.raise_alert_impl(actor, alert, policy))
     }
 
-    fn raise_alerts<'a>(
-        &'a self,
-        actor: &'a str,
-        alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
-    ) -> BoxFuture<'a, StoreResult<Vec<RaisedId>>> {
-        Box::pin(self.raise_alerts_impl(actor, alerts))
-    }
-
     fn list_alerts<'a>(
         &'a self,
         filter: &'a AlertFilter,
@@ -2817,13 +2780,6 @@ impl Store for SqliteStore {
                 .await?;
             row.as_ref().map(org_row).transpose()
         })
-    }
-
-    fn record_detections(
-        &self,
-        detections: Vec<vigil_core::NewDetection>,
-    ) -> BoxFuture<'_, StoreResult<Vec<vigil_core::Detection>>> {
-        Box::pin(self.record_detections_impl(detections))
     }
 
     fn record_matches<'a>(

@@ -225,7 +225,7 @@ pub enum Raised {
     Suppressed,
 }
 
-/// What [`crate::Store::raise_alerts`] did with one alert: [`Raised`] without the alert read
+/// What [`crate::Store::record_matches`] did with one alert: [`Raised`] without the alert read
 /// back, which a batch of detections does not need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RaisedId {

@@ -867,12 +867,16 @@ async fn detections_are_recorded_together_and_listed_newest_first_with_filters()
         level,
         tags: vec!["attack.t1003".into()],
     };
-    let recorded = s
-        .record_detections(vec![
-            d(1, "r1", "web", RuleLevel::Low),
-            d(2, "r2", "web", RuleLevel::High),
-            d(3, "r1", "db", RuleLevel::Critical),
-        ])
+    let (recorded, _) = s
+        .record_matches(
+            "vigil",
+            vec![
+                d(1, "r1", "web", RuleLevel::Low),
+                d(2, "r2", "web", RuleLevel::High),
+                d(3, "r1", "db", RuleLevel::Critical),
+            ],
+            Vec::new(),
+        )
         .await
         .unwrap();
     assert_eq!(recorded.len(), 3);
