@@ -150,11 +150,30 @@ pub(crate) struct Variant {
 /// Needles of which at least one must occur for a variant to match.
 #[derive(Debug)]
 pub(crate) struct Prefilter {
-    /// Needle ids (indexes into [`CompiledRuleSet::needle_field`]).
+    /// Needle ids (indexes into [`CompiledRuleSet::needle_field`]): finding one of them is
+    /// what gets the variant evaluated.
     pub needles: Box<[u32]>,
-    /// The distinct fields of those needles, to scan before testing.
+    /// Further sets of needle ids of which one must also have been found, each: the other
+    /// parts of an `and` (`Image|contains: '\Windows\'` and `CommandLine|contains: '\..\'`),
+    /// checked before evaluating.
+    pub also: Box<[Box<[u32]>]>,
+    /// The distinct fields of all those needles, to scan before testing.
     pub fields: Box<[u32]>,
 }
+
+/// How good a set of alternative needles is as a prefilter: its shortest needle first (a
+/// longer needle is rarer; beyond [`RARE_ENOUGH`] bytes they are all rare), then fewer
+/// alternatives.
+fn needle_score(set: &[Needle]) -> (usize, std::cmp::Reverse<usize>) {
+    let shortest = set.iter().map(|n| n.text.len()).min().unwrap_or(0);
+    (shortest.min(RARE_ENOUGH), std::cmp::Reverse(set.len()))
+}
+
+/// Needles of at least this many bytes count as equally rare when choosing a prefilter.
+const RARE_ENOUGH: usize = 8;
+
+/// At most this many sets are checked besides the one that triggers a variant.
+const MAX_ALSO: usize = 3;
 
 /// Fields with more needles than this get a contiguous NFA instead of a DFA (memory).
 const DFA_MAX_NEEDLES: usize = 3000;
@@ -169,6 +188,10 @@ pub(crate) struct FieldAutomaton {
     /// the same needles that tells quickly whether a value holds any of them at all, so that
     /// values holding none (most) are not stepped through the automaton.
     pub quick: Option<aho_corasick::packed::Searcher>,
+    /// The needles that come from regexes and wildcard patterns: they are taken as found in
+    /// any value that is not ASCII, where Unicode case folding can match an ASCII letter of
+    /// theirs with a character that lowercasing leaves alone (see [`crate::literal`]).
+    pub fuzzy: Box<[u32]>,
 }
 
 /// The variants offered to one kind of event, arranged for the prefilter.
@@ -199,6 +222,7 @@ impl Bucket {
         &mut self,
         variants: &[Variant],
         needles: &[(u32, &str)],
+        from_regex: &[bool],
         automata: &[Option<FieldAutomaton>],
     ) {
         for &v in &self.list {
@@ -214,12 +238,21 @@ impl Bucket {
         }
         self.fields.sort_unstable();
         self.fields.dedup();
+        // The bucket's own needles: the ones that trigger its variants and the ones checked
+        // before evaluating them (a bucket automaton must find both).
+        let checked = self
+            .list
+            .iter()
+            .filter_map(|&v| variants[v as usize].prefilter.as_ref());
         let mut own: Vec<(u32, &str, u32)> = self
             .by_needle
             .keys()
-            .map(|&n| (needles[n as usize].0, needles[n as usize].1, n))
+            .copied()
+            .chain(checked.flat_map(|p| p.also.iter().flatten().copied()))
+            .map(|n| (needles[n as usize].0, needles[n as usize].1, n))
             .collect();
         own.sort_unstable();
+        own.dedup();
         self.fields.retain(|&f| {
             let all = automata[f as usize]
                 .as_ref()
@@ -232,7 +265,7 @@ impl Bucket {
             if all <= LOCAL_MAX_NEEDLES || mine.len() > LOCAL_MAX_NEEDLES {
                 return true;
             }
-            match build_automaton(&mine, aho_corasick::AhoCorasickKind::DFA) {
+            match build_automaton(&mine, from_regex, aho_corasick::AhoCorasickKind::DFA) {
                 Some(a) => {
                     self.local.push((f, a));
                     false
@@ -249,8 +282,10 @@ impl Bucket {
 const LOCAL_MAX_NEEDLES: usize = 64;
 
 /// An automaton over `(needle, id)`s, of `kind` (or the automatic choice when that fails).
+/// `from_regex` tells, per needle id, whether a regex gave it.
 fn build_automaton(
     list: &[(&str, u32)],
+    from_regex: &[bool],
     kind: aho_corasick::AhoCorasickKind,
 ) -> Option<FieldAutomaton> {
     let build = |kind| {
@@ -267,6 +302,11 @@ fn build_automaton(
         ac,
         needle_of_pattern: list.iter().map(|(_, id)| *id).collect(),
         quick,
+        fuzzy: list
+            .iter()
+            .map(|(_, id)| *id)
+            .filter(|id| from_regex[*id as usize])
+            .collect(),
     })
 }
 
@@ -404,7 +444,17 @@ struct Builder<'o> {
     opts: &'o CompileOptions,
     set: CompiledRuleSet,
     needle_ids: HashMap<(u32, String), u32>,
+    /// Per needle id: whether some regex or wildcard pattern gave it (see
+    /// [`FieldAutomaton::fuzzy`]).
+    needle_from_regex: Vec<bool>,
     diags: Vec<Diagnostic>,
+}
+
+/// A prefilter needle: lowercase text that must occur in a field's lowercased value.
+struct Needle {
+    field: u32,
+    text: String,
+    from_regex: bool,
 }
 
 impl Builder<'_> {
@@ -529,8 +579,9 @@ impl Builder<'_> {
         cv
     }
 
-    /// A set of (field, lowercase needle) of which one must occur for `e` to hold.
-    fn necessary(&self, e: &Expr) -> Option<Vec<(u32, String)>> {
+    /// A set of needles of which one must occur for `e` to hold. Regex-derived needles are
+    /// marked: they stand for case-folded text (see [`crate::literal`]).
+    fn necessary(&self, e: &Expr) -> Option<Vec<Needle>> {
         match e {
             Expr::Const(_) | Expr::Not(_) => None,
             Expr::Item(i) => {
@@ -539,34 +590,43 @@ impl Builder<'_> {
                 if item.values.neq || item.values.matches.is_empty() {
                     return None;
                 }
-                let mut lits = Vec::new();
+                // One set per value: the value matches only if one of its needles occurs.
+                let mut per_value: Vec<Vec<Needle>> = Vec::new();
                 for m in &item.values.matches {
-                    match m {
+                    per_value.push(match m {
                         ValueMatch::Lit { needle, cased, .. } if !needle.is_empty() => {
-                            let n = if *cased {
+                            let text = if *cased {
                                 needle.to_lowercase()
                             } else {
                                 needle.clone()
                             };
-                            lits.push((field, n));
+                            vec![Needle {
+                                field,
+                                text,
+                                from_regex: false,
+                            }]
                         }
+                        ValueMatch::Regex { required, .. } if !required.is_empty() => required
+                            .iter()
+                            .map(|text| Needle {
+                                field,
+                                text: text.clone(),
+                                from_regex: true,
+                            })
+                            .collect(),
                         _ => return None,
-                    }
+                    });
                 }
                 if item.values.all {
-                    // Each value is required: one of them (the longest) is enough.
-                    let best = lits.into_iter().max_by_key(|(_, n)| n.len())?;
-                    return Some(vec![best]);
+                    // Each value is required: one value's set is enough, the best one.
+                    return per_value.into_iter().max_by_key(|set| needle_score(set));
                 }
-                Some(lits)
+                Some(per_value.into_iter().flatten().collect())
             }
             Expr::And(v) => v
                 .iter()
                 .filter_map(|c| self.necessary(c))
-                .min_by_key(|set| {
-                    let shortest = set.iter().map(|(_, n)| n.len()).min().unwrap_or(0);
-                    (set.len(), usize::MAX - shortest)
-                }),
+                .max_by_key(|set| needle_score(set)),
             Expr::Or(v) | Expr::AtLeast(_, v) => {
                 let mut all = Vec::new();
                 for c in v {
@@ -677,25 +737,55 @@ impl Builder<'_> {
         }
     }
 
-    fn prefilter(&mut self, e: &Expr) -> Option<Prefilter> {
-        let set = self.necessary(e)?;
-        let mut needles = Vec::new();
-        let mut fields = Vec::new();
-        for (field, needle) in set {
-            let next = self.set.needle_field.len() as u32;
-            let id = *self.needle_ids.entry((field, needle)).or_insert(next);
-            if id == next {
-                self.set.needle_field.push(field);
-            }
-            needles.push(id);
-            fields.push(field);
+    /// The needle sets of which each must have a needle found for `e` to hold: one per part
+    /// of a top-level `and` that has one, else the one set of [`Builder::necessary`].
+    fn clauses(&self, e: &Expr) -> Vec<Vec<Needle>> {
+        match e {
+            Expr::And(v) => v.iter().filter_map(|c| self.necessary(c)).collect(),
+            _ => self.necessary(e).into_iter().collect(),
         }
-        needles.sort_unstable();
-        needles.dedup();
+    }
+
+    fn needle_id(&mut self, needle: Needle) -> u32 {
+        let next = self.set.needle_field.len() as u32;
+        let id = *self
+            .needle_ids
+            .entry((needle.field, needle.text))
+            .or_insert(next);
+        if id == next {
+            self.set.needle_field.push(needle.field);
+            self.needle_from_regex.push(false);
+        }
+        self.needle_from_regex[id as usize] |= needle.from_regex;
+        id
+    }
+
+    fn prefilter(&mut self, e: &Expr) -> Option<Prefilter> {
+        let mut clauses = self.clauses(e);
+        if clauses.is_empty() {
+            return None;
+        }
+        // The best set triggers evaluation; the next best are checked before it.
+        clauses.sort_by_key(|set| std::cmp::Reverse(needle_score(set)));
+        clauses.truncate(1 + MAX_ALSO);
+        let mut fields = Vec::new();
+        let mut ids: Vec<Box<[u32]>> = Vec::new();
+        for set in clauses {
+            let mut clause: Vec<u32> = Vec::new();
+            for needle in set {
+                fields.push(needle.field);
+                clause.push(self.needle_id(needle));
+            }
+            clause.sort_unstable();
+            clause.dedup();
+            ids.push(clause.into());
+        }
         fields.sort_unstable();
         fields.dedup();
+        let needles = ids.remove(0);
         Some(Prefilter {
-            needles: needles.into(),
+            needles,
+            also: ids.into(),
             fields: fields.into(),
         })
     }
@@ -707,6 +797,7 @@ impl Builder<'_> {
         }
         // Fields are independent: their automata are built in parallel (the DFA builds are
         // most of the compilation time).
+        let from_regex = &self.needle_from_regex;
         self.set.automata = per_field
             .into_par_iter()
             .map(|mut list| {
@@ -724,7 +815,7 @@ impl Builder<'_> {
                     aho_corasick::AhoCorasickKind::DFA
                 };
                 let list: Vec<(&str, u32)> = list.iter().map(|(n, id)| (n.as_str(), *id)).collect();
-                build_automaton(&list, kind)
+                build_automaton(&list, from_regex, kind)
             })
             .collect();
     }
@@ -858,6 +949,7 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
             automata: Vec::new(),
         },
         needle_ids: HashMap::new(),
+        needle_from_regex: Vec::new(),
         diags: Vec::new(),
     };
     b.set.channel_field = b.field("Channel");
@@ -1049,7 +1141,7 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
         }
         buckets
             .into_par_iter()
-            .for_each(|bucket| bucket.finish(variants, &needles, automata));
+            .for_each(|bucket| bucket.finish(variants, &needles, &b.needle_from_regex, automata));
     }
 
     // Correlations refer to rules by id or name.

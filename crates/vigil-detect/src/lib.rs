@@ -15,6 +15,7 @@
 pub mod compile;
 pub mod correlate;
 pub mod event;
+mod literal;
 pub mod mapping;
 pub mod matcher;
 mod value;

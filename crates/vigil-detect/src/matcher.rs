@@ -12,7 +12,8 @@
 //! Per event: the Channel/EventID buckets are chosen, each bucket field is scanned once with
 //! its Aho-Corasick automaton (or with the bucket's own small automaton, see
 //! `Bucket::local`), and the variants whose needles were found, plus the ones without a
-//! prefilter, are evaluated. A literal whose needle the field's scan did not find is false
+//! prefilter, are evaluated — a variant whose condition is an `and` only when every part with
+//! needles had one found. A literal whose needle the field's scan did not find is false
 //! without comparing strings.
 
 use std::net::IpAddr;
@@ -26,6 +27,8 @@ use crate::value::{NO_NEEDLE, StrOp, ValueMatch, time_part};
 struct Cached {
     raw: String,
     lower: String,
+    /// Whether `raw` is ASCII (set with `lower`).
+    ascii: bool,
     /// The value as a number when the event wrote a number; text is parsed only when a
     /// numeric comparison asks (see [`Cached::number`]).
     num: Option<f64>,
@@ -83,7 +86,8 @@ impl Cached {
 
     fn lowercase(&mut self) {
         self.lower.clear();
-        if self.raw.is_ascii() {
+        self.ascii = self.raw.is_ascii();
+        if self.ascii {
             self.lower.push_str(&self.raw);
             self.lower.make_ascii_lowercase();
         } else {
@@ -362,6 +366,16 @@ impl<'s> Matcher<'s> {
                 return;
             }
         }
+        if let Some(p) = &variant.prefilter {
+            let generation = self.generation;
+            let found = |set: &[u32]| {
+                set.iter()
+                    .any(|&n| self.needle_seen[n as usize] == generation)
+            };
+            if !p.also.iter().all(|set| found(set)) {
+                return;
+            }
+        }
         self.evaluated += 1;
         self.per_variant[v as usize] = self.per_variant[v as usize].saturating_add(1);
         if self.eval(&variant.expr, event) {
@@ -395,7 +409,15 @@ impl<'s> Matcher<'s> {
         let generation = self.generation;
         let seen = &mut self.needle_seen;
         let hits = &mut self.hits;
-        let mut mark = |text: &str| {
+        let mut mark = |text: &str, ascii: bool| {
+            if !ascii {
+                for &id in auto.fuzzy.iter() {
+                    if seen[id as usize] != generation {
+                        seen[id as usize] = generation;
+                        hits.push(id);
+                    }
+                }
+            }
             if auto
                 .quick
                 .as_ref()
@@ -412,10 +434,10 @@ impl<'s> Matcher<'s> {
             }
         };
         if keywords {
-            mark(&self.keyword_text);
+            mark(&self.keyword_text, self.keyword_text.is_ascii());
         } else {
             for c in self.slots[field as usize].values() {
-                mark(&c.lower);
+                mark(&c.lower, c.ascii);
             }
         }
     }
@@ -587,7 +609,7 @@ fn one(m: &ValueMatch, c: &Cached) -> bool {
                 StrOp::Contains => finder.find(hay.as_bytes()).is_some(),
             }
         }
-        ValueMatch::Regex(re) => re.is_match(&c.raw),
+        ValueMatch::Regex { re, .. } => re.is_match(&c.raw),
         ValueMatch::Cidr(net) => c
             .raw
             .trim()

@@ -676,3 +676,92 @@ fn required_fields_never_skip_a_rule_that_could_match() {
     let r = rule("  sel:\n    A: x\n  condition: not sel\n");
     check(&r, &[(&MapEvent::new(&[("B", s("x"))]), true)]);
 }
+
+#[test]
+fn regex_needles_gate_evaluation_without_losing_matches() {
+    // Only values holding `werfaultsecure.exe` reach the regex; any case, long or short.
+    let r = rule(
+        "  a:\n    CommandLine|re: '(?i)\\.exe[\"'']?\\s+[^\"]{0,64}werfaultsecure\\.exe[\"'']?\\s+\\d{2,10}'\n  condition: a\n",
+    );
+    check(
+        &r,
+        &[
+            (
+                &MapEvent::new(&[(
+                    "CommandLine",
+                    s("\"C:\\t\\wsass.exe\" C:\\Windows\\WerFaultSecure.exe 668"),
+                )]),
+                true,
+            ),
+            (
+                &MapEvent::new(&[("CommandLine", s("wsass.exe werfault.exe 668"))]),
+                false,
+            ),
+        ],
+    );
+    // Unicode case folding equates `ſ` with `s`: a value that is not ASCII is always tried.
+    let r = rule("  a:\n    CommandLine|re|i: 'sekurlsa::logonpasswords'\n  condition: a\n");
+    check(
+        &r,
+        &[
+            (
+                &MapEvent::new(&[("CommandLine", s("mimikatz ſekurlſa::logonpasswords"))]),
+                true,
+            ),
+            (
+                &MapEvent::new(&[("CommandLine", s("mimikatz SEKURLSA::LogonPasswords"))]),
+                true,
+            ),
+            (
+                &MapEvent::new(&[("CommandLine", s("mimikatz kerberos::list"))]),
+                false,
+            ),
+        ],
+    );
+    // Wildcards inside a value: the longest literal run is the needle.
+    let r = rule("  a:\n    CommandLine|contains: 'ipconfig*|*find'\n  condition: a\n");
+    check(
+        &r,
+        &[
+            (
+                &MapEvent::new(&[("CommandLine", s("IPCONFIG /all | FIND \"IPv4\""))]),
+                true,
+            ),
+            (
+                &MapEvent::new(&[("CommandLine", s("ipconfig /all"))]),
+                false,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn every_part_of_an_and_must_have_its_needle() {
+    // The rule is evaluated only when both fields hold one of their needles; each alone does
+    // not match, both do, and a filter on a third field still applies.
+    let r = rule(concat!(
+        "  img:\n    Image|contains: '\\Windows\\'\n",
+        "  cli:\n    CommandLine|contains:\n      - '\\..\\Windows\\'\n      - '\\..\\..\\'\n",
+        "  filter:\n    ParentImage|endswith: '\\ok.exe'\n",
+        "  condition: img and cli and not filter\n",
+    ));
+    let event = |image: &str, cli: &str, parent: &str| {
+        MapEvent::new(&[
+            ("Image", s(image)),
+            ("CommandLine", s(cli)),
+            ("ParentImage", s(parent)),
+        ])
+    };
+    check(
+        &r,
+        &[
+            (&event("C:\\Windows\\a.exe", "x \\..\\..\\y", "p.exe"), true),
+            (&event("C:\\Tools\\a.exe", "x \\..\\..\\y", "p.exe"), false),
+            (&event("C:\\Windows\\a.exe", "x y", "p.exe"), false),
+            (
+                &event("C:\\Windows\\a.exe", "x \\..\\windows\\y", "c:\\ok.exe"),
+                false,
+            ),
+        ],
+    );
+}

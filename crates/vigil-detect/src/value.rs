@@ -46,8 +46,13 @@ pub(crate) enum ValueMatch {
         /// field was scanned and the needle not found, the literal cannot match.
         id: u32,
     },
-    /// A wildcard pattern or a `re` value, matched against the raw value.
-    Regex(Box<Regex>),
+    /// A wildcard pattern or a `re` value, matched against the raw value. `required`: lowercase
+    /// needles of which one occurs in every value the regex matches (empty when none is
+    /// known), for the prefilter.
+    Regex {
+        re: Box<Regex>,
+        required: Box<[String]>,
+    },
     /// `cidr`.
     Cidr(Net),
     /// `gt/gte/lt/lte` (and numeric values compared to numeric fields).
@@ -312,7 +317,11 @@ fn compile_one(
             .size_limit(1 << 22)
             .build()
             .map_err(|e| ItemError(format!("bad regular expression: {e}")))?;
-        out.push(ValueMatch::Regex(Box::new(re)));
+        let required = crate::literal::of_regex(&text, m.re_i, m.re_m, m.re_s);
+        out.push(ValueMatch::Regex {
+            re: Box::new(re),
+            required: required.into(),
+        });
         return Ok(());
     }
     // String pipeline: expand → windash → encodings → wildcards.
@@ -448,8 +457,23 @@ fn wildcard(s: &str, op: Option<StrOp>, cased: bool) -> Result<ValueMatch, ItemE
     if !trail {
         re.push('$');
     }
+    let runs: Vec<String> = toks
+        .split(|t| !matches!(t, Tok::Char(_)))
+        .map(|run| {
+            run.iter()
+                .map(|t| match t {
+                    Tok::Char(c) => *c,
+                    _ => unreachable!("runs hold characters only"),
+                })
+                .collect()
+        })
+        .collect();
+    let required = crate::literal::of_runs(runs.iter().map(String::as_str));
     Regex::new(&re)
-        .map(|r| ValueMatch::Regex(Box::new(r)))
+        .map(|r| ValueMatch::Regex {
+            re: Box::new(r),
+            required: required.into(),
+        })
         .map_err(|e| ItemError(format!("wildcard pattern does not compile: {e}")))
 }
 
@@ -620,10 +644,15 @@ mod tests {
             (StrOp::Eq, "c:\\windows")
         );
         match &c(&[], &[s("a*b?c")])[0] {
-            ValueMatch::Regex(r) => {
-                assert!(r.is_match("AxxBzc"));
-                assert!(!r.is_match("abzcd"));
+            ValueMatch::Regex { re, required } => {
+                assert!(re.is_match("AxxBzc"));
+                assert!(!re.is_match("abzcd"));
+                assert!(required.is_empty(), "one-letter runs rule nothing out");
             }
+            other => panic!("{other:?}"),
+        }
+        match &c(&[Modifier::Contains], &[s("Net*|*Find")])[0] {
+            ValueMatch::Regex { required, .. } => assert_eq!(&required[..], ["find"]),
             other => panic!("{other:?}"),
         }
     }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use rayon::prelude::*;
-use vigil_detect::CompiledRuleSet;
+use vigil_detect::Matcher;
 use vigil_events::json::JsonEvent;
 use vigil_events::source::{Format, read_file};
 use vigil_events::{RecordSource, collect_files};
@@ -216,7 +216,7 @@ fn detect(args: DetectArgs) -> anyhow::Result<ExitCode> {
                 Err(_) => 0,
             }
         };
-        let full = |(path, data): &(Arc<Path>, Vec<u8>), set: &CompiledRuleSet| -> u64 {
+        let full = |(path, data): &(Arc<Path>, Vec<u8>), matcher: &mut Matcher<'_>| -> u64 {
             let mut scan = FileScan::default();
             if let Ok(src) = RecordSource::new(path.clone(), Format::Evtx, data.clone()) {
                 let opts = ScanOptions {
@@ -224,7 +224,7 @@ fn detect(args: DetectArgs) -> anyhow::Result<ExitCode> {
                     to: None,
                     keep_for_correlation: false,
                 };
-                scan_source(set, src, opts, &mut scan);
+                scan_source(matcher, src, opts, &mut scan);
             }
             scan.events
         };
@@ -245,9 +245,15 @@ fn detect(args: DetectArgs) -> anyhow::Result<ExitCode> {
             report(&format!("EVTX decode only, {label}"), e, b, s_dec);
             let (e, b, s) = best(args.passes, || {
                 let n = if parallel {
-                    pool.install(|| contents.par_iter().map(|c| full(c, &set)).sum())
+                    pool.install(|| {
+                        contents
+                            .par_iter()
+                            .map_init(|| set.matcher(), |m, c| full(c, m))
+                            .sum()
+                    })
                 } else {
-                    contents.iter().map(|c| full(c, &set)).sum()
+                    let mut m = set.matcher();
+                    contents.iter().map(|c| full(c, &mut m)).sum()
                 };
                 (n, bytes)
             });

@@ -17,7 +17,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use rayon::prelude::*;
 use serde_json::{Value, json};
-use vigil_detect::{CompiledRuleSet, Correlator, RuleId};
+use vigil_detect::{CompiledRuleSet, Correlator, Matcher, RuleId};
 use vigil_events::json::JsonEvent;
 use vigil_events::source::{DecodeError, InputFile, read_file};
 use vigil_events::time::{format_timestamp, parse_timestamp};
@@ -104,8 +104,9 @@ pub struct ScanOptions {
     pub keep_for_correlation: bool,
 }
 
-/// Decodes and matches one file. Errors are collected in the result, never raised.
-pub fn scan_file(set: &CompiledRuleSet, file: &InputFile, opts: ScanOptions) -> FileScan {
+/// Decodes and matches one file with `matcher` (one per thread, reused from file to file so
+/// that its scratch stays warm). Errors are collected in the result, never raised.
+pub fn scan_file(matcher: &mut Matcher<'_>, file: &InputFile, opts: ScanOptions) -> FileScan {
     let mut scan = FileScan::default();
     let (format, data) = match read_file(&file.path) {
         Ok(Some(x)) => x,
@@ -130,18 +131,18 @@ pub fn scan_file(set: &CompiledRuleSet, file: &InputFile, opts: ScanOptions) -> 
             return scan;
         }
     };
-    scan_source(set, source, opts, &mut scan);
+    scan_source(matcher, source, opts, &mut scan);
     scan
 }
 
 /// Matches every record of a source, appending to `scan`.
 pub fn scan_source(
-    set: &CompiledRuleSet,
+    matcher: &mut Matcher<'_>,
     source: RecordSource,
     opts: ScanOptions,
     scan: &mut FileScan,
 ) {
-    let mut matcher = set.matcher();
+    let set = matcher.rule_set();
     for record in source {
         let record = match record {
             Ok(r) => r,
@@ -234,15 +235,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let scans: Vec<FileScan> = pool.install(|| {
         files
             .par_iter()
-            .map(|f| {
-                let scan = scan_file(&set, f, opts);
-                let n = events_seen.fetch_add(scan.events, Ordering::Relaxed) + scan.events;
-                if let Some(bar) = &progress {
-                    bar.inc(1);
-                    bar.set_message(format!("{n} events"));
-                }
-                scan
-            })
+            .map_init(
+                || set.matcher(),
+                |matcher, f| {
+                    let scan = scan_file(matcher, f, opts);
+                    let n = events_seen.fetch_add(scan.events, Ordering::Relaxed) + scan.events;
+                    if let Some(bar) = &progress {
+                        bar.inc(1);
+                        bar.set_message(format!("{n} events"));
+                    }
+                    scan
+                },
+            )
             .collect()
     });
     if let Some(bar) = &progress {
