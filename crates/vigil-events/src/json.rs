@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use serde_json::Value;
-use sonic_rs::{JsonContainerTrait as _, JsonValueTrait as _};
+use sonic_rs::{JsonNumberTrait as _, JsonValueTrait as _};
 use vigil_detect::{Event, FieldSink, FieldValue};
 
 /// A JSON decoding error.
@@ -128,32 +128,32 @@ impl<'a> Node<'a> for &'a sonic_rs::Value {
         sonic_rs::JsonValueTrait::get(self, key)
     }
     fn kind(self) -> Kind<'a> {
-        use sonic_rs::JsonType;
-        Kind::Scalar(match self.get_type() {
-            JsonType::String => FieldValue::Str(Cow::Borrowed(self.as_str().unwrap_or(""))),
-            JsonType::Number => {
-                if let Some(i) = self.as_i64() {
+        use sonic_rs::ValueRef;
+        // One look at the node: each typed accessor of sonic-rs decodes it again.
+        Kind::Scalar(match self.as_ref() {
+            ValueRef::String(s) => FieldValue::Str(Cow::Borrowed(s)),
+            ValueRef::Number(n) => {
+                if let Some(i) = n.as_i64() {
                     FieldValue::Int(i)
-                } else if let Some(u) = self.as_u64() {
+                } else if let Some(u) = n.as_u64() {
                     FieldValue::UInt(u)
                 } else {
-                    FieldValue::Float(self.as_f64().unwrap_or(f64::NAN))
+                    FieldValue::Float(n.as_f64().unwrap_or(f64::NAN))
                 }
             }
-            JsonType::Boolean => FieldValue::Bool(self.as_bool().unwrap_or(false)),
-            JsonType::Null => FieldValue::Null,
-            JsonType::Object => return Kind::Object,
-            JsonType::Array => return Kind::Array,
+            ValueRef::Bool(b) => FieldValue::Bool(b),
+            ValueRef::Null => FieldValue::Null,
+            ValueRef::Object(_) => return Kind::Object,
+            ValueRef::Array(_) => return Kind::Array,
         })
     }
     fn find_child(self, f: &mut dyn FnMut(&'a str, Self) -> bool) -> Option<Self> {
-        if let Some(o) = self.as_object() {
-            return o.iter().find(|(k, v)| f(k, v)).map(|(_, v)| v);
+        use sonic_rs::ValueRef;
+        match self.as_ref() {
+            ValueRef::Object(o) => o.iter().find(|(k, v)| f(k, v)).map(|(_, v)| v),
+            ValueRef::Array(a) => a.iter().find(|v| f("", v)),
+            _ => None,
         }
-        if let Some(a) = self.as_array() {
-            return a.iter().find(|v| f("", v));
-        }
-        None
     }
 }
 
