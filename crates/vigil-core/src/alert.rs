@@ -116,8 +116,53 @@ pub struct NewAlert {
     /// returned on a single alert, left out of lists).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
-    pub events: Vec<serde_json::Value>,
+    pub events: Vec<EventJson>,
 }
+
+/// One event's JSON, kept as the text it arrived as: it is stored and shown as such, and
+/// parsed only where a field is read ([`EventJson::parse`]).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(transparent)]
+pub struct EventJson(Box<serde_json::value::RawValue>);
+
+/// Read through a `serde_json::Value`: an alert is read with its fields flattened into
+/// another object, and serde cannot hand raw text through a flattened field.
+impl<'de> serde::Deserialize<'de> for EventJson {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        Ok(EventJson::from_value(&value))
+    }
+}
+
+impl EventJson {
+    /// Takes JSON text; refuses text that is not one JSON value.
+    pub fn from_text(text: String) -> Result<EventJson, serde_json::Error> {
+        serde_json::value::RawValue::from_string(text).map(EventJson)
+    }
+
+    /// A document, written compactly.
+    pub fn from_value(value: &serde_json::Value) -> EventJson {
+        EventJson(serde_json::value::to_raw_value(value).expect("a JSON value always serialises"))
+    }
+
+    /// The JSON text.
+    pub fn text(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The document (`None` only if the text was not JSON, which construction prevents).
+    pub fn parse(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(self.0.get()).ok()
+    }
+}
+
+impl PartialEq for EventJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.text() == other.text()
+    }
+}
+
+impl Eq for EventJson {}
 
 impl NewAlert {
     /// Checks the texts: title, service and dedup key non-blank, lengths bounded.
@@ -237,6 +282,30 @@ pub struct Alert {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_json_keeps_its_text_and_reads_flattened() {
+        let e = EventJson::from_text(r#"{"b": 1,  "a": "x"}"#.to_string()).unwrap();
+        assert_eq!(e.text(), r#"{"b": 1,  "a": "x"}"#);
+        assert_eq!(e.parse().unwrap()["a"], "x");
+        assert!(EventJson::from_text("{".to_string()).is_err());
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct Outer {
+            #[serde(flatten)]
+            inner: Inner,
+        }
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct Inner {
+            events: Vec<EventJson>,
+        }
+        let text = serde_json::to_string(&Outer {
+            inner: Inner { events: vec![e] },
+        })
+        .unwrap();
+        assert_eq!(text, r#"{"events":[{"b": 1,  "a": "x"}]}"#);
+        let back: Outer = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.inner.events[0].parse().unwrap()["b"], 1);
+    }
 
     #[test]
     fn preliminary_severity_reads_the_level_and_the_asset() {

@@ -33,7 +33,7 @@ pub mod views;
 
 pub use alert::{
     Alert, AlertAction, AlertLogEntry, AlertSource, AlertStatus, AssetCriticality, Dismissal,
-    NewAlert, preliminary_severity,
+    EventJson, NewAlert, preliminary_severity,
 };
 pub use audit::{AuditEntry, ChainBreak, ChainProblem, GENESIS_HASH, NewAuditEntry, verify_chain};
 pub use detection::{Detection, NewDetection, RuleLevel};

@@ -372,6 +372,10 @@ pub struct CompiledRuleSet {
     pub(crate) event_id_field: u32,
     /// A pseudo field id standing for "any value of the event", for keyword needles.
     pub(crate) keyword_field: u32,
+    /// Whether some keyword needle could lie inside a number (digits, sign, `.`, `e`): an
+    /// event's own keyword text ([`crate::Event::keyword_text`]) may spell numbers otherwise
+    /// than the values do, so the matcher then joins the values itself.
+    pub(crate) numeric_keyword: bool,
 }
 
 impl CompiledRuleSet {
@@ -945,6 +949,7 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
             channel_field: 0,
             event_id_field: 0,
             keyword_field: 0,
+            numeric_keyword: false,
             needle_field: Vec::new(),
             automata: Vec::new(),
         },
@@ -1105,6 +1110,10 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
     }
 
     b.build_automata();
+    let keyword_field = b.set.keyword_field;
+    b.set.numeric_keyword = b.needle_ids.keys().any(|(field, text)| {
+        *field == keyword_field && text.bytes().all(|c| b"0123456789.+-einfa".contains(&c))
+    });
     // Literals that are also prefilter needles of their field learn the needle's id.
     let needle_ids: FxHashMap<(u32, &str), u32> = b
         .needle_ids

@@ -24,6 +24,20 @@ pub trait Event {
     /// Calls `visit` with every scalar value in the event, for keyword (field-less) searches.
     fn for_each_value(&self, visit: &mut dyn FnMut(&FieldValue<'_>));
 
+    /// Appends to `out` a lowercased text in which the lowercased text of every string,
+    /// boolean and integer value [`Event::for_each_value`] gives occurs whole (values may run
+    /// together, and the text may hold more, such as keys; other numbers may be spelled
+    /// differently, so the engine does not use it to look for needles made of digits). The
+    /// engine searches it for keyword needles before testing values one by one: an event kept
+    /// as text (JSON) gives it with one copy of the text instead of a walk over its values.
+    ///
+    /// Returns false, with `out` unchanged, when the event cannot (the default): the engine
+    /// then joins the values itself.
+    fn keyword_text(&self, out: &mut String) -> bool {
+        let _ = out;
+        false
+    }
+
     /// Whether the event is a Windows event-log record even though it may lack a `Channel`
     /// (forwarded-event bookmarks have none): such a record is offered the rules for Windows
     /// without a channel, never the rules for other products.

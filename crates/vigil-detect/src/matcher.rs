@@ -442,11 +442,12 @@ impl<'s> Matcher<'s> {
         }
     }
 
-    /// Fills `keyword_text` for the current event: every value of the event lowercased into
-    /// one buffer, separated by NUL bytes, so that the keyword needles are searched at once
-    /// (one search, with the automaton's prefilter, instead of one per value) without storing
-    /// the values (they are stored, by [`Matcher::load_keywords`], only when a keyword rule is
-    /// evaluated). A needle found across a separator only lets a rule be evaluated for nothing.
+    /// Fills `keyword_text` for the current event: a lowercased text holding every value of
+    /// the event ([`Event::keyword_text`], or the values joined by NUL bytes), so that the
+    /// keyword needles are searched at once (one search, with the automaton's prefilter,
+    /// instead of one per value) without storing the values (they are stored, by
+    /// [`Matcher::load_keywords`], only when a keyword rule is evaluated). A needle found
+    /// across two values or in a key only lets a rule be evaluated for nothing.
     fn keyword_text(&mut self, event: &dyn Event) {
         if self.keyword_text_generation == self.generation {
             return;
@@ -454,6 +455,9 @@ impl<'s> Matcher<'s> {
         self.keyword_text_generation = self.generation;
         let buf = &mut self.keyword_text;
         buf.clear();
+        if !self.set.numeric_keyword && event.keyword_text(buf) {
+            return;
+        }
         event.for_each_value(&mut |v: &FieldValue<'_>| {
             lowercase_into(v, buf);
             buf.push('\0');

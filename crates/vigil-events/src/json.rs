@@ -55,6 +55,9 @@ pub struct JsonEvent {
     /// Whether some `Event.EventData` key contains a space (checked once, so that lookups of
     /// absent fields skip the space-insensitive fallback in the common case).
     spaced_keys: bool,
+    /// The JSON text the event was parsed from: keyword searches scan it whole (see
+    /// [`Event::keyword_text`]) instead of walking every value.
+    text: Option<Box<str>>,
 }
 
 /// The `Event.System` children a Sigma field name refers to directly.
@@ -186,7 +189,11 @@ fn timestamp_in<'a, N: Node<'a>>(root: N) -> Option<i64> {
         let seconds = match value {
             FieldValue::Str(s) => match crate::time::parse_timestamp(&s) {
                 Some(ms) => return Some(ms),
-                None => continue,
+                // Epoch time written as text, as some shippers do.
+                None => match s.trim().parse::<f64>() {
+                    Ok(n) if n.is_finite() => n,
+                    _ => continue,
+                },
             },
             FieldValue::Int(i) => i as f64,
             FieldValue::UInt(u) => u as f64,
@@ -460,16 +467,40 @@ impl JsonEvent {
 
     /// Parses one JSON object from bytes with the fast parser (`sonic-rs`).
     pub fn parse_bytes(bytes: &[u8]) -> Result<JsonEvent, JsonError> {
-        let v: sonic_rs::Value = sonic_rs::from_slice(bytes)?;
+        JsonEvent::parse_owned(bytes.to_vec())
+    }
+
+    /// Parses one JSON object with the fast parser, keeping the text (see
+    /// [`JsonEvent::text`]) without copying it.
+    pub fn parse_owned(text: Vec<u8>) -> Result<JsonEvent, JsonError> {
+        let v: sonic_rs::Value = sonic_rs::from_slice(&text)?;
         if !v.is_object() {
             return Err(JsonError::NotAnObject);
         }
+        // Valid JSON is UTF-8: sonic-rs checked it.
+        let text = String::from_utf8(text).ok().map(String::into_boxed_str);
         let (windows, spaced_keys) = classify(&v);
         Ok(JsonEvent {
             root: Root::Sonic(v, OnceLock::new()),
             windows,
             spaced_keys,
+            text,
         })
+    }
+
+    /// The JSON text the event was parsed from, as received (`None` for events built from a
+    /// `serde_json::Value`).
+    pub fn text(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+
+    /// The event as JSON text: the text it was parsed from (moved out, not copied), or the
+    /// document written compactly.
+    pub fn into_text(self) -> String {
+        match self.text {
+            Some(text) => text.into_string(),
+            None => self.to_json(),
+        }
     }
 
     /// Wraps an already decoded JSON object (for example an EVTX record from the `evtx` crate).
@@ -482,6 +513,7 @@ impl JsonEvent {
             root: Root::Serde(root),
             windows,
             spaced_keys,
+            text: None,
         })
     }
 
@@ -515,6 +547,32 @@ impl JsonEvent {
         match &self.root {
             Root::Serde(v) => timestamp_in(v),
             Root::Sonic(v, _) => timestamp_in(v),
+        }
+    }
+
+    /// The host the event names: `Event.System.Computer` for Windows records, else the first
+    /// text of `host.name` (a key with a dot, or a `host` object), `hostname`, `host`.
+    pub fn host(&self) -> Option<String> {
+        fn text<'a, N: Node<'a>>(n: Option<N>) -> Option<String> {
+            match n?.kind() {
+                Kind::Scalar(FieldValue::Str(s)) if !s.trim().is_empty() => Some(s.into_owned()),
+                Kind::Scalar(FieldValue::Int(i)) => Some(i.to_string()),
+                Kind::Scalar(FieldValue::UInt(u)) => Some(u.to_string()),
+                _ => None,
+            }
+        }
+        fn read<'a, N: Node<'a>>(root: N, windows: bool) -> Option<String> {
+            if windows {
+                return text(root.get("Event")?.get("System")?.get("Computer"));
+            }
+            text(root.get("host.name"))
+                .or_else(|| text(root.get("host").and_then(|h| h.get("name"))))
+                .or_else(|| text(root.get("hostname")))
+                .or_else(|| text(root.get("host")))
+        }
+        match &self.root {
+            Root::Serde(v) => read(v, self.windows),
+            Root::Sonic(v, _) => read(v, self.windows),
         }
     }
 
@@ -572,6 +630,99 @@ impl Event for JsonEvent {
             Root::Sonic(v, _) => for_each_value_in(self.windows, v, visit),
         }
     }
+
+    fn keyword_text(&self, out: &mut String) -> bool {
+        match &self.text {
+            Some(text) => {
+                lowercase_unescaped(text, out);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Appends `json` to `out` lowercased, with string escapes decoded: every string value of the
+/// document then appears in it as [`Event::for_each_value`] gives it, and so do integers and
+/// booleans (a number written otherwise than Rust writes it, such as `1e3` or `1.50`, keeps
+/// its own spelling: the engine does not search this text for needles made of digits).
+fn lowercase_unescaped(json: &str, out: &mut String) {
+    let from = out.len();
+    let mut rest = json;
+    while let Some(at) = memchr::memchr(b'\\', rest.as_bytes()) {
+        push_lowercase(&rest[..at], out);
+        let (ch, len) = unescape(&rest.as_bytes()[at..]);
+        if ch.is_ascii() {
+            out.push(ch);
+        } else {
+            out.extend(ch.to_lowercase());
+        }
+        // An escape is ASCII, so `at + len` is a character boundary unless the escape was
+        // malformed; the remainder then starts at the next boundary.
+        let mut next = at + len;
+        while !rest.is_char_boundary(next) {
+            next += 1;
+        }
+        rest = &rest[next..];
+    }
+    push_lowercase(rest, out);
+    // ASCII letters are lowered here, in one pass; other characters as they were copied.
+    out[from..].make_ascii_lowercase();
+}
+
+/// Appends `chunk` with its non-ASCII characters lowercased (ASCII is lowered by the caller).
+fn push_lowercase(chunk: &str, out: &mut String) {
+    if chunk.is_ascii() {
+        out.push_str(chunk);
+        return;
+    }
+    let mut rest = chunk;
+    while let Some(at) = rest.bytes().position(|b| !b.is_ascii()) {
+        out.push_str(&rest[..at]);
+        let ch = rest[at..]
+            .chars()
+            .next()
+            .expect("a character starts at a non-ASCII byte");
+        out.extend(ch.to_lowercase());
+        rest = &rest[at + ch.len_utf8()..];
+    }
+    out.push_str(rest);
+}
+
+/// Decodes the JSON escape at the start of `s` (which begins with a backslash): the character
+/// and how many bytes the escape takes. Malformed escapes decode to U+FFFD.
+fn unescape(s: &[u8]) -> (char, usize) {
+    let hex = |at: usize| -> Option<u32> {
+        let digits = std::str::from_utf8(s.get(at..at + 4)?).ok()?;
+        u32::from_str_radix(digits, 16).ok()
+    };
+    match s.get(1) {
+        Some(b'n') => ('\n', 2),
+        Some(b't') => ('\t', 2),
+        Some(b'r') => ('\r', 2),
+        Some(b'b') => ('\u{8}', 2),
+        Some(b'f') => ('\u{c}', 2),
+        Some(b'u') => {
+            let Some(high) = hex(2) else {
+                return (char::REPLACEMENT_CHARACTER, 2);
+            };
+            if (0xD800..0xDC00).contains(&high)
+                && s.get(6) == Some(&b'\\')
+                && s.get(7) == Some(&b'u')
+                && let Some(low) = hex(8)
+                && (0xDC00..0xE000).contains(&low)
+            {
+                let c = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+                return (char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER), 12);
+            }
+            (
+                char::from_u32(high).unwrap_or(char::REPLACEMENT_CHARACTER),
+                6,
+            )
+        }
+        Some(&c) if c.is_ascii() => (c as char, 2),
+        _ => (char::REPLACEMENT_CHARACTER, 1),
+    }
 }
 
 #[cfg(test)]
@@ -606,11 +757,36 @@ mod tests {
                 Some(1_556_380_645_868),
             ),
             (r#"{"time": 1556380645}"#, Some(1_556_380_645_000)),
+            (r#"{"time": "1556380645868"}"#, Some(1_556_380_645_868)),
+            (
+                r#"{"@timestamp": "yesterday", "time": "2019-04-27T15:57:25.868Z"}"#,
+                Some(1_556_380_645_868),
+            ),
             (r#"{"a": 1}"#, None),
         ];
         for (text, expected) in cases {
             for e in both(text) {
                 assert_eq!(e.timestamp(), expected, "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn reads_the_host() {
+        let cases = [
+            (SYSMON, Some("PC1")),
+            (
+                r#"{"host": {"name": "web-1"}, "hostname": "x"}"#,
+                Some("web-1"),
+            ),
+            (r#"{"host.name": "a", "host": "b"}"#, Some("a")),
+            (r#"{"hostname": "h"}"#, Some("h")),
+            (r#"{"host": "plain"}"#, Some("plain")),
+            (r#"{"host": {"ip": "10.0.0.1"}}"#, None),
+        ];
+        for (text, expected) in cases {
+            for e in both(text) {
+                assert_eq!(e.host().as_deref(), expected, "{text}");
             }
         }
     }
@@ -675,6 +851,36 @@ mod tests {
         assert!(JsonEvent::parse("[1]").is_err());
         assert!(JsonEvent::parse("{").is_err());
         assert!(JsonEvent::from_value(serde_json::json!([1])).is_err());
+    }
+
+    #[test]
+    fn keyword_text_holds_every_value_unescaped() {
+        let e = JsonEvent::parse(
+            r#"{"a":"C:\\Temp\\X.EXE","b":"say \"Hi\"\tthere","c":"caf\u00c9 \ud83d\ude00","n":-42,"t":true,"z":null,"l":["Ü",7]}"#,
+        )
+        .unwrap();
+        let mut text = String::new();
+        assert!(e.keyword_text(&mut text));
+        for value in [
+            "c:\\temp\\x.exe",
+            "say \"hi\"\tthere",
+            "café 😀",
+            "-42",
+            "true",
+            "ü",
+            "7",
+        ] {
+            assert!(text.contains(value), "{value:?} in {text:?}");
+        }
+        let from_value = JsonEvent::from_value(serde_json::json!({"x": "y"})).unwrap();
+        assert!(!from_value.keyword_text(&mut text));
+        // The text is kept as received, and only valid UTF-8 is accepted.
+        let raw = br#"{"b": 1,  "a":"x"}"#;
+        assert_eq!(
+            JsonEvent::parse_bytes(raw).unwrap().into_text(),
+            r#"{"b": 1,  "a":"x"}"#
+        );
+        assert!(JsonEvent::parse_bytes(b"{\"a\":\"\xff\"}").is_err());
     }
 
     /// A sink keeping the first node given for each name, as the engine does.

@@ -456,7 +456,7 @@ fn decode_chunk(
         let parsed = record
             .into_json_bytes()
             .map_err(|e| e.to_string())
-            .and_then(|r| JsonEvent::parse_bytes(&r.data).map_err(|e| e.to_string()));
+            .and_then(|r| JsonEvent::parse_owned(r.data).map_err(|e| e.to_string()));
         out.push_back(match parsed {
             Ok(event) => Ok(Record {
                 file: file.clone(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use rayon::prelude::*;
 use vigil_core::{AlertSource, NewAlert, NewDetection, RuleLevel, preliminary_severity};
-use vigil_detect::{CompiledRuleSet, Event, FieldValue};
+use vigil_detect::CompiledRuleSet;
 use vigil_events::batch::{Accepted, BodyFormat, Position, decode_body};
 use vigil_events::json::JsonEvent;
 use vigil_logs::{EventStore, NewEvent};
@@ -83,18 +83,29 @@ impl std::fmt::Debug for Ingestor {
     }
 }
 
-/// A stored batch: its report, its detections, and the JSON of the events that matched.
+/// A stored batch: its report, its detections, the JSON of the events that matched, and how
+/// long each step took.
 type Processed = (
     IngestReport,
     Vec<NewDetection>,
     std::collections::HashMap<u64, String>,
+    Timings,
 );
 
-/// A decoded event on its way to the store.
+/// Where a batch's time went, logged at debug level (`RUST_LOG=vigil_ingest=debug`) to see
+/// which step limits ingest.
+#[derive(Debug, Default, Clone, Copy)]
+struct Timings {
+    decode: std::time::Duration,
+    detect: std::time::Duration,
+    append: std::time::Duration,
+}
+
+/// A decoded event on its way to the store (its JSON text is the event's own, see
+/// [`JsonEvent::into_text`]).
 struct Pending {
     position: Position,
     event: JsonEvent,
-    json: String,
     time: Option<DateTime<Utc>>,
     envelope: Envelope,
 }
@@ -144,34 +155,30 @@ impl Ingestor {
     ) -> Result<IngestReport, IngestError> {
         let this = Arc::clone(self);
         let processed = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
             let batch = decode_body(&body, format, this.max_event_bytes);
-            let mut rejected: Vec<RejectedEvent> = batch
+            let rejected: Vec<RejectedEvent> = batch
                 .rejected
                 .iter()
                 .map(|r| rejected(r.position, r.reason.to_string()))
                 .collect();
             let mut pending = Vec::with_capacity(batch.accepted.len());
             for Accepted {
-                position,
-                span,
-                event,
+                position, event, ..
             } in batch.accepted
             {
-                match std::str::from_utf8(&body[span]) {
-                    Ok(text) => pending.push(Pending {
-                        position,
-                        event,
-                        json: text.to_owned(),
-                        time: None,
-                        envelope: envelope.clone(),
-                    }),
-                    Err(e) => rejected.push(self::rejected(
-                        position,
-                        format!("the event is not valid UTF-8 ({e}); send UTF-8 JSON"),
-                    )),
-                }
+                pending.push(Pending {
+                    position,
+                    event,
+                    time: None,
+                    envelope: envelope.clone(),
+                });
             }
-            this.store_pending(pending, rejected)
+            let decode = started.elapsed();
+            this.store_pending(pending, rejected).map(|mut p| {
+                p.3.decode = decode;
+                p
+            })
         })
         .await
         .map_err(|e| IngestError::Worker(e.to_string()))??;
@@ -200,11 +207,10 @@ impl Ingestor {
                     ));
                     continue;
                 }
-                match JsonEvent::parse(&raw.json) {
+                match JsonEvent::parse_owned(raw.json.into_bytes()) {
                     Ok(event) => pending.push(Pending {
                         position,
                         event,
-                        json: raw.json,
                         time: raw.time,
                         envelope: raw.envelope,
                     }),
@@ -220,9 +226,10 @@ impl Ingestor {
 
     async fn finish(
         &self,
-        (mut report, detections, matched_json): Processed,
+        (mut report, detections, matched_json, timings): Processed,
     ) -> Result<IngestReport, IngestError> {
         report.detections = detections.len();
+        let started = std::time::Instant::now();
         if !detections.is_empty() {
             let alerts = self.alerts_for(&detections, &matched_json).await?;
             let (_, raised) = self
@@ -234,6 +241,16 @@ impl Ingestor {
                 .filter(|r| matches!(r, vigil_store::RaisedId::Created(_)))
                 .count();
         }
+        tracing::debug!(
+            stored = report.stored.len(),
+            rejected = report.rejected.len(),
+            detections = report.detections,
+            decode_us = timings.decode.as_micros() as u64,
+            detect_us = timings.detect.as_micros() as u64,
+            append_us = timings.append.as_micros() as u64,
+            record_us = started.elapsed().as_micros() as u64,
+            "batch ingested"
+        );
         Ok(report)
     }
 
@@ -261,11 +278,16 @@ impl Ingestor {
                 C::Critical => A::Critical,
             })
         };
-        // Each matched event parsed once, however many rules it matched.
-        let parsed: std::collections::HashMap<u64, serde_json::Value> = matched_json
+        // The matched events' JSON is validated once each, however many rules it matched, and
+        // parsed only for grouping fields that are JSON paths.
+        let events: std::collections::HashMap<u64, vigil_core::EventJson> = matched_json
             .iter()
-            .filter_map(|(id, json)| Some((*id, serde_json::from_str(json).ok()?)))
+            .filter_map(|(id, json)| {
+                Some((*id, vigil_core::EventJson::from_text(json.clone()).ok()?))
+            })
             .collect();
+        let mut parsed: std::collections::HashMap<u64, Option<serde_json::Value>> =
+            std::collections::HashMap::new();
         let config = |rule: &str| {
             let all = org.as_ref()?;
             all.alerting
@@ -276,7 +298,7 @@ impl Ingestor {
         let mut groups: std::collections::BTreeMap<String, (NewAlert, AlertPolicy)> =
             Default::default();
         for d in detections {
-            let event = parsed.get(&d.event_id);
+            let event = events.get(&d.event_id);
             let cfg = config(&d.rule_id);
             let fields: Vec<&str> = match cfg {
                 Some(c) if !c.group_by.is_empty() => {
@@ -290,7 +312,12 @@ impl Ingestor {
                     "host" => d.host.clone(),
                     "tenant" => d.tenant.clone(),
                     "service" => d.service.clone(),
-                    path => event.and_then(|e| json_path(e, path)).unwrap_or_default(),
+                    path => parsed
+                        .entry(d.event_id)
+                        .or_insert_with(|| event.and_then(vigil_core::EventJson::parse))
+                        .as_ref()
+                        .and_then(|e| json_path(e, path))
+                        .unwrap_or_default(),
                 };
                 key.push('|');
                 key.push_str(&value);
@@ -333,10 +360,11 @@ impl Ingestor {
                 )
             });
             entry.0.event_ids.push(d.event_id);
-            entry
-                .0
-                .events
-                .push(event.cloned().unwrap_or(serde_json::Value::Null));
+            entry.0.events.push(
+                event
+                    .cloned()
+                    .unwrap_or_else(|| vigil_core::EventJson::from_value(&serde_json::Value::Null)),
+            );
         }
         Ok(groups.into_values().collect())
     }
@@ -350,6 +378,7 @@ impl Ingestor {
         let rules = self.rules.current();
         let set = &rules.set;
         let now = Utc::now();
+        let started = std::time::Instant::now();
         let matched: Vec<Vec<u32>> = if set.rules().is_empty() {
             vec![Vec::new(); pending.len()]
         } else if pending.len() >= PARALLEL_MATCH_MIN {
@@ -375,10 +404,17 @@ impl Ingestor {
         let mut times = Vec::with_capacity(pending.len());
         let mut positions = Vec::with_capacity(pending.len());
         for p in pending {
-            let time = p.time.or_else(|| event_time(&p.event)).unwrap_or(now);
+            let time = p
+                .time
+                .or_else(|| {
+                    p.event
+                        .timestamp()
+                        .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+                })
+                .unwrap_or(now);
             let mut envelope = p.envelope;
             if envelope.host.is_empty() {
-                envelope.host = event_host(&p.event).unwrap_or_default();
+                envelope.host = p.event.host().unwrap_or_default();
             }
             times.push(time);
             positions.push(p.position);
@@ -388,7 +424,9 @@ impl Ingestor {
                     service: envelope.service.clone(),
                     host: envelope.host.clone(),
                     tenant: envelope.tenant.clone(),
-                    json: p.json,
+                    json: p.event.into_text(),
+                    // The event was parsed (to match it) from this very text.
+                    json_checked: true,
                 },
                 envelope,
             ));
@@ -401,7 +439,9 @@ impl Ingestor {
             .filter(|(_, rules)| !rules.is_empty())
             .map(|(i, _)| (i, new_events[i].json.clone()))
             .collect();
+        let detect = started.elapsed();
         let outcome = self.events.append(new_events)?;
+        let append = started.elapsed() - detect;
         let mut matched_json = std::collections::HashMap::new();
         // The store may refuse some (an empty service): map its batch indexes back.
         let refused: std::collections::HashSet<usize> =
@@ -446,6 +486,11 @@ impl Ingestor {
             },
             detections,
             matched_json,
+            Timings {
+                decode: std::time::Duration::ZERO,
+                detect,
+                append,
+            },
         ))
     }
 }
@@ -484,53 +529,4 @@ fn rejected(position: Position, reason: String) -> RejectedEvent {
             reason,
         },
     }
-}
-
-/// The first text value of the first of `fields` the event has.
-fn first_text(event: &JsonEvent, fields: &[&str]) -> Option<String> {
-    for field in fields {
-        let mut found = None;
-        event.field_values(field, &mut |v| {
-            if found.is_none() {
-                found = match v {
-                    FieldValue::Str(s) if !s.is_empty() => Some(s.to_string()),
-                    FieldValue::Int(i) => Some(i.to_string()),
-                    FieldValue::UInt(u) => Some(u.to_string()),
-                    FieldValue::Float(f) => Some(f.to_string()),
-                    _ => None,
-                };
-            }
-        });
-        if found.is_some() {
-            return found;
-        }
-    }
-    None
-}
-
-/// When the event says it happened: the Windows `TimeCreated`, or the first of the usual time
-/// keys that parses (seconds or milliseconds since the epoch, or RFC 3339 text).
-fn event_time(event: &JsonEvent) -> Option<DateTime<Utc>> {
-    let text = first_text(
-        event,
-        &[
-            "TimeCreated",
-            "@timestamp",
-            "timestamp",
-            "time",
-            "UtcTime",
-            "date",
-        ],
-    )?;
-    let ms = match text.parse::<f64>() {
-        Ok(n) if n.abs() > 1e11 => n as i64,
-        Ok(n) => (n * 1000.0) as i64,
-        Err(_) => vigil_events::time::parse_timestamp(&text)?,
-    };
-    Utc.timestamp_millis_opt(ms).single()
-}
-
-/// The host the event names, for senders that do not say.
-fn event_host(event: &JsonEvent) -> Option<String> {
-    first_text(event, &["Computer", "host.name", "hostname", "host"])
 }

@@ -102,6 +102,7 @@ fn make_event(rng: &mut Rng, seq: u64) -> NewEvent {
         host,
         tenant,
         json,
+        json_checked: false,
     }
 }
 

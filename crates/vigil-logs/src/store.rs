@@ -20,6 +20,10 @@ pub struct NewEvent {
     pub tenant: String,
     /// The event itself: one JSON object.
     pub json: String,
+    /// Whether a JSON parser already accepted `json` as one object (the ingest path parses
+    /// every event to match it): the store then does not parse it again. When false the store
+    /// checks it and refuses the event if it is not.
+    pub json_checked: bool,
 }
 
 /// An event as stored.

@@ -1796,7 +1796,7 @@ async fn raise_batch(
         let alert = &alerts[i].0;
         let room = (MAX_ALERT_EVENTS - held.get(&id).copied().unwrap_or(0)).max(0) as usize;
         for (k, event_id) in alert.event_ids.iter().enumerate().take(room) {
-            let json = alert.events.get(k).map(serde_json::Value::to_string);
+            let json = alert.events.get(k).map(|e| e.text().to_owned());
             event_rows.push((id, *event_id as i64, json));
         }
         let seq = last_seq.get(&id).copied().unwrap_or(0) + 1;
@@ -1929,7 +1929,7 @@ async fn load_alert(
         if with_log {
             let text: Option<String> = r.try_get("event")?;
             if let Some(t) = text {
-                events.push(serde_json::from_str(&t).map_err(corrupt)?);
+                events.push(vigil_core::EventJson::from_text(t).map_err(corrupt)?);
             }
         }
     }

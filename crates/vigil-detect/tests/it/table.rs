@@ -1,5 +1,7 @@
-//! The one-pass field table ([`Event::for_each_field`]) against lookups by name: over every
-//! shared sample event, parsed by both JSON backends, the rules that match must be the same.
+//! The one-pass field table ([`Event::for_each_field`]) and the keyword text of the JSON
+//! ([`Event::keyword_text`]) against lookups by name and the walk over every value: over every
+//! shared sample event, parsed by both JSON backends, the rules that match must be the same,
+//! and every value must occur in the keyword text.
 
 use std::io::Read;
 
@@ -39,6 +41,23 @@ fn field_table_matches_like_lookups_by_name() {
         let serde = JsonEvent::from_value(serde_json::from_slice(line).unwrap()).unwrap();
         let expected = by_name.matches(&ByName(&sonic)).to_vec();
         assert!(sonic.for_each_field(&mut NoSink));
+        let mut text = String::new();
+        assert!(sonic.keyword_text(&mut text), "{}", show(line));
+        sonic.for_each_value(&mut |v| {
+            let value = match v {
+                FieldValue::Str(s) => s.to_lowercase(),
+                FieldValue::Int(i) => i.to_string(),
+                FieldValue::UInt(u) => u.to_string(),
+                FieldValue::Bool(b) => b.to_string(),
+                // Spelled as the JSON writes them (see `Event::keyword_text`).
+                FieldValue::Float(_) | FieldValue::Null => String::new(),
+            };
+            assert!(
+                text.contains(&value),
+                "{value:?} is not in the keyword text of {}",
+                show(line)
+            );
+        });
         assert_eq!(table.matches(&sonic), expected, "sonic-rs: {}", show(line));
         assert_eq!(
             table.matches(&serde),

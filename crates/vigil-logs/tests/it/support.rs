@@ -21,6 +21,7 @@ pub fn event(service: &str, host: &str, tenant: &str, minute: i64, json: &str) -
         host: host.into(),
         tenant: tenant.into(),
         json: json.into(),
+        json_checked: false,
     }
 }
 

@@ -297,7 +297,7 @@ async fn file_events(
     for alert in alerts.iter().filter(|a| !a.alert.events.is_empty()) {
         let mut body = Vec::new();
         for e in &alert.alert.events {
-            body.extend_from_slice(e.to_string().as_bytes());
+            body.extend_from_slice(e.text().as_bytes());
             body.push(b'\n');
         }
         let meta = NewEvidence {
@@ -336,7 +336,12 @@ pub async fn declare(
     let alerts = open_alerts(&state, &req.alerts).await?;
     let events: Vec<serde_json::Value> = alerts
         .iter()
-        .flat_map(|a| a.alert.events.iter().cloned())
+        .flat_map(|a| {
+            a.alert
+                .events
+                .iter()
+                .filter_map(vigil_core::EventJson::parse)
+        })
         .collect();
     let worst = alerts
         .iter()
@@ -417,7 +422,13 @@ pub async fn merge(
     })?;
     let incident = state.store.get_incident(&r).await.map_err(store_error)?;
     let alert = &alerts[0];
-    let indicators = indicators_from_events(&alert.alert.events, 200);
+    let events: Vec<serde_json::Value> = alert
+        .alert
+        .events
+        .iter()
+        .filter_map(vigil_core::EventJson::parse)
+        .collect();
+    let indicators = indicators_from_events(&events, 200);
     if !indicators.is_empty() {
         state
             .store

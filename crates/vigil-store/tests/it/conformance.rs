@@ -947,7 +947,9 @@ async fn a_batch_of_matches_is_recorded_and_alerted_in_one_call() {
         origin: None,
         reporter: None,
         event_ids: vec![event_id],
-        events: vec![serde_json::json!({"n": event_id})],
+        events: vec![vigil_core::EventJson::from_value(
+            &serde_json::json!({"n": event_id}),
+        )],
     };
     let (recorded, raised) = s
         .record_matches(
