@@ -125,7 +125,8 @@ impl Fields {
         })
     }
 
-    /// Builds the document of a journal record. The JSON was validated when appended.
+    /// Builds the document of a journal record. The JSON was checked when appended (by the store,
+    /// or by the parser of the ingest path, see `NewEvent::json_checked`).
     pub fn document(&self, record: &Record) -> TantivyDocument {
         let mut doc = TantivyDocument::new();
         doc.add_date(
