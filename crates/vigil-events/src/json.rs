@@ -550,8 +550,8 @@ impl JsonEvent {
         }
     }
 
-    /// The host the event names: `Event.System.Computer` for Windows records, else the first
-    /// text of `host.name` (a key with a dot, or a `host` object), `hostname`, `host`.
+    /// The host the event names: the first text of `Event.System.Computer` (Windows records),
+    /// `Computer`, `host.name` (a key with a dot, or a `host` object), `hostname`, `host`.
     pub fn host(&self) -> Option<String> {
         fn text<'a, N: Node<'a>>(n: Option<N>) -> Option<String> {
             match n?.kind() {
@@ -562,10 +562,12 @@ impl JsonEvent {
             }
         }
         fn read<'a, N: Node<'a>>(root: N, windows: bool) -> Option<String> {
-            if windows {
-                return text(root.get("Event")?.get("System")?.get("Computer"));
-            }
-            text(root.get("host.name"))
+            let system = || root.get("Event")?.get("System")?.get("Computer");
+            windows
+                .then(|| text(system()))
+                .flatten()
+                .or_else(|| text(root.get("Computer")))
+                .or_else(|| text(root.get("host.name")))
                 .or_else(|| text(root.get("host").and_then(|h| h.get("name"))))
                 .or_else(|| text(root.get("hostname")))
                 .or_else(|| text(root.get("host")))
@@ -783,6 +785,7 @@ mod tests {
             (r#"{"hostname": "h"}"#, Some("h")),
             (r#"{"host": "plain"}"#, Some("plain")),
             (r#"{"host": {"ip": "10.0.0.1"}}"#, None),
+            (r#"{"Computer": "dc1", "host": "x"}"#, Some("dc1")),
         ];
         for (text, expected) in cases {
             for e in both(text) {
