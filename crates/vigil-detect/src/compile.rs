@@ -656,7 +656,8 @@ impl Builder<'_> {
 
     /// The fields that must be present for `e` to be true (sorted): an item on a field that
     /// no null or `exists: false` test satisfies when absent needs it; `and` needs what any
-    /// part needs, `or` what every part needs; `not` is assumed to need nothing.
+    /// part needs, `or` what every part needs; `not x` needs the fields whose absence makes `x`
+    /// true (`not Image: null`, the filters of many process-creation rules).
     fn required_fields(&self, e: &Expr) -> Vec<u32> {
         match e {
             Expr::Item(i) => {
@@ -696,7 +697,47 @@ impl Builder<'_> {
                 }
                 common
             }
-            Expr::Const(_) | Expr::Not(_) => Vec::new(),
+            Expr::Not(inner) => self.absent_makes_true(inner),
+            Expr::Const(_) => Vec::new(),
+        }
+    }
+
+    /// The fields whose absence alone makes `e` true (sorted): an item testing for null or
+    /// `exists: false`; `or` any part's, `and` every part's; `not x` the fields `x` needs.
+    fn absent_makes_true(&self, e: &Expr) -> Vec<u32> {
+        let null_test = |m: &ValueMatch| matches!(m, ValueMatch::Null | ValueMatch::Exists(false));
+        match e {
+            Expr::Item(i) => {
+                let item = &self.set.items[*i as usize];
+                let v = &item.values;
+                let holds = if v.all {
+                    !v.matches.is_empty() && v.matches.iter().all(null_test)
+                } else {
+                    v.matches.iter().any(null_test)
+                };
+                match item.field {
+                    Some(f) if holds && !v.neq => vec![f],
+                    _ => Vec::new(),
+                }
+            }
+            Expr::Or(v) => {
+                let mut all: Vec<u32> = v.iter().flat_map(|c| self.absent_makes_true(c)).collect();
+                all.sort_unstable();
+                all.dedup();
+                all
+            }
+            Expr::And(v) => {
+                let mut parts = v.iter().map(|c| self.absent_makes_true(c));
+                let Some(mut common) = parts.next() else {
+                    return Vec::new();
+                };
+                for part in parts {
+                    common.retain(|f| part.contains(f));
+                }
+                common
+            }
+            Expr::Not(inner) => self.required_fields(inner),
+            Expr::AtLeast(..) | Expr::Const(_) => Vec::new(),
         }
     }
 
@@ -742,10 +783,11 @@ impl Builder<'_> {
     }
 
     /// The needle sets of which each must have a needle found for `e` to hold: one per part
-    /// of a top-level `and` that has one, else the one set of [`Builder::necessary`].
+    /// of a top-level `and` (nested ones included, as `all of selection_*` makes them) that
+    /// has one, else the one set of [`Builder::necessary`].
     fn clauses(&self, e: &Expr) -> Vec<Vec<Needle>> {
         match e {
-            Expr::And(v) => v.iter().filter_map(|c| self.necessary(c)).collect(),
+            Expr::And(v) => v.iter().flat_map(|c| self.clauses(c)).collect(),
             _ => self.necessary(e).into_iter().collect(),
         }
     }

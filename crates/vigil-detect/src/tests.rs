@@ -675,6 +675,42 @@ fn required_fields_never_skip_a_rule_that_could_match() {
     // `not` needs nothing: an event without the field matches.
     let r = rule("  sel:\n    A: x\n  condition: not sel\n");
     check(&r, &[(&MapEvent::new(&[("B", s("x"))]), true)]);
+    // ... except the fields whose absence makes what it negates true: `not A: null` needs A.
+    let r = rule(concat!(
+        "  known:\n    A|endswith: '.exe'\n",
+        "  filter_null:\n    A: null\n",
+        "  filter_empty:\n    A: ''\n",
+        "  condition: not known and not 1 of filter_*\n",
+    ));
+    check(
+        &r,
+        &[
+            (&MapEvent::new(&[("A", s("x.dll"))]), true),
+            (&MapEvent::new(&[("A", s("x.exe"))]), false),
+            (&MapEvent::new(&[("A", s(""))]), false),
+            (&MapEvent::new(&[("B", s("x.dll"))]), false),
+        ],
+    );
+    // `not (A: null and B: null)` holds when either is present: neither is required alone.
+    let r = rule("  both:\n    A: null\n    B: null\n  condition: not both\n");
+    check(
+        &r,
+        &[
+            (&MapEvent::new(&[("A", s("x"))]), true),
+            (&MapEvent::new(&[("B", s("x"))]), true),
+            (&MapEvent::new(&[("C", s("x"))]), false),
+        ],
+    );
+    // `not (A|exists: false or B: x)` needs A.
+    let r = rule("  a:\n    A|exists: false\n  b:\n    B: x\n  condition: not (a or b)\n");
+    check(
+        &r,
+        &[
+            (&MapEvent::new(&[("A", s("1"))]), true),
+            (&MapEvent::new(&[("A", s("1")), ("B", s("x"))]), false),
+            (&MapEvent::new(&[("B", s("y"))]), false),
+        ],
+    );
 }
 
 #[test]
