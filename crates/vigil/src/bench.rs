@@ -289,7 +289,8 @@ Examples:
   vigil serve --data /tmp/bench-data &
   export VIGIL_TOKEN=$(vigil admin token --data /tmp/bench-data --role admin --name bench)
   vigil bench ingest --events 200000 --connections 4 --batch 1000
-  vigil bench ingest --events 100000 --syslog-tcp 127.0.0.1:6514";
+  vigil bench ingest --events 100000 --syslog-tcp 127.0.0.1:6514
+  vigil bench ingest --events 2000000 --searchable";
 
 /// Arguments of `vigil bench ingest`.
 #[derive(Debug, clap::Args)]
@@ -319,6 +320,11 @@ pub struct IngestArgs {
     /// Prefix of the service names the events are sent as.
     #[arg(long, default_value = "bench-")]
     service_prefix: String,
+    /// After sending over HTTP, wait until search sees every acknowledged event and report
+    /// that rate too (the sustained rate once a burst outlasts the server's --max-index-lag).
+    /// Needs a token that can read storage stats (viewer or above).
+    #[arg(long)]
+    searchable: bool,
 }
 
 /// At most this much generated JSON is held in memory; batches are reused beyond it.
@@ -342,7 +348,10 @@ fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
         .context("could not start the async runtime")?;
     runtime.block_on(async {
         client.health().await.map_err(crate::output::explain)?;
-        http_phase(&args, &client).await?;
+        let (events, sent) = http_phase(&args, &client).await?;
+        if args.searchable {
+            wait_searchable(&args, &client, sent, events).await?;
+        }
         if let Some(addr) = args.syslog_tcp {
             syslog_phase(&args, &client, addr).await?;
         }
@@ -464,7 +473,45 @@ impl HttpLoad<'_> {
     }
 }
 
-async fn http_phase(args: &IngestArgs, client: &vigil_client::Client) -> anyhow::Result<()> {
+/// Polls the server's index lag until search sees every acknowledged event, then prints how
+/// long that took from the start of sending and the rate it makes.
+async fn wait_searchable(
+    args: &IngestArgs,
+    client: &vigil_client::Client,
+    sent: Instant,
+    events: u64,
+) -> anyhow::Result<()> {
+    let deadline = sent + Duration::from_secs(args.max_seconds);
+    loop {
+        let stats = client.storage_stats().await.map_err(|e| {
+            crate::output::explain(e)
+                .context("cannot read /events/stats: --searchable needs a viewer token or above")
+        })?;
+        if stats.index_lag == 0 {
+            let secs = sent.elapsed().as_secs_f64().max(1e-9);
+            println!(
+                "  searchable: all {events} events {secs:.2} s after the first was sent: {:.0} events/s",
+                events as f64 / secs
+            );
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            println!(
+                "  searchable: {} acknowledged events still not searchable after --max-seconds {}",
+                stats.index_lag, args.max_seconds
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Sends the events over HTTP and reports the acknowledged rate; returns how many were sent
+/// and when sending started.
+async fn http_phase(
+    args: &IngestArgs,
+    client: &vigil_client::Client,
+) -> anyhow::Result<(u64, Instant)> {
     let batch = args.batch as usize;
     let total_batches = args.events.div_ceil(args.batch);
     let pool_len = (POOL_BYTES / (batch * 520).max(1)).clamp(1, total_batches as usize);
@@ -540,7 +587,7 @@ async fn http_phase(args: &IngestArgs, client: &vigil_client::Client) -> anyhow:
         percentile(&m.latencies, 99.0),
         m.latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1e3)
     );
-    Ok(())
+    Ok((m.events, start))
 }
 
 /// Runs the futures concurrently on the current task until all are done (a few hundred at

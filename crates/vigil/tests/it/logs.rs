@@ -445,3 +445,31 @@ fn ingest_says_what_went_wrong_and_exits_accordingly() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--since"), "{}", stderr(&out));
 }
+
+#[test]
+fn bench_ingest_reports_acknowledged_and_searchable_rates() {
+    let f = start();
+    let out = ok(f.server.cli(
+        &f.token,
+        &[
+            "bench",
+            "ingest",
+            "--events",
+            "3000",
+            "--connections",
+            "2",
+            "--batch",
+            "500",
+            "--searchable",
+        ],
+    ));
+    assert!(out.contains("stored 3000, rejected 0"), "{out}");
+    assert!(out.contains("batch ack latency"), "{out}");
+    assert!(
+        out.contains("searchable: all 3000 events"),
+        "the rate search keeps up with is reported: {out}"
+    );
+    let stats = json_of(f.server.cli(&f.token, &["storage", "stats", "--json"]));
+    assert_eq!(stats["index_lag"], 0, "{stats}");
+    assert_eq!(stats["total_events"], 3000, "{stats}");
+}
