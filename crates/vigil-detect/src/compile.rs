@@ -169,6 +169,25 @@ fn needle_score(set: &[Needle]) -> (usize, std::cmp::Reverse<usize>) {
     (shortest.min(RARE_ENOUGH), std::cmp::Reverse(set.len()))
 }
 
+/// The fields in any of `parts` (sorted, once each).
+fn union(parts: impl Iterator<Item = Vec<u32>>) -> Vec<u32> {
+    let mut all: Vec<u32> = parts.flatten().collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+/// The fields in every one of `parts` (none when there are no parts).
+fn common(mut parts: impl Iterator<Item = Vec<u32>>) -> Vec<u32> {
+    let Some(mut common) = parts.next() else {
+        return Vec::new();
+    };
+    for part in parts {
+        common.retain(|f| part.contains(f));
+    }
+    common
+}
+
 /// Needles of at least this many bytes count as equally rare when choosing a prefilter.
 const RARE_ENOUGH: usize = 8;
 
@@ -678,24 +697,12 @@ impl Builder<'_> {
                     _ => Vec::new(),
                 }
             }
-            Expr::And(v) => {
-                let mut all: Vec<u32> = v.iter().flat_map(|c| self.required_fields(c)).collect();
-                all.sort_unstable();
-                all.dedup();
-                all
-            }
+            Expr::And(v) => union(v.iter().map(|c| self.required_fields(c))),
             Expr::Or(v) | Expr::AtLeast(_, v) => {
                 if matches!(e, Expr::AtLeast(0, _)) {
                     return Vec::new();
                 }
-                let mut parts = v.iter().map(|c| self.required_fields(c));
-                let Some(mut common) = parts.next() else {
-                    return Vec::new();
-                };
-                for part in parts {
-                    common.retain(|f| part.contains(f));
-                }
-                common
+                common(v.iter().map(|c| self.required_fields(c)))
             }
             Expr::Not(inner) => self.absent_makes_true(inner),
             Expr::Const(_) => Vec::new(),
@@ -720,22 +727,8 @@ impl Builder<'_> {
                     _ => Vec::new(),
                 }
             }
-            Expr::Or(v) => {
-                let mut all: Vec<u32> = v.iter().flat_map(|c| self.absent_makes_true(c)).collect();
-                all.sort_unstable();
-                all.dedup();
-                all
-            }
-            Expr::And(v) => {
-                let mut parts = v.iter().map(|c| self.absent_makes_true(c));
-                let Some(mut common) = parts.next() else {
-                    return Vec::new();
-                };
-                for part in parts {
-                    common.retain(|f| part.contains(f));
-                }
-                common
-            }
+            Expr::Or(v) => union(v.iter().map(|c| self.absent_makes_true(c))),
+            Expr::And(v) => common(v.iter().map(|c| self.absent_makes_true(c))),
             Expr::Not(inner) => self.required_fields(inner),
             Expr::AtLeast(..) | Expr::Const(_) => Vec::new(),
         }

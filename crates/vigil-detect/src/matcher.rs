@@ -228,6 +228,8 @@ pub struct Matcher<'s> {
     /// [`Matcher::keyword_text`]), and the event generation it holds.
     keyword_text: String,
     keyword_text_generation: u64,
+    /// Whether `keyword_text` is ASCII (checked once per event, see `FieldAutomaton::fuzzy`).
+    keyword_text_ascii: bool,
     /// Per variant: the generation of the last event it was evaluated for.
     tried: Vec<u64>,
     /// How many rule variants were evaluated since the matcher was made.
@@ -251,6 +253,7 @@ impl<'s> Matcher<'s> {
             hits: Vec::new(),
             keyword_text: String::new(),
             keyword_text_generation: 0,
+            keyword_text_ascii: true,
             tried: vec![0; set.variants.len()],
             evaluated: 0,
             per_variant: vec![0; set.variants.len()],
@@ -434,7 +437,7 @@ impl<'s> Matcher<'s> {
             }
         };
         if keywords {
-            mark(&self.keyword_text, self.keyword_text.is_ascii());
+            mark(&self.keyword_text, self.keyword_text_ascii);
         } else {
             for c in self.slots[field as usize].values() {
                 mark(&c.lower, c.ascii);
@@ -455,13 +458,13 @@ impl<'s> Matcher<'s> {
         self.keyword_text_generation = self.generation;
         let buf = &mut self.keyword_text;
         buf.clear();
-        if !self.set.numeric_keyword && event.keyword_text(buf) {
-            return;
+        if self.set.numeric_keyword || !event.keyword_text(buf) {
+            event.for_each_value(&mut |v: &FieldValue<'_>| {
+                lowercase_into(v, buf);
+                buf.push('\0');
+            });
         }
-        event.for_each_value(&mut |v: &FieldValue<'_>| {
-            lowercase_into(v, buf);
-            buf.push('\0');
-        });
+        self.keyword_text_ascii = buf.is_ascii();
     }
 
     fn load_keywords(&mut self, event: &dyn Event) {

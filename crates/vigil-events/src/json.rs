@@ -470,8 +470,8 @@ impl JsonEvent {
         JsonEvent::parse_owned(bytes.to_vec())
     }
 
-    /// Parses one JSON object with the fast parser, keeping the text (see
-    /// [`JsonEvent::text`]) without copying it.
+    /// Parses one JSON object with the fast parser, keeping the text without copying it (see
+    /// [`JsonEvent::into_text`]).
     pub fn parse_owned(text: Vec<u8>) -> Result<JsonEvent, JsonError> {
         let v: sonic_rs::Value = sonic_rs::from_slice(&text)?;
         if !v.is_object() {
@@ -486,12 +486,6 @@ impl JsonEvent {
             spaced_keys,
             text,
         })
-    }
-
-    /// The JSON text the event was parsed from, as received (`None` for events built from a
-    /// `serde_json::Value`).
-    pub fn text(&self) -> Option<&str> {
-        self.text.as_deref()
     }
 
     /// The event as JSON text: the text it was parsed from (moved out, not copied), or the

@@ -94,7 +94,7 @@ type Processed = (
 
 /// Where a batch's time went, logged at debug level (`RUST_LOG=vigil_ingest=debug`) to see
 /// which step limits ingest.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 struct Timings {
     decode: std::time::Duration,
     detect: std::time::Duration,
@@ -174,11 +174,7 @@ impl Ingestor {
                     envelope: envelope.clone(),
                 });
             }
-            let decode = started.elapsed();
-            this.store_pending(pending, rejected).map(|mut p| {
-                p.3.decode = decode;
-                p
-            })
+            this.store_pending(pending, rejected, started.elapsed())
         })
         .await
         .map_err(|e| IngestError::Worker(e.to_string()))??;
@@ -192,6 +188,7 @@ impl Ingestor {
     ) -> Result<IngestReport, IngestError> {
         let this = Arc::clone(self);
         let processed = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
             let mut rejected = Vec::new();
             let mut pending = Vec::with_capacity(events.len());
             for (index, raw) in events.into_iter().enumerate() {
@@ -217,7 +214,7 @@ impl Ingestor {
                     Err(e) => rejected.push(self::rejected(position, e.to_string())),
                 }
             }
-            this.store_pending(pending, rejected)
+            this.store_pending(pending, rejected, started.elapsed())
         })
         .await
         .map_err(|e| IngestError::Worker(e.to_string()))??;
@@ -231,7 +228,7 @@ impl Ingestor {
         report.detections = detections.len();
         let started = std::time::Instant::now();
         if !detections.is_empty() {
-            let alerts = self.alerts_for(&detections, &matched_json).await?;
+            let alerts = self.alerts_for(&detections, matched_json).await?;
             let (_, raised) = self
                 .store
                 .record_matches("vigil", detections, alerts)
@@ -260,7 +257,7 @@ impl Ingestor {
     async fn alerts_for(
         &self,
         detections: &[NewDetection],
-        matched_json: &std::collections::HashMap<u64, String>,
+        matched_json: std::collections::HashMap<u64, String>,
     ) -> Result<Vec<(NewAlert, AlertPolicy)>, IngestError> {
         let org: Option<vigil_oncall::OrgDocument> = self
             .store
@@ -281,10 +278,8 @@ impl Ingestor {
         // The matched events' JSON is validated once each, however many rules it matched, and
         // parsed only for grouping fields that are JSON paths.
         let events: std::collections::HashMap<u64, vigil_core::EventJson> = matched_json
-            .iter()
-            .filter_map(|(id, json)| {
-                Some((*id, vigil_core::EventJson::from_text(json.clone()).ok()?))
-            })
+            .into_iter()
+            .filter_map(|(id, json)| Some((id, vigil_core::EventJson::from_text(json).ok()?)))
             .collect();
         let mut parsed: std::collections::HashMap<u64, Option<serde_json::Value>> =
             std::collections::HashMap::new();
@@ -369,11 +364,13 @@ impl Ingestor {
         Ok(groups.into_values().collect())
     }
 
-    /// Matches, appends and maps matches to the stored ids. Blocking.
+    /// Matches, appends and maps matches to the stored ids. Blocking. `decode` is how long
+    /// decoding the batch took (for the step timings).
     fn store_pending(
         &self,
         pending: Vec<Pending>,
         mut rejected: Vec<RejectedEvent>,
+        decode: std::time::Duration,
     ) -> Result<Processed, IngestError> {
         let rules = self.rules.current();
         let set = &rules.set;
@@ -487,7 +484,7 @@ impl Ingestor {
             detections,
             matched_json,
             Timings {
-                decode: std::time::Duration::ZERO,
+                decode,
                 detect,
                 append,
             },

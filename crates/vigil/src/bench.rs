@@ -321,7 +321,8 @@ pub struct IngestArgs {
     #[arg(long, default_value = "bench-")]
     service_prefix: String,
     /// After sending over HTTP, wait until search sees every acknowledged event and report
-    /// that rate too (the sustained rate once a burst outlasts the server's --max-index-lag).
+    /// that rate too (the sustained rate once a burst outlasts the server's --max-index-lag;
+    /// send a million events or more, or the one-second index commit dominates the figure).
     /// Needs a token that can read storage stats (viewer or above).
     #[arg(long)]
     searchable: bool,
