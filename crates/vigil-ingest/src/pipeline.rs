@@ -266,14 +266,7 @@ impl Ingestor {
             .and_then(|v| serde_json::from_value(v.document).ok());
         let criticality = |service: &str| {
             let entry = org.as_ref()?.services.iter().find(|s| s.name == service)?;
-            use vigil_core::AssetCriticality as A;
-            use vigil_oncall::Criticality as C;
-            Some(match entry.criticality? {
-                C::Low => A::Low,
-                C::Medium => A::Medium,
-                C::High => A::High,
-                C::Critical => A::Critical,
-            })
+            entry.criticality
         };
         // The matched events' JSON is validated once each, however many rules it matched, and
         // parsed only for grouping fields that are JSON paths.

@@ -96,8 +96,8 @@ pub mod zone;
 pub use error::{InvalidSchedule, RangeError, ScheduleError};
 pub use model::{Day, Layer, Override, Restriction, Rotation, Schedule, TimeOfDay, TimePoint};
 pub use org::{
-    AlertRuleConfig, Contact, ContactKind, Criticality, EscalationLevel, EscalationPolicy,
-    InvalidOrg, OrgDocument, OrgProblem, PageTarget, Person, ScheduleOnCall, ServiceOwner, Team,
+    AlertRuleConfig, Contact, ContactKind, EscalationLevel, EscalationPolicy, InvalidOrg,
+    OrgDocument, OrgProblem, PageTarget, Person, ScheduleOnCall, ServiceOwner, Team,
     TeamQueryError, ValidOrg, parse_after,
 };
 pub use timeline::{

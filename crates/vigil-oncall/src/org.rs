@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use vigil_core::AssetCriticality;
 
 use crate::error::{InvalidSchedule, RangeError};
 use crate::model::Schedule;
@@ -158,20 +159,6 @@ pub struct PageTarget {
     pub reason: String,
 }
 
-/// How much an outage or a compromise of a service hurts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Criticality {
-    /// Internal tools, no customer impact.
-    Low,
-    /// Degraded customer experience.
-    Medium,
-    /// Customer data or money at stake.
-    High,
-    /// The business stops.
-    Critical,
-}
-
 /// A service and its owning team.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -182,7 +169,7 @@ pub struct ServiceOwner {
     pub team: String,
     /// How critical it is (raises an alert's preliminary severity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub criticality: Option<Criticality>,
+    pub criticality: Option<AssetCriticality>,
 }
 
 /// One problem in an organisation document.

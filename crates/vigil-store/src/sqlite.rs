@@ -978,15 +978,39 @@ impl SqliteStore {
         let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM alerts");
         push(&mut count);
         let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT id FROM alerts");
+        // One read transaction: the page's rows, then the event ids of all of them at once.
+        let mut tx = self.pool.begin().await?;
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM alerts");
         push(&mut q);
         q.push(" ORDER BY id DESC LIMIT ").push_bind(limit as i64);
-        let ids: Vec<i64> = q.build_query_scalar().fetch_all(&self.pool).await?;
-        let mut conn = self.pool.acquire().await?;
-        let mut items = Vec::with_capacity(ids.len());
-        for id in ids {
-            items.push(load_alert(&mut conn, id, false).await?);
+        let rows = q.build().fetch_all(&mut *tx).await?;
+        let mut event_ids: HashMap<i64, Vec<i64>> = HashMap::new();
+        if !rows.is_empty() {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT alert_id, event_id FROM alert_events WHERE alert_id IN (",
+            );
+            let mut ids = q.separated(", ");
+            for r in &rows {
+                ids.push_bind(r.try_get::<i64, _>("id")?);
+            }
+            q.push(") ORDER BY alert_id, event_id");
+            for r in q.build().fetch_all(&mut *tx).await? {
+                event_ids
+                    .entry(r.try_get("alert_id")?)
+                    .or_default()
+                    .push(r.try_get("event_id")?);
+            }
         }
+        tx.commit().await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                let ids = event_ids
+                    .remove(&r.try_get::<i64, _>("id")?)
+                    .unwrap_or_default();
+                alert_row(r, ids, Vec::new(), Vec::new())
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
         Ok(Page {
             total: total as u64,
             items,
@@ -1951,19 +1975,31 @@ async fn load_alert(
     } else {
         Vec::new()
     };
+    alert_row(&row, event_ids, events, log)
+}
+
+/// An alert from its `alerts` row, with its events' ids (and, for one alert shown in full, the
+/// events themselves and its log).
+fn alert_row(
+    row: &SqliteRow,
+    event_ids: Vec<i64>,
+    events: Vec<vigil_core::EventJson>,
+    log: Vec<vigil_core::AlertLogEntry>,
+) -> StoreResult<vigil_core::Alert> {
+    let id: i64 = row.try_get("id")?;
     let dismissal: Option<String> = row.try_get("dismissal")?;
     Ok(vigil_core::Alert {
         id,
         key: format!("ALR-{id}"),
-        status: col_parse(&row, "status")?,
+        status: col_parse(row, "status")?,
         count: row.try_get::<i64, _>("count")? as u64,
-        first_seen: col_ts(&row, "first_seen")?,
-        last_seen: col_ts(&row, "last_seen")?,
+        first_seen: col_ts(row, "first_seen")?,
+        last_seen: col_ts(row, "last_seen")?,
         dismissal: dismissal.map(|d| d.parse().map_err(corrupt)).transpose()?,
         alert: vigil_core::NewAlert {
             title: row.try_get("title")?,
-            source: col_parse(&row, "source")?,
-            severity: col_parse(&row, "severity")?,
+            source: col_parse(row, "source")?,
+            severity: col_parse(row, "severity")?,
             service: row.try_get("service")?,
             dedup_key: row.try_get("dedup_key")?,
             rule_id: row.try_get("rule_id")?,

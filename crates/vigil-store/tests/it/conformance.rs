@@ -1007,6 +1007,33 @@ async fn a_batch_of_matches_is_recorded_and_alerted_in_one_call() {
     let stats = s.alert_stats_by_rule().await.unwrap();
     let r1 = stats.iter().find(|r| r.rule_id == "r1").unwrap();
     assert_eq!((r1.alerts, r1.suppressed), (2, 1));
+    // A page lists each alert as it is stored, newest first, without its log or events.
+    let page = s
+        .list_alerts(&vigil_store::AlertFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(page.total, 2);
+    let listed: Vec<(String, Vec<u64>)> = page
+        .items
+        .iter()
+        .map(|a| (a.alert.dedup_key.clone(), a.alert.event_ids.clone()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("r1|web|h2".to_owned(), vec![3]),
+            ("r1|web|h1".to_owned(), vec![1, 2, 5]),
+        ]
+    );
+    assert!(page.items.iter().all(|a| a.log.is_empty()));
+    let one = s
+        .list_alerts(&vigil_store::AlertFilter {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((one.total, one.items.len()), (2, 1));
     // An alert that does not validate refuses the whole batch: nothing more is recorded.
     let mut bad = alert(4, "r1|web|h3");
     bad.title.clear();
