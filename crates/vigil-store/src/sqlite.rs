@@ -2147,6 +2147,60 @@ async fn names(
     .await?)
 }
 
+/// The rows of one of an incident's own tables (`incident_id` = `sid`), in `order`, each read
+/// with `read`.
+async fn child_rows<T>(
+    conn: &mut SqliteConnection,
+    table: &'static str,
+    order: &'static str,
+    sid: &str,
+    read: fn(&SqliteRow) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    sqlx::query(&format!(
+        "SELECT * FROM {table} WHERE incident_id = ? ORDER BY {order}"
+    ))
+    .bind(sid)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(read)
+    .collect()
+}
+
+fn severity_change_row(r: &SqliteRow) -> StoreResult<SeverityChange> {
+    let from: Option<String> = r.try_get("from_severity")?;
+    Ok(SeverityChange {
+        from: from
+            .map(|s| Severity::parse(&s).map_err(corrupt))
+            .transpose()?,
+        to: col_parse(r, "to_severity")?,
+        actor: r.try_get("actor")?,
+        reason: r.try_get("reason")?,
+        at: col_ts(r, "at")?,
+    })
+}
+
+fn phase_change_row(r: &SqliteRow) -> StoreResult<PhaseChange> {
+    Ok(PhaseChange {
+        from: col_parse(r, "from_phase")?,
+        to: col_parse(r, "to_phase")?,
+        actor: r.try_get("actor")?,
+        reason: r.try_get("reason")?,
+        at: col_ts(r, "at")?,
+    })
+}
+
+fn correction_row(r: &SqliteRow) -> StoreResult<TimestampCorrection> {
+    Ok(TimestampCorrection {
+        kind: col_parse(r, "kind")?,
+        from: col_ts_opt(r, "from_at")?,
+        to: col_ts_opt(r, "to_at")?,
+        actor: r.try_get("actor")?,
+        reason: r.try_get("reason")?,
+        at: col_ts(r, "at")?,
+    })
+}
+
 /// Reads the full record of one incident.
 async fn load(conn: &mut SqliteConnection, id: IncidentId) -> StoreResult<Incident> {
     let sid = id.to_string();
@@ -2159,66 +2213,25 @@ async fn load(conn: &mut SqliteConnection, id: IncidentId) -> StoreResult<Incide
     for (kind, col) in TIMESTAMP_COLUMNS {
         timestamps.set(kind, col_ts_opt(&row, col)?);
     }
-    let severity_history =
-        sqlx::query("SELECT * FROM severity_changes WHERE incident_id = ? ORDER BY position")
-            .bind(&sid)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| {
-                let from: Option<String> = r.try_get("from_severity")?;
-                Ok(SeverityChange {
-                    from: from
-                        .map(|s| Severity::parse(&s).map_err(corrupt))
-                        .transpose()?,
-                    to: col_parse(r, "to_severity")?,
-                    actor: r.try_get("actor")?,
-                    reason: r.try_get("reason")?,
-                    at: col_ts(r, "at")?,
-                })
-            })
-            .collect::<StoreResult<_>>()?;
+    let severity_history = child_rows(
+        conn,
+        "severity_changes",
+        "position",
+        &sid,
+        severity_change_row,
+    )
+    .await?;
     let phase_history =
-        sqlx::query("SELECT * FROM phase_changes WHERE incident_id = ? ORDER BY position")
-            .bind(&sid)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(PhaseChange {
-                    from: col_parse(r, "from_phase")?,
-                    to: col_parse(r, "to_phase")?,
-                    actor: r.try_get("actor")?,
-                    reason: r.try_get("reason")?,
-                    at: col_ts(r, "at")?,
-                })
-            })
-            .collect::<StoreResult<_>>()?;
-    let timestamp_corrections =
-        sqlx::query("SELECT * FROM timestamp_corrections WHERE incident_id = ? ORDER BY position")
-            .bind(&sid)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(TimestampCorrection {
-                    kind: col_parse(r, "kind")?,
-                    from: col_ts_opt(r, "from_at")?,
-                    to: col_ts_opt(r, "to_at")?,
-                    actor: r.try_get("actor")?,
-                    reason: r.try_get("reason")?,
-                    at: col_ts(r, "at")?,
-                })
-            })
-            .collect::<StoreResult<_>>()?;
-    let indicators =
-        sqlx::query("SELECT * FROM indicators WHERE incident_id = ? ORDER BY added_at, id")
-            .bind(&sid)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(indicator_row)
-            .collect::<StoreResult<_>>()?;
+        child_rows(conn, "phase_changes", "position", &sid, phase_change_row).await?;
+    let timestamp_corrections = child_rows(
+        conn,
+        "timestamp_corrections",
+        "position",
+        &sid,
+        correction_row,
+    )
+    .await?;
+    let indicators = child_rows(conn, "indicators", "added_at, id", &sid, indicator_row).await?;
     let evidence_rows =
         sqlx::query("SELECT * FROM evidence WHERE incident_id = ? ORDER BY collected_at, id")
             .bind(&sid)
