@@ -10,6 +10,7 @@
 //! grow memory. The journal is the source of truth until the index commits: on open, records
 //! after the last committed position are indexed again.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
@@ -22,15 +23,19 @@ use serde_json::json;
 use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::aggregation::{AggContextParams, AggregationCollector, AggregationLimitsGuard};
 use tantivy::collector::{Count, TopDocs};
+use tantivy::index::SegmentId;
 use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{
-    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
+    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument,
+    Term,
 };
 use vigil_query::{Expr, Field, Pipe, Query as VQuery};
 
 use crate::error::LogError;
-use crate::index::{Fields, Translator, register_tokenizers, schema};
+use crate::index::{
+    Fields, JsonPaths, Translator, register_tokenizers, schema, segment_json_paths,
+};
 use crate::journal::{self, Journal, Position, Record};
 use crate::store::{
     Aggregation, AppendOutcome, Count as ValueCount, Cursor, EventStore, NewEvent, Pivot,
@@ -164,8 +169,19 @@ pub struct EmbeddedStore {
     reader: IndexReader,
     fields: Fields,
     progress: Arc<Progress>,
+    /// The JSON paths of each segment, for values looked for in any field.
+    paths: Mutex<PathCache>,
     /// Journal and index threads, joined on drop.
     threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// The JSON paths of the segments searched last. Segments never change once written, so each
+/// one's paths are read once; the union is rebuilt only when the set of segments changes.
+#[derive(Default)]
+struct PathCache {
+    per_segment: HashMap<SegmentId, Vec<String>>,
+    segments: Vec<SegmentId>,
+    union: JsonPaths,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -351,6 +367,7 @@ impl EmbeddedStore {
             reader,
             fields,
             progress,
+            paths: Mutex::new(PathCache::default()),
             threads: Mutex::new(vec![journal_thread, index_thread]),
         })
     }
@@ -382,16 +399,47 @@ impl EmbeddedStore {
             .map_err(LogError::Closed)
     }
 
-    fn translator(&self) -> Translator<'_> {
-        Translator {
+    /// The translator for queries run on `searcher`'s segments.
+    fn translator(&self, searcher: &Searcher) -> Result<Translator<'_>, LogError> {
+        Ok(Translator {
             fields: &self.fields,
             index: &self.index,
             now: Utc::now(),
-        }
+            paths: self.json_paths(searcher)?,
+        })
     }
 
-    fn filter(&self, expr: &Expr, range: TimeRange) -> Result<Box<dyn Query>, LogError> {
-        let t = self.translator();
+    /// Every JSON path of `searcher`'s segments.
+    fn json_paths(&self, searcher: &Searcher) -> Result<JsonPaths, LogError> {
+        let readers = searcher.segment_readers();
+        let ids: Vec<SegmentId> = readers.iter().map(|r| r.segment_id()).collect();
+        // The cache holds no invariant a panic could break: a poisoned lock is still usable.
+        let mut cache = self.paths.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.segments != ids {
+            cache.per_segment.retain(|id, _| ids.contains(id));
+            for reader in readers {
+                if let std::collections::hash_map::Entry::Vacant(slot) =
+                    cache.per_segment.entry(reader.segment_id())
+                {
+                    slot.insert(segment_json_paths(reader, self.fields.body)?);
+                }
+            }
+            let mut union: Vec<String> = cache.per_segment.values().flatten().cloned().collect();
+            union.sort_unstable();
+            union.dedup();
+            cache.union = union.into();
+            cache.segments = ids;
+        }
+        Ok(cache.union.clone())
+    }
+
+    fn filter(
+        &self,
+        searcher: &Searcher,
+        expr: &Expr,
+        range: TimeRange,
+    ) -> Result<Box<dyn Query>, LogError> {
+        let t = self.translator(searcher)?;
         let q = t.query(expr)?;
         Ok(match t.window(range.from, range.to) {
             Some(w) => Box::new(BooleanQuery::new(vec![(Occur::Must, q), (Occur::Must, w)])),
@@ -551,8 +599,8 @@ impl EventStore for EmbeddedStore {
                     .into(),
             ));
         }
-        let base = self.filter(&request.query.filter, request.range)?;
         let searcher = self.reader.searcher();
+        let base = self.filter(&searcher, &request.query.filter, request.range)?;
         let newest_first =
             TopDocs::with_limit(request.limit + 1).order_by_u64_field("order", Order::Desc);
         // The first page counts and collects in one pass; later pages count the whole result
@@ -602,8 +650,8 @@ impl EventStore for EmbeddedStore {
             Pipe::CountBy(_) => 1_000,
             Pipe::Top { n, .. } => (*n).min(10_000),
         };
-        let q = self.filter(&query.filter, range)?;
         let searcher = self.reader.searcher();
+        let q = self.filter(&searcher, &query.filter, range)?;
         let (total, value) = self.run_aggs(
             &searcher,
             &*q,
@@ -620,13 +668,11 @@ impl EventStore for EmbeddedStore {
     }
 
     fn pivot(&self, request: &PivotRequest) -> Result<Pivot, LogError> {
-        let t = self.translator();
+        let searcher = self.reader.searcher();
+        let t = self.translator(&searcher)?;
         let matched: Box<dyn Query> = match &request.field {
             Some(field) => t.field_value(field, &request.value)?,
-            None => Box::new(TermQuery::new(
-                Term::from_field_text(self.fields.values, &request.value.to_lowercase()),
-                IndexRecordOption::Basic,
-            )),
+            None => t.any_field_value(&request.value),
         };
         let q: Box<dyn Query> = match t.window(request.range.from, request.range.to) {
             Some(w) => Box::new(BooleanQuery::new(vec![
@@ -635,7 +681,6 @@ impl EventStore for EmbeddedStore {
             ])),
             None => matched,
         };
-        let searcher = self.reader.searcher();
         let terms = |f: &str| json!({"terms": {"field": f, "size": 100}});
         let (total, value) = self.run_aggs(
             &searcher,
@@ -714,6 +759,7 @@ impl EventStore for EmbeddedStore {
     }
 
     fn delete_older_than(&self, service: &str, cutoff: DateTime<Utc>) -> Result<u64, LogError> {
+        let searcher = self.reader.searcher();
         let q: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
             (
                 Occur::Must,
@@ -724,12 +770,12 @@ impl EventStore for EmbeddedStore {
             ),
             (
                 Occur::Must,
-                self.translator()
+                self.translator(&searcher)?
                     .window(None, Some(cutoff))
                     .ok_or_else(|| LogError::Unsupported("no cutoff".into()))?,
             ),
         ]));
-        let count = self.reader.searcher().search(&*q, &Count)? as u64;
+        let count = searcher.search(&*q, &Count)? as u64;
         if count > 0 {
             self.call(|reply| Request::Delete { query: q, reply })?;
         }

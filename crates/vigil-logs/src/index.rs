@@ -4,8 +4,14 @@
 //! Fields: `time` (date, indexed + fast), `order` (u64 fast: time and sequence in one sort key),
 //! `seq`, `size` (u64), `service`/`host`/`tenant` (raw strings, fast), `raw` (the original JSON,
 //! stored only), `body` (the JSON as a JSON field, every string value one lower-cased term, fast
-//! for aggregations and ranges), `values` (every value of the event, one lower-cased term each:
-//! pivots) and `text` (every value tokenised into words with positions: free text and phrases).
+//! for aggregations and ranges) and `text` (every value tokenised into words with positions: free
+//! text and phrases).
+//!
+//! A value in any field (pivots, the whole-value part of free text, field-less wildcards) is
+//! looked up under every JSON path the index holds ([`JsonPaths`], read from the segments' fast
+//! columns), not in a separate field: the `values` field that once held every value again as a
+//! term cost about a third of the indexing time. It stays in the schema, unwritten, so that
+//! indexes created before open unchanged; their events answer through `body` like new ones.
 
 use std::ops::Bound as StdBound;
 
@@ -50,9 +56,51 @@ pub(crate) struct Fields {
     pub tenant: TField,
     pub raw: TField,
     pub body: TField,
-    pub values: TField,
     pub text: TField,
 }
+
+/// The JSON paths of the events in a set of segments (`user.name`, `Event.System.EventID`),
+/// sorted: where a value "in any field" is looked for.
+pub(crate) type JsonPaths = std::sync::Arc<[String]>;
+
+/// The JSON paths indexed in one segment's `body`, found by seeking through its term
+/// dictionary from one path to the next (`path \0 type value` terms sort by path), so the cost
+/// is one seek per path, not one step per term.
+pub(crate) fn segment_json_paths(
+    segment: &tantivy::SegmentReader,
+    body: TField,
+) -> Result<Vec<String>, LogError> {
+    let inverted = segment.inverted_index(body)?;
+    let mut paths = Vec::new();
+    let mut from: Vec<u8> = Vec::new();
+    loop {
+        let mut terms = inverted
+            .terms()
+            .range()
+            .ge(&from)
+            .into_stream()
+            .map_err(tantivy::TantivyError::from)?;
+        if !terms.advance() {
+            break;
+        }
+        let key = terms.key();
+        let Some(end) = key.iter().position(|&b| b == JSON_END_OF_PATH) else {
+            break;
+        };
+        let path = &key[..end];
+        paths.push(String::from_utf8_lossy(path).replace(JSON_PATH_SEPARATOR, "."));
+        // Past every term of this path: the byte after the end-of-path marker.
+        from.clear();
+        from.extend_from_slice(path);
+        from.push(JSON_END_OF_PATH + 1);
+    }
+    Ok(paths)
+}
+
+/// How Tantivy writes JSON paths in terms: segments joined by \u{1}, then \0, the type byte
+/// and the value.
+const JSON_END_OF_PATH: u8 = 0;
+const JSON_PATH_SEPARATOR: char = '\u{1}';
 
 pub(crate) fn schema() -> Schema {
     let mut builder = Schema::builder();
@@ -74,6 +122,7 @@ pub(crate) fn schema() -> Schema {
             .set_expand_dots_enabled()
             .set_fast("raw"),
     );
+    // Not written any more (see the module's doc); declared so older indexes keep opening.
     builder.add_text_field(
         "values",
         TextOptions::default().set_indexing_options(keyword),
@@ -120,7 +169,6 @@ impl Fields {
             tenant: f("tenant")?,
             raw: f("raw")?,
             body: f("body")?,
-            values: f("values")?,
             text: f("text")?,
         })
     }
@@ -146,7 +194,6 @@ impl Fields {
             let mut values = Vec::new();
             map.values().for_each(|v| collect_values(v, &mut values));
             for value in &values {
-                doc.add_text(self.values, value);
                 doc.add_text(self.text, value);
             }
             doc.add_object(
@@ -181,6 +228,8 @@ pub(crate) struct Translator<'a> {
     pub fields: &'a Fields,
     pub index: &'a Index,
     pub now: DateTime<Utc>,
+    /// The JSON paths of the segments the query will run on.
+    pub paths: JsonPaths,
 }
 
 type Q = Box<dyn Query>;
@@ -266,10 +315,14 @@ impl Translator<'_> {
                 pattern,
             } => {
                 let lower = pattern.to_lowercase().to_regex();
-                any_of(vec![
-                    Box::new(RegexQuery::from_pattern(&lower, self.fields.text)?),
-                    Box::new(RegexQuery::from_pattern(&lower, self.fields.values)?),
-                ])
+                let mut parts: Vec<Q> = vec![Box::new(RegexQuery::from_pattern(
+                    &lower,
+                    self.fields.text,
+                )?)];
+                for path in self.paths.iter() {
+                    parts.push(self.wildcard(&Field::Json(path.clone()), pattern)?);
+                }
+                any_of(parts)
             }
             Expr::Wildcard {
                 field: Some(field),
@@ -318,12 +371,19 @@ impl Translator<'_> {
             ))),
         }
         if words.len() != 1 || words[0] != text.to_lowercase() {
-            parts.push(term(Term::from_field_text(
-                self.fields.values,
-                &text.to_lowercase(),
-            )));
+            parts.push(self.any_field_value(text));
         }
         any_of(parts)
+    }
+
+    /// `value` as the whole value of any JSON path (as `path:value` for each).
+    pub fn any_field_value(&self, value: &str) -> Q {
+        any_of(
+            self.paths
+                .iter()
+                .map(|path| self.json_value(path, value))
+                .collect(),
+        )
     }
 
     fn words(&self, text: &str) -> Vec<String> {
@@ -361,36 +421,39 @@ impl Translator<'_> {
                     StdBound::Included(Term::from_field_date(self.fields.time, t)),
                 ))
             }
-            Field::Json(path) => {
-                let mut parts = Vec::new();
-                let mut text = self.json_term(path);
-                text.append_type_and_str(&value.to_lowercase());
-                parts.push(term(text));
-                if let Ok(n) = value.parse::<i64>() {
-                    let mut t = self.json_term(path);
-                    t.append_type_and_fast_value(n);
-                    parts.push(term(t));
-                    if let Ok(u) = u64::try_from(n) {
-                        let mut t = self.json_term(path);
-                        t.append_type_and_fast_value(u);
-                        parts.push(term(t));
-                    }
-                }
-                if let Ok(x) = value.parse::<f64>()
-                    && x.is_finite()
-                {
-                    let mut t = self.json_term(path);
-                    t.append_type_and_fast_value(x);
-                    parts.push(term(t));
-                }
-                if let Ok(b) = value.parse::<bool>() {
-                    let mut t = self.json_term(path);
-                    t.append_type_and_fast_value(b);
-                    parts.push(term(t));
-                }
-                any_of(parts)
-            }
+            Field::Json(path) => self.json_value(path, value),
         })
+    }
+
+    /// `path:value` for a JSON path: the text, and the number or boolean it spells.
+    fn json_value(&self, path: &str, value: &str) -> Q {
+        let mut parts = Vec::new();
+        let mut text = self.json_term(path);
+        text.append_type_and_str(&value.to_lowercase());
+        parts.push(term(text));
+        if let Ok(n) = value.parse::<i64>() {
+            let mut t = self.json_term(path);
+            t.append_type_and_fast_value(n);
+            parts.push(term(t));
+            if let Ok(u) = u64::try_from(n) {
+                let mut t = self.json_term(path);
+                t.append_type_and_fast_value(u);
+                parts.push(term(t));
+            }
+        }
+        if let Ok(x) = value.parse::<f64>()
+            && x.is_finite()
+        {
+            let mut t = self.json_term(path);
+            t.append_type_and_fast_value(x);
+            parts.push(term(t));
+        }
+        if let Ok(b) = value.parse::<bool>() {
+            let mut t = self.json_term(path);
+            t.append_type_and_fast_value(b);
+            parts.push(term(t));
+        }
+        any_of(parts)
     }
 
     fn wildcard(&self, field: &Field, pattern: &Wildcard) -> Result<Q, LogError> {

@@ -64,6 +64,9 @@ const CASES: &[(&str, &[&str])] = &[
         &["e3"],
     ),
     (r"Image:*\\powershell.exe", &["e3"]),
+    // Field-less wildcards match whole values of any field too, across word boundaries.
+    (r"*\\powershell.exe", &["e3"]),
+    (r"*\\windowspowershell\\*", &["e3"]),
     ("nosuchword", &[]),
 ];
 

@@ -195,6 +195,45 @@ fn pivots_find_a_value_in_every_service() {
         })
         .expect("pivot");
     assert_eq!(user.total, 1, "values match whole and case-insensitively");
+    // Any field means any JSON path, nested or not, whatever the value's type; a word inside a
+    // longer value (alice in e1's message) is not a whole value.
+    for (value, total) in [
+        ("alice", 1),
+        ("4625", 1),
+        ("4700", 1),
+        ("0.75", 1),
+        ("120", 1),
+    ] {
+        let pivot = store
+            .pivot(&PivotRequest {
+                field: None,
+                value: value.into(),
+                range: TimeRange::default(),
+                limit: 10,
+            })
+            .expect("pivot");
+        assert_eq!(pivot.total, total, "{value}");
+    }
+    // A path that first appears in a later commit (a new segment) is searched too.
+    store
+        .append(vec![crate::support::event(
+            "edr",
+            "pc-9",
+            "contoso",
+            9,
+            r#"{"name":"e6","process":{"parent":{"hash":"ABC123"}}}"#,
+        )])
+        .expect("append");
+    store.refresh().expect("refresh");
+    let later = store
+        .pivot(&PivotRequest {
+            field: None,
+            value: "abc123".into(),
+            range: TimeRange::default(),
+            limit: 10,
+        })
+        .expect("pivot");
+    assert_eq!(later.total, 1);
 }
 
 #[test]
