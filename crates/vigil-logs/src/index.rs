@@ -193,7 +193,11 @@ impl Fields {
         {
             let mut values = Vec::new();
             map.values().for_each(|v| collect_values(v, &mut values));
-            for value in &values {
+            // A value that is one word is already a term under its path in `body` (whole,
+            // lowercased): free text finds it there, so `text` only gets values of several
+            // words. Single words are the unique ones (ids, hashes, numbers), which cost the most
+            // to index twice.
+            for value in values.iter().filter(|v| !is_one_word(v)) {
                 doc.add_text(self.text, value);
             }
             doc.add_object(
@@ -210,6 +214,13 @@ impl Fields {
 pub(crate) fn order_key(time_micros: i64, seq: u64) -> u64 {
     let millis = (time_micros / 1000).max(0) as u64;
     (millis << SEQ_BITS) | (seq & ((1 << SEQ_BITS) - 1))
+}
+
+/// Whether the `WORDS` tokenizer makes of `value` one token, the whole value lowercased: the
+/// `KEYWORD` term of the same value (a longer one is dropped by `WORDS`, 64 bytes, before
+/// `KEYWORD`, 256 bytes).
+fn is_one_word(value: &str) -> bool {
+    !value.is_empty() && value.chars().all(char::is_alphanumeric)
 }
 
 fn collect_values(value: &serde_json::Value, out: &mut Vec<String>) {
@@ -370,9 +381,9 @@ impl Translator<'_> {
                     .collect(),
             ))),
         }
-        if words.len() != 1 || words[0] != text.to_lowercase() {
-            parts.push(self.any_field_value(text));
-        }
+        // Values that are one word are not in `text` (see `Fields::document`): they are found
+        // whole, under their path.
+        parts.push(self.any_field_value(text));
         any_of(parts)
     }
 

@@ -18,6 +18,12 @@ const CASES: &[(&str, &[&str])] = &[
     ("\"failed password\"", &["e1"]),
     ("\"password failed\"", &[]),
     ("password", &["e2", "e1"]),
+    // A value of one word is found by free text too (under its path, not among the words).
+    ("administrator", &["e3"]),
+    ("ALICE", &["e1"]),
+    ("4625", &["e1"]),
+    ("4700", &["e4"]),
+    ("adm*", &["e3", "e2"]),
     ("10.0.0.5", &["e4", "e1"]),
     ("src_ip:10.0.0.5", &["e4", "e1"]),
     ("message:\"report exported\"", &["e5"]),
