@@ -4,14 +4,15 @@
 //! Fields: `time` (date, indexed + fast), `order` (u64 fast: time and sequence in one sort key),
 //! `seq`, `size` (u64), `service`/`host`/`tenant` (raw strings, fast), `raw` (the original JSON,
 //! stored only), `body` (the JSON as a JSON field, every string value one lower-cased term, fast
-//! for aggregations and ranges) and `text` (every value tokenised into words with positions: free
-//! text and phrases).
+//! for aggregations and ranges) and `text` (the values of several words tokenised into words with
+//! positions: free text and phrases).
 //!
-//! A value in any field (pivots, the whole-value part of free text, field-less wildcards) is
-//! looked up under every JSON path the index holds ([`JsonPaths`], read from the segments' fast
-//! columns), not in a separate field: the `values` field that once held every value again as a
-//! term cost about a third of the indexing time. It stays in the schema, unwritten, so that
-//! indexes created before open unchanged; their events answer through `body` like new ones.
+//! A value in any field (pivots, free text, field-less wildcards) is looked up whole under every
+//! JSON path the searched segments hold ([`JsonPaths`], read from their term dictionaries), so
+//! each value is one term: the `values` field that once held every value again cost about a
+//! third of the indexing time, and a value of one word is not repeated among the words. `values`
+//! stays in the schema, unwritten, so that indexes created before open unchanged; their events
+//! answer through `body` like new ones.
 
 use std::ops::Bound as StdBound;
 
