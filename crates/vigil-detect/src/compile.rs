@@ -660,7 +660,18 @@ impl Builder<'_> {
         }
     }
 
-    /// EventID values of which one must hold for `e` to hold (from `EventID: N` items).
+    /// Whether some item of `e` tests a field (not keywords).
+    fn names_a_field(&self, e: &Expr) -> bool {
+        match e {
+            Expr::Const(_) => false,
+            Expr::Item(i) => self.set.items[*i as usize].field.is_some(),
+            Expr::And(v) | Expr::Or(v) | Expr::AtLeast(_, v) => {
+                v.iter().any(|c| self.names_a_field(c))
+            }
+            Expr::Not(c) => self.names_a_field(c),
+        }
+    }
+
     /// One field `e` is false without, preferring one that Windows events do not all carry
     /// (Channel and EventID are in every record, so requiring them rules nothing out there).
     fn required_field(&self, e: &Expr) -> Option<u32> {
@@ -734,6 +745,7 @@ impl Builder<'_> {
         }
     }
 
+    /// EventID values of which one must hold for `e` to hold (from `EventID: N` items).
     fn required_event_ids(&self, e: &Expr) -> Option<Vec<u64>> {
         match e {
             Expr::Item(i) => {
@@ -1105,6 +1117,11 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
             || (ls.product.is_none() && (ls.category.is_some() || ls.service.is_some()));
         for (expr, ts, base) in compiled {
             let vid = b.set.variants.len() as u32;
+            // A Windows rule for a service or category whose condition names no field
+            // (keywords only) has nothing but the Channel to tie an event to that log: an event
+            // without one (a JSON log of another source) is not offered it, as the reference
+            // tools do not match it there either.
+            let channel_only = windows && !ts.is_empty() && !b.names_a_field(&expr);
             let prefilter = b.prefilter(&expr);
             let event_ids = b.required_event_ids(&expr);
             let requires = b.required_field(&expr);
@@ -1114,7 +1131,7 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
                 prefilter,
                 requires,
             });
-            if base {
+            if base && !channel_only {
                 b.set.index.no_channel.push(vid, event_ids.as_deref());
             }
             if !opts.windows_logsource_mapping {

@@ -374,6 +374,33 @@ fn windows_logsource_dispatch_and_renames() {
             (&MapEvent::new(&[("user", s("bob"))]), false),
         ],
     );
+    // A keyword-only rule for a Windows log has only the Channel to tell that log: an event
+    // without one is not offered it. Keywords for any Windows log, or for another product,
+    // still meet JSON logs without a Channel.
+    let app = "title: T\nid: r1\nlogsource:\n  product: windows\n  service: application\ndetection:\n  keywords:\n    - 'hacktool'\n  condition: keywords\n";
+    check(
+        app,
+        &[
+            (
+                &win("Application", 1116, &[("Data", s("HackTool found"))]),
+                true,
+            ),
+            (
+                &win("System", 7045, &[("Data", s("HackTool found"))]),
+                false,
+            ),
+            (&MapEvent::new(&[("msg", s("HackTool found"))]), false),
+        ],
+    );
+    for logsource in ["product: windows", "product: linux"] {
+        let any = format!(
+            "title: T\nid: r1\nlogsource:\n  {logsource}\ndetection:\n  keywords:\n    - 'hacktool'\n  condition: keywords\n"
+        );
+        check(
+            &any,
+            &[(&MapEvent::new(&[("msg", s("HackTool found"))]), true)],
+        );
+    }
     // A rule for web server logs never sees Windows events, but sees other JSON logs.
     let web = "title: T\nid: r1\nlogsource:\n  category: webserver\ndetection:\n  sel:\n    - 'jndi:'\n  condition: sel\n";
     check(
