@@ -189,22 +189,12 @@ impl Fields {
         doc.add_text(self.host, &record.host);
         doc.add_text(self.tenant, &record.tenant);
         doc.add_text(self.raw, &record.json);
-        if let Ok(serde_json::Value::Object(map)) =
+        if let Ok(body @ serde_json::Value::Object(_)) =
             serde_json::from_str::<serde_json::Value>(&record.json)
         {
-            let mut values = Vec::new();
-            map.values().for_each(|v| collect_values(v, &mut values));
-            // A value that is one word is already a term under its path in `body` (whole,
-            // lowercased): free text finds it there, so `text` only gets values of several
-            // words. Single words are the unique ones (ids, hashes, numbers), which cost the most
-            // to index twice.
-            for value in values.iter().filter(|v| !is_one_word(v)) {
-                doc.add_text(self.text, value);
-            }
-            doc.add_object(
-                self.body,
-                map.into_iter().map(|(k, v)| (k, v.into())).collect(),
-            );
+            add_words(&mut doc, self.text, &body);
+            // Tantivy copies the value into the document as it walks it: no intermediate tree.
+            doc.add_field_value(self.body, &body);
         }
         doc
     }
@@ -224,14 +214,28 @@ fn is_one_word(value: &str) -> bool {
     !value.is_empty() && value.chars().all(char::is_alphanumeric)
 }
 
-fn collect_values(value: &serde_json::Value, out: &mut Vec<String>) {
+/// Adds to `text` every value of `value` that is more than one word. A value that is one word
+/// is already a term under its path in `body` (whole, lowercased): free text finds it there.
+/// Single words are the unique ones (ids, hashes, numbers), which cost the most to index twice.
+fn add_words(doc: &mut TantivyDocument, text: TField, value: &serde_json::Value) {
     match value {
-        serde_json::Value::String(s) => out.push(s.clone()),
-        serde_json::Value::Number(n) => out.push(n.to_string()),
-        serde_json::Value::Bool(b) => out.push(b.to_string()),
-        serde_json::Value::Null => {}
-        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_values(v, out)),
-        serde_json::Value::Object(map) => map.values().for_each(|v| collect_values(v, out)),
+        serde_json::Value::String(s) => {
+            if !is_one_word(s) {
+                doc.add_text(text, s);
+            }
+        }
+        // Integers of one word need no text to say so; others (negative, decimal) are spelled.
+        serde_json::Value::Number(n) if n.is_u64() => {}
+        serde_json::Value::Number(n) => {
+            let spelled = n.to_string();
+            if !is_one_word(&spelled) {
+                doc.add_text(text, spelled);
+            }
+        }
+        // `true` and `false` are one word.
+        serde_json::Value::Bool(_) | serde_json::Value::Null => {}
+        serde_json::Value::Array(items) => items.iter().for_each(|v| add_words(doc, text, v)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| add_words(doc, text, v)),
     }
 }
 
