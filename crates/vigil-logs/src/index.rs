@@ -276,17 +276,15 @@ fn to_tdate(t: DateTime<Utc>) -> TDateTime {
     TDateTime::from_timestamp_micros(t.timestamp_micros())
 }
 
+/// A regex matching exactly `bytes` (UTF-8 with control characters, such as a serialised JSON
+/// term): ASCII punctuation and controls as `\x` escapes, other characters as themselves.
 fn escape_regex_bytes(bytes: &[u8]) -> String {
     let mut out = String::new();
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() {
-            out.push(b as char);
-        } else if b.is_ascii() {
-            out.push_str(&format!("\\x{b:02x}"));
+    for ch in String::from_utf8_lossy(bytes).chars() {
+        if ch.is_ascii_alphanumeric() || !ch.is_ascii() {
+            out.push(ch);
         } else {
-            // UTF-8 continuation bytes of a path cannot be written as \x escapes in a Unicode
-            // regex; non-ASCII paths go through as the characters they spell.
-            out.push_str(&String::from_utf8_lossy(&[b]));
+            out.push_str(&format!("\\x{:02x}", ch as u32));
         }
     }
     out
@@ -317,7 +315,7 @@ impl Translator<'_> {
             | Expr::Phrase {
                 field: None,
                 text: value,
-            } => self.free_text(value),
+            } => self.free_text(value)?,
             Expr::Match {
                 field: Some(field),
                 value,
@@ -331,14 +329,10 @@ impl Translator<'_> {
                 pattern,
             } => {
                 let lower = pattern.to_lowercase().to_regex();
-                let mut parts: Vec<Q> = vec![Box::new(RegexQuery::from_pattern(
-                    &lower,
-                    self.fields.text,
-                )?)];
-                for path in self.paths.iter() {
-                    parts.push(self.wildcard(&Field::Json(path.clone()), pattern)?);
-                }
-                any_of(parts)
+                any_of(vec![
+                    Box::new(RegexQuery::from_pattern(&lower, self.fields.text)?),
+                    self.any_path_text(&lower)?,
+                ])
             }
             Expr::Wildcard {
                 field: Some(field),
@@ -373,7 +367,7 @@ impl Translator<'_> {
     }
 
     /// Free text: the words next to each other in some value, or the whole value.
-    fn free_text(&self, text: &str) -> Q {
+    fn free_text(&self, text: &str) -> Result<Q, LogError> {
         let words = self.words(text);
         let mut parts: Vec<Q> = Vec::new();
         match words.len() {
@@ -388,18 +382,36 @@ impl Translator<'_> {
         }
         // Values that are one word are not in `text` (see `Fields::document`): they are found
         // whole, under their path.
-        parts.push(self.any_field_value(text));
-        any_of(parts)
+        parts.push(self.any_field_value(text)?);
+        Ok(any_of(parts))
     }
 
-    /// `value` as the whole value of any JSON path (as `path:value` for each).
-    pub fn any_field_value(&self, value: &str) -> Q {
-        any_of(
-            self.paths
-                .iter()
-                .map(|path| self.json_value(path, value))
-                .collect(),
-        )
+    /// `value` as the whole value of any JSON path, as `path:value` would find it under each:
+    /// the text with one automaton over every path's terms, and the number or boolean it
+    /// spells (typed terms are binary) with a term per path.
+    pub fn any_field_value(&self, value: &str) -> Result<Q, LogError> {
+        let lower = value.to_lowercase();
+        let mut parts = vec![self.any_path_text(&escape_regex_bytes(lower.as_bytes()))?];
+        if value.parse::<f64>().is_ok_and(f64::is_finite) || value.parse::<bool>().is_ok() {
+            for path in self.paths.iter() {
+                parts.extend(self.json_typed_values(path, value));
+            }
+        }
+        Ok(any_of(parts))
+    }
+
+    /// The text terms of any JSON path whose lowercased value matches `value_regex`: one
+    /// automaton over the term dictionary (`path \0 s value`), however many paths it holds.
+    fn any_path_text(&self, value_regex: &str) -> Result<Q, LogError> {
+        let mut marker = self.json_term("p");
+        marker.append_type_and_str("");
+        // The serialised term is `p`, the end of the path and the text type.
+        let after_path = escape_regex_bytes(&marker.serialized_value_bytes()[1..]);
+        let regex = format!("[^\\x00]*{after_path}{value_regex}");
+        Ok(Box::new(RegexQuery::from_pattern(
+            &regex,
+            self.fields.body,
+        )?))
     }
 
     fn words(&self, text: &str) -> Vec<String> {
@@ -443,10 +455,16 @@ impl Translator<'_> {
 
     /// `path:value` for a JSON path: the text, and the number or boolean it spells.
     fn json_value(&self, path: &str, value: &str) -> Q {
-        let mut parts = Vec::new();
         let mut text = self.json_term(path);
         text.append_type_and_str(&value.to_lowercase());
-        parts.push(term(text));
+        let mut parts = vec![term(text)];
+        parts.extend(self.json_typed_values(path, value));
+        any_of(parts)
+    }
+
+    /// The number or boolean `value` spells, as terms of `path` (none when it spells neither).
+    fn json_typed_values(&self, path: &str, value: &str) -> Vec<Q> {
+        let mut parts = Vec::new();
         if let Ok(n) = value.parse::<i64>() {
             let mut t = self.json_term(path);
             t.append_type_and_fast_value(n);
@@ -469,7 +487,7 @@ impl Translator<'_> {
             t.append_type_and_fast_value(b);
             parts.push(term(t));
         }
-        any_of(parts)
+        parts
     }
 
     fn wildcard(&self, field: &Field, pattern: &Wildcard) -> Result<Q, LogError> {

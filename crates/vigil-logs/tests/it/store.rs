@@ -221,7 +221,7 @@ fn pivots_find_a_value_in_every_service() {
             "pc-9",
             "contoso",
             9,
-            r#"{"name":"e6","process":{"parent":{"hash":"ABC123"}}}"#,
+            r#"{"name":"e6","process":{"parent":{"hash":"ABC123"}},"größe":"Zürich (Kreis 1)"}"#,
         )])
         .expect("append");
     store.refresh().expect("refresh");
@@ -234,6 +234,18 @@ fn pivots_find_a_value_in_every_service() {
         })
         .expect("pivot");
     assert_eq!(later.total, 1);
+    // Values and paths beyond ASCII, whole and case-insensitively, and by wildcard.
+    let city = store
+        .pivot(&PivotRequest {
+            field: None,
+            value: "ZÜRICH (KREIS 1)".into(),
+            range: TimeRange::default(),
+            limit: 10,
+        })
+        .expect("pivot");
+    assert_eq!(city.total, 1);
+    assert_eq!(crate::support::names(&store, "zür*"), vec!["e6"]);
+    assert_eq!(crate::support::names(&store, r"*\(kreis*"), vec!["e6"]);
 }
 
 #[test]
