@@ -8,8 +8,9 @@
 //! positions: free text and phrases).
 //!
 //! A value in any field (pivots, free text, field-less wildcards) is looked up whole under every
-//! JSON path the searched segments hold ([`JsonPaths`], read from their term dictionaries), so
-//! each value is one term: the `values` field that once held every value again cost about a
+//! JSON path: text with one automaton over `body`'s terms (any path, then the value), numbers
+//! and booleans with a term per path the searched segments hold ([`JsonPaths`], read from their
+//! term dictionaries). So each value is one term: the `values` field that once held every value again cost about a
 //! third of the indexing time, and a value of one word is not repeated among the words. `values`
 //! stays in the schema, unwritten, so that indexes created before open unchanged; their events
 //! answer through `body` like new ones.
