@@ -10,53 +10,13 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use chrono::{TimeZone, Utc};
 use tantivy::schema::{FAST, IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{PreTokenizedString, Token};
 use tantivy::{Index, TantivyDocument};
 
-/// xorshift64*, so runs are comparable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// One event shaped like the log-store benchmark's (`benches/logs.rs`).
-fn event(rng: &mut Rng, seq: u64) -> String {
-    const WORDS: [&str; 6] = [
-        "failed", "accepted", "password", "session", "denied", "token",
-    ];
-    let time = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
-        + chrono::Duration::milliseconds((seq * 37) as i64);
-    let ip = |rng: &mut Rng| {
-        let n = rng.below(20_000);
-        format!("10.{}.{}.{}", n / 10_000, (n / 100) % 100, n % 100)
-    };
-    let (user, src, dst) = (format!("user{:04}", rng.below(5_000)), ip(rng), ip(rng));
-    let port = [22, 80, 443, 3389][rng.below(4) as usize];
-    let status = [200, 302, 404, 500][rng.below(4) as usize];
-    serde_json::json!({
-        "@timestamp": time.to_rfc3339(),
-        "event": {"action": "login", "outcome": "success", "id": format!("{:016x}", rng.next())},
-        "user": {"name": user, "domain": "CORP"},
-        "source": {"ip": src, "port": 1024 + rng.below(60_000)},
-        "destination": {"ip": dst, "port": port},
-        "http": {"method": "GET", "status": status, "bytes": rng.below(100_000)},
-        "url": {"path": format!("/api/v1/items/{}", rng.below(1_000_000))},
-        "process": {"command_line": format!("C:\\Windows\\System32\\cmd.exe /c echo {}", rng.below(1_000_000)), "pid": rng.below(65_536)},
-        "message": format!("{} {} for {user} from {src}", WORDS[rng.below(6) as usize], WORDS[rng.below(6) as usize]),
-    })
-    .to_string()
-}
+#[path = "../benches/support/events.rs"]
+mod events;
+use events::{Rng, make_event};
 
 fn leaves(value: &serde_json::Value, path: &mut String, out: &mut Vec<String>) {
     match value {
@@ -202,7 +162,9 @@ fn main() -> tantivy::Result<()> {
         .and_then(|s| s.replace('_', "").parse().ok())
         .unwrap_or(200_000);
     let mut rng = Rng(42);
-    let events: Vec<Vec<String>> = (0..n as u64).map(|i| terms(&event(&mut rng, i))).collect();
+    let events: Vec<Vec<String>> = (0..n as u64)
+        .map(|i| terms(&make_event(&mut rng, i).json))
+        .collect();
     run("one document per event", &events, Layout::PerEvent)?;
     run(
         "one document per 64 events, positions",

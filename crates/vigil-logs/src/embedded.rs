@@ -10,7 +10,6 @@
 //! grow memory. The journal is the source of truth until the index commits: on open, records
 //! after the last committed position are indexed again.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
@@ -23,7 +22,6 @@ use serde_json::json;
 use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::aggregation::{AggContextParams, AggregationCollector, AggregationLimitsGuard};
 use tantivy::collector::{Count, TopDocs};
-use tantivy::index::SegmentId;
 use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{
@@ -33,9 +31,7 @@ use tantivy::{
 use vigil_query::{Expr, Field, Pipe, Query as VQuery};
 
 use crate::error::LogError;
-use crate::index::{
-    Fields, JsonPaths, Translator, register_tokenizers, schema, segment_json_paths,
-};
+use crate::index::{Fields, JsonPathCache, Translator, register_tokenizers, schema};
 use crate::journal::{self, Journal, Position, Record};
 use crate::store::{
     Aggregation, AppendOutcome, Count as ValueCount, Cursor, EventStore, NewEvent, Pivot,
@@ -169,19 +165,10 @@ pub struct EmbeddedStore {
     reader: IndexReader,
     fields: Fields,
     progress: Arc<Progress>,
-    /// The JSON paths of each segment, for values looked for in any field.
-    paths: Mutex<PathCache>,
+    /// The JSON paths of each segment, for numbers and booleans looked for in any field.
+    paths: JsonPathCache,
     /// Journal and index threads, joined on drop.
     threads: Mutex<Vec<JoinHandle<()>>>,
-}
-
-/// The JSON paths of the segments searched last. Segments never change once written, so each
-/// one's paths are read once; the union is rebuilt only when the set of segments changes.
-#[derive(Default)]
-struct PathCache {
-    per_segment: HashMap<SegmentId, Vec<String>>,
-    segments: Vec<SegmentId>,
-    union: JsonPaths,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -367,7 +354,7 @@ impl EmbeddedStore {
             reader,
             fields,
             progress,
-            paths: Mutex::new(PathCache::default()),
+            paths: JsonPathCache::default(),
             threads: Mutex::new(vec![journal_thread, index_thread]),
         })
     }
@@ -400,37 +387,14 @@ impl EmbeddedStore {
     }
 
     /// The translator for queries run on `searcher`'s segments.
-    fn translator(&self, searcher: &Searcher) -> Result<Translator<'_>, LogError> {
-        Ok(Translator {
+    fn translator<'a>(&'a self, searcher: &'a Searcher) -> Translator<'a> {
+        Translator {
             fields: &self.fields,
             index: &self.index,
             now: Utc::now(),
-            paths: self.json_paths(searcher)?,
-        })
-    }
-
-    /// Every JSON path of `searcher`'s segments.
-    fn json_paths(&self, searcher: &Searcher) -> Result<JsonPaths, LogError> {
-        let readers = searcher.segment_readers();
-        let ids: Vec<SegmentId> = readers.iter().map(|r| r.segment_id()).collect();
-        // The cache holds no invariant a panic could break: a poisoned lock is still usable.
-        let mut cache = self.paths.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.segments != ids {
-            cache.per_segment.retain(|id, _| ids.contains(id));
-            for reader in readers {
-                if let std::collections::hash_map::Entry::Vacant(slot) =
-                    cache.per_segment.entry(reader.segment_id())
-                {
-                    slot.insert(segment_json_paths(reader, self.fields.body)?);
-                }
-            }
-            let mut union: Vec<String> = cache.per_segment.values().flatten().cloned().collect();
-            union.sort_unstable();
-            union.dedup();
-            cache.union = union.into();
-            cache.segments = ids;
+            searcher,
+            paths: &self.paths,
         }
-        Ok(cache.union.clone())
     }
 
     fn filter(
@@ -439,7 +403,7 @@ impl EmbeddedStore {
         expr: &Expr,
         range: TimeRange,
     ) -> Result<Box<dyn Query>, LogError> {
-        let t = self.translator(searcher)?;
+        let t = self.translator(searcher);
         let q = t.query(expr)?;
         Ok(match t.window(range.from, range.to) {
             Some(w) => Box::new(BooleanQuery::new(vec![(Occur::Must, q), (Occur::Must, w)])),
@@ -669,7 +633,7 @@ impl EventStore for EmbeddedStore {
 
     fn pivot(&self, request: &PivotRequest) -> Result<Pivot, LogError> {
         let searcher = self.reader.searcher();
-        let t = self.translator(&searcher)?;
+        let t = self.translator(&searcher);
         let matched: Box<dyn Query> = match &request.field {
             Some(field) => t.field_value(field, &request.value)?,
             None => t.any_field_value(&request.value)?,
@@ -770,7 +734,7 @@ impl EventStore for EmbeddedStore {
             ),
             (
                 Occur::Must,
-                self.translator(&searcher)?
+                self.translator(&searcher)
                     .window(None, Some(cutoff))
                     .ok_or_else(|| LogError::Unsupported("no cutoff".into()))?,
             ),

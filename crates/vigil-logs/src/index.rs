@@ -15,9 +15,13 @@
 //! stays in the schema, unwritten, so that indexes created before open unchanged; their events
 //! answer through `body` like new ones.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::ops::Bound as StdBound;
+use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
+use tantivy::index::SegmentId;
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, ExistsQuery, Occur, PhraseQuery, Query, RangeQuery,
     RegexQuery, TermQuery,
@@ -29,7 +33,7 @@ use tantivy::schema::{
 use tantivy::tokenizer::{
     LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
 };
-use tantivy::{DateTime as TDateTime, Index, TantivyDocument, Term};
+use tantivy::{DateTime as TDateTime, Index, Searcher, TantivyDocument, Term};
 use vigil_query::{Bound, Expr, Field, Scalar, Wildcard};
 
 use crate::error::LogError;
@@ -62,13 +66,50 @@ pub(crate) struct Fields {
 }
 
 /// The JSON paths of the events in a set of segments (`user.name`, `Event.System.EventID`),
-/// sorted: where a value "in any field" is looked for.
+/// sorted: where a number or boolean "in any field" is looked for.
 pub(crate) type JsonPaths = std::sync::Arc<[String]>;
+
+/// The JSON paths of the segments searched last. Segments never change once written, so each
+/// one's paths are read once; the union is rebuilt only when the set of segments changes, and
+/// only when a query asks for it.
+#[derive(Default)]
+pub(crate) struct JsonPathCache(Mutex<PathCacheState>);
+
+#[derive(Default)]
+struct PathCacheState {
+    per_segment: HashMap<SegmentId, Vec<String>>,
+    segments: Vec<SegmentId>,
+    union: JsonPaths,
+}
+
+impl JsonPathCache {
+    /// Every JSON path of `searcher`'s segments.
+    pub fn paths(&self, searcher: &Searcher, body: TField) -> Result<JsonPaths, LogError> {
+        let readers = searcher.segment_readers();
+        let ids: Vec<SegmentId> = readers.iter().map(|r| r.segment_id()).collect();
+        // The cache holds no invariant a panic could break: a poisoned lock is still usable.
+        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.segments != ids {
+            cache.per_segment.retain(|id, _| ids.contains(id));
+            for reader in readers {
+                if let Entry::Vacant(slot) = cache.per_segment.entry(reader.segment_id()) {
+                    slot.insert(segment_json_paths(reader, body)?);
+                }
+            }
+            let mut union: Vec<String> = cache.per_segment.values().flatten().cloned().collect();
+            union.sort_unstable();
+            union.dedup();
+            cache.union = union.into();
+            cache.segments = ids;
+        }
+        Ok(cache.union.clone())
+    }
+}
 
 /// The JSON paths indexed in one segment's `body`, found by seeking through its term
 /// dictionary from one path to the next (`path \0 type value` terms sort by path), so the cost
 /// is one seek per path, not one step per term.
-pub(crate) fn segment_json_paths(
+fn segment_json_paths(
     segment: &tantivy::SegmentReader,
     body: TField,
 ) -> Result<Vec<String>, LogError> {
@@ -245,8 +286,10 @@ pub(crate) struct Translator<'a> {
     pub fields: &'a Fields,
     pub index: &'a Index,
     pub now: DateTime<Utc>,
-    /// The JSON paths of the segments the query will run on.
-    pub paths: JsonPaths,
+    /// The segments the query will run on.
+    pub searcher: &'a Searcher,
+    /// Their JSON paths, read when a query needs them.
+    pub paths: &'a JsonPathCache,
 }
 
 type Q = Box<dyn Query>;
@@ -394,7 +437,7 @@ impl Translator<'_> {
         let lower = value.to_lowercase();
         let mut parts = vec![self.any_path_text(&escape_regex_bytes(lower.as_bytes()))?];
         if value.parse::<f64>().is_ok_and(f64::is_finite) || value.parse::<bool>().is_ok() {
-            for path in self.paths.iter() {
+            for path in self.paths.paths(self.searcher, self.fields.body)?.iter() {
                 parts.extend(self.json_typed_values(path, value));
             }
         }

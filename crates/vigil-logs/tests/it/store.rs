@@ -221,7 +221,7 @@ fn pivots_find_a_value_in_every_service() {
             "pc-9",
             "contoso",
             9,
-            r#"{"name":"e6","process":{"parent":{"hash":"ABC123"}},"größe":"Zürich (Kreis 1)"}"#,
+            r#"{"name":"e6","process":{"parent":{"hash":"ABC123","pid":987654}},"größe":"Zürich (Kreis 1)"}"#,
         )])
         .expect("append");
     store.refresh().expect("refresh");
@@ -234,6 +234,16 @@ fn pivots_find_a_value_in_every_service() {
         })
         .expect("pivot");
     assert_eq!(later.total, 1);
+    // A number in any field is looked up under each path: the paths of the new segment count.
+    let pid = store
+        .pivot(&PivotRequest {
+            field: None,
+            value: "987654".into(),
+            range: TimeRange::default(),
+            limit: 10,
+        })
+        .expect("pivot");
+    assert_eq!(pid.total, 1);
     // Values and paths beyond ASCII, whole and case-insensitively, and by wildcard.
     let city = store
         .pivot(&PivotRequest {
