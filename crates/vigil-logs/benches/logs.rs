@@ -175,6 +175,10 @@ fn main() {
             Box::new(|r: &mut Rng| WORDS[r.below(12) as usize].to_string()),
         ),
         (
+            "free-text number (bytes)",
+            Box::new(|r: &mut Rng| r.below(100_000).to_string()),
+        ),
+        (
             "phrase (\"password for\")",
             Box::new(|_| "\"password for\"".to_string()),
         ),

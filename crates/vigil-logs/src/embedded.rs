@@ -25,13 +25,12 @@ use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{
-    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument,
-    Term,
+    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
 };
 use vigil_query::{Expr, Field, Pipe, Query as VQuery};
 
 use crate::error::LogError;
-use crate::index::{Fields, JsonPathCache, Translator, register_tokenizers, schema};
+use crate::index::{Fields, Translator, register_tokenizers, schema};
 use crate::journal::{self, Journal, Position, Record};
 use crate::store::{
     Aggregation, AppendOutcome, Count as ValueCount, Cursor, EventStore, NewEvent, Pivot,
@@ -165,8 +164,6 @@ pub struct EmbeddedStore {
     reader: IndexReader,
     fields: Fields,
     progress: Arc<Progress>,
-    /// The JSON paths of each segment, for numbers and booleans looked for in any field.
-    paths: JsonPathCache,
     /// Journal and index threads, joined on drop.
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -354,7 +351,6 @@ impl EmbeddedStore {
             reader,
             fields,
             progress,
-            paths: JsonPathCache::default(),
             threads: Mutex::new(vec![journal_thread, index_thread]),
         })
     }
@@ -386,24 +382,16 @@ impl EmbeddedStore {
             .map_err(LogError::Closed)
     }
 
-    /// The translator for queries run on `searcher`'s segments.
-    fn translator<'a>(&'a self, searcher: &'a Searcher) -> Translator<'a> {
+    fn translator(&self) -> Translator<'_> {
         Translator {
             fields: &self.fields,
             index: &self.index,
             now: Utc::now(),
-            searcher,
-            paths: &self.paths,
         }
     }
 
-    fn filter(
-        &self,
-        searcher: &Searcher,
-        expr: &Expr,
-        range: TimeRange,
-    ) -> Result<Box<dyn Query>, LogError> {
-        let t = self.translator(searcher);
+    fn filter(&self, expr: &Expr, range: TimeRange) -> Result<Box<dyn Query>, LogError> {
+        let t = self.translator();
         let q = t.query(expr)?;
         Ok(match t.window(range.from, range.to) {
             Some(w) => Box::new(BooleanQuery::new(vec![(Occur::Must, q), (Occur::Must, w)])),
@@ -564,7 +552,7 @@ impl EventStore for EmbeddedStore {
             ));
         }
         let searcher = self.reader.searcher();
-        let base = self.filter(&searcher, &request.query.filter, request.range)?;
+        let base = self.filter(&request.query.filter, request.range)?;
         let newest_first =
             TopDocs::with_limit(request.limit + 1).order_by_u64_field("order", Order::Desc);
         // The first page counts and collects in one pass; later pages count the whole result
@@ -615,7 +603,7 @@ impl EventStore for EmbeddedStore {
             Pipe::Top { n, .. } => (*n).min(10_000),
         };
         let searcher = self.reader.searcher();
-        let q = self.filter(&searcher, &query.filter, range)?;
+        let q = self.filter(&query.filter, range)?;
         let (total, value) = self.run_aggs(
             &searcher,
             &*q,
@@ -633,7 +621,7 @@ impl EventStore for EmbeddedStore {
 
     fn pivot(&self, request: &PivotRequest) -> Result<Pivot, LogError> {
         let searcher = self.reader.searcher();
-        let t = self.translator(&searcher);
+        let t = self.translator();
         let matched: Box<dyn Query> = match &request.field {
             Some(field) => t.field_value(field, &request.value)?,
             None => t.any_field_value(&request.value)?,
@@ -734,7 +722,7 @@ impl EventStore for EmbeddedStore {
             ),
             (
                 Occur::Must,
-                self.translator(&searcher)
+                self.translator()
                     .window(None, Some(cutoff))
                     .ok_or_else(|| LogError::Unsupported("no cutoff".into()))?,
             ),

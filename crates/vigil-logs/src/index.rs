@@ -8,23 +8,20 @@
 //! positions: free text and phrases).
 //!
 //! A value in any field (pivots, free text, field-less wildcards) is looked up whole under every
-//! JSON path: text with one automaton over `body`'s terms (any path, then the value), numbers
-//! and booleans with a term per path the searched segments hold ([`JsonPaths`], read from their
-//! term dictionaries). So each value is one term: the `values` field that once held every value again cost about a
-//! third of the indexing time, and a value of one word is not repeated among the words. `values`
+//! JSON path with one automaton over `body`'s term dictionary: any path, then the value (text,
+//! or the typed terms of the number or boolean it spells, [`AnyPathValue`]). So each value is
+//! one term: the `values` field that once held every value again cost about a third of the
+//! indexing time, and a value of one word is not repeated among the words. `values`
 //! stays in the schema, unwritten, so that indexes created before open unchanged; their events
 //! answer through `body` like new ones.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::ops::Bound as StdBound;
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tantivy::index::SegmentId;
 use tantivy::query::{
-    AllQuery, BooleanQuery, EmptyQuery, ExistsQuery, Occur, PhraseQuery, Query, RangeQuery,
-    RegexQuery, TermQuery,
+    AllQuery, AutomatonWeight, BooleanQuery, EmptyQuery, EnableScoring, ExistsQuery, Occur,
+    PhraseQuery, Query, RangeQuery, RegexQuery, TermQuery, Weight,
 };
 use tantivy::schema::{
     FAST, Field as TField, INDEXED, IndexRecordOption, JsonObjectOptions, STORED, STRING, Schema,
@@ -33,7 +30,7 @@ use tantivy::schema::{
 use tantivy::tokenizer::{
     LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
 };
-use tantivy::{DateTime as TDateTime, Index, Searcher, TantivyDocument, Term};
+use tantivy::{DateTime as TDateTime, Index, TantivyDocument, Term};
 use vigil_query::{Bound, Expr, Field, Scalar, Wildcard};
 
 use crate::error::LogError;
@@ -65,85 +62,108 @@ pub(crate) struct Fields {
     pub text: TField,
 }
 
-/// The JSON paths of the events in a set of segments (`user.name`, `Event.System.EventID`),
-/// sorted: where a number or boolean "in any field" is looked for.
-pub(crate) type JsonPaths = std::sync::Arc<[String]>;
-
-/// The JSON paths of the segments searched last. Segments never change once written, so each
-/// one's paths are read once; the union is rebuilt only when the set of segments changes, and
-/// only when a query asks for it.
-#[derive(Default)]
-pub(crate) struct JsonPathCache(Mutex<PathCacheState>);
-
-#[derive(Default)]
-struct PathCacheState {
-    per_segment: HashMap<SegmentId, Vec<String>>,
-    segments: Vec<SegmentId>,
-    union: JsonPaths,
-}
-
-impl JsonPathCache {
-    /// Every JSON path of `searcher`'s segments.
-    pub fn paths(&self, searcher: &Searcher, body: TField) -> Result<JsonPaths, LogError> {
-        let readers = searcher.segment_readers();
-        let ids: Vec<SegmentId> = readers.iter().map(|r| r.segment_id()).collect();
-        // The cache holds no invariant a panic could break: a poisoned lock is still usable.
-        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.segments != ids {
-            cache.per_segment.retain(|id, _| ids.contains(id));
-            for reader in readers {
-                if let Entry::Vacant(slot) = cache.per_segment.entry(reader.segment_id()) {
-                    slot.insert(segment_json_paths(reader, body)?);
-                }
-            }
-            let mut union: Vec<String> = cache.per_segment.values().flatten().cloned().collect();
-            union.sort_unstable();
-            union.dedup();
-            cache.union = union.into();
-            cache.segments = ids;
-        }
-        Ok(cache.union.clone())
-    }
-}
-
-/// The JSON paths indexed in one segment's `body`, found by seeking through its term
-/// dictionary from one path to the next (`path \0 type value` terms sort by path), so the cost
-/// is one seek per path, not one step per term.
-fn segment_json_paths(
-    segment: &tantivy::SegmentReader,
-    body: TField,
-) -> Result<Vec<String>, LogError> {
-    let inverted = segment.inverted_index(body)?;
-    let mut paths = Vec::new();
-    let mut from: Vec<u8> = Vec::new();
-    loop {
-        let mut terms = inverted
-            .terms()
-            .range()
-            .ge(&from)
-            .into_stream()
-            .map_err(tantivy::TantivyError::from)?;
-        if !terms.advance() {
-            break;
-        }
-        let key = terms.key();
-        let Some(end) = key.iter().position(|&b| b == JSON_END_OF_PATH) else {
-            break;
-        };
-        let path = &key[..end];
-        paths.push(String::from_utf8_lossy(path).replace(JSON_PATH_SEPARATOR, "."));
-        // Past every term of this path: the byte after the end-of-path marker.
-        from.clear();
-        from.extend_from_slice(path);
-        from.push(JSON_END_OF_PATH + 1);
-    }
-    Ok(paths)
-}
-
 /// How Tantivy writes JSON paths in terms: segments joined by \u{1}, then \0, the type byte
 /// and the value.
 const JSON_END_OF_PATH: u8 = 0;
-const JSON_PATH_SEPARATOR: char = '\u{1}';
+
+/// An automaton over `body`'s term dictionary accepting the terms of any JSON path whose
+/// typed value is one of `suffixes` (each the end-of-path marker, the type byte and the value
+/// as Tantivy serialises it): a number or boolean looked for in any field. Typed values are
+/// binary, so a regex cannot spell them; this walks the dictionary once, however many paths
+/// it holds, where a term per path would grow with every new key the events bring.
+#[derive(Debug)]
+struct AnyPathValue {
+    suffixes: Vec<Vec<u8>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum AnyPathState {
+    /// Within the path: no end-of-path marker read yet.
+    Path,
+    /// The first `len` bytes of every suffix whose bit is set in `alive` were read.
+    Suffix {
+        len: usize,
+        alive: u32,
+    },
+    Dead,
+}
+
+impl AnyPathValue {
+    /// `None` when there is nothing to look for (or too much for the state's bit set).
+    fn new(suffixes: Vec<Vec<u8>>) -> Option<AnyPathValue> {
+        (!suffixes.is_empty()
+            && suffixes.len() <= u32::BITS as usize
+            && suffixes
+                .iter()
+                .all(|s| s.first() == Some(&JSON_END_OF_PATH)))
+        .then_some(AnyPathValue { suffixes })
+    }
+
+    fn step(&self, alive: u32, len: usize, byte: u8) -> AnyPathState {
+        let mut next = 0;
+        for (i, suffix) in self.suffixes.iter().enumerate() {
+            if alive & (1 << i) != 0 && suffix.get(len) == Some(&byte) {
+                next |= 1 << i;
+            }
+        }
+        if next == 0 {
+            AnyPathState::Dead
+        } else {
+            AnyPathState::Suffix {
+                len: len + 1,
+                alive: next,
+            }
+        }
+    }
+}
+
+impl tantivy_fst::Automaton for AnyPathValue {
+    type State = AnyPathState;
+
+    fn start(&self) -> AnyPathState {
+        AnyPathState::Path
+    }
+
+    fn is_match(&self, state: &AnyPathState) -> bool {
+        match *state {
+            AnyPathState::Suffix { len, alive } => self
+                .suffixes
+                .iter()
+                .enumerate()
+                .any(|(i, s)| alive & (1 << i) != 0 && s.len() == len),
+            _ => false,
+        }
+    }
+
+    fn can_match(&self, state: &AnyPathState) -> bool {
+        !matches!(state, AnyPathState::Dead)
+    }
+
+    fn accept(&self, state: &AnyPathState, byte: u8) -> AnyPathState {
+        match *state {
+            AnyPathState::Path if byte == JSON_END_OF_PATH => self.step(u32::MAX, 0, byte),
+            AnyPathState::Path => AnyPathState::Path,
+            AnyPathState::Suffix { len, alive } => self.step(alive, len, byte),
+            AnyPathState::Dead => AnyPathState::Dead,
+        }
+    }
+}
+
+/// The query for an [`AnyPathValue`] automaton over a field.
+#[derive(Clone, Debug)]
+struct AnyPathValueQuery {
+    field: TField,
+    automaton: Arc<AnyPathValue>,
+}
+
+impl Query for AnyPathValueQuery {
+    fn weight(&self, _: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(AutomatonWeight::<AnyPathValue>::new(
+            self.field,
+            self.automaton.clone(),
+        )))
+    }
+}
 
 pub(crate) fn schema() -> Schema {
     let mut builder = Schema::builder();
@@ -286,10 +306,6 @@ pub(crate) struct Translator<'a> {
     pub fields: &'a Fields,
     pub index: &'a Index,
     pub now: DateTime<Utc>,
-    /// The segments the query will run on.
-    pub searcher: &'a Searcher,
-    /// Their JSON paths, read when a query needs them.
-    pub paths: &'a JsonPathCache,
 }
 
 type Q = Box<dyn Query>;
@@ -431,15 +447,22 @@ impl Translator<'_> {
     }
 
     /// `value` as the whole value of any JSON path, as `path:value` would find it under each:
-    /// the text with one automaton over every path's terms, and the number or boolean it
-    /// spells (typed terms are binary) with a term per path.
+    /// the text, and the number or boolean it spells, each with one automaton over every
+    /// path's terms.
     pub fn any_field_value(&self, value: &str) -> Result<Q, LogError> {
         let lower = value.to_lowercase();
         let mut parts = vec![self.any_path_text(&escape_regex_bytes(lower.as_bytes()))?];
-        if value.parse::<f64>().is_ok_and(f64::is_finite) || value.parse::<bool>().is_ok() {
-            for path in self.paths.paths(self.searcher, self.fields.body)?.iter() {
-                parts.extend(self.json_typed_values(path, value));
-            }
+        // The typed terms of a placeholder path, less the path: what follows any path.
+        let suffixes = self
+            .json_typed_terms("p", value)
+            .iter()
+            .map(|t| t.serialized_value_bytes()[1..].to_vec())
+            .collect();
+        if let Some(automaton) = AnyPathValue::new(suffixes) {
+            parts.push(Box::new(AnyPathValueQuery {
+                field: self.fields.body,
+                automaton: Arc::new(automaton),
+            }));
         }
         Ok(any_of(parts))
     }
@@ -502,21 +525,21 @@ impl Translator<'_> {
         let mut text = self.json_term(path);
         text.append_type_and_str(&value.to_lowercase());
         let mut parts = vec![term(text)];
-        parts.extend(self.json_typed_values(path, value));
+        parts.extend(self.json_typed_terms(path, value).into_iter().map(term));
         any_of(parts)
     }
 
     /// The number or boolean `value` spells, as terms of `path` (none when it spells neither).
-    fn json_typed_values(&self, path: &str, value: &str) -> Vec<Q> {
-        let mut parts = Vec::new();
+    fn json_typed_terms(&self, path: &str, value: &str) -> Vec<Term> {
+        let mut terms = Vec::new();
         if let Ok(n) = value.parse::<i64>() {
             let mut t = self.json_term(path);
             t.append_type_and_fast_value(n);
-            parts.push(term(t));
+            terms.push(t);
             if let Ok(u) = u64::try_from(n) {
                 let mut t = self.json_term(path);
                 t.append_type_and_fast_value(u);
-                parts.push(term(t));
+                terms.push(t);
             }
         }
         if let Ok(x) = value.parse::<f64>()
@@ -524,14 +547,14 @@ impl Translator<'_> {
         {
             let mut t = self.json_term(path);
             t.append_type_and_fast_value(x);
-            parts.push(term(t));
+            terms.push(t);
         }
         if let Ok(b) = value.parse::<bool>() {
             let mut t = self.json_term(path);
             t.append_type_and_fast_value(b);
-            parts.push(term(t));
+            terms.push(t);
         }
-        parts
+        terms
     }
 
     fn wildcard(&self, field: &Field, pattern: &Wildcard) -> Result<Q, LogError> {

@@ -221,13 +221,31 @@ fn pivots_find_a_value_in_every_service() {
             "pc-9",
             "contoso",
             9,
-            r#"{"name":"e6","process":{"parent":{"hash":"ABC123","pid":987654}},"größe":"Zürich (Kreis 1)"}"#,
+            r#"{"name":"e6","process":{"parent":{"hash":"ABC123","pid":987654,"elevated":true,"delta":-3}},"größe":"Zürich (Kreis 1)"}"#,
         )])
         .expect("append");
     store.refresh().expect("refresh");
     assert_eq!(anywhere("abc123"), 1);
-    // A number in any field is looked up under each path: the paths of the new segment count.
-    assert_eq!(anywhere("987654"), 1);
+    // Numbers and booleans under a path only the new segment holds.
+    for value in ["987654", "true", "-3"] {
+        assert_eq!(anywhere(value), 1, "{value}");
+    }
+    // However many distinct keys the events bring, a value is one lookup over all of them.
+    let many_keys: Vec<_> = (0..300)
+        .map(|i| {
+            crate::support::event(
+                "edr",
+                "pc-9",
+                "contoso",
+                10,
+                &format!(r#"{{"name":"k{i}","extra":{{"key_{i}":{}}}}}"#, 500_000 + i),
+            )
+        })
+        .collect();
+    store.append(many_keys).expect("append");
+    store.refresh().expect("refresh");
+    assert_eq!(anywhere("500299"), 1);
+    assert_eq!(anywhere("500300"), 0);
     // Values and paths beyond ASCII, whole and case-insensitively, and by wildcard.
     assert_eq!(anywhere("ZÜRICH (KREIS 1)"), 1);
     assert_eq!(crate::support::names(&store, "zür*"), vec!["e6"]);
