@@ -18,6 +18,7 @@ use vigil_sigma::{
 };
 
 use crate::correlate::{CompiledCorrelation, compile_correlation};
+use crate::literal;
 use crate::mapping::{
     ChannelTarget, category_targets, productless_category_targets, service_channels,
 };
@@ -161,12 +162,9 @@ pub(crate) struct Prefilter {
     pub fields: Box<[u32]>,
 }
 
-/// How good a set of alternative needles is as a prefilter: its shortest needle first (a
-/// longer needle is rarer; beyond [`RARE_ENOUGH`] bytes they are all rare), then fewer
-/// alternatives.
+/// [`literal::prefilter_score`] of a set of alternative needles.
 fn needle_score(set: &[Needle]) -> (usize, std::cmp::Reverse<usize>) {
-    let shortest = set.iter().map(|n| n.text.len()).min().unwrap_or(0);
-    (shortest.min(RARE_ENOUGH), std::cmp::Reverse(set.len()))
+    literal::prefilter_score(set.iter().map(|n| n.text.len()))
 }
 
 /// The fields in any of `parts` (sorted, once each).
@@ -187,9 +185,6 @@ fn common(mut parts: impl Iterator<Item = Vec<u32>>) -> Vec<u32> {
     }
     common
 }
-
-/// Needles of at least this many bytes count as equally rare when choosing a prefilter.
-const RARE_ENOUGH: usize = 8;
 
 /// At most this many sets are checked besides the one that triggers a variant.
 const MAX_ALSO: usize = 3;

@@ -11,6 +11,8 @@
 //! ASCII letter with a non-ASCII one (`ſ` with `s`); the matcher therefore treats these
 //! needles as found in any value that is not ASCII (see `FieldAutomaton::fuzzy`).
 
+use std::cmp::Reverse;
+
 use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// Needles shorter than this would be found in most values and rule nothing out.
@@ -60,11 +62,20 @@ fn finish(mut set: Vec<String>) -> Vec<String> {
     set
 }
 
-/// How good a set of alternatives is as a prefilter: its shortest needle first (longer
-/// needles are rarer), then fewer alternatives.
-fn score(set: &[String]) -> (usize, std::cmp::Reverse<usize>) {
-    let shortest = set.iter().map(String::len).min().unwrap_or(0);
-    (shortest, std::cmp::Reverse(set.len()))
+/// Needles of at least this many bytes count as equally rare when choosing a prefilter.
+const RARE_ENOUGH: usize = 8;
+
+/// How good a set of alternative needles, given by their lengths, is as a prefilter: its
+/// shortest needle first (a longer needle is rarer; beyond [`RARE_ENOUGH`] bytes they are all
+/// rare), then fewer alternatives. Higher is better.
+pub(crate) fn prefilter_score(lengths: impl Iterator<Item = usize>) -> (usize, Reverse<usize>) {
+    let (shortest, count) = lengths.fold((usize::MAX, 0), |(s, c), l| (s.min(l), c + 1));
+    let shortest = if count == 0 { 0 } else { shortest };
+    (shortest.min(RARE_ENOUGH), Reverse(count))
+}
+
+fn score(set: &[String]) -> (usize, Reverse<usize>) {
+    prefilter_score(set.iter().map(String::len))
 }
 
 fn better(a: Option<Vec<String>>, b: Vec<String>) -> Option<Vec<String>> {
