@@ -5,8 +5,8 @@ use vigil_notify::{
     DeliveryStatus, Notifier, NotifierConfig, Outcome, SmtpConfig, Target, TargetRecord,
 };
 
-use crate::receivers::{SmtpReceiver, closed_port};
 use crate::{config, notification};
+use vigil_testkit::{SmtpReceiver, closed_port};
 
 fn notifier(port: u16, html: bool) -> Notifier {
     let mut smtp = SmtpConfig::plain("127.0.0.1", port, "Vigil Alerts <vigil@alerts.example.org>");

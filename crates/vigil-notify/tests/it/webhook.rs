@@ -8,7 +8,9 @@ use vigil_notify::{
     TargetRecord, WebhookFormat,
 };
 
-use crate::receivers::{HttpReceiver, Reply, closed_port};
+use vigil_testkit::closed_port;
+
+use crate::receivers::{HttpReceiver, Reply};
 use crate::{config, notification};
 
 fn hook(receiver: &HttpReceiver, format: WebhookFormat) -> Target {

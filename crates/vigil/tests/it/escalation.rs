@@ -6,9 +6,11 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use vigil_testkit::SmtpReceiver;
 
 use crate::support::{Server, admin_token, ok};
 
@@ -71,80 +73,6 @@ fn webhook_receiver() -> (u16, Seen) {
     (port, seen)
 }
 
-/// Debian's aiosmtpd on a free port writing each message to DIR/N.eml; killed on drop.
-struct Smtp {
-    port: u16,
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl Smtp {
-    fn start() -> Smtp {
-        let dir = tempfile::tempdir().unwrap();
-        let script = dir.path().join("smtpd.py");
-        std::fs::write(
-            &script,
-            r#"
-import asyncio, os, sys
-from aiosmtpd.smtp import SMTP
-class H:
-    n = 0
-    async def handle_DATA(self, server, session, envelope):
-        H.n += 1
-        p = os.path.join(sys.argv[1], f"{H.n}.eml")
-        open(p + ".tmp", "wb").write(envelope.original_content or envelope.content)
-        os.rename(p + ".tmp", p)
-        return "250 OK"
-async def main():
-    s = await asyncio.get_running_loop().create_server(lambda: SMTP(H(), hostname="smtp.test"), "127.0.0.1", 0)
-    print(s.sockets[0].getsockname()[1], flush=True)
-    await s.serve_forever()
-asyncio.run(main())
-"#,
-        )
-        .unwrap();
-        let python = ["/usr/bin/python3", "python3"]
-            .into_iter()
-            .find(|p| {
-                Command::new(p)
-                    .args(["-c", "import aiosmtpd"])
-                    .status()
-                    .is_ok_and(|s| s.success())
-            })
-            .expect(
-                "no python3 with aiosmtpd: apt-get install -y python3-aiosmtpd (as .ci/run does)",
-            );
-        let mut child = Command::new(python)
-            .arg(&script)
-            .arg(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line.trim().parse().expect("aiosmtpd did not start");
-        Smtp { port, child, dir }
-    }
-
-    fn messages(&self) -> Vec<String> {
-        (1..)
-            .map(|n| self.dir.path().join(format!("{n}.eml")))
-            .take_while(|p| p.exists())
-            .map(|p| std::fs::read_to_string(p).unwrap())
-            .collect()
-    }
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !ready() {
@@ -161,7 +89,7 @@ fn a_detection_pages_the_owning_on_call_escalates_across_a_restart_and_stops_on_
     std::fs::create_dir(&rules).unwrap();
     std::fs::write(rules.join("r.yml"), RULE).unwrap();
     let (hook_port, hooks) = webhook_receiver();
-    let smtp = Smtp::start();
+    let smtp = SmtpReceiver::start();
     let token = admin_token(&data, "admin", "ops");
     let serve_args = |smtp_port: u16| {
         vec![
@@ -251,7 +179,7 @@ services:
         page["ack_url"].as_str().unwrap().contains("/ack/ALR-1?t="),
         "{page}"
     );
-    let mail = &smtp.messages()[0];
+    let (mail, _envelope) = &smtp.messages()[0];
     assert!(
         mail.contains("Subject: [SEV2] Credential dumping tool (ALR-1)")
             && mail.contains("alice@example.com"),

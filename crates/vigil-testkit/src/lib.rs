@@ -1,0 +1,137 @@
+//! Real receivers for the integration tests of several crates (principle: real parts, not
+//! mocks): Debian's aiosmtpd as a child process on a free loopback port.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// aiosmtpd on a free loopback port, killed on drop. RCPT to `reject…@` is refused with 550,
+/// to `tempfail…@` with 451; each accepted message is written to `N.eml` with its envelope in
+/// `N.json`.
+pub struct SmtpReceiver {
+    pub port: u16,
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+const SERVER: &str = r#"
+import asyncio, json, os, sys
+from aiosmtpd.smtp import SMTP
+
+class Handler:
+    def __init__(self, out):
+        self.out = out
+        self.count = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("reject"):
+            return "550 5.1.1 No such user here"
+        if address.startswith("tempfail"):
+            return "451 4.3.0 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        base = os.path.join(self.out, str(self.count))
+        with open(base + ".json.tmp", "w") as f:
+            json.dump({"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos}, f)
+        with open(base + ".eml.tmp", "wb") as f:
+            f.write(envelope.original_content or envelope.content)
+        os.rename(base + ".json.tmp", base + ".json")
+        os.rename(base + ".eml.tmp", base + ".eml")
+        return "250 2.0.0 Message accepted"
+
+async def main():
+    handler = Handler(sys.argv[1])
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(handler, hostname="smtp.test"), "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+
+asyncio.run(main())
+"#;
+
+impl SmtpReceiver {
+    pub fn start() -> Self {
+        let python = python_with_aiosmtpd();
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("smtpd.py");
+        std::fs::write(&script, SERVER).unwrap();
+        let mail = dir.path().join("mail");
+        std::fs::create_dir(&mail).unwrap();
+        let log = std::fs::File::create(dir.path().join("smtpd.log")).unwrap();
+        let mut child = Command::new(&python)
+            .arg(&script)
+            .arg(&mail)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        // The first line is the port, once the socket listens; EOF if the server died.
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let Ok(port) = line.trim().parse() else {
+            let _ = child.kill();
+            let _ = child.wait();
+            let log = std::fs::read_to_string(dir.path().join("smtpd.log")).unwrap_or_default();
+            panic!("aiosmtpd did not start: {log}");
+        };
+        SmtpReceiver { port, child, dir }
+    }
+
+    fn mail_dir(&self) -> PathBuf {
+        self.dir.path().join("mail")
+    }
+
+    /// Every accepted message as (raw message, envelope), in order of arrival.
+    pub fn messages(&self) -> Vec<(String, serde_json::Value)> {
+        let mut out = Vec::new();
+        for n in 1.. {
+            let eml = self.mail_dir().join(format!("{n}.eml"));
+            if !eml.exists() {
+                break;
+            }
+            let envelope = read_json(&self.mail_dir().join(format!("{n}.json")));
+            out.push((std::fs::read_to_string(eml).unwrap(), envelope));
+        }
+        out
+    }
+}
+
+impl Drop for SmtpReceiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Debian's python3-aiosmtpd lives in /usr/bin/python3's dist-packages, which a `python3`
+/// earlier on PATH (pyenv) does not see.
+fn python_with_aiosmtpd() -> String {
+    for python in ["/usr/bin/python3", "python3"] {
+        let found = Command::new(python)
+            .args(["-c", "import aiosmtpd"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if found {
+            return python.to_owned();
+        }
+    }
+    panic!("no python3 with aiosmtpd: apt-get install -y python3-aiosmtpd (as .ci/run does)");
+}
+
+/// A loopback port with nothing listening on it.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
