@@ -1,9 +1,10 @@
 //! `AppState`: what every handler shares — the settings, the incident store and the ingest
 //! path with its log store.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use vigil_ingest::Ingestor;
+use vigil_oncall::ValidOrg;
 use vigil_store::Store;
 
 use crate::settings::Settings;
@@ -21,6 +22,29 @@ pub struct AppState {
     pub ingestor: Arc<Ingestor>,
     /// The rate limit of the reporting form.
     pub report_limiter: Arc<crate::report::ReportLimiter>,
+    /// The organisation document last read, validated.
+    pub org: Arc<OrgCache>,
+}
+
+/// The organisation in force, validated (its schedules resolved) once per version rather than
+/// on every on-call question. Keyed by the stored version number, which grows with each
+/// change, so a document applied through another server is picked up on the next request.
+#[derive(Default)]
+pub struct OrgCache(Mutex<Option<(i64, Arc<ValidOrg>)>>);
+
+impl OrgCache {
+    /// The validated document of `version`, if it is the one held.
+    pub fn get(&self, version: i64) -> Option<Arc<ValidOrg>> {
+        // Holds no invariant a panic could break: a poisoned lock is still usable.
+        let held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        held.as_ref()
+            .filter(|(v, _)| *v == version)
+            .map(|(_, org)| org.clone())
+    }
+
+    pub fn put(&self, version: i64, org: Arc<ValidOrg>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((version, org));
+    }
 }
 
 impl AppState {
@@ -31,6 +55,7 @@ impl AppState {
             store,
             ingestor,
             report_limiter: Arc::default(),
+            org: Arc::default(),
         }
     }
 }

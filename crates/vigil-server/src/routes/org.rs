@@ -2,6 +2,8 @@
 //! one declarative document, and the on-call questions asked of it: who is on call for a team
 //! (or a service's owning team) now or at any time, and where coverage has gaps.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -76,16 +78,20 @@ pub async fn get(
     Ok(Json(state_of(version, false, doc.document())))
 }
 
-async fn current(state: &AppState) -> Result<(OrgVersion, ValidOrg), ApiError> {
+async fn current(state: &AppState) -> Result<(OrgVersion, Arc<ValidOrg>), ApiError> {
     let Some(version) = state.store.current_org().await.map_err(store_error)? else {
         return Err(ApiError::new(
             ErrorCode::NotFound,
             "no organisation is configured yet; describe people, teams and schedules in org.yaml and run `vigil apply -f org.yaml`",
         ));
     };
+    if let Some(valid) = state.org.get(version.version) {
+        return Ok((version, valid));
+    }
     let doc: OrgDocument =
         serde_json::from_value(version.document.clone()).map_err(ApiError::internal)?;
-    let valid = doc.validate().map_err(ApiError::internal)?;
+    let valid = Arc::new(doc.validate().map_err(ApiError::internal)?);
+    state.org.put(version.version, valid.clone());
     Ok((version, valid))
 }
 

@@ -156,6 +156,18 @@ async fn the_organisation_is_applied_whole_and_answers_who_is_on_call() {
     let (status, _) = get(url("/oncall/coverage?days=0"), app.viewer_token()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
+    // A changed document is in force from the next question on: bob now takes the first week.
+    let mut swapped = org();
+    swapped["teams"][0]["schedules"][0]["layers"][0]["people"] = json!(["bob", "alice"]);
+    let (_, applied) = put(swapped, app.admin_token.clone()).await;
+    assert_eq!(applied["version"], 2, "{applied}");
+    let (_, now) = get(
+        url("/oncall?team=payments-secops&at=2026-12-01T12:00:00Z"),
+        app.viewer_token(),
+    )
+    .await;
+    assert_eq!(now["schedules"][0]["person"], "bob", "{now}");
+
     // The change is in the audit trail.
     let (_, audit) = get(url("/audit"), app.admin_token.clone()).await;
     assert!(audit.to_string().contains("org.apply"));
