@@ -66,21 +66,3 @@ pub fn required_text(field: &'static str, value: &str) -> Result<String, DomainE
     }
     Ok(t.to_owned())
 }
-
-#[cfg(test)]
-mod tidy {
-    /// The domain stays pure: its manifest must not gain I/O, async, SQL or HTTP crates.
-    #[test]
-    fn core_has_no_io_dependencies() {
-        let manifest = include_str!("../Cargo.toml");
-        for banned in ["tokio", "axum", "sqlx", "reqwest", "hyper", "tower"] {
-            let found = manifest
-                .lines()
-                .any(|l| l.trim_start().starts_with(banned) && l.contains('='));
-            assert!(
-                !found,
-                "vigil-core must not depend on {banned}; keep I/O in the outer crates"
-            );
-        }
-    }
-}

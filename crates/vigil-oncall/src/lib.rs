@@ -106,21 +106,3 @@ pub use timeline::{
 };
 pub use validate::{MAX_SHIFT, MIN_SHIFT, ValidSchedule};
 pub use zone::{local_to_timestamp, time_zone};
-
-#[cfg(test)]
-mod tidy {
-    /// The domain stays pure: its manifest must not gain I/O, async, SQL or HTTP crates.
-    #[test]
-    fn oncall_has_no_io_dependencies() {
-        let manifest = include_str!("../Cargo.toml");
-        for banned in ["tokio", "axum", "sqlx", "reqwest", "hyper", "tower"] {
-            let found = manifest
-                .lines()
-                .any(|l| l.trim_start().starts_with(banned) && l.contains('='));
-            assert!(
-                !found,
-                "vigil-oncall must not depend on {banned}; keep I/O in the outer crates"
-            );
-        }
-    }
-}

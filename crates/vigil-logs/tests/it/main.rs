@@ -4,4 +4,3 @@ mod crash;
 mod queries;
 mod store;
 mod support;
-mod tidy;

@@ -1,4 +1,3 @@
 //! Integration tests of the query language: one binary, a module per area.
 
 mod cases;
-mod tidy;

@@ -4,6 +4,7 @@ mod cli;
 mod durability;
 mod escalation;
 mod hunt;
+mod layers;
 mod logs;
 mod oncall;
 mod support;
