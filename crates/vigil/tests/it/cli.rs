@@ -164,11 +164,7 @@ fn sigkill_during_creates_leaves_only_complete_incidents() {
     let data = dir.path().join("data");
     let token = admin_token(&data, "responder", "rita");
     let mut server = Server::start(&data);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = crate::support::runtime();
     let client = vigil_client::Client::new(&server.url)
         .unwrap()
         .with_token(&token);

@@ -42,11 +42,7 @@ fn acknowledged_events_survive_sigkill() {
     let data = dir.path().join("data");
     let token = admin_token(&data, "admin", "ops");
     let mut server = Server::start(&data);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = crate::support::runtime();
     let url = server.url.clone();
     let acked: Vec<usize> = runtime.block_on(async {
         let http = reqwest::Client::new();

@@ -3,19 +3,7 @@
 
 use std::path::Path;
 
-use crate::support::{ok, run};
-
-const RULE_MEDIUM: &str = r#"title: Whoami Run
-id: 11111111-1111-1111-1111-111111111111
-level: medium
-logsource:
-    product: windows
-    category: process_creation
-detection:
-    selection:
-        Image|endswith: '\whoami.exe'
-    condition: selection
-"#;
+use crate::support::{RULE_WHOAMI, ok, run};
 
 const RULE_HIGH: &str = r#"title: Mimikatz Command Line
 id: 22222222-2222-2222-2222-222222222222
@@ -54,7 +42,7 @@ fn sysmon1(record: u64, time: &str, image: &str, cmd: &str) -> String {
 
 fn fixture(dir: &Path) {
     std::fs::create_dir(dir.join("rules")).unwrap();
-    std::fs::write(dir.join("rules/whoami.yml"), RULE_MEDIUM).unwrap();
+    std::fs::write(dir.join("rules/whoami.yml"), RULE_WHOAMI).unwrap();
     std::fs::write(dir.join("rules/mimikatz.yml"), RULE_HIGH).unwrap();
     std::fs::create_dir(dir.join("logs")).unwrap();
     let lines = [

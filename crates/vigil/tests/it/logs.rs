@@ -9,19 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Server, admin_token, ok, run};
-
-const RULE_WHOAMI: &str = r#"title: Whoami Run
-id: 11111111-1111-1111-1111-111111111111
-level: medium
-logsource:
-    product: windows
-    category: process_creation
-detection:
-    selection:
-        Image|endswith: '\whoami.exe'
-    condition: selection
-"#;
+use crate::support::{RULE_WHOAMI, Server, admin_token, ok, run};
 
 const EVTX: &str = "../../../shared/data/evtx/EVTX-ATTACK-SAMPLES/Credential Access/4794_DSRM_password_change_t1098.evtx";
 

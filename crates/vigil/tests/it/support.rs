@@ -5,6 +5,28 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
+/// A medium-level Windows process-creation rule (whoami.exe), used by several tests.
+pub const RULE_WHOAMI: &str = r#"title: Whoami Run
+id: 11111111-1111-1111-1111-111111111111
+level: medium
+logsource:
+    product: windows
+    category: process_creation
+detection:
+    selection:
+        Image|endswith: '\whoami.exe'
+    condition: selection
+"#;
+
+/// A two-thread runtime for tests that drive the server with many requests at once.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// The binary under test.
 pub fn vigil() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil"));
