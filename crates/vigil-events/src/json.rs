@@ -28,14 +28,26 @@ pub enum JsonError {
         "invalid JSON: {0}; check that the file holds one JSON object per line or a JSON array"
     )]
     Syntax(#[from] serde_json::Error),
-    /// The text is not valid JSON (fast parser).
+    /// The text is not valid JSON (fast parser). Only the first line of the parser's message
+    /// is shown: the rest quotes the offending bytes, which may be control characters.
     #[error(
-        "invalid JSON: {0}; check that the file holds one JSON object per line or a JSON array"
+        "invalid JSON: {}; check that the file holds one JSON object per line or a JSON array",
+        first_line(.0)
     )]
     FastSyntax(#[from] sonic_rs::Error),
     /// The JSON is valid but not an object.
     #[error("the JSON value is not an object; events must be JSON objects")]
     NotAnObject,
+}
+
+/// The first line of an error's message.
+pub(crate) fn first_line(error: &impl std::fmt::Display) -> String {
+    let text = error.to_string();
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end()
+        .to_owned()
 }
 
 /// The decoded document, from either JSON backend.
