@@ -286,7 +286,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written = match args.format {
-        Format::Table => write_table(&mut out, &set, &hits, &correlations),
+        Format::Table => write_table(&mut out, &set, &hits, &correlations, &args.paths),
         Format::Jsonl => write_jsonl(&mut out, &set, &hits, &correlations),
         Format::Csv => write_csv(&mut out, &set, &hits, &correlations),
     }
@@ -398,13 +398,31 @@ fn time_text(ts: Option<i64>) -> String {
     ts.map(format_timestamp).unwrap_or_default()
 }
 
+/// How a file is named in the table: its path below the folder given on the command line that
+/// holds it, or its file name when it was given itself. The whole path is in `--format jsonl`
+/// and `csv`; in a table it would be most of every row.
+fn short_path(file: &Path, inputs: &[PathBuf]) -> String {
+    inputs
+        .iter()
+        .filter(|input| input.as_path() != file)
+        .find_map(|input| file.strip_prefix(input).ok())
+        .filter(|rest| !rest.as_os_str().is_empty())
+        .or_else(|| file.file_name().map(Path::new))
+        .unwrap_or(file)
+        .display()
+        .to_string()
+}
+
 fn write_table(
     out: &mut impl Write,
     set: &CompiledRuleSet,
     hits: &[Hit],
     correlations: &[vigil_detect::CorrelationMatch],
+    inputs: &[PathBuf],
 ) -> anyhow::Result<()> {
-    use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+    use comfy_table::{
+        ColumnConstraint, ContentArrangement, Table, Width, presets::UTF8_FULL_CONDENSED,
+    };
     if hits.is_empty() && correlations.is_empty() {
         writeln!(out, "no matches")?;
         return Ok(());
@@ -412,7 +430,9 @@ fn write_table(
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_content_arrangement(ContentArrangement::Dynamic);
-    table.set_header(["time", "level", "rule", "computer", "record", "details"]);
+    table.set_header([
+        "time", "level", "rule", "computer", "file", "record", "details",
+    ]);
     for h in hits {
         let rule = set.rule(h.rule);
         table.add_row([
@@ -420,7 +440,8 @@ fn write_table(
             rule.level().as_str().to_string(),
             rule.title().to_string(),
             computer(&h.event),
-            format!("{}#{}", h.file.display(), h.record_id),
+            short_path(&h.file, inputs),
+            h.record_id.to_string(),
             details(&h.event),
         ]);
     }
@@ -432,8 +453,23 @@ fn write_table(
             rule.title().to_string(),
             String::new(),
             "(correlation)".to_string(),
+            String::new(),
             format!("group: {}; value: {}", c.group.join(", "), c.value),
         ]);
+    }
+    // A narrow terminal wraps the long columns (rule, computer, file, details), never the
+    // time, the level or the record number: those keep the width of their longest cell.
+    for column in [0, 1, 5] {
+        let Some(widest) = table
+            .column_max_content_widths()
+            .get(column)
+            .map(|w| *w + 2)
+        else {
+            continue;
+        };
+        if let Some(c) = table.column_mut(column) {
+            c.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(widest)));
+        }
     }
     writeln!(out, "{table}")?;
     Ok(())
@@ -529,4 +565,19 @@ fn write_csv(
         writeln!(out, "{}", row.join(","))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_name_files_below_the_folder_given() {
+        let inputs = [PathBuf::from("logs/dc1"), PathBuf::from("/tmp/one.evtx")];
+        let short = |p: &str| short_path(Path::new(p), &inputs);
+        assert_eq!(short("logs/dc1/2024/security.evtx"), "2024/security.evtx");
+        // A file given itself, or found under no input, is named by its file name.
+        assert_eq!(short("/tmp/one.evtx"), "one.evtx");
+        assert_eq!(short("elsewhere/x.jsonl"), "x.jsonl");
+    }
 }

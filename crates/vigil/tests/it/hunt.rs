@@ -145,6 +145,12 @@ fn hunt_filters_by_level_and_time_and_writes_csv() {
         table.contains("Mimikatz Command Line") && table.contains("WS01"),
         "{table}"
     );
+    // The table names a file by its path below the folder given (the whole path is in jsonl
+    // and csv), and the record number in a column of its own.
+    assert!(
+        table.contains("┆ a.jsonl ") && !table.contains(&logs) && table.contains("┆ 3 "),
+        "{table}"
+    );
 }
 
 #[test]
