@@ -113,7 +113,7 @@ pub enum DecodeError {
         reason: String,
     },
     /// One record is corrupt.
-    #[error("{}: record {record}: {reason}; the record was skipped", path.display())]
+    #[error("{}: {}: {reason}; the record was skipped", path.display(), record_label(*record))]
     Record {
         /// The file.
         path: PathBuf,
@@ -131,6 +131,15 @@ pub enum DecodeError {
         /// What the JSON parser said.
         reason: String,
     },
+}
+
+/// "record N", or "a record" when its number could not be read (0: numbers start at 1).
+fn record_label(record: u64) -> String {
+    if record == 0 {
+        "a record".to_owned()
+    } else {
+        format!("record {record}")
+    }
 }
 
 /// A file to decode, found by [`collect_files`].
