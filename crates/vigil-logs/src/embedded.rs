@@ -187,34 +187,18 @@ fn commit(
     journal::remove_before(journal_dir, checkpoint.position)
 }
 
-/// Makes the index writer and indexes whatever the journal holds beyond the last commit;
-/// returns the writer and the checkpoint at the journal's end.
-fn open_writer(
-    index: &Index,
-    fields: Fields,
-    reader: &IndexReader,
-    journal_dir: &Path,
-    mut checkpoint: Checkpoint,
-    config: &EmbeddedConfig,
-) -> Result<(IndexWriter, Checkpoint), LogError> {
-    let mut writer: IndexWriter =
-        index.writer_with_num_threads(config.index_threads, config.index_memory_bytes)?;
-    let mut replayed = 0u64;
-    let end = journal::replay(journal_dir, checkpoint.position, |record, _| {
-        checkpoint.next_seq = checkpoint.next_seq.max(record.seq + 1);
-        writer.add_document(fields.document(&record))?;
-        replayed += 1;
+/// Where the journal ends beyond the last index commit `from`: its valid end (a torn tail is
+/// cut there when the journal reopens), the next sequence number and how many records lie
+/// between. Reading them back is quick; indexing them is left to the index thread.
+fn journal_tail(journal_dir: &Path, from: Checkpoint) -> Result<(Checkpoint, u64), LogError> {
+    let mut tail = from;
+    let mut records = 0u64;
+    tail.position = journal::replay(journal_dir, from.position, |record, _| {
+        tail.next_seq = tail.next_seq.max(record.seq + 1);
+        records += 1;
         Ok(())
     })?;
-    checkpoint.position = end;
-    if replayed > 0 {
-        tracing::info!(
-            replayed,
-            "indexed journal records the last commit did not cover"
-        );
-    }
-    commit(&mut writer, reader, journal_dir, checkpoint)?;
-    Ok((writer, checkpoint))
+    Ok((tail, records))
 }
 
 /// Lowers the calling thread's scheduling priority by `nice`; threads it starts inherit it.
@@ -243,11 +227,12 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(next_seq: u64) -> Progress {
+    /// At open: the index reaches `indexed` (committed), the journal `appended`.
+    fn new(indexed: u64, appended: u64) -> Progress {
         Progress {
-            appended: AtomicU64::new(next_seq),
-            indexed: AtomicU64::new(next_seq),
-            searchable: AtomicU64::new(next_seq),
+            appended: AtomicU64::new(appended),
+            indexed: AtomicU64::new(indexed),
+            searchable: AtomicU64::new(indexed),
         }
     }
 
@@ -269,8 +254,9 @@ impl Progress {
 }
 
 impl EmbeddedStore {
-    /// Opens (or creates) the store in `config.dir`, truncating a torn journal tail and indexing
-    /// whatever the journal holds beyond the last index commit.
+    /// Opens (or creates) the store in `config.dir`, truncating a torn journal tail. Whatever
+    /// the journal holds beyond the last index commit is indexed in the background: searches
+    /// see it as it is committed, and [`EventStore::refresh`] returns once all of it is.
     pub fn open(config: EmbeddedConfig) -> Result<EmbeddedStore, LogError> {
         let journal_dir = config.dir.join("journal");
         let index_dir = config.dir.join("index");
@@ -290,9 +276,17 @@ impl EmbeddedStore {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
 
+        // Records the last commit did not cover (after a crash, up to `max_index_lag` of
+        // them) are indexed by the index thread in the background: the store opens at once,
+        // takes appends (held back by the lag limit as usual) and answers searches, which see
+        // the records as the catch-up commits them; `refresh` waits for all of them.
+        let (tail, unindexed) = journal_tail(&journal_dir, checkpoint)?;
+        let progress = Arc::new(Progress::new(checkpoint.next_seq, tail.next_seq));
+        // Cuts a torn tail before anything reads the journal back.
+        let journal = Journal::open_at(&journal_dir, tail.position)?;
+
         // The index thread makes the writer itself so that Tantivy's own threads (indexing
-        // workers, merges, compression) inherit its lowered priority; it replays the journal
-        // first and says where the journal ends.
+        // workers, merges, compression) inherit its lowered priority.
         let (opened, opened_rx) = sync_channel(1);
         let (to_index, index_inbox) = sync_channel(config.queued_groups);
         let index_thread = {
@@ -300,24 +294,24 @@ impl EmbeddedStore {
             let reader = reader.clone();
             let journal_dir = journal_dir.clone();
             let settings = config.clone();
+            let progress = Arc::clone(&progress);
             std::thread::Builder::new()
                 .name("vigil-logs-index".into())
                 .spawn(move || {
                     lower_priority(settings.index_nice);
-                    let start =
-                        open_writer(&index, fields, &reader, &journal_dir, checkpoint, &settings);
-                    let (writer, checkpoint, progress) = match start {
-                        Ok((writer, checkpoint)) => {
-                            let progress = Arc::new(Progress::new(checkpoint.next_seq));
-                            let _ = opened.send(Ok((checkpoint, Arc::clone(&progress))));
-                            (writer, checkpoint, progress)
+                    let writer = match index
+                        .writer_with_num_threads(settings.index_threads, settings.index_memory_bytes)
+                    {
+                        Ok(writer) => {
+                            let _ = opened.send(Ok(()));
+                            writer
                         }
                         Err(e) => {
-                            let _ = opened.send(Err(e));
+                            let _ = opened.send(Err(LogError::from(e)));
                             return;
                         }
                     };
-                    let indexer = Indexer {
+                    let mut indexer = Indexer {
                         writer,
                         fields,
                         reader,
@@ -325,16 +319,26 @@ impl EmbeddedStore {
                         checkpoint,
                         progress,
                     };
+                    if unindexed > 0 {
+                        tracing::info!(
+                            records = unindexed,
+                            "indexing the journal records the last commit did not cover"
+                        );
+                        let caught_up = indexer
+                            .catch_up(tail.position, tail.next_seq)
+                            .and_then(|()| indexer.commit());
+                        if let Err(e) = caught_up {
+                            tracing::error!(error = %e, "indexing the journal's tail failed; it is read again on the next catch-up or open");
+                        }
+                    }
                     index_loop(indexer, settings.commit_interval, index_inbox)
                 })
                 .map_err(|e| LogError::io(&config.dir, e))?
         };
-        let (checkpoint, progress) = opened_rx
+        opened_rx
             .recv()
             .map_err(|_| LogError::Closed("the index thread stopped while opening".into()))??;
-        let end = checkpoint.position;
 
-        let journal = Journal::open_at(&journal_dir, end)?;
         let (requests, inbox) = sync_channel(config.queued_appends);
         let journal_progress = Arc::clone(&progress);
         let max_lag = config.max_index_lag;
@@ -342,7 +346,7 @@ impl EmbeddedStore {
             .name("vigil-logs-journal".into())
             .spawn(move || {
                 let lag = (journal_progress.as_ref(), max_lag);
-                journal_loop(journal, checkpoint.next_seq, end, inbox, to_index, lag)
+                journal_loop(journal, tail.next_seq, tail.position, inbox, to_index, lag)
             })
             .map_err(|e| LogError::io(&journal_dir, e))?;
         Ok(EmbeddedStore {

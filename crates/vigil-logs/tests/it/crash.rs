@@ -1,7 +1,8 @@
 //! Durability under kill -9: a child process (this test binary, re-run with an environment
 //! variable) appends and prints each acknowledged id; the parent kills it with SIGKILL, reopens
 //! the store and checks that every acknowledged event is there — once with frequent index
-//! commits (crash between commits) and once with none after open (everything from the journal).
+//! commits (crash between commits) and once with none after open (everything from the journal,
+//! indexed in the background while new appends arrive).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -79,6 +80,20 @@ fn run(commit_ms: u64) {
     );
 
     let store = crate::support::open(dir.path());
+    // The journal's tail is indexed in the background after the open; appends go on meanwhile,
+    // and refresh waits for both.
+    let more = store
+        .append(
+            (0..20)
+                .map(|i| event("svc", "h", "t", 1, &format!(r#"{{"after":{i}}}"#)))
+                .collect(),
+        )
+        .expect("append after recovery");
+    assert!(
+        more.stored[0] > *acked.iter().max().expect("acks"),
+        "ids keep increasing"
+    );
+    store.refresh().expect("refresh after the crash");
     let page = store
         .search(&SearchRequest {
             query: vigil_query::parse("*").expect("parses"),
@@ -90,6 +105,7 @@ fn run(commit_ms: u64) {
     let stored: std::collections::HashSet<u64> = page.events.iter().map(|e| e.id).collect();
     let missing: Vec<u64> = acked
         .iter()
+        .chain(&more.stored)
         .copied()
         .filter(|id| !stored.contains(id))
         .collect();
@@ -100,14 +116,6 @@ fn run(commit_ms: u64) {
         &missing[..missing.len().min(5)]
     );
     assert_eq!(stored.len() as u64, page.total, "no event is indexed twice");
-
-    let more = store
-        .append(vec![event("svc", "h", "t", 1, r#"{"n":"after"}"#)])
-        .expect("append after recovery");
-    assert!(
-        more.stored[0] > *acked.iter().max().expect("acks"),
-        "ids keep increasing"
-    );
 }
 
 #[test]
