@@ -98,7 +98,8 @@ fn acknowledged_events_survive_sigkill() {
     let server = Server::start(&data);
     runtime.block_on(async {
         let http = reqwest::Client::new();
-        // The journal tail is replayed into the index at start; wait until it is searchable.
+        // The journal tail is indexed in the background after the restart; wait until it is
+        // searchable.
         let deadline = Instant::now() + Duration::from_secs(30);
         let want = (acked.len() * BATCH) as u64;
         loop {
