@@ -917,8 +917,9 @@ fn journal_loop(
     }
 }
 
-/// Records read back from the journal between two index commits during a catch-up.
-const CATCH_UP_COMMIT_EVERY: u64 = 200_000;
+/// How often a catch-up commits, so that search follows it: by time rather than by records,
+/// since each commit costs a segment flush whatever its size.
+const CATCH_UP_COMMIT_EVERY: Duration = Duration::from_secs(5);
 
 /// The index thread's state.
 struct Indexer {
@@ -934,7 +935,7 @@ struct Indexer {
 
 impl Indexer {
     /// Indexes the journal's records in `[checkpoint.position, end)` that the index lacks,
-    /// committing every [`CATCH_UP_COMMIT_EVERY`] records so that search follows a long
+    /// committing every [`CATCH_UP_COMMIT_EVERY`] so that search follows a long
     /// catch-up instead of seeing all of it at its end.
     fn catch_up(&mut self, end: Position, next_seq: u64) -> Result<(), LogError> {
         if next_seq <= self.checkpoint.next_seq {
@@ -942,7 +943,7 @@ impl Indexer {
         }
         let from_seq = self.checkpoint.next_seq;
         let journal_dir = self.journal_dir.clone();
-        let mut since_commit = 0u64;
+        let mut last_commit = Instant::now();
         journal::read_range(
             &journal_dir,
             self.checkpoint.position,
@@ -956,10 +957,9 @@ impl Indexer {
                     position: after,
                     next_seq: record.seq + 1,
                 });
-                since_commit += 1;
-                if since_commit >= CATCH_UP_COMMIT_EVERY {
-                    since_commit = 0;
+                if last_commit.elapsed() >= CATCH_UP_COMMIT_EVERY {
                     self.commit()?;
+                    last_commit = Instant::now();
                 }
                 Ok(())
             },
