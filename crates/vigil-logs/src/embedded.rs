@@ -299,9 +299,10 @@ impl EmbeddedStore {
                 .name("vigil-logs-index".into())
                 .spawn(move || {
                     lower_priority(settings.index_nice);
-                    let writer = match index
-                        .writer_with_num_threads(settings.index_threads, settings.index_memory_bytes)
-                    {
+                    let writer = match index.writer_with_num_threads(
+                        settings.index_threads,
+                        settings.index_memory_bytes,
+                    ) {
                         Ok(writer) => {
                             let _ = opened.send(Ok(()));
                             writer
@@ -311,7 +312,7 @@ impl EmbeddedStore {
                             return;
                         }
                     };
-                    let mut indexer = Indexer {
+                    let indexer = Indexer {
                         writer,
                         fields,
                         reader,
@@ -319,18 +320,6 @@ impl EmbeddedStore {
                         checkpoint,
                         progress,
                     };
-                    if unindexed > 0 {
-                        tracing::info!(
-                            records = unindexed,
-                            "indexing the journal records the last commit did not cover"
-                        );
-                        let caught_up = indexer
-                            .catch_up(tail.position, tail.next_seq)
-                            .and_then(|()| indexer.commit());
-                        if let Err(e) = caught_up {
-                            tracing::error!(error = %e, "indexing the journal's tail failed; it is read again on the next catch-up or open");
-                        }
-                    }
                     index_loop(indexer, settings.commit_interval, index_inbox)
                 })
                 .map_err(|e| LogError::io(&config.dir, e))?
@@ -338,6 +327,19 @@ impl EmbeddedStore {
         opened_rx
             .recv()
             .map_err(|_| LogError::Closed("the index thread stopped while opening".into()))??;
+        if unindexed > 0 {
+            tracing::info!(
+                records = unindexed,
+                "indexing the journal records the last commit did not cover, in the background"
+            );
+            // The same catch-up a lagging indexer does when the journal went on without it.
+            to_index
+                .send(IndexMsg::CatchUp {
+                    end: tail.position,
+                    next_seq: tail.next_seq,
+                })
+                .map_err(|_| LogError::Closed("the index thread stopped while opening".into()))?;
+        }
 
         let (requests, inbox) = sync_channel(config.queued_appends);
         let journal_progress = Arc::clone(&progress);

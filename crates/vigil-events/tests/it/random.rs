@@ -1,8 +1,13 @@
 //! No input panics: random bytes, and mutations of real messages, through the syslog parser,
-//! the framer and the batch decoders.
+//! the framer and the batch decoders; damaged copies of real EVTX files through the EVTX
+//! decoder.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use vigil_events::batch::{self, BodyFormat};
 use vigil_events::syslog::{self, Framer, SyslogOptions};
+use vigil_events::{Format, RecordSource, collect_files};
 
 use crate::Rng;
 
@@ -84,4 +89,48 @@ fn mutated_real_messages_never_panic() {
         let input = mutate(&mut rng, SEEDS[i % SEEDS.len()]);
         exercise(&input, &mut rng);
     }
+}
+
+#[test]
+fn damaged_evtx_records_are_reported_on_one_line_each() {
+    // Damaged copies of real files (bytes overwritten at random places past the file header,
+    // as a bad disk or a partial copy leaves them): decoding never panics, and every error is
+    // one printable line naming what is damaged, whatever bytes the damaged record holds.
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/evtx");
+    let files = collect_files(&[PathBuf::from(&data)]).expect("the shared EVTX samples");
+    let mut rng = Rng::new(4096);
+    let (mut errors, mut events) = (0, 0);
+    for file in files
+        .iter()
+        .filter(|f| f.path.extension().is_some_and(|e| e == "evtx"))
+        .take(40)
+    {
+        let original = std::fs::read(&file.path).expect("a sample");
+        for _ in 0..8 {
+            let mut damaged = original.clone();
+            for _ in 0..1 + rng.below(40) {
+                let at = 4096 + rng.below(damaged.len() - 4096);
+                damaged[at] = rng.below(256) as u8;
+            }
+            let Ok(src) = RecordSource::new(Arc::from(Path::new("d.evtx")), Format::Evtx, damaged)
+            else {
+                errors += 1;
+                continue;
+            };
+            for record in src {
+                match record {
+                    Ok(_) => events += 1,
+                    Err(e) => {
+                        errors += 1;
+                        let text = e.to_string();
+                        assert!(
+                            !text.chars().any(char::is_control),
+                            "one printable line: {text:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(errors > 0 && events > 0, "{errors} errors, {events} events");
 }
