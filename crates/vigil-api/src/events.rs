@@ -137,9 +137,10 @@ pub struct SearchResponse {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PivotQuery {
-    /// The value to follow (an IP, a user, a host, a hash …), matched whole, any case.
+    /// The value to follow (an IP, a user, a host, a hash …), any case: whole in any field or
+    /// inside a longer text (a syslog message), as free text finds it.
     pub value: String,
-    /// Look only in this field (a JSON path); absent: any field.
+    /// Look only in this field (a JSON path), where the value must be whole; absent: any field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// Same forms as in search.

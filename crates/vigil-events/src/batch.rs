@@ -13,7 +13,7 @@ use std::ops::Range;
 
 use sonic_rs::JsonValueTrait as _;
 
-use crate::json::{JsonError, JsonEvent};
+use crate::json::{JsonError, JsonEvent, first_line};
 use crate::syslog::{SyslogError, SyslogMessage, SyslogOptions};
 
 /// How an HTTP body holds its events.
@@ -244,7 +244,7 @@ fn json_event(bytes: &[u8], max: usize) -> Result<JsonEvent, RejectReason> {
         Ok(event) => Ok(event),
         Err(JsonError::FastSyntax(e)) => Err(RejectReason::InvalidJson {
             column: e.column(),
-            detail: e.to_string(),
+            detail: parser_detail(&e),
         }),
         Err(JsonError::NotAnObject) => {
             let found = sonic_rs::from_slice::<sonic_rs::Value>(bytes)
@@ -256,6 +256,16 @@ fn json_event(bytes: &[u8], max: usize) -> Result<JsonEvent, RejectReason> {
             column: 1,
             detail: other.to_string(),
         }),
+    }
+}
+
+/// What the JSON parser found, on one line and without its own position (the rejection gives
+/// it): the rest of its message quotes the raw bytes, control characters included.
+fn parser_detail(error: &sonic_rs::Error) -> String {
+    let line = first_line(error);
+    match line.rfind(" at line ") {
+        Some(at) => line[..at].to_owned(),
+        None => line,
     }
 }
 
@@ -328,7 +338,7 @@ fn decode_array(body: &[u8], start: usize, max: usize) -> Batch<JsonEvent> {
                     reason: RejectReason::InvalidArray {
                         line: e.line(),
                         column: e.column(),
-                        detail: e.to_string(),
+                        detail: parser_detail(&e),
                     },
                 });
                 break;

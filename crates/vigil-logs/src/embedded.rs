@@ -630,7 +630,7 @@ impl EventStore for EmbeddedStore {
         let t = self.translator();
         let matched: Box<dyn Query> = match &request.field {
             Some(field) => t.field_value(field, &request.value)?,
-            None => t.any_field_value(&request.value)?,
+            None => t.free_text(&request.value)?,
         };
         let q: Box<dyn Query> = match t.window(request.range.from, request.range.to) {
             Some(w) => Box::new(BooleanQuery::new(vec![

@@ -7,7 +7,7 @@
 //! for aggregations and ranges) and `text` (the values of several words tokenised into words with
 //! positions: free text and phrases).
 //!
-//! A value in any field (pivots, free text, field-less wildcards) is looked up whole under every
+//! A value in any field (free text, pivots, field-less wildcards) is looked up whole under every
 //! JSON path with one automaton over `body`'s term dictionary: any path, then the value (text,
 //! or the typed terms of the number or boolean it spells, [`AnyPathValue`]). So each value is
 //! one term: the `values` field that once held every value again cost about a third of the
@@ -426,8 +426,10 @@ impl Translator<'_> {
         }
     }
 
-    /// Free text: the words next to each other in some value, or the whole value.
-    fn free_text(&self, text: &str) -> Result<Q, LogError> {
+    /// Free text: the words next to each other in some value, or the whole value. Also what a
+    /// pivot on any field looks for: an IP inside a syslog message is as much a trace of it as
+    /// an IP in a `source.ip` field.
+    pub fn free_text(&self, text: &str) -> Result<Q, LogError> {
         let words = self.words(text);
         let mut parts: Vec<Q> = Vec::new();
         match words.len() {

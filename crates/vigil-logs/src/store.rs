@@ -139,9 +139,11 @@ pub struct Aggregation {
 /// A pivot: every event, in every service, that carries a value.
 #[derive(Debug, Clone)]
 pub struct PivotRequest {
-    /// The field to look in; `None` looks in every field of the event.
+    /// The field to look in, where the value must be whole; `None` looks in every field of the
+    /// event, for the whole value or its words in sequence inside a longer text (as free text
+    /// finds it: the IP in `Failed password for root from 203.0.113.9`).
     pub field: Option<Field>,
-    /// The value (an IP, a user, a host, a hash …), matched whole and case-insensitively.
+    /// The value (an IP, a user, a host, a hash …), matched case-insensitively.
     pub value: String,
     /// The time window.
     pub range: TimeRange,

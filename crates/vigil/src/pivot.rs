@@ -9,7 +9,9 @@ use crate::output::{explain, print_json, table};
 use crate::search::{Window, event_row};
 
 const AFTER_HELP: &str = "\
-The value is matched whole, ignoring case, in any field of any event (or only in --field).
+The value is found ignoring case in any field of any event, whole or inside a longer text
+(the IP in a syslog line `Failed password for root from 203.0.113.9`), as free text finds it;
+with --field, only as the whole value of that field.
 
 Examples:
   vigil pivot 203.0.113.9 --since 7d

@@ -244,12 +244,14 @@ pub fn summarize(event: &Value, max: usize) -> String {
                         parts.push(format!("{key}={v}"));
                     }
                 }
-                parts.push(m.split_whitespace().collect::<Vec<_>>().join(" "));
+                parts.push(m.to_owned());
             }
             None => flatten("", event, &mut parts, 8),
         }
     }
-    truncate(&parts.join(" "), max)
+    // Values may hold line breaks and tabs (EVTX data, stack traces): one line per row.
+    let line = parts.join(" ");
+    truncate(&line.split_whitespace().collect::<Vec<_>>().join(" "), max)
 }
 
 fn scalar(v: &Value) -> Option<String> {
@@ -350,6 +352,13 @@ mod tests {
                 "IpAddress=203.0.113.9",
                 "TargetUserName=bob"
             ]
+        );
+        // EVTX data with line breaks stays on one line.
+        let e = json!({"Event": {"System": {"EventID": 33205},
+            "EventData": {"Data": "audit_schema_version:1\nevent_time:2019-11-04\r\n\tsequence_number:1"}}});
+        assert_eq!(
+            summarize(&e, 100),
+            "EventID=33205 Data=audit_schema_version:1 event_time:2019-11-04 sequence_number:1"
         );
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("é", 1), "é");

@@ -203,8 +203,7 @@ fn pivots_find_a_value_in_every_service() {
         1,
         "values match whole and case-insensitively"
     );
-    // Any field means any JSON path, nested or not, whatever the value's type; a word inside a
-    // longer value (alice in e1's message) is not a whole value.
+    // Any field means any JSON path, nested or not, whatever the value's type.
     for (value, total) in [
         ("alice", 1),
         ("4625", 1),
@@ -214,6 +213,37 @@ fn pivots_find_a_value_in_every_service() {
     ] {
         assert_eq!(anywhere(value), total, "{value}");
     }
+    // Inside a longer text, the value's words in sequence count too (a syslog message), but in
+    // a named field only the whole value does.
+    store
+        .append(vec![crate::support::event(
+            "bastion",
+            "bastion-1",
+            "",
+            8,
+            r#"{"name":"e7","message":"sshd[42]: Failed password for root from 203.0.113.9 port 22"}"#,
+        )])
+        .expect("append");
+    store.refresh().expect("refresh");
+    let in_field = |field: &str, value: &str| {
+        store
+            .pivot(&PivotRequest {
+                field: Some(vigil_query::Field::from_name(field)),
+                value: value.into(),
+                range: TimeRange::default(),
+                limit: 10,
+            })
+            .expect("pivot")
+            .total
+    };
+    assert_eq!(anywhere("203.0.113.9"), 1);
+    assert_eq!(
+        anywhere("203.0.113.99"),
+        0,
+        "words match whole, not as prefixes"
+    );
+    assert_eq!(in_field("message", "203.0.113.9"), 0);
+    assert_eq!(anywhere("admin"), 1, "e2: its user and its message");
     // A path that first appears in a later commit (a new segment) is searched too.
     store
         .append(vec![crate::support::event(

@@ -242,10 +242,11 @@ fn ingest_then_search_pivot_stats_and_detections() {
         "{agg_table}"
     );
 
-    // Pivot on the IP: the web events and the syslog line carrying it as a whole value.
+    // Pivot on the IP: the web events, the syslog line carrying it as a structured-data value
+    // and the two whose message mentions it.
     let pivot = json_of(cli(&["pivot", "203.0.113.77", "--json"]));
     assert_eq!(count_of(&pivot["by_service"], "app"), 2, "{pivot}");
-    assert_eq!(count_of(&pivot["by_service"], "bastion"), 1, "{pivot}");
+    assert_eq!(count_of(&pivot["by_service"], "bastion"), 3, "{pivot}");
     assert_eq!(count_of(&pivot["by_tenant"], "contoso"), 2, "{pivot}");
     let pivot_text = ok(cli(&["pivot", "203.0.113.77"]));
     assert!(
