@@ -130,6 +130,10 @@ pub struct SearchResponse {
     /// Present when the query ends with `| count by` or `| top`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregation: Option<AggregationResult>,
+    /// What may be wrong with the query although it ran: a field no stored event has, with the
+    /// fields it may have meant (`EventID` → `Event.System.EventID`). Absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Query of `GET /api/v1/events/pivot`.
@@ -185,6 +189,9 @@ pub struct PivotResponse {
     pub by_tenant: Vec<ValueCount>,
     /// The newest events, newest first.
     pub events: Vec<EventRecord>,
+    /// As in search: `field` is a field no stored event has. Absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Body of `POST /api/v1/incidents/{key}/pivot`.

@@ -33,9 +33,9 @@ use crate::error::LogError;
 use crate::index::{Fields, Translator, register_tokenizers, schema};
 use crate::journal::{self, Journal, Position, Record};
 use crate::store::{
-    Aggregation, AppendOutcome, Count as ValueCount, Cursor, EventStore, NewEvent, Pivot,
-    PivotRequest, Rejected, SearchPage, SearchRequest, ServiceStats, StoredEvent, TimeBucket,
-    TimeRange,
+    Aggregation, AppendOutcome, Count as ValueCount, Cursor, EventStore, MissingField, NewEvent,
+    Pivot, PivotRequest, Rejected, SearchPage, SearchRequest, ServiceStats, StoredEvent,
+    TimeBucket, TimeRange,
 };
 
 /// How the embedded store runs. Build with [`EmbeddedConfig::new`] and adjust the fields.
@@ -689,6 +689,49 @@ impl EventStore for EmbeddedStore {
             by_tenant: buckets(&value["by_tenant"]),
             events,
         })
+    }
+
+    fn missing_fields(&self, paths: &[&str]) -> Result<Vec<MissingField>, LogError> {
+        let searcher = self.reader.searcher();
+        // Every JSON path has a fast column (`body` is fast), as `exists:` relies on too.
+        let mut missing = Vec::new();
+        for path in paths {
+            let column = format!("body.{path}");
+            let mut found = false;
+            for segment in searcher.segment_readers() {
+                if !segment
+                    .fast_fields()
+                    .dynamic_column_handles(&column)?
+                    .is_empty()
+                {
+                    found = true;
+                    break;
+                }
+            }
+            if !found {
+                missing.push(*path);
+            }
+        }
+        if missing.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The stored paths, read only when something is missing: the column names per segment.
+        let mut known = std::collections::BTreeSet::new();
+        for segment in searcher.segment_readers() {
+            let usage = segment.space_usage().map_err(tantivy::TantivyError::from)?;
+            for column in usage.fast_fields().fields() {
+                if let Some(path) = column.field_name().strip_prefix("body.") {
+                    known.insert(path.to_owned());
+                }
+            }
+        }
+        Ok(missing
+            .into_iter()
+            .map(|path| MissingField {
+                path: path.to_owned(),
+                similar: crate::fields::similar_paths(path, &known),
+            })
+            .collect())
     }
 
     fn stats(&self) -> Result<Vec<ServiceStats>, LogError> {

@@ -10,6 +10,7 @@
 
 mod embedded;
 mod error;
+mod fields;
 mod index;
 mod journal;
 mod store;
@@ -17,6 +18,7 @@ mod store;
 pub use embedded::{EmbeddedConfig, EmbeddedStore};
 pub use error::LogError;
 pub use store::{
-    Aggregation, AppendOutcome, Count, Cursor, EventStore, NewEvent, Pivot, PivotRequest, Rejected,
-    SearchPage, SearchRequest, ServiceStats, StoredEvent, TimeBucket, TimeRange,
+    Aggregation, AppendOutcome, Count, Cursor, EventStore, MissingField, NewEvent, Pivot,
+    PivotRequest, Rejected, SearchPage, SearchRequest, ServiceStats, StoredEvent, TimeBucket,
+    TimeRange,
 };

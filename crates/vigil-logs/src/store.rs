@@ -194,6 +194,16 @@ pub struct ServiceStats {
     pub last: Option<DateTime<Utc>>,
 }
 
+/// A JSON path a query names that no stored event has (the usual reason for an empty answer),
+/// with stored paths it may have meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingField {
+    /// The path as the query wrote it.
+    pub path: String,
+    /// Stored paths it may have meant, best first (at most five; may be empty).
+    pub similar: Vec<String>,
+}
+
 /// A durable, searchable store of log events. Every method blocks: async callers use
 /// `spawn_blocking` or a channel. Implementations are shared between threads.
 pub trait EventStore: Send + Sync {
@@ -213,6 +223,10 @@ pub trait EventStore: Send + Sync {
     /// Every event carrying the value, across services: timeline, counts per service, host and
     /// tenant, and the newest events.
     fn pivot(&self, request: &PivotRequest) -> Result<Pivot, LogError>;
+
+    /// Of `paths` (JSON paths a query names), those no stored event has, each with the stored
+    /// paths it may have meant (`EventID` → `Event.System.EventID`).
+    fn missing_fields(&self, paths: &[&str]) -> Result<Vec<MissingField>, LogError>;
 
     /// Events, bytes and time span per service.
     fn stats(&self) -> Result<Vec<ServiceStats>, LogError>;

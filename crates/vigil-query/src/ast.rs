@@ -15,6 +15,46 @@ pub struct Query {
     pub pipe: Option<Pipe>,
 }
 
+impl Query {
+    /// The JSON paths the query names (filter and aggregation), each once, in order: what a
+    /// store checks to warn about a field no event has, the usual reason for an empty answer.
+    pub fn json_paths(&self) -> Vec<&str> {
+        let mut paths = Vec::new();
+        self.filter.json_paths(&mut paths);
+        if let Some(Field::Json(path)) = self.pipe.as_ref().map(Pipe::field) {
+            paths.push(path.as_str());
+        }
+        let mut seen = std::collections::HashSet::new();
+        paths.retain(|p| seen.insert(*p));
+        paths
+    }
+}
+
+impl Expr {
+    fn json_paths<'a>(&'a self, out: &mut Vec<&'a str>) {
+        let field = match self {
+            Expr::All => None,
+            Expr::And(children) | Expr::Or(children) => {
+                for child in children {
+                    child.json_paths(out);
+                }
+                None
+            }
+            Expr::Not(child) => {
+                child.json_paths(out);
+                None
+            }
+            Expr::Match { field, .. }
+            | Expr::Phrase { field, .. }
+            | Expr::Wildcard { field, .. } => field.as_ref(),
+            Expr::Range { field, .. } | Expr::Exists(field) => Some(field),
+        };
+        if let Some(Field::Json(path)) = field {
+            out.push(path);
+        }
+    }
+}
+
 /// A field an expression looks at: one of the envelope fields every stored event has, or a path
 /// into the event's own JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -687,6 +687,31 @@ mod tests {
     }
 
     #[test]
+    fn json_paths_lists_each_named_path_once() {
+        let q = parse(
+            "user.name:alice OR (NOT src.ip:10.* AND bytes:>5 AND exists:user.name) \
+             free service:web $.host:h1 | count by Event.System.EventID",
+        )
+        .unwrap();
+        assert_eq!(
+            q.json_paths(),
+            [
+                "user.name",
+                "src.ip",
+                "bytes",
+                "host",
+                "Event.System.EventID"
+            ]
+        );
+        assert!(
+            parse("free text | count by host")
+                .unwrap()
+                .json_paths()
+                .is_empty()
+        );
+    }
+
+    #[test]
     fn wildcard_regex_escapes_literals() {
         let Ok(Query {
             filter: Expr::Wildcard { pattern, .. },

@@ -121,6 +121,9 @@ async fn search(args: Args) -> anyhow::Result<()> {
         };
         query.limit = Some(want as u32);
         let page = c.search_events(&query).await.map_err(explain)?;
+        if query.cursor.is_none() {
+            print_warnings(&page.warnings);
+        }
         if let Some(agg) = &page.aggregation {
             return print_aggregation(&args.conn, page.total, agg);
         }
@@ -189,6 +192,14 @@ fn print_aggregation(conn: &Conn, total: u64, agg: &AggregationResult) -> anyhow
     println!("{t}");
     println!("{} values over {total} matching events", agg.buckets.len());
     Ok(())
+}
+
+/// The server's warnings about a query (a field no event has …), on stderr so that output
+/// piped to a script stays clean.
+pub fn print_warnings(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
 }
 
 /// Whether a write found stdout closed (`vigil search … | head`), which ends the output

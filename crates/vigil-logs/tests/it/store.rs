@@ -454,3 +454,41 @@ fn a_lagging_indexer_catches_up_from_the_journal_without_losing_or_doubling_even
     let store = vigil_logs::EmbeddedStore::open(config()).unwrap();
     assert_eq!(count(&store, "service:lag"), 4000);
 }
+
+#[test]
+fn fields_no_event_has_are_named_with_what_was_meant() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = sample_store(dir.path());
+    let missing = store
+        .missing_fields(&["user.name", "EventID", "usr.name", "bytes", "nosuch.thing"])
+        .expect("missing fields");
+    let named: Vec<(&str, Vec<&str>)> = missing
+        .iter()
+        .map(|m| {
+            (
+                m.path.as_str(),
+                m.similar.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("EventID", vec!["Event.System.EventID"]),
+            ("usr.name", vec!["user.name"]),
+            ("nosuch.thing", vec![]),
+        ]
+    );
+    // A path only a later segment holds is known as soon as it is searchable.
+    store
+        .append(vec![crate::support::event(
+            "edr",
+            "pc-9",
+            "contoso",
+            9,
+            r#"{"name":"e6","nosuch":{"thing":1}}"#,
+        )])
+        .expect("append");
+    store.refresh().expect("refresh");
+    assert!(store.missing_fields(&["nosuch.thing"]).unwrap().is_empty());
+}

@@ -268,8 +268,12 @@ pub async fn search(
         .map(|c| Cursor::decode(c).map_err(|e| ApiError::invalid_field("cursor", e.to_string())))
         .transpose()?;
     let events = state.ingestor.events();
+    let paths: Vec<String> = query.json_paths().into_iter().map(str::to_owned).collect();
     if query.pipe.is_some() {
-        let agg = blocking(events, move |s| s.aggregate(&query, range)).await?;
+        let (agg, warnings) = blocking(events, move |s| {
+            Ok((s.aggregate(&query, range)?, field_warnings(s, &paths)?))
+        })
+        .await?;
         return Ok(Json(SearchResponse {
             total: agg.total,
             events: Vec::new(),
@@ -279,6 +283,7 @@ pub async fn search(
                 buckets: counts(agg.buckets),
                 other: agg.other,
             }),
+            warnings,
         }));
     }
     let request = SearchRequest {
@@ -287,13 +292,44 @@ pub async fn search(
         limit,
         cursor,
     };
-    let page = blocking(events, move |s| s.search(&request)).await?;
+    let (page, warnings) = blocking(events, move |s| {
+        Ok((s.search(&request)?, field_warnings(s, &paths)?))
+    })
+    .await?;
     Ok(Json(SearchResponse {
         total: page.total,
         events: page.events.into_iter().map(record).collect(),
         next_cursor: page.next_cursor.map(|c| c.encode()),
         aggregation: None,
+        warnings,
     }))
+}
+
+/// One warning per field in `paths` that no stored event has: a misspelt or foreign field name
+/// (`EventID` for `Event.System.EventID`) otherwise answers "nothing found" without a reason.
+fn field_warnings(store: &dyn EventStore, paths: &[String]) -> Result<Vec<String>, LogError> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    Ok(store
+        .missing_fields(&paths)?
+        .into_iter()
+        .map(|missing| {
+            let similar: Vec<String> = missing.similar.iter().map(|p| format!("`{p}`")).collect();
+            let path = missing.path;
+            match similar.as_slice() {
+                [] => format!(
+                    "no stored event has the field `{path}`: field names are the events' own JSON paths, such as `user.name` or `Event.System.EventID`"
+                ),
+                [one] => format!("no stored event has the field `{path}`; did you mean {one}?"),
+                many => format!(
+                    "no stored event has the field `{path}`; did you mean one of {}?",
+                    many.join(", ")
+                ),
+            }
+        })
+        .collect())
 }
 
 async fn pivot_value(
@@ -309,7 +345,14 @@ async fn pivot_value(
         range,
         limit,
     };
-    let p = blocking(state.ingestor.events(), move |s| s.pivot(&request)).await?;
+    let paths: Vec<String> = match &request.field {
+        Some(vigil_query::Field::Json(path)) => vec![path.clone()],
+        _ => Vec::new(),
+    };
+    let (p, warnings) = blocking(state.ingestor.events(), move |s| {
+        Ok((s.pivot(&request)?, field_warnings(s, &paths)?))
+    })
+    .await?;
     Ok(PivotResponse {
         value,
         field,
@@ -332,6 +375,7 @@ async fn pivot_value(
                 .collect(),
         ),
         events: p.events.into_iter().map(record).collect(),
+        warnings,
     })
 }
 

@@ -230,6 +230,30 @@ fn ingest_then_search_pivot_stats_and_detections() {
     );
     assert!(table.contains("3 of 3 events"), "{table}");
 
+    // A field no event has is named on stderr, with the path it likely means; a field that
+    // exists draws no warning.
+    let foreign = cli(&["search", "EventID:4688"]);
+    let warning = String::from_utf8_lossy(&foreign.stderr).into_owned();
+    assert!(
+        warning.contains(
+            "warning: no stored event has the field `EventID`; did you mean `Event.System.EventID`?"
+        ),
+        "{warning}"
+    );
+    assert!(ok(foreign).contains("no events match"));
+    let known = cli(&["search", "Event.System.EventID:4688", "--json"]);
+    assert!(
+        known.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&known.stderr)
+    );
+    let typo = cli(&["search", "* | count by usr.name", "--json"]);
+    assert_eq!(
+        String::from_utf8_lossy(&typo.stderr).trim_end(),
+        "warning: no stored event has the field `usr.name`; did you mean `user.name`?"
+    );
+    assert_eq!(json_of(typo)["field"], "usr.name");
+
     // Aggregation.
     let agg = json_of(cli(&["search", "* | count by service", "--json"]));
     assert_eq!(agg["field"], "service", "{agg}");
