@@ -36,6 +36,13 @@ pub struct CompileOptions {
     /// Index Windows rules by Channel/EventID from their logsource (the Windows mapping).
     /// When false every rule is offered every event, as Chainsaw's groupless mapping does.
     pub windows_logsource_mapping: bool,
+    /// For an event whose log is unknown (no Channel: JSON and syslog events), offer a rule
+    /// that holds without any of its fields (`condition: not selection`, `F: null`) only when
+    /// the event carries one of them. A rule's logsource is what ties it to its log, and such
+    /// events have none to compare; without this, SigmaHQ's Zeek rule *Publicly Accessible RDP
+    /// Service* matches every syslog line. When false, rules meet such events on their
+    /// condition alone, as Sigma's value semantics read (the engine's own tests use that).
+    pub require_evidence_of_source: bool,
 }
 
 impl Default for CompileOptions {
@@ -44,6 +51,7 @@ impl Default for CompileOptions {
             placeholders: HashMap::new(),
             reject_unknown_placeholders: false,
             windows_logsource_mapping: true,
+            require_evidence_of_source: true,
         }
     }
 }
@@ -146,6 +154,12 @@ pub(crate) struct Variant {
     /// (most rules of a product offered to events of another, e.g. Windows file rules to web
     /// logs without a Channel).
     pub requires: Option<u32>,
+    /// For an event whose log is unknown (no Channel: a JSON or syslog event), fields of which
+    /// it must carry at least one: a rule true without any of its fields (`condition: not
+    /// selection`, as in *Publicly Accessible RDP Service* for Zeek) would otherwise match every
+    /// event of every other source. Empty when `requires` already ties the rule to a field, or
+    /// when the rule names none (keywords).
+    pub evidence: Box<[u32]>,
 }
 
 /// Needles of which at least one must occur for a variant to match.
@@ -667,6 +681,27 @@ impl Builder<'_> {
         }
     }
 
+    /// Every field `e` names (sorted, once each).
+    fn named_fields(&self, e: &Expr) -> Box<[u32]> {
+        fn collect(b: &Builder, e: &Expr, out: &mut Vec<u32>) {
+            match e {
+                Expr::Const(_) => {}
+                Expr::Item(i) => out.extend(b.set.items[*i as usize].field),
+                Expr::And(v) | Expr::Or(v) | Expr::AtLeast(_, v) => {
+                    for c in v {
+                        collect(b, c, out);
+                    }
+                }
+                Expr::Not(c) => collect(b, c, out),
+            }
+        }
+        let mut fields = Vec::new();
+        collect(self, e, &mut fields);
+        fields.sort_unstable();
+        fields.dedup();
+        fields.into_boxed_slice()
+    }
+
     /// One field `e` is false without, preferring one that Windows events do not all carry
     /// (Channel and EventID are in every record, so requiring them rules nothing out there).
     fn required_field(&self, e: &Expr) -> Option<u32> {
@@ -1120,11 +1155,16 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
             let prefilter = b.prefilter(&expr);
             let event_ids = b.required_event_ids(&expr);
             let requires = b.required_field(&expr);
+            let evidence = match requires {
+                None if opts.require_evidence_of_source => b.named_fields(&expr),
+                _ => Box::default(),
+            };
             b.set.variants.push(Variant {
                 rule: rule_id,
                 expr,
                 prefilter,
                 requires,
+                evidence,
             });
             if base && !channel_only {
                 b.set.index.no_channel.push(vid, event_ids.as_deref());

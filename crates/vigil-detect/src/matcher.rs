@@ -214,6 +214,9 @@ pub struct Matcher<'s> {
     /// Whether the current event gave its fields in one pass ([`Event::for_each_field`]):
     /// a field not filled then is absent, unless its name has a `.` (see `dotted`).
     table: bool,
+    /// Whether the current event's log is unknown (no Channel): variants then need one of
+    /// their [`crate::compile::Variant::evidence`] fields.
+    unknown_source: bool,
     /// Per field: whether its name has a `.` (looked up by name even in table mode, as a
     /// path).
     dotted: Vec<bool>,
@@ -246,6 +249,7 @@ impl<'s> Matcher<'s> {
             keywords: Slot::default(),
             generation: 0,
             table: false,
+            unknown_source: false,
             dotted: set.fields.iter().map(|f| f.contains('.')).collect(),
             out: Vec::new(),
             needle_seen: vec![0; set.needle_field.len()],
@@ -316,6 +320,7 @@ impl<'s> Matcher<'s> {
             .first()
             .map(|c| set.index.by_channel.get(c.lower.as_str()));
         let mut buckets: [Option<&'s Bucket>; 3] = [None; 3];
+        self.unknown_source = channel.is_none() && !event.is_windows_record();
         match channel {
             None if event.is_windows_record() => buckets[0] = Some(&set.index.windows_any),
             None => {
@@ -366,6 +371,19 @@ impl<'s> Matcher<'s> {
         if let Some(f) = variant.requires {
             self.load(f, event);
             if !self.slots[f as usize].present {
+                return;
+            }
+        }
+        if self.unknown_source && !variant.evidence.is_empty() {
+            let mut any = false;
+            for &f in &variant.evidence {
+                self.load(f, event);
+                if self.slots[f as usize].present {
+                    any = true;
+                    break;
+                }
+            }
+            if !any {
                 return;
             }
         }

@@ -48,6 +48,17 @@ fn rule(detection: &str) -> String {
     format!("title: T\nid: r1\nlogsource:\n  product: test\ndetection:\n{detection}")
 }
 
+/// Like [`check`], offering the rule to events of unknown source on its condition alone (not
+/// only when they carry one of its fields): for the value semantics of `null`, `exists` and
+/// `not`, which the specification states for any event.
+fn check_semantics(text: &str, events: &[(&MapEvent, bool)]) {
+    let opts = CompileOptions {
+        require_evidence_of_source: false,
+        ..CompileOptions::default()
+    };
+    check_with(text, &opts, events)
+}
+
 /// Compiles `text` and reports whether the rule `r1` matches each event.
 fn check(text: &str, events: &[(&MapEvent, bool)]) {
     check_with(text, &CompileOptions::default(), events)
@@ -158,7 +169,7 @@ fn regex_flags() {
 #[test]
 fn null_exists_and_neq() {
     let r = rule("  sel:\n    F: null\n  condition: sel\n");
-    check(
+    check_semantics(
         &r,
         &[
             (&MapEvent::new(&[]), true),
@@ -169,7 +180,7 @@ fn null_exists_and_neq() {
         ],
     );
     let r = rule("  sel:\n    F: ''\n  condition: sel\n");
-    check(
+    check_semantics(
         &r,
         &[
             (&MapEvent::new(&[("F", s(""))]), true),
@@ -182,7 +193,7 @@ fn null_exists_and_neq() {
     let r = rule(
         "  sel:\n    Action: 3\n  filter:\n    ApplicationPath: null\n  condition: sel and not filter\n",
     );
-    check(
+    check_semantics(
         &r,
         &[
             (
@@ -193,7 +204,7 @@ fn null_exists_and_neq() {
         ],
     );
     let r = rule("  sel:\n    F|exists: true\n    G|exists: false\n  condition: sel\n");
-    check(
+    check_semantics(
         &r,
         &[
             (&MapEvent::new(&[("F", s(""))]), true),
@@ -201,7 +212,7 @@ fn null_exists_and_neq() {
         ],
     );
     let r = rule("  sel:\n    F|neq:\n      - a\n      - b\n  condition: sel\n");
-    check(
+    check_semantics(
         &r,
         &[
             (&MapEvent::new(&[("F", s("c"))]), true),
@@ -450,10 +461,42 @@ fn channel_less_windows_records_see_only_windows_rules() {
     let fields = [("EventID", FieldValue::Int(111))];
     let record = ChannelLessRecord(MapEvent::new(&fields));
     assert_eq!(ids(&mut m, &record), vec!["win"]);
-    // The same fields in a plain JSON log meet both.
-    let mut plain = ids(&mut m, &MapEvent::new(&fields));
-    plain.sort();
-    assert_eq!(plain, vec!["win", "zeek"]);
+    // In a plain JSON log, whose source is unknown, a rule that holds without its fields
+    // needs one of them to be there: the Zeek rule (true when `id.orig_h` is absent) does not
+    // meet an event that has nothing of Zeek.
+    assert_eq!(ids(&mut m, &MapEvent::new(&fields)), vec!["win"]);
+}
+
+#[test]
+fn rules_true_without_their_fields_need_one_of_them_in_logs_of_unknown_source() {
+    // SigmaHQ's Zeek rule, a negated selection: without the logsource to go by it would match
+    // every syslog line and web log.
+    let zeek = "title: Publicly Accessible RDP Service\nid: r1\nlogsource:\n  product: zeek\n  service: rdp\ndetection:\n  selection:\n    id.orig_h|cidr:\n      - '10.0.0.0/8'\n      - '192.168.0.0/16'\n  condition: not selection\n";
+    check(
+        zeek,
+        &[
+            (
+                &MapEvent::new(&[("message", s("Failed password for root from 203.0.113.9"))]),
+                false,
+            ),
+            (&MapEvent::new(&[("id.orig_h", s("203.0.113.9"))]), true),
+            (&MapEvent::new(&[("id.orig_h", s("10.1.2.3"))]), false),
+        ],
+    );
+    // Any one of the fields is enough, and a rule with a field it cannot match without is
+    // unchanged.
+    let either = "title: T\nid: r1\nlogsource:\n  product: linux\ndetection:\n  a:\n    user: root\n  b:\n    uid: 0\n  condition: not a and not b\n";
+    check(
+        either,
+        &[
+            (&MapEvent::new(&[("user", s("bob"))]), true),
+            (&MapEvent::new(&[("uid", FieldValue::Int(7))]), true),
+            (&MapEvent::new(&[("msg", s("x"))]), false),
+        ],
+    );
+    // Windows logs with a Channel go by their logsource as before.
+    let filter_only = "title: T\nid: r1\nlogsource:\n  product: windows\n  service: security\ndetection:\n  filter:\n    TargetUserName: admin\n  condition: not filter\n";
+    check(filter_only, &[(&win("Security", 4624, &[]), true)]);
 }
 
 #[test]
@@ -681,7 +724,7 @@ fn sigmahq_corpus_compiles() {
 fn required_fields_never_skip_a_rule_that_could_match() {
     // `A: null` and `exists: false` hold on an absent field: only B is required here.
     let r = rule("  sel:\n    A: null\n    C|exists: false\n    B: x\n  condition: sel\n");
-    check(
+    check_semantics(
         &r,
         &[
             (&MapEvent::new(&[("B", s("x"))]), true),
@@ -691,7 +734,7 @@ fn required_fields_never_skip_a_rule_that_could_match() {
     );
     // Either part of an `or` may match alone: neither field is required.
     let r = rule("  a:\n    A|re: '^x'\n  b:\n    B|endswith: y\n  condition: a or b\n");
-    check(
+    check_semantics(
         &r,
         &[
             (&MapEvent::new(&[("B", s("zy"))]), true),
@@ -701,7 +744,7 @@ fn required_fields_never_skip_a_rule_that_could_match() {
     );
     // `not` needs nothing: an event without the field matches.
     let r = rule("  sel:\n    A: x\n  condition: not sel\n");
-    check(&r, &[(&MapEvent::new(&[("B", s("x"))]), true)]);
+    check_semantics(&r, &[(&MapEvent::new(&[("B", s("x"))]), true)]);
     // ... except the fields whose absence makes what it negates true: `not A: null` needs A.
     let r = rule(concat!(
         "  known:\n    A|endswith: '.exe'\n",
@@ -709,7 +752,7 @@ fn required_fields_never_skip_a_rule_that_could_match() {
         "  filter_empty:\n    A: ''\n",
         "  condition: not known and not 1 of filter_*\n",
     ));
-    check(
+    check_semantics(
         &r,
         &[
             (&MapEvent::new(&[("A", s("x.dll"))]), true),
@@ -720,7 +763,7 @@ fn required_fields_never_skip_a_rule_that_could_match() {
     );
     // `not (A: null and B: null)` holds when either is present: neither is required alone.
     let r = rule("  both:\n    A: null\n    B: null\n  condition: not both\n");
-    check(
+    check_semantics(
         &r,
         &[
             (&MapEvent::new(&[("A", s("x"))]), true),
@@ -730,7 +773,7 @@ fn required_fields_never_skip_a_rule_that_could_match() {
     );
     // `not (A|exists: false or B: x)` needs A.
     let r = rule("  a:\n    A|exists: false\n  b:\n    B: x\n  condition: not (a or b)\n");
-    check(
+    check_semantics(
         &r,
         &[
             (&MapEvent::new(&[("A", s("1"))]), true),
