@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::output::outln;
 use anyhow::Context;
 use vigil_core::Role;
 use vigil_store::Store;
@@ -75,7 +76,7 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
             }
             .map_err(|e| anyhow::anyhow!("could not create the token: {e}"))?;
             store.close().await;
-            println!("{}", created.token);
+            outln!("{}", created.token);
             eprintln!(
                 "created {role} token {:?} (id {}); it is shown only now — store it safely",
                 created.info.name, created.info.id

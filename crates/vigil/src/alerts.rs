@@ -5,7 +5,7 @@
 use vigil_api::alerts::{AlertQuery, DeclareIncident, DismissAlert, MergeAlert};
 
 use crate::incident::{Conn, client};
-use crate::output::{explain, print_json, table};
+use crate::output::{explain, outln, print_json, table};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -160,8 +160,8 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                         a.alert.title.clone(),
                     ]);
                 }
-                println!("{t}");
-                println!("{} of {} alert(s)", page.items.len(), page.total);
+                outln!("{t}");
+                outln!("{} of {} alert(s)", page.items.len(), page.total);
                 Ok(())
             }
             Command::Show { key, conn } => {
@@ -169,15 +169,20 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 if conn.json {
                     return print_json(&a);
                 }
-                println!(
+                outln!(
                     "{} [{}] {} — {} on {} (fired {} time(s))",
-                    a.key, a.alert.severity, a.alert.title, a.status, a.alert.service, a.count
+                    a.key,
+                    a.alert.severity,
+                    a.alert.title,
+                    a.status,
+                    a.alert.service,
+                    a.count
                 );
                 if let Some(s) = &a.alert.summary {
-                    println!("{s}");
+                    outln!("{s}");
                 }
                 if let Some(i) = &a.incident {
-                    println!("incident: {i}");
+                    outln!("incident: {i}");
                 }
                 let mut t = table(["AT", "BY", "ACTION", "TEXT"]);
                 for e in &a.log {
@@ -192,7 +197,7 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                         text,
                     ]);
                 }
-                println!("{t}");
+                outln!("{t}");
                 Ok(())
             }
             Command::Ack { key, conn } => act(&conn, &key, "ack").await,
@@ -216,7 +221,7 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 if conn.json {
                     return print_json(&a);
                 }
-                println!("{} dismissed ({})", a.key, kind);
+                outln!("{} dismissed ({})", a.key, kind);
                 Ok(())
             }
             Command::Declare {
@@ -242,7 +247,7 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 if conn.json {
                     return print_json(&i);
                 }
-                println!(
+                outln!(
                     "declared {} [{}] {} with {} indicator(s) and {} evidence file(s)",
                     i.key,
                     i.severity,
@@ -264,7 +269,7 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 if conn.json {
                     return print_json(&i);
                 }
-                println!("{key} merged into {}", i.key);
+                outln!("{key} merged into {}", i.key);
                 Ok(())
             }
             Command::Rules { conn } => {
@@ -282,7 +287,7 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                         r.benign.to_string(),
                     ]);
                 }
-                println!("{t}");
+                outln!("{t}");
                 Ok(())
             }
         }
@@ -298,6 +303,6 @@ async fn act(conn: &Conn, key: &str, action: &str) -> anyhow::Result<()> {
     if conn.json {
         return print_json(&a);
     }
-    println!("{} {}", a.key, a.status);
+    outln!("{} {}", a.key, a.status);
     Ok(())
 }

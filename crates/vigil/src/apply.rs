@@ -9,7 +9,7 @@ use anyhow::Context;
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::incident::{Conn, client};
-use crate::output::{explain, print_json};
+use crate::output::{explain, outln, print_json};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -72,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
         anyhow::bail!(message);
     }
     if args.dry_run {
-        println!(
+        outln!(
             "{} is valid: {} people, {} teams ({} schedules), {} services",
             args.file.display(),
             org.people.len(),
@@ -94,12 +94,15 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     if args.conn.json {
         print_json(&state)?;
     } else if state.changed {
-        println!(
+        outln!(
             "applied: version {} ({} people, {} teams, {} services)",
-            state.version, state.people, state.teams, state.services
+            state.version,
+            state.people,
+            state.teams,
+            state.services
         );
     } else {
-        println!("unchanged: version {} is already in force", state.version);
+        outln!("unchanged: version {} is already in force", state.version);
     }
     Ok(std::process::ExitCode::SUCCESS)
 }

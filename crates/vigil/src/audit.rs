@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::output::outln;
 use anyhow::Context;
 use vigil_store::Store;
 
@@ -41,11 +42,11 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
             store.close().await;
             match result {
                 Ok(count) => {
-                    println!("OK: {count} entries");
+                    outln!("OK: {count} entries");
                     Ok(std::process::ExitCode::SUCCESS)
                 }
                 Err(b) => {
-                    println!(
+                    outln!(
                         "BROKEN: audit entry {} — {} ({} entries before it are intact)",
                         b.seq,
                         b.problem,

@@ -19,6 +19,7 @@ use vigil_events::source::{Format, read_file};
 use vigil_events::{RecordSource, collect_files};
 
 use crate::hunt::{FileScan, ScanOptions, scan_source};
+use crate::output::outln;
 use crate::ruleset;
 
 /// Subcommands of `vigil bench`.
@@ -65,7 +66,7 @@ fn mib(bytes: u64) -> f64 {
 }
 
 fn report(what: &str, events: u64, bytes: u64, secs: f64) {
-    println!(
+    outln!(
         "{what:<40} {events:>8} events {:>8.3} s {:>12.0} events/s {:>8.1} MB/s",
         secs,
         events as f64 / secs,
@@ -100,7 +101,7 @@ fn detect(args: DetectArgs) -> anyhow::Result<ExitCode> {
     let rss_before = ruleset::peak_rss().unwrap_or(0);
     let loaded = ruleset::load(&args.rules)?;
     let set = loaded.set;
-    println!(
+    outln!(
         "rules: {} compiled ({} rejected); YAML parsing {:.0} ms, compilation {:.0} ms, total {:.0} ms",
         set.rules().len(),
         loaded.load_diagnostics.len() + loaded.compile_diagnostics.len(),
@@ -109,7 +110,7 @@ fn detect(args: DetectArgs) -> anyhow::Result<ExitCode> {
         (loaded.load_time + loaded.compile_time).as_secs_f64() * 1e3,
     );
     drop(loaded.docs);
-    println!(
+    outln!(
         "peak RSS after loading rules: {:.1} MiB (process start: {:.1} MiB)",
         mib(ruleset::peak_rss().unwrap_or(0)),
         mib(rss_before)
@@ -141,7 +142,7 @@ fn detect(args: DetectArgs) -> anyhow::Result<ExitCode> {
         for l in &lines {
             one(l, &mut probe);
         }
-        println!(
+        outln!(
             "JSON lines: {} events, {:.1} MB, {} rule matches, {:.1} rule evaluations per event \
              after the literal prefilter",
             lines.len(),
@@ -151,7 +152,7 @@ fn detect(args: DetectArgs) -> anyhow::Result<ExitCode> {
         );
         if std::env::var_os("VIGIL_BENCH_TOP").is_some() {
             for (rule, count) in probe.evaluation_counts().into_iter().take(25) {
-                println!("  {count:>8}  {}", set.rule(rule).title());
+                outln!("  {count:>8}  {}", set.rule(rule).title());
             }
         }
         report("JSON lines, parse + match, 1 thread", e, b, s);
@@ -205,7 +206,7 @@ fn detect(args: DetectArgs) -> anyhow::Result<ExitCode> {
             }
         }
         let bytes: u64 = contents.iter().map(|c| c.1.len() as u64).sum();
-        println!(
+        outln!(
             "EVTX: {} files, {:.1} MB",
             contents.len(),
             bytes as f64 / 1e6
@@ -258,13 +259,13 @@ fn detect(args: DetectArgs) -> anyhow::Result<ExitCode> {
                 (n, bytes)
             });
             report(&format!("EVTX decode + match, {label}"), e, b, s);
-            println!(
+            outln!(
                 "  share of time outside EVTX decoding: {:.0}%",
                 (s - s_dec).max(0.0) / s * 100.0
             );
         }
     }
-    println!(
+    outln!(
         "peak RSS: {:.1} MiB (includes the samples held in memory)",
         mib(ruleset::peak_rss().unwrap_or(0))
     );
@@ -490,16 +491,17 @@ async fn wait_searchable(
         })?;
         if stats.index_lag == 0 {
             let secs = sent.elapsed().as_secs_f64().max(1e-9);
-            println!(
+            outln!(
                 "  searchable: all {events} events {secs:.2} s after the first was sent: {:.0} events/s",
                 events as f64 / secs
             );
             return Ok(());
         }
         if Instant::now() > deadline {
-            println!(
+            outln!(
                 "  searchable: {} acknowledged events still not searchable after --max-seconds {}",
-                stats.index_lag, args.max_seconds
+                stats.index_lag,
+                args.max_seconds
             );
             return Ok(());
         }
@@ -522,7 +524,7 @@ async fn http_phase(
     let last_len = (args.events - (total_batches - 1) * args.batch) as usize;
     let last = (last_len < batch).then(|| generator.batch(last_len));
     let pool_bytes: usize = pool.iter().map(|b| b.1.len()).sum();
-    println!(
+    outln!(
         "generated {} distinct batches of {batch} events ({:.1} MB, {:.0} bytes per event) in {:.2} s",
         pool.len(),
         pool_bytes as f64 / 1e6,
@@ -555,7 +557,7 @@ async fn http_phase(
     }
     let mut m = measured.into_inner().unwrap_or_else(|e| e.into_inner());
     m.latencies.sort();
-    println!(
+    outln!(
         "HTTP: {} events in {} batches of up to {batch} over {} connections{}",
         m.events,
         m.latencies.len(),
@@ -569,20 +571,22 @@ async fn http_phase(
             String::new()
         }
     );
-    println!(
+    outln!(
         "  {:.2} s: {:.0} events/s, {:.1} MB/s of JSON",
         secs,
         m.events as f64 / secs,
         m.bytes as f64 / secs / 1e6
     );
-    println!(
+    outln!(
         "  stored {}, rejected {}, detections {}",
-        m.stored, m.rejected, m.detections
+        m.stored,
+        m.rejected,
+        m.detections
     );
     if let Some(r) = &m.first_rejection {
-        println!("  first rejection: {r}");
+        outln!("  first rejection: {r}");
     }
-    println!(
+    outln!(
         "  batch ack latency: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         percentile(&m.latencies, 50.0),
         percentile(&m.latencies, 99.0),
@@ -666,7 +670,7 @@ async fn syslog_phase(
         sent += s;
         bytes += b;
     }
-    println!(
+    outln!(
         "syslog TCP: {sent} events ({:.1} MB) written over {} connections in {send_secs:.2} s: {:.0} events/s, {:.1} MB/s",
         bytes as f64 / 1e6,
         args.connections,
@@ -686,7 +690,7 @@ async fn syslog_phase(
             .total_events;
         if now_total >= before + sent {
             let secs = start.elapsed().as_secs_f64();
-            println!(
+            outln!(
                 "  stored in {secs:.2} s after the first byte: {:.0} events/s end to end",
                 sent as f64 / secs
             );
@@ -696,7 +700,7 @@ async fn syslog_phase(
             last = now_total;
             last_change = Instant::now();
         } else if last_change.elapsed() > Duration::from_secs(10) {
-            println!(
+            outln!(
                 "  only {} of {sent} stored after {:.1} s (no progress for 10 s): the listener dropped or refused the rest; see the server log",
                 now_total - before,
                 start.elapsed().as_secs_f64()

@@ -4,7 +4,7 @@
 use vigil_api::events::{DetectionQuery, RuleLevel};
 
 use crate::incident::{Conn, client};
-use crate::output::{explain, print_json, table};
+use crate::output::{explain, outln, print_json, table};
 
 const AFTER_HELP: &str = "\
 The server matches every ingested event against the rules of `vigil serve --rules DIR`
@@ -69,7 +69,7 @@ async fn list(args: Args) -> anyhow::Result<()> {
         return print_json(&page);
     }
     if page.items.is_empty() {
-        println!(
+        outln!(
             "no detections match; check `vigil rules status` (are rules loaded?) and the filters"
         );
         return Ok(());
@@ -104,8 +104,8 @@ async fn list(args: Args) -> anyhow::Result<()> {
             n.event_id.to_string(),
         ]);
     }
-    println!("{t}");
-    println!(
+    outln!("{t}");
+    outln!(
         "{} of {} detections, newest first",
         page.items.len(),
         page.total

@@ -292,10 +292,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     .and_then(|()| Ok(out.flush()?));
     if let Err(e) = written {
-        // A closed pipe (`vigil hunt … | head`) is not an error.
+        // A closed pipe (`vigil hunt … | head`) is not an error, whichever writer met it.
         let broken_pipe = e
             .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
+            .map(std::io::Error::kind)
+            .or_else(|| {
+                e.downcast_ref::<serde_json::Error>()
+                    .and_then(serde_json::Error::io_error_kind)
+            })
+            == Some(std::io::ErrorKind::BrokenPipe);
         if !broken_pipe {
             return Err(e.context("cannot write the results"));
         }

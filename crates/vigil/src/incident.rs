@@ -459,7 +459,7 @@ use anyhow::Context;
 use vigil_api::types::*;
 use vigil_client::Client;
 
-use crate::output::{explain, print_json, table};
+use crate::output::{explain, outln, print_json, table};
 
 pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -613,8 +613,8 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                     inc.created_at.format("%Y-%m-%d %H:%M").to_string(),
                 ]);
             }
-            println!("{t}");
-            println!(
+            outln!("{t}");
+            outln!(
                 "{} of {}",
                 page.items.len(),
                 plural(page.total, "incident", "incidents")
@@ -738,13 +738,13 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             if conn.json {
                 return print_json(&link);
             }
-            println!("linked {key} and {}", link.key);
+            outln!("linked {key} and {}", link.key);
             Ok(())
         }
         Command::Unlink { conn, key, other } => {
             client(&conn)?.unlink(&key, &other).await.map_err(explain)?;
             if !conn.json {
-                println!("unlinked {key} and {other}");
+                outln!("unlinked {key} and {other}");
             }
             Ok(())
         }
@@ -765,7 +765,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 if conn.json {
                     return print_json(&entry);
                 }
-                println!("logged on {key}");
+                outln!("logged on {key}");
                 Ok(())
             }
             LogCommand::List { key, limit, offset } => {
@@ -789,8 +789,8 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                         e.text.clone(),
                     ]);
                 }
-                println!("{t}");
-                println!(
+                outln!("{t}");
+                outln!(
                     "{} of {}",
                     page.items.len(),
                     plural(page.total, "entry", "entries")
@@ -821,9 +821,10 @@ fn show_pivot(conn: &Conn, p: &vigil_api::events::IncidentPivotResponse) -> anyh
         return print_json(p);
     }
     if p.indicators.is_empty() {
-        println!(
+        outln!(
             "{} has no active indicator to look for; add one with `vigil incident indicator add {} KIND VALUE`",
-            p.key, p.key
+            p.key,
+            p.key
         );
         return Ok(());
     }
@@ -855,7 +856,7 @@ fn show_pivot(conn: &Conn, p: &vigil_api::events::IncidentPivotResponse) -> anyh
             time(i.last_seen),
         ]);
     }
-    println!("{t}");
+    outln!("{t}");
     let mut seen = Vec::new();
     if !p.proposed_services.is_empty() {
         seen.push(format!("services {}", p.proposed_services.join(", ")));
@@ -865,14 +866,14 @@ fn show_pivot(conn: &Conn, p: &vigil_api::events::IncidentPivotResponse) -> anyh
     }
     let seen = seen.join(" and ");
     if seen.is_empty() {
-        println!(
+        outln!(
             "{}: its scope already covers every service and tenant the indicators appear in",
             p.key
         );
     } else if p.accepted {
-        println!("{}: added to its scope: {seen}", p.key);
+        outln!("{}: added to its scope: {seen}", p.key);
     } else {
-        println!(
+        outln!(
             "{}: also seen in {seen}, not yet in its scope; run again with --accept to add them",
             p.key
         );
@@ -894,7 +895,7 @@ async fn indicator(conn: &Conn, command: IndicatorCommand) -> anyhow::Result<()>
             if conn.json {
                 return print_json(&ind);
             }
-            println!("{} {} {} (id {})", key, ind.kind, ind.value, ind.id);
+            outln!("{} {} {} (id {})", key, ind.kind, ind.value, ind.id);
         }
         IndicatorCommand::Remove { key, id, reason } => {
             let ind = c
@@ -904,7 +905,7 @@ async fn indicator(conn: &Conn, command: IndicatorCommand) -> anyhow::Result<()>
             if conn.json {
                 return print_json(&ind);
             }
-            println!("removed {} {} from {key}", ind.kind, ind.value);
+            outln!("removed {} {} from {key}", ind.kind, ind.value);
         }
         IndicatorCommand::Search { value, kind } => {
             let query = IndicatorQuery {
@@ -925,7 +926,7 @@ async fn indicator(conn: &Conn, command: IndicatorCommand) -> anyhow::Result<()>
                     h.indicator.value.clone(),
                 ]);
             }
-            println!("{t}");
+            outln!("{t}");
         }
     }
     Ok(())
@@ -963,9 +964,12 @@ async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
             if conn.json {
                 return print_json(&ev);
             }
-            println!(
+            outln!(
                 "stored {} on {key}: id {} sha256 {} ({} bytes)",
-                ev.file_name, ev.id, ev.sha256, ev.size
+                ev.file_name,
+                ev.id,
+                ev.sha256,
+                ev.size
             );
         }
         EvidenceCommand::List { key } => {
@@ -984,7 +988,7 @@ async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
                     e.collected_at.format("%Y-%m-%d %H:%M").to_string(),
                 ]);
             }
-            println!("{t}");
+            outln!("{t}");
         }
         EvidenceCommand::Show { key, id } => {
             let e = c.get_evidence(&key, &id).await.map_err(explain)?;
@@ -1005,7 +1009,7 @@ async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
                     &serde_json::json!({"path": output, "sha256": sha, "size": bytes.len()}),
                 );
             }
-            println!(
+            outln!(
                 "wrote {} ({} bytes, sha256 {sha} verified)",
                 output.display(),
                 bytes.len()
@@ -1036,9 +1040,14 @@ fn show_evidence(conn: &Conn, e: &Evidence) -> anyhow::Result<()> {
     if conn.json {
         return print_json(e);
     }
-    println!(
+    outln!(
         "{} — {} ({} bytes)\nsha256 {}\ncollected by {} at {}",
-        e.id, e.file_name, e.size, e.sha256, e.collected_by, e.collected_at
+        e.id,
+        e.file_name,
+        e.size,
+        e.sha256,
+        e.collected_by,
+        e.collected_at
     );
     let mut t = table(["WHEN", "WHO", "ACTION", "WHY"]);
     for c in &e.custody {
@@ -1049,7 +1058,7 @@ fn show_evidence(conn: &Conn, e: &Evidence) -> anyhow::Result<()> {
             c.reason.clone(),
         ]);
     }
-    println!("{t}");
+    outln!("{t}");
     Ok(())
 }
 
@@ -1063,7 +1072,7 @@ fn show_related(conn: &Conn, related: &Related) -> anyhow::Result<()> {
         return print_json(related);
     }
     if related.links.is_empty() && related.suggestions.is_empty() {
-        println!("no linked incidents, and none shares an active indicator with this one");
+        outln!("no linked incidents, and none shares an active indicator with this one");
         return Ok(());
     }
     let mut t = table(["INCIDENT", "RELATION"]);
@@ -1088,7 +1097,7 @@ fn show_related(conn: &Conn, related: &Related) -> anyhow::Result<()> {
             format!("suggested: shares {}", shared.join(", ")),
         ]);
     }
-    println!("{t}");
+    outln!("{t}");
     Ok(())
 }
 
@@ -1101,7 +1110,7 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         opt(t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()))
     };
     let duration = |s: Option<i64>| opt(s.map(|s| format!("{}h {:02}m", s / 3600, s % 3600 / 60)));
-    println!("{} — {}", inc.key, inc.title);
+    outln!("{} — {}", inc.key, inc.title);
     let mut t = table(["FIELD", "VALUE"]);
     let impact = &inc.data_impact;
     let durations = inc.timestamps.durations();
@@ -1191,7 +1200,7 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
     for (k, v) in rows {
         t.add_row([k.to_owned(), v]);
     }
-    println!("{t}");
+    outln!("{t}");
     if !inc.indicators.is_empty() {
         let mut t = table(["INDICATOR", "KIND", "VALUE", "NOTE", "STATUS"]);
         for i in &inc.indicators {
@@ -1209,7 +1218,7 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
                 status,
             ]);
         }
-        println!("{t}");
+        outln!("{t}");
     }
     let mut t = table(["SEVERITY", "BY", "WHY", "WHEN"]);
     for c in &inc.severity_history {
@@ -1224,7 +1233,7 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
             c.at.format("%Y-%m-%d %H:%M:%S").to_string(),
         ]);
     }
-    println!("{t}");
+    outln!("{t}");
     if !inc.phase_history.is_empty() {
         let mut t = table(["PHASE", "BY", "WHY", "WHEN"]);
         for c in &inc.phase_history {
@@ -1235,7 +1244,7 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
                 c.at.format("%Y-%m-%d %H:%M:%S").to_string(),
             ]);
         }
-        println!("{t}");
+        outln!("{t}");
     }
     if !inc.timestamp_corrections.is_empty() {
         let mut t = table(["CORRECTED", "FROM", "TO", "BY", "WHY"]);
@@ -1248,7 +1257,7 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
                 c.reason.clone(),
             ]);
         }
-        println!("{t}");
+        outln!("{t}");
     }
     Ok(())
 }
@@ -1258,9 +1267,12 @@ fn confirm(conn: &Conn, inc: &Incident, what: &str) -> anyhow::Result<()> {
     if conn.json {
         return print_json(inc);
     }
-    println!(
+    outln!(
         "{}: {what} (phase {}, severity {}, priority {})",
-        inc.key, inc.phase, inc.severity, inc.priority
+        inc.key,
+        inc.phase,
+        inc.severity,
+        inc.priority
     );
     Ok(())
 }

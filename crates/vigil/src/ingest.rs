@@ -32,7 +32,7 @@ use vigil_events::source::{DecodeError, Format, InputFile, detect};
 use vigil_events::{RecordSource, SyslogOptions, collect_files};
 
 use crate::incident::{Conn, client};
-use crate::output::explain;
+use crate::output::{explain, outln};
 use crate::storage::human_bytes;
 
 const AFTER_HELP: &str = "\
@@ -653,12 +653,12 @@ fn print_summary(s: &Summary) {
         if problems.count == 0 {
             return;
         }
-        println!("{title}:");
+        outln!("{title}:");
         for p in problems.first.iter().take(SHOW) {
-            println!("  {p}");
+            outln!("  {p}");
         }
         if problems.count > SHOW as u64 {
-            println!(
+            outln!(
                 "  … and {} more (--json lists the first {KEEP})",
                 problems.count - SHOW as u64
             );
@@ -672,17 +672,20 @@ fn print_summary(s: &Summary) {
         String::new()
     };
     let secs = s.seconds.max(1e-9);
-    println!(
+    outln!(
         "files:      {}{skipped}, {}",
         s.files,
         human_bytes(s.bytes_read)
     );
-    println!(
+    outln!(
         "events:     {} read, {} stored, {} rejected, {} not decoded",
-        s.events_read, s.stored, s.rejected.count, s.errors.count
+        s.events_read,
+        s.stored,
+        s.rejected.count,
+        s.errors.count
     );
-    println!("detections: {}", s.detections);
-    println!(
+    outln!("detections: {}", s.detections);
+    outln!(
         "time:       {:.2} s, {} requests, {:.0} events/s",
         s.seconds,
         s.batches,

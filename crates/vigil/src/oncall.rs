@@ -5,7 +5,7 @@
 use vigil_api::org::{CoverageQuery, OnCallQuery};
 
 use crate::incident::{Conn, client};
-use crate::output::{explain, print_json, table};
+use crate::output::{explain, outln, print_json, table};
 
 const WHO_HELP: &str = "\
 Examples:
@@ -74,7 +74,7 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 if conn.json {
                     return print_json(&r);
                 }
-                println!("{} at {}", r.team, r.at);
+                outln!("{} at {}", r.team, r.at);
                 let mut t = table(["SCHEDULE", "ON CALL", "SINCE", "UNTIL", "VIA", "CONTACT"]);
                 for s in &r.schedules {
                     t.add_row([
@@ -89,9 +89,9 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                             .unwrap_or_else(|| "-".to_owned()),
                     ]);
                 }
-                println!("{t}");
+                outln!("{t}");
                 if let Some(m) = &r.manager {
-                    println!("manager (next escalation level): {m}");
+                    outln!("manager (next escalation level): {m}");
                 }
                 Ok(())
             }
@@ -113,7 +113,7 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                     return print_json(&r);
                 }
                 if r.gaps.is_empty() {
-                    println!(
+                    outln!(
                         "{}: covered 24x7 from {} to {}",
                         r.teams.join(", "),
                         r.from,
@@ -130,8 +130,8 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                         format!("{:.1}", g.minutes as f64 / 60.0),
                     ]);
                 }
-                println!("{t}");
-                println!("{} gap(s) from {} to {}", r.gaps.len(), r.from, r.to);
+                outln!("{t}");
+                outln!("{} gap(s) from {} to {}", r.gaps.len(), r.from, r.to);
                 Ok(())
             }
         }

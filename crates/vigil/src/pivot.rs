@@ -5,7 +5,7 @@
 use vigil_api::events::{PivotQuery, PivotResponse, TimelinePoint, ValueCount};
 
 use crate::incident::{Conn, client};
-use crate::output::{explain, print_json, table};
+use crate::output::{explain, outln, print_json, table};
 use crate::search::{Window, event_row};
 
 const AFTER_HELP: &str = "\
@@ -71,31 +71,31 @@ fn show(p: &PivotResponse) {
         None => String::new(),
     };
     if p.total == 0 {
-        println!(
+        outln!(
             "no event carries {:?}{place}; widen the time window (--since 30d) or drop --field",
             p.value
         );
         return;
     }
-    println!("{:?}{place}: {} events", p.value, p.total);
+    outln!("{:?}{place}: {} events", p.value, p.total);
     for (what, counts) in [
         ("SERVICE", &p.by_service),
         ("HOST", &p.by_host),
         ("TENANT", &p.by_tenant),
     ] {
         if !counts.is_empty() {
-            println!("{}", counts_table(what, counts));
+            outln!("{}", counts_table(what, counts));
         }
     }
-    println!("{}", timeline_summary(&p.timeline, p.bucket_seconds));
+    outln!("{}", timeline_summary(&p.timeline, p.bucket_seconds));
     if !p.events.is_empty() {
         let mut t = table(["TIME", "SERVICE", "HOST", "TENANT", "EVENT"]);
         for e in &p.events {
             t.add_row(event_row(e));
         }
-        println!("newest events\n{t}");
+        outln!("newest events\n{t}");
         if (p.events.len() as u64) < p.total {
-            println!(
+            outln!(
                 "{} of {} events shown; --limit N for more, or `vigil search` to page through them",
                 p.events.len(),
                 p.total

@@ -12,7 +12,7 @@ use serde_json::json;
 use vigil_sigma::RuleDoc;
 
 use crate::incident::{Conn, client};
-use crate::output::{explain, print_json, table};
+use crate::output::{explain, outln, print_json, table};
 use crate::ruleset;
 
 /// Subcommands of `vigil rules`.
@@ -84,14 +84,14 @@ fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
         for r in &status.rejected {
             t.add_row([r.clone()]);
         }
-        println!("{t}");
+        outln!("{t}");
     }
     let paths = if status.paths.is_empty() {
         "no rule directory (start the server with `vigil serve --rules DIR` to detect)".to_owned()
     } else {
         status.paths.join(", ")
     };
-    println!(
+    outln!(
         "{}{} rules loaded, {} rejected, from {paths}, at {}",
         if reload { "reloaded: " } else { "" },
         status.loaded,
@@ -99,7 +99,7 @@ fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
         status.loaded_at.format("%Y-%m-%d %H:%M:%S UTC")
     );
     if !status.rejected.is_empty() {
-        println!(
+        outln!(
             "fix the rejected rules (`vigil rules check DIR` shows more), then `vigil rules reload`"
         );
     }
@@ -150,7 +150,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             "load_ms": loaded.load_time.as_secs_f64() * 1e3,
             "compile_ms": loaded.compile_time.as_secs_f64() * 1e3,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         if !rejected.is_empty() {
             let mut table = Table::new();
@@ -167,7 +167,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                     },
                 ]);
             }
-            println!("Rejected\n{table}\n");
+            outln!("Rejected\n{table}\n");
         }
         let mut table = Table::new();
         table.load_preset(UTF8_FULL_CONDENSED);
@@ -175,8 +175,8 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         for (k, n) in &per_logsource {
             table.add_row([k.clone(), n.to_string()]);
         }
-        println!("Rules per logsource\n{table}\n");
-        println!(
+        outln!("Rules per logsource\n{table}\n");
+        outln!(
             "{compiled} rules loaded ({} detection, {} correlation; {filters} filters), {} rejected; \
              parsed in {:.0} ms, compiled in {:.0} ms",
             loaded.set.detection_count(),

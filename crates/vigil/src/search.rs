@@ -10,7 +10,7 @@ use serde_json::Value;
 use vigil_api::events::{AggregationResult, EventRecord, SearchQuery};
 
 use crate::incident::{Conn, client};
-use crate::output::{explain, print_json, table};
+use crate::output::{explain, outln, print_json, table};
 
 const AFTER_HELP: &str = "\
 Searches the events stored by `vigil ingest`, `POST /api/v1/events` and the syslog listeners.
@@ -189,8 +189,8 @@ fn print_aggregation(conn: &Conn, total: u64, agg: &AggregationResult) -> anyhow
     if agg.other > 0 {
         t.add_row(["(other values)".to_owned(), agg.other.to_string()]);
     }
-    println!("{t}");
-    println!("{} values over {total} matching events", agg.buckets.len());
+    outln!("{t}");
+    outln!("{} values over {total} matching events", agg.buckets.len());
     Ok(())
 }
 

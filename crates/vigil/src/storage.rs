@@ -2,7 +2,7 @@
 //! service: events, bytes, oldest and newest event, retention.
 
 use crate::incident::{Conn, client};
-use crate::output::{explain, print_json, table};
+use crate::output::{explain, outln, print_json, table};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -39,14 +39,14 @@ async fn stats(conn: Conn) -> anyhow::Result<()> {
     }
     let lag = || {
         if s.index_lag > 0 {
-            println!(
+            outln!(
                 "search is {} acknowledged event(s) behind: they are stored and being indexed",
                 s.index_lag
             );
         }
     };
     if s.services.is_empty() {
-        println!("the log store is empty; send events with `vigil ingest PATH --service NAME`");
+        outln!("the log store is empty; send events with `vigil ingest PATH --service NAME`");
         lag();
         return Ok(());
     }
@@ -69,8 +69,8 @@ async fn stats(conn: Conn) -> anyhow::Result<()> {
             },
         ]);
     }
-    println!("{t}");
-    println!(
+    outln!("{t}");
+    outln!(
         "{} services, {} events, {}",
         s.services.len(),
         s.total_events,

@@ -220,3 +220,40 @@ fn rules_check_reports_rejected_rules_with_file_and_line() {
     assert_eq!(rejected[0]["line"], 7);
     assert_eq!(v["per_logsource"]["windows/process_creation/-"], 2);
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // `vigil rules check DIR | head -1`: the reader is gone before the command writes (its end
+    // of the pipe is closed at once); the command must neither panic nor report an error.
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let rules = dir.path().join("rules");
+    let events = dir.path().join("logs");
+    for args in [
+        vec!["rules", "check", rules.to_str().unwrap()],
+        vec!["rules", "check", "--json", rules.to_str().unwrap()],
+        vec![
+            "hunt",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--format",
+            "jsonl",
+            events.to_str().unwrap(),
+        ],
+    ] {
+        let mut child = crate::support::vigil()
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {}\n{stderr}", out.status);
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("error:"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
