@@ -433,44 +433,35 @@ impl EmbeddedStore {
         })
     }
 
-    fn newest(
-        &self,
-        searcher: &tantivy::Searcher,
-        query: &dyn Query,
-        limit: usize,
-    ) -> Result<Vec<(u64, StoredEvent)>, LogError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let top = searcher.search(
-            query,
-            &TopDocs::with_limit(limit).order_by_u64_field("order", Order::Desc),
-        )?;
-        top.into_iter()
-            .map(|(key, address)| Ok((key.unwrap_or_default(), self.load(searcher, address)?)))
-            .collect()
-    }
-
     fn run_aggs(
         &self,
         searcher: &tantivy::Searcher,
         query: &dyn Query,
         aggs: serde_json::Value,
     ) -> Result<(u64, serde_json::Value), LogError> {
+        let collector = self.aggregations(aggs)?;
+        let (total, results) = searcher.search(query, &(Count, collector))?;
+        Ok((total as u64, aggregation_json(results)?))
+    }
+
+    fn aggregations(&self, aggs: serde_json::Value) -> Result<AggregationCollector, LogError> {
         let aggs: Aggregations = serde_json::from_value(aggs)
             .map_err(|e| LogError::Unsupported(format!("aggregation request: {e}")))?;
-        let collector = AggregationCollector::from_aggs(
+        Ok(AggregationCollector::from_aggs(
             aggs,
             AggContextParams::new(
                 AggregationLimitsGuard::default(),
                 self.index.tokenizers().clone(),
             ),
-        );
-        let (total, results) = searcher.search(query, &(Count, collector))?;
-        let value = serde_json::to_value(results)
-            .map_err(|e| LogError::Unsupported(format!("aggregation result: {e}")))?;
-        Ok((total as u64, value))
+        ))
     }
+}
+
+fn aggregation_json(
+    results: tantivy::aggregation::agg_result::AggregationResults,
+) -> Result<serde_json::Value, LogError> {
+    serde_json::to_value(results)
+        .map_err(|e| LogError::Unsupported(format!("aggregation result: {e}")))
 }
 
 fn agg_field(field: &Field) -> Result<String, LogError> {
@@ -640,22 +631,26 @@ impl EventStore for EmbeddedStore {
             None => matched,
         };
         let terms = |f: &str| json!({"terms": {"field": f, "size": 100}});
-        let (total, value) = self.run_aggs(
-            &searcher,
-            &*q,
-            json!({
-                "by_service": terms("service"),
-                "by_host": terms("host"),
-                "by_tenant": terms("tenant"),
-                "first": {"min": {"field": "order"}},
-                "last": {"max": {"field": "order"}},
-            }),
-        )?;
-        let events = self
-            .newest(&searcher, &*q, request.limit)?
+        // Counts, first and last, and the newest events in one pass over the hits: a value
+        // found as free text (a phrase over common words such as the parts of an IP) costs
+        // most in finding its events, so they are gone through twice, not three times (the
+        // timeline's pass needs the first and last to choose its width).
+        let collector = self.aggregations(json!({
+            "by_service": terms("service"),
+            "by_host": terms("host"),
+            "by_tenant": terms("tenant"),
+            "first": {"min": {"field": "order"}},
+            "last": {"max": {"field": "order"}},
+        }))?;
+        let newest =
+            TopDocs::with_limit(request.limit.max(1)).order_by_u64_field("order", Order::Desc);
+        let (total, results, top) = searcher.search(&*q, &(Count, collector, newest))?;
+        let (total, value) = (total as u64, aggregation_json(results)?);
+        let events = top
             .into_iter()
-            .map(|(_, e)| e)
-            .collect();
+            .take(request.limit)
+            .map(|(_, address)| self.load(&searcher, address))
+            .collect::<Result<Vec<_>, _>>()?;
         let (mut timeline, mut width) = (Vec::new(), 60);
         if let (Some(first), Some(last)) = (order_time(&value["first"]), order_time(&value["last"]))
         {
