@@ -70,6 +70,8 @@ pub struct DismissAlert {
 pub struct RuleAlertStats {
     /// The rule id.
     pub rule_id: String,
+    /// The rule's title (as its latest detection or alert recorded it).
+    pub title: String,
     /// Alerts raised.
     pub alerts: u64,
     /// Alerts the rule's rate limit held back.

@@ -1066,6 +1066,9 @@ impl SqliteStore {
     async fn alert_stats_impl(&self) -> StoreResult<Vec<RuleAlertStats>> {
         let rows = sqlx::query(
             "SELECT r.rule_id AS rule_id, \
+                    COALESCE((SELECT d.rule_title FROM detections d WHERE d.rule_id = r.rule_id ORDER BY d.id DESC LIMIT 1), \
+                             (SELECT a.title FROM alerts a WHERE a.rule_id = r.rule_id ORDER BY a.id DESC LIMIT 1), \
+                             r.rule_id) AS title, \
                     (SELECT COUNT(*) FROM alerts a WHERE a.rule_id = r.rule_id) AS alerts, \
                     (SELECT COALESCE(SUM(suppressed), 0) FROM alert_rate s WHERE s.rule_id = r.rule_id) AS suppressed, \
                     (SELECT COUNT(*) FROM alerts a WHERE a.rule_id = r.rule_id AND a.dismissal = 'false_positive') AS false_positives, \
@@ -1079,6 +1082,7 @@ impl SqliteStore {
             .map(|r| {
                 Ok(RuleAlertStats {
                     rule_id: r.try_get("rule_id")?,
+                    title: r.try_get("title")?,
                     alerts: r.try_get::<i64, _>("alerts")? as u64,
                     suppressed: r.try_get::<i64, _>("suppressed")? as u64,
                     false_positives: r.try_get::<i64, _>("false_positives")? as u64,

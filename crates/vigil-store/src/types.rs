@@ -266,6 +266,8 @@ impl Default for AlertFilter {
 pub struct RuleAlertStats {
     /// The rule id.
     pub rule_id: String,
+    /// The rule's title as its latest detection or alert recorded it.
+    pub title: String,
     /// Alerts raised.
     pub alerts: u64,
     /// Alerts held back by the rate limit.

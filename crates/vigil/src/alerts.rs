@@ -277,9 +277,17 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 if conn.json {
                     return print_json(&rules);
                 }
-                let mut t = table(["RULE", "ALERTS", "SUPPRESSED", "FALSE POSITIVES", "BENIGN"]);
+                let mut t = table([
+                    "RULE",
+                    "ID",
+                    "ALERTS",
+                    "SUPPRESSED",
+                    "FALSE POSITIVES",
+                    "BENIGN",
+                ]);
                 for r in &rules {
                     t.add_row([
+                        r.title.clone(),
                         r.rule_id.clone(),
                         r.alerts.to_string(),
                         r.suppressed.to_string(),

@@ -244,6 +244,7 @@ pub async fn rules(
             .into_iter()
             .map(|s| RuleAlertStats {
                 rule_id: s.rule_id,
+                title: s.title,
                 alerts: s.alerts,
                 suppressed: s.suppressed,
                 false_positives: s.false_positives,

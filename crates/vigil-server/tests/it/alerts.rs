@@ -107,6 +107,7 @@ async fn detections_become_alerts_that_fold_limit_and_are_triaged() {
     let stats = get(url("/alerts/rules")).await;
     assert_eq!(stats[0]["alerts"], 20);
     assert_eq!(stats[0]["suppressed"], 6);
+    assert_eq!(stats[0]["title"], "Credential dumping tool");
     let web = get(url("/alerts?service=web")).await;
     assert_eq!(web["items"][0]["severity"], "SEV2");
 

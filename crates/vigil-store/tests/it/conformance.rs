@@ -1007,6 +1007,7 @@ async fn a_batch_of_matches_is_recorded_and_alerted_in_one_call() {
     let stats = s.alert_stats_by_rule().await.unwrap();
     let r1 = stats.iter().find(|r| r.rule_id == "r1").unwrap();
     assert_eq!((r1.alerts, r1.suppressed), (2, 1));
+    assert_eq!(r1.title, "rule r1", "tuning lists rules by title");
     // A page lists each alert as it is stored, newest first, without its log or events.
     let page = s
         .list_alerts(&vigil_store::AlertFilter::default())
