@@ -134,6 +134,15 @@ pub struct SearchResponse {
     /// fields it may have meant (`EventID` → `Event.System.EventID`). Absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Acknowledged events the search could not see yet (indexing runs behind ingest and
+    /// catches up within seconds, longer under a flood): the answer may miss the newest ones.
+    /// Absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_yet_searchable: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Query of `GET /api/v1/events/pivot`.
@@ -192,6 +201,9 @@ pub struct PivotResponse {
     /// As in search: `field` is a field no stored event has. Absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// As in search: acknowledged events the pivot could not see yet. Absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_yet_searchable: u64,
 }
 
 /// Body of `POST /api/v1/incidents/{key}/pivot`.

@@ -57,7 +57,7 @@ async fn pivot(args: Args) -> anyhow::Result<()> {
         limit: Some(args.limit),
     };
     let p = c.pivot_events(&query).await.map_err(explain)?;
-    crate::search::print_warnings(&p.warnings);
+    crate::search::print_warnings(&p.warnings, p.not_yet_searchable);
     if args.conn.json {
         return print_json(&p);
     }

@@ -122,7 +122,7 @@ async fn search(args: Args) -> anyhow::Result<()> {
         query.limit = Some(want as u32);
         let page = c.search_events(&query).await.map_err(explain)?;
         if query.cursor.is_none() {
-            print_warnings(&page.warnings);
+            print_warnings(&page.warnings, page.not_yet_searchable);
         }
         if let Some(agg) = &page.aggregation {
             return print_aggregation(&args.conn, page.total, agg);
@@ -194,11 +194,16 @@ fn print_aggregation(conn: &Conn, total: u64, agg: &AggregationResult) -> anyhow
     Ok(())
 }
 
-/// The server's warnings about a query (a field no event has …), on stderr so that output
-/// piped to a script stays clean.
-pub fn print_warnings(warnings: &[String]) {
+/// The server's warnings about a query (a field no event has …) and how many acknowledged
+/// events it could not see yet, on stderr so that output piped to a script stays clean.
+pub fn print_warnings(warnings: &[String], not_yet_searchable: u64) {
     for w in warnings {
         eprintln!("warning: {w}");
+    }
+    if not_yet_searchable > 0 {
+        eprintln!(
+            "note: {not_yet_searchable} acknowledged events are not searchable yet (indexing catches up within seconds; `vigil storage stats` shows how far behind it is)"
+        );
     }
 }
 

@@ -270,8 +270,9 @@ pub async fn search(
     let events = state.ingestor.events();
     let paths: Vec<String> = query.json_paths().into_iter().map(str::to_owned).collect();
     if query.pipe.is_some() {
-        let (agg, warnings) = blocking(events, move |s| {
-            Ok((s.aggregate(&query, range)?, field_warnings(s, &paths)?))
+        let (agg, warnings, not_yet_searchable) = blocking(events, move |s| {
+            let agg = s.aggregate(&query, range)?;
+            Ok((agg, field_warnings(s, &paths)?, s.index_lag()))
         })
         .await?;
         return Ok(Json(SearchResponse {
@@ -284,6 +285,7 @@ pub async fn search(
                 other: agg.other,
             }),
             warnings,
+            not_yet_searchable,
         }));
     }
     let request = SearchRequest {
@@ -292,8 +294,9 @@ pub async fn search(
         limit,
         cursor,
     };
-    let (page, warnings) = blocking(events, move |s| {
-        Ok((s.search(&request)?, field_warnings(s, &paths)?))
+    let (page, warnings, not_yet_searchable) = blocking(events, move |s| {
+        let page = s.search(&request)?;
+        Ok((page, field_warnings(s, &paths)?, s.index_lag()))
     })
     .await?;
     Ok(Json(SearchResponse {
@@ -302,6 +305,7 @@ pub async fn search(
         next_cursor: page.next_cursor.map(|c| c.encode()),
         aggregation: None,
         warnings,
+        not_yet_searchable,
     }))
 }
 
@@ -349,8 +353,9 @@ async fn pivot_value(
         Some(vigil_query::Field::Json(path)) => vec![path.clone()],
         _ => Vec::new(),
     };
-    let (p, warnings) = blocking(state.ingestor.events(), move |s| {
-        Ok((s.pivot(&request)?, field_warnings(s, &paths)?))
+    let (p, warnings, not_yet_searchable) = blocking(state.ingestor.events(), move |s| {
+        let pivot = s.pivot(&request)?;
+        Ok((pivot, field_warnings(s, &paths)?, s.index_lag()))
     })
     .await?;
     Ok(PivotResponse {
@@ -376,6 +381,7 @@ async fn pivot_value(
         ),
         events: p.events.into_iter().map(record).collect(),
         warnings,
+        not_yet_searchable,
     })
 }
 

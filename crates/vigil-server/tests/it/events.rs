@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, spawn_app, spawn_app_with_rules};
+use crate::support::{TestApp, spawn_app, spawn_app_with_logs, spawn_app_with_rules};
 
 const RULE: &str = "title: Mimikatz on the command line
 id: 0d894093-71bc-43c3-8c4d-ecfa28dcadcc
@@ -150,6 +150,65 @@ async fn a_batch_stores_its_good_events_and_names_each_bad_line() {
     assert_eq!(
         agg["aggregation"]["buckets"][0],
         json!({"value": "web", "count": 2})
+    );
+}
+
+#[tokio::test]
+async fn searches_say_what_they_could_not_see_and_which_fields_no_event_has() {
+    // Index commits an hour apart: what is ingested stays unsearchable until a refresh.
+    let app = spawn_app_with_logs(
+        Vec::new(),
+        |_| {},
+        |logs| {
+            logs.commit_interval = std::time::Duration::from_secs(3600);
+        },
+    )
+    .await;
+    let body = "{\"user\":{\"name\":\"alice\"}}\n{\"user\":{\"name\":\"bob\"}}\n";
+    let (status, report) = app
+        .send(
+            &app.responder_token,
+            "service=web",
+            body,
+            "application/x-ndjson",
+        )
+        .await;
+    assert_eq!((status, &report["stored"]), (StatusCode::OK, &json!(2)));
+    for path in [
+        "/events/search?q=user.name:alice",
+        "/events/search?q=*%20%7C%20count%20by%20service",
+        "/events/pivot?value=alice",
+    ] {
+        let (status, answer) = app.get(&app.responder_token, path).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["total"], 0, "{path}: {answer}");
+        assert_eq!(answer["not_yet_searchable"], 2, "{path}: {answer}");
+    }
+    app.searchable().await;
+    let (_, page) = app
+        .get(&app.responder_token, "/events/search?q=user.name:alice")
+        .await;
+    assert_eq!(page["total"], 1, "{page}");
+    assert!(page.get("not_yet_searchable").is_none(), "{page}");
+    assert!(page.get("warnings").is_none(), "{page}");
+    // A field no event has: the query runs and the answer says what was likely meant.
+    let (_, page) = app
+        .get(&app.responder_token, "/events/search?q=User.Name:alice")
+        .await;
+    assert_eq!(page["total"], 0, "{page}");
+    assert_eq!(
+        page["warnings"],
+        json!(["no stored event has the field `User.Name`; did you mean `user.name`?"])
+    );
+    let (_, pivot) = app
+        .get(
+            &app.responder_token,
+            "/events/pivot?value=alice&field=usr.name",
+        )
+        .await;
+    assert_eq!(
+        pivot["warnings"],
+        json!(["no stored event has the field `usr.name`; did you mean `user.name`?"])
     );
 }
 

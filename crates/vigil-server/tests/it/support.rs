@@ -68,6 +68,16 @@ pub async fn spawn_app_with_rules(
     rules: Vec<PathBuf>,
     adjust: impl FnOnce(&mut Settings),
 ) -> TestApp {
+    spawn_app_with_logs(rules, adjust, |_| {}).await
+}
+
+/// Starts a server whose log store is configured by `adjust_logs` (a commit interval that
+/// keeps ingested events unsearchable, say).
+pub async fn spawn_app_with_logs(
+    rules: Vec<PathBuf>,
+    adjust: impl FnOnce(&mut Settings),
+    adjust_logs: impl FnOnce(&mut EmbeddedConfig) + Send + 'static,
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -92,10 +102,14 @@ pub async fn spawn_app_with_rules(
     let store: Arc<dyn Store> = Arc::new(store);
     let logs_dir = data_dir.join("logs");
     let events: Arc<dyn EventStore> = Arc::new(
-        tokio::task::spawn_blocking(move || EmbeddedStore::open(EmbeddedConfig::new(logs_dir)))
-            .await
-            .unwrap()
-            .unwrap(),
+        tokio::task::spawn_blocking(move || {
+            let mut config = EmbeddedConfig::new(logs_dir);
+            adjust_logs(&mut config);
+            EmbeddedStore::open(config)
+        })
+        .await
+        .unwrap()
+        .unwrap(),
     );
     let rules = Arc::new(RuleSlot::open(rules).unwrap());
     let ingestor = Arc::new(Ingestor::new(
