@@ -10,6 +10,7 @@
 //! grow memory. The journal is the source of truth until the index commits: on open, records
 //! after the last committed position are indexed again.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
@@ -22,6 +23,7 @@ use serde_json::json;
 use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::aggregation::{AggContextParams, AggregationCollector, AggregationLimitsGuard};
 use tantivy::collector::{Count, TopDocs};
+use tantivy::index::SegmentId;
 use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{
@@ -166,6 +168,10 @@ pub struct EmbeddedStore {
     progress: Arc<Progress>,
     /// Journal and index threads, joined on drop.
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The JSON paths of each segment, read when a query names a field no event has (to
+    /// propose the one meant). Segments never change, so an entry stays right until its
+    /// segment is merged away; reading them cold can take a second on a large index.
+    segment_paths: Mutex<HashMap<SegmentId, Arc<[String]>>>,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -358,6 +364,7 @@ impl EmbeddedStore {
             fields,
             progress,
             threads: Mutex::new(vec![journal_thread, index_thread]),
+            segment_paths: Mutex::new(HashMap::new()),
         })
     }
 
@@ -712,13 +719,31 @@ impl EventStore for EmbeddedStore {
         }
         // The stored paths, read only when something is missing: the column names per segment.
         let mut known = std::collections::BTreeSet::new();
+        let mut cache = self
+            .segment_paths
+            .lock()
+            .map_err(|_| LogError::Closed("a search thread panicked".into()))?;
+        let live: std::collections::HashSet<SegmentId> = searcher
+            .segment_readers()
+            .iter()
+            .map(|s| s.segment_id())
+            .collect();
+        cache.retain(|id, _| live.contains(id));
         for segment in searcher.segment_readers() {
-            let usage = segment.space_usage().map_err(tantivy::TantivyError::from)?;
-            for column in usage.fast_fields().fields() {
-                if let Some(path) = column.field_name().strip_prefix("body.") {
-                    known.insert(path.to_owned());
+            let paths = match cache.get(&segment.segment_id()) {
+                Some(paths) => Arc::clone(paths),
+                None => {
+                    let usage = segment.space_usage().map_err(tantivy::TantivyError::from)?;
+                    let paths: Arc<[String]> = usage
+                        .fast_fields()
+                        .fields()
+                        .filter_map(|c| c.field_name().strip_prefix("body.").map(str::to_owned))
+                        .collect();
+                    cache.insert(segment.segment_id(), Arc::clone(&paths));
+                    paths
                 }
-            }
+            };
+            known.extend(paths.iter().cloned());
         }
         Ok(missing
             .into_iter()
