@@ -332,6 +332,18 @@ fn term(term: Term) -> Q {
     Box::new(TermQuery::new(term, IndexRecordOption::Basic))
 }
 
+/// A regex over a field's terms. The automaton has a size limit (about a thousand states): a
+/// pattern beyond it is the user's to shorten, not a server failure.
+fn regex_query(regex: &str, field: TField) -> Result<Q, LogError> {
+    RegexQuery::from_pattern(regex, field)
+        .map(|q| Box::new(q) as Q)
+        .map_err(|e| {
+            LogError::Unsupported(format!(
+                "the value or wildcard pattern is too long or complex to search ({e}): shorten it, or search for a distinctive part of it"
+            ))
+        })
+}
+
 fn to_tdate(t: DateTime<Utc>) -> TDateTime {
     TDateTime::from_timestamp_micros(t.timestamp_micros())
 }
@@ -390,7 +402,7 @@ impl Translator<'_> {
             } => {
                 let lower = pattern.to_lowercase().to_regex();
                 any_of(vec![
-                    Box::new(RegexQuery::from_pattern(&lower, self.fields.text)?),
+                    regex_query(&lower, self.fields.text)?,
                     self.any_path_text(&lower)?,
                 ])
             }
@@ -453,7 +465,11 @@ impl Translator<'_> {
     /// path's terms.
     pub fn any_field_value(&self, value: &str) -> Result<Q, LogError> {
         let lower = value.to_lowercase();
-        let mut parts = vec![self.any_path_text(&escape_regex_bytes(lower.as_bytes()))?];
+        // Values longer than `MAX_KEYWORD` are not indexed whole (their words are, as text).
+        let mut parts = Vec::new();
+        if lower.len() <= MAX_KEYWORD {
+            parts.push(self.any_path_text(&escape_regex_bytes(lower.as_bytes()))?);
+        }
         // The typed terms of a placeholder path, less the path: what follows any path.
         let suffixes = self
             .json_typed_terms("p", value)
@@ -477,10 +493,7 @@ impl Translator<'_> {
         // The serialised term is `p`, the end of the path and the text type.
         let after_path = escape_regex_bytes(&marker.serialized_value_bytes()[1..]);
         let regex = format!("[^\\x00]*{after_path}{value_regex}");
-        Ok(Box::new(RegexQuery::from_pattern(
-            &regex,
-            self.fields.body,
-        )?))
+        regex_query(&regex, self.fields.body)
     }
 
     fn words(&self, text: &str) -> Vec<String> {
@@ -561,10 +574,9 @@ impl Translator<'_> {
 
     fn wildcard(&self, field: &Field, pattern: &Wildcard) -> Result<Q, LogError> {
         Ok(match field {
-            Field::Service | Field::Host | Field::Tenant => Box::new(RegexQuery::from_pattern(
-                &pattern.to_regex(),
-                self.envelope(field),
-            )?),
+            Field::Service | Field::Host | Field::Tenant => {
+                regex_query(&pattern.to_regex(), self.envelope(field))?
+            }
             Field::Time => {
                 return Err(LogError::Unsupported(
                     "wildcards do not apply to time: write a range, e.g. time:[2026-01-01 TO 2026-01-02}"
@@ -581,7 +593,7 @@ impl Translator<'_> {
                     escape_regex_bytes(prefix.serialized_value_bytes()),
                     pattern.to_lowercase().to_regex()
                 );
-                Box::new(RegexQuery::from_pattern(&regex, self.fields.body)?)
+                regex_query(&regex, self.fields.body)?
             }
         })
     }

@@ -492,3 +492,47 @@ fn fields_no_event_has_are_named_with_what_was_meant() {
     store.refresh().expect("refresh");
     assert!(store.missing_fields(&["nosuch.thing"]).unwrap().is_empty());
 }
+
+#[test]
+fn long_values_and_patterns_are_answered_or_refused_never_failed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = sample_store(dir.path());
+    let long = |n: usize| "x".repeat(n);
+    // A value longer than any indexed whole value is found by its words only: a word too long
+    // to be indexed drops out, `alice` stays (e1's message).
+    for (value, total) in [
+        (long(256), 0),
+        (long(5000), 0),
+        (format!("{} alice", long(3000)), 1),
+    ] {
+        let pivot = store
+            .pivot(&PivotRequest {
+                field: None,
+                value: value.clone(),
+                range: TimeRange::default(),
+                limit: 10,
+            })
+            .unwrap_or_else(|e| panic!("a pivot on {} bytes: {e}", value.len()));
+        assert_eq!(pivot.total, total);
+        let page = store.search(&SearchRequest {
+            query: parse(&format!("\"{value}\"")),
+            range: TimeRange::default(),
+            limit: 10,
+            cursor: None,
+        });
+        assert!(page.is_ok(), "{} bytes: {page:?}", value.len());
+    }
+    // A wildcard pattern too large for the automaton is the user's to shorten.
+    for query in [format!("message:{}*", long(5000)), format!("{}*", long(5000))] {
+        let err = store
+            .search(&SearchRequest {
+                query: parse(&query),
+                range: TimeRange::default(),
+                limit: 10,
+                cursor: None,
+            })
+            .expect_err("too large a pattern");
+        assert!(matches!(err, LogError::Unsupported(_)), "{err}");
+        assert!(err.to_string().contains("shorten it"), "{err}");
+    }
+}
