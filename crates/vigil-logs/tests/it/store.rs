@@ -523,7 +523,10 @@ fn long_values_and_patterns_are_answered_or_refused_never_failed() {
         assert!(page.is_ok(), "{} bytes: {page:?}", value.len());
     }
     // A wildcard pattern too large for the automaton is the user's to shorten.
-    for query in [format!("message:{}*", long(5000)), format!("{}*", long(5000))] {
+    for query in [
+        format!("message:{}*", long(5000)),
+        format!("{}*", long(5000)),
+    ] {
         let err = store
             .search(&SearchRequest {
                 query: parse(&query),
