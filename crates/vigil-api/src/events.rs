@@ -25,6 +25,11 @@ pub struct IngestQuery {
     /// The tenant the events belong to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
+    /// `wait_for`: answer only once every event acknowledged so far (these included) is
+    /// searchable, as Elasticsearch's `refresh=wait_for`. It forces an index commit: for a
+    /// script that searches next, not for every batch of a shipper.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<String>,
 }
 
 /// One event of an ingest body that was not stored.

@@ -442,6 +442,7 @@ impl HttpLoad<'_> {
                 service: Some(service.clone()),
                 host: None,
                 tenant: None,
+                refresh: None,
             };
             let sent = Instant::now();
             match self

@@ -45,6 +45,7 @@ Examples:
   vigil ingest Security.evtx System.evtx.gz --service dc01 --host dc01.corp.example
   vigil ingest /var/log/auth.log --service bastion --batch 5000
   vigil ingest events.jsonl --service app --strict --json
+  vigil ingest app.jsonl --service app --wait && vigil search 'service:app'
 
 Exit status: 0 when every batch was answered, even if some events were rejected or some files
 or records could not be decoded (all are listed in the summary); 1 when nothing could be sent
@@ -83,6 +84,10 @@ pub struct Args {
     /// Exit with status 1 when any event was rejected or could not be decoded.
     #[arg(long)]
     pub strict: bool,
+    /// Return only once the stored events are searchable (for a script that searches next);
+    /// without it, they become searchable within about a second of the summary.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 /// How many rejections and decoding problems the summary keeps (all are counted).
@@ -305,6 +310,7 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
         service: args.service.clone(),
         host: args.host.clone(),
         tenant: args.tenant.clone(),
+        refresh: None,
     };
     let (mut batches, mut stored, mut detections) = (0u64, 0u64, 0u64);
     let mut rejected = Problems::default();
@@ -332,6 +338,19 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
                 stopped = Some(refused(err, stored));
                 break;
             }
+        }
+    }
+    if args.wait && stopped.is_none() && stored > 0 {
+        // An empty batch that asks the server to answer once everything is searchable.
+        let wait = IngestQuery {
+            refresh: Some("wait_for".into()),
+            ..query
+        };
+        if let Err(err) = c.ingest(&wait, Vec::new(), NDJSON).await {
+            stopped = Some(format!(
+                "the events were stored, but waiting for them to be searchable failed: {:#}",
+                explain(err)
+            ));
         }
     }
     // Stop the reader (it may be in the middle of a large file) and collect what it found.

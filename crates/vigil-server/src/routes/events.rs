@@ -67,6 +67,18 @@ pub async fn ingest(
             "name the sending service: POST /api/v1/events?service=NAME (or use an ingest token bound to one)",
         ));
     };
+    let wait_for_search = match query.refresh.as_deref() {
+        None => false,
+        Some("wait_for") => true,
+        Some(other) => {
+            return Err(ApiError::invalid_field(
+                "refresh",
+                format!(
+                    "`refresh` is `wait_for` (answer once the events are searchable) or absent, not `{other}`"
+                ),
+            ));
+        }
+    };
     let host = query.host.unwrap_or_default();
     for (field, value) in [
         ("service", &service),
@@ -93,6 +105,9 @@ pub async fn ingest(
         .ingest_body(body.to_vec(), format, envelope)
         .await
         .map_err(ingest_error)?;
+    if wait_for_search {
+        blocking(state.ingestor.events(), |s| s.refresh()).await?;
+    }
     Ok(Json(IngestResponse {
         stored: report.stored.len() as u64,
         rejected: report

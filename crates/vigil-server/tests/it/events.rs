@@ -184,7 +184,27 @@ async fn searches_say_what_they_could_not_see_and_which_fields_no_event_has() {
         assert_eq!(answer["total"], 0, "{path}: {answer}");
         assert_eq!(answer["not_yet_searchable"], 2, "{path}: {answer}");
     }
-    app.searchable().await;
+    // `refresh=wait_for` answers once everything acknowledged is searchable; an empty body
+    // does only that.
+    let (status, report) = app
+        .send(
+            &app.responder_token,
+            "service=web&refresh=true",
+            "",
+            "application/x-ndjson",
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{report}");
+    assert_eq!(report["error"]["field"], "refresh", "{report}");
+    let (status, report) = app
+        .send(
+            &app.responder_token,
+            "service=web&refresh=wait_for",
+            "",
+            "application/x-ndjson",
+        )
+        .await;
+    assert_eq!((status, &report["stored"]), (StatusCode::OK, &json!(0)));
     let (_, page) = app
         .get(&app.responder_token, "/events/search?q=user.name:alice")
         .await;
