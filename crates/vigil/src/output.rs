@@ -24,12 +24,23 @@ pub(crate) use outln;
 pub fn write_line(args: std::fmt::Arguments<'_>) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
+    match write_or_closed(out.write_fmt(args).and_then(|()| out.write_all(b"\n"))) {
+        Ok(false) => {}
+        Ok(true) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
         }
-        eprintln!("error: cannot write the output: {e}");
-        std::process::exit(1);
+    }
+}
+
+/// Whether a write found stdout closed (`vigil search … | head`), which ends the output
+/// quietly; any other error is returned.
+pub fn write_or_closed(result: std::io::Result<()>) -> anyhow::Result<bool> {
+    match result {
+        Ok(()) => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(true),
+        Err(e) => Err(anyhow::Error::new(e).context("cannot write the results")),
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 use vigil_api::events::{AggregationResult, EventRecord, SearchQuery};
 
 use crate::incident::{Conn, client};
-use crate::output::{explain, outln, print_json, table};
+use crate::output::{explain, outln, print_json, table, write_or_closed};
 
 const AFTER_HELP: &str = "\
 Searches the events stored by `vigil ingest`, `POST /api/v1/events` and the syslog listeners.
@@ -204,16 +204,6 @@ pub fn print_warnings(warnings: &[String], not_yet_searchable: u64) {
         eprintln!(
             "note: {not_yet_searchable} acknowledged events are not searchable yet (indexing catches up within seconds; `vigil storage stats` shows how far behind it is)"
         );
-    }
-}
-
-/// Whether a write found stdout closed (`vigil search … | head`), which ends the output
-/// quietly; any other error is returned.
-pub fn write_or_closed(result: std::io::Result<()>) -> anyhow::Result<bool> {
-    match result {
-        Ok(()) => Ok(false),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(true),
-        Err(e) => Err(anyhow::Error::new(e).context("cannot write the results")),
     }
 }
 
