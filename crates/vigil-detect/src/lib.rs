@@ -6,6 +6,7 @@
 //! vigil_sigma::load_dir(dir) ──► Vec<RuleDoc> ──► compile(&docs, &CompileOptions)
 //!     ──► (CompiledRuleSet, Vec<Diagnostic>)           (Send + Sync, shared)
 //! set.matcher() ──► Matcher::matches(&event) ──► &[RuleId] ──► set.rule(id): &RuleMeta
+//!     (Matcher::matches_from(&event, &logsources) when the sender says what the log is)
 //! Correlator::new(&set).feed(timestamp_ms, &event, matched, &mut out)
 //! ```
 //!
@@ -28,4 +29,5 @@ pub use compile::{
 };
 pub use correlate::{CorrelationMatch, Correlator};
 pub use event::{Event, FieldSink, FieldValue};
-pub use matcher::Matcher;
+pub use matcher::{Matcher, logsource_fits};
+pub use vigil_sigma::Logsource;

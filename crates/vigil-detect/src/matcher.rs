@@ -21,6 +21,7 @@ use std::net::IpAddr;
 use crate::compile::{Bucket, ChannelIndex, CompiledRuleSet, Expr, FieldAutomaton, Item, RuleId};
 use crate::event::{Event, FieldSink, FieldValue};
 use crate::value::{NO_NEEDLE, StrOp, ValueMatch, time_part};
+use vigil_sigma::Logsource;
 
 /// One value of a field, prepared for matching.
 #[derive(Debug, Default)]
@@ -204,6 +205,19 @@ fn parse_num(s: &str) -> Option<f64> {
     t.parse().ok()
 }
 
+/// Whether a rule written for `rule` applies to a log that is `log`: every part the rule
+/// names (product, category, service) is the log's, compared without case. A rule that names
+/// none applies to every log.
+pub fn logsource_fits(rule: &Logsource, log: &Logsource) -> bool {
+    let part = |r: &Option<String>, l: &Option<String>| match r {
+        None => true,
+        Some(r) => l.as_deref().is_some_and(|l| l.eq_ignore_ascii_case(r)),
+    };
+    part(&rule.product, &log.product)
+        && part(&rule.category, &log.category)
+        && part(&rule.service, &log.service)
+}
+
 /// The per-thread matcher. Create one per thread with [`CompiledRuleSet::matcher`].
 #[derive(Debug)]
 pub struct Matcher<'s> {
@@ -304,6 +318,17 @@ impl<'s> Matcher<'s> {
     /// call. Rules whose [`crate::RuleMeta::report`] is false are included (correlations need
     /// them); skip them when reporting.
     pub fn matches(&mut self, event: &dyn Event) -> &[RuleId] {
+        self.matches_from(event, &[])
+    }
+
+    /// Like [`Matcher::matches`], for an event whose log is known to be one of `logsources`
+    /// (the service that sent it says so, since a JSON or syslog event carries no Channel to
+    /// tell): such an event is offered only the rules whose logsource fits one of them, and
+    /// on their condition alone (see [`crate::CompileOptions::require_evidence_of_source`],
+    /// which applies to logs of unknown source only). Empty `logsources` means unknown, as
+    /// in [`Matcher::matches`]. An event with a Channel (or a Windows record) goes by the
+    /// Windows mapping whatever `logsources` says.
+    pub fn matches_from(&mut self, event: &dyn Event, logsources: &[Logsource]) -> &[RuleId] {
         self.generation += 1;
         self.out.clear();
         let set = self.set;
@@ -320,7 +345,9 @@ impl<'s> Matcher<'s> {
             .first()
             .map(|c| set.index.by_channel.get(c.lower.as_str()));
         let mut buckets: [Option<&'s Bucket>; 3] = [None; 3];
-        self.unknown_source = channel.is_none() && !event.is_windows_record();
+        let channel_less = channel.is_none() && !event.is_windows_record();
+        let declared = if channel_less { logsources } else { &[] };
+        self.unknown_source = channel_less && declared.is_empty();
         match channel {
             None if event.is_windows_record() => buckets[0] = Some(&set.index.windows_any),
             None => {
@@ -346,7 +373,7 @@ impl<'s> Matcher<'s> {
         }
         for bucket in buckets.iter().flatten() {
             for &v in &bucket.always {
-                self.try_variant(v, event);
+                self.try_variant(v, event, declared);
             }
             for i in 0..self.hits.len() {
                 let n = self.hits[i];
@@ -354,7 +381,7 @@ impl<'s> Matcher<'s> {
                     for &v in vs {
                         if self.tried[v as usize] != self.generation {
                             self.tried[v as usize] = self.generation;
-                            self.try_variant(v, event);
+                            self.try_variant(v, event, declared);
                         }
                     }
                 }
@@ -365,9 +392,18 @@ impl<'s> Matcher<'s> {
         &self.out
     }
 
-    fn try_variant(&mut self, v: u32, event: &dyn Event) {
+    /// Evaluates variant `v` on the current event, if its prefilters let it through.
+    /// `declared` are the logsources the event's sender declared (empty when unknown).
+    fn try_variant(&mut self, v: u32, event: &dyn Event, declared: &[Logsource]) {
         let set = self.set;
         let variant = &set.variants[v as usize];
+        if !declared.is_empty()
+            && !declared
+                .iter()
+                .any(|d| logsource_fits(&set.rules[variant.rule.0 as usize].logsource, d))
+        {
+            return;
+        }
         if let Some(f) = variant.requires {
             self.load(f, event);
             if !self.slots[f as usize].present {

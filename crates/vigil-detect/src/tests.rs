@@ -499,6 +499,82 @@ fn rules_true_without_their_fields_need_one_of_them_in_logs_of_unknown_source() 
     check(filter_only, &[(&win("Security", 4624, &[]), true)]);
 }
 
+/// The ids of the rules matching `event` when its sender declares `logsources`.
+fn ids_from(
+    set: &crate::CompiledRuleSet,
+    event: &dyn Event,
+    logsources: &[crate::Logsource],
+) -> Vec<String> {
+    let mut m = set.matcher();
+    let mut out: Vec<String> = m
+        .matches_from(event, logsources)
+        .iter()
+        .map(|id| set.rule(*id).id().to_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+fn logsource(
+    product: Option<&str>,
+    category: Option<&str>,
+    service: Option<&str>,
+) -> crate::Logsource {
+    crate::Logsource {
+        product: product.map(str::to_owned),
+        category: category.map(str::to_owned),
+        service: service.map(str::to_owned),
+        definition: None,
+    }
+}
+
+#[test]
+fn a_declared_logsource_offers_only_the_rules_written_for_it() {
+    let text = [
+        "title: Zeek RDP\nid: zeek\nlogsource:\n  product: zeek\n  service: rdp\ndetection:\n  selection:\n    id.orig_h|cidr: '10.0.0.0/8'\n  condition: not selection\n",
+        "title: Web\nid: web\nlogsource:\n  category: webserver\ndetection:\n  sel:\n    cs-uri-query|contains: '../'\n  condition: sel\n",
+        "title: Auth\nid: auth\nlogsource:\n  product: linux\n  service: auth\ndetection:\n  keywords:\n    - 'Failed password'\n  condition: keywords\n",
+        "title: Any\nid: any\nlogsource: {}\ndetection:\n  keywords:\n    - 'Failed password'\n  condition: keywords\n",
+    ]
+    .join("---\n");
+    let (docs, diags) = vigil_sigma::parse_str(&text, Path::new("t.yml"));
+    assert!(diags.is_empty(), "{diags:?}");
+    let (set, diags) = compile(&docs, &CompileOptions::default());
+    assert!(diags.is_empty(), "{diags:?}");
+
+    let sshd = MapEvent::new(&[
+        ("message", s("Failed password for root from 203.0.113.9")),
+        ("cs-uri-query", s("a=../../etc/passwd")),
+    ]);
+    let auth = [logsource(Some("linux"), None, Some("auth"))];
+    // Only the rules for linux/auth (and the one for any log); the web rule's field is there
+    // but the log is not a web server's.
+    assert_eq!(ids_from(&set, &sshd, &auth), vec!["any", "auth"]);
+    // Unknown source: every rule whose fields it could hold.
+    assert_eq!(ids_from(&set, &sshd, &[]), vec!["any", "auth", "web"]);
+    // Product and category compare without case; one of several declared logsources is enough.
+    let web = [
+        logsource(Some("Linux"), None, Some("syslog")),
+        logsource(Some("nginx"), Some("WebServer"), None),
+    ];
+    assert_eq!(ids_from(&set, &sshd, &web), vec!["any", "web"]);
+    // A log declared as Zeek's is offered the Zeek rule on its condition alone: a negated
+    // selection holds for a conn record without the field, as the specification says.
+    let zeek = [logsource(Some("zeek"), None, Some("rdp"))];
+    let conn = MapEvent::new(&[("uid", s("C1"))]);
+    assert_eq!(ids_from(&set, &conn, &zeek), vec!["zeek"]);
+    assert!(ids_from(&set, &conn, &[]).is_empty());
+    // A declared logsource missing a part the rule names does not fit it.
+    let linux = [logsource(Some("linux"), None, None)];
+    assert_eq!(ids_from(&set, &sshd, &linux), vec!["any"]);
+    // A Windows event goes by its Channel whatever its sender declares.
+    let win_rule = "title: T\nid: r1\nlogsource:\n  product: windows\n  service: security\ndetection:\n  sel:\n    TargetUserName: admin\n  condition: sel\n";
+    let (docs, _) = vigil_sigma::parse_str(win_rule, Path::new("t.yml"));
+    let (set, _) = compile(&docs, &CompileOptions::default());
+    let event = win("Security", 4624, &[("TargetUserName", s("admin"))]);
+    assert_eq!(ids_from(&set, &event, &auth), vec!["r1"]);
+}
+
 #[test]
 fn security_4688_mandatory_label_meets_integrity_level() {
     let r = "title: T\nid: r1\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  sel:\n    IntegrityLevel:\n      - System\n      - S-1-16-16384\n  condition: sel\n";
