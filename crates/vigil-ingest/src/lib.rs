@@ -11,6 +11,7 @@
 //! growing memory.
 
 pub mod error;
+pub mod org;
 pub mod pipeline;
 pub mod retention;
 pub mod rules;

@@ -12,6 +12,7 @@ use vigil_logs::{EventStore, NewEvent};
 use vigil_store::{AlertPolicy, Store};
 
 use crate::error::IngestError;
+use crate::org::{OrgCache, OrgView};
 use crate::rules::RuleSlot;
 
 /// Default cap on one event: 1 MiB.
@@ -73,6 +74,7 @@ pub struct Ingestor {
     rules: Arc<RuleSlot>,
     max_event_bytes: usize,
     alerts: AlertPolicy,
+    org: OrgCache,
 }
 
 impl std::fmt::Debug for Ingestor {
@@ -120,6 +122,7 @@ impl Ingestor {
             rules,
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             alerts: AlertPolicy::default(),
+            org: OrgCache::default(),
         }
     }
 
@@ -140,6 +143,12 @@ impl Ingestor {
         &self.rules
     }
 
+    /// Makes the next batch read the organisation document again (services' logsources,
+    /// criticality, alerting settings): call after applying one.
+    pub fn forget_org(&self) {
+        self.org.forget();
+    }
+
     /// The log store (for search, pivot, stats and retention).
     pub fn events(&self) -> &Arc<dyn EventStore> {
         &self.events
@@ -154,6 +163,8 @@ impl Ingestor {
         envelope: Envelope,
     ) -> Result<IngestReport, IngestError> {
         let this = Arc::clone(self);
+        let org = self.org.current(self.store.as_ref()).await;
+        let view = Arc::clone(&org);
         let processed = tokio::task::spawn_blocking(move || {
             let started = std::time::Instant::now();
             let batch = decode_body(&body, format, this.max_event_bytes);
@@ -174,11 +185,11 @@ impl Ingestor {
                     envelope: envelope.clone(),
                 });
             }
-            this.store_pending(pending, rejected, started.elapsed())
+            this.store_pending(pending, rejected, &view, started.elapsed())
         })
         .await
         .map_err(|e| IngestError::Worker(e.to_string()))??;
-        self.finish(processed).await
+        self.finish(processed, &org).await
     }
 
     /// Ingests events already cut out of their transport (syslog, files).
@@ -187,6 +198,8 @@ impl Ingestor {
         events: Vec<RawEvent>,
     ) -> Result<IngestReport, IngestError> {
         let this = Arc::clone(self);
+        let org = self.org.current(self.store.as_ref()).await;
+        let view = Arc::clone(&org);
         let processed = tokio::task::spawn_blocking(move || {
             let started = std::time::Instant::now();
             let mut rejected = Vec::new();
@@ -214,21 +227,22 @@ impl Ingestor {
                     Err(e) => rejected.push(self::rejected(position, e.to_string())),
                 }
             }
-            this.store_pending(pending, rejected, started.elapsed())
+            this.store_pending(pending, rejected, &view, started.elapsed())
         })
         .await
         .map_err(|e| IngestError::Worker(e.to_string()))??;
-        self.finish(processed).await
+        self.finish(processed, &org).await
     }
 
     async fn finish(
         &self,
         (mut report, detections, matched_json, timings): Processed,
+        org: &OrgView,
     ) -> Result<IngestReport, IngestError> {
         report.detections = detections.len();
         let started = std::time::Instant::now();
         if !detections.is_empty() {
-            let alerts = self.alerts_for(&detections, matched_json).await?;
+            let alerts = self.alerts_for(&detections, matched_json, org);
             let (_, raised) = self
                 .store
                 .record_matches("vigil", detections, alerts)
@@ -254,16 +268,13 @@ impl Ingestor {
     /// The alerts to raise for a batch's detections: one per (rule, service, host) — or the
     /// rule's own `group_by` fields — with the preliminary severity from the rule's level and
     /// the service's criticality in the organisation document.
-    async fn alerts_for(
+    fn alerts_for(
         &self,
         detections: &[NewDetection],
         matched_json: std::collections::HashMap<u64, String>,
-    ) -> Result<Vec<(NewAlert, AlertPolicy)>, IngestError> {
-        let org: Option<vigil_oncall::OrgDocument> = self
-            .store
-            .current_org()
-            .await?
-            .and_then(|v| serde_json::from_value(v.document).ok());
+        org: &OrgView,
+    ) -> Vec<(NewAlert, AlertPolicy)> {
+        let org = &org.document;
         let criticality = |service: &str| {
             let entry = org.as_ref()?.services.iter().find(|s| s.name == service)?;
             entry.criticality
@@ -354,7 +365,7 @@ impl Ingestor {
                     .unwrap_or_else(|| vigil_core::EventJson::from_value(&serde_json::Value::Null)),
             );
         }
-        Ok(groups.into_values().collect())
+        groups.into_values().collect()
     }
 
     /// Matches, appends and maps matches to the stored ids. Blocking. `decode` is how long
@@ -363,6 +374,7 @@ impl Ingestor {
         &self,
         pending: Vec<Pending>,
         mut rejected: Vec<RejectedEvent>,
+        org: &OrgView,
         decode: std::time::Duration,
     ) -> Result<Processed, IngestError> {
         let rules = self.rules.current();
@@ -379,7 +391,10 @@ impl Ingestor {
                 .flat_map_iter(|part| {
                     let mut m = set.matcher();
                     part.iter()
-                        .map(|p| reported(set, m.matches(&p.event)))
+                        .map(|p| {
+                            let declared = org.logsources(&p.envelope.service);
+                            reported(set, m.matches_from(&p.event, declared))
+                        })
                         .collect::<Vec<_>>()
                 })
                 .collect()
@@ -387,7 +402,10 @@ impl Ingestor {
             let mut m = set.matcher();
             pending
                 .iter()
-                .map(|p| reported(set, m.matches(&p.event)))
+                .map(|p| {
+                    let declared = org.logsources(&p.envelope.service);
+                    reported(set, m.matches_from(&p.event, declared))
+                })
                 .collect()
         };
         let mut events = Vec::with_capacity(pending.len());

@@ -170,6 +170,27 @@ pub struct ServiceOwner {
     /// How critical it is (raises an alert's preliminary severity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub criticality: Option<AssetCriticality>,
+    /// What its logs are, in the terms of Sigma rules' `logsource` (`category: webserver`;
+    /// `product: linux, service: auth`): its events are then matched only against the rules
+    /// written for one of these. Empty: unknown, every rule that could apply is tried.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logsources: Vec<ServiceLogsource>,
+}
+
+/// One kind of log a service emits, as a Sigma rule's `logsource` names it. Windows event
+/// logs need none: their Channel says what they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceLogsource {
+    /// `product` (`linux`, `aws`, `zeek` …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// `category` (`webserver`, `proxy`, `firewall`, `process_creation` …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// `service` (`auth`, `sshd`, `cloudtrail` …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 /// One problem in an organisation document.
@@ -421,6 +442,30 @@ impl OrgDocument {
             }
         }
         for (i, service) in self.services.iter().enumerate() {
+            for (j, ls) in service.logsources.iter().enumerate() {
+                let field = format!("services[{i}].logsources[{j}]");
+                let parts = [
+                    ("product", &ls.product),
+                    ("category", &ls.category),
+                    ("service", &ls.service),
+                ];
+                if parts.iter().all(|(_, v)| v.is_none()) {
+                    problems.push(problem(
+                        field.clone(),
+                        "names no log; give product, category or service as Sigma rules do (category: webserver)",
+                    ));
+                }
+                for (name, value) in parts {
+                    if let Some(v) = value
+                        && (v.is_empty() || v.contains(char::is_whitespace))
+                    {
+                        problems.push(problem(
+                            format!("{field}.{name}"),
+                            format!("{v:?} is not a logsource name; Sigma's are single words such as linux, webserver or auth"),
+                        ));
+                    }
+                }
+            }
             if !teams.contains(service.team.as_str()) {
                 problems.push(problem(
                     format!("services[{i}].team"),
@@ -705,6 +750,13 @@ mod tests {
             name: "web".into(),
             team: "ghosts".into(),
             criticality: None,
+            logsources: vec![
+                ServiceLogsource {
+                    category: Some("web server".into()),
+                    ..Default::default()
+                },
+                ServiceLogsource::default(),
+            ],
         });
         let err = doc.validate().unwrap_err();
         let fields: Vec<&str> = err.problems.iter().map(|p| p.field.as_str()).collect();
@@ -716,6 +768,8 @@ mod tests {
                 "teams[0].members[2]",
                 "teams[0].manager",
                 "teams[0].schedules[1].layers[0].people[1]",
+                "services[1].logsources[0].category",
+                "services[1].logsources[1]",
                 "services[1].team",
             ],
             "{err}"

@@ -223,6 +223,7 @@ fn detect(args: DetectArgs) -> anyhow::Result<ExitCode> {
                 let opts = ScanOptions {
                     from: None,
                     to: None,
+                    logsources: &[],
                     keep_for_correlation: false,
                 };
                 scan_source(matcher, src, opts, &mut scan);

@@ -17,7 +17,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use rayon::prelude::*;
 use serde_json::{Value, json};
-use vigil_detect::{CompiledRuleSet, Correlator, Matcher, RuleId};
+use vigil_detect::{CompiledRuleSet, Correlator, Logsource, Matcher, RuleId};
 use vigil_events::json::JsonEvent;
 use vigil_events::source::{DecodeError, InputFile, read_file};
 use vigil_events::time::{format_timestamp, parse_timestamp};
@@ -62,6 +62,46 @@ pub struct Args {
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
+    /// What the JSON logs are, as a Sigma logsource (`product=linux,service=auth`,
+    /// `category=webserver`): only the rules written for it then see them. May be given
+    /// several times (a log of any of them). EVTX records go by their Channel regardless.
+    #[arg(long = "logsource", value_name = "KEY=VALUE,...", value_parser = parse_logsource)]
+    logsources: Vec<Logsource>,
+}
+
+/// Reads `product=linux,service=auth` as a logsource.
+fn parse_logsource(s: &str) -> Result<Logsource, String> {
+    let mut ls = Logsource::default();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((key, value)) = part.split_once('=') else {
+            return Err(format!(
+                "{part:?} is not KEY=VALUE; write e.g. product=linux,service=auth"
+            ));
+        };
+        let value = value.trim();
+        if value.is_empty() || value.contains(char::is_whitespace) {
+            return Err(format!(
+                "{value:?} is not a logsource name for {key}; Sigma's are single words such as linux, webserver or auth"
+            ));
+        }
+        let slot = match key.trim() {
+            "product" => &mut ls.product,
+            "category" => &mut ls.category,
+            "service" => &mut ls.service,
+            other => {
+                return Err(format!(
+                    "unknown logsource key {other:?}; use product, category or service"
+                ));
+            }
+        };
+        *slot = Some(value.to_owned());
+    }
+    if ls == Logsource::default() {
+        return Err(
+            "names no log; give product, category or service, e.g. category=webserver".into(),
+        );
+    }
+    Ok(ls)
 }
 
 fn parse_level(s: &str) -> Result<Level, String> {
@@ -96,17 +136,19 @@ pub struct FileScan {
     pub matched: Vec<(i64, Arc<JsonEvent>, Vec<RuleId>)>,
 }
 
-/// Time bounds and what to keep while scanning.
+/// Time bounds, what the logs are and what to keep while scanning.
 #[derive(Clone, Copy)]
-pub struct ScanOptions {
+pub struct ScanOptions<'a> {
     pub from: Option<i64>,
     pub to: Option<i64>,
+    /// The logsources the logs are declared to be (empty: unknown).
+    pub logsources: &'a [Logsource],
     pub keep_for_correlation: bool,
 }
 
 /// Decodes and matches one file with `matcher` (one per thread, reused from file to file so
 /// that its scratch stays warm). Errors are collected in the result, never raised.
-pub fn scan_file(matcher: &mut Matcher<'_>, file: &InputFile, opts: ScanOptions) -> FileScan {
+pub fn scan_file(matcher: &mut Matcher<'_>, file: &InputFile, opts: ScanOptions<'_>) -> FileScan {
     let mut scan = FileScan::default();
     let (format, data) = match read_file(&file.path) {
         Ok(Some(x)) => x,
@@ -139,7 +181,7 @@ pub fn scan_file(matcher: &mut Matcher<'_>, file: &InputFile, opts: ScanOptions)
 pub fn scan_source(
     matcher: &mut Matcher<'_>,
     source: RecordSource,
-    opts: ScanOptions,
+    opts: ScanOptions<'_>,
     scan: &mut FileScan,
 ) {
     let set = matcher.rule_set();
@@ -159,7 +201,7 @@ pub fn scan_source(
             }
         }
         let event = record.event;
-        let matched = matcher.matches(&event);
+        let matched = matcher.matches_from(&event, opts.logsources);
         if matched.is_empty() {
             continue;
         }
@@ -228,6 +270,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let opts = ScanOptions {
         from: args.from,
         to: args.to,
+        logsources: &args.logsources,
         keep_for_correlation: set.correlation_count() > 0,
     };
     let events_seen = AtomicU64::new(0);

@@ -62,6 +62,8 @@ pub async fn apply(
         .apply_org(&who.name, value)
         .await
         .map_err(store_error)?;
+    // The next batch ingested goes by the new services' logsources and alerting settings.
+    state.ingestor.forget_org();
     Ok(Json(state_of(version, changed, &doc)))
 }
 

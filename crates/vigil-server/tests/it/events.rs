@@ -438,6 +438,136 @@ async fn every_ingested_event_is_matched_and_matches_are_recorded_as_detections(
 }
 
 #[tokio::test]
+async fn a_service_that_declares_its_logsources_meets_only_the_rules_written_for_them() {
+    let rules = tempfile::tempdir().unwrap();
+    let rule = |id: &str, logsource: &str, detection: &str| {
+        format!(
+            "title: {id}\nid: {id}\nlogsource:\n{logsource}detection:\n{detection}level: high\n"
+        )
+    };
+    for (id, logsource, detection) in [
+        (
+            "ssh-brute",
+            "  product: linux\n  service: auth\n",
+            "  keywords:\n    - 'Failed password'\n  condition: keywords\n",
+        ),
+        (
+            "web-traversal",
+            "  category: webserver\n",
+            "  sel:\n    cs-uri-query|contains: '../'\n  condition: sel\n",
+        ),
+        (
+            "zeek-rdp-public",
+            "  product: zeek\n  service: rdp\n",
+            "  sel:\n    id.orig_h|cidr: '10.0.0.0/8'\n  condition: not sel\n",
+        ),
+    ] {
+        std::fs::write(
+            rules.path().join(format!("{id}.yml")),
+            rule(id, logsource, detection),
+        )
+        .unwrap();
+    }
+    let app = spawn_app_with_rules(vec![rules.path().to_owned()], |_| {}).await;
+    // One event that looks like both an sshd line and a web request.
+    let event = "{\"message\":\"Failed password for root from 203.0.113.9\",\"cs-uri-query\":\"f=../../etc/passwd\"}";
+    let rules_of = |report: &Value| report["detections"].as_u64().unwrap();
+    // Before the services say what they are, every rule whose fields the event holds is tried.
+    let (_, report) = app
+        .send(
+            &app.responder_token,
+            "service=bastion",
+            event,
+            "application/json",
+        )
+        .await;
+    assert_eq!(rules_of(&report), 2, "{report}");
+
+    let org = json!({
+        "people": [{"name": "alice"}],
+        "teams": [{"name": "platform", "members": ["alice"]}],
+        "services": [
+            {"name": "bastion", "team": "platform",
+             "logsources": [{"product": "linux", "service": "auth"}]},
+            {"name": "zeek", "team": "platform",
+             "logsources": [{"product": "zeek", "service": "rdp"}]}
+        ]
+    });
+    let resp = http()
+        .put(app.url("/org"))
+        .bearer_auth(&app.admin_token)
+        .json(&org)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    // At once: the bastion's log is an auth log, so only the rule for auth logs sees it.
+    let (_, report) = app
+        .send(
+            &app.responder_token,
+            "service=bastion",
+            event,
+            "application/json",
+        )
+        .await;
+    assert_eq!(rules_of(&report), 1, "{report}");
+    // Zeek's rule, a negated selection, applies to Zeek's log on its condition alone.
+    let (_, report) = app
+        .send(
+            &app.responder_token,
+            "service=zeek",
+            "{\"uid\":\"C1\",\"id.resp_p\":3389}",
+            "application/json",
+        )
+        .await;
+    assert_eq!(rules_of(&report), 1, "{report}");
+    let (_, page) = app
+        .get(&app.responder_token, "/detections?service=zeek")
+        .await;
+    assert_eq!(page["items"][0]["rule_id"], "zeek-rdp-public", "{page}");
+    let (_, page) = app
+        .get(&app.responder_token, "/detections?service=bastion")
+        .await;
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["rule_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids.iter().filter(|i| **i == "web-traversal").count(),
+        1,
+        "{page}"
+    );
+
+    // A logsource that names nothing is refused with its field, and nothing changes.
+    let mut bad = org.clone();
+    bad["services"][0]["logsources"] = json!([{}]);
+    let resp = http()
+        .put(app.url("/org"))
+        .bearer_auth(&app.admin_token)
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body.to_string().contains("services[0].logsources[0]"),
+        "{body}"
+    );
+    let (_, report) = app
+        .send(
+            &app.responder_token,
+            "service=bastion",
+            event,
+            "application/json",
+        )
+        .await;
+    assert_eq!(rules_of(&report), 1, "{report}");
+}
+
+#[tokio::test]
 async fn a_pivot_follows_a_value_across_services_and_an_incident_pivot_proposes_scope() {
     let app = spawn_app().await;
     for (service, tenant, body) in [

@@ -257,3 +257,56 @@ fn output_into_a_closed_pipe_ends_quietly() {
         );
     }
 }
+
+#[test]
+fn hunt_with_a_declared_logsource_runs_only_the_rules_written_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("auth.yml"),
+        "title: SSH Failed Password\nid: auth\nlogsource:\n  product: linux\n  service: auth\ndetection:\n  keywords:\n    - 'Failed password'\n  condition: keywords\nlevel: low\n",
+    )
+    .unwrap();
+    std::fs::write(
+        rules.join("web.yml"),
+        "title: Path Traversal\nid: web\nlogsource:\n  category: webserver\ndetection:\n  sel:\n    cs-uri-query|contains: '../'\n  condition: sel\nlevel: high\n",
+    )
+    .unwrap();
+    let logs = dir.path().join("access.jsonl");
+    std::fs::write(
+        &logs,
+        "{\"cs-uri-query\":\"f=../../etc/passwd\",\"message\":\"Failed password\"}\n",
+    )
+    .unwrap();
+    let (rules, logs) = (rules.to_str().unwrap(), logs.to_str().unwrap());
+    let hunt = |extra: &[&str]| {
+        let mut args = vec!["hunt", "-r", rules, "--format", "jsonl"];
+        args.extend_from_slice(extra);
+        args.push(logs);
+        let mut ids: Vec<String> = jsonl(&ok(run(&args)))
+            .iter()
+            .map(|h| h["rule_id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(hunt(&[]), ["auth", "web"]);
+    assert_eq!(hunt(&["--logsource", "category=webserver"]), ["web"]);
+    assert_eq!(
+        hunt(&[
+            "--logsource",
+            "product=linux,service=auth",
+            "--logsource",
+            "category=webserver"
+        ]),
+        ["auth", "web"]
+    );
+    let bad = run(&["hunt", "-r", rules, "--logsource", "kind=web", logs]);
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("--logsource") && stderr.contains("use product, category or service"),
+        "{stderr}"
+    );
+}
