@@ -142,3 +142,59 @@ fn an_org_file_is_applied_once_and_answers_who_is_on_call_and_where_the_gaps_are
     let still = ok(server.cli(&token, &["apply", "-f", f]));
     assert!(still.contains("unchanged: version 1"), "{still}");
 }
+
+/// The YAML blocks of a document that start with `people:` (whole organisation documents).
+fn org_examples(doc: &str) -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(doc);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        match (&mut current, line.trim_start().starts_with("```")) {
+            (Some(block), true) => {
+                if block.starts_with("people:") {
+                    blocks.push(block.clone());
+                }
+                current = None;
+            }
+            (None, true) => current = Some(String::new()),
+            (Some(block), false) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, false) => {}
+        }
+    }
+    // The README writes its example through a shell here-document.
+    for part in text.split("<<'YAML'\n").skip(1) {
+        if let Some((yaml, _)) = part.split_once("\nYAML") {
+            blocks.push(format!("{yaml}\n"));
+        }
+    }
+    blocks
+}
+
+#[test]
+fn the_documented_organisation_examples_are_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for doc in ["docs/org.md", "README.md"] {
+        for (i, yaml) in org_examples(doc).into_iter().enumerate() {
+            let file = dir.path().join(format!("{i}.yaml"));
+            std::fs::write(&file, &yaml).unwrap();
+            let out = run(&["apply", "-f", file.to_str().unwrap(), "--dry-run"]);
+            assert!(
+                out.status.success(),
+                "the example in {doc} is invalid:\n{}\n{yaml}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(
+        checked, 2,
+        "one example in docs/org.md and one in the README"
+    );
+}
