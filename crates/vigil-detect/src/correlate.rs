@@ -2,7 +2,9 @@
 //!
 //! The compiled correlations live in the immutable [`CompiledRuleSet`]; the per-stream state
 //! (events inside each time window, per group) lives in a [`Correlator`] the caller owns, one
-//! per stream. Feed it every event in stream order with the detection rules it matched.
+//! per stream. Feed it every event in stream order with the detection rules it matched. A
+//! stream that outlives one borrow of the set (a server, batch after batch) keeps a
+//! [`CorrelationState`] and hands it the set on each call, pruning it as time goes by.
 //!
 //! Semantics: for each correlation and group (the values of the `group-by` fields, through
 //! `aliases`), the correlator keeps the matching events of the last `timespan`. When an event
@@ -98,10 +100,17 @@ struct Entry {
     value: Option<String>,
 }
 
-/// Per-stream correlation state. Not shared between threads.
+/// Per-stream correlation state over one borrowed rule set. Not shared between threads.
 #[derive(Debug)]
 pub struct Correlator<'s> {
     set: &'s CompiledRuleSet,
+    state: CorrelationState,
+}
+
+/// Per-stream correlation state that does not borrow its rule set: every call takes the set
+/// it was made for ([`CorrelationState::new`]); give it another set and it must be made anew.
+#[derive(Debug, Default)]
+pub struct CorrelationState {
     groups: Vec<HashMap<Vec<String>, VecDeque<Entry>>>,
     fired: Vec<RuleId>,
 }
@@ -128,8 +137,7 @@ impl<'s> Correlator<'s> {
     pub fn new(set: &'s CompiledRuleSet) -> Self {
         Correlator {
             set,
-            groups: set.correlations.iter().map(|_| HashMap::new()).collect(),
-            fired: Vec::new(),
+            state: CorrelationState::new(set),
         }
     }
 
@@ -142,11 +150,69 @@ impl<'s> Correlator<'s> {
         matched: &[RuleId],
         out: &mut Vec<CorrelationMatch>,
     ) {
-        if self.set.correlations.is_empty() {
+        self.state.feed(self.set, timestamp_ms, event, matched, out);
+    }
+}
+
+impl CorrelationState {
+    /// Empty state for the correlations of `set`.
+    pub fn new(set: &CompiledRuleSet) -> Self {
+        CorrelationState {
+            groups: set.correlations.iter().map(|_| HashMap::new()).collect(),
+            fired: Vec::new(),
+        }
+    }
+
+    /// How many matched events the state holds (across every correlation and group).
+    pub fn len(&self) -> usize {
+        self.groups
+            .iter()
+            .flat_map(HashMap::values)
+            .map(VecDeque::len)
+            .sum()
+    }
+
+    /// Whether the state holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets the events that can no longer share a window with an event of time `now_ms` or
+    /// later (older than `now_ms` by more than their correlation's timespan), and the groups
+    /// left empty: without it, a group that never sees another event (one source IP among
+    /// thousands) would be held for ever. An event that arrives later than that with an older
+    /// time is then correlated only with what is still held.
+    pub fn prune(&mut self, set: &CompiledRuleSet, now_ms: i64) {
+        for (cc, groups) in set.correlations.iter().zip(&mut self.groups) {
+            let horizon = now_ms.saturating_sub(cc.timespan_ms);
+            groups.retain(|_, entries| {
+                while entries.front().is_some_and(|e| e.ts < horizon) {
+                    entries.pop_front();
+                }
+                !entries.is_empty()
+            });
+        }
+    }
+
+    /// [`Correlator::feed`] for the set this state was made for.
+    pub fn feed(
+        &mut self,
+        set: &CompiledRuleSet,
+        timestamp_ms: i64,
+        event: &dyn Event,
+        matched: &[RuleId],
+        out: &mut Vec<CorrelationMatch>,
+    ) {
+        if set.correlations.is_empty() {
             return;
         }
+        debug_assert_eq!(
+            self.groups.len(),
+            set.correlations.len(),
+            "state of another set"
+        );
         self.fired.clear();
-        for (ci, cc) in self.set.correlations.iter().enumerate() {
+        for (ci, cc) in set.correlations.iter().enumerate() {
             for (pos, rule) in cc.rules.iter().enumerate() {
                 if !matched.contains(rule) && !self.fired.contains(rule) {
                     continue;

@@ -694,6 +694,34 @@ fn event_count_with_group_by_and_window_boundary() {
 }
 
 #[test]
+fn a_kept_state_correlates_across_calls_and_forgets_what_no_window_can_reach() {
+    let text = "title: Base\nid: base\nname: base\nlogsource:\n  product: test\ndetection:\n  sel:\n    F: x\n  condition: sel\n---\ntitle: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 10s\n  condition:\n    gte: 2\n";
+    let (docs, _) = vigil_sigma::parse_str(text, Path::new("c.yml"));
+    let (set, diags) = compile(&docs, &CompileOptions::default());
+    assert!(diags.is_empty(), "{diags:?}");
+    let mut m = set.matcher();
+    let mut state = crate::CorrelationState::new(&set);
+    let mut out = Vec::new();
+    let mut feed = |state: &mut crate::CorrelationState, ts: i64, user: &str| {
+        let e = MapEvent::new(&[("F", s("x")), ("User", s(user))]);
+        let matched = m.matches(&e).to_vec();
+        state.feed(&set, ts, &e, &matched, &mut out);
+    };
+    // One event per user, then time passes: bob's is beyond reach at 20 s, carol's is not.
+    feed(&mut state, 0, "bob");
+    feed(&mut state, 15_000, "carol");
+    assert_eq!(state.len(), 2);
+    state.prune(&set, 20_000);
+    assert_eq!(state.len(), 1);
+    feed(&mut state, 20_000, "bob");
+    feed(&mut state, 21_000, "carol");
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].group, vec!["carol".to_string()]);
+    // The group that fired is cleared; bob's second event waits for a partner.
+    assert_eq!(state.len(), 1);
+}
+
+#[test]
 fn value_count_sum_avg_percentile() {
     let vc = "title: C\nid: c\ncorrelation:\n  type: value_count\n  rules: [base]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    field: V\n    gte: 2\n";
     let out = correlate(

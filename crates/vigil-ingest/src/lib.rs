@@ -10,6 +10,7 @@
 //! blocking pool; the store's bounded queues make a slow disk slow the senders down instead of
 //! growing memory.
 
+pub mod correlation;
 pub mod error;
 pub mod org;
 pub mod pipeline;

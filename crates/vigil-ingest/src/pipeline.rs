@@ -5,12 +5,13 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use rayon::prelude::*;
 use vigil_core::{AlertSource, NewAlert, NewDetection, RuleLevel, preliminary_severity};
-use vigil_detect::CompiledRuleSet;
+use vigil_detect::{CompiledRuleSet, RuleId};
 use vigil_events::batch::{Accepted, BodyFormat, Position, decode_body};
 use vigil_events::json::JsonEvent;
 use vigil_logs::{EventStore, NewEvent};
 use vigil_store::{AlertPolicy, Store};
 
+use crate::correlation::{Correlations, Fed};
 use crate::error::IngestError;
 use crate::org::{OrgCache, OrgView};
 use crate::rules::RuleSlot;
@@ -75,6 +76,7 @@ pub struct Ingestor {
     max_event_bytes: usize,
     alerts: AlertPolicy,
     org: OrgCache,
+    correlations: Correlations,
 }
 
 impl std::fmt::Debug for Ingestor {
@@ -123,6 +125,7 @@ impl Ingestor {
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             alerts: AlertPolicy::default(),
             org: OrgCache::default(),
+            correlations: Correlations::default(),
         }
     }
 
@@ -381,7 +384,7 @@ impl Ingestor {
         let set = &rules.set;
         let now = Utc::now();
         let started = std::time::Instant::now();
-        let matched: Vec<Vec<u32>> = if set.rules().is_empty() {
+        let all_matched: Vec<Vec<RuleId>> = if set.rules().is_empty() {
             vec![Vec::new(); pending.len()]
         } else if pending.len() >= PARALLEL_MATCH_MIN {
             // One chunk (and one warm matcher) per thread, not one cold matcher per split.
@@ -393,7 +396,7 @@ impl Ingestor {
                     part.iter()
                         .map(|p| {
                             let declared = org.logsources(&p.envelope.service);
-                            reported(set, m.matches_from(&p.event, declared))
+                            m.matches_from(&p.event, declared).to_vec()
                         })
                         .collect::<Vec<_>>()
                 })
@@ -404,27 +407,51 @@ impl Ingestor {
                 .iter()
                 .map(|p| {
                     let declared = org.logsources(&p.envelope.service);
-                    reported(set, m.matches_from(&p.event, declared))
+                    m.matches_from(&p.event, declared).to_vec()
                 })
                 .collect()
         };
+        let times: Vec<DateTime<Utc>> = pending
+            .iter()
+            .map(|p| {
+                p.time
+                    .or_else(|| {
+                        p.event
+                            .timestamp()
+                            .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+                    })
+                    .unwrap_or(now)
+            })
+            .collect();
+        // Correlations see every match (also of rules that only feed them), in arrival order;
+        // each one that fires is a detection of the event that completed it.
+        let fired = self.correlations.feed(
+            &rules,
+            pending
+                .iter()
+                .zip(&all_matched)
+                .zip(&times)
+                .map(|((p, m), t)| Fed {
+                    tenant: &p.envelope.tenant,
+                    timestamp_ms: t.timestamp_millis(),
+                    event: &p.event,
+                    matched: m,
+                }),
+            now.timestamp_millis(),
+        );
+        let mut matched: Vec<Vec<u32>> = all_matched.iter().map(|m| reported(set, m)).collect();
+        for (i, c) in fired {
+            if set.rule(c.rule).report {
+                matched[i].push(c.rule.0);
+            }
+        }
         let mut events = Vec::with_capacity(pending.len());
-        let mut times = Vec::with_capacity(pending.len());
         let mut positions = Vec::with_capacity(pending.len());
-        for p in pending {
-            let time = p
-                .time
-                .or_else(|| {
-                    p.event
-                        .timestamp()
-                        .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
-                })
-                .unwrap_or(now);
+        for (p, &time) in pending.into_iter().zip(&times) {
             let mut envelope = p.envelope;
             if envelope.host.is_empty() {
                 envelope.host = p.event.host().unwrap_or_default();
             }
-            times.push(time);
             positions.push(p.position);
             events.push((
                 NewEvent {
@@ -516,7 +543,7 @@ fn json_path(event: &serde_json::Value, path: &str) -> Option<String> {
 }
 
 /// The reportable rules among a match (rules that only feed a correlation are left out).
-fn reported(set: &CompiledRuleSet, matched: &[vigil_detect::RuleId]) -> Vec<u32> {
+fn reported(set: &CompiledRuleSet, matched: &[RuleId]) -> Vec<u32> {
     matched
         .iter()
         .filter(|r| set.rule(**r).report)

@@ -568,6 +568,84 @@ async fn a_service_that_declares_its_logsources_meets_only_the_rules_written_for
 }
 
 #[tokio::test]
+async fn correlation_rules_add_up_matches_across_batches_within_a_tenant() {
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(
+        rules.path().join("brute.yml"),
+        "title: Failed logon
+id: 1a6f2a8e-0000-4000-8000-00000000f001
+name: failed_logon
+logsource:
+  product: linux
+  service: auth
+detection:
+  keywords:
+    - 'Failed password'
+  condition: keywords
+level: low
+---
+title: Brute force against one account
+id: 1a6f2a8e-0000-4000-8000-00000000f002
+correlation:
+  type: event_count
+  rules: [failed_logon]
+  group-by: [user]
+  timespan: 5m
+  condition:
+    gte: 3
+level: high
+",
+    )
+    .unwrap();
+    let app = spawn_app_with_rules(vec![rules.path().to_owned()], |_| {}).await;
+    let (_, status) = app.get(&app.responder_token, "/rules").await;
+    assert_eq!(status["loaded"], 2, "{status}");
+    let line = |user: &str, minute: u32| {
+        format!(
+            "{{\"@timestamp\":\"2026-12-01T10:{minute:02}:00Z\",\"user\":\"{user}\",\"message\":\"Failed password for {user}\"}}\n"
+        )
+    };
+    let send = |tenant: &'static str, body: String| {
+        let app = &app;
+        async move {
+            let (status, report) = app
+                .send(
+                    &app.responder_token,
+                    &format!("service=bastion&tenant={tenant}"),
+                    &body,
+                    "application/x-ndjson",
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{report}");
+            report["detections"].as_u64().unwrap()
+        }
+    };
+    // The base rule feeds the correlation only (generate: false by default): no detection yet.
+    assert_eq!(send("acme", line("root", 0) + &line("root", 1)).await, 0);
+    // Another tenant's failures do not add up with acme's.
+    assert_eq!(send("globex", line("root", 2)).await, 0);
+    // The third failure for root at acme, in a later batch and within 5 minutes, completes it.
+    assert_eq!(send("acme", line("bob", 2) + &line("root", 3)).await, 1);
+    let (_, page) = app.get(&app.responder_token, "/detections").await;
+    assert_eq!(page["total"], 1, "{page}");
+    let d = &page["items"][0];
+    assert_eq!(d["rule_id"], "1a6f2a8e-0000-4000-8000-00000000f002");
+    assert_eq!(d["rule_title"], "Brute force against one account");
+    assert_eq!(d["level"], "high");
+    assert_eq!(d["tenant"], "acme");
+    let (_, alerts) = app.get(&app.responder_token, "/alerts").await;
+    assert_eq!(
+        alerts["items"][0]["title"],
+        "Brute force against one account"
+    );
+    assert_eq!(alerts["items"][0]["severity"], "SEV2");
+    // The group that fired starts again: two more are not enough, and a failure past the
+    // window does not count the old ones.
+    assert_eq!(send("acme", line("root", 4) + &line("root", 5)).await, 0);
+    assert_eq!(send("acme", line("root", 11)).await, 0);
+}
+
+#[tokio::test]
 async fn a_pivot_follows_a_value_across_services_and_an_incident_pivot_proposes_scope() {
     let app = spawn_app().await;
     for (service, tenant, body) in [
