@@ -31,6 +31,8 @@ pub(crate) struct CompiledCorrelation {
     pub rules: Vec<RuleId>,
     /// Per group-by entry: the field to read for each referenced rule (aliases resolved).
     pub group_by: Vec<Vec<String>>,
+    /// The group-by entries as written (field names or aliases), to name a group's values.
+    pub group_names: Vec<String>,
     /// The value field for value_* types, per referenced rule.
     pub value_field: Option<Vec<String>>,
     pub timespan_ms: i64,
@@ -72,11 +74,41 @@ pub(crate) fn compile_correlation(
         id,
         kind: c.kind,
         group_by: c.group_by.iter().map(|g| resolve(g)).collect(),
+        group_names: c.group_by.clone(),
         value_field: c.condition.field.as_deref().map(resolve),
         rules,
         timespan_ms: c.timespan_ms as i64,
         condition: c.condition.clone(),
     })
+}
+
+/// What a compiled correlation rule aggregates, to describe its matches to people.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CorrelationShape<'a> {
+    /// Its type.
+    pub kind: CorrelationType,
+    /// Its `group-by` entries as written: the names of [`CorrelationMatch::group`]'s values.
+    pub group_by: &'a [String],
+    /// The field of `value_*` types.
+    pub field: Option<&'a str>,
+    /// How many rules it refers to.
+    pub rules: usize,
+    /// Its timespan, in ms.
+    pub timespan_ms: i64,
+}
+
+impl CompiledRuleSet {
+    /// The shape of a correlation rule; `None` for other rules.
+    pub fn correlation_shape(&self, rule: RuleId) -> Option<CorrelationShape<'_>> {
+        let c = self.correlations.iter().find(|c| c.id == rule)?;
+        Some(CorrelationShape {
+            kind: c.kind,
+            group_by: &c.group_names,
+            field: c.condition.field.as_deref(),
+            rules: c.rules.len(),
+            timespan_ms: c.timespan_ms,
+        })
+    }
 }
 
 /// A correlation rule that fired.

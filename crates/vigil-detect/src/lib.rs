@@ -27,7 +27,7 @@ mod tests;
 pub use compile::{
     CompileOptions, CompiledRuleSet, PlanStats, RuleId, RuleKind, RuleMeta, compile,
 };
-pub use correlate::{CorrelationMatch, CorrelationState, Correlator};
+pub use correlate::{CorrelationMatch, CorrelationShape, CorrelationState, Correlator};
 pub use event::{Event, FieldSink, FieldValue};
 pub use matcher::{Matcher, logsource_fits};
 pub use vigil_sigma::Logsource;

@@ -87,14 +87,18 @@ impl std::fmt::Debug for Ingestor {
     }
 }
 
-/// A stored batch: its report, its detections, the JSON of the events that matched, and how
-/// long each step took.
+/// A stored batch: its report, its detections, the JSON of the events that matched, what
+/// each correlation that fired found, and how long each step took.
 type Processed = (
     IngestReport,
     Vec<NewDetection>,
     std::collections::HashMap<u64, String>,
+    CorrelationNotes,
     Timings,
 );
+
+/// Per (stored event id, correlation rule id): what the correlation found, for its alert.
+type CorrelationNotes = std::collections::HashMap<(u64, String), String>;
 
 /// Where a batch's time went, logged at debug level (`RUST_LOG=vigil_ingest=debug`) to see
 /// which step limits ingest.
@@ -239,13 +243,13 @@ impl Ingestor {
 
     async fn finish(
         &self,
-        (mut report, detections, matched_json, timings): Processed,
+        (mut report, detections, matched_json, notes, timings): Processed,
         org: &OrgView,
     ) -> Result<IngestReport, IngestError> {
         report.detections = detections.len();
         let started = std::time::Instant::now();
         if !detections.is_empty() {
-            let alerts = self.alerts_for(&detections, matched_json, org);
+            let alerts = self.alerts_for(&detections, matched_json, &notes, org);
             let (_, raised) = self
                 .store
                 .record_matches("vigil", detections, alerts)
@@ -275,6 +279,7 @@ impl Ingestor {
         &self,
         detections: &[NewDetection],
         matched_json: std::collections::HashMap<u64, String>,
+        notes: &CorrelationNotes,
         org: &OrgView,
     ) -> Vec<(NewAlert, AlertPolicy)> {
         let org = &org.document;
@@ -342,17 +347,23 @@ impl Ingestor {
                         service: d.service.clone(),
                         dedup_key: key,
                         rule_id: Some(d.rule_id.clone()).filter(|r| !r.is_empty()),
-                        summary: Some(format!(
-                            "Sigma rule {:?} ({}) matched on host {:?}{}",
-                            d.rule_title,
-                            d.level,
-                            d.host,
-                            if d.tenant.is_empty() {
+                        summary: Some({
+                            let tenant = if d.tenant.is_empty() {
                                 String::new()
                             } else {
                                 format!(" of tenant {:?}", d.tenant)
+                            };
+                            match notes.get(&(d.event_id, d.rule_id.clone())) {
+                                Some(note) => format!(
+                                    "Sigma correlation rule {:?} ({}): {note}; the last event on host {:?}{tenant}",
+                                    d.rule_title, d.level, d.host
+                                ),
+                                None => format!(
+                                    "Sigma rule {:?} ({}) matched on host {:?}{tenant}",
+                                    d.rule_title, d.level, d.host
+                                ),
                             }
-                        )),
+                        }),
                         origin: Some("vigil-detect".into()),
                         reporter: None,
                         event_ids: Vec::new(),
@@ -440,9 +451,11 @@ impl Ingestor {
             now.timestamp_millis(),
         );
         let mut matched: Vec<Vec<u32>> = all_matched.iter().map(|m| reported(set, m)).collect();
+        let mut found: std::collections::HashMap<(usize, u32), String> = Default::default();
         for (i, c) in fired {
             if set.rule(c.rule).report {
                 matched[i].push(c.rule.0);
+                found.insert((i, c.rule.0), correlation_note(set, &c));
             }
         }
         let mut events = Vec::with_capacity(pending.len());
@@ -487,6 +500,7 @@ impl Ingestor {
         rejected.sort_by_key(|r| (r.line, r.index));
         let mut stored_ids = outcome.stored.iter();
         let mut detections = Vec::new();
+        let mut notes = CorrelationNotes::new();
         for (i, rule_ids) in matched.iter().enumerate() {
             if refused.contains(&i) {
                 continue;
@@ -498,7 +512,10 @@ impl Ingestor {
                 matched_json.insert(event_id, json);
             }
             for &rule in rule_ids {
-                let meta = set.rule(vigil_detect::RuleId(rule));
+                let meta = set.rule(RuleId(rule));
+                if let Some(note) = found.remove(&(i, rule)) {
+                    notes.insert((event_id, meta.id().to_owned()), note);
+                }
                 detections.push(NewDetection {
                     event_id,
                     event_time: times[i],
@@ -521,6 +538,7 @@ impl Ingestor {
             },
             detections,
             matched_json,
+            notes,
             Timings {
                 decode,
                 detect,
@@ -540,6 +558,52 @@ fn json_path(event: &serde_json::Value, path: &str) -> Option<String> {
         serde_json::Value::Null => return None,
         other => other.to_string(),
     })
+}
+
+/// What a correlation that fired found, in words: `3 events for user=root within 5m`.
+fn correlation_note(set: &CompiledRuleSet, found: &vigil_detect::CorrelationMatch) -> String {
+    use vigil_sigma::CorrelationType as T;
+    let Some(shape) = set.correlation_shape(found.rule) else {
+        return format!("value {}", found.value);
+    };
+    let value = if found.value.fract() == 0.0 && found.value.abs() < 1e15 {
+        format!("{}", found.value as i64)
+    } else {
+        format!("{:.2}", found.value)
+    };
+    let field = shape.field.unwrap_or("the value");
+    let what = match shape.kind {
+        T::EventCount => format!("{value} events"),
+        T::ValueCount => format!("{value} distinct values of {field}"),
+        T::ValueSum => format!("{field} adding up to {value}"),
+        T::ValueAvg => format!("{field} averaging {value}"),
+        T::ValuePercentile => format!("a percentile of {field} at {value}"),
+        T::Temporal => format!("{value} of its {} rules", shape.rules),
+        T::TemporalOrdered => format!("{value} of its {} rules in order", shape.rules),
+    };
+    let group: Vec<String> = shape
+        .group_by
+        .iter()
+        .zip(&found.group)
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    let group = if group.is_empty() {
+        String::new()
+    } else {
+        format!(" for {}", group.join(", "))
+    };
+    format!("{what}{group} within {}", span(shape.timespan_ms))
+}
+
+/// A timespan as Sigma writes it: `90s`, `5m`, `2h`, `1d`.
+fn span(ms: i64) -> String {
+    let s = ms / 1000;
+    match s {
+        _ if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        _ if s > 0 && s % 3_600 == 0 => format!("{}h", s / 3_600),
+        _ if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        _ => format!("{s}s"),
+    }
 }
 
 /// The reportable rules among a match (rules that only feed a correlation are left out).
@@ -563,5 +627,34 @@ fn rejected(position: Position, reason: String) -> RejectedEvent {
             index: Some(n),
             reason,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn correlations_are_described_in_words() {
+        let text = "title: Base\nid: base\nname: base\nlogsource:\n  product: test\ndetection:\n  sel:\n    F: x\n  condition: sel\n---\ntitle: Many hosts\nid: c\ncorrelation:\n  type: value_count\n  rules: [base]\n  group-by: [User, src]\n  timespan: 90s\n  condition:\n    field: Host\n    gte: 2\n";
+        let (docs, _) = vigil_sigma::parse_str(text, std::path::Path::new("c.yml"));
+        let (set, diags) = vigil_detect::compile(&docs, &vigil_detect::CompileOptions::default());
+        assert!(diags.is_empty(), "{diags:?}");
+        let rule = (0..set.rules().len() as u32)
+            .map(RuleId)
+            .find(|r| set.rule(*r).id() == "c")
+            .unwrap();
+        let found = vigil_detect::CorrelationMatch {
+            rule,
+            timestamp_ms: 0,
+            group: vec!["root".into(), "203.0.113.9".into()],
+            value: 4.0,
+        };
+        assert_eq!(
+            correlation_note(&set, &found),
+            "4 distinct values of Host for User=root, src=203.0.113.9 within 90s"
+        );
+        assert_eq!(span(3_600_000), "1h");
+        assert_eq!(span(86_400_000 * 2), "2d");
     }
 }

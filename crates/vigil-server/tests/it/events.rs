@@ -639,6 +639,12 @@ level: high
         "Brute force against one account"
     );
     assert_eq!(alerts["items"][0]["severity"], "SEV2");
+    // The alert says what added up.
+    let summary = alerts["items"][0]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("3 events for user=root within 5m"),
+        "{summary}"
+    );
     // The group that fired starts again: two more are not enough, and a failure past the
     // window does not count the old ones.
     assert_eq!(send("acme", line("root", 4) + &line("root", 5)).await, 0);
