@@ -332,4 +332,20 @@ pub struct RulesStatus {
     pub rejected: Vec<String>,
     /// When the set was loaded.
     pub loaded_at: DateTime<Utc>,
+    /// The services that declare what their logs are (`logsources` in the organisation
+    /// document), with how many loaded rules are written for those logs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceRules>,
+}
+
+/// A service that declares its logsources, and the loaded rules written for them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ServiceRules {
+    /// The service.
+    pub service: String,
+    /// Its declared logsources, each as `product=linux,service=auth`.
+    pub logsources: Vec<String>,
+    /// Loaded detection rules written for one of them (rules naming no logsource, which
+    /// apply to every log, are not counted). Zero: its events meet no rule written for them.
+    pub rules: u64,
 }

@@ -24,6 +24,10 @@ pub struct OrgState {
     /// The document in force.
     #[schema(value_type = Object)]
     pub document: serde_json::Value,
+    /// What is allowed but probably not meant, with the field: a service whose declared
+    /// logsources no loaded rule is written for (a misspelt `category`, say) would meet no rule.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Query of `GET /api/v1/oncall`.

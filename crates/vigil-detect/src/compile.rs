@@ -425,6 +425,26 @@ impl CompiledRuleSet {
             .count()
     }
 
+    /// How many detection rules are written for a log declared as one of `logsources` (see
+    /// [`crate::Matcher::matches_from`]), not counting rules that name no logsource (they fit
+    /// every log): zero says the declaration is likely misspelt, or that no rule is loaded for
+    /// that kind of log.
+    pub fn rules_for(&self, logsources: &[Logsource]) -> usize {
+        self.rules
+            .iter()
+            .filter(|r| r.kind == RuleKind::Detection)
+            .filter(|r| {
+                let ls = &r.logsource;
+                ls.product.is_some() || ls.category.is_some() || ls.service.is_some()
+            })
+            .filter(|r| {
+                logsources
+                    .iter()
+                    .any(|l| crate::matcher::logsource_fits(&r.logsource, l))
+            })
+            .count()
+    }
+
     /// The number of correlation rules.
     pub fn correlation_count(&self) -> usize {
         self.correlations.len()

@@ -567,6 +567,13 @@ fn a_declared_logsource_offers_only_the_rules_written_for_it() {
     // A declared logsource missing a part the rule names does not fit it.
     let linux = [logsource(Some("linux"), None, None)];
     assert_eq!(ids_from(&set, &sshd, &linux), vec!["any"]);
+    // What a declaration opens, counted: a misspelt one opens nothing.
+    assert_eq!(set.rules_for(&auth), 1);
+    assert_eq!(set.rules_for(&web), 1);
+    assert_eq!(
+        set.rules_for(&[logsource(None, Some("webservers"), None)]),
+        0
+    );
     // A Windows event goes by its Channel whatever its sender declares.
     let win_rule = "title: T\nid: r1\nlogsource:\n  product: windows\n  service: security\ndetection:\n  sel:\n    TargetUserName: admin\n  condition: sel\n";
     let (docs, _) = vigil_sigma::parse_str(win_rule, Path::new("t.yml"));

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use vigil_detect::Logsource;
+use vigil_detect::{CompiledRuleSet, Logsource};
 use vigil_oncall::OrgDocument;
 use vigil_store::Store;
 
@@ -26,8 +26,22 @@ pub struct OrgView {
     logsources: HashMap<String, Arc<[Logsource]>>,
 }
 
+/// A service that declares its logsources, and how many rules are written for them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceCoverage {
+    /// Its position in the document's `services`.
+    pub index: usize,
+    /// The service.
+    pub service: String,
+    /// Its declared logsources.
+    pub logsources: Arc<[Logsource]>,
+    /// Detection rules of the set written for one of them ([`CompiledRuleSet::rules_for`]).
+    pub rules: usize,
+}
+
 impl OrgView {
-    fn new(document: Option<OrgDocument>) -> Self {
+    /// The view of `document` (none configured: `None`).
+    pub fn new(document: Option<OrgDocument>) -> Self {
         let logsources = document
             .iter()
             .flat_map(|d| &d.services)
@@ -52,10 +66,45 @@ impl OrgView {
         }
     }
 
+    /// Every service that declares logsources, in document order, with the rules of `set`
+    /// written for them.
+    pub fn coverage(&self, set: &CompiledRuleSet) -> Vec<ServiceCoverage> {
+        let Some(document) = &self.document else {
+            return Vec::new();
+        };
+        document
+            .services
+            .iter()
+            .enumerate()
+            .filter_map(|(index, s)| {
+                let logsources = self.logsources.get(&s.name)?;
+                Some(ServiceCoverage {
+                    index,
+                    service: s.name.clone(),
+                    logsources: Arc::clone(logsources),
+                    rules: set.rules_for(logsources),
+                })
+            })
+            .collect()
+    }
+
     /// The logsources declared for `service`; empty when it declares none (unknown).
     pub fn logsources(&self, service: &str) -> &[Logsource] {
         self.logsources.get(service).map_or(&[], |l| l)
     }
+}
+
+/// A logsource as `vigil hunt --logsource` takes it: `product=linux,service=auth`.
+pub fn logsource_label(ls: &Logsource) -> String {
+    [
+        ("product", &ls.product),
+        ("category", &ls.category),
+        ("service", &ls.service),
+    ]
+    .iter()
+    .filter_map(|(k, v)| Some(format!("{k}={}", v.as_deref()?)))
+    .collect::<Vec<_>>()
+    .join(",")
 }
 
 /// The last [`OrgView`] read, with its version and when it was read.

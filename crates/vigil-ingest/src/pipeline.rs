@@ -150,6 +150,11 @@ impl Ingestor {
         &self.rules
     }
 
+    /// The organisation document as ingest uses it (read at most once a second).
+    pub async fn org(&self) -> Arc<OrgView> {
+        self.org.current(self.store.as_ref()).await
+    }
+
     /// Makes the next batch read the organisation document again (services' logsources,
     /// criticality, alerting settings): call after applying one.
     pub fn forget_org(&self) {

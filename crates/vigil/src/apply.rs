@@ -91,6 +91,9 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
             .await
             .map_err(explain)
     })?;
+    for w in &state.warnings {
+        eprintln!("warning: {w}");
+    }
     if args.conn.json {
         print_json(&state)?;
     } else if state.changed {

@@ -86,6 +86,18 @@ fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
         }
         outln!("{t}");
     }
+    if !status.services.is_empty() {
+        let mut t = table(["SERVICE", "DECLARED LOGSOURCES", "RULES WRITTEN FOR THEM"]);
+        for s in &status.services {
+            let rules = if s.rules == 0 {
+                "0 (misspelt? see `vigil rules check`)".to_owned()
+            } else {
+                s.rules.to_string()
+            };
+            t.add_row([s.service.clone(), s.logsources.join(" or "), rules]);
+        }
+        outln!("{t}");
+    }
     let paths = if status.paths.is_empty() {
         "no rule directory (start the server with `vigil serve --rules DIR` to detect)".to_owned()
     } else {

@@ -31,7 +31,36 @@ fn state_of(version: OrgVersion, changed: bool, doc: &OrgDocument) -> OrgState {
         teams: doc.teams.len() as u64,
         services: doc.services.len() as u64,
         document: version.document,
+        warnings: Vec::new(),
     }
+}
+
+/// The services whose declared logsources no loaded rule is written for: their events would
+/// meet only the rules that name no logsource, which a misspelt `category` makes easy to miss.
+/// Nothing to say when no rules are loaded at all.
+fn logsource_warnings(state: &AppState, doc: &OrgDocument) -> Vec<String> {
+    let loaded = state.ingestor.rules().current();
+    if loaded.set.rules().is_empty() {
+        return Vec::new();
+    }
+    vigil_ingest::org::OrgView::new(Some(doc.clone()))
+        .coverage(&loaded.set)
+        .into_iter()
+        .filter(|c| c.rules == 0)
+        .map(|c| {
+            let declared: Vec<String> = c
+                .logsources
+                .iter()
+                .map(vigil_ingest::org::logsource_label)
+                .collect();
+            format!(
+                "services[{}].logsources: no loaded rule is written for {} logs, so events of {:?} meet none; check the names against the rules' logsource (`vigil rules check` counts rules per logsource)",
+                c.index,
+                declared.join(" or "),
+                c.service
+            )
+        })
+        .collect()
 }
 
 /// Apply the organisation document: people with contacts, teams with members, manager and
@@ -64,7 +93,11 @@ pub async fn apply(
         .map_err(store_error)?;
     // The next batch ingested goes by the new services' logsources and alerting settings.
     state.ingestor.forget_org();
-    Ok(Json(state_of(version, changed, &doc)))
+    let warnings = logsource_warnings(&state, &doc);
+    Ok(Json(OrgState {
+        warnings,
+        ..state_of(version, changed, &doc)
+    }))
 }
 
 /// The organisation document in force.

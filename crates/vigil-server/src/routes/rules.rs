@@ -4,7 +4,8 @@
 use axum::Json;
 use axum::extract::State;
 use vigil_api::error::ErrorBody;
-use vigil_api::events::RulesStatus;
+use vigil_api::events::{RulesStatus, ServiceRules};
+use vigil_ingest::org::logsource_label;
 
 use crate::auth::{Admin, Principal};
 use crate::error::ApiError;
@@ -16,6 +17,7 @@ fn status(s: vigil_ingest::RulesStatus) -> RulesStatus {
         loaded: s.loaded as u64,
         rejected: s.rejected,
         loaded_at: s.loaded_at,
+        services: Vec::new(),
     }
 }
 
@@ -25,7 +27,27 @@ fn status(s: vigil_ingest::RulesStatus) -> RulesStatus {
     responses((status = 200, body = RulesStatus), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]
 pub async fn get(State(state): State<AppState>, _who: Principal) -> Json<RulesStatus> {
-    Json(status(state.ingestor.rules().current().status.clone()))
+    Json(with_services(&state).await)
+}
+
+/// The status of the rules in force, with the services that declare their logsources and
+/// the rules written for them.
+async fn with_services(state: &AppState) -> RulesStatus {
+    let loaded = state.ingestor.rules().current();
+    let mut out = status(loaded.status.clone());
+    out.services = state
+        .ingestor
+        .org()
+        .await
+        .coverage(&loaded.set)
+        .into_iter()
+        .map(|c| ServiceRules {
+            service: c.service,
+            logsources: c.logsources.iter().map(logsource_label).collect(),
+            rules: c.rules as u64,
+        })
+        .collect();
+    out
 }
 
 /// Reload the rules from the configured directories. Events ingested meanwhile are matched by
@@ -49,5 +71,5 @@ pub async fn reload(
             )
         })?;
     tracing::info!(by = %who.name, rules = loaded.loaded, rejected = loaded.rejected.len(), "rules reloaded");
-    Ok(Json(status(loaded)))
+    Ok(Json(with_services(&state).await))
 }

@@ -540,6 +540,38 @@ async fn a_service_that_declares_its_logsources_meets_only_the_rules_written_for
         "{page}"
     );
 
+    // The rules status says what each declaring service's logs meet.
+    let (_, status) = app.get(&app.responder_token, "/rules").await;
+    assert_eq!(
+        status["services"],
+        json!([
+            {"service": "bastion", "logsources": ["product=linux,service=auth"], "rules": 1},
+            {"service": "zeek", "logsources": ["product=zeek,service=rdp"], "rules": 1}
+        ])
+    );
+    // A misspelt logsource is allowed (rules may come later) but said to open no rule.
+    let mut misspelt = org.clone();
+    misspelt["services"][1]["logsources"] = json!([{"category": "webservers"}]);
+    let resp = http()
+        .put(app.url("/org"))
+        .bearer_auth(&app.admin_token)
+        .json(&misspelt)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let state: Value = resp.json().await.unwrap();
+    let warnings = state["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{state}");
+    assert!(
+        warnings[0].as_str().unwrap().starts_with(
+            "services[1].logsources: no loaded rule is written for category=webservers"
+        ),
+        "{state}"
+    );
+    let (_, status) = app.get(&app.responder_token, "/rules").await;
+    assert_eq!(status["services"][1]["rules"], 0, "{status}");
+
     // A logsource that names nothing is refused with its field, and nothing changes.
     let mut bad = org.clone();
     bad["services"][0]["logsources"] = json!([{}]);
