@@ -112,6 +112,12 @@ pub enum RejectReason {
         /// The limit.
         max: usize,
     },
+    /// Objects and arrays nest too deep.
+    #[error(
+        "the event nests objects and arrays more than {} levels deep; flatten it",
+        crate::json::MAX_NESTING
+    )]
+    TooDeep,
     /// A syslog line that does not parse.
     #[error(transparent)]
     Syslog(#[from] SyslogError),
@@ -246,6 +252,7 @@ fn json_event(bytes: &[u8], max: usize) -> Result<JsonEvent, RejectReason> {
             column: e.column(),
             detail: parser_detail(&e),
         }),
+        Err(JsonError::TooDeep) => Err(RejectReason::TooDeep),
         Err(JsonError::NotAnObject) => {
             let found = sonic_rs::from_slice::<sonic_rs::Value>(bytes)
                 .map(|v| json_kind(&v))
@@ -327,6 +334,11 @@ fn decode_array(body: &[u8], start: usize, max: usize) -> Batch<JsonEvent> {
     if content.iter().all(u8::is_ascii_whitespace) {
         return batch;
     }
+    if crate::json::nests_deeper_than(content, crate::json::MAX_NESTING + 1) {
+        // The parser's iterator recurses to skip an element: split at the top-level commas
+        // instead, and let each element be refused on its own.
+        return decode_deep_array(body, start, max);
+    }
     let base = body.as_ptr() as usize;
     for (index, item) in sonic_rs::to_array_iter(content).enumerate() {
         let position = Position::Index(index as u64);
@@ -362,6 +374,105 @@ fn decode_array(body: &[u8], start: usize, max: usize) -> Batch<JsonEvent> {
         }
     }
     batch
+}
+
+/// [`decode_array`] for a body that nests deeper than the parser can follow: its elements are
+/// the spans between the array's top-level commas, found by a scan outside strings.
+fn decode_deep_array(body: &[u8], start: usize, max: usize) -> Batch<JsonEvent> {
+    let mut batch = Batch::default();
+    let mut elements = Vec::new();
+    let mut at = start
+        + body[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace())
+            .count();
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let mut element_start = at + 1;
+    let mut closed = false;
+    if body.get(at) == Some(&b'[') {
+        depth = 1;
+        at += 1;
+        while at < body.len() {
+            let b = body[at];
+            if in_string {
+                match b {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => in_string = false,
+                    _ => {}
+                }
+            } else {
+                match b {
+                    b'"' => in_string = true,
+                    b'{' | b'[' => depth += 1,
+                    b',' if depth == 1 => {
+                        elements.push(element_start..at);
+                        element_start = at + 1;
+                    }
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            elements.push(element_start..at);
+                            closed = true;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            at += 1;
+        }
+    }
+    let trimmed = |r: std::ops::Range<usize>| {
+        let lead = body[r.clone()]
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace())
+            .count();
+        let trail = body[r.clone()]
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_whitespace())
+            .count();
+        r.start + lead..(r.end - trail).max(r.start + lead)
+    };
+    let elements: Vec<_> = elements.into_iter().map(trimmed).collect();
+    let empty = elements.len() == 1 && elements[0].is_empty();
+    for (index, span) in elements.into_iter().enumerate().filter(|_| !empty) {
+        let position = Position::Index(index as u64);
+        match json_event(&body[span.clone()], max) {
+            Ok(event) => batch.accepted.push(Accepted {
+                position,
+                span,
+                event,
+            }),
+            Err(reason) => batch.rejected.push(Rejection { position, reason }),
+        }
+    }
+    if !closed {
+        let (line, column) = line_and_column(body, at.min(body.len()));
+        batch.rejected.push(Rejection {
+            position: Position::Index(batch.accepted.len() as u64 + batch.rejected.len() as u64),
+            reason: RejectReason::InvalidArray {
+                line,
+                column,
+                detail: "the array is not closed".into(),
+            },
+        });
+    }
+    batch
+}
+
+/// The 1-based line and column (byte) of `offset` in `body`.
+fn line_and_column(body: &[u8], offset: usize) -> (usize, usize) {
+    let before = &body[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let column = offset
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1)
+        + 1;
+    (line, column)
 }
 
 /// The messages of a plain syslog text (one per line, RFC 5424 or RFC 3164 as
@@ -434,6 +545,52 @@ mod tests {
             BodyFormat::Sniff
         );
         assert_eq!(BodyFormat::from_content_type(None), BodyFormat::Sniff);
+    }
+
+    /// `depth` nested objects around a number.
+    fn nested(depth: usize) -> String {
+        format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth))
+    }
+
+    #[test]
+    fn events_nested_too_deep_are_refused_without_overflowing_the_stack() {
+        // Parsers recurse on nesting: a body nested 200,000 deep used to abort the server.
+        // Run on a thread with the stack of a tokio worker.
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(|| {
+                let deep = nested(200_000);
+                let body = format!(
+                    "{{\"ok\":1}}\n{deep}\n{}\n",
+                    nested(crate::json::MAX_NESTING)
+                );
+                for format in [BodyFormat::JsonLines, BodyFormat::Sniff] {
+                    let batch = decode_body(body.as_bytes(), format, usize::MAX);
+                    assert_eq!(batch.accepted.len(), 2, "{format:?}");
+                    assert_eq!(batch.rejected.len(), 1);
+                    assert_eq!(batch.rejected[0].position, Position::Line(2));
+                    assert!(
+                        batch.rejected[0]
+                            .reason
+                            .to_string()
+                            .contains("more than 100 levels deep"),
+                        "{}",
+                        batch.rejected[0].reason
+                    );
+                }
+                // One pretty-printed object, and array bodies, deep inside or deep themselves.
+                let one = decode_body(deep.as_bytes(), BodyFormat::Sniff, usize::MAX);
+                assert_eq!((one.accepted.len(), one.rejected.len()), (0, 1));
+                let array = format!("[{{\"ok\":1}}, {deep}]");
+                let batch = decode_body(array.as_bytes(), BodyFormat::JsonArray, usize::MAX);
+                assert_eq!((batch.accepted.len(), batch.rejected.len()), (1, 1));
+                let arrays = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+                let batch = decode_body(arrays.as_bytes(), BodyFormat::Sniff, usize::MAX);
+                assert!(batch.accepted.is_empty());
+            })
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]

@@ -38,6 +38,47 @@ pub enum JsonError {
     /// The JSON is valid but not an object.
     #[error("the JSON value is not an object; events must be JSON objects")]
     NotAnObject,
+    /// Objects and arrays nest deeper than [`MAX_NESTING`].
+    #[error("the event nests objects and arrays more than {MAX_NESTING} levels deep; flatten it")]
+    TooDeep,
+}
+
+/// How deeply an event may nest objects and arrays. The parsers recurse on nesting, so a
+/// document nested a hundred thousand deep would overflow a thread's stack (and abort the
+/// process); the log index parses events with serde_json, which stops at 128.
+pub const MAX_NESTING: usize = 100;
+
+/// Whether `bytes` (JSON) nests objects and arrays deeper than `limit`. Most events hold fewer
+/// brackets than the limit in all, which one vectorised count shows; only the others are
+/// scanned bracket by bracket, outside strings.
+pub fn nests_deeper_than(bytes: &[u8], limit: usize) -> bool {
+    if bytes.iter().filter(|&&b| b == b'{' || b == b'[').count() <= limit {
+        return false;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// The first line of an error's message.
@@ -485,6 +526,9 @@ impl JsonEvent {
     /// Parses one JSON object with the fast parser, keeping the text without copying it (see
     /// [`JsonEvent::into_text`]).
     pub fn parse_owned(text: Vec<u8>) -> Result<JsonEvent, JsonError> {
+        if nests_deeper_than(&text, MAX_NESTING) {
+            return Err(JsonError::TooDeep);
+        }
         let v: sonic_rs::Value = sonic_rs::from_slice(&text)?;
         if !v.is_object() {
             return Err(JsonError::NotAnObject);
@@ -730,6 +774,37 @@ fn unescape(s: &[u8]) -> (char, usize) {
         }
         Some(&c) if c.is_ascii() => (c as char, 2),
         _ => (char::REPLACEMENT_CHARACTER, 1),
+    }
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::*;
+
+    #[test]
+    fn nesting_is_counted_outside_strings() {
+        assert!(!nests_deeper_than(br#"{"a":[1,{"b":2}]}"#, 3));
+        assert!(nests_deeper_than(br#"{"a":[1,{"b":2}]}"#, 2));
+        // Brackets inside strings, escaped quotes included, do not nest.
+        let text = br#"{"a":"[[[{{{\"[[[","b":"\\","c":{"d":"]]]"}}"#;
+        assert!(!nests_deeper_than(text, 2));
+        assert!(nests_deeper_than(text, 1));
+        // Closing brackets bring the depth back down.
+        assert!(!nests_deeper_than(br#"{"a":{},"b":{},"c":{},"d":[]}"#, 2));
+        let deep = format!(
+            "{}1{}",
+            "{\"a\":".repeat(MAX_NESTING + 1),
+            "}".repeat(MAX_NESTING + 1)
+        );
+        assert!(matches!(JsonEvent::parse(&deep), Err(JsonError::TooDeep)));
+        let ok = format!(
+            "{}1{}",
+            "{\"a\":".repeat(MAX_NESTING),
+            "}".repeat(MAX_NESTING)
+        );
+        assert!(JsonEvent::parse(&ok).is_ok());
+        // What the ingest path accepts, the log index (serde_json) can read.
+        assert!(serde_json::from_str::<serde_json::Value>(&ok).is_ok());
     }
 }
 
