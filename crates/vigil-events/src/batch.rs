@@ -386,11 +386,11 @@ fn decode_deep_array(body: &[u8], start: usize, max: usize) -> Batch<JsonEvent> 
             .iter()
             .take_while(|b| b.is_ascii_whitespace())
             .count();
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let (mut in_string, mut escaped) = (false, false);
     let mut element_start = at + 1;
     let mut closed = false;
     if body.get(at) == Some(&b'[') {
-        depth = 1;
+        let mut depth = 1usize;
         at += 1;
         while at < body.len() {
             let b = body[at];
