@@ -49,10 +49,11 @@ pub enum JsonError {
 pub const MAX_NESTING: usize = 100;
 
 /// Whether `bytes` (JSON) nests objects and arrays deeper than `limit`. Most events hold fewer
-/// brackets than the limit in all, which one vectorised count shows; only the others are
+/// brackets than the limit in all, which memchr's SIMD search shows at little cost (a plain
+/// byte count took 0.5 µs per 1.3 kB event, a third of parsing it); only the others are
 /// scanned bracket by bracket, outside strings.
 pub fn nests_deeper_than(bytes: &[u8], limit: usize) -> bool {
-    if bytes.iter().filter(|&&b| b == b'{' || b == b'[').count() <= limit {
+    if memchr::memchr2_iter(b'{', b'[', bytes).nth(limit).is_none() {
         return false;
     }
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
