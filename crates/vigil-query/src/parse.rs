@@ -157,29 +157,43 @@ impl Parser<'_> {
     }
 
     // unary = "NOT" unary | primary
+    //
+    // Read in a loop, not by recursion: a query of twenty thousand NOTs must not exhaust the
+    // stack. Two NOTs cancel out.
     fn unary(&mut self) -> Result<Expr, ParseError> {
-        self.skip_ws();
-        match self.keyword() {
-            Some("NOT") => {
-                let offset = self.pos;
-                self.pos += 3;
-                self.skip_ws();
-                if self.at_operand_end() {
+        let mut negated = false;
+        loop {
+            self.skip_ws();
+            match self.keyword() {
+                Some("NOT") => {
+                    let offset = self.pos;
+                    self.pos += 3;
+                    self.skip_ws();
+                    if self.at_operand_end() {
+                        return Err(ParseError::MissingOperand {
+                            offset,
+                            operator: "NOT".into(),
+                            example: example("NOT"),
+                        });
+                    }
+                    negated = !negated;
+                }
+                Some(operator) => {
                     return Err(ParseError::MissingOperand {
-                        offset,
-                        operator: "NOT".into(),
-                        example: example("NOT"),
+                        offset: self.pos,
+                        operator: operator.into(),
+                        example: example(operator),
                     });
                 }
-                Ok(Expr::Not(Box::new(self.unary()?)))
+                None => break,
             }
-            Some(operator) => Err(ParseError::MissingOperand {
-                offset: self.pos,
-                operator: operator.into(),
-                example: example(operator),
-            }),
-            None => self.primary(),
         }
+        let operand = self.primary()?;
+        Ok(if negated {
+            Expr::Not(Box::new(operand))
+        } else {
+            operand
+        })
     }
 
     // primary = "(" or ")" | phrase | "exists:" name | name ":" value | word

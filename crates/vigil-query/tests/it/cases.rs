@@ -85,6 +85,27 @@ fn deep_nesting_is_refused_not_overflowed() {
 }
 
 #[test]
+fn long_chains_of_not_are_read_without_recursion() {
+    // Twenty thousand NOTs used to recurse once each and abort the server.
+    let input = format!("{}user:eve", "NOT ".repeat(20_001));
+    let query = std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(move || vigil_query::parse(&input).expect("parses"))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(
+        query.to_string(),
+        vigil_query::parse("NOT user:eve").unwrap().to_string()
+    );
+    let even = vigil_query::parse(&format!("{}user:eve", "NOT ".repeat(4))).unwrap();
+    assert_eq!(
+        even.to_string(),
+        vigil_query::parse("user:eve").unwrap().to_string()
+    );
+}
+
+#[test]
 fn relative_times_resolve_when_the_query_runs() {
     use chrono::TimeZone;
     let query = vigil_query::parse("time:[now-1h TO now]").expect("parses");
