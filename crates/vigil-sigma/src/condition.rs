@@ -159,10 +159,16 @@ fn tokenize(text: &str) -> Result<Vec<(Tok, usize)>, ConditionError> {
     Ok(out)
 }
 
+/// How deeply a condition may nest parentheses and `not`s. The parser and the compiler recurse
+/// on nesting: a rule nested a hundred thousand deep would exhaust the stack and abort the
+/// process loading it, where a bad rule must only be rejected.
+pub const MAX_CONDITION_DEPTH: usize = 64;
+
 struct P {
     toks: Vec<(Tok, usize)>,
     pos: usize,
     len: usize,
+    depth: usize,
 }
 
 impl P {
@@ -177,6 +183,17 @@ impl P {
             message,
             column: self.col(),
         })
+    }
+
+    /// Goes one level deeper (a parenthesis or a `not`), refusing past the limit.
+    fn descend(&mut self) -> Result<(), ConditionError> {
+        self.depth += 1;
+        if self.depth > MAX_CONDITION_DEPTH {
+            return self.err(format!(
+                "the condition nests parentheses and 'not' more than {MAX_CONDITION_DEPTH} levels deep; simplify it"
+            ));
+        }
+        Ok(())
     }
 
     fn or_expr(&mut self) -> Result<Condition, ConditionError> {
@@ -208,7 +225,10 @@ impl P {
     fn not_expr(&mut self) -> Result<Condition, ConditionError> {
         if self.peek() == Some(&Tok::Not) {
             self.pos += 1;
-            return Ok(Condition::Not(Box::new(self.not_expr()?)));
+            self.descend()?;
+            let inner = self.not_expr()?;
+            self.depth -= 1;
+            return Ok(Condition::Not(Box::new(inner)));
         }
         self.primary()
     }
@@ -220,11 +240,13 @@ impl P {
         match tok {
             Tok::LParen => {
                 self.pos += 1;
+                self.descend()?;
                 let inner = self.or_expr()?;
                 if self.peek() != Some(&Tok::RParen) {
                     return self.err("missing ')'".into());
                 }
                 self.pos += 1;
+                self.depth -= 1;
                 Ok(inner)
             }
             Tok::All | Tok::Number(_) => {
@@ -277,6 +299,7 @@ pub fn parse_condition(text: &str) -> Result<Condition, ConditionError> {
         toks,
         pos: 0,
         len: text.len(),
+        depth: 0,
     };
     let cond = p.or_expr()?;
     if let Some(tok) = p.peek() {
@@ -291,15 +314,30 @@ pub fn parse_condition(text: &str) -> Result<Condition, ConditionError> {
 }
 
 /// Whether a search identifier `name` matches a pattern with `*` wildcards.
+///
+/// Linear in the lengths, without recursion: on a mismatch it backtracks only to the last `*`
+/// (a pattern of many stars cannot make it exponential).
 pub fn pattern_matches(pattern: &str, name: &str) -> bool {
-    fn rec(p: &[u8], n: &[u8]) -> bool {
-        match p.split_first() {
-            None => n.is_empty(),
-            Some((b'*', rest)) => (0..=n.len()).any(|i| rec(rest, &n[i..])),
-            Some((c, rest)) => n.first() == Some(c) && rec(rest, &n[1..]),
+    let (p, n) = (pattern.as_bytes(), name.as_bytes());
+    let (mut pi, mut ni) = (0, 0);
+    // The position after the last `*` seen, and the name position it was tried at.
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi + 1, ni));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == n[ni] {
+            pi += 1;
+            ni += 1;
+        } else if let Some((after, tried)) = star {
+            pi = after;
+            ni = tried + 1;
+            star = Some((after, tried + 1));
+        } else {
+            return false;
         }
     }
-    rec(pattern.as_bytes(), name.as_bytes())
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 #[cfg(test)]
@@ -375,8 +413,28 @@ mod tests {
     fn patterns() {
         assert!(pattern_matches("sel*", "selection"));
         assert!(pattern_matches("*", "x"));
+        assert!(pattern_matches("*", ""));
         assert!(pattern_matches("a*b*c", "aXXbYc"));
+        assert!(pattern_matches("a*b*c", "abbbc"));
+        assert!(pattern_matches("*_1", "sel_1_1"));
         assert!(!pattern_matches("sel*", "filter"));
         assert!(!pattern_matches("a*b", "ab_"));
+        assert!(!pattern_matches("a*b*c", "aXXbY"));
+        assert!(!pattern_matches("abc", "ab"));
+        // Many stars stay linear.
+        let stars = format!("{}x", "*".repeat(5_000));
+        assert!(!pattern_matches(&stars, &"a".repeat(5_000)));
+    }
+
+    #[test]
+    fn deep_nesting_is_rejected_not_overflowed() {
+        let parens = format!("{}sel{}", "(".repeat(100_000), ")".repeat(100_000));
+        let nots = format!("{}sel", "not ".repeat(100_000));
+        for text in [parens, nots] {
+            let e = parse_condition(&text).unwrap_err();
+            assert!(e.message.contains("more than 64 levels deep"), "{e}");
+        }
+        let fine = format!("{}sel{}", "(".repeat(64), ")".repeat(64));
+        assert_eq!(parse_condition(&fine).unwrap(), r("sel"));
     }
 }

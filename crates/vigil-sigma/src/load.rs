@@ -397,7 +397,8 @@ impl Cx<'_> {
                         match parse_condition(&text) {
                             Ok(c) => conditions.push(c),
                             Err(e) => {
-                                self.diag(line, &path, &format!("bad condition {text:?}: {e}"));
+                                let shown = shorten(&text, 120);
+                                self.diag(line, &path, &format!("bad condition {shown:?}: {e}"));
                                 ok = false;
                             }
                         }
@@ -726,6 +727,15 @@ fn refs(c: &crate::condition::Condition, f: &mut dyn FnMut(&str)) {
         And(v) | Or(v) => v.iter().for_each(|c| refs(c, f)),
         Not(c) => refs(c, f),
         Of(..) => {}
+    }
+}
+
+/// `text` cut to at most `max` characters, with `…` where it was cut (a condition quoted in a
+/// diagnostic can be kilobytes long).
+fn shorten(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]).into(),
+        None => text.into(),
     }
 }
 
