@@ -717,33 +717,47 @@ impl EventStore for EmbeddedStore {
         if missing.is_empty() {
             return Ok(Vec::new());
         }
-        // The stored paths, read only when something is missing: the column names per segment.
+        // The stored paths, read only when something is missing: the column names per segment,
+        // cached per segment. Reading a segment's (up to a second when cold) happens outside
+        // the cache's lock, so other searches do not wait for it.
         let mut known = std::collections::BTreeSet::new();
-        let mut cache = self
-            .segment_paths
-            .lock()
-            .map_err(|_| LogError::Closed("a search thread panicked".into()))?;
-        let live: std::collections::HashSet<SegmentId> = searcher
-            .segment_readers()
-            .iter()
-            .map(|s| s.segment_id())
-            .collect();
-        cache.retain(|id, _| live.contains(id));
-        for segment in searcher.segment_readers() {
-            let paths = match cache.get(&segment.segment_id()) {
-                Some(paths) => Arc::clone(paths),
-                None => {
-                    let usage = segment.space_usage().map_err(tantivy::TantivyError::from)?;
-                    let paths: Arc<[String]> = usage
-                        .fast_fields()
-                        .fields()
-                        .filter_map(|c| c.field_name().strip_prefix("body.").map(str::to_owned))
-                        .collect();
-                    cache.insert(segment.segment_id(), Arc::clone(&paths));
-                    paths
-                }
-            };
+        let lock_failed = || LogError::Closed("a search thread panicked".into());
+        let uncached: Vec<&tantivy::SegmentReader> = {
+            let mut cache = self.segment_paths.lock().map_err(|_| lock_failed())?;
+            let live: std::collections::HashSet<SegmentId> = searcher
+                .segment_readers()
+                .iter()
+                .map(|s| s.segment_id())
+                .collect();
+            cache.retain(|id, _| live.contains(id));
+            searcher
+                .segment_readers()
+                .iter()
+                .filter(|segment| match cache.get(&segment.segment_id()) {
+                    Some(paths) => {
+                        known.extend(paths.iter().cloned());
+                        false
+                    }
+                    None => true,
+                })
+                .collect()
+        };
+        let mut read = Vec::with_capacity(uncached.len());
+        for segment in uncached {
+            let usage = segment.space_usage().map_err(tantivy::TantivyError::from)?;
+            let paths: Arc<[String]> = usage
+                .fast_fields()
+                .fields()
+                .filter_map(|c| c.field_name().strip_prefix("body.").map(str::to_owned))
+                .collect();
             known.extend(paths.iter().cloned());
+            read.push((segment.segment_id(), paths));
+        }
+        if !read.is_empty() {
+            self.segment_paths
+                .lock()
+                .map_err(|_| lock_failed())?
+                .extend(read);
         }
         Ok(missing
             .into_iter()
