@@ -122,6 +122,9 @@ pub struct CorrelationMatch {
     pub group: Vec<String>,
     /// The aggregated value that met the condition (count, distinct count, sum …).
     pub value: f64,
+    /// The tags given to [`Correlator::feed`] with the events of the window that met the
+    /// condition, oldest first: what to show a responder as the evidence.
+    pub events: Vec<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -130,6 +133,8 @@ struct Entry {
     /// Position of the matched rule in the correlation's `rules`.
     pos: usize,
     value: Option<String>,
+    /// The caller's tag of the event.
+    tag: u64,
 }
 
 /// Per-stream correlation state over one borrowed rule set. Not shared between threads.
@@ -173,16 +178,20 @@ impl<'s> Correlator<'s> {
         }
     }
 
-    /// Feeds one event: its timestamp (ms since the epoch), the event, and the detection rules
-    /// it matched (from [`crate::Matcher::matches`]). Appends fired correlations to `out`.
+    /// Feeds one event: its timestamp (ms since the epoch), the event, the detection rules it
+    /// matched (from [`crate::Matcher::matches`]), and a tag of the caller's choosing that
+    /// fired correlations give back in [`CorrelationMatch::events`] (a record number, a stored
+    /// id). Appends fired correlations to `out`.
     pub fn feed(
         &mut self,
         timestamp_ms: i64,
         event: &dyn Event,
         matched: &[RuleId],
+        tag: u64,
         out: &mut Vec<CorrelationMatch>,
     ) {
-        self.state.feed(self.set, timestamp_ms, event, matched, out);
+        self.state
+            .feed(self.set, timestamp_ms, event, matched, tag, out);
     }
 }
 
@@ -233,6 +242,7 @@ impl CorrelationState {
         timestamp_ms: i64,
         event: &dyn Event,
         matched: &[RuleId],
+        tag: u64,
         out: &mut Vec<CorrelationMatch>,
     ) {
         if set.correlations.is_empty() {
@@ -269,6 +279,7 @@ impl CorrelationState {
                         ts: timestamp_ms,
                         pos,
                         value,
+                        tag,
                     },
                 );
                 let newest = entries.back().map_or(timestamp_ms, |e| e.ts);
@@ -289,17 +300,18 @@ impl CorrelationState {
                         .filter(|e| e.ts >= lo && e.ts <= hi)
                         .collect();
                     if let Some(v) = evaluate(cc, &window) {
-                        hit = Some(v);
+                        hit = Some((v, window.iter().map(|e| e.tag).collect()));
                         break;
                     }
                 }
-                if let Some(value) = hit {
+                if let Some((value, events)) = hit {
                     entries.clear();
                     out.push(CorrelationMatch {
                         rule: cc.id,
                         timestamp_ms,
                         group,
                         value,
+                        events,
                     });
                     self.fired.push(cc.id);
                 }

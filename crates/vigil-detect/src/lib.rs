@@ -7,7 +7,7 @@
 //!     ──► (CompiledRuleSet, Vec<Diagnostic>)           (Send + Sync, shared)
 //! set.matcher() ──► Matcher::matches(&event) ──► &[RuleId] ──► set.rule(id): &RuleMeta
 //!     (Matcher::matches_from(&event, &logsources) when the sender says what the log is)
-//! Correlator::new(&set).feed(timestamp_ms, &event, matched, &mut out)
+//! Correlator::new(&set).feed(timestamp_ms, &event, matched, tag, &mut out)
 //! ```
 //!
 //! Events are anything implementing [`Event`]; `vigil-events` provides the JSON and EVTX

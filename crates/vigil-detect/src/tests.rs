@@ -650,14 +650,14 @@ fn correlate(
     let mut m = set.matcher();
     let mut c = Correlator::new(&set);
     let mut out = Vec::new();
-    for (ts, f, user, value) in events {
+    for (i, (ts, f, user, value)) in events.iter().enumerate() {
         let mut fields = vec![("F", s(f)), ("User", s(user))];
         if let Some(v) = value {
             fields.push(("V", s(v)));
         }
         let e = MapEvent::new(&fields);
         let matched: Vec<RuleId> = m.matches(&e).to_vec();
-        c.feed(*ts, &e, &matched, &mut out);
+        c.feed(*ts, &e, &matched, i as u64, &mut out);
     }
     out
 }
@@ -678,6 +678,8 @@ fn event_count_with_group_by_and_window_boundary() {
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].group, vec!["alice".to_string()]);
     assert_eq!(out[0].value, 3.0);
+    // The events behind it, by the tags they were fed with (their positions here).
+    assert_eq!(out[0].events, vec![0, 2, 3]);
     // Just past the window: the first event has expired.
     let out = correlate(
         corr,
@@ -712,7 +714,7 @@ fn a_kept_state_correlates_across_calls_and_forgets_what_no_window_can_reach() {
     let mut feed = |state: &mut crate::CorrelationState, ts: i64, user: &str| {
         let e = MapEvent::new(&[("F", s("x")), ("User", s(user))]);
         let matched = m.matches(&e).to_vec();
-        state.feed(&set, ts, &e, &matched, &mut out);
+        state.feed(&set, ts, &e, &matched, ts as u64, &mut out);
     };
     // One event per user, then time passes: bob's is beyond reach at 20 s, carol's is not.
     feed(&mut state, 0, "bob");
@@ -784,9 +786,9 @@ fn aliases_and_generate() {
     let e1 = MapEvent::new(&[("F", s("x")), ("Src", s("1.2.3.4"))]);
     let e2 = MapEvent::new(&[("F", s("y")), ("Dst", s("1.2.3.4"))]);
     let r1 = m.matches(&e1).to_vec();
-    c.feed(0, &e1, &r1, &mut out);
+    c.feed(0, &e1, &r1, 1, &mut out);
     let r2 = m.matches(&e2).to_vec();
-    c.feed(1_000, &e2, &r2, &mut out);
+    c.feed(1_000, &e2, &r2, 2, &mut out);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].group, vec!["1.2.3.4".to_string()]);
 }

@@ -80,7 +80,17 @@ impl Correlations {
             let Some(state) = held.by_tenant.get_mut(fed.tenant) else {
                 continue;
             };
-            state.feed(set, fed.timestamp_ms, fed.event, fed.matched, &mut out);
+            // The tag is the event's place in its batch: the matches here are mapped back to
+            // their completing event by that, and `CorrelationMatch::events` is not used (an
+            // earlier batch's places mean nothing now).
+            state.feed(
+                set,
+                fed.timestamp_ms,
+                fed.event,
+                fed.matched,
+                i as u64,
+                &mut out,
+            );
             fired.extend(out.drain(..).map(|m| (i, m)));
             let bounded = fed
                 .timestamp_ms

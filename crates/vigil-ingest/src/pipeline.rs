@@ -654,6 +654,7 @@ mod tests {
             timestamp_ms: 0,
             group: vec!["root".into(), "203.0.113.9".into()],
             value: 4.0,
+            events: vec![1, 2, 3, 4],
         };
         assert_eq!(
             correlation_note(&set, &found),

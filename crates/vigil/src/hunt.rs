@@ -132,8 +132,45 @@ pub struct FileScan {
     pub events: u64,
     pub bytes: u64,
     pub errors: Vec<DecodeError>,
-    /// Matched events with their rules, for correlation: (timestamp, event, rules).
-    pub matched: Vec<(i64, Arc<JsonEvent>, Vec<RuleId>)>,
+    /// Matched events with their rules, for correlation.
+    pub matched: Vec<MatchedEvent>,
+}
+
+/// A matched event kept for the correlation rules.
+pub struct MatchedEvent {
+    pub timestamp: i64,
+    pub event: Arc<JsonEvent>,
+    pub rules: Vec<RuleId>,
+    pub file: Arc<Path>,
+    pub record_id: u64,
+}
+
+/// A correlation that fired, with the records of the events that made it.
+pub struct Correlated {
+    pub found: vigil_detect::CorrelationMatch,
+    pub records: Vec<(Arc<Path>, u64)>,
+}
+
+impl Correlated {
+    /// `group: root; value: 3; events: a.evtx#12, a.evtx#15 …`, for the table and CSV.
+    fn details(&self, name: impl Fn(&Path) -> String) -> String {
+        const SHOWN: usize = 10;
+        let mut events: Vec<String> = self
+            .records
+            .iter()
+            .take(SHOWN)
+            .map(|(file, record)| format!("{}#{record}", name(file)))
+            .collect();
+        if self.records.len() > SHOWN {
+            events.push(format!("and {} more", self.records.len() - SHOWN));
+        }
+        format!(
+            "group: {}; value: {}; events: {}",
+            self.found.group.join(", "),
+            self.found.value,
+            events.join(", ")
+        )
+    }
 }
 
 /// Time bounds, what the logs are and what to keep while scanning.
@@ -218,11 +255,13 @@ pub fn scan_source(
             }
         }
         if opts.keep_for_correlation {
-            scan.matched.push((
-                record.timestamp.unwrap_or(0),
-                event.clone(),
-                matched.to_vec(),
-            ));
+            scan.matched.push(MatchedEvent {
+                timestamp: record.timestamp.unwrap_or(0),
+                event: event.clone(),
+                rules: matched.to_vec(),
+                file: record.file.clone(),
+                record_id: record.record_id,
+            });
         }
     }
 }
@@ -323,7 +362,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .collect();
     let correlations: Vec<_> = correlations
         .into_iter()
-        .filter(|c| args.level.is_none_or(|l| set.rule(c.rule).level() >= l))
+        .filter(|c| {
+            args.level
+                .is_none_or(|l| set.rule(c.found.rule).level() >= l)
+        })
         .collect();
 
     let stdout = std::io::stdout();
@@ -366,20 +408,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Feeds the matched events of all files to the correlator in timestamp order.
-pub fn correlate(
-    set: &CompiledRuleSet,
-    mut matched: Vec<(i64, Arc<JsonEvent>, Vec<RuleId>)>,
-) -> Vec<vigil_detect::CorrelationMatch> {
+pub fn correlate(set: &CompiledRuleSet, mut matched: Vec<MatchedEvent>) -> Vec<Correlated> {
     let mut out = Vec::new();
     if set.correlation_count() == 0 {
-        return out;
+        return Vec::new();
     }
-    matched.sort_by_key(|m| m.0);
+    matched.sort_by_key(|m| m.timestamp);
     let mut correlator = Correlator::new(set);
-    for (ts, event, rules) in &matched {
-        correlator.feed(*ts, event.as_ref(), rules, &mut out);
+    for (i, m) in matched.iter().enumerate() {
+        correlator.feed(m.timestamp, m.event.as_ref(), &m.rules, i as u64, &mut out);
     }
-    out
+    out.into_iter()
+        .map(|found| Correlated {
+            records: found
+                .events
+                .iter()
+                .filter_map(|&i| matched.get(i as usize))
+                .map(|m| (m.file.clone(), m.record_id))
+                .collect(),
+            found,
+        })
+        .collect()
 }
 
 /// Fields shown in the table's details column when present, in this order.
@@ -465,7 +514,7 @@ fn write_table(
     out: &mut impl Write,
     set: &CompiledRuleSet,
     hits: &[Hit],
-    correlations: &[vigil_detect::CorrelationMatch],
+    correlations: &[Correlated],
     inputs: &[PathBuf],
 ) -> anyhow::Result<()> {
     use comfy_table::{
@@ -494,15 +543,15 @@ fn write_table(
         ]);
     }
     for c in correlations {
-        let rule = set.rule(c.rule);
+        let rule = set.rule(c.found.rule);
         table.add_row([
-            format_timestamp(c.timestamp_ms),
+            format_timestamp(c.found.timestamp_ms),
             rule.level().as_str().to_string(),
             rule.title().to_string(),
             String::new(),
             "(correlation)".to_string(),
             String::new(),
-            format!("group: {}; value: {}", c.group.join(", "), c.value),
+            c.details(|f| short_path(f, inputs)),
         ]);
     }
     // A narrow terminal wraps the long columns (rule, computer, file, details), never the
@@ -527,7 +576,7 @@ fn write_jsonl(
     out: &mut impl Write,
     set: &CompiledRuleSet,
     hits: &[Hit],
-    correlations: &[vigil_detect::CorrelationMatch],
+    correlations: &[Correlated],
 ) -> anyhow::Result<()> {
     for h in hits {
         let rule = set.rule(h.rule);
@@ -550,13 +599,18 @@ fn write_jsonl(
         writeln!(out)?;
     }
     for c in correlations {
-        let rule = set.rule(c.rule);
+        let rule = set.rule(c.found.rule);
+        let events: Vec<Value> = c
+            .records
+            .iter()
+            .map(|(file, record)| json!({"file": file.display().to_string(), "record_id": record}))
+            .collect();
         let line = json!({
-            "timestamp": format_timestamp(c.timestamp_ms),
+            "timestamp": format_timestamp(c.found.timestamp_ms),
             "rule_id": rule.id(),
             "rule_title": rule.title(),
             "level": rule.level().as_str(),
-            "correlation": {"group": c.group, "value": c.value},
+            "correlation": {"group": c.found.group, "value": c.found.value, "events": events},
         });
         serde_json::to_writer(&mut *out, &line)?;
         writeln!(out)?;
@@ -576,7 +630,7 @@ fn write_csv(
     out: &mut impl Write,
     set: &CompiledRuleSet,
     hits: &[Hit],
-    correlations: &[vigil_detect::CorrelationMatch],
+    correlations: &[Correlated],
 ) -> anyhow::Result<()> {
     writeln!(
         out,
@@ -598,16 +652,16 @@ fn write_csv(
         writeln!(out, "{}", row.join(","))?;
     }
     for c in correlations {
-        let rule = set.rule(c.rule);
+        let rule = set.rule(c.found.rule);
         let row = [
-            format_timestamp(c.timestamp_ms),
+            format_timestamp(c.found.timestamp_ms),
             rule.id().to_string(),
             rule.title().to_string(),
             rule.level().as_str().to_string(),
             String::new(),
             String::new(),
             String::new(),
-            format!("group: {}; value: {}", c.group.join(", "), c.value),
+            c.details(|f| f.display().to_string()),
         ];
         let row: Vec<_> = row.iter().map(|s| csv_field(s)).collect();
         writeln!(out, "{}", row.join(","))?;

@@ -310,3 +310,64 @@ fn hunt_with_a_declared_logsource_runs_only_the_rules_written_for_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn correlations_report_the_records_that_made_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("brute.yml"),
+        "title: Failed logon
+id: failed
+name: failed_logon
+logsource:
+  product: linux
+detection:
+  sel:
+    outcome: failure
+  condition: sel
+---
+title: Repeated failures
+id: repeated
+correlation:
+  type: event_count
+  rules: [failed_logon]
+  group-by: [user]
+  timespan: 1m
+  condition:
+    gte: 2
+level: high
+",
+    )
+    .unwrap();
+    let logs = dir.path().join("auth.jsonl");
+    std::fs::write(
+        &logs,
+        [
+            r#"{"@timestamp":"2026-12-01T10:00:00Z","user":"root","outcome":"failure"}"#,
+            r#"{"@timestamp":"2026-12-01T10:00:10Z","user":"bob","outcome":"failure"}"#,
+            r#"{"@timestamp":"2026-12-01T10:00:20Z","user":"root","outcome":"success"}"#,
+            r#"{"@timestamp":"2026-12-01T10:00:30Z","user":"root","outcome":"failure"}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let (rules, logs) = (rules.to_str().unwrap(), logs.to_str().unwrap());
+    let hits = jsonl(&ok(run(&["hunt", "-r", rules, "--format", "jsonl", logs])));
+    // The base rule only feeds the correlation (generate: false by default).
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    let c = &hits[0];
+    assert_eq!(c["rule_id"], "repeated");
+    assert_eq!(c["correlation"]["group"], serde_json::json!(["root"]));
+    assert_eq!(c["correlation"]["value"], 2.0);
+    let events = c["correlation"]["events"].as_array().unwrap();
+    let records: Vec<u64> = events
+        .iter()
+        .map(|e| e["record_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(records, [1, 4], "the lines of root's two failures");
+    assert!(events[0]["file"].as_str().unwrap().ends_with("auth.jsonl"));
+    let table = ok(run(&["hunt", "-r", rules, logs]));
+    assert!(table.contains("auth.jsonl#1, auth.jsonl#4"), "{table}");
+}
