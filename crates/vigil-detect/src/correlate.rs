@@ -213,6 +213,15 @@ impl CorrelationState {
             .sum()
     }
 
+    /// The tags of the events the state holds (an event held for several correlations or
+    /// groups comes once for each).
+    pub fn tags(&self) -> impl Iterator<Item = u64> + '_ {
+        self.groups
+            .iter()
+            .flat_map(HashMap::values)
+            .flat_map(|entries| entries.iter().map(|e| e.tag))
+    }
+
     /// Whether the state holds no event.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

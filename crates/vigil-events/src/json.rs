@@ -554,6 +554,14 @@ impl JsonEvent {
         }
     }
 
+    /// [`JsonEvent::into_text`] for an event that is still needed: a copy of its text.
+    pub fn to_text(&self) -> String {
+        match &self.text {
+            Some(text) => text.to_string(),
+            None => self.to_json(),
+        }
+    }
+
     /// Wraps an already decoded JSON object (for example an EVTX record from the `evtx` crate).
     pub fn from_value(root: Value) -> Result<JsonEvent, JsonError> {
         if !root.is_object() {

@@ -5,7 +5,7 @@
 //! The state is kept in memory: a restart or a rule reload starts every window afresh, and an
 //! event is correlated with the events of its tenant that arrived within its rules' timespans.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use vigil_detect::{CorrelationMatch, CorrelationState, Event, RuleId};
@@ -28,29 +28,49 @@ struct Held {
     /// The latest event time seen (bounded by the server's clock): windows that end before it
     /// are dropped.
     now_ms: i64,
+    /// The JSON of the events the state holds, by stored id: the evidence of a correlation
+    /// that fires may have arrived in earlier batches.
+    json: HashMap<u64, Arc<str>>,
 }
 
-/// One event of a batch as the correlations see it.
+/// One stored event of a batch as the correlations see it.
 pub struct Fed<'a> {
+    /// Its place in the batch.
+    pub index: usize,
+    /// Its id in the log store (the tag the correlations give back).
+    pub id: u64,
     /// Its tenant.
     pub tenant: &'a str,
     /// Its time, in ms since the epoch.
     pub timestamp_ms: i64,
     /// The event.
     pub event: &'a dyn Event,
+    /// Its JSON text, as stored.
+    pub json: &'a str,
     /// The detection rules it matched (reported or not).
     pub matched: &'a [RuleId],
 }
 
+/// A correlation that fired on an event of the batch.
+#[derive(Debug)]
+pub struct Fired {
+    /// The place in the batch of the event that completed it.
+    pub index: usize,
+    /// What fired.
+    pub found: CorrelationMatch,
+    /// The stored id and JSON of every event that made it, oldest first.
+    pub events: Vec<(u64, Arc<str>)>,
+}
+
 impl Correlations {
-    /// Feeds a batch's matched events, in order, and returns the correlations that fired as
-    /// (position in `events`, match): the event that completed each.
+    /// Feeds a batch's stored events that matched a rule, in arrival order, and returns the
+    /// correlations that fired.
     pub fn feed<'a>(
         &self,
         rules: &Arc<LoadedRules>,
         events: impl IntoIterator<Item = Fed<'a>>,
         server_now_ms: i64,
-    ) -> Vec<(usize, CorrelationMatch)> {
+    ) -> Vec<Fired> {
         let set = &rules.set;
         if set.correlation_count() == 0 {
             return Vec::new();
@@ -62,6 +82,7 @@ impl Correlations {
                 rules: Arc::clone(rules),
                 by_tenant: HashMap::new(),
                 now_ms: i64::MIN,
+                json: HashMap::new(),
             });
         }
         let Some(held) = held.as_mut() else {
@@ -69,7 +90,7 @@ impl Correlations {
         };
         let mut fired = Vec::new();
         let mut out = Vec::new();
-        for (i, fed) in events.into_iter().enumerate() {
+        for fed in events {
             if fed.matched.is_empty() {
                 continue;
             }
@@ -80,18 +101,29 @@ impl Correlations {
             let Some(state) = held.by_tenant.get_mut(fed.tenant) else {
                 continue;
             };
-            // The tag is the event's place in its batch: the matches here are mapped back to
-            // their completing event by that, and `CorrelationMatch::events` is not used (an
-            // earlier batch's places mean nothing now).
+            held.json
+                .entry(fed.id)
+                .or_insert_with(|| Arc::from(fed.json));
             state.feed(
                 set,
                 fed.timestamp_ms,
                 fed.event,
                 fed.matched,
-                i as u64,
+                fed.id,
                 &mut out,
             );
-            fired.extend(out.drain(..).map(|m| (i, m)));
+            for found in out.drain(..) {
+                let events = found
+                    .events
+                    .iter()
+                    .filter_map(|id| Some((*id, Arc::clone(held.json.get(id)?))))
+                    .collect();
+                fired.push(Fired {
+                    index: fed.index,
+                    found,
+                    events,
+                });
+            }
             let bounded = fed
                 .timestamp_ms
                 .min(server_now_ms.saturating_add(MAX_CLOCK_AHEAD_MS));
@@ -102,6 +134,12 @@ impl Correlations {
             state.prune(set, now);
             !state.is_empty()
         });
+        let live: HashSet<u64> = held
+            .by_tenant
+            .values()
+            .flat_map(CorrelationState::tags)
+            .collect();
+        held.json.retain(|id, _| live.contains(id));
         fired
     }
 }

@@ -98,7 +98,15 @@ type Processed = (
 );
 
 /// Per (stored event id, correlation rule id): what the correlation found, for its alert.
-type CorrelationNotes = std::collections::HashMap<(u64, String), String>;
+type CorrelationNotes = std::collections::HashMap<(u64, String), CorrelationFound>;
+
+/// What a correlation that fired found, for its alert.
+struct CorrelationFound {
+    /// In words: `3 events for user=root within 5m`.
+    note: String,
+    /// The stored id and JSON of every event that made it, oldest first.
+    events: Vec<(u64, Arc<str>)>,
+}
 
 /// Where a batch's time went, logged at debug level (`RUST_LOG=vigil_ingest=debug`) to see
 /// which step limits ingest.
@@ -359,7 +367,7 @@ impl Ingestor {
                                 format!(" of tenant {:?}", d.tenant)
                             };
                             match notes.get(&(d.event_id, d.rule_id.clone())) {
-                                Some(note) => format!(
+                                Some(CorrelationFound { note, .. }) => format!(
                                     "Sigma correlation rule {:?} ({}): {note}; the last event on host {:?}{tenant}",
                                     d.rule_title, d.level, d.host
                                 ),
@@ -377,12 +385,25 @@ impl Ingestor {
                     policy,
                 )
             });
-            entry.0.event_ids.push(d.event_id);
-            entry.0.events.push(
-                event
-                    .cloned()
-                    .unwrap_or_else(|| vigil_core::EventJson::from_value(&serde_json::Value::Null)),
-            );
+            match notes.get(&(d.event_id, d.rule_id.clone())) {
+                // A correlation's evidence is every event that made it.
+                Some(CorrelationFound { events, .. }) if !events.is_empty() => {
+                    for (id, json) in events {
+                        entry.0.event_ids.push(*id);
+                        entry.0.events.push(
+                            vigil_core::EventJson::from_text(json.to_string()).unwrap_or_else(
+                                |_| vigil_core::EventJson::from_value(&serde_json::Value::Null),
+                            ),
+                        );
+                    }
+                }
+                _ => {
+                    entry.0.event_ids.push(d.event_id);
+                    entry.0.events.push(event.cloned().unwrap_or_else(|| {
+                        vigil_core::EventJson::from_value(&serde_json::Value::Null)
+                    }));
+                }
+            }
         }
         groups.into_values().collect()
     }
@@ -439,45 +460,32 @@ impl Ingestor {
                     .unwrap_or(now)
             })
             .collect();
-        // Correlations see every match (also of rules that only feed them), in arrival order;
-        // each one that fires is a detection of the event that completed it.
-        let fired = self.correlations.feed(
-            &rules,
-            pending
-                .iter()
-                .zip(&all_matched)
-                .zip(&times)
-                .map(|((p, m), t)| Fed {
-                    tenant: &p.envelope.tenant,
-                    timestamp_ms: t.timestamp_millis(),
-                    event: &p.event,
-                    matched: m,
-                }),
-            now.timestamp_millis(),
-        );
+        let correlating = set.correlation_count() > 0;
         let mut matched: Vec<Vec<u32>> = all_matched.iter().map(|m| reported(set, m)).collect();
-        let mut found: std::collections::HashMap<(usize, u32), String> = Default::default();
-        for (i, c) in fired {
-            if set.rule(c.rule).report {
-                matched[i].push(c.rule.0);
-                found.insert((i, c.rule.0), correlation_note(set, &c));
-            }
-        }
         let mut events = Vec::with_capacity(pending.len());
         let mut positions = Vec::with_capacity(pending.len());
-        for (p, &time) in pending.into_iter().zip(&times) {
+        // Events a correlation may read once they are stored (their group-by fields).
+        let mut kept: Vec<(usize, JsonEvent)> = Vec::new();
+        for (i, (p, &time)) in pending.into_iter().zip(&times).enumerate() {
             let mut envelope = p.envelope;
             if envelope.host.is_empty() {
                 envelope.host = p.event.host().unwrap_or_default();
             }
             positions.push(p.position);
+            let json = if correlating && !all_matched[i].is_empty() {
+                let json = p.event.to_text();
+                kept.push((i, p.event));
+                json
+            } else {
+                p.event.into_text()
+            };
             events.push((
                 NewEvent {
                     time,
                     service: envelope.service.clone(),
                     host: envelope.host.clone(),
                     tenant: envelope.tenant.clone(),
-                    json: p.event.into_text(),
+                    json,
                     // The event was parsed (to match it) from this very text.
                     json_checked: true,
                 },
@@ -485,17 +493,15 @@ impl Ingestor {
             ));
         }
         let (new_events, envelopes): (Vec<NewEvent>, Vec<Envelope>) = events.into_iter().unzip();
-        // The JSON of the events that matched travels with their alerts.
-        let mut matched_by_index: std::collections::HashMap<usize, String> = matched
-            .iter()
-            .enumerate()
-            .filter(|(_, rules)| !rules.is_empty())
-            .map(|(i, _)| (i, new_events[i].json.clone()))
+        // The JSON of the events that matched travels with their alerts (and with the alerts of
+        // the correlations they feed).
+        let mut matched_by_index: std::collections::HashMap<usize, String> = (0..new_events.len())
+            .filter(|&i| !all_matched[i].is_empty())
+            .map(|i| (i, new_events[i].json.clone()))
             .collect();
         let detect = started.elapsed();
         let outcome = self.events.append(new_events)?;
         let append = started.elapsed() - detect;
-        let mut matched_json = std::collections::HashMap::new();
         // The store may refuse some (an empty service): map its batch indexes back.
         let refused: std::collections::HashSet<usize> =
             outcome.rejected.iter().map(|r| r.index).collect();
@@ -503,23 +509,66 @@ impl Ingestor {
             rejected.push(self::rejected(positions[r.index], r.reason.clone()));
         }
         rejected.sort_by_key(|r| (r.line, r.index));
+        let mut ids: Vec<Option<u64>> = vec![None; matched.len()];
         let mut stored_ids = outcome.stored.iter();
-        let mut detections = Vec::new();
-        let mut notes = CorrelationNotes::new();
-        for (i, rule_ids) in matched.iter().enumerate() {
+        for (i, id) in ids.iter_mut().enumerate() {
             if refused.contains(&i) {
                 continue;
             }
-            let Some(&event_id) = stored_ids.next() else {
+            let Some(&stored) = stored_ids.next() else {
                 break;
             };
+            *id = Some(stored);
+        }
+        // Correlations see every match of the stored events (also of rules that only feed
+        // them), in arrival order; each one that fires is a detection of the event that
+        // completed it, with the events that made it as its evidence.
+        let fired = self.correlations.feed(
+            &rules,
+            kept.iter().filter_map(|(i, event)| {
+                Some(Fed {
+                    index: *i,
+                    id: ids[*i]?,
+                    tenant: &envelopes[*i].tenant,
+                    timestamp_ms: times[*i].timestamp_millis(),
+                    event,
+                    json: matched_by_index.get(i)?,
+                    matched: &all_matched[*i],
+                })
+            }),
+            now.timestamp_millis(),
+        );
+        let mut found: std::collections::HashMap<(usize, u32), CorrelationFound> =
+            Default::default();
+        for f in fired {
+            if set.rule(f.found.rule).report {
+                matched[f.index].push(f.found.rule.0);
+                found.insert(
+                    (f.index, f.found.rule.0),
+                    CorrelationFound {
+                        note: correlation_note(set, &f.found),
+                        events: f.events,
+                    },
+                );
+            }
+        }
+        let mut matched_json = std::collections::HashMap::new();
+        let mut detections = Vec::new();
+        let mut notes = CorrelationNotes::new();
+        for (i, rule_ids) in matched.iter().enumerate() {
+            let Some(event_id) = ids[i] else {
+                continue;
+            };
+            if rule_ids.is_empty() {
+                continue;
+            }
             if let Some(json) = matched_by_index.remove(&i) {
                 matched_json.insert(event_id, json);
             }
             for &rule in rule_ids {
                 let meta = set.rule(RuleId(rule));
-                if let Some(note) = found.remove(&(i, rule)) {
-                    notes.insert((event_id, meta.id().to_owned()), note);
+                if let Some(correlation) = found.remove(&(i, rule)) {
+                    notes.insert((event_id, meta.id().to_owned()), correlation);
                 }
                 detections.push(NewDetection {
                     event_id,

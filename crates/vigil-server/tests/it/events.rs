@@ -671,6 +671,22 @@ level: high
         "Brute force against one account"
     );
     assert_eq!(alerts["items"][0]["severity"], "SEV2");
+    // Its evidence is the three failures for root at acme, from both batches.
+    let alert = &alerts["items"][0];
+    assert_eq!(alert["event_ids"].as_array().unwrap().len(), 3, "{alert}");
+    let (_, shown) = app
+        .get(
+            &app.responder_token,
+            &format!("/alerts/{}", alert["key"].as_str().unwrap()),
+        )
+        .await;
+    let users: Vec<&str> = shown["events"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{shown}"))
+        .iter()
+        .map(|e| e["user"].as_str().unwrap_or_else(|| panic!("{e}")))
+        .collect();
+    assert_eq!(users, ["root", "root", "root"], "{shown}");
     // The alert says what added up.
     let summary = alerts["items"][0]["summary"].as_str().unwrap();
     assert!(
