@@ -386,39 +386,28 @@ fn decode_deep_array(body: &[u8], start: usize, max: usize) -> Batch<JsonEvent> 
             .iter()
             .take_while(|b| b.is_ascii_whitespace())
             .count();
-    let (mut in_string, mut escaped) = (false, false);
     let mut element_start = at + 1;
     let mut closed = false;
     if body.get(at) == Some(&b'[') {
         let mut depth = 1usize;
+        let mut scan = crate::json::Structure::default();
         at += 1;
         while at < body.len() {
-            let b = body[at];
-            if in_string {
-                match b {
-                    _ if escaped => escaped = false,
-                    b'\\' => escaped = true,
-                    b'"' => in_string = false,
-                    _ => {}
+            match scan.step(body[at]) {
+                Some(b'{' | b'[') => depth += 1,
+                Some(b',') if depth == 1 => {
+                    elements.push(element_start..at);
+                    element_start = at + 1;
                 }
-            } else {
-                match b {
-                    b'"' => in_string = true,
-                    b'{' | b'[' => depth += 1,
-                    b',' if depth == 1 => {
+                Some(b'}' | b']') => {
+                    depth -= 1;
+                    if depth == 0 {
                         elements.push(element_start..at);
-                        element_start = at + 1;
+                        closed = true;
+                        break;
                     }
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            elements.push(element_start..at);
-                            closed = true;
-                            break;
-                        }
-                    }
-                    _ => {}
                 }
+                _ => {}
             }
             at += 1;
         }

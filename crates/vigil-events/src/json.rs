@@ -56,30 +56,52 @@ pub fn nests_deeper_than(bytes: &[u8], limit: usize) -> bool {
     if memchr::memchr2_iter(b'{', b'[', bytes).nth(limit).is_none() {
         return false;
     }
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let mut depth = 0usize;
+    let mut scan = Structure::default();
     for &b in bytes {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
+        match scan.step(b) {
+            Some(b'{' | b'[') => {
                 depth += 1;
                 if depth > limit {
                     return true;
                 }
             }
-            b'}' | b']' => depth = depth.saturating_sub(1),
+            Some(b'}' | b']') => depth = depth.saturating_sub(1),
             _ => {}
         }
     }
     false
+}
+
+/// Reads JSON text byte by byte for its structure alone: which bytes are brackets and commas
+/// outside strings. Not a validator.
+#[derive(Debug, Default)]
+pub(crate) struct Structure {
+    in_string: bool,
+    escaped: bool,
+}
+
+impl Structure {
+    /// `Some(b)` when `b` is `{`, `}`, `[`, `]` or `,` outside a string.
+    pub(crate) fn step(&mut self, b: u8) -> Option<u8> {
+        if self.in_string {
+            match b {
+                _ if self.escaped => self.escaped = false,
+                b'\\' => self.escaped = true,
+                b'"' => self.in_string = false,
+                _ => {}
+            }
+            return None;
+        }
+        match b {
+            b'"' => {
+                self.in_string = true;
+                None
+            }
+            b'{' | b'}' | b'[' | b']' | b',' => Some(b),
+            _ => None,
+        }
+    }
 }
 
 /// The first line of an error's message.

@@ -100,6 +100,22 @@ impl Parser<'_> {
         }
     }
 
+    /// Steps over the keyword `operator` (at the current position) and the spaces after it;
+    /// refuses when no operand follows.
+    fn operator(&mut self, operator: &str) -> Result<(), ParseError> {
+        let offset = self.pos;
+        self.pos += operator.len();
+        self.skip_ws();
+        if self.at_operand_end() {
+            return Err(ParseError::MissingOperand {
+                offset,
+                operator: operator.into(),
+                example: example(operator),
+            });
+        }
+        Ok(())
+    }
+
     // or = and { "OR" and }
     fn or(&mut self) -> Result<Expr, ParseError> {
         let mut items = vec![self.and()?];
@@ -108,16 +124,7 @@ impl Parser<'_> {
             if self.keyword() != Some("OR") {
                 break;
             }
-            let offset = self.pos;
-            self.pos += 2;
-            self.skip_ws();
-            if self.at_operand_end() {
-                return Err(ParseError::MissingOperand {
-                    offset,
-                    operator: "OR".into(),
-                    example: example("OR"),
-                });
-            }
+            self.operator("OR")?;
             items.push(self.and()?);
         }
         Ok(if items.len() == 1 {
@@ -136,16 +143,7 @@ impl Parser<'_> {
                 break;
             }
             if self.keyword() == Some("AND") {
-                let offset = self.pos;
-                self.pos += 3;
-                self.skip_ws();
-                if self.at_operand_end() {
-                    return Err(ParseError::MissingOperand {
-                        offset,
-                        operator: "AND".into(),
-                        example: example("AND"),
-                    });
-                }
+                self.operator("AND")?;
             }
             items.push(self.unary()?);
         }
@@ -166,16 +164,7 @@ impl Parser<'_> {
             self.skip_ws();
             match self.keyword() {
                 Some("NOT") => {
-                    let offset = self.pos;
-                    self.pos += 3;
-                    self.skip_ws();
-                    if self.at_operand_end() {
-                        return Err(ParseError::MissingOperand {
-                            offset,
-                            operator: "NOT".into(),
-                            example: example("NOT"),
-                        });
-                    }
+                    self.operator("NOT")?;
                     negated = !negated;
                 }
                 Some(operator) => {

@@ -61,6 +61,19 @@ impl TestApp {
         (status, resp.json().await.unwrap())
     }
 
+    /// Applies an organisation document as the admin: the status and the answer.
+    async fn put_org(&self, document: &Value) -> (StatusCode, Value) {
+        let resp = http()
+            .put(self.url("/org"))
+            .bearer_auth(&self.admin_token)
+            .json(document)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap())
+    }
+
     async fn searchable(&self) {
         let events = self.events.clone();
         tokio::task::spawn_blocking(move || events.refresh().unwrap())
@@ -472,16 +485,19 @@ async fn a_service_that_declares_its_logsources_meets_only_the_rules_written_for
     // One event that looks like both an sshd line and a web request.
     let event = "{\"message\":\"Failed password for root from 203.0.113.9\",\"cs-uri-query\":\"f=../../etc/passwd\"}";
     let rules_of = |report: &Value| report["detections"].as_u64().unwrap();
+    let bastion_sends = || async {
+        let (_, report) = app
+            .send(
+                &app.responder_token,
+                "service=bastion",
+                event,
+                "application/json",
+            )
+            .await;
+        rules_of(&report)
+    };
     // Before the services say what they are, every rule whose fields the event holds is tried.
-    let (_, report) = app
-        .send(
-            &app.responder_token,
-            "service=bastion",
-            event,
-            "application/json",
-        )
-        .await;
-    assert_eq!(rules_of(&report), 2, "{report}");
+    assert_eq!(bastion_sends().await, 2);
 
     let org = json!({
         "people": [{"name": "alice"}],
@@ -493,24 +509,10 @@ async fn a_service_that_declares_its_logsources_meets_only_the_rules_written_for
              "logsources": [{"product": "zeek", "service": "rdp"}]}
         ]
     });
-    let resp = http()
-        .put(app.url("/org"))
-        .bearer_auth(&app.admin_token)
-        .json(&org)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
+    let (status, _) = app.put_org(&org).await;
+    assert_eq!(status, StatusCode::OK);
     // At once: the bastion's log is an auth log, so only the rule for auth logs sees it.
-    let (_, report) = app
-        .send(
-            &app.responder_token,
-            "service=bastion",
-            event,
-            "application/json",
-        )
-        .await;
-    assert_eq!(rules_of(&report), 1, "{report}");
+    assert_eq!(bastion_sends().await, 1);
     // Zeek's rule, a negated selection, applies to Zeek's log on its condition alone.
     let (_, report) = app
         .send(
@@ -552,15 +554,8 @@ async fn a_service_that_declares_its_logsources_meets_only_the_rules_written_for
     // A misspelt logsource is allowed (rules may come later) but said to open no rule.
     let mut misspelt = org.clone();
     misspelt["services"][1]["logsources"] = json!([{"category": "webservers"}]);
-    let resp = http()
-        .put(app.url("/org"))
-        .bearer_auth(&app.admin_token)
-        .json(&misspelt)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let state: Value = resp.json().await.unwrap();
+    let (status, state) = app.put_org(&misspelt).await;
+    assert_eq!(status, StatusCode::OK);
     let warnings = state["warnings"].as_array().unwrap();
     assert_eq!(warnings.len(), 1, "{state}");
     assert!(
@@ -575,28 +570,13 @@ async fn a_service_that_declares_its_logsources_meets_only_the_rules_written_for
     // A logsource that names nothing is refused with its field, and nothing changes.
     let mut bad = org.clone();
     bad["services"][0]["logsources"] = json!([{}]);
-    let resp = http()
-        .put(app.url("/org"))
-        .bearer_auth(&app.admin_token)
-        .json(&bad)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    let body: Value = resp.json().await.unwrap();
+    let (status, body) = app.put_org(&bad).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
         body.to_string().contains("services[0].logsources[0]"),
         "{body}"
     );
-    let (_, report) = app
-        .send(
-            &app.responder_token,
-            "service=bastion",
-            event,
-            "application/json",
-        )
-        .await;
-    assert_eq!(rules_of(&report), 1, "{report}");
+    assert_eq!(bastion_sends().await, 1);
 }
 
 #[tokio::test]
