@@ -112,6 +112,16 @@ pub enum ParseError {
         /// The deepest nesting accepted.
         limit: usize,
     },
+    /// More terms than a query may hold.
+    #[error(
+        "the query holds more than {limit} terms (the one at byte {offset} is past the limit): search for fewer values at once, or narrow by field"
+    )]
+    TooManyTerms {
+        /// Byte offset of the first term past the limit.
+        offset: usize,
+        /// The most terms accepted.
+        limit: usize,
+    },
     /// A character that cannot start a term here.
     #[error(
         "unexpected `{found}` at byte {offset}: quote it (\"{found}\") or escape it with a backslash to search for it"
@@ -171,6 +181,7 @@ impl ParseError {
             | ParseError::BadComparison { offset }
             | ParseError::ExistsWithoutField { offset }
             | ParseError::TooDeep { offset, .. }
+            | ParseError::TooManyTerms { offset, .. }
             | ParseError::Unexpected { offset, .. }
             | ParseError::UnknownPipe { offset, .. }
             | ParseError::IncompletePipe { offset, .. }

@@ -9,6 +9,11 @@ use crate::error::ParseError;
 /// Deepest parenthesis nesting accepted; queries arrive over HTTP, so recursion must be bounded.
 pub const MAX_DEPTH: usize = 64;
 
+/// Most terms (words, `field:value` tests, phrases, ranges) a query may hold: each one is a
+/// lookup in the index, and a query pasted with thousands of words would take seconds of the
+/// server's time (as Elasticsearch's `max_clause_count`).
+pub const MAX_TERMS: usize = 1024;
+
 /// The `top` count used when `| top FIELD` gives none.
 pub const DEFAULT_TOP: usize = 10;
 
@@ -22,6 +27,7 @@ pub fn parse(text: &str) -> Result<Query, ParseError> {
         src: text,
         pos: 0,
         depth: 0,
+        terms: 0,
         default_field: None,
     };
     parser.query()
@@ -34,6 +40,8 @@ struct Parser<'a> {
     src: &'a str,
     pos: usize,
     depth: usize,
+    /// Terms read so far (see [`MAX_TERMS`]).
+    terms: usize,
     /// Set inside `field:( … )`: bare terms in the group apply to this field.
     default_field: Option<(Field, String)>,
 }
@@ -188,6 +196,15 @@ impl Parser<'_> {
     // primary = "(" or ")" | phrase | "exists:" name | name ":" value | word
     fn primary(&mut self) -> Result<Expr, ParseError> {
         let offset = self.pos;
+        if self.peek() != Some('(') {
+            self.terms += 1;
+            if self.terms > MAX_TERMS {
+                return Err(ParseError::TooManyTerms {
+                    offset,
+                    limit: MAX_TERMS,
+                });
+            }
+        }
         match self.peek() {
             Some('(') => self.group(),
             Some(')') => Err(ParseError::UnmatchedParen { offset }),

@@ -106,6 +106,21 @@ fn long_chains_of_not_are_read_without_recursion() {
 }
 
 #[test]
+fn queries_hold_at_most_so_many_terms() {
+    let words = |n: usize| {
+        (0..n)
+            .map(|i| format!("w{i}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(vigil_query::parse(&words(vigil_query::MAX_TERMS)).is_ok());
+    let text = words(vigil_query::MAX_TERMS + 1);
+    let err = vigil_query::parse(&text).expect_err("too many terms");
+    assert_eq!(err.offset(), text.rfind(' ').unwrap() + 1, "{err}");
+    assert!(err.to_string().contains("more than 1024 terms"), "{err}");
+}
+
+#[test]
 fn relative_times_resolve_when_the_query_runs() {
     use chrono::TimeZone;
     let query = vigil_query::parse("time:[now-1h TO now]").expect("parses");
