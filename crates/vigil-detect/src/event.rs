@@ -69,3 +69,44 @@ pub trait FieldSink {
     /// One value of the field node accepted last.
     fn value(&mut self, value: &FieldValue<'_>);
 }
+
+/// An event seen through a field mapping: rules name a field as Sigma does (`cs-uri-query`), the
+/// event holds it under its own path (`url.query`). What a Sigma backend's pipeline does when
+/// it converts rules, done here on the event so the rules stay as written. Names the mapping
+/// does not list are looked up as they are.
+pub struct MappedEvent<'a> {
+    event: &'a dyn Event,
+    fields: &'a FieldMapping,
+}
+
+/// Sigma field name → the event's own path for it.
+pub type FieldMapping = std::collections::HashMap<String, String>;
+
+impl<'a> MappedEvent<'a> {
+    /// `event` with the rules' field names resolved through `fields`.
+    pub fn new(event: &'a dyn Event, fields: &'a FieldMapping) -> Self {
+        MappedEvent { event, fields }
+    }
+}
+
+impl Event for MappedEvent<'_> {
+    fn field_values(&self, field: &str, visit: &mut dyn FnMut(&FieldValue<'_>)) -> bool {
+        let path = self.fields.get(field).map_or(field, String::as_str);
+        self.event.field_values(path, visit)
+    }
+
+    fn for_each_value(&self, visit: &mut dyn FnMut(&FieldValue<'_>)) {
+        self.event.for_each_value(visit)
+    }
+
+    fn keyword_text(&self, out: &mut String) -> bool {
+        self.event.keyword_text(out)
+    }
+
+    fn is_windows_record(&self) -> bool {
+        self.event.is_windows_record()
+    }
+
+    // `for_each_field` stays the default (not supported): the one-pass table gives fields
+    // under the event's own names, so mapped names are looked up one by one instead.
+}

@@ -28,6 +28,6 @@ pub use compile::{
     CompileOptions, CompiledRuleSet, PlanStats, RuleId, RuleKind, RuleMeta, compile,
 };
 pub use correlate::{CorrelationMatch, CorrelationShape, CorrelationState, Correlator};
-pub use event::{Event, FieldSink, FieldValue};
+pub use event::{Event, FieldMapping, FieldSink, FieldValue, MappedEvent};
 pub use matcher::{Matcher, logsource_fits};
 pub use vigil_sigma::Logsource;

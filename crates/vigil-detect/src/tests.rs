@@ -583,6 +583,43 @@ fn a_declared_logsource_offers_only_the_rules_written_for_it() {
 }
 
 #[test]
+fn a_field_mapping_lets_rules_read_fields_under_the_event_s_own_names() {
+    let rule = "title: T\nid: r1\nlogsource:\n  category: webserver\ndetection:\n  sel:\n    cs-uri-query|contains: '../'\n    sc-status: 200\n  condition: sel\n";
+    let (docs, _) = vigil_sigma::parse_str(rule, Path::new("t.yml"));
+    let (set, diags) = compile(&docs, &CompileOptions::default());
+    assert!(diags.is_empty(), "{diags:?}");
+    let ecs = MapEvent::new(&[
+        ("url.query", s("f=../../etc/passwd")),
+        ("http.response.status_code", FieldValue::Int(200)),
+    ]);
+    let mut fields = crate::FieldMapping::new();
+    fields.insert("cs-uri-query".into(), "url.query".into());
+    fields.insert("sc-status".into(), "http.response.status_code".into());
+    let web = [logsource(None, Some("webserver"), None)];
+    assert!(
+        ids_from(&set, &ecs, &web).is_empty(),
+        "unmapped, the names differ"
+    );
+    let mapped = crate::MappedEvent::new(&ecs, &fields);
+    assert_eq!(ids_from(&set, &mapped, &web), vec!["r1"]);
+    // Names the mapping does not list are read as they are.
+    let w3c = MapEvent::new(&[
+        ("cs-uri-query", s("f=../x")),
+        ("sc-status", FieldValue::Int(200)),
+    ]);
+    let only_status: crate::FieldMapping = [("sc-status".to_string(), "status".to_string())].into();
+    let partly = MapEvent::new(&[
+        ("cs-uri-query", s("f=../x")),
+        ("status", FieldValue::Int(200)),
+    ]);
+    assert_eq!(ids_from(&set, &w3c, &web), vec!["r1"]);
+    assert_eq!(
+        ids_from(&set, &crate::MappedEvent::new(&partly, &only_status), &web),
+        vec!["r1"]
+    );
+}
+
+#[test]
 fn security_4688_mandatory_label_meets_integrity_level() {
     let r = "title: T\nid: r1\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  sel:\n    IntegrityLevel:\n      - System\n      - S-1-16-16384\n  condition: sel\n";
     let sysmon = "Microsoft-Windows-Sysmon/Operational";

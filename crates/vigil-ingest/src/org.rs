@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use vigil_detect::{CompiledRuleSet, Logsource};
+use vigil_detect::{CompiledRuleSet, FieldMapping, Logsource};
 use vigil_oncall::OrgDocument;
 use vigil_store::Store;
 
@@ -24,6 +24,8 @@ pub struct OrgView {
     pub document: Option<OrgDocument>,
     /// Per service name: the logsources its logs are declared to be.
     logsources: HashMap<String, Arc<[Logsource]>>,
+    /// Per service name: where its events hold the fields rules name.
+    fields: HashMap<String, FieldMapping>,
 }
 
 /// A service that declares its logsources, and how many rules are written for them.
@@ -60,9 +62,23 @@ impl OrgView {
                 (s.name.clone(), declared)
             })
             .collect();
+        let fields = document
+            .iter()
+            .flat_map(|d| &d.services)
+            .filter(|s| !s.fields.is_empty())
+            .map(|s| {
+                let mapping: FieldMapping = s
+                    .fields
+                    .iter()
+                    .map(|(rule_field, path)| (rule_field.clone(), path.clone()))
+                    .collect();
+                (s.name.clone(), mapping)
+            })
+            .collect();
         OrgView {
             document,
             logsources,
+            fields,
         }
     }
 
@@ -86,6 +102,11 @@ impl OrgView {
                 })
             })
             .collect()
+    }
+
+    /// Where `service`'s events hold the fields rules name, when it says.
+    pub fn fields(&self, service: &str) -> Option<&FieldMapping> {
+        self.fields.get(service)
     }
 
     /// The logsources declared for `service`; empty when it declares none (unknown).

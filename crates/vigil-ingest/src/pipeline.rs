@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use rayon::prelude::*;
 use vigil_core::{AlertSource, NewAlert, NewDetection, RuleLevel, preliminary_severity};
-use vigil_detect::{CompiledRuleSet, RuleId};
+use vigil_detect::{CompiledRuleSet, MappedEvent, RuleId};
 use vigil_events::batch::{Accepted, BodyFormat, Position, decode_body};
 use vigil_events::json::JsonEvent;
 use vigil_logs::{EventStore, NewEvent};
@@ -421,6 +421,16 @@ impl Ingestor {
         let set = &rules.set;
         let now = Utc::now();
         let started = std::time::Instant::now();
+        // Each event as its service declares it: what its log is, where its fields are.
+        let match_one = |m: &mut vigil_detect::Matcher<'_>, p: &Pending| -> Vec<RuleId> {
+            let declared = org.logsources(&p.envelope.service);
+            match org.fields(&p.envelope.service) {
+                Some(fields) => m
+                    .matches_from(&MappedEvent::new(&p.event, fields), declared)
+                    .to_vec(),
+                None => m.matches_from(&p.event, declared).to_vec(),
+            }
+        };
         let all_matched: Vec<Vec<RuleId>> = if set.rules().is_empty() {
             vec![Vec::new(); pending.len()]
         } else if pending.len() >= PARALLEL_MATCH_MIN {
@@ -431,22 +441,13 @@ impl Ingestor {
                 .flat_map_iter(|part| {
                     let mut m = set.matcher();
                     part.iter()
-                        .map(|p| {
-                            let declared = org.logsources(&p.envelope.service);
-                            m.matches_from(&p.event, declared).to_vec()
-                        })
+                        .map(|p| match_one(&mut m, p))
                         .collect::<Vec<_>>()
                 })
                 .collect()
         } else {
             let mut m = set.matcher();
-            pending
-                .iter()
-                .map(|p| {
-                    let declared = org.logsources(&p.envelope.service);
-                    m.matches_from(&p.event, declared).to_vec()
-                })
-                .collect()
+            pending.iter().map(|p| match_one(&mut m, p)).collect()
         };
         let times: Vec<DateTime<Utc>> = pending
             .iter()
@@ -523,15 +524,25 @@ impl Ingestor {
         // Correlations see every match of the stored events (also of rules that only feed
         // them), in arrival order; each one that fires is a detection of the event that
         // completed it, with the events that made it as its evidence.
+        let mapped: Vec<Option<MappedEvent<'_>>> = kept
+            .iter()
+            .map(|(i, event)| {
+                let fields = org.fields(&envelopes[*i].service)?;
+                Some(MappedEvent::new(event, fields))
+            })
+            .collect();
         let fired = self.correlations.feed(
             &rules,
-            kept.iter().filter_map(|(i, event)| {
+            kept.iter().zip(&mapped).filter_map(|((i, event), mapped)| {
                 Some(Fed {
                     index: *i,
                     id: ids[*i]?,
                     tenant: &envelopes[*i].tenant,
                     timestamp_ms: times[*i].timestamp_millis(),
-                    event,
+                    event: match mapped {
+                        Some(mapped) => mapped,
+                        None => event,
+                    },
                     json: matched_by_index.get(i)?,
                     matched: &all_matched[*i],
                 })

@@ -175,6 +175,10 @@ pub struct ServiceOwner {
     /// written for one of these. Empty: unknown, every rule that could apply is tried.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub logsources: Vec<ServiceLogsource>,
+    /// Where its events hold the fields Sigma rules name: rule field → the event's JSON path
+    /// (`cs-uri-query: url.query`), for logs not shaped as the rules expect.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
 }
 
 /// One kind of log a service emits, as a Sigma rule's `logsource` names it. Windows event
@@ -464,6 +468,14 @@ impl OrgDocument {
                             format!("{v:?} is not a logsource name; Sigma's are single words such as linux, webserver or auth"),
                         ));
                     }
+                }
+            }
+            for (rule_field, path) in &service.fields {
+                if rule_field.trim().is_empty() || path.trim().is_empty() {
+                    problems.push(problem(
+                        format!("services[{i}].fields"),
+                        format!("{rule_field:?}: {path:?} maps a blank name; write the rule's field and the event's path, e.g. cs-uri-query: url.query"),
+                    ));
                 }
             }
             if !teams.contains(service.team.as_str()) {
@@ -757,6 +769,7 @@ mod tests {
                 },
                 ServiceLogsource::default(),
             ],
+            fields: [("cs-uri-query".to_string(), " ".to_string())].into(),
         });
         let err = doc.validate().unwrap_err();
         let fields: Vec<&str> = err.problems.iter().map(|p| p.field.as_str()).collect();
@@ -770,6 +783,7 @@ mod tests {
                 "teams[0].schedules[1].layers[0].people[1]",
                 "services[1].logsources[0].category",
                 "services[1].logsources[1]",
+                "services[1].fields",
                 "services[1].team",
             ],
             "{err}"

@@ -224,6 +224,7 @@ fn detect(args: DetectArgs) -> anyhow::Result<ExitCode> {
                     from: None,
                     to: None,
                     logsources: &[],
+                    fields: None,
                     keep_for_correlation: false,
                 };
                 scan_source(matcher, src, opts, &mut scan);

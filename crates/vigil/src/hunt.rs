@@ -17,7 +17,9 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use rayon::prelude::*;
 use serde_json::{Value, json};
-use vigil_detect::{CompiledRuleSet, Correlator, Logsource, Matcher, RuleId};
+use vigil_detect::{
+    CompiledRuleSet, Correlator, FieldMapping, Logsource, MappedEvent, Matcher, RuleId,
+};
 use vigil_events::json::JsonEvent;
 use vigil_events::source::{DecodeError, InputFile, read_file};
 use vigil_events::time::{format_timestamp, parse_timestamp};
@@ -67,6 +69,22 @@ pub struct Args {
     /// several times (a log of any of them). EVTX records go by their Channel regardless.
     #[arg(long = "logsource", value_name = "KEY=VALUE,...", value_parser = parse_logsource)]
     logsources: Vec<Logsource>,
+    /// Where the JSON logs hold a field the rules name: `cs-uri-query=url.query` (the rule's
+    /// name, then the event's JSON path). May be given several times.
+    #[arg(long = "field-map", value_name = "RULE_FIELD=PATH", value_parser = parse_field_map)]
+    field_map: Vec<(String, String)>,
+}
+
+/// Reads `cs-uri-query=url.query`.
+fn parse_field_map(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((rule, path)) if !rule.trim().is_empty() && !path.trim().is_empty() => {
+            Ok((rule.trim().to_owned(), path.trim().to_owned()))
+        }
+        _ => Err(format!(
+            "{s:?} is not RULE_FIELD=PATH; write e.g. cs-uri-query=url.query"
+        )),
+    }
 }
 
 /// Reads `product=linux,service=auth` as a logsource.
@@ -180,6 +198,8 @@ pub struct ScanOptions<'a> {
     pub to: Option<i64>,
     /// The logsources the logs are declared to be (empty: unknown).
     pub logsources: &'a [Logsource],
+    /// Where the logs hold the fields rules name (`None`: under the rules' names).
+    pub fields: Option<&'a FieldMapping>,
     pub keep_for_correlation: bool,
 }
 
@@ -238,7 +258,12 @@ pub fn scan_source(
             }
         }
         let event = record.event;
-        let matched = matcher.matches_from(&event, opts.logsources);
+        let matched = match opts.fields {
+            Some(fields) => {
+                matcher.matches_from(&MappedEvent::new(&event, fields), opts.logsources)
+            }
+            None => matcher.matches_from(&event, opts.logsources),
+        };
         if matched.is_empty() {
             continue;
         }
@@ -306,10 +331,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         bar
     });
+    let field_map: Option<FieldMapping> =
+        (!args.field_map.is_empty()).then(|| args.field_map.iter().cloned().collect());
     let opts = ScanOptions {
         from: args.from,
         to: args.to,
         logsources: &args.logsources,
+        fields: field_map.as_ref(),
         keep_for_correlation: set.correlation_count() > 0,
     };
     let events_seen = AtomicU64::new(0);
@@ -353,7 +381,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         hits.extend(scan.hits);
         matched.extend(scan.matched);
     }
-    let correlations = correlate(&set, matched);
+    let correlations = correlate(&set, matched, field_map.as_ref());
     let elapsed = start.elapsed();
 
     let hits: Vec<Hit> = hits
@@ -408,7 +436,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Feeds the matched events of all files to the correlator in timestamp order.
-pub fn correlate(set: &CompiledRuleSet, mut matched: Vec<MatchedEvent>) -> Vec<Correlated> {
+pub fn correlate(
+    set: &CompiledRuleSet,
+    mut matched: Vec<MatchedEvent>,
+    fields: Option<&FieldMapping>,
+) -> Vec<Correlated> {
     let mut out = Vec::new();
     if set.correlation_count() == 0 {
         return Vec::new();
@@ -416,7 +448,13 @@ pub fn correlate(set: &CompiledRuleSet, mut matched: Vec<MatchedEvent>) -> Vec<C
     matched.sort_by_key(|m| m.timestamp);
     let mut correlator = Correlator::new(set);
     for (i, m) in matched.iter().enumerate() {
-        correlator.feed(m.timestamp, m.event.as_ref(), &m.rules, i as u64, &mut out);
+        match fields {
+            Some(fields) => {
+                let event = MappedEvent::new(m.event.as_ref(), fields);
+                correlator.feed(m.timestamp, &event, &m.rules, i as u64, &mut out);
+            }
+            None => correlator.feed(m.timestamp, m.event.as_ref(), &m.rules, i as u64, &mut out),
+        }
     }
     out.into_iter()
         .map(|found| Correlated {

@@ -580,6 +580,68 @@ async fn a_service_that_declares_its_logsources_meets_only_the_rules_written_for
 }
 
 #[tokio::test]
+async fn a_service_says_where_its_events_hold_the_fields_rules_name() {
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(
+        rules.path().join("traversal.yml"),
+        "title: Path traversal
+id: web-traversal
+logsource:
+  category: webserver
+detection:
+  sel:
+    cs-uri-query|contains: '../'
+    cs-method: GET
+  condition: sel
+level: high
+",
+    )
+    .unwrap();
+    let app = spawn_app_with_rules(vec![rules.path().to_owned()], |_| {}).await;
+    // An access log in Elastic Common Schema: the rule's W3C names are not its fields.
+    let event = r#"{"url":{"query":"f=../../etc/passwd"},"http":{"request":{"method":"GET"}}}"#;
+    let send = || async {
+        let (_, report) = app
+            .send(
+                &app.responder_token,
+                "service=web",
+                event,
+                "application/json",
+            )
+            .await;
+        report["detections"].as_u64().unwrap()
+    };
+    assert_eq!(send().await, 0);
+    let org = json!({
+        "people": [{"name": "alice"}],
+        "teams": [{"name": "web", "members": ["alice"]}],
+        "services": [{
+            "name": "web", "team": "web",
+            "logsources": [{"category": "webserver"}],
+            "fields": {"cs-uri-query": "url.query", "cs-method": "http.request.method"}
+        }]
+    });
+    let (status, state) = app.put_org(&org).await;
+    assert_eq!(status, StatusCode::OK, "{state}");
+    assert_eq!(send().await, 1);
+    // The stored event is the one sent, searchable under its own names.
+    app.searchable().await;
+    let (_, found) = app
+        .get(
+            &app.responder_token,
+            "/events/search?q=http.request.method:GET",
+        )
+        .await;
+    assert_eq!(found["total"], 2, "{found}");
+    // A blank mapping is refused with its field.
+    let mut bad = org.clone();
+    bad["services"][0]["fields"] = json!({"cs-method": " "});
+    let (status, body) = app.put_org(&bad).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["field"], "services[0].fields", "{body}");
+}
+
+#[tokio::test]
 async fn correlation_rules_add_up_matches_across_batches_within_a_tenant() {
     let rules = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -302,6 +302,21 @@ fn hunt_with_a_declared_logsource_runs_only_the_rules_written_for_it() {
         ]),
         ["auth", "web"]
     );
+    // Logs whose fields have other names: mapped to the rules' names.
+    let ecs = dir.path().join("ecs.jsonl");
+    std::fs::write(&ecs, "{\"url\":{\"query\":\"f=../../etc/passwd\"}}\n").unwrap();
+    let ecs = ecs.to_str().unwrap();
+    let hunt_ecs = |extra: &[&str]| {
+        let mut args = vec!["hunt", "-r", rules, "--format", "jsonl"];
+        args.extend_from_slice(extra);
+        args.push(ecs);
+        jsonl(&ok(run(&args))).len()
+    };
+    assert_eq!(hunt_ecs(&[]), 0);
+    assert_eq!(hunt_ecs(&["--field-map", "cs-uri-query=url.query"]), 1);
+    let bad_map = run(&["hunt", "-r", rules, "--field-map", "cs-uri-query", ecs]);
+    assert!(!bad_map.status.success());
+    assert!(String::from_utf8_lossy(&bad_map.stderr).contains("RULE_FIELD=PATH"));
     let bad = run(&["hunt", "-r", rules, "--logsource", "kind=web", logs]);
     assert!(!bad.status.success());
     let stderr = String::from_utf8_lossy(&bad.stderr);
