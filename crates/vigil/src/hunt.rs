@@ -469,7 +469,8 @@ pub fn correlate(
         .collect()
 }
 
-/// Fields shown in the table's details column when present, in this order.
+/// Fields shown in the table's details column when present, in this order (the first three
+/// found).
 const KEY_FIELDS: &[&str] = &[
     "CommandLine",
     "Image",
@@ -489,6 +490,18 @@ const KEY_FIELDS: &[&str] = &[
     "ScriptBlockText",
     "ImageLoaded",
     "PipeName",
+    // Other logs: web (W3C and Elastic Common Schema names), processes, syslog.
+    "cs-uri-query",
+    "c-uri",
+    "url.original",
+    "url.query",
+    "url.path",
+    "process.command_line",
+    "user.name",
+    "source.ip",
+    "c-useragent",
+    "user_agent.original",
+    "message",
 ];
 
 fn computer(event: &JsonEvent) -> String {
