@@ -143,3 +143,77 @@ impl Correlations {
         fired
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::RulesStatus;
+
+    fn rules() -> Arc<LoadedRules> {
+        let text = "title: Base\nid: base\nname: base\nlogsource:\n  product: linux\ndetection:\n  sel:\n    outcome: failure\n  condition: sel\n---\ntitle: Two\nid: two\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [user]\n  timespan: 1m\n  condition:\n    gte: 2\n";
+        let (docs, _) = vigil_sigma::parse_str(text, std::path::Path::new("r.yml"));
+        let (set, diags) = vigil_detect::compile(&docs, &vigil_detect::CompileOptions::default());
+        assert!(diags.is_empty(), "{diags:?}");
+        Arc::new(LoadedRules {
+            set,
+            status: RulesStatus {
+                paths: Vec::new(),
+                loaded: 2,
+                rejected: Vec::new(),
+                loaded_at: chrono::Utc::now(),
+            },
+        })
+    }
+
+    #[test]
+    fn evidence_is_held_as_long_as_a_window_needs_it() {
+        let rules = rules();
+        let base = [vigil_detect::RuleId(0)];
+        assert_eq!(rules.set.rule(base[0]).id(), "base");
+        let correlations = Correlations::default();
+        let event = |user: &str| {
+            vigil_events::json::JsonEvent::parse(&format!(
+                r#"{{"user":"{user}","outcome":"failure"}}"#
+            ))
+            .unwrap()
+        };
+        let (alice, bob) = (event("alice"), event("bob"));
+        fn fed<'a>(
+            id: u64,
+            ts: i64,
+            event: &'a vigil_events::json::JsonEvent,
+            matched: &'a [vigil_detect::RuleId],
+        ) -> Fed<'a> {
+            Fed {
+                index: 0,
+                id,
+                tenant: "acme",
+                timestamp_ms: ts,
+                event,
+                json: "{}",
+                matched,
+            }
+        }
+        let held = |c: &Correlations| c.0.lock().unwrap().as_ref().map_or(0, |h| h.json.len());
+        assert!(
+            correlations
+                .feed(&rules, [fed(1, 0, &alice, &base)], 0)
+                .is_empty()
+        );
+        assert_eq!(held(&correlations), 1);
+        // Bob's failure 2 minutes later: alice's window is over, her event is let go.
+        assert!(
+            correlations
+                .feed(&rules, [fed(2, 120_000, &bob, &base)], 0)
+                .is_empty()
+        );
+        assert_eq!(held(&correlations), 1);
+        // Bob again within the minute: fired, with both of his events as evidence.
+        let fired = correlations.feed(&rules, [fed(3, 150_000, &bob, &base)], 0);
+        assert_eq!(fired.len(), 1);
+        let ids: Vec<u64> = fired[0].events.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, [2, 3]);
+        // The group that fired is cleared, and its evidence with it.
+        assert_eq!(held(&correlations), 0);
+    }
+}
