@@ -104,6 +104,28 @@ impl OrgView {
             .collect()
     }
 
+    /// A warning, with its field, for each service whose declared logsources no rule of `set`
+    /// is written for: its events would meet only the rules that name no logsource, which a
+    /// misspelt `category` makes easy to miss. None when `set` holds no rule at all.
+    pub fn coverage_warnings(&self, set: &CompiledRuleSet) -> Vec<String> {
+        if set.rules().is_empty() {
+            return Vec::new();
+        }
+        self.coverage(set)
+            .into_iter()
+            .filter(|c| c.rules == 0)
+            .map(|c| {
+                let declared: Vec<String> = c.logsources.iter().map(logsource_label).collect();
+                format!(
+                    "services[{}].logsources: no loaded rule is written for {} logs, so events of {:?} meet none; check the names against the rules' logsource (`vigil rules check` counts rules per logsource)",
+                    c.index,
+                    declared.join(" or "),
+                    c.service
+                )
+            })
+            .collect()
+    }
+
     /// Where `service`'s events hold the fields rules name, when it says.
     pub fn fields(&self, service: &str) -> Option<&FieldMapping> {
         self.fields.get(service)

@@ -15,6 +15,7 @@ const AFTER_HELP: &str = "\
 Examples:
   vigil apply -f org.yaml               # apply; prints the version in force and whether it changed
   vigil apply -f org.yaml --dry-run     # check the file only, no server needed
+  vigil apply -f org.yaml --dry-run -r rules/   # and count the rules each service's logs meet
 
 The file (YAML or JSON) has three lists; every problem is reported with its field:
 
@@ -45,6 +46,11 @@ pub struct Args {
     /// Validate the file locally and print what it holds; send nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Sigma rule folders to count, for each service that declares its logsources, the rules
+    /// written for its logs (and to warn about a declaration none is written for) before the
+    /// server does. May be given several times.
+    #[arg(long = "rules", short = 'r')]
+    pub rules: Vec<PathBuf>,
     #[command(flatten)]
     pub conn: Conn,
 }
@@ -70,6 +76,26 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
             message.push_str(&format!("\n  {}: {}", p.field, p.message));
         }
         anyhow::bail!(message);
+    }
+    if !args.rules.is_empty() {
+        let loaded = crate::ruleset::load(&args.rules)?;
+        let view = vigil_ingest::org::OrgView::new(Some(org.clone()));
+        for c in view.coverage(&loaded.set) {
+            let declared: Vec<String> = c
+                .logsources
+                .iter()
+                .map(vigil_ingest::org::logsource_label)
+                .collect();
+            eprintln!(
+                "{}: {} rule(s) written for {} logs",
+                c.service,
+                c.rules,
+                declared.join(" or ")
+            );
+        }
+        for w in view.coverage_warnings(&loaded.set) {
+            eprintln!("warning: {w}");
+        }
     }
     if args.dry_run {
         outln!(

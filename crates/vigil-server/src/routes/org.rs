@@ -35,34 +35,6 @@ fn state_of(version: OrgVersion, changed: bool, doc: &OrgDocument) -> OrgState {
     }
 }
 
-/// The services whose declared logsources no loaded rule is written for: their events would
-/// meet only the rules that name no logsource, which a misspelt `category` makes easy to miss.
-/// Nothing to say when no rules are loaded at all.
-fn logsource_warnings(state: &AppState, doc: &OrgDocument) -> Vec<String> {
-    let loaded = state.ingestor.rules().current();
-    if loaded.set.rules().is_empty() {
-        return Vec::new();
-    }
-    vigil_ingest::org::OrgView::new(Some(doc.clone()))
-        .coverage(&loaded.set)
-        .into_iter()
-        .filter(|c| c.rules == 0)
-        .map(|c| {
-            let declared: Vec<String> = c
-                .logsources
-                .iter()
-                .map(vigil_ingest::org::logsource_label)
-                .collect();
-            format!(
-                "services[{}].logsources: no loaded rule is written for {} logs, so events of {:?} meet none; check the names against the rules' logsource (`vigil rules check` counts rules per logsource)",
-                c.index,
-                declared.join(" or "),
-                c.service
-            )
-        })
-        .collect()
-}
-
 /// Apply the organisation document: people with contacts, teams with members, manager and
 /// on-call schedules, and service owners. Validated as a whole — every problem is listed,
 /// the first one's field named — and idempotent: applying the document in force changes
@@ -93,7 +65,8 @@ pub async fn apply(
         .map_err(store_error)?;
     // The next batch ingested goes by the new services' logsources and alerting settings.
     state.ingestor.forget_org();
-    let warnings = logsource_warnings(&state, &doc);
+    let warnings = vigil_ingest::org::OrgView::new(Some(doc.clone()))
+        .coverage_warnings(&state.ingestor.rules().current().set);
     Ok(Json(OrgState {
         warnings,
         ..state_of(version, changed, &doc)

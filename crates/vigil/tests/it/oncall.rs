@@ -198,3 +198,41 @@ fn the_documented_organisation_examples_are_valid() {
         "one example in docs/org.md and one in the README"
     );
 }
+
+#[test]
+fn a_dry_run_with_rules_counts_what_each_service_s_logs_meet() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("web.yml"),
+        "title: T\nid: t\nlogsource:\n  category: webserver\ndetection:\n  sel:\n    cs-method: TRACE\n  condition: sel\n",
+    )
+    .unwrap();
+    let file = dir.path().join("org.yaml");
+    std::fs::write(
+        &file,
+        "teams: [{name: web}]\nservices:\n  - {name: shop, team: web, logsources: [{category: webserver}]}\n  - {name: blog, team: web, logsources: [{category: webservers}]}\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "apply",
+        "-f",
+        file.to_str().unwrap(),
+        "--dry-run",
+        "--rules",
+        rules.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("shop: 1 rule(s) written for category=webserver logs"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "warning: services[1].logsources: no loaded rule is written for category=webservers"
+        ),
+        "{stderr}"
+    );
+}
