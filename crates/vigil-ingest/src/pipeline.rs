@@ -104,6 +104,8 @@ type CorrelationNotes = std::collections::HashMap<(u64, String), CorrelationFoun
 struct CorrelationFound {
     /// In words: `3 events for user=root within 5m`.
     note: String,
+    /// Its group: `user=root`.
+    group: String,
     /// The stored id and JSON of every event that made it, oldest first.
     events: Vec<(u64, Arc<str>)>,
 }
@@ -320,13 +322,20 @@ impl Ingestor {
         for d in detections {
             let event = events.get(&d.event_id);
             let cfg = config(&d.rule_id);
+            let correlation = notes.get(&(d.event_id, d.rule_id.clone()));
             let fields: Vec<&str> = match cfg {
                 Some(c) if !c.group_by.is_empty() => {
                     c.group_by.iter().map(String::as_str).collect()
                 }
+                // A correlation's own group (user=root) tells its alerts apart.
+                _ if correlation.is_some() => Vec::new(),
                 _ => vec!["host"],
             };
             let mut key = format!("{}|{}", d.rule_id, d.service);
+            if let (true, Some(c)) = (fields.is_empty(), correlation) {
+                key.push('|');
+                key.push_str(&c.group);
+            }
             for f in &fields {
                 let value = match *f {
                     "host" => d.host.clone(),
@@ -366,7 +375,7 @@ impl Ingestor {
                             } else {
                                 format!(" of tenant {:?}", d.tenant)
                             };
-                            match notes.get(&(d.event_id, d.rule_id.clone())) {
+                            match correlation {
                                 Some(CorrelationFound { note, .. }) => format!(
                                     "Sigma correlation rule {:?} ({}): {note}; the last event on host {:?}{tenant}",
                                     d.rule_title, d.level, d.host
@@ -385,7 +394,7 @@ impl Ingestor {
                     policy,
                 )
             });
-            match notes.get(&(d.event_id, d.rule_id.clone())) {
+            match correlation {
                 // A correlation's evidence is every event that made it.
                 Some(CorrelationFound { events, .. }) if !events.is_empty() => {
                     for (id, json) in events {
@@ -558,6 +567,7 @@ impl Ingestor {
                     (f.index, f.found.rule.0),
                     CorrelationFound {
                         note: correlation_note(set, &f.found),
+                        group: correlation_group(set, &f.found),
                         events: f.events,
                     },
                 );
@@ -646,18 +656,27 @@ fn correlation_note(set: &CompiledRuleSet, found: &vigil_detect::CorrelationMatc
         T::Temporal => format!("{value} of its {} rules", shape.rules),
         T::TemporalOrdered => format!("{value} of its {} rules in order", shape.rules),
     };
-    let group: Vec<String> = shape
-        .group_by
-        .iter()
-        .zip(&found.group)
-        .map(|(name, value)| format!("{name}={value}"))
-        .collect();
+    let group = correlation_group(set, found);
     let group = if group.is_empty() {
         String::new()
     } else {
-        format!(" for {}", group.join(", "))
+        format!(" for {group}")
     };
     format!("{what}{group} within {}", span(shape.timespan_ms))
+}
+
+/// The group of a correlation that fired, as `user=root, src=203.0.113.9` (empty when it has
+/// no `group-by`).
+fn correlation_group(set: &CompiledRuleSet, found: &vigil_detect::CorrelationMatch) -> String {
+    let names = set
+        .correlation_shape(found.rule)
+        .map_or(&[][..], |shape| shape.group_by);
+    names
+        .iter()
+        .zip(&found.group)
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A timespan as Sigma writes it: `90s`, `5m`, `2h`, `1d`.

@@ -739,6 +739,28 @@ level: high
     // window does not count the old ones.
     assert_eq!(send("acme", line("root", 4) + &line("root", 5)).await, 0);
     assert_eq!(send("acme", line("root", 11)).await, 0);
+    // Another account on the same host is another alert: a correlation's alerts fold by its
+    // group, not by host.
+    assert_eq!(
+        send(
+            "acme",
+            line("bob", 12) + &line("bob", 13) + &line("bob", 14)
+        )
+        .await,
+        1
+    );
+    let (_, alerts) = app.get(&app.responder_token, "/alerts").await;
+    assert_eq!(alerts["total"], 2, "{alerts}");
+    let summaries: Vec<&str> = alerts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["summary"].as_str().unwrap())
+        .collect();
+    assert!(
+        summaries.iter().any(|s| s.contains("for user=bob")),
+        "{summaries:?}"
+    );
 }
 
 #[tokio::test]
