@@ -111,6 +111,22 @@ impl CompiledRuleSet {
     }
 }
 
+impl CorrelationMatch {
+    /// Its group as people read it: `user=root, src=203.0.113.9` (its rule's `group-by` names
+    /// with their values; empty when the rule has no `group-by`).
+    pub fn group_text(&self, set: &CompiledRuleSet) -> String {
+        let names = set
+            .correlation_shape(self.rule)
+            .map_or(&[][..], |shape| shape.group_by);
+        names
+            .iter()
+            .zip(&self.group)
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// A correlation rule that fired.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CorrelationMatch {

@@ -567,7 +567,7 @@ impl Ingestor {
                     (f.index, f.found.rule.0),
                     CorrelationFound {
                         note: correlation_note(set, &f.found),
-                        group: correlation_group(set, &f.found),
+                        group: f.found.group_text(set),
                         events: f.events,
                     },
                 );
@@ -656,27 +656,13 @@ fn correlation_note(set: &CompiledRuleSet, found: &vigil_detect::CorrelationMatc
         T::Temporal => format!("{value} of its {} rules", shape.rules),
         T::TemporalOrdered => format!("{value} of its {} rules in order", shape.rules),
     };
-    let group = correlation_group(set, found);
+    let group = found.group_text(set);
     let group = if group.is_empty() {
         String::new()
     } else {
         format!(" for {group}")
     };
     format!("{what}{group} within {}", span(shape.timespan_ms))
-}
-
-/// The group of a correlation that fired, as `user=root, src=203.0.113.9` (empty when it has
-/// no `group-by`).
-fn correlation_group(set: &CompiledRuleSet, found: &vigil_detect::CorrelationMatch) -> String {
-    let names = set
-        .correlation_shape(found.rule)
-        .map_or(&[][..], |shape| shape.group_by);
-    names
-        .iter()
-        .zip(&found.group)
-        .map(|(name, value)| format!("{name}={value}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A timespan as Sigma writes it: `90s`, `5m`, `2h`, `1d`.

@@ -170,8 +170,8 @@ pub struct Correlated {
 }
 
 impl Correlated {
-    /// `group: root; value: 3; events: a.evtx#12, a.evtx#15 …`, for the table and CSV.
-    fn details(&self, name: impl Fn(&Path) -> String) -> String {
+    /// `group: user=root; value: 3; events: a.evtx#12, a.evtx#15 …`, for the table and CSV.
+    fn details(&self, set: &CompiledRuleSet, name: impl Fn(&Path) -> String) -> String {
         const SHOWN: usize = 10;
         let mut events: Vec<String> = self
             .records
@@ -184,7 +184,7 @@ impl Correlated {
         }
         format!(
             "group: {}; value: {}; events: {}",
-            self.found.group.join(", "),
+            self.found.group_text(set),
             self.found.value,
             events.join(", ")
         )
@@ -602,7 +602,7 @@ fn write_table(
             String::new(),
             "(correlation)".to_string(),
             String::new(),
-            c.details(|f| short_path(f, inputs)),
+            c.details(set, |f| short_path(f, inputs)),
         ]);
     }
     // A narrow terminal wraps the long columns (rule, computer, file, details), never the
@@ -712,7 +712,7 @@ fn write_csv(
             String::new(),
             String::new(),
             String::new(),
-            c.details(|f| f.display().to_string()),
+            c.details(set, |f| f.display().to_string()),
         ];
         let row: Vec<_> = row.iter().map(|s| csv_field(s)).collect();
         writeln!(out, "{}", row.join(","))?;

@@ -384,5 +384,8 @@ level: high
     assert_eq!(records, [1, 4], "the lines of root's two failures");
     assert!(events[0]["file"].as_str().unwrap().ends_with("auth.jsonl"));
     let table = ok(run(&["hunt", "-r", rules, logs]));
-    assert!(table.contains("auth.jsonl#1, auth.jsonl#4"), "{table}");
+    assert!(
+        table.contains("group: user=root") && table.contains("auth.jsonl#1, auth.jsonl#4"),
+        "{table}"
+    );
 }
