@@ -661,7 +661,12 @@ fn write_jsonl(
             "rule_id": rule.id(),
             "rule_title": rule.title(),
             "level": rule.level().as_str(),
-            "correlation": {"group": c.found.group, "value": c.found.value, "events": events},
+            "correlation": {
+                "group_by": set.correlation_shape(c.found.rule).map(|shape| shape.group_by),
+                "group": c.found.group,
+                "value": c.found.value,
+                "events": events,
+            },
         });
         serde_json::to_writer(&mut *out, &line)?;
         writeln!(out)?;

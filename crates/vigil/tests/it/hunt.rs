@@ -375,6 +375,7 @@ level: high
     let c = &hits[0];
     assert_eq!(c["rule_id"], "repeated");
     assert_eq!(c["correlation"]["group"], serde_json::json!(["root"]));
+    assert_eq!(c["correlation"]["group_by"], serde_json::json!(["user"]));
     assert_eq!(c["correlation"]["value"], 2.0);
     let events = c["correlation"]["events"].as_array().unwrap();
     let records: Vec<u64> = events
