@@ -16,6 +16,13 @@ use crate::rules::LoadedRules;
 /// time forward: a sender with a wrong clock must not make every window expire.
 const MAX_CLOCK_AHEAD_MS: i64 = 5 * 60 * 1000;
 
+/// The most JSON the correlations keep as evidence. Windows hold every matching event of their
+/// timespan — a correlation over a day of a busy rule could hold millions — and their JSON
+/// would then dwarf the rest; past this, events are still counted in their windows but their
+/// text is not kept (an alert then shows the events whose text was, or the one that completed
+/// it).
+const MAX_EVIDENCE_BYTES: usize = 64 << 20;
+
 /// The correlation state of the running rule set.
 #[derive(Debug, Default)]
 pub struct Correlations(Mutex<Option<Held>>);
@@ -31,6 +38,8 @@ struct Held {
     /// The JSON of the events the state holds, by stored id: the evidence of a correlation
     /// that fires may have arrived in earlier batches.
     json: HashMap<u64, Arc<str>>,
+    /// The bytes of `json`, at most [`MAX_EVIDENCE_BYTES`].
+    json_bytes: usize,
 }
 
 /// One stored event of a batch as the correlations see it.
@@ -83,6 +92,7 @@ impl Correlations {
                 by_tenant: HashMap::new(),
                 now_ms: i64::MIN,
                 json: HashMap::new(),
+                json_bytes: 0,
             });
         }
         let Some(held) = held.as_mut() else {
@@ -101,9 +111,12 @@ impl Correlations {
             let Some(state) = held.by_tenant.get_mut(fed.tenant) else {
                 continue;
             };
-            held.json
-                .entry(fed.id)
-                .or_insert_with(|| Arc::from(fed.json));
+            if held.json_bytes + fed.json.len() <= MAX_EVIDENCE_BYTES
+                && !held.json.contains_key(&fed.id)
+            {
+                held.json.insert(fed.id, Arc::from(fed.json));
+                held.json_bytes += fed.json.len();
+            }
             state.feed(
                 set,
                 fed.timestamp_ms,
@@ -140,6 +153,7 @@ impl Correlations {
             .flat_map(CorrelationState::tags)
             .collect();
         held.json.retain(|id, _| live.contains(id));
+        held.json_bytes = held.json.values().map(|j| j.len()).sum();
         fired
     }
 }
