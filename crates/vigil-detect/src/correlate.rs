@@ -220,6 +220,46 @@ impl CorrelationState {
         }
     }
 
+    /// The state for `new_set`, keeping what this one (made for `old_set`) holds for each
+    /// correlation that reads events the same way in both: same rule id, type, referenced rules
+    /// (by id, in order), group-by fields, value field and timespan. Its condition may differ —
+    /// a threshold tuned in a rule reload keeps the events already counted. Other correlations
+    /// start empty.
+    pub fn carry_over(
+        mut self,
+        old_set: &CompiledRuleSet,
+        new_set: &CompiledRuleSet,
+    ) -> CorrelationState {
+        let mut next = CorrelationState::new(new_set);
+        for (old_index, old) in old_set.correlations.iter().enumerate() {
+            let signature = |set: &CompiledRuleSet, c: &CompiledCorrelation| {
+                (
+                    set.rule(c.id).id().to_owned(),
+                    c.kind,
+                    c.rules
+                        .iter()
+                        .map(|r| set.rule(*r).id().to_owned())
+                        .collect::<Vec<_>>(),
+                    c.group_by.clone(),
+                    c.value_field.clone(),
+                    c.timespan_ms,
+                )
+            };
+            let wanted = signature(old_set, old);
+            if wanted.0.is_empty() {
+                continue;
+            }
+            if let Some(new_index) = new_set
+                .correlations
+                .iter()
+                .position(|c| signature(new_set, c) == wanted)
+            {
+                next.groups[new_index] = std::mem::take(&mut self.groups[old_index]);
+            }
+        }
+        next
+    }
+
     /// How many matched events the state holds (across every correlation and group).
     pub fn len(&self) -> usize {
         self.groups

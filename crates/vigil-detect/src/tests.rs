@@ -768,6 +768,35 @@ fn a_kept_state_correlates_across_calls_and_forgets_what_no_window_can_reach() {
 }
 
 #[test]
+fn a_reload_keeps_the_windows_of_correlations_that_read_events_the_same_way() {
+    let set_with = |threshold: u32, other_span: &str| {
+        let text = format!(
+            "title: Base\nid: base\nname: base\nlogsource:\n  product: test\ndetection:\n  sel:\n    F: x\n  condition: sel\n---\ntitle: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    gte: {threshold}\n---\ntitle: D\nid: d\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: {other_span}\n  condition:\n    gte: 2\n"
+        );
+        let (docs, _) = vigil_sigma::parse_str(&text, Path::new("c.yml"));
+        let (set, diags) = compile(&docs, &CompileOptions::default());
+        assert!(diags.is_empty(), "{diags:?}");
+        set
+    };
+    let (old, new) = (set_with(3, "1m"), set_with(2, "5m"));
+    let e = MapEvent::new(&[("F", s("x")), ("User", s("eve"))]);
+    let matched = old.matcher().matches(&e).to_vec();
+    let mut state = crate::CorrelationState::new(&old);
+    let mut out = Vec::new();
+    state.feed(&old, 0, &e, &matched, 1, &mut out);
+    assert!(out.is_empty());
+    // C's threshold changed (3 → 2): its window is kept, so the next event completes it. D's
+    // timespan changed: it starts afresh and needs two new events.
+    let mut state = state.carry_over(&old, &new);
+    assert_eq!(state.len(), 1);
+    let matched = new.matcher().matches(&e).to_vec();
+    state.feed(&new, 1_000, &e, &matched, 2, &mut out);
+    let fired: Vec<&str> = out.iter().map(|m| new.rule(m.rule).id()).collect();
+    assert_eq!(fired, ["c"]);
+    assert_eq!(out[0].events, [1, 2]);
+}
+
+#[test]
 fn value_count_sum_avg_percentile() {
     let vc = "title: C\nid: c\ncorrelation:\n  type: value_count\n  rules: [base]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    field: V\n    gte: 2\n";
     let out = correlate(

@@ -2,8 +2,10 @@
 //! order they arrived, to correlation state that lives from batch to batch, one state per
 //! tenant (one tenant's failed logons never add up with another's).
 //!
-//! The state is kept in memory: a restart or a rule reload starts every window afresh, and an
-//! event is correlated with the events of its tenant that arrived within its rules' timespans.
+//! The state is kept in memory: a restart starts every window afresh; a rule reload keeps the
+//! windows of the correlations that read events the same way (`CorrelationState::carry_over`).
+//! An event is correlated with the events of its tenant that arrived within its rules'
+//! timespans.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -86,14 +88,25 @@ impl Correlations {
         }
         // Holds no invariant a panic could break: a poisoned lock is still usable.
         let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if !held.as_ref().is_some_and(|h| Arc::ptr_eq(&h.rules, rules)) {
-            *held = Some(Held {
-                rules: Arc::clone(rules),
-                by_tenant: HashMap::new(),
-                now_ms: i64::MIN,
-                json: HashMap::new(),
-                json_bytes: 0,
-            });
+        match held.as_mut() {
+            Some(h) if Arc::ptr_eq(&h.rules, rules) => {}
+            // A reload: the windows of correlations that read events the same way go on.
+            Some(h) => {
+                let old = std::mem::replace(&mut h.rules, Arc::clone(rules));
+                h.by_tenant = std::mem::take(&mut h.by_tenant)
+                    .into_iter()
+                    .map(|(tenant, state)| (tenant, state.carry_over(&old.set, set)))
+                    .collect();
+            }
+            None => {
+                *held = Some(Held {
+                    rules: Arc::clone(rules),
+                    by_tenant: HashMap::new(),
+                    now_ms: i64::MIN,
+                    json: HashMap::new(),
+                    json_bytes: 0,
+                });
+            }
         }
         let Some(held) = held.as_mut() else {
             return Vec::new();
@@ -164,8 +177,14 @@ mod tests {
     use crate::rules::RulesStatus;
 
     fn rules() -> Arc<LoadedRules> {
-        let text = "title: Base\nid: base\nname: base\nlogsource:\n  product: linux\ndetection:\n  sel:\n    outcome: failure\n  condition: sel\n---\ntitle: Two\nid: two\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [user]\n  timespan: 1m\n  condition:\n    gte: 2\n";
-        let (docs, _) = vigil_sigma::parse_str(text, std::path::Path::new("r.yml"));
+        rules_with(2)
+    }
+
+    fn rules_with(threshold: u32) -> Arc<LoadedRules> {
+        let text = format!(
+            "title: Base\nid: base\nname: base\nlogsource:\n  product: linux\ndetection:\n  sel:\n    outcome: failure\n  condition: sel\n---\ntitle: Two\nid: two\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [user]\n  timespan: 1m\n  condition:\n    gte: {threshold}\n"
+        );
+        let (docs, _) = vigil_sigma::parse_str(&text, std::path::Path::new("r.yml"));
         let (set, diags) = vigil_detect::compile(&docs, &vigil_detect::CompileOptions::default());
         assert!(diags.is_empty(), "{diags:?}");
         Arc::new(LoadedRules {
@@ -229,5 +248,28 @@ mod tests {
         assert_eq!(ids, [2, 3]);
         // The group that fired is cleared, and its evidence with it.
         assert_eq!(held(&correlations), 0);
+    }
+
+    #[test]
+    fn a_rule_reload_keeps_the_windows_it_does_not_change() {
+        let base = [vigil_detect::RuleId(0)];
+        let eve =
+            vigil_events::json::JsonEvent::parse(r#"{"user":"eve","outcome":"failure"}"#).unwrap();
+        let fed = |id: u64, ts: i64| Fed {
+            index: 0,
+            id,
+            tenant: "acme",
+            timestamp_ms: ts,
+            event: &eve,
+            json: "{}",
+            matched: &base,
+        };
+        let correlations = Correlations::default();
+        assert!(correlations.feed(&rules_with(3), [fed(1, 0)], 0).is_empty());
+        // Reloaded with the threshold lowered to 2: eve's first failure still counts.
+        let fired = correlations.feed(&rules_with(2), [fed(2, 1_000)], 0);
+        assert_eq!(fired.len(), 1);
+        let ids: Vec<u64> = fired[0].events.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, [1, 2]);
     }
 }
