@@ -1,3 +1,4 @@
 //! Integration tests of the query language: one binary, a module per area.
 
 mod cases;
+mod guide;
