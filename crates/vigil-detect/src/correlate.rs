@@ -111,6 +111,51 @@ impl CompiledRuleSet {
     }
 }
 
+/// One correlation window, saved (see [`CorrelationState::export`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SavedWindow {
+    signature: Signature,
+    group: Vec<String>,
+    entries: Vec<SavedEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct SavedEntry {
+    ts: i64,
+    pos: usize,
+    value: Option<String>,
+    tag: u64,
+}
+
+/// What makes two correlations read events the same way: their windows can pass from one to
+/// the other.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Signature {
+    rule: String,
+    kind: String,
+    rules: Vec<String>,
+    group_by: Vec<Vec<String>>,
+    value_field: Option<Vec<String>>,
+    timespan_ms: i64,
+}
+
+impl Signature {
+    fn of(set: &CompiledRuleSet, c: &CompiledCorrelation) -> Signature {
+        Signature {
+            rule: set.rule(c.id).id().to_owned(),
+            kind: format!("{:?}", c.kind),
+            rules: c
+                .rules
+                .iter()
+                .map(|r| set.rule(*r).id().to_owned())
+                .collect(),
+            group_by: c.group_by.clone(),
+            value_field: c.value_field.clone(),
+            timespan_ms: c.timespan_ms,
+        }
+    }
+}
+
 impl CorrelationMatch {
     /// Its group as people read it: `user=root, src=203.0.113.9` (its rule's `group-by` names
     /// with their values; empty when the rule has no `group-by`).
@@ -226,38 +271,71 @@ impl CorrelationState {
     /// a threshold tuned in a rule reload keeps the events already counted. Other correlations
     /// start empty.
     pub fn carry_over(
-        mut self,
+        self,
         old_set: &CompiledRuleSet,
         new_set: &CompiledRuleSet,
     ) -> CorrelationState {
-        let mut next = CorrelationState::new(new_set);
-        for (old_index, old) in old_set.correlations.iter().enumerate() {
-            let signature = |set: &CompiledRuleSet, c: &CompiledCorrelation| {
-                (
-                    set.rule(c.id).id().to_owned(),
-                    c.kind,
-                    c.rules
+        CorrelationState::import(new_set, self.export(old_set))
+    }
+
+    /// What the state holds, as plain data that outlives the rule set (to save across a
+    /// restart): each window with what identifies its correlation.
+    pub fn export(&self, set: &CompiledRuleSet) -> Vec<SavedWindow> {
+        set.correlations
+            .iter()
+            .zip(&self.groups)
+            .flat_map(|(c, groups)| {
+                let signature = Signature::of(set, c);
+                groups.iter().map(move |(group, entries)| SavedWindow {
+                    signature: signature.clone(),
+                    group: group.clone(),
+                    entries: entries
                         .iter()
-                        .map(|r| set.rule(*r).id().to_owned())
-                        .collect::<Vec<_>>(),
-                    c.group_by.clone(),
-                    c.value_field.clone(),
-                    c.timespan_ms,
-                )
-            };
-            let wanted = signature(old_set, old);
-            if wanted.0.is_empty() {
+                        .map(|e| SavedEntry {
+                            ts: e.ts,
+                            pos: e.pos,
+                            value: e.value.clone(),
+                            tag: e.tag,
+                        })
+                        .collect(),
+                })
+            })
+            .collect()
+    }
+
+    /// State for `set` from saved windows: those of a correlation of `set` that reads events
+    /// the same way (see [`CorrelationState::carry_over`]); the others are dropped.
+    pub fn import(set: &CompiledRuleSet, windows: Vec<SavedWindow>) -> CorrelationState {
+        let mut state = CorrelationState::new(set);
+        let signatures: Vec<Signature> = set
+            .correlations
+            .iter()
+            .map(|c| Signature::of(set, c))
+            .collect();
+        for window in windows {
+            if window.signature.rule.is_empty() {
                 continue;
             }
-            if let Some(new_index) = new_set
-                .correlations
-                .iter()
-                .position(|c| signature(new_set, c) == wanted)
-            {
-                next.groups[new_index] = std::mem::take(&mut self.groups[old_index]);
+            let Some(index) = signatures.iter().position(|s| *s == window.signature) else {
+                continue;
+            };
+            let rules = set.correlations[index].rules.len();
+            let entries: VecDeque<Entry> = window
+                .entries
+                .into_iter()
+                .filter(|e| e.pos < rules)
+                .map(|e| Entry {
+                    ts: e.ts,
+                    pos: e.pos,
+                    value: e.value,
+                    tag: e.tag,
+                })
+                .collect();
+            if !entries.is_empty() {
+                state.groups[index].insert(window.group, entries);
             }
         }
-        next
+        state
     }
 
     /// How many matched events the state holds (across every correlation and group).

@@ -27,7 +27,9 @@ mod tests;
 pub use compile::{
     CompileOptions, CompiledRuleSet, PlanStats, RuleId, RuleKind, RuleMeta, compile,
 };
-pub use correlate::{CorrelationMatch, CorrelationShape, CorrelationState, Correlator};
+pub use correlate::{
+    CorrelationMatch, CorrelationShape, CorrelationState, Correlator, SavedWindow,
+};
 pub use event::{Event, FieldMapping, FieldSink, FieldValue, MappedEvent};
 pub use matcher::{Matcher, logsource_fits};
 pub use vigil_sigma::Logsource;

@@ -2,15 +2,16 @@
 //! order they arrived, to correlation state that lives from batch to batch, one state per
 //! tenant (one tenant's failed logons never add up with another's).
 //!
-//! The state is kept in memory: a restart starts every window afresh; a rule reload keeps the
-//! windows of the correlations that read events the same way (`CorrelationState::carry_over`).
+//! The state is kept in memory: a clean stop saves it ([`Correlations::save`]) for the next
+//! start to take back, a crash loses it; a rule reload keeps the windows of the correlations
+//! that read events the same way (`CorrelationState::carry_over`).
 //! An event is correlated with the events of its tenant that arrived within its rules'
 //! timespans.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use vigil_detect::{CorrelationMatch, CorrelationState, Event, RuleId};
+use vigil_detect::{CorrelationMatch, CorrelationState, Event, RuleId, SavedWindow};
 
 use crate::rules::LoadedRules;
 
@@ -44,6 +45,17 @@ struct Held {
     json_bytes: usize,
 }
 
+/// The correlation windows and their evidence, saved when the server stops and given back when
+/// it starts, so that a planned restart does not forget what was counted.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SavedCorrelations {
+    /// Per tenant, its windows.
+    tenants: Vec<(String, Vec<SavedWindow>)>,
+    now_ms: i64,
+    /// Stored id and JSON of the events the windows hold.
+    evidence: Vec<(u64, String)>,
+}
+
 /// One stored event of a batch as the correlations see it.
 pub struct Fed<'a> {
     /// Its place in the batch.
@@ -74,6 +86,60 @@ pub struct Fired {
 }
 
 impl Correlations {
+    /// What the windows hold, to save (`None` when nothing is held).
+    pub fn save(&self) -> Option<SavedCorrelations> {
+        let held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let held = held.as_ref()?;
+        let tenants: Vec<(String, Vec<SavedWindow>)> = held
+            .by_tenant
+            .iter()
+            .map(|(tenant, state)| (tenant.clone(), state.export(&held.rules.set)))
+            .filter(|(_, windows)| !windows.is_empty())
+            .collect();
+        if tenants.is_empty() {
+            return None;
+        }
+        Some(SavedCorrelations {
+            tenants,
+            now_ms: held.now_ms,
+            evidence: held
+                .json
+                .iter()
+                .map(|(id, json)| (*id, json.to_string()))
+                .collect(),
+        })
+    }
+
+    /// Takes back saved windows for `rules`: those of correlations that read events as they
+    /// did when saved (see `CorrelationState::carry_over`); the others start afresh.
+    pub fn restore(&self, rules: &Arc<LoadedRules>, saved: SavedCorrelations) {
+        let set = &rules.set;
+        let by_tenant: HashMap<String, CorrelationState> = saved
+            .tenants
+            .into_iter()
+            .map(|(tenant, windows)| (tenant, CorrelationState::import(set, windows)))
+            .filter(|(_, state)| !state.is_empty())
+            .collect();
+        let live: HashSet<u64> = by_tenant
+            .values()
+            .flat_map(CorrelationState::tags)
+            .collect();
+        let json: HashMap<u64, Arc<str>> = saved
+            .evidence
+            .into_iter()
+            .filter(|(id, _)| live.contains(id))
+            .map(|(id, json)| (id, Arc::from(json)))
+            .collect();
+        let json_bytes = json.values().map(|j| j.len()).sum();
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(Held {
+            rules: Arc::clone(rules),
+            by_tenant,
+            now_ms: saved.now_ms,
+            json,
+            json_bytes,
+        });
+    }
+
     /// Feeds a batch's stored events that matched a rule, in arrival order, and returns the
     /// correlations that fired.
     pub fn feed<'a>(

@@ -160,6 +160,17 @@ impl Ingestor {
         &self.rules
     }
 
+    /// The correlation windows, to save when the server stops (`None`: nothing held).
+    pub fn save_correlations(&self) -> Option<crate::correlation::SavedCorrelations> {
+        self.correlations.save()
+    }
+
+    /// Takes back correlation windows saved by [`Ingestor::save_correlations`], for the rules
+    /// in force: those of correlations that still read events the same way.
+    pub fn restore_correlations(&self, saved: crate::correlation::SavedCorrelations) {
+        self.correlations.restore(&self.rules.current(), saved);
+    }
+
     /// The organisation document as ingest uses it (read at most once a second).
     pub async fn org(&self) -> Arc<OrgView> {
         self.org.current(self.store.as_ref()).await

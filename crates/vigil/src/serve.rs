@@ -246,6 +246,8 @@ async fn serve(
         Arc::clone(&store),
         Arc::clone(&rules),
     ));
+    let correlations_file = settings.data_dir.join(CORRELATIONS_FILE);
+    restore_correlations(&ingestor, &correlations_file);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let listeners = vigil_ingest::syslog::start(syslog, Arc::clone(&ingestor), stop_rx.clone())
         .await
@@ -285,12 +287,13 @@ async fn serve(
             .with_links(signer)
             .run(paging.tick, stop_rx.clone()),
     );
-    let state = vigil_server::AppState::new(settings, store, ingestor);
+    let state = vigil_server::AppState::new(settings, store, Arc::clone(&ingestor));
     vigil_server::app::serve(state, listener, shutdown)
         .await
         .context("the server stopped with an error")?;
     let _ = stop_tx.send(true);
     listeners.wait().await;
+    save_correlations(&ingestor, &correlations_file);
     let _ = retention.await;
     let _ = escalation.await;
     reloads.abort();
@@ -375,6 +378,49 @@ fn spawn_reload_on_hangup(rules: Arc<RuleSlot>) -> anyhow::Result<tokio::task::J
 /// Installs the Ctrl-C and SIGTERM handlers now (before "listening" is printed, so a signal sent
 /// as soon as the server is up is never the default, abrupt one) and returns the future that
 /// completes on either.
+/// Where the correlation windows wait, in the data directory, between a stop and the next start.
+const CORRELATIONS_FILE: &str = "correlations.json";
+
+/// Takes back the correlation windows a clean stop saved, then removes the file: windows are
+/// only worth what they hold until the next stop, and a later crash must not bring back old
+/// ones. A file that cannot be read is logged and left for inspection.
+fn restore_correlations(ingestor: &Ingestor, file: &std::path::Path) {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) => {
+            tracing::warn!(file = %file.display(), error = %e, "could not read the saved correlation windows; they start afresh");
+            return;
+        }
+    };
+    match serde_json::from_str(&text) {
+        Ok(saved) => {
+            ingestor.restore_correlations(saved);
+            if let Err(e) = std::fs::remove_file(file) {
+                tracing::warn!(file = %file.display(), error = %e, "could not remove the saved correlation windows");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(file = %file.display(), error = %e, "the saved correlation windows are unreadable; they start afresh")
+        }
+    }
+}
+
+/// Saves the correlation windows on a clean stop (written aside, then renamed into place).
+fn save_correlations(ingestor: &Ingestor, file: &std::path::Path) {
+    let Some(saved) = ingestor.save_correlations() else {
+        return;
+    };
+    let partial = file.with_extension("json.partial");
+    let written = serde_json::to_vec(&saved)
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| std::fs::write(&partial, bytes))
+        .and_then(|()| std::fs::rename(&partial, file));
+    if let Err(e) = written {
+        tracing::warn!(file = %file.display(), error = %e, "could not save the correlation windows; they will start afresh");
+    }
+}
+
 fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

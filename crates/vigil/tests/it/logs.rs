@@ -485,3 +485,93 @@ fn bench_ingest_reports_acknowledged_and_searchable_rates() {
     assert_eq!(stats["index_lag"], 0, "{stats}");
     assert_eq!(stats["total_events"], 3000, "{stats}");
 }
+
+/// A brute-force correlation (two failures of one user within an hour) whose two events
+/// arrive on either side of a clean restart.
+#[cfg(unix)]
+#[test]
+fn correlation_windows_survive_a_clean_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("brute.yml"),
+        "title: Failed logon
+id: failed
+name: failed
+logsource:
+  product: linux
+detection:
+  sel:
+    outcome: failure
+  condition: sel
+---
+title: Repeated failures
+id: repeated
+correlation:
+  type: event_count
+  rules: [failed]
+  group-by: [user]
+  timespan: 1h
+  condition:
+    gte: 2
+level: high
+",
+    )
+    .unwrap();
+    let rules_arg = rules.to_str().unwrap().to_owned();
+    let token = admin_token(&data, "admin", "alice");
+    let send = |server: &Server, minute: u32| {
+        let file = dir.path().join(format!("e{minute}.jsonl"));
+        std::fs::write(
+            &file,
+            format!(
+                r#"{{"@timestamp":"2026-12-01T10:{minute:02}:00Z","user":"root","outcome":"failure"}}"#
+            ),
+        )
+        .unwrap();
+        let out = server.cli(
+            &token,
+            &[
+                "ingest",
+                file.to_str().unwrap(),
+                "--service",
+                "bastion",
+                "--json",
+            ],
+        );
+        let summary: Value = serde_json::from_slice(&ok_output(out)).unwrap();
+        summary["detections"].as_u64().unwrap()
+    };
+    let mut server = Server::start_with(&data, &["--rules", &rules_arg]);
+    assert_eq!(send(&server, 0), 0);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(server.child.wait().unwrap().success());
+    assert!(
+        data.join("correlations.json").exists(),
+        "the windows are saved on a clean stop"
+    );
+    drop(server);
+
+    let server = Server::start_with(&data, &["--rules", &rules_arg]);
+    // The second failure completes the window the first one opened before the restart.
+    assert_eq!(send(&server, 5), 1);
+    assert!(
+        !data.join("correlations.json").exists(),
+        "taken back, then removed"
+    );
+}
+
+fn ok_output(out: Output) -> Vec<u8> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
