@@ -22,10 +22,18 @@ const REFRESH: Duration = Duration::from_secs(1);
 pub struct OrgView {
     /// The document, when one is configured.
     pub document: Option<OrgDocument>,
-    /// Per service name: the logsources its logs are declared to be.
-    logsources: HashMap<String, Arc<[Logsource]>>,
-    /// Per service name: where its events hold the fields rules name.
-    fields: HashMap<String, FieldMapping>,
+    /// Per service name, what it declares of its logs (services that declare nothing are
+    /// absent): one lookup per event tells both.
+    declared: HashMap<String, Declared>,
+}
+
+/// What a service declares of its logs.
+#[derive(Debug, Default)]
+struct Declared {
+    /// The logsources its logs are (empty: unknown).
+    logsources: Arc<[Logsource]>,
+    /// Where its events hold the fields rules name.
+    fields: Option<FieldMapping>,
 }
 
 /// A service that declares its logsources, and how many rules are written for them.
@@ -41,15 +49,22 @@ pub struct ServiceCoverage {
     pub rules: usize,
 }
 
+impl ServiceCoverage {
+    /// Its logsources as `vigil hunt --logsource` takes them (`product=linux,service=auth`).
+    pub fn labels(&self) -> Vec<String> {
+        self.logsources.iter().map(logsource_label).collect()
+    }
+}
+
 impl OrgView {
     /// The view of `document` (none configured: `None`).
     pub fn new(document: Option<OrgDocument>) -> Self {
-        let logsources = document
+        let declared = document
             .iter()
             .flat_map(|d| &d.services)
-            .filter(|s| !s.logsources.is_empty())
+            .filter(|s| !s.logsources.is_empty() || !s.fields.is_empty())
             .map(|s| {
-                let declared: Arc<[Logsource]> = s
+                let logsources = s
                     .logsources
                     .iter()
                     .map(|l| Logsource {
@@ -59,27 +74,16 @@ impl OrgView {
                         definition: None,
                     })
                     .collect();
-                (s.name.clone(), declared)
+                let fields = (!s.fields.is_empty()).then(|| {
+                    s.fields
+                        .iter()
+                        .map(|(rule_field, path)| (rule_field.clone(), path.clone()))
+                        .collect()
+                });
+                (s.name.clone(), Declared { logsources, fields })
             })
             .collect();
-        let fields = document
-            .iter()
-            .flat_map(|d| &d.services)
-            .filter(|s| !s.fields.is_empty())
-            .map(|s| {
-                let mapping: FieldMapping = s
-                    .fields
-                    .iter()
-                    .map(|(rule_field, path)| (rule_field.clone(), path.clone()))
-                    .collect();
-                (s.name.clone(), mapping)
-            })
-            .collect();
-        OrgView {
-            document,
-            logsources,
-            fields,
-        }
+        OrgView { document, declared }
     }
 
     /// Every service that declares logsources, in document order, with the rules of `set`
@@ -93,7 +97,10 @@ impl OrgView {
             .iter()
             .enumerate()
             .filter_map(|(index, s)| {
-                let logsources = self.logsources.get(&s.name)?;
+                let logsources = &self.declared.get(&s.name)?.logsources;
+                if logsources.is_empty() {
+                    return None;
+                }
                 Some(ServiceCoverage {
                     index,
                     service: s.name.clone(),
@@ -115,7 +122,7 @@ impl OrgView {
             .into_iter()
             .filter(|c| c.rules == 0)
             .map(|c| {
-                let declared: Vec<String> = c.logsources.iter().map(logsource_label).collect();
+                let declared = c.labels();
                 format!(
                     "services[{}].logsources: no loaded rule is written for {} logs, so events of {:?} meet none; check the names against the rules' logsource (`vigil rules check` counts rules per logsource)",
                     c.index,
@@ -126,14 +133,13 @@ impl OrgView {
             .collect()
     }
 
-    /// Where `service`'s events hold the fields rules name, when it says.
-    pub fn fields(&self, service: &str) -> Option<&FieldMapping> {
-        self.fields.get(service)
-    }
-
-    /// The logsources declared for `service`; empty when it declares none (unknown).
-    pub fn logsources(&self, service: &str) -> &[Logsource] {
-        self.logsources.get(service).map_or(&[], |l| l)
+    /// What `service` declares of its logs: the logsources they are (empty when it declares
+    /// none: unknown), and where its events hold the fields rules name (when it says).
+    pub fn declared(&self, service: &str) -> (&[Logsource], Option<&FieldMapping>) {
+        match self.declared.get(service) {
+            Some(d) => (&d.logsources, d.fields.as_ref()),
+            None => (&[], None),
+        }
     }
 }
 
@@ -218,10 +224,10 @@ mod tests {
         .unwrap();
         let view = OrgView::new(Some(document));
         assert_eq!(
-            view.logsources("nginx")[0].category.as_deref(),
+            view.declared("nginx").0[0].category.as_deref(),
             Some("webserver")
         );
-        assert!(view.logsources("api").is_empty());
-        assert!(view.logsources("other").is_empty());
+        assert!(view.declared("api").0.is_empty());
+        assert!(view.declared("other").0.is_empty());
     }
 }

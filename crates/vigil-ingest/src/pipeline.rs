@@ -443,8 +443,8 @@ impl Ingestor {
         let started = std::time::Instant::now();
         // Each event as its service declares it: what its log is, where its fields are.
         let match_one = |m: &mut vigil_detect::Matcher<'_>, p: &Pending| -> Vec<RuleId> {
-            let declared = org.logsources(&p.envelope.service);
-            match org.fields(&p.envelope.service) {
+            let (declared, fields) = org.declared(&p.envelope.service);
+            match fields {
                 Some(fields) => m
                     .matches_from(&MappedEvent::new(&p.event, fields), declared)
                     .to_vec(),
@@ -547,7 +547,7 @@ impl Ingestor {
         let mapped: Vec<Option<MappedEvent<'_>>> = kept
             .iter()
             .map(|(i, event)| {
-                let fields = org.fields(&envelopes[*i].service)?;
+                let fields = org.declared(&envelopes[*i].service).1?;
                 Some(MappedEvent::new(event, fields))
             })
             .collect();

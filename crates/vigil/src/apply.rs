@@ -81,16 +81,11 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
         let loaded = crate::ruleset::load(&args.rules)?;
         let view = vigil_ingest::org::OrgView::new(Some(org.clone()));
         for c in view.coverage(&loaded.set) {
-            let declared: Vec<String> = c
-                .logsources
-                .iter()
-                .map(vigil_ingest::org::logsource_label)
-                .collect();
             eprintln!(
                 "{}: {} rule(s) written for {} logs",
                 c.service,
                 c.rules,
-                declared.join(" or ")
+                c.labels().join(" or ")
             );
         }
         for w in view.coverage_warnings(&loaded.set) {

@@ -5,7 +5,6 @@ use axum::Json;
 use axum::extract::State;
 use vigil_api::error::ErrorBody;
 use vigil_api::events::{RulesStatus, ServiceRules};
-use vigil_ingest::org::logsource_label;
 
 use crate::auth::{Admin, Principal};
 use crate::error::ApiError;
@@ -42,8 +41,8 @@ async fn with_services(state: &AppState) -> RulesStatus {
         .coverage(&loaded.set)
         .into_iter()
         .map(|c| ServiceRules {
+            logsources: c.labels(),
             service: c.service,
-            logsources: c.logsources.iter().map(logsource_label).collect(),
             rules: c.rules as u64,
         })
         .collect();

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::support::{RULE_WHOAMI, ok, run};
+use crate::support::{RULE_REPEATED_FAILURES, RULE_WHOAMI, ok, run};
 
 const RULE_HIGH: &str = r#"title: Mimikatz Command Line
 id: 22222222-2222-2222-2222-222222222222
@@ -331,31 +331,7 @@ fn correlations_report_the_records_that_made_them() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules");
     std::fs::create_dir(&rules).unwrap();
-    std::fs::write(
-        rules.join("brute.yml"),
-        "title: Failed logon
-id: failed
-name: failed_logon
-logsource:
-  product: linux
-detection:
-  sel:
-    outcome: failure
-  condition: sel
----
-title: Repeated failures
-id: repeated
-correlation:
-  type: event_count
-  rules: [failed_logon]
-  group-by: [user]
-  timespan: 1m
-  condition:
-    gte: 2
-level: high
-",
-    )
-    .unwrap();
+    std::fs::write(rules.join("brute.yml"), RULE_REPEATED_FAILURES).unwrap();
     let logs = dir.path().join("auth.jsonl");
     std::fs::write(
         &logs,

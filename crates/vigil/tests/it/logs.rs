@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{RULE_WHOAMI, Server, admin_token, ok, run};
+use crate::support::{RULE_REPEATED_FAILURES, RULE_WHOAMI, Server, admin_token, ok, run};
 
 const EVTX: &str = "../../../shared/data/evtx/EVTX-ATTACK-SAMPLES/Credential Access/4794_DSRM_password_change_t1098.evtx";
 
@@ -495,31 +495,7 @@ fn correlation_windows_survive_a_clean_restart() {
     let data = dir.path().join("data");
     let rules = dir.path().join("rules");
     std::fs::create_dir(&rules).unwrap();
-    std::fs::write(
-        rules.join("brute.yml"),
-        "title: Failed logon
-id: failed
-name: failed
-logsource:
-  product: linux
-detection:
-  sel:
-    outcome: failure
-  condition: sel
----
-title: Repeated failures
-id: repeated
-correlation:
-  type: event_count
-  rules: [failed]
-  group-by: [user]
-  timespan: 1h
-  condition:
-    gte: 2
-level: high
-",
-    )
-    .unwrap();
+    std::fs::write(rules.join("brute.yml"), RULE_REPEATED_FAILURES).unwrap();
     let rules_arg = rules.to_str().unwrap().to_owned();
     let token = admin_token(&data, "admin", "alice");
     let send = |server: &Server, minute: u32| {
@@ -541,7 +517,7 @@ level: high
                 "--json",
             ],
         );
-        let summary: Value = serde_json::from_slice(&ok_output(out)).unwrap();
+        let summary = json_of(out);
         summary["detections"].as_u64().unwrap()
     };
     let mut server = Server::start_with(&data, &["--rules", &rules_arg]);
@@ -565,13 +541,4 @@ level: high
         !data.join("correlations.json").exists(),
         "taken back, then removed"
     );
-}
-
-fn ok_output(out: Output) -> Vec<u8> {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
