@@ -109,6 +109,17 @@ impl CompiledRuleSet {
             timespan_ms: c.timespan_ms,
         })
     }
+
+    /// How far back the loaded correlations look: their longest timespan, in ms (`None`
+    /// without correlations). Events older than that before the newest cannot count any more.
+    pub fn correlation_reach_ms(&self) -> Option<i64> {
+        self.correlations.iter().map(|c| c.timespan_ms).max()
+    }
+
+    /// Whether a correlation counts the matches of `rule`.
+    pub fn feeds_correlation(&self, rule: RuleId) -> bool {
+        self.correlations.iter().any(|c| c.rules.contains(&rule))
+    }
 }
 
 /// One correlation window, saved (see [`CorrelationState::export`]).

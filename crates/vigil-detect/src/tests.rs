@@ -797,6 +797,25 @@ fn a_reload_keeps_the_windows_of_correlations_that_read_events_the_same_way() {
 }
 
 #[test]
+fn the_reach_of_correlations_is_their_longest_timespan_over_the_rules_they_count() {
+    let text = "title: Base\nid: base\nname: base\nlogsource:\n  product: test\ndetection:\n  sel:\n    F: x\n  condition: sel\n---\ntitle: Other\nid: other\nname: other\nlogsource:\n  product: test\ndetection:\n  sel:\n    F: y\n  condition: sel\n---\ntitle: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    gte: 2\n---\ntitle: D\nid: d\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 2h\n  condition:\n    gte: 2\n";
+    let (docs, _) = vigil_sigma::parse_str(text, Path::new("c.yml"));
+    let (set, diags) = compile(&docs, &CompileOptions::default());
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(set.correlation_reach_ms(), Some(2 * 3600 * 1000));
+    let id = |name: &str| RuleId(set.rules().iter().position(|r| r.id() == name).unwrap() as u32);
+    assert!(set.feeds_correlation(id("base")));
+    assert!(!set.feeds_correlation(id("other")));
+    assert!(!set.feeds_correlation(id("c")));
+    let (docs, _) = vigil_sigma::parse_str(
+        "title: Base\nid: base\nlogsource:\n  product: test\ndetection:\n  sel:\n    F: x\n  condition: sel\n",
+        Path::new("b.yml"),
+    );
+    let (plain, _) = compile(&docs, &CompileOptions::default());
+    assert_eq!(plain.correlation_reach_ms(), None);
+}
+
+#[test]
 fn value_count_sum_avg_percentile() {
     let vc = "title: C\nid: c\ncorrelation:\n  type: value_count\n  rules: [base]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    field: V\n    gte: 2\n";
     let out = correlate(

@@ -3,16 +3,22 @@
 //! tenant (one tenant's failed logons never add up with another's).
 //!
 //! The state is kept in memory: a clean stop saves it ([`Correlations::save`]) for the next
-//! start to take back, a crash loses it; a rule reload keeps the windows of the correlations
-//! that read events the same way (`CorrelationState::carry_over`).
+//! start to take back; after a crash the next start rebuilds it from the stored events
+//! ([`Correlations::rebuild`]); a rule reload keeps the windows of the correlations that read
+//! events the same way (`CorrelationState::carry_over`).
 //! An event is correlated with the events of its tenant that arrived within its rules'
 //! timespans.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use vigil_detect::{CorrelationMatch, CorrelationState, Event, RuleId, SavedWindow};
+use chrono::Utc;
+use vigil_detect::{CorrelationMatch, CorrelationState, Event, MappedEvent, RuleId, SavedWindow};
+use vigil_events::json::JsonEvent;
+use vigil_logs::{EventStore, LogError, SearchRequest, StoredEvent, TimeRange};
+use vigil_query::{Expr, Query};
 
+use crate::org::OrgView;
 use crate::rules::LoadedRules;
 
 /// How far ahead of the server's clock an event's time may be and still move correlation
@@ -25,6 +31,9 @@ const MAX_CLOCK_AHEAD_MS: i64 = 5 * 60 * 1000;
 /// text is not kept (an alert then shows the events whose text was, or the one that completed
 /// it).
 const MAX_EVIDENCE_BYTES: usize = 64 << 20;
+
+/// Stored events read per page when rebuilding the windows.
+const REBUILD_PAGE: usize = 10_000;
 
 /// The correlation state of the running rule set.
 #[derive(Debug, Default)]
@@ -54,6 +63,20 @@ pub struct SavedCorrelations {
     now_ms: i64,
     /// Stored id and JSON of the events the windows hold.
     evidence: Vec<(u64, String)>,
+}
+
+/// What rebuilding the windows from the log store did ([`Correlations::rebuild`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rebuilt {
+    /// The stored events read back: those of the correlations' reach.
+    pub read: u64,
+    /// Of them, those a correlation counts (fed to the windows again).
+    pub fed: u64,
+    /// Whether reading stopped at the limit before the start of the reach: the oldest events
+    /// of the windows are then missing.
+    pub truncated: bool,
+    /// The events the windows hold afterwards.
+    pub held: usize,
 }
 
 /// One stored event of a batch as the correlations see it.
@@ -86,28 +109,31 @@ pub struct Fired {
 }
 
 impl Correlations {
-    /// What the windows hold, to save (`None` when nothing is held).
-    pub fn save(&self) -> Option<SavedCorrelations> {
+    /// What the windows hold, to save (empty windows too: a saved state, even empty, tells
+    /// the next start that nothing was lost).
+    pub fn save(&self) -> SavedCorrelations {
         let held = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let held = held.as_ref()?;
-        let tenants: Vec<(String, Vec<SavedWindow>)> = held
-            .by_tenant
-            .iter()
-            .map(|(tenant, state)| (tenant.clone(), state.export(&held.rules.set)))
-            .filter(|(_, windows)| !windows.is_empty())
-            .collect();
-        if tenants.is_empty() {
-            return None;
-        }
-        Some(SavedCorrelations {
-            tenants,
+        let Some(held) = held.as_ref() else {
+            return SavedCorrelations {
+                tenants: Vec::new(),
+                now_ms: i64::MIN,
+                evidence: Vec::new(),
+            };
+        };
+        SavedCorrelations {
+            tenants: held
+                .by_tenant
+                .iter()
+                .map(|(tenant, state)| (tenant.clone(), state.export(&held.rules.set)))
+                .filter(|(_, windows)| !windows.is_empty())
+                .collect(),
             now_ms: held.now_ms,
             evidence: held
                 .json
                 .iter()
                 .map(|(id, json)| (*id, json.to_string()))
                 .collect(),
-        })
+        }
     }
 
     /// Takes back saved windows for `rules`: those of correlations that read events as they
@@ -138,6 +164,122 @@ impl Correlations {
             json,
             json_bytes,
         });
+    }
+
+    /// Rebuilds the windows a crash lost from the log store: reads back the stored events of
+    /// the correlations' reach (their longest timespan, up to the newest stored event), matches
+    /// them again as their service declares its logs, and feeds those a correlation counts,
+    /// oldest first. A correlation completed on the way had completed (and was reported)
+    /// before the crash, so it is not reported again; its group is cleared, as it was then.
+    /// Reads at most `limit` events, the newest. Call it before any event is ingested.
+    pub fn rebuild(
+        &self,
+        rules: &Arc<LoadedRules>,
+        org: &OrgView,
+        events: &dyn EventStore,
+        limit: usize,
+    ) -> Result<Rebuilt, LogError> {
+        let set = &rules.set;
+        let Some(reach) = set.correlation_reach_ms() else {
+            return Ok(Rebuilt::default());
+        };
+        // After a crash the index catches up with the journal in the background.
+        events.refresh()?;
+        let now = Utc::now();
+        let all = Query {
+            filter: Expr::All,
+            pipe: None,
+        };
+        // Correlation time is the newest event time seen, bounded by the clock.
+        let ahead = chrono::Duration::milliseconds(MAX_CLOCK_AHEAD_MS);
+        let newest = events.search(&SearchRequest {
+            query: all.clone(),
+            range: TimeRange {
+                from: None,
+                to: Some(now + ahead),
+            },
+            limit: 1,
+            cursor: None,
+        })?;
+        let Some(newest) = newest.events.first().map(|e| e.time) else {
+            return Ok(Rebuilt::default());
+        };
+        let range = TimeRange {
+            from: Some(newest - chrono::Duration::milliseconds(reach)),
+            to: None,
+        };
+        let mut rebuilt = Rebuilt::default();
+        let mut kept: Vec<(StoredEvent, JsonEvent, Vec<RuleId>)> = Vec::new();
+        let mut matcher = set.matcher();
+        let mut cursor = None;
+        loop {
+            let page = events.search(&SearchRequest {
+                query: all.clone(),
+                range,
+                limit: REBUILD_PAGE.min(limit.saturating_sub(rebuilt.read as usize)),
+                cursor,
+            })?;
+            for stored in page.events {
+                rebuilt.read += 1;
+                // The store accepted it as a JSON object; a parser that disagrees skips it.
+                let Ok(event) = JsonEvent::parse(&stored.json) else {
+                    continue;
+                };
+                let counted: Vec<RuleId> = org
+                    .matches(&mut matcher, &stored.service, &event)
+                    .iter()
+                    .copied()
+                    .filter(|&rule| set.feeds_correlation(rule))
+                    .collect();
+                if !counted.is_empty() {
+                    kept.push((stored, event, counted));
+                }
+            }
+            match page.next_cursor {
+                Some(next) if (rebuilt.read as usize) < limit => cursor = Some(next),
+                Some(_) => {
+                    rebuilt.truncated = true;
+                    break;
+                }
+                None => break,
+            }
+        }
+        kept.sort_by_key(|(stored, _, _)| (stored.time, stored.id));
+        rebuilt.fed = kept.len() as u64;
+        let mapped: Vec<Option<MappedEvent<'_>>> = kept
+            .iter()
+            .map(|(stored, event, _)| {
+                let fields = org.declared(&stored.service).1?;
+                Some(MappedEvent::new(event, fields))
+            })
+            .collect();
+        self.feed(
+            rules,
+            kept.iter().zip(&mapped).enumerate().map(
+                |(index, ((stored, event, counted), mapped))| Fed {
+                    index,
+                    id: stored.id,
+                    tenant: &stored.tenant,
+                    timestamp_ms: stored.time.timestamp_millis(),
+                    event: match mapped {
+                        Some(mapped) => mapped,
+                        None => event,
+                    },
+                    json: &stored.json,
+                    matched: counted,
+                },
+            ),
+            now.timestamp_millis(),
+        );
+        rebuilt.held = self.held_events();
+        Ok(rebuilt)
+    }
+
+    /// How many events the windows hold.
+    pub fn held_events(&self) -> usize {
+        let held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        held.as_ref()
+            .map_or(0, |h| h.by_tenant.values().map(CorrelationState::len).sum())
     }
 
     /// Feeds a batch's stored events that matched a rule, in arrival order, and returns the

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use vigil_detect::{CompiledRuleSet, FieldMapping, Logsource};
+use vigil_detect::{CompiledRuleSet, Event, FieldMapping, Logsource, MappedEvent, Matcher, RuleId};
 use vigil_oncall::OrgDocument;
 use vigil_store::Store;
 
@@ -139,6 +139,21 @@ impl OrgView {
         match self.declared.get(service) {
             Some(d) => (&d.logsources, d.fields.as_ref()),
             None => (&[], None),
+        }
+    }
+
+    /// The rules an event of `service` matches, read as the service declares its logs: only
+    /// the rules of its logsources, with rule fields found where its mapping says.
+    pub fn matches<'m>(
+        &self,
+        matcher: &'m mut Matcher<'_>,
+        service: &str,
+        event: &dyn Event,
+    ) -> &'m [RuleId] {
+        let (declared, fields) = self.declared(service);
+        match fields {
+            Some(fields) => matcher.matches_from(&MappedEvent::new(event, fields), declared),
+            None => matcher.matches_from(event, declared),
         }
     }
 }

@@ -160,9 +160,27 @@ impl Ingestor {
         &self.rules
     }
 
-    /// The correlation windows, to save when the server stops (`None`: nothing held).
-    pub fn save_correlations(&self) -> Option<crate::correlation::SavedCorrelations> {
+    /// The correlation windows, to save when the server stops.
+    pub fn save_correlations(&self) -> crate::correlation::SavedCorrelations {
         self.correlations.save()
+    }
+
+    /// Rebuilds the correlation windows from the log store when a crash lost them (see
+    /// [`Correlations::rebuild`]), reading at most `limit` stored events. Call it before the
+    /// first event is ingested.
+    pub async fn rebuild_correlations(
+        self: &Arc<Self>,
+        limit: usize,
+    ) -> Result<crate::correlation::Rebuilt, IngestError> {
+        let org = self.org().await;
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            this.correlations
+                .rebuild(&this.rules.current(), &org, this.events.as_ref(), limit)
+        })
+        .await
+        .map_err(|e| IngestError::Worker(e.to_string()))?
+        .map_err(IngestError::from)
     }
 
     /// Takes back correlation windows saved by [`Ingestor::save_correlations`], for the rules
@@ -443,13 +461,7 @@ impl Ingestor {
         let started = std::time::Instant::now();
         // Each event as its service declares it: what its log is, where its fields are.
         let match_one = |m: &mut vigil_detect::Matcher<'_>, p: &Pending| -> Vec<RuleId> {
-            let (declared, fields) = org.declared(&p.envelope.service);
-            match fields {
-                Some(fields) => m
-                    .matches_from(&MappedEvent::new(&p.event, fields), declared)
-                    .to_vec(),
-                None => m.matches_from(&p.event, declared).to_vec(),
-            }
+            org.matches(m, &p.envelope.service, &p.event).to_vec()
         };
         let all_matched: Vec<Vec<RuleId>> = if set.rules().is_empty() {
             vec![Vec::new(); pending.len()]

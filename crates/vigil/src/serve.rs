@@ -247,7 +247,9 @@ async fn serve(
         Arc::clone(&rules),
     ));
     let correlations_file = settings.data_dir.join(CORRELATIONS_FILE);
-    restore_correlations(&ingestor, &correlations_file);
+    if !restore_correlations(&ingestor, &correlations_file) {
+        rebuild_correlations(&ingestor).await?;
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let listeners = vigil_ingest::syslog::start(syslog, Arc::clone(&ingestor), stop_rx.clone())
         .await
@@ -375,22 +377,24 @@ fn spawn_reload_on_hangup(rules: Arc<RuleSlot>) -> anyhow::Result<tokio::task::J
     }
 }
 
-/// Installs the Ctrl-C and SIGTERM handlers now (before "listening" is printed, so a signal sent
-/// as soon as the server is up is never the default, abrupt one) and returns the future that
-/// completes on either.
 /// Where the correlation windows wait, in the data directory, between a stop and the next start.
 const CORRELATIONS_FILE: &str = "correlations.json";
 
+/// The most stored events a start reads back to rebuild the correlation windows after a crash
+/// (the newest of the correlations' reach): a few seconds of reading.
+const CORRELATION_REBUILD_LIMIT: usize = 2_000_000;
+
 /// Takes back the correlation windows a clean stop saved, then removes the file: windows are
 /// only worth what they hold until the next stop, and a later crash must not bring back old
-/// ones. A file that cannot be read is logged and left for inspection.
-fn restore_correlations(ingestor: &Ingestor, file: &std::path::Path) {
+/// ones. A file that cannot be read is logged and left for inspection. Returns whether windows
+/// were taken back (if not, the last stop was not clean, or the file was unreadable).
+fn restore_correlations(ingestor: &Ingestor, file: &std::path::Path) -> bool {
     let text = match std::fs::read_to_string(file) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return false,
         Err(e) => {
-            tracing::warn!(file = %file.display(), error = %e, "could not read the saved correlation windows; they start afresh");
-            return;
+            tracing::warn!(file = %file.display(), error = %e, "could not read the saved correlation windows; they are rebuilt from the stored events");
+            return false;
         }
     };
     match serde_json::from_str(&text) {
@@ -399,18 +403,51 @@ fn restore_correlations(ingestor: &Ingestor, file: &std::path::Path) {
             if let Err(e) = std::fs::remove_file(file) {
                 tracing::warn!(file = %file.display(), error = %e, "could not remove the saved correlation windows");
             }
+            true
         }
         Err(e) => {
-            tracing::warn!(file = %file.display(), error = %e, "the saved correlation windows are unreadable; they start afresh")
+            tracing::warn!(file = %file.display(), error = %e, "the saved correlation windows are unreadable; they are rebuilt from the stored events");
+            false
         }
     }
 }
 
+/// Rebuilds the correlation windows from the stored events when the last stop did not save
+/// them (a crash, or a first start), before any event is ingested.
+async fn rebuild_correlations(ingestor: &Arc<Ingestor>) -> anyhow::Result<()> {
+    if ingestor.rules().current().set.correlation_count() == 0 {
+        return Ok(());
+    }
+    println!(
+        "vigil: rebuilding the correlation windows from the stored events (the last stop did not save them)"
+    );
+    let started = std::time::Instant::now();
+    let rebuilt = ingestor
+        .rebuild_correlations(CORRELATION_REBUILD_LIMIT)
+        .await
+        .context("could not read the stored events back to rebuild the correlation windows")?;
+    if rebuilt.read == 0 {
+        return Ok(());
+    }
+    println!(
+        "vigil: correlation windows rebuilt from {} stored events in {:.1} s ({} counted, {} held)",
+        rebuilt.read,
+        started.elapsed().as_secs_f64(),
+        rebuilt.fed,
+        rebuilt.held
+    );
+    if rebuilt.truncated {
+        tracing::warn!(
+            limit = CORRELATION_REBUILD_LIMIT,
+            "the correlations reach further back than the events read to rebuild them; their oldest events are not counted"
+        );
+    }
+    Ok(())
+}
+
 /// Saves the correlation windows on a clean stop (written aside, then renamed into place).
 fn save_correlations(ingestor: &Ingestor, file: &std::path::Path) {
-    let Some(saved) = ingestor.save_correlations() else {
-        return;
-    };
+    let saved = ingestor.save_correlations();
     let partial = file.with_extension("json.partial");
     let written = serde_json::to_vec(&saved)
         .map_err(std::io::Error::other)
@@ -421,6 +458,9 @@ fn save_correlations(ingestor: &Ingestor, file: &std::path::Path) {
     }
 }
 
+/// Installs the Ctrl-C and SIGTERM handlers now (before "listening" is printed, so a signal sent
+/// as soon as the server is up is never the default, abrupt one) and returns the future that
+/// completes on either.
 fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -3,5 +3,6 @@
 //!
 //! [`Ingestor`]: vigil_ingest::Ingestor
 
+mod correlation;
 mod support;
 mod syslog;

@@ -36,16 +36,23 @@ pub struct Harness {
     pub events: Arc<dyn EventStore>,
     pub store: Arc<dyn Store>,
     pub ingestor: Arc<Ingestor>,
+    rules: std::path::PathBuf,
     /// Kept last so the stores close before the directory is removed.
     _dir: tempfile::TempDir,
 }
 
 impl Harness {
+    /// A harness with the SSH rule.
     pub async fn new() -> Harness {
+        Harness::with_rules(SSH_RULE, 1).await
+    }
+
+    /// A harness with these rules (one YAML text, `loaded` rules in it).
+    pub async fn with_rules(text: &str, loaded: usize) -> Harness {
         let dir = tempfile::tempdir().expect("temp dir");
         let rules = dir.path().join("rules");
         std::fs::create_dir_all(&rules).expect("rules dir");
-        std::fs::write(rules.join("ssh.yml"), SSH_RULE).expect("write rule");
+        std::fs::write(rules.join("rules.yml"), text).expect("write rule");
         let events: Arc<dyn EventStore> = Arc::new(
             EmbeddedStore::open(EmbeddedConfig::new(dir.path().join("logs"))).expect("open logs"),
         );
@@ -54,21 +61,37 @@ impl Harness {
                 .await
                 .expect("open store"),
         );
-        let slot = RuleSlot::open(vec![rules]).expect("load rules");
-        let status = slot.current().status.clone();
-        assert_eq!(status.loaded, 1, "the rule compiles: {:?}", status.rejected);
-        assert!(status.rejected.is_empty(), "{:?}", status.rejected);
-        let ingestor = Arc::new(Ingestor::new(
-            Arc::clone(&events),
-            Arc::clone(&store),
-            Arc::new(slot),
-        ));
-        Harness {
+        let mut harness = Harness {
+            ingestor: Arc::new(Ingestor::new(
+                Arc::clone(&events),
+                Arc::clone(&store),
+                Arc::new(RuleSlot::open(Vec::new()).expect("no rules")),
+            )),
             events,
             store,
-            ingestor,
+            rules,
             _dir: dir,
-        }
+        };
+        harness.restart();
+        let status = harness.ingestor.rules().current().status.clone();
+        assert_eq!(
+            status.loaded, loaded,
+            "the rules compile: {:?}",
+            status.rejected
+        );
+        assert!(status.rejected.is_empty(), "{:?}", status.rejected);
+        harness
+    }
+
+    /// A new ingestor over the same stores and rules, as after a restart: what the old one held
+    /// in memory is gone.
+    pub fn restart(&mut self) {
+        let slot = RuleSlot::open(vec![self.rules.clone()]).expect("load rules");
+        self.ingestor = Arc::new(Ingestor::new(
+            Arc::clone(&self.events),
+            Arc::clone(&self.store),
+            Arc::new(slot),
+        ));
     }
 
     /// Every stored event matching the query, newest first.

@@ -486,20 +486,40 @@ fn bench_ingest_reports_acknowledged_and_searchable_rates() {
     assert_eq!(stats["total_events"], 3000, "{stats}");
 }
 
-/// A brute-force correlation (two failures of one user within an hour) whose two events
-/// arrive on either side of a clean restart.
+/// A server with the brute-force correlation (two failures of one user within an hour) over a
+/// data directory that outlives it, and a way to send it a failure of root at a given minute.
 #[cfg(unix)]
-#[test]
-fn correlation_windows_survive_a_clean_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let rules = dir.path().join("rules");
-    std::fs::create_dir(&rules).unwrap();
-    std::fs::write(rules.join("brute.yml"), RULE_REPEATED_FAILURES).unwrap();
-    let rules_arg = rules.to_str().unwrap().to_owned();
-    let token = admin_token(&data, "admin", "alice");
-    let send = |server: &Server, minute: u32| {
-        let file = dir.path().join(format!("e{minute}.jsonl"));
+struct Restarted {
+    dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    rules: String,
+    token: String,
+}
+
+#[cfg(unix)]
+impl Restarted {
+    fn new() -> Restarted {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let rules = dir.path().join("rules");
+        std::fs::create_dir(&rules).unwrap();
+        std::fs::write(rules.join("brute.yml"), RULE_REPEATED_FAILURES).unwrap();
+        let token = admin_token(&data, "admin", "alice");
+        Restarted {
+            rules: rules.to_str().unwrap().to_owned(),
+            dir,
+            data,
+            token,
+        }
+    }
+
+    fn start(&self) -> Server {
+        Server::start_with(&self.data, &["--rules", &self.rules])
+    }
+
+    /// Sends root's failure at 10:MM and returns the detections it made.
+    fn fail_at(&self, server: &Server, minute: u32) -> u64 {
+        let file = self.dir.path().join(format!("e{minute}.jsonl"));
         std::fs::write(
             &file,
             format!(
@@ -507,8 +527,8 @@ fn correlation_windows_survive_a_clean_restart() {
             ),
         )
         .unwrap();
-        let out = server.cli(
-            &token,
+        let summary = json_of(server.cli(
+            &self.token,
             &[
                 "ingest",
                 file.to_str().unwrap(),
@@ -516,12 +536,18 @@ fn correlation_windows_survive_a_clean_restart() {
                 "bastion",
                 "--json",
             ],
-        );
-        let summary = json_of(out);
+        ));
         summary["detections"].as_u64().unwrap()
-    };
-    let mut server = Server::start_with(&data, &["--rules", &rules_arg]);
-    assert_eq!(send(&server, 0), 0);
+    }
+}
+
+/// The two events of a correlation arrive on either side of a clean restart.
+#[cfg(unix)]
+#[test]
+fn correlation_windows_survive_a_clean_restart() {
+    let r = Restarted::new();
+    let mut server = r.start();
+    assert_eq!(r.fail_at(&server, 0), 0);
     let status = std::process::Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])
         .status()
@@ -529,16 +555,38 @@ fn correlation_windows_survive_a_clean_restart() {
     assert!(status.success());
     assert!(server.child.wait().unwrap().success());
     assert!(
-        data.join("correlations.json").exists(),
+        r.data.join("correlations.json").exists(),
         "the windows are saved on a clean stop"
     );
     drop(server);
 
-    let server = Server::start_with(&data, &["--rules", &rules_arg]);
+    let server = r.start();
     // The second failure completes the window the first one opened before the restart.
-    assert_eq!(send(&server, 5), 1);
+    assert_eq!(r.fail_at(&server, 5), 1);
     assert!(
-        !data.join("correlations.json").exists(),
+        !r.data.join("correlations.json").exists(),
         "taken back, then removed"
     );
+}
+
+/// After kill -9 the windows are rebuilt from the stored events: a window open at the crash is
+/// completed after it, and one that had completed before it is not reported again.
+#[cfg(unix)]
+#[test]
+fn correlation_windows_are_rebuilt_after_a_crash() {
+    let r = Restarted::new();
+    let mut server = r.start();
+    assert_eq!(r.fail_at(&server, 0), 0);
+    assert_eq!(r.fail_at(&server, 1), 1, "two failures within the hour");
+    assert_eq!(r.fail_at(&server, 2), 0, "a new window opens");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    assert!(!r.data.join("correlations.json").exists());
+    drop(server);
+
+    let server = r.start();
+    // Minutes 0 and 1 were reported before the crash; minute 2 waits for its second failure.
+    assert_eq!(r.fail_at(&server, 3), 1);
+    let detections = json_of(server.cli(&r.token, &["detections", "--json"]));
+    assert_eq!(detections["total"], 2, "{detections}");
 }
