@@ -184,6 +184,13 @@ impl Correlations {
             return Ok(Rebuilt::default());
         };
         // After a crash the index catches up with the journal in the background.
+        let lag = events.index_lag();
+        if lag > 0 {
+            tracing::info!(
+                records = lag,
+                "waiting for search to take in the journal before rebuilding the correlation windows"
+            );
+        }
         events.refresh()?;
         let now = Utc::now();
         let all = Query {
@@ -204,13 +211,14 @@ impl Correlations {
         let Some(newest) = newest.events.first().map(|e| e.time) else {
             return Ok(Rebuilt::default());
         };
+        let from = newest - chrono::Duration::milliseconds(reach);
+        tracing::info!(%from, "the last stop did not save the correlation windows: reading back the stored events since then to rebuild them");
         let range = TimeRange {
-            from: Some(newest - chrono::Duration::milliseconds(reach)),
+            from: Some(from),
             to: None,
         };
         let mut rebuilt = Rebuilt::default();
         let mut kept: Vec<(StoredEvent, JsonEvent, Vec<RuleId>)> = Vec::new();
-        let mut matcher = set.matcher();
         let mut cursor = None;
         loop {
             let page = events.search(&SearchRequest {
@@ -219,18 +227,19 @@ impl Correlations {
                 limit: REBUILD_PAGE.min(limit.saturating_sub(rebuilt.read as usize)),
                 cursor,
             })?;
-            for stored in page.events {
-                rebuilt.read += 1;
-                // The store accepted it as a JSON object; a parser that disagrees skips it.
-                let Ok(event) = JsonEvent::parse(&stored.json) else {
-                    continue;
-                };
-                let counted: Vec<RuleId> = org
-                    .matches(&mut matcher, &stored.service, &event)
-                    .iter()
-                    .copied()
-                    .filter(|&rule| set.feeds_correlation(rule))
-                    .collect();
+            rebuilt.read += page.events.len() as u64;
+            // The store accepted each as a JSON object; a parser that disagrees skips it.
+            let parsed: Vec<(StoredEvent, JsonEvent)> = page
+                .events
+                .into_iter()
+                .filter_map(|stored| {
+                    let event = JsonEvent::parse(&stored.json).ok()?;
+                    Some((stored, event))
+                })
+                .collect();
+            let matched = org.match_all(set, &parsed, |(stored, event)| (&stored.service, event));
+            for ((stored, event), mut counted) in parsed.into_iter().zip(matched) {
+                counted.retain(|&rule| set.feeds_correlation(rule));
                 if !counted.is_empty() {
                     kept.push((stored, event, counted));
                 }

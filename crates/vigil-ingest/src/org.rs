@@ -6,11 +6,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rayon::prelude::*;
 use vigil_detect::{CompiledRuleSet, Event, FieldMapping, Logsource, MappedEvent, Matcher, RuleId};
+use vigil_events::json::JsonEvent;
 use vigil_oncall::OrgDocument;
 use vigil_store::Store;
 
 use crate::error::IngestError;
+
+/// Batches at least this large are matched on all cores.
+const PARALLEL_MATCH_MIN: usize = 256;
 
 /// How long a read of the organisation document is used before the store is asked again. An
 /// apply through this server takes effect at once ([`OrgCache::forget`]); one through another
@@ -140,6 +145,39 @@ impl OrgView {
             Some(d) => (&d.logsources, d.fields.as_ref()),
             None => (&[], None),
         }
+    }
+
+    /// The rules each of `items` matches, read as its service declares its logs
+    /// ([`OrgView::matches`]); `event_of` tells an item's service and event. Large batches are
+    /// matched on all cores.
+    pub fn match_all<T: Sync>(
+        &self,
+        set: &CompiledRuleSet,
+        items: &[T],
+        event_of: impl Fn(&T) -> (&str, &JsonEvent) + Sync,
+    ) -> Vec<Vec<RuleId>> {
+        if set.rules().is_empty() {
+            return vec![Vec::new(); items.len()];
+        }
+        let match_one = |matcher: &mut Matcher<'_>, item: &T| {
+            let (service, event) = event_of(item);
+            self.matches(matcher, service, event).to_vec()
+        };
+        if items.len() < PARALLEL_MATCH_MIN {
+            let mut matcher = set.matcher();
+            return items.iter().map(|i| match_one(&mut matcher, i)).collect();
+        }
+        // One chunk (and one warm matcher) per thread, not one cold matcher per split.
+        let chunk = items.len().div_ceil(rayon::current_num_threads().max(1));
+        items
+            .par_chunks(chunk)
+            .flat_map_iter(|part| {
+                let mut matcher = set.matcher();
+                part.iter()
+                    .map(|i| match_one(&mut matcher, i))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     /// The rules an event of `service` matches, read as the service declares its logs: only

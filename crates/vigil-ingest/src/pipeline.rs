@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use rayon::prelude::*;
 use vigil_core::{AlertSource, NewAlert, NewDetection, RuleLevel, preliminary_severity};
 use vigil_detect::{CompiledRuleSet, MappedEvent, RuleId};
 use vigil_events::batch::{Accepted, BodyFormat, Position, decode_body};
@@ -14,13 +13,10 @@ use vigil_store::{AlertPolicy, Store};
 use crate::correlation::{Correlations, Fed};
 use crate::error::IngestError;
 use crate::org::{OrgCache, OrgView};
-use crate::rules::RuleSlot;
+use crate::rules::{LoadedRules, RuleSlot};
 
 /// Default cap on one event: 1 MiB.
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 1024 * 1024;
-
-/// Batches at least this large are matched on all cores.
-const PARALLEL_MATCH_MIN: usize = 256;
 
 /// Who an event is from: the sender's service (never empty), host and tenant (may be empty).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -459,79 +455,58 @@ impl Ingestor {
         let set = &rules.set;
         let now = Utc::now();
         let started = std::time::Instant::now();
-        // Each event as its service declares it: what its log is, where its fields are.
-        let match_one = |m: &mut vigil_detect::Matcher<'_>, p: &Pending| -> Vec<RuleId> {
-            org.matches(m, &p.envelope.service, &p.event).to_vec()
-        };
-        let all_matched: Vec<Vec<RuleId>> = if set.rules().is_empty() {
-            vec![Vec::new(); pending.len()]
-        } else if pending.len() >= PARALLEL_MATCH_MIN {
-            // One chunk (and one warm matcher) per thread, not one cold matcher per split.
-            let chunk = pending.len().div_ceil(rayon::current_num_threads().max(1));
-            pending
-                .par_chunks(chunk)
-                .flat_map_iter(|part| {
-                    let mut m = set.matcher();
-                    part.iter()
-                        .map(|p| match_one(&mut m, p))
-                        .collect::<Vec<_>>()
-                })
-                .collect()
-        } else {
-            let mut m = set.matcher();
-            pending.iter().map(|p| match_one(&mut m, p)).collect()
-        };
-        let times: Vec<DateTime<Utc>> = pending
-            .iter()
-            .map(|p| {
-                p.time
-                    .or_else(|| {
-                        p.event
-                            .timestamp()
-                            .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
-                    })
-                    .unwrap_or(now)
-            })
-            .collect();
+        let matched = org.match_all(set, &pending, |p| (&p.envelope.service, &p.event));
         let correlating = set.correlation_count() > 0;
-        let mut matched: Vec<Vec<u32>> = all_matched.iter().map(|m| reported(set, m)).collect();
-        let mut events = Vec::with_capacity(pending.len());
+        let mut batch = Batch {
+            times: Vec::with_capacity(pending.len()),
+            envelopes: Vec::with_capacity(pending.len()),
+            ids: Vec::new(),
+            matched_json: std::collections::HashMap::new(),
+            matched,
+        };
+        let mut new_events = Vec::with_capacity(pending.len());
         let mut positions = Vec::with_capacity(pending.len());
         // Events a correlation may read once they are stored (their group-by fields).
         let mut kept: Vec<(usize, JsonEvent)> = Vec::new();
-        for (i, (p, &time)) in pending.into_iter().zip(&times).enumerate() {
+        for (i, p) in pending.into_iter().enumerate() {
+            let time = p
+                .time
+                .or_else(|| {
+                    p.event
+                        .timestamp()
+                        .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+                })
+                .unwrap_or(now);
             let mut envelope = p.envelope;
             if envelope.host.is_empty() {
                 envelope.host = p.event.host().unwrap_or_default();
             }
             positions.push(p.position);
-            let json = if correlating && !all_matched[i].is_empty() {
+            let matched = !batch.matched[i].is_empty();
+            let json = if correlating && matched {
                 let json = p.event.to_text();
                 kept.push((i, p.event));
                 json
             } else {
                 p.event.into_text()
             };
-            events.push((
-                NewEvent {
-                    time,
-                    service: envelope.service.clone(),
-                    host: envelope.host.clone(),
-                    tenant: envelope.tenant.clone(),
-                    json,
-                    // The event was parsed (to match it) from this very text.
-                    json_checked: true,
-                },
-                envelope,
-            ));
+            // The JSON of the events that matched travels with their alerts (and with the
+            // alerts of the correlations they feed).
+            if matched {
+                batch.matched_json.insert(i, json.clone());
+            }
+            new_events.push(NewEvent {
+                time,
+                service: envelope.service.clone(),
+                host: envelope.host.clone(),
+                tenant: envelope.tenant.clone(),
+                json,
+                // The event was parsed (to match it) from this very text.
+                json_checked: true,
+            });
+            batch.times.push(time);
+            batch.envelopes.push(envelope);
         }
-        let (new_events, envelopes): (Vec<NewEvent>, Vec<Envelope>) = events.into_iter().unzip();
-        // The JSON of the events that matched travels with their alerts (and with the alerts of
-        // the correlations they feed).
-        let mut matched_by_index: std::collections::HashMap<usize, String> = (0..new_events.len())
-            .filter(|&i| !all_matched[i].is_empty())
-            .map(|i| (i, new_events[i].json.clone()))
-            .collect();
         let detect = started.elapsed();
         let outcome = self.events.append(new_events)?;
         let append = started.elapsed() - detect;
@@ -542,91 +517,18 @@ impl Ingestor {
             rejected.push(self::rejected(positions[r.index], r.reason.clone()));
         }
         rejected.sort_by_key(|r| (r.line, r.index));
-        let mut ids: Vec<Option<u64>> = vec![None; matched.len()];
-        let mut stored_ids = outcome.stored.iter();
-        for (i, id) in ids.iter_mut().enumerate() {
-            if refused.contains(&i) {
-                continue;
-            }
-            let Some(&stored) = stored_ids.next() else {
-                break;
-            };
-            *id = Some(stored);
-        }
-        // Correlations see every match of the stored events (also of rules that only feed
-        // them), in arrival order; each one that fires is a detection of the event that
-        // completed it, with the events that made it as its evidence.
-        let mapped: Vec<Option<MappedEvent<'_>>> = kept
-            .iter()
-            .map(|(i, event)| {
-                let fields = org.declared(&envelopes[*i].service).1?;
-                Some(MappedEvent::new(event, fields))
+        let mut stored = outcome.stored.iter().copied();
+        batch.ids = (0..batch.matched.len())
+            .map(|i| {
+                if refused.contains(&i) {
+                    None
+                } else {
+                    stored.next()
+                }
             })
             .collect();
-        let fired = self.correlations.feed(
-            &rules,
-            kept.iter().zip(&mapped).filter_map(|((i, event), mapped)| {
-                Some(Fed {
-                    index: *i,
-                    id: ids[*i]?,
-                    tenant: &envelopes[*i].tenant,
-                    timestamp_ms: times[*i].timestamp_millis(),
-                    event: match mapped {
-                        Some(mapped) => mapped,
-                        None => event,
-                    },
-                    json: matched_by_index.get(i)?,
-                    matched: &all_matched[*i],
-                })
-            }),
-            now.timestamp_millis(),
-        );
-        let mut found: std::collections::HashMap<(usize, u32), CorrelationFound> =
-            Default::default();
-        for f in fired {
-            if set.rule(f.found.rule).report {
-                matched[f.index].push(f.found.rule.0);
-                found.insert(
-                    (f.index, f.found.rule.0),
-                    CorrelationFound {
-                        note: correlation_note(set, &f.found),
-                        group: f.found.group_text(set),
-                        events: f.events,
-                    },
-                );
-            }
-        }
-        let mut matched_json = std::collections::HashMap::new();
-        let mut detections = Vec::new();
-        let mut notes = CorrelationNotes::new();
-        for (i, rule_ids) in matched.iter().enumerate() {
-            let Some(event_id) = ids[i] else {
-                continue;
-            };
-            if rule_ids.is_empty() {
-                continue;
-            }
-            if let Some(json) = matched_by_index.remove(&i) {
-                matched_json.insert(event_id, json);
-            }
-            for &rule in rule_ids {
-                let meta = set.rule(RuleId(rule));
-                if let Some(correlation) = found.remove(&(i, rule)) {
-                    notes.insert((event_id, meta.id().to_owned()), correlation);
-                }
-                detections.push(NewDetection {
-                    event_id,
-                    event_time: times[i],
-                    service: envelopes[i].service.clone(),
-                    host: envelopes[i].host.clone(),
-                    tenant: envelopes[i].tenant.clone(),
-                    rule_id: meta.id().to_owned(),
-                    rule_title: meta.title().to_owned(),
-                    level: RuleLevel::parse(meta.level().as_str()).unwrap_or(RuleLevel::Medium),
-                    tags: meta.meta.tags.clone(),
-                });
-            }
-        }
+        let found = self.correlate(&rules, org, &kept, &batch, now);
+        let (detections, matched_json, notes) = batch.detections(set, found);
         Ok((
             IngestReport {
                 stored: outcome.stored,
@@ -643,6 +545,132 @@ impl Ingestor {
                 append,
             },
         ))
+    }
+
+    /// Feeds the batch's stored events that matched a rule (`kept`, by batch index) to the
+    /// correlations, in arrival order — every match, also of rules that only feed them — and
+    /// returns what each reported correlation that fired found, by (batch index, rule).
+    fn correlate(
+        &self,
+        rules: &Arc<LoadedRules>,
+        org: &OrgView,
+        kept: &[(usize, JsonEvent)],
+        batch: &Batch,
+        now: DateTime<Utc>,
+    ) -> Vec<(usize, RuleId, CorrelationFound)> {
+        let mapped: Vec<Option<MappedEvent<'_>>> = kept
+            .iter()
+            .map(|(i, event)| {
+                let fields = org.declared(&batch.envelopes[*i].service).1?;
+                Some(MappedEvent::new(event, fields))
+            })
+            .collect();
+        let fired = self.correlations.feed(
+            rules,
+            kept.iter().zip(&mapped).filter_map(|((i, event), mapped)| {
+                Some(Fed {
+                    index: *i,
+                    id: batch.ids[*i]?,
+                    tenant: &batch.envelopes[*i].tenant,
+                    timestamp_ms: batch.times[*i].timestamp_millis(),
+                    event: match mapped {
+                        Some(mapped) => mapped,
+                        None => event,
+                    },
+                    json: batch.matched_json.get(i)?,
+                    matched: &batch.matched[*i],
+                })
+            }),
+            now.timestamp_millis(),
+        );
+        let set = &rules.set;
+        fired
+            .into_iter()
+            .filter(|f| set.rule(f.found.rule).report)
+            .map(|f| {
+                (
+                    f.index,
+                    f.found.rule,
+                    CorrelationFound {
+                        note: correlation_note(set, &f.found),
+                        group: f.found.group_text(set),
+                        events: f.events,
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
+/// A batch as it is stored, by batch index: what the detections of its events are made of.
+struct Batch {
+    /// Each event's time.
+    times: Vec<DateTime<Utc>>,
+    /// Who sent each event (its host filled in from the event when the sender did not say).
+    envelopes: Vec<Envelope>,
+    /// Every rule each event matched (reported or not).
+    matched: Vec<Vec<RuleId>>,
+    /// Each event's id in the log store (`None`: the store refused it).
+    ids: Vec<Option<u64>>,
+    /// The JSON of the events that matched a rule.
+    matched_json: std::collections::HashMap<usize, String>,
+}
+
+impl Batch {
+    /// The detections of the stored events — each reported rule they matched and each reported
+    /// correlation they completed (`found`) — with the JSON of their events by stored id and
+    /// what each correlation found, for their alerts.
+    fn detections(
+        mut self,
+        set: &CompiledRuleSet,
+        found: Vec<(usize, RuleId, CorrelationFound)>,
+    ) -> (
+        Vec<NewDetection>,
+        std::collections::HashMap<u64, String>,
+        CorrelationNotes,
+    ) {
+        let mut completed: std::collections::HashMap<usize, Vec<(RuleId, CorrelationFound)>> =
+            std::collections::HashMap::new();
+        for (i, rule, correlation) in found {
+            completed.entry(i).or_default().push((rule, correlation));
+        }
+        let mut matched_json = std::collections::HashMap::new();
+        let mut detections = Vec::new();
+        let mut notes = CorrelationNotes::new();
+        for (i, all) in self.matched.iter().enumerate() {
+            let Some(event_id) = self.ids[i] else {
+                continue;
+            };
+            let rules = reported(set, all);
+            let correlations = completed.remove(&i).unwrap_or_default();
+            if rules.is_empty() && correlations.is_empty() {
+                continue;
+            }
+            if let Some(json) = self.matched_json.remove(&i) {
+                matched_json.insert(event_id, json);
+            }
+            let envelope = &self.envelopes[i];
+            let mut detect = |rule: RuleId| {
+                let meta = set.rule(rule);
+                detections.push(NewDetection {
+                    event_id,
+                    event_time: self.times[i],
+                    service: envelope.service.clone(),
+                    host: envelope.host.clone(),
+                    tenant: envelope.tenant.clone(),
+                    rule_id: meta.id().to_owned(),
+                    rule_title: meta.title().to_owned(),
+                    level: RuleLevel::parse(meta.level().as_str()).unwrap_or(RuleLevel::Medium),
+                    tags: meta.meta.tags.clone(),
+                });
+            };
+            rules.into_iter().for_each(&mut detect);
+            for (rule, correlation) in correlations {
+                detect(rule);
+                notes.insert((event_id, set.rule(rule).id().to_owned()), correlation);
+            }
+        }
+        (detections, matched_json, notes)
     }
 }
 
@@ -700,11 +728,12 @@ fn span(ms: i64) -> String {
 }
 
 /// The reportable rules among a match (rules that only feed a correlation are left out).
-fn reported(set: &CompiledRuleSet, matched: &[RuleId]) -> Vec<u32> {
+/// The rules of `matched` whose matches are reported (not those that only feed correlations).
+fn reported(set: &CompiledRuleSet, matched: &[RuleId]) -> Vec<RuleId> {
     matched
         .iter()
-        .filter(|r| set.rule(**r).report)
-        .map(|r| r.0)
+        .copied()
+        .filter(|&r| set.rule(r).report)
         .collect()
 }
 

@@ -415,12 +415,6 @@ fn restore_correlations(ingestor: &Ingestor, file: &std::path::Path) -> bool {
 /// Rebuilds the correlation windows from the stored events when the last stop did not save
 /// them (a crash, or a first start), before any event is ingested.
 async fn rebuild_correlations(ingestor: &Arc<Ingestor>) -> anyhow::Result<()> {
-    if ingestor.rules().current().set.correlation_count() == 0 {
-        return Ok(());
-    }
-    println!(
-        "vigil: rebuilding the correlation windows from the stored events (the last stop did not save them)"
-    );
     let started = std::time::Instant::now();
     let rebuilt = ingestor
         .rebuild_correlations(CORRELATION_REBUILD_LIMIT)
