@@ -1,9 +1,34 @@
 //! Real receivers for the integration tests of several crates (principle: real parts, not
-//! mocks): Debian's aiosmtpd as a child process on a free loopback port.
+//! mocks): Debian's aiosmtpd as a child process on a free loopback port; and the Sigma rules
+//! those tests share.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+/// A failed logon (`outcome: failure`, generate: false) and a correlation over it: two
+/// failures of one `user` within an hour.
+pub const RULE_REPEATED_FAILURES: &str = "title: Failed logon
+id: failed
+name: failed_logon
+logsource:
+  product: linux
+detection:
+  sel:
+    outcome: failure
+  condition: sel
+---
+title: Repeated failures
+id: repeated
+correlation:
+  type: event_count
+  rules: [failed_logon]
+  group-by: [user]
+  timespan: 1h
+  condition:
+    gte: 2
+level: high
+";
 
 /// aiosmtpd on a free loopback port, killed on drop. RCPT to `reject…@` is refused with 550,
 /// to `tempfail…@` with 451; each accepted message is written to `N.eml` with its envelope in

@@ -4,31 +4,9 @@
 use chrono::{TimeZone, Utc};
 use vigil_ingest::correlation::Rebuilt;
 use vigil_ingest::{Envelope, RawEvent};
+use vigil_testkit::RULE_REPEATED_FAILURES;
 
 use crate::support::Harness;
-
-/// Two failures of one user within an hour, per tenant.
-const REPEATED_FAILURES: &str = "title: Failed logon
-id: failed
-name: failed_logon
-logsource:
-  product: linux
-detection:
-  sel:
-    outcome: failure
-  condition: sel
----
-title: Repeated failures
-id: repeated
-correlation:
-  type: event_count
-  rules: [failed_logon]
-  group-by: [user]
-  timespan: 1h
-  condition:
-    gte: 2
-level: high
-";
 
 /// Root's failure at 10:MM on 2026-12-01, at `tenant`.
 fn failure(tenant: &str, minute: u32) -> RawEvent {
@@ -45,7 +23,7 @@ fn failure(tenant: &str, minute: u32) -> RawEvent {
 
 #[tokio::test]
 async fn a_restart_rebuilds_the_open_windows_and_not_the_completed_ones() {
-    let mut h = Harness::with_rules(REPEATED_FAILURES, 2).await;
+    let mut h = Harness::with_rules(RULE_REPEATED_FAILURES, 2).await;
     let ingest = |h: &Harness, events: Vec<RawEvent>| {
         let ingestor = std::sync::Arc::clone(&h.ingestor);
         async move { ingestor.ingest_raw(events).await.unwrap().detections }
@@ -80,7 +58,7 @@ async fn a_restart_rebuilds_the_open_windows_and_not_the_completed_ones() {
 
 #[tokio::test]
 async fn a_rebuild_reads_at_most_its_limit_newest_first() {
-    let mut h = Harness::with_rules(REPEATED_FAILURES, 2).await;
+    let mut h = Harness::with_rules(RULE_REPEATED_FAILURES, 2).await;
     let report = h
         .ingestor
         .ingest_raw(vec![

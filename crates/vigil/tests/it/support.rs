@@ -5,29 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
-/// A failed logon (`outcome: failure`, generate: false) and a correlation over it: two
-/// failures of one `user` within an hour.
-pub const RULE_REPEATED_FAILURES: &str = "title: Failed logon
-id: failed
-name: failed_logon
-logsource:
-  product: linux
-detection:
-  sel:
-    outcome: failure
-  condition: sel
----
-title: Repeated failures
-id: repeated
-correlation:
-  type: event_count
-  rules: [failed_logon]
-  group-by: [user]
-  timespan: 1h
-  condition:
-    gte: 2
-level: high
-";
+pub use vigil_testkit::RULE_REPEATED_FAILURES;
 
 /// A medium-level Windows process-creation rule (whoami.exe), used by several tests.
 pub const RULE_WHOAMI: &str = r#"title: Whoami Run
