@@ -336,6 +336,33 @@ pub struct RulesStatus {
     /// document), with how many loaded rules are written for those logs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<ServiceRules>,
+    /// The loaded correlation rules, with what their windows hold now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub correlations: Vec<CorrelationWindows>,
+}
+
+/// A loaded correlation rule and what its windows hold now (across tenants): what is counting
+/// towards it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CorrelationWindows {
+    /// The correlation rule's id.
+    pub rule_id: String,
+    /// Its title.
+    pub title: String,
+    /// Its type as the rule writes it (`event_count`, `value_count`, `temporal` …).
+    pub kind: String,
+    /// Its `group-by` fields.
+    pub group_by: Vec<String>,
+    /// Its timespan, in seconds.
+    pub timespan_seconds: u64,
+    /// Its condition, for people (`>= 5`, `bytes > 1000000`).
+    pub condition: String,
+    /// Groups (one per `group-by` value: a user, an IP …) with events in a window.
+    pub groups: u64,
+    /// The matched events the windows hold.
+    pub events: u64,
+    /// The time of the oldest of them.
+    pub oldest: Option<DateTime<Utc>>,
 }
 
 /// A service that declares its logsources, and the loaded rules written for them.

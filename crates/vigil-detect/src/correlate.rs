@@ -95,6 +95,8 @@ pub struct CorrelationShape<'a> {
     pub rules: usize,
     /// Its timespan, in ms.
     pub timespan_ms: i64,
+    /// Its condition.
+    pub condition: &'a CorrelationCondition,
 }
 
 impl CompiledRuleSet {
@@ -107,6 +109,7 @@ impl CompiledRuleSet {
             field: c.condition.field.as_deref(),
             rules: c.rules.len(),
             timespan_ms: c.timespan_ms,
+            condition: &c.condition,
         })
     }
 
@@ -214,6 +217,19 @@ struct Entry {
 pub struct Correlator<'s> {
     set: &'s CompiledRuleSet,
     state: CorrelationState,
+}
+
+/// What a correlation's windows hold ([`CorrelationState::held`]): what is counting now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowsHeld {
+    /// The correlation rule.
+    pub rule: RuleId,
+    /// Its groups with events in a window (one per `group-by` value: a user, an IP …).
+    pub groups: usize,
+    /// The matched events its windows hold.
+    pub events: usize,
+    /// The time of the oldest of them, in ms since the epoch.
+    pub oldest_ms: Option<i64>,
 }
 
 /// Per-stream correlation state that does not borrow its rule set: every call takes the set
@@ -347,6 +363,23 @@ impl CorrelationState {
             }
         }
         state
+    }
+
+    /// What the state holds for each correlation of `set`, in the set's order.
+    pub fn held(&self, set: &CompiledRuleSet) -> Vec<WindowsHeld> {
+        set.correlations
+            .iter()
+            .zip(&self.groups)
+            .map(|(c, groups)| WindowsHeld {
+                rule: c.id,
+                groups: groups.len(),
+                events: groups.values().map(VecDeque::len).sum(),
+                oldest_ms: groups
+                    .values()
+                    .filter_map(|entries| entries.front().map(|e| e.ts))
+                    .min(),
+            })
+            .collect()
     }
 
     /// How many matched events the state holds (across every correlation and group).

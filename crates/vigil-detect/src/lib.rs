@@ -28,7 +28,7 @@ pub use compile::{
     CompileOptions, CompiledRuleSet, PlanStats, RuleId, RuleKind, RuleMeta, compile,
 };
 pub use correlate::{
-    CorrelationMatch, CorrelationShape, CorrelationState, Correlator, SavedWindow,
+    CorrelationMatch, CorrelationShape, CorrelationState, Correlator, SavedWindow, WindowsHeld,
 };
 pub use event::{Event, FieldMapping, FieldSink, FieldValue, MappedEvent};
 pub use matcher::{Matcher, logsource_fits};

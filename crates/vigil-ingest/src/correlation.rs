@@ -13,7 +13,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
-use vigil_detect::{CorrelationMatch, CorrelationState, Event, MappedEvent, RuleId, SavedWindow};
+use vigil_detect::{
+    CorrelationMatch, CorrelationState, Event, MappedEvent, RuleId, SavedWindow, WindowsHeld,
+};
 use vigil_events::json::JsonEvent;
 use vigil_logs::{EventStore, LogError, SearchRequest, StoredEvent, TimeRange};
 use vigil_query::{Expr, Query};
@@ -280,15 +282,32 @@ impl Correlations {
             ),
             now.timestamp_millis(),
         );
-        rebuilt.held = self.held_events();
+        rebuilt.held = self.held(rules).iter().map(|w| w.events).sum();
         Ok(rebuilt)
     }
 
-    /// How many events the windows hold.
-    pub fn held_events(&self) -> usize {
+    /// What the windows hold for each correlation of `rules`, across tenants (nothing yet for
+    /// those that have seen no event). Right after a reload, until the next batch carries the
+    /// windows over, it shows what they held under the previous set.
+    pub fn held(&self, rules: &LoadedRules) -> Vec<WindowsHeld> {
+        let set = &rules.set;
+        let mut out = CorrelationState::new(set).held(set);
         let held = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        held.as_ref()
-            .map_or(0, |h| h.by_tenant.values().map(CorrelationState::len).sum())
+        let Some(held) = held.as_ref() else {
+            return out;
+        };
+        let old = &held.rules.set;
+        for state in held.by_tenant.values() {
+            for w in state.held(old) {
+                let id = old.rule(w.rule).id();
+                if let Some(o) = out.iter_mut().find(|o| set.rule(o.rule).id() == id) {
+                    o.groups += w.groups;
+                    o.events += w.events;
+                    o.oldest_ms = o.oldest_ms.into_iter().chain(w.oldest_ms).min();
+                }
+            }
+        }
+        out
     }
 
     /// Feeds a batch's stored events that matched a rule, in arrival order, and returns the

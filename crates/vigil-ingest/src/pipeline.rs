@@ -161,6 +161,13 @@ impl Ingestor {
         self.correlations.save()
     }
 
+    /// The rules in force, and what their correlation windows hold now, per correlation.
+    pub fn correlation_windows(&self) -> (Arc<LoadedRules>, Vec<vigil_detect::WindowsHeld>) {
+        let rules = self.rules.current();
+        let held = self.correlations.held(&rules);
+        (rules, held)
+    }
+
     /// Rebuilds the correlation windows from the log store when a crash lost them (see
     /// [`Correlations::rebuild`]), reading at most `limit` stored events. Call it before the
     /// first event is ingested.
@@ -713,21 +720,12 @@ fn correlation_note(set: &CompiledRuleSet, found: &vigil_detect::CorrelationMatc
     } else {
         format!(" for {group}")
     };
-    format!("{what}{group} within {}", span(shape.timespan_ms))
+    format!(
+        "{what}{group} within {}",
+        vigil_sigma::format_timespan(shape.timespan_ms.max(0) as u64)
+    )
 }
 
-/// A timespan as Sigma writes it: `90s`, `5m`, `2h`, `1d`.
-fn span(ms: i64) -> String {
-    let s = ms / 1000;
-    match s {
-        _ if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
-        _ if s > 0 && s % 3_600 == 0 => format!("{}h", s / 3_600),
-        _ if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
-        _ => format!("{s}s"),
-    }
-}
-
-/// The reportable rules among a match (rules that only feed a correlation are left out).
 /// The rules of `matched` whose matches are reported (not those that only feed correlations).
 fn reported(set: &CompiledRuleSet, matched: &[RuleId]) -> Vec<RuleId> {
     matched
@@ -777,7 +775,5 @@ mod tests {
             correlation_note(&set, &found),
             "4 distinct values of Host for User=root, src=203.0.113.9 within 90s"
         );
-        assert_eq!(span(3_600_000), "1h");
-        assert_eq!(span(86_400_000 * 2), "2d");
     }
 }

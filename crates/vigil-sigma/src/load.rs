@@ -539,19 +539,17 @@ impl Cx<'_> {
 
     fn correlation(&mut self, meta: Meta, corr: &Node) -> Res<CorrelationRule> {
         let path = "correlation";
-        let kind = match corr.get("type").and_then(|t| t.as_str()) {
-            Some("event_count") => CorrelationType::EventCount,
-            Some("value_count") => CorrelationType::ValueCount,
-            Some("value_sum") => CorrelationType::ValueSum,
-            Some("value_avg") => CorrelationType::ValueAvg,
-            Some("value_percentile") => CorrelationType::ValuePercentile,
-            Some("temporal") => CorrelationType::Temporal,
-            Some("temporal_ordered") => CorrelationType::TemporalOrdered,
-            other => {
+        let written = corr.get("type").and_then(|t| t.as_str());
+        let kind = match CorrelationType::ALL
+            .into_iter()
+            .find(|k| Some(k.as_str()) == written)
+        {
+            Some(kind) => kind,
+            None => {
                 self.diag(
                     corr.line,
                     "correlation.type",
-                    &format!("unknown correlation type {other:?}; use event_count, value_count, value_sum, value_avg, value_percentile, temporal or temporal_ordered"),
+                    &format!("unknown correlation type {written:?}; use event_count, value_count, value_sum, value_avg, value_percentile, temporal or temporal_ordered"),
                 );
                 return Err(());
             }
@@ -710,6 +708,18 @@ pub fn parse_timespan(s: &str) -> Option<u64> {
     n.checked_mul(mult)
 }
 
+/// A timespan in milliseconds as a rule would write it, in the largest of `d`, `h`, `m`, `s`
+/// that divides it (`5m`, `1h`, `90s`); the inverse of [`parse_timespan`] for whole seconds.
+pub fn format_timespan(ms: u64) -> String {
+    match ms / 1000 {
+        0 => "0s".into(),
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 fn value(node: &Node) -> Value {
     match &node.value {
         Yaml::Scalar(s, Scalar::Str) => Value::Str(s.clone()),
@@ -831,5 +841,8 @@ mod tests {
         assert_eq!(parse_timespan("90m"), Some(5_400_000));
         assert_eq!(parse_timespan("1d"), Some(86_400_000));
         assert_eq!(parse_timespan("x"), None);
+        for written in ["90s", "5m", "90m", "1h", "36h", "2d", "0s"] {
+            assert_eq!(format_timespan(parse_timespan(written).unwrap()), written);
+        }
     }
 }

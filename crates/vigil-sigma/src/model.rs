@@ -195,6 +195,32 @@ pub enum CorrelationType {
     TemporalOrdered,
 }
 
+impl CorrelationType {
+    /// Every type, in the specification's order.
+    pub const ALL: [CorrelationType; 7] = [
+        CorrelationType::EventCount,
+        CorrelationType::ValueCount,
+        CorrelationType::ValueSum,
+        CorrelationType::ValueAvg,
+        CorrelationType::ValuePercentile,
+        CorrelationType::Temporal,
+        CorrelationType::TemporalOrdered,
+    ];
+
+    /// The type as a rule writes it (`event_count`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CorrelationType::EventCount => "event_count",
+            CorrelationType::ValueCount => "value_count",
+            CorrelationType::ValueSum => "value_sum",
+            CorrelationType::ValueAvg => "value_avg",
+            CorrelationType::ValuePercentile => "value_percentile",
+            CorrelationType::Temporal => "temporal",
+            CorrelationType::TemporalOrdered => "temporal_ordered",
+        }
+    }
+}
+
 /// A comparison operator of a correlation condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CmpOp {
@@ -237,6 +263,38 @@ pub struct CorrelationCondition {
     pub percentile: Option<f64>,
 }
 
+impl CmpOp {
+    /// The operator as a symbol (`>=`).
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CmpOp::Gt => ">",
+            CmpOp::Gte => ">=",
+            CmpOp::Lt => "<",
+            CmpOp::Lte => "<=",
+            CmpOp::Eq => "=",
+            CmpOp::Neq => "!=",
+        }
+    }
+}
+
+/// For people: `>= 5`, `bytes > 1000000`, `percentile 95 of latency <= 2`.
+impl std::fmt::Display for CorrelationCondition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.field, self.percentile) {
+            (Some(field), Some(p)) => write!(f, "percentile {p} of {field} ")?,
+            (Some(field), None) => write!(f, "{field} ")?,
+            (None, _) => {}
+        }
+        for (i, (op, bound)) in self.comparisons.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" and ")?;
+            }
+            write!(f, "{} {bound}", op.symbol())?;
+        }
+        Ok(())
+    }
+}
+
 /// A correlation rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CorrelationRule {
@@ -270,4 +328,35 @@ pub struct FilterRule {
     pub rules: Vec<String>,
     /// The filter's searches and condition; a rule's match is dropped unless this holds.
     pub detection: Detection,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn correlation_conditions_read_as_comparisons() {
+        let cond = |comparisons: Vec<(CmpOp, f64)>, field: Option<&str>, percentile| {
+            CorrelationCondition {
+                comparisons,
+                field: field.map(str::to_owned),
+                percentile,
+            }
+            .to_string()
+        };
+        assert_eq!(cond(vec![(CmpOp::Gte, 5.0)], None, None), ">= 5");
+        assert_eq!(
+            cond(
+                vec![(CmpOp::Gt, 2.0), (CmpOp::Lt, 10.5)],
+                Some("bytes"),
+                None
+            ),
+            "bytes > 2 and < 10.5"
+        );
+        assert_eq!(
+            cond(vec![(CmpOp::Lte, 2.0)], Some("latency"), Some(95.0)),
+            "percentile 95 of latency <= 2"
+        );
+        assert_eq!(cond(Vec::new(), None, None), "");
+    }
 }

@@ -98,6 +98,33 @@ fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
         }
         outln!("{t}");
     }
+    if !status.correlations.is_empty() {
+        let mut t = table([
+            "CORRELATION",
+            "TYPE",
+            "GROUP BY",
+            "TIMESPAN",
+            "FIRES AT",
+            "GROUPS COUNTING",
+            "EVENTS HELD",
+            "OLDEST",
+        ]);
+        for c in &status.correlations {
+            t.add_row([
+                c.title.clone(),
+                c.kind.clone(),
+                c.group_by.join(", "),
+                vigil_sigma::format_timespan(c.timespan_seconds.saturating_mul(1000)),
+                c.condition.clone(),
+                c.groups.to_string(),
+                c.events.to_string(),
+                c.oldest
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                    .unwrap_or_else(|| "-".into()),
+            ]);
+        }
+        outln!("{t}");
+    }
     let paths = if status.paths.is_empty() {
         "no rule directory (start the server with `vigil serve --rules DIR` to detect)".to_owned()
     } else {

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use vigil_api::error::ErrorBody;
-use vigil_api::events::{RulesStatus, ServiceRules};
+use vigil_api::events::{CorrelationWindows, RulesStatus, ServiceRules};
 
 use crate::auth::{Admin, Principal};
 use crate::error::ApiError;
@@ -17,23 +17,50 @@ fn status(s: vigil_ingest::RulesStatus) -> RulesStatus {
         rejected: s.rejected,
         loaded_at: s.loaded_at,
         services: Vec::new(),
+        correlations: Vec::new(),
     }
 }
 
-/// The loaded rule set: directories, rules compiled, rules rejected with why.
+/// The loaded rule set: directories, rules compiled, rules rejected with why, the rules written
+/// for each service's declared logs, and what each correlation's windows hold now.
 #[utoipa::path(
     get, path = "/rules", tag = "rules",
     responses((status = 200, body = RulesStatus), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]
 pub async fn get(State(state): State<AppState>, _who: Principal) -> Json<RulesStatus> {
-    Json(with_services(&state).await)
+    Json(in_force(&state).await)
 }
 
 /// The status of the rules in force, with the services that declare their logsources and
-/// the rules written for them.
-async fn with_services(state: &AppState) -> RulesStatus {
-    let loaded = state.ingestor.rules().current();
+/// the rules written for them, and the correlations with what their windows hold.
+async fn in_force(state: &AppState) -> RulesStatus {
+    let (loaded, held) = state.ingestor.correlation_windows();
     let mut out = status(loaded.status.clone());
+    let set = &loaded.set;
+    out.correlations = held
+        .into_iter()
+        .filter_map(|w| {
+            let shape = set.correlation_shape(w.rule)?;
+            let meta = set.rule(w.rule);
+            Some(CorrelationWindows {
+                rule_id: meta.id().to_owned(),
+                title: meta.title().to_owned(),
+                kind: shape.kind.as_str().to_owned(),
+                group_by: shape.group_by.to_vec(),
+                timespan_seconds: (shape.timespan_ms / 1000).max(0) as u64,
+                condition: match shape.condition.to_string() {
+                    // Temporal types without a condition need every rule they name.
+                    text if text.is_empty() => format!("all {} rules", shape.rules),
+                    text => text,
+                },
+                groups: w.groups as u64,
+                events: w.events as u64,
+                oldest: w
+                    .oldest_ms
+                    .and_then(chrono::DateTime::from_timestamp_millis),
+            })
+        })
+        .collect();
     out.services = state
         .ingestor
         .org()
@@ -70,5 +97,5 @@ pub async fn reload(
             )
         })?;
     tracing::info!(by = %who.name, rules = loaded.loaded, rejected = loaded.rejected.len(), "rules reloaded");
-    Ok(Json(with_services(&state).await))
+    Ok(Json(in_force(&state).await))
 }

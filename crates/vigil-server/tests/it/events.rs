@@ -698,6 +698,17 @@ level: high
     assert_eq!(send("acme", line("root", 0) + &line("root", 1)).await, 0);
     // Another tenant's failures do not add up with acme's.
     assert_eq!(send("globex", line("root", 2)).await, 0);
+    // The rules say what is counting: root at acme (2) and root at globex (1).
+    let (_, status) = app.get(&app.responder_token, "/rules").await;
+    let windows = &status["correlations"][0];
+    assert_eq!(windows["rule_id"], "1a6f2a8e-0000-4000-8000-00000000f002");
+    assert_eq!(windows["kind"], "event_count");
+    assert_eq!(windows["group_by"], serde_json::json!(["user"]));
+    assert_eq!(windows["timespan_seconds"], 300);
+    assert_eq!(windows["condition"], ">= 3");
+    assert_eq!(windows["groups"], 2, "{status}");
+    assert_eq!(windows["events"], 3, "{status}");
+    assert_eq!(windows["oldest"], "2026-12-01T10:00:00Z", "{status}");
     // The third failure for root at acme, in a later batch and within 5 minutes, completes it.
     assert_eq!(send("acme", line("bob", 2) + &line("root", 3)).await, 1);
     let (_, page) = app.get(&app.responder_token, "/detections").await;

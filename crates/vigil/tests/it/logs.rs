@@ -586,6 +586,14 @@ fn correlation_windows_are_rebuilt_after_a_crash() {
 
     let server = r.start();
     // Minutes 0 and 1 were reported before the crash; minute 2 waits for its second failure.
+    let status = json_of(server.cli(&r.token, &["rules", "status", "--json"]));
+    let windows = &status["correlations"][0];
+    assert_eq!(windows["rule_id"], "repeated", "{status}");
+    assert_eq!(windows["events"], 1, "{status}");
+    assert_eq!(windows["oldest"], "2026-12-01T10:02:00Z", "{status}");
+    let table = ok(server.cli(&r.token, &["rules", "status"]));
+    assert!(table.contains("Repeated failures"), "{table}");
+    assert!(table.contains("2026-12-01 10:02:00 UTC"), "{table}");
     assert_eq!(r.fail_at(&server, 3), 1);
     let detections = json_of(server.cli(&r.token, &["detections", "--json"]));
     assert_eq!(detections["total"], 2, "{detections}");
