@@ -10,7 +10,7 @@
 //! timespans.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use chrono::Utc;
 use vigil_detect::{
@@ -39,7 +39,19 @@ const REBUILD_PAGE: usize = 10_000;
 
 /// The correlation state of the running rule set.
 #[derive(Debug, Default)]
-pub struct Correlations(Mutex<Option<Held>>);
+pub struct Correlations {
+    inner: Mutex<Inner>,
+    /// Wakes the batches that wait for a rebuild to end.
+    rebuilt: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    held: Option<Held>,
+    /// While the windows are rebuilt from the log store, batches wait before correlating: the
+    /// rebuilt past goes first.
+    rebuilding: bool,
+}
 
 #[derive(Debug)]
 struct Held {
@@ -114,8 +126,8 @@ impl Correlations {
     /// What the windows hold, to save (empty windows too: a saved state, even empty, tells
     /// the next start that nothing was lost).
     pub fn save(&self) -> SavedCorrelations {
-        let held = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(held) = held.as_ref() else {
+        let inner = self.settled();
+        let Some(held) = inner.held.as_ref() else {
             return SavedCorrelations {
                 tenants: Vec::new(),
                 now_ms: i64::MIN,
@@ -159,7 +171,7 @@ impl Correlations {
             .map(|(id, json)| (id, Arc::from(json)))
             .collect();
         let json_bytes = json.values().map(|j| j.len()).sum();
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(Held {
+        self.lock().held = Some(Held {
             rules: Arc::clone(rules),
             by_tenant,
             now_ms: saved.now_ms,
@@ -173,13 +185,15 @@ impl Correlations {
     /// them again as their service declares its logs, and feeds those a correlation counts,
     /// oldest first. A correlation completed on the way had completed (and was reported)
     /// before the crash, so it is not reported again; its group is cleared, as it was then.
-    /// Reads at most `limit` events, the newest. Call it before any event is ingested.
+    /// Reads at most `limit` events, the newest, and only those stored before `below_id`: the
+    /// ones stored since [`Correlations::hold_back`] wait to be fed by their own batches.
     pub fn rebuild(
         &self,
         rules: &Arc<LoadedRules>,
         org: &OrgView,
         events: &dyn EventStore,
         limit: usize,
+        below_id: u64,
     ) -> Result<Rebuilt, LogError> {
         let set = &rules.set;
         let Some(reach) = set.correlation_reach_ms() else {
@@ -234,6 +248,7 @@ impl Correlations {
             let parsed: Vec<(StoredEvent, JsonEvent)> = page
                 .events
                 .into_iter()
+                .filter(|stored| stored.id < below_id)
                 .filter_map(|stored| {
                     let event = JsonEvent::parse(&stored.json).ok()?;
                     Some((stored, event))
@@ -264,7 +279,9 @@ impl Correlations {
                 Some(MappedEvent::new(event, fields))
             })
             .collect();
-        self.feed(
+        let mut inner = self.lock();
+        Self::feed_into(
+            &mut inner.held,
             rules,
             kept.iter().zip(&mapped).enumerate().map(
                 |(index, ((stored, event, counted), mapped))| Fed {
@@ -282,8 +299,37 @@ impl Correlations {
             ),
             now.timestamp_millis(),
         );
-        rebuilt.held = self.held(rules).iter().map(|w| w.events).sum();
+        rebuilt.held = inner
+            .held
+            .as_ref()
+            .map_or(0, |h| h.by_tenant.values().map(CorrelationState::len).sum());
         Ok(rebuilt)
+    }
+
+    /// Makes batches wait before correlating until [`Correlations::release`]: call it before
+    /// the first batch can arrive, then rebuild.
+    pub fn hold_back(&self) {
+        self.lock().rebuilding = true;
+    }
+
+    /// Lets the batches held back by [`Correlations::hold_back`] correlate.
+    pub fn release(&self) {
+        self.lock().rebuilding = false;
+        self.rebuilt.notify_all();
+    }
+
+    // Holds no invariant a panic could break: a poisoned lock is still usable.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The lock, once no rebuild is under way.
+    fn settled(&self) -> MutexGuard<'_, Inner> {
+        let mut inner = self.lock();
+        while inner.rebuilding {
+            inner = self.rebuilt.wait(inner).unwrap_or_else(|e| e.into_inner());
+        }
+        inner
     }
 
     /// What the windows hold for each correlation of `rules`, across tenants (nothing yet for
@@ -292,8 +338,8 @@ impl Correlations {
     pub fn held(&self, rules: &LoadedRules) -> Vec<WindowsHeld> {
         let set = &rules.set;
         let mut out = CorrelationState::new(set).held(set);
-        let held = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(held) = held.as_ref() else {
+        let inner = self.lock();
+        let Some(held) = inner.held.as_ref() else {
             return out;
         };
         let old = &held.rules.set;
@@ -311,9 +357,21 @@ impl Correlations {
     }
 
     /// Feeds a batch's stored events that matched a rule, in arrival order, and returns the
-    /// correlations that fired.
+    /// correlations that fired. Waits while the windows are being rebuilt.
     pub fn feed<'a>(
         &self,
+        rules: &Arc<LoadedRules>,
+        events: impl IntoIterator<Item = Fed<'a>>,
+        server_now_ms: i64,
+    ) -> Vec<Fired> {
+        if rules.set.correlation_count() == 0 {
+            return Vec::new();
+        }
+        Self::feed_into(&mut self.settled().held, rules, events, server_now_ms)
+    }
+
+    fn feed_into<'a>(
+        held: &mut Option<Held>,
         rules: &Arc<LoadedRules>,
         events: impl IntoIterator<Item = Fed<'a>>,
         server_now_ms: i64,
@@ -322,8 +380,6 @@ impl Correlations {
         if set.correlation_count() == 0 {
             return Vec::new();
         }
-        // Holds no invariant a panic could break: a poisoned lock is still usable.
-        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
         match held.as_mut() {
             Some(h) if Arc::ptr_eq(&h.rules, rules) => {}
             // A reload: the windows of correlations that read events the same way go on.
@@ -463,7 +519,7 @@ mod tests {
                 matched,
             }
         }
-        let held = |c: &Correlations| c.0.lock().unwrap().as_ref().map_or(0, |h| h.json.len());
+        let held = |c: &Correlations| c.lock().held.as_ref().map_or(0, |h| h.json.len());
         assert!(
             correlations
                 .feed(&rules, [fed(1, 0, &alice, &base)], 0)

@@ -19,6 +19,6 @@ pub mod rules;
 pub mod syslog;
 
 pub use error::IngestError;
-pub use pipeline::{Envelope, IngestReport, Ingestor, RawEvent, RejectedEvent};
+pub use pipeline::{CorrelationRebuild, Envelope, IngestReport, Ingestor, RawEvent, RejectedEvent};
 pub use retention::RetentionPolicy;
 pub use rules::{RuleSlot, RulesStatus};

@@ -83,6 +83,45 @@ impl std::fmt::Debug for Ingestor {
     }
 }
 
+/// A rebuild of the correlation windows under way ([`Ingestor::begin_correlation_rebuild`]):
+/// batches wait before correlating until it has run, or is dropped unrun.
+#[must_use = "batches wait before correlating until the rebuild has run or is dropped"]
+pub struct CorrelationRebuild {
+    ingestor: Arc<Ingestor>,
+    /// The first id stored after it began.
+    below_id: u64,
+}
+
+impl CorrelationRebuild {
+    /// Reads back at most `limit` stored events, feeds them, and lets the waiting batches go.
+    pub async fn run(self, limit: usize) -> Result<crate::correlation::Rebuilt, IngestError> {
+        let org = self.ingestor.org().await;
+        let rebuild = self;
+        tokio::task::spawn_blocking(move || {
+            // Moved here whole: dropped, and the batches let go, when this ends, even by a
+            // panic, and not before (not if the caller stops waiting).
+            let rebuild = rebuild;
+            let ingestor = &rebuild.ingestor;
+            ingestor.correlations.rebuild(
+                &ingestor.rules.current(),
+                &org,
+                ingestor.events.as_ref(),
+                limit,
+                rebuild.below_id,
+            )
+        })
+        .await
+        .map_err(|e| IngestError::Worker(e.to_string()))?
+        .map_err(IngestError::from)
+    }
+}
+
+impl Drop for CorrelationRebuild {
+    fn drop(&mut self) {
+        self.ingestor.correlations.release();
+    }
+}
+
 /// A stored batch: its report, its detections, the JSON of the events that matched, what
 /// each correlation that fired found, and how long each step took.
 type Processed = (
@@ -169,21 +208,25 @@ impl Ingestor {
     }
 
     /// Rebuilds the correlation windows from the log store when a crash lost them (see
-    /// [`Correlations::rebuild`]), reading at most `limit` stored events. Call it before the
-    /// first event is ingested.
+    /// [`Correlations::rebuild`]), reading at most `limit` stored events:
+    /// [`Ingestor::begin_correlation_rebuild`] and its run at once.
     pub async fn rebuild_correlations(
         self: &Arc<Self>,
         limit: usize,
     ) -> Result<crate::correlation::Rebuilt, IngestError> {
-        let org = self.org().await;
-        let this = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            this.correlations
-                .rebuild(&this.rules.current(), &org, this.events.as_ref(), limit)
-        })
-        .await
-        .map_err(|e| IngestError::Worker(e.to_string()))?
-        .map_err(IngestError::from)
+        self.begin_correlation_rebuild().run(limit).await
+    }
+
+    /// Starts rebuilding the correlation windows from the log store: from now on batches wait
+    /// before correlating (they are stored and matched meanwhile) until the rebuild has run,
+    /// and the rebuild reads only the events stored before now. Call it before the listeners
+    /// start, then run the rebuild in the background.
+    pub fn begin_correlation_rebuild(self: &Arc<Self>) -> CorrelationRebuild {
+        self.correlations.hold_back();
+        CorrelationRebuild {
+            below_id: self.events.next_id(),
+            ingestor: Arc::clone(self),
+        }
     }
 
     /// Takes back correlation windows saved by [`Ingestor::save_correlations`], for the rules

@@ -817,6 +817,10 @@ impl EventStore for EmbeddedStore {
         Ok(count)
     }
 
+    fn next_id(&self) -> u64 {
+        self.progress.appended.load(Ordering::Acquire)
+    }
+
     fn index_lag(&self) -> u64 {
         self.progress.unsearchable()
     }

@@ -234,6 +234,10 @@ pub trait EventStore: Send + Sync {
     /// Deletes the service's events older than `cutoff`; returns how many were deleted.
     fn delete_older_than(&self, service: &str, cutoff: DateTime<Utc>) -> Result<u64, LogError>;
 
+    /// The id the next stored event will get: every event acknowledged so far has a smaller
+    /// one (ids increase in order of storage).
+    fn next_id(&self) -> u64;
+
     /// How many acknowledged events search does not see yet (indexing and index commits run
     /// behind the journal; see [`crate::EmbeddedConfig::max_index_lag`]).
     fn index_lag(&self) -> u64 {

@@ -247,9 +247,10 @@ async fn serve(
         Arc::clone(&rules),
     ));
     let correlations_file = settings.data_dir.join(CORRELATIONS_FILE);
-    if !restore_correlations(&ingestor, &correlations_file) {
-        rebuild_correlations(&ingestor).await?;
-    }
+    // Begun before the listeners start, so that their first batches wait for the past.
+    let rebuild = (!restore_correlations(&ingestor, &correlations_file)
+        && ingestor.rules().current().set.correlation_count() > 0)
+        .then(|| tokio::spawn(rebuild_correlations(ingestor.begin_correlation_rebuild())));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let listeners = vigil_ingest::syslog::start(syslog, Arc::clone(&ingestor), stop_rx.clone())
         .await
@@ -295,6 +296,9 @@ async fn serve(
         .context("the server stopped with an error")?;
     let _ = stop_tx.send(true);
     listeners.wait().await;
+    if let Some(rebuild) = rebuild {
+        let _ = rebuild.await;
+    }
     save_correlations(&ingestor, &correlations_file);
     let _ = retention.await;
     let _ = escalation.await;
@@ -413,30 +417,32 @@ fn restore_correlations(ingestor: &Ingestor, file: &std::path::Path) -> bool {
 }
 
 /// Rebuilds the correlation windows from the stored events when the last stop did not save
-/// them (a crash, or a first start), before any event is ingested.
-async fn rebuild_correlations(ingestor: &Arc<Ingestor>) -> anyhow::Result<()> {
+/// them (a crash, or a first start) while the server runs: batches are stored and matched
+/// meanwhile, and correlate once the rebuilt past is in.
+async fn rebuild_correlations(rebuild: vigil_ingest::CorrelationRebuild) {
     let started = std::time::Instant::now();
-    let rebuilt = ingestor
-        .rebuild_correlations(CORRELATION_REBUILD_LIMIT)
-        .await
-        .context("could not read the stored events back to rebuild the correlation windows")?;
-    if rebuilt.read == 0 {
-        return Ok(());
+    match rebuild.run(CORRELATION_REBUILD_LIMIT).await {
+        Ok(rebuilt) if rebuilt.read == 0 => {}
+        Ok(rebuilt) => {
+            println!(
+                "vigil: correlation windows rebuilt from {} stored events in {:.1} s ({} counted, {} held)",
+                rebuilt.read,
+                started.elapsed().as_secs_f64(),
+                rebuilt.fed,
+                rebuilt.held
+            );
+            if rebuilt.truncated {
+                tracing::warn!(
+                    limit = CORRELATION_REBUILD_LIMIT,
+                    "the correlations reach further back than the events read to rebuild them; their oldest events are not counted"
+                );
+            }
+        }
+        Err(e) => tracing::error!(
+            error = %e,
+            "could not read the stored events back to rebuild the correlation windows; they start afresh"
+        ),
     }
-    println!(
-        "vigil: correlation windows rebuilt from {} stored events in {:.1} s ({} counted, {} held)",
-        rebuilt.read,
-        started.elapsed().as_secs_f64(),
-        rebuilt.fed,
-        rebuilt.held
-    );
-    if rebuilt.truncated {
-        tracing::warn!(
-            limit = CORRELATION_REBUILD_LIMIT,
-            "the correlations reach further back than the events read to rebuild them; their oldest events are not counted"
-        );
-    }
-    Ok(())
 }
 
 /// Saves the correlation windows on a clean stop (written aside, then renamed into place).

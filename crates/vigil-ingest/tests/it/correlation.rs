@@ -6,7 +6,7 @@ use vigil_ingest::correlation::Rebuilt;
 use vigil_ingest::{Envelope, RawEvent};
 use vigil_testkit::RULE_REPEATED_FAILURES;
 
-use crate::support::Harness;
+use crate::support::{Harness, eventually};
 
 /// Root's failure at 10:MM on 2026-12-01, at `tenant`.
 fn failure(tenant: &str, minute: u32) -> RawEvent {
@@ -103,4 +103,41 @@ async fn without_correlations_nothing_is_read() {
         h.ingestor.rebuild_correlations(1_000).await.unwrap(),
         Rebuilt::default()
     );
+}
+
+#[tokio::test]
+async fn a_batch_arriving_during_a_rebuild_correlates_after_it_and_is_counted_once() {
+    let mut h = Harness::with_rules(RULE_REPEATED_FAILURES, 2).await;
+    let report = h
+        .ingestor
+        .ingest_raw(vec![failure("acme", 0)])
+        .await
+        .unwrap();
+    assert_eq!(report.detections, 0);
+    h.restart();
+    let rebuild = h.ingestor.begin_correlation_rebuild();
+    let live = tokio::spawn({
+        let ingestor = std::sync::Arc::clone(&h.ingestor);
+        async move {
+            ingestor
+                .ingest_raw(vec![failure("acme", 1)])
+                .await
+                .unwrap()
+                .detections
+        }
+    });
+    // The live failure is stored, and searchable, before the rebuild reads the store; its batch
+    // waits to correlate.
+    eventually(
+        "the live failure stored",
+        || h.events.next_id(),
+        |&n| n == 2,
+    )
+    .await;
+    h.events.refresh().unwrap();
+    assert!(!live.is_finished(), "the batch waits for the rebuild");
+    let rebuilt = rebuild.run(1_000).await.unwrap();
+    assert_eq!((rebuilt.fed, rebuilt.held), (1, 1), "{rebuilt:?}");
+    // Then the live failure completes the window the rebuilt one opened: once.
+    assert_eq!(live.await.unwrap(), 1);
 }

@@ -8,11 +8,11 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use vigil_testkit::SmtpReceiver;
 
-use crate::support::{Server, admin_token, ok};
+use crate::support::{Server, admin_token, ok, wait_for};
 
 const RULE: &str = "title: Credential dumping tool
 id: 9b1f2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d
@@ -71,14 +71,6 @@ fn webhook_receiver() -> (u16, Seen) {
         }
     });
     (port, seen)
-}
-
-fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !ready() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]

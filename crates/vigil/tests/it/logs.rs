@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{RULE_REPEATED_FAILURES, RULE_WHOAMI, Server, admin_token, ok, run};
+use crate::support::{RULE_REPEATED_FAILURES, RULE_WHOAMI, Server, admin_token, ok, run, wait_for};
 
 const EVTX: &str = "../../../shared/data/evtx/EVTX-ATTACK-SAMPLES/Credential Access/4794_DSRM_password_change_t1098.evtx";
 
@@ -585,8 +585,13 @@ fn correlation_windows_are_rebuilt_after_a_crash() {
     drop(server);
 
     let server = r.start();
+    // The server serves while it rebuilds the windows (a batch waits for them to correlate).
     // Minutes 0 and 1 were reported before the crash; minute 2 waits for its second failure.
-    let status = json_of(server.cli(&r.token, &["rules", "status", "--json"]));
+    let rules_status = || json_of(server.cli(&r.token, &["rules", "status", "--json"]));
+    wait_for("the windows rebuilt", || {
+        rules_status()["correlations"][0]["events"] == 1
+    });
+    let status = rules_status();
     let windows = &status["correlations"][0];
     assert_eq!(windows["rule_id"], "repeated", "{status}");
     assert_eq!(windows["events"], 1, "{status}");

@@ -170,3 +170,15 @@ pub async fn all_incidents(data: &Path) -> Vec<vigil_core::Incident> {
     assert!(page.total <= 500, "more incidents than one page");
     page.items
 }
+
+/// Polls `ready` every 100 ms for up to 20 s; then panics naming `what`.
+pub fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
