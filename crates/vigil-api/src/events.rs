@@ -339,6 +339,10 @@ pub struct RulesStatus {
     /// The loaded correlation rules, with what their windows hold now.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub correlations: Vec<CorrelationWindows>,
+    /// Whether the correlation windows are being rebuilt from the stored events (after a
+    /// crash): until then they hold less than they will.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub correlations_rebuilding: bool,
 }
 
 /// A loaded correlation rule and what its windows hold now (across tenants): what is counting

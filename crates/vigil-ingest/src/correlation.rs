@@ -312,6 +312,11 @@ impl Correlations {
         self.lock().rebuilding = true;
     }
 
+    /// Whether batches are held back for a rebuild.
+    pub fn rebuilding(&self) -> bool {
+        self.lock().rebuilding
+    }
+
     /// Lets the batches held back by [`Correlations::hold_back`] correlate.
     pub fn release(&self) {
         self.lock().rebuilding = false;

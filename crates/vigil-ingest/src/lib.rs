@@ -19,6 +19,9 @@ pub mod rules;
 pub mod syslog;
 
 pub use error::IngestError;
-pub use pipeline::{CorrelationRebuild, Envelope, IngestReport, Ingestor, RawEvent, RejectedEvent};
+pub use pipeline::{
+    CorrelationRebuild, CorrelationWindows, Envelope, IngestReport, Ingestor, RawEvent,
+    RejectedEvent,
+};
 pub use retention::RetentionPolicy;
 pub use rules::{RuleSlot, RulesStatus};

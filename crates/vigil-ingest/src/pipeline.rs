@@ -83,6 +83,18 @@ impl std::fmt::Debug for Ingestor {
     }
 }
 
+/// What the correlation windows hold ([`Ingestor::correlation_windows`]).
+#[derive(Debug)]
+pub struct CorrelationWindows {
+    /// The rules in force.
+    pub rules: Arc<LoadedRules>,
+    /// Per correlation of `rules`, what its windows hold.
+    pub held: Vec<vigil_detect::WindowsHeld>,
+    /// Whether the windows are being rebuilt from the log store (after a crash): they then
+    /// hold less than they will.
+    pub rebuilding: bool,
+}
+
 /// A rebuild of the correlation windows under way ([`Ingestor::begin_correlation_rebuild`]):
 /// batches wait before correlating until it has run, or is dropped unrun.
 #[must_use = "batches wait before correlating until the rebuild has run or is dropped"]
@@ -200,11 +212,14 @@ impl Ingestor {
         self.correlations.save()
     }
 
-    /// The rules in force, and what their correlation windows hold now, per correlation.
-    pub fn correlation_windows(&self) -> (Arc<LoadedRules>, Vec<vigil_detect::WindowsHeld>) {
+    /// The rules in force and what their correlation windows hold now.
+    pub fn correlation_windows(&self) -> CorrelationWindows {
         let rules = self.rules.current();
-        let held = self.correlations.held(&rules);
-        (rules, held)
+        CorrelationWindows {
+            held: self.correlations.held(&rules),
+            rebuilding: self.correlations.rebuilding(),
+            rules,
+        }
     }
 
     /// Rebuilds the correlation windows from the log store when a crash lost them (see

@@ -124,6 +124,11 @@ fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
             ]);
         }
         outln!("{t}");
+        if status.correlations_rebuilding {
+            outln!(
+                "the correlation windows are being rebuilt from the stored events (the last stop was not clean); they hold more once it is done"
+            );
+        }
     }
     let paths = if status.paths.is_empty() {
         "no rule directory (start the server with `vigil serve --rules DIR` to detect)".to_owned()

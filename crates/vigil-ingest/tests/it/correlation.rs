@@ -136,7 +136,9 @@ async fn a_batch_arriving_during_a_rebuild_correlates_after_it_and_is_counted_on
     .await;
     h.events.refresh().unwrap();
     assert!(!live.is_finished(), "the batch waits for the rebuild");
+    assert!(h.ingestor.correlation_windows().rebuilding);
     let rebuilt = rebuild.run(1_000).await.unwrap();
+    assert!(!h.ingestor.correlation_windows().rebuilding);
     assert_eq!((rebuilt.fed, rebuilt.held), (1, 1), "{rebuilt:?}");
     // Then the live failure completes the window the rebuilt one opened: once.
     assert_eq!(live.await.unwrap(), 1);

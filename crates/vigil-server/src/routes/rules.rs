@@ -18,6 +18,7 @@ fn status(s: vigil_ingest::RulesStatus) -> RulesStatus {
         loaded_at: s.loaded_at,
         services: Vec::new(),
         correlations: Vec::new(),
+        correlations_rebuilding: false,
     }
 }
 
@@ -34,10 +35,13 @@ pub async fn get(State(state): State<AppState>, _who: Principal) -> Json<RulesSt
 /// The status of the rules in force, with the services that declare their logsources and
 /// the rules written for them, and the correlations with what their windows hold.
 async fn in_force(state: &AppState) -> RulesStatus {
-    let (loaded, held) = state.ingestor.correlation_windows();
+    let windows = state.ingestor.correlation_windows();
+    let loaded = &windows.rules;
     let mut out = status(loaded.status.clone());
     let set = &loaded.set;
-    out.correlations = held
+    out.correlations_rebuilding = windows.rebuilding;
+    out.correlations = windows
+        .held
         .into_iter()
         .filter_map(|w| {
             let shape = set.correlation_shape(w.rule)?;
