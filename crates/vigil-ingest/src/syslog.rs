@@ -3,14 +3,18 @@
 //!
 //! ```text
 //! TCP accept ──▶ one task per connection: read ─▶ Framer ─▶ parse ─▶ batch ─▶ ingest_raw (awaited)
-//! UDP socket ──▶ one task:          recv_from ─────────────▶ parse ─▶ batch ─▶ ingest_raw (awaited)
+//! UDP socket ──▶ one task:          recv_from ─────────────▶ parse ─▶ batch ─▶ ingest_raw (up to
+//!                                                                             4 batches at once)
 //! ```
 //!
 //! Each task collects messages into a batch of at most `batch_max_events` events (or about
 //! [`BATCH_MAX_BYTES`] of JSON) and stores it when it is full or `batch_max_wait` after its
-//! first event arrived. While a batch is being stored the task reads nothing more, so a slow
-//! store slows the sender down (TCP) or lets the kernel drop datagrams (UDP) instead of growing
-//! memory; the number of TCP connections is capped by `max_connections`.
+//! first event arrived. While a batch is being stored a TCP connection reads nothing more, so
+//! a slow store slows the sender down instead of growing memory; the number of TCP connections
+//! is capped by `max_connections`. A UDP sender cannot be slowed down — the kernel drops what
+//! the socket cannot hold — so the UDP task reads on while up to
+//! [`UDP_BATCHES_IN_FLIGHT`] batches are being stored (a store waits for the disk, or for
+//! correlation windows being rebuilt), and only beyond that stops reading.
 //!
 //! A message that does not parse, a frame the framer had to skip and an event the pipeline
 //! refuses are counted as rejected and logged (a few warnings a minute, the rest at debug); none
@@ -54,6 +58,14 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// A batch is also stored once its events hold this many bytes of JSON, so a connection holds
 /// at most about this much (plus one message) whatever the event count limit.
 pub const BATCH_MAX_BYTES: usize = 1024 * 1024;
+
+/// Batches of datagrams stored at once while the UDP task reads on: what it buffers (at most
+/// this many times [`BATCH_MAX_BYTES`]) so that a store that waits does not make the kernel
+/// drop datagrams.
+pub const UDP_BATCHES_IN_FLIGHT: usize = 4;
+
+/// The source UDP messages are logged under.
+const UDP_SOURCE: &str = "udp";
 
 /// The service of messages that name none, when no service is configured.
 const FALLBACK_SERVICE: &str = "syslog";
@@ -409,13 +421,19 @@ impl Batch {
 
     /// Stores what the batch holds, if anything, and empties it.
     async fn flush(&mut self, shared: &Shared, source: &str) {
+        if let Some(events) = self.take() {
+            shared.store(events, source).await;
+        }
+    }
+
+    /// What the batch holds, if anything, leaving it empty.
+    fn take(&mut self) -> Option<Vec<RawEvent>> {
         self.deadline = None;
         self.bytes = 0;
         if self.events.is_empty() {
-            return;
+            return None;
         }
-        let events = std::mem::take(&mut self.events);
-        shared.store(events, source).await;
+        Some(std::mem::take(&mut self.events))
     }
 }
 
@@ -585,23 +603,25 @@ fn frame_error(shared: &Shared, peer: SocketAddr, e: &FrameError) {
     shared.reject(peer, e);
 }
 
-/// Reads datagrams, one message each, until shutdown.
+/// Reads datagrams, one message each, until shutdown, storing up to
+/// [`UDP_BATCHES_IN_FLIGHT`] batches at once.
 async fn udp_loop(socket: UdpSocket, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
-    const SOURCE: &str = "udp";
     // One byte more than the limit, to tell an oversized datagram from one that fits exactly
     // (the kernel truncates a datagram to the buffer).
     let mut buf = vec![0u8; shared.max_message_bytes.saturating_add(1).min(65_536)];
     let mut batch = Batch::new();
+    let mut storing = JoinSet::new();
     loop {
         tokio::select! {
             () = stopping(&mut shutdown) => break,
-            () = until(batch.deadline) => batch.flush(&shared, SOURCE).await,
+            Some(stored) = storing.join_next(), if !storing.is_empty() => udp_stored(stored),
+            () = until(batch.deadline) => store_behind(&mut storing, &shared, &mut batch).await,
             received = socket.recv_from(&mut buf) => match received {
                 Ok((n, peer)) => {
                     let now_ms = Utc::now().timestamp_millis();
                     shared.accept(&buf[..n], peer, now_ms, &mut batch);
                     if batch.is_full(&shared) {
-                        batch.flush(&shared, SOURCE).await;
+                        store_behind(&mut storing, &shared, &mut batch).await;
                     }
                 }
                 Err(e) => {
@@ -612,5 +632,30 @@ async fn udp_loop(socket: UdpSocket, shared: Arc<Shared>, mut shutdown: watch::R
             },
         }
     }
-    batch.flush(&shared, SOURCE).await;
+    store_behind(&mut storing, &shared, &mut batch).await;
+    while let Some(stored) = storing.join_next().await {
+        udp_stored(stored);
+    }
+}
+
+/// Stores the UDP batch in a task of its own, once fewer than [`UDP_BATCHES_IN_FLIGHT`] are
+/// being stored.
+async fn store_behind(storing: &mut JoinSet<()>, shared: &Arc<Shared>, batch: &mut Batch) {
+    let Some(events) = batch.take() else {
+        return;
+    };
+    while storing.len() >= UDP_BATCHES_IN_FLIGHT {
+        if let Some(stored) = storing.join_next().await {
+            udp_stored(stored);
+        }
+    }
+    let shared = Arc::clone(shared);
+    storing.spawn(async move { shared.store(events, UDP_SOURCE).await });
+}
+
+/// Logs a UDP store task that panicked (a store that failed has logged itself).
+fn udp_stored(stored: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = stored {
+        tracing::error!(error = %e, "a syslog UDP store task failed");
+    }
 }
