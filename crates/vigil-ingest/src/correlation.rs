@@ -93,6 +93,31 @@ pub struct Rebuilt {
     pub held: usize,
 }
 
+/// Of `stored` events, those a correlation counts, each with the rules of its that it counts
+/// (matched as its service declares its logs).
+fn counted(
+    set: &vigil_detect::CompiledRuleSet,
+    org: &OrgView,
+    stored: impl Iterator<Item = StoredEvent>,
+) -> Vec<(StoredEvent, JsonEvent, Vec<RuleId>)> {
+    // The store accepted each as a JSON object; a parser that disagrees skips it.
+    let parsed: Vec<(StoredEvent, JsonEvent)> = stored
+        .filter_map(|stored| {
+            let event = JsonEvent::parse(&stored.json).ok()?;
+            Some((stored, event))
+        })
+        .collect();
+    let matched = org.match_all(set, &parsed, |(stored, event)| (&stored.service, event));
+    parsed
+        .into_iter()
+        .zip(matched)
+        .filter_map(|((stored, event), mut rules)| {
+            rules.retain(|&rule| set.feeds_correlation(rule));
+            (!rules.is_empty()).then_some((stored, event, rules))
+        })
+        .collect()
+}
+
 /// One stored event of a batch as the correlations see it.
 pub struct Fed<'a> {
     /// Its place in the batch.
@@ -229,38 +254,22 @@ impl Correlations {
         };
         let from = newest - chrono::Duration::milliseconds(reach);
         tracing::info!(%from, "the last stop did not save the correlation windows: reading back the stored events since then to rebuild them");
-        let range = TimeRange {
-            from: Some(from),
-            to: None,
-        };
         let mut rebuilt = Rebuilt::default();
-        let mut kept: Vec<(StoredEvent, JsonEvent, Vec<RuleId>)> = Vec::new();
+        let mut kept = Vec::new();
         let mut cursor = None;
         loop {
             let page = events.search(&SearchRequest {
                 query: all.clone(),
-                range,
+                range: TimeRange {
+                    from: Some(from),
+                    to: None,
+                },
                 limit: REBUILD_PAGE.min(limit.saturating_sub(rebuilt.read as usize)),
                 cursor,
             })?;
             rebuilt.read += page.events.len() as u64;
-            // The store accepted each as a JSON object; a parser that disagrees skips it.
-            let parsed: Vec<(StoredEvent, JsonEvent)> = page
-                .events
-                .into_iter()
-                .filter(|stored| stored.id < below_id)
-                .filter_map(|stored| {
-                    let event = JsonEvent::parse(&stored.json).ok()?;
-                    Some((stored, event))
-                })
-                .collect();
-            let matched = org.match_all(set, &parsed, |(stored, event)| (&stored.service, event));
-            for ((stored, event), mut counted) in parsed.into_iter().zip(matched) {
-                counted.retain(|&rule| set.feeds_correlation(rule));
-                if !counted.is_empty() {
-                    kept.push((stored, event, counted));
-                }
-            }
+            let before = page.events.into_iter().filter(|e| e.id < below_id);
+            kept.extend(counted(&rules.set, org, before));
             match page.next_cursor {
                 Some(next) if (rebuilt.read as usize) < limit => cursor = Some(next),
                 Some(_) => {
