@@ -322,7 +322,7 @@ pub struct DetectionQuery {
 }
 
 /// Answer of `GET /api/v1/rules` and `POST /api/v1/rules/reload`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RulesStatus {
     /// The rule directories read (`vigil serve --rules`).
     pub paths: Vec<String>,
@@ -347,7 +347,7 @@ pub struct RulesStatus {
 
 /// A loaded correlation rule and what its windows hold now (across tenants): what is counting
 /// towards it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CorrelationWindows {
     /// The correlation rule's id.
     pub rule_id: String,
@@ -367,6 +367,23 @@ pub struct CorrelationWindows {
     pub events: u64,
     /// The time of the oldest of them.
     pub oldest: Option<DateTime<Utc>>,
+    /// The groups whose value is highest now, highest first (at most 5): the nearest to
+    /// firing for a `>`/`>=` condition.
+    #[serde(default)]
+    pub top_groups: Vec<CorrelationGroup>,
+}
+
+/// A correlation's group and its value now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CorrelationGroup {
+    /// The tenant its events belong to (empty when unknown).
+    pub tenant: String,
+    /// Its `group-by` values: `user=root, src=203.0.113.9`.
+    pub group: String,
+    /// What the correlation compares with its condition over the timespan up to the group's
+    /// latest event: the count of events, of distinct values, their sum … or for temporal
+    /// types the rules seen.
+    pub value: f64,
 }
 
 /// A service that declares its logsources, and the loaded rules written for them.

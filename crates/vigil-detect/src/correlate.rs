@@ -174,12 +174,18 @@ impl CorrelationMatch {
     /// Its group as people read it: `user=root, src=203.0.113.9` (its rule's `group-by` names
     /// with their values; empty when the rule has no `group-by`).
     pub fn group_text(&self, set: &CompiledRuleSet) -> String {
-        let names = set
-            .correlation_shape(self.rule)
-            .map_or(&[][..], |shape| shape.group_by);
-        names
+        set.correlation_shape(self.rule)
+            .map(|shape| shape.group_text(&self.group))
+            .unwrap_or_default()
+    }
+}
+
+impl CorrelationShape<'_> {
+    /// A group's values as people read them: `user=root, src=203.0.113.9`.
+    pub fn group_text(&self, values: &[String]) -> String {
+        self.group_by
             .iter()
-            .zip(&self.group)
+            .zip(values)
             .map(|(name, value)| format!("{name}={value}"))
             .collect::<Vec<_>>()
             .join(", ")
@@ -219,8 +225,11 @@ pub struct Correlator<'s> {
     state: CorrelationState,
 }
 
+/// How many groups [`WindowsHeld::top`] names.
+const TOP_GROUPS: usize = 5;
+
 /// What a correlation's windows hold ([`CorrelationState::held`]): what is counting now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct WindowsHeld {
     /// The correlation rule.
     pub rule: RuleId,
@@ -230,6 +239,29 @@ pub struct WindowsHeld {
     pub events: usize,
     /// The time of the oldest of them, in ms since the epoch.
     pub oldest_ms: Option<i64>,
+    /// The groups whose value is highest now, highest first (at most 5).
+    pub top: Vec<GroupValue>,
+}
+
+/// A correlation's value as people read it: whole numbers without decimals (`4`), others
+/// with two (`12.35`).
+pub fn value_text(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{}", value as i64)
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+/// A correlation's group and its value now: what the correlation compares with its condition
+/// (the count, the distinct values, the sum … or for temporal types the rules seen) over the
+/// timespan up to the group's latest event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupValue {
+    /// Its `group-by` values.
+    pub group: Vec<String>,
+    /// Its value.
+    pub value: f64,
 }
 
 /// Per-stream correlation state that does not borrow its rule set: every call takes the set
@@ -370,14 +402,33 @@ impl CorrelationState {
         set.correlations
             .iter()
             .zip(&self.groups)
-            .map(|(c, groups)| WindowsHeld {
-                rule: c.id,
-                groups: groups.len(),
-                events: groups.values().map(VecDeque::len).sum(),
-                oldest_ms: groups
-                    .values()
-                    .filter_map(|entries| entries.front().map(|e| e.ts))
-                    .min(),
+            .map(|(c, groups)| {
+                let mut top: Vec<GroupValue> = groups
+                    .iter()
+                    .filter_map(|(group, entries)| {
+                        let newest = entries.back()?.ts;
+                        let window: Vec<&Entry> = entries
+                            .iter()
+                            .filter(|e| e.ts >= newest - c.timespan_ms)
+                            .collect();
+                        Some(GroupValue {
+                            group: group.clone(),
+                            value: aggregate(c, &window)?,
+                        })
+                    })
+                    .collect();
+                top.sort_by(|a, b| b.value.total_cmp(&a.value).then(a.group.cmp(&b.group)));
+                top.truncate(TOP_GROUPS);
+                WindowsHeld {
+                    rule: c.id,
+                    groups: groups.len(),
+                    events: groups.values().map(VecDeque::len).sum(),
+                    oldest_ms: groups
+                        .values()
+                        .filter_map(|entries| entries.front().map(|e| e.ts))
+                        .min(),
+                    top,
+                }
             })
             .collect()
     }
@@ -514,7 +565,22 @@ fn compare(cond: &CorrelationCondition, v: f64) -> bool {
 }
 
 /// The aggregated value when the window satisfies the correlation.
+/// The correlation's value of a window if its condition holds for it.
 fn evaluate(cc: &CompiledCorrelation, window: &[&Entry]) -> Option<f64> {
+    let v = aggregate(cc, window)?;
+    let temporal = matches!(
+        cc.kind,
+        CorrelationType::Temporal | CorrelationType::TemporalOrdered
+    );
+    if temporal && cc.condition.comparisons.is_empty() {
+        // Without a condition, a temporal correlation needs every rule it names.
+        return (v as usize == cc.rules.len()).then_some(v);
+    }
+    compare(&cc.condition, v).then_some(v)
+}
+
+/// The correlation's value of a window (`None` where it has none: the average of no number).
+fn aggregate(cc: &CompiledCorrelation, window: &[&Entry]) -> Option<f64> {
     let nums = || {
         window
             .iter()
@@ -552,11 +618,7 @@ fn evaluate(cc: &CompiledCorrelation, window: &[&Entry]) -> Option<f64> {
             for e in window {
                 seen[e.pos] = true;
             }
-            let n = seen.iter().filter(|s| **s).count() as f64;
-            if cc.condition.comparisons.is_empty() {
-                return (n as usize == cc.rules.len()).then_some(n);
-            }
-            n
+            seen.iter().filter(|s| **s).count() as f64
         }
         CorrelationType::TemporalOrdered => {
             let mut next = 0;
@@ -565,12 +627,8 @@ fn evaluate(cc: &CompiledCorrelation, window: &[&Entry]) -> Option<f64> {
                     next += 1;
                 }
             }
-            let n = next as f64;
-            if cc.condition.comparisons.is_empty() {
-                return (next == cc.rules.len()).then_some(n);
-            }
-            n
+            next as f64
         }
     };
-    compare(&cc.condition, v).then_some(v)
+    Some(v)
 }

@@ -28,7 +28,8 @@ pub use compile::{
     CompileOptions, CompiledRuleSet, PlanStats, RuleId, RuleKind, RuleMeta, compile,
 };
 pub use correlate::{
-    CorrelationMatch, CorrelationShape, CorrelationState, Correlator, SavedWindow, WindowsHeld,
+    CorrelationMatch, CorrelationShape, CorrelationState, Correlator, GroupValue, SavedWindow,
+    WindowsHeld, value_text,
 };
 pub use event::{Event, FieldMapping, FieldSink, FieldValue, MappedEvent};
 pub use matcher::{Matcher, logsource_fits};

@@ -797,6 +797,38 @@ fn a_reload_keeps_the_windows_of_correlations_that_read_events_the_same_way() {
 }
 
 #[test]
+fn what_a_state_holds_names_the_groups_nearest_their_condition() {
+    let text = "title: Base\nid: base\nname: base\nlogsource:\n  product: test\ndetection:\n  sel:\n    F: x\n  condition: sel\n---\ntitle: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 10s\n  condition:\n    gte: 5\n";
+    let (docs, _) = vigil_sigma::parse_str(text, Path::new("c.yml"));
+    let (set, diags) = compile(&docs, &CompileOptions::default());
+    assert!(diags.is_empty(), "{diags:?}");
+    let mut m = set.matcher();
+    let mut state = crate::CorrelationState::new(&set);
+    let mut out = Vec::new();
+    for (ts, user) in [
+        (0, "bob"),
+        (1_000, "alice"),
+        (2_000, "alice"),
+        (30_000, "bob"),
+    ] {
+        let e = MapEvent::new(&[("F", s("x")), ("User", s(user))]);
+        let matched = m.matches(&e).to_vec();
+        state.feed(&set, ts, &e, &matched, ts as u64, &mut out);
+    }
+    assert!(out.is_empty());
+    let held = state.held(&set);
+    assert_eq!(held.len(), 1);
+    let c = &held[0];
+    assert_eq!(set.rule(c.rule).id(), "c");
+    assert_eq!((c.groups, c.events, c.oldest_ms), (2, 3, Some(1_000)));
+    // Bob's first failure is out of the window of his latest one: his value is 1.
+    let top: Vec<(String, f64)> = c.top.iter().map(|g| (g.group.join(","), g.value)).collect();
+    assert_eq!(top, [("alice".to_string(), 2.0), ("bob".to_string(), 1.0)]);
+    let shape = set.correlation_shape(c.rule).unwrap();
+    assert_eq!(shape.group_text(&c.top[0].group), "User=alice");
+}
+
+#[test]
 fn the_reach_of_correlations_is_their_longest_timespan_over_the_rules_they_count() {
     let text = "title: Base\nid: base\nname: base\nlogsource:\n  product: test\ndetection:\n  sel:\n    F: x\n  condition: sel\n---\ntitle: Other\nid: other\nname: other\nlogsource:\n  product: test\ndetection:\n  sel:\n    F: y\n  condition: sel\n---\ntitle: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    gte: 2\n---\ntitle: D\nid: d\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 2h\n  condition:\n    gte: 2\n";
     let (docs, _) = vigil_sigma::parse_str(text, Path::new("c.yml"));

@@ -14,7 +14,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use chrono::Utc;
 use vigil_detect::{
-    CorrelationMatch, CorrelationState, Event, MappedEvent, RuleId, SavedWindow, WindowsHeld,
+    CorrelationMatch, CorrelationState, Event, GroupValue, MappedEvent, RuleId, SavedWindow,
+    WindowsHeld,
 };
 use vigil_events::json::JsonEvent;
 use vigil_logs::{EventStore, LogError, SearchRequest, StoredEvent, TimeRange};
@@ -77,6 +78,41 @@ pub struct SavedCorrelations {
     now_ms: i64,
     /// Stored id and JSON of the events the windows hold.
     evidence: Vec<(u64, String)>,
+}
+
+/// How many groups [`CorrelationHeld::top`] names.
+const TOP_GROUPS: usize = 5;
+
+/// What a correlation's windows hold across tenants ([`Correlations::held`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorrelationHeld {
+    /// The correlation rule.
+    pub rule: RuleId,
+    /// Its groups with events in a window, in every tenant.
+    pub groups: usize,
+    /// The matched events its windows hold.
+    pub events: usize,
+    /// The time of the oldest of them, in ms since the epoch.
+    pub oldest_ms: Option<i64>,
+    /// The groups whose value is highest now, with their tenant, highest first (at most 5).
+    pub top: Vec<(String, GroupValue)>,
+}
+
+impl CorrelationHeld {
+    /// Adds what a tenant's windows hold.
+    fn add(&mut self, tenant: &str, held: WindowsHeld) {
+        self.groups += held.groups;
+        self.events += held.events;
+        self.oldest_ms = self.oldest_ms.into_iter().chain(held.oldest_ms).min();
+        self.top
+            .extend(held.top.into_iter().map(|group| (tenant.to_owned(), group)));
+        self.top.sort_by(|(ta, a), (tb, b)| {
+            b.value
+                .total_cmp(&a.value)
+                .then_with(|| (ta, &a.group).cmp(&(tb, &b.group)))
+        });
+        self.top.truncate(TOP_GROUPS);
+    }
 }
 
 /// What rebuilding the windows from the log store did ([`Correlations::rebuild`]).
@@ -349,21 +385,29 @@ impl Correlations {
     /// What the windows hold for each correlation of `rules`, across tenants (nothing yet for
     /// those that have seen no event). Right after a reload, until the next batch carries the
     /// windows over, it shows what they held under the previous set.
-    pub fn held(&self, rules: &LoadedRules) -> Vec<WindowsHeld> {
+    pub fn held(&self, rules: &LoadedRules) -> Vec<CorrelationHeld> {
         let set = &rules.set;
-        let mut out = CorrelationState::new(set).held(set);
+        let mut out: Vec<CorrelationHeld> = CorrelationState::new(set)
+            .held(set)
+            .into_iter()
+            .map(|empty| CorrelationHeld {
+                rule: empty.rule,
+                groups: 0,
+                events: 0,
+                oldest_ms: None,
+                top: Vec::new(),
+            })
+            .collect();
         let inner = self.lock();
         let Some(held) = inner.held.as_ref() else {
             return out;
         };
         let old = &held.rules.set;
-        for state in held.by_tenant.values() {
+        for (tenant, state) in &held.by_tenant {
             for w in state.held(old) {
                 let id = old.rule(w.rule).id();
                 if let Some(o) = out.iter_mut().find(|o| set.rule(o.rule).id() == id) {
-                    o.groups += w.groups;
-                    o.events += w.events;
-                    o.oldest_ms = o.oldest_ms.into_iter().chain(w.oldest_ms).min();
+                    o.add(tenant, w);
                 }
             }
         }

@@ -89,7 +89,7 @@ pub struct CorrelationWindows {
     /// The rules in force.
     pub rules: Arc<LoadedRules>,
     /// Per correlation of `rules`, what its windows hold.
-    pub held: Vec<vigil_detect::WindowsHeld>,
+    pub held: Vec<crate::correlation::CorrelationHeld>,
     /// Whether the windows are being rebuilt from the log store (after a crash): they then
     /// hold less than they will.
     pub rebuilding: bool,
@@ -757,11 +757,7 @@ fn correlation_note(set: &CompiledRuleSet, found: &vigil_detect::CorrelationMatc
     let Some(shape) = set.correlation_shape(found.rule) else {
         return format!("value {}", found.value);
     };
-    let value = if found.value.fract() == 0.0 && found.value.abs() < 1e15 {
-        format!("{}", found.value as i64)
-    } else {
-        format!("{:.2}", found.value)
-    };
+    let value = vigil_detect::value_text(found.value);
     let field = shape.field.unwrap_or("the value");
     let what = match shape.kind {
         T::EventCount => format!("{value} events"),

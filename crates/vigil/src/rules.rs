@@ -108,6 +108,7 @@ fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
             "GROUPS COUNTING",
             "EVENTS HELD",
             "OLDEST",
+            "HIGHEST NOW",
         ]);
         for c in &status.correlations {
             t.add_row([
@@ -121,6 +122,7 @@ fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
                 c.oldest
                     .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
                     .unwrap_or_else(|| "-".into()),
+                highest(&c.top_groups),
             ]);
         }
         outln!("{t}");
@@ -148,6 +150,26 @@ fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A correlation's top groups, one a line: `user=root: 4` (`acme / user=root: 4` with a tenant).
+fn highest(groups: &[vigil_api::events::CorrelationGroup]) -> String {
+    groups
+        .iter()
+        .map(|g| {
+            let value = vigil_detect::value_text(g.value);
+            let group = if g.group.is_empty() {
+                "(all)"
+            } else {
+                &g.group
+            };
+            match g.tenant.as_str() {
+                "" => format!("{group}: {value}"),
+                tenant => format!("{tenant} / {group}: {value}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {

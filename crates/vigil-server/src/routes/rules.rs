@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use vigil_api::error::ErrorBody;
-use vigil_api::events::{CorrelationWindows, RulesStatus, ServiceRules};
+use vigil_api::events::{CorrelationGroup, CorrelationWindows, RulesStatus, ServiceRules};
 
 use crate::auth::{Admin, Principal};
 use crate::error::ApiError;
@@ -62,6 +62,15 @@ async fn in_force(state: &AppState) -> RulesStatus {
                 oldest: w
                     .oldest_ms
                     .and_then(chrono::DateTime::from_timestamp_millis),
+                top_groups: w
+                    .top
+                    .iter()
+                    .map(|(tenant, g)| CorrelationGroup {
+                        tenant: tenant.clone(),
+                        group: shape.group_text(&g.group),
+                        value: g.value,
+                    })
+                    .collect(),
             })
         })
         .collect();

@@ -709,6 +709,14 @@ level: high
     assert_eq!(windows["groups"], 2, "{status}");
     assert_eq!(windows["events"], 3, "{status}");
     assert_eq!(windows["oldest"], "2026-12-01T10:00:00Z", "{status}");
+    assert_eq!(
+        windows["top_groups"],
+        serde_json::json!([
+            {"tenant": "acme", "group": "user=root", "value": 2.0},
+            {"tenant": "globex", "group": "user=root", "value": 1.0},
+        ]),
+        "the groups nearest the threshold first"
+    );
     // The third failure for root at acme, in a later batch and within 5 minutes, completes it.
     assert_eq!(send("acme", line("bob", 2) + &line("root", 3)).await, 1);
     let (_, page) = app.get(&app.responder_token, "/detections").await;

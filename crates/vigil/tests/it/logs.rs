@@ -599,6 +599,7 @@ fn correlation_windows_are_rebuilt_after_a_crash() {
     let table = ok(server.cli(&r.token, &["rules", "status"]));
     assert!(table.contains("Repeated failures"), "{table}");
     assert!(table.contains("2026-12-01 10:02:00 UTC"), "{table}");
+    assert!(table.contains("user=root: 1"), "{table}");
     assert_eq!(r.fail_at(&server, 3), 1);
     let detections = json_of(server.cli(&r.token, &["detections", "--json"]));
     assert_eq!(detections["total"], 2, "{detections}");
