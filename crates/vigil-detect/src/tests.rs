@@ -672,11 +672,8 @@ fn filters_drop_matches_of_named_rules() {
     );
 }
 
-/// Compiles rule `base` (matching `F: x`) plus a correlation, then feeds (ts, F, group) events.
-fn correlate(
-    correlation: &str,
-    events: &[(i64, &str, &str, Option<&str>)],
-) -> Vec<CorrelationMatch> {
+/// Rules `base` (matching `F: x`) and `other` (`F: y`) plus a correlation, compiled.
+fn correlation_set(correlation: &str) -> crate::CompiledRuleSet {
     let text = format!(
         "title: Base\nid: base\nname: base\nlogsource:\n  product: test\ndetection:\n  sel:\n    F: x\n  condition: sel\n---\ntitle: Other\nid: other\nname: other\nlogsource:\n  product: test\ndetection:\n  sel:\n    F: y\n  condition: sel\n---\n{correlation}"
     );
@@ -684,6 +681,28 @@ fn correlate(
     assert!(diags.is_empty(), "{diags:?}");
     let (set, diags) = compile(&docs, &CompileOptions::default());
     assert!(diags.is_empty(), "{diags:?}");
+    set
+}
+
+/// Feeds `state` an event of `user` matching `base`, at `ts` (also its tag).
+fn feed_base(
+    set: &crate::CompiledRuleSet,
+    state: &mut crate::CorrelationState,
+    ts: i64,
+    user: &str,
+    out: &mut Vec<CorrelationMatch>,
+) {
+    let e = MapEvent::new(&[("F", s("x")), ("User", s(user))]);
+    let matched = set.matcher().matches(&e).to_vec();
+    state.feed(set, ts, &e, &matched, ts as u64, out);
+}
+
+/// Compiles rule `base` (matching `F: x`) plus a correlation, then feeds (ts, F, group) events.
+fn correlate(
+    correlation: &str,
+    events: &[(i64, &str, &str, Option<&str>)],
+) -> Vec<CorrelationMatch> {
+    let set = correlation_set(correlation);
     let mut m = set.matcher();
     let mut c = Correlator::new(&set);
     let mut out = Vec::new();
@@ -741,17 +760,13 @@ fn event_count_with_group_by_and_window_boundary() {
 
 #[test]
 fn a_kept_state_correlates_across_calls_and_forgets_what_no_window_can_reach() {
-    let text = "title: Base\nid: base\nname: base\nlogsource:\n  product: test\ndetection:\n  sel:\n    F: x\n  condition: sel\n---\ntitle: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 10s\n  condition:\n    gte: 2\n";
-    let (docs, _) = vigil_sigma::parse_str(text, Path::new("c.yml"));
-    let (set, diags) = compile(&docs, &CompileOptions::default());
-    assert!(diags.is_empty(), "{diags:?}");
-    let mut m = set.matcher();
+    let set = correlation_set(
+        "title: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 10s\n  condition:\n    gte: 2\n",
+    );
     let mut state = crate::CorrelationState::new(&set);
     let mut out = Vec::new();
     let mut feed = |state: &mut crate::CorrelationState, ts: i64, user: &str| {
-        let e = MapEvent::new(&[("F", s("x")), ("User", s(user))]);
-        let matched = m.matches(&e).to_vec();
-        state.feed(&set, ts, &e, &matched, ts as u64, &mut out);
+        feed_base(&set, state, ts, user, &mut out);
     };
     // One event per user, then time passes: bob's is beyond reach at 20 s, carol's is not.
     feed(&mut state, 0, "bob");
@@ -798,11 +813,9 @@ fn a_reload_keeps_the_windows_of_correlations_that_read_events_the_same_way() {
 
 #[test]
 fn what_a_state_holds_names_the_groups_nearest_their_condition() {
-    let text = "title: Base\nid: base\nname: base\nlogsource:\n  product: test\ndetection:\n  sel:\n    F: x\n  condition: sel\n---\ntitle: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 10s\n  condition:\n    gte: 5\n";
-    let (docs, _) = vigil_sigma::parse_str(text, Path::new("c.yml"));
-    let (set, diags) = compile(&docs, &CompileOptions::default());
-    assert!(diags.is_empty(), "{diags:?}");
-    let mut m = set.matcher();
+    let set = correlation_set(
+        "title: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 10s\n  condition:\n    gte: 5\n",
+    );
     let mut state = crate::CorrelationState::new(&set);
     let mut out = Vec::new();
     for (ts, user) in [
@@ -811,9 +824,7 @@ fn what_a_state_holds_names_the_groups_nearest_their_condition() {
         (2_000, "alice"),
         (30_000, "bob"),
     ] {
-        let e = MapEvent::new(&[("F", s("x")), ("User", s(user))]);
-        let matched = m.matches(&e).to_vec();
-        state.feed(&set, ts, &e, &matched, ts as u64, &mut out);
+        feed_base(&set, &mut state, ts, user, &mut out);
     }
     assert!(out.is_empty());
     let held = state.held(&set);
