@@ -1,7 +1,7 @@
 //! Compilation: typed Sigma rules → an immutable [`CompiledRuleSet`].
 //!
 //! Each detection rule becomes one or more *variants* (one per Windows event-log target of its
-//! logsource, since targets can rename fields), each an [`Expr`] tree over [`Item`]s whose
+//! logsource, since targets can rename fields), each an `Expr` tree over `Item`s whose
 //! field names are interned to small integer ids. Variants are indexed by Channel and EventID
 //! so an event is offered only to the rules whose logsource can match it. Filters are folded
 //! into the condition of the rules they name. Nothing is compiled lazily: after [`compile`]
