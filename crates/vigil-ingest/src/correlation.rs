@@ -49,9 +49,43 @@ pub struct Correlations {
 #[derive(Debug, Default)]
 struct Inner {
     held: Option<Held>,
-    /// While the windows are rebuilt from the log store, batches wait before correlating: the
-    /// rebuilt past goes first.
+    /// While the windows are rebuilt from the log store, batches leave their events in
+    /// `deferred` (or, past [`MAX_DEFERRED_BYTES`], wait): the rebuilt past goes first.
     rebuilding: bool,
+    /// Stored events that arrived during a rebuild, in arrival order, correlated after it.
+    deferred: Vec<Deferred>,
+    /// The JSON bytes of `deferred`.
+    deferred_bytes: usize,
+}
+
+/// The most JSON the events deferred during a rebuild may hold; batches beyond it wait for the
+/// rebuild instead (back-pressure rather than unbounded memory).
+const MAX_DEFERRED_BYTES: usize = 64 << 20;
+
+/// A stored event that arrived while the windows were being rebuilt: what correlating it later
+/// and recording the correlations it completes take.
+#[derive(Debug, Clone)]
+pub struct Deferred {
+    /// Its id in the log store.
+    pub id: u64,
+    /// Its time.
+    pub time: chrono::DateTime<Utc>,
+    /// Who sent it.
+    pub envelope: crate::Envelope,
+    /// Its JSON text, as stored.
+    pub json: String,
+    /// The detection rules it matched (reported or not).
+    pub matched: Vec<RuleId>,
+}
+
+/// The correlations completed by events deferred during a rebuild, once it has run: they are
+/// recorded then, as their batches were acknowledged before.
+#[derive(Debug, Default)]
+pub struct Late {
+    /// The deferred events, in arrival order ([`Fired::index`] points into it).
+    pub events: Vec<Deferred>,
+    /// What fired when they were correlated.
+    pub fired: Vec<Fired>,
 }
 
 #[derive(Debug)]
@@ -127,15 +161,19 @@ pub struct Rebuilt {
     pub truncated: bool,
     /// The events the windows hold afterwards.
     pub held: usize,
+    /// Events that arrived during the rebuild and were correlated after it.
+    pub deferred: u64,
 }
 
-/// Of `stored` events, those a correlation counts, each with the rules of its that it counts
-/// (matched as its service declares its logs).
+/// A stored event a correlation counts, parsed, with the rules it matched that one counts.
+type Counted = (StoredEvent, JsonEvent, Vec<RuleId>);
+
+/// Of `stored` events, those a correlation counts (matched as their service declares its logs).
 fn counted(
     set: &vigil_detect::CompiledRuleSet,
     org: &OrgView,
     stored: impl Iterator<Item = StoredEvent>,
-) -> Vec<(StoredEvent, JsonEvent, Vec<RuleId>)> {
+) -> Vec<Counted> {
     // The store accepted each as a JSON object; a parser that disagrees skips it.
     let parsed: Vec<(StoredEvent, JsonEvent)> = stored
         .filter_map(|stored| {
@@ -247,7 +285,9 @@ impl Correlations {
     /// oldest first. A correlation completed on the way had completed (and was reported)
     /// before the crash, so it is not reported again; its group is cleared, as it was then.
     /// Reads at most `limit` events, the newest, and only those stored before `below_id`: the
-    /// ones stored since [`Correlations::hold_back`] wait to be fed by their own batches.
+    /// ones stored since [`Correlations::hold_back`] were deferred by their batches, and are
+    /// correlated next, in arrival order (even when reading failed); what they complete is
+    /// returned ([`Late`]) to be recorded. Then batches correlate again as they come.
     pub fn rebuild(
         &self,
         rules: &Arc<LoadedRules>,
@@ -255,10 +295,67 @@ impl Correlations {
         events: &dyn EventStore,
         limit: usize,
         below_id: u64,
-    ) -> Result<Rebuilt, LogError> {
+    ) -> (Result<Rebuilt, LogError>, Late) {
+        let read = Self::read_back(rules, org, events, limit, below_id);
+        let mut inner = self.lock();
+        let now_ms = Utc::now().timestamp_millis();
+        let result = read.map(|(rebuilt, kept)| {
+            let mapped: Vec<Option<MappedEvent<'_>>> = kept
+                .iter()
+                .map(|(stored, event, _)| {
+                    let fields = org.declared(&stored.service).1?;
+                    Some(MappedEvent::new(event, fields))
+                })
+                .collect();
+            Self::feed_into(
+                &mut inner.held,
+                rules,
+                kept.iter().zip(&mapped).enumerate().map(
+                    |(index, ((stored, event, counted), mapped))| Fed {
+                        index,
+                        id: stored.id,
+                        tenant: &stored.tenant,
+                        timestamp_ms: stored.time.timestamp_millis(),
+                        event: match mapped {
+                            Some(mapped) => mapped,
+                            None => event,
+                        },
+                        json: &stored.json,
+                        matched: counted,
+                    },
+                ),
+                now_ms,
+            );
+            rebuilt
+        });
+        let late = Self::correlate_deferred(&mut inner, rules, org, now_ms);
+        inner.rebuilding = false;
+        let held = inner
+            .held
+            .as_ref()
+            .map_or(0, |h| h.by_tenant.values().map(CorrelationState::len).sum());
+        drop(inner);
+        self.rebuilt.notify_all();
+        let result = result.map(|rebuilt| Rebuilt {
+            held,
+            deferred: late.events.len() as u64,
+            ..rebuilt
+        });
+        (result, late)
+    }
+
+    /// The stored events of the correlations' reach that a correlation counts, oldest first,
+    /// with what reading them found (see [`Correlations::rebuild`]).
+    fn read_back(
+        rules: &LoadedRules,
+        org: &OrgView,
+        events: &dyn EventStore,
+        limit: usize,
+        below_id: u64,
+    ) -> Result<(Rebuilt, Vec<Counted>), LogError> {
         let set = &rules.set;
         let Some(reach) = set.correlation_reach_ms() else {
-            return Ok(Rebuilt::default());
+            return Ok((Rebuilt::default(), Vec::new()));
         };
         // After a crash the index catches up with the journal in the background.
         let lag = events.index_lag();
@@ -286,7 +383,7 @@ impl Correlations {
             cursor: None,
         })?;
         let Some(newest) = newest.events.first().map(|e| e.time) else {
-            return Ok(Rebuilt::default());
+            return Ok((Rebuilt::default(), Vec::new()));
         };
         let from = newest - chrono::Duration::milliseconds(reach);
         tracing::info!(%from, "the last stop did not save the correlation windows: reading back the stored events since then to rebuild them");
@@ -317,38 +414,60 @@ impl Correlations {
         }
         kept.sort_by_key(|(stored, _, _)| (stored.time, stored.id));
         rebuilt.fed = kept.len() as u64;
-        let mapped: Vec<Option<MappedEvent<'_>>> = kept
+        Ok((rebuilt, kept))
+    }
+
+    /// Correlates the events deferred during a rebuild, in arrival order.
+    fn correlate_deferred(
+        inner: &mut Inner,
+        rules: &Arc<LoadedRules>,
+        org: &OrgView,
+        now_ms: i64,
+    ) -> Late {
+        let events = std::mem::take(&mut inner.deferred);
+        inner.deferred_bytes = 0;
+        if events.is_empty() {
+            return Late::default();
+        }
+        // Each was parsed from this very text to be matched.
+        let parsed: Vec<Option<JsonEvent>> = events
             .iter()
-            .map(|(stored, event, _)| {
-                let fields = org.declared(&stored.service).1?;
-                Some(MappedEvent::new(event, fields))
+            .map(|d| JsonEvent::parse(&d.json).ok())
+            .collect();
+        let mapped: Vec<Option<MappedEvent<'_>>> = events
+            .iter()
+            .zip(&parsed)
+            .map(|(d, event)| {
+                let fields = org.declared(&d.envelope.service).1?;
+                Some(MappedEvent::new(event.as_ref()?, fields))
             })
             .collect();
-        let mut inner = self.lock();
-        Self::feed_into(
+        let fired = Self::feed_into(
             &mut inner.held,
             rules,
-            kept.iter().zip(&mapped).enumerate().map(
-                |(index, ((stored, event, counted), mapped))| Fed {
-                    index,
-                    id: stored.id,
-                    tenant: &stored.tenant,
-                    timestamp_ms: stored.time.timestamp_millis(),
-                    event: match mapped {
-                        Some(mapped) => mapped,
-                        None => event,
-                    },
-                    json: &stored.json,
-                    matched: counted,
-                },
-            ),
-            now.timestamp_millis(),
+            events
+                .iter()
+                .zip(&parsed)
+                .zip(&mapped)
+                .enumerate()
+                .filter_map(|(index, ((d, event), mapped))| {
+                    Some(Fed {
+                        index,
+                        id: d.id,
+                        tenant: &d.envelope.tenant,
+                        timestamp_ms: d.time.timestamp_millis(),
+                        event: match mapped {
+                            Some(mapped) => mapped,
+                            None => event.as_ref()?,
+                        },
+                        json: &d.json,
+                        matched: &d.matched,
+                    })
+                }),
+            now_ms,
         );
-        rebuilt.held = inner
-            .held
-            .as_ref()
-            .map_or(0, |h| h.by_tenant.values().map(CorrelationState::len).sum());
-        Ok(rebuilt)
+        drop(mapped);
+        Late { events, fired }
     }
 
     /// Makes batches wait before correlating until [`Correlations::release`]: call it before
@@ -362,9 +481,23 @@ impl Correlations {
         self.lock().rebuilding
     }
 
-    /// Lets the batches held back by [`Correlations::hold_back`] correlate.
+    /// Ends a rebuild that did not run to its end (it failed, or was never run): the events
+    /// deferred meanwhile are let go uncorrelated, and batches correlate again.
     pub fn release(&self) {
-        self.lock().rebuilding = false;
+        let mut inner = self.lock();
+        if !inner.rebuilding {
+            return;
+        }
+        inner.rebuilding = false;
+        if !inner.deferred.is_empty() {
+            tracing::error!(
+                events = inner.deferred.len(),
+                "the correlation windows were not rebuilt; the events that arrived meanwhile are not correlated"
+            );
+            inner.deferred.clear();
+            inner.deferred_bytes = 0;
+        }
+        drop(inner);
         self.rebuilt.notify_all();
     }
 
@@ -375,7 +508,11 @@ impl Correlations {
 
     /// The lock, once no rebuild is under way.
     fn settled(&self) -> MutexGuard<'_, Inner> {
-        let mut inner = self.lock();
+        self.settle(self.lock())
+    }
+
+    /// `inner`, waited on until no rebuild is under way.
+    fn settle<'g>(&'g self, mut inner: MutexGuard<'g, Inner>) -> MutexGuard<'g, Inner> {
         while inner.rebuilding {
             inner = self.rebuilt.wait(inner).unwrap_or_else(|e| e.into_inner());
         }
@@ -412,6 +549,30 @@ impl Correlations {
             }
         }
         out
+    }
+
+    /// [`Correlations::feed`], except that while the windows are being rebuilt the events are
+    /// left to the rebuild (`deferred` gives them; nothing fires now, see [`Late`]), as long as
+    /// those deferred hold at most [`MAX_DEFERRED_BYTES`] of JSON; past that, it waits.
+    pub fn feed_or_defer<'a>(
+        &self,
+        rules: &Arc<LoadedRules>,
+        events: impl IntoIterator<Item = Fed<'a>>,
+        deferred: impl FnOnce() -> Vec<Deferred>,
+        server_now_ms: i64,
+    ) -> Vec<Fired> {
+        if rules.set.correlation_count() == 0 {
+            return Vec::new();
+        }
+        let mut inner = self.lock();
+        if inner.rebuilding && inner.deferred_bytes < MAX_DEFERRED_BYTES {
+            let more = deferred();
+            inner.deferred_bytes += more.iter().map(|d| d.json.len()).sum::<usize>();
+            inner.deferred.extend(more);
+            return Vec::new();
+        }
+        let mut inner = self.settle(inner);
+        Self::feed_into(&mut inner.held, rules, events, server_now_ms)
     }
 
     /// Feeds a batch's stored events that matched a rule, in arrival order, and returns the

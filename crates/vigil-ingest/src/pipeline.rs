@@ -10,7 +10,7 @@ use vigil_events::json::JsonEvent;
 use vigil_logs::{EventStore, NewEvent};
 use vigil_store::{AlertPolicy, Store};
 
-use crate::correlation::{Correlations, Fed};
+use crate::correlation::{Correlations, Deferred, Fed, Fired, Late};
 use crate::error::IngestError;
 use crate::org::{OrgCache, OrgView};
 use crate::rules::{LoadedRules, RuleSlot};
@@ -91,13 +91,13 @@ pub struct CorrelationWindows {
     /// Per correlation of `rules`, what its windows hold.
     pub held: Vec<crate::correlation::CorrelationHeld>,
     /// Whether the windows are being rebuilt from the log store (after a crash): they then
-    /// hold less than they will.
+    /// hold less than they will, and what arrives is correlated once it is done.
     pub rebuilding: bool,
 }
 
 /// A rebuild of the correlation windows under way ([`Ingestor::begin_correlation_rebuild`]):
-/// batches wait before correlating until it has run, or is dropped unrun.
-#[must_use = "batches wait before correlating until the rebuild has run or is dropped"]
+/// batches defer their correlation to it until it has run, or is dropped unrun.
+#[must_use = "batches defer their correlation until the rebuild has run or is dropped"]
 pub struct CorrelationRebuild {
     ingestor: Arc<Ingestor>,
     /// The first id stored after it began.
@@ -105,26 +105,32 @@ pub struct CorrelationRebuild {
 }
 
 impl CorrelationRebuild {
-    /// Reads back at most `limit` stored events, feeds them, and lets the waiting batches go.
+    /// Reads back at most `limit` stored events and feeds them, then correlates the events
+    /// deferred meanwhile and records what they completed.
     pub async fn run(self, limit: usize) -> Result<crate::correlation::Rebuilt, IngestError> {
-        let org = self.ingestor.org().await;
+        let ingestor = Arc::clone(&self.ingestor);
+        let org = ingestor.org().await;
+        let view = Arc::clone(&org);
         let rebuild = self;
-        tokio::task::spawn_blocking(move || {
-            // Moved here whole: dropped, and the batches let go, when this ends, even by a
-            // panic, and not before (not if the caller stops waiting).
+        let (rules, result, late) = tokio::task::spawn_blocking(move || {
+            // Moved here whole: dropped (ending the rebuild if it did not end) when this ends,
+            // even by a panic, and not before (not if the caller stops waiting).
             let rebuild = rebuild;
             let ingestor = &rebuild.ingestor;
-            ingestor.correlations.rebuild(
-                &ingestor.rules.current(),
-                &org,
+            let rules = ingestor.rules.current();
+            let (result, late) = ingestor.correlations.rebuild(
+                &rules,
+                &view,
                 ingestor.events.as_ref(),
                 limit,
                 rebuild.below_id,
-            )
+            );
+            (rules, result, late)
         })
         .await
-        .map_err(|e| IngestError::Worker(e.to_string()))?
-        .map_err(IngestError::from)
+        .map_err(|e| IngestError::Worker(e.to_string()))?;
+        ingestor.record_late(&rules.set, late, &org).await?;
+        result.map_err(IngestError::from)
     }
 }
 
@@ -232,10 +238,11 @@ impl Ingestor {
         self.begin_correlation_rebuild().run(limit).await
     }
 
-    /// Starts rebuilding the correlation windows from the log store: from now on batches wait
-    /// before correlating (they are stored and matched meanwhile) until the rebuild has run,
-    /// and the rebuild reads only the events stored before now. Call it before the listeners
-    /// start, then run the rebuild in the background.
+    /// Starts rebuilding the correlation windows from the log store: from now on batches are
+    /// stored, matched and acknowledged as usual but leave their correlation to the rebuild,
+    /// which reads back the events stored before now, then correlates theirs and records what
+    /// they complete (past 64 MiB of such events, batches wait for it instead). Call it before
+    /// the listeners start, then run the rebuild in the background.
     pub fn begin_correlation_rebuild(self: &Arc<Self>) -> CorrelationRebuild {
         self.correlations.hold_back();
         CorrelationRebuild {
@@ -630,7 +637,21 @@ impl Ingestor {
                 Some(MappedEvent::new(event, fields))
             })
             .collect();
-        let fired = self.correlations.feed(
+        // While the windows are rebuilt, the events wait for it (see `Late`).
+        let deferred = || {
+            kept.iter()
+                .filter_map(|(i, _)| {
+                    Some(Deferred {
+                        id: batch.ids[*i]?,
+                        time: batch.times[*i],
+                        envelope: batch.envelopes[*i].clone(),
+                        json: batch.matched_json.get(i)?.clone(),
+                        matched: batch.matched[*i].clone(),
+                    })
+                })
+                .collect()
+        };
+        let fired = self.correlations.feed_or_defer(
             rules,
             kept.iter().zip(&mapped).filter_map(|((i, event), mapped)| {
                 Some(Fed {
@@ -646,25 +667,80 @@ impl Ingestor {
                     matched: &batch.matched[*i],
                 })
             }),
+            deferred,
             now.timestamp_millis(),
         );
-        let set = &rules.set;
-        fired
-            .into_iter()
-            .filter(|f| set.rule(f.found.rule).report)
-            .map(|f| {
-                (
-                    f.index,
-                    f.found.rule,
-                    CorrelationFound {
-                        note: correlation_note(set, &f.found),
-                        group: f.found.group_text(set),
-                        events: f.events,
-                    },
-                )
-            })
-            .collect()
+        found_of(&rules.set, fired)
     }
+
+    /// Records the correlations that events deferred during a rebuild completed once it ran
+    /// (their batches were acknowledged, and their own detections recorded, before).
+    async fn record_late(
+        &self,
+        set: &CompiledRuleSet,
+        late: Late,
+        org: &OrgView,
+    ) -> Result<(), IngestError> {
+        let found = found_of(set, late.fired);
+        if found.is_empty() {
+            return Ok(());
+        }
+        let events = late.events;
+        let batch = Batch {
+            times: events.iter().map(|d| d.time).collect(),
+            // Their rules' own detections were recorded with their batches.
+            matched: vec![Vec::new(); events.len()],
+            ids: events.iter().map(|d| Some(d.id)).collect(),
+            matched_json: events
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (i, d.json.clone()))
+                .collect(),
+            envelopes: events.into_iter().map(|d| d.envelope).collect(),
+        };
+        let (detections, matched_json, notes) = batch.detections(set, found);
+        let no_time = std::time::Duration::ZERO;
+        let report = self
+            .finish(
+                (
+                    IngestReport::default(),
+                    detections,
+                    matched_json,
+                    notes,
+                    Timings {
+                        decode: no_time,
+                        detect: no_time,
+                        append: no_time,
+                    },
+                ),
+                org,
+            )
+            .await?;
+        tracing::info!(
+            detections = report.detections,
+            "correlations completed by events that arrived during the rebuild of the windows recorded"
+        );
+        Ok(())
+    }
+}
+
+/// What each reported correlation that fired found, by (batch index, rule), in firing order.
+fn found_of(set: &CompiledRuleSet, fired: Vec<Fired>) -> Vec<(usize, RuleId, CorrelationFound)> {
+    fired
+        .into_iter()
+        .filter(|f| set.rule(f.found.rule).report)
+        .map(|f| {
+            (
+                f.index,
+                f.found.rule,
+                CorrelationFound {
+                    note: correlation_note(set, &f.found),
+                    group: f.found.group_text(set),
+                    events: f.events,
+                },
+            )
+        })
+        .collect()
 }
 
 /// A batch as it is stored, by batch index: what the detections of its events are made of.

@@ -417,8 +417,8 @@ fn restore_correlations(ingestor: &Ingestor, file: &std::path::Path) -> bool {
 }
 
 /// Rebuilds the correlation windows from the stored events when the last stop did not save
-/// them (a crash, or a first start) while the server runs: batches are stored and matched
-/// meanwhile, and correlate once the rebuilt past is in.
+/// them (a crash, or a first start) while the server runs: batches are stored, matched and
+/// acknowledged meanwhile, and correlated once the rebuilt past is in.
 async fn rebuild_correlations(rebuild: vigil_ingest::CorrelationRebuild) {
     let started = std::time::Instant::now();
     match rebuild.run(CORRELATION_REBUILD_LIMIT).await {

@@ -585,7 +585,7 @@ fn correlation_windows_are_rebuilt_after_a_crash() {
     drop(server);
 
     let server = r.start();
-    // The server serves while it rebuilds the windows (a batch waits for them to correlate).
+    // The server serves while it rebuilds the windows (a batch's events are correlated after).
     // Minutes 0 and 1 were reported before the crash; minute 2 waits for its second failure.
     let rules_status = || json_of(server.cli(&r.token, &["rules", "status", "--json"]));
     wait_for("the windows rebuilt", || {
