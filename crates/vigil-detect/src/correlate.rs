@@ -225,8 +225,8 @@ pub struct Correlator<'s> {
     state: CorrelationState,
 }
 
-/// How many groups [`WindowsHeld::top`] names.
-const TOP_GROUPS: usize = 5;
+/// How many groups [`WindowsHeld::top`] names (the five highest values).
+pub const TOP_GROUPS: usize = 5;
 
 /// What a correlation's windows hold ([`CorrelationState::held`]): what is counting now.
 #[derive(Debug, Clone, PartialEq)]

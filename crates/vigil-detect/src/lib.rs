@@ -29,7 +29,7 @@ pub use compile::{
 };
 pub use correlate::{
     CorrelationMatch, CorrelationShape, CorrelationState, Correlator, GroupValue, SavedWindow,
-    WindowsHeld, value_text,
+    TOP_GROUPS, WindowsHeld, value_text,
 };
 pub use event::{Event, FieldMapping, FieldSink, FieldValue, MappedEvent};
 pub use matcher::{Matcher, logsource_fits};

@@ -114,9 +114,6 @@ pub struct SavedCorrelations {
     evidence: Vec<(u64, String)>,
 }
 
-/// How many groups [`CorrelationHeld::top`] names.
-const TOP_GROUPS: usize = 5;
-
 /// What a correlation's windows hold across tenants ([`Correlations::held`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CorrelationHeld {
@@ -145,7 +142,7 @@ impl CorrelationHeld {
                 .total_cmp(&a.value)
                 .then_with(|| (ta, &a.group).cmp(&(tb, &b.group)))
         });
-        self.top.truncate(TOP_GROUPS);
+        self.top.truncate(vigil_detect::TOP_GROUPS);
     }
 }
 
@@ -302,10 +299,7 @@ impl Correlations {
         let result = read.map(|(rebuilt, kept)| {
             let mapped: Vec<Option<MappedEvent<'_>>> = kept
                 .iter()
-                .map(|(stored, event, _)| {
-                    let fields = org.declared(&stored.service).1?;
-                    Some(MappedEvent::new(event, fields))
-                })
+                .map(|(stored, event, _)| org.mapped(&stored.service, event))
                 .collect();
             Self::feed_into(
                 &mut inner.held,
@@ -437,10 +431,7 @@ impl Correlations {
         let mapped: Vec<Option<MappedEvent<'_>>> = events
             .iter()
             .zip(&parsed)
-            .map(|(d, event)| {
-                let fields = org.declared(&d.envelope.service).1?;
-                Some(MappedEvent::new(event.as_ref()?, fields))
-            })
+            .map(|(d, event)| org.mapped(&d.envelope.service, event.as_ref()?))
             .collect();
         let fired = Self::feed_into(
             &mut inner.held,
@@ -551,8 +542,9 @@ impl Correlations {
         out
     }
 
-    /// [`Correlations::feed`], except that while the windows are being rebuilt the events are
-    /// left to the rebuild (`deferred` gives them; nothing fires now, see [`Late`]), as long as
+    /// Feeds a batch's stored events that matched a rule, in arrival order, and returns the
+    /// correlations that fired. While the windows are being rebuilt the events are left to the
+    /// rebuild instead (`deferred` gives them; nothing fires now, see [`Late`]), as long as
     /// those deferred hold at most [`MAX_DEFERRED_BYTES`] of JSON; past that, it waits.
     pub fn feed_or_defer<'a>(
         &self,
@@ -573,20 +565,6 @@ impl Correlations {
         }
         let mut inner = self.settle(inner);
         Self::feed_into(&mut inner.held, rules, events, server_now_ms)
-    }
-
-    /// Feeds a batch's stored events that matched a rule, in arrival order, and returns the
-    /// correlations that fired. Waits while the windows are being rebuilt.
-    pub fn feed<'a>(
-        &self,
-        rules: &Arc<LoadedRules>,
-        events: impl IntoIterator<Item = Fed<'a>>,
-        server_now_ms: i64,
-    ) -> Vec<Fired> {
-        if rules.set.correlation_count() == 0 {
-            return Vec::new();
-        }
-        Self::feed_into(&mut self.settled().held, rules, events, server_now_ms)
     }
 
     fn feed_into<'a>(
@@ -741,19 +719,19 @@ mod tests {
         let held = |c: &Correlations| c.lock().held.as_ref().map_or(0, |h| h.json.len());
         assert!(
             correlations
-                .feed(&rules, [fed(1, 0, &alice, &base)], 0)
+                .feed_or_defer(&rules, [fed(1, 0, &alice, &base)], Vec::new, 0)
                 .is_empty()
         );
         assert_eq!(held(&correlations), 1);
         // Bob's failure 2 minutes later: alice's window is over, her event is let go.
         assert!(
             correlations
-                .feed(&rules, [fed(2, 120_000, &bob, &base)], 0)
+                .feed_or_defer(&rules, [fed(2, 120_000, &bob, &base)], Vec::new, 0)
                 .is_empty()
         );
         assert_eq!(held(&correlations), 1);
         // Bob again within the minute: fired, with both of his events as evidence.
-        let fired = correlations.feed(&rules, [fed(3, 150_000, &bob, &base)], 0);
+        let fired = correlations.feed_or_defer(&rules, [fed(3, 150_000, &bob, &base)], Vec::new, 0);
         assert_eq!(fired.len(), 1);
         let ids: Vec<u64> = fired[0].events.iter().map(|(id, _)| *id).collect();
         assert_eq!(ids, [2, 3]);
@@ -776,9 +754,13 @@ mod tests {
             matched: &base,
         };
         let correlations = Correlations::default();
-        assert!(correlations.feed(&rules_with(3), [fed(1, 0)], 0).is_empty());
+        assert!(
+            correlations
+                .feed_or_defer(&rules_with(3), [fed(1, 0)], Vec::new, 0)
+                .is_empty()
+        );
         // Reloaded with the threshold lowered to 2: eve's first failure still counts.
-        let fired = correlations.feed(&rules_with(2), [fed(2, 1_000)], 0);
+        let fired = correlations.feed_or_defer(&rules_with(2), [fed(2, 1_000)], Vec::new, 0);
         assert_eq!(fired.len(), 1);
         let ids: Vec<u64> = fired[0].events.iter().map(|(id, _)| *id).collect();
         assert_eq!(ids, [1, 2]);

@@ -188,11 +188,18 @@ impl OrgView {
         service: &str,
         event: &dyn Event,
     ) -> &'m [RuleId] {
-        let (declared, fields) = self.declared(service);
-        match fields {
-            Some(fields) => matcher.matches_from(&MappedEvent::new(event, fields), declared),
+        let declared = self.declared(service).0;
+        match self.mapped(service, event) {
+            Some(mapped) => matcher.matches_from(&mapped, declared),
             None => matcher.matches_from(event, declared),
         }
+    }
+
+    /// `event` of `service` with the rules' field names resolved where the service's mapping
+    /// says; `None` when it declares no mapping (the event is read as it is).
+    pub fn mapped<'e>(&'e self, service: &str, event: &'e dyn Event) -> Option<MappedEvent<'e>> {
+        let fields = self.declared(service).1?;
+        Some(MappedEvent::new(event, fields))
     }
 }
 

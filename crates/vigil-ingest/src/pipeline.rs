@@ -632,12 +632,9 @@ impl Ingestor {
     ) -> Vec<(usize, RuleId, CorrelationFound)> {
         let mapped: Vec<Option<MappedEvent<'_>>> = kept
             .iter()
-            .map(|(i, event)| {
-                let fields = org.declared(&batch.envelopes[*i].service).1?;
-                Some(MappedEvent::new(event, fields))
-            })
+            .map(|(i, event)| org.mapped(&batch.envelopes[*i].service, event))
             .collect();
-        // While the windows are rebuilt, the events wait for it (see `Late`).
+        // While the windows are rebuilt, the events are left to the rebuild (see `Late`).
         let deferred = || {
             kept.iter()
                 .filter_map(|(i, _)| {
