@@ -64,6 +64,14 @@ pub struct EmbeddedConfig {
     /// on a small machine indexing competes with decoding, detection and acknowledgements for
     /// the same cores, and a lagging index is the cheaper of the two to let wait.
     pub index_nice: i32,
+    /// Keep journal records until the caller reports their detections recorded
+    /// ([`EventStore::mark_detected_below`]), and keep that mark with each index commit, so
+    /// that after a crash the events stored but never matched can be read back
+    /// ([`EventStore::undetected_at_open`]). Off for stores that nothing matches.
+    pub track_detections: bool,
+    /// Past this size a journal segment is closed and the next one started; segments are
+    /// deleted whole once the index (and detection) no longer need them.
+    pub journal_segment_bytes: u64,
 }
 
 impl EmbeddedConfig {
@@ -79,6 +87,8 @@ impl EmbeddedConfig {
             queued_groups: 8,
             max_index_lag: 2_000_000,
             index_nice: 10,
+            track_detections: false,
+            journal_segment_bytes: journal::SEGMENT_BYTES,
         }
     }
 }
@@ -126,13 +136,23 @@ struct Checkpoint {
 }
 
 impl Checkpoint {
-    fn encode(self) -> String {
-        json!({
+    /// The payload, with the detection mark when detections are tracked.
+    fn encode(self, detected: Option<u64>) -> String {
+        let mut payload = json!({
             "segment": self.position.segment,
             "offset": self.position.offset,
             "next_seq": self.next_seq,
-        })
-        .to_string()
+        });
+        if let Some(detected) = detected {
+            payload["detected"] = json!(detected);
+        }
+        payload.to_string()
+    }
+
+    /// The detection mark a payload keeps, if any.
+    fn decode_detected(payload: Option<&str>) -> Option<u64> {
+        let value = serde_json::from_str::<serde_json::Value>(payload?).ok()?;
+        value.get("detected")?.as_u64()
     }
 
     fn decode(payload: Option<&str>) -> Checkpoint {
@@ -172,6 +192,9 @@ pub struct EmbeddedStore {
     /// propose the one meant). Segments never change, so an entry stays right until its
     /// segment is merged away; reading them cold can take a second on a large index.
     segment_paths: Mutex<HashMap<SegmentId, Arc<[String]>>>,
+    journal_dir: PathBuf,
+    /// The events stored before this open whose detections may not have been recorded.
+    undetected: std::ops::Range<u64>,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -180,17 +203,20 @@ impl std::fmt::Debug for EmbeddedStore {
     }
 }
 
+/// Commits the index with the journal position it reaches and the detection mark, then
+/// deletes the journal segments that neither the index nor detection needs any more.
 fn commit(
     writer: &mut IndexWriter,
     reader: &IndexReader,
     journal_dir: &Path,
     checkpoint: Checkpoint,
+    detected: Option<u64>,
 ) -> Result<(), LogError> {
     let mut prepared = writer.prepare_commit()?;
-    prepared.set_payload(&checkpoint.encode());
+    prepared.set_payload(&checkpoint.encode(detected));
     prepared.commit()?;
     reader.reload()?;
-    journal::remove_before(journal_dir, checkpoint.position)
+    journal::remove_before(journal_dir, checkpoint.position, detected)
 }
 
 /// Where the journal ends beyond the last index commit `from`: its valid end (a torn tail is
@@ -230,16 +256,28 @@ struct Progress {
     indexed: AtomicU64,
     /// Of the last index commit: every event below it is searchable.
     searchable: AtomicU64,
+    /// Every event below it has its detections recorded (reported by the caller);
+    /// [`UNTRACKED`] when detections are not tracked.
+    detected: AtomicU64,
 }
+
+/// [`Progress::detected`] when [`EmbeddedConfig::track_detections`] is off.
+const UNTRACKED: u64 = u64::MAX;
 
 impl Progress {
     /// At open: the index reaches `indexed` (committed), the journal `appended`.
-    fn new(indexed: u64, appended: u64) -> Progress {
+    fn new(indexed: u64, appended: u64, detected: Option<u64>) -> Progress {
         Progress {
             appended: AtomicU64::new(appended),
             indexed: AtomicU64::new(indexed),
             searchable: AtomicU64::new(indexed),
+            detected: AtomicU64::new(detected.unwrap_or(UNTRACKED)),
         }
+    }
+
+    /// The detection mark, when detections are tracked.
+    fn detected(&self) -> Option<u64> {
+        Some(self.detected.load(Ordering::Acquire)).filter(|d| *d != UNTRACKED)
     }
 
     /// Acknowledged events the indexer has not read yet (what the lag limit bounds).
@@ -269,14 +307,16 @@ impl EmbeddedStore {
         for dir in [&journal_dir, &index_dir] {
             std::fs::create_dir_all(dir).map_err(|e| LogError::io(dir, e))?;
         }
-        let index = if index_dir.join("meta.json").exists() {
-            Index::open_in_dir(&index_dir)?
-        } else {
+        let created = !index_dir.join("meta.json").exists();
+        let index = if created {
             Index::create_in_dir(&index_dir, schema())?
+        } else {
+            Index::open_in_dir(&index_dir)?
         };
         register_tokenizers(&index);
         let fields = Fields::resolve(&index.schema())?;
-        let checkpoint = Checkpoint::decode(index.load_metas()?.payload.as_deref());
+        let payload = index.load_metas()?.payload;
+        let checkpoint = Checkpoint::decode(payload.as_deref());
         let reader: IndexReader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -287,9 +327,20 @@ impl EmbeddedStore {
         // takes appends (held back by the lag limit as usual) and answers searches, which see
         // the records as the catch-up commits them; `refresh` waits for all of them.
         let (tail, unindexed) = journal_tail(&journal_dir, checkpoint)?;
-        let progress = Arc::new(Progress::new(checkpoint.next_seq, tail.next_seq));
+        // Where detection stood at the last commit. A new index has seen no detection; an
+        // index from before detections were tracked is taken as fully detected.
+        let detected = config.track_detections.then(|| {
+            match Checkpoint::decode_detected(payload.as_deref()) {
+                Some(detected) => detected,
+                None if created => 0,
+                None => tail.next_seq,
+            }
+            .min(tail.next_seq)
+        });
+        let undetected = detected.map_or(0..0, |from| from..tail.next_seq);
+        let progress = Arc::new(Progress::new(checkpoint.next_seq, tail.next_seq, detected));
         // Cuts a torn tail before anything reads the journal back.
-        let journal = Journal::open_at(&journal_dir, tail.position)?;
+        let journal = Journal::open_at(&journal_dir, tail.position, config.journal_segment_bytes)?;
 
         // The index thread makes the writer itself so that Tantivy's own threads (indexing
         // workers, merges, compression) inherit its lowered priority.
@@ -324,6 +375,7 @@ impl EmbeddedStore {
                         reader,
                         journal_dir,
                         checkpoint,
+                        committed_detected: progress.detected(),
                         progress,
                     };
                     index_loop(indexer, settings.commit_interval, index_inbox)
@@ -365,6 +417,8 @@ impl EmbeddedStore {
             progress,
             threads: Mutex::new(vec![journal_thread, index_thread]),
             segment_paths: Mutex::new(HashMap::new()),
+            journal_dir,
+            undetected,
         })
     }
 
@@ -828,6 +882,43 @@ impl EventStore for EmbeddedStore {
     fn refresh(&self) -> Result<(), LogError> {
         self.call(Request::Flush)
     }
+
+    fn undetected_at_open(&self) -> std::ops::Range<u64> {
+        self.undetected.clone()
+    }
+
+    fn mark_detected_below(&self, id: u64) {
+        // Only forward, and only when tracked.
+        let _ =
+            self.progress
+                .detected
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
+                    (current != UNTRACKED && id > current).then_some(id)
+                });
+    }
+
+    fn read_stored(
+        &self,
+        ids: std::ops::Range<u64>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, LogError> {
+        let ids = ids.start..ids.end.min(self.next_id());
+        let records = journal::read_seqs(&self.journal_dir, ids, limit)?;
+        Ok(records
+            .into_iter()
+            .map(|r| StoredEvent {
+                id: r.seq,
+                time: Utc
+                    .timestamp_micros(r.time_micros)
+                    .single()
+                    .unwrap_or_default(),
+                service: r.service,
+                host: r.host,
+                tenant: r.tenant,
+                json: r.json,
+            })
+            .collect())
+    }
 }
 
 /// Why an event cannot be stored, in words for the sender.
@@ -1014,6 +1105,8 @@ struct Indexer {
     checkpoint: Checkpoint,
     /// Where `checkpoint` and the last commit reach, for the journal thread and `index_lag`.
     progress: Arc<Progress>,
+    /// The detection mark the last commit kept.
+    committed_detected: Option<u64>,
 }
 
 impl Indexer {
@@ -1089,13 +1182,21 @@ impl Indexer {
             .store(checkpoint.next_seq, Ordering::Release);
     }
 
+    /// The detection mark moved since the last commit (worth a commit of its own).
+    fn detected_moved(&self) -> bool {
+        self.progress.detected() != self.committed_detected
+    }
+
     fn commit(&mut self) -> Result<(), LogError> {
+        let detected = self.progress.detected();
         commit(
             &mut self.writer,
             &self.reader,
             &self.journal_dir,
             self.checkpoint,
+            detected,
         )?;
+        self.committed_detected = detected;
         self.progress
             .searchable
             .store(self.checkpoint.next_seq, Ordering::Release);
@@ -1145,7 +1246,9 @@ fn index_loop(mut ix: Indexer, interval: Duration, inbox: Receiver<IndexMsg>) {
             }
             Err(RecvTimeoutError::Timeout) => Ok(()),
             Err(RecvTimeoutError::Disconnected) => {
-                if dirty && let Err(e) = ix.commit() {
+                if (dirty || ix.detected_moved())
+                    && let Err(e) = ix.commit()
+                {
                     tracing::error!(error = %e, "final index commit failed; the journal replays on next open");
                 }
                 return;
@@ -1154,7 +1257,7 @@ fn index_loop(mut ix: Indexer, interval: Duration, inbox: Receiver<IndexMsg>) {
         if let Err(e) = outcome {
             tracing::error!(error = %e, "indexing failed; events stay in the journal and are indexed on next open");
         }
-        if dirty && last_commit.elapsed() >= interval {
+        if (dirty || ix.detected_moved()) && last_commit.elapsed() >= interval {
             if let Err(e) = ix.commit() {
                 tracing::error!(error = %e, "index commit failed; retrying at the next interval");
             } else {

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::LogError;
 
-/// A segment is closed and a new one started once it grows past this many bytes.
-const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+/// By default a segment is closed and a new one started once it grows past this many bytes.
+pub(crate) const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Largest frame accepted on replay; a longer length field can only be a torn or corrupt frame.
 const MAX_FRAME: u32 = 64 * 1024 * 1024;
@@ -83,6 +83,8 @@ pub(crate) struct Journal {
     dir: PathBuf,
     file: File,
     position: Position,
+    /// Past this size the segment is closed and the next one started.
+    segment_bytes: u64,
 }
 
 fn segment_path(dir: &Path, segment: u64) -> PathBuf {
@@ -114,7 +116,7 @@ fn sync_dir(dir: &Path) -> Result<(), LogError> {
 
 impl Journal {
     /// Opens the journal for appending at `end` (where replay stopped).
-    pub fn open_at(dir: &Path, end: Position) -> Result<Journal, LogError> {
+    pub fn open_at(dir: &Path, end: Position, segment_bytes: u64) -> Result<Journal, LogError> {
         let path = segment_path(dir, end.segment);
         let mut file = OpenOptions::new()
             .create(true)
@@ -128,6 +130,7 @@ impl Journal {
             dir: dir.to_owned(),
             file,
             position: end,
+            segment_bytes,
         })
     }
 
@@ -146,12 +149,12 @@ impl Journal {
             .map_err(|e| LogError::io(&path, e))?;
         self.position.offset += buf.len() as u64;
         let end = self.position;
-        if self.position.offset >= SEGMENT_BYTES {
+        if self.position.offset >= self.segment_bytes {
             let next = Position {
                 segment: self.position.segment + 1,
                 offset: 0,
             };
-            *self = Journal::open_at(&self.dir, next)?;
+            *self = Journal::open_at(&self.dir, next, self.segment_bytes)?;
         }
         Ok(end)
     }
@@ -294,15 +297,87 @@ fn read_frame(reader: &mut impl Read, payload: &mut Vec<u8>) -> io::Result<Optio
     Ok(Record::decode(payload))
 }
 
-/// Deletes the segments wholly before `position`: the index commit covers them.
-pub(crate) fn remove_before(dir: &Path, position: Position) -> Result<(), LogError> {
-    for segment in segments(dir)? {
-        if segment < position.segment {
-            let path = segment_path(dir, segment);
-            fs::remove_file(&path).map_err(|e| LogError::io(&path, e))?;
+/// Deletes the segments wholly before `position` (the index commit covers them) that hold
+/// no record of sequence `keep_from` or later (records whose detections may not be recorded
+/// yet; `None`: no such bound).
+pub(crate) fn remove_before(
+    dir: &Path,
+    position: Position,
+    keep_from: Option<u64>,
+) -> Result<(), LogError> {
+    let all = segments(dir)?;
+    for (i, &segment) in all.iter().enumerate() {
+        if segment >= position.segment {
+            break;
         }
+        if let Some(keep_from) = keep_from {
+            // Sequences increase through the segments: this one ends before the next begins.
+            let next_first = match all.get(i + 1) {
+                Some(&next) => first_seq(dir, next)?,
+                None => None,
+            };
+            if next_first.is_none_or(|first| first > keep_from) {
+                break;
+            }
+        }
+        let path = segment_path(dir, segment);
+        fs::remove_file(&path).map_err(|e| LogError::io(&path, e))?;
     }
     Ok(())
+}
+
+/// The sequence of a segment's first record (`None`: it holds none yet).
+fn first_seq(dir: &Path, segment: u64) -> Result<Option<u64>, LogError> {
+    let path = segment_path(dir, segment);
+    let file = File::open(&path).map_err(|e| LogError::io(&path, e))?;
+    let mut payload = Vec::new();
+    let record =
+        read_frame(&mut BufReader::new(file), &mut payload).map_err(|e| LogError::io(&path, e))?;
+    Ok(record.map(|r| r.seq))
+}
+
+/// The records with sequences in `seqs`, oldest first, at most `limit`, while the journal may
+/// be appending beyond `seqs.end` (every record below it was durable before it was asked
+/// for). Segments wholly before `seqs.start` are skipped by their first sequence.
+pub(crate) fn read_seqs(
+    dir: &Path,
+    seqs: std::ops::Range<u64>,
+    limit: usize,
+) -> Result<Vec<Record>, LogError> {
+    let mut out = Vec::new();
+    if seqs.is_empty() || limit == 0 {
+        return Ok(out);
+    }
+    let all = segments(dir)?;
+    let mut start = 0;
+    for (i, &segment) in all.iter().enumerate().skip(1) {
+        match first_seq(dir, segment)? {
+            Some(first) if first <= seqs.start => start = i,
+            _ => break,
+        }
+    }
+    let mut payload = Vec::new();
+    for &segment in &all[start..] {
+        let path = segment_path(dir, segment);
+        let file = File::open(&path).map_err(|e| LogError::io(&path, e))?;
+        let mut reader = BufReader::with_capacity(1 << 20, file);
+        // Up to the segment's end (or a frame still being written, beyond `seqs`).
+        while let Some(record) =
+            read_frame(&mut reader, &mut payload).map_err(|e| LogError::io(&path, e))?
+        {
+            let seq = record.seq;
+            if seq >= seqs.end {
+                return Ok(out);
+            }
+            if seq >= seqs.start {
+                out.push(record);
+                if out.len() == limit || seq + 1 == seqs.end {
+                    return Ok(out);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -323,7 +398,8 @@ mod tests {
     #[test]
     fn frames_round_trip_and_a_torn_tail_is_cut() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut journal = Journal::open_at(dir.path(), Position::default()).expect("open");
+        let mut journal =
+            Journal::open_at(dir.path(), Position::default(), SEGMENT_BYTES).expect("open");
         let mut buf = Vec::new();
         let end = journal
             .append(&[record(1), record(2)], &mut buf)

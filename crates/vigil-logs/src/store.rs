@@ -2,6 +2,8 @@
 //! journal + Tantivy store here, PostgreSQL with NATS later) implements the trait; callers only
 //! see these types.
 
+use std::ops::Range;
+
 use chrono::{DateTime, Utc};
 use vigil_query::{Field, Query};
 
@@ -246,4 +248,20 @@ pub trait EventStore: Send + Sync {
 
     /// Makes every event acknowledged so far visible to search.
     fn refresh(&self) -> Result<(), LogError>;
+
+    /// The ids of the events stored before this open whose detections may not have been
+    /// recorded: the process stopped between storing a batch and recording what it matched.
+    /// Empty when nothing is owed, or when the store does not track detections.
+    fn undetected_at_open(&self) -> Range<u64>;
+
+    /// Tells the store that every event with a smaller id has its detections recorded. The
+    /// store keeps the mark durably (it is what [`EventStore::undetected_at_open`] starts
+    /// from after a crash) and keeps the events from it on readable by
+    /// [`EventStore::read_stored`]. Marks only move forward.
+    fn mark_detected_below(&self, id: u64);
+
+    /// The stored events with ids in `ids`, oldest first, at most `limit`, read from where the
+    /// store made them durable (they need not be searchable yet). Meant for the ids of
+    /// [`EventStore::undetected_at_open`]; others may have been removed.
+    fn read_stored(&self, ids: Range<u64>, limit: usize) -> Result<Vec<StoredEvent>, LogError>;
 }

@@ -1,7 +1,9 @@
 //! Appending, paging, aggregations, pivots, stats, retention and error reporting.
 
 use chrono::Duration;
-use vigil_logs::{EventStore, LogError, PivotRequest, SearchRequest, TimeRange};
+use vigil_logs::{
+    EmbeddedConfig, EmbeddedStore, EventStore, LogError, PivotRequest, SearchRequest, TimeRange,
+};
 
 use crate::support::{event, names, open, sample_store, t0};
 
@@ -538,4 +540,89 @@ fn long_values_and_patterns_are_answered_or_refused_never_failed() {
         assert!(matches!(err, LogError::Unsupported(_)), "{err}");
         assert!(err.to_string().contains("shorten it"), "{err}");
     }
+}
+
+/// With detections tracked, the events stored after the last detection mark outlive the index
+/// commits that cover them (their journal segments are kept), come back after a reopen as
+/// owed, and can be read back by id; once marked, their segments go.
+#[test]
+fn events_owed_detection_are_kept_and_read_back_after_a_reopen() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tracked = || {
+        let mut config = EmbeddedConfig::new(dir.path());
+        config.index_memory_bytes = 32 * 1024 * 1024;
+        config.track_detections = true;
+        config.journal_segment_bytes = 2048;
+        EmbeddedStore::open(config).expect("the store opens")
+    };
+    // One append per event: a segment closes after the append that fills it.
+    let append_50 = |store: &EmbeddedStore, from: usize| {
+        for i in from..from + 50 {
+            let json = format!(r#"{{"name":"e{i}","message":"{}"}}"#, "x".repeat(100));
+            store
+                .append(vec![event("auth", "web-1", "contoso", i as i64, &json)])
+                .expect("append");
+        }
+    };
+    let segments = || {
+        std::fs::read_dir(dir.path().join("journal"))
+            .expect("journal dir")
+            .count()
+    };
+
+    let store = tracked();
+    assert!(
+        store.undetected_at_open().is_empty(),
+        "a new store owes nothing"
+    );
+    append_50(&store, 0);
+    store.mark_detected_below(20);
+    store.mark_detected_below(10); // marks never go back
+    append_50(&store, 50);
+    store.refresh().expect("refresh");
+    assert!(segments() > 5, "events 20..100 span many 2 KiB segments");
+    drop(store);
+
+    let store = tracked();
+    assert_eq!(store.undetected_at_open(), 20..100);
+    let owed = store.read_stored(20..100, 1000).expect("read back");
+    assert_eq!(
+        owed.iter().map(|e| e.id).collect::<Vec<_>>(),
+        (20..100).collect::<Vec<_>>()
+    );
+    assert!(owed[0].json.contains(r#""name":"e20""#));
+    assert_eq!(owed[0].service, "auth");
+    assert_eq!(owed[0].time, t0() + Duration::minutes(20));
+    let page = store.read_stored(30..40, 5).expect("a page");
+    assert_eq!(
+        page.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![30, 31, 32, 33, 34]
+    );
+    assert!(
+        store.read_stored(100..200, 10).expect("beyond").is_empty(),
+        "nothing is stored from 100 on"
+    );
+
+    let before = segments();
+    store.mark_detected_below(100);
+    append_50(&store, 100);
+    store.mark_detected_below(150);
+    store.refresh().expect("refresh");
+    assert!(
+        segments() < before,
+        "marked segments are deleted once the index covers them ({} of {before} left)",
+        segments()
+    );
+    drop(store);
+    assert!(tracked().undetected_at_open().is_empty());
+}
+
+/// A store that does not track detections owes none, whatever it holds.
+#[test]
+fn an_untracked_store_owes_no_detection() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = sample_store(dir.path());
+    store.mark_detected_below(2);
+    drop(store);
+    assert!(open(dir.path()).undetected_at_open().is_empty());
 }
