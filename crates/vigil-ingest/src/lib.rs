@@ -12,6 +12,7 @@
 
 pub mod correlation;
 pub mod error;
+mod mark;
 pub mod org;
 pub mod pipeline;
 pub mod retention;
@@ -20,8 +21,8 @@ pub mod syslog;
 
 pub use error::IngestError;
 pub use pipeline::{
-    CorrelationRebuild, CorrelationWindows, Envelope, IngestReport, Ingestor, RawEvent,
-    RejectedEvent,
+    CorrelationRebuild, CorrelationWindows, DetectionRecovery, Envelope, IngestReport, Ingestor,
+    RawEvent, Recovered, RejectedEvent,
 };
 pub use retention::RetentionPolicy;
 pub use rules::{RuleSlot, RulesStatus};

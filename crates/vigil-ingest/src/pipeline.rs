@@ -7,11 +7,12 @@ use vigil_core::{AlertSource, NewAlert, NewDetection, RuleLevel, preliminary_sev
 use vigil_detect::{CompiledRuleSet, MappedEvent, RuleId};
 use vigil_events::batch::{Accepted, BodyFormat, Position, decode_body};
 use vigil_events::json::JsonEvent;
-use vigil_logs::{EventStore, NewEvent};
+use vigil_logs::{EventStore, NewEvent, StoredEvent};
 use vigil_store::{AlertPolicy, Store};
 
 use crate::correlation::{Correlations, Deferred, Fed, Fired, Late};
 use crate::error::IngestError;
+use crate::mark::{DetectionMark, Ticket};
 use crate::org::{OrgCache, OrgView};
 use crate::rules::{LoadedRules, RuleSlot};
 
@@ -73,6 +74,8 @@ pub struct Ingestor {
     alerts: AlertPolicy,
     org: OrgCache,
     correlations: Correlations,
+    /// How far the stored events have their detections recorded (kept by the log store).
+    mark: DetectionMark,
 }
 
 impl std::fmt::Debug for Ingestor {
@@ -140,14 +143,104 @@ impl Drop for CorrelationRebuild {
     }
 }
 
+/// The events a crash left stored without their detections recorded: the process stopped
+/// between storing a batch and recording what it matched. An HTTP sender was not acknowledged
+/// and sends again, but a syslog sender never does, and those events would otherwise never be
+/// matched. Begun before the listeners start ([`Ingestor::begin_detection_recovery`]), it
+/// holds the log store's detection mark at them until [`DetectionRecovery::run`] has matched
+/// them with the rules loaded now and recorded what they match (events whose detections were
+/// recorded after all are skipped, so nothing is recorded twice). Correlations do not count
+/// them here: the rebuild of the windows after a crash does.
+#[must_use = "the detection mark stays at the owed events until the recovery runs"]
+pub struct DetectionRecovery {
+    ingestor: Arc<Ingestor>,
+    ids: std::ops::Range<u64>,
+    ticket: Ticket,
+}
+
+/// What a detection recovery did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Events read back: those the crash may have left without detections.
+    pub read: u64,
+    /// Of them, events whose detections had been recorded after all (skipped).
+    pub already_recorded: u64,
+    /// Detections recorded now.
+    pub detections: u64,
+}
+
+/// Events read back and matched at a time by a detection recovery.
+const RECOVERY_PAGE: usize = 10_000;
+
+impl DetectionRecovery {
+    /// The ids of the events owed detection.
+    pub fn ids(&self) -> std::ops::Range<u64> {
+        self.ids.clone()
+    }
+
+    /// Reads the owed events back page by page, matches those without recorded detections and
+    /// records what they match (raising alerts as ingest does). The mark moves on after each
+    /// page, so a crash during the recovery resumes where it stood.
+    pub async fn run(self) -> Result<Recovered, IngestError> {
+        let DetectionRecovery {
+            ingestor,
+            ids,
+            mut ticket,
+        } = self;
+        let mut recovered = Recovered::default();
+        let mut from = ids.start;
+        while from < ids.end {
+            let events = Arc::clone(&ingestor.events);
+            let range = from..ids.end;
+            let page =
+                tokio::task::spawn_blocking(move || events.read_stored(range, RECOVERY_PAGE))
+                    .await
+                    .map_err(|e| IngestError::Worker(e.to_string()))??;
+            let Some(last) = page.last().map(|e| e.id) else {
+                break;
+            };
+            let read = page.len() as u64;
+            let recorded: std::collections::HashSet<u64> = ingestor
+                .store
+                .detected_events(from..last + 1)
+                .await?
+                .into_iter()
+                .collect();
+            let owed: Vec<StoredEvent> = page
+                .into_iter()
+                .filter(|e| !recorded.contains(&e.id))
+                .collect();
+            recovered.read += read;
+            recovered.already_recorded += read - owed.len() as u64;
+            recovered.detections += ingestor.recover(owed).await? as u64;
+            from = last + 1;
+            let next = ingestor.mark.enter_at(from);
+            ingestor.mark.release(std::mem::replace(&mut ticket, next));
+            ingestor
+                .events
+                .mark_detected_below(ingestor.mark.below(ingestor.events.as_ref()));
+        }
+        ingestor.mark.release(ticket);
+        ingestor
+            .events
+            .mark_detected_below(ingestor.mark.below(ingestor.events.as_ref()));
+        Ok(recovered)
+    }
+}
+
 /// A stored batch: its report, its detections, the JSON of the events that matched, what
 /// each correlation that fired found, and how long each step took.
+/// A stored batch on its way to having its detections recorded: the report so far, the
+/// detections, the JSON of their events by id, what the correlations found, the step timings,
+/// and the ticket that holds the detection mark back until they are recorded (none for
+/// events whose own detections were recorded before).
 type Processed = (
     IngestReport,
     Vec<NewDetection>,
     std::collections::HashMap<u64, String>,
     CorrelationNotes,
     Timings,
+    Option<Ticket>,
 );
 
 /// Per (stored event id, correlation rule id): what the correlation found, for its alert.
@@ -193,6 +286,7 @@ impl Ingestor {
             alerts: AlertPolicy::default(),
             org: OrgCache::default(),
             correlations: Correlations::default(),
+            mark: DetectionMark::default(),
         }
     }
 
@@ -249,6 +343,21 @@ impl Ingestor {
             below_id: self.events.next_id(),
             ingestor: Arc::clone(self),
         }
+    }
+
+    /// The recovery of the events a crash left stored without their detections recorded, if
+    /// the log store says any are owed. Call it before the listeners start: from then on the
+    /// detection mark stays at those events until [`DetectionRecovery::run`] has matched them.
+    pub fn begin_detection_recovery(self: &Arc<Self>) -> Option<DetectionRecovery> {
+        let ids = self.events.undetected_at_open();
+        if ids.is_empty() {
+            return None;
+        }
+        Some(DetectionRecovery {
+            ingestor: Arc::clone(self),
+            ticket: self.mark.enter_at(ids.start),
+            ids,
+        })
     }
 
     /// Takes back correlation windows saved by [`Ingestor::save_correlations`], for the rules
@@ -355,7 +464,7 @@ impl Ingestor {
 
     async fn finish(
         &self,
-        (mut report, detections, matched_json, notes, timings): Processed,
+        (mut report, detections, matched_json, notes, timings, ticket): Processed,
         org: &OrgView,
     ) -> Result<IngestReport, IngestError> {
         report.detections = detections.len();
@@ -370,6 +479,11 @@ impl Ingestor {
                 .iter()
                 .filter(|r| matches!(r, vigil_store::RaisedId::Created(_)))
                 .count();
+        }
+        if let Some(ticket) = ticket {
+            self.mark.release(ticket);
+            self.events
+                .mark_detected_below(self.mark.below(self.events.as_ref()));
         }
         tracing::debug!(
             stored = report.stored.len(),
@@ -580,7 +694,15 @@ impl Ingestor {
             batch.envelopes.push(envelope);
         }
         let detect = started.elapsed();
-        let outcome = self.events.append(new_events)?;
+        let ticket = self.mark.enter(self.events.as_ref());
+        let outcome = match self.events.append(new_events) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                // Nothing of the batch was stored.
+                self.mark.release(ticket);
+                return Err(e.into());
+            }
+        };
         let append = started.elapsed() - detect;
         // The store may refuse some (an empty service): map its batch indexes back.
         let refused: std::collections::HashSet<usize> =
@@ -616,6 +738,7 @@ impl Ingestor {
                 detect,
                 append,
             },
+            Some(ticket),
         ))
     }
 
@@ -670,6 +793,68 @@ impl Ingestor {
         found_of(&rules.set, fired)
     }
 
+    /// Matches stored events that have no detections recorded (after a crash) and records
+    /// what they match; returns how many detections that made.
+    async fn recover(self: &Arc<Self>, owed: Vec<StoredEvent>) -> Result<usize, IngestError> {
+        if owed.is_empty() {
+            return Ok(0);
+        }
+        let this = Arc::clone(self);
+        let org = self.org().await;
+        let view = Arc::clone(&org);
+        let processed = tokio::task::spawn_blocking(move || {
+            let rules = this.rules.current();
+            let set = &rules.set;
+            // They parsed when they were stored (the store refuses JSON that does not).
+            let parsed: Vec<(StoredEvent, JsonEvent)> = owed
+                .into_iter()
+                .filter_map(|stored| {
+                    let event = JsonEvent::parse_owned(stored.json.as_bytes().to_vec()).ok()?;
+                    Some((stored, event))
+                })
+                .collect();
+            let matched = view.match_all(set, &parsed, |(stored, event)| {
+                (stored.service.as_str(), event)
+            });
+            let batch = Batch {
+                times: parsed.iter().map(|(stored, _)| stored.time).collect(),
+                ids: parsed.iter().map(|(stored, _)| Some(stored.id)).collect(),
+                matched_json: parsed
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| !matched[*i].is_empty())
+                    .map(|(i, (stored, _))| (i, stored.json.clone()))
+                    .collect(),
+                envelopes: parsed
+                    .into_iter()
+                    .map(|(stored, _)| Envelope {
+                        service: stored.service,
+                        host: stored.host,
+                        tenant: stored.tenant,
+                    })
+                    .collect(),
+                matched,
+            };
+            let (detections, matched_json, notes) = batch.detections(set, Vec::new());
+            let no_time = std::time::Duration::ZERO;
+            (
+                IngestReport::default(),
+                detections,
+                matched_json,
+                notes,
+                Timings {
+                    decode: no_time,
+                    detect: no_time,
+                    append: no_time,
+                },
+                None,
+            )
+        })
+        .await
+        .map_err(|e| IngestError::Worker(e.to_string()))?;
+        Ok(self.finish(processed, &org).await?.detections)
+    }
+
     /// Records the correlations that events deferred during a rebuild completed once it ran
     /// (their batches were acknowledged, and their own detections recorded, before).
     async fn record_late(
@@ -709,6 +894,7 @@ impl Ingestor {
                         detect: no_time,
                         append: no_time,
                     },
+                    None,
                 ),
                 org,
             )

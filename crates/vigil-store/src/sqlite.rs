@@ -1153,6 +1153,19 @@ impl SqliteStore {
         Ok((recorded, raised))
     }
 
+    async fn detected_events_impl(&self, ids: std::ops::Range<u64>) -> StoreResult<Vec<u64>> {
+        let clamp = |id: u64| i64::try_from(id).unwrap_or(i64::MAX);
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT DISTINCT event_id FROM detections \
+             WHERE event_id >= ? AND event_id < ? ORDER BY event_id",
+        )
+        .bind(clamp(ids.start))
+        .bind(clamp(ids.end))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id as u64).collect())
+    }
+
     async fn list_detections_impl(
         &self,
         filter: &DetectionFilter,
@@ -2842,6 +2855,13 @@ impl Store for SqliteStore {
         alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
     ) -> BoxFuture<'a, StoreResult<(Vec<vigil_core::Detection>, Vec<RaisedId>)>> {
         Box::pin(self.record_matches_impl(actor, detections, alerts))
+    }
+
+    fn detected_events<'a>(
+        &'a self,
+        ids: std::ops::Range<u64>,
+    ) -> BoxFuture<'a, StoreResult<Vec<u64>>> {
+        Box::pin(self.detected_events_impl(ids))
     }
 
     fn list_detections<'a>(

@@ -200,6 +200,7 @@ async fn serve(
         let dir = logs_dir.clone();
         let mut config = EmbeddedConfig::new(dir);
         config.max_index_lag = max_index_lag;
+        config.track_detections = true;
         let opened = tokio::task::spawn_blocking(move || EmbeddedStore::open(config))
             .await
             .context("the log store failed to open")?
@@ -246,6 +247,10 @@ async fn serve(
         Arc::clone(&store),
         Arc::clone(&rules),
     ));
+    // Begun before the listeners start, so that the detection mark stays at the owed events.
+    let recovery = ingestor
+        .begin_detection_recovery()
+        .map(|recovery| tokio::spawn(recover_detections(recovery)));
     let correlations_file = settings.data_dir.join(CORRELATIONS_FILE);
     // Begun before the listeners start, so that their first batches wait for the past.
     let rebuild = (!restore_correlations(&ingestor, &correlations_file)
@@ -298,6 +303,9 @@ async fn serve(
     listeners.wait().await;
     if let Some(rebuild) = rebuild {
         let _ = rebuild.await;
+    }
+    if let Some(recovery) = recovery {
+        let _ = recovery.await;
     }
     save_correlations(&ingestor, &correlations_file);
     let _ = retention.await;
@@ -441,6 +449,31 @@ async fn rebuild_correlations(rebuild: vigil_ingest::CorrelationRebuild) {
         Err(e) => tracing::error!(
             error = %e,
             "could not read the stored events back to rebuild the correlation windows; they start afresh"
+        ),
+    }
+}
+
+/// Matches the events the last stop left stored without their detections recorded (it came
+/// between storing a batch and recording its matches), while the server runs.
+async fn recover_detections(recovery: vigil_ingest::DetectionRecovery) {
+    let ids = recovery.ids();
+    tracing::info!(
+        from = ids.start,
+        below = ids.end,
+        "the last stop may have left stored events without their detections: matching them again"
+    );
+    let started = std::time::Instant::now();
+    match recovery.run().await {
+        Ok(done) => println!(
+            "vigil: {} stored events the last stop may have left unmatched checked in {:.1} s ({} had their detections, {} detections recorded now)",
+            done.read,
+            started.elapsed().as_secs_f64(),
+            done.already_recorded,
+            done.detections
+        ),
+        Err(e) => tracing::error!(
+            error = %e,
+            "could not match the events the last stop left without detections; the next start tries again"
         ),
     }
 }

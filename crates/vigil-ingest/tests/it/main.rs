@@ -4,5 +4,6 @@
 //! [`Ingestor`]: vigil_ingest::Ingestor
 
 mod correlation;
+mod recovery;
 mod support;
 mod syslog;

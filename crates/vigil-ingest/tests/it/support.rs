@@ -53,9 +53,7 @@ impl Harness {
         let rules = dir.path().join("rules");
         std::fs::create_dir_all(&rules).expect("rules dir");
         std::fs::write(rules.join("rules.yml"), text).expect("write rule");
-        let events: Arc<dyn EventStore> = Arc::new(
-            EmbeddedStore::open(EmbeddedConfig::new(dir.path().join("logs"))).expect("open logs"),
-        );
+        let events = open_logs(dir.path());
         let store: Arc<dyn Store> = Arc::new(
             SqliteStore::open(&dir.path().join("db"))
                 .await
@@ -80,6 +78,39 @@ impl Harness {
             status.rejected
         );
         assert!(status.rejected.is_empty(), "{:?}", status.rejected);
+        harness
+    }
+
+    /// The same data directory after a clean stop and a start: the log store closes (its last
+    /// index commit keeps the detection mark) and opens again, under a new ingestor.
+    pub fn reopen(self) -> Harness {
+        let Harness {
+            events,
+            store,
+            ingestor,
+            rules,
+            _dir,
+        } = self;
+        drop(ingestor);
+        assert_eq!(
+            Arc::strong_count(&events),
+            1,
+            "nothing else holds the log store"
+        );
+        drop(events);
+        let events = open_logs(_dir.path());
+        let mut harness = Harness {
+            ingestor: Arc::new(Ingestor::new(
+                Arc::clone(&events),
+                Arc::clone(&store),
+                Arc::new(RuleSlot::open(Vec::new()).expect("no rules")),
+            )),
+            events,
+            store,
+            rules,
+            _dir,
+        };
+        harness.restart();
         harness
     }
 
@@ -121,6 +152,13 @@ impl Harness {
             .expect("list detections")
             .items
     }
+}
+
+/// The log store in `dir/logs`, tracking detections as the server does.
+fn open_logs(dir: &std::path::Path) -> Arc<dyn EventStore> {
+    let mut config = EmbeddedConfig::new(dir.join("logs"));
+    config.track_detections = true;
+    Arc::new(EmbeddedStore::open(config).expect("open logs"))
 }
 
 /// Polls `probe` every 20 ms until `done` holds for its value, for up to 10 s; then panics
