@@ -604,3 +604,70 @@ fn correlation_windows_are_rebuilt_after_a_crash() {
     let detections = json_of(server.cli(&r.token, &["detections", "--json"]));
     assert_eq!(detections["total"], 2, "{detections}");
 }
+
+/// kill -9 between storing events and recording their detections leaves them in the log store
+/// unmatched (a syslog sender never resends); the next start matches them again and records
+/// what they match, without recording again what was recorded before the crash.
+#[cfg(unix)]
+#[test]
+fn events_a_crash_left_without_detections_are_matched_at_the_next_start() {
+    use vigil_logs::{EmbeddedConfig, EmbeddedStore, EventStore, NewEvent};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(rules.join("whoami.yml"), RULE_WHOAMI).unwrap();
+    let token = admin_token(&data, "admin", "alice");
+    let start = || Server::start_with(&data, &["--rules", rules.to_str().unwrap()]);
+    let whoami = sysmon1(1, r"C:\Windows\System32\whoami.exe", "whoami /all").to_string();
+    let file = dir.path().join("first.jsonl");
+    std::fs::write(&file, &whoami).unwrap();
+
+    let mut server = start();
+    let summary = json_of(server.cli(
+        &token,
+        &[
+            "ingest",
+            file.to_str().unwrap(),
+            "--service",
+            "ws",
+            "--json",
+        ],
+    ));
+    assert_eq!(summary["detections"], 1, "{summary}");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(server);
+
+    // What the crash leaves when it comes between the two steps: stored, never matched.
+    let mut config = EmbeddedConfig::new(data.join("logs"));
+    config.track_detections = true;
+    let logs = EmbeddedStore::open(config).unwrap();
+    let stored = |json: &str| NewEvent {
+        time: chrono::Utc::now(),
+        service: "ws".into(),
+        host: "ws01".into(),
+        tenant: String::new(),
+        json: json.into(),
+        json_checked: false,
+    };
+    let notepad = sysmon1(2, r"C:\Windows\notepad.exe", "notepad a.txt").to_string();
+    let ids = logs
+        .append(vec![stored(&notepad), stored(&whoami)])
+        .unwrap()
+        .stored;
+    drop(logs);
+
+    let server = start();
+    let detections = || json_of(server.cli(&token, &["detections", "--json"]));
+    wait_for("the owed event matched", || detections()["total"] == 2);
+    let listed = detections();
+    let matched: Vec<u64> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["event_id"].as_u64().unwrap())
+        .collect();
+    assert!(matched.contains(&ids[1]), "{listed}");
+    assert!(!matched.contains(&ids[0]), "{listed}");
+}
