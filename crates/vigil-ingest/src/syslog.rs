@@ -285,6 +285,9 @@ pub async fn start(
         ),
         None => None,
     };
+    if let Some(udp) = &udp {
+        widen_receive_buffer(udp);
+    }
     let tcp_addr = tcp.as_ref().map(TcpListener::local_addr).transpose()?;
     let udp_addr = udp.as_ref().map(UdpSocket::local_addr).transpose()?;
     let shared = Arc::new(Shared {
@@ -601,6 +604,32 @@ async fn serve_connection(
 fn frame_error(shared: &Shared, peer: SocketAddr, e: &FrameError) {
     Counters::add(&shared.counters.received, 1);
     shared.reject(peer, e);
+}
+
+/// The receive buffer asked for the syslog UDP socket. A UDP sender cannot be slowed down:
+/// what arrives while the listener is busy waits in this buffer or is dropped by the kernel, and
+/// the default (about 200 KiB, a thousand datagrams) fills in a few milliseconds of a burst.
+const UDP_RECEIVE_BUFFER_BYTES: usize = 8 * 1024 * 1024;
+
+/// Asks for [`UDP_RECEIVE_BUFFER_BYTES`] of receive buffer; the kernel caps it
+/// (`net.core.rmem_max` on Linux), and a smaller buffer than asked is logged with the way to
+/// raise it.
+fn widen_receive_buffer(socket: &UdpSocket) {
+    let socket = socket2::SockRef::from(socket);
+    if let Err(e) = socket.set_recv_buffer_size(UDP_RECEIVE_BUFFER_BYTES) {
+        tracing::warn!(error = %e, "could not enlarge the syslog UDP receive buffer; bursts may be dropped");
+        return;
+    }
+    match socket.recv_buffer_size() {
+        // Linux reports twice what it grants (the other half is its bookkeeping).
+        Ok(granted) if granted < UDP_RECEIVE_BUFFER_BYTES => tracing::info!(
+            granted,
+            asked = UDP_RECEIVE_BUFFER_BYTES,
+            "the kernel granted a smaller syslog UDP receive buffer than asked; raise net.core.rmem_max to absorb larger bursts"
+        ),
+        Ok(granted) => tracing::debug!(granted, "syslog UDP receive buffer"),
+        Err(e) => tracing::debug!(error = %e, "could not read the syslog UDP receive buffer size"),
+    }
 }
 
 /// Reads datagrams, one message each, until shutdown, storing up to
