@@ -283,7 +283,9 @@ Windows process creations, DNS queries, a few of them attacks) to POST /api/v1/e
 batches of JSON lines from several connections at once, and reports the sustained rate and
 the time each batch took to be acknowledged (stored durably, detections recorded). With
 --syslog-tcp it then sends the same number of events as RFC 5424 messages over TCP
-(octet-counted framing) and waits until the store counts them.
+(octet-counted framing) and waits until the store counts them; with --syslog-udp, as
+datagrams (at --udp-rate per second, or as fast as one socket sends), and reports how many
+were stored and how many the server or the kernel dropped: UDP has no back-pressure.
 
 The events are stored like any others, under services named with --service-prefix. Run it
 against a scratch data directory; only loopback servers are accepted.
@@ -293,6 +295,7 @@ Examples:
   export VIGIL_TOKEN=$(vigil admin token --data /tmp/bench-data --role admin --name bench)
   vigil bench ingest --events 200000 --connections 4 --batch 1000
   vigil bench ingest --events 100000 --syslog-tcp 127.0.0.1:6514
+  vigil bench ingest --events 300000 --syslog-udp 127.0.0.1:5514 --udp-rate 50000
   vigil bench ingest --events 2000000 --searchable";
 
 /// Arguments of `vigil bench ingest`.
@@ -317,6 +320,13 @@ pub struct IngestArgs {
     /// TCP listener).
     #[arg(long)]
     syslog_tcp: Option<std::net::SocketAddr>,
+    /// Also send the events as syslog datagrams to this loopback address (the server's syslog
+    /// UDP listener), and count how many were stored.
+    #[arg(long)]
+    syslog_udp: Option<std::net::SocketAddr>,
+    /// Datagrams per second over UDP (0: as fast as one socket sends).
+    #[arg(long, default_value_t = 0)]
+    udp_rate: u64,
     /// Stop sending after this many seconds, whatever is left.
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3600))]
     max_seconds: u64,
@@ -336,12 +346,17 @@ const POOL_BYTES: usize = 48 * 1024 * 1024;
 
 fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     check_loopback_url(&args.server)?;
-    if let Some(addr) = args.syslog_tcp
-        && !addr.ip().is_loopback()
-    {
-        bail!(
-            "--syslog-tcp {addr} is not a loopback address; `vigil bench ingest` only loads a local server (use 127.0.0.1:PORT)"
-        );
+    for (flag, addr) in [
+        ("--syslog-tcp", args.syslog_tcp),
+        ("--syslog-udp", args.syslog_udp),
+    ] {
+        if let Some(addr) = addr
+            && !addr.ip().is_loopback()
+        {
+            bail!(
+                "{flag} {addr} is not a loopback address; `vigil bench ingest` only loads a local server (use 127.0.0.1:PORT)"
+            );
+        }
     }
     let client = vigil_client::Client::new(&args.server)
         .map_err(crate::output::explain)?
@@ -358,6 +373,9 @@ fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
         }
         if let Some(addr) = args.syslog_tcp {
             syslog_phase(&args, &client, addr).await?;
+        }
+        if let Some(addr) = args.syslog_udp {
+            syslog_udp_phase(&args, &client, addr).await?;
         }
         anyhow::Ok(())
     })?;
@@ -636,20 +654,55 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)].as_secs_f64() * 1e3
 }
 
-async fn syslog_phase(
-    args: &IngestArgs,
-    client: &vigil_client::Client,
-    addr: std::net::SocketAddr,
-) -> anyhow::Result<()> {
-    let before = match client.storage_stats().await {
-        Ok(s) => Some(s.total_events),
+/// The events the store holds durably now (searchable or not yet), if the token may read its
+/// stats.
+async fn stored_total(client: &vigil_client::Client) -> Option<u64> {
+    match client.storage_stats().await {
+        Ok(s) => Some(s.total_events + s.index_lag),
         Err(e) => {
             eprintln!(
                 "note: cannot read /events/stats ({e}); only the send rate is measured (use a viewer or admin token to measure storage too)"
             );
             None
         }
-    };
+    }
+}
+
+/// Waits until the store holds `before + sent` events durably or its count has not moved for
+/// `idle`;
+/// returns how many of the `sent` it holds.
+async fn wait_stored(
+    client: &vigil_client::Client,
+    before: u64,
+    sent: u64,
+    idle: Duration,
+) -> anyhow::Result<u64> {
+    let (mut last, mut last_change) = (before, Instant::now());
+    loop {
+        let stats = client
+            .storage_stats()
+            .await
+            .map_err(crate::output::explain)?;
+        let now_total = stats.total_events + stats.index_lag;
+        if now_total >= before + sent {
+            return Ok(sent);
+        }
+        if now_total != last {
+            last = now_total;
+            last_change = Instant::now();
+        } else if last_change.elapsed() > idle {
+            return Ok(now_total.saturating_sub(before));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn syslog_phase(
+    args: &IngestArgs,
+    client: &vigil_client::Client,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    let before = stored_total(client).await;
     let mut generator = Generator::new(0x5151_0910, &args.service_prefix);
     let per_conn = args.events.div_ceil(args.connections);
     let frames: Vec<Vec<u8>> = (0..8)
@@ -683,35 +736,81 @@ async fn syslog_phase(
     let Some(before) = before else {
         return Ok(());
     };
-    // Wait until the store counts them, giving up when the count stops moving for 10 s.
-    let (mut last, mut last_change) = (before, Instant::now());
-    loop {
-        let now_total = client
-            .storage_stats()
-            .await
-            .map_err(crate::output::explain)?
-            .total_events;
-        if now_total >= before + sent {
-            let secs = start.elapsed().as_secs_f64();
-            outln!(
-                "  stored in {secs:.2} s after the first byte: {:.0} events/s end to end",
-                sent as f64 / secs
-            );
-            return Ok(());
-        }
-        if now_total != last {
-            last = now_total;
-            last_change = Instant::now();
-        } else if last_change.elapsed() > Duration::from_secs(10) {
-            outln!(
-                "  only {} of {sent} stored after {:.1} s (no progress for 10 s): the listener dropped or refused the rest; see the server log",
-                now_total - before,
-                start.elapsed().as_secs_f64()
-            );
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let stored = wait_stored(client, before, sent, Duration::from_secs(10)).await?;
+    let secs = start.elapsed().as_secs_f64();
+    if stored == sent {
+        outln!(
+            "  stored in {secs:.2} s after the first byte: {:.0} events/s end to end",
+            sent as f64 / secs
+        );
+    } else {
+        outln!(
+            "  only {stored} of {sent} stored after {secs:.1} s (no progress for 10 s): the listener dropped or refused the rest; see the server log"
+        );
     }
+    Ok(())
+}
+
+/// Sends the events as one datagram each from one socket, paced at `--udp-rate`, then counts
+/// how many the store took in (waiting until its count stops moving for 3 s).
+async fn syslog_udp_phase(
+    args: &IngestArgs,
+    client: &vigil_client::Client,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    let before = stored_total(client).await;
+    let mut generator = Generator::new(0x5151_0911, &args.service_prefix);
+    let messages: Vec<Vec<u8>> = (0..8)
+        .flat_map(|_| octet_frames(&generator.syslog_chunk(SYSLOG_CHUNK as usize)))
+        .collect();
+    let (count, rate) = (args.events, args.udp_rate);
+    let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
+    let start = Instant::now();
+    let (sent, bytes) = tokio::task::spawn_blocking(move || -> anyhow::Result<(u64, u64)> {
+        let local = if addr.is_ipv4() {
+            "127.0.0.1:0"
+        } else {
+            "[::1]:0"
+        };
+        let socket = std::net::UdpSocket::bind(local).context("cannot open a UDP socket")?;
+        socket
+            .connect(addr)
+            .with_context(|| format!("cannot address the syslog UDP listener at {addr}"))?;
+        let (mut sent, mut bytes) = (0u64, 0u64);
+        while sent < count && Instant::now() < deadline {
+            let message = &messages[sent as usize % messages.len()];
+            // A refused datagram (nothing listening, as ICMP said) is counted as sent: UDP
+            // senders do not learn what became of their messages.
+            let _ = socket.send(message);
+            sent += 1;
+            bytes += message.len() as u64;
+            if rate > 0 && sent % 100 == 0 {
+                let due = start + Duration::from_secs_f64(sent as f64 / rate as f64);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+            }
+        }
+        Ok((sent, bytes))
+    })
+    .await
+    .context("the UDP sender stopped")??;
+    let send_secs = start.elapsed().as_secs_f64().max(1e-9);
+    outln!(
+        "syslog UDP: {sent} datagrams ({:.1} MB) sent in {send_secs:.2} s: {:.0} events/s, {:.1} MB/s",
+        bytes as f64 / 1e6,
+        sent as f64 / send_secs,
+        bytes as f64 / send_secs / 1e6
+    );
+    let Some(before) = before else {
+        return Ok(());
+    };
+    let stored = wait_stored(client, before, sent, Duration::from_secs(3)).await?;
+    outln!(
+        "  stored {stored} of {sent} ({:.1} % lost: dropped by the kernel or refused by the listener; see the server log)",
+        100.0 * (sent - stored) as f64 / sent.max(1) as f64
+    );
+    Ok(())
 }
 
 /// Syslog messages written per `write_all`.
@@ -747,6 +846,28 @@ async fn syslog_connection(
     }
     stream.shutdown().await.ok();
     Ok((sent, bytes))
+}
+
+/// The messages of octet-counted frames, without their length prefixes.
+fn octet_frames(data: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < data.len() {
+        let Some(space) = data[pos..].iter().position(|&b| b == b' ') else {
+            break;
+        };
+        let Some(len) = std::str::from_utf8(&data[pos..pos + space])
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+        else {
+            break;
+        };
+        let start = pos + space + 1;
+        let end = (start + len).min(data.len());
+        out.push(data[start..end].to_vec());
+        pos = end;
+    }
+    out
 }
 
 /// The byte length of the first `n` octet-counted frames of `data`.
@@ -1132,6 +1253,9 @@ mod tests {
             assert!(v.is_object());
         }
         let chunk = g.syslog_chunk(10);
+        let messages = octet_frames(&chunk);
+        assert_eq!(messages.len(), 10);
+        assert!(messages.iter().all(|m| m.starts_with(b"<86>1 ")));
         assert_eq!(frame_prefix(&chunk, 10), chunk.len());
         let three = frame_prefix(&chunk, 3);
         assert!(three < chunk.len() && chunk[three].is_ascii_digit());
