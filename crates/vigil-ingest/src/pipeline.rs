@@ -216,20 +216,14 @@ impl DetectionRecovery {
             from = last + 1;
             let next = ingestor.mark.enter_at(from);
             ingestor.mark.release(std::mem::replace(&mut ticket, next));
-            ingestor
-                .events
-                .mark_detected_below(ingestor.mark.below(ingestor.events.as_ref()));
+            ingestor.publish_mark();
         }
         ingestor.mark.release(ticket);
-        ingestor
-            .events
-            .mark_detected_below(ingestor.mark.below(ingestor.events.as_ref()));
+        ingestor.publish_mark();
         Ok(recovered)
     }
 }
 
-/// A stored batch: its report, its detections, the JSON of the events that matched, what
-/// each correlation that fired found, and how long each step took.
 /// A stored batch on its way to having its detections recorded: the report so far, the
 /// detections, the JSON of their events by id, what the correlations found, the step timings,
 /// and the ticket that holds the detection mark back until they are recorded (none for
@@ -263,6 +257,15 @@ struct Timings {
     decode: std::time::Duration,
     detect: std::time::Duration,
     append: std::time::Duration,
+}
+
+impl Timings {
+    /// For detections recorded outside a batch's own ingest (late correlations, recovery).
+    const NONE: Timings = Timings {
+        decode: std::time::Duration::ZERO,
+        detect: std::time::Duration::ZERO,
+        append: std::time::Duration::ZERO,
+    };
 }
 
 /// A decoded event on its way to the store (its JSON text is the event's own, see
@@ -482,8 +485,7 @@ impl Ingestor {
         }
         if let Some(ticket) = ticket {
             self.mark.release(ticket);
-            self.events
-                .mark_detected_below(self.mark.below(self.events.as_ref()));
+            self.publish_mark();
         }
         tracing::debug!(
             stored = report.stored.len(),
@@ -793,6 +795,12 @@ impl Ingestor {
         found_of(&rules.set, fired)
     }
 
+    /// Tells the log store how far the stored events have their detections recorded.
+    fn publish_mark(&self) {
+        self.events
+            .mark_detected_below(self.mark.below(self.events.as_ref()));
+    }
+
     /// Matches stored events that have no detections recorded (after a crash) and records
     /// what they match; returns how many detections that made.
     async fn recover(self: &Arc<Self>, owed: Vec<StoredEvent>) -> Result<usize, IngestError> {
@@ -836,17 +844,12 @@ impl Ingestor {
                 matched,
             };
             let (detections, matched_json, notes) = batch.detections(set, Vec::new());
-            let no_time = std::time::Duration::ZERO;
             (
                 IngestReport::default(),
                 detections,
                 matched_json,
                 notes,
-                Timings {
-                    decode: no_time,
-                    detect: no_time,
-                    append: no_time,
-                },
+                Timings::NONE,
                 None,
             )
         })
@@ -881,7 +884,6 @@ impl Ingestor {
             envelopes: events.into_iter().map(|d| d.envelope).collect(),
         };
         let (detections, matched_json, notes) = batch.detections(set, found);
-        let no_time = std::time::Duration::ZERO;
         let report = self
             .finish(
                 (
@@ -889,11 +891,7 @@ impl Ingestor {
                     detections,
                     matched_json,
                     notes,
-                    Timings {
-                        decode: no_time,
-                        detect: no_time,
-                        append: no_time,
-                    },
+                    Timings::NONE,
                     None,
                 ),
                 org,
