@@ -843,15 +843,7 @@ impl Ingestor {
                     .collect(),
                 matched,
             };
-            let (detections, matched_json, notes) = batch.detections(set, Vec::new());
-            (
-                IngestReport::default(),
-                detections,
-                matched_json,
-                notes,
-                Timings::NONE,
-                None,
-            )
+            batch.recorded_later(set, Vec::new())
         })
         .await
         .map_err(|e| IngestError::Worker(e.to_string()))?;
@@ -883,20 +875,7 @@ impl Ingestor {
                 .collect(),
             envelopes: events.into_iter().map(|d| d.envelope).collect(),
         };
-        let (detections, matched_json, notes) = batch.detections(set, found);
-        let report = self
-            .finish(
-                (
-                    IngestReport::default(),
-                    detections,
-                    matched_json,
-                    notes,
-                    Timings::NONE,
-                    None,
-                ),
-                org,
-            )
-            .await?;
+        let report = self.finish(batch.recorded_later(set, found), org).await?;
         tracing::info!(
             detections = report.detections,
             "correlations completed by events that arrived during the rebuild of the windows recorded"
@@ -939,6 +918,24 @@ struct Batch {
 }
 
 impl Batch {
+    /// The detections of events stored earlier, to record now (late correlations, recovery):
+    /// no step timings, and no ticket (the mark is held otherwise, or not needed).
+    fn recorded_later(
+        self,
+        set: &CompiledRuleSet,
+        found: Vec<(usize, RuleId, CorrelationFound)>,
+    ) -> Processed {
+        let (detections, matched_json, notes) = self.detections(set, found);
+        (
+            IngestReport::default(),
+            detections,
+            matched_json,
+            notes,
+            Timings::NONE,
+            None,
+        )
+    }
+
     /// The detections of the stored events — each reported rule they matched and each reported
     /// correlation they completed (`found`) — with the JSON of their events by stored id and
     /// what each correlation found, for their alerts.

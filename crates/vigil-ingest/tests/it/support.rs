@@ -59,18 +59,7 @@ impl Harness {
                 .await
                 .expect("open store"),
         );
-        let mut harness = Harness {
-            ingestor: Arc::new(Ingestor::new(
-                Arc::clone(&events),
-                Arc::clone(&store),
-                Arc::new(RuleSlot::open(Vec::new()).expect("no rules")),
-            )),
-            events,
-            store,
-            rules,
-            _dir: dir,
-        };
-        harness.restart();
+        let harness = Harness::over(events, store, rules, dir);
         let status = harness.ingestor.rules().current().status.clone();
         assert_eq!(
             status.loaded, loaded,
@@ -99,6 +88,16 @@ impl Harness {
         );
         drop(events);
         let events = open_logs(_dir.path());
+        Harness::over(events, store, rules, _dir)
+    }
+
+    /// A harness over these stores, with an ingestor loading the rules in `rules`.
+    fn over(
+        events: Arc<dyn EventStore>,
+        store: Arc<dyn Store>,
+        rules: std::path::PathBuf,
+        dir: tempfile::TempDir,
+    ) -> Harness {
         let mut harness = Harness {
             ingestor: Arc::new(Ingestor::new(
                 Arc::clone(&events),
@@ -108,7 +107,7 @@ impl Harness {
             events,
             store,
             rules,
-            _dir,
+            _dir: dir,
         };
         harness.restart();
         harness
