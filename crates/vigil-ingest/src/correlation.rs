@@ -79,13 +79,27 @@ pub struct Deferred {
 }
 
 /// The correlations completed by events deferred during a rebuild, once it has run: they are
-/// recorded then, as their batches were acknowledged before.
+/// recorded then, as their batches were acknowledged before. Also those completed by events
+/// whose batch a crash may have left unrecorded, read back by the rebuild.
 #[derive(Debug, Default)]
 pub struct Late {
-    /// The deferred events, in arrival order ([`Fired::index`] points into it).
+    /// The events, in the order they were fed ([`Fired::index`] points into it).
     pub events: Vec<Deferred>,
     /// What fired when they were correlated.
     pub fired: Vec<Fired>,
+}
+
+impl Late {
+    /// These firings, then `next`'s.
+    fn then(mut self, next: Late) -> Late {
+        let offset = self.events.len();
+        self.events.extend(next.events);
+        self.fired.extend(next.fired.into_iter().map(|fired| Fired {
+            index: fired.index + offset,
+            ..fired
+        }));
+        self
+    }
 }
 
 #[derive(Debug)]
@@ -285,23 +299,28 @@ impl Correlations {
     /// ones stored since [`Correlations::hold_back`] were deferred by their batches, and are
     /// correlated next, in arrival order (even when reading failed); what they complete is
     /// returned ([`Late`]) to be recorded. Then batches correlate again as they come.
+    ///
+    /// Events stored from `unrecorded_from` on may have been stored without their batch's
+    /// detections ever being recorded (the crash came in between): what they complete is
+    /// returned too, first in the [`Late`], for the caller to record what the store lacks.
     pub fn rebuild(
         &self,
         rules: &Arc<LoadedRules>,
         org: &OrgView,
         events: &dyn EventStore,
-        limit: usize,
-        below_id: u64,
+        (limit, below_id): (usize, u64),
+        unrecorded_from: u64,
     ) -> (Result<Rebuilt, LogError>, Late) {
         let read = Self::read_back(rules, org, events, limit, below_id);
         let mut inner = self.lock();
         let now_ms = Utc::now().timestamp_millis();
+        let mut unrecorded = Late::default();
         let result = read.map(|(rebuilt, kept)| {
             let mapped: Vec<Option<MappedEvent<'_>>> = kept
                 .iter()
                 .map(|(stored, event, _)| org.mapped(&stored.service, event))
                 .collect();
-            Self::feed_into(
+            let fired = Self::feed_into(
                 &mut inner.held,
                 rules,
                 kept.iter().zip(&mapped).enumerate().map(
@@ -320,9 +339,30 @@ impl Correlations {
                 ),
                 now_ms,
             );
+            for fired in fired {
+                let (stored, _, counted) = &kept[fired.index];
+                if stored.id < unrecorded_from {
+                    continue;
+                }
+                unrecorded.events.push(Deferred {
+                    id: stored.id,
+                    time: stored.time,
+                    envelope: crate::Envelope {
+                        service: stored.service.clone(),
+                        host: stored.host.clone(),
+                        tenant: stored.tenant.clone(),
+                    },
+                    json: stored.json.clone(),
+                    matched: counted.clone(),
+                });
+                unrecorded.fired.push(Fired {
+                    index: unrecorded.events.len() - 1,
+                    ..fired
+                });
+            }
             rebuilt
         });
-        let late = Self::correlate_deferred(&mut inner, rules, org, now_ms);
+        let deferred = Self::correlate_deferred(&mut inner, rules, org, now_ms);
         inner.rebuilding = false;
         let held = inner
             .held
@@ -332,10 +372,10 @@ impl Correlations {
         self.rebuilt.notify_all();
         let result = result.map(|rebuilt| Rebuilt {
             held,
-            deferred: late.events.len() as u64,
+            deferred: deferred.events.len() as u64,
             ..rebuilt
         });
-        (result, late)
+        (result, unrecorded.then(deferred))
     }
 
     /// The stored events of the correlations' reach that a correlation counts, oldest first,

@@ -105,6 +105,9 @@ pub struct CorrelationRebuild {
     ingestor: Arc<Ingestor>,
     /// The first id stored after it began.
     below_id: u64,
+    /// The first id the last stop may have left without its detections recorded (the start
+    /// of the log store's owed events; `below_id` when none are owed).
+    unrecorded_from: u64,
 }
 
 impl CorrelationRebuild {
@@ -114,6 +117,7 @@ impl CorrelationRebuild {
         let ingestor = Arc::clone(&self.ingestor);
         let org = ingestor.org().await;
         let view = Arc::clone(&org);
+        let unrecorded = self.unrecorded_from..self.below_id;
         let rebuild = self;
         let (rules, result, late) = tokio::task::spawn_blocking(move || {
             // Moved here whole: dropped (ending the rebuild if it did not end) when this ends,
@@ -125,14 +129,16 @@ impl CorrelationRebuild {
                 &rules,
                 &view,
                 ingestor.events.as_ref(),
-                limit,
-                rebuild.below_id,
+                (limit, rebuild.below_id),
+                rebuild.unrecorded_from,
             );
             (rules, result, late)
         })
         .await
         .map_err(|e| IngestError::Worker(e.to_string()))?;
-        ingestor.record_late(&rules.set, late, &org).await?;
+        ingestor
+            .record_late(&rules.set, late, unrecorded, &org)
+            .await?;
         result.map_err(IngestError::from)
     }
 }
@@ -150,7 +156,8 @@ impl Drop for CorrelationRebuild {
 /// holds the log store's detection mark at them until [`DetectionRecovery::run`] has matched
 /// them with the rules loaded now and recorded what they match (events whose detections were
 /// recorded after all are skipped, so nothing is recorded twice). Correlations do not count
-/// them here: the rebuild of the windows after a crash does.
+/// them here: the rebuild of the windows after a crash does, and records what they complete
+/// unless the store has it ([`CorrelationRebuild`]).
 #[must_use = "the detection mark stays at the owed events until the recovery runs"]
 pub struct DetectionRecovery {
     ingestor: Arc<Ingestor>,
@@ -202,9 +209,10 @@ impl DetectionRecovery {
             let read = page.len() as u64;
             let recorded: std::collections::HashSet<u64> = ingestor
                 .store
-                .detected_events(from..last + 1)
+                .detections_of(from..last + 1)
                 .await?
                 .into_iter()
+                .map(|(id, _)| id)
                 .collect();
             let owed: Vec<StoredEvent> = page
                 .into_iter()
@@ -342,8 +350,15 @@ impl Ingestor {
     /// the listeners start, then run the rebuild in the background.
     pub fn begin_correlation_rebuild(self: &Arc<Self>) -> CorrelationRebuild {
         self.correlations.hold_back();
+        let below_id = self.events.next_id();
+        let owed = self.events.undetected_at_open();
         CorrelationRebuild {
-            below_id: self.events.next_id(),
+            below_id,
+            unrecorded_from: if owed.is_empty() {
+                below_id
+            } else {
+                owed.start
+            },
             ingestor: Arc::clone(self),
         }
     }
@@ -851,21 +866,42 @@ impl Ingestor {
     }
 
     /// Records the correlations that events deferred during a rebuild completed once it ran
-    /// (their batches were acknowledged, and their own detections recorded, before).
+    /// (their batches were acknowledged, and their own detections recorded, before; those of
+    /// events a crash left unrecorded are the detection recovery's).
+    ///
+    /// Those completed by events in `unrecorded` (read back by the rebuild, their batch maybe
+    /// never recorded) are recorded unless the store has them already.
     async fn record_late(
         &self,
         set: &CompiledRuleSet,
         late: Late,
+        unrecorded: std::ops::Range<u64>,
         org: &OrgView,
     ) -> Result<(), IngestError> {
-        let found = found_of(set, late.fired);
+        let mut found = found_of(set, late.fired);
+        let events = late.events;
+        let checked: Vec<u64> = found
+            .iter()
+            .map(|(i, _, _)| events[*i].id)
+            .filter(|id| unrecorded.contains(id))
+            .collect();
+        if let (Some(first), Some(last)) = (checked.iter().min(), checked.iter().max()) {
+            let recorded: std::collections::HashSet<(u64, String)> = self
+                .store
+                .detections_of(*first..last + 1)
+                .await?
+                .into_iter()
+                .collect();
+            found.retain(|(i, rule, _)| {
+                !recorded.contains(&(events[*i].id, set.rule(*rule).id().to_owned()))
+            });
+        }
         if found.is_empty() {
             return Ok(());
         }
-        let events = late.events;
         let batch = Batch {
             times: events.iter().map(|d| d.time).collect(),
-            // Their rules' own detections were recorded with their batches.
+            // Their rules' own detections were recorded with their batches (or by the recovery).
             matched: vec![Vec::new(); events.len()],
             ids: events.iter().map(|d| Some(d.id)).collect(),
             matched_json: events
@@ -878,7 +914,7 @@ impl Ingestor {
         let report = self.finish(batch.recorded_later(set, found), org).await?;
         tracing::info!(
             detections = report.detections,
-            "correlations completed by events that arrived during the rebuild of the windows recorded"
+            "correlations completed by events that arrived during the rebuild of the windows, or that the last stop left unrecorded, recorded"
         );
         Ok(())
     }

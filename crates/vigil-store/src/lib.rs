@@ -273,12 +273,12 @@ pub trait Store: Send + Sync + 'static {
         alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
     ) -> BoxFuture<'a, StoreResult<(Vec<vigil_core::Detection>, Vec<RaisedId>)>>;
 
-    /// Of the log-store event ids in `ids`, those with at least one detection recorded, in
-    /// order: what recovery after a crash must not record twice.
-    fn detected_events<'a>(
+    /// The (log-store event id, rule id) of every detection recorded for the events in `ids`,
+    /// by event id: what a start after a crash must not record twice.
+    fn detections_of<'a>(
         &'a self,
         ids: std::ops::Range<u64>,
-    ) -> BoxFuture<'a, StoreResult<Vec<u64>>>;
+    ) -> BoxFuture<'a, StoreResult<Vec<(u64, String)>>>;
 
     /// Detections matching every filter given, newest first, one page and the total.
     fn list_detections<'a>(

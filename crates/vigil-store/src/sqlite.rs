@@ -1153,17 +1153,23 @@ impl SqliteStore {
         Ok((recorded, raised))
     }
 
-    async fn detected_events_impl(&self, ids: std::ops::Range<u64>) -> StoreResult<Vec<u64>> {
+    async fn detections_of_impl(
+        &self,
+        ids: std::ops::Range<u64>,
+    ) -> StoreResult<Vec<(u64, String)>> {
         let clamp = |id: u64| i64::try_from(id).unwrap_or(i64::MAX);
-        let rows: Vec<(i64,)> = sqlx::query_as(
-            "SELECT DISTINCT event_id FROM detections \
-             WHERE event_id >= ? AND event_id < ? ORDER BY event_id",
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT event_id, rule_id FROM detections \
+             WHERE event_id >= ? AND event_id < ? ORDER BY event_id, id",
         )
         .bind(clamp(ids.start))
         .bind(clamp(ids.end))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(|(id,)| id as u64).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(id, rule)| (id as u64, rule))
+            .collect())
     }
 
     async fn list_detections_impl(
@@ -2857,11 +2863,11 @@ impl Store for SqliteStore {
         Box::pin(self.record_matches_impl(actor, detections, alerts))
     }
 
-    fn detected_events<'a>(
+    fn detections_of<'a>(
         &'a self,
         ids: std::ops::Range<u64>,
-    ) -> BoxFuture<'a, StoreResult<Vec<u64>>> {
-        Box::pin(self.detected_events_impl(ids))
+    ) -> BoxFuture<'a, StoreResult<Vec<(u64, String)>>> {
+        Box::pin(self.detections_of_impl(ids))
     }
 
     fn list_detections<'a>(

@@ -134,3 +134,75 @@ async fn a_clean_restart_owes_no_detection() {
     let h = h.reopen();
     assert!(h.ingestor.begin_detection_recovery().is_none());
 }
+
+/// Root's failure at 10:MM on 2026-12-01 (the repeated-failures correlation counts them).
+fn root_failure(minute: u32) -> RawEvent {
+    use chrono::TimeZone;
+    RawEvent {
+        time: Some(
+            chrono::Utc
+                .with_ymd_and_hms(2026, 12, 1, 10, minute, 0)
+                .unwrap(),
+        ),
+        envelope: Envelope {
+            service: "bastion".into(),
+            host: "bastion-1".into(),
+            tenant: "acme".into(),
+        },
+        json: r#"{"user":"root","outcome":"failure"}"#.into(),
+    }
+}
+
+/// The correlation an unrecorded event completed is recorded by the rebuild of the windows
+/// at the next start — once, also when the crash came after it was recorded.
+#[tokio::test]
+async fn a_correlation_completed_by_an_unrecorded_event_is_recorded_at_the_next_start_once() {
+    use vigil_testkit::RULE_REPEATED_FAILURES;
+    for recorded_before_the_crash in [false, true] {
+        let h = Harness::with_rules(RULE_REPEATED_FAILURES, 2).await;
+        let report = h.ingestor.ingest_raw(vec![root_failure(0)]).await.unwrap();
+        assert_eq!(report.detections, 0, "one failure is not a correlation yet");
+        // The second failure is stored; the crash comes before its detections are recorded
+        // (or, the second time round, after that but before the mark reached the disk).
+        let ids = h
+            .events
+            .append(vec![stored(root_failure(1))])
+            .unwrap()
+            .stored;
+        if recorded_before_the_crash {
+            let recorded = NewDetection {
+                event_id: ids[0],
+                event_time: Utc::now(),
+                service: "bastion".into(),
+                host: "bastion-1".into(),
+                tenant: "acme".into(),
+                rule_id: "repeated".into(),
+                rule_title: "Repeated failures".into(),
+                level: RuleLevel::High,
+                tags: Vec::new(),
+            };
+            h.store
+                .record_matches("vigil", vec![recorded], Vec::new())
+                .await
+                .unwrap();
+        }
+
+        let h = h.reopen();
+        let recovery = h.ingestor.begin_detection_recovery().expect("owed");
+        let rebuild = h.ingestor.begin_correlation_rebuild();
+        recovery.run().await.unwrap();
+        rebuild.run(1_000).await.unwrap();
+        let detections = h.detections().await;
+        assert_eq!(
+            detections
+                .iter()
+                .map(|d| (d.detection.event_id, d.detection.rule_id.as_str()))
+                .collect::<Vec<_>>(),
+            [(ids[0], "repeated")],
+            "recorded before the crash: {recorded_before_the_crash}"
+        );
+        // The completed window was cleared: the next failure opens a new one.
+        let report = h.ingestor.ingest_raw(vec![root_failure(2)]).await.unwrap();
+        assert_eq!(report.detections, 0);
+    }
+}

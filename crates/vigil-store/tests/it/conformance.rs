@@ -916,9 +916,13 @@ async fn detections_are_recorded_together_and_listed_newest_first_with_filters()
     .await;
     assert_eq!((newer.total, newer.items.len()), (2, 1));
     // Which events have detections, by id range (what recovery after a crash skips).
-    assert_eq!(s.detected_events(0..10).await.unwrap(), [1, 2, 3]);
-    assert_eq!(s.detected_events(2..3).await.unwrap(), [2]);
-    assert!(s.detected_events(4..u64::MAX).await.unwrap().is_empty());
+    let of = |ids| async move { s.detections_of(ids).await.unwrap() };
+    assert_eq!(
+        of(0..10).await,
+        [(1, "r1".into()), (2, "r2".into()), (3, "r1".into())]
+    );
+    assert_eq!(of(2..3).await, [(2, "r2".to_owned())]);
+    assert!(of(4..u64::MAX).await.is_empty());
     // Detections are not incident writes: the audit chain is untouched.
     assert_eq!(verified(s).await, 0);
 }
