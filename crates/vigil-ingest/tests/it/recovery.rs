@@ -31,6 +31,26 @@ fn stored(raw: RawEvent) -> NewEvent {
     }
 }
 
+/// Records a detection of bastion-1's event `event_id` by the rule, as the ingest path would
+/// have before the crash.
+async fn record(h: &Harness, event_id: u64, rule_id: &str, rule_title: &str) {
+    let detection = NewDetection {
+        event_id,
+        event_time: Utc::now(),
+        service: "bastion".into(),
+        host: "bastion-1".into(),
+        tenant: "acme".into(),
+        rule_id: rule_id.into(),
+        rule_title: rule_title.into(),
+        level: RuleLevel::Medium,
+        tags: Vec::new(),
+    };
+    h.store
+        .record_matches("vigil", vec![detection], Vec::new())
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn events_stored_without_their_detections_are_matched_at_the_next_start_once() {
     let h = Harness::new().await;
@@ -56,21 +76,7 @@ async fn events_stored_without_their_detections_are_matched_at_the_next_start_on
         stored(sshd(failed)),
     ];
     let ids = h.events.append(batch).unwrap().stored;
-    let first_was_recorded = NewDetection {
-        event_id: ids[0],
-        event_time: Utc::now(),
-        service: "bastion".into(),
-        host: "bastion-1".into(),
-        tenant: "acme".into(),
-        rule_id: SSH_RULE_ID.into(),
-        rule_title: "SSH failed password".into(),
-        level: RuleLevel::Medium,
-        tags: Vec::new(),
-    };
-    h.store
-        .record_matches("vigil", vec![first_was_recorded], Vec::new())
-        .await
-        .unwrap();
+    record(&h, ids[0], SSH_RULE_ID, "SSH failed password").await;
 
     let h = h.reopen();
     let recovery = h
@@ -170,21 +176,7 @@ async fn a_correlation_completed_by_an_unrecorded_event_is_recorded_at_the_next_
             .unwrap()
             .stored;
         if recorded_before_the_crash {
-            let recorded = NewDetection {
-                event_id: ids[0],
-                event_time: Utc::now(),
-                service: "bastion".into(),
-                host: "bastion-1".into(),
-                tenant: "acme".into(),
-                rule_id: "repeated".into(),
-                rule_title: "Repeated failures".into(),
-                level: RuleLevel::High,
-                tags: Vec::new(),
-            };
-            h.store
-                .record_matches("vigil", vec![recorded], Vec::new())
-                .await
-                .unwrap();
+            record(&h, ids[0], "repeated", "Repeated failures").await;
         }
 
         let h = h.reopen();
