@@ -401,8 +401,20 @@ impl Ingestor {
     }
 
     /// Ingests an HTTP body of JSON lines or a JSON array, every event from `envelope`.
-    /// Returns once the stored events are durable and their detections recorded.
+    /// Returns once the stored events are durable and their detections recorded. The work runs
+    /// in a task of its own, so a caller that stops waiting (an HTTP client that hangs up)
+    /// cannot leave a batch stored with its detections unrecorded.
     pub async fn ingest_body(
+        self: &Arc<Self>,
+        body: Vec<u8>,
+        format: BodyFormat,
+        envelope: Envelope,
+    ) -> Result<IngestReport, IngestError> {
+        let this = Arc::clone(self);
+        detached(async move { this.store_body(body, format, envelope).await }).await
+    }
+
+    async fn store_body(
         self: &Arc<Self>,
         body: Vec<u8>,
         format: BodyFormat,
@@ -438,8 +450,17 @@ impl Ingestor {
         self.finish(processed, &org).await
     }
 
-    /// Ingests events already cut out of their transport (syslog, files).
+    /// Ingests events already cut out of their transport (syslog, files), in a task of its
+    /// own as [`Ingestor::ingest_body`] does.
     pub async fn ingest_raw(
+        self: &Arc<Self>,
+        events: Vec<RawEvent>,
+    ) -> Result<IngestReport, IngestError> {
+        let this = Arc::clone(self);
+        detached(async move { this.store_raw(events).await }).await
+    }
+
+    async fn store_raw(
         self: &Arc<Self>,
         events: Vec<RawEvent>,
     ) -> Result<IngestReport, IngestError> {
@@ -918,6 +939,15 @@ impl Ingestor {
         );
         Ok(())
     }
+}
+
+/// Runs `work` to its end in a task of its own, whether or not the caller keeps waiting for it.
+async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, IngestError>> + Send + 'static,
+) -> Result<T, IngestError> {
+    tokio::spawn(work)
+        .await
+        .map_err(|e| IngestError::Worker(e.to_string()))?
 }
 
 /// What each reported correlation that fired found, by (batch index, rule), in firing order.

@@ -198,3 +198,35 @@ async fn a_correlation_completed_by_an_unrecorded_event_is_recorded_at_the_next_
         assert_eq!(report.detections, 0);
     }
 }
+
+/// A caller that stops waiting (an HTTP client hanging up mid-request drops the handler) does
+/// not stop its batch half-way: the batch is stored and its detections recorded all the same.
+#[tokio::test]
+async fn a_caller_that_stops_waiting_leaves_no_batch_half_done() {
+    let h = Harness::new().await;
+    let batch: Vec<RawEvent> = (0..2000)
+        .map(|i| sshd(&format!("Failed password for user{i} from 203.0.113.7")))
+        .collect();
+    let gave_up = tokio::time::timeout(
+        std::time::Duration::from_micros(1),
+        h.ingestor.ingest_raw(batch),
+    )
+    .await;
+    assert!(
+        gave_up.is_err(),
+        "the caller stopped waiting before the batch was done"
+    );
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut recorded = 0;
+    while recorded < 2000 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        recorded = h
+            .store
+            .list_detections(&vigil_store::DetectionFilter::default())
+            .await
+            .unwrap()
+            .total;
+    }
+    assert_eq!(recorded, 2000, "every stored event's detection is recorded");
+    assert_eq!(h.events.next_id(), 2000, "the whole batch is stored");
+}
