@@ -21,12 +21,22 @@ pub(crate) struct DetectionMark {
 
 /// A batch's claim that the events from `floor` on may still lack their detections. Given
 /// back with [`DetectionMark::release`] once they are recorded; a ticket dropped without that
-/// (the recording failed, the worker panicked) holds the mark until the next start, whose
+/// (the recording failed, the worker panicked) holds the mark until the next start (and says
+/// so in the log), whose
 /// recovery matches those events again.
 #[derive(Debug)]
 #[must_use = "a ticket holds the detection mark back until it is released"]
 pub(crate) struct Ticket {
     floor: u64,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        tracing::warn!(
+            from_id = self.floor,
+            "a batch's detections were not recorded; its events are matched again at the next start, and the log store keeps its journal from this id until then"
+        );
+    }
 }
 
 impl DetectionMark {
@@ -47,11 +57,14 @@ impl DetectionMark {
 
     /// Gives a ticket back: its batch's detections are recorded.
     pub fn release(&self, ticket: Ticket) {
+        let floor = ticket.floor;
+        // Given back, not dropped: nothing to warn about.
+        std::mem::forget(ticket);
         let mut in_flight = self.lock();
-        if let Some(count) = in_flight.get_mut(&ticket.floor) {
+        if let Some(count) = in_flight.get_mut(&floor) {
             *count -= 1;
             if *count == 0 {
-                in_flight.remove(&ticket.floor);
+                in_flight.remove(&floor);
             }
         }
     }
