@@ -21,9 +21,8 @@ pub(crate) struct DetectionMark {
 
 /// A batch's claim that the events from `floor` on may still lack their detections. Given
 /// back with [`DetectionMark::release`] once they are recorded; a ticket dropped without that
-/// (the recording failed, the worker panicked) holds the mark until the next start (and says
-/// so in the log), whose
-/// recovery matches those events again.
+/// (the recording failed, the worker panicked) holds the mark until the next start, whose
+/// recovery matches those events again, and says so in the log.
 #[derive(Debug)]
 #[must_use = "a ticket holds the detection mark back until it is released"]
 pub(crate) struct Ticket {
