@@ -308,7 +308,8 @@ impl Correlations {
         rules: &Arc<LoadedRules>,
         org: &OrgView,
         events: &dyn EventStore,
-        (limit, below_id): (usize, u64),
+        limit: usize,
+        below_id: u64,
         unrecorded_from: u64,
     ) -> (Result<Rebuilt, LogError>, Late) {
         let read = Self::read_back(rules, org, events, limit, below_id);
@@ -347,11 +348,7 @@ impl Correlations {
                 unrecorded.events.push(Deferred {
                     id: stored.id,
                     time: stored.time,
-                    envelope: crate::Envelope {
-                        service: stored.service.clone(),
-                        host: stored.host.clone(),
-                        tenant: stored.tenant.clone(),
-                    },
+                    envelope: crate::Envelope::of(stored),
                     json: stored.json.clone(),
                     matched: counted.clone(),
                 });

@@ -30,6 +30,17 @@ pub struct Envelope {
     pub tenant: String,
 }
 
+impl Envelope {
+    /// Who a stored event is from.
+    pub fn of(stored: &StoredEvent) -> Envelope {
+        Envelope {
+            service: stored.service.clone(),
+            host: stored.host.clone(),
+            tenant: stored.tenant.clone(),
+        }
+    }
+}
+
 /// An event already cut out of its transport (a syslog frame turned into JSON, a file record).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawEvent {
@@ -129,7 +140,8 @@ impl CorrelationRebuild {
                 &rules,
                 &view,
                 ingestor.events.as_ref(),
-                (limit, rebuild.below_id),
+                limit,
+                rebuild.below_id,
                 rebuild.unrecorded_from,
             );
             (rules, result, late)
@@ -870,12 +882,8 @@ impl Ingestor {
                     .map(|(i, (stored, _))| (i, stored.json.clone()))
                     .collect(),
                 envelopes: parsed
-                    .into_iter()
-                    .map(|(stored, _)| Envelope {
-                        service: stored.service,
-                        host: stored.host,
-                        tenant: stored.tenant,
-                    })
+                    .iter()
+                    .map(|(stored, _)| Envelope::of(stored))
                     .collect(),
                 matched,
             };

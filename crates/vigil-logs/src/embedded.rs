@@ -149,30 +149,21 @@ impl Checkpoint {
         payload.to_string()
     }
 
-    /// The detection mark a payload keeps, if any.
-    fn decode_detected(payload: Option<&str>) -> Option<u64> {
-        let value = serde_json::from_str::<serde_json::Value>(payload?).ok()?;
-        value.get("detected")?.as_u64()
-    }
-
-    fn decode(payload: Option<&str>) -> Checkpoint {
+    /// The checkpoint a payload keeps, and its detection mark if it has one.
+    fn decode(payload: Option<&str>) -> (Checkpoint, Option<u64>) {
         let Some(value) = payload.and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
         else {
-            return Checkpoint::default();
+            return (Checkpoint::default(), None);
         };
-        let get = |k: &str| {
-            value
-                .get(k)
-                .and_then(serde_json::Value::as_u64)
-                .unwrap_or(0)
-        };
-        Checkpoint {
+        let get = |k: &str| value.get(k).and_then(serde_json::Value::as_u64);
+        let checkpoint = Checkpoint {
             position: Position {
-                segment: get("segment"),
-                offset: get("offset"),
+                segment: get("segment").unwrap_or(0),
+                offset: get("offset").unwrap_or(0),
             },
-            next_seq: get("next_seq"),
-        }
+            next_seq: get("next_seq").unwrap_or(0),
+        };
+        (checkpoint, get("detected"))
     }
 }
 
@@ -315,8 +306,8 @@ impl EmbeddedStore {
         };
         register_tokenizers(&index);
         let fields = Fields::resolve(&index.schema())?;
-        let payload = index.load_metas()?.payload;
-        let checkpoint = Checkpoint::decode(payload.as_deref());
+        let (checkpoint, committed_detected) =
+            Checkpoint::decode(index.load_metas()?.payload.as_deref());
         let reader: IndexReader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -330,7 +321,7 @@ impl EmbeddedStore {
         // Where detection stood at the last commit. A new index has seen no detection; an
         // index from before detections were tracked is taken as fully detected.
         let detected = config.track_detections.then(|| {
-            match Checkpoint::decode_detected(payload.as_deref()) {
+            match committed_detected {
                 Some(detected) => detected,
                 None if created => 0,
                 None => tail.next_seq,

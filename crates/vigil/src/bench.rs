@@ -669,8 +669,7 @@ async fn stored_total(client: &vigil_client::Client) -> Option<u64> {
 }
 
 /// Waits until the store holds `before + sent` events durably or its count has not moved for
-/// `idle`;
-/// returns how many of the `sent` it holds.
+/// `idle`; returns how many of the `sent` it holds.
 async fn wait_stored(
     client: &vigil_client::Client,
     before: u64,
@@ -848,9 +847,9 @@ async fn syslog_connection(
     Ok((sent, bytes))
 }
 
-/// The messages of octet-counted frames, without their length prefixes.
-fn octet_frames(data: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
+/// Where each message of octet-counted frames (`LEN MSG`) lies in `data`, in order.
+fn octet_spans(data: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut spans = Vec::new();
     let mut pos = 0;
     while pos < data.len() {
         let Some(space) = data[pos..].iter().position(|&b| b == b' ') else {
@@ -864,24 +863,28 @@ fn octet_frames(data: &[u8]) -> Vec<Vec<u8>> {
         };
         let start = pos + space + 1;
         let end = (start + len).min(data.len());
-        out.push(data[start..end].to_vec());
+        spans.push(start..end);
         pos = end;
     }
-    out
+    spans
+}
+
+/// The messages of octet-counted frames, without their length prefixes (one per datagram).
+fn octet_frames(data: &[u8]) -> Vec<Vec<u8>> {
+    octet_spans(data)
+        .into_iter()
+        .map(|span| data[span].to_vec())
+        .collect()
 }
 
 /// The byte length of the first `n` octet-counted frames of `data`.
 fn frame_prefix(data: &[u8], n: usize) -> usize {
-    let mut pos = 0;
-    for _ in 0..n {
-        let space = data[pos..].iter().position(|&b| b == b' ').unwrap_or(0);
-        let len: usize = std::str::from_utf8(&data[pos..pos + space])
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        pos += space + 1 + len;
+    match n.checked_sub(1) {
+        Some(last) => octet_spans(data)
+            .get(last)
+            .map_or(data.len(), |span| span.end),
+        None => 0,
     }
-    pos.min(data.len())
 }
 
 /// A small, fast, deterministic random source (SplitMix64), so runs are comparable.

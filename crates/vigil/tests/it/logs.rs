@@ -486,8 +486,9 @@ fn bench_ingest_reports_acknowledged_and_searchable_rates() {
     assert_eq!(stats["total_events"], 3000, "{stats}");
 }
 
-/// A server with the brute-force correlation (two failures of one user within an hour) over a
-/// data directory that outlives it, and a way to send it a failure of root at a given minute.
+/// A server with the brute-force correlation (two failures of one user within an hour), or
+/// other rules, over a data directory that outlives it, and a way to send it a failure of root
+/// at a given minute.
 #[cfg(unix)]
 struct Restarted {
     dir: tempfile::TempDir,
@@ -499,11 +500,15 @@ struct Restarted {
 #[cfg(unix)]
 impl Restarted {
     fn new() -> Restarted {
+        Restarted::with_rules(RULE_REPEATED_FAILURES)
+    }
+
+    fn with_rules(text: &str) -> Restarted {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let rules = dir.path().join("rules");
         std::fs::create_dir(&rules).unwrap();
-        std::fs::write(rules.join("brute.yml"), RULE_REPEATED_FAILURES).unwrap();
+        std::fs::write(rules.join("rules.yml"), text).unwrap();
         let token = admin_token(&data, "admin", "alice");
         Restarted {
             rules: rules.to_str().unwrap().to_owned(),
@@ -612,20 +617,14 @@ fn correlation_windows_are_rebuilt_after_a_crash() {
 #[test]
 fn events_a_crash_left_without_detections_are_matched_at_the_next_start() {
     use vigil_logs::{EmbeddedConfig, EmbeddedStore, EventStore, NewEvent};
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let rules = dir.path().join("rules");
-    std::fs::create_dir(&rules).unwrap();
-    std::fs::write(rules.join("whoami.yml"), RULE_WHOAMI).unwrap();
-    let token = admin_token(&data, "admin", "alice");
-    let start = || Server::start_with(&data, &["--rules", rules.to_str().unwrap()]);
+    let r = Restarted::with_rules(RULE_WHOAMI);
     let whoami = sysmon1(1, r"C:\Windows\System32\whoami.exe", "whoami /all").to_string();
-    let file = dir.path().join("first.jsonl");
+    let file = r.dir.path().join("first.jsonl");
     std::fs::write(&file, &whoami).unwrap();
 
-    let mut server = start();
+    let mut server = r.start();
     let summary = json_of(server.cli(
-        &token,
+        &r.token,
         &[
             "ingest",
             file.to_str().unwrap(),
@@ -640,7 +639,7 @@ fn events_a_crash_left_without_detections_are_matched_at_the_next_start() {
     drop(server);
 
     // What the crash leaves when it comes between the two steps: stored, never matched.
-    let mut config = EmbeddedConfig::new(data.join("logs"));
+    let mut config = EmbeddedConfig::new(r.data.join("logs"));
     config.track_detections = true;
     let logs = EmbeddedStore::open(config).unwrap();
     let stored = |json: &str| NewEvent {
@@ -658,8 +657,8 @@ fn events_a_crash_left_without_detections_are_matched_at_the_next_start() {
         .stored;
     drop(logs);
 
-    let server = start();
-    let detections = || json_of(server.cli(&token, &["detections", "--json"]));
+    let server = r.start();
+    let detections = || json_of(server.cli(&r.token, &["detections", "--json"]));
     wait_for("the owed event matched", || detections()["total"] == 2);
     let listed = detections();
     let matched: Vec<u64> = listed["items"]
