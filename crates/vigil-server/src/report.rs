@@ -71,6 +71,33 @@ fn page(body: &str) -> Html<String> {
     ))
 }
 
+/// An error as a page for people on a browser (the form and the acknowledgement links are
+/// opened by people without an account, not by API clients).
+fn error_page(title: &str, error: ApiError) -> Response {
+    let (status, message) = match error {
+        ApiError::Client(body) => (
+            StatusCode::from_u16(body.error.code.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            body.error.message,
+        ),
+        ApiError::Internal(detail) => {
+            tracing::error!(error = %detail, "internal error on a browser page");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The server could not take it just now. Try again in a minute, or call or e-mail your security team directly.".to_owned(),
+            )
+        }
+    };
+    (
+        status,
+        page(&format!(
+            "<h1>{}</h1><p>{}</p><p>Go back to change it and send it again.</p>",
+            escape(title),
+            escape(&message)
+        )),
+    )
+        .into_response()
+}
+
 fn key_ok(state: &AppState, key: &str) -> bool {
     state
         .settings
@@ -132,7 +159,7 @@ pub async fn raise_report(
     if description.is_empty() {
         return Err(ApiError::invalid_field(
             "description",
-            "say what you noticed",
+            "the description is empty; say what you noticed",
         ));
     }
     let severity = match r
@@ -211,7 +238,7 @@ pub async fn submit(
     }
     let bytes = match read_body(body, MAX_FORM).await {
         Ok(b) => b,
-        Err(e) => return e.into_response(),
+        Err(e) => return error_page("Your report was not sent", e),
     };
     let form: NewReport = match serde_urlencoded::from_bytes(&bytes) {
         Ok(f) => f,
@@ -233,7 +260,7 @@ pub async fn submit(
             escape(&alert.key)
         ))
         .into_response(),
-        Err(e) => e.into_response(),
+        Err(e) => error_page("Your report was not sent", e),
     }
 }
 
@@ -319,6 +346,6 @@ pub async fn ack_submit(
             )),
         )
             .into_response(),
-        Err(e) => crate::store_error(e).into_response(),
+        Err(e) => error_page("Nothing changed", crate::store_error(e)),
     }
 }

@@ -277,6 +277,10 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 if conn.json {
                     return print_json(&rules);
                 }
+                if rules.is_empty() {
+                    outln!("no Sigma rule has raised an alert yet");
+                    return Ok(());
+                }
                 let mut t = table([
                     "RULE",
                     "ID",

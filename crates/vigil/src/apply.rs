@@ -9,7 +9,7 @@ use anyhow::Context;
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::incident::{Conn, client};
-use crate::output::{explain, outln, print_json};
+use crate::output::{explain, outln, plural, print_json};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -60,7 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
         .with_context(|| format!("cannot read {}; check the path", args.file.display()))?;
     let document = parse_document(&text)
         .with_context(|| format!("{} is not a valid organisation file", args.file.display()))?;
-    let org: vigil_oncall::OrgDocument = serde_json::from_value(document.clone()).map_err(|e| {
+    let org = read_org(document.clone()).map_err(|e| {
         anyhow::anyhow!(
             "{}: {e}; see `vigil apply --help` for the shape",
             args.file.display()
@@ -93,13 +93,14 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
         }
     }
     if args.dry_run {
+        let schedules: usize = org.teams.iter().map(|t| t.schedules.len()).sum();
         outln!(
-            "{} is valid: {} people, {} teams ({} schedules), {} services",
+            "{} is valid: {}, {} ({}), {}",
             args.file.display(),
-            org.people.len(),
-            org.teams.len(),
-            org.teams.iter().map(|t| t.schedules.len()).sum::<usize>(),
-            org.services.len()
+            plural(org.people.len() as u64, "person", "people"),
+            plural(org.teams.len() as u64, "team", "teams"),
+            plural(schedules as u64, "schedule", "schedules"),
+            plural(org.services.len() as u64, "service", "services")
         );
         return Ok(std::process::ExitCode::SUCCESS);
     }
@@ -119,16 +120,30 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
         print_json(&state)?;
     } else if state.changed {
         outln!(
-            "applied: version {} ({} people, {} teams, {} services)",
+            "applied: version {} ({}, {}, {})",
             state.version,
-            state.people,
-            state.teams,
-            state.services
+            plural(state.people, "person", "people"),
+            plural(state.teams, "team", "teams"),
+            plural(state.services, "service", "services")
         );
     } else {
         outln!("unchanged: version {} is already in force", state.version);
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The organisation document out of its JSON form; an error names the field at fault
+/// (`teams[0].schedules[0].layers[0].start: ...`), as the server's does.
+fn read_org(document: serde_json::Value) -> Result<vigil_oncall::OrgDocument, String> {
+    serde_path_to_error::deserialize(document).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        if path == "." {
+            inner
+        } else {
+            format!("`{path}`: {inner}")
+        }
+    })
 }
 
 /// Reads a YAML (or JSON, a subset of YAML) document into JSON.
@@ -197,5 +212,26 @@ mod tests {
         );
         assert!(parse_document("").is_err());
         assert!(parse_document("a: 1\n---\nb: 2\n").is_err());
+    }
+
+    #[test]
+    fn a_wrong_value_is_named_by_its_path() {
+        let doc = parse_document(
+            "teams:\n  - name: t\n    members: []\n    schedules:\n      - name: primary\n        time_zone: UTC\n        layers:\n          - {people: [a], rotation: weekly, start: 2026-13-30T09:00}\n",
+        )
+        .unwrap();
+        let message = read_org(doc).unwrap_err();
+        assert!(
+            message.starts_with("`teams[0].schedules[0].layers[0].start`: "),
+            "{message}"
+        );
+        let message = read_org(
+            serde_json::json!({"services": [{"name": "s", "team": "t", "criticality": "very"}]}),
+        )
+        .unwrap_err();
+        assert!(
+            message.starts_with("`services[0].criticality`: unknown variant `very`"),
+            "{message}"
+        );
     }
 }

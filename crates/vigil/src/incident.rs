@@ -459,7 +459,7 @@ use anyhow::Context;
 use vigil_api::types::*;
 use vigil_client::Client;
 
-use crate::output::{explain, outln, print_json, table};
+use crate::output::{explain, outln, plural, print_json, table};
 
 pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -1062,11 +1062,6 @@ fn show_evidence(conn: &Conn, e: &Evidence) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `1 entry`, `2 entries`.
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 fn show_related(conn: &Conn, related: &Related) -> anyhow::Result<()> {
     if conn.json {
         return print_json(related);
@@ -1106,6 +1101,13 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         return print_json(inc);
     }
     let opt = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
+    let list = |items: &[String], separator: &str| {
+        if items.is_empty() {
+            "-".to_owned()
+        } else {
+            items.join(separator)
+        }
+    };
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
         opt(t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()))
     };
@@ -1138,11 +1140,11 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         ("priority", inc.priority.to_string()),
         ("category", opt(inc.category.map(|c| c.to_string()))),
         ("summary", inc.summary.clone()),
-        ("services", inc.services.join(", ")),
-        ("tenants", inc.tenants.join(", ")),
+        ("services", list(&inc.services, ", ")),
+        ("tenants", list(&inc.tenants, ", ")),
         ("customer-facing", inc.customer_facing.to_string()),
         ("TLP / PAP", format!("{} / {}", inc.tlp, inc.pap)),
-        ("ATT&CK", techniques.join(", ")),
+        ("ATT&CK", list(&techniques, ", ")),
         ("root cause", opt(inc.root_cause.clone())),
         (
             "post-mortem",
@@ -1151,11 +1153,11 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
                 .as_ref()
                 .map(|p| format!("{} (by {})", p.summary, p.recorded_by))),
         ),
-        ("next steps", steps.join("\n")),
+        ("next steps", list(&steps, "\n")),
         (
             "data impact",
             format!(
-                "customer data: {}, personal data: {}, disclosed: {}, modified: {}, destroyed: {}{}",
+                "customer data: {}, personal data: {}, disclosed: {}, modified: {}, destroyed: {}{}{}",
                 impact.customer_data,
                 impact.personal_data,
                 impact.disclosed,
@@ -1165,10 +1167,15 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
                     .assessed_by
                     .as_deref()
                     .map(|b| format!(" (assessed by {b})"))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                if impact.requires_notification() {
+                    "\na data breach: the notification process applies"
+                } else {
+                    ""
+                }
             ),
         ),
-        ("linked incidents", links.join(", ")),
+        ("linked incidents", list(&links, ", ")),
         ("evidence", inc.evidence.len().to_string()),
         ("action log", plural(inc.action_count, "entry", "entries")),
         ("first activity", time(inc.timestamps.first_activity)),

@@ -50,6 +50,11 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `1 entry`, `2 entries`.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A table with Vigil's style and the given header.
 pub fn table<const N: usize>(header: [&str; N]) -> Table {
     let mut table = Table::new();

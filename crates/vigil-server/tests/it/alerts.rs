@@ -461,6 +461,12 @@ async fn people_report_through_a_form_without_login_and_through_the_api() {
         .await
         .unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    // A person on a browser gets a page saying what to do, not the API's JSON.
+    let page = bad.text().await.unwrap();
+    assert!(
+        page.starts_with("<!doctype html>") && page.contains("say what you noticed"),
+        "{page}"
+    );
     let api = http
         .post(format!("{base}/api/v1/reports"))
         .bearer_auth(&app.responder_token)
