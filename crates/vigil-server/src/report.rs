@@ -267,6 +267,8 @@ pub async fn submit(
 /// The query of an acknowledgement link: its token, and what the button does.
 #[derive(Debug, serde::Deserialize)]
 pub struct AckLink {
+    /// Missing in a link cut short: then it is not valid, like a wrong one.
+    #[serde(default)]
     t: String,
     /// `ack` (the default) or `resolve`.
     #[serde(default)]

@@ -619,6 +619,10 @@ async fn a_signed_link_acknowledges_or_resolves_one_alert_without_a_login() {
             .status(),
         StatusCode::NOT_FOUND
     );
+    // A link cut short before its token is not valid either, and says so as a page.
+    let cut = http.get(format!("{base}/ack/ALR-1")).send().await.unwrap();
+    assert_eq!(cut.status(), StatusCode::NOT_FOUND);
+    assert!(cut.text().await.unwrap().contains("link is not valid"));
     let acked = http
         .post(format!("{base}/ack/ALR-1?t={t1}"))
         .send()
