@@ -6,7 +6,7 @@
 //!   `evtx_dump -o jsonl` writes (`Event.System…`, `Event.EventData…`, XML attributes under
 //!   `#attributes`); the record id is the EventRecordID;
 //! - JSON lines (first non-blank byte `{`); the record id is the line number (1-based);
-//! - a JSON array of objects (first non-blank byte `[`); the record id is the index + 1;
+//! - a JSON array of objects (`[` then `{`, or `[]`, blanks aside); the record id is the index + 1;
 //! - pretty-printed or concatenated JSON objects (first non-blank byte `{` but the first line
 //!   is not a whole object); the record id is the index + 1;
 //! - any of these compressed with gzip (magic `1f 8b`): the stream is decompressed, then
@@ -148,8 +148,27 @@ pub struct InputFile {
     /// The file.
     pub path: PathBuf,
     /// Named on the command line rather than found in a folder: an unrecognised format is then
-    /// an error; in a folder it is skipped (READMEs, scripts).
+    /// an error; in a folder it is skipped (READMEs, scripts) unless named like a log
+    /// ([`InputFile::must_decode`]).
     pub explicit: bool,
+}
+
+/// File name endings that say "this is a log": in a folder, a file named so whose content is
+/// none Vigil reads is a damaged log (an interrupted copy, a failed export) that a responder
+/// must hear about, not a README to pass over.
+const LOG_EXTENSIONS: &[&str] = &["evtx", "jsonl", "ndjson", "json", "gz"];
+
+impl InputFile {
+    /// Whether content in no format Vigil reads is an error to report rather than a file to
+    /// skip: named on the command line, or named like a log.
+    pub fn must_decode(&self) -> bool {
+        self.explicit
+            || self
+                .path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| LOG_EXTENSIONS.iter().any(|l| e.eq_ignore_ascii_case(l)))
+    }
 }
 
 /// Expands files and folders (recursively, sorted by path, symbolic links to folders not
@@ -224,7 +243,12 @@ pub fn detect(data: &[u8]) -> Option<Format> {
                 Some(Format::JsonDocuments)
             }
         }
-        Some(b'[') => Some(Format::JsonArray),
+        // An array of events opens with `[{` (or is `[]`); `[Sun Dec 04 …` is an Apache
+        // error log, `[2024-…` many an application's, which are no JSON.
+        Some(b'[') => {
+            let mut rest = data.iter().filter(|b| !b.is_ascii_whitespace()).skip(1);
+            matches!(rest.next(), Some(b'{' | b']')).then_some(Format::JsonArray)
+        }
         _ => None,
     }
 }
@@ -581,6 +605,12 @@ mod tests {
         let out: Vec<_> = source(b"{\n \"a\": 1\n}\n{\"b\":2}").collect();
         assert_eq!(out[1].as_ref().unwrap().record_id, 2);
         assert_eq!(detect(b"\xef\xbb\xbf[{}]"), Some(Format::JsonArray));
+        assert_eq!(detect(b"[\n  {\"a\": 1}\n]"), Some(Format::JsonArray));
+        assert_eq!(detect(b" [ ]"), Some(Format::JsonArray));
+        assert_eq!(
+            detect(b"[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok"),
+            None
+        );
         assert_eq!(detect(b"# README"), None);
         assert_eq!(detect(b""), None);
     }
@@ -628,6 +658,13 @@ mod tests {
             ]
         );
         assert!(files.iter().all(|f| !f.explicit));
+        // Found in a folder, a file named like a log must decode; a README need not.
+        let found = |name: &str| InputFile {
+            path: dir.path().join(name),
+            explicit: false,
+        };
+        assert!(found("Security.evtx").must_decode() && found("x.JSONL.GZ").must_decode());
+        assert!(!found("README.md").must_decode() && !found("collect.ps1").must_decode());
         assert!(matches!(
             collect_files(&[dir.path().join("missing")]),
             Err(DecodeError::Io { .. })

@@ -4,8 +4,8 @@
 //! Files are decoded and matched in parallel (one matcher per thread, one compiled set shared);
 //! matches are printed in a deterministic order: by file (sorted paths), then by record, then
 //! by rule. Correlation rules see the matched events of all files in timestamp order after the
-//! scan. Exit code 0 with or without matches; 1 on bad arguments, no rules, or an unreadable
-//! path. A corrupt file or record is reported on stderr and skipped.
+//! scan. Exit code 0 with or without matches; 1 on no rules or an unreadable path; 2 on
+//! arguments the parser refuses. A corrupt file or record is reported on stderr and skipped.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -26,6 +26,7 @@ use vigil_events::time::{format_timestamp, parse_timestamp};
 use vigil_events::{RecordSource, collect_files};
 use vigil_sigma::Level;
 
+use crate::output::plural;
 use crate::ruleset;
 
 /// Output formats of `vigil hunt`.
@@ -210,7 +211,7 @@ pub fn scan_file(matcher: &mut Matcher<'_>, file: &InputFile, opts: ScanOptions<
     let (format, data) = match read_file(&file.path) {
         Ok(Some(x)) => x,
         Ok(None) => {
-            if file.explicit {
+            if file.must_decode() {
                 scan.errors.push(DecodeError::UnknownFormat {
                     path: file.path.clone(),
                 });
@@ -421,10 +422,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let secs = elapsed.as_secs_f64().max(1e-9);
     eprintln!(
-        "{files_read} files, {events} events, {} matches, {} correlation matches, {errors} errors \
-         in {secs:.2} s ({:.0} events/s, {:.1} MB/s)",
-        hits.len(),
-        correlations.len(),
+        "{}, {}, {}, {}, {} in {secs:.2} s ({:.0} events/s, {:.1} MB/s)",
+        plural(files_read as u64, "file", "files"),
+        plural(events, "event", "events"),
+        plural(hits.len() as u64, "match", "matches"),
+        plural(
+            correlations.len() as u64,
+            "correlation match",
+            "correlation matches"
+        ),
+        plural(errors, "error", "errors"),
         events as f64 / secs,
         bytes as f64 / secs / 1e6,
     );

@@ -38,7 +38,8 @@ use crate::storage::human_bytes;
 const AFTER_HELP: &str = "\
 Files are recognised by their content, gzip-compressed or not: EVTX, JSON lines, JSON arrays,
 pretty-printed JSON, and plain syslog files (RFC 5424 or RFC 3164 lines). Folders are walked
-recursively; files in them that are none of these are skipped.
+recursively; files in them that are none of these are skipped, unless named like a log
+(.evtx, .jsonl, .ndjson, .json, .gz): those are reported as damaged.
 
 Examples:
   vigil ingest ./logs --service web --tenant contoso
@@ -637,7 +638,7 @@ impl Reader<'_> {
                     }
                 }
             }
-            None if file.explicit => self.problem(
+            None if file.must_decode() => self.problem(
                 path,
                 None,
                 "not an EVTX, JSON lines, JSON array or syslog file (gzip or not); remove it from the paths or convert it".to_owned(),

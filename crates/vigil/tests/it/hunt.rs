@@ -67,6 +67,12 @@ fn fixture(dir: &Path) {
     ];
     std::fs::write(dir.join("logs/a.jsonl"), lines.join("\n") + "\n{broken\n").unwrap();
     std::fs::write(dir.join("logs/README.md"), "# not a log\n").unwrap();
+    // An export that failed half-way: named like a log, holding none.
+    std::fs::write(
+        dir.join("logs/Security.evtx"),
+        "<html>quota exceeded</html>",
+    )
+    .unwrap();
 }
 
 fn jsonl(out: &str) -> Vec<serde_json::Value> {
@@ -103,8 +109,13 @@ fn hunt_reports_matches_as_json_lines_with_line_numbers() {
     );
     assert_eq!(hits[1]["rule_id"], "22222222-2222-2222-2222-222222222222");
     assert_eq!(hits[1]["record_id"], 3);
-    // The broken line is reported with its file and line, and the README is skipped.
+    // The broken line is reported with its file and line, the damaged log by name, and the
+    // README is skipped.
     assert!(stderr.contains("a.jsonl: record 4"), "{stderr}");
+    assert!(
+        stderr.contains("Security.evtx: not an EVTX") && !stderr.contains("README"),
+        "{stderr}"
+    );
     assert!(stderr.contains("3 events, 2 matches"), "{stderr}");
 }
 
