@@ -1,10 +1,12 @@
-//! `vigil admin`: administer a data directory directly (no server needed) — today, API tokens.
+//! `vigil admin`: administer a data directory directly (no server needed): API tokens —
+//! create, list, revoke. Revocation takes effect at the next request, running server or not:
+//! every request looks its token up in the store.
 
 use std::path::PathBuf;
 
-use crate::output::outln;
+use crate::output::{outln, print_json, table};
 use anyhow::Context;
-use vigil_core::Role;
+use vigil_core::{Role, TokenInfo};
 use vigil_store::Store;
 
 const TOKEN_HELP: &str = "\
@@ -21,6 +23,23 @@ write events as another service or tenant.
 Examples:
   export VIGIL_TOKEN=$(vigil admin token --data ./vigil-data --role admin --name alice)
   vigil admin token --role ingest --name web-shipper --service web --tenant acme";
+
+const TOKENS_HELP: &str = "\
+Lists every token of the data directory, revoked ones too (never their secrets: only hashes
+are stored). Works on the data directory directly, so the server may be running or not.
+
+Examples:
+  vigil admin tokens --data ./vigil-data
+  vigil admin tokens --active --json";
+
+const REVOKE_HELP: &str = "\
+Revokes a token by its id, or by its name when exactly one active token has that name. It
+stops working at the next request, also on a running server; its record stays, with the
+revocation time, and the audit trail records who revoked it.
+
+Examples:
+  vigil admin revoke web-shipper --data ./vigil-data
+  vigil admin revoke 01a23a7b-3f22-7170-ac3b-3dd94e532720";
 
 /// The actor recorded in the audit trail for tokens created from the command line.
 const CLI_ACTOR: &str = "vigil-admin-cli";
@@ -46,6 +65,31 @@ pub enum Command {
         /// For an ingest token: the only tenant it may send events for.
         #[arg(long)]
         tenant: Option<String>,
+    },
+    /// List the API tokens (never their secrets).
+    #[command(after_help = TOKENS_HELP)]
+    Tokens {
+        /// Data directory of the server.
+        #[arg(long, env = "VIGIL_DATA", default_value = "vigil-data")]
+        data: PathBuf,
+        /// Only the tokens not revoked.
+        #[arg(long)]
+        active: bool,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an API token: it stops working at once.
+    #[command(after_help = REVOKE_HELP)]
+    Revoke {
+        /// The token's id, or its name when one active token has it.
+        token: String,
+        /// Data directory of the server.
+        #[arg(long, env = "VIGIL_DATA", default_value = "vigil-data")]
+        data: PathBuf,
+        /// Print the revoked token's record as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -83,5 +127,102 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
             );
             Ok(std::process::ExitCode::SUCCESS)
         }),
+        Command::Tokens { data, active, json } => runtime.block_on(async {
+            let store = crate::datadir::open_existing(&data).await?;
+            let tokens = store.list_tokens().await;
+            store.close().await;
+            let mut tokens = tokens.context("could not list the tokens")?;
+            if active {
+                tokens.retain(|t| t.revoked_at.is_none());
+            }
+            if json {
+                print_json(&tokens)?;
+            } else {
+                print_tokens(&tokens);
+            }
+            Ok(std::process::ExitCode::SUCCESS)
+        }),
+        Command::Revoke { token, data, json } => runtime.block_on(async {
+            let store = crate::datadir::open_existing(&data).await?;
+            let revoked = revoke(&store, &token).await;
+            store.close().await;
+            let revoked = revoked?;
+            if json {
+                print_json(&revoked)?;
+            } else {
+                outln!(
+                    "revoked {} token {:?} (id {}); it no longer works",
+                    revoked.role,
+                    revoked.name,
+                    revoked.id
+                );
+            }
+            Ok(std::process::ExitCode::SUCCESS)
+        }),
     }
+}
+
+/// Revokes the token `which` names: its id, or the name of exactly one active token.
+async fn revoke(store: &impl Store, which: &str) -> anyhow::Result<TokenInfo> {
+    let tokens = store
+        .list_tokens()
+        .await
+        .context("could not list the tokens")?;
+    let id = match uuid::Uuid::parse_str(which) {
+        Ok(id) => id,
+        Err(_) => {
+            let named: Vec<&TokenInfo> = tokens
+                .iter()
+                .filter(|t| t.name == which && t.revoked_at.is_none())
+                .collect();
+            match named.as_slice() {
+                [one] => one.id,
+                [] => anyhow::bail!(
+                    "no active token is named {which:?}; list them with `vigil admin tokens`"
+                ),
+                many => anyhow::bail!(
+                    "{} active tokens are named {which:?} ({}); revoke one by its id",
+                    many.len(),
+                    many.iter()
+                        .map(|t| t.id.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+    };
+    store.revoke_token(CLI_ACTOR, id).await.map_err(|e| {
+        anyhow::anyhow!("could not revoke the token: {e}; list them with `vigil admin tokens`")
+    })
+}
+
+fn print_tokens(tokens: &[TokenInfo]) {
+    if tokens.is_empty() {
+        outln!("no tokens; create one with `vigil admin token --role admin --name YOUR_NAME`");
+        return;
+    }
+    let mut t = table(["ID", "NAME", "ROLE", "SENDS AS", "CREATED", "BY", "REVOKED"]);
+    for token in tokens {
+        let sends_as = match (&token.service, &token.tenant) {
+            (None, None) => "-".to_owned(),
+            (service, tenant) => format!(
+                "service {} / tenant {}",
+                service.as_deref().unwrap_or("any"),
+                tenant.as_deref().unwrap_or("any")
+            ),
+        };
+        t.add_row([
+            token.id.to_string(),
+            token.name.clone(),
+            token.role.to_string(),
+            sends_as,
+            token.created_at.format("%Y-%m-%d %H:%M").to_string(),
+            token.created_by.clone(),
+            token
+                .revoked_at
+                .map(|r| r.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_else(|| "-".to_owned()),
+        ]);
+    }
+    outln!("{t}");
 }

@@ -131,6 +131,68 @@ fn token_serve_open_show_and_verify() {
 }
 
 #[test]
+fn a_token_revoked_on_the_data_directory_stops_working_on_the_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let viewer = admin_token(&data, "viewer", "vera");
+    let _second_vera = admin_token(&data, "viewer", "vera");
+    let rita = admin_token(&data, "responder", "rita");
+    let server = Server::start(&data);
+    ok(server.cli(&viewer, &["incident", "list"]));
+
+    // A name two active tokens share is refused, with their ids; an unknown one too.
+    let ambiguous = run(&["admin", "revoke", "vera", "--data", d]);
+    assert!(!ambiguous.status.success());
+    assert!(String::from_utf8_lossy(&ambiguous.stderr).contains("2 active tokens are named"));
+    let unknown = run(&["admin", "revoke", "nobody", "--data", d]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no active token is named"));
+
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(run(&["admin", "tokens", "--data", d, "--json"]))).unwrap();
+    let first_vera = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "vera")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoked = ok(run(&["admin", "revoke", &first_vera, "--data", d]));
+    assert!(
+        revoked.contains("revoked viewer token \"vera\""),
+        "{revoked}"
+    );
+    // The running server refuses it at once; the other tokens still work.
+    let refused = server.cli(&viewer, &["incident", "list"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("unknown or revoked"));
+    ok(server.cli(&rita, &["incident", "list"]));
+    // By name now that one vera is left; then none is active.
+    ok(run(&["admin", "revoke", "vera", "--data", d]));
+    let table = ok(run(&["admin", "tokens", "--data", d]));
+    assert!(table.contains("rita") && table.contains("vera"), "{table}");
+    let active = ok(run(&["admin", "tokens", "--data", d, "--active"]));
+    assert!(
+        active.contains("rita") && !active.contains("vera"),
+        "{active}"
+    );
+    drop(server);
+    // The revocations went through the audit trail, which still verifies.
+    let verified = ok(run(&["audit", "verify", "--data", d]));
+    assert!(verified.starts_with("OK: "), "{verified}");
+    // A mistyped data directory is an error, not a new empty store.
+    let typo = dir.path().join("dta");
+    assert!(
+        !run(&["admin", "tokens", "--data", typo.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(!typo.exists());
+}
+
+#[test]
 fn audit_verify_catches_a_row_changed_by_hand() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
