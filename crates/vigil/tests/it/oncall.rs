@@ -36,7 +36,7 @@ fn an_org_file_is_applied_once_and_answers_who_is_on_call_and_where_the_gaps_are
     let f = file.to_str().unwrap();
     let dry = ok(run(&["apply", "-f", f, "--dry-run"]));
     assert!(
-        dry.contains("valid: 2 people, 1 teams (1 schedules), 1 services"),
+        dry.contains("valid: 2 people, 1 team (1 schedule), 1 service"),
         "{dry}"
     );
 
