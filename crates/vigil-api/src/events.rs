@@ -199,7 +199,8 @@ pub struct PivotResponse {
     pub by_service: Vec<ValueCount>,
     /// Counts per host, largest first.
     pub by_host: Vec<ValueCount>,
-    /// Counts per tenant, largest first (events without a tenant are left out).
+    /// Counts per tenant, largest first; events without a tenant count under `""`, so the
+    /// counts add up and a responder sees how much of the trail names no tenant.
     pub by_tenant: Vec<ValueCount>,
     /// The newest events, newest first.
     pub events: Vec<EventRecord>,

@@ -388,12 +388,7 @@ async fn pivot_value(
             .collect(),
         by_service: counts(p.by_service),
         by_host: counts(p.by_host),
-        by_tenant: counts(
-            p.by_tenant
-                .into_iter()
-                .filter(|c| !c.value.is_empty())
-                .collect(),
-        ),
+        by_tenant: counts(p.by_tenant),
         events: p.events.into_iter().map(record).collect(),
         warnings,
         not_yet_searchable,
