@@ -9,10 +9,8 @@ pub enum IngestError {
     /// The events were stored but their detections could not be recorded.
     #[error("the events were stored but their detections were not recorded: {0}")]
     Detections(#[from] vigil_store::StoreError),
-    /// A rules directory could not be read.
-    #[error(
-        "cannot load rules from {path}: {reason}; check that the directory exists and is readable"
-    )]
+    /// A rules directory could not be read (the reason says what to check).
+    #[error("cannot load rules from {path}: {reason}")]
     Rules {
         /// The directory.
         path: std::path::PathBuf,
