@@ -436,9 +436,12 @@ pub enum EvidenceCommand {
         key: String,
         /// Evidence id.
         id: String,
-        /// Where to write it.
+        /// Where to write it (an existing file is left alone unless --force).
         #[arg(long, short)]
         output: PathBuf,
+        /// Replace the --output file if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Record a chain-of-custody event (who handled it, why).
     Custody {
@@ -994,7 +997,20 @@ async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
             let e = c.get_evidence(&key, &id).await.map_err(explain)?;
             show_evidence(conn, &e)?;
         }
-        EvidenceCommand::Get { key, id, output } => {
+        EvidenceCommand::Get {
+            key,
+            id,
+            output,
+            force,
+        } => {
+            // Checked before the download too, so a wrong path costs no transfer; the write
+            // below is what guarantees it (create_new).
+            if !force && output.exists() {
+                anyhow::bail!(
+                    "{} exists; pick another --output, or add --force to replace it",
+                    output.display()
+                );
+            }
             let (bytes, sha) = c.download_evidence(&key, &id).await.map_err(explain)?;
             let actual = sha256_hex(&bytes);
             if actual != sha {
@@ -1002,8 +1018,7 @@ async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
                     "the downloaded bytes hash to {actual} but the server vouched for {sha}; nothing was written — retry, and report it if it persists"
                 );
             }
-            std::fs::write(&output, &bytes)
-                .with_context(|| format!("could not write {}", output.display()))?;
+            write_evidence(&output, &bytes, force)?;
             if conn.json {
                 return print_json(
                     &serde_json::json!({"path": output, "sha256": sha, "size": bytes.len()}),
@@ -1094,6 +1109,32 @@ fn show_related(conn: &Conn, related: &Related) -> anyhow::Result<()> {
     }
     outln!("{t}");
     Ok(())
+}
+
+/// Writes downloaded evidence; without `force`, never over an existing file (another copy of
+/// the evidence, or anything else, is not silently destroyed).
+fn write_evidence(path: &std::path::Path, bytes: &[u8], force: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if force {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let mut file = options.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            anyhow::anyhow!(
+                "{} exists; pick another --output, or add --force to replace it",
+                path.display()
+            )
+        } else {
+            anyhow::Error::new(e).context(format!("could not write {}", path.display()))
+        }
+    })?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("could not write {}", path.display()))
 }
 
 fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {

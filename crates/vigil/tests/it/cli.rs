@@ -95,6 +95,30 @@ fn token_serve_open_show_and_verify() {
         std::fs::read(&got).unwrap(),
         std::fs::read(&evidence_file).unwrap()
     );
+    // An existing file is not replaced unless asked to.
+    std::fs::write(&got, b"another copy").unwrap();
+    let get_again = |extra: &[&str]| {
+        let mut args = vec![
+            "incident",
+            "evidence",
+            "get",
+            "INC-1",
+            ev["id"].as_str().unwrap(),
+            "--output",
+            got.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        server.cli(&token, &args)
+    };
+    let refused = get_again(&[]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("add --force"));
+    assert_eq!(std::fs::read(&got).unwrap(), b"another copy");
+    ok(get_again(&["--force"]));
+    assert_eq!(
+        std::fs::read(&got).unwrap(),
+        std::fs::read(&evidence_file).unwrap()
+    );
     ok(server.cli(
         &token,
         &[
