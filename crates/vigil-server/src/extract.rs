@@ -93,6 +93,53 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     Ok(Bytes::from(buf))
 }
 
+/// Undoes the `Content-Encoding` of a request body: log shippers (Vector, Fluent Bit, Logstash)
+/// gzip what they send. Supported: none (`identity`) and `gzip` (`x-gzip`); the decompressed
+/// body is held to `limit` like a plain one, so a small bomb is refused, not inflated.
+/// Decompression runs off the async threads.
+pub async fn decode_body(
+    content_encoding: Option<&str>,
+    body: Bytes,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let encoding = content_encoding.map(|e| e.trim().to_ascii_lowercase());
+    match encoding.as_deref() {
+        None | Some("" | "identity") => Ok(body),
+        Some("gzip" | "x-gzip") => tokio::task::spawn_blocking(move || gunzip(&body, limit))
+            .await
+            .map_err(|e| ApiError::internal(format!("gzip worker: {e}")))?,
+        Some(other) => Err(ApiError::invalid_field(
+            "Content-Encoding",
+            format!(
+                "the body's Content-Encoding `{other}` is not supported; send it as gzip or uncompressed"
+            ),
+        )),
+    }
+}
+
+fn gunzip(compressed: &[u8], limit: usize) -> Result<Bytes, ApiError> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(compressed.len().saturating_mul(4).min(limit));
+    flate2::read::MultiGzDecoder::new(compressed)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| {
+            ApiError::invalid_field(
+                "Content-Encoding",
+                format!("the body is not valid gzip ({e}); send it whole, or drop `Content-Encoding: gzip`"),
+            )
+        })?;
+    if out.len() > limit {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "the request body decompresses to more than this route accepts ({limit} bytes); send less data per request"
+            ),
+        ));
+    }
+    Ok(Bytes::from(out))
+}
+
 /// The 413 error for a body over `limit` bytes.
 pub fn too_large(limit: usize) -> ApiError {
     ApiError::new(

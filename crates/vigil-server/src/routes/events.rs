@@ -12,7 +12,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use chrono::{DateTime, Duration, Utc};
 use vigil_api::error::{ErrorBody, ErrorCode};
 use vigil_api::events::*;
@@ -25,7 +25,7 @@ use vigil_logs::{
 
 use crate::auth::{Principal, Sender};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, read_body};
+use crate::extract::{ApiJson, ApiQuery, decode_body, read_body};
 use crate::state::AppState;
 use crate::{incident_ref, store_error};
 
@@ -42,10 +42,10 @@ const MAX_LIMIT: u32 = 1000;
 #[utoipa::path(
     post, path = "/events", tag = "events",
     params(IngestQuery),
-    request_body(content = String, description = "JSON lines, or a JSON array of objects", content_type = "application/x-ndjson"),
+    request_body(content = String, description = "JSON lines, or a JSON array of objects; gzip-compressed with `Content-Encoding: gzip`", content_type = "application/x-ndjson"),
     responses(
         (status = 200, description = "Stored (see `rejected` for refused events)", body = IngestResponse),
-        (status = 400, description = "No service named", body = ErrorBody),
+        (status = 400, description = "No service named, or a Content-Encoding other than gzip", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, description = "The token may not send events, or not as this service or tenant", body = ErrorBody),
         (status = 413, body = ErrorBody),
@@ -94,7 +94,12 @@ pub async fn ingest(
     }
     let format =
         BodyFormat::from_content_type(headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()));
-    let body = read_body(body, state.settings.ingest_body_limit).await?;
+    let limit = state.settings.ingest_body_limit;
+    let body = read_body(body, limit).await?;
+    let encoding = headers
+        .get(CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("(not text)"));
+    let body = decode_body(encoding, body, limit).await?;
     let envelope = Envelope {
         service,
         host,

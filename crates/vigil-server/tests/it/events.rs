@@ -262,6 +262,64 @@ async fn a_json_array_body_is_read_element_by_element() {
     assert_eq!(report["rejected"][0]["index"], 2);
 }
 
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(data).unwrap();
+    gz.finish().unwrap()
+}
+
+#[tokio::test]
+async fn a_gzip_body_is_decompressed_within_the_size_limit() {
+    let app = crate::support::spawn_app_with(|s| s.ingest_body_limit = 64 * 1024).await;
+    let post = |body: Vec<u8>, encoding: &'static str| {
+        http()
+            .post(app.url("/events?service=shipper"))
+            .bearer_auth(&app.responder_token)
+            .header("content-type", "application/x-ndjson")
+            .header("content-encoding", encoding)
+            .body(body)
+            .send()
+    };
+    let lines = "{\"msg\":\"one\"}\n{\"msg\":\"two\"}\nbroken\n";
+    let resp = post(gzip(lines.as_bytes()), "gzip").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let report: Value = resp.json().await.unwrap();
+    assert_eq!(report["stored"], 2, "{report}");
+    assert_eq!(report["rejected"][0]["line"], 3, "{report}");
+    // A body that is not gzip, one that inflates past the limit, and an encoding the server
+    // does not read: each refused with its reason, nothing stored.
+    let refusals = [
+        (
+            post(b"not gzip".to_vec(), "gzip"),
+            StatusCode::BAD_REQUEST,
+            "not valid gzip",
+        ),
+        (
+            post(gzip(&vec![b' '; 1024 * 1024]), "gzip"),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "decompresses to more",
+        ),
+        (
+            post(lines.as_bytes().to_vec(), "br"),
+            StatusCode::BAD_REQUEST,
+            "`br` is not supported",
+        ),
+    ];
+    for (request, status, reason) in refusals {
+        let resp = request.await.unwrap();
+        assert_eq!(resp.status(), status);
+        let err: Value = resp.json().await.unwrap();
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains(reason),
+            "{err}"
+        );
+    }
+    app.searchable().await;
+    let (_, stats) = app.get(&app.responder_token, "/events/stats").await;
+    assert_eq!(stats["total_events"], 2, "{stats}");
+}
+
 #[tokio::test]
 async fn bad_queries_and_missing_service_name_the_field_and_store_nothing() {
     let app = spawn_app().await;
