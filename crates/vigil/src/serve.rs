@@ -45,7 +45,7 @@ pub struct Args {
     /// Largest evidence upload accepted, in bytes.
     #[arg(long, env = "VIGIL_MAX_EVIDENCE_BYTES", default_value_t = vigil_server::settings::DEFAULT_EVIDENCE_BODY_LIMIT)]
     pub max_evidence_bytes: u64,
-    /// Largest `POST /api/v1/events` body accepted, in bytes.
+    /// Largest `POST /api/v1/events` body accepted, in bytes (a gzip body once decompressed).
     #[arg(long, env = "VIGIL_MAX_INGEST_BYTES", default_value_t = vigil_server::settings::DEFAULT_INGEST_BODY_LIMIT)]
     pub max_ingest_bytes: usize,
     /// Events search may lag behind acknowledged ingest before senders are held back: ingest
