@@ -490,9 +490,15 @@ where
     T: std::str::FromStr,
     T::Err: std::fmt::Display,
 {
-    value
-        .parse()
-        .map_err(|err| anyhow::anyhow!("invalid {what} {value:?}: {err}"))
+    value.parse().map_err(|err: T::Err| {
+        let message = err.to_string();
+        // vigil-core's errors already name the field and the value; say it once.
+        if message.contains(&format!("{value:?}")) {
+            anyhow::anyhow!(message)
+        } else {
+            anyhow::anyhow!("invalid {what} {value:?}: {message}")
+        }
+    })
 }
 
 fn parse_opt<T>(what: &str, value: Option<&str>) -> anyhow::Result<Option<T>>
@@ -612,7 +618,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                     inc.priority.to_string(),
                     inc.phase.to_string(),
                     inc.title.clone(),
-                    inc.services.join(", "),
+                    joined_or_dash(&inc.services, ", "),
                     inc.created_at.format("%Y-%m-%d %H:%M").to_string(),
                 ]);
             }
@@ -1111,6 +1117,15 @@ fn show_related(conn: &Conn, related: &Related) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A list for a table cell; `-` when empty, like every other missing value.
+fn joined_or_dash(items: &[String], separator: &str) -> String {
+    if items.is_empty() {
+        "-".to_owned()
+    } else {
+        items.join(separator)
+    }
+}
+
 /// Writes downloaded evidence; without `force`, never over an existing file (another copy of
 /// the evidence, or anything else, is not silently destroyed).
 fn write_evidence(path: &std::path::Path, bytes: &[u8], force: bool) -> anyhow::Result<()> {
@@ -1142,13 +1157,6 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         return print_json(inc);
     }
     let opt = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
-    let list = |items: &[String], separator: &str| {
-        if items.is_empty() {
-            "-".to_owned()
-        } else {
-            items.join(separator)
-        }
-    };
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
         opt(t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()))
     };
@@ -1181,11 +1189,11 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         ("priority", inc.priority.to_string()),
         ("category", opt(inc.category.map(|c| c.to_string()))),
         ("summary", inc.summary.clone()),
-        ("services", list(&inc.services, ", ")),
-        ("tenants", list(&inc.tenants, ", ")),
+        ("services", joined_or_dash(&inc.services, ", ")),
+        ("tenants", joined_or_dash(&inc.tenants, ", ")),
         ("customer-facing", inc.customer_facing.to_string()),
         ("TLP / PAP", format!("{} / {}", inc.tlp, inc.pap)),
-        ("ATT&CK", list(&techniques, ", ")),
+        ("ATT&CK", joined_or_dash(&techniques, ", ")),
         ("root cause", opt(inc.root_cause.clone())),
         (
             "post-mortem",
@@ -1194,7 +1202,7 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
                 .as_ref()
                 .map(|p| format!("{} (by {})", p.summary, p.recorded_by))),
         ),
-        ("next steps", list(&steps, "\n")),
+        ("next steps", joined_or_dash(&steps, "\n")),
         (
             "data impact",
             format!(
@@ -1216,7 +1224,7 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
                 }
             ),
         ),
-        ("linked incidents", list(&links, ", ")),
+        ("linked incidents", joined_or_dash(&links, ", ")),
         ("evidence", inc.evidence.len().to_string()),
         ("action log", plural(inc.action_count, "entry", "entries")),
         ("first activity", time(inc.timestamps.first_activity)),
