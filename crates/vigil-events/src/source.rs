@@ -19,7 +19,7 @@
 
 use std::collections::VecDeque;
 use std::fs;
-use std::io::{Cursor, Read};
+use std::io::{self, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -275,6 +275,217 @@ pub fn read_file(path: &Path) -> Result<Option<(Format, Vec<u8>)>, DecodeError> 
     Ok(detect(&data).map(|f| (f, data)))
 }
 
+/// A JSON-lines file is read in pieces of about this many bytes, each cut after a newline: a
+/// hunt over a 20 GB export then holds a few pieces in memory rather than the file, and every
+/// core can take a piece of one large file.
+pub const LINES_PIECE_BYTES: usize = 32 * 1024 * 1024;
+
+/// How much of a file is read to recognise its format before deciding how to read the rest.
+const SNIFF_BYTES: usize = 1024 * 1024;
+
+/// A file opened for decoding by [`open_file`].
+pub enum Opened {
+    /// Read whole (EVTX, JSON arrays and documents), decompressed.
+    Whole(Format, Vec<u8>),
+    /// JSON lines, to be read in pieces.
+    Lines(LinesFile),
+    /// None of the formats Vigil reads.
+    Unknown,
+}
+
+/// Opens a file, decompressing gzip as it reads, and recognises its format from its first
+/// bytes: JSON lines are then read piece by piece ([`LinesPieces`]), anything else whole.
+pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError> {
+    let io = |error| DecodeError::Io {
+        path: path.to_path_buf(),
+        error,
+    };
+    let mut file = fs::File::open(path).map_err(io)?;
+    let mut magic = [0u8; 2];
+    let got = read_up_to(&mut file, &mut magic).map_err(io)?;
+    let head = Cursor::new(magic[..got].to_vec()).chain(file);
+    let (mut reader, gzip): (Box<dyn Read + Send>, bool) = if magic[..got] == *GZIP_MAGIC {
+        (Box::new(flate2::read::MultiGzDecoder::new(head)), true)
+    } else {
+        (Box::new(head), false)
+    };
+    let read_error = |error| {
+        if gzip {
+            DecodeError::Gzip {
+                path: path.to_path_buf(),
+                error,
+            }
+        } else {
+            io(error)
+        }
+    };
+    let mut prefix = Vec::with_capacity(SNIFF_BYTES);
+    // A small file damaged early fails here; its JSON lines before the damage still count.
+    let sniff_error = (&mut reader)
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut prefix)
+        .err();
+    // A first line longer than the sniffed bytes cannot be recognised as a line: read whole.
+    let whole_line = prefix.len() < SNIFF_BYTES || memchr::memchr(b'\n', &prefix).is_some();
+    match (detect(&prefix), sniff_error) {
+        (Some(Format::JsonLines), error) if whole_line => {
+            let mut pieces = LinesPieces::after(reader, prefix, piece_bytes);
+            pieces.deferred = error;
+            Ok(Opened::Lines(LinesFile {
+                pieces,
+                path: path.to_path_buf(),
+                gzip,
+            }))
+        }
+        (_, Some(error)) => Err(read_error(error)),
+        (None, None) => Ok(Opened::Unknown),
+        (Some(_), None) => {
+            let mut data = prefix;
+            reader.read_to_end(&mut data).map_err(read_error)?;
+            match detect(&data) {
+                Some(format) => Ok(Opened::Whole(format, data)),
+                None => Ok(Opened::Unknown),
+            }
+        }
+    }
+}
+
+/// The pieces of a JSON-lines file, a read error named with the file (as a gzip error when the
+/// file is compressed).
+pub struct LinesFile {
+    pieces: LinesPieces<Box<dyn Read + Send>>,
+    path: PathBuf,
+    gzip: bool,
+}
+
+impl Iterator for LinesFile {
+    type Item = Result<LinesPiece, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.pieces.next()?.map_err(|error| {
+            let path = self.path.clone();
+            if self.gzip {
+                DecodeError::Gzip { path, error }
+            } else {
+                DecodeError::Io { path, error }
+            }
+        }))
+    }
+}
+
+/// Fills `buf` as far as the reader goes; the number of bytes read.
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Whole lines of a JSON-lines file, and the number of lines before them.
+#[derive(Debug)]
+pub struct LinesPiece {
+    /// The lines, each ending with `\n` but perhaps the file's last.
+    pub data: Vec<u8>,
+    /// Lines of the file before this piece: its first line is number `lines_before + 1`.
+    pub lines_before: u64,
+}
+
+/// A JSON-lines reader yielding [`LinesPiece`]s of about `piece_bytes` (more when a line is
+/// longer), in file order. A read error (a corrupt gzip tail) comes after the whole lines read
+/// before it, and ends the pieces.
+pub struct LinesPieces<R> {
+    reader: R,
+    carry: Vec<u8>,
+    lines_before: u64,
+    piece_bytes: usize,
+    /// A read error met before `carry` was given out: it comes after carry's whole lines.
+    deferred: Option<io::Error>,
+    /// The error that ended the pieces, given out after the last of them.
+    failed: Option<io::Error>,
+    done: bool,
+}
+
+impl<R: Read> LinesPieces<R> {
+    /// Reads JSON lines from `reader` (already decompressed) in pieces of about `piece_bytes`.
+    pub fn new(reader: R, piece_bytes: usize) -> Self {
+        Self::after(reader, Vec::new(), piece_bytes)
+    }
+
+    /// Like [`LinesPieces::new`], the file's first bytes already read into `head`.
+    fn after(reader: R, head: Vec<u8>, piece_bytes: usize) -> Self {
+        LinesPieces {
+            reader,
+            carry: head,
+            lines_before: 0,
+            piece_bytes: piece_bytes.max(1),
+            deferred: None,
+            failed: None,
+            done: false,
+        }
+    }
+
+    fn piece(&mut self, data: Vec<u8>) -> LinesPiece {
+        let piece = LinesPiece {
+            lines_before: self.lines_before,
+            data,
+        };
+        self.lines_before += memchr::memchr_iter(b'\n', &piece.data).count() as u64;
+        piece
+    }
+}
+
+impl<R: Read> Iterator for LinesPieces<R> {
+    type Item = io::Result<LinesPiece>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return self.failed.take().map(Err);
+        }
+        let mut data = std::mem::take(&mut self.carry);
+        loop {
+            // Cut after the last newline within the piece's size, or after the first one
+            // beyond it when a line is longer than that.
+            let size = self.piece_bytes;
+            if data.len() >= size
+                && let Some(cut) = memchr::memrchr(b'\n', &data[..size])
+                    .or_else(|| memchr::memchr(b'\n', &data[size..]).map(|at| size + at))
+            {
+                self.carry = data.split_off(cut + 1);
+                return Some(Ok(self.piece(data)));
+            }
+            let want = self.piece_bytes.saturating_sub(data.len()).max(64 * 1024);
+            let read = match self.deferred.take() {
+                Some(error) => Err(error),
+                None => (&mut self.reader).take(want as u64).read_to_end(&mut data),
+            };
+            match read {
+                Ok(0) => {
+                    self.done = true;
+                    return (!data.is_empty()).then(|| Ok(self.piece(data)));
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    // The whole lines before the damage are still decoded; a torn last line
+                    // is dropped, and the error follows them.
+                    data.truncate(memchr::memrchr(b'\n', &data).map_or(0, |cut| cut + 1));
+                    self.done = true;
+                    self.failed = Some(error);
+                    if data.is_empty() {
+                        return self.failed.take().map(Err);
+                    }
+                    return Some(Ok(self.piece(data)));
+                }
+            }
+        }
+    }
+}
+
 /// Opens a file as a record source. An unrecognised format is [`DecodeError::UnknownFormat`].
 pub fn open(path: &Path) -> Result<RecordSource, DecodeError> {
     match read_file(path)? {
@@ -366,6 +577,19 @@ impl RecordSource {
             }
         };
         Ok(RecordSource { file, inner })
+    }
+
+    /// Decodes one piece of a JSON-lines file ([`open_file`]), its lines numbered as in the
+    /// whole file.
+    pub fn lines(file: Arc<Path>, piece: LinesPiece) -> Self {
+        RecordSource {
+            file,
+            inner: Inner::Lines {
+                data: piece.data,
+                pos: 0,
+                line: piece.lines_before,
+            },
+        }
     }
 
     /// The file being decoded.
@@ -635,6 +859,100 @@ mod tests {
             open(&text),
             Err(DecodeError::UnknownFormat { .. })
         ));
+    }
+
+    #[test]
+    fn json_lines_come_in_pieces_of_whole_lines_numbered_as_in_the_file() {
+        let text = b"{\"a\":1}\n{\"a\":22}\n\n{\"a\":333333333333}\n{\"a\":4}";
+        let pieces: Vec<LinesPiece> = LinesPieces::new(&text[..], 10)
+            .map(Result::unwrap)
+            .collect();
+        assert!(pieces.len() > 1);
+        let joined: Vec<u8> = pieces.iter().flat_map(|p| p.data.clone()).collect();
+        assert_eq!(joined, text);
+        for p in &pieces[..pieces.len() - 1] {
+            assert_eq!(
+                p.data.last(),
+                Some(&b'\n'),
+                "a piece ends with a whole line"
+            );
+        }
+        // Records numbered piece by piece are those of the whole file.
+        let file: Arc<Path> = Arc::from(Path::new("x.jsonl"));
+        let by_piece: Vec<u64> = pieces
+            .into_iter()
+            .flat_map(|p| RecordSource::lines(file.clone(), p))
+            .map(|r| r.unwrap().record_id)
+            .collect();
+        let whole: Vec<u64> = source(text).map(|r| r.unwrap().record_id).collect();
+        assert_eq!(by_piece, whole);
+        assert_eq!(whole, [1, 2, 4, 5]);
+    }
+
+    #[test]
+    fn a_read_error_comes_after_the_whole_lines_before_it() {
+        /// Gives `ok` bytes, then fails (a gzip stream damaged mid-way).
+        struct Failing<'a>(&'a [u8]);
+        impl Read for Failing<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "corrupt deflate stream",
+                    ));
+                }
+                let n = buf.len().min(self.0.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let items: Vec<_> =
+            LinesPieces::new(Failing(b"{\"a\":1}\n{\"a\":2}\n{\"a\""), 1 << 20).collect();
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert_eq!(items[0].as_ref().unwrap().data, b"{\"a\":1}\n{\"a\":2}\n");
+        assert!(items[1].is_err());
+    }
+
+    #[test]
+    fn open_file_streams_json_lines_and_reads_other_formats_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines: String = (1..=1000).map(|i| format!("{{\"n\":{i}}}\n")).collect();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(lines.as_bytes()).unwrap();
+        let compressed = gz.finish().unwrap();
+        let path = dir.path().join("big.jsonl.gz");
+        fs::write(&path, &compressed).unwrap();
+        let Opened::Lines(pieces) = open_file(&path, 1000).unwrap() else {
+            panic!("JSON lines are streamed");
+        };
+        let pieces: Vec<LinesPiece> = pieces.map(Result::unwrap).collect();
+        assert!(pieces.len() >= 10);
+        let ids: Vec<u64> = pieces
+            .into_iter()
+            .flat_map(|p| RecordSource::lines(Arc::from(path.as_path()), p))
+            .map(|r| r.unwrap().record_id)
+            .collect();
+        assert_eq!(ids, (1..=1000).collect::<Vec<u64>>());
+        // Cut short: the lines before the damage, then the gzip error naming the file.
+        let cut = dir.path().join("cut.jsonl.gz");
+        fs::write(&cut, &compressed[..compressed.len() / 2]).unwrap();
+        let Opened::Lines(pieces) = open_file(&cut, 1000).unwrap() else {
+            panic!("JSON lines are streamed");
+        };
+        let items: Vec<_> = pieces.collect();
+        assert!(matches!(items.last(), Some(Err(DecodeError::Gzip { .. }))));
+        assert!(items.iter().filter(|i| i.is_ok()).count() > 1);
+
+        let array = dir.path().join("a.json");
+        fs::write(&array, "[{\"a\":1}]").unwrap();
+        assert!(matches!(
+            open_file(&array, 1000).unwrap(),
+            Opened::Whole(Format::JsonArray, _)
+        ));
+        let text = dir.path().join("notes.txt");
+        fs::write(&text, "hello").unwrap();
+        assert!(matches!(open_file(&text, 1000).unwrap(), Opened::Unknown));
     }
 
     #[test]

@@ -21,7 +21,9 @@ use vigil_detect::{
     CompiledRuleSet, Correlator, FieldMapping, Logsource, MappedEvent, Matcher, RuleId,
 };
 use vigil_events::json::JsonEvent;
-use vigil_events::source::{DecodeError, InputFile, read_file};
+use vigil_events::source::{
+    DecodeError, InputFile, LINES_PIECE_BYTES, LinesFile, LinesPiece, Opened, open_file,
+};
 use vigil_events::time::{format_timestamp, parse_timestamp};
 use vigil_events::{RecordSource, collect_files};
 use vigil_sigma::Level;
@@ -202,37 +204,88 @@ pub struct ScanOptions<'a> {
     /// Where the logs hold the fields rules name (`None`: under the rules' names).
     pub fields: Option<&'a FieldMapping>,
     pub keep_for_correlation: bool,
+    /// Size of the pieces JSON-lines files are read in ([`LINES_PIECE_BYTES`]).
+    pub piece_bytes: usize,
+}
+
+impl FileScan {
+    /// Appends what a later piece of the same file found.
+    fn append(&mut self, later: FileScan) {
+        self.hits.extend(later.hits);
+        self.events += later.events;
+        self.bytes += later.bytes;
+        self.errors.extend(later.errors);
+        self.matched.extend(later.matched);
+    }
 }
 
 /// Decodes and matches one file with `matcher` (one per thread, reused from file to file so
-/// that its scratch stays warm). Errors are collected in the result, never raised.
+/// that its scratch stays warm). JSON lines are read in pieces: a large file takes every core
+/// and only a few pieces of memory. Errors are collected in the result, never raised.
 pub fn scan_file(matcher: &mut Matcher<'_>, file: &InputFile, opts: ScanOptions<'_>) -> FileScan {
     let mut scan = FileScan::default();
-    let (format, data) = match read_file(&file.path) {
-        Ok(Some(x)) => x,
-        Ok(None) => {
+    let path: Arc<Path> = Arc::from(file.path.as_path());
+    match open_file(&file.path, opts.piece_bytes) {
+        Err(e) => scan.errors.push(e),
+        Ok(Opened::Unknown) => {
             if file.must_decode() {
                 scan.errors.push(DecodeError::UnknownFormat {
                     path: file.path.clone(),
                 });
             }
-            return scan;
         }
-        Err(e) => {
-            scan.errors.push(e);
-            return scan;
+        Ok(Opened::Whole(format, data)) => {
+            scan.bytes = data.len() as u64;
+            match RecordSource::new(path, format, data) {
+                Ok(source) => scan_source(matcher, source, opts, &mut scan),
+                Err(e) => scan.errors.push(e),
+            }
         }
-    };
-    scan.bytes = data.len() as u64;
-    let source = match RecordSource::new(Arc::from(file.path.as_path()), format, data) {
-        Ok(s) => s,
-        Err(e) => {
-            scan.errors.push(e);
-            return scan;
-        }
-    };
-    scan_source(matcher, source, opts, &mut scan);
+        Ok(Opened::Lines(pieces)) => scan_pieces(matcher, path, pieces, opts, &mut scan),
+    }
     scan
+}
+
+/// The pieces of a JSON-lines file: the first with this thread's matcher (most files have
+/// only one), the rest shared among the threads, then put back in file order.
+fn scan_pieces(
+    matcher: &mut Matcher<'_>,
+    path: Arc<Path>,
+    pieces: LinesFile,
+    opts: ScanOptions<'_>,
+    scan: &mut FileScan,
+) {
+    let scan_piece = |matcher: &mut Matcher<'_>, piece: Result<LinesPiece, DecodeError>| {
+        let mut part = FileScan::default();
+        match piece {
+            Ok(piece) => {
+                part.bytes = piece.data.len() as u64;
+                let source = RecordSource::lines(path.clone(), piece);
+                scan_source(matcher, source, opts, &mut part);
+            }
+            Err(e) => part.errors.push(e),
+        }
+        part
+    };
+    let mut pieces = pieces.peekable();
+    let Some(first) = pieces.next() else { return };
+    scan.append(scan_piece(matcher, first));
+    if pieces.peek().is_none() {
+        return;
+    }
+    let set = matcher.rule_set();
+    let mut rest: Vec<(usize, FileScan)> = pieces
+        .enumerate()
+        .par_bridge()
+        .map_init(
+            || set.matcher(),
+            |m, (at, piece)| (at, scan_piece(m, piece)),
+        )
+        .collect();
+    rest.sort_unstable_by_key(|(at, _)| *at);
+    for (_, part) in rest {
+        scan.append(part);
+    }
 }
 
 /// Matches every record of a source, appending to `scan`.
@@ -340,6 +393,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         logsources: &args.logsources,
         fields: field_map.as_ref(),
         keep_for_correlation: set.correlation_count() > 0,
+        piece_bytes: LINES_PIECE_BYTES,
     };
     let events_seen = AtomicU64::new(0);
     let start = Instant::now();
@@ -744,5 +798,60 @@ mod tests {
         // A file given itself, or found under no input, is named by its file name.
         assert_eq!(short("/tmp/one.evtx"), "one.evtx");
         assert_eq!(short("elsewhere/x.jsonl"), "x.jsonl");
+    }
+
+    /// Matches of a file scanned in many small pieces, across threads, are those of the file
+    /// scanned whole, in the same order, with the same line numbers, and so are its errors.
+    #[test]
+    fn a_file_read_in_pieces_matches_as_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("rule.yml"),
+            "title: Whoami\nid: 5d1a3c52-0b7e-4d0a-9f8e-2c4d6e8f0a11\nlogsource: {product: windows, category: process_creation}\ndetection:\n  s: {Image|endswith: '\\\\whoami.exe'}\n  condition: s\nlevel: medium\n",
+        )
+        .unwrap();
+        let loaded = ruleset::load(&[dir.path().to_path_buf()]).unwrap();
+        let set = loaded.set;
+        assert_eq!(set.rules().len(), 1);
+        let lines: String = (1..=3000)
+            .map(|i| match i % 7 {
+                0 => format!(
+                    "{{\"EventID\":1,\"Image\":\"C:\\\\Windows\\\\whoami.exe\",\"n\":{i}}}\n"
+                ),
+                3 => "{broken\n".to_owned(),
+                _ => format!("{{\"EventID\":1,\"Image\":\"C:\\\\x\\\\notepad.exe\",\"n\":{i}}}\n"),
+            })
+            .collect();
+        let path = dir.path().join("big.jsonl");
+        std::fs::write(&path, &lines).unwrap();
+        let file = InputFile {
+            path,
+            explicit: true,
+        };
+        let scan = |piece_bytes: usize| {
+            let opts = ScanOptions {
+                from: None,
+                to: None,
+                logsources: &[],
+                fields: None,
+                keep_for_correlation: true,
+                piece_bytes,
+            };
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap();
+            pool.install(|| scan_file(&mut set.matcher(), &file, opts))
+        };
+        let whole = scan(usize::MAX);
+        let pieces = scan(1000);
+        let records = |s: &FileScan| s.hits.iter().map(|h| h.record_id).collect::<Vec<_>>();
+        let errors = |s: &FileScan| s.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>();
+        assert_eq!(records(&whole).len(), 3000 / 7);
+        assert_eq!(records(&pieces), records(&whole));
+        assert_eq!(errors(&pieces), errors(&whole));
+        assert_eq!(errors(&whole).len(), 3000 / 7 + 1);
+        assert_eq!((pieces.events, pieces.bytes), (whole.events, whole.bytes));
+        assert_eq!(pieces.matched.len(), whole.matched.len());
     }
 }
