@@ -256,23 +256,27 @@ pub fn detect(data: &[u8]) -> Option<Format> {
 /// Reads a file whole, decompressing gzip, and returns its format and content; `Ok(None)` when
 /// the format is not recognised.
 pub fn read_file(path: &Path) -> Result<Option<(Format, Vec<u8>)>, DecodeError> {
+    let data = read_decompressed(path)?;
+    Ok(detect(&data).map(|f| (f, data)))
+}
+
+/// Reads a file whole, decompressing it when it is gzip.
+pub fn read_decompressed(path: &Path) -> Result<Vec<u8>, DecodeError> {
     let data = fs::read(path).map_err(|error| DecodeError::Io {
         path: path.to_path_buf(),
         error,
     })?;
-    let data = if data.starts_with(GZIP_MAGIC) {
-        let mut out = Vec::with_capacity(data.len() * 8);
-        flate2::read::MultiGzDecoder::new(&data[..])
-            .read_to_end(&mut out)
-            .map_err(|error| DecodeError::Gzip {
-                path: path.to_path_buf(),
-                error,
-            })?;
-        out
-    } else {
-        data
-    };
-    Ok(detect(&data).map(|f| (f, data)))
+    if !data.starts_with(GZIP_MAGIC) {
+        return Ok(data);
+    }
+    let mut out = Vec::with_capacity(data.len() * 8);
+    flate2::read::MultiGzDecoder::new(&data[..])
+        .read_to_end(&mut out)
+        .map_err(|error| DecodeError::Gzip {
+            path: path.to_path_buf(),
+            error,
+        })?;
+    Ok(out)
 }
 
 /// A JSON-lines file is read in pieces of about this many bytes, each cut after a newline: a

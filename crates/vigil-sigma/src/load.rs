@@ -44,12 +44,12 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The path could not be read.
-    #[error("cannot read {path}: {source}; check that the path exists and is readable")]
+    #[error("cannot read {path}: {error}; check that the path exists and is readable")]
     Io {
         /// The path.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, not a `source`, so an error chain prints it once).
+        error: std::io::Error,
     },
 }
 
@@ -57,9 +57,9 @@ pub enum LoadError {
 /// sorted order). Unreadable files and bad rules become diagnostics.
 pub fn load_dir(path: &Path) -> Result<(Vec<RuleDoc>, Vec<Diagnostic>), LoadError> {
     let mut files = Vec::new();
-    collect(path, &mut files).map_err(|source| LoadError::Io {
+    collect(path, &mut files).map_err(|error| LoadError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     files.sort();
     // Files are read and parsed in parallel (YAML parsing is most of the loading time), then

@@ -15,7 +15,7 @@
 //! the same.
 
 use std::fmt;
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -28,7 +28,9 @@ use vigil_api::error::ErrorCode;
 use vigil_api::events::{IngestQuery, IngestResponse};
 use vigil_client::{Client, ClientError, NDJSON};
 use vigil_events::batch::{looks_like_syslog, syslog_lines};
-use vigil_events::source::{DecodeError, Format, InputFile, detect};
+use vigil_events::source::{
+    DecodeError, InputFile, LINES_PIECE_BYTES, Opened, open_file, read_decompressed,
+};
 use vigil_events::{RecordSource, SyslogOptions, collect_files};
 
 use crate::incident::{Conn, client};
@@ -470,7 +472,6 @@ impl Batcher {
     }
 }
 
-const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 /// Longest syslog line read (longer ones are reported and skipped).
 const MAX_SYSLOG_LINE: usize = 1024 * 1024;
 
@@ -552,41 +553,44 @@ impl Reader<'_> {
     /// away.
     fn read_file(&mut self, index: u32, file: &InputFile) -> Result<(), Closed> {
         let path = file.path.as_path();
-        let raw = match std::fs::read(path) {
-            Ok(raw) => raw,
-            Err(error) => {
-                let e = DecodeError::Io {
-                    path: path.to_path_buf(),
-                    error,
-                };
+        let disk_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let opened = match open_file(path, LINES_PIECE_BYTES) {
+            Ok(opened) => opened,
+            Err(e) => {
                 self.problem(path, None, e.to_string());
                 return Ok(());
             }
         };
-        let disk_bytes = raw.len() as u64;
-        let data = if raw.starts_with(GZIP_MAGIC) {
-            let mut out = Vec::with_capacity(raw.len() * 8);
-            if let Err(error) = flate2::read::MultiGzDecoder::new(&raw[..]).read_to_end(&mut out) {
-                let e = DecodeError::Gzip {
-                    path: path.to_path_buf(),
-                    error,
-                };
-                self.problem(path, None, e.to_string());
-                return Ok(());
-            }
-            out
-        } else {
-            raw
-        };
-        match detect(&data) {
-            Some(Format::JsonLines) => {
+        let (format, data) = match opened {
+            Opened::Lines(pieces) => {
                 self.stats.files += 1;
                 self.stats.bytes += disk_bytes;
-                // Sent as written; the server checks each line and says which it refused.
-                for (line, text) in lines(&data) {
-                    self.push(index, path, Pos::Line(line), text)?;
+                // Sent as written, piece by piece so a large file never sits whole in memory;
+                // the server checks each line and says which it refused.
+                for piece in pieces {
+                    match piece {
+                        Ok(piece) => {
+                            for (line, text) in lines(&piece.data) {
+                                let pos = Pos::Line(piece.lines_before + line);
+                                self.push(index, path, pos, text)?;
+                            }
+                        }
+                        Err(e) => self.problem(path, None, e.to_string()),
+                    }
                 }
+                return Ok(());
             }
+            Opened::Whole(format, data) => (Some(format), data),
+            // Maybe plain syslog, which the decoders do not recognise: read it whole to see.
+            Opened::Unknown => match read_decompressed(path) {
+                Ok(data) => (None, data),
+                Err(e) => {
+                    self.problem(path, None, e.to_string());
+                    return Ok(());
+                }
+            },
+        };
+        match format {
             Some(format) => {
                 let source = match RecordSource::new(Arc::from(path), format, data) {
                     Ok(source) => source,
