@@ -79,25 +79,7 @@ fn token_serve_open_show_and_verify() {
     let ev: serde_json::Value = serde_json::from_str(&ev).unwrap();
     assert_eq!(ev["size"], std::fs::metadata(&evidence_file).unwrap().len());
     let got = dir.path().join("back.eml");
-    ok(server.cli(
-        &token,
-        &[
-            "incident",
-            "evidence",
-            "get",
-            "INC-1",
-            ev["id"].as_str().unwrap(),
-            "--output",
-            got.to_str().unwrap(),
-        ],
-    ));
-    assert_eq!(
-        std::fs::read(&got).unwrap(),
-        std::fs::read(&evidence_file).unwrap()
-    );
-    // An existing file is not replaced unless asked to.
-    std::fs::write(&got, b"another copy").unwrap();
-    let get_again = |extra: &[&str]| {
+    let get = |extra: &[&str]| {
         let mut args = vec![
             "incident",
             "evidence",
@@ -110,11 +92,18 @@ fn token_serve_open_show_and_verify() {
         args.extend_from_slice(extra);
         server.cli(&token, &args)
     };
-    let refused = get_again(&[]);
+    ok(get(&[]));
+    assert_eq!(
+        std::fs::read(&got).unwrap(),
+        std::fs::read(&evidence_file).unwrap()
+    );
+    // An existing file is not replaced unless asked to.
+    std::fs::write(&got, b"another copy").unwrap();
+    let refused = get(&[]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("add --force"));
     assert_eq!(std::fs::read(&got).unwrap(), b"another copy");
-    ok(get_again(&["--force"]));
+    ok(get(&["--force"]));
     assert_eq!(
         std::fs::read(&got).unwrap(),
         std::fs::read(&evidence_file).unwrap()
