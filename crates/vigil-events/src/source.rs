@@ -12,10 +12,11 @@
 //! - any of these compressed with gzip (magic `1f 8b`): the stream is decompressed, then
 //!   detected again.
 //!
-//! A file is read into memory whole (decompressed when gzip), then decoded record by record:
-//! a corrupt record yields a [`DecodeError`] and decoding goes on with the next one; a file
-//! that cannot be read or recognised yields one error and no records. Nothing panics on bad
-//! input.
+//! JSON lines are read in pieces of whole lines ([`open_file`]); the other formats are read into
+//! memory whole (decompressed when gzip). Either is decoded record by record: a corrupt record
+//! yields a [`DecodeError`] and decoding goes on with the next one; a file that cannot be read
+//! or recognised yields one error and no records (JSON lines damaged mid-way: the lines before
+//! the damage, then the error). Nothing panics on bad input.
 
 use std::collections::VecDeque;
 use std::fs;
