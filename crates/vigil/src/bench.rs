@@ -227,6 +227,7 @@ fn detect(args: DetectArgs) -> anyhow::Result<ExitCode> {
                     fields: None,
                     keep_for_correlation: false,
                     piece_bytes: vigil_events::source::LINES_PIECE_BYTES,
+                    on_events: &|_| {},
                 };
                 scan_source(matcher, src, opts, &mut scan);
             }

@@ -206,6 +206,9 @@ pub struct ScanOptions<'a> {
     pub keep_for_correlation: bool,
     /// Size of the pieces JSON-lines files are read in ([`LINES_PIECE_BYTES`]).
     pub piece_bytes: usize,
+    /// Told how many events each file, or each piece of a large one, held: the progress bar
+    /// moves while one large file is read.
+    pub on_events: &'a (dyn Fn(u64) + Sync),
 }
 
 impl FileScan {
@@ -241,8 +244,9 @@ pub fn scan_file(matcher: &mut Matcher<'_>, file: &InputFile, opts: ScanOptions<
                 Err(e) => scan.errors.push(e),
             }
         }
-        Ok(Opened::Lines(pieces)) => scan_pieces(matcher, path, pieces, opts, &mut scan),
+        Ok(Opened::Lines(pieces)) => return scan_pieces(matcher, path, pieces, opts, scan),
     }
+    (opts.on_events)(scan.events);
     scan
 }
 
@@ -253,8 +257,8 @@ fn scan_pieces(
     path: Arc<Path>,
     pieces: LinesFile,
     opts: ScanOptions<'_>,
-    scan: &mut FileScan,
-) {
+    mut scan: FileScan,
+) -> FileScan {
     let scan_piece = |matcher: &mut Matcher<'_>, piece: Result<LinesPiece, DecodeError>| {
         let mut part = FileScan::default();
         match piece {
@@ -265,13 +269,16 @@ fn scan_pieces(
             }
             Err(e) => part.errors.push(e),
         }
+        (opts.on_events)(part.events);
         part
     };
     let mut pieces = pieces.peekable();
-    let Some(first) = pieces.next() else { return };
+    let Some(first) = pieces.next() else {
+        return scan;
+    };
     scan.append(scan_piece(matcher, first));
     if pieces.peek().is_none() {
-        return;
+        return scan;
     }
     let set = matcher.rule_set();
     let mut rest: Vec<(usize, FileScan)> = pieces
@@ -286,6 +293,7 @@ fn scan_pieces(
     for (_, part) in rest {
         scan.append(part);
     }
+    scan
 }
 
 /// Matches every record of a source, appending to `scan`.
@@ -387,6 +395,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     });
     let field_map: Option<FieldMapping> =
         (!args.field_map.is_empty()).then(|| args.field_map.iter().cloned().collect());
+    let events_seen = AtomicU64::new(0);
+    let count_events = |events: u64| {
+        let n = events_seen.fetch_add(events, Ordering::Relaxed) + events;
+        if let Some(bar) = &progress {
+            bar.set_message(format!("{n} events"));
+        }
+    };
     let opts = ScanOptions {
         from: args.from,
         to: args.to,
@@ -394,8 +409,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         fields: field_map.as_ref(),
         keep_for_correlation: set.correlation_count() > 0,
         piece_bytes: LINES_PIECE_BYTES,
+        on_events: &count_events,
     };
-    let events_seen = AtomicU64::new(0);
     let start = Instant::now();
     let scans: Vec<FileScan> = pool.install(|| {
         files
@@ -404,10 +419,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 || set.matcher(),
                 |matcher, f| {
                     let scan = scan_file(matcher, f, opts);
-                    let n = events_seen.fetch_add(scan.events, Ordering::Relaxed) + scan.events;
                     if let Some(bar) = &progress {
                         bar.inc(1);
-                        bar.set_message(format!("{n} events"));
                     }
                     scan
                 },
@@ -828,6 +841,10 @@ mod tests {
             path,
             explicit: true,
         };
+        let counted = AtomicU64::new(0);
+        let count = |n: u64| {
+            counted.fetch_add(n, Ordering::Relaxed);
+        };
         let scan = |piece_bytes: usize| {
             let opts = ScanOptions {
                 from: None,
@@ -836,6 +853,7 @@ mod tests {
                 fields: None,
                 keep_for_correlation: true,
                 piece_bytes,
+                on_events: &count,
             };
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(2)
@@ -853,5 +871,7 @@ mod tests {
         assert_eq!(errors(&whole).len(), 3000 / 7 + 1);
         assert_eq!((pieces.events, pieces.bytes), (whole.events, whole.bytes));
         assert_eq!(pieces.matched.len(), whole.matched.len());
+        // The progress bar heard of every event, piece by piece.
+        assert_eq!(counted.load(Ordering::Relaxed), 2 * whole.events);
     }
 }
