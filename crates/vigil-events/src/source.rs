@@ -262,7 +262,7 @@ pub fn read_file(path: &Path) -> Result<Option<(Format, Vec<u8>)>, DecodeError> 
 }
 
 /// Reads a file whole, decompressing it when it is gzip.
-pub fn read_decompressed(path: &Path) -> Result<Vec<u8>, DecodeError> {
+fn read_decompressed(path: &Path) -> Result<Vec<u8>, DecodeError> {
     let data = fs::read(path).map_err(|error| DecodeError::Io {
         path: path.to_path_buf(),
         error,
@@ -301,29 +301,8 @@ pub enum Opened {
 /// Opens a file, decompressing gzip as it reads, and recognises its format from its first
 /// bytes: JSON lines are then read piece by piece ([`LinesPieces`]), anything else whole.
 pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError> {
-    let io = |error| DecodeError::Io {
-        path: path.to_path_buf(),
-        error,
-    };
-    let mut file = fs::File::open(path).map_err(io)?;
-    let mut magic = [0u8; 2];
-    let got = read_up_to(&mut file, &mut magic).map_err(io)?;
-    let head = Cursor::new(magic[..got].to_vec()).chain(file);
-    let (mut reader, gzip): (Box<dyn Read + Send>, bool) = if magic[..got] == *GZIP_MAGIC {
-        (Box::new(flate2::read::MultiGzDecoder::new(head)), true)
-    } else {
-        (Box::new(head), false)
-    };
-    let read_error = |error| {
-        if gzip {
-            DecodeError::Gzip {
-                path: path.to_path_buf(),
-                error,
-            }
-        } else {
-            io(error)
-        }
-    };
+    let (mut reader, gzip) = open_reader(path)?;
+    let read_error = |error| read_error(path, gzip, error);
     let mut prefix = Vec::with_capacity(SNIFF_BYTES);
     // A small file damaged early fails here; its JSON lines before the damage still count.
     let sniff_error = (&mut reader)
@@ -355,8 +334,48 @@ pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError>
     }
 }
 
-/// The pieces of a JSON-lines file, a read error named with the file (as a gzip error when the
-/// file is compressed).
+/// Opens a file as text lines in pieces, whatever its content (plain syslog files, which
+/// [`open_file`] does not recognise), decompressing gzip as it reads.
+pub fn open_lines(path: &Path, piece_bytes: usize) -> Result<LinesFile, DecodeError> {
+    let (reader, gzip) = open_reader(path)?;
+    Ok(LinesFile {
+        pieces: LinesPieces::new(reader, piece_bytes),
+        path: path.to_path_buf(),
+        gzip,
+    })
+}
+
+/// The file's content as a reader, through a gzip decoder when it starts like gzip; and
+/// whether it did.
+fn open_reader(path: &Path) -> Result<(Box<dyn Read + Send>, bool), DecodeError> {
+    let io = |error| DecodeError::Io {
+        path: path.to_path_buf(),
+        error,
+    };
+    let mut file = fs::File::open(path).map_err(io)?;
+    let mut magic = [0u8; 2];
+    let got = read_up_to(&mut file, &mut magic).map_err(io)?;
+    let head = Cursor::new(magic[..got].to_vec()).chain(file);
+    Ok(if magic[..got] == *GZIP_MAGIC {
+        (Box::new(flate2::read::MultiGzDecoder::new(head)), true)
+    } else {
+        (Box::new(head), false)
+    })
+}
+
+/// A read error of `path`: a gzip error when it is compressed (the stream is damaged), an I/O
+/// error when not.
+fn read_error(path: &Path, gzip: bool, error: io::Error) -> DecodeError {
+    let path = path.to_path_buf();
+    if gzip {
+        DecodeError::Gzip { path, error }
+    } else {
+        DecodeError::Io { path, error }
+    }
+}
+
+/// The pieces of a text file (JSON lines, syslog), a read error named with the file (as a gzip
+/// error when the file is compressed).
 pub struct LinesFile {
     pieces: LinesPieces<Box<dyn Read + Send>>,
     path: PathBuf,
@@ -367,14 +386,11 @@ impl Iterator for LinesFile {
     type Item = Result<LinesPiece, DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        Some(self.pieces.next()?.map_err(|error| {
-            let path = self.path.clone();
-            if self.gzip {
-                DecodeError::Gzip { path, error }
-            } else {
-                DecodeError::Io { path, error }
-            }
-        }))
+        Some(
+            self.pieces
+                .next()?
+                .map_err(|error| read_error(&self.path, self.gzip, error)),
+        )
     }
 }
 
@@ -958,6 +974,31 @@ mod tests {
         let text = dir.path().join("notes.txt");
         fs::write(&text, "hello").unwrap();
         assert!(matches!(open_file(&text, 1000).unwrap(), Opened::Unknown));
+    }
+
+    #[test]
+    fn any_text_file_opens_as_lines_gzip_or_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "<34>Oct 11 22:14:15 mymachine su: 'su root' failed\nOct 11 22:14:16 host sshd[1]: ok\n";
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        for (name, bytes) in [
+            ("auth.log", text.as_bytes().to_vec()),
+            ("auth.log.gz", gz.finish().unwrap()),
+        ] {
+            let path = dir.path().join(name);
+            fs::write(&path, bytes).unwrap();
+            let pieces: Vec<LinesPiece> =
+                open_lines(&path, 40).unwrap().map(Result::unwrap).collect();
+            assert_eq!(pieces.len(), 2, "{name}");
+            assert_eq!(pieces[1].lines_before, 1, "{name}");
+            let joined: Vec<u8> = pieces.into_iter().flat_map(|p| p.data).collect();
+            assert_eq!(joined, text.as_bytes(), "{name}");
+        }
+        assert!(matches!(
+            open_lines(&dir.path().join("missing.log"), 40),
+            Err(DecodeError::Io { .. })
+        ));
     }
 
     #[test]

@@ -29,7 +29,7 @@ use vigil_api::events::{IngestQuery, IngestResponse};
 use vigil_client::{Client, ClientError, NDJSON};
 use vigil_events::batch::{looks_like_syslog, syslog_lines};
 use vigil_events::source::{
-    DecodeError, InputFile, LINES_PIECE_BYTES, Opened, open_file, read_decompressed,
+    DecodeError, InputFile, LINES_PIECE_BYTES, Opened, open_file, open_lines,
 };
 use vigil_events::{RecordSource, SyslogOptions, collect_files};
 
@@ -580,82 +580,100 @@ impl Reader<'_> {
                 }
                 return Ok(());
             }
-            Opened::Whole(format, data) => (Some(format), data),
-            // Maybe plain syslog, which the decoders do not recognise: read it whole to see.
-            Opened::Unknown => match read_decompressed(path) {
-                Ok(data) => (None, data),
+            Opened::Whole(format, data) => (format, data),
+            // Maybe plain syslog, which the decoders do not recognise.
+            Opened::Unknown => return self.read_syslog(index, file, disk_bytes),
+        };
+        let source = match RecordSource::new(Arc::from(path), format, data) {
+            Ok(source) => source,
+            Err(e) => {
+                self.problem(path, None, e.to_string());
+                return Ok(());
+            }
+        };
+        self.stats.files += 1;
+        self.stats.bytes += disk_bytes;
+        for record in source {
+            match record {
+                Ok(r) => {
+                    let json = r.event.to_json();
+                    self.push(index, path, Pos::Record(r.record_id), json.as_bytes())?
+                }
+                Err(e) => {
+                    let pos = match &e {
+                        DecodeError::Record { record, .. } => Some(Pos::Record(*record)),
+                        _ => None,
+                    };
+                    self.problem(path, pos, e.to_string());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a plain syslog file (RFC 5424 or RFC 3164 lines, gzip or not) in pieces; a file
+    /// whose first line is no syslog is skipped, or reported when it is named like a log.
+    fn read_syslog(&mut self, index: u32, file: &InputFile, disk_bytes: u64) -> Result<(), Closed> {
+        let path = file.path.as_path();
+        let mut pieces = match open_lines(path, LINES_PIECE_BYTES) {
+            Ok(pieces) => pieces.peekable(),
+            Err(e) => {
+                self.problem(path, None, e.to_string());
+                return Ok(());
+            }
+        };
+        if !matches!(pieces.peek(), Some(Ok(first)) if looks_like_syslog(&first.data)) {
+            if file.must_decode() {
+                self.problem(
+                    path,
+                    None,
+                    "not an EVTX, JSON lines, JSON array or syslog file (gzip or not); remove it from the paths or convert it".to_owned(),
+                );
+            } else {
+                self.stats.skipped += 1;
+            }
+            return Ok(());
+        }
+        self.stats.files += 1;
+        self.stats.bytes += disk_bytes;
+        // RFC 3164 lines carry no year: take the one closest before the file's mtime.
+        let reference = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .unwrap_or_else(|_| SystemTime::now());
+        let reference_ms = reference
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let options = SyslogOptions::new(reference_ms);
+        for piece in pieces {
+            let piece = match piece {
+                Ok(piece) => piece,
                 Err(e) => {
                     self.problem(path, None, e.to_string());
-                    return Ok(());
+                    continue;
                 }
-            },
-        };
-        match format {
-            Some(format) => {
-                let source = match RecordSource::new(Arc::from(path), format, data) {
-                    Ok(source) => source,
-                    Err(e) => {
-                        self.problem(path, None, e.to_string());
-                        return Ok(());
+            };
+            for item in syslog_lines(&piece.data, options, MAX_SYSLOG_LINE) {
+                match item {
+                    Ok(msg) => {
+                        let pos = position(msg.position, piece.lines_before);
+                        self.push_value(index, path, pos, &msg.event.to_json())?;
                     }
-                };
-                self.stats.files += 1;
-                self.stats.bytes += disk_bytes;
-                for record in source {
-                    match record {
-                        Ok(r) => {
-                            let json = r.event.to_json();
-                            self.push(index, path, Pos::Record(r.record_id), json.as_bytes())?
-                        }
-                        Err(e) => {
-                            let pos = match &e {
-                                DecodeError::Record { record, .. } => Some(Pos::Record(*record)),
-                                _ => None,
-                            };
-                            self.problem(path, pos, e.to_string());
-                        }
+                    Err(rejection) => {
+                        let pos = position(rejection.position, piece.lines_before);
+                        self.problem(path, Some(pos), rejection.reason.to_string());
                     }
                 }
             }
-            None if looks_like_syslog(&data) => {
-                self.stats.files += 1;
-                self.stats.bytes += disk_bytes;
-                // RFC 3164 lines carry no year: take the one closest before the file's mtime.
-                let reference = std::fs::metadata(path)
-                    .and_then(|m| m.modified())
-                    .unwrap_or_else(|_| SystemTime::now());
-                let reference_ms = reference
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_millis() as i64)
-                    .unwrap_or(0);
-                let options = SyslogOptions::new(reference_ms);
-                for item in syslog_lines(&data, options, MAX_SYSLOG_LINE) {
-                    match item {
-                        Ok(msg) => {
-                            let pos = position(msg.position);
-                            self.push_value(index, path, pos, &msg.event.to_json())?;
-                        }
-                        Err(rejection) => {
-                            let pos = position(rejection.position);
-                            self.problem(path, Some(pos), rejection.reason.to_string());
-                        }
-                    }
-                }
-            }
-            None if file.must_decode() => self.problem(
-                path,
-                None,
-                "not an EVTX, JSON lines, JSON array or syslog file (gzip or not); remove it from the paths or convert it".to_owned(),
-            ),
-            None => self.stats.skipped += 1,
         }
         Ok(())
     }
 }
 
-fn position(p: vigil_events::Position) -> Pos {
+/// Where a message is in its file: its line in a piece, after the lines before the piece.
+fn position(p: vigil_events::Position, lines_before: u64) -> Pos {
     match p {
-        vigil_events::Position::Line(n) => Pos::Line(n),
+        vigil_events::Position::Line(n) => Pos::Line(lines_before + n),
         vigil_events::Position::Index(n) => Pos::Record(n + 1),
     }
 }
