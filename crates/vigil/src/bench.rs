@@ -226,6 +226,7 @@ fn detect(args: DetectArgs) -> anyhow::Result<ExitCode> {
                     logsources: &[],
                     fields: None,
                     keep_for_correlation: false,
+                    min_level: None,
                     piece_bytes: vigil_events::source::LINES_PIECE_BYTES,
                     on_events: &|_| {},
                 };

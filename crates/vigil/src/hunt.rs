@@ -204,6 +204,8 @@ pub struct ScanOptions<'a> {
     /// Where the logs hold the fields rules name (`None`: under the rules' names).
     pub fields: Option<&'a FieldMapping>,
     pub keep_for_correlation: bool,
+    /// Matches of rules below this level are not kept (correlations still count them).
+    pub min_level: Option<Level>,
     /// Size of the pieces JSON-lines files are read in ([`LINES_PIECE_BYTES`]).
     pub piece_bytes: usize,
     /// Told how many events each file, or each piece of a large one, held: the progress bar
@@ -331,7 +333,8 @@ pub fn scan_source(
         }
         let event = Arc::new(event);
         for &rule in matched {
-            if set.rule(rule).report {
+            let rule_ref = set.rule(rule);
+            if rule_ref.report && opts.min_level.is_none_or(|l| rule_ref.level() >= l) {
                 scan.hits.push(Hit {
                     timestamp: record.timestamp,
                     rule,
@@ -408,6 +411,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         logsources: &args.logsources,
         fields: field_map.as_ref(),
         keep_for_correlation: set.correlation_count() > 0,
+        min_level: args.level,
         piece_bytes: LINES_PIECE_BYTES,
         on_events: &count_events,
     };
@@ -452,10 +456,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let correlations = correlate(&set, matched, field_map.as_ref());
     let elapsed = start.elapsed();
 
-    let hits: Vec<Hit> = hits
-        .into_iter()
-        .filter(|h| args.level.is_none_or(|l| set.rule(h.rule).level() >= l))
-        .collect();
     let correlations: Vec<_> = correlations
         .into_iter()
         .filter(|c| {
@@ -852,6 +852,7 @@ mod tests {
                 logsources: &[],
                 fields: None,
                 keep_for_correlation: true,
+                min_level: None,
                 piece_bytes,
                 on_events: &count,
             };
