@@ -143,7 +143,22 @@ pub struct Hit {
     pub rule: RuleId,
     pub file: Arc<Path>,
     pub record_id: u64,
-    pub event: Arc<JsonEvent>,
+    /// The matched event's JSON text, shared by its hits and parsed again for output: a
+    /// parsed event costs several times its text, and a hunt keeps every match until the end.
+    pub event: Arc<str>,
+}
+
+impl Hit {
+    /// The matched event, parsed again from its text.
+    fn parsed(&self) -> anyhow::Result<JsonEvent> {
+        JsonEvent::parse(&self.event).with_context(|| {
+            format!(
+                "the matched event {}#{} no longer parses",
+                self.file.display(),
+                self.record_id
+            )
+        })
+    }
 }
 
 /// What scanning one file produced.
@@ -331,23 +346,24 @@ pub fn scan_source(
         if matched.is_empty() {
             continue;
         }
-        let event = Arc::new(event);
+        let mut text: Option<Arc<str>> = None;
         for &rule in matched {
             let rule_ref = set.rule(rule);
             if rule_ref.report && opts.min_level.is_none_or(|l| rule_ref.level() >= l) {
+                let text = text.get_or_insert_with(|| Arc::from(event.to_text()));
                 scan.hits.push(Hit {
                     timestamp: record.timestamp,
                     rule,
                     file: record.file.clone(),
                     record_id: record.record_id,
-                    event: event.clone(),
+                    event: text.clone(),
                 });
             }
         }
         if opts.keep_for_correlation {
             scan.matched.push(MatchedEvent {
                 timestamp: record.timestamp.unwrap_or(0),
-                event: event.clone(),
+                event: Arc::new(event),
                 rules: matched.to_vec(),
                 file: record.file.clone(),
                 record_id: record.record_id,
@@ -657,14 +673,15 @@ fn write_table(
     ]);
     for h in hits {
         let rule = set.rule(h.rule);
+        let event = h.parsed()?;
         table.add_row([
             time_text(h.timestamp),
             rule.level().as_str().to_string(),
             rule.title().to_string(),
-            computer(&h.event),
+            computer(&event),
             short_path(&h.file, inputs),
             h.record_id.to_string(),
-            details(&h.event),
+            details(&event),
         ]);
     }
     for c in correlations {
@@ -718,7 +735,7 @@ fn write_jsonl(
                 "category": rule.logsource.category,
                 "service": rule.logsource.service,
             },
-            "event": h.event.value(),
+            "event": h.parsed()?.value(),
         });
         serde_json::to_writer(&mut *out, &line)?;
         writeln!(out)?;
@@ -768,15 +785,16 @@ fn write_csv(
     )?;
     for h in hits {
         let rule = set.rule(h.rule);
+        let event = h.parsed()?;
         let row = [
             time_text(h.timestamp),
             rule.id().to_string(),
             rule.title().to_string(),
             rule.level().as_str().to_string(),
-            computer(&h.event),
+            computer(&event),
             h.file.display().to_string(),
             h.record_id.to_string(),
-            details(&h.event).replace('\n', "; "),
+            details(&event).replace('\n', "; "),
         ];
         let row: Vec<_> = row.iter().map(|s| csv_field(s)).collect();
         writeln!(out, "{}", row.join(","))?;
