@@ -175,7 +175,9 @@ impl<E> FromIterator<Result<Accepted<E>, Rejection>> for Batch<E> {
     }
 }
 
-fn bom_len(data: &[u8]) -> usize {
+/// The length of the UTF-8 byte-order mark `data` starts with (Windows tools such as
+/// PowerShell 5's `Out-File -Encoding utf8` write one), else 0: the JSON parsers refuse it.
+pub(crate) fn bom_len(data: &[u8]) -> usize {
     if data.starts_with(b"\xef\xbb\xbf") {
         3
     } else {

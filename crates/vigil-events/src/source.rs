@@ -27,6 +27,7 @@ use std::sync::Arc;
 use evtx::{EvtxParser, IntoIterChunks, ParserSettings};
 use serde_json::Value;
 
+use crate::batch::bom_len;
 use crate::json::{JsonError, JsonEvent, first_line};
 
 /// One decoded event with where it came from.
@@ -554,49 +555,50 @@ impl RecordSource {
     /// Decodes content already in memory (decompressed) in the given format; `file` names it in
     /// records and errors.
     pub fn new(file: Arc<Path>, format: Format, data: Vec<u8>) -> Result<Self, DecodeError> {
-        let inner = match format {
-            Format::Evtx => {
-                let parser = EvtxParser::from_buffer(data).map_err(|e| DecodeError::Evtx {
-                    path: file.to_path_buf(),
-                    reason: with_causes(&e),
-                })?;
-                Inner::Evtx {
-                    chunks: Box::new(parser.into_chunks()),
-                    settings: Arc::new(ParserSettings::default()),
-                    chunk: 0,
-                    pending: VecDeque::new(),
-                }
-            }
-            Format::JsonLines => Inner::Lines {
-                data,
-                pos: 0,
-                line: 0,
-            },
-            Format::JsonDocuments => {
-                let items = serde_json::Deserializer::from_slice(&data)
-                    .into_iter::<Value>()
-                    .collect::<Result<Vec<Value>, _>>()
-                    .map_err(|e| DecodeError::JsonArray {
+        let inner =
+            match format {
+                Format::Evtx => {
+                    let parser = EvtxParser::from_buffer(data).map_err(|e| DecodeError::Evtx {
                         path: file.to_path_buf(),
-                        reason: e.to_string(),
+                        reason: with_causes(&e),
                     })?;
-                Inner::Array {
-                    items: items.into_iter(),
-                    index: 0,
+                    Inner::Evtx {
+                        chunks: Box::new(parser.into_chunks()),
+                        settings: Arc::new(ParserSettings::default()),
+                        chunk: 0,
+                        pending: VecDeque::new(),
+                    }
                 }
-            }
-            Format::JsonArray => {
-                let items: Vec<Value> =
-                    serde_json::from_slice(&data).map_err(|e| DecodeError::JsonArray {
-                        path: file.to_path_buf(),
-                        reason: e.to_string(),
-                    })?;
-                Inner::Array {
-                    items: items.into_iter(),
-                    index: 0,
+                Format::JsonLines => Inner::Lines {
+                    pos: bom_len(&data),
+                    data,
+                    line: 0,
+                },
+                Format::JsonDocuments => {
+                    let items = serde_json::Deserializer::from_slice(&data[bom_len(&data)..])
+                        .into_iter::<Value>()
+                        .collect::<Result<Vec<Value>, _>>()
+                        .map_err(|e| DecodeError::JsonArray {
+                            path: file.to_path_buf(),
+                            reason: e.to_string(),
+                        })?;
+                    Inner::Array {
+                        items: items.into_iter(),
+                        index: 0,
+                    }
                 }
-            }
-        };
+                Format::JsonArray => {
+                    let items: Vec<Value> = serde_json::from_slice(&data[bom_len(&data)..])
+                        .map_err(|e| DecodeError::JsonArray {
+                            path: file.to_path_buf(),
+                            reason: e.to_string(),
+                        })?;
+                    Inner::Array {
+                        items: items.into_iter(),
+                        index: 0,
+                    }
+                }
+            };
         Ok(RecordSource { file, inner })
     }
 
@@ -606,8 +608,12 @@ impl RecordSource {
         RecordSource {
             file,
             inner: Inner::Lines {
+                pos: if piece.lines_before == 0 {
+                    bom_len(&piece.data)
+                } else {
+                    0
+                },
                 data: piece.data,
-                pos: 0,
                 line: piece.lines_before,
             },
         }
@@ -837,6 +843,31 @@ mod tests {
         assert_eq!(out[2].as_ref().unwrap().record_id, 3);
         let bad = RecordSource::new(Arc::from(Path::new("x")), Format::JsonArray, b"[{".to_vec());
         assert!(matches!(bad, Err(DecodeError::JsonArray { .. })));
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_no_part_of_the_first_event() {
+        let lines: Vec<_> = source(b"\xef\xbb\xbf{\"a\":1}\n{\"a\":2}\n").collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines.iter().all(Result::is_ok), "{lines:?}");
+        let file: Arc<Path> = Arc::from(Path::new("x"));
+        let array = RecordSource::new(
+            file.clone(),
+            Format::JsonArray,
+            b"\xef\xbb\xbf[{\"a\":1}]".to_vec(),
+        );
+        assert_eq!(array.unwrap().filter(Result::is_ok).count(), 1);
+        let docs = RecordSource::new(
+            file.clone(),
+            Format::JsonDocuments,
+            b"\xef\xbb\xbf{\n\"a\":1\n}".to_vec(),
+        );
+        assert_eq!(docs.unwrap().filter(Result::is_ok).count(), 1);
+        let piece = LinesPiece {
+            data: b"\xef\xbb\xbf{\"a\":1}\n".to_vec(),
+            lines_before: 0,
+        };
+        assert!(RecordSource::lines(file, piece).all(|r| r.is_ok()));
     }
 
     #[test]
