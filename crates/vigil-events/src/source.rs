@@ -383,6 +383,13 @@ pub struct LinesFile {
     gzip: bool,
 }
 
+impl LinesFile {
+    /// Whether the file is gzip: then its pieces are larger than what they took on disk.
+    pub fn is_gzip(&self) -> bool {
+        self.gzip
+    }
+}
+
 impl Iterator for LinesFile {
     type Item = Result<LinesPiece, DecodeError>;
 

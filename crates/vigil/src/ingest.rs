@@ -486,16 +486,17 @@ fn read_all(
         batcher,
         stats,
         progress,
+        shown: 0,
     };
     for (index, file) in files.iter().enumerate() {
         let before = reader.stats.events;
+        reader.shown = 0;
         let result = reader.read_file(index as u32, file);
         if let Some(bar) = progress {
-            bar.inc(
-                std::fs::metadata(&file.path)
-                    .map(|m| m.len())
-                    .unwrap_or_default(),
-            );
+            let size = std::fs::metadata(&file.path)
+                .map(|m| m.len())
+                .unwrap_or_default();
+            bar.inc(size.saturating_sub(reader.shown));
         }
         if result.is_err() {
             return;
@@ -510,6 +511,8 @@ struct Reader<'a> {
     batcher: &'a mut Batcher,
     stats: &'a mut ReadStats,
     progress: Option<&'a indicatif::ProgressBar>,
+    /// Bytes of the current file the progress bar already moved by (pieces of a large one).
+    shown: u64,
 }
 
 impl Reader<'_> {
@@ -567,12 +570,19 @@ impl Reader<'_> {
                 self.stats.bytes += disk_bytes;
                 // Sent as written, piece by piece so a large file never sits whole in memory;
                 // the server checks each line and says which it refused.
+                let gzip = pieces.is_gzip();
                 for piece in pieces {
                     match piece {
                         Ok(piece) => {
                             for (line, text) in lines(&piece.data) {
                                 let pos = Pos::Line(piece.lines_before + line);
                                 self.push(index, path, pos, text)?;
+                            }
+                            // A plain file's pieces are its bytes on disk: the bar moves
+                            // while a large one is sent (a gzip one moves when it ends).
+                            if let (Some(bar), false) = (self.progress, gzip) {
+                                bar.inc(piece.data.len() as u64);
+                                self.shown += piece.data.len() as u64;
                             }
                         }
                         Err(e) => self.problem(path, None, e.to_string()),
