@@ -562,50 +562,43 @@ impl RecordSource {
     /// Decodes content already in memory (decompressed) in the given format; `file` names it in
     /// records and errors.
     pub fn new(file: Arc<Path>, format: Format, data: Vec<u8>) -> Result<Self, DecodeError> {
-        let inner =
-            match format {
-                Format::Evtx => {
-                    let parser = EvtxParser::from_buffer(data).map_err(|e| DecodeError::Evtx {
-                        path: file.to_path_buf(),
-                        reason: with_causes(&e),
-                    })?;
-                    Inner::Evtx {
-                        chunks: Box::new(parser.into_chunks()),
-                        settings: Arc::new(ParserSettings::default()),
-                        chunk: 0,
-                        pending: VecDeque::new(),
-                    }
+        let inner = match format {
+            Format::Evtx => {
+                let parser = EvtxParser::from_buffer(data).map_err(|e| DecodeError::Evtx {
+                    path: file.to_path_buf(),
+                    reason: with_causes(&e),
+                })?;
+                Inner::Evtx {
+                    chunks: Box::new(parser.into_chunks()),
+                    settings: Arc::new(ParserSettings::default()),
+                    chunk: 0,
+                    pending: VecDeque::new(),
                 }
-                Format::JsonLines => Inner::Lines {
-                    pos: bom_len(&data),
-                    data,
-                    line: 0,
-                },
-                Format::JsonDocuments => {
-                    let items = serde_json::Deserializer::from_slice(&data[bom_len(&data)..])
+            }
+            Format::JsonLines => Inner::Lines {
+                pos: bom_len(&data),
+                data,
+                line: 0,
+            },
+            Format::JsonDocuments | Format::JsonArray => {
+                let json = &data[bom_len(&data)..];
+                let items = if format == Format::JsonArray {
+                    serde_json::from_slice::<Vec<Value>>(json)
+                } else {
+                    serde_json::Deserializer::from_slice(json)
                         .into_iter::<Value>()
-                        .collect::<Result<Vec<Value>, _>>()
-                        .map_err(|e| DecodeError::JsonArray {
-                            path: file.to_path_buf(),
-                            reason: e.to_string(),
-                        })?;
-                    Inner::Array {
-                        items: items.into_iter(),
-                        index: 0,
-                    }
+                        .collect()
                 }
-                Format::JsonArray => {
-                    let items: Vec<Value> = serde_json::from_slice(&data[bom_len(&data)..])
-                        .map_err(|e| DecodeError::JsonArray {
-                            path: file.to_path_buf(),
-                            reason: e.to_string(),
-                        })?;
-                    Inner::Array {
-                        items: items.into_iter(),
-                        index: 0,
-                    }
+                .map_err(|e| DecodeError::JsonArray {
+                    path: file.to_path_buf(),
+                    reason: e.to_string(),
+                })?;
+                Inner::Array {
+                    items: items.into_iter(),
+                    index: 0,
                 }
-            };
+            }
+        };
         Ok(RecordSource { file, inner })
     }
 
