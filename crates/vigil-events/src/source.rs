@@ -354,10 +354,14 @@ fn open_reader(path: &Path) -> Result<(Box<dyn Read + Send>, bool), DecodeError>
         error,
     };
     let mut file = fs::File::open(path).map_err(io)?;
-    let mut magic = [0u8; 2];
-    let got = read_up_to(&mut file, &mut magic).map_err(io)?;
-    let head = Cursor::new(magic[..got].to_vec()).chain(file);
-    Ok(if magic[..got] == *GZIP_MAGIC {
+    let mut magic = Vec::with_capacity(GZIP_MAGIC.len());
+    (&mut file)
+        .take(GZIP_MAGIC.len() as u64)
+        .read_to_end(&mut magic)
+        .map_err(io)?;
+    let gzip = magic == GZIP_MAGIC;
+    let head = Cursor::new(magic).chain(file);
+    Ok(if gzip {
         (Box::new(flate2::read::MultiGzDecoder::new(head)), true)
     } else {
         (Box::new(head), false)
@@ -402,21 +406,7 @@ impl Iterator for LinesFile {
     }
 }
 
-/// Fills `buf` as far as the reader goes; the number of bytes read.
-fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
-}
-
-/// Whole lines of a JSON-lines file, and the number of lines before them.
+/// Whole lines of a text file (JSON lines, syslog), and the number of lines before them.
 #[derive(Debug)]
 pub struct LinesPiece {
     /// The lines, each ending with `\n` but perhaps the file's last.
@@ -425,8 +415,8 @@ pub struct LinesPiece {
     pub lines_before: u64,
 }
 
-/// A JSON-lines reader yielding [`LinesPiece`]s of about `piece_bytes` (more when a line is
-/// longer), in file order. A read error (a corrupt gzip tail) comes after the whole lines read
+/// A reader of text lines yielding [`LinesPiece`]s of about `piece_bytes` (more when a line
+/// is longer), in file order. A read error (a corrupt gzip tail) comes after the whole lines read
 /// before it, and ends the pieces.
 pub struct LinesPieces<R> {
     reader: R,
@@ -441,7 +431,7 @@ pub struct LinesPieces<R> {
 }
 
 impl<R: Read> LinesPieces<R> {
-    /// Reads JSON lines from `reader` (already decompressed) in pieces of about `piece_bytes`.
+    /// Reads lines from `reader` (already decompressed) in pieces of about `piece_bytes`.
     pub fn new(reader: R, piece_bytes: usize) -> Self {
         Self::after(reader, Vec::new(), piece_bytes)
     }

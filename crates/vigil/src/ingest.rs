@@ -491,11 +491,10 @@ fn read_all(
     for (index, file) in files.iter().enumerate() {
         let before = reader.stats.events;
         reader.shown = 0;
-        let result = reader.read_file(index as u32, file);
+        let meta = std::fs::metadata(&file.path).ok();
+        let result = reader.read_file(index as u32, file, meta.as_ref());
         if let Some(bar) = progress {
-            let size = std::fs::metadata(&file.path)
-                .map(|m| m.len())
-                .unwrap_or_default();
+            let size = meta.as_ref().map_or(0, std::fs::Metadata::len);
             bar.inc(size.saturating_sub(reader.shown));
         }
         if result.is_err() {
@@ -554,9 +553,14 @@ impl Reader<'_> {
 
     /// Reads one file. Problems are reported and skipped; `Err` only when the sender has gone
     /// away.
-    fn read_file(&mut self, index: u32, file: &InputFile) -> Result<(), Closed> {
+    fn read_file(
+        &mut self,
+        index: u32,
+        file: &InputFile,
+        meta: Option<&std::fs::Metadata>,
+    ) -> Result<(), Closed> {
         let path = file.path.as_path();
-        let disk_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let disk_bytes = meta.map_or(0, std::fs::Metadata::len);
         let opened = match open_file(path, LINES_PIECE_BYTES) {
             Ok(opened) => opened,
             Err(e) => {
@@ -578,12 +582,7 @@ impl Reader<'_> {
                                 let pos = Pos::Line(piece.lines_before + line);
                                 self.push(index, path, pos, text)?;
                             }
-                            // A plain file's pieces are its bytes on disk: the bar moves
-                            // while a large one is sent (a gzip one moves when it ends).
-                            if let (Some(bar), false) = (self.progress, gzip) {
-                                bar.inc(piece.data.len() as u64);
-                                self.shown += piece.data.len() as u64;
-                            }
+                            self.piece_shown(piece.data.len(), gzip);
                         }
                         Err(e) => self.problem(path, None, e.to_string()),
                     }
@@ -592,7 +591,7 @@ impl Reader<'_> {
             }
             Opened::Whole(format, data) => (format, data),
             // Maybe plain syslog, which the decoders do not recognise.
-            Opened::Unknown => return self.read_syslog(index, file, disk_bytes),
+            Opened::Unknown => return self.read_syslog(index, file, meta),
         };
         let source = match RecordSource::new(Arc::from(path), format, data) {
             Ok(source) => source,
@@ -621,12 +620,29 @@ impl Reader<'_> {
         Ok(())
     }
 
+    /// Moves the progress bar by a piece just sent: a plain file's pieces are its bytes on
+    /// disk, so the bar moves while a large one is sent (a gzip one moves when it ends).
+    fn piece_shown(&mut self, bytes: usize, gzip: bool) {
+        if let (Some(bar), false) = (self.progress, gzip) {
+            bar.inc(bytes as u64);
+            self.shown += bytes as u64;
+        }
+    }
+
     /// Reads a plain syslog file (RFC 5424 or RFC 3164 lines, gzip or not) in pieces; a file
     /// whose first line is no syslog is skipped, or reported when it is named like a log.
-    fn read_syslog(&mut self, index: u32, file: &InputFile, disk_bytes: u64) -> Result<(), Closed> {
+    fn read_syslog(
+        &mut self,
+        index: u32,
+        file: &InputFile,
+        meta: Option<&std::fs::Metadata>,
+    ) -> Result<(), Closed> {
         let path = file.path.as_path();
-        let mut pieces = match open_lines(path, LINES_PIECE_BYTES) {
-            Ok(pieces) => pieces.peekable(),
+        let (mut pieces, gzip) = match open_lines(path, LINES_PIECE_BYTES) {
+            Ok(pieces) => {
+                let gzip = pieces.is_gzip();
+                (pieces.peekable(), gzip)
+            }
             Err(e) => {
                 self.problem(path, None, e.to_string());
                 return Ok(());
@@ -645,11 +661,11 @@ impl Reader<'_> {
             return Ok(());
         }
         self.stats.files += 1;
-        self.stats.bytes += disk_bytes;
+        self.stats.bytes += meta.map_or(0, std::fs::Metadata::len);
         // RFC 3164 lines carry no year: take the one closest before the file's mtime.
-        let reference = std::fs::metadata(path)
-            .and_then(|m| m.modified())
-            .unwrap_or_else(|_| SystemTime::now());
+        let reference = meta
+            .and_then(|m| m.modified().ok())
+            .unwrap_or_else(SystemTime::now);
         let reference_ms = reference
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
@@ -675,6 +691,7 @@ impl Reader<'_> {
                     }
                 }
             }
+            self.piece_shown(piece.data.len(), gzip);
         }
         Ok(())
     }
