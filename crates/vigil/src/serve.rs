@@ -252,9 +252,11 @@ async fn serve(
         .begin_detection_recovery()
         .map(|recovery| tokio::spawn(recover_detections(recovery)));
     let correlations_file = settings.data_dir.join(CORRELATIONS_FILE);
-    // Begun before the listeners start, so that their first batches wait for the past.
+    // Begun before the listeners start, so that their first batches wait for the past; with
+    // no stored event there is no past, and the first batches are correlated at once.
     let rebuild = (!restore_correlations(&ingestor, &correlations_file)
-        && ingestor.rules().current().set.correlation_count() > 0)
+        && ingestor.rules().current().set.correlation_count() > 0
+        && events.next_id() > 0)
         .then(|| tokio::spawn(rebuild_correlations(ingestor.begin_correlation_rebuild())));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let listeners = vigil_ingest::syslog::start(syslog, Arc::clone(&ingestor), stop_rx.clone())
