@@ -228,6 +228,7 @@ fn detect(args: DetectArgs) -> anyhow::Result<ExitCode> {
                     keep_for_correlation: false,
                     min_level: None,
                     piece_bytes: vigil_events::source::LINES_PIECE_BYTES,
+                    render: None,
                     on_events: &|_| {},
                 };
                 scan_source(matcher, src, opts, &mut scan);

@@ -1,0 +1,519 @@
+//! `vigil hunt --rules DIR PATH...`: run a compiled Sigma rule set over log files and folders
+//! (EVTX, JSON lines, JSON arrays, gzip) and print the matches.
+//!
+//! Files are decoded and matched in parallel (one matcher per thread, one compiled set shared,
+//! [`scan`]); matches are printed as they are found, in a deterministic order: by file (sorted
+//! paths), then by record, then by rule ([`report`]; the table, which must know every row's
+//! width, at the end). Correlation rules see the matched events of all files in timestamp order
+//! after the scan. Exit code 0 with or without matches; 1 on no rules or an unreadable path; 2
+//! on arguments the parser refuses. A corrupt file or record is reported on stderr and skipped.
+
+mod report;
+mod scan;
+
+pub use scan::{FileScan, ScanOptions, scan_source};
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use vigil_detect::{FieldMapping, Logsource};
+use vigil_events::collect_files;
+use vigil_events::source::{DecodeError, LINES_PIECE_BYTES};
+use vigil_events::time::parse_timestamp;
+use vigil_sigma::Level;
+
+use crate::output::plural;
+use crate::ruleset;
+use report::{CSV_HEADER, Renderer, correlate};
+use scan::{Scanned, scan_files};
+
+/// Output formats of `vigil hunt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A readable table.
+    Table,
+    /// One JSON object per match.
+    Jsonl,
+    /// CSV with a header line.
+    Csv,
+}
+
+/// Arguments of `vigil hunt`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A Sigma rule file or folder; may be given several times.
+    #[arg(long = "rules", short = 'r', required = true)]
+    rules: Vec<PathBuf>,
+    /// Log files or folders (EVTX, JSON lines, JSON arrays; gzip-compressed or not).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Report only matches of rules at this level or above
+    /// (informational, low, medium, high, critical).
+    #[arg(long, value_parser = parse_level)]
+    level: Option<Level>,
+    /// Only events at or after this time (RFC 3339, e.g. 2019-04-27T00:00:00Z).
+    #[arg(long, value_parser = parse_time)]
+    from: Option<i64>,
+    /// Only events before this time (RFC 3339).
+    #[arg(long, value_parser = parse_time)]
+    to: Option<i64>,
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// What the JSON logs are, as a Sigma logsource (`product=linux,service=auth`,
+    /// `category=webserver`): only the rules written for it then see them. May be given
+    /// several times (a log of any of them). EVTX records go by their Channel regardless.
+    #[arg(long = "logsource", value_name = "KEY=VALUE,...", value_parser = parse_logsource)]
+    logsources: Vec<Logsource>,
+    /// Where the JSON logs hold a field the rules name: `cs-uri-query=url.query` (the rule's
+    /// name, then the event's JSON path). May be given several times.
+    #[arg(long = "field-map", value_name = "RULE_FIELD=PATH", value_parser = parse_field_map)]
+    field_map: Vec<(String, String)>,
+}
+
+/// Reads `cs-uri-query=url.query`.
+fn parse_field_map(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((rule, path)) if !rule.trim().is_empty() && !path.trim().is_empty() => {
+            Ok((rule.trim().to_owned(), path.trim().to_owned()))
+        }
+        _ => Err(format!(
+            "{s:?} is not RULE_FIELD=PATH; write e.g. cs-uri-query=url.query"
+        )),
+    }
+}
+
+/// Reads `product=linux,service=auth` as a logsource.
+fn parse_logsource(s: &str) -> Result<Logsource, String> {
+    let mut ls = Logsource::default();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((key, value)) = part.split_once('=') else {
+            return Err(format!(
+                "{part:?} is not KEY=VALUE; write e.g. product=linux,service=auth"
+            ));
+        };
+        let value = value.trim();
+        if value.is_empty() || value.contains(char::is_whitespace) {
+            return Err(format!(
+                "{value:?} is not a logsource name for {key}; Sigma's are single words such as linux, webserver or auth"
+            ));
+        }
+        let slot = match key.trim() {
+            "product" => &mut ls.product,
+            "category" => &mut ls.category,
+            "service" => &mut ls.service,
+            other => {
+                return Err(format!(
+                    "unknown logsource key {other:?}; use product, category or service"
+                ));
+            }
+        };
+        *slot = Some(value.to_owned());
+    }
+    if ls == Logsource::default() {
+        return Err(
+            "names no log; give product, category or service, e.g. category=webserver".into(),
+        );
+    }
+    Ok(ls)
+}
+
+fn parse_level(s: &str) -> Result<Level, String> {
+    Level::parse(s).ok_or_else(|| {
+        format!("unknown level {s:?}; use informational, low, medium, high or critical")
+    })
+}
+
+fn parse_time(s: &str) -> Result<i64, String> {
+    parse_timestamp(s).ok_or_else(|| {
+        format!("cannot read {s:?} as a time; use RFC 3339, e.g. 2019-04-27T15:57:25Z")
+    })
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let (Some(f), Some(t)) = (args.from, args.to)
+        && f >= t
+    {
+        bail!("--from must be before --to");
+    }
+    let loaded = ruleset::load(&args.rules)?;
+    let rejected = loaded.load_diagnostics.len() + loaded.compile_diagnostics.len();
+    let set = loaded.set;
+    if set.rules().is_empty() {
+        bail!(
+            "no rules loaded from {}; check the --rules paths (run `vigil rules check` on them)",
+            args.rules
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if rejected > 0 {
+        eprintln!(
+            "{rejected} rule(s) rejected; run `vigil rules check` on the rule folders for details"
+        );
+    }
+    let files = collect_files(&args.paths).context("cannot read the paths to hunt in")?;
+    let jobs = match args.jobs {
+        Some(0) | None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        Some(n) => n,
+    };
+
+    let progress = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(files.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} files {msg} [{elapsed_precise}]",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    // A warning printed under a progress bar would be drawn over.
+    let warn = |message: String| match &progress {
+        Some(bar) => bar.suspend(|| eprintln!("warning: {message}")),
+        None => eprintln!("warning: {message}"),
+    };
+    let field_map: Option<FieldMapping> =
+        (!args.field_map.is_empty()).then(|| args.field_map.iter().cloned().collect());
+    let events_seen = AtomicU64::new(0);
+    let count_events = |events: u64| {
+        let n = events_seen.fetch_add(events, Ordering::Relaxed) + events;
+        if let Some(bar) = &progress {
+            bar.set_message(format!("{n} events"));
+        }
+    };
+    let opts = ScanOptions {
+        from: args.from,
+        to: args.to,
+        logsources: &args.logsources,
+        fields: field_map.as_ref(),
+        keep_for_correlation: set.correlation_count() > 0,
+        min_level: args.level,
+        piece_bytes: LINES_PIECE_BYTES,
+        render: Some(Renderer {
+            format: args.format,
+            inputs: &args.paths,
+        }),
+        on_events: &count_events,
+    };
+    let start = Instant::now();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut write_error: Option<anyhow::Error> = None;
+    if args.format == Format::Csv
+        && let Err(e) = out.write_all(CSV_HEADER.as_bytes())
+    {
+        write_error = Some(e.into());
+    }
+
+    let mut rows = Vec::new();
+    let mut matched = Vec::new();
+    let (mut hits, mut events, mut errors, mut unreadable) = (0u64, 0u64, 0u64, false);
+    let (mut bytes, mut file_bytes, mut files_read) = (0u64, 0u64, 0u64);
+    if write_error.is_none() {
+        scan_files(&set, &files, opts, jobs, |_, scanned| {
+            let part = match scanned {
+                Scanned::Part(part) => part,
+                Scanned::FileEnd => {
+                    if file_bytes > 0 {
+                        files_read += 1;
+                    }
+                    file_bytes = 0;
+                    if let Some(bar) = &progress {
+                        bar.inc(1);
+                    }
+                    return true;
+                }
+            };
+            events += part.events;
+            bytes += part.bytes;
+            file_bytes += part.bytes;
+            hits += part.hits;
+            for e in &part.errors {
+                errors += 1;
+                unreadable |= matches!(e, DecodeError::Io { .. });
+                warn(e.to_string());
+            }
+            matched.extend(part.matched);
+            rows.extend(part.rendered.rows);
+            if let Err(e) = out.write_all(&part.rendered.text) {
+                write_error = Some(e.into());
+                return false;
+            }
+            true
+        });
+    }
+    // A hunt stopped in the middle of a file (the output was closed) read part of it.
+    if file_bytes > 0 {
+        files_read += 1;
+    }
+    if let Some(bar) = &progress {
+        bar.finish_and_clear();
+    }
+    let correlations: Vec<_> = correlate(&set, matched, field_map.as_ref())
+        .into_iter()
+        .filter(|c| {
+            args.level
+                .is_none_or(|l| set.rule(c.found.rule).level() >= l)
+        })
+        .collect();
+
+    let written = match write_error {
+        Some(e) => Err(e),
+        None => match args.format {
+            Format::Table => report::write_table(&mut out, &set, rows, &correlations, &args.paths),
+            Format::Jsonl => report::write_jsonl_correlations(&mut out, &set, &correlations),
+            Format::Csv => report::write_csv_correlations(&mut out, &set, &correlations),
+        }
+        .and_then(|()| Ok(out.flush()?)),
+    };
+    let elapsed = start.elapsed();
+    let mut stopped = "";
+    if let Err(e) = written {
+        // A closed pipe (`vigil hunt … | head`) is not an error, whichever writer met it: the
+        // hunt stopped when it was found.
+        let broken_pipe = e
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| {
+                e.downcast_ref::<serde_json::Error>()
+                    .and_then(serde_json::Error::io_error_kind)
+            })
+            == Some(std::io::ErrorKind::BrokenPipe);
+        if !broken_pipe {
+            return Err(e.context("cannot write the results"));
+        }
+        stopped = " (stopped: the output was closed)";
+    }
+
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    eprintln!(
+        "{}, {}, {}, {}, {} in {secs:.2} s ({:.0} events/s, {:.1} MB/s){stopped}",
+        plural(files_read, "file", "files"),
+        plural(events, "event", "events"),
+        plural(hits, "match", "matches"),
+        plural(
+            correlations.len() as u64,
+            "correlation match",
+            "correlation matches"
+        ),
+        plural(errors, "error", "errors"),
+        events as f64 / secs,
+        bytes as f64 / secs / 1e6,
+    );
+    Ok(if unreadable {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use vigil_detect::CompiledRuleSet;
+    use vigil_events::source::InputFile;
+
+    use super::*;
+
+    /// Loads one rule matching `whoami.exe` process creations.
+    fn whoami_rule(dir: &Path) -> CompiledRuleSet {
+        std::fs::write(
+            dir.join("rule.yml"),
+            "title: Whoami\nid: 5d1a3c52-0b7e-4d0a-9f8e-2c4d6e8f0a11\nlogsource: {product: windows, category: process_creation}\ndetection:\n  s: {Image|endswith: '\\\\whoami.exe'}\n  condition: s\nlevel: medium\n",
+        )
+        .unwrap();
+        let set = ruleset::load(&[dir.to_path_buf()]).unwrap().set;
+        assert_eq!(set.rules().len(), 1);
+        set
+    }
+
+    /// `count` JSON lines, every 7th a match and every 7th after the 3rd broken.
+    fn lines(count: usize, tag: &str) -> String {
+        (1..=count)
+            .map(|i| match i % 7 {
+                0 => format!(
+                    "{{\"EventID\":1,\"Image\":\"C:\\\\Windows\\\\whoami.exe\",\"n\":{i},\"f\":\"{tag}\"}}\n"
+                ),
+                3 => "{broken\n".to_owned(),
+                _ => format!("{{\"EventID\":1,\"Image\":\"C:\\\\x\\\\notepad.exe\",\"n\":{i}}}\n"),
+            })
+            .collect()
+    }
+
+    /// What a hunt hands on, as the writer sees it.
+    #[derive(Debug, PartialEq)]
+    struct Seen {
+        output: String,
+        errors: Vec<String>,
+        events: u64,
+        bytes: u64,
+        hits: u64,
+        matched: usize,
+        /// The file indices of the parts and ends, in the order they came.
+        order: Vec<(usize, bool)>,
+    }
+
+    fn hunt(
+        set: &CompiledRuleSet,
+        files: &[InputFile],
+        piece_bytes: usize,
+        jobs: usize,
+        on_events: &(dyn Fn(u64) + Sync),
+    ) -> Seen {
+        let opts = ScanOptions {
+            from: None,
+            to: None,
+            logsources: &[],
+            fields: None,
+            keep_for_correlation: true,
+            min_level: None,
+            piece_bytes,
+            render: Some(Renderer {
+                format: Format::Jsonl,
+                inputs: &[],
+            }),
+            on_events,
+        };
+        let mut seen = Seen {
+            output: String::new(),
+            errors: Vec::new(),
+            events: 0,
+            bytes: 0,
+            hits: 0,
+            matched: 0,
+            order: Vec::new(),
+        };
+        scan_files(set, files, opts, jobs, |file, scanned| {
+            match scanned {
+                Scanned::Part(part) => {
+                    seen.output
+                        .push_str(std::str::from_utf8(&part.rendered.text).unwrap());
+                    seen.errors
+                        .extend(part.errors.iter().map(|e| e.to_string()));
+                    seen.events += part.events;
+                    seen.bytes += part.bytes;
+                    seen.hits += part.hits;
+                    seen.matched += part.matched.len();
+                    seen.order.push((file, true));
+                }
+                Scanned::FileEnd => seen.order.push((file, false)),
+            }
+            true
+        });
+        seen
+    }
+
+    /// Matches of a file scanned in many small pieces, across threads, are those of the file
+    /// scanned whole, in the same order, with the same line numbers, and so are its errors.
+    #[test]
+    fn a_file_read_in_pieces_matches_as_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = whoami_rule(dir.path());
+        let path = dir.path().join("big.jsonl");
+        std::fs::write(&path, lines(3000, "big")).unwrap();
+        let files = [InputFile {
+            path,
+            explicit: true,
+        }];
+        let counted = AtomicU64::new(0);
+        let count = |n: u64| {
+            counted.fetch_add(n, Ordering::Relaxed);
+        };
+        let whole = hunt(&set, &files, usize::MAX, 2, &count);
+        let pieces = hunt(&set, &files, 1000, 2, &count);
+        assert_eq!(whole.hits, 3000 / 7);
+        assert_eq!(whole.output.lines().count(), 3000 / 7);
+        assert!(whole.output.contains("\"record_id\":7,"));
+        assert_eq!(whole.errors.len(), 3000 / 7 + 1);
+        assert_eq!(whole.order, [(0, true), (0, false)]);
+        assert!(pieces.order.len() > 100, "{:?}", pieces.order.len());
+        assert_eq!(
+            Seen {
+                order: whole.order.clone(),
+                ..pieces
+            },
+            whole
+        );
+        // The progress bar heard of every event, piece by piece.
+        assert_eq!(counted.load(Ordering::Relaxed), 2 * whole.events);
+    }
+
+    /// Many files of many sizes, some read in pieces, some empty, some not logs, on several
+    /// threads with little room to get ahead: the writer sees what one thread sees, file after
+    /// file, and every file ends once.
+    #[test]
+    fn matches_are_handed_on_in_file_order_whatever_the_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = whoami_rule(dir.path());
+        let logs = dir.path().join("logs");
+        std::fs::create_dir(&logs).unwrap();
+        for i in 0..24 {
+            let name = format!("f{i:02}.jsonl");
+            let text = match i % 6 {
+                0 => String::new(),
+                1 => "not a log at all\n".to_owned(),
+                _ => lines(1 + (i * 97) % 1500, &name),
+            };
+            std::fs::write(logs.join(name), text).unwrap();
+        }
+        let files = collect_files(&[logs]).unwrap();
+        assert_eq!(files.len(), 24);
+        let one = hunt(&set, &files, 700, 1, &|_| {});
+        let many = hunt(&set, &files, 700, 3, &|_| {});
+        let ends: Vec<usize> = many
+            .order
+            .iter()
+            .filter(|(_, part)| !part)
+            .map(|(file, _)| *file)
+            .collect();
+        assert_eq!(ends, (0..24).collect::<Vec<_>>());
+        assert!(one.hits > 0);
+        assert_eq!(many, one);
+    }
+
+    /// The writer stopping (a closed pipe) ends the hunt without scanning the rest.
+    #[test]
+    fn a_hunt_stops_when_its_output_is_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = whoami_rule(dir.path());
+        let path = dir.path().join("big.jsonl");
+        std::fs::write(&path, lines(20_000, "big")).unwrap();
+        let files = [InputFile {
+            path,
+            explicit: true,
+        }];
+        let scanned = AtomicU64::new(0);
+        let count = |n: u64| {
+            scanned.fetch_add(n, Ordering::Relaxed);
+        };
+        let opts = ScanOptions {
+            from: None,
+            to: None,
+            logsources: &[],
+            fields: None,
+            keep_for_correlation: false,
+            min_level: None,
+            piece_bytes: 1000,
+            render: None,
+            on_events: &count,
+        };
+        let mut parts = 0;
+        scan_files(&set, &files, opts, 2, |_, _| {
+            parts += 1;
+            parts < 3
+        });
+        assert_eq!(parts, 3);
+        assert!(scanned.load(Ordering::Relaxed) < 20_000 / 2);
+    }
+}

@@ -1,0 +1,466 @@
+//! Scanning log files for rule matches on every core, with what each file found handed on in
+//! file order as soon as it can be: output starts while the hunt goes on, and what waits to be
+//! written is bounded by a few pieces of work, not by the size of the hunt.
+//!
+//! The work is cut into units taken in file order: a whole file (EVTX, JSON arrays, one piece
+//! of JSON lines), or the next piece of a large JSON-lines file (pieces of the earliest such
+//! file go first). Each thread takes a unit, scans it with its own matcher and sends the
+//! result to the calling thread, which puts the results back in order. A thread takes a unit
+//! only while fewer than a few are waiting to be written, unless the unit belongs to the file
+//! being written: that file can always finish, so the hunt never stalls.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use vigil_detect::{CompiledRuleSet, FieldMapping, Logsource, MappedEvent, Matcher, RuleId};
+use vigil_events::RecordSource;
+use vigil_events::json::JsonEvent;
+use vigil_events::source::{DecodeError, InputFile, LinesFile, LinesPiece, Opened, open_file};
+use vigil_sigma::Level;
+
+use super::report::{Match, Rendered, Renderer};
+
+/// Time bounds, what the logs are and what to keep while scanning.
+#[derive(Clone, Copy)]
+pub struct ScanOptions<'a> {
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    /// The logsources the logs are declared to be (empty: unknown).
+    pub logsources: &'a [Logsource],
+    /// Where the logs hold the fields rules name (`None`: under the rules' names).
+    pub fields: Option<&'a FieldMapping>,
+    pub keep_for_correlation: bool,
+    /// Matches of rules below this level are not kept (correlations still count them).
+    pub min_level: Option<Level>,
+    /// Size of the pieces JSON-lines files are read in
+    /// ([`vigil_events::source::LINES_PIECE_BYTES`]).
+    pub piece_bytes: usize,
+    /// How matches are rendered as they are found (`None`: only counted).
+    pub render: Option<Renderer<'a>>,
+    /// Told how many events each file, or each piece of a large one, held: the progress bar
+    /// moves while one large file is read.
+    pub on_events: &'a (dyn Fn(u64) + Sync),
+}
+
+/// What scanning one file, or one piece of a large one, produced.
+#[derive(Default)]
+pub struct FileScan {
+    /// Rule matches reported (of rules at `min_level` or above).
+    pub hits: u64,
+    /// Those matches, rendered.
+    pub rendered: Rendered,
+    pub events: u64,
+    pub bytes: u64,
+    pub errors: Vec<DecodeError>,
+    /// Matched events with their rules, for correlation.
+    pub matched: Vec<MatchedEvent>,
+}
+
+/// A matched event kept for the correlation rules.
+pub struct MatchedEvent {
+    pub timestamp: i64,
+    pub event: Arc<JsonEvent>,
+    pub rules: Vec<RuleId>,
+    pub file: Arc<Path>,
+    pub record_id: u64,
+}
+
+/// What [`scan_files`] hands on, for each file in turn.
+pub enum Scanned {
+    /// The next part of the file (a whole file is one part; a large JSON-lines file one part
+    /// per piece).
+    Part(FileScan),
+    /// The file is done: every part was handed on.
+    FileEnd,
+}
+
+/// Scans `files` on `jobs` threads, calling `each(file_index, …)` on this thread with each
+/// file's parts in order, then its end, file after file. `each` returns `false` to stop the
+/// hunt (the output was closed): the threads finish the unit they hold and take no other.
+pub fn scan_files(
+    set: &CompiledRuleSet,
+    files: &[InputFile],
+    opts: ScanOptions<'_>,
+    jobs: usize,
+    mut each: impl FnMut(usize, Scanned) -> bool,
+) {
+    let jobs = jobs.max(1);
+    let queue = WorkQueue {
+        state: Mutex::new(QueueState {
+            files,
+            next_file: 0,
+            reading: BTreeMap::new(),
+            opening: 0,
+            waiting: 0,
+            writing_file: 0,
+            stopped: false,
+        }),
+        changed: Condvar::new(),
+        most_waiting: 2 * jobs,
+    };
+    let (sender, results) = mpsc::channel::<Found>();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let sender = sender.clone();
+            let queue = &queue;
+            scope.spawn(move || work(set, files, queue, opts, &sender));
+        }
+        drop(sender);
+        let mut order = Reorder::default();
+        'received: for found in results {
+            for (file, scanned) in order.accept(found) {
+                let part = matches!(scanned, Scanned::Part(_));
+                let go_on = each(file, scanned);
+                queue.written(file, part);
+                if !go_on {
+                    queue.stop();
+                    break 'received;
+                }
+            }
+        }
+    });
+}
+
+/// What a thread sends back, in the order it finishes.
+enum Found {
+    Part {
+        file: usize,
+        piece: usize,
+        scan: FileScan,
+    },
+    /// File `file` had `parts` parts.
+    End { file: usize, parts: usize },
+}
+
+/// Puts results back in file and piece order.
+#[derive(Default)]
+struct Reorder {
+    file: usize,
+    piece: usize,
+    parts: BTreeMap<(usize, usize), FileScan>,
+    ends: HashMap<usize, usize>,
+}
+
+impl Reorder {
+    /// Takes one result; returns those now next in order.
+    fn accept(&mut self, found: Found) -> Vec<(usize, Scanned)> {
+        match found {
+            Found::Part { file, piece, scan } => {
+                self.parts.insert((file, piece), scan);
+            }
+            Found::End { file, parts } => {
+                self.ends.insert(file, parts);
+            }
+        }
+        let mut ready = Vec::new();
+        loop {
+            if let Some(scan) = self.parts.remove(&(self.file, self.piece)) {
+                ready.push((self.file, Scanned::Part(scan)));
+                self.piece += 1;
+            } else if self.ends.get(&self.file) == Some(&self.piece) {
+                self.ends.remove(&self.file);
+                ready.push((self.file, Scanned::FileEnd));
+                self.file += 1;
+                self.piece = 0;
+            } else {
+                return ready;
+            }
+        }
+    }
+}
+
+/// The units of work, handed out in file order.
+struct WorkQueue<'f> {
+    state: Mutex<QueueState<'f>>,
+    /// Signalled when a unit is written, a file starts being read in pieces, a file is opened
+    /// or the hunt stops.
+    changed: Condvar,
+    /// Units scanned or being scanned whose results are not yet written, beyond which only
+    /// units of the file being written are taken.
+    most_waiting: usize,
+}
+
+struct QueueState<'f> {
+    files: &'f [InputFile],
+    /// The next file no thread has taken.
+    next_file: usize,
+    /// JSON-lines files being read in pieces, by index: their next pieces go first.
+    reading: BTreeMap<usize, Reading>,
+    /// Files being opened: one may turn out to be JSON lines with more pieces to share.
+    opening: usize,
+    /// Units taken whose results are not yet written.
+    waiting: usize,
+    /// The file whose parts are being written.
+    writing_file: usize,
+    stopped: bool,
+}
+
+struct Reading {
+    lines: LinesFile,
+    path: Arc<Path>,
+    next_piece: usize,
+}
+
+/// A unit of work.
+enum Unit {
+    /// Open file `.0` and scan it, or its first piece.
+    File(usize),
+    /// Scan piece `piece` of file `file`.
+    Piece {
+        file: usize,
+        piece: usize,
+        path: Arc<Path>,
+        lines: Result<LinesPiece, DecodeError>,
+    },
+    /// File `file` has no more pieces after `parts`.
+    End { file: usize, parts: usize },
+}
+
+impl<'f> WorkQueue<'f> {
+    fn lock(&self) -> MutexGuard<'_, QueueState<'f>> {
+        // A thread that panicked holding the lock ends the hunt with its panic; the state it
+        // left is only counters.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next unit of work; `None` when there is none left or the hunt stopped.
+    fn take(&self) -> Option<Unit> {
+        let mut state = self.lock();
+        loop {
+            if state.stopped {
+                return None;
+            }
+            let room = state.waiting < self.most_waiting;
+            let writing_file = state.writing_file;
+            if let Some(mut entry) = state.reading.first_entry() {
+                let file = *entry.key();
+                if room || file == writing_file {
+                    let reading = entry.get_mut();
+                    let piece = reading.next_piece;
+                    let unit = match reading.lines.next() {
+                        Some(lines) => {
+                            reading.next_piece += 1;
+                            let path = reading.path.clone();
+                            state.waiting += 1;
+                            Unit::Piece {
+                                file,
+                                piece,
+                                path,
+                                lines,
+                            }
+                        }
+                        None => {
+                            entry.remove();
+                            Unit::End { file, parts: piece }
+                        }
+                    };
+                    return Some(unit);
+                }
+            } else if state.next_file < state.files.len() {
+                let file = state.next_file;
+                if room || file == writing_file {
+                    state.next_file += 1;
+                    state.opening += 1;
+                    state.waiting += 1;
+                    return Some(Unit::File(file));
+                }
+            } else if state.opening == 0 {
+                return None;
+            }
+            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// File `file` was opened; `reading` holds its further pieces when it is JSON lines.
+    fn opened(&self, file: usize, reading: Option<Reading>) {
+        let mut state = self.lock();
+        state.opening -= 1;
+        if let Some(reading) = reading {
+            state.reading.insert(file, reading);
+        }
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    /// A part of `file` (or its end) was written.
+    fn written(&self, file: usize, part: bool) {
+        let mut state = self.lock();
+        if part {
+            state.waiting -= 1;
+            state.writing_file = file;
+        } else {
+            state.writing_file = file + 1;
+        }
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    fn stop(&self) {
+        self.lock().stopped = true;
+        self.changed.notify_all();
+    }
+}
+
+/// One thread's work: take units, scan them, send the results.
+fn work(
+    set: &CompiledRuleSet,
+    files: &[InputFile],
+    queue: &WorkQueue<'_>,
+    opts: ScanOptions<'_>,
+    to: &mpsc::Sender<Found>,
+) {
+    let mut matcher = set.matcher();
+    // A send fails only when the hunt stopped: the unit's result is not wanted.
+    while let Some(unit) = queue.take() {
+        match unit {
+            Unit::File(file) => {
+                let (scan, reading) = open_and_scan(&mut matcher, &files[file], opts);
+                let more = reading.is_some();
+                queue.opened(file, reading);
+                let _ = to.send(Found::Part {
+                    file,
+                    piece: 0,
+                    scan,
+                });
+                if !more {
+                    let _ = to.send(Found::End { file, parts: 1 });
+                }
+            }
+            Unit::Piece {
+                file,
+                piece,
+                path,
+                lines,
+            } => {
+                let scan = scan_piece(&mut matcher, path, lines, opts);
+                let _ = to.send(Found::Part { file, piece, scan });
+            }
+            Unit::End { file, parts } => {
+                let _ = to.send(Found::End { file, parts });
+            }
+        }
+    }
+}
+
+/// Opens a file and scans it whole, or its first piece when it is JSON lines: then the rest of
+/// its pieces are returned, to share with the other threads.
+fn open_and_scan(
+    matcher: &mut Matcher<'_>,
+    file: &InputFile,
+    opts: ScanOptions<'_>,
+) -> (FileScan, Option<Reading>) {
+    let mut scan = FileScan::default();
+    let path: Arc<Path> = Arc::from(file.path.as_path());
+    match open_file(&file.path, opts.piece_bytes) {
+        Err(e) => scan.errors.push(e),
+        Ok(Opened::Unknown) => {
+            if file.must_decode() {
+                scan.errors.push(DecodeError::UnknownFormat {
+                    path: file.path.clone(),
+                });
+            }
+        }
+        Ok(Opened::Whole(format, data)) => {
+            scan.bytes = data.len() as u64;
+            match RecordSource::new(path, format, data) {
+                Ok(source) => scan_source(matcher, source, opts, &mut scan),
+                Err(e) => scan.errors.push(e),
+            }
+        }
+        Ok(Opened::Lines(mut lines)) => {
+            let Some(first) = lines.next() else {
+                return (scan, None);
+            };
+            let scan = scan_piece(matcher, path.clone(), first, opts);
+            let reading = Reading {
+                lines,
+                path,
+                next_piece: 1,
+            };
+            return (scan, Some(reading));
+        }
+    }
+    (opts.on_events)(scan.events);
+    (scan, None)
+}
+
+fn scan_piece(
+    matcher: &mut Matcher<'_>,
+    path: Arc<Path>,
+    lines: Result<LinesPiece, DecodeError>,
+    opts: ScanOptions<'_>,
+) -> FileScan {
+    let mut scan = FileScan::default();
+    match lines {
+        Ok(lines) => {
+            scan.bytes = lines.data.len() as u64;
+            scan_source(matcher, RecordSource::lines(path, lines), opts, &mut scan);
+        }
+        Err(e) => scan.errors.push(e),
+    }
+    (opts.on_events)(scan.events);
+    scan
+}
+
+/// Matches every record of a source, adding to `scan`.
+pub fn scan_source(
+    matcher: &mut Matcher<'_>,
+    source: RecordSource,
+    opts: ScanOptions<'_>,
+    scan: &mut FileScan,
+) {
+    let set = matcher.rule_set();
+    for record in source {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                scan.errors.push(e);
+                continue;
+            }
+        };
+        scan.events += 1;
+        if opts.from.is_some() || opts.to.is_some() {
+            let Some(ts) = record.timestamp else { continue };
+            if opts.from.is_some_and(|f| ts < f) || opts.to.is_some_and(|t| ts >= t) {
+                continue;
+            }
+        }
+        let event = record.event;
+        let matched = match opts.fields {
+            Some(fields) => {
+                matcher.matches_from(&MappedEvent::new(&event, fields), opts.logsources)
+            }
+            None => matcher.matches_from(&event, opts.logsources),
+        };
+        if matched.is_empty() {
+            continue;
+        }
+        for &rule in matched {
+            let meta = set.rule(rule);
+            if meta.report && opts.min_level.is_none_or(|l| meta.level() >= l) {
+                scan.hits += 1;
+                if let Some(renderer) = &opts.render {
+                    let found = Match {
+                        rule,
+                        timestamp: record.timestamp,
+                        file: &record.file,
+                        record_id: record.record_id,
+                        event: &event,
+                    };
+                    renderer.render(set, &found, &mut scan.rendered);
+                }
+            }
+        }
+        if opts.keep_for_correlation {
+            scan.matched.push(MatchedEvent {
+                timestamp: record.timestamp.unwrap_or(0),
+                event: Arc::new(event),
+                rules: matched.to_vec(),
+                file: record.file.clone(),
+                record_id: record.record_id,
+            });
+        }
+    }
+}
