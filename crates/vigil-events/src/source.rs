@@ -23,6 +23,7 @@ use std::fs;
 use std::io::{self, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use evtx::{EvtxParser, IntoIterChunks, ParserSettings};
 use serde_json::Value;
@@ -302,7 +303,11 @@ pub enum Opened {
 /// Opens a file, decompressing gzip as it reads, and recognises its format from its first
 /// bytes: JSON lines are then read piece by piece ([`LinesPieces`]), anything else whole.
 pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError> {
-    let (mut reader, gzip) = open_reader(path)?;
+    let FileReader {
+        content: mut reader,
+        gzip,
+        disk_read,
+    } = open_reader(path)?;
     let read_error = |error| read_error(path, gzip, error);
     let mut prefix = Vec::with_capacity(SNIFF_BYTES);
     // A small file damaged early fails here; its JSON lines before the damage still count.
@@ -320,6 +325,7 @@ pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError>
                 pieces,
                 path: path.to_path_buf(),
                 gzip,
+                disk_read,
             }))
         }
         (_, Some(error)) => Err(read_error(error)),
@@ -338,17 +344,26 @@ pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError>
 /// Opens a file as text lines in pieces, whatever its content (plain syslog files, which
 /// [`open_file`] does not recognise), decompressing gzip as it reads.
 pub fn open_lines(path: &Path, piece_bytes: usize) -> Result<LinesFile, DecodeError> {
-    let (reader, gzip) = open_reader(path)?;
+    let reader = open_reader(path)?;
     Ok(LinesFile {
-        pieces: LinesPieces::new(reader, piece_bytes),
+        pieces: LinesPieces::new(reader.content, piece_bytes),
         path: path.to_path_buf(),
-        gzip,
+        gzip: reader.gzip,
+        disk_read: reader.disk_read,
     })
 }
 
-/// The file's content as a reader, through a gzip decoder when it starts like gzip; and
-/// whether it did.
-fn open_reader(path: &Path) -> Result<(Box<dyn Read + Send>, bool), DecodeError> {
+/// A file opened by [`open_reader`].
+struct FileReader {
+    /// The content, decompressed.
+    content: Box<dyn Read + Send>,
+    gzip: bool,
+    /// Bytes read from the file on disk so far.
+    disk_read: Arc<AtomicU64>,
+}
+
+/// The file's content as a reader, through a gzip decoder when it starts like gzip.
+fn open_reader(path: &Path) -> Result<FileReader, DecodeError> {
     let io = |error| DecodeError::Io {
         path: path.to_path_buf(),
         error,
@@ -360,12 +375,36 @@ fn open_reader(path: &Path) -> Result<(Box<dyn Read + Send>, bool), DecodeError>
         .read_to_end(&mut magic)
         .map_err(io)?;
     let gzip = magic == GZIP_MAGIC;
+    let disk_read = Arc::new(AtomicU64::new(magic.len() as u64));
+    let file = CountingReader {
+        inner: file,
+        count: disk_read.clone(),
+    };
     let head = Cursor::new(magic).chain(file);
-    Ok(if gzip {
-        (Box::new(flate2::read::MultiGzDecoder::new(head)), true)
+    let content: Box<dyn Read + Send> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(head))
     } else {
-        (Box::new(head), false)
+        Box::new(head)
+    };
+    Ok(FileReader {
+        content,
+        gzip,
+        disk_read,
     })
+}
+
+/// Counts the bytes read through it, for a progress bar over a compressed file.
+struct CountingReader<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 /// A read error of `path`: a gzip error when it is compressed (the stream is damaged), an I/O
@@ -385,12 +424,15 @@ pub struct LinesFile {
     pieces: LinesPieces<Box<dyn Read + Send>>,
     path: PathBuf,
     gzip: bool,
+    disk_read: Arc<AtomicU64>,
 }
 
 impl LinesFile {
-    /// Whether the file is gzip: then its pieces are larger than what they took on disk.
-    pub fn is_gzip(&self) -> bool {
-        self.gzip
+    /// Bytes of the file read from disk so far (compressed ones for gzip; a little ahead of
+    /// the pieces given out, which were cut from what was read): how far through the file a
+    /// progress bar is.
+    pub fn disk_bytes_read(&self) -> u64 {
+        self.disk_read.load(Ordering::Relaxed)
     }
 }
 
@@ -929,6 +971,42 @@ mod tests {
         let whole: Vec<u64> = source(text).map(|r| r.unwrap().record_id).collect();
         assert_eq!(by_piece, whole);
         assert_eq!(whole, [1, 2, 4, 5]);
+    }
+
+    /// A progress bar over a gzip file moves piece by piece, not only at its end.
+    #[test]
+    fn a_lines_file_says_how_far_through_the_disk_file_it_has_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl.gz");
+        // Numbers that compress badly, so that the compressed file is several pieces long.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let lines: String = (0..100_000)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                format!("{{\"n\":{i},\"r\":\"{x:x}\"}}\n")
+            })
+            .collect();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(lines.as_bytes()).unwrap();
+        fs::write(&path, gz.finish().unwrap()).unwrap();
+        let size = fs::metadata(&path).unwrap().len();
+
+        let Opened::Lines(mut pieces) = open_file(&path, 256 * 1024).unwrap() else {
+            panic!("not read as JSON lines");
+        };
+        let mut read = Vec::new();
+        let mut text = Vec::new();
+        while let Some(piece) = pieces.next() {
+            text.extend(piece.unwrap().data);
+            read.push(pieces.disk_bytes_read());
+        }
+        assert_eq!(text, lines.as_bytes());
+        assert!(read.len() > 4, "{read:?}");
+        assert!(read.windows(2).all(|w| w[0] <= w[1]), "{read:?}");
+        assert!(read[0] < size / 2, "{read:?} of {size}");
+        assert_eq!(read.last(), Some(&size));
     }
 
     #[test]

@@ -29,7 +29,7 @@ use vigil_api::events::{IngestQuery, IngestResponse};
 use vigil_client::{Client, ClientError, NDJSON};
 use vigil_events::batch::{looks_like_syslog, syslog_lines};
 use vigil_events::source::{
-    DecodeError, InputFile, LINES_PIECE_BYTES, Opened, open_file, open_lines,
+    DecodeError, InputFile, LINES_PIECE_BYTES, LinesFile, Opened, open_file, open_lines,
 };
 use vigil_events::{RecordSource, SyslogOptions, collect_files};
 
@@ -569,20 +569,19 @@ impl Reader<'_> {
             }
         };
         let (format, data) = match opened {
-            Opened::Lines(pieces) => {
+            Opened::Lines(mut pieces) => {
                 self.stats.files += 1;
                 self.stats.bytes += disk_bytes;
                 // Sent as written, piece by piece so a large file never sits whole in memory;
                 // the server checks each line and says which it refused.
-                let gzip = pieces.is_gzip();
-                for piece in pieces {
+                while let Some(piece) = pieces.next() {
                     match piece {
                         Ok(piece) => {
                             for (line, text) in lines(&piece.data) {
                                 let pos = Pos::Line(piece.lines_before + line);
                                 self.push(index, path, pos, text)?;
                             }
-                            self.piece_shown(piece.data.len(), gzip);
+                            self.piece_shown(&pieces, disk_bytes);
                         }
                         Err(e) => self.problem(path, None, e.to_string()),
                     }
@@ -620,12 +619,15 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// Moves the progress bar by a piece just sent: a plain file's pieces are its bytes on
-    /// disk, so the bar moves while a large one is sent (a gzip one moves when it ends).
-    fn piece_shown(&mut self, bytes: usize, gzip: bool) {
-        if let (Some(bar), false) = (self.progress, gzip) {
-            bar.inc(bytes as u64);
-            self.shown += bytes as u64;
+    /// Moves the progress bar to how far through the file `pieces` has read (its compressed
+    /// bytes for gzip), after a piece was sent: the bar moves while a large file is sent.
+    fn piece_shown(&mut self, pieces: &LinesFile, disk_bytes: u64) {
+        let read = pieces.disk_bytes_read().min(disk_bytes);
+        if let Some(bar) = self.progress
+            && read > self.shown
+        {
+            bar.inc(read - self.shown);
+            self.shown = read;
         }
     }
 
@@ -638,17 +640,15 @@ impl Reader<'_> {
         meta: Option<&std::fs::Metadata>,
     ) -> Result<(), Closed> {
         let path = file.path.as_path();
-        let (mut pieces, gzip) = match open_lines(path, LINES_PIECE_BYTES) {
-            Ok(pieces) => {
-                let gzip = pieces.is_gzip();
-                (pieces.peekable(), gzip)
-            }
+        let mut pieces = match open_lines(path, LINES_PIECE_BYTES) {
+            Ok(pieces) => pieces,
             Err(e) => {
                 self.problem(path, None, e.to_string());
                 return Ok(());
             }
         };
-        if !matches!(pieces.peek(), Some(Ok(first)) if looks_like_syslog(&first.data)) {
+        let first = pieces.next();
+        if !matches!(&first, Some(Ok(first)) if looks_like_syslog(&first.data)) {
             if file.must_decode() {
                 self.problem(
                     path,
@@ -660,8 +660,9 @@ impl Reader<'_> {
             }
             return Ok(());
         }
+        let disk_bytes = meta.map_or(0, std::fs::Metadata::len);
         self.stats.files += 1;
-        self.stats.bytes += meta.map_or(0, std::fs::Metadata::len);
+        self.stats.bytes += disk_bytes;
         // RFC 3164 lines carry no year: take the one closest before the file's mtime.
         let reference = meta
             .and_then(|m| m.modified().ok())
@@ -671,27 +672,27 @@ impl Reader<'_> {
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
         let options = SyslogOptions::new(reference_ms);
-        for piece in pieces {
-            let piece = match piece {
-                Ok(piece) => piece,
-                Err(e) => {
-                    self.problem(path, None, e.to_string());
-                    continue;
-                }
-            };
-            for item in syslog_lines(&piece.data, options, MAX_SYSLOG_LINE) {
-                match item {
-                    Ok(msg) => {
-                        let pos = position(msg.position, piece.lines_before);
-                        self.push_value(index, path, pos, &msg.event.to_json())?;
+        let mut next = first;
+        while let Some(piece) = next {
+            match piece {
+                Ok(piece) => {
+                    for item in syslog_lines(&piece.data, options, MAX_SYSLOG_LINE) {
+                        match item {
+                            Ok(msg) => {
+                                let pos = position(msg.position, piece.lines_before);
+                                self.push_value(index, path, pos, &msg.event.to_json())?;
+                            }
+                            Err(rejection) => {
+                                let pos = position(rejection.position, piece.lines_before);
+                                self.problem(path, Some(pos), rejection.reason.to_string());
+                            }
+                        }
                     }
-                    Err(rejection) => {
-                        let pos = position(rejection.position, piece.lines_before);
-                        self.problem(path, Some(pos), rejection.reason.to_string());
-                    }
+                    self.piece_shown(&pieces, disk_bytes);
                 }
+                Err(e) => self.problem(path, None, e.to_string()),
             }
-            self.piece_shown(piece.data.len(), gzip);
+            next = pieces.next();
         }
         Ok(())
     }
