@@ -25,7 +25,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use evtx::{EvtxParser, IntoIterChunks, ParserSettings};
+use evtx::err::EvtxError;
+use evtx::{EvtxChunkData, EvtxParser, IntoIterChunks, ParserSettings};
 use serde_json::Value;
 
 use crate::batch::bom_len;
@@ -292,10 +293,12 @@ const SNIFF_BYTES: usize = 1024 * 1024;
 
 /// A file opened for decoding by [`open_file`].
 pub enum Opened {
-    /// Read whole (EVTX, JSON arrays and documents), decompressed.
+    /// Read whole (JSON arrays and documents), decompressed.
     Whole(Format, Vec<u8>),
     /// JSON lines, to be read in pieces.
     Lines(LinesFile),
+    /// EVTX, to be read in pieces of chunks.
+    Evtx(EvtxFile),
     /// None of the formats Vigil reads.
     Unknown,
 }
@@ -330,10 +333,24 @@ pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError>
         }
         (_, Some(error)) => Err(read_error(error)),
         (None, None) => Ok(Opened::Unknown),
+        (Some(Format::Evtx), None) if !gzip => {
+            // Read again from the start, a chunk at a time, seeking as the parser wants.
+            let file = fs::File::open(path).map_err(|error| DecodeError::Io {
+                path: path.to_path_buf(),
+                error,
+            })?;
+            EvtxFile::new(path, Box::new(file), piece_bytes, None).map(Opened::Evtx)
+        }
         (Some(_), None) => {
             let mut data = prefix;
             reader.read_to_end(&mut data).map_err(read_error)?;
             match detect(&data) {
+                // Compressed: no seeking in the file, so the chunks are cut from memory.
+                Some(Format::Evtx) => {
+                    let disk_bytes = disk_read.load(Ordering::Relaxed);
+                    let data = Box::new(Cursor::new(data));
+                    EvtxFile::new(path, data, piece_bytes, Some(disk_bytes)).map(Opened::Evtx)
+                }
                 Some(format) => Ok(Opened::Whole(format, data)),
                 None => Ok(Opened::Unknown),
             }
@@ -404,6 +421,12 @@ impl<R: Read> Read for CountingReader<R> {
         let n = self.inner.read(buf)?;
         self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
+    }
+}
+
+impl<R: io::Seek> io::Seek for CountingReader<R> {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        self.inner.seek(to)
     }
 }
 
@@ -557,6 +580,104 @@ pub fn open(path: &Path) -> Result<RecordSource, DecodeError> {
     }
 }
 
+/// What the EVTX parser reads: the file itself, or a decompressed copy in memory.
+trait EvtxData: Read + io::Seek + Send {}
+
+impl<T: Read + io::Seek + Send> EvtxData for T {}
+
+/// An EVTX file read in pieces of whole chunks (a chunk is 64 KiB and decodes on its own, with
+/// its own string and template tables): a multi-gigabyte log never sits whole in memory, and
+/// its pieces can be decoded on every core, then put back in order.
+pub struct EvtxFile {
+    chunks: IntoIterChunks<CountingReader<Box<dyn EvtxData>>>,
+    path: PathBuf,
+    chunks_per_piece: usize,
+    chunks_before: u64,
+    /// Bytes the parser read (of the file, or of its decompressed copy).
+    parser_read: Arc<AtomicU64>,
+    /// Of those, the bytes counted in the pieces given out.
+    given: u64,
+    /// For a compressed file, its size on disk, all read before the first piece.
+    compressed: Option<u64>,
+}
+
+/// Whole chunks of an EVTX file, in record order, with how many came before them.
+pub struct EvtxPiece {
+    chunks: Vec<Result<EvtxChunkData, EvtxError>>,
+    chunks_before: u64,
+    bytes: u64,
+}
+
+impl EvtxPiece {
+    /// The bytes of the file read for it: its chunks, the empty ones skipped before them and,
+    /// for the first, the file's header.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+/// The size of an EVTX chunk.
+const EVTX_CHUNK_BYTES: usize = 64 * 1024;
+
+impl EvtxFile {
+    fn new(
+        path: &Path,
+        data: Box<dyn EvtxData>,
+        piece_bytes: usize,
+        compressed: Option<u64>,
+    ) -> Result<Self, DecodeError> {
+        let parser_read = Arc::new(AtomicU64::new(0));
+        let data = CountingReader {
+            inner: data,
+            count: parser_read.clone(),
+        };
+        let parser = EvtxParser::from_read_seek(data).map_err(|e| DecodeError::Evtx {
+            path: path.to_path_buf(),
+            reason: with_causes(&e),
+        })?;
+        Ok(EvtxFile {
+            chunks: parser.into_chunks(),
+            path: path.to_path_buf(),
+            chunks_per_piece: (piece_bytes / EVTX_CHUNK_BYTES).max(1),
+            chunks_before: 0,
+            parser_read,
+            given: 0,
+            compressed,
+        })
+    }
+
+    /// Bytes of the file read from disk so far, for a progress bar.
+    pub fn disk_bytes_read(&self) -> u64 {
+        self.compressed
+            .unwrap_or_else(|| self.parser_read.load(Ordering::Relaxed))
+    }
+
+    /// The file, for errors.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Iterator for EvtxFile {
+    type Item = EvtxPiece;
+
+    fn next(&mut self) -> Option<EvtxPiece> {
+        let chunks: Vec<_> = (&mut self.chunks).take(self.chunks_per_piece).collect();
+        if chunks.is_empty() {
+            return None;
+        }
+        let read = self.parser_read.load(Ordering::Relaxed);
+        let piece = EvtxPiece {
+            chunks_before: self.chunks_before,
+            chunks,
+            bytes: read - self.given,
+        };
+        self.given = read;
+        self.chunks_before += piece.chunks.len() as u64;
+        Some(piece)
+    }
+}
+
 /// The records of one file, in file order, each a [`Record`] or the [`DecodeError`] that
 /// stopped it; decoding goes on after an error.
 pub struct RecordSource {
@@ -566,7 +687,7 @@ pub struct RecordSource {
 
 enum Inner {
     Evtx {
-        chunks: Box<IntoIterChunks<Cursor<Vec<u8>>>>,
+        chunks: Box<dyn Iterator<Item = Result<EvtxChunkData, EvtxError>> + Send>,
         settings: Arc<ParserSettings>,
         chunk: u64,
         pending: VecDeque<Result<Record, DecodeError>>,
@@ -647,6 +768,19 @@ impl RecordSource {
                 },
                 data: piece.data,
                 line: piece.lines_before,
+            },
+        }
+    }
+
+    /// Decodes one piece of an EVTX file ([`open_file`]).
+    pub fn evtx(file: Arc<Path>, piece: EvtxPiece) -> Self {
+        RecordSource {
+            file,
+            inner: Inner::Evtx {
+                chunks: Box::new(piece.chunks.into_iter()),
+                settings: Arc::new(ParserSettings::default()),
+                chunk: piece.chunks_before,
+                pending: VecDeque::new(),
             },
         }
     }
@@ -750,11 +884,9 @@ fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// A chunk that cannot be read, under the chunk number the parser gives when it gives one
 /// (it skips chunks it finds empty, so counting them here can differ).
-fn chunk_error(file: &Path, counted: u64, error: evtx::err::EvtxError) -> DecodeError {
+fn chunk_error(file: &Path, counted: u64, error: EvtxError) -> DecodeError {
     let (chunk, reason) = match error {
-        evtx::err::EvtxError::FailedToParseChunk { chunk_id, source } => {
-            (chunk_id, with_causes(&source))
-        }
+        EvtxError::FailedToParseChunk { chunk_id, source } => (chunk_id, with_causes(&source)),
         other => (counted, with_causes(&other)),
     };
     DecodeError::Chunk {
@@ -1183,6 +1315,60 @@ mod tests {
                     && r.event.value() == first.event.value()
             });
         assert!(found, "no EVTX record decodes to the first JSON line");
+    }
+
+    /// An EVTX file read a chunk or a few at a time, from disk or gzip, damaged or not, gives
+    /// the records and errors of the file decoded whole, in the same order.
+    #[test]
+    fn evtx_read_in_pieces_decodes_as_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // The sample with the most chunks.
+        let sample = collect_files(&[data_dir().join("evtx")])
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.path.extension().is_some_and(|e| e == "evtx"))
+            .max_by_key(|f| fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0))
+            .unwrap()
+            .path;
+        let mut data = fs::read(&sample).unwrap();
+        assert!(data.len() > 4096 + 8 * 65536, "{}", sample.display());
+        let plain = dir.path().join("big.evtx");
+        fs::write(&plain, &data).unwrap();
+        // Overwrite the records of the third chunk: a damaged chunk amid good ones.
+        for b in &mut data[4096 + 2 * 65536 + 512..4096 + 2 * 65536 + 9000] {
+            *b = 0xAB;
+        }
+        let damaged = dir.path().join("damaged.evtx");
+        fs::write(&damaged, &data).unwrap();
+        let gzipped = dir.path().join("big.evtx.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&fs::read(&plain).unwrap()).unwrap();
+        fs::write(&gzipped, gz.finish().unwrap()).unwrap();
+
+        let outcome = |r: Result<Record, DecodeError>| match r {
+            Ok(r) => Ok((r.record_id, r.timestamp, r.event.value().clone())),
+            Err(e) => Err(e.to_string()),
+        };
+        for (path, whole_from) in [(&plain, &plain), (&damaged, &damaged), (&gzipped, &plain)] {
+            let whole: Vec<_> = open(whole_from).unwrap().map(outcome).collect();
+            assert!(whole.iter().filter(|r| r.is_ok()).count() > 100);
+            for chunks in [1, 3] {
+                let Opened::Evtx(mut pieces) = open_file(path, chunks * 65536).unwrap() else {
+                    panic!("{} not read as EVTX", path.display());
+                };
+                let mut decoded = Vec::new();
+                let mut read = Vec::new();
+                while let Some(piece) = pieces.next() {
+                    let source = RecordSource::evtx(Arc::from(whole_from.as_path()), piece);
+                    decoded.extend(source.map(outcome));
+                    read.push(pieces.disk_bytes_read());
+                }
+                assert_eq!(decoded, whole, "{} in pieces of {chunks}", path.display());
+                assert!(read.len() > 2 && read.windows(2).all(|w| w[0] <= w[1]));
+            }
+        }
+        let damaged_errors = open(&damaged).unwrap().filter(Result::is_err).count();
+        assert!(damaged_errors > 0);
     }
 
     #[test]

@@ -29,7 +29,7 @@ use vigil_api::events::{IngestQuery, IngestResponse};
 use vigil_client::{Client, ClientError, NDJSON};
 use vigil_events::batch::{looks_like_syslog, syslog_lines};
 use vigil_events::source::{
-    DecodeError, InputFile, LINES_PIECE_BYTES, LinesFile, Opened, open_file, open_lines,
+    DecodeError, InputFile, LINES_PIECE_BYTES, Opened, open_file, open_lines,
 };
 use vigil_events::{RecordSource, SyslogOptions, collect_files};
 
@@ -581,10 +581,20 @@ impl Reader<'_> {
                                 let pos = Pos::Line(piece.lines_before + line);
                                 self.push(index, path, pos, text)?;
                             }
-                            self.piece_shown(&pieces, disk_bytes);
+                            self.piece_shown(pieces.disk_bytes_read(), disk_bytes);
                         }
                         Err(e) => self.problem(path, None, e.to_string()),
                     }
+                }
+                return Ok(());
+            }
+            Opened::Evtx(mut pieces) => {
+                self.stats.files += 1;
+                self.stats.bytes += disk_bytes;
+                let file: Arc<Path> = Arc::from(path);
+                while let Some(piece) = pieces.next() {
+                    self.send_records(index, RecordSource::evtx(file.clone(), piece))?;
+                    self.piece_shown(pieces.disk_bytes_read(), disk_bytes);
                 }
                 return Ok(());
             }
@@ -601,6 +611,13 @@ impl Reader<'_> {
         };
         self.stats.files += 1;
         self.stats.bytes += disk_bytes;
+        self.send_records(index, source)
+    }
+
+    /// Queues every record of a source, reporting those that cannot be decoded.
+    fn send_records(&mut self, index: u32, source: RecordSource) -> Result<(), Closed> {
+        let file = source.file().clone();
+        let path = file.as_ref();
         for record in source {
             match record {
                 Ok(r) => {
@@ -619,10 +636,10 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// Moves the progress bar to how far through the file `pieces` has read (its compressed
-    /// bytes for gzip), after a piece was sent: the bar moves while a large file is sent.
-    fn piece_shown(&mut self, pieces: &LinesFile, disk_bytes: u64) {
-        let read = pieces.disk_bytes_read().min(disk_bytes);
+    /// Moves the progress bar to `read` bytes through the file (its compressed bytes for
+    /// gzip), after a piece was sent: the bar moves while a large file is sent.
+    fn piece_shown(&mut self, read: u64, disk_bytes: u64) {
+        let read = read.min(disk_bytes);
         if let Some(bar) = self.progress
             && read > self.shown
         {
@@ -688,7 +705,7 @@ impl Reader<'_> {
                             }
                         }
                     }
-                    self.piece_shown(&pieces, disk_bytes);
+                    self.piece_shown(pieces.disk_bytes_read(), disk_bytes);
                 }
                 Err(e) => self.problem(path, None, e.to_string()),
             }

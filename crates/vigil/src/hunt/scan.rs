@@ -2,9 +2,9 @@
 //! file order as soon as it can be: output starts while the hunt goes on, and what waits to be
 //! written is bounded by a few pieces of work, not by the size of the hunt.
 //!
-//! The work is cut into units taken in file order: a whole file (EVTX, JSON arrays, one piece
-//! of JSON lines), or the next piece of a large JSON-lines file (pieces of the earliest such
-//! file go first). Each thread takes a unit, scans it with its own matcher and sends the
+//! The work is cut into units taken in file order: a whole file (JSON arrays, one piece of
+//! JSON lines or EVTX chunks), or the next piece of a large JSON-lines or EVTX file (pieces of
+//! the earliest such file go first). Each thread takes a unit, scans it with its own matcher and sends the
 //! result to the calling thread, which puts the results back in order. A thread takes a unit
 //! only while fewer than a few are waiting to be written, unless the unit belongs to the file
 //! being written: that file can always finish, so the hunt never stalls.
@@ -17,7 +17,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use vigil_detect::{CompiledRuleSet, FieldMapping, Logsource, MappedEvent, Matcher, RuleId};
 use vigil_events::RecordSource;
 use vigil_events::json::JsonEvent;
-use vigil_events::source::{DecodeError, InputFile, LinesFile, LinesPiece, Opened, open_file};
+use vigil_events::source::{
+    DecodeError, EvtxFile, EvtxPiece, InputFile, LinesFile, LinesPiece, Opened, open_file,
+};
 use vigil_sigma::Level;
 
 use super::report::{Match, Rendered, Renderer};
@@ -186,7 +188,7 @@ struct QueueState<'f> {
     files: &'f [InputFile],
     /// The next file no thread has taken.
     next_file: usize,
-    /// JSON-lines files being read in pieces, by index: their next pieces go first.
+    /// Files being read in pieces, by index: their next pieces go first.
     reading: BTreeMap<usize, Reading>,
     /// Files being opened: one may turn out to be JSON lines with more pieces to share.
     opening: usize,
@@ -198,21 +200,53 @@ struct QueueState<'f> {
 }
 
 struct Reading {
-    lines: LinesFile,
+    pieces: Pieces,
     path: Arc<Path>,
     next_piece: usize,
+}
+
+/// A file read in pieces.
+enum Pieces {
+    Lines(LinesFile),
+    Evtx(EvtxFile),
+}
+
+/// A piece of a file.
+enum Piece {
+    Lines(Result<LinesPiece, DecodeError>),
+    Evtx(EvtxPiece),
+}
+
+impl Pieces {
+    fn disk_bytes_read(&self) -> u64 {
+        match self {
+            Pieces::Lines(lines) => lines.disk_bytes_read(),
+            Pieces::Evtx(evtx) => evtx.disk_bytes_read(),
+        }
+    }
+}
+
+impl Iterator for Pieces {
+    type Item = Piece;
+
+    fn next(&mut self) -> Option<Piece> {
+        match self {
+            Pieces::Lines(lines) => lines.next().map(Piece::Lines),
+            Pieces::Evtx(evtx) => evtx.next().map(Piece::Evtx),
+        }
+    }
 }
 
 /// A unit of work.
 enum Unit {
     /// Open file `.0` and scan it, or its first piece.
     File(usize),
-    /// Scan piece `piece` of file `file`.
+    /// Scan piece `number` of file `file`.
     Piece {
         file: usize,
-        piece: usize,
+        number: usize,
         path: Arc<Path>,
-        lines: Result<LinesPiece, DecodeError>,
+        piece: Piece,
     },
     /// File `file` has no more pieces after `parts`.
     End { file: usize, parts: usize },
@@ -238,22 +272,25 @@ impl<'f> WorkQueue<'f> {
                 let file = *entry.key();
                 if room || file == writing_file {
                     let reading = entry.get_mut();
-                    let piece = reading.next_piece;
-                    let unit = match reading.lines.next() {
-                        Some(lines) => {
+                    let number = reading.next_piece;
+                    let unit = match reading.pieces.next() {
+                        Some(piece) => {
                             reading.next_piece += 1;
                             let path = reading.path.clone();
                             state.waiting += 1;
                             Unit::Piece {
                                 file,
-                                piece,
+                                number,
                                 path,
-                                lines,
+                                piece,
                             }
                         }
                         None => {
                             entry.remove();
-                            Unit::End { file, parts: piece }
+                            Unit::End {
+                                file,
+                                parts: number,
+                            }
                         }
                     };
                     return Some(unit);
@@ -273,7 +310,7 @@ impl<'f> WorkQueue<'f> {
         }
     }
 
-    /// File `file` was opened; `reading` holds its further pieces when it is JSON lines.
+    /// File `file` was opened; `reading` holds its further pieces when it has more.
     fn opened(&self, file: usize, reading: Option<Reading>) {
         let mut state = self.lock();
         state.opening -= 1;
@@ -330,12 +367,16 @@ fn work(
             }
             Unit::Piece {
                 file,
-                piece,
+                number,
                 path,
-                lines,
+                piece,
             } => {
-                let scan = scan_piece(&mut matcher, path, lines, opts);
-                let _ = to.send(Found::Part { file, piece, scan });
+                let scan = scan_piece(&mut matcher, path, piece, opts);
+                let _ = to.send(Found::Part {
+                    file,
+                    piece: number,
+                    scan,
+                });
             }
             Unit::End { file, parts } => {
                 let _ = to.send(Found::End { file, parts });
@@ -344,8 +385,8 @@ fn work(
     }
 }
 
-/// Opens a file and scans it whole, or its first piece when it is JSON lines: then the rest of
-/// its pieces are returned, to share with the other threads.
+/// Opens a file and scans it whole, or its first piece when it is read in pieces (JSON lines,
+/// EVTX): then the rest of its pieces are returned, to share with the other threads.
 fn open_and_scan(
     matcher: &mut Matcher<'_>,
     file: &InputFile,
@@ -369,36 +410,54 @@ fn open_and_scan(
                 Err(e) => scan.errors.push(e),
             }
         }
-        Ok(Opened::Lines(mut lines)) => {
-            let Some(first) = lines.next() else {
-                return (scan, None);
-            };
-            let scan = scan_piece(matcher, path.clone(), first, opts);
-            let reading = Reading {
-                lines,
-                path,
-                next_piece: 1,
-            };
-            return (scan, Some(reading));
-        }
+        Ok(Opened::Lines(lines)) => return scan_first(matcher, path, Pieces::Lines(lines), opts),
+        Ok(Opened::Evtx(evtx)) => return scan_first(matcher, path, Pieces::Evtx(evtx), opts),
     }
     (opts.on_events)(scan.events);
     (scan, None)
 }
 
+/// Scans the first piece of a file read in pieces, and returns the rest.
+fn scan_first(
+    matcher: &mut Matcher<'_>,
+    path: Arc<Path>,
+    mut pieces: Pieces,
+    opts: ScanOptions<'_>,
+) -> (FileScan, Option<Reading>) {
+    let Some(first) = pieces.next() else {
+        // Read, and found empty (an EVTX file with no chunk yet).
+        let scan = FileScan {
+            bytes: pieces.disk_bytes_read(),
+            ..FileScan::default()
+        };
+        return (scan, None);
+    };
+    let scan = scan_piece(matcher, path.clone(), first, opts);
+    let reading = Reading {
+        pieces,
+        path,
+        next_piece: 1,
+    };
+    (scan, Some(reading))
+}
+
 fn scan_piece(
     matcher: &mut Matcher<'_>,
     path: Arc<Path>,
-    lines: Result<LinesPiece, DecodeError>,
+    piece: Piece,
     opts: ScanOptions<'_>,
 ) -> FileScan {
     let mut scan = FileScan::default();
-    match lines {
-        Ok(lines) => {
+    match piece {
+        Piece::Lines(Ok(lines)) => {
             scan.bytes = lines.data.len() as u64;
             scan_source(matcher, RecordSource::lines(path, lines), opts, &mut scan);
         }
-        Err(e) => scan.errors.push(e),
+        Piece::Lines(Err(e)) => scan.errors.push(e),
+        Piece::Evtx(chunks) => {
+            scan.bytes = chunks.bytes();
+            scan_source(matcher, RecordSource::evtx(path, chunks), opts, &mut scan);
+        }
     }
     (opts.on_events)(scan.events);
     scan
