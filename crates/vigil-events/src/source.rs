@@ -20,7 +20,7 @@
 
 use std::collections::VecDeque;
 use std::fs;
-use std::io::{self, Cursor, Read};
+use std::io::{self, Cursor, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -424,12 +424,6 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
-impl<R: io::Seek> io::Seek for CountingReader<R> {
-    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
-        self.inner.seek(to)
-    }
-}
-
 /// A read error of `path`: a gzip error when it is compressed (the stream is damaged), an I/O
 /// error when not.
 fn read_error(path: &Path, gzip: bool, error: io::Error) -> DecodeError {
@@ -589,13 +583,14 @@ impl<T: Read + io::Seek + Send> EvtxData for T {}
 /// its own string and template tables): a multi-gigabyte log never sits whole in memory, and
 /// its pieces can be decoded on every core, then put back in order.
 pub struct EvtxFile {
-    chunks: IntoIterChunks<CountingReader<Box<dyn EvtxData>>>,
+    /// Boxed: a chunk read ahead (to know the last piece) is held inline.
+    chunks: Box<std::iter::Peekable<IntoIterChunks<Box<dyn EvtxData>>>>,
     path: PathBuf,
     chunks_per_piece: usize,
     chunks_before: u64,
-    /// Bytes the parser read (of the file, or of its decompressed copy).
-    parser_read: Arc<AtomicU64>,
-    /// Of those, the bytes counted in the pieces given out.
+    /// The size of what the parser reads (the file, or its decompressed copy).
+    size: u64,
+    /// Of those bytes, the ones the pieces given out stand for.
     given: u64,
     /// For a compressed file, its size on disk, all read before the first piece.
     compressed: Option<u64>,
@@ -609,8 +604,9 @@ pub struct EvtxPiece {
 }
 
 impl EvtxPiece {
-    /// The bytes of the file read for it: its chunks, the empty ones skipped before them and,
-    /// for the first, the file's header.
+    /// The bytes of the file it stands for: its chunks, the file's header for the first, and
+    /// what follows the chunks (empty ones, slack) for the last; all of a file's pieces add up
+    /// to its size.
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
@@ -619,6 +615,9 @@ impl EvtxPiece {
 /// The size of an EVTX chunk.
 const EVTX_CHUNK_BYTES: usize = 64 * 1024;
 
+/// The size of an EVTX file's header, before its first chunk.
+const EVTX_HEADER_BYTES: u64 = 4096;
+
 impl EvtxFile {
     fn new(
         path: &Path,
@@ -626,30 +625,33 @@ impl EvtxFile {
         piece_bytes: usize,
         compressed: Option<u64>,
     ) -> Result<Self, DecodeError> {
-        let parser_read = Arc::new(AtomicU64::new(0));
-        let data = CountingReader {
-            inner: data,
-            count: parser_read.clone(),
-        };
+        let mut data = data;
+        let size = data
+            .seek(io::SeekFrom::End(0))
+            .and_then(|size| data.rewind().map(|()| size))
+            .map_err(|error| DecodeError::Io {
+                path: path.to_path_buf(),
+                error,
+            })?;
         let parser = EvtxParser::from_read_seek(data).map_err(|e| DecodeError::Evtx {
             path: path.to_path_buf(),
             reason: with_causes(&e),
         })?;
         Ok(EvtxFile {
-            chunks: parser.into_chunks(),
+            chunks: Box::new(parser.into_chunks().peekable()),
             path: path.to_path_buf(),
             chunks_per_piece: (piece_bytes / EVTX_CHUNK_BYTES).max(1),
             chunks_before: 0,
-            parser_read,
+            size,
             given: 0,
             compressed,
         })
     }
 
-    /// Bytes of the file read from disk so far, for a progress bar.
+    /// Bytes of the file read from disk so far (those the pieces given out stand for), for a
+    /// progress bar.
     pub fn disk_bytes_read(&self) -> u64 {
-        self.compressed
-            .unwrap_or_else(|| self.parser_read.load(Ordering::Relaxed))
+        self.compressed.unwrap_or(self.given)
     }
 
     /// The file, for errors.
@@ -666,13 +668,23 @@ impl Iterator for EvtxFile {
         if chunks.is_empty() {
             return None;
         }
-        let read = self.parser_read.load(Ordering::Relaxed);
+        let header = if self.chunks_before == 0 {
+            EVTX_HEADER_BYTES
+        } else {
+            0
+        };
+        let rest = self.size.saturating_sub(self.given);
+        let bytes = if self.chunks.peek().is_none() {
+            rest
+        } else {
+            (header + (chunks.len() * EVTX_CHUNK_BYTES) as u64).min(rest)
+        };
         let piece = EvtxPiece {
             chunks_before: self.chunks_before,
             chunks,
-            bytes: read - self.given,
+            bytes,
         };
-        self.given = read;
+        self.given += bytes;
         self.chunks_before += piece.chunks.len() as u64;
         Some(piece)
     }
@@ -1365,6 +1377,8 @@ mod tests {
                 }
                 assert_eq!(decoded, whole, "{} in pieces of {chunks}", path.display());
                 assert!(read.len() > 2 && read.windows(2).all(|w| w[0] <= w[1]));
+                // The pieces stand for the whole file, for progress bars and rates.
+                assert_eq!(read.last(), Some(&fs::metadata(path).unwrap().len()));
             }
         }
         let damaged_errors = open(&damaged).unwrap().filter(Result::is_err).count();

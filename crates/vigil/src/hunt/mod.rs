@@ -482,6 +482,38 @@ mod tests {
         assert_eq!(many, one);
     }
 
+    /// An EVTX file read a chunk at a time on two threads reports what it reports read whole
+    /// on one.
+    #[test]
+    fn an_evtx_file_read_in_pieces_matches_as_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("rule.yml"),
+            "title: Any event\nid: 0f9e8d7c-6b5a-4c3d-8e2f-1a0b9c8d7e6f\nlogsource: {product: windows}\ndetection:\n  s: {EventID|gt: 0}\n  condition: s\nlevel: low\n",
+        )
+        .unwrap();
+        let set = ruleset::load(&[dir.path().to_path_buf()]).unwrap().set;
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "../../../shared/data/evtx/hayabusa-sample-evtx/DeepBlueCLI/Powershell-Invoke-Obfuscation-many.evtx",
+        );
+        let files = [InputFile {
+            path: sample,
+            explicit: true,
+        }];
+        let whole = hunt(&set, &files, usize::MAX, 1, &|_| {});
+        let pieces = hunt(&set, &files, 64 * 1024, 2, &|_| {});
+        assert!(whole.hits > 100, "{}", whole.hits);
+        assert_eq!(whole.hits, whole.events);
+        assert!(pieces.order.len() > 10, "{:?}", pieces.order);
+        assert_eq!(
+            Seen {
+                order: whole.order.clone(),
+                ..pieces
+            },
+            whole
+        );
+    }
+
     /// The writer stopping (a closed pipe) ends the hunt without scanning the rest.
     #[test]
     fn a_hunt_stops_when_its_output_is_closed() {
