@@ -514,6 +514,41 @@ mod tests {
         );
     }
 
+    /// With a correlation loaded, only the events of the rules it counts are kept for it.
+    #[test]
+    fn only_the_matches_a_correlation_counts_are_kept_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("brute.yml"),
+            vigil_testkit::RULE_REPEATED_FAILURES,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("success.yml"),
+            "title: Success\nid: 7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d\nlogsource: {product: linux}\ndetection:\n  s: {outcome: success}\n  condition: s\nlevel: low\n",
+        )
+        .unwrap();
+        let set = ruleset::load(&[dir.path().to_path_buf()]).unwrap().set;
+        assert_eq!(set.correlation_count(), 1);
+        let path = dir.path().join("auth.jsonl");
+        let lines: String = (0..60)
+            .map(|i| {
+                let outcome = if i % 3 == 0 { "failure" } else { "success" };
+                format!("{{\"@timestamp\":\"2026-12-01T10:00:{i:02}Z\",\"user\":\"root\",\"outcome\":\"{outcome}\"}}\n")
+            })
+            .collect();
+        std::fs::write(&path, lines).unwrap();
+        let files = [InputFile {
+            path,
+            explicit: true,
+        }];
+        let seen = hunt(&set, &files, usize::MAX, 1, &|_| {});
+        assert_eq!(seen.events, 60);
+        // The successes are reported, the failures only feed the correlation.
+        assert_eq!(seen.hits, 40);
+        assert_eq!(seen.matched, 20);
+    }
+
     /// The writer stopping (a closed pipe) ends the hunt without scanning the rest.
     #[test]
     fn a_hunt_stops_when_its_output_is_closed() {

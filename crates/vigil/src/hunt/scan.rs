@@ -512,14 +512,22 @@ pub fn scan_source(
                 }
             }
         }
+        // Only the matches a correlation counts are kept for it, not every match of the hunt.
         if opts.keep_for_correlation {
-            scan.matched.push(MatchedEvent {
-                timestamp: record.timestamp.unwrap_or(0),
-                event: Arc::new(event),
-                rules: matched.to_vec(),
-                file: record.file.clone(),
-                record_id: record.record_id,
-            });
+            let rules: Vec<RuleId> = matched
+                .iter()
+                .copied()
+                .filter(|&rule| set.feeds_correlation(rule))
+                .collect();
+            if !rules.is_empty() {
+                scan.matched.push(MatchedEvent {
+                    timestamp: record.timestamp.unwrap_or(0),
+                    event: Arc::new(event),
+                    rules,
+                    file: record.file.clone(),
+                    record_id: record.record_id,
+                });
+            }
         }
     }
 }
