@@ -10,6 +10,7 @@
 //! The engine never sees files or bytes: this crate turns them into events.
 
 pub mod batch;
+mod documents;
 pub mod json;
 pub mod source;
 pub mod syslog;

@@ -21,15 +21,17 @@
 use std::collections::VecDeque;
 use std::fs;
 use std::io::{self, Cursor, Read, Seek};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use evtx::err::EvtxError;
 use evtx::{EvtxChunkData, EvtxParser, IntoIterChunks, ParserSettings};
-use serde_json::Value;
 
 use crate::batch::bom_len;
+pub use crate::documents::DocumentsPiece;
+use crate::documents::{DocumentPieces, PiecesError};
 use crate::json::{JsonError, JsonEvent, first_line};
 
 /// One decoded event with where it came from.
@@ -127,8 +129,8 @@ pub enum DecodeError {
         /// Why.
         reason: String,
     },
-    /// A JSON array (or pretty-printed JSON) file is not valid JSON as a whole.
-    #[error("{}: invalid JSON: {reason}; the file was skipped", path.display())]
+    /// A JSON array (or pretty-printed JSON) file is not valid JSON from some point on.
+    #[error("{}: invalid JSON: {reason}; the rest of the file was skipped", path.display())]
     JsonArray {
         /// The file.
         path: PathBuf,
@@ -299,12 +301,15 @@ pub enum Opened {
     Lines(LinesFile),
     /// EVTX, to be read in pieces of chunks.
     Evtx(EvtxFile),
+    /// A JSON array or concatenated JSON documents, to be read in pieces of whole elements.
+    Documents(DocumentsFile),
     /// None of the formats Vigil reads.
     Unknown,
 }
 
 /// Opens a file, decompressing gzip as it reads, and recognises its format from its first
-/// bytes: JSON lines are then read piece by piece ([`LinesPieces`]), anything else whole.
+/// bytes; then reads it piece by piece: JSON lines in whole lines ([`LinesPieces`]), EVTX in
+/// whole chunks ([`EvtxFile`]), JSON arrays and documents in whole elements ([`DocumentsFile`]).
 pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError> {
     let FileReader {
         content: mut reader,
@@ -333,6 +338,15 @@ pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError>
         }
         (_, Some(error)) => Err(read_error(error)),
         (None, None) => Ok(Opened::Unknown),
+        (Some(format @ (Format::JsonArray | Format::JsonDocuments)), None) => {
+            let array = format == Format::JsonArray;
+            Ok(Opened::Documents(DocumentsFile {
+                pieces: DocumentPieces::new(reader, prefix, array, piece_bytes),
+                path: path.to_path_buf(),
+                gzip,
+                disk_read,
+            }))
+        }
         (Some(Format::Evtx), None) if !gzip => {
             // Read again from the start, a chunk at a time, seeking as the parser wants.
             let file = fs::File::open(path).map_err(|error| DecodeError::Io {
@@ -574,6 +588,36 @@ pub fn open(path: &Path) -> Result<RecordSource, DecodeError> {
     }
 }
 
+/// The pieces of a JSON array or of concatenated JSON documents, a read error named with the
+/// file (as a gzip error when the file is compressed).
+pub struct DocumentsFile {
+    pieces: DocumentPieces<Box<dyn Read + Send>>,
+    path: PathBuf,
+    gzip: bool,
+    disk_read: Arc<AtomicU64>,
+}
+
+impl DocumentsFile {
+    /// Bytes of the file read from disk so far (see [`LinesFile::disk_bytes_read`]).
+    pub fn disk_bytes_read(&self) -> u64 {
+        self.disk_read.load(Ordering::Relaxed)
+    }
+}
+
+impl Iterator for DocumentsFile {
+    type Item = Result<DocumentsPiece, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.pieces.next()?.map_err(|e| match e {
+            PiecesError::Read(error) => read_error(&self.path, self.gzip, error),
+            PiecesError::Structure(reason) => DecodeError::JsonArray {
+                path: self.path.clone(),
+                reason,
+            },
+        }))
+    }
+}
+
 /// What the EVTX parser reads: the file itself, or a decompressed copy in memory.
 trait EvtxData: Read + io::Seek + Send {}
 
@@ -690,6 +734,15 @@ impl Iterator for EvtxFile {
     }
 }
 
+/// A piece of no elements, for a file that holds none.
+fn empty_piece() -> DocumentsPiece {
+    DocumentsPiece {
+        data: Vec::new(),
+        elements: Vec::new(),
+        elements_before: 0,
+    }
+}
+
 /// The records of one file, in file order, each a [`Record`] or the [`DecodeError`] that
 /// stopped it; decoding goes on after an error.
 pub struct RecordSource {
@@ -709,9 +762,12 @@ enum Inner {
         pos: usize,
         line: u64,
     },
-    Array {
-        items: std::vec::IntoIter<Value>,
+    Documents {
+        data: Vec<u8>,
+        elements: std::vec::IntoIter<Range<usize>>,
         index: u64,
+        /// The error that ended the file, after its elements.
+        then: Option<DecodeError>,
     },
 }
 
@@ -746,22 +802,35 @@ impl RecordSource {
                 line: 0,
             },
             Format::JsonDocuments | Format::JsonArray => {
-                let json = &data[bom_len(&data)..];
-                let items = if format == Format::JsonArray {
-                    serde_json::from_slice::<Vec<Value>>(json)
-                } else {
-                    serde_json::Deserializer::from_slice(json)
-                        .into_iter::<Value>()
-                        .collect()
+                let array = format == Format::JsonArray;
+                // In memory already: one piece of every element, then what ended them.
+                let mut pieces = DocumentPieces::new(io::empty(), data, array, usize::MAX);
+                let (piece, then) = match pieces.next() {
+                    None => (None, None),
+                    Some(Ok(piece)) => (Some(piece), pieces.next().and_then(Result::err)),
+                    Some(Err(e)) => (None, Some(e)),
+                };
+                let then = then.map(|e| match e {
+                    PiecesError::Read(error) => DecodeError::Io {
+                        path: file.to_path_buf(),
+                        error,
+                    },
+                    PiecesError::Structure(reason) => DecodeError::JsonArray {
+                        path: file.to_path_buf(),
+                        reason,
+                    },
+                });
+                let Some(piece) = piece else {
+                    return match then {
+                        Some(error) => Err(error),
+                        None => Ok(RecordSource::documents(file, empty_piece())),
+                    };
+                };
+                let mut source = RecordSource::documents(file, piece);
+                if let Inner::Documents { then: slot, .. } = &mut source.inner {
+                    *slot = then;
                 }
-                .map_err(|e| DecodeError::JsonArray {
-                    path: file.to_path_buf(),
-                    reason: e.to_string(),
-                })?;
-                Inner::Array {
-                    items: items.into_iter(),
-                    index: 0,
-                }
+                return Ok(source);
             }
         };
         Ok(RecordSource { file, inner })
@@ -780,6 +849,20 @@ impl RecordSource {
                 },
                 data: piece.data,
                 line: piece.lines_before,
+            },
+        }
+    }
+
+    /// Decodes one piece of a JSON array or of JSON documents ([`open_file`]), its elements
+    /// numbered as in the whole file.
+    pub fn documents(file: Arc<Path>, piece: DocumentsPiece) -> Self {
+        RecordSource {
+            file,
+            inner: Inner::Documents {
+                data: piece.data,
+                elements: piece.elements.into_iter(),
+                index: piece.elements_before,
+                then: None,
             },
         }
     }
@@ -857,21 +940,32 @@ impl Iterator for RecordSource {
                     Err(e) => Err(fail(e.to_string())),
                 });
             },
-            Inner::Array { items, index } => {
-                let event = items.next()?;
+            Inner::Documents {
+                data,
+                elements,
+                index,
+                then,
+            } => {
+                let Some(element) = elements.next() else {
+                    return then.take().map(Err);
+                };
                 *index += 1;
-                Some(match JsonEvent::from_value(event) {
+                let fail = |reason: String| DecodeError::Record {
+                    path: file.to_path_buf(),
+                    record: *index,
+                    reason,
+                };
+                Some(match JsonEvent::parse_bytes(&data[element]) {
                     Ok(event) => Ok(Record {
                         file: file.clone(),
                         record_id: *index,
                         timestamp: event.timestamp(),
                         event,
                     }),
-                    Err(_) => Err(DecodeError::Record {
-                        path: file.to_path_buf(),
-                        record: *index,
-                        reason: "the array element is not a JSON object".into(),
-                    }),
+                    Err(JsonError::NotAnObject) => {
+                        Err(fail("the element is JSON but not an object".into()))
+                    }
+                    Err(e) => Err(fail(e.to_string())),
                 })
             }
         }
@@ -1179,7 +1273,7 @@ mod tests {
     }
 
     #[test]
-    fn open_file_streams_json_lines_and_reads_other_formats_whole() {
+    fn open_file_streams_json_lines() {
         let dir = tempfile::tempdir().unwrap();
         let lines: String = (1..=1000).map(|i| format!("{{\"n\":{i}}}\n")).collect();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -1208,15 +1302,97 @@ mod tests {
         assert!(matches!(items.last(), Some(Err(DecodeError::Gzip { .. }))));
         assert!(items.iter().filter(|i| i.is_ok()).count() > 1);
 
-        let array = dir.path().join("a.json");
-        fs::write(&array, "[{\"a\":1}]").unwrap();
-        assert!(matches!(
-            open_file(&array, 1000).unwrap(),
-            Opened::Whole(Format::JsonArray, _)
-        ));
         let text = dir.path().join("notes.txt");
         fs::write(&text, "hello").unwrap();
         assert!(matches!(open_file(&text, 1000).unwrap(), Opened::Unknown));
+    }
+
+    /// A JSON array or pretty-printed documents, gzip or not, read a few elements at a time,
+    /// gives the records of the file decoded whole; damage ends it after the elements before.
+    #[test]
+    fn json_arrays_and_documents_come_in_pieces_of_whole_elements() {
+        let dir = tempfile::tempdir().unwrap();
+        let elements: Vec<String> = (1..=500)
+            .map(|i| format!("{{\n  \"n\": {i},\n  \"s\": \"a ] b }} c \\\" d\"\n}}"))
+            .collect();
+        let array = format!("\u{feff}[\n{}\n]\n", elements.join(",\n"));
+        let documents = elements.join("\n");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(array.as_bytes()).unwrap();
+        let files = [
+            ("a.json", array.as_bytes().to_vec(), Format::JsonArray),
+            ("a.json.gz", gz.finish().unwrap(), Format::JsonArray),
+            (
+                "d.json",
+                documents.as_bytes().to_vec(),
+                Format::JsonDocuments,
+            ),
+        ];
+        let outcome = |r: Result<Record, DecodeError>| match r {
+            Ok(r) => Ok((r.record_id, r.event.value().clone())),
+            Err(e) => Err(e.to_string()),
+        };
+        for (name, content, format) in files {
+            let path = dir.path().join(name);
+            fs::write(&path, &content).unwrap();
+            let file: Arc<Path> = Arc::from(path.as_path());
+            let whole: Vec<_> =
+                RecordSource::new(file.clone(), format, read_decompressed(&path).unwrap())
+                    .unwrap()
+                    .map(outcome)
+                    .collect();
+            assert_eq!(whole.len(), 500, "{name}");
+            assert!(whole.iter().all(Result::is_ok), "{name}: {:?}", whole[0]);
+            assert_eq!(whole[499].as_ref().unwrap().1["n"], 500);
+            let Opened::Documents(pieces) = open_file(&path, 1000).unwrap() else {
+                panic!("{name} is not read in pieces");
+            };
+            let pieces: Vec<DocumentsPiece> = pieces.map(Result::unwrap).collect();
+            assert!(pieces.len() > 10, "{name}");
+            let by_piece: Vec<_> = pieces
+                .into_iter()
+                .flat_map(|p| RecordSource::documents(file.clone(), p))
+                .map(outcome)
+                .collect();
+            assert_eq!(by_piece, whole, "{name}");
+        }
+        // Damaged after the 100th element: those come first, then the error.
+        let damaged = dir.path().join("damaged.json");
+        let text = format!("[{}, {{\"x\": 1}} {{\"y\": 2}}]", elements[..100].join(","));
+        fs::write(&damaged, &text).unwrap();
+        let Opened::Documents(pieces) = open_file(&damaged, 1000).unwrap() else {
+            panic!("not read in pieces");
+        };
+        let items: Vec<_> = pieces.collect();
+        let records: usize = items
+            .iter()
+            .filter_map(|i| i.as_ref().ok())
+            .map(|p| p.elements.len())
+            .sum();
+        assert_eq!(records, 101);
+        let Some(Err(e @ DecodeError::JsonArray { .. })) = items.last() else {
+            panic!("{:?}", items.last().map(Result::is_ok));
+        };
+        assert!(e.to_string().contains("expected `,` or `]`"), "{e}");
+        let whole = RecordSource::new(
+            Arc::from(damaged.as_path()),
+            Format::JsonArray,
+            text.into_bytes(),
+        )
+        .unwrap();
+        let results: Vec<_> = whole.collect();
+        assert_eq!(results.len(), 102);
+        assert!(results[..101].iter().all(Result::is_ok));
+        // A bad element is its own error; the rest of the array still counts.
+        let source = RecordSource::new(
+            Arc::from(Path::new("b.json")),
+            Format::JsonArray,
+            b"[{\"a\": tru}, 7, {\"b\": 2}]".to_vec(),
+        )
+        .unwrap();
+        let results: Vec<_> = source.map(outcome).collect();
+        assert!(results[0].is_err() && results[1].is_err());
+        assert_eq!(results[2].as_ref().unwrap().0, 3);
     }
 
     #[test]

@@ -588,6 +588,21 @@ impl Reader<'_> {
                 }
                 return Ok(());
             }
+            Opened::Documents(mut pieces) => {
+                self.stats.files += 1;
+                self.stats.bytes += disk_bytes;
+                let file: Arc<Path> = Arc::from(path);
+                while let Some(piece) = pieces.next() {
+                    match piece {
+                        Ok(piece) => {
+                            self.send_records(index, RecordSource::documents(file.clone(), piece))?
+                        }
+                        Err(e) => self.problem(path, None, e.to_string()),
+                    }
+                    self.piece_shown(pieces.disk_bytes_read(), disk_bytes);
+                }
+                return Ok(());
+            }
             Opened::Evtx(mut pieces) => {
                 self.stats.files += 1;
                 self.stats.bytes += disk_bytes;

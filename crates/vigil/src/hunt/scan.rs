@@ -2,9 +2,9 @@
 //! file order as soon as it can be: output starts while the hunt goes on, and what waits to be
 //! written is bounded by a few pieces of work, not by the size of the hunt.
 //!
-//! The work is cut into units taken in file order: a whole file (JSON arrays, one piece of
-//! JSON lines or EVTX chunks), or the next piece of a large JSON-lines or EVTX file (pieces of
-//! the earliest such file go first). Each thread takes a unit, scans it with its own matcher and sends the
+//! The work is cut into units taken in file order: a file's first piece (of JSON lines, EVTX
+//! chunks or JSON array elements), with which the file is opened, or its next piece (pieces of
+//! the earliest file being read go first). Each thread takes a unit, scans it with its own matcher and sends the
 //! result to the calling thread, which puts the results back in order. A thread takes a unit
 //! only while fewer than a few are waiting to be written, unless the unit belongs to the file
 //! being written: that file can always finish, so the hunt never stalls.
@@ -18,7 +18,8 @@ use vigil_detect::{CompiledRuleSet, FieldMapping, Logsource, MappedEvent, Matche
 use vigil_events::RecordSource;
 use vigil_events::json::JsonEvent;
 use vigil_events::source::{
-    DecodeError, EvtxFile, EvtxPiece, InputFile, LinesFile, LinesPiece, Opened, open_file,
+    DecodeError, DocumentsFile, DocumentsPiece, EvtxFile, EvtxPiece, InputFile, LinesFile,
+    LinesPiece, Opened, open_file,
 };
 use vigil_sigma::Level;
 
@@ -209,12 +210,14 @@ struct Reading {
 enum Pieces {
     Lines(LinesFile),
     Evtx(EvtxFile),
+    Documents(DocumentsFile),
 }
 
 /// A piece of a file.
 enum Piece {
     Lines(Result<LinesPiece, DecodeError>),
     Evtx(EvtxPiece),
+    Documents(Result<DocumentsPiece, DecodeError>),
 }
 
 impl Pieces {
@@ -222,6 +225,7 @@ impl Pieces {
         match self {
             Pieces::Lines(lines) => lines.disk_bytes_read(),
             Pieces::Evtx(evtx) => evtx.disk_bytes_read(),
+            Pieces::Documents(documents) => documents.disk_bytes_read(),
         }
     }
 }
@@ -233,6 +237,7 @@ impl Iterator for Pieces {
         match self {
             Pieces::Lines(lines) => lines.next().map(Piece::Lines),
             Pieces::Evtx(evtx) => evtx.next().map(Piece::Evtx),
+            Pieces::Documents(documents) => documents.next().map(Piece::Documents),
         }
     }
 }
@@ -412,6 +417,9 @@ fn open_and_scan(
         }
         Ok(Opened::Lines(lines)) => return scan_first(matcher, path, Pieces::Lines(lines), opts),
         Ok(Opened::Evtx(evtx)) => return scan_first(matcher, path, Pieces::Evtx(evtx), opts),
+        Ok(Opened::Documents(documents)) => {
+            return scan_first(matcher, path, Pieces::Documents(documents), opts);
+        }
     }
     (opts.on_events)(scan.events);
     (scan, None)
@@ -453,7 +461,12 @@ fn scan_piece(
             scan.bytes = lines.data.len() as u64;
             scan_source(matcher, RecordSource::lines(path, lines), opts, &mut scan);
         }
-        Piece::Lines(Err(e)) => scan.errors.push(e),
+        Piece::Lines(Err(e)) | Piece::Documents(Err(e)) => scan.errors.push(e),
+        Piece::Documents(Ok(documents)) => {
+            scan.bytes = documents.data.len() as u64;
+            let source = RecordSource::documents(path, documents);
+            scan_source(matcher, source, opts, &mut scan);
+        }
         Piece::Evtx(chunks) => {
             scan.bytes = chunks.bytes();
             scan_source(matcher, RecordSource::evtx(path, chunks), opts, &mut scan);
