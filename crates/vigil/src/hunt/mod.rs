@@ -167,16 +167,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(n) => n,
     };
 
+    // The bar moves by bytes on disk, so that one large file moves it too and the time left
+    // means something; its message counts files and events.
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|f| std::fs::metadata(&f.path).map_or(0, |m| m.len()))
+        .collect();
     let progress = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(files.len() as u64);
+        let bar = indicatif::ProgressBar::new(sizes.iter().sum());
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} files {msg} [{elapsed_precise}]",
+                "{bar:40} {bytes}/{total_bytes} {msg} [{elapsed_precise}, {eta} left]",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar
     });
+    let files_done = AtomicU64::new(0);
     // A warning printed under a progress bar would be drawn over.
     let warn = |message: String| match &progress {
         Some(bar) => bar.suspend(|| eprintln!("warning: {message}")),
@@ -188,7 +195,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let count_events = |events: u64| {
         let n = events_seen.fetch_add(events, Ordering::Relaxed) + events;
         if let Some(bar) = &progress {
-            bar.set_message(format!("{n} events"));
+            let done = files_done.load(Ordering::Relaxed);
+            bar.set_message(format!("{done}/{} files, {n} events", files.len()));
         }
     };
     let opts = ScanOptions {
@@ -219,8 +227,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut matched = Vec::new();
     let (mut hits, mut events, mut errors, mut unreadable) = (0u64, 0u64, 0u64, false);
     let (mut bytes, mut file_bytes, mut files_read) = (0u64, 0u64, 0u64);
+    // Bytes of the current file the bar moved by.
+    let mut shown = 0u64;
     if write_error.is_none() {
-        scan_files(&set, &files, opts, jobs, |_, scanned| {
+        scan_files(&set, &files, opts, jobs, |file, scanned| {
+            let size = sizes[file];
             let part = match scanned {
                 Scanned::Part(part) => part,
                 Scanned::FileEnd => {
@@ -228,12 +239,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         files_read += 1;
                     }
                     file_bytes = 0;
+                    files_done.fetch_add(1, Ordering::Relaxed);
                     if let Some(bar) = &progress {
-                        bar.inc(1);
+                        bar.inc(size.saturating_sub(shown));
                     }
+                    shown = 0;
                     return true;
                 }
             };
+            if let Some(bar) = &progress {
+                let step = part.disk_bytes.min(size.saturating_sub(shown));
+                bar.inc(step);
+                shown += step;
+            }
             events += part.events;
             bytes += part.bytes;
             file_bytes += part.bytes;
@@ -358,6 +376,8 @@ mod tests {
         errors: Vec<String>,
         events: u64,
         bytes: u64,
+        /// Bytes on disk the parts said they read, for the progress bar.
+        disk_bytes: u64,
         hits: u64,
         matched: usize,
         /// The file indices of the parts and ends, in the order they came.
@@ -390,6 +410,7 @@ mod tests {
             errors: Vec::new(),
             events: 0,
             bytes: 0,
+            disk_bytes: 0,
             hits: 0,
             matched: 0,
             order: Vec::new(),
@@ -403,6 +424,7 @@ mod tests {
                         .extend(part.errors.iter().map(|e| e.to_string()));
                     seen.events += part.events;
                     seen.bytes += part.bytes;
+                    seen.disk_bytes += part.disk_bytes;
                     seen.hits += part.hits;
                     seen.matched += part.matched.len();
                     seen.order.push((file, true));
@@ -433,6 +455,9 @@ mod tests {
         let whole = hunt(&set, &files, usize::MAX, 2, &count);
         let pieces = hunt(&set, &files, 1000, 2, &count);
         assert_eq!(whole.hits, 3000 / 7);
+        // The progress bar moves by every byte of the file, piece by piece.
+        let size = std::fs::metadata(&files[0].path).unwrap().len();
+        assert_eq!(whole.disk_bytes, size);
         assert_eq!(whole.output.lines().count(), 3000 / 7);
         assert!(whole.output.contains("\"record_id\":7,"));
         assert_eq!(whole.errors.len(), 3000 / 7 + 1);

@@ -56,6 +56,9 @@ pub struct FileScan {
     pub rendered: Rendered,
     pub events: u64,
     pub bytes: u64,
+    /// Bytes of the file on disk read for this part (compressed ones for gzip), for the
+    /// progress bar; 0 for a file read whole, whose size the bar takes at its end.
+    pub disk_bytes: u64,
     pub errors: Vec<DecodeError>,
     /// Matched events with their rules, for correlation.
     pub matched: Vec<MatchedEvent>,
@@ -246,12 +249,13 @@ impl Iterator for Pieces {
 enum Unit {
     /// Open file `.0` and scan it, or its first piece.
     File(usize),
-    /// Scan piece `number` of file `file`.
+    /// Scan piece `number` of file `file`, for which `disk_bytes` were read.
     Piece {
         file: usize,
         number: usize,
         path: Arc<Path>,
         piece: Piece,
+        disk_bytes: u64,
     },
     /// File `file` has no more pieces after `parts`.
     End { file: usize, parts: usize },
@@ -278,16 +282,19 @@ impl<'f> WorkQueue<'f> {
                 if room || file == writing_file {
                     let reading = entry.get_mut();
                     let number = reading.next_piece;
+                    let read_before = reading.pieces.disk_bytes_read();
                     let unit = match reading.pieces.next() {
                         Some(piece) => {
                             reading.next_piece += 1;
                             let path = reading.path.clone();
+                            let disk_bytes = reading.pieces.disk_bytes_read() - read_before;
                             state.waiting += 1;
                             Unit::Piece {
                                 file,
                                 number,
                                 path,
                                 piece,
+                                disk_bytes,
                             }
                         }
                         None => {
@@ -375,8 +382,10 @@ fn work(
                 number,
                 path,
                 piece,
+                disk_bytes,
             } => {
-                let scan = scan_piece(&mut matcher, path, piece, opts);
+                let mut scan = scan_piece(&mut matcher, path, piece, opts);
+                scan.disk_bytes = disk_bytes;
                 let _ = to.send(Found::Part {
                     file,
                     piece: number,
@@ -440,7 +449,8 @@ fn scan_first(
         };
         return (scan, None);
     };
-    let scan = scan_piece(matcher, path.clone(), first, opts);
+    let mut scan = scan_piece(matcher, path.clone(), first, opts);
+    scan.disk_bytes = pieces.disk_bytes_read();
     let reading = Reading {
         pieces,
         path,
