@@ -187,8 +187,18 @@ impl<R: Read> DocumentPieces<R> {
         Some(Ok(self.cut()))
     }
 
+    /// Ends the pieces: the text is not what it should be at the current byte.
     fn structure(&mut self, what: &str) -> Option<Result<DocumentsPiece, PiecesError>> {
-        let at = self.offset + self.pos as u64;
+        self.structure_at(self.pos, what)
+    }
+
+    /// Ends the pieces: the text is not what it should be at byte `pos` of `buf`.
+    fn structure_at(
+        &mut self,
+        pos: usize,
+        what: &str,
+    ) -> Option<Result<DocumentsPiece, PiecesError>> {
+        let at = self.offset + pos as u64;
         let kind = if self.array { "JSON array" } else { "JSON" };
         self.fail(PiecesError::Structure(format!(
             "not a {kind} at byte {at}: {what}"
@@ -218,8 +228,8 @@ impl<R: Read> Iterator for DocumentPieces<R> {
                 if self.at_end {
                     self.done = true;
                     return match self.phase {
-                        Phase::Element { .. } => {
-                            self.structure("the content ends inside an element")
+                        Phase::Element { start, .. } => {
+                            self.structure_at(start, "the element there is cut short")
                         }
                         Phase::Start | Phase::AfterArray => {
                             (!self.elements.is_empty()).then(|| Ok(self.cut()))
@@ -405,7 +415,10 @@ mod tests {
         );
         let (elements, _, error) = read(br#"[{"a":1},{"b":"#, true, 1 << 20);
         assert_eq!(elements, [r#"{"a":1}"#]);
-        assert!(error.unwrap().contains("ends inside an element"));
+        assert_eq!(
+            error.as_deref(),
+            Some("not a JSON array at byte 9: the element there is cut short")
+        );
         let (elements, _, error) = read(br#"[{"a":1}"#, true, 1 << 20);
         assert_eq!(elements, [r#"{"a":1}"#]);
         assert!(error.unwrap().contains("before the array's `]`"));

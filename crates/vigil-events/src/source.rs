@@ -139,6 +139,35 @@ pub enum DecodeError {
     },
 }
 
+impl DecodeError {
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            DecodeError::Io { path, .. }
+            | DecodeError::UnknownFormat { path }
+            | DecodeError::Gzip { path, .. }
+            | DecodeError::Evtx { path, .. }
+            | DecodeError::Chunk { path, .. }
+            | DecodeError::Record { path, .. }
+            | DecodeError::JsonArray { path, .. } => path,
+        }
+    }
+
+    /// The message without the file (and record) it opens with, for a report whose lines
+    /// name them already (`vigil ingest`'s `FILE record N: reason`).
+    pub fn reason(&self) -> String {
+        let text = self.to_string();
+        let mut rest = text
+            .strip_prefix(&format!("{}: ", self.path().display()))
+            .unwrap_or(&text);
+        if let DecodeError::Record { record, .. } = self {
+            let label = format!("{}: ", record_label(*record));
+            rest = rest.strip_prefix(&label).unwrap_or(rest);
+        }
+        rest.to_owned()
+    }
+}
+
 /// "record N", or "a record" when its number could not be read (0: numbers start at 1).
 fn record_label(record: u64) -> String {
     if record == 0 {
@@ -1393,6 +1422,26 @@ mod tests {
         let results: Vec<_> = source.map(outcome).collect();
         assert!(results[0].is_err() && results[1].is_err());
         assert_eq!(results[2].as_ref().unwrap().0, 3);
+    }
+
+    #[test]
+    fn an_error_gives_its_reason_without_its_place() {
+        let path = PathBuf::from("logs/a b.json");
+        let record = DecodeError::Record {
+            path: path.clone(),
+            record: 7,
+            reason: "bad".into(),
+        };
+        assert_eq!(record.reason(), "bad; the record was skipped");
+        let array = DecodeError::JsonArray {
+            path: path.clone(),
+            reason: "not a JSON array at byte 9".into(),
+        };
+        assert_eq!(
+            array.reason(),
+            "invalid JSON: not a JSON array at byte 9; the rest of the file was skipped"
+        );
+        assert_eq!(array.path(), path);
     }
 
     #[test]

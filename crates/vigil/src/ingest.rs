@@ -564,7 +564,7 @@ impl Reader<'_> {
         let opened = match open_file(path, LINES_PIECE_BYTES) {
             Ok(opened) => opened,
             Err(e) => {
-                self.problem(path, None, e.to_string());
+                self.problem(path, None, e.reason());
                 return Ok(());
             }
         };
@@ -583,7 +583,7 @@ impl Reader<'_> {
                             }
                             self.piece_shown(pieces.disk_bytes_read(), disk_bytes);
                         }
-                        Err(e) => self.problem(path, None, e.to_string()),
+                        Err(e) => self.problem(path, None, e.reason()),
                     }
                 }
                 return Ok(());
@@ -597,7 +597,7 @@ impl Reader<'_> {
                         Ok(piece) => {
                             self.send_records(index, RecordSource::documents(file.clone(), piece))?
                         }
-                        Err(e) => self.problem(path, None, e.to_string()),
+                        Err(e) => self.problem(path, None, e.reason()),
                     }
                     self.piece_shown(pieces.disk_bytes_read(), disk_bytes);
                 }
@@ -620,7 +620,7 @@ impl Reader<'_> {
         let source = match RecordSource::new(Arc::from(path), format, data) {
             Ok(source) => source,
             Err(e) => {
-                self.problem(path, None, e.to_string());
+                self.problem(path, None, e.reason());
                 return Ok(());
             }
         };
@@ -644,7 +644,7 @@ impl Reader<'_> {
                         DecodeError::Record { record, .. } => Some(Pos::Record(*record)),
                         _ => None,
                     };
-                    self.problem(path, pos, e.to_string());
+                    self.problem(path, pos, e.reason());
                 }
             }
         }
@@ -675,7 +675,7 @@ impl Reader<'_> {
         let mut pieces = match open_lines(path, LINES_PIECE_BYTES) {
             Ok(pieces) => pieces,
             Err(e) => {
-                self.problem(path, None, e.to_string());
+                self.problem(path, None, e.reason());
                 return Ok(());
             }
         };
@@ -722,7 +722,7 @@ impl Reader<'_> {
                     }
                     self.piece_shown(pieces.disk_bytes_read(), disk_bytes);
                 }
-                Err(e) => self.problem(path, None, e.to_string()),
+                Err(e) => self.problem(path, None, e.reason()),
             }
             next = pieces.next();
         }

@@ -398,6 +398,30 @@ fn ingest_says_what_went_wrong_and_exits_accordingly() {
     assert!(text.contains("events.jsonl:6"), "{text}");
     assert!(stderr(&out).contains("--strict"), "{}", stderr(&out));
 
+    // A JSON array cut short: its whole elements are stored, the damage is named once with
+    // its place.
+    let cut = f.root.join("cut.json");
+    std::fs::write(
+        &cut,
+        r#"[{"message":"one","n":1},{"message":"two","n":2},{"message":"thr"#,
+    )
+    .unwrap();
+    let out = f.server.cli(
+        &f.token,
+        &["ingest", cut.to_str().unwrap(), "--service", "app"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("2 stored"), "{text}");
+    let err = stderr(&out);
+    let cut_name = cut.display().to_string();
+    assert!(
+        err.contains(&format!(
+            "{cut_name}: invalid JSON: not a JSON array at byte 49: the element there is cut short"
+        )),
+        "{err}"
+    );
+    assert_eq!(err.matches(&cut_name).count(), 1, "{err}");
+
     // A bad token: the server refuses the first batch, sending stops, the message says how
     // to get a token.
     let out = f
