@@ -220,18 +220,7 @@ fn detect(args: DetectArgs) -> anyhow::Result<ExitCode> {
         let full = |(path, data): &(Arc<Path>, Vec<u8>), matcher: &mut Matcher<'_>| -> u64 {
             let mut scan = FileScan::default();
             if let Ok(src) = RecordSource::new(path.clone(), Format::Evtx, data.clone()) {
-                let opts = ScanOptions {
-                    from: None,
-                    to: None,
-                    logsources: &[],
-                    fields: None,
-                    keep_for_correlation: false,
-                    min_level: None,
-                    piece_bytes: vigil_events::source::LINES_PIECE_BYTES,
-                    render: None,
-                    on_events: &|_| {},
-                };
-                scan_source(matcher, src, opts, &mut scan);
+                scan_source(matcher, src, ScanOptions::new(&|_| {}), &mut scan);
             }
             scan.events
         };

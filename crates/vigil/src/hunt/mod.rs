@@ -392,18 +392,13 @@ mod tests {
         on_events: &(dyn Fn(u64) + Sync),
     ) -> Seen {
         let opts = ScanOptions {
-            from: None,
-            to: None,
-            logsources: &[],
-            fields: None,
             keep_for_correlation: true,
-            min_level: None,
             piece_bytes,
             render: Some(Renderer {
                 format: Format::Jsonl,
                 inputs: &[],
             }),
-            on_events,
+            ..ScanOptions::new(on_events)
         };
         let mut seen = Seen {
             output: String::new(),
@@ -574,6 +569,37 @@ mod tests {
         assert_eq!(seen.matched, 20);
     }
 
+    /// A thread that panics (a bug) ends the hunt with its panic; the others do not wait for
+    /// ever for the unit it held.
+    #[test]
+    fn a_panic_in_a_thread_ends_the_hunt_instead_of_hanging_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = whoami_rule(dir.path());
+        // The second file waits for room the first file's missing part would make.
+        let files = ["a.jsonl", "b.jsonl"].map(|name| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, lines(5_000, name)).unwrap();
+            InputFile {
+                path,
+                explicit: true,
+            }
+        });
+        let calls = AtomicU64::new(0);
+        let count = |_: u64| {
+            if calls.fetch_add(1, Ordering::Relaxed) == 0 {
+                panic!("a bug in the first piece");
+            }
+        };
+        let opts = ScanOptions {
+            piece_bytes: 1000,
+            ..ScanOptions::new(&count)
+        };
+        let hunted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            scan_files(&set, &files, opts, 2, |_, _| true);
+        }));
+        assert!(hunted.is_err());
+    }
+
     /// The writer stopping (a closed pipe) ends the hunt without scanning the rest.
     #[test]
     fn a_hunt_stops_when_its_output_is_closed() {
@@ -590,15 +616,8 @@ mod tests {
             scanned.fetch_add(n, Ordering::Relaxed);
         };
         let opts = ScanOptions {
-            from: None,
-            to: None,
-            logsources: &[],
-            fields: None,
-            keep_for_correlation: false,
-            min_level: None,
             piece_bytes: 1000,
-            render: None,
-            on_events: &count,
+            ..ScanOptions::new(&count)
         };
         let mut parts = 0;
         scan_files(&set, &files, opts, 2, |_, _| {

@@ -47,6 +47,24 @@ pub struct ScanOptions<'a> {
     pub on_events: &'a (dyn Fn(u64) + Sync),
 }
 
+impl<'a> ScanOptions<'a> {
+    /// Every event, logsource unknown, fields under the rules' names, nothing kept for
+    /// correlations, matches counted but not rendered, pieces of the usual size.
+    pub fn new(on_events: &'a (dyn Fn(u64) + Sync)) -> Self {
+        ScanOptions {
+            from: None,
+            to: None,
+            logsources: &[],
+            fields: None,
+            keep_for_correlation: false,
+            min_level: None,
+            piece_bytes: vigil_events::source::LINES_PIECE_BYTES,
+            render: None,
+            on_events,
+        }
+    }
+}
+
 /// What scanning one file, or one piece of a large one, produced.
 #[derive(Default)]
 pub struct FileScan {
@@ -352,6 +370,19 @@ impl<'f> WorkQueue<'f> {
     }
 }
 
+/// Stops the hunt when its thread panics: the other threads, which may be waiting for a unit
+/// the panicking one held, end instead of waiting for ever, and the panic is raised when they
+/// have (a hang would hide the bug).
+struct StopOnPanic<'q, 'f>(&'q WorkQueue<'f>);
+
+impl Drop for StopOnPanic<'_, '_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.stop();
+        }
+    }
+}
+
 /// One thread's work: take units, scan them, send the results.
 fn work(
     set: &CompiledRuleSet,
@@ -360,6 +391,7 @@ fn work(
     opts: ScanOptions<'_>,
     to: &mpsc::Sender<Found>,
 ) {
+    let _stop_on_panic = StopOnPanic(queue);
     let mut matcher = set.matcher();
     // A send fails only when the hunt stopped: the unit's result is not wanted.
     while let Some(unit) = queue.take() {
