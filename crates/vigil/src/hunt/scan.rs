@@ -397,17 +397,46 @@ fn work(
     while let Some(unit) = queue.take() {
         match unit {
             Unit::File(file) => {
-                let (scan, reading) = open_and_scan(&mut matcher, &files[file], opts);
-                let more = reading.is_some();
-                queue.opened(file, reading);
+                let scan = match open(&files[file], opts.piece_bytes) {
+                    Opening::Done(scan) => {
+                        queue.opened(file, None);
+                        scan
+                    }
+                    Opening::Whole(source, bytes) => {
+                        queue.opened(file, None);
+                        let mut scan = FileScan {
+                            bytes,
+                            ..FileScan::default()
+                        };
+                        scan_source(&mut matcher, source, opts, &mut scan);
+                        (opts.on_events)(scan.events);
+                        scan
+                    }
+                    Opening::Pieces {
+                        first,
+                        disk_bytes,
+                        rest,
+                    } => {
+                        // The other threads may take the next pieces while this one scans
+                        // the first.
+                        let path = rest.path.clone();
+                        queue.opened(file, Some(rest));
+                        let mut scan = scan_piece(&mut matcher, path, first, opts);
+                        scan.disk_bytes = disk_bytes;
+                        let _ = to.send(Found::Part {
+                            file,
+                            piece: 0,
+                            scan,
+                        });
+                        continue;
+                    }
+                };
                 let _ = to.send(Found::Part {
                     file,
                     piece: 0,
                     scan,
                 });
-                if !more {
-                    let _ = to.send(Found::End { file, parts: 1 });
-                }
+                let _ = to.send(Found::End { file, parts: 1 });
             }
             Unit::Piece {
                 file,
@@ -431,64 +460,67 @@ fn work(
     }
 }
 
-/// Opens a file and scans it whole, or its first piece when it is read in pieces (JSON lines,
-/// EVTX): then the rest of its pieces are returned, to share with the other threads.
-fn open_and_scan(
-    matcher: &mut Matcher<'_>,
-    file: &InputFile,
-    opts: ScanOptions<'_>,
-) -> (FileScan, Option<Reading>) {
+/// A file just opened.
+enum Opening {
+    /// Nothing left to scan: it could not be read, is in no format Vigil reads, or is empty.
+    Done(FileScan),
+    /// Read whole (JSON lines whose first line is too long to tell lines from a document).
+    Whole(RecordSource, u64),
+    /// Read in pieces: the first, how much of the file reading it took, and the rest.
+    Pieces {
+        first: Piece,
+        disk_bytes: u64,
+        rest: Reading,
+    },
+}
+
+/// Opens a file and reads it whole, or its first piece when it is read in pieces (JSON lines,
+/// EVTX, JSON arrays): then the rest of its pieces are returned, to share with the other
+/// threads while this one scans the first.
+fn open(file: &InputFile, piece_bytes: usize) -> Opening {
     let mut scan = FileScan::default();
     let path: Arc<Path> = Arc::from(file.path.as_path());
-    match open_file(&file.path, opts.piece_bytes) {
-        Err(e) => scan.errors.push(e),
+    let mut pieces = match open_file(&file.path, piece_bytes) {
+        Err(e) => {
+            scan.errors.push(e);
+            return Opening::Done(scan);
+        }
         Ok(Opened::Unknown) => {
             if file.must_decode() {
                 scan.errors.push(DecodeError::UnknownFormat {
                     path: file.path.clone(),
                 });
             }
+            return Opening::Done(scan);
         }
         Ok(Opened::Whole(format, data)) => {
-            scan.bytes = data.len() as u64;
-            match RecordSource::new(path, format, data) {
-                Ok(source) => scan_source(matcher, source, opts, &mut scan),
-                Err(e) => scan.errors.push(e),
-            }
+            let bytes = data.len() as u64;
+            return match RecordSource::new(path, format, data) {
+                Ok(source) => Opening::Whole(source, bytes),
+                Err(e) => {
+                    scan.errors.push(e);
+                    Opening::Done(scan)
+                }
+            };
         }
-        Ok(Opened::Lines(lines)) => return scan_first(matcher, path, Pieces::Lines(lines), opts),
-        Ok(Opened::Evtx(evtx)) => return scan_first(matcher, path, Pieces::Evtx(evtx), opts),
-        Ok(Opened::Documents(documents)) => {
-            return scan_first(matcher, path, Pieces::Documents(documents), opts);
-        }
-    }
-    (opts.on_events)(scan.events);
-    (scan, None)
-}
-
-/// Scans the first piece of a file read in pieces, and returns the rest.
-fn scan_first(
-    matcher: &mut Matcher<'_>,
-    path: Arc<Path>,
-    mut pieces: Pieces,
-    opts: ScanOptions<'_>,
-) -> (FileScan, Option<Reading>) {
+        Ok(Opened::Lines(lines)) => Pieces::Lines(lines),
+        Ok(Opened::Evtx(evtx)) => Pieces::Evtx(evtx),
+        Ok(Opened::Documents(documents)) => Pieces::Documents(documents),
+    };
     let Some(first) = pieces.next() else {
         // Read, and found empty (an EVTX file with no chunk yet).
-        let scan = FileScan {
-            bytes: pieces.disk_bytes_read(),
-            ..FileScan::default()
-        };
-        return (scan, None);
+        scan.bytes = pieces.disk_bytes_read();
+        return Opening::Done(scan);
     };
-    let mut scan = scan_piece(matcher, path.clone(), first, opts);
-    scan.disk_bytes = pieces.disk_bytes_read();
-    let reading = Reading {
-        pieces,
-        path,
-        next_piece: 1,
-    };
-    (scan, Some(reading))
+    Opening::Pieces {
+        first,
+        disk_bytes: pieces.disk_bytes_read(),
+        rest: Reading {
+            pieces,
+            path,
+            next_piece: 1,
+        },
+    }
 }
 
 fn scan_piece(
