@@ -14,6 +14,8 @@ use crate::state::AppState;
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Principal {
+    /// The token's id (what an idempotency key is kept under).
+    pub token_id: uuid::Uuid,
     /// The token's name, used as the actor of every write.
     pub name: String,
     /// The token's role.
@@ -117,6 +119,7 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Principal, 
         })?;
     match state.store.authenticate(token).await {
         Ok(Some(p)) => Ok(Principal {
+            token_id: p.token_id,
             name: p.name,
             role: p.role,
             service: p.service,

@@ -39,7 +39,7 @@ pub use sqlite::SqliteStore;
 
 pub use types::{
     AlertFilter, AlertPolicy, AuditFilter, DetectionFilter, EscalationTimer, EvidenceDownload,
-    IncidentFilter, IncidentRef, NewEvidence, OrgVersion, Principal, Raised, RaisedId,
+    IncidentFilter, IncidentRef, IngestKey, NewEvidence, OrgVersion, Principal, Raised, RaisedId,
     RuleAlertStats,
 };
 pub use vigil_core::{CreatedToken, IndicatorHit, Page, Related, TokenInfo};
@@ -258,6 +258,26 @@ pub trait Store: Send + Sync + 'static {
         actor: &'a str,
         id: Uuid,
     ) -> BoxFuture<'a, StoreResult<TokenInfo>>;
+
+    // ---- idempotent ingest ---------------------------------------------------------------
+
+    /// What a batch sent by `token` under idempotency `key` was answered, and the
+    /// fingerprint of what was sent; `None` when the key is new (or was forgotten).
+    fn ingest_key<'a>(
+        &'a self,
+        token: Uuid,
+        key: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<IngestKey>>>;
+
+    /// Records the answer to a batch sent under idempotency `key`, and forgets the keys
+    /// recorded before `forget_before`.
+    fn record_ingest_key<'a>(
+        &'a self,
+        token: Uuid,
+        key: &'a str,
+        answer: &'a IngestKey,
+        forget_before: DateTime<Utc>,
+    ) -> BoxFuture<'a, StoreResult<()>>;
 
     // ---- detections ----------------------------------------------------------------------
 

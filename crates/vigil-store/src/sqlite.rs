@@ -937,6 +937,50 @@ impl SqliteStore {
         .transpose()
     }
 
+    async fn ingest_key_impl(&self, token: Uuid, key: &str) -> StoreResult<Option<IngestKey>> {
+        let row = sqlx::query(
+            "SELECT fingerprint, response FROM ingest_keys WHERE token_id = ? AND key = ?",
+        )
+        .bind(token.to_string())
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(IngestKey {
+                fingerprint: row.try_get("fingerprint")?,
+                answer: row.try_get("response")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn record_ingest_key_impl(
+        &self,
+        token: Uuid,
+        key: &str,
+        answer: &IngestKey,
+        forget_before: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM ingest_keys WHERE created_at < ?")
+            .bind(ts(forget_before))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO ingest_keys (token_id, key, fingerprint, response, created_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (token_id, key) DO UPDATE SET fingerprint = excluded.fingerprint, response = excluded.response, created_at = excluded.created_at",
+        )
+        .bind(token.to_string())
+        .bind(key)
+        .bind(&answer.fingerprint)
+        .bind(&answer.answer)
+        .bind(ts(now()))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn raise_alert_impl(
         &self,
         actor: &str,
@@ -2883,6 +2927,24 @@ impl Store for SqliteStore {
 
     fn list_tokens(&self) -> BoxFuture<'_, StoreResult<Vec<TokenInfo>>> {
         Box::pin(self.list_tokens_impl())
+    }
+
+    fn ingest_key<'a>(
+        &'a self,
+        token: Uuid,
+        key: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<IngestKey>>> {
+        Box::pin(self.ingest_key_impl(token, key))
+    }
+
+    fn record_ingest_key<'a>(
+        &'a self,
+        token: Uuid,
+        key: &'a str,
+        answer: &'a IngestKey,
+        forget_before: DateTime<Utc>,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(self.record_ingest_key_impl(token, key, answer, forget_before))
     }
 
     fn revoke_token<'a>(

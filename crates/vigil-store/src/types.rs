@@ -141,6 +141,16 @@ pub struct EvidenceDownload {
     pub file: tokio::fs::File,
 }
 
+/// The answer recorded for a batch of events sent under an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestKey {
+    /// SHA-256 (hex) of what was sent, to tell the same batch sent again from another batch
+    /// under a reused key.
+    pub fingerprint: String,
+    /// The answer, as sent (JSON).
+    pub answer: String,
+}
+
 /// Who a token authenticates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {

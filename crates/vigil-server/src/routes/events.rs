@@ -11,8 +11,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue};
 use chrono::{DateTime, Duration, Utc};
 use vigil_api::error::{ErrorBody, ErrorCode};
 use vigil_api::events::*;
@@ -22,6 +22,7 @@ use vigil_ingest::{Envelope, IngestError};
 use vigil_logs::{
     Count, Cursor, EventStore, LogError, PivotRequest, SearchRequest, StoredEvent, TimeRange,
 };
+use vigil_store::IngestKey;
 
 use crate::auth::{Principal, Sender};
 use crate::error::ApiError;
@@ -39,15 +40,24 @@ const MAX_LIMIT: u32 = 1000;
 /// host and tenant of the query (an ingest token bound to a service or tenant fixes them). The
 /// answer comes once the stored events are durable; each refused event is listed with its line
 /// (or array index) and reason, and the others are stored.
+///
+/// With an `Idempotency-Key` header (one per batch, kept 24 hours per sending token), a batch
+/// sent again because its answer was lost gets the first answer back (with
+/// `Idempotent-Replayed: true`) and is not stored twice. (A server that crashes after storing
+/// a batch but before remembering its key stores it again when it is sent again.)
 #[utoipa::path(
     post, path = "/events", tag = "events",
-    params(IngestQuery),
+    params(
+        IngestQuery,
+        ("Idempotency-Key" = Option<String>, Header, description = "A key of 1 to 255 visible ASCII characters naming this batch, the same when it is sent again")
+    ),
     request_body(content = String, description = "JSON lines, or a JSON array of objects; gzip-compressed with `Content-Encoding: gzip`", content_type = "application/x-ndjson"),
     responses(
         (status = 200, description = "Stored (see `rejected` for refused events)", body = IngestResponse),
         (status = 400, description = "No service named, or a Content-Encoding other than gzip", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, description = "The token may not send events, or not as this service or tenant", body = ErrorBody),
+        (status = 409, description = "A batch with this Idempotency-Key is being stored now", body = ErrorBody),
         (status = 413, body = ErrorBody),
         (status = 503, description = "The log store is not accepting events", body = ErrorBody)
     )
@@ -58,7 +68,7 @@ pub async fn ingest(
     ApiQuery(query): ApiQuery<IngestQuery>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<IngestResponse>, ApiError> {
+) -> Result<(HeaderMap, Json<IngestResponse>), ApiError> {
     let service = bound("service", who.service.as_deref(), query.service.as_deref())?;
     let tenant = bound("tenant", who.tenant.as_deref(), query.tenant.as_deref())?;
     let Some(service) = service else {
@@ -92,6 +102,7 @@ pub async fn ingest(
             ));
         }
     }
+    let key = idempotency_key(&headers)?;
     let format =
         BodyFormat::from_content_type(headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()));
     let limit = state.settings.ingest_body_limit;
@@ -105,15 +116,41 @@ pub async fn ingest(
         host,
         tenant: tenant.unwrap_or_default(),
     };
+    let mut claim = None;
+    let mut fingerprint = String::new();
+    if let Some(key) = &key {
+        fingerprint = batch_fingerprint(&envelope, format, &body);
+        claim = Some(state.keys_in_flight.claim(who.token_id, key).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Conflict,
+                "a batch with this Idempotency-Key is being stored now; wait for its answer, or send it again in a moment",
+            )
+        })?);
+        if let Some(known) = state
+            .store
+            .ingest_key(who.token_id, key)
+            .await
+            .map_err(store_error)?
+        {
+            if known.fingerprint != fingerprint {
+                return Err(ApiError::invalid_field(
+                    "Idempotency-Key",
+                    "this Idempotency-Key was sent with another batch (other events, service, host or tenant); give each batch its own key",
+                ));
+            }
+            let answer: IngestResponse =
+                serde_json::from_str(&known.answer).map_err(ApiError::internal)?;
+            let mut replayed = HeaderMap::new();
+            replayed.insert(REPLAYED, HeaderValue::from_static("true"));
+            return Ok((replayed, Json(answer)));
+        }
+    }
     let report = state
         .ingestor
         .ingest_body(body.to_vec(), format, envelope)
         .await
         .map_err(ingest_error)?;
-    if wait_for_search {
-        blocking(state.ingestor.events(), |s| s.refresh()).await?;
-    }
-    Ok(Json(IngestResponse {
+    let answer = IngestResponse {
         stored: report.stored.len() as u64,
         rejected: report
             .rejected
@@ -126,7 +163,82 @@ pub async fn ingest(
             .collect(),
         detections: report.detections as u64,
         alerts: report.alerts as u64,
-    }))
+    };
+    if let Some(key) = &key {
+        remember_answer(&state, who.token_id, key, fingerprint, &answer).await;
+    }
+    drop(claim);
+    if wait_for_search {
+        blocking(state.ingestor.events(), |s| s.refresh()).await?;
+    }
+    Ok((HeaderMap::new(), Json(answer)))
+}
+
+/// The header naming a batch so that sending it again stores it once.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The header of an answer given again for a batch sent again.
+const REPLAYED: &str = "idempotent-replayed";
+
+/// How long the answer to a batch sent with an idempotency key is kept.
+const KEEP_ANSWERS_HOURS: i64 = 24;
+
+/// The `Idempotency-Key` of a request, checked: 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or_default();
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::invalid_field(
+            "Idempotency-Key",
+            "`Idempotency-Key` has 1 to 255 visible ASCII characters (a UUID is a good key), the same each time one batch is sent",
+        ));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// SHA-256 of what a batch is: where it is stored and its events, as sent.
+fn batch_fingerprint(envelope: &Envelope, format: BodyFormat, body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for part in [&envelope.service, &envelope.host, &envelope.tenant] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    hash.update(format!("{format:?}").as_bytes());
+    hash.update([0]);
+    hash.update(body);
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Remembers the answer to a batch sent with an idempotency key. The events are stored
+/// already: a failure here is logged, not answered, or the sender would send them again.
+async fn remember_answer(
+    state: &AppState,
+    token: uuid::Uuid,
+    key: &str,
+    fingerprint: String,
+    answer: &IngestResponse,
+) {
+    let recorded = match serde_json::to_string(answer) {
+        Ok(answer) => {
+            let known = IngestKey {
+                fingerprint,
+                answer,
+            };
+            let forget_before = Utc::now() - Duration::hours(KEEP_ANSWERS_HOURS);
+            state
+                .store
+                .record_ingest_key(token, key, &known, forget_before)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(error) = recorded {
+        tracing::warn!(%error, key, "the answer to a batch sent with an Idempotency-Key was not kept; sending it again would store it twice");
+    }
 }
 
 /// A service or tenant: the token's binding when it has one (the query may repeat it, never

@@ -320,6 +320,62 @@ async fn a_gzip_body_is_decompressed_within_the_size_limit() {
     assert_eq!(stats["total_events"], 2, "{stats}");
 }
 
+/// A batch sent again under its Idempotency-Key (its answer was lost) gets the first answer
+/// and is stored once; the key cannot name another batch; keys of one token are not
+/// another's; a bad key is refused naming the header.
+#[tokio::test]
+async fn a_batch_sent_again_with_its_idempotency_key_is_stored_once() {
+    let app = spawn_app().await;
+    let shipper = app
+        .token(json!({"name": "shipper", "role": "ingest", "service": "web"}))
+        .await;
+    let post = |token: &str, key: &str, body: &'static str| {
+        http()
+            .post(app.url("/events?host=w1"))
+            .bearer_auth(token)
+            .header("content-type", "application/x-ndjson")
+            .header("idempotency-key", key)
+            .body(body)
+            .send()
+    };
+    let batch = "{\"msg\":\"one\"}\n{\"msg\":\"two\"}\nbroken\n";
+    let first = post(&shipper, "batch-0001", batch).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["stored"], 2, "{first}");
+    let again = post(&shipper, "batch-0001", batch).await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again, first);
+    // The same key for other events is refused, naming the header.
+    let other = post(&shipper, "batch-0001", "{\"msg\":\"three\"}\n")
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::BAD_REQUEST);
+    let err: Value = other.json().await.unwrap();
+    assert_eq!(err["error"]["field"], "Idempotency-Key", "{err}");
+    // Another sender's key of the same name is its own.
+    let second = app
+        .token(json!({"name": "shipper-2", "role": "ingest", "service": "web"}))
+        .await;
+    let theirs: Value = post(&second, "batch-0001", batch)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs["stored"], 2, "{theirs}");
+    for bad in ["", "has space", &"k".repeat(256)] {
+        let resp = post(&shipper, bad, batch).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad:?}");
+    }
+    app.searchable().await;
+    let (_, stats) = app.get(&app.responder_token, "/events/stats").await;
+    assert_eq!(stats["total_events"], 4, "{stats}");
+}
+
 #[tokio::test]
 async fn bad_queries_and_missing_service_name_the_field_and_store_nothing() {
     let app = spawn_app().await;
