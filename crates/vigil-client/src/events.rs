@@ -29,6 +29,27 @@ impl Client {
         Self::decode(&self.url(&path), resp).await
     }
 
+    /// [`Client::ingest`] under an idempotency key naming the batch: sent again with the same
+    /// key (its answer was lost), the batch is answered as the first time and not stored
+    /// twice.
+    pub async fn ingest_once(
+        &self,
+        query: &IngestQuery,
+        body: bytes::Bytes,
+        content_type: &str,
+        key: &str,
+    ) -> Result<IngestResponse, ClientError> {
+        let qs = serde_urlencoded_string(query)?;
+        let path = format!("/events?{qs}");
+        let (url, req) = self.request(Method::POST, &path);
+        let req = req
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .header("Idempotency-Key", key)
+            .body(body);
+        let resp = self.send(&url, req).await?;
+        Self::decode(&url, resp).await
+    }
+
     /// `GET /events/search`: one page of events, newest first, or an aggregation when the
     /// query ends with `| count by FIELD` or `| top N FIELD`.
     pub async fn search_events(&self, query: &SearchQuery) -> Result<SearchResponse, ClientError> {

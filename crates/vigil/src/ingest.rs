@@ -318,8 +318,13 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
     let (mut batches, mut stored, mut detections) = (0u64, 0u64, 0u64);
     let mut rejected = Problems::default();
     let mut stopped = None;
+    // Each batch is named by this run and its number, so that one sent again after a lost
+    // answer is stored once.
+    let run = uuid::Uuid::new_v4();
     while let Some(batch) = rx.recv().await {
-        match c.ingest(&query, batch.body, NDJSON).await {
+        let key = format!("vigil-ingest-{run}-{batches}");
+        let body = bytes::Bytes::from(batch.body);
+        match send_batch(c, &query, body, &key, progress.as_ref()).await {
             Ok(resp) => {
                 batches += 1;
                 stored += resp.stored;
@@ -378,6 +383,50 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
         seconds: start.elapsed().as_secs_f64(),
         stopped,
     })
+}
+
+/// How many times a batch is sent before giving up, when what failed may pass.
+const SEND_ATTEMPTS: u32 = 5;
+
+/// Sends one batch under its idempotency key, and again after a failure that may pass: the
+/// server unreachable (restarting), unavailable, or still storing this very batch (its answer
+/// was lost). Waits 0.5, 1, 2, then 4 s between attempts.
+async fn send_batch(
+    c: &Client,
+    query: &IngestQuery,
+    body: bytes::Bytes,
+    key: &str,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<IngestResponse, ClientError> {
+    let mut attempt = 1;
+    loop {
+        match c.ingest_once(query, body.clone(), NDJSON, key).await {
+            Err(err) if attempt < SEND_ATTEMPTS && may_pass(&err) => {
+                let wait = std::time::Duration::from_millis(500 << (attempt - 1));
+                let note = format!(
+                    "warning: {err}; sending the batch again in {:.1} s (attempt {}/{SEND_ATTEMPTS})",
+                    wait.as_secs_f64(),
+                    attempt + 1
+                );
+                match progress {
+                    Some(bar) => bar.suspend(|| eprintln!("{note}")),
+                    None => eprintln!("{note}"),
+                }
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            answered => return answered,
+        }
+    }
+}
+
+/// Whether sending a batch again may succeed where it failed.
+fn may_pass(err: &ClientError) -> bool {
+    matches!(err, ClientError::Transport { .. })
+        || matches!(
+            err.code(),
+            Some(ErrorCode::Unavailable | ErrorCode::Conflict)
+        )
 }
 
 /// The message for a batch the server did not take, saying what to do next.

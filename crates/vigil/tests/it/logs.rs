@@ -485,6 +485,44 @@ fn ingest_says_what_went_wrong_and_exits_accordingly() {
     assert!(stderr(&out).contains("--since"), "{}", stderr(&out));
 }
 
+/// A server killed and started again while `vigil ingest` sends: the client sends its batch
+/// again until the server is back, and every event is stored once.
+#[test]
+fn ingest_sends_again_until_a_restarted_server_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let mut server = Server::start(&data);
+    let url = server.url.clone();
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(server);
+    let file = dir.path().join("events.jsonl");
+    let lines: String = (1..=50)
+        .map(|i| format!("{{\"message\":\"event {i}\"}}\n"))
+        .collect();
+    std::fs::write(&file, lines).unwrap();
+    let sending = crate::support::vigil()
+        .args(["ingest", file.to_str().unwrap(), "--service", "app"])
+        .args([
+            "--batch", "10", "--wait", "--server", &url, "--token", &token,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let server = Server::start_on(&data, url.trim_start_matches("http://"), &[]);
+    let out = sending.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{text}\n{err}");
+    assert!(text.contains("50 stored"), "{text}");
+    assert!(err.contains("sending the batch again"), "{err}");
+    let stats = json_of(server.cli(&token, &["storage", "stats", "--json"]));
+    assert_eq!(stats["services"][0]["events"], 50, "{stats}");
+}
+
 #[test]
 fn bench_ingest_reports_acknowledged_and_searchable_rates() {
     let f = start();

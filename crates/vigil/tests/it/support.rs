@@ -92,13 +92,18 @@ impl Server {
     /// Starts `vigil serve --data DATA --listen 127.0.0.1:0 EXTRA...` and waits until it
     /// listens.
     pub fn start_with(data: &Path, extra: &[&str]) -> Server {
+        Server::start_on(data, "127.0.0.1:0", extra)
+    }
+
+    /// Starts `vigil serve --data DATA --listen LISTEN EXTRA...` and waits until it listens.
+    pub fn start_on(data: &Path, listen: &str, extra: &[&str]) -> Server {
         let mut child = vigil()
             .args([
                 "serve",
                 "--data",
                 data.to_str().unwrap(),
                 "--listen",
-                "127.0.0.1:0",
+                listen,
             ])
             .args(extra)
             .stdout(Stdio::piped())
