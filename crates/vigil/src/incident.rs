@@ -631,8 +631,13 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Show { conn, key } => {
-            let inc = client(&conn)?.get_incident(&key).await.map_err(explain)?;
-            show_incident(&conn, &inc)
+            let c = client(&conn)?;
+            let inc = c.get_incident(&key).await.map_err(explain)?;
+            show_incident(&conn, &inc)?;
+            if !conn.json {
+                show_recent_actions(&c, &inc).await?;
+            }
+            Ok(())
         }
         Command::Update(a) => {
             let c = client(&a.conn)?;
@@ -1314,6 +1319,43 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
             ]);
         }
         outln!("{t}");
+    }
+    Ok(())
+}
+
+/// How many of the latest action-log entries `incident show` lists.
+const RECENT_ACTIONS: u64 = 5;
+
+/// The latest entries of the incident's action log, oldest first, and how to see the rest:
+/// what a responder picking the incident up reads first.
+async fn show_recent_actions(c: &Client, inc: &Incident) -> anyhow::Result<()> {
+    if inc.action_count == 0 {
+        return Ok(());
+    }
+    let query = ActionQuery {
+        limit: Some(RECENT_ACTIONS as u32),
+        offset: Some(inc.action_count.saturating_sub(RECENT_ACTIONS) as u32),
+    };
+    let page = c
+        .list_actions(&inc.key.to_string(), &query)
+        .await
+        .map_err(explain)?;
+    let mut t = table(["LATEST ACTIONS", "WHO", "KIND", "WHAT"]);
+    for e in &page.items {
+        t.add_row([
+            e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            e.actor.clone(),
+            e.kind.to_string(),
+            e.text.clone(),
+        ]);
+    }
+    outln!("{t}");
+    if inc.action_count > RECENT_ACTIONS {
+        outln!(
+            "{} earlier: vigil incident log list {}",
+            inc.action_count - RECENT_ACTIONS,
+            inc.key
+        );
     }
     Ok(())
 }

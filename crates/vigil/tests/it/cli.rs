@@ -503,16 +503,23 @@ fn case_work_over_the_cli() {
     assert_eq!(closed["phase"], "closed");
     assert!(closed["timestamps"]["closed"].is_string());
 
-    // The human view shows the record, with computed durations.
+    for n in 1..=5 {
+        json(&["incident", "log", "add", "INC-1", &format!("lesson {n}")]);
+    }
+    // The human view shows the record, with computed durations, and the latest actions.
     let shown = ok(server.cli(&token, &["incident", "show", "INC-1"]));
     for needle in [
         "no phishing-resistant MFA",
         "time to contain",
         "assessed by rita",
         "MFA rolled out to payroll",
+        "LATEST ACTIONS",
+        "lesson 5",
+        "1 earlier: vigil incident log list INC-1",
     ] {
         assert!(shown.contains(needle), "{needle} missing from\n{shown}");
     }
+    assert!(!shown.contains("disabled both accounts"), "{shown}");
     drop(server);
     let verified = ok(run(&["audit", "verify", "--data", data.to_str().unwrap()]));
     assert!(verified.starts_with("OK: "), "{verified}");
