@@ -206,11 +206,33 @@ impl InputFile {
     }
 }
 
+/// The path that stands for standard input (`zcat x.gz | vigil hunt -r rules -`).
+pub const STDIN_PATH: &str = "-";
+
+impl InputFile {
+    /// Whether this is standard input rather than a file.
+    pub fn is_stdin(&self) -> bool {
+        is_stdin(&self.path)
+    }
+}
+
+fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == STDIN_PATH
+}
+
 /// Expands files and folders (recursively, sorted by path, symbolic links to folders not
-/// followed) into the files to decode. Fails on the first path that does not exist.
+/// followed) into the files to decode; `-` is standard input. Fails on the first path that
+/// does not exist.
 pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<InputFile>, DecodeError> {
     let mut out = Vec::new();
     for path in paths {
+        if is_stdin(path) {
+            out.push(InputFile {
+                path: path.clone(),
+                explicit: true,
+            });
+            continue;
+        }
         let meta = fs::metadata(path).map_err(|error| DecodeError::Io {
             path: path.clone(),
             error,
@@ -376,7 +398,8 @@ pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError>
                 disk_read,
             }))
         }
-        (Some(Format::Evtx), None) if !gzip => {
+        // Standard input cannot be read again from the start: it is read whole, like gzip.
+        (Some(Format::Evtx), None) if !gzip && !is_stdin(path) => {
             // Read again from the start, a chunk at a time, seeking as the parser wants.
             let file = fs::File::open(path).map_err(|error| DecodeError::Io {
                 path: path.to_path_buf(),
@@ -428,7 +451,11 @@ fn open_reader(path: &Path) -> Result<FileReader, DecodeError> {
         path: path.to_path_buf(),
         error,
     };
-    let mut file = fs::File::open(path).map_err(io)?;
+    let mut file: Box<dyn Read + Send> = if is_stdin(path) {
+        Box::new(io::stdin())
+    } else {
+        Box::new(fs::File::open(path).map_err(io)?)
+    };
     let mut magic = Vec::with_capacity(GZIP_MAGIC.len());
     (&mut file)
         .take(GZIP_MAGIC.len() as u64)

@@ -663,6 +663,15 @@ impl Reader<'_> {
                 return Ok(());
             }
             Opened::Whole(format, data) => (format, data),
+            // Standard input cannot be read again from the start to try it as syslog.
+            Opened::Unknown if file.is_stdin() => {
+                self.problem(
+                    path,
+                    None,
+                    "standard input holds no EVTX, JSON lines or JSON array; plain syslog is read from files only: save it to a file and ingest that".to_owned(),
+                );
+                return Ok(());
+            }
             // Maybe plain syslog, which the decoders do not recognise.
             Opened::Unknown => return self.read_syslog(index, file, meta),
         };

@@ -212,6 +212,65 @@ fn hunt_reads_evtx_natively() {
     );
 }
 
+/// `-` reads standard input (`zcat x.gz | vigil hunt -r rules -`): EVTX and gzip JSON lines
+/// find what the same file finds, named `-`.
+#[test]
+fn hunt_reads_standard_input() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let rules = dir.path().join("rules");
+    let evtx = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../../../shared/data/evtx/EVTX-ATTACK-SAMPLES/Command and Control/DE_RDP_Tunnel_5156.evtx",
+    );
+    let windows = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/sigma/rules/windows/builtin/security");
+    let lines = dir.path().join("logs/a.jsonl");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&std::fs::read(&lines).unwrap()).unwrap();
+    let cases = [
+        (windows, evtx.clone(), std::fs::read(&evtx).unwrap()),
+        (rules, lines, gz.finish().unwrap()),
+    ];
+    for (rules, file, piped) in cases {
+        let args = |input: &str| {
+            vec![
+                "hunt".to_owned(),
+                "-r".to_owned(),
+                rules.to_str().unwrap().to_owned(),
+                "--format".to_owned(),
+                "jsonl".to_owned(),
+                input.to_owned(),
+            ]
+        };
+        let from_file = jsonl(&ok(crate::support::vigil()
+            .args(args(file.to_str().unwrap()))
+            .output()
+            .unwrap()));
+        let mut child = crate::support::vigil()
+            .args(args("-"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let writer = std::thread::spawn(move || stdin.write_all(&piped).unwrap());
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        let from_stdin = jsonl(&ok(out));
+        assert!(!from_file.is_empty(), "{}", file.display());
+        assert_eq!(from_stdin.len(), from_file.len(), "{}", file.display());
+        for (a, b) in from_stdin.iter().zip(&from_file) {
+            assert_eq!(a["file"], "-");
+            assert_eq!(
+                (&a["rule_id"], &a["record_id"], &a["event"]),
+                (&b["rule_id"], &b["record_id"], &b["event"])
+            );
+        }
+    }
+}
+
 #[test]
 fn rules_check_reports_rejected_rules_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
