@@ -794,16 +794,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 if conn.json {
                     return print_json(&page);
                 }
-                let mut t = table(["WHEN", "WHO", "KIND", "WHAT"]);
-                for e in &page.items {
-                    t.add_row([
-                        e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                        e.actor.clone(),
-                        e.kind.to_string(),
-                        e.text.clone(),
-                    ]);
-                }
-                outln!("{t}");
+                outln!("{}", actions_table("WHEN", &page.items));
                 outln!(
                     "{} of {}",
                     page.items.len(),
@@ -1340,16 +1331,7 @@ async fn show_recent_actions(c: &Client, inc: &Incident) -> anyhow::Result<()> {
         .list_actions(&inc.key.to_string(), &query)
         .await
         .map_err(explain)?;
-    let mut t = table(["LATEST ACTIONS", "WHO", "KIND", "WHAT"]);
-    for e in &page.items {
-        t.add_row([
-            e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
-            e.actor.clone(),
-            e.kind.to_string(),
-            e.text.clone(),
-        ]);
-    }
-    outln!("{t}");
+    outln!("{}", actions_table("LATEST ACTIONS", &page.items));
     if inc.action_count > RECENT_ACTIONS {
         outln!(
             "{} earlier: vigil incident log list {}",
@@ -1358,6 +1340,20 @@ async fn show_recent_actions(c: &Client, inc: &Incident) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Action-log entries as a table, the time column headed `when`.
+fn actions_table(when: &str, entries: &[ActionEntry]) -> comfy_table::Table {
+    let mut t = table([when, "WHO", "KIND", "WHAT"]);
+    for e in entries {
+        t.add_row([
+            e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            e.actor.clone(),
+            e.kind.to_string(),
+            e.text.clone(),
+        ]);
+    }
+    t
 }
 
 /// One line confirming a change (the full record with `show`, or `--json`).
