@@ -328,10 +328,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         events as f64 / secs,
         bytes as f64 / secs / 1e6,
     );
+    if let Some(hint) = long_table_hint(args.format, hits) {
+        eprintln!("{hint}");
+    }
     Ok(if unreadable {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// Matches beyond which a table is more than anyone reads.
+const LONG_TABLE: u64 = 10_000;
+
+/// What to use instead of a table that long: a table is held whole until printed, and read by
+/// nobody; JSON lines and CSV are written as they are found.
+fn long_table_hint(format: Format, matches: u64) -> Option<String> {
+    (format == Format::Table && matches > LONG_TABLE).then(|| {
+        format!(
+            "hint: {matches} matches make a long table, held in memory until printed; --format jsonl or csv writes them as they are found, and --level high keeps the serious ones"
+        )
     })
 }
 
@@ -598,6 +614,16 @@ mod tests {
             scan_files(&set, &files, opts, 2, |_, _| true);
         }));
         assert!(hunted.is_err());
+    }
+
+    #[test]
+    fn a_long_table_suggests_the_streaming_formats() {
+        assert_eq!(long_table_hint(Format::Table, LONG_TABLE), None);
+        assert!(
+            long_table_hint(Format::Table, LONG_TABLE + 1)
+                .is_some_and(|h| h.contains("--format jsonl"))
+        );
+        assert_eq!(long_table_hint(Format::Jsonl, LONG_TABLE * 10), None);
     }
 
     /// The writer stopping (a closed pipe) ends the hunt without scanning the rest.
