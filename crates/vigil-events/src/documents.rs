@@ -10,7 +10,7 @@ use std::ops::Range;
 use crate::batch::bom_len;
 
 /// Whole elements of a JSON array, or whole documents, with how many came before them.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct DocumentsPiece {
     /// The bytes holding the elements (and the separators between them).
     pub data: Vec<u8>,

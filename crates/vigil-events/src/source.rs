@@ -644,6 +644,55 @@ pub fn open(path: &Path) -> Result<RecordSource, DecodeError> {
     }
 }
 
+/// A file read in pieces, whatever its format, for a reader that decodes each piece as
+/// records ([`RecordSource::piece`]).
+pub enum FilePieces {
+    Lines(LinesFile),
+    Evtx(EvtxFile),
+    Documents(DocumentsFile),
+}
+
+/// One piece of a [`FilePieces`].
+pub enum FilePiece {
+    Lines(LinesPiece),
+    Evtx(EvtxPiece),
+    Documents(DocumentsPiece),
+}
+
+impl FilePieces {
+    /// Bytes of the file read from disk so far, for a progress bar.
+    pub fn disk_bytes_read(&self) -> u64 {
+        match self {
+            FilePieces::Lines(lines) => lines.disk_bytes_read(),
+            FilePieces::Evtx(evtx) => evtx.disk_bytes_read(),
+            FilePieces::Documents(documents) => documents.disk_bytes_read(),
+        }
+    }
+}
+
+impl Iterator for FilePieces {
+    type Item = Result<FilePiece, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(match self {
+            FilePieces::Lines(lines) => lines.next()?.map(FilePiece::Lines),
+            FilePieces::Evtx(evtx) => Ok(FilePiece::Evtx(evtx.next()?)),
+            FilePieces::Documents(documents) => documents.next()?.map(FilePiece::Documents),
+        })
+    }
+}
+
+impl FilePiece {
+    /// The bytes of the (decompressed) file the piece holds.
+    pub fn bytes(&self) -> u64 {
+        match self {
+            FilePiece::Lines(lines) => lines.data.len() as u64,
+            FilePiece::Evtx(evtx) => evtx.bytes(),
+            FilePiece::Documents(documents) => documents.data.len() as u64,
+        }
+    }
+}
+
 /// The pieces of a JSON array or of concatenated JSON documents, a read error named with the
 /// file (as a gzip error when the file is compressed).
 pub struct DocumentsFile {
@@ -664,13 +713,22 @@ impl Iterator for DocumentsFile {
     type Item = Result<DocumentsPiece, DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        Some(self.pieces.next()?.map_err(|e| match e {
-            PiecesError::Read(error) => read_error(&self.path, self.gzip, error),
-            PiecesError::Structure(reason) => DecodeError::JsonArray {
-                path: self.path.clone(),
-                reason,
-            },
-        }))
+        Some(
+            self.pieces
+                .next()?
+                .map_err(|e| pieces_error(&self.path, self.gzip, e)),
+        )
+    }
+}
+
+/// Why the elements of `path` ended early, as a decoding error.
+fn pieces_error(path: &Path, gzip: bool, error: PiecesError) -> DecodeError {
+    match error {
+        PiecesError::Read(error) => read_error(path, gzip, error),
+        PiecesError::Structure(reason) => DecodeError::JsonArray {
+            path: path.to_path_buf(),
+            reason,
+        },
     }
 }
 
@@ -790,15 +848,6 @@ impl Iterator for EvtxFile {
     }
 }
 
-/// A piece of no elements, for a file that holds none.
-fn empty_piece() -> DocumentsPiece {
-    DocumentsPiece {
-        data: Vec::new(),
-        elements: Vec::new(),
-        elements_before: 0,
-    }
-}
-
 /// The records of one file, in file order, each a [`Record`] or the [`DecodeError`] that
 /// stopped it; decoding goes on after an error.
 pub struct RecordSource {
@@ -861,32 +910,18 @@ impl RecordSource {
                 let array = format == Format::JsonArray;
                 // In memory already: one piece of every element, then what ended them.
                 let mut pieces = DocumentPieces::new(io::empty(), data, array, usize::MAX);
+                let error = |e| pieces_error(&file, false, e);
                 let (piece, then) = match pieces.next() {
-                    None => (None, None),
-                    Some(Ok(piece)) => (Some(piece), pieces.next().and_then(Result::err)),
-                    Some(Err(e)) => (None, Some(e)),
+                    None => (DocumentsPiece::default(), None),
+                    Some(Ok(piece)) => (piece, pieces.next().and_then(Result::err).map(error)),
+                    Some(Err(e)) => return Err(error(e)),
                 };
-                let then = then.map(|e| match e {
-                    PiecesError::Read(error) => DecodeError::Io {
-                        path: file.to_path_buf(),
-                        error,
-                    },
-                    PiecesError::Structure(reason) => DecodeError::JsonArray {
-                        path: file.to_path_buf(),
-                        reason,
-                    },
-                });
-                let Some(piece) = piece else {
-                    return match then {
-                        Some(error) => Err(error),
-                        None => Ok(RecordSource::documents(file, empty_piece())),
-                    };
-                };
-                let mut source = RecordSource::documents(file, piece);
-                if let Inner::Documents { then: slot, .. } = &mut source.inner {
-                    *slot = then;
+                Inner::Documents {
+                    data: piece.data,
+                    elements: piece.elements.into_iter(),
+                    index: 0,
+                    then,
                 }
-                return Ok(source);
             }
         };
         Ok(RecordSource { file, inner })
@@ -906,6 +941,15 @@ impl RecordSource {
                 data: piece.data,
                 line: piece.lines_before,
             },
+        }
+    }
+
+    /// Decodes one piece of a file read in pieces, its records numbered as in the whole file.
+    pub fn piece(file: Arc<Path>, piece: FilePiece) -> Self {
+        match piece {
+            FilePiece::Lines(lines) => RecordSource::lines(file, lines),
+            FilePiece::Evtx(evtx) => RecordSource::evtx(file, evtx),
+            FilePiece::Documents(documents) => RecordSource::documents(file, documents),
         }
     }
 

@@ -29,7 +29,7 @@ use vigil_api::events::{IngestQuery, IngestResponse};
 use vigil_client::{Client, ClientError, NDJSON};
 use vigil_events::batch::{looks_like_syslog, syslog_lines};
 use vigil_events::source::{
-    DecodeError, InputFile, LINES_PIECE_BYTES, Opened, open_file, open_lines,
+    DecodeError, FilePieces, InputFile, LINES_PIECE_BYTES, Opened, open_file, open_lines,
 };
 use vigil_events::{RecordSource, SyslogOptions, collect_files};
 
@@ -617,7 +617,7 @@ impl Reader<'_> {
                 return Ok(());
             }
         };
-        let (format, data) = match opened {
+        let mut pieces = match opened {
             Opened::Lines(mut pieces) => {
                 self.stats.files += 1;
                 self.stats.bytes += disk_bytes;
@@ -637,32 +637,20 @@ impl Reader<'_> {
                 }
                 return Ok(());
             }
-            Opened::Documents(mut pieces) => {
-                self.stats.files += 1;
-                self.stats.bytes += disk_bytes;
-                let file: Arc<Path> = Arc::from(path);
-                while let Some(piece) = pieces.next() {
-                    match piece {
-                        Ok(piece) => {
-                            self.send_records(index, RecordSource::documents(file.clone(), piece))?
-                        }
-                        Err(e) => self.problem(path, None, e.reason()),
+            Opened::Documents(documents) => FilePieces::Documents(documents),
+            Opened::Evtx(evtx) => FilePieces::Evtx(evtx),
+            Opened::Whole(format, data) => {
+                let source = match RecordSource::new(Arc::from(path), format, data) {
+                    Ok(source) => source,
+                    Err(e) => {
+                        self.problem(path, None, e.reason());
+                        return Ok(());
                     }
-                    self.piece_shown(pieces.disk_bytes_read(), disk_bytes);
-                }
-                return Ok(());
-            }
-            Opened::Evtx(mut pieces) => {
+                };
                 self.stats.files += 1;
                 self.stats.bytes += disk_bytes;
-                let file: Arc<Path> = Arc::from(path);
-                while let Some(piece) = pieces.next() {
-                    self.send_records(index, RecordSource::evtx(file.clone(), piece))?;
-                    self.piece_shown(pieces.disk_bytes_read(), disk_bytes);
-                }
-                return Ok(());
+                return self.send_records(index, source);
             }
-            Opened::Whole(format, data) => (format, data),
             // Standard input cannot be read again from the start to try it as syslog.
             Opened::Unknown if file.is_stdin() => {
                 self.problem(
@@ -675,16 +663,18 @@ impl Reader<'_> {
             // Maybe plain syslog, which the decoders do not recognise.
             Opened::Unknown => return self.read_syslog(index, file, meta),
         };
-        let source = match RecordSource::new(Arc::from(path), format, data) {
-            Ok(source) => source,
-            Err(e) => {
-                self.problem(path, None, e.reason());
-                return Ok(());
-            }
-        };
+        // Decoded here, piece by piece, and sent as records.
         self.stats.files += 1;
         self.stats.bytes += disk_bytes;
-        self.send_records(index, source)
+        let file: Arc<Path> = Arc::from(path);
+        while let Some(piece) = pieces.next() {
+            match piece {
+                Ok(piece) => self.send_records(index, RecordSource::piece(file.clone(), piece))?,
+                Err(e) => self.problem(path, None, e.reason()),
+            }
+            self.piece_shown(pieces.disk_bytes_read(), disk_bytes);
+        }
+        Ok(())
     }
 
     /// Queues every record of a source, reporting those that cannot be decoded.

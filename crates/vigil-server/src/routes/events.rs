@@ -13,6 +13,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue};
+use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 use vigil_api::error::{ErrorBody, ErrorCode};
 use vigil_api::events::*;
@@ -27,7 +28,7 @@ use vigil_store::IngestKey;
 use crate::auth::{Principal, Sender};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, decode_body, read_body};
-use crate::state::AppState;
+use crate::state::{AppState, KeyClaim};
 use crate::{incident_ref, store_error};
 
 /// Default page size of search and pivot.
@@ -116,35 +117,19 @@ pub async fn ingest(
         host,
         tenant: tenant.unwrap_or_default(),
     };
-    let mut claim = None;
-    let mut fingerprint = String::new();
-    if let Some(key) = &key {
-        fingerprint = batch_fingerprint(&envelope, format, &body);
-        claim = Some(state.keys_in_flight.claim(who.token_id, key).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Conflict,
-                "a batch with this Idempotency-Key is being stored now; wait for its answer, or send it again in a moment",
-            )
-        })?);
-        if let Some(known) = state
-            .store
-            .ingest_key(who.token_id, key)
-            .await
-            .map_err(store_error)?
-        {
-            if known.fingerprint != fingerprint {
-                return Err(ApiError::invalid_field(
-                    "Idempotency-Key",
-                    "this Idempotency-Key was sent with another batch (other events, service, host or tenant); give each batch its own key",
-                ));
+    let pending = match key {
+        Some(key) => {
+            match first_sending(&state, who.token_id, key, &envelope, format, &body).await? {
+                Sending::Again(answer) => {
+                    let mut replayed = HeaderMap::new();
+                    replayed.insert(REPLAYED, HeaderValue::from_static("true"));
+                    return Ok((replayed, Json(answer)));
+                }
+                Sending::First(pending) => Some(pending),
             }
-            let answer: IngestResponse =
-                serde_json::from_str(&known.answer).map_err(ApiError::internal)?;
-            let mut replayed = HeaderMap::new();
-            replayed.insert(REPLAYED, HeaderValue::from_static("true"));
-            return Ok((replayed, Json(answer)));
         }
-    }
+        None => None,
+    };
     let report = state
         .ingestor
         .ingest_body(body.to_vec(), format, envelope)
@@ -164,10 +149,9 @@ pub async fn ingest(
         detections: report.detections as u64,
         alerts: report.alerts as u64,
     };
-    if let Some(key) = &key {
-        remember_answer(&state, who.token_id, key, fingerprint, &answer).await;
+    if let Some(pending) = pending {
+        remember_answer(&state, pending, &answer).await;
     }
-    drop(claim);
     if wait_for_search {
         blocking(state.ingestor.events(), |s| s.refresh()).await?;
     }
@@ -198,6 +182,65 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
+/// A batch sent with an idempotency key: sent before (its answer), or for the first time.
+enum Sending {
+    Again(IngestResponse),
+    First(PendingKey),
+}
+
+/// A batch sent for the first time under an idempotency key, its key claimed until the answer
+/// is kept.
+struct PendingKey {
+    token: uuid::Uuid,
+    key: String,
+    fingerprint: String,
+    _claim: KeyClaim,
+}
+
+/// Whether the batch under `key` was sent before (refused when the key came with another
+/// batch, or while its batch is being stored).
+async fn first_sending(
+    state: &AppState,
+    token: uuid::Uuid,
+    key: String,
+    envelope: &Envelope,
+    format: BodyFormat,
+    body: &Bytes,
+) -> Result<Sending, ApiError> {
+    let claim = state.keys_in_flight.claim(token, &key).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Conflict,
+            "a batch with this Idempotency-Key is being stored now; wait for its answer, or send it again in a moment",
+        )
+    })?;
+    // Hashing up to the body limit takes tens of milliseconds: off the async threads.
+    let (envelope, body) = (envelope.clone(), body.clone());
+    let fingerprint =
+        tokio::task::spawn_blocking(move || batch_fingerprint(&envelope, format, &body))
+            .await
+            .map_err(ApiError::internal)?;
+    let known = state
+        .store
+        .ingest_key(token, &key)
+        .await
+        .map_err(store_error)?;
+    match known {
+        None => Ok(Sending::First(PendingKey {
+            token,
+            key,
+            fingerprint,
+            _claim: claim,
+        })),
+        Some(known) if known.fingerprint == fingerprint => Ok(Sending::Again(
+            serde_json::from_str(&known.answer).map_err(ApiError::internal)?,
+        )),
+        Some(_) => Err(ApiError::invalid_field(
+            "Idempotency-Key",
+            "this Idempotency-Key was sent with another batch (other events, service, host or tenant); give each batch its own key",
+        )),
+    }
+}
+
 /// SHA-256 of what a batch is: where it is stored and its events, as sent.
 fn batch_fingerprint(envelope: &Envelope, format: BodyFormat, body: &[u8]) -> String {
     use sha2::{Digest, Sha256};
@@ -214,13 +257,15 @@ fn batch_fingerprint(envelope: &Envelope, format: BodyFormat, body: &[u8]) -> St
 
 /// Remembers the answer to a batch sent with an idempotency key. The events are stored
 /// already: a failure here is logged, not answered, or the sender would send them again.
-async fn remember_answer(
-    state: &AppState,
-    token: uuid::Uuid,
-    key: &str,
-    fingerprint: String,
-    answer: &IngestResponse,
-) {
+async fn remember_answer(state: &AppState, pending: PendingKey, answer: &IngestResponse) {
+    // The claim is held until the answer is kept, and released when this returns.
+    let PendingKey {
+        token,
+        key,
+        fingerprint,
+        _claim,
+    } = pending;
+    let key = key.as_str();
     let recorded = match serde_json::to_string(answer) {
         Ok(answer) => {
             let known = IngestKey {

@@ -17,10 +17,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use vigil_detect::{CompiledRuleSet, FieldMapping, Logsource, MappedEvent, Matcher, RuleId};
 use vigil_events::RecordSource;
 use vigil_events::json::JsonEvent;
-use vigil_events::source::{
-    DecodeError, DocumentsFile, DocumentsPiece, EvtxFile, EvtxPiece, InputFile, LinesFile,
-    LinesPiece, Opened, open_file,
-};
+use vigil_events::source::{DecodeError, FilePiece, FilePieces, InputFile, Opened, open_file};
 use vigil_sigma::Level;
 
 use super::report::{Match, Rendered, Renderer};
@@ -222,45 +219,9 @@ struct QueueState<'f> {
 }
 
 struct Reading {
-    pieces: Pieces,
+    pieces: FilePieces,
     path: Arc<Path>,
     next_piece: usize,
-}
-
-/// A file read in pieces.
-enum Pieces {
-    Lines(LinesFile),
-    Evtx(EvtxFile),
-    Documents(DocumentsFile),
-}
-
-/// A piece of a file.
-enum Piece {
-    Lines(Result<LinesPiece, DecodeError>),
-    Evtx(EvtxPiece),
-    Documents(Result<DocumentsPiece, DecodeError>),
-}
-
-impl Pieces {
-    fn disk_bytes_read(&self) -> u64 {
-        match self {
-            Pieces::Lines(lines) => lines.disk_bytes_read(),
-            Pieces::Evtx(evtx) => evtx.disk_bytes_read(),
-            Pieces::Documents(documents) => documents.disk_bytes_read(),
-        }
-    }
-}
-
-impl Iterator for Pieces {
-    type Item = Piece;
-
-    fn next(&mut self) -> Option<Piece> {
-        match self {
-            Pieces::Lines(lines) => lines.next().map(Piece::Lines),
-            Pieces::Evtx(evtx) => evtx.next().map(Piece::Evtx),
-            Pieces::Documents(documents) => documents.next().map(Piece::Documents),
-        }
-    }
 }
 
 /// A unit of work.
@@ -272,7 +233,7 @@ enum Unit {
         file: usize,
         number: usize,
         path: Arc<Path>,
-        piece: Piece,
+        piece: Result<FilePiece, DecodeError>,
         disk_bytes: u64,
     },
     /// File `file` has no more pieces after `parts`.
@@ -468,7 +429,7 @@ enum Opening {
     Whole(RecordSource, u64),
     /// Read in pieces: the first, how much of the file reading it took, and the rest.
     Pieces {
-        first: Piece,
+        first: Result<FilePiece, DecodeError>,
         disk_bytes: u64,
         rest: Reading,
     },
@@ -503,9 +464,9 @@ fn open(file: &InputFile, piece_bytes: usize) -> Opening {
                 }
             };
         }
-        Ok(Opened::Lines(lines)) => Pieces::Lines(lines),
-        Ok(Opened::Evtx(evtx)) => Pieces::Evtx(evtx),
-        Ok(Opened::Documents(documents)) => Pieces::Documents(documents),
+        Ok(Opened::Lines(lines)) => FilePieces::Lines(lines),
+        Ok(Opened::Evtx(evtx)) => FilePieces::Evtx(evtx),
+        Ok(Opened::Documents(documents)) => FilePieces::Documents(documents),
     };
     let Some(first) = pieces.next() else {
         // Read, and found empty (an EVTX file with no chunk yet).
@@ -526,25 +487,16 @@ fn open(file: &InputFile, piece_bytes: usize) -> Opening {
 fn scan_piece(
     matcher: &mut Matcher<'_>,
     path: Arc<Path>,
-    piece: Piece,
+    piece: Result<FilePiece, DecodeError>,
     opts: ScanOptions<'_>,
 ) -> FileScan {
     let mut scan = FileScan::default();
     match piece {
-        Piece::Lines(Ok(lines)) => {
-            scan.bytes = lines.data.len() as u64;
-            scan_source(matcher, RecordSource::lines(path, lines), opts, &mut scan);
+        Ok(piece) => {
+            scan.bytes = piece.bytes();
+            scan_source(matcher, RecordSource::piece(path, piece), opts, &mut scan);
         }
-        Piece::Lines(Err(e)) | Piece::Documents(Err(e)) => scan.errors.push(e),
-        Piece::Documents(Ok(documents)) => {
-            scan.bytes = documents.data.len() as u64;
-            let source = RecordSource::documents(path, documents);
-            scan_source(matcher, source, opts, &mut scan);
-        }
-        Piece::Evtx(chunks) => {
-            scan.bytes = chunks.bytes();
-            scan_source(matcher, RecordSource::evtx(path, chunks), opts, &mut scan);
-        }
+        Err(e) => scan.errors.push(e),
     }
     (opts.on_events)(scan.events);
     scan
