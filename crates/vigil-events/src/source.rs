@@ -12,15 +12,16 @@
 //! - any of these compressed with gzip (magic `1f 8b`): the stream is decompressed, then
 //!   detected again.
 //!
-//! JSON lines are read in pieces of whole lines ([`open_file`]); the other formats are read into
-//! memory whole (decompressed when gzip). Either is decoded record by record: a corrupt record
-//! yields a [`DecodeError`] and decoding goes on with the next one; a file that cannot be read
-//! or recognised yields one error and no records (JSON lines damaged mid-way: the lines before
-//! the damage, then the error). Nothing panics on bad input.
+//! [`open_file`] reads a file in pieces: JSON lines in whole lines, JSON arrays and documents in
+//! whole elements, EVTX in whole chunks (gzip-compressed or piped EVTX through a decompressed
+//! copy in a temporary file, as the parser seeks); [`open`] reads one whole. Either is decoded
+//! record by record: a corrupt record yields a [`DecodeError`] and decoding goes on with the
+//! next one; a file that cannot be read or recognised yields one error and no records (a file
+//! damaged mid-way: the records before the damage, then the error). Nothing panics on bad input.
 
 use std::collections::VecDeque;
 use std::fs;
-use std::io::{self, Cursor, Read, Seek};
+use std::io::{self, Cursor, Read, Seek, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -100,6 +101,18 @@ pub enum DecodeError {
         /// The decompression error.
         error: std::io::Error,
     },
+    /// An EVTX file that is compressed or piped in could not be copied to a temporary file to
+    /// be read a chunk at a time.
+    #[error(
+        "{}: cannot copy it to a temporary file to read its EVTX chunks: {error}; set TMPDIR to a folder with room for the decompressed log",
+        path.display()
+    )]
+    Spill {
+        /// The file.
+        path: PathBuf,
+        /// The error writing the copy.
+        error: std::io::Error,
+    },
     /// The EVTX file header is unreadable.
     #[error("{}: invalid EVTX file: {reason}; the file was skipped", path.display())]
     Evtx {
@@ -146,6 +159,7 @@ impl DecodeError {
             DecodeError::Io { path, .. }
             | DecodeError::UnknownFormat { path }
             | DecodeError::Gzip { path, .. }
+            | DecodeError::Spill { path, .. }
             | DecodeError::Evtx { path, .. }
             | DecodeError::Chunk { path, .. }
             | DecodeError::Record { path, .. }
@@ -354,8 +368,10 @@ pub enum Opened {
     Evtx(EvtxFile),
     /// A JSON array or concatenated JSON documents, to be read in pieces of whole elements.
     Documents(DocumentsFile),
-    /// None of the formats Vigil reads.
-    Unknown,
+    /// None of the formats Vigil reads: its content as text lines from the start, for a caller
+    /// that reads other text (plain syslog) without opening it again, which standard input
+    /// could not be.
+    Unknown(LinesFile),
 }
 
 /// Opens a file, decompressing gzip as it reads, and recognises its format from its first
@@ -388,7 +404,12 @@ pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError>
             }))
         }
         (_, Some(error)) => Err(read_error(error)),
-        (None, None) => Ok(Opened::Unknown),
+        (None, None) => Ok(Opened::Unknown(LinesFile {
+            pieces: LinesPieces::after(reader, prefix, piece_bytes),
+            path: path.to_path_buf(),
+            gzip,
+            disk_read,
+        })),
         (Some(format @ (Format::JsonArray | Format::JsonDocuments)), None) => {
             let array = format == Format::JsonArray;
             Ok(Opened::Documents(DocumentsFile {
@@ -398,42 +419,49 @@ pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError>
                 disk_read,
             }))
         }
-        // Standard input cannot be read again from the start: it is read whole, like gzip.
-        (Some(Format::Evtx), None) if !gzip && !is_stdin(path) => {
-            // Read again from the start, a chunk at a time, seeking as the parser wants.
-            let file = fs::File::open(path).map_err(|error| DecodeError::Io {
-                path: path.to_path_buf(),
-                error,
-            })?;
-            EvtxFile::new(path, Box::new(file), piece_bytes, None).map(Opened::Evtx)
+        (Some(Format::Evtx), None) => {
+            // The parser seeks, a chunk at a time: in the file itself, or, for gzip and standard
+            // input, which cannot be sought in, in a decompressed copy on disk (not in memory,
+            // whatever the log's size). A copy cut short by damage still gives its chunks
+            // before the damage, then the error.
+            let (data, compressed, damage): (Box<dyn EvtxData>, _, _) = if gzip || is_stdin(path) {
+                let (copy, damage) = spill(path, prefix, &mut reader)?;
+                let damage = damage.map(read_error);
+                (
+                    Box::new(copy),
+                    Some(disk_read.load(Ordering::Relaxed)),
+                    damage,
+                )
+            } else {
+                let file = fs::File::open(path).map_err(|error| DecodeError::Io {
+                    path: path.to_path_buf(),
+                    error,
+                })?;
+                (Box::new(file), None, None)
+            };
+            match EvtxFile::new(path, data, piece_bytes, compressed) {
+                Ok(mut evtx) => {
+                    evtx.failed = damage;
+                    Ok(Opened::Evtx(evtx))
+                }
+                // Cut short before its first chunk: the damage is the news.
+                Err(unreadable) => Err(damage.unwrap_or(unreadable)),
+            }
         }
         (Some(_), None) => {
             let mut data = prefix;
             reader.read_to_end(&mut data).map_err(read_error)?;
             match detect(&data) {
-                // Compressed: no seeking in the file, so the chunks are cut from memory.
-                Some(Format::Evtx) => {
-                    let disk_bytes = disk_read.load(Ordering::Relaxed);
-                    let data = Box::new(Cursor::new(data));
-                    EvtxFile::new(path, data, piece_bytes, Some(disk_bytes)).map(Opened::Evtx)
-                }
                 Some(format) => Ok(Opened::Whole(format, data)),
-                None => Ok(Opened::Unknown),
+                None => Ok(Opened::Unknown(LinesFile {
+                    pieces: LinesPieces::after(Box::new(io::empty()), data, piece_bytes),
+                    path: path.to_path_buf(),
+                    gzip,
+                    disk_read,
+                })),
             }
         }
     }
-}
-
-/// Opens a file as text lines in pieces, whatever its content (plain syslog files, which
-/// [`open_file`] does not recognise), decompressing gzip as it reads.
-pub fn open_lines(path: &Path, piece_bytes: usize) -> Result<LinesFile, DecodeError> {
-    let reader = open_reader(path)?;
-    Ok(LinesFile {
-        pieces: LinesPieces::new(reader.content, piece_bytes),
-        path: path.to_path_buf(),
-        gzip: reader.gzip,
-        disk_read: reader.disk_read,
-    })
 }
 
 /// A file opened by [`open_reader`].
@@ -503,6 +531,33 @@ fn read_error(path: &Path, gzip: bool, error: io::Error) -> DecodeError {
     } else {
         DecodeError::Io { path, error }
     }
+}
+
+/// Copies `head` and the rest of `content` to an unnamed temporary file (in `TMPDIR`), for a
+/// reader that must seek in what can only be read once. A read error (a damaged gzip stream)
+/// ends the copy and is returned beside it; failing to write the copy is the error.
+fn spill(
+    path: &Path,
+    head: Vec<u8>,
+    content: &mut dyn Read,
+) -> Result<(fs::File, Option<io::Error>), DecodeError> {
+    let spill_error = |error| DecodeError::Spill {
+        path: path.to_path_buf(),
+        error,
+    };
+    let mut copy = tempfile::tempfile().map_err(spill_error)?;
+    copy.write_all(&head).map_err(spill_error)?;
+    let mut buf = vec![0; 1024 * 1024];
+    let damage = loop {
+        match content.read(&mut buf) {
+            Ok(0) => break None,
+            Ok(n) => copy.write_all(&buf[..n]).map_err(spill_error)?,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => break Some(error),
+        }
+    };
+    copy.rewind().map_err(spill_error)?;
+    Ok((copy, damage))
 }
 
 /// The pieces of a text file (JSON lines, syslog), a read error named with the file (as a gzip
@@ -676,7 +731,7 @@ impl Iterator for FilePieces {
     fn next(&mut self) -> Option<Self::Item> {
         Some(match self {
             FilePieces::Lines(lines) => lines.next()?.map(FilePiece::Lines),
-            FilePieces::Evtx(evtx) => Ok(FilePiece::Evtx(evtx.next()?)),
+            FilePieces::Evtx(evtx) => evtx.next()?.map(FilePiece::Evtx),
             FilePieces::Documents(documents) => documents.next()?.map(FilePiece::Documents),
         })
     }
@@ -732,7 +787,7 @@ fn pieces_error(path: &Path, gzip: bool, error: PiecesError) -> DecodeError {
     }
 }
 
-/// What the EVTX parser reads: the file itself, or a decompressed copy in memory.
+/// What the EVTX parser reads: the file itself, or a decompressed copy in a temporary file.
 trait EvtxData: Read + io::Seek + Send {}
 
 impl<T: Read + io::Seek + Send> EvtxData for T {}
@@ -752,6 +807,8 @@ pub struct EvtxFile {
     given: u64,
     /// For a compressed file, its size on disk, all read before the first piece.
     compressed: Option<u64>,
+    /// Why the copy of a compressed file ends early, given out after its last piece.
+    failed: Option<DecodeError>,
 }
 
 /// Whole chunks of an EVTX file, in record order, with how many came before them.
@@ -803,6 +860,7 @@ impl EvtxFile {
             size,
             given: 0,
             compressed,
+            failed: None,
         })
     }
 
@@ -819,12 +877,12 @@ impl EvtxFile {
 }
 
 impl Iterator for EvtxFile {
-    type Item = EvtxPiece;
+    type Item = Result<EvtxPiece, DecodeError>;
 
-    fn next(&mut self) -> Option<EvtxPiece> {
+    fn next(&mut self) -> Option<Self::Item> {
         let chunks: Vec<_> = (&mut self.chunks).take(self.chunks_per_piece).collect();
         if chunks.is_empty() {
-            return None;
+            return self.failed.take().map(Err);
         }
         let header = if self.chunks_before == 0 {
             EVTX_HEADER_BYTES
@@ -844,7 +902,7 @@ impl Iterator for EvtxFile {
         };
         self.given += bytes;
         self.chunks_before += piece.chunks.len() as u64;
-        Some(piece)
+        Some(Ok(piece))
     }
 }
 
@@ -1403,8 +1461,15 @@ mod tests {
         assert!(items.iter().filter(|i| i.is_ok()).count() > 1);
 
         let text = dir.path().join("notes.txt");
-        fs::write(&text, "hello").unwrap();
-        assert!(matches!(open_file(&text, 1000).unwrap(), Opened::Unknown));
+        fs::write(&text, "hello\nworld\n").unwrap();
+        let Opened::Unknown(lines) = open_file(&text, 1000).unwrap() else {
+            panic!("text is no format Vigil decodes");
+        };
+        // Its lines are there from the start, for a caller reading other text (syslog).
+        let pieces: Vec<LinesPiece> = lines.map(Result::unwrap).collect();
+        assert_eq!(pieces.len(), 1);
+        assert_eq!(pieces[0].data, b"hello\nworld\n");
+        assert_eq!(pieces[0].lines_before, 0);
     }
 
     /// A JSON array or pretty-printed documents, gzip or not, read a few elements at a time,
@@ -1516,7 +1581,7 @@ mod tests {
     }
 
     #[test]
-    fn any_text_file_opens_as_lines_gzip_or_not() {
+    fn text_of_no_known_format_opens_as_lines_gzip_or_not() {
         let dir = tempfile::tempdir().unwrap();
         let text = "<34>Oct 11 22:14:15 mymachine su: 'su root' failed\nOct 11 22:14:16 host sshd[1]: ok\n";
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -1527,15 +1592,17 @@ mod tests {
         ] {
             let path = dir.path().join(name);
             fs::write(&path, bytes).unwrap();
-            let pieces: Vec<LinesPiece> =
-                open_lines(&path, 40).unwrap().map(Result::unwrap).collect();
+            let Opened::Unknown(lines) = open_file(&path, 40).unwrap() else {
+                panic!("{name}: syslog is no format the decoders read");
+            };
+            let pieces: Vec<LinesPiece> = lines.map(Result::unwrap).collect();
             assert_eq!(pieces.len(), 2, "{name}");
             assert_eq!(pieces[1].lines_before, 1, "{name}");
             let joined: Vec<u8> = pieces.into_iter().flat_map(|p| p.data).collect();
             assert_eq!(joined, text.as_bytes(), "{name}");
         }
         assert!(matches!(
-            open_lines(&dir.path().join("missing.log"), 40),
+            open_file(&dir.path().join("missing.log"), 40),
             Err(DecodeError::Io { .. })
         ));
     }
@@ -1667,7 +1734,8 @@ mod tests {
                 let mut decoded = Vec::new();
                 let mut read = Vec::new();
                 while let Some(piece) = pieces.next() {
-                    let source = RecordSource::evtx(Arc::from(whole_from.as_path()), piece);
+                    let source =
+                        RecordSource::evtx(Arc::from(whole_from.as_path()), piece.unwrap());
                     decoded.extend(source.map(outcome));
                     read.push(pieces.disk_bytes_read());
                 }
@@ -1679,6 +1747,38 @@ mod tests {
         }
         let damaged_errors = open(&damaged).unwrap().filter(Result::is_err).count();
         assert!(damaged_errors > 0);
+
+        // A gzip stream cut short: the records of the whole chunks before the cut, then the
+        // gzip error; cut inside the file header, only the error.
+        let compressed = fs::read(&gzipped).unwrap();
+        let whole: Vec<_> = open(&plain).unwrap().map(outcome).collect();
+        for (keep, some_records) in [(compressed.len() * 6 / 10, true), (40, false)] {
+            let cut = dir.path().join("cut.evtx.gz");
+            fs::write(&cut, &compressed[..keep]).unwrap();
+            let opened = open_file(&cut, 65536);
+            if !some_records {
+                assert!(
+                    matches!(opened, Err(DecodeError::Gzip { .. })),
+                    "cut at {keep}"
+                );
+                continue;
+            }
+            let Ok(Opened::Evtx(pieces)) = opened else {
+                panic!("a cut gzip EVTX still opens");
+            };
+            let items: Vec<_> = pieces.collect();
+            let Some(Err(DecodeError::Gzip { .. })) = items.last() else {
+                panic!("the cut is reported last");
+            };
+            let decoded: Vec<_> = items
+                .into_iter()
+                .filter_map(Result::ok)
+                .flat_map(|piece| RecordSource::evtx(Arc::from(plain.as_path()), piece))
+                .map(outcome)
+                .collect();
+            assert!(decoded.len() > 100 && decoded.len() < whole.len());
+            assert_eq!(decoded, whole[..decoded.len()]);
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ use vigil_api::events::{IngestQuery, IngestResponse};
 use vigil_client::{Client, ClientError, NDJSON};
 use vigil_events::batch::{looks_like_syslog, syslog_lines};
 use vigil_events::source::{
-    DecodeError, FilePieces, InputFile, LINES_PIECE_BYTES, Opened, open_file, open_lines,
+    DecodeError, FilePieces, InputFile, LINES_PIECE_BYTES, LinesFile, Opened, STDIN_PATH, open_file,
 };
 use vigil_events::{RecordSource, SyslogOptions, collect_files};
 
@@ -41,12 +41,14 @@ const AFTER_HELP: &str = "\
 Files are recognised by their content, gzip-compressed or not: EVTX, JSON lines, JSON arrays,
 pretty-printed JSON, and plain syslog files (RFC 5424 or RFC 3164 lines). Folders are walked
 recursively; files in them that are none of these are skipped, unless named like a log
-(.evtx, .jsonl, .ndjson, .json, .gz): those are reported as damaged.
+(.evtx, .jsonl, .ndjson, .json, .gz): those are reported as damaged. `-` reads standard input,
+any of these formats.
 
 Examples:
   vigil ingest ./logs --service web --tenant contoso
   vigil ingest Security.evtx System.evtx.gz --service dc01 --host dc01.corp.example
   vigil ingest /var/log/auth.log --service bastion --batch 5000
+  zcat /var/log/auth.log.*.gz | vigil ingest - --service bastion
   vigil ingest events.jsonl --service app --strict --json
   vigil ingest app.jsonl --service app --wait && vigil search 'service:app'
 
@@ -65,7 +67,7 @@ service may leave out --service.";
 pub struct Args {
     #[command(flatten)]
     pub conn: Conn,
-    /// Log files or folders.
+    /// Log files or folders; `-` for standard input.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// The service the events come from (required unless the token fixes it).
@@ -159,7 +161,11 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
+        if self.file == STDIN_PATH {
+            f.write_str("(standard input)")?;
+        } else {
+            f.write_str(&self.file)?;
+        }
         if let Some(n) = self.line {
             write!(f, ":{n}")?;
         }
@@ -651,17 +657,8 @@ impl Reader<'_> {
                 self.stats.bytes += disk_bytes;
                 return self.send_records(index, source);
             }
-            // Standard input cannot be read again from the start to try it as syslog.
-            Opened::Unknown if file.is_stdin() => {
-                self.problem(
-                    path,
-                    None,
-                    "standard input holds no EVTX, JSON lines or JSON array; plain syslog is read from files only: save it to a file and ingest that".to_owned(),
-                );
-                return Ok(());
-            }
             // Maybe plain syslog, which the decoders do not recognise.
-            Opened::Unknown => return self.read_syslog(index, file, meta),
+            Opened::Unknown(lines) => return self.read_syslog(index, file, lines, meta),
         };
         // Decoded here, piece by piece, and sent as records.
         self.stats.files += 1;
@@ -717,16 +714,10 @@ impl Reader<'_> {
         &mut self,
         index: u32,
         file: &InputFile,
+        mut pieces: LinesFile,
         meta: Option<&std::fs::Metadata>,
     ) -> Result<(), Closed> {
         let path = file.path.as_path();
-        let mut pieces = match open_lines(path, LINES_PIECE_BYTES) {
-            Ok(pieces) => pieces,
-            Err(e) => {
-                self.problem(path, None, e.reason());
-                return Ok(());
-            }
-        };
         let first = pieces.next();
         if !matches!(&first, Some(Ok(first)) if looks_like_syslog(&first.data)) {
             if file.must_decode() {

@@ -446,7 +446,7 @@ fn open(file: &InputFile, piece_bytes: usize) -> Opening {
             scan.errors.push(e);
             return Opening::Done(scan);
         }
-        Ok(Opened::Unknown) => {
+        Ok(Opened::Unknown(_)) => {
             if file.must_decode() {
                 scan.errors.push(DecodeError::UnknownFormat {
                     path: file.path.clone(),

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::support::{RULE_REPEATED_FAILURES, RULE_WHOAMI, ok, run};
+use crate::support::{RULE_REPEATED_FAILURES, RULE_WHOAMI, ok, output_with_input, run};
 
 const RULE_HIGH: &str = r#"title: Mimikatz Command Line
 id: 22222222-2222-2222-2222-222222222222
@@ -247,17 +247,7 @@ fn hunt_reads_standard_input() {
             .args(args(file.to_str().unwrap()))
             .output()
             .unwrap()));
-        let mut child = crate::support::vigil()
-            .args(args("-"))
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let writer = std::thread::spawn(move || stdin.write_all(&piped).unwrap());
-        let out = child.wait_with_output().unwrap();
-        writer.join().unwrap();
+        let out = output_with_input(crate::support::vigil().args(args("-")), piped);
         let from_stdin = jsonl(&ok(out));
         assert!(!from_file.is_empty(), "{}", file.display());
         assert_eq!(from_stdin.len(), from_file.len(), "{}", file.display());

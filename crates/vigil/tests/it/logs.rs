@@ -166,21 +166,24 @@ fn ingest_then_search_pivot_stats_and_detections() {
     );
     assert_eq!(summary["detections"], 1, "{summary}");
 
-    // Syslog: a plain file and a gzip-compressed one, in the human summary.
+    // Syslog: a plain file, and gzip-compressed lines piped in as `-` (`journalctl | vigil
+    // ingest -`), in the human summary.
     let (plain, last) = AUTH_LOG.split_at(AUTH_LOG.find("<86>").unwrap());
     let auth = f.root.join("auth.log");
     std::fs::write(&auth, plain).unwrap();
-    let auth_gz = f.root.join("auth.log.1.gz");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, last.as_bytes()).unwrap();
-    std::fs::write(&auth_gz, gz.finish().unwrap()).unwrap();
-    let text = ok(cli(&[
-        "ingest",
-        auth.to_str().unwrap(),
-        auth_gz.to_str().unwrap(),
-        "--service",
-        "bastion",
-    ]));
+    let text = ok(f.server.cli_with_input(
+        &f.token,
+        &[
+            "ingest",
+            auth.to_str().unwrap(),
+            "-",
+            "--service",
+            "bastion",
+        ],
+        gz.finish().unwrap(),
+    ));
     assert!(text.contains("3 read, 3 stored, 0 rejected"), "{text}");
     assert!(text.contains("files:      2"), "{text}");
 
@@ -464,6 +467,19 @@ fn ingest_says_what_went_wrong_and_exits_accordingly() {
     );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("no events found"), "{}", stderr(&out));
+
+    // Standard input holding no log format: named as such, nothing sent.
+    let out = f.server.cli_with_input(
+        &f.token,
+        &["ingest", "-", "--service", "app"],
+        b"just some notes\n".to_vec(),
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("(standard input): not an EVTX, JSON lines, JSON array or syslog file"),
+        "{err}"
+    );
 
     // A path that does not exist.
     let out = f.server.cli(

@@ -45,6 +45,24 @@ pub fn run(args: &[&str]) -> Output {
     vigil().args(args).output().expect("run vigil")
 }
 
+/// Runs `command` to completion with `input` written to its standard input, as a pipe would.
+pub fn output_with_input(command: &mut Command, input: Vec<u8>) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run vigil");
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().expect("run vigil");
+    // The command may stop reading early (a refused input): a broken pipe is its business.
+    let _ = writer.join();
+    out
+}
+
 /// Stdout as text, after asserting success.
 pub fn ok(output: Output) -> String {
     assert!(
@@ -128,11 +146,20 @@ impl Server {
 
     /// `vigil ARGS --server URL --token TOKEN`.
     pub fn cli(&self, token: &str, args: &[&str]) -> Output {
-        vigil()
+        self.command(token, args).output().expect("run vigil")
+    }
+
+    /// `vigil ARGS --server URL --token TOKEN` with `input` piped to its standard input.
+    pub fn cli_with_input(&self, token: &str, args: &[&str], input: Vec<u8>) -> Output {
+        output_with_input(&mut self.command(token, args), input)
+    }
+
+    fn command(&self, token: &str, args: &[&str]) -> Command {
+        let mut command = vigil();
+        command
             .args(args)
-            .args(["--server", &self.url, "--token", token])
-            .output()
-            .expect("run vigil")
+            .args(["--server", &self.url, "--token", token]);
+        command
     }
 }
 
