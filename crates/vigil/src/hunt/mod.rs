@@ -28,7 +28,7 @@ use vigil_sigma::Level;
 
 use crate::output::plural;
 use crate::ruleset;
-use report::{CSV_HEADER, Renderer, correlate};
+use report::{CSV_HEADER, Renderer, Tally, correlate};
 use scan::{Scanned, scan_files};
 
 /// Output formats of `vigil hunt`.
@@ -224,6 +224,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     let mut rows = Vec::new();
+    let mut tally = Tally::default();
     let mut matched = Vec::new();
     let (mut hits, mut events, mut errors, mut unreadable) = (0u64, 0u64, 0u64, false);
     let (mut bytes, mut file_bytes, mut files_read) = (0u64, 0u64, 0u64);
@@ -233,7 +234,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         scan_files(&set, &files, opts, jobs, |file, scanned| {
             let size = sizes[file];
             let part = match scanned {
-                Scanned::Part(part) => part,
+                Scanned::Part(part) => *part,
                 Scanned::FileEnd => {
                     if file_bytes > 0 {
                         files_read += 1;
@@ -263,6 +264,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             matched.extend(part.matched);
             rows.extend(part.rendered.rows);
+            tally.merge(part.rendered.tally);
             if let Err(e) = out.write_all(&part.rendered.text) {
                 write_error = Some(e.into());
                 return false;
@@ -328,6 +330,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         events as f64 / secs,
         bytes as f64 / secs / 1e6,
     );
+    eprint!("{}", tally.summary(&set));
     if let Some(hint) = long_table_hint(args.format, hits) {
         eprintln!("{hint}");
     }

@@ -1,6 +1,7 @@
 //! How `vigil hunt` writes what it found: each match rendered by the thread that found it (a
 //! JSON line, a CSV row or a table row), correlations after the scan.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use serde_json::{Value, json};
 use vigil_detect::{CompiledRuleSet, Correlator, FieldMapping, MappedEvent, RuleId};
 use vigil_events::json::JsonEvent;
 use vigil_events::time::format_timestamp;
+use vigil_sigma::Level;
 
 use super::Format;
 use super::scan::MatchedEvent;
@@ -25,11 +27,121 @@ pub struct Renderer<'a> {
     pub inputs: &'a [PathBuf],
 }
 
-/// Matches rendered: output text (JSON lines, CSV rows) or table rows.
+/// Matches rendered: output text (JSON lines, CSV rows) or table rows, and what they add up to.
 #[derive(Default)]
 pub struct Rendered {
     pub text: Vec<u8>,
     pub rows: Vec<Row>,
+    pub tally: Tally,
+}
+
+/// What the matches of a hunt add up to, for the summary a responder reads first: matches per
+/// level, the rules and the computers with the most, and when the matched events happened.
+#[derive(Default)]
+pub struct Tally {
+    rules: HashMap<RuleId, u64>,
+    computers: HashMap<String, u64>,
+    /// The earliest and latest timestamps of the matched events.
+    span: Option<(i64, i64)>,
+}
+
+/// Rules and computers listed in the summary.
+const TOP: usize = 5;
+
+impl Tally {
+    fn add(&mut self, rule: RuleId, computer: &str, timestamp: Option<i64>) {
+        *self.rules.entry(rule).or_default() += 1;
+        match self.computers.get_mut(computer) {
+            Some(n) => *n += 1,
+            None => {
+                self.computers.insert(computer.to_owned(), 1);
+            }
+        }
+        if let Some(t) = timestamp {
+            self.span = Some(self.span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+        }
+    }
+
+    pub fn merge(&mut self, other: Tally) {
+        for (rule, n) in other.rules {
+            *self.rules.entry(rule).or_default() += n;
+        }
+        for (computer, n) in other.computers {
+            *self.computers.entry(computer).or_default() += n;
+        }
+        if let Some((a, b)) = other.span {
+            self.span = Some(self.span.map_or((a, b), |(x, y)| (x.min(a), y.max(b))));
+        }
+    }
+
+    /// The summary, one fact per line; nothing when nothing matched.
+    pub fn summary(&self, set: &CompiledRuleSet) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        if self.rules.is_empty() {
+            return out;
+        }
+        let mut levels = [0u64; 5];
+        for (&rule, &n) in &self.rules {
+            levels[set.rule(rule).level() as usize] += n;
+        }
+        let by_level: Vec<String> = [
+            Level::Critical,
+            Level::High,
+            Level::Medium,
+            Level::Low,
+            Level::Informational,
+        ]
+        .into_iter()
+        .filter(|&l| levels[l as usize] > 0)
+        .map(|l| format!("{} {}", levels[l as usize], l.as_str()))
+        .collect();
+        let _ = writeln!(out, "matches by level: {}", by_level.join(", "));
+        // Most first; ties by level (worst first), then title, so the list is stable.
+        let mut rules: Vec<(RuleId, u64)> = self.rules.iter().map(|(&r, &n)| (r, n)).collect();
+        rules.sort_by(|a, b| {
+            let (ra, rb) = (set.rule(a.0), set.rule(b.0));
+            (b.1, rb.level(), ra.title()).cmp(&(a.1, ra.level(), rb.title()))
+        });
+        let _ = writeln!(
+            out,
+            "rules with the most matches ({} rules matched):",
+            rules.len()
+        );
+        for (rule, n) in rules.iter().take(TOP) {
+            let rule = set.rule(*rule);
+            let level = rule.level().as_str();
+            let _ = writeln!(out, "  {n:>8}  {level:<13}  {}", rule.title());
+        }
+        let mut computers: Vec<(&str, u64)> = self
+            .computers
+            .iter()
+            .map(|(c, &n)| (c.as_str(), n))
+            .collect();
+        computers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let _ = writeln!(
+            out,
+            "computers with the most matches ({} in all):",
+            computers.len()
+        );
+        for (computer, n) in computers.iter().take(TOP) {
+            let name = if computer.is_empty() {
+                "(none named)"
+            } else {
+                computer
+            };
+            let _ = writeln!(out, "  {n:>8}  {name}");
+        }
+        if let Some((first, last)) = self.span {
+            let _ = writeln!(
+                out,
+                "matched events from {} to {}",
+                format_timestamp(first),
+                format_timestamp(last)
+            );
+        }
+        out
+    }
 }
 
 /// One rule match, as found.
@@ -44,12 +156,14 @@ pub struct Match<'e> {
 impl Renderer<'_> {
     pub fn render(&self, set: &CompiledRuleSet, m: &Match<'_>, out: &mut Rendered) {
         let rule = set.rule(m.rule);
+        let host = computer(m.event);
+        out.tally.add(m.rule, &host, m.timestamp);
         match self.format {
             Format::Table => out.rows.push([
                 time_text(m.timestamp),
                 rule.level().as_str().to_string(),
                 rule.title().to_string(),
-                computer(m.event),
+                host,
                 short_path(m.file, self.inputs),
                 m.record_id.to_string(),
                 details(m.event),
@@ -81,7 +195,7 @@ impl Renderer<'_> {
                     rule.id().to_string(),
                     rule.title().to_string(),
                     rule.level().as_str().to_string(),
-                    computer(m.event),
+                    host,
                     m.file.display().to_string(),
                     m.record_id.to_string(),
                     details(m.event).replace('\n', "; "),
@@ -388,6 +502,54 @@ mod tests {
         // A file given itself, or found under no input, is named by its file name.
         assert_eq!(short("/tmp/one.evtx"), "one.evtx");
         assert_eq!(short("elsewhere/x.jsonl"), "x.jsonl");
+    }
+
+    /// Two parts' tallies merged: levels worst first, rules and computers by count (ties by
+    /// level, then name), the span of the matched events.
+    #[test]
+    fn the_summary_adds_up_the_matches_of_every_part() {
+        let dir = tempfile::tempdir().unwrap();
+        for (file, title, level) in [("a.yml", "Loud", "low"), ("b.yml", "Rare", "high")] {
+            std::fs::write(
+                dir.path().join(file),
+                format!("title: {title}\nlogsource: {{product: windows}}\ndetection:\n  s: {{EventID: 1}}\n  condition: s\nlevel: {level}\n"),
+            )
+            .unwrap();
+        }
+        let set = crate::ruleset::load(&[dir.path().to_path_buf()])
+            .unwrap()
+            .set;
+        let id = |title: &str| {
+            (0..set.rules().len() as u32)
+                .map(RuleId)
+                .find(|&r| set.rule(r).title() == title)
+                .unwrap()
+        };
+        assert_eq!(Tally::default().summary(&set), "");
+        let (loud, rare) = (id("Loud"), id("Rare"));
+        let mut total = Tally::default();
+        let mut part = Tally::default();
+        part.add(loud, "WS1", Some(2_000));
+        part.add(loud, "WS1", None);
+        part.add(rare, "", Some(1_000));
+        total.merge(part);
+        let mut part = Tally::default();
+        part.add(loud, "DC1", Some(5_000));
+        part.add(rare, "DC1", Some(3_000));
+        part.add(rare, "WS1", None);
+        total.merge(part);
+        assert_eq!(
+            total.summary(&set),
+            "matches by level: 3 high, 3 low\n\
+             rules with the most matches (2 rules matched):\n\
+             \x20        3  high           Rare\n\
+             \x20        3  low            Loud\n\
+             computers with the most matches (3 in all):\n\
+             \x20        3  WS1\n\
+             \x20        2  DC1\n\
+             \x20        1  (none named)\n\
+             matched events from 1970-01-01T00:00:01.000Z to 1970-01-01T00:00:05.000Z\n"
+        );
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub struct MatchedEvent {
 pub enum Scanned {
     /// The next part of the file (a whole file is one part; a large JSON-lines file one part
     /// per piece).
-    Part(FileScan),
+    Part(Box<FileScan>),
     /// The file is done: every part was handed on.
     FileEnd,
 }
@@ -149,7 +149,7 @@ enum Found {
     Part {
         file: usize,
         piece: usize,
-        scan: FileScan,
+        scan: Box<FileScan>,
     },
     /// File `file` had `parts` parts.
     End { file: usize, parts: usize },
@@ -160,7 +160,7 @@ enum Found {
 struct Reorder {
     file: usize,
     piece: usize,
-    parts: BTreeMap<(usize, usize), FileScan>,
+    parts: BTreeMap<(usize, usize), Box<FileScan>>,
     ends: HashMap<usize, usize>,
 }
 
@@ -387,7 +387,7 @@ fn work(
                         let _ = to.send(Found::Part {
                             file,
                             piece: 0,
-                            scan,
+                            scan: Box::new(scan),
                         });
                         continue;
                     }
@@ -395,7 +395,7 @@ fn work(
                 let _ = to.send(Found::Part {
                     file,
                     piece: 0,
-                    scan,
+                    scan: Box::new(scan),
                 });
                 let _ = to.send(Found::End { file, parts: 1 });
             }
@@ -411,7 +411,7 @@ fn work(
                 let _ = to.send(Found::Part {
                     file,
                     piece: number,
-                    scan,
+                    scan: Box::new(scan),
                 });
             }
             Unit::End { file, parts } => {

@@ -117,6 +117,15 @@ fn hunt_reports_matches_as_json_lines_with_line_numbers() {
         "{stderr}"
     );
     assert!(stderr.contains("3 events, 2 matches"), "{stderr}");
+    // Then what they add up to: per level, per rule, per computer, and when.
+    for summary in [
+        "matches by level: 1 high, 1 medium\n",
+        "rules with the most matches (2 rules matched):\n",
+        "computers with the most matches (1 in all):\n         2  WS01\n",
+        "matched events from 2024-01-01T10:00:00.000Z to ",
+    ] {
+        assert!(stderr.contains(summary), "{summary:?} in {stderr}");
+    }
 }
 
 #[test]
