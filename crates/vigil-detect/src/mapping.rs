@@ -1,9 +1,14 @@
-//! The Windows logsource mapping: which (Channel, EventID) pairs a Sigma `logsource` means,
-//! and the field renames that go with some of them.
+//! The logsource mappings: which (Channel, EventID) pairs a Sigma `logsource` means in Windows
+//! event logs, and the field renames that go with some of them; which Linux logsources a
+//! plain syslog line is ([`syslog_logsources`]).
 //!
 //! Derived from the taxonomy appendix of the Sigma specification (categories backed by Sysmon,
 //! PowerShell and the service → channel table) and checked against the behaviour of the
 //! reference tools (Security 4688 also counts as `process_creation`, with its field names).
+
+use std::sync::LazyLock;
+
+use crate::Logsource;
 
 /// Where events of one logsource live in Windows event logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -290,9 +295,77 @@ const SERVICES: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// The Sigma logsources a plain syslog line is, by the program that wrote it (its APP-NAME or
+/// RFC 3164 tag; `sshd(pam_unix)` counts as `sshd`), as the taxonomy appendix names Linux logs:
+/// every line is `product: linux, service: syslog`; the lines of authentication programs are
+/// also `service: auth` (auth.log), and those of sshd, sudo, cron, vsftpd, ClamAV and
+/// Guacamole also their own service. For syslog whose source nobody declared otherwise.
+pub fn syslog_logsources(app_name: &str) -> &'static [Logsource] {
+    static SOURCES: LazyLock<Vec<Vec<Logsource>>> = LazyLock::new(|| {
+        let linux = |services: &[&str]| -> Vec<Logsource> {
+            services
+                .iter()
+                .map(|service| Logsource {
+                    product: Some("linux".to_owned()),
+                    service: Some((*service).to_owned()),
+                    ..Logsource::default()
+                })
+                .collect()
+        };
+        vec![
+            linux(&["syslog"]),
+            linux(&["syslog", "auth"]),
+            linux(&["syslog", "auth", "sshd"]),
+            linux(&["syslog", "auth", "sudo"]),
+            linux(&["syslog", "cron"]),
+            linux(&["syslog", "vsftpd"]),
+            linux(&["syslog", "clamav"]),
+            linux(&["syslog", "guacamole"]),
+        ]
+    });
+    let program = app_name
+        .split(['(', '[', ':'])
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let index = match program.as_str() {
+        "sshd" => 2,
+        "sudo" => 3,
+        "su" | "login" | "passwd" | "chpasswd" | "chage" | "useradd" | "userdel" | "usermod"
+        | "groupadd" | "groupdel" | "groupmod" | "gpasswd" | "systemd-logind" | "polkitd"
+        | "pkexec" | "unix_chkpwd" | "gdm-password" | "lightdm" | "sssd" | "nslcd" => 1,
+        "cron" | "crond" | "anacron" => 4,
+        "vsftpd" => 5,
+        "clamd" | "freshclam" | "clamscan" | "clamav" => 6,
+        "guacd" | "guacamole" => 7,
+        _ => 0,
+    };
+    &SOURCES[index]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn syslog_lines_are_the_linux_logs_their_program_writes() {
+        let services = |app: &str| -> Vec<String> {
+            syslog_logsources(app)
+                .iter()
+                .inspect(|ls| assert_eq!(ls.product.as_deref(), Some("linux")))
+                .map(|ls| ls.service.clone().unwrap())
+                .collect()
+        };
+        assert_eq!(services("sshd"), ["syslog", "auth", "sshd"]);
+        // RFC 3164 tags as Linux writes them: PAM modules, upper case cron.
+        assert_eq!(services("sshd(pam_unix)"), ["syslog", "auth", "sshd"]);
+        assert_eq!(services("CRON"), ["syslog", "cron"]);
+        assert_eq!(services("su"), ["syslog", "auth"]);
+        assert_eq!(services("sudo"), ["syslog", "auth", "sudo"]);
+        assert_eq!(services("kernel"), ["syslog"]);
+        assert_eq!(services(""), ["syslog"]);
+    }
 
     #[test]
     fn categories_and_services() {

@@ -186,10 +186,12 @@ pub(crate) fn bom_len(data: &[u8]) -> usize {
 }
 
 /// The lines of `data` as (1-based number, byte range without CR/LF), skipping blank ones.
-struct Lines<'a> {
+pub(crate) struct Lines<'a> {
     data: &'a [u8],
-    pos: usize,
-    line: u64,
+    /// Where the next line starts.
+    pub(crate) pos: usize,
+    /// The number of the line before it.
+    pub(crate) line: u64,
 }
 
 impl<'a> Lines<'a> {
@@ -199,6 +201,11 @@ impl<'a> Lines<'a> {
             pos: bom_len(data),
             line: 0,
         }
+    }
+
+    /// Goes on from byte `pos`, the line before it numbered `line`.
+    pub(crate) fn resume(data: &'a [u8], pos: usize, line: u64) -> Self {
+        Lines { data, pos, line }
     }
 }
 
@@ -474,30 +481,40 @@ pub fn syslog_lines<'a>(
     options: SyslogOptions,
     max_line_bytes: usize,
 ) -> impl Iterator<Item = Result<Accepted<SyslogMessage<'a>>, Rejection>> + 'a {
-    Lines::new(data).map(move |(line, span)| {
-        let position = Position::Line(line);
-        let bytes = &data[span.clone()];
-        if bytes.len() > max_line_bytes {
-            return Err(Rejection {
-                position,
-                reason: RejectReason::TooLarge {
-                    size: bytes.len(),
-                    max: max_line_bytes,
-                },
-            });
-        }
-        match crate::syslog::parse(bytes, &options) {
-            Ok(event) => Ok(Accepted {
-                position,
-                span,
-                event,
-            }),
-            Err(e) => Err(Rejection {
-                position,
-                reason: e.into(),
-            }),
-        }
-    })
+    Lines::new(data)
+        .map(move |(line, span)| syslog_line(data, line, span, &options, max_line_bytes))
+}
+
+/// Line `line` of a plain syslog text, at `span` of `data`, as a message or why not.
+pub(crate) fn syslog_line<'a>(
+    data: &'a [u8],
+    line: u64,
+    span: Range<usize>,
+    options: &SyslogOptions,
+    max_line_bytes: usize,
+) -> Result<Accepted<SyslogMessage<'a>>, Rejection> {
+    let position = Position::Line(line);
+    let bytes = &data[span.clone()];
+    if bytes.len() > max_line_bytes {
+        return Err(Rejection {
+            position,
+            reason: RejectReason::TooLarge {
+                size: bytes.len(),
+                max: max_line_bytes,
+            },
+        });
+    }
+    match crate::syslog::parse(bytes, options) {
+        Ok(event) => Ok(Accepted {
+            position,
+            span,
+            event,
+        }),
+        Err(e) => Err(Rejection {
+            position,
+            reason: e.into(),
+        }),
+    }
 }
 
 /// Decodes a whole syslog text into a [`Batch`].

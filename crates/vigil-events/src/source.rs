@@ -26,14 +26,16 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use evtx::err::EvtxError;
 use evtx::{EvtxChunkData, EvtxParser, IntoIterChunks, ParserSettings};
 
-use crate::batch::bom_len;
+use crate::batch::{Lines, bom_len, syslog_line};
 pub use crate::documents::DocumentsPiece;
 use crate::documents::{DocumentPieces, PiecesError};
 use crate::json::{JsonError, JsonEvent, first_line};
+use crate::syslog::SyslogOptions;
 
 /// One decoded event with where it came from.
 #[derive(Debug, Clone)]
@@ -590,6 +592,76 @@ impl Iterator for LinesFile {
     }
 }
 
+/// Lines longer than this are no syslog message (RFC 5425 asks receivers for 2 KiB at least,
+/// real ones allow 64 KiB): they are rejected unread.
+pub const MAX_SYSLOG_LINE: usize = 1024 * 1024;
+
+impl LinesFile {
+    /// Reads the lines as plain syslog (RFC 5424 or RFC 3164, one message per line) when the
+    /// first of them is a syslog message; `None` when it is not, or cannot be read. RFC 3164
+    /// timestamps carry no year: the one closest before the file's modification time is taken
+    /// (before now, for standard input).
+    pub fn into_syslog(mut self) -> Option<SyslogFile> {
+        let first = match self.next()? {
+            Ok(first) if crate::batch::looks_like_syslog(&first.data) => first,
+            _ => return None,
+        };
+        let reference = if is_stdin(&self.path) {
+            None
+        } else {
+            fs::metadata(&self.path).and_then(|m| m.modified()).ok()
+        };
+        let reference_ms = reference
+            .unwrap_or_else(SystemTime::now)
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        Some(SyslogFile {
+            first: Some(first),
+            lines: self,
+            options: SyslogOptions::new(reference_ms),
+        })
+    }
+}
+
+/// A plain syslog file (gzip or not) read in pieces of whole lines ([`LinesFile::into_syslog`]).
+pub struct SyslogFile {
+    /// The first piece, read to recognise the file.
+    first: Option<LinesPiece>,
+    lines: LinesFile,
+    options: SyslogOptions,
+}
+
+/// Whole lines of a syslog file, with how their timestamps are read.
+pub struct SyslogPiece {
+    pub lines: LinesPiece,
+    pub options: SyslogOptions,
+}
+
+impl SyslogFile {
+    /// Bytes of the file read from disk so far (see [`LinesFile::disk_bytes_read`]).
+    pub fn disk_bytes_read(&self) -> u64 {
+        self.lines.disk_bytes_read()
+    }
+}
+
+impl Iterator for SyslogFile {
+    type Item = Result<SyslogPiece, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let lines = match self.first.take() {
+            Some(first) => first,
+            None => match self.lines.next()? {
+                Ok(lines) => lines,
+                Err(e) => return Some(Err(e)),
+            },
+        };
+        Some(Ok(SyslogPiece {
+            lines,
+            options: self.options,
+        }))
+    }
+}
+
 /// Whole lines of a text file (JSON lines, syslog), and the number of lines before them.
 #[derive(Debug)]
 pub struct LinesPiece {
@@ -705,6 +777,7 @@ pub enum FilePieces {
     Lines(LinesFile),
     Evtx(EvtxFile),
     Documents(DocumentsFile),
+    Syslog(SyslogFile),
 }
 
 /// One piece of a [`FilePieces`].
@@ -712,6 +785,7 @@ pub enum FilePiece {
     Lines(LinesPiece),
     Evtx(EvtxPiece),
     Documents(DocumentsPiece),
+    Syslog(SyslogPiece),
 }
 
 impl FilePieces {
@@ -721,6 +795,7 @@ impl FilePieces {
             FilePieces::Lines(lines) => lines.disk_bytes_read(),
             FilePieces::Evtx(evtx) => evtx.disk_bytes_read(),
             FilePieces::Documents(documents) => documents.disk_bytes_read(),
+            FilePieces::Syslog(syslog) => syslog.disk_bytes_read(),
         }
     }
 }
@@ -733,6 +808,7 @@ impl Iterator for FilePieces {
             FilePieces::Lines(lines) => lines.next()?.map(FilePiece::Lines),
             FilePieces::Evtx(evtx) => evtx.next()?.map(FilePiece::Evtx),
             FilePieces::Documents(documents) => documents.next()?.map(FilePiece::Documents),
+            FilePieces::Syslog(syslog) => syslog.next()?.map(FilePiece::Syslog),
         })
     }
 }
@@ -744,6 +820,7 @@ impl FilePiece {
             FilePiece::Lines(lines) => lines.data.len() as u64,
             FilePiece::Evtx(evtx) => evtx.bytes(),
             FilePiece::Documents(documents) => documents.data.len() as u64,
+            FilePiece::Syslog(syslog) => syslog.lines.data.len() as u64,
         }
     }
 }
@@ -932,6 +1009,12 @@ enum Inner {
         /// The error that ended the file, after its elements.
         then: Option<DecodeError>,
     },
+    Syslog {
+        data: Vec<u8>,
+        pos: usize,
+        line: u64,
+        options: SyslogOptions,
+    },
 }
 
 impl std::fmt::Debug for RecordSource {
@@ -1008,7 +1091,34 @@ impl RecordSource {
             FilePiece::Lines(lines) => RecordSource::lines(file, lines),
             FilePiece::Evtx(evtx) => RecordSource::evtx(file, evtx),
             FilePiece::Documents(documents) => RecordSource::documents(file, documents),
+            FilePiece::Syslog(syslog) => RecordSource::syslog(file, syslog),
         }
+    }
+
+    /// Decodes one piece of a plain syslog file ([`LinesFile::into_syslog`]): each line a
+    /// record numbered by its line, the message as JSON (`message`, `app_name`, `hostname` …,
+    /// as ingest stores it), its timestamp the message's.
+    pub fn syslog(file: Arc<Path>, piece: SyslogPiece) -> Self {
+        let SyslogPiece { lines, options } = piece;
+        RecordSource {
+            file,
+            inner: Inner::Syslog {
+                pos: if lines.lines_before == 0 {
+                    bom_len(&lines.data)
+                } else {
+                    0
+                },
+                data: lines.data,
+                line: lines.lines_before,
+                options,
+            },
+        }
+    }
+
+    /// Whether the records are plain syslog lines, whose logs the rules know only from the
+    /// program that wrote each ([`vigil_detect::mapping::syslog_logsources`]).
+    pub fn is_syslog(&self) -> bool {
+        matches!(self.inner, Inner::Syslog { .. })
     }
 
     /// Decodes one piece of a JSON array or of JSON documents ([`open_file`]), its elements
@@ -1098,6 +1208,39 @@ impl Iterator for RecordSource {
                     Err(e) => Err(fail(e.to_string())),
                 });
             },
+            Inner::Syslog {
+                data,
+                pos,
+                line,
+                options,
+            } => {
+                let mut lines = Lines::resume(data, *pos, *line);
+                let next = lines.next();
+                (*pos, *line) = (lines.pos, lines.line);
+                let (number, span) = next?;
+                let fail = |reason: String| DecodeError::Record {
+                    path: file.to_path_buf(),
+                    record: number,
+                    reason,
+                };
+                Some(
+                    match syslog_line(data, number, span, options, MAX_SYSLOG_LINE) {
+                        Ok(accepted) => {
+                            let message = accepted.event;
+                            let timestamp = message.timestamp_ms();
+                            JsonEvent::from_value(message.to_json())
+                                .map(|event| Record {
+                                    file: file.clone(),
+                                    record_id: number,
+                                    timestamp,
+                                    event,
+                                })
+                                .map_err(|e| fail(e.to_string()))
+                        }
+                        Err(rejection) => Err(fail(rejection.reason.to_string())),
+                    },
+                )
+            }
             Inner::Documents {
                 data,
                 elements,
@@ -1605,6 +1748,73 @@ mod tests {
             open_file(&dir.path().join("missing.log"), 40),
             Err(DecodeError::Io { .. })
         ));
+    }
+
+    /// A syslog file, gzip or not, read in small pieces: one record per line numbered as in the
+    /// file, the message as JSON with its timestamp, a line that is no message an error in its
+    /// place; text that is no syslog is not taken for it.
+    #[test]
+    fn syslog_files_are_read_in_pieces_as_records_numbered_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "\u{feff}<34>1 2026-01-10T10:05:04Z bastion sshd 42 - - Failed password for root\n\
+                    \n\
+                    Jan 10 10:05:06 bastion CRON[7]: (root) CMD (run-parts /etc/cron.hourly)\n\
+                    <999>not a message\n\
+                    Jan 10 10:05:08 bastion sudo:    alice : TTY=pts/0 ; COMMAND=/bin/sh\n";
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        for (name, bytes) in [
+            ("auth.log", text.as_bytes().to_vec()),
+            ("auth.log.gz", gz.finish().unwrap()),
+        ] {
+            let path = dir.path().join(name);
+            fs::write(&path, bytes).unwrap();
+            let Opened::Unknown(lines) = open_file(&path, 40).unwrap() else {
+                panic!("{name}: syslog is no format the decoders read");
+            };
+            let pieces: Vec<SyslogPiece> = lines
+                .into_syslog()
+                .expect("recognised as syslog")
+                .map(Result::unwrap)
+                .collect();
+            assert!(pieces.len() > 2, "{name}: read in pieces");
+            let file: Arc<Path> = Arc::from(path.as_path());
+            let records: Vec<Result<Record, DecodeError>> = pieces
+                .into_iter()
+                .flat_map(|piece| RecordSource::syslog(file.clone(), piece))
+                .collect();
+            assert_eq!(records.len(), 4, "{name}");
+            let ok: Vec<&Record> = records.iter().filter_map(|r| r.as_ref().ok()).collect();
+            let ids: Vec<u64> = ok.iter().map(|r| r.record_id).collect();
+            assert_eq!(
+                ids,
+                [1, 3, 5],
+                "{name}: numbered by line, blank lines counted"
+            );
+            assert_eq!(ok[0].event.lookup("app_name").unwrap(), "sshd");
+            assert_eq!(
+                ok[0].event.lookup("message").unwrap(),
+                "Failed password for root"
+            );
+            assert_eq!(
+                ok[0].timestamp,
+                crate::time::parse_timestamp("2026-01-10T10:05:04Z")
+            );
+            assert_eq!(ok[1].event.lookup("app_name").unwrap(), "CRON");
+            assert!(ok[2].timestamp.is_some(), "{name}: RFC 3164 gets a year");
+            let Err(DecodeError::Record { record: 4, .. }) = &records[2] else {
+                panic!(
+                    "{name}: the bad line is an error in its place: {:?}",
+                    records[2]
+                );
+            };
+        }
+        let notes = dir.path().join("notes.txt");
+        fs::write(&notes, "shopping list\nmilk\n").unwrap();
+        let Opened::Unknown(lines) = open_file(&notes, 40).unwrap() else {
+            panic!("text is no format Vigil decodes");
+        };
+        assert!(lines.into_syslog().is_none());
     }
 
     #[test]

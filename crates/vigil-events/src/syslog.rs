@@ -81,6 +81,9 @@ impl SyslogOptions {
     }
 }
 
+/// The field naming an event's syslog format (`rfc5424`, `rfc3164`): only syslog events have it.
+pub const SYSLOG_FORMAT_FIELD: &str = "syslog_format";
+
 /// The facility and severity of `<PRI>` (PRI = facility × 8 + severity).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Priority {
@@ -244,7 +247,7 @@ impl SyslogMessage<'_> {
     /// The event object (keys in the module documentation).
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
-        m.insert("syslog_format".into(), self.format.as_str().into());
+        m.insert(SYSLOG_FORMAT_FIELD.into(), self.format.as_str().into());
         if let Some(p) = self.priority {
             m.insert("priority".into(), p.value().into());
             m.insert("facility".into(), p.facility_name().into());

@@ -20,18 +20,19 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use serde::Serialize;
 use vigil_api::error::ErrorCode;
 use vigil_api::events::{IngestQuery, IngestResponse};
 use vigil_client::{Client, ClientError, NDJSON};
-use vigil_events::batch::{looks_like_syslog, syslog_lines};
+use vigil_events::batch::syslog_lines;
 use vigil_events::source::{
-    DecodeError, FilePieces, InputFile, LINES_PIECE_BYTES, LinesFile, Opened, STDIN_PATH, open_file,
+    DecodeError, FilePieces, InputFile, LINES_PIECE_BYTES, LinesFile, MAX_SYSLOG_LINE, Opened,
+    STDIN_PATH, SyslogPiece, open_file,
 };
-use vigil_events::{RecordSource, SyslogOptions, collect_files};
+use vigil_events::{RecordSource, collect_files};
 
 use crate::incident::{Conn, client};
 use crate::output::{explain, outln};
@@ -527,9 +528,6 @@ impl Batcher {
     }
 }
 
-/// Longest syslog line read (longer ones are reported and skipped).
-const MAX_SYSLOG_LINE: usize = 1024 * 1024;
-
 /// Reads every file into the batcher; stops early when the sender has gone away.
 fn read_all(
     files: &[InputFile],
@@ -714,12 +712,11 @@ impl Reader<'_> {
         &mut self,
         index: u32,
         file: &InputFile,
-        mut pieces: LinesFile,
+        lines: LinesFile,
         meta: Option<&std::fs::Metadata>,
     ) -> Result<(), Closed> {
         let path = file.path.as_path();
-        let first = pieces.next();
-        if !matches!(&first, Some(Ok(first)) if looks_like_syslog(&first.data)) {
+        let Some(mut pieces) = lines.into_syslog() else {
             if file.must_decode() {
                 self.problem(
                     path,
@@ -730,31 +727,21 @@ impl Reader<'_> {
                 self.stats.skipped += 1;
             }
             return Ok(());
-        }
+        };
         let disk_bytes = meta.map_or(0, std::fs::Metadata::len);
         self.stats.files += 1;
         self.stats.bytes += disk_bytes;
-        // RFC 3164 lines carry no year: take the one closest before the file's mtime.
-        let reference = meta
-            .and_then(|m| m.modified().ok())
-            .unwrap_or_else(SystemTime::now);
-        let reference_ms = reference
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        let options = SyslogOptions::new(reference_ms);
-        let mut next = first;
-        while let Some(piece) = next {
+        while let Some(piece) = pieces.next() {
             match piece {
-                Ok(piece) => {
-                    for item in syslog_lines(&piece.data, options, MAX_SYSLOG_LINE) {
+                Ok(SyslogPiece { lines, options }) => {
+                    for item in syslog_lines(&lines.data, options, MAX_SYSLOG_LINE) {
                         match item {
                             Ok(msg) => {
-                                let pos = position(msg.position, piece.lines_before);
+                                let pos = position(msg.position, lines.lines_before);
                                 self.push_value(index, path, pos, &msg.event.to_json())?;
                             }
                             Err(rejection) => {
-                                let pos = position(rejection.position, piece.lines_before);
+                                let pos = position(rejection.position, lines.lines_before);
                                 self.problem(path, Some(pos), rejection.reason.to_string());
                             }
                         }
@@ -763,7 +750,6 @@ impl Reader<'_> {
                 }
                 Err(e) => self.problem(path, None, e.reason()),
             }
-            next = pieces.next();
         }
         Ok(())
     }

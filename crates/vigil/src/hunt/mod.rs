@@ -1,5 +1,5 @@
 //! `vigil hunt --rules DIR PATH...`: run a compiled Sigma rule set over log files and folders
-//! (EVTX, JSON lines, JSON arrays, gzip) and print the matches.
+//! (EVTX, JSON lines, JSON arrays, plain syslog, gzip) and print the matches.
 //!
 //! Files are decoded and matched in parallel (one matcher per thread, one compiled set shared,
 //! [`scan`]); matches are printed as they are found, in a deterministic order: by file (sorted
@@ -48,7 +48,8 @@ pub struct Args {
     /// A Sigma rule file or folder; may be given several times.
     #[arg(long = "rules", short = 'r', required = true)]
     rules: Vec<PathBuf>,
-    /// Log files or folders (EVTX, JSON lines, JSON arrays; gzip-compressed or not).
+    /// Log files or folders (EVTX, JSON lines, JSON arrays, plain syslog; gzip-compressed or
+    /// not); `-` for standard input.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Output format.
@@ -69,7 +70,8 @@ pub struct Args {
     jobs: Option<usize>,
     /// What the JSON logs are, as a Sigma logsource (`product=linux,service=auth`,
     /// `category=webserver`): only the rules written for it then see them. May be given
-    /// several times (a log of any of them). EVTX records go by their Channel regardless.
+    /// several times (a log of any of them). EVTX records go by their Channel regardless;
+    /// without it, syslog lines are the Linux logs of the program that wrote each.
     #[arg(long = "logsource", value_name = "KEY=VALUE,...", value_parser = parse_logsource)]
     logsources: Vec<Logsource>,
     /// Where the JSON logs hold a field the rules name: `cs-uri-query=url.query` (the rule's

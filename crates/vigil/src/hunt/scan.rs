@@ -14,6 +14,7 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
+use vigil_detect::mapping::syslog_logsources;
 use vigil_detect::{CompiledRuleSet, FieldMapping, Logsource, MappedEvent, Matcher, RuleId};
 use vigil_events::RecordSource;
 use vigil_events::json::JsonEvent;
@@ -446,14 +447,17 @@ fn open(file: &InputFile, piece_bytes: usize) -> Opening {
             scan.errors.push(e);
             return Opening::Done(scan);
         }
-        Ok(Opened::Unknown(_)) => {
-            if file.must_decode() {
-                scan.errors.push(DecodeError::UnknownFormat {
-                    path: file.path.clone(),
-                });
+        Ok(Opened::Unknown(lines)) => match lines.into_syslog() {
+            Some(syslog) => FilePieces::Syslog(syslog),
+            None => {
+                if file.must_decode() {
+                    scan.errors.push(DecodeError::UnknownFormat {
+                        path: file.path.clone(),
+                    });
+                }
+                return Opening::Done(scan);
             }
-            return Opening::Done(scan);
-        }
+        },
         Ok(Opened::Whole(format, data)) => {
             let bytes = data.len() as u64;
             return match RecordSource::new(path, format, data) {
@@ -510,6 +514,8 @@ pub fn scan_source(
     scan: &mut FileScan,
 ) {
     let set = matcher.rule_set();
+    // Syslog lines say what logs they are by the program that wrote them, unless the user did.
+    let by_program = opts.logsources.is_empty() && source.is_syslog();
     for record in source {
         let record = match record {
             Ok(r) => r,
@@ -526,11 +532,15 @@ pub fn scan_source(
             }
         }
         let event = record.event;
+        let logsources = if by_program {
+            let program = event.lookup("app_name").and_then(|v| v.as_str());
+            syslog_logsources(program.unwrap_or_default())
+        } else {
+            opts.logsources
+        };
         let matched = match opts.fields {
-            Some(fields) => {
-                matcher.matches_from(&MappedEvent::new(&event, fields), opts.logsources)
-            }
-            None => matcher.matches_from(&event, opts.logsources),
+            Some(fields) => matcher.matches_from(&MappedEvent::new(&event, fields), logsources),
+            None => matcher.matches_from(&event, logsources),
         };
         if matched.is_empty() {
             continue;

