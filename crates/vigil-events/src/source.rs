@@ -671,6 +671,17 @@ pub struct LinesPiece {
     pub lines_before: u64,
 }
 
+impl LinesPiece {
+    /// Where its first line starts: after the byte-order mark the file may open with.
+    fn start(&self) -> usize {
+        if self.lines_before == 0 {
+            bom_len(&self.data)
+        } else {
+            0
+        }
+    }
+}
+
 /// A reader of text lines yielding [`LinesPiece`]s of about `piece_bytes` (more when a line
 /// is longer), in file order. A read error (a corrupt gzip tail) comes after the whole lines read
 /// before it, and ends the pieces.
@@ -1074,11 +1085,7 @@ impl RecordSource {
         RecordSource {
             file,
             inner: Inner::Lines {
-                pos: if piece.lines_before == 0 {
-                    bom_len(&piece.data)
-                } else {
-                    0
-                },
+                pos: piece.start(),
                 data: piece.data,
                 line: piece.lines_before,
             },
@@ -1103,11 +1110,7 @@ impl RecordSource {
         RecordSource {
             file,
             inner: Inner::Syslog {
-                pos: if lines.lines_before == 0 {
-                    bom_len(&lines.data)
-                } else {
-                    0
-                },
+                pos: lines.start(),
                 data: lines.data,
                 line: lines.lines_before,
                 options,
