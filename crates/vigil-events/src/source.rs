@@ -602,6 +602,12 @@ impl LinesFile {
     /// timestamps carry no year: the one closest before the file's modification time is taken
     /// (before now, for standard input).
     pub fn into_syslog(mut self) -> Option<SyslogFile> {
+        // The first bytes are read already (to recognise the file): a binary or text file that
+        // is no syslog is told from them, not from a whole piece read first.
+        let head = &self.pieces.carry;
+        if !head.is_empty() && !crate::batch::looks_like_syslog(head) {
+            return None;
+        }
         let first = match self.next()? {
             Ok(first) if crate::batch::looks_like_syslog(&first.data) => first,
             _ => return None,
