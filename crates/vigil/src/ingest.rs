@@ -35,6 +35,7 @@ use vigil_events::source::{
 use vigil_events::{RecordSource, collect_files};
 
 use crate::incident::{Conn, client};
+use crate::output::plural;
 use crate::output::{explain, outln};
 use crate::storage::human_bytes;
 
@@ -639,11 +640,13 @@ impl Reader<'_> {
                         Err(e) => self.problem(path, None, e.reason()),
                     }
                 }
+                self.count_piped(file, pieces.disk_bytes_read());
                 return Ok(());
             }
             Opened::Documents(documents) => FilePieces::Documents(documents),
             Opened::Evtx(evtx) => FilePieces::Evtx(evtx),
             Opened::Whole(format, data) => {
+                self.count_piped(file, data.len() as u64);
                 let source = match RecordSource::new(Arc::from(path), format, data) {
                     Ok(source) => source,
                     Err(e) => {
@@ -661,15 +664,24 @@ impl Reader<'_> {
         // Decoded here, piece by piece, and sent as records.
         self.stats.files += 1;
         self.stats.bytes += disk_bytes;
-        let file: Arc<Path> = Arc::from(path);
+        let name: Arc<Path> = Arc::from(path);
         while let Some(piece) = pieces.next() {
             match piece {
-                Ok(piece) => self.send_records(index, RecordSource::piece(file.clone(), piece))?,
+                Ok(piece) => self.send_records(index, RecordSource::piece(name.clone(), piece))?,
                 Err(e) => self.problem(path, None, e.reason()),
             }
             self.piece_shown(pieces.disk_bytes_read(), disk_bytes);
         }
+        self.count_piped(file, pieces.disk_bytes_read());
         Ok(())
+    }
+
+    /// Counts the bytes read from standard input, whose size was not known beforehand (a
+    /// file's is counted from its metadata).
+    fn count_piped(&mut self, file: &InputFile, read: u64) {
+        if file.is_stdin() {
+            self.stats.bytes += read;
+        }
     }
 
     /// Queues every record of a source, reporting those that cannot be decoded.
@@ -751,6 +763,7 @@ impl Reader<'_> {
                 Err(e) => self.problem(path, None, e.reason()),
             }
         }
+        self.count_piped(file, pieces.disk_bytes_read());
         Ok(())
     }
 }
@@ -813,9 +826,9 @@ fn print_summary(s: &Summary) {
     );
     outln!("detections: {}", s.detections);
     outln!(
-        "time:       {:.2} s, {} requests, {:.0} events/s",
+        "time:       {:.2} s, {}, {:.0} events/s",
         s.seconds,
-        s.batches,
+        plural(s.batches, "request", "requests"),
         s.stored as f64 / secs
     );
 }

@@ -173,6 +173,8 @@ fn ingest_then_search_pivot_stats_and_detections() {
     std::fs::write(&auth, plain).unwrap();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, last.as_bytes()).unwrap();
+    let piped = gz.finish().unwrap();
+    let bytes = plain.len() + piped.len();
     let text = ok(f.server.cli_with_input(
         &f.token,
         &[
@@ -182,10 +184,12 @@ fn ingest_then_search_pivot_stats_and_detections() {
             "--service",
             "bastion",
         ],
-        gz.finish().unwrap(),
+        piped,
     ));
     assert!(text.contains("3 read, 3 stored, 0 rejected"), "{text}");
-    assert!(text.contains("files:      2"), "{text}");
+    // What was piped in counts as read, as a file's size does.
+    assert!(text.contains(&format!("files:      2, {bytes} B")), "{text}");
+    assert!(text.contains(", 1 request, "), "{text}");
 
     // A real EVTX sample: every record is stored, and with --wait everything sent so far is
     // searchable when the command returns.
