@@ -323,24 +323,51 @@ pub fn syslog_logsources(app_name: &str) -> &'static [Logsource] {
             linux(&["syslog", "guacamole"]),
         ]
     });
+    // Programs by the sources they write, compared without case and without allocating (this
+    // runs on every syslog event ingested).
+    const PROGRAMS: &[(&str, usize)] = &[
+        ("sshd", 2),
+        ("sudo", 3),
+        ("su", 1),
+        ("login", 1),
+        ("passwd", 1),
+        ("chpasswd", 1),
+        ("chage", 1),
+        ("useradd", 1),
+        ("userdel", 1),
+        ("usermod", 1),
+        ("groupadd", 1),
+        ("groupdel", 1),
+        ("groupmod", 1),
+        ("gpasswd", 1),
+        ("systemd-logind", 1),
+        ("polkitd", 1),
+        ("pkexec", 1),
+        ("unix_chkpwd", 1),
+        ("gdm-password", 1),
+        ("lightdm", 1),
+        ("sssd", 1),
+        ("nslcd", 1),
+        ("cron", 4),
+        ("crond", 4),
+        ("anacron", 4),
+        ("vsftpd", 5),
+        ("clamd", 6),
+        ("freshclam", 6),
+        ("clamscan", 6),
+        ("clamav", 6),
+        ("guacd", 7),
+        ("guacamole", 7),
+    ];
     let program = app_name
         .split(['(', '[', ':'])
         .next()
         .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    let index = match program.as_str() {
-        "sshd" => 2,
-        "sudo" => 3,
-        "su" | "login" | "passwd" | "chpasswd" | "chage" | "useradd" | "userdel" | "usermod"
-        | "groupadd" | "groupdel" | "groupmod" | "gpasswd" | "systemd-logind" | "polkitd"
-        | "pkexec" | "unix_chkpwd" | "gdm-password" | "lightdm" | "sssd" | "nslcd" => 1,
-        "cron" | "crond" | "anacron" => 4,
-        "vsftpd" => 5,
-        "clamd" | "freshclam" | "clamscan" | "clamav" => 6,
-        "guacd" | "guacamole" => 7,
-        _ => 0,
-    };
+        .trim();
+    let index = PROGRAMS
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(program))
+        .map_or(0, |&(_, index)| index);
     &SOURCES[index]
 }
 

@@ -40,6 +40,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde_json::{Map, Value};
+use vigil_detect::mapping::syslog_logsources;
+use vigil_detect::{Event, FieldValue, Logsource};
 
 /// Which grammar a message was parsed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +85,22 @@ impl SyslogOptions {
 
 /// The field naming an event's syslog format (`rfc5424`, `rfc3164`): only syslog events have it.
 pub const SYSLOG_FORMAT_FIELD: &str = "syslog_format";
+
+/// The Sigma logsources of a syslog event, by the program that wrote it
+/// ([`vigil_detect::mapping::syslog_logsources`]); `None` when the event is not syslog. Read
+/// through the engine's field lookup, so the event is not converted.
+pub fn syslog_event_logsources(event: &dyn Event) -> Option<&'static [Logsource]> {
+    if !event.field_values(SYSLOG_FORMAT_FIELD, &mut |_| {}) {
+        return None;
+    }
+    let mut sources = syslog_logsources("");
+    event.field_values("app_name", &mut |value| {
+        if let FieldValue::Str(program) = value {
+            sources = syslog_logsources(program);
+        }
+    });
+    Some(sources)
+}
 
 /// The facility and severity of `<PRI>` (PRI = facility × 8 + severity).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1514,6 +1532,31 @@ mod tests {
 
     /// 2026-11-22T12:00:00Z.
     const NOW: i64 = 1_795_348_800_000;
+
+    /// A syslog event, as stored and sent again as JSON (parsed with sonic-rs), tells the
+    /// Linux logs of its program; any other event is not syslog.
+    #[test]
+    fn a_syslog_event_is_the_linux_log_of_its_program() {
+        use crate::json::JsonEvent;
+        let services = |json: &str| {
+            let event = JsonEvent::parse(json).unwrap();
+            syslog_event_logsources(&event).map(|sources| {
+                sources
+                    .iter()
+                    .map(|s| s.service.clone().unwrap())
+                    .collect::<Vec<_>>()
+            })
+        };
+        let line = p("<38>Jan 10 10:05:00 bastion sshd[42]: Failed password").unwrap();
+        let stored = line.to_json().to_string();
+        assert_eq!(services(&stored).unwrap(), ["syslog", "auth", "sshd"]);
+        let nameless = p("<14>1 2026-01-15T08:30:01Z - - - - - hello").unwrap();
+        assert_eq!(
+            services(&nameless.to_json().to_string()).unwrap(),
+            ["syslog"]
+        );
+        assert_eq!(services(r#"{"app_name":"sshd","message":"x"}"#), None);
+    }
 
     fn p(s: &str) -> Result<SyslogMessage<'_>, SyslogError> {
         parse(s.as_bytes(), &SyslogOptions::new(NOW))

@@ -7,10 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
-use vigil_detect::mapping::syslog_logsources;
 use vigil_detect::{CompiledRuleSet, Event, FieldMapping, Logsource, MappedEvent, Matcher, RuleId};
 use vigil_events::json::JsonEvent;
-use vigil_events::syslog::SYSLOG_FORMAT_FIELD;
+use vigil_events::syslog::syslog_event_logsources;
 use vigil_oncall::OrgDocument;
 use vigil_store::Store;
 
@@ -185,17 +184,18 @@ impl OrgView {
     /// The rules an event of `service` matches, read as the service declares its logs: only
     /// the rules of its logsources, with rule fields found where its mapping says. A syslog
     /// line of a service that declares nothing is the Linux log of the program that wrote it
-    /// ([`syslog_logsources`]), as `vigil hunt` reads syslog files.
+    /// ([`syslog_event_logsources`]), as `vigil hunt` reads syslog files.
     pub fn matches<'m>(
         &self,
         matcher: &'m mut Matcher<'_>,
         service: &str,
-        event: &JsonEvent,
+        event: &dyn Event,
     ) -> &'m [RuleId] {
         let mut declared = self.declared(service).0;
-        if declared.is_empty() && event.lookup(SYSLOG_FORMAT_FIELD).is_some() {
-            let program = event.lookup("app_name").and_then(|v| v.as_str());
-            declared = syslog_logsources(program.unwrap_or_default());
+        if declared.is_empty()
+            && let Some(sources) = syslog_event_logsources(event)
+        {
+            declared = sources;
         }
         match self.mapped(service, event) {
             Some(mapped) => matcher.matches_from(&mapped, declared),

@@ -19,6 +19,7 @@ use vigil_detect::{CompiledRuleSet, FieldMapping, Logsource, MappedEvent, Matche
 use vigil_events::RecordSource;
 use vigil_events::json::JsonEvent;
 use vigil_events::source::{DecodeError, FilePiece, FilePieces, InputFile, Opened, open_file};
+use vigil_events::syslog::syslog_event_logsources;
 use vigil_sigma::Level;
 
 use super::report::{Match, Rendered, Renderer};
@@ -533,8 +534,7 @@ pub fn scan_source(
         }
         let event = record.event;
         let logsources = if by_program {
-            let program = event.lookup("app_name").and_then(|v| v.as_str());
-            syslog_logsources(program.unwrap_or_default())
+            syslog_event_logsources(&event).unwrap_or_else(|| syslog_logsources(""))
         } else {
             opts.logsources
         };

@@ -188,7 +188,10 @@ fn ingest_then_search_pivot_stats_and_detections() {
     ));
     assert!(text.contains("3 read, 3 stored, 0 rejected"), "{text}");
     // What was piped in counts as read, as a file's size does.
-    assert!(text.contains(&format!("files:      2, {bytes} B")), "{text}");
+    assert!(
+        text.contains(&format!("files:      2, {bytes} B")),
+        "{text}"
+    );
     assert!(text.contains(", 1 request, "), "{text}");
 
     // A real EVTX sample: every record is stored, and with --wait everything sent so far is
