@@ -29,7 +29,7 @@
 //! a zone (`UTC`, or any zone followed by a year: `CST 1987`) and a `:`. A year-less timestamp
 //! takes the year that puts it closest before [`SyslogOptions::reference_ms`] (two days of clock
 //! skew allowed). The hostname is the next token unless it looks like a tag (`sshd[42]:`,
-//! `su:`) or a Cisco mnemonic (`%SYS-5-…`); the tag is `name[pid]:`, `name:`, or `name[pid]`
+//! `su:`), a Cisco mnemonic (`%SYS-5-…`) or holds no letter or digit (`,`); the tag is `name[pid]:`, `name:`, or `name[pid]`
 //! and a space (macOS launchd). Everything that does not fit is message text: a 3164 message
 //! is rejected only when it is empty, when its PRI is malformed, or when its timestamp names
 //! an impossible date.
@@ -1230,7 +1230,10 @@ fn parse_3164<'a>(
         }
         let token = c.token();
         let rest = c.rest();
-        if !token.is_empty() && tag_at(rest).is_none() && !token.starts_with(b"%") {
+        // A host name or address has a letter or digit: a lone `,` after the time (Windows
+        // CBS logs, `2016-09-28 04:30:30, Info …`) is part of the message.
+        let names_a_host = token.iter().any(u8::is_ascii_alphanumeric);
+        if names_a_host && tag_at(rest).is_none() && !token.starts_with(b"%") {
             msg.hostname = Some(text(token));
             c.pos += token.len();
             while c.peek() == Some(b' ') {
@@ -1532,6 +1535,17 @@ mod tests {
 
     /// 2026-11-22T12:00:00Z.
     const NOW: i64 = 1_795_348_800_000;
+
+    #[test]
+    fn punctuation_after_the_time_is_no_host() {
+        let m =
+            p("2016-09-28 04:30:30, Info                  CBS    Loaded Servicing Stack").unwrap();
+        assert_eq!(m.hostname, None);
+        assert!(m.timestamp.is_some());
+        assert!(m.message.contains("Info"), "{}", m.message);
+        let m = p("Jan 10 10:05:00 10.0.0.7 sshd[42]: ok").unwrap();
+        assert_eq!(m.hostname.as_deref(), Some("10.0.0.7"));
+    }
 
     /// A syslog event, as stored and sent again as JSON (parsed with sonic-rs), tells the
     /// Linux logs of its program; any other event is not syslog.
