@@ -236,6 +236,7 @@ struct Summary {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let c = client(&args.conn)?;
+    crate::output::stdin_must_be_piped(&args.paths, "ingest")?;
     let files = collect_files(&args.paths).context("cannot read the paths to ingest")?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -50,6 +50,22 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refuses `-` (standard input) among `paths` when nothing is piped in: the command would wait
+/// for logs typed at the terminal, which is never what was meant.
+pub fn stdin_must_be_piped(paths: &[std::path::PathBuf], command: &str) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if paths
+        .iter()
+        .any(|p| p.as_os_str() == vigil_events::source::STDIN_PATH)
+        && std::io::stdin().is_terminal()
+    {
+        anyhow::bail!(
+            "`-` reads logs from standard input, but nothing is piped in; pipe them, e.g. `zcat auth.log.gz | vigil {command} … -`, or name the files"
+        );
+    }
+    Ok(())
+}
+
 /// `1 entry`, `2 entries`.
 pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })

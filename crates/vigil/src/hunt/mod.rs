@@ -163,6 +163,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "{rejected} rule(s) rejected; run `vigil rules check` on the rule folders for details"
         );
     }
+    crate::output::stdin_must_be_piped(&args.paths, "hunt")?;
     let files = collect_files(&args.paths).context("cannot read the paths to hunt in")?;
     let jobs = match args.jobs {
         Some(0) | None => std::thread::available_parallelism().map_or(1, |n| n.get()),
