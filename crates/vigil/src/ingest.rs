@@ -279,16 +279,11 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
         .filter_map(|f| std::fs::metadata(&f.path).ok())
         .map(|m| m.len())
         .sum();
-    let progress = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(total_bytes);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {bytes}/{total_bytes} {msg} [{elapsed_precise}]",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
+    // Logs piped in have no size to go by: the bar then counts what was read.
+    let total = (!files.iter().any(InputFile::is_stdin)).then_some(total_bytes);
+    let progress = std::io::stderr()
+        .is_terminal()
+        .then(|| crate::output::bytes_progress(total, false));
     let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(2);
     let stop = Arc::new(AtomicBool::new(false));
@@ -710,7 +705,12 @@ impl Reader<'_> {
     /// Moves the progress bar to `read` bytes through the file (its compressed bytes for
     /// gzip), after a piece was sent: the bar moves while a large file is sent.
     fn piece_shown(&mut self, read: u64, disk_bytes: u64) {
-        let read = read.min(disk_bytes);
+        // A file's size caps what was read ahead of the pieces; standard input has none.
+        let read = if disk_bytes == 0 {
+            read
+        } else {
+            read.min(disk_bytes)
+        };
         if let Some(bar) = self.progress
             && read > self.shown
         {

@@ -66,6 +66,30 @@ pub fn stdin_must_be_piped(paths: &[std::path::PathBuf], command: &str) -> anyho
     Ok(())
 }
 
+/// A progress bar by bytes on stderr: against `total` with the time left (`eta`), or, when
+/// the total is unknown (logs piped in), a count of the bytes read so far.
+pub fn bytes_progress(total: Option<u64>, eta: bool) -> indicatif::ProgressBar {
+    let (bar, template) = match total {
+        Some(total) if eta => (
+            indicatif::ProgressBar::new(total),
+            "{bar:40} {bytes}/{total_bytes} {msg} [{elapsed_precise}, {eta} left]",
+        ),
+        Some(total) => (
+            indicatif::ProgressBar::new(total),
+            "{bar:40} {bytes}/{total_bytes} {msg} [{elapsed_precise}]",
+        ),
+        None => (
+            indicatif::ProgressBar::no_length(),
+            "{spinner} {bytes} read {msg} [{elapsed_precise}]",
+        ),
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
 /// `1 entry`, `2 entries`.
 pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })

@@ -22,7 +22,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use vigil_detect::{FieldMapping, Logsource};
 use vigil_events::collect_files;
-use vigil_events::source::{DecodeError, LINES_PIECE_BYTES};
+use vigil_events::source::{DecodeError, InputFile, LINES_PIECE_BYTES};
 use vigil_events::time::parse_timestamp;
 use vigil_sigma::Level;
 
@@ -176,16 +176,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|f| std::fs::metadata(&f.path).map_or(0, |m| m.len()))
         .collect();
-    let progress = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(sizes.iter().sum());
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {bytes}/{total_bytes} {msg} [{elapsed_precise}, {eta} left]",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
+    // Logs piped in have no size to go by: the bar then counts what was read.
+    let total = (!files.iter().any(InputFile::is_stdin)).then(|| sizes.iter().sum());
+    let progress = std::io::stderr()
+        .is_terminal()
+        .then(|| crate::output::bytes_progress(total, true));
     let files_done = AtomicU64::new(0);
     // A warning printed under a progress bar would be drawn over.
     let warn = |message: String| match &progress {
@@ -252,7 +247,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
             };
             if let Some(bar) = &progress {
-                let step = part.disk_bytes.min(size.saturating_sub(shown));
+                // A file's size caps what its parts say they read; standard input has none.
+                let step = if files[file].is_stdin() {
+                    part.disk_bytes
+                } else {
+                    part.disk_bytes.min(size.saturating_sub(shown))
+                };
                 bar.inc(step);
                 shown += step;
             }
