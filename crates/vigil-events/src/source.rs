@@ -1732,21 +1732,32 @@ mod tests {
         assert_eq!(array.path(), path);
     }
 
-    #[test]
-    fn text_of_no_known_format_opens_as_lines_gzip_or_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let text = "<34>Oct 11 22:14:15 mymachine su: 'su root' failed\nOct 11 22:14:16 host sshd[1]: ok\n";
+    /// `text` written to `auth.log` and gzip-compressed to `auth.log.gz` in `dir`, each opened
+    /// in pieces of 40 bytes: no format the decoders read, so its lines.
+    fn unknown_plain_and_gzip(dir: &Path, text: &str) -> Vec<(&'static str, LinesFile)> {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(text.as_bytes()).unwrap();
-        for (name, bytes) in [
+        [
             ("auth.log", text.as_bytes().to_vec()),
             ("auth.log.gz", gz.finish().unwrap()),
-        ] {
-            let path = dir.path().join(name);
+        ]
+        .into_iter()
+        .map(|(name, bytes)| {
+            let path = dir.join(name);
             fs::write(&path, bytes).unwrap();
             let Opened::Unknown(lines) = open_file(&path, 40).unwrap() else {
                 panic!("{name}: syslog is no format the decoders read");
             };
+            (name, lines)
+        })
+        .collect()
+    }
+
+    #[test]
+    fn text_of_no_known_format_opens_as_lines_gzip_or_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "<34>Oct 11 22:14:15 mymachine su: 'su root' failed\nOct 11 22:14:16 host sshd[1]: ok\n";
+        for (name, lines) in unknown_plain_and_gzip(dir.path(), text) {
             let pieces: Vec<LinesPiece> = lines.map(Result::unwrap).collect();
             assert_eq!(pieces.len(), 2, "{name}");
             assert_eq!(pieces[1].lines_before, 1, "{name}");
@@ -1770,17 +1781,8 @@ mod tests {
                     Jan 10 10:05:06 bastion CRON[7]: (root) CMD (run-parts /etc/cron.hourly)\n\
                     <999>not a message\n\
                     Jan 10 10:05:08 bastion sudo:    alice : TTY=pts/0 ; COMMAND=/bin/sh\n";
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(text.as_bytes()).unwrap();
-        for (name, bytes) in [
-            ("auth.log", text.as_bytes().to_vec()),
-            ("auth.log.gz", gz.finish().unwrap()),
-        ] {
+        for (name, lines) in unknown_plain_and_gzip(dir.path(), text) {
             let path = dir.path().join(name);
-            fs::write(&path, bytes).unwrap();
-            let Opened::Unknown(lines) = open_file(&path, 40).unwrap() else {
-                panic!("{name}: syslog is no format the decoders read");
-            };
             let pieces: Vec<SyslogPiece> = lines
                 .into_syslog()
                 .expect("recognised as syslog")
