@@ -327,6 +327,39 @@ fn output_into_a_closed_pipe_ends_quietly() {
     }
 }
 
+/// `-` with nothing piped in (standard input a terminal, here the pseudo-terminal `script`
+/// gives the command) is refused with how to pipe logs, not waited on.
+#[test]
+fn standard_input_from_a_terminal_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let command = format!(
+        "{} hunt -r {} -",
+        env!("CARGO_BIN_EXE_vigil"),
+        dir.path().join("rules").display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (bsdutils) runs the command on a pseudo-terminal");
+    // Without the check the hunt waits for ever on the terminal: fail instead of hanging.
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("`vigil hunt -` waited on the terminal instead of refusing");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("nothing is piped in"), "{text}");
+    assert!(text.contains("| vigil hunt"), "{text}");
+}
+
 /// Plain syslog files (auth.log, gzip or piped too) meet the Linux rules of the program that
 /// wrote each line: an sshd rule fires on sshd's lines, not on cron's saying the same; a rule
 /// for any Linux log on every line; `--logsource` says otherwise for the whole file.
