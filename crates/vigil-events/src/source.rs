@@ -1237,7 +1237,7 @@ impl Iterator for RecordSource {
                         Ok(accepted) => {
                             let message = accepted.event;
                             let timestamp = message.timestamp_ms();
-                            JsonEvent::from_value(message.to_json())
+                            JsonEvent::parse_owned(message.to_json_text().into_bytes())
                                 .map(|event| Record {
                                     file: file.clone(),
                                     record_id: number,

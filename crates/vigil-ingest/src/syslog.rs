@@ -477,7 +477,7 @@ impl Shared {
                 host,
                 tenant: self.tenant.clone(),
             },
-            json: message.to_json().to_string(),
+            json: message.to_json_text(),
         }
     }
 

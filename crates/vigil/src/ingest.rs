@@ -584,23 +584,6 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// Queues one decoded event.
-    fn push_value(
-        &mut self,
-        index: u32,
-        path: &Path,
-        pos: Pos,
-        event: &serde_json::Value,
-    ) -> Result<(), Closed> {
-        match serde_json::to_vec(event) {
-            Ok(json) => self.push(index, path, pos, &json),
-            Err(e) => {
-                self.problem(path, Some(pos), e.to_string());
-                Ok(())
-            }
-        }
-    }
-
     /// Reads one file. Problems are reported and skipped; `Err` only when the sender has gone
     /// away.
     fn read_file(
@@ -751,7 +734,8 @@ impl Reader<'_> {
                         match item {
                             Ok(msg) => {
                                 let pos = position(msg.position, lines.lines_before);
-                                self.push_value(index, path, pos, &msg.event.to_json())?;
+                                let json = msg.event.to_json_text();
+                                self.push(index, path, pos, json.as_bytes())?;
                             }
                             Err(rejection) => {
                                 let pos = position(rejection.position, lines.lines_before);

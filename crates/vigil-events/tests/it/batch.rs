@@ -233,3 +233,38 @@ fn real_syslog_files_parse_whole() {
     assert!(!batch::looks_like_syslog(b"{\"a\":1}\n"));
     assert!(!batch::looks_like_syslog(b"# README\n"));
 }
+
+/// The JSON text written straight from a message is the event `to_json` builds, for every
+/// line of the real syslog files and for the hard cases: structured data with a repeated
+/// parameter and escapes, control characters, Unicode, a JSON body and one that is not.
+#[test]
+fn syslog_json_text_is_the_json_event() {
+    let crafted = "\
+<165>1 2026-01-15T08:30:00.123+01:00 db1 postgres 991 ID47 [meta env=\"prod\" tag=\"a\" tag=\"b\\\"q\\]\"][x@1 k=\"v\"] said \"hi\"\\path\ttab
+<14>1 - - - - - - \u{1F600} caf\u{e9} \u{1} bell
+<13>Jan 10 10:05:00 host app[1]: @cee: {\"user\":\"alice\",\"n\":[1,2.5,null,true]}
+<13>1 2026-01-15T09:00:00Z h a - - [origin ip=\"203.0.113.7\"] {\"not\": json
+Jan 10 10:05:00 host CRON[7]: (root) CMD (x)
+";
+    let mut texts: Vec<Vec<u8>> = vec![crafted.as_bytes().to_vec()];
+    for file in [
+        "OpenSSH/OpenSSH_2k.log",
+        "Linux/Linux_2k.log",
+        "Mac/Mac_2k.log",
+    ] {
+        texts.push(shared_log(file));
+    }
+    let mut compared = 0;
+    for data in &texts {
+        let out = batch::decode_syslog(data, SyslogOptions::new(NOW), 64 * 1024);
+        assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+        for a in &out.accepted {
+            let text = a.event.to_json_text();
+            let parsed: serde_json::Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("line {}: {e}: {text}", a.position));
+            assert_eq!(parsed, a.event.to_json(), "line {}", a.position);
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 6005);
+}
