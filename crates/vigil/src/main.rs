@@ -43,7 +43,7 @@ enum Command {
     /// Check the tamper-evident audit trail of a data directory.
     #[command(subcommand)]
     Audit(audit::Command),
-    /// Run Sigma rules over log files (EVTX, JSON lines, JSON arrays, gzip).
+    /// Run Sigma rules over log files (EVTX, JSON lines, JSON arrays, syslog; gzip too).
     Hunt(hunt::Args),
     /// Send log files (EVTX, JSON lines, JSON arrays, syslog; gzip too) to a running server.
     Ingest(Box<ingest::Args>),

@@ -42,8 +42,22 @@ pub enum Format {
     Csv,
 }
 
+const AFTER_HELP: &str = "\
+Examples:
+  vigil hunt -r sigma/rules/windows C:/Windows/System32/winevt/Logs
+  vigil hunt -r sigma/rules -r sigma/rules-emerging-threats --level high --format jsonl evtx/ > hits.jsonl
+  vigil hunt -r sigma/rules/linux /var/log/auth.log /var/log/auth.log.2.gz
+  zcat export.jsonl.gz | vigil hunt -r sigma/rules/windows --from 2026-11-01T00:00:00Z -
+  vigil hunt -r sigma/rules/web --logsource category=webserver --field-map cs-uri-query=url.query nginx.jsonl
+
+Matches go to stdout (jsonl and csv as they are found); the summary, warnings and a progress bar
+(on a terminal) to stderr. Exit status: 0 whether or not anything matched; 1 on an error that
+stops the hunt (no rule loaded, a path that does not exist); 2 on arguments it cannot take. A
+corrupt file or record is reported and skipped.";
+
 /// Arguments of `vigil hunt`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// A Sigma rule file or folder; may be given several times.
     #[arg(long = "rules", short = 'r', required = true)]
@@ -68,7 +82,7 @@ pub struct Args {
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
-    /// What the JSON logs are, as a Sigma logsource (`product=linux,service=auth`,
+    /// What the JSON or syslog logs are, as a Sigma logsource (`product=linux,service=auth`,
     /// `category=webserver`): only the rules written for it then see them. May be given
     /// several times (a log of any of them). EVTX records go by their Channel regardless;
     /// without it, syslog lines are the Linux logs of the program that wrote each.
