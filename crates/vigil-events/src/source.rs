@@ -450,18 +450,14 @@ pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError>
                 Err(unreadable) => Err(damage.unwrap_or(unreadable)),
             }
         }
-        (Some(_), None) => {
+        // A first line longer than the sniffed bytes: read whole and told again from the whole
+        // first line (a very long JSON line, or the start of pretty-printed JSON; `{` is one
+        // or the other).
+        (Some(Format::JsonLines), None) => {
             let mut data = prefix;
             reader.read_to_end(&mut data).map_err(read_error)?;
-            match detect(&data) {
-                Some(format) => Ok(Opened::Whole(format, data)),
-                None => Ok(Opened::Unknown(LinesFile {
-                    pieces: LinesPieces::after(Box::new(io::empty()), data, piece_bytes),
-                    path: path.to_path_buf(),
-                    gzip,
-                    disk_read,
-                })),
-            }
+            let format = detect(&data).unwrap_or(Format::JsonLines);
+            Ok(Opened::Whole(format, data))
         }
     }
 }
@@ -597,21 +593,18 @@ impl Iterator for LinesFile {
 pub const MAX_SYSLOG_LINE: usize = 1024 * 1024;
 
 impl LinesFile {
-    /// Reads the lines as plain syslog (RFC 5424 or RFC 3164, one message per line) when the
-    /// first of them is a syslog message; `None` when it is not, or cannot be read. RFC 3164
+    /// Reads the lines of a file just opened ([`Opened::Unknown`]) as plain syslog (RFC 5424 or
+    /// RFC 3164, one message per line) when the first of them is a syslog message; `None` when
+    /// it is not, or cannot be read. RFC 3164
     /// timestamps carry no year: the one closest before the file's modification time is taken
     /// (before now, for standard input).
     pub fn into_syslog(mut self) -> Option<SyslogFile> {
-        // The first bytes are read already (to recognise the file): a binary or text file that
-        // is no syslog is told from them, not from a whole piece read first.
-        let head = &self.pieces.carry;
-        if !head.is_empty() && !crate::batch::looks_like_syslog(head) {
+        // The first bytes are read already (to recognise the file; empty for an empty one): a
+        // file that is no syslog is told from them, not from a whole piece read first.
+        if !crate::batch::looks_like_syslog(&self.pieces.carry) {
             return None;
         }
-        let first = match self.next()? {
-            Ok(first) if crate::batch::looks_like_syslog(&first.data) => first,
-            _ => return None,
-        };
+        let first = self.next()?.ok()?;
         let reference = if is_stdin(&self.path) {
             None
         } else {

@@ -1,5 +1,6 @@
-//! Output helpers shared by the commands that talk to a server: `--json` printing, human tables
-//! (comfy-table) and turning a server error into a message that says what to do next.
+//! Terminal helpers shared by the commands: `--json` printing, human tables (comfy-table),
+//! turning a server error into a message that says what to do next, progress bars by bytes,
+//! and refusing `-` when nothing is piped in.
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
