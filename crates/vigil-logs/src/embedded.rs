@@ -33,10 +33,10 @@ use vigil_query::{Expr, Field, Pipe, Query as VQuery};
 
 use crate::error::LogError;
 use crate::index::{Fields, Translator, register_tokenizers, schema};
-use crate::journal::{self, Journal, Position, Record};
+use crate::journal::{self, Journal, Mark, Position, Record};
 use crate::store::{
-    Aggregation, AppendOutcome, Count as ValueCount, Cursor, EventStore, MissingField, NewEvent,
-    Pivot, PivotRequest, Rejected, SearchPage, SearchRequest, ServiceStats, StoredEvent,
+    Aggregation, AppendOutcome, BatchMark, Count as ValueCount, Cursor, EventStore, MissingField,
+    NewEvent, Pivot, PivotRequest, Rejected, SearchPage, SearchRequest, ServiceStats, StoredEvent,
     TimeBucket, TimeRange,
 };
 
@@ -98,6 +98,8 @@ type Reply<T> = SyncSender<Result<T, String>>;
 enum Request {
     Append {
         events: Vec<(i64, NewEvent)>,
+        /// Kept beside the events, in the same write ([`EventStore::append_marked`]).
+        mark: Option<Vec<u8>>,
         reply: Reply<Vec<u64>>,
     },
     Flush(Reply<()>),
@@ -186,6 +188,8 @@ pub struct EmbeddedStore {
     journal_dir: PathBuf,
     /// The events stored before this open whose detections may not have been recorded.
     undetected: std::ops::Range<u64>,
+    /// The marks of the batches among them.
+    marks: Vec<BatchMark>,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -329,6 +333,13 @@ impl EmbeddedStore {
             .min(tail.next_seq)
         });
         let undetected = detected.map_or(0..0, |from| from..tail.next_seq);
+        let marks = journal::read_marks(&journal_dir, undetected.clone())?
+            .into_iter()
+            .map(|m| BatchMark {
+                ids: m.seqs,
+                mark: m.tag,
+            })
+            .collect();
         let progress = Arc::new(Progress::new(checkpoint.next_seq, tail.next_seq, detected));
         // Cuts a torn tail before anything reads the journal back.
         let journal = Journal::open_at(&journal_dir, tail.position, config.journal_segment_bytes)?;
@@ -410,6 +421,7 @@ impl EmbeddedStore {
             segment_paths: Mutex::new(HashMap::new()),
             journal_dir,
             undetected,
+            marks,
         })
     }
 
@@ -572,8 +584,12 @@ fn bucket_seconds(span_seconds: i64) -> i64 {
         .unwrap_or(31_536_000)
 }
 
-impl EventStore for EmbeddedStore {
-    fn append(&self, batch: Vec<NewEvent>) -> Result<AppendOutcome, LogError> {
+impl EmbeddedStore {
+    fn append_with(
+        &self,
+        batch: Vec<NewEvent>,
+        mark: Option<Vec<u8>>,
+    ) -> Result<AppendOutcome, LogError> {
         let mut rejected = Vec::new();
         let mut accepted = Vec::with_capacity(batch.len());
         for (index, event) in batch.into_iter().enumerate() {
@@ -587,10 +603,25 @@ impl EventStore for EmbeddedStore {
         } else {
             self.call(|reply| Request::Append {
                 events: accepted,
+                mark,
                 reply,
             })?
         };
         Ok(AppendOutcome { stored, rejected })
+    }
+}
+
+impl EventStore for EmbeddedStore {
+    fn append(&self, batch: Vec<NewEvent>) -> Result<AppendOutcome, LogError> {
+        self.append_with(batch, None)
+    }
+
+    fn append_marked(
+        &self,
+        batch: Vec<NewEvent>,
+        mark: Vec<u8>,
+    ) -> Result<AppendOutcome, LogError> {
+        self.append_with(batch, Some(mark))
     }
 
     fn search(&self, request: &SearchRequest) -> Result<SearchPage, LogError> {
@@ -878,6 +909,10 @@ impl EventStore for EmbeddedStore {
         self.undetected.clone()
     }
 
+    fn marks_at_open(&self) -> Vec<BatchMark> {
+        self.marks.clone()
+    }
+
     fn mark_detected_below(&self, id: u64) {
         // Only forward, and only when tracked.
         let _ =
@@ -1000,11 +1035,17 @@ fn journal_loop(
             }
         }
         let mut records = Vec::new();
+        let mut marks = Vec::new();
         let mut acks = Vec::new();
         let mut others = Vec::new();
         for request in group {
             match request {
-                Request::Append { events, reply } => {
+                Request::Append {
+                    events,
+                    mark,
+                    reply,
+                } => {
+                    let first = next_seq;
                     let mut ids = Vec::with_capacity(events.len());
                     for (time_micros, e) in events {
                         ids.push(next_seq);
@@ -1018,6 +1059,15 @@ fn journal_loop(
                         });
                         next_seq += 1;
                     }
+                    if let Some(tag) = mark {
+                        marks.push((
+                            records.len(),
+                            Mark {
+                                seqs: first..next_seq,
+                                tag,
+                            },
+                        ));
+                    }
                     acks.push((reply, ids));
                 }
                 Request::Flush(reply) => others.push(Request::Flush(reply)),
@@ -1025,7 +1075,7 @@ fn journal_loop(
             }
         }
         if !records.is_empty() {
-            match journal.append(&records, &mut buf) {
+            match journal.append(&records, &marks, &mut buf) {
                 Ok(new_end) => {
                     end = new_end;
                     progress.appended.store(next_seq, Ordering::Release);

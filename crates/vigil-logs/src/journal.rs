@@ -1,7 +1,8 @@
 //! The append-only journal: what makes an acknowledged event durable before the index has seen
-//! it. Segment files (`<number>.journal`) hold frames `[len: u32 LE][crc32: u32 LE][payload]`;
-//! the index commit records the journal position it covers, so opening replays only what follows
-//! and segments wholly before it are deleted.
+//! it. Segment files (`<number>.journal`) hold frames `[len: u32 LE][crc32: u32 LE][payload]`,
+//! each an event ([`Record`]) or a batch's [`Mark`]; the index commit records the journal
+//! position it covers, so opening replays only what follows and segments wholly before it are
+//! deleted.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
@@ -78,6 +79,66 @@ impl Record {
     }
 }
 
+/// What an appender asked to keep beside its batch, written after the batch's events in the
+/// same write (so durable with them): see [`crate::EventStore::append_marked`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Mark {
+    /// The sequences the batch's events were given.
+    pub seqs: std::ops::Range<u64>,
+    /// The appender's own bytes.
+    pub tag: Vec<u8>,
+}
+
+/// The sequence field of a mark's payload: no event is ever given it, so it tells a mark
+/// from an event (journals written before marks existed hold events only).
+const MARK_SEQ: u64 = u64::MAX;
+
+impl Mark {
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(&[0; 8]);
+        out.extend_from_slice(&MARK_SEQ.to_le_bytes());
+        out.extend_from_slice(&self.seqs.start.to_le_bytes());
+        out.extend_from_slice(&self.seqs.end.to_le_bytes());
+        out.extend_from_slice(&self.tag);
+        let payload_len = (out.len() - start - 8) as u32;
+        let crc = crc32fast::hash(&out[start + 8..]);
+        out[start..start + 4].copy_from_slice(&payload_len.to_le_bytes());
+        out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    fn decode(payload: &[u8]) -> Option<Mark> {
+        let word = |at: usize| {
+            payload
+                .get(at..at + 8)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_le_bytes)
+        };
+        Some(Mark {
+            seqs: word(8)?..word(16)?,
+            tag: payload.get(24..)?.to_vec(),
+        })
+    }
+}
+
+/// One frame of the journal.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Frame {
+    Event(Record),
+    Mark(Mark),
+}
+
+impl Frame {
+    fn decode(payload: &[u8]) -> Option<Frame> {
+        let seq = u64::from_le_bytes(payload.get(..8)?.try_into().ok()?);
+        if seq == MARK_SEQ {
+            Mark::decode(payload).map(Frame::Mark)
+        } else {
+            Record::decode(payload).map(Frame::Event)
+        }
+    }
+}
+
 /// The writing end: only the journal thread holds it.
 pub(crate) struct Journal {
     dir: PathBuf,
@@ -134,13 +195,26 @@ impl Journal {
         })
     }
 
-    /// Appends the records and fsyncs once for all of them; returns the position after them.
-    /// This single fsync per call is the group commit: the caller batches every request that
+    /// Appends the records, each mark `(n, mark)` after the first `n` of them (marks in
+    /// order of `n`), and fsyncs once for all of them; returns the position after them. This
+    /// single fsync per call is the group commit: the caller batches every request that
     /// arrived while the previous fsync ran.
-    pub fn append(&mut self, records: &[Record], buf: &mut Vec<u8>) -> Result<Position, LogError> {
+    pub fn append(
+        &mut self,
+        records: &[Record],
+        marks: &[(usize, Mark)],
+        buf: &mut Vec<u8>,
+    ) -> Result<Position, LogError> {
         buf.clear();
-        for record in records {
+        let mut marks = marks.iter().peekable();
+        for (i, record) in records.iter().enumerate() {
+            while let Some((_, mark)) = marks.next_if(|(n, _)| *n <= i) {
+                mark.encode_into(buf);
+            }
             record.encode_into(buf);
+        }
+        for (_, mark) in marks {
+            mark.encode_into(buf);
         }
         let path = segment_path(&self.dir, self.position.segment);
         self.file
@@ -193,10 +267,12 @@ pub(crate) fn replay(
                 break;
             }
             match read_frame(&mut reader, &mut payload) {
-                Ok(Some(record)) => {
+                Ok(Some(frame)) => {
                     offset += 8 + payload.len() as u64;
                     end = Position { segment, offset };
-                    each(record, end)?;
+                    if let Frame::Event(record) = frame {
+                        each(record, end)?;
+                    }
                 }
                 Ok(None) | Err(_) if segment == last => {
                     tracing::warn!(
@@ -257,9 +333,11 @@ pub(crate) fn read_range(
         let mut payload = Vec::new();
         while offset < stop {
             match read_frame(&mut reader, &mut payload) {
-                Ok(Some(record)) => {
+                Ok(Some(frame)) => {
                     offset += 8 + payload.len() as u64;
-                    each(record, Position { segment, offset })?;
+                    if let Frame::Event(record) = frame {
+                        each(record, Position { segment, offset })?;
+                    }
                 }
                 Ok(None) | Err(_) => return Err(LogError::CorruptJournal { path, offset }),
             }
@@ -269,7 +347,7 @@ pub(crate) fn read_range(
 }
 
 /// Reads one frame; `None` when it is incomplete or fails its checksum.
-fn read_frame(reader: &mut impl Read, payload: &mut Vec<u8>) -> io::Result<Option<Record>> {
+fn read_frame(reader: &mut impl Read, payload: &mut Vec<u8>) -> io::Result<Option<Frame>> {
     let mut header = [0u8; 8];
     if let Err(e) = reader.read_exact(&mut header) {
         return if e.kind() == io::ErrorKind::UnexpectedEof {
@@ -294,7 +372,19 @@ fn read_frame(reader: &mut impl Read, payload: &mut Vec<u8>) -> io::Result<Optio
     if crc32fast::hash(payload) != crc {
         return Ok(None);
     }
-    Ok(Record::decode(payload))
+    Ok(Frame::decode(payload))
+}
+
+/// The next event of `reader`, passing over marks; `None` at the end (or a frame that does not
+/// read).
+fn next_record(reader: &mut impl Read, payload: &mut Vec<u8>) -> io::Result<Option<Record>> {
+    loop {
+        match read_frame(reader, payload)? {
+            Some(Frame::Event(record)) => return Ok(Some(record)),
+            Some(Frame::Mark(_)) => continue,
+            None => return Ok(None),
+        }
+    }
 }
 
 /// Deletes the segments wholly before `position` (the index commit covers them) that hold
@@ -332,7 +422,7 @@ fn first_seq(dir: &Path, segment: u64) -> Result<Option<u64>, LogError> {
     let file = File::open(&path).map_err(|e| LogError::io(&path, e))?;
     let mut payload = Vec::new();
     let record =
-        read_frame(&mut BufReader::new(file), &mut payload).map_err(|e| LogError::io(&path, e))?;
+        next_record(&mut BufReader::new(file), &mut payload).map_err(|e| LogError::io(&path, e))?;
     Ok(record.map(|r| r.seq))
 }
 
@@ -348,11 +438,57 @@ pub(crate) fn read_seqs(
     if seqs.is_empty() || limit == 0 {
         return Ok(out);
     }
+    for_each_frame_from(dir, seqs.start, |frame| {
+        let Frame::Event(record) = frame else {
+            return true;
+        };
+        let seq = record.seq;
+        if seq >= seqs.end {
+            return false;
+        }
+        if seq >= seqs.start {
+            out.push(record);
+            if out.len() == limit || seq + 1 == seqs.end {
+                return false;
+            }
+        }
+        true
+    })?;
+    Ok(out)
+}
+
+/// The marks of the batches whose events all have sequences in `seqs`, oldest first, while the
+/// journal may be appending beyond `seqs.end` (as [`read_seqs`]).
+pub(crate) fn read_marks(dir: &Path, seqs: std::ops::Range<u64>) -> Result<Vec<Mark>, LogError> {
+    let mut out = Vec::new();
+    if seqs.is_empty() {
+        return Ok(out);
+    }
+    for_each_frame_from(dir, seqs.start, |frame| match frame {
+        Frame::Event(record) => record.seq < seqs.end,
+        Frame::Mark(mark) => {
+            if mark.seqs.start >= seqs.start && mark.seqs.end <= seqs.end {
+                out.push(mark);
+            }
+            true
+        }
+    })?;
+    Ok(out)
+}
+
+/// Calls `each` with every frame from the segment holding sequence `from` on, oldest first,
+/// until it returns false or the frames end (the last segment's end, or a frame still being
+/// written). Segments wholly before `from` are skipped by their first sequence.
+fn for_each_frame_from(
+    dir: &Path,
+    from: u64,
+    mut each: impl FnMut(Frame) -> bool,
+) -> Result<(), LogError> {
     let all = segments(dir)?;
     let mut start = 0;
     for (i, &segment) in all.iter().enumerate().skip(1) {
         match first_seq(dir, segment)? {
-            Some(first) if first <= seqs.start => start = i,
+            Some(first) if first <= from => start = i,
             _ => break,
         }
     }
@@ -361,23 +497,15 @@ pub(crate) fn read_seqs(
         let path = segment_path(dir, segment);
         let file = File::open(&path).map_err(|e| LogError::io(&path, e))?;
         let mut reader = BufReader::with_capacity(1 << 20, file);
-        // Up to the segment's end (or a frame still being written, beyond `seqs`).
-        while let Some(record) =
+        while let Some(frame) =
             read_frame(&mut reader, &mut payload).map_err(|e| LogError::io(&path, e))?
         {
-            let seq = record.seq;
-            if seq >= seqs.end {
-                return Ok(out);
-            }
-            if seq >= seqs.start {
-                out.push(record);
-                if out.len() == limit || seq + 1 == seqs.end {
-                    return Ok(out);
-                }
+            if !each(frame) {
+                return Ok(());
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -402,7 +530,7 @@ mod tests {
             Journal::open_at(dir.path(), Position::default(), SEGMENT_BYTES).expect("open");
         let mut buf = Vec::new();
         let end = journal
-            .append(&[record(1), record(2)], &mut buf)
+            .append(&[record(1), record(2)], &[], &mut buf)
             .expect("append");
         drop(journal);
         let path = segment_path(dir.path(), 0);
@@ -419,6 +547,69 @@ mod tests {
         assert_eq!(seen, vec![record(1), record(2)]);
         assert_eq!(resumed, end);
         assert_eq!(fs::metadata(&path).expect("segment").len(), end.offset);
+    }
+
+    #[test]
+    fn marks_sit_after_their_batch_and_are_no_records() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut journal =
+            Journal::open_at(dir.path(), Position::default(), SEGMENT_BYTES).expect("open");
+        let mark = |seqs: std::ops::Range<u64>, tag: &str| Mark {
+            seqs,
+            tag: tag.as_bytes().to_vec(),
+        };
+        let mut buf = Vec::new();
+        journal
+            .append(
+                &[record(0), record(1), record(2)],
+                &[(2, mark(0..2, "a")), (3, mark(2..3, ""))],
+                &mut buf,
+            )
+            .expect("append");
+        journal
+            .append(&[record(3)], &[(1, mark(3..4, "d"))], &mut buf)
+            .expect("append");
+        drop(journal);
+
+        let mut frames = Vec::new();
+        for_each_frame_from(dir.path(), 0, |f| {
+            frames.push(f);
+            true
+        })
+        .expect("frames");
+        assert_eq!(
+            frames,
+            vec![
+                Frame::Event(record(0)),
+                Frame::Event(record(1)),
+                Frame::Mark(mark(0..2, "a")),
+                Frame::Event(record(2)),
+                Frame::Mark(mark(2..3, "")),
+                Frame::Event(record(3)),
+                Frame::Mark(mark(3..4, "d")),
+            ]
+        );
+        let mut replayed = Vec::new();
+        replay(dir.path(), Position::default(), |r, _| {
+            replayed.push(r.seq);
+            Ok(())
+        })
+        .expect("replay");
+        assert_eq!(replayed, vec![0, 1, 2, 3]);
+        let seqs = |range| {
+            read_seqs(dir.path(), range, 10)
+                .expect("read")
+                .iter()
+                .map(|r| r.seq)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(seqs(1..4), vec![1, 2, 3]);
+        assert_eq!(
+            read_marks(dir.path(), 1..4).expect("marks"),
+            vec![mark(2..3, ""), mark(3..4, "d")],
+            "only batches wholly in the range"
+        );
+        assert_eq!(read_marks(dir.path(), 0..3).expect("marks").len(), 2);
     }
 
     #[test]

@@ -63,6 +63,16 @@ pub struct AppendOutcome {
     pub rejected: Vec<Rejected>,
 }
 
+/// A batch stored with [`EventStore::append_marked`] before the store was opened, whose
+/// events may not have their detections recorded ([`EventStore::marks_at_open`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchMark {
+    /// The ids its events were given.
+    pub ids: Range<u64>,
+    /// The mark it was stored with.
+    pub mark: Vec<u8>,
+}
+
 /// A time window `[from, to)`; an open side is unbounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TimeRange {
@@ -214,6 +224,21 @@ pub trait EventStore: Send + Sync {
     /// store is behind (back-pressure) instead of buffering without bound.
     fn append(&self, batch: Vec<NewEvent>) -> Result<AppendOutcome, LogError>;
 
+    /// [`EventStore::append`], keeping `mark` (the caller's bytes) with the batch, durable in
+    /// the same write as its events: when the process stops before the caller has recorded
+    /// what it owes the batch (its detections, the answer to its sender: the detection mark
+    /// has not passed it), the next open gives the mark back ([`EventStore::marks_at_open`]).
+    /// A batch whose events are all refused keeps no mark. A backend that keeps no marks
+    /// stores the batch as `append` does.
+    fn append_marked(
+        &self,
+        batch: Vec<NewEvent>,
+        mark: Vec<u8>,
+    ) -> Result<AppendOutcome, LogError> {
+        let _ = mark;
+        self.append(batch)
+    }
+
     /// Events matching the query in the window, newest first, one page at a time. Events
     /// acknowledged by `append` become visible within the store's refresh interval, or at once
     /// after [`EventStore::refresh`].
@@ -253,6 +278,12 @@ pub trait EventStore: Send + Sync {
     /// recorded: the process stopped between storing a batch and recording what it matched.
     /// Empty when nothing is owed, or when the store does not track detections.
     fn undetected_at_open(&self) -> Range<u64>;
+
+    /// The marks of the batches stored with [`EventStore::append_marked`] among
+    /// [`EventStore::undetected_at_open`], oldest first.
+    fn marks_at_open(&self) -> Vec<BatchMark> {
+        Vec::new()
+    }
 
     /// Tells the store that every event with a smaller id has its detections recorded. The
     /// store keeps the mark durably (it is what [`EventStore::undetected_at_open`] starts

@@ -2,7 +2,8 @@
 
 use chrono::Duration;
 use vigil_logs::{
-    EmbeddedConfig, EmbeddedStore, EventStore, LogError, PivotRequest, SearchRequest, TimeRange,
+    BatchMark, EmbeddedConfig, EmbeddedStore, EventStore, LogError, NewEvent, PivotRequest,
+    SearchRequest, TimeRange,
 };
 
 use crate::support::{event, names, open, sample_store, t0};
@@ -615,6 +616,92 @@ fn events_owed_detection_are_kept_and_read_back_after_a_reopen() {
     );
     drop(store);
     assert!(tracked().undetected_at_open().is_empty());
+}
+
+/// A batch's mark is kept with its events: reopened while the batch is owed detection, the
+/// store gives the mark back with the batch's ids (across segments, among unmarked batches
+/// and refused events); once the detection mark has passed a batch, its mark is not given.
+#[test]
+fn the_marks_of_batches_owed_detection_come_back_after_a_reopen() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tracked = || {
+        let mut config = EmbeddedConfig::new(dir.path());
+        config.index_memory_bytes = 32 * 1024 * 1024;
+        config.track_detections = true;
+        config.journal_segment_bytes = 2048;
+        EmbeddedStore::open(config).expect("the store opens")
+    };
+    let batch = |from: usize, n: usize| -> Vec<NewEvent> {
+        (from..from + n)
+            .map(|i| {
+                let json = format!(r#"{{"name":"e{i}","message":"{}"}}"#, "x".repeat(100));
+                event("auth", "web-1", "contoso", i as i64, &json)
+            })
+            .collect()
+    };
+
+    let store = tracked();
+    let first = store
+        .append_marked(batch(0, 5), b"first".to_vec())
+        .expect("append");
+    assert_eq!(first.stored, (0..5).collect::<Vec<_>>());
+    store.mark_detected_below(5);
+    store.append(batch(5, 3)).expect("an unmarked batch");
+    let mut with_refused = batch(8, 20);
+    with_refused[3].json = "not json".into();
+    let second = store
+        .append_marked(with_refused, "second, ü".as_bytes().to_vec())
+        .expect("append");
+    assert_eq!(second.rejected.len(), 1);
+    let all_refused = vec![event("auth", "", "", 0, "[1]")];
+    store
+        .append_marked(all_refused, b"nothing stored".to_vec())
+        .expect("append");
+    store
+        .append_marked(batch(30, 2), Vec::new())
+        .expect("append");
+    store.refresh().expect("refresh");
+    drop(store);
+
+    let store = tracked();
+    assert_eq!(store.undetected_at_open(), 5..29);
+    assert_eq!(
+        store.marks_at_open(),
+        vec![
+            BatchMark {
+                ids: 8..27,
+                mark: "second, ü".as_bytes().to_vec()
+            },
+            BatchMark {
+                ids: 27..29,
+                mark: Vec::new()
+            },
+        ],
+        "the first batch was detected; the one stored whole refused keeps no mark"
+    );
+    assert_eq!(
+        store
+            .read_stored(5..29, 100)
+            .expect("read back")
+            .iter()
+            .map(|e| e.id)
+            .collect::<Vec<_>>(),
+        (5..29).collect::<Vec<_>>(),
+        "marks are no events"
+    );
+    let hits = store
+        .search(&SearchRequest {
+            query: parse("*"),
+            range: TimeRange::default(),
+            limit: 100,
+            cursor: None,
+        })
+        .expect("search");
+    assert_eq!(hits.total, 29, "marks are not indexed");
+    store.mark_detected_below(29);
+    store.refresh().expect("refresh");
+    drop(store);
+    assert!(tracked().marks_at_open().is_empty());
 }
 
 /// A store that does not track detections owes none, whatever it holds.
