@@ -13,6 +13,7 @@
 pub mod correlation;
 pub mod error;
 mod mark;
+pub mod once;
 pub mod org;
 pub mod pipeline;
 pub mod retention;
@@ -20,6 +21,7 @@ pub mod rules;
 pub mod syslog;
 
 pub use error::IngestError;
+pub use once::BatchKey;
 pub use pipeline::{
     CorrelationRebuild, CorrelationWindows, DetectionRecovery, Envelope, IngestReport, Ingestor,
     RawEvent, Recovered, RejectedEvent,

@@ -13,6 +13,7 @@ use vigil_store::{AlertPolicy, Store};
 use crate::correlation::{Correlations, Deferred, Fed, Fired, Late};
 use crate::error::IngestError;
 use crate::mark::{DetectionMark, Ticket};
+use crate::once::{self, BatchKey, Recovering, Unanswered};
 use crate::org::{OrgCache, OrgView};
 use crate::rules::{LoadedRules, RuleSlot};
 
@@ -87,6 +88,8 @@ pub struct Ingestor {
     correlations: Correlations,
     /// How far the stored events have their detections recorded (kept by the log store).
     mark: DetectionMark,
+    /// The keys of the batches whose answers a detection recovery is recording.
+    recovering: Recovering,
 }
 
 impl std::fmt::Debug for Ingestor {
@@ -170,10 +173,15 @@ impl Drop for CorrelationRebuild {
 /// recorded after all are skipped, so nothing is recorded twice). Correlations do not count
 /// them here: the rebuild of the windows after a crash does, and records what they complete
 /// unless the store has it ([`CorrelationRebuild`]).
+///
+/// Batches sent under an idempotency key among them get their answers recorded first, and
+/// until then the same batch sent again is refused as being stored ([`Ingestor::is_recovering`]),
+/// not stored a second time (see [`crate::once`]).
 #[must_use = "the detection mark stays at the owed events until the recovery runs"]
 pub struct DetectionRecovery {
     ingestor: Arc<Ingestor>,
     ids: std::ops::Range<u64>,
+    unanswered: Vec<Unanswered>,
     ticket: Ticket,
 }
 
@@ -186,6 +194,8 @@ pub struct Recovered {
     pub already_recorded: u64,
     /// Detections recorded now.
     pub detections: u64,
+    /// Batches sent under an idempotency key whose answers were recorded now.
+    pub answered: u64,
 }
 
 /// Events read back and matched at a time by a detection recovery.
@@ -204,9 +214,17 @@ impl DetectionRecovery {
         let DetectionRecovery {
             ingestor,
             ids,
+            unanswered,
             mut ticket,
         } = self;
         let mut recovered = Recovered::default();
+        for batch in unanswered {
+            let key = batch.key.clone();
+            if ingestor.answer_batch(batch).await? {
+                recovered.answered += 1;
+            }
+            ingestor.recovering.remove(&key);
+        }
         let mut from = ids.start;
         while from < ids.end {
             let events = Arc::clone(&ingestor.events);
@@ -232,7 +250,7 @@ impl DetectionRecovery {
                 .collect();
             recovered.read += read;
             recovered.already_recorded += read - owed.len() as u64;
-            recovered.detections += ingestor.recover(owed).await? as u64;
+            recovered.detections += ingestor.recover(owed, None).await? as u64;
             from = last + 1;
             let next = ingestor.mark.enter_at(from);
             ingestor.mark.release(std::mem::replace(&mut ticket, next));
@@ -310,6 +328,7 @@ impl Ingestor {
             org: OrgCache::default(),
             correlations: Correlations::default(),
             mark: DetectionMark::default(),
+            recovering: Recovering::default(),
         }
     }
 
@@ -383,11 +402,57 @@ impl Ingestor {
         if ids.is_empty() {
             return None;
         }
+        let unanswered: Vec<Unanswered> = self
+            .events
+            .marks_at_open()
+            .into_iter()
+            .filter_map(|m| once::unanswered(m.ids, &m.mark))
+            .collect();
+        for batch in &unanswered {
+            self.recovering.add(&batch.key);
+        }
         Some(DetectionRecovery {
             ingestor: Arc::clone(self),
             ticket: self.mark.enter_at(ids.start),
             ids,
+            unanswered,
         })
+    }
+
+    /// Whether the batch `token` sent under `key` is one whose answer the detection recovery
+    /// has yet to record (the batch is stored: it must not be stored again; its answer comes
+    /// once recorded).
+    pub fn is_recovering(&self, token: uuid::Uuid, key: &str) -> bool {
+        self.recovering.contains(token, key)
+    }
+
+    /// Records the answer to a keyed batch a crash left stored without it, matching its
+    /// events first (their detections are recorded in the same transaction as the answer, so
+    /// neither is). False when the answer was recorded after all.
+    async fn answer_batch(self: &Arc<Self>, batch: Unanswered) -> Result<bool, IngestError> {
+        if self
+            .store
+            .ingest_key(batch.key.token, &batch.key.key)
+            .await?
+            .is_some_and(|known| known.fingerprint == batch.key.fingerprint)
+        {
+            return Ok(false);
+        }
+        let events = Arc::clone(&self.events);
+        let ids = batch.ids.clone();
+        let stored = tokio::task::spawn_blocking(move || {
+            let limit = (ids.end - ids.start) as usize;
+            events.read_stored(ids, limit)
+        })
+        .await
+        .map_err(|e| IngestError::Worker(e.to_string()))??;
+        let report = IngestReport {
+            stored: stored.iter().map(|e| e.id).collect(),
+            rejected: batch.rejected,
+            ..IngestReport::default()
+        };
+        self.recover(stored, Some((batch.key, report))).await?;
+        Ok(true)
     }
 
     /// Takes back correlation windows saved by [`Ingestor::save_correlations`], for the rules
@@ -416,14 +481,20 @@ impl Ingestor {
     /// Returns once the stored events are durable and their detections recorded. The work runs
     /// in a task of its own, so a caller that stops waiting (an HTTP client that hangs up)
     /// cannot leave a batch stored with its detections unrecorded.
+    ///
+    /// Under an idempotency `key`, the answer is recorded with the batch's detections, and
+    /// the batch is stored with a mark that lets the next start record it if the process
+    /// stops first (see [`crate::once`]): a batch sent again under the key is answered from
+    /// the store ([`vigil_store::Store::ingest_key`]) and never stored twice.
     pub async fn ingest_body(
         self: &Arc<Self>,
         body: Vec<u8>,
         format: BodyFormat,
         envelope: Envelope,
+        key: Option<BatchKey>,
     ) -> Result<IngestReport, IngestError> {
         let this = Arc::clone(self);
-        detached(async move { this.store_body(body, format, envelope).await }).await
+        detached(async move { this.store_body(body, format, envelope, key).await }).await
     }
 
     async fn store_body(
@@ -431,10 +502,12 @@ impl Ingestor {
         body: Vec<u8>,
         format: BodyFormat,
         envelope: Envelope,
+        key: Option<BatchKey>,
     ) -> Result<IngestReport, IngestError> {
         let this = Arc::clone(self);
         let org = self.org.current(self.store.as_ref()).await;
         let view = Arc::clone(&org);
+        let batch_key = key.clone();
         let processed = tokio::task::spawn_blocking(move || {
             let started = std::time::Instant::now();
             let batch = decode_body(&body, format, this.max_event_bytes);
@@ -455,11 +528,17 @@ impl Ingestor {
                     envelope: envelope.clone(),
                 });
             }
-            this.store_pending(pending, rejected, &view, started.elapsed())
+            this.store_pending(
+                pending,
+                rejected,
+                &view,
+                started.elapsed(),
+                batch_key.as_ref(),
+            )
         })
         .await
         .map_err(|e| IngestError::Worker(e.to_string()))??;
-        self.finish(processed, &org).await
+        self.finish(processed, &org, key).await
     }
 
     /// Ingests events already cut out of their transport (syslog, files), in a task of its
@@ -506,25 +585,29 @@ impl Ingestor {
                     Err(e) => rejected.push(self::rejected(position, e.to_string())),
                 }
             }
-            this.store_pending(pending, rejected, &view, started.elapsed())
+            this.store_pending(pending, rejected, &view, started.elapsed(), None)
         })
         .await
         .map_err(|e| IngestError::Worker(e.to_string()))??;
-        self.finish(processed, &org).await
+        self.finish(processed, &org, None).await
     }
 
+    /// Records a stored batch's detections and alerts — and its answer, when it was sent
+    /// under `key` — then lets the detection mark pass it.
     async fn finish(
         &self,
         (mut report, detections, matched_json, notes, timings, ticket): Processed,
         org: &OrgView,
+        key: Option<BatchKey>,
     ) -> Result<IngestReport, IngestError> {
         report.detections = detections.len();
         let started = std::time::Instant::now();
-        if !detections.is_empty() {
+        if !detections.is_empty() || key.is_some() {
             let alerts = self.alerts_for(&detections, matched_json, &notes, org);
+            let answer = key.map(|key| once::keyed_answer(key, &report, Utc::now()));
             let (_, raised) = self
                 .store
-                .record_matches("vigil", detections, alerts)
+                .record_matches("vigil", detections, alerts, answer)
                 .await?;
             report.alerts = raised
                 .iter()
@@ -686,6 +769,7 @@ impl Ingestor {
         mut rejected: Vec<RejectedEvent>,
         org: &OrgView,
         decode: std::time::Duration,
+        key: Option<&BatchKey>,
     ) -> Result<Processed, IngestError> {
         let rules = self.rules.current();
         let set = &rules.set;
@@ -745,7 +829,13 @@ impl Ingestor {
         }
         let detect = started.elapsed();
         let ticket = self.mark.enter(self.events.as_ref());
-        let outcome = match self.events.append(new_events) {
+        let appended = match key {
+            Some(key) => self
+                .events
+                .append_marked(new_events, once::mark(key, &rejected)),
+            None => self.events.append(new_events),
+        };
+        let outcome = match appended {
             Ok(outcome) => outcome,
             Err(e) => {
                 // Nothing of the batch was stored.
@@ -850,9 +940,15 @@ impl Ingestor {
     }
 
     /// Matches stored events that have no detections recorded (after a crash) and records
-    /// what they match; returns how many detections that made.
-    async fn recover(self: &Arc<Self>, owed: Vec<StoredEvent>) -> Result<usize, IngestError> {
-        if owed.is_empty() {
+    /// what they match; returns how many detections that made. With `answer`, they are a
+    /// batch sent under an idempotency key, whose answer (the report so far) is recorded with
+    /// their detections.
+    async fn recover(
+        self: &Arc<Self>,
+        owed: Vec<StoredEvent>,
+        answer: Option<(BatchKey, IngestReport)>,
+    ) -> Result<usize, IngestError> {
+        if owed.is_empty() && answer.is_none() {
             return Ok(0);
         }
         let this = Arc::clone(self);
@@ -891,7 +987,17 @@ impl Ingestor {
         })
         .await
         .map_err(|e| IngestError::Worker(e.to_string()))?;
-        Ok(self.finish(processed, &org).await?.detections)
+        let (processed, key) = match answer {
+            Some((key, report)) => {
+                let (_, detections, matched_json, notes, timings, ticket) = processed;
+                (
+                    (report, detections, matched_json, notes, timings, ticket),
+                    Some(key),
+                )
+            }
+            None => (processed, None),
+        };
+        Ok(self.finish(processed, &org, key).await?.detections)
     }
 
     /// Records the correlations that events deferred during a rebuild completed once it ran
@@ -940,7 +1046,9 @@ impl Ingestor {
                 .collect(),
             envelopes: events.into_iter().map(|d| d.envelope).collect(),
         };
-        let report = self.finish(batch.recorded_later(set, found), org).await?;
+        let report = self
+            .finish(batch.recorded_later(set, found), org, None)
+            .await?;
         tracing::info!(
             detections = report.detections,
             "correlations completed by events that arrived during the rebuild of the windows, or that the last stop left unrecorded, recorded"

@@ -39,8 +39,8 @@ pub use sqlite::SqliteStore;
 
 pub use types::{
     AlertFilter, AlertPolicy, AuditFilter, DetectionFilter, EscalationTimer, EvidenceDownload,
-    IncidentFilter, IncidentRef, IngestKey, NewEvidence, OrgVersion, Principal, Raised, RaisedId,
-    RuleAlertStats,
+    IncidentFilter, IncidentRef, IngestKey, KeyedAnswer, NewEvidence, OrgVersion, Principal,
+    Raised, RaisedId, RuleAlertStats,
 };
 pub use vigil_core::{CreatedToken, IndicatorHit, Page, Related, TokenInfo};
 
@@ -269,28 +269,20 @@ pub trait Store: Send + Sync + 'static {
         key: &'a str,
     ) -> BoxFuture<'a, StoreResult<Option<IngestKey>>>;
 
-    /// Records the answer to a batch sent under idempotency `key`, and forgets the keys
-    /// recorded before `forget_before`.
-    fn record_ingest_key<'a>(
-        &'a self,
-        token: Uuid,
-        key: &'a str,
-        answer: &'a IngestKey,
-        forget_before: DateTime<Utc>,
-    ) -> BoxFuture<'a, StoreResult<()>>;
-
     // ---- detections ----------------------------------------------------------------------
 
     /// Records an ingested batch's detections (rule matches of stored events; not audited:
     /// they are machine-written at ingest rate) and raises the alerts made from them, each as
-    /// [`Store::raise_alert`] does, all in one transaction: one commit per batch. The
-    /// outcomes are in the order given; an alert that does not validate fails the call and
-    /// records nothing.
+    /// [`Store::raise_alert`] does, and records the answer to the batch when it was sent under
+    /// an idempotency key (replacing an earlier answer under that key), all in one
+    /// transaction: one commit per batch. The outcomes are in the order given; an alert that
+    /// does not validate fails the call and records nothing.
     fn record_matches<'a>(
         &'a self,
         actor: &'a str,
         detections: Vec<vigil_core::NewDetection>,
         alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
+        answer: Option<KeyedAnswer>,
     ) -> BoxFuture<'a, StoreResult<(Vec<vigil_core::Detection>, Vec<RaisedId>)>>;
 
     /// The (log-store event id, rule id) of every detection recorded for the events in `ids`,

@@ -954,33 +954,6 @@ impl SqliteStore {
         .transpose()
     }
 
-    async fn record_ingest_key_impl(
-        &self,
-        token: Uuid,
-        key: &str,
-        answer: &IngestKey,
-        forget_before: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM ingest_keys WHERE created_at < ?")
-            .bind(ts(forget_before))
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO ingest_keys (token_id, key, fingerprint, response, created_at) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (token_id, key) DO UPDATE SET fingerprint = excluded.fingerprint, response = excluded.response, created_at = excluded.created_at",
-        )
-        .bind(token.to_string())
-        .bind(key)
-        .bind(&answer.fingerprint)
-        .bind(&answer.answer)
-        .bind(ts(now()))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     async fn raise_alert_impl(
         &self,
         actor: &str,
@@ -1188,11 +1161,19 @@ impl SqliteStore {
         actor: &str,
         detections: Vec<vigil_core::NewDetection>,
         alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
+        answer: Option<KeyedAnswer>,
     ) -> StoreResult<(Vec<vigil_core::Detection>, Vec<RaisedId>)> {
         let at = now();
         let mut tx = self.begin().await?;
         let recorded = insert_detections(&mut tx, detections, at).await?;
         let raised = raise_all(&mut tx, actor, alerts, at).await?;
+        if let Some(answer) = answer {
+            let created = raised
+                .iter()
+                .filter(|r| matches!(r, RaisedId::Created(_)))
+                .count();
+            record_ingest_key(&mut tx, answer, created, at).await?;
+        }
         tx.commit().await?;
         Ok((recorded, raised))
     }
@@ -1645,6 +1626,32 @@ fn scope_value(field: &'static str, value: Option<&str>) -> StoreResult<Option<S
 const MAX_ALERT_EVENTS: i64 = 100;
 
 /// Inserts detections inside the caller's transaction, a few hundred rows per statement.
+/// Records the answer to a batch sent under an idempotency key (`created`: the alerts its
+/// recording created), and forgets the keys recorded before the answer's `forget_before`.
+async fn record_ingest_key(
+    tx: &mut SqliteConnection,
+    answer: KeyedAnswer,
+    created: usize,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM ingest_keys WHERE created_at < ?")
+        .bind(ts(answer.forget_before))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO ingest_keys (token_id, key, fingerprint, response, created_at) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (token_id, key) DO UPDATE SET fingerprint = excluded.fingerprint, response = excluded.response, created_at = excluded.created_at",
+    )
+    .bind(answer.token.to_string())
+    .bind(&answer.key)
+    .bind(&answer.fingerprint)
+    .bind((answer.answer)(created))
+    .bind(ts(at))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 async fn insert_detections(
     tx: &mut SqliteConnection,
     detections: Vec<vigil_core::NewDetection>,
@@ -2903,8 +2910,9 @@ impl Store for SqliteStore {
         actor: &'a str,
         detections: Vec<vigil_core::NewDetection>,
         alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
+        answer: Option<KeyedAnswer>,
     ) -> BoxFuture<'a, StoreResult<(Vec<vigil_core::Detection>, Vec<RaisedId>)>> {
-        Box::pin(self.record_matches_impl(actor, detections, alerts))
+        Box::pin(self.record_matches_impl(actor, detections, alerts, answer))
     }
 
     fn detections_of<'a>(
@@ -2935,16 +2943,6 @@ impl Store for SqliteStore {
         key: &'a str,
     ) -> BoxFuture<'a, StoreResult<Option<IngestKey>>> {
         Box::pin(self.ingest_key_impl(token, key))
-    }
-
-    fn record_ingest_key<'a>(
-        &'a self,
-        token: Uuid,
-        key: &'a str,
-        answer: &'a IngestKey,
-        forget_before: DateTime<Utc>,
-    ) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(self.record_ingest_key_impl(token, key, answer, forget_before))
     }
 
     fn revoke_token<'a>(

@@ -151,6 +151,34 @@ pub struct IngestKey {
     pub answer: String,
 }
 
+/// The answer to a batch of events sent under an idempotency key, recorded in the same
+/// transaction as the batch's detections ([`crate::Store::record_matches`]): a batch is never
+/// left stored and matched without the answer a sender sending it again must get.
+pub struct KeyedAnswer {
+    /// The sending token (keys are its own).
+    pub token: Uuid,
+    /// The idempotency key.
+    pub key: String,
+    /// SHA-256 (hex) of what was sent ([`IngestKey::fingerprint`]).
+    pub fingerprint: String,
+    /// The answer (JSON), given how many alerts recording the batch created (only the
+    /// transaction knows: the others fold into open alerts or are rate-limited).
+    pub answer: Box<dyn FnOnce(usize) -> String + Send>,
+    /// Keys recorded before this are forgotten in the same transaction.
+    pub forget_before: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for KeyedAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyedAnswer")
+            .field("token", &self.token)
+            .field("key", &self.key)
+            .field("fingerprint", &self.fingerprint)
+            .field("forget_before", &self.forget_before)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Who a token authenticates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {

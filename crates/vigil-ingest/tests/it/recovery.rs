@@ -46,7 +46,7 @@ async fn record(h: &Harness, event_id: u64, rule_id: &str, rule_title: &str) {
         tags: Vec::new(),
     };
     h.store
-        .record_matches("vigil", vec![detection], Vec::new())
+        .record_matches("vigil", vec![detection], Vec::new(), None)
         .await
         .unwrap();
 }
@@ -90,6 +90,7 @@ async fn events_stored_without_their_detections_are_matched_at_the_next_start_on
             read: 4,
             already_recorded: 1,
             detections: 2,
+            answered: 0,
         }
     );
     let mut detected: Vec<u64> = h
@@ -229,4 +230,120 @@ async fn a_caller_that_stops_waiting_leaves_no_batch_half_done() {
     }
     assert_eq!(recorded, 2000, "every stored event's detection is recorded");
     assert_eq!(h.events.next_id(), 2000, "the whole batch is stored");
+}
+
+/// A batch sent under an idempotency key is stored with a mark naming its key; when the
+/// process stops between storing it and recording its answer, the next start finds the mark,
+/// matches the batch and records its answer — the one it would have had — while refusing the
+/// key as being stored until then. A batch whose answer was recorded is answered as it was.
+#[tokio::test]
+async fn a_keyed_batch_a_crash_left_unanswered_is_answered_at_the_next_start() {
+    use vigil_events::batch::BodyFormat;
+    use vigil_ingest::BatchKey;
+    let h = Harness::new().await;
+    let token = uuid::Uuid::now_v7();
+    let envelope = Envelope {
+        service: "bastion".into(),
+        host: "bastion-1".into(),
+        tenant: "acme".into(),
+    };
+    let body = "{\"message\":\"Failed password for root from 203.0.113.7\"}\n\
+                {\"message\":\"Accepted publickey for ann\"}\n\
+                not json\n";
+    let key = |name: &str| {
+        BatchKey::new(
+            token,
+            name.into(),
+            &envelope,
+            BodyFormat::JsonLines,
+            body.as_bytes(),
+        )
+    };
+
+    // Sent and answered before the crash: recorded with its detections.
+    let answered = h
+        .ingestor
+        .ingest_body(
+            body.as_bytes().to_vec(),
+            BodyFormat::JsonLines,
+            envelope.clone(),
+            Some(key("answered")),
+        )
+        .await
+        .unwrap();
+    assert_eq!((answered.stored.len(), answered.detections), (2, 1));
+    let recorded = h
+        .store
+        .ingest_key(token, "answered")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(recorded.fingerprint, key("answered").fingerprint);
+    let first_answer: serde_json::Value = serde_json::from_str(&recorded.answer).unwrap();
+    assert_eq!(first_answer["stored"], 2, "{first_answer}");
+    assert_eq!(first_answer["rejected"][0]["line"], 3, "{first_answer}");
+    assert_eq!(first_answer["detections"], 1, "{first_answer}");
+    assert_eq!(first_answer["alerts"], 1, "{first_answer}");
+
+    // The crash window: the same events stored under another key, with the mark the ingestor
+    // writes, and nothing recorded.
+    let rejected = vec![vigil_ingest::RejectedEvent {
+        line: Some(3),
+        index: None,
+        reason: first_answer["rejected"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    }];
+    let events: Vec<NewEvent> = body
+        .lines()
+        .take(2)
+        .map(|json| NewEvent {
+            time: Utc::now(),
+            service: "bastion".into(),
+            host: "bastion-1".into(),
+            tenant: "acme".into(),
+            json: json.into(),
+            json_checked: false,
+        })
+        .collect();
+    let mark = vigil_ingest::once::mark(&key("lost"), &rejected);
+    let ids = h.events.append_marked(events, mark).unwrap().stored;
+
+    let h = h.reopen();
+    let recovery = h
+        .ingestor
+        .begin_detection_recovery()
+        .expect("the batch is owed");
+    assert!(
+        h.ingestor.is_recovering(token, "lost"),
+        "sent again now, the batch would be refused as being stored"
+    );
+    assert!(!h.ingestor.is_recovering(token, "answered"));
+    let recovered = recovery.run().await.unwrap();
+    assert_eq!(recovered.answered, 1, "{recovered:?}");
+    assert!(!h.ingestor.is_recovering(token, "lost"));
+    let recorded = h.store.ingest_key(token, "lost").await.unwrap().unwrap();
+    assert_eq!(recorded.fingerprint, key("lost").fingerprint);
+    let mut answer: serde_json::Value = serde_json::from_str(&recorded.answer).unwrap();
+    assert_eq!(
+        answer["alerts"], 0,
+        "its alert folds into the one the first batch opened: {answer}"
+    );
+    answer["alerts"] = first_answer["alerts"].clone();
+    assert_eq!(answer, first_answer, "the answer the batch would have had");
+    let detected: Vec<u64> = h
+        .detections()
+        .await
+        .iter()
+        .map(|d| d.detection.event_id)
+        .filter(|id| ids.contains(id))
+        .collect();
+    assert_eq!(detected, [ids[0]], "matched once, with its answer");
+
+    let h = h.reopen();
+    assert!(
+        h.ingestor.begin_detection_recovery().is_none(),
+        "nothing is owed after the recovery"
+    );
 }

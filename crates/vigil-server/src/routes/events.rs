@@ -19,11 +19,11 @@ use vigil_api::error::{ErrorBody, ErrorCode};
 use vigil_api::events::*;
 use vigil_core::IncidentPatch;
 use vigil_events::batch::BodyFormat;
+use vigil_ingest::BatchKey;
 use vigil_ingest::{Envelope, IngestError};
 use vigil_logs::{
     Count, Cursor, EventStore, LogError, PivotRequest, SearchRequest, StoredEvent, TimeRange,
 };
-use vigil_store::IngestKey;
 
 use crate::auth::{Principal, Sender};
 use crate::error::ApiError;
@@ -130,9 +130,14 @@ pub async fn ingest(
         }
         None => None,
     };
+    // A keyed batch's claim is held until its answer is recorded (with its detections).
+    let (key, _claim) = match pending {
+        Some(PendingKey { key, claim }) => (Some(key), Some(claim)),
+        None => (None, None),
+    };
     let report = state
         .ingestor
-        .ingest_body(body.to_vec(), format, envelope)
+        .ingest_body(body.to_vec(), format, envelope, key)
         .await
         .map_err(ingest_error)?;
     let answer = IngestResponse {
@@ -149,9 +154,6 @@ pub async fn ingest(
         detections: report.detections as u64,
         alerts: report.alerts as u64,
     };
-    if let Some(pending) = pending {
-        remember_answer(&state, pending, &answer).await;
-    }
     if wait_for_search {
         blocking(state.ingestor.events(), |s| s.refresh()).await?;
     }
@@ -163,9 +165,6 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// The header of an answer given again for a batch sent again.
 const REPLAYED: &str = "idempotent-replayed";
-
-/// How long the answer to a batch sent with an idempotency key is kept.
-const KEEP_ANSWERS_HOURS: i64 = 24;
 
 /// The `Idempotency-Key` of a request, checked: 1 to 255 visible ASCII characters.
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -191,10 +190,8 @@ enum Sending {
 /// A batch sent for the first time under an idempotency key, its key claimed until the answer
 /// is kept.
 struct PendingKey {
-    token: uuid::Uuid,
-    key: String,
-    fingerprint: String,
-    _claim: KeyClaim,
+    key: BatchKey,
+    claim: KeyClaim,
 }
 
 /// Whether the batch under `key` was sent before (refused when the key came with another
@@ -207,82 +204,40 @@ async fn first_sending(
     format: BodyFormat,
     body: &Bytes,
 ) -> Result<Sending, ApiError> {
-    let claim = state.keys_in_flight.claim(token, &key).ok_or_else(|| {
+    let being_stored = || {
         ApiError::new(
             ErrorCode::Conflict,
             "a batch with this Idempotency-Key is being stored now; wait for its answer, or send it again in a moment",
         )
-    })?;
+    };
+    let claim = state
+        .keys_in_flight
+        .claim(token, &key)
+        .ok_or_else(being_stored)?;
+    // Stored before a crash, its answer is being recorded by the start's recovery.
+    if state.ingestor.is_recovering(token, &key) {
+        return Err(being_stored());
+    }
     // Hashing up to the body limit takes tens of milliseconds: off the async threads.
     let (envelope, body) = (envelope.clone(), body.clone());
-    let fingerprint =
-        tokio::task::spawn_blocking(move || batch_fingerprint(&envelope, format, &body))
+    let batch =
+        tokio::task::spawn_blocking(move || BatchKey::new(token, key, &envelope, format, &body))
             .await
             .map_err(ApiError::internal)?;
     let known = state
         .store
-        .ingest_key(token, &key)
+        .ingest_key(token, &batch.key)
         .await
         .map_err(store_error)?;
     match known {
-        None => Ok(Sending::First(PendingKey {
-            token,
-            key,
-            fingerprint,
-            _claim: claim,
-        })),
-        Some(known) if known.fingerprint == fingerprint => Ok(Sending::Again(
+        None => Ok(Sending::First(PendingKey { key: batch, claim })),
+        Some(known) if known.fingerprint == batch.fingerprint => Ok(Sending::Again(
             serde_json::from_str(&known.answer).map_err(ApiError::internal)?,
         )),
         Some(_) => Err(ApiError::invalid_field(
             "Idempotency-Key",
             "this Idempotency-Key was sent with another batch (other events, service, host or tenant); give each batch its own key",
         )),
-    }
-}
-
-/// SHA-256 of what a batch is: where it is stored and its events, as sent.
-fn batch_fingerprint(envelope: &Envelope, format: BodyFormat, body: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    for part in [&envelope.service, &envelope.host, &envelope.tenant] {
-        hash.update(part.as_bytes());
-        hash.update([0]);
-    }
-    hash.update(format!("{format:?}").as_bytes());
-    hash.update([0]);
-    hash.update(body);
-    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Remembers the answer to a batch sent with an idempotency key. The events are stored
-/// already: a failure here is logged, not answered, or the sender would send them again.
-async fn remember_answer(state: &AppState, pending: PendingKey, answer: &IngestResponse) {
-    // The claim is held until the answer is kept, and released when this returns.
-    let PendingKey {
-        token,
-        key,
-        fingerprint,
-        _claim,
-    } = pending;
-    let key = key.as_str();
-    let recorded = match serde_json::to_string(answer) {
-        Ok(answer) => {
-            let known = IngestKey {
-                fingerprint,
-                answer,
-            };
-            let forget_before = Utc::now() - Duration::hours(KEEP_ANSWERS_HOURS);
-            state
-                .store
-                .record_ingest_key(token, key, &known, forget_before)
-                .await
-                .map_err(|e| e.to_string())
-        }
-        Err(e) => Err(e.to_string()),
-    };
-    if let Err(error) = recorded {
-        tracing::warn!(%error, key, "the answer to a batch sent with an Idempotency-Key was not kept; sending it again would store it twice");
     }
 }
 

@@ -876,6 +876,7 @@ async fn detections_are_recorded_together_and_listed_newest_first_with_filters()
                 d(3, "r1", "db", RuleLevel::Critical),
             ],
             Vec::new(),
+            None,
         )
         .await
         .unwrap();
@@ -968,6 +969,7 @@ async fn a_batch_of_matches_is_recorded_and_alerted_in_one_call() {
                 (alert(2, "r1|web|h1"), AlertPolicy::default()),
                 (alert(3, "r1|web|h2"), AlertPolicy::default()),
             ],
+            None,
         )
         .await
         .unwrap();
@@ -1000,6 +1002,7 @@ async fn a_batch_of_matches_is_recorded_and_alerted_in_one_call() {
                 (alert(5, "r1|web|h1"), limited),
                 (alert(6, "r1|web|h4"), limited),
             ],
+            None,
         )
         .await
         .unwrap();
@@ -1050,6 +1053,7 @@ async fn a_batch_of_matches_is_recorded_and_alerted_in_one_call() {
         "vigil",
         vec![detection(4)],
         vec![(bad, AlertPolicy::default())],
+        None,
     )
     .await
     .unwrap_err();
@@ -1058,4 +1062,104 @@ async fn a_batch_of_matches_is_recorded_and_alerted_in_one_call() {
         .await
         .unwrap();
     assert_eq!(all.total, 5);
+}
+
+/// The answer to a batch sent under an idempotency key is recorded with its detections and
+/// alerts, knowing how many alerts the batch created; a batch whose recording fails leaves no
+/// answer; keys of other tokens are their own, and old keys are forgotten.
+#[tokio::test]
+async fn a_keyed_answer_is_recorded_with_its_batch() {
+    use vigil_core::{AlertSource, NewAlert, NewDetection, RuleLevel, Severity};
+    use vigil_store::{AlertPolicy, KeyedAnswer};
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    let (sender, other) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let detection = |event_id: u64| NewDetection {
+        event_id,
+        event_time: Utc::now(),
+        service: "web".into(),
+        host: "h1".into(),
+        tenant: String::new(),
+        rule_id: "r1".into(),
+        rule_title: "rule r1".into(),
+        level: RuleLevel::High,
+        tags: Vec::new(),
+    };
+    let alert = |event_id: u64, key: &str| NewAlert {
+        title: "rule r1".into(),
+        source: AlertSource::Detection,
+        severity: Severity::Sev2,
+        service: "web".into(),
+        dedup_key: key.into(),
+        rule_id: Some("r1".into()),
+        summary: None,
+        origin: None,
+        reporter: None,
+        event_ids: vec![event_id],
+        events: vec![vigil_core::EventJson::from_value(
+            &serde_json::json!({"n": event_id}),
+        )],
+    };
+    let keyed = |token: uuid::Uuid, key: &str, forget_before| KeyedAnswer {
+        token,
+        key: key.into(),
+        fingerprint: format!("sha-{key}"),
+        answer: Box::new(|created| format!(r#"{{"alerts":{created}}}"#)),
+        forget_before,
+    };
+    let long_ago = Utc::now() - Duration::days(1);
+
+    s.record_matches(
+        "vigil",
+        vec![detection(1), detection(2)],
+        vec![
+            (alert(1, "r1|web|h1"), AlertPolicy::default()),
+            (alert(2, "r1|web|h1"), AlertPolicy::default()),
+        ],
+        Some(keyed(sender, "batch-1", long_ago)),
+    )
+    .await
+    .unwrap();
+    let known = s.ingest_key(sender, "batch-1").await.unwrap().unwrap();
+    assert_eq!(known.fingerprint, "sha-batch-1");
+    assert_eq!(known.answer, r#"{"alerts":1}"#, "one created, one folded");
+    assert_eq!(s.ingest_key(other, "batch-1").await.unwrap(), None);
+
+    // A batch without matches records its answer alone.
+    s.record_matches(
+        "vigil",
+        Vec::new(),
+        Vec::new(),
+        Some(keyed(sender, "batch-2", long_ago)),
+    )
+    .await
+    .unwrap();
+    let known = s.ingest_key(sender, "batch-2").await.unwrap().unwrap();
+    assert_eq!(known.answer, r#"{"alerts":0}"#);
+
+    // A recording that fails leaves neither detections nor the answer.
+    let mut bad = alert(3, "r1|web|h3");
+    bad.title.clear();
+    s.record_matches(
+        "vigil",
+        vec![detection(3)],
+        vec![(bad, AlertPolicy::default())],
+        Some(keyed(sender, "batch-3", long_ago)),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(s.ingest_key(sender, "batch-3").await.unwrap(), None);
+    assert!(s.detections_of(3..4).await.unwrap().is_empty());
+
+    // Keys recorded before `forget_before` go.
+    s.record_matches(
+        "vigil",
+        Vec::new(),
+        Vec::new(),
+        Some(keyed(other, "batch-4", Utc::now() + Duration::seconds(1))),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.ingest_key(sender, "batch-1").await.unwrap(), None);
+    assert!(s.ingest_key(other, "batch-4").await.unwrap().is_some());
 }

@@ -758,3 +758,105 @@ fn events_a_crash_left_without_detections_are_matched_at_the_next_start() {
     assert!(matched.contains(&ids[1]), "{listed}");
     assert!(!matched.contains(&ids[0]), "{listed}");
 }
+
+/// kill -9 between storing a batch sent under an Idempotency-Key and recording its answer
+/// leaves the batch stored, unanswered: sent again after the restart (as `vigil ingest` does
+/// while the server restarts), it is answered as the first sending would have been and stored
+/// once, its detection recorded once.
+#[cfg(unix)]
+#[test]
+fn a_batch_sent_again_after_a_crash_took_its_answer_is_stored_once() {
+    use vigil_events::batch::BodyFormat;
+    use vigil_ingest::{BatchKey, Envelope};
+    use vigil_logs::{EmbeddedConfig, EmbeddedStore, EventStore, NewEvent};
+    let r = Restarted::with_rules(RULE_WHOAMI);
+    let tokens: Value = serde_json::from_str(&ok(run(&[
+        "admin",
+        "tokens",
+        "--data",
+        r.data.to_str().unwrap(),
+        "--json",
+    ])))
+    .unwrap();
+    let token_id: uuid::Uuid = tokens[0]["id"].as_str().unwrap().parse().unwrap();
+    let whoami = sysmon1(1, r"C:\Windows\System32\whoami.exe", "whoami /all").to_string();
+    let notepad = sysmon1(2, r"C:\Windows\notepad.exe", "notepad a.txt").to_string();
+    let body = format!("{whoami}\n{notepad}\n");
+    let content_type = "application/x-ndjson";
+
+    // What the crash leaves: the batch stored with the mark the server writes, no answer.
+    let envelope = Envelope {
+        service: "ws".into(),
+        host: "ws01".into(),
+        tenant: String::new(),
+    };
+    let key = BatchKey::new(
+        token_id,
+        "batch-0007".into(),
+        &envelope,
+        BodyFormat::from_content_type(Some(content_type)),
+        body.as_bytes(),
+    );
+    let mut config = EmbeddedConfig::new(r.data.join("logs"));
+    config.track_detections = true;
+    let logs = EmbeddedStore::open(config).unwrap();
+    let stored = |json: &str| NewEvent {
+        time: chrono::Utc::now(),
+        service: "ws".into(),
+        host: "ws01".into(),
+        tenant: String::new(),
+        json: json.into(),
+        json_checked: false,
+    };
+    let mark = vigil_ingest::once::mark(&key, &[]);
+    logs.append_marked(vec![stored(&whoami), stored(&notepad)], mark)
+        .unwrap();
+    drop(logs);
+
+    let server = r.start();
+    let send = || {
+        crate::support::runtime().block_on(async {
+            let resp = reqwest::Client::new()
+                .post(format!("{}/api/v1/events?service=ws&host=ws01", server.url))
+                .bearer_auth(&r.token)
+                .header("content-type", content_type)
+                .header("idempotency-key", "batch-0007")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let replayed = resp.headers().get("idempotent-replayed").is_some();
+            (
+                resp.status().as_u16(),
+                replayed,
+                resp.json::<Value>().await.unwrap(),
+            )
+        })
+    };
+    // Refused as being stored (409) while the start records its answer, then answered.
+    let mut answered = None;
+    wait_for("the batch answered", || {
+        let (status, replayed, body) = send();
+        assert!(status == 200 || status == 409, "{status}: {body}");
+        if status == 200 {
+            answered = Some((replayed, body));
+        }
+        status == 200
+    });
+    let (replayed, answer) = answered.unwrap();
+    assert!(
+        replayed,
+        "answered from the store, not stored again: {answer}"
+    );
+    assert_eq!(answer["stored"], 2, "{answer}");
+    assert_eq!(answer["detections"], 1, "{answer}");
+    assert_eq!(answer["alerts"], 1, "{answer}");
+
+    wait_for("the events searchable", || {
+        json_of(server.cli(&r.token, &["storage", "stats", "--json"]))["index_lag"] == 0
+    });
+    let stats = json_of(server.cli(&r.token, &["storage", "stats", "--json"]));
+    assert_eq!(stats["services"][0]["events"], 2, "stored once: {stats}");
+    let detections = json_of(server.cli(&r.token, &["detections", "--json"]));
+    assert_eq!(detections["total"], 1, "{detections}");
+}
