@@ -4,11 +4,13 @@
 //! logsource, since targets can rename fields), each an `Expr` tree over `Item`s whose
 //! field names are interned to small integer ids. Variants are indexed by Channel and EventID
 //! so an event is offered only to the rules whose logsource can match it. Filters are folded
-//! into the condition of the rules they name. Nothing is compiled lazily: after [`compile`]
-//! the set is read-only and shared by every thread.
+//! into the condition of the rules they name. After [`compile`] the set is read-only and
+//! shared by every thread; the one thing built later is the dispatch for each logsource a
+//! sender declares (see [`DeclaredIndexes`]), since the declarations are only known then.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -379,6 +381,19 @@ pub(crate) struct Index {
     pub no_channel: ChannelIndex,
 }
 
+/// The dispatch for events without a Channel whose sender declared what log they are
+/// ([`crate::Matcher::matches_from`]), per declaration: the variants of the rules written for
+/// one of the declared logsources only, arranged like any bucket — so such an event is scanned
+/// only for the fields and needles of those rules, not of every rule for unknown logs (the
+/// cloud rules' dotted field names alone were a fifth of a syslog hunt). Built on first use of
+/// a declaration and kept; past [`MAX_DECLARED`] declarations the others go the slow way.
+#[derive(Debug, Default)]
+pub(crate) struct DeclaredIndexes(RwLock<FxHashMap<Vec<Logsource>, Arc<ChannelIndex>>>);
+
+/// Declarations whose dispatch is kept (services declaring logsources, the Linux programs of
+/// syslog lines): far more than any organisation has.
+const MAX_DECLARED: usize = 1024;
+
 /// The compiled, immutable rule set. `Send + Sync`: share it by reference between threads and
 /// give each thread its own [`crate::Matcher`].
 #[derive(Debug)]
@@ -397,6 +412,12 @@ pub struct CompiledRuleSet {
     pub(crate) needle_field: Vec<u32>,
     /// Per field id: the automaton over its needles, when it has any.
     pub(crate) automata: Vec<Option<FieldAutomaton>>,
+    /// Text of each prefilter needle (for the automata of [`DeclaredIndexes`]).
+    pub(crate) needle_text: Vec<Box<str>>,
+    /// Per needle id: whether some regex or wildcard pattern gave it (see
+    /// [`FieldAutomaton::fuzzy`]).
+    pub(crate) needle_from_regex: Vec<bool>,
+    pub(crate) declared: DeclaredIndexes,
     pub(crate) event_id_field: u32,
     /// A pseudo field id standing for "any value of the event", for keyword needles.
     pub(crate) keyword_field: u32,
@@ -423,6 +444,62 @@ impl CompiledRuleSet {
             .iter()
             .filter(|r| r.kind == RuleKind::Detection)
             .count()
+    }
+
+    /// The dispatch for events without a Channel declared as one of `declared` (see
+    /// [`DeclaredIndexes`]); `None` past [`MAX_DECLARED`] declarations.
+    pub(crate) fn declared_index(&self, declared: &[Logsource]) -> Option<Arc<ChannelIndex>> {
+        let known = |indexes: &FxHashMap<Vec<Logsource>, Arc<ChannelIndex>>| {
+            indexes.get(declared).map(Arc::clone)
+        };
+        if let Some(index) = known(&self.declared.0.read().unwrap_or_else(|e| e.into_inner())) {
+            return Some(index);
+        }
+        let fits = |v: &u32| {
+            let rule = &self.rules[self.variants[*v as usize].rule.0 as usize];
+            declared
+                .iter()
+                .any(|d| crate::matcher::logsource_fits(&rule.logsource, d))
+        };
+        let bucket = |all: &Bucket| Bucket {
+            list: all.list.iter().copied().filter(fits).collect(),
+            ..Bucket::default()
+        };
+        let mut index = ChannelIndex {
+            any: bucket(&self.index.no_channel.any),
+            by_event_id: self
+                .index
+                .no_channel
+                .by_event_id
+                .iter()
+                .map(|(id, all)| (*id, bucket(all)))
+                .filter(|(_, b)| !b.list.is_empty())
+                .collect(),
+        };
+        let needles: Vec<(u32, &str)> = self
+            .needle_field
+            .iter()
+            .zip(&self.needle_text)
+            .map(|(f, text)| (*f, text.as_ref()))
+            .collect();
+        for bucket in index.buckets_mut() {
+            bucket.finish(
+                &self.variants,
+                &needles,
+                &self.needle_from_regex,
+                &self.automata,
+            );
+        }
+        let mut indexes = self.declared.0.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(index) = known(&indexes) {
+            return Some(index);
+        }
+        if indexes.len() >= MAX_DECLARED {
+            return None;
+        }
+        let index = Arc::new(index);
+        indexes.insert(declared.to_vec(), Arc::clone(&index));
+        Some(index)
     }
 
     /// How many detection rules are written for a log declared as one of `logsources` (see
@@ -496,9 +573,6 @@ struct Builder<'o> {
     opts: &'o CompileOptions,
     set: CompiledRuleSet,
     needle_ids: HashMap<(u32, String), u32>,
-    /// Per needle id: whether some regex or wildcard pattern gave it (see
-    /// [`FieldAutomaton::fuzzy`]).
-    needle_from_regex: Vec<bool>,
     diags: Vec<Diagnostic>,
 }
 
@@ -855,9 +929,9 @@ impl Builder<'_> {
             .or_insert(next);
         if id == next {
             self.set.needle_field.push(needle.field);
-            self.needle_from_regex.push(false);
+            self.set.needle_from_regex.push(false);
         }
-        self.needle_from_regex[id as usize] |= needle.from_regex;
+        self.set.needle_from_regex[id as usize] |= needle.from_regex;
         id
     }
 
@@ -898,7 +972,7 @@ impl Builder<'_> {
         }
         // Fields are independent: their automata are built in parallel (the DFA builds are
         // most of the compilation time).
-        let from_regex = &self.needle_from_regex;
+        let from_regex = &self.set.needle_from_regex;
         self.set.automata = per_field
             .into_par_iter()
             .map(|mut list| {
@@ -1049,9 +1123,11 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
             numeric_keyword: false,
             needle_field: Vec::new(),
             automata: Vec::new(),
+            needle_text: Vec::new(),
+            needle_from_regex: Vec::new(),
+            declared: DeclaredIndexes::default(),
         },
         needle_ids: HashMap::new(),
-        needle_from_regex: Vec::new(),
         diags: Vec::new(),
     };
     b.set.channel_field = b.field("Channel");
@@ -1243,11 +1319,18 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
         }
     }
     {
-        let mut needles: Vec<(u32, &str)> = vec![(0, ""); b.set.needle_field.len()];
-        for ((field, text), id) in &b.needle_ids {
-            needles[*id as usize] = (*field, text.as_str());
+        let mut needle_text: Vec<Box<str>> = vec![Box::from(""); b.set.needle_field.len()];
+        for ((_, text), id) in &b.needle_ids {
+            needle_text[*id as usize] = text.as_str().into();
         }
+        b.set.needle_text = needle_text;
         let set = &mut b.set;
+        let needles: Vec<(u32, &str)> = set
+            .needle_field
+            .iter()
+            .zip(&set.needle_text)
+            .map(|(f, text)| (*f, text.as_ref()))
+            .collect();
         let variants = &set.variants;
         let automata = &set.automata;
         let mut buckets: Vec<&mut Bucket> = vec![&mut set.index.windows_any];
@@ -1257,7 +1340,7 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
         }
         buckets
             .into_par_iter()
-            .for_each(|bucket| bucket.finish(variants, &needles, &b.needle_from_regex, automata));
+            .for_each(|bucket| bucket.finish(variants, &needles, &set.needle_from_regex, automata));
     }
 
     // Correlations refer to rules by id or name.

@@ -304,7 +304,11 @@ impl<'s> Matcher<'s> {
     }
 
     /// The bucket of the event's EventID (its first value, as a number) in `ci`.
-    fn event_id_bucket(&mut self, ci: &'s ChannelIndex, event: &dyn Event) -> Option<&'s Bucket> {
+    fn event_id_bucket<'c>(
+        &mut self,
+        ci: &'c ChannelIndex,
+        event: &dyn Event,
+    ) -> Option<&'c Bucket> {
         let eid_field = self.set.event_id_field;
         self.load(eid_field, event);
         let eid = self.slots[eid_field as usize]
@@ -344,15 +348,28 @@ impl<'s> Matcher<'s> {
             .values()
             .first()
             .map(|c| set.index.by_channel.get(c.lower.as_str()));
-        let mut buckets: [Option<&'s Bucket>; 3] = [None; 3];
+        let mut buckets: [Option<&Bucket>; 3] = [None; 3];
         let channel_less = channel.is_none() && !event.is_windows_record();
-        let declared = if channel_less { logsources } else { &[] };
+        let mut declared = if channel_less { logsources } else { &[] };
         self.unknown_source = channel_less && declared.is_empty();
+        // The dispatch of the declared logsources holds only the variants that fit them.
+        let declared_index = if declared.is_empty() {
+            None
+        } else {
+            set.declared_index(declared)
+        };
         match channel {
             None if event.is_windows_record() => buckets[0] = Some(&set.index.windows_any),
             None => {
-                buckets[0] = Some(&set.index.no_channel.any);
-                buckets[1] = self.event_id_bucket(&set.index.no_channel, event);
+                let index = match &declared_index {
+                    Some(index) => {
+                        declared = &[];
+                        index.as_ref()
+                    }
+                    None => &set.index.no_channel,
+                };
+                buckets[0] = Some(&index.any);
+                buckets[1] = self.event_id_bucket(index, event);
             }
             Some(ci) => {
                 buckets[0] = Some(&set.index.windows_any);

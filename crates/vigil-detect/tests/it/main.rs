@@ -2,6 +2,7 @@
 //! reference tools' outputs on the shared EVTX samples. One test binary; the rule set is
 //! compiled and the samples decoded once (see [`support`]).
 
+mod declared;
 mod reference;
 mod regression;
 mod support;
