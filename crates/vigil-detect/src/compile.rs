@@ -306,6 +306,15 @@ impl Bucket {
     }
 }
 
+/// Each needle id's field and text, as [`Bucket::finish`] takes them.
+fn needles<'a>(fields: &[u32], texts: &'a [Box<str>]) -> Vec<(u32, &'a str)> {
+    fields
+        .iter()
+        .zip(texts)
+        .map(|(f, text)| (*f, text.as_ref()))
+        .collect()
+}
+
 /// A bucket gets its own automaton for a field when it uses at most this many of the field's
 /// needles (and the field has more): up to 64 needles, the automaton's prefilter is Teddy,
 /// which skips most of a value without stepping through the automaton.
@@ -476,12 +485,7 @@ impl CompiledRuleSet {
                 .filter(|(_, b)| !b.list.is_empty())
                 .collect(),
         };
-        let needles: Vec<(u32, &str)> = self
-            .needle_field
-            .iter()
-            .zip(&self.needle_text)
-            .map(|(f, text)| (*f, text.as_ref()))
-            .collect();
+        let needles = needles(&self.needle_field, &self.needle_text);
         for bucket in index.buckets_mut() {
             bucket.finish(
                 &self.variants,
@@ -1325,12 +1329,7 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
         }
         b.set.needle_text = needle_text;
         let set = &mut b.set;
-        let needles: Vec<(u32, &str)> = set
-            .needle_field
-            .iter()
-            .zip(&set.needle_text)
-            .map(|(f, text)| (*f, text.as_ref()))
-            .collect();
+        let needles = needles(&set.needle_field, &set.needle_text);
         let variants = &set.variants;
         let automata = &set.automata;
         let mut buckets: Vec<&mut Bucket> = vec![&mut set.index.windows_any];

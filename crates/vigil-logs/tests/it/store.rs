@@ -543,19 +543,23 @@ fn long_values_and_patterns_are_answered_or_refused_never_failed() {
     }
 }
 
+/// A store in `dir` tracking detections, with 2 KiB journal segments (so that a few events
+/// span several).
+fn tracking(dir: &std::path::Path) -> EmbeddedStore {
+    let mut config = EmbeddedConfig::new(dir);
+    config.index_memory_bytes = 32 * 1024 * 1024;
+    config.track_detections = true;
+    config.journal_segment_bytes = 2048;
+    EmbeddedStore::open(config).expect("the store opens")
+}
+
 /// With detections tracked, the events stored after the last detection mark outlive the index
 /// commits that cover them (their journal segments are kept), come back after a reopen as
 /// owed, and can be read back by id; once marked, their segments go.
 #[test]
 fn events_owed_detection_are_kept_and_read_back_after_a_reopen() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let tracked = || {
-        let mut config = EmbeddedConfig::new(dir.path());
-        config.index_memory_bytes = 32 * 1024 * 1024;
-        config.track_detections = true;
-        config.journal_segment_bytes = 2048;
-        EmbeddedStore::open(config).expect("the store opens")
-    };
+    let tracked = || tracking(dir.path());
     // One append per event: a segment closes after the append that fills it.
     let append_50 = |store: &EmbeddedStore, from: usize| {
         for i in from..from + 50 {
@@ -624,13 +628,7 @@ fn events_owed_detection_are_kept_and_read_back_after_a_reopen() {
 #[test]
 fn the_marks_of_batches_owed_detection_come_back_after_a_reopen() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let tracked = || {
-        let mut config = EmbeddedConfig::new(dir.path());
-        config.index_memory_bytes = 32 * 1024 * 1024;
-        config.track_detections = true;
-        config.journal_segment_bytes = 2048;
-        EmbeddedStore::open(config).expect("the store opens")
-    };
+    let tracked = || tracking(dir.path());
     let batch = |from: usize, n: usize| -> Vec<NewEvent> {
         (from..from + n)
             .map(|i| {

@@ -928,13 +928,9 @@ async fn detections_are_recorded_together_and_listed_newest_first_with_filters()
     assert_eq!(verified(s).await, 0);
 }
 
-#[tokio::test]
-async fn a_batch_of_matches_is_recorded_and_alerted_in_one_call() {
-    use vigil_core::{AlertSource, NewAlert, NewDetection, RuleLevel, Severity};
-    use vigil_store::{AlertPolicy, RaisedId};
-    let h = Harness::new().await;
-    let s = h.store.as_ref();
-    let detection = |event_id: u64| NewDetection {
+/// A high detection of event `event_id` by rule r1 on web's host h1.
+fn detection(event_id: u64) -> vigil_core::NewDetection {
+    vigil_core::NewDetection {
         event_id,
         event_time: Utc::now(),
         service: "web".into(),
@@ -942,12 +938,16 @@ async fn a_batch_of_matches_is_recorded_and_alerted_in_one_call() {
         tenant: String::new(),
         rule_id: "r1".into(),
         rule_title: "rule r1".into(),
-        level: RuleLevel::High,
+        level: vigil_core::RuleLevel::High,
         tags: Vec::new(),
-    };
-    let alert = |event_id: u64, key: &str| NewAlert {
+    }
+}
+
+/// The alert of [`detection`] under `key`.
+fn alert(event_id: u64, key: &str) -> vigil_core::NewAlert {
+    vigil_core::NewAlert {
         title: "rule r1".into(),
-        source: AlertSource::Detection,
+        source: vigil_core::AlertSource::Detection,
         severity: Severity::Sev2,
         service: "web".into(),
         dedup_key: key.into(),
@@ -959,7 +959,14 @@ async fn a_batch_of_matches_is_recorded_and_alerted_in_one_call() {
         events: vec![vigil_core::EventJson::from_value(
             &serde_json::json!({"n": event_id}),
         )],
-    };
+    }
+}
+
+#[tokio::test]
+async fn a_batch_of_matches_is_recorded_and_alerted_in_one_call() {
+    use vigil_store::{AlertPolicy, RaisedId};
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
     let (recorded, raised) = s
         .record_matches(
             "vigil",
@@ -1069,37 +1076,10 @@ async fn a_batch_of_matches_is_recorded_and_alerted_in_one_call() {
 /// answer; keys of other tokens are their own, and old keys are forgotten.
 #[tokio::test]
 async fn a_keyed_answer_is_recorded_with_its_batch() {
-    use vigil_core::{AlertSource, NewAlert, NewDetection, RuleLevel, Severity};
     use vigil_store::{AlertPolicy, KeyedAnswer};
     let h = Harness::new().await;
     let s = h.store.as_ref();
     let (sender, other) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
-    let detection = |event_id: u64| NewDetection {
-        event_id,
-        event_time: Utc::now(),
-        service: "web".into(),
-        host: "h1".into(),
-        tenant: String::new(),
-        rule_id: "r1".into(),
-        rule_title: "rule r1".into(),
-        level: RuleLevel::High,
-        tags: Vec::new(),
-    };
-    let alert = |event_id: u64, key: &str| NewAlert {
-        title: "rule r1".into(),
-        source: AlertSource::Detection,
-        severity: Severity::Sev2,
-        service: "web".into(),
-        dedup_key: key.into(),
-        rule_id: Some("r1".into()),
-        summary: None,
-        origin: None,
-        reporter: None,
-        event_ids: vec![event_id],
-        events: vec![vigil_core::EventJson::from_value(
-            &serde_json::json!({"n": event_id}),
-        )],
-    };
     let keyed = |token: uuid::Uuid, key: &str, forget_before| KeyedAnswer {
         token,
         key: key.into(),

@@ -610,6 +610,13 @@ impl Restarted {
         Server::start_with(&self.data, &["--rules", &self.rules])
     }
 
+    /// The server's log store, opened as the server opens it (while no server runs).
+    fn log_store(&self) -> vigil_logs::EmbeddedStore {
+        let mut config = vigil_logs::EmbeddedConfig::new(self.data.join("logs"));
+        config.track_detections = true;
+        vigil_logs::EmbeddedStore::open(config).unwrap()
+    }
+
     /// Sends root's failure at 10:MM and returns the detections it made.
     fn fail_at(&self, server: &Server, minute: u32) -> u64 {
         let file = self.dir.path().join(format!("e{minute}.jsonl"));
@@ -698,13 +705,26 @@ fn correlation_windows_are_rebuilt_after_a_crash() {
     assert_eq!(detections["total"], 2, "{detections}");
 }
 
+/// An event of host ws01 of service ws, as the server would store it.
+#[cfg(unix)]
+fn ws01(json: &str) -> vigil_logs::NewEvent {
+    vigil_logs::NewEvent {
+        time: chrono::Utc::now(),
+        service: "ws".into(),
+        host: "ws01".into(),
+        tenant: String::new(),
+        json: json.into(),
+        json_checked: false,
+    }
+}
+
 /// kill -9 between storing events and recording their detections leaves them in the log store
 /// unmatched (a syslog sender never resends); the next start matches them again and records
 /// what they match, without recording again what was recorded before the crash.
 #[cfg(unix)]
 #[test]
 fn events_a_crash_left_without_detections_are_matched_at_the_next_start() {
-    use vigil_logs::{EmbeddedConfig, EmbeddedStore, EventStore, NewEvent};
+    use vigil_logs::EventStore;
     let r = Restarted::with_rules(RULE_WHOAMI);
     let whoami = sysmon1(1, r"C:\Windows\System32\whoami.exe", "whoami /all").to_string();
     let file = r.dir.path().join("first.jsonl");
@@ -727,20 +747,10 @@ fn events_a_crash_left_without_detections_are_matched_at_the_next_start() {
     drop(server);
 
     // What the crash leaves when it comes between the two steps: stored, never matched.
-    let mut config = EmbeddedConfig::new(r.data.join("logs"));
-    config.track_detections = true;
-    let logs = EmbeddedStore::open(config).unwrap();
-    let stored = |json: &str| NewEvent {
-        time: chrono::Utc::now(),
-        service: "ws".into(),
-        host: "ws01".into(),
-        tenant: String::new(),
-        json: json.into(),
-        json_checked: false,
-    };
+    let logs = r.log_store();
     let notepad = sysmon1(2, r"C:\Windows\notepad.exe", "notepad a.txt").to_string();
     let ids = logs
-        .append(vec![stored(&notepad), stored(&whoami)])
+        .append(vec![ws01(&notepad), ws01(&whoami)])
         .unwrap()
         .stored;
     drop(logs);
@@ -768,7 +778,7 @@ fn events_a_crash_left_without_detections_are_matched_at_the_next_start() {
 fn a_batch_sent_again_after_a_crash_took_its_answer_is_stored_once() {
     use vigil_events::batch::BodyFormat;
     use vigil_ingest::{BatchKey, Envelope};
-    use vigil_logs::{EmbeddedConfig, EmbeddedStore, EventStore, NewEvent};
+    use vigil_logs::EventStore;
     let r = Restarted::with_rules(RULE_WHOAMI);
     let tokens: Value = serde_json::from_str(&ok(run(&[
         "admin",
@@ -797,19 +807,9 @@ fn a_batch_sent_again_after_a_crash_took_its_answer_is_stored_once() {
         BodyFormat::from_content_type(Some(content_type)),
         body.as_bytes(),
     );
-    let mut config = EmbeddedConfig::new(r.data.join("logs"));
-    config.track_detections = true;
-    let logs = EmbeddedStore::open(config).unwrap();
-    let stored = |json: &str| NewEvent {
-        time: chrono::Utc::now(),
-        service: "ws".into(),
-        host: "ws01".into(),
-        tenant: String::new(),
-        json: json.into(),
-        json_checked: false,
-    };
+    let logs = r.log_store();
     let mark = vigil_ingest::once::mark(&key, &[]);
-    logs.append_marked(vec![stored(&whoami), stored(&notepad)], mark)
+    logs.append_marked(vec![ws01(&whoami), ws01(&notepad)], mark)
         .unwrap();
     drop(logs);
 
