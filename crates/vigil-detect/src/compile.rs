@@ -403,6 +403,21 @@ pub(crate) struct DeclaredIndexes(RwLock<FxHashMap<Vec<Logsource>, Arc<ChannelIn
 /// syslog lines): far more than any organisation has.
 const MAX_DECLARED: usize = 1024;
 
+/// What the name of an event's node stands for in the one-pass field table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TableName {
+    /// The field of that name, or [`TableName::NONE`].
+    pub field: u32,
+    /// When some field's name is a path beginning with this name (`user` for `user.name`), its
+    /// id among the path roots, or [`TableName::NONE`]: a path is looked up only in events
+    /// that have its first part, as a JSON path can only be found there.
+    pub root: u32,
+}
+
+impl TableName {
+    pub const NONE: u32 = u32::MAX;
+}
+
 /// The compiled, immutable rule set. `Send + Sync`: share it by reference between threads and
 /// give each thread its own [`crate::Matcher`].
 #[derive(Debug)]
@@ -411,9 +426,16 @@ pub struct CompiledRuleSet {
     pub(crate) variants: Vec<Variant>,
     pub(crate) items: Vec<Item>,
     pub(crate) fields: Vec<String>,
-    /// Field name → field id (the index into `fields`), for events that give their fields by
-    /// name in one pass ([`crate::Event::for_each_field`]).
+    /// Field name → field id (the index into `fields`).
     pub(crate) field_ids: FxHashMap<String, u32>,
+    /// For events that give their fields by name in one pass ([`crate::Event::for_each_field`]):
+    /// what a node's name stands for, with one lookup.
+    pub(crate) table_names: FxHashMap<String, TableName>,
+    /// Per field id: for a name with a `.`, the id of its first part among the path roots of
+    /// [`TableName::root`]; [`TableName::NONE`] for the others.
+    pub(crate) path_root: Vec<u32>,
+    /// How many path roots there are.
+    pub(crate) path_roots: usize,
     pub(crate) index: Index,
     pub(crate) correlations: Vec<CompiledCorrelation>,
     pub(crate) channel_field: u32,
@@ -453,6 +475,42 @@ impl CompiledRuleSet {
             .iter()
             .filter(|r| r.kind == RuleKind::Detection)
             .count()
+    }
+
+    /// Fills [`CompiledRuleSet::table_names`] and the path roots, once every field is known.
+    fn name_the_table(&mut self) {
+        let mut names: FxHashMap<String, TableName> = self
+            .field_ids
+            .iter()
+            .map(|(name, id)| {
+                let entry = TableName {
+                    field: *id,
+                    root: TableName::NONE,
+                };
+                (name.clone(), entry)
+            })
+            .collect();
+        let mut roots = 0;
+        self.path_root = self
+            .fields
+            .iter()
+            .map(|name| {
+                let Some((first, _)) = name.split_once('.') else {
+                    return TableName::NONE;
+                };
+                let entry = names.entry(first.to_owned()).or_insert(TableName {
+                    field: TableName::NONE,
+                    root: TableName::NONE,
+                });
+                if entry.root == TableName::NONE {
+                    entry.root = roots;
+                    roots += 1;
+                }
+                entry.root
+            })
+            .collect();
+        self.path_roots = roots as usize;
+        self.table_names = names;
     }
 
     /// The dispatch for events without a Channel declared as one of `declared` (see
@@ -1119,6 +1177,9 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
             items: Vec::new(),
             fields: Vec::new(),
             field_ids: FxHashMap::default(),
+            table_names: FxHashMap::default(),
+            path_root: Vec::new(),
+            path_roots: 0,
             index: Index::default(),
             correlations: Vec::new(),
             channel_field: 0,
@@ -1378,5 +1439,6 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
             Err(msg) => b.diag(&c.meta, "correlation.rules", c.meta.line, msg),
         }
     }
+    b.set.name_the_table();
     (b.set, b.diags)
 }

@@ -48,8 +48,10 @@ pub trait Event {
     /// The event as a flat table, in one pass: calls [`FieldSink::field`] for every field node
     /// under each name a rule could give it, in the order [`Event::field_values`] resolves
     /// names (when several nodes answer to one name, the first one given wins), and
-    /// [`FieldSink::value`] for each of the values of a node the sink asked for. Names with a
-    /// `.` that no node answers to are still looked up with [`Event::field_values`].
+    /// [`FieldSink::value`] for each of the values of a node the sink asked for. A name with a
+    /// `.` that no node answers to is looked up with [`Event::field_values`] as a path when a
+    /// node answers to its first part (`user` for `user.name`), and is absent otherwise: an
+    /// implementation gives every node a path can begin with.
     ///
     /// Returns false when the event does not support it (the default): the engine then looks
     /// each field up by name.

@@ -18,7 +18,9 @@
 
 use std::net::IpAddr;
 
-use crate::compile::{Bucket, ChannelIndex, CompiledRuleSet, Expr, FieldAutomaton, Item, RuleId};
+use crate::compile::{
+    Bucket, ChannelIndex, CompiledRuleSet, Expr, FieldAutomaton, Item, RuleId, TableName,
+};
 use crate::event::{Event, FieldSink, FieldValue};
 use crate::value::{NO_NEEDLE, StrOp, ValueMatch, time_part};
 use vigil_sigma::Logsource;
@@ -143,17 +145,25 @@ impl Slot {
 
 /// The [`FieldSink`] that fills a matcher's slots from [`Event::for_each_field`].
 struct TableSink<'a> {
-    ids: &'a rustc_hash::FxHashMap<String, u32>,
+    names: &'a rustc_hash::FxHashMap<String, TableName>,
     slots: &'a mut [Slot],
+    /// Per path root: the generation of the last event that had a node of that name.
+    roots_seen: &'a mut [u64],
     generation: u64,
     current: usize,
 }
 
 impl FieldSink for TableSink<'_> {
     fn field(&mut self, name: &str) -> bool {
-        let Some(&id) = self.ids.get(name) else {
+        let Some(&TableName { field: id, root }) = self.names.get(name) else {
             return false;
         };
+        if root != TableName::NONE {
+            self.roots_seen[root as usize] = self.generation;
+        }
+        if id == TableName::NONE {
+            return false;
+        }
         let slot = &mut self.slots[id as usize];
         if slot.generation == self.generation {
             return false;
@@ -226,14 +236,16 @@ pub struct Matcher<'s> {
     keywords: Slot,
     generation: u64,
     /// Whether the current event gave its fields in one pass ([`Event::for_each_field`]):
-    /// a field not filled then is absent, unless its name has a `.` (see `dotted`).
+    /// a field not filled then is absent, unless its name is a path whose first part the
+    /// event has (see `roots_seen`).
     table: bool,
     /// Whether the current event's log is unknown (no Channel): variants then need one of
     /// their [`crate::compile::Variant::evidence`] fields.
     unknown_source: bool,
-    /// Per field: whether its name has a `.` (looked up by name even in table mode, as a
-    /// path).
-    dotted: Vec<bool>,
+    /// Per path root ([`crate::compile::TableName::root`]): the generation of the last event
+    /// whose one-pass table had a node of that name; a path beginning with it is looked up
+    /// by name in such events only.
+    roots_seen: Vec<u64>,
     out: Vec<RuleId>,
     /// Per needle: the generation of the last event whose field contained it.
     needle_seen: Vec<u64>,
@@ -264,7 +276,7 @@ impl<'s> Matcher<'s> {
             generation: 0,
             table: false,
             unknown_source: false,
-            dotted: set.fields.iter().map(|f| f.contains('.')).collect(),
+            roots_seen: vec![0; set.path_roots],
             out: Vec::new(),
             needle_seen: vec![0; set.needle_field.len()],
             scanned: vec![0; set.fields.len()],
@@ -337,7 +349,8 @@ impl<'s> Matcher<'s> {
         self.out.clear();
         let set = self.set;
         self.table = event.for_each_field(&mut TableSink {
-            ids: &set.field_ids,
+            names: &set.table_names,
+            roots_seen: &mut self.roots_seen,
             slots: &mut self.slots,
             generation: self.generation,
             current: 0,
@@ -553,7 +566,9 @@ impl<'s> Matcher<'s> {
         let generation = self.generation;
         let slot = &mut self.slots[field as usize];
         if slot.generation != generation {
-            if self.table && !self.dotted[field as usize] {
+            let root = self.set.path_root[field as usize];
+            let absent = root == TableName::NONE || self.roots_seen[root as usize] != generation;
+            if self.table && absent {
                 slot.begin(generation, false);
             } else {
                 let name = &self.set.fields[field as usize];

@@ -86,3 +86,63 @@ impl vigil_detect::FieldSink for NoSink {
     }
     fn value(&mut self, _: &FieldValue<'_>) {}
 }
+
+/// Fields named by a path (`user.name`) in the one-pass table: looked up only in events that
+/// have the path's first part, which must change nothing — events nested, flat with the dotted
+/// name as a key, with the first part a string, or without it, against rules that ask for the
+/// path's value, its absence (`null`, `not`) and the first part itself.
+#[test]
+fn paths_are_looked_up_only_under_their_first_part() {
+    let rules = [
+        ("name", "user.name: root"),
+        ("null", "user.name: null"),
+        ("deep", "a.b.c|contains: needle"),
+        ("cidr", "source.ip|cidr: 10.0.0.0/8"),
+        ("whole", "user: root"),
+    ];
+    let text: String = rules
+        .iter()
+        .map(|(id, sel)| {
+            format!(
+                "title: {id}\nid: {id}\nlogsource:\n  product: test\ndetection:\n  sel:\n    {sel}\n  condition: sel\n---\n"
+            )
+        })
+        .chain(std::iter::once(
+            "title: negated\nid: negated\nlogsource:\n  product: test\ndetection:\n  sel:\n    user.name: root\n  condition: not sel\n".to_owned(),
+        ))
+        .collect();
+    let (docs, diags) = vigil_sigma::parse_str(&text, std::path::Path::new("t.yml"));
+    assert!(diags.is_empty(), "{diags:?}");
+    let test = [vigil_detect::Logsource {
+        product: Some("test".into()),
+        ..Default::default()
+    }];
+    let (set, diags) = vigil_detect::compile(&docs, &vigil_detect::CompileOptions::default());
+    assert!(diags.is_empty(), "{diags:?}");
+    let events = [
+        r#"{"user":{"name":"root"},"source":{"ip":"10.1.2.3"},"a":{"b":{"c":"a needle"}}}"#,
+        r#"{"user.name":"root","source.ip":"10.1.2.3","a.b.c":"needle"}"#,
+        r#"{"user":"root","source":"10.1.2.3","a":{"b":"needle"}}"#,
+        r#"{"message":"root logged in from 10.1.2.3"}"#,
+        r#"{"user":{"name":"bob"},"a":{"b":{"c":["x","needle"]}}}"#,
+        r#"{"user":{"name":null}}"#,
+        r#"{"Event":{"System":{"Channel":"x"}},"user":{"name":"root"}}"#,
+    ];
+    let mut table = set.matcher();
+    let mut by_name = set.matcher();
+    let mut seen = std::collections::BTreeSet::new();
+    for json in events {
+        let event = JsonEvent::parse(json).unwrap();
+        for declared in [&test[..], &[]] {
+            let expected = by_name.matches_from(&ByName(&event), declared).to_vec();
+            let found = table.matches_from(&event, declared).to_vec();
+            assert_eq!(found, expected, "{json} declared {declared:?}");
+            seen.extend(found.iter().map(|r| set.rule(*r).id().to_owned()));
+        }
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        ["cidr", "deep", "name", "negated", "null", "whole"],
+        "every rule matched some event"
+    );
+}
