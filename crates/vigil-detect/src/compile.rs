@@ -400,8 +400,10 @@ pub(crate) struct Index {
 pub(crate) struct DeclaredIndexes(RwLock<FxHashMap<Vec<Logsource>, Arc<ChannelIndex>>>);
 
 /// Declarations whose dispatch is kept (services declaring logsources, the Linux programs of
-/// syslog lines): far more than any organisation has.
-const MAX_DECLARED: usize = 1024;
+/// syslog lines: a dozen or two in practice). Each costs at most a few MiB (the lists of its
+/// variants and needles, automata of up to 64 needles; the large automata are shared), so
+/// this bounds them well under the rule set's own size.
+const MAX_DECLARED: usize = 128;
 
 /// What the name of an event's node stands for in the one-pass field table.
 #[derive(Debug, Clone, Copy)]
