@@ -220,8 +220,9 @@ impl DetectionRecovery {
         let mut recovered = Recovered::default();
         for batch in unanswered {
             let key = batch.key.clone();
-            if ingestor.answer_batch(batch).await? {
+            if let Some(detections) = ingestor.answer_batch(batch).await? {
                 recovered.answered += 1;
+                recovered.detections += detections as u64;
             }
             ingestor.recovering.remove(&key);
         }
@@ -428,15 +429,19 @@ impl Ingestor {
 
     /// Records the answer to a keyed batch a crash left stored without it, matching its
     /// events first (their detections are recorded in the same transaction as the answer, so
-    /// neither is). False when the answer was recorded after all.
-    async fn answer_batch(self: &Arc<Self>, batch: Unanswered) -> Result<bool, IngestError> {
+    /// neither is); returns how many detections that made. `None` when the answer was
+    /// recorded after all.
+    async fn answer_batch(
+        self: &Arc<Self>,
+        batch: Unanswered,
+    ) -> Result<Option<usize>, IngestError> {
         if self
             .store
             .ingest_key(batch.key.token, &batch.key.key)
             .await?
             .is_some_and(|known| known.fingerprint == batch.key.fingerprint)
         {
-            return Ok(false);
+            return Ok(None);
         }
         let events = Arc::clone(&self.events);
         let ids = batch.ids.clone();
@@ -451,8 +456,8 @@ impl Ingestor {
             rejected: batch.rejected,
             ..IngestReport::default()
         };
-        self.recover(stored, Some((batch.key, report))).await?;
-        Ok(true)
+        let detections = self.recover(stored, Some((batch.key, report))).await?;
+        Ok(Some(detections))
     }
 
     /// Takes back correlation windows saved by [`Ingestor::save_correlations`], for the rules

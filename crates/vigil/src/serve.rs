@@ -467,12 +467,15 @@ async fn recover_detections(recovery: vigil_ingest::DetectionRecovery) {
     let started = std::time::Instant::now();
     match recovery.run().await {
         Ok(done) => println!(
-            "vigil: {} stored events the last stop may have left unmatched checked in {:.1} s ({} had their detections, {} detections recorded now; {} batches sent under an Idempotency-Key answered now)",
+            "vigil: {} stored events the last stop may have left unmatched checked in {:.1} s ({} had their detections, {} detections recorded now; {} sent under an Idempotency-Key answered now)",
             done.read,
             started.elapsed().as_secs_f64(),
             done.already_recorded,
             done.detections,
-            done.answered
+            match done.answered {
+                1 => "1 batch".to_owned(),
+                n => format!("{n} batches"),
+            }
         ),
         Err(e) => tracing::error!(
             error = %e,
