@@ -19,8 +19,7 @@ use vigil_api::error::{ErrorBody, ErrorCode};
 use vigil_api::events::*;
 use vigil_core::IncidentPatch;
 use vigil_events::batch::BodyFormat;
-use vigil_ingest::BatchKey;
-use vigil_ingest::{Envelope, IngestError};
+use vigil_ingest::{BatchKey, Envelope, IngestError};
 use vigil_logs::{
     Count, Cursor, EventStore, LogError, PivotRequest, SearchRequest, StoredEvent, TimeRange,
 };
