@@ -2,8 +2,9 @@
 //! again, when its sender sends it a second time (the first answer was lost).
 //!
 //! The answer is recorded in the transaction that records the batch's detections, and the
-//! detection mark does not pass the batch before that transaction commits. A crash in between
-//! leaves the batch stored without its answer; so the batch is appended with a mark naming its
+//! detection mark does not pass the batch before that transaction commits. A crash between the
+//! batch's append and that commit leaves it stored without its answer; so the batch is
+//! appended with a mark naming its
 //! key ([`vigil_logs::EventStore::append_marked`]), and the next start, finding the mark among
 //! the events owed detection, matches the batch and records its answer before a sender can
 //! store it again ([`crate::DetectionRecovery`]).
@@ -14,9 +15,8 @@ use std::sync::Mutex;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-use vigil_store::KeyedAnswer;
-
 use vigil_events::batch::BodyFormat;
+use vigil_store::KeyedAnswer;
 
 use crate::pipeline::{Envelope, IngestReport, RejectedEvent};
 
