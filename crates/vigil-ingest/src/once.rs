@@ -4,10 +4,9 @@
 //! The answer is recorded in the transaction that records the batch's detections, and the
 //! detection mark does not pass the batch before that transaction commits. A crash between the
 //! batch's append and that commit leaves it stored without its answer; so the batch is
-//! appended with a mark naming its
-//! key ([`vigil_logs::EventStore::append_marked`]), and the next start, finding the mark among
-//! the events owed detection, matches the batch and records its answer before a sender can
-//! store it again ([`crate::DetectionRecovery`]).
+//! appended with a mark naming its key ([`vigil_logs::EventStore::append_marked`]), and the
+//! next start, finding the mark among the events owed detection, matches the batch and records
+//! its answer before a sender can store it again ([`crate::DetectionRecovery`]).
 
 use std::collections::HashSet;
 use std::sync::Mutex;
