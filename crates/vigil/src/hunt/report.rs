@@ -430,6 +430,8 @@ const KEY_FIELDS: &[&str] = &[
     "source.ip",
     "c-useragent",
     "user_agent.original",
+    // Syslog: the program, then what it said.
+    "app_name",
     "message",
 ];
 

@@ -434,6 +434,25 @@ Dec 10 06:55:47 LabSZ CRON[1]: Corrupted MAC on input.
     let hit = &jsonl(&ok(hunt(file.to_str().unwrap(), &[]).output().unwrap()))[0];
     assert_eq!(hit["event"]["app_name"], "sshd");
     assert_eq!(hit["event"]["hostname"], "LabSZ");
+    // The table says which program said what, on which host.
+    let table = ok(crate::support::run(&[
+        "hunt",
+        "-r",
+        rules,
+        file.to_str().unwrap(),
+    ]));
+    let row = table
+        .lines()
+        .find(|l| l.contains("SSHD Error"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        row.contains("LabSZ") && row.contains("app_name: sshd"),
+        "{table}"
+    );
+    assert!(
+        table.contains("message: Corrupted MAC on input."),
+        "{table}"
+    );
 }
 
 #[test]
