@@ -595,9 +595,8 @@ pub const MAX_SYSLOG_LINE: usize = 1024 * 1024;
 impl LinesFile {
     /// Reads the lines of a file just opened ([`Opened::Unknown`]) as plain syslog (RFC 5424 or
     /// RFC 3164, one message per line) when the first of them is a syslog message; `None` when
-    /// it is not, or cannot be read. RFC 3164
-    /// timestamps carry no year: the one closest before the file's modification time is taken
-    /// (before now, for standard input).
+    /// it is not, or cannot be read. RFC 3164 timestamps carry no year: the one closest before
+    /// the file's modification time is taken (before now, for standard input).
     pub fn into_syslog(mut self) -> Option<SyslogFile> {
         // The first bytes are read already (to recognise the file; empty for an empty one): a
         // file that is no syslog is told from them, not from a whole piece read first.
@@ -632,7 +631,9 @@ pub struct SyslogFile {
 
 /// Whole lines of a syslog file, with how their timestamps are read.
 pub struct SyslogPiece {
+    /// The lines.
     pub lines: LinesPiece,
+    /// How their timestamps are read (the year RFC 3164 leaves out).
     pub options: SyslogOptions,
 }
 

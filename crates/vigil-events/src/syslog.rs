@@ -29,10 +29,10 @@
 //! a zone (`UTC`, or any zone followed by a year: `CST 1987`) and a `:`. A year-less timestamp
 //! takes the year that puts it closest before [`SyslogOptions::reference_ms`] (two days of clock
 //! skew allowed). The hostname is the next token unless it looks like a tag (`sshd[42]:`,
-//! `su:`), a Cisco mnemonic (`%SYS-5-…`) or holds no letter or digit (`,`); the tag is `name[pid]:`, `name:`, or `name[pid]`
-//! and a space (macOS launchd). Everything that does not fit is message text: a 3164 message
-//! is rejected only when it is empty, when its PRI is malformed, or when its timestamp names
-//! an impossible date.
+//! `su:`), a Cisco mnemonic (`%SYS-5-…`) or holds no letter or digit (`,`); the tag is
+//! `name[pid]:`, `name:`, or `name[pid]` and a space (macOS launchd). Everything that does not
+//! fit is message text: a 3164 message is rejected only when it is empty, when its PRI is
+//! malformed, or when its timestamp names an impossible date.
 //!
 //! Nothing here panics on any input (a test feeds random bytes).
 
