@@ -12,7 +12,8 @@ pub enum ParseError {
     },
     /// `field:` is followed by nothing usable.
     #[error(
-        "`{field}:` at byte {offset} has no value: write {field}:VALUE, {field}:\"a phrase\", {field}:[LOW TO HIGH] or exists:{field}"
+        "`{f}:` at byte {offset} has no value: write {f}:VALUE, {f}:\"a phrase\", {f}:[LOW TO HIGH] or exists:{f}",
+        f = Shown(.field)
     )]
     MissingValue {
         /// Byte offset just after the colon.
@@ -30,7 +31,8 @@ pub enum ParseError {
     },
     /// A field name containing `*` or `?`.
     #[error(
-        "the field name `{field}` at byte {offset} contains a wildcard; field names must be written out in full (put wildcards in the value: user.name:adm*)"
+        "the field name `{}` at byte {offset} contains a wildcard; field names must be written out in full (put wildcards in the value: user.name:adm*)",
+        Shown(.field)
     )]
     WildcardField {
         /// Byte offset of the field name.
@@ -52,7 +54,8 @@ pub enum ParseError {
     },
     /// `AND`, `OR` or `NOT` with no operand where one is needed.
     #[error(
-        "`{operator}` at byte {offset} is missing a term: write e.g. `{example}`; to search for the word itself, quote it: \"{operator}\""
+        "`{op}` at byte {offset} is missing a term: write e.g. `{example}`; to search for the word itself, quote it: \"{op}\"",
+        op = Shown(.operator)
     )]
     MissingOperand {
         /// Byte offset of the operator.
@@ -70,7 +73,8 @@ pub enum ParseError {
     },
     /// A range that does not have the `[LOW TO HIGH]` shape.
     #[error(
-        "the range at byte {offset} is malformed ({problem}): write [LOW TO HIGH] (inclusive), {{LOW TO HIGH}} (exclusive) or * for an open end, e.g. bytes:[100 TO 500]"
+        "the range at byte {offset} is malformed ({}): write [LOW TO HIGH] (inclusive), {{LOW TO HIGH}} (exclusive) or * for an open end, e.g. bytes:[100 TO 500]",
+        Shown(.problem)
     )]
     MalformedRange {
         /// Byte offset of the range's opening bracket.
@@ -80,7 +84,8 @@ pub enum ParseError {
     },
     /// A `time` bound that is not a time.
     #[error(
-        "`{value}` at byte {offset} is not a time: write 2026-01-31, 2026-01-31T12:00:00Z, now, or now-15m / now-1h / now-7d"
+        "`{}` at byte {offset} is not a time: write 2026-01-31, 2026-01-31T12:00:00Z, now, or now-15m / now-1h / now-7d",
+        Shown(.value)
     )]
     BadTime {
         /// Byte offset of the value.
@@ -124,7 +129,8 @@ pub enum ParseError {
     },
     /// A character that cannot start a term here.
     #[error(
-        "unexpected `{found}` at byte {offset}: quote it (\"{found}\") or escape it with a backslash to search for it"
+        "unexpected `{c}` at byte {offset}: quote it (\"{c}\") or escape it with a backslash to search for it",
+        c = Shown(.found.encode_utf8(&mut [0; 4]))
     )]
     Unexpected {
         /// Byte offset of the character.
@@ -134,7 +140,8 @@ pub enum ParseError {
     },
     /// Something after `|` that is not a known command.
     #[error(
-        "unknown command `{found}` after | at byte {offset}: write `| count by FIELD` or `| top N FIELD`"
+        "unknown command `{}` after | at byte {offset}: write `| count by FIELD` or `| top N FIELD`",
+        Shown(.found)
     )]
     UnknownPipe {
         /// Byte offset of the command.
@@ -143,7 +150,7 @@ pub enum ParseError {
         found: String,
     },
     /// A `| count by` or `| top` command that is incomplete.
-    #[error("`{command}` at byte {offset} is incomplete: write {usage}")]
+    #[error("`{}` at byte {offset} is incomplete: write {usage}", Shown(.command))]
     IncompletePipe {
         /// Byte offset where more was expected.
         offset: usize,
@@ -154,7 +161,8 @@ pub enum ParseError {
     },
     /// Text after a complete `| …` command.
     #[error(
-        "unexpected text at byte {offset} after the | command: a query ends with one command; remove `{found}` or move conditions before the |"
+        "unexpected text at byte {offset} after the | command: a query ends with one command; remove `{}` or move conditions before the |",
+        Shown(.found)
     )]
     TrailingAfterPipe {
         /// Byte offset of the extra text.
@@ -187,5 +195,23 @@ impl ParseError {
             | ParseError::IncompletePipe { offset, .. }
             | ParseError::TrailingAfterPipe { offset, .. } => *offset,
         }
+    }
+}
+
+/// User text quoted in a message, its control characters escaped (`\t`, `\u{5}`) so that an
+/// error stays one printable line whatever was typed.
+struct Shown<'a>(&'a str);
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
     }
 }

@@ -160,3 +160,43 @@ pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }
+
+/// A small deterministic generator (xorshift64*) for the tests that feed random and mutated
+/// input to the parsers, so that they need no extra crate and every failure reproduces from
+/// its seed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// `seed` with one to four edits: a byte replaced by any byte or by one of `alphabet` (the
+    /// input language's own symbols, which reach deeper than random bytes), a byte of
+    /// `alphabet` inserted, or the rest cut off.
+    pub fn mutate(&mut self, seed: &[u8], alphabet: &[u8]) -> Vec<u8> {
+        let mut v = seed.to_vec();
+        for _ in 0..1 + self.below(4) {
+            let at = self.below(v.len() + 1);
+            match self.below(4) {
+                0 if at < v.len() => v[at] = self.below(256) as u8,
+                1 if at < v.len() => v[at] = alphabet[self.below(alphabet.len())],
+                2 => v.truncate(at),
+                _ => v.insert(at.min(v.len()), alphabet[self.below(alphabet.len())]),
+            }
+        }
+        v
+    }
+}

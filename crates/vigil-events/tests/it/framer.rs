@@ -3,7 +3,7 @@
 
 use vigil_events::syslog::{FrameError, Framer, Framing};
 
-use crate::Rng;
+use vigil_testkit::Rng;
 
 /// What the framer yielded: (frame bytes, framing, stream offset) or the error.
 type Outcome = Result<(Vec<u8>, Framing, u64), FrameError>;

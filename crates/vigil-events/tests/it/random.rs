@@ -9,7 +9,7 @@ use vigil_events::batch::{self, BodyFormat};
 use vigil_events::syslog::{self, Framer, SyslogOptions};
 use vigil_events::{Format, RecordSource, collect_files};
 
-use crate::Rng;
+use vigil_testkit::Rng;
 
 const SEEDS: &[&[u8]] = &[
     b"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut=\"3\" eventSource=\"Application\" eventID=\"1011\"][examplePriority@32473 class=\"high\"] \xef\xbb\xbfmsg",
@@ -22,20 +22,6 @@ const SEEDS: &[&[u8]] = &[
 ];
 
 const ALPHABET: &[u8] = b"<>0123456789 -:.[]\"=\\TZ+\n\r\0{}JanFebOct@%*";
-
-fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
-    let mut v = seed.to_vec();
-    for _ in 0..1 + rng.below(4) {
-        let at = rng.below(v.len() + 1);
-        match rng.below(4) {
-            0 if at < v.len() => v[at] = rng.below(256) as u8,
-            1 if at < v.len() => v[at] = ALPHABET[rng.below(ALPHABET.len())],
-            2 => v.truncate(at),
-            _ => v.insert(at.min(v.len()), ALPHABET[rng.below(ALPHABET.len())]),
-        }
-    }
-    v
-}
 
 fn exercise(input: &[u8], rng: &mut Rng) {
     let reference = (rng.next_u64() as i64) >> rng.below(64);
@@ -86,7 +72,7 @@ fn random_bytes_never_panic() {
 fn mutated_real_messages_never_panic() {
     let mut rng = Rng::new(5424);
     for i in 0..20_000 {
-        let input = mutate(&mut rng, SEEDS[i % SEEDS.len()]);
+        let input = rng.mutate(SEEDS[i % SEEDS.len()], ALPHABET);
         exercise(&input, &mut rng);
     }
 }
