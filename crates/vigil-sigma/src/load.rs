@@ -34,10 +34,32 @@ impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.file.display(), self.line)?;
         if !self.path.is_empty() {
-            write!(f, " ({})", self.path)?;
+            write!(f, " ({})", printable(&self.path))?;
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", printable(&self.message))
     }
+}
+
+impl Diagnostic {
+    /// Where in the rule and what is wrong, on one printable line, for a report that shows the
+    /// file and line in a column of their own.
+    pub fn reason(&self) -> String {
+        match self.path.is_empty() {
+            true => printable(&self.message),
+            false => format!("{}: {}", printable(&self.path), printable(&self.message)),
+        }
+    }
+}
+
+/// `text` with its control characters escaped (`\t`, `\u{14}`): a rule's own names and values
+/// appear in diagnostics, and a report has one line per diagnostic whatever the file holds.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
 }
 
 /// An error reading a rule directory itself (not a rule in it).

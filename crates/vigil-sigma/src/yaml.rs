@@ -90,10 +90,28 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     parser.load(&mut builder, true).map_err(|e| YamlError {
-        line: e.marker().line(),
+        // An error found at the end of the text (a key without its colon on the last line, a
+        // bracket never closed) is marked past it; the line to fix is the last one written.
+        line: e.marker().line().clamp(1, last_written_line(text)),
         message: e.info().to_string(),
     })?;
     Ok(builder.docs)
+}
+
+/// The 1-based number of the last line holding more than blanks, counting lines as YAML does
+/// (a lone carriage return breaks a line too); 1 for a blank text.
+fn last_written_line(text: &str) -> usize {
+    let (mut line, mut last) = (1, 1);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => line += 1,
+            '\r' if chars.peek() != Some(&'\n') => line += 1,
+            c if !c.is_whitespace() => last = line,
+            _ => {}
+        }
+    }
+    last
 }
 
 enum Frame {
@@ -118,7 +136,19 @@ impl Builder {
             Some(Frame::Seq(items, _, _)) => items.push(node),
             Some(Frame::Map(entries, key, _, _)) => match key.take() {
                 None => *key = Some(node),
-                Some(k) => entries.push((k, node)),
+                Some(k) => {
+                    // A key written with nothing after it (`selection:`) gets an empty value
+                    // marked where the next token starts, lines below or past the end of the
+                    // text: the line to show is the key's.
+                    let node = match &node.value {
+                        Yaml::Scalar(text, Scalar::Null) if text.is_empty() => Node {
+                            line: k.line,
+                            ..node
+                        },
+                        _ => node,
+                    };
+                    entries.push((k, node))
+                }
             },
         }
     }
@@ -259,6 +289,31 @@ mod tests {
     fn syntax_error_has_a_line() {
         let err = parse_documents("a: [1, 2\nb: c\n").unwrap_err();
         assert!(err.line >= 1, "{err:?}");
+        let line = |text| parse_documents(text).unwrap_err().line;
+        assert_eq!(line("a: b\nc: d\ne: x: y\nf: g\n"), 3, "where it is found");
+        assert_eq!(
+            line("a: b\nc: d\ne f"),
+            3,
+            "found at the end: the last line"
+        );
+        assert_eq!(line("a: b\nc: d\ne f\n\n  \n"), 3, "blank lines after it");
+        assert_eq!(line("a: b\rc: d\re f"), 3, "carriage returns break lines");
+        assert_eq!(line("a: b\r\nc: d\r\ne: [1\r\n"), 3, "CRLF lines");
+    }
+
+    #[test]
+    fn a_key_without_a_value_is_on_its_own_line() {
+        for text in [
+            "a:\n  b:\n  c: 1\n",
+            "a:\n  c: 1\n  b:",
+            "a:\n  c: 1\n  b:\n\n# end\n",
+        ] {
+            let docs = parse_documents(text).unwrap();
+            let b = docs[0].get("a").unwrap().get("b").unwrap();
+            assert!(b.is_null(), "{text:?}");
+            let line = text.lines().position(|l| l.trim() == "b:").unwrap() + 1;
+            assert_eq!(b.line, line, "{text:?}");
+        }
     }
 
     #[test]

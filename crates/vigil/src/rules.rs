@@ -226,11 +226,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 table.add_row([
                     format!("{}:{}", d.file.display(), d.line),
                     d.rule.clone().unwrap_or_default(),
-                    if d.path.is_empty() {
-                        d.message.clone()
-                    } else {
-                        format!("{}: {}", d.path, d.message)
-                    },
+                    d.reason(),
                 ]);
             }
             outln!("Rejected\n{table}\n");
