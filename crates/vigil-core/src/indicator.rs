@@ -475,4 +475,51 @@ mod tests {
             IndicatorKind::FilePath
         );
     }
+
+    /// Normalising is a fixed point: what it gives is taken back unchanged, whatever the input
+    /// (de-duplication and the search across incidents compare normalised values), and no
+    /// input panics it.
+    #[test]
+    fn normalised_values_normalise_to_themselves() {
+        const SEEDS: &[&str] = &[
+            "203.0.113.9",
+            "2001:DB8::0:1",
+            "::ffff:192.0.2.1",
+            "Login-Micros0ft.example.",
+            "xn--bcher-kva.example",
+            "bücher.example",
+            "hxxps://Evil.Example:443/a/../b?q=%41#frag",
+            "http://[2001:db8::1]:8080/",
+            "Alice.Smith+tag@Example.COM",
+            "CORP\\alice",
+            "d41d8cd98f00b204e9800998ecf8427e",
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "C:\\Windows\\System32\\cmd.exe",
+            "/usr/bin/curl",
+            "powershell.exe -enc SQBFAFgA",
+        ];
+        const ALPHABET: &[u8] = b".:/@\\[]%#?+-_ \t\n0123456789abcdefABCDEF\xc3\xbc\xe2\x80\x8b";
+        let mut rng = vigil_testkit::Rng::new(1918);
+        let mut taken = 0;
+        for i in 0..40_000 {
+            let raw = rng.mutate(SEEDS[i % SEEDS.len()].as_bytes(), ALPHABET);
+            let raw = String::from_utf8_lossy(&raw);
+            for kind in IndicatorKind::ALL {
+                let Ok(value) = IndicatorValue::new(*kind, &raw) else {
+                    continue;
+                };
+                taken += 1;
+                assert_eq!(
+                    IndicatorValue::new(*kind, value.value()).as_ref(),
+                    Ok(&value),
+                    "{kind:?} {raw:?}"
+                );
+            }
+        }
+        assert!(
+            taken > 40_000,
+            "most mutations stay valid for some kind: {taken}"
+        );
+    }
 }
