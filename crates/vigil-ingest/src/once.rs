@@ -6,9 +6,12 @@
 //! batch's append and that commit leaves it stored without its answer; so the batch is
 //! appended with a mark naming its key ([`vigil_logs::EventStore::append_marked`]), and the
 //! next start, finding the mark among the events owed detection, matches the batch and records
-//! its answer before a sender can store it again ([`crate::DetectionRecovery`]).
+//! its answer before a sender can store it again ([`crate::DetectionRecovery`]). When recording
+//! the answer fails without a crash (the database refused the transaction), the batch is kept
+//! in memory and answered from its stored events when it is sent again
+//! ([`crate::Ingestor::answer_unrecorded`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
@@ -96,8 +99,9 @@ pub fn mark(key: &BatchKey, rejected: &[RejectedEvent]) -> Vec<u8> {
     serde_json::to_vec(&tag).unwrap_or_default()
 }
 
-/// A keyed batch a crash left stored without its answer, read from its mark.
-#[derive(Debug)]
+/// A keyed batch stored without its answer: read from its mark after a crash, or kept when
+/// recording its answer failed.
+#[derive(Debug, Clone)]
 pub(crate) struct Unanswered {
     pub key: BatchKey,
     pub ids: std::ops::Range<u64>,
@@ -175,29 +179,49 @@ pub(crate) fn keyed_answer(
     }
 }
 
-/// The keys of the batches a start is recording the answers of (see the module's comment):
-/// a batch sent again under one of them must wait.
+/// Keyed batches stored whose answers are not recorded yet: those a start's recovery is
+/// answering (sent again, a batch must wait for it), and those whose recording failed in this
+/// process (sent again, a batch is answered from its stored events, not stored a second time).
 #[derive(Debug, Default)]
-pub(crate) struct Recovering {
-    keys: Mutex<HashSet<(Uuid, String)>>,
+pub(crate) struct Unrecorded {
+    recovering: Mutex<HashSet<(Uuid, String)>>,
+    failed: Mutex<HashMap<(Uuid, String), Unanswered>>,
 }
 
-impl Recovering {
-    pub fn add(&self, key: &BatchKey) {
-        self.lock().insert((key.token, key.key.clone()));
+impl Unrecorded {
+    pub fn recovering(&self, key: &BatchKey) {
+        lock(&self.recovering).insert((key.token, key.key.clone()));
     }
 
-    pub fn remove(&self, key: &BatchKey) {
-        self.lock().remove(&(key.token, key.key.clone()));
+    pub fn recovered(&self, key: &BatchKey) {
+        lock(&self.recovering).remove(&(key.token, key.key.clone()));
     }
 
-    pub fn contains(&self, token: Uuid, key: &str) -> bool {
-        self.lock().contains(&(token, key.to_owned()))
+    pub fn is_recovering(&self, token: Uuid, key: &str) -> bool {
+        lock(&self.recovering).contains(&(token, key.to_owned()))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<(Uuid, String)>> {
-        self.keys.lock().unwrap_or_else(|e| e.into_inner())
+    /// Keeps a batch whose answer could not be recorded, for the next time it is sent.
+    pub fn failed(&self, batch: Unanswered) {
+        let id = (batch.key.token, batch.key.key.clone());
+        lock(&self.failed).insert(id, batch);
     }
+
+    /// The batch kept under `key`'s token and key if it is the one `key` names (the same
+    /// fingerprint), no longer kept.
+    pub fn take_failed(&self, key: &BatchKey) -> Option<Unanswered> {
+        let mut failed = lock(&self.failed);
+        let id = (key.token, key.key.clone());
+        match failed.get(&id) {
+            Some(batch) if batch.key == *key => failed.remove(&id),
+            _ => None,
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Each change is one insert or remove: the set stays consistent whatever panicked.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

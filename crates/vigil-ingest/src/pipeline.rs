@@ -13,7 +13,7 @@ use vigil_store::{AlertPolicy, Store};
 use crate::correlation::{Correlations, Deferred, Fed, Fired, Late};
 use crate::error::IngestError;
 use crate::mark::{DetectionMark, Ticket};
-use crate::once::{self, BatchKey, Recovering, Unanswered};
+use crate::once::{self, BatchKey, Unanswered, Unrecorded};
 use crate::org::{OrgCache, OrgView};
 use crate::rules::{LoadedRules, RuleSlot};
 
@@ -88,8 +88,8 @@ pub struct Ingestor {
     correlations: Correlations,
     /// How far the stored events have their detections recorded (kept by the log store).
     mark: DetectionMark,
-    /// The keys of the batches whose answers a detection recovery is recording.
-    recovering: Recovering,
+    /// Keyed batches stored whose answers are not recorded yet.
+    unrecorded: Unrecorded,
 }
 
 impl std::fmt::Debug for Ingestor {
@@ -218,13 +218,27 @@ impl DetectionRecovery {
             mut ticket,
         } = self;
         let mut recovered = Recovered::default();
-        for batch in unanswered {
+        let mut batches = unanswered.into_iter();
+        while let Some(batch) = batches.next() {
             let key = batch.key.clone();
-            if let Some(detections) = ingestor.answer_batch(batch).await? {
-                recovered.answered += 1;
-                recovered.detections += detections as u64;
+            match ingestor.answer_batch(batch.clone()).await {
+                Ok(Some(detections)) => {
+                    recovered.answered += 1;
+                    recovered.detections += detections as u64;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    // Sent again, these batches are answered then rather than refused until
+                    // the next start (kept before they stop being refused: never neither).
+                    for batch in std::iter::once(batch).chain(batches) {
+                        let key = batch.key.clone();
+                        ingestor.unrecorded.failed(batch);
+                        ingestor.unrecorded.recovered(&key);
+                    }
+                    return Err(e);
+                }
             }
-            ingestor.recovering.remove(&key);
+            ingestor.unrecorded.recovered(&key);
         }
         let mut from = ids.start;
         while from < ids.end {
@@ -329,7 +343,7 @@ impl Ingestor {
             org: OrgCache::default(),
             correlations: Correlations::default(),
             mark: DetectionMark::default(),
-            recovering: Recovering::default(),
+            unrecorded: Unrecorded::default(),
         }
     }
 
@@ -410,7 +424,7 @@ impl Ingestor {
             .filter_map(|m| once::unanswered(m.ids, &m.mark))
             .collect();
         for batch in &unanswered {
-            self.recovering.add(&batch.key);
+            self.unrecorded.recovering(&batch.key);
         }
         Some(DetectionRecovery {
             ingestor: Arc::clone(self),
@@ -424,7 +438,23 @@ impl Ingestor {
     /// has yet to record (the batch is stored: it must not be stored again; its answer comes
     /// once recorded).
     pub fn is_recovering(&self, token: uuid::Uuid, key: &str) -> bool {
-        self.recovering.contains(token, key)
+        self.unrecorded.is_recovering(token, key)
+    }
+
+    /// Answers the batch `key` names if this process stored it without recording its answer
+    /// (the database refused the transaction, or the start's recovery failed): its stored
+    /// events are matched and its answer recorded now, so that the caller finds it with
+    /// [`vigil_store::Store::ingest_key`] rather than store the batch a second time. Nothing
+    /// to do for any other batch. The caller holds the key against concurrent sending.
+    pub async fn answer_unrecorded(self: &Arc<Self>, key: &BatchKey) -> Result<(), IngestError> {
+        let Some(batch) = self.unrecorded.take_failed(key) else {
+            return Ok(());
+        };
+        if let Err(e) = self.answer_batch(batch.clone()).await {
+            self.unrecorded.failed(batch);
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Records the answer to a keyed batch a crash left stored without it, matching its
@@ -609,11 +639,27 @@ impl Ingestor {
         let started = std::time::Instant::now();
         if !detections.is_empty() || key.is_some() {
             let alerts = self.alerts_for(&detections, matched_json, &notes, org);
+            let kept_key = key.clone();
             let answer = key.map(|key| once::keyed_answer(key, &report, Utc::now()));
-            let (_, raised) = self
+            let recorded = self
                 .store
                 .record_matches("vigil", detections, alerts, answer)
-                .await?;
+                .await;
+            let (_, raised) = match recorded {
+                Ok(recorded) => recorded,
+                Err(e) => {
+                    // Kept to be answered when it is sent again, not stored a second time.
+                    let stored = (report.stored.first(), report.stored.last());
+                    if let (Some(key), (Some(first), Some(last))) = (kept_key, stored) {
+                        self.unrecorded.failed(Unanswered {
+                            key,
+                            ids: *first..last + 1,
+                            rejected: report.rejected,
+                        });
+                    }
+                    return Err(e.into());
+                }
+            };
             report.alerts = raised
                 .iter()
                 .filter(|r| matches!(r, vigil_store::RaisedId::Created(_)))

@@ -351,3 +351,124 @@ async fn a_keyed_batch_a_crash_left_unanswered_is_answered_at_the_next_start() {
         "nothing is owed after the recovery"
     );
 }
+
+/// The answer recorded for the batch `token` sent under `key`.
+async fn answer(h: &Harness, token: uuid::Uuid, key: &str) -> Option<serde_json::Value> {
+    let known = h.store.ingest_key(token, key).await.unwrap()?;
+    Some(serde_json::from_str(&known.answer).unwrap())
+}
+
+/// Makes every transaction that records an answer fail, as a database refusing writes would.
+const REFUSE_ANSWERS: &str = "CREATE TRIGGER refuse_answers BEFORE INSERT ON ingest_keys \
+    BEGIN SELECT RAISE(ABORT, 'disk trouble'); END";
+const ACCEPT_ANSWERS: &str = "DROP TRIGGER refuse_answers";
+
+/// A keyed batch stored whose answer the database refused to record is not stored again when
+/// it is sent again: the ingestor kept it, and answers it from its stored events — once the
+/// database takes the answer — with the answer it would have had, its detection recorded once.
+/// So are the batches a start's recovery failed to answer, instead of being refused as "being
+/// stored" until the next start.
+#[tokio::test]
+async fn a_keyed_batch_whose_answer_was_refused_is_answered_when_sent_again() {
+    use vigil_events::batch::BodyFormat;
+    use vigil_ingest::BatchKey;
+    let h = Harness::new().await;
+    let token = uuid::Uuid::now_v7();
+    let envelope = Envelope {
+        service: "bastion".into(),
+        host: "bastion-1".into(),
+        tenant: "acme".into(),
+    };
+    let body = "{\"message\":\"Failed password for root from 203.0.113.7\"}\n\
+                not json\n\
+                {\"message\":\"Accepted publickey for ann\"}\n";
+    let key = |name: &str| {
+        BatchKey::new(
+            token,
+            name.into(),
+            &envelope,
+            BodyFormat::JsonLines,
+            body.as_bytes(),
+        )
+    };
+    let send = |name: &str| {
+        h.ingestor.ingest_body(
+            body.as_bytes().to_vec(),
+            BodyFormat::JsonLines,
+            envelope.clone(),
+            Some(key(name)),
+        )
+    };
+
+    h.sqlite(REFUSE_ANSWERS).await;
+    let refused = send("first").await.expect_err("the answer is refused");
+    assert!(
+        matches!(refused, vigil_ingest::IngestError::Detections(_)),
+        "{refused}"
+    );
+    assert_eq!(h.events.next_id(), 2, "its events are stored");
+    assert!(answer(&h, token, "first").await.is_none());
+    assert!(h.detections().await.is_empty(), "nothing of it is recorded");
+
+    // Sent again while the database still refuses: refused again, still not stored twice.
+    assert!(h.ingestor.answer_unrecorded(&key("first")).await.is_err());
+    // Another batch under the key is not this one: left to the caller's fingerprint check.
+    let other = BatchKey {
+        fingerprint: "0".repeat(64),
+        ..key("first")
+    };
+    h.ingestor.answer_unrecorded(&other).await.unwrap();
+    assert!(answer(&h, token, "first").await.is_none());
+
+    h.sqlite(ACCEPT_ANSWERS).await;
+    h.ingestor.answer_unrecorded(&key("first")).await.unwrap();
+    let answered = answer(&h, token, "first")
+        .await
+        .expect("answered from the stored events");
+    assert_eq!(
+        answered,
+        serde_json::json!({
+            "stored": 2,
+            "rejected": [{"line": 2, "reason": answered["rejected"][0]["reason"]}],
+            "detections": 1,
+            "alerts": 1,
+        }),
+        "the answer it would have had"
+    );
+    assert_eq!(h.events.next_id(), 2, "stored once");
+    h.ingestor.answer_unrecorded(&key("first")).await.unwrap();
+    assert_eq!(h.detections().await.len(), 1, "its detection recorded once");
+
+    // A start's recovery that fails leaves its batches to be answered when sent again.
+    let events: Vec<NewEvent> = [body.lines().next().unwrap(), body.lines().nth(2).unwrap()]
+        .into_iter()
+        .map(|json| NewEvent {
+            time: Utc::now(),
+            service: "bastion".into(),
+            host: "bastion-1".into(),
+            tenant: "acme".into(),
+            json: json.into(),
+            json_checked: false,
+        })
+        .collect();
+    let mark = vigil_ingest::once::mark(&key("lost"), &[]);
+    h.events.append_marked(events, mark).unwrap();
+    let h = h.reopen();
+    let recovery = h.ingestor.begin_detection_recovery().expect("owed");
+    assert!(h.ingestor.is_recovering(token, "lost"));
+    h.sqlite(REFUSE_ANSWERS).await;
+    assert!(recovery.run().await.is_err());
+    assert!(
+        !h.ingestor.is_recovering(token, "lost"),
+        "not refused as being stored until the next start"
+    );
+    h.sqlite(ACCEPT_ANSWERS).await;
+    h.ingestor.answer_unrecorded(&key("lost")).await.unwrap();
+    let lost = answer(&h, token, "lost").await.expect("answered");
+    assert_eq!(
+        (lost["stored"].as_u64(), lost["detections"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(h.events.next_id(), 4);
+    assert_eq!(h.detections().await.len(), 2, "one detection per batch");
+}

@@ -38,7 +38,7 @@ pub struct Harness {
     pub ingestor: Arc<Ingestor>,
     rules: std::path::PathBuf,
     /// Kept last so the stores close before the directory is removed.
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Harness {
@@ -78,7 +78,7 @@ impl Harness {
             store,
             ingestor,
             rules,
-            _dir,
+            dir,
         } = self;
         drop(ingestor);
         assert_eq!(
@@ -87,8 +87,8 @@ impl Harness {
             "nothing else holds the log store"
         );
         drop(events);
-        let events = open_logs(_dir.path());
-        Harness::over(events, store, rules, _dir)
+        let events = open_logs(dir.path());
+        Harness::over(events, store, rules, dir)
     }
 
     /// A harness over these stores, with an ingestor loading the rules in `rules`.
@@ -107,7 +107,7 @@ impl Harness {
             events,
             store,
             rules,
-            _dir: dir,
+            dir,
         };
         harness.restart();
         harness
@@ -122,6 +122,15 @@ impl Harness {
             Arc::clone(&self.store),
             Arc::new(slot),
         ));
+    }
+
+    /// Runs `sql` on the case database over a connection of its own, as another process
+    /// would (the tests make the store's transactions fail with a trigger).
+    pub async fn sqlite(&self, sql: &str) {
+        let url = format!("sqlite://{}", self.dir.path().join("db/vigil.db").display());
+        let pool = sqlx::SqlitePool::connect(&url).await.expect("open the db");
+        sqlx::query(sql).execute(&pool).await.expect("run the SQL");
+        pool.close().await;
     }
 
     /// Every stored event matching the query, newest first.

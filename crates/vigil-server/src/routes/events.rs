@@ -223,6 +223,12 @@ async fn first_sending(
         tokio::task::spawn_blocking(move || BatchKey::new(token, key, &envelope, format, &body))
             .await
             .map_err(ApiError::internal)?;
+    // Stored here before, its answer not recorded (the database refused it): answered now.
+    state
+        .ingestor
+        .answer_unrecorded(&batch)
+        .await
+        .map_err(ingest_error)?;
     let known = state
         .store
         .ingest_key(token, &batch.key)

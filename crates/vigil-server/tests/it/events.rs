@@ -376,6 +376,60 @@ async fn a_batch_sent_again_with_its_idempotency_key_is_stored_once() {
     assert_eq!(stats["total_events"], 4, "{stats}");
 }
 
+/// A keyed batch whose answer the database refused to record (500, its events stored) is not
+/// stored again when sent again: refused again while the database still refuses, then given
+/// the answer it would have had.
+#[tokio::test]
+async fn a_batch_whose_answer_was_refused_is_stored_once_when_sent_again() {
+    let app = spawn_app().await;
+    let shipper = app
+        .token(json!({"name": "shipper", "role": "ingest", "service": "web"}))
+        .await;
+    let post = || {
+        http()
+            .post(app.url("/events?host=w1"))
+            .bearer_auth(&shipper)
+            .header("content-type", "application/x-ndjson")
+            .header("idempotency-key", "batch-0001")
+            .body("{\"msg\":\"one\"}\n{\"msg\":\"two\"}\nbroken\n")
+            .send()
+    };
+    // Another process's connection to the database, refusing every recorded answer.
+    let url = format!("sqlite://{}", app.data_dir.join("vigil.db").display());
+    let db = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse_answers BEFORE INSERT ON ingest_keys \
+         BEGIN SELECT RAISE(ABORT, 'disk trouble'); END",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    for _ in 0..2 {
+        let refused = post().await.unwrap();
+        assert_eq!(refused.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    sqlx::query("DROP TRIGGER refuse_answers")
+        .execute(&db)
+        .await
+        .unwrap();
+    let answered = post().await.unwrap();
+    assert_eq!(answered.status(), StatusCode::OK);
+    assert_eq!(answered.headers()["idempotent-replayed"], "true");
+    let answered: Value = answered.json().await.unwrap();
+    assert_eq!(
+        (&answered["stored"], &answered["rejected"][0]["line"]),
+        (&json!(2), &json!(3)),
+        "{answered}"
+    );
+    assert_eq!(
+        post().await.unwrap().json::<Value>().await.unwrap(),
+        answered
+    );
+    app.searchable().await;
+    let (_, stats) = app.get(&app.responder_token, "/events/stats").await;
+    assert_eq!(stats["total_events"], 2, "stored once: {stats}");
+}
+
 #[tokio::test]
 async fn bad_queries_and_missing_service_name_the_field_and_store_nothing() {
     let app = spawn_app().await;
