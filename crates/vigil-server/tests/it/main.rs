@@ -10,4 +10,5 @@ mod incidents;
 mod integrity;
 mod openapi;
 mod org;
+mod random;
 mod support;

@@ -1,0 +1,239 @@
+//! Bad input through every write route: valid request bodies with one part broken at random —
+//! a field dropped, added or given a value of another type, size or alphabet. The server never
+//! answers 5xx, every refusal is a JSON error that says what is wrong, and a refused request
+//! changes nothing (the audit trail, which every change writes to, does not grow).
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use vigil_testkit::Rng;
+
+use crate::support::{TestApp, spawn_app};
+
+/// Values that break a field: other types, edge numbers, empty, huge, control characters,
+/// lookalike enum values, nesting.
+fn breaking_value(rng: &mut Rng) -> Value {
+    match rng.below(14) {
+        0 => Value::Null,
+        1 => json!(true),
+        2 => json!(-1),
+        3 => json!(1e308),
+        4 => json!(u64::MAX),
+        5 => json!(""),
+        6 => json!(" \t "),
+        7 => json!("x".repeat(70_000)),
+        8 => json!("\u{0}\u{1f}\u{202e}é"),
+        9 => json!("SEV9"),
+        10 => json!([]),
+        11 => json!({}),
+        12 => json!(["a", 1, null]),
+        _ => json!("2026-13-45T99:00:00Z"),
+    }
+}
+
+/// JSON pointers to every node of `value` below its root.
+fn pointers(value: &Value, at: &str, out: &mut Vec<String>) {
+    let children: Vec<(String, &Value)> = match value {
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| (k.replace('~', "~0").replace('/', "~1"), v))
+            .collect(),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (name, child) in children {
+        let pointer = format!("{at}/{name}");
+        out.push(pointer.clone());
+        pointers(child, &pointer, out);
+    }
+}
+
+/// `seed` with one part broken, at any depth: a value replaced, a field dropped, an unknown
+/// field added beside it, or the whole body replaced.
+fn mutate(rng: &mut Rng, seed: &Value) -> Value {
+    let mut body = seed.clone();
+    let mut all = Vec::new();
+    pointers(&body, "", &mut all);
+    if all.is_empty() || rng.below(12) == 0 {
+        return breaking_value(rng);
+    }
+    let pointer = &all[rng.below(all.len())];
+    let (parent, name) = pointer.rsplit_once('/').unwrap();
+    let name = name.replace("~1", "/").replace("~0", "~");
+    match (rng.below(6), body.pointer_mut(parent).unwrap()) {
+        (0, Value::Object(map)) => {
+            map.remove(&name);
+        }
+        (1, Value::Object(map)) => {
+            map.insert("colour".into(), json!("red"));
+        }
+        _ => *body.pointer_mut(pointer).unwrap() = breaking_value(rng),
+    }
+    body
+}
+
+/// Every write route with a body that it takes, on incident INC-1 and alert ALR-1.
+fn seeds() -> Vec<(Method, &'static str, Value)> {
+    vec![
+        (
+            Method::POST,
+            "/incidents",
+            json!({
+                "title": "Credential phish", "summary": "two users typed their password",
+                "severity": "SEV2", "category": "account_compromise", "tlp": "amber",
+                "techniques": ["T1566.002"], "services": ["payroll"], "tenants": ["contoso"],
+                "indicators": [{"kind": "domain", "value": "login-micros0ft.example"}],
+            }),
+        ),
+        (
+            Method::PATCH,
+            "/incidents/INC-1",
+            json!({
+                "title": "Credential phish on payroll", "tlp": "red", "customer_facing": true,
+                "services": ["payroll", "mail"], "techniques": ["T1566"],
+            }),
+        ),
+        (
+            Method::POST,
+            "/incidents/INC-1/severity",
+            json!({"severity": "SEV1", "reason": "an administrator was among them"}),
+        ),
+        (
+            Method::POST,
+            "/incidents/INC-1/timestamps",
+            json!({"kind": "first_activity", "at": "2026-11-20T08:00:00Z", "reason": "proxy logs"}),
+        ),
+        (
+            Method::POST,
+            "/incidents/INC-1/indicators",
+            json!({"kind": "ip", "value": "203.0.113.9"}),
+        ),
+        (
+            Method::POST,
+            "/incidents/INC-1/actions",
+            json!({"text": "disabled the two accounts", "kind": "containment"}),
+        ),
+        (
+            Method::POST,
+            "/incidents/INC-1/links",
+            json!({"other": "INC-2", "note": "same sender"}),
+        ),
+        (
+            Method::POST,
+            "/alerts",
+            json!({
+                "title": "Impossible travel", "severity": "SEV3", "source": "idp",
+                "service": "payroll", "dedup_key": "alice", "summary": "two countries",
+            }),
+        ),
+        (
+            Method::POST,
+            "/alerts/ALR-1/dismiss",
+            json!({"kind": "false_positive", "reason": "the VPN exit moved"}),
+        ),
+        (
+            Method::PUT,
+            "/org",
+            json!({
+                "people": [
+                    {"name": "alice", "full_name": "Alice Smith",
+                     "contacts": [{"kind": "email", "address": "alice@example.com"}]},
+                    {"name": "bob", "contacts": [{"kind": "webhook", "address": "https://hooks.example.com/bob"}]},
+                    {"name": "carol"}
+                ],
+                "teams": [{
+                    "name": "payments-secops", "members": ["alice", "bob"], "manager": "carol",
+                    "schedules": [{
+                        "name": "primary", "time_zone": "Europe/Berlin",
+                        "layers": [{"name": "weekly", "people": ["alice", "bob"], "rotation": "weekly",
+                                    "start": "2026-11-30T09:00", "end": "2027-12-10T09:00"}],
+                        "overrides": [{"person": "carol", "start": "2026-12-24T00:00", "end": "2026-12-26T00:00"}]
+                    }]
+                }],
+                "services": [{"name": "payments-api", "team": "payments-secops", "criticality": "critical",
+                              "logsources": [{"product": "linux", "service": "sshd"}]}]
+            }),
+        ),
+        (
+            Method::POST,
+            "/tokens",
+            json!({"name": "shipper", "role": "ingest", "service": "web", "tenant": "acme"}),
+        ),
+    ]
+}
+
+async fn send(app: &TestApp, method: Method, path: &str, body: &Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .request(method, format!("http://{}/api/v1{path}", app.addr))
+        .bearer_auth(&app.admin_token)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn audit_entries(app: &TestApp) -> u64 {
+    let (status, page) = send(app, Method::GET, "/audit?limit=1", &Value::Null).await;
+    assert_eq!(status, 200, "{page}");
+    page["total"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn broken_request_bodies_are_refused_with_a_reason_and_change_nothing() {
+    let app = spawn_app().await;
+    // The seeds are valid: each is taken as it stands (INC-1 and INC-2 exist for the routes
+    // on an incident, ALR-1 for the dismissal).
+    for (method, path, body) in seeds() {
+        if path == "/incidents/INC-1/links" {
+            let (status, _) = send(&app, Method::POST, "/incidents", &seeds()[0].2).await;
+            assert_eq!(status, 201);
+        }
+        let (status, answer) = send(&app, method.clone(), path, &body).await;
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {answer}"
+        );
+    }
+
+    let seeds = seeds();
+    let mut rng = Rng::new(418);
+    let mut refused = 0;
+    for round in 0..600 {
+        let (method, path, seed) = &seeds[round % seeds.len()];
+        let body = mutate(&mut rng, seed);
+        let before = audit_entries(&app).await;
+        let (status, answer) = send(&app, method.clone(), path, &body).await;
+        let shown = answer.to_string();
+        let shown = &shown[..shown.len().min(300)];
+        assert!(status < 500, "{method} {path} {status}: {shown}");
+        if status >= 400 {
+            refused += 1;
+            let message = answer["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                answer["error"]["code"].is_string() && message.len() > 10,
+                "{method} {path} {status}: a JSON error that says what is wrong: {shown}"
+            );
+            assert_eq!(
+                audit_entries(&app).await,
+                before,
+                "{method} {path} {status}: a refused request changes nothing: {shown}"
+            );
+        }
+    }
+    assert!(
+        refused > 300,
+        "most broken bodies are refused: {refused} of 600"
+    );
+    let (_, verified) = send(&app, Method::GET, "/audit/verify", &Value::Null).await;
+    assert_eq!(verified["ok"], true, "{verified}");
+}
