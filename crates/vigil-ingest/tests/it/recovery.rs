@@ -8,16 +8,46 @@ use vigil_logs::NewEvent;
 
 use crate::support::{Harness, SSH_RULE_ID};
 
+/// Where the tests' events come from.
+fn bastion() -> Envelope {
+    Envelope {
+        service: "bastion".into(),
+        host: "bastion-1".into(),
+        tenant: "acme".into(),
+    }
+}
+
 fn sshd(message: &str) -> RawEvent {
     RawEvent {
         time: Some(Utc::now()),
-        envelope: Envelope {
-            service: "bastion".into(),
-            host: "bastion-1".into(),
-            tenant: "acme".into(),
-        },
+        envelope: bastion(),
         json: format!(r#"{{"message":"{message}"}}"#),
     }
+}
+
+/// The key of the JSON-lines `body` that `token` sends from bastion-1 under `name`.
+fn keyed(token: uuid::Uuid, name: &str, body: &str) -> vigil_ingest::BatchKey {
+    vigil_ingest::BatchKey::new(
+        token,
+        name.into(),
+        &bastion(),
+        vigil_events::batch::BodyFormat::JsonLines,
+        body.as_bytes(),
+    )
+}
+
+/// JSON lines as the ingestor appends them to the log store from bastion-1.
+fn appended<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<NewEvent> {
+    lines
+        .into_iter()
+        .map(|json| {
+            stored(RawEvent {
+                time: Some(Utc::now()),
+                envelope: bastion(),
+                json: json.into(),
+            })
+        })
+        .collect()
 }
 
 fn stored(raw: RawEvent) -> NewEvent {
@@ -239,26 +269,12 @@ async fn a_caller_that_stops_waiting_leaves_no_batch_half_done() {
 #[tokio::test]
 async fn a_keyed_batch_a_crash_left_unanswered_is_answered_at_the_next_start() {
     use vigil_events::batch::BodyFormat;
-    use vigil_ingest::BatchKey;
     let h = Harness::new().await;
     let token = uuid::Uuid::now_v7();
-    let envelope = Envelope {
-        service: "bastion".into(),
-        host: "bastion-1".into(),
-        tenant: "acme".into(),
-    };
     let body = "{\"message\":\"Failed password for root from 203.0.113.7\"}\n\
                 {\"message\":\"Accepted publickey for ann\"}\n\
                 not json\n";
-    let key = |name: &str| {
-        BatchKey::new(
-            token,
-            name.into(),
-            &envelope,
-            BodyFormat::JsonLines,
-            body.as_bytes(),
-        )
-    };
+    let key = |name: &str| keyed(token, name, body);
 
     // Sent and answered before the crash: recorded with its detections.
     let answered = h
@@ -266,7 +282,7 @@ async fn a_keyed_batch_a_crash_left_unanswered_is_answered_at_the_next_start() {
         .ingest_body(
             body.as_bytes().to_vec(),
             BodyFormat::JsonLines,
-            envelope.clone(),
+            bastion(),
             Some(key("answered")),
         )
         .await
@@ -295,19 +311,8 @@ async fn a_keyed_batch_a_crash_left_unanswered_is_answered_at_the_next_start() {
             .unwrap()
             .to_owned(),
     }];
-    let events: Vec<NewEvent> = body
-        .lines()
-        .take(2)
-        .map(|json| NewEvent {
-            time: Utc::now(),
-            service: "bastion".into(),
-            host: "bastion-1".into(),
-            tenant: "acme".into(),
-            json: json.into(),
-            json_checked: false,
-        })
-        .collect();
     let mark = vigil_ingest::once::mark(&key("lost"), &rejected);
+    let events = appended(body.lines().take(2));
     let ids = h.events.append_marked(events, mark).unwrap().stored;
 
     let h = h.reopen();
@@ -371,31 +376,17 @@ const ACCEPT_ANSWERS: &str = "DROP TRIGGER refuse_answers";
 #[tokio::test]
 async fn a_keyed_batch_whose_answer_was_refused_is_answered_when_sent_again() {
     use vigil_events::batch::BodyFormat;
-    use vigil_ingest::BatchKey;
     let h = Harness::new().await;
     let token = uuid::Uuid::now_v7();
-    let envelope = Envelope {
-        service: "bastion".into(),
-        host: "bastion-1".into(),
-        tenant: "acme".into(),
-    };
     let body = "{\"message\":\"Failed password for root from 203.0.113.7\"}\n\
                 not json\n\
                 {\"message\":\"Accepted publickey for ann\"}\n";
-    let key = |name: &str| {
-        BatchKey::new(
-            token,
-            name.into(),
-            &envelope,
-            BodyFormat::JsonLines,
-            body.as_bytes(),
-        )
-    };
+    let key = |name: &str| keyed(token, name, body);
     let send = |name: &str| {
         h.ingestor.ingest_body(
             body.as_bytes().to_vec(),
             BodyFormat::JsonLines,
-            envelope.clone(),
+            bastion(),
             Some(key(name)),
         )
     };
@@ -413,7 +404,7 @@ async fn a_keyed_batch_whose_answer_was_refused_is_answered_when_sent_again() {
     // Sent again while the database still refuses: refused again, still not stored twice.
     assert!(h.ingestor.answer_unrecorded(&key("first")).await.is_err());
     // Another batch under the key is not this one: left to the caller's fingerprint check.
-    let other = BatchKey {
+    let other = vigil_ingest::BatchKey {
         fingerprint: "0".repeat(64),
         ..key("first")
     };
@@ -440,17 +431,7 @@ async fn a_keyed_batch_whose_answer_was_refused_is_answered_when_sent_again() {
     assert_eq!(h.detections().await.len(), 1, "its detection recorded once");
 
     // A start's recovery that fails leaves its batches to be answered when sent again.
-    let events: Vec<NewEvent> = [body.lines().next().unwrap(), body.lines().nth(2).unwrap()]
-        .into_iter()
-        .map(|json| NewEvent {
-            time: Utc::now(),
-            service: "bastion".into(),
-            host: "bastion-1".into(),
-            tenant: "acme".into(),
-            json: json.into(),
-            json_checked: false,
-        })
-        .collect();
+    let events = appended(body.lines().filter(|l| l.starts_with('{')));
     let mark = vigil_ingest::once::mark(&key("lost"), &[]);
     h.events.append_marked(events, mark).unwrap();
     let h = h.reopen();

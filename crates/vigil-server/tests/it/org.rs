@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 
 use crate::support::spawn_app;
 
-fn org() -> Value {
+/// Two people on a weekly rotation that ends on 10 December, their manager, and a service.
+pub(crate) fn org() -> Value {
     json!({
         "people": [
             {"name": "alice", "contacts": [{"kind": "email", "address": "alice@example.com"}]},
