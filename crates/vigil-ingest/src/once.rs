@@ -65,10 +65,9 @@ impl BatchKey {
     }
 }
 
-/// What a batch's journal mark holds: its key and the events refused before it was appended
-/// (the ids of those stored are the mark's own), which its answer lists. The log store's own
-/// refusals (a host name over 256 bytes taken from an event) come after the mark is made and
-/// are missing from an answer recorded after a crash.
+/// What a batch's journal mark holds: its key and the events refused — by the decoder, and by
+/// the log store as it will (`NewEvent::check`) — which its answer lists (the ids of those
+/// stored are the mark's own).
 #[derive(Debug, Serialize, Deserialize)]
 struct Tag {
     key: BatchKey,

@@ -881,9 +881,20 @@ impl Ingestor {
         let detect = started.elapsed();
         let ticket = self.mark.enter(self.events.as_ref());
         let appended = match key {
-            Some(key) => self
-                .events
-                .append_marked(new_events, once::mark(key, &rejected)),
+            Some(key) => {
+                // The mark lists every refusal of the answer, the log store's own too (it
+                // refuses what `check` does), so that an answer rebuilt from it after a crash
+                // is the one the batch would have had.
+                let mut refused = rejected.clone();
+                for (i, event) in new_events.iter().enumerate() {
+                    if let Err(reason) = event.check() {
+                        refused.push(self::rejected(positions[i], reason));
+                    }
+                }
+                refused.sort_by_key(|r| (r.line, r.index));
+                let mark = once::mark(key, &refused);
+                self.events.append_marked(new_events, mark)
+            }
             None => self.events.append(new_events),
         };
         let outcome = match appended {

@@ -593,7 +593,7 @@ impl EmbeddedStore {
         let mut rejected = Vec::new();
         let mut accepted = Vec::with_capacity(batch.len());
         for (index, event) in batch.into_iter().enumerate() {
-            match validate(&event) {
+            match event.check() {
                 Ok(()) => accepted.push((event.time.timestamp_micros(), event)),
                 Err(reason) => rejected.push(Rejected { index, reason }),
             }
@@ -945,34 +945,6 @@ impl EventStore for EmbeddedStore {
             })
             .collect())
     }
-}
-
-/// Why an event cannot be stored, in words for the sender.
-fn validate(event: &NewEvent) -> Result<(), String> {
-    if event.service.trim().is_empty() {
-        return Err("the service is empty: tag the event with the service that sent it".into());
-    }
-    for (name, value) in [
-        ("service", &event.service),
-        ("host", &event.host),
-        ("tenant", &event.tenant),
-    ] {
-        if value.len() > 256 {
-            return Err(format!("the {name} is longer than 256 bytes: shorten it"));
-        }
-    }
-    if event.json_checked {
-        return Ok(());
-    }
-    if !event.json.trim_start().starts_with('{') {
-        return Err(
-            "the event is not a JSON object: send one object per event, e.g. {\"message\": \"…\"}"
-                .into(),
-        );
-    }
-    serde_json::from_str::<serde::de::IgnoredAny>(&event.json)
-        .map(|_| ())
-        .map_err(|e| format!("the event is not valid JSON ({e}): send one JSON object per event"))
 }
 
 fn journal_loop(

@@ -28,6 +28,40 @@ pub struct NewEvent {
     pub json_checked: bool,
 }
 
+impl NewEvent {
+    /// Why a log store refuses this event, in words for the sender; `Ok` when it takes it.
+    /// Every backend refuses what this refuses, so the ingest path can know a batch's
+    /// refusals before it appends the batch (it lists them in the batch's mark).
+    pub fn check(&self) -> Result<(), String> {
+        if self.service.trim().is_empty() {
+            return Err("the service is empty: tag the event with the service that sent it".into());
+        }
+        for (name, value) in [
+            ("service", &self.service),
+            ("host", &self.host),
+            ("tenant", &self.tenant),
+        ] {
+            if value.len() > 256 {
+                return Err(format!("the {name} is longer than 256 bytes: shorten it"));
+            }
+        }
+        if self.json_checked {
+            return Ok(());
+        }
+        if !self.json.trim_start().starts_with('{') {
+            return Err(
+                "the event is not a JSON object: send one object per event, e.g. {\"message\": \"…\"}"
+                    .into(),
+            );
+        }
+        serde_json::from_str::<serde::de::IgnoredAny>(&self.json)
+            .map(|_| ())
+            .map_err(|e| {
+                format!("the event is not valid JSON ({e}): send one JSON object per event")
+            })
+    }
+}
+
 /// An event as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {

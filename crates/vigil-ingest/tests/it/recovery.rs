@@ -453,3 +453,66 @@ async fn a_keyed_batch_whose_answer_was_refused_is_answered_when_sent_again() {
     assert_eq!(h.events.next_id(), 4);
     assert_eq!(h.detections().await.len(), 2, "one detection per batch");
 }
+
+/// A keyed batch is stored with a mark listing every refusal of its answer, the log store's own
+/// among them (a host over 256 bytes taken from an event): when the process stops between
+/// storing the batch and recording its answer (here the database refused the answer, then the
+/// process stopped), the next start records the answer the batch would have had.
+#[tokio::test]
+async fn an_answer_recorded_after_a_crash_lists_every_refusal() {
+    use vigil_events::batch::BodyFormat;
+    let h = Harness::new().await;
+    let token = uuid::Uuid::now_v7();
+    let body = format!(
+        "{{\"message\":\"Failed password for root from 203.0.113.7\",\"hostname\":\"web-1\"}}\n\
+         not json\n\
+         {{\"message\":\"Accepted publickey for ann\",\"hostname\":\"{}\"}}\n",
+        "h".repeat(300)
+    );
+    // Each event's host is its own.
+    let envelope = Envelope {
+        host: String::new(),
+        ..bastion()
+    };
+    let key = |name: &str| {
+        vigil_ingest::BatchKey::new(
+            token,
+            name.into(),
+            &envelope,
+            BodyFormat::JsonLines,
+            body.as_bytes(),
+        )
+    };
+    let send = |name: &str| {
+        h.ingestor.ingest_body(
+            body.clone().into_bytes(),
+            BodyFormat::JsonLines,
+            envelope.clone(),
+            Some(key(name)),
+        )
+    };
+    send("reference").await.unwrap();
+    let expected = answer(&h, token, "reference").await.unwrap();
+    let reasons: Vec<&str> = expected["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.len() == 2 && reasons[1].contains("longer than 256 bytes"),
+        "the decoder's refusal and the log store's: {expected}"
+    );
+
+    h.sqlite(REFUSE_ANSWERS).await;
+    send("lost").await.expect_err("the answer is refused");
+    h.sqlite(ACCEPT_ANSWERS).await;
+    // The process stops: what it kept in memory is gone, the batch's mark is not.
+    let h = h.reopen();
+    let recovery = h.ingestor.begin_detection_recovery().expect("owed");
+    assert_eq!(recovery.run().await.unwrap().answered, 1);
+    let mut recorded = answer(&h, token, "lost").await.unwrap();
+    assert_eq!(recorded["alerts"], 0, "its alert folds into the first's");
+    recorded["alerts"] = expected["alerts"].clone();
+    assert_eq!(recorded, expected, "the answer it would have had");
+}
