@@ -1,6 +1,6 @@
 //! Real receivers for the integration tests of several crates (principle: real parts, not
-//! mocks): Debian's aiosmtpd as a child process on a free loopback port; and the Sigma rules
-//! those tests share.
+//! mocks): Debian's aiosmtpd as a child process on a free loopback port; the Sigma rules those
+//! tests share; and the seeded generator of the tests that feed random and mutated input.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
