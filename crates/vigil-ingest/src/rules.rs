@@ -2,7 +2,7 @@
 //! swapped whole on reload, so a batch in flight keeps the set it started with and a bad
 //! reload (an unreadable directory) leaves the running set in place.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -36,11 +36,25 @@ pub struct RulesStatus {
 #[derive(Debug)]
 pub struct RuleSlot {
     paths: Vec<PathBuf>,
+    /// The file of the `expand` modifier's placeholder values, read at each load.
+    placeholders: Option<PathBuf>,
     current: RwLock<Arc<LoadedRules>>,
 }
 
-/// Loads and compiles every `.yml` under the paths.
-pub fn load(paths: &[PathBuf]) -> Result<LoadedRules, IngestError> {
+/// Loads and compiles every `.yml` under the paths, with the placeholder values in
+/// `placeholders` (see [`vigil_sigma::placeholders`]; without it, a placeholder matches
+/// nothing).
+pub fn load(paths: &[PathBuf], placeholders: Option<&Path>) -> Result<LoadedRules, IngestError> {
+    let options = CompileOptions {
+        placeholders: match placeholders {
+            Some(file) => vigil_sigma::load_placeholders(file).map_err(|e| IngestError::Rules {
+                path: file.to_path_buf(),
+                reason: e.to_string(),
+            })?,
+            None => Default::default(),
+        },
+        ..CompileOptions::default()
+    };
     let mut docs = Vec::new();
     let mut rejected = Vec::new();
     for path in paths {
@@ -51,7 +65,7 @@ pub fn load(paths: &[PathBuf]) -> Result<LoadedRules, IngestError> {
         docs.extend(d);
         rejected.extend(diagnostics.iter().map(ToString::to_string));
     }
-    let (set, diagnostics) = compile(&docs, &CompileOptions::default());
+    let (set, diagnostics) = compile(&docs, &options);
     rejected.extend(diagnostics.iter().map(ToString::to_string));
     let loaded = set.rules().len();
     Ok(LoadedRules {
@@ -68,9 +82,19 @@ pub fn load(paths: &[PathBuf]) -> Result<LoadedRules, IngestError> {
 impl RuleSlot {
     /// Loads the rules under `paths` (none: detection is off until a reload finds rules).
     pub fn open(paths: Vec<PathBuf>) -> Result<RuleSlot, IngestError> {
-        let loaded = load(&paths)?;
+        RuleSlot::open_with(paths, None)
+    }
+
+    /// Like [`RuleSlot::open`], with the placeholder values in the file `placeholders`, read
+    /// again at each reload.
+    pub fn open_with(
+        paths: Vec<PathBuf>,
+        placeholders: Option<PathBuf>,
+    ) -> Result<RuleSlot, IngestError> {
+        let loaded = load(&paths, placeholders.as_deref())?;
         Ok(RuleSlot {
             paths,
+            placeholders,
             current: RwLock::new(Arc::new(loaded)),
         })
     }
@@ -86,12 +110,52 @@ impl RuleSlot {
     /// Reads the directories again and swaps the new set in. On error the running set stays.
     /// Blocking (YAML parsing and compilation take a second for the whole SigmaHQ set).
     pub fn reload(&self) -> Result<RulesStatus, IngestError> {
-        let loaded = Arc::new(load(&self.paths)?);
+        let loaded = Arc::new(load(&self.paths, self.placeholders.as_deref())?);
         let status = loaded.status.clone();
         match self.current.write() {
             Ok(mut guard) => *guard = loaded,
             Err(poisoned) => *poisoned.into_inner() = loaded,
         }
         Ok(status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_events::json::JsonEvent;
+
+    /// The placeholder values are read at each load: a reload takes an edited file, and a
+    /// broken one leaves the running set in place, naming the file and line.
+    #[test]
+    fn placeholders_are_read_again_at_each_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = dir.path().join("rules");
+        std::fs::create_dir(&rules).unwrap();
+        std::fs::write(
+            rules.join("admins.yml"),
+            "title: Admin logon\nid: admins\nlogsource: {product: linux}\ndetection:\n  sel:\n    user|expand: '%admins%'\n  condition: sel\n",
+        )
+        .unwrap();
+        let file = dir.path().join("placeholders.yml");
+        std::fs::write(&file, "admins: [alice, bob]\n").unwrap();
+        let slot = RuleSlot::open_with(vec![rules], Some(file.clone())).unwrap();
+        let matches = |user: &str| {
+            let event =
+                JsonEvent::parse_owned(format!(r#"{{"user":"{user}"}}"#).into_bytes()).unwrap();
+            let rules = slot.current();
+            let mut matcher = rules.set.matcher();
+            !matcher.matches(&event).is_empty()
+        };
+        assert!(matches("Bob") && !matches("carol"));
+
+        std::fs::write(&file, "admins: carol\n").unwrap();
+        slot.reload().unwrap();
+        assert!(matches("carol") && !matches("bob"));
+
+        std::fs::write(&file, "admins:\n  - [nested]\n").unwrap();
+        let err = slot.reload().unwrap_err().to_string();
+        assert!(err.contains("placeholders.yml:2:"), "{err}");
+        assert!(matches("carol"), "the running set stays");
     }
 }

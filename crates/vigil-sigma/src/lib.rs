@@ -9,6 +9,7 @@ pub mod condition;
 pub mod load;
 pub mod model;
 pub mod modifier;
+pub mod placeholders;
 pub mod yaml;
 
 pub use condition::{
@@ -17,3 +18,6 @@ pub use condition::{
 pub use load::{Diagnostic, LoadError, format_timespan, load_dir, parse_str, parse_timespan};
 pub use model::*;
 pub use modifier::Modifier;
+pub use placeholders::{
+    Placeholders, PlaceholdersError, load_placeholders, parse_placeholders, used_placeholders,
+};

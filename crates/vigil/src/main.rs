@@ -33,7 +33,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start the Vigil server on the embedded store.
-    Serve(serve::Args),
+    Serve(Box<serve::Args>),
     /// Administer a data directory (API tokens).
     #[command(subcommand)]
     Admin(admin::Command),
@@ -75,7 +75,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Admin(cmd) => admin::run(cmd),
         Command::Incident(cmd) => incident::run(cmd),
         Command::Audit(cmd) => audit::run(cmd),

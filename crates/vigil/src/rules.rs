@@ -49,6 +49,10 @@ pub struct CheckArgs {
     /// Rule files or folders (searched recursively for .yml and .yaml).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
+    /// Values of the `%name%` placeholders of rules with the `expand` modifier: a YAML map
+    /// `NAME: [VALUE, ...]`, or a pySigma pipeline's `vars` (checked too).
+    #[arg(long, value_name = "FILE")]
+    placeholders: Option<PathBuf>,
     /// Print one JSON object instead of tables.
     #[arg(long)]
     json: bool,
@@ -173,7 +177,7 @@ fn highest(groups: &[vigil_api::events::CorrelationGroup]) -> String {
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let loaded = ruleset::load(&args.paths)?;
+    let loaded = ruleset::load_with(&args.paths, args.placeholders.as_deref())?;
     let mut per_logsource: BTreeMap<String, usize> = BTreeMap::new();
     let (mut detections, mut correlations, mut filters) = (0, 0, 0);
     for doc in &loaded.docs {
@@ -199,6 +203,15 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .chain(&loaded.compile_diagnostics)
         .collect();
     let compiled = loaded.set.rules().len();
+    // Placeholders the rules use and no file gives values: their `expand` values match nothing.
+    let mut without_values: BTreeMap<&str, usize> = BTreeMap::new();
+    for doc in &loaded.docs {
+        for name in vigil_sigma::used_placeholders(doc) {
+            if !loaded.placeholders.contains_key(name) {
+                *without_values.entry(name).or_default() += 1;
+            }
+        }
+    }
     if args.json {
         let out = json!({
             "rules_loaded": compiled,
@@ -213,6 +226,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 "reason": d.message,
             })).collect::<Vec<_>>(),
             "per_logsource": per_logsource,
+            "placeholders_without_values": without_values,
             "load_ms": loaded.load_time.as_secs_f64() * 1e3,
             "compile_ms": loaded.compile_time.as_secs_f64() * 1e3,
         });
@@ -238,6 +252,17 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             table.add_row([k.clone(), n.to_string()]);
         }
         outln!("Rules per logsource\n{table}\n");
+        if !without_values.is_empty() {
+            let mut table = Table::new();
+            table.load_preset(UTF8_FULL_CONDENSED);
+            table.set_header(["placeholder", "rules"]);
+            for (name, rules) in &without_values {
+                table.add_row([format!("%{name}%"), rules.to_string()]);
+            }
+            outln!(
+                "Placeholders without values (the values that use them match nothing; give them with --placeholders FILE)\n{table}\n"
+            );
+        }
         outln!(
             "{compiled} rules loaded ({} detection, {} correlation; {filters} filters), {} rejected; \
              parsed in {:.0} ms, compiled in {:.0} ms",

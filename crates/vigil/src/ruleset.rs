@@ -1,7 +1,7 @@
 //! Loading and compiling Sigma rule folders for `vigil hunt`, `vigil rules check` and
 //! `vigil bench`: several `--rules` paths into one compiled set, with diagnostics and timing.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -18,6 +18,8 @@ pub struct Loaded {
     pub load_diagnostics: Vec<Diagnostic>,
     /// Problems found while compiling (rules rejected by the compiler).
     pub compile_diagnostics: Vec<Diagnostic>,
+    /// The placeholder values the rules were compiled with.
+    pub placeholders: vigil_sigma::Placeholders,
     /// Time spent reading and parsing YAML.
     pub load_time: Duration,
     /// Time spent compiling.
@@ -26,6 +28,20 @@ pub struct Loaded {
 
 /// Loads every `.yml` under each path and compiles them into one set.
 pub fn load(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
+    load_with(paths, None)
+}
+
+/// Like [`load`], with the `expand` modifier's placeholder values in the file `placeholders`
+/// (see [`vigil_sigma::placeholders`]).
+pub fn load_with(paths: &[PathBuf], placeholders: Option<&Path>) -> anyhow::Result<Loaded> {
+    let options = CompileOptions {
+        placeholders: match placeholders {
+            Some(file) => vigil_sigma::load_placeholders(file)?,
+            None => Default::default(),
+        },
+        ..CompileOptions::default()
+    };
+    let placeholders = options.placeholders.clone();
     let start = Instant::now();
     let mut docs = Vec::new();
     let mut load_diagnostics = Vec::new();
@@ -37,13 +53,14 @@ pub fn load(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
     }
     let load_time = start.elapsed();
     let start = Instant::now();
-    let (set, compile_diagnostics) = compile(&docs, &CompileOptions::default());
+    let (set, compile_diagnostics) = compile(&docs, &options);
     let compile_time = start.elapsed();
     Ok(Loaded {
         set,
         docs,
         load_diagnostics,
         compile_diagnostics,
+        placeholders,
         load_time,
         compile_time,
     })

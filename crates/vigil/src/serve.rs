@@ -55,6 +55,11 @@ pub struct Args {
     /// Sigma rule directory matched against every ingested event (repeat for several).
     #[arg(long = "rules", env = "VIGIL_RULES", value_delimiter = ',')]
     pub rules: Vec<PathBuf>,
+    /// Values of the `%name%` placeholders of rules with the `expand` modifier (SigmaHQ's
+    /// rules-placeholder): a YAML map `NAME: [VALUE, ...]`, or a pySigma pipeline's `vars`.
+    /// Read again on each rules reload. Without it a placeholder matches nothing.
+    #[arg(long, env = "VIGIL_PLACEHOLDERS", value_name = "FILE")]
+    pub placeholders: Option<PathBuf>,
     /// Listen for syslog over TCP (RFC 6587: octet-counted or newline-framed) here.
     #[arg(long, env = "VIGIL_SYSLOG_TCP")]
     pub syslog_tcp: Option<SocketAddr>,
@@ -131,7 +136,7 @@ impl Args {
         })
     }
 
-    fn into_parts(self) -> anyhow::Result<(vigil_server::Settings, Vec<PathBuf>, SyslogConfig)> {
+    fn into_parts(self) -> anyhow::Result<(vigil_server::Settings, RuleFiles, SyslogConfig)> {
         if self.retention_default == Some(0) {
             anyhow::bail!(
                 "--retention-default must be at least 1 day; leave it out to keep events forever"
@@ -161,7 +166,11 @@ impl Args {
         syslog.udp = self.syslog_udp;
         syslog.service = self.syslog_service;
         syslog.tenant = self.syslog_tenant;
-        Ok((settings, self.rules, syslog))
+        let rules = RuleFiles {
+            dirs: self.rules,
+            placeholders: self.placeholders,
+        };
+        Ok((settings, rules, syslog))
     }
 }
 
@@ -178,6 +187,12 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
+/// Where the rules come from: their directories and the placeholder values' file.
+struct RuleFiles {
+    dirs: Vec<PathBuf>,
+    placeholders: Option<PathBuf>,
+}
+
 /// How alerts are paged: the channels and the address in acknowledgement links.
 struct Paging {
     notifier: Arc<vigil_notify::Notifier>,
@@ -187,7 +202,7 @@ struct Paging {
 
 async fn serve(
     mut settings: vigil_server::Settings,
-    rule_dirs: Vec<PathBuf>,
+    rule_files: RuleFiles,
     syslog: SyslogConfig,
     paging: Paging,
     max_index_lag: u64,
@@ -207,9 +222,11 @@ async fn serve(
             .with_context(|| format!("could not open the log store in {}", logs_dir.display()))?;
         Arc::new(opened)
     };
-    let rules = tokio::task::spawn_blocking(move || RuleSlot::open(rule_dirs))
-        .await
-        .context("loading the rules failed")??;
+    let rules = tokio::task::spawn_blocking(move || {
+        RuleSlot::open_with(rule_files.dirs, rule_files.placeholders)
+    })
+    .await
+    .context("loading the rules failed")??;
     let rules_status = rules.current().status.clone();
     let removed = store
         .remove_interrupted_uploads()

@@ -62,6 +62,11 @@ pub struct Args {
     /// A Sigma rule file or folder; may be given several times.
     #[arg(long = "rules", short = 'r', required = true)]
     rules: Vec<PathBuf>,
+    /// Values of the `%name%` placeholders of rules with the `expand` modifier (SigmaHQ's
+    /// rules-placeholder): a YAML map `NAME: [VALUE, ...]`, or a pySigma pipeline's `vars`.
+    /// Without it a placeholder matches nothing.
+    #[arg(long, value_name = "FILE")]
+    placeholders: Option<PathBuf>,
     /// Log files or folders (EVTX, JSON lines, JSON arrays, plain syslog; gzip-compressed or
     /// not); `-` for standard input.
     #[arg(required = true)]
@@ -159,7 +164,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     {
         bail!("--from must be before --to");
     }
-    let loaded = ruleset::load(&args.rules)?;
+    let loaded = ruleset::load_with(&args.rules, args.placeholders.as_deref())?;
     let rejected = loaded.load_diagnostics.len() + loaded.compile_diagnostics.len();
     let set = loaded.set;
     if set.rules().is_empty() {

@@ -563,3 +563,109 @@ fn correlations_report_the_records_that_made_them() {
         "{table}"
     );
 }
+
+/// A rule written for placeholders (SigmaHQ's rules-placeholder: the values are the
+/// environment's) meets events through the values of `--placeholders`, for `vigil hunt` and
+/// `vigil rules check`; without values a placeholder matches nothing, and a bad placeholders
+/// file is an error naming its line.
+#[test]
+fn hunt_expands_placeholders_from_a_file() {
+    const RULE: &str = r#"title: Logon From An Admin Workstation
+id: 44444444-4444-4444-4444-444444444444
+level: high
+logsource:
+    product: windows
+    service: security
+detection:
+    selection:
+        EventID: 4624
+        WorkstationName|expand: '%Admins_Workstations%'
+    filter_dc:
+        IpAddress|expand: '%dc_ip_addresses%'
+    condition: selection and not filter_dc
+"#;
+    let logon = |record: u64, workstation: &str, ip: &str| {
+        serde_json::json!({"Event": {
+            "System": {"EventID": 4624, "EventRecordID": record, "Channel": "Security",
+                       "Computer": "DC01", "TimeCreated": {"#attributes": {"SystemTime": "2024-01-01T10:00:00Z"}}},
+            "EventData": {"WorkstationName": workstation, "IpAddress": ip}
+        }})
+        .to_string()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("rule.yml"), RULE).unwrap();
+    let lines = [
+        logon(1, "WS-ADM-01", "10.0.0.5"),
+        logon(2, "WS-ADM-02", "10.0.0.1"),
+        logon(3, "LAPTOP-7", "10.0.0.6"),
+    ];
+    std::fs::write(d.join("logons.jsonl"), lines.join("\n") + "\n").unwrap();
+    // A pySigma pipeline's vars, as a team that converts rules with pySigma keeps them.
+    std::fs::write(
+        d.join("pipeline.yml"),
+        "name: our environment\nvars:\n  Admins_Workstations: [WS-ADM-01, ws-adm-02]\n  dc_ip_addresses: 10.0.0.1\n",
+    )
+    .unwrap();
+    let hunt = |extra: &[&str]| {
+        let mut args = vec![
+            "hunt",
+            "--rules",
+            d.join("rule.yml").to_str().unwrap(),
+            "--format",
+            "jsonl",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args.push(d.join("logons.jsonl").to_str().unwrap().to_owned());
+        run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let placeholders = d.join("pipeline.yml");
+    let hits = jsonl(&ok(hunt(&[
+        "--placeholders",
+        placeholders.to_str().unwrap(),
+    ])));
+    let records: Vec<u64> = hits
+        .iter()
+        .map(|h| h["record_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        records,
+        [1],
+        "an admin workstation, case aside, not from the DC"
+    );
+    assert!(
+        jsonl(&ok(hunt(&[]))).is_empty(),
+        "no values: nothing matches"
+    );
+
+    std::fs::write(d.join("bad.yml"), "Admins_Workstations:\n  nested: map\n").unwrap();
+    let bad = hunt(&["--placeholders", d.join("bad.yml").to_str().unwrap()]);
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("bad.yml:2:") && stderr.contains("text or numbers"),
+        "{stderr}"
+    );
+
+    let checked = run(&[
+        "rules",
+        "check",
+        d.join("rule.yml").to_str().unwrap(),
+        "--placeholders",
+        placeholders.to_str().unwrap(),
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&ok(checked)).unwrap();
+    assert_eq!(report["rules_loaded"], 1, "{report}");
+    assert_eq!(report["placeholders_without_values"], serde_json::json!({}));
+    // Without the file, the report names the placeholders left without values.
+    let checked = run(&["rules", "check", d.join("rule.yml").to_str().unwrap()]);
+    let table = ok(checked);
+    assert!(
+        table.contains("%Admins_Workstations%") && table.contains("%dc_ip_addresses%"),
+        "{table}"
+    );
+}

@@ -1,0 +1,198 @@
+//! Values of the `%name%` placeholders that rules with the `expand` modifier use (SigmaHQ's
+//! `rules-placeholder`: `IpAddress|expand: '%Admins_Workstations%'`). The specification leaves
+//! the values to the environment; pySigma takes them from a processing pipeline's `vars`, so a
+//! file here is either such a pipeline (its `vars` map is read, the rest ignored) or the map
+//! alone:
+//!
+//! ```yaml
+//! Admins_Workstations: [ws-adm-01, ws-adm-02]
+//! DomainName: CORP
+//! ```
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::model::{RuleDoc, Search, Value};
+use crate::modifier::Modifier;
+use crate::yaml::{Node, Scalar, Yaml, parse_documents};
+
+/// Placeholder name (without the `%`) → its values.
+pub type Placeholders = HashMap<String, Vec<String>>;
+
+/// Why a placeholders file could not be read; says where and what to write instead.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct PlaceholdersError {
+    /// The file.
+    pub file: String,
+    /// The 1-based line of the problem.
+    pub line: usize,
+    /// What is wrong and what to write.
+    pub message: String,
+}
+
+/// Reads the placeholder values in `path`.
+pub fn load_placeholders(path: &Path) -> Result<Placeholders, PlaceholdersError> {
+    let text = std::fs::read_to_string(path).map_err(|e| PlaceholdersError {
+        file: path.display().to_string(),
+        line: 1,
+        message: format!("cannot read it ({e}); check the path"),
+    })?;
+    parse_placeholders(&text).map_err(|(line, message)| PlaceholdersError {
+        file: path.display().to_string(),
+        line,
+        message,
+    })
+}
+
+/// Reads placeholder values from YAML text; an error gives its line and what to write.
+pub fn parse_placeholders(text: &str) -> Result<Placeholders, (usize, String)> {
+    const SHAPE: &str = "write NAME: VALUE or NAME: [VALUE, ...] per placeholder (or a pySigma pipeline with a `vars:` map)";
+    let docs = parse_documents(text).map_err(|e| (e.line, format!("YAML: {}", e.message)))?;
+    let root = match docs.as_slice() {
+        [] => return Ok(Placeholders::new()),
+        [root] => root,
+        [_, second, ..] => {
+            return Err((second.line, "one YAML document only".into()));
+        }
+    };
+    if root.is_null() {
+        return Ok(Placeholders::new());
+    }
+    let map = root.get("vars").unwrap_or(root);
+    let Some(entries) = map.as_map() else {
+        return Err((map.line, format!("not a map of placeholders: {SHAPE}")));
+    };
+    let mut out = Placeholders::new();
+    for (key, value) in entries {
+        let name = match key.as_str() {
+            Some(name) if !name.trim().is_empty() && !name.contains('%') => name.to_owned(),
+            _ => {
+                return Err((
+                    key.line,
+                    format!(
+                        "a placeholder's name is text without `%` (Workstations for %Workstations%): {SHAPE}"
+                    ),
+                ));
+            }
+        };
+        let items: Vec<&Node> = match &value.value {
+            Yaml::Seq(items) => items.iter().collect(),
+            _ => vec![value],
+        };
+        let mut values = Vec::with_capacity(items.len());
+        for item in items {
+            match &item.value {
+                Yaml::Scalar(_, Scalar::Null) => {}
+                Yaml::Scalar(text, _) => values.push(text.clone()),
+                _ => {
+                    return Err((
+                        item.line,
+                        format!("the values of `{name}` are text or numbers: {SHAPE}"),
+                    ));
+                }
+            }
+        }
+        if out.insert(name.clone(), values).is_some() {
+            return Err((key.line, format!("`{name}` is given twice; give it once")));
+        }
+    }
+    Ok(out)
+}
+
+/// The placeholders a rule's `expand` values use (`%name%`, by name), each once, in the
+/// order written: those a placeholders file should give values.
+pub fn used_placeholders(doc: &RuleDoc) -> Vec<&str> {
+    let detection = match doc {
+        RuleDoc::Rule(rule) => &rule.detection,
+        RuleDoc::Filter(filter) => &filter.detection,
+        RuleDoc::Correlation(_) => return Vec::new(),
+    };
+    let mut names = Vec::new();
+    for (_, search) in &detection.searches {
+        let Search::Maps(maps) = search else {
+            continue;
+        };
+        let expanded = maps
+            .iter()
+            .flatten()
+            .filter(|item| item.modifiers.contains(&Modifier::Expand));
+        for item in expanded {
+            for value in &item.values {
+                let Value::Str(text) = value else {
+                    continue;
+                };
+                let mut parts = text.split('%');
+                parts.next();
+                // Every second part between two `%` is a name.
+                while let (Some(name), Some(_)) = (parts.next(), parts.clone().next()) {
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                    parts.next();
+                }
+            }
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(text: &str) -> Vec<(String, Vec<String>)> {
+        let mut v: Vec<_> = parse_placeholders(text).unwrap().into_iter().collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_map_or_a_pipelines_vars_gives_the_values() {
+        let expected = vec![
+            (
+                "Admins_Workstations".to_owned(),
+                vec!["ws-1".to_owned(), "ws-2".to_owned()],
+            ),
+            ("DomainName".to_owned(), vec!["CORP".to_owned()]),
+            (
+                "Ports".to_owned(),
+                vec!["443".to_owned(), "8443".to_owned()],
+            ),
+        ];
+        let map = "Admins_Workstations: [ws-1, ws-2]\nDomainName: CORP\nPorts: [443, 8443]\n";
+        assert_eq!(parsed(map), expected);
+        let pipeline = "name: our environment\npriority: 10\nvars:\n  Admins_Workstations:\n    - ws-1\n    - ws-2\n  DomainName: CORP\n  Ports: [443, 8443]\ntransformations: []\n";
+        assert_eq!(parsed(pipeline), expected);
+        assert!(parsed("").is_empty());
+        assert_eq!(
+            parsed("Empty: []\nNone:\n"),
+            vec![("Empty".to_owned(), vec![]), ("None".to_owned(), vec![]),]
+        );
+    }
+
+    #[test]
+    fn a_bad_file_names_the_line_and_the_shape() {
+        for (text, line, says) in [
+            ("- a\n- b\n", 1, "not a map"),
+            ("A: x\n'%B%': y\n", 2, "without `%`"),
+            ("A: x\nB:\n  c: d\n", 3, "text or numbers"),
+            ("A: [x, [y]]\n", 1, "text or numbers"),
+            ("A: x\nA: y\n", 2, "given twice"),
+            ("A: [x\n", 1, "YAML"),
+            ("A: x\n---\nB: y\n", 3, "one YAML document"),
+        ] {
+            let (at, message) = parse_placeholders(text).unwrap_err();
+            assert_eq!(at, line, "{text:?}: {message}");
+            assert!(message.contains(says), "{text:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn the_placeholders_a_rule_uses_are_named_once() {
+        let text = "title: T\nlogsource: {product: windows}\ndetection:\n  a:\n    X|expand: ['%one%', 'x%two%y%one%', '100%']\n    Y: '%not_expanded%'\n  b:\n    Z|contains|expand: '%three%'\n  condition: a or b\n";
+        let (docs, diagnostics) = crate::parse_str(text, Path::new("t.yml"));
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        assert_eq!(used_placeholders(&docs[0]), ["one", "two", "three"]);
+    }
+}
