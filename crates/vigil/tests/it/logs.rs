@@ -860,3 +860,50 @@ fn a_batch_sent_again_after_a_crash_took_its_answer_is_stored_once() {
     let detections = json_of(server.cli(&r.token, &["detections", "--json"]));
     assert_eq!(detections["total"], 1, "{detections}");
 }
+
+/// `vigil serve --placeholders FILE` matches ingested events with the placeholder values of
+/// rules with the `expand` modifier, and reads the file again on a rules reload.
+#[test]
+fn serve_takes_placeholder_values_and_reads_them_again_on_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, rules) = (dir.path().join("data"), dir.path().join("rules"));
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("admins.yml"),
+        "title: Admin login\nid: admin-login\nlevel: high\nlogsource: {product: linux}\n\
+         detection:\n  sel:\n    user.name|expand: '%admins%'\n  condition: sel\n",
+    )
+    .unwrap();
+    let placeholders = dir.path().join("placeholders.yml");
+    std::fs::write(&placeholders, "admins: [alice]\n").unwrap();
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start_with(
+        &data,
+        &[
+            "--rules",
+            rules.to_str().unwrap(),
+            "--placeholders",
+            placeholders.to_str().unwrap(),
+        ],
+    );
+    let logins = dir.path().join("logins.jsonl");
+    std::fs::write(
+        &logins,
+        "{\"user\":{\"name\":\"alice\"}}\n{\"user\":{\"name\":\"bob\"}}\n",
+    )
+    .unwrap();
+    let ingest = || {
+        let args = [
+            "ingest",
+            logins.to_str().unwrap(),
+            "--service",
+            "vpn",
+            "--json",
+        ];
+        json_of(server.cli(&token, &args))["detections"].clone()
+    };
+    assert_eq!(ingest(), 1, "alice is an admin");
+    std::fs::write(&placeholders, "admins: [alice, bob]\n").unwrap();
+    ok(server.cli(&token, &["rules", "reload"]));
+    assert_eq!(ingest(), 2, "so is bob, after the reload");
+}
