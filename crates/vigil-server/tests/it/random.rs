@@ -145,6 +145,14 @@ fn seeds() -> Vec<(Method, &'static str, Value)> {
             "/alerts/ALR-1/dismiss",
             json!({"kind": "false_positive", "reason": "the VPN exit moved"}),
         ),
+        (
+            Method::POST,
+            "/reports",
+            json!({
+                "description": "a mail asked for my VPN password", "service": "payroll",
+                "urgency": "SEV2", "name": "Dana", "contact": "dana@example.com",
+            }),
+        ),
         (Method::PUT, "/org", org_document()),
         (
             Method::POST,
