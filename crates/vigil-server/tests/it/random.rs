@@ -308,3 +308,34 @@ async fn broken_and_odd_searches_are_answered_or_refused_with_a_reason() {
         "{answered} answered, {refused} refused"
     );
 }
+
+/// The public report form (no login) with mutated and random form bodies: never a 5xx, and a
+/// person on a browser always gets a page, never the API's JSON.
+#[tokio::test]
+async fn broken_report_forms_get_a_page_that_says_what_to_do() {
+    let app = crate::support::spawn_app_with(|s| s.report_key = Some("k3y-for-staff".into())).await;
+    const SEED: &[u8] = b"description=Got+a+mail+asking+for+my+VPN+password%0Afrom+it%40examp1e.com&service=vpn&urgency=SEV2&name=Dana&contact=dana%40example.com";
+    const ALPHABET: &[u8] = b"=&%+0A9fF\x00\xff\xc3\xa9descriptionurgencySEV1";
+    let mut rng = Rng::new(2600);
+    for round in 0..200 {
+        let body = match round % 4 {
+            0 => (0..rng.below(300)).map(|_| rng.below(256) as u8).collect(),
+            _ => rng.mutate(SEED, ALPHABET),
+        };
+        let response = reqwest::Client::new()
+            .post(format!("http://{}/report/k3y-for-staff", app.addr))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let page = response.text().await.unwrap();
+        let sent = String::from_utf8_lossy(&body);
+        assert!(status < 500, "{sent:?}: {status} {page}");
+        assert!(
+            page.starts_with("<!doctype html>"),
+            "{sent:?}: {status} {page}"
+        );
+    }
+}
