@@ -59,7 +59,15 @@ pub fn parse_placeholders(text: &str) -> Result<Placeholders, (usize, String)> {
     if root.is_null() {
         return Ok(Placeholders::new());
     }
-    let map = root.get("vars").unwrap_or(root);
+    // A pySigma pipeline: its `vars`, none when it has no `vars`.
+    let map = match (root.get("vars"), root.get("transformations")) {
+        (Some(vars), _) => vars,
+        (None, Some(_)) => return Ok(Placeholders::new()),
+        (None, None) => root,
+    };
+    if map.is_null() {
+        return Ok(Placeholders::new());
+    }
     let Some(entries) = map.as_map() else {
         return Err((map.line, format!("not a map of placeholders: {SHAPE}")));
     };
@@ -165,6 +173,9 @@ mod tests {
         let pipeline = "name: our environment\npriority: 10\nvars:\n  Admins_Workstations:\n    - ws-1\n    - ws-2\n  DomainName: CORP\n  Ports: [443, 8443]\ntransformations: []\n";
         assert_eq!(parsed(pipeline), expected);
         assert!(parsed("").is_empty());
+        let without_vars =
+            "name: no vars\ntransformations:\n  - id: x\n    type: field_name_mapping\n";
+        assert!(parsed(without_vars).is_empty());
         assert_eq!(
             parsed("Empty: []\nNone:\n"),
             vec![("Empty".to_owned(), vec![]), ("None".to_owned(), vec![]),]
