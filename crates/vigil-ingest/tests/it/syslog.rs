@@ -1,6 +1,6 @@
 //! The syslog listeners over loopback: RFC 3164 lines and RFC 5424 octet-counted frames over
 //! TCP, datagrams over UDP, malformed and oversized messages among good ones, batching,
-//! shutdown, the connection cap and bind errors.
+//! shutdown, the connection cap, bind errors, and garbage that must not stop them.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -399,4 +399,74 @@ async fn a_busy_address_is_named_with_the_flag_to_change_it() {
         text.contains(&addr.to_string()) && text.contains("--syslog-udp"),
         "{text}"
     );
+}
+
+/// Garbage over real sockets — random bytes, octet counts that lie (huge, negative, cut
+/// short), mutated frames, over many TCP connections and as datagrams — never stops the
+/// listeners: a good message sent after it, on a fresh connection and as a datagram, is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_on_the_sockets_never_stops_the_listeners() {
+    let h = Harness::new().await;
+    let mut config = SyslogConfig::new();
+    config.tcp = Some(loopback());
+    config.udp = Some(loopback());
+    config.max_message_bytes = 512;
+    config.batch_max_wait = Duration::from_millis(20);
+    let (listeners, stop) = start(&h, config).await;
+    let (tcp, udp) = (listeners.tcp_addr().unwrap(), listeners.udp_addr().unwrap());
+
+    const SEEDS: &[&[u8]] = &[
+        b"<165>1 2003-10-11T22:14:15.003Z host app 1 ID47 [a@1 b=\"c\"] msg\n",
+        b"52 <13>1 2026-01-01T00:00:00Z h a - - - counted frame\n",
+        b"99999999999999999999 <13>1 - h a - - - a count past any limit",
+        b"-5 <13>1 - h a - - - a negative count",
+        b"600 <13>1 - h a - - - a count past the message limit",
+        b"<34>Oct 11 22:14:15 mymachine su: 'su root' failed on /dev/pts/8\n",
+    ];
+    const ALPHABET: &[u8] = b"<>0123456789 -:\n\r\0[]\"=\\";
+    let mut rng = vigil_testkit::Rng::new(6587);
+    for round in 0..60 {
+        let mut conn = TcpStream::connect(tcp).await.unwrap();
+        for _ in 0..1 + rng.below(8) {
+            let bytes = match rng.below(3) {
+                0 => (0..rng.below(700)).map(|_| rng.below(256) as u8).collect(),
+                _ => {
+                    let seed = SEEDS[rng.below(SEEDS.len())];
+                    rng.mutate(seed, ALPHABET)
+                }
+            };
+            // The listener may close a connection it cannot frame; that is its right.
+            if conn.write_all(&bytes).await.is_err() {
+                break;
+            }
+            if round % 3 == 0 {
+                let socket = UdpSocket::bind(loopback()).await.unwrap();
+                let _ = socket.send_to(&bytes, udp).await;
+            }
+        }
+        if round % 2 == 0 {
+            drop(conn);
+        } else {
+            let _ = conn.shutdown().await;
+        }
+    }
+
+    let mut conn = TcpStream::connect(tcp).await.unwrap();
+    conn.write_all(b"<13>1 - h after - - - still listening over tcp\n")
+        .await
+        .unwrap();
+    conn.shutdown().await.unwrap();
+    send_datagram(udp, "<13>1 - h after - - - still listening over udp").await;
+    eventually(
+        "both good messages stored",
+        || by_message(h.search("service:after")),
+        |events| {
+            events.contains_key("still listening over tcp")
+                && events.contains_key("still listening over udp")
+        },
+    )
+    .await;
+
+    stop.send(true).unwrap();
+    listeners.wait().await;
 }
