@@ -840,6 +840,8 @@ impl Ingestor {
         // Events a correlation may read once they are stored (their group-by fields).
         let mut kept: Vec<(usize, JsonEvent)> = Vec::new();
         for (i, p) in pending.into_iter().enumerate() {
+            // A time the log store does not keep (a clock gone wrong, a zero time) is taken as
+            // none: the event is stored at the time it was received, its JSON unchanged.
             let time = p
                 .time
                 .or_else(|| {
@@ -847,6 +849,7 @@ impl Ingestor {
                         .timestamp()
                         .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
                 })
+                .filter(|t| vigil_logs::keeps_time(*t))
                 .unwrap_or(now);
             let mut envelope = p.envelope;
             if envelope.host.is_empty() {

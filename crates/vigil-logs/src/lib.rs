@@ -18,7 +18,7 @@ mod store;
 pub use embedded::{EmbeddedConfig, EmbeddedStore};
 pub use error::LogError;
 pub use store::{
-    Aggregation, AppendOutcome, BatchMark, Count, Cursor, EventStore, MissingField, NewEvent,
-    Pivot, PivotRequest, Rejected, SearchPage, SearchRequest, ServiceStats, StoredEvent,
-    TimeBucket, TimeRange,
+    Aggregation, AppendOutcome, BatchMark, Count, Cursor, EventStore, KEPT_TIMES, MissingField,
+    NewEvent, Pivot, PivotRequest, Rejected, SearchPage, SearchRequest, ServiceStats, StoredEvent,
+    TimeBucket, TimeRange, keeps_time,
 };

@@ -28,6 +28,18 @@ pub struct NewEvent {
     pub json_checked: bool,
 }
 
+/// The event times a log store keeps, in microseconds since 1970: from 1970 (events are ordered
+/// by milliseconds since then) to the end of 2099 (the order key has 42 bits for them, which
+/// last until 2109; the index's time type ends in 2262). A time outside is a clock gone wrong
+/// or a zero value (Go's 0001-01-01): the ingest path stores such events at the time they
+/// were received instead ([`keeps_time`]).
+pub const KEPT_TIMES: Range<i64> = 0..4_102_444_800_000_000;
+
+/// Whether a log store keeps events at `time` (see [`KEPT_TIMES`]).
+pub fn keeps_time(time: DateTime<Utc>) -> bool {
+    KEPT_TIMES.contains(&time.timestamp_micros())
+}
+
 impl NewEvent {
     /// Why a log store refuses this event, in words for the sender; `Ok` when it takes it.
     /// Every backend refuses what this refuses, so the ingest path can know a batch's
@@ -35,6 +47,12 @@ impl NewEvent {
     pub fn check(&self) -> Result<(), String> {
         if self.service.trim().is_empty() {
             return Err("the service is empty: tag the event with the service that sent it".into());
+        }
+        if !keeps_time(self.time) {
+            return Err(format!(
+                "the event time {} is outside the years 1970 to 2099 the log store keeps: correct it",
+                self.time.to_rfc3339()
+            ));
         }
         for (name, value) in [
             ("service", &self.service),
@@ -329,4 +347,36 @@ pub trait EventStore: Send + Sync {
     /// store made them durable (they need not be searchable yet). Meant for the ids of
     /// [`EventStore::undetected_at_open`]; others may have been removed.
     fn read_stored(&self, ids: Range<u64>, limit: usize) -> Result<Vec<StoredEvent>, LogError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn an_event_is_refused_at_a_time_the_store_does_not_keep() {
+        let at = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap();
+        let event = |time| NewEvent {
+            time,
+            service: "web".into(),
+            host: String::new(),
+            tenant: String::new(),
+            json: "{}".into(),
+            json_checked: true,
+        };
+        for kept in [at(1970, 1, 1), at(2026, 12, 3), at(2099, 12, 31)] {
+            assert!(keeps_time(kept) && event(kept).check().is_ok(), "{kept}");
+        }
+        for lost in [
+            at(1, 1, 1),
+            at(1969, 12, 31),
+            at(2100, 1, 1),
+            at(9999, 12, 31),
+        ] {
+            assert!(!keeps_time(lost), "{lost}");
+            let reason = event(lost).check().unwrap_err();
+            assert!(reason.contains("1970 to 2099"), "{reason}");
+        }
+    }
 }

@@ -1089,3 +1089,70 @@ async fn stats_count_events_per_service_with_their_retention() {
         .unwrap();
     assert!(db.get("retention_days").is_none());
 }
+
+/// Events whose own time the log store cannot keep — Go's zero time, a clock in the year 9999,
+/// a date before 1970 — are stored at the time they were received, their JSON unchanged, and
+/// such dates inside an event's values are indexed like any text: the store keeps taking
+/// events (a year past 2262 overflowed the index's time type and stopped its thread).
+#[tokio::test]
+async fn events_with_times_out_of_range_are_stored_at_their_arrival() {
+    let app = spawn_app().await;
+    let lines = [
+        r#"{"@timestamp":"0001-01-01T00:00:00Z","message":"zero time"}"#,
+        r#"{"@timestamp":"9999-12-31T23:59:59Z","message":"far future"}"#,
+        r#"{"timestamp":-2000000000,"message":"before 1970"}"#,
+        r#"{"@timestamp":"2026-11-30T10:00:00Z","message":"dates inside","when":"9999-12-31T23:59:59Z","then":"0001-01-01T00:00:00Z"}"#,
+    ];
+    let (status, answer) = app
+        .send(
+            &app.responder_token,
+            "service=clocks&host=h1",
+            &lines.join("\n"),
+            "application/x-ndjson",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["stored"], 4, "{answer}");
+    app.searchable().await;
+    let (status, found) = app
+        .get(
+            &app.responder_token,
+            "/events/search?q=service:clocks%20AND%20time:%3Enow-1h",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    let messages: Vec<&str> = found["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"]["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), 3, "stored at their arrival: {found}");
+    for m in ["zero time", "far future", "before 1970"] {
+        assert!(messages.contains(&m), "{m}: {found}");
+    }
+    let (_, far) = app
+        .get(
+            &app.responder_token,
+            "/events/search?q=message:%22far%20future%22",
+        )
+        .await;
+    assert_eq!(
+        far["events"][0]["event"]["@timestamp"], "9999-12-31T23:59:59Z",
+        "its JSON keeps the time it carries: {far}"
+    );
+    // The store still takes events.
+    let (status, answer) = app
+        .send(
+            &app.responder_token,
+            "service=clocks",
+            "{\"message\":\"after\"}",
+            "application/json",
+        )
+        .await;
+    assert_eq!(
+        (status, &answer["stored"]),
+        (StatusCode::OK, &json!(1)),
+        "{answer}"
+    );
+}

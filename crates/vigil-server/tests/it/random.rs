@@ -339,3 +339,57 @@ async fn broken_report_forms_get_a_page_that_says_what_to_do() {
         );
     }
 }
+
+/// Event batches with broken lines, random bytes and lying encodings: never a 5xx; a batch is
+/// answered with what was stored and each refused event, or refused whole with a reason, and
+/// the events stored are exactly those the answers count.
+#[tokio::test]
+async fn broken_event_batches_are_stored_in_part_or_refused_with_a_reason() {
+    let app = spawn_app().await;
+    const SEED: &[u8] = b"{\"@timestamp\":\"2026-11-30T10:00:00Z\",\"user\":{\"name\":\"alice\"},\"message\":\"login failed\"}\n{\"n\":[1,2.5e3,-0,null,true],\"s\":\"\\u00e9\\\\\"}\n[{\"a\":1},{\"b\":2}]\n";
+    const ALPHABET: &[u8] = b"{}[]:,\"\\\n\r\x000123456789.eE-+truefalsenull\xc3\xa9\x1f\x8b";
+    let mut rng = Rng::new(5424);
+    let mut stored = 0;
+    for round in 0..300 {
+        let body: Vec<u8> = match round % 5 {
+            0 => (0..rng.below(400)).map(|_| rng.below(256) as u8).collect(),
+            _ => rng.mutate(SEED, ALPHABET),
+        };
+        let content_type = ["application/x-ndjson", "application/json", "text/plain"][rng.below(3)];
+        let mut request = reqwest::Client::new()
+            .post(format!(
+                "http://{}/api/v1/events?service=web&host=w1",
+                app.addr
+            ))
+            .bearer_auth(&app.admin_token)
+            .header("content-type", content_type);
+        if round % 7 == 0 {
+            request = request.header("content-encoding", "gzip");
+        }
+        let response = request.body(body.clone()).send().await.unwrap();
+        let status = response.status().as_u16();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let sent = String::from_utf8_lossy(&body);
+        assert!(status < 500, "{sent:?}: {status} {answer}");
+        if status == 200 {
+            stored += answer["stored"].as_u64().expect("a count of stored events");
+            for refused in answer["rejected"]
+                .as_array()
+                .expect("a list of refused events")
+            {
+                let reason = refused["reason"].as_str().unwrap_or_default();
+                assert!(reason.len() > 10, "{sent:?}: {answer}");
+            }
+        } else {
+            let message = answer["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.len() > 10, "{sent:?}: {status} {answer}");
+        }
+    }
+    assert!(stored > 100, "most batches store something: {stored}");
+    let store = app.events.clone();
+    tokio::task::spawn_blocking(move || store.refresh().unwrap())
+        .await
+        .unwrap();
+    let (_, stats) = send(&app, Method::GET, "/events/stats", &Value::Null).await;
+    assert_eq!(stats["total_events"], stored, "{stats}");
+}
