@@ -344,8 +344,12 @@ fn regex_query(regex: &str, field: TField) -> Result<Q, LogError> {
         })
 }
 
+/// A query bound as Tantivy's date, which counts nanoseconds in an `i64` (1677 to 2262): a
+/// bound beyond that (`from=0001-01-01`, `now-99999999d`) is taken at its end, which every
+/// stored time lies within (see `KEPT_TIMES`).
 fn to_tdate(t: DateTime<Utc>) -> TDateTime {
-    TDateTime::from_timestamp_micros(t.timestamp_micros())
+    const LIMIT: i64 = i64::MAX / 1_000;
+    TDateTime::from_timestamp_micros(t.timestamp_micros().clamp(-LIMIT, LIMIT))
 }
 
 /// A regex matching exactly `bytes` (UTF-8 with control characters, such as a serialised JSON

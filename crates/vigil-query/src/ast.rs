@@ -195,11 +195,18 @@ pub enum TimeValue {
 }
 
 impl TimeValue {
-    /// The instant this value stands for when the query runs at `now`.
+    /// The instant this value stands for when the query runs at `now`; an offset past the
+    /// range of times (`now-99999999d`) stands for its end.
     pub fn resolve(self, now: DateTime<Utc>) -> DateTime<Utc> {
         match self {
             TimeValue::Absolute(t) => t,
-            TimeValue::Now { offset_seconds } => now + Duration::seconds(offset_seconds),
+            TimeValue::Now { offset_seconds } => Duration::try_seconds(offset_seconds)
+                .and_then(|offset| now.checked_add_signed(offset))
+                .unwrap_or(if offset_seconds < 0 {
+                    DateTime::<Utc>::MIN_UTC
+                } else {
+                    DateTime::<Utc>::MAX_UTC
+                }),
         }
     }
 }

@@ -692,6 +692,12 @@ mod tests {
         );
         assert_eq!(parse_time("now-1y"), None);
         assert_eq!(parse_time("nowhere"), None);
+        // Offsets past the range of times stand for its ends.
+        let now = Utc::now();
+        let far = |text| parse_time(text).unwrap().resolve(now);
+        assert_eq!(far("now-99999999d"), DateTime::<Utc>::MIN_UTC);
+        assert_eq!(far("now+99999999w"), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(far("now-9223372036854775807s"), DateTime::<Utc>::MIN_UTC);
     }
 
     #[test]

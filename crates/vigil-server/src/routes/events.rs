@@ -309,7 +309,10 @@ pub(crate) fn parse_time(
 ) -> Result<DateTime<Utc>, ApiError> {
     let t = text.trim();
     if let Some(back) = parse_duration(t) {
-        return Ok(now - back);
+        // Further back than times go: the beginning of time, as `now-…` offsets resolve.
+        return Ok(now
+            .checked_sub_signed(back)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC));
     }
     vigil_query::parse_time(t).map(|v| v.resolve(now)).ok_or_else(|| {
         ApiError::invalid_field(
@@ -333,7 +336,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
     };
     n.checked_mul(seconds)
         .filter(|s| *s >= 0)
-        .map(Duration::seconds)
+        .and_then(Duration::try_seconds)
 }
 
 pub(crate) fn time_range(from: Option<&str>, to: Option<&str>) -> Result<TimeRange, ApiError> {

@@ -103,8 +103,16 @@ async fn current(state: &AppState) -> Result<(OrgVersion, Arc<ValidOrg>), ApiErr
     Ok((version, valid))
 }
 
-fn to_jiff(t: DateTime<Utc>) -> Result<Timestamp, ApiError> {
-    Timestamp::new(t.timestamp(), t.timestamp_subsec_nanos() as i32).map_err(ApiError::internal)
+/// `field`'s time for the schedules, which cover the years -9999 to 9999.
+fn to_jiff(field: &'static str, t: DateTime<Utc>) -> Result<Timestamp, ApiError> {
+    Timestamp::new(t.timestamp(), t.timestamp_subsec_nanos() as i32).map_err(|_| {
+        ApiError::invalid_field(
+            field,
+            format!(
+                "`{field}` is outside the years -9999 to 9999 schedules cover; give a nearer time"
+            ),
+        )
+    })
 }
 
 fn team_error(err: TeamQueryError, field: &'static str) -> ApiError {
@@ -151,7 +159,7 @@ pub async fn who(
     };
     let field = if q.team.is_some() { "team" } else { "service" };
     let entries = org
-        .on_call(&team, to_jiff(at)?)
+        .on_call(&team, to_jiff("at", at)?)
         .map_err(|e| team_error(e, field))?;
     let team_doc = org.document().teams.iter().find(|t| t.name == team);
     Ok(Json(OnCallResponse {
@@ -221,7 +229,9 @@ pub async fn coverage(
         Some(text) => parse_time("from", text, now)?,
         None => now,
     };
-    let to = from + chrono::Duration::days(i64::from(days));
+    let to = from
+        .checked_add_signed(chrono::Duration::days(i64::from(days)))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     let teams: Vec<String> = match &q.team {
         Some(t) => vec![t.clone()],
         None => org
@@ -234,7 +244,7 @@ pub async fn coverage(
     let mut gaps = Vec::new();
     for team in &teams {
         for g in org
-            .coverage_gaps(team, to_jiff(from)?, to_jiff(to)?)
+            .coverage_gaps(team, to_jiff("from", from)?, to_jiff("from", to)?)
             .map_err(|e| team_error(e, "team"))?
         {
             gaps.push(CoverageGap {

@@ -1141,6 +1141,21 @@ async fn events_with_times_out_of_range_are_stored_at_their_arrival() {
         far["events"][0]["event"]["@timestamp"], "9999-12-31T23:59:59Z",
         "its JSON keeps the time it carries: {far}"
     );
+    // Time bounds past what the index's dates hold are taken at their ends.
+    for query in [
+        "q=service:clocks%20AND%20time:%5B0001-01-01%20TO%209999-12-31%5D",
+        "q=service:clocks&from=now-99999999d&to=now%2B99999999w",
+        "q=service:clocks%20AND%20time:%3Enow-99999999d&from=99999999999d",
+    ] {
+        let (status, found) = app
+            .get(&app.responder_token, &format!("/events/search?{query}"))
+            .await;
+        assert_eq!(
+            (status, &found["total"]),
+            (StatusCode::OK, &json!(4)),
+            "{query}: {found}"
+        );
+    }
     // The store still takes events.
     let (status, answer) = app
         .send(
