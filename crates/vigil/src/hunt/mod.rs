@@ -154,7 +154,7 @@ fn parse_level(s: &str) -> Result<Level, String> {
 
 fn parse_time(s: &str) -> Result<i64, String> {
     parse_timestamp(s).ok_or_else(|| {
-        format!("cannot read {s:?} as a time; use RFC 3339, e.g. 2019-04-27T15:57:25Z")
+        format!("cannot read {s:?} as a time (RFC 3339, between the years -9999 and 9999), e.g. 2019-04-27T15:57:25Z")
     })
 }
 
