@@ -12,7 +12,7 @@ use crate::support::{TestApp, spawn_app};
 /// Values that break a field: other types, edge numbers, empty, huge, control characters,
 /// lookalike enum values, nesting.
 fn breaking_value(rng: &mut Rng) -> Value {
-    match rng.below(14) {
+    match rng.below(16) {
         0 => Value::Null,
         1 => json!(true),
         2 => json!(-1),
@@ -26,6 +26,8 @@ fn breaking_value(rng: &mut Rng) -> Value {
         10 => json!([]),
         11 => json!({}),
         12 => json!(["a", 1, null]),
+        13 => json!("99999999999999999h"),
+        14 => json!("-5m"),
         _ => json!("2026-13-45T99:00:00Z"),
     }
 }
@@ -83,6 +85,18 @@ fn org_document() -> Value {
     document["teams"][0]["schedules"][0]["overrides"] =
         json!([{"person": "carol", "start": "2026-12-24T00:00", "end": "2026-12-26T00:00"}]);
     document["services"][0]["logsources"] = json!([{"product": "linux", "service": "sshd"}]);
+    document["services"][0]["fields"] = json!({"cs-uri-query": "url.query"});
+    document["teams"][0]["escalation"] = json!({
+        "levels": [
+            {"after": "0", "notify": ["schedule:primary"]},
+            {"after": "10m", "notify": ["manager"]},
+        ],
+        "repeat": 2,
+        "repeat_after": "30m",
+    });
+    document["alerting"] = json!([
+        {"rule_id": "*", "group_by": ["host", "user.name"], "window": "1h", "max_per_hour": 20},
+    ]);
     document
 }
 
