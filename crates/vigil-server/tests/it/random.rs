@@ -505,3 +505,59 @@ async fn odd_query_parameters_are_answered_or_refused_with_a_reason() {
         }
     }
 }
+
+/// Odd identifiers in the paths of every route that names a record — unknown, malformed,
+/// huge, negative, with control characters — are a 400 or a 404 that says what is wrong,
+/// never a 5xx, and a refused write changes nothing.
+#[tokio::test]
+async fn odd_identifiers_in_paths_are_refused_with_a_reason() {
+    let app = spawn_app().await;
+    let (status, _) = send(&app, Method::POST, "/incidents", &seeds()[0].2).await;
+    assert_eq!(status, 201);
+    const IDS: &[&str] = &[
+        "INC-999999",
+        "INC-0",
+        "INC--1",
+        "INC-99999999999999999999",
+        "inc-1",
+        "1",
+        "-1",
+        "ALR-1",
+        "0190c3b5-0000-7000-8000-000000000000",
+        "not-a-uuid",
+        "%00",
+        "%E2%80%AE",
+        "..%2F..%2Fetc%2Fpasswd",
+        "%20",
+        "x",
+    ];
+    const ROUTES: &[(&str, &str)] = &[
+        ("GET", "/incidents/{}"),
+        ("GET", "/incidents/{}/actions"),
+        ("GET", "/incidents/{}/related"),
+        ("GET", "/incidents/{}/evidence"),
+        ("GET", "/incidents/INC-1/evidence/{}"),
+        ("GET", "/incidents/INC-1/evidence/{}/content"),
+        ("DELETE", "/incidents/INC-1/links/{}"),
+        ("DELETE", "/incidents/INC-1/indicators/{}"),
+        ("GET", "/alerts/{}"),
+        ("POST", "/alerts/{}/ack"),
+        ("POST", "/alerts/{}/resolve"),
+        ("DELETE", "/tokens/{}"),
+        ("GET", "/audit?incident={}"),
+    ];
+    let before = audit_entries(&app).await;
+    for (method, route) in ROUTES {
+        for id in IDS {
+            let path = route.replace("{}", id);
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            let (status, answer) = send(&app, method.clone(), &path, &Value::Null).await;
+            assert!(status < 500, "{method} {path}: {status} {answer}");
+            if status >= 400 {
+                let message = answer["error"]["message"].as_str().unwrap_or_default();
+                assert!(message.len() > 10, "{method} {path}: {status} {answer}");
+            }
+        }
+    }
+    assert_eq!(audit_entries(&app).await, before, "nothing was changed");
+}
