@@ -71,14 +71,7 @@ impl BatchKey {
 #[derive(Debug, Serialize, Deserialize)]
 struct Tag {
     key: BatchKey,
-    rejected: Vec<TagRejected>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct TagRejected {
-    line: Option<u64>,
-    index: Option<u64>,
-    reason: String,
+    rejected: Vec<RejectedEvent>,
 }
 
 /// The mark a keyed batch is appended with (public so that tests can leave the log store as a
@@ -86,14 +79,7 @@ struct TagRejected {
 pub fn mark(key: &BatchKey, rejected: &[RejectedEvent]) -> Vec<u8> {
     let tag = Tag {
         key: key.clone(),
-        rejected: rejected
-            .iter()
-            .map(|r| TagRejected {
-                line: r.line,
-                index: r.index,
-                reason: r.reason.clone(),
-            })
-            .collect(),
+        rejected: rejected.to_vec(),
     };
     serde_json::to_vec(&tag).unwrap_or_default()
 }
@@ -113,15 +99,7 @@ pub(crate) fn unanswered(ids: std::ops::Range<u64>, mark: &[u8]) -> Option<Unans
     Some(Unanswered {
         key: tag.key,
         ids,
-        rejected: tag
-            .rejected
-            .into_iter()
-            .map(|r| RejectedEvent {
-                line: r.line,
-                index: r.index,
-                reason: r.reason,
-            })
-            .collect(),
+        rejected: tag.rejected,
     })
 }
 
@@ -130,18 +108,9 @@ pub(crate) fn unanswered(ids: std::ops::Range<u64>, mark: &[u8]) -> Option<Unans
 #[derive(Serialize)]
 struct Answer<'a> {
     stored: u64,
-    rejected: Vec<AnswerRejected<'a>>,
+    rejected: &'a [RejectedEvent],
     detections: u64,
     alerts: u64,
-}
-
-#[derive(Serialize)]
-struct AnswerRejected<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    line: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    index: Option<u64>,
-    reason: &'a str,
 }
 
 /// The answer to record for `report` under `key`, completed in the recording transaction with
@@ -161,14 +130,7 @@ pub(crate) fn keyed_answer(
         answer: Box::new(move |created| {
             let answer = Answer {
                 stored,
-                rejected: rejected
-                    .iter()
-                    .map(|r| AnswerRejected {
-                        line: r.line,
-                        index: r.index,
-                        reason: &r.reason,
-                    })
-                    .collect(),
+                rejected: &rejected,
                 detections,
                 alerts: created as u64,
             };
@@ -246,6 +208,15 @@ mod tests {
         assert!(
             unanswered(0..1, b"").is_none(),
             "a foreign mark is left alone"
+        );
+        // Marks written before refusals were kept without their empty parts read the same.
+        let older = format!(
+            r#"{{"key":{},"rejected":[{{"line":3,"index":null,"reason":"not JSON: \"é\""}}]}}"#,
+            serde_json::to_string(&key).unwrap()
+        );
+        assert_eq!(
+            unanswered(7..9, older.as_bytes()).unwrap().rejected,
+            rejected
         );
     }
 

@@ -53,12 +53,15 @@ pub struct RawEvent {
     pub json: String,
 }
 
-/// One event that was not stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One event that was not stored. Serialized as the API answers it (and as a keyed batch's
+/// journal mark keeps it, see [`crate::once`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RejectedEvent {
     /// Its 1-based line in a JSON-lines body or file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
     /// Its 0-based index in a JSON array or a list of raw events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u64>,
     /// Why, and what to send instead.
     pub reason: String,
