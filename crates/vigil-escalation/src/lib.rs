@@ -16,7 +16,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use vigil_core::{Alert, AlertStatus};
 use vigil_notify::{DeliveryStatus, Notification, Notifier, Target, WebhookFormat};
-use vigil_oncall::{ContactKind, OrgDocument, ValidOrg, parse_after};
+use vigil_oncall::{
+    ContactKind, MAX_ESCALATION_DELAY_SECS, MAX_ESCALATION_REPEATS, OrgDocument, ValidOrg,
+    parse_after,
+};
 use vigil_store::{EscalationTimer, Store, StoreError};
 
 /// The system actor of escalation entries in an alert's log.
@@ -94,7 +97,7 @@ impl Escalator {
         let org = match self.store.current_org().await? {
             Some(v) => serde_json::from_value::<OrgDocument>(v.document)
                 .ok()
-                .and_then(|d| d.validate().ok()),
+                .and_then(|d| d.validate_stored().ok()),
             None => None,
         };
         for timer in &due {
@@ -214,26 +217,17 @@ impl Escalator {
             }
         }
         // The next level counts from the start of this round; after the last, repeat or stop.
-        let delay = |l: usize| {
-            Duration::from_secs(
-                policy
-                    .levels
-                    .get(l)
-                    .and_then(|x| parse_after(&x.after))
-                    .unwrap_or(0),
-            )
+        // Delays are clamped as validation bounds them, should a document predate the bound.
+        let delay = |text: Option<&str>, default: u64| {
+            let seconds = text.and_then(parse_after).unwrap_or(default);
+            chrono::Duration::seconds(seconds.min(MAX_ESCALATION_DELAY_SECS) as i64)
         };
         let next = if level_no + 1 < policy.levels.len() {
-            let due = timer.started_at
-                + chrono::Duration::from_std(delay(level_no + 1)).unwrap_or_default();
+            let after = delay(policy.levels.get(level_no + 1).map(|l| l.after.as_str()), 0);
+            let due = timer.started_at + after;
             Some((timer.level + 1, timer.round, timer.started_at, due.max(now)))
-        } else if timer.round < policy.repeat {
-            let gap = policy
-                .repeat_after
-                .as_deref()
-                .and_then(parse_after)
-                .unwrap_or(1800);
-            let start = now + chrono::Duration::seconds(gap as i64);
+        } else if timer.round < policy.repeat.min(MAX_ESCALATION_REPEATS) {
+            let start = now + delay(policy.repeat_after.as_deref(), 1800);
             Some((0, timer.round + 1, start, start))
         } else {
             None

@@ -752,6 +752,8 @@ impl Ingestor {
             let mut policy = self.alerts;
             if let Some(c) = cfg {
                 if let Some(w) = c.window.as_deref().and_then(vigil_oncall::parse_after) {
+                    // Clamped as validation bounds it, should a document predate the bound.
+                    let w = w.min(vigil_oncall::MAX_ALERT_WINDOW_SECS);
                     policy.dedup_window = chrono::Duration::seconds(w as i64);
                 }
                 if let Some(m) = c.max_per_hour {

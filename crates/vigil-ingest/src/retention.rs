@@ -8,6 +8,10 @@ use std::time::Duration;
 use chrono::Utc;
 use vigil_logs::{EventStore, LogError};
 
+/// The longest retention that can be asked for: a century, which keeps every cut-off date
+/// inside the range of dates (a longer one is "forever": leave the retention out).
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
+
 /// How long each service's events are kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RetentionPolicy {
@@ -37,13 +41,20 @@ impl RetentionPolicy {
         if service.is_empty() {
             return Err(format!("{text:?} names no service; write e.g. web=30"));
         }
-        let days: u32 = days
-            .trim()
-            .parse()
-            .ok()
-            .filter(|d| *d > 0)
-            .ok_or_else(|| format!("{text:?}: the days must be a whole number above 0"))?;
+        let days = Self::parse_days(days)
+            .map_err(|reason| format!("{text:?}: {reason}; write e.g. web=30"))?;
         Ok((service.to_owned(), days))
+    }
+
+    /// Parses a retention in days: 1 to [`MAX_RETENTION_DAYS`].
+    pub fn parse_days(text: &str) -> Result<u32, String> {
+        match text.trim().parse::<u64>() {
+            Ok(0) | Err(_) => Err("the days must be a whole number above 0".to_owned()),
+            Ok(d) if d > u64::from(MAX_RETENTION_DAYS) => Err(format!(
+                "{d} days is more than a century ({MAX_RETENTION_DAYS}); leave the retention out to keep events forever"
+            )),
+            Ok(d) => Ok(d as u32),
+        }
     }
 }
 
@@ -59,7 +70,10 @@ pub fn enforce(
         let Some(days) = policy.days_for(&stats.service) else {
             continue;
         };
-        let cutoff = now - chrono::Duration::days(i64::from(days));
+        let days = chrono::Duration::days(i64::from(days.min(MAX_RETENTION_DAYS)));
+        let Some(cutoff) = now.checked_sub_signed(days) else {
+            continue;
+        };
         if stats.first.is_some_and(|first| first >= cutoff) {
             continue;
         }
@@ -124,6 +138,14 @@ mod tests {
         assert!(RetentionPolicy::parse_entry("=3").is_err());
         assert!(RetentionPolicy::parse_entry("web=0").is_err());
         assert!(RetentionPolicy::parse_entry("web=x").is_err());
+        assert_eq!(
+            RetentionPolicy::parse_entry("web=36500").unwrap(),
+            ("web".into(), MAX_RETENTION_DAYS)
+        );
+        let err = RetentionPolicy::parse_entry("web=4000000000").unwrap_err();
+        assert!(err.contains("more than a century"), "{err}");
+        assert!(RetentionPolicy::parse_days("0").is_err());
+        assert_eq!(RetentionPolicy::parse_days(" 365 "), Ok(365));
         let policy = RetentionPolicy {
             per_service: [("web".to_owned(), 7)].into(),
             default_days: Some(90),

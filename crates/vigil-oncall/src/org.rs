@@ -134,6 +134,17 @@ pub struct EscalationLevel {
     pub notify: Vec<String>,
 }
 
+/// The longest delay an escalation level or a repeat may wait: a page held back for more than a
+/// week is no page, and every delay then stays far inside the range of dates.
+pub const MAX_ESCALATION_DELAY_SECS: u64 = 7 * 24 * 3600;
+
+/// The most times an escalation policy may run again (PagerDuty's limit too): past that, page
+/// someone else at a further level instead.
+pub const MAX_ESCALATION_REPEATS: u32 = 9;
+
+/// The longest an alert may absorb repeats of its detections.
+pub const MAX_ALERT_WINDOW_SECS: u64 = 30 * 24 * 3600;
+
 /// Reads `0`, `90s`, `15m`, `2h` into seconds.
 pub fn parse_after(text: &str) -> Option<u64> {
     let t = text.trim();
@@ -148,6 +159,24 @@ pub fn parse_after(text: &str) -> Option<u64> {
         'h' => 3600,
         _ => return None,
     })
+}
+
+/// Whether a document's delays, repeats and windows are held to their bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Limits {
+    Checked,
+    Clamped,
+}
+
+/// A level's or a repeat's delay in seconds, or why it is refused.
+fn escalation_delay(text: &str, checked: bool) -> Result<u64, String> {
+    match parse_after(text) {
+        None => Err(format!("{text:?} is not a delay; write 0, 90s, 15m or 1h")),
+        Some(s) if checked && s > MAX_ESCALATION_DELAY_SECS => Err(format!(
+            "{text:?} is longer than a week (168h); write at most 168h"
+        )),
+        Some(s) => Ok(s),
+    }
 }
 
 /// Someone to page at a level.
@@ -278,8 +307,21 @@ fn check_names<'a>(
 
 impl OrgDocument {
     /// Checks the document as a whole: unique non-blank names, every person, team and
-    /// schedule reference known, contact addresses of their kind, every schedule valid.
+    /// schedule reference known, contact addresses of their kind, every schedule valid, delays
+    /// and repeats within their bounds.
     pub fn validate(&self) -> Result<ValidOrg, InvalidOrg> {
+        self.validate_with(Limits::Checked)
+    }
+
+    /// [`OrgDocument::validate`] for a document read back from the store: the bounds on
+    /// delays, repeats and windows came after the first versions, so a document stored
+    /// before them still reads (those who use the values clamp them to the bounds).
+    pub fn validate_stored(&self) -> Result<ValidOrg, InvalidOrg> {
+        self.validate_with(Limits::Clamped)
+    }
+
+    fn validate_with(&self, limits: Limits) -> Result<ValidOrg, InvalidOrg> {
+        let checked = limits == Limits::Checked;
         let mut problems = Vec::new();
         let people = check_names(
             "people",
@@ -363,27 +405,30 @@ impl OrgDocument {
                         "needs at least one level",
                     ));
                 }
+                if checked && policy.repeat > MAX_ESCALATION_REPEATS {
+                    problems.push(problem(
+                        format!("teams[{i}].escalation.repeat"),
+                        format!("{} is more than {MAX_ESCALATION_REPEATS} repeats; page someone else at a further level instead", policy.repeat),
+                    ));
+                }
                 if let Some(r) = &policy.repeat_after
-                    && parse_after(r).is_none()
+                    && let Err(message) = escalation_delay(r, checked)
                 {
                     problems.push(problem(
                         format!("teams[{i}].escalation.repeat_after"),
-                        format!("{r:?} is not a delay; write 0, 90s, 15m or 1h"),
+                        message,
                     ));
                 }
                 let mut previous = 0;
                 for (l, level) in policy.levels.iter().enumerate() {
                     let field = format!("teams[{i}].escalation.levels[{l}]");
-                    match parse_after(&level.after) {
-                        None => problems.push(problem(
-                            format!("{field}.after"),
-                            format!("{:?} is not a delay; write 0, 90s, 15m or 1h", level.after),
-                        )),
-                        Some(a) if a < previous => problems.push(problem(
+                    match escalation_delay(&level.after, checked) {
+                        Err(message) => problems.push(problem(format!("{field}.after"), message)),
+                        Ok(a) if a < previous => problems.push(problem(
                             format!("{field}.after"),
                             "comes before the previous level; order levels by delay",
                         )),
-                        Some(a) => previous = a,
+                        Ok(a) => previous = a,
                     }
                     if level.notify.is_empty() {
                         problems.push(problem(
@@ -422,13 +467,18 @@ impl OrgDocument {
                     format!("{:?} is listed twice; keep one entry", a.rule_id),
                 ));
             }
-            if let Some(w) = &a.window
-                && parse_after(w).is_none_or(|s| s == 0)
-            {
-                problems.push(problem(
-                    format!("alerting[{i}].window"),
-                    format!("{w:?} is not a window; write 90s, 15m or 1h"),
-                ));
+            if let Some(w) = &a.window {
+                match parse_after(w) {
+                    None | Some(0) => problems.push(problem(
+                        format!("alerting[{i}].window"),
+                        format!("{w:?} is not a window; write 90s, 15m or 1h"),
+                    )),
+                    Some(s) if checked && s > MAX_ALERT_WINDOW_SECS => problems.push(problem(
+                        format!("alerting[{i}].window"),
+                        format!("{w:?} is longer than 30 days (720h); write at most 720h"),
+                    )),
+                    Some(_) => {}
+                }
             }
             if a.max_per_hour == Some(0) {
                 problems.push(problem(
@@ -798,5 +848,93 @@ mod tests {
             "{}",
             err.problems[4].message
         );
+    }
+
+    #[test]
+    fn delays_and_repeats_are_bounded() {
+        let mut doc = org();
+        doc.teams[0].escalation = Some(EscalationPolicy {
+            levels: vec![
+                EscalationLevel {
+                    after: "0".into(),
+                    notify: vec!["manager".into()],
+                },
+                EscalationLevel {
+                    after: "169h".into(),
+                    notify: vec!["manager".into()],
+                },
+                EscalationLevel {
+                    after: "99999999999999999h".into(),
+                    notify: vec!["manager".into()],
+                },
+            ],
+            repeat: u32::MAX,
+            repeat_after: Some("604801s".into()),
+        });
+        doc.teams[0].manager = Some("alice".into());
+        doc.alerting = vec![
+            AlertRuleConfig {
+                rule_id: "*".into(),
+                group_by: vec![],
+                window: Some("721h".into()),
+                max_per_hour: None,
+            },
+            AlertRuleConfig {
+                rule_id: "r".into(),
+                group_by: vec![],
+                window: Some("720h".into()),
+                max_per_hour: Some(u32::MAX),
+            },
+        ];
+        let err = doc.validate().unwrap_err();
+        let found: Vec<(&str, &str)> = err
+            .problems
+            .iter()
+            .map(|p| (p.field.as_str(), p.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "teams[0].escalation.repeat",
+                    "4294967295 is more than 9 repeats; page someone else at a further level instead"
+                ),
+                (
+                    "teams[0].escalation.repeat_after",
+                    "\"604801s\" is longer than a week (168h); write at most 168h"
+                ),
+                (
+                    "teams[0].escalation.levels[1].after",
+                    "\"169h\" is longer than a week (168h); write at most 168h"
+                ),
+                (
+                    "teams[0].escalation.levels[2].after",
+                    "\"99999999999999999h\" is not a delay; write 0, 90s, 15m or 1h"
+                ),
+                (
+                    "alerting[0].window",
+                    "\"721h\" is longer than 30 days (720h); write at most 720h"
+                ),
+            ],
+            "{err}"
+        );
+        let policy = doc.teams[0].escalation.as_mut().unwrap();
+        policy.levels.truncate(1);
+        policy.levels.push(EscalationLevel {
+            after: "168h".into(),
+            notify: vec!["manager".into()],
+        });
+        policy.repeat = MAX_ESCALATION_REPEATS;
+        policy.repeat_after = Some("604800s".into());
+        doc.alerting.remove(0);
+        doc.validate().unwrap();
+
+        // A document stored before the bounds still reads back.
+        let policy = doc.teams[0].escalation.as_mut().unwrap();
+        policy.repeat = 100;
+        policy.repeat_after = Some("1000h".into());
+        doc.alerting[0].window = Some("10000h".into());
+        assert!(doc.validate().is_err());
+        doc.validate_stored().unwrap();
     }
 }

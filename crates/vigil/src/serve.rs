@@ -76,7 +76,7 @@ pub struct Args {
     #[arg(long = "retention", env = "VIGIL_RETENTION", value_delimiter = ',', value_parser = RetentionPolicy::parse_entry)]
     pub retention: Vec<(String, u32)>,
     /// Keep events of services without a --retention this many days (default: forever).
-    #[arg(long, env = "VIGIL_RETENTION_DEFAULT")]
+    #[arg(long, env = "VIGIL_RETENTION_DEFAULT", value_parser = RetentionPolicy::parse_days)]
     pub retention_default: Option<u32>,
     /// The URL responders reach this server at, for acknowledgement links in pages
     /// (default: http://LISTEN).
@@ -137,11 +137,6 @@ impl Args {
     }
 
     fn into_parts(self) -> anyhow::Result<(vigil_server::Settings, RuleFiles, SyslogConfig)> {
-        if self.retention_default == Some(0) {
-            anyhow::bail!(
-                "--retention-default must be at least 1 day; leave it out to keep events forever"
-            );
-        }
         let mut settings = vigil_server::Settings::new(self.data, self.listen);
         settings.json_body_limit = self.max_json_bytes;
         settings.evidence_body_limit = self.max_evidence_bytes;

@@ -98,7 +98,7 @@ async fn current(state: &AppState) -> Result<(OrgVersion, Arc<ValidOrg>), ApiErr
     }
     let doc: OrgDocument =
         serde_json::from_value(version.document.clone()).map_err(ApiError::internal)?;
-    let valid = Arc::new(doc.validate().map_err(ApiError::internal)?);
+    let valid = Arc::new(doc.validate_stored().map_err(ApiError::internal)?);
     state.org.put(version.version, valid.clone());
     Ok((version, valid))
 }

@@ -78,10 +78,11 @@ pub struct Args {
     /// (informational, low, medium, high, critical).
     #[arg(long, value_parser = parse_level)]
     level: Option<Level>,
-    /// Only events at or after this time (RFC 3339, e.g. 2019-04-27T00:00:00Z).
+    /// Only events at or after this time (RFC 3339, e.g. 2019-04-27T00:00:00Z, or a date: its
+    /// midnight UTC).
     #[arg(long, value_parser = parse_time)]
     from: Option<i64>,
-    /// Only events before this time (RFC 3339).
+    /// Only events before this time (RFC 3339, or a date: its midnight UTC).
     #[arg(long, value_parser = parse_time)]
     to: Option<i64>,
     /// Worker threads (default: all cores).
@@ -154,7 +155,7 @@ fn parse_level(s: &str) -> Result<Level, String> {
 
 fn parse_time(s: &str) -> Result<i64, String> {
     parse_timestamp(s).ok_or_else(|| {
-        format!("cannot read {s:?} as a time (RFC 3339, between the years -9999 and 9999), e.g. 2019-04-27T15:57:25Z")
+        format!("cannot read {s:?} as a time (RFC 3339 or a date, between the years -9999 and 9999), e.g. 2019-04-27T15:57:25Z or 2019-04-27")
     })
 }
 
