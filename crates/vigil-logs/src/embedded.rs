@@ -545,23 +545,21 @@ fn agg_field(field: &Field) -> Result<String, LogError> {
     })
 }
 
-/// The `limit` hits of `query` with the largest order keys (the newest), newest first, with
-/// their keys.
+/// How many events `query` matches, and the `limit` of them with the largest order keys (the
+/// newest), newest first, with their keys.
 ///
 /// Segments are gone through newest first, by the largest key each holds, and once `limit` hits
-/// are found a segment whose newest event is older than all of them is not read: a store is
+/// are found a segment whose newest event is older than all of them is only counted: a store is
 /// written in time order, so a common word is answered from the newest segments instead of
 /// reading the key of every hit (Tantivy's `TopDocs` reads them all, a quarter of the store for
-/// a word in a quarter of the events). The count is left to the `Count` collector, which a term
-/// answers from its postings' length without visiting its documents.
+/// a word in a quarter of the events), and a term counts a segment from its postings' length.
+/// A segment that is read is counted in the same pass, so a query that is costly to set up per
+/// segment (a value looked for under every path) is set up once there.
 fn newest_hits(
     searcher: &Searcher,
     query: &dyn Query,
     limit: usize,
-) -> Result<Vec<(u64, DocAddress)>, LogError> {
-    if limit == 0 {
-        return Ok(Vec::new());
-    }
+) -> Result<(u64, Vec<(u64, DocAddress)>), LogError> {
     let weight = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
     let mut segments = Vec::new();
     for (ord, reader) in searcher.segment_readers().iter().enumerate() {
@@ -571,9 +569,11 @@ fn newest_hits(
     segments.sort_unstable_by(|a, b| b.0.cmp(&a.0));
     // The newest hits so far, the oldest of them on top.
     let mut newest: BinaryHeap<Reverse<(u64, DocAddress)>> = BinaryHeap::with_capacity(limit + 1);
+    let mut total = 0u64;
     for (max_key, ord, reader, keys) in segments {
-        if newest.len() == limit && newest.peek().is_some_and(|Reverse((k, _))| *k >= max_key) {
-            break;
+        if newest.len() == limit && newest.peek().is_none_or(|Reverse((k, _))| *k >= max_key) {
+            total += u64::from(weight.count(reader)?);
+            continue;
         }
         let alive = reader.alive_bitset();
         weight.for_each_no_score(reader, &mut |docs| {
@@ -581,6 +581,7 @@ fn newest_hits(
                 if alive.is_some_and(|a| a.is_deleted(doc)) {
                     continue;
                 }
+                total += 1;
                 let Some(key) = keys.first(doc) else {
                     continue;
                 };
@@ -595,7 +596,7 @@ fn newest_hits(
     }
     let mut hits: Vec<(u64, DocAddress)> = newest.into_iter().map(|Reverse(hit)| hit).collect();
     hits.sort_unstable_by(|a, b| b.cmp(a));
-    Ok(hits)
+    Ok((total, hits))
 }
 
 fn buckets(value: &serde_json::Value) -> Vec<ValueCount> {
@@ -689,10 +690,10 @@ impl EventStore for EmbeddedStore {
         let searcher = self.reader.searcher();
         let base = self.filter(&request.query.filter, request.range)?;
         // Every page counts the whole result; a later page collects what lies beyond the cursor.
-        let total = searcher.search(&*base, &Count)? as u64;
-        let top = match request.cursor {
+        let (total, top) = match request.cursor {
             None => newest_hits(&searcher, &*base, request.limit + 1)?,
             Some(Cursor(key)) => {
+                let total = searcher.search(&*base, &Count)? as u64;
                 let paged = BooleanQuery::new(vec![
                     (Occur::Must, base),
                     (
@@ -703,7 +704,7 @@ impl EventStore for EmbeddedStore {
                         )),
                     ),
                 ]);
-                newest_hits(&searcher, &paged, request.limit + 1)?
+                (total, newest_hits(&searcher, &paged, request.limit + 1)?.1)
             }
         };
         let mut events = top

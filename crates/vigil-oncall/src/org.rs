@@ -44,7 +44,8 @@ pub struct AlertRuleConfig {
     /// matched event (`user.name`, `Event.EventData.TargetUserName`). Default `[host]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_by: Vec<String>,
-    /// How long an open alert absorbs repeats after it was last seen (default `1h`).
+    /// How long an open alert absorbs repeats after it was last seen (default `1h`, at most
+    /// `720h`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<String>,
     /// New alerts per hour for the rule before the rest are counted as suppressed (default 20).
@@ -115,10 +116,10 @@ pub struct Team {
 pub struct EscalationPolicy {
     /// The levels, in order; each names when it is paged after the alert opened.
     pub levels: Vec<EscalationLevel>,
-    /// Times the whole policy is run again after its last level (default 0).
+    /// Times the whole policy is run again after its last level (default 0, at most 9).
     #[serde(default)]
     pub repeat: u32,
-    /// How long after the last level a repeat starts (default `30m`).
+    /// How long after the last level a repeat starts (default `30m`, at most `168h`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeat_after: Option<String>,
 }
@@ -127,7 +128,7 @@ pub struct EscalationPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EscalationLevel {
-    /// When, after the alert opened: `0`, `90s`, `15m`, `1h`.
+    /// When, after the alert opened: `0`, `90s`, `15m`, `1h` (at most `168h`).
     pub after: String,
     /// Who: `schedule:NAME` (its on-call at that moment), `manager`, `person:NAME`, or
     /// `team:NAME` (that team's first schedule's on-call, e.g. the central response team).
