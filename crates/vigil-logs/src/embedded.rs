@@ -566,7 +566,7 @@ fn newest_hits(
         let keys = reader.fast_fields().u64("order")?;
         segments.push((keys.max_value(), ord as u32, reader, keys));
     }
-    segments.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    segments.sort_unstable_by_key(|s| Reverse(s.0));
     // The newest hits so far, the oldest of them on top.
     let mut newest: BinaryHeap<Reverse<(u64, DocAddress)>> = BinaryHeap::with_capacity(limit + 1);
     let mut total = 0u64;

@@ -147,6 +147,11 @@ fn parse_logsource(s: &str) -> Result<Logsource, String> {
     Ok(ls)
 }
 
+/// The rule matches a table shows: past them a match is counted in the summary but not shown,
+/// so a hunt that matches millions of events does not hold them all in memory to draw a table
+/// no one reads (`--format jsonl` and `csv` write every match as it is found).
+const TABLE_ROWS: usize = 10_000;
+
 fn parse_level(s: &str) -> Result<Level, String> {
     Level::parse(s).ok_or_else(|| {
         format!("unknown level {s:?}; use informational, low, medium, high or critical")
@@ -241,7 +246,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         write_error = Some(e.into());
     }
 
-    let mut rows = Vec::new();
+    let (mut rows, mut not_shown) = (Vec::new(), 0u64);
     let mut tally = Tally::default();
     let mut matched = Vec::new();
     let (mut hits, mut events, mut errors, mut unreadable) = (0u64, 0u64, 0u64, false);
@@ -286,7 +291,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 warn(e.to_string());
             }
             matched.extend(part.matched);
-            rows.extend(part.rendered.rows);
+            let room = TABLE_ROWS.saturating_sub(rows.len());
+            not_shown += part.rendered.rows.len().saturating_sub(room) as u64;
+            rows.extend(part.rendered.rows.into_iter().take(room));
             tally.merge(part.rendered.tally);
             if let Err(e) = out.write_all(&part.rendered.text) {
                 write_error = Some(e.into());
@@ -313,7 +320,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let written = match write_error {
         Some(e) => Err(e),
         None => match args.format {
-            Format::Table => report::write_table(&mut out, &set, rows, &correlations, &args.paths),
+            Format::Table => {
+                report::write_table(&mut out, &set, rows, not_shown, &correlations, &args.paths)
+            }
             Format::Jsonl => report::write_jsonl_correlations(&mut out, &set, &correlations),
             Format::Csv => report::write_csv_correlations(&mut out, &set, &correlations),
         }

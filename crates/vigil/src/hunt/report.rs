@@ -287,12 +287,13 @@ pub fn correlate(
         .collect()
 }
 
-/// Writes the table of the rule matches' rows and the correlations; "no matches" when there
-/// are none.
+/// Writes the table of the rule matches' rows and the correlations, and how many matches
+/// were left out of it; "no matches" when there are none.
 pub fn write_table(
     out: &mut impl Write,
     set: &CompiledRuleSet,
     rows: Vec<Row>,
+    not_shown: u64,
     correlations: &[Correlated],
     inputs: &[PathBuf],
 ) -> anyhow::Result<()> {
@@ -339,6 +340,12 @@ pub fn write_table(
         }
     }
     writeln!(out, "{table}")?;
+    if not_shown > 0 {
+        writeln!(
+            out,
+            "… and {not_shown} more rule matches not in this table (the summary counts them all): write every match with --format jsonl or --format csv, or narrow the hunt with --level, --from and --to"
+        )?;
+    }
     Ok(())
 }
 

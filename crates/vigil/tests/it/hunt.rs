@@ -153,6 +153,20 @@ fn hunt_filters_by_level_and_time_and_writes_csv() {
     ])));
     assert_eq!(day1.len(), 1);
     assert_eq!(day1[0]["rule_title"], "Whoami Run");
+    // A date alone is its midnight, UTC.
+    let by_date = jsonl(&ok(run(&[
+        "hunt",
+        "-r",
+        &rules,
+        "--format",
+        "jsonl",
+        "--from",
+        "2024-01-01",
+        "--to",
+        "2024-01-02",
+        &logs,
+    ])));
+    assert_eq!(by_date, day1);
     let csv = ok(run(&["hunt", "-r", &rules, "--format", "csv", &logs]));
     let mut lines = csv.lines();
     assert_eq!(
@@ -668,4 +682,35 @@ detection:
         table.contains("%Admins_Workstations%") && table.contains("%dc_ip_addresses%"),
         "{table}"
     );
+}
+
+/// A table shows the first 10,000 rule matches and says how many more there are; the summary
+/// and the other formats count and write them all.
+#[test]
+fn a_table_of_many_matches_shows_the_first_and_counts_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let d = dir.path().to_str().unwrap();
+    let lines: Vec<String> = (1..=10_050)
+        .map(|i| {
+            sysmon1(
+                i,
+                "2024-01-01T10:00:00Z",
+                r"C:\Windows\System32\whoami.exe",
+                "whoami",
+            )
+        })
+        .collect();
+    std::fs::write(dir.path().join("many.jsonl"), lines.join("\n")).unwrap();
+    let (rules, logs) = (format!("{d}/rules"), format!("{d}/many.jsonl"));
+    let out = run(&["hunt", "-r", &rules, &logs]);
+    let table = ok(out);
+    assert!(
+        table.contains("… and 50 more rule matches not in this table"),
+        "{}",
+        &table[table.len().saturating_sub(2_000)..]
+    );
+    assert!(table.contains("┆ 10000 ") && !table.contains("┆ 10001 "));
+    let csv = ok(run(&["hunt", "-r", &rules, "--format", "csv", &logs]));
+    assert_eq!(csv.lines().count(), 10_051);
 }
