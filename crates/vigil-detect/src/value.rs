@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use base64::Engine as _;
 use memchr::memmem;
 use regex::{Regex, RegexBuilder};
-use vigil_sigma::{CmpOp, Modifier, Value};
+use vigil_sigma::{CmpOp, ExpandPart, Modifier, Value};
 
 /// The literal operation of a needle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -545,29 +545,24 @@ fn expand(
     reject_unknown: bool,
 ) -> Result<Vec<String>, ItemError> {
     let mut results = vec![String::new()];
-    let mut rest = s;
-    while let Some(start) = rest.find('%') {
-        let Some(len) = rest[start + 1..].find('%') else {
-            break;
-        };
-        let name = &rest[start + 1..start + 1 + len];
-        let Some(values) = placeholders.get(name) else {
-            if reject_unknown {
-                return Err(ItemError(format!(
-                    "placeholder %{name}% has no values; give it values in CompileOptions::placeholders"
-                )));
+    for part in vigil_sigma::expand_parts(s) {
+        match part {
+            ExpandPart::Text(text) => results.iter_mut().for_each(|r| r.push_str(text)),
+            ExpandPart::Placeholder(name) => {
+                let Some(values) = placeholders.get(name) else {
+                    if reject_unknown {
+                        return Err(ItemError(format!(
+                            "placeholder %{name}% has no values; give it values in CompileOptions::placeholders"
+                        )));
+                    }
+                    return Ok(Vec::new());
+                };
+                results = results
+                    .iter()
+                    .flat_map(|r| values.iter().map(move |v| format!("{r}{v}")))
+                    .collect();
             }
-            return Ok(Vec::new());
-        };
-        let prefix = &rest[..start];
-        results = results
-            .iter()
-            .flat_map(|r| values.iter().map(move |v| format!("{r}{prefix}{v}")))
-            .collect();
-        rest = &rest[start + len + 2..];
-    }
-    for r in &mut results {
-        r.push_str(rest);
+        }
     }
     Ok(results)
 }

@@ -19,5 +19,6 @@ pub use load::{Diagnostic, LoadError, format_timespan, load_dir, parse_str, pars
 pub use model::*;
 pub use modifier::Modifier;
 pub use placeholders::{
-    Placeholders, PlaceholdersError, load_placeholders, parse_placeholders, used_placeholders,
+    ExpandPart, Placeholders, PlaceholdersError, expand_parts, load_placeholders,
+    parse_placeholders, used_placeholders,
 };

@@ -130,14 +130,12 @@ pub fn used_placeholders(doc: &RuleDoc) -> Vec<&str> {
                 let Value::Str(text) = value else {
                     continue;
                 };
-                let mut parts = text.split('%');
-                parts.next();
-                // Every second part between two `%` is a name.
-                while let (Some(name), Some(_)) = (parts.next(), parts.clone().next()) {
-                    if !names.contains(&name) {
+                for part in expand_parts(text) {
+                    if let ExpandPart::Placeholder(name) = part
+                        && !names.contains(&name)
+                    {
                         names.push(name);
                     }
-                    parts.next();
                 }
             }
         }
@@ -145,9 +143,56 @@ pub fn used_placeholders(doc: &RuleDoc) -> Vec<&str> {
     names
 }
 
+/// One piece of a value written for the `expand` modifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpandPart<'a> {
+    /// Text kept as written.
+    Text(&'a str),
+    /// A `%name%` placeholder's name.
+    Placeholder(&'a str),
+}
+
+/// The pieces of `text` in order: `%name%` is a placeholder, and a `%` without another after
+/// it is text. What `expand` replaces and `vigil rules check` lists, read one way.
+pub fn expand_parts(text: &str) -> impl Iterator<Item = ExpandPart<'_>> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let pair = rest
+            .find('%')
+            .and_then(|start| Some((start, rest[start + 1..].find('%')?)));
+        let part = match pair {
+            Some((0, len)) => {
+                let name = &rest[1..1 + len];
+                rest = &rest[len + 2..];
+                return Some(ExpandPart::Placeholder(name));
+            }
+            Some((start, _)) => &rest[..start],
+            None => rest,
+        };
+        rest = &rest[part.len()..];
+        Some(ExpandPart::Text(part))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_split_into_text_and_placeholders() {
+        use ExpandPart::{Placeholder as P, Text as T};
+        let parts = |s| expand_parts(s).collect::<Vec<_>>();
+        assert_eq!(parts("%a%"), [P("a")]);
+        assert_eq!(parts("x%a%y%b%"), [T("x"), P("a"), T("y"), P("b")]);
+        assert_eq!(parts("a%b%c%d"), [T("a"), P("b"), T("c%d")]);
+        assert_eq!(parts("100%"), [T("100%")]);
+        assert_eq!(parts("%%"), [P("")]);
+        assert_eq!(parts(""), []);
+        assert_eq!(parts("é%ü%ß"), [T("é"), P("ü"), T("ß")]);
+    }
 
     fn parsed(text: &str) -> Vec<(String, Vec<String>)> {
         let mut v: Vec<_> = parse_placeholders(text).unwrap().into_iter().collect();
