@@ -169,6 +169,22 @@ trait Node<'a>: Copy + 'a {
     /// Calls `f` with each (key, value) of an object, or each element of an array, until it
     /// returns true; returns the value it stopped at.
     fn find_child(self, f: &mut dyn FnMut(&'a str, Self) -> bool) -> Option<Self>;
+    /// The node as compact JSON text.
+    fn json_text(self) -> String;
+}
+
+/// How a value reads in a table: a string as it is, nothing for null, an element's `#text`,
+/// anything else as compact JSON.
+fn display_text<'a, N: Node<'a>>(node: N) -> String {
+    match node.kind() {
+        Kind::Scalar(FieldValue::Str(s)) => s.into_owned(),
+        Kind::Scalar(FieldValue::Null) => String::new(),
+        Kind::Object => match node.get("#text") {
+            Some(text) => display_text(text),
+            None => node.json_text(),
+        },
+        _ => node.json_text(),
+    }
 }
 
 impl<'a> Node<'a> for &'a Value {
@@ -199,6 +215,9 @@ impl<'a> Node<'a> for &'a Value {
             Value::Array(a) => a.iter().find(|v| f("", v)),
             _ => None,
         }
+    }
+    fn json_text(self) -> String {
+        self.to_string()
     }
 }
 
@@ -233,6 +252,9 @@ impl<'a> Node<'a> for &'a sonic_rs::Value {
             ValueRef::Array(a) => a.iter().find(|v| f("", v)),
             _ => None,
         }
+    }
+    fn json_text(self) -> String {
+        sonic_rs::to_string(self).unwrap_or_default()
     }
 }
 
@@ -681,9 +703,25 @@ impl JsonEvent {
         self.windows
     }
 
-    /// The value a Sigma field name refers to (for output; matching uses the [`Event`] impl).
-    pub fn lookup(&self, field: &str) -> Option<&Value> {
-        lookup_in(self.value(), self.windows, self.spaced_keys, field)
+    /// How the value a Sigma field name refers to reads in a table (for output; matching uses
+    /// the [`Event`] impl): a string as it is, nothing for null, an element's `#text`, anything
+    /// else as compact JSON. Read from the event as parsed, without converting it.
+    pub fn lookup_text(&self, field: &str) -> Option<String> {
+        match &self.root {
+            Root::Serde(v) => lookup_in(v, self.windows, self.spaced_keys, field).map(display_text),
+            Root::Sonic(v, _) => {
+                lookup_in(v, self.windows, self.spaced_keys, field).map(display_text)
+            }
+        }
+    }
+
+    /// Appends the event to `out` as compact JSON.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        // Into memory, a parsed document (string keys only) cannot fail to be written.
+        let _ = match &self.root {
+            Root::Serde(v) => serde_json::to_writer(&mut *out, v).map_err(|_| ()),
+            Root::Sonic(v, _) => sonic_rs::to_writer(&mut *out, v).map_err(|_| ()),
+        };
     }
 }
 
@@ -860,6 +898,31 @@ mod tests {
     }
 
     #[test]
+    fn output_reads_the_event_as_parsed_in_both_backends() {
+        let text = r##"{"Event":{"System":{"Computer":"PC1","EventID":{"#attributes":{"Qualifiers":16384},"#text":7036},"Channel":"System"},"EventData":{"param1":"a \"quoted\" é","Binary":null,"Flags":[1,"x"],"Opts":{"k":true}}},"n":1.5}"##;
+        for e in both(text) {
+            let read = |f| e.lookup_text(f);
+            assert_eq!(read("Computer").as_deref(), Some("PC1"));
+            assert_eq!(
+                read("EventID").as_deref(),
+                Some("7036"),
+                "an element's #text"
+            );
+            assert_eq!(read("param1").as_deref(), Some("a \"quoted\" é"));
+            assert_eq!(read("Binary").as_deref(), Some(""));
+            assert_eq!(read("Flags").as_deref(), Some(r#"[1,"x"]"#));
+            assert_eq!(read("Opts").as_deref(), Some(r#"{"k":true}"#));
+            assert_eq!(read("n").as_deref(), Some("1.5"));
+            assert_eq!(read("missing"), None);
+            let mut out = b"[".to_vec();
+            e.write_json(&mut out);
+            out.push(b']');
+            let written: Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(written[0], serde_json::from_str::<Value>(text).unwrap());
+        }
+    }
+
+    #[test]
     fn reads_event_timestamps() {
         let cases = [
             (
@@ -929,7 +992,7 @@ mod tests {
             let mut all = Vec::new();
             e.for_each_value(&mut |v| all.push(format!("{v:?}")));
             assert_eq!(all.len(), 2, "keywords see EventData only: {all:?}");
-            assert_eq!(e.lookup("Computer"), Some(&serde_json::json!("PC1")));
+            assert_eq!(e.lookup_text("Computer").as_deref(), Some("PC1"));
             assert_eq!(e.value()["Event"]["System"]["EventRecordID"], 7);
         }
     }

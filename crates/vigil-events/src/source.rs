@@ -1796,16 +1796,16 @@ mod tests {
                 [1, 3, 5],
                 "{name}: numbered by line, blank lines counted"
             );
-            assert_eq!(ok[0].event.lookup("app_name").unwrap(), "sshd");
+            assert_eq!(ok[0].event.lookup_text("app_name").unwrap(), "sshd");
             assert_eq!(
-                ok[0].event.lookup("message").unwrap(),
+                ok[0].event.lookup_text("message").unwrap(),
                 "Failed password for root"
             );
             assert_eq!(
                 ok[0].timestamp,
                 crate::time::parse_timestamp("2026-01-10T10:05:04Z")
             );
-            assert_eq!(ok[1].event.lookup("app_name").unwrap(), "CRON");
+            assert_eq!(ok[1].event.lookup_text("app_name").unwrap(), "CRON");
             assert!(ok[2].timestamp.is_some(), "{name}: RFC 3164 gets a year");
             let Err(DecodeError::Record { record: 4, .. }) = &records[2] else {
                 panic!(

@@ -182,12 +182,16 @@ impl Renderer<'_> {
                         "category": rule.logsource.category,
                         "service": rule.logsource.service,
                     },
-                    "event": m.event.value(),
                 });
                 // A `Value` has string keys only, and a `Vec` takes every byte: this cannot fail.
                 serde_json::to_writer(&mut out.text, &line)
                     .expect("a JSON value is written into memory");
-                out.text.push(b'\n');
+                // The event last, written from the document as parsed (converting it to a
+                // `Value` to write it cost more than the hunt's matching).
+                out.text.pop();
+                out.text.extend_from_slice(b",\"event\":");
+                m.event.write_json(&mut out.text);
+                out.text.extend_from_slice(b"}\n");
             }
             Format::Csv => {
                 let row = [
@@ -444,27 +448,17 @@ const KEY_FIELDS: &[&str] = &[
 
 fn computer(event: &JsonEvent) -> String {
     for f in ["Computer", "host.name", "hostname", "host"] {
-        if let Some(v) = event.lookup(f) {
-            return text(v);
+        if let Some(text) = event.lookup_text(f) {
+            return text;
         }
     }
     String::new()
 }
 
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        Value::Object(o) => o.get("#text").map(text).unwrap_or_else(|| v.to_string()),
-        other => other.to_string(),
-    }
-}
-
 fn details(event: &JsonEvent) -> String {
     let mut parts = Vec::new();
     for f in KEY_FIELDS {
-        if let Some(v) = event.lookup(f) {
-            let mut t = text(v);
+        if let Some(mut t) = event.lookup_text(f) {
             if t.is_empty() {
                 continue;
             }
