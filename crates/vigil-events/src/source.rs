@@ -921,6 +921,91 @@ const EVTX_CHUNK_BYTES: usize = 64 * 1024;
 /// The size of an EVTX file's header, before its first chunk.
 const EVTX_HEADER_BYTES: u64 = 4096;
 
+/// All zeros, to tell an empty chunk by one comparison.
+static EMPTY_CHUNK: [u8; EVTX_CHUNK_BYTES] = [0; EVTX_CHUNK_BYTES];
+
+/// Where the chunks of an EVTX file of `size` bytes end once the empty chunks at its end (a log
+/// is made at its full size and filled a chunk at a time) are left out: the parser would read
+/// each of them to find it empty, a byte at a time. Only a file of whole chunks is cut;
+/// `chunk(i)` reads chunk `i`.
+fn end_of_chunks(size: u64, mut chunk: impl FnMut(u64) -> io::Result<bool>) -> io::Result<u64> {
+    let chunk_bytes = EVTX_CHUNK_BYTES as u64;
+    let Some(body) = size.checked_sub(EVTX_HEADER_BYTES) else {
+        return Ok(size);
+    };
+    if body % chunk_bytes != 0 {
+        return Ok(size);
+    }
+    let mut chunks = body / chunk_bytes;
+    while chunks > 0 && chunk(chunks - 1)? {
+        chunks -= 1;
+    }
+    Ok(EVTX_HEADER_BYTES + chunks * chunk_bytes)
+}
+
+/// `data` without the empty chunks at its end (see [`end_of_chunks`]).
+fn without_empty_tail(mut data: Vec<u8>) -> Vec<u8> {
+    let chunk_bytes = EVTX_CHUNK_BYTES as u64;
+    let end = end_of_chunks(data.len() as u64, |i| {
+        let start = (EVTX_HEADER_BYTES + i * chunk_bytes) as usize;
+        Ok(data[start..start + EVTX_CHUNK_BYTES] == EMPTY_CHUNK[..])
+    });
+    if let Ok(end) = end {
+        data.truncate(end as usize);
+    }
+    data
+}
+
+/// A seekable reader seen as ending at `end`: what the EVTX parser reads of a file whose
+/// empty chunks at the end are left out.
+struct Bounded<R> {
+    inner: R,
+    end: u64,
+    position: u64,
+}
+
+impl<R: Read + io::Seek> Bounded<R> {
+    fn new(mut inner: R, size: u64) -> io::Result<Self> {
+        let mut buffer = vec![0; EVTX_CHUNK_BYTES];
+        let end = end_of_chunks(size, |i| {
+            inner.seek(io::SeekFrom::Start(
+                EVTX_HEADER_BYTES + i * EVTX_CHUNK_BYTES as u64,
+            ))?;
+            inner.read_exact(&mut buffer)?;
+            Ok(buffer == EMPTY_CHUNK)
+        })?;
+        inner.rewind()?;
+        Ok(Bounded {
+            inner,
+            end,
+            position: 0,
+        })
+    }
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.end.saturating_sub(self.position);
+        let len = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..len])?;
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: io::Seek> io::Seek for Bounded<R> {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            io::SeekFrom::Start(n) => Some(n),
+            io::SeekFrom::End(d) => self.end.checked_add_signed(d),
+            io::SeekFrom::Current(d) => self.position.checked_add_signed(d),
+        }
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        self.position = self.inner.seek(io::SeekFrom::Start(target))?;
+        Ok(self.position)
+    }
+}
+
 impl EvtxFile {
     fn new(
         path: &Path,
@@ -929,13 +1014,15 @@ impl EvtxFile {
         compressed: Option<u64>,
     ) -> Result<Self, DecodeError> {
         let mut data = data;
+        let io_error = |error| DecodeError::Io {
+            path: path.to_path_buf(),
+            error,
+        };
         let size = data
             .seek(io::SeekFrom::End(0))
             .and_then(|size| data.rewind().map(|()| size))
-            .map_err(|error| DecodeError::Io {
-                path: path.to_path_buf(),
-                error,
-            })?;
+            .map_err(io_error)?;
+        let data: Box<dyn EvtxData> = Box::new(Bounded::new(data, size).map_err(io_error)?);
         let parser = EvtxParser::from_read_seek(data).map_err(|e| DecodeError::Evtx {
             path: path.to_path_buf(),
             reason: with_causes(&e),
@@ -1042,9 +1129,11 @@ impl RecordSource {
     pub fn new(file: Arc<Path>, format: Format, data: Vec<u8>) -> Result<Self, DecodeError> {
         let inner = match format {
             Format::Evtx => {
-                let parser = EvtxParser::from_buffer(data).map_err(|e| DecodeError::Evtx {
-                    path: file.to_path_buf(),
-                    reason: with_causes(&e),
+                let parser = EvtxParser::from_buffer(without_empty_tail(data)).map_err(|e| {
+                    DecodeError::Evtx {
+                        path: file.to_path_buf(),
+                        reason: with_causes(&e),
+                    }
                 })?;
                 Inner::Evtx {
                     chunks: Box::new(parser.into_chunks()),
@@ -1905,6 +1994,77 @@ mod tests {
                     && r.event.value() == first.event.value()
             });
         assert!(found, "no EVTX record decodes to the first JSON line");
+    }
+
+    /// The empty chunks a log was made with are left out before the parser reads them, from
+    /// memory, from disk and from gzip alike; nothing else is.
+    #[test]
+    fn empty_chunks_at_the_end_are_left_out() {
+        let chunk = EVTX_CHUNK_BYTES as u64;
+        let empty = |empties: &[u64]| {
+            let empties = empties.to_vec();
+            move |i: u64| Ok::<_, io::Error>(empties.contains(&i))
+        };
+        let size = |chunks: u64| EVTX_HEADER_BYTES + chunks * chunk;
+        assert_eq!(end_of_chunks(size(4), empty(&[2, 3])).unwrap(), size(2));
+        assert_eq!(end_of_chunks(size(4), empty(&[1, 3])).unwrap(), size(3));
+        assert_eq!(end_of_chunks(size(2), empty(&[0, 1])).unwrap(), size(0));
+        // Not whole chunks, or no chunk at all: as it is.
+        assert_eq!(
+            end_of_chunks(size(4) + 10, empty(&[3])).unwrap(),
+            size(4) + 10
+        );
+        assert_eq!(end_of_chunks(100, empty(&[0])).unwrap(), 100);
+
+        let mut bounded =
+            Bounded::new(io::Cursor::new(vec![7u8; size(1) as usize]), size(1)).unwrap();
+        assert_eq!(bounded.seek(io::SeekFrom::End(0)).unwrap(), size(1));
+        let mut zeros = vec![7u8; size(1) as usize];
+        zeros.extend(std::iter::repeat_n(0, 2 * EVTX_CHUNK_BYTES));
+        let mut bounded = Bounded::new(io::Cursor::new(zeros), size(3)).unwrap();
+        assert_eq!(bounded.seek(io::SeekFrom::End(0)).unwrap(), size(1));
+        bounded.seek(io::SeekFrom::End(-10)).unwrap();
+        let mut tail = Vec::new();
+        bounded.read_to_end(&mut tail).unwrap();
+        assert_eq!(tail, [7; 10]);
+
+        let dir = tempfile::tempdir().unwrap();
+        let sample = collect_files(&[data_dir().join("evtx")])
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.path.extension().is_some_and(|e| e == "evtx"))
+            .max_by_key(|f| fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0))
+            .unwrap()
+            .path;
+        let outcome = |r: Result<Record, DecodeError>| match r {
+            Ok(r) => Ok((r.record_id, r.timestamp, r.event.to_json())),
+            Err(e) => Err(e.to_string()),
+        };
+        let whole: Vec<_> = open(&sample).unwrap().map(outcome).collect();
+        assert!(whole.iter().filter(|r| r.is_ok()).count() > 100);
+        let mut data = fs::read(&sample).unwrap();
+        data.extend(std::iter::repeat_n(0, 3 * EVTX_CHUNK_BYTES));
+        let padded = dir.path().join("padded.evtx");
+        fs::write(&padded, &data).unwrap();
+        let gzipped = dir.path().join("padded.evtx.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&data).unwrap();
+        fs::write(&gzipped, gz.finish().unwrap()).unwrap();
+        let in_memory: Vec<_> = open(&padded).unwrap().map(outcome).collect();
+        assert_eq!(in_memory, whole);
+        for path in [&padded, &gzipped] {
+            let Opened::Evtx(mut pieces) = open_file(path, 2 * 65536).unwrap() else {
+                panic!("{} not read as EVTX", path.display());
+            };
+            let mut decoded = Vec::new();
+            while let Some(piece) = pieces.next() {
+                let source = RecordSource::evtx(Arc::from(sample.as_path()), piece.unwrap());
+                decoded.extend(source.map(outcome));
+            }
+            assert_eq!(decoded, whole, "{}", path.display());
+            // The pieces still stand for the whole file, empty chunks included.
+            assert_eq!(pieces.disk_bytes_read(), fs::metadata(path).unwrap().len());
+        }
     }
 
     /// An EVTX file read a chunk or a few at a time, from disk or gzip, damaged or not, gives
