@@ -1996,6 +1996,17 @@ mod tests {
         assert!(found, "no EVTX record decodes to the first JSON line");
     }
 
+    /// The shared EVTX sample with the most chunks.
+    fn largest_evtx_sample() -> PathBuf {
+        collect_files(&[data_dir().join("evtx")])
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.path.extension().is_some_and(|e| e == "evtx"))
+            .max_by_key(|f| fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0))
+            .unwrap()
+            .path
+    }
+
     /// The empty chunks a log was made with are left out before the parser reads them, from
     /// memory, from disk and from gzip alike; nothing else is.
     #[test]
@@ -2029,13 +2040,7 @@ mod tests {
         assert_eq!(tail, [7; 10]);
 
         let dir = tempfile::tempdir().unwrap();
-        let sample = collect_files(&[data_dir().join("evtx")])
-            .unwrap()
-            .into_iter()
-            .filter(|f| f.path.extension().is_some_and(|e| e == "evtx"))
-            .max_by_key(|f| fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0))
-            .unwrap()
-            .path;
+        let sample = largest_evtx_sample();
         let outcome = |r: Result<Record, DecodeError>| match r {
             Ok(r) => Ok((r.record_id, r.timestamp, r.event.to_json())),
             Err(e) => Err(e.to_string()),
@@ -2057,7 +2062,7 @@ mod tests {
                 panic!("{} not read as EVTX", path.display());
             };
             let mut decoded = Vec::new();
-            while let Some(piece) = pieces.next() {
+            for piece in pieces.by_ref() {
                 let source = RecordSource::evtx(Arc::from(sample.as_path()), piece.unwrap());
                 decoded.extend(source.map(outcome));
             }
@@ -2072,14 +2077,7 @@ mod tests {
     #[test]
     fn evtx_read_in_pieces_decodes_as_the_whole_file() {
         let dir = tempfile::tempdir().unwrap();
-        // The sample with the most chunks.
-        let sample = collect_files(&[data_dir().join("evtx")])
-            .unwrap()
-            .into_iter()
-            .filter(|f| f.path.extension().is_some_and(|e| e == "evtx"))
-            .max_by_key(|f| fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0))
-            .unwrap()
-            .path;
+        let sample = largest_evtx_sample();
         let mut data = fs::read(&sample).unwrap();
         assert!(data.len() > 4096 + 8 * 65536, "{}", sample.display());
         let plain = dir.path().join("big.evtx");
