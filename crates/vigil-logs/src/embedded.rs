@@ -568,7 +568,8 @@ fn newest_hits(
     }
     segments.sort_unstable_by_key(|s| Reverse(s.0));
     // The newest hits so far, the oldest of them on top.
-    let mut newest: BinaryHeap<Reverse<(u64, DocAddress)>> = BinaryHeap::with_capacity(limit + 1);
+    let mut newest: BinaryHeap<Reverse<(u64, DocAddress)>> =
+        BinaryHeap::with_capacity(limit.min(4096) + 1);
     let mut total = 0u64;
     for (max_key, ord, reader, keys) in segments {
         if newest.len() == limit && newest.peek().is_none_or(|Reverse((k, _))| *k >= max_key) {
