@@ -41,15 +41,16 @@ impl RetentionPolicy {
         if service.is_empty() {
             return Err(format!("{text:?} names no service; write e.g. web=30"));
         }
-        let days = Self::parse_days(days)
-            .map_err(|reason| format!("{text:?}: {reason}; write e.g. web=30"))?;
+        let days = Self::parse_days(days).map_err(|reason| format!("{text:?}: {reason}"))?;
         Ok((service.to_owned(), days))
     }
 
     /// Parses a retention in days: 1 to [`MAX_RETENTION_DAYS`].
     pub fn parse_days(text: &str) -> Result<u32, String> {
         match text.trim().parse::<u64>() {
-            Ok(0) | Err(_) => Err("the days must be a whole number above 0".to_owned()),
+            Ok(0) | Err(_) => {
+                Err("the days must be a whole number above 0, e.g. 30; leave the retention out to keep events forever".to_owned())
+            }
             Ok(d) if d > u64::from(MAX_RETENTION_DAYS) => Err(format!(
                 "{d} days is more than a century ({MAX_RETENTION_DAYS}); leave the retention out to keep events forever"
             )),
