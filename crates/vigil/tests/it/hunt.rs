@@ -139,34 +139,16 @@ fn hunt_filters_by_level_and_time_and_writes_csv() {
     ])));
     assert_eq!(high.len(), 1);
     assert_eq!(high[0]["level"], "high");
-    let day1 = jsonl(&ok(run(&[
-        "hunt",
-        "-r",
-        &rules,
-        "--format",
-        "jsonl",
-        "--from",
-        "2024-01-01T00:00:00Z",
-        "--to",
-        "2024-01-02T00:00:00Z",
-        &logs,
-    ])));
+    let window = |from: &str, to: &str| {
+        jsonl(&ok(run(&[
+            "hunt", "-r", &rules, "--format", "jsonl", "--from", from, "--to", to, &logs,
+        ])))
+    };
+    let day1 = window("2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z");
     assert_eq!(day1.len(), 1);
     assert_eq!(day1[0]["rule_title"], "Whoami Run");
     // A date alone is its midnight, UTC.
-    let by_date = jsonl(&ok(run(&[
-        "hunt",
-        "-r",
-        &rules,
-        "--format",
-        "jsonl",
-        "--from",
-        "2024-01-01",
-        "--to",
-        "2024-01-02",
-        &logs,
-    ])));
-    assert_eq!(by_date, day1);
+    assert_eq!(window("2024-01-01", "2024-01-02"), day1);
     let csv = ok(run(&["hunt", "-r", &rules, "--format", "csv", &logs]));
     let mut lines = csv.lines();
     assert_eq!(
