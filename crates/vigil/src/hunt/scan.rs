@@ -36,8 +36,9 @@ pub struct ScanOptions<'a> {
     pub keep_for_correlation: bool,
     /// Matches of rules below this level are not kept (correlations still count them).
     pub min_level: Option<Level>,
-    /// Size of the pieces JSON-lines files are read in
-    /// ([`vigil_events::source::LINES_PIECE_BYTES`]).
+    /// Size of the largest pieces files are read in
+    /// ([`vigil_events::source::LINES_PIECE_BYTES`]); a file is cut smaller when that gives
+    /// every thread a share of it.
     pub piece_bytes: usize,
     /// How matches are rendered as they are found (`None`: only counted).
     pub render: Option<Renderer<'a>>,
@@ -123,12 +124,23 @@ pub fn scan_files(
         changed: Condvar::new(),
         most_waiting: 2 * jobs,
     };
+    let piece_bytes: Vec<usize> = files
+        .iter()
+        .map(|f| {
+            let size = (!f.is_stdin())
+                .then(|| std::fs::metadata(&f.path).ok())
+                .flatten()
+                .map(|m| m.len());
+            piece_size(size, jobs, opts.piece_bytes)
+        })
+        .collect();
     let (sender, results) = mpsc::channel::<Found>();
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             let sender = sender.clone();
             let queue = &queue;
-            scope.spawn(move || work(set, files, queue, opts, &sender));
+            let piece_bytes = &piece_bytes;
+            scope.spawn(move || work(set, files, piece_bytes, queue, opts, &sender));
         }
         drop(sender);
         let mut order = Reorder::default();
@@ -144,6 +156,23 @@ pub fn scan_files(
             }
         }
     });
+}
+
+/// The smallest piece a file is cut into for the threads to share.
+const MIN_PIECE_BYTES: usize = 1024 * 1024;
+
+/// The pieces a file of `size` bytes on disk is read in: small enough that every thread gets a
+/// share of a file alone (a 26 MB log in one 32 MiB piece was read by one thread while the
+/// others waited), at least a MiB, at most `largest`. A gzip file's pieces come out larger,
+/// by its compression.
+fn piece_size(size: Option<u64>, jobs: usize, largest: usize) -> usize {
+    match size {
+        Some(size) if jobs > 1 => {
+            let share = usize::try_from(size / (2 * jobs as u64)).unwrap_or(usize::MAX);
+            share.clamp(MIN_PIECE_BYTES.min(largest), largest)
+        }
+        _ => largest,
+    }
 }
 
 /// What a thread sends back, in the order it finishes.
@@ -350,6 +379,7 @@ impl Drop for StopOnPanic<'_, '_> {
 fn work(
     set: &CompiledRuleSet,
     files: &[InputFile],
+    piece_bytes: &[usize],
     queue: &WorkQueue<'_>,
     opts: ScanOptions<'_>,
     to: &mpsc::Sender<Found>,
@@ -360,7 +390,7 @@ fn work(
     while let Some(unit) = queue.take() {
         match unit {
             Unit::File(file) => {
-                let scan = match open(&files[file], opts.piece_bytes) {
+                let scan = match open(&files[file], piece_bytes[file]) {
                     Opening::Done(scan) => {
                         queue.opened(file, None);
                         scan
@@ -578,5 +608,26 @@ pub fn scan_source(
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_cut_so_every_thread_gets_a_share() {
+        const MIB: usize = 1024 * 1024;
+        let largest = 32 * MIB;
+        // 26 MB on two threads: four pieces of 6.5 MB.
+        assert_eq!(piece_size(Some(26_000_000), 2, largest), 6_500_000);
+        // Small files stay whole; large ones are cut at the largest size.
+        assert_eq!(piece_size(Some(300_000), 2, largest), MIB);
+        assert_eq!(piece_size(Some(10_000_000_000), 8, largest), largest);
+        // One thread, or no size to go by (standard input): the largest pieces.
+        assert_eq!(piece_size(Some(26_000_000), 1, largest), largest);
+        assert_eq!(piece_size(None, 2, largest), largest);
+        // A smaller largest size (tests) is kept.
+        assert_eq!(piece_size(Some(26_000_000), 2, 1000), 1000);
     }
 }
