@@ -34,7 +34,7 @@ use scan::{Scanned, scan_files};
 /// Output formats of `vigil hunt`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// A readable table.
+    /// A readable table (the first 10,000 matches; the summary counts them all).
     Table,
     /// One JSON object per match.
     Jsonl,
