@@ -173,3 +173,55 @@ async fn the_organisation_is_applied_whole_and_answers_who_is_on_call() {
     let (_, audit) = get(url("/audit"), app.admin_token.clone()).await;
     assert!(audit.to_string().contains("org.apply"));
 }
+
+/// Delays and repeats past their bounds are refused, naming the field; a document stored
+/// before the bounds existed still reads and answers.
+#[tokio::test]
+async fn escalation_bounds_are_refused_but_a_document_stored_before_them_still_reads() {
+    use vigil_store::Store as _;
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let url = format!("http://{}/api/v1/org", app.addr);
+    let mut doc = org();
+    doc["teams"][0]["escalation"] = json!({
+        "levels": [{"after": "0", "notify": ["manager"]}],
+        "repeat": 100,
+        "repeat_after": "9999999999h"
+    });
+    let response = http
+        .put(&url)
+        .bearer_auth(&app.admin_token)
+        .json(&doc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let err: Value = response.json().await.unwrap();
+    assert_eq!(err["error"]["field"], "teams[0].escalation.repeat", "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("repeat_after"),
+        "{err}"
+    );
+
+    // As an earlier version would have stored it, past today's check.
+    app.store()
+        .await
+        .apply_org("old-version", doc)
+        .await
+        .unwrap();
+    let response = http
+        .get(&url)
+        .bearer_auth(app.viewer_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let state: Value = response.json().await.unwrap();
+    assert_eq!(
+        state["document"]["teams"][0]["escalation"]["repeat"], 100,
+        "{state}"
+    );
+}
