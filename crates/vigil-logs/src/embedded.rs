@@ -554,11 +554,14 @@ fn agg_field(field: &Field) -> Result<String, LogError> {
 /// reading the key of every hit (Tantivy's `TopDocs` reads them all, a quarter of the store for
 /// a word in a quarter of the events), and a term counts a segment from its postings' length.
 /// A segment that is read is counted in the same pass, so a query that is costly to set up per
-/// segment (a value looked for under every path) is set up once there.
+/// segment (a value looked for under every path) is set up once there. Without `count` (a later
+/// page, whose total is the whole result's) the segments left are not touched at all, and the
+/// number returned counts only the hits read.
 fn newest_hits(
     searcher: &Searcher,
     query: &dyn Query,
     limit: usize,
+    count: bool,
 ) -> Result<(u64, Vec<(u64, DocAddress)>), LogError> {
     let weight = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
     let mut segments = Vec::new();
@@ -573,6 +576,9 @@ fn newest_hits(
     let mut total = 0u64;
     for (max_key, ord, reader, keys) in segments {
         if newest.len() == limit && newest.peek().is_none_or(|Reverse((k, _))| *k >= max_key) {
+            if !count {
+                break;
+            }
             total += u64::from(weight.count(reader)?);
             continue;
         }
@@ -586,11 +592,13 @@ fn newest_hits(
                 let Some(key) = keys.first(doc) else {
                     continue;
                 };
+                let hit = Reverse((key, DocAddress::new(ord, doc)));
                 if newest.len() < limit {
-                    newest.push(Reverse((key, DocAddress::new(ord, doc))));
-                } else if newest.peek().is_some_and(|Reverse((k, _))| *k < key) {
-                    newest.pop();
-                    newest.push(Reverse((key, DocAddress::new(ord, doc))));
+                    newest.push(hit);
+                } else if let Some(mut oldest) = newest.peek_mut()
+                    && oldest.0.0 < key
+                {
+                    *oldest = hit;
                 }
             }
         })?;
@@ -692,7 +700,7 @@ impl EventStore for EmbeddedStore {
         let base = self.filter(&request.query.filter, request.range)?;
         // Every page counts the whole result; a later page collects what lies beyond the cursor.
         let (total, top) = match request.cursor {
-            None => newest_hits(&searcher, &*base, request.limit + 1)?,
+            None => newest_hits(&searcher, &*base, request.limit + 1, true)?,
             Some(Cursor(key)) => {
                 let total = searcher.search(&*base, &Count)? as u64;
                 let paged = BooleanQuery::new(vec![
@@ -705,7 +713,10 @@ impl EventStore for EmbeddedStore {
                         )),
                     ),
                 ]);
-                (total, newest_hits(&searcher, &paged, request.limit + 1)?.1)
+                (
+                    total,
+                    newest_hits(&searcher, &paged, request.limit + 1, false)?.1,
+                )
             }
         };
         let mut events = top

@@ -41,7 +41,6 @@ pub fn load_with(paths: &[PathBuf], placeholders: Option<&Path>) -> anyhow::Resu
         },
         ..CompileOptions::default()
     };
-    let placeholders = options.placeholders.clone();
     let start = Instant::now();
     let mut docs = Vec::new();
     let mut load_diagnostics = Vec::new();
@@ -60,7 +59,7 @@ pub fn load_with(paths: &[PathBuf], placeholders: Option<&Path>) -> anyhow::Resu
         docs,
         load_diagnostics,
         compile_diagnostics,
-        placeholders,
+        placeholders: options.placeholders,
         load_time,
         compile_time,
     })

@@ -115,6 +115,16 @@ fn to_jiff(field: &'static str, t: DateTime<Utc>) -> Result<Timestamp, ApiError>
     })
 }
 
+/// The end of a coverage window (`from` plus `days`) for the schedules.
+fn window_end(to: DateTime<Utc>) -> Result<Timestamp, ApiError> {
+    to_jiff("days", to).map_err(|_| {
+        ApiError::invalid_field(
+            "days",
+            "the window from `from` over `days` days ends past the year 9999 schedules cover; give fewer days or an earlier `from`",
+        )
+    })
+}
+
 fn team_error(err: TeamQueryError, field: &'static str) -> ApiError {
     match err {
         TeamQueryError::UnknownTeam(_) => ApiError::invalid_field(field, err.to_string()),
@@ -244,7 +254,7 @@ pub async fn coverage(
     let mut gaps = Vec::new();
     for team in &teams {
         for g in org
-            .coverage_gaps(team, to_jiff("from", from)?, to_jiff("from", to)?)
+            .coverage_gaps(team, to_jiff("from", from)?, window_end(to)?)
             .map_err(|e| team_error(e, "team"))?
         {
             gaps.push(CoverageGap {

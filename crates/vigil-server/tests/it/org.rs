@@ -156,6 +156,17 @@ async fn the_organisation_is_applied_whole_and_answers_who_is_on_call() {
     assert_eq!(covered["gaps"], json!([]));
     let (status, _) = get(url("/oncall/coverage?days=0"), app.viewer_token()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // A window that starts inside the years schedules cover and ends past them: `days` is named.
+    let (status, err) = get(
+        url("/oncall/coverage?from=9999-12-01T00:00:00Z&days=90"),
+        app.viewer_token(),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("days")),
+        "{err}"
+    );
 
     // A changed document is in force from the next question on: bob now takes the first week.
     let mut swapped = org();

@@ -147,11 +147,6 @@ fn parse_logsource(s: &str) -> Result<Logsource, String> {
     Ok(ls)
 }
 
-/// The rule matches a table shows: past them a match is counted in the summary but not shown,
-/// so a hunt that matches millions of events does not hold them all in memory to draw a table
-/// no one reads (`--format jsonl` and `csv` write every match as it is found).
-const TABLE_ROWS: usize = 10_000;
-
 fn parse_level(s: &str) -> Result<Level, String> {
     Level::parse(s).ok_or_else(|| {
         format!("unknown level {s:?}; use informational, low, medium, high or critical")
@@ -291,7 +286,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 warn(e.to_string());
             }
             matched.extend(part.matched);
-            let room = TABLE_ROWS.saturating_sub(rows.len());
+            let room = (LONG_TABLE as usize).saturating_sub(rows.len());
             not_shown += part.rendered.rows.len().saturating_sub(room) as u64;
             rows.extend(part.rendered.rows.into_iter().take(room));
             tally.merge(part.rendered.tally);
@@ -373,15 +368,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Matches beyond which a table is more than anyone reads.
+/// The rule matches a table shows: more is more than anyone reads, and a table is held until
+/// printed, so past them a match is counted in the summary but not kept (JSON lines and CSV
+/// write every match as it is found).
 const LONG_TABLE: u64 = 10_000;
 
-/// What to use instead of a table that long: a table is held whole until printed, and read by
-/// nobody; JSON lines and CSV are written as they are found.
+/// What to use instead of a table that long.
 fn long_table_hint(format: Format, matches: u64) -> Option<String> {
     (format == Format::Table && matches > LONG_TABLE).then(|| {
         format!(
-            "hint: {matches} matches make a long table, held in memory until printed; --format jsonl or csv writes them as they are found, and --level high keeps the serious ones"
+            "hint: {matches} matches make a long table, of which it shows the first {LONG_TABLE}; --format jsonl or csv writes them all as they are found, and --level high keeps the serious ones"
         )
     })
 }

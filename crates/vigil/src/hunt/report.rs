@@ -368,7 +368,7 @@ pub fn write_table(
     if not_shown > 0 {
         writeln!(
             out,
-            "… and {not_shown} more rule matches not in this table (the summary counts them all): write every match with --format jsonl or --format csv, or narrow the hunt with --level, --from and --to"
+            "… and {not_shown} more rule matches not in this table (the summary counts them all)"
         )?;
     }
     Ok(())
