@@ -191,6 +191,12 @@ pub struct PivotResponse {
     pub field: Option<String>,
     /// Events carrying it.
     pub total: u64,
+    /// Time of the oldest event carrying it (to the millisecond). Absent when none does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<DateTime<Utc>>,
+    /// Time of the newest event carrying it (to the millisecond).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<DateTime<Utc>>,
     /// Width of a timeline bucket, in seconds.
     pub bucket_seconds: i64,
     /// Counts over time, oldest first (empty buckets left out).
@@ -242,10 +248,10 @@ pub struct IndicatorPivot {
     pub by_host: Vec<ValueCount>,
     /// Counts per tenant.
     pub by_tenant: Vec<ValueCount>,
-    /// First and last event carrying it.
+    /// Time of the oldest event carrying it (to the millisecond).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_seen: Option<DateTime<Utc>>,
-    /// Last event carrying it.
+    /// Time of the newest event carrying it (to the millisecond).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<DateTime<Utc>>,
 }

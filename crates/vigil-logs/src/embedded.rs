@@ -799,8 +799,8 @@ impl EventStore for EmbeddedStore {
             .map(|(_, address)| self.load(&searcher, address))
             .collect::<Result<Vec<_>, _>>()?;
         let (mut timeline, mut width) = (Vec::new(), 60);
-        if let (Some(first), Some(last)) = (order_time(&value["first"]), order_time(&value["last"]))
-        {
+        let (first, last) = (order_time(&value["first"]), order_time(&value["last"]));
+        if let (Some(first), Some(last)) = (first, last) {
             width = bucket_seconds((last - first).num_seconds());
             let (_, hist) = self.run_aggs(
                 &searcher,
@@ -824,6 +824,8 @@ impl EventStore for EmbeddedStore {
         }
         Ok(Pivot {
             total,
+            first,
+            last,
             bucket_seconds: width,
             timeline,
             by_service: buckets(&value["by_service"]),

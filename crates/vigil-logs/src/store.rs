@@ -229,6 +229,10 @@ pub struct TimeBucket {
 pub struct Pivot {
     /// Events carrying the value.
     pub total: u64,
+    /// Time of the oldest event carrying it (to the millisecond).
+    pub first: Option<DateTime<Utc>>,
+    /// Time of the newest event carrying it (to the millisecond).
+    pub last: Option<DateTime<Utc>>,
     /// Bucket width of `timeline`, in seconds.
     pub bucket_seconds: i64,
     /// Event counts over time, oldest first, empty buckets left out.

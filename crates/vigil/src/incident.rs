@@ -843,7 +843,7 @@ fn show_pivot(conn: &Conn, p: &vigil_api::events::IncidentPivotResponse) -> anyh
             .join(", ")
     };
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
-        t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
             .unwrap_or_else(|| "-".to_owned())
     };
     let mut t = table([

@@ -77,7 +77,12 @@ fn show(p: &PivotResponse) {
         );
         return;
     }
-    outln!("{:?}{place}: {} events", p.value, p.total);
+    let mut seen = String::new();
+    if let (Some(first), Some(last)) = (p.first_seen, p.last_seen) {
+        let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+        seen = format!(", first {}, last {}", fmt(first), fmt(last));
+    }
+    outln!("{:?}{place}: {} events{seen}", p.value, p.total);
     for (what, counts) in [
         ("SERVICE", &p.by_service),
         ("HOST", &p.by_host),

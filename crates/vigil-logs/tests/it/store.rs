@@ -262,7 +262,22 @@ fn pivots_find_a_value_in_every_service() {
         assert_eq!(pivot.timeline.iter().map(|b| b.count).sum::<u64>(), 2);
         assert_eq!(pivot.events.len(), 2);
         assert!(pivot.events[0].time > pivot.events[1].time);
+        // The events' own times, not the edges of the timeline's buckets.
+        assert_eq!(pivot.first, Some(pivot.events[1].time));
+        assert_eq!(pivot.last, Some(pivot.events[0].time));
     }
+    let nothing = store
+        .pivot(&PivotRequest {
+            field: None,
+            value: "10.9.9.9".into(),
+            range: TimeRange::default(),
+            limit: 10,
+        })
+        .expect("pivot");
+    assert_eq!(
+        (nothing.total, nothing.first, nothing.last),
+        (0, None, None)
+    );
     // How many events a pivot on `value` in any field finds.
     let anywhere = |value: &str| {
         store

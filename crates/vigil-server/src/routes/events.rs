@@ -502,6 +502,8 @@ async fn pivot_value(
         value,
         field,
         total: p.total,
+        first_seen: p.first,
+        last_seen: p.last,
         bucket_seconds: p.bucket_seconds,
         timeline: p
             .timeline
@@ -615,11 +617,6 @@ pub async fn incident_pivot(
                 .map(|c| c.value.clone())
                 .filter(|t| !t.is_empty()),
         );
-        let first_seen = p.timeline.first().map(|b| b.start);
-        let last_seen = p
-            .timeline
-            .last()
-            .map(|b| b.start + Duration::seconds(p.bucket_seconds));
         indicators.push(IndicatorPivot {
             kind: ind.kind,
             value: ind.value.clone(),
@@ -627,8 +624,8 @@ pub async fn incident_pivot(
             by_service: p.by_service,
             by_host: p.by_host,
             by_tenant: p.by_tenant,
-            first_seen,
-            last_seen,
+            first_seen: p.first_seen,
+            last_seen: p.last_seen,
         });
     }
     let proposed_services: Vec<String> = services

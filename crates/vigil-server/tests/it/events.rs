@@ -957,14 +957,18 @@ async fn a_pivot_follows_a_value_across_services_and_an_incident_pivot_proposes_
         (
             "vpn",
             "acme",
-            "{\"source\":{\"ip\":\"203.0.113.9\"},\"user\":\"mallory\"}",
+            "{\"@timestamp\":\"2026-11-30T10:05:00.250Z\",\"source\":{\"ip\":\"203.0.113.9\"},\"user\":\"mallory\"}",
         ),
         (
             "web",
             "acme",
-            "{\"client_ip\":\"203.0.113.9\",\"path\":\"/admin\"}",
+            "{\"@timestamp\":\"2026-11-30T10:00:00Z\",\"client_ip\":\"203.0.113.9\",\"path\":\"/admin\"}",
         ),
-        ("db", "globex", "{\"peer\":\"203.0.113.9\"}"),
+        (
+            "db",
+            "globex",
+            "{\"@timestamp\":\"2026-11-30T10:07:30Z\",\"peer\":\"203.0.113.9\"}",
+        ),
         ("db", "globex", "{\"peer\":\"198.51.100.1\"}"),
     ] {
         let (status, _) = app
@@ -983,6 +987,9 @@ async fn a_pivot_follows_a_value_across_services_and_an_incident_pivot_proposes_
         .await;
     assert_eq!(status, StatusCode::OK, "{p}");
     assert_eq!(p["total"], 3);
+    // The oldest and newest events' own times, not the edges of the timeline's buckets.
+    assert_eq!(p["first_seen"], "2026-11-30T10:00:00Z");
+    assert_eq!(p["last_seen"], "2026-11-30T10:07:30Z");
     let services: Vec<&str> = p["by_service"]
         .as_array()
         .unwrap()
@@ -1033,6 +1040,14 @@ async fn a_pivot_follows_a_value_across_services_and_an_incident_pivot_proposes_
     let (status, proposal) = pivot(false, app.responder_token.clone()).await;
     assert_eq!(status, StatusCode::OK, "{proposal}");
     assert_eq!(proposal["indicators"][0]["total"], 3);
+    assert_eq!(
+        proposal["indicators"][0]["first_seen"],
+        "2026-11-30T10:00:00Z"
+    );
+    assert_eq!(
+        proposal["indicators"][0]["last_seen"],
+        "2026-11-30T10:07:30Z"
+    );
     assert_eq!(proposal["proposed_services"], json!(["db", "web"]));
     assert_eq!(proposal["proposed_tenants"], json!(["acme", "globex"]));
     assert_eq!(proposal["accepted"], false);
