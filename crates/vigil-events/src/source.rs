@@ -123,6 +123,20 @@ pub enum DecodeError {
         /// What the EVTX parser said.
         reason: String,
     },
+    /// An EVTX file ends part-way through a chunk: it was cut short (an interrupted copy or
+    /// download). The records of that chunk before the cut are read.
+    #[error(
+        "{}: the file ends {bytes} bytes into EVTX chunk {chunk} (of 65536): it was cut short, as by an interrupted copy, and the records after the cut are missing; copy the log again from its source",
+        path.display()
+    )]
+    CutShort {
+        /// The file.
+        path: PathBuf,
+        /// The chunk cut short (numbered from 0, as in chunk errors).
+        chunk: u64,
+        /// The bytes of it the file holds.
+        bytes: u64,
+    },
     /// One EVTX chunk (64 KiB of records) is unreadable.
     #[error("{}: EVTX chunk {chunk} unreadable: {reason}; its records were skipped", path.display())]
     Chunk {
@@ -163,6 +177,7 @@ impl DecodeError {
             | DecodeError::Gzip { path, .. }
             | DecodeError::Spill { path, .. }
             | DecodeError::Evtx { path, .. }
+            | DecodeError::CutShort { path, .. }
             | DecodeError::Chunk { path, .. }
             | DecodeError::Record { path, .. }
             | DecodeError::JsonArray { path, .. } => path,
@@ -443,7 +458,11 @@ pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError>
             };
             match EvtxFile::new(path, data, piece_bytes, compressed) {
                 Ok(mut evtx) => {
-                    evtx.failed = damage;
+                    // A copy cut short by damage ends part-way through a chunk: the damage is
+                    // the news.
+                    if damage.is_some() {
+                        evtx.failed = damage;
+                    }
                     Ok(Opened::Evtx(evtx))
                 }
                 // Cut short before its first chunk: the damage is the news.
@@ -924,70 +943,162 @@ const EVTX_HEADER_BYTES: u64 = 4096;
 /// All zeros, to tell an empty chunk by one comparison.
 static EMPTY_CHUNK: [u8; EVTX_CHUNK_BYTES] = [0; EVTX_CHUNK_BYTES];
 
-/// Where the chunks of an EVTX file of `size` bytes end once the empty chunks at its end (a log
-/// is made at its full size and filled a chunk at a time) are left out: the parser would read
-/// each of them to find it empty, a byte at a time. Only a file of whole chunks is cut;
-/// `chunk(i)` reads chunk `i`.
-fn end_of_chunks(size: u64, mut chunk: impl FnMut(u64) -> io::Result<bool>) -> io::Result<u64> {
+/// Where the chunks of an EVTX file end, as the parser is to read them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ChunkEnd {
+    /// The size the parser sees: the file without the empty chunks at its end, or, when its
+    /// last chunk is cut short, with that chunk filled out.
+    end: u64,
+    /// Where the file's own bytes stop being given: zeros from there to `end`.
+    data_end: u64,
+    /// The last chunk is cut short: its number and the bytes of it the file holds.
+    cut: Option<(u64, u64)>,
+}
+
+/// The size of an EVTX chunk's header, before its first record.
+const EVTX_CHUNK_HEADER_BYTES: usize = 512;
+
+/// Where the chunks of an EVTX file of `size` bytes end (see [`ChunkEnd`]); `read(i, buffer)`
+/// reads the first `buffer.len()` bytes of chunk `i`.
+///
+/// A log is made at its full size and filled a chunk at a time: the empty chunks at its end
+/// are left out, as the parser would read each of them to find it empty, a byte at a time. A
+/// file that ends part-way through a chunk was cut short (an interrupted copy), and the parser
+/// would drop that chunk without a word: it is filled out with zeros from the end of its last
+/// whole record, so that the parser reads the records before the cut and stops where the
+/// zeros start (a record cut in two would be read as a record with part of its values), and
+/// the cut is reported — unless the part the file holds is empty too, a cut in unused space.
+fn end_of_chunks(
+    size: u64,
+    mut read: impl FnMut(u64, &mut [u8]) -> io::Result<()>,
+) -> io::Result<ChunkEnd> {
     let chunk_bytes = EVTX_CHUNK_BYTES as u64;
     let Some(body) = size.checked_sub(EVTX_HEADER_BYTES) else {
-        return Ok(size);
+        let end = size;
+        return Ok(ChunkEnd {
+            end,
+            data_end: end,
+            cut: None,
+        });
     };
-    if body % chunk_bytes != 0 {
-        return Ok(size);
-    }
+    let mut buffer = vec![0; EVTX_CHUNK_BYTES];
     let mut chunks = body / chunk_bytes;
-    while chunks > 0 && chunk(chunks - 1)? {
+    let part = (body % chunk_bytes) as usize;
+    if part > 0 {
+        read(chunks, &mut buffer[..part])?;
+        if buffer[..part] != EMPTY_CHUNK[..part] {
+            let start = EVTX_HEADER_BYTES + chunks * chunk_bytes;
+            let cut = Some((chunks, part as u64));
+            // Cut in its header: no record to read in it.
+            if part < EVTX_CHUNK_HEADER_BYTES {
+                return Ok(ChunkEnd {
+                    end: start,
+                    data_end: start,
+                    cut,
+                });
+            }
+            return Ok(ChunkEnd {
+                end: start + chunk_bytes,
+                data_end: start + whole_records_end(&buffer[..part]) as u64,
+                cut,
+            });
+        }
+    }
+    while chunks > 0 {
+        read(chunks - 1, &mut buffer)?;
+        if buffer[..] != EMPTY_CHUNK[..] {
+            break;
+        }
         chunks -= 1;
     }
-    Ok(EVTX_HEADER_BYTES + chunks * chunk_bytes)
+    let end = EVTX_HEADER_BYTES + chunks * chunk_bytes;
+    Ok(ChunkEnd {
+        end,
+        data_end: end,
+        cut: None,
+    })
 }
 
-/// `data` without the empty chunks at its end (see [`end_of_chunks`]).
-fn without_empty_tail(mut data: Vec<u8>) -> Vec<u8> {
-    let chunk_bytes = EVTX_CHUNK_BYTES as u64;
-    let end = end_of_chunks(data.len() as u64, |i| {
-        let start = (EVTX_HEADER_BYTES + i * chunk_bytes) as usize;
-        Ok(data[start..start + EVTX_CHUNK_BYTES] == EMPTY_CHUNK[..])
-    });
-    if let Ok(end) = end {
-        data.truncate(end as usize);
+/// Where the whole records of the start of a chunk end: each record opens with its magic and
+/// its size (MS-EVEN6: `**\0\0`, then the size as a 32-bit little-endian number).
+fn whole_records_end(part: &[u8]) -> usize {
+    const RECORD_MAGIC: &[u8] = b"\x2a\x2a\x00\x00";
+    const RECORD_HEADER_BYTES: usize = 24;
+    let mut at = EVTX_CHUNK_HEADER_BYTES;
+    while let Some(header) = part.get(at..at + 8)
+        && header.starts_with(RECORD_MAGIC)
+    {
+        let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        if size < RECORD_HEADER_BYTES || at + size > part.len() {
+            break;
+        }
+        at += size;
     }
-    data
+    at
 }
 
-/// A seekable reader seen as ending at `end`: what the EVTX parser reads of a file whose
-/// empty chunks at the end are left out.
+/// `data` as the parser is to read it (see [`end_of_chunks`]), and where it was cut short.
+fn whole_chunks(mut data: Vec<u8>) -> (Vec<u8>, Option<(u64, u64)>) {
+    let chunk_bytes = EVTX_CHUNK_BYTES as u64;
+    let found = end_of_chunks(data.len() as u64, |i, buffer| {
+        let start = (EVTX_HEADER_BYTES + i * chunk_bytes) as usize;
+        buffer.copy_from_slice(&data[start..start + buffer.len()]);
+        Ok(())
+    });
+    match found {
+        Ok(ChunkEnd { end, data_end, cut }) => {
+            data.truncate(data_end as usize);
+            data.resize(end as usize, 0);
+            (data, cut)
+        }
+        Err(_) => (data, None),
+    }
+}
+
+/// A seekable reader seen as the parser is to read it (see [`end_of_chunks`]): ending before
+/// the empty chunks at its end, or with a chunk cut short filled out with zeros.
 struct Bounded<R> {
     inner: R,
+    /// Where the reader is seen to end.
     end: u64,
+    /// Where `inner`'s bytes stop being given: zeros from there to `end`.
+    data_end: u64,
     position: u64,
+    /// The last chunk is cut short: its number and the bytes of it the file holds.
+    cut: Option<(u64, u64)>,
 }
 
 impl<R: Read + io::Seek> Bounded<R> {
     fn new(mut inner: R, size: u64) -> io::Result<Self> {
-        let mut buffer = vec![0; EVTX_CHUNK_BYTES];
-        let end = end_of_chunks(size, |i| {
+        let ChunkEnd { end, data_end, cut } = end_of_chunks(size, |i, buffer| {
             inner.seek(io::SeekFrom::Start(
                 EVTX_HEADER_BYTES + i * EVTX_CHUNK_BYTES as u64,
             ))?;
-            inner.read_exact(&mut buffer)?;
-            Ok(buffer == EMPTY_CHUNK)
+            inner.read_exact(buffer)
         })?;
         inner.rewind()?;
         Ok(Bounded {
             inner,
             end,
+            data_end,
             position: 0,
+            cut,
         })
     }
 }
 
 impl<R: Read> Read for Bounded<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.end.saturating_sub(self.position);
-        let len = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = self.inner.read(&mut buf[..len])?;
+        let left =
+            |to: u64| usize::try_from(to.saturating_sub(self.position)).unwrap_or(usize::MAX);
+        let n = if self.position < self.data_end {
+            let len = buf.len().min(left(self.data_end));
+            self.inner.read(&mut buf[..len])?
+        } else {
+            let len = buf.len().min(left(self.end));
+            buf[..len].fill(0);
+            len
+        };
         self.position += n as u64;
         Ok(n)
     }
@@ -1001,7 +1112,9 @@ impl<R: io::Seek> io::Seek for Bounded<R> {
             io::SeekFrom::Current(d) => self.position.checked_add_signed(d),
         }
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
-        self.position = self.inner.seek(io::SeekFrom::Start(target))?;
+        self.inner
+            .seek(io::SeekFrom::Start(target.min(self.data_end)))?;
+        self.position = target;
         Ok(self.position)
     }
 }
@@ -1022,7 +1135,9 @@ impl EvtxFile {
             .seek(io::SeekFrom::End(0))
             .and_then(|size| data.rewind().map(|()| size))
             .map_err(io_error)?;
-        let data: Box<dyn EvtxData> = Box::new(Bounded::new(data, size).map_err(io_error)?);
+        let bounded = Bounded::new(data, size).map_err(io_error)?;
+        let failed = bounded.cut.map(|cut| cut_short(path, cut));
+        let data: Box<dyn EvtxData> = Box::new(bounded);
         let parser = EvtxParser::from_read_seek(data).map_err(|e| DecodeError::Evtx {
             path: path.to_path_buf(),
             reason: with_causes(&e),
@@ -1035,7 +1150,7 @@ impl EvtxFile {
             size,
             given: 0,
             compressed,
-            failed: None,
+            failed,
         })
     }
 
@@ -1094,6 +1209,8 @@ enum Inner {
         settings: Arc<ParserSettings>,
         chunk: u64,
         pending: VecDeque<Result<Record, DecodeError>>,
+        /// The error that ended the file, after its records (a chunk cut short).
+        then: Option<DecodeError>,
     },
     Lines {
         data: Vec<u8>,
@@ -1129,17 +1246,17 @@ impl RecordSource {
     pub fn new(file: Arc<Path>, format: Format, data: Vec<u8>) -> Result<Self, DecodeError> {
         let inner = match format {
             Format::Evtx => {
-                let parser = EvtxParser::from_buffer(without_empty_tail(data)).map_err(|e| {
-                    DecodeError::Evtx {
-                        path: file.to_path_buf(),
-                        reason: with_causes(&e),
-                    }
+                let (data, cut) = whole_chunks(data);
+                let parser = EvtxParser::from_buffer(data).map_err(|e| DecodeError::Evtx {
+                    path: file.to_path_buf(),
+                    reason: with_causes(&e),
                 })?;
                 Inner::Evtx {
                     chunks: Box::new(parser.into_chunks()),
                     settings: Arc::new(ParserSettings::default()),
                     chunk: 0,
                     pending: VecDeque::new(),
+                    then: cut.map(|cut| cut_short(&file, cut)),
                 }
             }
             Format::JsonLines => Inner::Lines {
@@ -1236,6 +1353,7 @@ impl RecordSource {
                 settings: Arc::new(ParserSettings::default()),
                 chunk: piece.chunks_before,
                 pending: VecDeque::new(),
+                then: None,
             },
         }
     }
@@ -1257,11 +1375,14 @@ impl Iterator for RecordSource {
                 settings,
                 chunk,
                 pending,
+                then,
             } => loop {
                 if let Some(r) = pending.pop_front() {
                     return Some(r);
                 }
-                let data = chunks.next()?;
+                let Some(data) = chunks.next() else {
+                    return then.take().map(Err);
+                };
                 let number = *chunk;
                 *chunk += 1;
                 match data {
@@ -1383,6 +1504,15 @@ fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// A chunk that cannot be read, under the chunk number the parser gives when it gives one
 /// (it skips chunks it finds empty, so counting them here can differ).
+/// The error of an EVTX file whose last chunk is cut short (see [`end_of_chunks`]).
+fn cut_short(file: &Path, (chunk, bytes): (u64, u64)) -> DecodeError {
+    DecodeError::CutShort {
+        path: file.to_path_buf(),
+        chunk,
+        bytes,
+    }
+}
+
 fn chunk_error(file: &Path, counted: u64, error: EvtxError) -> DecodeError {
     let (chunk, reason) = match error {
         EvtxError::FailedToParseChunk { chunk_id, source } => (chunk_id, with_causes(&source)),
@@ -2012,20 +2142,66 @@ mod tests {
     #[test]
     fn empty_chunks_at_the_end_are_left_out() {
         let chunk = EVTX_CHUNK_BYTES as u64;
+        // Chunks of 7s, but for the empty ones.
         let empty = |empties: &[u64]| {
             let empties = empties.to_vec();
-            move |i: u64| Ok::<_, io::Error>(empties.contains(&i))
+            move |i: u64, buffer: &mut [u8]| {
+                buffer.fill(if empties.contains(&i) { 0 } else { 7 });
+                Ok::<_, io::Error>(())
+            }
         };
         let size = |chunks: u64| EVTX_HEADER_BYTES + chunks * chunk;
-        assert_eq!(end_of_chunks(size(4), empty(&[2, 3])).unwrap(), size(2));
-        assert_eq!(end_of_chunks(size(4), empty(&[1, 3])).unwrap(), size(3));
-        assert_eq!(end_of_chunks(size(2), empty(&[0, 1])).unwrap(), size(0));
-        // Not whole chunks, or no chunk at all: as it is.
+        let end = |end| ChunkEnd {
+            end,
+            data_end: end,
+            cut: None,
+        };
+        assert_eq!(
+            end_of_chunks(size(4), empty(&[2, 3])).unwrap(),
+            end(size(2))
+        );
+        assert_eq!(
+            end_of_chunks(size(4), empty(&[1, 3])).unwrap(),
+            end(size(3))
+        );
+        assert_eq!(
+            end_of_chunks(size(2), empty(&[0, 1])).unwrap(),
+            end(size(0))
+        );
+        // A chunk cut short is filled out, from where its whole records end (none here: 7s are
+        // no record), unless the part there is is empty too; cut in its header, it is left out.
+        assert_eq!(
+            end_of_chunks(size(4) + 1000, empty(&[3])).unwrap(),
+            ChunkEnd {
+                end: size(5),
+                data_end: size(4) + EVTX_CHUNK_HEADER_BYTES as u64,
+                cut: Some((4, 1000))
+            }
+        );
         assert_eq!(
             end_of_chunks(size(4) + 10, empty(&[3])).unwrap(),
-            size(4) + 10
+            ChunkEnd {
+                end: size(4),
+                data_end: size(4),
+                cut: Some((4, 10))
+            }
         );
-        assert_eq!(end_of_chunks(100, empty(&[0])).unwrap(), 100);
+        assert_eq!(
+            end_of_chunks(size(4) + 10, empty(&[2, 3, 4])).unwrap(),
+            end(size(2))
+        );
+        // Records: each its magic and its size; the one the cut goes through is left out.
+        let mut part = vec![7u8; EVTX_CHUNK_HEADER_BYTES];
+        for size in [100u32, 60, 200] {
+            part.extend_from_slice(b"\x2a\x2a\x00\x00");
+            part.extend_from_slice(&size.to_le_bytes());
+            part.resize(part.len() + size as usize - 8, 1);
+        }
+        let whole = EVTX_CHUNK_HEADER_BYTES + 160;
+        assert_eq!(whole_records_end(&part), part.len());
+        assert_eq!(whole_records_end(&part[..part.len() - 1]), whole);
+        assert_eq!(whole_records_end(&part[..whole + 4]), whole);
+        assert_eq!(end_of_chunks(100, empty(&[0])).unwrap(), end(100));
 
         let mut bounded =
             Bounded::new(io::Cursor::new(vec![7u8; size(1) as usize]), size(1)).unwrap();
@@ -2070,6 +2246,77 @@ mod tests {
             // The pieces still stand for the whole file, empty chunks included.
             assert_eq!(pieces.disk_bytes_read(), fs::metadata(path).unwrap().len());
         }
+    }
+
+    /// An EVTX file cut short part-way through a chunk (an interrupted copy) gives the records
+    /// before the cut, that chunk's too, then says it was cut, read whole, in pieces or from
+    /// gzip; a cut in the empty chunks at its end is no damage.
+    #[test]
+    fn a_file_cut_part_way_through_a_chunk_gives_what_it_holds_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let sample = largest_evtx_sample();
+        let data = fs::read(&sample).unwrap();
+        let outcome = |r: Result<Record, DecodeError>| match r {
+            Ok(r) => Ok((r.record_id, r.event.to_json())),
+            Err(e) => Err(e.to_string()),
+        };
+        let whole: Vec<_> = open(&sample).unwrap().map(outcome).collect();
+        let kept = 2 * EVTX_CHUNK_BYTES + 30_000;
+        let at_chunks = dir.path().join("two-chunks.evtx");
+        fs::write(
+            &at_chunks,
+            &data[..EVTX_HEADER_BYTES as usize + 2 * EVTX_CHUNK_BYTES],
+        )
+        .unwrap();
+        let two_chunks = open(&at_chunks).unwrap().filter(Result::is_ok).count();
+        let cut = dir.path().join("cut.evtx");
+        fs::write(&cut, &data[..EVTX_HEADER_BYTES as usize + kept]).unwrap();
+        let gzipped = dir.path().join("cut.evtx.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&data[..EVTX_HEADER_BYTES as usize + kept])
+            .unwrap();
+        fs::write(&gzipped, gz.finish().unwrap()).unwrap();
+
+        let check = |decoded: Vec<Result<(u64, String), String>>, name: &str| {
+            let (records, errors): (Vec<_>, Vec<_>) = decoded.into_iter().partition(Result::is_ok);
+            assert!(
+                records.len() > two_chunks,
+                "{name}: {} records",
+                records.len()
+            );
+            // A record the cut goes through is no record: not one with part of its values.
+            assert_eq!(records[..], whole[..records.len()], "{name}");
+            assert_eq!(errors.len(), 1, "{name}: {errors:?}");
+            let last = errors[0].as_ref().unwrap_err();
+            assert!(
+                last.contains("ends 30000 bytes into EVTX chunk 2") && last.contains("cut short"),
+                "{name}: {last}"
+            );
+        };
+        check(open(&cut).unwrap().map(outcome).collect(), "in memory");
+        for path in [&cut, &gzipped] {
+            let Opened::Evtx(pieces) = open_file(path, EVTX_CHUNK_BYTES).unwrap() else {
+                panic!("{} not read as EVTX", path.display());
+            };
+            let mut decoded = Vec::new();
+            for piece in pieces {
+                match piece {
+                    Ok(piece) => decoded
+                        .extend(RecordSource::evtx(Arc::from(path.as_path()), piece).map(outcome)),
+                    Err(e) => decoded.push(Err(e.to_string())),
+                }
+            }
+            check(decoded, &path.display().to_string());
+        }
+
+        // Cut in the empty chunks a log was made with: every record, no error.
+        let mut padded = data.clone();
+        padded.extend(std::iter::repeat_n(0, 3 * EVTX_CHUNK_BYTES));
+        padded.truncate(data.len() + EVTX_CHUNK_BYTES + 100);
+        let cut_in_empty = dir.path().join("cut-in-empty.evtx");
+        fs::write(&cut_in_empty, &padded).unwrap();
+        let decoded: Vec<_> = open(&cut_in_empty).unwrap().map(outcome).collect();
+        assert_eq!(decoded, whole);
     }
 
     /// An EVTX file read a chunk or a few at a time, from disk or gzip, damaged or not, gives
