@@ -126,8 +126,12 @@ pub enum DecodeError {
     /// An EVTX file ends part-way through a chunk: it was cut short (an interrupted copy or
     /// download). The records of that chunk before the cut are read.
     #[error(
-        "{}: the file ends {bytes} bytes into EVTX chunk {chunk} (of 65536): it was cut short, as by an interrupted copy, and the records after the cut are missing; copy the log again from its source",
-        path.display()
+        "{}: the file ends {bytes} bytes into EVTX chunk {chunk} (of 65536): it was cut short, as by an interrupted copy; {}",
+        path.display(),
+        match records_lost {
+            true => "the records after the cut are missing: copy the log again from its source",
+            false => "its headers say no record was after the cut, so none is missing",
+        }
     )]
     CutShort {
         /// The file.
@@ -136,6 +140,8 @@ pub enum DecodeError {
         chunk: u64,
         /// The bytes of it the file holds.
         bytes: u64,
+        /// Whether records were after the cut, by the file's and the chunk's headers.
+        records_lost: bool,
     },
     /// One EVTX chunk (64 KiB of records) is unreadable.
     #[error("{}: EVTX chunk {chunk} unreadable: {reason}; its records were skipped", path.display())]
@@ -951,15 +957,33 @@ struct ChunkEnd {
     end: u64,
     /// Where the file's own bytes stop being given: zeros from there to `end`.
     data_end: u64,
-    /// The last chunk is cut short: its number and the bytes of it the file holds.
-    cut: Option<(u64, u64)>,
+    /// The last chunk is cut short.
+    cut: Option<Cut>,
+}
+
+/// An EVTX file's last chunk, cut short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cut {
+    /// Its number, from 0.
+    chunk: u64,
+    /// The bytes of it the file holds.
+    bytes: u64,
+    /// Whether records were after the cut, by the file's and the chunk's headers (the chunks
+    /// in use, where the chunk's free space starts).
+    records_lost: bool,
 }
 
 /// The size of an EVTX chunk's header, before its first record.
 const EVTX_CHUNK_HEADER_BYTES: usize = 512;
 
-/// Where the chunks of an EVTX file of `size` bytes end (see [`ChunkEnd`]); `read(i, buffer)`
-/// reads the first `buffer.len()` bytes of chunk `i`.
+/// Where the file header holds the number of chunks in use (16 bits, MS-EVEN6 2.2.1).
+const FILE_HEADER_CHUNK_COUNT: u64 = 42;
+
+/// Where a chunk's header holds the offset of its free space (32 bits, MS-EVEN6 2.2.3).
+const CHUNK_HEADER_FREE_SPACE: usize = 48;
+
+/// Where the chunks of an EVTX file of `size` bytes end (see [`ChunkEnd`]); `read(at, buffer)`
+/// reads `buffer.len()` bytes from offset `at`.
 ///
 /// A log is made at its full size and filled a chunk at a time: the empty chunks at its end
 /// are left out, as the parser would read each of them to find it empty, a byte at a time. A
@@ -981,14 +1005,31 @@ fn end_of_chunks(
             cut: None,
         });
     };
+    let chunk_start = |i: u64| EVTX_HEADER_BYTES + i * chunk_bytes;
     let mut buffer = vec![0; EVTX_CHUNK_BYTES];
     let mut chunks = body / chunk_bytes;
     let part = (body % chunk_bytes) as usize;
     if part > 0 {
-        read(chunks, &mut buffer[..part])?;
+        let start = chunk_start(chunks);
+        read(start, &mut buffer[..part])?;
         if buffer[..part] != EMPTY_CHUNK[..part] {
-            let start = EVTX_HEADER_BYTES + chunks * chunk_bytes;
-            let cut = Some((chunks, part as u64));
+            let records_end = whole_records_end(&buffer[..part]);
+            // Past the chunks the file's header counts (a 16-bit count: a file of more chunks
+            // cannot tell), or before the chunk's free space: records are lost.
+            let mut in_use = [0; 2];
+            read(FILE_HEADER_CHUNK_COUNT, &mut in_use)?;
+            let in_use = u64::from(u16::from_le_bytes(in_use));
+            let free_space = buffer
+                .get(CHUNK_HEADER_FREE_SPACE..CHUNK_HEADER_FREE_SPACE + 4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+            let records_lost = chunks + 1 >= u64::from(u16::MAX)
+                || in_use > chunks + 1
+                || free_space.is_none_or(|free| records_end < free);
+            let cut = Some(Cut {
+                chunk: chunks,
+                bytes: part as u64,
+                records_lost,
+            });
             // Cut in its header: no record to read in it.
             if part < EVTX_CHUNK_HEADER_BYTES {
                 return Ok(ChunkEnd {
@@ -999,13 +1040,13 @@ fn end_of_chunks(
             }
             return Ok(ChunkEnd {
                 end: start + chunk_bytes,
-                data_end: start + whole_records_end(&buffer[..part]) as u64,
+                data_end: start + records_end as u64,
                 cut,
             });
         }
     }
     while chunks > 0 {
-        read(chunks - 1, &mut buffer)?;
+        read(chunk_start(chunks - 1), &mut buffer)?;
         if buffer[..] != EMPTY_CHUNK[..] {
             break;
         }
@@ -1038,11 +1079,10 @@ fn whole_records_end(part: &[u8]) -> usize {
 }
 
 /// `data` as the parser is to read it (see [`end_of_chunks`]), and where it was cut short.
-fn whole_chunks(mut data: Vec<u8>) -> (Vec<u8>, Option<(u64, u64)>) {
-    let chunk_bytes = EVTX_CHUNK_BYTES as u64;
-    let found = end_of_chunks(data.len() as u64, |i, buffer| {
-        let start = (EVTX_HEADER_BYTES + i * chunk_bytes) as usize;
-        buffer.copy_from_slice(&data[start..start + buffer.len()]);
+fn whole_chunks(mut data: Vec<u8>) -> (Vec<u8>, Option<Cut>) {
+    let found = end_of_chunks(data.len() as u64, |at, buffer| {
+        let at = at as usize;
+        buffer.copy_from_slice(&data[at..at + buffer.len()]);
         Ok(())
     });
     match found {
@@ -1064,16 +1104,14 @@ struct Bounded<R> {
     /// Where `inner`'s bytes stop being given: zeros from there to `end`.
     data_end: u64,
     position: u64,
-    /// The last chunk is cut short: its number and the bytes of it the file holds.
-    cut: Option<(u64, u64)>,
+    /// The last chunk is cut short.
+    cut: Option<Cut>,
 }
 
 impl<R: Read + io::Seek> Bounded<R> {
     fn new(mut inner: R, size: u64) -> io::Result<Self> {
-        let ChunkEnd { end, data_end, cut } = end_of_chunks(size, |i, buffer| {
-            inner.seek(io::SeekFrom::Start(
-                EVTX_HEADER_BYTES + i * EVTX_CHUNK_BYTES as u64,
-            ))?;
+        let ChunkEnd { end, data_end, cut } = end_of_chunks(size, |at, buffer| {
+            inner.seek(io::SeekFrom::Start(at))?;
             inner.read_exact(buffer)
         })?;
         inner.rewind()?;
@@ -1505,11 +1543,12 @@ fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
 /// A chunk that cannot be read, under the chunk number the parser gives when it gives one
 /// (it skips chunks it finds empty, so counting them here can differ).
 /// The error of an EVTX file whose last chunk is cut short (see [`end_of_chunks`]).
-fn cut_short(file: &Path, (chunk, bytes): (u64, u64)) -> DecodeError {
+fn cut_short(file: &Path, cut: Cut) -> DecodeError {
     DecodeError::CutShort {
         path: file.to_path_buf(),
-        chunk,
-        bytes,
+        chunk: cut.chunk,
+        bytes: cut.bytes,
+        records_lost: cut.records_lost,
     }
 }
 
@@ -2145,8 +2184,10 @@ mod tests {
         // Chunks of 7s, but for the empty ones.
         let empty = |empties: &[u64]| {
             let empties = empties.to_vec();
-            move |i: u64, buffer: &mut [u8]| {
-                buffer.fill(if empties.contains(&i) { 0 } else { 7 });
+            move |at: u64, buffer: &mut [u8]| {
+                let i = at.checked_sub(EVTX_HEADER_BYTES).map(|body| body / chunk);
+                let empty = i.is_some_and(|i| empties.contains(&i));
+                buffer.fill(if empty { 0 } else { 7 });
                 Ok::<_, io::Error>(())
             }
         };
@@ -2175,7 +2216,11 @@ mod tests {
             ChunkEnd {
                 end: size(5),
                 data_end: size(4) + EVTX_CHUNK_HEADER_BYTES as u64,
-                cut: Some((4, 1000))
+                cut: Some(Cut {
+                    chunk: 4,
+                    bytes: 1000,
+                    records_lost: true
+                })
             }
         );
         assert_eq!(
@@ -2183,7 +2228,11 @@ mod tests {
             ChunkEnd {
                 end: size(4),
                 data_end: size(4),
-                cut: Some((4, 10))
+                cut: Some(Cut {
+                    chunk: 4,
+                    bytes: 10,
+                    records_lost: true
+                })
             }
         );
         assert_eq!(
@@ -2289,7 +2338,8 @@ mod tests {
             assert_eq!(errors.len(), 1, "{name}: {errors:?}");
             let last = errors[0].as_ref().unwrap_err();
             assert!(
-                last.contains("ends 30000 bytes into EVTX chunk 2") && last.contains("cut short"),
+                last.contains("ends 30000 bytes into EVTX chunk 2")
+                    && last.contains("the records after the cut are missing"),
                 "{name}: {last}"
             );
         };
@@ -2317,6 +2367,40 @@ mod tests {
         fs::write(&cut_in_empty, &padded).unwrap();
         let decoded: Vec<_> = open(&cut_in_empty).unwrap().map(outcome).collect();
         assert_eq!(decoded, whole);
+
+        // Cut in the free space of the last chunk in use: every record, and the cut said to
+        // have lost none.
+        let chunk_of = |data: &[u8], i: usize| {
+            let start = EVTX_HEADER_BYTES as usize + i * EVTX_CHUNK_BYTES;
+            data.get(start..start + EVTX_CHUNK_BYTES)
+                .map(<[u8]>::to_vec)
+        };
+        let (sample, data, free) = collect_files(&[data_dir().join("evtx")])
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.path.extension().is_some_and(|e| e == "evtx"))
+            .find_map(|f| {
+                let data = fs::read(&f.path).ok()?;
+                let in_use = u16::from_le_bytes([data[42], data[43]]) as usize;
+                let last = chunk_of(&data, in_use.checked_sub(1)?)?;
+                let free = u32::from_le_bytes(last[48..52].try_into().unwrap()) as usize;
+                let next_empty = chunk_of(&data, in_use).is_some_and(|c| c == EMPTY_CHUNK);
+                (next_empty && free + 1000 < EVTX_CHUNK_BYTES).then_some((f.path, data, free))
+            })
+            .expect("a sample whose last chunk in use has free space");
+        let whole: Vec<_> = open(&sample).unwrap().map(outcome).collect();
+        let in_use = u16::from_le_bytes([data[42], data[43]]) as usize;
+        let keep = EVTX_HEADER_BYTES as usize + (in_use - 1) * EVTX_CHUNK_BYTES + free + 500;
+        let cut_in_free = dir.path().join("cut-in-free-space.evtx");
+        fs::write(&cut_in_free, &data[..keep]).unwrap();
+        let (records, errors): (Vec<_>, Vec<_>) = open(&cut_in_free)
+            .unwrap()
+            .map(outcome)
+            .partition(Result::is_ok);
+        assert_eq!(records, whole, "{}", sample.display());
+        assert_eq!(errors.len(), 1);
+        let said = errors[0].as_ref().unwrap_err();
+        assert!(said.contains("none is missing"), "{said}");
     }
 
     /// An EVTX file read a chunk or a few at a time, from disk or gzip, damaged or not, gives
