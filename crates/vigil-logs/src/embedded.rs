@@ -744,7 +744,7 @@ impl EventStore for EmbeddedStore {
         };
         let size = match pipe {
             Pipe::CountBy(_) => 1_000,
-            Pipe::Top { n, .. } => (*n).min(10_000),
+            Pipe::Top { n, .. } => (*n).min(vigil_query::MAX_TOP),
         };
         let searcher = self.reader.searcher();
         let q = self.filter(&query.filter, range)?;

@@ -159,6 +159,18 @@ pub enum ParseError {
         /// How to write it.
         usage: &'static str,
     },
+    /// `| top N` with a count out of bounds.
+    #[error(
+        "`top {}` at byte {offset}: the count must be between 1 and {}, e.g. | top 10 user.name",
+        Shown(.found),
+        crate::MAX_TOP
+    )]
+    TopCount {
+        /// Byte offset of the count.
+        offset: usize,
+        /// The count as written.
+        found: String,
+    },
     /// Text after a complete `| …` command.
     #[error(
         "unexpected text at byte {offset} after the | command: a query ends with one command; remove `{}` or move conditions before the |",
@@ -193,6 +205,7 @@ impl ParseError {
             | ParseError::Unexpected { offset, .. }
             | ParseError::UnknownPipe { offset, .. }
             | ParseError::IncompletePipe { offset, .. }
+            | ParseError::TopCount { offset, .. }
             | ParseError::TrailingAfterPipe { offset, .. } => *offset,
         }
     }

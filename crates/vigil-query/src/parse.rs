@@ -17,6 +17,9 @@ pub const MAX_TERMS: usize = 1024;
 /// The `top` count used when `| top FIELD` gives none.
 pub const DEFAULT_TOP: usize = 10;
 
+/// The most values `| top N` lists.
+pub const MAX_TOP: usize = 10_000;
+
 /// Characters a backslash escapes; before any other character a backslash is literal, so Windows
 /// paths (`C:\Windows\System32`) can be written as they are.
 const ESCAPABLE: &str = "\\*?:()\"|[]{}<> \t";
@@ -472,19 +475,19 @@ impl Parser<'_> {
                 self.skip_ws();
                 let save = self.pos;
                 let word = self.plain_word();
-                let n = match word.parse::<usize>() {
-                    Ok(0) => {
-                        return Err(ParseError::IncompletePipe {
-                            offset: save,
-                            command: "top".into(),
-                            usage: USAGE,
-                        });
+                let n = if !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()) {
+                    match word.parse::<usize>() {
+                        Ok(n @ 1..=MAX_TOP) => n,
+                        _ => {
+                            return Err(ParseError::TopCount {
+                                offset: save,
+                                found: word,
+                            });
+                        }
                     }
-                    Ok(n) => n,
-                    Err(_) => {
-                        self.pos = save;
-                        DEFAULT_TOP
-                    }
+                } else {
+                    self.pos = save;
+                    DEFAULT_TOP
                 };
                 self.skip_ws();
                 let field = self.pipe_field("top", USAGE)?;
