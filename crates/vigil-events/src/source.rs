@@ -1019,7 +1019,7 @@ fn end_of_chunks(
             let mut in_use = [0; 2];
             read(FILE_HEADER_CHUNK_COUNT, &mut in_use)?;
             let in_use = u64::from(u16::from_le_bytes(in_use));
-            let free_space = buffer
+            let free_space = buffer[..part]
                 .get(CHUNK_HEADER_FREE_SPACE..CHUNK_HEADER_FREE_SPACE + 4)
                 .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
             let records_lost = chunks + 1 >= u64::from(u16::MAX)
@@ -2239,6 +2239,21 @@ mod tests {
             end_of_chunks(size(4) + 10, empty(&[2, 3, 4])).unwrap(),
             end(size(2))
         );
+        // Cut before the chunk's header says where its free space starts: records may be
+        // lost, whatever the file's header counts (here no chunk in use).
+        let no_count = |at: u64, buffer: &mut [u8]| {
+            buffer.fill(if at < EVTX_HEADER_BYTES { 0 } else { 7 });
+            Ok::<_, io::Error>(())
+        };
+        let cut = |part: u64| {
+            end_of_chunks(size(1) + part, no_count)
+                .unwrap()
+                .cut
+                .unwrap()
+        };
+        assert!(cut(40).records_lost);
+        // 7s: its free space starts at 0x07070707, past the end.
+        assert!(cut(1000).records_lost);
         // Records: each its magic and its size; the one the cut goes through is left out.
         let mut part = vec![7u8; EVTX_CHUNK_HEADER_BYTES];
         for size in [100u32, 60, 200] {

@@ -803,12 +803,18 @@ fn print_summary(s: &Summary) {
         human_bytes(s.bytes_read)
     );
     outln!(
-        "events:     {} read, {} stored, {} rejected, {} not decoded",
+        "events:     {} read, {} stored, {} rejected",
         s.events_read,
         s.stored,
         s.rejected.count,
-        s.errors.count
     );
+    // A file's error (cut short, not a log) is no event: counted apart, not among the events.
+    if s.errors.count > 0 {
+        outln!(
+            "errors:     {} (files or records not read or decoded, listed above)",
+            s.errors.count
+        );
+    }
     outln!("detections: {}", s.detections);
     outln!(
         "time:       {:.2} s, {}, {:.0} events/s",
