@@ -126,8 +126,19 @@ pub enum DecodeError {
     /// An EVTX file ends part-way through a chunk: it was cut short (an interrupted copy or
     /// download). The records of that chunk before the cut are read.
     #[error(
-        "{}: the file ends {bytes} bytes into EVTX chunk {chunk} (of 65536): it was cut short, as by an interrupted copy; {}",
+        "{}: the file ends {}: it was cut short, as by an interrupted copy; {}",
         path.display(),
+        match bytes {
+            0 => format!(
+                "{}, but its header counts {in_use} in use",
+                match chunk {
+                    0 => "before its first EVTX chunk".to_owned(),
+                    1 => "after its first EVTX chunk".to_owned(),
+                    n => format!("after {n} EVTX chunks"),
+                }
+            ),
+            _ => format!("{bytes} bytes into EVTX chunk {chunk} (of 65536)"),
+        },
         match records_lost {
             true => "the records after the cut are missing: copy the log again from its source",
             false => "its headers say no record was after the cut, so none is missing",
@@ -138,8 +149,10 @@ pub enum DecodeError {
         path: PathBuf,
         /// The chunk cut short (numbered from 0, as in chunk errors).
         chunk: u64,
-        /// The bytes of it the file holds.
+        /// The bytes of it the file holds (0: cut where a chunk ends).
         bytes: u64,
+        /// The chunks in use, by the file's header.
+        in_use: u64,
         /// Whether records were after the cut, by the file's and the chunk's headers.
         records_lost: bool,
     },
@@ -968,6 +981,8 @@ struct Cut {
     chunk: u64,
     /// The bytes of it the file holds.
     bytes: u64,
+    /// The chunks in use, by the file's header.
+    in_use: u64,
     /// Whether records were after the cut, by the file's and the chunk's headers (the chunks
     /// in use, where the chunk's free space starts).
     records_lost: bool,
@@ -1009,6 +1024,9 @@ fn end_of_chunks(
     let mut buffer = vec![0; EVTX_CHUNK_BYTES];
     let mut chunks = body / chunk_bytes;
     let part = (body % chunk_bytes) as usize;
+    let mut in_use = [0; 2];
+    read(FILE_HEADER_CHUNK_COUNT, &mut in_use)?;
+    let in_use = u64::from(u16::from_le_bytes(in_use));
     if part > 0 {
         let start = chunk_start(chunks);
         read(start, &mut buffer[..part])?;
@@ -1016,9 +1034,6 @@ fn end_of_chunks(
             let records_end = whole_records_end(&buffer[..part]);
             // Past the chunks the file's header counts (a 16-bit count: a file of more chunks
             // cannot tell), or before the chunk's free space: records are lost.
-            let mut in_use = [0; 2];
-            read(FILE_HEADER_CHUNK_COUNT, &mut in_use)?;
-            let in_use = u64::from(u16::from_le_bytes(in_use));
             let free_space = buffer[..part]
                 .get(CHUNK_HEADER_FREE_SPACE..CHUNK_HEADER_FREE_SPACE + 4)
                 .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
@@ -1028,6 +1043,7 @@ fn end_of_chunks(
             let cut = Some(Cut {
                 chunk: chunks,
                 bytes: part as u64,
+                in_use,
                 records_lost,
             });
             // Cut in its header: no record to read in it.
@@ -1045,6 +1061,13 @@ fn end_of_chunks(
             });
         }
     }
+    // Fewer chunks than the file's header counts in use: cut at the end of a chunk.
+    let cut = (in_use > chunks).then_some(Cut {
+        chunk: chunks,
+        bytes: part as u64,
+        in_use,
+        records_lost: true,
+    });
     while chunks > 0 {
         read(chunk_start(chunks - 1), &mut buffer)?;
         if buffer[..] != EMPTY_CHUNK[..] {
@@ -1056,7 +1079,7 @@ fn end_of_chunks(
     Ok(ChunkEnd {
         end,
         data_end: end,
-        cut: None,
+        cut,
     })
 }
 
@@ -1548,6 +1571,7 @@ fn cut_short(file: &Path, cut: Cut) -> DecodeError {
         path: file.to_path_buf(),
         chunk: cut.chunk,
         bytes: cut.bytes,
+        in_use: cut.in_use,
         records_lost: cut.records_lost,
     }
 }
@@ -2181,12 +2205,12 @@ mod tests {
     #[test]
     fn empty_chunks_at_the_end_are_left_out() {
         let chunk = EVTX_CHUNK_BYTES as u64;
-        // Chunks of 7s, but for the empty ones.
+        // Chunks of 7s, but for the empty ones; a file header counting no chunk in use.
         let empty = |empties: &[u64]| {
             let empties = empties.to_vec();
             move |at: u64, buffer: &mut [u8]| {
                 let i = at.checked_sub(EVTX_HEADER_BYTES).map(|body| body / chunk);
-                let empty = i.is_some_and(|i| empties.contains(&i));
+                let empty = i.is_none_or(|i| empties.contains(&i));
                 buffer.fill(if empty { 0 } else { 7 });
                 Ok::<_, io::Error>(())
             }
@@ -2219,6 +2243,7 @@ mod tests {
                 cut: Some(Cut {
                     chunk: 4,
                     bytes: 1000,
+                    in_use: 0,
                     records_lost: true
                 })
             }
@@ -2231,6 +2256,7 @@ mod tests {
                 cut: Some(Cut {
                     chunk: 4,
                     bytes: 10,
+                    in_use: 0,
                     records_lost: true
                 })
             }
@@ -2254,6 +2280,30 @@ mod tests {
         assert!(cut(40).records_lost);
         // 7s: its free space starts at 0x07070707, past the end.
         assert!(cut(1000).records_lost);
+        // Cut where a chunk ends, before the chunks the file's header counts in use.
+        let counting = |in_use: u16| {
+            move |at: u64, buffer: &mut [u8]| {
+                buffer.fill(7);
+                if at == FILE_HEADER_CHUNK_COUNT {
+                    buffer.copy_from_slice(&in_use.to_le_bytes());
+                }
+                Ok::<_, io::Error>(())
+            }
+        };
+        assert_eq!(
+            end_of_chunks(size(2), counting(5)).unwrap(),
+            ChunkEnd {
+                end: size(2),
+                data_end: size(2),
+                cut: Some(Cut {
+                    chunk: 2,
+                    bytes: 0,
+                    in_use: 5,
+                    records_lost: true
+                })
+            }
+        );
+        assert_eq!(end_of_chunks(size(2), counting(2)).unwrap(), end(size(2)));
         // Records: each its magic and its size; the one the cut goes through is left out.
         let mut part = vec![7u8; EVTX_CHUNK_HEADER_BYTES];
         for size in [100u32, 60, 200] {
@@ -2332,7 +2382,18 @@ mod tests {
             &data[..EVTX_HEADER_BYTES as usize + 2 * EVTX_CHUNK_BYTES],
         )
         .unwrap();
-        let two_chunks = open(&at_chunks).unwrap().filter(Result::is_ok).count();
+        let (two_chunks, at_chunks_errors): (Vec<_>, Vec<_>) =
+            open(&at_chunks).unwrap().partition(Result::is_ok);
+        let two_chunks = two_chunks.len();
+        // Cut where a chunk ends: told by the chunks the file's header counts in use.
+        let said = at_chunks_errors
+            .iter()
+            .map(|e| e.as_ref().unwrap_err().to_string())
+            .collect::<Vec<_>>();
+        assert!(
+            said.len() == 1 && said[0].contains("ends after 2 EVTX chunks, but its header counts"),
+            "{said:?}"
+        );
         let cut = dir.path().join("cut.evtx");
         fs::write(&cut, &data[..EVTX_HEADER_BYTES as usize + kept]).unwrap();
         let gzipped = dir.path().join("cut.evtx.gz");
