@@ -432,6 +432,28 @@ fn ingest_says_what_went_wrong_and_exits_accordingly() {
     );
     assert_eq!(err.matches(&cut_name).count(), 1, "{err}");
 
+    // An EVTX file cut short by a copy stopped past its last record: the record is stored,
+    // the cut named with what it cost, counted among the errors, not the events.
+    let sample = std::fs::read(evtx_sample()).unwrap();
+    let cut_evtx = f.root.join("cut.evtx");
+    std::fs::write(&cut_evtx, &sample[..4096 + 3000]).unwrap();
+    let out = f.server.cli(
+        &f.token,
+        &["ingest", cut_evtx.to_str().unwrap(), "--service", "dc"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1 read, 1 stored, 0 rejected\n") && text.contains("errors:     1 "),
+        "{text}"
+    );
+    let said = format!("{text}{}", stderr(&out));
+    assert!(
+        said.contains("the file ends 3000 bytes into EVTX chunk 0")
+            && said.contains("no record was after the cut"),
+        "{said}"
+    );
+
     // A bad token: the server refuses the first batch, sending stops, the message says how
     // to get a token.
     let out = f
