@@ -156,6 +156,18 @@ pub enum DecodeError {
         /// Whether records were after the cut, by the file's and the chunk's headers.
         records_lost: bool,
     },
+    /// An EVTX chunk does not match its CRC32 checksums: it changed after Windows wrote it. Its
+    /// records are read all the same.
+    #[error(
+        "{}: EVTX chunk {chunk} does not match its checksum: it changed after Windows wrote it (damage, or records edited); its records were read, but may not be as logged",
+        path.display()
+    )]
+    Checksum {
+        /// The file.
+        path: PathBuf,
+        /// The chunk number.
+        chunk: u64,
+    },
     /// One EVTX chunk (64 KiB of records) is unreadable.
     #[error("{}: EVTX chunk {chunk} unreadable: {reason}; its records were skipped", path.display())]
     Chunk {
@@ -197,6 +209,7 @@ impl DecodeError {
             | DecodeError::Spill { path, .. }
             | DecodeError::Evtx { path, .. }
             | DecodeError::CutShort { path, .. }
+            | DecodeError::Checksum { path, .. }
             | DecodeError::Chunk { path, .. }
             | DecodeError::Record { path, .. }
             | DecodeError::JsonArray { path, .. } => path,
@@ -935,6 +948,7 @@ pub struct EvtxFile {
     compressed: Option<u64>,
     /// Why the copy of a compressed file ends early, given out after its last piece.
     failed: Option<DecodeError>,
+    unchecked: Unchecked,
 }
 
 /// Whole chunks of an EVTX file, in record order, with how many came before them.
@@ -942,6 +956,25 @@ pub struct EvtxPiece {
     chunks: Vec<Result<EvtxChunkData, EvtxError>>,
     chunks_before: u64,
     bytes: u64,
+    unchecked: Unchecked,
+}
+
+/// The chunks (by number in the file) whose checksums are not checked: one filled out after a
+/// cut (its records' checksum covers bytes the file lost), and the last chunk of a log Windows
+/// still had open (the file header's dirty flag: that chunk's checksums may not be written
+/// yet).
+type Unchecked = [Option<u64>; 2];
+
+/// [`Unchecked`] for a file with this header, cut short there.
+fn unchecked(header: &evtx::EvtxFileHeader, cut: Option<Cut>) -> Unchecked {
+    let open = header
+        .flags
+        .contains(evtx::HeaderFlags::DIRTY)
+        .then_some(header.last_chunk_number);
+    let filled_out = cut
+        .filter(|cut| cut.bytes as usize >= EVTX_CHUNK_HEADER_BYTES)
+        .map(|cut| cut.chunk);
+    [open, filled_out]
 }
 
 impl EvtxPiece {
@@ -1197,13 +1230,15 @@ impl EvtxFile {
             .and_then(|size| data.rewind().map(|()| size))
             .map_err(io_error)?;
         let bounded = Bounded::new(data, size).map_err(io_error)?;
-        let failed = bounded.cut.map(|cut| cut_short(path, cut));
+        let cut = bounded.cut;
         let data: Box<dyn EvtxData> = Box::new(bounded);
         let parser = EvtxParser::from_read_seek(data).map_err(|e| DecodeError::Evtx {
             path: path.to_path_buf(),
             reason: with_causes(&e),
         })?;
         Ok(EvtxFile {
+            unchecked: unchecked(parser.header(), cut),
+            failed: cut.map(|cut| cut_short(path, cut)),
             chunks: Box::new(parser.into_chunks().peekable()),
             path: path.to_path_buf(),
             chunks_per_piece: (piece_bytes / EVTX_CHUNK_BYTES).max(1),
@@ -1211,7 +1246,6 @@ impl EvtxFile {
             size,
             given: 0,
             compressed,
-            failed,
         })
     }
 
@@ -1250,6 +1284,7 @@ impl Iterator for EvtxFile {
             chunks_before: self.chunks_before,
             chunks,
             bytes,
+            unchecked: self.unchecked,
         };
         self.given += bytes;
         self.chunks_before += piece.chunks.len() as u64;
@@ -1272,6 +1307,7 @@ enum Inner {
         pending: VecDeque<Result<Record, DecodeError>>,
         /// The error that ended the file, after its records (a chunk cut short).
         then: Option<DecodeError>,
+        unchecked: Unchecked,
     },
     Lines {
         data: Vec<u8>,
@@ -1313,6 +1349,7 @@ impl RecordSource {
                     reason: with_causes(&e),
                 })?;
                 Inner::Evtx {
+                    unchecked: unchecked(parser.header(), cut),
                     chunks: Box::new(parser.into_chunks()),
                     settings: Arc::new(ParserSettings::default()),
                     chunk: 0,
@@ -1415,6 +1452,7 @@ impl RecordSource {
                 chunk: piece.chunks_before,
                 pending: VecDeque::new(),
                 then: None,
+                unchecked: piece.unchecked,
             },
         }
     }
@@ -1437,6 +1475,7 @@ impl Iterator for RecordSource {
                 chunk,
                 pending,
                 then,
+                unchecked,
             } => loop {
                 if let Some(r) = pending.pop_front() {
                     return Some(r);
@@ -1447,7 +1486,16 @@ impl Iterator for RecordSource {
                 let number = *chunk;
                 *chunk += 1;
                 match data {
-                    Ok(mut data) => decode_chunk(file, number, &mut data, settings, pending),
+                    Ok(mut data) => {
+                        // Checked before decoding: the warning comes before the chunk's records.
+                        if !unchecked.contains(&data.number) && !data.validate_checksum() {
+                            pending.push_back(Err(DecodeError::Checksum {
+                                path: file.to_path_buf(),
+                                chunk: number,
+                            }));
+                        }
+                        decode_chunk(file, number, &mut data, settings, pending)
+                    }
                     Err(e) => pending.push_back(Err(chunk_error(file, number, e))),
                 }
             },
@@ -2477,6 +2525,63 @@ mod tests {
         assert_eq!(errors.len(), 1);
         let said = errors[0].as_ref().unwrap_err();
         assert!(said.contains("none is missing"), "{said}");
+    }
+
+    /// A chunk changed after Windows wrote it (its checksum no longer matches) is read and
+    /// named, before its records, read whole or in pieces; the last chunk of a log Windows
+    /// still had open (dirty) is not checked.
+    #[test]
+    fn a_chunk_that_fails_its_checksum_is_read_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let sample = largest_evtx_sample();
+        let data = fs::read(&sample).unwrap();
+        let outcome = |r: Result<Record, DecodeError>| match r {
+            Ok(r) => Ok((r.record_id, r.event.to_json())),
+            Err(e) => Err(e.to_string()),
+        };
+        let whole: Vec<_> = open(&sample).unwrap().map(outcome).collect();
+        // A field of chunk 1's header the parser does not read (its first record's number).
+        let mut edited = data.clone();
+        edited[EVTX_HEADER_BYTES as usize + EVTX_CHUNK_BYTES + 8] ^= 1;
+        let path = dir.path().join("edited.evtx");
+        fs::write(&path, &edited).unwrap();
+        let check = |decoded: Vec<Result<(u64, String), String>>| {
+            let at = decoded.iter().position(Result::is_err).expect("an error");
+            let said = decoded[at].as_ref().unwrap_err();
+            assert!(
+                said.contains("EVTX chunk 1 does not match its checksum"),
+                "{said}"
+            );
+            let mut records = decoded.clone();
+            assert!(records.remove(at).is_err());
+            assert_eq!(records, whole, "every record, as it was");
+            // Named before the chunk's records: after chunk 0's.
+            let first_chunk = open_file(&sample, EVTX_CHUNK_BYTES).unwrap();
+            let Opened::Evtx(mut pieces) = first_chunk else {
+                panic!("EVTX")
+            };
+            let in_chunk_0 =
+                RecordSource::evtx(Arc::from(sample.as_path()), pieces.next().unwrap().unwrap())
+                    .count();
+            assert_eq!(at, in_chunk_0);
+        };
+        check(open(&path).unwrap().map(outcome).collect());
+        let Opened::Evtx(pieces) = open_file(&path, EVTX_CHUNK_BYTES).unwrap() else {
+            panic!("EVTX")
+        };
+        let in_pieces = pieces
+            .flat_map(|piece| RecordSource::evtx(Arc::from(path.as_path()), piece.unwrap()))
+            .map(outcome)
+            .collect();
+        check(in_pieces);
+
+        // The same chunk as the last of a log Windows still had open: not checked.
+        edited[120] |= 1;
+        edited[16..24].copy_from_slice(&1u64.to_le_bytes());
+        let open_log = dir.path().join("open.evtx");
+        fs::write(&open_log, &edited).unwrap();
+        let decoded: Vec<_> = open(&open_log).unwrap().map(outcome).collect();
+        assert_eq!(decoded, whole);
     }
 
     /// An EVTX file read a chunk or a few at a time, from disk or gzip, damaged or not, gives
