@@ -2410,6 +2410,15 @@ mod tests {
         }
     }
 
+    /// A decoded record as its id and JSON, or its error as text: what two decodings of one
+    /// file are compared by.
+    fn id_and_json(r: Result<Record, DecodeError>) -> Result<(u64, String), String> {
+        match r {
+            Ok(r) => Ok((r.record_id, r.event.to_json())),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// An EVTX file cut short part-way through a chunk (an interrupted copy) gives the records
     /// before the cut, that chunk's too, then says it was cut, read whole, in pieces or from
     /// gzip; a cut in the empty chunks at its end is no damage.
@@ -2418,10 +2427,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sample = largest_evtx_sample();
         let data = fs::read(&sample).unwrap();
-        let outcome = |r: Result<Record, DecodeError>| match r {
-            Ok(r) => Ok((r.record_id, r.event.to_json())),
-            Err(e) => Err(e.to_string()),
-        };
+        let outcome = id_and_json;
         let whole: Vec<_> = open(&sample).unwrap().map(outcome).collect();
         let kept = 2 * EVTX_CHUNK_BYTES + 30_000;
         let at_chunks = dir.path().join("two-chunks.evtx");
@@ -2535,10 +2541,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sample = largest_evtx_sample();
         let data = fs::read(&sample).unwrap();
-        let outcome = |r: Result<Record, DecodeError>| match r {
-            Ok(r) => Ok((r.record_id, r.event.to_json())),
-            Err(e) => Err(e.to_string()),
-        };
+        let outcome = id_and_json;
         let whole: Vec<_> = open(&sample).unwrap().map(outcome).collect();
         // A field of chunk 1's header the parser does not read (its first record's number).
         let mut edited = data.clone();
