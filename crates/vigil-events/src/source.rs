@@ -1160,24 +1160,23 @@ struct Bounded<R> {
     /// Where `inner`'s bytes stop being given: zeros from there to `end`.
     data_end: u64,
     position: u64,
-    /// The last chunk is cut short.
-    cut: Option<Cut>,
 }
 
 impl<R: Read + io::Seek> Bounded<R> {
-    fn new(mut inner: R, size: u64) -> io::Result<Self> {
+    /// The reader, and where `inner` (of `size` bytes) was cut short.
+    fn new(mut inner: R, size: u64) -> io::Result<(Self, Option<Cut>)> {
         let ChunkEnd { end, data_end, cut } = end_of_chunks(size, |at, buffer| {
             inner.seek(io::SeekFrom::Start(at))?;
             inner.read_exact(buffer)
         })?;
         inner.rewind()?;
-        Ok(Bounded {
+        let bounded = Bounded {
             inner,
             end,
             data_end,
             position: 0,
-            cut,
-        })
+        };
+        Ok((bounded, cut))
     }
 }
 
@@ -1229,8 +1228,7 @@ impl EvtxFile {
             .seek(io::SeekFrom::End(0))
             .and_then(|size| data.rewind().map(|()| size))
             .map_err(io_error)?;
-        let bounded = Bounded::new(data, size).map_err(io_error)?;
-        let cut = bounded.cut;
+        let (bounded, cut) = Bounded::new(data, size).map_err(io_error)?;
         let data: Box<dyn EvtxData> = Box::new(bounded);
         let parser = EvtxParser::from_read_seek(data).map_err(|e| DecodeError::Evtx {
             path: path.to_path_buf(),
@@ -2365,12 +2363,13 @@ mod tests {
         assert_eq!(whole_records_end(&part[..whole + 4]), whole);
         assert_eq!(end_of_chunks(100, empty(&[0])).unwrap(), end(100));
 
-        let mut bounded =
-            Bounded::new(io::Cursor::new(vec![7u8; size(1) as usize]), size(1)).unwrap();
+        let mut bounded = Bounded::new(io::Cursor::new(vec![7u8; size(1) as usize]), size(1))
+            .unwrap()
+            .0;
         assert_eq!(bounded.seek(io::SeekFrom::End(0)).unwrap(), size(1));
         let mut zeros = vec![7u8; size(1) as usize];
         zeros.extend(std::iter::repeat_n(0, 2 * EVTX_CHUNK_BYTES));
-        let mut bounded = Bounded::new(io::Cursor::new(zeros), size(3)).unwrap();
+        let mut bounded = Bounded::new(io::Cursor::new(zeros), size(3)).unwrap().0;
         assert_eq!(bounded.seek(io::SeekFrom::End(0)).unwrap(), size(1));
         bounded.seek(io::SeekFrom::End(-10)).unwrap();
         let mut tail = Vec::new();

@@ -29,7 +29,7 @@ use vigil_sigma::Level;
 use crate::output::plural;
 use crate::ruleset;
 use report::{CSV_HEADER, Renderer, Tally, correlate};
-use scan::{Scanned, scan_files};
+use scan::{Scanned, file_sizes, scan_files};
 
 /// Output formats of `vigil hunt`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -192,12 +192,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     // The bar moves by bytes on disk, so that one large file moves it too and the time left
     // means something; its message counts files and events.
-    let sizes: Vec<u64> = files
-        .iter()
-        .map(|f| std::fs::metadata(&f.path).map_or(0, |m| m.len()))
-        .collect();
+    let sizes = file_sizes(&files);
     // Logs piped in have no size to go by: the bar then counts what was read.
-    let total = (!files.iter().any(InputFile::is_stdin)).then(|| sizes.iter().sum());
+    let total = (!files.iter().any(InputFile::is_stdin)).then(|| sizes.iter().flatten().sum());
     let progress = std::io::stderr()
         .is_terminal()
         .then(|| crate::output::bytes_progress(total, true));
@@ -249,8 +246,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Bytes of the current file the bar moved by.
     let mut shown = 0u64;
     if write_error.is_none() {
-        scan_files(&set, &files, opts, jobs, |file, scanned| {
-            let size = sizes[file];
+        scan_files(&set, &files, &sizes, opts, jobs, |file, scanned| {
+            let size = sizes[file].unwrap_or(0);
             let part = match scanned {
                 Scanned::Part(part) => *part,
                 Scanned::FileEnd => {
@@ -457,24 +454,31 @@ mod tests {
             matched: 0,
             order: Vec::new(),
         };
-        scan_files(set, files, opts, jobs, |file, scanned| {
-            match scanned {
-                Scanned::Part(part) => {
-                    seen.output
-                        .push_str(std::str::from_utf8(&part.rendered.text).unwrap());
-                    seen.errors
-                        .extend(part.errors.iter().map(|e| e.to_string()));
-                    seen.events += part.events;
-                    seen.bytes += part.bytes;
-                    seen.disk_bytes += part.disk_bytes;
-                    seen.hits += part.hits;
-                    seen.matched += part.matched.len();
-                    seen.order.push((file, true));
+        scan_files(
+            set,
+            files,
+            &file_sizes(files),
+            opts,
+            jobs,
+            |file, scanned| {
+                match scanned {
+                    Scanned::Part(part) => {
+                        seen.output
+                            .push_str(std::str::from_utf8(&part.rendered.text).unwrap());
+                        seen.errors
+                            .extend(part.errors.iter().map(|e| e.to_string()));
+                        seen.events += part.events;
+                        seen.bytes += part.bytes;
+                        seen.disk_bytes += part.disk_bytes;
+                        seen.hits += part.hits;
+                        seen.matched += part.matched.len();
+                        seen.order.push((file, true));
+                    }
+                    Scanned::FileEnd => seen.order.push((file, false)),
                 }
-                Scanned::FileEnd => seen.order.push((file, false)),
-            }
-            true
-        });
+                true
+            },
+        );
         seen
     }
 
@@ -642,7 +646,7 @@ mod tests {
             ..ScanOptions::new(&count)
         };
         let hunted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            scan_files(&set, &files, opts, 2, |_, _| true);
+            scan_files(&set, &files, &file_sizes(&files), opts, 2, |_, _| true);
         }));
         assert!(hunted.is_err());
     }
@@ -677,7 +681,7 @@ mod tests {
             ..ScanOptions::new(&count)
         };
         let mut parts = 0;
-        scan_files(&set, &files, opts, 2, |_, _| {
+        scan_files(&set, &files, &file_sizes(&files), opts, 2, |_, _| {
             parts += 1;
             parts < 3
         });

@@ -100,12 +100,28 @@ pub enum Scanned {
     FileEnd,
 }
 
-/// Scans `files` on `jobs` threads, calling `each(file_index, …)` on this thread with each
-/// file's parts in order, then its end, file after file. `each` returns `false` to stop the
-/// hunt (the output was closed): the threads finish the unit they hold and take no other.
+/// The size on disk of each of `files` (`None` for standard input, or a file that cannot be
+/// read, which its opening reports): for the progress bar and for cutting files into pieces.
+pub fn file_sizes(files: &[InputFile]) -> Vec<Option<u64>> {
+    files
+        .iter()
+        .map(|f| {
+            (!f.is_stdin())
+                .then(|| std::fs::metadata(&f.path).ok())
+                .flatten()
+                .map(|m| m.len())
+        })
+        .collect()
+}
+
+/// Scans `files` (of [`file_sizes`] `sizes`) on `jobs` threads, calling `each(file_index, …)`
+/// on this thread with each file's parts in order, then its end, file after file. `each`
+/// returns `false` to stop the hunt (the output was closed): the threads finish the unit they
+/// hold and take no other.
 pub fn scan_files(
     set: &CompiledRuleSet,
     files: &[InputFile],
+    sizes: &[Option<u64>],
     opts: ScanOptions<'_>,
     jobs: usize,
     mut each: impl FnMut(usize, Scanned) -> bool,
@@ -124,15 +140,9 @@ pub fn scan_files(
         changed: Condvar::new(),
         most_waiting: 2 * jobs,
     };
-    let piece_bytes: Vec<usize> = files
+    let piece_bytes: Vec<usize> = sizes
         .iter()
-        .map(|f| {
-            let size = (!f.is_stdin())
-                .then(|| std::fs::metadata(&f.path).ok())
-                .flatten()
-                .map(|m| m.len());
-            piece_size(size, jobs, opts.piece_bytes)
-        })
+        .map(|&size| piece_size(size, jobs, opts.piece_bytes))
         .collect();
     let (sender, results) = mpsc::channel::<Found>();
     std::thread::scope(|scope| {
