@@ -27,12 +27,14 @@ impl ApiError {
         ApiError::Client(ErrorBody::new(ErrorCode::InvalidField, message).with_field(field))
     }
 
-    /// `not_found` for the thing named.
+    /// `not_found` for the thing named, saying where such things are listed.
     pub fn not_found(what: impl std::fmt::Display) -> Self {
+        let what = what.to_string();
         ApiError::new(
             ErrorCode::NotFound,
             format!(
-                "{what} does not exist; check the key or id (list them with the matching GET route)"
+                "{what} does not exist; check the key or id ({})",
+                where_listed(&what)
             ),
         )
     }
@@ -54,6 +56,41 @@ impl ApiError {
             ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
+}
+
+/// Where the things of the kind `what` names (as the store names them: `incident INC-9`,
+/// `alert ALR-3` …) are listed, by command and route, for a not-found message.
+fn where_listed(what: &str) -> &'static str {
+    let kinds: [(&str, &str); 6] = [
+        (
+            "incident ",
+            "`vigil incident list` or GET /api/v1/incidents lists them",
+        ),
+        (
+            "alert ",
+            "`vigil alerts list` or GET /api/v1/alerts lists them",
+        ),
+        (
+            "evidence ",
+            "`vigil incident evidence list INC-N` or GET /api/v1/incidents/INC-N/evidence lists them",
+        ),
+        (
+            "active indicator ",
+            "`vigil incident show INC-N` or GET /api/v1/incidents/INC-N lists them",
+        ),
+        (
+            "a link between ",
+            "`vigil incident related INC-N` lists an incident's links",
+        ),
+        (
+            "token ",
+            "`vigil admin tokens` or GET /api/v1/tokens lists them",
+        ),
+    ];
+    kinds
+        .iter()
+        .find(|(kind, _)| what.starts_with(kind))
+        .map_or("list them with the matching GET route", |(_, hint)| hint)
 }
 
 /// Renders an error body with the status of its code.

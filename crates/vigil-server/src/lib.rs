@@ -115,6 +115,12 @@ mod tests {
         assert!(e.message.contains("root_cause_before_recovery"));
         let e = body(store_error(StoreError::NotFound("incident INC-9".into())));
         assert_eq!(e.code, ErrorCode::NotFound);
+        assert_eq!(
+            e.message,
+            "incident INC-9 does not exist; check the key or id (`vigil incident list` or GET /api/v1/incidents lists them)"
+        );
+        let e = body(store_error(StoreError::NotFound("alert ALR-3".into())));
+        assert!(e.message.contains("`vigil alerts list`"), "{}", e.message);
         let e = body(store_error(StoreError::EvidenceCorrupted {
             id: uuid::Uuid::nil(),
             expected: "a".into(),
