@@ -117,6 +117,15 @@ pub struct NewAlert {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub events: Vec<EventJson>,
+    /// How many times it fired in this raise: the matches of one batch that fold into one
+    /// alert count each, so an alert's count does not depend on how senders batch events.
+    /// Internal to a raise (the stored alert's `count` adds them up).
+    #[serde(skip, default = "once")]
+    pub times: u64,
+}
+
+fn once() -> u64 {
+    1
 }
 
 /// One event's JSON, kept as the text it arrived as: it is stored and shown as such, and

@@ -790,10 +790,12 @@ impl Ingestor {
                         reporter: None,
                         event_ids: Vec::new(),
                         events: Vec::new(),
+                        times: 0,
                     },
                     policy,
                 )
             });
+            entry.0.times += 1;
             match correlation {
                 // A correlation's evidence is every event that made it.
                 Some(CorrelationFound { events, .. }) if !events.is_empty() => {

@@ -204,6 +204,7 @@ pub async fn raise_report(
         reporter: Some(reporter).filter(|r| !r.is_empty()),
         event_ids: Vec::new(),
         events: Vec::new(),
+        times: 1,
     };
     match state
         .store

@@ -6,7 +6,7 @@
 //! Writes load the incident inside the transaction, let `vigil-core` apply the change, persist
 //! the affected rows and read the record back before committing.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -1746,16 +1746,28 @@ async fn raise_batch(
             outcome[i] = Some(RaisedId::Deduplicated(id));
         }
     }
-    for chunk in folded.chunks(BATCH_ROWS) {
-        let mut q =
-            QueryBuilder::<Sqlite>::new("UPDATE alerts SET count = count + 1, last_seen = ");
-        q.push_bind(now.clone()).push(" WHERE id IN (");
-        let mut ids = q.separated(", ");
-        for (_, id) in chunk {
-            ids.push_bind(*id);
+    // One statement per distinct number of times fired (nearly always just 1).
+    let mut by_times: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
+    for (i, id) in &folded {
+        by_times
+            .entry(alerts[*i].0.times.max(1))
+            .or_default()
+            .push(*id);
+    }
+    for (times, ids) in by_times {
+        for chunk in ids.chunks(BATCH_ROWS) {
+            let mut q = QueryBuilder::<Sqlite>::new("UPDATE alerts SET count = count + ");
+            q.push_bind(times as i64)
+                .push(", last_seen = ")
+                .push_bind(now.clone())
+                .push(" WHERE id IN (");
+            let mut ids = q.separated(", ");
+            for id in chunk {
+                ids.push_bind(*id);
+            }
+            q.push(")");
+            q.build().execute(&mut *tx).await?;
         }
-        q.push(")");
-        q.build().execute(&mut *tx).await?;
     }
 
     // 2. New alerts, within each rule's hourly limit.
@@ -1836,7 +1848,7 @@ async fn raise_batch(
                 .push_bind(a.summary.clone())
                 .push_bind(a.origin.clone())
                 .push_bind(a.reporter.clone())
-                .push_bind(1i64)
+                .push_bind(a.times.max(1) as i64)
                 .push_bind(now.clone())
                 .push_bind(now.clone());
         });
@@ -1908,12 +1920,17 @@ async fn raise_batch(
                     alert.source, alert.title, alert.service, alert.severity
                 ),
             ),
-            _ => (
-                id,
-                seq,
-                "deduplicated",
-                format!("fired again ({} event(s))", alert.event_ids.len()),
-            ),
+            _ => (id, seq, "deduplicated", {
+                let n = |count: usize, one: &str, many: &str| match count {
+                    1 => format!("1 {one}"),
+                    _ => format!("{count} {many}"),
+                };
+                format!(
+                    "fired again ({}, {})",
+                    n(alert.times.max(1) as usize, "time", "times"),
+                    n(alert.event_ids.len(), "event", "events")
+                )
+            }),
         });
     }
     for chunk in event_rows.chunks(BATCH_ROWS) {
@@ -2082,6 +2099,7 @@ fn alert_row(
             reporter: row.try_get("reporter")?,
             event_ids: event_ids.into_iter().map(|e| e as u64).collect(),
             events,
+            times: 1,
         },
         incident: row.try_get("incident")?,
         log,

@@ -5,7 +5,7 @@
 use vigil_api::alerts::{AlertQuery, DeclareIncident, DismissAlert, MergeAlert};
 
 use crate::incident::{Conn, client};
-use crate::output::{explain, outln, print_json, table};
+use crate::output::{explain, outln, plural, print_json, table};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -170,19 +170,22 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                     return print_json(&a);
                 }
                 outln!(
-                    "{} [{}] {} — {} on {} (fired {} time(s))",
+                    "{} [{}] {} — {} on {} (fired {})",
                     a.key,
                     a.alert.severity,
                     a.alert.title,
                     a.status,
                     a.alert.service,
-                    a.count
+                    plural(a.count, "time", "times")
                 );
                 if let Some(s) = &a.alert.summary {
                     outln!("{s}");
                 }
                 if let Some(i) = &a.incident {
                     outln!("incident: {i}");
+                }
+                if let Some(events) = events_table(&a.alert) {
+                    outln!("{events}");
                 }
                 let mut t = table(["AT", "BY", "ACTION", "TEXT"]);
                 for e in &a.log {
@@ -248,12 +251,12 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                     return print_json(&i);
                 }
                 outln!(
-                    "declared {} [{}] {} with {} indicator(s) and {} evidence file(s)",
+                    "declared {} [{}] {} with {} and {}",
                     i.key,
                     i.severity,
                     i.title,
-                    i.indicators.len(),
-                    i.evidence.len()
+                    plural(i.indicators.len() as u64, "indicator", "indicators"),
+                    plural(i.evidence.len() as u64, "evidence file", "evidence files")
                 );
                 Ok(())
             }
@@ -317,4 +320,27 @@ async fn act(conn: &Conn, key: &str, action: &str) -> anyhow::Result<()> {
     }
     outln!("{} {}", a.key, a.status);
     Ok(())
+}
+
+/// The events behind an alert, one line each (what a triager reads first), with their ids in
+/// the log store for `vigil search`; `None` for an alert without events.
+fn events_table(alert: &vigil_api::alerts::NewAlert) -> Option<comfy_table::Table> {
+    if alert.events.is_empty() {
+        return None;
+    }
+    let mut t = table(["EVENT", "WHAT"]);
+    for (i, event) in alert.events.iter().enumerate() {
+        // Ids and texts pair up unless some event's text was never kept (alerts from before
+        // texts were stored): then no id is given rather than a wrong one.
+        let id = match alert.event_ids.len() == alert.events.len() {
+            true => alert.event_ids[i].to_string(),
+            false => "-".to_owned(),
+        };
+        let what = match event.parse() {
+            Some(value) => crate::search::summarize(&value, 160),
+            None => crate::search::truncate(event.text(), 160),
+        };
+        t.add_row([id, what]);
+    }
+    Some(t)
 }

@@ -76,6 +76,7 @@ pub async fn raise(
         reporter: None,
         event_ids: Vec::new(),
         events: Vec::new(),
+        times: 1,
     };
     let raised = state
         .store

@@ -959,7 +959,52 @@ fn alert(event_id: u64, key: &str) -> vigil_core::NewAlert {
         events: vec![vigil_core::EventJson::from_value(
             &serde_json::json!({"n": event_id}),
         )],
+        times: 1,
     }
+}
+
+/// Matches of one batch that fold into one alert each count as a firing: the count does not
+/// depend on how senders batch their events.
+#[tokio::test]
+async fn an_alert_counts_every_match_folded_into_it() {
+    use vigil_store::{AlertPolicy, RaisedId};
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    let mut three = alert(1, "r1|web|h1");
+    three.times = 3;
+    three.event_ids = vec![1, 2, 3];
+    three.events = (1..=3)
+        .map(|n| vigil_core::EventJson::from_value(&serde_json::json!({ "n": n })))
+        .collect();
+    let (_, raised) = s
+        .record_matches(
+            "vigil",
+            (1..=3).map(detection).collect(),
+            vec![(three, AlertPolicy::default())],
+            None,
+        )
+        .await
+        .unwrap();
+    let RaisedId::Created(id) = raised[0] else {
+        panic!("unexpected outcome {raised:?}");
+    };
+    assert_eq!(s.get_alert(id).await.unwrap().count, 3);
+    let mut two = alert(4, "r1|web|h1");
+    two.times = 2;
+    let (_, raised) = s
+        .record_matches(
+            "vigil",
+            vec![detection(4)],
+            vec![(two, AlertPolicy::default())],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(raised, [RaisedId::Deduplicated(id)]);
+    let stored = s.get_alert(id).await.unwrap();
+    assert_eq!(stored.count, 5);
+    assert_eq!(stored.alert.event_ids, [1, 2, 3, 4]);
+    assert_eq!(stored.log[1].text, "fired again (2 times, 1 event)");
 }
 
 #[tokio::test]

@@ -243,6 +243,15 @@ services:
         "{actions:?}"
     );
     assert!(actions.contains(&"acknowledged"));
+    // The table a triager reads names the event behind the alert, by its id in the log store.
+    let event_id = alert["event_ids"][0].as_u64().unwrap();
+    let show = ok(server.cli(&token, &["alerts", "show", "ALR-1"]));
+    assert!(show.contains("(fired 1 time)"), "{show}");
+    let row = show
+        .lines()
+        .find(|l| l.contains("mimikatz.exe sekurlsa::logonpasswords"))
+        .unwrap_or_else(|| panic!("no row for the event: {show}"));
+    assert!(row.contains(&format!(" {event_id} ")), "{row}");
 
     // The responder declares an incident from the alert, with the indicators of its events.
     let declared = ok(server.cli(&token, &["alerts", "declare", "ALR-1", "--json"]));
