@@ -441,7 +441,13 @@ pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError>
         .err();
     // A first line longer than the sniffed bytes cannot be recognised as a line: read whole.
     let whole_line = prefix.len() < SNIFF_BYTES || memchr::memchr(b'\n', &prefix).is_some();
-    match (detect(&prefix), sniff_error) {
+    // An empty file (a log rotated away, an export with nothing in it) holds no events: it is
+    // read as JSON lines, which gives none, rather than reported as of an unknown format.
+    let empty = sniff_error.is_none()
+        && prefix.len() < SNIFF_BYTES
+        && prefix.iter().all(u8::is_ascii_whitespace);
+    let format = detect(&prefix).or(empty.then_some(Format::JsonLines));
+    match (format, sniff_error) {
         (Some(Format::JsonLines), error) if whole_line => {
             let mut pieces = LinesPieces::after(reader, prefix, piece_bytes);
             pieces.deferred = error;
@@ -1944,6 +1950,27 @@ mod tests {
         assert_eq!(pieces.len(), 1);
         assert_eq!(pieces[0].data, b"hello\nworld\n");
         assert_eq!(pieces[0].lines_before, 0);
+
+        // An empty file, blank lines or an empty gzip: no events, and no unknown format.
+        let empty_gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast())
+            .finish()
+            .unwrap();
+        for (name, content) in [
+            ("empty.log", &b""[..]),
+            ("blank.jsonl", b"\n  \n\r\n"),
+            ("empty.log.gz", &empty_gzip),
+        ] {
+            let path = dir.path().join(name);
+            fs::write(&path, content).unwrap();
+            let Opened::Lines(pieces) = open_file(&path, 1000).unwrap() else {
+                panic!("{name} is read as holding no events");
+            };
+            let records = pieces
+                .map(Result::unwrap)
+                .flat_map(|p| RecordSource::lines(Arc::from(path.as_path()), p))
+                .count();
+            assert_eq!(records, 0, "{name}");
+        }
     }
 
     /// A JSON array or pretty-printed documents, gzip or not, read a few elements at a time,

@@ -56,8 +56,9 @@ Examples:
 
 Exit status: 0 when every batch was answered, even if some events were rejected or some files
 or records could not be decoded (all are listed in the summary); 1 when nothing could be sent
-(no events found, server unreachable) or the server refused a batch (bad token, body too large):
-sending stops there and the summary says how far it got. With --strict, also 1 when any event
+(no log file found, server unreachable) or the server refused a batch (bad token, body too
+large): sending stops there and the summary says how far it got. Log files holding no events
+(an empty log) are not an error. With --strict, also 1 when any event
 was rejected or could not be decoded.
 
 Needs a token of role ingest or above (--token or VIGIL_TOKEN); an ingest token bound to a
@@ -252,7 +253,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(why) = summary.stopped {
         return Err(anyhow::anyhow!(why));
     }
-    if summary.events_read == 0 {
+    // Log files that hold no events (a log rotated away, an empty export) are nothing to do,
+    // not an error; finding no log file at all is.
+    let all_empty = summary.files > 0 && summary.errors.count == 0;
+    if summary.events_read == 0 && !all_empty {
         bail!(
             "nothing to send: no events found in {}; give EVTX, JSON lines, JSON array or syslog files (gzip or not)",
             args.paths

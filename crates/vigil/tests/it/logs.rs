@@ -496,6 +496,21 @@ fn ingest_says_what_went_wrong_and_exits_accordingly() {
     );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("no events found"), "{}", stderr(&out));
+    // An empty log is read, holds nothing, and is no error (nor an unknown format).
+    std::fs::write(empty.join("app.log"), "").unwrap();
+    let out = f.server.cli(
+        &f.token,
+        &[
+            "ingest",
+            empty.join("app.log").to_str().unwrap(),
+            "--service",
+            "app",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("0 read, 0 stored"), "{text}");
+    assert!(!stderr(&out).contains("not an EVTX"), "{}", stderr(&out));
 
     // Standard input holding no log format: named as such, nothing sent.
     let out = f.server.cli_with_input(
