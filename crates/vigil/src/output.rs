@@ -135,3 +135,40 @@ pub fn explain(err: ClientError) -> anyhow::Error {
         None => anyhow::anyhow!(msg),
     }
 }
+
+/// The fields that say what an event is about, most telling first: a hunt's details column
+/// shows the first three an event has, a search's one-line summary puts them first.
+pub const KEY_FIELDS: &[&str] = &[
+    "CommandLine",
+    "Image",
+    "ParentImage",
+    "TargetFilename",
+    "TargetObject",
+    "Details",
+    "QueryName",
+    "DestinationIp",
+    "DestinationPort",
+    "TargetUserName",
+    "SubjectUserName",
+    "IpAddress",
+    "LogonType",
+    "ServiceName",
+    "ImagePath",
+    "ScriptBlockText",
+    "ImageLoaded",
+    "PipeName",
+    // Other logs: web (W3C and Elastic Common Schema names), processes, syslog.
+    "cs-uri-query",
+    "c-uri",
+    "url.original",
+    "url.query",
+    "url.path",
+    "process.command_line",
+    "user.name",
+    "source.ip",
+    "c-useragent",
+    "user_agent.original",
+    // Syslog: the program, then what it said.
+    "app_name",
+    "message",
+];

@@ -237,7 +237,24 @@ pub fn summarize(event: &Value, max: usize) -> String {
             parts.push(format!("Channel={ch}"));
         }
         if let Some(data) = event.pointer("/Event/EventData") {
-            flatten("", data, &mut parts, 8);
+            // What the event is about first (CommandLine, TargetUserName …), then the rest.
+            let mut first = Vec::new();
+            for field in crate::output::KEY_FIELDS {
+                // `-` is how Windows writes "none" (TargetUserName=- on a process creation).
+                if let Some(value) = data.get(*field).and_then(scalar)
+                    && !value.is_empty()
+                    && value != "-"
+                {
+                    parts.push(format!("{field}={value}"));
+                    first.push(format!("{field}="));
+                }
+            }
+            let mut rest = Vec::new();
+            flatten("", data, &mut rest, 8 + first.len());
+            parts.extend(
+                rest.into_iter()
+                    .filter(|part| !first.iter().any(|f| part.starts_with(f.as_str()))),
+            );
         }
     } else {
         let message = ["message", "msg", "Message"]
@@ -359,6 +376,22 @@ mod tests {
                 "TargetUserName=bob"
             ]
         );
+        // A process creation leads with its command line, whatever comes before it.
+        let e = json!({"Event": {"System": {"EventID": 4688, "Channel": "Security"},
+            "EventData": {"SubjectUserSid": "S-1-5-21-1", "SubjectUserName": "admmig",
+                "TargetUserName": "-",
+                "NewProcessName": "C:\\Tools\\mimikatz.exe",
+                "CommandLine": "mimikatz.exe sekurlsa::logonpasswords"}}});
+        let s = summarize(&e, 200);
+        assert!(
+            s.starts_with(
+                "EventID=4688 Channel=Security CommandLine=mimikatz.exe sekurlsa::logonpasswords SubjectUserName=admmig "
+            ),
+            "{s}"
+        );
+        assert_eq!(s.matches("CommandLine=").count(), 1, "{s}");
+        assert!(!s.contains("TargetUserName=- SubjectUserName"), "{s}");
+        assert!(s.contains("NewProcessName=C:\\Tools\\mimikatz.exe"), "{s}");
         // EVTX data with line breaks stays on one line.
         let e = json!({"Event": {"System": {"EventID": 33205},
             "EventData": {"Data": "audit_schema_version:1\nevent_time:2019-11-04\r\n\tsequence_number:1"}}});

@@ -14,6 +14,7 @@ use vigil_sigma::Level;
 
 use super::Format;
 use super::scan::MatchedEvent;
+use crate::output::KEY_FIELDS;
 
 /// A row of the table: time, level, rule, computer, file, record, details.
 pub type Row = [String; 7];
@@ -429,43 +430,6 @@ pub fn write_csv_correlations(
     out.write_all(&text)?;
     Ok(())
 }
-
-/// Fields shown in the table's details column when present, in this order (the first three
-/// found).
-const KEY_FIELDS: &[&str] = &[
-    "CommandLine",
-    "Image",
-    "ParentImage",
-    "TargetFilename",
-    "TargetObject",
-    "Details",
-    "QueryName",
-    "DestinationIp",
-    "DestinationPort",
-    "TargetUserName",
-    "SubjectUserName",
-    "IpAddress",
-    "LogonType",
-    "ServiceName",
-    "ImagePath",
-    "ScriptBlockText",
-    "ImageLoaded",
-    "PipeName",
-    // Other logs: web (W3C and Elastic Common Schema names), processes, syslog.
-    "cs-uri-query",
-    "c-uri",
-    "url.original",
-    "url.query",
-    "url.path",
-    "process.command_line",
-    "user.name",
-    "source.ip",
-    "c-useragent",
-    "user_agent.original",
-    // Syslog: the program, then what it said.
-    "app_name",
-    "message",
-];
 
 fn computer(event: &JsonEvent) -> String {
     for f in ["Computer", "host.name", "hostname", "host"] {
