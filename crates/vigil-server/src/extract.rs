@@ -168,7 +168,7 @@ pub fn decode_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
-        let message = err.into_inner().to_string();
+        let message = plain_message(err.into_inner().to_string());
         let field = field_from_message(&message)
             .map(|f| join_path(&path, &f))
             .unwrap_or_else(|| {
@@ -183,6 +183,21 @@ pub fn decode_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
             format!("query parameter `{field}`: {message}"),
         )
     })
+}
+
+/// The parse errors of numbers and flags, which say what is wrong in Rust's words ("invalid
+/// digit found in string"), said as what to write instead.
+fn plain_message(message: String) -> String {
+    match message.as_str() {
+        "invalid digit found in string" | "cannot parse integer from empty string" => {
+            "must be a whole number, such as 100".to_owned()
+        }
+        "number too large to fit in target type" | "number too small to fit in target type" => {
+            "is out of range: give a smaller whole number".to_owned()
+        }
+        "provided string was not `true` or `false`" => "must be true or false".to_owned(),
+        _ => message,
+    }
 }
 
 /// serde reports missing and unknown fields at the parent's path; pull the name out of
@@ -284,5 +299,17 @@ mod tests {
             "limit"
         );
         assert_eq!(decode_query::<Q>("limit=5").unwrap().limit, Some(5));
+        let message = |query: &str| match decode_query::<Q>(query).unwrap_err() {
+            ApiError::Client(ErrorBody { error }) => error.message,
+            other => panic!("unexpected {other:?}"),
+        };
+        assert_eq!(
+            message("limit=-1"),
+            "query parameter `limit`: must be a whole number, such as 100"
+        );
+        assert_eq!(
+            message("limit=99999999999"),
+            "query parameter `limit`: is out of range: give a smaller whole number"
+        );
     }
 }
