@@ -168,6 +168,16 @@ pub enum DecodeError {
         /// The chunk number.
         chunk: u64,
     },
+    /// The EVTX file header does not match its CRC32 checksum: it changed after Windows wrote
+    /// it. The chunks are found and checked by their own headers all the same.
+    #[error(
+        "{}: the EVTX file header does not match its checksum: it changed after Windows wrote it (damage, or edited); its chunks were read by their own headers and checksums, but what the header says of the log (chunks in use, whether it was closed) may be wrong",
+        path.display()
+    )]
+    HeaderChecksum {
+        /// The file.
+        path: PathBuf,
+    },
     /// One EVTX chunk (64 KiB of records) is unreadable.
     #[error("{}: EVTX chunk {chunk} unreadable: {reason}; its records were skipped", path.display())]
     Chunk {
@@ -210,6 +220,7 @@ impl DecodeError {
             | DecodeError::Evtx { path, .. }
             | DecodeError::CutShort { path, .. }
             | DecodeError::Checksum { path, .. }
+            | DecodeError::HeaderChecksum { path }
             | DecodeError::Chunk { path, .. }
             | DecodeError::Record { path, .. }
             | DecodeError::JsonArray { path, .. } => path,
@@ -955,6 +966,8 @@ pub struct EvtxFile {
     /// Why the copy of a compressed file ends early, given out after its last piece.
     failed: Option<DecodeError>,
     unchecked: Unchecked,
+    /// The file header fails its checksum: said with the first piece.
+    header_damaged: bool,
 }
 
 /// Whole chunks of an EVTX file, in record order, with how many came before them.
@@ -963,6 +976,8 @@ pub struct EvtxPiece {
     chunks_before: u64,
     bytes: u64,
     unchecked: Unchecked,
+    /// The first piece of a file whose header fails its checksum.
+    header_damaged: bool,
 }
 
 /// The chunks (by number in the file) whose checksums are not checked: one filled out after a
@@ -970,6 +985,18 @@ pub struct EvtxPiece {
 /// still had open (the file header's dirty flag: that chunk's checksums may not be written
 /// yet).
 type Unchecked = [Option<u64>; 2];
+
+/// What is said before an EVTX file's first records: that its header fails its checksum, when
+/// it does (`intact` false).
+fn header_warning(file: &Path, intact: bool) -> VecDeque<Result<Record, DecodeError>> {
+    let mut pending = VecDeque::new();
+    if !intact {
+        pending.push_back(Err(DecodeError::HeaderChecksum {
+            path: file.to_path_buf(),
+        }));
+    }
+    pending
+}
 
 /// [`Unchecked`] for a file with this header, cut short there.
 fn unchecked(header: &evtx::EvtxFileHeader, cut: Option<Cut>) -> Unchecked {
@@ -1242,6 +1269,7 @@ impl EvtxFile {
         })?;
         Ok(EvtxFile {
             unchecked: unchecked(parser.header(), cut),
+            header_damaged: !parser.header().validate_checksum(),
             failed: cut.map(|cut| cut_short(path, cut)),
             chunks: Box::new(parser.into_chunks().peekable()),
             path: path.to_path_buf(),
@@ -1289,6 +1317,7 @@ impl Iterator for EvtxFile {
             chunks,
             bytes,
             unchecked: self.unchecked,
+            header_damaged: self.header_damaged && self.chunks_before == 0,
         };
         self.given += bytes;
         self.chunks_before += piece.chunks.len() as u64;
@@ -1354,10 +1383,10 @@ impl RecordSource {
                 })?;
                 Inner::Evtx {
                     unchecked: unchecked(parser.header(), cut),
+                    pending: header_warning(&file, parser.header().validate_checksum()),
                     chunks: Box::new(parser.into_chunks()),
                     settings: Arc::new(ParserSettings::default()),
                     chunk: 0,
-                    pending: VecDeque::new(),
                     then: cut.map(|cut| cut_short(&file, cut)),
                 }
             }
@@ -1449,15 +1478,15 @@ impl RecordSource {
     /// Decodes one piece of an EVTX file ([`open_file`]).
     pub fn evtx(file: Arc<Path>, piece: EvtxPiece) -> Self {
         RecordSource {
-            file,
             inner: Inner::Evtx {
                 chunks: Box::new(piece.chunks.into_iter()),
                 settings: Arc::new(ParserSettings::default()),
                 chunk: piece.chunks_before,
-                pending: VecDeque::new(),
+                pending: header_warning(&file, !piece.header_damaged),
                 then: None,
                 unchecked: piece.unchecked,
             },
+            file,
         }
     }
 
@@ -2607,10 +2636,34 @@ mod tests {
         // The same chunk as the last of a log Windows still had open: not checked.
         edited[120] |= 1;
         edited[16..24].copy_from_slice(&1u64.to_le_bytes());
+        let header_checksum = evtx::checksum_ieee(&edited[..120]);
+        edited[124..128].copy_from_slice(&header_checksum.to_le_bytes());
         let open_log = dir.path().join("open.evtx");
         fs::write(&open_log, &edited).unwrap();
         let decoded: Vec<_> = open(&open_log).unwrap().map(outcome).collect();
         assert_eq!(decoded, whole);
+
+        // A file header edited without its checksum: named first, once, whole and in pieces;
+        // every record as it was.
+        let mut edited = data.clone();
+        edited[24] ^= 1; // the next record number
+        let path = dir.path().join("header.evtx");
+        fs::write(&path, &edited).unwrap();
+        let Opened::Evtx(pieces) = open_file(&path, EVTX_CHUNK_BYTES).unwrap() else {
+            panic!("EVTX")
+        };
+        let in_pieces: Vec<_> = pieces
+            .flat_map(|piece| RecordSource::evtx(Arc::from(path.as_path()), piece.unwrap()))
+            .map(outcome)
+            .collect();
+        for decoded in [open(&path).unwrap().map(outcome).collect(), in_pieces] {
+            let said = decoded[0].as_ref().unwrap_err();
+            assert!(
+                said.contains("the EVTX file header does not match its checksum"),
+                "{said}"
+            );
+            assert_eq!(decoded[1..], whole[..], "every record, as it was");
+        }
     }
 
     /// An EVTX file read a chunk or a few at a time, from disk or gzip, damaged or not, gives
