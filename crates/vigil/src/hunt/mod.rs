@@ -243,6 +243,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut matched = Vec::new();
     let (mut hits, mut events, mut errors, mut unreadable) = (0u64, 0u64, 0u64, false);
     let (mut bytes, mut file_bytes, mut files_read) = (0u64, 0u64, 0u64);
+    // A file counts as read when it gave bytes, or nothing without an error or being skipped
+    // (an empty log).
+    let mut file_unread = false;
     // Bytes of the current file the bar moved by.
     let mut shown = 0u64;
     if write_error.is_none() {
@@ -251,10 +254,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let part = match scanned {
                 Scanned::Part(part) => *part,
                 Scanned::FileEnd => {
-                    if file_bytes > 0 {
+                    if file_bytes > 0 || !file_unread {
                         files_read += 1;
                     }
                     file_bytes = 0;
+                    file_unread = false;
                     files_done.fetch_add(1, Ordering::Relaxed);
                     if let Some(bar) = &progress {
                         bar.inc(size.saturating_sub(shown));
@@ -277,6 +281,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             bytes += part.bytes;
             file_bytes += part.bytes;
             hits += part.hits;
+            file_unread |= part.skipped || !part.errors.is_empty();
             for e in &part.errors {
                 errors += 1;
                 unreadable |= matches!(e, DecodeError::Io { .. });

@@ -80,6 +80,8 @@ pub struct FileScan {
     pub errors: Vec<DecodeError>,
     /// Matched events with their rules, for correlation.
     pub matched: Vec<MatchedEvent>,
+    /// The file, found in a folder, is of no log format: left out without a word.
+    pub skipped: bool,
 }
 
 /// A matched event kept for the correlation rules.
@@ -495,6 +497,8 @@ fn open(file: &InputFile, piece_bytes: usize) -> Opening {
                     scan.errors.push(DecodeError::UnknownFormat {
                         path: file.path.clone(),
                     });
+                } else {
+                    scan.skipped = true;
                 }
                 return Opening::Done(scan);
             }

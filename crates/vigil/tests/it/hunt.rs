@@ -67,6 +67,8 @@ fn fixture(dir: &Path) {
     ];
     std::fs::write(dir.join("logs/a.jsonl"), lines.join("\n") + "\n{broken\n").unwrap();
     std::fs::write(dir.join("logs/README.md"), "# not a log\n").unwrap();
+    // A log rotated away: empty, read, holding nothing.
+    std::fs::write(dir.join("logs/rotated.log"), "").unwrap();
     // An export that failed half-way: named like a log, holding none.
     std::fs::write(
         dir.join("logs/Security.evtx"),
@@ -116,7 +118,9 @@ fn hunt_reports_matches_as_json_lines_with_line_numbers() {
         stderr.contains("Security.evtx: not an EVTX") && !stderr.contains("README"),
         "{stderr}"
     );
-    assert!(stderr.contains("3 events, 2 matches"), "{stderr}");
+    // Read: a.jsonl and the empty log (not the README, nor the damaged export).
+    assert!(stderr.contains("2 files, 3 events, 2 matches"), "{stderr}");
+    assert!(!stderr.contains("rotated.log"), "{stderr}");
     // Then what they add up to: per level, per rule, per computer, and when.
     for summary in [
         "matches by level: 1 high, 1 medium\n",
