@@ -216,38 +216,8 @@ impl SqliteStore {
     // ---- incidents ---------------------------------------------------------------------
 
     async fn create_incident_impl(&self, actor: &str, new: NewIncident) -> StoreResult<Incident> {
-        let at = now();
         let mut tx = self.begin().await?;
-        let n: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM incidents")
-            .fetch_one(&mut *tx)
-            .await?;
-        let key = IncidentKey::new(n as u64)?;
-        let mut new = new;
-        new.first_activity = new.first_activity.map(truncate_micros);
-        new.detected = new.detected.map(truncate_micros);
-        let incident = Incident::open(IncidentId::new(), key, new, actor, at)?;
-        insert_incident(&mut tx, &incident).await?;
-        replace_names(
-            &mut tx,
-            "incident_services",
-            incident.id,
-            &incident.services,
-        )
-        .await?;
-        replace_names(&mut tx, "incident_tenants", incident.id, &incident.tenants).await?;
-        insert_severity_change(&mut tx, incident.id, 1, &incident.severity_history[0]).await?;
-        for ind in &incident.indicators {
-            insert_indicator(&mut tx, incident.id, ind).await?;
-        }
-        let stored = load(&mut tx, incident.id).await?;
-        append_audit(
-            &mut tx,
-            actor,
-            "incident.create",
-            Some(incident.id),
-            serde_json::to_value(&stored).unwrap_or(Value::Null),
-        )
-        .await?;
+        let stored = create_incident_in(&mut tx, actor, new, now()).await?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -335,29 +305,10 @@ impl SqliteStore {
         if values.is_empty() {
             return Err(DomainError::invalid("indicators", "give at least one indicator").into());
         }
-        let at = now();
         let mut tx = self.begin().await?;
         let id = resolve(&mut tx, r).await?;
-        let mut incident = load(&mut tx, id).await?;
-        let mut out = Vec::new();
-        for (v, note) in &values {
-            let (ind, added) = incident.add_indicator(v, note.as_deref(), actor, at);
-            if added {
-                insert_indicator(&mut tx, id, &ind).await?;
-            }
-            out.push((ind, added));
-        }
+        let out = add_indicators_in(&mut tx, actor, id, &values, now()).await?;
         if out.iter().any(|(_, added)| *added) {
-            update_incident_row(&mut tx, &incident).await?;
-            let added: Vec<&Indicator> = out.iter().filter(|(_, a)| *a).map(|(i, _)| i).collect();
-            append_audit(
-                &mut tx,
-                actor,
-                "indicator.add",
-                Some(id),
-                json!({ "key": incident.key, "added": added }),
-            )
-            .await?;
             tx.commit().await?;
         }
         Ok(out)
@@ -586,51 +537,10 @@ impl SqliteStore {
         kind: ActionKind,
         text: &str,
     ) -> StoreResult<ActionEntry> {
-        let text = vigil_core::required_text("text", text)?;
-        if text.chars().count() > MAX_TEXT {
-            return Err(DomainError::invalid(
-                "text",
-                format!("longer than {MAX_TEXT} characters; split it or attach it as evidence"),
-            )
-            .into());
-        }
-        let at = now();
+        let text = action_text(text)?;
         let mut tx = self.begin().await?;
         let id = resolve(&mut tx, r).await?;
-        let position: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(position), 0) + 1 FROM actions WHERE incident_id = ?",
-        )
-        .bind(id.to_string())
-        .fetch_one(&mut *tx)
-        .await?;
-        let entry = ActionEntry {
-            id: Uuid::now_v7(),
-            incident_id: id,
-            actor: actor.to_owned(),
-            at,
-            kind,
-            text,
-        };
-        sqlx::query("INSERT INTO actions (id, incident_id, position, actor, at, kind, text) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            .bind(entry.id.to_string())
-            .bind(id.to_string())
-            .bind(position)
-            .bind(actor)
-            .bind(ts(at))
-            .bind(kind.as_str())
-            .bind(&entry.text)
-            .execute(&mut *tx)
-            .await?;
-        touch(&mut tx, &[id], at).await?;
-        let key = key_of_id(&mut tx, id).await?;
-        append_audit(
-            &mut tx,
-            actor,
-            "action.append",
-            Some(id),
-            json!({ "key": key, "action": entry }),
-        )
-        .await?;
+        let entry = append_action_in(&mut tx, actor, id, kind, text, now()).await?;
         tx.commit().await?;
         Ok(entry)
     }
@@ -754,34 +664,15 @@ impl SqliteStore {
             resolve(&mut conn, r).await?;
         }
         let (sha256, size) = self.store_blob(content).await?;
-        let at = now();
         let mut tx = self.begin().await?;
         let id = resolve(&mut tx, r).await?;
-        let evidence_id = Uuid::now_v7();
-        sqlx::query("INSERT INTO evidence (id, incident_id, file_name, sha256, size, collected_by, collected_at, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-            .bind(evidence_id.to_string())
-            .bind(id.to_string())
-            .bind(&file_name)
-            .bind(sha256.as_str())
-            .bind(size as i64)
-            .bind(actor)
-            .bind(ts(at))
-            .bind(&description)
-            .execute(&mut *tx)
-            .await?;
-        let custody = CustodyEntry::new(actor, at, "collected", "uploaded to Vigil")?;
-        insert_custody(&mut tx, evidence_id, 1, &custody).await?;
-        touch(&mut tx, &[id], at).await?;
-        let evidence = load_evidence(&mut tx, id, evidence_id).await?;
-        let key = key_of_id(&mut tx, id).await?;
-        append_audit(
-            &mut tx,
-            actor,
-            "evidence.add",
-            Some(id),
-            json!({ "key": key, "evidence": evidence }),
-        )
-        .await?;
+        let blob = StoredBlob {
+            file_name,
+            description,
+            sha256,
+            size,
+        };
+        let evidence = add_evidence_in(&mut tx, actor, id, blob, now()).await?;
         tx.commit().await?;
         Ok(evidence)
     }
@@ -1409,6 +1300,219 @@ const TIMESTAMP_COLUMNS: [(TimestampKind, &str); 8] = [
     (TimestampKind::Recovered, "recovered_at"),
     (TimestampKind::Closed, "closed_at"),
 ];
+
+/// Opens an incident inside `conn`'s transaction: its key `INC-n` is the next one there.
+async fn create_incident_in(
+    conn: &mut SqliteConnection,
+    actor: &str,
+    new: NewIncident,
+    at: DateTime<Utc>,
+) -> StoreResult<Incident> {
+    let n: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM incidents")
+        .fetch_one(&mut *conn)
+        .await?;
+    let key = IncidentKey::new(n as u64)?;
+    let mut new = new;
+    new.first_activity = new.first_activity.map(truncate_micros);
+    new.detected = new.detected.map(truncate_micros);
+    let incident = Incident::open(IncidentId::new(), key, new, actor, at)?;
+    insert_incident(conn, &incident).await?;
+    replace_names(conn, "incident_services", incident.id, &incident.services).await?;
+    replace_names(conn, "incident_tenants", incident.id, &incident.tenants).await?;
+    insert_severity_change(conn, incident.id, 1, &incident.severity_history[0]).await?;
+    for ind in &incident.indicators {
+        insert_indicator(conn, incident.id, ind).await?;
+    }
+    let stored = load(conn, incident.id).await?;
+    append_audit(
+        conn,
+        actor,
+        "incident.create",
+        Some(incident.id),
+        serde_json::to_value(&stored).unwrap_or(Value::Null),
+    )
+    .await?;
+    Ok(stored)
+}
+
+/// Adds validated indicators to incident `id` inside `conn`'s transaction; for each, the
+/// indicator on the incident and whether it is new (only new ones are written and audited).
+async fn add_indicators_in(
+    conn: &mut SqliteConnection,
+    actor: &str,
+    id: IncidentId,
+    values: &[(vigil_core::IndicatorValue, Option<String>)],
+    at: DateTime<Utc>,
+) -> StoreResult<Vec<(Indicator, bool)>> {
+    let mut incident = load(conn, id).await?;
+    let mut out = Vec::new();
+    for (v, note) in values {
+        let (ind, added) = incident.add_indicator(v, note.as_deref(), actor, at);
+        if added {
+            insert_indicator(conn, id, &ind).await?;
+        }
+        out.push((ind, added));
+    }
+    if out.iter().any(|(_, added)| *added) {
+        update_incident_row(conn, &incident).await?;
+        let added: Vec<&Indicator> = out.iter().filter(|(_, a)| *a).map(|(i, _)| i).collect();
+        append_audit(
+            conn,
+            actor,
+            "indicator.add",
+            Some(id),
+            json!({ "key": incident.key, "added": added }),
+        )
+        .await?;
+    }
+    Ok(out)
+}
+
+/// An action-log text, checked: not blank, at most [`MAX_TEXT`] characters.
+fn action_text(text: &str) -> StoreResult<String> {
+    let text = vigil_core::required_text("text", text)?;
+    if text.chars().count() > MAX_TEXT {
+        return Err(DomainError::invalid(
+            "text",
+            format!("longer than {MAX_TEXT} characters; split it or attach it as evidence"),
+        )
+        .into());
+    }
+    Ok(text)
+}
+
+/// Appends a checked ([`action_text`]) entry to incident `id`'s action log inside `conn`'s
+/// transaction.
+async fn append_action_in(
+    conn: &mut SqliteConnection,
+    actor: &str,
+    id: IncidentId,
+    kind: ActionKind,
+    text: String,
+    at: DateTime<Utc>,
+) -> StoreResult<ActionEntry> {
+    let position: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(position), 0) + 1 FROM actions WHERE incident_id = ?",
+    )
+    .bind(id.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    let entry = ActionEntry {
+        id: Uuid::now_v7(),
+        incident_id: id,
+        actor: actor.to_owned(),
+        at,
+        kind,
+        text,
+    };
+    sqlx::query("INSERT INTO actions (id, incident_id, position, actor, at, kind, text) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .bind(entry.id.to_string())
+        .bind(id.to_string())
+        .bind(position)
+        .bind(actor)
+        .bind(ts(at))
+        .bind(kind.as_str())
+        .bind(&entry.text)
+        .execute(&mut *conn)
+        .await?;
+    touch(conn, &[id], at).await?;
+    let key = key_of_id(conn, id).await?;
+    append_audit(
+        conn,
+        actor,
+        "action.append",
+        Some(id),
+        json!({ "key": key, "action": entry }),
+    )
+    .await?;
+    Ok(entry)
+}
+
+/// Evidence content already in the evidence store (by its hash), to be recorded.
+struct StoredBlob {
+    file_name: String,
+    description: Option<String>,
+    sha256: Sha256,
+    size: u64,
+}
+
+/// Records stored evidence on incident `id` with a first custody entry, inside `conn`'s
+/// transaction.
+async fn add_evidence_in(
+    conn: &mut SqliteConnection,
+    actor: &str,
+    id: IncidentId,
+    blob: StoredBlob,
+    at: DateTime<Utc>,
+) -> StoreResult<Evidence> {
+    let evidence_id = Uuid::now_v7();
+    sqlx::query("INSERT INTO evidence (id, incident_id, file_name, sha256, size, collected_by, collected_at, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(evidence_id.to_string())
+        .bind(id.to_string())
+        .bind(&blob.file_name)
+        .bind(blob.sha256.as_str())
+        .bind(blob.size as i64)
+        .bind(actor)
+        .bind(ts(at))
+        .bind(&blob.description)
+        .execute(&mut *conn)
+        .await?;
+    let custody = CustodyEntry::new(actor, at, "collected", "uploaded to Vigil")?;
+    insert_custody(conn, evidence_id, 1, &custody).await?;
+    touch(conn, &[id], at).await?;
+    let evidence = load_evidence(conn, id, evidence_id).await?;
+    let key = key_of_id(conn, id).await?;
+    append_audit(
+        conn,
+        actor,
+        "evidence.add",
+        Some(id),
+        json!({ "key": key, "evidence": evidence }),
+    )
+    .await?;
+    Ok(evidence)
+}
+
+/// Resolves open alerts as declared as (or merged into) `incident` inside `conn`'s
+/// transaction, logged and audited; refuses if any is closed already.
+async fn close_alerts_in(
+    conn: &mut SqliteConnection,
+    actor: &str,
+    ids: &[i64],
+    incident: &str,
+    declared: bool,
+) -> StoreResult<Vec<vigil_core::Alert>> {
+    let mut out = Vec::new();
+    for &id in ids {
+        let current = load_alert(conn, id, false).await?;
+        vigil_core::AlertAction::Resolve.apply(current.status)?;
+        sqlx::query("UPDATE alert_escalations SET done = 1 WHERE alert_id = ?")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("UPDATE alerts SET status = 'resolved', incident = ? WHERE id = ?")
+            .bind(incident)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        let (action, text) = if declared {
+            ("declared", format!("declared as incident {incident}"))
+        } else {
+            ("merged", format!("merged into incident {incident}"))
+        };
+        log_alert(conn, id, actor, action, &text).await?;
+        append_audit(
+            conn,
+            actor,
+            &format!("alert.{action}"),
+            None,
+            json!({ "alert": format!("ALR-{id}"), "incident": incident }),
+        )
+        .await?;
+        out.push(load_alert(conn, id, true).await?);
+    }
+    Ok(out)
+}
 
 async fn insert_incident(conn: &mut SqliteConnection, i: &Incident) -> StoreResult<()> {
     sqlx::query("INSERT INTO incidents (id, seq, title, summary, severity, priority, phase, tlp, pap, customer_facing, techniques, data_impact, next_steps, created_by, created_at, updated_at) VALUES (?, ?, '', '', '', '', '', '', '', 0, '[]', '{}', '[]', ?, ?, ?)")
@@ -2803,35 +2907,7 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'a, StoreResult<Vec<vigil_core::Alert>>> {
         Box::pin(async move {
             let mut tx = self.begin().await?;
-            let mut out = Vec::new();
-            for &id in ids {
-                let current = load_alert(&mut tx, id, false).await?;
-                vigil_core::AlertAction::Resolve.apply(current.status)?;
-                sqlx::query("UPDATE alert_escalations SET done = 1 WHERE alert_id = ?")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("UPDATE alerts SET status = 'resolved', incident = ? WHERE id = ?")
-                    .bind(incident)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                let (action, text) = if declared {
-                    ("declared", format!("declared as incident {incident}"))
-                } else {
-                    ("merged", format!("merged into incident {incident}"))
-                };
-                log_alert(&mut tx, id, actor, action, &text).await?;
-                append_audit(
-                    &mut tx,
-                    actor,
-                    &format!("alert.{action}"),
-                    None,
-                    json!({ "alert": format!("ALR-{id}"), "incident": incident }),
-                )
-                .await?;
-                out.push(load_alert(&mut tx, id, true).await?);
-            }
+            let out = close_alerts_in(&mut tx, actor, ids, incident, declared).await?;
             tx.commit().await?;
             Ok(out)
         })
