@@ -38,9 +38,9 @@ pub use error::StoreError;
 pub use sqlite::SqliteStore;
 
 pub use types::{
-    AlertFilter, AlertPolicy, AuditFilter, DetectionFilter, EscalationTimer, EvidenceDownload,
-    IncidentFilter, IncidentRef, IngestKey, KeyedAnswer, NewEvidence, OrgVersion, Principal,
-    Raised, RaisedId, RuleAlertStats,
+    AlertFilter, AlertPolicy, AlertsInto, AuditFilter, DetectionFilter, EscalationTimer,
+    EvidenceDownload, IncidentFilter, IncidentRef, IngestKey, KeyedAnswer, NewEvidence, OrgVersion,
+    Principal, Raised, RaisedId, RuleAlertStats, TakeAlerts,
 };
 pub use vigil_core::{CreatedToken, IndicatorHit, Page, Related, TokenInfo};
 
@@ -327,15 +327,15 @@ pub trait Store: Send + Sync + 'static {
         action: vigil_core::AlertAction,
     ) -> BoxFuture<'a, StoreResult<vigil_core::Alert>>;
 
-    /// Resolves open alerts as declared as (or merged into) `incident`, in one transaction,
-    /// logged and audited; refuses (changing nothing) if any is already closed.
-    fn close_alerts_into_incident<'a>(
+    /// Takes open alerts into an incident in one transaction: declares a new incident from
+    /// them or merges them into one (its indicators and action-log entry), records the
+    /// evidence given, and resolves the alerts with the incident's key, logged and audited.
+    /// Refuses, changing nothing, if any alert is closed meanwhile (another responder took it).
+    fn take_alerts<'a>(
         &'a self,
         actor: &'a str,
-        ids: &'a [i64],
-        incident: &'a str,
-        declared: bool,
-    ) -> BoxFuture<'a, StoreResult<Vec<vigil_core::Alert>>>;
+        take: TakeAlerts,
+    ) -> BoxFuture<'a, StoreResult<Incident>>;
 
     /// Escalation clocks due at `now` (oldest first, at most `limit`).
     fn due_escalations(

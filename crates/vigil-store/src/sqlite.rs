@@ -677,6 +677,68 @@ impl SqliteStore {
         Ok(evidence)
     }
 
+    async fn take_alerts_impl(&self, actor: &str, take: TakeAlerts) -> StoreResult<Incident> {
+        let TakeAlerts {
+            alerts,
+            into,
+            evidence,
+        } = take;
+        // Checked before anything is written: the texts, then the files' names.
+        let (merge_values, merge_action) = match &into {
+            AlertsInto::Declare(_) => (Vec::new(), None),
+            AlertsInto::Merge {
+                indicators, action, ..
+            } => (
+                vigil_core::incident::indicators(indicators)?,
+                Some(action_text(action)?),
+            ),
+        };
+        if let AlertsInto::Merge { incident, .. } = &into {
+            // Named wrong, the merge stops before any content is stored.
+            let mut conn = self.pool.acquire().await?;
+            resolve(&mut conn, incident).await?;
+        }
+        // The content goes into the evidence store first, as for any upload (a blob no row
+        // names, should the transaction fail, is only unused space).
+        let mut blobs = Vec::with_capacity(evidence.len());
+        for (meta, content) in evidence {
+            let file_name = check_file_name(&meta.file_name)?;
+            let (sha256, size) = self.store_blob(&mut &content[..]).await?;
+            blobs.push(StoredBlob {
+                file_name,
+                description: meta.description,
+                sha256,
+                size,
+            });
+        }
+        let at = now();
+        let mut tx = self.begin().await?;
+        let (id, declared) = match into {
+            AlertsInto::Declare(new) => {
+                (create_incident_in(&mut tx, actor, *new, at).await?.id, true)
+            }
+            AlertsInto::Merge { incident, .. } => {
+                let id = resolve(&mut tx, &incident).await?;
+                if !merge_values.is_empty() {
+                    add_indicators_in(&mut tx, actor, id, &merge_values, at).await?;
+                }
+                if let Some(text) = merge_action {
+                    append_action_in(&mut tx, actor, id, ActionKind::Investigation, text, at)
+                        .await?;
+                }
+                (id, false)
+            }
+        };
+        for blob in blobs {
+            add_evidence_in(&mut tx, actor, id, blob, at).await?;
+        }
+        let key = key_of_id(&mut tx, id).await?;
+        close_alerts_in(&mut tx, actor, &alerts, &key.to_string(), declared).await?;
+        let incident = load(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(incident)
+    }
+
     async fn get_evidence_impl(&self, r: &IncidentRef, evidence_id: Uuid) -> StoreResult<Evidence> {
         let mut conn = self.pool.acquire().await?;
         let id = resolve(&mut conn, r).await?;
@@ -1481,8 +1543,7 @@ async fn close_alerts_in(
     ids: &[i64],
     incident: &str,
     declared: bool,
-) -> StoreResult<Vec<vigil_core::Alert>> {
-    let mut out = Vec::new();
+) -> StoreResult<()> {
     for &id in ids {
         let current = load_alert(conn, id, false).await?;
         vigil_core::AlertAction::Resolve.apply(current.status)?;
@@ -1509,9 +1570,8 @@ async fn close_alerts_in(
             json!({ "alert": format!("ALR-{id}"), "incident": incident }),
         )
         .await?;
-        out.push(load_alert(conn, id, true).await?);
     }
-    Ok(out)
+    Ok(())
 }
 
 async fn insert_incident(conn: &mut SqliteConnection, i: &Incident) -> StoreResult<()> {
@@ -2898,19 +2958,12 @@ impl Store for SqliteStore {
         Box::pin(self.act_on_alert_impl(actor, id, action))
     }
 
-    fn close_alerts_into_incident<'a>(
+    fn take_alerts<'a>(
         &'a self,
         actor: &'a str,
-        ids: &'a [i64],
-        incident: &'a str,
-        declared: bool,
-    ) -> BoxFuture<'a, StoreResult<Vec<vigil_core::Alert>>> {
-        Box::pin(async move {
-            let mut tx = self.begin().await?;
-            let out = close_alerts_in(&mut tx, actor, ids, incident, declared).await?;
-            tx.commit().await?;
-            Ok(out)
-        })
+        take: TakeAlerts,
+    ) -> BoxFuture<'a, StoreResult<Incident>> {
+        Box::pin(self.take_alerts_impl(actor, take))
     }
 
     fn due_escalations(

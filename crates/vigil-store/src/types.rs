@@ -328,3 +328,30 @@ pub struct EscalationTimer {
     /// When this round began.
     pub started_at: DateTime<Utc>,
 }
+
+/// Where [`crate::Store::take_alerts`] puts the alerts it takes.
+#[derive(Debug, Clone)]
+pub enum AlertsInto {
+    /// A new incident, declared from them (its indicators and services given in it).
+    Declare(Box<vigil_core::NewIncident>),
+    /// An existing incident, which gains the indicators and the action-log entry.
+    Merge {
+        /// The incident.
+        incident: IncidentRef,
+        /// Indicators read out of the alerts' events.
+        indicators: Vec<vigil_core::NewIndicator>,
+        /// The action-log entry that records the merge.
+        action: String,
+    },
+}
+
+/// Open alerts taken into an incident in one write ([`crate::Store::take_alerts`]).
+#[derive(Debug, Clone)]
+pub struct TakeAlerts {
+    /// The alerts (their ids), every one open.
+    pub alerts: Vec<i64>,
+    /// The incident they go into.
+    pub into: AlertsInto,
+    /// Evidence files to record on the incident (the alerts' events), with their content.
+    pub evidence: Vec<(NewEvidence, Vec<u8>)>,
+}

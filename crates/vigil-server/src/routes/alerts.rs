@@ -8,7 +8,7 @@ use vigil_api::alerts::*;
 use vigil_api::error::ErrorBody;
 use vigil_core::{AlertAction, Incident, NewIncident, Page, indicators_from_events};
 use vigil_store::{AlertFilter, AlertPolicy, Raised};
-use vigil_store::{IncidentRef, NewEvidence};
+use vigil_store::{AlertsInto, NewEvidence, TakeAlerts};
 
 use crate::auth::{Principal, Responder, Sender};
 use crate::error::ApiError;
@@ -289,36 +289,43 @@ async fn open_alerts(state: &AppState, keys: &[String]) -> Result<Vec<Alert>, Ap
     Ok(alerts)
 }
 
-/// Files each alert's matched events on the incident as a JSON-lines evidence file.
-async fn file_events(
-    state: &AppState,
-    who: &str,
-    incident: &IncidentRef,
-    alerts: &[Alert],
-) -> Result<(), ApiError> {
-    for alert in alerts.iter().filter(|a| !a.alert.events.is_empty()) {
-        let mut body = Vec::new();
-        for e in &alert.alert.events {
-            body.extend_from_slice(e.text().as_bytes());
-            body.push(b'\n');
-        }
-        let meta = NewEvidence {
-            file_name: format!("{}-events.jsonl", alert.key),
-            description: Some(format!(
-                "the {} event(s) matched by {}: {}",
-                alert.alert.events.len(),
-                alert.key,
-                alert.alert.title
-            )),
-        };
-        let mut reader: &[u8] = &body;
-        state
-            .store
-            .add_evidence(who, incident, meta, &mut reader)
-            .await
-            .map_err(store_error)?;
-    }
-    Ok(())
+/// Each alert's matched events as a JSON-lines evidence file, for the incident it goes into.
+fn events_as_evidence(alerts: &[Alert]) -> Vec<(NewEvidence, Vec<u8>)> {
+    alerts
+        .iter()
+        .filter(|a| !a.alert.events.is_empty())
+        .map(|alert| {
+            let mut body = Vec::new();
+            for e in &alert.alert.events {
+                body.extend_from_slice(e.text().as_bytes());
+                body.push(b'\n');
+            }
+            let events = alert.alert.events.len();
+            let meta = NewEvidence {
+                file_name: format!("{}-events.jsonl", alert.key),
+                description: Some(format!(
+                    "the {events} {} matched by {}: {}",
+                    if events == 1 { "event" } else { "events" },
+                    alert.key,
+                    alert.alert.title
+                )),
+            };
+            (meta, body)
+        })
+        .collect()
+}
+
+/// How an alert is named in an incident: key, severity, service, how many times it fired, and
+/// what it says.
+fn alert_line(alert: &Alert, what: &str) -> String {
+    format!(
+        "{} ({}, {}, fired {} {}): {what}",
+        alert.key,
+        alert.alert.severity,
+        alert.alert.service,
+        alert.count,
+        if alert.count == 1 { "time" } else { "times" },
+    )
 }
 
 /// Declare an incident from one or more open alerts: the worst preliminary severity (or the
@@ -360,16 +367,7 @@ pub async fn declare(
     let summary = req.summary.clone().unwrap_or_else(|| {
         alerts
             .iter()
-            .map(|a| {
-                format!(
-                    "{} ({}, {}, fired {} time(s)): {}",
-                    a.key,
-                    a.alert.severity,
-                    a.alert.service,
-                    a.count,
-                    a.alert.summary.as_deref().unwrap_or(&a.alert.title)
-                )
-            })
+            .map(|a| alert_line(a, a.alert.summary.as_deref().unwrap_or(&a.alert.title)))
             .collect::<Vec<_>>()
             .join("\n")
     });
@@ -384,20 +382,16 @@ pub async fn declare(
         "detected": alerts.iter().map(|a| a.first_seen).min(),
     }))
     .map_err(ApiError::internal)?;
+    let take = TakeAlerts {
+        alerts: alerts.iter().map(|a| a.id).collect(),
+        into: AlertsInto::Declare(Box::new(new)),
+        evidence: events_as_evidence(&alerts),
+    };
     let incident = state
         .store
-        .create_incident(&who.name, new)
+        .take_alerts(&who.name, take)
         .await
         .map_err(store_error)?;
-    let r = IncidentRef::Key(incident.key);
-    file_events(&state, &who.name, &r, &alerts).await?;
-    let ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
-    state
-        .store
-        .close_alerts_into_incident(&who.name, &ids, &incident.key.to_string(), true)
-        .await
-        .map_err(store_error)?;
-    let incident = state.store.get_incident(&r).await.map_err(store_error)?;
     Ok((StatusCode::CREATED, Json(incident)))
 }
 
@@ -422,7 +416,6 @@ pub async fn merge(
             format!("{:?} is not an incident key like INC-7", req.incident),
         )
     })?;
-    let incident = state.store.get_incident(&r).await.map_err(store_error)?;
     let alert = &alerts[0];
     let events: Vec<serde_json::Value> = alert
         .alert
@@ -430,40 +423,21 @@ pub async fn merge(
         .iter()
         .filter_map(vigil_core::EventJson::parse)
         .collect();
-    let indicators = indicators_from_events(&events, 200);
-    if !indicators.is_empty() {
-        state
-            .store
-            .add_indicators(&who.name, &r, indicators)
-            .await
-            .map_err(store_error)?;
-    }
-    file_events(&state, &who.name, &r, &alerts).await?;
-    state
+    let take = TakeAlerts {
+        alerts: vec![alert.id],
+        into: AlertsInto::Merge {
+            incident: r,
+            indicators: indicators_from_events(&events, 200),
+            action: format!("merged alert {}", alert_line(alert, &alert.alert.title)),
+        },
+        evidence: events_as_evidence(&alerts),
+    };
+    let incident = state
         .store
-        .append_action(
-            &who.name,
-            &r,
-            vigil_core::ActionKind::Investigation,
-            &format!(
-                "merged alert {} ({}, {}, fired {} time(s)): {}",
-                alert.key,
-                alert.alert.severity,
-                alert.alert.service,
-                alert.count,
-                alert.alert.title
-            ),
-        )
+        .take_alerts(&who.name, take)
         .await
         .map_err(store_error)?;
-    state
-        .store
-        .close_alerts_into_incident(&who.name, &[alert.id], &incident.key.to_string(), false)
-        .await
-        .map_err(store_error)?;
-    Ok(Json(
-        state.store.get_incident(&r).await.map_err(store_error)?,
-    ))
+    Ok(Json(incident))
 }
 
 /// Report suspicious activity on behalf of a person (a helpdesk or mail-button integration):

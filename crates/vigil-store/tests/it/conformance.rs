@@ -963,6 +963,119 @@ fn alert(event_id: u64, key: &str) -> vigil_core::NewAlert {
     }
 }
 
+/// Declaring an incident from alerts, or merging one into an incident, is one write: when an
+/// alert was closed meanwhile, nothing of it is kept.
+#[tokio::test]
+async fn alerts_are_taken_into_an_incident_in_one_write() {
+    use vigil_core::{AlertAction, AlertStatus};
+    use vigil_store::{AlertPolicy, AlertsInto, RaisedId, TakeAlerts};
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    let (_, raised) = s
+        .record_matches(
+            "vigil",
+            vec![detection(1), detection(2)],
+            vec![
+                (alert(1, "r1|web|h1"), AlertPolicy::default()),
+                (alert(2, "r1|web|h2"), AlertPolicy::default()),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    let [RaisedId::Created(a), RaisedId::Created(b)] = raised[..] else {
+        panic!("unexpected outcomes {raised:?}");
+    };
+    let evidence = |n: u64| {
+        (
+            NewEvidence {
+                file_name: format!("ALR-{n}-events.jsonl"),
+                description: None,
+            },
+            format!("{{\"n\":{n}}}\n").into_bytes(),
+        )
+    };
+    // b is resolved by someone else first: declaring both refuses and keeps nothing.
+    s.act_on_alert("bob", b, AlertAction::Resolve)
+        .await
+        .unwrap();
+    let refused = s
+        .take_alerts(
+            "ann",
+            TakeAlerts {
+                alerts: vec![a, b],
+                into: AlertsInto::Declare(Box::new(new_incident("from alerts"))),
+                evidence: vec![evidence(a as u64), evidence(b as u64)],
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, StoreError::Domain(_)), "{refused}");
+    let none = s.list_incidents(&IncidentFilter::default()).await.unwrap();
+    assert_eq!(none.total, 0, "no incident was kept");
+    assert_eq!(s.get_alert(a).await.unwrap().status, AlertStatus::Triggered);
+
+    // Merged into an incident: its indicators, an action, the evidence, and a resolved alert.
+    let incident = s
+        .create_incident("ann", new_incident("open"))
+        .await
+        .unwrap();
+    let merged = s
+        .take_alerts(
+            "ann",
+            TakeAlerts {
+                alerts: vec![a],
+                into: AlertsInto::Merge {
+                    incident: IncidentRef::Key(incident.key),
+                    indicators: vec![ind("ip", "198.51.100.7")],
+                    action: "merged alert ALR-1".into(),
+                },
+                evidence: vec![evidence(a as u64)],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(merged.key, incident.key);
+    assert!(merged.indicators.iter().any(|i| i.value == "198.51.100.7"));
+    assert_eq!(merged.evidence.len(), 1);
+    assert_eq!(
+        merged.evidence[0].file_name,
+        format!("ALR-{a}-events.jsonl")
+    );
+    let actions = s
+        .list_actions(&IncidentRef::Key(incident.key), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(actions.items[0].text, "merged alert ALR-1");
+    let closed = s.get_alert(a).await.unwrap();
+    assert_eq!(closed.status, AlertStatus::Resolved);
+    assert_eq!(closed.incident.as_deref(), Some("INC-1"));
+    // Taken once: a second merge of the same alert is refused, the incident unchanged.
+    let again = s
+        .take_alerts(
+            "bob",
+            TakeAlerts {
+                alerts: vec![a],
+                into: AlertsInto::Merge {
+                    incident: IncidentRef::Key(incident.key),
+                    indicators: vec![ind("ip", "203.0.113.1")],
+                    action: "merged alert ALR-1 again".into(),
+                },
+                evidence: vec![evidence(a as u64)],
+            },
+        )
+        .await;
+    assert!(again.is_err());
+    let after = s
+        .get_incident(&IncidentRef::Key(incident.key))
+        .await
+        .unwrap();
+    assert_eq!(after.evidence.len(), 1);
+    assert!(!after.indicators.iter().any(|i| i.value == "203.0.113.1"));
+    // The audit chain holds every write, none half done.
+    verified(s).await;
+}
+
 /// Matches of one batch that fold into one alert each count as a firing: the count does not
 /// depend on how senders batch their events.
 #[tokio::test]
