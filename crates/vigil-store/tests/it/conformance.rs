@@ -1020,19 +1020,17 @@ async fn alerts_are_taken_into_an_incident_in_one_write() {
         .create_incident("ann", new_incident("open"))
         .await
         .unwrap();
+    let merge = |ip: &str, action: &str| TakeAlerts {
+        alerts: vec![a],
+        into: AlertsInto::Merge {
+            incident: IncidentRef::Key(incident.key),
+            indicators: vec![ind("ip", ip)],
+            action: action.into(),
+        },
+        evidence: vec![evidence(a as u64)],
+    };
     let merged = s
-        .take_alerts(
-            "ann",
-            TakeAlerts {
-                alerts: vec![a],
-                into: AlertsInto::Merge {
-                    incident: IncidentRef::Key(incident.key),
-                    indicators: vec![ind("ip", "198.51.100.7")],
-                    action: "merged alert ALR-1".into(),
-                },
-                evidence: vec![evidence(a as u64)],
-            },
-        )
+        .take_alerts("ann", merge("198.51.100.7", "merged alert ALR-1"))
         .await
         .unwrap();
     assert_eq!(merged.key, incident.key);
@@ -1052,18 +1050,7 @@ async fn alerts_are_taken_into_an_incident_in_one_write() {
     assert_eq!(closed.incident.as_deref(), Some("INC-1"));
     // Taken once: a second merge of the same alert is refused, the incident unchanged.
     let again = s
-        .take_alerts(
-            "bob",
-            TakeAlerts {
-                alerts: vec![a],
-                into: AlertsInto::Merge {
-                    incident: IncidentRef::Key(incident.key),
-                    indicators: vec![ind("ip", "203.0.113.1")],
-                    action: "merged alert ALR-1 again".into(),
-                },
-                evidence: vec![evidence(a as u64)],
-            },
-        )
+        .take_alerts("bob", merge("203.0.113.1", "merged alert ALR-1 again"))
         .await;
     assert!(again.is_err());
     let after = s
