@@ -9,6 +9,12 @@ use vigil_store::SqliteStore;
 /// Creates `dir` if needed and opens its store (running migrations): for `serve` and
 /// `admin token`, which may be the first command run on a new machine.
 pub async fn open(dir: &Path) -> anyhow::Result<SqliteStore> {
+    if dir.exists() && !dir.is_dir() {
+        anyhow::bail!(
+            "the data directory {} is a file, not a directory; give --data a directory (it is created if missing)",
+            dir.display()
+        );
+    }
     std::fs::create_dir_all(dir).with_context(|| {
         format!(
             "could not create the data directory {}; check the path and its permissions",

@@ -537,3 +537,24 @@ fn audit_verify_creates_nothing_for_a_wrong_directory() {
         "a read-only command created the directory"
     );
 }
+
+#[test]
+fn a_data_directory_that_is_a_file_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("vigil-data");
+    std::fs::write(&file, "not a directory").unwrap();
+    let out = run(&[
+        "admin",
+        "token",
+        "--data",
+        file.to_str().unwrap(),
+        "--role",
+        "admin",
+        "--name",
+        "ann",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is a file, not a directory"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a directory");
+}
