@@ -106,8 +106,8 @@ impl Tally {
         });
         let _ = writeln!(
             out,
-            "rules with the most matches ({} rules matched):",
-            rules.len()
+            "rules with the most matches ({} matched):",
+            crate::output::plural(rules.len() as u64, "rule", "rules")
         );
         for (rule, n) in rules.iter().take(TOP) {
             let rule = set.rule(*rule);
