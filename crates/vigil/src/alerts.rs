@@ -161,7 +161,11 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                     ]);
                 }
                 outln!("{t}");
-                outln!("{} of {} alert(s)", page.items.len(), page.total);
+                outln!(
+                    "{} of {}",
+                    page.items.len(),
+                    plural(page.total, "alert", "alerts")
+                );
                 Ok(())
             }
             Command::Show { key, conn } => {

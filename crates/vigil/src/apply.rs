@@ -68,9 +68,9 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     })?;
     if let Err(invalid) = org.validate() {
         let mut message = format!(
-            "{} has {} problem(s):",
+            "{} has {}:",
             args.file.display(),
-            invalid.problems.len()
+            crate::output::plural(invalid.problems.len() as u64, "problem", "problems")
         );
         for p in &invalid.problems {
             message.push_str(&format!("\n  {}: {}", p.field, p.message));
@@ -82,9 +82,9 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
         let view = vigil_ingest::org::OrgView::new(Some(org.clone()));
         for c in view.coverage(&loaded.set) {
             eprintln!(
-                "{}: {} rule(s) written for {} logs",
+                "{}: {} written for {} logs",
                 c.service,
-                c.rules,
+                crate::output::plural(c.rules as u64, "rule", "rules"),
                 c.labels().join(" or ")
             );
         }

@@ -131,7 +131,12 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                     ]);
                 }
                 outln!("{t}");
-                outln!("{} gap(s) from {} to {}", r.gaps.len(), r.from, r.to);
+                outln!(
+                    "{} from {} to {}",
+                    crate::output::plural(r.gaps.len() as u64, "gap", "gaps"),
+                    r.from,
+                    r.to
+                );
                 Ok(())
             }
         }

@@ -40,8 +40,8 @@ async fn stats(conn: Conn) -> anyhow::Result<()> {
     let lag = || {
         if s.index_lag > 0 {
             outln!(
-                "search is {} acknowledged event(s) behind: they are stored and being indexed",
-                s.index_lag
+                "search is {} behind: they are stored and being indexed",
+                crate::output::plural(s.index_lag, "acknowledged event", "acknowledged events")
             );
         }
     };

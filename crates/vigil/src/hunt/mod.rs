@@ -180,7 +180,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if rejected > 0 {
         eprintln!(
-            "{rejected} rule(s) rejected; run `vigil rules check` on the rule folders for details"
+            "{} rejected; run `vigil rules check` on the rule folders for details",
+            crate::output::plural(rejected as u64, "rule", "rules")
         );
     }
     crate::output::stdin_must_be_piped(&args.paths, "hunt")?;
