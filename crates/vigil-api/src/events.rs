@@ -328,6 +328,18 @@ pub struct DetectionQuery {
     pub limit: Option<u32>,
 }
 
+/// Answer of `GET /api/v1/detections/{id}`: the detection and the event it matched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DetectionDetail {
+    /// The detection.
+    #[serde(flatten)]
+    pub detection: Detection,
+    /// The matched event; absent once retention removed it (or, for a moment after ingest,
+    /// while it is not searchable yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<EventRecord>,
+}
+
 /// Answer of `GET /api/v1/rules` and `POST /api/v1/rules/reload`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RulesStatus {

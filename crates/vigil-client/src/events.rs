@@ -79,6 +79,11 @@ impl Client {
             .await
     }
 
+    /// `GET /detections/{id}`: one detection with the event it matched.
+    pub async fn get_detection(&self, id: i64) -> Result<DetectionDetail, ClientError> {
+        self.get_json(&format!("/detections/{id}")).await
+    }
+
     /// `GET /detections`: Sigma rule matches on stored events, newest first.
     pub async fn list_detections(
         &self,

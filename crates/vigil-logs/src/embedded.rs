@@ -989,6 +989,27 @@ impl EventStore for EmbeddedStore {
                 });
     }
 
+    fn event(&self, id: u64, time: DateTime<Utc>) -> Result<Option<StoredEvent>, LogError> {
+        // The sort key is the time's millisecond and the id's low bits: one term, at most a
+        // few events (ids a multiple of 2^SEQ_BITS apart in the same millisecond) to tell apart.
+        let key = crate::index::order_key(time.timestamp_micros(), id);
+        let query = TermQuery::new(
+            Term::from_field_u64(self.fields.order, key),
+            IndexRecordOption::Basic,
+        );
+        let searcher = self.reader.searcher();
+        for (_, address) in searcher.search(
+            &query,
+            &TopDocs::with_limit(16).order_by_u64_field("order", Order::Desc),
+        )? {
+            let event = self.load(&searcher, address)?;
+            if event.id == id {
+                return Ok(Some(event));
+            }
+        }
+        Ok(None)
+    }
+
     fn read_stored(
         &self,
         ids: std::ops::Range<u64>,

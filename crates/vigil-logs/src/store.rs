@@ -351,6 +351,10 @@ pub trait EventStore: Send + Sync {
     /// store made them durable (they need not be searchable yet). Meant for the ids of
     /// [`EventStore::undetected_at_open`]; others may have been removed.
     fn read_stored(&self, ids: Range<u64>, limit: usize) -> Result<Vec<StoredEvent>, LogError>;
+
+    /// The searchable event with id `id`, stored at `time` (as a detection records them both):
+    /// `None` once retention removed it, or while it is not searchable yet.
+    fn event(&self, id: u64, time: DateTime<Utc>) -> Result<Option<StoredEvent>, LogError>;
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ impl ApiError {
 /// Where the things of the kind `what` names (as the store names them: `incident INC-9`,
 /// `alert ALR-3` …) are listed, by command and route, for a not-found message.
 fn where_listed(what: &str) -> &'static str {
-    let kinds: [(&str, &str); 6] = [
+    let kinds: [(&str, &str); 7] = [
         (
             "incident ",
             "`vigil incident list` or GET /api/v1/incidents lists them",
@@ -81,6 +81,10 @@ fn where_listed(what: &str) -> &'static str {
         (
             "a link between ",
             "`vigil incident related INC-N` lists an incident's links",
+        ),
+        (
+            "detection ",
+            "`vigil detections` or GET /api/v1/detections lists them",
         ),
         (
             "token ",

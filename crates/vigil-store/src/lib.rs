@@ -292,6 +292,9 @@ pub trait Store: Send + Sync + 'static {
         ids: std::ops::Range<u64>,
     ) -> BoxFuture<'a, StoreResult<Vec<(u64, String)>>>;
 
+    /// One detection, by its id.
+    fn get_detection(&self, id: i64) -> BoxFuture<'_, StoreResult<vigil_core::Detection>>;
+
     /// Detections matching every filter given, newest first, one page and the total.
     fn list_detections<'a>(
         &'a self,

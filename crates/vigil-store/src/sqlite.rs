@@ -3076,6 +3076,17 @@ impl Store for SqliteStore {
         Box::pin(self.list_detections_impl(filter))
     }
 
+    fn get_detection(&self, id: i64) -> BoxFuture<'_, StoreResult<vigil_core::Detection>> {
+        Box::pin(async move {
+            let row = sqlx::query("SELECT * FROM detections WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("detection {id}")))?;
+            detection_row(&row)
+        })
+    }
+
     fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, StoreResult<Option<Principal>>> {
         Box::pin(self.authenticate_impl(token))
     }

@@ -15,6 +15,7 @@ Examples:
   vigil detections --service vpn --limit 20
   vigil detections --rule-id 5b0b75dc-9190-4047-b9a8-14164cee8a31 --json
   vigil detections --after-id 1200 --json     # only the ones recorded since id 1200
+  vigil detections 1207                       # one detection, with the event it matched
 
 Needs a token of role viewer or above (--token or VIGIL_TOKEN).";
 
@@ -24,6 +25,8 @@ Needs a token of role viewer or above (--token or VIGIL_TOKEN).";
 pub struct Args {
     #[command(flatten)]
     pub conn: Conn,
+    /// Show this one detection (its ID in the list) with the whole event it matched.
+    pub id: Option<i64>,
     /// Only matches of this rule (its id).
     #[arg(long)]
     pub rule_id: Option<String>,
@@ -49,8 +52,54 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(list(args))?;
+    match args.id {
+        Some(id) => runtime.block_on(show(&args.conn, id))?,
+        None => runtime.block_on(list(args))?,
+    }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// One detection: what matched, where and when, then the event as stored (pretty JSON).
+async fn show(conn: &Conn, id: i64) -> anyhow::Result<()> {
+    let d = client(conn)?.get_detection(id).await.map_err(explain)?;
+    if conn.json {
+        return print_json(&d);
+    }
+    let n = &d.detection.detection;
+    outln!(
+        "detection {} — {} ({}), rule {}",
+        d.detection.id,
+        n.rule_title,
+        n.level,
+        if n.rule_id.is_empty() {
+            "-"
+        } else {
+            &n.rule_id
+        }
+    );
+    outln!(
+        "event {} at {} on service {}, host {}, tenant {}; recorded {}",
+        n.event_id,
+        n.event_time.format("%Y-%m-%d %H:%M:%S%.3f UTC"),
+        or_dash(&n.service),
+        or_dash(&n.host),
+        or_dash(&n.tenant),
+        d.detection.detected_at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    if !n.tags.is_empty() {
+        outln!("tags: {}", n.tags.join(", "));
+    }
+    match &d.event {
+        Some(e) => outln!("{}", serde_json::to_string_pretty(&e.event)?),
+        None => outln!(
+            "the event is no longer stored (retention removed it) or not searchable yet; try again in a second"
+        ),
+    }
+    Ok(())
+}
+
+fn or_dash(s: &str) -> &str {
+    if s.is_empty() { "-" } else { s }
 }
 
 async fn list(args: Args) -> anyhow::Result<()> {
@@ -86,27 +135,20 @@ async fn list(args: Args) -> anyhow::Result<()> {
     ]);
     for d in &page.items {
         let n = &d.detection;
-        let dash = |s: &str| {
-            if s.is_empty() {
-                "-".to_owned()
-            } else {
-                s.to_owned()
-            }
-        };
         t.add_row([
             d.id.to_string(),
             n.event_time.format("%Y-%m-%d %H:%M:%S").to_string(),
             n.level.to_string(),
             n.rule_title.clone(),
-            dash(&n.service),
-            dash(&n.host),
-            dash(&n.tenant),
+            or_dash(&n.service).to_owned(),
+            or_dash(&n.host).to_owned(),
+            or_dash(&n.tenant).to_owned(),
             n.event_id.to_string(),
         ]);
     }
     outln!("{t}");
     outln!(
-        "{} of {} detections, newest first",
+        "{} of {} detections, newest first; `vigil detections ID` shows one with its event",
         page.items.len(),
         page.total
     );

@@ -142,9 +142,9 @@ fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
         status.paths.join(", ")
     };
     outln!(
-        "{}{} rules loaded, {} rejected, from {paths}, at {}",
+        "{}{} loaded, {} rejected, from {paths}, at {}",
         if reload { "reloaded: " } else { "" },
-        status.loaded,
+        crate::output::plural(status.loaded, "rule", "rules"),
         status.rejected.len(),
         status.loaded_at.format("%Y-%m-%d %H:%M:%S UTC")
     );

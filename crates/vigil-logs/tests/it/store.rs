@@ -800,3 +800,26 @@ fn an_untracked_store_owes_no_detection() {
     drop(store);
     assert!(open(dir.path()).undetected_at_open().is_empty());
 }
+
+/// An event is read back by its id and stored time (what a detection records), and only so.
+#[test]
+fn an_event_is_read_by_its_id_and_time() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = sample_store(dir.path());
+    let page = store
+        .search(&SearchRequest {
+            query: vigil_query::parse("*").expect("query"),
+            range: TimeRange::default(),
+            limit: 100,
+            cursor: None,
+        })
+        .expect("search");
+    assert_eq!(page.events.len(), 5);
+    for e in &page.events {
+        assert_eq!(store.event(e.id, e.time).expect("read"), Some(e.clone()));
+        let elsewhere = e.time + chrono::Duration::milliseconds(1);
+        assert_eq!(store.event(e.id, elsewhere).expect("read"), None);
+    }
+    let last = &page.events[0];
+    assert_eq!(store.event(last.id + 1000, last.time).expect("read"), None);
+}

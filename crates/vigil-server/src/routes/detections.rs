@@ -1,9 +1,9 @@
 //! Detections: Sigma rule matches recorded on ingest, newest first, for triage and tuning.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use vigil_api::error::ErrorBody;
-use vigil_api::events::{Detection, DetectionQuery};
+use vigil_api::events::{Detection, DetectionDetail, DetectionQuery};
 use vigil_core::Page;
 use vigil_store::DetectionFilter;
 
@@ -45,4 +45,26 @@ pub async fn list(
             .await
             .map_err(store_error)?,
     ))
+}
+
+/// One detection with the event it matched, for a triager reading `vigil detections`.
+#[utoipa::path(
+    get, path = "/detections/{id}", tag = "detections",
+    params(("id" = i64, Path, description = "Detection id")),
+    responses((status = 200, body = DetectionDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    _who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<DetectionDetail>, ApiError> {
+    let id = id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        ApiError::invalid_field("id", format!("{id:?} is not a detection id like 1200"))
+    })?;
+    let detection = state.store.get_detection(id).await.map_err(store_error)?;
+    let (event_id, time) = (detection.detection.event_id, detection.detection.event_time);
+    let event = super::events::blocking(state.ingestor.events(), move |s| s.event(event_id, time))
+        .await?
+        .map(super::events::record);
+    Ok(Json(DetectionDetail { detection, event }))
 }

@@ -290,7 +290,7 @@ pub(crate) fn log_error(err: LogError) -> ApiError {
 }
 
 /// Runs a blocking log-store call on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     events: &Arc<dyn EventStore>,
     f: impl FnOnce(&dyn EventStore) -> Result<T, LogError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -364,7 +364,7 @@ fn limit(value: Option<u32>, min: u32) -> Result<usize, ApiError> {
     Ok(n as usize)
 }
 
-fn record(e: StoredEvent) -> EventRecord {
+pub(crate) fn record(e: StoredEvent) -> EventRecord {
     let event = serde_json::from_str(&e.json).unwrap_or(serde_json::Value::String(e.json));
     EventRecord {
         id: e.id,

@@ -48,6 +48,7 @@ pub fn register(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(events::stats))
         .routes(routes!(events::incident_pivot))
         .routes(routes!(detections::list))
+        .routes(routes!(detections::get))
         .routes(routes!(rules::get))
         .routes(routes!(rules::reload))
         .routes(routes!(org::apply, org::get))

@@ -576,6 +576,25 @@ async fn every_ingested_event_is_matched_and_matches_are_recorded_as_detections(
         .get(&app.responder_token, "/events/search?q=user:eve")
         .await;
     assert_eq!(found["events"][0]["id"], d["event_id"]);
+    // One detection reads back with the event it matched; a wrong id is named.
+    let (status, one) = app
+        .get(&app.viewer_token(), &format!("/detections/{}", d["id"]))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["rule_title"], "Mimikatz on the command line");
+    assert_eq!(one["event"]["id"], d["event_id"]);
+    assert_eq!(one["event"]["event"], found["events"][0]["event"]);
+    let (status, missing) = app.get(&app.viewer_token(), "/detections/999999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+    let (status, bad) = app.get(&app.viewer_token(), "/detections/abc").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    assert_eq!(bad["error"]["field"], "id");
+    let anonymous = http()
+        .get(app.url(&format!("/detections/{}", d["id"])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     let (_, none) = app
         .get(&app.responder_token, "/detections?min_level=critical")
         .await;

@@ -38,6 +38,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/events/stats"),
     ("post", "/api/v1/incidents/{key}/pivot"),
     ("get", "/api/v1/detections"),
+    ("get", "/api/v1/detections/{id}"),
     ("get", "/api/v1/rules"),
     ("post", "/api/v1/rules/reload"),
     ("put", "/api/v1/org"),

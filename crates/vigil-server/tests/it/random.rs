@@ -541,6 +541,7 @@ async fn odd_identifiers_in_paths_are_refused_with_a_reason() {
         ("DELETE", "/incidents/INC-1/links/{}"),
         ("DELETE", "/incidents/INC-1/indicators/{}"),
         ("GET", "/alerts/{}"),
+        ("GET", "/detections/{}"),
         ("POST", "/alerts/{}/ack"),
         ("POST", "/alerts/{}/resolve"),
         ("DELETE", "/tokens/{}"),

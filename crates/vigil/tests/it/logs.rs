@@ -327,12 +327,26 @@ fn ingest_then_search_pivot_stats_and_detections() {
     assert_eq!(by_service["total"], 0, "{by_service}");
     let table = ok(cli(&["detections"]));
     assert!(table.contains("Whoami Run"), "{table}");
+    // One detection, with the whole event it matched.
+    let whoami = items
+        .iter()
+        .find(|d| d["rule_id"] == "11111111-1111-1111-1111-111111111111")
+        .unwrap();
+    let id = whoami["id"].to_string();
+    let shown = ok(cli(&["detections", &id]));
+    assert!(
+        shown.starts_with(&format!("detection {id} — Whoami Run (medium)")),
+        "{shown}"
+    );
+    assert!(shown.contains("whoami"), "{shown}");
+    let one = json_of(cli(&["detections", &id, "--json"]));
+    assert_eq!(one["event"]["id"], whoami["event_id"], "{one}");
 
     // Rules on the server.
     let status = json_of(cli(&["rules", "status", "--json"]));
     assert_eq!(status["loaded"], 1, "{status}");
     let reloaded = ok(cli(&["rules", "reload"]));
-    assert!(reloaded.contains("1 rules loaded"), "{reloaded}");
+    assert!(reloaded.contains("1 rule loaded"), "{reloaded}");
 
     // An incident carrying the IP: the pivot proposes the services it was seen in beyond the
     // incident's scope, and --accept adds them.
