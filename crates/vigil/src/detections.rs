@@ -26,6 +26,7 @@ pub struct Args {
     #[command(flatten)]
     pub conn: Conn,
     /// Show this one detection (its ID in the list) with the whole event it matched.
+    #[arg(conflicts_with_all = ["rule_id", "service", "min_level", "after_id"])]
     pub id: Option<i64>,
     /// Only matches of this rule (its id).
     #[arg(long)]
