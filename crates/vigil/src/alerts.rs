@@ -190,6 +190,14 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 }
                 if let Some(events) = events_table(&a.alert) {
                     outln!("{events}");
+                    let more = a.alert.events.len().saturating_sub(SHOWN_EVENTS);
+                    if more > 0 {
+                        outln!(
+                            "{} more; `vigil alerts show {} --json` has them all",
+                            plural(more as u64, "event", "events"),
+                            a.key
+                        );
+                    }
                 }
                 let mut t = table(["AT", "BY", "ACTION", "TEXT"]);
                 for e in &a.log {
@@ -326,14 +334,17 @@ async fn act(conn: &Conn, key: &str, action: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The events behind an alert, one line each (what a triager reads first), with their ids in
-/// the log store for `vigil search`; `None` for an alert without events.
+/// Events of an alert shown in its table; a noisy alert holds up to 100.
+const SHOWN_EVENTS: usize = 20;
+
+/// The first [`SHOWN_EVENTS`] events behind an alert, one line each (what a triager reads
+/// first), with their ids in the log store; `None` for an alert without events.
 fn events_table(alert: &vigil_api::alerts::NewAlert) -> Option<comfy_table::Table> {
     if alert.events.is_empty() {
         return None;
     }
     let mut t = table(["EVENT", "WHAT"]);
-    for (i, event) in alert.events.iter().enumerate() {
+    for (i, event) in alert.events.iter().enumerate().take(SHOWN_EVENTS) {
         // Ids and texts pair up unless some event's text was never kept (alerts from before
         // texts were stored): then no id is given rather than a wrong one.
         let id = match alert.event_ids.len() == alert.events.len() {
@@ -347,4 +358,46 @@ fn events_table(alert: &vigil_api::alerts::NewAlert) -> Option<comfy_table::Tabl
         t.add_row([id, what]);
     }
     Some(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_api::alerts::{AlertSource, NewAlert};
+
+    fn alert_with(events: u64) -> NewAlert {
+        NewAlert {
+            title: "t".into(),
+            source: AlertSource::Detection,
+            severity: vigil_core::Severity::Sev3,
+            service: "web".into(),
+            dedup_key: "k".into(),
+            rule_id: None,
+            summary: None,
+            origin: None,
+            reporter: None,
+            event_ids: (1..=events).collect(),
+            events: (1..=events)
+                .map(|n| {
+                    vigil_core::EventJson::from_value(
+                        &serde_json::json!({"message": format!("line {n}")}),
+                    )
+                })
+                .collect(),
+            times: events,
+        }
+    }
+
+    #[test]
+    fn an_alerts_events_are_listed_by_id_the_first_twenty() {
+        assert!(events_table(&alert_with(0)).is_none());
+        let text = events_table(&alert_with(2)).unwrap().to_string();
+        let row = text.lines().find(|l| l.contains("line 2")).unwrap();
+        assert!(row.contains(" 2 "), "{text}");
+        let text = events_table(&alert_with(30)).unwrap().to_string();
+        assert!(
+            text.contains("line 20") && !text.contains("line 21"),
+            "{text}"
+        );
+    }
 }
