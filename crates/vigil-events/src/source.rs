@@ -987,10 +987,10 @@ pub struct EvtxPiece {
 type Unchecked = [Option<u64>; 2];
 
 /// What is said before an EVTX file's first records: that its header fails its checksum, when
-/// it does (`intact` false).
-fn header_warning(file: &Path, intact: bool) -> VecDeque<Result<Record, DecodeError>> {
+/// it does.
+fn header_warning(file: &Path, damaged: bool) -> VecDeque<Result<Record, DecodeError>> {
     let mut pending = VecDeque::new();
-    if !intact {
+    if damaged {
         pending.push_back(Err(DecodeError::HeaderChecksum {
             path: file.to_path_buf(),
         }));
@@ -1383,7 +1383,7 @@ impl RecordSource {
                 })?;
                 Inner::Evtx {
                     unchecked: unchecked(parser.header(), cut),
-                    pending: header_warning(&file, parser.header().validate_checksum()),
+                    pending: header_warning(&file, !parser.header().validate_checksum()),
                     chunks: Box::new(parser.into_chunks()),
                     settings: Arc::new(ParserSettings::default()),
                     chunk: 0,
@@ -1482,7 +1482,7 @@ impl RecordSource {
                 chunks: Box::new(piece.chunks.into_iter()),
                 settings: Arc::new(ParserSettings::default()),
                 chunk: piece.chunks_before,
-                pending: header_warning(&file, !piece.header_damaged),
+                pending: header_warning(&file, piece.header_damaged),
                 then: None,
                 unchecked: piece.unchecked,
             },
@@ -1644,8 +1644,6 @@ fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// A chunk that cannot be read, under the chunk number the parser gives when it gives one
-/// (it skips chunks it finds empty, so counting them here can differ).
 /// The error of an EVTX file whose last chunk is cut short (see [`end_of_chunks`]).
 fn cut_short(file: &Path, cut: Cut) -> DecodeError {
     DecodeError::CutShort {
@@ -1657,6 +1655,8 @@ fn cut_short(file: &Path, cut: Cut) -> DecodeError {
     }
 }
 
+/// A chunk that cannot be read, under the chunk number the parser gives when it gives one
+/// (it skips chunks it finds empty, so counting them here can differ).
 fn chunk_error(file: &Path, counted: u64, error: EvtxError) -> DecodeError {
     let (chunk, reason) = match error {
         EvtxError::FailedToParseChunk { chunk_id, source } => (chunk_id, with_causes(&source)),
@@ -2474,6 +2474,24 @@ mod tests {
         }
     }
 
+    /// An EVTX file read a chunk at a time ([`open_file`]), decoded piece by piece as the hunt
+    /// and ingest do, as [`id_and_json`] (a piece's own error among them).
+    fn evtx_in_pieces(path: &Path) -> Vec<Result<(u64, String), String>> {
+        let Opened::Evtx(pieces) = open_file(path, EVTX_CHUNK_BYTES).unwrap() else {
+            panic!("{} not read as EVTX", path.display());
+        };
+        let mut decoded = Vec::new();
+        for piece in pieces {
+            match piece {
+                Ok(piece) => {
+                    decoded.extend(RecordSource::evtx(Arc::from(path), piece).map(id_and_json))
+                }
+                Err(e) => decoded.push(Err(e.to_string())),
+            }
+        }
+        decoded
+    }
+
     /// An EVTX file cut short part-way through a chunk (an interrupted copy) gives the records
     /// before the cut, that chunk's too, then says it was cut, read whole, in pieces or from
     /// gzip; a cut in the empty chunks at its end is no damage.
@@ -2530,18 +2548,7 @@ mod tests {
         };
         check(open(&cut).unwrap().map(outcome).collect(), "in memory");
         for path in [&cut, &gzipped] {
-            let Opened::Evtx(pieces) = open_file(path, EVTX_CHUNK_BYTES).unwrap() else {
-                panic!("{} not read as EVTX", path.display());
-            };
-            let mut decoded = Vec::new();
-            for piece in pieces {
-                match piece {
-                    Ok(piece) => decoded
-                        .extend(RecordSource::evtx(Arc::from(path.as_path()), piece).map(outcome)),
-                    Err(e) => decoded.push(Err(e.to_string())),
-                }
-            }
-            check(decoded, &path.display().to_string());
+            check(evtx_in_pieces(path), &path.display().to_string());
         }
 
         // Cut in the empty chunks a log was made with: every record, no error.
@@ -2624,14 +2631,7 @@ mod tests {
             assert_eq!(at, in_chunk_0);
         };
         check(open(&path).unwrap().map(outcome).collect());
-        let Opened::Evtx(pieces) = open_file(&path, EVTX_CHUNK_BYTES).unwrap() else {
-            panic!("EVTX")
-        };
-        let in_pieces = pieces
-            .flat_map(|piece| RecordSource::evtx(Arc::from(path.as_path()), piece.unwrap()))
-            .map(outcome)
-            .collect();
-        check(in_pieces);
+        check(evtx_in_pieces(&path));
 
         // The same chunk as the last of a log Windows still had open: not checked.
         edited[120] |= 1;
@@ -2649,14 +2649,10 @@ mod tests {
         edited[24] ^= 1; // the next record number
         let path = dir.path().join("header.evtx");
         fs::write(&path, &edited).unwrap();
-        let Opened::Evtx(pieces) = open_file(&path, EVTX_CHUNK_BYTES).unwrap() else {
-            panic!("EVTX")
-        };
-        let in_pieces: Vec<_> = pieces
-            .flat_map(|piece| RecordSource::evtx(Arc::from(path.as_path()), piece.unwrap()))
-            .map(outcome)
-            .collect();
-        for decoded in [open(&path).unwrap().map(outcome).collect(), in_pieces] {
+        for decoded in [
+            open(&path).unwrap().map(outcome).collect::<Vec<_>>(),
+            evtx_in_pieces(&path),
+        ] {
             let said = decoded[0].as_ref().unwrap_err();
             assert!(
                 said.contains("the EVTX file header does not match its checksum"),

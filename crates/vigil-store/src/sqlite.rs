@@ -654,25 +654,15 @@ impl SqliteStore {
         meta: NewEvidence,
         content: &mut (dyn AsyncRead + Send + Unpin),
     ) -> StoreResult<Evidence> {
-        let file_name = check_file_name(&meta.file_name)?;
-        let description = meta
-            .description
-            .map(|d| d.trim().to_owned())
-            .filter(|d| !d.is_empty());
+        let meta = checked_evidence(meta)?;
         {
             let mut conn = self.pool.acquire().await?;
             resolve(&mut conn, r).await?;
         }
-        let (sha256, size) = self.store_blob(content).await?;
+        let blob = self.store_blob(content).await?;
         let mut tx = self.begin().await?;
         let id = resolve(&mut tx, r).await?;
-        let blob = StoredBlob {
-            file_name,
-            description,
-            sha256,
-            size,
-        };
-        let evidence = add_evidence_in(&mut tx, actor, id, blob, now()).await?;
+        let evidence = add_evidence_in(&mut tx, actor, id, meta, blob, now()).await?;
         tx.commit().await?;
         Ok(evidence)
     }
@@ -683,33 +673,32 @@ impl SqliteStore {
             into,
             evidence,
         } = take;
-        // Checked before anything is written: the texts, then the files' names.
-        let (merge_values, merge_action) = match &into {
-            AlertsInto::Declare(_) => (Vec::new(), None),
+        // Checked before anything is stored: the merge's texts and incident, the files' names.
+        let merge = match &into {
+            AlertsInto::Declare(_) => None,
             AlertsInto::Merge {
-                indicators, action, ..
-            } => (
-                vigil_core::incident::indicators(indicators)?,
-                Some(action_text(action)?),
-            ),
+                incident,
+                indicators,
+                action,
+            } => {
+                let checked = (
+                    vigil_core::incident::indicators(indicators)?,
+                    action_text(action)?,
+                );
+                let mut conn = self.pool.acquire().await?;
+                resolve(&mut conn, incident).await?;
+                Some(checked)
+            }
         };
-        if let AlertsInto::Merge { incident, .. } = &into {
-            // Named wrong, the merge stops before any content is stored.
-            let mut conn = self.pool.acquire().await?;
-            resolve(&mut conn, incident).await?;
-        }
+        let evidence = evidence
+            .into_iter()
+            .map(|(meta, content)| Ok((checked_evidence(meta)?, content)))
+            .collect::<StoreResult<Vec<_>>>()?;
         // The content goes into the evidence store first, as for any upload (a blob no row
         // names, should the transaction fail, is only unused space).
         let mut blobs = Vec::with_capacity(evidence.len());
         for (meta, content) in evidence {
-            let file_name = check_file_name(&meta.file_name)?;
-            let (sha256, size) = self.store_blob(&mut &content[..]).await?;
-            blobs.push(StoredBlob {
-                file_name,
-                description: meta.description,
-                sha256,
-                size,
-            });
+            blobs.push((meta, self.store_blob(&mut &content[..]).await?));
         }
         let at = now();
         let mut tx = self.begin().await?;
@@ -719,18 +708,16 @@ impl SqliteStore {
             }
             AlertsInto::Merge { incident, .. } => {
                 let id = resolve(&mut tx, &incident).await?;
-                if !merge_values.is_empty() {
-                    add_indicators_in(&mut tx, actor, id, &merge_values, at).await?;
-                }
-                if let Some(text) = merge_action {
+                if let Some((values, text)) = merge {
+                    add_indicators_in(&mut tx, actor, id, &values, at).await?;
                     append_action_in(&mut tx, actor, id, ActionKind::Investigation, text, at)
                         .await?;
                 }
                 (id, false)
             }
         };
-        for blob in blobs {
-            add_evidence_in(&mut tx, actor, id, blob, at).await?;
+        for (meta, blob) in blobs {
+            add_evidence_in(&mut tx, actor, id, meta, blob, at).await?;
         }
         let key = key_of_id(&mut tx, id).await?;
         close_alerts_in(&mut tx, actor, &alerts, &key.to_string(), declared).await?;
@@ -1490,33 +1477,39 @@ async fn append_action_in(
     Ok(entry)
 }
 
-/// Evidence content already in the evidence store (by its hash), to be recorded.
-struct StoredBlob {
-    file_name: String,
-    description: Option<String>,
-    sha256: Sha256,
-    size: u64,
+/// Evidence metadata checked: a file name without a path, a description trimmed (none when
+/// blank).
+fn checked_evidence(meta: NewEvidence) -> StoreResult<NewEvidence> {
+    Ok(NewEvidence {
+        file_name: check_file_name(&meta.file_name)?,
+        description: meta
+            .description
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty()),
+    })
 }
 
-/// Records stored evidence on incident `id` with a first custody entry, inside `conn`'s
-/// transaction.
+/// Records evidence whose content is in the evidence store (`blob`: its hash and size) on
+/// incident `id` with a first custody entry, inside `conn`'s transaction; `meta` as
+/// [`checked_evidence`] gives it.
 async fn add_evidence_in(
     conn: &mut SqliteConnection,
     actor: &str,
     id: IncidentId,
-    blob: StoredBlob,
+    meta: NewEvidence,
+    (sha256, size): (Sha256, u64),
     at: DateTime<Utc>,
 ) -> StoreResult<Evidence> {
     let evidence_id = Uuid::now_v7();
     sqlx::query("INSERT INTO evidence (id, incident_id, file_name, sha256, size, collected_by, collected_at, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         .bind(evidence_id.to_string())
         .bind(id.to_string())
-        .bind(&blob.file_name)
-        .bind(blob.sha256.as_str())
-        .bind(blob.size as i64)
+        .bind(&meta.file_name)
+        .bind(sha256.as_str())
+        .bind(size as i64)
         .bind(actor)
         .bind(ts(at))
-        .bind(&blob.description)
+        .bind(&meta.description)
         .execute(&mut *conn)
         .await?;
     let custody = CustodyEntry::new(actor, at, "collected", "uploaded to Vigil")?;

@@ -4,7 +4,7 @@
 use vigil_api::events::{DetectionQuery, RuleLevel};
 
 use crate::incident::{Conn, client};
-use crate::output::{explain, outln, print_json, table};
+use crate::output::{explain, or_dash, outln, print_json, table};
 
 const AFTER_HELP: &str = "\
 The server matches every ingested event against the rules of `vigil serve --rules DIR`
@@ -72,11 +72,7 @@ async fn show(conn: &Conn, id: i64) -> anyhow::Result<()> {
         d.detection.id,
         n.rule_title,
         n.level,
-        if n.rule_id.is_empty() {
-            "-"
-        } else {
-            &n.rule_id
-        }
+        or_dash(&n.rule_id)
     );
     outln!(
         "event {} at {} on service {}, host {}, tenant {}; recorded {}",
@@ -97,10 +93,6 @@ async fn show(conn: &Conn, id: i64) -> anyhow::Result<()> {
         ),
     }
     Ok(())
-}
-
-fn or_dash(s: &str) -> &str {
-    if s.is_empty() { "-" } else { s }
 }
 
 async fn list(args: Args) -> anyhow::Result<()> {

@@ -96,6 +96,11 @@ pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// `s`, or `-` when it is empty (an event without host or tenant), for a table cell.
+pub fn or_dash(s: &str) -> &str {
+    if s.is_empty() { "-" } else { s }
+}
+
 /// A table with Vigil's style and the given header.
 pub fn table<const N: usize>(header: [&str; N]) -> Table {
     let mut table = Table::new();

@@ -209,13 +209,7 @@ pub fn print_warnings(warnings: &[String], not_yet_searchable: u64) {
 
 /// The table row of one event: time, service, host, tenant, summary.
 pub fn event_row(e: &EventRecord) -> [String; 5] {
-    let dash = |s: &str| {
-        if s.is_empty() {
-            "-".to_owned()
-        } else {
-            s.to_owned()
-        }
-    };
+    let dash = |s: &str| crate::output::or_dash(s).to_owned();
     [
         e.time.format("%Y-%m-%d %H:%M:%S").to_string(),
         dash(&e.service),
