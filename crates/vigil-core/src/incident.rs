@@ -125,6 +125,10 @@ pub struct NewIncident {
     /// When it was detected (default: now).
     #[serde(default)]
     pub detected: Option<DateTime<Utc>>,
+    /// When a responder took it up, if that came before the incident was opened (an
+    /// acknowledged alert it is declared from); otherwise the move to analysis sets it.
+    #[serde(default)]
+    pub acknowledged: Option<DateTime<Utc>>,
     /// Data-impact assessment, when already known.
     #[serde(default)]
     pub data_impact: Option<DataImpact>,
@@ -151,6 +155,7 @@ impl NewIncident {
             customer_facing: false,
             first_activity: None,
             detected: None,
+            acknowledged: None,
             data_impact: None,
             next_steps: Vec::new(),
         }
@@ -455,6 +460,7 @@ impl Incident {
         let timestamps = Timestamps {
             first_activity: new.first_activity,
             detected: Some(new.detected.unwrap_or(at)),
+            acknowledged: new.acknowledged,
             ..Default::default()
         };
         timestamps.check_order()?;
@@ -911,6 +917,40 @@ mod tests {
             .unwrap();
         assert_eq!(i.timestamps.closed, None, "reopening clears closed");
         assert_eq!(i.timestamps.contained, Some(t(4)), "earlier facts stay");
+    }
+
+    #[test]
+    fn an_incident_taken_up_before_it_was_opened_keeps_that_time() {
+        let mut n = NewIncident::new("x", "y", Severity::Sev3);
+        n.detected = Some(t(1));
+        n.acknowledged = Some(t(2));
+        let mut i = Incident::open(
+            IncidentId::new(),
+            IncidentKey::new(1).unwrap(),
+            n,
+            "a",
+            t(3),
+        )
+        .unwrap();
+        assert_eq!(i.timestamps.acknowledged, Some(t(2)));
+        i.change_phase(Phase::Analysis, "a", None, t(4)).unwrap();
+        assert_eq!(
+            i.timestamps.acknowledged,
+            Some(t(2)),
+            "the first take-up counts"
+        );
+        let mut n = NewIncident::new("x", "y", Severity::Sev3);
+        n.detected = Some(t(2));
+        n.acknowledged = Some(t(1));
+        let e = Incident::open(
+            IncidentId::new(),
+            IncidentKey::new(1).unwrap(),
+            n,
+            "a",
+            t(3),
+        )
+        .unwrap_err();
+        assert!(matches!(e, DomainError::TimestampOrder { .. }), "{e}");
     }
 
     #[test]

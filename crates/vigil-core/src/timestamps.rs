@@ -7,7 +7,7 @@
 //! |------------------|----------------------------------------------------------|
 //! | `first_activity` | given at creation or by correction (when known)          |
 //! | `detected`       | creation (given, or the creation time)                   |
-//! | `acknowledged`   | detection → analysis (a responder took it up)            |
+//! | `acknowledged`   | given at creation (declared from alerts: their first acknowledgement, or the declaring), else detection → analysis |
 //! | `declared`       | analysis → containment (confirmed as a security incident) |
 //! | `contained`      | containment → eradication (containment achieved)         |
 //! | `eradicated`     | eradication → recovery (eradication confirmed)           |
@@ -91,6 +91,8 @@ pub struct TimestampCorrection {
 pub struct LifecycleDurations {
     /// First malicious activity → detected.
     pub time_to_detect_seconds: Option<i64>,
+    /// Detected → acknowledged (how long the on-call took to take it up).
+    pub time_to_acknowledge_seconds: Option<i64>,
     /// Detected → contained.
     pub time_to_contain_seconds: Option<i64>,
     /// Detected → recovered.
@@ -207,6 +209,7 @@ impl Timestamps {
     pub fn durations(&self) -> LifecycleDurations {
         LifecycleDurations {
             time_to_detect_seconds: self.time_to_detect().map(|d| d.num_seconds()),
+            time_to_acknowledge_seconds: self.time_to_acknowledge().map(|d| d.num_seconds()),
             time_to_contain_seconds: self.time_to_contain().map(|d| d.num_seconds()),
             time_to_recover_seconds: self.time_to_recover().map(|d| d.num_seconds()),
         }
@@ -215,6 +218,11 @@ impl Timestamps {
     /// Time from first malicious activity to detection, when both are known.
     pub fn time_to_detect(&self) -> Option<Duration> {
         Some(self.detected? - self.first_activity?)
+    }
+
+    /// Time from detection to a responder taking it up.
+    pub fn time_to_acknowledge(&self) -> Option<Duration> {
+        Some(self.acknowledged? - self.detected?)
     }
 
     /// Time from detection to containment.
@@ -242,17 +250,20 @@ mod tests {
         let ts = Timestamps {
             first_activity: Some(t(1)),
             detected: Some(t(3)),
+            acknowledged: Some(t(4)),
             contained: Some(t(6)),
             recovered: Some(t(10)),
             ..Default::default()
         };
         assert_eq!(ts.time_to_detect(), Some(Duration::hours(2)));
+        assert_eq!(ts.time_to_acknowledge(), Some(Duration::hours(1)));
         assert_eq!(ts.time_to_contain(), Some(Duration::hours(3)));
         assert_eq!(ts.time_to_recover(), Some(Duration::hours(7)));
         assert_eq!(
             ts.durations(),
             LifecycleDurations {
                 time_to_detect_seconds: Some(7200),
+                time_to_acknowledge_seconds: Some(3600),
                 time_to_contain_seconds: Some(10800),
                 time_to_recover_seconds: Some(25200),
             }
@@ -262,6 +273,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(partial.time_to_detect(), None);
+        assert_eq!(partial.time_to_acknowledge(), None);
         assert_eq!(partial.time_to_contain(), None);
     }
 

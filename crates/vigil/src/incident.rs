@@ -575,6 +575,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 customer_facing: a.customer_facing,
                 first_activity: parse_time_opt("--first-activity", a.first_activity.as_deref())?,
                 detected: None,
+                acknowledged: None,
                 data_impact: None,
                 next_steps: next_steps(&a.next_steps),
             };
@@ -1232,6 +1233,10 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         ("recovered", time(inc.timestamps.recovered)),
         ("closed", time(inc.timestamps.closed)),
         ("time to detect", duration(durations.time_to_detect_seconds)),
+        (
+            "time to acknowledge",
+            duration(durations.time_to_acknowledge_seconds),
+        ),
         (
             "time to contain",
             duration(durations.time_to_contain_seconds),

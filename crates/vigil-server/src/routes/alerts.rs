@@ -380,6 +380,7 @@ pub async fn declare(
         "indicators": indicators_from_events(&events, 200),
         "services": services,
         "detected": alerts.iter().map(|a| a.first_seen).min(),
+        "acknowledged": taken_up(&alerts),
     }))
     .map_err(ApiError::internal)?;
     let take = TakeAlerts {
@@ -393,6 +394,19 @@ pub async fn declare(
         .await
         .map_err(store_error)?;
     Ok((StatusCode::CREATED, Json(incident)))
+}
+
+/// When the responders took the alerts up: the first acknowledgement among them, or now — declaring
+/// an incident from alerts nobody acknowledged takes them up. (Without it, time to acknowledge
+/// would count from the incident's later move to analysis.)
+fn taken_up(alerts: &[Alert]) -> chrono::DateTime<chrono::Utc> {
+    alerts
+        .iter()
+        .flat_map(|a| &a.log)
+        .filter(|entry| entry.action == "acknowledged")
+        .map(|entry| entry.at)
+        .min()
+        .unwrap_or_else(chrono::Utc::now)
 }
 
 /// Merge an open alert into an existing incident: its indicators and events join the

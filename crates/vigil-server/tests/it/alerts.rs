@@ -300,6 +300,22 @@ async fn an_incident_is_declared_from_alerts_with_their_indicators_and_events() 
         .await
         .unwrap();
     assert_eq!(alert["events"][0]["user"]["name"], "eve", "{alert}");
+    let acked: Value = http
+        .post(url("/alerts/ALR-1/ack"))
+        .bearer_auth(&app.responder_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let acked_at = acked["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "acknowledged")
+        .map(|e| e["at"].clone())
+        .expect("the acknowledgement is logged");
 
     let declare = |body: Value| {
         let http = http.clone();
@@ -322,6 +338,16 @@ async fn an_incident_is_declared_from_alerts_with_their_indicators_and_events() 
     assert_eq!(incident["severity"], "SEV2");
     assert_eq!(incident["title"], "Credential dumping tool");
     assert_eq!(incident["services"], json!(["edr"]));
+    // Detected when the alert first fired, acknowledged when the responder took it up: the
+    // response metrics count from those, not from the incident's later phase moves.
+    assert_eq!(
+        (
+            &incident["timestamps"]["detected"],
+            &incident["timestamps"]["acknowledged"]
+        ),
+        (&alert["first_seen"], &acked_at),
+        "{incident}"
+    );
     let indicators: Vec<(String, String)> = incident["indicators"]
         .as_array()
         .unwrap()
