@@ -1,4 +1,5 @@
-//! Batches to events: an HTTP ingest body (JSON lines or a JSON array) or a plain syslog file,
+//! Batches to events: an HTTP ingest body (JSON lines or a JSON array) or a plain-text log
+//! (syslog, web access log),
 //! decoded into the accepted events and a [`Rejection`] for each one that is not, with its
 //! position (1-based line number, or 0-based array index) and a reason.
 //!
@@ -13,6 +14,7 @@ use std::ops::Range;
 
 use sonic_rs::JsonValueTrait as _;
 
+use crate::access::{AccessEntry, AccessError};
 use crate::json::{JsonError, JsonEvent, first_line};
 use crate::syslog::{SyslogError, SyslogMessage, SyslogOptions};
 
@@ -121,6 +123,9 @@ pub enum RejectReason {
     /// A syslog line that does not parse.
     #[error(transparent)]
     Syslog(#[from] SyslogError),
+    /// A line of a web access log that does not parse.
+    #[error(transparent)]
+    Access(#[from] AccessError),
 }
 
 /// One event that was not accepted.
@@ -481,18 +486,87 @@ pub fn syslog_lines<'a>(
     options: SyslogOptions,
     max_line_bytes: usize,
 ) -> impl Iterator<Item = Result<Accepted<SyslogMessage<'a>>, Rejection>> + 'a {
-    Lines::new(data)
-        .map(move |(line, span)| syslog_line(data, line, span, &options, max_line_bytes))
+    Lines::new(data).map(move |(line, span)| {
+        decode_line(data, line, span, max_line_bytes, |bytes| {
+            crate::syslog::parse(bytes, &options)
+        })
+    })
 }
 
-/// Line `line` of a plain syslog text, at `span` of `data`, as a message or why not.
-pub(crate) fn syslog_line<'a>(
+/// How the lines of a plain-text log are read.
+#[derive(Debug, Clone, Copy)]
+pub enum LineFormat {
+    /// Syslog messages (RFC 5424 or RFC 3164), their timestamps read with these options.
+    Syslog(SyslogOptions),
+    /// Web server access-log lines ([`crate::access`]).
+    Access,
+}
+
+/// One line of a plain-text log, decoded.
+#[derive(Debug, Clone)]
+pub enum LineEvent<'a> {
+    /// A syslog message.
+    Syslog(SyslogMessage<'a>),
+    /// A web request.
+    Access(AccessEntry<'a>),
+}
+
+impl LineEvent<'_> {
+    /// The event as JSON text, as ingest stores it.
+    pub fn to_json_text(&self) -> String {
+        match self {
+            LineEvent::Syslog(message) => message.to_json_text(),
+            LineEvent::Access(entry) => entry.to_json_text(),
+        }
+    }
+
+    /// Its time in milliseconds since the epoch, when it has one.
+    pub fn timestamp_ms(&self) -> Option<i64> {
+        match self {
+            LineEvent::Syslog(message) => message.timestamp_ms(),
+            LineEvent::Access(entry) => Some(entry.unix_ms),
+        }
+    }
+}
+
+/// The events of a plain-text log in `format`, one line at a time. Lines longer than
+/// `max_line_bytes` are rejected unread.
+pub fn text_log_lines(
+    data: &[u8],
+    format: LineFormat,
+    max_line_bytes: usize,
+) -> impl Iterator<Item = Result<Accepted<LineEvent<'_>>, Rejection>> + '_ {
+    Lines::new(data)
+        .map(move |(line, span)| text_log_line(data, line, span, &format, max_line_bytes))
+}
+
+/// Line `line` of a plain-text log, at `span` of `data`, as an event or why not.
+pub(crate) fn text_log_line<'a>(
     data: &'a [u8],
     line: u64,
     span: Range<usize>,
-    options: &SyslogOptions,
+    format: &LineFormat,
     max_line_bytes: usize,
-) -> Result<Accepted<SyslogMessage<'a>>, Rejection> {
+) -> Result<Accepted<LineEvent<'a>>, Rejection> {
+    decode_line(data, line, span, max_line_bytes, |bytes| match format {
+        LineFormat::Syslog(options) => crate::syslog::parse(bytes, options)
+            .map(LineEvent::Syslog)
+            .map_err(RejectReason::from),
+        LineFormat::Access => crate::access::parse(bytes)
+            .map(LineEvent::Access)
+            .map_err(RejectReason::from),
+    })
+}
+
+/// Line `line` of a text, at `span` of `data`, decoded by `decode` unless it is longer than
+/// `max_line_bytes`.
+fn decode_line<'a, E, R: Into<RejectReason>>(
+    data: &'a [u8],
+    line: u64,
+    span: Range<usize>,
+    max_line_bytes: usize,
+    decode: impl FnOnce(&'a [u8]) -> Result<E, R>,
+) -> Result<Accepted<E>, Rejection> {
     let position = Position::Line(line);
     let bytes = &data[span.clone()];
     if bytes.len() > max_line_bytes {
@@ -504,7 +578,7 @@ pub(crate) fn syslog_line<'a>(
             },
         });
     }
-    match crate::syslog::parse(bytes, options) {
+    match decode(bytes) {
         Ok(event) => Ok(Accepted {
             position,
             span,

@@ -10,7 +10,10 @@
 //! - pretty-printed or concatenated JSON objects (first non-blank byte `{` but the first line
 //!   is not a whole object); the record id is the index + 1;
 //! - any of these compressed with gzip (magic `1f 8b`): the stream is decompressed, then
-//!   detected again.
+//!   detected again;
+//! - other text ([`Opened::Unknown`]) is a plain-text log when its first line is one
+//!   ([`LinesFile::into_text_log`]): syslog (RFC 5424 or 3164) or a web server access log
+//!   (common or combined); the record id is the line number.
 //!
 //! [`open_file`] reads a file in pieces: JSON lines in whole lines, JSON arrays and documents in
 //! whole elements, EVTX in whole chunks (gzip-compressed or piped EVTX through a decompressed
@@ -31,7 +34,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use evtx::err::EvtxError;
 use evtx::{EvtxChunkData, EvtxParser, IntoIterChunks, ParserSettings};
 
-use crate::batch::{Lines, bom_len, syslog_line};
+use crate::batch::{LineFormat, Lines, bom_len, text_log_line};
 pub use crate::documents::DocumentsPiece;
 use crate::documents::{DocumentPieces, PiecesError};
 use crate::json::{JsonError, JsonEvent, first_line};
@@ -661,59 +664,65 @@ impl Iterator for LinesFile {
 pub const MAX_SYSLOG_LINE: usize = 1024 * 1024;
 
 impl LinesFile {
-    /// Reads the lines of a file just opened ([`Opened::Unknown`]) as plain syslog (RFC 5424 or
-    /// RFC 3164, one message per line) when the first of them is a syslog message; `None` when
-    /// it is not, or cannot be read. RFC 3164 timestamps carry no year: the one closest before
-    /// the file's modification time is taken (before now, for standard input).
-    pub fn into_syslog(mut self) -> Option<SyslogFile> {
+    /// Reads the lines of a file just opened ([`Opened::Unknown`]) as a plain-text log when the
+    /// first of them is one: plain syslog (RFC 5424 or RFC 3164, one message per line) or a web
+    /// server access log ([`crate::access`]); `None` when it is neither, or cannot be read.
+    /// RFC 3164 timestamps carry no year: the one closest before the file's modification time
+    /// is taken (before now, for standard input).
+    pub fn into_text_log(mut self) -> Option<TextLogFile> {
         // The first bytes are read already (to recognise the file; empty for an empty one): a
-        // file that is no syslog is told from them, not from a whole piece read first.
-        if !crate::batch::looks_like_syslog(&self.pieces.carry) {
-            return None;
-        }
-        let first = self.next()?.ok()?;
-        let reference = if is_stdin(&self.path) {
-            None
+        // file that is neither is told from them, not from a whole piece read first.
+        let format = if crate::batch::looks_like_syslog(&self.pieces.carry) {
+            let reference = if is_stdin(&self.path) {
+                None
+            } else {
+                fs::metadata(&self.path).and_then(|m| m.modified()).ok()
+            };
+            let reference_ms = reference
+                .unwrap_or_else(SystemTime::now)
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            LineFormat::Syslog(SyslogOptions::new(reference_ms))
+        } else if crate::access::looks_like_access_log(&self.pieces.carry) {
+            LineFormat::Access
         } else {
-            fs::metadata(&self.path).and_then(|m| m.modified()).ok()
+            return None;
         };
-        let reference_ms = reference
-            .unwrap_or_else(SystemTime::now)
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        Some(SyslogFile {
+        let first = self.next()?.ok()?;
+        Some(TextLogFile {
             first: Some(first),
             lines: self,
-            options: SyslogOptions::new(reference_ms),
+            format,
         })
     }
 }
 
-/// A plain syslog file (gzip or not) read in pieces of whole lines ([`LinesFile::into_syslog`]).
-pub struct SyslogFile {
+/// A plain-text log (syslog, web access log; gzip or not) read in pieces of whole lines
+/// ([`LinesFile::into_text_log`]).
+pub struct TextLogFile {
     /// The first piece, read to recognise the file.
     first: Option<LinesPiece>,
     lines: LinesFile,
-    options: SyslogOptions,
+    format: LineFormat,
 }
 
-/// Whole lines of a syslog file, with how their timestamps are read.
-pub struct SyslogPiece {
+/// Whole lines of a plain-text log, with how they are read.
+pub struct TextLogPiece {
     /// The lines.
     pub lines: LinesPiece,
-    /// How their timestamps are read (the year RFC 3164 leaves out).
-    pub options: SyslogOptions,
+    /// Their format (for syslog, how timestamps are read: the year RFC 3164 leaves out).
+    pub format: LineFormat,
 }
 
-impl SyslogFile {
+impl TextLogFile {
     /// Bytes of the file read from disk so far (see [`LinesFile::disk_bytes_read`]).
     pub fn disk_bytes_read(&self) -> u64 {
         self.lines.disk_bytes_read()
     }
 }
 
-impl Iterator for SyslogFile {
-    type Item = Result<SyslogPiece, DecodeError>;
+impl Iterator for TextLogFile {
+    type Item = Result<TextLogPiece, DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let lines = match self.first.take() {
@@ -723,9 +732,9 @@ impl Iterator for SyslogFile {
                 Err(e) => return Some(Err(e)),
             },
         };
-        Some(Ok(SyslogPiece {
+        Some(Ok(TextLogPiece {
             lines,
-            options: self.options,
+            format: self.format,
         }))
     }
 }
@@ -856,7 +865,7 @@ pub enum FilePieces {
     Lines(LinesFile),
     Evtx(EvtxFile),
     Documents(DocumentsFile),
-    Syslog(SyslogFile),
+    Text(TextLogFile),
 }
 
 /// One piece of a [`FilePieces`].
@@ -864,7 +873,7 @@ pub enum FilePiece {
     Lines(LinesPiece),
     Evtx(EvtxPiece),
     Documents(DocumentsPiece),
-    Syslog(SyslogPiece),
+    Text(TextLogPiece),
 }
 
 impl FilePieces {
@@ -874,7 +883,7 @@ impl FilePieces {
             FilePieces::Lines(lines) => lines.disk_bytes_read(),
             FilePieces::Evtx(evtx) => evtx.disk_bytes_read(),
             FilePieces::Documents(documents) => documents.disk_bytes_read(),
-            FilePieces::Syslog(syslog) => syslog.disk_bytes_read(),
+            FilePieces::Text(text) => text.disk_bytes_read(),
         }
     }
 }
@@ -887,7 +896,7 @@ impl Iterator for FilePieces {
             FilePieces::Lines(lines) => lines.next()?.map(FilePiece::Lines),
             FilePieces::Evtx(evtx) => evtx.next()?.map(FilePiece::Evtx),
             FilePieces::Documents(documents) => documents.next()?.map(FilePiece::Documents),
-            FilePieces::Syslog(syslog) => syslog.next()?.map(FilePiece::Syslog),
+            FilePieces::Text(text) => text.next()?.map(FilePiece::Text),
         })
     }
 }
@@ -899,7 +908,7 @@ impl FilePiece {
             FilePiece::Lines(lines) => lines.data.len() as u64,
             FilePiece::Evtx(evtx) => evtx.bytes(),
             FilePiece::Documents(documents) => documents.data.len() as u64,
-            FilePiece::Syslog(syslog) => syslog.lines.data.len() as u64,
+            FilePiece::Text(text) => text.lines.data.len() as u64,
         }
     }
 }
@@ -1354,11 +1363,11 @@ enum Inner {
         /// The error that ended the file, after its elements.
         then: Option<DecodeError>,
     },
-    Syslog {
+    Text {
         data: Vec<u8>,
         pos: usize,
         line: u64,
-        options: SyslogOptions,
+        format: LineFormat,
     },
 }
 
@@ -1435,30 +1444,31 @@ impl RecordSource {
             FilePiece::Lines(lines) => RecordSource::lines(file, lines),
             FilePiece::Evtx(evtx) => RecordSource::evtx(file, evtx),
             FilePiece::Documents(documents) => RecordSource::documents(file, documents),
-            FilePiece::Syslog(syslog) => RecordSource::syslog(file, syslog),
+            FilePiece::Text(text) => RecordSource::text_log(file, text),
         }
     }
 
-    /// Decodes one piece of a plain syslog file ([`LinesFile::into_syslog`]): each line a
-    /// record numbered by its line, the message as JSON (`message`, `app_name`, `hostname` …,
-    /// as ingest stores it), its timestamp the message's.
-    pub fn syslog(file: Arc<Path>, piece: SyslogPiece) -> Self {
-        let SyslogPiece { lines, options } = piece;
+    /// Decodes one piece of a plain-text log ([`LinesFile::into_text_log`]): each line a record
+    /// numbered by its line, the event as JSON (syslog: `message`, `app_name`, `hostname` …;
+    /// access log: `c-ip`, `cs-uri-stem` …, as ingest stores them), its timestamp the line's.
+    pub fn text_log(file: Arc<Path>, piece: TextLogPiece) -> Self {
+        let TextLogPiece { lines, format } = piece;
         RecordSource {
             file,
-            inner: Inner::Syslog {
+            inner: Inner::Text {
                 pos: lines.start(),
                 data: lines.data,
                 line: lines.lines_before,
-                options,
+                format,
             },
         }
     }
 
-    /// Whether the records are plain syslog lines, whose logs the rules know only from the
-    /// program that wrote each ([`vigil_detect::mapping::syslog_logsources`]).
-    pub fn is_syslog(&self) -> bool {
-        matches!(self.inner, Inner::Syslog { .. })
+    /// Whether the records are lines of a plain-text log, which say what logs they are
+    /// ([`crate::implied_logsources`]): syslog by the program that wrote each, access logs
+    /// `webserver`.
+    pub fn is_text_log(&self) -> bool {
+        matches!(self.inner, Inner::Text { .. })
     }
 
     /// Decodes one piece of a JSON array or of JSON documents ([`open_file`]), its elements
@@ -1563,11 +1573,11 @@ impl Iterator for RecordSource {
                     Err(e) => Err(fail(e.to_string())),
                 });
             },
-            Inner::Syslog {
+            Inner::Text {
                 data,
                 pos,
                 line,
-                options,
+                format,
             } => {
                 let mut lines = Lines::resume(data, *pos, *line);
                 let next = lines.next();
@@ -1579,11 +1589,11 @@ impl Iterator for RecordSource {
                     reason,
                 };
                 Some(
-                    match syslog_line(data, number, span, options, MAX_SYSLOG_LINE) {
+                    match text_log_line(data, number, span, format, MAX_SYSLOG_LINE) {
                         Ok(accepted) => {
-                            let message = accepted.event;
-                            let timestamp = message.timestamp_ms();
-                            JsonEvent::parse_owned(message.to_json_text().into_bytes())
+                            let event = accepted.event;
+                            let timestamp = event.timestamp_ms();
+                            JsonEvent::parse_owned(event.to_json_text().into_bytes())
                                 .map(|event| Record {
                                     file: file.clone(),
                                     record_id: number,
@@ -2161,8 +2171,8 @@ mod tests {
                     Jan 10 10:05:08 bastion sudo:    alice : TTY=pts/0 ; COMMAND=/bin/sh\n";
         for (name, lines) in unknown_plain_and_gzip(dir.path(), text) {
             let path = dir.path().join(name);
-            let pieces: Vec<SyslogPiece> = lines
-                .into_syslog()
+            let pieces: Vec<TextLogPiece> = lines
+                .into_text_log()
                 .expect("recognised as syslog")
                 .map(Result::unwrap)
                 .collect();
@@ -2170,7 +2180,7 @@ mod tests {
             let file: Arc<Path> = Arc::from(path.as_path());
             let records: Vec<Result<Record, DecodeError>> = pieces
                 .into_iter()
-                .flat_map(|piece| RecordSource::syslog(file.clone(), piece))
+                .flat_map(|piece| RecordSource::text_log(file.clone(), piece))
                 .collect();
             assert_eq!(records.len(), 4, "{name}");
             let ok: Vec<&Record> = records.iter().filter_map(|r| r.as_ref().ok()).collect();
@@ -2203,7 +2213,45 @@ mod tests {
         let Opened::Unknown(lines) = open_file(&notes, 40).unwrap() else {
             panic!("text is no format Vigil decodes");
         };
-        assert!(lines.into_syslog().is_none());
+        assert!(lines.into_text_log().is_none());
+    }
+
+    /// A web access log, gzip or not, read like a syslog file: a record per line with the
+    /// webserver fields and the request's time; a line in another format an error in its place.
+    #[test]
+    fn access_logs_are_read_as_records_numbered_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "203.0.113.9 - - [10/Oct/2026:13:55:36 -0700] \"GET /a?x=1 HTTP/1.1\" 200 12 \"-\" \"curl/8\"\n\
+                    garbage\n\
+                    203.0.113.9 - - [10/Oct/2026:13:55:37 -0700] \"GET /.git/config HTTP/1.1\" 404 0 \"-\" \"curl/8\"\n";
+        for (name, lines) in unknown_plain_and_gzip(dir.path(), text) {
+            let file: Arc<Path> = Arc::from(dir.path().join(name).as_path());
+            let records: Vec<Result<Record, DecodeError>> = lines
+                .into_text_log()
+                .expect("recognised as an access log")
+                .map(Result::unwrap)
+                .flat_map(|piece| RecordSource::text_log(file.clone(), piece))
+                .collect();
+            assert_eq!(records.len(), 3, "{name}");
+            let first = records[0].as_ref().unwrap();
+            assert_eq!(first.event.lookup_text("cs-uri-query").unwrap(), "x=1");
+            assert_eq!(
+                first.timestamp,
+                crate::time::parse_timestamp("2026-10-10T20:55:36Z")
+            );
+            assert!(matches!(
+                records[1],
+                Err(DecodeError::Record { record: 2, .. })
+            ));
+            let third = records[2].as_ref().unwrap();
+            assert_eq!(
+                (
+                    third.record_id,
+                    third.event.lookup_text("cs-uri-stem").unwrap()
+                ),
+                (3, "/.git/config".into())
+            );
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! | `structured_data` | `{"SD-ID": {"name": "value"}}`; a repeated name gives an array |
 //! | `message` | MSG, without BOM, invalid UTF-8 replaced by U+FFFD |
 //! | `message_json` | MSG parsed, when it is a JSON object or array (also after `@cee:`) |
+//! | `access_log_format`, `c-ip`, `cs-uri-stem` … | MSG read as a web access-log line, when it is one (nginx's `access_log syslog:`): the fields of [`crate::access`] but its time |
 //!
 //! RFC 5424 is detected by `<PRI>` followed by a 1–3 digit version and a space. Leniencies:
 //! fractional seconds up to 9 digits (RFC: 6), lower-case `t`/`z`. Header lengths (HOSTNAME 255,
@@ -40,6 +41,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde_json::{Map, Value};
+
+use crate::write::ObjectWriter;
 use vigil_detect::mapping::syslog_logsources;
 use vigil_detect::{Event, FieldValue, Logsource};
 
@@ -287,40 +290,20 @@ impl SyslogMessage<'_> {
     /// The event (keys in the module documentation) written straight as JSON text: no map is
     /// built per message (its keys hashed), which was most of the cost of reading syslog.
     pub fn to_json_text(&self) -> String {
-        let mut out = Vec::with_capacity(self.message.len() + 192);
-        let mut first = true;
-        let mut key = |out: &mut Vec<u8>, name: &str| {
-            out.extend_from_slice(if first { b"{\"" } else { b",\"" });
-            first = false;
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b"\":");
-        };
-        // Writing JSON into a Vec cannot fail; serde_json escapes the strings.
-        let string = |out: &mut Vec<u8>, text: &str| {
-            let _ = serde_json::to_writer(&mut *out, text);
-        };
-        let number = |out: &mut Vec<u8>, n: u64| out.extend_from_slice(n.to_string().as_bytes());
-        key(&mut out, SYSLOG_FORMAT_FIELD);
-        string(&mut out, self.format.as_str());
+        let mut w = ObjectWriter::with_capacity(self.message.len() + 192);
+        w.string(SYSLOG_FORMAT_FIELD, self.format.as_str());
         if let Some(p) = self.priority {
-            key(&mut out, "priority");
-            number(&mut out, u64::from(p.value()));
-            key(&mut out, "facility");
-            string(&mut out, p.facility_name());
-            key(&mut out, "facility_code");
-            number(&mut out, u64::from(p.facility));
-            key(&mut out, "severity");
-            string(&mut out, p.severity_name());
-            key(&mut out, "severity_code");
-            number(&mut out, u64::from(p.severity));
+            w.number("priority", u64::from(p.value()));
+            w.string("facility", p.facility_name());
+            w.number("facility_code", u64::from(p.facility));
+            w.string("severity", p.severity_name());
+            w.number("severity_code", u64::from(p.severity));
         }
         if let Some(v) = self.version {
-            key(&mut out, "version");
-            number(&mut out, u64::from(v));
+            w.number("version", u64::from(v));
         }
         if let Some(t) = &self.timestamp {
-            key(&mut out, "timestamp");
-            string(&mut out, &t.to_rfc3339());
+            w.string("timestamp", &t.to_rfc3339());
         }
         for (name, value) in [
             ("hostname", &self.hostname),
@@ -329,27 +312,23 @@ impl SyslogMessage<'_> {
             ("msgid", &self.msgid),
         ] {
             if let Some(v) = value {
-                key(&mut out, name);
-                string(&mut out, v);
+                w.string(name, v);
             }
         }
         if let Some(n) = self.sequence {
-            key(&mut out, "sequence");
-            number(&mut out, n);
+            w.number("sequence", n);
         }
         if !self.structured_data.is_empty() {
-            key(&mut out, "structured_data");
-            let _ = serde_json::to_writer(&mut out, &self.structured_data_json());
+            w.value("structured_data", &self.structured_data_json());
         }
-        key(&mut out, "message");
-        string(&mut out, &self.message);
+        w.string("message", &self.message);
         if let Some(j) = self.message_json() {
-            key(&mut out, "message_json");
-            let _ = serde_json::to_writer(&mut out, &j);
+            w.value("message_json", &j);
+        } else if let Ok(request) = crate::access::parse(self.message.as_bytes()) {
+            // A web server logging its requests through syslog (nginx's `access_log syslog:`).
+            request.write_fields(&mut w, false);
         }
-        out.push(b'}');
-        // Only JSON was written: UTF-8 text with every string escaped.
-        String::from_utf8(out).unwrap_or_default()
+        w.finish()
     }
 
     /// The event object (keys in the module documentation), read back from
@@ -1612,6 +1591,37 @@ mod tests {
             ["syslog"]
         );
         assert_eq!(services(r#"{"app_name":"sshd","message":"x"}"#), None);
+    }
+
+    /// nginx logging its requests through syslog: the message is read as the access-log line
+    /// it is, and the event is a web request to the rules, not a Linux log.
+    #[test]
+    fn an_access_log_line_carried_by_syslog_gets_the_webserver_fields() {
+        use crate::json::JsonEvent;
+        let line = p(r#"<190>Dec  3 22:15:10 web-1 nginx: 203.0.113.50 - - [03/Dec/2026:22:15:10 +0000] "GET /a?page=../../etc/passwd HTTP/1.1" 200 17 "-" "curl/8""#).unwrap();
+        let json = line.to_json();
+        assert_eq!(json["app_name"], "nginx");
+        assert_eq!(json["cs-uri-query"], "page=../../etc/passwd");
+        assert_eq!(json["c-ip"], "203.0.113.50");
+        assert!(
+            json["timestamp"]
+                .as_str()
+                .unwrap()
+                .ends_with("-12-03T22:15:10Z"),
+            "{json}"
+        );
+        assert!(
+            json["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("203.0.113.50 - - [")
+        );
+        let event = JsonEvent::parse(&line.to_json_text()).unwrap();
+        let sources = crate::implied_logsources(&event).unwrap();
+        assert_eq!(sources[0].category.as_deref(), Some("webserver"));
+        let sshd =
+            p("<38>Jan 10 10:05:00 bastion sshd[42]: Failed password for x [preauth]").unwrap();
+        assert!(sshd.to_json().get("c-ip").is_none());
     }
 
     fn p(s: &str) -> Result<SyslogMessage<'_>, SyslogError> {

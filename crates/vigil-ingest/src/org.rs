@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use vigil_detect::{CompiledRuleSet, Event, FieldMapping, Logsource, MappedEvent, Matcher, RuleId};
+use vigil_events::implied_logsources;
 use vigil_events::json::JsonEvent;
-use vigil_events::syslog::syslog_event_logsources;
 use vigil_oncall::OrgDocument;
 use vigil_store::Store;
 
@@ -182,9 +182,10 @@ impl OrgView {
     }
 
     /// The rules an event of `service` matches, read as the service declares its logs: only
-    /// the rules of its logsources, with rule fields found where its mapping says. A syslog
-    /// line of a service that declares nothing is the Linux log of the program that wrote it
-    /// ([`syslog_event_logsources`]), as `vigil hunt` reads syslog files.
+    /// the rules of its logsources, with rule fields found where its mapping says. A line of a
+    /// plain-text log of a service that declares nothing says what it is
+    /// ([`implied_logsources`]: syslog the Linux log of the program that wrote it, an access
+    /// log webserver), as `vigil hunt` reads such files.
     pub fn matches<'m>(
         &self,
         matcher: &'m mut Matcher<'_>,
@@ -193,7 +194,7 @@ impl OrgView {
     ) -> &'m [RuleId] {
         let mut declared = self.declared(service).0;
         if declared.is_empty()
-            && let Some(sources) = syslog_event_logsources(event)
+            && let Some(sources) = implied_logsources(event)
         {
             declared = sources;
         }

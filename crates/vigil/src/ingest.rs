@@ -4,8 +4,8 @@
 //! Files and folders are walked (`vigil_events::collect_files`) and each file is recognised by
 //! its content, gzip-compressed or not: EVTX, JSON arrays and pretty-printed JSON are decoded
 //! into events (`vigil_events::RecordSource`); JSON lines are sent line by line as written (the
-//! server checks each one); plain syslog files are parsed line by line into the syslog event
-//! shape (`vigil_events::batch::syslog_lines`). Decoding runs on its own thread and hands full
+//! server checks each one); plain syslog files and web access logs are parsed line by line
+//! into the syslog or webserver event shape (`vigil_events::batch::text_log_lines`). Decoding runs on its own thread and hands full
 //! batches to the sender through a small bounded channel, so reading and sending overlap and
 //! memory stays at a few batches.
 //!
@@ -27,10 +27,10 @@ use serde::Serialize;
 use vigil_api::error::ErrorCode;
 use vigil_api::events::{IngestQuery, IngestResponse};
 use vigil_client::{Client, ClientError, NDJSON};
-use vigil_events::batch::syslog_lines;
+use vigil_events::batch::text_log_lines;
 use vigil_events::source::{
     DecodeError, FilePieces, InputFile, LINES_PIECE_BYTES, LinesFile, MAX_SYSLOG_LINE, Opened,
-    STDIN_PATH, SyslogPiece, open_file,
+    STDIN_PATH, TextLogPiece, open_file,
 };
 use vigil_events::{RecordSource, collect_files};
 
@@ -41,7 +41,8 @@ use crate::storage::human_bytes;
 
 const AFTER_HELP: &str = "\
 Files are recognised by their content, gzip-compressed or not: EVTX, JSON lines, JSON arrays,
-pretty-printed JSON, and plain syslog files (RFC 5424 or RFC 3164 lines). Folders are walked
+pretty-printed JSON, plain syslog files (RFC 5424 or RFC 3164 lines) and web server access logs
+(the common and combined formats of Apache and nginx, as Sigma's webserver fields). Folders are walked
 recursively; files in them that are none of these are skipped, unless named like a log
 (.evtx, .jsonl, .ndjson, .json, .gz): those are reported as damaged. `-` reads standard input,
 any of these formats.
@@ -258,7 +259,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let all_empty = summary.files > 0 && summary.errors.count == 0;
     if summary.events_read == 0 && !all_empty {
         bail!(
-            "nothing to send: no events found in {}; give EVTX, JSON lines, JSON array or syslog files (gzip or not)",
+            "nothing to send: no events found in {}; give EVTX, JSON lines, JSON array, syslog or web access log files (gzip or not)",
             args.paths
                 .iter()
                 .map(|p| p.display().to_string())
@@ -641,8 +642,8 @@ impl Reader<'_> {
                 self.stats.bytes += disk_bytes;
                 return self.send_records(index, source);
             }
-            // Maybe plain syslog, which the decoders do not recognise.
-            Opened::Unknown(lines) => return self.read_syslog(index, file, lines, meta),
+            // Maybe a plain-text log (syslog, web access log).
+            Opened::Unknown(lines) => return self.read_text_log(index, file, lines, meta),
         };
         // Decoded here, piece by piece, and sent as records.
         self.stats.files += 1;
@@ -706,9 +707,9 @@ impl Reader<'_> {
         }
     }
 
-    /// Reads a plain syslog file (RFC 5424 or RFC 3164 lines, gzip or not) in pieces; a file
-    /// whose first line is no syslog is skipped, or reported when it is named like a log.
-    fn read_syslog(
+    /// Reads a plain-text log (syslog or web access log lines, gzip or not) in pieces; a file
+    /// whose first line is neither is skipped, or reported when it is named like a log.
+    fn read_text_log(
         &mut self,
         index: u32,
         file: &InputFile,
@@ -716,12 +717,12 @@ impl Reader<'_> {
         meta: Option<&std::fs::Metadata>,
     ) -> Result<(), Closed> {
         let path = file.path.as_path();
-        let Some(mut pieces) = lines.into_syslog() else {
+        let Some(mut pieces) = lines.into_text_log() else {
             if file.must_decode() {
                 self.problem(
                     path,
                     None,
-                    "not an EVTX, JSON lines, JSON array or syslog file (gzip or not); remove it from the paths or convert it".to_owned(),
+                    "not an EVTX, JSON lines, JSON array, syslog or web access log file (gzip or not); remove it from the paths or convert it".to_owned(),
                 );
             } else {
                 self.stats.skipped += 1;
@@ -733,8 +734,8 @@ impl Reader<'_> {
         self.stats.bytes += disk_bytes;
         while let Some(piece) = pieces.next() {
             match piece {
-                Ok(SyslogPiece { lines, options }) => {
-                    for item in syslog_lines(&lines.data, options, MAX_SYSLOG_LINE) {
+                Ok(TextLogPiece { lines, format }) => {
+                    for item in text_log_lines(&lines.data, format, MAX_SYSLOG_LINE) {
                         match item {
                             Ok(msg) => {
                                 let pos = position(msg.position, lines.lines_before);

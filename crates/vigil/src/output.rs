@@ -142,7 +142,8 @@ pub fn explain(err: ClientError) -> anyhow::Error {
 }
 
 /// The fields that say what an event is about, most telling first: a hunt's details column
-/// shows the first three an event has, a search's one-line summary puts them first.
+/// shows the first three an event has (skipping a value another shown one holds, as a URL's
+/// query or a command line's image), a search's one-line summary puts them first.
 pub const KEY_FIELDS: &[&str] = &[
     "CommandLine",
     "Image",
@@ -163,6 +164,7 @@ pub const KEY_FIELDS: &[&str] = &[
     "ImageLoaded",
     "PipeName",
     // Other logs: web (W3C and Elastic Common Schema names), processes, syslog.
+    "cs-uri",
     "cs-uri-query",
     "c-uri",
     "url.original",
@@ -170,7 +172,9 @@ pub const KEY_FIELDS: &[&str] = &[
     "url.path",
     "process.command_line",
     "user.name",
+    "c-ip",
     "source.ip",
+    "cs-user-agent",
     "c-useragent",
     "user_agent.original",
     // Syslog: the program, then what it said.

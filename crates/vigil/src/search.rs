@@ -220,7 +220,8 @@ pub fn event_row(e: &EventRecord) -> [String; 5] {
 }
 
 /// A one-line summary of an event: its message when it has one (with the Windows event id
-/// and channel for EVTX records), else its first key=value pairs; cut to `max` characters.
+/// and channel for EVTX records), a web request as its access-log line reads, else its first
+/// key=value pairs; cut to `max` characters.
 pub fn summarize(event: &Value, max: usize) -> String {
     let mut parts: Vec<String> = Vec::new();
     if let Some(system) = event.pointer("/Event/System") {
@@ -249,6 +250,23 @@ pub fn summarize(event: &Value, max: usize) -> String {
                 rest.into_iter()
                     .filter(|part| !first.iter().any(|f| part.starts_with(f.as_str()))),
             );
+        }
+    } else if event
+        .get(vigil_events::access::ACCESS_LOG_FORMAT_FIELD)
+        .is_some()
+    {
+        // A web request reads best as its log line did: who, what, how it ended, with what.
+        for key in [
+            "c-ip",
+            "cs-method",
+            "cs-uri",
+            "request",
+            "sc-status",
+            "cs-user-agent",
+        ] {
+            if let Some(v) = event.get(key).and_then(scalar) {
+                parts.push(v);
+            }
         }
     } else {
         let message = ["message", "msg", "Message"]
@@ -386,6 +404,15 @@ mod tests {
         assert_eq!(s.matches("CommandLine=").count(), 1, "{s}");
         assert!(!s.contains("TargetUserName=- SubjectUserName"), "{s}");
         assert!(s.contains("NewProcessName=C:\\Tools\\mimikatz.exe"), "{s}");
+        // A web request reads as its access-log line did.
+        let line = br#"203.0.113.50 - - [03/Dec/2026:22:15:10 +0000] "GET /i.php?p=../../etc/passwd HTTP/1.1" 200 1733 "-" "Mozilla/5.0""#;
+        let e: Value =
+            serde_json::from_str(&vigil_events::access::parse(line).unwrap().to_json_text())
+                .unwrap();
+        assert_eq!(
+            summarize(&e, 200),
+            "203.0.113.50 GET /i.php?p=../../etc/passwd 200 Mozilla/5.0"
+        );
         // EVTX data with line breaks stays on one line.
         let e = json!({"Event": {"System": {"EventID": 33205},
             "EventData": {"Data": "audit_schema_version:1\nevent_time:2019-11-04\r\n\tsequence_number:1"}}});

@@ -1,4 +1,5 @@
-//! No input panics: random bytes, and mutations of real messages, through the syslog parser,
+//! No input panics: random bytes, and mutations of real messages, through the syslog and
+//! access-log parsers,
 //! the framer and the batch decoders; damaged copies of real EVTX files through the EVTX
 //! decoder.
 
@@ -19,6 +20,8 @@ const SEEDS: &[&[u8]] = &[
     b"<165>Aug 24 05:34:00 CST 1987 mymachine myproc[10]: %% x",
     b"<0>1990 Oct 22 10:52:01 TZ-6 scapegoat sched[0]: That's All Folks!",
     b"[{\"a\":1},{\"b\":[1,2,{\"c\":\"\\u00e9\"}]}]\n{\"x\":1}\n",
+    b"www.example:443 203.0.113.9 - bob [10/Oct/2026:13:55:36 -0700] \"GET /a?b=\\x22c HTTP/1.1\" 200 2326 \"-\" \"curl \\\"8\\\"\" 0.012",
+    b"<190>Dec  3 22:15:10 web-1 nginx: 1.2.3.4 - - [03/Dec/2026:22:15:10 +0000] \"\\x16\\x03\" 400 - \"-\" \"-\"",
 ];
 
 const ALPHABET: &[u8] = b"<>0123456789 -:.[]\"=\\TZ+\n\r\0{}JanFebOct@%*";
@@ -48,6 +51,10 @@ fn exercise(input: &[u8], rng: &mut Rng) {
     }
     let _ = batch::decode_syslog(input, options, 1 + rng.below(512));
     let _ = batch::looks_like_syslog(input);
+    if let Ok(request) = vigil_events::access::parse(input) {
+        let _ = request.to_json_text();
+    }
+    let _ = vigil_events::access::looks_like_access_log(input);
 }
 
 #[test]

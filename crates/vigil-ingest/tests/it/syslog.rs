@@ -470,3 +470,56 @@ async fn garbage_on_the_sockets_never_stops_the_listeners() {
     stop.send(true).unwrap();
     listeners.wait().await;
 }
+
+/// nginx logging its requests through syslog (`access_log syslog:server=…`): the message is
+/// read as the access-log line it is, so SigmaHQ's webserver rule meets it by its W3C fields,
+/// and a Linux rule that the request's text would meet does not see it (it is a web request,
+/// not a Linux log); a plain syslog line still meets the Linux rule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_requests_carried_by_syslog_meet_the_webserver_rules() {
+    let traversal = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "../../../shared/data/sigma/rules/web/webserver_generic/web_path_traversal_exploitation_attempt.yml",
+        ),
+    )
+    .expect("SigmaHQ's path traversal rule");
+    let linux = "title: Passwd Read\nid: 0b5a3f1e-7f1c-4b8e-9d61-2a0c2b7d4e11\nlogsource:\n  product: linux\ndetection:\n  keywords:\n    - 'etc/passwd'\n  condition: keywords\nlevel: low\n";
+    let h = Harness::with_rules(&format!("{traversal}\n---\n{linux}"), 2).await;
+    let mut config = SyslogConfig::new();
+    config.udp = Some(loopback());
+    let (listeners, stop) = start(&h, config).await;
+    let udp = listeners.udp_addr().expect("a UDP address");
+    send_datagram(
+        udp,
+        r#"<190>Dec  3 22:15:10 web-1 nginx: 203.0.113.50 - - [03/Dec/2026:22:15:10 +0000] "GET /index.php?page=../../../etc/passwd HTTP/1.1" 200 1733 "-" "curl/8.5.0""#,
+    )
+    .await;
+    send_datagram(
+        udp,
+        "<86>Dec  3 22:15:11 web-1 sudo: bob : COMMAND=/bin/cat /etc/passwd",
+    )
+    .await;
+    eventually("2 stored", || listeners.stats(), |s| s.stored == 2).await;
+    let request = h.search("cs-uri-stem:/index.php");
+    assert_eq!(request.len(), 1);
+    assert_eq!(request[0].service, "nginx");
+    let mut fired: Vec<(String, String)> = h
+        .detections()
+        .await
+        .into_iter()
+        .map(|d| (d.detection.rule_title, d.detection.service))
+        .collect();
+    fired.sort();
+    assert_eq!(
+        fired,
+        [
+            ("Passwd Read".to_owned(), "sudo".to_owned()),
+            (
+                "Path Traversal Exploitation Attempts".to_owned(),
+                "nginx".to_owned()
+            ),
+        ]
+    );
+    stop.send(true).unwrap();
+    listeners.wait().await;
+}

@@ -1,5 +1,5 @@
 //! `vigil hunt --rules DIR PATH...`: run a compiled Sigma rule set over log files and folders
-//! (EVTX, JSON lines, JSON arrays, plain syslog, gzip) and print the matches.
+//! (EVTX, JSON lines, JSON arrays, plain syslog, web access logs, gzip) and print the matches.
 //!
 //! Files are decoded and matched in parallel (one matcher per thread, one compiled set shared,
 //! [`scan`]); matches are printed as they are found, in a deterministic order: by file (sorted
@@ -47,6 +47,7 @@ Examples:
   vigil hunt -r sigma/rules/windows C:/Windows/System32/winevt/Logs
   vigil hunt -r sigma/rules -r sigma/rules-emerging-threats --level high --format jsonl evtx/ > hits.jsonl
   vigil hunt -r sigma/rules/linux /var/log/auth.log /var/log/auth.log.2.gz
+  vigil hunt -r sigma/rules/web -r sigma/rules-emerging-threats /var/log/nginx/access.log*
   zcat export.jsonl.gz | vigil hunt -r sigma/rules/windows --from 2026-11-01T00:00:00Z -
   vigil hunt -r sigma/rules/web --logsource category=webserver --field-map cs-uri-query=url.query nginx.jsonl
 
@@ -67,8 +68,8 @@ pub struct Args {
     /// Without it a placeholder matches nothing.
     #[arg(long, value_name = "FILE")]
     placeholders: Option<PathBuf>,
-    /// Log files or folders (EVTX, JSON lines, JSON arrays, plain syslog; gzip-compressed or
-    /// not); `-` for standard input.
+    /// Log files or folders (EVTX, JSON lines, JSON arrays, plain syslog, web server access
+    /// logs in the common or combined format; gzip-compressed or not); `-` for standard input.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Output format.
@@ -91,7 +92,8 @@ pub struct Args {
     /// What the JSON or syslog logs are, as a Sigma logsource (`product=linux,service=auth`,
     /// `category=webserver`): only the rules written for it then see them. May be given
     /// several times (a log of any of them). EVTX records go by their Channel regardless;
-    /// without it, syslog lines are the Linux logs of the program that wrote each.
+    /// without it, syslog lines are the Linux logs of the program that wrote each, and access
+    /// log lines are category=webserver.
     #[arg(long = "logsource", value_name = "KEY=VALUE,...", value_parser = parse_logsource)]
     logsources: Vec<Logsource>,
     /// Where the JSON logs hold a field the rules name: `cs-uri-query=url.query` (the rule's

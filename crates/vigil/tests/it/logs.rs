@@ -535,7 +535,9 @@ fn ingest_says_what_went_wrong_and_exits_accordingly() {
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(
-        err.contains("(standard input): not an EVTX, JSON lines, JSON array or syslog file"),
+        err.contains(
+            "(standard input): not an EVTX, JSON lines, JSON array, syslog or web access log file"
+        ),
         "{err}"
     );
 
@@ -957,4 +959,76 @@ fn serve_takes_placeholder_values_and_reads_them_again_on_reload() {
     std::fs::write(&placeholders, "admins: [alice, bob]\n").unwrap();
     ok(server.cli(&token, &["rules", "reload"]));
     assert_eq!(ingest(), 2, "so is bob, after the reload");
+}
+
+/// An nginx access log sent with `vigil ingest`: stored as webserver events (searchable by
+/// their W3C fields, summarised as the log line read) and matched against SigmaHQ's webserver
+/// rules only, though the server runs the Linux rules too; a line that is no request is named.
+#[test]
+fn web_access_logs_are_ingested_as_webserver_events_and_matched() {
+    let sigma = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/sigma/rules");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let rules = format!(
+        "{},{}",
+        sigma.join("web").display(),
+        sigma.join("linux").display()
+    );
+    let server = Server::start_with(&data, &["--rules", &rules]);
+    let cli = |args: &[&str]| server.cli(&token, args);
+    let log = dir.path().join("access.log");
+    std::fs::write(
+        &log,
+        r#"198.51.100.23 - - [03/Dec/2026:22:14:01 +0000] "GET / HTTP/1.1" 200 612 "-" "Mozilla/5.0 (X11; Linux x86_64)"
+203.0.113.50 - - [03/Dec/2026:22:15:10 +0000] "GET /index.php?page=../../../etc/passwd HTTP/1.1" 200 1733 "-" "Mozilla/5.0"
+<garbage>
+203.0.113.50 - - [03/Dec/2026:22:15:11 +0000] "GET /.git/config HTTP/1.1" 404 153 "-" "Mozilla/5.0"
+"#,
+    )
+    .unwrap();
+    let summary = json_of(cli(&[
+        "ingest",
+        log.to_str().unwrap(),
+        "--service",
+        "shop",
+        "--host",
+        "web-1",
+        "--wait",
+        "--json",
+    ]));
+    assert_eq!(summary["stored"], 3, "{summary}");
+    assert_eq!(summary["errors"]["count"], 1, "{summary}");
+    assert_eq!(summary["errors"]["first"][0]["line"], 3, "{summary}");
+    assert_eq!(summary["detections"], 2, "{summary}");
+
+    let detections = json_of(cli(&["detections", "--json"]));
+    let mut titles: Vec<&str> = detections["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["rule_title"].as_str().unwrap())
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        [
+            "Path Traversal Exploitation Attempts",
+            "Source Code Enumeration Detection by Keyword"
+        ],
+        "{detections}"
+    );
+    let found = json_lines(cli(&[
+        "search",
+        "cs-uri-stem:/index.php AND sc-status:200",
+        "--json",
+    ]));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["event"]["c-ip"], "203.0.113.50");
+    assert_eq!(found[0]["time"], "2026-12-03T22:15:10Z", "{found:?}");
+    let table = ok(cli(&["search", "c-ip:203.0.113.50"]));
+    assert!(
+        table.contains("203.0.113.50 GET /.git/config 404 Mozilla/5.0"),
+        "{table}"
+    );
 }

@@ -1,0 +1,465 @@
+//! Web server access logs — the NCSA common and combined formats Apache httpd and nginx write by
+//! default, one request per line — to events named as Sigma's `webserver` category names them.
+//!
+//! ```text
+//! 203.0.113.9 - alice [10/Oct/2026:13:55:36 -0700] "GET /a.php?id=1 HTTP/1.1" 200 2326 "https://ex.example/" "curl/8.5.0"
+//! ```
+//!
+//! The fields are the W3C extended-log names of the taxonomy appendix (`category: webserver`):
+//!
+//! | field | from |
+//! |---|---|
+//! | `access_log_format` | `common`, `combined`, or `vhost_combined` (Apache's `other_vhosts_access.log`, led by `host:port`); only access-log events have it |
+//! | `timestamp` | the request's time, RFC 3339 with the log's offset |
+//! | `cs-host`, `s-port` | the virtual host and port, in `vhost_combined` |
+//! | `c-ip` | the client address (or name) |
+//! | `cs-username` | the authenticated user, `-` for none (as W3C logs write it) |
+//! | `cs-method`, `cs-uri`, `cs-uri-stem`, `cs-uri-query`, `cs-version` | the request line: method, target, its path, its query (after `?`, absent when there is none), protocol |
+//! | `request` | the request line as logged, only when it is no `METHOD TARGET [VERSION]` (a TLS handshake sent to a plain port, `-`) |
+//! | `sc-status`, `sc-bytes` | the status and the response size (numbers; no `sc-bytes` for `-`) |
+//! | `cs-referer`, `cs-user-agent` | the Referer and User-Agent headers (combined formats) |
+//! | `extra` | whatever the server's format adds after them (nginx's `"$http_x_forwarded_for"`, a response time) |
+//!
+//! A syslog message whose text is such a line (nginx's `access_log syslog:server=…`) gets the
+//! same fields beside the syslog ones ([`crate::syslog`]). Either way the event is a web
+//! request to the rules ([`crate::implied_logsources`]), not a Linux log.
+//!
+//! Values are kept as the server logged them — a URL stays percent-encoded, as the rules
+//! expect — except the escapes the servers add to their own quoting (`\"`, `\\`, `\xHH`), which
+//! are undone so a value reads as the client sent it.
+
+use std::borrow::Cow;
+
+use vigil_detect::{Event, Logsource};
+
+use crate::write::ObjectWriter;
+
+/// The field naming an event's access-log format: only access-log events have it.
+pub const ACCESS_LOG_FORMAT_FIELD: &str = "access_log_format";
+
+/// One request of an access log, borrowing from the line where it can.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessEntry<'a> {
+    /// `common`, `combined` or `vhost_combined`.
+    pub format: &'static str,
+    /// The virtual host (`vhost_combined`).
+    pub vhost: Option<&'a str>,
+    /// The server port (`vhost_combined`, when given).
+    pub port: Option<u16>,
+    /// The client address or name.
+    pub client: &'a str,
+    /// The authenticated user, `-` for none.
+    pub user: &'a str,
+    /// When, in milliseconds since the epoch.
+    pub unix_ms: i64,
+    /// The offset of the logged time from UTC, in seconds.
+    pub offset_secs: i32,
+    /// The request line, unescaped.
+    pub request: Cow<'a, str>,
+    /// The status code.
+    pub status: u16,
+    /// The response size; `None` for `-`.
+    pub bytes: Option<u64>,
+    /// The Referer header (combined formats).
+    pub referer: Option<Cow<'a, str>>,
+    /// The User-Agent header (combined formats).
+    pub user_agent: Option<Cow<'a, str>>,
+    /// What follows, trimmed; empty when nothing does.
+    pub extra: Cow<'a, str>,
+}
+
+/// Why a line is no access-log line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "not a web access log line: {problem} at column {column}; Vigil reads the common and combined formats (the Apache and nginx defaults)"
+)]
+pub struct AccessError {
+    /// 1-based column (byte) where it went wrong.
+    pub column: usize,
+    /// What was expected there.
+    pub problem: &'static str,
+}
+
+/// The request line split as HTTP writes it, when it is one.
+struct RequestLine<'r> {
+    method: &'r str,
+    target: &'r str,
+    version: Option<&'r str>,
+}
+
+impl<'a> AccessEntry<'a> {
+    fn request_line(&self) -> Option<RequestLine<'_>> {
+        let mut parts = self.request.split(' ');
+        let method = parts.next()?;
+        let target = parts.next()?;
+        let version = parts.next();
+        let token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphabetic());
+        let fits = token(method)
+            && !target.is_empty()
+            && parts.next().is_none()
+            && version.is_none_or(|v| v.starts_with("HTTP/"));
+        fits.then_some(RequestLine {
+            method,
+            target,
+            version,
+        })
+    }
+
+    /// The time as RFC 3339, with the offset the server logged.
+    pub fn rfc3339(&self) -> String {
+        let offset = chrono::FixedOffset::east_opt(self.offset_secs)
+            .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero is an offset"));
+        chrono::DateTime::from_timestamp_millis(self.unix_ms)
+            .map(|t| t.with_timezone(&offset).to_rfc3339())
+            .unwrap_or_default()
+    }
+
+    /// The event (fields in the module documentation) written straight as JSON text.
+    pub fn to_json_text(&self) -> String {
+        let mut w = ObjectWriter::with_capacity(self.request.len() + 256);
+        self.write_fields(&mut w, true);
+        w.finish()
+    }
+
+    /// Writes the fields into an event being written; `timestamp` only `with_time` (a syslog
+    /// message carrying the line has its own).
+    pub(crate) fn write_fields(&self, w: &mut ObjectWriter, with_time: bool) {
+        w.string(ACCESS_LOG_FORMAT_FIELD, self.format);
+        if with_time {
+            w.string("timestamp", &self.rfc3339());
+        }
+        if let Some(vhost) = self.vhost {
+            w.string("cs-host", vhost);
+        }
+        if let Some(port) = self.port {
+            w.number("s-port", u64::from(port));
+        }
+        w.string("c-ip", self.client);
+        w.string("cs-username", self.user);
+        match self.request_line() {
+            Some(line) => {
+                w.string("cs-method", line.method);
+                w.string("cs-uri", line.target);
+                let (stem, query) = match line.target.split_once('?') {
+                    Some((stem, query)) => (stem, Some(query)),
+                    None => (line.target, None),
+                };
+                w.string("cs-uri-stem", stem);
+                if let Some(query) = query {
+                    w.string("cs-uri-query", query);
+                }
+                if let Some(version) = line.version {
+                    w.string("cs-version", version);
+                }
+            }
+            None => w.string("request", &self.request),
+        }
+        w.number("sc-status", u64::from(self.status));
+        if let Some(bytes) = self.bytes {
+            w.number("sc-bytes", bytes);
+        }
+        if let Some(referer) = &self.referer {
+            w.string("cs-referer", referer);
+        }
+        if let Some(agent) = &self.user_agent {
+            w.string("cs-user-agent", agent);
+        }
+        if !self.extra.is_empty() {
+            w.string("extra", &self.extra);
+        }
+    }
+}
+
+/// Parses one line (without its line break) of an access log.
+pub fn parse(line: &[u8]) -> Result<AccessEntry<'_>, AccessError> {
+    let line = line.trim_ascii_end();
+    let fail = |at: usize, problem: &'static str| AccessError {
+        column: at + 1,
+        problem,
+    };
+    let open = memchr::memmem::find(line, b" [")
+        .ok_or_else(|| fail(0, "expected `HOST IDENT USER [TIME]`"))?;
+    let head = std::str::from_utf8(&line[..open])
+        .map_err(|e| fail(e.valid_up_to(), "expected text before the time"))?;
+    // Three names, or four with the virtual host first; found without allocating, since every
+    // syslog message is tried as a line too.
+    let mut names = head.split(' ');
+    let mut first = [""; 4];
+    // The slots lead the zip, so no name is taken from `names` once they are full.
+    let count = first
+        .iter_mut()
+        .zip(names.by_ref())
+        .map(|(slot, n)| *slot = n)
+        .count();
+    if names.next().is_some() {
+        return Err(fail(0, "expected `HOST IDENT USER [TIME]`"));
+    }
+    let (format, vhost, port, client, user) = match first[..count] {
+        [client, _ident, user] => ("common", None, None, client, user),
+        [vhost, client, _ident, user] => {
+            let (vhost, port) = match vhost.rsplit_once(':') {
+                Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => {
+                    (host, port.parse().ok())
+                }
+                _ => (vhost, None),
+            };
+            ("vhost_combined", Some(vhost), port, client, user)
+        }
+        _ => return Err(fail(0, "expected `HOST IDENT USER [TIME]`")),
+    };
+    if client.is_empty() || user.is_empty() {
+        return Err(fail(0, "expected `HOST IDENT USER [TIME]`"));
+    }
+    let time_at = open + 2;
+    let close = memchr::memchr(b']', &line[time_at..])
+        .map(|n| time_at + n)
+        .ok_or_else(|| fail(time_at, "expected `]` after the time"))?;
+    let time = std::str::from_utf8(&line[time_at..close])
+        .ok()
+        .and_then(|t| chrono::DateTime::parse_from_str(t, "%d/%b/%Y:%H:%M:%S %z").ok())
+        .ok_or_else(|| fail(time_at, "expected a time like 10/Oct/2026:13:55:36 -0700"))?;
+    let mut at = close + 1;
+    let request =
+        quoted(line, &mut at).ok_or_else(|| fail(at + 1, "expected the quoted request"))?;
+    let status = number(line, &mut at)
+        .and_then(|n| u16::try_from(n?).ok())
+        .ok_or_else(|| fail(at + 1, "expected the status code"))?;
+    let bytes = number(line, &mut at).ok_or_else(|| fail(at + 1, "expected the response size"))?;
+    let (mut referer, mut user_agent) = (None, None);
+    let mut after = at;
+    if let Some(r) = quoted(line, &mut after) {
+        let agent = quoted(line, &mut after)
+            .ok_or_else(|| fail(after + 1, "expected the quoted User-Agent"))?;
+        (referer, user_agent, at) = (Some(r), Some(agent), after);
+    }
+    let format = match (format, &referer) {
+        ("common", Some(_)) => "combined",
+        (format, _) => format,
+    };
+    Ok(AccessEntry {
+        format,
+        vhost,
+        port,
+        client,
+        user,
+        unix_ms: time.timestamp_millis(),
+        offset_secs: time.offset().local_minus_utc(),
+        request,
+        status,
+        bytes,
+        referer,
+        user_agent,
+        extra: String::from_utf8_lossy(line[at..].trim_ascii()),
+    })
+}
+
+/// A space, then a `"`-quoted field at `*at`, moving `*at` past it; its server escapes undone.
+fn quoted<'a>(line: &'a [u8], at: &mut usize) -> Option<Cow<'a, str>> {
+    let rest = line.get(*at..)?.strip_prefix(b" \"")?;
+    let mut end = 0;
+    let mut escaped = false;
+    while end < rest.len() {
+        match rest[end] {
+            b'\\' => {
+                escaped = true;
+                end += 2;
+            }
+            b'"' => break,
+            _ => end += 1,
+        }
+    }
+    let raw = rest.get(..end)?;
+    if rest.get(end) != Some(&b'"') {
+        return None;
+    }
+    *at += 2 + end + 1;
+    Some(if escaped {
+        Cow::Owned(String::from_utf8_lossy(&unescape(raw)).into_owned())
+    } else {
+        String::from_utf8_lossy(raw)
+    })
+}
+
+/// Undoes `\"`, `\\` and `\xHH`, the escapes Apache and nginx write into quoted fields; any
+/// other backslash is kept.
+fn unescape(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (raw[i], raw.get(i + 1)) {
+            (b'\\', Some(&c @ (b'"' | b'\\'))) => {
+                out.push(c);
+                i += 2;
+            }
+            (b'\\', Some(b'x')) => match (
+                raw.get(i + 2).and_then(|&b| hex(b)),
+                raw.get(i + 3).and_then(|&b| hex(b)),
+            ) {
+                (Some(high), Some(low)) => {
+                    out.push((high * 16 + low) as u8);
+                    i += 4;
+                }
+                _ => {
+                    out.push(b'\\');
+                    i += 1;
+                }
+            },
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// A space, then digits or `-` at `*at`, moving `*at` past them: `Some(None)` for `-`.
+fn number(line: &[u8], at: &mut usize) -> Option<Option<u64>> {
+    let rest = line.get(*at..)?.strip_prefix(b" ")?;
+    let len = rest.iter().take_while(|b| !b.is_ascii_whitespace()).count();
+    let token = &rest[..len];
+    let value = if token == b"-" {
+        None
+    } else if !token.is_empty() && token.iter().all(u8::is_ascii_digit) {
+        Some(std::str::from_utf8(token).ok()?.parse().ok()?)
+    } else {
+        return None;
+    };
+    *at += 1 + len;
+    Some(value)
+}
+
+/// Whether a text looks like an access log: its first non-blank line is one.
+pub fn looks_like_access_log(data: &[u8]) -> bool {
+    let data = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
+    data.split(|&b| b == b'\n')
+        .find(|line| !line.trim_ascii().is_empty())
+        .is_some_and(|line| parse(line).is_ok())
+}
+
+/// The Sigma logsources of an access-log event (`category: webserver`); `None` when the event
+/// is no access-log line. Read through the engine's field lookup, so the event is not
+/// converted.
+pub fn access_event_logsources(event: &dyn Event) -> Option<&'static [Logsource]> {
+    static WEBSERVER: std::sync::LazyLock<[Logsource; 1]> = std::sync::LazyLock::new(|| {
+        [Logsource {
+            category: Some("webserver".to_owned()),
+            ..Logsource::default()
+        }]
+    });
+    event
+        .field_values(ACCESS_LOG_FORMAT_FIELD, &mut |_| {})
+        .then(|| &WEBSERVER[..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn event(line: &str) -> Value {
+        serde_json::from_str(&parse(line.as_bytes()).unwrap().to_json_text()).unwrap()
+    }
+
+    #[test]
+    fn a_combined_line_gets_the_webserver_fields() {
+        let e = event(
+            r#"203.0.113.9 - alice [10/Oct/2026:13:55:36 -0700] "GET /a.php?id=1%27+OR+1=1 HTTP/1.1" 200 2326 "https://ex.example/" "curl/8.5.0""#,
+        );
+        assert_eq!(
+            e,
+            json!({
+                "access_log_format": "combined",
+                "timestamp": "2026-10-10T13:55:36-07:00",
+                "c-ip": "203.0.113.9",
+                "cs-username": "alice",
+                "cs-method": "GET",
+                "cs-uri": "/a.php?id=1%27+OR+1=1",
+                "cs-uri-stem": "/a.php",
+                "cs-uri-query": "id=1%27+OR+1=1",
+                "cs-version": "HTTP/1.1",
+                "sc-status": 200,
+                "sc-bytes": 2326,
+                "cs-referer": "https://ex.example/",
+                "cs-user-agent": "curl/8.5.0",
+            })
+        );
+        let entry =
+            parse(br#"::1 - - [10/Oct/2026:20:55:36 +0000] "GET / HTTP/1.0" 304 - "-" "-""#)
+                .unwrap();
+        assert_eq!(entry.unix_ms, 1_791_665_736_000);
+        assert_eq!((entry.bytes, entry.user), (None, "-"));
+    }
+
+    #[test]
+    fn common_vhost_and_odd_requests() {
+        let e = event(r#"10.0.0.1 - - [01/Jan/2026:00:00:00 +0100] "POST /login HTTP/1.1" 302 0"#);
+        assert_eq!(e["access_log_format"], "common");
+        assert_eq!(e["cs-uri-stem"], "/login");
+        assert!(
+            e.get("cs-uri-query").is_none() && e.get("cs-user-agent").is_none(),
+            "{e}"
+        );
+        assert_eq!(e["timestamp"], "2026-01-01T00:00:00+01:00");
+
+        let e = event(
+            r#"shop.example:443 198.51.100.4 - - [01/Jan/2026:00:00:00 +0000] "GET /x HTTP/2.0" 404 153 "-" "Mozilla/5.0 (X11)""#,
+        );
+        assert_eq!(
+            (
+                &e["access_log_format"],
+                &e["cs-host"],
+                &e["s-port"],
+                &e["c-ip"]
+            ),
+            (
+                &json!("vhost_combined"),
+                &json!("shop.example"),
+                &json!(443),
+                &json!("198.51.100.4")
+            )
+        );
+
+        // A TLS handshake on the plain port, nginx's \x escapes, a trailing forwarded-for.
+        let e = event(
+            r#"192.0.2.7 - - [01/Jan/2026:00:00:00 +0000] "\x16\x03\x01\x00\xF7\x01" 400 157 "-" "-" "10.1.1.1""#,
+        );
+        assert!(e.get("cs-method").is_none(), "{e}");
+        assert!(e["request"].as_str().unwrap().starts_with('\u{16}'), "{e}");
+        assert_eq!(e["extra"], "\"10.1.1.1\"");
+        let e = event(
+            r#"192.0.2.7 - - [01/Jan/2026:00:00:00 +0000] "GET /${jndi:ldap://x} HTTP/1.1" 200 1 "-" "say \"hi\" \x22\\""#,
+        );
+        assert_eq!(e["cs-user-agent"], r#"say "hi" "\"#);
+        assert_eq!(e["cs-uri-stem"], "/${jndi:ldap://x}");
+    }
+
+    #[test]
+    fn other_lines_are_refused_naming_where() {
+        for (line, column) in [
+            ("Jan 10 10:05:00 bastion sshd[42]: Failed password", 1),
+            (r#"1.2.3.4 - - [yesterday] "GET / HTTP/1.1" 200 1"#, 14),
+            (
+                r#"1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] GET / 200 1"#,
+                42,
+            ),
+            (
+                r#"1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] "GET / HTTP/1.1" OK 1"#,
+                59,
+            ),
+            (
+                r#"1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] "GET / HTTP/1.1 200 1"#,
+                42,
+            ),
+            ("[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok", 1),
+        ] {
+            let e = parse(line.as_bytes()).unwrap_err();
+            assert_eq!(e.column, column, "{line}: {e}");
+        }
+        assert!(looks_like_access_log(
+            b"\n203.0.113.9 - - [10/Oct/2026:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1\n"
+        ));
+        assert!(!looks_like_access_log(b"{\"a\":1}\n"));
+    }
+}
