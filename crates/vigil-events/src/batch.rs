@@ -1,5 +1,5 @@
 //! Batches to events: an HTTP ingest body (JSON lines or a JSON array) or a plain-text log
-//! (syslog, web access log),
+//! (syslog, web access or error log),
 //! decoded into the accepted events and a [`Rejection`] for each one that is not, with its
 //! position (1-based line number, or 0-based array index) and a reason.
 //!
@@ -15,6 +15,7 @@ use std::ops::Range;
 use sonic_rs::JsonValueTrait as _;
 
 use crate::access::{AccessEntry, AccessError};
+use crate::error_log::{ErrorEntry, ErrorLogError};
 use crate::json::{JsonError, JsonEvent, first_line};
 use crate::syslog::{SyslogError, SyslogMessage, SyslogOptions};
 
@@ -126,6 +127,9 @@ pub enum RejectReason {
     /// A line of a web access log that does not parse.
     #[error(transparent)]
     Access(#[from] AccessError),
+    /// A line of a web server error log that does not parse.
+    #[error(transparent)]
+    ErrorLog(#[from] ErrorLogError),
 }
 
 /// One event that was not accepted.
@@ -500,6 +504,8 @@ pub enum LineFormat {
     Syslog(SyslogOptions),
     /// Web server access-log lines ([`crate::access`]).
     Access,
+    /// Web server error-log lines ([`crate::error_log`]).
+    ErrorLog,
 }
 
 /// One line of a plain-text log, decoded.
@@ -509,6 +515,8 @@ pub enum LineEvent<'a> {
     Syslog(SyslogMessage<'a>),
     /// A web request.
     Access(AccessEntry<'a>),
+    /// A web server's error message.
+    Error(ErrorEntry<'a>),
 }
 
 impl LineEvent<'_> {
@@ -517,6 +525,7 @@ impl LineEvent<'_> {
         match self {
             LineEvent::Syslog(message) => message.to_json_text(),
             LineEvent::Access(entry) => entry.to_json_text(),
+            LineEvent::Error(entry) => entry.to_json_text(),
         }
     }
 
@@ -525,6 +534,7 @@ impl LineEvent<'_> {
         match self {
             LineEvent::Syslog(message) => message.timestamp_ms(),
             LineEvent::Access(entry) => Some(entry.unix_ms),
+            LineEvent::Error(entry) => Some(entry.unix_ms),
         }
     }
 }
@@ -554,6 +564,9 @@ pub(crate) fn text_log_line<'a>(
             .map_err(RejectReason::from),
         LineFormat::Access => crate::access::parse(bytes)
             .map(LineEvent::Access)
+            .map_err(RejectReason::from),
+        LineFormat::ErrorLog => crate::error_log::parse(bytes)
+            .map(LineEvent::Error)
             .map_err(RejectReason::from),
     })
 }

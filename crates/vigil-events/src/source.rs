@@ -12,8 +12,8 @@
 //! - any of these compressed with gzip (magic `1f 8b`): the stream is decompressed, then
 //!   detected again;
 //! - other text ([`Opened::Unknown`]) is a plain-text log when its first line is one
-//!   ([`LinesFile::into_text_log`]): syslog (RFC 5424 or 3164) or a web server access log
-//!   (common or combined); the record id is the line number.
+//!   ([`LinesFile::into_text_log`]): syslog (RFC 5424 or 3164), a web server access log
+//!   (common or combined) or error log (Apache, nginx); the record id is the line number.
 //!
 //! [`open_file`] reads a file in pieces: JSON lines in whole lines, JSON arrays and documents in
 //! whole elements, EVTX in whole chunks (gzip-compressed or piped EVTX through a decompressed
@@ -665,8 +665,9 @@ pub const MAX_SYSLOG_LINE: usize = 1024 * 1024;
 
 impl LinesFile {
     /// Reads the lines of a file just opened ([`Opened::Unknown`]) as a plain-text log when the
-    /// first of them is one: plain syslog (RFC 5424 or RFC 3164, one message per line) or a web
-    /// server access log ([`crate::access`]); `None` when it is neither, or cannot be read.
+    /// first of them is one: plain syslog (RFC 5424 or RFC 3164, one message per line), a web
+    /// server access log ([`crate::access`]) or error log ([`crate::error_log`]); `None` when
+    /// it is none of these, or cannot be read.
     /// RFC 3164 timestamps carry no year: the one closest before the file's modification time
     /// is taken (before now, for standard input).
     pub fn into_text_log(mut self) -> Option<TextLogFile> {
@@ -685,6 +686,8 @@ impl LinesFile {
             LineFormat::Syslog(SyslogOptions::new(reference_ms))
         } else if crate::access::looks_like_access_log(&self.pieces.carry) {
             LineFormat::Access
+        } else if crate::error_log::looks_like_error_log(&self.pieces.carry) {
+            LineFormat::ErrorLog
         } else {
             return None;
         };

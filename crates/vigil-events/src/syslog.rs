@@ -18,6 +18,7 @@
 //! | `message` | MSG, without BOM, invalid UTF-8 replaced by U+FFFD |
 //! | `message_json` | MSG parsed, when it is a JSON object or array (also after `@cee:`) |
 //! | `access_log_format`, `c-ip`, `cs-uri-stem` … | MSG read as a web access-log line, when it is one (nginx's `access_log syslog:`): the fields of [`crate::access`] but its time |
+//! | `error_log_format`, `level`, `pid` … | MSG read as a web server error-log line, when it is one: the fields of [`crate::error_log`] but its time and message |
 //!
 //! RFC 5424 is detected by `<PRI>` followed by a 1–3 digit version and a space. Leniencies:
 //! fractional seconds up to 9 digits (RFC: 6), lower-case `t`/`z`. Header lengths (HOSTNAME 255,
@@ -327,6 +328,9 @@ impl SyslogMessage<'_> {
         } else if let Ok(request) = crate::access::parse(self.message.as_bytes()) {
             // A web server logging its requests through syslog (nginx's `access_log syslog:`).
             request.write_fields(&mut w, false);
+        } else if let Ok(error) = crate::error_log::parse(self.message.as_bytes()) {
+            // Or its errors (`error_log syslog:`): the line, time and all, is the message.
+            error.write_fields(&mut w, false);
         }
         w.finish()
     }
@@ -1593,8 +1597,9 @@ mod tests {
         assert_eq!(services(r#"{"app_name":"sshd","message":"x"}"#), None);
     }
 
-    /// nginx logging its requests through syslog: the message is read as the access-log line
-    /// it is, and the event is a web request to the rules, not a Linux log.
+    /// nginx logging its requests (and its errors) through syslog: the message is read as the
+    /// access-log (error-log) line it is, and the event is a web request (nginx's error log) to
+    /// the rules, not a Linux log.
     #[test]
     fn an_access_log_line_carried_by_syslog_gets_the_webserver_fields() {
         use crate::json::JsonEvent;
@@ -1619,6 +1624,21 @@ mod tests {
         let event = JsonEvent::parse(&line.to_json_text()).unwrap();
         let sources = crate::implied_logsources(&event).unwrap();
         assert_eq!(sources[0].category.as_deref(), Some("webserver"));
+        let errors = p("<187>Dec  3 22:15:10 web-1 nginx: 2026/12/03 22:15:10 [alert] 1#1: worker process 12 exited on signal 6 (core dumped)").unwrap();
+        let json = errors.to_json();
+        assert_eq!(
+            (&json["error_log_format"], &json["level"]),
+            (&"nginx".into(), &"alert".into())
+        );
+        assert!(
+            json["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("2026/12/03 22:15:10 [alert]")
+        );
+        let event = JsonEvent::parse(&errors.to_json_text()).unwrap();
+        let sources = crate::implied_logsources(&event).unwrap();
+        assert_eq!(sources[1].service.as_deref(), Some("nginx"));
         let sshd =
             p("<38>Jan 10 10:05:00 bastion sshd[42]: Failed password for x [preauth]").unwrap();
         assert!(sshd.to_json().get("c-ip").is_none());

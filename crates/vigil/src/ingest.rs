@@ -4,8 +4,8 @@
 //! Files and folders are walked (`vigil_events::collect_files`) and each file is recognised by
 //! its content, gzip-compressed or not: EVTX, JSON arrays and pretty-printed JSON are decoded
 //! into events (`vigil_events::RecordSource`); JSON lines are sent line by line as written (the
-//! server checks each one); plain syslog files and web access logs are parsed line by line
-//! into the syslog or webserver event shape (`vigil_events::batch::text_log_lines`). Decoding runs on its own thread and hands full
+//! server checks each one); plain syslog files and web server access and error logs are parsed
+//! line by line into their event shapes (`vigil_events::batch::text_log_lines`). Decoding runs on its own thread and hands full
 //! batches to the sender through a small bounded channel, so reading and sending overlap and
 //! memory stays at a few batches.
 //!
@@ -41,8 +41,9 @@ use crate::storage::human_bytes;
 
 const AFTER_HELP: &str = "\
 Files are recognised by their content, gzip-compressed or not: EVTX, JSON lines, JSON arrays,
-pretty-printed JSON, plain syslog files (RFC 5424 or RFC 3164 lines) and web server access logs
-(the common and combined formats of Apache and nginx, as Sigma's webserver fields). Folders are walked
+pretty-printed JSON, plain syslog files (RFC 5424 or RFC 3164 lines), and web server access
+logs (the common and combined formats of Apache and nginx, as Sigma's webserver fields) and
+error logs (Apache, nginx). Folders are walked
 recursively; files in them that are none of these are skipped, unless named like a log
 (.evtx, .jsonl, .ndjson, .json, .gz): those are reported as damaged. `-` reads standard input,
 any of these formats.
@@ -259,7 +260,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let all_empty = summary.files > 0 && summary.errors.count == 0;
     if summary.events_read == 0 && !all_empty {
         bail!(
-            "nothing to send: no events found in {}; give EVTX, JSON lines, JSON array, syslog or web access log files (gzip or not)",
+            "nothing to send: no events found in {}; give EVTX, JSON lines, JSON array, syslog or web server (access, error) log files (gzip or not)",
             args.paths
                 .iter()
                 .map(|p| p.display().to_string())
@@ -707,7 +708,7 @@ impl Reader<'_> {
         }
     }
 
-    /// Reads a plain-text log (syslog or web access log lines, gzip or not) in pieces; a file
+    /// Reads a plain-text log (syslog, web access or error log lines, gzip or not) in pieces; a file
     /// whose first line is neither is skipped, or reported when it is named like a log.
     fn read_text_log(
         &mut self,
@@ -722,7 +723,7 @@ impl Reader<'_> {
                 self.problem(
                     path,
                     None,
-                    "not an EVTX, JSON lines, JSON array, syslog or web access log file (gzip or not); remove it from the paths or convert it".to_owned(),
+                    "not an EVTX, JSON lines, JSON array, syslog or web server (access, error) log file (gzip or not); remove it from the paths or convert it".to_owned(),
                 );
             } else {
                 self.stats.skipped += 1;

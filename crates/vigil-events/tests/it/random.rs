@@ -1,5 +1,5 @@
-//! No input panics: random bytes, and mutations of real messages, through the syslog and
-//! access-log parsers,
+//! No input panics: random bytes, and mutations of real messages, through the syslog,
+//! access-log and error-log parsers,
 //! the framer and the batch decoders; damaged copies of real EVTX files through the EVTX
 //! decoder.
 
@@ -22,6 +22,8 @@ const SEEDS: &[&[u8]] = &[
     b"[{\"a\":1},{\"b\":[1,2,{\"c\":\"\\u00e9\"}]}]\n{\"x\":1}\n",
     b"www.example:443 203.0.113.9 - bob [10/Oct/2026:13:55:36 -0700] \"GET /a?b=\\x22c HTTP/1.1\" 200 2326 \"-\" \"curl \\\"8\\\"\" 0.012",
     b"<190>Dec  3 22:15:10 web-1 nginx: 1.2.3.4 - - [03/Dec/2026:22:15:10 +0000] \"\\x16\\x03\" 400 - \"-\" \"-\"",
+    b"[Fri Sep 09 10:42:29.902022 2011] [core:error] [pid 35708:tid 4328636416] [client 72.15.99.187:50110] AH00128: x",
+    b"2026/12/03 22:15:11 [error] 88#88: *9 open() failed, client: 203.0.113.5, server: s",
 ];
 
 const ALPHABET: &[u8] = b"<>0123456789 -:.[]\"=\\TZ+\n\r\0{}JanFebOct@%*";
@@ -55,6 +57,9 @@ fn exercise(input: &[u8], rng: &mut Rng) {
         let _ = request.to_json_text();
     }
     let _ = vigil_events::access::looks_like_access_log(input);
+    if let Ok(line) = vigil_events::error_log::parse(input) {
+        let _ = line.to_json_text();
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! `vigil hunt --rules DIR PATH...`: run a compiled Sigma rule set over log files and folders
-//! (EVTX, JSON lines, JSON arrays, plain syslog, web access logs, gzip) and print the matches.
+//! (EVTX, JSON lines, JSON arrays, plain syslog, web server access and error logs, gzip) and
+//! print the matches.
 //!
 //! Files are decoded and matched in parallel (one matcher per thread, one compiled set shared,
 //! [`scan`]); matches are printed as they are found, in a deterministic order: by file (sorted
@@ -69,7 +70,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     placeholders: Option<PathBuf>,
     /// Log files or folders (EVTX, JSON lines, JSON arrays, plain syslog, web server access
-    /// logs in the common or combined format; gzip-compressed or not); `-` for standard input.
+    /// logs in the common or combined format, Apache and nginx error logs; gzip-compressed or
+    /// not); `-` for standard input.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Output format.
@@ -92,8 +94,8 @@ pub struct Args {
     /// What the JSON or syslog logs are, as a Sigma logsource (`product=linux,service=auth`,
     /// `category=webserver`): only the rules written for it then see them. May be given
     /// several times (a log of any of them). EVTX records go by their Channel regardless;
-    /// without it, syslog lines are the Linux logs of the program that wrote each, and access
-    /// log lines are category=webserver.
+    /// without it, syslog lines are the Linux logs of the program that wrote each, access log
+    /// lines category=webserver, error log lines service=apache or service=nginx.
     #[arg(long = "logsource", value_name = "KEY=VALUE,...", value_parser = parse_logsource)]
     logsources: Vec<Logsource>,
     /// Where the JSON logs hold a field the rules name: `cs-uri-query=url.query` (the rule's

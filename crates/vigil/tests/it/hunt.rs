@@ -770,3 +770,52 @@ this line is no request
     );
     assert!(stderr.contains("1 file, 6 events"), "{stderr}");
 }
+
+/// Apache and nginx error logs meet SigmaHQ's rules for those services (`service: apache`,
+/// `service: nginx`); the real Apache error log of ../shared/data is read whole, without an
+/// error.
+#[test]
+fn hunt_reads_web_server_error_logs() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("apache-error.log"),
+        "[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties\n\
+         [Sun Dec 04 04:51:18 2005] [notice] child pid 6725 exit signal Segmentation fault (11)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("nginx-error.log"),
+        "2026/12/03 22:15:10 [alert] 1#1: worker process 1234 exited on signal 6 (core dumped)\n",
+    )
+    .unwrap();
+    let out = crate::support::vigil()
+        .args(["hunt", "--format", "jsonl", "-r"])
+        .arg(data.join("sigma/rules/web"))
+        .arg(dir.path())
+        .arg(data.join("logs/Apache"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let hits = jsonl(&ok(out));
+    let found: Vec<(&str, u64, &str)> = hits
+        .iter()
+        .map(|h| {
+            (
+                h["rule_title"].as_str().unwrap(),
+                h["record_id"].as_u64().unwrap(),
+                h["event"]["error_log_format"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("Apache Segmentation Fault", 2, "apache"),
+            ("Nginx Core Dump", 1, "nginx")
+        ],
+        "{stderr}"
+    );
+    assert!(stderr.contains("3 files, 2003 events"), "{stderr}");
+    assert!(stderr.contains(" 0 errors"), "{stderr}");
+}

@@ -536,7 +536,7 @@ fn ingest_says_what_went_wrong_and_exits_accordingly() {
     let err = stderr(&out);
     assert!(
         err.contains(
-            "(standard input): not an EVTX, JSON lines, JSON array, syslog or web access log file"
+            "(standard input): not an EVTX, JSON lines, JSON array, syslog or web server (access, error) log file"
         ),
         "{err}"
     );
@@ -961,7 +961,7 @@ fn serve_takes_placeholder_values_and_reads_them_again_on_reload() {
     assert_eq!(ingest(), 2, "so is bob, after the reload");
 }
 
-/// An nginx access log sent with `vigil ingest`: stored as webserver events (searchable by
+/// An nginx access log and error log sent with `vigil ingest`: stored as webserver events (searchable by
 /// their W3C fields, summarised as the log line read) and matched against SigmaHQ's webserver
 /// rules only, though the server runs the Linux rules too; a line that is no request is named.
 #[test]
@@ -1030,5 +1030,33 @@ fn web_access_logs_are_ingested_as_webserver_events_and_matched() {
     assert!(
         table.contains("203.0.113.50 GET /.git/config 404 Mozilla/5.0"),
         "{table}"
+    );
+
+    // The server's error log: nginx's rule for it meets the crashed worker.
+    let errors = dir.path().join("error.log");
+    std::fs::write(
+        &errors,
+        "2026/12/03 22:15:12 [error] 88#88: *9 open() \"/srv/x\" failed (2: No such file or directory), client: 203.0.113.50, server: shop\n\
+         2026/12/03 22:16:00 [alert] 1#1: worker process 88 exited on signal 6 (core dumped)\n",
+    )
+    .unwrap();
+    let summary = json_of(cli(&[
+        "ingest",
+        errors.to_str().unwrap(),
+        "--service",
+        "shop",
+        "--wait",
+        "--json",
+    ]));
+    assert_eq!(
+        (&summary["stored"], &summary["detections"]),
+        (&json!(2), &json!(1)),
+        "{summary}"
+    );
+    let client = json_lines(cli(&["search", "c-ip:203.0.113.50", "--json"]));
+    assert_eq!(
+        client.len(),
+        3,
+        "both logs name the client alike: {client:?}"
     );
 }
