@@ -177,7 +177,9 @@ pub fn parse(line: &[u8]) -> Result<AccessEntry<'_>, AccessError> {
         column: at + 1,
         problem,
     };
-    let open = memchr::memmem::find(line, b" [")
+    let open = memchr::memchr_iter(b'[', line)
+        .find(|&at| at > 0 && line[at - 1] == b' ')
+        .map(|at| at - 1)
         .ok_or_else(|| fail(0, "expected `HOST IDENT USER [TIME]`"))?;
     let head = std::str::from_utf8(&line[..open])
         .map_err(|e| fail(e.valid_up_to(), "expected text before the time"))?;
@@ -214,8 +216,13 @@ pub fn parse(line: &[u8]) -> Result<AccessEntry<'_>, AccessError> {
     let close = memchr::memchr(b']', &line[time_at..])
         .map(|n| time_at + n)
         .ok_or_else(|| fail(time_at, "expected `]` after the time"))?;
-    let time = std::str::from_utf8(&line[time_at..close])
-        .ok()
+    // `10/Oct/2026:13:55:36 -0700`: its shape checked before the parser (every syslog message
+    // is tried as a line, and most fail here).
+    let time = &line[time_at..close];
+    let shaped = time.len() == 26 && time[2] == b'/' && time[6] == b'/' && time[11] == b':';
+    let time = shaped
+        .then(|| std::str::from_utf8(time).ok())
+        .flatten()
         .and_then(|t| chrono::DateTime::parse_from_str(t, "%d/%b/%Y:%H:%M:%S %z").ok())
         .ok_or_else(|| fail(time_at, "expected a time like 10/Oct/2026:13:55:36 -0700"))?;
     let mut at = close + 1;

@@ -131,10 +131,23 @@ impl ErrorEntry<'_> {
 
 /// Parses one line (without its line break) of an Apache or nginx error log.
 pub fn parse(line: &[u8]) -> Result<ErrorEntry<'_>, ErrorLogError> {
+    // The shape of the time first, before any parser: every syslog message is tried as a line,
+    // and most fail here.
+    let apache_like = line.len() > 26 && line[0] == b'[' && line[4] == b' ' && line[8] == b' ';
+    let nginx_like = line.len() > 21
+        && line[4] == b'/'
+        && line[7] == b'/'
+        && line[10] == b' '
+        && line[13] == b':';
+    if !(apache_like || nginx_like) {
+        return Err(ErrorLogError {
+            problem: "expected a time like [Sun Dec 04 04:47:44 2005] or 2026/12/03 22:15:10 first",
+        });
+    }
     let line = std::str::from_utf8(line.trim_ascii_end()).map_err(|_| ErrorLogError {
         problem: "the line is not UTF-8 text",
     })?;
-    if line.starts_with('[') {
+    if apache_like {
         apache(line)
     } else {
         nginx(line)
