@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::spawn_app_with_rules;
+use crate::support::{answer, spawn_app_with_rules};
 
 const RULE: &str = "title: Credential dumping tool
 id: 5f1a3c52-0b7e-4d0a-9f8e-2c4d6e8f0a11
@@ -290,25 +290,17 @@ async fn an_incident_is_declared_from_alerts_with_their_indicators_and_events() 
             .unwrap();
         assert_eq!(r.json::<Value>().await.unwrap()["alerts"], 1);
     }
-    let alert: Value = http
-        .get(url("/alerts/ALR-1"))
-        .bearer_auth(&app.responder_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let alert = answer(
+        http.get(url("/alerts/ALR-1"))
+            .bearer_auth(&app.responder_token),
+    )
+    .await;
     assert_eq!(alert["events"][0]["user"]["name"], "eve", "{alert}");
-    let acked: Value = http
-        .post(url("/alerts/ALR-1/ack"))
-        .bearer_auth(&app.responder_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let acked = answer(
+        http.post(url("/alerts/ALR-1/ack"))
+            .bearer_auth(&app.responder_token),
+    )
+    .await;
     let acked_at = acked["log"]
         .as_array()
         .unwrap()
@@ -371,15 +363,11 @@ async fn an_incident_is_declared_from_alerts_with_their_indicators_and_events() 
     }
     assert_eq!(incident["evidence"][0]["file_name"], "ALR-1-events.jsonl");
     let key = incident["key"].as_str().unwrap().to_owned();
-    let alert: Value = http
-        .get(url("/alerts/ALR-1"))
-        .bearer_auth(&app.responder_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let alert = answer(
+        http.get(url("/alerts/ALR-1"))
+            .bearer_auth(&app.responder_token),
+    )
+    .await;
     assert_eq!(
         (alert["status"].as_str(), alert["incident"].as_str()),
         (Some("resolved"), Some(key.as_str()))

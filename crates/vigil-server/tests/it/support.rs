@@ -139,3 +139,14 @@ pub async fn spawn_app_with_logs(
         _dir: dir,
     }
 }
+
+/// Sends a request built by hand and reads its JSON answer, whatever the status.
+pub async fn answer(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request
+        .send()
+        .await
+        .expect("the server answers")
+        .json()
+        .await
+        .expect("a JSON answer")
+}
