@@ -506,6 +506,9 @@ pub enum LineFormat {
     Access,
     /// Web server error-log lines ([`crate::error_log`]).
     ErrorLog,
+    /// Lines of no format Vigil knows, each kept as its `message` (with the time it starts
+    /// with, when it starts with one): for search and pivots, when the user asks for it.
+    Plain,
 }
 
 /// One line of a plain-text log, decoded.
@@ -517,6 +520,63 @@ pub enum LineEvent<'a> {
     Access(AccessEntry<'a>),
     /// A web server's error message.
     Error(ErrorEntry<'a>),
+    /// A line of no known format.
+    Plain(PlainLine<'a>),
+}
+
+/// A line of a text log of no known format.
+#[derive(Debug, Clone)]
+pub struct PlainLine<'a> {
+    /// The line, invalid UTF-8 replaced.
+    pub text: std::borrow::Cow<'a, str>,
+    /// The time the line starts with, when it starts with one.
+    pub unix_ms: Option<i64>,
+}
+
+impl PlainLine<'_> {
+    /// `{"timestamp": …, "message": …}`, the timestamp only when the line starts with one.
+    pub fn to_json_text(&self) -> String {
+        let mut w = crate::write::ObjectWriter::with_capacity(self.text.len() + 48);
+        if let Some(ms) = self.unix_ms {
+            w.string("timestamp", &crate::time::format_timestamp(ms));
+        }
+        w.string("message", &self.text);
+        w.finish()
+    }
+}
+
+/// A line as a [`PlainLine`]: its text, and the ISO 8601 time it starts with, if any
+/// (`2026-12-03T22:15:10Z`, `2016-09-28 04:30:30,` as Windows' CBS log writes it, Python's
+/// `2026-12-03 22:15:10,123`; without an offset it is UTC).
+pub fn plain_line(bytes: &[u8]) -> PlainLine<'_> {
+    let text = String::from_utf8_lossy(bytes.trim_ascii_end());
+    let unix_ms = leading_time(&text);
+    PlainLine { text, unix_ms }
+}
+
+fn leading_time(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    let dated = b.len() >= 19
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && matches!(b[10], b'T' | b' ')
+        && b[13] == b':'
+        && b[16] == b':';
+    if !dated {
+        return None;
+    }
+    // The time runs to the first character no timestamp holds; a comma before digits is
+    // Python's and log4j's decimal separator.
+    let mut end = 19;
+    while end < b.len() {
+        match b[end] {
+            b'0'..=b'9' | b'.' | b':' | b'+' | b'-' | b'Z' => end += 1,
+            b',' if b.get(end + 1).is_some_and(u8::is_ascii_digit) => end += 1,
+            _ => break,
+        }
+    }
+    let time = text[..end].replacen(',', ".", 1);
+    crate::time::parse_timestamp(&time).or_else(|| crate::time::parse_timestamp(&text[..19]))
 }
 
 impl LineEvent<'_> {
@@ -526,6 +586,7 @@ impl LineEvent<'_> {
             LineEvent::Syslog(message) => message.to_json_text(),
             LineEvent::Access(entry) => entry.to_json_text(),
             LineEvent::Error(entry) => entry.to_json_text(),
+            LineEvent::Plain(line) => line.to_json_text(),
         }
     }
 
@@ -535,6 +596,7 @@ impl LineEvent<'_> {
             LineEvent::Syslog(message) => message.timestamp_ms(),
             LineEvent::Access(entry) => Some(entry.unix_ms),
             LineEvent::Error(entry) => Some(entry.unix_ms),
+            LineEvent::Plain(line) => line.unix_ms,
         }
     }
 }
@@ -568,6 +630,7 @@ pub(crate) fn text_log_line<'a>(
         LineFormat::ErrorLog => crate::error_log::parse(bytes)
             .map(LineEvent::Error)
             .map_err(RejectReason::from),
+        LineFormat::Plain => Ok(LineEvent::Plain(plain_line(bytes))),
     })
 }
 
@@ -628,6 +691,43 @@ pub fn looks_like_syslog(data: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A plain line keeps its text, and the ISO 8601 time it starts with as its timestamp.
+    #[test]
+    fn plain_lines_take_the_time_they_start_with() {
+        let at = |line: &str| plain_line(line.as_bytes()).unix_ms;
+        let ms = |t: &str| crate::time::parse_timestamp(t);
+        assert_eq!(
+            at("2026-12-03 22:15:10,123 INFO app started"),
+            ms("2026-12-03T22:15:10.123Z")
+        );
+        assert_eq!(
+            at("2026-12-03T22:15:10+01:00 something"),
+            ms("2026-12-03T21:15:10Z")
+        );
+        assert_eq!(
+            at("2016-09-28 04:30:30, Info CBS Loaded"),
+            ms("2016-09-28T04:30:30Z")
+        );
+        assert_eq!(at("2026-12-03T22:15:10.5Z"), ms("2026-12-03T22:15:10.500Z"));
+        for none in [
+            "081109 203615 148 INFO dfs.DataNode: x",
+            "2026-13-45 99:99:99 not a time",
+            "short",
+            "",
+        ] {
+            assert_eq!(at(none), None, "{none}");
+        }
+        let line = plain_line(b"2026-12-03 22:15:10 login failed for \xff bob\r");
+        assert_eq!(
+            line.to_json_text(),
+            "{\"timestamp\":\"2026-12-03T22:15:10.000Z\",\"message\":\"2026-12-03 22:15:10 login failed for \u{fffd} bob\"}"
+        );
+        assert_eq!(
+            plain_line(b"no time").to_json_text(),
+            r#"{"message":"no time"}"#
+        );
+    }
 
     #[test]
     fn content_types_choose_the_format() {

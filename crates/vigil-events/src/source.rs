@@ -666,13 +666,13 @@ pub const MAX_SYSLOG_LINE: usize = 1024 * 1024;
 impl LinesFile {
     /// Reads the lines of a file just opened ([`Opened::Unknown`]) as a plain-text log when the
     /// first of them is one: plain syslog (RFC 5424 or RFC 3164, one message per line), a web
-    /// server access log ([`crate::access`]) or error log ([`crate::error_log`]); `None` when
-    /// it is none of these, or cannot be read.
-    /// RFC 3164 timestamps carry no year: the one closest before the file's modification time
-    /// is taken (before now, for standard input).
-    pub fn into_text_log(mut self) -> Option<TextLogFile> {
+    /// server access log ([`crate::access`]) or error log ([`crate::error_log`]); the file
+    /// back when it is none of these (to read as plain text, [`LinesFile::into_plain_text`],
+    /// or leave). RFC 3164 timestamps carry no year: the one closest before the file's
+    /// modification time is taken (before now, for standard input).
+    pub fn into_text_log(self) -> Result<TextLogFile, LinesFile> {
         // The first bytes are read already (to recognise the file; empty for an empty one): a
-        // file that is neither is told from them, not from a whole piece read first.
+        // file is told from them, not from a whole piece read first.
         let format = if crate::batch::looks_like_syslog(&self.pieces.carry) {
             let reference = if is_stdin(&self.path) {
                 None
@@ -689,22 +689,37 @@ impl LinesFile {
         } else if crate::error_log::looks_like_error_log(&self.pieces.carry) {
             LineFormat::ErrorLog
         } else {
-            return None;
+            return Err(self);
         };
-        let first = self.next()?.ok()?;
-        Some(TextLogFile {
-            first: Some(first),
+        Ok(TextLogFile {
             lines: self,
             format,
         })
     }
+
+    /// Whether the file reads as text (no NUL byte, UTF-8 in what was read to recognise it):
+    /// an image or an archive in a folder is no log to store line by line.
+    pub fn is_text(&self) -> bool {
+        let carry = &self.pieces.carry;
+        // A character cut where the first read ended is still text.
+        !carry.contains(&0)
+            && std::str::from_utf8(carry).map_or_else(|e| e.error_len().is_none(), |_| true)
+    }
+
+    /// Reads the lines as text of no known format, each line an event of its own
+    /// ([`crate::batch::LineFormat::Plain`]): for when the user asks for it (`vigil ingest
+    /// --text`), since nothing tells such a file from any other text.
+    pub fn into_plain_text(self) -> TextLogFile {
+        TextLogFile {
+            lines: self,
+            format: LineFormat::Plain,
+        }
+    }
 }
 
-/// A plain-text log (syslog, web access log; gzip or not) read in pieces of whole lines
-/// ([`LinesFile::into_text_log`]).
+/// A plain-text log (syslog, web server logs, plain lines; gzip or not) read in pieces of whole
+/// lines ([`LinesFile::into_text_log`]).
 pub struct TextLogFile {
-    /// The first piece, read to recognise the file.
-    first: Option<LinesPiece>,
     lines: LinesFile,
     format: LineFormat,
 }
@@ -728,14 +743,7 @@ impl Iterator for TextLogFile {
     type Item = Result<TextLogPiece, DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let lines = match self.first.take() {
-            Some(first) => first,
-            None => match self.lines.next()? {
-                Ok(lines) => lines,
-                Err(e) => return Some(Err(e)),
-            },
-        };
-        Some(Ok(TextLogPiece {
+        Some(self.lines.next()?.map(|lines| TextLogPiece {
             lines,
             format: self.format,
         }))
@@ -2176,6 +2184,7 @@ mod tests {
             let path = dir.path().join(name);
             let pieces: Vec<TextLogPiece> = lines
                 .into_text_log()
+                .ok()
                 .expect("recognised as syslog")
                 .map(Result::unwrap)
                 .collect();
@@ -2216,7 +2225,7 @@ mod tests {
         let Opened::Unknown(lines) = open_file(&notes, 40).unwrap() else {
             panic!("text is no format Vigil decodes");
         };
-        assert!(lines.into_text_log().is_none());
+        assert!(lines.into_text_log().is_err());
     }
 
     /// A web access log, gzip or not, read like a syslog file: a record per line with the
@@ -2231,6 +2240,7 @@ mod tests {
             let file: Arc<Path> = Arc::from(dir.path().join(name).as_path());
             let records: Vec<Result<Record, DecodeError>> = lines
                 .into_text_log()
+                .ok()
                 .expect("recognised as an access log")
                 .map(Result::unwrap)
                 .flat_map(|piece| RecordSource::text_log(file.clone(), piece))

@@ -43,10 +43,11 @@ const AFTER_HELP: &str = "\
 Files are recognised by their content, gzip-compressed or not: EVTX, JSON lines, JSON arrays,
 pretty-printed JSON, plain syslog files (RFC 5424 or RFC 3164 lines), and web server access
 logs (the common and combined formats of Apache and nginx, as Sigma's webserver fields) and
-error logs (Apache, nginx). Folders are walked
-recursively; files in them that are none of these are skipped, unless named like a log
-(.evtx, .jsonl, .ndjson, .json, .gz): those are reported as damaged. `-` reads standard input,
-any of these formats.
+error logs (Apache, nginx). Folders are walked recursively; files in them that are none of
+these are skipped, unless named like a log (.evtx, .jsonl, .ndjson, .json, .gz): those are
+reported as damaged. With --text, text that is none of these (an application's own log) is
+stored line by line instead, each line a `message` with the time it starts with; binary files
+are still skipped. `-` reads standard input, any of these formats.
 
 Examples:
   vigil ingest ./logs --service web --tenant contoso
@@ -55,6 +56,7 @@ Examples:
   zcat /var/log/auth.log.*.gz | vigil ingest - --service bastion
   vigil ingest events.jsonl --service app --strict --json
   vigil ingest app.jsonl --service app --wait && vigil search 'service:app'
+  vigil ingest /var/log/myapp/ --service myapp --text
 
 Exit status: 0 when every batch was answered, even if some events were rejected or some files
 or records could not be decoded (all are listed in the summary); 1 when nothing could be sent
@@ -98,6 +100,11 @@ pub struct Args {
     /// without it, they become searchable within about a second of the summary.
     #[arg(long)]
     pub wait: bool,
+    /// Store text files of no format Vigil recognises line by line, each line an event
+    /// `{"message": LINE}` (with `timestamp` when the line starts with an ISO 8601 time), for
+    /// search and pivots; without it they are skipped (reported when named like a log).
+    #[arg(long)]
+    pub text: bool,
 }
 
 /// How many rejections and decoding problems the summary keeps (all are counted).
@@ -300,6 +307,7 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
         let progress = progress.clone();
         let max_events = args.batch as usize;
         let max_bytes = args.max_batch_bytes as usize;
+        let plain_text = args.text;
         std::thread::Builder::new()
             .name("vigil-ingest-read".into())
             .spawn(move || {
@@ -313,7 +321,13 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
                     events_read,
                 };
                 let mut stats = ReadStats::default();
-                read_all(&files, &mut batcher, &mut stats, progress.as_ref());
+                read_all(
+                    &files,
+                    &mut batcher,
+                    &mut stats,
+                    progress.as_ref(),
+                    plain_text,
+                );
                 stats
             })
             .context("could not start the reading thread")?
@@ -537,12 +551,14 @@ fn read_all(
     batcher: &mut Batcher,
     stats: &mut ReadStats,
     progress: Option<&indicatif::ProgressBar>,
+    plain_text: bool,
 ) {
     let mut reader = Reader {
         batcher,
         stats,
         progress,
         shown: 0,
+        plain_text,
     };
     for (index, file) in files.iter().enumerate() {
         let before = reader.stats.events;
@@ -568,6 +584,8 @@ struct Reader<'a> {
     progress: Option<&'a indicatif::ProgressBar>,
     /// Bytes of the current file the progress bar already moved by (pieces of a large one).
     shown: u64,
+    /// `--text`: text of no known format is stored line by line.
+    plain_text: bool,
 }
 
 impl Reader<'_> {
@@ -708,8 +726,9 @@ impl Reader<'_> {
         }
     }
 
-    /// Reads a plain-text log (syslog, web access or error log lines, gzip or not) in pieces; a file
-    /// whose first line is neither is skipped, or reported when it is named like a log.
+    /// Reads a plain-text log (syslog, web access or error log lines, gzip or not) in pieces; a
+    /// file whose first line is none of these is read as plain lines with `--text`, else
+    /// skipped, or reported when it is named like a log.
     fn read_text_log(
         &mut self,
         index: u32,
@@ -718,17 +737,21 @@ impl Reader<'_> {
         meta: Option<&std::fs::Metadata>,
     ) -> Result<(), Closed> {
         let path = file.path.as_path();
-        let Some(mut pieces) = lines.into_text_log() else {
-            if file.must_decode() {
-                self.problem(
-                    path,
-                    None,
-                    "not an EVTX, JSON lines, JSON array, syslog or web server (access, error) log file (gzip or not); remove it from the paths or convert it".to_owned(),
-                );
-            } else {
-                self.stats.skipped += 1;
+        let mut pieces = match lines.into_text_log() {
+            Ok(pieces) => pieces,
+            Err(lines) if self.plain_text && lines.is_text() => lines.into_plain_text(),
+            Err(_) => {
+                if file.must_decode() {
+                    self.problem(
+                        path,
+                        None,
+                        "not an EVTX, JSON lines, JSON array, syslog or web server (access, error) log file (gzip or not); give --text to store each of its lines as a message, or remove it from the paths".to_owned(),
+                    );
+                } else {
+                    self.stats.skipped += 1;
+                }
+                return Ok(());
             }
-            return Ok(());
         };
         let disk_bytes = meta.map_or(0, std::fs::Metadata::len);
         self.stats.files += 1;

@@ -491,8 +491,8 @@ fn open(file: &InputFile, piece_bytes: usize) -> Opening {
             return Opening::Done(scan);
         }
         Ok(Opened::Unknown(lines)) => match lines.into_text_log() {
-            Some(text) => FilePieces::Text(text),
-            None => {
+            Ok(text) => FilePieces::Text(text),
+            Err(_) => {
                 if file.must_decode() {
                     scan.errors.push(DecodeError::UnknownFormat {
                         path: file.path.clone(),

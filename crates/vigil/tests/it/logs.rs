@@ -1060,3 +1060,56 @@ fn web_access_logs_are_ingested_as_webserver_events_and_matched() {
         "both logs name the client alike: {client:?}"
     );
 }
+
+/// An application's own log, in no format Vigil knows (the real HDFS sample of
+/// ../shared/data): named without --text it is refused with the flag to give; with --text
+/// every line is stored as a message, searchable and pivotable; a binary file in the folder is
+/// still skipped.
+#[test]
+fn text_logs_of_no_known_format_are_stored_line_by_line_with_text() {
+    let hdfs =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/logs/HDFS/HDFS_2k.log");
+    let f = start();
+    let cli = |args: &[&str]| f.server.cli(&f.token, args);
+    let refused = cli(&["ingest", hdfs.to_str().unwrap(), "--service", "hdfs"]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("give --text"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let folder = f.root.join("app");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::copy(&hdfs, folder.join("hdfs.log")).unwrap();
+    std::fs::write(folder.join("logo.png"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
+    std::fs::write(
+        folder.join("app.log"),
+        "2026-12-03 22:15:10,123 WARN login failed for bob from 203.0.113.77\n",
+    )
+    .unwrap();
+    let summary = json_of(cli(&[
+        "ingest",
+        folder.to_str().unwrap(),
+        "--service",
+        "hdfs",
+        "--text",
+        "--wait",
+        "--json",
+    ]));
+    assert_eq!(summary["stored"], 2001, "{summary}");
+    assert_eq!(summary["files"], 2, "{summary}");
+    assert_eq!(summary["files_skipped"], 1, "the PNG: {summary}");
+    let found = json_lines(cli(&["search", "blk_38865049064139660", "--json"]));
+    assert!(!found.is_empty(), "a block id is found in the messages");
+    assert!(
+        found[0]["event"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("081109 203615 148 INFO"),
+        "{found:?}"
+    );
+    let bob = json_lines(cli(&["search", "203.0.113.77", "--json"]));
+    assert_eq!(bob.len(), 1, "{bob:?}");
+    assert_eq!(bob[0]["time"], "2026-12-03T22:15:10.123Z", "{bob:?}");
+}
