@@ -1,7 +1,8 @@
 //! Indicators read out of events: when an incident is declared from alerts, the IPs, users,
 //! hosts, hashes, domains, URLs, processes and files named by the matched events become its
 //! indicators. Field names are those of the formats Vigil ingests (Windows event logs as
-//! `evtx_dump` writes them, ECS-style JSON, syslog as `vigil-events` turns it into JSON); each
+//! `evtx_dump` writes them, ECS-style JSON, syslog and web server logs as `vigil-events` turns
+//! them into JSON: a web request's client `c-ip` and user `cs-username`, not its own site); each
 //! candidate is validated and normalised like an indicator typed by hand, and a value that is
 //! not valid for its kind is skipped.
 
@@ -18,9 +19,9 @@ fn kind_of(key: &str) -> Option<&'static str> {
     Some(match k.as_str() {
         "ip" | "ipaddress" | "sourceip" | "destinationip" | "src_ip" | "dst_ip" | "client_ip"
         | "clientip" | "remote_ip" | "remoteip" | "sourceaddress" | "destaddress" | "peer"
-        | "address" => "ip",
+        | "address" | "c-ip" => "ip",
         "user" | "username" | "user_name" | "targetusername" | "subjectusername"
-        | "accountname" | "account" => "user_account",
+        | "accountname" | "account" | "cs-username" => "user_account",
         "computer" | "hostname" | "workstationname" | "sourcehostname" | "host_name" => "host",
         "md5" => "md5",
         "sha1" => "sha1",
@@ -163,5 +164,21 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    /// A web request names its client and user, W3C-style; the server's own host is no
+    /// indicator, nor is an anonymous `-` user.
+    #[test]
+    fn web_requests_yield_their_client() {
+        let request = json!({"access_log_format": "combined", "c-ip": "203.0.113.50",
+            "cs-username": "-", "cs-host": "shop.example", "cs-uri-stem": "/index.php"});
+        let found = indicators_from_events(&[request], 100);
+        let pairs: Vec<(&str, &str)> = found
+            .iter()
+            .map(|i| (i.kind.as_str(), i.value.as_str()))
+            .collect();
+        assert_eq!(pairs, [("ip", "203.0.113.50")]);
+        let named = json!({"c-ip": "198.51.100.4", "cs-username": "alice"});
+        assert_eq!(indicators_from_events(&[named], 100).len(), 2);
     }
 }
