@@ -1157,7 +1157,7 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
         opt(t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()))
     };
-    let duration = |s: Option<i64>| opt(s.map(|s| format!("{}h {:02}m", s / 3600, s % 3600 / 60)));
+    let duration = |s: Option<i64>| opt(s.map(crate::output::span));
     outln!("{} — {}", inc.key, inc.title);
     let mut t = table(["FIELD", "VALUE"]);
     let impact = &inc.data_impact;

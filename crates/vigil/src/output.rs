@@ -96,6 +96,21 @@ pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// A span of whole seconds as a responder reads it, to the precision that matters at its size:
+/// `45s`, `4m 10s`, `2h 05m`, `3d 04h`; a negative span (milestones corrected out of order
+/// elsewhere) keeps its sign.
+pub fn span(seconds: i64) -> String {
+    let sign = if seconds < 0 { "-" } else { "" };
+    let s = seconds.unsigned_abs();
+    let text = match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d {:02}h", s / 86_400, s % 86_400 / 3600),
+    };
+    format!("{sign}{text}")
+}
+
 /// `s`, or `-` when it is empty (an event without host or tenant), for a table cell.
 pub fn or_dash(s: &str) -> &str {
     if s.is_empty() { "-" } else { s }
@@ -181,3 +196,23 @@ pub const KEY_FIELDS: &[&str] = &[
     "app_name",
     "message",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_read_at_the_precision_their_size_needs() {
+        let cases = [
+            (0, "0s"),
+            (6, "6s"),
+            (250, "4m 10s"),
+            (7_500, "2h 05m"),
+            (3 * 86_400 + 4 * 3600 + 59, "3d 04h"),
+            (-90, "-1m 30s"),
+        ];
+        for (seconds, text) in cases {
+            assert_eq!(span(seconds), text, "{seconds}");
+        }
+    }
+}

@@ -379,6 +379,7 @@ pub async fn declare(
         "category": req.category,
         "indicators": indicators_from_events(&events, 200),
         "services": services,
+        "first_activity": first_activity(&alerts),
         "detected": alerts.iter().map(|a| a.first_seen).min(),
         "acknowledged": taken_up(&alerts),
     }))
@@ -394,6 +395,25 @@ pub async fn declare(
         .await
         .map_err(store_error)?;
     Ok((StatusCode::CREATED, Json(incident)))
+}
+
+/// The earliest time a matched event of the alerts carries (its own `timestamp`, Windows'
+/// `SystemTime` …): the first malicious activity known when the incident is declared, so time
+/// to detect counts from it (days, for logs hunted or ingested late). `None` when no event
+/// carries a time, or the earliest is after the alerts were raised (a sender's clock ahead).
+fn first_activity(alerts: &[Alert]) -> Option<chrono::DateTime<chrono::Utc>> {
+    let earliest = alerts
+        .iter()
+        .flat_map(|a| &a.alert.events)
+        .filter_map(|e| {
+            vigil_events::json::JsonEvent::parse(e.text())
+                .ok()?
+                .timestamp()
+        })
+        .min()?;
+    let at = chrono::DateTime::from_timestamp_millis(earliest)?;
+    let detected = alerts.iter().map(|a| a.first_seen).min()?;
+    (at <= detected).then_some(at)
 }
 
 /// When the responders took the alerts up: the first acknowledgement among them, or now — declaring

@@ -276,9 +276,9 @@ async fn an_incident_is_declared_from_alerts_with_their_indicators_and_events() 
     let http = reqwest::Client::new();
     let url = |p: &str| format!("http://{}/api/v1{p}", app.addr);
     let sha = "a".repeat(64);
-    for host in ["pc-1", "pc-2"] {
+    for (minute, host) in [(1, "pc-1"), (2, "pc-2")] {
         let body = format!(
-            "{{\"command\":\"mimikatz.exe sekurlsa::logonpasswords\",\"source\":{{\"ip\":\"203.0.113.9\"}},\"user\":{{\"name\":\"eve\"}},\"Hashes\":\"SHA256={sha}\"}}"
+            "{{\"@timestamp\":\"2026-11-30T10:0{minute}:00Z\",\"command\":\"mimikatz.exe sekurlsa::logonpasswords\",\"source\":{{\"ip\":\"203.0.113.9\"}},\"user\":{{\"name\":\"eve\"}},\"Hashes\":\"SHA256={sha}\"}}"
         );
         let r = http
             .post(url(&format!("/events?service=edr&host={host}")))
@@ -330,14 +330,20 @@ async fn an_incident_is_declared_from_alerts_with_their_indicators_and_events() 
     assert_eq!(incident["severity"], "SEV2");
     assert_eq!(incident["title"], "Credential dumping tool");
     assert_eq!(incident["services"], json!(["edr"]));
-    // Detected when the alert first fired, acknowledged when the responder took it up: the
-    // response metrics count from those, not from the incident's later phase moves.
+    // The matched event's own time is the first activity known, detected when the alert first
+    // fired, acknowledged when the responder took it up: the response metrics count from
+    // those, not from the incident's later phase moves.
     assert_eq!(
         (
+            &incident["timestamps"]["first_activity"],
             &incident["timestamps"]["detected"],
             &incident["timestamps"]["acknowledged"]
         ),
-        (&alert["first_seen"], &acked_at),
+        (
+            &json!("2026-11-30T10:01:00Z"),
+            &alert["first_seen"],
+            &acked_at
+        ),
         "{incident}"
     );
     let indicators: Vec<(String, String)> = incident["indicators"]
