@@ -130,6 +130,9 @@ pub enum RejectReason {
     /// A line of a web server error log that does not parse.
     #[error(transparent)]
     ErrorLog(#[from] ErrorLogError),
+    /// A line of a W3C extended log (IIS) that does not fit its header.
+    #[error(transparent)]
+    W3c(#[from] crate::w3c::W3cError),
 }
 
 /// One event that was not accepted.
@@ -498,7 +501,7 @@ pub fn syslog_lines<'a>(
 }
 
 /// How the lines of a plain-text log are read.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum LineFormat {
     /// Syslog messages (RFC 5424 or RFC 3164), their timestamps read with these options.
     Syslog(SyslogOptions),
@@ -506,6 +509,9 @@ pub enum LineFormat {
     Access,
     /// Web server error-log lines ([`crate::error_log`]).
     ErrorLog,
+    /// A W3C extended log (IIS), with the field names of the last `#Fields:` directive read
+    /// ([`crate::w3c`]).
+    W3c(Option<crate::w3c::Fields>),
     /// Lines of no format Vigil knows, each kept as its `message` (with the time it starts
     /// with, when it starts with one): for search and pivots, when the user asks for it.
     Plain,
@@ -522,6 +528,8 @@ pub enum LineEvent<'a> {
     Error(ErrorEntry<'a>),
     /// A line of no known format.
     Plain(PlainLine<'a>),
+    /// A W3C log line, written as its event already, and its time.
+    W3c(String, Option<i64>),
 }
 
 /// A line of a text log of no known format.
@@ -587,6 +595,7 @@ impl LineEvent<'_> {
             LineEvent::Access(entry) => entry.to_json_text(),
             LineEvent::Error(entry) => entry.to_json_text(),
             LineEvent::Plain(line) => line.to_json_text(),
+            LineEvent::W3c(json, _) => json.clone(),
         }
     }
 
@@ -597,41 +606,64 @@ impl LineEvent<'_> {
             LineEvent::Access(entry) => Some(entry.unix_ms),
             LineEvent::Error(entry) => Some(entry.unix_ms),
             LineEvent::Plain(line) => line.unix_ms,
+            LineEvent::W3c(_, time) => *time,
         }
     }
 }
 
-/// The events of a plain-text log in `format`, one line at a time. Lines longer than
-/// `max_line_bytes` are rejected unread.
+/// The events of a plain-text log in `format`, one line at a time (a W3C log's directive lines
+/// are read, not returned). Lines longer than `max_line_bytes` are rejected unread.
 pub fn text_log_lines(
     data: &[u8],
-    format: LineFormat,
+    mut format: LineFormat,
     max_line_bytes: usize,
 ) -> impl Iterator<Item = Result<Accepted<LineEvent<'_>>, Rejection>> + '_ {
-    Lines::new(data)
-        .map(move |(line, span)| text_log_line(data, line, span, &format, max_line_bytes))
+    Lines::new(data).filter_map(move |(line, span)| {
+        text_log_line(data, line, span, &mut format, max_line_bytes)
+    })
 }
 
-/// Line `line` of a plain-text log, at `span` of `data`, as an event or why not.
+/// Line `line` of a plain-text log, at `span` of `data`, as an event or why not; `None` for a
+/// W3C directive (`#Fields:` changes `format` for the lines after it).
 pub(crate) fn text_log_line<'a>(
     data: &'a [u8],
     line: u64,
     span: Range<usize>,
-    format: &LineFormat,
+    format: &mut LineFormat,
     max_line_bytes: usize,
-) -> Result<Accepted<LineEvent<'a>>, Rejection> {
-    decode_line(data, line, span, max_line_bytes, |bytes| match format {
-        LineFormat::Syslog(options) => crate::syslog::parse(bytes, options)
-            .map(LineEvent::Syslog)
-            .map_err(RejectReason::from),
-        LineFormat::Access => crate::access::parse(bytes)
-            .map(LineEvent::Access)
-            .map_err(RejectReason::from),
-        LineFormat::ErrorLog => crate::error_log::parse(bytes)
-            .map(LineEvent::Error)
-            .map_err(RejectReason::from),
-        LineFormat::Plain => Ok(LineEvent::Plain(plain_line(bytes))),
-    })
+) -> Option<Result<Accepted<LineEvent<'a>>, Rejection>> {
+    if let LineFormat::W3c(fields) = format
+        && data[span.clone()].starts_with(b"#")
+    {
+        if let Some(named) = crate::w3c::directive_fields(&data[span]) {
+            *fields = Some(named);
+        }
+        return None;
+    }
+    Some(decode_line(
+        data,
+        line,
+        span,
+        max_line_bytes,
+        |bytes| match format {
+            LineFormat::Syslog(options) => crate::syslog::parse(bytes, options)
+                .map(LineEvent::Syslog)
+                .map_err(RejectReason::from),
+            LineFormat::Access => crate::access::parse(bytes)
+                .map(LineEvent::Access)
+                .map_err(RejectReason::from),
+            LineFormat::ErrorLog => crate::error_log::parse(bytes)
+                .map(LineEvent::Error)
+                .map_err(RejectReason::from),
+            LineFormat::Plain => Ok(LineEvent::Plain(plain_line(bytes))),
+            LineFormat::W3c(fields) => fields
+                .as_deref()
+                .ok_or(crate::w3c::W3cError::NoFields)
+                .and_then(|fields| crate::w3c::to_json_text(bytes, fields))
+                .map(|(json, time)| LineEvent::W3c(json, time))
+                .map_err(RejectReason::from),
+        },
+    ))
 }
 
 /// Line `line` of a text, at `span` of `data`, decoded by `decode` unless it is longer than

@@ -7,6 +7,7 @@
 //! - [`syslog`]: RFC 5424 / RFC 3164 messages to JSON events, and the RFC 6587 TCP framer;
 //! - [`access`]: web server access-log lines (common, combined) to `webserver` events;
 //! - [`error_log`]: Apache and nginx error-log lines to events for those services' rules;
+//! - [`w3c`]: W3C extended logs (IIS) to the same `webserver` events as access logs;
 //! - [`batch`]: HTTP ingest bodies and syslog files to accepted events and rejections.
 //!
 //! The engine never sees files or bytes: this crate turns them into events.
@@ -19,6 +20,7 @@ pub mod json;
 pub mod source;
 pub mod syslog;
 pub mod time;
+pub mod w3c;
 mod write;
 
 pub use batch::{

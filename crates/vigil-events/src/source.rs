@@ -688,6 +688,8 @@ impl LinesFile {
             LineFormat::Access
         } else if crate::error_log::looks_like_error_log(&self.pieces.carry) {
             LineFormat::ErrorLog
+        } else if crate::w3c::looks_like_w3c(&self.pieces.carry) {
+            LineFormat::W3c(None)
         } else {
             return Err(self);
         };
@@ -743,9 +745,19 @@ impl Iterator for TextLogFile {
     type Item = Result<TextLogPiece, DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        Some(self.lines.next()?.map(|lines| TextLogPiece {
-            lines,
-            format: self.format,
+        Some(self.lines.next()?.map(|lines| {
+            let format = self.format.clone();
+            // A W3C log's pieces are decoded apart (by several threads, in `hunt`): each starts
+            // with the field names of the last `#Fields:` directive before it.
+            if let LineFormat::W3c(fields) = &mut self.format
+                && let Some(last) = lines.data[lines.start()..]
+                    .split(|&b| b == b'\n')
+                    .rev()
+                    .find_map(crate::w3c::directive_fields)
+            {
+                *fields = Some(last);
+            }
+            TextLogPiece { lines, format }
         }))
     }
 }
@@ -1589,7 +1601,7 @@ impl Iterator for RecordSource {
                 pos,
                 line,
                 format,
-            } => {
+            } => loop {
                 let mut lines = Lines::resume(data, *pos, *line);
                 let next = lines.next();
                 (*pos, *line) = (lines.pos, lines.line);
@@ -1599,24 +1611,27 @@ impl Iterator for RecordSource {
                     record: number,
                     reason,
                 };
-                Some(
-                    match text_log_line(data, number, span, format, MAX_SYSLOG_LINE) {
-                        Ok(accepted) => {
-                            let event = accepted.event;
-                            let timestamp = event.timestamp_ms();
-                            JsonEvent::parse_owned(event.to_json_text().into_bytes())
-                                .map(|event| Record {
-                                    file: file.clone(),
-                                    record_id: number,
-                                    timestamp,
-                                    event,
-                                })
-                                .map_err(|e| fail(e.to_string()))
-                        }
-                        Err(rejection) => Err(fail(rejection.reason.to_string())),
-                    },
-                )
-            }
+                // A W3C directive is read, and no record.
+                let Some(decoded) = text_log_line(data, number, span, format, MAX_SYSLOG_LINE)
+                else {
+                    continue;
+                };
+                return Some(match decoded {
+                    Ok(accepted) => {
+                        let event = accepted.event;
+                        let timestamp = event.timestamp_ms();
+                        JsonEvent::parse_owned(event.to_json_text().into_bytes())
+                            .map(|event| Record {
+                                file: file.clone(),
+                                record_id: number,
+                                timestamp,
+                                event,
+                            })
+                            .map_err(|e| fail(e.to_string()))
+                    }
+                    Err(rejection) => Err(fail(rejection.reason.to_string())),
+                });
+            },
             Inner::Documents {
                 data,
                 elements,
@@ -2226,6 +2241,56 @@ mod tests {
             panic!("text is no format Vigil decodes");
         };
         assert!(lines.into_text_log().is_err());
+    }
+
+    /// An IIS (W3C extended) log read in small pieces: each piece knows the field names of
+    /// the last `#Fields:` directive before it, a new header mid-file (IIS restarted with other
+    /// fields) applies from there on, and directives are no records.
+    #[test]
+    fn w3c_logs_are_read_by_their_latest_fields_directive() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "#Software: Microsoft Internet Information Services 10.0\n\
+                    #Fields: date time c-ip cs-method cs-uri-stem cs-uri-query sc-status\n\
+                    2026-12-03 22:15:10 203.0.113.9 GET /a.aspx x=1 200\n\
+                    2026-12-03 22:15:11 203.0.113.9 GET /b.aspx - 404\n\
+                    #Fields: date time c-ip cs-method cs-uri-stem sc-status\n\
+                    2026-12-03 22:15:12 203.0.113.9 POST /c.aspx 500\n\
+                    2026-12-03 22:15:13 too few\n";
+        let path = dir.path().join("u_ex261203.log");
+        fs::write(&path, text).unwrap();
+        let Opened::Unknown(lines) = open_file(&path, 40).unwrap() else {
+            panic!("W3C is no format the JSON decoders read");
+        };
+        let file: Arc<Path> = Arc::from(path.as_path());
+        let pieces: Vec<TextLogPiece> = lines
+            .into_text_log()
+            .ok()
+            .expect("recognised as W3C")
+            .map(Result::unwrap)
+            .collect();
+        assert!(pieces.len() > 2, "read in pieces");
+        let records: Vec<Result<Record, DecodeError>> = pieces
+            .into_iter()
+            .flat_map(|piece| RecordSource::text_log(file.clone(), piece))
+            .collect();
+        assert_eq!(records.len(), 4, "directives are no records: {records:?}");
+        let ok: Vec<&Record> = records.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(
+            ok.iter().map(|r| r.record_id).collect::<Vec<_>>(),
+            [3, 4, 6]
+        );
+        assert_eq!(ok[0].event.lookup_text("cs-uri-query").unwrap(), "x=1");
+        assert!(ok[1].event.lookup_text("cs-uri-query").is_none());
+        assert_eq!(ok[2].event.lookup_text("cs-method").unwrap(), "POST");
+        assert_eq!(ok[2].event.lookup_text("sc-status").unwrap(), "500");
+        assert_eq!(
+            ok[2].timestamp,
+            crate::time::parse_timestamp("2026-12-03T22:15:12Z")
+        );
+        assert!(matches!(
+            records[3],
+            Err(DecodeError::Record { record: 7, .. })
+        ));
     }
 
     /// A web access log, gzip or not, read like a syslog file: a record per line with the

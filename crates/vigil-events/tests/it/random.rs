@@ -1,5 +1,5 @@
 //! No input panics: random bytes, and mutations of real messages, through the syslog,
-//! access-log and error-log parsers,
+//! access-log, error-log and W3C parsers,
 //! the framer and the batch decoders; damaged copies of real EVTX files through the EVTX
 //! decoder.
 
@@ -24,6 +24,7 @@ const SEEDS: &[&[u8]] = &[
     b"<190>Dec  3 22:15:10 web-1 nginx: 1.2.3.4 - - [03/Dec/2026:22:15:10 +0000] \"\\x16\\x03\" 400 - \"-\" \"-\"",
     b"[Fri Sep 09 10:42:29.902022 2011] [core:error] [pid 35708:tid 4328636416] [client 72.15.99.187:50110] AH00128: x",
     b"2026/12/03 22:15:11 [error] 88#88: *9 open() failed, client: 203.0.113.5, server: s",
+    b"#Fields: date time c-ip cs(User-Agent) sc-status\n2026-12-03 22:15:10 1.2.3.4 a+b 200\n",
 ];
 
 const ALPHABET: &[u8] = b"<>0123456789 -:.[]\"=\\TZ+\n\r\0{}JanFebOct@%*";
@@ -60,6 +61,16 @@ fn exercise(input: &[u8], rng: &mut Rng) {
     if let Ok(line) = vigil_events::error_log::parse(input) {
         let _ = line.to_json_text();
     }
+    let _ = vigil_events::w3c::looks_like_w3c(input);
+    let fields =
+        vigil_events::w3c::directive_fields(b"#Fields: date time c-ip cs(User-Agent) sc-status");
+    let _ = vigil_events::w3c::to_json_text(input, fields.as_deref().unwrap_or_default());
+    let _ = vigil_events::batch::text_log_lines(
+        input,
+        vigil_events::LineFormat::W3c(None),
+        1 + rng.below(512),
+    )
+    .count();
 }
 
 #[test]

@@ -70,8 +70,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     placeholders: Option<PathBuf>,
     /// Log files or folders (EVTX, JSON lines, JSON arrays, plain syslog, web server access
-    /// logs in the common or combined format, Apache and nginx error logs; gzip-compressed or
-    /// not); `-` for standard input.
+    /// logs in the common or combined format or IIS's W3C format, Apache and nginx error logs;
+    /// gzip-compressed or not); `-` for standard input.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Output format.

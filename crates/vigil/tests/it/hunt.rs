@@ -819,3 +819,40 @@ fn hunt_reads_web_server_error_logs() {
     assert!(stderr.contains("3 files, 2003 events"), "{stderr}");
     assert!(stderr.contains(" 0 errors"), "{stderr}");
 }
+
+/// An IIS log (W3C extended, its fields named by its header) meets SigmaHQ's webserver rules
+/// like an access log: the query is its own field, as IIS writes it.
+#[test]
+fn hunt_reads_iis_logs_by_their_header() {
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/sigma/rules/web");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("u_ex261203.log");
+    std::fs::write(
+        &log,
+        "#Software: Microsoft Internet Information Services 10.0\r\n\
+         #Version: 1.0\r\n\
+         #Date: 2026-12-03 22:00:00\r\n\
+         #Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken\r\n\
+         2026-12-03 22:15:10 10.0.0.4 GET /default.aspx - 443 - 198.51.100.23 Mozilla/5.0+(Windows+NT+10.0) - 200 0 0 12\r\n\
+         2026-12-03 22:15:11 10.0.0.4 GET /download.aspx file=C:/Windows/win.ini 443 - 203.0.113.50 curl/8.5.0 - 200 0 0 3\r\n",
+    )
+    .unwrap();
+    let out = crate::support::vigil()
+        .args(["hunt", "--format", "jsonl", "-r"])
+        .arg(&web)
+        .arg(&log)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let hits = jsonl(&ok(out));
+    assert_eq!(hits.len(), 1, "{stderr}");
+    assert_eq!(hits[0]["rule_title"], "Suspicious Windows Strings In URI");
+    assert_eq!(hits[0]["record_id"], 6);
+    assert_eq!(hits[0]["timestamp"], "2026-12-03T22:15:11.000Z");
+    assert_eq!(hits[0]["event"]["c-ip"], "203.0.113.50");
+    assert_eq!(
+        hits[0]["event"]["cs-uri"],
+        "/download.aspx?file=C:/Windows/win.ini"
+    );
+    assert!(stderr.contains("1 file, 2 events"), "{stderr}");
+}
