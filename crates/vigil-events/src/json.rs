@@ -654,7 +654,8 @@ impl JsonEvent {
     }
 
     /// The host the event names: the first text of `Event.System.Computer` (Windows records),
-    /// `Computer`, `host.name` (a key with a dot, or a `host` object), `hostname`, `host`.
+    /// `Computer`, `host.name` (a key with a dot, or a `host` object), `hostname`, `host`,
+    /// `s-computername` (the server of a W3C web log).
     pub fn host(&self) -> Option<String> {
         fn text<'a, N: Node<'a>>(n: Option<N>) -> Option<String> {
             match n?.kind() {
@@ -674,6 +675,7 @@ impl JsonEvent {
                 .or_else(|| text(root.get("host").and_then(|h| h.get("name"))))
                 .or_else(|| text(root.get("hostname")))
                 .or_else(|| text(root.get("host")))
+                .or_else(|| text(root.get("s-computername")))
         }
         match &self.root {
             Root::Serde(v) => read(v, self.windows),
@@ -982,6 +984,10 @@ mod tests {
             (r#"{"host": "plain"}"#, Some("plain")),
             (r#"{"host": {"ip": "10.0.0.1"}}"#, None),
             (r#"{"Computer": "dc1", "host": "x"}"#, Some("dc1")),
+            (
+                r#"{"s-computername": "WEB01", "s-ip": "10.0.0.4"}"#,
+                Some("WEB01"),
+            ),
         ];
         for (text, expected) in cases {
             for e in both(text) {
