@@ -708,16 +708,20 @@ pub fn decode_syslog(
     syslog_lines(data, options, max_line_bytes).collect()
 }
 
-/// Whether a text looks like a syslog file: its first non-blank line has a `<PRI>` or starts
-/// with a syslog timestamp. Lets `vigil ingest` tell syslog files from other text.
+/// Whether a text looks like a syslog file: its first non-blank line has a `<PRI>`, or starts
+/// with a syslog timestamp followed by the program that wrote it. Lets `vigil ingest` and
+/// `vigil hunt` tell syslog files from other text.
 pub fn looks_like_syslog(data: &[u8]) -> bool {
     let Some((_, span)) = Lines::new(data).next() else {
         return false;
     };
     let line = &data[span];
     let options = SyslogOptions::new(0);
+    // Without a `<PRI>`, a time alone is not enough: applications write their own logs with
+    // a leading time too (`2026-12-03 22:15:10,123 INFO …`, Windows' CBS log); a syslog file's
+    // line names the program after it (`sshd[42]:`).
     crate::syslog::parse(line, &options)
-        .is_ok_and(|m| m.priority.is_some() || m.timestamp.is_some())
+        .is_ok_and(|m| m.priority.is_some() || (m.timestamp.is_some() && m.app_name.is_some()))
 }
 
 #[cfg(test)]

@@ -89,9 +89,9 @@ pub enum DecodeError {
         /// The underlying error (in the message, not a `source`, so it is printed once).
         error: std::io::Error,
     },
-    /// The file's content is not EVTX, JSON lines or a JSON array, compressed or not.
+    /// The file's content is in no format Vigil reads, compressed or not.
     #[error(
-        "{}: not an EVTX, JSON lines or JSON array file (gzip or not); remove it from the paths or convert it",
+        "{}: not an EVTX, JSON, syslog or web server log file (gzip or not); give --text to read any other text line by line, or remove it from the paths",
         path.display()
     )]
     UnknownFormat {

@@ -98,6 +98,11 @@ pub struct Args {
     /// lines category=webserver, error log lines service=apache or service=nginx.
     #[arg(long = "logsource", value_name = "KEY=VALUE,...", value_parser = parse_logsource)]
     logsources: Vec<Logsource>,
+    /// Read text of no format Vigil recognises (an application's own log) line by line, each
+    /// line a `message` (with the ISO 8601 time it starts with): keyword rules can then meet
+    /// it. Without it such files are skipped (reported when named on the command line).
+    #[arg(long)]
+    text: bool,
     /// Where the JSON logs hold a field the rules name: `cs-uri-query=url.query` (the rule's
     /// name, then the event's JSON path). May be given several times.
     #[arg(long = "field-map", value_name = "RULE_FIELD=PATH", value_parser = parse_field_map)]
@@ -227,6 +232,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         keep_for_correlation: set.correlation_count() > 0,
         min_level: args.level,
         piece_bytes: LINES_PIECE_BYTES,
+        plain_text: args.text,
         render: Some(Renderer {
             format: args.format,
             inputs: &args.paths,

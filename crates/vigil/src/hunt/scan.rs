@@ -14,7 +14,6 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use vigil_detect::mapping::syslog_logsources;
 use vigil_detect::{CompiledRuleSet, FieldMapping, Logsource, MappedEvent, Matcher, RuleId};
 use vigil_events::RecordSource;
 use vigil_events::implied_logsources;
@@ -40,6 +39,8 @@ pub struct ScanOptions<'a> {
     /// ([`vigil_events::source::LINES_PIECE_BYTES`]); a file is cut smaller when that gives
     /// every thread a share of it.
     pub piece_bytes: usize,
+    /// `--text`: text of no known format is read line by line, each line a `message`.
+    pub plain_text: bool,
     /// How matches are rendered as they are found (`None`: only counted).
     pub render: Option<Renderer<'a>>,
     /// Told how many events each file, or each piece of a large one, held: the progress bar
@@ -59,6 +60,7 @@ impl<'a> ScanOptions<'a> {
             keep_for_correlation: false,
             min_level: None,
             piece_bytes: vigil_events::source::LINES_PIECE_BYTES,
+            plain_text: false,
             render: None,
             on_events,
         }
@@ -402,7 +404,7 @@ fn work(
     while let Some(unit) = queue.take() {
         match unit {
             Unit::File(file) => {
-                let scan = match open(&files[file], piece_bytes[file]) {
+                let scan = match open(&files[file], piece_bytes[file], opts.plain_text) {
                     Opening::Done(scan) => {
                         queue.opened(file, None);
                         scan
@@ -482,7 +484,7 @@ enum Opening {
 /// Opens a file and reads it whole, or its first piece when it is read in pieces (JSON lines,
 /// EVTX, JSON arrays): then the rest of its pieces are returned, to share with the other
 /// threads while this one scans the first.
-fn open(file: &InputFile, piece_bytes: usize) -> Opening {
+fn open(file: &InputFile, piece_bytes: usize, plain_text: bool) -> Opening {
     let mut scan = FileScan::default();
     let path: Arc<Path> = Arc::from(file.path.as_path());
     let mut pieces = match open_file(&file.path, piece_bytes) {
@@ -492,6 +494,9 @@ fn open(file: &InputFile, piece_bytes: usize) -> Opening {
         }
         Ok(Opened::Unknown(lines)) => match lines.into_text_log() {
             Ok(text) => FilePieces::Text(text),
+            Err(lines) if plain_text && lines.is_text() => {
+                FilePieces::Text(lines.into_plain_text())
+            }
             Err(_) => {
                 if file.must_decode() {
                     scan.errors.push(DecodeError::UnknownFormat {
@@ -579,7 +584,8 @@ pub fn scan_source(
         }
         let event = record.event;
         let logsources = if implied {
-            implied_logsources(&event).unwrap_or_else(|| syslog_logsources(""))
+            // Plain lines (`--text`) say nothing: every rule not tied to a Windows log.
+            implied_logsources(&event).unwrap_or(opts.logsources)
         } else {
             opts.logsources
         };

@@ -856,3 +856,43 @@ fn hunt_reads_iis_logs_by_their_header() {
     );
     assert!(stderr.contains("1 file, 2 events"), "{stderr}");
 }
+
+/// An application's own log, in no format Vigil knows: named without --text it is an error
+/// naming the flag; with --text its lines are messages that keyword rules meet.
+#[test]
+fn hunt_reads_other_text_line_by_line_with_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("webshell.yml"),
+        "title: Webshell Upload\nid: 7c1f6a3e-1b2d-4e5f-8a9b-0c1d2e3f4a5b\nlogsource:\n  product: myapp\ndetection:\n  keywords:\n    - 'uploaded cmd.jsp'\n  condition: keywords\nlevel: high\n",
+    )
+    .unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(
+        &log,
+        "2026-12-03 22:15:10,123 INFO user bob logged in\n\
+         2026-12-03 22:15:11,456 WARN user bob uploaded cmd.jsp to /files\n",
+    )
+    .unwrap();
+    let rules = rules.to_str().unwrap();
+    let refused = crate::support::vigil()
+        .args(["hunt", "-r", rules, log.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("give --text"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let out = crate::support::vigil()
+        .args(["hunt", "--text", "--format", "jsonl", "-r", rules])
+        .arg(&log)
+        .output()
+        .unwrap();
+    let hits = jsonl(&ok(out));
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["record_id"], 2);
+    assert_eq!(hits[0]["timestamp"], "2026-12-03T22:15:11.456Z");
+}
