@@ -29,6 +29,10 @@ pub enum BodyFormat {
     /// Decide from the content: `[` first is an array; a single (pretty-printed) object is one
     /// event; anything else is JSON lines.
     Sniff,
+    /// Lines of text (`text/plain`), one event per line, their format told from the first:
+    /// syslog, a web server access or error log, an IIS (W3C) log, or any other text (each
+    /// line a `message`, [`LineFormat::Plain`]).
+    Text,
 }
 
 impl BodyFormat {
@@ -52,6 +56,8 @@ impl BodyFormat {
         ];
         if lines.iter().any(|t| essence.eq_ignore_ascii_case(t)) {
             BodyFormat::JsonLines
+        } else if essence.eq_ignore_ascii_case("text/plain") {
+            BodyFormat::Text
         } else {
             BodyFormat::Sniff
         }
@@ -327,8 +333,46 @@ pub fn decode_body(body: &[u8], format: BodyFormat, max_event_bytes: usize) -> B
     };
     match format {
         BodyFormat::JsonArray => decode_array(body, start, max_event_bytes),
+        BodyFormat::Text => decode_text(body, max_event_bytes),
         _ => json_lines(body, max_event_bytes).collect(),
     }
+}
+
+/// A text body ([`BodyFormat::Text`]): its lines as events in the format its first line is
+/// in (a year-less syslog time is the latest before now).
+fn decode_text(body: &[u8], max_event_bytes: usize) -> Batch<JsonEvent> {
+    let format = LineFormat::of(body, || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    })
+    .unwrap_or(LineFormat::Plain);
+    let mut batch = Batch::default();
+    for line in text_log_lines(body, format, max_event_bytes) {
+        match line {
+            Ok(Accepted {
+                position,
+                span,
+                event,
+            }) => match JsonEvent::parse_owned(event.to_json_text().into_bytes()) {
+                Ok(event) => batch.accepted.push(Accepted {
+                    position,
+                    span,
+                    event,
+                }),
+                // The decoders write JSON objects; a failure here would be a bug, said as such.
+                Err(e) => batch.rejected.push(Rejection {
+                    position,
+                    reason: RejectReason::InvalidJson {
+                        column: 1,
+                        detail: format!("the line's event could not be written as JSON: {e}"),
+                    },
+                }),
+            },
+            Err(rejection) => batch.rejected.push(rejection),
+        }
+    }
+    batch
 }
 
 /// The events of a JSON-lines text, one line at a time (for files too large to collect).
@@ -515,6 +559,25 @@ pub enum LineFormat {
     /// Lines of no format Vigil knows, each kept as its `message` (with the time it starts
     /// with, when it starts with one): for search and pivots, when the user asks for it.
     Plain,
+}
+
+impl LineFormat {
+    /// The format of a text log, told from its first line (`None` when it is none Vigil
+    /// knows); a syslog file's year-less times are read as the latest before
+    /// `syslog_reference_ms()`.
+    pub fn of(text: &[u8], syslog_reference_ms: impl FnOnce() -> i64) -> Option<LineFormat> {
+        Some(if looks_like_syslog(text) {
+            LineFormat::Syslog(SyslogOptions::new(syslog_reference_ms()))
+        } else if crate::access::looks_like_access_log(text) {
+            LineFormat::Access
+        } else if crate::error_log::looks_like_error_log(text) {
+            LineFormat::ErrorLog
+        } else if crate::w3c::looks_like_w3c(text) {
+            LineFormat::W3c(None)
+        } else {
+            return None;
+        })
+    }
 }
 
 /// One line of a plain-text log, decoded.

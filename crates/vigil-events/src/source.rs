@@ -38,7 +38,6 @@ use crate::batch::{LineFormat, Lines, bom_len, text_log_line};
 pub use crate::documents::DocumentsPiece;
 use crate::documents::{DocumentPieces, PiecesError};
 use crate::json::{JsonError, JsonEvent, first_line};
-use crate::syslog::SyslogOptions;
 
 /// One decoded event with where it came from.
 #[derive(Debug, Clone)]
@@ -673,24 +672,18 @@ impl LinesFile {
     pub fn into_text_log(self) -> Result<TextLogFile, LinesFile> {
         // The first bytes are read already (to recognise the file; empty for an empty one): a
         // file is told from them, not from a whole piece read first.
-        let format = if crate::batch::looks_like_syslog(&self.pieces.carry) {
+        let reference_ms = || {
             let reference = if is_stdin(&self.path) {
                 None
             } else {
                 fs::metadata(&self.path).and_then(|m| m.modified()).ok()
             };
-            let reference_ms = reference
+            reference
                 .unwrap_or_else(SystemTime::now)
                 .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
-            LineFormat::Syslog(SyslogOptions::new(reference_ms))
-        } else if crate::access::looks_like_access_log(&self.pieces.carry) {
-            LineFormat::Access
-        } else if crate::error_log::looks_like_error_log(&self.pieces.carry) {
-            LineFormat::ErrorLog
-        } else if crate::w3c::looks_like_w3c(&self.pieces.carry) {
-            LineFormat::W3c(None)
-        } else {
+                .map_or(0, |d| d.as_millis() as i64)
+        };
+        let Some(format) = LineFormat::of(&self.pieces.carry, reference_ms) else {
             return Err(self);
         };
         Ok(TextLogFile {

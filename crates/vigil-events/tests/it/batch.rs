@@ -168,6 +168,52 @@ fn sniffing_reads_a_pretty_printed_object_and_empty_bodies() {
     }
 }
 
+/// A `text/plain` body is read in the format of its first line: an nginx access log, syslog,
+/// an IIS log (its directives no events) or, failing those, a message per line.
+#[test]
+fn text_bodies_are_read_in_the_format_of_their_first_line() {
+    assert_eq!(
+        BodyFormat::from_content_type(Some("text/plain; charset=utf-8")),
+        BodyFormat::Text
+    );
+    let field = |batch: &vigil_events::Batch<vigil_events::json::JsonEvent>,
+                 i: usize,
+                 name: &str| { batch.accepted[i].event.lookup_text(name) };
+    let access = batch::decode_body(
+        b"203.0.113.9 - - [03/Dec/2026:22:15:10 +0000] \"GET /a?x=1 HTTP/1.1\" 200 5 \"-\" \"curl\"\nnot a request\n",
+        BodyFormat::Text,
+        MAX,
+    );
+    assert_eq!(field(&access, 0, "cs-uri-query").as_deref(), Some("x=1"));
+    assert_eq!(access.rejected.len(), 1);
+    assert_eq!(access.rejected[0].position, Position::Line(2));
+    let syslog = batch::decode_body(
+        b"<38>Dec  3 22:15:10 bastion sshd[42]: Failed password for root\n",
+        BodyFormat::Text,
+        MAX,
+    );
+    assert_eq!(field(&syslog, 0, "app_name").as_deref(), Some("sshd"));
+    let iis = batch::decode_body(
+        b"#Software: Microsoft Internet Information Services 10.0\n#Fields: date time c-ip sc-status\n2026-12-03 22:15:10 203.0.113.9 404\n",
+        BodyFormat::Text,
+        MAX,
+    );
+    assert_eq!(iis.accepted.len(), 1);
+    assert_eq!(iis.accepted[0].position, Position::Line(3));
+    assert_eq!(field(&iis, 0, "sc-status").as_deref(), Some("404"));
+    let plain = batch::decode_body(
+        b"2026-12-03 22:15:10,123 WARN upload of cmd.jsp\njust words\n",
+        BodyFormat::Text,
+        MAX,
+    );
+    assert_eq!(plain.accepted.len(), 2);
+    assert_eq!(field(&plain, 1, "message").as_deref(), Some("just words"));
+    assert_eq!(
+        plain.accepted[0].event.timestamp(),
+        vigil_events::time::parse_timestamp("2026-12-03T22:15:10.123Z")
+    );
+}
+
 #[test]
 fn syslog_text_reports_bad_lines_by_number() {
     let text =

@@ -36,7 +36,9 @@ const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1000;
 
 /// Send events. The body is JSON lines (`Content-Type: application/x-ndjson`) or a JSON array
-/// (`application/json`; a single object is one event). Every event is tagged with the service,
+/// (`application/json`; a single object is one event), or log lines as written
+/// (`text/plain`: syslog, a web server access or error log, an IIS log, told from the first
+/// line; any other text a `message` per line). Every event is tagged with the service,
 /// host and tenant of the query (an ingest token bound to a service or tenant fixes them). The
 /// answer comes once the stored events are durable; each refused event is listed with its line
 /// (or array index) and reason, and the others are stored.
@@ -51,7 +53,7 @@ const MAX_LIMIT: u32 = 1000;
         IngestQuery,
         ("Idempotency-Key" = Option<String>, Header, description = "A key of 1 to 255 visible ASCII characters naming this batch, the same when it is sent again")
     ),
-    request_body(content = String, description = "JSON lines, or a JSON array of objects; gzip-compressed with `Content-Encoding: gzip`", content_type = "application/x-ndjson"),
+    request_body(content = String, description = "JSON lines, a JSON array of objects, or (`text/plain`) log lines; gzip-compressed with `Content-Encoding: gzip`", content_type = "application/x-ndjson"),
     responses(
         (status = 200, description = "Stored (see `rejected` for refused events)", body = IngestResponse),
         (status = 400, description = "No service named, or a Content-Encoding other than gzip", body = ErrorBody),

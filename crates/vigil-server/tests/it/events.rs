@@ -262,6 +262,32 @@ async fn a_json_array_body_is_read_element_by_element() {
     assert_eq!(report["rejected"][0]["index"], 2);
 }
 
+/// A `text/plain` body of log lines (an access log posted as written) is stored a line per
+/// event in the fields of its format, a bad line named by its number.
+#[tokio::test]
+async fn a_text_body_is_read_in_the_format_of_its_lines() {
+    let app = spawn_app().await;
+    let body = "203.0.113.9 - - [03/Dec/2026:22:15:10 +0000] \"GET /a?x=1 HTTP/1.1\" 200 5 \"-\" \"curl\"\n\
+                not a request\n";
+    let (status, report) = app
+        .send(
+            &app.responder_token,
+            "service=web",
+            body,
+            "text/plain; charset=utf-8",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["stored"], 1, "{report}");
+    assert_eq!(report["rejected"][0]["line"], 2, "{report}");
+    app.searchable().await;
+    let (_, found) = app
+        .get(&app.responder_token, "/events/search?q=cs-uri-query:x%3D1")
+        .await;
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(found["events"][0]["event"]["c-ip"], "203.0.113.9");
+}
+
 fn gzip(data: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
