@@ -13,7 +13,8 @@
 //!   detected again;
 //! - other text ([`Opened::Unknown`]) is a plain-text log when its first line is one
 //!   ([`LinesFile::into_text_log`]): syslog (RFC 5424 or 3164), a web server access log
-//!   (common or combined) or error log (Apache, nginx); the record id is the line number.
+//!   (common or combined, IIS's W3C) or error log (Apache, nginx); any other text only when
+//!   asked ([`LinesFile::into_plain_text`]); the record id is the line number.
 //!
 //! [`open_file`] reads a file in pieces: JSON lines in whole lines, JSON arrays and documents in
 //! whole elements, EVTX in whole chunks (gzip-compressed or piped EVTX through a decompressed
@@ -665,7 +666,8 @@ pub const MAX_SYSLOG_LINE: usize = 1024 * 1024;
 impl LinesFile {
     /// Reads the lines of a file just opened ([`Opened::Unknown`]) as a plain-text log when the
     /// first of them is one: plain syslog (RFC 5424 or RFC 3164, one message per line), a web
-    /// server access log ([`crate::access`]) or error log ([`crate::error_log`]); the file
+    /// server access log ([`crate::access`], [`crate::w3c`]) or error log
+    /// ([`crate::error_log`]); the file
     /// back when it is none of these (to read as plain text, [`LinesFile::into_plain_text`],
     /// or leave). RFC 3164 timestamps carry no year: the one closest before the file's
     /// modification time is taken (before now, for standard input).
