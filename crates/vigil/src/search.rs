@@ -274,7 +274,7 @@ pub fn summarize(event: &Value, max: usize) -> String {
             .find_map(|k| event.get(*k).and_then(Value::as_str));
         match message {
             Some(m) => {
-                for key in ["app_name", "event.action", "action"] {
+                for key in ["app_name", "level", "event.action", "action"] {
                     if let Some(v) = event.get(key).and_then(scalar) {
                         parts.push(format!("{key}={v}"));
                     }
@@ -363,6 +363,8 @@ mod tests {
     fn summaries_prefer_the_message_then_key_values() {
         let e = json!({"app_name": "sshd", "message": "Failed password\nfor root"});
         assert_eq!(summarize(&e, 100), "app_name=sshd Failed password for root");
+        let e = json!({"error_log_format": "nginx", "level": "alert", "message": "worker exited"});
+        assert_eq!(summarize(&e, 100), "level=alert worker exited");
         // Keys come in the event's order (serde_json keeps it when a dependency asks for
         // `preserve_order`, else sorted); compare as sets.
         let parts = |s: String| {
