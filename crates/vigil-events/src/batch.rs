@@ -604,10 +604,15 @@ pub struct PlainLine<'a> {
     pub unix_ms: Option<i64>,
 }
 
+/// The field marking an event as a line of text of no known format (`plain`).
+pub const TEXT_LOG_FORMAT_FIELD: &str = "text_log_format";
+
 impl PlainLine<'_> {
-    /// `{"timestamp": …, "message": …}`, the timestamp only when the line starts with one.
+    /// `{"text_log_format": "plain", "timestamp": …, "message": …}`, the timestamp only when
+    /// the line starts with one.
     pub fn to_json_text(&self) -> String {
-        let mut w = crate::write::ObjectWriter::with_capacity(self.text.len() + 48);
+        let mut w = crate::write::ObjectWriter::with_capacity(self.text.len() + 72);
+        w.string(TEXT_LOG_FORMAT_FIELD, "plain");
         if let Some(ms) = self.unix_ms {
             w.string("timestamp", &crate::time::format_timestamp(ms));
         }
@@ -820,11 +825,11 @@ mod tests {
         let line = plain_line(b"2026-12-03 22:15:10 login failed for \xff bob\r");
         assert_eq!(
             line.to_json_text(),
-            "{\"timestamp\":\"2026-12-03T22:15:10.000Z\",\"message\":\"2026-12-03 22:15:10 login failed for \u{fffd} bob\"}"
+            "{\"text_log_format\":\"plain\",\"timestamp\":\"2026-12-03T22:15:10.000Z\",\"message\":\"2026-12-03 22:15:10 login failed for \u{fffd} bob\"}"
         );
         assert_eq!(
             plain_line(b"no time").to_json_text(),
-            r#"{"message":"no time"}"#
+            r#"{"text_log_format":"plain","message":"no time"}"#
         );
     }
 

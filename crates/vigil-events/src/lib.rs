@@ -34,12 +34,50 @@ pub use syslog::{Framer, SyslogError, SyslogMessage, SyslogOptions};
 /// wrote: a web request (an access-log line, in a file or carried by syslog) `category:
 /// webserver` ([`access::access_event_logsources`]), a web server's error-log line its
 /// server's error log ([`error_log::error_event_logsources`]), another syslog line by the
-/// program that wrote it ([`syslog::syslog_event_logsources`]); `None` for any other event
-/// (EVTX, JSON), whose logsource the Windows mapping or a service's declaration tells.
+/// program that wrote it ([`syslog::syslog_event_logsources`]), a line of other text
+/// (`--text`) no log in particular, which only the rules naming no logsource meet; `None` for
+/// any other event (EVTX, JSON), whose logsource the Windows mapping or a service's declaration
+/// tells.
 pub fn implied_logsources(
     event: &dyn vigil_detect::Event,
 ) -> Option<&'static [vigil_detect::Logsource]> {
+    static ANY_TEXT: std::sync::LazyLock<[vigil_detect::Logsource; 1]> =
+        std::sync::LazyLock::new(|| [vigil_detect::Logsource::default()]);
     access::access_event_logsources(event)
         .or_else(|| error_log::error_event_logsources(event))
         .or_else(|| syslog::syslog_event_logsources(event))
+        .or_else(|| {
+            event
+                .field_values(batch::TEXT_LOG_FORMAT_FIELD, &mut |_| {})
+                .then(|| &ANY_TEXT[..])
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each text log's events say what they are; JSON of unknown source does not.
+    #[test]
+    fn text_logs_imply_their_logsources() {
+        let implied = |json: &str| {
+            let event = json::JsonEvent::parse(json).unwrap();
+            implied_logsources(&event).map(<[vigil_detect::Logsource]>::to_vec)
+        };
+        let plain = batch::plain_line(b"2026-12-03 22:15:10 started").to_json_text();
+        assert_eq!(
+            implied(&plain),
+            Some(vec![vigil_detect::Logsource::default()]),
+            "other text: only the rules naming no logsource"
+        );
+        let request =
+            access::parse(br#"1.2.3.4 - - [03/Dec/2026:22:15:10 +0000] "GET / HTTP/1.1" 200 1"#)
+                .unwrap()
+                .to_json_text();
+        assert_eq!(
+            implied(&request).unwrap()[0].category.as_deref(),
+            Some("webserver")
+        );
+        assert_eq!(implied(r#"{"message": "login failed"}"#), None);
+    }
 }

@@ -101,8 +101,11 @@ pub struct Args {
     #[arg(long)]
     pub wait: bool,
     /// Store text files of no format Vigil recognises line by line, each line an event
-    /// `{"message": LINE}` (with `timestamp` when the line starts with an ISO 8601 time), for
-    /// search and pivots; without it they are skipped (reported when named like a log).
+    /// `{"text_log_format": "plain", "message": LINE}` (with `timestamp` when the line starts
+    /// with an ISO 8601 time), for search and pivots; the server's rules meet them only as the
+    /// service's `logsources` in the organisation document say (without: only the rules that
+    /// name no logsource). Without --text such files are skipped (reported when named like a
+    /// log).
     #[arg(long)]
     pub text: bool,
 }

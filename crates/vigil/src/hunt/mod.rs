@@ -99,8 +99,10 @@ pub struct Args {
     #[arg(long = "logsource", value_name = "KEY=VALUE,...", value_parser = parse_logsource)]
     logsources: Vec<Logsource>,
     /// Read text of no format Vigil recognises (an application's own log) line by line, each
-    /// line a `message` (with the ISO 8601 time it starts with): keyword rules can then meet
-    /// it. Without it such files are skipped (reported when named on the command line).
+    /// line a `message` (with the ISO 8601 time it starts with). Its lines meet the rules of
+    /// the --logsource you give (`product=myapp`), or without one only the rules that name no
+    /// logsource. Without --text such files are skipped (reported when named on the command
+    /// line).
     #[arg(long)]
     text: bool,
     /// Where the JSON logs hold a field the rules name: `cs-uri-query=url.query` (the rule's

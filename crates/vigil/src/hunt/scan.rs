@@ -584,7 +584,6 @@ pub fn scan_source(
         }
         let event = record.event;
         let logsources = if implied {
-            // Plain lines (`--text`) say nothing: every rule not tied to a Windows log.
             implied_logsources(&event).unwrap_or(opts.logsources)
         } else {
             opts.logsources
