@@ -43,11 +43,11 @@ const AFTER_HELP: &str = "\
 Files are recognised by their content, gzip-compressed or not: EVTX, JSON lines, JSON arrays,
 pretty-printed JSON, plain syslog files (RFC 5424 or RFC 3164 lines), and web server access
 logs (the common and combined formats of Apache and nginx, IIS's W3C logs, as Sigma's
-webserver fields) and error logs (Apache, nginx). Folders are walked recursively; files in them that are none of
-these are skipped, unless named like a log (.evtx, .jsonl, .ndjson, .json, .gz): those are
-reported as damaged. With --text, text that is none of these (an application's own log) is
-stored line by line instead, each line a `message` with the time it starts with; binary files
-are still skipped. `-` reads standard input, any of these formats.
+webserver fields) and error logs (Apache, nginx). Folders are walked recursively; files in
+them that are none of these are skipped, unless named like a log (.evtx, .jsonl, .ndjson,
+.json, .gz): those are reported as damaged. With --text, text that is none of these (an
+application's own log) is stored line by line instead, each line a `message` with the time it
+starts with; binary files are still skipped. `-` reads standard input, any of these formats.
 
 Examples:
   vigil ingest ./logs --service web --tenant contoso
