@@ -669,6 +669,27 @@ impl Incident {
         Ok(change)
     }
 
+    /// Moves the first activity back to `seen`, activity found to belong to the incident (an
+    /// alert's events merged into it), when that is earlier than the first activity known and
+    /// not after the detection: a correction with `reason`, kept like any other. `None` when
+    /// nothing changes.
+    pub fn activity_seen(
+        &mut self,
+        seen: DateTime<Utc>,
+        actor: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<TimestampCorrection>, DomainError> {
+        let ts = &self.timestamps;
+        let earlier = ts.first_activity.is_none_or(|first| seen < first);
+        let before_detection = ts.detected.is_none_or(|detected| seen <= detected);
+        if !(earlier && before_detection) {
+            return Ok(None);
+        }
+        self.correct_timestamp(TimestampKind::FirstActivity, Some(seen), actor, reason, at)
+            .map(Some)
+    }
+
     /// Corrects a milestone with a reason; the correction is kept.
     pub fn correct_timestamp(
         &mut self,
@@ -917,6 +938,28 @@ mod tests {
             .unwrap();
         assert_eq!(i.timestamps.closed, None, "reopening clears closed");
         assert_eq!(i.timestamps.contained, Some(t(4)), "earlier facts stay");
+    }
+
+    #[test]
+    fn merged_activity_moves_the_first_activity_back_only() {
+        let mut i = open(Severity::Sev3);
+        assert_eq!(i.timestamps.detected, Some(t(1)));
+        // After the detection: nothing changes.
+        assert_eq!(
+            i.activity_seen(t(2), "a", "merged ALR-2", t(3)).unwrap(),
+            None
+        );
+        let c = i
+            .activity_seen(t(0), "a", "merged ALR-2", t(3))
+            .unwrap()
+            .expect("moved back");
+        assert_eq!(c.reason, "merged ALR-2");
+        assert_eq!(i.timestamps.first_activity, Some(t(0)));
+        assert_eq!(i.timestamp_corrections.len(), 1);
+        // Later than the first activity known: kept.
+        let later = t(0) + Duration::minutes(30);
+        assert_eq!(i.activity_seen(later, "a", "x", t(3)).unwrap(), None);
+        assert_eq!(i.timestamps.first_activity, Some(t(0)));
     }
 
     #[test]

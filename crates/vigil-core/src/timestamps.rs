@@ -5,7 +5,7 @@
 //!
 //! | milestone        | set by                                                   |
 //! |------------------|----------------------------------------------------------|
-//! | `first_activity` | given at creation (declared from alerts: the earliest time their matched events carry) or by correction (when known) |
+//! | `first_activity` | given at creation (declared from alerts: the earliest time their matched events carry), moved back by a merged alert's earlier events, or by correction (when known) |
 //! | `detected`       | creation (given, or the creation time)                   |
 //! | `acknowledged`   | given at creation (declared from alerts: their first acknowledgement, or the declaring), else detection → analysis |
 //! | `declared`       | analysis → containment (confirmed as a security incident) |

@@ -680,6 +680,7 @@ impl SqliteStore {
                 incident,
                 indicators,
                 action,
+                ..
             } => {
                 let checked = (
                     vigil_core::incident::indicators(indicators)?,
@@ -706,10 +707,16 @@ impl SqliteStore {
             AlertsInto::Declare(new) => {
                 (create_incident_in(&mut tx, actor, *new, at).await?.id, true)
             }
-            AlertsInto::Merge { incident, .. } => {
+            AlertsInto::Merge {
+                incident, activity, ..
+            } => {
                 let id = resolve(&mut tx, &incident).await?;
                 if let Some((values, text)) = merge {
                     add_indicators_in(&mut tx, actor, id, &values, at).await?;
+                    if let Some(seen) = activity {
+                        let reason = format!("events of a merged alert start then ({text})");
+                        first_activity_seen_in(&mut tx, actor, id, seen, &reason, at).await?;
+                    }
                     append_action_in(&mut tx, actor, id, ActionKind::Investigation, text, at)
                         .await?;
                 }
@@ -1428,6 +1435,35 @@ fn action_text(text: &str) -> StoreResult<String> {
         .into());
     }
     Ok(text)
+}
+
+/// Moves incident `id`'s first activity back to `seen` inside `conn`'s transaction when that is
+/// earlier ([`vigil_core::Incident::activity_seen`]): a correction with `reason`, audited as
+/// any correction is.
+async fn first_activity_seen_in(
+    conn: &mut SqliteConnection,
+    actor: &str,
+    id: IncidentId,
+    seen: DateTime<Utc>,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let mut incident = load(conn, id).await?;
+    let Some(correction) = incident.activity_seen(truncate_micros(seen), actor, reason, at)? else {
+        return Ok(());
+    };
+    update_incident_row(conn, &incident).await?;
+    let n = incident.timestamp_corrections.len();
+    insert_correction(conn, id, n, &correction).await?;
+    append_audit(
+        conn,
+        actor,
+        "incident.timestamp",
+        Some(id),
+        payload(incident.key, "correction", &correction),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Appends a checked ([`action_text`]) entry to incident `id`'s action log inside `conn`'s

@@ -342,6 +342,9 @@ pub enum AlertsInto {
         indicators: Vec<vigil_core::NewIndicator>,
         /// The action-log entry that records the merge.
         action: String,
+        /// The earliest time the alerts' events carry: the incident's first activity moves
+        /// back to it when it is earlier ([`vigil_core::Incident::activity_seen`]).
+        activity: Option<chrono::DateTime<chrono::Utc>>,
     },
 }
 

@@ -402,6 +402,14 @@ pub async fn declare(
 /// to detect counts from it (days, for logs hunted or ingested late). `None` when no event
 /// carries a time, or the earliest is after the alerts were raised (a sender's clock ahead).
 fn first_activity(alerts: &[Alert]) -> Option<chrono::DateTime<chrono::Utc>> {
+    let at = earliest_event_time(alerts)?;
+    let detected = alerts.iter().map(|a| a.first_seen).min()?;
+    (at <= detected).then_some(at)
+}
+
+/// The earliest time the alerts' matched events carry (their own timestamp, Windows'
+/// `SystemTime` …).
+fn earliest_event_time(alerts: &[Alert]) -> Option<chrono::DateTime<chrono::Utc>> {
     let earliest = alerts
         .iter()
         .flat_map(|a| &a.alert.events)
@@ -411,9 +419,7 @@ fn first_activity(alerts: &[Alert]) -> Option<chrono::DateTime<chrono::Utc>> {
                 .timestamp()
         })
         .min()?;
-    let at = chrono::DateTime::from_timestamp_millis(earliest)?;
-    let detected = alerts.iter().map(|a| a.first_seen).min()?;
-    (at <= detected).then_some(at)
+    chrono::DateTime::from_timestamp_millis(earliest)
 }
 
 /// When the responders took the alerts up: the first acknowledgement among them, or now — declaring
@@ -463,6 +469,7 @@ pub async fn merge(
             incident: r,
             indicators: indicators_from_events(&events, 200),
             action: format!("merged alert {}", alert_line(alert, &alert.alert.title)),
+            activity: earliest_event_time(&alerts),
         },
         evidence: events_as_evidence(&alerts),
     };

@@ -1020,12 +1020,16 @@ async fn alerts_are_taken_into_an_incident_in_one_write() {
         .create_incident("ann", new_incident("open"))
         .await
         .unwrap();
+    // The alert's events start an hour before the incident was detected.
+    let detected = incident.timestamps.detected.unwrap();
+    let activity = detected - chrono::Duration::hours(1);
     let merge = |ip: &str, action: &str| TakeAlerts {
         alerts: vec![a],
         into: AlertsInto::Merge {
             incident: IncidentRef::Key(incident.key),
             indicators: vec![ind("ip", ip)],
             action: action.into(),
+            activity: Some(activity),
         },
         evidence: vec![evidence(a as u64)],
     };
@@ -1035,6 +1039,16 @@ async fn alerts_are_taken_into_an_incident_in_one_write() {
         .unwrap();
     assert_eq!(merged.key, incident.key);
     assert!(merged.indicators.iter().any(|i| i.value == "198.51.100.7"));
+    // The first activity moved back to the merged events, as a correction saying why.
+    assert_eq!(merged.timestamps.first_activity, Some(activity));
+    assert_eq!(merged.timestamp_corrections.len(), 1);
+    assert!(
+        merged.timestamp_corrections[0]
+            .reason
+            .contains("merged alert ALR-1"),
+        "{:?}",
+        merged.timestamp_corrections
+    );
     assert_eq!(merged.evidence.len(), 1);
     assert_eq!(
         merged.evidence[0].file_name,
