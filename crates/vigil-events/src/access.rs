@@ -9,7 +9,7 @@
 //!
 //! | field | from |
 //! |---|---|
-//! | `access_log_format` | `common`, `combined`, or `vhost_combined` (Apache's `other_vhosts_access.log`, led by `host:port`); only access-log events have it |
+//! | `access_log_format` | `common`, `combined`, or `vhost_combined` (Apache's `other_vhosts_access.log`, led by `host:port`); `w3c` for IIS logs ([`crate::w3c`]); only web requests have it |
 //! | `timestamp` | the request's time, RFC 3339 with the log's offset |
 //! | `cs-host`, `s-port` | the virtual host and port, in `vhost_combined` |
 //! | `c-ip` | the client address (or name) |
