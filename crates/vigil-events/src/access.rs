@@ -339,10 +339,7 @@ fn number(line: &[u8], at: &mut usize) -> Option<Option<u64>> {
 
 /// Whether a text looks like an access log: its first non-blank line is one.
 pub fn looks_like_access_log(data: &[u8]) -> bool {
-    let data = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
-    data.split(|&b| b == b'\n')
-        .find(|line| !line.trim_ascii().is_empty())
-        .is_some_and(|line| parse(line).is_ok())
+    crate::batch::first_text_line(data).is_some_and(|line| parse(line).is_ok())
 }
 
 /// The Sigma logsources of an access-log event (`category: webserver`); `None` when the event

@@ -354,7 +354,7 @@ fn decode_text(body: &[u8], max_event_bytes: usize) -> Batch<JsonEvent> {
                 position,
                 span,
                 event,
-            }) => match JsonEvent::parse_owned(event.to_json_text().into_bytes()) {
+            }) => match event.into_json_event() {
                 Ok(event) => batch.accepted.push(Accepted {
                     position,
                     span,
@@ -632,7 +632,13 @@ pub fn plain_line(bytes: &[u8]) -> PlainLine<'_> {
 
 fn leading_time(text: &str) -> Option<i64> {
     let b = text.as_bytes();
+    // The date and time are ASCII (so the text can be cut after them): digits but for the
+    // separators checked below.
     let dated = b.len() >= 19
+        && b[..19]
+            .iter()
+            .enumerate()
+            .all(|(i, c)| matches!(i, 4 | 7 | 10 | 13 | 16) || c.is_ascii_digit())
         && b[4] == b'-'
         && b[7] == b'-'
         && matches!(b[10], b'T' | b' ')
@@ -656,6 +662,15 @@ fn leading_time(text: &str) -> Option<i64> {
 }
 
 impl LineEvent<'_> {
+    /// The event as the engine reads it (and the log store keeps its text).
+    pub fn into_json_event(self) -> Result<JsonEvent, JsonError> {
+        let text = match self {
+            LineEvent::W3c(json, _) => json,
+            other => other.to_json_text(),
+        };
+        JsonEvent::parse_owned(text.into_bytes())
+    }
+
     /// The event as JSON text, as ingest stores it.
     pub fn to_json_text(&self) -> String {
         match self {
@@ -776,14 +791,18 @@ pub fn decode_syslog(
     syslog_lines(data, options, max_line_bytes).collect()
 }
 
+/// The first non-blank line of a text (BOM and CR left out), which tells a text log's format.
+pub(crate) fn first_text_line(data: &[u8]) -> Option<&[u8]> {
+    Lines::new(data).next().map(|(_, span)| &data[span])
+}
+
 /// Whether a text looks like a syslog file: its first non-blank line has a `<PRI>`, or starts
 /// with a syslog timestamp followed by the program that wrote it. Lets `vigil ingest` and
 /// `vigil hunt` tell syslog files from other text.
 pub fn looks_like_syslog(data: &[u8]) -> bool {
-    let Some((_, span)) = Lines::new(data).next() else {
+    let Some(line) = first_text_line(data) else {
         return false;
     };
-    let line = &data[span];
     let options = SyslogOptions::new(0);
     // Without a `<PRI>`, a time alone is not enough: applications write their own logs with
     // a leading time too (`2026-12-03 22:15:10,123 INFO …`, Windows' CBS log); a syslog file's
@@ -817,6 +836,8 @@ mod tests {
         for none in [
             "081109 203615 148 INFO dfs.DataNode: x",
             "2026-13-45 99:99:99 not a time",
+            // A character that is no digit where the time's last one stands (cut, it panicked).
+            "2026-12-03 22:15:1\u{e9}, then text",
             "short",
             "",
         ] {

@@ -263,10 +263,7 @@ fn nginx(line: &str) -> Result<ErrorEntry<'_>, ErrorLogError> {
 
 /// Whether a text looks like an error log: its first non-blank line is one.
 pub fn looks_like_error_log(data: &[u8]) -> bool {
-    let data = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
-    data.split(|&b| b == b'\n')
-        .find(|line| !line.trim_ascii().is_empty())
-        .is_some_and(|line| parse(line).is_ok())
+    crate::batch::first_text_line(data).is_some_and(|line| parse(line).is_ok())
 }
 
 /// The Sigma logsources of an error-log event (see the module documentation); `None` when the

@@ -694,6 +694,17 @@ impl LinesFile {
         })
     }
 
+    /// The lines as a plain-text log ([`LinesFile::into_text_log`]) or, when `plain_text` is
+    /// asked for (`--text`) and the file reads as text, as plain lines
+    /// ([`LinesFile::into_plain_text`]); `None` when neither.
+    pub fn into_text_log_or_plain(self, plain_text: bool) -> Option<TextLogFile> {
+        match self.into_text_log() {
+            Ok(text) => Some(text),
+            Err(lines) if plain_text && lines.is_text() => Some(lines.into_plain_text()),
+            Err(_) => None,
+        }
+    }
+
     /// Whether the file reads as text (no NUL byte, UTF-8 in what was read to recognise it):
     /// an image or an archive in a folder is no log to store line by line.
     pub fn is_text(&self) -> bool {
@@ -745,10 +756,7 @@ impl Iterator for TextLogFile {
             // A W3C log's pieces are decoded apart (by several threads, in `hunt`): each starts
             // with the field names of the last `#Fields:` directive before it.
             if let LineFormat::W3c(fields) = &mut self.format
-                && let Some(last) = lines.data[lines.start()..]
-                    .split(|&b| b == b'\n')
-                    .rev()
-                    .find_map(crate::w3c::directive_fields)
+                && let Some(last) = crate::w3c::last_directive_fields(&lines.data[lines.start()..])
             {
                 *fields = Some(last);
             }
@@ -1615,7 +1623,8 @@ impl Iterator for RecordSource {
                     Ok(accepted) => {
                         let event = accepted.event;
                         let timestamp = event.timestamp_ms();
-                        JsonEvent::parse_owned(event.to_json_text().into_bytes())
+                        event
+                            .into_json_event()
                             .map(|event| Record {
                                 file: file.clone(),
                                 record_id: number,

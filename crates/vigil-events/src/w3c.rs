@@ -44,11 +44,7 @@ pub enum W3cError {
 
 /// Whether a text looks like a W3C extended log: it starts with one of its directives.
 pub fn looks_like_w3c(data: &[u8]) -> bool {
-    let data = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
-    let first = data
-        .split(|&b| b == b'\n')
-        .find(|line| !line.trim_ascii().is_empty())
-        .unwrap_or_default();
+    let first = crate::batch::first_text_line(data).unwrap_or_default();
     [
         b"#Software:".as_slice(),
         b"#Version:",
@@ -64,6 +60,21 @@ pub fn directive_fields(line: &[u8]) -> Option<Fields> {
     let names = line.strip_prefix(b"#Fields:")?;
     let names = String::from_utf8_lossy(names);
     Some(names.split_ascii_whitespace().map(field_name).collect())
+}
+
+/// The field names of the last `#Fields:` directive in `text`, found from its end (a piece of
+/// a large log holds one only where IIS restarted); `None` when it holds none.
+pub fn last_directive_fields(text: &[u8]) -> Option<Fields> {
+    let mut end = text.len();
+    while let Some(at) = memchr::memmem::rfind(&text[..end], b"#Fields:") {
+        if at == 0 || text[at - 1] == b'\n' {
+            let line = &text[at..];
+            let line = &line[..memchr::memchr(b'\n', line).unwrap_or(line.len())];
+            return directive_fields(line.trim_ascii_end());
+        }
+        end = at;
+    }
+    None
 }
 
 /// A header name in the taxonomy's spelling: `cs(User-Agent)` is `cs-user-agent`.
@@ -182,6 +193,18 @@ mod tests {
         let event: Value = serde_json::from_str(&json).unwrap();
         assert!(event.get("cs-uri-query").is_none(), "{event}");
         assert_eq!(event["cs-uri"], "/");
+    }
+
+    #[test]
+    fn the_last_fields_directive_of_a_piece_is_found() {
+        let piece = b"2026-12-03 22:15:10 1.2.3.4\n#Fields: date time c-ip\nx\n#Fields: date c-ip\r\nno #Fields: here\n";
+        let fields = last_directive_fields(piece).unwrap();
+        assert_eq!(&fields[..], ["date", "c-ip"]);
+        assert!(last_directive_fields(b"a line\nno #Fields: at a line's start\n").is_none());
+        assert_eq!(
+            &last_directive_fields(b"#Fields: c-ip").unwrap()[..],
+            ["c-ip"]
+        );
     }
 
     #[test]

@@ -5,9 +5,9 @@
 //! its content, gzip-compressed or not: EVTX, JSON arrays and pretty-printed JSON are decoded
 //! into events (`vigil_events::RecordSource`); JSON lines are sent line by line as written (the
 //! server checks each one); plain syslog files and web server access and error logs are parsed
-//! line by line into their event shapes (`vigil_events::batch::text_log_lines`). Decoding runs on its own thread and hands full
-//! batches to the sender through a small bounded channel, so reading and sending overlap and
-//! memory stays at a few batches.
+//! line by line into their event shapes (`vigil_events::batch::text_log_lines`). Decoding runs
+//! on its own thread and hands full batches to the sender through a small bounded channel, so
+//! reading and sending overlap and memory stays at a few batches.
 //!
 //! A corrupt file or record is reported and skipped; an event the server refuses is reported
 //! with its file and line or record. Sending stops at the first batch the server refuses as a
@@ -740,21 +740,17 @@ impl Reader<'_> {
         meta: Option<&std::fs::Metadata>,
     ) -> Result<(), Closed> {
         let path = file.path.as_path();
-        let mut pieces = match lines.into_text_log() {
-            Ok(pieces) => pieces,
-            Err(lines) if self.plain_text && lines.is_text() => lines.into_plain_text(),
-            Err(_) => {
-                if file.must_decode() {
-                    self.problem(
-                        path,
-                        None,
-                        "not an EVTX, JSON lines, JSON array, syslog or web server (access, error) log file (gzip or not); give --text to store each of its lines as a message, or remove it from the paths".to_owned(),
-                    );
-                } else {
-                    self.stats.skipped += 1;
-                }
-                return Ok(());
+        let Some(mut pieces) = lines.into_text_log_or_plain(self.plain_text) else {
+            if file.must_decode() {
+                self.problem(
+                    path,
+                    None,
+                    "not an EVTX, JSON lines, JSON array, syslog or web server (access, error) log file (gzip or not); give --text to store each of its lines as a message, or remove it from the paths".to_owned(),
+                );
+            } else {
+                self.stats.skipped += 1;
             }
+            return Ok(());
         };
         let disk_bytes = meta.map_or(0, std::fs::Metadata::len);
         self.stats.files += 1;

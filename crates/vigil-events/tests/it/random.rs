@@ -25,6 +25,7 @@ const SEEDS: &[&[u8]] = &[
     b"[Fri Sep 09 10:42:29.902022 2011] [core:error] [pid 35708:tid 4328636416] [client 72.15.99.187:50110] AH00128: x",
     b"2026/12/03 22:15:11 [error] 88#88: *9 open() failed, client: 203.0.113.5, server: s",
     b"#Fields: date time c-ip cs(User-Agent) sc-status\n2026-12-03 22:15:10 1.2.3.4 a+b 200\n",
+    "2026-12-03 22:15:10,123 WARN d\u{e9}j\u{e0} vu".as_bytes(),
 ];
 
 const ALPHABET: &[u8] = b"<>0123456789 -:.[]\"=\\TZ+\n\r\0{}JanFebOct@%*";
@@ -62,6 +63,8 @@ fn exercise(input: &[u8], rng: &mut Rng) {
         let _ = line.to_json_text();
     }
     let _ = vigil_events::w3c::looks_like_w3c(input);
+    let _ = vigil_events::w3c::last_directive_fields(input);
+    let _ = vigil_events::batch::plain_line(input).to_json_text();
     let fields =
         vigil_events::w3c::directive_fields(b"#Fields: date time c-ip cs(User-Agent) sc-status");
     let _ = vigil_events::w3c::to_json_text(input, fields.as_deref().unwrap_or_default());

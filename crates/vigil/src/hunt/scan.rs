@@ -492,12 +492,9 @@ fn open(file: &InputFile, piece_bytes: usize, plain_text: bool) -> Opening {
             scan.errors.push(e);
             return Opening::Done(scan);
         }
-        Ok(Opened::Unknown(lines)) => match lines.into_text_log() {
-            Ok(text) => FilePieces::Text(text),
-            Err(lines) if plain_text && lines.is_text() => {
-                FilePieces::Text(lines.into_plain_text())
-            }
-            Err(_) => {
+        Ok(Opened::Unknown(lines)) => match lines.into_text_log_or_plain(plain_text) {
+            Some(text) => FilePieces::Text(text),
+            None => {
                 if file.must_decode() {
                     scan.errors.push(DecodeError::UnknownFormat {
                         path: file.path.clone(),
