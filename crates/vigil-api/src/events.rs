@@ -30,6 +30,11 @@ pub struct IngestQuery {
     /// script that searches next, not for every batch of a shipper.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh: Option<String>,
+    /// For a `text/plain` body: the zone its times written without an offset are in (RFC 3164
+    /// syslog, web server error logs), as an IANA name (`Europe/Berlin`) or an offset
+    /// (`+01:00`); UTC when absent. Refused with a JSON body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
 }
 
 /// One event of an ingest body that was not stored.

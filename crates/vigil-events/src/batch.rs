@@ -18,9 +18,10 @@ use crate::access::{AccessEntry, AccessError};
 use crate::error_log::{ErrorEntry, ErrorLogError};
 use crate::json::{JsonError, JsonEvent, first_line};
 use crate::syslog::{SyslogError, SyslogMessage, SyslogOptions};
+use crate::time::LocalZone;
 
 /// How an HTTP body holds its events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyFormat {
     /// One JSON object per line (`application/x-ndjson`, `application/jsonl`).
     JsonLines,
@@ -31,8 +32,9 @@ pub enum BodyFormat {
     Sniff,
     /// Lines of text (`text/plain`), one event per line, their format told from the first:
     /// syslog, a web server access or error log, an IIS (W3C) log, or any other text (each
-    /// line a `message`, [`LineFormat::Plain`]).
-    Text,
+    /// line a `message`, [`LineFormat::Plain`]); times written without an offset are in the
+    /// zone (`?timezone=`, UTC by default).
+    Text(LocalZone),
 }
 
 impl BodyFormat {
@@ -57,7 +59,7 @@ impl BodyFormat {
         if lines.iter().any(|t| essence.eq_ignore_ascii_case(t)) {
             BodyFormat::JsonLines
         } else if essence.eq_ignore_ascii_case("text/plain") {
-            BodyFormat::Text
+            BodyFormat::Text(LocalZone::UTC)
         } else {
             BodyFormat::Sniff
         }
@@ -333,20 +335,24 @@ pub fn decode_body(body: &[u8], format: BodyFormat, max_event_bytes: usize) -> B
     };
     match format {
         BodyFormat::JsonArray => decode_array(body, start, max_event_bytes),
-        BodyFormat::Text => decode_text(body, max_event_bytes),
+        BodyFormat::Text(zone) => decode_text(body, zone, max_event_bytes),
         _ => json_lines(body, max_event_bytes).collect(),
     }
 }
 
 /// A text body ([`BodyFormat::Text`]): its lines as events in the format its first line is
-/// in (a year-less syslog time is the latest before now).
-fn decode_text(body: &[u8], max_event_bytes: usize) -> Batch<JsonEvent> {
-    let format = LineFormat::of(body, || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64)
-    })
-    .unwrap_or(LineFormat::Plain);
+/// in (a year-less syslog time is the latest before now, times without an offset in `zone`).
+fn decode_text(body: &[u8], zone: LocalZone, max_event_bytes: usize) -> Batch<JsonEvent> {
+    let format = LineFormat::of(
+        body,
+        || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64)
+        },
+        &zone,
+    )
+    .unwrap_or(LineFormat::Plain(zone));
     let mut batch = Batch::default();
     for line in text_log_lines(body, format, max_event_bytes) {
         match line {
@@ -551,27 +557,32 @@ pub enum LineFormat {
     Syslog(SyslogOptions),
     /// Web server access-log lines ([`crate::access`]).
     Access,
-    /// Web server error-log lines ([`crate::error_log`]).
-    ErrorLog,
+    /// Web server error-log lines ([`crate::error_log`]), their times read in this zone.
+    ErrorLog(LocalZone),
     /// A W3C extended log (IIS), with the field names of the last `#Fields:` directive read
     /// ([`crate::w3c`]).
     W3c(Option<crate::w3c::Fields>),
     /// Lines of no format Vigil knows, each kept as its `message` (with the time it starts
-    /// with, when it starts with one): for search and pivots, when the user asks for it.
-    Plain,
+    /// with, when it starts with one, read in this zone when it has no offset): for search
+    /// and pivots, when the user asks for it.
+    Plain(LocalZone),
 }
 
 impl LineFormat {
     /// The format of a text log, told from its first line (`None` when it is none Vigil
     /// knows); a syslog file's year-less times are read as the latest before
-    /// `syslog_reference_ms()`.
-    pub fn of(text: &[u8], syslog_reference_ms: impl FnOnce() -> i64) -> Option<LineFormat> {
+    /// `syslog_reference_ms()`, and times written without an offset in `zone`.
+    pub fn of(
+        text: &[u8],
+        syslog_reference_ms: impl FnOnce() -> i64,
+        zone: &LocalZone,
+    ) -> Option<LineFormat> {
         Some(if looks_like_syslog(text) {
-            LineFormat::Syslog(SyslogOptions::new(syslog_reference_ms()))
+            LineFormat::Syslog(SyslogOptions::new(syslog_reference_ms()).in_zone(zone.clone()))
         } else if crate::access::looks_like_access_log(text) {
             LineFormat::Access
         } else if crate::error_log::looks_like_error_log(text) {
-            LineFormat::ErrorLog
+            LineFormat::ErrorLog(zone.clone())
         } else if crate::w3c::looks_like_w3c(text) {
             LineFormat::W3c(None)
         } else {
@@ -623,14 +634,14 @@ impl PlainLine<'_> {
 
 /// A line as a [`PlainLine`]: its text, and the ISO 8601 time it starts with, if any
 /// (`2026-12-03T22:15:10Z`, `2016-09-28 04:30:30,` as Windows' CBS log writes it, Python's
-/// `2026-12-03 22:15:10,123`; without an offset it is UTC).
-pub fn plain_line(bytes: &[u8]) -> PlainLine<'_> {
+/// `2026-12-03 22:15:10,123`; without an offset it is a time in `zone`).
+pub fn plain_line<'a>(bytes: &'a [u8], zone: &LocalZone) -> PlainLine<'a> {
     let text = String::from_utf8_lossy(bytes.trim_ascii_end());
-    let unix_ms = leading_time(&text);
+    let unix_ms = leading_time(&text, zone);
     PlainLine { text, unix_ms }
 }
 
-fn leading_time(text: &str) -> Option<i64> {
+fn leading_time(text: &str, zone: &LocalZone) -> Option<i64> {
     let b = text.as_bytes();
     // The date and time are ASCII (so the text can be cut after them): digits but for the
     // separators checked below.
@@ -658,7 +669,8 @@ fn leading_time(text: &str) -> Option<i64> {
         }
     }
     let time = text[..end].replacen(',', ".", 1);
-    crate::time::parse_timestamp(&time).or_else(|| crate::time::parse_timestamp(&text[..19]))
+    crate::time::parse_timestamp_in(&time, zone)
+        .or_else(|| crate::time::parse_timestamp_in(&text[..19], zone))
 }
 
 impl LineEvent<'_> {
@@ -735,10 +747,10 @@ pub(crate) fn text_log_line<'a>(
             LineFormat::Access => crate::access::parse(bytes)
                 .map(LineEvent::Access)
                 .map_err(RejectReason::from),
-            LineFormat::ErrorLog => crate::error_log::parse(bytes)
+            LineFormat::ErrorLog(zone) => crate::error_log::parse(bytes, zone)
                 .map(LineEvent::Error)
                 .map_err(RejectReason::from),
-            LineFormat::Plain => Ok(LineEvent::Plain(plain_line(bytes))),
+            LineFormat::Plain(zone) => Ok(LineEvent::Plain(plain_line(bytes, zone))),
             LineFormat::W3c(fields) => fields
                 .as_deref()
                 .ok_or(crate::w3c::W3cError::NoFields)
@@ -818,7 +830,7 @@ mod tests {
     /// A plain line keeps its text, and the ISO 8601 time it starts with as its timestamp.
     #[test]
     fn plain_lines_take_the_time_they_start_with() {
-        let at = |line: &str| plain_line(line.as_bytes()).unix_ms;
+        let at = |line: &str| plain_line(line.as_bytes(), &LocalZone::UTC).unix_ms;
         let ms = |t: &str| crate::time::parse_timestamp(t);
         assert_eq!(
             at("2026-12-03 22:15:10,123 INFO app started"),
@@ -843,13 +855,16 @@ mod tests {
         ] {
             assert_eq!(at(none), None, "{none}");
         }
-        let line = plain_line(b"2026-12-03 22:15:10 login failed for \xff bob\r");
+        let line = plain_line(
+            b"2026-12-03 22:15:10 login failed for \xff bob\r",
+            &LocalZone::UTC,
+        );
         assert_eq!(
             line.to_json_text(),
             "{\"text_log_format\":\"plain\",\"timestamp\":\"2026-12-03T22:15:10.000Z\",\"message\":\"2026-12-03 22:15:10 login failed for \u{fffd} bob\"}"
         );
         assert_eq!(
-            plain_line(b"no time").to_json_text(),
+            plain_line(b"no time", &LocalZone::UTC).to_json_text(),
             r#"{"text_log_format":"plain","message":"no time"}"#
         );
     }
@@ -885,7 +900,7 @@ mod tests {
                     nested(crate::json::MAX_NESTING)
                 );
                 for format in [BodyFormat::JsonLines, BodyFormat::Sniff] {
-                    let batch = decode_body(body.as_bytes(), format, usize::MAX);
+                    let batch = decode_body(body.as_bytes(), format.clone(), usize::MAX);
                     assert_eq!(batch.accepted.len(), 2, "{format:?}");
                     assert_eq!(batch.rejected.len(), 1);
                     assert_eq!(batch.rejected[0].position, Position::Line(2));

@@ -11,7 +11,7 @@
 //! | field | from |
 //! |---|---|
 //! | `error_log_format` | `apache` or `nginx`; only error-log events have it |
-//! | `timestamp` | the line's time, RFC 3339; the servers write local time without a zone, taken as UTC |
+//! | `timestamp` | the line's time, RFC 3339; the servers write local time without a zone, read in the zone the caller names ([`LocalZone`], UTC unless told) |
 //! | `level` | `error`, `notice`, `alert` … |
 //! | `module` | Apache 2.4's module (`core` of `[core:error]`) |
 //! | `pid`, `tid` | the process and thread (numbers) |
@@ -28,6 +28,7 @@ use std::sync::LazyLock;
 use chrono::NaiveDateTime;
 use vigil_detect::{Event, FieldValue, Logsource};
 
+use crate::time::LocalZone;
 use crate::write::ObjectWriter;
 
 /// The field naming an event's error-log format: only error-log events have it.
@@ -57,8 +58,10 @@ impl Server {
 pub struct ErrorEntry<'a> {
     /// Which server wrote it.
     pub server: Server,
-    /// When, in milliseconds since the epoch (the local time written, taken as UTC).
+    /// When, in milliseconds since the epoch.
     pub unix_ms: i64,
+    /// The offset east of UTC the local time written was read with, in seconds.
+    pub offset_secs: i32,
     /// The level.
     pub level: &'a str,
     /// Apache 2.4's module.
@@ -86,10 +89,14 @@ pub struct ErrorLogError {
 }
 
 impl ErrorEntry<'_> {
-    /// The time as RFC 3339.
+    /// The time as RFC 3339, in the offset it was read with (`Z` for UTC).
     pub fn rfc3339(&self) -> String {
-        chrono::DateTime::from_timestamp_millis(self.unix_ms)
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        chrono::FixedOffset::east_opt(self.offset_secs)
+            .zip(chrono::DateTime::from_timestamp_millis(self.unix_ms))
+            .map(|(offset, t)| {
+                t.with_timezone(&offset)
+                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            })
             .unwrap_or_default()
     }
 
@@ -129,8 +136,9 @@ impl ErrorEntry<'_> {
     }
 }
 
-/// Parses one line (without its line break) of an Apache or nginx error log.
-pub fn parse(line: &[u8]) -> Result<ErrorEntry<'_>, ErrorLogError> {
+/// Parses one line (without its line break) of an Apache or nginx error log, its time read in
+/// `zone`.
+pub fn parse<'a>(line: &'a [u8], zone: &LocalZone) -> Result<ErrorEntry<'a>, ErrorLogError> {
     // The shape of the time first, before any parser: every syslog message is tried as a line,
     // and most fail here.
     let apache_like = line.len() > 26 && line[0] == b'[' && line[4] == b' ' && line[8] == b' ';
@@ -147,11 +155,13 @@ pub fn parse(line: &[u8]) -> Result<ErrorEntry<'_>, ErrorLogError> {
     let line = std::str::from_utf8(line.trim_ascii_end()).map_err(|_| ErrorLogError {
         problem: "the line is not UTF-8 text",
     })?;
-    if apache_like {
-        apache(line)
+    let mut entry = if apache_like {
+        apache(line)?
     } else {
-        nginx(line)
-    }
+        nginx(line)?
+    };
+    (entry.unix_ms, entry.offset_secs) = zone.from_wall_clock_ms(entry.unix_ms);
+    Ok(entry)
 }
 
 fn apache(line: &str) -> Result<ErrorEntry<'_>, ErrorLogError> {
@@ -181,7 +191,9 @@ fn apache(line: &str) -> Result<ErrorEntry<'_>, ErrorLogError> {
     }
     let mut entry = ErrorEntry {
         server: Server::Apache,
+        // The wall-clock time as if it were UTC, until `parse` applies the zone.
         unix_ms: time.and_utc().timestamp_millis(),
+        offset_secs: 0,
         level,
         module,
         pid: None,
@@ -251,6 +263,7 @@ fn nginx(line: &str) -> Result<ErrorEntry<'_>, ErrorLogError> {
     Ok(ErrorEntry {
         server: Server::Nginx,
         unix_ms: time.and_utc().timestamp_millis(),
+        offset_secs: 0,
         level,
         module: None,
         pid: pid.parse().ok(),
@@ -263,7 +276,7 @@ fn nginx(line: &str) -> Result<ErrorEntry<'_>, ErrorLogError> {
 
 /// Whether a text looks like an error log: its first non-blank line is one.
 pub fn looks_like_error_log(data: &[u8]) -> bool {
-    crate::batch::first_text_line(data).is_some_and(|line| parse(line).is_ok())
+    crate::batch::first_text_line(data).is_some_and(|line| parse(line, &LocalZone::UTC).is_ok())
 }
 
 /// The Sigma logsources of an error-log event (see the module documentation); `None` when the
@@ -304,7 +317,12 @@ mod tests {
     use serde_json::{Value, json};
 
     fn event(line: &str) -> Value {
-        serde_json::from_str(&parse(line.as_bytes()).unwrap().to_json_text()).unwrap()
+        serde_json::from_str(
+            &parse(line.as_bytes(), &LocalZone::UTC)
+                .unwrap()
+                .to_json_text(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -380,6 +398,30 @@ mod tests {
     }
 
     #[test]
+    fn local_times_are_read_in_the_zone_given() {
+        let berlin = LocalZone::parse("Europe/Berlin").unwrap();
+        for (line, at) in [
+            (
+                "2026/07/03 22:15:10 [alert] 1#1: exited",
+                "2026-07-03T22:15:10+02:00",
+            ),
+            (
+                "[Thu Dec 03 22:15:10.5 2026] [core:error] [pid 1] AH00128: x",
+                "2026-12-03T22:15:10.500+01:00",
+            ),
+        ] {
+            let entry = parse(line.as_bytes(), &berlin).unwrap();
+            assert_eq!(entry.rfc3339(), at);
+            assert_eq!(
+                entry.unix_ms,
+                chrono::DateTime::parse_from_rfc3339(at)
+                    .unwrap()
+                    .timestamp_millis()
+            );
+        }
+    }
+
+    #[test]
     fn other_lines_are_refused() {
         for line in [
             "Jan 10 10:05:00 bastion sshd[42]: Failed password",
@@ -389,7 +431,7 @@ mod tests {
             "2026/12/03 22:15:10 [alert] no ids here",
             "",
         ] {
-            assert!(parse(line.as_bytes()).is_err(), "{line}");
+            assert!(parse(line.as_bytes(), &LocalZone::UTC).is_err(), "{line}");
         }
         assert!(looks_like_error_log(
             b"\n[Sun Dec 04 04:47:44 2005] [notice] ok\n"

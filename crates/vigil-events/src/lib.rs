@@ -64,7 +64,8 @@ mod tests {
             let event = json::JsonEvent::parse(json).unwrap();
             implied_logsources(&event).map(<[vigil_detect::Logsource]>::to_vec)
         };
-        let plain = batch::plain_line(b"2026-12-03 22:15:10 started").to_json_text();
+        let plain =
+            batch::plain_line(b"2026-12-03 22:15:10 started", &time::LocalZone::UTC).to_json_text();
         assert_eq!(
             implied(&plain),
             Some(vec![vigil_detect::Logsource::default()]),

@@ -39,6 +39,7 @@ use crate::batch::{LineFormat, Lines, bom_len, text_log_line};
 pub use crate::documents::DocumentsPiece;
 use crate::documents::{DocumentPieces, PiecesError};
 use crate::json::{JsonError, JsonEvent, first_line};
+use crate::time::LocalZone;
 
 /// One decoded event with where it came from.
 #[derive(Debug, Clone)]
@@ -670,8 +671,9 @@ impl LinesFile {
     /// ([`crate::error_log`]); the file
     /// back when it is none of these (to read as plain text, [`LinesFile::into_plain_text`],
     /// or leave). RFC 3164 timestamps carry no year: the one closest before the file's
-    /// modification time is taken (before now, for standard input).
-    pub fn into_text_log(self) -> Result<TextLogFile, LinesFile> {
+    /// modification time is taken (before now, for standard input). Times written without an
+    /// offset are read in `zone`.
+    pub fn into_text_log(self, zone: &LocalZone) -> Result<TextLogFile, LinesFile> {
         // The first bytes are read already (to recognise the file; empty for an empty one): a
         // file is told from them, not from a whole piece read first.
         let reference_ms = || {
@@ -685,7 +687,7 @@ impl LinesFile {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64)
         };
-        let Some(format) = LineFormat::of(&self.pieces.carry, reference_ms) else {
+        let Some(format) = LineFormat::of(&self.pieces.carry, reference_ms, zone) else {
             return Err(self);
         };
         Ok(TextLogFile {
@@ -694,13 +696,15 @@ impl LinesFile {
         })
     }
 
-    /// The lines as a plain-text log ([`LinesFile::into_text_log`]) or, when `plain_text` is
+    /// The lines as a plain-text log ([`LinesFile::into_text_log`]) or, when plain text is
     /// asked for (`--text`) and the file reads as text, as plain lines
     /// ([`LinesFile::into_plain_text`]); `None` when neither.
-    pub fn into_text_log_or_plain(self, plain_text: bool) -> Option<TextLogFile> {
-        match self.into_text_log() {
+    pub fn into_text_log_or_plain(self, options: &TextOptions) -> Option<TextLogFile> {
+        match self.into_text_log(&options.zone) {
             Ok(text) => Some(text),
-            Err(lines) if plain_text && lines.is_text() => Some(lines.into_plain_text()),
+            Err(lines) if options.plain && lines.is_text() => {
+                Some(lines.into_plain_text(&options.zone))
+            }
             Err(_) => None,
         }
     }
@@ -716,13 +720,23 @@ impl LinesFile {
 
     /// Reads the lines as text of no known format, each line an event of its own
     /// ([`crate::batch::LineFormat::Plain`]): for when the user asks for it (`vigil ingest
-    /// --text`), since nothing tells such a file from any other text.
-    pub fn into_plain_text(self) -> TextLogFile {
+    /// --text`), since nothing tells such a file from any other text. A leading time without
+    /// an offset is read in `zone`.
+    pub fn into_plain_text(self, zone: &LocalZone) -> TextLogFile {
         TextLogFile {
             lines: self,
-            format: LineFormat::Plain,
+            format: LineFormat::Plain(zone.clone()),
         }
     }
+}
+
+/// How the user asks text files to be read (`vigil hunt`, `vigil ingest`).
+#[derive(Debug, Clone, Default)]
+pub struct TextOptions {
+    /// `--text`: text of no format Vigil knows is read line by line, each line a `message`.
+    pub plain: bool,
+    /// `--timezone`: the zone of times written without an offset (UTC by default).
+    pub zone: LocalZone,
 }
 
 /// A plain-text log (syslog, web server logs, plain lines; gzip or not) read in pieces of whole
@@ -738,6 +752,14 @@ pub struct TextLogPiece {
     pub lines: LinesPiece,
     /// Their format (for syslog, how timestamps are read: the year RFC 3164 leaves out).
     pub format: LineFormat,
+}
+
+impl TextOptions {
+    /// Only the text logs Vigil knows, times without an offset in UTC.
+    pub const DEFAULT: TextOptions = TextOptions {
+        plain: false,
+        zone: LocalZone::UTC,
+    };
 }
 
 impl TextLogFile {
@@ -2202,7 +2224,7 @@ mod tests {
         for (name, lines) in unknown_plain_and_gzip(dir.path(), text) {
             let path = dir.path().join(name);
             let pieces: Vec<TextLogPiece> = lines
-                .into_text_log()
+                .into_text_log(&LocalZone::UTC)
                 .ok()
                 .expect("recognised as syslog")
                 .map(Result::unwrap)
@@ -2244,7 +2266,7 @@ mod tests {
         let Opened::Unknown(lines) = open_file(&notes, 40).unwrap() else {
             panic!("text is no format Vigil decodes");
         };
-        assert!(lines.into_text_log().is_err());
+        assert!(lines.into_text_log(&LocalZone::UTC).is_err());
     }
 
     /// An IIS (W3C extended) log read in small pieces: each piece knows the field names of
@@ -2267,7 +2289,7 @@ mod tests {
         };
         let file: Arc<Path> = Arc::from(path.as_path());
         let pieces: Vec<TextLogPiece> = lines
-            .into_text_log()
+            .into_text_log(&LocalZone::UTC)
             .ok()
             .expect("recognised as W3C")
             .map(Result::unwrap)
@@ -2308,7 +2330,7 @@ mod tests {
         for (name, lines) in unknown_plain_and_gzip(dir.path(), text) {
             let file: Arc<Path> = Arc::from(dir.path().join(name).as_path());
             let records: Vec<Result<Record, DecodeError>> = lines
-                .into_text_log()
+                .into_text_log(&LocalZone::UTC)
                 .ok()
                 .expect("recognised as an access log")
                 .map(Result::unwrap)

@@ -43,6 +43,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::time::LocalZone;
 use crate::write::ObjectWriter;
 use vigil_detect::mapping::syslog_logsources;
 use vigil_detect::{Event, FieldValue, Logsource};
@@ -67,14 +68,14 @@ impl SyslogFormat {
 }
 
 /// What the parser needs from its caller to read timestamps that are incomplete.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyslogOptions {
     /// Milliseconds since the epoch near when the message was written: the receive time for a
     /// listener, the file's modification time for a file. RFC 3164 timestamps carry no year;
     /// it is chosen from this.
     pub reference_ms: i64,
-    /// Seconds east of UTC for timestamps written without an offset (RFC 3164 local time).
-    pub default_offset_secs: i32,
+    /// The zone of timestamps written without an offset (RFC 3164 local time).
+    pub zone: LocalZone,
 }
 
 impl SyslogOptions {
@@ -82,8 +83,13 @@ impl SyslogOptions {
     pub fn new(reference_ms: i64) -> Self {
         SyslogOptions {
             reference_ms,
-            default_offset_secs: 0,
+            zone: LocalZone::UTC,
         }
+    }
+
+    /// The same options with timestamps without offset read in `zone`.
+    pub fn in_zone(self, zone: LocalZone) -> Self {
+        SyslogOptions { zone, ..self }
     }
 }
 
@@ -328,7 +334,8 @@ impl SyslogMessage<'_> {
         } else if let Ok(request) = crate::access::parse(self.message.as_bytes()) {
             // A web server logging its requests through syslog (nginx's `access_log syslog:`).
             request.write_fields(&mut w, false);
-        } else if let Ok(error) = crate::error_log::parse(self.message.as_bytes()) {
+        } else if let Ok(error) = crate::error_log::parse(self.message.as_bytes(), &LocalZone::UTC)
+        {
             // Or its errors (`error_log syslog:`): the line, time and all, is the message.
             error.write_fields(&mut w, false);
         }
@@ -855,9 +862,9 @@ fn fraction(s: &[u8], at: usize) -> (u32, u8, usize) {
 }
 
 /// ISO 8601 / RFC 3339 `YYYY-MM-DD(T|t| )hh:mm:ss[.frac](Z|±hh:mm|±hhmm|±hh)` at the start of
-/// `s`. With `default_offset` `None` (RFC 5424), `T` and an offset are required; with
-/// `Some`, a missing offset takes it. Returns the time and the bytes used.
-fn parse_iso(s: &[u8], default_offset: Option<i32>) -> TimeResult {
+/// `s`. With `default_zone` `None` (RFC 5424), `T` and an offset are required; with
+/// `Some`, a missing offset is the zone's on that date. Returns the time and the bytes used.
+fn parse_iso(s: &[u8], default_zone: Option<&LocalZone>) -> TimeResult {
     let year = digits_at(s, 0, 4).ok_or((0, Problem::Expected("YYYY-MM-DD")))?;
     if s.get(4) != Some(&b'-') || s.get(7) != Some(&b'-') {
         return Err((4, Problem::Expected("YYYY-MM-DD")));
@@ -866,7 +873,7 @@ fn parse_iso(s: &[u8], default_offset: Option<i32>) -> TimeResult {
     let day = digits_at(s, 8, 2).ok_or((8, Problem::Expected("a 2-digit day")))?;
     let sep_ok = match s.get(10) {
         Some(b'T' | b't') => true,
-        Some(b' ') => default_offset.is_some(),
+        Some(b' ') => default_zone.is_some(),
         _ => false,
     };
     if !sep_ok {
@@ -896,7 +903,7 @@ fn parse_iso(s: &[u8], default_offset: Option<i32>) -> TimeResult {
                     digits_at(s, pos + 4, 2).ok_or((pos, Problem::Expected("±hh:mm")))?,
                     6,
                 )
-            } else if default_offset.is_some() {
+            } else if default_zone.is_some() {
                 match digits_at(s, pos + 3, 2) {
                     Some(mm) => (mm, 5),
                     None => (0, 3),
@@ -917,8 +924,8 @@ fn parse_iso(s: &[u8], default_offset: Option<i32>) -> TimeResult {
             let secs = (hh * 3600 + mm * 60) as i32;
             if sign == b'-' { -secs } else { secs }
         }
-        _ => match default_offset {
-            Some(o) => o,
+        _ => match default_zone {
+            Some(zone) => zone.offset_secs(year as i32, month, day, hour, minute, second),
             None => return Err((pos, Problem::Expected("'Z' or ±hh:mm"))),
         },
     };
@@ -1104,9 +1111,17 @@ fn parse_bsd(s: &[u8]) -> Result<Option<(BsdTime, usize)>, (usize, Problem)> {
 }
 
 /// Gives a year-less time the latest year that does not put it more than two days after the
-/// reference time (looking back up to eight years, for 29 February).
-fn resolve_year(t: &BsdTime, offset_secs: i32, reference_ms: i64) -> Option<SyslogTime> {
+/// reference time (looking back up to eight years, for 29 February). Its offset is `offset`
+/// when the line names one, else `zone`'s on the date.
+fn resolve_year(
+    t: &BsdTime,
+    offset: Option<i32>,
+    zone: &LocalZone,
+    reference_ms: i64,
+) -> Option<SyslogTime> {
     let with_year = |year| {
+        let offset_secs = offset
+            .unwrap_or_else(|| zone.offset_secs(year, t.month, t.day, t.hour, t.minute, t.second));
         civil(
             year,
             t.month,
@@ -1122,7 +1137,8 @@ fn resolve_year(t: &BsdTime, offset_secs: i32, reference_ms: i64) -> Option<Sysl
     if let Some(year) = t.year {
         return with_year(year);
     }
-    let local_ms = reference_ms.saturating_add(i64::from(offset_secs) * 1000);
+    let offset_then = offset.unwrap_or_else(|| zone.offset_secs_at(reference_ms));
+    let local_ms = reference_ms.saturating_add(i64::from(offset_then) * 1000);
     let ref_year = year_of_days(local_ms.div_euclid(86_400_000)).clamp(8, 9998) as i32;
     let limit = reference_ms.saturating_add(2 * 86_400_000);
     (ref_year - 8..=ref_year + 1)
@@ -1205,12 +1221,13 @@ fn parse_3164<'a>(
     let iso = rest.len() > 10 && rest[4] == b'-' && digits_at(rest, 0, 4).is_some();
     let mut timestamp = None;
     if iso {
-        let (t, used) = parse_iso(rest, Some(options.default_offset_secs)).map_err(ts_err)?;
+        let (t, used) = parse_iso(rest, Some(&options.zone)).map_err(ts_err)?;
         timestamp = Some(t);
         c.pos = ts_start + used;
     } else if let Some((bsd, used)) = parse_bsd(rest).map_err(ts_err)? {
         c.pos = ts_start + used;
-        let mut offset = options.default_offset_secs;
+        // The zone's offset on the date, unless the line names UTC.
+        let mut offset = None;
         let mut bsd = bsd;
         // A zone after the time: "UTC", "UTC:" (Cisco) or a zone and a year ("CST 1987").
         if c.peek() == Some(b' ') {
@@ -1231,7 +1248,7 @@ fn parse_3164<'a>(
                 .flatten();
             if is_zone(zone_name) && (known_utc || year.is_some()) {
                 if known_utc {
-                    offset = 0;
+                    offset = Some(0);
                 }
                 c.pos = after;
                 if let Some(y) = year {
@@ -1241,7 +1258,7 @@ fn parse_3164<'a>(
             }
         }
         timestamp = Some(
-            resolve_year(&bsd, offset, options.reference_ms)
+            resolve_year(&bsd, offset, &options.zone, options.reference_ms)
                 .ok_or_else(|| invalid(Field::Timestamp, ts_start, Problem::NoSuchDate))?,
         );
     }
@@ -1691,18 +1708,29 @@ mod tests {
     }
 
     #[test]
-    fn default_offset_applies_to_local_times() {
-        let opts = SyslogOptions {
-            reference_ms: NOW,
-            default_offset_secs: 3600,
-        };
-        let m = parse(b"Nov 22 10:00:00 h x: y", &opts).unwrap();
+    fn local_times_take_the_zone_offset_of_their_date() {
+        let opts = SyslogOptions::new(NOW).in_zone(LocalZone::parse("Europe/Berlin").unwrap());
+        let at = |line: &[u8]| parse(line, &opts).unwrap().timestamp.unwrap().to_rfc3339();
+        assert_eq!(at(b"Nov 22 10:00:00 h x: y"), "2026-11-22T10:00:00+01:00");
+        assert_eq!(at(b"Jul 22 10:00:00 h x: y"), "2026-07-22T10:00:00+02:00");
         assert_eq!(
-            m.timestamp.unwrap().to_rfc3339(),
-            "2026-11-22T10:00:00+01:00"
+            at(b"2026-07-22 10:00:00 h x: y"),
+            "2026-07-22T10:00:00+02:00"
         );
-        let m = parse(b"<13>Nov 22 10:00:00 UTC: h x: y", &opts).unwrap();
-        assert_eq!(m.timestamp.unwrap().to_rfc3339(), "2026-11-22T10:00:00Z");
+        assert_eq!(at(b"2026-07-22T10:00:00Z h x: y"), "2026-07-22T10:00:00Z");
+        assert_eq!(
+            at(b"<13>Nov 22 10:00:00 UTC: h x: y"),
+            "2026-11-22T10:00:00Z"
+        );
+        assert_eq!(
+            at(b"Nov 22 2025 10:00:00 h x: y"),
+            "2025-11-22T10:00:00+01:00"
+        );
+        // RFC 5424 requires an offset; the zone does not apply.
+        assert_eq!(
+            at(b"<13>1 2026-07-22T10:00:00-05:00 h x - - - y"),
+            "2026-07-22T10:00:00-05:00"
+        );
     }
 
     #[test]

@@ -23,12 +23,173 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     Some(ts.as_millisecond())
 }
 
+/// [`parse_timestamp`], but text without an offset is a wall-clock time in `zone`.
+pub fn parse_timestamp_in(text: &str, zone: &LocalZone) -> Option<i64> {
+    let ms = parse_timestamp(text)?;
+    let text = text.trim();
+    let has_offset = text.len() > 10
+        && text
+            .get(19..)
+            .is_some_and(|t| t.contains(['Z', 'z', '+', '-']));
+    Some(if has_offset {
+        ms
+    } else {
+        zone.from_wall_clock_ms(ms).0
+    })
+}
+
 /// Formats milliseconds since the epoch as RFC 3339 in UTC (`2019-04-27T15:57:25.868Z`).
 pub fn format_timestamp(ms: i64) -> String {
     match evtx::Timestamp::from_millisecond(ms) {
         Ok(ts) => format!("{ts:.3}"),
         Err(_) => ms.to_string(),
     }
+}
+
+/// The zone a text log's times are in when they are written without a UTC offset (RFC 3164
+/// syslog, web server error logs, a plain line's leading time): UTC unless the user names one
+/// (`--timezone Europe/Berlin`). A named zone gives each time the offset in force on its own
+/// date, so a log that spans a daylight-saving change is read right on both sides of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalZone(Option<jiff::tz::TimeZone>);
+
+/// Why a time zone name is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown time zone {0:?}: give an IANA zone name such as Europe/Berlin or America/New_York, UTC, local (this machine's zone), or an offset such as +01:00"
+)]
+pub struct ZoneError(pub String);
+
+impl LocalZone {
+    /// UTC: times without an offset are taken as written.
+    pub const UTC: LocalZone = LocalZone(None);
+
+    /// The zone named `name`: an IANA name (`Europe/Berlin`), `UTC`, `local` (this machine's
+    /// zone) or a fixed offset (`+01:00`, `-0530`, `+02`).
+    pub fn parse(name: &str) -> Result<LocalZone, ZoneError> {
+        use jiff::tz::{Offset, TimeZone};
+        let name = name.trim();
+        let unknown = || ZoneError(name.to_owned());
+        if ["utc", "z", "gmt", "etc/utc"].contains(&name.to_ascii_lowercase().as_str()) {
+            return Ok(LocalZone::UTC);
+        }
+        if name.eq_ignore_ascii_case("local") {
+            return TimeZone::try_system()
+                .map(LocalZone::of)
+                .map_err(|_| unknown());
+        }
+        if let Some(secs) = fixed_offset_secs(name) {
+            return Offset::from_seconds(secs)
+                .map(|o| LocalZone::of(TimeZone::fixed(o)))
+                .map_err(|_| unknown());
+        }
+        TimeZone::get(name)
+            .map(LocalZone::of)
+            .map_err(|_| unknown())
+    }
+
+    fn of(zone: jiff::tz::TimeZone) -> LocalZone {
+        if zone == jiff::tz::TimeZone::UTC {
+            LocalZone::UTC
+        } else {
+            LocalZone(Some(zone))
+        }
+    }
+
+    /// Whether times are taken as UTC.
+    pub fn is_utc(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The offset east of UTC, in seconds, of a wall-clock time in this zone. A time the clocks
+    /// skipped (spring forward) or showed twice (fall back) takes the offset before the change,
+    /// as RFC 5545 and Temporal's `compatible` do; a date that does not exist takes 0 (the
+    /// caller rejects it).
+    pub fn offset_secs(
+        &self,
+        year: i32,
+        month: u32,
+        day: u32,
+        hour: u32,
+        minute: u32,
+        second: u32,
+    ) -> i32 {
+        if self.0.is_none() {
+            return 0;
+        }
+        jiff::civil::DateTime::new(
+            i16::try_from(year).unwrap_or(i16::MAX),
+            month as i8,
+            day as i8,
+            hour as i8,
+            minute as i8,
+            second.min(59) as i8,
+            0,
+        )
+        .map_or(0, |civil| self.offset_of(civil))
+    }
+
+    /// A wall-clock time in this zone, given as the milliseconds since the epoch it would be
+    /// were it UTC: its milliseconds since the epoch, and the offset it was read with.
+    pub fn from_wall_clock_ms(&self, wall_ms: i64) -> (i64, i32) {
+        let Ok(as_utc) = jiff::Timestamp::from_millisecond(wall_ms) else {
+            return (wall_ms, 0);
+        };
+        if self.0.is_none() {
+            return (wall_ms, 0);
+        }
+        let offset = self.offset_of(jiff::tz::Offset::UTC.to_datetime(as_utc));
+        (wall_ms - i64::from(offset) * 1000, offset)
+    }
+
+    fn offset_of(&self, civil: jiff::civil::DateTime) -> i32 {
+        use jiff::tz::AmbiguousOffset;
+        let Some(zone) = &self.0 else {
+            return 0;
+        };
+        match zone.to_ambiguous_timestamp(civil).offset() {
+            AmbiguousOffset::Unambiguous { offset } => offset.seconds(),
+            AmbiguousOffset::Gap { before, .. } | AmbiguousOffset::Fold { before, .. } => {
+                before.seconds()
+            }
+        }
+    }
+
+    /// The offset east of UTC, in seconds, in force at `unix_ms`.
+    pub fn offset_secs_at(&self, unix_ms: i64) -> i32 {
+        match (&self.0, jiff::Timestamp::from_millisecond(unix_ms)) {
+            (Some(zone), Ok(at)) => zone.to_offset(at).seconds(),
+            _ => 0,
+        }
+    }
+}
+
+impl std::str::FromStr for LocalZone {
+    type Err = ZoneError;
+
+    fn from_str(name: &str) -> Result<LocalZone, ZoneError> {
+        LocalZone::parse(name)
+    }
+}
+
+/// `+01:00`, `-0530`, `+02` as seconds east of UTC.
+fn fixed_offset_secs(text: &str) -> Option<i32> {
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if !digits.bytes().all(|b| b.is_ascii_digit()) || ![2, 4].contains(&digits.len()) {
+        return None;
+    }
+    let hours: i32 = digits[..2].parse().ok()?;
+    let minutes: i32 = if digits.len() == 4 {
+        digits[2..].parse().ok()?
+    } else {
+        0
+    };
+    (hours <= 23 && minutes <= 59).then_some(sign * (hours * 3600 + minutes * 60))
 }
 
 #[cfg(test)]
@@ -47,5 +208,54 @@ mod tests {
         assert_eq!(parse_timestamp("2019-02-30"), None);
         assert_eq!(parse_timestamp("2019-04-2x"), None);
         assert_eq!(format_timestamp(a), "2019-04-27T15:57:25.868Z");
+    }
+
+    #[test]
+    fn zones_give_each_date_its_own_offset() {
+        let berlin = LocalZone::parse("Europe/Berlin").unwrap();
+        assert_eq!(berlin.offset_secs(2026, 1, 15, 12, 0, 0), 3600);
+        assert_eq!(berlin.offset_secs(2026, 7, 15, 12, 0, 0), 7200);
+        // 29 March 2026, 02:30 was skipped and 25 October, 02:30 shown twice: the offset before.
+        assert_eq!(berlin.offset_secs(2026, 3, 29, 2, 30, 0), 3600);
+        assert_eq!(berlin.offset_secs(2026, 10, 25, 2, 30, 0), 7200);
+        assert_eq!(berlin.offset_secs(2026, 2, 30, 12, 0, 0), 0);
+        assert_eq!(berlin.offset_secs_at(1_784_000_000_000), 7200);
+        let summer_noon = parse_timestamp("2026-07-15T12:00:00Z").unwrap();
+        assert_eq!(
+            berlin.from_wall_clock_ms(summer_noon),
+            (summer_noon - 7_200_000, 7200)
+        );
+        assert_eq!(
+            parse_timestamp_in("2026-07-15 12:00:00.000", &berlin),
+            Some(summer_noon - 7_200_000)
+        );
+        assert_eq!(
+            parse_timestamp_in("2026-07-15T12:00:00Z", &berlin),
+            Some(summer_noon)
+        );
+        assert_eq!(
+            parse_timestamp_in("2026-07-15T12:00:00-01:00", &berlin),
+            Some(summer_noon + 3_600_000)
+        );
+        assert_eq!(
+            parse_timestamp_in("2026-07-15", &berlin),
+            Some(summer_noon - 12 * 3_600_000 - 7_200_000)
+        );
+        assert!(LocalZone::parse("UTC").unwrap().is_utc());
+        assert!(LocalZone::parse("utc").unwrap().is_utc());
+        assert!(LocalZone::parse("+00:00").unwrap().is_utc());
+        assert_eq!(LocalZone::UTC.offset_secs(2026, 7, 15, 12, 0, 0), 0);
+        for (text, secs) in [("+01:00", 3600), ("-0530", -19_800), ("+02", 7200)] {
+            assert_eq!(
+                LocalZone::parse(text)
+                    .unwrap()
+                    .offset_secs(2026, 1, 1, 0, 0, 0),
+                secs
+            );
+        }
+        for bad in ["Mars/Olympus", "+25:00", "+1", "", "1:00"] {
+            let err = LocalZone::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("IANA zone name"), "{bad}: {err}");
+        }
     }
 }

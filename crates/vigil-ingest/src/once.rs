@@ -44,7 +44,7 @@ impl BatchKey {
         token: Uuid,
         key: String,
         envelope: &Envelope,
-        format: BodyFormat,
+        format: &BodyFormat,
         body: &[u8],
     ) -> BatchKey {
         use sha2::{Digest, Sha256};

@@ -43,6 +43,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use vigil_events::Framer;
 use vigil_events::syslog::{self as sys, FrameError, SyslogMessage, SyslogOptions};
+use vigil_events::time::LocalZone;
 
 use crate::error::IngestError;
 use crate::pipeline::{Envelope, Ingestor, RawEvent};
@@ -98,6 +99,8 @@ pub struct SyslogConfig {
     pub batch_max_wait: Duration,
     /// Most TCP connections open at once; further connections are closed at once.
     pub max_connections: usize,
+    /// The zone of RFC 3164 times, which carry no offset: the senders' (UTC by default).
+    pub zone: LocalZone,
 }
 
 impl SyslogConfig {
@@ -113,6 +116,7 @@ impl SyslogConfig {
             batch_max_events: DEFAULT_BATCH_MAX_EVENTS,
             batch_max_wait: DEFAULT_BATCH_MAX_WAIT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            zone: LocalZone::UTC,
         }
     }
 }
@@ -211,6 +215,7 @@ struct Shared {
     max_message_bytes: usize,
     batch_max_events: usize,
     batch_max_wait: Duration,
+    zone: LocalZone,
     counters: Counters,
     warnings: WarnLimit,
 }
@@ -297,6 +302,7 @@ pub async fn start(
         max_message_bytes: config.max_message_bytes,
         batch_max_events: config.batch_max_events.max(1),
         batch_max_wait: config.batch_max_wait,
+        zone: config.zone,
         counters: Counters::default(),
         warnings: WarnLimit::new(),
     });
@@ -495,7 +501,7 @@ impl Shared {
             );
             return;
         }
-        match sys::parse(data, &SyslogOptions::new(now_ms)) {
+        match sys::parse(data, &SyslogOptions::new(now_ms).in_zone(self.zone.clone())) {
             Ok(message) => batch.push(self.event(&message, peer.ip()), self),
             Err(e) => self.reject(peer, &e),
         }

@@ -455,7 +455,7 @@ impl HttpLoad<'_> {
                 service: Some(service.clone()),
                 host: None,
                 tenant: None,
-                refresh: None,
+                ..Default::default()
             };
             let sent = Instant::now();
             match self

@@ -30,8 +30,9 @@ use vigil_client::{Client, ClientError, NDJSON};
 use vigil_events::batch::text_log_lines;
 use vigil_events::source::{
     DecodeError, FilePieces, InputFile, LINES_PIECE_BYTES, LinesFile, MAX_SYSLOG_LINE, Opened,
-    STDIN_PATH, TextLogPiece, open_file,
+    STDIN_PATH, TextLogPiece, TextOptions, open_file,
 };
+use vigil_events::time::LocalZone;
 use vigil_events::{RecordSource, collect_files};
 
 use crate::incident::{Conn, client};
@@ -108,6 +109,17 @@ pub struct Args {
     /// log).
     #[arg(long)]
     pub text: bool,
+    /// The zone the text logs were written in, for their times written without a UTC offset
+    /// (RFC 3164 syslog, web server error logs, plain lines): an IANA name such as
+    /// Europe/Berlin, `local` for this machine's, or an offset such as +01:00. Each time gets
+    /// the offset of its own date (summer time included). EVTX and JSON times are UTC.
+    #[arg(
+        long,
+        value_name = "ZONE",
+        default_value = "UTC",
+        allow_hyphen_values = true
+    )]
+    pub timezone: LocalZone,
 }
 
 /// How many rejections and decoding problems the summary keeps (all are counted).
@@ -310,7 +322,10 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
         let progress = progress.clone();
         let max_events = args.batch as usize;
         let max_bytes = args.max_batch_bytes as usize;
-        let plain_text = args.text;
+        let text = TextOptions {
+            plain: args.text,
+            zone: args.timezone.clone(),
+        };
         std::thread::Builder::new()
             .name("vigil-ingest-read".into())
             .spawn(move || {
@@ -324,13 +339,7 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
                     events_read,
                 };
                 let mut stats = ReadStats::default();
-                read_all(
-                    &files,
-                    &mut batcher,
-                    &mut stats,
-                    progress.as_ref(),
-                    plain_text,
-                );
+                read_all(&files, &mut batcher, &mut stats, progress.as_ref(), &text);
                 stats
             })
             .context("could not start the reading thread")?
@@ -340,7 +349,7 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
         service: args.service.clone(),
         host: args.host.clone(),
         tenant: args.tenant.clone(),
-        refresh: None,
+        ..Default::default()
     };
     let (mut batches, mut stored, mut detections) = (0u64, 0u64, 0u64);
     let mut rejected = Problems::default();
@@ -554,14 +563,14 @@ fn read_all(
     batcher: &mut Batcher,
     stats: &mut ReadStats,
     progress: Option<&indicatif::ProgressBar>,
-    plain_text: bool,
+    text: &TextOptions,
 ) {
     let mut reader = Reader {
         batcher,
         stats,
         progress,
         shown: 0,
-        plain_text,
+        text,
     };
     for (index, file) in files.iter().enumerate() {
         let before = reader.stats.events;
@@ -587,8 +596,8 @@ struct Reader<'a> {
     progress: Option<&'a indicatif::ProgressBar>,
     /// Bytes of the current file the progress bar already moved by (pieces of a large one).
     shown: u64,
-    /// `--text`: text of no known format is stored line by line.
-    plain_text: bool,
+    /// `--text`, `--timezone`: how text files are read.
+    text: &'a TextOptions,
 }
 
 impl Reader<'_> {
@@ -740,7 +749,7 @@ impl Reader<'_> {
         meta: Option<&std::fs::Metadata>,
     ) -> Result<(), Closed> {
         let path = file.path.as_path();
-        let Some(mut pieces) = lines.into_text_log_or_plain(self.plain_text) else {
+        let Some(mut pieces) = lines.into_text_log_or_plain(self.text) else {
             if file.must_decode() {
                 self.problem(
                     path,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use vigil_events::time::LocalZone;
 use vigil_ingest::syslog::SyslogConfig;
 use vigil_ingest::{Ingestor, RetentionPolicy, RuleSlot};
 use vigil_logs::{EmbeddedConfig, EmbeddedStore, EventStore};
@@ -72,6 +73,17 @@ pub struct Args {
     /// Tenant of syslog events.
     #[arg(long, env = "VIGIL_SYSLOG_TENANT", default_value = "")]
     pub syslog_tenant: String,
+    /// The zone the syslog senders' clocks are in, for RFC 3164 times (which carry no offset):
+    /// an IANA name such as Europe/Berlin, `local` for this machine's, or an offset such as
+    /// +01:00. RFC 5424 times carry their offset and are read as written.
+    #[arg(
+        long,
+        env = "VIGIL_SYSLOG_TIMEZONE",
+        value_name = "ZONE",
+        default_value = "UTC",
+        allow_hyphen_values = true
+    )]
+    pub syslog_timezone: LocalZone,
     /// Keep a service's events this many days: SERVICE=DAYS (repeat for several).
     #[arg(long = "retention", env = "VIGIL_RETENTION", value_delimiter = ',', value_parser = RetentionPolicy::parse_entry)]
     pub retention: Vec<(String, u32)>,
@@ -161,6 +173,7 @@ impl Args {
         syslog.udp = self.syslog_udp;
         syslog.service = self.syslog_service;
         syslog.tenant = self.syslog_tenant;
+        syslog.zone = self.syslog_timezone;
         let rules = RuleFiles {
             dirs: self.rules,
             placeholders: self.placeholders,

@@ -6,6 +6,7 @@ use std::path::Path;
 use vigil_detect::Event as _;
 use vigil_events::batch::{self, BodyFormat, Position, RejectReason};
 use vigil_events::syslog::SyslogOptions;
+use vigil_events::time::LocalZone;
 
 use crate::syslog::NOW;
 
@@ -174,14 +175,14 @@ fn sniffing_reads_a_pretty_printed_object_and_empty_bodies() {
 fn text_bodies_are_read_in_the_format_of_their_first_line() {
     assert_eq!(
         BodyFormat::from_content_type(Some("text/plain; charset=utf-8")),
-        BodyFormat::Text
+        BodyFormat::Text(LocalZone::UTC)
     );
     let field = |batch: &vigil_events::Batch<vigil_events::json::JsonEvent>,
                  i: usize,
                  name: &str| { batch.accepted[i].event.lookup_text(name) };
     let access = batch::decode_body(
         b"203.0.113.9 - - [03/Dec/2026:22:15:10 +0000] \"GET /a?x=1 HTTP/1.1\" 200 5 \"-\" \"curl\"\nnot a request\n",
-        BodyFormat::Text,
+        BodyFormat::Text(LocalZone::UTC),
         MAX,
     );
     assert_eq!(field(&access, 0, "cs-uri-query").as_deref(), Some("x=1"));
@@ -189,13 +190,13 @@ fn text_bodies_are_read_in_the_format_of_their_first_line() {
     assert_eq!(access.rejected[0].position, Position::Line(2));
     let syslog = batch::decode_body(
         b"<38>Dec  3 22:15:10 bastion sshd[42]: Failed password for root\n",
-        BodyFormat::Text,
+        BodyFormat::Text(LocalZone::UTC),
         MAX,
     );
     assert_eq!(field(&syslog, 0, "app_name").as_deref(), Some("sshd"));
     let iis = batch::decode_body(
         b"#Software: Microsoft Internet Information Services 10.0\n#Fields: date time c-ip sc-status\n2026-12-03 22:15:10 203.0.113.9 404\n",
-        BodyFormat::Text,
+        BodyFormat::Text(LocalZone::UTC),
         MAX,
     );
     assert_eq!(iis.accepted.len(), 1);
@@ -203,7 +204,7 @@ fn text_bodies_are_read_in_the_format_of_their_first_line() {
     assert_eq!(field(&iis, 0, "sc-status").as_deref(), Some("404"));
     let plain = batch::decode_body(
         b"2026-12-03 22:15:10,123 WARN upload of cmd.jsp\njust words\n",
-        BodyFormat::Text,
+        BodyFormat::Text(LocalZone::UTC),
         MAX,
     );
     assert_eq!(plain.accepted.len(), 2);
@@ -211,6 +212,38 @@ fn text_bodies_are_read_in_the_format_of_their_first_line() {
     assert_eq!(
         plain.accepted[0].event.timestamp(),
         vigil_events::time::parse_timestamp("2026-12-03T22:15:10.123Z")
+    );
+}
+
+/// A text body's times written without an offset are read in the zone the sender names, each
+/// with the offset of its own date; times with an offset stay as written.
+#[test]
+fn text_bodies_read_local_times_in_the_zone_named() {
+    let berlin = BodyFormat::Text(LocalZone::parse("Europe/Berlin").unwrap());
+    let time = |body: &[u8]| {
+        let batch = batch::decode_body(body, berlin.clone(), MAX);
+        assert!(batch.rejected.is_empty(), "{:?}", batch.rejected);
+        batch.accepted[0]
+            .event
+            .timestamp()
+            .map(vigil_events::time::format_timestamp)
+    };
+    let utc = |t: &str| Some(t.to_owned());
+    assert_eq!(
+        time(b"<38>2026-07-03 22:15:10 bastion sshd[42]: Failed password for root\n"),
+        utc("2026-07-03T20:15:10.000Z")
+    );
+    assert_eq!(
+        time(b"2026/12/03 22:15:10 [alert] 1#1: worker process 1234 exited\n"),
+        utc("2026-12-03T21:15:10.000Z")
+    );
+    assert_eq!(
+        time(b"2026-12-03 22:15:10,123 WARN upload of cmd.jsp\n"),
+        utc("2026-12-03T21:15:10.123Z")
+    );
+    assert_eq!(
+        time(b"203.0.113.9 - - [03/Dec/2026:22:15:10 -0500] \"GET / HTTP/1.1\" 200 5\n"),
+        utc("2026-12-04T03:15:10.000Z")
     );
 }
 

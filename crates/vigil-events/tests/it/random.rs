@@ -32,10 +32,15 @@ const ALPHABET: &[u8] = b"<>0123456789 -:.[]\"=\\TZ+\n\r\0{}JanFebOct@%*";
 
 fn exercise(input: &[u8], rng: &mut Rng) {
     let reference = (rng.next_u64() as i64) >> rng.below(64);
-    let options = SyslogOptions {
-        reference_ms: reference,
-        default_offset_secs: rng.below(50_000) as i32 - 25_000,
-    };
+    let zone = [
+        "UTC",
+        "Europe/Berlin",
+        "America/St_Johns",
+        "Asia/Kathmandu",
+        "-09:30",
+    ][rng.below(5)];
+    let zone = vigil_events::time::LocalZone::parse(zone).unwrap();
+    let options = SyslogOptions::new(reference).in_zone(zone.clone());
     if let Ok(m) = syslog::parse(input, &options) {
         let _ = m.to_json();
         let _ = m.timestamp_ms();
@@ -59,12 +64,12 @@ fn exercise(input: &[u8], rng: &mut Rng) {
         let _ = request.to_json_text();
     }
     let _ = vigil_events::access::looks_like_access_log(input);
-    if let Ok(line) = vigil_events::error_log::parse(input) {
+    if let Ok(line) = vigil_events::error_log::parse(input, &zone) {
         let _ = line.to_json_text();
     }
     let _ = vigil_events::w3c::looks_like_w3c(input);
     let _ = vigil_events::w3c::last_directive_fields(input);
-    let _ = vigil_events::batch::plain_line(input).to_json_text();
+    let _ = vigil_events::batch::plain_line(input, &zone).to_json_text();
     let fields =
         vigil_events::w3c::directive_fields(b"#Fields: date time c-ip cs(User-Agent) sc-status");
     let _ = vigil_events::w3c::to_json_text(input, fields.as_deref().unwrap_or_default());

@@ -31,7 +31,7 @@ fn keyed(token: uuid::Uuid, name: &str, body: &str) -> vigil_ingest::BatchKey {
         token,
         name.into(),
         &bastion(),
-        vigil_events::batch::BodyFormat::JsonLines,
+        &vigil_events::batch::BodyFormat::JsonLines,
         body.as_bytes(),
     )
 }
@@ -479,7 +479,7 @@ async fn an_answer_recorded_after_a_crash_lists_every_refusal() {
             token,
             name.into(),
             &envelope,
-            BodyFormat::JsonLines,
+            &BodyFormat::JsonLines,
             body.as_bytes(),
         )
     };

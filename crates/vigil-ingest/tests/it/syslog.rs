@@ -240,6 +240,42 @@ async fn tcp_and_udp_messages_are_stored_with_their_envelope_and_detected() {
     );
 }
 
+/// With the senders' zone configured, an RFC 3164 time (which has no offset) is read in it;
+/// an RFC 5424 time keeps the offset it carries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc3164_times_are_read_in_the_senders_zone() {
+    let h = Harness::new().await;
+    let mut config = SyslogConfig::new();
+    config.udp = Some(loopback());
+    // India keeps +05:30 all year: the expected instant does not depend on the date.
+    config.zone = vigil_events::time::LocalZone::parse("Asia/Kolkata").unwrap();
+    let (listeners, stop) = start(&h, config).await;
+    let udp = listeners.udp_addr().unwrap();
+    let wall = (Utc::now() - chrono::Duration::days(10))
+        .with_nanosecond(0)
+        .unwrap();
+    let stamp = wall.format("%b %e %H:%M:%S");
+    send_datagram(udp, &format!("<38>{stamp} web1 sshd[1]: local time")).await;
+    send_datagram(
+        udp,
+        "<38>1 2026-01-15T09:00:00-02:00 fw1 sshd 12 - - offset given",
+    )
+    .await;
+    eventually("2 stored", || listeners.stats(), |s| s.stored == 2).await;
+    let events = by_message(h.search("*"));
+    let local = check(&events, "local time", "sshd", "web1", "");
+    assert_eq!(local.time, wall - chrono::Duration::minutes(330));
+    let json: serde_json::Value = serde_json::from_str(&local.json).unwrap();
+    assert!(
+        json["timestamp"].as_str().unwrap().ends_with("+05:30"),
+        "{json}"
+    );
+    let given = check(&events, "offset given", "sshd", "fw1", "");
+    assert_eq!(given.time, utc("2026-01-15T11:00:00Z"));
+    stop.send(true).unwrap();
+    listeners.wait().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_stores_the_batches_in_progress() {
     let h = Harness::new().await;

@@ -19,6 +19,7 @@ use vigil_api::error::{ErrorBody, ErrorCode};
 use vigil_api::events::*;
 use vigil_core::IncidentPatch;
 use vigil_events::batch::BodyFormat;
+use vigil_events::time::LocalZone;
 use vigil_ingest::{BatchKey, Envelope, IngestError};
 use vigil_logs::{
     Count, Cursor, EventStore, LogError, PivotRequest, SearchRequest, StoredEvent, TimeRange,
@@ -105,8 +106,19 @@ pub async fn ingest(
         }
     }
     let key = idempotency_key(&headers)?;
-    let format =
+    let mut format =
         BodyFormat::from_content_type(headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()));
+    if let Some(name) = query.timezone.as_deref() {
+        let zone = LocalZone::parse(name)
+            .map_err(|e| ApiError::invalid_field("timezone", e.to_string()))?;
+        let BodyFormat::Text(text_zone) = &mut format else {
+            return Err(ApiError::invalid_field(
+                "timezone",
+                "`timezone` is for text/plain bodies (syslog, web server logs), whose times may carry no offset; a JSON event's time without an offset is UTC",
+            ));
+        };
+        *text_zone = zone;
+    }
     let limit = state.settings.ingest_body_limit;
     let body = read_body(body, limit).await?;
     let encoding = headers
@@ -120,7 +132,7 @@ pub async fn ingest(
     };
     let pending = match key {
         Some(key) => {
-            match first_sending(&state, who.token_id, key, &envelope, format, &body).await? {
+            match first_sending(&state, who.token_id, key, &envelope, &format, &body).await? {
                 Sending::Again(answer) => {
                     let mut replayed = HeaderMap::new();
                     replayed.insert(REPLAYED, HeaderValue::from_static("true"));
@@ -202,7 +214,7 @@ async fn first_sending(
     token: uuid::Uuid,
     key: String,
     envelope: &Envelope,
-    format: BodyFormat,
+    format: &BodyFormat,
     body: &Bytes,
 ) -> Result<Sending, ApiError> {
     let being_stored = || {
@@ -220,9 +232,9 @@ async fn first_sending(
         return Err(being_stored());
     }
     // Hashing up to the body limit takes tens of milliseconds: off the async threads.
-    let (envelope, body) = (envelope.clone(), body.clone());
+    let (envelope, format, body) = (envelope.clone(), format.clone(), body.clone());
     let batch =
-        tokio::task::spawn_blocking(move || BatchKey::new(token, key, &envelope, format, &body))
+        tokio::task::spawn_blocking(move || BatchKey::new(token, key, &envelope, &format, &body))
             .await
             .map_err(ApiError::internal)?;
     // Stored here before, its answer not recorded (the database refused it): answered now.

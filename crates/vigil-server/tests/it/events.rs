@@ -288,6 +288,61 @@ async fn a_text_body_is_read_in_the_format_of_its_lines() {
     assert_eq!(found["events"][0]["event"]["c-ip"], "203.0.113.9");
 }
 
+/// A text body's times written without an offset are read in the zone `?timezone=` names
+/// (each with the offset of its date); a zone that is none, or one given with a JSON body,
+/// is refused naming `timezone`, and nothing is stored.
+#[tokio::test]
+async fn a_text_body_reads_local_times_in_the_zone_named() {
+    let app = spawn_app().await;
+    let body = "2026/07/03 22:15:10 [alert] 1#1: worker process 1234 exited on signal 6\n\
+                2026/12/03 22:15:10 [alert] 1#1: worker process 1235 exited on signal 6\n";
+    let (status, report) = app
+        .send(
+            &app.responder_token,
+            "service=web&timezone=Europe/Berlin",
+            body,
+            "text/plain",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["stored"], 2, "{report}");
+    for (query, content_type, says) in [
+        (
+            "service=web&timezone=Mars/Olympus",
+            "text/plain",
+            "IANA zone name",
+        ),
+        (
+            "service=web&timezone=UTC",
+            "application/x-ndjson",
+            "text/plain bodies",
+        ),
+    ] {
+        let (status, refused) = app
+            .send(&app.responder_token, query, "{\"a\":1}\n", content_type)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        assert_eq!(refused["error"]["field"], "timezone", "{refused}");
+        assert!(refused.to_string().contains(says), "{refused}");
+    }
+    app.searchable().await;
+    let (_, found) = app
+        .get(&app.responder_token, "/events/search?q=service:web")
+        .await;
+    assert_eq!(found["total"], 2, "only the text body was stored: {found}");
+    let times: Vec<&str> = found["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["time"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        times,
+        ["2026-12-03T21:15:10Z", "2026-07-03T20:15:10Z"],
+        "newest first, each in its own offset: {found}"
+    );
+}
+
 fn gzip(data: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

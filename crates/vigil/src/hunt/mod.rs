@@ -23,8 +23,8 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use vigil_detect::{FieldMapping, Logsource};
 use vigil_events::collect_files;
-use vigil_events::source::{DecodeError, InputFile, LINES_PIECE_BYTES};
-use vigil_events::time::parse_timestamp;
+use vigil_events::source::{DecodeError, InputFile, LINES_PIECE_BYTES, TextOptions};
+use vigil_events::time::{LocalZone, parse_timestamp};
 use vigil_sigma::Level;
 
 use crate::output::plural;
@@ -105,6 +105,17 @@ pub struct Args {
     /// line).
     #[arg(long)]
     text: bool,
+    /// The zone the text logs were written in, for their times written without a UTC offset
+    /// (RFC 3164 syslog, web server error logs, plain lines): an IANA name such as
+    /// Europe/Berlin, `local` for this machine's, or an offset such as +01:00. Each time gets
+    /// the offset of its own date (summer time included). EVTX and JSON times are UTC.
+    #[arg(
+        long,
+        value_name = "ZONE",
+        default_value = "UTC",
+        allow_hyphen_values = true
+    )]
+    timezone: LocalZone,
     /// Where the JSON logs hold a field the rules name: `cs-uri-query=url.query` (the rule's
     /// name, then the event's JSON path). May be given several times.
     #[arg(long = "field-map", value_name = "RULE_FIELD=PATH", value_parser = parse_field_map)]
@@ -226,6 +237,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             bar.set_message(format!("{done}/{} files, {n} events", files.len()));
         }
     };
+    let text = TextOptions {
+        plain: args.text,
+        zone: args.timezone.clone(),
+    };
     let opts = ScanOptions {
         from: args.from,
         to: args.to,
@@ -234,7 +249,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         keep_for_correlation: set.correlation_count() > 0,
         min_level: args.level,
         piece_bytes: LINES_PIECE_BYTES,
-        plain_text: args.text,
+        text: &text,
         render: Some(Renderer {
             format: args.format,
             inputs: &args.paths,

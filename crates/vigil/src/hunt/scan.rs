@@ -18,7 +18,9 @@ use vigil_detect::{CompiledRuleSet, FieldMapping, Logsource, MappedEvent, Matche
 use vigil_events::RecordSource;
 use vigil_events::implied_logsources;
 use vigil_events::json::JsonEvent;
-use vigil_events::source::{DecodeError, FilePiece, FilePieces, InputFile, Opened, open_file};
+use vigil_events::source::{
+    DecodeError, FilePiece, FilePieces, InputFile, Opened, TextOptions, open_file,
+};
 use vigil_sigma::Level;
 
 use super::report::{Match, Rendered, Renderer};
@@ -39,8 +41,8 @@ pub struct ScanOptions<'a> {
     /// ([`vigil_events::source::LINES_PIECE_BYTES`]); a file is cut smaller when that gives
     /// every thread a share of it.
     pub piece_bytes: usize,
-    /// `--text`: text of no known format is read line by line, each line a `message`.
-    pub plain_text: bool,
+    /// `--text`, `--timezone`: how text files are read.
+    pub text: &'a TextOptions,
     /// How matches are rendered as they are found (`None`: only counted).
     pub render: Option<Renderer<'a>>,
     /// Told how many events each file, or each piece of a large one, held: the progress bar
@@ -60,7 +62,7 @@ impl<'a> ScanOptions<'a> {
             keep_for_correlation: false,
             min_level: None,
             piece_bytes: vigil_events::source::LINES_PIECE_BYTES,
-            plain_text: false,
+            text: &TextOptions::DEFAULT,
             render: None,
             on_events,
         }
@@ -404,7 +406,7 @@ fn work(
     while let Some(unit) = queue.take() {
         match unit {
             Unit::File(file) => {
-                let scan = match open(&files[file], piece_bytes[file], opts.plain_text) {
+                let scan = match open(&files[file], piece_bytes[file], opts.text) {
                     Opening::Done(scan) => {
                         queue.opened(file, None);
                         scan
@@ -484,7 +486,7 @@ enum Opening {
 /// Opens a file and reads it whole, or its first piece when it is read in pieces (JSON lines,
 /// EVTX, JSON arrays): then the rest of its pieces are returned, to share with the other
 /// threads while this one scans the first.
-fn open(file: &InputFile, piece_bytes: usize, plain_text: bool) -> Opening {
+fn open(file: &InputFile, piece_bytes: usize, text: &TextOptions) -> Opening {
     let mut scan = FileScan::default();
     let path: Arc<Path> = Arc::from(file.path.as_path());
     let mut pieces = match open_file(&file.path, piece_bytes) {
@@ -492,7 +494,7 @@ fn open(file: &InputFile, piece_bytes: usize, plain_text: bool) -> Opening {
             scan.errors.push(e);
             return Opening::Done(scan);
         }
-        Ok(Opened::Unknown(lines)) => match lines.into_text_log_or_plain(plain_text) {
+        Ok(Opened::Unknown(lines)) => match lines.into_text_log_or_plain(text) {
             Some(text) => FilePieces::Text(text),
             None => {
                 if file.must_decode() {

@@ -902,4 +902,32 @@ fn hunt_reads_other_text_line_by_line_with_text() {
     assert_eq!(hits.len(), 1, "{hits:?}");
     assert_eq!(hits[0]["record_id"], 2);
     assert_eq!(hits[0]["timestamp"], "2026-12-03T22:15:11.456Z");
+    // Written in Berlin's winter time: an hour earlier in UTC.
+    let hits = hunt(&[
+        "--logsource",
+        "product=myapp",
+        "--timezone",
+        "Europe/Berlin",
+    ]);
+    assert_eq!(hits[0]["timestamp"], "2026-12-03T21:15:11.456Z", "{hits:?}");
+    let hits = hunt(&[
+        "--logsource",
+        "product=myapp",
+        "--timezone",
+        "-05:00",
+        "--from",
+        "2026-12-04T03:15:11Z",
+    ]);
+    assert_eq!(hits.len(), 1, "the bound is on the time in UTC: {hits:?}");
+    let refused = crate::support::vigil()
+        .args(["hunt", "--text", "--timezone", "Mars/Olympus", "-r", rules])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("--timezone") && said.contains("Europe/Berlin"),
+        "{said}"
+    );
 }

@@ -857,7 +857,7 @@ fn a_batch_sent_again_after_a_crash_took_its_answer_is_stored_once() {
         token_id,
         "batch-0007".into(),
         &envelope,
-        BodyFormat::from_content_type(Some(content_type)),
+        &BodyFormat::from_content_type(Some(content_type)),
         body.as_bytes(),
     );
     let logs = r.log_store();
@@ -1112,4 +1112,26 @@ fn text_logs_of_no_known_format_are_stored_line_by_line_with_text() {
     let bob = json_lines(cli(&["search", "203.0.113.77", "--json"]));
     assert_eq!(bob.len(), 1, "{bob:?}");
     assert_eq!(bob[0]["time"], "2026-12-03T22:15:10.123Z", "{bob:?}");
+
+    // The same kind of line written on a New York machine, read in its zone.
+    let ny = f.root.join("ny.log");
+    std::fs::write(
+        &ny,
+        "2026-12-03 22:15:10,123 WARN login failed for carol from 203.0.113.78\n",
+    )
+    .unwrap();
+    let summary = json_of(cli(&[
+        "ingest",
+        ny.to_str().unwrap(),
+        "--service",
+        "hdfs",
+        "--text",
+        "--timezone",
+        "America/New_York",
+        "--wait",
+        "--json",
+    ]));
+    assert_eq!(summary["stored"], 1, "{summary}");
+    let carol = json_lines(cli(&["search", "203.0.113.78", "--json"]));
+    assert_eq!(carol[0]["time"], "2026-12-04T03:15:10.123Z", "{carol:?}");
 }
