@@ -340,8 +340,8 @@ pub fn decode_body(body: &[u8], format: BodyFormat, max_event_bytes: usize) -> B
     }
 }
 
-/// A text body ([`BodyFormat::Text`]): its lines as events in the format its first line is
-/// in (a year-less syslog time is the latest before now, times without an offset in `zone`).
+/// A text body ([`BodyFormat::Text`]): its lines as events in the format its first lines are
+/// in ([`LineFormat::of`]; a year-less syslog time is the latest before now, times without an offset in `zone`).
 fn decode_text(body: &[u8], zone: LocalZone, max_event_bytes: usize) -> Batch<JsonEvent> {
     let format = LineFormat::of(
         body,
@@ -569,25 +569,81 @@ pub enum LineFormat {
 }
 
 impl LineFormat {
-    /// The format of a text log, told from its first line (`None` when it is none Vigil
-    /// knows); a syslog file's year-less times are read as the latest before
-    /// `syslog_reference_ms()`, and times written without an offset in `zone`.
+    /// The format of a text log (`None` when it is none Vigil knows), told from its first
+    /// line; when that one is in none, from the next lines (up to [`FORMAT_PROBE_LINES`]), if
+    /// two of them at least are in one — a file cut from a larger log (`tail -c`, `split`)
+    /// starts mid-line, `journalctl` writes a `-- Logs begin at …` banner, while a line of
+    /// log quoted in some other text does not make it a log. A syslog file's year-less times
+    /// are read as the latest before `syslog_reference_ms()`, and times written without an
+    /// offset in `zone`. Lines before the first in the format are rejected as they are read.
     pub fn of(
         text: &[u8],
         syslog_reference_ms: impl FnOnce() -> i64,
         zone: &LocalZone,
     ) -> Option<LineFormat> {
-        Some(if looks_like_syslog(text) {
-            LineFormat::Syslog(SyslogOptions::new(syslog_reference_ms()).in_zone(zone.clone()))
-        } else if crate::access::looks_like_access_log(text) {
-            LineFormat::Access
-        } else if crate::error_log::looks_like_error_log(text) {
-            LineFormat::ErrorLog(zone.clone())
-        } else if crate::w3c::looks_like_w3c(text) {
-            LineFormat::W3c(None)
-        } else {
-            return None;
+        let mut lines = Lines::new(text)
+            .take(FORMAT_PROBE_LINES)
+            .map(|(_, span)| &text[span]);
+        let kind = match TextKind::of_line(lines.next()?) {
+            Some(kind) => kind,
+            None => {
+                let mut seen = [0usize; TextKind::ALL.len()];
+                for kind in lines.filter_map(TextKind::of_line) {
+                    seen[kind as usize] += 1;
+                }
+                let (most, &count) = seen
+                    .iter()
+                    .enumerate()
+                    .max_by_key(|&(i, n)| (n, usize::MAX - i))?;
+                if count < 2 {
+                    return None;
+                }
+                TextKind::ALL[most]
+            }
+        };
+        Some(match kind {
+            TextKind::Syslog => {
+                LineFormat::Syslog(SyslogOptions::new(syslog_reference_ms()).in_zone(zone.clone()))
+            }
+            TextKind::Access => LineFormat::Access,
+            TextKind::ErrorLog => LineFormat::ErrorLog(zone.clone()),
+            TextKind::W3c => LineFormat::W3c(None),
         })
+    }
+}
+
+/// How many of a text's first non-blank lines [`LineFormat::of`] reads to tell its format.
+pub const FORMAT_PROBE_LINES: usize = 8;
+
+/// The text log formats a line can be told to be in, in the order they are tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TextKind {
+    Syslog,
+    Access,
+    ErrorLog,
+    W3c,
+}
+
+impl TextKind {
+    const ALL: [TextKind; 4] = [
+        TextKind::Syslog,
+        TextKind::Access,
+        TextKind::ErrorLog,
+        TextKind::W3c,
+    ];
+
+    fn of_line(line: &[u8]) -> Option<TextKind> {
+        if looks_like_syslog(line) {
+            Some(TextKind::Syslog)
+        } else if crate::access::looks_like_access_log(line) {
+            Some(TextKind::Access)
+        } else if crate::error_log::looks_like_error_log(line) {
+            Some(TextKind::ErrorLog)
+        } else if crate::w3c::looks_like_w3c(line) {
+            Some(TextKind::W3c)
+        } else {
+            None
+        }
     }
 }
 
@@ -826,6 +882,42 @@ pub fn looks_like_syslog(data: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A text's format is its first line's; failing that, the one two of its next lines at
+    /// least are in (a file cut mid-line, a banner), never a line quoted in other text.
+    #[test]
+    fn a_text_log_is_told_by_its_first_lines() {
+        let kind = |text: &str| {
+            LineFormat::of(text.as_bytes(), || 0, &LocalZone::UTC).map(|f| match f {
+                LineFormat::Syslog(_) => "syslog",
+                LineFormat::Access => "access",
+                LineFormat::ErrorLog(_) => "error",
+                LineFormat::W3c(_) => "w3c",
+                LineFormat::Plain(_) => "plain",
+            })
+        };
+        let access = "203.0.113.9 - - [03/Dec/2026:22:15:10 +0000] \"GET / HTTP/1.1\" 200 5\n";
+        let syslog = "Dec  3 22:15:10 bastion sshd[42]: Failed password for root\n";
+        assert_eq!(kind(access), Some("access"));
+        assert_eq!(
+            kind(&format!("0 \"GET /x HTTP/1.1\" 404 0\n{access}{access}")),
+            Some("access")
+        );
+        assert_eq!(
+            kind(&format!(
+                "-- Logs begin at Thu 2026-12-03 00:00:00 UTC. --\n{syslog}{syslog}"
+            )),
+            Some("syslog")
+        );
+        assert_eq!(
+            kind(&format!("# Notes\nWe saw this line:\n{syslog}and more.\n")),
+            None
+        );
+        // Past the lines read, nothing counts.
+        let prose = "words\n".repeat(FORMAT_PROBE_LINES);
+        assert_eq!(kind(&format!("{prose}{syslog}{syslog}")), None);
+        assert_eq!(kind(""), None);
+    }
 
     /// A plain line keeps its text, and the ISO 8601 time it starts with as its timestamp.
     #[test]

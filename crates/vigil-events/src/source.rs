@@ -11,8 +11,8 @@
 //!   is not a whole object); the record id is the index + 1;
 //! - any of these compressed with gzip (magic `1f 8b`): the stream is decompressed, then
 //!   detected again;
-//! - other text ([`Opened::Unknown`]) is a plain-text log when its first line is one
-//!   ([`LinesFile::into_text_log`]): syslog (RFC 5424 or 3164), a web server access log
+//! - other text ([`Opened::Unknown`]) is a plain-text log when its first line is one, or
+//!   two of the next few ([`LinesFile::into_text_log`], [`LineFormat::of`]): syslog (RFC 5424 or 3164), a web server access log
 //!   (common or combined, IIS's W3C) or error log (Apache, nginx); any other text only when
 //!   asked ([`LinesFile::into_plain_text`]); the record id is the line number.
 //!

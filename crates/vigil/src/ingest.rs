@@ -739,7 +739,7 @@ impl Reader<'_> {
     }
 
     /// Reads a plain-text log (syslog, web access or error log lines, gzip or not) in pieces; a
-    /// file whose first line is none of these is read as plain lines with `--text`, else
+    /// file whose first lines are none of these ([`vigil_events::LineFormat::of`]) is read as plain lines with `--text`, else
     /// skipped, or reported when it is named like a log.
     fn read_text_log(
         &mut self,

@@ -857,6 +857,43 @@ fn hunt_reads_iis_logs_by_their_header() {
     assert!(stderr.contains("1 file, 2 events"), "{stderr}");
 }
 
+/// A log cut from a larger one starts mid-line: the lines after the cut still tell its format,
+/// and the whole file is hunted.
+#[test]
+fn a_log_cut_mid_line_is_told_by_the_lines_after_the_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("root.yml"),
+        "title: Failed Root Login\nid: 0f0e1d2c-3b4a-4596-8877-665544332211\nlogsource:\n  product: linux\n  service: sshd\ndetection:\n  keywords:\n    - 'Failed password for root'\n  condition: keywords\nlevel: medium\n",
+    )
+    .unwrap();
+    let log = dir.path().join("auth.log.part");
+    std::fs::write(
+        &log,
+        "3.9 port 52311 ssh2\n\
+         Dec  3 22:15:10 bastion sshd[42]: Failed password for root from 203.0.113.9 port 52311 ssh2\n\
+         Dec  3 22:15:11 bastion sshd[42]: Accepted publickey for bob from 203.0.113.10\n",
+    )
+    .unwrap();
+    let out = crate::support::vigil()
+        .args(["hunt", "--format", "jsonl", "-r"])
+        .arg(&rules)
+        .arg(&log)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let hits = jsonl(&ok(out));
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["record_id"], 2);
+    // RFC 3164 is read leniently: the partial line is kept as a message of its own.
+    assert!(
+        stderr.contains("3 events") && stderr.contains("0 errors"),
+        "{stderr}"
+    );
+}
+
 /// An application's own log, in no format Vigil knows: named without --text it is an error
 /// naming the flag; with --text its lines are messages that the rules of the logsource given
 /// meet (and no rule of another product, as SigmaHQ's Cisco keyword rules would).
