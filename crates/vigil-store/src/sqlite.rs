@@ -991,9 +991,11 @@ impl SqliteStore {
         let current = load_alert(&mut tx, id, false).await?;
         let to = action.apply(current.status)?;
         let (name, text, dismissal) = match &action {
-            vigil_core::AlertAction::Acknowledge => {
-                ("acknowledged", "escalation stopped".to_owned(), None)
-            }
+            vigil_core::AlertAction::Acknowledge => (
+                vigil_core::AlertStatus::Acknowledged.as_str(),
+                "escalation stopped".to_owned(),
+                None,
+            ),
             vigil_core::AlertAction::Resolve => ("resolved", "resolved".to_owned(), None),
             vigil_core::AlertAction::Dismiss(kind, reason) => (
                 "dismissed",

@@ -429,7 +429,7 @@ fn taken_up(alerts: &[Alert]) -> chrono::DateTime<chrono::Utc> {
     alerts
         .iter()
         .flat_map(|a| &a.log)
-        .filter(|entry| entry.action == "acknowledged")
+        .filter(|entry| entry.action == vigil_core::AlertStatus::Acknowledged.as_str())
         .map(|entry| entry.at)
         .min()
         .unwrap_or_else(chrono::Utc::now)
