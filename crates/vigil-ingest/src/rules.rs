@@ -45,26 +45,26 @@ pub struct RuleSlot {
 /// `placeholders` (see [`vigil_sigma::placeholders`]; without it, a placeholder matches
 /// nothing).
 pub fn load(paths: &[PathBuf], placeholders: Option<&Path>) -> Result<LoadedRules, IngestError> {
-    let options = CompileOptions {
-        placeholders: match placeholders {
-            Some(file) => vigil_sigma::load_placeholders(file).map_err(|e| IngestError::Rules {
+    let placeholders = placeholders
+        .map(|file| {
+            vigil_sigma::load_placeholders(file).map_err(|e| IngestError::Rules {
                 path: file.to_path_buf(),
                 reason: e.to_string(),
-            })?,
-            None => Default::default(),
-        },
+            })
+        })
+        .transpose()?;
+    let options = CompileOptions {
+        placeholders: placeholders.unwrap_or_default(),
         ..CompileOptions::default()
     };
-    let mut docs = Vec::new();
-    let mut rejected = Vec::new();
-    for path in paths {
-        let (d, diagnostics) = vigil_sigma::load_dir(path).map_err(|e| IngestError::Rules {
+    let (docs, diagnostics) = vigil_sigma::load_dirs(paths).map_err(|e| {
+        let vigil_sigma::LoadError::Io { path, .. } = &e;
+        IngestError::Rules {
             path: path.clone(),
             reason: e.to_string(),
-        })?;
-        docs.extend(d);
-        rejected.extend(diagnostics.iter().map(ToString::to_string));
-    }
+        }
+    })?;
+    let mut rejected: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
     let (set, diagnostics) = compile(&docs, &options);
     rejected.extend(diagnostics.iter().map(ToString::to_string));
     let loaded = set.rules().len();

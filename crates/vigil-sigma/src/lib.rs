@@ -15,7 +15,9 @@ pub mod yaml;
 pub use condition::{
     Condition, ConditionError, Quantity, Target, parse_condition, pattern_matches,
 };
-pub use load::{Diagnostic, LoadError, format_timespan, load_dir, parse_str, parse_timespan};
+pub use load::{
+    Diagnostic, LoadError, format_timespan, load_dir, load_dirs, parse_str, parse_timespan,
+};
 pub use model::*;
 pub use modifier::Modifier;
 pub use placeholders::{

@@ -75,6 +75,19 @@ pub enum LoadError {
     },
 }
 
+/// [`load_dir`] of each path in turn, the rules and diagnostics of all of them together (a
+/// `--rules` flag given several times).
+pub fn load_dirs(paths: &[PathBuf]) -> Result<(Vec<RuleDoc>, Vec<Diagnostic>), LoadError> {
+    let mut docs = Vec::new();
+    let mut diagnostics = Vec::new();
+    for path in paths {
+        let (d, g) = load_dir(path)?;
+        docs.extend(d);
+        diagnostics.extend(g);
+    }
+    Ok((docs, diagnostics))
+}
+
 /// Loads every `.yml`/`.yaml` file under `path` (a file or a directory, recursively, in
 /// sorted order). Unreadable files and bad rules become diagnostics.
 pub fn load_dir(path: &Path) -> Result<(Vec<RuleDoc>, Vec<Diagnostic>), LoadError> {

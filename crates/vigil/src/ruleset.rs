@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use vigil_detect::{CompileOptions, CompiledRuleSet, compile};
 use vigil_sigma::{Diagnostic, RuleDoc};
 
@@ -35,21 +34,14 @@ pub fn load(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
 /// (see [`vigil_sigma::placeholders`]).
 pub fn load_with(paths: &[PathBuf], placeholders: Option<&Path>) -> anyhow::Result<Loaded> {
     let options = CompileOptions {
-        placeholders: match placeholders {
-            Some(file) => vigil_sigma::load_placeholders(file)?,
-            None => Default::default(),
-        },
+        placeholders: placeholders
+            .map(vigil_sigma::load_placeholders)
+            .transpose()?
+            .unwrap_or_default(),
         ..CompileOptions::default()
     };
     let start = Instant::now();
-    let mut docs = Vec::new();
-    let mut load_diagnostics = Vec::new();
-    for path in paths {
-        let (d, g) = vigil_sigma::load_dir(path)
-            .with_context(|| format!("cannot load rules from {}", path.display()))?;
-        docs.extend(d);
-        load_diagnostics.extend(g);
-    }
+    let (docs, load_diagnostics) = vigil_sigma::load_dirs(paths)?;
     let load_time = start.elapsed();
     let start = Instant::now();
     let (set, compile_diagnostics) = compile(&docs, &options);
