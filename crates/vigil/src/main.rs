@@ -43,9 +43,11 @@ enum Command {
     /// Check the tamper-evident audit trail of a data directory.
     #[command(subcommand)]
     Audit(audit::Command),
-    /// Run Sigma rules over log files (EVTX, JSON lines, JSON arrays, syslog; gzip too).
+    /// Run Sigma rules over log files (EVTX, JSON lines, JSON arrays, syslog, web server logs;
+    /// gzip too).
     Hunt(hunt::Args),
-    /// Send log files (EVTX, JSON lines, JSON arrays, syslog; gzip too) to a running server.
+    /// Send log files (EVTX, JSON lines, JSON arrays, syslog, web server logs; gzip too) to a
+    /// running server.
     Ingest(Box<ingest::Args>),
     /// Search the central log database of a running server.
     Search(Box<search::Args>),
