@@ -751,11 +751,10 @@ impl Reader<'_> {
         let path = file.path.as_path();
         let Some(mut pieces) = lines.into_text_log_or_plain(self.text) else {
             if file.must_decode() {
-                self.problem(
-                    path,
-                    None,
-                    "not an EVTX, JSON lines, JSON array, syslog or web server (access, error) log file (gzip or not); give --text to store each of its lines as a message, or remove it from the paths".to_owned(),
-                );
+                let unknown = DecodeError::UnknownFormat {
+                    path: path.to_path_buf(),
+                };
+                self.problem(path, None, unknown.reason());
             } else {
                 self.stats.skipped += 1;
             }
