@@ -55,10 +55,18 @@ pub struct LocalZone(Option<jiff::tz::TimeZone>);
 
 /// Why a time zone name is not one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown time zone {0:?}: give an IANA zone name such as Europe/Berlin or America/New_York, UTC, local (this machine's zone), or an offset such as +01:00"
-)]
-pub struct ZoneError(pub String);
+pub enum ZoneError {
+    /// The name is no zone, offset or `local`.
+    #[error(
+        "unknown time zone {0:?}: give an IANA zone name such as Europe/Berlin or America/New_York, UTC, local (this machine's zone), or an offset such as +01:00"
+    )]
+    Unknown(String),
+    /// `local`, on a machine whose zone cannot be read.
+    #[error(
+        "this machine's time zone cannot be read ({0}); set TZ or /etc/localtime, or name the zone (Europe/Berlin) or its offset (+01:00)"
+    )]
+    NoLocalZone(String),
+}
 
 impl LocalZone {
     /// UTC: times without an offset are taken as written.
@@ -69,14 +77,14 @@ impl LocalZone {
     pub fn parse(name: &str) -> Result<LocalZone, ZoneError> {
         use jiff::tz::{Offset, TimeZone};
         let name = name.trim();
-        let unknown = || ZoneError(name.to_owned());
+        let unknown = || ZoneError::Unknown(name.to_owned());
         if ["utc", "z", "gmt", "etc/utc"].contains(&name.to_ascii_lowercase().as_str()) {
             return Ok(LocalZone::UTC);
         }
         if name.eq_ignore_ascii_case("local") {
             return TimeZone::try_system()
                 .map(LocalZone::of)
-                .map_err(|_| unknown());
+                .map_err(|e| ZoneError::NoLocalZone(e.to_string()));
         }
         if let Some(secs) = fixed_offset_secs(name) {
             return Offset::from_seconds(secs)

@@ -956,6 +956,16 @@ fn hunt_reads_other_text_line_by_line_with_text() {
         "2026-12-04T03:15:11Z",
     ]);
     assert_eq!(hits.len(), 1, "the bound is on the time in UTC: {hits:?}");
+    // `local`: the zone of the machine running the hunt (TZ here).
+    let out = crate::support::vigil()
+        .env("TZ", "America/New_York")
+        .args(["hunt", "--text", "--format", "jsonl", "--timezone", "local"])
+        .args(["--logsource", "product=myapp", "-r", rules])
+        .arg(&log)
+        .output()
+        .unwrap();
+    let hits = jsonl(&ok(out));
+    assert_eq!(hits[0]["timestamp"], "2026-12-04T03:15:11.456Z", "{hits:?}");
     let refused = crate::support::vigil()
         .args(["hunt", "--text", "--timezone", "Mars/Olympus", "-r", rules])
         .arg(&log)
