@@ -118,7 +118,7 @@ async fn list(args: Args) -> anyhow::Result<()> {
     }
     let mut t = table([
         "ID",
-        "EVENT TIME",
+        "EVENT TIME (UTC)",
         "LEVEL",
         "RULE",
         "SERVICE",

@@ -94,7 +94,7 @@ fn show(p: &PivotResponse) {
     }
     outln!("{}", timeline_summary(&p.timeline, p.bucket_seconds));
     if !p.events.is_empty() {
-        let mut t = table(["TIME", "SERVICE", "HOST", "TENANT", "EVENT"]);
+        let mut t = table(["TIME (UTC)", "SERVICE", "HOST", "TENANT", "EVENT"]);
         for e in &p.events {
             t.add_row(event_row(e));
         }

@@ -159,7 +159,7 @@ async fn search(args: Args) -> anyhow::Result<()> {
         write_or_closed(out.flush())?;
         return Ok(());
     }
-    let mut t = table(["TIME", "SERVICE", "HOST", "TENANT", "EVENT"]);
+    let mut t = table(["TIME (UTC)", "SERVICE", "HOST", "TENANT", "EVENT"]);
     for e in &events {
         t.add_row(event_row(e));
     }

@@ -334,7 +334,13 @@ pub fn write_table(
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_content_arrangement(ContentArrangement::Dynamic);
     table.set_header([
-        "time", "level", "rule", "computer", "file", "record", "details",
+        "time (UTC)",
+        "level",
+        "rule",
+        "computer",
+        "file",
+        "record",
+        "details",
     ]);
     for row in rows {
         table.add_row(row);
