@@ -172,6 +172,19 @@ impl LocalZone {
     }
 }
 
+/// `UTC`, the IANA name (`Europe/Berlin`), or the offset of a fixed zone (`+01:00`).
+impl std::fmt::Display for LocalZone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            None => f.write_str("UTC"),
+            Some(zone) => match zone.iana_name() {
+                Some(name) => f.write_str(name),
+                None => write!(f, "{}", zone.to_offset(jiff::Timestamp::now())),
+            },
+        }
+    }
+}
+
 impl std::str::FromStr for LocalZone {
     type Err = ZoneError;
 
@@ -253,6 +266,9 @@ mod tests {
         assert!(LocalZone::parse("utc").unwrap().is_utc());
         assert!(LocalZone::parse("+00:00").unwrap().is_utc());
         assert_eq!(LocalZone::UTC.offset_secs(2026, 7, 15, 12, 0, 0), 0);
+        assert_eq!(berlin.to_string(), "Europe/Berlin");
+        assert_eq!(LocalZone::UTC.to_string(), "UTC");
+        assert_eq!(LocalZone::parse("-0530").unwrap().to_string(), "-05:30");
         for (text, secs) in [("+01:00", 3600), ("-0530", -19_800), ("+02", 7200)] {
             assert_eq!(
                 LocalZone::parse(text)

@@ -284,6 +284,7 @@ async fn serve(
         && events.next_id() > 0)
         .then(|| tokio::spawn(rebuild_correlations(ingestor.begin_correlation_rebuild())));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let syslog_zone = syslog.zone.clone();
     let listeners = vigil_ingest::syslog::start(syslog, Arc::clone(&ingestor), stop_rx.clone())
         .await
         .context("could not start the syslog listeners")?;
@@ -304,6 +305,16 @@ async fn serve(
     }
     if let Some(a) = listeners.udp_addr() {
         println!("vigil: syslog over UDP on {a}");
+    }
+    if listeners.tcp_addr().is_some() || listeners.udp_addr().is_some() {
+        println!(
+            "vigil: RFC 3164 syslog times (written without an offset) read as {syslog_zone}{}",
+            if syslog_zone.is_utc() {
+                "; --syslog-timezone ZONE if the senders keep local time"
+            } else {
+                ""
+            }
+        );
     }
     let retention = tokio::spawn(vigil_ingest::retention::run(
         Arc::clone(&events),
