@@ -688,35 +688,44 @@ impl PlainLine<'_> {
     }
 }
 
-/// A line as a [`PlainLine`]: its text, and the ISO 8601 time it starts with, if any
+/// A line as a [`PlainLine`]: its text, and the time it starts with, if any: ISO 8601
 /// (`2026-12-03T22:15:10Z`, `2016-09-28 04:30:30,` as Windows' CBS log writes it, Python's
-/// `2026-12-03 22:15:10,123`; without an offset it is a time in `zone`).
+/// `2026-12-03 22:15:10,123`), Go's `2009/11/10 23:00:00`, or log4j's `17/06/09 20:10:40`;
+/// without an offset it is a time in `zone`.
 pub fn plain_line<'a>(bytes: &'a [u8], zone: &LocalZone) -> PlainLine<'a> {
     let text = String::from_utf8_lossy(bytes.trim_ascii_end());
     let unix_ms = leading_time(&text, zone);
     PlainLine { text, unix_ms }
 }
 
+/// The date and time shapes a plain line may start with (`d` a digit, `T` a `T` or a space,
+/// anything else itself), and the century a two-digit year is in.
+const LEADING_TIMES: [(&[u8], &str); 3] = [
+    // ISO 8601, Python's logging, log4j's ISO8601, Windows' CBS log.
+    (b"dddd-dd-ddTdd:dd:dd", ""),
+    // Go's log package, and many C programs: 2009/11/10 23:00:00.
+    (b"dddd/dd/dd dd:dd:dd", ""),
+    // log4j's default in Hadoop and Spark: 17/06/09 20:10:40.
+    (b"dd/dd/dd dd:dd:dd", "20"),
+];
+
 fn leading_time(text: &str, zone: &LocalZone) -> Option<i64> {
     let b = text.as_bytes();
     // The date and time are ASCII (so the text can be cut after them): digits but for the
-    // separators checked below.
-    let dated = b.len() >= 19
-        && b[..19]
-            .iter()
-            .enumerate()
-            .all(|(i, c)| matches!(i, 4 | 7 | 10 | 13 | 16) || c.is_ascii_digit())
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && matches!(b[10], b'T' | b' ')
-        && b[13] == b':'
-        && b[16] == b':';
-    if !dated {
-        return None;
-    }
+    // separators of the shape.
+    let fits = |shape: &[u8]| {
+        b.len() >= shape.len()
+            && shape.iter().zip(b).all(|(&s, &c)| match s {
+                b'd' => c.is_ascii_digit(),
+                b'T' => matches!(c, b'T' | b' '),
+                _ => s == c,
+            })
+    };
+    let (shape, century) = LEADING_TIMES.iter().find(|(shape, _)| fits(shape))?;
+    let date = format!("{century}{}", text[..shape.len()].replace('/', "-"));
     // The time runs to the first character no timestamp holds; a comma before digits is
     // Python's and log4j's decimal separator.
-    let mut end = 19;
+    let mut end = shape.len();
     while end < b.len() {
         match b[end] {
             b'0'..=b'9' | b'.' | b':' | b'+' | b'-' | b'Z' => end += 1,
@@ -724,9 +733,9 @@ fn leading_time(text: &str, zone: &LocalZone) -> Option<i64> {
             _ => break,
         }
     }
-    let time = text[..end].replacen(',', ".", 1);
+    let time = format!("{date}{}", text[shape.len()..end].replacen(',', ".", 1));
     crate::time::parse_timestamp_in(&time, zone)
-        .or_else(|| crate::time::parse_timestamp_in(&text[..19], zone))
+        .or_else(|| crate::time::parse_timestamp_in(&date, zone))
 }
 
 impl LineEvent<'_> {
@@ -937,6 +946,14 @@ mod tests {
             ms("2016-09-28T04:30:30Z")
         );
         assert_eq!(at("2026-12-03T22:15:10.5Z"), ms("2026-12-03T22:15:10.500Z"));
+        assert_eq!(
+            at("2009/11/10 23:00:00.123456 listening on :8080"),
+            ms("2009-11-10T23:00:00.123Z")
+        );
+        assert_eq!(
+            at("17/06/09 20:10:40 INFO executor.CoarseGrainedExecutorBackend: Registered"),
+            ms("2017-06-09T20:10:40Z")
+        );
         for none in [
             "081109 203615 148 INFO dfs.DataNode: x",
             "2026-13-45 99:99:99 not a time",
