@@ -690,8 +690,8 @@ impl PlainLine<'_> {
 
 /// A line as a [`PlainLine`]: its text, and the time it starts with, if any: ISO 8601
 /// (`2026-12-03T22:15:10Z`, `2016-09-28 04:30:30,` as Windows' CBS log writes it, Python's
-/// `2026-12-03 22:15:10,123`), Go's `2009/11/10 23:00:00`, or log4j's `17/06/09 20:10:40`;
-/// without an offset it is a time in `zone`.
+/// `2026-12-03 22:15:10,123`) or Go's `2009/11/10 23:00:00`; without an offset it is a time
+/// in `zone`.
 pub fn plain_line<'a>(bytes: &'a [u8], zone: &LocalZone) -> PlainLine<'a> {
     let text = String::from_utf8_lossy(bytes.trim_ascii_end());
     let unix_ms = leading_time(&text, zone);
@@ -699,14 +699,13 @@ pub fn plain_line<'a>(bytes: &'a [u8], zone: &LocalZone) -> PlainLine<'a> {
 }
 
 /// The date and time shapes a plain line may start with (`d` a digit, `T` a `T` or a space,
-/// anything else itself), and the century a two-digit year is in.
-const LEADING_TIMES: [(&[u8], &str); 3] = [
+/// anything else itself). Two-digit years are left out: `17/06/09` is 9 June 2017 to log4j in
+/// Hadoop and Spark, 6 September 2009 to an American program — no time beats a wrong one.
+const LEADING_TIMES: [&[u8]; 2] = [
     // ISO 8601, Python's logging, log4j's ISO8601, Windows' CBS log.
-    (b"dddd-dd-ddTdd:dd:dd", ""),
+    b"dddd-dd-ddTdd:dd:dd",
     // Go's log package, and many C programs: 2009/11/10 23:00:00.
-    (b"dddd/dd/dd dd:dd:dd", ""),
-    // log4j's default in Hadoop and Spark: 17/06/09 20:10:40.
-    (b"dd/dd/dd dd:dd:dd", "20"),
+    b"dddd/dd/dd dd:dd:dd",
 ];
 
 fn leading_time(text: &str, zone: &LocalZone) -> Option<i64> {
@@ -721,8 +720,8 @@ fn leading_time(text: &str, zone: &LocalZone) -> Option<i64> {
                 _ => s == c,
             })
     };
-    let (shape, century) = LEADING_TIMES.iter().find(|(shape, _)| fits(shape))?;
-    let date = format!("{century}{}", text[..shape.len()].replace('/', "-"));
+    let shape = LEADING_TIMES.iter().find(|shape| fits(shape))?;
+    let date = text[..shape.len()].replace('/', "-");
     // The time runs to the first character no timestamp holds; a comma before digits is
     // Python's and log4j's decimal separator.
     let mut end = shape.len();
@@ -950,12 +949,10 @@ mod tests {
             at("2009/11/10 23:00:00.123456 listening on :8080"),
             ms("2009-11-10T23:00:00.123Z")
         );
-        assert_eq!(
-            at("17/06/09 20:10:40 INFO executor.CoarseGrainedExecutorBackend: Registered"),
-            ms("2017-06-09T20:10:40Z")
-        );
+
         for none in [
             "081109 203615 148 INFO dfs.DataNode: x",
+            "17/06/09 20:10:40 INFO executor.CoarseGrainedExecutorBackend: Registered",
             "2026-13-45 99:99:99 not a time",
             // A character that is no digit where the time's last one stands (cut, it panicked).
             "2026-12-03 22:15:1\u{e9}, then text",

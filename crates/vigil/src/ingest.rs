@@ -103,8 +103,8 @@ pub struct Args {
     pub wait: bool,
     /// Store text files of no format Vigil recognises line by line, each line an event
     /// `{"text_log_format": "plain", "message": LINE}` (with `timestamp` when the line starts
-    /// with a time: 2026-12-03 22:15:10,123, 2026/12/03 22:15:10 or 26/12/03 22:15:10), for
-    /// search and pivots; the server's rules meet them only as the
+    /// with a time: 2026-12-03 22:15:10,123 or 2026/12/03 22:15:10), for search and pivots;
+    /// the server's rules meet them only as the
     /// service's `logsources` in the organisation document say (without: only the rules that
     /// name no logsource). Without --text such files are skipped (reported when named like a
     /// log).

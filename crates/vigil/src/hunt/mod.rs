@@ -99,8 +99,8 @@ pub struct Args {
     #[arg(long = "logsource", value_name = "KEY=VALUE,...", value_parser = parse_logsource)]
     logsources: Vec<Logsource>,
     /// Read text of no format Vigil recognises (an application's own log) line by line, each
-    /// line a `message` (with the time it starts with: 2026-12-03 22:15:10,123,
-    /// 2026/12/03 22:15:10 or 26/12/03 22:15:10). Its lines meet the rules of
+    /// line a `message` (with the time it starts with: 2026-12-03 22:15:10,123 or
+    /// 2026/12/03 22:15:10). Its lines meet the rules of
     /// the --logsource you give (`product=myapp`), or without one only the rules that name no
     /// logsource. Without --text such files are skipped (reported when named on the command
     /// line).
