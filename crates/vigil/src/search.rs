@@ -24,8 +24,12 @@ Examples:
   vigil search 'Event.System.EventID:4625 | top 10 Event.EventData.TargetUserName' --since 7d
   vigil search 'failed | count by source.ip' --from 2026-01-01 --to 2026-02-01
   vigil search '*' --all --json > events.jsonl
+  vigil search 'service:bastion' --since 30d --all --raw | vigil hunt -r new-rule.yml -
 
---json prints one JSON object per event (or the aggregation as one JSON object).
+--json prints one JSON object per event (or the aggregation as one JSON object); --raw only
+each event as it was stored, one per line, for `vigil hunt` to run rules written since over
+what the server holds (give it the --logsource and --field-map a service declares in the
+organisation document).
 Needs a token of role viewer or above (--token or VIGIL_TOKEN).";
 
 /// The time window flags shared by the log commands.
@@ -81,6 +85,9 @@ pub struct Args {
     /// Show every matching event, following the pages to the end (ignores --limit).
     #[arg(long)]
     pub all: bool,
+    /// Print each event's own JSON only, one per line, as it was stored (for `vigil hunt -`).
+    #[arg(long, conflicts_with = "json")]
+    pub raw: bool,
 }
 
 /// The largest page the server gives.
@@ -125,13 +132,23 @@ async fn search(args: Args) -> anyhow::Result<()> {
             print_warnings(&page.warnings, page.not_yet_searchable);
         }
         if let Some(agg) = &page.aggregation {
+            if args.raw {
+                bail!(
+                    "--raw prints events, and an aggregation (`| count by`, `| top`) has none; leave out --raw or the aggregation"
+                );
+            }
             return print_aggregation(&args.conn, page.total, agg);
         }
         shown += page.events.len() as u64;
-        if args.conn.json {
+        let lines = args.conn.json || args.raw;
+        if lines {
             // Stream JSON lines page by page, so `--all` holds one page at a time.
             for e in &page.events {
-                let line = serde_json::to_string(e)?;
+                let line = if args.raw {
+                    serde_json::to_string(&e.event)?
+                } else {
+                    serde_json::to_string(e)?
+                };
                 if write_or_closed(writeln!(out, "{line}"))? {
                     return Ok(());
                 }
@@ -147,7 +164,7 @@ async fn search(args: Args) -> anyhow::Result<()> {
         }
         query.cursor = page.next_cursor;
     }
-    if args.conn.json {
+    if args.conn.json || args.raw {
         write_or_closed(out.flush())?;
         return Ok(());
     }

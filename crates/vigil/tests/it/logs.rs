@@ -1133,3 +1133,69 @@ fn text_logs_of_no_known_format_are_stored_line_by_line_with_text() {
     let carol = json_lines(cli(&["search", "203.0.113.78", "--json"]));
     assert_eq!(carol[0]["time"], "2026-12-04T03:15:10.123Z", "{carol:?}");
 }
+
+/// A rule written after the events came in runs over what the server holds: `vigil search
+/// --raw` prints the stored events as they were sent, and `vigil hunt -` reads them back — the
+/// server's own rule finds there what it detected on arrival.
+#[test]
+fn stored_events_are_hunted_again_with_search_raw() {
+    let f = start();
+    let cli = |args: &[&str]| f.server.cli(&f.token, args);
+    let app = f.root.join("app.jsonl");
+    std::fs::write(&app, app_jsonl()).unwrap();
+    let summary = json_of(cli(&[
+        "ingest",
+        app.to_str().unwrap(),
+        "--service",
+        "app",
+        "--wait",
+        "--json",
+    ]));
+    assert_eq!(summary["detections"], 1, "{summary}");
+    let raw = ok(cli(&["search", "*", "--all", "--raw"]));
+    let events: Vec<Value> = raw
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 5, "{raw}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["Event"]["EventData"]["Image"] == r"C:\Windows\notepad.exe"),
+        "the events as sent, without the envelope: {raw}"
+    );
+    let stored = f.root.join("stored.jsonl");
+    std::fs::write(&stored, &raw).unwrap();
+    let later = f.root.join("later");
+    std::fs::create_dir(&later).unwrap();
+    std::fs::write(
+        later.join("notepad.yml"),
+        "title: Notepad Opens A Report\nid: 5d2c8f9e-0a1b-4c3d-9e8f-7a6b5c4d3e2f\nlogsource:\n  category: process_creation\n  product: windows\ndetection:\n  selection:\n    Image|endswith: '\\notepad.exe'\n  condition: selection\nlevel: low\n",
+    )
+    .unwrap();
+    let rules = f.root.join("rules");
+    for (folder, title) in [
+        (&later, "Notepad Opens A Report"),
+        (&rules, "Whoami Run"),
+    ] {
+        let out = crate::support::vigil()
+            .args(["hunt", "--format", "jsonl", "-r"])
+            .arg(folder)
+            .arg(&stored)
+            .output()
+            .unwrap();
+        let hits: Vec<Value> = ok(out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0]["rule_title"], title, "{hits:?}");
+    }
+    let refused = cli(&["search", "* | count by service", "--raw"]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("--raw prints events"),
+        "{}",
+        stderr(&refused)
+    );
+}
