@@ -28,7 +28,9 @@
 //! `Mmm dd hh:mm:ss[.frac]`, `Mmm dd yyyy hh:mm:ss` (Cisco ASA), `yyyy Mmm dd hh:mm:ss`,
 //! ISO 8601 (`2026-11-22T10:00:00.123+01:00`, `+0100`, or no offset: rsyslog and journald
 //! file formats), optionally preceded by a Cisco sequence number and `*`/`.` and followed by
-//! a zone (`UTC`, or any zone followed by a year: `CST 1987`) and a `:`. A year-less timestamp
+//! a zone (`UTC`, or any zone followed by a year: `CST 1987`) and a `:`; a time without an
+//! offset is a wall-clock time in [`SyslogOptions::zone`] (UTC unless the caller names one,
+//! `--timezone`, `--syslog-timezone`), with the offset of its date. A year-less timestamp
 //! takes the year that puts it closest before [`SyslogOptions::reference_ms`] (two days of clock
 //! skew allowed). The hostname is the next token unless it looks like a tag (`sshd[42]:`,
 //! `su:`), a Cisco mnemonic (`%SYS-5-…`) or holds no letter or digit (`,`); the tag is

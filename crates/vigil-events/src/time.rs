@@ -140,12 +140,12 @@ impl LocalZone {
     /// A wall-clock time in this zone, given as the milliseconds since the epoch it would be
     /// were it UTC: its milliseconds since the epoch, and the offset it was read with.
     pub fn from_wall_clock_ms(&self, wall_ms: i64) -> (i64, i32) {
-        let Ok(as_utc) = jiff::Timestamp::from_millisecond(wall_ms) else {
-            return (wall_ms, 0);
-        };
         if self.0.is_none() {
             return (wall_ms, 0);
         }
+        let Ok(as_utc) = jiff::Timestamp::from_millisecond(wall_ms) else {
+            return (wall_ms, 0);
+        };
         let offset = self.offset_of(jiff::tz::Offset::UTC.to_datetime(as_utc));
         (wall_ms - i64::from(offset) * 1000, offset)
     }

@@ -1174,10 +1174,7 @@ fn stored_events_are_hunted_again_with_search_raw() {
     )
     .unwrap();
     let rules = f.root.join("rules");
-    for (folder, title) in [
-        (&later, "Notepad Opens A Report"),
-        (&rules, "Whoami Run"),
-    ] {
+    for (folder, title) in [(&later, "Notepad Opens A Report"), (&rules, "Whoami Run")] {
         let out = crate::support::vigil()
             .args(["hunt", "--format", "jsonl", "-r"])
             .arg(folder)
