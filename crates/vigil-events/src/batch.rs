@@ -575,7 +575,8 @@ impl LineFormat {
     /// starts mid-line, `journalctl` writes a `-- Logs begin at …` banner, while a line of
     /// log quoted in some other text does not make it a log. A syslog file's year-less times
     /// are read as the latest before `syslog_reference_ms()`, and times written without an
-    /// offset in `zone`. Lines before the first in the format are rejected as they are read.
+    /// offset in `zone`. Lines before the first in the format are read in it too: kept when
+    /// they fit it (RFC 3164 keeps any text as a message), rejected with the reason when not.
     pub fn of(
         text: &[u8],
         syslog_reference_ms: impl FnOnce() -> i64,
