@@ -81,13 +81,16 @@ pub struct Args {
     /// (informational, low, medium, high, critical).
     #[arg(long, value_parser = parse_level)]
     level: Option<Level>,
-    /// Only events at or after this time (RFC 3339, e.g. 2019-04-27T00:00:00Z, or a date: its
-    /// midnight UTC).
+    /// Only events at or after this time (RFC 3339, e.g. 2019-04-27T00:00:00Z, a date: its
+    /// midnight UTC, or now-24h).
     #[arg(long, value_parser = parse_time)]
     from: Option<i64>,
-    /// Only events before this time (RFC 3339, or a date: its midnight UTC).
+    /// Only events before this time (same forms as --from).
     #[arg(long, value_parser = parse_time)]
     to: Option<i64>,
+    /// Only events from this far back: a duration such as 15m, 24h or 7d (--from now-24h).
+    #[arg(long, conflicts_with = "from", value_parser = parse_since)]
+    since: Option<i64>,
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
@@ -177,13 +180,36 @@ fn parse_level(s: &str) -> Result<Level, String> {
 }
 
 fn parse_time(s: &str) -> Result<i64, String> {
-    parse_timestamp(s).ok_or_else(|| {
-        format!("cannot read {s:?} as a time (RFC 3339 or a date, between the years -9999 and 9999), e.g. 2019-04-27T15:57:25Z or 2019-04-27")
+    let relative = match vigil_query::parse_time(s.trim()) {
+        Some(vigil_query::TimeValue::Now { offset_seconds }) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            Some(now.saturating_add(offset_seconds.saturating_mul(1000)))
+        }
+        _ => None,
+    };
+    relative.or_else(|| parse_timestamp(s)).ok_or_else(|| {
+        format!("cannot read {s:?} as a time (RFC 3339, a date between the years -9999 and 9999, or now-24h), e.g. 2019-04-27T15:57:25Z, 2019-04-27 or now-7d")
     })
 }
 
+fn parse_since(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let valid = s.len() > 1
+        && s[..s.len() - 1].bytes().all(|b| b.is_ascii_digit())
+        && matches!(s.as_bytes()[s.len() - 1], b's' | b'm' | b'h' | b'd' | b'w');
+    if !valid {
+        return Err(format!(
+            "{s:?} is not a duration; write a number and a unit: 30s, 15m, 24h, 7d or 2w"
+        ));
+    }
+    parse_time(&format!("now-{s}"))
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if let (Some(f), Some(t)) = (args.from, args.to)
+    let from = args.from.or(args.since);
+    if let (Some(f), Some(t)) = (from, args.to)
         && f >= t
     {
         bail!("--from must be before --to");
@@ -243,7 +269,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         zone: args.timezone.clone(),
     };
     let opts = ScanOptions {
-        from: args.from,
+        from,
         to: args.to,
         logsources: &args.logsources,
         fields: field_map.as_ref(),

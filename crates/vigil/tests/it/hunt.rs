@@ -153,6 +153,24 @@ fn hunt_filters_by_level_and_time_and_writes_csv() {
     assert_eq!(day1[0]["rule_title"], "Whoami Run");
     // A date alone is its midnight, UTC.
     assert_eq!(window("2024-01-01", "2024-01-02"), day1);
+    // Times relative to now: the 2024 events are years old.
+    let since = |flags: &[&str]| {
+        let mut args = vec!["hunt", "-r", &rules, "--format", "jsonl"];
+        args.extend_from_slice(flags);
+        args.push(&logs);
+        jsonl(&ok(run(&args)))
+    };
+    assert!(since(&["--since", "7d"]).is_empty());
+    assert!(since(&["--from", "now-7d"]).is_empty());
+    assert_eq!(since(&["--since", "36500d"]).len(), 2);
+    assert_eq!(since(&["--to", "now-1h"]).len(), 2);
+    let refused = run(&["hunt", "-r", &rules, "--since", "7 days", &logs]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("30s, 15m, 24h, 7d or 2w"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
     let csv = ok(run(&["hunt", "-r", &rules, "--format", "csv", &logs]));
     let mut lines = csv.lines();
     assert_eq!(
