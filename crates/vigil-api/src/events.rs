@@ -345,6 +345,64 @@ pub struct DetectionDetail {
     pub event: Option<EventRecord>,
 }
 
+/// Body of `POST /api/v1/rules/preview`: Sigma rules not loaded yet, to run over the stored
+/// events before they are put in the rules directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RulePreviewRequest {
+    /// The rules, as YAML (several documents separated by `---`).
+    pub rules: String,
+    /// Only the events this query finds (docs/query.md; no `|` step); empty: every event.
+    #[serde(default)]
+    pub q: String,
+    /// Events at or after this time (the forms of the search's `from`); absent: the last 24
+    /// hours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Events before this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Matches to return, newest first (1–1000, default 100); all are counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Most events to read, newest first (1–10,000,000, default 1,000,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_events: Option<u64>,
+}
+
+/// One match of a previewed rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PreviewMatch {
+    /// The rule's id.
+    pub rule_id: String,
+    /// The rule's title.
+    pub rule_title: String,
+    /// The rule's level.
+    pub level: String,
+    /// The event it matched.
+    pub event: EventRecord,
+}
+
+/// Answer of `POST /api/v1/rules/preview`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RulePreview {
+    /// Rules compiled and run.
+    pub rules: u64,
+    /// Rules refused, each with its line and reason.
+    pub rejected: Vec<String>,
+    /// Correlation rules among them, which a preview does not evaluate.
+    pub correlations_not_previewed: u64,
+    /// Events read.
+    pub events_read: u64,
+    /// Whether every event of the window (and query) was read; `false` when `max_events`
+    /// stopped the preview first.
+    pub complete: bool,
+    /// Matches counted, per rule and event.
+    pub total_matches: u64,
+    /// The newest matches, up to `limit`.
+    pub matches: Vec<PreviewMatch>,
+}
+
 /// Answer of `GET /api/v1/rules` and `POST /api/v1/rules/reload`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RulesStatus {

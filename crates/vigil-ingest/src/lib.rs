@@ -16,6 +16,7 @@ mod mark;
 pub mod once;
 pub mod org;
 pub mod pipeline;
+pub mod preview;
 pub mod retention;
 pub mod rules;
 pub mod syslog;

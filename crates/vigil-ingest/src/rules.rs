@@ -45,18 +45,7 @@ pub struct RuleSlot {
 /// `placeholders` (see [`vigil_sigma::placeholders`]; without it, a placeholder matches
 /// nothing).
 pub fn load(paths: &[PathBuf], placeholders: Option<&Path>) -> Result<LoadedRules, IngestError> {
-    let placeholders = placeholders
-        .map(|file| {
-            vigil_sigma::load_placeholders(file).map_err(|e| IngestError::Rules {
-                path: file.to_path_buf(),
-                reason: e.to_string(),
-            })
-        })
-        .transpose()?;
-    let options = CompileOptions {
-        placeholders: placeholders.unwrap_or_default(),
-        ..CompileOptions::default()
-    };
+    let options = compile_options(placeholders)?;
     let (docs, diagnostics) = vigil_sigma::load_dirs(paths).map_err(|e| {
         let vigil_sigma::LoadError::Io { path, .. } = &e;
         IngestError::Rules {
@@ -79,7 +68,35 @@ pub fn load(paths: &[PathBuf], placeholders: Option<&Path>) -> Result<LoadedRule
     })
 }
 
+/// How rules are compiled: with the placeholder values in the file `placeholders`, read now.
+fn compile_options(placeholders: Option<&Path>) -> Result<CompileOptions, IngestError> {
+    let placeholders = placeholders
+        .map(|file| {
+            vigil_sigma::load_placeholders(file).map_err(|e| IngestError::Rules {
+                path: file.to_path_buf(),
+                reason: e.to_string(),
+            })
+        })
+        .transpose()?;
+    Ok(CompileOptions {
+        placeholders: placeholders.unwrap_or_default(),
+        ..CompileOptions::default()
+    })
+}
+
 impl RuleSlot {
+    /// Rules given as YAML text (documents separated by `---`), compiled as the slot compiles
+    /// its own (with its placeholder values, read again now): the set, and each rule refused
+    /// with its line and reason. For rules not in the directories yet (a preview).
+    pub fn compile_text(&self, text: &str) -> Result<(CompiledRuleSet, Vec<String>), IngestError> {
+        let options = compile_options(self.placeholders.as_deref())?;
+        let (docs, diagnostics) = vigil_sigma::parse_str(text, Path::new("(rules sent)"));
+        let mut rejected: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+        let (set, diagnostics) = compile(&docs, &options);
+        rejected.extend(diagnostics.iter().map(ToString::to_string));
+        Ok((set, rejected))
+    }
+
     /// Loads the rules under `paths` (none: detection is off until a reload finds rules).
     pub fn open(paths: Vec<PathBuf>) -> Result<RuleSlot, IngestError> {
         RuleSlot::open_with(paths, None)

@@ -51,6 +51,7 @@ pub fn register(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(detections::get))
         .routes(routes!(rules::get))
         .routes(routes!(rules::reload))
+        .routes(routes!(rules::preview))
         .routes(routes!(org::apply, org::get))
         .routes(routes!(alerts::raise, alerts::list))
         .routes(routes!(alerts::rules))

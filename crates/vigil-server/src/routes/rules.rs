@@ -4,11 +4,24 @@
 use axum::Json;
 use axum::extract::State;
 use vigil_api::error::ErrorBody;
-use vigil_api::events::{CorrelationGroup, CorrelationWindows, RulesStatus, ServiceRules};
+use vigil_api::events::{
+    CorrelationGroup, CorrelationWindows, PreviewMatch, RulePreview, RulePreviewRequest,
+    RulesStatus, ServiceRules,
+};
+use vigil_ingest::preview::PreviewRequest;
 
 use crate::auth::{Admin, Principal};
 use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::routes::events::{blocking, record, time_range};
 use crate::state::AppState;
+
+/// Matches a preview returns at most, and by default.
+const PREVIEW_MAX_LIMIT: u32 = 1000;
+const PREVIEW_DEFAULT_LIMIT: u32 = 100;
+/// Events a preview reads at most, and by default.
+const PREVIEW_MAX_EVENTS: u64 = 10_000_000;
+const PREVIEW_DEFAULT_EVENTS: u64 = 1_000_000;
 
 fn status(s: vigil_ingest::RulesStatus) -> RulesStatus {
     RulesStatus {
@@ -111,4 +124,95 @@ pub async fn reload(
         })?;
     tracing::info!(by = %who.name, rules = loaded.loaded, rejected = loaded.rejected.len(), "rules reloaded");
     Ok(Json(in_force(&state).await))
+}
+
+/// Run Sigma rules that are not loaded over the stored events, newest first, as ingest would
+/// have matched them (as each service declares its logs), and see what they find before they
+/// go into the rules directory. Nothing is recorded. Correlation rules are compiled but not
+/// evaluated.
+#[utoipa::path(
+    post, path = "/rules/preview", tag = "rules",
+    request_body = RulePreviewRequest,
+    responses((status = 200, body = RulePreview), (status = 400, description = "No rule compiles, or the query, a time, `limit` or `max_events` is invalid (`field` says which)", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
+)]
+pub async fn preview(
+    State(state): State<AppState>,
+    _who: Principal,
+    ApiJson(req): ApiJson<RulePreviewRequest>,
+) -> Result<Json<RulePreview>, ApiError> {
+    let query = vigil_query::parse(&req.q)
+        .map_err(|e| ApiError::invalid_field("q", format!("`q`: {e}")))?;
+    if query.pipe.is_some() {
+        return Err(ApiError::invalid_field(
+            "q",
+            "`q` selects the events to run the rules over; leave out the `| count by` or `| top` step",
+        ));
+    }
+    let range = time_range(
+        Some(req.from.as_deref().unwrap_or("24h")),
+        req.to.as_deref(),
+    )?;
+    let limit = req.limit.unwrap_or(PREVIEW_DEFAULT_LIMIT);
+    if !(1..=PREVIEW_MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid_field(
+            "limit",
+            format!("`limit` must be between 1 and {PREVIEW_MAX_LIMIT}"),
+        ));
+    }
+    let max_events = req.max_events.unwrap_or(PREVIEW_DEFAULT_EVENTS);
+    if !(1..=PREVIEW_MAX_EVENTS).contains(&max_events) {
+        return Err(ApiError::invalid_field(
+            "max_events",
+            format!("`max_events` must be between 1 and {PREVIEW_MAX_EVENTS}"),
+        ));
+    }
+    let slot = std::sync::Arc::clone(state.ingestor.rules());
+    let text = req.rules;
+    let (set, rejected) = tokio::task::spawn_blocking(move || slot.compile_text(&text))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::invalid_field("rules", e.to_string()))?;
+    if set.rules().is_empty() {
+        let why = rejected
+            .first()
+            .map_or("it holds no rule".to_owned(), Clone::clone);
+        return Err(ApiError::invalid_field(
+            "rules",
+            format!("`rules`: no rule could be compiled ({why}); send Sigma rules as YAML"),
+        ));
+    }
+    let org = state.ingestor.org().await;
+    let set = std::sync::Arc::new(set);
+    let run = std::sync::Arc::clone(&set);
+    let request = PreviewRequest {
+        query,
+        range,
+        limit: limit as usize,
+        max_events,
+    };
+    let found = blocking(state.ingestor.events(), move |s| {
+        vigil_ingest::preview::preview(s, &org, &run, request)
+    })
+    .await?;
+    Ok(Json(RulePreview {
+        rules: set.rules().len() as u64,
+        rejected,
+        correlations_not_previewed: set.correlation_count() as u64,
+        events_read: found.events_read,
+        complete: found.complete,
+        total_matches: found.total_matches,
+        matches: found
+            .matches
+            .into_iter()
+            .map(|m| {
+                let rule = set.rule(m.rule);
+                PreviewMatch {
+                    rule_id: rule.id().to_owned(),
+                    rule_title: rule.title().to_owned(),
+                    level: rule.level().as_str().to_owned(),
+                    event: record(m.event),
+                }
+            })
+            .collect(),
+    }))
 }

