@@ -98,6 +98,15 @@ impl Client {
         self.get_json("/rules").await
     }
 
+    /// `POST /rules/preview`: runs rules not loaded yet over the stored events.
+    pub async fn preview_rules(
+        &self,
+        request: &RulePreviewRequest,
+    ) -> Result<RulePreview, ClientError> {
+        self.send_json(Method::POST, "/rules/preview", request)
+            .await
+    }
+
     /// `POST /rules/reload`: reads the rule directories again and swaps the set in whole.
     pub async fn reload_rules(&self) -> Result<RulesStatus, ClientError> {
         let (url, req) = self.request(Method::POST, "/rules/reload");

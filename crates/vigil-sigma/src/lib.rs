@@ -17,6 +17,7 @@ pub use condition::{
 };
 pub use load::{
     Diagnostic, LoadError, format_timespan, load_dir, load_dirs, parse_str, parse_timespan,
+    rule_files,
 };
 pub use model::*;
 pub use modifier::Modifier;

@@ -91,12 +91,7 @@ pub fn load_dirs(paths: &[PathBuf]) -> Result<(Vec<RuleDoc>, Vec<Diagnostic>), L
 /// Loads every `.yml`/`.yaml` file under `path` (a file or a directory, recursively, in
 /// sorted order). Unreadable files and bad rules become diagnostics.
 pub fn load_dir(path: &Path) -> Result<(Vec<RuleDoc>, Vec<Diagnostic>), LoadError> {
-    let mut files = Vec::new();
-    collect(path, &mut files).map_err(|error| LoadError::Io {
-        path: path.to_path_buf(),
-        error,
-    })?;
-    files.sort();
+    let files = rule_files(path)?;
     // Files are read and parsed in parallel (YAML parsing is most of the loading time), then
     // gathered in path order so the result does not depend on scheduling.
     let parsed: Vec<(Vec<RuleDoc>, Vec<Diagnostic>)> = files
@@ -122,6 +117,18 @@ pub fn load_dir(path: &Path) -> Result<(Vec<RuleDoc>, Vec<Diagnostic>), LoadErro
         diags.extend(g);
     }
     Ok((docs, diags))
+}
+
+/// The rule files under `path`: the file itself, or every `.yml`/`.yaml` file under the
+/// directory, recursively, in sorted order.
+pub fn rule_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let mut files = Vec::new();
+    collect(path, &mut files).map_err(|error| LoadError::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    files.sort();
+    Ok(files)
 }
 
 fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

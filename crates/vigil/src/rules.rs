@@ -1,14 +1,17 @@
 //! `vigil rules check DIR...`: load and compile every Sigma rule under the given paths and
 //! report what loaded, what was rejected (file, line, reason) and counts per logsource.
 //! `vigil rules status` and `vigil rules reload`: the rule set a running server matches
-//! ingested events with, and reading its rule directories again.
+//! ingested events with, and reading its rule directories again. `vigil rules preview`: rules
+//! not loaded yet, run by a running server over the events it holds.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::json;
+use vigil_api::events::RulePreviewRequest;
 use vigil_sigma::RuleDoc;
 
 use crate::incident::{Conn, client};
@@ -33,6 +36,42 @@ pub enum Command {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Run rules that are not loaded yet over the events a running server holds, as it would
+    /// have matched them, and see what they find (and how often) before they go into its rules
+    /// directory. Nothing is recorded.
+    #[command(after_help = PREVIEW_HELP)]
+    Preview(PreviewArgs),
+}
+
+const PREVIEW_HELP: &str = "\
+Talks to a running server: --server or VIGIL_SERVER and a token of role viewer or above.
+Events are read newest first and matched as each service declares its logs (the organisation
+document); correlation rules are compiled but not evaluated.
+
+Examples:
+  vigil rules preview ./new-rules --since 30d
+  vigil rules preview lateral-movement.yml --query 'service:workstations' --since 7d --json";
+
+/// Arguments of `vigil rules preview`.
+#[derive(Debug, clap::Args)]
+pub struct PreviewArgs {
+    #[command(flatten)]
+    conn: Conn,
+    /// Rule files or folders (searched recursively for .yml and .yaml).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Only the events this query finds (docs/query.md).
+    #[arg(long, short = 'q', default_value = "")]
+    query: String,
+    /// The events' window (default: the last 24 hours).
+    #[command(flatten)]
+    window: crate::search::Window,
+    /// Matches to show, newest first (1 to 1000); all are counted.
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
+    /// Most events to read, newest first (1 to 10,000,000).
+    #[arg(long, default_value_t = 1_000_000)]
+    max_events: u64,
 }
 
 const SERVER_HELP: &str = "\
@@ -63,7 +102,84 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check(args),
         Command::Status { conn } => remote(conn, false),
         Command::Reload { conn } => remote(conn, true),
+        Command::Preview(args) => preview(args),
     }
+}
+
+fn preview(args: PreviewArgs) -> anyhow::Result<ExitCode> {
+    // Read and checked here, so a bad rule is named by its file and line.
+    let mut text = String::new();
+    for path in &args.paths {
+        for file in vigil_sigma::rule_files(path)? {
+            let content = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            for problem in vigil_sigma::parse_str(&content, &file).1 {
+                eprintln!("warning: {problem}");
+            }
+            text.push_str("\n---\n");
+            text.push_str(&content);
+        }
+    }
+    let (from, to) = args.window.bounds()?;
+    let request = RulePreviewRequest {
+        rules: text,
+        q: args.query,
+        from,
+        to,
+        limit: Some(args.limit),
+        max_events: Some(args.max_events),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let found = runtime.block_on(async {
+        let c = client(&args.conn)?;
+        c.preview_rules(&request).await.map_err(explain)
+    })?;
+    if args.conn.json {
+        print_json(&found)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !found.matches.is_empty() {
+        let mut t = table(["TIME (UTC)", "LEVEL", "RULE", "SERVICE", "HOST", "EVENT"]);
+        for m in &found.matches {
+            let [time, service, host, _tenant, event] = crate::search::event_row(&m.event);
+            t.add_row([
+                time,
+                m.level.clone(),
+                m.rule_title.clone(),
+                service,
+                host,
+                event,
+            ]);
+        }
+        outln!("{t}");
+    }
+    let read = if found.complete {
+        format!("all {} events of the window", found.events_read)
+    } else {
+        format!(
+            "the newest {} events of the window (--max-events or a narrower --query/--since for the rest)",
+            found.events_read
+        )
+    };
+    outln!(
+        "{} rules run over {read}: {}, {} shown",
+        found.rules,
+        crate::output::plural(found.total_matches, "match", "matches"),
+        found.matches.len()
+    );
+    if found.correlations_not_previewed > 0 {
+        outln!(
+            "{} not previewed (a preview runs detection rules only)",
+            crate::output::plural(
+                found.correlations_not_previewed,
+                "correlation rule",
+                "correlation rules"
+            )
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {

@@ -1136,9 +1136,10 @@ fn text_logs_of_no_known_format_are_stored_line_by_line_with_text() {
 
 /// A rule written after the events came in runs over what the server holds: `vigil search
 /// --raw` prints the stored events as they were sent, and `vigil hunt -` reads them back — the
-/// server's own rule finds there what it detected on arrival.
+/// server's own rule finds there what it detected on arrival; `vigil rules preview` has the
+/// server run it, a bad rule file named on the way.
 #[test]
-fn stored_events_are_hunted_again_with_search_raw() {
+fn stored_events_are_hunted_again_with_search_raw_and_rules_preview() {
     let f = start();
     let cli = |args: &[&str]| f.server.cli(&f.token, args);
     let app = f.root.join("app.jsonl");
@@ -1188,6 +1189,42 @@ fn stored_events_are_hunted_again_with_search_raw() {
         assert_eq!(hits.len(), 1, "{hits:?}");
         assert_eq!(hits[0]["rule_title"], title, "{hits:?}");
     }
+    // Or the server runs it over what it holds, as it would have matched the events.
+    std::fs::write(
+        later.join("broken.yml"),
+        "title: Broken\ndetection:\n  x: 1\n",
+    )
+    .unwrap();
+    let shown = cli(&[
+        "rules",
+        "preview",
+        later.to_str().unwrap(),
+        "--since",
+        "36500d",
+    ]);
+    let text = ok(shown.clone());
+    assert!(
+        text.contains("Notepad Opens A Report") && text.contains("1 match, 1 shown"),
+        "{text}"
+    );
+    assert!(
+        stderr(&shown).contains("broken.yml"),
+        "a bad rule is named by its file: {}",
+        stderr(&shown)
+    );
+    let found = json_of(cli(&[
+        "rules",
+        "preview",
+        later.join("notepad.yml").to_str().unwrap(),
+        "--since",
+        "36500d",
+        "--query",
+        "notepad",
+        "--json",
+    ]));
+    assert_eq!(found["total_matches"], 1, "{found}");
+    assert_eq!(found["events_read"], 1, "{found}");
+    assert_eq!(found["matches"][0]["event"]["service"], "app", "{found}");
     let refused = cli(&["search", "* | count by service", "--raw"]);
     assert!(!refused.status.success());
     assert!(
