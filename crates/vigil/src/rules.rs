@@ -156,7 +156,10 @@ fn preview(args: PreviewArgs) -> anyhow::Result<ExitCode> {
         outln!("{t}");
     }
     let read = if found.complete {
-        format!("all {} events of the window", found.events_read)
+        format!(
+            "all {} of the window",
+            crate::output::plural(found.events_read, "event", "events")
+        )
     } else {
         format!(
             "the newest {} events of the window (--max-events or a narrower --query/--since for the rest)",
@@ -164,8 +167,8 @@ fn preview(args: PreviewArgs) -> anyhow::Result<ExitCode> {
         )
     };
     outln!(
-        "{} rules run over {read}: {}, {} shown",
-        found.rules,
+        "{} run over {read}: {}, {} shown",
+        crate::output::plural(found.rules, "rule", "rules"),
         crate::output::plural(found.total_matches, "match", "matches"),
         found.matches.len()
     );
