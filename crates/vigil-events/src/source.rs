@@ -12,9 +12,10 @@
 //! - any of these compressed with gzip (magic `1f 8b`): the stream is decompressed, then
 //!   detected again;
 //! - other text ([`Opened::Unknown`]) is a plain-text log when its first line is one, or
-//!   two of the next few ([`LinesFile::into_text_log`], [`LineFormat::of`]): syslog (RFC 5424 or 3164), a web server access log
-//!   (common or combined, IIS's W3C) or error log (Apache, nginx); any other text only when
-//!   asked ([`LinesFile::into_plain_text`]); the record id is the line number.
+//!   two of the next few ([`LinesFile::into_text_log`], [`LineFormat::of`]): syslog (RFC
+//!   5424 or 3164), a web server access log (common or combined, IIS's W3C) or error log
+//!   (Apache, nginx); any other text only when asked ([`LinesFile::into_plain_text`]); the
+//!   record id is the line number.
 //!
 //! [`open_file`] reads a file in pieces: JSON lines in whole lines, JSON arrays and documents in
 //! whole elements, EVTX in whole chunks (gzip-compressed or piped EVTX through a decompressed
@@ -739,6 +740,14 @@ pub struct TextOptions {
     pub zone: LocalZone,
 }
 
+impl TextOptions {
+    /// Only the text logs Vigil knows, times without an offset in UTC.
+    pub const DEFAULT: TextOptions = TextOptions {
+        plain: false,
+        zone: LocalZone::UTC,
+    };
+}
+
 /// A plain-text log (syslog, web server logs, plain lines; gzip or not) read in pieces of whole
 /// lines ([`LinesFile::into_text_log`]).
 pub struct TextLogFile {
@@ -752,14 +761,6 @@ pub struct TextLogPiece {
     pub lines: LinesPiece,
     /// Their format (for syslog, how timestamps are read: the year RFC 3164 leaves out).
     pub format: LineFormat,
-}
-
-impl TextOptions {
-    /// Only the text logs Vigil knows, times without an offset in UTC.
-    pub const DEFAULT: TextOptions = TextOptions {
-        plain: false,
-        zone: LocalZone::UTC,
-    };
 }
 
 impl TextLogFile {

@@ -53,9 +53,7 @@ pub fn load(paths: &[PathBuf], placeholders: Option<&Path>) -> Result<LoadedRule
             reason: e.to_string(),
         }
     })?;
-    let mut rejected: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
-    let (set, diagnostics) = compile(&docs, &options);
-    rejected.extend(diagnostics.iter().map(ToString::to_string));
+    let (set, rejected) = compiled(&docs, &diagnostics, &options);
     let loaded = set.rules().len();
     Ok(LoadedRules {
         set,
@@ -66,6 +64,21 @@ pub fn load(paths: &[PathBuf], placeholders: Option<&Path>) -> Result<LoadedRule
             loaded_at: Utc::now(),
         },
     })
+}
+
+/// `docs` compiled, and every rule refused: by the loader (`diagnostics`), then the compiler.
+fn compiled(
+    docs: &[vigil_sigma::RuleDoc],
+    diagnostics: &[vigil_sigma::Diagnostic],
+    options: &CompileOptions,
+) -> (CompiledRuleSet, Vec<String>) {
+    let (set, refused) = compile(docs, options);
+    let rejected = diagnostics
+        .iter()
+        .chain(&refused)
+        .map(ToString::to_string)
+        .collect();
+    (set, rejected)
 }
 
 /// How rules are compiled: with the placeholder values in the file `placeholders`, read now.
@@ -91,10 +104,7 @@ impl RuleSlot {
     pub fn compile_text(&self, text: &str) -> Result<(CompiledRuleSet, Vec<String>), IngestError> {
         let options = compile_options(self.placeholders.as_deref())?;
         let (docs, diagnostics) = vigil_sigma::parse_str(text, Path::new("(rules sent)"));
-        let mut rejected: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
-        let (set, diagnostics) = compile(&docs, &options);
-        rejected.extend(diagnostics.iter().map(ToString::to_string));
-        Ok((set, rejected))
+        Ok(compiled(&docs, &diagnostics, &options))
     }
 
     /// Loads the rules under `paths` (none: detection is off until a reload finds rules).

@@ -32,7 +32,6 @@ use vigil_events::source::{
     DecodeError, FilePieces, InputFile, LINES_PIECE_BYTES, LinesFile, MAX_SYSLOG_LINE, Opened,
     STDIN_PATH, TextLogPiece, TextOptions, open_file,
 };
-use vigil_events::time::LocalZone;
 use vigil_events::{RecordSource, collect_files};
 
 use crate::incident::{Conn, client};
@@ -110,17 +109,8 @@ pub struct Args {
     /// log).
     #[arg(long)]
     pub text: bool,
-    /// The zone the text logs were written in, for their times written without a UTC offset
-    /// (RFC 3164 syslog, web server error logs, plain lines): an IANA name such as
-    /// Europe/Berlin, `local` for this machine's, or an offset such as +01:00. Each time gets
-    /// the offset of its own date (summer time included). EVTX and JSON times are UTC.
-    #[arg(
-        long,
-        value_name = "ZONE",
-        default_value = "UTC",
-        allow_hyphen_values = true
-    )]
-    pub timezone: LocalZone,
+    #[command(flatten)]
+    pub zone: crate::search::Zone,
 }
 
 /// How many rejections and decoding problems the summary keeps (all are counted).
@@ -325,7 +315,7 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
         let max_bytes = args.max_batch_bytes as usize;
         let text = TextOptions {
             plain: args.text,
-            zone: args.timezone.clone(),
+            zone: args.zone.timezone.clone(),
         };
         std::thread::Builder::new()
             .name("vigil-ingest-read".into())
@@ -740,8 +730,8 @@ impl Reader<'_> {
     }
 
     /// Reads a plain-text log (syslog, web access or error log lines, gzip or not) in pieces; a
-    /// file whose first lines are none of these ([`vigil_events::LineFormat::of`]) is read as plain lines with `--text`, else
-    /// skipped, or reported when it is named like a log.
+    /// file whose first lines are none of these ([`vigil_events::LineFormat::of`]) is read as
+    /// plain lines with `--text`, else skipped, or reported when it is named like a log.
     fn read_text_log(
         &mut self,
         index: u32,

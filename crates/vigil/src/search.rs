@@ -51,21 +51,43 @@ impl Window {
     /// server (its message names the field).
     pub fn bounds(&self) -> anyhow::Result<(Option<String>, Option<String>)> {
         if let Some(since) = &self.since {
-            let s = since.trim();
-            let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-            let unit = &s[digits.len()..];
-            if digits.is_empty()
-                || !digits.bytes().all(|b| b.is_ascii_digit())
-                || !matches!(unit, "s" | "m" | "h" | "d" | "w")
-            {
+            let Some(s) = duration(since) else {
                 bail!(
                     "--since {since:?} is not a duration; write a number and a unit: 30s, 15m, 24h, 7d or 2w (or use --from with a time)"
                 );
-            }
+            };
             return Ok((Some(s.to_owned()), self.to.clone()));
         }
         Ok((self.from.clone(), self.to.clone()))
     }
+}
+
+/// `text` trimmed when it is a duration as `--since` takes it (`30s`, `15m`, `24h`, `7d`,
+/// `2w`).
+pub fn duration(text: &str) -> Option<&str> {
+    let s = text.trim();
+    let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &s[digits.len()..];
+    (!digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && matches!(unit, "s" | "m" | "h" | "d" | "w"))
+    .then_some(s)
+}
+
+/// The `--timezone` flag of the commands that read text logs (`hunt`, `ingest`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Zone {
+    /// The zone the text logs were written in, for their times written without a UTC offset
+    /// (RFC 3164 syslog, web server error logs, plain lines): an IANA name such as
+    /// Europe/Berlin, `local` for this machine's, or an offset such as +01:00. Each time gets
+    /// the offset of its own date (summer time included). EVTX and JSON times are UTC.
+    #[arg(
+        long,
+        value_name = "ZONE",
+        default_value = "UTC",
+        allow_hyphen_values = true
+    )]
+    pub timezone: vigil_events::time::LocalZone,
 }
 
 /// Arguments of `vigil search`.
@@ -120,6 +142,8 @@ async fn search(args: Args) -> anyhow::Result<()> {
     let mut events: Vec<EventRecord> = Vec::new();
     let total;
     let mut more;
+    // JSON lines are streamed page by page, so `--all` holds one page at a time.
+    let lines = args.conn.json || args.raw;
     loop {
         let want = if args.all {
             MAX_PAGE
@@ -140,9 +164,7 @@ async fn search(args: Args) -> anyhow::Result<()> {
             return print_aggregation(&args.conn, page.total, agg);
         }
         shown += page.events.len() as u64;
-        let lines = args.conn.json || args.raw;
         if lines {
-            // Stream JSON lines page by page, so `--all` holds one page at a time.
             for e in &page.events {
                 let line = if args.raw {
                     serde_json::to_string(&e.event)?
@@ -164,7 +186,7 @@ async fn search(args: Args) -> anyhow::Result<()> {
         }
         query.cursor = page.next_cursor;
     }
-    if args.conn.json || args.raw {
+    if lines {
         write_or_closed(out.flush())?;
         return Ok(());
     }

@@ -367,7 +367,8 @@ pub(crate) fn time_range(from: Option<&str>, to: Option<&str>) -> Result<TimeRan
     Ok(range)
 }
 
-fn limit(value: Option<u32>, min: u32) -> Result<usize, ApiError> {
+/// `limit` of a search-like request: 100 when absent, `min` to 1000.
+pub(crate) fn limit(value: Option<u32>, min: u32) -> Result<usize, ApiError> {
     let n = value.unwrap_or(DEFAULT_LIMIT);
     if n < min || n > MAX_LIMIT {
         return Err(ApiError::invalid_field(

@@ -13,12 +13,9 @@ use vigil_ingest::preview::PreviewRequest;
 use crate::auth::{Admin, Principal};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
-use crate::routes::events::{blocking, record, time_range};
+use crate::routes::events::{blocking, limit, record, time_range};
 use crate::state::AppState;
 
-/// Matches a preview returns at most, and by default.
-const PREVIEW_MAX_LIMIT: u32 = 1000;
-const PREVIEW_DEFAULT_LIMIT: u32 = 100;
 /// Events a preview reads at most, and by default.
 const PREVIEW_MAX_EVENTS: u64 = 10_000_000;
 const PREVIEW_DEFAULT_EVENTS: u64 = 1_000_000;
@@ -152,13 +149,7 @@ pub async fn preview(
         Some(req.from.as_deref().unwrap_or("24h")),
         req.to.as_deref(),
     )?;
-    let limit = req.limit.unwrap_or(PREVIEW_DEFAULT_LIMIT);
-    if !(1..=PREVIEW_MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid_field(
-            "limit",
-            format!("`limit` must be between 1 and {PREVIEW_MAX_LIMIT}"),
-        ));
-    }
+    let limit = limit(req.limit, 1)?;
     let max_events = req.max_events.unwrap_or(PREVIEW_DEFAULT_EVENTS);
     if !(1..=PREVIEW_MAX_EVENTS).contains(&max_events) {
         return Err(ApiError::invalid_field(
@@ -187,7 +178,7 @@ pub async fn preview(
     let request = PreviewRequest {
         query,
         range,
-        limit: limit as usize,
+        limit,
         max_events,
     };
     let found = blocking(state.ingestor.events(), move |s| {

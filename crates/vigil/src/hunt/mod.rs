@@ -24,7 +24,7 @@ use anyhow::{Context, bail};
 use vigil_detect::{FieldMapping, Logsource};
 use vigil_events::collect_files;
 use vigil_events::source::{DecodeError, InputFile, LINES_PIECE_BYTES, TextOptions};
-use vigil_events::time::{LocalZone, parse_timestamp};
+use vigil_events::time::parse_timestamp;
 use vigil_sigma::Level;
 
 use crate::output::plural;
@@ -109,17 +109,8 @@ pub struct Args {
     /// line).
     #[arg(long)]
     text: bool,
-    /// The zone the text logs were written in, for their times written without a UTC offset
-    /// (RFC 3164 syslog, web server error logs, plain lines): an IANA name such as
-    /// Europe/Berlin, `local` for this machine's, or an offset such as +01:00. Each time gets
-    /// the offset of its own date (summer time included). EVTX and JSON times are UTC.
-    #[arg(
-        long,
-        value_name = "ZONE",
-        default_value = "UTC",
-        allow_hyphen_values = true
-    )]
-    timezone: LocalZone,
+    #[command(flatten)]
+    zone: crate::search::Zone,
     /// Where the JSON logs hold a field the rules name: `cs-uri-query=url.query` (the rule's
     /// name, then the event's JSON path). May be given several times.
     #[arg(long = "field-map", value_name = "RULE_FIELD=PATH", value_parser = parse_field_map)]
@@ -180,12 +171,10 @@ fn parse_level(s: &str) -> Result<Level, String> {
 }
 
 fn parse_time(s: &str) -> Result<i64, String> {
+    // `now-7d` as `vigil search` reads it; absolute times as the events' own are read.
     let relative = match vigil_query::parse_time(s.trim()) {
-        Some(vigil_query::TimeValue::Now { offset_seconds }) => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
-            Some(now.saturating_add(offset_seconds.saturating_mul(1000)))
+        Some(now @ vigil_query::TimeValue::Now { .. }) => {
+            Some(now.resolve(chrono::Utc::now()).timestamp_millis())
         }
         _ => None,
     };
@@ -195,16 +184,12 @@ fn parse_time(s: &str) -> Result<i64, String> {
 }
 
 fn parse_since(s: &str) -> Result<i64, String> {
-    let s = s.trim();
-    let valid = s.len() > 1
-        && s[..s.len() - 1].bytes().all(|b| b.is_ascii_digit())
-        && matches!(s.as_bytes()[s.len() - 1], b's' | b'm' | b'h' | b'd' | b'w');
-    if !valid {
+    let Some(duration) = crate::search::duration(s) else {
         return Err(format!(
             "{s:?} is not a duration; write a number and a unit: 30s, 15m, 24h, 7d or 2w"
         ));
-    }
-    parse_time(&format!("now-{s}"))
+    };
+    parse_time(&format!("now-{duration}"))
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -266,7 +251,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let text = TextOptions {
         plain: args.text,
-        zone: args.timezone.clone(),
+        zone: args.zone.timezone.clone(),
     };
     let opts = ScanOptions {
         from,
