@@ -379,8 +379,22 @@ pub struct PreviewMatch {
     pub rule_title: String,
     /// The rule's level.
     pub level: String,
-    /// The event it matched.
+    /// The event it matched; for a correlation rule, the event that completed it.
     pub event: EventRecord,
+    /// For a correlation rule, what it found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation: Option<PreviewCorrelation>,
+}
+
+/// What a previewed correlation rule found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PreviewCorrelation {
+    /// In words: `5 events for user=root within 10m`.
+    pub note: String,
+    /// The values of its group-by fields: `user=root` (empty without `group-by`).
+    pub group: String,
+    /// The stored ids of the events that made it, oldest first.
+    pub event_ids: Vec<u64>,
 }
 
 /// Answer of `POST /api/v1/rules/preview`.
@@ -390,17 +404,39 @@ pub struct RulePreview {
     pub rules: u64,
     /// Rules refused, each with its line and reason.
     pub rejected: Vec<String>,
-    /// Correlation rules among them, which a preview does not evaluate.
-    pub correlations_not_previewed: u64,
+    /// Correlation rules among them. They are evaluated over the matched events of the
+    /// window read, oldest first, one stream per tenant; a group whose earlier events lie
+    /// before the window is counted from the window's start.
+    pub correlations: u64,
+    /// Set when the matched events the correlations count outgrew the preview's memory: the
+    /// time of the oldest one they were given (they saw the window from then on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlated_from: Option<DateTime<Utc>>,
     /// Events read.
     pub events_read: u64,
     /// Whether every event of the window (and query) was read; `false` when `max_events`
     /// stopped the preview first.
     pub complete: bool,
-    /// Matches counted, per rule and event.
+    /// Matches counted, per rule and event (a correlation: per time it fired).
     pub total_matches: u64,
     /// The newest matches, up to `limit`.
     pub matches: Vec<PreviewMatch>,
+    /// Each rule that matched with its matches, the most first: which rule is noisy.
+    #[serde(default)]
+    pub per_rule: Vec<PreviewRuleCount>,
+}
+
+/// How often one previewed rule matched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PreviewRuleCount {
+    /// The rule's id.
+    pub rule_id: String,
+    /// The rule's title.
+    pub rule_title: String,
+    /// The rule's level.
+    pub level: String,
+    /// Its matches (a correlation: the times it fired).
+    pub matches: u64,
 }
 
 /// Answer of `GET /api/v1/rules` and `POST /api/v1/rules/reload`.

@@ -1260,7 +1260,10 @@ fn json_path(event: &serde_json::Value, path: &str) -> Option<String> {
 }
 
 /// What a correlation that fired found, in words: `3 events for user=root within 5m`.
-fn correlation_note(set: &CompiledRuleSet, found: &vigil_detect::CorrelationMatch) -> String {
+pub(crate) fn correlation_note(
+    set: &CompiledRuleSet,
+    found: &vigil_detect::CorrelationMatch,
+) -> String {
     use vigil_sigma::CorrelationType as T;
     let Some(shape) = set.correlation_shape(found.rule) else {
         return format!("value {}", found.value);

@@ -46,7 +46,8 @@ pub enum Command {
 const PREVIEW_HELP: &str = "\
 Talks to a running server: --server or VIGIL_SERVER and a token of role viewer or above.
 Events are read newest first and matched as each service declares its logs (the organisation
-document); correlation rules are compiled but not evaluated.
+document). Correlation rules are evaluated over the matched events read, oldest first, one
+stream per tenant; a group whose first events lie before --since is counted from there.
 
 Examples:
   vigil rules preview ./new-rules --since 30d
@@ -144,6 +145,11 @@ fn preview(args: PreviewArgs) -> anyhow::Result<ExitCode> {
         let mut t = table(["TIME (UTC)", "LEVEL", "RULE", "SERVICE", "HOST", "EVENT"]);
         for m in &found.matches {
             let [time, service, host, _tenant, event] = crate::search::event_row(&m.event);
+            // A correlation's row says what it counted; its last event is the one shown.
+            let event = match &m.correlation {
+                Some(c) => format!("{}; the last: {event}", c.note),
+                None => event,
+            };
             t.add_row([
                 time,
                 m.level.clone(),
@@ -152,6 +158,13 @@ fn preview(args: PreviewArgs) -> anyhow::Result<ExitCode> {
                 host,
                 event,
             ]);
+        }
+        outln!("{t}");
+    }
+    if found.per_rule.len() > 1 {
+        let mut t = table(["MATCHES", "LEVEL", "RULE"]);
+        for r in &found.per_rule {
+            t.add_row([r.matches.to_string(), r.level.clone(), r.rule_title.clone()]);
         }
         outln!("{t}");
     }
@@ -172,14 +185,10 @@ fn preview(args: PreviewArgs) -> anyhow::Result<ExitCode> {
         crate::output::plural(found.total_matches, "match", "matches"),
         found.matches.len()
     );
-    if found.correlations_not_previewed > 0 {
+    if let Some(from) = found.correlated_from {
         outln!(
-            "{} not previewed (a preview runs detection rules only)",
-            crate::output::plural(
-                found.correlations_not_previewed,
-                "correlation rule",
-                "correlation rules"
-            )
+            "the correlations counted the matched events from {} on only (more than a preview holds); narrow --since or --query for the rest",
+            from.format("%Y-%m-%d %H:%M:%S UTC")
         );
     }
     Ok(ExitCode::SUCCESS)

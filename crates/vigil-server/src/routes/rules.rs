@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::State;
 use vigil_api::error::ErrorBody;
 use vigil_api::events::{
-    CorrelationGroup, CorrelationWindows, PreviewMatch, RulePreview, RulePreviewRequest,
-    RulesStatus, ServiceRules,
+    CorrelationGroup, CorrelationWindows, PreviewCorrelation, PreviewMatch, PreviewRuleCount,
+    RulePreview, RulePreviewRequest, RulesStatus, ServiceRules,
 };
 use vigil_ingest::preview::PreviewRequest;
 
@@ -188,10 +188,24 @@ pub async fn preview(
     Ok(Json(RulePreview {
         rules: set.rules().len() as u64,
         rejected,
-        correlations_not_previewed: set.correlation_count() as u64,
+        correlations: set.correlation_count() as u64,
+        correlated_from: found.correlated_from,
         events_read: found.events_read,
         complete: found.complete,
         total_matches: found.total_matches,
+        per_rule: found
+            .per_rule
+            .iter()
+            .map(|&(rule, matches)| {
+                let rule = set.rule(rule);
+                PreviewRuleCount {
+                    rule_id: rule.id().to_owned(),
+                    rule_title: rule.title().to_owned(),
+                    level: rule.level().as_str().to_owned(),
+                    matches,
+                }
+            })
+            .collect(),
         matches: found
             .matches
             .into_iter()
@@ -202,6 +216,11 @@ pub async fn preview(
                     rule_title: rule.title().to_owned(),
                     level: rule.level().as_str().to_owned(),
                     event: record(m.event),
+                    correlation: m.correlation.map(|c| PreviewCorrelation {
+                        note: c.note,
+                        group: c.group,
+                        event_ids: c.event_ids,
+                    }),
                 }
             })
             .collect(),

@@ -408,6 +408,23 @@ async fn rules_not_loaded_yet_are_previewed_over_the_stored_events() {
     assert_eq!(found["events_read"], 2, "{found}");
     assert_eq!(found["total_matches"], 3, "{found}");
     assert_eq!(found["matches"].as_array().unwrap().len(), 1, "{found}");
+    // Which rule is noisy: each with its matches, the most first.
+    let per_rule: Vec<(&str, u64)> = found["per_rule"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["rule_title"].as_str().unwrap(),
+                r["matches"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        per_rule,
+        [("Any Certutil", 2), ("Certutil Download", 1)],
+        "{found}"
+    );
     let (_, capped) = preview(json!({"rules": rule, "max_events": 1})).await;
     assert_eq!(
         (&capped["events_read"], &capped["complete"]),
@@ -426,6 +443,121 @@ async fn rules_not_loaded_yet_are_previewed_over_the_stored_events() {
         assert_eq!(refused["error"]["field"], field, "{refused}");
     }
     let (_, detections) = app.get(&viewer, "/detections").await;
+    assert_eq!(
+        detections["items"].as_array().map(Vec::len),
+        Some(0),
+        "a preview records nothing: {detections}"
+    );
+}
+
+/// A correlation rule sent for preview is evaluated over the matched events of the window,
+/// oldest first, each tenant apart; its base rule only feeds it.
+#[tokio::test]
+async fn correlation_rules_are_previewed_over_the_stored_events_per_tenant() {
+    let app = spawn_app().await;
+    let minutes_ago = |m: i64| {
+        (chrono::Utc::now() - chrono::Duration::minutes(m))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let line = |user: &str, ago: i64| {
+        format!(
+            "{{\"@timestamp\":\"{}\",\"user\":\"{user}\",\"message\":\"Failed password for {user}\"}}\n",
+            minutes_ago(ago)
+        )
+    };
+    for (tenant, body) in [
+        (
+            "acme",
+            line("root", 30) + &line("root", 29) + &line("alice", 28),
+        ),
+        ("globex", line("root", 27) + &line("root", 26)),
+        // The third failure of root at acme, sent last but not the newest.
+        ("acme", line("root", 27)),
+        (
+            "acme",
+            "{\"message\":\"Accepted password for root\"}\n".to_owned(),
+        ),
+    ] {
+        let (status, report) = app
+            .send(
+                &app.responder_token,
+                &format!("service=bastion&tenant={tenant}"),
+                &body,
+                "application/x-ndjson",
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+    }
+    app.searchable().await;
+    let rules = "title: Failed logon
+id: 1a6f2a8e-0000-4000-8000-00000000f101
+name: failed_logon
+logsource:
+  product: linux
+  service: auth
+detection:
+  keywords:
+    - 'Failed password'
+  condition: keywords
+level: low
+---
+title: Brute force against one account
+id: 1a6f2a8e-0000-4000-8000-00000000f102
+correlation:
+  type: event_count
+  rules: [failed_logon]
+  group-by: [user]
+  timespan: 5m
+  condition:
+    gte: 3
+level: high
+";
+    let resp = http()
+        .post(app.url("/rules/preview"))
+        .bearer_auth(app.viewer_token())
+        .json(&json!({"rules": rules}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let found: Value = resp.json().await.unwrap();
+    assert_eq!(found["rules"], 2, "{found}");
+    assert_eq!(found["correlations"], 1, "{found}");
+    assert_eq!(found["events_read"], 7, "{found}");
+    assert!(found.get("correlated_from").is_none(), "{found}");
+    // root at acme only: globex's two and alice's one do not add up with them.
+    assert_eq!(found["total_matches"], 1, "{found}");
+    let hit = &found["matches"][0];
+    assert_eq!(
+        hit["rule_title"], "Brute force against one account",
+        "{found}"
+    );
+    assert_eq!(hit["level"], "high", "{found}");
+    assert_eq!(hit["event"]["tenant"], "acme", "{found}");
+    assert_eq!(hit["event"]["event"]["user"], "root", "{found}");
+    let correlation = &hit["correlation"];
+    assert_eq!(correlation["group"], "user=root", "{found}");
+    assert_eq!(
+        correlation["note"], "3 events for user=root within 5m",
+        "{found}"
+    );
+    let ids = correlation["event_ids"].as_array().unwrap();
+    assert_eq!(ids.len(), 3, "{found}");
+    assert_eq!(
+        hit["event"]["id"], ids[2],
+        "the last event completed it: {found}"
+    );
+    // A narrower window (the last 28 minutes) holds only one failure of root at acme.
+    let resp = http()
+        .post(app.url("/rules/preview"))
+        .bearer_auth(app.viewer_token())
+        .json(&json!({"rules": rules, "from": minutes_ago(28)}))
+        .send()
+        .await
+        .unwrap();
+    let found: Value = resp.json().await.unwrap();
+    assert_eq!(found["total_matches"], 0, "{found}");
+    let (_, detections) = app.get(&app.viewer_token(), "/detections").await;
     assert_eq!(
         detections["items"].as_array().map(Vec::len),
         Some(0),

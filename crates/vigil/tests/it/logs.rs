@@ -1225,6 +1225,50 @@ fn stored_events_are_hunted_again_with_search_raw_and_rules_preview() {
     assert_eq!(found["total_matches"], 1, "{found}");
     assert_eq!(found["events_read"], 1, "{found}");
     assert_eq!(found["matches"][0]["event"]["service"], "app", "{found}");
+    // A correlation rule is previewed too, over the matched events oldest first.
+    let correlated = f.root.join("correlated");
+    std::fs::create_dir(&correlated).unwrap();
+    std::fs::write(
+        correlated.join("scanner.yml"),
+        "title: Request From The Scanner
+id: 0b7e3c1a-1d2e-4f5a-8b9c-0d1e2f3a4b01
+name: scanner_request
+logsource:
+  category: webserver
+detection:
+  selection:
+    source.ip: 203.0.113.77
+  condition: selection
+level: low
+---
+title: Scanner Touches Two Hosts
+id: 0b7e3c1a-1d2e-4f5a-8b9c-0d1e2f3a4b02
+correlation:
+  type: value_count
+  rules: [scanner_request]
+  group-by: [source.ip]
+  timespan: 10m
+  condition:
+    field: host.name
+    gte: 2
+level: high
+",
+    )
+    .unwrap();
+    let text = ok(cli(&[
+        "rules",
+        "preview",
+        correlated.to_str().unwrap(),
+        "--since",
+        "36500d",
+    ]));
+    assert!(
+        text.contains("Scanner Touches Two Hosts")
+            && text
+                .contains("2 distinct values of host.name for source.ip=203.0.113.77 within 10m")
+            && text.contains("2 rules run over all 5 events of the window: 1 match, 1 shown"),
+        "{text}"
+    );
     let refused = cli(&["search", "* | count by service", "--raw"]);
     assert!(!refused.status.success());
     assert!(
