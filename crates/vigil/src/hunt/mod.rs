@@ -11,6 +11,7 @@
 
 mod report;
 mod scan;
+mod select;
 
 pub use scan::{FileScan, ScanOptions, scan_source};
 
@@ -24,7 +25,7 @@ use anyhow::{Context, bail};
 use vigil_detect::{FieldMapping, Logsource};
 use vigil_events::collect_files;
 use vigil_events::source::{DecodeError, InputFile, LINES_PIECE_BYTES, TextOptions};
-use vigil_events::time::parse_timestamp;
+use vigil_events::time::{LocalZone, parse_timestamp, parse_timestamp_in};
 use vigil_sigma::Level;
 
 use crate::output::plural;
@@ -47,6 +48,7 @@ const AFTER_HELP: &str = "\
 Examples:
   vigil hunt -r sigma/rules/windows C:/Windows/System32/winevt/Logs
   vigil hunt -r sigma/rules -r sigma/rules-emerging-threats --level high --format jsonl evtx/ > hits.jsonl
+  vigil hunt -r sigma/rules/windows --status stable,test --tag attack.credential_access evtx/
   vigil hunt -r sigma/rules/linux /var/log/auth.log /var/log/auth.log.2.gz
   vigil hunt -r sigma/rules/web -r sigma/rules-emerging-threats /var/log/nginx/access.log*
   zcat export.jsonl.gz | vigil hunt -r sigma/rules/windows --from 2026-11-01T00:00:00Z -
@@ -81,16 +83,30 @@ pub struct Args {
     /// (informational, low, medium, high, critical).
     #[arg(long, value_parser = parse_level)]
     level: Option<Level>,
+    /// Report only matches of rules of these statuses (stable, test, experimental, deprecated,
+    /// unsupported; comma-separated or repeated). Rules without a status are then left out.
+    #[arg(long = "status", value_name = "STATUS", value_delimiter = ',', value_parser = select::parse_status)]
+    statuses: Vec<String>,
+    /// Report only matches of rules with this tag or a tag under it (`attack.t1059` takes
+    /// `attack.t1059.001`; `attack.t15*` any starting so; case ignored). May be given several
+    /// times (any of them).
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Never report matches of the rule with this id (a rule known to be noisy here). May be
+    /// given several times. Correlations still count it.
+    #[arg(long = "exclude-rule", value_name = "RULE_ID")]
+    excluded: Vec<String>,
     /// Only events at or after this time (RFC 3339, e.g. 2019-04-27T00:00:00Z, a date: its
-    /// midnight UTC, or now-24h).
+    /// midnight, or now-24h); a time or date without an offset is in --timezone (UTC unless
+    /// given).
     #[arg(long, value_parser = parse_time)]
-    from: Option<i64>,
+    from: Option<TimeArg>,
     /// Only events before this time (same forms as --from).
     #[arg(long, value_parser = parse_time)]
-    to: Option<i64>,
+    to: Option<TimeArg>,
     /// Only events from this far back: a duration such as 15m, 24h or 7d (--from now-24h).
     #[arg(long, conflicts_with = "from", value_parser = parse_since)]
-    since: Option<i64>,
+    since: Option<TimeArg>,
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
@@ -170,20 +186,42 @@ fn parse_level(s: &str) -> Result<Level, String> {
     })
 }
 
-fn parse_time(s: &str) -> Result<i64, String> {
-    // `now-7d` as `vigil search` reads it; absolute times as the events' own are read.
-    let relative = match vigil_query::parse_time(s.trim()) {
-        Some(now @ vigil_query::TimeValue::Now { .. }) => {
-            Some(now.resolve(chrono::Utc::now()).timestamp_millis())
-        }
-        _ => None,
-    };
-    relative.or_else(|| parse_timestamp(s)).ok_or_else(|| {
-        format!("cannot read {s:?} as a time (RFC 3339, a date between the years -9999 and 9999, or now-24h), e.g. 2019-04-27T15:57:25Z, 2019-04-27 or now-7d")
-    })
+/// A `--from`/`--to` time: relative to now (resolved as it is read), or as written, to be read
+/// in the `--timezone` when it carries no offset.
+#[derive(Debug, Clone)]
+enum TimeArg {
+    /// Milliseconds since the epoch.
+    Now(i64),
+    /// The text, and its reading in UTC.
+    Written(String, i64),
 }
 
-fn parse_since(s: &str) -> Result<i64, String> {
+impl TimeArg {
+    /// Milliseconds since the epoch, a time without an offset taken in `zone`.
+    fn in_zone(&self, zone: &LocalZone) -> i64 {
+        match self {
+            TimeArg::Now(ms) => *ms,
+            TimeArg::Written(text, utc) => parse_timestamp_in(text, zone).unwrap_or(*utc),
+        }
+    }
+}
+
+fn parse_time(s: &str) -> Result<TimeArg, String> {
+    // `now-7d` as `vigil search` reads it; absolute times as the events' own are read.
+    if let Some(now @ vigil_query::TimeValue::Now { .. }) = vigil_query::parse_time(s.trim()) {
+        return Ok(TimeArg::Now(
+            now.resolve(chrono::Utc::now()).timestamp_millis(),
+        ));
+    }
+    match parse_timestamp(s) {
+        Some(utc) => Ok(TimeArg::Written(s.to_owned(), utc)),
+        None => Err(format!(
+            "cannot read {s:?} as a time (RFC 3339, a date between the years -9999 and 9999, or now-24h), e.g. 2019-04-27T15:57:25Z, 2019-04-27 or now-7d"
+        )),
+    }
+}
+
+fn parse_since(s: &str) -> Result<TimeArg, String> {
     let Some(duration) = crate::search::duration(s) else {
         return Err(format!(
             "{s:?} is not a duration; write a number and a unit: 30s, 15m, 24h, 7d or 2w"
@@ -193,8 +231,10 @@ fn parse_since(s: &str) -> Result<i64, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let from = args.from.or(args.since);
-    if let (Some(f), Some(t)) = (from, args.to)
+    let zone = &args.zone.timezone;
+    let from = args.from.or(args.since).map(|t| t.in_zone(zone));
+    let to = args.to.map(|t| t.in_zone(zone));
+    if let (Some(f), Some(t)) = (from, to)
         && f >= t
     {
         bail!("--from must be before --to");
@@ -216,6 +256,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!(
             "{} rejected; run `vigil rules check` on the rule folders for details",
             crate::output::plural(rejected as u64, "rule", "rules")
+        );
+    }
+    let selection = select::Selection {
+        min_level: args.level,
+        statuses: args.statuses.clone(),
+        tags: args.tags.clone(),
+        excluded: args.excluded.clone(),
+    };
+    for id in selection.unknown_exclusions(&set) {
+        eprintln!("warning: --exclude-rule {id}: no loaded rule has this id");
+    }
+    let reported = selection.resolve(&set);
+    if selection.narrows() {
+        let kept = reported.iter().filter(|r| **r).count() as u64;
+        if kept == 0 {
+            bail!(
+                "no loaded rule is at the --level, --status and --tag given (and not excluded); widen them"
+            );
+        }
+        eprintln!(
+            "reporting the matches of {} of the {} loaded",
+            crate::output::plural(kept, "rule", "rules"),
+            set.rules().len()
         );
     }
     crate::output::stdin_must_be_piped(&args.paths, "hunt")?;
@@ -255,11 +318,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let opts = ScanOptions {
         from,
-        to: args.to,
+        to,
         logsources: &args.logsources,
         fields: field_map.as_ref(),
         keep_for_correlation: set.correlation_count() > 0,
-        min_level: args.level,
+        reported: Some(&reported),
         piece_bytes: LINES_PIECE_BYTES,
         text: &text,
         render: Some(Renderer {
@@ -348,10 +411,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let correlations: Vec<_> = correlate(&set, matched, field_map.as_ref())
         .into_iter()
-        .filter(|c| {
-            args.level
-                .is_none_or(|l| set.rule(c.found.rule).level() >= l)
-        })
+        .filter(|c| reported[c.found.rule.0 as usize])
         .collect();
 
     let written = match write_error {

@@ -21,7 +21,6 @@ use vigil_events::json::JsonEvent;
 use vigil_events::source::{
     DecodeError, FilePiece, FilePieces, InputFile, Opened, TextOptions, open_file,
 };
-use vigil_sigma::Level;
 
 use super::report::{Match, Rendered, Renderer};
 
@@ -35,8 +34,9 @@ pub struct ScanOptions<'a> {
     /// Where the logs hold the fields rules name (`None`: under the rules' names).
     pub fields: Option<&'a FieldMapping>,
     pub keep_for_correlation: bool,
-    /// Matches of rules below this level are not kept (correlations still count them).
-    pub min_level: Option<Level>,
+    /// Whether each rule's matches are reported, by rule index ([`super::select::Selection`]);
+    /// `None`: those of every rule that reports on its own. Correlations count them all.
+    pub reported: Option<&'a [bool]>,
     /// Size of the largest pieces files are read in
     /// ([`vigil_events::source::LINES_PIECE_BYTES`]); a file is cut smaller when that gives
     /// every thread a share of it.
@@ -60,7 +60,7 @@ impl<'a> ScanOptions<'a> {
             logsources: &[],
             fields: None,
             keep_for_correlation: false,
-            min_level: None,
+            reported: None,
             piece_bytes: vigil_events::source::LINES_PIECE_BYTES,
             text: &TextOptions::DEFAULT,
             render: None,
@@ -72,7 +72,7 @@ impl<'a> ScanOptions<'a> {
 /// What scanning one file, or one piece of a large one, produced.
 #[derive(Default)]
 pub struct FileScan {
-    /// Rule matches reported (of rules at `min_level` or above).
+    /// Rule matches reported (of the rules `reported` names).
     pub hits: u64,
     /// Those matches, rendered.
     pub rendered: Rendered,
@@ -595,8 +595,11 @@ pub fn scan_source(
             continue;
         }
         for &rule in matched {
-            let meta = set.rule(rule);
-            if meta.report && opts.min_level.is_none_or(|l| meta.level() >= l) {
+            let reported = match opts.reported {
+                Some(reported) => reported[rule.0 as usize],
+                None => set.rule(rule).report,
+            };
+            if reported {
                 scan.hits += 1;
                 if let Some(renderer) = &opts.render {
                     let found = Match {

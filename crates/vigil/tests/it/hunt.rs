@@ -8,6 +8,10 @@ use crate::support::{RULE_REPEATED_FAILURES, RULE_WHOAMI, ok, output_with_input,
 const RULE_HIGH: &str = r#"title: Mimikatz Command Line
 id: 22222222-2222-2222-2222-222222222222
 level: high
+status: test
+tags:
+    - attack.credential_access
+    - attack.t1003.001
 logsource:
     product: windows
     category: process_creation
@@ -153,6 +157,26 @@ fn hunt_filters_by_level_and_time_and_writes_csv() {
     assert_eq!(day1[0]["rule_title"], "Whoami Run");
     // A date alone is its midnight, UTC.
     assert_eq!(window("2024-01-01", "2024-01-02"), day1);
+    // Times and dates without an offset are in --timezone: 21:00 at +11:00 is 10:00 UTC, and
+    // the next midnight there 13:00 UTC.
+    let zoned = |zone: &str| {
+        jsonl(&ok(run(&[
+            "hunt",
+            "-r",
+            &rules,
+            "--format",
+            "jsonl",
+            "--timezone",
+            zone,
+            "--from",
+            "2024-01-01T21:00:00",
+            "--to",
+            "2024-01-02",
+            &logs,
+        ])))
+    };
+    assert_eq!(zoned("+11:00"), day1);
+    assert!(zoned("UTC").is_empty());
     // Times relative to now: the 2024 events are years old.
     let since = |flags: &[&str]| {
         let mut args = vec!["hunt", "-r", &rules, "--format", "jsonl"];
@@ -164,6 +188,38 @@ fn hunt_filters_by_level_and_time_and_writes_csv() {
     assert!(since(&["--from", "now-7d"]).is_empty());
     assert_eq!(since(&["--since", "36500d"]).len(), 2);
     assert_eq!(since(&["--to", "now-1h"]).len(), 2);
+    // The rules reported: by status, by tag (the tags under it too), an id left out.
+    let titles = |flags: &[&str]| -> Vec<String> {
+        since(flags)
+            .iter()
+            .map(|m| m["rule_title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        titles(&["--status", "test,stable"]),
+        ["Mimikatz Command Line"]
+    );
+    assert_eq!(
+        titles(&["--tag", "ATTACK.T1003"]),
+        ["Mimikatz Command Line"]
+    );
+    assert_eq!(
+        titles(&["--exclude-rule", "22222222-2222-2222-2222-222222222222"]),
+        ["Whoami Run"]
+    );
+    let typo = run(&["hunt", "-r", &rules, "--exclude-rule", "no-such-id", &logs]);
+    assert!(
+        String::from_utf8_lossy(&typo.stderr)
+            .contains("--exclude-rule no-such-id: no loaded rule has this id"),
+        "{}",
+        String::from_utf8_lossy(&typo.stderr)
+    );
+    let nothing = run(&["hunt", "-r", &rules, "--status", "stable", &logs]);
+    assert_eq!(nothing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&nothing.stderr).contains("widen them"));
+    let unknown = run(&["hunt", "-r", &rules, "--status", "production", &logs]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("stable, test, experimental"));
     let refused = run(&["hunt", "-r", &rules, "--since", "7 days", &logs]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(
