@@ -48,7 +48,7 @@ const AFTER_HELP: &str = "\
 Examples:
   vigil hunt -r sigma/rules/windows C:/Windows/System32/winevt/Logs
   vigil hunt -r sigma/rules -r sigma/rules-emerging-threats --level high --format jsonl evtx/ > hits.jsonl
-  vigil hunt -r sigma/rules/windows --status stable,test --tag attack.credential_access evtx/
+  vigil hunt -r sigma/rules/windows --status stable,test --tag attack.credential-access evtx/
   vigil hunt -r sigma/rules/linux /var/log/auth.log /var/log/auth.log.2.gz
   vigil hunt -r sigma/rules/web -r sigma/rules-emerging-threats /var/log/nginx/access.log*
   zcat export.jsonl.gz | vigil hunt -r sigma/rules/windows --from 2026-11-01T00:00:00Z -
@@ -88,8 +88,8 @@ pub struct Args {
     #[arg(long = "status", value_name = "STATUS", value_delimiter = ',', value_parser = select::parse_status)]
     statuses: Vec<String>,
     /// Report only matches of rules with this tag or a tag under it (`attack.t1059` takes
-    /// `attack.t1059.001`; `attack.t15*` any starting so; case ignored). May be given several
-    /// times (any of them).
+    /// `attack.t1059.001`; `attack.t15*` any starting so; case, and `_` against `-`, ignored).
+    /// May be given several times (any of them).
     #[arg(long = "tag", value_name = "TAG")]
     tags: Vec<String>,
     /// Never report matches of the rule with this id (a rule known to be noisy here). May be

@@ -75,11 +75,13 @@ impl Selection {
     }
 }
 
-/// Whether the tag pattern `pattern` names `tag`, ignoring case: the tag itself, the tags
-/// under it (`attack.t1059` names `attack.t1059.001`), or with a trailing `*` every tag
-/// starting so (`attack.t15*`).
+/// Whether the tag pattern `pattern` names `tag`, ignoring case and `_` against `-` (SigmaHQ
+/// wrote `attack.credential_access` before it wrote `attack.credential-access`): the tag
+/// itself, the tags under it (`attack.t1059` names `attack.t1059.001`), or with a trailing
+/// `*` every tag starting so (`attack.t15*`).
 pub fn tag_fits(pattern: &str, tag: &str) -> bool {
-    let (pattern, tag) = (pattern.to_ascii_lowercase(), tag.to_ascii_lowercase());
+    let folded = |text: &str| text.to_ascii_lowercase().replace('_', "-");
+    let (pattern, tag) = (folded(pattern), folded(tag));
     match pattern.strip_suffix('*') {
         Some(prefix) => tag.starts_with(prefix),
         None => {
@@ -191,6 +193,14 @@ level: low
         assert!(!tag_fits("attack.t1059", "attack.t10590"));
         assert!(tag_fits("attack.t105*", "attack.t10590"));
         assert!(!tag_fits("attack.execution", "attack.t1059"));
+        assert!(tag_fits(
+            "attack.credential_access",
+            "attack.credential-access"
+        ));
+        assert!(tag_fits(
+            "attack.credential-access",
+            "attack.credential_access"
+        ));
     }
 
     #[test]
