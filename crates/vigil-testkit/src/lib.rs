@@ -155,10 +155,30 @@ fn python_with_aiosmtpd() -> String {
     panic!("no python3 with aiosmtpd: apt-get install -y python3-aiosmtpd (as .ci/run does)");
 }
 
-/// A loopback port with nothing listening on it.
-pub fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+/// A loopback port with nothing listening on it, held for as long as the value lives: its
+/// socket is bound but never listens, so a connection to it is refused and no test running
+/// beside it is given the port for a listener of its own (a port merely freed could be).
+pub struct ClosedPort {
+    _socket: socket2::Socket,
+    /// The port.
+    pub port: u16,
+}
+
+/// See [`ClosedPort`].
+pub fn closed_port() -> ClosedPort {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let any_port: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    socket.bind(&any_port.into()).unwrap();
+    let port = socket
+        .local_addr()
+        .unwrap()
+        .as_socket()
+        .map(|a| a.port())
+        .unwrap();
+    ClosedPort {
+        _socket: socket,
+        port,
+    }
 }
 
 /// A small deterministic generator (xorshift64*) for the tests that feed random and mutated

@@ -189,7 +189,8 @@ async fn connection_refused_is_retried_then_failed() {
     let target = Target::Email {
         to: "oncall@example.org".into(),
     };
-    let delivery = notifier(closed_port(), false)
+    let closed = closed_port();
+    let delivery = notifier(closed.port, false)
         .deliver(&notification(), &target)
         .await;
 

@@ -316,7 +316,8 @@ async fn slow_receiver_times_out_and_is_retried() {
 
 #[tokio::test]
 async fn connection_refused_is_retried_and_recorded_without_the_url_secret() {
-    let port = closed_port();
+    let closed = closed_port();
+    let port = closed.port;
     let target = Target::Webhook {
         url: format!("http://127.0.0.1:{port}/services/T0/B0/PATHSECRET?token=QUERYSECRET"),
         format: WebhookFormat::Slack,
