@@ -461,6 +461,19 @@ pub struct RulesStatus {
     /// crash): until then they hold less than they will.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub correlations_rebuilding: bool,
+    /// Loaded rules the organisation document turns off (`alerting[].enabled: false`): they
+    /// run, and correlations count their matches, but nothing of theirs is recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub turned_off: Vec<TurnedOffRule>,
+}
+
+/// A loaded rule turned off by the organisation document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TurnedOffRule {
+    /// The rule's id.
+    pub rule_id: String,
+    /// The rule's title.
+    pub title: String,
 }
 
 /// A loaded correlation rule and what its windows hold now (across tenants): what is counting

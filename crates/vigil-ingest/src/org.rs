@@ -2,7 +2,7 @@
 //! settings and declared logsources — read from the store at most once a second rather than
 //! on every batch.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,8 @@ pub struct OrgView {
     /// Per service name, what it declares of its logs (services that declare nothing are
     /// absent): one lookup per event tells both.
     declared: HashMap<String, Declared>,
+    /// The ids of the rules the document turns off (`alerting[].enabled: false`).
+    turned_off: HashSet<String>,
 }
 
 /// What a service declares of its logs.
@@ -89,7 +91,33 @@ impl OrgView {
                 (s.name.clone(), Declared { logsources, fields })
             })
             .collect();
-        OrgView { document, declared }
+        let turned_off = document
+            .iter()
+            .flat_map(|d| &d.alerting)
+            .filter(|a| !a.enabled)
+            .map(|a| a.rule_id.clone())
+            .collect();
+        OrgView {
+            document,
+            declared,
+            turned_off,
+        }
+    }
+
+    /// Whether the document turns the rule of this id off: its matches are not recorded.
+    pub fn turns_off(&self, rule_id: &str) -> bool {
+        self.turned_off.contains(rule_id)
+    }
+
+    /// The rules of `set` the document turns off, in the set's order.
+    pub fn turned_off<'s>(&self, set: &'s CompiledRuleSet) -> Vec<&'s vigil_detect::RuleMeta> {
+        if self.turned_off.is_empty() {
+            return Vec::new();
+        }
+        set.rules()
+            .iter()
+            .filter(|r| self.turns_off(r.id()))
+            .collect()
     }
 
     /// Every service that declares logsources, in document order, with the rules of `set`

@@ -630,14 +630,18 @@ impl Ingestor {
         self.finish(processed, &org, None).await
     }
 
-    /// Records a stored batch's detections and alerts — and its answer, when it was sent
-    /// under `key` — then lets the detection mark pass it.
+    /// Records a stored batch's detections (of the rules the organisation does not turn off) and
+    /// alerts — and its answer, when it was sent under `key` — then lets the detection mark
+    /// pass it.
     async fn finish(
         &self,
-        (mut report, detections, matched_json, notes, timings, ticket): Processed,
+        (mut report, mut detections, matched_json, notes, timings, ticket): Processed,
         org: &OrgView,
         key: Option<BatchKey>,
     ) -> Result<IngestReport, IngestError> {
+        // Rules the organisation turns off are matched still (their correlations count them)
+        // but not recorded.
+        detections.retain(|d| !org.turns_off(&d.rule_id));
         report.detections = detections.len();
         let started = std::time::Instant::now();
         if !detections.is_empty() || key.is_some() {

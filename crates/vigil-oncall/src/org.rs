@@ -51,6 +51,19 @@ pub struct AlertRuleConfig {
     /// New alerts per hour for the rule before the rest are counted as suppressed (default 20).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_per_hour: Option<u32>,
+    /// `false` turns the rule off here: its matches are neither recorded as detections nor
+    /// alerted (a rule known to be noisy in this environment, kept in the shared rules
+    /// directory). Correlations still count them. Default `true`.
+    #[serde(default = "enabled_by_default", skip_serializing_if = "is_enabled")]
+    pub enabled: bool,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+fn is_enabled(enabled: &bool) -> bool {
+    *enabled
 }
 
 /// A person.
@@ -487,6 +500,12 @@ impl OrgDocument {
                     "must be at least 1",
                 ));
             }
+            if !a.enabled && a.rule_id.trim() == "*" {
+                problems.push(problem(
+                    format!("alerting[{i}].enabled"),
+                    "cannot turn every rule off; name one rule_id per rule to turn off (or give the server no --rules)",
+                ));
+            }
             for (j, f) in a.group_by.iter().enumerate() {
                 if f.trim().is_empty() {
                     problems.push(problem(
@@ -879,12 +898,14 @@ mod tests {
                 group_by: vec![],
                 window: Some("721h".into()),
                 max_per_hour: None,
+                enabled: false,
             },
             AlertRuleConfig {
                 rule_id: "r".into(),
                 group_by: vec![],
                 window: Some("720h".into()),
                 max_per_hour: Some(u32::MAX),
+                enabled: false,
             },
         ];
         let err = doc.validate().unwrap_err();
@@ -915,6 +936,10 @@ mod tests {
                 (
                     "alerting[0].window",
                     "\"721h\" is longer than 30 days (720h); write at most 720h"
+                ),
+                (
+                    "alerting[0].enabled",
+                    "cannot turn every rule off; name one rule_id per rule to turn off (or give the server no --rules)"
                 ),
             ],
             "{err}"

@@ -264,6 +264,13 @@ fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    if !status.turned_off.is_empty() {
+        let mut t = table(["TURNED OFF (organisation document)", "RULE ID"]);
+        for r in &status.turned_off {
+            t.add_row([r.title.clone(), r.rule_id.clone()]);
+        }
+        outln!("{t}");
+    }
     let paths = if status.paths.is_empty() {
         "no rule directory (start the server with `vigil serve --rules DIR` to detect)".to_owned()
     } else {

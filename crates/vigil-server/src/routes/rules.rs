@@ -6,7 +6,7 @@ use axum::extract::State;
 use vigil_api::error::ErrorBody;
 use vigil_api::events::{
     CorrelationGroup, CorrelationWindows, PreviewCorrelation, PreviewMatch, PreviewRuleCount,
-    RulePreview, RulePreviewRequest, RulesStatus, ServiceRules,
+    RulePreview, RulePreviewRequest, RulesStatus, ServiceRules, TurnedOffRule,
 };
 use vigil_ingest::preview::PreviewRequest;
 
@@ -29,6 +29,7 @@ fn status(s: vigil_ingest::RulesStatus) -> RulesStatus {
         services: Vec::new(),
         correlations: Vec::new(),
         correlations_rebuilding: false,
+        turned_off: Vec::new(),
     }
 }
 
@@ -84,10 +85,16 @@ async fn in_force(state: &AppState) -> RulesStatus {
             })
         })
         .collect();
-    out.services = state
-        .ingestor
-        .org()
-        .await
+    let org = state.ingestor.org().await;
+    out.turned_off = org
+        .turned_off(set)
+        .into_iter()
+        .map(|r| TurnedOffRule {
+            rule_id: r.id().to_owned(),
+            title: r.title().to_owned(),
+        })
+        .collect();
+    out.services = org
         .coverage(&loaded.set)
         .into_iter()
         .map(|c| ServiceRules {
@@ -125,8 +132,8 @@ pub async fn reload(
 
 /// Run Sigma rules that are not loaded over the stored events, newest first, as ingest would
 /// have matched them (as each service declares its logs), and see what they find before they
-/// go into the rules directory. Nothing is recorded. Correlation rules are compiled but not
-/// evaluated.
+/// go into the rules directory. Nothing is recorded. Correlation rules are evaluated over the
+/// matched events of the window, oldest first, one stream per tenant.
 #[utoipa::path(
     post, path = "/rules/preview", tag = "rules",
     request_body = RulePreviewRequest,

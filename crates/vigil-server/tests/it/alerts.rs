@@ -516,6 +516,96 @@ async fn people_report_through_a_form_without_login_and_through_the_api() {
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
 }
 
+/// A rule known to be noisy here is turned off in the organisation document: its matches are
+/// no longer recorded or alerted, while a correlation that counts them still fires; turning
+/// every rule off is refused naming the field.
+#[tokio::test]
+async fn the_organisation_turns_a_noisy_rule_off() {
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(
+        rules.path().join("r.yml"),
+        format!(
+            "{RULE}name: dumping\n---\ntitle: Dumping twice\nid: 5f1a3c52-0b7e-4d0a-9f8e-2c4d6e8f0a12\ncorrelation:\n  type: event_count\n  rules: [dumping]\n  generate: true\n  group-by: [host]\n  timespan: 1h\n  condition:\n    gte: 2\nlevel: critical\n"
+        ),
+    )
+    .unwrap();
+    let app = spawn_app_with_rules(vec![rules.path().to_owned()], |_| {}).await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("http://{}/api/v1{p}", app.addr);
+    let put_org = |org: Value| {
+        let request = http
+            .put(url("/org"))
+            .bearer_auth(&app.admin_token)
+            .json(&org);
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let send = |host: &str| {
+        let request = http
+            .post(url("/events?service=web"))
+            .bearer_auth(&app.responder_token)
+            .header("content-type", "application/x-ndjson")
+            .body(format!(
+                "{{\"command\":\"mimikatz\",\"host\":\"{host}\"}}\n"
+            ));
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let (status, body) = put_org(json!({
+        "alerting": [{"rule_id": "5f1a3c52-0b7e-4d0a-9f8e-2c4d6e8f0a11", "enabled": false}]
+    }))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rules_status: Value = http
+        .get(url("/rules"))
+        .bearer_auth(&app.responder_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        rules_status["turned_off"],
+        json!([{"rule_id": "5f1a3c52-0b7e-4d0a-9f8e-2c4d6e8f0a11", "title": "Credential dumping tool"}]),
+        "{rules_status}"
+    );
+    let first = send("pc-1").await;
+    assert_eq!(
+        (&first["detections"], &first["alerts"]),
+        (&json!(0), &json!(0)),
+        "{first}"
+    );
+    // The second match completes the correlation, which is not turned off.
+    let second = send("pc-1").await;
+    assert_eq!(second["detections"], 1, "{second}");
+    let detections: Value = http
+        .get(url("/detections"))
+        .bearer_auth(&app.responder_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let titles: Vec<&str> = detections["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["rule_title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Dumping twice"], "{detections}");
+    // Turned on again, the rule records its matches.
+    let (status, body) = put_org(json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let third = send("pc-2").await;
+    assert_eq!(third["detections"], 1, "{third}");
+    let (status, body) = put_org(json!({"alerting": [{"rule_id": "*", "enabled": false}]})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["field"], "alerting[0].enabled", "{body}");
+}
+
 #[tokio::test]
 async fn a_rule_can_group_its_alerts_by_fields_of_the_event() {
     let rules = tempfile::tempdir().unwrap();
