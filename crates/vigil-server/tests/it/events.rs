@@ -489,29 +489,7 @@ async fn correlation_rules_are_previewed_over_the_stored_events_per_tenant() {
         assert_eq!(status, StatusCode::OK, "{report}");
     }
     app.searchable().await;
-    let rules = "title: Failed logon
-id: 1a6f2a8e-0000-4000-8000-00000000f101
-name: failed_logon
-logsource:
-  product: linux
-  service: auth
-detection:
-  keywords:
-    - 'Failed password'
-  condition: keywords
-level: low
----
-title: Brute force against one account
-id: 1a6f2a8e-0000-4000-8000-00000000f102
-correlation:
-  type: event_count
-  rules: [failed_logon]
-  group-by: [user]
-  timespan: 5m
-  condition:
-    gte: 3
-level: high
-";
+    let rules = BRUTE_FORCE;
     let resp = http()
         .post(app.url("/rules/preview"))
         .bearer_auth(app.viewer_token())
@@ -563,6 +541,95 @@ level: high
         Some(0),
         "a preview records nothing: {detections}"
     );
+}
+
+/// A rule known to be noisy here is turned off in the organisation document: its matches are
+/// no longer recorded or alerted, while a correlation that counts them still fires; turning
+/// every rule off is refused naming the field.
+#[tokio::test]
+async fn the_organisation_turns_a_noisy_rule_off() {
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(
+        rules.path().join("r.yml"),
+        "title: Credential dumping tool
+id: 5f1a3c52-0b7e-4d0a-9f8e-2c4d6e8f0a11
+name: dumping
+logsource:
+  product: linux
+detection:
+  selection:
+    command|contains: 'mimikatz'
+  condition: selection
+level: high
+---
+title: Dumping twice
+id: 5f1a3c52-0b7e-4d0a-9f8e-2c4d6e8f0a12
+correlation:
+  type: event_count
+  rules: [dumping]
+  generate: true
+  group-by: [host]
+  timespan: 1h
+  condition:
+    gte: 2
+level: critical
+",
+    )
+    .unwrap();
+    let app = spawn_app_with_rules(vec![rules.path().to_owned()], |_| {}).await;
+    let send = |host: &str| {
+        let body = format!("{{\"command\":\"mimikatz\",\"host\":\"{host}\"}}\n");
+        let app = &app;
+        async move {
+            let (status, report) = app
+                .send(
+                    &app.responder_token,
+                    "service=web",
+                    &body,
+                    "application/x-ndjson",
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{report}");
+            report
+        }
+    };
+    let noisy = "5f1a3c52-0b7e-4d0a-9f8e-2c4d6e8f0a11";
+    let (status, body) = app
+        .put_org(&json!({"alerting": [{"rule_id": noisy, "enabled": false}]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, rules_status) = app.get(&app.responder_token, "/rules").await;
+    assert_eq!(
+        rules_status["turned_off"],
+        json!([{"rule_id": noisy, "title": "Credential dumping tool"}]),
+        "{rules_status}"
+    );
+    let first = send("pc-1").await;
+    assert_eq!(
+        (&first["detections"], &first["alerts"]),
+        (&json!(0), &json!(0)),
+        "{first}"
+    );
+    // The second match completes the correlation, which is not turned off.
+    let second = send("pc-1").await;
+    assert_eq!(second["detections"], 1, "{second}");
+    let (_, detections) = app.get(&app.responder_token, "/detections").await;
+    let titles: Vec<&str> = detections["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["rule_title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Dumping twice"], "{detections}");
+    // Turned on again, the rule records its matches.
+    let (status, body) = app.put_org(&json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(send("pc-2").await["detections"], 1);
+    let (status, body) = app
+        .put_org(&json!({"alerting": [{"rule_id": "*", "enabled": false}]}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["field"], "alerting[0].enabled", "{body}");
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -1131,12 +1198,9 @@ level: high
     assert_eq!(body["error"]["field"], "services[0].fields", "{body}");
 }
 
-#[tokio::test]
-async fn correlation_rules_add_up_matches_across_batches_within_a_tenant() {
-    let rules = tempfile::tempdir().unwrap();
-    std::fs::write(
-        rules.path().join("brute.yml"),
-        "title: Failed logon
+/// A failed logon rule that only feeds the correlation counting three of them for one user
+/// within five minutes.
+const BRUTE_FORCE: &str = "title: Failed logon
 id: 1a6f2a8e-0000-4000-8000-00000000f001
 name: failed_logon
 logsource:
@@ -1158,9 +1222,12 @@ correlation:
   condition:
     gte: 3
 level: high
-",
-    )
-    .unwrap();
+";
+
+#[tokio::test]
+async fn correlation_rules_add_up_matches_across_batches_within_a_tenant() {
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(rules.path().join("brute.yml"), BRUTE_FORCE).unwrap();
     let app = spawn_app_with_rules(vec![rules.path().to_owned()], |_| {}).await;
     let (_, status) = app.get(&app.responder_token, "/rules").await;
     assert_eq!(status["loaded"], 2, "{status}");
