@@ -77,8 +77,9 @@ pub struct Preview {
     pub correlated_from: Option<DateTime<Utc>>,
 }
 
-/// A stored event a correlation counts, parsed, with the rules it matched that one counts.
-type Counted = (StoredEvent, JsonEvent, Vec<RuleId>);
+/// A stored event a correlation counts, with the rules it matched that one counts. Held as
+/// its text, parsed again when fed: a parsed event takes several times its text's memory.
+type Counted = (StoredEvent, Vec<RuleId>);
 
 /// Runs `set` over the events `request` selects in `events`, newest first, each matched as
 /// `org` says its service's logs are. Blocks: call it off the async threads.
@@ -116,7 +117,7 @@ pub fn preview(
             })
             .collect();
         let matched = org.match_all(set, &parsed, |(s, event)| (&s.service, event));
-        for ((event, parsed), rules) in parsed.into_iter().zip(matched) {
+        for ((event, _), rules) in parsed.into_iter().zip(matched) {
             let reported = rules.iter().filter(|&&r| set.rule(r).report);
             for &rule in reported {
                 *per_rule.entry(rule).or_default() += 1;
@@ -140,11 +141,11 @@ pub fn preview(
             }
             // Read newest first: once the budget is spent, every event left is older.
             if counted_bytes + event.json.len() > MAX_CORRELATED_BYTES {
-                out.correlated_from = Some(counted.last().map_or(event.time, |(s, _, _)| s.time));
+                out.correlated_from = Some(counted.last().map_or(event.time, |(s, _)| s.time));
                 continue;
             }
             counted_bytes += event.json.len();
-            counted.push((event, parsed, fed));
+            counted.push((event, fed));
         }
         match page.next_cursor {
             Some(next) if !stopped && out.events_read < request.max_events => {
@@ -176,15 +177,18 @@ pub fn preview(
 /// Feeds the events the correlations count to them oldest first, one stream per tenant, and
 /// returns the reported correlations that fired.
 fn correlate(set: &CompiledRuleSet, org: &OrgView, mut counted: Vec<Counted>) -> Vec<PreviewMatch> {
-    counted.sort_by_key(|(stored, _, _)| (stored.time, stored.id));
+    counted.sort_by_key(|(stored, _)| (stored.time, stored.id));
     let mut by_tenant: HashMap<&str, CorrelationState> = HashMap::new();
     let mut fired: Vec<(usize, CorrelationMatch)> = Vec::new();
     let mut found = Vec::new();
-    for (index, (stored, event, rules)) in counted.iter().enumerate() {
-        let mapped = org.mapped(&stored.service, event);
+    for (index, (stored, rules)) in counted.iter().enumerate() {
+        let Ok(event) = JsonEvent::parse(&stored.json) else {
+            continue;
+        };
+        let mapped = org.mapped(&stored.service, &event);
         let event: &dyn Event = match &mapped {
             Some(mapped) => mapped,
-            None => event,
+            None => &event,
         };
         let state = by_tenant
             .entry(stored.tenant.as_str())
