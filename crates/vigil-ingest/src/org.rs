@@ -146,25 +146,36 @@ impl OrgView {
     }
 
     /// A warning, with its field, for each service whose declared logsources no rule of `set`
-    /// is written for: its events would meet only the rules that name no logsource, which a
-    /// misspelt `category` makes easy to miss. None when `set` holds no rule at all.
+    /// is written for (its events would meet only the rules that name no logsource, which a
+    /// misspelt `category` makes easy to miss), and for each rule turned off by an id no rule
+    /// of `set` has. None when `set` holds no rule at all.
     pub fn coverage_warnings(&self, set: &CompiledRuleSet) -> Vec<String> {
         if set.rules().is_empty() {
             return Vec::new();
         }
-        self.coverage(set)
-            .into_iter()
-            .filter(|c| c.rules == 0)
-            .map(|c| {
-                let declared = c.labels();
+        let uncovered = self.coverage(set).into_iter().filter(|c| c.rules == 0).map(|c| {
+            let declared = c.labels();
+            format!(
+                "services[{}].logsources: no loaded rule is written for {} logs, so events of {:?} meet none; check the names against the rules' logsource (`vigil rules check` counts rules per logsource)",
+                c.index,
+                declared.join(" or "),
+                c.service
+            )
+        });
+        // A rule turned off by an id no loaded rule has (misspelt) turns nothing off.
+        let alerting = self
+            .document
+            .iter()
+            .flat_map(|d| d.alerting.iter().enumerate());
+        let unknown_off = alerting
+            .filter(|(_, a)| !a.enabled && !set.rules().iter().any(|r| r.id() == a.rule_id))
+            .map(|(i, a)| {
                 format!(
-                    "services[{}].logsources: no loaded rule is written for {} logs, so events of {:?} meet none; check the names against the rules' logsource (`vigil rules check` counts rules per logsource)",
-                    c.index,
-                    declared.join(" or "),
-                    c.service
+                    "alerting[{i}].rule_id: no loaded rule has the id {:?}, so `enabled: false` turns nothing off; copy the id from the rule's `id:` line",
+                    a.rule_id
                 )
-            })
-            .collect()
+            });
+        uncovered.chain(unknown_off).collect()
     }
 
     /// What `service` declares of its logs: the logsources they are (empty when it declares

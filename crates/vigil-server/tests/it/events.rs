@@ -621,9 +621,19 @@ level: critical
         .map(|d| d["rule_title"].as_str().unwrap())
         .collect();
     assert_eq!(titles, ["Dumping twice"], "{detections}");
-    // Turned on again, the rule records its matches.
-    let (status, body) = app.put_org(&json!({})).await;
+    // A misspelt id turns nothing off, and the answer says so; the rule records its matches
+    // again.
+    let (status, body) = app
+        .put_org(&json!({"alerting": [{"rule_id": "5f1a3c52", "enabled": false}]}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("alerting[0].rule_id: no loaded rule has the id \"5f1a3c52\""),
+        "{body}"
+    );
     assert_eq!(send("pc-2").await["detections"], 1);
     let (status, body) = app
         .put_org(&json!({"alerting": [{"rule_id": "*", "enabled": false}]}))
