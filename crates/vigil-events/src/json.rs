@@ -259,17 +259,20 @@ impl<'a> Node<'a> for &'a sonic_rs::Value {
 }
 
 /// See [`JsonEvent::timestamp`].
-fn timestamp_in<'a, N: Node<'a>>(root: N) -> Option<i64> {
-    if let Some(FieldValue::Str(t)) = root
-        .get("Event")
-        .and_then(|e| e.get("System"))
-        .and_then(|s| s.get("TimeCreated"))
-        .and_then(|t| t.get("#attributes"))
-        .and_then(|a| a.get("SystemTime"))
-        .and_then(|t| match t.kind() {
-            Kind::Scalar(v) => Some(v),
-            _ => None,
-        })
+/// `windows`: whether the event is a Windows record ([`classify`]); only those can hold
+/// `Event.System.TimeCreated`, and looking for it in others costs a scan of their keys.
+fn timestamp_in<'a, N: Node<'a>>(root: N, windows: bool) -> Option<i64> {
+    if windows
+        && let Some(FieldValue::Str(t)) = root
+            .get("Event")
+            .and_then(|e| e.get("System"))
+            .and_then(|s| s.get("TimeCreated"))
+            .and_then(|t| t.get("#attributes"))
+            .and_then(|a| a.get("SystemTime"))
+            .and_then(|t| match t.kind() {
+                Kind::Scalar(v) => Some(v),
+                _ => None,
+            })
     {
         return crate::time::parse_timestamp(&t);
     }
@@ -648,8 +651,8 @@ impl JsonEvent {
     /// they are too large to be seconds.
     pub fn timestamp(&self) -> Option<i64> {
         match &self.root {
-            Root::Serde(v) => timestamp_in(v),
-            Root::Sonic(v, _) => timestamp_in(v),
+            Root::Serde(v) => timestamp_in(v, self.windows),
+            Root::Sonic(v, _) => timestamp_in(v, self.windows),
         }
     }
 
