@@ -33,6 +33,17 @@ pub fn load(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
 /// Like [`load`], with the `expand` modifier's placeholder values in the file `placeholders`
 /// (see [`vigil_sigma::placeholders`]).
 pub fn load_with(paths: &[PathBuf], placeholders: Option<&Path>) -> anyhow::Result<Loaded> {
+    load_chosen(paths, placeholders, |docs| docs)
+}
+
+/// Like [`load_with`], compiling only the documents `choose` keeps of those parsed (a hunt
+/// that reports a few rules need not compile, nor run, the others); [`Loaded::docs`] holds
+/// the kept ones.
+pub fn load_chosen(
+    paths: &[PathBuf],
+    placeholders: Option<&Path>,
+    choose: impl FnOnce(Vec<RuleDoc>) -> Vec<RuleDoc>,
+) -> anyhow::Result<Loaded> {
     let options = CompileOptions {
         placeholders: placeholders
             .map(vigil_sigma::load_placeholders)
@@ -43,6 +54,7 @@ pub fn load_with(paths: &[PathBuf], placeholders: Option<&Path>) -> anyhow::Resu
     let start = Instant::now();
     let (docs, load_diagnostics) = vigil_sigma::load_dirs(paths)?;
     let load_time = start.elapsed();
+    let docs = choose(docs);
     let start = Instant::now();
     let (set, compile_diagnostics) = compile(&docs, &options);
     let compile_time = start.elapsed();

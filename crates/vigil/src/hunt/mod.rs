@@ -239,17 +239,42 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     {
         bail!("--from must be before --to");
     }
-    let loaded = ruleset::load_with(&args.rules, args.placeholders.as_deref())?;
+    let selection = select::Selection {
+        min_level: args.level,
+        statuses: args.statuses.clone(),
+        tags: args.tags.clone(),
+        excluded: args.excluded.clone(),
+    };
+    let mut unknown_exclusions = Vec::new();
+    let mut choice = None;
+    let loaded = ruleset::load_chosen(&args.rules, args.placeholders.as_deref(), |docs| {
+        unknown_exclusions = selection
+            .unknown_exclusions(&docs)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if !selection.narrows() {
+            return docs;
+        }
+        let (kept, chosen) = selection.choose(docs);
+        choice = Some(chosen);
+        kept
+    })?;
     let rejected = loaded.load_diagnostics.len() + loaded.compile_diagnostics.len();
     let set = loaded.set;
-    if set.rules().is_empty() {
+    let rules_list = || {
+        args.rules
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if choice.as_ref().is_some_and(|c| c.loaded == 0)
+        || (choice.is_none() && set.rules().is_empty())
+    {
         bail!(
             "no rules loaded from {}; check the --rules paths (run `vigil rules check` on them)",
-            args.rules
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            rules_list()
         );
     }
     if rejected > 0 {
@@ -258,27 +283,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             crate::output::plural(rejected as u64, "rule", "rules")
         );
     }
-    let selection = select::Selection {
-        min_level: args.level,
-        statuses: args.statuses.clone(),
-        tags: args.tags.clone(),
-        excluded: args.excluded.clone(),
-    };
-    for id in selection.unknown_exclusions(&set) {
+    for id in &unknown_exclusions {
         eprintln!("warning: --exclude-rule {id}: no loaded rule has this id");
     }
-    let reported = selection.resolve(&set);
-    if selection.narrows() {
+    let reported = match &choice {
+        Some(choice) => choice.resolve(&set),
+        None => selection.resolve(&set),
+    };
+    if let Some(choice) = &choice {
         let kept = reported.iter().filter(|r| **r).count() as u64;
         if kept == 0 {
             bail!(
                 "no loaded rule is at the --level, --status and --tag given (and not excluded); widen them"
             );
         }
+        // Only those are compiled and run, with what their correlations count.
+        let counted = set.rules().len().saturating_sub(kept as usize);
         eprintln!(
-            "reporting the matches of {} of the {} loaded",
+            "reporting the matches of {} of the {} loaded{}",
             crate::output::plural(kept, "rule", "rules"),
-            set.rules().len()
+            choice.loaded,
+            if counted > 0 {
+                format!(" (running {} more that their correlations count)", counted)
+            } else {
+                String::new()
+            }
         );
     }
     crate::output::stdin_must_be_piped(&args.paths, "hunt")?;

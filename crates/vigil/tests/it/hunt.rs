@@ -142,9 +142,15 @@ fn hunt_filters_by_level_and_time_and_writes_csv() {
     fixture(dir.path());
     let d = dir.path().to_str().unwrap();
     let (rules, logs) = (format!("{d}/rules"), format!("{d}/logs/a.jsonl"));
-    let high = jsonl(&ok(run(&[
+    let output = run(&[
         "hunt", "-r", &rules, "--format", "jsonl", "--level", "high", &logs,
-    ])));
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        stderr.contains("reporting the matches of 1 rule of the 2 loaded\n"),
+        "only the reported rule is run: {stderr}"
+    );
+    let high = jsonl(&ok(output));
     assert_eq!(high.len(), 1);
     assert_eq!(high[0]["level"], "high");
     let window = |from: &str, to: &str| {
