@@ -44,6 +44,16 @@ pub struct Window {
     /// Only events before this time (same forms as --from).
     #[arg(long)]
     pub to: Option<String>,
+    /// The zone of a --from or --to written without a UTC offset (2026-01-31 09:00 where the
+    /// responder sits): an IANA name such as Europe/Berlin, `local` for this machine's, or an
+    /// offset such as +01:00; the offset of that date applies (summer time included).
+    #[arg(
+        long,
+        value_name = "ZONE",
+        default_value = "UTC",
+        allow_hyphen_values = true
+    )]
+    pub timezone: vigil_events::time::LocalZone,
 }
 
 impl Window {
@@ -56,9 +66,28 @@ impl Window {
                     "--since {since:?} is not a duration; write a number and a unit: 30s, 15m, 24h, 7d or 2w (or use --from with a time)"
                 );
             };
-            return Ok((Some(s.to_owned()), self.to.clone()));
+            return Ok((
+                Some(s.to_owned()),
+                self.to.as_deref().map(|t| self.in_zone(t)),
+            ));
         }
-        Ok((self.from.clone(), self.to.clone()))
+        let zoned = |t: &Option<String>| t.as_deref().map(|t| self.in_zone(t));
+        Ok((zoned(&self.from), zoned(&self.to)))
+    }
+
+    /// A --from or --to as the server is to read it: a time without an offset taken in
+    /// --timezone and sent in UTC; anything else (UTC, `now-24h`, what does not read as a time,
+    /// which the server refuses naming the field) as written.
+    fn in_zone(&self, text: &str) -> String {
+        if self.timezone == vigil_events::time::LocalZone::UTC
+            || text.trim_start().starts_with("now")
+        {
+            return text.to_owned();
+        }
+        match vigil_events::time::parse_timestamp_in(text, &self.timezone) {
+            Some(ms) => vigil_events::time::format_timestamp(ms),
+            None => text.to_owned(),
+        }
     }
 }
 
@@ -471,10 +500,50 @@ mod tests {
             since: Some(s.to_owned()),
             from: None,
             to: None,
+            timezone: vigil_events::time::LocalZone::UTC,
         };
         assert_eq!(w("24h").bounds().unwrap().0.as_deref(), Some("24h"));
         assert!(w("yesterday").bounds().is_err());
         assert!(w("h").bounds().is_err());
         assert!(w("10y").bounds().is_err());
+    }
+
+    #[test]
+    fn times_without_an_offset_are_sent_in_utc_from_the_zone_given() {
+        let window = |zone: &str, from: &str, to: &str| {
+            Window {
+                since: None,
+                from: Some(from.to_owned()),
+                to: Some(to.to_owned()),
+                timezone: zone.parse().unwrap(),
+            }
+            .bounds()
+            .unwrap()
+        };
+        // Berlin is at +01:00 in January and +02:00 in July.
+        assert_eq!(
+            window("Europe/Berlin", "2026-01-10 11:00", "2026-07-10T11:00:00"),
+            (
+                Some("2026-01-10T10:00:00.000Z".to_owned()),
+                Some("2026-07-10T09:00:00.000Z".to_owned())
+            )
+        );
+        // A time with its offset keeps it; `now-…` and what the server is left to refuse go
+        // as written, and so does everything in UTC.
+        assert_eq!(
+            window("+05:00", "2026-01-10T11:00:00+01:00", "now-1h"),
+            (
+                Some("2026-01-10T10:00:00.000Z".to_owned()),
+                Some("now-1h".to_owned())
+            )
+        );
+        assert_eq!(
+            window("+05:00", "yesterday", "x").0.as_deref(),
+            Some("yesterday")
+        );
+        assert_eq!(
+            window("UTC", "2026-01-10 11:00", "2026-01-11").0.as_deref(),
+            Some("2026-01-10 11:00")
+        );
     }
 }

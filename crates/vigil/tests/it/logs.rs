@@ -226,6 +226,16 @@ fn ingest_then_search_pivot_stats_and_detections() {
     assert!(t0 >= t2, "newest first: {t0} {t2}");
     let alice = json_lines(cli(&["search", "user.name:alice", "--json"]));
     assert_eq!(alice.len(), 2);
+    // A --from without an offset is read in --timezone: 11:01:30 in Berlin in January is
+    // 10:01:30 UTC, between alice's two requests.
+    let from = |zone: &[&str]| {
+        let mut args = vec!["search", "user.name:alice", "--from", "2026-01-10T11:01:30"];
+        args.extend_from_slice(zone);
+        args.push("--json");
+        json_lines(cli(&args)).len()
+    };
+    assert_eq!(from(&["--timezone", "Europe/Berlin"]), 1);
+    assert_eq!(from(&[]), 0, "UTC unless told");
     assert!(alice.iter().all(|e| e["tenant"] == "contoso"));
     // --limit with more pages behind it, and the human table.
     let limited = json_lines(cli(&["search", "*", "--limit", "2", "--json"]));
