@@ -92,10 +92,17 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
             eprintln!("warning: {w}");
         }
     }
+    // Said with the counts: a rule turned off by mistake would be a silent hole.
+    let turned_off = org.alerting.iter().filter(|a| !a.enabled).count() as u64;
+    let turned_off = if turned_off > 0 {
+        format!(", {} turned off", plural(turned_off, "rule", "rules"))
+    } else {
+        String::new()
+    };
     if args.dry_run {
         let schedules: usize = org.teams.iter().map(|t| t.schedules.len()).sum();
         outln!(
-            "{} is valid: {}, {} ({}), {}",
+            "{} is valid: {}, {} ({}), {}{turned_off}",
             args.file.display(),
             plural(org.people.len() as u64, "person", "people"),
             plural(org.teams.len() as u64, "team", "teams"),
@@ -120,7 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
         print_json(&state)?;
     } else if state.changed {
         outln!(
-            "applied: version {} ({}, {}, {})",
+            "applied: version {} ({}, {}, {}{turned_off})",
             state.version,
             plural(state.people, "person", "people"),
             plural(state.teams, "team", "teams"),

@@ -25,6 +25,8 @@ teams:
               - {days: [mon, tue, wed, thu, fri], from: '09:00', to: '17:00'}
 services:
   - {name: payments-api, team: secops, criticality: critical}
+alerting:
+  - {rule_id: 2617e7ed-adb7-40ba-b0f3-8f9945fe6c09, enabled: false}
 ";
 
 #[test]
@@ -36,14 +38,17 @@ fn an_org_file_is_applied_once_and_answers_who_is_on_call_and_where_the_gaps_are
     let f = file.to_str().unwrap();
     let dry = ok(run(&["apply", "-f", f, "--dry-run"]));
     assert!(
-        dry.contains("valid: 2 people, 1 team (1 schedule), 1 service"),
+        dry.contains("valid: 2 people, 1 team (1 schedule), 1 service, 1 rule turned off"),
         "{dry}"
     );
 
     let token = admin_token(&data, "admin", "ops");
     let server = Server::start(&data);
     let applied = ok(server.cli(&token, &["apply", "-f", f]));
-    assert!(applied.contains("applied: version 1"), "{applied}");
+    assert!(
+        applied.contains("applied: version 1 (2 people, 1 team, 1 service, 1 rule turned off)"),
+        "{applied}"
+    );
     let again = ok(server.cli(&token, &["apply", "-f", f]));
     assert!(again.contains("unchanged: version 1"), "{again}");
 
