@@ -285,6 +285,20 @@ impl InputFile {
     }
 }
 
+impl InputFile {
+    /// Whether the file is named like a text log (`app.log`, `app.log.1`, `app.log.2.gz`): one
+    /// found in a folder in no format Vigil reads is still skipped (a responder's collection
+    /// holds many: `setupapi.dev.log`, `CBS.log`), but named to the user, who may want it read
+    /// with `--text` — unlike a README or a script passed over.
+    pub fn named_like_text_log(&self) -> bool {
+        self.path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_ascii_lowercase)
+            .is_some_and(|n| n.ends_with(".log") || n.contains(".log."))
+    }
+}
+
 /// The path that stands for standard input (`zcat x.gz | vigil hunt -r rules -`).
 pub const STDIN_PATH: &str = "-";
 
@@ -2387,6 +2401,14 @@ mod tests {
         };
         assert!(found("Security.evtx").must_decode() && found("x.JSONL.GZ").must_decode());
         assert!(!found("README.md").must_decode() && !found("collect.ps1").must_decode());
+        // A text log in no format Vigil reads is skipped, but named.
+        assert!(
+            found("CBS.log").named_like_text_log() && found("app.LOG.1.gz").named_like_text_log()
+        );
+        assert!(
+            !found("README.md").named_like_text_log()
+                && !found("catalog.txt").named_like_text_log()
+        );
         assert!(matches!(
             collect_files(&[dir.path().join("missing")]),
             Err(DecodeError::Io { .. })

@@ -105,8 +105,8 @@ pub struct Args {
     /// with a time: 2026-12-03 22:15:10,123 or 2026/12/03 22:15:10), for search and pivots;
     /// the server's rules meet them only as the
     /// service's `logsources` in the organisation document say (without: only the rules that
-    /// name no logsource). Without --text such files are skipped (reported when named like a
-    /// log).
+    /// name no logsource). Without --text such files are skipped (reported when named on the
+    /// command line; the summary names those found in folders named like logs, app.log).
     #[arg(long)]
     pub text: bool,
     #[command(flatten)]
@@ -216,7 +216,8 @@ impl Problems {
 #[derive(Debug, Default)]
 struct ReadStats {
     files: u64,
-    skipped: u64,
+    /// Files found in folders in no format Vigil reads.
+    skipped: Vec<InputFile>,
     events: u64,
     bytes: u64,
     errors: Problems,
@@ -229,6 +230,11 @@ struct Summary {
     files: u64,
     /// Files found in folders and skipped: not a log format.
     files_skipped: u64,
+    /// Those of them named like text logs (`app.log`), which `--text` would read.
+    skipped_text_logs: Vec<String>,
+    /// The summary's line about the files skipped.
+    #[serde(skip)]
+    skipped_line: Option<String>,
     /// Events read from the files.
     events_read: u64,
     /// Bytes of the files, as stored on disk.
@@ -399,7 +405,14 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
     }
     Ok(Summary {
         files: stats.files,
-        files_skipped: stats.skipped,
+        files_skipped: stats.skipped.len() as u64,
+        skipped_text_logs: stats
+            .skipped
+            .iter()
+            .filter(|f| f.named_like_text_log())
+            .map(|f| f.path.display().to_string())
+            .collect(),
+        skipped_line: crate::hunt::skipped_files(stats.skipped.iter()),
         events_read: stats.events,
         bytes_read: stats.bytes,
         batches,
@@ -747,7 +760,7 @@ impl Reader<'_> {
                 };
                 self.problem(path, None, unknown.reason());
             } else {
-                self.stats.skipped += 1;
+                self.stats.skipped.push(file.clone());
             }
             return Ok(());
         };
@@ -818,17 +831,11 @@ fn print_summary(s: &Summary) {
     };
     show("rejected by the server", &s.rejected);
     show("not read or decoded", &s.errors);
-    let skipped = if s.files_skipped > 0 {
-        format!(" ({} skipped: not a log format)", s.files_skipped)
-    } else {
-        String::new()
-    };
     let secs = s.seconds.max(1e-9);
-    outln!(
-        "files:      {}{skipped}, {}",
-        s.files,
-        human_bytes(s.bytes_read)
-    );
+    outln!("files:      {}, {}", s.files, human_bytes(s.bytes_read));
+    if let Some(line) = &s.skipped_line {
+        outln!("            {line}");
+    }
     outln!(
         "events:     {} read, {} stored, {} rejected",
         s.events_read,

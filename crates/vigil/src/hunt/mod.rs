@@ -122,7 +122,7 @@ pub struct Args {
     /// 2026/12/03 22:15:10). Its lines meet the rules of
     /// the --logsource you give (`product=myapp`), or without one only the rules that name no
     /// logsource. Without --text such files are skipped (reported when named on the command
-    /// line).
+    /// line; the summary names those found in folders named like logs, app.log).
     #[arg(long)]
     text: bool,
     #[command(flatten)]
@@ -184,6 +184,40 @@ fn parse_level(s: &str) -> Result<Level, String> {
     Level::parse(s).ok_or_else(|| {
         format!("unknown level {s:?}; use informational, low, medium, high or critical")
     })
+}
+
+/// What the files found in folders and skipped (no format Vigil reads) were, for the summary:
+/// how many, and by name those named like text logs, which a responder may want read with
+/// `--text` (the others are READMEs, scripts and the like).
+pub fn skipped_files<'f>(skipped: impl Iterator<Item = &'f InputFile>) -> Option<String> {
+    const NAMED: usize = 5;
+    let (mut count, mut logs) = (0u64, Vec::new());
+    for file in skipped {
+        count += 1;
+        if file.named_like_text_log() {
+            logs.push(file.path.display().to_string());
+        }
+    }
+    if count == 0 {
+        return None;
+    }
+    let mut line = format!(
+        "{} skipped: no format Vigil reads",
+        plural(count, "file", "files")
+    );
+    if !logs.is_empty() {
+        let more = logs.len().saturating_sub(NAMED);
+        line.push_str(&format!(
+            "; named like text logs: {}{}; give --text to read each line as an event",
+            logs[..logs.len().min(NAMED)].join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    Some(line)
 }
 
 /// A `--from`/`--to` time: relative to now (resolved as it is read), or as written, to be read
@@ -378,6 +412,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // A file counts as read when it gave bytes, or nothing without an error or being skipped
     // (an empty log).
     let mut file_unread = false;
+    // Files found in folders in no format Vigil reads, by index.
+    let mut skipped = Vec::new();
     // Bytes of the current file the bar moved by.
     let mut shown = 0u64;
     if write_error.is_none() {
@@ -414,6 +450,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             file_bytes += part.bytes;
             hits += part.hits;
             file_unread |= part.skipped || !part.errors.is_empty();
+            if part.skipped {
+                skipped.push(file);
+            }
             for e in &part.errors {
                 errors += 1;
                 unreadable |= matches!(e, DecodeError::Io { .. });
@@ -488,6 +527,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         events as f64 / secs,
         bytes as f64 / secs / 1e6,
     );
+    if let Some(line) = skipped_files(skipped.iter().map(|&i| &files[i])) {
+        eprintln!("{line}");
+    }
     eprint!("{}", tally.summary(&set));
     if let Some(hint) = long_table_hint(args.format, hits) {
         eprintln!("{hint}");

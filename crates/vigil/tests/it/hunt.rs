@@ -73,6 +73,12 @@ fn fixture(dir: &Path) {
     std::fs::write(dir.join("logs/README.md"), "# not a log\n").unwrap();
     // A log rotated away: empty, read, holding nothing.
     std::fs::write(dir.join("logs/rotated.log"), "").unwrap();
+    // An application's own log, in no format Vigil reads without --text: skipped, but named.
+    std::fs::write(
+        dir.join("logs/datanode.log"),
+        "081109 203615 148 INFO dfs.DataNode: PacketResponder 1 terminating\n",
+    )
+    .unwrap();
     // An export that failed half-way: named like a log, holding none.
     std::fs::write(
         dir.join("logs/Security.evtx"),
@@ -122,8 +128,14 @@ fn hunt_reports_matches_as_json_lines_with_line_numbers() {
         stderr.contains("Security.evtx: not an EVTX") && !stderr.contains("README"),
         "{stderr}"
     );
-    // Read: a.jsonl and the empty log (not the README, nor the damaged export).
+    // Read: a.jsonl and the empty log (not the README, nor the damaged export); the README
+    // and the application's log skipped, the log named.
     assert!(stderr.contains("2 files, 3 events, 2 matches"), "{stderr}");
+    assert!(
+        stderr.contains("2 files skipped: no format Vigil reads; named like text logs: ")
+            && stderr.contains("datanode.log; give --text"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("rotated.log"), "{stderr}");
     // Then what they add up to: per level, per rule, per computer, and when.
     for summary in [

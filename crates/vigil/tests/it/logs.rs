@@ -1096,6 +1096,15 @@ fn text_logs_of_no_known_format_are_stored_line_by_line_with_text() {
         "2026-12-03 22:15:10,123 WARN login failed for bob from 203.0.113.77\n",
     )
     .unwrap();
+    // Without --text the folder's text logs are skipped with the PNG, and named.
+    let skipped = cli(&["ingest", folder.to_str().unwrap(), "--service", "hdfs"]);
+    let said = String::from_utf8_lossy(&skipped.stdout).into_owned() + &stderr(&skipped);
+    assert!(
+        said.contains("3 files skipped: no format Vigil reads; named like text logs: ")
+            && said.contains("app.log, ")
+            && said.contains("hdfs.log; give --text"),
+        "{said}"
+    );
     let summary = json_of(cli(&[
         "ingest",
         folder.to_str().unwrap(),
