@@ -21,6 +21,9 @@ pub struct OrgState {
     pub teams: u64,
     /// Services in it.
     pub services: u64,
+    /// Sigma rules its `alerting` turns off (`enabled: false`): matched, never recorded.
+    #[serde(default)]
+    pub rules_turned_off: u64,
     /// The document in force.
     #[schema(value_type = Object)]
     pub document: serde_json::Value,

@@ -93,13 +93,15 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
         }
     }
     // Said with the counts: a rule turned off by mistake would be a silent hole.
-    let turned_off = org.alerting.iter().filter(|a| !a.enabled).count() as u64;
-    let turned_off = if turned_off > 0 {
-        format!(", {} turned off", plural(turned_off, "rule", "rules"))
-    } else {
-        String::new()
+    let turned_off = |count: u64| {
+        if count > 0 {
+            format!(", {} turned off", plural(count, "rule", "rules"))
+        } else {
+            String::new()
+        }
     };
     if args.dry_run {
+        let turned_off = turned_off(org.alerting.iter().filter(|a| !a.enabled).count() as u64);
         let schedules: usize = org.teams.iter().map(|t| t.schedules.len()).sum();
         outln!(
             "{} is valid: {}, {} ({}), {}{turned_off}",
@@ -126,6 +128,7 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     if args.conn.json {
         print_json(&state)?;
     } else if state.changed {
+        let turned_off = turned_off(state.rules_turned_off);
         outln!(
             "applied: version {} ({}, {}, {}{turned_off})",
             state.version,

@@ -30,6 +30,7 @@ fn state_of(version: OrgVersion, changed: bool, doc: &OrgDocument) -> OrgState {
         people: doc.people.len() as u64,
         teams: doc.teams.len() as u64,
         services: doc.services.len() as u64,
+        rules_turned_off: doc.alerting.iter().filter(|a| !a.enabled).count() as u64,
         document: version.document,
         warnings: Vec::new(),
     }

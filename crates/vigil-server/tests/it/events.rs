@@ -598,6 +598,7 @@ level: critical
         .put_org(&json!({"alerting": [{"rule_id": noisy, "enabled": false}]}))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rules_turned_off"], 1, "{body}");
     let (_, rules_status) = app.get(&app.responder_token, "/rules").await;
     assert_eq!(
         rules_status["turned_off"],
