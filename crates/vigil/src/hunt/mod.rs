@@ -1,6 +1,6 @@
 //! `vigil hunt --rules DIR PATH...`: run a compiled Sigma rule set over log files and folders
 //! (EVTX, JSON lines, JSON arrays, plain syslog, web server access and error logs, gzip) and
-//! print the matches.
+//! print the matches; `--search TEXT` sweeps for an indicator without a rule ([`terms`]).
 //!
 //! Files are decoded and matched in parallel (one matcher per thread, one compiled set shared,
 //! [`scan`]); matches are printed as they are found, in a deterministic order: by file (sorted
@@ -12,6 +12,7 @@
 mod report;
 mod scan;
 mod select;
+mod terms;
 
 pub use scan::{FileScan, ScanOptions, scan_source};
 
@@ -49,6 +50,7 @@ Examples:
   vigil hunt -r sigma/rules/windows C:/Windows/System32/winevt/Logs
   vigil hunt -r sigma/rules -r sigma/rules-emerging-threats --level high --format jsonl evtx/ > hits.jsonl
   vigil hunt -r sigma/rules/windows --status stable,test --tag attack.credential-access evtx/
+  vigil hunt --search 203.0.113.9 --search evil.example --format csv collection/ > sweep.csv
   vigil hunt -r sigma/rules/linux /var/log/auth.log /var/log/auth.log.2.gz
   vigil hunt -r sigma/rules/web -r sigma/rules-emerging-threats /var/log/nginx/access.log*
   zcat export.jsonl.gz | vigil hunt -r sigma/rules/windows --from 2026-11-01T00:00:00Z -
@@ -64,8 +66,13 @@ corrupt file or record is reported and skipped.";
 #[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// A Sigma rule file or folder; may be given several times.
-    #[arg(long = "rules", short = 'r', required = true)]
+    #[arg(long = "rules", short = 'r', required_unless_present = "searches")]
     rules: Vec<PathBuf>,
+    /// Text to look for in every event's values, ignoring case (an IP, a domain, a hash, a
+    /// tool's name; `*` and `?` are themselves): each match is reported as a rule "Search:
+    /// TEXT". May be given several times (each reported on its own), with or without --rules.
+    #[arg(long = "search", value_name = "TEXT")]
+    searches: Vec<String>,
     /// Values of the `%name%` placeholders of rules with the `expand` modifier (SigmaHQ's
     /// rules-placeholder): a YAML map `NAME: [VALUE, ...]`, or a pySigma pipeline's `vars`.
     /// Without it a placeholder matches nothing.
@@ -81,20 +88,20 @@ pub struct Args {
     format: Format,
     /// Report only matches of rules at this level or above
     /// (informational, low, medium, high, critical).
-    #[arg(long, value_parser = parse_level)]
+    #[arg(long, value_parser = parse_level, requires = "rules")]
     level: Option<Level>,
     /// Report only matches of rules of these statuses (stable, test, experimental, deprecated,
     /// unsupported; comma-separated or repeated). Rules without a status are then left out.
-    #[arg(long = "status", value_name = "STATUS", value_delimiter = ',', value_parser = select::parse_status)]
+    #[arg(long = "status", value_name = "STATUS", value_delimiter = ',', value_parser = select::parse_status, requires = "rules")]
     statuses: Vec<String>,
     /// Report only matches of rules with this tag or a tag under it (`attack.t1059` takes
     /// `attack.t1059.001`; `attack.t15*` any starting so; case, and `_` against `-`, ignored).
     /// May be given several times (any of them).
-    #[arg(long = "tag", value_name = "TAG")]
+    #[arg(long = "tag", value_name = "TAG", requires = "rules")]
     tags: Vec<String>,
     /// Never report matches of the rule with this id (a rule known to be noisy here). May be
     /// given several times. Correlations still count it.
-    #[arg(long = "exclude-rule", value_name = "RULE_ID")]
+    #[arg(long = "exclude-rule", value_name = "RULE_ID", requires = "rules")]
     excluded: Vec<String>,
     /// Only events at or after this time (RFC 3339, e.g. 2019-04-27T00:00:00Z, a date: its
     /// midnight, or now-24h); a time or date without an offset is in --timezone (UTC unless
@@ -279,6 +286,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         tags: args.tags.clone(),
         excluded: args.excluded.clone(),
     };
+    let searches = terms::search_rules(&args.searches)?;
+    let searched = searches.len();
     let mut unknown_exclusions = Vec::new();
     let mut choice = None;
     let loaded = ruleset::load_chosen(&args.rules, args.placeholders.as_deref(), |docs| {
@@ -287,12 +296,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .into_iter()
             .map(str::to_owned)
             .collect();
-        if !selection.narrows() {
-            return docs;
-        }
-        let (kept, chosen) = selection.choose(docs);
-        choice = Some(chosen);
-        kept
+        let mut docs = if selection.narrows() {
+            let (kept, mut chosen) = selection.choose(docs);
+            chosen.report_always(&searches);
+            choice = Some(chosen);
+            kept
+        } else {
+            docs
+        };
+        docs.extend(searches);
+        docs
     })?;
     let rejected = loaded.load_diagnostics.len() + loaded.compile_diagnostics.len();
     let set = loaded.set;
@@ -303,9 +316,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    if choice.as_ref().is_some_and(|c| c.loaded == 0)
-        || (choice.is_none() && set.rules().is_empty())
-    {
+    let rules_loaded = match &choice {
+        Some(c) => c.loaded,
+        None => set.rules().len().saturating_sub(searched),
+    };
+    if rules_loaded == 0 && !args.rules.is_empty() {
         bail!(
             "no rules loaded from {}; check the --rules paths (run `vigil rules check` on them)",
             rules_list()
@@ -325,14 +340,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => selection.resolve(&set),
     };
     if let Some(choice) = &choice {
-        let kept = reported.iter().filter(|r| **r).count() as u64;
+        let kept = (reported.iter().filter(|r| **r).count() - searched) as u64;
         if kept == 0 {
             bail!(
                 "no loaded rule is at the --level, --status and --tag given (and not excluded); widen them"
             );
         }
         // Only those are compiled and run, with what their correlations count.
-        let counted = set.rules().len().saturating_sub(kept as usize);
+        let counted = set.rules().len().saturating_sub(kept as usize + searched);
         eprintln!(
             "reporting the matches of {} of the {} loaded{}",
             crate::output::plural(kept, "rule", "rules"),

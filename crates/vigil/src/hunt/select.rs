@@ -46,6 +46,14 @@ pub struct Choice {
 }
 
 impl Choice {
+    /// Marks `docs` (added to the chosen ones, such as `--search` terms) as reported.
+    pub fn report_always(&mut self, docs: &[RuleDoc]) {
+        for doc in docs {
+            let meta = doc.meta();
+            self.reported.insert((meta.file.clone(), meta.line));
+        }
+    }
+
     /// Whether each rule of `set` (compiled from the chosen documents) is reported, by rule
     /// index: read once per match on the hot path.
     pub fn resolve(&self, set: &CompiledRuleSet) -> Vec<bool> {

@@ -148,6 +148,60 @@ fn hunt_reports_matches_as_json_lines_with_line_numbers() {
     }
 }
 
+/// `--search`: text swept for in every value without a rule, with or without --rules.
+#[test]
+fn hunt_searches_for_text_in_every_event() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let d = dir.path().to_str().unwrap();
+    let (rules, logs) = (format!("{d}/rules"), format!("{d}/logs/a.jsonl"));
+    let found = |args: &[&str]| {
+        let mut all = vec!["hunt", "--format", "jsonl"];
+        all.extend_from_slice(args);
+        all.push(&logs);
+        jsonl(&ok(run(&all)))
+            .iter()
+            .map(|m| {
+                (
+                    m["rule_title"].as_str().unwrap().to_owned(),
+                    m["record_id"].as_u64().unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    // Any value, any case; `::` and `\` are themselves.
+    assert_eq!(
+        found(&["--search", "SEKURLSA::", "--search", r"system32\whoami"]),
+        [
+            ("Search: system32\\whoami".to_owned(), 1),
+            ("Search: SEKURLSA::".to_owned(), 3)
+        ]
+    );
+    let with_rules = found(&["-r", &rules, "--level", "high", "--search", "notepad"]);
+    assert_eq!(
+        with_rules,
+        [
+            ("Search: notepad".to_owned(), 2),
+            ("Mimikatz Command Line".to_owned(), 3)
+        ],
+        "the rules narrowed, the search term reported whatever the level"
+    );
+    let level = jsonl(&ok(run(&[
+        "hunt", "--format", "jsonl", "--search", "notepad", &logs,
+    ])));
+    assert_eq!(level[0]["level"], "informational");
+    // Narrowing flags narrow --rules: without them they are refused.
+    let refused = run(&["hunt", "--search", "x", "--level", "high", &logs]);
+    assert_eq!(refused.status.code(), Some(2));
+    let empty = run(&["hunt", "--search", " ", &logs]);
+    assert_eq!(empty.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&empty.stderr).contains("--search needs some text"),
+        "{}",
+        String::from_utf8_lossy(&empty.stderr)
+    );
+}
+
 #[test]
 fn hunt_filters_by_level_and_time_and_writes_csv() {
     let dir = tempfile::tempdir().unwrap();
