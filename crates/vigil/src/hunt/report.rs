@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use vigil_detect::{CompiledRuleSet, Correlator, FieldMapping, MappedEvent, RuleId};
+use vigil_detect::{CompiledRuleSet, Correlator, FieldMapping, MappedEvent, RuleId, RuleMeta};
 use vigil_events::json::JsonEvent;
 use vigil_events::time::format_timestamp;
 use vigil_sigma::Level;
@@ -167,7 +167,7 @@ impl Renderer<'_> {
                 host,
                 short_path(m.file, self.inputs),
                 m.record_id.to_string(),
-                details(m.event),
+                details_for(rule, m.event),
             ]),
             Format::Jsonl => {
                 let line = MatchLine {
@@ -203,7 +203,7 @@ impl Renderer<'_> {
                     host,
                     m.file.display().to_string(),
                     m.record_id.to_string(),
-                    details(m.event).replace('\n', "; "),
+                    details_for(rule, m.event).replace('\n', "; "),
                 ];
                 write_csv_row(&mut out.text, &row);
             }
@@ -446,9 +446,59 @@ fn computer(event: &JsonEvent) -> String {
     String::new()
 }
 
+/// [`details`], led for a `--search` match by the value the term was found in (the reason the
+/// event is listed; the key fields may not hold it).
+fn details_for(rule: &RuleMeta, event: &JsonEvent) -> String {
+    let Some(term) = super::terms::term_of(rule) else {
+        return details(event);
+    };
+    let found = value_holding(event.value(), &term.to_lowercase());
+    details_from(event, found)
+}
+
+/// The first string or number of `value` whose text holds `term` (lowercase), ignoring case,
+/// with the name of the field it is in (an XML attribute's or `#text`'s element).
+fn value_holding(value: &Value, term: &str) -> Option<(String, String)> {
+    fn walk(name: &str, value: &Value, term: &str) -> Option<(String, String)> {
+        match value {
+            Value::String(s) => s
+                .to_lowercase()
+                .contains(term)
+                .then(|| (name.to_owned(), s.clone())),
+            Value::Number(n) => {
+                let text = n.to_string();
+                text.contains(term).then(|| (name.to_owned(), text))
+            }
+            Value::Array(items) => items.iter().find_map(|v| walk(name, v, term)),
+            Value::Object(map) => map.iter().find_map(|(k, v)| {
+                let inner = if k.starts_with('#') { name } else { k.as_str() };
+                walk(inner, v, term)
+            }),
+            Value::Bool(_) | Value::Null => None,
+        }
+    }
+    walk("", value, term)
+}
+
 fn details(event: &JsonEvent) -> String {
+    details_from(event, None)
+}
+
+/// The key fields of `event`, after `first` (a field name and its value) when given.
+fn details_from(event: &JsonEvent, first: Option<(String, String)>) -> String {
     let mut shown: Vec<String> = Vec::new();
     let mut parts = Vec::new();
+    if let Some((name, mut text)) = first {
+        shown.push(text.clone());
+        if text.chars().count() > 120 {
+            text = text.chars().take(117).collect::<String>() + "...";
+        }
+        parts.push(if name.is_empty() {
+            text
+        } else {
+            format!("{name}: {text}")
+        });
+    }
     for f in KEY_FIELDS {
         if let Some(mut t) = event.lookup_text(f) {
             // Nothing, or nothing new: the query that ends a URL shown, the image that opens a

@@ -33,7 +33,7 @@ pub fn search_rules(terms: &[String]) -> anyhow::Result<Vec<RuleDoc>> {
                term:\n    - {needle}\n  \
                condition: term\n\
              level: informational\n",
-            title = yaml_quoted(&format!("Search: {term}")),
+            title = yaml_quoted(&format!("{TITLE_PREFIX}{term}")),
             title_text = yaml_quoted(term),
             needle = yaml_quoted(&literal(term)),
         ));
@@ -46,6 +46,17 @@ pub fn search_rules(terms: &[String]) -> anyhow::Result<Vec<RuleDoc>> {
     }
     Ok(docs)
 }
+
+/// The term a `--search` rule looks for; `None` for any other rule.
+pub fn term_of(rule: &vigil_detect::RuleMeta) -> Option<&str> {
+    if rule.meta.file.as_os_str() != SEARCH_FILE {
+        return None;
+    }
+    rule.title().strip_prefix(TITLE_PREFIX)
+}
+
+/// What a search rule's title starts with, before the term.
+const TITLE_PREFIX: &str = "Search: ";
 
 /// `text` as a Sigma value that means itself: `*`, `?` and `\` escaped (a keyword is looked for
 /// inside values, so no wildcard is needed around it).

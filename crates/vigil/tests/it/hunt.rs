@@ -190,6 +190,20 @@ fn hunt_searches_for_text_in_every_event() {
         "hunt", "--format", "jsonl", "--search", "notepad", &logs,
     ])));
     assert_eq!(level[0]["level"], "informational");
+    // The table and CSV lead with the value the term was found in.
+    let csv = ok(run(&[
+        "hunt",
+        "--format",
+        "csv",
+        "--search",
+        "LOGONPASS",
+        &logs,
+    ]));
+    let row = csv.lines().nth(1).unwrap_or_default();
+    assert!(
+        row.ends_with(r",CommandLine: m.exe sekurlsa::logonpasswords; Image: C:\t\m.exe"),
+        "{csv}"
+    );
     // Narrowing flags narrow --rules: without them they are refused.
     let refused = run(&["hunt", "--search", "x", "--level", "high", &logs]);
     assert_eq!(refused.status.code(), Some(2));
