@@ -51,6 +51,7 @@ Examples:
   vigil hunt -r sigma/rules -r sigma/rules-emerging-threats --level high --format jsonl evtx/ > hits.jsonl
   vigil hunt -r sigma/rules/windows --status stable,test --tag attack.credential-access evtx/
   vigil hunt --search 203.0.113.9 --search evil.example --format csv collection/ > sweep.csv
+  vigil hunt --search-file iocs.txt -r sigma/rules/windows --level high collection/
   vigil hunt -r sigma/rules/linux /var/log/auth.log /var/log/auth.log.2.gz
   vigil hunt -r sigma/rules/web -r sigma/rules-emerging-threats /var/log/nginx/access.log*
   zcat export.jsonl.gz | vigil hunt -r sigma/rules/windows --from 2026-11-01T00:00:00Z -
@@ -66,13 +67,18 @@ corrupt file or record is reported and skipped.";
 #[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// A Sigma rule file or folder; may be given several times.
-    #[arg(long = "rules", short = 'r', required_unless_present = "searches")]
+    #[arg(long = "rules", short = 'r', required_unless_present_any = ["searches", "search_files"])]
     rules: Vec<PathBuf>,
     /// Text to look for in every event's values, ignoring case (an IP, a domain, a hash, a
     /// tool's name; `*` and `?` are themselves): each match is reported as a rule "Search:
-    /// TEXT". May be given several times (each reported on its own), with or without --rules.
+    /// TEXT". It is found inside values, so 10.0.0.1 also finds 10.0.0.15. May be given
+    /// several times (each reported on its own), with or without --rules.
     #[arg(long = "search", value_name = "TEXT")]
     searches: Vec<String>,
+    /// A file of --search terms, one per line (an indicator list; blank lines and lines
+    /// starting with `#` are skipped). May be given several times.
+    #[arg(long = "search-file", value_name = "FILE")]
+    search_files: Vec<PathBuf>,
     /// Values of the `%name%` placeholders of rules with the `expand` modifier (SigmaHQ's
     /// rules-placeholder): a YAML map `NAME: [VALUE, ...]`, or a pySigma pipeline's `vars`.
     /// Without it a placeholder matches nothing.
@@ -286,7 +292,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         tags: args.tags.clone(),
         excluded: args.excluded.clone(),
     };
-    let searches = terms::search_rules(&args.searches)?;
+    let mut terms = args.searches.clone();
+    for file in &args.search_files {
+        terms.extend(terms::read_terms(file)?);
+    }
+    let searches = terms::search_rules(&terms)?;
     let searched = searches.len();
     let mut unknown_exclusions = Vec::new();
     let mut choice = None;

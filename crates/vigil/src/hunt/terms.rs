@@ -12,10 +12,29 @@ use vigil_sigma::RuleDoc;
 /// The file name search terms' rules carry: a compiled rule is told apart by (file, line).
 pub const SEARCH_FILE: &str = "<--search>";
 
-/// One keyword rule per term, in the order given.
+/// The terms of a `--search-file`: one per line, blank lines and `#` comments skipped, each
+/// trimmed.
+pub fn read_terms(file: &Path) -> anyhow::Result<Vec<String>> {
+    let text = std::fs::read_to_string(file).with_context(|| {
+        format!(
+            "cannot read the --search-file {}; check the path (a text file, one term per line)",
+            file.display()
+        )
+    })?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(str::to_owned)
+        .collect())
+}
+
+/// One keyword rule per term, in the order given; a term given twice (in any case) once.
 pub fn search_rules(terms: &[String]) -> anyhow::Result<Vec<RuleDoc>> {
     let mut text = String::new();
-    for (i, term) in terms.iter().enumerate() {
+    let mut seen = std::collections::HashSet::new();
+    let terms = terms.iter().filter(|t| seen.insert(t.to_lowercase()));
+    for (i, term) in terms.enumerate() {
         if term.trim().is_empty() {
             bail!("--search needs some text to look for");
         }
@@ -131,6 +150,30 @@ mod tests {
         assert_eq!(
             titles_matching(&[r"tools\mimi", "*this*?", "what's", "c:*.exe"], &event),
             [r"Search: tools\mimi", "Search: *this*?", "Search: what's"]
+        );
+    }
+
+    #[test]
+    fn a_search_file_holds_a_term_per_line_and_a_term_counts_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("iocs.txt");
+        std::fs::write(
+            &file,
+            "# from the CERT advisory\n203.0.113.9\n\n  Evil.Example  \nevil.example\n",
+        )
+        .unwrap();
+        let terms = read_terms(&file).unwrap();
+        assert_eq!(terms, ["203.0.113.9", "Evil.Example", "evil.example"]);
+        let titles: Vec<String> = search_rules(&terms)
+            .unwrap()
+            .iter()
+            .map(|d| d.meta().title.clone())
+            .collect();
+        assert_eq!(titles, ["Search: 203.0.113.9", "Search: Evil.Example"]);
+        let missing = read_terms(&dir.path().join("nope.txt")).unwrap_err();
+        assert!(
+            format!("{missing:#}").contains("--search-file"),
+            "{missing:#}"
         );
     }
 

@@ -204,6 +204,16 @@ fn hunt_searches_for_text_in_every_event() {
         row.ends_with(r",CommandLine: m.exe sekurlsa::logonpasswords; Image: C:\t\m.exe"),
         "{csv}"
     );
+    // An indicator list, a term per line, with --search beside it.
+    let iocs = format!("{d}/iocs.txt");
+    std::fs::write(&iocs, "# advisory 42\nNOTEPAD\n203.0.113.250\n").unwrap();
+    assert_eq!(
+        found(&["--search-file", &iocs, "--search", "whoami /all"]),
+        [
+            ("Search: whoami /all".to_owned(), 1),
+            ("Search: NOTEPAD".to_owned(), 2)
+        ]
+    );
     // Narrowing flags narrow --rules: without them they are refused.
     let refused = run(&["hunt", "--search", "x", "--level", "high", &logs]);
     assert_eq!(refused.status.code(), Some(2));
