@@ -71,8 +71,9 @@ pub struct Args {
     rules: Vec<PathBuf>,
     /// Text to look for in every event's values, ignoring case (an IP, a domain, a hash, a
     /// tool's name; `*` and `?` are themselves): each match is reported as a rule "Search:
-    /// TEXT". It is found inside values, so 10.0.0.1 also finds 10.0.0.15. May be given
-    /// several times (each reported on its own), with or without --rules.
+    /// TEXT". It is found inside values, except that an IP address must stand alone
+    /// (10.0.0.1 does not find 10.0.0.15). May be given several times (each reported on its
+    /// own), with or without --rules.
     #[arg(long = "search", value_name = "TEXT")]
     searches: Vec<String>,
     /// A file of --search terms, one per line (an indicator list; blank lines and lines
@@ -404,7 +405,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         plain: args.text,
         zone: args.zone.timezone.clone(),
     };
+    let addresses = terms::Addresses::of(&set);
     let opts = ScanOptions {
+        addresses: addresses.as_ref(),
         from,
         to,
         logsources: &args.logsources,

@@ -452,32 +452,8 @@ fn details_for(rule: &RuleMeta, event: &JsonEvent) -> String {
     let Some(term) = super::terms::term_of(rule) else {
         return details(event);
     };
-    let found = value_holding(event.value(), &term.to_lowercase());
+    let found = super::terms::value_holding(event.value(), &term.to_lowercase());
     details_from(event, found)
-}
-
-/// The first string or number of `value` whose text holds `term` (lowercase), ignoring case,
-/// with the name of the field it is in (an XML attribute's or `#text`'s element).
-fn value_holding(value: &Value, term: &str) -> Option<(String, String)> {
-    fn walk(name: &str, value: &Value, term: &str) -> Option<(String, String)> {
-        match value {
-            Value::String(s) => s
-                .to_lowercase()
-                .contains(term)
-                .then(|| (name.to_owned(), s.clone())),
-            Value::Number(n) => {
-                let text = n.to_string();
-                text.contains(term).then(|| (name.to_owned(), text))
-            }
-            Value::Array(items) => items.iter().find_map(|v| walk(name, v, term)),
-            Value::Object(map) => map.iter().find_map(|(k, v)| {
-                let inner = if k.starts_with('#') { name } else { k.as_str() };
-                walk(inner, v, term)
-            }),
-            Value::Bool(_) | Value::Null => None,
-        }
-    }
-    walk("", value, term)
 }
 
 fn details(event: &JsonEvent) -> String {

@@ -45,6 +45,9 @@ pub struct ScanOptions<'a> {
     pub text: &'a TextOptions,
     /// How matches are rendered as they are found (`None`: only counted).
     pub render: Option<Renderer<'a>>,
+    /// `--search` terms that are IP addresses, whose reported matches must hold the address
+    /// alone ([`super::terms::Addresses`]).
+    pub addresses: Option<&'a super::terms::Addresses>,
     /// Told how many events each file, or each piece of a large one, held: the progress bar
     /// moves while one large file is read.
     pub on_events: &'a (dyn Fn(u64) + Sync),
@@ -64,6 +67,7 @@ impl<'a> ScanOptions<'a> {
             piece_bytes: vigil_events::source::LINES_PIECE_BYTES,
             text: &TextOptions::DEFAULT,
             render: None,
+            addresses: None,
             on_events,
         }
     }
@@ -599,7 +603,7 @@ pub fn scan_source(
                 Some(reported) => reported[rule.0 as usize],
                 None => set.rule(rule).report,
             };
-            if reported {
+            if reported && opts.addresses.is_none_or(|a| a.confirms(rule, &event)) {
                 scan.hits += 1;
                 if let Some(renderer) = &opts.render {
                     let found = Match {

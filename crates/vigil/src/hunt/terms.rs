@@ -2,11 +2,15 @@
 //! rule (an IP, a domain, a hash, a tool's name), as a responder greps EVTX with Chainsaw's or
 //! Hayabusa's `search`. Each term becomes one Sigma keyword rule ("Search: TEXT",
 //! informational), so it runs through the same engine, output and summary as the rules: found
-//! anywhere in an event's values, ignoring case, each match naming its file and record.
+//! anywhere in an event's values, ignoring case, each match naming its file and record. An IP
+//! address must also stand alone in the value ([`holds`], checked on the engine's matches).
 
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use serde_json::Value;
+use vigil_detect::{CompiledRuleSet, RuleId};
+use vigil_events::json::JsonEvent;
 use vigil_sigma::RuleDoc;
 
 /// The file name search terms' rules carry: a compiled rule is told apart by (file, line).
@@ -72,6 +76,104 @@ pub fn term_of(rule: &vigil_detect::RuleMeta) -> Option<&str> {
         return None;
     }
     rule.title().strip_prefix(TITLE_PREFIX)
+}
+
+/// Whether `text` holds `term` as a search finds it (both lowercase): anywhere, except that an
+/// IP address must stand alone — not inside a longer number (10.0.0.1 in 10.0.0.15 or
+/// 110.0.0.1) — as a responder sweeping for one means it.
+pub fn holds(text: &str, term: &str) -> bool {
+    let Some(v6) = ip_kind(term) else {
+        return text.contains(term);
+    };
+    // Characters that would carry the address on: digits (and `.` between digits) for IPv4,
+    // hex digits and `:` for IPv6.
+    let carries = |c: char| {
+        if v6 {
+            c.is_ascii_hexdigit() || c == ':'
+        } else {
+            c.is_ascii_digit()
+        }
+    };
+    let bytes = text.as_bytes();
+    let digit_at = |i: Option<usize>| i.and_then(|i| bytes.get(i)).is_some_and(u8::is_ascii_digit);
+    text.match_indices(term).any(|(start, found)| {
+        let end = start + found.len();
+        let before = text[..start].chars().next_back();
+        let after = text[end..].chars().next();
+        let open = match before {
+            None => true,
+            // A `.` ends a sentence or starts a longer dotted number: the latter when a digit
+            // comes before it.
+            Some('.') if !v6 => !digit_at(start.checked_sub(2)),
+            Some(c) => !carries(c),
+        };
+        let close = match after {
+            None => true,
+            Some('.') if !v6 => !digit_at(Some(end + 1)),
+            Some(c) => !carries(c),
+        };
+        open && close
+    })
+}
+
+/// `Some(is IPv6)` when `term` is an IP address.
+fn ip_kind(term: &str) -> Option<bool> {
+    term.parse::<std::net::IpAddr>().ok().map(|ip| ip.is_ipv6())
+}
+
+/// The rules of a set that are `--search` terms for IP addresses, whose matches [`holds`] must
+/// confirm: the engine finds a keyword anywhere in a value.
+pub struct Addresses(Vec<Option<String>>);
+
+impl Addresses {
+    /// `None` when no search term of `set` is an IP address.
+    pub fn of(set: &CompiledRuleSet) -> Option<Addresses> {
+        let terms: Vec<Option<String>> = set
+            .rules()
+            .iter()
+            .map(|rule| {
+                term_of(rule)
+                    .map(str::to_lowercase)
+                    .filter(|term| ip_kind(term).is_some())
+            })
+            .collect();
+        terms
+            .iter()
+            .any(Option::is_some)
+            .then_some(Addresses(terms))
+    }
+
+    /// Whether a match of `rule` in `event` stands: always, unless the rule looks for an
+    /// address and no value of the event holds it alone.
+    pub fn confirms(&self, rule: RuleId, event: &JsonEvent) -> bool {
+        match self.0.get(rule.0 as usize) {
+            Some(Some(term)) => value_holding(event.value(), term).is_some(),
+            _ => true,
+        }
+    }
+}
+
+/// The first string or number of `value` that [`holds`] `term` (lowercase), ignoring case,
+/// with the name of the field it is in (an XML attribute's or `#text`'s element).
+pub fn value_holding(value: &Value, term: &str) -> Option<(String, String)> {
+    fn walk(name: &str, value: &Value, term: &str) -> Option<(String, String)> {
+        match value {
+            Value::String(s) => {
+                holds(&s.to_lowercase(), term).then(|| (name.to_owned(), s.clone()))
+            }
+            Value::Number(n) => {
+                let text = n.to_string();
+                holds(&text, term).then(|| (name.to_owned(), text))
+            }
+            Value::Array(items) => items.iter().find_map(|v| walk(name, v, term)),
+            Value::Object(map) => map.iter().find_map(|(k, v)| {
+                let inner = if k.starts_with('#') { name } else { k.as_str() };
+                walk(inner, v, term)
+            }),
+            Value::Bool(_) | Value::Null => None,
+        }
+    }
+    walk("", value, term)
 }
 
 /// What a search rule's title starts with, before the term.
@@ -175,6 +277,26 @@ mod tests {
             format!("{missing:#}").contains("--search-file"),
             "{missing:#}"
         );
+    }
+
+    #[test]
+    fn an_address_is_found_alone_not_inside_a_longer_number() {
+        for text in [
+            "10.0.0.1",
+            "from 10.0.0.1:443",
+            "connection from 10.0.0.1.",
+            "src=10.0.0.1,dst=10.0.0.2",
+            "10.0.0.15 then 10.0.0.1",
+        ] {
+            assert!(holds(text, "10.0.0.1"), "{text}");
+        }
+        for text in ["10.0.0.15", "110.0.0.1", "10.0.0.1.5", "1.10.0.0.1"] {
+            assert!(!holds(text, "10.0.0.1"), "{text}");
+        }
+        assert!(holds("[fe80::1]:443", "fe80::1") && holds("fe80::1%eth0", "fe80::1"));
+        assert!(!holds("fe80::12", "fe80::1") && !holds("2fe80::1", "fe80::1"));
+        // Other terms are found anywhere.
+        assert!(holds("notevil.example", "evil.example") && holds("x1234y", "123"));
     }
 
     #[test]

@@ -214,6 +214,21 @@ fn hunt_searches_for_text_in_every_event() {
             ("Search: NOTEPAD".to_owned(), 2)
         ]
     );
+    // An address stands alone: 10.0.0.1 is not found inside 10.0.0.15.
+    let addresses = format!("{d}/addresses.jsonl");
+    std::fs::write(
+        &addresses,
+        "{\"msg\": \"from 10.0.0.15\"}\n{\"msg\": \"from 10.0.0.1.\"}\n",
+    )
+    .unwrap();
+    let output = run(&[
+        "hunt", "--format", "jsonl", "--search", "10.0.0.1", &addresses,
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let hits = jsonl(&ok(output));
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["record_id"], 2);
+    assert!(stderr.contains("2 events, 1 match"), "{stderr}");
     // Narrowing flags narrow --rules: without them they are refused.
     let refused = run(&["hunt", "--search", "x", "--level", "high", &logs]);
     assert_eq!(refused.status.code(), Some(2));
