@@ -43,8 +43,8 @@ enum Command {
     /// Check the tamper-evident audit trail of a data directory.
     #[command(subcommand)]
     Audit(audit::Command),
-    /// Run Sigma rules over log files (EVTX, JSON lines, JSON arrays, syslog, web server logs;
-    /// gzip too).
+    /// Run Sigma rules, or sweep for indicators (--search), over log files (EVTX, JSON lines,
+    /// JSON arrays, syslog, web server logs; gzip too).
     Hunt(hunt::Args),
     /// Send log files (EVTX, JSON lines, JSON arrays, syslog, web server logs; gzip too) to a
     /// running server.
