@@ -50,14 +50,16 @@ pub fn search_rules(terms: &[String]) -> anyhow::Result<Vec<RuleDoc>> {
         }
         text.push_str(&format!(
             "title: {title}\n\
-             description: Events holding {title_text} in any value (vigil hunt --search).\n\
+             description: {description}\n\
              logsource: {{}}\n\
              detection:\n  \
                term:\n    - {needle}\n  \
                condition: term\n\
              level: informational\n",
             title = yaml_quoted(&format!("{TITLE_PREFIX}{term}")),
-            title_text = yaml_quoted(term),
+            description = yaml_quoted(&format!(
+                "Events holding \"{term}\" in any value (vigil hunt --search)"
+            )),
             needle = yaml_quoted(&literal(term)),
         ));
     }
@@ -253,6 +255,12 @@ mod tests {
             titles_matching(&[r"tools\mimi", "*this*?", "what's", "c:*.exe"], &event),
             [r"Search: tools\mimi", "Search: *this*?", "Search: what's"]
         );
+        // Nothing in a term is YAML to the rule made of it.
+        assert_eq!(
+            titles_matching(&["privilege::debug #x", "- [x]: {y}", "\"quoted\""], &event),
+            Vec::<String>::new()
+        );
+        assert!(titles_matching(&["S: *THIS*? #"], &Flat(vec![("a", "s: *this*? #1")])).len() == 1);
     }
 
     #[test]
