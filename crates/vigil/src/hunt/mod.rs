@@ -558,6 +558,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(line) = skipped_files(skipped.iter().map(|&i| &files[i])) {
         eprintln!("{line}");
     }
+    if searched > 0 {
+        // Of an indicator list, which were seen at all is the first answer.
+        let found = tally
+            .matched_rules()
+            .filter(|&r| terms::term_of(set.rule(r)).is_some())
+            .count();
+        eprintln!("search terms found: {found} of {searched}");
+    }
     eprint!("{}", tally.summary(&set));
     if let Some(hint) = long_table_hint(args.format, hits) {
         eprintln!("{hint}");

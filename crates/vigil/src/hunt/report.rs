@@ -50,6 +50,11 @@ pub struct Tally {
 const TOP: usize = 5;
 
 impl Tally {
+    /// The rules that matched at least once.
+    pub fn matched_rules(&self) -> impl Iterator<Item = RuleId> + '_ {
+        self.rules.keys().copied()
+    }
+
     fn add(&mut self, rule: RuleId, computer: &str, timestamp: Option<i64>) {
         *self.rules.entry(rule).or_default() += 1;
         match self.computers.get_mut(computer) {
