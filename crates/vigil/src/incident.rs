@@ -366,6 +366,15 @@ pub enum IndicatorCommand {
         #[arg(long)]
         reason: String,
     },
+    /// List an incident's indicators; `--values` prints the values alone, one per line, for
+    /// `vigil hunt --search-file` to sweep log files for them.
+    List {
+        /// Incident key (INC-42) or id.
+        key: String,
+        /// The values of the indicators still on the incident, one per line.
+        #[arg(long, conflicts_with = "json")]
+        values: bool,
+    },
     /// Find every incident carrying an indicator value.
     Search {
         /// The value (normalised for every kind it is valid for).
@@ -913,6 +922,25 @@ async fn indicator(conn: &Conn, command: IndicatorCommand) -> anyhow::Result<()>
             }
             outln!("removed {} {} from {key}", ind.kind, ind.value);
         }
+        IndicatorCommand::List { key, values } => {
+            let inc = c.get_incident(&key).await.map_err(explain)?;
+            if conn.json {
+                return print_json(&inc.indicators);
+            }
+            if values {
+                for i in inc.indicators.iter().filter(|i| i.is_active()) {
+                    outln!("{}", i.value);
+                }
+                return Ok(());
+            }
+            if inc.indicators.is_empty() {
+                outln!(
+                    "{key} has no indicators; add one with `vigil incident indicator add {key} KIND VALUE`"
+                );
+                return Ok(());
+            }
+            outln!("{}", indicator_table(&inc.indicators));
+        }
         IndicatorCommand::Search { value, kind } => {
             let query = IndicatorQuery {
                 value,
@@ -936,6 +964,27 @@ async fn indicator(conn: &Conn, command: IndicatorCommand) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+/// An incident's indicators, removed ones with who removed them and why.
+fn indicator_table(indicators: &[vigil_core::Indicator]) -> comfy_table::Table {
+    let mut t = table(["INDICATOR", "KIND", "VALUE", "NOTE", "STATUS"]);
+    for i in indicators {
+        let status = match (&i.removed_by, &i.removal_reason) {
+            (Some(by), reason) => {
+                format!("removed by {by}: {}", reason.as_deref().unwrap_or("-"))
+            }
+            (None, _) => format!("added by {}", i.added_by),
+        };
+        t.add_row([
+            i.id.to_string(),
+            i.kind.to_string(),
+            i.value.clone(),
+            i.note.clone().unwrap_or_else(|| "-".to_owned()),
+            status,
+        ]);
+    }
+    t
 }
 
 async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
@@ -1259,23 +1308,7 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
     }
     outln!("{t}");
     if !inc.indicators.is_empty() {
-        let mut t = table(["INDICATOR", "KIND", "VALUE", "NOTE", "STATUS"]);
-        for i in &inc.indicators {
-            let status = match (&i.removed_by, &i.removal_reason) {
-                (Some(by), reason) => {
-                    format!("removed by {by}: {}", reason.as_deref().unwrap_or("-"))
-                }
-                (None, _) => format!("added by {}", i.added_by),
-            };
-            t.add_row([
-                i.id.to_string(),
-                i.kind.to_string(),
-                i.value.clone(),
-                opt(i.note.clone()),
-                status,
-            ]);
-        }
-        outln!("{t}");
+        outln!("{}", indicator_table(&inc.indicators));
     }
     let mut t = table(["SEVERITY", "BY", "WHY", "WHEN"]);
     for c in &inc.severity_history {

@@ -383,6 +383,36 @@ fn case_work_over_the_cli() {
     ]);
     let hits = json(&["incident", "indicator", "search", "login-micros0ft.example"]);
     assert_eq!(hits.as_array().unwrap().len(), 2);
+    // An incident's indicators, listed, and as values to sweep log files with
+    // (`vigil hunt --search-file`).
+    json(&["incident", "indicator", "add", "INC-2", "ip", "203.0.113.9"]);
+    let listed = json(&["incident", "indicator", "list", "INC-2"]);
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    let values = ok(server.cli(
+        &token,
+        &["incident", "indicator", "list", "INC-2", "--values"],
+    ));
+    assert_eq!(values, "login-micros0ft.example\n203.0.113.9\n");
+    let iocs = dir.path().join("iocs.txt");
+    std::fs::write(&iocs, &values).unwrap();
+    let logs = dir.path().join("proxy.jsonl");
+    std::fs::write(
+        &logs,
+        "{\"dst\": \"203.0.113.9\"}\n{\"dst\": \"198.51.100.1\"}\n",
+    )
+    .unwrap();
+    let swept = ok(run(&[
+        "hunt",
+        "--search-file",
+        iocs.to_str().unwrap(),
+        "--format",
+        "csv",
+        logs.to_str().unwrap(),
+    ]));
+    assert!(
+        swept.contains(",Search: 203.0.113.9,") && swept.lines().count() == 2,
+        "{swept}"
+    );
     let related = json(&["incident", "related", "INC-1"]);
     assert_eq!(related["suggestions"][0]["key"], "INC-2");
     json(&["incident", "link", "INC-1", "INC-2", "--note", "same kit"]);
