@@ -188,6 +188,11 @@ impl Renderer<'_> {
                         category: rule.logsource.category.as_deref(),
                         service: rule.logsource.service.as_deref(),
                     },
+                    found: super::terms::term_of(rule).and_then(|term| {
+                        let (field, value) =
+                            super::terms::value_holding(m.event.value(), &term.to_lowercase())?;
+                        Some(FoundLine { field, value })
+                    }),
                 };
                 // Strings and numbers into memory: this cannot fail.
                 serde_json::to_writer(&mut out.text, &line)
@@ -228,6 +233,15 @@ struct MatchLine<'a> {
     record_id: u64,
     tags: &'a [String],
     logsource: LogsourceLine<'a>,
+    /// For a `--search` match: the field and value the term was found in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    found: Option<FoundLine>,
+}
+
+#[derive(serde::Serialize)]
+struct FoundLine {
+    field: String,
+    value: String,
 }
 
 #[derive(serde::Serialize)]

@@ -190,6 +190,10 @@ fn hunt_searches_for_text_in_every_event() {
         "hunt", "--format", "jsonl", "--search", "notepad", &logs,
     ])));
     assert_eq!(level[0]["level"], "informational");
+    assert_eq!(
+        level[0]["found"],
+        serde_json::json!({"field": "Image", "value": r"C:\Windows\notepad.exe"})
+    );
     // The table and CSV lead with the value the term was found in.
     let csv = ok(run(&[
         "hunt",
