@@ -351,7 +351,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => selection.resolve(&set),
     };
     if let Some(choice) = &choice {
-        let kept = (reported.iter().filter(|r| **r).count() - searched) as u64;
+        let kept = (reported.iter().filter(|r| **r).count()).saturating_sub(searched) as u64;
         if kept == 0 {
             bail!(
                 "no loaded rule is at the --level, --status and --tag given (and not excluded); widen them"
