@@ -560,11 +560,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if searched > 0 {
         // Of an indicator list, which were seen at all is the first answer.
-        let found = tally
+        const NAMED: usize = 20;
+        let mut found: Vec<(&str, u64)> = tally
             .matched_rules()
-            .filter(|&r| terms::term_of(set.rule(r)).is_some())
-            .count();
-        eprintln!("search terms found: {found} of {searched}");
+            .filter_map(|(r, n)| Some((terms::term_of(set.rule(r))?, n)))
+            .collect();
+        found.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let mut named: Vec<String> = found
+            .iter()
+            .take(NAMED)
+            .map(|(term, n)| format!("{term} ({n})"))
+            .collect();
+        if found.len() > NAMED {
+            named.push(format!("and {} more", found.len() - NAMED));
+        }
+        eprintln!(
+            "search terms found: {} of {searched}{}{}",
+            found.len(),
+            if named.is_empty() { "" } else { ": " },
+            named.join(", ")
+        );
     }
     eprint!("{}", tally.summary(&set));
     if let Some(hint) = long_table_hint(args.format, hits) {

@@ -50,9 +50,9 @@ pub struct Tally {
 const TOP: usize = 5;
 
 impl Tally {
-    /// The rules that matched at least once.
-    pub fn matched_rules(&self) -> impl Iterator<Item = RuleId> + '_ {
-        self.rules.keys().copied()
+    /// The rules that matched, with how many matches each.
+    pub fn matched_rules(&self) -> impl Iterator<Item = (RuleId, u64)> + '_ {
+        self.rules.iter().map(|(&rule, &n)| (rule, n))
     }
 
     fn add(&mut self, rule: RuleId, computer: &str, timestamp: Option<i64>) {

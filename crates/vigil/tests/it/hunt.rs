@@ -233,7 +233,10 @@ fn hunt_searches_for_text_in_every_event() {
     assert_eq!(hits.len(), 1, "{hits:?}");
     assert_eq!(hits[0]["record_id"], 2);
     assert!(stderr.contains("2 events, 1 match"), "{stderr}");
-    assert!(stderr.contains("search terms found: 1 of 1\n"), "{stderr}");
+    assert!(
+        stderr.contains("search terms found: 1 of 1: 10.0.0.1 (1)\n"),
+        "{stderr}"
+    );
     // Narrowing flags narrow --rules: without them they are refused.
     let refused = run(&["hunt", "--search", "x", "--level", "high", &logs]);
     assert_eq!(refused.status.code(), Some(2));
