@@ -232,9 +232,6 @@ struct Summary {
     files_skipped: u64,
     /// Those of them named like text logs (`app.log`), which `--text` would read.
     skipped_text_logs: Vec<String>,
-    /// The summary's line about the files skipped.
-    #[serde(skip)]
-    skipped_line: Option<String>,
     /// Events read from the files.
     events_read: u64,
     /// Bytes of the files, as stored on disk.
@@ -406,13 +403,7 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
     Ok(Summary {
         files: stats.files,
         files_skipped: stats.skipped.len() as u64,
-        skipped_text_logs: stats
-            .skipped
-            .iter()
-            .filter(|f| f.named_like_text_log())
-            .map(|f| f.path.display().to_string())
-            .collect(),
-        skipped_line: crate::hunt::skipped_files(stats.skipped.iter()),
+        skipped_text_logs: crate::output::skipped_text_logs(stats.skipped.iter()),
         events_read: stats.events,
         bytes_read: stats.bytes,
         batches,
@@ -833,7 +824,7 @@ fn print_summary(s: &Summary) {
     show("not read or decoded", &s.errors);
     let secs = s.seconds.max(1e-9);
     outln!("files:      {}, {}", s.files, human_bytes(s.bytes_read));
-    if let Some(line) = &s.skipped_line {
+    if let Some(line) = crate::output::skipped_files(s.files_skipped, &s.skipped_text_logs) {
         outln!("            {line}");
     }
     outln!(

@@ -96,6 +96,47 @@ pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// The first `shown` of `items` joined with ", ", then `and N more` for the rest.
+pub fn first_of(items: impl ExactSizeIterator<Item = String>, shown: usize) -> String {
+    let more = items.len().saturating_sub(shown);
+    let mut listed: Vec<String> = items.take(shown).collect();
+    if more > 0 {
+        listed.push(format!("and {more} more"));
+    }
+    listed.join(", ")
+}
+
+/// Of the files found in folders and skipped (no format Vigil reads), those named like text
+/// logs, which a responder may want read with `--text` (the others are READMEs, scripts and
+/// the like).
+pub fn skipped_text_logs<'f>(
+    skipped: impl Iterator<Item = &'f vigil_events::InputFile>,
+) -> Vec<String> {
+    skipped
+        .filter(|f| f.named_like_text_log())
+        .map(|f| f.path.display().to_string())
+        .collect()
+}
+
+/// The summary line of `hunt` and `ingest` about the `count` files they skipped in folders,
+/// naming the `text_logs` among them ([`skipped_text_logs`]).
+pub fn skipped_files(count: u64, text_logs: &[String]) -> Option<String> {
+    if count == 0 {
+        return None;
+    }
+    let mut line = format!(
+        "{} skipped: no format Vigil reads",
+        plural(count, "file", "files")
+    );
+    if !text_logs.is_empty() {
+        line.push_str(&format!(
+            "; named like text logs: {}; give --text to read each line as an event",
+            first_of(text_logs.iter().cloned(), 5)
+        ));
+    }
+    Some(line)
+}
+
 /// A span of whole seconds as a responder reads it, to the precision that matters at its size:
 /// `45s`, `4m 10s`, `2h 05m`, `3d 04h`; a negative span (milestones corrected out of order
 /// elsewhere) keeps its sign.

@@ -200,40 +200,6 @@ fn parse_level(s: &str) -> Result<Level, String> {
     })
 }
 
-/// What the files found in folders and skipped (no format Vigil reads) were, for the summary:
-/// how many, and by name those named like text logs, which a responder may want read with
-/// `--text` (the others are READMEs, scripts and the like).
-pub fn skipped_files<'f>(skipped: impl Iterator<Item = &'f InputFile>) -> Option<String> {
-    const NAMED: usize = 5;
-    let (mut count, mut logs) = (0u64, Vec::new());
-    for file in skipped {
-        count += 1;
-        if file.named_like_text_log() {
-            logs.push(file.path.display().to_string());
-        }
-    }
-    if count == 0 {
-        return None;
-    }
-    let mut line = format!(
-        "{} skipped: no format Vigil reads",
-        plural(count, "file", "files")
-    );
-    if !logs.is_empty() {
-        let more = logs.len().saturating_sub(NAMED);
-        line.push_str(&format!(
-            "; named like text logs: {}{}; give --text to read each line as an event",
-            logs[..logs.len().min(NAMED)].join(", "),
-            if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            }
-        ));
-    }
-    Some(line)
-}
-
 /// A `--from`/`--to` time: relative to now (resolved as it is read), or as written, to be read
 /// in the `--timezone` when it carries no offset.
 #[derive(Debug, Clone)]
@@ -320,13 +286,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })?;
     let rejected = loaded.load_diagnostics.len() + loaded.compile_diagnostics.len();
     let set = loaded.set;
-    let rules_list = || {
-        args.rules
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let rules_loaded = match &choice {
         Some(c) => c.loaded,
         None => set.rules().len().saturating_sub(searched),
@@ -334,7 +293,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if rules_loaded == 0 && !args.rules.is_empty() {
         bail!(
             "no rules loaded from {}; check the --rules paths (run `vigil rules check` on them)",
-            rules_list()
+            args.rules
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     if rejected > 0 {
@@ -555,30 +518,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         events as f64 / secs,
         bytes as f64 / secs / 1e6,
     );
-    if let Some(line) = skipped_files(skipped.iter().map(|&i| &files[i])) {
+    let text_logs = crate::output::skipped_text_logs(skipped.iter().map(|&i| &files[i]));
+    if let Some(line) = crate::output::skipped_files(skipped.len() as u64, &text_logs) {
         eprintln!("{line}");
     }
     if searched > 0 {
-        // Of an indicator list, which were seen at all is the first answer.
-        const NAMED: usize = 20;
-        let mut found: Vec<(&str, u64)> = tally
-            .matched_rules()
-            .filter_map(|(r, n)| Some((terms::term_of(set.rule(r))?, n)))
-            .collect();
-        found.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        let mut named: Vec<String> = found
-            .iter()
-            .take(NAMED)
-            .map(|(term, n)| format!("{term} ({n})"))
-            .collect();
-        if found.len() > NAMED {
-            named.push(format!("and {} more", found.len() - NAMED));
-        }
         eprintln!(
-            "search terms found: {} of {searched}{}{}",
-            found.len(),
-            if named.is_empty() { "" } else { ": " },
-            named.join(", ")
+            "{}",
+            terms::found_line(&set, tally.matched_rules(), searched)
         );
     }
     eprint!("{}", tally.summary(&set));

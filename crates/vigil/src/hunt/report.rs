@@ -279,21 +279,15 @@ pub struct Correlated {
 impl Correlated {
     /// `group: user=root; value: 3; events: a.evtx#12, a.evtx#15 …`, for the table and CSV.
     fn details(&self, set: &CompiledRuleSet, name: impl Fn(&Path) -> String) -> String {
-        const SHOWN: usize = 10;
-        let mut events: Vec<String> = self
+        let events = self
             .records
             .iter()
-            .take(SHOWN)
-            .map(|(file, record)| format!("{}#{record}", name(file)))
-            .collect();
-        if self.records.len() > SHOWN {
-            events.push(format!("and {} more", self.records.len() - SHOWN));
-        }
+            .map(|(file, record)| format!("{}#{record}", name(file)));
         format!(
             "group: {}; value: {}; events: {}",
             self.found.group_text(set),
             self.found.value,
-            events.join(", ")
+            crate::output::first_of(events, 10)
         )
     }
 }

@@ -178,6 +178,29 @@ pub fn value_holding(value: &Value, term: &str) -> Option<(String, String)> {
     walk("", value, term)
 }
 
+/// The summary line of a sweep: how many of the `searched` terms were found, and the first of
+/// them with their match counts, the most first (of an indicator list, which were seen at all
+/// is the first answer). `matched`: each rule of `set` that matched, with its count.
+pub fn found_line(
+    set: &CompiledRuleSet,
+    matched: impl Iterator<Item = (RuleId, u64)>,
+    searched: usize,
+) -> String {
+    let mut found: Vec<(&str, u64)> = matched
+        .filter_map(|(rule, n)| Some((term_of(set.rule(rule))?, n)))
+        .collect();
+    found.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut line = format!("search terms found: {} of {searched}", found.len());
+    if !found.is_empty() {
+        line.push_str(": ");
+        line.push_str(&crate::output::first_of(
+            found.iter().map(|(term, n)| format!("{term} ({n})")),
+            20,
+        ));
+    }
+    line
+}
+
 /// What a search rule's title starts with, before the term.
 const TITLE_PREFIX: &str = "Search: ";
 
