@@ -46,6 +46,33 @@ pub fn format_timestamp(ms: i64) -> String {
     }
 }
 
+/// [`format_timestamp`] on the wall clock of `zone`, with its offset
+/// (`2019-04-27T17:57:25.868+02:00`); in UTC as `format_timestamp` writes it.
+pub fn format_timestamp_in(ms: i64, zone: &LocalZone) -> String {
+    let Some(tz) = &zone.0 else {
+        return format_timestamp(ms);
+    };
+    let Ok(ts) = jiff::Timestamp::from_millisecond(ms) else {
+        return ms.to_string();
+    };
+    let offset = tz.to_offset(ts);
+    let t = offset.to_datetime(ts);
+    let secs = offset.seconds();
+    let sign = if secs < 0 { '-' } else { '+' };
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}{sign}{:02}:{:02}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond(),
+        secs.abs() / 3600,
+        secs.abs() % 3600 / 60
+    )
+}
+
 /// The zone a text log's times are in when they are written without a UTC offset (RFC 3164
 /// syslog, web server error logs, a plain line's leading time): UTC unless the user names one
 /// (`--timezone Europe/Berlin`). A named zone gives each time the offset in force on its own
@@ -179,7 +206,16 @@ impl std::fmt::Display for LocalZone {
             None => f.write_str("UTC"),
             Some(zone) => match zone.iana_name() {
                 Some(name) => f.write_str(name),
-                None => write!(f, "{}", zone.to_offset(jiff::Timestamp::now())),
+                None => {
+                    let secs = zone.to_offset(jiff::Timestamp::now()).seconds();
+                    let sign = if secs < 0 { '-' } else { '+' };
+                    write!(
+                        f,
+                        "{sign}{:02}:{:02}",
+                        secs.abs() / 3600,
+                        secs.abs() % 3600 / 60
+                    )
+                }
             },
         }
     }
@@ -257,6 +293,25 @@ mod tests {
         assert_eq!(
             parse_timestamp_in("2026-07-15T12:00:00-01:00", &berlin),
             Some(summer_noon + 3_600_000)
+        );
+        assert_eq!(
+            format_timestamp_in(summer_noon + 5, &berlin),
+            "2026-07-15T14:00:00.005+02:00"
+        );
+        assert_eq!(
+            format_timestamp_in(parse_timestamp("2026-01-15T12:00:00Z").unwrap(), &berlin),
+            "2026-01-15T13:00:00.000+01:00"
+        );
+        assert_eq!(
+            format_timestamp_in(summer_noon, &LocalZone::parse("-05:30").unwrap()),
+            "2026-07-15T06:30:00.000-05:30"
+        );
+        assert_eq!(LocalZone::parse("-05:30").unwrap().to_string(), "-05:30");
+        assert_eq!(LocalZone::parse("+01").unwrap().to_string(), "+01:00");
+        assert_eq!(berlin.to_string(), "Europe/Berlin");
+        assert_eq!(
+            format_timestamp_in(summer_noon, &LocalZone::UTC),
+            "2026-07-15T12:00:00.000Z"
         );
         assert_eq!(
             parse_timestamp_in("2026-07-15", &berlin),

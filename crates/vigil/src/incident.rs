@@ -826,12 +826,16 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 .pivot_incident(&key, &req)
                 .await
                 .map_err(explain)?;
-            show_pivot(&conn, &p)
+            show_pivot(&conn, &p, &window.timezone)
         }
     }
 }
 
-fn show_pivot(conn: &Conn, p: &vigil_api::events::IncidentPivotResponse) -> anyhow::Result<()> {
+fn show_pivot(
+    conn: &Conn,
+    p: &vigil_api::events::IncidentPivotResponse,
+    zone: &vigil_events::time::LocalZone,
+) -> anyhow::Result<()> {
     if conn.json {
         return print_json(p);
     }
@@ -853,11 +857,20 @@ fn show_pivot(conn: &Conn, p: &vigil_api::events::IncidentPivotResponse) -> anyh
             .join(", ")
     };
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
-        t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        t.map(|t| crate::search::wall_clock(t, zone, "%Y-%m-%d %H:%M:%S"))
             .unwrap_or_else(|| "-".to_owned())
     };
+    let first = format!("FIRST ({zone})");
+    let last = format!("LAST ({zone})");
     let mut t = table([
-        "KIND", "VALUE", "EVENTS", "SERVICES", "HOSTS", "TENANTS", "FIRST", "LAST",
+        "KIND",
+        "VALUE",
+        "EVENTS",
+        "SERVICES",
+        "HOSTS",
+        "TENANTS",
+        first.as_str(),
+        last.as_str(),
     ]);
     for i in &p.indicators {
         t.add_row([

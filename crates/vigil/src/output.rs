@@ -35,6 +35,25 @@ pub fn write_line(args: std::fmt::Arguments<'_>) {
     }
 }
 
+/// Appends one CSV record (RFC 4180): a field holding a comma, a quote or a line break is
+/// quoted, its quotes doubled.
+pub fn csv_row<S: AsRef<str>>(out: &mut Vec<u8>, row: &[S]) {
+    for (i, field) in row.iter().enumerate() {
+        let field = field.as_ref();
+        if i > 0 {
+            out.push(b',');
+        }
+        if field.contains([',', '"', '\n', '\r']) {
+            out.push(b'"');
+            out.extend_from_slice(field.replace('"', "\"\"").as_bytes());
+            out.push(b'"');
+        } else {
+            out.extend_from_slice(field.as_bytes());
+        }
+    }
+    out.push(b'\n');
+}
+
 /// Whether a write found stdout closed (`vigil search … | head`), which ends the output
 /// quietly; any other error is returned.
 pub fn write_or_closed(result: std::io::Result<()>) -> anyhow::Result<bool> {
@@ -158,7 +177,7 @@ pub fn or_dash(s: &str) -> &str {
 }
 
 /// A table with Vigil's style and the given header.
-pub fn table<const N: usize>(header: [&str; N]) -> Table {
+pub fn table(header: impl Into<comfy_table::Row>) -> Table {
     let mut table = Table::new();
     table
         .load_preset(UTF8_FULL_CONDENSED)

@@ -3,10 +3,11 @@
 //! newest events carrying it.
 
 use vigil_api::events::{PivotQuery, PivotResponse, TimelinePoint, ValueCount};
+use vigil_events::time::LocalZone;
 
 use crate::incident::{Conn, client};
 use crate::output::{explain, outln, print_json, table};
-use crate::search::{Window, event_row};
+use crate::search::{Window, event_row, time_header, wall_clock};
 
 const AFTER_HELP: &str = "\
 The value is found ignoring case in any field of any event, whole or inside a longer text
@@ -61,11 +62,11 @@ async fn pivot(args: Args) -> anyhow::Result<()> {
     if args.conn.json {
         return print_json(&p);
     }
-    show(&p);
+    show(&p, &args.window.timezone);
     Ok(())
 }
 
-fn show(p: &PivotResponse) {
+fn show(p: &PivotResponse, zone: &LocalZone) {
     let place = match &p.field {
         Some(f) => format!(" in {f}"),
         None => String::new(),
@@ -79,7 +80,7 @@ fn show(p: &PivotResponse) {
     }
     let mut seen = String::new();
     if let (Some(first), Some(last)) = (p.first_seen, p.last_seen) {
-        let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+        let fmt = |t| format!("{} {zone}", wall_clock(t, zone, "%Y-%m-%d %H:%M:%S"));
         seen = format!(", first {}, last {}", fmt(first), fmt(last));
     }
     outln!("{:?}{place}: {} events{seen}", p.value, p.total);
@@ -92,11 +93,17 @@ fn show(p: &PivotResponse) {
             outln!("{}", counts_table(what, counts));
         }
     }
-    outln!("{}", timeline_summary(&p.timeline, p.bucket_seconds));
+    outln!("{}", timeline_summary(&p.timeline, p.bucket_seconds, zone));
     if !p.events.is_empty() {
-        let mut t = table(["TIME (UTC)", "SERVICE", "HOST", "TENANT", "EVENT"]);
+        let mut t = table([
+            time_header(zone).as_str(),
+            "SERVICE",
+            "HOST",
+            "TENANT",
+            "EVENT",
+        ]);
         for e in &p.events {
-            t.add_row(event_row(e));
+            t.add_row(event_row(e, zone));
         }
         outln!("newest events\n{t}");
         if (p.events.len() as u64) < p.total {
@@ -128,15 +135,15 @@ pub fn value_or_none(value: &str) -> String {
 }
 
 /// One paragraph on the timeline: first and last bucket, the busiest one, and the buckets
-/// themselves when they are few.
-fn timeline_summary(points: &[TimelinePoint], bucket_seconds: i64) -> String {
+/// themselves when they are few; times on the wall clock of `zone`.
+fn timeline_summary(points: &[TimelinePoint], bucket_seconds: i64, zone: &LocalZone) -> String {
     let (Some(first), Some(last)) = (points.first(), points.last()) else {
         return "timeline: empty".to_owned();
     };
-    let fmt = |p: &TimelinePoint| p.start.format("%Y-%m-%d %H:%M").to_string();
+    let fmt = |p: &TimelinePoint| wall_clock(p.start, zone, "%Y-%m-%d %H:%M");
     let busiest = points.iter().max_by_key(|p| p.count).unwrap_or(first);
     let mut out = format!(
-        "timeline ({} buckets): first {}, last {}, busiest {} ({} events)",
+        "timeline ({} buckets, {zone}): first {}, last {}, busiest {} ({} events)",
         width(bucket_seconds),
         fmt(first),
         fmt(last),

@@ -142,9 +142,11 @@ fn preview(args: PreviewArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if !found.matches.is_empty() {
-        let mut t = table(["TIME (UTC)", "LEVEL", "RULE", "SERVICE", "HOST", "EVENT"]);
+        let zone = &args.window.timezone;
+        let header = crate::search::time_header(zone);
+        let mut t = table([header.as_str(), "LEVEL", "RULE", "SERVICE", "HOST", "EVENT"]);
         for m in &found.matches {
-            let [time, service, host, _tenant, event] = crate::search::event_row(&m.event);
+            let [time, service, host, _tenant, event] = crate::search::event_row(&m.event, zone);
             // A correlation's row says what it counted; its last event is the one shown.
             let event = match &m.correlation {
                 Some(c) => format!("{}; the last: {event}", c.note),

@@ -6,8 +6,10 @@
 use std::io::Write;
 
 use anyhow::bail;
+use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::Value;
 use vigil_api::events::{AggregationResult, EventRecord, SearchQuery};
+use vigil_events::time::LocalZone;
 
 use crate::incident::{Conn, client};
 use crate::output::{explain, outln, print_json, table, write_or_closed};
@@ -23,9 +25,12 @@ Examples:
   vigil search 'service:vpn AND NOT source.ip:10.*' --limit 20
   vigil search 'Event.System.EventID:4625 | top 10 Event.EventData.TargetUserName' --since 7d
   vigil search 'failed | count by source.ip' --from 2026-01-01 --to 2026-02-01
+  vigil search 'Event.System.EventID:4625' --since 24h --fields TargetUserName,IpAddress,host
+  vigil search 'service:web' --since 7d --all --csv --fields source.ip,user.name > web.csv
   vigil search '*' --all --json > events.jsonl
   vigil search 'service:bastion' --since 30d --all --raw | vigil hunt -r new-rule.yml -
 
+--fields picks the table's columns; --csv prints CSV (times in UTC) for a spreadsheet.
 --json prints one JSON object per event (or the aggregation as one JSON object); --raw only
 each event as it was stored, one per line, for `vigil hunt` to run rules written since over
 what the server holds (give it the --logsource and --field-map a service declares in the
@@ -44,16 +49,17 @@ pub struct Window {
     /// Only events before this time (same forms as --from).
     #[arg(long)]
     pub to: Option<String>,
-    /// The zone of a --from or --to written without a UTC offset (2026-01-31 09:00 where the
-    /// responder sits): an IANA name such as Europe/Berlin, `local` for this machine's, or an
-    /// offset such as +01:00; the offset of that date applies (summer time included).
+    /// The responder's zone: a --from or --to written without a UTC offset (2026-01-31 09:00)
+    /// is read there, and the tables show times there (--json keeps UTC). An IANA name such as
+    /// Europe/Berlin, `local` for this machine's, or an offset such as +01:00; the offset of
+    /// each date applies (summer time included).
     #[arg(
         long,
         value_name = "ZONE",
         default_value = "UTC",
         allow_hyphen_values = true
     )]
-    pub timezone: vigil_events::time::LocalZone,
+    pub timezone: LocalZone,
 }
 
 impl Window {
@@ -79,15 +85,92 @@ impl Window {
     /// --timezone and sent in UTC; anything else (UTC, `now-24h`, what does not read as a time,
     /// which the server refuses naming the field) as written.
     fn in_zone(&self, text: &str) -> String {
-        if self.timezone == vigil_events::time::LocalZone::UTC
-            || text.trim_start().starts_with("now")
-        {
+        if self.timezone.is_utc() || text.trim_start().starts_with("now") {
             return text.to_owned();
         }
         match vigil_events::time::parse_timestamp_in(text, &self.timezone) {
             Some(ms) => vigil_events::time::format_timestamp(ms),
             None => text.to_owned(),
         }
+    }
+}
+
+/// What `vigil search` shows of each event: its summary, or the fields of --fields.
+enum Columns<'a> {
+    Summary,
+    Fields(&'a [String]),
+}
+
+impl<'a> Columns<'a> {
+    fn of(fields: &'a [String]) -> Columns<'a> {
+        if fields.is_empty() {
+            Columns::Summary
+        } else {
+            Columns::Fields(fields)
+        }
+    }
+
+    fn csv_header(&self) -> Vec<&str> {
+        match self {
+            Columns::Summary => vec!["time", "service", "host", "tenant", "event"],
+            Columns::Fields(fields) => std::iter::once("time")
+                .chain(fields.iter().map(String::as_str))
+                .collect(),
+        }
+    }
+
+    fn csv_row(&self, e: &EventRecord) -> Vec<String> {
+        let time = e.time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        match self {
+            Columns::Summary => vec![
+                time,
+                e.service.clone(),
+                e.host.clone(),
+                e.tenant.clone(),
+                e.event.to_string(),
+            ],
+            Columns::Fields(_) => std::iter::once(time).chain(self.values(e)).collect(),
+        }
+    }
+
+    /// The values of the fields of --fields in an event, empty where it has none: `service`,
+    /// `host`, `tenant` and `time` from the envelope (`$.host` for the event's own), anything
+    /// else as a Sigma rule names it.
+    fn values(&self, e: &EventRecord) -> impl Iterator<Item = String> {
+        let fields = match self {
+            Columns::Summary => &[][..],
+            Columns::Fields(fields) => fields,
+        };
+        let event = vigil_events::json::JsonEvent::from_value(e.event.clone()).ok();
+        fields.iter().map(move |field| match field.as_str() {
+            "service" => e.service.clone(),
+            "host" => e.host.clone(),
+            "tenant" => e.tenant.clone(),
+            "time" => e.time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            other => {
+                let own = other.strip_prefix("$.").unwrap_or(other);
+                event
+                    .as_ref()
+                    .and_then(|event| event.lookup_text(own))
+                    .unwrap_or_default()
+            }
+        })
+    }
+}
+
+/// The header of a table's time column, naming the zone its times are in: `TIME (UTC)`,
+/// `TIME (Europe/Berlin)`.
+pub fn time_header(zone: &LocalZone) -> String {
+    format!("TIME ({zone})")
+}
+
+/// A stored time on the wall clock of `zone`, in `format` (chrono's): what a table shows, so
+/// that a responder reads times where they sit; JSON output keeps them in UTC.
+pub fn wall_clock(time: DateTime<Utc>, zone: &LocalZone, format: &str) -> String {
+    let offset = zone.offset_secs_at(time.timestamp_millis());
+    match FixedOffset::east_opt(offset) {
+        Some(offset) => time.with_timezone(&offset).format(format).to_string(),
+        None => time.format(format).to_string(),
     }
 }
 
@@ -110,6 +193,8 @@ pub struct Zone {
     /// (RFC 3164 syslog, web server error logs, plain lines): an IANA name such as
     /// Europe/Berlin, `local` for this machine's, or an offset such as +01:00. Each time gets
     /// the offset of its own date (summer time included). EVTX and JSON times are UTC.
+    /// `vigil hunt` also reads a --from/--to without an offset there and shows its table's
+    /// times there (JSON lines and CSV keep UTC).
     #[arg(
         long,
         value_name = "ZONE",
@@ -139,6 +224,16 @@ pub struct Args {
     /// Print each event's own JSON only, one per line, as it was stored (for `vigil hunt -`).
     #[arg(long, conflicts_with = "json")]
     pub raw: bool,
+    /// The columns to show after the time, in place of the event's summary: JSON paths
+    /// (`user.name`, `Event.EventData.TargetUserName`), the names Sigma rules give Windows
+    /// fields (`TargetUserName`, `IpAddress`), or `service`, `host`, `tenant`; comma-separated
+    /// or repeated.
+    #[arg(long, value_name = "FIELDS", value_delimiter = ',', conflicts_with_all = ["json", "raw"])]
+    pub fields: Vec<String>,
+    /// Print CSV for a spreadsheet: the time (UTC, RFC 3339), then the --fields, or service,
+    /// host, tenant and the event's JSON; an aggregation as value,count.
+    #[arg(long, conflicts_with_all = ["json", "raw"])]
+    pub csv: bool,
 }
 
 /// The largest page the server gives.
@@ -171,8 +266,9 @@ async fn search(args: Args) -> anyhow::Result<()> {
     let mut events: Vec<EventRecord> = Vec::new();
     let total;
     let mut more;
-    // JSON lines are streamed page by page, so `--all` holds one page at a time.
-    let lines = args.conn.json || args.raw;
+    // JSON lines and CSV are streamed page by page, so `--all` holds one page at a time.
+    let lines = args.conn.json || args.raw || args.csv;
+    let columns = Columns::of(&args.fields);
     loop {
         let want = if args.all {
             MAX_PAGE
@@ -185,15 +281,35 @@ async fn search(args: Args) -> anyhow::Result<()> {
             print_warnings(&page.warnings, page.not_yet_searchable);
         }
         if let Some(agg) = &page.aggregation {
-            if args.raw {
-                bail!(
-                    "--raw prints events, and an aggregation (`| count by`, `| top`) has none; leave out --raw or the aggregation"
-                );
+            for (flag, does, given) in [
+                ("--raw", "prints events", args.raw),
+                (
+                    "--fields",
+                    "picks the columns of events",
+                    !args.fields.is_empty(),
+                ),
+            ] {
+                if given {
+                    bail!(
+                        "{flag} {does}, and an aggregation (`| count by`, `| top`) has none; leave out {flag} or the aggregation"
+                    );
+                }
             }
-            return print_aggregation(&args.conn, page.total, agg);
+            return print_aggregation(&args.conn, args.csv, page.total, agg);
         }
         shown += page.events.len() as u64;
-        if lines {
+        if args.csv {
+            let mut text = Vec::new();
+            if query.cursor.is_none() {
+                crate::output::csv_row(&mut text, &columns.csv_header());
+            }
+            for e in &page.events {
+                crate::output::csv_row(&mut text, &columns.csv_row(e));
+            }
+            if write_or_closed(out.write_all(&text))? {
+                return Ok(());
+            }
+        } else if lines {
             for e in &page.events {
                 let line = if args.raw {
                     serde_json::to_string(&e.event)?
@@ -227,10 +343,32 @@ async fn search(args: Args) -> anyhow::Result<()> {
         write_or_closed(out.flush())?;
         return Ok(());
     }
-    let mut t = table(["TIME (UTC)", "SERVICE", "HOST", "TENANT", "EVENT"]);
-    for e in &events {
-        t.add_row(event_row(e));
-    }
+    let zone = &args.window.timezone;
+    let t = match &columns {
+        Columns::Summary => {
+            let mut t = table([
+                time_header(zone).as_str(),
+                "SERVICE",
+                "HOST",
+                "TENANT",
+                "EVENT",
+            ]);
+            for e in &events {
+                t.add_row(event_row(e, zone));
+            }
+            t
+        }
+        Columns::Fields(fields) => {
+            let header = std::iter::once(time_header(zone)).chain(fields.iter().cloned());
+            let mut t = table(header.collect::<Vec<_>>());
+            for e in &events {
+                let mut row = vec![wall_clock(e.time, zone, "%Y-%m-%d %H:%M:%S")];
+                row.extend(columns.values(e).map(|v| truncate(&v, 200)));
+                t.add_row(row);
+            }
+            t
+        }
+    };
     let footer = if more {
         format!(
             "{} of {} events, newest first; --limit N or --all for more",
@@ -246,9 +384,30 @@ async fn search(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_aggregation(conn: &Conn, total: u64, agg: &AggregationResult) -> anyhow::Result<()> {
+fn print_aggregation(
+    conn: &Conn,
+    csv: bool,
+    total: u64,
+    agg: &AggregationResult,
+) -> anyhow::Result<()> {
     if conn.json {
         return print_json(agg);
+    }
+    if csv {
+        let mut text = Vec::new();
+        crate::output::csv_row(&mut text, &[agg.field.as_str(), "count"]);
+        for b in &agg.buckets {
+            crate::output::csv_row(&mut text, &[b.value.clone(), b.count.to_string()]);
+        }
+        if agg.other > 0 {
+            // The events whose value is not among the buckets, as the table's last row.
+            crate::output::csv_row(
+                &mut text,
+                &["(other values)".to_owned(), agg.other.to_string()],
+            );
+        }
+        write_or_closed(std::io::stdout().lock().write_all(&text))?;
+        return Ok(());
     }
     let mut t = table([agg.field.as_str(), "COUNT"]);
     for b in &agg.buckets {
@@ -275,11 +434,11 @@ pub fn print_warnings(warnings: &[String], not_yet_searchable: u64) {
     }
 }
 
-/// The table row of one event: time, service, host, tenant, summary.
-pub fn event_row(e: &EventRecord) -> [String; 5] {
+/// The table row of one event: time (in `zone`), service, host, tenant, summary.
+pub fn event_row(e: &EventRecord, zone: &LocalZone) -> [String; 5] {
     let dash = |s: &str| crate::output::or_dash(s).to_owned();
     [
-        e.time.format("%Y-%m-%d %H:%M:%S").to_string(),
+        wall_clock(e.time, zone, "%Y-%m-%d %H:%M:%S"),
         dash(&e.service),
         dash(&e.host),
         dash(&e.tenant),

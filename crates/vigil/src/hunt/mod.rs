@@ -382,6 +382,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         render: Some(Renderer {
             format: args.format,
             inputs: &args.paths,
+            zone: &args.zone.timezone,
         }),
         on_events: &count_events,
     };
@@ -476,9 +477,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let written = match write_error {
         Some(e) => Err(e),
         None => match args.format {
-            Format::Table => {
-                report::write_table(&mut out, &set, rows, not_shown, &correlations, &args.paths)
-            }
+            Format::Table => report::write_table(
+                &mut out,
+                &set,
+                rows,
+                not_shown,
+                &correlations,
+                &args.paths,
+                &args.zone.timezone,
+            ),
             Format::Jsonl => report::write_jsonl_correlations(&mut out, &set, &correlations),
             Format::Csv => report::write_csv_correlations(&mut out, &set, &correlations),
         }
@@ -528,7 +535,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             terms::found_line(&set, tally.matched_rules(), searched)
         );
     }
-    eprint!("{}", tally.summary(&set));
+    eprint!("{}", tally.summary(&set, &args.zone.timezone));
     if let Some(hint) = long_table_hint(args.format, hits) {
         eprintln!("{hint}");
     }
@@ -615,6 +622,7 @@ mod tests {
             render: Some(Renderer {
                 format: Format::Jsonl,
                 inputs: &[],
+                zone: &LocalZone::UTC,
             }),
             ..ScanOptions::new(on_events)
         };

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use vigil_detect::{CompiledRuleSet, Correlator, FieldMapping, MappedEvent, RuleId, RuleMeta};
 use vigil_events::json::JsonEvent;
-use vigil_events::time::format_timestamp;
+use vigil_events::time::{LocalZone, format_timestamp, format_timestamp_in};
 use vigil_sigma::Level;
 
 use super::Format;
@@ -26,6 +26,8 @@ pub struct Renderer<'a> {
     pub format: Format,
     /// The paths given on the command line, against which the table shortens file names.
     pub inputs: &'a [PathBuf],
+    /// The zone the table shows times in (--timezone); JSON lines and CSV keep UTC.
+    pub zone: &'a LocalZone,
 }
 
 /// Matches rendered: output text (JSON lines, CSV rows) or table rows, and what they add up to.
@@ -80,8 +82,8 @@ impl Tally {
         }
     }
 
-    /// The summary, one fact per line; nothing when nothing matched.
-    pub fn summary(&self, set: &CompiledRuleSet) -> String {
+    /// The summary, one fact per line, its times in `zone`; nothing when nothing matched.
+    pub fn summary(&self, set: &CompiledRuleSet, zone: &LocalZone) -> String {
         use std::fmt::Write as _;
         let mut out = String::new();
         if self.rules.is_empty() {
@@ -142,8 +144,8 @@ impl Tally {
             let _ = writeln!(
                 out,
                 "matched events from {} to {}",
-                format_timestamp(first),
-                format_timestamp(last)
+                format_timestamp_in(first, zone),
+                format_timestamp_in(last, zone)
             );
         }
         out
@@ -166,7 +168,9 @@ impl Renderer<'_> {
         out.tally.add(m.rule, &host, m.timestamp);
         match self.format {
             Format::Table => out.rows.push([
-                time_text(m.timestamp),
+                m.timestamp
+                    .map(|t| format_timestamp_in(t, self.zone))
+                    .unwrap_or_default(),
                 rule.level().as_str().to_string(),
                 rule.title().to_string(),
                 host,
@@ -215,7 +219,7 @@ impl Renderer<'_> {
                     m.record_id.to_string(),
                     details_for(rule, m.event).replace('\n', "; "),
                 ];
-                write_csv_row(&mut out.text, &row);
+                crate::output::csv_row(&mut out.text, &row);
             }
         }
     }
@@ -253,22 +257,6 @@ struct LogsourceLine<'a> {
 
 /// The CSV header line.
 pub const CSV_HEADER: &str = "timestamp,rule_id,rule_title,level,computer,file,record_id,details\n";
-
-fn write_csv_row(out: &mut Vec<u8>, row: &[String]) {
-    for (i, field) in row.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        if field.contains([',', '"', '\n', '\r']) {
-            out.push(b'"');
-            out.extend_from_slice(field.replace('"', "\"\"").as_bytes());
-            out.push(b'"');
-        } else {
-            out.extend_from_slice(field.as_bytes());
-        }
-    }
-    out.push(b'\n');
-}
 
 /// A correlation that fired, with the records of the events that made it.
 pub struct Correlated {
@@ -335,6 +323,7 @@ pub fn write_table(
     not_shown: u64,
     correlations: &[Correlated],
     inputs: &[PathBuf],
+    zone: &LocalZone,
 ) -> anyhow::Result<()> {
     use comfy_table::{
         ColumnConstraint, ContentArrangement, Table, Width, presets::UTF8_FULL_CONDENSED,
@@ -347,7 +336,7 @@ pub fn write_table(
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_content_arrangement(ContentArrangement::Dynamic);
     table.set_header([
-        "time (UTC)",
+        &format!("time ({zone})"),
         "level",
         "rule",
         "computer",
@@ -361,7 +350,7 @@ pub fn write_table(
     for c in correlations {
         let rule = set.rule(c.found.rule);
         table.add_row([
-            format_timestamp(c.found.timestamp_ms),
+            format_timestamp_in(c.found.timestamp_ms, zone),
             rule.level().as_str().to_string(),
             rule.title().to_string(),
             String::new(),
@@ -444,7 +433,7 @@ pub fn write_csv_correlations(
             String::new(),
             c.details(set, |f| f.display().to_string()),
         ];
-        write_csv_row(&mut text, &row);
+        crate::output::csv_row(&mut text, &row);
     }
     out.write_all(&text)?;
     Ok(())
@@ -566,7 +555,7 @@ mod tests {
                 .find(|&r| set.rule(r).title() == title)
                 .unwrap()
         };
-        assert_eq!(Tally::default().summary(&set), "");
+        assert_eq!(Tally::default().summary(&set, &LocalZone::UTC), "");
         let (loud, rare) = (id("Loud"), id("Rare"));
         let mut total = Tally::default();
         let mut part = Tally::default();
@@ -580,7 +569,7 @@ mod tests {
         part.add(rare, "WS1", None);
         total.merge(part);
         assert_eq!(
-            total.summary(&set),
+            total.summary(&set, &LocalZone::UTC),
             "matches by level: 3 high, 3 low\n\
              rules with the most matches (2 rules matched):\n\
              \x20        3  high           Rare\n\
@@ -597,7 +586,7 @@ mod tests {
     fn csv_fields_are_quoted_when_they_must_be() {
         let mut out = Vec::new();
         let row = ["a,b", "say \"hi\"", "plain", "two\nlines"].map(String::from);
-        write_csv_row(&mut out, &row);
+        crate::output::csv_row(&mut out, &row);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "\"a,b\",\"say \"\"hi\"\"\",plain,\"two\nlines\"\n"

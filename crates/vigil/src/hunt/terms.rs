@@ -50,6 +50,7 @@ pub fn search_rules(terms: &[String]) -> anyhow::Result<Vec<RuleDoc>> {
         }
         text.push_str(&format!(
             "title: {title}\n\
+             id: {id}\n\
              description: {description}\n\
              logsource: {{}}\n\
              detection:\n  \
@@ -57,6 +58,7 @@ pub fn search_rules(terms: &[String]) -> anyhow::Result<Vec<RuleDoc>> {
                condition: term\n\
              level: informational\n",
             title = yaml_quoted(&format!("{TITLE_PREFIX}{term}")),
+            id = term_id(term),
             description = yaml_quoted(&format!(
                 "Events holding \"{term}\" in any value (vigil hunt --search)"
             )),
@@ -70,6 +72,14 @@ pub fn search_rules(terms: &[String]) -> anyhow::Result<Vec<RuleDoc>> {
             .context("a --search term could not be made into a rule; report this as a bug");
     }
     Ok(docs)
+}
+
+/// The rule id of a search term: a UUID derived from the term (in lower case, as it is
+/// searched), so that the JSON lines of every hunt for it carry the same `rule_id`.
+fn term_id(term: &str) -> uuid::Uuid {
+    /// The namespace of search-term ids (a random UUID, fixed once).
+    const NAMESPACE: uuid::Uuid = uuid::uuid!("5d0f3c52-8a4e-4d7b-9b61-2f1e6c9a7b30");
+    uuid::Uuid::new_v5(&NAMESPACE, term.to_lowercase().as_bytes())
 }
 
 /// The term a `--search` rule looks for; `None` for any other rule.
@@ -303,6 +313,20 @@ mod tests {
             .map(|d| d.meta().title.clone())
             .collect();
         assert_eq!(titles, ["Search: 203.0.113.9", "Search: Evil.Example"]);
+        // Each term has its own id, the same in every hunt and whatever its case.
+        let id = |term: &str| {
+            search_rules(&[term.to_owned()]).unwrap()[0]
+                .meta()
+                .id
+                .clone()
+        };
+        assert_eq!(id("Evil.Example"), id("evil.example"));
+        assert_ne!(id("evil.example"), id("203.0.113.9"));
+        assert_eq!(
+            id("evil.example").map(|id| id.len()),
+            Some(36),
+            "a UUID, as Sigma rule ids are"
+        );
         let missing = read_terms(&dir.path().join("nope.txt")).unwrap_err();
         assert!(
             format!("{missing:#}").contains("--search-file"),

@@ -146,6 +146,26 @@ fn hunt_reports_matches_as_json_lines_with_line_numbers() {
     ] {
         assert!(stderr.contains(summary), "{summary:?} in {stderr}");
     }
+    // With --timezone the table and the summary show times there; JSON lines keep UTC.
+    let output = run(&[
+        "hunt",
+        "--rules",
+        &format!("{d}/rules"),
+        "--timezone",
+        "America/New_York",
+        &format!("{d}/logs/a.jsonl"),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let table = ok(output);
+    assert!(
+        table.contains("time (America/New_York)")
+            && table.contains("2024-01-01T05:00:00.000-05:00"),
+        "{table}"
+    );
+    assert!(
+        stderr.contains("matched events from 2024-01-01T05:00:00.000-05:00 to "),
+        "{stderr}"
+    );
 }
 
 /// `--search`: text swept for in every value without a rule, with or without --rules.

@@ -236,6 +236,72 @@ fn ingest_then_search_pivot_stats_and_detections() {
     };
     assert_eq!(from(&["--timezone", "Europe/Berlin"]), 1);
     assert_eq!(from(&[]), 0, "UTC unless told");
+    // The table shows the times in that zone too (10:02 UTC is 11:02 in Berlin), naming it.
+    let berlin = ok(cli(&[
+        "search",
+        "user.name:alice",
+        "--timezone",
+        "Europe/Berlin",
+    ]));
+    assert!(
+        berlin.contains("TIME (Europe/Berlin)") && berlin.contains("2026-01-10 11:02:00"),
+        "{berlin}"
+    );
+    // Columns of one's choice, in a table or as CSV (UTC); an aggregation as CSV too.
+    let columns = ok(cli(&[
+        "search",
+        "user.name:alice",
+        "--fields",
+        "source.ip,message",
+        "--fields=tenant,no.such.field",
+    ]));
+    let header = columns.lines().nth(1).unwrap_or_default();
+    for column in [
+        "TIME (UTC)",
+        "source.ip",
+        "message",
+        "tenant",
+        "no.such.field",
+    ] {
+        assert!(header.contains(column), "{column} in {columns}");
+    }
+    assert!(
+        columns.contains("203.0.113.77") && columns.contains("POST /login 200"),
+        "{columns}"
+    );
+    assert!(
+        !columns.contains("web-01"),
+        "only the columns asked for: {columns}"
+    );
+    let csv = ok(cli(&[
+        "search",
+        "user.name:alice",
+        "--csv",
+        "--fields",
+        "message,host",
+    ]));
+    assert_eq!(
+        csv,
+        "time,message,host\n\
+         2026-01-10T10:02:00.000Z,POST /login 200,web-02\n\
+         2026-01-10T10:01:00.000Z,GET /admin 403,web-01\n"
+    );
+    let whole = ok(cli(&["search", "user.name:alice", "--csv", "--limit", "1"]));
+    let mut lines = whole.lines();
+    assert_eq!(lines.next(), Some("time,service,host,tenant,event"));
+    let row = lines.next().unwrap_or_default();
+    assert!(
+        row.starts_with("2026-01-10T10:02:00.000Z,app,web-02,contoso,\"{")
+            && row.contains(r#"""message"":""POST /login 200"""#),
+        "the event's JSON, quoted: {row}"
+    );
+    let counted = ok(cli(&["search", "user.name:alice | count by host", "--csv"]));
+    assert_eq!(counted, "host,count\nweb-01,1\nweb-02,1\n");
+    let utc = ok(cli(&["search", "user.name:alice"]));
+    assert!(
+        utc.contains("TIME (UTC)") && utc.contains("2026-01-10 10:02:00"),
+        "{utc}"
+    );
     assert!(alice.iter().all(|e| e["tenant"] == "contoso"));
     // --limit with more pages behind it, and the human table.
     let limited = json_lines(cli(&["search", "*", "--limit", "2", "--json"]));
@@ -301,6 +367,12 @@ fn ingest_then_search_pivot_stats_and_detections() {
     );
     let in_field = json_of(cli(&["pivot", "alice", "--field", "user.name", "--json"]));
     assert_eq!(in_field["total"], 2, "{in_field}");
+    let in_berlin = ok(cli(&["pivot", "alice", "--timezone", "+01:00"]));
+    assert!(
+        in_berlin.contains("first 2026-01-10 11:00:00 +01:00")
+            && in_berlin.contains("TIME (+01:00)"),
+        "{in_berlin}"
+    );
 
     // Storage stats list every service.
     let stats = json_of(cli(&["storage", "stats", "--json"]));
@@ -1288,11 +1360,12 @@ level: high
             && text.contains("2 rules run over all 5 events of the window: 1 match, 1 shown"),
         "{text}"
     );
-    let refused = cli(&["search", "* | count by service", "--raw"]);
-    assert!(!refused.status.success());
-    assert!(
-        stderr(&refused).contains("--raw prints events"),
-        "{}",
-        stderr(&refused)
-    );
+    for (flag, says) in [
+        ("--raw", "--raw prints events"),
+        ("--fields=host", "--fields picks the columns of events"),
+    ] {
+        let refused = cli(&["search", "* | count by service", flag]);
+        assert!(!refused.status.success());
+        assert!(stderr(&refused).contains(says), "{}", stderr(&refused));
+    }
 }
