@@ -322,6 +322,19 @@ pub struct DetectionQuery {
     /// Only from this service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// Only on events of this host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Only on events of this tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// Only on events at or after this time (the event's own): RFC 3339, a date, `now-24h`,
+    /// or a duration back from now (`24h`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Only on events before this time (same forms as `from`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
     /// Only at this level or above.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_level: Option<RuleLevel>,

@@ -1162,6 +1162,19 @@ impl SqliteStore {
             if let Some(service) = &filter.service {
                 q.push(" AND service = ").push_bind(service.clone());
             }
+            if let Some(host) = &filter.host {
+                q.push(" AND host = ").push_bind(host.clone());
+            }
+            if let Some(tenant) = &filter.tenant {
+                q.push(" AND tenant = ").push_bind(tenant.clone());
+            }
+            // Times are stored in one fixed-width RFC 3339 form, so text order is time order.
+            if let Some(from) = filter.from {
+                q.push(" AND event_time >= ").push_bind(ts(from));
+            }
+            if let Some(to) = filter.to {
+                q.push(" AND event_time < ").push_bind(ts(to));
+            }
             if let Some(level) = filter.min_level {
                 q.push(" AND level_rank >= ").push_bind(level_rank(level));
             }

@@ -201,6 +201,14 @@ pub struct DetectionFilter {
     pub rule_id: Option<String>,
     /// Only from this service.
     pub service: Option<String>,
+    /// Only on events of this host.
+    pub host: Option<String>,
+    /// Only on events of this tenant.
+    pub tenant: Option<String>,
+    /// Only on events at or after this time (the event's own).
+    pub from: Option<DateTime<Utc>>,
+    /// Only on events before this time.
+    pub to: Option<DateTime<Utc>>,
     /// Only at this level or above.
     pub min_level: Option<vigil_core::RuleLevel>,
     /// Only with a larger id.
@@ -214,6 +222,10 @@ impl Default for DetectionFilter {
         DetectionFilter {
             rule_id: None,
             service: None,
+            host: None,
+            tenant: None,
+            from: None,
+            to: None,
             min_level: None,
             after_id: None,
             limit: 100,

@@ -11,8 +11,9 @@ The server matches every ingested event against the rules of `vigil serve --rule
 (see `vigil rules status`) and records each match here.
 
 Examples:
-  vigil detections --min-level high
+  vigil detections --min-level high --since 24h
   vigil detections --service vpn --limit 20
+  vigil detections --host WS01 --from '2026-01-31 09:00' --timezone Europe/Berlin
   vigil detections --rule-id 5b0b75dc-9190-4047-b9a8-14164cee8a31 --json
   vigil detections --after-id 1200 --json     # only the ones recorded since id 1200
   vigil detections 1207                       # one detection, with the event it matched
@@ -26,7 +27,7 @@ pub struct Args {
     #[command(flatten)]
     pub conn: Conn,
     /// Show this one detection (its ID in the list) with the whole event it matched.
-    #[arg(conflicts_with_all = ["rule_id", "service", "min_level", "after_id"])]
+    #[arg(conflicts_with_all = ["rule_id", "service", "host", "tenant", "min_level", "after_id"])]
     pub id: Option<i64>,
     /// Only matches of this rule (its id).
     #[arg(long)]
@@ -34,6 +35,15 @@ pub struct Args {
     /// Only matches on events of this service.
     #[arg(long)]
     pub service: Option<String>,
+    /// Only matches on events of this host.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Only matches on events of this tenant.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// The time window, on the time of the events matched.
+    #[command(flatten)]
+    pub window: crate::search::Window,
     /// Only rules at this level or above: informational, low, medium, high, critical.
     #[arg(long, value_parser = parse_level)]
     pub min_level: Option<RuleLevel>,
@@ -96,9 +106,14 @@ async fn show(conn: &Conn, id: i64) -> anyhow::Result<()> {
 }
 
 async fn list(args: Args) -> anyhow::Result<()> {
+    let (from, to) = args.window.bounds()?;
     let query = DetectionQuery {
         rule_id: args.rule_id,
         service: args.service,
+        host: args.host,
+        tenant: args.tenant,
+        from,
+        to,
         min_level: args.min_level,
         after_id: args.after_id,
         limit: Some(args.limit),
@@ -116,9 +131,11 @@ async fn list(args: Args) -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    let zone = &args.window.timezone;
+    let time = format!("EVENT TIME ({zone})");
     let mut t = table([
         "ID",
-        "EVENT TIME (UTC)",
+        time.as_str(),
         "LEVEL",
         "RULE",
         "SERVICE",
@@ -130,7 +147,7 @@ async fn list(args: Args) -> anyhow::Result<()> {
         let n = &d.detection;
         t.add_row([
             d.id.to_string(),
-            n.event_time.format("%Y-%m-%d %H:%M:%S").to_string(),
+            crate::search::wall_clock(n.event_time, zone, "%Y-%m-%d %H:%M:%S"),
             n.level.to_string(),
             n.rule_title.clone(),
             or_dash(&n.service).to_owned(),

@@ -31,9 +31,14 @@ pub async fn list(
             "`limit` must be between 1 and 1000",
         ));
     }
+    let range = super::events::time_range(q.from.as_deref(), q.to.as_deref())?;
     let filter = DetectionFilter {
         rule_id: q.rule_id,
         service: q.service,
+        host: q.host,
+        tenant: q.tenant,
+        from: range.from,
+        to: range.to,
         min_level: q.min_level,
         after_id: q.after_id,
         limit,

@@ -856,11 +856,13 @@ async fn detections_are_recorded_together_and_listed_newest_first_with_filters()
     use vigil_store::DetectionFilter;
     let h = Harness::new().await;
     let s = h.store.as_ref();
+    let now = Utc::now();
     let d = |event_id: u64, rule: &str, service: &str, level: RuleLevel| NewDetection {
         event_id,
-        event_time: Utc::now(),
+        // One hour apart: event 1 two hours ago, event 3 now.
+        event_time: now - chrono::Duration::hours(3 - event_id as i64),
         service: service.into(),
-        host: "h1".into(),
+        host: format!("h{event_id}"),
         tenant: "acme".into(),
         rule_id: rule.into(),
         rule_title: format!("rule {rule}"),
@@ -916,6 +918,29 @@ async fn detections_are_recorded_together_and_listed_newest_first_with_filters()
     })
     .await;
     assert_eq!((newer.total, newer.items.len()), (2, 1));
+    // By host and tenant, and by the time of the events matched (from inclusive, to exclusive).
+    let on_host = page(DetectionFilter {
+        host: Some("h2".into()),
+        tenant: Some("acme".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(on_host.total, 1);
+    assert_eq!(on_host.items[0].detection.event_id, 2);
+    let other_tenant = page(DetectionFilter {
+        tenant: Some("globex".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(other_tenant.total, 0);
+    let window = page(DetectionFilter {
+        from: Some(now - chrono::Duration::hours(2)),
+        to: Some(now - chrono::Duration::minutes(30)),
+        ..Default::default()
+    })
+    .await;
+    let ids: Vec<u64> = window.items.iter().map(|d| d.detection.event_id).collect();
+    assert_eq!(ids, [2, 1], "events 1 and 2 of the three, newest first");
     // Which events have detections, by id range (what recovery after a crash skips).
     let of = |ids| async move { s.detections_of(ids).await.unwrap() };
     assert_eq!(

@@ -409,6 +409,61 @@ fn ingest_then_search_pivot_stats_and_detections() {
     assert_eq!(by_service["total"], 0, "{by_service}");
     let table = ok(cli(&["detections"]));
     assert!(table.contains("Whoami Run"), "{table}");
+    // By host, tenant and the time of the event matched (10:00 UTC, 11:00 in Berlin).
+    let total = |filters: &[&str]| {
+        let mut args = vec!["detections", "--json"];
+        args.extend_from_slice(filters);
+        json_of(cli(&args))["total"].as_u64().unwrap()
+    };
+    assert_eq!(
+        total(&["--host", "ws01.corp.example", "--tenant", "contoso"]),
+        1
+    );
+    assert_eq!(total(&["--host", "web-01"]), 0);
+    assert_eq!(total(&["--tenant", "globex"]), 0);
+    assert_eq!(
+        total(&[
+            "--from",
+            "2026-01-10T10:00:00Z",
+            "--to",
+            "2026-01-10T10:00:01Z"
+        ]),
+        1
+    );
+    assert_eq!(
+        total(&[
+            "--from",
+            "2026-01-10T10:30:00",
+            "--timezone",
+            "Europe/Berlin"
+        ]),
+        1
+    );
+    assert_eq!(
+        total(&[
+            "--from",
+            "2026-01-10T11:30:00",
+            "--timezone",
+            "Europe/Berlin"
+        ]),
+        0
+    );
+    assert_eq!(
+        total(&["--since", "1h"]),
+        0,
+        "the event is from January 2026"
+    );
+    let bad = cli(&["detections", "--from", "yesterday"]);
+    assert!(
+        !bad.status.success() && stderr(&bad).contains("`from`"),
+        "{}",
+        stderr(&bad)
+    );
+    let berlin = ok(cli(&["detections", "--timezone", "Europe/Berlin"]));
+    assert!(
+        berlin.contains("EVENT TIME (Europe/Berlin)") && berlin.contains("2026-01-10 11:00:00"),
+        "{berlin}"
+    );
     // One detection, with the whole event it matched.
     let whoami = items
         .iter()
