@@ -859,6 +859,51 @@ fn the_reach_of_correlations_is_their_longest_timespan_over_the_rules_they_count
 }
 
 #[test]
+fn a_sigma_1_aggregation_fires_as_its_correlation() {
+    // Failed logons for more than two users from one workstation within a minute.
+    let text = "title: Many Users From One Source\nid: agg\nlevel: medium\nlogsource:\n  product: test\ndetection:\n  sel:\n    F: x\n  timeframe: 1m\n  condition: sel | count(User) by Host > 2\n";
+    let (docs, diags) = vigil_sigma::parse_str(text, Path::new("agg.yml"));
+    assert!(diags.is_empty(), "{diags:?}");
+    let (set, diags) = compile(&docs, &CompileOptions::default());
+    assert!(diags.is_empty(), "{diags:?}");
+    let search = set
+        .rules()
+        .iter()
+        .position(|r| r.id() == "agg: search")
+        .unwrap();
+    assert!(
+        !set.rules()[search].report,
+        "its search reports nothing itself"
+    );
+    let mut m = set.matcher();
+    let mut c = Correlator::new(&set);
+    let mut out = Vec::new();
+    let logons = [
+        (0, "ws1", "alice"),
+        (1_000, "ws1", "alice"),
+        (2_000, "ws2", "bob"),
+        (3_000, "ws1", "bob"),
+        (70_000, "ws1", "carol"),
+        (71_000, "ws1", "dave"),
+        (72_000, "ws1", "erin"),
+    ];
+    for (i, (ts, host, user)) in logons.into_iter().enumerate() {
+        let e = MapEvent::new(&[("F", s("x")), ("Host", s(host)), ("User", s(user))]);
+        let matched: Vec<RuleId> = m.matches(&e).to_vec();
+        c.feed(ts, &e, &matched, i as u64, &mut out);
+    }
+    // ws1 saw alice and bob in the first minute (two), then carol, dave and erin (three).
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(set.rule(out[0].rule).id(), "agg");
+    assert_eq!(set.rule(out[0].rule).title(), "Many Users From One Source");
+    assert_eq!(
+        (out[0].group.as_slice(), out[0].value),
+        (&["ws1".to_string()][..], 3.0)
+    );
+    assert_eq!(out[0].events, [4, 5, 6]);
+}
+
+#[test]
 fn value_count_sum_avg_percentile() {
     let vc = "title: C\nid: c\ncorrelation:\n  type: value_count\n  rules: [base]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    field: V\n    gte: 2\n";
     let out = correlate(

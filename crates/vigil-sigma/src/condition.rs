@@ -15,11 +15,23 @@
 //! target     := "them" | PATTERN
 //! ```
 //!
-//! `and` binds tighter than `or`, `not` tighter than both. The Sigma 1 aggregation syntax
-//! (`selection | count() by X > 5`) is not part of Sigma 2 and is rejected with a hint to
-//! write a correlation rule.
+//! `and` binds tighter than `or`, `not` tighter than both.
+//!
+//! Sigma 1 rules could end a condition with an aggregation (`selection | count() by X > 5`,
+//! counted within the rule's `timeframe`). Sigma 2 dropped it for correlation rules, but rule
+//! sets written for Sigma 1 tools (SigmaHQ's `unsupported` folder, Hayabusa users' own rules)
+//! still use it: [`split_aggregation`] and [`parse_aggregation`] read it, and the loader runs it
+//! as the correlation rule it stands for. [`parse_condition`] itself refuses a pipe.
+//!
+//! ```text
+//! aggregation := function "(" [FIELD] ")" [ "by" FIELD ] op NUMBER
+//! function    := "count" | "sum" | "avg" | "min" | "max"
+//! op          := ">" | ">=" | "<" | "<=" | "=" | "=="
+//! ```
 
 use std::fmt;
+
+use crate::model::CmpOp;
 
 /// How many of the searches a quantified expression requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -292,6 +304,138 @@ impl P {
     }
 }
 
+/// The function of a Sigma 1 aggregation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggregateFunction {
+    /// `count()`: events; `count(field)`: distinct values of the field.
+    Count,
+    /// `sum(field)`.
+    Sum,
+    /// `avg(field)`.
+    Avg,
+    /// `min(field)`.
+    Min,
+    /// `max(field)`.
+    Max,
+}
+
+/// A Sigma 1 aggregation: `count(field) by group > 5`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregation {
+    /// The function.
+    pub function: AggregateFunction,
+    /// The field in its parentheses, if any.
+    pub field: Option<String>,
+    /// The `by` field, if any.
+    pub group_by: Option<String>,
+    /// The comparison.
+    pub op: CmpOp,
+    /// The number compared with.
+    pub bound: f64,
+}
+
+/// A condition split at its aggregation pipe: the search expression, and the aggregation
+/// after the pipe if there is one (`selection | count() > 5` → `selection`, `count() > 5`).
+pub fn split_aggregation(text: &str) -> (&str, Option<&str>) {
+    match text.split_once('|') {
+        Some((search, aggregation)) => (search, Some(aggregation)),
+        None => (text, None),
+    }
+}
+
+/// Parses the aggregation after a condition's pipe (`count(TargetUserName) by IpAddress > 10`).
+pub fn parse_aggregation(text: &str) -> Result<Aggregation, ConditionError> {
+    let err = |rest: &str, message: String| ConditionError {
+        message,
+        column: text.len() - rest.len() + 1,
+    };
+    let is_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@');
+    let name_at = |rest: &str| -> usize { rest.find(|c: char| !is_name(c)).unwrap_or(rest.len()) };
+    let mut rest = text.trim_start();
+    let end = name_at(rest);
+    let function = match rest[..end].to_ascii_lowercase().as_str() {
+        "count" => AggregateFunction::Count,
+        "sum" => AggregateFunction::Sum,
+        "avg" => AggregateFunction::Avg,
+        "min" => AggregateFunction::Min,
+        "max" => AggregateFunction::Max,
+        "near" => {
+            return Err(err(
+                rest,
+                "'near' (Sigma 1) is not supported; write a Sigma 2 correlation rule of type temporal over the searches instead".into(),
+            ));
+        }
+        other => {
+            return Err(err(
+                rest,
+                format!(
+                    "unknown aggregation {other:?}; write count(), count(field), sum(field), avg(field), min(field) or max(field)"
+                ),
+            ));
+        }
+    };
+    rest = rest[end..].trim_start();
+    let Some(inner) = rest.strip_prefix('(') else {
+        return Err(err(
+            rest,
+            "expected '(' after the aggregation function".into(),
+        ));
+    };
+    let inner = inner.trim_start();
+    let end = name_at(inner);
+    let field = (end > 0).then(|| inner[..end].to_string());
+    rest = inner[end..].trim_start();
+    let Some(after) = rest.strip_prefix(')') else {
+        return Err(err(rest, "expected ')' after the aggregated field".into()));
+    };
+    rest = after.trim_start();
+    let mut group_by = None;
+    if rest.len() > 2 && rest[..2].eq_ignore_ascii_case("by") && rest[2..].starts_with(' ') {
+        let after = rest[2..].trim_start();
+        let end = name_at(after);
+        if end == 0 {
+            return Err(err(after, "expected a field name after 'by'".into()));
+        }
+        group_by = Some(after[..end].to_string());
+        rest = after[end..].trim_start();
+    }
+    let (op, len) = [
+        (">=", CmpOp::Gte),
+        ("<=", CmpOp::Lte),
+        ("==", CmpOp::Eq),
+        (">", CmpOp::Gt),
+        ("<", CmpOp::Lt),
+        ("=", CmpOp::Eq),
+    ]
+    .into_iter()
+    .find(|(symbol, _)| rest.starts_with(symbol))
+    .map(|(symbol, op)| (op, symbol.len()))
+    .ok_or_else(|| {
+        err(
+            rest,
+            "expected a comparison: >, >=, <, <= or = and a number".into(),
+        )
+    })?;
+    rest = rest[len..].trim();
+    let bound = rest
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite())
+        .ok_or_else(|| {
+            err(
+                rest,
+                format!("expected a number after the comparison, not {rest:?}"),
+            )
+        })?;
+    Ok(Aggregation {
+        function,
+        field,
+        group_by,
+        op,
+        bound,
+    })
+}
+
 /// Parses one condition string.
 pub fn parse_condition(text: &str) -> Result<Condition, ConditionError> {
     let toks = tokenize(text)?;
@@ -406,6 +550,53 @@ mod tests {
         ] {
             let e = parse_condition(text).unwrap_err();
             assert_eq!(e.column, col, "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn sigma_1_aggregations_are_read_after_the_pipe() {
+        let agg = |text: &str| parse_aggregation(split_aggregation(text).1.unwrap());
+        let a = agg("selection and not filter | count(TargetUserName) by IpAddress > 10").unwrap();
+        assert_eq!(
+            a,
+            Aggregation {
+                function: AggregateFunction::Count,
+                field: Some("TargetUserName".into()),
+                group_by: Some("IpAddress".into()),
+                op: CmpOp::Gt,
+                bound: 10.0,
+            }
+        );
+        let a = agg("sel |COUNT ( )>=5").unwrap();
+        assert_eq!(
+            (a.function, a.field, a.group_by, a.op, a.bound),
+            (AggregateFunction::Count, None, None, CmpOp::Gte, 5.0)
+        );
+        let a = agg("sel | sum(dns.bytes_out) by src.ip <= 1.5e6").unwrap();
+        assert_eq!(
+            (a.function, a.field.as_deref(), a.op, a.bound),
+            (
+                AggregateFunction::Sum,
+                Some("dns.bytes_out"),
+                CmpOp::Lte,
+                1_500_000.0
+            )
+        );
+        assert_eq!(agg("sel | count() by TaskName < 5").unwrap().op, CmpOp::Lt);
+        assert_eq!(agg("sel | avg(x) == 2").unwrap().op, CmpOp::Eq);
+        assert_eq!(split_aggregation("a and b"), ("a and b", None));
+        for (text, says) in [
+            ("sel | near other", "temporal"),
+            ("sel | median(x) > 1", "unknown aggregation"),
+            ("sel | count > 1", "'('"),
+            ("sel | count(x > 1", "')'"),
+            ("sel | count() by > 1", "after 'by'"),
+            ("sel | count() 5", "comparison"),
+            ("sel | count() > lots", "number"),
+            ("sel | count() > 5 and more", "number"),
+        ] {
+            let e = agg(text).unwrap_err();
+            assert!(e.message.contains(says), "{text}: {e}");
         }
     }
 

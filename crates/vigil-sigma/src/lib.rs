@@ -13,7 +13,8 @@ pub mod placeholders;
 pub mod yaml;
 
 pub use condition::{
-    Condition, ConditionError, Quantity, Target, parse_condition, pattern_matches,
+    AggregateFunction, Aggregation, Condition, ConditionError, Quantity, Target, parse_aggregation,
+    parse_condition, pattern_matches, split_aggregation,
 };
 pub use load::{
     Diagnostic, LoadError, format_timespan, load_dir, load_dirs, parse_str, parse_timespan,

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::condition::parse_condition;
+use crate::condition::{
+    AggregateFunction, Aggregation, parse_aggregation, parse_condition, split_aggregation,
+};
 use crate::model::*;
 use crate::modifier::Modifier;
 use crate::yaml::{Node, Scalar, Yaml, parse_documents};
@@ -219,9 +221,7 @@ pub fn parse_str(text: &str, file: &Path) -> (Vec<RuleDoc>, Vec<Diagnostic>) {
             },
         };
         previous = Some(doc.clone());
-        if let Some(d) = cx.document(&doc) {
-            out.push(d);
-        }
+        cx.document(&doc, &mut out);
     }
     (out, diags)
 }
@@ -298,26 +298,32 @@ impl Cx<'_> {
         });
     }
 
-    fn document(&mut self, node: &Node) -> Option<RuleDoc> {
+    /// Reads one document into `out`: a rule, a correlation rule or a filter, or a Sigma 1
+    /// rule with an aggregation as the rule of its search and the correlation it stands for.
+    fn document(&mut self, node: &Node, out: &mut Vec<RuleDoc>) {
         let meta = self.meta(node);
         self.rule = meta.id.clone().or_else(|| Some(meta.title.clone()));
         if meta.title.is_empty() {
             self.diag(node.line, "title", "the rule has no title; add 'title:'");
-            return None;
+            return;
         }
         if let Some(corr) = node.get("correlation") {
-            return self.correlation(meta, corr).ok().map(RuleDoc::Correlation);
+            out.extend(self.correlation(meta, corr).ok().map(RuleDoc::Correlation));
+            return;
         }
         if let Some(filter) = node.get("filter") {
             let logsource = self.logsource(node);
             let rules = string_list(filter.get("rules"));
-            let detection = self.detection(filter, "filter").ok()?;
-            return Some(RuleDoc::Filter(FilterRule {
+            let Ok((detection, _)) = self.detection(filter, "filter") else {
+                return;
+            };
+            out.push(RuleDoc::Filter(FilterRule {
                 meta,
                 logsource,
                 rules,
                 detection,
             }));
+            return;
         }
         let Some(det) = node.get("detection") else {
             self.diag(
@@ -325,7 +331,7 @@ impl Cx<'_> {
                 "detection",
                 "the rule has no 'detection' section (nor 'correlation' or 'filter'); add one",
             );
-            return None;
+            return;
         };
         if node.get("logsource").is_none() {
             self.diag(
@@ -333,15 +339,100 @@ impl Cx<'_> {
                 "logsource",
                 "the rule has no 'logsource'; add one",
             );
-            return None;
+            return;
         }
         let logsource = self.logsource(node);
-        let detection = self.detection(det, "detection").ok()?;
-        Some(RuleDoc::Rule(Rule {
+        let Ok((detection, aggregation)) = self.detection(det, "detection") else {
+            return;
+        };
+        let rule = Rule {
             meta,
             logsource,
             detection,
-        }))
+        };
+        match aggregation {
+            None => out.push(RuleDoc::Rule(rule)),
+            Some((aggregation, line)) => {
+                if let Ok((search, correlation)) = self.aggregated(rule, &aggregation, det, line) {
+                    out.push(RuleDoc::Rule(search));
+                    out.push(RuleDoc::Correlation(correlation));
+                }
+            }
+        }
+    }
+
+    /// A Sigma 1 rule with an aggregation as what Sigma 2 writes for it: the rule of its search
+    /// (named after the rule, written where its `detection` is, and reporting nothing itself)
+    /// and a correlation rule with the rule's id, title and level that counts its matches
+    /// within `timeframe`, grouped by the `by` field.
+    fn aggregated(
+        &mut self,
+        mut search: Rule,
+        aggregation: &Aggregation,
+        det: &Node,
+        line: usize,
+    ) -> Res<(Rule, CorrelationRule)> {
+        let path = "detection.condition";
+        let kind = match (aggregation.function, &aggregation.field) {
+            (AggregateFunction::Count, None) => CorrelationType::EventCount,
+            (AggregateFunction::Count, Some(_)) => CorrelationType::ValueCount,
+            (AggregateFunction::Sum, Some(_)) => CorrelationType::ValueSum,
+            (AggregateFunction::Avg, Some(_)) => CorrelationType::ValueAvg,
+            (AggregateFunction::Sum | AggregateFunction::Avg, None) => {
+                self.diag(
+                    line,
+                    path,
+                    "sum() and avg() need the field they add up: write sum(field) or avg(field)",
+                );
+                return Err(());
+            }
+            (AggregateFunction::Min | AggregateFunction::Max, _) => {
+                self.diag(
+                    line,
+                    path,
+                    "min() and max() have no Sigma 2 correlation type to run them as; rewrite the rule as a correlation rule (value_percentile, value_sum or value_avg)",
+                );
+                return Err(());
+            }
+        };
+        let timespan_ms = match search.detection.timeframe.as_deref() {
+            None => AGGREGATION_TIMEFRAME_MS,
+            Some(t) => match parse_timespan(t).filter(|&ms| ms > 0) {
+                Some(ms) => ms,
+                None => {
+                    self.diag(
+                        det.line,
+                        "detection.timeframe",
+                        &format!(
+                            "bad timeframe {t:?} for the aggregation; write a number and s, m, h or d (e.g. 10m)"
+                        ),
+                    );
+                    return Err(());
+                }
+            },
+        };
+        let meta = search.meta.clone();
+        let key = meta.id.clone().unwrap_or_else(|| meta.title.clone());
+        let name = format!("{key}: search");
+        search.meta.id = Some(name.clone());
+        search.meta.name = Some(name.clone());
+        search.meta.title = format!("{} (the events its aggregation counts)", meta.title);
+        search.meta.line = det.line;
+        let correlation = CorrelationRule {
+            meta,
+            kind,
+            rules: vec![name],
+            group_by: aggregation.group_by.iter().cloned().collect(),
+            timespan_ms,
+            condition: CorrelationCondition {
+                comparisons: vec![(aggregation.op, aggregation.bound)],
+                field: aggregation.field.clone(),
+                percentile: None,
+            },
+            aliases: Vec::new(),
+            generate: false,
+        };
+        Ok((search, correlation))
     }
 
     fn meta(&mut self, node: &Node) -> Meta {
@@ -405,7 +496,13 @@ impl Cx<'_> {
         }
     }
 
-    fn detection(&mut self, det: &Node, section: &str) -> Res<Detection> {
+    /// A `detection` (or a filter's) section, and the Sigma 1 aggregation of a rule's condition
+    /// with its line.
+    fn detection(
+        &mut self,
+        det: &Node,
+        section: &str,
+    ) -> Res<(Detection, Option<(Aggregation, usize)>)> {
         let Some(entries) = det.as_map() else {
             self.diag(
                 det.line,
@@ -416,6 +513,7 @@ impl Cx<'_> {
         };
         let mut searches = Vec::new();
         let mut conditions = Vec::new();
+        let mut aggregations = Vec::new();
         let mut timeframe = None;
         let mut ok = true;
         for (k, v) in entries {
@@ -436,11 +534,31 @@ impl Cx<'_> {
                         Yaml::Map(_) => vec![(String::new(), v.line)],
                     };
                     for (text, line) in texts {
-                        match parse_condition(&text) {
+                        // A filter's condition keeps its pipe, which the parser refuses.
+                        let (search, aggregation) = match split_aggregation(&text) {
+                            (search, Some(a)) if section == "detection" => (search, Some(a)),
+                            _ => (text.as_str(), None),
+                        };
+                        let shown = shorten(&text, 120);
+                        match parse_condition(search) {
                             Ok(c) => conditions.push(c),
                             Err(e) => {
-                                let shown = shorten(&text, 120);
                                 self.diag(line, &path, &format!("bad condition {shown:?}: {e}"));
+                                ok = false;
+                            }
+                        }
+                        let Some(aggregation) = aggregation else {
+                            continue;
+                        };
+                        match parse_aggregation(aggregation) {
+                            Ok(a) => aggregations.push((a, line)),
+                            Err(mut e) => {
+                                e.column += search.len() + 1;
+                                self.diag(
+                                    line,
+                                    &path,
+                                    &format!("bad aggregation in {shown:?}: {e}"),
+                                );
                                 ok = false;
                             }
                         }
@@ -455,6 +573,14 @@ impl Cx<'_> {
         }
         if conditions.is_empty() && ok {
             self.diag(det.line, section, "no condition; add 'condition:'");
+            ok = false;
+        }
+        if !aggregations.is_empty() && conditions.len() > 1 {
+            self.diag(
+                det.line,
+                &format!("{section}.condition"),
+                "a condition with an aggregation ('| count() ...') must be the rule's only condition; write one rule per condition",
+            );
             ok = false;
         }
         if ok {
@@ -479,11 +605,14 @@ impl Cx<'_> {
         if !ok {
             return Err(());
         }
-        Ok(Detection {
-            searches,
-            conditions,
-            timeframe,
-        })
+        Ok((
+            Detection {
+                searches,
+                conditions,
+                timeframe,
+            },
+            aggregations.pop(),
+        ))
     }
 
     fn search(&mut self, v: &Node, path: &str) -> Res<Search> {
@@ -732,6 +861,10 @@ impl Cx<'_> {
     }
 }
 
+/// The window of a Sigma 1 aggregation written without a `timeframe`. Sigma 1 left it to the
+/// search's time range; a stream has none, so it is one day, the range of a daily search.
+pub const AGGREGATION_TIMEFRAME_MS: u64 = 86_400_000;
+
 /// Parses a timespan such as `90m`, `1h`, `30s`, `2d` (also `1w`, `1M`, `1y`) into milliseconds.
 pub fn parse_timespan(s: &str) -> Option<u64> {
     let s = s.trim();
@@ -840,10 +973,112 @@ mod tests {
             "title: T\nlogsource: {product: x}\ndetection:\n  sel: {a: b}\n  condition: sel and nope\n",
         );
         assert!(diags[0].message.contains("nope"), "{diags:?}");
-        let (_, diags) = load(
-            "title: T\nlogsource: {product: x}\ndetection:\n  sel: {a: b}\n  condition: sel | count() > 5\n",
+    }
+
+    #[test]
+    fn sigma_1_aggregations_run_as_the_correlations_they_stand_for() {
+        let rule = |condition: &str, timeframe: &str| {
+            format!(
+                "title: Failed Logons From One Source\nid: r1\nlevel: medium\n\
+                 logsource: {{product: windows, service: security}}\ndetection:\n  \
+                 selection: {{EventID: 4625}}\n  filter: {{IpAddress: '-'}}\n\
+                 {timeframe}  condition: {condition}\n"
+            )
+        };
+        // count(field) by group: distinct values per group within the timeframe.
+        let (docs, diags) = load(&rule(
+            "selection and not filter | count(TargetUserName) by IpAddress > 10",
+            "  timeframe: 24h\n",
+        ));
+        assert!(diags.is_empty(), "{diags:?}");
+        let [RuleDoc::Rule(search), RuleDoc::Correlation(c)] = &docs[..] else {
+            panic!("{docs:?}");
+        };
+        assert_eq!(search.meta.name.as_deref(), Some("r1: search"));
+        assert_eq!(search.meta.line, 6, "written where its detection is");
+        assert_eq!(search.detection.conditions.len(), 1);
+        assert_eq!(
+            (c.meta.id.as_deref(), c.meta.title.as_str(), c.meta.level),
+            (
+                Some("r1"),
+                "Failed Logons From One Source",
+                Some(Level::Medium)
+            )
         );
-        assert!(diags[0].message.contains("correlation"), "{diags:?}");
+        assert_eq!(c.kind, CorrelationType::ValueCount);
+        assert_eq!(c.rules, ["r1: search"]);
+        assert_eq!(c.group_by, ["IpAddress"]);
+        assert_eq!(c.timespan_ms, 86_400_000);
+        assert_eq!(c.condition.field.as_deref(), Some("TargetUserName"));
+        assert_eq!(c.condition.comparisons, [(CmpOp::Gt, 10.0)]);
+        assert!(!c.generate, "the search reports nothing itself");
+        // count() without a group: events.
+        let (docs, _) = load(&rule("selection | count() >= 5", "  timeframe: 10m\n"));
+        let RuleDoc::Correlation(c) = &docs[1] else {
+            panic!("{docs:?}");
+        };
+        assert_eq!(
+            (c.kind, c.group_by.len(), c.condition.comparisons[0]),
+            (CorrelationType::EventCount, 0, (CmpOp::Gte, 5.0))
+        );
+        // Without a timeframe: one day.
+        let (docs, _) = load(&rule("selection | count() > 5", ""));
+        let RuleDoc::Correlation(c) = &docs[1] else {
+            panic!("{docs:?}");
+        };
+        assert_eq!(c.timespan_ms, AGGREGATION_TIMEFRAME_MS);
+        // What cannot run is rejected, saying why.
+        for (condition, timeframe, path, says) in [
+            (
+                "selection | count() > 5",
+                "  timeframe: soon\n",
+                "detection.timeframe",
+                "bad timeframe",
+            ),
+            (
+                "selection | max(Bytes) > 5",
+                "  timeframe: 1h\n",
+                "detection.condition",
+                "min() and max()",
+            ),
+            (
+                "selection | sum() > 5",
+                "  timeframe: 1h\n",
+                "detection.condition",
+                "sum(field)",
+            ),
+            (
+                "selection | near filter",
+                "  timeframe: 1h\n",
+                "detection.condition",
+                "temporal",
+            ),
+            (
+                "selection | count() by > 5",
+                "  timeframe: 1h\n",
+                "detection.condition",
+                "(at column 24 of",
+            ),
+            (
+                "[selection | count() > 5, filter]",
+                "  timeframe: 1h\n",
+                "detection.condition",
+                "only condition",
+            ),
+        ] {
+            let (docs, diags) = load(&rule(condition, timeframe));
+            assert!(docs.is_empty(), "{condition}: {docs:?}");
+            assert_eq!(diags[0].path, path, "{condition}: {diags:?}");
+            assert!(diags[0].message.contains(says), "{condition}: {diags:?}");
+        }
+        // A filter has no aggregation.
+        let (docs, diags) = load(
+            "title: F\nlogsource: {product: windows}\nfilter:\n  rules: [r1]\n  sel: {a: b}\n  condition: sel | count() > 5\n",
+        );
+        assert!(
+            docs.is_empty() && diags[0].message.contains("not part of Sigma 2"),
+            "{diags:?}"
+        );
     }
 
     #[test]
