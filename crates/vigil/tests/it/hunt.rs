@@ -777,6 +777,55 @@ fn correlations_report_the_records_that_made_them() {
     );
 }
 
+/// A Sigma 1 rule with an aggregation (`| count(...) by ... > N`, as Hayabusa users write
+/// them) is loaded and hunted with as the correlation it stands for, under its own id.
+#[test]
+fn sigma_1_aggregations_are_hunted_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("spray.yml"),
+        "title: Password Spraying From One Source\nid: 55555555-5555-5555-5555-555555555555\n\
+         level: high\nlogsource: {product: windows, service: security}\ndetection:\n  \
+         selection: {EventID: 4625}\n  timeframe: 5m\n  \
+         condition: selection | count(TargetUserName) by IpAddress > 2\n",
+    )
+    .unwrap();
+    let failure = |minute: u32, user: &str, ip: &str| {
+        format!(
+            r##"{{"Event":{{"System":{{"EventID":4625,"Channel":"Security","Computer":"DC01","TimeCreated":{{"#attributes":{{"SystemTime":"2024-01-01T10:{minute:02}:00Z"}}}}}},"EventData":{{"TargetUserName":"{user}","IpAddress":"{ip}"}}}}}}"##
+        )
+    };
+    let logs = dir.path().join("security.jsonl");
+    std::fs::write(
+        &logs,
+        [
+            failure(0, "alice", "203.0.113.9"),
+            failure(1, "bob", "203.0.113.9"),
+            failure(1, "alice", "198.51.100.7"),
+            failure(2, "bob", "203.0.113.9"),
+            failure(3, "carol", "203.0.113.9"),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let (rules, logs) = (rules.to_str().unwrap(), logs.to_str().unwrap());
+    let checked = ok(run(&["rules", "check", rules]));
+    assert!(checked.contains("1 correlation"), "{checked}");
+    let hits = jsonl(&ok(run(&["hunt", "-r", rules, "--format", "jsonl", logs])));
+    assert_eq!(hits.len(), 1, "only the aggregation reports: {hits:?}");
+    let c = &hits[0];
+    assert_eq!(c["rule_id"], "55555555-5555-5555-5555-555555555555");
+    assert_eq!(c["rule_title"], "Password Spraying From One Source");
+    assert_eq!(
+        c["correlation"]["group"],
+        serde_json::json!(["203.0.113.9"])
+    );
+    assert_eq!(c["correlation"]["value"], 3.0, "alice, bob and carol");
+    assert_eq!(c["timestamp"], "2024-01-01T10:03:00.000Z");
+}
+
 /// A rule written for placeholders (SigmaHQ's rules-placeholder: the values are the
 /// environment's) meets events through the values of `--placeholders`, for `vigil hunt` and
 /// `vigil rules check`; without values a placeholder matches nothing, and a bad placeholders
