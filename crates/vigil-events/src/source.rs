@@ -299,6 +299,43 @@ impl InputFile {
     }
 }
 
+/// Names of the files that come with a collection to describe it (`README.md`, `LICENSE`), by
+/// how they start, and endings of documents, scripts and settings: none is a log, so `--text`
+/// does not store them line by line when it meets them in a folder.
+const DOCUMENT_NAMES: &[&str] = &[
+    "readme",
+    "license",
+    "licence",
+    "copying",
+    "notice",
+    "changelog",
+    "authors",
+    "contributing",
+];
+const DOCUMENT_EXTENSIONS: &[&str] = &[
+    "md", "rst", "adoc", "html", "htm", "pdf", "yml", "yaml", "toml", "ini", "cfg", "py", "sh",
+    "ps1", "psm1", "bat", "cmd", "js", "rs", "go", "c", "h",
+];
+
+impl InputFile {
+    /// Whether `--text` may read the file as plain lines: named on the command line, or found
+    /// in a folder and not named like a document, a script or settings (a collection's README,
+    /// LICENSE or collection script is no log).
+    pub fn may_be_plain_text(&self) -> bool {
+        if self.explicit {
+            return true;
+        }
+        let Some(name) = self.path.file_name().and_then(|n| n.to_str()) else {
+            return true;
+        };
+        let name = name.to_ascii_lowercase();
+        let documented = DOCUMENT_NAMES.iter().any(|d| name.starts_with(d));
+        let extension = name.rsplit_once('.').map(|(_, e)| e);
+        let document = extension.is_some_and(|e| DOCUMENT_EXTENSIONS.contains(&e));
+        !documented && !document
+    }
+}
+
 /// The path that stands for standard input (`zcat x.gz | vigil hunt -r rules -`).
 pub const STDIN_PATH: &str = "-";
 
@@ -712,12 +749,17 @@ impl LinesFile {
     }
 
     /// The lines as a plain-text log ([`LinesFile::into_text_log`]) or, when plain text is
-    /// asked for (`--text`) and the file reads as text, as plain lines
-    /// ([`LinesFile::into_plain_text`]); `None` when neither.
-    pub fn into_text_log_or_plain(self, options: &TextOptions) -> Option<TextLogFile> {
+    /// asked for (`--text`) and `file` reads as text and may be a log
+    /// ([`InputFile::may_be_plain_text`]), as plain lines ([`LinesFile::into_plain_text`]);
+    /// `None` when neither.
+    pub fn into_text_log_or_plain(
+        self,
+        options: &TextOptions,
+        file: &InputFile,
+    ) -> Option<TextLogFile> {
         match self.into_text_log(&options.zone) {
             Ok(text) => Some(text),
-            Err(lines) if options.plain && lines.is_text() => {
+            Err(lines) if options.plain && file.may_be_plain_text() && lines.is_text() => {
                 Some(lines.into_plain_text(&options.zone))
             }
             Err(_) => None,
@@ -2408,6 +2450,33 @@ mod tests {
         assert!(
             !found("README.md").named_like_text_log()
                 && !found("catalog.txt").named_like_text_log()
+        );
+        // --text reads a folder's logs as plain lines, not its documents and scripts.
+        for log in [
+            "app.log",
+            "catalog.txt",
+            "messages",
+            "app.out.1",
+            "dmesg.0.gz",
+        ] {
+            assert!(found(log).may_be_plain_text(), "{log}");
+        }
+        for document in [
+            "README",
+            "LICENSE.txt",
+            "readme.md",
+            "collect.ps1",
+            "notes.MD",
+        ] {
+            assert!(!found(document).may_be_plain_text(), "{document}");
+        }
+        let named = InputFile {
+            path: dir.path().join("README"),
+            explicit: true,
+        };
+        assert!(
+            named.may_be_plain_text(),
+            "a file named on the command line is read"
         );
         assert!(matches!(
             collect_files(&[dir.path().join("missing")]),

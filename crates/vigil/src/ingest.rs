@@ -107,6 +107,8 @@ pub struct Args {
     /// service's `logsources` in the organisation document say (without: only the rules that
     /// name no logsource). Without --text such files are skipped (reported when named on the
     /// command line; the summary names those found in folders named like logs, app.log).
+    /// In a folder, documents, scripts and settings (README, LICENSE, *.md, *.ps1, *.yml)
+    /// are still skipped.
     #[arg(long)]
     pub text: bool,
     #[command(flatten)]
@@ -744,7 +746,7 @@ impl Reader<'_> {
         meta: Option<&std::fs::Metadata>,
     ) -> Result<(), Closed> {
         let path = file.path.as_path();
-        let Some(mut pieces) = lines.into_text_log_or_plain(self.text) else {
+        let Some(mut pieces) = lines.into_text_log_or_plain(self.text, file) else {
             if file.must_decode() {
                 let unknown = DecodeError::UnknownFormat {
                     path: path.to_path_buf(),

@@ -417,7 +417,11 @@ fn print_aggregation(
         t.add_row(["(other values)".to_owned(), agg.other.to_string()]);
     }
     outln!("{t}");
-    outln!("{} values over {total} matching events", agg.buckets.len());
+    outln!(
+        "{} over {}",
+        crate::output::plural(agg.buckets.len() as u64, "value", "values"),
+        crate::output::plural(total, "matching event", "matching events")
+    );
     Ok(())
 }
 

@@ -137,6 +137,8 @@ pub struct Args {
     /// the --logsource you give (`product=myapp`), or without one only the rules that name no
     /// logsource. Without --text such files are skipped (reported when named on the command
     /// line; the summary names those found in folders named like logs, app.log).
+    /// In a folder, documents, scripts and settings (README, LICENSE, *.md, *.ps1, *.yml)
+    /// are still skipped.
     #[arg(long)]
     text: bool,
     #[command(flatten)]

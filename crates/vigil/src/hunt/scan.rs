@@ -498,7 +498,7 @@ fn open(file: &InputFile, piece_bytes: usize, text: &TextOptions) -> Opening {
             scan.errors.push(e);
             return Opening::Done(scan);
         }
-        Ok(Opened::Unknown(lines)) => match lines.into_text_log_or_plain(text) {
+        Ok(Opened::Unknown(lines)) => match lines.into_text_log_or_plain(text, file) {
             Some(text) => FilePieces::Text(text),
             None => {
                 if file.must_decode() {

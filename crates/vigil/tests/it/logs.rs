@@ -1218,6 +1218,7 @@ fn text_logs_of_no_known_format_are_stored_line_by_line_with_text() {
     std::fs::create_dir(&folder).unwrap();
     std::fs::copy(&hdfs, folder.join("hdfs.log")).unwrap();
     std::fs::write(folder.join("logo.png"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
+    std::fs::write(folder.join("README.md"), "# What was collected\n").unwrap();
     std::fs::write(
         folder.join("app.log"),
         "2026-12-03 22:15:10,123 WARN login failed for bob from 203.0.113.77\n",
@@ -1227,7 +1228,7 @@ fn text_logs_of_no_known_format_are_stored_line_by_line_with_text() {
     let skipped = cli(&["ingest", folder.to_str().unwrap(), "--service", "hdfs"]);
     let said = String::from_utf8_lossy(&skipped.stdout).into_owned() + &stderr(&skipped);
     assert!(
-        said.contains("3 files skipped: no format Vigil reads; named like text logs: ")
+        said.contains("4 files skipped: no format Vigil reads; named like text logs: ")
             && said.contains("app.log, ")
             && said.contains("hdfs.log; give --text"),
         "{said}"
@@ -1243,7 +1244,10 @@ fn text_logs_of_no_known_format_are_stored_line_by_line_with_text() {
     ]));
     assert_eq!(summary["stored"], 2001, "{summary}");
     assert_eq!(summary["files"], 2, "{summary}");
-    assert_eq!(summary["files_skipped"], 1, "the PNG: {summary}");
+    assert_eq!(
+        summary["files_skipped"], 2,
+        "the PNG and the README: {summary}"
+    );
     let found = json_lines(cli(&["search", "blk_38865049064139660", "--json"]));
     assert!(!found.is_empty(), "a block id is found in the messages");
     assert!(
