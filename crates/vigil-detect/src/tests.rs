@@ -904,6 +904,34 @@ fn a_sigma_1_aggregation_fires_as_its_correlation() {
 }
 
 #[test]
+fn a_sigma_1_near_fires_when_every_search_matched_within_the_timeframe() {
+    let text = "title: Recon Then Persistence\nid: near\nlevel: high\nlogsource:\n  product: test\ndetection:\n  recon:\n    F: x\n  persist:\n    F: y\n  timeframe: 1m\n  condition: recon | near persist\n";
+    let (docs, diags) = vigil_sigma::parse_str(text, Path::new("near.yml"));
+    assert!(diags.is_empty(), "{diags:?}");
+    let (set, diags) = compile(&docs, &CompileOptions::default());
+    assert!(diags.is_empty(), "{diags:?}");
+    let run = |events: &[(i64, &str)]| {
+        let mut m = set.matcher();
+        let mut c = Correlator::new(&set);
+        let mut out = Vec::new();
+        for (i, (ts, f)) in events.iter().enumerate() {
+            let e = MapEvent::new(&[("F", s(f))]);
+            let matched: Vec<RuleId> = m.matches(&e).to_vec();
+            c.feed(*ts, &e, &matched, i as u64, &mut out);
+        }
+        out
+    };
+    let out = run(&[(0, "x"), (30_000, "y")]);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(set.rule(out[0].rule).id(), "near");
+    assert!(run(&[(0, "x"), (90_000, "y")]).is_empty(), "too far apart");
+    assert!(
+        run(&[(0, "x"), (1_000, "x")]).is_empty(),
+        "persistence never came"
+    );
+}
+
+#[test]
 fn value_count_sum_avg_percentile() {
     let vc = "title: C\nid: c\ncorrelation:\n  type: value_count\n  rules: [base]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    field: V\n    gte: 2\n";
     let out = correlate(

@@ -319,9 +319,19 @@ pub enum AggregateFunction {
     Max,
 }
 
-/// A Sigma 1 aggregation: `count(field) by group > 5`.
+/// A Sigma 1 aggregation: what follows the pipe of a condition.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Aggregation {
+pub enum Aggregation {
+    /// `count(field) by group > 5` and the other functions.
+    Computed(Computation),
+    /// `near a and b`: the searches whose matches must all come within the timeframe of the
+    /// condition's.
+    Near(Vec<String>),
+}
+
+/// A computed Sigma 1 aggregation: `count(field) by group > 5`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Computation {
     /// The function.
     pub function: AggregateFunction,
     /// The field in its parentheses, if any.
@@ -359,12 +369,7 @@ pub fn parse_aggregation(text: &str) -> Result<Aggregation, ConditionError> {
         "avg" => AggregateFunction::Avg,
         "min" => AggregateFunction::Min,
         "max" => AggregateFunction::Max,
-        "near" => {
-            return Err(err(
-                rest,
-                "'near' (Sigma 1) is not supported; write a Sigma 2 correlation rule of type temporal over the searches instead".into(),
-            ));
-        }
+        "near" => return near(&rest[end..], |rest, message| err(rest, message)),
         other => {
             return Err(err(
                 rest,
@@ -427,13 +432,55 @@ pub fn parse_aggregation(text: &str) -> Result<Aggregation, ConditionError> {
                 format!("expected a number after the comparison, not {rest:?}"),
             )
         })?;
-    Ok(Aggregation {
+    Ok(Aggregation::Computed(Computation {
         function,
         field,
         group_by,
         op,
         bound,
-    })
+    }))
+}
+
+/// `near a and b` after its keyword: search identifiers joined by `and`. A `not` (that a
+/// search must not match nearby) is refused: no Sigma 2 correlation expresses an absence.
+fn near(
+    text: &str,
+    err: impl Fn(&str, String) -> ConditionError,
+) -> Result<Aggregation, ConditionError> {
+    let mut searches = Vec::new();
+    let mut rest = text.trim_start();
+    loop {
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+            .unwrap_or(rest.len());
+        let word = &rest[..end];
+        if word.eq_ignore_ascii_case("not") {
+            return Err(err(
+                rest,
+                "'near … and not X' asks that X does not happen nearby, which no Sigma 2 correlation expresses; leave the 'not' part out or write the rule anew".into(),
+            ));
+        }
+        if end == 0 || word.eq_ignore_ascii_case("and") {
+            return Err(err(
+                rest,
+                "expected a search identifier after 'near' or 'and'".into(),
+            ));
+        }
+        searches.push(word.to_string());
+        rest = rest[end..].trim_start();
+        if rest.is_empty() {
+            return Ok(Aggregation::Near(searches));
+        }
+        match rest.get(..4) {
+            Some(and) if and.eq_ignore_ascii_case("and ") => rest = rest[4..].trim_start(),
+            _ => {
+                return Err(err(
+                    rest,
+                    "'near' takes search identifiers joined by 'and' (near a and b)".into(),
+                ));
+            }
+        }
+    }
 }
 
 /// Parses one condition string.
@@ -556,10 +603,15 @@ mod tests {
     #[test]
     fn sigma_1_aggregations_are_read_after_the_pipe() {
         let agg = |text: &str| parse_aggregation(split_aggregation(text).1.unwrap());
-        let a = agg("selection and not filter | count(TargetUserName) by IpAddress > 10").unwrap();
+        let computed = |text: &str| match agg(text) {
+            Ok(Aggregation::Computed(c)) => Ok(c),
+            Ok(near) => panic!("{text}: {near:?}"),
+            Err(e) => Err(e),
+        };
+        let a = computed("selection and not filter | count(TargetUserName) by IpAddress > 10");
         assert_eq!(
-            a,
-            Aggregation {
+            a.unwrap(),
+            Computation {
                 function: AggregateFunction::Count,
                 field: Some("TargetUserName".into()),
                 group_by: Some("IpAddress".into()),
@@ -567,12 +619,12 @@ mod tests {
                 bound: 10.0,
             }
         );
-        let a = agg("sel |COUNT ( )>=5").unwrap();
+        let a = computed("sel |COUNT ( )>=5").unwrap();
         assert_eq!(
             (a.function, a.field, a.group_by, a.op, a.bound),
             (AggregateFunction::Count, None, None, CmpOp::Gte, 5.0)
         );
-        let a = agg("sel | sum(dns.bytes_out) by src.ip <= 1.5e6").unwrap();
+        let a = computed("sel | sum(dns.bytes_out) by src.ip <= 1.5e6").unwrap();
         assert_eq!(
             (a.function, a.field.as_deref(), a.op, a.bound),
             (
@@ -582,11 +634,23 @@ mod tests {
                 1_500_000.0
             )
         );
-        assert_eq!(agg("sel | count() by TaskName < 5").unwrap().op, CmpOp::Lt);
-        assert_eq!(agg("sel | avg(x) == 2").unwrap().op, CmpOp::Eq);
+        assert_eq!(
+            computed("sel | count() by TaskName < 5").unwrap().op,
+            CmpOp::Lt
+        );
+        assert_eq!(computed("sel | avg(x) == 2").unwrap().op, CmpOp::Eq);
+        assert_eq!(
+            agg("netCommand1 | near netCommand2 AND netCommand3").unwrap(),
+            Aggregation::Near(vec!["netCommand2".into(), "netCommand3".into()])
+        );
         assert_eq!(split_aggregation("a and b"), ("a and b", None));
         for (text, says) in [
-            ("sel | near other", "temporal"),
+            (
+                "sel | near dll1 and dll2 and not exclusion",
+                "no Sigma 2 correlation",
+            ),
+            ("sel | near", "after 'near'"),
+            ("sel | near a or b", "joined by 'and'"),
             ("sel | median(x) > 1", "unknown aggregation"),
             ("sel | count > 1", "'('"),
             ("sel | count(x > 1", "')'"),

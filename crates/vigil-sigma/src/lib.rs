@@ -13,8 +13,8 @@ pub mod placeholders;
 pub mod yaml;
 
 pub use condition::{
-    AggregateFunction, Aggregation, Condition, ConditionError, Quantity, Target, parse_aggregation,
-    parse_condition, pattern_matches, split_aggregation,
+    AggregateFunction, Aggregation, Computation, Condition, ConditionError, Quantity, Target,
+    parse_aggregation, parse_condition, pattern_matches, split_aggregation,
 };
 pub use load::{
     Diagnostic, LoadError, format_timespan, load_dir, load_dirs, parse_str, parse_timespan,

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::condition::{
-    AggregateFunction, Aggregation, parse_aggregation, parse_condition, split_aggregation,
+    AggregateFunction, Aggregation, Computation, Condition, parse_aggregation, parse_condition,
+    split_aggregation,
 };
 use crate::model::*;
 use crate::modifier::Modifier;
@@ -353,8 +354,8 @@ impl Cx<'_> {
         match aggregation {
             None => out.push(RuleDoc::Rule(rule)),
             Some((aggregation, line)) => {
-                if let Ok((search, correlation)) = self.aggregated(rule, &aggregation, det, line) {
-                    out.push(RuleDoc::Rule(search));
+                if let Ok((rules, correlation)) = self.aggregated(rule, &aggregation, det, line) {
+                    out.extend(rules.into_iter().map(RuleDoc::Rule));
                     out.push(RuleDoc::Correlation(correlation));
                 }
             }
@@ -363,36 +364,42 @@ impl Cx<'_> {
 
     /// A Sigma 1 rule with an aggregation as what Sigma 2 writes for it: the rule of its search
     /// (named after the rule, written where its `detection` is, and reporting nothing itself)
-    /// and a correlation rule with the rule's id, title and level that counts its matches
-    /// within `timeframe`, grouped by the `by` field.
+    /// and a correlation rule with the rule's id, title and level over its matches within
+    /// `timeframe`: counting them (grouped by the `by` field), or for `near a and b` requiring
+    /// matches of `a` and `b` too (each a rule of its own).
     fn aggregated(
         &mut self,
         mut search: Rule,
         aggregation: &Aggregation,
         det: &Node,
         line: usize,
-    ) -> Res<(Rule, CorrelationRule)> {
+    ) -> Res<(Vec<Rule>, CorrelationRule)> {
         let path = "detection.condition";
-        let kind = match (aggregation.function, &aggregation.field) {
-            (AggregateFunction::Count, None) => CorrelationType::EventCount,
-            (AggregateFunction::Count, Some(_)) => CorrelationType::ValueCount,
-            (AggregateFunction::Sum, Some(_)) => CorrelationType::ValueSum,
-            (AggregateFunction::Avg, Some(_)) => CorrelationType::ValueAvg,
-            (AggregateFunction::Sum | AggregateFunction::Avg, None) => {
-                self.diag(
-                    line,
-                    path,
-                    "sum() and avg() need the field they add up: write sum(field) or avg(field)",
-                );
-                return Err(());
+        let (kind, group_by, condition, near) = match aggregation {
+            Aggregation::Computed(c) => {
+                let kind = self.computed_kind(c, line)?;
+                let condition = CorrelationCondition {
+                    comparisons: vec![(c.op, c.bound)],
+                    field: c.field.clone(),
+                    percentile: None,
+                };
+                let group_by = c.group_by.iter().cloned().collect();
+                (kind, group_by, condition, &[][..])
             }
-            (AggregateFunction::Min | AggregateFunction::Max, _) => {
-                self.diag(
-                    line,
-                    path,
-                    "min() and max() have no Sigma 2 correlation type to run them as; rewrite the rule as a correlation rule (value_percentile, value_sum or value_avg)",
-                );
-                return Err(());
+            Aggregation::Near(near) => {
+                if let Some(missing) = near
+                    .iter()
+                    .find(|n| !search.detection.searches.iter().any(|(s, _)| s == *n))
+                {
+                    self.diag(
+                        line,
+                        path,
+                        &format!("'near' names '{missing}', which is not defined; define it or fix the name"),
+                    );
+                    return Err(());
+                }
+                let condition = CorrelationCondition::default();
+                (CorrelationType::Temporal, Vec::new(), condition, &near[..])
             }
         };
         let timespan_ms = match search.detection.timeframe.as_deref() {
@@ -413,26 +420,67 @@ impl Cx<'_> {
         };
         let meta = search.meta.clone();
         let key = meta.id.clone().unwrap_or_else(|| meta.title.clone());
-        let name = format!("{key}: search");
-        search.meta.id = Some(name.clone());
-        search.meta.name = Some(name.clone());
-        search.meta.title = format!("{} (the events its aggregation counts)", meta.title);
-        search.meta.line = det.line;
+        let named = |rule: &mut Rule, name: String, title: String| {
+            rule.meta.id = Some(name.clone());
+            rule.meta.name = Some(name);
+            rule.meta.title = title;
+            rule.meta.line = det.line;
+        };
+        let mut rules = Vec::with_capacity(1 + near.len());
+        for other in near {
+            let mut rule = search.clone();
+            rule.detection.conditions = vec![Condition::Ref(other.clone())];
+            named(
+                &mut rule,
+                format!("{key}: near {other}"),
+                format!("{} ({other}, which must come near)", meta.title),
+            );
+            rules.push(rule);
+        }
+        named(
+            &mut search,
+            format!("{key}: search"),
+            format!("{} (the events its aggregation counts)", meta.title),
+        );
+        rules.insert(0, search);
         let correlation = CorrelationRule {
             meta,
             kind,
-            rules: vec![name],
-            group_by: aggregation.group_by.iter().cloned().collect(),
+            rules: rules.iter().filter_map(|r| r.meta.name.clone()).collect(),
+            group_by,
             timespan_ms,
-            condition: CorrelationCondition {
-                comparisons: vec![(aggregation.op, aggregation.bound)],
-                field: aggregation.field.clone(),
-                percentile: None,
-            },
+            condition,
             aliases: Vec::new(),
             generate: false,
         };
-        Ok((search, correlation))
+        Ok((rules, correlation))
+    }
+
+    /// The correlation type that computes a Sigma 1 aggregation function.
+    fn computed_kind(&mut self, c: &Computation, line: usize) -> Res<CorrelationType> {
+        let path = "detection.condition";
+        Ok(match (c.function, &c.field) {
+            (AggregateFunction::Count, None) => CorrelationType::EventCount,
+            (AggregateFunction::Count, Some(_)) => CorrelationType::ValueCount,
+            (AggregateFunction::Sum, Some(_)) => CorrelationType::ValueSum,
+            (AggregateFunction::Avg, Some(_)) => CorrelationType::ValueAvg,
+            (AggregateFunction::Sum | AggregateFunction::Avg, None) => {
+                self.diag(
+                    line,
+                    path,
+                    "sum() and avg() need the field they add up: write sum(field) or avg(field)",
+                );
+                return Err(());
+            }
+            (AggregateFunction::Min | AggregateFunction::Max, _) => {
+                self.diag(
+                    line,
+                    path,
+                    "min() and max() have no Sigma 2 correlation type to run them as; rewrite the rule as a correlation rule (value_percentile, value_sum or value_avg)",
+                );
+                return Err(());
+            }
+        })
     }
 
     fn meta(&mut self, node: &Node) -> Meta {
@@ -1021,6 +1069,27 @@ mod tests {
             (c.kind, c.group_by.len(), c.condition.comparisons[0]),
             (CorrelationType::EventCount, 0, (CmpOp::Gte, 5.0))
         );
+        // near: each search a rule of its own, all of them within the timeframe (temporal).
+        let (docs, diags) = load(&rule("selection | near filter", "  timeframe: 2m\n"));
+        assert!(diags.is_empty(), "{diags:?}");
+        let [
+            RuleDoc::Rule(first),
+            RuleDoc::Rule(near),
+            RuleDoc::Correlation(c),
+        ] = &docs[..]
+        else {
+            panic!("{docs:?}");
+        };
+        assert_eq!(first.meta.name.as_deref(), Some("r1: search"));
+        assert_eq!(near.meta.name.as_deref(), Some("r1: near filter"));
+        assert_eq!(
+            near.detection.conditions,
+            [crate::condition::Condition::Ref("filter".into())]
+        );
+        assert_eq!(c.kind, CorrelationType::Temporal);
+        assert_eq!(c.rules, ["r1: search", "r1: near filter"]);
+        assert!(c.group_by.is_empty() && c.condition.comparisons.is_empty());
+        assert_eq!(c.timespan_ms, 120_000);
         // Without a timeframe: one day.
         let (docs, _) = load(&rule("selection | count() > 5", ""));
         let RuleDoc::Correlation(c) = &docs[1] else {
@@ -1048,10 +1117,10 @@ mod tests {
                 "sum(field)",
             ),
             (
-                "selection | near filter",
+                "selection | near nothing",
                 "  timeframe: 1h\n",
                 "detection.condition",
-                "temporal",
+                "'nothing', which is not defined",
             ),
             (
                 "selection | count() by > 5",
