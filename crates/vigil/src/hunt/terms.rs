@@ -33,11 +33,14 @@ pub fn read_terms(file: &Path) -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
-/// One keyword rule per term, in the order given; a term given twice (in any case) once.
+/// One keyword rule per term, in the order given; a term given twice (in any case) once. The
+/// documents are built as the loader would read them, without writing and parsing YAML (an
+/// indicator feed can hold a hundred thousand terms).
 pub fn search_rules(terms: &[String]) -> anyhow::Result<Vec<RuleDoc>> {
-    let mut text = String::new();
+    use vigil_sigma::{Condition, Detection, Level, Meta, Rule, Search, Value as SigmaValue};
     let mut seen = std::collections::HashSet::new();
     let terms = terms.iter().filter(|t| seen.insert(t.to_lowercase()));
+    let mut docs = Vec::new();
     for (i, term) in terms.enumerate() {
         if term.trim().is_empty() {
             bail!("--search needs some text to look for");
@@ -45,31 +48,29 @@ pub fn search_rules(terms: &[String]) -> anyhow::Result<Vec<RuleDoc>> {
         if term.contains(['\n', '\r']) {
             bail!("--search takes one line of text; give --search once per term");
         }
-        if i > 0 {
-            text.push_str("---\n");
-        }
-        text.push_str(&format!(
-            "title: {title}\n\
-             id: {id}\n\
-             description: {description}\n\
-             logsource: {{}}\n\
-             detection:\n  \
-               term:\n    - {needle}\n  \
-               condition: term\n\
-             level: informational\n",
-            title = yaml_quoted(&format!("{TITLE_PREFIX}{term}")),
-            id = term_id(term),
-            description = yaml_quoted(&format!(
-                "Events holding \"{term}\" in any value (vigil hunt --search)"
-            )),
-            needle = yaml_quoted(&literal(term)),
-        ));
-    }
-    let (docs, problems) = vigil_sigma::parse_str(&text, Path::new(SEARCH_FILE));
-    if let Some(problem) = problems.first() {
-        // The text is this module's own: a problem here is a bug, not the user's.
-        return Err(anyhow::anyhow!("{}", problem.message))
-            .context("a --search term could not be made into a rule; report this as a bug");
+        docs.push(RuleDoc::Rule(Rule {
+            meta: Meta {
+                file: SEARCH_FILE.into(),
+                // Distinct per term: a compiled rule is told apart by (file, line).
+                line: i + 1,
+                id: Some(term_id(term).to_string()),
+                title: format!("{TITLE_PREFIX}{term}"),
+                description: Some(format!(
+                    "Events holding \"{term}\" in any value (vigil hunt --search)"
+                )),
+                level: Some(Level::Informational),
+                ..Meta::default()
+            },
+            logsource: Default::default(),
+            detection: Detection {
+                searches: vec![(
+                    "term".to_owned(),
+                    Search::Keywords(vec![SigmaValue::Str(literal(term))]),
+                )],
+                conditions: vec![Condition::Ref("term".to_owned())],
+                timeframe: None,
+            },
+        }));
     }
     Ok(docs)
 }
@@ -225,11 +226,6 @@ fn literal(text: &str) -> String {
         out.push(c);
     }
     out
-}
-
-/// A YAML single-quoted scalar: nothing is special in it but the quote, written twice.
-fn yaml_quoted(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 #[cfg(test)]
