@@ -537,6 +537,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             terms::found_line(&set, tally.matched_rules(), searched)
         );
     }
+    tally.add_correlations(&correlations);
     eprint!("{}", tally.summary(&set, &args.zone.timezone));
     if let Some(hint) = long_table_hint(args.format, hits) {
         eprintln!("{hint}");

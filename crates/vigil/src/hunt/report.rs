@@ -70,6 +70,16 @@ impl Tally {
         }
     }
 
+    /// Counts the correlations that fired: per level and per rule like rule matches, but under
+    /// no computer (a correlation's events may come from several).
+    pub fn add_correlations(&mut self, correlations: &[Correlated]) {
+        for c in correlations {
+            *self.rules.entry(c.found.rule).or_default() += 1;
+            let t = c.found.timestamp_ms;
+            self.span = Some(self.span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+        }
+    }
+
     pub fn merge(&mut self, other: Tally) {
         for (rule, n) in other.rules {
             *self.rules.entry(rule).or_default() += n;

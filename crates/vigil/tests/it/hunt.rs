@@ -813,8 +813,16 @@ fn sigma_1_aggregations_are_hunted_with() {
     let (rules, logs) = (rules.to_str().unwrap(), logs.to_str().unwrap());
     let checked = ok(run(&["rules", "check", rules]));
     assert!(checked.contains("1 correlation"), "{checked}");
-    let hits = jsonl(&ok(run(&["hunt", "-r", rules, "--format", "jsonl", logs])));
+    let output = run(&["hunt", "-r", rules, "--format", "jsonl", logs]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let hits = jsonl(&ok(output));
     assert_eq!(hits.len(), 1, "only the aggregation reports: {hits:?}");
+    // The summary counts what correlations found with the rules' matches.
+    assert!(
+        stderr.contains("matches by level: 1 high\n")
+            && stderr.contains("1  high           Password Spraying From One Source"),
+        "{stderr}"
+    );
     let c = &hits[0];
     assert_eq!(c["rule_id"], "55555555-5555-5555-5555-555555555555");
     assert_eq!(c["rule_title"], "Password Spraying From One Source");
