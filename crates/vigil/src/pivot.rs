@@ -7,7 +7,7 @@ use vigil_events::time::LocalZone;
 
 use crate::incident::{Conn, client};
 use crate::output::{explain, outln, print_json, table};
-use crate::search::{Window, event_row, time_header, wall_clock};
+use crate::search::{Window, events_table, wall_clock};
 
 const AFTER_HELP: &str = "\
 The value is found ignoring case in any field of any event, whole or inside a longer text
@@ -95,16 +95,7 @@ fn show(p: &PivotResponse, zone: &LocalZone) {
     }
     outln!("{}", timeline_summary(&p.timeline, p.bucket_seconds, zone));
     if !p.events.is_empty() {
-        let mut t = table([
-            time_header(zone).as_str(),
-            "SERVICE",
-            "HOST",
-            "TENANT",
-            "EVENT",
-        ]);
-        for e in &p.events {
-            t.add_row(event_row(e, zone));
-        }
+        let t = events_table(&p.events, zone);
         outln!("newest events\n{t}");
         if (p.events.len() as u64) < p.total {
             outln!(

@@ -345,19 +345,7 @@ async fn search(args: Args) -> anyhow::Result<()> {
     }
     let zone = &args.window.timezone;
     let t = match &columns {
-        Columns::Summary => {
-            let mut t = table([
-                time_header(zone).as_str(),
-                "SERVICE",
-                "HOST",
-                "TENANT",
-                "EVENT",
-            ]);
-            for e in &events {
-                t.add_row(event_row(e, zone));
-            }
-            t
-        }
+        Columns::Summary => events_table(&events, zone),
         Columns::Fields(fields) => {
             let header = std::iter::once(time_header(zone)).chain(fields.iter().cloned());
             let mut t = table(header.collect::<Vec<_>>());
@@ -436,6 +424,16 @@ pub fn print_warnings(warnings: &[String], not_yet_searchable: u64) {
             "note: {not_yet_searchable} acknowledged events are not searchable yet (indexing catches up within seconds; `vigil storage stats` shows how far behind it is)"
         );
     }
+}
+
+/// The table of events: time (in `zone`), service, host, tenant and a summary of each.
+pub fn events_table(events: &[EventRecord], zone: &LocalZone) -> comfy_table::Table {
+    let header = time_header(zone);
+    let mut t = table([header.as_str(), "SERVICE", "HOST", "TENANT", "EVENT"]);
+    for e in events {
+        t.add_row(event_row(e, zone));
+    }
+    t
 }
 
 /// The table row of one event: time (in `zone`), service, host, tenant, summary.
