@@ -461,11 +461,39 @@ fn computer(event: &JsonEvent) -> String {
 /// [`details`], led for a `--search` match by the value the term was found in (the reason the
 /// event is listed; the key fields may not hold it).
 fn details_for(rule: &RuleMeta, event: &JsonEvent) -> String {
-    let Some(term) = super::terms::term_of(rule) else {
-        return details(event);
-    };
-    let found = super::terms::value_holding(event.value(), &term.to_lowercase());
-    details_from(event, found)
+    if let Some(term) = super::terms::term_of(rule) {
+        let found = super::terms::value_holding(event.value(), &term.to_lowercase());
+        return details_from(event, found);
+    }
+    // The fields the rule's author asks to show an analyst (Sigma's `fields`), when the event
+    // has them; else the usual key fields.
+    let chosen: Vec<String> = rule
+        .meta
+        .fields
+        .iter()
+        .filter_map(|f| {
+            let text = event.lookup_text(f).filter(|t| !t.is_empty())?;
+            Some(format!("{f}: {}", shorten(text)))
+        })
+        .take(RULE_FIELDS_SHOWN)
+        .collect();
+    if chosen.is_empty() {
+        details(event)
+    } else {
+        chosen.join("\n")
+    }
+}
+
+/// How many of a rule's `fields` the details show.
+const RULE_FIELDS_SHOWN: usize = 5;
+
+/// A value cut to 120 characters for the details.
+fn shorten(text: String) -> String {
+    if text.chars().count() > 120 {
+        text.chars().take(117).collect::<String>() + "..."
+    } else {
+        text
+    }
 }
 
 fn details(event: &JsonEvent) -> String {
@@ -476,11 +504,9 @@ fn details(event: &JsonEvent) -> String {
 fn details_from(event: &JsonEvent, first: Option<(String, String)>) -> String {
     let mut shown: Vec<String> = Vec::new();
     let mut parts = Vec::new();
-    if let Some((name, mut text)) = first {
+    if let Some((name, text)) = first {
         shown.push(text.clone());
-        if text.chars().count() > 120 {
-            text = text.chars().take(117).collect::<String>() + "...";
-        }
+        let text = shorten(text);
         parts.push(if name.is_empty() {
             text
         } else {
@@ -488,7 +514,7 @@ fn details_from(event: &JsonEvent, first: Option<(String, String)>) -> String {
         });
     }
     for f in KEY_FIELDS {
-        if let Some(mut t) = event.lookup_text(f) {
+        if let Some(t) = event.lookup_text(f) {
             // Nothing, or nothing new: the query that ends a URL shown, the image that opens a
             // command line (a value met mid-text, as an IP in a URL, is still its own field).
             let said = |s: &String| {
@@ -499,10 +525,7 @@ fn details_from(event: &JsonEvent, first: Option<(String, String)>) -> String {
                 continue;
             }
             shown.push(t.clone());
-            if t.chars().count() > 120 {
-                t = t.chars().take(117).collect::<String>() + "...";
-            }
-            parts.push(format!("{f}: {t}"));
+            parts.push(format!("{f}: {}", shorten(t)));
             if parts.len() == 3 {
                 break;
             }

@@ -777,6 +777,28 @@ fn correlations_report_the_records_that_made_them() {
     );
 }
 
+/// The details of a match show the fields its rule asks to show an analyst (Sigma's `fields`)
+/// when the event has them, else the usual key fields.
+#[test]
+fn details_show_the_fields_a_rule_names() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let rule = dir.path().join("rules/mimikatz.yml");
+    let with_fields = RULE_HIGH.replace(
+        "logsource:",
+        "fields:\n    - Computer\n    - NoSuchField\n    - Image\nlogsource:",
+    );
+    std::fs::write(&rule, with_fields).unwrap();
+    let logs = dir.path().join("logs/a.jsonl");
+    let (rule, logs) = (rule.to_str().unwrap(), logs.to_str().unwrap());
+    let csv = ok(run(&["hunt", "-r", rule, "--format", "csv", logs]));
+    let row = csv.lines().nth(1).unwrap_or_default();
+    assert!(
+        row.ends_with(r"Computer: WS01; Image: C:\t\m.exe"),
+        "the rule's fields, in its order, those the event has: {csv}"
+    );
+}
+
 /// A Sigma 1 rule with an aggregation (`| count(...) by ... > N`, as Hayabusa users write
 /// them) is loaded and hunted with as the correlation it stands for, under its own id.
 #[test]
