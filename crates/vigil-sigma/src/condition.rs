@@ -395,7 +395,11 @@ pub fn parse_aggregation(text: &str) -> Result<Aggregation, ConditionError> {
     };
     rest = after.trim_start();
     let mut group_by = None;
-    if rest.len() > 2 && rest[..2].eq_ignore_ascii_case("by") && rest[2..].starts_with(' ') {
+    if rest
+        .get(..2)
+        .is_some_and(|by| by.eq_ignore_ascii_case("by"))
+        && rest[2..].starts_with(' ')
+    {
         let after = rest[2..].trim_start();
         let end = name_at(after);
         if end == 0 {
@@ -658,9 +662,31 @@ mod tests {
             ("sel | count() 5", "comparison"),
             ("sel | count() > lots", "number"),
             ("sel | count() > 5 and more", "number"),
+            ("sel | count() 日本 > 5", "comparison"),
+            ("sel | count(日本) > 5", "')'"),
+            ("sel | near 日本", "after 'near'"),
         ] {
             let e = agg(text).unwrap_err();
             assert!(e.message.contains(says), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn no_aggregation_text_makes_the_parser_panic() {
+        // Every string of up to four pieces from a set of awkward ones.
+        let pieces = [
+            "count", "near", "by", "(", ")", ">", ">=", "=", " ", "and", "not", "日本", "é", "5",
+            "x", "-1", "1e400", "|",
+        ];
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            texts = texts
+                .iter()
+                .flat_map(|t| pieces.iter().map(move |p| format!("{t}{p}")))
+                .collect();
+            for text in &texts {
+                let _ = parse_aggregation(text);
+            }
         }
     }
 
