@@ -353,8 +353,9 @@ impl Cx<'_> {
         };
         match aggregation {
             None => out.push(RuleDoc::Rule(rule)),
-            Some((aggregation, line)) => {
-                if let Ok((rules, correlation)) = self.aggregated(rule, &aggregation, det, line) {
+            Some((aggregation, line, written)) => {
+                let converted = self.aggregated(rule, &aggregation, &written, det, line);
+                if let Ok((rules, correlation)) = converted {
                     out.extend(rules.into_iter().map(RuleDoc::Rule));
                     out.push(RuleDoc::Correlation(correlation));
                 }
@@ -371,6 +372,7 @@ impl Cx<'_> {
         &mut self,
         mut search: Rule,
         aggregation: &Aggregation,
+        written: &str,
         det: &Node,
         line: usize,
     ) -> Res<(Vec<Rule>, CorrelationRule)> {
@@ -452,6 +454,7 @@ impl Cx<'_> {
             condition,
             aliases: Vec::new(),
             generate: false,
+            sigma1_aggregation: Some(written.to_owned()),
         };
         Ok((rules, correlation))
     }
@@ -550,7 +553,7 @@ impl Cx<'_> {
         &mut self,
         det: &Node,
         section: &str,
-    ) -> Res<(Detection, Option<(Aggregation, usize)>)> {
+    ) -> Res<(Detection, Option<(Aggregation, usize, String)>)> {
         let Some(entries) = det.as_map() else {
             self.diag(
                 det.line,
@@ -599,7 +602,7 @@ impl Cx<'_> {
                             continue;
                         };
                         match parse_aggregation(aggregation) {
-                            Ok(a) => aggregations.push((a, line)),
+                            Ok(a) => aggregations.push((a, line, aggregation.trim().to_owned())),
                             Err(mut e) => {
                                 e.column += search.len() + 1;
                                 self.diag(
@@ -905,6 +908,7 @@ impl Cx<'_> {
             condition,
             aliases,
             generate,
+            sigma1_aggregation: None,
         })
     }
 }
@@ -1060,6 +1064,10 @@ mod tests {
         assert_eq!(c.condition.field.as_deref(), Some("TargetUserName"));
         assert_eq!(c.condition.comparisons, [(CmpOp::Gt, 10.0)]);
         assert!(!c.generate, "the search reports nothing itself");
+        assert_eq!(
+            c.sigma1_aggregation.as_deref(),
+            Some("count(TargetUserName) by IpAddress > 10")
+        );
         // count() without a group: events.
         let (docs, _) = load(&rule("selection | count() >= 5", "  timeframe: 10m\n"));
         let RuleDoc::Correlation(c) = &docs[1] else {

@@ -314,6 +314,9 @@ pub struct CorrelationRule {
     pub aliases: Vec<(String, Vec<(String, String)>)>,
     /// `correlation.generate`: whether the referenced rules also report their own matches.
     pub generate: bool,
+    /// For a Sigma 1 rule's aggregation run as this correlation, the aggregation as written
+    /// (`count(TargetUserName) by IpAddress > 10`); `None` for a correlation rule.
+    pub sigma1_aggregation: Option<String>,
 }
 
 /// A Sigma meta filter.

@@ -317,6 +317,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let loaded = ruleset::load_with(&args.paths, args.placeholders.as_deref())?;
     let mut per_logsource: BTreeMap<String, usize> = BTreeMap::new();
     let (mut detections, mut correlations, mut filters) = (0, 0, 0);
+    let mut aggregations = 0u64;
     for doc in &loaded.docs {
         match doc {
             RuleDoc::Rule(r) => {
@@ -330,7 +331,12 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 );
                 *per_logsource.entry(key).or_default() += 1;
             }
-            RuleDoc::Correlation(_) => correlations += 1,
+            RuleDoc::Correlation(c) => {
+                correlations += 1;
+                if c.sigma1_aggregation.is_some() {
+                    aggregations += 1;
+                }
+            }
             RuleDoc::Filter(_) => filters += 1,
         }
     }
@@ -355,6 +361,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             "detection_rules": loaded.set.detection_count(),
             "correlation_rules": loaded.set.correlation_count(),
             "documents": {"rules": detections, "correlations": correlations, "filters": filters},
+            "sigma1_aggregations": aggregations,
             "rejected": rejected.iter().map(|d| json!({
                 "file": d.file.display().to_string(),
                 "line": d.line,
@@ -398,6 +405,16 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             }
             outln!(
                 "Placeholders without values (the values that use them match nothing; give them with --placeholders FILE)\n{table}\n"
+            );
+        }
+        if aggregations > 0 {
+            outln!(
+                "{} run as the correlation rules they stand for (each with the rule of its search)",
+                crate::output::plural(
+                    aggregations,
+                    "Sigma 1 aggregation (`| count() ...`, `| near ...`) is",
+                    "Sigma 1 aggregations (`| count() ...`, `| near ...`) are"
+                )
             );
         }
         outln!(

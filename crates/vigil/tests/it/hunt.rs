@@ -834,7 +834,11 @@ fn sigma_1_aggregations_are_hunted_with() {
     .unwrap();
     let (rules, logs) = (rules.to_str().unwrap(), logs.to_str().unwrap());
     let checked = ok(run(&["rules", "check", rules]));
-    assert!(checked.contains("1 correlation"), "{checked}");
+    assert!(
+        checked.contains("1 correlation")
+            && checked.contains("1 Sigma 1 aggregation (`| count() ...`, `| near ...`) is run as"),
+        "{checked}"
+    );
     let output = run(&["hunt", "-r", rules, "--format", "jsonl", logs]);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let hits = jsonl(&ok(output));
