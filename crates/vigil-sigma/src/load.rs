@@ -353,9 +353,8 @@ impl Cx<'_> {
         };
         match aggregation {
             None => out.push(RuleDoc::Rule(rule)),
-            Some((aggregation, line, written)) => {
-                let converted = self.aggregated(rule, &aggregation, &written, det, line);
-                if let Ok((rules, correlation)) = converted {
+            Some(written) => {
+                if let Ok((rules, correlation)) = self.aggregated(rule, &written, det) {
                     out.extend(rules.into_iter().map(RuleDoc::Rule));
                     out.push(RuleDoc::Correlation(correlation));
                 }
@@ -371,13 +370,12 @@ impl Cx<'_> {
     fn aggregated(
         &mut self,
         mut search: Rule,
-        aggregation: &Aggregation,
-        written: &str,
+        written: &WrittenAggregation,
         det: &Node,
-        line: usize,
     ) -> Res<(Vec<Rule>, CorrelationRule)> {
+        let line = written.line;
         let path = "detection.condition";
-        let (kind, group_by, condition, near) = match aggregation {
+        let (kind, group_by, condition, near) = match &written.aggregation {
             Aggregation::Computed(c) => {
                 let kind = self.computed_kind(c, line)?;
                 let condition = CorrelationCondition {
@@ -454,7 +452,7 @@ impl Cx<'_> {
             condition,
             aliases: Vec::new(),
             generate: false,
-            sigma1_aggregation: Some(written.to_owned()),
+            sigma1_aggregation: Some(written.text.clone()),
         };
         Ok((rules, correlation))
     }
@@ -553,7 +551,7 @@ impl Cx<'_> {
         &mut self,
         det: &Node,
         section: &str,
-    ) -> Res<(Detection, Option<(Aggregation, usize, String)>)> {
+    ) -> Res<(Detection, Option<WrittenAggregation>)> {
         let Some(entries) = det.as_map() else {
             self.diag(
                 det.line,
@@ -602,7 +600,11 @@ impl Cx<'_> {
                             continue;
                         };
                         match parse_aggregation(aggregation) {
-                            Ok(a) => aggregations.push((a, line, aggregation.trim().to_owned())),
+                            Ok(a) => aggregations.push(WrittenAggregation {
+                                aggregation: a,
+                                line,
+                                text: aggregation.trim().to_owned(),
+                            }),
                             Err(mut e) => {
                                 e.column += search.len() + 1;
                                 self.diag(
@@ -911,6 +913,13 @@ impl Cx<'_> {
             sigma1_aggregation: None,
         })
     }
+}
+
+/// A Sigma 1 aggregation as a condition ends with: parsed, its line, and its text.
+struct WrittenAggregation {
+    aggregation: Aggregation,
+    line: usize,
+    text: String,
 }
 
 /// The window of a Sigma 1 aggregation written without a `timeframe`. Sigma 1 left it to the
