@@ -419,7 +419,11 @@ impl Cx<'_> {
             },
         };
         let meta = search.meta.clone();
-        let key = meta.id.clone().unwrap_or_else(|| meta.title.clone());
+        // Without an id, where the rule is written names its parts: two rules may share a title.
+        let key = meta
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("{} ({}:{})", meta.title, meta.file.display(), meta.line));
         let named = |rule: &mut Rule, name: String, title: String| {
             rule.meta.id = Some(name.clone());
             rule.meta.name = Some(name);
@@ -1107,6 +1111,18 @@ mod tests {
         assert_eq!(c.rules, ["r1: search", "r1: near filter"]);
         assert!(c.group_by.is_empty() && c.condition.comparisons.is_empty());
         assert_eq!(c.timespan_ms, 120_000);
+        // Rules without an id, even of one title, name their parts apart by where they are.
+        let twice = "title: T\nlogsource: {product: x}\ndetection:\n  s: {a: b}\n  condition: s | count() > 1\n";
+        let (docs, diags) = load(&format!("{twice}---\n{twice}"));
+        assert!(diags.is_empty(), "{diags:?}");
+        let names: Vec<&str> = docs
+            .iter()
+            .filter_map(|d| match d {
+                RuleDoc::Correlation(c) => Some(c.rules[0].as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(names, ["T (t.yml:1): search", "T (t.yml:7): search"]);
         // Without a timeframe: one day.
         let (docs, _) = load(&rule("selection | count() > 5", ""));
         let RuleDoc::Correlation(c) = &docs[1] else {
