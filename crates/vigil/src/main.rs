@@ -11,6 +11,7 @@ mod hunt;
 mod incident;
 mod ingest;
 mod logging;
+mod metrics;
 mod oncall;
 mod output;
 mod pivot;
@@ -46,6 +47,9 @@ enum Command {
     /// Run Sigma rules, or sweep for indicators (--search), over log files (EVTX, JSON lines,
     /// JSON arrays, syslog, web server logs; gzip too).
     Hunt(hunt::Args),
+    /// What a collection of log files holds: events per log and event id, per computer, and
+    /// the time they span.
+    Metrics(Box<metrics::Args>),
     /// Send log files (EVTX, JSON lines, JSON arrays, syslog, web server logs; gzip too) to a
     /// running server.
     Ingest(Box<ingest::Args>),
@@ -82,6 +86,7 @@ fn main() -> std::process::ExitCode {
         Command::Incident(cmd) => incident::run(cmd),
         Command::Audit(cmd) => audit::run(cmd),
         Command::Hunt(args) => hunt::run(args),
+        Command::Metrics(args) => metrics::run(*args),
         Command::Ingest(args) => ingest::run(*args),
         Command::Search(args) => search::run(*args),
         Command::Pivot(args) => pivot::run(*args),

@@ -9,8 +9,9 @@
 //! after the scan. Exit code 0 with or without matches; 1 on no rules or an unreadable path; 2
 //! on arguments the parser refuses. A corrupt file or record is reported on stderr and skipped.
 
+pub mod census;
 mod report;
-mod scan;
+pub mod scan;
 mod select;
 mod terms;
 
@@ -386,6 +387,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             inputs: &args.paths,
             zone: &args.zone.timezone,
         }),
+        census: false,
         on_events: &count_events,
     };
     let start = Instant::now();

@@ -22,6 +22,7 @@ use vigil_events::source::{
     DecodeError, FilePiece, FilePieces, InputFile, Opened, TextOptions, open_file,
 };
 
+use super::census::Census;
 use super::report::{Match, Rendered, Renderer};
 
 /// Time bounds, what the logs are and what to keep while scanning.
@@ -45,6 +46,8 @@ pub struct ScanOptions<'a> {
     pub text: &'a TextOptions,
     /// How matches are rendered as they are found (`None`: only counted).
     pub render: Option<Renderer<'a>>,
+    /// Whether to count what the logs hold ([`Census`], `vigil metrics`).
+    pub census: bool,
     /// `--search` terms that are IP addresses, whose reported matches must hold the address
     /// alone ([`super::terms::Addresses`]).
     pub addresses: Option<&'a super::terms::Addresses>,
@@ -67,6 +70,7 @@ impl<'a> ScanOptions<'a> {
             piece_bytes: vigil_events::source::LINES_PIECE_BYTES,
             text: &TextOptions::DEFAULT,
             render: None,
+            census: false,
             addresses: None,
             on_events,
         }
@@ -90,6 +94,8 @@ pub struct FileScan {
     pub matched: Vec<MatchedEvent>,
     /// The file, found in a folder, is of no log format: left out without a word.
     pub skipped: bool,
+    /// What the events held, when [`ScanOptions::census`] asks.
+    pub census: Census,
 }
 
 /// A matched event kept for the correlation rules.
@@ -586,11 +592,15 @@ pub fn scan_source(
             }
         }
         let event = record.event;
-        let logsources = if implied {
-            implied_logsources(&event).unwrap_or(opts.logsources)
+        let implied_here = if implied {
+            implied_logsources(&event)
         } else {
-            opts.logsources
+            None
         };
+        if opts.census {
+            scan.census.add(&event, record.timestamp, implied_here);
+        }
+        let logsources = implied_here.unwrap_or(opts.logsources);
         let matched = match opts.fields {
             Some(fields) => matcher.matches_from(&MappedEvent::new(&event, fields), logsources),
             None => matcher.matches_from(&event, logsources),

@@ -777,6 +777,48 @@ fn correlations_report_the_records_that_made_them() {
     );
 }
 
+/// `vigil metrics`: what a collection holds, per log and event id and per computer, read as
+/// `vigil hunt` reads it (damaged files reported, unknown ones skipped).
+#[test]
+fn metrics_count_what_a_collection_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    std::fs::write(
+        dir.path().join("logs/auth.log"),
+        "Jan 10 10:00:00 bastion sshd[42]: Failed password for root from 203.0.113.9 port 22 ssh2\n",
+    )
+    .unwrap();
+    let logs = dir.path().join("logs");
+    let logs = logs.to_str().unwrap();
+    let output = run(&["metrics", logs, "--json"]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let m: serde_json::Value = serde_json::from_str(&ok(output)).unwrap();
+    assert_eq!(m["events"], 4, "{m}");
+    assert_eq!(
+        m["kinds"][0],
+        serde_json::json!({"log": "Microsoft-Windows-Sysmon/Operational", "event_id": "1",
+                           "name": "Process creation", "events": 3})
+    );
+    assert_eq!(m["kinds"][1]["log"], "linux/sshd", "{m}");
+    assert_eq!(m["computers"][0]["computer"], "WS01");
+    assert_eq!(m["computers"][0]["first"], "2024-01-01T10:00:00.000Z");
+    assert_eq!(m["computers"][0]["last"], "2024-01-02T10:00:00.000Z");
+    assert_eq!(m["computers"][1]["computer"], "bastion");
+    assert_eq!(
+        m["errors"], 2,
+        "the broken line and the damaged export: {m}"
+    );
+    assert!(stderr.contains("a.jsonl: record 4"), "{stderr}");
+    let table = ok(run(&["metrics", logs, "--timezone", "+02:00"]));
+    assert!(
+        table.contains("Process creation")
+            && table.contains("75.0 %")
+            && table.contains("FIRST (+02:00)")
+            && table.contains("2024-01-01T12:00:00.000+02:00"),
+        "{table}"
+    );
+}
+
 /// The details of a match show the fields its rule asks to show an analyst (Sigma's `fields`)
 /// when the event has them, else the usual key fields.
 #[test]

@@ -1,0 +1,262 @@
+//! `vigil metrics PATH...`: what a collection of logs holds before hunting in it — events per
+//! log and event id (with what the common Windows ids mean), per computer with the time each
+//! spans, and the time the whole collection spans. It reads the files as `vigil hunt` does
+//! (every format, gzip, every core, a progress bar), running no rule.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde_json::json;
+use vigil_events::collect_files;
+use vigil_events::source::{DecodeError, InputFile, TextOptions};
+use vigil_events::time::{LocalZone, format_timestamp, format_timestamp_in};
+
+use crate::hunt::census::{Census, Seen, event_name};
+use crate::hunt::scan::{ScanOptions, Scanned, file_sizes, scan_files};
+use crate::output::{outln, plural, table};
+
+const AFTER_HELP: &str = "\
+Examples:
+  vigil metrics ../shared/data/evtx                 # events per channel and event id, per computer
+  vigil metrics /cases/4711/logs --top 0 --json     # every kind, for a script
+  vigil metrics /var/log --text --timezone Europe/Berlin
+
+Reads EVTX, JSON lines, JSON arrays, syslog and web server logs (gzip too), as vigil hunt does;
+the summary and warnings go to stderr.";
+
+/// Arguments of `vigil metrics`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct Args {
+    /// Files and folders (read recursively); `-` reads standard input.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Print one JSON object with every count.
+    #[arg(long)]
+    json: bool,
+    /// How many kinds of event and computers the tables list, most events first (0: all).
+    #[arg(long, default_value_t = 30)]
+    top: usize,
+    /// Count the lines of text files of no format Vigil recognises too, as `vigil hunt --text`
+    /// reads them (in a folder, documents and scripts are still skipped).
+    #[arg(long)]
+    text: bool,
+    /// The zone of text logs' times written without an offset, and of the times shown (JSON
+    /// keeps UTC): an IANA name such as Europe/Berlin, `local`, or an offset such as +01:00.
+    #[arg(
+        long,
+        value_name = "ZONE",
+        default_value = "UTC",
+        allow_hyphen_values = true
+    )]
+    timezone: LocalZone,
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    crate::output::stdin_must_be_piped(&args.paths, "metrics")?;
+    let files = collect_files(&args.paths).context("cannot read the paths to count")?;
+    let jobs = match args.jobs {
+        Some(0) | None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        Some(n) => n,
+    };
+    let sizes = file_sizes(&files);
+    let total = (!files.iter().any(InputFile::is_stdin)).then(|| sizes.iter().flatten().sum());
+    let progress = std::io::stderr()
+        .is_terminal()
+        .then(|| crate::output::bytes_progress(total, true));
+    let warn = |message: String| match &progress {
+        Some(bar) => bar.suspend(|| eprintln!("warning: {message}")),
+        None => eprintln!("warning: {message}"),
+    };
+    // No rule: the scan only counts.
+    let (set, _) = vigil_detect::compile(&[], &vigil_detect::CompileOptions::default());
+    let text = TextOptions {
+        plain: args.text,
+        zone: args.timezone.clone(),
+    };
+    let no_count = |_: u64| {};
+    let opts = ScanOptions {
+        text: &text,
+        census: true,
+        ..ScanOptions::new(&no_count)
+    };
+    let mut census = Census::default();
+    let (mut files_read, mut errors, mut unreadable) = (0u64, 0u64, false);
+    let mut skipped: Vec<usize> = Vec::new();
+    // Whether the file being read gave anything, or only errors or a skip.
+    let (mut file_read, mut file_unread, mut shown) = (false, false, 0u64);
+    scan_files(&set, &files, &sizes, opts, jobs, |file, scanned| {
+        let size = sizes[file].unwrap_or(0);
+        match scanned {
+            Scanned::FileEnd => {
+                if file_read || !file_unread {
+                    files_read += 1;
+                }
+                (file_read, file_unread) = (false, false);
+                if let Some(bar) = &progress {
+                    bar.inc(size.saturating_sub(shown));
+                }
+                shown = 0;
+            }
+            Scanned::Part(part) => {
+                if let Some(bar) = &progress {
+                    let step = part.disk_bytes.min(size.saturating_sub(shown));
+                    bar.inc(step);
+                    shown += step;
+                }
+                file_read |= part.bytes > 0;
+                file_unread |= part.skipped || !part.errors.is_empty();
+                if part.skipped {
+                    skipped.push(file);
+                }
+                for e in &part.errors {
+                    errors += 1;
+                    unreadable |= matches!(e, DecodeError::Io { .. });
+                    warn(e.to_string());
+                }
+                census.merge(part.census);
+            }
+        }
+        true
+    });
+    if let Some(bar) = &progress {
+        bar.finish_and_clear();
+    }
+    let text_logs = crate::output::skipped_text_logs(skipped.iter().map(|&i| &files[i]));
+    if let Some(line) = crate::output::skipped_files(skipped.len() as u64, &text_logs) {
+        eprintln!("{line}");
+    }
+    if args.json {
+        crate::output::print_json(&as_json(&census, files_read, errors, skipped.len()))?;
+    } else {
+        print_tables(&census, files_read, errors, &args);
+    }
+    Ok(if unreadable {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn as_json(census: &Census, files: u64, errors: u64, skipped: usize) -> serde_json::Value {
+    let all = census.total();
+    let time = |t: Option<i64>| t.map(format_timestamp);
+    json!({
+        "files": files,
+        "files_skipped": skipped,
+        "errors": errors,
+        "events": all.events,
+        "first": time(all.first),
+        "last": time(all.last),
+        "undated": census.undated,
+        "kinds": census.kinds_by_count().into_iter().map(|(log, id, n)| json!({
+            "log": log,
+            "event_id": id,
+            "name": event_name(log, id),
+            "events": n,
+        })).collect::<Vec<_>>(),
+        "computers": census.computers_by_count().into_iter().map(|(computer, seen)| json!({
+            "computer": computer,
+            "events": seen.events,
+            "first": time(seen.first),
+            "last": time(seen.last),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn print_tables(census: &Census, files: u64, errors: u64, args: &Args) {
+    let zone = &args.timezone;
+    let time = |t: Option<i64>| t.map_or_else(|| "-".to_owned(), |t| format_timestamp_in(t, zone));
+    let all = census.total();
+    let mut line = format!(
+        "{}, {}",
+        plural(files, "file", "files"),
+        plural(all.events, "event", "events")
+    );
+    if all.first.is_some() {
+        line.push_str(&format!(" from {} to {}", time(all.first), time(all.last)));
+    }
+    if census.undated > 0 {
+        line.push_str(&format!(" ({} without a time)", census.undated));
+    }
+    if errors > 0 {
+        line.push_str(&format!(", {}", plural(errors, "error", "errors")));
+    }
+    outln!("{line}");
+    if all.events == 0 {
+        return;
+    }
+    let top = if args.top == 0 { usize::MAX } else { args.top };
+    let kinds = census.kinds_by_count();
+    let mut t = table(["EVENTS", "SHARE", "LOG", "EVENT ID", "WHAT"]);
+    for (log, id, n) in kinds.iter().take(top) {
+        t.add_row([
+            n.to_string(),
+            share(*n, all.events),
+            crate::output::or_dash(log).to_owned(),
+            crate::output::or_dash(id).to_owned(),
+            event_name(log, id).unwrap_or_default().to_owned(),
+        ]);
+    }
+    outln!("\nEvents per log and event id\n{t}");
+    more(kinds.len(), top, "kinds of event");
+    let computers = census.computers_by_count();
+    let first = format!("FIRST ({zone})");
+    let last = format!("LAST ({zone})");
+    let mut t = table(["EVENTS", "COMPUTER", first.as_str(), last.as_str()]);
+    for (
+        computer,
+        Seen {
+            events,
+            first,
+            last,
+        },
+    ) in computers.iter().take(top)
+    {
+        t.add_row([
+            events.to_string(),
+            if computer.is_empty() {
+                "(none named)".to_owned()
+            } else {
+                (*computer).to_owned()
+            },
+            time(*first),
+            time(*last),
+        ]);
+    }
+    outln!("\nComputers\n{t}");
+    more(computers.len(), top, "computers");
+}
+
+/// `12.3 %` of the whole, `<0.1 %` for a sliver.
+fn share(part: u64, whole: u64) -> String {
+    let percent = part as f64 * 100.0 / whole.max(1) as f64;
+    if percent < 0.1 {
+        "<0.1 %".to_owned()
+    } else {
+        format!("{percent:.1} %")
+    }
+}
+
+fn more(listed: usize, top: usize, what: &str) {
+    if listed > top {
+        outln!("… and {} more {what}; --top 0 lists them all", listed - top);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_read_as_percentages() {
+        assert_eq!(share(1, 3), "33.3 %");
+        assert_eq!(share(1, 10_000), "<0.1 %");
+        assert_eq!(share(0, 0), "<0.1 %");
+    }
+}
