@@ -240,12 +240,25 @@ impl Parser<'_> {
                     }
                     return self.value(Field::from_name(&name), name);
                 }
-                match self.default_field.clone() {
-                    Some((field, _)) => Ok(word_expr(Some(field), &word)),
-                    None => Ok(word_expr(None, &word)),
-                }
+                let field = self.default_field.clone().map(|(field, _)| field);
+                self.counted(word_expr(field, &word), offset)
             }
         }
+    }
+
+    /// A word's expression, its alternatives beyond the first (an IPv4 network's) counted
+    /// against [`MAX_TERMS`] like words written out.
+    fn counted(&mut self, expr: Expr, offset: usize) -> Result<Expr, ParseError> {
+        if let Expr::Or(alternatives) = &expr {
+            self.terms += alternatives.len().saturating_sub(1);
+            if self.terms > MAX_TERMS {
+                return Err(ParseError::TooManyTerms {
+                    offset,
+                    limit: MAX_TERMS,
+                });
+            }
+        }
+        Ok(expr)
     }
 
     fn group(&mut self) -> Result<Expr, ParseError> {
@@ -318,7 +331,7 @@ impl Parser<'_> {
                 if word == [('*', false)] {
                     return Ok(Expr::Exists(field));
                 }
-                Ok(word_expr(Some(field), &word))
+                self.counted(word_expr(Some(field), &word), offset)
             }
         }
     }
@@ -556,6 +569,9 @@ fn word_expr(field: Option<Field>, word: &[WordChar]) -> Expr {
     if field.is_none() && word == [('*', false)] {
         return Expr::All;
     }
+    if let Some(range) = cidr_expr(&field, word) {
+        return range;
+    }
     if !word.iter().any(|&(c, esc)| !esc && (c == '*' || c == '?')) {
         return Expr::Match {
             field,
@@ -587,6 +603,58 @@ fn word_expr(field: Option<Field>, word: &[WordChar]) -> Expr {
         field,
         pattern: Wildcard { parts },
     }
+}
+
+/// An IPv4 network in CIDR notation (`10.1.0.0/16`, `203.0.113.0/24`) as the addresses it
+/// holds, written as the stored values begin: `10.1.*`; a prefix that ends inside an octet as
+/// one alternative per value of that octet (`/20`: 16, at most 128), a `/32` as the address.
+/// Host bits are ignored (`10.1.2.3/24` is `10.1.2.0/24`), as Kibana and Splunk read it.
+fn cidr_expr(field: &Option<Field>, word: &[WordChar]) -> Option<Expr> {
+    let text: String = word.iter().map(|(c, _)| c).collect();
+    let (address, bits) = text.split_once('/')?;
+    let address: std::net::Ipv4Addr = address.parse().ok()?;
+    if bits.is_empty() || !bits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let bits: u32 = bits.parse().ok().filter(|b| (1..=32).contains(b))?;
+    let network = u32::from(address) & (u32::MAX << (32 - bits));
+    let octets = network.to_be_bytes();
+    let whole = (bits / 8) as usize;
+    let prefix = |octets: &[u8]| -> Expr {
+        let text = octets
+            .iter()
+            .map(u8::to_string)
+            .collect::<Vec<_>>()
+            .join(".");
+        if octets.len() == 4 {
+            Expr::Match {
+                field: field.clone(),
+                value: text,
+            }
+        } else {
+            Expr::Wildcard {
+                field: field.clone(),
+                pattern: Wildcard {
+                    parts: vec![
+                        WildcardPart::Literal(format!("{text}.")),
+                        WildcardPart::AnyRun,
+                    ],
+                },
+            }
+        }
+    };
+    let rest = bits % 8;
+    if rest == 0 {
+        return Some(prefix(&octets[..whole]));
+    }
+    let alternatives = (0..1u16 << (8 - rest))
+        .map(|i| {
+            let mut p = octets[..whole].to_vec();
+            p.push(octets[whole] + i as u8);
+            prefix(&p)
+        })
+        .collect();
+    Some(Expr::Or(alternatives))
 }
 
 fn make_bound(
@@ -738,6 +806,68 @@ mod tests {
                 .json_paths()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn ipv4_networks_are_the_addresses_they_hold() {
+        let filter = |q: &str| parse(q).unwrap().filter;
+        let ip = || Some(Field::Json("source.ip".into()));
+        let starts = |field: Option<Field>, text: &str| Expr::Wildcard {
+            field,
+            pattern: Wildcard {
+                parts: vec![WildcardPart::Literal(text.into()), WildcardPart::AnyRun],
+            },
+        };
+        assert_eq!(
+            filter("source.ip:203.0.113.0/24"),
+            starts(ip(), "203.0.113.")
+        );
+        assert_eq!(
+            filter("source.ip:10.9.8.7/8"),
+            starts(ip(), "10."),
+            "host bits ignored"
+        );
+        assert_eq!(filter("10.1.0.0/16"), starts(None, "10.1."));
+        assert_eq!(
+            filter("source.ip:10.1.2.3/32"),
+            Expr::Match {
+                field: ip(),
+                value: "10.1.2.3".into()
+            }
+        );
+        let Expr::Or(twenty) = filter("source.ip:172.16.0.0/12") else {
+            panic!("a /12 is 16 second octets");
+        };
+        assert_eq!(twenty.len(), 16);
+        assert_eq!(twenty[0], starts(ip(), "172.16."));
+        assert_eq!(twenty[15], starts(ip(), "172.31."));
+        let Expr::Or(four) = filter("source.ip:192.168.1.4/30") else {
+            panic!("a /30 is four addresses");
+        };
+        assert_eq!(
+            four.last(),
+            Some(&Expr::Match {
+                field: ip(),
+                value: "192.168.1.7".into()
+            })
+        );
+        // Each alternative counts as a term.
+        let many = vec!["source.ip:10.0.0.0/9"; 9].join(" OR ");
+        assert!(matches!(parse(&many), Err(ParseError::TooManyTerms { .. })));
+        // Not networks: taken as written.
+        for text in [
+            "10.0.0.0/0",
+            "10.0.0.0/33",
+            "10.0.0/8",
+            "/var/log",
+            "10.0.0.0/+8",
+        ] {
+            assert!(
+                matches!(filter(text), Expr::Match { .. }),
+                "{text}: {:?}",
+                filter(text)
+            );
+        }
     }
 
     #[test]

@@ -236,6 +236,19 @@ fn ingest_then_search_pivot_stats_and_detections() {
     };
     assert_eq!(from(&["--timezone", "Europe/Berlin"]), 1);
     assert_eq!(from(&[]), 0, "UTC unless told");
+    // An IPv4 network finds the addresses it holds, in a field or as any whole value (alice's
+    // two and the structured data `origin ip=` of a syslog line; not inside the bastion's
+    // messages, which the address itself finds).
+    let count = |q: &str| json_lines(cli(&["search", q, "--json"])).len();
+    assert_eq!(count("source.ip:203.0.113.0/24"), 2);
+    assert_eq!(count("source.ip:198.51.100.0/29"), 1);
+    assert_eq!(
+        count("source.ip:198.51.100.0/30"),
+        0,
+        "198.51.100.4 lies past .3"
+    );
+    assert_eq!(count("203.0.112.0/23"), 3);
+    assert_eq!(count("203.0.113.77"), 5);
     // The table shows the times in that zone too (10:02 UTC is 11:02 in Berlin), naming it.
     let berlin = ok(cli(&[
         "search",
