@@ -65,7 +65,7 @@ pub fn search_rules(terms: &[String]) -> anyhow::Result<Vec<RuleDoc>> {
             detection: Detection {
                 searches: vec![(
                     "term".to_owned(),
-                    Search::Keywords(vec![SigmaValue::Str(literal(term))]),
+                    Search::Keywords(vec![SigmaValue::Str(literal(&needle(term)))]),
                 )],
                 conditions: vec![Condition::Ref("term".to_owned())],
                 timeframe: None,
@@ -91,10 +91,93 @@ pub fn term_of(rule: &vigil_detect::RuleMeta) -> Option<&str> {
     rule.title().strip_prefix(TITLE_PREFIX)
 }
 
+/// What the engine looks for to find `term`: the term itself, or for an IPv4 network the text
+/// its addresses begin with (`10.1.` for `10.1.0.0/16`), which [`holds`] then checks.
+fn needle(term: &str) -> String {
+    match Network::parse(term) {
+        Some(network) => network.prefix_text(),
+        None => term.to_owned(),
+    }
+}
+
+/// An IPv4 network given as a search term (`10.1.0.0/16`; from /8 to /32): found where an
+/// address standing alone lies in it, as `vigil search` reads the same notation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Network {
+    base: u32,
+    bits: u32,
+}
+
+impl Network {
+    fn parse(term: &str) -> Option<Network> {
+        let (address, bits) = term.split_once('/')?;
+        let address: std::net::Ipv4Addr = address.parse().ok()?;
+        if bits.is_empty() || !bits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let bits: u32 = bits.parse().ok().filter(|b| (8..=32).contains(b))?;
+        Some(Network {
+            base: u32::from(address) & Network::mask(bits),
+            bits,
+        })
+    }
+
+    fn mask(bits: u32) -> u32 {
+        u32::MAX << (32 - bits)
+    }
+
+    fn holds(self, address: std::net::Ipv4Addr) -> bool {
+        u32::from(address) & Network::mask(self.bits) == self.base
+    }
+
+    /// The whole octets every address of the network begins with, and a dot (`10.1.`).
+    fn prefix_text(self) -> String {
+        let octets = self.base.to_be_bytes();
+        let whole = (self.bits / 8).min(3) as usize;
+        let mut text = octets[..whole]
+            .iter()
+            .map(u8::to_string)
+            .collect::<Vec<_>>()
+            .join(".");
+        text.push('.');
+        text
+    }
+
+    /// Whether `text` holds an address of the network standing alone.
+    fn found_in(self, text: &str) -> bool {
+        let bytes = text.as_bytes();
+        let prefix = self.prefix_text();
+        text.match_indices(&prefix).any(|(start, _)| {
+            // Not inside a longer number: no digit, nor a digit and a dot, just before.
+            let before = start.checked_sub(1).map(|i| bytes[i]);
+            let carried = match before {
+                Some(b'.') => start
+                    .checked_sub(2)
+                    .is_some_and(|i| bytes[i].is_ascii_digit()),
+                Some(b) => b.is_ascii_digit(),
+                None => false,
+            };
+            if carried {
+                return false;
+            }
+            let run = text[start..]
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .map_or(&text[start..], |end| &text[start..start + end]);
+            // A sentence's final dot is not part of the address.
+            let run = run.strip_suffix('.').unwrap_or(run);
+            run.parse().is_ok_and(|address| self.holds(address))
+        })
+    }
+}
+
 /// Whether `text` holds `term` as a search finds it (both lowercase): anywhere, except that an
 /// IP address must stand alone — not inside a longer number (10.0.0.1 in 10.0.0.15 or
-/// 110.0.0.1) — as a responder sweeping for one means it.
+/// 110.0.0.1) — as a responder sweeping for one means it, and an IPv4 network (`10.1.0.0/16`)
+/// is found where an address of it stands alone.
 pub fn holds(text: &str, term: &str) -> bool {
+    if let Some(network) = Network::parse(term) {
+        return network.found_in(text);
+    }
     let Some(v6) = ip_kind(term) else {
         return text.contains(term);
     };
@@ -147,7 +230,7 @@ impl Addresses {
             .map(|rule| {
                 term_of(rule)
                     .map(str::to_lowercase)
-                    .filter(|term| ip_kind(term).is_some())
+                    .filter(|term| ip_kind(term).is_some() || Network::parse(term).is_some())
             })
             .collect();
         terms
@@ -348,6 +431,41 @@ mod tests {
         assert!(!holds("fe80::12", "fe80::1") && !holds("2fe80::1", "fe80::1"));
         // Other terms are found anywhere.
         assert!(holds("notevil.example", "evil.example") && holds("x1234y", "123"));
+    }
+
+    #[test]
+    fn a_network_is_found_where_an_address_of_it_stands_alone() {
+        let net = "172.16.0.0/12";
+        for text in [
+            "172.16.0.1",
+            "from 172.31.255.254:443",
+            "src=172.20.1.1, then 8.8.8.8.",
+            "a dot ends it: 172.16.9.9.",
+        ] {
+            assert!(holds(text, net), "{text}");
+        }
+        for text in [
+            "172.32.0.1",
+            "1172.16.0.1",
+            "9.172.16.0.1",
+            "172.16.0.1.5",
+            "172.16",
+        ] {
+            assert!(!holds(text, net), "{text}");
+        }
+        assert!(holds("10.9.8.7", "10.0.0.0/8") && !holds("11.0.0.1", "10.0.0.0/8"));
+        assert!(holds("x 10.1.2.3 y", "10.1.2.3/32") && !holds("10.1.2.4", "10.1.2.3/32"));
+        // What the engine looks for first: the whole octets of the prefix.
+        assert_eq!(needle(net), "172.");
+        assert_eq!(needle("10.1.2.3/24"), "10.1.2.");
+        assert_eq!(needle("10.1.2.3/32"), "10.1.2.");
+        // Not networks: text like any other.
+        for term in ["10.0.0.0/7", "10.0.0.0/33", "/var/log", "a/b"] {
+            assert_eq!(needle(term), term);
+        }
+        // Through the engine: the rule is found, then confirmed.
+        let event = Flat(vec![("DestinationIp", "172.17.0.2")]);
+        assert_eq!(titles_matching(&[net], &event), ["Search: 172.16.0.0/12"]);
     }
 
     #[test]

@@ -777,6 +777,41 @@ fn correlations_report_the_records_that_made_them() {
     );
 }
 
+/// `--search` with an IPv4 network finds the events where an address of it stands alone.
+#[test]
+fn hunt_searches_for_a_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("fw.jsonl");
+    std::fs::write(
+        &logs,
+        [
+            r#"{"src":"10.1.200.7","msg":"allowed"}"#,
+            r#"{"src":"10.2.0.1","msg":"allowed"}"#,
+            r#"{"msg":"blocked 10.1.3.4:445 from outside"}"#,
+            r#"{"msg":"version 110.1.3.4 is not an address of it"}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let hits = jsonl(&ok(run(&[
+        "hunt",
+        "--search",
+        "10.1.0.0/16",
+        "--format",
+        "jsonl",
+        logs.to_str().unwrap(),
+    ])));
+    let records: Vec<u64> = hits
+        .iter()
+        .map(|h| h["record_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(records, [1, 3], "{hits:?}");
+    assert_eq!(
+        hits[1]["found"]["value"],
+        "blocked 10.1.3.4:445 from outside"
+    );
+}
+
 /// `vigil metrics`: what a collection holds, per log and event id and per computer, read as
 /// `vigil hunt` reads it (damaged files reported, unknown ones skipped).
 #[test]
