@@ -852,7 +852,7 @@ mod tests {
             })
         );
         // Each alternative counts as a term.
-        let many = vec!["source.ip:10.0.0.0/9"; 9].join(" OR ");
+        let many = ["source.ip:10.0.0.0/9"; 9].join(" OR ");
         assert!(matches!(parse(&many), Err(ParseError::TooManyTerms { .. })));
         // Not networks: taken as written.
         for text in [
