@@ -17,7 +17,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use vigil_sigma::{CorrelationCondition, CorrelationRule, CorrelationType};
+use vigil_sigma::{CmpOp, CorrelationCondition, CorrelationRule, CorrelationType};
 
 use crate::compile::{CompiledRuleSet, RuleId};
 use crate::event::{Event, FieldValue};
@@ -37,6 +37,9 @@ pub(crate) struct CompiledCorrelation {
     pub value_field: Option<Vec<String>>,
     pub timespan_ms: i64,
     pub condition: CorrelationCondition,
+    /// Whether the condition bounds a count from above (`lt`, `lte`, `eq`), which more events
+    /// can still break: it is decided once the window has passed, not as events arrive.
+    pub decided_at_close: bool,
 }
 
 pub(crate) fn compile_correlation(
@@ -79,6 +82,14 @@ pub(crate) fn compile_correlation(
         rules,
         timespan_ms: c.timespan_ms as i64,
         condition: c.condition.clone(),
+        decided_at_close: matches!(
+            c.kind,
+            CorrelationType::EventCount | CorrelationType::ValueCount
+        ) && c
+            .condition
+            .comparisons
+            .iter()
+            .any(|(op, _)| matches!(op, CmpOp::Lt | CmpOp::Lte | CmpOp::Eq)),
     })
 }
 
@@ -313,6 +324,11 @@ impl<'s> Correlator<'s> {
         self.state
             .feed(self.set, timestamp_ms, event, matched, tag, out);
     }
+
+    /// The end of the stream: decides the windows still open ([`CorrelationState::finish`]).
+    pub fn finish(&mut self, out: &mut Vec<CorrelationMatch>) {
+        self.state.finish(self.set, out);
+    }
 }
 
 impl CorrelationState {
@@ -463,13 +479,39 @@ impl CorrelationState {
     /// time is then correlated only with what is still held.
     pub fn prune(&mut self, set: &CompiledRuleSet, now_ms: i64) {
         for (cc, groups) in set.correlations.iter().zip(&mut self.groups) {
-            let horizon = now_ms.saturating_sub(cc.timespan_ms);
+            // A window decided at its close waits a timespan more for its group's next event,
+            // which decides it.
+            let kept = if cc.decided_at_close {
+                cc.timespan_ms.saturating_mul(2)
+            } else {
+                cc.timespan_ms
+            };
+            let horizon = now_ms.saturating_sub(kept);
             groups.retain(|_, entries| {
                 while entries.front().is_some_and(|e| e.ts < horizon) {
                     entries.pop_front();
                 }
                 !entries.is_empty()
             });
+        }
+    }
+
+    /// Decides every window still open as if the stream ended here (the end of a hunt's
+    /// files, of a preview's events): the correlations decided at close whose windows never
+    /// saw their group again. Others have said all they will as their events arrived.
+    pub fn finish(&mut self, set: &CompiledRuleSet, out: &mut Vec<CorrelationMatch>) {
+        for (cc, groups) in set.correlations.iter().zip(&mut self.groups) {
+            if !cc.decided_at_close {
+                continue;
+            }
+            let mut closed: Vec<(&Vec<String>, &mut VecDeque<Entry>)> = groups.iter_mut().collect();
+            // In time order, as they would have closed.
+            closed
+                .sort_by_key(|(group, entries)| (entries.front().map(|e| e.ts), (*group).clone()));
+            for (group, entries) in closed {
+                close_windows(cc, group, entries, None, out);
+            }
+            groups.clear();
         }
     }
 
@@ -510,6 +552,23 @@ impl CorrelationState {
                     continue;
                 }
                 let entries = self.groups[ci].entry(group.clone()).or_default();
+                if cc.decided_at_close {
+                    // The windows of the group that ended before this event are decided now.
+                    if close_windows(cc, &group, entries, Some(timestamp_ms), out) {
+                        self.fired.push(cc.id);
+                    }
+                    let at = entries.partition_point(|e| e.ts <= timestamp_ms);
+                    entries.insert(
+                        at,
+                        Entry {
+                            ts: timestamp_ms,
+                            pos,
+                            value,
+                            tag,
+                        },
+                    );
+                    continue;
+                }
                 let at = entries.partition_point(|e| e.ts <= timestamp_ms);
                 entries.insert(
                     at,
@@ -556,6 +615,40 @@ impl CorrelationState {
             }
         }
     }
+}
+
+/// Decides the windows of one group of a correlation decided at close: each window runs a
+/// timespan from its oldest event; those that ended before `now_ms` (all of them without) are
+/// evaluated, emitted when their condition holds (at the time of their last event), and
+/// forgotten. Whether one fired.
+fn close_windows(
+    cc: &CompiledCorrelation,
+    group: &[String],
+    entries: &mut VecDeque<Entry>,
+    now_ms: Option<i64>,
+    out: &mut Vec<CorrelationMatch>,
+) -> bool {
+    let mut fired = false;
+    while let Some(first) = entries.front() {
+        let end = first.ts.saturating_add(cc.timespan_ms);
+        if now_ms.is_some_and(|now| end >= now) {
+            break;
+        }
+        let n = entries.partition_point(|e| e.ts <= end);
+        let window: Vec<&Entry> = entries.iter().take(n).collect();
+        if let Some(value) = evaluate(cc, &window) {
+            out.push(CorrelationMatch {
+                rule: cc.id,
+                timestamp_ms: window.last().map_or(first.ts, |e| e.ts),
+                group: group.to_vec(),
+                value,
+                events: window.iter().map(|e| e.tag).collect(),
+            });
+            fired = true;
+        }
+        entries.drain(..n);
+    }
+    fired
 }
 
 fn compare(cond: &CorrelationCondition, v: f64) -> bool {

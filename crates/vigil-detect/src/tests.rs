@@ -932,6 +932,46 @@ fn a_sigma_1_near_fires_when_every_search_matched_within_the_timeframe() {
 }
 
 #[test]
+fn a_count_bounded_from_above_is_decided_when_its_window_has_passed() {
+    // Fewer than three events of a user within 10 s: rare, not merely "the first one".
+    let corr = "title: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 10s\n  condition:\n    lt: 3\n";
+    let set = correlation_set(corr);
+    let mut state = crate::CorrelationState::new(&set);
+    let mut out = Vec::new();
+    // alice twice, bob three times, carol once: nothing is decided while the windows are open.
+    for (ts, user) in [
+        (0, "alice"),
+        (1_000, "bob"),
+        (2_000, "alice"),
+        (3_000, "bob"),
+        (4_000, "bob"),
+        (5_000, "carol"),
+    ] {
+        feed_base(&set, &mut state, ts, user, &mut out);
+    }
+    assert!(out.is_empty(), "{out:?}");
+    // alice again after her window: it is decided, two events, below three.
+    feed_base(&set, &mut state, 30_000, "alice", &mut out);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].group, ["alice"]);
+    assert_eq!((out[0].value, out[0].timestamp_ms), (2.0, 2_000));
+    assert_eq!(out[0].events, [0, 2_000]);
+    // The stream ends: bob's three do not fire, carol's one and alice's latest do.
+    state.finish(&set, &mut out);
+    let fired: Vec<(&str, f64)> = out[1..]
+        .iter()
+        .map(|m| (m.group[0].as_str(), m.value))
+        .collect();
+    assert_eq!(fired, [("carol", 1.0), ("alice", 1.0)]);
+    // A count bounded from below still fires as the events come.
+    let gte = "title: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 10s\n  condition:\n    gte: 2\n";
+    assert_eq!(
+        correlate(gte, &[(0, "x", "a", None), (1_000, "x", "a", None)]).len(),
+        1
+    );
+}
+
+#[test]
 fn value_count_sum_avg_percentile() {
     let vc = "title: C\nid: c\ncorrelation:\n  type: value_count\n  rules: [base]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    field: V\n    gte: 2\n";
     let out = correlate(

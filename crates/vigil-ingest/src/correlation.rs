@@ -707,8 +707,13 @@ mod tests {
     }
 
     fn rules_with(threshold: u32) -> Arc<LoadedRules> {
+        rules_where(&format!("gte: {threshold}"))
+    }
+
+    /// Failures (`base`) counted per user within a minute (`two`), under `condition`.
+    fn rules_where(condition: &str) -> Arc<LoadedRules> {
         let text = format!(
-            "title: Base\nid: base\nname: base\nlogsource:\n  product: linux\ndetection:\n  sel:\n    outcome: failure\n  condition: sel\n---\ntitle: Two\nid: two\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [user]\n  timespan: 1m\n  condition:\n    gte: {threshold}\n"
+            "title: Base\nid: base\nname: base\nlogsource:\n  product: linux\ndetection:\n  sel:\n    outcome: failure\n  condition: sel\n---\ntitle: Two\nid: two\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [user]\n  timespan: 1m\n  condition:\n    {condition}\n"
         );
         let (docs, _) = vigil_sigma::parse_str(&text, std::path::Path::new("r.yml"));
         let (set, diags) = vigil_detect::compile(&docs, &vigil_detect::CompileOptions::default());
@@ -774,6 +779,39 @@ mod tests {
         assert_eq!(ids, [2, 3]);
         // The group that fired is cleared, and its evidence with it.
         assert_eq!(held(&correlations), 0);
+    }
+
+    /// A count bounded from above is decided when the group's next event comes after its
+    /// window, in a later batch too: the windows wait a timespan more for it.
+    #[test]
+    fn a_count_bounded_from_above_is_decided_by_the_group_s_next_event() {
+        let rules = rules_where("lt: 2");
+        let base = [vigil_detect::RuleId(0)];
+        let alice = vigil_events::json::JsonEvent::parse(r#"{"user":"alice","outcome":"failure"}"#)
+            .unwrap();
+        let fed = |index: usize, id: u64, ts: i64| Fed {
+            index,
+            id,
+            tenant: "acme",
+            timestamp_ms: ts,
+            event: &alice,
+            json: "{}",
+            matched: &base,
+        };
+        let correlations = Correlations::default();
+        assert!(
+            correlations
+                .feed_or_defer(&rules, [fed(0, 1, 0)], Vec::new, 0)
+                .is_empty(),
+            "one failure is below two, but the minute is not over"
+        );
+        // 90 s later, in another batch: her first minute held one failure.
+        let fired = correlations.feed_or_defer(&rules, [fed(4, 2, 90_000)], Vec::new, 0);
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].index, 4, "recorded on the event that closed it");
+        assert_eq!(fired[0].found.timestamp_ms, 0);
+        let ids: Vec<u64> = fired[0].events.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, [1]);
     }
 
     #[test]

@@ -178,6 +178,14 @@ pub fn preview(
 /// returns the reported correlations that fired.
 fn correlate(set: &CompiledRuleSet, org: &OrgView, mut counted: Vec<Counted>) -> Vec<PreviewMatch> {
     counted.sort_by_key(|(stored, _)| (stored.time, stored.id));
+    // The event a correlation's match shows: the last of its window (tags are indices into
+    // `counted`).
+    let shown = |m: &CorrelationMatch, otherwise: usize| {
+        m.events
+            .last()
+            .map_or(otherwise, |&tag| tag as usize)
+            .min(counted.len().saturating_sub(1))
+    };
     let mut by_tenant: HashMap<&str, CorrelationState> = HashMap::new();
     let mut fired: Vec<(usize, CorrelationMatch)> = Vec::new();
     let mut found = Vec::new();
@@ -201,8 +209,14 @@ fn correlate(set: &CompiledRuleSet, org: &OrgView, mut counted: Vec<Counted>) ->
             index as u64,
             &mut found,
         );
-        fired.extend(found.drain(..).map(|m| (index, m)));
+        fired.extend(found.drain(..).map(|m| (shown(&m, index), m)));
     }
+    // The window's end: counts bounded from above are decided over what the window held.
+    for state in by_tenant.values_mut() {
+        state.finish(set, &mut found);
+        fired.extend(found.drain(..).map(|m| (shown(&m, counted.len()), m)));
+    }
+    fired.sort_by_key(|(index, _)| *index);
     fired
         .into_iter()
         .filter(|(_, m)| set.rule(m.rule).report)

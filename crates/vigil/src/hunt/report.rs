@@ -311,6 +311,10 @@ pub fn correlate(
             None => correlator.feed(m.timestamp, m.event.as_ref(), &m.rules, i as u64, &mut out),
         }
     }
+    // The files end here: windows still open are decided (counts bounded from above), and
+    // the correlations listed in time order.
+    correlator.finish(&mut out);
+    out.sort_by_key(|found| found.timestamp_ms);
     out.into_iter()
         .map(|found| Correlated {
             records: found

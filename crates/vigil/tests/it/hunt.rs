@@ -777,6 +777,53 @@ fn correlations_report_the_records_that_made_them() {
     );
 }
 
+/// A count bounded from above (SigmaHQ's "rare" rules: `count() by ServiceName < 2`) is
+/// decided when its window has passed, here at the end of the files: once per quiet group.
+#[test]
+fn a_rare_event_is_reported_once_its_window_has_passed() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = dir.path().join("rare.yml");
+    std::fs::write(
+        &rule,
+        "title: Rare Service Installation\nid: 66666666-6666-6666-6666-666666666666\n\
+         level: low\nlogsource: {product: windows, service: system}\ndetection:\n  \
+         selection: {EventID: 7045}\n  timeframe: 7d\n  \
+         condition: selection | count() by ServiceName < 2\n",
+    )
+    .unwrap();
+    let install = |day: u32, service: &str| {
+        format!(
+            r##"{{"Event":{{"System":{{"EventID":7045,"Channel":"System","Computer":"WS01","TimeCreated":{{"#attributes":{{"SystemTime":"2024-01-{day:02}T10:00:00Z"}}}}}},"EventData":{{"ServiceName":"{service}"}}}}}}"##
+        )
+    };
+    let logs = dir.path().join("system.jsonl");
+    std::fs::write(
+        &logs,
+        [
+            install(1, "Spooler"),
+            install(2, "PSEXESVC"),
+            install(3, "Spooler"),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let hits = jsonl(&ok(run(&[
+        "hunt",
+        "-r",
+        rule.to_str().unwrap(),
+        "--format",
+        "jsonl",
+        logs.to_str().unwrap(),
+    ])));
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(
+        hits[0]["correlation"]["group"],
+        serde_json::json!(["PSEXESVC"])
+    );
+    assert_eq!(hits[0]["correlation"]["value"], 1.0);
+    assert_eq!(hits[0]["timestamp"], "2024-01-02T10:00:00.000Z");
+}
+
 /// `--search` with an IPv4 network finds the events where an address of it stands alone.
 #[test]
 fn hunt_searches_for_a_network() {
