@@ -552,23 +552,6 @@ impl CorrelationState {
                     continue;
                 }
                 let entries = self.groups[ci].entry(group.clone()).or_default();
-                if cc.decided_at_close {
-                    // The windows of the group that ended before this event are decided now.
-                    if close_windows(cc, &group, entries, Some(timestamp_ms), out) {
-                        self.fired.push(cc.id);
-                    }
-                    let at = entries.partition_point(|e| e.ts <= timestamp_ms);
-                    entries.insert(
-                        at,
-                        Entry {
-                            ts: timestamp_ms,
-                            pos,
-                            value,
-                            tag,
-                        },
-                    );
-                    continue;
-                }
                 let at = entries.partition_point(|e| e.ts <= timestamp_ms);
                 entries.insert(
                     at,
@@ -579,6 +562,14 @@ impl CorrelationState {
                         tag,
                     },
                 );
+                if cc.decided_at_close {
+                    // The windows of the group that ended before this event (which none of
+                    // them holds) are decided now.
+                    if close_windows(cc, &group, entries, Some(timestamp_ms), out) {
+                        self.fired.push(cc.id);
+                    }
+                    continue;
+                }
                 let newest = entries.back().map_or(timestamp_ms, |e| e.ts);
                 while entries
                     .front()

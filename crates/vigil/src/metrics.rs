@@ -3,18 +3,17 @@
 //! spans, and the time the whole collection spans. It reads the files as `vigil hunt` does
 //! (every format, gzip, every core, a progress bar), running no rule.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use serde_json::json;
 use vigil_events::collect_files;
-use vigil_events::source::{DecodeError, InputFile, TextOptions};
+use vigil_events::source::{DecodeError, TextOptions};
 use vigil_events::time::{LocalZone, format_timestamp, format_timestamp_in};
 
 use crate::hunt::census::{Census, Seen, event_name};
-use crate::hunt::scan::{ScanOptions, Scanned, file_sizes, scan_files};
+use crate::hunt::scan::{self, ScanOptions, Scanned, file_sizes, scan_files};
 use crate::output::{outln, plural, table};
 
 const AFTER_HELP: &str = "\
@@ -60,15 +59,9 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     crate::output::stdin_must_be_piped(&args.paths, "metrics")?;
     let files = collect_files(&args.paths).context("cannot read the paths to count")?;
-    let jobs = match args.jobs {
-        Some(0) | None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        Some(n) => n,
-    };
+    let jobs = scan::jobs(args.jobs);
     let sizes = file_sizes(&files);
-    let total = (!files.iter().any(InputFile::is_stdin)).then(|| sizes.iter().flatten().sum());
-    let progress = std::io::stderr()
-        .is_terminal()
-        .then(|| crate::output::bytes_progress(total, true));
+    let progress = scan::progress_bar(&files, &sizes);
     let warn = |message: String| match &progress {
         Some(bar) => bar.suspend(|| eprintln!("warning: {message}")),
         None => eprintln!("warning: {message}"),

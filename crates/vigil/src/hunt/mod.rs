@@ -17,7 +17,7 @@ mod terms;
 
 pub use scan::{FileScan, ScanOptions, scan_source};
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,7 +26,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use vigil_detect::{FieldMapping, Logsource};
 use vigil_events::collect_files;
-use vigil_events::source::{DecodeError, InputFile, LINES_PIECE_BYTES, TextOptions};
+use vigil_events::source::{DecodeError, LINES_PIECE_BYTES, TextOptions};
 use vigil_events::time::{LocalZone, parse_timestamp, parse_timestamp_in};
 use vigil_sigma::Level;
 
@@ -339,19 +339,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     crate::output::stdin_must_be_piped(&args.paths, "hunt")?;
     let files = collect_files(&args.paths).context("cannot read the paths to hunt in")?;
-    let jobs = match args.jobs {
-        Some(0) | None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        Some(n) => n,
-    };
-
-    // The bar moves by bytes on disk, so that one large file moves it too and the time left
-    // means something; its message counts files and events.
+    let jobs = scan::jobs(args.jobs);
+    // Its message counts files and events.
     let sizes = file_sizes(&files);
-    // Logs piped in have no size to go by: the bar then counts what was read.
-    let total = (!files.iter().any(InputFile::is_stdin)).then(|| sizes.iter().flatten().sum());
-    let progress = std::io::stderr()
-        .is_terminal()
-        .then(|| crate::output::bytes_progress(total, true));
+    let progress = scan::progress_bar(&files, &sizes);
     let files_done = AtomicU64::new(0);
     // A warning printed under a progress bar would be drawn over.
     let warn = |message: String| match &progress {

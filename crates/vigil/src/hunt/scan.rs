@@ -116,6 +116,25 @@ pub enum Scanned {
     FileEnd,
 }
 
+/// The threads to scan with: `requested` (`--jobs`), or every core for none or 0.
+pub fn jobs(requested: Option<usize>) -> usize {
+    match requested {
+        Some(0) | None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        Some(n) => n,
+    }
+}
+
+/// The progress bar of a scan, on a terminal: by bytes on disk, so that one large file moves
+/// it too and the time left means something; logs piped in have no size to go by, and the
+/// bar then counts what was read.
+pub fn progress_bar(files: &[InputFile], sizes: &[Option<u64>]) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    let total = (!files.iter().any(InputFile::is_stdin)).then(|| sizes.iter().flatten().sum());
+    std::io::stderr()
+        .is_terminal()
+        .then(|| crate::output::bytes_progress(total, true))
+}
+
 /// The size on disk of each of `files` (`None` for standard input, or a file that cannot be
 /// read, which its opening reports): for the progress bar and for cutting files into pieces.
 pub fn file_sizes(files: &[InputFile]) -> Vec<Option<u64>> {
