@@ -108,6 +108,9 @@ pub struct CorrelationShape<'a> {
     pub timespan_ms: i64,
     /// Its condition.
     pub condition: &'a CorrelationCondition,
+    /// Whether the condition is decided once a window has passed (a count bounded from above)
+    /// rather than as events arrive.
+    pub decided_at_close: bool,
 }
 
 impl CompiledRuleSet {
@@ -121,6 +124,7 @@ impl CompiledRuleSet {
             rules: c.rules.len(),
             timespan_ms: c.timespan_ms,
             condition: &c.condition,
+            decided_at_close: c.decided_at_close,
         })
     }
 

@@ -936,6 +936,9 @@ fn a_count_bounded_from_above_is_decided_when_its_window_has_passed() {
     // Fewer than three events of a user within 10 s: rare, not merely "the first one".
     let corr = "title: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 10s\n  condition:\n    lt: 3\n";
     let set = correlation_set(corr);
+    let c = set.rules().iter().position(|r| r.id() == "c").unwrap();
+    let shape = set.correlation_shape(RuleId(c as u32)).unwrap();
+    assert!(shape.decided_at_close);
     let mut state = crate::CorrelationState::new(&set);
     let mut out = Vec::new();
     // alice twice, bob three times, carol once: nothing is decided while the windows are open.

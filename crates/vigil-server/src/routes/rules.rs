@@ -66,6 +66,7 @@ async fn in_force(state: &AppState) -> RulesStatus {
                 condition: match shape.condition.to_string() {
                     // Temporal types without a condition need every rule they name.
                     text if text.is_empty() => format!("all {} rules", shape.rules),
+                    text if shape.decided_at_close => format!("{text} once the window has passed"),
                     text => text,
                 },
                 groups: w.groups as u64,
