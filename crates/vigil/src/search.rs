@@ -57,7 +57,8 @@ pub struct Window {
         long,
         value_name = "ZONE",
         default_value = "UTC",
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        env = "VIGIL_TIMEZONE"
     )]
     pub timezone: LocalZone,
 }

@@ -310,6 +310,14 @@ fn ingest_then_search_pivot_stats_and_detections() {
     );
     let counted = ok(cli(&["search", "user.name:alice | count by host", "--csv"]));
     assert_eq!(counted, "host,count\nweb-01,1\nweb-02,1\n");
+    // VIGIL_TIMEZONE sets it once for every search-like command.
+    let from_env = ok(f
+        .server
+        .command(&f.token, &["search", "user.name:alice"])
+        .env("VIGIL_TIMEZONE", "Europe/Berlin")
+        .output()
+        .unwrap());
+    assert!(from_env.contains("TIME (Europe/Berlin)"), "{from_env}");
     let utc = ok(cli(&["search", "user.name:alice"]));
     assert!(
         utc.contains("TIME (UTC)") && utc.contains("2026-01-10 10:02:00"),

@@ -154,7 +154,8 @@ impl Server {
         output_with_input(&mut self.command(token, args), input)
     }
 
-    fn command(&self, token: &str, args: &[&str]) -> Command {
+    /// The command [`Server::cli`] runs, to set its environment first.
+    pub fn command(&self, token: &str, args: &[&str]) -> Command {
         let mut command = vigil();
         command
             .args(args)
