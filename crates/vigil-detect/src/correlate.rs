@@ -14,6 +14,14 @@
 //! same events do not fire again. Events older than the newest one of their group by more than
 //! `timespan` can no longer share a window with it and are dropped. Correlations that refer to
 //! other correlations are fed the matches emitted earlier in the same call, in file order.
+//!
+//! A count bounded from above (`lt`, `lte`, `eq` on `event_count` or `value_count`) could be
+//! broken by events still to come, so it is decided once its window has passed: a window runs
+//! `timespan` from the oldest event its group holds and is evaluated when an event of the group
+//! arrives after it, or at [`CorrelationState::finish`] (the end of a finite stream); [`prune`]
+//! keeps such windows a timespan longer for that event.
+//!
+//! [`prune`]: CorrelationState::prune
 
 use std::collections::{HashMap, VecDeque};
 
