@@ -19,6 +19,7 @@ use crate::output::{outln, plural, table};
 const AFTER_HELP: &str = "\
 Examples:
   vigil metrics ../shared/data/evtx                 # events per channel and event id, per computer
+  vigil metrics /cases/4711/logs --files            # and each file with the time it spans
   vigil metrics /cases/4711/logs --top 0 --json     # every kind, for a script
   vigil metrics /var/log --text --timezone Europe/Berlin
 
@@ -38,6 +39,10 @@ pub struct Args {
     /// How many kinds of event and computers the tables list, most events first (0: all).
     #[arg(long, default_value_t = 30)]
     top: usize,
+    /// Also list every file that held events, with its events and the time it spans (by path;
+    /// --json always has them).
+    #[arg(long)]
+    files: bool,
     /// Count the lines of text files of no format Vigil recognises too, as `vigil hunt --text`
     /// reads them (in a folder, documents and scripts are still skipped).
     #[arg(long)]
@@ -159,6 +164,12 @@ fn as_json(census: &Census, files: u64, errors: u64, skipped: usize) -> serde_js
             "first": time(seen.first),
             "last": time(seen.last),
         })).collect::<Vec<_>>(),
+        "files_read": census.files_by_path().into_iter().map(|(file, seen)| json!({
+            "file": file.display().to_string(),
+            "events": seen.events,
+            "first": time(seen.first),
+            "last": time(seen.last),
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -224,6 +235,18 @@ fn print_tables(census: &Census, files: u64, errors: u64, args: &Args) {
     }
     outln!("\nComputers\n{t}");
     more(computers.len(), top, "computers");
+    if args.files {
+        let mut t = table(["EVENTS", "FILE", first.as_str(), last.as_str()]);
+        for (file, seen) in census.files_by_path() {
+            t.add_row([
+                seen.events.to_string(),
+                crate::hunt::short_path(file, &args.paths),
+                time(seen.first),
+                time(seen.last),
+            ]);
+        }
+        outln!("\nFiles\n{t}");
+    }
 }
 
 /// `12.3 %` of the whole, `<0.1 %` for a sliver.

@@ -3,6 +3,8 @@
 //! when handed a folder of EVTX files, as Hayabusa's `eid-metrics` and `computer-metrics` show.
 
 use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
 
 use vigil_detect::Logsource;
 use vigil_events::json::JsonEvent;
@@ -15,6 +17,8 @@ pub struct Census {
     pub kinds: HashMap<(String, String), u64>,
     /// Per computer (the record's Computer, a syslog hostname, `host.name` …).
     pub computers: HashMap<String, Seen>,
+    /// Per file.
+    pub files: HashMap<Arc<Path>, Seen>,
     /// The events with no time of their own.
     pub undated: u64,
 }
@@ -53,6 +57,7 @@ impl Census {
     /// Counts one event; `implied` is what a text log's decoder says it is.
     pub fn add(
         &mut self,
+        file: &Arc<Path>,
         event: &JsonEvent,
         timestamp: Option<i64>,
         implied: Option<&[Logsource]>,
@@ -75,6 +80,14 @@ impl Census {
                 self.computers.insert(computer, seen);
             }
         }
+        match self.files.get_mut(file) {
+            Some(seen) => seen.add(1, timestamp, timestamp),
+            None => {
+                let mut seen = Seen::default();
+                seen.add(1, timestamp, timestamp);
+                self.files.insert(file.clone(), seen);
+            }
+        }
         if timestamp.is_none() {
             self.undated += 1;
         }
@@ -88,6 +101,12 @@ impl Census {
         for (computer, seen) in other.computers {
             self.computers
                 .entry(computer)
+                .or_default()
+                .add(seen.events, seen.first, seen.last);
+        }
+        for (file, seen) in other.files {
+            self.files
+                .entry(file)
                 .or_default()
                 .add(seen.events, seen.first, seen.last);
         }
@@ -115,6 +134,17 @@ impl Census {
             (b.2, a.0, number(a.1), a.1).cmp(&(a.2, b.0, number(b.1), b.1))
         });
         kinds
+    }
+
+    /// The files that held events, by path.
+    pub fn files_by_path(&self) -> Vec<(&Path, Seen)> {
+        let mut files: Vec<(&Path, Seen)> = self
+            .files
+            .iter()
+            .map(|(f, &seen)| (f.as_ref(), seen))
+            .collect();
+        files.sort_by(|a, b| a.0.cmp(b.0));
+        files
     }
 
     /// The computers, most events first (ties by name).
@@ -287,13 +317,24 @@ mod tests {
                 r#"{{"Event":{{"System":{{"Channel":"Security","EventID":{id},"Computer":"{computer}"}}}}}}"#
             ))
         };
+        let (dc, ws): (Arc<Path>, Arc<Path>) =
+            (Path::new("dc.evtx").into(), Path::new("ws.evtx").into());
         let mut a = Census::default();
-        a.add(&logon("DC01", 4625), Some(2_000), None);
-        a.add(&logon("DC01", 4625), Some(1_000), None);
+        a.add(&dc, &logon("DC01", 4625), Some(2_000), None);
+        a.add(&dc, &logon("DC01", 4625), Some(1_000), None);
         let mut b = Census::default();
-        b.add(&logon("WS01", 4624), Some(5_000), None);
-        b.add(&event(r#"{"message":"hello"}"#), None, None);
+        b.add(&ws, &logon("WS01", 4624), Some(5_000), None);
+        b.add(&ws, &event(r#"{"message":"hello"}"#), None, None);
         a.merge(b);
+        let files: Vec<(&Path, u64)> = a
+            .files_by_path()
+            .into_iter()
+            .map(|(f, seen)| (f, seen.events))
+            .collect();
+        assert_eq!(
+            files,
+            [(Path::new("dc.evtx"), 2), (Path::new("ws.evtx"), 2)]
+        );
         assert_eq!(
             a.kinds_by_count(),
             [

@@ -32,6 +32,7 @@ use vigil_sigma::Level;
 
 use crate::output::plural;
 use crate::ruleset;
+pub use report::short_path;
 use report::{CSV_HEADER, Renderer, Tally, correlate};
 use scan::{Scanned, file_sizes, scan_files};
 

@@ -545,7 +545,7 @@ fn time_text(ts: Option<i64>) -> String {
 /// How a file is named in the table: its path below the folder given on the command line that
 /// holds it, or its file name when it was given itself. The whole path is in `--format jsonl`
 /// and `csv`; in a table it would be most of every row.
-fn short_path(file: &Path, inputs: &[PathBuf]) -> String {
+pub fn short_path(file: &Path, inputs: &[PathBuf]) -> String {
     inputs
         .iter()
         .filter(|input| input.as_path() != file)

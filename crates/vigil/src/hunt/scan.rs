@@ -617,7 +617,8 @@ pub fn scan_source(
             None
         };
         if opts.census {
-            scan.census.add(&event, record.timestamp, implied_here);
+            scan.census
+                .add(&record.file, &event, record.timestamp, implied_here);
         }
         let logsources = implied_here.unwrap_or(opts.logsources);
         let matched = match opts.fields {

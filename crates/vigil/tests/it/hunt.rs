@@ -891,7 +891,25 @@ fn metrics_count_what_a_collection_holds() {
         "the broken line and the damaged export: {m}"
     );
     assert!(stderr.contains("a.jsonl: record 4"), "{stderr}");
-    let table = ok(run(&["metrics", logs, "--timezone", "+02:00"]));
+    let read: Vec<(String, u64)> = m["files_read"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let path = Path::new(f["file"].as_str().unwrap());
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, f["events"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        read,
+        [("a.jsonl".to_owned(), 3), ("auth.log".to_owned(), 1)]
+    );
+    let table = ok(run(&["metrics", logs, "--files", "--timezone", "+02:00"]));
+    assert!(
+        table.contains("Files") && table.contains("auth.log"),
+        "{table}"
+    );
     assert!(
         table.contains("Process creation")
             && table.contains("75.0 %")
