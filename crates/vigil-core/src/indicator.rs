@@ -3,6 +3,8 @@
 //! Normalisation per kind (invalid values are rejected with the reason):
 //! - `ip`: parsed by `std::net::IpAddr` (brackets around IPv6 allowed) and written canonically
 //!   (IPv6 compressed, lower case).
+//! - `network`: an IPv4 network in CIDR notation, /8 to /32, written as its own address
+//!   (`10.1.2.3/16` is `10.1.0.0/16`); pivots and sweeps find the addresses it holds.
 //! - `domain`: lower-cased, one trailing dot stripped, at least two labels, each 1–63 of
 //!   `a-z 0-9 - _` not starting or ending with `-`, at most 253 characters; non-ASCII names must
 //!   be given in their punycode (`xn--`) form.
@@ -35,6 +37,8 @@ wire_enum!(
     IndicatorKind ("kind") {
         /// IPv4 or IPv6 address.
         Ip = "ip",
+        /// IPv4 network in CIDR notation (`10.1.0.0/16`).
+        Network = "network",
         /// DNS domain name.
         Domain = "domain",
         /// URL.
@@ -205,6 +209,7 @@ fn normalise(kind: IndicatorKind, raw: &str) -> Result<String, DomainError> {
     }
     match kind {
         IndicatorKind::Ip => ip(t),
+        IndicatorKind::Network => network(t),
         IndicatorKind::Domain => domain(t, 2),
         IndicatorKind::Host => ip(t).or_else(|_| domain(t, 1)).map_err(|_| {
             invalid(format!(
@@ -232,6 +237,28 @@ fn ip(t: &str) -> Result<String, DomainError> {
         .parse::<IpAddr>()
         .map(|a| a.to_string())
         .map_err(|_| invalid(format!("{t:?} is not an IPv4 or IPv6 address")))
+}
+
+/// `10.1.2.3/16` as `10.1.0.0/16`: the network's own address and its prefix, /8 to /32 (what
+/// search, pivots and `vigil hunt --search` read as a network).
+fn network(t: &str) -> Result<String, DomainError> {
+    let bad = || {
+        invalid(format!(
+            "{t:?} is not an IPv4 network in CIDR notation such as 10.1.0.0/16 (prefix 8 to 32); for one address use kind ip"
+        ))
+    };
+    let (address, bits) = t.split_once('/').ok_or_else(bad)?;
+    let address: std::net::Ipv4Addr = address.parse().map_err(|_| bad())?;
+    if bits.is_empty() || !bits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let bits: u32 = bits
+        .parse()
+        .ok()
+        .filter(|b| (8..=32).contains(b))
+        .ok_or_else(bad)?;
+    let base = u32::from(address) & (u32::MAX << (32 - bits));
+    Ok(format!("{}/{bits}", std::net::Ipv4Addr::from(base)))
 }
 
 fn domain(t: &str, min_labels: usize) -> Result<String, DomainError> {
@@ -365,6 +392,19 @@ mod tests {
     }
 
     #[test]
+    fn networks_are_written_as_their_own_address() {
+        assert_eq!(n(IndicatorKind::Network, " 10.1.2.3/16 "), "10.1.0.0/16");
+        assert_eq!(
+            n(IndicatorKind::Network, "203.0.113.9/32"),
+            "203.0.113.9/32"
+        );
+        bad(IndicatorKind::Network, "10.0.0.1");
+        bad(IndicatorKind::Network, "10.0.0.0/7");
+        bad(IndicatorKind::Network, "10.0.0.0/+8");
+        bad(IndicatorKind::Network, "fe80::/10");
+    }
+
+    #[test]
     fn domains_are_lowercased_and_validated() {
         assert_eq!(
             n(IndicatorKind::Domain, "Evil.Example.COM."),
@@ -483,6 +523,7 @@ mod tests {
     fn normalised_values_normalise_to_themselves() {
         const SEEDS: &[&str] = &[
             "203.0.113.9",
+            "10.1.2.3/16",
             "2001:DB8::0:1",
             "::ffff:192.0.2.1",
             "Login-Micros0ft.example.",

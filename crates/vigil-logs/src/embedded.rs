@@ -766,9 +766,14 @@ impl EventStore for EmbeddedStore {
     fn pivot(&self, request: &PivotRequest) -> Result<Pivot, LogError> {
         let searcher = self.reader.searcher();
         let t = self.translator();
-        let matched: Box<dyn Query> = match &request.field {
-            Some(field) => t.field_value(field, &request.value)?,
-            None => t.free_text(&request.value)?,
+        // An IPv4 network (`10.1.0.0/16`) stands for the addresses it holds, as in a search.
+        let matched: Box<dyn Query> = match (
+            vigil_query::network_expr(&request.field, &request.value),
+            &request.field,
+        ) {
+            (Some(network), _) => t.query(&network)?,
+            (None, Some(field)) => t.field_value(field, &request.value)?,
+            (None, None) => t.free_text(&request.value)?,
         };
         let q: Box<dyn Query> = match t.window(request.range.from, request.range.to) {
             Some(w) => Box::new(BooleanQuery::new(vec![

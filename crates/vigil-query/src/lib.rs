@@ -51,4 +51,4 @@ mod parse;
 
 pub use ast::{Bound, Expr, Field, Pipe, Query, Scalar, TimeValue, Wildcard, WildcardPart};
 pub use error::ParseError;
-pub use parse::{DEFAULT_TOP, MAX_DEPTH, MAX_TERMS, MAX_TOP, parse, parse_time};
+pub use parse::{DEFAULT_TOP, MAX_DEPTH, MAX_TERMS, MAX_TOP, network_expr, parse, parse_time};

@@ -569,7 +569,8 @@ fn word_expr(field: Option<Field>, word: &[WordChar]) -> Expr {
     if field.is_none() && word == [('*', false)] {
         return Expr::All;
     }
-    if let Some(range) = cidr_expr(&field, word) {
+    let text: String = word.iter().map(|(c, _)| c).collect();
+    if let Some(range) = network_expr(&field, &text) {
         return range;
     }
     if !word.iter().any(|&(c, esc)| !esc && (c == '*' || c == '?')) {
@@ -609,9 +610,9 @@ fn word_expr(field: Option<Field>, word: &[WordChar]) -> Expr {
 /// holds, written as the stored values begin: `10.1.*`; a prefix that ends inside an octet as
 /// one alternative per value of that octet (`/20`: 16, at most 128), a `/32` as the address.
 /// Host bits are ignored (`10.1.2.3/24` is `10.1.2.0/24`), as Kibana and Splunk read it.
-fn cidr_expr(field: &Option<Field>, word: &[WordChar]) -> Option<Expr> {
-    let text: String = word.iter().map(|(c, _)| c).collect();
-    let (address, bits) = text.split_once('/')?;
+/// `None` when `text` is no such network (what a pivot on a value uses too).
+pub fn network_expr(field: &Option<Field>, text: &str) -> Option<Expr> {
+    let (address, bits) = text.trim().split_once('/')?;
     let address: std::net::Ipv4Addr = address.parse().ok()?;
     if bits.is_empty() || !bits.bytes().all(|b| b.is_ascii_digit()) {
         return None;

@@ -388,6 +388,17 @@ fn ingest_then_search_pivot_stats_and_detections() {
     );
     let in_field = json_of(cli(&["pivot", "alice", "--field", "user.name", "--json"]));
     assert_eq!(in_field["total"], 2, "{in_field}");
+    // A network: the addresses it holds, as whole values (in a field, or any).
+    let network = json_of(cli(&["pivot", "203.0.113.0/24", "--json"]));
+    assert_eq!(network["total"], 3, "{network}");
+    let in_source = json_of(cli(&[
+        "pivot",
+        "203.0.113.0/24",
+        "--field",
+        "source.ip",
+        "--json",
+    ]));
+    assert_eq!(in_source["total"], 2, "{in_source}");
     let in_berlin = ok(cli(&["pivot", "alice", "--timezone", "+01:00"]));
     assert!(
         in_berlin.contains("first 2026-01-10 11:00:00 +01:00")
@@ -534,6 +545,24 @@ fn ingest_then_search_pivot_stats_and_detections() {
     let inc = json_of(cli(&["incident", "show", "INC-1", "--json"]));
     let scope = inc["services"].as_array().unwrap();
     assert!(scope.contains(&json!("bastion")), "{inc}");
+    // A network indicator (written as its own address) pivots on the addresses it holds.
+    ok(cli(&[
+        "incident",
+        "indicator",
+        "add",
+        "INC-1",
+        "network",
+        "203.0.113.200/24",
+    ]));
+    let pivoted = json_of(cli(&["incident", "pivot", "INC-1", "--json"]));
+    let network = pivoted["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "network")
+        .unwrap();
+    assert_eq!(network["value"], "203.0.113.0/24", "{pivoted}");
+    assert_eq!(network["total"], 3, "{pivoted}");
 }
 
 #[test]
