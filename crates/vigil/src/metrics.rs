@@ -22,6 +22,7 @@ Examples:
   vigil metrics /cases/4711/logs --files            # and each file with the time it spans
   vigil metrics /cases/4711/logs --top 0 --json     # every kind, for a script
   vigil metrics /var/log --text --timezone Europe/Berlin
+  vigil metrics /cases/4711/logs --from '2026-11-30 08:00' --to '2026-11-30 18:00' --timezone Europe/Berlin
 
 Reads EVTX, JSON lines, JSON arrays, syslog and web server logs (gzip too), as vigil hunt does;
 the summary and warnings go to stderr.";
@@ -43,6 +44,16 @@ pub struct Args {
     /// --json always has them).
     #[arg(long)]
     files: bool,
+    /// Only events at or after this time (RFC 3339, a date, or now-24h; without an offset in
+    /// --timezone).
+    #[arg(long, value_parser = crate::hunt::parse_time)]
+    from: Option<crate::hunt::TimeArg>,
+    /// Only events before this time (same forms as --from).
+    #[arg(long, value_parser = crate::hunt::parse_time)]
+    to: Option<crate::hunt::TimeArg>,
+    /// Only events from this far back: a duration such as 15m, 24h or 7d.
+    #[arg(long, conflicts_with = "from", value_parser = crate::hunt::parse_since)]
+    since: Option<crate::hunt::TimeArg>,
     /// Count the lines of text files of no format Vigil recognises too, as `vigil hunt --text`
     /// reads them (in a folder, documents and scripts are still skipped).
     #[arg(long)]
@@ -62,6 +73,18 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let zone = &args.timezone;
+    let from = args
+        .from
+        .as_ref()
+        .or(args.since.as_ref())
+        .map(|t| t.in_zone(zone));
+    let to = args.to.as_ref().map(|t| t.in_zone(zone));
+    if let (Some(f), Some(t)) = (from, to)
+        && f >= t
+    {
+        anyhow::bail!("--from must be before --to");
+    }
     crate::output::stdin_must_be_piped(&args.paths, "metrics")?;
     let files = collect_files(&args.paths).context("cannot read the paths to count")?;
     let jobs = scan::jobs(args.jobs);
@@ -79,6 +102,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let no_count = |_: u64| {};
     let opts = ScanOptions {
+        from,
+        to,
         text: &text,
         census: true,
         ..ScanOptions::new(&no_count)

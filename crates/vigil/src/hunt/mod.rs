@@ -208,7 +208,7 @@ fn parse_level(s: &str) -> Result<Level, String> {
 /// A `--from`/`--to` time: relative to now (resolved as it is read), or as written, to be read
 /// in the `--timezone` when it carries no offset.
 #[derive(Debug, Clone)]
-enum TimeArg {
+pub enum TimeArg {
     /// Milliseconds since the epoch.
     Now(i64),
     /// The text, and its reading in UTC.
@@ -217,7 +217,7 @@ enum TimeArg {
 
 impl TimeArg {
     /// Milliseconds since the epoch, a time without an offset taken in `zone`.
-    fn in_zone(&self, zone: &LocalZone) -> i64 {
+    pub fn in_zone(&self, zone: &LocalZone) -> i64 {
         match self {
             TimeArg::Now(ms) => *ms,
             TimeArg::Written(text, utc) => parse_timestamp_in(text, zone).unwrap_or(*utc),
@@ -225,7 +225,7 @@ impl TimeArg {
     }
 }
 
-fn parse_time(s: &str) -> Result<TimeArg, String> {
+pub fn parse_time(s: &str) -> Result<TimeArg, String> {
     // `now-7d` as `vigil search` reads it; absolute times as the events' own are read.
     if let Some(now @ vigil_query::TimeValue::Now { .. }) = vigil_query::parse_time(s.trim()) {
         return Ok(TimeArg::Now(
@@ -240,7 +240,7 @@ fn parse_time(s: &str) -> Result<TimeArg, String> {
     }
 }
 
-fn parse_since(s: &str) -> Result<TimeArg, String> {
+pub fn parse_since(s: &str) -> Result<TimeArg, String> {
     let Some(duration) = crate::search::duration(s) else {
         return Err(format!(
             "{s:?} is not a duration; write a number and a unit: 30s, 15m, 24h, 7d or 2w"

@@ -905,6 +905,19 @@ fn metrics_count_what_a_collection_holds() {
         read,
         [("a.jsonl".to_owned(), 3), ("auth.log".to_owned(), 1)]
     );
+    // A window: the second of January only (one of WS01's three, none of the syslog).
+    let day: serde_json::Value = serde_json::from_str(&ok(run(&[
+        "metrics",
+        logs,
+        "--from",
+        "2024-01-02",
+        "--to",
+        "2024-01-03",
+        "--json",
+    ])))
+    .unwrap();
+    assert_eq!(day["events"], 1, "{day}");
+    assert_eq!(day["computers"][0]["computer"], "WS01", "{day}");
     let table = ok(run(&["metrics", logs, "--files", "--timezone", "+02:00"]));
     assert!(
         table.contains("Files") && table.contains("auth.log"),
