@@ -201,7 +201,19 @@ fn print_tokens(tokens: &[TokenInfo]) {
         outln!("no tokens; create one with `vigil admin token --role admin --name YOUR_NAME`");
         return;
     }
-    let mut t = table(["ID", "NAME", "ROLE", "SENDS AS", "CREATED", "BY", "REVOKED"]);
+    let (created, revoked) = (
+        crate::output::time_column("CREATED"),
+        crate::output::time_column("REVOKED"),
+    );
+    let mut t = table([
+        "ID",
+        "NAME",
+        "ROLE",
+        "SENDS AS",
+        created.as_str(),
+        "BY",
+        revoked.as_str(),
+    ]);
     for token in tokens {
         let sends_as = match (&token.service, &token.tenant) {
             (None, None) => "-".to_owned(),
@@ -216,11 +228,11 @@ fn print_tokens(tokens: &[TokenInfo]) {
             token.name.clone(),
             token.role.to_string(),
             sends_as,
-            token.created_at.format("%Y-%m-%d %H:%M").to_string(),
+            crate::output::shown_time(token.created_at, "%Y-%m-%d %H:%M"),
             token.created_by.clone(),
             token
                 .revoked_at
-                .map(|r| r.format("%Y-%m-%d %H:%M").to_string())
+                .map(|r| crate::output::shown_time(r, "%Y-%m-%d %H:%M"))
                 .unwrap_or_else(|| "-".to_owned()),
         ]);
     }

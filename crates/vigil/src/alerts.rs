@@ -140,13 +140,14 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 if conn.json {
                     return print_json(&page);
                 }
+                let last_seen = crate::output::time_column("LAST SEEN");
                 let mut t = table([
                     "KEY",
                     "STATUS",
                     "SEVERITY",
                     "SERVICE",
                     "COUNT",
-                    "LAST SEEN",
+                    last_seen.as_str(),
                     "TITLE",
                 ]);
                 for a in &page.items {
@@ -156,7 +157,7 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                         a.alert.severity.to_string(),
                         a.alert.service.clone(),
                         a.count.to_string(),
-                        a.last_seen.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        crate::output::shown_time(a.last_seen, "%Y-%m-%d %H:%M:%S"),
                         a.alert.title.clone(),
                     ]);
                 }
@@ -199,14 +200,15 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                         );
                     }
                 }
-                let mut t = table(["AT", "BY", "ACTION", "TEXT"]);
+                let at = crate::output::time_column("AT");
+                let mut t = table([at.as_str(), "BY", "ACTION", "TEXT"]);
                 for e in &a.log {
                     let mut text = e.text.clone();
                     if let Some(i) = text.find("; delivery {") {
                         text.truncate(i);
                     }
                     t.add_row([
-                        e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        crate::output::shown_time(e.at, "%Y-%m-%d %H:%M:%S"),
                         e.actor.clone(),
                         e.action.clone(),
                         text,

@@ -87,11 +87,11 @@ async fn show(conn: &Conn, id: i64) -> anyhow::Result<()> {
     outln!(
         "event {} at {} on service {}, host {}, tenant {}; recorded {}",
         n.event_id,
-        n.event_time.format("%Y-%m-%d %H:%M:%S%.3f UTC"),
+        crate::output::shown_time_zoned(n.event_time, "%Y-%m-%d %H:%M:%S%.3f"),
         or_dash(&n.service),
         or_dash(&n.host),
         or_dash(&n.tenant),
-        d.detection.detected_at.format("%Y-%m-%d %H:%M:%S UTC")
+        crate::output::shown_time_zoned(d.detection.detected_at, "%Y-%m-%d %H:%M:%S")
     );
     if !n.tags.is_empty() {
         outln!("tags: {}", n.tags.join(", "));

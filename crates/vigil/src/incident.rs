@@ -618,8 +618,15 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             if a.conn.json {
                 return print_json(&page);
             }
+            let created = crate::output::time_column("CREATED");
             let mut t = table([
-                "KEY", "SEV", "PRIORITY", "PHASE", "TITLE", "SERVICES", "CREATED",
+                "KEY",
+                "SEV",
+                "PRIORITY",
+                "PHASE",
+                "TITLE",
+                "SERVICES",
+                created.as_str(),
             ]);
             for inc in &page.items {
                 t.add_row([
@@ -629,7 +636,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                     inc.phase.to_string(),
                     inc.title.clone(),
                     joined_or_dash(&inc.services, ", "),
-                    inc.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                    crate::output::shown_time(inc.created_at, "%Y-%m-%d %H:%M"),
                 ]);
             }
             outln!("{t}");
@@ -1045,7 +1052,8 @@ async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
             if conn.json {
                 return print_json(&items);
             }
-            let mut t = table(["ID", "NAME", "SIZE", "SHA-256", "COLLECTED BY", "AT"]);
+            let at = crate::output::time_column("AT");
+            let mut t = table(["ID", "NAME", "SIZE", "SHA-256", "COLLECTED BY", at.as_str()]);
             for e in &items {
                 t.add_row([
                     e.id.to_string(),
@@ -1053,7 +1061,7 @@ async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
                     e.size.to_string(),
                     e.sha256.to_string(),
                     e.collected_by.clone(),
-                    e.collected_at.format("%Y-%m-%d %H:%M").to_string(),
+                    crate::output::shown_time(e.collected_at, "%Y-%m-%d %H:%M"),
                 ]);
             }
             outln!("{t}");
@@ -1129,10 +1137,11 @@ fn show_evidence(conn: &Conn, e: &Evidence) -> anyhow::Result<()> {
         e.collected_by,
         e.collected_at
     );
-    let mut t = table(["WHEN", "WHO", "ACTION", "WHY"]);
+    let when = crate::output::time_column("WHEN");
+    let mut t = table([when.as_str(), "WHO", "ACTION", "WHY"]);
     for c in &e.custody {
         t.add_row([
-            c.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            crate::output::shown_time(c.at, "%Y-%m-%d %H:%M:%S"),
             c.actor.clone(),
             c.action.clone(),
             c.reason.clone(),
@@ -1217,7 +1226,7 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
     }
     let opt = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
-        opt(t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()))
+        opt(t.map(|t| crate::output::shown_time_zoned(t, "%Y-%m-%d %H:%M:%S")))
     };
     let duration = |s: Option<i64>| opt(s.map(crate::output::span));
     outln!("{} — {}", inc.key, inc.title);
@@ -1312,7 +1321,7 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
             format!(
                 "{} at {}",
                 inc.created_by,
-                inc.created_at.format("%Y-%m-%d %H:%M:%S UTC")
+                crate::output::shown_time_zoned(inc.created_at, "%Y-%m-%d %H:%M:%S")
             ),
         ),
     ];
@@ -1323,7 +1332,8 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
     if !inc.indicators.is_empty() {
         outln!("{}", indicator_table(&inc.indicators));
     }
-    let mut t = table(["SEVERITY", "BY", "WHY", "WHEN"]);
+    let when = crate::output::time_column("WHEN");
+    let mut t = table(["SEVERITY", "BY", "WHY", when.as_str()]);
     for c in &inc.severity_history {
         let change = match c.from {
             Some(from) => format!("{from} → {}", c.to),
@@ -1333,18 +1343,18 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
             change,
             c.actor.clone(),
             c.reason.clone(),
-            c.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            crate::output::shown_time(c.at, "%Y-%m-%d %H:%M:%S"),
         ]);
     }
     outln!("{t}");
     if !inc.phase_history.is_empty() {
-        let mut t = table(["PHASE", "BY", "WHY", "WHEN"]);
+        let mut t = table(["PHASE", "BY", "WHY", when.as_str()]);
         for c in &inc.phase_history {
             t.add_row([
                 format!("{} → {}", c.from, c.to),
                 c.actor.clone(),
                 opt(c.reason.clone()),
-                c.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                crate::output::shown_time(c.at, "%Y-%m-%d %H:%M:%S"),
             ]);
         }
         outln!("{t}");
@@ -1395,10 +1405,11 @@ async fn show_recent_actions(c: &Client, inc: &Incident) -> anyhow::Result<()> {
 
 /// Action-log entries as a table, the time column headed `when`.
 fn actions_table(when: &str, entries: &[ActionEntry]) -> comfy_table::Table {
-    let mut t = table([when, "WHO", "KIND", "WHAT"]);
+    let when = crate::output::time_column(when);
+    let mut t = table([when.as_str(), "WHO", "KIND", "WHAT"]);
     for e in entries {
         t.add_row([
-            e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            crate::output::shown_time(e.at, "%Y-%m-%d %H:%M:%S"),
             e.actor.clone(),
             e.kind.to_string(),
             e.text.clone(),

@@ -35,6 +35,41 @@ pub fn write_line(args: std::fmt::Arguments<'_>) {
     }
 }
 
+/// The zone the tables of the commands without `--timezone` (incidents, alerts, rules, storage)
+/// show times in: `VIGIL_TIMEZONE` when set, as the log commands read it, else UTC. Read once; a
+/// zone that is no zone is said once and UTC is used.
+pub fn display_zone() -> &'static vigil_events::time::LocalZone {
+    use vigil_events::time::LocalZone;
+    static ZONE: std::sync::OnceLock<LocalZone> = std::sync::OnceLock::new();
+    ZONE.get_or_init(|| match std::env::var("VIGIL_TIMEZONE") {
+        Ok(name) if !name.trim().is_empty() => name.parse().unwrap_or_else(|e| {
+            eprintln!("warning: VIGIL_TIMEZONE: {e}; times are shown in UTC");
+            LocalZone::UTC
+        }),
+        _ => LocalZone::UTC,
+    })
+}
+
+/// A stored time as those tables show it: in [`display_zone`], in chrono's `format`.
+pub fn shown_time(time: chrono::DateTime<chrono::Utc>, format: &str) -> String {
+    crate::search::wall_clock(time, display_zone(), format)
+}
+
+/// A stored time with the zone named after it (`2026-01-31 10:00:00 UTC`).
+pub fn shown_time_zoned(time: chrono::DateTime<chrono::Utc>, format: &str) -> String {
+    format!("{} {}", shown_time(time, format), display_zone())
+}
+
+/// A time column's header: `name`, and the zone when it is not UTC (`AT (Europe/Berlin)`).
+pub fn time_column(name: &str) -> String {
+    let zone = display_zone();
+    if zone.is_utc() {
+        name.to_owned()
+    } else {
+        format!("{name} ({zone})")
+    }
+}
+
 /// Appends one CSV record (RFC 4180): a field holding a comma, a quote or a line break is
 /// quoted, its quotes doubled.
 pub fn csv_row<S: AsRef<str>>(out: &mut Vec<u8>, row: &[S]) {

@@ -190,7 +190,11 @@ fn preview(args: PreviewArgs) -> anyhow::Result<ExitCode> {
     if let Some(from) = found.correlated_from {
         outln!(
             "the correlations counted the matched events from {} on only (more than a preview holds); narrow --since or --query for the rest",
-            from.format("%Y-%m-%d %H:%M:%S UTC")
+            format!(
+                "{} {}",
+                crate::search::wall_clock(from, &args.window.timezone, "%Y-%m-%d %H:%M:%S"),
+                args.window.timezone
+            )
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -254,7 +258,7 @@ fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
                 c.groups.to_string(),
                 c.events.to_string(),
                 c.oldest
-                    .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                    .map(|t| crate::output::shown_time_zoned(t, "%Y-%m-%d %H:%M:%S"))
                     .unwrap_or_else(|| "-".into()),
                 highest(&c.top_groups),
             ]);
@@ -283,7 +287,7 @@ fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
         if reload { "reloaded: " } else { "" },
         crate::output::plural(status.loaded, "rule", "rules"),
         status.rejected.len(),
-        status.loaded_at.format("%Y-%m-%d %H:%M:%S UTC")
+        crate::output::shown_time_zoned(status.loaded_at, "%Y-%m-%d %H:%M:%S")
     );
     if !status.rejected.is_empty() {
         outln!(

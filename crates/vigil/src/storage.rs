@@ -51,10 +51,21 @@ async fn stats(conn: Conn) -> anyhow::Result<()> {
         return Ok(());
     }
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
-        t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        t.map(|t| crate::output::shown_time(t, "%Y-%m-%d %H:%M:%S"))
             .unwrap_or_else(|| "-".to_owned())
     };
-    let mut t = table(["SERVICE", "EVENTS", "SIZE", "FIRST", "LAST", "RETENTION"]);
+    let (first, last) = (
+        crate::output::time_column("FIRST"),
+        crate::output::time_column("LAST"),
+    );
+    let mut t = table([
+        "SERVICE",
+        "EVENTS",
+        "SIZE",
+        first.as_str(),
+        last.as_str(),
+        "RETENTION",
+    ]);
     for svc in &s.services {
         t.add_row([
             svc.service.clone(),

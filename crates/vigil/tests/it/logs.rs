@@ -545,6 +545,20 @@ fn ingest_then_search_pivot_stats_and_detections() {
     let inc = json_of(cli(&["incident", "show", "INC-1", "--json"]));
     let scope = inc["services"].as_array().unwrap();
     assert!(scope.contains(&json!("bastion")), "{inc}");
+    // VIGIL_TIMEZONE: the incident and storage tables show times there, naming it.
+    for (args, header) in [
+        (&["incident", "list"][..], "CREATED (Asia/Tokyo)"),
+        (&["incident", "show", "INC-1"][..], "WHEN (Asia/Tokyo)"),
+        (&["storage", "stats"][..], "FIRST (Asia/Tokyo)"),
+    ] {
+        let shown = ok(f
+            .server
+            .command(&f.token, args)
+            .env("VIGIL_TIMEZONE", "Asia/Tokyo")
+            .output()
+            .unwrap());
+        assert!(shown.contains(header), "{args:?}: {shown}");
+    }
     // A network indicator (written as its own address) pivots on the addresses it holds.
     ok(cli(&[
         "incident",
