@@ -9,11 +9,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::json;
 use vigil_events::collect_files;
-use vigil_events::source::{DecodeError, TextOptions};
+use vigil_events::source::TextOptions;
 use vigil_events::time::{LocalZone, format_timestamp, format_timestamp_in};
 
 use crate::hunt::census::{Census, Seen, event_name};
-use crate::hunt::scan::{self, ScanOptions, Scanned, file_sizes, scan_files};
+use crate::hunt::scan::{self, ScanOptions, ScanTally, Scanned, file_sizes, scan_files};
 use crate::output::{outln, plural, table};
 
 const AFTER_HELP: &str = "\
@@ -73,27 +73,16 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let zone = &args.timezone;
-    let from = args
-        .from
-        .as_ref()
-        .or(args.since.as_ref())
-        .map(|t| t.in_zone(zone));
-    let to = args.to.as_ref().map(|t| t.in_zone(zone));
-    if let (Some(f), Some(t)) = (from, to)
-        && f >= t
-    {
-        anyhow::bail!("--from must be before --to");
-    }
+    let (from, to) = crate::hunt::window(
+        args.from.as_ref(),
+        args.to.as_ref(),
+        args.since.as_ref(),
+        &args.timezone,
+    )?;
     crate::output::stdin_must_be_piped(&args.paths, "metrics")?;
     let files = collect_files(&args.paths).context("cannot read the paths to count")?;
     let jobs = scan::jobs(args.jobs);
     let sizes = file_sizes(&files);
-    let progress = scan::progress_bar(&files, &sizes);
-    let warn = |message: String| match &progress {
-        Some(bar) => bar.suspend(|| eprintln!("warning: {message}")),
-        None => eprintln!("warning: {message}"),
-    };
     // No rule: the scan only counts.
     let (set, _) = vigil_detect::compile(&[], &vigil_detect::CompileOptions::default());
     let text = TextOptions {
@@ -109,57 +98,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..ScanOptions::new(&no_count)
     };
     let mut census = Census::default();
-    let (mut files_read, mut errors, mut unreadable) = (0u64, 0u64, false);
-    let mut skipped: Vec<usize> = Vec::new();
-    // Whether the file being read gave anything, or only errors or a skip.
-    let (mut file_read, mut file_unread, mut shown) = (false, false, 0u64);
-    scan_files(&set, &files, &sizes, opts, jobs, |file, scanned| {
-        let size = sizes[file].unwrap_or(0);
-        match scanned {
-            Scanned::FileEnd => {
-                if file_read || !file_unread {
-                    files_read += 1;
-                }
-                (file_read, file_unread) = (false, false);
-                if let Some(bar) = &progress {
-                    bar.inc(size.saturating_sub(shown));
-                }
-                shown = 0;
-            }
+    let mut scanned = ScanTally::new(&files, &sizes, scan::progress_bar(&files, &sizes));
+    scan_files(&set, &files, &sizes, opts, jobs, |file, part| {
+        match part {
+            Scanned::FileEnd => scanned.file_end(file),
             Scanned::Part(part) => {
-                if let Some(bar) = &progress {
-                    let step = part.disk_bytes.min(size.saturating_sub(shown));
-                    bar.inc(step);
-                    shown += step;
-                }
-                file_read |= part.bytes > 0;
-                file_unread |= part.skipped || !part.errors.is_empty();
-                if part.skipped {
-                    skipped.push(file);
-                }
-                for e in &part.errors {
-                    errors += 1;
-                    unreadable |= matches!(e, DecodeError::Io { .. });
-                    warn(e.to_string());
-                }
+                scanned.part(file, &part);
                 census.merge(part.census);
             }
         }
         true
     });
-    if let Some(bar) = &progress {
-        bar.finish_and_clear();
-    }
-    let text_logs = crate::output::skipped_text_logs(skipped.iter().map(|&i| &files[i]));
-    if let Some(line) = crate::output::skipped_files(skipped.len() as u64, &text_logs) {
+    scanned.finish();
+    if let Some(line) = scanned.skipped_line() {
         eprintln!("{line}");
     }
+    let (files_read, errors) = (scanned.files_read, scanned.errors);
     if args.json {
-        crate::output::print_json(&as_json(&census, files_read, errors, skipped.len()))?;
+        crate::output::print_json(&as_json(&census, files_read, errors, scanned.skipped.len()))?;
     } else {
         print_tables(&census, files_read, errors, &args);
     }
-    Ok(if unreadable {
+    Ok(if scanned.unreadable {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

@@ -26,7 +26,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use vigil_detect::{FieldMapping, Logsource};
 use vigil_events::collect_files;
-use vigil_events::source::{DecodeError, LINES_PIECE_BYTES, TextOptions};
+use vigil_events::source::{LINES_PIECE_BYTES, TextOptions};
 use vigil_events::time::{LocalZone, parse_timestamp, parse_timestamp_in};
 use vigil_sigma::Level;
 
@@ -34,7 +34,7 @@ use crate::output::plural;
 use crate::ruleset;
 pub use report::short_path;
 use report::{CSV_HEADER, Renderer, Tally, correlate};
-use scan::{Scanned, file_sizes, scan_files};
+use scan::{ScanTally, Scanned, file_sizes, scan_files};
 
 /// Output formats of `vigil hunt`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -249,15 +249,31 @@ pub fn parse_since(s: &str) -> Result<TimeArg, String> {
     parse_time(&format!("now-{duration}"))
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let zone = &args.zone.timezone;
-    let from = args.from.or(args.since).map(|t| t.in_zone(zone));
-    let to = args.to.map(|t| t.in_zone(zone));
+/// The time window of `--from`/`--since` and `--to`, in ms since the epoch, a time without an
+/// offset read in `zone`; refused when it is empty.
+pub fn window(
+    from: Option<&TimeArg>,
+    to: Option<&TimeArg>,
+    since: Option<&TimeArg>,
+    zone: &LocalZone,
+) -> anyhow::Result<(Option<i64>, Option<i64>)> {
+    let from = from.or(since).map(|t| t.in_zone(zone));
+    let to = to.map(|t| t.in_zone(zone));
     if let (Some(f), Some(t)) = (from, to)
         && f >= t
     {
         bail!("--from must be before --to");
     }
+    Ok((from, to))
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let (from, to) = window(
+        args.from.as_ref(),
+        args.to.as_ref(),
+        args.since.as_ref(),
+        &args.zone.timezone,
+    )?;
     let selection = select::Selection {
         min_level: args.level,
         statuses: args.statuses.clone(),
@@ -345,11 +361,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let sizes = file_sizes(&files);
     let progress = scan::progress_bar(&files, &sizes);
     let files_done = AtomicU64::new(0);
-    // A warning printed under a progress bar would be drawn over.
-    let warn = |message: String| match &progress {
-        Some(bar) => bar.suspend(|| eprintln!("warning: {message}")),
-        None => eprintln!("warning: {message}"),
-    };
     let field_map: Option<FieldMapping> =
         (!args.field_map.is_empty()).then(|| args.field_map.iter().cloned().collect());
     let events_seen = AtomicU64::new(0);
@@ -396,57 +407,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (mut rows, mut not_shown) = (Vec::new(), 0u64);
     let mut tally = Tally::default();
     let mut matched = Vec::new();
-    let (mut hits, mut events, mut errors, mut unreadable) = (0u64, 0u64, 0u64, false);
-    let (mut bytes, mut file_bytes, mut files_read) = (0u64, 0u64, 0u64);
-    // A file counts as read when it gave bytes, or nothing without an error or being skipped
-    // (an empty log).
-    let mut file_unread = false;
-    // Files found in folders in no format Vigil reads, by index.
-    let mut skipped = Vec::new();
-    // Bytes of the current file the bar moved by.
-    let mut shown = 0u64;
+    let (mut hits, mut events, mut bytes) = (0u64, 0u64, 0u64);
+    let mut scanned = ScanTally::new(&files, &sizes, progress.clone());
     if write_error.is_none() {
-        scan_files(&set, &files, &sizes, opts, jobs, |file, scanned| {
-            let size = sizes[file].unwrap_or(0);
-            let part = match scanned {
+        scan_files(&set, &files, &sizes, opts, jobs, |file, part| {
+            let part = match part {
                 Scanned::Part(part) => *part,
                 Scanned::FileEnd => {
-                    if file_bytes > 0 || !file_unread {
-                        files_read += 1;
-                    }
-                    file_bytes = 0;
-                    file_unread = false;
+                    scanned.file_end(file);
                     files_done.fetch_add(1, Ordering::Relaxed);
-                    if let Some(bar) = &progress {
-                        bar.inc(size.saturating_sub(shown));
-                    }
-                    shown = 0;
                     return true;
                 }
             };
-            if let Some(bar) = &progress {
-                // A file's size caps what its parts say they read; standard input has none.
-                let step = if files[file].is_stdin() {
-                    part.disk_bytes
-                } else {
-                    part.disk_bytes.min(size.saturating_sub(shown))
-                };
-                bar.inc(step);
-                shown += step;
-            }
+            scanned.part(file, &part);
             events += part.events;
             bytes += part.bytes;
-            file_bytes += part.bytes;
             hits += part.hits;
-            file_unread |= part.skipped || !part.errors.is_empty();
-            if part.skipped {
-                skipped.push(file);
-            }
-            for e in &part.errors {
-                errors += 1;
-                unreadable |= matches!(e, DecodeError::Io { .. });
-                warn(e.to_string());
-            }
             matched.extend(part.matched);
             let room = (LONG_TABLE as usize).saturating_sub(rows.len());
             not_shown += part.rendered.rows.len().saturating_sub(room) as u64;
@@ -459,13 +435,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             true
         });
     }
-    // A hunt stopped in the middle of a file (the output was closed) read part of it.
-    if file_bytes > 0 {
-        files_read += 1;
-    }
-    if let Some(bar) = &progress {
-        bar.finish_and_clear();
-    }
+    scanned.finish();
     let correlations: Vec<_> = correlate(&set, matched, field_map.as_ref())
         .into_iter()
         .filter(|c| reported[c.found.rule.0 as usize])
@@ -510,7 +480,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let secs = elapsed.as_secs_f64().max(1e-9);
     eprintln!(
         "{}, {}, {}, {}, {} in {secs:.2} s ({:.0} events/s, {:.1} MB/s){stopped}",
-        plural(files_read, "file", "files"),
+        plural(scanned.files_read, "file", "files"),
         plural(events, "event", "events"),
         plural(hits, "match", "matches"),
         plural(
@@ -518,12 +488,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "correlation match",
             "correlation matches"
         ),
-        plural(errors, "error", "errors"),
+        plural(scanned.errors, "error", "errors"),
         events as f64 / secs,
         bytes as f64 / secs / 1e6,
     );
-    let text_logs = crate::output::skipped_text_logs(skipped.iter().map(|&i| &files[i]));
-    if let Some(line) = crate::output::skipped_files(skipped.len() as u64, &text_logs) {
+    if let Some(line) = scanned.skipped_line() {
         eprintln!("{line}");
     }
     if searched > 0 {
@@ -537,7 +506,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(hint) = long_table_hint(args.format, hits) {
         eprintln!("{hint}");
     }
-    Ok(if unreadable {
+    Ok(if scanned.unreadable {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

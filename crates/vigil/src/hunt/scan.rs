@@ -135,6 +135,116 @@ pub fn progress_bar(files: &[InputFile], sizes: &[Option<u64>]) -> Option<indica
         .then(|| crate::output::bytes_progress(total, true))
 }
 
+/// What the calling thread of a scan keeps of its parts, whatever it does with their matches:
+/// the progress bar moved by the bytes each read on disk, the files read and skipped, and the
+/// errors, each warned about as it comes (above the bar).
+pub struct ScanTally<'f> {
+    files: &'f [InputFile],
+    sizes: &'f [Option<u64>],
+    bar: Option<indicatif::ProgressBar>,
+    /// Files that gave events, or nothing without an error or a skip (an empty log).
+    pub files_read: u64,
+    pub errors: u64,
+    /// Whether a file could not be read at all (the command then fails).
+    pub unreadable: bool,
+    /// Files found in folders in no format Vigil reads, by index.
+    pub skipped: Vec<usize>,
+    /// Of the file being read: bytes of events, whether a part failed or was skipped, and
+    /// the bytes the bar moved by.
+    file_bytes: u64,
+    file_unread: bool,
+    shown: u64,
+}
+
+impl<'f> ScanTally<'f> {
+    /// `bar`: the scan's progress bar ([`progress_bar`]), if any.
+    pub fn new(
+        files: &'f [InputFile],
+        sizes: &'f [Option<u64>],
+        bar: Option<indicatif::ProgressBar>,
+    ) -> Self {
+        ScanTally {
+            files,
+            sizes,
+            bar,
+            files_read: 0,
+            errors: 0,
+            unreadable: false,
+            skipped: Vec::new(),
+            file_bytes: 0,
+            file_unread: false,
+            shown: 0,
+        }
+    }
+
+    /// Prints a warning, above the bar when there is one (it would be drawn over).
+    pub fn warn(&self, message: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("warning: {message}")),
+            None => eprintln!("warning: {message}"),
+        }
+    }
+
+    /// Counts a part of file `file`.
+    pub fn part(&mut self, file: usize, part: &FileScan) {
+        if let Some(bar) = &self.bar {
+            // A file's size caps what its parts say they read; standard input has none.
+            let step = if self.files[file].is_stdin() {
+                part.disk_bytes
+            } else {
+                part.disk_bytes
+                    .min(self.size(file).saturating_sub(self.shown))
+            };
+            bar.inc(step);
+            self.shown += step;
+        }
+        self.file_bytes += part.bytes;
+        self.file_unread |= part.skipped || !part.errors.is_empty();
+        if part.skipped {
+            self.skipped.push(file);
+        }
+        for e in &part.errors {
+            self.errors += 1;
+            self.unreadable |= matches!(e, DecodeError::Io { .. });
+            self.warn(&e.to_string());
+        }
+    }
+
+    /// Counts the end of file `file`.
+    pub fn file_end(&mut self, file: usize) {
+        if self.file_bytes > 0 || !self.file_unread {
+            self.files_read += 1;
+        }
+        if let Some(bar) = &self.bar {
+            bar.inc(self.size(file).saturating_sub(self.shown));
+        }
+        (self.file_bytes, self.file_unread, self.shown) = (0, false, 0);
+    }
+
+    /// The scan is over: a file it stopped in the middle of (the output was closed) was read
+    /// in part; the bar goes.
+    pub fn finish(&mut self) {
+        if self.file_bytes > 0 {
+            self.files_read += 1;
+            self.file_bytes = 0;
+        }
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+
+    /// The line on the files skipped, naming those named like text logs; `None` for none.
+    pub fn skipped_line(&self) -> Option<String> {
+        let text_logs =
+            crate::output::skipped_text_logs(self.skipped.iter().map(|&i| &self.files[i]));
+        crate::output::skipped_files(self.skipped.len() as u64, &text_logs)
+    }
+
+    fn size(&self, file: usize) -> u64 {
+        self.sizes[file].unwrap_or(0)
+    }
+}
+
 /// The size on disk of each of `files` (`None` for standard input, or a file that cannot be
 /// read, which its opening reports): for the progress bar and for cutting files into pieces.
 pub fn file_sizes(files: &[InputFile]) -> Vec<Option<u64>> {
