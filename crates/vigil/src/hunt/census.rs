@@ -72,22 +72,8 @@ impl Census {
         };
         *self.kinds.entry(kind).or_default() += 1;
         let computer = event.host().unwrap_or_default();
-        match self.computers.get_mut(&computer) {
-            Some(seen) => seen.add(1, timestamp, timestamp),
-            None => {
-                let mut seen = Seen::default();
-                seen.add(1, timestamp, timestamp);
-                self.computers.insert(computer, seen);
-            }
-        }
-        match self.files.get_mut(file) {
-            Some(seen) => seen.add(1, timestamp, timestamp),
-            None => {
-                let mut seen = Seen::default();
-                seen.add(1, timestamp, timestamp);
-                self.files.insert(file.clone(), seen);
-            }
-        }
+        (self.computers.entry(computer).or_default()).add(1, timestamp, timestamp);
+        (self.files.entry(file.clone()).or_default()).add(1, timestamp, timestamp);
         if timestamp.is_none() {
             self.undated += 1;
         }
