@@ -136,10 +136,21 @@ impl CompiledRuleSet {
         })
     }
 
-    /// How far back the loaded correlations look: their longest timespan, in ms (`None`
-    /// without correlations). Events older than that before the newest cannot count any more.
+    /// How far back the loaded correlations look, in ms (`None` without correlations): their
+    /// longest timespan, twice it for a correlation decided at close (its windows wait a
+    /// timespan more for their group, see [`CorrelationState::prune`]). Events older than
+    /// that before the newest cannot count any more.
     pub fn correlation_reach_ms(&self) -> Option<i64> {
-        self.correlations.iter().map(|c| c.timespan_ms).max()
+        self.correlations
+            .iter()
+            .map(|c| {
+                if c.decided_at_close {
+                    c.timespan_ms.saturating_mul(2)
+                } else {
+                    c.timespan_ms
+                }
+            })
+            .max()
     }
 
     /// Whether a correlation counts the matches of `rule`.
@@ -489,16 +500,47 @@ impl CorrelationState {
     /// left empty: without it, a group that never sees another event (one source IP among
     /// thousands) would be held for ever. An event that arrives later than that with an older
     /// time is then correlated only with what is still held.
-    pub fn prune(&mut self, set: &CompiledRuleSet, now_ms: i64) {
+    ///
+    /// The windows of a correlation decided at close wait a timespan after their end for their
+    /// group's next event, which decides them. Those whose group stayed quiet that long while
+    /// time moved from `since_ms` (the previous prune's `now_ms`) to `now_ms` are decided here
+    /// (a service installed once and never again is what a rare-event rule is for), and what
+    /// they match is appended to `out`, at the time of their last event. Windows that had
+    /// lapsed already at `since_ms` — their events came too late for any other of their group
+    /// to be held — are let go undecided, as other correlations' late events are.
+    pub fn prune(
+        &mut self,
+        set: &CompiledRuleSet,
+        now_ms: i64,
+        since_ms: i64,
+        out: &mut Vec<CorrelationMatch>,
+    ) {
         for (cc, groups) in set.correlations.iter().zip(&mut self.groups) {
-            // A window decided at its close waits a timespan more for its group's next event,
-            // which decides it.
-            let kept = if cc.decided_at_close {
-                cc.timespan_ms.saturating_mul(2)
-            } else {
-                cc.timespan_ms
-            };
-            let horizon = now_ms.saturating_sub(kept);
+            let horizon = now_ms.saturating_sub(cc.timespan_ms);
+            if cc.decided_at_close {
+                let before = since_ms.saturating_sub(cc.timespan_ms);
+                let ends = |entries: &VecDeque<Entry>| {
+                    entries.front().map(|e| e.ts.saturating_add(cc.timespan_ms))
+                };
+                let mut lapsed: Vec<(&Vec<String>, &mut VecDeque<Entry>)> = groups
+                    .iter_mut()
+                    .filter(|(_, entries)| ends(entries).is_some_and(|end| end < horizon))
+                    .collect();
+                // In time order, as they closed.
+                lapsed.sort_by_key(|(group, entries)| {
+                    (entries.front().map(|e| e.ts), (*group).clone())
+                });
+                for (group, entries) in lapsed {
+                    // Too late: the windows that had lapsed before this step.
+                    while let Some(end) = ends(entries).filter(|end| *end < before) {
+                        let n = entries.partition_point(|e| e.ts <= end);
+                        entries.drain(..n);
+                    }
+                    close_windows(cc, group, entries, Some(horizon), out);
+                }
+                groups.retain(|_, entries| !entries.is_empty());
+                continue;
+            }
             groups.retain(|_, entries| {
                 while entries.front().is_some_and(|e| e.ts < horizon) {
                     entries.pop_front();

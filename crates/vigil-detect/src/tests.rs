@@ -772,7 +772,7 @@ fn a_kept_state_correlates_across_calls_and_forgets_what_no_window_can_reach() {
     feed(&mut state, 0, "bob");
     feed(&mut state, 15_000, "carol");
     assert_eq!(state.len(), 2);
-    state.prune(&set, 20_000);
+    state.prune(&set, 20_000, i64::MIN, &mut Vec::new());
     assert_eq!(state.len(), 1);
     feed(&mut state, 20_000, "bob");
     feed(&mut state, 21_000, "carol");
@@ -972,6 +972,40 @@ fn a_count_bounded_from_above_is_decided_when_its_window_has_passed() {
         correlate(gte, &[(0, "x", "a", None), (1_000, "x", "a", None)]).len(),
         1
     );
+}
+
+#[test]
+fn a_window_decided_at_close_lapses_once_its_group_stays_quiet_a_timespan_after_it() {
+    // A stream has no end: a group never seen again is decided when correlation time has
+    // passed its window's end by a timespan (the wait for its next event).
+    let corr = "title: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 10s\n  condition:\n    lt: 3\n";
+    let set = correlation_set(corr);
+    assert_eq!(set.correlation_reach_ms(), Some(20_000));
+    let mut state = crate::CorrelationState::new(&set);
+    let mut out = Vec::new();
+    for (ts, user) in [(0, "carol"), (1_000, "bob"), (2_000, "bob"), (3_000, "bob")] {
+        feed_base(&set, &mut state, ts, user, &mut out);
+    }
+    // carol's window ends at 10 s; at 20 s it still waits for her next event.
+    state.prune(&set, 20_000, 3_000, &mut out);
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(state.len(), 4);
+    // Past 20 s it is decided: one event, below three. bob's (three events) waits to 21 s.
+    state.prune(&set, 20_500, 20_000, &mut out);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].group, ["carol"]);
+    assert_eq!((out[0].value, out[0].timestamp_ms), (1.0, 0));
+    assert_eq!(state.len(), 3);
+    // bob's lapses too, without firing (three is not below three), and nothing is held.
+    state.prune(&set, 60_000, 20_500, &mut out);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(state.is_empty());
+    // An event that comes when its window had lapsed already is let go undecided: others of
+    // its group may have been let go before it came.
+    feed_base(&set, &mut state, 5_000, "dave", &mut out);
+    state.prune(&set, 60_000, 60_000, &mut out);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(state.is_empty());
 }
 
 #[test]

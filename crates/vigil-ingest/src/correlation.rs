@@ -115,6 +115,20 @@ struct Held {
     json: HashMap<u64, Arc<str>>,
     /// The bytes of `json`, at most [`MAX_EVIDENCE_BYTES`].
     json_bytes: usize,
+    /// Who sent each event the state holds, by stored id: a window that lapses (see
+    /// [`Correlated::lapsed`]) is recorded on its last event, which came in an earlier batch.
+    senders: HashMap<u64, crate::Envelope>,
+}
+
+/// What feeding a batch's events to the correlations found.
+#[derive(Debug, Default)]
+pub struct Correlated {
+    /// The correlations the batch's events completed ([`Fired::index`]: their place in it).
+    pub fired: Vec<Fired>,
+    /// The windows decided because correlation time passed them while their group stayed
+    /// quiet (a count bounded from above, see `CorrelationState::prune`): each fired on its
+    /// window's last event, stored in an earlier batch.
+    pub lapsed: Late,
 }
 
 /// The correlation windows and their evidence, saved when the server stops and given back when
@@ -126,6 +140,10 @@ pub struct SavedCorrelations {
     now_ms: i64,
     /// Stored id and JSON of the events the windows hold.
     evidence: Vec<(u64, String)>,
+    /// Stored id and sender of the events the windows hold (not saved before session 30:
+    /// a window of such a state that lapses is not recorded).
+    #[serde(default)]
+    senders: Vec<(u64, crate::Envelope)>,
 }
 
 /// What a correlation's windows hold across tenants ([`Correlations::held`]).
@@ -209,8 +227,8 @@ pub struct Fed<'a> {
     pub index: usize,
     /// Its id in the log store (the tag the correlations give back).
     pub id: u64,
-    /// Its tenant.
-    pub tenant: &'a str,
+    /// Who sent it (its tenant's windows count it).
+    pub sender: &'a crate::Envelope,
     /// Its time, in ms since the epoch.
     pub timestamp_ms: i64,
     /// The event.
@@ -242,6 +260,7 @@ impl Correlations {
                 tenants: Vec::new(),
                 now_ms: i64::MIN,
                 evidence: Vec::new(),
+                senders: Vec::new(),
             };
         };
         SavedCorrelations {
@@ -256,6 +275,11 @@ impl Correlations {
                 .json
                 .iter()
                 .map(|(id, json)| (*id, json.to_string()))
+                .collect(),
+            senders: held
+                .senders
+                .iter()
+                .map(|(id, sender)| (*id, sender.clone()))
                 .collect(),
         }
     }
@@ -281,12 +305,18 @@ impl Correlations {
             .map(|(id, json)| (id, Arc::from(json)))
             .collect();
         let json_bytes = json.values().map(|j| j.len()).sum();
+        let senders = saved
+            .senders
+            .into_iter()
+            .filter(|(id, _)| live.contains(id))
+            .collect();
         self.lock().held = Some(Held {
             rules: Arc::clone(rules),
             by_tenant,
             now_ms: saved.now_ms,
             json,
             json_bytes,
+            senders,
         });
     }
 
@@ -321,14 +351,18 @@ impl Correlations {
                 .iter()
                 .map(|(stored, event, _)| org.mapped(&stored.service, event))
                 .collect();
-            let fired = Self::feed_into(
+            let senders: Vec<crate::Envelope> = kept
+                .iter()
+                .map(|(stored, _, _)| crate::Envelope::of(stored))
+                .collect();
+            let Correlated { fired, lapsed } = Self::feed_into(
                 &mut inner.held,
                 rules,
-                kept.iter().zip(&mapped).enumerate().map(
-                    |(index, ((stored, event, counted), mapped))| Fed {
+                kept.iter().zip(&mapped).zip(&senders).enumerate().map(
+                    |(index, (((stored, event, counted), mapped), sender))| Fed {
                         index,
                         id: stored.id,
-                        tenant: &stored.tenant,
+                        sender,
                         timestamp_ms: stored.time.timestamp_millis(),
                         event: match mapped {
                             Some(mapped) => mapped,
@@ -338,8 +372,12 @@ impl Correlations {
                         matched: counted,
                     },
                 ),
+                i64::MIN,
                 now_ms,
             );
+            // Windows that lapse here had not before the crash (time had not passed them):
+            // the caller records them unless the store has them.
+            unrecorded = std::mem::take(&mut unrecorded).then(lapsed);
             for fired in fired {
                 let (stored, _, counted) = &kept[fired.index];
                 if stored.id < unrecorded_from {
@@ -470,7 +508,7 @@ impl Correlations {
             .zip(&parsed)
             .map(|(d, event)| org.mapped(&d.envelope.service, event.as_ref()?))
             .collect();
-        let fired = Self::feed_into(
+        let Correlated { fired, lapsed } = Self::feed_into(
             &mut inner.held,
             rules,
             events
@@ -482,7 +520,7 @@ impl Correlations {
                     Some(Fed {
                         index,
                         id: d.id,
-                        tenant: &d.envelope.tenant,
+                        sender: &d.envelope,
                         timestamp_ms: d.time.timestamp_millis(),
                         event: match mapped {
                             Some(mapped) => mapped,
@@ -492,10 +530,11 @@ impl Correlations {
                         matched: &d.matched,
                     })
                 }),
+            i64::MIN,
             now_ms,
         );
         drop(mapped);
-        Late { events, fired }
+        Late { events, fired }.then(lapsed)
     }
 
     /// Makes batches wait before correlating until [`Correlations::release`]: call it before
@@ -583,36 +622,42 @@ impl Correlations {
     /// correlations that fired. While the windows are being rebuilt the events are left to the
     /// rebuild instead (`deferred` gives them; nothing fires now, see [`Late`]), as long as
     /// those deferred hold at most [`MAX_DEFERRED_BYTES`] of JSON; past that, it waits.
+    ///
+    /// `newest_ms` is the time of the batch's newest stored event, matched or not: correlation
+    /// time moves with the whole stream, so that quiet groups' windows lapse
+    /// ([`Correlated::lapsed`]) even while no rule matches.
     pub fn feed_or_defer<'a>(
         &self,
         rules: &Arc<LoadedRules>,
         events: impl IntoIterator<Item = Fed<'a>>,
         deferred: impl FnOnce() -> Vec<Deferred>,
+        newest_ms: i64,
         server_now_ms: i64,
-    ) -> Vec<Fired> {
+    ) -> Correlated {
         if rules.set.correlation_count() == 0 {
-            return Vec::new();
+            return Correlated::default();
         }
         let mut inner = self.lock();
         if inner.rebuilding && inner.deferred_bytes < MAX_DEFERRED_BYTES {
             let more = deferred();
             inner.deferred_bytes += more.iter().map(|d| d.json.len()).sum::<usize>();
             inner.deferred.extend(more);
-            return Vec::new();
+            return Correlated::default();
         }
         let mut inner = self.settle(inner);
-        Self::feed_into(&mut inner.held, rules, events, server_now_ms)
+        Self::feed_into(&mut inner.held, rules, events, newest_ms, server_now_ms)
     }
 
     fn feed_into<'a>(
         held: &mut Option<Held>,
         rules: &Arc<LoadedRules>,
         events: impl IntoIterator<Item = Fed<'a>>,
+        newest_ms: i64,
         server_now_ms: i64,
-    ) -> Vec<Fired> {
+    ) -> Correlated {
         let set = &rules.set;
         if set.correlation_count() == 0 {
-            return Vec::new();
+            return Correlated::default();
         }
         match held.as_mut() {
             Some(h) if Arc::ptr_eq(&h.rules, rules) => {}
@@ -631,23 +676,27 @@ impl Correlations {
                     now_ms: i64::MIN,
                     json: HashMap::new(),
                     json_bytes: 0,
+                    senders: HashMap::new(),
                 });
             }
         }
         let Some(held) = held.as_mut() else {
-            return Vec::new();
+            return Correlated::default();
         };
+        let ahead = server_now_ms.saturating_add(MAX_CLOCK_AHEAD_MS);
+        let since_ms = held.now_ms;
         let mut fired = Vec::new();
         let mut out = Vec::new();
         for fed in events {
             if fed.matched.is_empty() {
                 continue;
             }
-            if !held.by_tenant.contains_key(fed.tenant) {
+            let tenant = fed.sender.tenant.as_str();
+            if !held.by_tenant.contains_key(tenant) {
                 held.by_tenant
-                    .insert(fed.tenant.to_owned(), CorrelationState::new(set));
+                    .insert(tenant.to_owned(), CorrelationState::new(set));
             }
-            let Some(state) = held.by_tenant.get_mut(fed.tenant) else {
+            let Some(state) = held.by_tenant.get_mut(tenant) else {
                 continue;
             };
             if held.json_bytes + fed.json.len() <= MAX_EVIDENCE_BYTES
@@ -656,6 +705,9 @@ impl Correlations {
                 held.json.insert(fed.id, Arc::from(fed.json));
                 held.json_bytes += fed.json.len();
             }
+            held.senders
+                .entry(fed.id)
+                .or_insert_with(|| fed.sender.clone());
             state.feed(
                 set,
                 fed.timestamp_ms,
@@ -676,16 +728,10 @@ impl Correlations {
                     events,
                 });
             }
-            let bounded = fed
-                .timestamp_ms
-                .min(server_now_ms.saturating_add(MAX_CLOCK_AHEAD_MS));
-            held.now_ms = held.now_ms.max(bounded);
+            held.now_ms = held.now_ms.max(fed.timestamp_ms.min(ahead));
         }
-        let now = held.now_ms;
-        held.by_tenant.retain(|_, state| {
-            state.prune(set, now);
-            !state.is_empty()
-        });
+        held.now_ms = held.now_ms.max(newest_ms.min(ahead));
+        let lapsed = Self::prune(held, set, since_ms);
         let live: HashSet<u64> = held
             .by_tenant
             .values()
@@ -693,7 +739,57 @@ impl Correlations {
             .collect();
         held.json.retain(|id, _| live.contains(id));
         held.json_bytes = held.json.values().map(|j| j.len()).sum();
-        fired
+        held.senders.retain(|id, _| live.contains(id));
+        Correlated { fired, lapsed }
+    }
+
+    /// Lets go of what no window can reach any more at correlation time, and gives the
+    /// windows that lapsed meanwhile, each on its last event (see [`Correlated::lapsed`]).
+    fn prune(held: &mut Held, set: &vigil_detect::CompiledRuleSet, since_ms: i64) -> Late {
+        let mut lapsed = Late::default();
+        let mut closed = Vec::new();
+        let now = held.now_ms;
+        for (tenant, state) in held.by_tenant.iter_mut() {
+            state.prune(set, now, since_ms, &mut closed);
+            for found in closed.drain(..) {
+                let Some(&last) = found.events.last() else {
+                    continue;
+                };
+                let Some(sender) = held.senders.get(&last) else {
+                    tracing::warn!(
+                        rule = set.rule(found.rule).id(),
+                        tenant = %tenant,
+                        "a correlation window lapsed whose events were held by a state saved without their senders; it is not recorded"
+                    );
+                    continue;
+                };
+                let events = found
+                    .events
+                    .iter()
+                    .filter_map(|id| Some((*id, Arc::clone(held.json.get(id)?))))
+                    .collect();
+                lapsed.events.push(Deferred {
+                    id: last,
+                    time: chrono::DateTime::from_timestamp_millis(found.timestamp_ms)
+                        .unwrap_or_default(),
+                    envelope: sender.clone(),
+                    json: held
+                        .json
+                        .get(&last)
+                        .map(|j| j.to_string())
+                        .unwrap_or_default(),
+                    // Its own rules' detections were recorded with its batch.
+                    matched: Vec::new(),
+                });
+                lapsed.fired.push(Fired {
+                    index: lapsed.events.len() - 1,
+                    found,
+                    events,
+                });
+            }
+        }
+        held.by_tenant.retain(|_, state| !state.is_empty());
+        lapsed
     }
 }
 
@@ -704,6 +800,16 @@ mod tests {
 
     fn rules() -> Arc<LoadedRules> {
         rules_with(2)
+    }
+
+    fn acme() -> &'static crate::Envelope {
+        static ACME: std::sync::LazyLock<crate::Envelope> =
+            std::sync::LazyLock::new(|| crate::Envelope {
+                service: "auth".into(),
+                host: "web-1".into(),
+                tenant: "acme".into(),
+            });
+        &ACME
     }
 
     fn rules_with(threshold: u32) -> Arc<LoadedRules> {
@@ -751,7 +857,7 @@ mod tests {
             Fed {
                 index: 0,
                 id,
-                tenant: "acme",
+                sender: acme(),
                 timestamp_ms: ts,
                 event,
                 json: "{}",
@@ -761,19 +867,35 @@ mod tests {
         let held = |c: &Correlations| c.lock().held.as_ref().map_or(0, |h| h.json.len());
         assert!(
             correlations
-                .feed_or_defer(&rules, [fed(1, 0, &alice, &base)], Vec::new, 0)
+                .feed_or_defer(&rules, [fed(1, 0, &alice, &base)], Vec::new, i64::MIN, 0)
+                .fired
                 .is_empty()
         );
         assert_eq!(held(&correlations), 1);
         // Bob's failure 2 minutes later: alice's window is over, her event is let go.
         assert!(
             correlations
-                .feed_or_defer(&rules, [fed(2, 120_000, &bob, &base)], Vec::new, 0)
+                .feed_or_defer(
+                    &rules,
+                    [fed(2, 120_000, &bob, &base)],
+                    Vec::new,
+                    i64::MIN,
+                    0
+                )
+                .fired
                 .is_empty()
         );
         assert_eq!(held(&correlations), 1);
         // Bob again within the minute: fired, with both of his events as evidence.
-        let fired = correlations.feed_or_defer(&rules, [fed(3, 150_000, &bob, &base)], Vec::new, 0);
+        let fired = correlations
+            .feed_or_defer(
+                &rules,
+                [fed(3, 150_000, &bob, &base)],
+                Vec::new,
+                i64::MIN,
+                0,
+            )
+            .fired;
         assert_eq!(fired.len(), 1);
         let ids: Vec<u64> = fired[0].events.iter().map(|(id, _)| *id).collect();
         assert_eq!(ids, [2, 3]);
@@ -792,7 +914,7 @@ mod tests {
         let fed = |index: usize, id: u64, ts: i64| Fed {
             index,
             id,
-            tenant: "acme",
+            sender: acme(),
             timestamp_ms: ts,
             event: &alice,
             json: "{}",
@@ -801,17 +923,92 @@ mod tests {
         let correlations = Correlations::default();
         assert!(
             correlations
-                .feed_or_defer(&rules, [fed(0, 1, 0)], Vec::new, 0)
+                .feed_or_defer(&rules, [fed(0, 1, 0)], Vec::new, i64::MIN, 0)
+                .fired
                 .is_empty(),
             "one failure is below two, but the minute is not over"
         );
         // 90 s later, in another batch: her first minute held one failure.
-        let fired = correlations.feed_or_defer(&rules, [fed(4, 2, 90_000)], Vec::new, 0);
+        let fired = correlations
+            .feed_or_defer(&rules, [fed(4, 2, 90_000)], Vec::new, i64::MIN, 0)
+            .fired;
         assert_eq!(fired.len(), 1);
         assert_eq!(fired[0].index, 4, "recorded on the event that closed it");
         assert_eq!(fired[0].found.timestamp_ms, 0);
         let ids: Vec<u64> = fired[0].events.iter().map(|(id, _)| *id).collect();
         assert_eq!(ids, [1]);
+    }
+
+    /// A group never seen again: its window lapses once correlation time — moved by any
+    /// stored event, matched or not — has passed its end by a timespan, and fires on its last
+    /// event, with the sender that event had.
+    #[test]
+    fn a_quiet_group_s_window_lapses_when_the_stream_has_passed_it() {
+        let rules = rules_where("lt: 2");
+        let base = [vigil_detect::RuleId(0)];
+        let alice = vigil_events::json::JsonEvent::parse(r#"{"user":"alice","outcome":"failure"}"#)
+            .unwrap();
+        let correlations = Correlations::default();
+        let fed = Fed {
+            index: 0,
+            id: 7,
+            sender: acme(),
+            timestamp_ms: 1_000,
+            event: &alice,
+            json: r#"{"user":"alice"}"#,
+            matched: &base,
+        };
+        let first = correlations.feed_or_defer(&rules, [fed], Vec::new, 1_000, 10_000_000);
+        assert!(first.fired.is_empty() && first.lapsed.events.is_empty());
+        // Batches that matched nothing: at 2 min her window (to 61 s) still waits for her.
+        let quiet = |newest_ms: i64| {
+            correlations.feed_or_defer(&rules, [], Vec::new, newest_ms, 10_000_000)
+        };
+        assert!(quiet(120_000).lapsed.events.is_empty());
+        let lapsed = quiet(121_001).lapsed;
+        assert_eq!(lapsed.events.len(), 1);
+        let on = &lapsed.events[0];
+        assert_eq!((on.id, on.time.timestamp_millis()), (7, 1_000));
+        assert_eq!(&on.envelope, acme());
+        assert_eq!(on.json, r#"{"user":"alice"}"#);
+        assert_eq!(lapsed.fired.len(), 1);
+        assert_eq!(lapsed.fired[0].index, 0);
+        assert_eq!(lapsed.fired[0].found.value, 1.0);
+        let ids: Vec<u64> = lapsed.fired[0].events.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, [7]);
+        // Decided once: nothing is held any more, and nothing lapses again.
+        assert!(
+            correlations
+                .lock()
+                .held
+                .as_ref()
+                .unwrap()
+                .senders
+                .is_empty()
+        );
+        assert!(quiet(1_000_000).lapsed.events.is_empty());
+        // An event of alice's that comes when its window had lapsed already is let go: her
+        // other events of then may have been let go before it came.
+        let late = Fed {
+            index: 0,
+            id: 8,
+            sender: acme(),
+            timestamp_ms: 2_000,
+            event: &alice,
+            json: "{}",
+            matched: &base,
+        };
+        let after = correlations.feed_or_defer(&rules, [late], Vec::new, 2_000, 10_000_000);
+        assert!(after.fired.is_empty() && after.lapsed.events.is_empty());
+        assert!(
+            correlations
+                .lock()
+                .held
+                .as_ref()
+                .unwrap()
+                .by_tenant
+                .is_empty()
+        );
     }
 
     #[test]
@@ -822,7 +1019,7 @@ mod tests {
         let fed = |id: u64, ts: i64| Fed {
             index: 0,
             id,
-            tenant: "acme",
+            sender: acme(),
             timestamp_ms: ts,
             event: &eve,
             json: "{}",
@@ -831,11 +1028,14 @@ mod tests {
         let correlations = Correlations::default();
         assert!(
             correlations
-                .feed_or_defer(&rules_with(3), [fed(1, 0)], Vec::new, 0)
+                .feed_or_defer(&rules_with(3), [fed(1, 0)], Vec::new, i64::MIN, 0)
+                .fired
                 .is_empty()
         );
         // Reloaded with the threshold lowered to 2: eve's first failure still counts.
-        let fired = correlations.feed_or_defer(&rules_with(2), [fed(2, 1_000)], Vec::new, 0);
+        let fired = correlations
+            .feed_or_defer(&rules_with(2), [fed(2, 1_000)], Vec::new, i64::MIN, 0)
+            .fired;
         assert_eq!(fired.len(), 1);
         let ids: Vec<u64> = fired[0].events.iter().map(|(id, _)| *id).collect();
         assert_eq!(ids, [1, 2]);

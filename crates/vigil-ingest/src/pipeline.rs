@@ -21,7 +21,7 @@ use crate::rules::{LoadedRules, RuleSlot};
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 1024 * 1024;
 
 /// Who an event is from: the sender's service (never empty), host and tenant (may be empty).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Envelope {
     /// The sending service.
     pub service: String,
@@ -134,7 +134,10 @@ impl CorrelationRebuild {
         let ingestor = Arc::clone(&self.ingestor);
         let org = ingestor.org().await;
         let view = Arc::clone(&org);
-        let unrecorded = self.unrecorded_from..self.below_id;
+        // What the rebuild returns that completed on events stored before it began may be in
+        // the store already: those of events a crash left unrecorded, and windows that lapse
+        // (their last event can be of any age).
+        let stored_before = 0..self.below_id;
         let rebuild = self;
         let (rules, result, late) = tokio::task::spawn_blocking(move || {
             // Moved here whole: dropped (ending the rebuild if it did not end) when this ends,
@@ -155,7 +158,7 @@ impl CorrelationRebuild {
         .await
         .map_err(|e| IngestError::Worker(e.to_string()))?;
         ingestor
-            .record_late(&rules.set, late, unrecorded, &org)
+            .record_late(&rules.set, late, stored_before, &org)
             .await?;
         result.map_err(IngestError::from)
     }
@@ -937,7 +940,7 @@ impl Ingestor {
                 }
             })
             .collect();
-        let found = self.correlate(&rules, org, &kept, &batch, now);
+        let found = self.correlate(&rules, org, &kept, &mut batch, now);
         let (detections, matched_json, notes) = batch.detections(set, found);
         Ok((
             IngestReport {
@@ -960,13 +963,15 @@ impl Ingestor {
 
     /// Feeds the batch's stored events that matched a rule (`kept`, by batch index) to the
     /// correlations, in arrival order — every match, also of rules that only feed them — and
-    /// returns what each reported correlation that fired found, by (batch index, rule).
+    /// returns what each reported correlation that fired found, by (batch index, rule). The
+    /// windows that lapsed as the batch moved correlation time are recorded with it, on their
+    /// last events (stored earlier), which are added to the batch for that.
     fn correlate(
         &self,
         rules: &Arc<LoadedRules>,
         org: &OrgView,
         kept: &[(usize, JsonEvent)],
-        batch: &Batch,
+        batch: &mut Batch,
         now: DateTime<Utc>,
     ) -> Vec<(usize, RuleId, CorrelationFound)> {
         let mapped: Vec<Option<MappedEvent<'_>>> = kept
@@ -987,13 +992,21 @@ impl Ingestor {
                 })
                 .collect()
         };
-        let fired = self.correlations.feed_or_defer(
+        let newest_ms = batch
+            .times
+            .iter()
+            .zip(&batch.ids)
+            .filter(|(_, id)| id.is_some())
+            .map(|(time, _)| time.timestamp_millis())
+            .max()
+            .unwrap_or(i64::MIN);
+        let correlated = self.correlations.feed_or_defer(
             rules,
             kept.iter().zip(&mapped).filter_map(|((i, event), mapped)| {
                 Some(Fed {
                     index: *i,
                     id: batch.ids[*i]?,
-                    tenant: &batch.envelopes[*i].tenant,
+                    sender: &batch.envelopes[*i],
                     timestamp_ms: batch.times[*i].timestamp_millis(),
                     event: match mapped {
                         Some(mapped) => mapped,
@@ -1004,9 +1017,12 @@ impl Ingestor {
                 })
             }),
             deferred,
+            newest_ms,
             now.timestamp_millis(),
         );
-        found_of(&rules.set, fired)
+        let mut found = found_of(&rules.set, correlated.fired);
+        found.extend(batch.add_earlier(&rules.set, correlated.lapsed));
+        found
     }
 
     /// Tells the log store how far the stored events have their detections recorded.
@@ -1078,10 +1094,12 @@ impl Ingestor {
 
     /// Records the correlations that events deferred during a rebuild completed once it ran
     /// (their batches were acknowledged, and their own detections recorded, before; those of
-    /// events a crash left unrecorded are the detection recovery's).
+    /// events a crash left unrecorded are the detection recovery's), and the windows that
+    /// lapsed meanwhile.
     ///
-    /// Those completed by events in `unrecorded` (read back by the rebuild, their batch maybe
-    /// never recorded) are recorded unless the store has them already.
+    /// Those recorded on events in `unrecorded` (read back by the rebuild, their batch maybe
+    /// never recorded; the last event of a lapsed window) are recorded unless the store has
+    /// them already.
     async fn record_late(
         &self,
         set: &CompiledRuleSet,
@@ -1118,6 +1136,7 @@ impl Ingestor {
             matched_json: events
                 .iter()
                 .enumerate()
+                .filter(|(_, d)| !d.json.is_empty())
                 .map(|(i, d)| (i, d.json.clone()))
                 .collect(),
             envelopes: events.into_iter().map(|d| d.envelope).collect(),
@@ -1176,6 +1195,30 @@ struct Batch {
 }
 
 impl Batch {
+    /// Adds events stored in earlier batches that correlations `late` found completed now
+    /// (windows that lapsed), and returns what those found by their index in this batch.
+    fn add_earlier(
+        &mut self,
+        set: &CompiledRuleSet,
+        late: Late,
+    ) -> Vec<(usize, RuleId, CorrelationFound)> {
+        let offset = self.matched.len();
+        for (i, event) in late.events.into_iter().enumerate() {
+            self.times.push(event.time);
+            self.ids.push(Some(event.id));
+            // Their own rules' detections were recorded with their batches.
+            self.matched.push(Vec::new());
+            if !event.json.is_empty() {
+                self.matched_json.insert(offset + i, event.json);
+            }
+            self.envelopes.push(event.envelope);
+        }
+        found_of(set, late.fired)
+            .into_iter()
+            .map(|(i, rule, found)| (offset + i, rule, found))
+            .collect()
+    }
+
     /// The detections of events stored earlier, to record now (late correlations, recovery):
     /// no step timings, and no ticket (the mark is held otherwise, or not needed).
     fn recorded_later(

@@ -150,3 +150,112 @@ async fn a_batch_arriving_during_a_rebuild_is_acknowledged_and_correlated_after_
         1
     );
 }
+
+/// A count bounded from above: a user's failures that stay rare within the hour.
+const RULE_RARE_FAILURES: &str = "title: Failed logon
+id: failed
+name: failed_logon
+logsource:
+  product: linux
+detection:
+  sel:
+    outcome: failure
+  condition: sel
+---
+title: Rare failures
+id: rare
+correlation:
+  type: event_count
+  rules: [failed_logon]
+  group-by: [user]
+  timespan: 1h
+  condition:
+    lt: 2
+level: medium
+";
+
+/// `user`'s failure (or success) at HH:MM on 2026-12-01, at acme.
+fn logon(user: &str, outcome: &str, hour: u32, minute: u32) -> RawEvent {
+    RawEvent {
+        time: Some(Utc.with_ymd_and_hms(2026, 12, 1, hour, minute, 0).unwrap()),
+        envelope: Envelope {
+            service: "bastion".into(),
+            host: format!("{user}-laptop"),
+            tenant: "acme".into(),
+        },
+        json: format!(r#"{{"user":"{user}","outcome":"{outcome}"}}"#),
+    }
+}
+
+/// A user seen once and never again: the window is decided when the stream — events no rule
+/// matches too — has passed it by its timespan, recorded (with the batch that moved time) on
+/// the user's event, with the sender that event had; across a restart that saved the windows.
+#[tokio::test]
+async fn a_rare_event_whose_group_never_returns_is_recorded_once_the_stream_has_passed_it() {
+    let mut h = Harness::with_rules(RULE_RARE_FAILURES, 2).await;
+    let ingest = |h: &Harness, events: Vec<RawEvent>| {
+        let ingestor = std::sync::Arc::clone(&h.ingestor);
+        async move { ingestor.ingest_raw(events).await.unwrap() }
+    };
+    let first = ingest(&h, vec![logon("alice", "failure", 10, 0)]).await;
+    assert_eq!(
+        first.detections, 0,
+        "a rule a correlation counts reports nothing itself, and the hour is not over"
+    );
+    let alice = first.stored[0];
+    // bob fails twice within the hour: not rare.
+    ingest(
+        &h,
+        vec![
+            logon("bob", "failure", 10, 30),
+            logon("bob", "failure", 10, 40),
+        ],
+    )
+    .await;
+    // An hour after alice's window ended, it still waits for her.
+    assert_eq!(
+        ingest(&h, vec![logon("carol", "success", 12, 0)])
+            .await
+            .detections,
+        0
+    );
+    // A clean stop saves the windows, as `vigil serve` writes them to its file.
+    let saved = serde_json::to_string(&h.ingestor.save_correlations()).unwrap();
+    h.restart();
+    h.ingestor
+        .restore_correlations(serde_json::from_str(&saved).unwrap());
+    // Then time passes it (a success no rule matches): alice's hour held one failure.
+    assert_eq!(
+        ingest(&h, vec![logon("carol", "success", 12, 1)])
+            .await
+            .detections,
+        1
+    );
+    let detections = h.detections().await;
+    let rare: Vec<_> = detections
+        .iter()
+        .filter(|d| d.detection.rule_id == "rare")
+        .collect();
+    assert_eq!(rare.len(), 1, "{detections:?}");
+    let rare = &rare[0].detection;
+    assert_eq!(rare.event_id, alice);
+    assert_eq!(
+        (
+            rare.service.as_str(),
+            rare.host.as_str(),
+            rare.tenant.as_str()
+        ),
+        ("bastion", "alice-laptop", "acme")
+    );
+    assert_eq!(
+        rare.event_time,
+        Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap()
+    );
+    // bob's windows lapse later without firing; alice's is not decided twice.
+    assert_eq!(
+        ingest(&h, vec![logon("carol", "success", 15, 0)])
+            .await
+            .detections,
+        0
+    );
+}
