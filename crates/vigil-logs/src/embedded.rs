@@ -766,12 +766,22 @@ impl EventStore for EmbeddedStore {
     fn pivot(&self, request: &PivotRequest) -> Result<Pivot, LogError> {
         let searcher = self.reader.searcher();
         let t = self.translator();
-        // An IPv4 network (`10.1.0.0/16`) stands for the addresses it holds, as in a search.
+        // A network (`10.1.0.0/16`, `2001:db8::/32`) stands for the addresses it holds, as in a
+        // search.
         let matched: Box<dyn Query> = match (
             vigil_query::network_expr(&request.field, &request.value),
             &request.field,
         ) {
-            (Some(network), _) => t.query(&network)?,
+            (Some(Ok(network)), _) => t.query(&network)?,
+            (Some(Err(reason)), _) => {
+                return Err(LogError::Query(
+                    vigil_query::ParseError::UnsearchableNetwork {
+                        offset: 0,
+                        network: request.value.clone(),
+                        reason,
+                    },
+                ));
+            }
             (None, Some(field)) => t.field_value(field, &request.value)?,
             (None, None) => t.free_text(&request.value)?,
         };

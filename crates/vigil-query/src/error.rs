@@ -127,6 +127,18 @@ pub enum ParseError {
         /// The most terms accepted.
         limit: usize,
     },
+    /// An IPv6 network whose addresses cannot all be found by how they are written.
+    #[error(
+        "the IPv6 network {network} at byte {offset} cannot be searched exactly: {reason}; search for its addresses one by one, or sweep files for it with vigil hunt --search"
+    )]
+    UnsearchableNetwork {
+        /// Byte offset of the network.
+        offset: usize,
+        /// The network as written.
+        network: String,
+        /// Why.
+        reason: &'static str,
+    },
     /// A character that cannot start a term here.
     #[error(
         "unexpected `{c}` at byte {offset}: quote it (\"{c}\") or escape it with a backslash to search for it",
@@ -202,6 +214,7 @@ impl ParseError {
             | ParseError::ExistsWithoutField { offset }
             | ParseError::TooDeep { offset, .. }
             | ParseError::TooManyTerms { offset, .. }
+            | ParseError::UnsearchableNetwork { offset, .. }
             | ParseError::Unexpected { offset, .. }
             | ParseError::UnknownPipe { offset, .. }
             | ParseError::IncompletePipe { offset, .. }

@@ -221,12 +221,19 @@ impl Parser<'_> {
                     None => Expr::Phrase { field: None, text },
                 })
             }
-            Some(':') => Err(ParseError::MissingField { offset }),
+            Some(':') => match self.ipv6_word(offset) {
+                Some(word) => self.free_word(&word, offset),
+                None => Err(ParseError::MissingField { offset }),
+            },
             Some('>' | '<') => Err(ParseError::BadComparison { offset }),
             Some(found @ ('[' | ']' | '{' | '}')) => Err(ParseError::Unexpected { offset, found }),
             _ => {
                 let word = self.word(true);
                 if self.peek() == Some(':') {
+                    // An IPv6 address or network is a value, not a field name before a `:`.
+                    if let Some(word) = self.ipv6_word(offset) {
+                        return self.free_word(&word, offset);
+                    }
                     let name: String = word.iter().map(|(c, _)| c).collect();
                     self.bump();
                     if name == "exists" {
@@ -240,10 +247,31 @@ impl Parser<'_> {
                     }
                     return self.value(Field::from_name(&name), name);
                 }
-                let field = self.default_field.clone().map(|(field, _)| field);
-                self.counted(word_expr(field, &word), offset)
+                self.free_word(&word, offset)
             }
         }
+    }
+
+    /// A word outside `field:value`: free text, or the value of the enclosing `field:( … )`.
+    fn free_word(&mut self, word: &[WordChar], offset: usize) -> Result<Expr, ParseError> {
+        let field = self.default_field.clone().map(|(field, _)| field);
+        let expr = word_expr(field, word, offset)?;
+        self.counted(expr, offset)
+    }
+
+    /// The word from `start` on, colons and all, when it is an IPv6 address or network
+    /// (`2001:db8::1`, `fe80::/10`); otherwise `None`, the position left where it was.
+    fn ipv6_word(&mut self, start: usize) -> Option<Vec<WordChar>> {
+        let save = self.pos;
+        self.pos = start;
+        let word = self.word(false);
+        let text: String = word.iter().map(|(c, _)| c).collect();
+        let address = text.split_once('/').map_or(text.as_str(), |(a, _)| a);
+        if address.parse::<std::net::Ipv6Addr>().is_ok() {
+            return Some(word);
+        }
+        self.pos = save;
+        None
     }
 
     /// A word's expression, its alternatives beyond the first (an IPv4 network's) counted
@@ -331,7 +359,8 @@ impl Parser<'_> {
                 if word == [('*', false)] {
                     return Ok(Expr::Exists(field));
                 }
-                self.counted(word_expr(Some(field), &word), offset)
+                let expr = word_expr(Some(field), &word, offset)?;
+                self.counted(expr, offset)
             }
         }
     }
@@ -564,20 +593,25 @@ fn example(operator: &str) -> &'static str {
     }
 }
 
-/// Turns a bare word into a match or, when it has unescaped `*`/`?`, a wildcard.
-fn word_expr(field: Option<Field>, word: &[WordChar]) -> Expr {
+/// Turns a bare word (at byte `offset`) into a match, a network's addresses, or when it has
+/// unescaped `*`/`?`, a wildcard.
+fn word_expr(field: Option<Field>, word: &[WordChar], offset: usize) -> Result<Expr, ParseError> {
     if field.is_none() && word == [('*', false)] {
-        return Expr::All;
+        return Ok(Expr::All);
     }
     let text: String = word.iter().map(|(c, _)| c).collect();
-    if let Some(range) = network_expr(&field, &text) {
-        return range;
+    if let Some(network) = network_expr(&field, &text) {
+        return network.map_err(|reason| ParseError::UnsearchableNetwork {
+            offset,
+            network: text,
+            reason,
+        });
     }
     if !word.iter().any(|&(c, esc)| !esc && (c == '*' || c == '?')) {
-        return Expr::Match {
+        return Ok(Expr::Match {
             field,
             value: word.iter().map(|(c, _)| c).collect(),
-        };
+        });
     }
     let mut parts = Vec::new();
     let mut literal = String::new();
@@ -600,24 +634,37 @@ fn word_expr(field: Option<Field>, word: &[WordChar]) -> Expr {
     if !literal.is_empty() {
         parts.push(WildcardPart::Literal(literal));
     }
-    Expr::Wildcard {
+    Ok(Expr::Wildcard {
         field,
         pattern: Wildcard { parts },
-    }
+    })
 }
 
-/// An IPv4 network in CIDR notation (`10.1.0.0/16`, `203.0.113.0/24`) as the addresses it
-/// holds, written as the stored values begin: `10.1.*`; a prefix that ends inside an octet as
-/// one alternative per value of that octet (`/20`: 16, at most 128), a `/32` as the address.
-/// Host bits are ignored (`10.1.2.3/24` is `10.1.2.0/24`), as Kibana and Splunk read it.
-/// `None` when `text` is no such network (what a pivot on a value uses too).
-pub fn network_expr(field: &Option<Field>, text: &str) -> Option<Expr> {
+/// An IP network in CIDR notation (`10.1.0.0/16`, `2001:db8::/32`) as the addresses it holds,
+/// written as the stored values begin: `10.1.*`. Host bits are ignored (`10.1.2.3/24` is
+/// `10.1.2.0/24`), as Kibana and Splunk read it. `None` when `text` is no such network (what a
+/// pivot on a value uses too); the reason when it is an IPv6 network whose addresses cannot
+/// all be told by their text ([`ipv6_network_expr`]).
+pub fn network_expr(field: &Option<Field>, text: &str) -> Option<Result<Expr, &'static str>> {
     let (address, bits) = text.trim().split_once('/')?;
-    let address: std::net::Ipv4Addr = address.parse().ok()?;
     if bits.is_empty() || !bits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let bits: u32 = bits.parse().ok().filter(|b| (1..=32).contains(b))?;
+    let bits: u32 = bits.parse().ok()?;
+    match address.parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(address) => (1..=32)
+            .contains(&bits)
+            .then(|| Ok(ipv4_network_expr(field, address, bits))),
+        std::net::IpAddr::V6(address) => (1..=128)
+            .contains(&bits)
+            .then(|| ipv6_network_expr(field, address, bits)),
+    }
+}
+
+/// An IPv4 network's addresses: the values that begin with its whole octets (`10.1.*`); a
+/// prefix that ends inside an octet as one alternative per value of that octet (`/20`: 16, at
+/// most 128), a `/32` as the address.
+fn ipv4_network_expr(field: &Option<Field>, address: std::net::Ipv4Addr, bits: u32) -> Expr {
     let network = u32::from(address) & (u32::MAX << (32 - bits));
     let octets = network.to_be_bytes();
     let whole = (bits / 8) as usize;
@@ -646,7 +693,7 @@ pub fn network_expr(field: &Option<Field>, text: &str) -> Option<Expr> {
     };
     let rest = bits % 8;
     if rest == 0 {
-        return Some(prefix(&octets[..whole]));
+        return prefix(&octets[..whole]);
     }
     let alternatives = (0..1u16 << (8 - rest))
         .map(|i| {
@@ -655,7 +702,128 @@ pub fn network_expr(field: &Option<Field>, text: &str) -> Option<Expr> {
             prefix(&p)
         })
         .collect();
-    Some(Expr::Or(alternatives))
+    Expr::Or(alternatives)
+}
+
+/// The most values of a group written with fewer than four hex digits that an IPv6 prefix
+/// ending inside it may stand for (one alternative each), as for IPv4 octets.
+const MAX_GROUP_ALTERNATIVES: u32 = 128;
+
+/// An IPv6 network's addresses, as they are written (RFC 5952: lowercase, no leading zeros, the
+/// longest run of two or more zero groups as `::`): the values that begin with its groups and
+/// a `:` (`2001:db8:*` for `2001:db8::/32`); a prefix that ends inside a group as the hex
+/// digits it fixes with `?` for the rest (`fe80::/10` is `fe8?:*` … `feb?:*`), or one
+/// alternative per value when the group's values are written shorter; zero groups at the end
+/// of the prefix also as `::` (`2001:db8:0:*` and `2001:db8::*` for `2001:db8::/48`); a
+/// `/128` as the address.
+///
+/// Refused, with the reason, where text cannot tell: two zero groups in a row before the
+/// prefix's last group, or more than two at its end (the `::` of an address may then stand
+/// for fewer of them than the network needs), and a prefix ending inside a group of short
+/// values that stands for more than 128 of them.
+fn ipv6_network_expr(
+    field: &Option<Field>,
+    address: std::net::Ipv6Addr,
+    bits: u32,
+) -> Result<Expr, &'static str> {
+    let network = u128::from(address) & (u128::MAX << (128 - bits));
+    let network = std::net::Ipv6Addr::from(network);
+    if bits == 128 {
+        return Ok(Expr::Match {
+            field: field.clone(),
+            value: network.to_string(),
+        });
+    }
+    let groups = network.segments();
+    let whole = (bits / 16) as usize;
+    let rest = bits % 16;
+    // Each alternative's groups, as written: hex text (`?` for a digit left open), and whether
+    // the group is zero.
+    let mut alternatives: Vec<Vec<(String, bool)>> = Vec::new();
+    let fixed: Vec<(String, bool)> = groups[..whole]
+        .iter()
+        .map(|g| (format!("{g:x}"), *g == 0))
+        .collect();
+    if rest == 0 {
+        alternatives.push(fixed);
+    } else {
+        let low = u32::from(groups[whole]);
+        let count = 1u32 << (16 - rest);
+        if low >= 0x1000 {
+            // Four digits each: the ones the prefix fixes, `?` for the others.
+            let digits = rest.div_ceil(4);
+            let shift = 16 - 4 * digits;
+            for prefix in (low >> shift)..=((low + count - 1) >> shift) {
+                let mut text = format!("{prefix:0width$x}", width = digits as usize);
+                text.extend(std::iter::repeat_n('?', 4 - digits as usize));
+                let mut groups = fixed.clone();
+                groups.push((text, false));
+                alternatives.push(groups);
+            }
+        } else if count <= MAX_GROUP_ALTERNATIVES {
+            for value in low..low + count {
+                let mut groups = fixed.clone();
+                groups.push((format!("{value:x}"), value == 0));
+                alternatives.push(groups);
+            }
+        } else {
+            return Err(
+                "its prefix ends inside a group of values written with fewer than four digits and stands for more than 128 of them",
+            );
+        }
+    }
+    let pattern = |text: String, open: bool| -> Expr {
+        let mut parts = Vec::new();
+        for piece in text.split_inclusive('?') {
+            match piece.strip_suffix('?') {
+                Some(literal) => {
+                    if !literal.is_empty() {
+                        parts.push(WildcardPart::Literal(literal.to_owned()));
+                    }
+                    parts.push(WildcardPart::AnyChar);
+                }
+                None => parts.push(WildcardPart::Literal(piece.to_owned())),
+            }
+        }
+        if open {
+            parts.push(WildcardPart::AnyRun);
+        }
+        Expr::Wildcard {
+            field: field.clone(),
+            pattern: Wildcard { parts },
+        }
+    };
+    let mut exprs = Vec::new();
+    for groups in alternatives {
+        let trailing = groups.iter().rev().take_while(|(_, zero)| *zero).count();
+        let inner = &groups[..groups.len() - trailing];
+        if inner.windows(2).any(|pair| pair[0].1 && pair[1].1) {
+            return Err(
+                "two of its groups before the last are zero in a row (an address may write them as :: or not)",
+            );
+        }
+        if trailing > 2 {
+            return Err(
+                "more than two of its last groups are zero (the :: of an address may stand for fewer)",
+            );
+        }
+        let texts: Vec<&str> = groups.iter().map(|(text, _)| text.as_str()).collect();
+        let all = groups.len() == 8;
+        let mut text = texts.join(":");
+        if !all {
+            text.push(':');
+        }
+        exprs.push(pattern(text, !all));
+        if trailing > 0 {
+            // The zero groups at its end and the ones after them, written as `::`.
+            let before: Vec<&str> = texts[..texts.len() - trailing].to_vec();
+            exprs.push(pattern(format!("{}::", before.join(":")), true));
+        }
+    }
+    Ok(match exprs.len() {
+        1 => exprs.remove(0),
+        _ => Expr::Or(exprs),
+    })
 }
 
 fn make_bound(
@@ -869,6 +1037,115 @@ mod tests {
                 filter(text)
             );
         }
+    }
+
+    #[test]
+    fn ipv6_networks_are_the_addresses_they_hold_as_they_are_written() {
+        let filter = |q: &str| parse(q).unwrap().filter;
+        let ip = || Some(Field::Json("source.ip".into()));
+        // A pattern as text: `?` one character, a final `*` any run.
+        let pattern = |field: Option<Field>, text: &str| {
+            let (text, open) = match text.strip_suffix('*') {
+                Some(text) => (text, true),
+                None => (text, false),
+            };
+            let mut parts = Vec::new();
+            for piece in text.split_inclusive('?') {
+                match piece.strip_suffix('?') {
+                    Some(literal) => {
+                        if !literal.is_empty() {
+                            parts.push(WildcardPart::Literal(literal.into()));
+                        }
+                        parts.push(WildcardPart::AnyChar);
+                    }
+                    None => parts.push(WildcardPart::Literal(piece.into())),
+                }
+            }
+            if open {
+                parts.push(WildcardPart::AnyRun);
+            }
+            Expr::Wildcard {
+                field,
+                pattern: Wildcard { parts },
+            }
+        };
+        assert_eq!(
+            filter("source.ip:2001:db8::/32"),
+            pattern(ip(), "2001:db8:*")
+        );
+        assert_eq!(
+            filter("source.ip:2001:DB8:1234:5678::/32"),
+            pattern(ip(), "2001:db8:*"),
+            "host bits ignored, written in lower case"
+        );
+        assert_eq!(filter("2001:db8::/32"), pattern(None, "2001:db8:*"));
+        assert_eq!(
+            filter("fe80::/10"),
+            Expr::Or(
+                ["fe8?:*", "fe9?:*", "fea?:*", "feb?:*"]
+                    .iter()
+                    .map(|p| pattern(None, p))
+                    .collect()
+            )
+        );
+        // Zero groups at the prefix's end: written out, or in the address's `::`.
+        assert_eq!(
+            filter("source.ip:2001:db8::/48"),
+            Expr::Or(vec![
+                pattern(ip(), "2001:db8:0:*"),
+                pattern(ip(), "2001:db8::*")
+            ])
+        );
+        assert_eq!(
+            filter("source.ip:2001:db8::/64"),
+            Expr::Or(vec![
+                pattern(ip(), "2001:db8:0:0:*"),
+                pattern(ip(), "2001:db8::*")
+            ])
+        );
+        // Short values of the last group, one alternative each.
+        let Expr::Or(eight) = filter("source.ip:2001:db8:1:2:3:4:5:8/125") else {
+            panic!("a /125 is eight addresses");
+        };
+        assert_eq!(eight.len(), 8);
+        assert_eq!(eight[7], pattern(ip(), "2001:db8:1:2:3:4:5:f"));
+        assert_eq!(
+            filter("source.ip:2001:db8::1/128"),
+            Expr::Match {
+                field: ip(),
+                value: "2001:db8::1".into()
+            }
+        );
+        // Bare addresses are values, not a field before their first colon.
+        for address in ["2001:db8::1", "::1", "fe80::1"] {
+            assert_eq!(
+                filter(address),
+                Expr::Match {
+                    field: None,
+                    value: address.into()
+                }
+            );
+        }
+        assert!(matches!(
+            filter("user:alice"),
+            Expr::Match { field: Some(_), .. }
+        ));
+        // Where an address's text cannot tell, refused with the reason.
+        for (query, reason) in [
+            ("source.ip:2001:db8::/80", "more than two"),
+            ("source.ip:2001:0:0:1::/64", "in a row"),
+            ("source.ip:2001:db8::/120", "more than 128"),
+        ] {
+            let err = parse(query).unwrap_err();
+            assert!(
+                matches!(err, ParseError::UnsearchableNetwork { offset: 10, .. })
+                    && err.to_string().contains(reason),
+                "{query}: {err}"
+            );
+        }
+        // Not networks: taken as written.
+        assert!(matches!(filter("source.ip:fe80::/0"), Expr::Match { .. }));
+        assert!(matches!(filter("source.ip:fe80::/129"), Expr::Match { .. }));
     }
 
     #[test]

@@ -89,3 +89,62 @@ fn every_query_form_finds_the_right_events() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// IPv6 networks find the addresses they hold as addresses are written (RFC 5952, and in
+/// capitals too), in a field or as any whole value; a bare IPv6 address is a value, not a
+/// field name before its first `:`.
+#[test]
+fn ipv6_networks_find_the_addresses_they_hold() {
+    use crate::support::{event, open};
+    use vigil_logs::EventStore;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    let events = [
+        r#"{"name":"a1","src_ip":"2001:db8::1"}"#,
+        r#"{"name":"a2","src_ip":"2001:db8:0:1::5"}"#,
+        r#"{"name":"a3","src_ip":"2001:DB8:abcd::7"}"#,
+        r#"{"name":"a4","src_ip":"fe80::1c2a:3bff:fe4d:5e6f"}"#,
+        r#"{"name":"a5","src_ip":"2001:db9::1"}"#,
+        r#"{"name":"a6","peer":{"address":"febf:1::2"}}"#,
+        r#"{"name":"a7","src_ip":"10.0.0.5","at":"10:30:00"}"#,
+    ];
+    let batch = events
+        .iter()
+        .enumerate()
+        .map(|(i, json)| event("net", "fw-1", "", i as i64, json))
+        .collect();
+    assert_eq!(store.append(batch).expect("append").stored.len(), 7);
+    store.refresh().expect("refresh");
+    let cases: &[(&str, &[&str])] = &[
+        ("src_ip:2001:db8::/32", &["a3", "a2", "a1"]),
+        ("2001:db8::/32", &["a3", "a2", "a1"]),
+        ("src_ip:2001:db8::/48", &["a2", "a1"]),
+        ("src_ip:2001:db8::/64", &["a1"]),
+        ("src_ip:2001:db8:abcd::/48", &["a3"]),
+        ("fe80::/10", &["a6", "a4"]),
+        ("peer.address:fe80::/10", &["a6"]),
+        ("src_ip:2001:db8::1/128", &["a1"]),
+        ("src_ip:2001:db8::1", &["a1"]),
+        ("2001:db8::1", &["a1"]),
+        ("src_ip:2001:db8::/16", &["a5", "a3", "a2", "a1"]),
+        ("NOT 2001:db8::/32 AND src_ip:*", &["a7", "a5", "a4"]),
+    ];
+    let mut failures = Vec::new();
+    for (query, expected) in cases {
+        let found = crate::support::names(&store, query);
+        if found != *expected {
+            failures.push(format!("{query:?}: expected {expected:?}, found {found:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Where text cannot tell, the query is refused with the reason, not answered wrongly.
+    let refused = vigil_query::parse("src_ip:2001:db8::/80").unwrap_err();
+    assert!(
+        matches!(refused, vigil_query::ParseError::UnsearchableNetwork { .. }),
+        "{refused:?}"
+    );
+    assert!(
+        refused.to_string().contains("vigil hunt --search"),
+        "{refused}"
+    );
+}
