@@ -3,8 +3,10 @@
 //! Normalisation per kind (invalid values are rejected with the reason):
 //! - `ip`: parsed by `std::net::IpAddr` (brackets around IPv6 allowed) and written canonically
 //!   (IPv6 compressed, lower case).
-//! - `network`: an IPv4 network in CIDR notation, /8 to /32, written as its own address
-//!   (`10.1.2.3/16` is `10.1.0.0/16`); pivots and sweeps find the addresses it holds.
+//! - `network`: an IPv4 (/8 to /32) or IPv6 (/8 to /128) network in CIDR notation, written as
+//!   its own address (`10.1.2.3/16` is `10.1.0.0/16`, `2001:DB8:1::/32` is `2001:db8::/32`);
+//!   pivots and sweeps find the addresses it holds. An IPv6 network that search cannot tell by
+//!   its addresses' text (`vigil_query::network_expr`) is refused with the reason.
 //! - `domain`: lower-cased, one trailing dot stripped, at least two labels, each 1–63 of
 //!   `a-z 0-9 - _` not starting or ending with `-`, at most 253 characters; non-ASCII names must
 //!   be given in their punycode (`xn--`) form.
@@ -37,7 +39,7 @@ wire_enum!(
     IndicatorKind ("kind") {
         /// IPv4 or IPv6 address.
         Ip = "ip",
-        /// IPv4 network in CIDR notation (`10.1.0.0/16`).
+        /// IPv4 or IPv6 network in CIDR notation (`10.1.0.0/16`, `2001:db8::/32`).
         Network = "network",
         /// DNS domain name.
         Domain = "domain",
@@ -239,26 +241,39 @@ fn ip(t: &str) -> Result<String, DomainError> {
         .map_err(|_| invalid(format!("{t:?} is not an IPv4 or IPv6 address")))
 }
 
-/// `10.1.2.3/16` as `10.1.0.0/16`: the network's own address and its prefix, /8 to /32 (what
-/// search, pivots and `vigil hunt --search` read as a network).
+/// `10.1.2.3/16` as `10.1.0.0/16`, `2001:DB8:1::/32` as `2001:db8::/32`: the network's own
+/// address and its prefix, /8 to /32 or /128 (what search, pivots and `vigil hunt --search`
+/// read as a network).
 fn network(t: &str) -> Result<String, DomainError> {
     let bad = || {
         invalid(format!(
-            "{t:?} is not an IPv4 network in CIDR notation such as 10.1.0.0/16 (prefix 8 to 32); for one address use kind ip"
+            "{t:?} is not a network in CIDR notation such as 10.1.0.0/16 or 2001:db8::/32 (prefix from 8 to 32 for IPv4, to 128 for IPv6); for one address use kind ip"
         ))
     };
     let (address, bits) = t.split_once('/').ok_or_else(bad)?;
-    let address: std::net::Ipv4Addr = address.parse().map_err(|_| bad())?;
+    let address: IpAddr = address.parse().map_err(|_| bad())?;
     if bits.is_empty() || !bits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    let bits: u32 = bits
-        .parse()
-        .ok()
-        .filter(|b| (8..=32).contains(b))
-        .ok_or_else(bad)?;
-    let base = u32::from(address) & (u32::MAX << (32 - bits));
-    Ok(format!("{}/{bits}", std::net::Ipv4Addr::from(base)))
+    let bits: u32 = bits.parse().map_err(|_| bad())?;
+    let normal = match address {
+        IpAddr::V4(address) if (8..=32).contains(&bits) => {
+            let base = u32::from(address) & (u32::MAX << (32 - bits));
+            format!("{}/{bits}", std::net::Ipv4Addr::from(base))
+        }
+        IpAddr::V6(address) if (8..=128).contains(&bits) => {
+            let base = u128::from(address) & (u128::MAX << (128 - bits));
+            format!("{}/{bits}", std::net::Ipv6Addr::from(base))
+        }
+        _ => return Err(bad()),
+    };
+    // An indicator is pivoted on: refuse what search cannot find exactly, saying why.
+    if let Some(Err(reason)) = vigil_query::network_expr(&None, &normal) {
+        return Err(invalid(format!(
+            "{t:?} cannot be pivoted on: {reason}; add its addresses as kind ip"
+        )));
+    }
+    Ok(normal)
 }
 
 fn domain(t: &str, min_labels: usize) -> Result<String, DomainError> {
@@ -401,7 +416,13 @@ mod tests {
         bad(IndicatorKind::Network, "10.0.0.1");
         bad(IndicatorKind::Network, "10.0.0.0/7");
         bad(IndicatorKind::Network, "10.0.0.0/+8");
-        bad(IndicatorKind::Network, "fe80::/10");
+        assert_eq!(n(IndicatorKind::Network, "fe80::1/10"), "fe80::/10");
+        assert_eq!(
+            n(IndicatorKind::Network, "2001:DB8:1::/32"),
+            "2001:db8::/32"
+        );
+        bad(IndicatorKind::Network, "2001:db8::/80");
+        bad(IndicatorKind::Network, "2001:db8::/7");
     }
 
     #[test]

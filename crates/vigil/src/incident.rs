@@ -348,7 +348,7 @@ pub enum IndicatorCommand {
     Add {
         /// Incident key (INC-42) or id.
         key: String,
-        /// Kind: ip, network (IPv4 CIDR: 10.1.0.0/16), domain, url, md5, sha1, sha256, hash (md5/sha1/sha256 by length), email, user_account, host, process, file_path, other.
+        /// Kind: ip, network (CIDR: 10.1.0.0/16, 2001:db8::/32), domain, url, md5, sha1, sha256, hash (md5/sha1/sha256 by length), email, user_account, host, process, file_path, other.
         kind: String,
         /// The value, e.g. 203.0.113.7.
         value: String,

@@ -74,8 +74,8 @@ pub struct Args {
     /// Text to look for in every event's values, ignoring case (an IP, a domain, a hash, a
     /// tool's name; `*` and `?` are themselves): each match is reported as a rule "Search:
     /// TEXT". It is found inside values, except that an IP address must stand alone
-    /// (10.0.0.1 does not find 10.0.0.15), and an IPv4 network (10.0.2.0/24, /8 to /32) finds
-    /// the addresses it holds. May be given several times (each reported on its own), with or
+    /// (10.0.0.1 does not find 10.0.0.15), and a network (10.0.2.0/24, 2001:db8::/32; prefixes
+    /// from /8) finds the addresses it holds, however they are written. May be given several times (each reported on its own), with or
     /// without --rules.
     #[arg(long = "search", value_name = "TEXT")]
     searches: Vec<String>,

@@ -65,7 +65,12 @@ pub fn search_rules(terms: &[String]) -> anyhow::Result<Vec<RuleDoc>> {
             detection: Detection {
                 searches: vec![(
                     "term".to_owned(),
-                    Search::Keywords(vec![SigmaValue::Str(literal(&needle(term)))]),
+                    Search::Keywords(
+                        needles(term)
+                            .iter()
+                            .map(|needle| SigmaValue::Str(literal(needle)))
+                            .collect(),
+                    ),
                 )],
                 conditions: vec![Condition::Ref("term".to_owned())],
                 timeframe: None,
@@ -91,89 +96,151 @@ pub fn term_of(rule: &vigil_detect::RuleMeta) -> Option<&str> {
     rule.title().strip_prefix(TITLE_PREFIX)
 }
 
-/// What the engine looks for to find `term`: the term itself, or for an IPv4 network the text
-/// its addresses begin with (`10.1.` for `10.1.0.0/16`), which [`holds`] then checks.
-fn needle(term: &str) -> String {
+/// What the engine looks for to find `term` (any of them): the term itself, or for a network
+/// the text its addresses begin with (`10.1.` for `10.1.0.0/16`, `2001:` for `2001:db8::/32`),
+/// which [`holds`] then checks.
+fn needles(term: &str) -> Vec<String> {
     match Network::parse(term) {
-        Some(network) => network.prefix_text(),
-        None => term.to_owned(),
+        Some(network) => network.needles(),
+        None => vec![term.to_owned()],
     }
 }
 
-/// An IPv4 network given as a search term (`10.1.0.0/16`; from /8 to /32): found where an
-/// address standing alone lies in it, as `vigil search` reads the same notation.
+/// An IP network given as a search term (`10.1.0.0/16`, `2001:db8::/32`; prefixes from /8):
+/// found where an address standing alone lies in it, as `vigil search` reads the same notation,
+/// however the address is written (an IPv6 address with leading zeros or in capitals too).
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Network {
-    base: u32,
-    bits: u32,
+enum Network {
+    V4 { base: u32, bits: u32 },
+    V6 { base: u128, bits: u32 },
 }
 
 impl Network {
     fn parse(term: &str) -> Option<Network> {
         let (address, bits) = term.split_once('/')?;
-        let address: std::net::Ipv4Addr = address.parse().ok()?;
         if bits.is_empty() || !bits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        let bits: u32 = bits.parse().ok().filter(|b| (8..=32).contains(b))?;
-        Some(Network {
-            base: u32::from(address) & Network::mask(bits),
-            bits,
-        })
+        let bits: u32 = bits.parse().ok()?;
+        match address.parse::<std::net::IpAddr>().ok()? {
+            std::net::IpAddr::V4(address) => (8..=32).contains(&bits).then(|| Network::V4 {
+                base: u32::from(address) & (u32::MAX << (32 - bits)),
+                bits,
+            }),
+            std::net::IpAddr::V6(address) => (8..=128).contains(&bits).then(|| Network::V6 {
+                base: u128::from(address) & (u128::MAX << (128 - bits)),
+                bits,
+            }),
+        }
     }
 
-    fn mask(bits: u32) -> u32 {
-        u32::MAX << (32 - bits)
-    }
-
-    fn holds(self, address: std::net::Ipv4Addr) -> bool {
-        u32::from(address) & Network::mask(self.bits) == self.base
-    }
-
-    /// The whole octets every address of the network begins with, and a dot (`10.1.`).
-    fn prefix_text(self) -> String {
-        let octets = self.base.to_be_bytes();
-        let whole = (self.bits / 8).min(3) as usize;
-        let mut text = octets[..whole]
-            .iter()
-            .map(u8::to_string)
-            .collect::<Vec<_>>()
-            .join(".");
-        text.push('.');
-        text
-    }
-
-    /// Whether `text` holds an address of the network standing alone.
-    fn found_in(self, text: &str) -> bool {
-        let bytes = text.as_bytes();
-        let prefix = self.prefix_text();
-        text.match_indices(&prefix).any(|(start, _)| {
-            // Not inside a longer number: no digit, nor a digit and a dot, just before.
-            let before = start.checked_sub(1).map(|i| bytes[i]);
-            let carried = match before {
-                Some(b'.') => start
-                    .checked_sub(2)
-                    .is_some_and(|i| bytes[i].is_ascii_digit()),
-                Some(b) => b.is_ascii_digit(),
-                None => false,
-            };
-            if carried {
-                return false;
+    fn holds(self, address: std::net::IpAddr) -> bool {
+        match (self, address) {
+            (Network::V4 { base, bits }, std::net::IpAddr::V4(a)) => {
+                u32::from(a) & (u32::MAX << (32 - bits)) == base
             }
-            let run = text[start..]
-                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                .map_or(&text[start..], |end| &text[start..start + end]);
-            // A sentence's final dot is not part of the address.
-            let run = run.strip_suffix('.').unwrap_or(run);
-            run.parse().is_ok_and(|address| self.holds(address))
+            (Network::V6 { base, bits }, std::net::IpAddr::V6(a)) => {
+                u128::from(a) & (u128::MAX << (128 - bits)) == base
+            }
+            _ => false,
+        }
+    }
+
+    /// What every address of the network holds as it is usually written: for IPv4 the whole
+    /// octets of the prefix and a dot (`10.1.`); for IPv6 its first group and a colon
+    /// (`2001:`), or for a prefix shorter than a group the first group's leading digits
+    /// (`fe8`, `fe9`, … for `fe80::/10`), or `::` and `0:` when that group is zero.
+    fn needles(self) -> Vec<String> {
+        match self {
+            Network::V4 { base, bits } => {
+                let octets = base.to_be_bytes();
+                let whole = (bits / 8).min(3) as usize;
+                let mut text = octets[..whole]
+                    .iter()
+                    .map(u8::to_string)
+                    .collect::<Vec<_>>()
+                    .join(".");
+                text.push('.');
+                vec![text]
+            }
+            Network::V6 { base, bits } => {
+                let first = (base >> 112) as u32;
+                let last = first + (1u32 << 16u32.saturating_sub(bits)) - 1;
+                let mut needles: Vec<String> = if bits >= 16 {
+                    vec![format!("{first:x}:")]
+                } else {
+                    (first..=last)
+                        .map(|group| {
+                            let text = format!("{group:x}");
+                            let digits = text.len().saturating_sub(1).max(1);
+                            text[..digits].to_owned()
+                        })
+                        .collect()
+                };
+                if first == 0 {
+                    needles.push("::".to_owned());
+                }
+                needles.sort();
+                needles.dedup();
+                needles
+            }
+        }
+    }
+
+    /// Whether `text` (lowercase) holds an address of the network standing alone.
+    fn found_in(self, text: &str) -> bool {
+        match self {
+            Network::V4 { .. } => self.found_v4_in(text),
+            Network::V6 { .. } => self.found_v6_in(text),
+        }
+    }
+
+    fn found_v4_in(self, text: &str) -> bool {
+        let bytes = text.as_bytes();
+        self.needles().iter().any(|prefix| {
+            text.match_indices(prefix.as_str()).any(|(start, _)| {
+                // Not inside a longer number: no digit, nor a digit and a dot, just before.
+                let before = start.checked_sub(1).map(|i| bytes[i]);
+                let carried = match before {
+                    Some(b'.') => start
+                        .checked_sub(2)
+                        .is_some_and(|i| bytes[i].is_ascii_digit()),
+                    Some(b) => b.is_ascii_digit(),
+                    None => false,
+                };
+                if carried {
+                    return false;
+                }
+                let run = text[start..]
+                    .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                    .map_or(&text[start..], |end| &text[start..start + end]);
+                // A sentence's final dot is not part of the address.
+                let run = run.strip_suffix('.').unwrap_or(run);
+                run.parse()
+                    .is_ok_and(|address| self.holds(std::net::IpAddr::V4(address)))
+            })
         })
+    }
+
+    /// Each run of hex digits, colons and dots (an IPv6 address, `::ffff:10.0.0.1` too) is
+    /// read as an address: brackets, a zone (`%eth0`), a port after `]:`, blanks and quotes end
+    /// it.
+    fn found_v6_in(self, text: &str) -> bool {
+        let part = |c: char| c.is_ascii_hexdigit() || c == ':' || c == '.';
+        text.split(|c: char| !part(c))
+            .filter(|run| run.len() >= 2 && run.contains(':'))
+            .any(|run| {
+                let run = run.trim_end_matches('.');
+                run.parse()
+                    .is_ok_and(|address| self.holds(std::net::IpAddr::V6(address)))
+            })
     }
 }
 
 /// Whether `text` holds `term` as a search finds it (both lowercase): anywhere, except that an
 /// IP address must stand alone — not inside a longer number (10.0.0.1 in 10.0.0.15 or
-/// 110.0.0.1) — as a responder sweeping for one means it, and an IPv4 network (`10.1.0.0/16`)
-/// is found where an address of it stands alone.
+/// 110.0.0.1) — as a responder sweeping for one means it, and a network (`10.1.0.0/16`,
+/// `2001:db8::/32`) is found where an address of it stands alone.
 pub fn holds(text: &str, term: &str) -> bool {
     if let Some(network) = Network::parse(term) {
         return network.found_in(text);
@@ -456,16 +523,56 @@ mod tests {
         assert!(holds("10.9.8.7", "10.0.0.0/8") && !holds("11.0.0.1", "10.0.0.0/8"));
         assert!(holds("x 10.1.2.3 y", "10.1.2.3/32") && !holds("10.1.2.4", "10.1.2.3/32"));
         // What the engine looks for first: the whole octets of the prefix.
-        assert_eq!(needle(net), "172.");
-        assert_eq!(needle("10.1.2.3/24"), "10.1.2.");
-        assert_eq!(needle("10.1.2.3/32"), "10.1.2.");
+        assert_eq!(needles(net), ["172."]);
+        assert_eq!(needles("10.1.2.3/24"), ["10.1.2."]);
+        assert_eq!(needles("10.1.2.3/32"), ["10.1.2."]);
         // Not networks: text like any other.
-        for term in ["10.0.0.0/7", "10.0.0.0/33", "/var/log", "a/b"] {
-            assert_eq!(needle(term), term);
+        for term in ["10.0.0.0/7", "10.0.0.0/33", "/var/log", "a/b", "fe80::/7"] {
+            assert_eq!(needles(term), [term]);
         }
         // Through the engine: the rule is found, then confirmed.
         let event = Flat(vec![("DestinationIp", "172.17.0.2")]);
         assert_eq!(titles_matching(&[net], &event), ["Search: 172.16.0.0/12"]);
+    }
+
+    #[test]
+    fn an_ipv6_network_is_found_however_its_addresses_are_written() {
+        let net = "2001:db8::/32";
+        for text in [
+            "2001:db8::1",
+            "from [2001:db8:0:1::5]:443",
+            "2001:0db8:0000:0000:0000:0000:0000:0001",
+            "src=2001:db8:ffff::9, then 8.8.8.8.",
+            "fe80::1 and 2001:db8::2%eth0",
+        ] {
+            assert!(holds(text, net), "{text}");
+        }
+        for text in ["2001:db9::1", "12001:db8::1", "2001:db8", "2001:db8::1::2"] {
+            assert!(!holds(text, net), "{text}");
+        }
+        assert_eq!(needles(net), ["2001:"]);
+        let link_local = "fe80::/10";
+        assert!(holds("fe80::1c2a:3bff:fe4d:5e6f", link_local));
+        assert!(holds("febf::1", link_local) && !holds("fec0::1", link_local));
+        assert_eq!(needles(link_local), ["fe8", "fe9", "fea", "feb"]);
+        // A first group of zero: `::` or `0:`; an IPv4-mapped address is read whole.
+        assert!(holds("::ffff:10.0.0.1", "::ffff:0:0/96"));
+        assert!(
+            holds("::ffff:10.0.0.1", "10.0.0.0/8"),
+            "an IPv4-mapped address writes its IPv4 address"
+        );
+        assert_eq!(needles("::ffff:0:0/96"), ["0:", "::"]);
+        assert!(
+            holds("2001:db8::7", "2001:db8::7/128") && !holds("2001:db8::70", "2001:db8::7/128")
+        );
+        // Through the engine: found by its needle, then confirmed.
+        let event = Flat(vec![("DestinationIp", "2001:DB8:1::2")]);
+        assert_eq!(titles_matching(&[net], &event), ["Search: 2001:db8::/32"]);
+        // Outside it, the needle lets the engine through; `holds`, checked on its matches,
+        // turns it down.
+        let outside = Flat(vec![("DestinationIp", "2001:dead::2")]);
+        assert_eq!(titles_matching(&[net], &outside).len(), 1);
+        assert!(!holds("2001:dead::2", net));
     }
 
     #[test]

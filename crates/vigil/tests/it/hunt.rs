@@ -836,27 +836,37 @@ fn hunt_searches_for_a_network() {
             r#"{"src":"10.2.0.1","msg":"allowed"}"#,
             r#"{"msg":"blocked 10.1.3.4:445 from outside"}"#,
             r#"{"msg":"version 110.1.3.4 is not an address of it"}"#,
+            r#"{"src":"2001:DB8:0:1::5","msg":"allowed"}"#,
+            r#"{"msg":"blocked [2001:0db8::9]:443 from outside"}"#,
+            r#"{"src":"2001:db80::1","msg":"allowed"}"#,
         ]
         .join("\n"),
     )
     .unwrap();
-    let hits = jsonl(&ok(run(&[
-        "hunt",
-        "--search",
-        "10.1.0.0/16",
-        "--format",
-        "jsonl",
-        logs.to_str().unwrap(),
-    ])));
-    let records: Vec<u64> = hits
-        .iter()
-        .map(|h| h["record_id"].as_u64().unwrap())
-        .collect();
-    assert_eq!(records, [1, 3], "{hits:?}");
+    let records = |network: &str| -> (Vec<u64>, Vec<serde_json::Value>) {
+        let hits = jsonl(&ok(run(&[
+            "hunt",
+            "--search",
+            network,
+            "--format",
+            "jsonl",
+            logs.to_str().unwrap(),
+        ])));
+        let records = hits
+            .iter()
+            .map(|h| h["record_id"].as_u64().unwrap())
+            .collect();
+        (records, hits)
+    };
+    let (found, hits) = records("10.1.0.0/16");
+    assert_eq!(found, [1, 3], "{hits:?}");
     assert_eq!(
         hits[1]["found"]["value"],
         "blocked 10.1.3.4:445 from outside"
     );
+    // IPv6: in capitals, with leading zeros, in brackets; not a longer first group.
+    let (found, hits) = records("2001:db8::/32");
+    assert_eq!(found, [5, 6], "{hits:?}");
 }
 
 /// `vigil metrics`: what a collection holds, per log and event id and per computer, read as
