@@ -12,10 +12,12 @@ use crate::search::{Window, events_table, wall_clock};
 const AFTER_HELP: &str = "\
 The value is found ignoring case in any field of any event, whole or inside a longer text
 (the IP in a syslog line `Failed password for root from 203.0.113.9`), as free text finds it;
-with --field, only as the whole value of that field.
+with --field, only as the whole value of that field. A network in CIDR notation
+(203.0.113.0/24, 2001:db8::/32) follows the addresses it holds, found as whole values.
 
 Examples:
   vigil pivot 203.0.113.9 --since 7d
+  vigil pivot 2001:db8::/32 --field source.ip
   vigil pivot alice --field user.name
   vigil pivot 44d88612fea8a8f36de82e1278abb02f --json
 

@@ -504,6 +504,14 @@ async fn pivot_value(
         range,
         limit,
     };
+    if let Some(Err(reason)) = vigil_query::network_expr(&request.field, &value) {
+        return Err(ApiError::invalid_field(
+            "value",
+            format!(
+                "`value`: the IPv6 network {value} cannot be followed exactly: {reason}; pivot on its addresses one by one, or sweep files for it with vigil hunt --search"
+            ),
+        ));
+    }
     let paths: Vec<String> = match &request.field {
         Some(vigil_query::Field::Json(path)) => vec![path.clone()],
         _ => Vec::new(),

@@ -834,6 +834,8 @@ async fn bad_queries_and_missing_service_name_the_field_and_store_nothing() {
         ("/events/search?q=a&limit=0", "limit"),
         ("/events/search?q=a&from=2026-12-01&to=2026-11-01", "to"),
         ("/events/pivot?value=", "value"),
+        ("/events/pivot?value=2001:db8::/80", "value"),
+        ("/events/search?q=2001:db8::/80", "q"),
         ("/events/search?cursor=zz", "cursor"),
     ] {
         let (status, err) = app.get(&app.responder_token, path).await;
