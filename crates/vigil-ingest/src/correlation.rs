@@ -115,8 +115,8 @@ struct Held {
     json: HashMap<u64, Arc<str>>,
     /// The bytes of `json`, at most [`MAX_EVIDENCE_BYTES`].
     json_bytes: usize,
-    /// Who sent each event the state holds, by stored id: a window that lapses (see
-    /// [`Correlated::lapsed`]) is recorded on its last event, which came in an earlier batch.
+    /// Who sent each event the state holds, by stored id: a window decided at its close (see
+    /// [`Correlated::closed`]) is recorded on its last event, which came in an earlier batch.
     senders: HashMap<u64, crate::Envelope>,
 }
 
@@ -125,10 +125,11 @@ struct Held {
 pub struct Correlated {
     /// The correlations the batch's events completed ([`Fired::index`]: their place in it).
     pub fired: Vec<Fired>,
-    /// The windows decided because correlation time passed them while their group stayed
-    /// quiet (a count bounded from above, see `CorrelationState::prune`): each fired on its
-    /// window's last event, stored in an earlier batch.
-    pub lapsed: Late,
+    /// The windows of counts bounded from above decided once they had passed — by their
+    /// group's next event, or because correlation time passed them while their group stayed
+    /// quiet (`CorrelationState::prune`): each fired on its window's last event, which the
+    /// batch did not bring (so that a detection's event is always one its window counted).
+    pub closed: Late,
 }
 
 /// The correlation windows and their evidence, saved when the server stops and given back when
@@ -140,8 +141,8 @@ pub struct SavedCorrelations {
     now_ms: i64,
     /// Stored id and JSON of the events the windows hold.
     evidence: Vec<(u64, String)>,
-    /// Stored id and sender of the events the windows hold (not saved before session 30:
-    /// a window of such a state that lapses is not recorded).
+    /// Stored id and sender of the events the windows hold (absent from a state saved by an
+    /// older version: a window of it decided at its close is then not recorded).
     #[serde(default)]
     senders: Vec<(u64, crate::Envelope)>,
 }
@@ -355,7 +356,7 @@ impl Correlations {
                 .iter()
                 .map(|(stored, _, _)| crate::Envelope::of(stored))
                 .collect();
-            let Correlated { fired, lapsed } = Self::feed_into(
+            let Correlated { fired, closed } = Self::feed_into(
                 &mut inner.held,
                 rules,
                 kept.iter().zip(&mapped).zip(&senders).enumerate().map(
@@ -375,9 +376,9 @@ impl Correlations {
                 i64::MIN,
                 now_ms,
             );
-            // Windows that lapse here had not before the crash (time had not passed them):
-            // the caller records them unless the store has them.
-            unrecorded = std::mem::take(&mut unrecorded).then(lapsed);
+            // Windows decided at their close here may have been before the crash, or not (their
+            // closing batch unrecorded): the caller records them unless the store has them.
+            unrecorded = std::mem::take(&mut unrecorded).then(closed);
             for fired in fired {
                 let (stored, _, counted) = &kept[fired.index];
                 if stored.id < unrecorded_from {
@@ -508,7 +509,7 @@ impl Correlations {
             .zip(&parsed)
             .map(|(d, event)| org.mapped(&d.envelope.service, event.as_ref()?))
             .collect();
-        let Correlated { fired, lapsed } = Self::feed_into(
+        let Correlated { fired, closed } = Self::feed_into(
             &mut inner.held,
             rules,
             events
@@ -534,7 +535,7 @@ impl Correlations {
             now_ms,
         );
         drop(mapped);
-        Late { events, fired }.then(lapsed)
+        Late { events, fired }.then(closed)
     }
 
     /// Makes batches wait before correlating until [`Correlations::release`]: call it before
@@ -624,8 +625,8 @@ impl Correlations {
     /// those deferred hold at most [`MAX_DEFERRED_BYTES`] of JSON; past that, it waits.
     ///
     /// `newest_ms` is the time of the batch's newest stored event, matched or not: correlation
-    /// time moves with the whole stream, so that quiet groups' windows lapse
-    /// ([`Correlated::lapsed`]) even while no rule matches.
+    /// time moves with the whole stream, so that quiet groups' windows close
+    /// ([`Correlated::closed`]) even while no rule matches.
     pub fn feed_or_defer<'a>(
         &self,
         rules: &Arc<LoadedRules>,
@@ -686,6 +687,7 @@ impl Correlations {
         let ahead = server_now_ms.saturating_add(MAX_CLOCK_AHEAD_MS);
         let since_ms = held.now_ms;
         let mut fired = Vec::new();
+        let mut closed = Late::default();
         let mut out = Vec::new();
         for fed in events {
             if fed.matched.is_empty() {
@@ -717,11 +719,14 @@ impl Correlations {
                 &mut out,
             );
             for found in out.drain(..) {
-                let events = found
-                    .events
-                    .iter()
-                    .filter_map(|id| Some((*id, Arc::clone(held.json.get(id)?))))
-                    .collect();
+                if set
+                    .correlation_shape(found.rule)
+                    .is_some_and(|shape| shape.decided_at_close)
+                {
+                    on_last_event(&held.senders, &held.json, set, tenant, found, &mut closed);
+                    continue;
+                }
+                let events = evidence(&held.json, &found);
                 fired.push(Fired {
                     index: fed.index,
                     found,
@@ -732,6 +737,7 @@ impl Correlations {
         }
         held.now_ms = held.now_ms.max(newest_ms.min(ahead));
         let lapsed = Self::prune(held, set, since_ms);
+        let closed = closed.then(lapsed);
         let live: HashSet<u64> = held
             .by_tenant
             .values()
@@ -740,11 +746,11 @@ impl Correlations {
         held.json.retain(|id, _| live.contains(id));
         held.json_bytes = held.json.values().map(|j| j.len()).sum();
         held.senders.retain(|id, _| live.contains(id));
-        Correlated { fired, lapsed }
+        Correlated { fired, closed }
     }
 
     /// Lets go of what no window can reach any more at correlation time, and gives the
-    /// windows that lapsed meanwhile, each on its last event (see [`Correlated::lapsed`]).
+    /// windows that lapsed meanwhile, each on its last event (see [`Correlated::closed`]).
     fn prune(held: &mut Held, set: &vigil_detect::CompiledRuleSet, since_ms: i64) -> Late {
         let mut lapsed = Late::default();
         let mut closed = Vec::new();
@@ -752,45 +758,57 @@ impl Correlations {
         for (tenant, state) in held.by_tenant.iter_mut() {
             state.prune(set, now, since_ms, &mut closed);
             for found in closed.drain(..) {
-                let Some(&last) = found.events.last() else {
-                    continue;
-                };
-                let Some(sender) = held.senders.get(&last) else {
-                    tracing::warn!(
-                        rule = set.rule(found.rule).id(),
-                        tenant = %tenant,
-                        "a correlation window lapsed whose events were held by a state saved without their senders; it is not recorded"
-                    );
-                    continue;
-                };
-                let events = found
-                    .events
-                    .iter()
-                    .filter_map(|id| Some((*id, Arc::clone(held.json.get(id)?))))
-                    .collect();
-                lapsed.events.push(Deferred {
-                    id: last,
-                    time: chrono::DateTime::from_timestamp_millis(found.timestamp_ms)
-                        .unwrap_or_default(),
-                    envelope: sender.clone(),
-                    json: held
-                        .json
-                        .get(&last)
-                        .map(|j| j.to_string())
-                        .unwrap_or_default(),
-                    // Its own rules' detections were recorded with its batch.
-                    matched: Vec::new(),
-                });
-                lapsed.fired.push(Fired {
-                    index: lapsed.events.len() - 1,
-                    found,
-                    events,
-                });
+                on_last_event(&held.senders, &held.json, set, tenant, found, &mut lapsed);
             }
         }
         held.by_tenant.retain(|_, state| !state.is_empty());
         lapsed
     }
+}
+
+/// The stored id and JSON of the events that made `found`, those whose text is held.
+fn evidence(json: &HashMap<u64, Arc<str>>, found: &CorrelationMatch) -> Vec<(u64, Arc<str>)> {
+    found
+        .events
+        .iter()
+        .filter_map(|id| Some((*id, Arc::clone(json.get(id)?))))
+        .collect()
+}
+
+/// Adds `found`, a window decided at its close, to `closed` on the window's last event, with
+/// the sender and text held for it (see [`Correlated::closed`]).
+fn on_last_event(
+    senders: &HashMap<u64, crate::Envelope>,
+    json: &HashMap<u64, Arc<str>>,
+    set: &vigil_detect::CompiledRuleSet,
+    tenant: &str,
+    found: CorrelationMatch,
+    closed: &mut Late,
+) {
+    let Some(&last) = found.events.last() else {
+        return;
+    };
+    let Some(sender) = senders.get(&last) else {
+        tracing::warn!(
+            rule = set.rule(found.rule).id(),
+            tenant = %tenant,
+            "a correlation window was decided whose events were held by a state saved without their senders; it is not recorded"
+        );
+        return;
+    };
+    closed.events.push(Deferred {
+        id: last,
+        time: chrono::DateTime::from_timestamp_millis(found.timestamp_ms).unwrap_or_default(),
+        envelope: sender.clone(),
+        json: json.get(&last).map(|j| j.to_string()).unwrap_or_default(),
+        // Its own rules' detections were recorded with its batch.
+        matched: Vec::new(),
+    });
+    closed.fired.push(Fired {
+        index: closed.events.len() - 1,
+        events: evidence(json, &found),
+        found,
+    });
 }
 
 #[cfg(test)]
@@ -904,7 +922,8 @@ mod tests {
     }
 
     /// A count bounded from above is decided when the group's next event comes after its
-    /// window, in a later batch too: the windows wait a timespan more for it.
+    /// window, in a later batch too (the windows wait a timespan more for it), and recorded on
+    /// the window's own last event, not on the one that closed it.
     #[test]
     fn a_count_bounded_from_above_is_decided_by_the_group_s_next_event() {
         let rules = rules_where("lt: 2");
@@ -921,21 +940,29 @@ mod tests {
             matched: &base,
         };
         let correlations = Correlations::default();
+        let first = correlations.feed_or_defer(&rules, [fed(0, 1, 0)], Vec::new, i64::MIN, 0);
         assert!(
-            correlations
-                .feed_or_defer(&rules, [fed(0, 1, 0)], Vec::new, i64::MIN, 0)
-                .fired
-                .is_empty(),
+            first.fired.is_empty() && first.closed.events.is_empty(),
             "one failure is below two, but the minute is not over"
         );
         // 90 s later, in another batch: her first minute held one failure.
-        let fired = correlations
-            .feed_or_defer(&rules, [fed(4, 2, 90_000)], Vec::new, i64::MIN, 0)
-            .fired;
-        assert_eq!(fired.len(), 1);
-        assert_eq!(fired[0].index, 4, "recorded on the event that closed it");
-        assert_eq!(fired[0].found.timestamp_ms, 0);
-        let ids: Vec<u64> = fired[0].events.iter().map(|(id, _)| *id).collect();
+        let later = correlations.feed_or_defer(&rules, [fed(4, 2, 90_000)], Vec::new, i64::MIN, 0);
+        assert!(
+            later.fired.is_empty(),
+            "the closing event is not of the window"
+        );
+        let closed = later.closed;
+        assert_eq!(closed.events.len(), 1);
+        assert_eq!(
+            (
+                closed.events[0].id,
+                closed.events[0].time.timestamp_millis()
+            ),
+            (1, 0)
+        );
+        assert_eq!(closed.fired[0].index, 0);
+        assert_eq!(closed.fired[0].found.timestamp_ms, 0);
+        let ids: Vec<u64> = closed.fired[0].events.iter().map(|(id, _)| *id).collect();
         assert_eq!(ids, [1]);
     }
 
@@ -959,13 +986,13 @@ mod tests {
             matched: &base,
         };
         let first = correlations.feed_or_defer(&rules, [fed], Vec::new, 1_000, 10_000_000);
-        assert!(first.fired.is_empty() && first.lapsed.events.is_empty());
+        assert!(first.fired.is_empty() && first.closed.events.is_empty());
         // Batches that matched nothing: at 2 min her window (to 61 s) still waits for her.
         let quiet = |newest_ms: i64| {
             correlations.feed_or_defer(&rules, [], Vec::new, newest_ms, 10_000_000)
         };
-        assert!(quiet(120_000).lapsed.events.is_empty());
-        let lapsed = quiet(121_001).lapsed;
+        assert!(quiet(120_000).closed.events.is_empty());
+        let lapsed = quiet(121_001).closed;
         assert_eq!(lapsed.events.len(), 1);
         let on = &lapsed.events[0];
         assert_eq!((on.id, on.time.timestamp_millis()), (7, 1_000));
@@ -976,7 +1003,7 @@ mod tests {
         assert_eq!(lapsed.fired[0].found.value, 1.0);
         let ids: Vec<u64> = lapsed.fired[0].events.iter().map(|(id, _)| *id).collect();
         assert_eq!(ids, [7]);
-        // Decided once: nothing is held any more, and nothing lapses again.
+        // Decided once: nothing is held any more, and nothing closes again.
         assert!(
             correlations
                 .lock()
@@ -986,7 +1013,7 @@ mod tests {
                 .senders
                 .is_empty()
         );
-        assert!(quiet(1_000_000).lapsed.events.is_empty());
+        assert!(quiet(1_000_000).closed.events.is_empty());
         // An event of alice's that comes when its window had lapsed already is let go: her
         // other events of then may have been let go before it came.
         let late = Fed {
@@ -999,7 +1026,7 @@ mod tests {
             matched: &base,
         };
         let after = correlations.feed_or_defer(&rules, [late], Vec::new, 2_000, 10_000_000);
-        assert!(after.fired.is_empty() && after.lapsed.events.is_empty());
+        assert!(after.fired.is_empty() && after.closed.events.is_empty());
         assert!(
             correlations
                 .lock()

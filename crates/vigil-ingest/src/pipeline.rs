@@ -964,8 +964,9 @@ impl Ingestor {
     /// Feeds the batch's stored events that matched a rule (`kept`, by batch index) to the
     /// correlations, in arrival order — every match, also of rules that only feed them — and
     /// returns what each reported correlation that fired found, by (batch index, rule). The
-    /// windows that lapsed as the batch moved correlation time are recorded with it, on their
-    /// last events (stored earlier), which are added to the batch for that.
+    /// windows of counts bounded from above that closed (the group's next event came, or the
+    /// batch moved correlation time past them) are recorded with it, on their last events
+    /// (stored earlier), which are added to the batch for that.
     fn correlate(
         &self,
         rules: &Arc<LoadedRules>,
@@ -1021,7 +1022,7 @@ impl Ingestor {
             now.timestamp_millis(),
         );
         let mut found = found_of(&rules.set, correlated.fired);
-        found.extend(batch.add_earlier(&rules.set, correlated.lapsed));
+        found.extend(batch.add_earlier(&rules.set, correlated.closed));
         found
     }
 
@@ -1095,10 +1096,10 @@ impl Ingestor {
     /// Records the correlations that events deferred during a rebuild completed once it ran
     /// (their batches were acknowledged, and their own detections recorded, before; those of
     /// events a crash left unrecorded are the detection recovery's), and the windows that
-    /// lapsed meanwhile.
+    /// closed meanwhile.
     ///
     /// Those recorded on events in `unrecorded` (read back by the rebuild, their batch maybe
-    /// never recorded; the last event of a lapsed window) are recorded unless the store has
+    /// never recorded; the last event of a window decided at its close) are recorded unless the store has
     /// them already.
     async fn record_late(
         &self,
@@ -1196,7 +1197,8 @@ struct Batch {
 
 impl Batch {
     /// Adds events stored in earlier batches that correlations `late` found completed now
-    /// (windows that lapsed), and returns what those found by their index in this batch.
+    /// (windows decided at their close), and returns what those found by their index in this
+    /// batch.
     fn add_earlier(
         &mut self,
         set: &CompiledRuleSet,
