@@ -820,6 +820,12 @@ mod tests {
         rules_with(2)
     }
 
+    /// A failed logon of `user`, as `base` matches it.
+    fn failure_of(user: &str) -> vigil_events::json::JsonEvent {
+        vigil_events::json::JsonEvent::parse(&format!(r#"{{"user":"{user}","outcome":"failure"}}"#))
+            .unwrap()
+    }
+
     fn acme() -> &'static crate::Envelope {
         static ACME: std::sync::LazyLock<crate::Envelope> =
             std::sync::LazyLock::new(|| crate::Envelope {
@@ -928,8 +934,7 @@ mod tests {
     fn a_count_bounded_from_above_is_decided_by_the_group_s_next_event() {
         let rules = rules_where("lt: 2");
         let base = [vigil_detect::RuleId(0)];
-        let alice = vigil_events::json::JsonEvent::parse(r#"{"user":"alice","outcome":"failure"}"#)
-            .unwrap();
+        let alice = failure_of("alice");
         let fed = |index: usize, id: u64, ts: i64| Fed {
             index,
             id,
@@ -973,19 +978,24 @@ mod tests {
     fn a_quiet_group_s_window_lapses_when_the_stream_has_passed_it() {
         let rules = rules_where("lt: 2");
         let base = [vigil_detect::RuleId(0)];
-        let alice = vigil_events::json::JsonEvent::parse(r#"{"user":"alice","outcome":"failure"}"#)
-            .unwrap();
+        let alice = failure_of("alice");
         let correlations = Correlations::default();
-        let fed = Fed {
+        let fed = |id: u64, ts: i64, json: &'static str| Fed {
             index: 0,
-            id: 7,
+            id,
             sender: acme(),
-            timestamp_ms: 1_000,
+            timestamp_ms: ts,
             event: &alice,
-            json: r#"{"user":"alice"}"#,
+            json,
             matched: &base,
         };
-        let first = correlations.feed_or_defer(&rules, [fed], Vec::new, 1_000, 10_000_000);
+        let first = correlations.feed_or_defer(
+            &rules,
+            [fed(7, 1_000, r#"{"user":"alice"}"#)],
+            Vec::new,
+            1_000,
+            10_000_000,
+        );
         assert!(first.fired.is_empty() && first.closed.events.is_empty());
         // Batches that matched nothing: at 2 min her window (to 61 s) still waits for her.
         let quiet = |newest_ms: i64| {
@@ -1004,38 +1014,19 @@ mod tests {
         let ids: Vec<u64> = lapsed.fired[0].events.iter().map(|(id, _)| *id).collect();
         assert_eq!(ids, [7]);
         // Decided once: nothing is held any more, and nothing closes again.
-        assert!(
-            correlations
-                .lock()
-                .held
-                .as_ref()
-                .unwrap()
-                .senders
-                .is_empty()
-        );
+        let nothing_held = || {
+            let inner = correlations.lock();
+            let held = inner.held.as_ref().unwrap();
+            held.by_tenant.is_empty() && held.senders.is_empty()
+        };
+        assert!(nothing_held());
         assert!(quiet(1_000_000).closed.events.is_empty());
         // An event of alice's that comes when its window had lapsed already is let go: her
         // other events of then may have been let go before it came.
-        let late = Fed {
-            index: 0,
-            id: 8,
-            sender: acme(),
-            timestamp_ms: 2_000,
-            event: &alice,
-            json: "{}",
-            matched: &base,
-        };
-        let after = correlations.feed_or_defer(&rules, [late], Vec::new, 2_000, 10_000_000);
+        let after =
+            correlations.feed_or_defer(&rules, [fed(8, 2_000, "{}")], Vec::new, 2_000, 10_000_000);
         assert!(after.fired.is_empty() && after.closed.events.is_empty());
-        assert!(
-            correlations
-                .lock()
-                .held
-                .as_ref()
-                .unwrap()
-                .by_tenant
-                .is_empty()
-        );
+        assert!(nothing_held());
     }
 
     #[test]

@@ -151,29 +151,6 @@ async fn a_batch_arriving_during_a_rebuild_is_acknowledged_and_correlated_after_
     );
 }
 
-/// A count bounded from above: a user's failures that stay rare within the hour.
-const RULE_RARE_FAILURES: &str = "title: Failed logon
-id: failed
-name: failed_logon
-logsource:
-  product: linux
-detection:
-  sel:
-    outcome: failure
-  condition: sel
----
-title: Rare failures
-id: rare
-correlation:
-  type: event_count
-  rules: [failed_logon]
-  group-by: [user]
-  timespan: 1h
-  condition:
-    lt: 2
-level: medium
-";
-
 /// `user`'s failure (or success) at HH:MM on 2026-12-01, at acme.
 fn logon(user: &str, outcome: &str, hour: u32, minute: u32) -> RawEvent {
     RawEvent {
@@ -192,7 +169,10 @@ fn logon(user: &str, outcome: &str, hour: u32, minute: u32) -> RawEvent {
 /// the user's event, with the sender that event had; across a restart that saved the windows.
 #[tokio::test]
 async fn a_rare_event_whose_group_never_returns_is_recorded_once_the_stream_has_passed_it() {
-    let mut h = Harness::with_rules(RULE_RARE_FAILURES, 2).await;
+    // The repeated-failures correlation turned around: failures that stay rare (fewer than
+    // two of a user within the hour).
+    let rare = RULE_REPEATED_FAILURES.replace("gte: 2", "lt: 2");
+    let mut h = Harness::with_rules(&rare, 2).await;
     let ingest = |h: &Harness, events: Vec<RawEvent>| {
         let ingestor = std::sync::Arc::clone(&h.ingestor);
         async move { ingestor.ingest_raw(events).await.unwrap() }
@@ -234,7 +214,7 @@ async fn a_rare_event_whose_group_never_returns_is_recorded_once_the_stream_has_
     let detections = h.detections().await;
     let rare: Vec<_> = detections
         .iter()
-        .filter(|d| d.detection.rule_id == "rare")
+        .filter(|d| d.detection.rule_id == "repeated")
         .collect();
     assert_eq!(rare.len(), 1, "{detections:?}");
     let rare = &rare[0].detection;
