@@ -135,8 +135,8 @@ impl CorrelationRebuild {
         let org = ingestor.org().await;
         let view = Arc::clone(&org);
         // What the rebuild returns that completed on events stored before it began may be in
-        // the store already: those of events a crash left unrecorded, and windows that lapse
-        // (their last event can be of any age).
+        // the store already: those of events a crash left unrecorded, and windows decided at
+        // their close (recorded on their last event, which can be of any age).
         let stored_before = 0..self.below_id;
         let rebuild = self;
         let (rules, result, late) = tokio::task::spawn_blocking(move || {
@@ -966,7 +966,7 @@ impl Ingestor {
     /// returns what each reported correlation that fired found, by (batch index, rule). The
     /// windows of counts bounded from above that closed (the group's next event came, or the
     /// batch moved correlation time past them) are recorded with it, on their last events
-    /// (stored earlier), which are added to the batch for that.
+    /// (stored earlier, or earlier in the batch), which are added to the batch for that.
     fn correlate(
         &self,
         rules: &Arc<LoadedRules>,
@@ -1099,8 +1099,8 @@ impl Ingestor {
     /// closed meanwhile.
     ///
     /// Those recorded on events in `unrecorded` (read back by the rebuild, their batch maybe
-    /// never recorded; the last event of a window decided at its close) are recorded unless the store has
-    /// them already.
+    /// never recorded; the last event of a window decided at its close) are recorded unless
+    /// the store has them already.
     async fn record_late(
         &self,
         set: &CompiledRuleSet,
@@ -1196,8 +1196,9 @@ struct Batch {
 }
 
 impl Batch {
-    /// Adds events stored in earlier batches that correlations `late` found completed now
-    /// (windows decided at their close), and returns what those found by their index in this
+    /// Adds the events that windows decided at their close (`late`) are recorded on — stored
+    /// in earlier batches, or earlier in this one (a second entry then: their own rules'
+    /// detections are the first's) — and returns what those found by their index in this
     /// batch.
     fn add_earlier(
         &mut self,

@@ -239,3 +239,28 @@ async fn a_rare_event_whose_group_never_returns_is_recorded_once_the_stream_has_
         0
     );
 }
+
+/// A window closed by its group's next event in the same batch is recorded on the window's
+/// own last event, stored just before in that batch, and nothing is recorded twice.
+#[tokio::test]
+async fn a_rare_event_closed_within_its_batch_is_recorded_on_itself() {
+    let rare = RULE_REPEATED_FAILURES.replace("gte: 2", "lt: 2");
+    let h = Harness::with_rules(&rare, 2).await;
+    let report = h
+        .ingestor
+        .ingest_raw(vec![
+            logon("dave", "failure", 10, 0),
+            logon("dave", "failure", 11, 30),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(report.detections, 1, "{report:?}");
+    let detections = h.detections().await;
+    assert_eq!(detections.len(), 1, "{detections:?}");
+    let rare = &detections[0].detection;
+    assert_eq!(
+        (rare.event_id, rare.rule_id.as_str()),
+        (report.stored[0], "repeated")
+    );
+    assert_eq!(rare.host, "dave-laptop");
+}
