@@ -227,6 +227,9 @@ pub enum WildcardPart {
     AnyRun,
     /// `?`: exactly one character.
     AnyChar,
+    /// Exactly one hexadecimal digit, `[0-9a-f]`: only in the patterns of IPv6 networks (a
+    /// group's digits that its prefix leaves open), never read from a query.
+    HexDigit,
 }
 
 impl Wildcard {
@@ -246,6 +249,7 @@ impl Wildcard {
                 }
                 WildcardPart::AnyRun => out.push_str(".*"),
                 WildcardPart::AnyChar => out.push('.'),
+                WildcardPart::HexDigit => out.push_str("[0-9a-f]"),
             }
         }
         out
@@ -288,6 +292,7 @@ impl fmt::Display for Wildcard {
                 }
                 WildcardPart::AnyRun => f.write_str("*")?,
                 WildcardPart::AnyChar => f.write_str("?")?,
+                WildcardPart::HexDigit => f.write_str("[0-9a-f]")?,
             }
         }
         Ok(())
