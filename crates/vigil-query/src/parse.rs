@@ -1195,7 +1195,7 @@ mod tests {
             seed
         };
         // Groups as logs hold them: zero often, short values, four-digit values.
-        let mut group = |r: u64| -> u16 {
+        let group = |r: u64| -> u16 {
             match r % 5 {
                 0 | 1 => 0,
                 2 => (r >> 8) as u16 % 0x10,
