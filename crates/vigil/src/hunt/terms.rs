@@ -575,6 +575,69 @@ mod tests {
         assert!(!holds("2001:dead::2", net));
     }
 
+    /// However an address of an IPv6 network is written — RFC 5952, capitals, every group in
+    /// full with leading zeros, or without them but uncompressed — a needle of the network is
+    /// in it (the engine finds it) and `holds` confirms it; an address just outside is turned
+    /// down. Networks and addresses drawn with zero and short groups, prefixes of every length.
+    #[test]
+    fn an_ipv6_network_is_swept_for_in_every_writing_of_its_addresses() {
+        let mut seed: u64 = 0x5851_f42d_4c95_7f2d;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let group = |r: u64| -> u16 {
+            match r % 4 {
+                0 => 0,
+                1 => (r >> 8) as u16 % 0x100,
+                _ => (r >> 8) as u16,
+            }
+        };
+        for _ in 0..2_000 {
+            let mut draw = || (0..8).fold(0u128, |a, _| (a << 16) | u128::from(group(next())));
+            let base = draw();
+            let host = draw();
+            let bits = 8 + (next() % 121) as u32;
+            let mask = u128::MAX << (128 - bits);
+            let net = format!("{}/{bits}", std::net::Ipv6Addr::from(base & mask));
+            let needles = needles(&net);
+            let mut address = (base & mask) | (host & !mask);
+            let outside = next() % 3 == 0;
+            if outside {
+                address ^= 1u128 << (127 - (next() % u64::from(bits)) as u32);
+            }
+            let ip = std::net::Ipv6Addr::from(address);
+            let groups = ip.segments();
+            let writings = [
+                ip.to_string(),
+                ip.to_string().to_uppercase(),
+                groups
+                    .iter()
+                    .map(|g| format!("{g:04x}"))
+                    .collect::<Vec<_>>()
+                    .join(":"),
+                groups
+                    .iter()
+                    .map(|g| format!("{g:x}"))
+                    .collect::<Vec<_>>()
+                    .join(":"),
+            ];
+            for written in writings {
+                let text = format!("connection from [{written}]:443");
+                let lower = text.to_lowercase();
+                if !outside {
+                    assert!(
+                        needles.iter().any(|n| lower.contains(n.as_str())),
+                        "{net}: no needle of {needles:?} in {text}"
+                    );
+                }
+                assert_eq!(holds(&lower, &net), !outside, "{net} and {text}");
+            }
+        }
+    }
+
     #[test]
     fn an_empty_or_multi_line_term_is_refused() {
         assert!(search_rules(&[" ".to_owned()]).is_err());
