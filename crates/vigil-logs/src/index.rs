@@ -448,8 +448,12 @@ impl Translator<'_> {
     pub fn free_text(&self, text: &str) -> Result<Q, LogError> {
         let words = self.words(text);
         let mut parts: Vec<Q> = Vec::new();
+        // An IPv6 address of one word (`::1`, `fe80::`) is looked for whole only: its word
+        // alone (`1`) stands in far more texts than the address.
+        let one_word_address = text.trim().parse::<std::net::Ipv6Addr>().is_ok();
         match words.len() {
             0 => {}
+            1 if one_word_address => {}
             1 => parts.push(term(Term::from_field_text(self.fields.text, &words[0]))),
             _ => parts.push(Box::new(PhraseQuery::new(
                 words

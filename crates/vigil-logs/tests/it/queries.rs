@@ -107,13 +107,15 @@ fn ipv6_networks_find_the_addresses_they_hold() {
         r#"{"name":"a5","src_ip":"2001:db9::1"}"#,
         r#"{"name":"a6","peer":{"address":"febf:1::2"}}"#,
         r#"{"name":"a7","src_ip":"10.0.0.5","at":"10:30:00"}"#,
+        r#"{"name":"a8","src_ip":"::1","message":"took 1 second"}"#,
+        r#"{"name":"a9","message":"retried 1 time from 2001:db8::1 port 22"}"#,
     ];
     let batch = events
         .iter()
         .enumerate()
         .map(|(i, json)| event("net", "fw-1", "", i as i64, json))
         .collect();
-    assert_eq!(store.append(batch).expect("append").stored.len(), 7);
+    assert_eq!(store.append(batch).expect("append").stored.len(), 9);
     store.refresh().expect("refresh");
     let cases: &[(&str, &[&str])] = &[
         ("src_ip:2001:db8::/32", &["a3", "a2", "a1"]),
@@ -125,9 +127,12 @@ fn ipv6_networks_find_the_addresses_they_hold() {
         ("peer.address:fe80::/10", &["a6"]),
         ("src_ip:2001:db8::1/128", &["a1"]),
         ("src_ip:2001:db8::1", &["a1"]),
-        ("2001:db8::1", &["a1"]),
+        // Free text: the whole value, or its words in a row inside a longer text.
+        ("2001:db8::1", &["a9", "a1"]),
+        // One word (`1`) would be everywhere: such an address is found whole only.
+        ("::1", &["a8"]),
         ("src_ip:2001:db8::/16", &["a5", "a3", "a2", "a1"]),
-        ("NOT 2001:db8::/32 AND src_ip:*", &["a7", "a5", "a4"]),
+        ("NOT 2001:db8::/32 AND src_ip:*", &["a8", "a7", "a5", "a4"]),
     ];
     let mut failures = Vec::new();
     for (query, expected) in cases {
