@@ -975,6 +975,10 @@ impl Ingestor {
         batch: &mut Batch,
         now: DateTime<Utc>,
     ) -> Vec<(usize, RuleId, CorrelationFound)> {
+        // Without correlation rules there is nothing to feed (most rule sets: SigmaHQ's own).
+        if rules.set.correlation_count() == 0 {
+            return Vec::new();
+        }
         let mapped: Vec<Option<MappedEvent<'_>>> = kept
             .iter()
             .map(|(i, event)| org.mapped(&batch.envelopes[*i].service, event))

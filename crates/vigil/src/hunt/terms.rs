@@ -581,13 +581,8 @@ mod tests {
     /// down. Networks and addresses drawn with zero and short groups, prefixes of every length.
     #[test]
     fn an_ipv6_network_is_swept_for_in_every_writing_of_its_addresses() {
-        let mut seed: u64 = 0x5851_f42d_4c95_7f2d;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = vigil_testkit::Rng::new(0x5851_f42d_4c95_7f2d);
+        let mut next = move || rng.next_u64();
         let group = |r: u64| -> u16 {
             match r % 4 {
                 0 => 0,
