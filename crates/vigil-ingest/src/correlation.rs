@@ -28,6 +28,11 @@ use crate::rules::LoadedRules;
 /// time forward: a sender with a wrong clock must not make every window expire.
 const MAX_CLOCK_AHEAD_MS: i64 = 5 * 60 * 1000;
 
+/// How long the stream may stay silent before correlation time goes on without it, at the
+/// server clock's pace ([`Correlations::pass_idle_time`]): long enough for senders that batch
+/// or lag a little not to find their events' windows decided already.
+pub const IDLE_GRACE_MS: i64 = 5 * 60 * 1000;
+
 /// The most JSON the correlations keep as evidence. Windows hold every matching event of their
 /// timespan — a correlation over a day of a busy rule could hold millions — and their JSON
 /// would then dwarf the rest; past this, events are still counted in their windows but their
@@ -107,9 +112,13 @@ struct Held {
     /// The set the state was made for; a reload replaces it, and the state with it.
     rules: Arc<LoadedRules>,
     by_tenant: HashMap<String, CorrelationState>,
-    /// The latest event time seen (bounded by the server's clock): windows that end before it
-    /// are dropped.
+    /// Correlation time: the latest event time seen (bounded by the server's clock), moved on
+    /// by the clock while the stream is silent: windows that end before it are dropped.
     now_ms: i64,
+    /// The server's clock when a batch last brought stored events, and the correlation time
+    /// then: while no event arrives, correlation time goes on from there at the clock's pace
+    /// (after [`IDLE_GRACE_MS`]). `None` until the first batch or idle tick after a start.
+    last_fed: Option<LastFed>,
     /// The JSON of the events the state holds, by stored id: the evidence of a correlation
     /// that fires may have arrived in earlier batches.
     json: HashMap<u64, Arc<str>>,
@@ -118,6 +127,26 @@ struct Held {
     /// Who sent each event the state holds, by stored id: a window decided at its close (see
     /// [`Correlated::closed`]) is recorded on its last event, which came in an earlier batch.
     senders: HashMap<u64, crate::Envelope>,
+}
+
+impl Held {
+    /// After a reload: the windows of correlations that read events the same way go on.
+    fn carry_over(&mut self, rules: &Arc<LoadedRules>) {
+        let old = std::mem::replace(&mut self.rules, Arc::clone(rules));
+        self.by_tenant = std::mem::take(&mut self.by_tenant)
+            .into_iter()
+            .map(|(tenant, state)| (tenant, state.carry_over(&old.set, &rules.set)))
+            .collect();
+    }
+}
+
+/// When the stream last brought events ([`Held::last_fed`]).
+#[derive(Debug, Clone, Copy)]
+struct LastFed {
+    /// The server's clock then, in ms since the epoch.
+    server_ms: i64,
+    /// Correlation time then.
+    stream_ms: i64,
 }
 
 /// What feeding a batch's events to the correlations found.
@@ -315,6 +344,7 @@ impl Correlations {
             rules: Arc::clone(rules),
             by_tenant,
             now_ms: saved.now_ms,
+            last_fed: None,
             json,
             json_bytes,
             senders,
@@ -662,19 +692,13 @@ impl Correlations {
         }
         match held.as_mut() {
             Some(h) if Arc::ptr_eq(&h.rules, rules) => {}
-            // A reload: the windows of correlations that read events the same way go on.
-            Some(h) => {
-                let old = std::mem::replace(&mut h.rules, Arc::clone(rules));
-                h.by_tenant = std::mem::take(&mut h.by_tenant)
-                    .into_iter()
-                    .map(|(tenant, state)| (tenant, state.carry_over(&old.set, set)))
-                    .collect();
-            }
+            Some(h) => h.carry_over(rules),
             None => {
                 *held = Some(Held {
                     rules: Arc::clone(rules),
                     by_tenant: HashMap::new(),
                     now_ms: i64::MIN,
+                    last_fed: None,
                     json: HashMap::new(),
                     json_bytes: 0,
                     senders: HashMap::new(),
@@ -736,17 +760,65 @@ impl Correlations {
             held.now_ms = held.now_ms.max(fed.timestamp_ms.min(ahead));
         }
         held.now_ms = held.now_ms.max(newest_ms.min(ahead));
+        if newest_ms != i64::MIN {
+            held.last_fed = Some(LastFed {
+                server_ms: server_now_ms,
+                stream_ms: held.now_ms,
+            });
+        }
         let lapsed = Self::prune(held, set, since_ms);
-        let closed = closed.then(lapsed);
-        let live: HashSet<u64> = held
-            .by_tenant
-            .values()
-            .flat_map(CorrelationState::tags)
-            .collect();
-        held.json.retain(|id, _| live.contains(id));
-        held.json_bytes = held.json.values().map(|j| j.len()).sum();
-        held.senders.retain(|id, _| live.contains(id));
-        Correlated { fired, closed }
+        Correlated {
+            fired,
+            closed: closed.then(lapsed),
+        }
+    }
+
+    /// Moves correlation time on while the stream is silent: once no batch has brought an
+    /// event for [`IDLE_GRACE_MS`], time goes on from the last batch's at the pace of the
+    /// server's clock, and the windows of quiet groups lapse as they would had events kept
+    /// coming (a rare event followed by silence is still decided). Returns those windows, each
+    /// on its last event, to be recorded (see [`Correlated::closed`]); nothing while the
+    /// windows are being rebuilt (the rebuild's batches move time then).
+    ///
+    /// A stream of old events (a collection ingested late) goes on from its own time too: its
+    /// windows lapse a grace and a timespan after the collection stopped coming, not at once.
+    pub fn pass_idle_time(&self, rules: &Arc<LoadedRules>, server_now_ms: i64) -> Late {
+        if rules.set.correlation_count() == 0 {
+            return Late::default();
+        }
+        let mut inner = self.lock();
+        if inner.rebuilding {
+            return Late::default();
+        }
+        let Some(held) = inner.held.as_mut() else {
+            return Late::default();
+        };
+        let Some(last) = held.last_fed else {
+            // The first tick after a start: the grace runs from now.
+            held.last_fed = Some(LastFed {
+                server_ms: server_now_ms,
+                stream_ms: held.now_ms,
+            });
+            return Late::default();
+        };
+        let silent_ms = server_now_ms.saturating_sub(last.server_ms);
+        if silent_ms <= IDLE_GRACE_MS || last.stream_ms == i64::MIN {
+            return Late::default();
+        }
+        let ahead = server_now_ms.saturating_add(MAX_CLOCK_AHEAD_MS);
+        let moved = last
+            .stream_ms
+            .saturating_add(silent_ms - IDLE_GRACE_MS)
+            .min(ahead);
+        if moved <= held.now_ms {
+            return Late::default();
+        }
+        if !Arc::ptr_eq(&held.rules, rules) {
+            held.carry_over(rules);
+        }
+        let since_ms = held.now_ms;
+        held.now_ms = moved;
+        Self::prune(held, &rules.set, since_ms)
     }
 
     /// Lets go of what no window can reach any more at correlation time, and gives the
@@ -762,6 +834,14 @@ impl Correlations {
             }
         }
         held.by_tenant.retain(|_, state| !state.is_empty());
+        let live: HashSet<u64> = held
+            .by_tenant
+            .values()
+            .flat_map(CorrelationState::tags)
+            .collect();
+        held.json.retain(|id, _| live.contains(id));
+        held.json_bytes = held.json.values().map(|j| j.len()).sum();
+        held.senders.retain(|id, _| live.contains(id));
         lapsed
     }
 }
@@ -1027,6 +1107,60 @@ mod tests {
             correlations.feed_or_defer(&rules, [fed(8, 2_000, "{}")], Vec::new, 2_000, 10_000_000);
         assert!(after.fired.is_empty() && after.closed.events.is_empty());
         assert!(nothing_held());
+    }
+
+    /// A silent stream: once no batch has come for the grace, correlation time goes on from
+    /// the last batch's at the clock's pace, and a quiet group's window lapses as if events
+    /// had kept coming — once; a batch that comes then goes on from there.
+    #[test]
+    fn a_silent_stream_s_time_goes_on_with_the_clock_after_a_grace() {
+        let rules = rules_where("lt: 2");
+        let base = [vigil_detect::RuleId(0)];
+        let alice = failure_of("alice");
+        let correlations = Correlations::default();
+        // The stream's own time (old events: a collection ingested late) is not the clock's.
+        let (event_ms, clock_ms) = (1_000, 50_000_000);
+        let fed = Fed {
+            index: 0,
+            id: 7,
+            sender: acme(),
+            timestamp_ms: event_ms,
+            event: &alice,
+            json: "{}",
+            matched: &base,
+        };
+        let first = correlations.feed_or_defer(&rules, [fed], Vec::new, event_ms, clock_ms);
+        assert!(first.closed.events.is_empty());
+        let idle = |after_ms: i64| correlations.pass_idle_time(&rules, clock_ms + after_ms);
+        // Her window (to 61 s) lapses at 121 s of stream time: 120 s of silence past the grace.
+        assert!(idle(IDLE_GRACE_MS).events.is_empty(), "within the grace");
+        assert!(idle(IDLE_GRACE_MS + 120_000).events.is_empty());
+        let lapsed = idle(IDLE_GRACE_MS + 120_001);
+        assert_eq!(lapsed.events.len(), 1);
+        assert_eq!(lapsed.events[0].id, 7);
+        assert_eq!(lapsed.fired[0].found.timestamp_ms, event_ms);
+        assert!(
+            idle(IDLE_GRACE_MS + 600_000).events.is_empty(),
+            "decided once"
+        );
+        let now = || correlations.lock().held.as_ref().unwrap().now_ms;
+        assert_eq!(now(), event_ms + 600_000);
+        // The clock never takes correlation time back, and a batch goes on from where it is.
+        let later = correlations.feed_or_defer(&rules, [], Vec::new, 5_000, clock_ms + 700_000);
+        assert!(later.closed.events.is_empty());
+        assert_eq!(now(), event_ms + 600_000);
+        assert!(idle(IDLE_GRACE_MS + 700_000).events.is_empty());
+        assert_eq!(
+            now(),
+            event_ms + 600_000,
+            "the batch started the grace again"
+        );
+        idle(2 * IDLE_GRACE_MS + 700_000);
+        assert_eq!(now(), event_ms + 600_000 + IDLE_GRACE_MS);
+        // Nothing fed since a start: the first tick only starts the grace.
+        let fresh = Correlations::default();
+        fresh.restore(&rules, correlations.save());
+        assert!(fresh.pass_idle_time(&rules, i64::MAX / 2).events.is_empty());
     }
 
     #[test]

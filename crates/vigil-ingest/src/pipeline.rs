@@ -88,7 +88,7 @@ pub struct Ingestor {
     max_event_bytes: usize,
     alerts: AlertPolicy,
     org: OrgCache,
-    correlations: Correlations,
+    correlations: Arc<Correlations>,
     /// How far the stored events have their detections recorded (kept by the log store).
     mark: DetectionMark,
     /// Keyed batches stored whose answers are not recorded yet.
@@ -157,9 +157,15 @@ impl CorrelationRebuild {
         })
         .await
         .map_err(|e| IngestError::Worker(e.to_string()))?;
-        ingestor
+        let detections = ingestor
             .record_late(&rules.set, late, stored_before, &org)
             .await?;
+        if detections > 0 {
+            tracing::info!(
+                detections,
+                "correlations completed by events that arrived during the rebuild of the windows, or that the last stop left unrecorded, recorded"
+            );
+        }
         result.map_err(IngestError::from)
     }
 }
@@ -347,7 +353,7 @@ impl Ingestor {
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             alerts: AlertPolicy::default(),
             org: OrgCache::default(),
-            correlations: Correlations::default(),
+            correlations: Arc::default(),
             mark: DetectionMark::default(),
             unrecorded: Unrecorded::default(),
         }
@@ -1111,7 +1117,7 @@ impl Ingestor {
         late: Late,
         unrecorded: std::ops::Range<u64>,
         org: &OrgView,
-    ) -> Result<(), IngestError> {
+    ) -> Result<usize, IngestError> {
         let mut found = found_of(set, late.fired);
         let events = late.events;
         let checked: Vec<u64> = found
@@ -1131,7 +1137,7 @@ impl Ingestor {
             });
         }
         if found.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let batch = Batch {
             times: events.iter().map(|d| d.time).collect(),
@@ -1149,11 +1155,63 @@ impl Ingestor {
         let report = self
             .finish(batch.recorded_later(set, found), org, None)
             .await?;
-        tracing::info!(
-            detections = report.detections,
-            "correlations completed by events that arrived during the rebuild of the windows, or that the last stop left unrecorded, recorded"
-        );
-        Ok(())
+        Ok(report.detections)
+    }
+
+    /// Moves correlation time on if the stream has been silent for longer than
+    /// [`crate::correlation::IDLE_GRACE_MS`] at `now` (see `Correlations::pass_idle_time`) and
+    /// records the windows that lapsed; returns how many detections that made. A window
+    /// recorded already (decided before a crash, and again after the rebuild) is not recorded
+    /// twice.
+    pub async fn pass_idle_time(&self, now: DateTime<Utc>) -> Result<usize, IngestError> {
+        let rules = self.rules.current();
+        if rules.set.correlation_count() == 0 {
+            return Ok(0);
+        }
+        let late = {
+            let correlations = Arc::clone(&self.correlations);
+            let rules = Arc::clone(&rules);
+            tokio::task::spawn_blocking(move || {
+                correlations.pass_idle_time(&rules, now.timestamp_millis())
+            })
+            .await
+            .map_err(|e| IngestError::Worker(e.to_string()))?
+        };
+        if late.events.is_empty() {
+            return Ok(0);
+        }
+        let org = self.org().await;
+        self.record_late(&rules.set, late, 0..u64::MAX, &org).await
+    }
+
+    /// Every `every` until `stop` turns true, [`Ingestor::pass_idle_time`] on the server's clock.
+    pub async fn run_idle_clock(
+        self: Arc<Self>,
+        every: std::time::Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = stop.changed() => return,
+            }
+            if *stop.borrow() {
+                return;
+            }
+            match self.pass_idle_time(Utc::now()).await {
+                Ok(0) => {}
+                Ok(detections) => tracing::info!(
+                    detections,
+                    "correlation windows of quiet groups decided while no event arrived, recorded"
+                ),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "could not record the correlation windows that lapsed while no event arrived; they are not retried"
+                ),
+            }
+        }
     }
 }
 

@@ -201,6 +201,10 @@ struct RuleFiles {
     placeholders: Option<PathBuf>,
 }
 
+/// How often a silent stream's correlation time is moved on by the clock (see
+/// `Ingestor::pass_idle_time`).
+const IDLE_CLOCK_TICK: Duration = Duration::from_secs(30);
+
 /// How alerts are paged: the channels and the address in acknowledgement links.
 struct Paging {
     notifier: Arc<vigil_notify::Notifier>,
@@ -322,6 +326,8 @@ async fn serve(
         settings.retention_interval,
         stop_rx.clone(),
     ));
+    let idle_clock =
+        tokio::spawn(Arc::clone(&ingestor).run_idle_clock(IDLE_CLOCK_TICK, stop_rx.clone()));
     let reloads = spawn_reload_on_hangup(Arc::clone(&rules))?;
     let public_url = if paging.public_url.ends_with(":0") {
         format!("http://{addr}")
@@ -345,6 +351,7 @@ async fn serve(
     if let Some(recovery) = recovery {
         let _ = recovery.await;
     }
+    let _ = idle_clock.await;
     save_correlations(&ingestor, &correlations_file);
     let _ = retention.await;
     let _ = escalation.await;

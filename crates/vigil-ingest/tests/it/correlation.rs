@@ -240,6 +240,68 @@ async fn a_rare_event_whose_group_never_returns_is_recorded_once_the_stream_has_
     );
 }
 
+/// A rare event followed by silence — no event at all reaches the server — is decided once the
+/// clock has run a grace and the window's reach past the last batch, recorded on its event; a
+/// window decided again after a restart that lost the decision is not recorded twice.
+#[tokio::test]
+async fn a_rare_event_followed_by_silence_is_recorded_by_the_clock() {
+    let rare = RULE_REPEATED_FAILURES.replace("gte: 2", "lt: 2");
+    let mut h = Harness::with_rules(&rare, 2).await;
+    let report = h
+        .ingestor
+        .ingest_raw(vec![logon("alice", "failure", 10, 0)])
+        .await
+        .unwrap();
+    let alice = report.stored[0];
+    let fed_at = Utc::now();
+    // The state a crash right after the decision would leave the rebuild to find again.
+    let before = serde_json::to_string(&h.ingestor.save_correlations()).unwrap();
+    let grace = chrono::Duration::milliseconds(vigil_ingest::correlation::IDLE_GRACE_MS);
+    let silent_for = |d: chrono::Duration| fed_at + grace + d;
+    // Her hour ends at 11:00 and waits an hour more for her next failure.
+    assert_eq!(
+        h.ingestor
+            .pass_idle_time(silent_for(chrono::Duration::minutes(59)))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        h.ingestor
+            .pass_idle_time(silent_for(chrono::Duration::hours(2)))
+            .await
+            .unwrap(),
+        1
+    );
+    let detections = h.detections().await;
+    assert_eq!(detections.len(), 1, "{detections:?}");
+    assert_eq!(detections[0].detection.rule_id, "repeated");
+    assert_eq!(detections[0].detection.event_id, alice);
+    assert_eq!(
+        h.ingestor
+            .pass_idle_time(silent_for(chrono::Duration::hours(3)))
+            .await
+            .unwrap(),
+        0,
+        "decided once"
+    );
+    h.restart();
+    h.ingestor
+        .restore_correlations(serde_json::from_str(&before).unwrap());
+    // The first tick after a start only starts the grace; the next decides the window again,
+    // which the store has already.
+    let restarted = Utc::now();
+    h.ingestor.pass_idle_time(restarted).await.unwrap();
+    assert_eq!(
+        h.ingestor
+            .pass_idle_time(restarted + grace + chrono::Duration::hours(2))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(h.detections().await.len(), 1);
+}
+
 /// A window closed by its group's next event in the same batch is recorded on the window's
 /// own last event, stored just before in that batch, and nothing is recorded twice.
 #[tokio::test]
