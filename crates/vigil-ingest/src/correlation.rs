@@ -33,6 +33,14 @@ const MAX_CLOCK_AHEAD_MS: i64 = 5 * 60 * 1000;
 /// or lag a little not to find their events' windows decided already.
 pub const IDLE_GRACE_MS: i64 = 5 * 60 * 1000;
 
+/// How long a tenant's late events (see [`Held::late`]) must have stopped coming before the
+/// correlations are run over their span in the store: a collection ingested late streams in
+/// over minutes, and its span is read once, whole.
+pub const LATE_SETTLE_MS: i64 = 60 * 1000;
+
+/// The most stored events one run over a late span reads ([`Correlations::correlate_late`]).
+const LATE_READ_LIMIT: usize = 5_000_000;
+
 /// The most JSON the correlations keep as evidence. Windows hold every matching event of their
 /// timespan — a correlation over a day of a busy rule could hold millions — and their JSON
 /// would then dwarf the rest; past this, events are still counted in their windows but their
@@ -119,6 +127,13 @@ struct Held {
     /// then: while no event arrives, correlation time goes on from there at the clock's pace
     /// (after [`IDLE_GRACE_MS`]). `None` until the first batch or idle tick after a start.
     last_fed: Option<LastFed>,
+    /// Per tenant, the span of the matched events that came later than the correlations'
+    /// reach before correlation time (a collection of old logs ingested out of order, a sender
+    /// that held its logs back): the windows they belonged in are gone, so they are not fed to
+    /// the live windows — where they would count with only some of their group — but run
+    /// over the store, in time order with every event of their span, once they stop coming
+    /// ([`Correlations::due_late`], [`Correlations::correlate_late`]).
+    late: HashMap<String, LateSpan>,
     /// The JSON of the events the state holds, by stored id: the evidence of a correlation
     /// that fires may have arrived in earlier batches.
     json: HashMap<u64, Arc<str>>,
@@ -138,6 +153,19 @@ impl Held {
             .map(|(tenant, state)| (tenant, state.carry_over(&old.set, &rules.set)))
             .collect();
     }
+}
+
+/// The times of a tenant's late events ([`Held::late`]).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LateSpan {
+    /// The oldest's time, in ms since the epoch.
+    pub from_ms: i64,
+    /// The newest's time, in ms since the epoch.
+    pub to_ms: i64,
+    /// The server's clock when the last of them came (not saved: after a restart the span is
+    /// due at once).
+    #[serde(skip)]
+    seen_ms: i64,
 }
 
 /// When the stream last brought events ([`Held::last_fed`]).
@@ -174,6 +202,9 @@ pub struct SavedCorrelations {
     /// older version: a window of it decided at its close is then not recorded).
     #[serde(default)]
     senders: Vec<(u64, crate::Envelope)>,
+    /// Per tenant, the span of late events not yet correlated over the store.
+    #[serde(default)]
+    late: Vec<(String, LateSpan)>,
 }
 
 /// What a correlation's windows hold across tenants ([`Correlations::held`]).
@@ -291,6 +322,7 @@ impl Correlations {
                 now_ms: i64::MIN,
                 evidence: Vec::new(),
                 senders: Vec::new(),
+                late: Vec::new(),
             };
         };
         SavedCorrelations {
@@ -310,6 +342,11 @@ impl Correlations {
                 .senders
                 .iter()
                 .map(|(id, sender)| (*id, sender.clone()))
+                .collect(),
+            late: held
+                .late
+                .iter()
+                .map(|(tenant, span)| (tenant.clone(), *span))
                 .collect(),
         }
     }
@@ -345,6 +382,7 @@ impl Correlations {
             by_tenant,
             now_ms: saved.now_ms,
             last_fed: None,
+            late: saved.late.into_iter().collect(),
             json,
             json_bytes,
             senders,
@@ -699,6 +737,7 @@ impl Correlations {
                     by_tenant: HashMap::new(),
                     now_ms: i64::MIN,
                     last_fed: None,
+                    late: HashMap::new(),
                     json: HashMap::new(),
                     json_bytes: 0,
                     senders: HashMap::new(),
@@ -710,6 +749,7 @@ impl Correlations {
         };
         let ahead = server_now_ms.saturating_add(MAX_CLOCK_AHEAD_MS);
         let since_ms = held.now_ms;
+        let reach = set.correlation_reach_ms().unwrap_or(i64::MAX);
         let mut fired = Vec::new();
         let mut closed = Late::default();
         let mut out = Vec::new();
@@ -718,6 +758,21 @@ impl Correlations {
                 continue;
             }
             let tenant = fed.sender.tenant.as_str();
+            if fed.timestamp_ms < held.now_ms.saturating_sub(reach) {
+                held.late
+                    .entry(tenant.to_owned())
+                    .and_modify(|span| {
+                        span.from_ms = span.from_ms.min(fed.timestamp_ms);
+                        span.to_ms = span.to_ms.max(fed.timestamp_ms);
+                        span.seen_ms = server_now_ms;
+                    })
+                    .or_insert(LateSpan {
+                        from_ms: fed.timestamp_ms,
+                        to_ms: fed.timestamp_ms,
+                        seen_ms: server_now_ms,
+                    });
+                continue;
+            }
             if !held.by_tenant.contains_key(tenant) {
                 held.by_tenant
                     .insert(tenant.to_owned(), CorrelationState::new(set));
@@ -819,6 +874,149 @@ impl Correlations {
         let since_ms = held.now_ms;
         held.now_ms = moved;
         Self::prune(held, &rules.set, since_ms)
+    }
+
+    /// The tenants' spans of late events that have stopped coming for [`LATE_SETTLE_MS`] at
+    /// `server_now_ms`, taken out: the caller runs the correlations over each
+    /// ([`Correlations::correlate_late`]). Late events that come afterwards make a new span.
+    pub fn due_late(&self, server_now_ms: i64) -> Vec<(String, LateSpan)> {
+        let mut inner = self.lock();
+        if inner.rebuilding {
+            return Vec::new();
+        }
+        let Some(held) = inner.held.as_mut() else {
+            return Vec::new();
+        };
+        let due: Vec<String> = held
+            .late
+            .iter()
+            .filter(|(_, span)| server_now_ms.saturating_sub(span.seen_ms) >= LATE_SETTLE_MS)
+            .map(|(tenant, _)| tenant.clone())
+            .collect();
+        due.into_iter()
+            .filter_map(|tenant| {
+                let span = held.late.remove(&tenant)?;
+                Some((tenant, span))
+            })
+            .collect()
+    }
+
+    /// Runs `rules`' correlations over `tenant`'s stored events around a span of late events
+    /// (the correlations' reach before and after it), oldest first, as the live windows would
+    /// have had they come in time order, and gives what fired with one of the span's events
+    /// among its own, each on the event that completed it (a window decided at its close: its
+    /// last event). What fired without one was the live windows' to find. The caller records
+    /// them unless the store has them already. Blocks: call it off the async threads.
+    pub fn correlate_late(
+        rules: &LoadedRules,
+        org: &OrgView,
+        events: &dyn EventStore,
+        tenant: &str,
+        span: LateSpan,
+    ) -> Result<Late, LogError> {
+        let set = &rules.set;
+        let Some(reach) = set.correlation_reach_ms() else {
+            return Ok(Late::default());
+        };
+        let at = |ms: i64| chrono::DateTime::<Utc>::from_timestamp_millis(ms);
+        let range = TimeRange {
+            from: at(span.from_ms.saturating_sub(reach)),
+            to: at(span.to_ms.saturating_add(reach)),
+        };
+        let query = Query {
+            filter: Expr::Match {
+                field: Some(vigil_query::Field::Tenant),
+                value: tenant.to_owned(),
+            },
+            pipe: None,
+        };
+        events.refresh()?;
+        let mut kept: Vec<Counted> = Vec::new();
+        let mut read = 0;
+        let mut cursor = None;
+        loop {
+            let page = events.search(&SearchRequest {
+                query: query.clone(),
+                range,
+                limit: REBUILD_PAGE,
+                cursor,
+            })?;
+            read += page.events.len();
+            // The tenant query is exact in the store; the check keeps it so for any store.
+            let theirs = page.events.into_iter().filter(|e| e.tenant == tenant);
+            kept.extend(counted(set, org, theirs));
+            match page.next_cursor {
+                Some(next) if read < LATE_READ_LIMIT => cursor = Some(next),
+                Some(_) => {
+                    tracing::warn!(
+                        tenant,
+                        read,
+                        "the span of late events is too large to correlate whole; its oldest events are left out"
+                    );
+                    break;
+                }
+                None => break,
+            }
+        }
+        kept.sort_by_key(|(stored, _, _)| (stored.time, stored.id));
+        let mapped: Vec<Option<MappedEvent<'_>>> = kept
+            .iter()
+            .map(|(stored, event, _)| org.mapped(&stored.service, event))
+            .collect();
+        let mut state = CorrelationState::new(set);
+        let mut found = Vec::new();
+        for (index, ((stored, event, counts), mapped)) in kept.iter().zip(&mapped).enumerate() {
+            let event: &dyn Event = match mapped {
+                Some(mapped) => mapped,
+                None => event,
+            };
+            let ms = stored.time.timestamp_millis();
+            state.feed(set, ms, event, counts, index as u64, &mut found);
+        }
+        state.finish(set, &mut found);
+        let in_span = |tag: &u64| {
+            kept.get(*tag as usize).is_some_and(|(stored, _, _)| {
+                (span.from_ms..=span.to_ms).contains(&stored.time.timestamp_millis())
+            })
+        };
+        let mut late = Late::default();
+        for mut found in found {
+            let Some(&last) = found.events.last() else {
+                continue;
+            };
+            if !found.events.iter().any(in_span) {
+                continue;
+            }
+            let evidence = found
+                .events
+                .iter()
+                .filter_map(|tag| {
+                    let (stored, _, _) = kept.get(*tag as usize)?;
+                    Some((stored.id, Arc::from(stored.json.as_str())))
+                })
+                .collect();
+            found.events = found
+                .events
+                .iter()
+                .filter_map(|tag| Some(kept.get(*tag as usize)?.0.id))
+                .collect();
+            let Some((stored, _, counts)) = kept.get(last as usize) else {
+                continue;
+            };
+            late.events.push(Deferred {
+                id: stored.id,
+                time: stored.time,
+                envelope: crate::Envelope::of(stored),
+                json: stored.json.clone(),
+                matched: counts.clone(),
+            });
+            late.fired.push(Fired {
+                index: late.events.len() - 1,
+                found,
+                events: evidence,
+            });
+        }
+        Ok(late)
     }
 
     /// Lets go of what no window can reach any more at correlation time, and gives the

@@ -1184,8 +1184,52 @@ impl Ingestor {
         self.record_late(&rules.set, late, 0..u64::MAX, &org).await
     }
 
-    /// Every `every` until `stop` turns true, [`Ingestor::pass_idle_time`] on the server's clock.
-    pub async fn run_idle_clock(
+    /// Runs the correlations over the store around each tenant's late events that stopped
+    /// coming a while before `now` (see `Correlations::due_late`), and records what they find
+    /// that the store lacks; returns how many detections that made.
+    pub async fn correlate_late(&self, now: DateTime<Utc>) -> Result<usize, IngestError> {
+        let rules = self.rules.current();
+        if rules.set.correlation_count() == 0 {
+            return Ok(0);
+        }
+        let due = self.correlations.due_late(now.timestamp_millis());
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let org = self.org().await;
+        let mut detections = 0;
+        for (tenant, span) in due {
+            let late = {
+                let (rules, org, events) = (
+                    Arc::clone(&rules),
+                    Arc::clone(&org),
+                    Arc::clone(&self.events),
+                );
+                let tenant = tenant.clone();
+                tokio::task::spawn_blocking(move || {
+                    Correlations::correlate_late(&rules, &org, events.as_ref(), &tenant, span)
+                })
+                .await
+                .map_err(|e| IngestError::Worker(e.to_string()))??
+            };
+            let recorded = self
+                .record_late(&rules.set, late, 0..u64::MAX, &org)
+                .await?;
+            tracing::info!(
+                tenant,
+                from = %DateTime::<Utc>::from_timestamp_millis(span.from_ms).unwrap_or_default(),
+                to = %DateTime::<Utc>::from_timestamp_millis(span.to_ms).unwrap_or_default(),
+                detections = recorded,
+                "correlations run over the stored events around events that came late"
+            );
+            detections += recorded;
+        }
+        Ok(detections)
+    }
+
+    /// Every `every` until `stop` turns true, on the server's clock: [`Ingestor::pass_idle_time`]
+    /// and [`Ingestor::correlate_late`].
+    pub async fn run_correlation_clock(
         self: Arc<Self>,
         every: std::time::Duration,
         mut stop: tokio::sync::watch::Receiver<bool>,
@@ -1199,6 +1243,13 @@ impl Ingestor {
             }
             if *stop.borrow() {
                 return;
+            }
+            match self.correlate_late(Utc::now()).await {
+                Ok(_) => {}
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "could not correlate the events that came late; they are not retried"
+                ),
             }
             match self.pass_idle_time(Utc::now()).await {
                 Ok(0) => {}

@@ -327,7 +327,7 @@ async fn serve(
         stop_rx.clone(),
     ));
     let idle_clock =
-        tokio::spawn(Arc::clone(&ingestor).run_idle_clock(IDLE_CLOCK_TICK, stop_rx.clone()));
+        tokio::spawn(Arc::clone(&ingestor).run_correlation_clock(IDLE_CLOCK_TICK, stop_rx.clone()));
     let reloads = spawn_reload_on_hangup(Arc::clone(&rules))?;
     let public_url = if paging.public_url.ends_with(":0") {
         format!("http://{addr}")

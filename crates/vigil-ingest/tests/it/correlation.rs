@@ -302,6 +302,79 @@ async fn a_rare_event_followed_by_silence_is_recorded_by_the_clock() {
     assert_eq!(h.detections().await.len(), 1);
 }
 
+/// Events that come later than the correlations' reach (a collection of old logs, ingested
+/// after newer ones) are correlated over the store, with every event of their time, once they
+/// stop coming: what they complete is recorded on the event that completed it, and what the
+/// live windows found in that time already is not recorded twice.
+#[tokio::test]
+async fn events_that_come_late_are_correlated_over_the_store_once_they_stop_coming() {
+    let h = Harness::with_rules(RULE_REPEATED_FAILURES, 2).await;
+    let ingest = |h: &Harness, events: Vec<RawEvent>| {
+        let ingestor = std::sync::Arc::clone(&h.ingestor);
+        async move { ingestor.ingest_raw(events).await.unwrap() }
+    };
+    // eve's failures come in time: the live windows fire.
+    ingest(&h, vec![logon("eve", "failure", 10, 5)]).await;
+    assert_eq!(
+        ingest(&h, vec![logon("eve", "failure", 10, 10)])
+            .await
+            .detections,
+        1
+    );
+    // Then the stream is at 15:00, and bob's failures of 10:00 come, one batch each.
+    ingest(&h, vec![logon("carol", "success", 15, 0)]).await;
+    let early = ingest(&h, vec![logon("bob", "failure", 10, 0)]).await;
+    assert_eq!(early.detections, 0);
+    let second = ingest(&h, vec![logon("bob", "failure", 10, 20)]).await;
+    assert_eq!(
+        second.detections, 0,
+        "too late for the live windows, which no longer hold 10:00"
+    );
+    let bob = second.stored[0];
+    let now = Utc::now();
+    assert_eq!(
+        h.ingestor.correlate_late(now).await.unwrap(),
+        0,
+        "still coming"
+    );
+    let settled = now + chrono::Duration::seconds(61);
+    assert_eq!(h.ingestor.correlate_late(settled).await.unwrap(), 1);
+    assert_eq!(h.ingestor.correlate_late(settled).await.unwrap(), 0, "once");
+    let detections = h.detections().await;
+    let on: Vec<(u64, &str)> = detections
+        .iter()
+        .map(|d| (d.detection.event_id, d.detection.rule_id.as_str()))
+        .collect();
+    assert_eq!(on.len(), 2, "eve's, once, and bob's: {on:?}");
+    assert!(on.contains(&(bob, "repeated")), "{on:?}");
+}
+
+/// A rare event among late ones is decided over the store too, with what else came late.
+#[tokio::test]
+async fn a_rare_event_that_comes_late_is_decided_over_the_store() {
+    let rare = RULE_REPEATED_FAILURES.replace("gte: 2", "lt: 2");
+    let h = Harness::with_rules(&rare, 2).await;
+    h.ingestor
+        .ingest_raw(vec![logon("carol", "success", 15, 0)])
+        .await
+        .unwrap();
+    let late = h
+        .ingestor
+        .ingest_raw(vec![
+            logon("alice", "failure", 9, 0),
+            logon("bob", "failure", 9, 10),
+            logon("bob", "failure", 9, 20),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(late.detections, 0);
+    let settled = Utc::now() + chrono::Duration::seconds(61);
+    assert_eq!(h.ingestor.correlate_late(settled).await.unwrap(), 1);
+    let detections = h.detections().await;
+    assert_eq!(detections.len(), 1, "{detections:?}");
+    assert_eq!(detections[0].detection.event_id, late.stored[0]);
+}
+
 /// A window closed by its group's next event in the same batch is recorded on the window's
 /// own last event, stored just before in that batch, and nothing is recorded twice.
 #[tokio::test]
