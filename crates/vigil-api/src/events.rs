@@ -452,6 +452,18 @@ pub struct PreviewRuleCount {
     pub matches: u64,
 }
 
+/// A tenant's events that came too late for the live correlation windows
+/// ([`RulesStatus::correlations_late`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LateEvents {
+    /// Their tenant.
+    pub tenant: String,
+    /// The oldest one's time.
+    pub from: DateTime<Utc>,
+    /// The newest one's time.
+    pub to: DateTime<Utc>,
+}
+
 /// Answer of `GET /api/v1/rules` and `POST /api/v1/rules/reload`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RulesStatus {
@@ -474,6 +486,11 @@ pub struct RulesStatus {
     /// crash): until then they hold less than they will.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub correlations_rebuilding: bool,
+    /// Events that came too late for the live correlation windows (older than the
+    /// correlations' reach before the newest): per tenant, their span, correlated over the
+    /// stored events once no late event has come for a minute.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub correlations_late: Vec<LateEvents>,
     /// Loaded rules the organisation document turns off (`alerting[].enabled: false`): they
     /// run, and correlations count their matches, but nothing of theirs is recorded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

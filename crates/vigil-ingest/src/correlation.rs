@@ -876,6 +876,19 @@ impl Correlations {
         Self::prune(held, &rules.set, since_ms)
     }
 
+    /// Per tenant, the span of late events waiting to be correlated over the store, oldest
+    /// first.
+    pub fn late(&self) -> Vec<(String, LateSpan)> {
+        let inner = self.lock();
+        let mut late: Vec<(String, LateSpan)> = inner
+            .held
+            .iter()
+            .flat_map(|held| held.late.iter().map(|(t, span)| (t.clone(), *span)))
+            .collect();
+        late.sort_by_key(|(tenant, span)| (span.from_ms, tenant.clone()));
+        late
+    }
+
     /// The tenants' spans of late events that have stopped coming for [`LATE_SETTLE_MS`] at
     /// `server_now_ms`, taken out: the caller runs the correlations over each
     /// ([`Correlations::correlate_late`]). Late events that come afterwards make a new span.

@@ -113,6 +113,9 @@ pub struct CorrelationWindows {
     /// Whether the windows are being rebuilt from the log store (after a crash): they then
     /// hold less than they will, and what arrives is correlated once it is done.
     pub rebuilding: bool,
+    /// Per tenant, the span of events that came too late for the live windows, waiting to be
+    /// correlated over the store once they stop coming.
+    pub late: Vec<(String, crate::correlation::LateSpan)>,
 }
 
 /// A rebuild of the correlation windows under way ([`Ingestor::begin_correlation_rebuild`]):
@@ -387,6 +390,7 @@ impl Ingestor {
         CorrelationWindows {
             held: self.correlations.held(&rules),
             rebuilding: self.correlations.rebuilding(),
+            late: self.correlations.late(),
             rules,
         }
     }

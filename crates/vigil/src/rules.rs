@@ -264,6 +264,18 @@ fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
             ]);
         }
         outln!("{t}");
+        for late in &status.correlations_late {
+            outln!(
+                "events{} from {} to {} came too late for the live windows; the correlations run over the stored events of that time a minute after the last of them",
+                if late.tenant.is_empty() {
+                    String::new()
+                } else {
+                    format!(" of tenant {}", late.tenant)
+                },
+                crate::output::shown_time_zoned(late.from, "%Y-%m-%d %H:%M:%S"),
+                crate::output::shown_time_zoned(late.to, "%Y-%m-%d %H:%M:%S"),
+            );
+        }
         if status.correlations_rebuilding {
             outln!(
                 "the correlation windows are being rebuilt from the stored events (the last stop was not clean); they hold more once it is done"

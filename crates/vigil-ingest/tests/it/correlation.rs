@@ -331,6 +331,18 @@ async fn events_that_come_late_are_correlated_over_the_store_once_they_stop_comi
         "too late for the live windows, which no longer hold 10:00"
     );
     let bob = second.stored[0];
+    let waiting = h.ingestor.correlation_windows().late;
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    let (tenant, span) = &waiting[0];
+    let at = |hour, minute| {
+        Utc.with_ymd_and_hms(2026, 12, 1, hour, minute, 0)
+            .unwrap()
+            .timestamp_millis()
+    };
+    assert_eq!(
+        (tenant.as_str(), span.from_ms, span.to_ms),
+        ("acme", at(10, 0), at(10, 20))
+    );
     let now = Utc::now();
     assert_eq!(
         h.ingestor.correlate_late(now).await.unwrap(),
@@ -340,6 +352,7 @@ async fn events_that_come_late_are_correlated_over_the_store_once_they_stop_comi
     let settled = now + chrono::Duration::seconds(61);
     assert_eq!(h.ingestor.correlate_late(settled).await.unwrap(), 1);
     assert_eq!(h.ingestor.correlate_late(settled).await.unwrap(), 0, "once");
+    assert!(h.ingestor.correlation_windows().late.is_empty());
     let detections = h.detections().await;
     let on: Vec<(u64, &str)> = detections
         .iter()

@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::State;
 use vigil_api::error::ErrorBody;
 use vigil_api::events::{
-    CorrelationGroup, CorrelationWindows, PreviewCorrelation, PreviewMatch, PreviewRuleCount,
-    RulePreview, RulePreviewRequest, RulesStatus, ServiceRules, TurnedOffRule,
+    CorrelationGroup, CorrelationWindows, LateEvents, PreviewCorrelation, PreviewMatch,
+    PreviewRuleCount, RulePreview, RulePreviewRequest, RulesStatus, ServiceRules, TurnedOffRule,
 };
 use vigil_ingest::preview::PreviewRequest;
 
@@ -29,6 +29,7 @@ fn status(s: vigil_ingest::RulesStatus) -> RulesStatus {
         services: Vec::new(),
         correlations: Vec::new(),
         correlations_rebuilding: false,
+        correlations_late: Vec::new(),
         turned_off: Vec::new(),
     }
 }
@@ -51,6 +52,16 @@ async fn in_force(state: &AppState) -> RulesStatus {
     let mut out = status(loaded.status.clone());
     let set = &loaded.set;
     out.correlations_rebuilding = windows.rebuilding;
+    let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
+    out.correlations_late = windows
+        .late
+        .iter()
+        .map(|(tenant, span)| LateEvents {
+            tenant: tenant.clone(),
+            from: at(span.from_ms),
+            to: at(span.to_ms),
+        })
+        .collect();
     out.correlations = windows
         .held
         .into_iter()
