@@ -39,7 +39,11 @@ pub const IDLE_GRACE_MS: i64 = 5 * 60 * 1000;
 pub const LATE_SETTLE_MS: i64 = 60 * 1000;
 
 /// The most stored events one run over a late span reads ([`Correlations::correlate_late`]).
-const LATE_READ_LIMIT: usize = 5_000_000;
+const LATE_READ_LIMIT: usize = 20_000_000;
+
+/// About how many stored events such a run reads at a time: the span is cut into slices of
+/// time holding this many on average.
+pub const LATE_SLICE_EVENTS: u64 = 100_000;
 
 /// The most JSON the correlations keep as evidence. Windows hold every matching event of their
 /// timespan — a correlation over a day of a busy rule could hold millions — and their JSON
@@ -115,6 +119,61 @@ impl Late {
     }
 }
 
+/// A run of the correlations over the store around late events
+/// ([`Correlations::correlate_late`]).
+struct LateSweep {
+    span: LateSpan,
+    state: CorrelationState,
+    /// The events the windows hold, by stored id (tags), with the rules they matched.
+    held: HashMap<u64, (StoredEvent, Vec<RuleId>)>,
+    /// What the last step found, not yet taken.
+    found: Vec<CorrelationMatch>,
+    late: Late,
+}
+
+impl LateSweep {
+    /// Keeps what fired with one of the span's events among its own, on its last event, and
+    /// lets go of the events no window holds any more.
+    fn take_found(&mut self) {
+        let span = self.span;
+        for found in std::mem::take(&mut self.found) {
+            let in_span = found.events.iter().any(|id| {
+                self.held.get(id).is_some_and(|(stored, _)| {
+                    (span.from_ms..=span.to_ms).contains(&stored.time.timestamp_millis())
+                })
+            });
+            let last = found.events.last().and_then(|id| self.held.get(id));
+            let (true, Some((stored, counts))) = (in_span, last) else {
+                continue;
+            };
+            self.late.events.push(Deferred {
+                id: stored.id,
+                time: stored.time,
+                envelope: crate::Envelope::of(stored),
+                json: stored.json.clone(),
+                matched: counts.clone(),
+            });
+            let events = found
+                .events
+                .iter()
+                .filter_map(|id| {
+                    let (stored, _) = self.held.get(id)?;
+                    Some((*id, Arc::from(stored.json.as_str())))
+                })
+                .collect();
+            self.late.fired.push(Fired {
+                index: self.late.events.len() - 1,
+                found,
+                events,
+            });
+        }
+        if self.held.len() > 2 * self.state.len() + 1024 {
+            let live: HashSet<u64> = self.state.tags().collect();
+            self.held.retain(|id, _| live.contains(id));
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Held {
     /// The set the state was made for; a reload replaces it, and the state with it.
@@ -166,6 +225,17 @@ pub struct LateSpan {
     /// due at once).
     #[serde(skip)]
     seen_ms: i64,
+}
+
+impl LateSpan {
+    /// The span from `from_ms` to `to_ms` (both included), due at once.
+    pub fn between(from_ms: i64, to_ms: i64) -> LateSpan {
+        LateSpan {
+            from_ms,
+            to_ms,
+            seen_ms: 0,
+        }
+    }
 }
 
 /// When the stream last brought events ([`Held::last_fed`]).
@@ -920,22 +990,26 @@ impl Correlations {
     /// among its own, each on the event that completed it (a window decided at its close: its
     /// last event). What fired without one was the live windows' to find. The caller records
     /// them unless the store has them already. Blocks: call it off the async threads.
+    ///
+    /// The time is read in slices of about `slice_events` stored events ([`LATE_SLICE_EVENTS`]
+    /// on the server), oldest first, so that a span of years holds no more in memory than a
+    /// slice and what its windows hold.
     pub fn correlate_late(
         rules: &LoadedRules,
         org: &OrgView,
         events: &dyn EventStore,
         tenant: &str,
         span: LateSpan,
+        slice_events: u64,
     ) -> Result<Late, LogError> {
         let set = &rules.set;
         let Some(reach) = set.correlation_reach_ms() else {
             return Ok(Late::default());
         };
-        let at = |ms: i64| chrono::DateTime::<Utc>::from_timestamp_millis(ms);
-        let range = TimeRange {
-            from: at(span.from_ms.saturating_sub(reach)),
-            to: at(span.to_ms.saturating_add(reach)),
-        };
+        let (from_ms, to_ms) = (
+            span.from_ms.saturating_sub(reach),
+            span.to_ms.saturating_add(reach),
+        );
         let query = Query {
             filter: Expr::Match {
                 field: Some(vigil_query::Field::Tenant),
@@ -943,93 +1017,78 @@ impl Correlations {
             },
             pipe: None,
         };
-        events.refresh()?;
-        let mut kept: Vec<Counted> = Vec::new();
-        let mut read = 0;
-        let mut cursor = None;
-        loop {
-            let page = events.search(&SearchRequest {
-                query: query.clone(),
-                range,
-                limit: REBUILD_PAGE,
-                cursor,
-            })?;
-            read += page.events.len();
-            // The tenant query is exact in the store; the check keeps it so for any store.
-            let theirs = page.events.into_iter().filter(|e| e.tenant == tenant);
-            kept.extend(counted(set, org, theirs));
-            match page.next_cursor {
-                Some(next) if read < LATE_READ_LIMIT => cursor = Some(next),
-                Some(_) => {
-                    tracing::warn!(
-                        tenant,
-                        read,
-                        "the span of late events is too large to correlate whole; its oldest events are left out"
-                    );
-                    break;
-                }
-                None => break,
-            }
-        }
-        kept.sort_by_key(|(stored, _, _)| (stored.time, stored.id));
-        let mapped: Vec<Option<MappedEvent<'_>>> = kept
-            .iter()
-            .map(|(stored, event, _)| org.mapped(&stored.service, event))
-            .collect();
-        let mut state = CorrelationState::new(set);
-        let mut found = Vec::new();
-        for (index, ((stored, event, counts), mapped)) in kept.iter().zip(&mapped).enumerate() {
-            let event: &dyn Event = match mapped {
-                Some(mapped) => mapped,
-                None => event,
-            };
-            let ms = stored.time.timestamp_millis();
-            state.feed(set, ms, event, counts, index as u64, &mut found);
-        }
-        state.finish(set, &mut found);
-        let in_span = |tag: &u64| {
-            kept.get(*tag as usize).is_some_and(|(stored, _, _)| {
-                (span.from_ms..=span.to_ms).contains(&stored.time.timestamp_millis())
-            })
+        let range = |from_ms: i64, to_ms: i64| TimeRange {
+            from: chrono::DateTime::<Utc>::from_timestamp_millis(from_ms),
+            to: chrono::DateTime::<Utc>::from_timestamp_millis(to_ms),
         };
-        let mut late = Late::default();
-        for mut found in found {
-            let Some(&last) = found.events.last() else {
-                continue;
-            };
-            if !found.events.iter().any(in_span) {
-                continue;
+        events.refresh()?;
+        let total = events
+            .search(&SearchRequest {
+                query: query.clone(),
+                range: range(from_ms, to_ms),
+                limit: 1,
+                cursor: None,
+            })?
+            .total;
+        let slices = total.div_ceil(slice_events.max(1)).max(1) as i64;
+        let slice_ms = ((to_ms - from_ms) / slices).max(1);
+        let mut sweep = LateSweep {
+            span,
+            state: CorrelationState::new(set),
+            held: HashMap::new(),
+            found: Vec::new(),
+            late: Late::default(),
+        };
+        let mut read = 0;
+        let mut start = from_ms;
+        while start < to_ms && read < LATE_READ_LIMIT {
+            let end = start.saturating_add(slice_ms).min(to_ms);
+            let mut kept: Vec<Counted> = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = events.search(&SearchRequest {
+                    query: query.clone(),
+                    range: range(start, end),
+                    limit: REBUILD_PAGE,
+                    cursor,
+                })?;
+                read += page.events.len();
+                // The tenant query is exact in the store; the check keeps it so for any store.
+                let theirs = page.events.into_iter().filter(|e| e.tenant == tenant);
+                kept.extend(counted(set, org, theirs));
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
             }
-            let evidence = found
-                .events
-                .iter()
-                .filter_map(|tag| {
-                    let (stored, _, _) = kept.get(*tag as usize)?;
-                    Some((stored.id, Arc::from(stored.json.as_str())))
-                })
-                .collect();
-            found.events = found
-                .events
-                .iter()
-                .filter_map(|tag| Some(kept.get(*tag as usize)?.0.id))
-                .collect();
-            let Some((stored, _, counts)) = kept.get(last as usize) else {
-                continue;
-            };
-            late.events.push(Deferred {
-                id: stored.id,
-                time: stored.time,
-                envelope: crate::Envelope::of(stored),
-                json: stored.json.clone(),
-                matched: counts.clone(),
-            });
-            late.fired.push(Fired {
-                index: late.events.len() - 1,
-                found,
-                events: evidence,
-            });
+            kept.sort_by_key(|(stored, _, _)| (stored.time, stored.id));
+            for (stored, event, counts) in kept {
+                let mapped = org.mapped(&stored.service, &event);
+                let event: &dyn Event = match &mapped {
+                    Some(mapped) => mapped,
+                    None => &event,
+                };
+                let ms = stored.time.timestamp_millis();
+                sweep
+                    .state
+                    .feed(set, ms, event, &counts, stored.id, &mut sweep.found);
+                sweep.held.insert(stored.id, (stored, counts));
+                sweep.take_found();
+            }
+            sweep.state.prune(set, end, start, &mut sweep.found);
+            sweep.take_found();
+            start = end;
         }
-        Ok(late)
+        if read >= LATE_READ_LIMIT && start < to_ms {
+            tracing::warn!(
+                tenant,
+                read,
+                "the span of late events is too large to correlate whole; its newest events are left out"
+            );
+        }
+        sweep.state.finish(set, &mut sweep.found);
+        sweep.take_found();
+        Ok(sweep.late)
     }
 
     /// Lets go of what no window can reach any more at correlation time, and gives the

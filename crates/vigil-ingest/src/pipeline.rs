@@ -1211,7 +1211,14 @@ impl Ingestor {
                 );
                 let tenant = tenant.clone();
                 tokio::task::spawn_blocking(move || {
-                    Correlations::correlate_late(&rules, &org, events.as_ref(), &tenant, span)
+                    Correlations::correlate_late(
+                        &rules,
+                        &org,
+                        events.as_ref(),
+                        &tenant,
+                        span,
+                        crate::correlation::LATE_SLICE_EVENTS,
+                    )
                 })
                 .await
                 .map_err(|e| IngestError::Worker(e.to_string()))??

@@ -2,7 +2,7 @@
 //! the stored events.
 
 use chrono::{TimeZone, Utc};
-use vigil_ingest::correlation::Rebuilt;
+use vigil_ingest::correlation::{LateSpan, Rebuilt};
 use vigil_ingest::{Envelope, RawEvent};
 use vigil_testkit::RULE_REPEATED_FAILURES;
 
@@ -360,6 +360,113 @@ async fn events_that_come_late_are_correlated_over_the_store_once_they_stop_comi
         .collect();
     assert_eq!(on.len(), 2, "eve's, once, and bob's: {on:?}");
     assert!(on.contains(&(bob, "repeated")), "{on:?}");
+}
+
+/// A run over late events reads its time in slices, oldest first; windows that cross a slice
+/// find the same as when the time is read whole, in slices of any size.
+#[tokio::test]
+async fn a_run_over_late_events_finds_the_same_in_slices_of_any_size() {
+    let h = Harness::with_rules(RULE_REPEATED_FAILURES, 2).await;
+    let mut events = vec![
+        logon("bob", "failure", 10, 0),
+        logon("dave", "failure", 10, 0),
+        logon("bob", "failure", 10, 50),
+        logon("dave", "failure", 11, 30),
+    ];
+    events.extend((0..12).map(|i| logon("carol", "success", 10 + i / 6, (i % 6) * 10)));
+    events.extend([(4, 30), (5, 10), (7, 0), (7, 30)].map(|(h, m)| logon("eve", "failure", h, m)));
+    let stored = h.ingestor.ingest_raw(events).await.unwrap().stored;
+    let at = |hour, minute| {
+        Utc.with_ymd_and_hms(2026, 12, 1, hour, minute, 0)
+            .unwrap()
+            .timestamp_millis()
+    };
+    let rules = h.ingestor.rules().current();
+    let org = vigil_ingest::org::OrgView::default();
+    let found = |slice_events: u64| {
+        let late = vigil_ingest::correlation::Correlations::correlate_late(
+            &rules,
+            &org,
+            h.events.as_ref(),
+            "acme",
+            LateSpan::between(at(5, 0), at(12, 0)),
+            slice_events,
+        )
+        .unwrap();
+        let mut fired: Vec<(u64, Vec<u64>)> = late
+            .fired
+            .iter()
+            .map(|f| {
+                let on = late.events[f.index].id;
+                (on, f.events.iter().map(|(id, _)| *id).collect())
+            })
+            .collect();
+        fired.sort();
+        fired
+    };
+    let whole = found(1_000_000);
+    // bob's two within the hour; eve's 04:30 and 05:10 (the second in the span), and her
+    // 07:00 and 07:30; not dave's, an hour and a half apart.
+    let mut expected = vec![
+        (stored[2], vec![stored[0], stored[2]]),
+        (stored[17], vec![stored[16], stored[17]]),
+        (stored[19], vec![stored[18], stored[19]]),
+    ];
+    expected.sort();
+    assert_eq!(whole, expected);
+    for slice_events in [1, 2, 3, 5, 8] {
+        assert_eq!(
+            found(slice_events),
+            whole,
+            "slices of {slice_events} events"
+        );
+    }
+}
+
+/// Windows decided at their close are decided as the slices pass them, the same in slices of
+/// any size.
+#[tokio::test]
+async fn a_run_over_late_events_decides_rare_windows_the_same_in_slices() {
+    let rare = RULE_REPEATED_FAILURES.replace("gte: 2", "lt: 2");
+    let h = Harness::with_rules(&rare, 2).await;
+    let mut events = vec![
+        logon("alice", "failure", 9, 0),
+        logon("bob", "failure", 9, 10),
+        logon("bob", "failure", 9, 20),
+        logon("alice", "failure", 10, 30),
+    ];
+    events.extend((0..12).map(|i| logon("carol", "success", 8 + i / 3, (i % 3) * 20)));
+    let stored = h.ingestor.ingest_raw(events).await.unwrap().stored;
+    let at = |hour| {
+        Utc.with_ymd_and_hms(2026, 12, 1, hour, 0, 0)
+            .unwrap()
+            .timestamp_millis()
+    };
+    let rules = h.ingestor.rules().current();
+    let org = vigil_ingest::org::OrgView::default();
+    let found = |slice_events: u64| {
+        let late = vigil_ingest::correlation::Correlations::correlate_late(
+            &rules,
+            &org,
+            h.events.as_ref(),
+            "acme",
+            LateSpan::between(at(9), at(11)),
+            slice_events,
+        )
+        .unwrap();
+        let mut on: Vec<u64> = late.fired.iter().map(|f| late.events[f.index].id).collect();
+        on.sort();
+        on
+    };
+    // alice's 09:00 and 10:30 are each alone in their hour; bob's two are not rare.
+    assert_eq!(found(1_000_000), vec![stored[0], stored[3]]);
+    for slice_events in [1, 2, 3, 5] {
+        assert_eq!(
+            found(slice_events),
+            vec![stored[0], stored[3]],
+            "slices of {slice_events}"
+        );
+    }
 }
 
 /// A rare event among late ones is decided over the store too, with what else came late.
