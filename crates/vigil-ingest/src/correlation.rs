@@ -33,10 +33,21 @@ const MAX_CLOCK_AHEAD_MS: i64 = 5 * 60 * 1000;
 /// or lag a little not to find their events' windows decided already.
 pub const IDLE_GRACE_MS: i64 = 5 * 60 * 1000;
 
+/// How much later than the correlations' reach an event may come and still be fed to the live
+/// windows (as any event within the reach is): senders that forward in batches or lag a
+/// little stay in the live stream; only logs held back longer go to a run over the store.
+pub const LATE_GRACE_MS: i64 = 5 * 60 * 1000;
+
 /// How long a tenant's late events (see [`Held::late`]) must have stopped coming before the
 /// correlations are run over their span in the store: a collection ingested late streams in
 /// over minutes, and its span is read once, whole.
 pub const LATE_SETTLE_MS: i64 = 60 * 1000;
+
+/// The longest a span of late events waits for its run while late events keep coming (a
+/// backlog forwarded for hours): then it runs over what came so far, and those that come
+/// next make a new span (a run reads the store around its span, so windows across the two are
+/// seen whole by the second).
+pub const LATE_MAX_WAIT_MS: i64 = 10 * 60 * 1000;
 
 /// The most stored events one run over a late span reads ([`Correlations::correlate_late`]).
 const LATE_READ_LIMIT: usize = 20_000_000;
@@ -187,8 +198,8 @@ struct Held {
     /// (after [`IDLE_GRACE_MS`]). `None` until the first batch or idle tick after a start.
     last_fed: Option<LastFed>,
     /// Per tenant, the span of the matched events that came later than the correlations'
-    /// reach before correlation time (a collection of old logs ingested out of order, a sender
-    /// that held its logs back): the windows they belonged in are gone, so they are not fed to
+    /// reach (and [`LATE_GRACE_MS`]) before correlation time (a collection of old logs ingested
+    /// out of order, a sender that held its logs back): the windows they belonged in are gone, so they are not fed to
     /// the live windows — where they would count with only some of their group — but run
     /// over the store, in time order with every event of their span, once they stop coming
     /// ([`Correlations::due_late`], [`Correlations::correlate_late`]).
@@ -221,10 +232,12 @@ pub struct LateSpan {
     pub from_ms: i64,
     /// The newest's time, in ms since the epoch.
     pub to_ms: i64,
-    /// The server's clock when the last of them came (not saved: after a restart the span is
-    /// due at once).
+    /// The server's clock when the last of them came, and when the first did (not saved:
+    /// after a restart the span is due at once).
     #[serde(skip)]
     seen_ms: i64,
+    #[serde(skip)]
+    opened_ms: i64,
 }
 
 impl LateSpan {
@@ -234,6 +247,7 @@ impl LateSpan {
             from_ms,
             to_ms,
             seen_ms: 0,
+            opened_ms: 0,
         }
     }
 }
@@ -828,7 +842,11 @@ impl Correlations {
                 continue;
             }
             let tenant = fed.sender.tenant.as_str();
-            if fed.timestamp_ms < held.now_ms.saturating_sub(reach) {
+            if fed.timestamp_ms
+                < held
+                    .now_ms
+                    .saturating_sub(reach.saturating_add(LATE_GRACE_MS))
+            {
                 held.late
                     .entry(tenant.to_owned())
                     .and_modify(|span| {
@@ -840,6 +858,7 @@ impl Correlations {
                         from_ms: fed.timestamp_ms,
                         to_ms: fed.timestamp_ms,
                         seen_ms: server_now_ms,
+                        opened_ms: server_now_ms,
                     });
                 continue;
             }
@@ -960,7 +979,7 @@ impl Correlations {
     }
 
     /// The tenants' spans of late events that have stopped coming for [`LATE_SETTLE_MS`] at
-    /// `server_now_ms`, taken out: the caller runs the correlations over each
+    /// `server_now_ms`, or waited [`LATE_MAX_WAIT_MS`], taken out: the caller runs the correlations over each
     /// ([`Correlations::correlate_late`]). Late events that come afterwards make a new span.
     pub fn due_late(&self, server_now_ms: i64) -> Vec<(String, LateSpan)> {
         let mut inner = self.lock();
@@ -973,7 +992,10 @@ impl Correlations {
         let due: Vec<String> = held
             .late
             .iter()
-            .filter(|(_, span)| server_now_ms.saturating_sub(span.seen_ms) >= LATE_SETTLE_MS)
+            .filter(|(_, span)| {
+                server_now_ms.saturating_sub(span.seen_ms) >= LATE_SETTLE_MS
+                    || server_now_ms.saturating_sub(span.opened_ms) >= LATE_MAX_WAIT_MS
+            })
             .map(|(tenant, _)| tenant.clone())
             .collect();
         due.into_iter()
@@ -1377,6 +1399,78 @@ mod tests {
             correlations.feed_or_defer(&rules, [fed(8, 2_000, "{}")], Vec::new, 2_000, 10_000_000);
         assert!(after.fired.is_empty() && after.closed.events.is_empty());
         assert!(nothing_held());
+    }
+
+    /// Events a little later than the reach are fed to the live windows; older ones are noted
+    /// as late, per tenant, and their span is due once they stop coming — or after the longest
+    /// wait, while they keep coming.
+    #[test]
+    fn late_events_wait_for_a_run_over_the_store_until_they_stop_coming() {
+        let rules = rules_with(2);
+        let base = [vigil_detect::RuleId(0)];
+        let alice = failure_of("alice");
+        let correlations = Correlations::default();
+        let clock = 50_000_000;
+        let batch = |events: &[(u64, i64)], clock: i64| {
+            let fed = events.iter().map(|&(id, ts)| Fed {
+                index: 0,
+                id,
+                sender: acme(),
+                timestamp_ms: ts,
+                event: &alice,
+                json: "{}",
+                matched: &base,
+            });
+            correlations.feed_or_defer(&rules, fed, Vec::new, i64::MIN, clock)
+        };
+        let feed = |id: u64, ts: i64, clock: i64| batch(&[(id, ts)], clock);
+        let hour = 3_600_000;
+        // The stream is at 10:00 (another user: alice's windows stay empty).
+        let bob = failure_of("bob");
+        let first = Fed {
+            index: 0,
+            id: 1,
+            sender: acme(),
+            timestamp_ms: 10 * hour,
+            event: &bob,
+            json: "{}",
+            matched: &base,
+        };
+        correlations.feed_or_defer(&rules, [first], Vec::new, i64::MIN, clock);
+        // Within the minute's reach and the grace: live, counted with what the windows hold
+        // (here, the batch).
+        let reach = 60_000;
+        let edge = 10 * hour - reach - LATE_GRACE_MS;
+        assert_eq!(batch(&[(2, edge), (3, edge + 1_000)], clock).fired.len(), 1);
+        assert!(correlations.late().is_empty());
+        // Older: noted, not counted.
+        assert!(
+            batch(&[(4, edge - 1), (5, edge - 1_000)], clock + 1_000)
+                .fired
+                .is_empty()
+        );
+        let span = |c: &Correlations| {
+            c.late()
+                .into_iter()
+                .map(|(t, s)| (t, s.from_ms, s.to_ms))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            span(&correlations),
+            [("acme".into(), edge - 1_000, edge - 1)]
+        );
+        assert!(
+            correlations.due_late(clock + 60_000).is_empty(),
+            "came 59 s ago"
+        );
+        assert_eq!(correlations.due_late(clock + 61_000).len(), 1);
+        assert!(correlations.late().is_empty());
+        // Late events that keep coming: the span runs after the longest wait.
+        for minute in 0..=10 {
+            feed(10 + minute, edge - 1, clock + minute as i64 * 59_000);
+        }
+        assert_eq!(correlations.due_late(clock + 9 * 60_000).len(), 0);
+        assert_eq!(correlations.due_late(clock + LATE_MAX_WAIT_MS).len(), 1);
     }
 
     /// A silent stream: once no batch has come for the grace, correlation time goes on from
