@@ -1208,6 +1208,24 @@ mod tests {
         &ACME
     }
 
+    /// `event`, stored as `id` at `ts` and sent by acme, matched by `matched`.
+    fn fed<'a>(
+        id: u64,
+        ts: i64,
+        event: &'a vigil_events::json::JsonEvent,
+        matched: &'a [vigil_detect::RuleId],
+    ) -> Fed<'a> {
+        Fed {
+            index: 0,
+            id,
+            sender: acme(),
+            timestamp_ms: ts,
+            event,
+            json: "{}",
+            matched,
+        }
+    }
+
     fn rules_with(threshold: u32) -> Arc<LoadedRules> {
         rules_where(&format!("gte: {threshold}"))
     }
@@ -1244,22 +1262,6 @@ mod tests {
             .unwrap()
         };
         let (alice, bob) = (event("alice"), event("bob"));
-        fn fed<'a>(
-            id: u64,
-            ts: i64,
-            event: &'a vigil_events::json::JsonEvent,
-            matched: &'a [vigil_detect::RuleId],
-        ) -> Fed<'a> {
-            Fed {
-                index: 0,
-                id,
-                sender: acme(),
-                timestamp_ms: ts,
-                event,
-                json: "{}",
-                matched,
-            }
-        }
         let held = |c: &Correlations| c.lock().held.as_ref().map_or(0, |h| h.json.len());
         assert!(
             correlations
@@ -1412,30 +1414,14 @@ mod tests {
         let correlations = Correlations::default();
         let clock = 50_000_000;
         let batch = |events: &[(u64, i64)], clock: i64| {
-            let fed = events.iter().map(|&(id, ts)| Fed {
-                index: 0,
-                id,
-                sender: acme(),
-                timestamp_ms: ts,
-                event: &alice,
-                json: "{}",
-                matched: &base,
-            });
-            correlations.feed_or_defer(&rules, fed, Vec::new, i64::MIN, clock)
+            let events = events.iter().map(|&(id, ts)| fed(id, ts, &alice, &base));
+            correlations.feed_or_defer(&rules, events, Vec::new, i64::MIN, clock)
         };
         let feed = |id: u64, ts: i64, clock: i64| batch(&[(id, ts)], clock);
         let hour = 3_600_000;
         // The stream is at 10:00 (another user: alice's windows stay empty).
         let bob = failure_of("bob");
-        let first = Fed {
-            index: 0,
-            id: 1,
-            sender: acme(),
-            timestamp_ms: 10 * hour,
-            event: &bob,
-            json: "{}",
-            matched: &base,
-        };
+        let first = fed(1, 10 * hour, &bob, &base);
         correlations.feed_or_defer(&rules, [first], Vec::new, i64::MIN, clock);
         // Within the minute's reach and the grace: live, counted with what the windows hold
         // (here, the batch).
@@ -1484,16 +1470,13 @@ mod tests {
         let correlations = Correlations::default();
         // The stream's own time (old events: a collection ingested late) is not the clock's.
         let (event_ms, clock_ms) = (1_000, 50_000_000);
-        let fed = Fed {
-            index: 0,
-            id: 7,
-            sender: acme(),
-            timestamp_ms: event_ms,
-            event: &alice,
-            json: "{}",
-            matched: &base,
-        };
-        let first = correlations.feed_or_defer(&rules, [fed], Vec::new, event_ms, clock_ms);
+        let first = correlations.feed_or_defer(
+            &rules,
+            [fed(7, event_ms, &alice, &base)],
+            Vec::new,
+            event_ms,
+            clock_ms,
+        );
         assert!(first.closed.events.is_empty());
         let idle = |after_ms: i64| correlations.pass_idle_time(&rules, clock_ms + after_ms);
         // Her window (to 61 s) lapses at 121 s of stream time: 120 s of silence past the grace.

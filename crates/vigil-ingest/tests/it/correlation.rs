@@ -2,7 +2,7 @@
 //! the stored events.
 
 use chrono::{TimeZone, Utc};
-use vigil_ingest::correlation::{LateSpan, Rebuilt};
+use vigil_ingest::correlation::{Late, LateSpan, Rebuilt};
 use vigil_ingest::{Envelope, RawEvent};
 use vigil_testkit::RULE_REPEATED_FAILURES;
 
@@ -162,6 +162,27 @@ fn logon(user: &str, outcome: &str, hour: u32, minute: u32) -> RawEvent {
         },
         json: format!(r#"{{"user":"{user}","outcome":"{outcome}"}}"#),
     }
+}
+
+/// 2026-12-01 HH:MM, in ms since the epoch.
+fn ms_at(hour: u32, minute: u32) -> i64 {
+    Utc.with_ymd_and_hms(2026, 12, 1, hour, minute, 0)
+        .unwrap()
+        .timestamp_millis()
+}
+
+/// The correlations run over acme's stored events around late events from `from_ms` to
+/// `to_ms`, the time read in slices of about `slice_events`.
+fn late_run(h: &Harness, from_ms: i64, to_ms: i64, slice_events: u64) -> Late {
+    vigil_ingest::correlation::Correlations::correlate_late(
+        &h.ingestor.rules().current(),
+        &vigil_ingest::org::OrgView::default(),
+        h.events.as_ref(),
+        "acme",
+        LateSpan::between(from_ms, to_ms),
+        slice_events,
+    )
+    .unwrap()
 }
 
 /// A user seen once and never again: the window is decided when the stream — events no rule
@@ -334,14 +355,9 @@ async fn events_that_come_late_are_correlated_over_the_store_once_they_stop_comi
     let waiting = h.ingestor.correlation_windows().late;
     assert_eq!(waiting.len(), 1, "{waiting:?}");
     let (tenant, span) = &waiting[0];
-    let at = |hour, minute| {
-        Utc.with_ymd_and_hms(2026, 12, 1, hour, minute, 0)
-            .unwrap()
-            .timestamp_millis()
-    };
     assert_eq!(
         (tenant.as_str(), span.from_ms, span.to_ms),
-        ("acme", at(10, 0), at(10, 20))
+        ("acme", ms_at(10, 0), ms_at(10, 20))
     );
     let now = Utc::now();
     assert_eq!(
@@ -376,23 +392,8 @@ async fn a_run_over_late_events_finds_the_same_in_slices_of_any_size() {
     events.extend((0..12).map(|i| logon("carol", "success", 10 + i / 6, (i % 6) * 10)));
     events.extend([(4, 30), (5, 10), (7, 0), (7, 30)].map(|(h, m)| logon("eve", "failure", h, m)));
     let stored = h.ingestor.ingest_raw(events).await.unwrap().stored;
-    let at = |hour, minute| {
-        Utc.with_ymd_and_hms(2026, 12, 1, hour, minute, 0)
-            .unwrap()
-            .timestamp_millis()
-    };
-    let rules = h.ingestor.rules().current();
-    let org = vigil_ingest::org::OrgView::default();
     let found = |slice_events: u64| {
-        let late = vigil_ingest::correlation::Correlations::correlate_late(
-            &rules,
-            &org,
-            h.events.as_ref(),
-            "acme",
-            LateSpan::between(at(5, 0), at(12, 0)),
-            slice_events,
-        )
-        .unwrap();
+        let late = late_run(&h, ms_at(5, 0), ms_at(12, 0), slice_events);
         let mut fired: Vec<(u64, Vec<u64>)> = late
             .fired
             .iter()
@@ -437,23 +438,8 @@ async fn a_run_over_late_events_decides_rare_windows_the_same_in_slices() {
     ];
     events.extend((0..12).map(|i| logon("carol", "success", 8 + i / 3, (i % 3) * 20)));
     let stored = h.ingestor.ingest_raw(events).await.unwrap().stored;
-    let at = |hour| {
-        Utc.with_ymd_and_hms(2026, 12, 1, hour, 0, 0)
-            .unwrap()
-            .timestamp_millis()
-    };
-    let rules = h.ingestor.rules().current();
-    let org = vigil_ingest::org::OrgView::default();
     let found = |slice_events: u64| {
-        let late = vigil_ingest::correlation::Correlations::correlate_late(
-            &rules,
-            &org,
-            h.events.as_ref(),
-            "acme",
-            LateSpan::between(at(9), at(11)),
-            slice_events,
-        )
-        .unwrap();
+        let late = late_run(&h, ms_at(9, 0), ms_at(11, 0), slice_events);
         let mut on: Vec<u64> = late.fired.iter().map(|f| late.events[f.index].id).collect();
         on.sort();
         on
