@@ -84,6 +84,94 @@ struct Inner {
     deferred: Vec<Deferred>,
     /// The JSON bytes of `deferred`.
     deferred_bytes: usize,
+    /// Per tenant, the span of the matched events that came later than the correlations'
+    /// reach (and [`LATE_GRACE_MS`]) before correlation time (a collection of old logs
+    /// ingested out of order, a sender that held its logs back): the windows they belonged in
+    /// are gone, so they are not fed to the live windows — where they would count with only
+    /// some of their group — but run over the store, in time order with every event of their
+    /// span, once they stop coming ([`Correlations::due_late`],
+    /// [`Correlations::correlate_late`]). Kept apart from the windows: they do not depend on
+    /// the rules.
+    late: HashMap<String, LateSpan>,
+    /// Where the spans of late events are written before their batch is acknowledged, so that
+    /// a crash does not forget them ([`Correlations::keep_late_in`]).
+    late_file: Option<LateFile>,
+}
+
+/// The file that keeps the spans of late events across a crash: per tenant, the whole days
+/// their spans and the runs under way cover (whole days, so that a span that grows event by
+/// event is written once a day of its time rather than once a batch).
+#[derive(Debug)]
+struct LateFile {
+    path: std::path::PathBuf,
+    /// What the file holds now.
+    written: HashMap<String, (i64, i64)>,
+    /// Spans taken for a run whose detections are not recorded yet
+    /// ([`Correlations::late_recorded`]).
+    running: Vec<(String, LateSpan)>,
+}
+
+/// A day in ms.
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+impl LateFile {
+    /// The days that `late` and the runs under way cover, per tenant.
+    fn cover(&self, late: &HashMap<String, LateSpan>) -> HashMap<String, (i64, i64)> {
+        let mut cover: HashMap<String, (i64, i64)> = HashMap::new();
+        let spans = late.iter().chain(self.running.iter().map(|(t, s)| (t, s)));
+        for (tenant, span) in spans {
+            let from = span.from_ms - span.from_ms.rem_euclid(DAY_MS);
+            let to = span.to_ms - span.to_ms.rem_euclid(DAY_MS) + (DAY_MS - 1);
+            cover
+                .entry(tenant.clone())
+                .and_modify(|(f, t)| {
+                    *f = (*f).min(from);
+                    *t = (*t).max(to);
+                })
+                .or_insert((from, to));
+        }
+        cover
+    }
+
+    /// Writes what `late` and the runs cover if the file does not hold it, durably (written
+    /// beside, synced, renamed); removes the file when nothing is left.
+    fn sync(&mut self, late: &HashMap<String, LateSpan>) -> std::io::Result<()> {
+        let cover = self.cover(late);
+        let held = |(tenant, (from, to)): (&String, &(i64, i64))| {
+            self.written
+                .get(tenant)
+                .is_some_and(|(f, t)| f <= from && to <= t)
+        };
+        if cover.iter().all(held) && cover.len() == self.written.len() {
+            return Ok(());
+        }
+        if cover.is_empty() {
+            match std::fs::remove_file(&self.path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        } else {
+            let spans: Vec<(&String, LateSpan)> = cover
+                .iter()
+                .map(|(tenant, &(from, to))| (tenant, LateSpan::between(from, to)))
+                .collect();
+            let bytes = serde_json::to_vec(&spans).map_err(std::io::Error::other)?;
+            let partial = self.path.with_extension("json.partial");
+            {
+                use std::io::Write;
+                let mut file = std::fs::File::create(&partial)?;
+                file.write_all(&bytes)?;
+                file.sync_all()?;
+            }
+            std::fs::rename(&partial, &self.path)?;
+            if let Some(dir) = self.path.parent() {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+        }
+        self.written = cover;
+        Ok(())
+    }
 }
 
 /// The most JSON the events deferred during a rebuild may hold; batches beyond it wait for the
@@ -197,13 +285,6 @@ struct Held {
     /// then: while no event arrives, correlation time goes on from there at the clock's pace
     /// (after [`IDLE_GRACE_MS`]). `None` until the first batch or idle tick after a start.
     last_fed: Option<LastFed>,
-    /// Per tenant, the span of the matched events that came later than the correlations'
-    /// reach (and [`LATE_GRACE_MS`]) before correlation time (a collection of old logs ingested
-    /// out of order, a sender that held its logs back): the windows they belonged in are gone, so they are not fed to
-    /// the live windows — where they would count with only some of their group — but run
-    /// over the store, in time order with every event of their span, once they stop coming
-    /// ([`Correlations::due_late`], [`Correlations::correlate_late`]).
-    late: HashMap<String, LateSpan>,
     /// The JSON of the events the state holds, by stored id: the evidence of a correlation
     /// that fires may have arrived in earlier batches.
     json: HashMap<u64, Arc<str>>,
@@ -212,6 +293,30 @@ struct Held {
     /// Who sent each event the state holds, by stored id: a window decided at its close (see
     /// [`Correlated::closed`]) is recorded on its last event, which came in an earlier batch.
     senders: HashMap<u64, crate::Envelope>,
+}
+
+impl Inner {
+    /// Writes the spans of late events to their file if they outgrew it: before the batch
+    /// that brought them is acknowledged.
+    fn sync_late_file(&mut self) {
+        if let Some(file) = self.late_file.as_mut()
+            && let Err(e) = file.sync(&self.late)
+        {
+            tracing::error!(file = %file.path.display(), error = %e, "could not write the spans of late events; a crash before their run would forget them");
+        }
+    }
+}
+
+/// Adds `span` to `tenant`'s span of late events.
+fn add_late(late: &mut HashMap<String, LateSpan>, tenant: String, span: LateSpan) {
+    late.entry(tenant)
+        .and_modify(|held| {
+            held.from_ms = held.from_ms.min(span.from_ms);
+            held.to_ms = held.to_ms.max(span.to_ms);
+            held.seen_ms = held.seen_ms.max(span.seen_ms);
+            held.opened_ms = held.opened_ms.min(span.opened_ms);
+        })
+        .or_insert(span);
 }
 
 impl Held {
@@ -400,13 +505,18 @@ impl Correlations {
     /// the next start that nothing was lost).
     pub fn save(&self) -> SavedCorrelations {
         let inner = self.settled();
+        let late = inner
+            .late
+            .iter()
+            .map(|(tenant, span)| (tenant.clone(), *span))
+            .collect();
         let Some(held) = inner.held.as_ref() else {
             return SavedCorrelations {
                 tenants: Vec::new(),
                 now_ms: i64::MIN,
                 evidence: Vec::new(),
                 senders: Vec::new(),
-                late: Vec::new(),
+                late,
             };
         };
         SavedCorrelations {
@@ -427,11 +537,7 @@ impl Correlations {
                 .iter()
                 .map(|(id, sender)| (*id, sender.clone()))
                 .collect(),
-            late: held
-                .late
-                .iter()
-                .map(|(tenant, span)| (tenant.clone(), *span))
-                .collect(),
+            late,
         }
     }
 
@@ -461,16 +567,65 @@ impl Correlations {
             .into_iter()
             .filter(|(id, _)| live.contains(id))
             .collect();
-        self.lock().held = Some(Held {
+        let mut inner = self.lock();
+        inner.held = Some(Held {
             rules: Arc::clone(rules),
             by_tenant,
             now_ms: saved.now_ms,
             last_fed: None,
-            late: saved.late.into_iter().collect(),
             json,
             json_bytes,
             senders,
         });
+        for (tenant, span) in saved.late {
+            add_late(&mut inner.late, tenant, span);
+        }
+    }
+
+    /// Keeps the spans of late events in `path` from now on, written before the batch that
+    /// brought them is acknowledged, and takes back those a crash left there (due at once).
+    /// Returns how many it took back.
+    /// A file it cannot read is an error, and is written over with the next late span.
+    pub fn keep_late_in(&self, path: std::path::PathBuf) -> std::io::Result<usize> {
+        let left: std::io::Result<Vec<(String, LateSpan)>> = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(std::io::Error::other),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e),
+        };
+        let mut inner = self.lock();
+        let mut written = HashMap::new();
+        for (tenant, span) in left.iter().flatten() {
+            written.insert(tenant.clone(), (span.from_ms, span.to_ms));
+            add_late(&mut inner.late, tenant.clone(), *span);
+        }
+        inner.late_file = Some(LateFile {
+            path,
+            written,
+            running: Vec::new(),
+        });
+        left.map(|left| left.len())
+    }
+
+    /// Tells the file of late spans that the run over `span` has recorded what it found (or
+    /// is given up), so that the file lets go of it; `retry` puts the span back to run again.
+    pub fn late_recorded(&self, tenant: &str, span: LateSpan, retry: bool) {
+        let mut inner = self.lock();
+        if retry {
+            add_late(&mut inner.late, tenant.to_owned(), span);
+        }
+        let inner = &mut *inner;
+        if let Some(file) = inner.late_file.as_mut() {
+            if let Some(at) = file
+                .running
+                .iter()
+                .position(|(t, s)| t == tenant && *s == span)
+            {
+                file.running.remove(at);
+            }
+            if let Err(e) = file.sync(&inner.late) {
+                tracing::warn!(file = %file.path.display(), error = %e, "could not update the file of late events' spans");
+            }
+        }
     }
 
     /// Rebuilds the windows a crash lost from the log store: reads back the stored events of
@@ -508,8 +663,10 @@ impl Correlations {
                 .iter()
                 .map(|(stored, _, _)| crate::Envelope::of(stored))
                 .collect();
+            let inner = &mut *inner;
             let Correlated { fired, closed } = Self::feed_into(
                 &mut inner.held,
+                &mut inner.late,
                 rules,
                 kept.iter().zip(&mapped).zip(&senders).enumerate().map(
                     |(index, (((stored, event, counted), mapped), sender))| Fed {
@@ -551,6 +708,7 @@ impl Correlations {
             rebuilt
         });
         let deferred = Self::correlate_deferred(&mut inner, rules, org, now_ms);
+        inner.sync_late_file();
         inner.rebuilding = false;
         let held = inner
             .held
@@ -663,6 +821,7 @@ impl Correlations {
             .collect();
         let Correlated { fired, closed } = Self::feed_into(
             &mut inner.held,
+            &mut inner.late,
             rules,
             events
                 .iter()
@@ -798,11 +957,22 @@ impl Correlations {
             return Correlated::default();
         }
         let mut inner = self.settle(inner);
-        Self::feed_into(&mut inner.held, rules, events, newest_ms, server_now_ms)
+        let inner = &mut *inner;
+        let correlated = Self::feed_into(
+            &mut inner.held,
+            &mut inner.late,
+            rules,
+            events,
+            newest_ms,
+            server_now_ms,
+        );
+        inner.sync_late_file();
+        correlated
     }
 
     fn feed_into<'a>(
         held: &mut Option<Held>,
+        late: &mut HashMap<String, LateSpan>,
         rules: &Arc<LoadedRules>,
         events: impl IntoIterator<Item = Fed<'a>>,
         newest_ms: i64,
@@ -821,7 +991,6 @@ impl Correlations {
                     by_tenant: HashMap::new(),
                     now_ms: i64::MIN,
                     last_fed: None,
-                    late: HashMap::new(),
                     json: HashMap::new(),
                     json_bytes: 0,
                     senders: HashMap::new(),
@@ -847,19 +1016,13 @@ impl Correlations {
                     .now_ms
                     .saturating_sub(reach.saturating_add(LATE_GRACE_MS))
             {
-                held.late
-                    .entry(tenant.to_owned())
-                    .and_modify(|span| {
-                        span.from_ms = span.from_ms.min(fed.timestamp_ms);
-                        span.to_ms = span.to_ms.max(fed.timestamp_ms);
-                        span.seen_ms = server_now_ms;
-                    })
-                    .or_insert(LateSpan {
-                        from_ms: fed.timestamp_ms,
-                        to_ms: fed.timestamp_ms,
-                        seen_ms: server_now_ms,
-                        opened_ms: server_now_ms,
-                    });
+                let span = LateSpan {
+                    from_ms: fed.timestamp_ms,
+                    to_ms: fed.timestamp_ms,
+                    seen_ms: server_now_ms,
+                    opened_ms: server_now_ms,
+                };
+                add_late(late, tenant.to_owned(), span);
                 continue;
             }
             if !held.by_tenant.contains_key(tenant) {
@@ -970,9 +1133,9 @@ impl Correlations {
     pub fn late(&self) -> Vec<(String, LateSpan)> {
         let inner = self.lock();
         let mut late: Vec<(String, LateSpan)> = inner
-            .held
+            .late
             .iter()
-            .flat_map(|held| held.late.iter().map(|(t, span)| (t.clone(), *span)))
+            .map(|(t, span)| (t.clone(), *span))
             .collect();
         late.sort_by_key(|(tenant, span)| (span.from_ms, tenant.clone()));
         late
@@ -986,10 +1149,8 @@ impl Correlations {
         if inner.rebuilding {
             return Vec::new();
         }
-        let Some(held) = inner.held.as_mut() else {
-            return Vec::new();
-        };
-        let due: Vec<String> = held
+        let inner = &mut *inner;
+        let due: Vec<String> = inner
             .late
             .iter()
             .filter(|(_, span)| {
@@ -998,12 +1159,18 @@ impl Correlations {
             })
             .map(|(tenant, _)| tenant.clone())
             .collect();
-        due.into_iter()
+        let due: Vec<(String, LateSpan)> = due
+            .into_iter()
             .filter_map(|tenant| {
-                let span = held.late.remove(&tenant)?;
+                let span = inner.late.remove(&tenant)?;
                 Some((tenant, span))
             })
-            .collect()
+            .collect();
+        // The file goes on covering them until their run has recorded what it found.
+        if let Some(file) = inner.late_file.as_mut() {
+            file.running.extend(due.iter().cloned());
+        }
+        due
     }
 
     /// Runs `rules`' correlations over `tenant`'s stored events around a span of late events

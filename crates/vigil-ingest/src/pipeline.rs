@@ -379,6 +379,13 @@ impl Ingestor {
         &self.rules
     }
 
+    /// Keeps the spans of events that came too late for the live correlation windows in
+    /// `path`, written before their batch is acknowledged, so that a crash before their run
+    /// does not forget them; takes back those a crash left there. Returns how many.
+    pub fn keep_late_in(&self, path: std::path::PathBuf) -> std::io::Result<usize> {
+        self.correlations.keep_late_in(path)
+    }
+
     /// The correlation windows, to save when the server stops.
     pub fn save_correlations(&self) -> crate::correlation::SavedCorrelations {
         self.correlations.save()
@@ -1202,8 +1209,9 @@ impl Ingestor {
         }
         let org = self.org().await;
         let mut detections = 0;
+        let mut failed = None;
         for (tenant, span) in due {
-            let late = {
+            let run = {
                 let (rules, org, events) = (
                     Arc::clone(&rules),
                     Arc::clone(&org),
@@ -1221,11 +1229,23 @@ impl Ingestor {
                     )
                 })
                 .await
-                .map_err(|e| IngestError::Worker(e.to_string()))??
+                .map_err(|e| IngestError::Worker(e.to_string()))
             };
-            let recorded = self
-                .record_late(&rules.set, late, 0..u64::MAX, &org)
-                .await?;
+            let recorded = match run {
+                Ok(Ok(late)) => self.record_late(&rules.set, late, 0..u64::MAX, &org).await,
+                Ok(Err(e)) => Err(e.into()),
+                Err(e) => Err(e),
+            };
+            // Run again at a later tick if it failed (what it recorded is not recorded twice).
+            self.correlations
+                .late_recorded(&tenant, span, recorded.is_err());
+            let recorded = match recorded {
+                Ok(recorded) => recorded,
+                Err(e) => {
+                    failed.get_or_insert(e);
+                    continue;
+                }
+            };
             tracing::info!(
                 tenant,
                 from = %DateTime::<Utc>::from_timestamp_millis(span.from_ms).unwrap_or_default(),
@@ -1235,7 +1255,10 @@ impl Ingestor {
             );
             detections += recorded;
         }
-        Ok(detections)
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(detections),
+        }
     }
 
     /// Every `every` until `stop` turns true, on the server's clock: [`Ingestor::pass_idle_time`]
@@ -1259,7 +1282,7 @@ impl Ingestor {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(
                     error = %e,
-                    "could not correlate the events that came late; they are not retried"
+                    "could not correlate the events that came late; trying again at the next tick"
                 ),
             }
             match self.pass_idle_time(Utc::now()).await {

@@ -280,6 +280,19 @@ async fn serve(
     let recovery = ingestor
         .begin_detection_recovery()
         .map(|recovery| tokio::spawn(recover_detections(recovery)));
+    let late_file = settings.data_dir.join(LATE_CORRELATIONS_FILE);
+    match ingestor.keep_late_in(late_file.clone()) {
+        Ok(0) => {}
+        Ok(spans) => tracing::info!(
+            spans,
+            "events that came too late for the live correlation windows before the last stop are correlated over the store at the first tick"
+        ),
+        Err(e) => tracing::warn!(
+            file = %late_file.display(),
+            error = %e,
+            "could not read the spans of late events the last stop left; delete the file to go on without them"
+        ),
+    }
     let correlations_file = settings.data_dir.join(CORRELATIONS_FILE);
     // Begun before the listeners start, so that their first batches wait for the past; with
     // no stored event there is no past, and the first batches are correlated at once.
@@ -436,6 +449,11 @@ fn spawn_reload_on_hangup(rules: Arc<RuleSlot>) -> anyhow::Result<tokio::task::J
 
 /// Where the correlation windows wait, in the data directory, between a stop and the next start.
 const CORRELATIONS_FILE: &str = "correlations.json";
+
+/// Where the spans of events that came too late for the live correlation windows are kept,
+/// in the data directory, until the correlations have run over them (see
+/// `Ingestor::keep_late_in`).
+const LATE_CORRELATIONS_FILE: &str = "correlations-late.json";
 
 /// The most stored events a start reads back to rebuild the correlation windows after a crash
 /// (the newest of the correlations' reach): a few seconds of reading.

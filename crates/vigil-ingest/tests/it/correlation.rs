@@ -378,6 +378,46 @@ async fn events_that_come_late_are_correlated_over_the_store_once_they_stop_comi
     assert!(on.contains(&(bob, "repeated")), "{on:?}");
 }
 
+/// The spans of late events are on disk before their batch is acknowledged: a crash before
+/// their run leaves them to the next start, which runs them at once (over whole days of their
+/// time); once run, the file is gone.
+#[tokio::test]
+async fn late_events_a_crash_left_unrun_are_run_after_the_restart() {
+    let mut h = Harness::with_rules(RULE_REPEATED_FAILURES, 2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("correlations-late.json");
+    assert_eq!(h.ingestor.keep_late_in(file.clone()).unwrap(), 0);
+    let ingest = |h: &Harness, events: Vec<RawEvent>| {
+        let ingestor = std::sync::Arc::clone(&h.ingestor);
+        async move { ingestor.ingest_raw(events).await.unwrap() }
+    };
+    ingest(&h, vec![logon("carol", "success", 15, 0)]).await;
+    assert!(!file.exists(), "nothing late yet");
+    ingest(&h, vec![logon("bob", "failure", 10, 0)]).await;
+    let bob = ingest(&h, vec![logon("bob", "failure", 10, 20)])
+        .await
+        .stored[0];
+    assert!(file.exists());
+    // The crash: nothing saved, the windows and spans in memory gone.
+    h.restart();
+    assert!(h.ingestor.correlation_windows().late.is_empty());
+    assert_eq!(h.ingestor.keep_late_in(file.clone()).unwrap(), 1);
+    let waiting = h.ingestor.correlation_windows().late;
+    let day = (ms_at(0, 0), ms_at(23, 59) + 59_999);
+    assert_eq!(
+        waiting
+            .iter()
+            .map(|(t, s)| (t.as_str(), s.from_ms, s.to_ms))
+            .collect::<Vec<_>>(),
+        [("acme", day.0, day.1)]
+    );
+    assert_eq!(h.ingestor.correlate_late(Utc::now()).await.unwrap(), 1);
+    let detections = h.detections().await;
+    assert_eq!(detections.len(), 1, "{detections:?}");
+    assert_eq!(detections[0].detection.event_id, bob);
+    assert!(!file.exists(), "run and recorded: nothing left to keep");
+}
+
 /// A run over late events reads its time in slices, oldest first; windows that cross a slice
 /// find the same as when the time is read whole, in slices of any size.
 #[tokio::test]
