@@ -306,6 +306,34 @@ pub struct CorrelationState {
     fired: Vec<RuleId>,
 }
 
+/// A window's group values as an event: what a chained correlation is fed for a match decided
+/// with no event at hand ([`CorrelationState::feed_chains`]).
+struct GroupValues<'a> {
+    /// The group-by entries as written.
+    names: &'a [String],
+    /// Their values, in the same order.
+    values: &'a [String],
+}
+
+impl Event for GroupValues<'_> {
+    fn field_values(&self, field: &str, visit: &mut dyn FnMut(&FieldValue<'_>)) -> bool {
+        let mut found = false;
+        for (name, value) in self.names.iter().zip(self.values) {
+            if name == field {
+                visit(&FieldValue::Str(value.as_str().into()));
+                found = true;
+            }
+        }
+        found
+    }
+
+    fn for_each_value(&self, visit: &mut dyn FnMut(&FieldValue<'_>)) {
+        for value in self.values {
+            visit(&FieldValue::Str(value.as_str().into()));
+        }
+    }
+}
+
 fn first_value(event: &dyn Event, field: &str) -> Option<String> {
     let mut out = None;
     event.field_values(field, &mut |v| {
@@ -515,9 +543,11 @@ impl CorrelationState {
         since_ms: i64,
         out: &mut Vec<CorrelationMatch>,
     ) {
-        for (cc, groups) in set.correlations.iter().zip(&mut self.groups) {
+        for ci in 0..set.correlations.len() {
+            let (cc, groups) = (&set.correlations[ci], &mut self.groups[ci]);
             let horizon = now_ms.saturating_sub(cc.timespan_ms);
             if cc.decided_at_close {
+                let decided = out.len();
                 let before = since_ms.saturating_sub(cc.timespan_ms);
                 let ends = |entries: &VecDeque<Entry>| {
                     entries.front().map(|e| e.ts.saturating_add(cc.timespan_ms))
@@ -539,6 +569,7 @@ impl CorrelationState {
                     close_windows(cc, group, entries, Some(horizon), out);
                 }
                 groups.retain(|_, entries| !entries.is_empty());
+                self.feed_chains(set, decided, out);
                 continue;
             }
             groups.retain(|_, entries| {
@@ -554,10 +585,12 @@ impl CorrelationState {
     /// files, of a preview's events): the correlations decided at close whose windows never
     /// saw their group again. Others have said all they will as their events arrived.
     pub fn finish(&mut self, set: &CompiledRuleSet, out: &mut Vec<CorrelationMatch>) {
-        for (cc, groups) in set.correlations.iter().zip(&mut self.groups) {
+        for ci in 0..set.correlations.len() {
+            let (cc, groups) = (&set.correlations[ci], &mut self.groups[ci]);
             if !cc.decided_at_close {
                 continue;
             }
+            let decided = out.len();
             let mut closed: Vec<(&Vec<String>, &mut VecDeque<Entry>)> = groups.iter_mut().collect();
             // In time order, as they would have closed.
             closed
@@ -566,6 +599,34 @@ impl CorrelationState {
                 close_windows(cc, group, entries, None, out);
             }
             groups.clear();
+            self.feed_chains(set, decided, out);
+        }
+    }
+
+    /// Feeds the correlations that count others with the matches in `out[from..]`: windows
+    /// decided at their close with no event at hand (their group stayed quiet, or the stream
+    /// ended). A chained correlation reads its group-by fields from what it counts, and such a
+    /// match has only its window's group values, so those are the event it is fed, at the time
+    /// of the window's last event (a chain groups by the fields of the correlations it counts,
+    /// or by none). Correlations come after those they count, so a later one is decided after
+    /// being fed. What the feeding fires is added to `out`, its own chains fed as they fire.
+    fn feed_chains(&mut self, set: &CompiledRuleSet, from: usize, out: &mut Vec<CorrelationMatch>) {
+        let decided = out.len();
+        for i in from..decided {
+            let m = &out[i];
+            if !set.feeds_correlation(m.rule) {
+                continue;
+            }
+            let Some(cc) = set.correlations.iter().find(|c| c.id == m.rule) else {
+                continue;
+            };
+            let (rule, timestamp_ms, group) = (m.rule, m.timestamp_ms, m.group.clone());
+            let tag = m.events.last().copied().unwrap_or_default();
+            let event = GroupValues {
+                names: &cc.group_names,
+                values: &group,
+            };
+            self.feed(set, timestamp_ms, &event, &[rule], tag, out);
         }
     }
 

@@ -1008,6 +1008,63 @@ fn a_window_decided_at_close_lapses_once_its_group_stays_quiet_a_timespan_after_
     assert!(state.is_empty());
 }
 
+/// A correlation that counts a rare-event one is fed the windows decided with no event at
+/// hand — by the stream's time passing them or by its end — with their group values, as it is
+/// fed those its group's next event decides.
+#[test]
+fn windows_decided_at_close_feed_the_correlations_that_count_them() {
+    let chain = "title: Rare\nid: rare\nname: rare\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 10s\n  condition:\n    lt: 2\n---\ntitle: Many rare\nid: many\ncorrelation:\n  type: event_count\n  rules: [rare]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    gte: 2\n---\ntitle: Rare users\nid: users\ncorrelation:\n  type: value_count\n  rules: [rare]\n  timespan: 1m\n  condition:\n    field: User\n    gte: 2\n";
+    let set = correlation_set(chain);
+    let title = |m: &CorrelationMatch| set.rule(m.rule).title().to_owned();
+    // alice alone twice (two rare windows), bob alone, carol three times in ten seconds.
+    let events = [
+        (0, "alice"),
+        (1_000, "bob"),
+        (2_000, "carol"),
+        (3_000, "carol"),
+        (4_000, "carol"),
+        (30_000, "alice"),
+    ];
+    // By the stream's end: every window is decided then, and the chains with them.
+    let mut state = crate::CorrelationState::new(&set);
+    let mut out = Vec::new();
+    for (ts, user) in events {
+        feed_base(&set, &mut state, ts, user, &mut out);
+    }
+    state.finish(&set, &mut out);
+    let fired: Vec<(String, Vec<String>, i64)> = out
+        .iter()
+        .map(|m| (title(m), m.group.clone(), m.timestamp_ms))
+        .collect();
+    let rare = |user: &str, ts: i64| ("Rare".to_owned(), vec![user.to_owned()], ts);
+    assert!(fired.contains(&rare("alice", 0)), "{fired:?}");
+    assert!(fired.contains(&rare("bob", 1_000)), "{fired:?}");
+    assert!(fired.contains(&rare("alice", 30_000)), "{fired:?}");
+    assert!(!fired.iter().any(|f| f.1 == ["carol"]), "{fired:?}");
+    let many: Vec<_> = fired.iter().filter(|f| f.0 == "Many rare").collect();
+    assert_eq!(many.len(), 1, "{fired:?}");
+    assert_eq!(many[0].1, ["alice"]);
+    // Rare users reads User from what it counts: alice and bob, two of them.
+    let users: Vec<_> = out.iter().filter(|m| title(m) == "Rare users").collect();
+    assert_eq!(users.len(), 1, "{fired:?}");
+    assert_eq!(users[0].value, 2.0);
+    // By the stream's time passing them: the same.
+    let mut state = crate::CorrelationState::new(&set);
+    let mut live = Vec::new();
+    for (ts, user) in events {
+        feed_base(&set, &mut state, ts, user, &mut live);
+    }
+    state.prune(&set, 100_000, i64::MIN, &mut live);
+    let mut by_time: Vec<(String, Vec<String>, i64)> = live
+        .iter()
+        .map(|m| (title(m), m.group.clone(), m.timestamp_ms))
+        .collect();
+    let mut at_end = fired.clone();
+    by_time.sort();
+    at_end.sort();
+    assert_eq!(by_time, at_end);
+}
+
 #[test]
 fn value_count_sum_avg_percentile() {
     let vc = "title: C\nid: c\ncorrelation:\n  type: value_count\n  rules: [base]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    field: V\n    gte: 2\n";
