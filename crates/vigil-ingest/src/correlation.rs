@@ -38,7 +38,7 @@ pub const IDLE_GRACE_MS: i64 = 5 * 60 * 1000;
 /// little stay in the live stream; only logs held back longer go to a run over the store.
 pub const LATE_GRACE_MS: i64 = 5 * 60 * 1000;
 
-/// How long a tenant's late events (see [`Held::late`]) must have stopped coming before the
+/// How long a tenant's late events (see `Inner::late`) must have stopped coming before the
 /// correlations are run over their span in the store: a collection ingested late streams in
 /// over minutes, and its span is read once, whole.
 pub const LATE_SETTLE_MS: i64 = 60 * 1000;
@@ -330,7 +330,7 @@ impl Held {
     }
 }
 
-/// The times of a tenant's late events ([`Held::late`]).
+/// The times of a tenant's late events (see `Inner::late`).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LateSpan {
     /// The oldest's time, in ms since the epoch.
@@ -584,8 +584,8 @@ impl Correlations {
 
     /// Keeps the spans of late events in `path` from now on, written before the batch that
     /// brought them is acknowledged, and takes back those a crash left there (due at once).
-    /// Returns how many it took back.
-    /// A file it cannot read is an error, and is written over with the next late span.
+    /// Returns how many it took back; a file it cannot read is an error, and is written over
+    /// with the next late span.
     pub fn keep_late_in(&self, path: std::path::PathBuf) -> std::io::Result<usize> {
         let left: std::io::Result<Vec<(String, LateSpan)>> = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(std::io::Error::other),
