@@ -62,6 +62,12 @@ pub struct IngestResponse {
     /// New alerts raised from those detections (repeats fold into open alerts).
     #[serde(default)]
     pub alerts: u64,
+    /// Stored events a correlation rule counts that came too late for the live correlation
+    /// windows (older than the correlations' reach before the newest): the server runs the
+    /// correlations over the stored events of their time a minute after the last of them,
+    /// and records what they find then.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub correlated_later: u64,
 }
 
 /// Query of `GET /api/v1/events/search`.

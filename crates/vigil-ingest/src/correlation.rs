@@ -376,6 +376,8 @@ pub struct Correlated {
     /// quiet (`CorrelationState::prune`): each fired on its window's last event, which the
     /// batch did not bring (so that a detection's event is always one its window counted).
     pub closed: Late,
+    /// How many of the batch's events came too late for the live windows (see `Inner::late`).
+    pub late: usize,
 }
 
 /// The correlation windows and their evidence, saved when the server stops and given back when
@@ -664,7 +666,7 @@ impl Correlations {
                 .map(|(stored, _, _)| crate::Envelope::of(stored))
                 .collect();
             let inner = &mut *inner;
-            let Correlated { fired, closed } = Self::feed_into(
+            let Correlated { fired, closed, .. } = Self::feed_into(
                 &mut inner.held,
                 &mut inner.late,
                 rules,
@@ -819,7 +821,7 @@ impl Correlations {
             .zip(&parsed)
             .map(|(d, event)| org.mapped(&d.envelope.service, event.as_ref()?))
             .collect();
-        let Correlated { fired, closed } = Self::feed_into(
+        let Correlated { fired, closed, .. } = Self::feed_into(
             &mut inner.held,
             &mut inner.late,
             rules,
@@ -1003,6 +1005,7 @@ impl Correlations {
         let ahead = server_now_ms.saturating_add(MAX_CLOCK_AHEAD_MS);
         let since_ms = held.now_ms;
         let reach = set.correlation_reach_ms().unwrap_or(i64::MAX);
+        let mut came_late = 0;
         let mut fired = Vec::new();
         let mut closed = Late::default();
         let mut out = Vec::new();
@@ -1023,6 +1026,7 @@ impl Correlations {
                     opened_ms: server_now_ms,
                 };
                 add_late(late, tenant.to_owned(), span);
+                came_late += 1;
                 continue;
             }
             if !held.by_tenant.contains_key(tenant) {
@@ -1077,6 +1081,7 @@ impl Correlations {
         Correlated {
             fired,
             closed: closed.then(lapsed),
+            late: came_late,
         }
     }
 

@@ -78,6 +78,9 @@ pub struct IngestReport {
     pub detections: usize,
     /// New alerts raised from them (the rest were folded into open alerts or rate-limited).
     pub alerts: usize,
+    /// Stored events a correlation counts that came too late for the live correlation
+    /// windows: the correlations run over the store around them once they stop coming.
+    pub correlated_later: usize,
 }
 
 /// The ingest path shared by every entry point. Cheap to share behind an `Arc`.
@@ -957,7 +960,7 @@ impl Ingestor {
                 }
             })
             .collect();
-        let found = self.correlate(&rules, org, &kept, &mut batch, now);
+        let (found, correlated_later) = self.correlate(&rules, org, &kept, &mut batch, now);
         let (detections, matched_json, notes) = batch.detections(set, found);
         Ok((
             IngestReport {
@@ -965,6 +968,7 @@ impl Ingestor {
                 rejected,
                 detections: 0,
                 alerts: 0,
+                correlated_later,
             },
             detections,
             matched_json,
@@ -983,7 +987,8 @@ impl Ingestor {
     /// returns what each reported correlation that fired found, by (batch index, rule). The
     /// windows of counts bounded from above that closed (the group's next event came, or the
     /// batch moved correlation time past them) are recorded with it, on their last events
-    /// (stored earlier, or earlier in the batch), which are added to the batch for that.
+    /// (stored earlier, or earlier in the batch), which are added to the batch for that. Also
+    /// how many of the events came too late for the live windows (see `Correlated::late`).
     fn correlate(
         &self,
         rules: &Arc<LoadedRules>,
@@ -991,10 +996,10 @@ impl Ingestor {
         kept: &[(usize, JsonEvent)],
         batch: &mut Batch,
         now: DateTime<Utc>,
-    ) -> Vec<(usize, RuleId, CorrelationFound)> {
+    ) -> (Vec<(usize, RuleId, CorrelationFound)>, usize) {
         // Without correlation rules there is nothing to feed (most rule sets: SigmaHQ's own).
         if rules.set.correlation_count() == 0 {
-            return Vec::new();
+            return (Vec::new(), 0);
         }
         let mapped: Vec<Option<MappedEvent<'_>>> = kept
             .iter()
@@ -1044,7 +1049,7 @@ impl Ingestor {
         );
         let mut found = found_of(&rules.set, correlated.fired);
         found.extend(batch.add_earlier(&rules.set, correlated.closed));
-        found
+        (found, correlated.late)
     }
 
     /// Tells the log store how far the stored events have their detections recorded.

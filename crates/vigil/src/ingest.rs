@@ -248,6 +248,9 @@ struct Summary {
     errors: Problems,
     /// Sigma rule matches the server recorded.
     detections: u64,
+    /// Events a correlation counts that came too late for the server's live correlation
+    /// windows: it correlates them over what it stores a minute after the last of them.
+    correlated_later: u64,
     /// Wall time.
     seconds: f64,
     /// Why sending stopped before the end, when it did.
@@ -348,6 +351,7 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
         ..Default::default()
     };
     let (mut batches, mut stored, mut detections) = (0u64, 0u64, 0u64);
+    let mut correlated_later = 0u64;
     let mut rejected = Problems::default();
     let mut stopped = None;
     // Each batch is named by this run and its number, so that one sent again after a lost
@@ -361,6 +365,7 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
                 batches += 1;
                 stored += resp.stored;
                 detections += resp.detections;
+                correlated_later += resp.correlated_later;
                 for p in rejections(&resp, &batch.origins, &paths) {
                     if let Some(bar) = &progress {
                         bar.suspend(|| eprintln!("rejected: {p}"));
@@ -413,6 +418,7 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
         rejected,
         errors: stats.errors,
         detections,
+        correlated_later,
         seconds: start.elapsed().as_secs_f64(),
         stopped,
     })
@@ -843,6 +849,12 @@ fn print_summary(s: &Summary) {
         );
     }
     outln!("detections: {}", s.detections);
+    if s.correlated_later > 0 {
+        outln!(
+            "            {} of the events came too late for the server's live correlation windows (older than the newest it holds); it correlates them over what it stores a minute after the last of them (`vigil rules status` shows them until then, `vigil detections` what they complete)",
+            s.correlated_later
+        );
+    }
     outln!(
         "time:       {:.2} s, {}, {:.0} events/s",
         s.seconds,
@@ -884,6 +896,7 @@ mod tests {
             }],
             detections: 0,
             alerts: 0,
+            correlated_later: 0,
         };
         let got: Vec<String> = rejections(&resp, &origins, &paths)
             .map(|p| p.to_string())

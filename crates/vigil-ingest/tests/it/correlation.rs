@@ -344,8 +344,19 @@ async fn events_that_come_late_are_correlated_over_the_store_once_they_stop_comi
     );
     // Then the stream is at 15:00, and bob's failures of 10:00 come, one batch each.
     ingest(&h, vec![logon("carol", "success", 15, 0)]).await;
-    let early = ingest(&h, vec![logon("bob", "failure", 10, 0)]).await;
+    let early = ingest(
+        &h,
+        vec![
+            logon("bob", "failure", 10, 0),
+            logon("carol", "success", 10, 1),
+        ],
+    )
+    .await;
     assert_eq!(early.detections, 0);
+    assert_eq!(
+        early.correlated_later, 1,
+        "bob's failure; carol's success no correlation counts"
+    );
     let second = ingest(&h, vec![logon("bob", "failure", 10, 20)]).await;
     assert_eq!(
         second.detections, 0,
