@@ -851,7 +851,7 @@ fn print_summary(s: &Summary) {
     outln!("detections: {}", s.detections);
     if s.correlated_later > 0 {
         outln!(
-            "            {} of the events came too late for the server's live correlation windows (older than the newest it holds); it correlates them over what it stores a minute after the last of them (`vigil rules status` shows them until then, `vigil detections` what they complete)",
+            "            {} came too late for the live correlation windows; the server correlates them over the stored events a minute after the last (`vigil rules status` shows them until then)",
             s.correlated_later
         );
     }
