@@ -957,6 +957,75 @@ fn correlation_windows_are_rebuilt_after_a_crash() {
     assert_eq!(detections["total"], 2, "{detections}");
 }
 
+/// Old events ingested after newer ones are correlated over the store by the running server's
+/// clock, also when it was killed before their run: the span waits in its file.
+#[cfg(unix)]
+#[test]
+fn late_events_are_correlated_by_the_server_after_a_crash() {
+    let r = Restarted::new();
+    let mut server = r.start();
+    let ingest = |name: &str, lines: &[(&str, &str)]| {
+        let file = r.dir.path().join(name);
+        let lines: Vec<String> = lines
+            .iter()
+            .map(|(time, outcome)| {
+                format!(
+                    r#"{{"@timestamp":"2026-12-01T{time}Z","user":"root","outcome":"{outcome}"}}"#
+                )
+            })
+            .collect();
+        std::fs::write(&file, lines.join("\n")).unwrap();
+        json_of(server.cli(
+            &r.token,
+            &[
+                "ingest",
+                file.to_str().unwrap(),
+                "--service",
+                "bastion",
+                "--json",
+            ],
+        ))
+    };
+    // The stream is at 15:00; then root's failures of 10:00 and 10:20 come.
+    ingest("new.jsonl", &[("15:00:00", "success")]);
+    let summary = ingest(
+        "old.jsonl",
+        &[("10:00:00", "failure"), ("10:20:00", "failure")],
+    );
+    assert_eq!(summary["detections"], 0, "{summary}");
+    assert_eq!(summary["correlated_later"], 2, "{summary}");
+    let status = json_of(server.cli(&r.token, &["rules", "status", "--json"]));
+    assert_eq!(
+        status["correlations_late"][0]["from"], "2026-12-01T10:00:00Z",
+        "{status}"
+    );
+    assert!(r.data.join("correlations-late.json").exists());
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(server);
+
+    // The next start runs the span at its clock's next tick (every 30 s).
+    let server = r.start();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    let detections = loop {
+        let detections = json_of(server.cli(&r.token, &["detections", "--json"]));
+        if detections["total"] == 1 {
+            break detections;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no detection from the late run: {detections}"
+        );
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    };
+    let found = &detections["items"][0];
+    assert_eq!(found["rule_id"], "repeated", "{detections}");
+    assert_eq!(found["event_time"], "2026-12-01T10:20:00Z", "{detections}");
+    wait_for("the file let go of the span", || {
+        !r.data.join("correlations-late.json").exists()
+    });
+}
+
 /// An event of host ws01 of service ws, as the server would store it.
 #[cfg(unix)]
 fn ws01(json: &str) -> vigil_logs::NewEvent {
