@@ -569,7 +569,7 @@ impl CorrelationState {
                     close_windows(cc, group, entries, Some(horizon), out);
                 }
                 groups.retain(|_, entries| !entries.is_empty());
-                self.feed_chains(set, decided, out);
+                self.feed_chains(set, ci, decided, out);
                 continue;
             }
             groups.retain(|_, entries| {
@@ -599,34 +599,38 @@ impl CorrelationState {
                 close_windows(cc, group, entries, None, out);
             }
             groups.clear();
-            self.feed_chains(set, decided, out);
+            self.feed_chains(set, ci, decided, out);
         }
     }
 
-    /// Feeds the correlations that count others with the matches in `out[from..]`: windows
-    /// decided at their close with no event at hand (their group stayed quiet, or the stream
-    /// ended). A chained correlation reads its group-by fields from what it counts, and such a
-    /// match has only its window's group values, so those are the event it is fed, at the time
-    /// of the window's last event (a chain groups by the fields of the correlations it counts,
-    /// or by none). Correlations come after those they count, so a later one is decided after
-    /// being fed. What the feeding fires is added to `out`, its own chains fed as they fire.
-    fn feed_chains(&mut self, set: &CompiledRuleSet, from: usize, out: &mut Vec<CorrelationMatch>) {
+    /// Feeds the correlations that count correlation `ci` with its matches in `out[from..]`:
+    /// windows decided at their close with no event at hand (their group stayed quiet, or the
+    /// stream ended). A chained correlation reads its group-by fields from what it counts, and such
+    /// a match has only its window's group values, so those are the event it is fed, at the time of
+    /// the window's last event (a chain groups by the fields of the correlations it counts, or by
+    /// none). Correlations come after those they count, so a later one is decided after being fed.
+    /// What the feeding fires is added to `out`, its own chains fed as they fire.
+    fn feed_chains(
+        &mut self,
+        set: &CompiledRuleSet,
+        ci: usize,
+        from: usize,
+        out: &mut Vec<CorrelationMatch>,
+    ) {
+        let cc = &set.correlations[ci];
+        if !set.feeds_correlation(cc.id) {
+            return;
+        }
         let decided = out.len();
         for i in from..decided {
             let m = &out[i];
-            if !set.feeds_correlation(m.rule) {
-                continue;
-            }
-            let Some(cc) = set.correlations.iter().find(|c| c.id == m.rule) else {
-                continue;
-            };
-            let (rule, timestamp_ms, group) = (m.rule, m.timestamp_ms, m.group.clone());
+            let (timestamp_ms, group) = (m.timestamp_ms, m.group.clone());
             let tag = m.events.last().copied().unwrap_or_default();
             let event = GroupValues {
                 names: &cc.group_names,
                 values: &group,
             };
-            self.feed(set, timestamp_ms, &event, &[rule], tag, out);
+            self.feed(set, timestamp_ms, &event, &[cc.id], tag, out);
         }
     }
 

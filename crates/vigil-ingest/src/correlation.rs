@@ -1147,28 +1147,20 @@ impl Correlations {
     }
 
     /// The tenants' spans of late events that have stopped coming for [`LATE_SETTLE_MS`] at
-    /// `server_now_ms`, or waited [`LATE_MAX_WAIT_MS`], taken out: the caller runs the correlations over each
-    /// ([`Correlations::correlate_late`]). Late events that come afterwards make a new span.
+    /// `server_now_ms`, or have waited [`LATE_MAX_WAIT_MS`], taken out: the caller runs the
+    /// correlations over each ([`Correlations::correlate_late`]). Late events that come
+    /// afterwards make a new span.
     pub fn due_late(&self, server_now_ms: i64) -> Vec<(String, LateSpan)> {
         let mut inner = self.lock();
         if inner.rebuilding {
             return Vec::new();
         }
         let inner = &mut *inner;
-        let due: Vec<String> = inner
+        let due: Vec<(String, LateSpan)> = inner
             .late
-            .iter()
-            .filter(|(_, span)| {
+            .extract_if(|_, span| {
                 server_now_ms.saturating_sub(span.seen_ms) >= LATE_SETTLE_MS
                     || server_now_ms.saturating_sub(span.opened_ms) >= LATE_MAX_WAIT_MS
-            })
-            .map(|(tenant, _)| tenant.clone())
-            .collect();
-        let due: Vec<(String, LateSpan)> = due
-            .into_iter()
-            .filter_map(|tenant| {
-                let span = inner.late.remove(&tenant)?;
-                Some((tenant, span))
             })
             .collect();
         // The file goes on covering them until their run has recorded what it found.
