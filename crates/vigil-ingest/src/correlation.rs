@@ -10,6 +10,7 @@
 //! timespans.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use chrono::Utc;
@@ -1180,6 +1181,10 @@ impl Correlations {
     /// The time is read in slices of about `slice_events` stored events ([`LATE_SLICE_EVENTS`]
     /// on the server), oldest first, so that a span of years holds no more in memory than a
     /// slice and what its windows hold.
+    ///
+    /// `stop` is read before each slice: once it is set the run gives up and answers `None`,
+    /// having found nothing the caller should record, so that a server stopping does not wait
+    /// for a run over years of events; the span is run whole again at the next start.
     pub fn correlate_late(
         rules: &LoadedRules,
         org: &OrgView,
@@ -1187,10 +1192,11 @@ impl Correlations {
         tenant: &str,
         span: LateSpan,
         slice_events: u64,
-    ) -> Result<Late, LogError> {
+        stop: &AtomicBool,
+    ) -> Result<Option<Late>, LogError> {
         let set = &rules.set;
         let Some(reach) = set.correlation_reach_ms() else {
-            return Ok(Late::default());
+            return Ok(Some(Late::default()));
         };
         let (from_ms, to_ms) = (
             span.from_ms.saturating_sub(reach),
@@ -1228,6 +1234,9 @@ impl Correlations {
         let mut read = 0;
         let mut start = from_ms;
         while start < to_ms && read < LATE_READ_LIMIT {
+            if stop.load(Ordering::Acquire) {
+                return Ok(None);
+            }
             let end = start.saturating_add(slice_ms).min(to_ms);
             let mut kept: Vec<Counted> = Vec::new();
             let mut cursor = None;
@@ -1274,7 +1283,7 @@ impl Correlations {
         }
         sweep.state.finish(set, &mut sweep.found);
         sweep.take_found();
-        Ok(sweep.late)
+        Ok(Some(sweep.late))
     }
 
     /// Lets go of what no window can reach any more at correlation time, and gives the

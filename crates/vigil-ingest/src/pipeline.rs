@@ -1,6 +1,7 @@
 //! [`Ingestor`]: decode → detect → append durably → record detections, for every entry point.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, TimeZone, Utc};
 use vigil_core::{AlertSource, NewAlert, NewDetection, RuleLevel, preliminary_severity};
@@ -1204,6 +1205,18 @@ impl Ingestor {
     /// coming a while before `now` (see `Correlations::due_late`), and records what they find
     /// that the store lacks; returns how many detections that made.
     pub async fn correlate_late(&self, now: DateTime<Utc>) -> Result<usize, IngestError> {
+        self.correlate_late_until(now, &Arc::new(AtomicBool::new(false)))
+            .await
+    }
+
+    /// [`Ingestor::correlate_late`], giving up between two slices of a run once `stop` is set:
+    /// the spans not run to their end stay pending (and in the file of late spans), to run at
+    /// the next tick or the next start.
+    pub async fn correlate_late_until(
+        &self,
+        now: DateTime<Utc>,
+        stop: &Arc<AtomicBool>,
+    ) -> Result<usize, IngestError> {
         let rules = self.rules.current();
         if rules.set.correlation_count() == 0 {
             return Ok(0);
@@ -1216,11 +1229,16 @@ impl Ingestor {
         let mut detections = 0;
         let mut failed = None;
         for (tenant, span) in due {
+            if stop.load(Ordering::Acquire) {
+                self.correlations.late_recorded(&tenant, span, true);
+                continue;
+            }
             let run = {
-                let (rules, org, events) = (
+                let (rules, org, events, stop) = (
                     Arc::clone(&rules),
                     Arc::clone(&org),
                     Arc::clone(&self.events),
+                    Arc::clone(stop),
                 );
                 let tenant = tenant.clone();
                 tokio::task::spawn_blocking(move || {
@@ -1231,13 +1249,22 @@ impl Ingestor {
                         &tenant,
                         span,
                         crate::correlation::LATE_SLICE_EVENTS,
+                        &stop,
                     )
                 })
                 .await
                 .map_err(|e| IngestError::Worker(e.to_string()))
             };
             let recorded = match run {
-                Ok(Ok(late)) => self.record_late(&rules.set, late, 0..u64::MAX, &org).await,
+                Ok(Ok(Some(late))) => self.record_late(&rules.set, late, 0..u64::MAX, &org).await,
+                Ok(Ok(None)) => {
+                    tracing::info!(
+                        tenant,
+                        "the run over late events was stopped with the server; it runs again at the next start"
+                    );
+                    self.correlations.late_recorded(&tenant, span, true);
+                    continue;
+                }
                 Ok(Err(e)) => Err(e.into()),
                 Err(e) => Err(e),
             };
@@ -1283,12 +1310,27 @@ impl Ingestor {
             if *stop.borrow() {
                 return;
             }
-            match self.correlate_late(Utc::now()).await {
+            // A run over late events can read millions of stored events: asked to stop, it
+            // gives up at its next slice instead of holding the shutdown up.
+            let stopping = Arc::new(AtomicBool::new(false));
+            let run = self.correlate_late_until(Utc::now(), &stopping);
+            tokio::pin!(run);
+            let outcome = tokio::select! {
+                outcome = &mut run => outcome,
+                _ = stop.changed() => {
+                    stopping.store(true, Ordering::Release);
+                    run.await
+                }
+            };
+            match outcome {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(
                     error = %e,
                     "could not correlate the events that came late; trying again at the next tick"
                 ),
+            }
+            if *stop.borrow() {
+                return;
             }
             match self.pass_idle_time(Utc::now()).await {
                 Ok(0) => {}

@@ -1,6 +1,8 @@
 //! Correlation windows across a crash: a new ingestor over the same stores rebuilds them from
 //! the stored events.
 
+use std::sync::atomic::AtomicBool;
+
 use chrono::{TimeZone, Utc};
 use vigil_ingest::correlation::{Late, LateSpan, Rebuilt};
 use vigil_ingest::{Envelope, RawEvent};
@@ -181,8 +183,10 @@ fn late_run(h: &Harness, from_ms: i64, to_ms: i64, slice_events: u64) -> Late {
         "acme",
         LateSpan::between(from_ms, to_ms),
         slice_events,
+        &AtomicBool::new(false),
     )
     .unwrap()
+    .expect("not asked to stop")
 }
 
 /// A user seen once and never again: the window is decided when the stream — events no rule
@@ -427,6 +431,59 @@ async fn late_events_a_crash_left_unrun_are_run_after_the_restart() {
     assert_eq!(detections.len(), 1, "{detections:?}");
     assert_eq!(detections[0].detection.event_id, bob);
     assert!(!file.exists(), "run and recorded: nothing left to keep");
+}
+
+/// A server asked to stop does not wait for a run over late events to read the rest of their
+/// time: the run gives up at its next slice, records nothing, and its span stays pending (in
+/// the file too) to run whole at the next start.
+#[tokio::test]
+async fn a_run_over_late_events_gives_up_when_the_server_stops_and_runs_again_after() {
+    let mut h = Harness::with_rules(RULE_REPEATED_FAILURES, 2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("correlations-late.json");
+    h.ingestor.keep_late_in(file.clone()).unwrap();
+    let ingest = |h: &Harness, events: Vec<RawEvent>| {
+        let ingestor = std::sync::Arc::clone(&h.ingestor);
+        async move { ingestor.ingest_raw(events).await.unwrap() }
+    };
+    ingest(&h, vec![logon("carol", "success", 15, 0)]).await;
+    ingest(&h, vec![logon("bob", "failure", 10, 0)]).await;
+    let bob = ingest(&h, vec![logon("bob", "failure", 10, 20)])
+        .await
+        .stored[0];
+    // Straight from the store, a run told to stop finds nothing to record.
+    let stopped = vigil_ingest::correlation::Correlations::correlate_late(
+        &h.ingestor.rules().current(),
+        &vigil_ingest::org::OrgView::default(),
+        h.events.as_ref(),
+        "acme",
+        LateSpan::between(ms_at(10, 0), ms_at(10, 20)),
+        1,
+        &AtomicBool::new(true),
+    )
+    .unwrap();
+    assert!(stopped.is_none());
+    // Through the server's path: the settled span is taken, given up and put back.
+    let settled = Utc::now() + chrono::Duration::seconds(61);
+    let stop = std::sync::Arc::new(AtomicBool::new(true));
+    assert_eq!(
+        h.ingestor
+            .correlate_late_until(settled, &stop)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(h.detections().await.is_empty());
+    assert_eq!(h.ingestor.correlation_windows().late.len(), 1);
+    assert!(file.exists(), "still pending on disk");
+    // The next start runs it whole.
+    h.restart();
+    assert_eq!(h.ingestor.keep_late_in(file.clone()).unwrap(), 1);
+    assert_eq!(h.ingestor.correlate_late(Utc::now()).await.unwrap(), 1);
+    let detections = h.detections().await;
+    assert_eq!(detections.len(), 1, "{detections:?}");
+    assert_eq!(detections[0].detection.event_id, bob);
+    assert!(!file.exists());
 }
 
 /// A run over late events reads its time in slices, oldest first; windows that cross a slice
