@@ -11,6 +11,29 @@ impl Client {
         self.get_json("/health").await
     }
 
+    /// `GET /metrics`: the server's metrics as (name with its labels, value), in the order
+    /// the server gives them (the Prometheus text format; comment lines left out).
+    pub async fn metrics(&self) -> Result<Vec<(String, f64)>, ClientError> {
+        let (url, req) = self.request(Method::GET, "/metrics");
+        let resp = self.send(&url, req).await?;
+        let text = resp.text().await.map_err(|source| ClientError::Transport {
+            url: url.clone(),
+            source,
+        })?;
+        text.lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|line| {
+                let parsed = line
+                    .rsplit_once(' ')
+                    .and_then(|(name, value)| Some((name.to_owned(), value.parse().ok()?)));
+                parsed.ok_or_else(|| ClientError::Decode {
+                    url: url.clone(),
+                    detail: format!("not a metric line: {line}"),
+                })
+            })
+            .collect()
+    }
+
     /// `POST /incidents`.
     pub async fn create_incident(&self, req: &NewIncident) -> Result<Incident, ClientError> {
         self.send_json(Method::POST, "/incidents", req).await

@@ -24,8 +24,8 @@ pub mod syslog;
 pub use error::IngestError;
 pub use once::BatchKey;
 pub use pipeline::{
-    CorrelationRebuild, CorrelationWindows, DetectionRecovery, Envelope, IngestReport, Ingestor,
-    RawEvent, Recovered, RejectedEvent,
+    CorrelationRebuild, CorrelationWindows, DetectionRecovery, Envelope, IngestReport,
+    IngestTotals, Ingestor, RawEvent, Recovered, RejectedEvent,
 };
 pub use retention::RetentionPolicy;
 pub use rules::{RuleSlot, RulesStatus};

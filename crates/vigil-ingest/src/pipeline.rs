@@ -1,7 +1,7 @@
 //! [`Ingestor`]: decode → detect → append durably → record detections, for every entry point.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chrono::{DateTime, TimeZone, Utc};
 use vigil_core::{AlertSource, NewAlert, NewDetection, RuleLevel, preliminary_severity};
@@ -84,6 +84,53 @@ pub struct IngestReport {
     pub correlated_later: usize,
 }
 
+/// What the ingest path did since the process started, over every entry point
+/// ([`Ingestor::totals`]): the counters an operator's monitoring reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestTotals {
+    /// Batches stored (an HTTP body, a group of syslog messages, a piece of a file).
+    pub batches: u64,
+    /// Events stored durably.
+    pub stored: u64,
+    /// Events refused, each with its reason in its batch's answer.
+    pub rejected: u64,
+    /// Detections recorded for the stored events.
+    pub detections: u64,
+    /// New alerts raised from them.
+    pub alerts: u64,
+}
+
+#[derive(Debug, Default)]
+struct TotalCounters {
+    batches: AtomicU64,
+    stored: AtomicU64,
+    rejected: AtomicU64,
+    detections: AtomicU64,
+    alerts: AtomicU64,
+}
+
+impl TotalCounters {
+    fn count(&self, report: &IngestReport) {
+        let add = |counter: &AtomicU64, n: usize| counter.fetch_add(n as u64, Ordering::Relaxed);
+        add(&self.batches, 1);
+        add(&self.stored, report.stored.len());
+        add(&self.rejected, report.rejected.len());
+        add(&self.detections, report.detections);
+        add(&self.alerts, report.alerts);
+    }
+
+    fn snapshot(&self) -> IngestTotals {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        IngestTotals {
+            batches: get(&self.batches),
+            stored: get(&self.stored),
+            rejected: get(&self.rejected),
+            detections: get(&self.detections),
+            alerts: get(&self.alerts),
+        }
+    }
+}
+
 /// The ingest path shared by every entry point. Cheap to share behind an `Arc`.
 pub struct Ingestor {
     events: Arc<dyn EventStore>,
@@ -97,6 +144,7 @@ pub struct Ingestor {
     mark: DetectionMark,
     /// Keyed batches stored whose answers are not recorded yet.
     unrecorded: Unrecorded,
+    totals: TotalCounters,
 }
 
 impl std::fmt::Debug for Ingestor {
@@ -363,7 +411,13 @@ impl Ingestor {
             correlations: Arc::default(),
             mark: DetectionMark::default(),
             unrecorded: Unrecorded::default(),
+            totals: TotalCounters::default(),
         }
+    }
+
+    /// What the ingest path stored, refused and found since the process started.
+    pub fn totals(&self) -> IngestTotals {
+        self.totals.snapshot()
     }
 
     /// Fold and limit the alerts raised from detections with `policy`.
@@ -700,6 +754,7 @@ impl Ingestor {
             self.mark.release(ticket);
             self.publish_mark();
         }
+        self.totals.count(&report);
         tracing::debug!(
             stored = report.stored.len(),
             rejected = report.rejected.len(),

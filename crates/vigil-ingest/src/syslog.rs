@@ -220,6 +220,17 @@ struct Shared {
     warnings: WarnLimit,
 }
 
+/// Reads the counters of running listeners ([`SyslogListeners::stats_source`]).
+#[derive(Debug, Clone)]
+pub struct SyslogStatsSource(Arc<Shared>);
+
+impl SyslogStatsSource {
+    /// The counters so far.
+    pub fn stats(&self) -> SyslogStats {
+        self.0.counters.snapshot()
+    }
+}
+
 /// The running listeners. Dropping this does not stop them: signal the shutdown watch, then
 /// call [`SyslogListeners::wait`].
 #[derive(Debug)]
@@ -252,6 +263,12 @@ impl SyslogListeners {
     /// The counters so far.
     pub fn stats(&self) -> SyslogStats {
         self.shared.counters.snapshot()
+    }
+
+    /// A handle that reads the counters while the listeners run, for whoever reports them
+    /// (the server's metrics) without holding the listeners themselves.
+    pub fn stats_source(&self) -> SyslogStatsSource {
+        SyslogStatsSource(Arc::clone(&self.shared))
     }
 
     /// Waits until every listener task has ended (after shutdown was signalled, once the

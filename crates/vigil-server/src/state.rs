@@ -29,6 +29,8 @@ pub struct AppState {
     pub org: Arc<OrgCache>,
     /// Idempotency keys of batches of events being stored right now.
     pub keys_in_flight: Arc<KeysInFlight>,
+    /// The syslog listeners' counters, when the server listens for syslog.
+    pub syslog: Option<vigil_ingest::syslog::SyslogStatsSource>,
 }
 
 /// The idempotency keys (per sending token) of the batches being stored: the same batch sent
@@ -94,6 +96,13 @@ impl AppState {
             report_limiter: Arc::default(),
             org: Arc::default(),
             keys_in_flight: Arc::default(),
+            syslog: None,
         }
+    }
+
+    /// Reports the counters of the syslog listeners with the server's metrics.
+    pub fn with_syslog(mut self, syslog: vigil_ingest::syslog::SyslogStatsSource) -> Self {
+        self.syslog = Some(syslog);
+        self
     }
 }

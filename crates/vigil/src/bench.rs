@@ -387,9 +387,12 @@ fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
         .context("could not start the async runtime")?;
     runtime.block_on(async {
         client.health().await.map_err(crate::output::explain)?;
+        let cpu_at_start = server_cpu_seconds(&client).await;
         let (events, sent) = http_phase(&args, &client).await?;
+        report_server_cpu("acknowledged", cpu_at_start, &client, events).await;
         if args.searchable {
             wait_searchable(&args, &client, sent, events).await?;
+            report_server_cpu("searchable", cpu_at_start, &client, events).await;
         }
         if let Some(addr) = args.syslog_tcp {
             syslog_phase(&args, &client, addr).await?;
@@ -400,6 +403,40 @@ fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The server's CPU time so far (`process_cpu_seconds_total` of `GET /metrics`); `None` from a
+/// server without it or for a token that may not read it.
+async fn server_cpu_seconds(client: &vigil_client::Client) -> Option<f64> {
+    let metrics = client.metrics().await.ok()?;
+    metrics
+        .into_iter()
+        .find(|(name, _)| name == "process_cpu_seconds_total")
+        .map(|(_, value)| value)
+}
+
+/// Prints the server's CPU time per event since `start` — steadier than a rate on a shared
+/// machine — and the rate the cores here would allow at that cost.
+async fn report_server_cpu(
+    phase: &str,
+    start: Option<f64>,
+    client: &vigil_client::Client,
+    events: u64,
+) {
+    let (Some(start), Some(now)) = (start, server_cpu_seconds(client).await) else {
+        return;
+    };
+    if events == 0 {
+        return;
+    }
+    let per_event = (now - start) / events as f64;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    outln!(
+        "  server CPU until {phase}: {:.1} µs per event ({:.1} s in all; {cores} cores here allow at most {:.0} events/s at that cost)",
+        per_event * 1e6,
+        now - start,
+        cores as f64 / per_event.max(1e-12)
+    );
 }
 
 /// Refuses any server that is not on this machine: a load generator must not be pointed at

@@ -352,7 +352,10 @@ async fn serve(
             .with_links(signer)
             .run(paging.tick, stop_rx.clone()),
     );
-    let state = vigil_server::AppState::new(settings, store, Arc::clone(&ingestor));
+    let mut state = vigil_server::AppState::new(settings, store, Arc::clone(&ingestor));
+    if listeners.tcp_addr().is_some() || listeners.udp_addr().is_some() {
+        state = state.with_syslog(listeners.stats_source());
+    }
     vigil_server::app::serve(state, listener, shutdown)
         .await
         .context("the server stopped with an error")?;

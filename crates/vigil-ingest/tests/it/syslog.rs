@@ -225,9 +225,13 @@ async fn tcp_and_udp_messages_are_stored_with_their_envelope_and_detected() {
         .await
         .unwrap();
     eventually("the 7th event", || listeners.stats(), |s| s.stored == 7).await;
+    // What the server's metrics read, without holding the listeners.
+    let source = listeners.stats_source();
+    assert_eq!(source.stats(), listeners.stats());
 
     stop.send(true).unwrap();
     let last = listeners.wait().await;
+    assert_eq!(source.stats(), last);
     assert_eq!(
         last,
         SyslogStats {

@@ -11,6 +11,7 @@ pub mod health;
 pub mod incidents;
 pub mod indicators;
 pub mod links;
+pub mod metrics;
 pub mod org;
 pub mod rules;
 
@@ -21,7 +22,8 @@ use crate::state::AppState;
 
 /// Adds every authenticated resource's routes.
 pub fn register(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
-    api.routes(routes!(incidents::create, incidents::list))
+    api.routes(routes!(metrics::metrics))
+        .routes(routes!(incidents::create, incidents::list))
         .routes(routes!(incidents::get, incidents::update))
         .routes(routes!(incidents::severity))
         .routes(routes!(incidents::phase))

@@ -1588,3 +1588,81 @@ async fn events_with_times_out_of_range_are_stored_at_their_arrival() {
         "{answer}"
     );
 }
+
+/// The server's counters for monitoring, in the Prometheus text format: what was stored,
+/// refused and found since it started, the rules in force, its CPU time; for any token but an
+/// ingest token.
+#[tokio::test]
+async fn metrics_count_what_was_ingested_in_the_prometheus_format() {
+    let rules = rules_dir();
+    let app = spawn_app_with_rules(vec![rules.path().to_owned()], |_| {}).await;
+    let body =
+        "{\"command\":\"mimikatz.exe\"}\n{\"command\": broken\n{\"command\":\"notepad.exe\"}\n";
+    let (_, report) = app
+        .send(
+            &app.responder_token,
+            "service=edr&host=pc-7&tenant=acme",
+            body,
+            "application/x-ndjson",
+        )
+        .await;
+    assert_eq!(
+        (report["stored"].as_u64(), report["detections"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let metrics = http()
+        .get(app.url("/metrics"))
+        .bearer_auth(app.viewer_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = metrics.text().await.unwrap();
+    let value = |name: &str| -> f64 {
+        let line = text
+            .lines()
+            .find(|l| l.split([' ', '{']).next() == Some(name))
+            .unwrap_or_else(|| panic!("{name} missing from:\n{text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(value("vigil_ingest_batches_total"), 1.0);
+    assert_eq!(value("vigil_events_stored_total"), 2.0);
+    assert_eq!(value("vigil_events_rejected_total"), 1.0);
+    assert_eq!(value("vigil_detections_total"), 1.0);
+    assert_eq!(value("vigil_alerts_raised_total"), 1.0);
+    assert_eq!(value("vigil_rules_loaded"), 1.0);
+    assert_eq!(value("vigil_rules_rejected"), 0.0);
+    assert!(value("process_cpu_seconds_total") > 0.0);
+    assert!(value("process_resident_memory_bytes") > 1e6);
+    assert!(
+        text.contains("# TYPE vigil_events_stored_total counter\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE vigil_index_lag_events gauge\n"),
+        "{text}"
+    );
+    assert!(text.contains("vigil_build_info{version=\""), "{text}");
+    // Not a server listening for syslog: no syslog counters.
+    assert!(!text.contains("vigil_syslog_"), "{text}");
+
+    let shipper = app
+        .token(json!({"name": "shipper", "role": "ingest", "service": "edr"}))
+        .await;
+    for (token, status) in [
+        (Some(shipper.as_str()), StatusCode::FORBIDDEN),
+        (None, StatusCode::UNAUTHORIZED),
+    ] {
+        let mut request = http().get(app.url("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        assert_eq!(request.send().await.unwrap().status(), status);
+    }
+}

@@ -6,6 +6,7 @@ use crate::support::spawn_app;
 /// Every (method, path) the API serves, as the issue lists them.
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/health"),
+    ("get", "/api/v1/metrics"),
     ("post", "/api/v1/incidents"),
     ("get", "/api/v1/incidents"),
     ("get", "/api/v1/incidents/{key}"),

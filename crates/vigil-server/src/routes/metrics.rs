@@ -1,0 +1,170 @@
+//! `GET /api/v1/metrics`: the server's counters and gauges in the Prometheus text format, for
+//! the monitoring an operator already runs (and for `vigil bench ingest`, which reads the
+//! server's CPU time from it to say what each event costs).
+
+use std::fmt::Write as _;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use vigil_api::error::ErrorBody;
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::routes::events::blocking;
+use crate::state::AppState;
+
+/// The Prometheus text exposition format's content type.
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Counters since the server started, gauges as they are now; any token but an ingest token.
+#[utoipa::path(
+    get, path = "/metrics", tag = "meta",
+    responses(
+        (status = 200, description = "Metrics in the Prometheus text format (version 0.0.4)", body = String, content_type = "text/plain"),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)
+    )
+)]
+pub async fn metrics(State(state): State<AppState>, _who: Principal) -> Result<Response, ApiError> {
+    let index_lag = blocking(state.ingestor.events(), |s| Ok(s.index_lag())).await?;
+    let totals = state.ingestor.totals();
+    let rules = state.ingestor.rules().current();
+    let mut out = Exposition::default();
+    out.gauge(
+        "vigil_build_info",
+        "The running version (the value is always 1).",
+        &format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION")),
+        1,
+    );
+    out.counter(
+        "vigil_ingest_batches_total",
+        "Batches of events stored (HTTP bodies, syslog groups, pieces of files).",
+        totals.batches,
+    );
+    out.counter(
+        "vigil_events_stored_total",
+        "Events stored durably (acknowledged).",
+        totals.stored,
+    );
+    out.counter(
+        "vigil_events_rejected_total",
+        "Events refused, each named with its reason in its batch's answer.",
+        totals.rejected,
+    );
+    out.counter(
+        "vigil_detections_total",
+        "Detections recorded for stored events.",
+        totals.detections,
+    );
+    out.counter(
+        "vigil_alerts_raised_total",
+        "New alerts raised from detections.",
+        totals.alerts,
+    );
+    out.gauge(
+        "vigil_index_lag_events",
+        "Acknowledged events search does not see yet.",
+        "",
+        index_lag,
+    );
+    out.gauge(
+        "vigil_rules_loaded",
+        "Sigma detection and correlation rules in force.",
+        "",
+        rules.status.loaded as u64,
+    );
+    out.gauge(
+        "vigil_rules_rejected",
+        "Rules of the rule directories that did not load (see GET /api/v1/rules).",
+        "",
+        rules.status.rejected.len() as u64,
+    );
+    if let Some(syslog) = &state.syslog {
+        let s = syslog.stats();
+        out.counter(
+            "vigil_syslog_messages_received_total",
+            "Syslog messages received (TCP frames and UDP datagrams).",
+            s.received,
+        );
+        out.counter(
+            "vigil_syslog_events_stored_total",
+            "Syslog messages stored as events.",
+            s.stored,
+        );
+        out.counter(
+            "vigil_syslog_messages_rejected_total",
+            "Syslog messages not stored (unparsable, oversized, refused or lost).",
+            s.rejected,
+        );
+        out.counter(
+            "vigil_syslog_events_lost_total",
+            "Of the rejected syslog messages, those of batches the store failed to take.",
+            s.lost,
+        );
+        out.counter(
+            "vigil_syslog_connections_refused_total",
+            "Syslog TCP connections closed at once because the most allowed were open.",
+            s.refused_connections,
+        );
+    }
+    out.float_counter(
+        "process_cpu_seconds_total",
+        "CPU time of the server process, user and system, every thread.",
+        process_cpu_seconds(),
+    );
+    if let Some(rss) = resident_bytes() {
+        out.gauge(
+            "process_resident_memory_bytes",
+            "Resident memory of the server process.",
+            "",
+            rss,
+        );
+    }
+    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], out.text).into_response())
+}
+
+/// The Prometheus text format, one metric family at a time.
+#[derive(Default)]
+struct Exposition {
+    text: String,
+}
+
+impl Exposition {
+    fn head(&mut self, name: &str, help: &str, kind: &str) {
+        let _ = writeln!(self.text, "# HELP {name} {help}");
+        let _ = writeln!(self.text, "# TYPE {name} {kind}");
+    }
+
+    fn counter(&mut self, name: &str, help: &str, value: u64) {
+        self.head(name, help, "counter");
+        let _ = writeln!(self.text, "{name} {value}");
+    }
+
+    fn float_counter(&mut self, name: &str, help: &str, value: f64) {
+        self.head(name, help, "counter");
+        let _ = writeln!(self.text, "{name} {value:.6}");
+    }
+
+    /// `labels` is empty or a label set as written (`{version="1.0"}`).
+    fn gauge(&mut self, name: &str, help: &str, labels: &str, value: u64) {
+        self.head(name, help, "gauge");
+        let _ = writeln!(self.text, "{name}{labels} {value}");
+    }
+}
+
+/// CPU time of every thread of the process, the ones that have ended too (Tantivy starts
+/// indexing threads anew at each commit).
+fn process_cpu_seconds() -> f64 {
+    let cpu = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    cpu.tv_sec as f64 + cpu.tv_nsec as f64 / 1e9
+}
+
+/// `VmRSS` of `/proc/self/status` (Linux).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
