@@ -94,7 +94,8 @@ pub struct IngestTotals {
     pub stored: u64,
     /// Events refused, each with its reason in its batch's answer.
     pub rejected: u64,
-    /// Detections recorded for the stored events.
+    /// Detections recorded for the stored events, with their batches or later (correlations
+    /// decided by a run over the store or by the correlation clock).
     pub detections: u64,
     /// New alerts raised from them.
     pub alerts: u64,
@@ -112,7 +113,11 @@ struct TotalCounters {
 impl TotalCounters {
     fn count(&self, report: &IngestReport) {
         let add = |counter: &AtomicU64, n: usize| counter.fetch_add(n as u64, Ordering::Relaxed);
-        add(&self.batches, 1);
+        // Detections recorded later (late events, a quiet stream's windows) come as reports of
+        // no event of their own: not a batch.
+        if !report.stored.is_empty() || !report.rejected.is_empty() {
+            add(&self.batches, 1);
+        }
         add(&self.stored, report.stored.len());
         add(&self.rejected, report.rejected.len());
         add(&self.detections, report.detections);

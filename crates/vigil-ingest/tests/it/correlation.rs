@@ -391,6 +391,18 @@ async fn events_that_come_late_are_correlated_over_the_store_once_they_stop_comi
         .collect();
     assert_eq!(on.len(), 2, "eve's, once, and bob's: {on:?}");
     assert!(on.contains(&(bob, "repeated")), "{on:?}");
+    // The server's metrics count the run's detection, and no batch for it.
+    let totals = h.ingestor.totals();
+    assert_eq!(
+        (
+            totals.batches,
+            totals.stored,
+            totals.rejected,
+            totals.detections
+        ),
+        (5, 6, 0, 2),
+        "{totals:?}"
+    );
 }
 
 /// The spans of late events are on disk before their batch is acknowledged: a crash before
