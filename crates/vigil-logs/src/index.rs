@@ -23,6 +23,7 @@ use tantivy::query::{
     AllQuery, AutomatonWeight, BooleanQuery, EmptyQuery, EnableScoring, ExistsQuery, Occur,
     PhraseQuery, Query, RangeQuery, RegexQuery, TermQuery, Weight,
 };
+use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf};
 use tantivy::schema::{
     FAST, Field as TField, INDEXED, IndexRecordOption, JsonObjectOptions, STORED, STRING, Schema,
     TextFieldIndexing, TextOptions,
@@ -251,14 +252,80 @@ impl Fields {
         doc.add_text(self.host, &record.host);
         doc.add_text(self.tenant, &record.tenant);
         doc.add_text(self.raw, &record.json);
-        if let Ok(body @ serde_json::Value::Object(_)) =
-            serde_json::from_str::<serde_json::Value>(&record.json)
+        // sonic-rs: this runs on the one index thread for every event, and it parses several
+        // times faster than `serde_json::Value` (whose parse was half of that thread's time).
+        if let Ok(body) = sonic_rs::from_str::<sonic_rs::Value>(&record.json)
+            && sonic_rs::JsonValueTrait::is_object(&body)
         {
             add_words(&mut doc, self.text, &body);
             // Tantivy copies the value into the document as it walks it: no intermediate tree.
-            doc.add_field_value(self.body, &body);
+            doc.add_field_value(self.body, Json(&body));
         }
         doc
+    }
+}
+
+/// A parsed JSON value as Tantivy reads a document's values, with the leaves Tantivy's own
+/// reading of a `serde_json::Value` gives: a number as i64, else u64, else f64; a string that
+/// begins with a digit and is an RFC 3339 time as a date; every other string as text.
+#[derive(Debug, Clone, Copy)]
+struct Json<'a>(&'a sonic_rs::Value);
+
+type JsonItems<'a> =
+    std::iter::Map<std::slice::Iter<'a, sonic_rs::Value>, fn(&'a sonic_rs::Value) -> Json<'a>>;
+type JsonEntries<'a> = std::iter::Map<
+    sonic_rs::value::object::Iter<'a>,
+    fn((&'a str, &'a sonic_rs::Value)) -> (&'a str, Json<'a>),
+>;
+
+impl<'a> tantivy::schema::Value<'a> for Json<'a> {
+    type ArrayIter = JsonItems<'a>;
+    type ObjectIter = JsonEntries<'a>;
+
+    fn as_value(&self) -> ReferenceValue<'a, Self> {
+        use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+        let value = self.0;
+        if let Some(text) = value.as_str() {
+            let date = text
+                .as_bytes()
+                .first()
+                .is_some_and(u8::is_ascii_digit)
+                .then(|| {
+                    tantivy::time::OffsetDateTime::parse(
+                        text,
+                        &tantivy::time::format_description::well_known::Rfc3339,
+                    )
+                    .ok()
+                })
+                .flatten()
+                .and_then(|t| TDateTime::try_from_utc(t.to_offset(tantivy::time::UtcOffset::UTC)));
+            return match date {
+                Some(date) => ReferenceValueLeaf::Date(date).into(),
+                None => ReferenceValueLeaf::Str(text).into(),
+            };
+        }
+        if let Some(n) = value.as_i64() {
+            ReferenceValueLeaf::I64(n).into()
+        } else if let Some(n) = value.as_u64() {
+            ReferenceValueLeaf::U64(n).into()
+        } else if let Some(n) = value.as_f64() {
+            ReferenceValueLeaf::F64(n).into()
+        } else if let Some(b) = value.as_bool() {
+            ReferenceValueLeaf::Bool(b).into()
+        } else if let Some(items) = value.as_array() {
+            ReferenceValue::Array(
+                items
+                    .iter()
+                    .map(Json as fn(&'a sonic_rs::Value) -> Json<'a>),
+            )
+        } else if let Some(map) = value.as_object() {
+            ReferenceValue::Object(map.iter().map(
+                (|(k, v)| (k, Json(v)))
+                    as fn((&'a str, &'a sonic_rs::Value)) -> (&'a str, Json<'a>),
+            ))
+        } else {
+            ReferenceValueLeaf::Null.into()
+        }
     }
 }
 
@@ -279,26 +346,26 @@ fn is_one_word(value: &str) -> bool {
 /// Adds to `text` every value of `value` that is more than one word. A value that is one word
 /// is already a term under its path in `body` (whole, lowercased): free text finds it there.
 /// Single words are the unique ones (ids, hashes, numbers), which cost the most to index twice.
-fn add_words(doc: &mut TantivyDocument, text: TField, value: &serde_json::Value) {
-    match value {
-        serde_json::Value::String(s) => {
-            if !is_one_word(s) {
-                doc.add_text(text, s);
-            }
+fn add_words(doc: &mut TantivyDocument, text: TField, value: &sonic_rs::Value) {
+    use sonic_rs::{JsonContainerTrait, JsonNumberTrait, JsonValueTrait};
+    if let Some(s) = value.as_str() {
+        if !is_one_word(s) {
+            doc.add_text(text, s);
         }
+    } else if let Some(n) = value.as_number() {
         // Integers of one word need no text to say so; others (negative, decimal) are spelled.
-        serde_json::Value::Number(n) if n.is_u64() => {}
-        serde_json::Value::Number(n) => {
+        if !n.is_u64() {
             let spelled = n.to_string();
             if !is_one_word(&spelled) {
                 doc.add_text(text, spelled);
             }
         }
-        // `true` and `false` are one word.
-        serde_json::Value::Bool(_) | serde_json::Value::Null => {}
-        serde_json::Value::Array(items) => items.iter().for_each(|v| add_words(doc, text, v)),
-        serde_json::Value::Object(map) => map.values().for_each(|v| add_words(doc, text, v)),
+    } else if let Some(items) = value.as_array() {
+        items.iter().for_each(|v| add_words(doc, text, v));
+    } else if let Some(map) = value.as_object() {
+        map.iter().for_each(|(_, v)| add_words(doc, text, v));
     }
+    // `true`, `false` and `null` are one word.
 }
 
 /// Turns query ASTs into Tantivy queries over this schema.
@@ -716,5 +783,63 @@ fn scalar_text(s: &Scalar) -> String {
         Scalar::Float(x) => x.to_string(),
         Scalar::Time(t) => format!("{t:?}"),
         Scalar::Text(t) => t.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tantivy::schema::Value as _;
+
+    use super::*;
+
+    /// Every leaf of `value` with its path, as Tantivy receives it, in a set order.
+    fn leaves<'a, V: tantivy::schema::Value<'a>>(value: V, path: &str, out: &mut Vec<String>) {
+        match value.as_value() {
+            ReferenceValue::Leaf(leaf) => out.push(format!("{path} = {leaf:?}")),
+            ReferenceValue::Array(items) => {
+                items.for_each(|v| leaves(v, &format!("{path}[]"), out))
+            }
+            ReferenceValue::Object(entries) => {
+                entries.for_each(|(k, v)| leaves(v, &format!("{path}.{k}"), out))
+            }
+        }
+    }
+
+    /// The sonic-rs reading gives Tantivy the leaves its own `serde_json::Value` reading gave
+    /// (the one the index was written with before): the same types, dates and texts.
+    #[test]
+    fn a_json_event_reaches_the_index_as_tantivy_reads_serde_json() {
+        let events = [
+            r#"{"@timestamp":"2026-11-30T10:00:00Z","user":{"name":"alice","id":42},"n":-7}"#,
+            r#"{"big":18446744073709551615,"neg":-9223372036854775808,"f":1.5,"e":1e3,"z":0}"#,
+            r#"{"t":"2026-11-30T10:00:00.123456+02:00","not_time":"2026-13-45","d":"7 days"}"#,
+            r#"{"list":[1,"two",{"three":3.25},[true,null]],"empty":{},"none":[],"b":false}"#,
+            r#"{"esc":"line\nbreak \"quoted\" \u00e9\u4e2d","Event":{"System":{"EventID":4688}}}"#,
+            r#"{"huge":123456789012345678901234567890,"tiny":1e-300,"zero_f":0.0}"#,
+        ];
+        for event in events {
+            let serde: serde_json::Value = serde_json::from_str(event).unwrap();
+            let sonic: sonic_rs::Value = sonic_rs::from_str(event).unwrap();
+            let (mut want, mut got) = (Vec::new(), Vec::new());
+            leaves(&serde, "", &mut want);
+            leaves(Json(&sonic), "", &mut got);
+            want.sort();
+            got.sort();
+            assert_eq!(got, want, "{event}");
+        }
+        // Numbers other than unsigned integers are spelled for free text as serde_json did.
+        for number in [
+            "-7",
+            "1.5",
+            "1e3",
+            "1e-300",
+            "0.0",
+            "-9223372036854775808",
+            "2.5E10",
+        ] {
+            let serde: serde_json::Number = serde_json::from_str(number).unwrap();
+            let sonic: sonic_rs::Number = sonic_rs::from_str(number).unwrap();
+            assert_eq!(sonic.to_string(), serde.to_string(), "{number}");
+        }
     }
 }
