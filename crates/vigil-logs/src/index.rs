@@ -788,8 +788,6 @@ fn scalar_text(s: &Scalar) -> String {
 
 #[cfg(test)]
 mod tests {
-    use tantivy::schema::Value as _;
-
     use super::*;
 
     /// Every leaf of `value` with its path, as Tantivy receives it, in a set order.
