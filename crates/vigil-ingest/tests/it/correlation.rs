@@ -291,9 +291,13 @@ async fn a_rare_event_followed_by_silence_is_recorded_by_the_clock() {
             .unwrap(),
         0
     );
+    // A second past it: the batch may have been fed in the very millisecond `fed_at` was read,
+    // and the window is decided once time is past its end, not at it.
     assert_eq!(
         h.ingestor
-            .pass_idle_time(silent_for(chrono::Duration::hours(2)))
+            .pass_idle_time(silent_for(
+                chrono::Duration::hours(2) + chrono::Duration::seconds(1)
+            ))
             .await
             .unwrap(),
         1
@@ -319,7 +323,9 @@ async fn a_rare_event_followed_by_silence_is_recorded_by_the_clock() {
     h.ingestor.pass_idle_time(restarted).await.unwrap();
     assert_eq!(
         h.ingestor
-            .pass_idle_time(restarted + grace + chrono::Duration::hours(2))
+            .pass_idle_time(
+                restarted + grace + chrono::Duration::hours(2) + chrono::Duration::seconds(1)
+            )
             .await
             .unwrap(),
         0
