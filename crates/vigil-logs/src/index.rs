@@ -286,19 +286,13 @@ impl<'a> tantivy::schema::Value<'a> for Json<'a> {
         use sonic_rs::{JsonContainerTrait, JsonValueTrait};
         let value = self.0;
         if let Some(text) = value.as_str() {
-            let date = text
-                .as_bytes()
-                .first()
-                .is_some_and(u8::is_ascii_digit)
-                .then(|| {
-                    tantivy::time::OffsetDateTime::parse(
-                        text,
-                        &tantivy::time::format_description::well_known::Rfc3339,
-                    )
-                    .ok()
-                })
-                .flatten()
-                .and_then(|t| TDateTime::try_from_utc(t.to_offset(tantivy::time::UtcOffset::UTC)));
+            use tantivy::time::{
+                OffsetDateTime, UtcOffset, format_description::well_known::Rfc3339,
+            };
+            let date = Some(text)
+                .filter(|t| t.starts_with(|c: char| c.is_ascii_digit()))
+                .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+                .and_then(|t| TDateTime::try_from_utc(t.to_offset(UtcOffset::UTC)));
             return match date {
                 Some(date) => ReferenceValueLeaf::Date(date).into(),
                 None => ReferenceValueLeaf::Str(text).into(),

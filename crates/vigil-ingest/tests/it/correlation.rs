@@ -176,6 +176,18 @@ fn ms_at(hour: u32, minute: u32) -> i64 {
 /// The correlations run over acme's stored events around late events from `from_ms` to
 /// `to_ms`, the time read in slices of about `slice_events`.
 fn late_run(h: &Harness, from_ms: i64, to_ms: i64, slice_events: u64) -> Late {
+    late_run_until(h, from_ms, to_ms, slice_events, &AtomicBool::new(false))
+        .expect("not asked to stop")
+}
+
+/// [`late_run`] giving up once `stop` is set (`None`).
+fn late_run_until(
+    h: &Harness,
+    from_ms: i64,
+    to_ms: i64,
+    slice_events: u64,
+    stop: &AtomicBool,
+) -> Option<Late> {
     vigil_ingest::correlation::Correlations::correlate_late(
         &h.ingestor.rules().current(),
         &vigil_ingest::org::OrgView::default(),
@@ -183,10 +195,9 @@ fn late_run(h: &Harness, from_ms: i64, to_ms: i64, slice_events: u64) -> Late {
         "acme",
         LateSpan::between(from_ms, to_ms),
         slice_events,
-        &AtomicBool::new(false),
+        stop,
     )
     .unwrap()
-    .expect("not asked to stop")
 }
 
 /// A user seen once and never again: the window is decided when the stream — events no rule
@@ -470,16 +481,7 @@ async fn a_run_over_late_events_gives_up_when_the_server_stops_and_runs_again_af
         .await
         .stored[0];
     // Straight from the store, a run told to stop finds nothing to record.
-    let stopped = vigil_ingest::correlation::Correlations::correlate_late(
-        &h.ingestor.rules().current(),
-        &vigil_ingest::org::OrgView::default(),
-        h.events.as_ref(),
-        "acme",
-        LateSpan::between(ms_at(10, 0), ms_at(10, 20)),
-        1,
-        &AtomicBool::new(true),
-    )
-    .unwrap();
+    let stopped = late_run_until(&h, ms_at(10, 0), ms_at(10, 20), 1, &AtomicBool::new(true));
     assert!(stopped.is_none());
     // Through the server's path: the settled span is taken, given up and put back.
     let settled = Utc::now() + chrono::Duration::seconds(61);

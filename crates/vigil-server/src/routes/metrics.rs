@@ -12,7 +12,6 @@ use vigil_api::error::ErrorBody;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::routes::events::blocking;
 use crate::state::AppState;
 
 /// The Prometheus text exposition format's content type.
@@ -28,7 +27,7 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
     )
 )]
 pub async fn metrics(State(state): State<AppState>, _who: Principal) -> Result<Response, ApiError> {
-    let index_lag = blocking(state.ingestor.events(), |s| Ok(s.index_lag())).await?;
+    let index_lag = state.ingestor.events().index_lag();
     let totals = state.ingestor.totals();
     let rules = state.ingestor.rules().current();
     let mut out = Exposition::default();

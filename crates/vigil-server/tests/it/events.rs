@@ -1624,12 +1624,14 @@ async fn metrics_count_what_was_ingested_in_the_prometheus_format() {
             .starts_with("text/plain; version=0.0.4")
     );
     let text = metrics.text().await.unwrap();
+    // The values as the client (and `vigil bench ingest`) reads them.
+    let samples = app.viewer.metrics().await.unwrap();
     let value = |name: &str| -> f64 {
-        let line = text
-            .lines()
-            .find(|l| l.split([' ', '{']).next() == Some(name))
-            .unwrap_or_else(|| panic!("{name} missing from:\n{text}"));
-        line.rsplit(' ').next().unwrap().parse().unwrap()
+        samples
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("{name} missing from:\n{text}"))
+            .1
     };
     assert_eq!(value("vigil_ingest_batches_total"), 1.0);
     assert_eq!(value("vigil_events_stored_total"), 2.0);
