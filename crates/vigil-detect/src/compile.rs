@@ -458,7 +458,13 @@ pub struct CompiledRuleSet {
     /// event's own keyword text ([`crate::Event::keyword_text`]) may spell numbers otherwise
     /// than the values do, so the matcher then joins the values itself.
     pub(crate) numeric_keyword: bool,
+    /// Matchers' memory given back by [`crate::matcher::PooledMatcher`]s, to reuse (sized for
+    /// this set: a set's spares are its own matchers').
+    spares: std::sync::Mutex<Vec<crate::matcher::Spare>>,
 }
+
+/// Spare matchers a set keeps at most (one per thread that matches at once is enough).
+const MAX_SPARE_MATCHERS: usize = 16;
 
 impl CompiledRuleSet {
     /// Every rule (detection and correlation), indexed by [`RuleId`].
@@ -630,6 +636,24 @@ impl CompiledRuleSet {
     /// A matcher for one thread.
     pub fn matcher(&self) -> crate::Matcher<'_> {
         crate::Matcher::new(self)
+    }
+
+    /// A matcher whose memory was warmed by earlier uses — for a caller that matches one batch
+    /// at a time and would otherwise make a matcher per batch —, given back to the set when
+    /// dropped. Its matches are those of a new matcher.
+    pub fn pooled_matcher(&self) -> crate::matcher::PooledMatcher<'_> {
+        let spare = self.spares.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        crate::matcher::PooledMatcher::new(match spare {
+            Some(spare) => crate::Matcher::reusing(self, spare),
+            None => crate::Matcher::new(self),
+        })
+    }
+
+    pub(crate) fn give_back(&self, spare: crate::matcher::Spare) {
+        let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
+        if spares.len() < MAX_SPARE_MATCHERS {
+            spares.push(spare);
+        }
     }
 }
 
@@ -1193,6 +1217,7 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
             needle_text: Vec::new(),
             needle_from_regex: Vec::new(),
             declared: DeclaredIndexes::default(),
+            spares: std::sync::Mutex::default(),
         },
         needle_ids: HashMap::new(),
         diags: Vec::new(),

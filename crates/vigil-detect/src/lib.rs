@@ -32,5 +32,5 @@ pub use correlate::{
     TOP_GROUPS, WindowsHeld, value_text,
 };
 pub use event::{Event, FieldMapping, FieldSink, FieldValue, MappedEvent};
-pub use matcher::{Matcher, logsource_fits};
+pub use matcher::{Matcher, PooledMatcher, logsource_fits};
 pub use vigil_sigma::Logsource;

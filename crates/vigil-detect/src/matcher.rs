@@ -267,6 +267,69 @@ pub struct Matcher<'s> {
     per_variant: Vec<u32>,
 }
 
+/// A [`Matcher`]'s memory without its rule set: what the set's pool of spare matchers keeps
+/// ([`CompiledRuleSet::pooled_matcher`]), so that a server matching batch after batch does not
+/// allocate and warm a matcher up for each.
+#[derive(Debug)]
+pub(crate) struct Spare {
+    slots: Vec<Slot>,
+    keywords: Slot,
+    generation: u64,
+    table: bool,
+    unknown_source: bool,
+    roots_seen: Vec<u64>,
+    out: Vec<RuleId>,
+    needle_seen: Vec<u64>,
+    scanned: Vec<u64>,
+    hits: Vec<u32>,
+    keyword_text: String,
+    keyword_text_generation: u64,
+    keyword_text_ascii: bool,
+    tried: Vec<u64>,
+    per_variant: Vec<u32>,
+}
+
+/// A matcher taken from its rule set's pool, given back to it when dropped.
+#[derive(Debug)]
+pub struct PooledMatcher<'s> {
+    matcher: Option<Matcher<'s>>,
+}
+
+impl<'s> PooledMatcher<'s> {
+    pub(crate) fn new(matcher: Matcher<'s>) -> Self {
+        PooledMatcher {
+            matcher: Some(matcher),
+        }
+    }
+}
+
+impl<'s> std::ops::Deref for PooledMatcher<'s> {
+    type Target = Matcher<'s>;
+
+    fn deref(&self) -> &Matcher<'s> {
+        self.matcher
+            .as_ref()
+            .expect("a pooled matcher is held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for PooledMatcher<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.matcher
+            .as_mut()
+            .expect("a pooled matcher is held until dropped")
+    }
+}
+
+impl Drop for PooledMatcher<'_> {
+    fn drop(&mut self) {
+        if let Some(matcher) = self.matcher.take() {
+            let set = matcher.set;
+            set.give_back(matcher.into_spare());
+        }
+    }
+}
+
 impl<'s> Matcher<'s> {
     pub(crate) fn new(set: &'s CompiledRuleSet) -> Self {
         Matcher {
@@ -287,6 +350,70 @@ impl<'s> Matcher<'s> {
             tried: vec![0; set.variants.len()],
             evaluated: 0,
             per_variant: vec![0; set.variants.len()],
+        }
+    }
+
+    /// A matcher working in `spare`'s memory (warm from earlier events), which a matcher of
+    /// `set` gave back.
+    pub(crate) fn reusing(set: &'s CompiledRuleSet, spare: Spare) -> Self {
+        let Spare {
+            slots,
+            keywords,
+            generation,
+            table,
+            unknown_source,
+            roots_seen,
+            out,
+            needle_seen,
+            scanned,
+            hits,
+            keyword_text,
+            keyword_text_generation,
+            keyword_text_ascii,
+            tried,
+            per_variant,
+        } = spare;
+        Matcher {
+            set,
+            slots,
+            keywords,
+            generation,
+            table,
+            unknown_source,
+            roots_seen,
+            out,
+            needle_seen,
+            scanned,
+            hits,
+            keyword_text,
+            keyword_text_generation,
+            keyword_text_ascii,
+            tried,
+            evaluated: 0,
+            per_variant,
+        }
+    }
+
+    /// The matcher's memory, to make another matcher of the same set with
+    /// ([`Matcher::reusing`]).
+    pub(crate) fn into_spare(mut self) -> Spare {
+        self.per_variant.fill(0);
+        Spare {
+            slots: self.slots,
+            keywords: self.keywords,
+            generation: self.generation,
+            table: self.table,
+            unknown_source: self.unknown_source,
+            roots_seen: self.roots_seen,
+            out: self.out,
+            needle_seen: self.needle_seen,
+            scanned: self.scanned,
+            hits: self.hits,
+            keyword_text: self.keyword_text,
+            keyword_text_generation: self.keyword_text_generation,
+            keyword_text_ascii: self.keyword_text_ascii,
+            tried: self.tried,
+            per_variant: self.per_variant,
         }
     }
 

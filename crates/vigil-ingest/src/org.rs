@@ -203,8 +203,10 @@ impl OrgView {
             let (service, event) = event_of(item);
             self.matches(matcher, service, event).to_vec()
         };
+        // Matchers warm from earlier batches: a new one per batch allocates its tables and
+        // grows its buffers again.
         if items.len() < PARALLEL_MATCH_MIN {
-            let mut matcher = set.matcher();
+            let mut matcher = set.pooled_matcher();
             return items.iter().map(|i| match_one(&mut matcher, i)).collect();
         }
         // One chunk (and one warm matcher) per thread, not one cold matcher per split.
@@ -212,7 +214,7 @@ impl OrgView {
         items
             .par_chunks(chunk)
             .flat_map_iter(|part| {
-                let mut matcher = set.matcher();
+                let mut matcher = set.pooled_matcher();
                 part.iter()
                     .map(|i| match_one(&mut matcher, i))
                     .collect::<Vec<_>>()

@@ -3,6 +3,7 @@
 //! compiled and the samples decoded once (see [`support`]).
 
 mod declared;
+mod pool;
 mod random;
 mod reference;
 mod regression;
