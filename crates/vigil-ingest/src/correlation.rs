@@ -198,7 +198,7 @@ pub struct Deferred {
 /// The correlations completed by events deferred during a rebuild, once it has run: they are
 /// recorded then, as their batches were acknowledged before. Also those completed by events
 /// whose batch a crash may have left unrecorded, read back by the rebuild.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Late {
     /// The events, in the order they were fed ([`Fired::index`] points into it).
     pub events: Vec<Deferred>,
@@ -208,7 +208,7 @@ pub struct Late {
 
 impl Late {
     /// These firings, then `next`'s.
-    fn then(mut self, next: Late) -> Late {
+    pub(crate) fn then(mut self, next: Late) -> Late {
         let offset = self.events.len();
         self.events.extend(next.events);
         self.fired.extend(next.fired.into_iter().map(|fired| Fired {
@@ -493,7 +493,7 @@ pub struct Fed<'a> {
 }
 
 /// A correlation that fired on an event of the batch.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Fired {
     /// The place in the batch of the event that completed it.
     pub index: usize,

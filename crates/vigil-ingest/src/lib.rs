@@ -20,12 +20,14 @@ pub mod preview;
 pub mod retention;
 pub mod rules;
 pub mod syslog;
+pub mod totals;
 
 pub use error::IngestError;
 pub use once::BatchKey;
 pub use pipeline::{
-    CorrelationRebuild, CorrelationWindows, DetectionRecovery, Envelope, IngestReport,
-    IngestTotals, Ingestor, RawEvent, Recovered, RejectedEvent,
+    CorrelationRebuild, CorrelationWindows, DetectionRecovery, Envelope, IngestReport, Ingestor,
+    RawEvent, Recovered, RejectedEvent,
 };
 pub use retention::RetentionPolicy;
 pub use rules::{RuleSlot, RulesStatus};
+pub use totals::IngestTotals;

@@ -1,7 +1,7 @@
 //! [`Ingestor`]: decode → detect → append durably → record detections, for every entry point.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, TimeZone, Utc};
 use vigil_core::{AlertSource, NewAlert, NewDetection, RuleLevel, preliminary_severity};
@@ -17,6 +17,7 @@ use crate::mark::{DetectionMark, Ticket};
 use crate::once::{self, BatchKey, Unanswered, Unrecorded};
 use crate::org::{OrgCache, OrgView};
 use crate::rules::{LoadedRules, RuleSlot};
+use crate::totals::{IngestTotals, Steps, TotalCounters};
 
 /// Default cap on one event: 1 MiB.
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 1024 * 1024;
@@ -84,58 +85,6 @@ pub struct IngestReport {
     pub correlated_later: usize,
 }
 
-/// What the ingest path did since the process started, over every entry point
-/// ([`Ingestor::totals`]): the counters an operator's monitoring reads.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct IngestTotals {
-    /// Batches stored (an HTTP body, a group of syslog messages, a piece of a file).
-    pub batches: u64,
-    /// Events stored durably.
-    pub stored: u64,
-    /// Events refused, each with its reason in its batch's answer.
-    pub rejected: u64,
-    /// Detections recorded for the stored events, with their batches or later (correlations
-    /// decided by a run over the store or by the correlation clock).
-    pub detections: u64,
-    /// New alerts raised from them.
-    pub alerts: u64,
-}
-
-#[derive(Debug, Default)]
-struct TotalCounters {
-    batches: AtomicU64,
-    stored: AtomicU64,
-    rejected: AtomicU64,
-    detections: AtomicU64,
-    alerts: AtomicU64,
-}
-
-impl TotalCounters {
-    fn count(&self, report: &IngestReport) {
-        let add = |counter: &AtomicU64, n: usize| counter.fetch_add(n as u64, Ordering::Relaxed);
-        // Detections recorded later (late events, a quiet stream's windows) come as reports of
-        // no event of their own: not a batch.
-        if !report.stored.is_empty() || !report.rejected.is_empty() {
-            add(&self.batches, 1);
-        }
-        add(&self.stored, report.stored.len());
-        add(&self.rejected, report.rejected.len());
-        add(&self.detections, report.detections);
-        add(&self.alerts, report.alerts);
-    }
-
-    fn snapshot(&self) -> IngestTotals {
-        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        IngestTotals {
-            batches: get(&self.batches),
-            stored: get(&self.stored),
-            rejected: get(&self.rejected),
-            detections: get(&self.detections),
-            alerts: get(&self.alerts),
-        }
-    }
-}
-
 /// The ingest path shared by every entry point. Cheap to share behind an `Arc`.
 pub struct Ingestor {
     events: Arc<dyn EventStore>,
@@ -150,6 +99,10 @@ pub struct Ingestor {
     /// Keyed batches stored whose answers are not recorded yet.
     unrecorded: Unrecorded,
     totals: TotalCounters,
+    /// Windows the correlation clock decided that the store failed to record: recorded with
+    /// those of the next tick (not lost until the next start, whose rebuild would decide them
+    /// again).
+    idle_unrecorded: std::sync::Mutex<Option<(Late, Arc<LoadedRules>)>>,
 }
 
 impl std::fmt::Debug for Ingestor {
@@ -417,6 +370,7 @@ impl Ingestor {
             mark: DetectionMark::default(),
             unrecorded: Unrecorded::default(),
             totals: TotalCounters::default(),
+            idle_unrecorded: std::sync::Mutex::default(),
         }
     }
 
@@ -614,8 +568,12 @@ impl Ingestor {
         envelope: Envelope,
         key: Option<BatchKey>,
     ) -> Result<IngestReport, IngestError> {
+        let started = std::time::Instant::now();
         let this = Arc::clone(self);
-        detached(async move { this.store_body(body, format, envelope, key).await }).await
+        let report =
+            detached(async move { this.store_body(body, format, envelope, key).await }).await?;
+        self.totals.latency(started.elapsed());
+        Ok(report)
     }
 
     async fn store_body(
@@ -668,8 +626,11 @@ impl Ingestor {
         self: &Arc<Self>,
         events: Vec<RawEvent>,
     ) -> Result<IngestReport, IngestError> {
+        let started = std::time::Instant::now();
         let this = Arc::clone(self);
-        detached(async move { this.store_raw(events).await }).await
+        let report = detached(async move { this.store_raw(events).await }).await?;
+        self.totals.latency(started.elapsed());
+        Ok(report)
     }
 
     async fn store_raw(
@@ -759,7 +720,15 @@ impl Ingestor {
             self.mark.release(ticket);
             self.publish_mark();
         }
-        self.totals.count(&report);
+        self.totals.count(
+            &report,
+            Steps {
+                decode: timings.decode,
+                detect: timings.detect,
+                append: timings.append,
+                record: started.elapsed(),
+            },
+        );
         tracing::debug!(
             stored = report.stored.len(),
             rejected = report.rejected.len(),
@@ -1021,6 +990,15 @@ impl Ingestor {
                 }
             })
             .collect();
+        self.totals.stored_from(
+            batch
+                .envelopes
+                .iter()
+                .zip(&batch.ids)
+                .filter(|(_, id)| id.is_some())
+                .map(|(e, _)| (e.service.as_str(), e.tenant.as_str())),
+            now,
+        );
         let (found, correlated_later) = self.correlate(&rules, org, &kept, &mut batch, now);
         let (detections, matched_json, notes) = batch.detections(set, found);
         Ok((
@@ -1239,11 +1217,21 @@ impl Ingestor {
     /// [`crate::correlation::IDLE_GRACE_MS`] at `now` (see `Correlations::pass_idle_time`) and
     /// records the windows that lapsed; returns how many detections that made. A window
     /// recorded already (decided before a crash, and again after the rebuild) is not recorded
-    /// twice.
+    /// twice. Windows the store failed to record are recorded at the next call, with its own.
     pub async fn pass_idle_time(&self, now: DateTime<Utc>) -> Result<usize, IngestError> {
+        let owed = self
+            .idle_unrecorded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let mut detections = 0;
+        if let Some((late, rules)) = owed {
+            // Recorded with the rules that decided them, should the rules have been reloaded.
+            detections += self.record_idle(late, rules).await?;
+        }
         let rules = self.rules.current();
         if rules.set.correlation_count() == 0 {
-            return Ok(0);
+            return Ok(detections);
         }
         let late = {
             let correlations = Arc::clone(&self.correlations);
@@ -1254,11 +1242,30 @@ impl Ingestor {
             .await
             .map_err(|e| IngestError::Worker(e.to_string()))?
         };
+        Ok(detections + self.record_idle(late, rules).await?)
+    }
+
+    /// Records windows the clock decided; kept to be recorded at the next tick if the store
+    /// fails.
+    async fn record_idle(&self, late: Late, rules: Arc<LoadedRules>) -> Result<usize, IngestError> {
         if late.events.is_empty() {
             return Ok(0);
         }
         let org = self.org().await;
-        self.record_late(&rules.set, late, 0..u64::MAX, &org).await
+        let recorded = self
+            .record_late(&rules.set, late.clone(), 0..u64::MAX, &org)
+            .await;
+        if recorded.is_err() {
+            self.owe_idle(late, rules);
+        }
+        recorded
+    }
+
+    fn owe_idle(&self, late: Late, rules: Arc<LoadedRules>) {
+        *self
+            .idle_unrecorded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some((late, rules));
     }
 
     /// Runs the correlations over the store around each tenant's late events that stopped
@@ -1400,7 +1407,7 @@ impl Ingestor {
                 ),
                 Err(e) => tracing::warn!(
                     error = %e,
-                    "could not record the correlation windows that lapsed while no event arrived; they are not retried"
+                    "could not record the correlation windows that lapsed while no event arrived; trying again at the next tick"
                 ),
             }
         }

@@ -344,6 +344,53 @@ async fn a_rare_event_followed_by_silence_is_recorded_by_the_clock() {
     assert_eq!(h.detections().await.len(), 1);
 }
 
+/// A window the clock decided while the database refused detections is not lost: the next
+/// tick records it, once.
+#[tokio::test]
+async fn a_window_the_clock_decided_is_recorded_at_the_next_tick_when_the_store_failed() {
+    let rare = RULE_REPEATED_FAILURES.replace("gte: 2", "lt: 2");
+    let h = Harness::with_rules(&rare, 2).await;
+    let report = h
+        .ingestor
+        .ingest_raw(vec![logon("alice", "failure", 10, 0)])
+        .await
+        .unwrap();
+    let alice = report.stored[0];
+    let grace = chrono::Duration::milliseconds(vigil_ingest::correlation::IDLE_GRACE_MS);
+    let decided = Utc::now() + grace + chrono::Duration::hours(2) + chrono::Duration::seconds(1);
+    h.sqlite(
+        "CREATE TRIGGER refuse_detections BEFORE INSERT ON detections \
+         BEGIN SELECT RAISE(ABORT, 'disk trouble'); END",
+    )
+    .await;
+    let refused = h.ingestor.pass_idle_time(decided).await;
+    assert!(refused.is_err(), "{refused:?}");
+    // Still refused at the next tick: still owed.
+    let next = decided + chrono::Duration::seconds(30);
+    assert!(h.ingestor.pass_idle_time(next).await.is_err());
+    assert!(h.detections().await.is_empty());
+    h.sqlite("DROP TRIGGER refuse_detections").await;
+    let later = next + chrono::Duration::seconds(30);
+    assert_eq!(h.ingestor.pass_idle_time(later).await.unwrap(), 1);
+    let detections = h.detections().await;
+    assert_eq!(detections.len(), 1, "{detections:?}");
+    assert_eq!(
+        (
+            detections[0].detection.rule_id.as_str(),
+            detections[0].detection.event_id
+        ),
+        ("repeated", alice)
+    );
+    assert_eq!(
+        h.ingestor
+            .pass_idle_time(later + chrono::Duration::seconds(30))
+            .await
+            .unwrap(),
+        0,
+        "recorded once"
+    );
+}
+
 /// Events that come later than the correlations' reach (a collection of old logs, ingested
 /// after newer ones) are correlated over the store, with every event of their time, once they
 /// stop coming: what they complete is recorded on the event that completed it, and what the

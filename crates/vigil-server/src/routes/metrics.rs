@@ -62,6 +62,74 @@ pub async fn metrics(State(state): State<AppState>, _who: Principal) -> Result<R
         "New alerts raised from detections.",
         totals.alerts,
     );
+    out.head(
+        "vigil_ingest_step_seconds_total",
+        "Time batches spent in each step: decoding, matching and preparing, appending until durable, recording detections and alerts.",
+        "counter",
+    );
+    for (step, seconds) in [
+        ("decode", totals.steps.decode),
+        ("detect", totals.steps.detect),
+        ("append", totals.steps.append),
+        ("record", totals.steps.record),
+    ] {
+        out.sample(
+            "vigil_ingest_step_seconds_total",
+            &format!("{{step=\"{step}\"}}"),
+            format_args!("{seconds:.6}"),
+        );
+    }
+    let name = "vigil_ingest_batch_duration_seconds";
+    out.head(
+        name,
+        "Time from a batch reaching the ingest path to its answer (stored durably, detections recorded).",
+        "histogram",
+    );
+    for (bound, count) in &totals.latency.buckets {
+        out.sample(
+            &format!("{name}_bucket"),
+            &format!("{{le=\"{bound}\"}}"),
+            count,
+        );
+    }
+    out.sample(
+        &format!("{name}_bucket"),
+        "{le=\"+Inf\"}",
+        totals.latency.count,
+    );
+    out.sample(
+        &format!("{name}_sum"),
+        "",
+        format_args!("{:.6}", totals.latency.sum),
+    );
+    out.sample(&format!("{name}_count"), "", totals.latency.count);
+    out.head(
+        "vigil_source_events_stored_total",
+        "Events stored per sending service and tenant (services beyond the first 1000 counted as \"(other)\").",
+        "counter",
+    );
+    for source in &totals.sources {
+        out.sample(
+            "vigil_source_events_stored_total",
+            &source_labels(&source.service, &source.tenant),
+            source.stored,
+        );
+    }
+    out.head(
+        "vigil_source_last_stored_timestamp_seconds",
+        "When each service and tenant last had an event stored (Unix time): a source that falls silent leaves a gap in the central log.",
+        "gauge",
+    );
+    for source in &totals.sources {
+        out.sample(
+            "vigil_source_last_stored_timestamp_seconds",
+            &source_labels(&source.service, &source.tenant),
+            format_args!(
+                "{:.3}",
+                source.last_stored.timestamp_millis() as f64 / 1000.0
+            ),
+        );
+    }
     out.gauge(
         "vigil_index_lag_events",
         "Acknowledged events search does not see yet.",
@@ -136,21 +204,49 @@ impl Exposition {
         let _ = writeln!(self.text, "# TYPE {name} {kind}");
     }
 
+    /// One sample; `labels` is empty or a label set as written (`{step="decode"}`).
+    fn sample(&mut self, name: &str, labels: &str, value: impl std::fmt::Display) {
+        let _ = writeln!(self.text, "{name}{labels} {value}");
+    }
+
     fn counter(&mut self, name: &str, help: &str, value: u64) {
         self.head(name, help, "counter");
-        let _ = writeln!(self.text, "{name} {value}");
+        self.sample(name, "", value);
     }
 
     fn float_counter(&mut self, name: &str, help: &str, value: f64) {
         self.head(name, help, "counter");
-        let _ = writeln!(self.text, "{name} {value:.6}");
+        self.sample(name, "", format_args!("{value:.6}"));
     }
 
     /// `labels` is empty or a label set as written (`{version="1.0"}`).
     fn gauge(&mut self, name: &str, help: &str, labels: &str, value: u64) {
         self.head(name, help, "gauge");
-        let _ = writeln!(self.text, "{name}{labels} {value}");
+        self.sample(name, labels, value);
     }
+}
+
+/// `{service="…",tenant="…"}`, the values escaped as the text format requires.
+fn source_labels(service: &str, tenant: &str) -> String {
+    format!(
+        "{{service=\"{}\",tenant=\"{}\"}}",
+        label_value(service),
+        label_value(tenant)
+    )
+}
+
+/// A label value with `\`, `"` and line feeds escaped.
+fn label_value(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => escaped.push_str("\\\\"),
+            '"' => escaped.push_str("\\\""),
+            '\n' => escaped.push_str("\\n"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
 }
 
 /// CPU time of every thread of the process, the ones that have ended too (Tantivy starts
