@@ -33,6 +33,8 @@ wire_enum!(
         External = "external",
         /// An employee or a customer reported suspicious activity.
         Report = "report",
+        /// Vigil's own watch over the log sources: a service stopped sending its logs.
+        Monitor = "monitor",
     }
 );
 

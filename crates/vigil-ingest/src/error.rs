@@ -9,6 +9,9 @@ pub enum IngestError {
     /// The events were stored but their detections could not be recorded.
     #[error("the events were stored but their detections were not recorded: {0}")]
     Detections(#[from] vigil_store::StoreError),
+    /// An alert of the ingest path's own (a silent source) could not be raised or resolved.
+    #[error("could not record the alert in the database: {0}")]
+    Alerts(vigil_store::StoreError),
     /// A rules directory could not be read (the reason says what to check).
     #[error("cannot load rules from {path}: {reason}")]
     Rules {

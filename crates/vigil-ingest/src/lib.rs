@@ -19,6 +19,7 @@ pub mod pipeline;
 pub mod preview;
 pub mod retention;
 pub mod rules;
+pub mod silence;
 pub mod syslog;
 pub mod totals;
 

@@ -103,6 +103,8 @@ pub struct Ingestor {
     /// those of the next tick (not lost until the next start, whose rebuild would decide them
     /// again).
     idle_unrecorded: std::sync::Mutex<Option<(Late, Arc<LoadedRules>)>>,
+    /// The open alerts of services that stopped sending.
+    silence: crate::silence::SilenceWatch,
 }
 
 impl std::fmt::Debug for Ingestor {
@@ -371,12 +373,68 @@ impl Ingestor {
             unrecorded: Unrecorded::default(),
             totals: TotalCounters::default(),
             idle_unrecorded: std::sync::Mutex::default(),
+            silence: crate::silence::SilenceWatch::default(),
         }
     }
 
     /// What the ingest path stored, refused and found since the process started.
     pub fn totals(&self) -> IngestTotals {
         self.totals.snapshot()
+    }
+
+    /// Raises an alert for each service the organisation document watches (`silent_after`)
+    /// that has had no event stored for that long at `now`, and resolves those of services
+    /// whose events came again (see [`crate::silence`]).
+    pub async fn check_silence(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<crate::silence::SilenceReport, IngestError> {
+        let org = self.org().await;
+        self.silence
+            .check(now, &org, &self.totals(), self.store.as_ref(), self.alerts)
+            .await
+    }
+
+    /// [`Ingestor::check_silence`] every `every` until `stop` turns true, on the server's
+    /// clock.
+    pub async fn run_silence_watch(
+        self: Arc<Self>,
+        every: std::time::Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = stop.changed() => return,
+            }
+            if *stop.borrow() {
+                return;
+            }
+            match self.check_silence(Utc::now()).await {
+                Ok(report) => {
+                    for (service, alert) in report.raised {
+                        tracing::warn!(
+                            service,
+                            alert,
+                            "a service stopped sending logs; alert raised"
+                        );
+                    }
+                    for (service, alert) in report.resolved {
+                        tracing::info!(
+                            service,
+                            alert,
+                            "a silent service sends logs again; its alert is resolved"
+                        );
+                    }
+                }
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "could not check for services that stopped sending logs; trying again at the next tick"
+                ),
+            }
+        }
     }
 
     /// Fold and limit the alerts raised from detections with `policy`.

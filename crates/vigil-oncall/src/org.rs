@@ -222,6 +222,25 @@ pub struct ServiceOwner {
     /// (`cs-uri-query: url.query`), for logs not shaped as the rules expect.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, String>,
+    /// Raise an alert when no event of the service has been stored for this long (`15m`,
+    /// `2h`): a source that falls silent leaves a gap in the central log — a broken sender, or
+    /// an attacker turning logging off. Resolved by itself when its events come again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silent_after: Option<String>,
+}
+
+/// The shortest `silent_after`: the server checks every 30 seconds, and senders batch.
+pub const MIN_SILENT_AFTER_SECS: u64 = 60;
+
+/// The longest `silent_after`.
+pub const MAX_SILENT_AFTER_SECS: u64 = 30 * 24 * 3600;
+
+impl ServiceOwner {
+    /// `silent_after` in seconds, if set and valid (held to its bounds).
+    pub fn silent_after_secs(&self) -> Option<u64> {
+        let secs = parse_after(self.silent_after.as_deref()?)?;
+        Some(secs.clamp(MIN_SILENT_AFTER_SECS, MAX_SILENT_AFTER_SECS))
+    }
 }
 
 /// One kind of log a service emits, as a Sigma rule's `logsource` names it. Windows event
@@ -548,6 +567,24 @@ impl OrgDocument {
                     ));
                 }
             }
+            if let Some(text) = &service.silent_after {
+                let field = format!("services[{i}].silent_after");
+                match parse_after(text) {
+                    None => problems.push(problem(
+                        field,
+                        format!("{text:?} is not a duration; write 15m, 2h or 90s"),
+                    )),
+                    Some(s) if s < MIN_SILENT_AFTER_SECS => problems.push(problem(
+                        field,
+                        format!("{text:?} is shorter than a minute; write at least 1m"),
+                    )),
+                    Some(s) if s > MAX_SILENT_AFTER_SECS => problems.push(problem(
+                        field,
+                        format!("{text:?} is longer than 30 days; write at most 720h"),
+                    )),
+                    Some(_) => {}
+                }
+            }
             if !teams.contains(service.team.as_str()) {
                 problems.push(problem(
                     format!("services[{i}].team"),
@@ -840,6 +877,7 @@ mod tests {
                 ServiceLogsource::default(),
             ],
             fields: [("cs-uri-query".to_string(), " ".to_string())].into(),
+            silent_after: Some("30s".into()),
         });
         let err = doc.validate().unwrap_err();
         let fields: Vec<&str> = err.problems.iter().map(|p| p.field.as_str()).collect();
@@ -854,6 +892,7 @@ mod tests {
                 "services[1].logsources[0].category",
                 "services[1].logsources[1]",
                 "services[1].fields",
+                "services[1].silent_after",
                 "services[1].team",
             ],
             "{err}"

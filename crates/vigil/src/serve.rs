@@ -341,6 +341,10 @@ async fn serve(
     ));
     let idle_clock =
         tokio::spawn(Arc::clone(&ingestor).run_correlation_clock(IDLE_CLOCK_TICK, stop_rx.clone()));
+    let silence_watch = tokio::spawn(
+        Arc::clone(&ingestor)
+            .run_silence_watch(vigil_ingest::silence::CHECK_EVERY, stop_rx.clone()),
+    );
     let reloads = spawn_reload_on_hangup(Arc::clone(&rules))?;
     let public_url = if paging.public_url.ends_with(":0") {
         format!("http://{addr}")
@@ -368,6 +372,7 @@ async fn serve(
         let _ = recovery.await;
     }
     let _ = idle_clock.await;
+    let _ = silence_watch.await;
     save_correlations(&ingestor, &correlations_file);
     let _ = retention.await;
     let _ = escalation.await;

@@ -5,5 +5,6 @@
 
 mod correlation;
 mod recovery;
+mod silence;
 mod support;
 mod syslog;

@@ -1,0 +1,301 @@
+//! Silent sources: a service whose organisation entry sets `silent_after` and that has had no
+//! event stored for that long raises an alert to its team's on-call — a broken sender, a full
+//! disk at the source, or an attacker turning logging off (ATT&CK T1562.002) all look the same
+//! from here: a gap in the central log. The alert is resolved by Vigil when the service's
+//! events come again, with the gap's length in its log.
+//!
+//! When the service last had an event stored is read from the ingest totals
+//! ([`crate::totals`]); they start empty with the process, so a service counts as silent from
+//! the server's start until its first event.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use vigil_core::{
+    AlertAction, AlertSource, AlertStatus, NewAlert, RuleLevel, preliminary_severity,
+};
+use vigil_store::{AlertFilter, AlertPolicy, Raised, Store, StoreError};
+
+use crate::error::IngestError;
+use crate::org::OrgView;
+use crate::totals::IngestTotals;
+
+/// Who raises and resolves these alerts in their logs.
+const ACTOR: &str = "vigil";
+
+/// How often the server looks for silent sources.
+pub const CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The dedup key of a service's silence alert: one open alert per service.
+fn dedup_key(service: &str) -> String {
+    format!("silence|{service}")
+}
+
+/// What a check did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SilenceReport {
+    /// Services found silent, with their new alerts (`ALR-n`'s number).
+    pub raised: Vec<(String, i64)>,
+    /// Services whose events came again, with the alerts resolved.
+    pub resolved: Vec<(String, i64)>,
+}
+
+/// The open silence alerts, per service.
+#[derive(Debug)]
+pub(crate) struct SilenceWatch {
+    /// When watching began: a service with no event since is silent from then.
+    since: DateTime<Utc>,
+    /// `None` until the open alerts were read back from the store (after a restart, those of
+    /// the previous run are resolved the same way).
+    open: Mutex<Option<HashMap<String, OpenSilence>>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct OpenSilence {
+    alert: i64,
+    /// The last event stored before the silence (or when watching began).
+    last: DateTime<Utc>,
+}
+
+impl Default for SilenceWatch {
+    fn default() -> Self {
+        SilenceWatch {
+            since: Utc::now(),
+            open: Mutex::new(None),
+        }
+    }
+}
+
+impl SilenceWatch {
+    /// Raises an alert for each watched service silent at `now` that has none open, and
+    /// resolves the open alerts of services whose events came again.
+    pub async fn check(
+        &self,
+        now: DateTime<Utc>,
+        org: &OrgView,
+        totals: &IngestTotals,
+        store: &dyn Store,
+        policy: AlertPolicy,
+    ) -> Result<SilenceReport, IngestError> {
+        let mut open = match self.take_open() {
+            Some(open) => open,
+            None => self.read_open(store).await?,
+        };
+        let outcome = self
+            .check_with(&mut open, now, org, totals, store, policy)
+            .await;
+        *self.open.lock().unwrap_or_else(|e| e.into_inner()) = Some(open);
+        outcome
+    }
+
+    fn take_open(&self) -> Option<HashMap<String, OpenSilence>> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// The silence alerts left open by an earlier run of the server.
+    async fn read_open(
+        &self,
+        store: &dyn Store,
+    ) -> Result<HashMap<String, OpenSilence>, IngestError> {
+        let mut open = HashMap::new();
+        for status in [AlertStatus::Triggered, AlertStatus::Acknowledged] {
+            let page = store
+                .list_alerts(&AlertFilter {
+                    status: Some(status),
+                    limit: 1000,
+                    ..AlertFilter::default()
+                })
+                .await
+                .map_err(IngestError::Alerts)?;
+            for alert in page.items {
+                if alert.alert.source == AlertSource::Monitor
+                    && alert.alert.dedup_key == dedup_key(&alert.alert.service)
+                {
+                    open.insert(
+                        alert.alert.service.clone(),
+                        OpenSilence {
+                            alert: alert.id,
+                            last: self.since,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(open)
+    }
+
+    async fn check_with(
+        &self,
+        open: &mut HashMap<String, OpenSilence>,
+        now: DateTime<Utc>,
+        org: &OrgView,
+        totals: &IngestTotals,
+        store: &dyn Store,
+        policy: AlertPolicy,
+    ) -> Result<SilenceReport, IngestError> {
+        let mut last_stored: HashMap<&str, DateTime<Utc>> = HashMap::new();
+        for source in &totals.sources {
+            let last = last_stored.entry(source.service.as_str()).or_default();
+            *last = (*last).max(source.last_stored);
+        }
+        let mut report = SilenceReport::default();
+        let mut failed = None;
+        // Resolved first: a service whose events came again, or that is no longer watched.
+        let watched = |name: &str| {
+            org.document
+                .as_ref()
+                .and_then(|d| d.services.iter().find(|s| s.name == name))
+                .and_then(|s| s.silent_after_secs())
+        };
+        let resumed: Vec<(String, OpenSilence, Option<DateTime<Utc>>)> = open
+            .iter()
+            .filter_map(|(service, silence)| {
+                let back = last_stored
+                    .get(service.as_str())
+                    .copied()
+                    .filter(|t| *t > silence.last);
+                (back.is_some() || watched(service).is_none())
+                    .then(|| (service.clone(), *silence, back))
+            })
+            .collect();
+        for (service, silence, back) in resumed {
+            let note = match back {
+                Some(back) => format!(
+                    "events came again at {}, after {} without any",
+                    back.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    span(back - silence.last)
+                ),
+                None => "the service is no longer watched for silence (silent_after removed from the organisation document)".to_owned(),
+            };
+            match close(store, silence.alert, &note).await {
+                Ok(()) => {
+                    open.remove(&service);
+                    report.resolved.push((service, silence.alert));
+                }
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        let Some(document) = &org.document else {
+            return failed.map_or(Ok(report), Err);
+        };
+        for service in &document.services {
+            let Some(after) = service.silent_after_secs() else {
+                continue;
+            };
+            if open.contains_key(&service.name) {
+                continue;
+            }
+            let last = last_stored
+                .get(service.name.as_str())
+                .copied()
+                .unwrap_or(self.since)
+                .max(self.since);
+            let quiet = now - last;
+            if quiet.num_seconds() < after as i64 {
+                continue;
+            }
+            let seen = if last_stored.contains_key(service.name.as_str()) {
+                format!(
+                    "its last event was stored at {}",
+                    last.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                )
+            } else {
+                format!(
+                    "none has been stored since the server started at {}",
+                    last.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                )
+            };
+            let alert = NewAlert {
+                title: format!("No logs from {} for {}", service.name, span(quiet)),
+                source: AlertSource::Monitor,
+                severity: preliminary_severity(RuleLevel::Medium, service.criticality),
+                service: service.name.clone(),
+                dedup_key: dedup_key(&service.name),
+                rule_id: None,
+                summary: Some(format!(
+                    "No event of service {:?} for {} (silent_after: {}); {seen}. Check its log \
+                     sender and its host; an attacker may have turned its logging off.",
+                    service.name,
+                    span(quiet),
+                    service.silent_after.as_deref().unwrap_or_default()
+                )),
+                origin: Some("vigil-silence".into()),
+                reporter: None,
+                event_ids: Vec::new(),
+                events: Vec::new(),
+                times: 1,
+            };
+            match store.raise_alert(ACTOR, alert, policy).await {
+                Ok(raised) => {
+                    let id = match raised {
+                        Raised::Created(a) | Raised::Deduplicated(a) => Some(a.id),
+                        Raised::Suppressed => None,
+                    };
+                    if let Some(id) = id {
+                        open.insert(service.name.clone(), OpenSilence { alert: id, last });
+                        report.raised.push((service.name.clone(), id));
+                    }
+                }
+                Err(e) => {
+                    failed.get_or_insert(IngestError::Alerts(e));
+                }
+            }
+        }
+        failed.map_or(Ok(report), Err)
+    }
+}
+
+/// Resolves a silence alert with `note` in its log; one a responder closed already is left
+/// as they left it.
+async fn close(store: &dyn Store, alert: i64, note: &str) -> Result<(), IngestError> {
+    match store.get_alert(alert).await {
+        Ok(a) if matches!(a.status, AlertStatus::Resolved | AlertStatus::Dismissed) => {
+            return Ok(());
+        }
+        Ok(_) => {}
+        Err(StoreError::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(IngestError::Alerts(e)),
+    }
+    store
+        .log_alert(alert, ACTOR, "note", note)
+        .await
+        .map_err(IngestError::Alerts)?;
+    match store.act_on_alert(ACTOR, alert, AlertAction::Resolve).await {
+        Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+        Err(e) => Err(IngestError::Alerts(e)),
+    }
+}
+
+/// `2h 5m`, `12m`, `45s`.
+fn span(d: chrono::Duration) -> String {
+    let secs = d.num_seconds().max(0);
+    let (days, hours, minutes) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60);
+    match (days, hours, minutes) {
+        (0, 0, 0) => format!("{secs}s"),
+        (0, 0, m) => format!("{m}m"),
+        (0, h, 0) => format!("{h}h"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, 0, _) => format!("{d}d"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::span;
+
+    #[test]
+    fn spans_read_as_a_responder_writes_them() {
+        let s = |secs: i64| span(chrono::Duration::seconds(secs));
+        assert_eq!(s(45), "45s");
+        assert_eq!(s(12 * 60 + 5), "12m");
+        assert_eq!(s(2 * 3600), "2h");
+        assert_eq!(s(2 * 3600 + 5 * 60), "2h 5m");
+        assert_eq!(s(3 * 86_400 + 60), "3d");
+        assert_eq!(s(86_400 + 7 * 3600), "1d 7h");
+        assert_eq!(s(-5), "0s");
+    }
+}

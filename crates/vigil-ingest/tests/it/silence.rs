@@ -1,0 +1,168 @@
+//! Services that stop sending their logs: the organisation document's `silent_after` raises an
+//! alert for them, resolved by itself when their events come again — across a restart too.
+
+use chrono::Utc;
+use serde_json::json;
+use vigil_core::{AlertSource, AlertStatus, Severity};
+use vigil_ingest::{Envelope, RawEvent};
+use vigil_store::AlertFilter;
+
+use crate::support::Harness;
+
+fn event_of(service: &str) -> RawEvent {
+    RawEvent {
+        time: None,
+        envelope: Envelope {
+            service: service.into(),
+            host: "h1".into(),
+            tenant: "acme".into(),
+        },
+        json: r#"{"message":"still here"}"#.into(),
+    }
+}
+
+async fn apply(h: &Harness, services: serde_json::Value) {
+    let org = json!({
+        "people": [{"name": "alice"}],
+        "teams": [{"name": "platform", "members": ["alice"]}],
+        "services": services,
+    });
+    let parsed: vigil_oncall::OrgDocument = serde_json::from_value(org.clone()).unwrap();
+    parsed.validate().expect("a valid document");
+    h.store.apply_org("test", org).await.unwrap();
+    h.ingestor.forget_org();
+}
+
+async fn silence_alerts(h: &Harness) -> Vec<vigil_core::Alert> {
+    h.store
+        .list_alerts(&AlertFilter::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|a| a.alert.source == AlertSource::Monitor)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_service_that_stops_sending_raises_an_alert_resolved_when_its_events_come_again() {
+    let h = Harness::new().await;
+    apply(
+        &h,
+        json!([
+            {"name": "bastion", "team": "platform", "silent_after": "5m", "criticality": "critical"},
+            {"name": "ledger", "team": "platform", "silent_after": "1h"},
+            {"name": "wiki", "team": "platform"},
+        ]),
+    )
+    .await;
+    h.ingestor
+        .ingest_raw(vec![event_of("bastion"), event_of("wiki")])
+        .await
+        .unwrap();
+    let minutes = |m: i64| Utc::now() + chrono::Duration::minutes(m);
+
+    // Within its five minutes: nothing.
+    let report = h.ingestor.check_silence(minutes(4)).await.unwrap();
+    assert!(
+        report.raised.is_empty() && report.resolved.is_empty(),
+        "{report:?}"
+    );
+
+    // Past them: one alert for the bastion; the ledger (no event since the start) has an
+    // hour, and the wiki is not watched.
+    let report = h.ingestor.check_silence(minutes(6)).await.unwrap();
+    assert_eq!(report.raised.len(), 1, "{report:?}");
+    assert_eq!(report.raised[0].0, "bastion");
+    let alerts = silence_alerts(&h).await;
+    assert_eq!(alerts.len(), 1);
+    let alert = &alerts[0];
+    assert_eq!(alert.status, AlertStatus::Triggered);
+    assert_eq!(alert.alert.service, "bastion");
+    assert_eq!(alert.alert.title, "No logs from bastion for 6m");
+    // A medium concern, one step worse on a critical service.
+    assert_eq!(alert.alert.severity, Severity::Sev2);
+    let summary = alert.alert.summary.as_deref().unwrap();
+    assert!(
+        summary.contains("silent_after: 5m") && summary.contains("its last event was stored at"),
+        "{summary}"
+    );
+    // Checked again while still silent: the same alert, not another one nor a count per tick.
+    let report = h.ingestor.check_silence(minutes(7)).await.unwrap();
+    assert!(report.raised.is_empty(), "{report:?}");
+    assert_eq!(silence_alerts(&h).await[0].count, 1);
+
+    // The ledger never sent: silent an hour after the start.
+    let report = h.ingestor.check_silence(minutes(61)).await.unwrap();
+    assert_eq!(report.raised.len(), 1, "{report:?}");
+    assert_eq!(report.raised[0].0, "ledger");
+    let ledger = silence_alerts(&h)
+        .await
+        .into_iter()
+        .find(|a| a.alert.service == "ledger")
+        .unwrap();
+    assert!(
+        ledger
+            .alert
+            .summary
+            .as_deref()
+            .unwrap()
+            .contains("none has been stored since the server started"),
+        "{:?}",
+        ledger.alert.summary
+    );
+    assert_eq!(ledger.alert.severity, Severity::Sev3);
+
+    // The bastion sends again: its alert is resolved, with the gap in its log.
+    h.ingestor
+        .ingest_raw(vec![event_of("bastion")])
+        .await
+        .unwrap();
+    let report = h.ingestor.check_silence(Utc::now()).await.unwrap();
+    assert_eq!(report.resolved.len(), 1, "{report:?}");
+    let bastion = h.store.get_alert(report.resolved[0].1).await.unwrap();
+    assert_eq!(bastion.status, AlertStatus::Resolved);
+    assert!(
+        bastion
+            .log
+            .iter()
+            .any(|l| l.text.starts_with("events came again at")),
+        "{:?}",
+        bastion.log
+    );
+
+    // After a restart, the ledger's open alert is resolved the same way once it sends.
+    let h = h.reopen();
+    let report = h.ingestor.check_silence(Utc::now()).await.unwrap();
+    assert!(
+        report.raised.is_empty() && report.resolved.is_empty(),
+        "{report:?}"
+    );
+    h.ingestor
+        .ingest_raw(vec![event_of("ledger")])
+        .await
+        .unwrap();
+    let report = h.ingestor.check_silence(Utc::now()).await.unwrap();
+    assert_eq!(report.resolved, vec![("ledger".to_owned(), ledger.id)]);
+
+    // A service no longer watched has its open alert resolved, saying why.
+    h.ingestor.check_silence(minutes(10)).await.unwrap();
+    let open: Vec<_> = silence_alerts(&h)
+        .await
+        .into_iter()
+        .filter(|a| a.status == AlertStatus::Triggered)
+        .collect();
+    assert_eq!(open.len(), 1, "the bastion is silent again: {open:?}");
+    apply(&h, json!([{"name": "bastion", "team": "platform"}])).await;
+    let report = h.ingestor.check_silence(minutes(11)).await.unwrap();
+    assert_eq!(report.resolved.len(), 1, "{report:?}");
+    let closed = h.store.get_alert(report.resolved[0].1).await.unwrap();
+    assert!(
+        closed
+            .log
+            .iter()
+            .any(|l| l.text.contains("no longer watched")),
+        "{:?}",
+        closed.log
+    );
+}
