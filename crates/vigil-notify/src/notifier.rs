@@ -188,7 +188,7 @@ impl Notifier {
             }
             Target::Email { to } => {
                 let channel = self.smtp.as_ref().ok_or_else(|| {
-                    "no SMTP server is configured; set NotifierConfig::smtp to send e-mail"
+                    "no SMTP server is configured; start the server with --smtp HOST:PORT (and --smtp-from) to send e-mail"
                         .to_owned()
                 })?;
                 let to: Mailbox = to
