@@ -6,7 +6,10 @@
 //!
 //! When the service last had an event stored is read from the ingest totals
 //! ([`crate::totals`]); they start empty with the process, so a service counts as silent from
-//! the server's start until its first event.
+//! the server's start until its first event. A service is watched as a whole: one tenant's
+//! events falling silent while another's go on raises nothing. (A service first seen after
+//! [`crate::totals::MAX_SOURCES`] others since the start is counted with them, and would look
+//! silent.)
 
 use std::collections::HashMap;
 use std::sync::Mutex;

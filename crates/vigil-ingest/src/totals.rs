@@ -23,10 +23,11 @@ pub const LATENCY_BUCKETS: [f64; 12] = [
 
 /// Sources (service, tenant) counted one by one; the events of any further source are counted
 /// under [`OTHER_SOURCES`], so that senders naming services at will (syslog's APP-NAME) cannot
-/// grow the metrics without bound.
-pub const MAX_SOURCES: usize = 1000;
+/// grow the counters without bound. (The metrics route shows fewer, see
+/// [`IngestTotals::top_sources`]; the silence watch reads them all.)
+pub const MAX_SOURCES: usize = 10_000;
 
-/// The service the events of sources beyond [`MAX_SOURCES`] are counted under.
+/// The service the events of sources beyond a limit are counted under.
 pub const OTHER_SOURCES: &str = "(other)";
 
 /// What the ingest path did since the process started, over every entry point.
@@ -50,6 +51,46 @@ pub struct IngestTotals {
     pub latency: LatencyHistogram,
     /// Events stored per source, ordered by service then tenant.
     pub sources: Vec<SourceTotals>,
+}
+
+impl IngestTotals {
+    /// The `n` sources with the most events stored (ties in name order), and the others
+    /// folded into one under [`OTHER_SOURCES`] (their events summed, their latest time), for
+    /// a consumer that must hold few series (a metrics scrape).
+    pub fn top_sources(&self, n: usize) -> Vec<SourceTotals> {
+        let mut sources = self.sources.clone();
+        if sources.len() <= n {
+            return sources;
+        }
+        sources.sort_by(|a, b| {
+            b.stored
+                .cmp(&a.stored)
+                .then_with(|| (&a.service, &a.tenant).cmp(&(&b.service, &b.tenant)))
+        });
+        let rest = sources.split_off(n);
+        let mut other = SourceTotals {
+            service: OTHER_SOURCES.to_owned(),
+            tenant: String::new(),
+            stored: 0,
+            last_stored: DateTime::<Utc>::MIN_UTC,
+        };
+        for source in rest {
+            other.stored += source.stored;
+            other.last_stored = other.last_stored.max(source.last_stored);
+        }
+        match sources
+            .iter_mut()
+            .find(|s| (s.service.as_str(), s.tenant.as_str()) == (OTHER_SOURCES, ""))
+        {
+            Some(counted) => {
+                counted.stored += other.stored;
+                counted.last_stored = counted.last_stored.max(other.last_stored);
+            }
+            None => sources.push(other),
+        }
+        sources.sort_by(|a, b| (&a.service, &a.tenant).cmp(&(&b.service, &b.tenant)));
+        sources
+    }
 }
 
 /// Seconds spent in each step of the batches, summed over them.
@@ -325,6 +366,35 @@ mod tests {
         assert_eq!(
             sources.iter().map(|s| s.stored).sum::<u64>(),
             MAX_SOURCES as u64 + 6
+        );
+    }
+
+    #[test]
+    fn a_scrape_gets_the_busiest_sources_and_the_rest_folded() {
+        let counters = TotalCounters::default();
+        counters.stored_from(
+            [("quiet", ""), ("busy", "a"), ("busy", "a")].into_iter(),
+            at(5),
+        );
+        counters.stored_from([("mid", ""), ("mid", ""), ("late", "")].into_iter(), at(9));
+        let totals = counters.snapshot();
+        assert_eq!(
+            totals.top_sources(10),
+            totals.sources,
+            "few enough: all of them"
+        );
+        let top: Vec<(String, u64, i64)> = totals
+            .top_sources(2)
+            .into_iter()
+            .map(|s| (s.service, s.stored, s.last_stored.timestamp()))
+            .collect();
+        assert_eq!(
+            top,
+            [
+                (OTHER_SOURCES.to_owned(), 2, 9),
+                ("busy".to_owned(), 2, 5),
+                ("mid".to_owned(), 2, 9),
+            ]
         );
     }
 

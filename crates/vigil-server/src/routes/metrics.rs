@@ -14,6 +14,10 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// Sources (service, tenant) given a series of their own; a scrape of many more would cost
+/// the monitoring more than it tells.
+const MAX_SOURCE_SERIES: usize = 1000;
+
 /// The Prometheus text exposition format's content type.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -103,12 +107,13 @@ pub async fn metrics(State(state): State<AppState>, _who: Principal) -> Result<R
         format_args!("{:.6}", totals.latency.sum),
     );
     out.sample(&format!("{name}_count"), "", totals.latency.count);
+    let sources = totals.top_sources(MAX_SOURCE_SERIES);
     out.head(
         "vigil_source_events_stored_total",
-        "Events stored per sending service and tenant (services beyond the first 1000 counted as \"(other)\").",
+        "Events stored per sending service and tenant (the 1000 with the most; the others summed as service \"(other)\").",
         "counter",
     );
-    for source in &totals.sources {
+    for source in &sources {
         out.sample(
             "vigil_source_events_stored_total",
             &source_labels(&source.service, &source.tenant),
@@ -120,7 +125,7 @@ pub async fn metrics(State(state): State<AppState>, _who: Principal) -> Result<R
         "When each service and tenant last had an event stored (Unix time): a source that falls silent leaves a gap in the central log.",
         "gauge",
     );
-    for source in &totals.sources {
+    for source in &sources {
         out.sample(
             "vigil_source_last_stored_timestamp_seconds",
             &source_labels(&source.service, &source.tenant),
