@@ -2127,8 +2127,8 @@ async fn raise_batch(
                 seq,
                 "created",
                 format!(
-                    "{} {} alert for service {}, preliminary severity {}",
-                    alert.source, alert.title, alert.service, alert.severity
+                    "raised ({}) for service {}: {:?}, preliminary severity {}",
+                    alert.source, alert.service, alert.title, alert.severity
                 ),
             ),
             _ => (id, seq, "deduplicated", {

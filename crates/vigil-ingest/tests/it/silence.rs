@@ -87,6 +87,11 @@ async fn a_service_that_stops_sending_raises_an_alert_resolved_when_its_events_c
         summary.contains("silent_after: 5m") && summary.contains("its last event was stored at"),
         "{summary}"
     );
+    let logged = h.store.get_alert(alert.id).await.unwrap().log;
+    assert_eq!(
+        logged[0].text,
+        "raised (monitor) for service bastion: \"No logs from bastion for 6m\", preliminary severity SEV2"
+    );
     // Checked again while still silent: the same alert, not another one nor a count per tick.
     let report = h.ingestor.check_silence(minutes(7)).await.unwrap();
     assert!(report.raised.is_empty(), "{report:?}");
