@@ -460,7 +460,7 @@ pub struct CompiledRuleSet {
     pub(crate) numeric_keyword: bool,
     /// Matchers' memory given back by [`crate::matcher::PooledMatcher`]s, to reuse (sized for
     /// this set: a set's spares are its own matchers').
-    spares: std::sync::Mutex<Vec<crate::matcher::Spare>>,
+    spares: std::sync::Mutex<Vec<crate::matcher::Work>>,
 }
 
 /// Spare matchers a set keeps at most (one per thread that matches at once is enough).
@@ -649,10 +649,10 @@ impl CompiledRuleSet {
         })
     }
 
-    pub(crate) fn give_back(&self, spare: crate::matcher::Spare) {
+    pub(crate) fn give_back(&self, work: crate::matcher::Work) {
         let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
         if spares.len() < MAX_SPARE_MATCHERS {
-            spares.push(spare);
+            spares.push(work);
         }
     }
 }

@@ -228,10 +228,19 @@ pub fn logsource_fits(rule: &Logsource, log: &Logsource) -> bool {
         && part(&rule.service, &log.service)
 }
 
-/// The per-thread matcher. Create one per thread with [`CompiledRuleSet::matcher`].
+/// The per-thread matcher. Create one per thread with [`CompiledRuleSet::matcher`] (or take a
+/// warm one from the set's pool with [`CompiledRuleSet::pooled_matcher`]).
 #[derive(Debug)]
 pub struct Matcher<'s> {
     set: &'s CompiledRuleSet,
+    work: Work,
+}
+
+/// A matcher's memory, sized for its rule set: what the set's pool of spare matchers keeps
+/// ([`CompiledRuleSet::pooled_matcher`]), so that a server matching batch after batch does not
+/// allocate and warm a matcher up for each.
+#[derive(Debug)]
+pub(crate) struct Work {
     slots: Vec<Slot>,
     keywords: Slot,
     generation: u64,
@@ -264,28 +273,6 @@ pub struct Matcher<'s> {
     /// How many rule variants were evaluated since the matcher was made.
     evaluated: u64,
     /// Per variant: how often it was evaluated (for tuning, see [`Matcher::evaluation_counts`]).
-    per_variant: Vec<u32>,
-}
-
-/// A [`Matcher`]'s memory without its rule set: what the set's pool of spare matchers keeps
-/// ([`CompiledRuleSet::pooled_matcher`]), so that a server matching batch after batch does not
-/// allocate and warm a matcher up for each.
-#[derive(Debug)]
-pub(crate) struct Spare {
-    slots: Vec<Slot>,
-    keywords: Slot,
-    generation: u64,
-    table: bool,
-    unknown_source: bool,
-    roots_seen: Vec<u64>,
-    out: Vec<RuleId>,
-    needle_seen: Vec<u64>,
-    scanned: Vec<u64>,
-    hits: Vec<u32>,
-    keyword_text: String,
-    keyword_text_generation: u64,
-    keyword_text_ascii: bool,
-    tried: Vec<u64>,
     per_variant: Vec<u32>,
 }
 
@@ -325,7 +312,7 @@ impl Drop for PooledMatcher<'_> {
     fn drop(&mut self) {
         if let Some(matcher) = self.matcher.take() {
             let set = matcher.set;
-            set.give_back(matcher.into_spare());
+            set.give_back(matcher.into_work());
         }
     }
 }
@@ -334,99 +321,52 @@ impl<'s> Matcher<'s> {
     pub(crate) fn new(set: &'s CompiledRuleSet) -> Self {
         Matcher {
             set,
-            slots: (0..set.fields.len()).map(|_| Slot::default()).collect(),
-            keywords: Slot::default(),
-            generation: 0,
-            table: false,
-            unknown_source: false,
-            roots_seen: vec![0; set.path_roots],
-            out: Vec::new(),
-            needle_seen: vec![0; set.needle_field.len()],
-            scanned: vec![0; set.fields.len()],
-            hits: Vec::new(),
-            keyword_text: String::new(),
-            keyword_text_generation: 0,
-            keyword_text_ascii: true,
-            tried: vec![0; set.variants.len()],
-            evaluated: 0,
-            per_variant: vec![0; set.variants.len()],
+            work: Work {
+                slots: (0..set.fields.len()).map(|_| Slot::default()).collect(),
+                keywords: Slot::default(),
+                generation: 0,
+                table: false,
+                unknown_source: false,
+                roots_seen: vec![0; set.path_roots],
+                out: Vec::new(),
+                needle_seen: vec![0; set.needle_field.len()],
+                scanned: vec![0; set.fields.len()],
+                hits: Vec::new(),
+                keyword_text: String::new(),
+                keyword_text_generation: 0,
+                keyword_text_ascii: true,
+                tried: vec![0; set.variants.len()],
+                evaluated: 0,
+                per_variant: vec![0; set.variants.len()],
+            },
         }
     }
 
-    /// A matcher working in `spare`'s memory (warm from earlier events), which a matcher of
-    /// `set` gave back.
-    pub(crate) fn reusing(set: &'s CompiledRuleSet, spare: Spare) -> Self {
-        let Spare {
-            slots,
-            keywords,
-            generation,
-            table,
-            unknown_source,
-            roots_seen,
-            out,
-            needle_seen,
-            scanned,
-            hits,
-            keyword_text,
-            keyword_text_generation,
-            keyword_text_ascii,
-            tried,
-            per_variant,
-        } = spare;
-        Matcher {
-            set,
-            slots,
-            keywords,
-            generation,
-            table,
-            unknown_source,
-            roots_seen,
-            out,
-            needle_seen,
-            scanned,
-            hits,
-            keyword_text,
-            keyword_text_generation,
-            keyword_text_ascii,
-            tried,
-            evaluated: 0,
-            per_variant,
-        }
+    /// A matcher working in `work` (warm from earlier events), which a matcher of `set` gave
+    /// back ([`Matcher::into_work`]).
+    pub(crate) fn reusing(set: &'s CompiledRuleSet, work: Work) -> Self {
+        Matcher { set, work }
     }
 
-    /// The matcher's memory, to make another matcher of the same set with
-    /// ([`Matcher::reusing`]).
-    pub(crate) fn into_spare(mut self) -> Spare {
-        self.per_variant.fill(0);
-        Spare {
-            slots: self.slots,
-            keywords: self.keywords,
-            generation: self.generation,
-            table: self.table,
-            unknown_source: self.unknown_source,
-            roots_seen: self.roots_seen,
-            out: self.out,
-            needle_seen: self.needle_seen,
-            scanned: self.scanned,
-            hits: self.hits,
-            keyword_text: self.keyword_text,
-            keyword_text_generation: self.keyword_text_generation,
-            keyword_text_ascii: self.keyword_text_ascii,
-            tried: self.tried,
-            per_variant: self.per_variant,
-        }
+    /// The matcher's memory, to make another matcher of the same set with, its counts for
+    /// tuning set back to zero.
+    pub(crate) fn into_work(mut self) -> Work {
+        self.work.evaluated = 0;
+        self.work.per_variant.fill(0);
+        self.work
     }
 
     /// How many rule evaluations the prefilter let through since this matcher was made (for
     /// benchmarks: divide by the number of events).
     pub fn evaluated(&self) -> u64 {
-        self.evaluated
+        self.work.evaluated
     }
 
     /// The rules evaluated most often (rule, count), most first: the ones the literal
     /// prefilter cannot rule out. For tuning.
     pub fn evaluation_counts(&self) -> Vec<(RuleId, u32)> {
         let mut out: Vec<(RuleId, u32)> = self
+            .work
             .per_variant
             .iter()
             .enumerate()
@@ -450,7 +390,7 @@ impl<'s> Matcher<'s> {
     ) -> Option<&'c Bucket> {
         let eid_field = self.set.event_id_field;
         self.load(eid_field, event);
-        let eid = self.slots[eid_field as usize]
+        let eid = self.work.slots[eid_field as usize]
             .values()
             .first()
             .and_then(Cached::number)?;
@@ -472,14 +412,14 @@ impl<'s> Matcher<'s> {
     /// in [`Matcher::matches`]. An event with a Channel (or a Windows record) goes by the
     /// Windows mapping whatever `logsources` says.
     pub fn matches_from(&mut self, event: &dyn Event, logsources: &[Logsource]) -> &[RuleId] {
-        self.generation += 1;
-        self.out.clear();
+        self.work.generation += 1;
+        self.work.out.clear();
         let set = self.set;
-        self.table = event.for_each_field(&mut TableSink {
+        self.work.table = event.for_each_field(&mut TableSink {
             names: &set.table_names,
-            roots_seen: &mut self.roots_seen,
-            slots: &mut self.slots,
-            generation: self.generation,
+            roots_seen: &mut self.work.roots_seen,
+            slots: &mut self.work.slots,
+            generation: self.work.generation,
             current: 0,
         });
         let channel_field = set.channel_field;
@@ -491,7 +431,7 @@ impl<'s> Matcher<'s> {
         let mut buckets: [Option<&Bucket>; 3] = [None; 3];
         let channel_less = channel.is_none() && !event.is_windows_record();
         let mut declared = if channel_less { logsources } else { &[] };
-        self.unknown_source = channel_less && declared.is_empty();
+        self.work.unknown_source = channel_less && declared.is_empty();
         // The dispatch of the declared logsources holds only the variants that fit them.
         let declared_index = if declared.is_empty() {
             None
@@ -519,7 +459,7 @@ impl<'s> Matcher<'s> {
                 }
             }
         }
-        self.hits.clear();
+        self.work.hits.clear();
         for bucket in buckets.iter().flatten() {
             for &f in &bucket.fields {
                 self.scan(f, event);
@@ -532,21 +472,21 @@ impl<'s> Matcher<'s> {
             for &v in &bucket.always {
                 self.try_variant(v, event, declared);
             }
-            for i in 0..self.hits.len() {
-                let n = self.hits[i];
+            for i in 0..self.work.hits.len() {
+                let n = self.work.hits[i];
                 if let Some(vs) = bucket.by_needle.get(&n) {
                     for &v in vs {
-                        if self.tried[v as usize] != self.generation {
-                            self.tried[v as usize] = self.generation;
+                        if self.work.tried[v as usize] != self.work.generation {
+                            self.work.tried[v as usize] = self.work.generation;
                             self.try_variant(v, event, declared);
                         }
                     }
                 }
             }
         }
-        self.out.sort_unstable();
-        self.out.dedup();
-        &self.out
+        self.work.out.sort_unstable();
+        self.work.out.dedup();
+        &self.work.out
     }
 
     /// Evaluates variant `v` on the current event, if its prefilters let it through.
@@ -563,15 +503,15 @@ impl<'s> Matcher<'s> {
         }
         if let Some(f) = variant.requires {
             self.load(f, event);
-            if !self.slots[f as usize].present {
+            if !self.work.slots[f as usize].present {
                 return;
             }
         }
-        if self.unknown_source && !variant.evidence.is_empty() {
+        if self.work.unknown_source && !variant.evidence.is_empty() {
             let mut any = false;
             for &f in &variant.evidence {
                 self.load(f, event);
-                if self.slots[f as usize].present {
+                if self.work.slots[f as usize].present {
                     any = true;
                     break;
                 }
@@ -581,19 +521,19 @@ impl<'s> Matcher<'s> {
             }
         }
         if let Some(p) = &variant.prefilter {
-            let generation = self.generation;
+            let generation = self.work.generation;
             let found = |set: &[u32]| {
                 set.iter()
-                    .any(|&n| self.needle_seen[n as usize] == generation)
+                    .any(|&n| self.work.needle_seen[n as usize] == generation)
             };
             if !p.also.iter().all(|set| found(set)) {
                 return;
             }
         }
-        self.evaluated += 1;
-        self.per_variant[v as usize] = self.per_variant[v as usize].saturating_add(1);
+        self.work.evaluated += 1;
+        self.work.per_variant[v as usize] = self.work.per_variant[v as usize].saturating_add(1);
         if self.eval(&variant.expr, event) {
-            self.out.push(variant.rule);
+            self.work.out.push(variant.rule);
         }
     }
 
@@ -605,10 +545,10 @@ impl<'s> Matcher<'s> {
         let Some(auto) = &set.automata[field as usize] else {
             return;
         };
-        if self.scanned[field as usize] == self.generation {
+        if self.work.scanned[field as usize] == self.work.generation {
             return;
         }
-        self.scanned[field as usize] = self.generation;
+        self.work.scanned[field as usize] = self.work.generation;
         self.scan_with(field, auto, event);
     }
 
@@ -620,9 +560,9 @@ impl<'s> Matcher<'s> {
         } else {
             self.load_lower(field, event);
         }
-        let generation = self.generation;
-        let seen = &mut self.needle_seen;
-        let hits = &mut self.hits;
+        let generation = self.work.generation;
+        let seen = &mut self.work.needle_seen;
+        let hits = &mut self.work.hits;
         let mut mark = |text: &str, ascii: bool| {
             if !ascii {
                 for &id in auto.fuzzy.iter() {
@@ -648,9 +588,9 @@ impl<'s> Matcher<'s> {
             }
         };
         if keywords {
-            mark(&self.keyword_text, self.keyword_text_ascii);
+            mark(&self.work.keyword_text, self.work.keyword_text_ascii);
         } else {
-            for c in self.slots[field as usize].values() {
+            for c in self.work.slots[field as usize].values() {
                 mark(&c.lower, c.ascii);
             }
         }
@@ -663,11 +603,11 @@ impl<'s> Matcher<'s> {
     /// [`Matcher::load_keywords`], only when a keyword rule is evaluated). A needle found
     /// across two values or in a key only lets a rule be evaluated for nothing.
     fn keyword_text(&mut self, event: &dyn Event) {
-        if self.keyword_text_generation == self.generation {
+        if self.work.keyword_text_generation == self.work.generation {
             return;
         }
-        self.keyword_text_generation = self.generation;
-        let buf = &mut self.keyword_text;
+        self.work.keyword_text_generation = self.work.generation;
+        let buf = &mut self.work.keyword_text;
         buf.clear();
         if self.set.numeric_keyword || !event.keyword_text(buf) {
             event.for_each_value(&mut |v: &FieldValue<'_>| {
@@ -675,27 +615,28 @@ impl<'s> Matcher<'s> {
                 buf.push('\0');
             });
         }
-        self.keyword_text_ascii = buf.is_ascii();
+        self.work.keyword_text_ascii = buf.is_ascii();
     }
 
     fn load_keywords(&mut self, event: &dyn Event) {
-        let generation = self.generation;
-        if self.keywords.generation != generation {
-            self.keywords.fill(generation, |visit| {
+        let generation = self.work.generation;
+        if self.work.keywords.generation != generation {
+            self.work.keywords.fill(generation, |visit| {
                 event.for_each_value(visit);
                 true
             });
         }
-        self.keywords.lower();
+        self.work.keywords.lower();
     }
 
     fn load(&mut self, field: u32, event: &dyn Event) {
-        let generation = self.generation;
-        let slot = &mut self.slots[field as usize];
+        let generation = self.work.generation;
+        let slot = &mut self.work.slots[field as usize];
         if slot.generation != generation {
             let root = self.set.path_root[field as usize];
-            let absent = root == TableName::NONE || self.roots_seen[root as usize] != generation;
-            if self.table && absent {
+            let absent =
+                root == TableName::NONE || self.work.roots_seen[root as usize] != generation;
+            if self.work.table && absent {
                 slot.begin(generation, false);
             } else {
                 let name = &self.set.fields[field as usize];
@@ -707,7 +648,7 @@ impl<'s> Matcher<'s> {
     /// [`Matcher::load`], with the lowercased text of the values filled.
     fn load_lower(&mut self, field: u32, event: &dyn Event) -> &Slot {
         self.load(field, event);
-        let slot = &mut self.slots[field as usize];
+        let slot = &mut self.work.slots[field as usize];
         slot.lower();
         slot
     }
@@ -751,24 +692,24 @@ impl<'s> Matcher<'s> {
         let slot: &Slot = match item.field {
             Some(f) => {
                 self.load_lower(f, event);
-                &self.slots[f as usize]
+                &self.work.slots[f as usize]
             }
             None => {
                 self.load_keywords(event);
-                &self.keywords
+                &self.work.keywords
             }
         };
         // A literal whose needle the field's scan did not find matches no value.
         let field = item.field.unwrap_or(self.set.keyword_field);
-        let scanned = self.scanned[field as usize] == self.generation;
-        let (seen, generation) = (&self.needle_seen, self.generation);
+        let scanned = self.work.scanned[field as usize] == self.work.generation;
+        let (seen, generation) = (&self.work.needle_seen, self.work.generation);
         let test = |m: &ValueMatch| match m {
             ValueMatch::Lit { id, .. }
                 if scanned && *id != NO_NEEDLE && seen[*id as usize] != generation =>
             {
                 false
             }
-            _ => value_matches(m, slot, &self.slots),
+            _ => value_matches(m, slot, &self.work.slots),
         };
         let hit = if item.values.all {
             item.values.matches.iter().all(test)

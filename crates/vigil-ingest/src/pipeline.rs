@@ -402,16 +402,8 @@ impl Ingestor {
         every: std::time::Duration,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                _ = stop.changed() => return,
-            }
-            if *stop.borrow() {
-                return;
-            }
+        let mut ticks = Ticks::new(every);
+        while ticks.next(&mut stop).await {
             match self.check_silence(Utc::now()).await {
                 Ok(report) => {
                     for (service, alert) in report.raised {
@@ -1425,16 +1417,8 @@ impl Ingestor {
         every: std::time::Duration,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                _ = stop.changed() => return,
-            }
-            if *stop.borrow() {
-                return;
-            }
+        let mut ticks = Ticks::new(every);
+        while ticks.next(&mut stop).await {
             // A run over late events can read millions of stored events: asked to stop, it
             // gives up at its next slice instead of holding the shutdown up.
             let stopping = Arc::new(AtomicBool::new(false));
@@ -1468,6 +1452,26 @@ impl Ingestor {
                     "could not record the correlation windows that lapsed while no event arrived; trying again at the next tick"
                 ),
             }
+        }
+    }
+}
+
+/// A background task's clock: a tick every period (a late tick delays the next ones rather
+/// than bunching them), until the server stops.
+struct Ticks(tokio::time::Interval);
+
+impl Ticks {
+    fn new(every: std::time::Duration) -> Ticks {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Ticks(ticks)
+    }
+
+    /// Waits for the next tick; `false` once `stop` turns true.
+    async fn next(&mut self, stop: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+        tokio::select! {
+            _ = self.0.tick() => !*stop.borrow(),
+            _ = stop.changed() => false,
         }
     }
 }
