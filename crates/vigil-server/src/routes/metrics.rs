@@ -268,3 +268,17 @@ fn resident_bytes() -> Option<u64> {
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::source_labels;
+
+    #[test]
+    fn label_values_are_escaped_as_the_text_format_requires() {
+        assert_eq!(source_labels("web", ""), r#"{service="web",tenant=""}"#);
+        assert_eq!(
+            source_labels("a\"b\\c\nd", "t"),
+            r#"{service="a\"b\\c\nd",tenant="t"}"#
+        );
+    }
+}
