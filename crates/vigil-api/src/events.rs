@@ -300,12 +300,25 @@ pub struct ServiceStorage {
     /// Days events of this service are kept (absent: forever).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<u32>,
+    /// When this server last stored an event of the service (its clock; absent: none since it
+    /// started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received: Option<DateTime<Utc>>,
+    /// How long the service may send nothing before an alert is raised (`silent_after` of its
+    /// entry in the organisation document; absent: not watched).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silent_after: Option<String>,
+    /// The open alert of the service's current silence (`ALR-12`), if it is silent now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silence_alert: Option<String>,
 }
 
 /// Answer of `GET /api/v1/events/stats`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct StorageStats {
-    /// One entry per service, by name.
+    /// One entry per service, by name: those with stored events, and those the organisation
+    /// document watches for silence or this server received events of since it started (with
+    /// no events counted yet).
     pub services: Vec<ServiceStorage>,
     /// Events in all.
     pub total_events: u64,

@@ -395,6 +395,11 @@ impl Ingestor {
             .await
     }
 
+    /// The services silent now (see [`Ingestor::check_silence`]), with their open alerts.
+    pub fn silent_services(&self) -> Vec<(String, i64)> {
+        self.silence.open_alerts()
+    }
+
     /// [`Ingestor::check_silence`] every `every` until `stop` turns true, on the server's
     /// clock.
     pub async fn run_silence_watch(

@@ -92,6 +92,18 @@ impl SilenceWatch {
         outcome
     }
 
+    /// The services silent now, with their open alerts (none before the first check).
+    pub fn open_alerts(&self) -> Vec<(String, i64)> {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let mut alerts: Vec<(String, i64)> = open
+            .iter()
+            .flatten()
+            .map(|(service, silence)| (service.clone(), silence.alert))
+            .collect();
+        alerts.sort();
+        alerts
+    }
+
     fn take_open(&self) -> Option<HashMap<String, OpenSilence>> {
         self.open.lock().unwrap_or_else(|e| e.into_inner()).take()
     }

@@ -248,7 +248,7 @@ pub struct Pivot {
 }
 
 /// What the store holds for one service.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceStats {
     /// The service.
     pub service: String,

@@ -1,5 +1,6 @@
 //! `vigil storage stats`: what the central log database of a running server holds, per
-//! service: events, bytes, oldest and newest event, retention.
+//! service: events, bytes, oldest and newest event, when the server last received one,
+//! whether it is watched for silence (and silent now), retention.
 
 use crate::incident::{Conn, client};
 use crate::output::{explain, outln, print_json, table};
@@ -14,7 +15,7 @@ Needs a token of role viewer or above (--token or VIGIL_TOKEN).";
 /// Subcommands of `vigil storage`.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Events, bytes, first and last event and retention per service.
+    /// Events, bytes, first and last event, last received, silence and retention per service.
     #[command(after_help = AFTER_HELP)]
     Stats {
         #[command(flatten)]
@@ -54,9 +55,10 @@ async fn stats(conn: Conn) -> anyhow::Result<()> {
         t.map(|t| crate::output::shown_time(t, "%Y-%m-%d %H:%M:%S"))
             .unwrap_or_else(|| "-".to_owned())
     };
-    let (first, last) = (
+    let (first, last, received) = (
         crate::output::time_column("FIRST"),
         crate::output::time_column("LAST"),
+        crate::output::time_column("RECEIVED"),
     );
     let mut t = table([
         "SERVICE",
@@ -64,6 +66,8 @@ async fn stats(conn: Conn) -> anyhow::Result<()> {
         "SIZE",
         first.as_str(),
         last.as_str(),
+        received.as_str(),
+        "SILENCE",
         "RETENTION",
     ]);
     for svc in &s.services {
@@ -73,6 +77,8 @@ async fn stats(conn: Conn) -> anyhow::Result<()> {
             human_bytes(svc.bytes),
             time(svc.first),
             time(svc.last),
+            time(svc.received),
+            silence(svc),
             match svc.retention_days {
                 Some(1) => "1 day".to_owned(),
                 Some(d) => format!("{d} days"),
@@ -89,6 +95,16 @@ async fn stats(conn: Conn) -> anyhow::Result<()> {
     );
     lag();
     Ok(())
+}
+
+/// `silent: ALR-3` while its silence alert is open, `watched (15m)` for a service watched and
+/// sending, `-` for one not watched.
+fn silence(svc: &vigil_api::events::ServiceStorage) -> String {
+    match (&svc.silence_alert, &svc.silent_after) {
+        (Some(alert), _) => format!("silent: {alert}"),
+        (None, Some(after)) => format!("watched ({after})"),
+        (None, None) => "-".to_owned(),
+    }
 }
 
 /// Bytes in binary units: `512 B`, `1.5 KiB`, `3.2 GiB`.

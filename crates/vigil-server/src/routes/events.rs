@@ -585,23 +585,70 @@ pub async fn stats(
 ) -> Result<Json<StorageStats>, ApiError> {
     let (stats, index_lag) =
         blocking(state.ingestor.events(), |s| Ok((s.stats()?, s.index_lag()))).await?;
-    let services: Vec<ServiceStorage> = stats
+    let mut services: std::collections::BTreeMap<String, ServiceStorage> = stats
         .into_iter()
-        .map(|s| ServiceStorage {
-            retention_days: state.settings.retention.days_for(&s.service),
-            service: s.service,
-            events: s.events,
-            bytes: s.bytes,
-            first: s.first,
-            last: s.last,
-        })
+        .map(|s| (s.service.clone(), storage_of(&state, s)))
         .collect();
+    // What this server received (by its clock) and the services watched for silence: a
+    // service watched but never heard from is listed too, with nothing stored.
+    for source in state.ingestor.totals().sources {
+        if source.service == vigil_ingest::totals::OTHER_SOURCES {
+            continue;
+        }
+        let entry = services.entry(source.service.clone()).or_insert_with(|| {
+            storage_of(
+                &state,
+                vigil_logs::ServiceStats {
+                    service: source.service.clone(),
+                    ..Default::default()
+                },
+            )
+        });
+        entry.received = entry.received.max(Some(source.last_stored));
+    }
+    let org = state.ingestor.org().await;
+    for owner in org.document.iter().flat_map(|d| &d.services) {
+        if owner.silent_after_secs().is_some() {
+            let entry = services.entry(owner.name.clone()).or_insert_with(|| {
+                storage_of(
+                    &state,
+                    vigil_logs::ServiceStats {
+                        service: owner.name.clone(),
+                        ..Default::default()
+                    },
+                )
+            });
+            entry.silent_after = owner.silent_after.clone();
+        }
+    }
+    for (service, alert) in state.ingestor.silent_services() {
+        if let Some(entry) = services.get_mut(&service) {
+            entry.silence_alert = Some(format!("ALR-{alert}"));
+        }
+    }
+    let services: Vec<ServiceStorage> = services.into_values().collect();
     Ok(Json(StorageStats {
         total_events: services.iter().map(|s| s.events).sum(),
         total_bytes: services.iter().map(|s| s.bytes).sum(),
         services,
         index_lag,
     }))
+}
+
+/// A service's stored events as the stats answer them (what this server received of it and
+/// whether it is watched are added by the caller).
+fn storage_of(state: &AppState, s: vigil_logs::ServiceStats) -> ServiceStorage {
+    ServiceStorage {
+        retention_days: state.settings.retention.days_for(&s.service),
+        service: s.service,
+        events: s.events,
+        bytes: s.bytes,
+        first: s.first,
+        last: s.last,
+        received: None,
+        silent_after: None,
+        silence_alert: None,
+    }
 }
 
 /// Pivot on every active indicator of an incident at once and propose the services and tenants

@@ -701,6 +701,84 @@ async fn a_gzip_body_is_decompressed_within_the_size_limit() {
     assert_eq!(stats["total_events"], 2, "{stats}");
 }
 
+/// Storage stats tell a service owner whether each source is sending: when the server last
+/// received its events, whether it is watched for silence, and the alert of a silence — a
+/// watched service never heard from is listed with nothing stored.
+#[tokio::test]
+async fn storage_stats_show_when_each_service_last_sent_and_its_silence() {
+    let app = spawn_app().await;
+    let org = json!({
+        "people": [{"name": "alice"}],
+        "teams": [{"name": "platform", "members": ["alice"]}],
+        "services": [
+            {"name": "web", "team": "platform", "silent_after": "15m"},
+            {"name": "ledger", "team": "platform", "silent_after": "1h"},
+        ]
+    });
+    assert_eq!(app.put_org(&org).await.0, StatusCode::OK);
+    let before = chrono::Utc::now();
+    for service in ["web", "dns"] {
+        let (status, _) = app
+            .send(
+                &app.responder_token,
+                &format!("service={service}&host=h1"),
+                "{\"message\":\"hello\"}\n",
+                "application/x-ndjson",
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    app.searchable().await;
+    // The ledger has sent nothing for more than its hour.
+    let report = app
+        .ingestor
+        .check_silence(chrono::Utc::now() + chrono::Duration::minutes(61))
+        .await
+        .unwrap();
+    let ledger_alert = report
+        .raised
+        .iter()
+        .find(|(s, _)| s == "ledger")
+        .map(|(_, id)| format!("ALR-{id}"))
+        .expect("the ledger is silent");
+    let (status, stats) = app.get(&app.viewer_token(), "/events/stats").await;
+    assert_eq!(status, StatusCode::OK);
+    let service = |name: &str| -> Value {
+        stats["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["service"] == name)
+            .unwrap_or_else(|| panic!("{name} missing from {stats}"))
+            .clone()
+    };
+    let web = service("web");
+    assert_eq!(
+        (web["events"].as_u64(), web["silent_after"].as_str()),
+        (Some(1), Some("15m"))
+    );
+    let received: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(web["received"].clone()).unwrap();
+    assert!(received >= before - chrono::Duration::seconds(1), "{web}");
+    let dns = service("dns");
+    assert!(
+        dns.get("silent_after").is_none() && dns["received"].is_string(),
+        "{dns}"
+    );
+    let ledger = service("ledger");
+    assert_eq!(
+        (
+            ledger["events"].as_u64(),
+            ledger["silent_after"].as_str(),
+            ledger["silence_alert"].as_str()
+        ),
+        (Some(0), Some("1h"), Some(ledger_alert.as_str())),
+        "{ledger}"
+    );
+    assert!(ledger.get("received").is_none(), "{ledger}");
+    assert_eq!(stats["total_events"], 2, "{stats}");
+}
+
 /// A batch sent again under its Idempotency-Key (its answer was lost) gets the first answer
 /// and is stored once; the key cannot name another batch; keys of one token are not
 /// another's; a bad key is refused naming the header.

@@ -33,6 +33,8 @@ pub struct TestApp {
     viewer_raw: String,
     /// The log store the server ingests into (to make new events searchable at once).
     pub events: Arc<dyn EventStore>,
+    /// The server's ingest path (to run its clocks' work at a chosen time).
+    pub ingestor: Arc<Ingestor>,
     _dir: tempfile::TempDir,
 }
 
@@ -117,7 +119,7 @@ pub async fn spawn_app_with_logs(
         Arc::clone(&store),
         rules,
     ));
-    let state = AppState::new(settings, store, ingestor);
+    let state = AppState::new(settings, store, Arc::clone(&ingestor));
     tokio::spawn(vigil_server::app::serve(
         state,
         listener,
@@ -136,6 +138,7 @@ pub async fn spawn_app_with_logs(
         admin_token: tokens[0].clone(),
         viewer_raw: tokens[2].clone(),
         events,
+        ingestor,
         _dir: dir,
     }
 }
