@@ -83,7 +83,7 @@ impl SilenceWatch {
     ) -> Result<SilenceReport, IngestError> {
         let mut open = match self.take_open() {
             Some(open) => open,
-            None => self.read_open(store).await?,
+            None => self.read_open(org, store).await?,
         };
         let outcome = self
             .check_with(&mut open, now, org, totals, store, policy)
@@ -108,32 +108,43 @@ impl SilenceWatch {
         self.open.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
-    /// The silence alerts left open by an earlier run of the server.
+    /// The silence alerts left open by an earlier run of the server, of the services the
+    /// organisation document watches (asked service by service: a service's alerts are few,
+    /// where all open alerts may be many).
     async fn read_open(
         &self,
+        org: &OrgView,
         store: &dyn Store,
     ) -> Result<HashMap<String, OpenSilence>, IngestError> {
         let mut open = HashMap::new();
-        for status in [AlertStatus::Triggered, AlertStatus::Acknowledged] {
-            let page = store
-                .list_alerts(&AlertFilter {
-                    status: Some(status),
-                    limit: 1000,
-                    ..AlertFilter::default()
-                })
-                .await
-                .map_err(IngestError::Alerts)?;
-            for alert in page.items {
-                if alert.alert.source == AlertSource::Monitor
-                    && alert.alert.dedup_key == dedup_key(&alert.alert.service)
-                {
-                    open.insert(
-                        alert.alert.service.clone(),
-                        OpenSilence {
-                            alert: alert.id,
-                            last: self.since,
-                        },
-                    );
+        let watched = org
+            .document
+            .iter()
+            .flat_map(|d| &d.services)
+            .filter(|s| s.silent_after.is_some());
+        for service in watched {
+            for status in [AlertStatus::Triggered, AlertStatus::Acknowledged] {
+                let page = store
+                    .list_alerts(&AlertFilter {
+                        status: Some(status),
+                        service: Some(service.name.clone()),
+                        limit: 1000,
+                        ..AlertFilter::default()
+                    })
+                    .await
+                    .map_err(IngestError::Alerts)?;
+                for alert in page.items {
+                    if alert.alert.source == AlertSource::Monitor
+                        && alert.alert.dedup_key == dedup_key(&alert.alert.service)
+                    {
+                        open.insert(
+                            alert.alert.service.clone(),
+                            OpenSilence {
+                                alert: alert.id,
+                                last: self.since,
+                            },
+                        );
+                    }
                 }
             }
         }
