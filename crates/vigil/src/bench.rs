@@ -387,9 +387,11 @@ fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
         .context("could not start the async runtime")?;
     runtime.block_on(async {
         client.health().await.map_err(crate::output::explain)?;
-        let cpu_at_start = server_cpu_seconds(&client).await;
+        let at_start = ServerSample::read(&client).await;
+        let cpu_at_start = at_start.as_ref().map(|s| s.cpu);
         let (events, sent) = http_phase(&args, &client).await?;
         report_server_cpu("acknowledged", cpu_at_start, &client, events).await;
+        report_server_steps(at_start.as_ref(), &client).await;
         if args.searchable {
             wait_searchable(&args, &client, sent, events).await?;
             report_server_cpu("searchable", cpu_at_start, &client, events).await;
@@ -405,14 +407,66 @@ fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The server's CPU time so far (`process_cpu_seconds_total` of `GET /metrics`); `None` from a
-/// server without it or for a token that may not read it.
+/// What the server's metrics say of its work so far (`GET /metrics`); `None` from a server
+/// without them or for a token that may not read them.
+struct ServerSample {
+    /// `process_cpu_seconds_total`.
+    cpu: f64,
+    /// `vigil_ingest_batches_total`.
+    batches: f64,
+    /// `vigil_ingest_step_seconds_total` per step, in [`STEPS`]'s order.
+    steps: [f64; 4],
+}
+
+/// The ingest path's steps as the metrics name them.
+const STEPS: [&str; 4] = ["decode", "detect", "append", "record"];
+
+impl ServerSample {
+    async fn read(client: &vigil_client::Client) -> Option<ServerSample> {
+        let metrics = client.metrics().await.ok()?;
+        let value = |name: &str| {
+            metrics
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, value)| *value)
+        };
+        Some(ServerSample {
+            cpu: value("process_cpu_seconds_total")?,
+            batches: value("vigil_ingest_batches_total").unwrap_or_default(),
+            steps: STEPS.map(|step| {
+                value(&format!(
+                    "vigil_ingest_step_seconds_total{{step=\"{step}\"}}"
+                ))
+                .unwrap_or_default()
+            }),
+        })
+    }
+}
+
+/// The server's CPU time so far; `None` as for [`ServerSample::read`].
 async fn server_cpu_seconds(client: &vigil_client::Client) -> Option<f64> {
-    let metrics = client.metrics().await.ok()?;
-    metrics
-        .into_iter()
-        .find(|(name, _)| name == "process_cpu_seconds_total")
-        .map(|(_, value)| value)
+    ServerSample::read(client).await.map(|s| s.cpu)
+}
+
+/// Prints where the server's batches spent their time since `start`, per batch: the wall time
+/// of each step, summed over the batches in flight at once.
+async fn report_server_steps(start: Option<&ServerSample>, client: &vigil_client::Client) {
+    let (Some(start), Some(now)) = (start, ServerSample::read(client).await) else {
+        return;
+    };
+    let batches = now.batches - start.batches;
+    if batches < 1.0 {
+        return;
+    }
+    let steps: Vec<String> = STEPS
+        .iter()
+        .zip(now.steps.iter().zip(start.steps))
+        .map(|(step, (now, start))| format!("{step} {:.1} ms", (now - start) / batches * 1e3))
+        .collect();
+    outln!(
+        "  server steps per batch: {} (wall time; batches in flight overlap)",
+        steps.join(", ")
+    );
 }
 
 /// Prints the server's CPU time per event since `start` — steadier than a rate on a shared

@@ -817,6 +817,12 @@ fn bench_ingest_reports_acknowledged_and_searchable_rates() {
     ));
     assert!(out.contains("stored 3000, rejected 0"), "{out}");
     assert!(out.contains("batch ack latency"), "{out}");
+    // What the server's own metrics say the events cost, and where its batches' time went.
+    assert!(out.contains("server CPU until acknowledged: "), "{out}");
+    assert!(
+        out.contains("server steps per batch: decode ") && out.contains(", record "),
+        "{out}"
+    );
     assert!(
         out.contains("searchable: all 3000 events"),
         "the rate search keeps up with is reported: {out}"
