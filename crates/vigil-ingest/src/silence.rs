@@ -188,9 +188,9 @@ impl SilenceWatch {
         for (service, silence, back) in resumed {
             let note = match back {
                 Some(back) => format!(
-                    "events came again at {}, after {} without any",
+                    "events come again: none was stored from {} until they resumed (the latest at {})",
+                    silence.last.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                     back.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    span(back - silence.last)
                 ),
                 None => "the service is no longer watched for silence (silent_after removed from the organisation document)".to_owned(),
             };
