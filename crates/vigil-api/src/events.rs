@@ -308,7 +308,8 @@ pub struct ServiceStorage {
     /// entry in the organisation document; absent: not watched).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub silent_after: Option<String>,
-    /// The open alert of the service's current silence (`ALR-12`), if it is silent now.
+    /// The open alerts of the service's current silences, if it is silent now: `ALR-12` for
+    /// the service, `ALR-13 (tenant acme)` for a tenant watched on its own, comma-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub silence_alert: Option<String>,
 }

@@ -395,8 +395,8 @@ impl Ingestor {
             .await
     }
 
-    /// The services silent now (see [`Ingestor::check_silence`]), with their open alerts.
-    pub fn silent_services(&self) -> Vec<(String, i64)> {
+    /// What is silent now (see [`Ingestor::check_silence`]), with the open alerts.
+    pub fn silent_services(&self) -> Vec<(crate::silence::Watched, i64)> {
         self.silence.open_alerts()
     }
 

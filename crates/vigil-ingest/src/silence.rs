@@ -2,14 +2,14 @@
 //! event stored for that long raises an alert to its team's on-call — a broken sender, a full
 //! disk at the source, or an attacker turning logging off (ATT&CK T1562.002) all look the same
 //! from here: a gap in the central log. The alert is resolved by Vigil when the service's
-//! events come again, with the gap's length in its log.
+//! events come again, with when the gap began in its log. With `silent_per_tenant`, each
+//! tenant the server has received events of since it started is watched on its own as well.
 //!
-//! When the service last had an event stored is read from the ingest totals
+//! When a service (or a tenant of it) last had an event stored is read from the ingest totals
 //! ([`crate::totals`]); they start empty with the process, so a service counts as silent from
-//! the server's start until its first event. A service is watched as a whole: one tenant's
-//! events falling silent while another's go on raises nothing. (A service first seen after
-//! [`crate::totals::MAX_SOURCES`] others since the start is counted with them, and would look
-//! silent.)
+//! the server's start until its first event. (A service first seen after
+//! [`crate::totals::MAX_SOURCES`] other sources since the start is counted with them, and would
+//! look silent.)
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -30,28 +30,63 @@ const ACTOR: &str = "vigil";
 /// How often the server looks for silent sources.
 pub const CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// The dedup key of a service's silence alert: one open alert per service.
-fn dedup_key(service: &str) -> String {
-    format!("silence|{service}")
+/// What is watched for silence: a service as a whole, or one tenant of it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Watched {
+    /// The service.
+    pub service: String,
+    /// The tenant, when watched on its own.
+    pub tenant: Option<String>,
+}
+
+impl Watched {
+    /// The dedup key of its silence alert: one open alert per service, and per tenant.
+    fn dedup_key(&self) -> String {
+        match &self.tenant {
+            None => format!("silence|{}", self.service),
+            Some(tenant) => format!("silence|{}|{tenant}", self.service),
+        }
+    }
+
+    /// What a silence alert of `service` with this dedup key watches.
+    fn of_alert(service: &str, key: &str) -> Option<Watched> {
+        let rest = key.strip_prefix("silence|")?.strip_prefix(service)?;
+        let tenant = match rest {
+            "" => None,
+            rest => Some(rest.strip_prefix('|')?.to_owned()),
+        };
+        Some(Watched {
+            service: service.to_owned(),
+            tenant,
+        })
+    }
+
+    /// `payments-api`, `payments-api (tenant acme)`.
+    pub fn name(&self) -> String {
+        match &self.tenant {
+            None => self.service.clone(),
+            Some(tenant) => format!("{} (tenant {tenant})", self.service),
+        }
+    }
 }
 
 /// What a check did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SilenceReport {
-    /// Services found silent, with their new alerts (`ALR-n`'s number).
+    /// Found silent ([`Watched::name`]), with their new alerts (`ALR-n`'s number).
     pub raised: Vec<(String, i64)>,
-    /// Services whose events came again, with the alerts resolved.
+    /// Whose events came again, with the alerts resolved.
     pub resolved: Vec<(String, i64)>,
 }
 
-/// The open silence alerts, per service.
+/// The open silence alerts.
 #[derive(Debug)]
 pub(crate) struct SilenceWatch {
     /// When watching began: a service with no event since is silent from then.
     since: DateTime<Utc>,
     /// `None` until the open alerts were read back from the store (after a restart, those of
     /// the previous run are resolved the same way).
-    open: Mutex<Option<HashMap<String, OpenSilence>>>,
+    open: Mutex<Option<HashMap<Watched, OpenSilence>>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -92,19 +127,19 @@ impl SilenceWatch {
         outcome
     }
 
-    /// The services silent now, with their open alerts (none before the first check).
-    pub fn open_alerts(&self) -> Vec<(String, i64)> {
+    /// What is silent now, with the open alerts (none before the first check).
+    pub fn open_alerts(&self) -> Vec<(Watched, i64)> {
         let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        let mut alerts: Vec<(String, i64)> = open
+        let mut alerts: Vec<(Watched, i64)> = open
             .iter()
             .flatten()
-            .map(|(service, silence)| (service.clone(), silence.alert))
+            .map(|(watched, silence)| (watched.clone(), silence.alert))
             .collect();
         alerts.sort();
         alerts
     }
 
-    fn take_open(&self) -> Option<HashMap<String, OpenSilence>> {
+    fn take_open(&self) -> Option<HashMap<Watched, OpenSilence>> {
         self.open.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
@@ -115,7 +150,7 @@ impl SilenceWatch {
         &self,
         org: &OrgView,
         store: &dyn Store,
-    ) -> Result<HashMap<String, OpenSilence>, IngestError> {
+    ) -> Result<HashMap<Watched, OpenSilence>, IngestError> {
         let mut open = HashMap::new();
         let watched = org
             .document
@@ -134,11 +169,12 @@ impl SilenceWatch {
                     .await
                     .map_err(IngestError::Alerts)?;
                 for alert in page.items {
-                    if alert.alert.source == AlertSource::Monitor
-                        && alert.alert.dedup_key == dedup_key(&alert.alert.service)
-                    {
+                    let watched = (alert.alert.source == AlertSource::Monitor)
+                        .then(|| Watched::of_alert(&alert.alert.service, &alert.alert.dedup_key))
+                        .flatten();
+                    if let Some(watched) = watched {
                         open.insert(
-                            alert.alert.service.clone(),
+                            watched,
                             OpenSilence {
                                 alert: alert.id,
                                 last: self.since,
@@ -153,51 +189,68 @@ impl SilenceWatch {
 
     async fn check_with(
         &self,
-        open: &mut HashMap<String, OpenSilence>,
+        open: &mut HashMap<Watched, OpenSilence>,
         now: DateTime<Utc>,
         org: &OrgView,
         totals: &IngestTotals,
         store: &dyn Store,
         policy: AlertPolicy,
     ) -> Result<SilenceReport, IngestError> {
-        let mut last_stored: HashMap<&str, DateTime<Utc>> = HashMap::new();
+        // When each service, and each tenant of it, last had an event stored.
+        let mut last_stored: HashMap<Watched, DateTime<Utc>> = HashMap::new();
         for source in &totals.sources {
-            let last = last_stored.entry(source.service.as_str()).or_default();
-            *last = (*last).max(source.last_stored);
+            let mut keys = vec![Watched {
+                service: source.service.clone(),
+                tenant: None,
+            }];
+            if !source.tenant.is_empty() {
+                keys.push(Watched {
+                    service: source.service.clone(),
+                    tenant: Some(source.tenant.clone()),
+                });
+            }
+            for key in keys {
+                let last = last_stored.entry(key).or_default();
+                *last = (*last).max(source.last_stored);
+            }
         }
-        let mut report = SilenceReport::default();
-        let mut failed = None;
-        // Resolved first: a service whose events came again, or that is no longer watched.
-        let watched = |name: &str| {
+        let owner = |service: &str| {
             org.document
                 .as_ref()
-                .and_then(|d| d.services.iter().find(|s| s.name == name))
-                .and_then(|s| s.silent_after_secs())
+                .and_then(|d| d.services.iter().find(|s| s.name == service))
         };
-        let resumed: Vec<(String, OpenSilence, Option<DateTime<Utc>>)> = open
+        let watched_for = |w: &Watched| {
+            let owner = owner(&w.service)?;
+            let secs = owner.silent_after_secs()?;
+            (w.tenant.is_none() || owner.silent_per_tenant).then_some(secs)
+        };
+        let mut report = SilenceReport::default();
+        let mut failed = None;
+        // Resolved first: what sends again, or is no longer watched.
+        let resumed: Vec<(Watched, OpenSilence, Option<DateTime<Utc>>)> = open
             .iter()
-            .filter_map(|(service, silence)| {
+            .filter_map(|(watched, silence)| {
                 let back = last_stored
-                    .get(service.as_str())
+                    .get(watched)
                     .copied()
                     .filter(|t| *t > silence.last);
-                (back.is_some() || watched(service).is_none())
-                    .then(|| (service.clone(), *silence, back))
+                (back.is_some() || watched_for(watched).is_none())
+                    .then(|| (watched.clone(), *silence, back))
             })
             .collect();
-        for (service, silence, back) in resumed {
+        for (watched, silence, back) in resumed {
             let note = match back {
                 Some(back) => format!(
                     "events come again: none was stored from {} until they resumed (the latest at {})",
                     silence.last.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                     back.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 ),
-                None => "the service is no longer watched for silence (silent_after removed from the organisation document)".to_owned(),
+                None => "no longer watched for silence (silent_after or silent_per_tenant removed from the organisation document)".to_owned(),
             };
             match close(store, silence.alert, &note).await {
                 Ok(()) => {
-                    open.remove(&service);
-                    report.resolved.push((service, silence.alert));
+                    open.remove(&watched);
+                    report.resolved.push((watched.name(), silence.alert));
                 }
                 Err(e) => {
                     failed.get_or_insert(e);
@@ -207,46 +260,62 @@ impl SilenceWatch {
         let Some(document) = &org.document else {
             return failed.map_or(Ok(report), Err);
         };
-        for service in &document.services {
-            let Some(after) = service.silent_after_secs() else {
+        let mut candidates: Vec<(Watched, &vigil_oncall::ServiceOwner, u64)> = Vec::new();
+        for owner in &document.services {
+            let Some(after) = owner.silent_after_secs() else {
                 continue;
             };
-            if open.contains_key(&service.name) {
+            candidates.push((
+                Watched {
+                    service: owner.name.clone(),
+                    tenant: None,
+                },
+                owner,
+                after,
+            ));
+            if owner.silent_per_tenant {
+                let mut tenants: Vec<&Watched> = last_stored
+                    .keys()
+                    .filter(|w| w.service == owner.name && w.tenant.is_some())
+                    .collect();
+                tenants.sort();
+                candidates.extend(tenants.into_iter().map(|w| (w.clone(), owner, after)));
+            }
+        }
+        for (watched, owner, after) in candidates {
+            if open.contains_key(&watched) {
                 continue;
             }
-            let last = last_stored
-                .get(service.name.as_str())
-                .copied()
-                .unwrap_or(self.since)
-                .max(self.since);
+            let heard = last_stored.get(&watched).copied();
+            let last = heard.unwrap_or(self.since).max(self.since);
             let quiet = now - last;
             if quiet.num_seconds() < after as i64 {
                 continue;
             }
-            let seen = if last_stored.contains_key(service.name.as_str()) {
-                format!(
-                    "its last event was stored at {}",
-                    last.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                )
-            } else {
-                format!(
+            let time = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let seen = match heard {
+                Some(_) => format!("its last event was stored at {}", time(last)),
+                None => format!(
                     "none has been stored since the server started at {}",
-                    last.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                )
+                    time(last)
+                ),
+            };
+            let whose = match &watched.tenant {
+                None => format!("service {:?}", watched.service),
+                Some(tenant) => format!("service {:?} for tenant {tenant:?}", watched.service),
             };
             let alert = NewAlert {
-                title: format!("No logs from {} for {}", service.name, span(quiet)),
+                title: format!("No logs from {} for {}", watched.name(), span(quiet)),
                 source: AlertSource::Monitor,
-                severity: preliminary_severity(RuleLevel::Medium, service.criticality),
-                service: service.name.clone(),
-                dedup_key: dedup_key(&service.name),
+                severity: preliminary_severity(RuleLevel::Medium, owner.criticality),
+                service: watched.service.clone(),
+                dedup_key: watched.dedup_key(),
                 rule_id: None,
                 summary: Some(format!(
-                    "No event of service {:?} for {} (silent_after: {}); {seen}. Check its log \
+                    "No event of {whose} for {} (silent_after: {}); {seen}. Check its log \
                      sender and its host; an attacker may have turned its logging off.",
-                    service.name,
                     span(quiet),
-                    service.silent_after.as_deref().unwrap_or_default()
+                    owner.silent_after.as_deref().unwrap_or_default()
                 )),
                 origin: Some("vigil-silence".into()),
                 reporter: None,
@@ -261,8 +330,8 @@ impl SilenceWatch {
                         Raised::Suppressed => None,
                     };
                     if let Some(id) = id {
-                        open.insert(service.name.clone(), OpenSilence { alert: id, last });
-                        report.raised.push((service.name.clone(), id));
+                        report.raised.push((watched.name(), id));
+                        open.insert(watched, OpenSilence { alert: id, last });
                     }
                 }
                 Err(e) => {
@@ -311,7 +380,26 @@ fn span(d: chrono::Duration) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::span;
+    use super::{Watched, span};
+
+    #[test]
+    fn an_alert_tells_what_it_watches_by_its_dedup_key() {
+        let whole = Watched {
+            service: "web".into(),
+            tenant: None,
+        };
+        let acme = Watched {
+            service: "web".into(),
+            tenant: Some("acme".into()),
+        };
+        for w in [&whole, &acme] {
+            assert_eq!(Watched::of_alert("web", &w.dedup_key()).as_ref(), Some(w));
+        }
+        assert_eq!(acme.name(), "web (tenant acme)");
+        // Another service's key, or another kind of alert's, is not this one's.
+        assert_eq!(Watched::of_alert("web", "silence|web-2"), None);
+        assert_eq!(Watched::of_alert("web", "rule|web|h1"), None);
+    }
 
     #[test]
     fn spans_read_as_a_responder_writes_them() {

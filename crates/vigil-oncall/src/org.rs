@@ -227,6 +227,10 @@ pub struct ServiceOwner {
     /// an attacker turning logging off. Resolved by itself when its events come again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub silent_after: Option<String>,
+    /// Watch each tenant's events on its own as well (a tenant's log pipeline that breaks while
+    /// the others go on): every tenant the server has received events of since it started.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub silent_per_tenant: bool,
 }
 
 /// The shortest `silent_after`: the server checks every 30 seconds, and senders batch.
@@ -585,6 +589,12 @@ impl OrgDocument {
                     Some(_) => {}
                 }
             }
+            if service.silent_per_tenant && service.silent_after.is_none() {
+                problems.push(problem(
+                    format!("services[{i}].silent_per_tenant"),
+                    "needs silent_after: how long a tenant may send nothing, e.g. silent_after: 15m",
+                ));
+            }
             if !teams.contains(service.team.as_str()) {
                 problems.push(problem(
                     format!("services[{i}].team"),
@@ -878,6 +888,16 @@ mod tests {
             ],
             fields: [("cs-uri-query".to_string(), " ".to_string())].into(),
             silent_after: Some("30s".into()),
+            silent_per_tenant: false,
+        });
+        doc.services.push(ServiceOwner {
+            name: "queue".into(),
+            team: doc.teams[0].name.clone(),
+            criticality: None,
+            logsources: Vec::new(),
+            fields: BTreeMap::new(),
+            silent_after: None,
+            silent_per_tenant: true,
         });
         let err = doc.validate().unwrap_err();
         let fields: Vec<&str> = err.problems.iter().map(|p| p.field.as_str()).collect();
@@ -894,6 +914,7 @@ mod tests {
                 "services[1].fields",
                 "services[1].silent_after",
                 "services[1].team",
+                "services[2].silent_per_tenant",
             ],
             "{err}"
         );

@@ -170,3 +170,85 @@ async fn a_service_that_stops_sending_raises_an_alert_resolved_when_its_events_c
         closed.log
     );
 }
+
+/// With `silent_per_tenant`, a tenant whose events stop while the service's others go on has
+/// an alert of its own, resolved when that tenant sends again.
+#[tokio::test]
+async fn a_tenant_watched_on_its_own_has_its_own_silence() {
+    let h = Harness::new().await;
+    apply(
+        &h,
+        json!([{"name": "payments", "team": "platform", "silent_after": "5m", "silent_per_tenant": true}]),
+    )
+    .await;
+    let of = |tenant: &str| RawEvent {
+        envelope: Envelope {
+            tenant: tenant.into(),
+            ..event_of("payments").envelope
+        },
+        ..event_of("payments")
+    };
+    h.ingestor
+        .ingest_raw(vec![of("acme"), of("globex")])
+        .await
+        .unwrap();
+    let later = Utc::now() + chrono::Duration::minutes(6);
+    let mut raised = h.ingestor.check_silence(later).await.unwrap().raised;
+    raised.sort();
+    let names: Vec<&str> = raised.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "payments",
+            "payments (tenant acme)",
+            "payments (tenant globex)"
+        ]
+    );
+    let acme = silence_alerts(&h)
+        .await
+        .into_iter()
+        .find(|a| {
+            a.alert
+                .title
+                .starts_with("No logs from payments (tenant acme) for ")
+        })
+        .expect("acme's own alert");
+    assert!(
+        acme.alert
+            .summary
+            .as_deref()
+            .unwrap()
+            .contains("for tenant \"acme\""),
+        "{:?}",
+        acme.alert.summary
+    );
+
+    // globex sends again: its alert and the service's are resolved; acme's stays open.
+    h.ingestor.ingest_raw(vec![of("globex")]).await.unwrap();
+    let mut resolved = h
+        .ingestor
+        .check_silence(Utc::now() + chrono::Duration::minutes(1))
+        .await
+        .unwrap()
+        .resolved;
+    resolved.sort();
+    let names: Vec<&str> = resolved.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["payments", "payments (tenant globex)"]);
+    let silent: Vec<String> = h
+        .ingestor
+        .silent_services()
+        .into_iter()
+        .map(|(w, _)| w.name())
+        .collect();
+    assert_eq!(silent, ["payments (tenant acme)"]);
+
+    // Read back after a restart as acme's, and resolved when acme sends.
+    let h = h.reopen();
+    h.ingestor.check_silence(Utc::now()).await.unwrap();
+    h.ingestor.ingest_raw(vec![of("acme")]).await.unwrap();
+    let report = h.ingestor.check_silence(Utc::now()).await.unwrap();
+    assert_eq!(
+        report.resolved,
+        vec![("payments (tenant acme)".to_owned(), acme.id)]
+    );
+}

@@ -621,9 +621,16 @@ pub async fn stats(
             entry.silent_after = owner.silent_after.clone();
         }
     }
-    for (service, alert) in state.ingestor.silent_services() {
-        if let Some(entry) = services.get_mut(&service) {
-            entry.silence_alert = Some(format!("ALR-{alert}"));
+    for (watched, alert) in state.ingestor.silent_services() {
+        if let Some(entry) = services.get_mut(&watched.service) {
+            let alert = match &watched.tenant {
+                None => format!("ALR-{alert}"),
+                Some(tenant) => format!("ALR-{alert} (tenant {tenant})"),
+            };
+            entry.silence_alert = Some(match entry.silence_alert.take() {
+                None => alert,
+                Some(earlier) => format!("{earlier}, {alert}"),
+            });
         }
     }
     let services: Vec<ServiceStorage> = services.into_values().collect();
