@@ -50,6 +50,10 @@ pub struct AlertQuery {
     /// Only from this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_id: Option<String>,
+    /// Only raised this way: `detection`, `external`, `report`, or `monitor` (a service that
+    /// stopped sending logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<AlertSource>,
     /// At most this many, newest first (1–1000, default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,

@@ -938,6 +938,9 @@ impl SqliteStore {
             if let Some(r) = &filter.rule_id {
                 q.push(" AND rule_id = ").push_bind(r.clone());
             }
+            if let Some(source) = filter.source {
+                q.push(" AND source = ").push_bind(source.as_str());
+            }
         };
         let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM alerts");
         push(&mut count);

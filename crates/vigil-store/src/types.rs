@@ -296,6 +296,8 @@ pub struct AlertFilter {
     pub service: Option<String>,
     /// Only from this rule.
     pub rule_id: Option<String>,
+    /// Only raised this way (detections, external tools, reports, Vigil's own monitoring).
+    pub source: Option<vigil_core::AlertSource>,
     /// Page size (1–1000; 0 means 100). Newest first.
     pub limit: u32,
 }
@@ -306,6 +308,7 @@ impl Default for AlertFilter {
             status: None,
             service: None,
             rule_id: None,
+            source: None,
             limit: 100,
         }
     }

@@ -31,6 +31,10 @@ pub enum Command {
         /// Only for this service.
         #[arg(long)]
         service: Option<String>,
+        /// Only raised this way: detection, external, report, or monitor (services that
+        /// stopped sending logs).
+        #[arg(long)]
+        source: Option<String>,
         /// At most this many.
         #[arg(long, default_value_t = 50)]
         limit: u32,
@@ -124,15 +128,18 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
             Command::List {
                 status,
                 service,
+                source,
                 limit,
                 conn,
             } => {
                 let status = status.map(|s| parse("status", &s)).transpose()?;
+                let source = source.map(|s| parse("source", &s)).transpose()?;
                 let page = client(&conn)?
                     .list_alerts(&AlertQuery {
                         status,
                         service,
                         rule_id: None,
+                        source,
                         limit: Some(limit),
                     })
                     .await

@@ -130,6 +130,7 @@ pub async fn list(
         status: q.status,
         service: q.service,
         rule_id: q.rule_id,
+        source: q.source,
         limit,
     };
     Ok(Json(

@@ -777,6 +777,21 @@ async fn storage_stats_show_when_each_service_last_sent_and_its_silence() {
     );
     assert!(ledger.get("received").is_none(), "{ledger}");
     assert_eq!(stats["total_events"], 2, "{stats}");
+
+    // The alerts of silent sources, listed apart from the detections' (web and the ledger
+    // were both silent an hour on).
+    let (status, silences) = app.get(&app.viewer_token(), "/alerts?source=monitor").await;
+    assert_eq!(status, StatusCode::OK, "{silences}");
+    let services: Vec<&str> = silences["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(services, ["ledger", "web"], "newest first: {silences}");
+    let (status, refused) = app.get(&app.viewer_token(), "/alerts?source=robot").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(refused.to_string().contains("source"), "{refused}");
 }
 
 /// A batch sent again under its Idempotency-Key (its answer was lost) gets the first answer
