@@ -118,7 +118,7 @@ impl SilenceWatch {
     ) -> Result<SilenceReport, IngestError> {
         let mut open = match self.take_open() {
             Some(open) => open,
-            None => self.read_open(org, store).await?,
+            None => self.read_open(store).await?,
         };
         let outcome = self
             .check_with(&mut open, now, org, totals, store, policy)
@@ -143,44 +143,32 @@ impl SilenceWatch {
         self.open.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
-    /// The silence alerts left open by an earlier run of the server, of the services the
-    /// organisation document watches (asked service by service: a service's alerts are few,
-    /// where all open alerts may be many).
+    /// The silence alerts left open by an earlier run of the server (asked for by source: the
+    /// open alerts of detections may be many).
     async fn read_open(
         &self,
-        org: &OrgView,
         store: &dyn Store,
     ) -> Result<HashMap<Watched, OpenSilence>, IngestError> {
         let mut open = HashMap::new();
-        let watched = org
-            .document
-            .iter()
-            .flat_map(|d| &d.services)
-            .filter(|s| s.silent_after.is_some());
-        for service in watched {
-            for status in [AlertStatus::Triggered, AlertStatus::Acknowledged] {
-                let page = store
-                    .list_alerts(&AlertFilter {
-                        status: Some(status),
-                        service: Some(service.name.clone()),
-                        limit: 1000,
-                        ..AlertFilter::default()
-                    })
-                    .await
-                    .map_err(IngestError::Alerts)?;
-                for alert in page.items {
-                    let watched = (alert.alert.source == AlertSource::Monitor)
-                        .then(|| Watched::of_alert(&alert.alert.service, &alert.alert.dedup_key))
-                        .flatten();
-                    if let Some(watched) = watched {
-                        open.insert(
-                            watched,
-                            OpenSilence {
-                                alert: alert.id,
-                                last: self.since,
-                            },
-                        );
-                    }
+        for status in [AlertStatus::Triggered, AlertStatus::Acknowledged] {
+            let page = store
+                .list_alerts(&AlertFilter {
+                    status: Some(status),
+                    source: Some(AlertSource::Monitor),
+                    limit: 1000,
+                    ..AlertFilter::default()
+                })
+                .await
+                .map_err(IngestError::Alerts)?;
+            for alert in page.items {
+                if let Some(watched) =
+                    Watched::of_alert(&alert.alert.service, &alert.alert.dedup_key)
+                {
+                    let silence = OpenSilence {
+                        alert: alert.id,
+                        last: self.since,
+                    };
+                    open.insert(watched, silence);
                 }
             }
         }
@@ -234,8 +222,10 @@ impl SilenceWatch {
                     .get(watched)
                     .copied()
                     .filter(|t| *t > silence.last);
-                (back.is_some() || watched_for(watched).is_none())
-                    .then(|| (watched.clone(), *silence, back))
+                // Without a document (none applied yet, or unreadable) nothing is taken as
+                // unwatched.
+                let unwatched = org.document.is_some() && watched_for(watched).is_none();
+                (back.is_some() || unwatched).then(|| (watched.clone(), *silence, back))
             })
             .collect();
         for (watched, silence, back) in resumed {

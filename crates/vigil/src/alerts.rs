@@ -4,7 +4,7 @@
 
 use vigil_api::alerts::{AlertQuery, DeclareIncident, DismissAlert, MergeAlert};
 
-use crate::incident::{Conn, client};
+use crate::incident::{Conn, client, parse, parse_opt};
 use crate::output::{explain, outln, plural, print_json, table};
 
 const AFTER_HELP: &str = "\
@@ -112,13 +112,6 @@ pub enum Command {
     },
 }
 
-fn parse<T: std::str::FromStr>(flag: &str, v: &str) -> anyhow::Result<T>
-where
-    T::Err: std::fmt::Display,
-{
-    v.parse().map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
-}
-
 pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -132,8 +125,8 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 limit,
                 conn,
             } => {
-                let status = status.map(|s| parse("status", &s)).transpose()?;
-                let source = source.map(|s| parse("source", &s)).transpose()?;
+                let status = parse_opt("status", status.as_deref())?;
+                let source = parse_opt("source", source.as_deref())?;
                 let page = client(&conn)?
                     .list_alerts(&AlertQuery {
                         status,
@@ -260,9 +253,9 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                     alerts: keys,
                     title,
                     summary: None,
-                    severity: severity.map(|s| parse("severity", &s)).transpose()?,
+                    severity: parse_opt("severity", severity.as_deref())?,
                     severity_reason,
-                    category: category.map(|c| parse("category", &c)).transpose()?,
+                    category: parse_opt("category", category.as_deref())?,
                 };
                 let i = client(&conn)?
                     .declare_incident(&body)

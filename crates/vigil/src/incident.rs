@@ -494,7 +494,7 @@ pub(crate) fn client(conn: &Conn) -> anyhow::Result<Client> {
 
 /// Parses a domain value with `vigil-core`'s own parser, so a typo is reported before any
 /// request with the list of accepted values.
-fn parse<T>(what: &str, value: &str) -> anyhow::Result<T>
+pub(crate) fn parse<T>(what: &str, value: &str) -> anyhow::Result<T>
 where
     T: std::str::FromStr,
     T::Err: std::fmt::Display,
@@ -510,7 +510,7 @@ where
     })
 }
 
-fn parse_opt<T>(what: &str, value: Option<&str>) -> anyhow::Result<Option<T>>
+pub(crate) fn parse_opt<T>(what: &str, value: Option<&str>) -> anyhow::Result<Option<T>>
 where
     T: std::str::FromStr,
     T::Err: std::fmt::Display,

@@ -88,11 +88,15 @@ async fn stats(conn: Conn) -> anyhow::Result<()> {
     }
     outln!("{t}");
     outln!(
-        "{} services, {} events, {}",
-        s.services.len(),
-        s.total_events,
+        "{}, {}, {}",
+        crate::output::plural(s.services.len() as u64, "service", "services"),
+        crate::output::plural(s.total_events, "event", "events"),
         human_bytes(s.total_bytes)
     );
+    if s.total_events == 0 && s.index_lag == 0 {
+        // Listed only because they are watched for silence.
+        outln!("nothing is stored yet; send events with `vigil ingest PATH --service NAME`");
+    }
     lag();
     Ok(())
 }

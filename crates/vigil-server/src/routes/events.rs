@@ -592,33 +592,15 @@ pub async fn stats(
     // What this server received (by its clock) and the services watched for silence: a
     // service watched but never heard from is listed too, with nothing stored.
     for source in state.ingestor.totals().sources {
-        if source.service == vigil_ingest::totals::OTHER_SOURCES {
-            continue;
+        if source.service != vigil_ingest::totals::OTHER_SOURCES {
+            let entry = listed(&mut services, &state, &source.service);
+            entry.received = entry.received.max(Some(source.last_stored));
         }
-        let entry = services.entry(source.service.clone()).or_insert_with(|| {
-            storage_of(
-                &state,
-                vigil_logs::ServiceStats {
-                    service: source.service.clone(),
-                    ..Default::default()
-                },
-            )
-        });
-        entry.received = entry.received.max(Some(source.last_stored));
     }
     let org = state.ingestor.org().await;
     for owner in org.document.iter().flat_map(|d| &d.services) {
         if owner.silent_after_secs().is_some() {
-            let entry = services.entry(owner.name.clone()).or_insert_with(|| {
-                storage_of(
-                    &state,
-                    vigil_logs::ServiceStats {
-                        service: owner.name.clone(),
-                        ..Default::default()
-                    },
-                )
-            });
-            entry.silent_after = owner.silent_after.clone();
+            listed(&mut services, &state, &owner.name).silent_after = owner.silent_after.clone();
         }
     }
     for (watched, alert) in state.ingestor.silent_services() {
@@ -640,6 +622,23 @@ pub async fn stats(
         services,
         index_lag,
     }))
+}
+
+/// A service's entry in the stats, listed with nothing stored if the log store has none.
+fn listed<'a>(
+    services: &'a mut std::collections::BTreeMap<String, ServiceStorage>,
+    state: &AppState,
+    service: &str,
+) -> &'a mut ServiceStorage {
+    services.entry(service.to_owned()).or_insert_with(|| {
+        storage_of(
+            state,
+            vigil_logs::ServiceStats {
+                service: service.to_owned(),
+                ..Default::default()
+            },
+        )
+    })
 }
 
 /// A service's stored events as the stats answer them (what this server received of it and
