@@ -158,17 +158,7 @@ impl LateFile {
                 .map(|(tenant, &(from, to))| (tenant, LateSpan::between(from, to)))
                 .collect();
             let bytes = serde_json::to_vec(&spans).map_err(std::io::Error::other)?;
-            let partial = self.path.with_extension("json.partial");
-            {
-                use std::io::Write;
-                let mut file = std::fs::File::create(&partial)?;
-                file.write_all(&bytes)?;
-                file.sync_all()?;
-            }
-            std::fs::rename(&partial, &self.path)?;
-            if let Some(dir) = self.path.parent() {
-                std::fs::File::open(dir)?.sync_all()?;
-            }
+            crate::state_file::replace_durably(&self.path, &bytes)?;
         }
         self.written = cover;
         Ok(())

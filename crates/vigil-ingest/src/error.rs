@@ -20,6 +20,14 @@ pub enum IngestError {
         /// What failed.
         reason: String,
     },
+    /// A state file in the data directory could not be written (see `silence`).
+    #[error("could not write {}: {source}; check that the data directory is writable and has room", file.display())]
+    State {
+        /// The file.
+        file: std::path::PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
     /// The blocking worker stopped unexpectedly (it panicked or the runtime is shutting down).
     #[error("the ingest worker stopped: {0}")]
     Worker(String),

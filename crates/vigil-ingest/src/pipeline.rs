@@ -395,6 +395,13 @@ impl Ingestor {
             .await
     }
 
+    /// Keeps the silence watch's state in `path` (in the data directory) from now on, taking
+    /// back what the last run left there: when the watched sources last had an event stored
+    /// and the silences under way (see [`crate::silence`]). Returns how many silences it held.
+    pub fn keep_silence_in(&self, path: std::path::PathBuf) -> std::io::Result<usize> {
+        self.silence.keep_in(path)
+    }
+
     /// What is silent now (see [`Ingestor::check_silence`]), with the open alerts.
     pub fn silent_services(&self) -> Vec<(crate::silence::Watched, i64)> {
         self.silence.open_alerts()

@@ -6,12 +6,19 @@
 //! tenant the server has received events of since it started is watched on its own as well.
 //!
 //! When a service (or a tenant of it) last had an event stored is read from the ingest totals
-//! ([`crate::totals`]); they start empty with the process, so a service counts as silent from
-//! the server's start until its first event. (A service first seen after
-//! [`crate::totals::MAX_SOURCES`] other sources since the start is counted with them, and would
-//! look silent.)
+//! ([`crate::totals`]), which start empty with the process. So that a restart loses nothing,
+//! the watch keeps a file in the data directory ([`SilenceWatch::keep_in`], written at each
+//! check that changes it): when each watched service and tenant last had an event stored, and
+//! the silences under way with their alerts. After a restart the tenants heard from before it
+//! are still watched, an alert says when the last event was stored even if that was before the
+//! restart, and a silence whose alert a responder closed is not raised again until its events
+//! have come back and stopped again. A silence is never counted from before the server
+//! started, though: the server's own downtime is not the sender's silence. (A service first
+//! seen after [`crate::totals::MAX_SOURCES`] other sources since the start is counted with
+//! them, and would look silent.)
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
@@ -87,13 +94,52 @@ pub(crate) struct SilenceWatch {
     /// `None` until the open alerts were read back from the store (after a restart, those of
     /// the previous run are resolved the same way).
     open: Mutex<Option<HashMap<Watched, OpenSilence>>>,
+    /// What an earlier run left: when the watched sources last had an event stored (kept up to
+    /// date from the ingest totals at each check), and its silences, taken into `open` at the
+    /// first check.
+    kept: Mutex<Kept>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Default)]
+struct Kept {
+    heard: HashMap<Watched, DateTime<Utc>>,
+    silences: Vec<(Watched, OpenSilence)>,
+    file: Option<PathBuf>,
+    /// What the file holds now (written only when this changes).
+    written: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct OpenSilence {
     alert: i64,
     /// The last event stored before the silence (or when watching began).
     last: DateTime<Utc>,
+}
+
+/// The watch's file: see the module's doc.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct SavedWatch {
+    /// When each watched service, and tenant, last had an event stored.
+    heard: Vec<SavedSource>,
+    /// The silences under way, also those whose alert a responder closed.
+    silences: Vec<SavedSilence>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct SavedSource {
+    service: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tenant: Option<String>,
+    last_stored: DateTime<Utc>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct SavedSilence {
+    service: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tenant: Option<String>,
+    #[serde(flatten)]
+    silence: OpenSilence,
 }
 
 impl Default for SilenceWatch {
@@ -101,11 +147,98 @@ impl Default for SilenceWatch {
         SilenceWatch {
             since: Utc::now(),
             open: Mutex::new(None),
+            kept: Mutex::default(),
         }
     }
 }
 
 impl SilenceWatch {
+    /// Keeps the watch's state in `path` from now on (see the module's doc), taking back what
+    /// an earlier run left there; returns how many silences it held. A file that cannot be
+    /// read or parsed is an error: the watch then goes on as after a first start, and
+    /// replaces the file at its next check.
+    pub(crate) fn keep_in(&self, path: PathBuf) -> std::io::Result<usize> {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.file = Some(path.clone());
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let saved: SavedWatch = serde_json::from_slice(&bytes).map_err(std::io::Error::other)?;
+        kept.heard = saved
+            .heard
+            .into_iter()
+            .map(|s| {
+                let watched = Watched {
+                    service: s.service,
+                    tenant: s.tenant,
+                };
+                (watched, s.last_stored)
+            })
+            .collect();
+        kept.silences = saved
+            .silences
+            .into_iter()
+            .map(|s| {
+                let watched = Watched {
+                    service: s.service,
+                    tenant: s.tenant,
+                };
+                (watched, s.silence)
+            })
+            .collect();
+        kept.written = bytes;
+        Ok(kept.silences.len())
+    }
+
+    /// Writes the watch's file if what it would hold changed.
+    fn save(&self, open: &HashMap<Watched, OpenSilence>) -> Result<(), IngestError> {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(path) = kept.file.clone() else {
+            return Ok(());
+        };
+        let mut saved = SavedWatch {
+            heard: kept
+                .heard
+                .iter()
+                .map(|(w, t)| SavedSource {
+                    service: w.service.clone(),
+                    tenant: w.tenant.clone(),
+                    last_stored: *t,
+                })
+                .collect(),
+            silences: open
+                .iter()
+                .map(|(w, silence)| SavedSilence {
+                    service: w.service.clone(),
+                    tenant: w.tenant.clone(),
+                    silence: *silence,
+                })
+                .collect(),
+        };
+        saved
+            .heard
+            .sort_by(|a, b| (&a.service, &a.tenant).cmp(&(&b.service, &b.tenant)));
+        saved
+            .silences
+            .sort_by(|a, b| (&a.service, &a.tenant).cmp(&(&b.service, &b.tenant)));
+        let bytes = serde_json::to_vec_pretty(&saved).map_err(|e| IngestError::State {
+            file: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        if bytes != kept.written {
+            crate::state_file::replace_durably(&path, &bytes).map_err(|source| {
+                IngestError::State {
+                    file: path.clone(),
+                    source,
+                }
+            })?;
+            kept.written = bytes;
+        }
+        Ok(())
+    }
+
     /// Raises an alert for each watched service silent at `now` that has none open, and
     /// resolves the open alerts of services whose events came again.
     pub async fn check(
@@ -118,13 +251,24 @@ impl SilenceWatch {
     ) -> Result<SilenceReport, IngestError> {
         let mut open = match self.take_open() {
             Some(open) => open,
-            None => self.read_open(store).await?,
+            None => {
+                let mut open = self.read_open(store).await?;
+                // The file knows when each silence began, and the silences whose alert was
+                // closed by hand, which the store does not list as open.
+                let kept = std::mem::take(
+                    &mut self.kept.lock().unwrap_or_else(|e| e.into_inner()).silences,
+                );
+                open.extend(kept);
+                open
+            }
         };
         let outcome = self
             .check_with(&mut open, now, org, totals, store, policy)
             .await;
+        let saved = self.save(&open);
         *self.open.lock().unwrap_or_else(|e| e.into_inner()) = Some(open);
-        outcome
+        let report = outcome?;
+        saved.map(|()| report)
     }
 
     /// What is silent now, with the open alerts (none before the first check).
@@ -212,6 +356,20 @@ impl SilenceWatch {
             let secs = owner.silent_after_secs()?;
             (w.tenant.is_none() || owner.silent_per_tenant).then_some(secs)
         };
+        {
+            // What earlier runs heard, and what this one heard of the watched sources, for the
+            // next run (without a document, nothing is taken as unwatched).
+            let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+            for (watched, at) in &kept.heard {
+                let last = last_stored.entry(watched.clone()).or_insert(*at);
+                *last = (*last).max(*at);
+            }
+            kept.heard = last_stored
+                .iter()
+                .filter(|(w, _)| org.document.is_none() || watched_for(w).is_some())
+                .map(|(w, t)| (w.clone(), *t))
+                .collect();
+        }
         let mut report = SilenceReport::default();
         let mut failed = None;
         // Resolved first: what sends again, or is no longer watched.
@@ -277,6 +435,7 @@ impl SilenceWatch {
                 continue;
             }
             let heard = last_stored.get(&watched).copied();
+            // Not counted from before the start: the server's downtime is not the source's.
             let last = heard.unwrap_or(self.since).max(self.since);
             let quiet = now - last;
             if quiet.num_seconds() < after as i64 {
@@ -284,6 +443,11 @@ impl SilenceWatch {
             }
             let time = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             let seen = match heard {
+                Some(heard) if heard < self.since => format!(
+                    "its last event was stored at {}, before the server started at {}",
+                    time(heard),
+                    time(self.since)
+                ),
                 Some(_) => format!("its last event was stored at {}", time(last)),
                 None => format!(
                     "none has been stored since the server started at {}",

@@ -293,6 +293,19 @@ async fn serve(
             "could not read the spans of late events the last stop left; delete the file to go on without them"
         ),
     }
+    let silence_file = settings.data_dir.join(SILENCE_FILE);
+    match ingestor.keep_silence_in(silence_file.clone()) {
+        Ok(0) => {}
+        Ok(silences) => tracing::info!(
+            silences,
+            "silent log sources of the last run are watched on; their alerts are resolved when their events come again"
+        ),
+        Err(e) => tracing::warn!(
+            file = %silence_file.display(),
+            error = %e,
+            "could not read what the silence watch kept; log sources count as silent from this start only (the file is rewritten at the next check)"
+        ),
+    }
     let correlations_file = settings.data_dir.join(CORRELATIONS_FILE);
     // Begun before the listeners start, so that their first batches wait for the past; with
     // no stored event there is no past, and the first batches are correlated at once.
@@ -462,6 +475,10 @@ const CORRELATIONS_FILE: &str = "correlations.json";
 /// in the data directory, until the correlations have run over them (see
 /// `Ingestor::keep_late_in`).
 const LATE_CORRELATIONS_FILE: &str = "correlations-late.json";
+
+/// Where the silence watch keeps, in the data directory, when each watched log source last
+/// had an event stored and the silences under way (see `vigil_ingest::silence`).
+const SILENCE_FILE: &str = "silence.json";
 
 /// The most stored events a start reads back to rebuild the correlation windows after a crash
 /// (the newest of the correlations' reach): a few seconds of reading.

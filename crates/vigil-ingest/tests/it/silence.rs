@@ -252,3 +252,141 @@ async fn a_tenant_watched_on_its_own_has_its_own_silence() {
         vec![("payments (tenant acme)".to_owned(), acme.id)]
     );
 }
+
+/// The watch's file in the data directory, as `vigil serve` keeps it.
+fn keep_watch(h: &Harness) -> usize {
+    h.ingestor
+        .keep_silence_in(h.data_dir().join("silence.json"))
+        .expect("the watch's file reads")
+}
+
+/// After a restart the tenants heard from before it are watched still, and an alert says when
+/// the last event was stored, before the restart.
+#[tokio::test]
+async fn a_restart_keeps_the_tenants_heard_and_when_they_last_sent() {
+    let mut h = Harness::new().await;
+    apply(
+        &h,
+        json!([{"name": "payments", "team": "platform", "silent_after": "5m", "silent_per_tenant": true}]),
+    )
+    .await;
+    assert_eq!(keep_watch(&h), 0, "no file yet");
+    let of = |tenant: &str| RawEvent {
+        envelope: Envelope {
+            tenant: tenant.into(),
+            ..event_of("payments").envelope
+        },
+        ..event_of("payments")
+    };
+    h.ingestor
+        .ingest_raw(vec![of("acme"), of("globex")])
+        .await
+        .unwrap();
+    let report = h.ingestor.check_silence(Utc::now()).await.unwrap();
+    assert_eq!(report, Default::default());
+    assert!(h.data_dir().join("silence.json").exists());
+
+    h.restart();
+    assert_eq!(keep_watch(&h), 0, "nothing silent yet");
+    let later = Utc::now() + chrono::Duration::minutes(6);
+    let mut raised = h.ingestor.check_silence(later).await.unwrap().raised;
+    raised.sort();
+    let names: Vec<&str> = raised.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "payments",
+            "payments (tenant acme)",
+            "payments (tenant globex)"
+        ],
+        "the tenants of the last run are watched"
+    );
+    let acme = h.store.get_alert(raised[1].1).await.unwrap();
+    let summary = acme.alert.summary.unwrap_or_default();
+    assert!(
+        summary.contains("its last event was stored at ")
+            && summary.contains(", before the server started at "),
+        "{summary}"
+    );
+}
+
+/// A silence whose alert a responder closed is not raised again by a restart while the
+/// service stays silent; it is once its events have come back and stopped again.
+#[tokio::test]
+async fn a_silence_closed_by_hand_stays_closed_across_a_restart() {
+    let mut h = Harness::new().await;
+    apply(
+        &h,
+        json!([{"name": "bastion", "team": "platform", "silent_after": "5m"}]),
+    )
+    .await;
+    keep_watch(&h);
+    let minutes = |m: i64| Utc::now() + chrono::Duration::minutes(m);
+    let report = h.ingestor.check_silence(minutes(6)).await.unwrap();
+    assert_eq!(report.raised.len(), 1, "{report:?}");
+    let alert = report.raised[0].1;
+    h.store
+        .act_on_alert("alice", alert, vigil_core::AlertAction::Resolve)
+        .await
+        .unwrap();
+
+    h.restart();
+    assert_eq!(keep_watch(&h), 1, "the silence is kept");
+    let report = h.ingestor.check_silence(minutes(12)).await.unwrap();
+    assert!(report.raised.is_empty(), "raised again: {report:?}");
+    assert_eq!(
+        h.ingestor.silent_services(),
+        vec![(
+            vigil_ingest::silence::Watched {
+                service: "bastion".into(),
+                tenant: None
+            },
+            alert
+        )]
+    );
+
+    // Its events come back: the silence ends (the alert stays as the responder left it).
+    h.ingestor
+        .ingest_raw(vec![event_of("bastion")])
+        .await
+        .unwrap();
+    let report = h.ingestor.check_silence(Utc::now()).await.unwrap();
+    assert_eq!(report.resolved, vec![("bastion".to_owned(), alert)]);
+    let left = h.store.get_alert(alert).await.unwrap();
+    assert!(
+        !left
+            .log
+            .iter()
+            .any(|l| l.text.starts_with("events come again")),
+        "{:?}",
+        left.log
+    );
+    // And a new silence after that is a new alert.
+    let report = h.ingestor.check_silence(minutes(6)).await.unwrap();
+    assert_eq!(report.raised.len(), 1, "{report:?}");
+    assert_ne!(report.raised[0].1, alert);
+}
+
+/// A file the watch cannot read is reported and replaced at the next check; the watch goes on
+/// as after a first start.
+#[tokio::test]
+async fn an_unreadable_watch_file_is_reported_and_replaced() {
+    let h = Harness::new().await;
+    let file = h.data_dir().join("silence.json");
+    std::fs::write(&file, "{not json").unwrap();
+    let e = h.ingestor.keep_silence_in(file.clone()).unwrap_err();
+    assert!(e.to_string().contains("key must be a string"), "{e}");
+    apply(
+        &h,
+        json!([{"name": "bastion", "team": "platform", "silent_after": "5m"}]),
+    )
+    .await;
+    h.ingestor
+        .ingest_raw(vec![event_of("bastion")])
+        .await
+        .unwrap();
+    h.ingestor.check_silence(Utc::now()).await.unwrap();
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(saved["heard"][0]["service"], "bastion", "{saved}");
+}

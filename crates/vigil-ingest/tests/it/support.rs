@@ -124,6 +124,11 @@ impl Harness {
         ));
     }
 
+    /// The data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// Runs `sql` on the case database over a connection of its own, as another process
     /// would (the tests make the store's transactions fail with a trigger).
     pub async fn sqlite(&self, sql: &str) {
