@@ -13,9 +13,10 @@
 //! are still watched, an alert says when the last event was stored even if that was before the
 //! restart, and a silence whose alert a responder closed is not raised again until its events
 //! have come back and stopped again. A silence is never counted from before the server
-//! started, though: the server's own downtime is not the sender's silence. (A service first
+//! started, though: the server's own downtime is not the sender's silence. (A tenant first
 //! seen after [`crate::totals::MAX_SOURCES`] other sources since the start is counted with
-//! them, and would look silent.)
+//! them, and would look silent if watched on its own; a service is known by name up to as many
+//! services.)
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -329,22 +330,24 @@ impl SilenceWatch {
         policy: AlertPolicy,
     ) -> Result<SilenceReport, IngestError> {
         // When each service, and each tenant of it, last had an event stored.
-        let mut last_stored: HashMap<Watched, DateTime<Utc>> = HashMap::new();
-        for source in &totals.sources {
-            let mut keys = vec![Watched {
+        let mut last_stored: HashMap<Watched, DateTime<Utc>> = totals
+            .services
+            .iter()
+            .map(|(service, at)| {
+                let watched = Watched {
+                    service: service.clone(),
+                    tenant: None,
+                };
+                (watched, *at)
+            })
+            .collect();
+        for source in totals.sources.iter().filter(|s| !s.tenant.is_empty()) {
+            let watched = Watched {
                 service: source.service.clone(),
-                tenant: None,
-            }];
-            if !source.tenant.is_empty() {
-                keys.push(Watched {
-                    service: source.service.clone(),
-                    tenant: Some(source.tenant.clone()),
-                });
-            }
-            for key in keys {
-                let last = last_stored.entry(key).or_default();
-                *last = (*last).max(source.last_stored);
-            }
+                tenant: Some(source.tenant.clone()),
+            };
+            let last = last_stored.entry(watched).or_default();
+            *last = (*last).max(source.last_stored);
         }
         let owner = |service: &str| {
             org.document

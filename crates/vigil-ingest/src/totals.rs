@@ -51,6 +51,11 @@ pub struct IngestTotals {
     pub latency: LatencyHistogram,
     /// Events stored per source, ordered by service then tenant.
     pub sources: Vec<SourceTotals>,
+    /// When each service last had an event stored, whatever its tenant, ordered by service:
+    /// kept apart from `sources` so that a service is known by name even when its sources
+    /// came after [`MAX_SOURCES`] others (as many tenants bring). At most [`MAX_SOURCES`]
+    /// services as well.
+    pub services: Vec<(String, DateTime<Utc>)>,
 }
 
 impl IngestTotals {
@@ -158,7 +163,14 @@ pub(crate) struct TotalCounters {
     /// Per bucket of [`LATENCY_BUCKETS`] (not cumulative), then those above the last.
     latency_buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
     latency_nanos: AtomicU64,
-    sources: Mutex<HashMap<(String, String), SourceCount>>,
+    sources: Mutex<Sources>,
+}
+
+#[derive(Debug, Default)]
+struct Sources {
+    by_source: HashMap<(String, String), SourceCount>,
+    /// When each service last had an event stored.
+    by_service: HashMap<String, DateTime<Utc>>,
 }
 
 impl TotalCounters {
@@ -211,17 +223,26 @@ impl TotalCounters {
         if runs.is_empty() {
             return;
         }
-        let mut counts = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        let Sources {
+            by_source,
+            by_service,
+        } = &mut *sources;
         for ((service, tenant), n) in runs {
             let key = (service.to_owned(), tenant.to_owned());
-            let key = if counts.contains_key(&key) || counts.len() < MAX_SOURCES {
+            let key = if by_source.contains_key(&key) || by_source.len() < MAX_SOURCES {
                 key
             } else {
                 (OTHER_SOURCES.to_owned(), String::new())
             };
-            let count = counts.entry(key).or_default();
+            let count = by_source.entry(key).or_default();
             count.stored += n;
             count.last_stored = count.last_stored.max(at);
+            if let Some(last) = by_service.get_mut(service) {
+                *last = (*last).max(at);
+            } else if by_service.len() < MAX_SOURCES {
+                by_service.insert(service.to_owned(), at);
+            }
         }
     }
 
@@ -238,10 +259,15 @@ impl TotalCounters {
             })
             .collect();
         let count = cumulative + get(&self.latency_buckets[LATENCY_BUCKETS.len()]);
-        let mut sources: Vec<SourceTotals> = self
-            .sources
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        let counted = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        let mut services: Vec<(String, DateTime<Utc>)> = counted
+            .by_service
+            .iter()
+            .map(|(service, at)| (service.clone(), *at))
+            .collect();
+        services.sort();
+        let mut sources: Vec<SourceTotals> = counted
+            .by_source
             .iter()
             .map(|((service, tenant), c)| SourceTotals {
                 service: service.clone(),
@@ -250,6 +276,7 @@ impl TotalCounters {
                 last_stored: c.last_stored,
             })
             .collect();
+        drop(counted);
         sources.sort_by(|a, b| (&a.service, &a.tenant).cmp(&(&b.service, &b.tenant)));
         IngestTotals {
             batches: get(&self.batches),
@@ -269,6 +296,7 @@ impl TotalCounters {
                 sum: seconds(get(&self.latency_nanos)),
             },
             sources,
+            services,
         }
     }
 }
@@ -366,6 +394,20 @@ mod tests {
         assert_eq!(
             sources.iter().map(|s| s.stored).sum::<u64>(),
             MAX_SOURCES as u64 + 6
+        );
+    }
+
+    #[test]
+    fn a_service_is_known_by_name_when_its_tenants_came_beyond_the_limit() {
+        let counters = TotalCounters::default();
+        let tenants: Vec<String> = (0..MAX_SOURCES).map(|i| format!("t{i}")).collect();
+        counters.stored_from(tenants.iter().map(|t| ("web", t.as_str())), at(1));
+        counters.stored_from([("dns", "t0"), ("web", "new")].into_iter(), at(7));
+        let totals = counters.snapshot();
+        assert!(!totals.sources.iter().any(|s| s.service == "dns"));
+        assert_eq!(
+            totals.services,
+            [("dns".to_owned(), at(7)), ("web".to_owned(), at(7))]
         );
     }
 

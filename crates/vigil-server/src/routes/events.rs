@@ -591,11 +591,8 @@ pub async fn stats(
         .collect();
     // What this server received (by its clock) and the services watched for silence: a
     // service watched but never heard from is listed too, with nothing stored.
-    for source in state.ingestor.totals().sources {
-        if source.service != vigil_ingest::totals::OTHER_SOURCES {
-            let entry = listed(&mut services, &state, &source.service);
-            entry.received = entry.received.max(Some(source.last_stored));
-        }
+    for (service, last_stored) in state.ingestor.totals().services {
+        listed(&mut services, &state, &service).received = Some(last_stored);
     }
     let org = state.ingestor.org().await;
     for owner in org.document.iter().flat_map(|d| &d.services) {
