@@ -488,6 +488,8 @@ impl SilenceWatch {
                     };
                     if let Some(id) = id {
                         report.raised.push((watched.name(), id));
+                        // When the gap began, before the start if the last event was.
+                        let last = heard.unwrap_or(last);
                         open.insert(watched, OpenSilence { alert: id, last });
                     }
                 }

@@ -286,6 +286,9 @@ async fn a_restart_keeps_the_tenants_heard_and_when_they_last_sent() {
     assert_eq!(report, Default::default());
     assert!(h.data_dir().join("silence.json").exists());
 
+    // A second apart, so that the restart's time and the last event's differ in the notes.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let restarted = Utc::now();
     h.restart();
     assert_eq!(keep_watch(&h), 0, "nothing silent yet");
     let later = Utc::now() + chrono::Duration::minutes(6);
@@ -308,6 +311,26 @@ async fn a_restart_keeps_the_tenants_heard_and_when_they_last_sent() {
             && summary.contains(", before the server started at "),
         "{summary}"
     );
+
+    // acme sends again: the gap its alert's log gives began before the restart.
+    h.ingestor.ingest_raw(vec![of("acme")]).await.unwrap();
+    let report = h.ingestor.check_silence(Utc::now()).await.unwrap();
+    assert!(
+        report
+            .resolved
+            .contains(&("payments (tenant acme)".to_owned(), acme.id))
+    );
+    let acme = h.store.get_alert(acme.id).await.unwrap();
+    let note = acme
+        .log
+        .iter()
+        .find_map(|l| {
+            l.text
+                .strip_prefix("events come again: none was stored from ")
+        })
+        .expect("the note of the gap");
+    let from: chrono::DateTime<Utc> = note[..20].parse().expect(note);
+    assert!(from < restarted - chrono::Duration::seconds(1), "{note}");
 }
 
 /// A silence whose alert a responder closed is not raised again by a restart while the
