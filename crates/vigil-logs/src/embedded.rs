@@ -25,7 +25,9 @@ use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::aggregation::{AggContextParams, AggregationCollector, AggregationLimitsGuard};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::index::SegmentId;
-use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query, RangeQuery, TermQuery};
+use tantivy::query::{
+    BooleanQuery, EnableScoring, InvertedIndexRangeQuery, Occur, Query, RangeQuery, TermQuery,
+};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{
     DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument,
@@ -471,6 +473,29 @@ impl EmbeddedStore {
         })
     }
 
+    /// Loads the events of `hits`, keeping their order. They are read in the order of the
+    /// document store, so that each of its compressed blocks is decompressed once for all its
+    /// hits: a page in time order can lie anywhere in storage order (events come late, from
+    /// many senders at once) and its block cache would not hold them all.
+    fn load_all(
+        &self,
+        searcher: &tantivy::Searcher,
+        hits: Vec<(u64, DocAddress)>,
+    ) -> Result<Vec<(u64, StoredEvent)>, LogError> {
+        let mut by_address: Vec<usize> = (0..hits.len()).collect();
+        by_address.sort_unstable_by_key(|&i| hits[i].1);
+        let mut loaded: Vec<Option<StoredEvent>> = Vec::new();
+        loaded.resize_with(hits.len(), || None);
+        for i in by_address {
+            loaded[i] = Some(self.load(searcher, hits[i].1)?);
+        }
+        Ok(hits
+            .into_iter()
+            .zip(loaded)
+            .filter_map(|((key, _), event)| Some((key, event?)))
+            .collect())
+    }
+
     fn load(
         &self,
         searcher: &tantivy::Searcher,
@@ -557,6 +582,93 @@ fn agg_field(field: &Field) -> Result<String, LogError> {
 /// segment (a value looked for under every path) is set up once there. Without `count` (a later
 /// page, whose total is the whole result's) the segments left are not touched at all, and the
 /// number returned counts only the hits read.
+/// How many windows of keys [`EmbeddedStore::newest_below`] tries, each four times as wide
+/// as the one before, before it scans the rest.
+const PAGE_WINDOWS: usize = 4;
+
+/// The hits a query must have per document of a page for its pages to be looked for in
+/// windows of keys (see [`EmbeddedStore::newest_below`]).
+const PAGE_WINDOW_MIN_HITS: u64 = 256;
+
+impl EmbeddedStore {
+    /// The `limit` newest hits of `base` older than the cursor `key`.
+    ///
+    /// `order < key` over the `order` fast field reads the key of every document of the index,
+    /// so a reader paging through a large result (a rule preview, a correlation rebuild, an
+    /// export) paid for the whole index at every page. The page is looked for first in a
+    /// window of keys just below the cursor, read through the `order` field's own terms (which
+    /// costs as many documents as the window holds): wide enough for twice a page if the
+    /// `total` hits of `base` are as dense there as on average, and widened four times over
+    /// while it holds too few. A key costs some 20 times more read through its term than
+    /// through the fast field, so a query with fewer than [`PAGE_WINDOW_MIN_HITS`] hits a
+    /// page (whose window would hold more than a 64th of the index) is paged the old way, and
+    /// so is what lies beyond the widest window.
+    fn newest_below(
+        &self,
+        searcher: &Searcher,
+        base: &dyn Query,
+        total: u64,
+        key: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, DocAddress)>, LogError> {
+        let (mut docs, mut min_key, mut max_key) = (0u64, u64::MAX, 0u64);
+        for reader in searcher.segment_readers() {
+            if reader.num_docs() == 0 {
+                continue;
+            }
+            let keys = reader.fast_fields().u64("order")?;
+            docs += u64::from(reader.num_docs());
+            min_key = min_key.min(keys.min_value());
+            max_key = max_key.max(keys.max_value());
+        }
+        if docs == 0 || key <= min_key || total == 0 {
+            return Ok(Vec::new());
+        }
+        let order = |k: u64| Term::from_field_u64(self.fields.order, k);
+        let per_hit = ((max_key - min_key) / total).max(1);
+        let mut span = per_hit.saturating_mul(2 * limit as u64);
+        let mut upper = key;
+        let mut hits = Vec::with_capacity(limit.min(4096));
+        let windows = if total < PAGE_WINDOW_MIN_HITS.saturating_mul(limit as u64) {
+            0
+        } else {
+            PAGE_WINDOWS
+        };
+        for _ in 0..windows {
+            let lower = upper.saturating_sub(span).max(min_key);
+            let window = BooleanQuery::new(vec![
+                (Occur::Must, base.box_clone()),
+                (
+                    Occur::Must,
+                    Box::new(InvertedIndexRangeQuery::new(
+                        std::ops::Bound::Included(order(lower)),
+                        std::ops::Bound::Excluded(order(upper)),
+                    )),
+                ),
+            ]);
+            // Every hit of this window is newer than any below it.
+            hits.extend(newest_hits(searcher, &window, limit - hits.len(), false)?.1);
+            if hits.len() == limit || lower == min_key {
+                return Ok(hits);
+            }
+            upper = lower;
+            span = span.saturating_mul(4);
+        }
+        let rest = BooleanQuery::new(vec![
+            (Occur::Must, base.box_clone()),
+            (
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    std::ops::Bound::Unbounded,
+                    std::ops::Bound::Excluded(order(upper)),
+                )),
+            ),
+        ]);
+        hits.extend(newest_hits(searcher, &rest, limit - hits.len(), false)?.1);
+        Ok(hits)
+    }
+}
+
 fn newest_hits(
     searcher: &Searcher,
     query: &dyn Query,
@@ -703,26 +815,11 @@ impl EventStore for EmbeddedStore {
             None => newest_hits(&searcher, &*base, request.limit + 1, true)?,
             Some(Cursor(key)) => {
                 let total = searcher.search(&*base, &Count)? as u64;
-                let paged = BooleanQuery::new(vec![
-                    (Occur::Must, base),
-                    (
-                        Occur::Must,
-                        Box::new(RangeQuery::new(
-                            std::ops::Bound::Unbounded,
-                            std::ops::Bound::Excluded(Term::from_field_u64(self.fields.order, key)),
-                        )),
-                    ),
-                ]);
-                (
-                    total,
-                    newest_hits(&searcher, &paged, request.limit + 1, false)?.1,
-                )
+                let hits = self.newest_below(&searcher, &*base, total, key, request.limit + 1)?;
+                (total, hits)
             }
         };
-        let mut events = top
-            .into_iter()
-            .map(|(key, address)| Ok((key, self.load(&searcher, address)?)))
-            .collect::<Result<Vec<_>, LogError>>()?;
+        let mut events = self.load_all(&searcher, top)?;
         let next_cursor = if events.len() > request.limit {
             events.truncate(request.limit);
             events.last().map(|(key, _)| Cursor(*key))

@@ -180,6 +180,68 @@ fn pages_are_newest_first_across_segments_and_deletions() {
     }
 }
 
+/// Pages are looked for in windows of keys below the cursor, widened when they hold too few
+/// hits: where events come in a burst, where they thin out, years apart, and for a query with
+/// few hits (which outgrows the windows), every page is still exactly the next newest events.
+#[test]
+fn pages_are_exact_however_unevenly_the_events_lie_in_time() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    let minute_of = |n: i64| match n {
+        0..1_200 => 0,                               // a burst: 1,200 events in one minute
+        1_200..1_800 => (n - 1_200) * 97 % 600,      // one in each of 600 minutes, out of order
+        1_800..1_990 => 1_000 + (n - 1_800) * 1_440, // one a day
+        _ => -525_600 * (n - 1_989),                 // a year apart, into the past
+    };
+    let mut all = Vec::new();
+    for chunk in (0..2_000i64).collect::<Vec<_>>().chunks(500) {
+        let batch: Vec<_> = chunk
+            .iter()
+            .map(|&n| {
+                all.push((minute_of(n), n));
+                event("svc", "h", "t", minute_of(n), &format!(r#"{{"n":{n}}}"#))
+            })
+            .collect();
+        store.append(batch).expect("append");
+        store.refresh().expect("refresh");
+    }
+    for (query, keep) in [
+        ("*", &(|_: i64| true) as &dyn Fn(i64) -> bool),
+        ("n:[0 TO 4] OR n:[1995 TO 1999]", &|n| {
+            !(5..1_995).contains(&n)
+        }),
+    ] {
+        let mut expected: Vec<(i64, i64)> = all.iter().copied().filter(|(_, n)| keep(*n)).collect();
+        expected.sort_by(|a, b| b.cmp(a));
+        // Pages of 1 and 5 are looked for in windows, larger ones (for which 2,000 events
+        // are few) the old way.
+        for limit in [1, 5, 64] {
+            let (mut cursor, mut seen) = (None, Vec::new());
+            loop {
+                let page = store
+                    .search(&SearchRequest {
+                        query: parse(query),
+                        range: TimeRange::default(),
+                        limit,
+                        cursor,
+                    })
+                    .expect("search");
+                assert_eq!(page.total as usize, expected.len(), "{query}");
+                for e in &page.events {
+                    let json: serde_json::Value = serde_json::from_str(&e.json).expect("json");
+                    let minute = (e.time - crate::support::t0()).num_minutes();
+                    seen.push((minute, json["n"].as_i64().expect("n")));
+                }
+                match page.next_cursor {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+            assert_eq!(seen, expected, "{query}, pages of {limit}");
+        }
+    }
+}
+
 #[test]
 fn the_time_window_bounds_search() {
     let dir = tempfile::tempdir().expect("temp dir");
