@@ -189,6 +189,8 @@ pub struct EmbeddedStore {
     /// propose the one meant). Segments never change, so an entry stays right until its
     /// segment is merged away; reading them cold can take a second on a large index.
     segment_paths: Mutex<HashMap<SegmentId, Arc<[String]>>>,
+    /// The totals of the latest searches (see [`RecentTotals`]).
+    totals: Mutex<RecentTotals>,
     journal_dir: PathBuf,
     /// The events stored before this open whose detections may not have been recorded.
     undetected: std::ops::Range<u64>,
@@ -423,6 +425,7 @@ impl EmbeddedStore {
             progress,
             threads: Mutex::new(vec![journal_thread, index_thread]),
             segment_paths: Mutex::new(HashMap::new()),
+            totals: Mutex::default(),
             journal_dir,
             undetected,
             marks,
@@ -471,6 +474,10 @@ impl EmbeddedStore {
             Some(w) => Box::new(BooleanQuery::new(vec![(Occur::Must, q), (Occur::Must, w)])),
             None => q,
         })
+    }
+
+    fn totals_lock(&self) -> std::sync::MutexGuard<'_, RecentTotals> {
+        self.totals.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Loads the events of `hits`, keeping their order. They are read in the order of the
@@ -582,6 +589,37 @@ fn agg_field(field: &Field) -> Result<String, LogError> {
 /// segment (a value looked for under every path) is set up once there. Without `count` (a later
 /// page, whose total is the whole result's) the segments left are not touched at all, and the
 /// number returned counts only the hits read.
+/// The totals of the latest searches, by query and window, for the index generation they
+/// counted: a reader paging through a large result (a time window, a `NOT`) asks the same count
+/// at every page, which then costs more than the page. A commit (every second while events
+/// come) makes a new generation, whose totals are counted anew.
+#[derive(Debug, Default)]
+struct RecentTotals {
+    /// (generation, query and window, total), newest last.
+    kept: std::collections::VecDeque<(u64, String, u64)>,
+}
+
+impl RecentTotals {
+    /// As many as readers paging at once, with room to spare.
+    const KEPT: usize = 16;
+
+    fn get(&self, generation: u64, search: &str) -> Option<u64> {
+        self.kept
+            .iter()
+            .find(|(g, s, _)| *g == generation && s == search)
+            .map(|(_, _, total)| *total)
+    }
+
+    fn keep(&mut self, generation: u64, search: String, total: u64) {
+        self.kept
+            .retain(|(g, s, _)| *g == generation && *s != search);
+        if self.kept.len() == Self::KEPT {
+            self.kept.pop_front();
+        }
+        self.kept.push_back((generation, search, total));
+    }
+}
+
 /// How many windows of keys [`EmbeddedStore::newest_below`] tries, each four times as wide
 /// as the one before, before it scans the rest.
 const PAGE_WINDOWS: usize = 4;
@@ -810,11 +848,26 @@ impl EventStore for EmbeddedStore {
         }
         let searcher = self.reader.searcher();
         let base = self.filter(&request.query.filter, request.range)?;
-        // Every page counts the whole result; a later page collects what lies beyond the cursor.
+        // Every page says how many events match in all; a later page collects what lies beyond
+        // the cursor.
+        let search = format!("{:?} {:?}", request.query.filter, request.range);
+        let generation = searcher.generation().generation_id();
         let (total, top) = match request.cursor {
-            None => newest_hits(&searcher, &*base, request.limit + 1, true)?,
+            None => {
+                let (total, top) = newest_hits(&searcher, &*base, request.limit + 1, true)?;
+                self.totals_lock().keep(generation, search, total);
+                (total, top)
+            }
             Some(Cursor(key)) => {
-                let total = searcher.search(&*base, &Count)? as u64;
+                let kept = self.totals_lock().get(generation, &search);
+                let total = match kept {
+                    Some(total) => total,
+                    None => {
+                        let total = searcher.search(&*base, &Count)? as u64;
+                        self.totals_lock().keep(generation, search, total);
+                        total
+                    }
+                };
                 let hits = self.newest_below(&searcher, &*base, total, key, request.limit + 1)?;
                 (total, hits)
             }
@@ -1490,5 +1543,31 @@ impl Drop for EmbeddedStore {
                 let _ = handle.join();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RecentTotals;
+
+    #[test]
+    fn a_total_is_kept_for_its_search_and_index_generation_only() {
+        let mut totals = RecentTotals::default();
+        totals.keep(1, "a".into(), 10);
+        totals.keep(1, "b".into(), 20);
+        assert_eq!(
+            (totals.get(1, "a"), totals.get(1, "b"), totals.get(1, "c")),
+            (Some(10), Some(20), None)
+        );
+        // A commit made a new generation: what the old one counted is gone.
+        totals.keep(2, "a".into(), 11);
+        assert_eq!((totals.get(2, "a"), totals.get(2, "b")), (Some(11), None));
+        assert_eq!(totals.get(1, "a"), None);
+        // At most KEPT, the oldest dropped first.
+        for i in 0..RecentTotals::KEPT {
+            totals.keep(2, format!("q{i}"), i as u64);
+        }
+        assert_eq!(totals.get(2, "a"), None);
+        assert_eq!(totals.get(2, "q0"), Some(0));
     }
 }
