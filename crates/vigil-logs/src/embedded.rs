@@ -589,6 +589,21 @@ fn agg_field(field: &Field) -> Result<String, LogError> {
 /// segment (a value looked for under every path) is set up once there. Without `count` (a later
 /// page, whose total is the whole result's) the segments left are not touched at all, and the
 /// number returned counts only the hits read.
+/// Whether counting what `expr` matches costs little beside collecting a page of it: every
+/// event, terms of named fields (their posting lists), and `NOT`, `AND`, `OR` of those. Such
+/// a query is counted first and its page then looked for in windows of keys (see
+/// [`EmbeddedStore::newest_below`]); phrases, free text, wildcards, ranges and `exists` are
+/// counted in the same pass that collects their first page.
+fn counts_cheaply(expr: &Expr) -> bool {
+    match expr {
+        Expr::All => true,
+        Expr::Match { field, .. } => field.is_some(),
+        Expr::Not(child) => counts_cheaply(child),
+        Expr::And(children) | Expr::Or(children) => children.iter().all(counts_cheaply),
+        Expr::Phrase { .. } | Expr::Wildcard { .. } | Expr::Range { .. } | Expr::Exists(_) => false,
+    }
+}
+
 /// The totals of the latest searches, by query and window, for the index generation they
 /// counted: a reader paging through a large result (a time window, a `NOT`) asks the same count
 /// at every page, which then costs more than the page. A commit (every second while events
@@ -646,7 +661,7 @@ impl EmbeddedStore {
         searcher: &Searcher,
         base: &dyn Query,
         total: u64,
-        key: u64,
+        below: Option<u64>,
         limit: usize,
     ) -> Result<Vec<(u64, DocAddress)>, LogError> {
         let (mut docs, mut min_key, mut max_key) = (0u64, u64::MAX, 0u64);
@@ -659,6 +674,7 @@ impl EmbeddedStore {
             min_key = min_key.min(keys.min_value());
             max_key = max_key.max(keys.max_value());
         }
+        let key = below.unwrap_or(max_key.saturating_add(1));
         if docs == 0 || key <= min_key || total == 0 {
             return Ok(Vec::new());
         }
@@ -691,6 +707,10 @@ impl EmbeddedStore {
             }
             upper = lower;
             span = span.saturating_mul(4);
+        }
+        if below.is_none() && hits.is_empty() && upper == key {
+            // The first page, no window tried: the newest segments first, as far as needed.
+            return Ok(newest_hits(searcher, base, limit, false)?.1);
         }
         let rest = BooleanQuery::new(vec![
             (Occur::Must, base.box_clone()),
@@ -852,14 +872,17 @@ impl EventStore for EmbeddedStore {
         // the cursor.
         let search = format!("{:?} {:?}", request.query.filter, request.range);
         let generation = searcher.generation().generation_id();
-        let (total, top) = match request.cursor {
-            None => {
+        let kept = self.totals_lock().get(generation, &search);
+        let below = request.cursor.map(|Cursor(key)| key);
+        let (total, top) = match kept {
+            // A query whose evaluation is the cost (a phrase, free text, a wildcard) is counted
+            // while its first page is collected, not evaluated twice.
+            None if below.is_none() && !counts_cheaply(&request.query.filter) => {
                 let (total, top) = newest_hits(&searcher, &*base, request.limit + 1, true)?;
                 self.totals_lock().keep(generation, search, total);
                 (total, top)
             }
-            Some(Cursor(key)) => {
-                let kept = self.totals_lock().get(generation, &search);
+            kept => {
                 let total = match kept {
                     Some(total) => total,
                     None => {
@@ -868,8 +891,8 @@ impl EventStore for EmbeddedStore {
                         total
                     }
                 };
-                let hits = self.newest_below(&searcher, &*base, total, key, request.limit + 1)?;
-                (total, hits)
+                let top = self.newest_below(&searcher, &*base, total, below, request.limit + 1)?;
+                (total, top)
             }
         };
         let mut events = self.load_all(&searcher, top)?;
