@@ -39,11 +39,14 @@ const ACTOR: &str = "vigil";
 pub const CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What is watched for silence: a service as a whole, or one tenant of it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Watched {
     /// The service.
     pub service: String,
     /// The tenant, when watched on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
 }
 
@@ -128,17 +131,15 @@ struct SavedWatch {
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct SavedSource {
-    service: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    tenant: Option<String>,
+    #[serde(flatten)]
+    watched: Watched,
     last_stored: DateTime<Utc>,
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct SavedSilence {
-    service: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    tenant: Option<String>,
+    #[serde(flatten)]
+    watched: Watched,
     #[serde(flatten)]
     silence: OpenSilence,
 }
@@ -170,24 +171,12 @@ impl SilenceWatch {
         kept.heard = saved
             .heard
             .into_iter()
-            .map(|s| {
-                let watched = Watched {
-                    service: s.service,
-                    tenant: s.tenant,
-                };
-                (watched, s.last_stored)
-            })
+            .map(|s| (s.watched, s.last_stored))
             .collect();
         kept.silences = saved
             .silences
             .into_iter()
-            .map(|s| {
-                let watched = Watched {
-                    service: s.service,
-                    tenant: s.tenant,
-                };
-                (watched, s.silence)
-            })
+            .map(|s| (s.watched, s.silence))
             .collect();
         kept.written = bytes;
         Ok(kept.silences.len())
@@ -204,26 +193,20 @@ impl SilenceWatch {
                 .heard
                 .iter()
                 .map(|(w, t)| SavedSource {
-                    service: w.service.clone(),
-                    tenant: w.tenant.clone(),
+                    watched: w.clone(),
                     last_stored: *t,
                 })
                 .collect(),
             silences: open
                 .iter()
                 .map(|(w, silence)| SavedSilence {
-                    service: w.service.clone(),
-                    tenant: w.tenant.clone(),
+                    watched: w.clone(),
                     silence: *silence,
                 })
                 .collect(),
         };
-        saved
-            .heard
-            .sort_by(|a, b| (&a.service, &a.tenant).cmp(&(&b.service, &b.tenant)));
-        saved
-            .silences
-            .sort_by(|a, b| (&a.service, &a.tenant).cmp(&(&b.service, &b.tenant)));
+        saved.heard.sort_by(|a, b| a.watched.cmp(&b.watched));
+        saved.silences.sort_by(|a, b| a.watched.cmp(&b.watched));
         let bytes = serde_json::to_vec_pretty(&saved).map_err(|e| IngestError::State {
             file: path.clone(),
             source: std::io::Error::other(e),

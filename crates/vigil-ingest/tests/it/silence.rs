@@ -21,6 +21,17 @@ fn event_of(service: &str) -> RawEvent {
     }
 }
 
+/// An event of service payments for `tenant`.
+fn payments_of(tenant: &str) -> RawEvent {
+    RawEvent {
+        envelope: Envelope {
+            tenant: tenant.into(),
+            ..event_of("payments").envelope
+        },
+        ..event_of("payments")
+    }
+}
+
 async fn apply(h: &Harness, services: serde_json::Value) {
     let org = json!({
         "people": [{"name": "alice"}],
@@ -181,15 +192,8 @@ async fn a_tenant_watched_on_its_own_has_its_own_silence() {
         json!([{"name": "payments", "team": "platform", "silent_after": "5m", "silent_per_tenant": true}]),
     )
     .await;
-    let of = |tenant: &str| RawEvent {
-        envelope: Envelope {
-            tenant: tenant.into(),
-            ..event_of("payments").envelope
-        },
-        ..event_of("payments")
-    };
     h.ingestor
-        .ingest_raw(vec![of("acme"), of("globex")])
+        .ingest_raw(vec![payments_of("acme"), payments_of("globex")])
         .await
         .unwrap();
     let later = Utc::now() + chrono::Duration::minutes(6);
@@ -224,7 +228,10 @@ async fn a_tenant_watched_on_its_own_has_its_own_silence() {
     );
 
     // globex sends again: its alert and the service's are resolved; acme's stays open.
-    h.ingestor.ingest_raw(vec![of("globex")]).await.unwrap();
+    h.ingestor
+        .ingest_raw(vec![payments_of("globex")])
+        .await
+        .unwrap();
     let mut resolved = h
         .ingestor
         .check_silence(Utc::now() + chrono::Duration::minutes(1))
@@ -245,7 +252,10 @@ async fn a_tenant_watched_on_its_own_has_its_own_silence() {
     // Read back after a restart as acme's, and resolved when acme sends.
     let h = h.reopen();
     h.ingestor.check_silence(Utc::now()).await.unwrap();
-    h.ingestor.ingest_raw(vec![of("acme")]).await.unwrap();
+    h.ingestor
+        .ingest_raw(vec![payments_of("acme")])
+        .await
+        .unwrap();
     let report = h.ingestor.check_silence(Utc::now()).await.unwrap();
     assert_eq!(
         report.resolved,
@@ -271,15 +281,8 @@ async fn a_restart_keeps_the_tenants_heard_and_when_they_last_sent() {
     )
     .await;
     assert_eq!(keep_watch(&h), 0, "no file yet");
-    let of = |tenant: &str| RawEvent {
-        envelope: Envelope {
-            tenant: tenant.into(),
-            ..event_of("payments").envelope
-        },
-        ..event_of("payments")
-    };
     h.ingestor
-        .ingest_raw(vec![of("acme"), of("globex")])
+        .ingest_raw(vec![payments_of("acme"), payments_of("globex")])
         .await
         .unwrap();
     let report = h.ingestor.check_silence(Utc::now()).await.unwrap();
@@ -313,7 +316,10 @@ async fn a_restart_keeps_the_tenants_heard_and_when_they_last_sent() {
     );
 
     // acme sends again: the gap its alert's log gives began before the restart.
-    h.ingestor.ingest_raw(vec![of("acme")]).await.unwrap();
+    h.ingestor
+        .ingest_raw(vec![payments_of("acme")])
+        .await
+        .unwrap();
     let report = h.ingestor.check_silence(Utc::now()).await.unwrap();
     assert!(
         report

@@ -106,6 +106,33 @@ fn pages_walk_every_event_newest_first_with_a_cursor() {
     assert_eq!(seen, sorted, "newest first, ties by storage order");
 }
 
+/// Every page of `query` in pages of `limit`, as (minute after t0, the event's `n`), each page
+/// checked to say `total` and to hold at most `limit` events.
+fn walk_pages(store: &impl EventStore, query: &str, limit: usize, total: usize) -> Vec<(i64, i64)> {
+    let (mut cursor, mut seen) = (None, Vec::new());
+    loop {
+        let page = store
+            .search(&SearchRequest {
+                query: parse(query),
+                range: TimeRange::default(),
+                limit,
+                cursor,
+            })
+            .expect("search");
+        assert_eq!(page.total as usize, total, "{query}");
+        assert!(page.events.len() <= limit);
+        for e in &page.events {
+            let json: serde_json::Value = serde_json::from_str(&e.json).expect("json");
+            let minute = (e.time - crate::support::t0()).num_minutes();
+            seen.push((minute, json["n"].as_i64().expect("n")));
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return seen,
+        }
+    }
+}
+
 /// Search reads segments newest first and skips those older than a full page: over segments
 /// written out of time order, some events deleted, every page is still exactly the next
 /// newest events, and the totals count them all.
@@ -153,28 +180,7 @@ fn pages_are_newest_first_across_segments_and_deletions() {
         // Newest first; events of one minute in the order they were stored, last first.
         expected.sort_by(|a, b| b.cmp(a));
         for limit in [1, 7, 50, 500] {
-            let (mut cursor, mut seen) = (None, Vec::new());
-            loop {
-                let page = store
-                    .search(&SearchRequest {
-                        query: parse(query),
-                        range: TimeRange::default(),
-                        limit,
-                        cursor,
-                    })
-                    .expect("search");
-                assert_eq!(page.total as usize, expected.len(), "{query}");
-                assert!(page.events.len() <= limit);
-                for e in &page.events {
-                    let json: serde_json::Value = serde_json::from_str(&e.json).expect("json");
-                    let minute = (e.time - crate::support::t0()).num_minutes();
-                    seen.push((minute, json["n"].as_i64().expect("n")));
-                }
-                match page.next_cursor {
-                    Some(c) => cursor = Some(c),
-                    None => break,
-                }
-            }
+            let seen = walk_pages(&store, query, limit, expected.len());
             assert_eq!(seen, expected, "{query}, pages of {limit}");
         }
     }
@@ -216,27 +222,7 @@ fn pages_are_exact_however_unevenly_the_events_lie_in_time() {
         // Pages of 1 and 5 are looked for in windows, larger ones (for which 2,000 events
         // are few) the old way.
         for limit in [1, 5, 64] {
-            let (mut cursor, mut seen) = (None, Vec::new());
-            loop {
-                let page = store
-                    .search(&SearchRequest {
-                        query: parse(query),
-                        range: TimeRange::default(),
-                        limit,
-                        cursor,
-                    })
-                    .expect("search");
-                assert_eq!(page.total as usize, expected.len(), "{query}");
-                for e in &page.events {
-                    let json: serde_json::Value = serde_json::from_str(&e.json).expect("json");
-                    let minute = (e.time - crate::support::t0()).num_minutes();
-                    seen.push((minute, json["n"].as_i64().expect("n")));
-                }
-                match page.next_cursor {
-                    Some(c) => cursor = Some(c),
-                    None => break,
-                }
-            }
+            let seen = walk_pages(&store, query, limit, expected.len());
             assert_eq!(seen, expected, "{query}, pages of {limit}");
         }
     }
