@@ -32,6 +32,25 @@ fn payments_of(tenant: &str) -> RawEvent {
     }
 }
 
+/// The alerts a check `minutes` from now raises, by name.
+async fn raised_in(h: &Harness, minutes: i64) -> Vec<(String, i64)> {
+    let later = Utc::now() + chrono::Duration::minutes(minutes);
+    let mut raised = h.ingestor.check_silence(later).await.unwrap().raised;
+    raised.sort();
+    raised
+}
+
+fn names(raised: &[(String, i64)]) -> Vec<&str> {
+    raised.iter().map(|(n, _)| n.as_str()).collect()
+}
+
+/// What is silent when payments' tenants acme and globex both stop.
+const PAYMENTS_SILENT: [&str; 3] = [
+    "payments",
+    "payments (tenant acme)",
+    "payments (tenant globex)",
+];
+
 async fn apply(h: &Harness, services: serde_json::Value) {
     let org = json!({
         "people": [{"name": "alice"}],
@@ -196,18 +215,8 @@ async fn a_tenant_watched_on_its_own_has_its_own_silence() {
         .ingest_raw(vec![payments_of("acme"), payments_of("globex")])
         .await
         .unwrap();
-    let later = Utc::now() + chrono::Duration::minutes(6);
-    let mut raised = h.ingestor.check_silence(later).await.unwrap().raised;
-    raised.sort();
-    let names: Vec<&str> = raised.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "payments",
-            "payments (tenant acme)",
-            "payments (tenant globex)"
-        ]
-    );
+    let raised = raised_in(&h, 6).await;
+    assert_eq!(names(&raised), PAYMENTS_SILENT);
     let acme = silence_alerts(&h)
         .await
         .into_iter()
@@ -239,8 +248,7 @@ async fn a_tenant_watched_on_its_own_has_its_own_silence() {
         .unwrap()
         .resolved;
     resolved.sort();
-    let names: Vec<&str> = resolved.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["payments", "payments (tenant globex)"]);
+    assert_eq!(names(&resolved), ["payments", "payments (tenant globex)"]);
     let silent: Vec<String> = h
         .ingestor
         .silent_services()
@@ -294,17 +302,10 @@ async fn a_restart_keeps_the_tenants_heard_and_when_they_last_sent() {
     let restarted = Utc::now();
     h.restart();
     assert_eq!(keep_watch(&h), 0, "nothing silent yet");
-    let later = Utc::now() + chrono::Duration::minutes(6);
-    let mut raised = h.ingestor.check_silence(later).await.unwrap().raised;
-    raised.sort();
-    let names: Vec<&str> = raised.iter().map(|(n, _)| n.as_str()).collect();
+    let raised = raised_in(&h, 6).await;
     assert_eq!(
-        names,
-        [
-            "payments",
-            "payments (tenant acme)",
-            "payments (tenant globex)"
-        ],
+        names(&raised),
+        PAYMENTS_SILENT,
         "the tenants of the last run are watched"
     );
     let acme = h.store.get_alert(raised[1].1).await.unwrap();
