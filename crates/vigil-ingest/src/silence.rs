@@ -427,6 +427,9 @@ impl SilenceWatch {
             if quiet.num_seconds() < after as i64 {
                 continue;
             }
+            // What the central log has been without its events: from the last one stored, even
+            // when that was before this start (the summary says so).
+            let gap = now - heard.map_or(last, |heard| heard.min(last));
             let time = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             let seen = match heard {
                 Some(heard) if heard < self.since => format!(
@@ -445,7 +448,7 @@ impl SilenceWatch {
                 Some(tenant) => format!("service {:?} for tenant {tenant:?}", watched.service),
             };
             let alert = NewAlert {
-                title: format!("No logs from {} for {}", watched.name(), span(quiet)),
+                title: format!("No logs from {} for {}", watched.name(), span(gap)),
                 source: AlertSource::Monitor,
                 severity: preliminary_severity(RuleLevel::Medium, owner.criticality),
                 service: watched.service.clone(),
@@ -454,7 +457,7 @@ impl SilenceWatch {
                 summary: Some(format!(
                     "No event of {whose} for {} (silent_after: {}); {seen}. Check its log \
                      sender and its host; an attacker may have turned its logging off.",
-                    span(quiet),
+                    span(gap),
                     owner.silent_after.as_deref().unwrap_or_default()
                 )),
                 origin: Some("vigil-silence".into()),
