@@ -187,8 +187,9 @@ fn pages_are_newest_first_across_segments_and_deletions() {
 }
 
 /// Pages are looked for in windows of keys below the cursor, widened when they hold too few
-/// hits: where events come in a burst, where they thin out, years apart, and for a query with
-/// few hits (which outgrows the windows), every page is still exactly the next newest events.
+/// hits: where events come in a burst, where they thin out, years apart, with some deleted by
+/// retention, and for a query with few hits (which outgrows the windows), every page is still
+/// exactly the next newest events.
 #[test]
 fn pages_are_exact_however_unevenly_the_events_lie_in_time() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -204,13 +205,19 @@ fn pages_are_exact_however_unevenly_the_events_lie_in_time() {
         let batch: Vec<_> = chunk
             .iter()
             .map(|&n| {
-                all.push((minute_of(n), n));
-                event("svc", "h", "t", minute_of(n), &format!(r#"{{"n":{n}}}"#))
+                let service = if n % 5 == 0 { "old" } else { "svc" };
+                all.push((minute_of(n), n, service));
+                event(service, "h", "t", minute_of(n), &format!(r#"{{"n":{n}}}"#))
             })
             .collect();
         store.append(batch).expect("append");
         store.refresh().expect("refresh");
     }
+    let cutoff = crate::support::t0() + Duration::minutes(100);
+    let deleted = store.delete_older_than("old", cutoff).expect("retention");
+    all.retain(|(minute, _, service)| *service != "old" || *minute >= 100);
+    assert_eq!(deleted as usize, 2_000 - all.len());
+    let all: Vec<(i64, i64)> = all.into_iter().map(|(minute, n, _)| (minute, n)).collect();
     for (query, keep) in [
         ("*", &(|_: i64| true) as &dyn Fn(i64) -> bool),
         ("n:[0 TO 4] OR n:[1995 TO 1999]", &|n| {
