@@ -577,18 +577,6 @@ fn agg_field(field: &Field) -> Result<String, LogError> {
     })
 }
 
-/// How many events `query` matches, and the `limit` of them with the largest order keys (the
-/// newest), newest first, with their keys.
-///
-/// Segments are gone through newest first, by the largest key each holds, and once `limit` hits
-/// are found a segment whose newest event is older than all of them is only counted: a store is
-/// written in time order, so a common word is answered from the newest segments instead of
-/// reading the key of every hit (Tantivy's `TopDocs` reads them all, a quarter of the store for
-/// a word in a quarter of the events), and a term counts a segment from its postings' length.
-/// A segment that is read is counted in the same pass, so a query that is costly to set up per
-/// segment (a value looked for under every path) is set up once there. Without `count` (a later
-/// page, whose total is the whole result's) the segments left are not touched at all, and the
-/// number returned counts only the hits read.
 /// Whether counting what `expr` matches costs little beside collecting a page of it: every
 /// event, terms of named fields (their posting lists), and `NOT`, `AND`, `OR` of those. Such
 /// a query is counted first and its page then looked for in windows of keys (see
@@ -727,6 +715,18 @@ impl EmbeddedStore {
     }
 }
 
+/// How many events `query` matches, and the `limit` of them with the largest order keys (the
+/// newest), newest first, with their keys.
+///
+/// Segments are gone through newest first, by the largest key each holds, and once `limit` hits
+/// are found a segment whose newest event is older than all of them is only counted: a store is
+/// written in time order, so a common word is answered from the newest segments instead of
+/// reading the key of every hit (Tantivy's `TopDocs` reads them all, a quarter of the store for
+/// a word in a quarter of the events), and a term counts a segment from its postings' length.
+/// A segment that is read is counted in the same pass, so a query that is costly to set up per
+/// segment (a value looked for under every path) is set up once there. Without `count` (the
+/// total is counted apart, see [`EmbeddedStore::search`]) the segments left are not touched at
+/// all, and the number returned counts only the hits read.
 fn newest_hits(
     searcher: &Searcher,
     query: &dyn Query,
