@@ -65,7 +65,9 @@ pub struct Window {
 
 impl Window {
     /// The `from` and `to` to send; a malformed --since is refused here, the rest by the
-    /// server (its message names the field).
+    /// server (its message names the field). --since is sent as the time it reaches back to,
+    /// read once: a command that follows pages (`--all`) asks every page for the same window,
+    /// where a duration would be read by the server again at each page and move with the clock.
     pub fn bounds(&self) -> anyhow::Result<(Option<String>, Option<String>)> {
         if let Some(since) = &self.since {
             let Some(s) = duration(since) else {
@@ -73,10 +75,8 @@ impl Window {
                     "--since {since:?} is not a duration; write a number and a unit: 30s, 15m, 24h, 7d or 2w (or use --from with a time)"
                 );
             };
-            return Ok((
-                Some(s.to_owned()),
-                self.to.as_deref().map(|t| self.in_zone(t)),
-            ));
+            let from = back_from_now(s).unwrap_or_else(|| s.to_owned());
+            return Ok((Some(from), self.to.as_deref().map(|t| self.in_zone(t))));
         }
         let zoned = |t: &Option<String>| t.as_deref().map(|t| self.in_zone(t));
         Ok((zoned(&self.from), zoned(&self.to)))
@@ -185,6 +185,24 @@ pub fn duration(text: &str) -> Option<&str> {
         && digits.bytes().all(|b| b.is_ascii_digit())
         && matches!(unit, "s" | "m" | "h" | "d" | "w"))
     .then_some(s)
+}
+
+/// The time a duration (`24h`, as [`duration`] accepts it) reaches back to from now, in UTC;
+/// `None` when it reaches past 1970 (the server reads that as the beginning of time).
+fn back_from_now(duration: &str) -> Option<String> {
+    let unit = duration.chars().last()?;
+    let n: i64 = duration[..duration.len() - 1].parse().ok()?;
+    let seconds = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3_600,
+        'd' => 86_400,
+        'w' => 604_800,
+        _ => return None,
+    };
+    let ms = n.checked_mul(seconds)?.checked_mul(1_000)?;
+    let from = chrono::Utc::now().timestamp_millis().checked_sub(ms)?;
+    (from >= 0).then(|| vigil_events::time::format_timestamp(from))
 }
 
 /// The `--timezone` flag of the commands that read text logs (`hunt`, `ingest`).
@@ -664,7 +682,13 @@ mod tests {
             to: None,
             timezone: vigil_events::time::LocalZone::UTC,
         };
-        assert_eq!(w("24h").bounds().unwrap().0.as_deref(), Some("24h"));
+        // Sent as the time it reaches back to, the same for every page.
+        let from = w("24h").bounds().unwrap().0.unwrap();
+        let from: chrono::DateTime<chrono::Utc> = from.parse().expect(&from);
+        let expected = chrono::Utc::now() - chrono::Duration::hours(24);
+        assert!((from - expected).num_seconds().abs() <= 5, "{from}");
+        // Further back than 1970: left for the server, which reads it as all time.
+        assert_eq!(w("99999w").bounds().unwrap().0.as_deref(), Some("99999w"));
         assert!(w("yesterday").bounds().is_err());
         assert!(w("h").bounds().is_err());
         assert!(w("10y").bounds().is_err());
