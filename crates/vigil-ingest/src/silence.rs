@@ -167,7 +167,10 @@ impl SilenceWatch {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(e),
         };
-        let saved: SavedWatch = serde_json::from_slice(&bytes).map_err(std::io::Error::other)?;
+        // Kept before it is read: a file that does not read is replaced at the next check.
+        kept.written = bytes;
+        let saved: SavedWatch =
+            serde_json::from_slice(&kept.written).map_err(std::io::Error::other)?;
         kept.heard = saved
             .heard
             .into_iter()
@@ -178,16 +181,37 @@ impl SilenceWatch {
             .into_iter()
             .map(|s| (s.watched, s.silence))
             .collect();
-        kept.written = bytes;
         Ok(kept.silences.len())
     }
 
-    /// Writes the watch's file if what it would hold changed.
-    fn save(&self, open: &HashMap<Watched, OpenSilence>) -> Result<(), IngestError> {
-        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(path) = kept.file.clone() else {
+    /// Writes the watch's file if what it would hold changed (on the blocking pool: it waits
+    /// for the disk). Nothing is written while there is nothing to keep and no file yet.
+    async fn save(&self, open: &HashMap<Watched, OpenSilence>) -> Result<(), IngestError> {
+        let Some((path, bytes)) = self.to_save(open)? else {
             return Ok(());
         };
+        let written = bytes.clone();
+        let file = path.clone();
+        tokio::task::spawn_blocking(move || crate::state_file::replace_durably(&file, &bytes))
+            .await
+            .map_err(|e| IngestError::Worker(e.to_string()))?
+            .map_err(|source| IngestError::State { file: path, source })?;
+        self.kept.lock().unwrap_or_else(|e| e.into_inner()).written = written;
+        Ok(())
+    }
+
+    /// The file and what it is to hold now, if that differs from what it holds.
+    fn to_save(
+        &self,
+        open: &HashMap<Watched, OpenSilence>,
+    ) -> Result<Option<(PathBuf, Vec<u8>)>, IngestError> {
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(path) = kept.file.clone() else {
+            return Ok(None);
+        };
+        if kept.heard.is_empty() && open.is_empty() && kept.written.is_empty() {
+            return Ok(None);
+        }
         let mut saved = SavedWatch {
             heard: kept
                 .heard
@@ -211,16 +235,7 @@ impl SilenceWatch {
             file: path.clone(),
             source: std::io::Error::other(e),
         })?;
-        if bytes != kept.written {
-            crate::state_file::replace_durably(&path, &bytes).map_err(|source| {
-                IngestError::State {
-                    file: path.clone(),
-                    source,
-                }
-            })?;
-            kept.written = bytes;
-        }
-        Ok(())
+        Ok((bytes != kept.written).then_some((path, bytes)))
     }
 
     /// Raises an alert for each watched service silent at `now` that has none open, and
@@ -249,7 +264,7 @@ impl SilenceWatch {
         let outcome = self
             .check_with(&mut open, now, org, totals, store, policy)
             .await;
-        let saved = self.save(&open);
+        let saved = self.save(&open).await;
         *self.open.lock().unwrap_or_else(|e| e.into_inner()) = Some(open);
         let report = outcome?;
         saved.map(|()| report)
@@ -344,17 +359,20 @@ impl SilenceWatch {
         };
         {
             // What earlier runs heard, and what this one heard of the watched sources, for the
-            // next run (without a document, nothing is taken as unwatched).
+            // next run. Without a document nothing is known to be watched: what was kept stays
+            // as it was.
             let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
             for (watched, at) in &kept.heard {
                 let last = last_stored.entry(watched.clone()).or_insert(*at);
                 *last = (*last).max(*at);
             }
-            kept.heard = last_stored
-                .iter()
-                .filter(|(w, _)| org.document.is_none() || watched_for(w).is_some())
-                .map(|(w, t)| (w.clone(), *t))
-                .collect();
+            if org.document.is_some() {
+                kept.heard = last_stored
+                    .iter()
+                    .filter(|(w, _)| watched_for(w).is_some())
+                    .map(|(w, t)| (w.clone(), *t))
+                    .collect();
+            }
         }
         let mut report = SilenceReport::default();
         let mut failed = None;

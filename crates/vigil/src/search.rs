@@ -187,21 +187,13 @@ pub fn duration(text: &str) -> Option<&str> {
     .then_some(s)
 }
 
-/// The time a duration (`24h`, as [`duration`] accepts it) reaches back to from now, in UTC;
-/// `None` when it reaches past 1970 (the server reads that as the beginning of time).
+/// The time a duration (`24h`, as [`duration`] accepts it) reaches back to from now, in UTC,
+/// read as the query language reads `now-24h`; `None` when it reaches past 1970 (the server
+/// reads that as the beginning of time).
 fn back_from_now(duration: &str) -> Option<String> {
-    let unit = duration.chars().last()?;
-    let n: i64 = duration[..duration.len() - 1].parse().ok()?;
-    let seconds = match unit {
-        's' => 1,
-        'm' => 60,
-        'h' => 3_600,
-        'd' => 86_400,
-        'w' => 604_800,
-        _ => return None,
-    };
-    let ms = n.checked_mul(seconds)?.checked_mul(1_000)?;
-    let from = chrono::Utc::now().timestamp_millis().checked_sub(ms)?;
+    let from = vigil_query::parse_time(&format!("now-{duration}"))?
+        .resolve(chrono::Utc::now())
+        .timestamp_millis();
     (from >= 0).then(|| vigil_events::time::format_timestamp(from))
 }
 
