@@ -38,6 +38,7 @@ use vigil_query::{Expr, Field, Pipe, Query as VQuery};
 use crate::error::LogError;
 use crate::index::{Fields, Translator, register_tokenizers, schema};
 use crate::journal::{self, Journal, Mark, Position, Record};
+use crate::pivot::PivotCollector;
 use crate::store::{
     Aggregation, AppendOutcome, BatchMark, Count as ValueCount, Cursor, EventStore, MissingField,
     NewEvent, Pivot, PivotRequest, Rejected, SearchPage, SearchRequest, ServiceStats, StoredEvent,
@@ -808,17 +809,6 @@ fn order_time(value: &serde_json::Value) -> Option<DateTime<Utc>> {
     Utc.timestamp_millis_opt((key >> 22) as i64).single()
 }
 
-/// A bucket width giving at most ~200 points over the span.
-fn bucket_seconds(span_seconds: i64) -> i64 {
-    const STEPS: [i64; 10] = [
-        1, 10, 60, 300, 900, 3_600, 21_600, 86_400, 604_800, 2_592_000,
-    ];
-    STEPS
-        .into_iter()
-        .find(|s| span_seconds / s <= 200)
-        .unwrap_or(31_536_000)
-}
-
 impl EmbeddedStore {
     fn append_with(
         &self,
@@ -965,60 +955,48 @@ impl EventStore for EmbeddedStore {
             ])),
             None => matched,
         };
-        let terms = |f: &str| json!({"terms": {"field": f, "size": 100}});
-        // Counts, first and last, and the newest events in one pass over the hits: a value
-        // found as free text (a phrase over common words such as the parts of an IP) costs
-        // most in finding its events, so they are gone through twice, not three times (the
-        // timeline's pass needs the first and last to choose its width).
-        let collector = self.aggregations(json!({
-            "by_service": terms("service"),
-            "by_host": terms("host"),
-            "by_tenant": terms("tenant"),
-            "first": {"min": {"field": "order"}},
-            "last": {"max": {"field": "order"}},
-        }))?;
-        let newest =
-            TopDocs::with_limit(request.limit.max(1)).order_by_u64_field("order", Order::Desc);
-        let (total, results, top) = searcher.search(&*q, &(Count, collector, newest))?;
-        let (total, value) = (total as u64, aggregation_json(results)?);
-        let events = top
+        // Everything a pivot shows in one pass over its hits: a value found as free text (a
+        // phrase over common words such as the parts of an IP) costs most in finding them.
+        let hits = searcher.search(
+            &*q,
+            &PivotCollector {
+                newest: request.limit,
+            },
+        )?;
+        let events = self
+            .load_all(&searcher, hits.newest)?
             .into_iter()
-            .take(request.limit)
-            .map(|(_, address)| self.load(&searcher, address))
-            .collect::<Result<Vec<_>, _>>()?;
-        let (mut timeline, mut width) = (Vec::new(), 60);
-        let (first, last) = (order_time(&value["first"]), order_time(&value["last"]));
-        if let (Some(first), Some(last)) = (first, last) {
-            width = bucket_seconds((last - first).num_seconds());
-            let (_, hist) = self.run_aggs(
-                &searcher,
-                &*q,
-                json!({"timeline": {"date_histogram": {
-                    "field": "time", "fixed_interval": format!("{width}s"), "min_doc_count": 1
-                }}}),
-            )?;
-            for b in hist["timeline"]["buckets"].as_array().into_iter().flatten() {
-                let count = b["doc_count"].as_u64().unwrap_or_default();
-                let Some(start) = b["key"]
-                    .as_f64()
-                    .and_then(|ms| Utc.timestamp_millis_opt(ms as i64).single())
-                else {
-                    continue;
-                };
-                if count > 0 {
-                    timeline.push(TimeBucket { start, count });
-                }
-            }
-        }
+            .map(|(_, event)| event)
+            .collect();
+        let at = |millis: i64| Utc.timestamp_millis_opt(millis).single();
+        let span = hits.timeline.span();
+        let (first, last) = (span.and_then(|s| at(s.0)), span.and_then(|s| at(s.1)));
+        let (width, buckets) = hits.timeline.buckets();
+        let timeline = buckets
+            .into_iter()
+            .filter_map(|(start, count)| {
+                Some(TimeBucket {
+                    start: at(start)?,
+                    count,
+                })
+            })
+            .collect();
+        let counts = |values: Vec<(String, u64)>| {
+            values
+                .into_iter()
+                .map(|(value, count)| ValueCount { value, count })
+                .collect()
+        };
         Ok(Pivot {
-            total,
+            total: hits.total,
             first,
             last,
-            bucket_seconds: width,
+            // No hits, no span: the width of an hour's timeline.
+            bucket_seconds: if span.is_some() { width } else { 60 },
             timeline,
-            by_service: buckets(&value["by_service"]),
-            by_host: buckets(&value["by_host"]),
-            by_tenant: buckets(&value["by_tenant"]),
+            by_service: counts(hits.by_service),
+            by_host: counts(hits.by_host),
+            by_tenant: counts(hits.by_tenant),
             events,
         })
     }

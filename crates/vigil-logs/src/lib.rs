@@ -13,6 +13,7 @@ mod error;
 mod fields;
 mod index;
 mod journal;
+mod pivot;
 mod store;
 
 pub use embedded::{EmbeddedConfig, EmbeddedStore};

@@ -293,6 +293,130 @@ fn count_by_and_top_aggregate_values() {
     assert_eq!(values, vec!["4624", "4625", "4700"]);
 }
 
+/// A pivot's counts, first and last times, timeline and newest events over several segments
+/// and after retention deleted some of its events, against the same counted by hand.
+#[test]
+fn a_pivot_counts_every_event_of_the_value_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    // Events 0..1,500 at minutes spread over a day, out of order (37 is prime to 1,500, so each
+    // minute once); two of three carry the address pivoted on.
+    let minute_of = |n: i64| n * 37 % 1_500;
+    let service_of = |n: i64| format!("s{}", n % 4);
+    let host_of = |n: i64| format!("h{}", n % 7);
+    let tenant_of = |n: i64| if n % 2 == 0 { "even" } else { "odd" };
+    for chunk in (0..1_500i64).collect::<Vec<_>>().chunks(500) {
+        let batch = chunk
+            .iter()
+            .map(|&n| {
+                let ip = if n % 3 == 0 { "10.0.0.8" } else { "10.0.0.7" };
+                event(
+                    &service_of(n),
+                    &host_of(n),
+                    tenant_of(n),
+                    minute_of(n),
+                    &format!(r#"{{"n":{n},"ip":"{ip}","msg":"seen {ip}"}}"#),
+                )
+            })
+            .collect();
+        store.append(batch).expect("append");
+        store.refresh().expect("refresh");
+    }
+    let cutoff = t0() + Duration::minutes(700);
+    store.delete_older_than("s3", cutoff).expect("retention");
+    store.refresh().expect("refresh");
+    let kept: Vec<i64> = (0..1_500)
+        .filter(|n| n % 3 != 0 && (n % 4 != 3 || minute_of(*n) >= 700))
+        .collect();
+
+    let counts = |of: &dyn Fn(i64) -> String, events: &[i64]| {
+        let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+        for &n in events {
+            *counts.entry(of(n)).or_default() += 1;
+        }
+        let mut counts: Vec<(String, u64)> = counts.into_iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        counts
+    };
+    let pairs = |values: &[vigil_logs::Count]| -> Vec<(String, u64)> {
+        values.iter().map(|c| (c.value.clone(), c.count)).collect()
+    };
+    let window = TimeRange {
+        from: Some(t0() + Duration::minutes(100)),
+        to: Some(t0() + Duration::minutes(1_000)),
+    };
+    for (range, field) in [
+        (TimeRange::default(), Some("ip")),
+        (TimeRange::default(), None),
+        (window, Some("ip")),
+    ] {
+        let expected: Vec<i64> = kept
+            .iter()
+            .copied()
+            .filter(|&n| range.from.is_none() || (100..1_000).contains(&minute_of(n)))
+            .collect();
+        let pivot = store
+            .pivot(&PivotRequest {
+                field: field.map(vigil_query::Field::from_name),
+                value: "10.0.0.7".into(),
+                range,
+                limit: 10,
+            })
+            .expect("pivot");
+        let label = format!("{field:?}, {range:?}");
+        assert_eq!(pivot.total, expected.len() as u64, "{label}");
+        assert_eq!(
+            pairs(&pivot.by_service),
+            counts(&service_of, &expected),
+            "{label}"
+        );
+        assert_eq!(
+            pairs(&pivot.by_host),
+            counts(&host_of, &expected),
+            "{label}"
+        );
+        assert_eq!(
+            pairs(&pivot.by_tenant),
+            counts(&|n| tenant_of(n).to_owned(), &expected),
+            "{label}"
+        );
+        let mut minutes: Vec<i64> = expected.iter().map(|&n| minute_of(n)).collect();
+        minutes.sort_unstable();
+        let time = |minute: i64| t0() + Duration::minutes(minute);
+        let (first, last) = (minutes[0], minutes[minutes.len() - 1]);
+        assert_eq!(
+            (pivot.first, pivot.last),
+            (Some(time(first)), Some(time(last)))
+        );
+        // At most ~200 buckets over the span, aligned on multiples of their width since 1970.
+        let width = [60, 300, 900, 3_600]
+            .into_iter()
+            .find(|w| (last - first) * 60 / w <= 200)
+            .expect("a width");
+        assert_eq!(pivot.bucket_seconds, width, "{label}");
+        let mut buckets: std::collections::BTreeMap<i64, u64> = Default::default();
+        for &minute in &minutes {
+            let seconds = time(minute).timestamp();
+            *buckets
+                .entry(seconds - seconds.rem_euclid(width))
+                .or_default() += 1;
+        }
+        let timeline: Vec<(i64, u64)> = pivot
+            .timeline
+            .iter()
+            .map(|b| (b.start.timestamp(), b.count))
+            .collect();
+        assert_eq!(timeline, buckets.into_iter().collect::<Vec<_>>(), "{label}");
+        let newest: Vec<i64> = minutes.iter().rev().take(10).copied().collect();
+        let events: Vec<i64> = pivot
+            .events
+            .iter()
+            .map(|e| (e.time - t0()).num_minutes())
+            .collect();
+        assert_eq!(events, newest, "{label}");
+    }
+}
+
 #[test]
 fn pivots_find_a_value_in_every_service() {
     let dir = tempfile::tempdir().expect("temp dir");

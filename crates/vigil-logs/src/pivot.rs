@@ -1,0 +1,437 @@
+//! A pivot's one pass over its hits ([`PivotCollector`]): the count, the counts per service,
+//! host and tenant, the first and last times, the timeline and the newest events, each read
+//! from the fast columns of the hit.
+//!
+//! Why not Tantivy's aggregations: they build generic buckets for every hit, and the timeline
+//! needed a second pass over the hits because its bucket width depends on the first and last
+//! times. A pivot on a common value (a host, a user: millions of events) spent most of its
+//! time there. Here a hit costs a few column reads and counter increments, and the timeline
+//! is counted at the resolution of the span seen so far (see [`Timeline`]), so one pass gives
+//! the buckets of the whole span. The counts per value are exact, where Tantivy's terms
+//! aggregation keeps only each segment's largest.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::{DateTime as TDateTime, DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
+
+/// How many values per service, host and tenant a pivot gives, largest first.
+pub(crate) const PIVOT_TOP_VALUES: usize = 100;
+
+/// The coarsest resolution a timeline counts at, in milliseconds: a day divides every bucket
+/// width [`bucket_seconds`] gives from a day up (a week, 30 days, a year).
+const COARSEST_MS: i64 = 86_400_000;
+
+/// A bucket width giving at most ~200 points over the span.
+pub(crate) fn bucket_seconds(span_seconds: i64) -> i64 {
+    const STEPS: [i64; 10] = [
+        1, 10, 60, 300, 900, 3_600, 21_600, 86_400, 604_800, 2_592_000,
+    ];
+    STEPS
+        .into_iter()
+        .find(|s| span_seconds / s <= 200)
+        .unwrap_or(31_536_000)
+}
+
+/// The resolution to count a timeline spanning `span_ms` at: its bucket width up to a day.
+/// As the span grows the width only grows, and each width up to a day divides the next (1 s,
+/// 10 s, 1 min, 5 min, 15 min, 1 h, 6 h, 1 day), so points counted at an earlier resolution
+/// fall whole into the later one's: counting coarser as the span grows is exact.
+fn resolution_ms(span_ms: i64) -> i64 {
+    (bucket_seconds(span_ms / 1_000) * 1_000).min(COARSEST_MS)
+}
+
+/// Event counts over time, counted in one pass without knowing the span beforehand: at the
+/// resolution of the span seen so far (see [`resolution_ms`]), so it holds a few hundred
+/// points whatever the number of events, and gives the buckets a second pass over the events,
+/// with the width of the whole span, would have.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Timeline {
+    /// Milliseconds of the oldest and the newest time counted.
+    span: Option<(i64, i64)>,
+    resolution: i64,
+    points: HashMap<i64, u64>,
+    /// The point being counted and its count so far: hits of a segment come in storage order,
+    /// nearly time order, so most only add to it.
+    run: Option<(i64, u64)>,
+}
+
+impl Timeline {
+    /// Milliseconds of the oldest and the newest time counted.
+    pub(crate) fn span(&self) -> Option<(i64, i64)> {
+        self.span
+    }
+
+    pub(crate) fn add(&mut self, millis: i64) {
+        match self.span {
+            Some((first, last)) if (first..=last).contains(&millis) => {}
+            Some((first, last)) => self.widen((first.min(millis), last.max(millis))),
+            None => self.widen((millis, millis)),
+        }
+        let point = millis.div_euclid(self.resolution) * self.resolution;
+        match &mut self.run {
+            Some((at, count)) if *at == point => *count += 1,
+            run => {
+                if let Some((at, count)) = run.replace((point, 1)) {
+                    *self.points.entry(at).or_default() += count;
+                }
+            }
+        }
+    }
+
+    /// Takes `span` as the span counted, and its resolution.
+    fn widen(&mut self, span: (i64, i64)) {
+        self.span = Some(span);
+        let resolution = resolution_ms(span.1 - span.0);
+        if resolution != self.resolution {
+            self.flush();
+            self.resolution = resolution;
+            let finer = std::mem::take(&mut self.points);
+            for (point, count) in finer {
+                *self
+                    .points
+                    .entry(point.div_euclid(resolution) * resolution)
+                    .or_default() += count;
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some((at, count)) = self.run.take() {
+            *self.points.entry(at).or_default() += count;
+        }
+    }
+
+    /// Adds `other`'s counts (another segment's) to these.
+    pub(crate) fn merge(&mut self, mut other: Timeline) {
+        let Some((first, last)) = other.span else {
+            return;
+        };
+        other.flush();
+        let span = match self.span {
+            Some((f, l)) => (f.min(first), l.max(last)),
+            None => (first, last),
+        };
+        self.widen(span);
+        self.flush();
+        let resolution = self.resolution;
+        for (point, count) in other.points {
+            *self
+                .points
+                .entry(point.div_euclid(resolution) * resolution)
+                .or_default() += count;
+        }
+    }
+
+    /// The bucket width for the span, in seconds, and the counts in buckets of it, oldest
+    /// first, as (start in milliseconds since 1970, count); buckets start at multiples of the
+    /// width since 1970, as Tantivy's and Elasticsearch's date histograms do.
+    pub(crate) fn buckets(mut self) -> (i64, Vec<(i64, u64)>) {
+        self.flush();
+        let Some((first, last)) = self.span else {
+            return (bucket_seconds(0), Vec::new());
+        };
+        let width_seconds = bucket_seconds((last - first) / 1_000);
+        let width = width_seconds * 1_000;
+        let mut buckets: HashMap<i64, u64> = HashMap::new();
+        for (point, count) in self.points {
+            *buckets.entry(point.div_euclid(width) * width).or_default() += count;
+        }
+        let mut buckets: Vec<(i64, u64)> = buckets.into_iter().collect();
+        buckets.sort_unstable();
+        (width_seconds, buckets)
+    }
+}
+
+/// What a pivot's pass found (see the module's doc).
+#[derive(Debug)]
+pub(crate) struct PivotHits {
+    pub total: u64,
+    /// The hits' times (and their first and last, [`Timeline::span`]).
+    pub timeline: Timeline,
+    /// Per service, host and tenant, the largest counts first (at most [`PIVOT_TOP_VALUES`]).
+    pub by_service: Vec<(String, u64)>,
+    pub by_host: Vec<(String, u64)>,
+    pub by_tenant: Vec<(String, u64)>,
+    /// The newest hits, newest first: their `order` key and address.
+    pub newest: Vec<(u64, DocAddress)>,
+}
+
+/// Collects [`PivotHits`] over the fast columns `order`, `time`, `service`, `host` and
+/// `tenant` of the schema (`index::schema`).
+pub(crate) struct PivotCollector {
+    /// How many of the newest hits to keep.
+    pub newest: usize,
+}
+
+/// The counts of one segment per term ordinal of a string column.
+struct OrdCounts {
+    column: Option<StrColumn>,
+    counts: Vec<u64>,
+}
+
+impl OrdCounts {
+    fn open(segment: &SegmentReader, field: &str) -> tantivy::Result<OrdCounts> {
+        let column = segment.fast_fields().str(field)?;
+        let terms = column.as_ref().map_or(0, |c| c.num_terms());
+        Ok(OrdCounts {
+            column,
+            counts: vec![0; terms],
+        })
+    }
+
+    #[inline]
+    fn count(&mut self, doc: DocId) {
+        if let Some(column) = &self.column
+            && let Some(ord) = column.ords().first(doc)
+            && let Some(count) = self.counts.get_mut(ord as usize)
+        {
+            *count += 1;
+        }
+    }
+
+    fn harvest(self) -> HashMap<String, u64> {
+        let mut values = HashMap::new();
+        let Some(column) = self.column else {
+            return values;
+        };
+        let mut value = String::new();
+        for (ord, count) in self.counts.into_iter().enumerate() {
+            if count > 0 && column.ord_to_str(ord as u64, &mut value).unwrap_or(false) {
+                *values.entry(std::mem::take(&mut value)).or_default() += count;
+            }
+        }
+        values
+    }
+}
+
+pub(crate) struct PivotSegment {
+    segment: SegmentOrdinal,
+    order: Column<u64>,
+    time: Column<TDateTime>,
+    service: OrdCounts,
+    host: OrdCounts,
+    tenant: OrdCounts,
+    total: u64,
+    timeline: Timeline,
+    newest_kept: usize,
+    newest: BinaryHeap<Reverse<(u64, DocId)>>,
+}
+
+pub(crate) struct SegmentHits {
+    total: u64,
+    timeline: Timeline,
+    service: HashMap<String, u64>,
+    host: HashMap<String, u64>,
+    tenant: HashMap<String, u64>,
+    newest: Vec<(u64, DocAddress)>,
+}
+
+impl Collector for PivotCollector {
+    type Fruit = PivotHits;
+    type Child = PivotSegment;
+
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<PivotSegment> {
+        let fast = reader.fast_fields();
+        Ok(PivotSegment {
+            segment,
+            order: fast.u64("order")?,
+            time: fast.date("time")?,
+            service: OrdCounts::open(reader, "service")?,
+            host: OrdCounts::open(reader, "host")?,
+            tenant: OrdCounts::open(reader, "tenant")?,
+            total: 0,
+            timeline: Timeline::default(),
+            newest_kept: self.newest,
+            newest: BinaryHeap::with_capacity(self.newest + 1),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, segments: Vec<SegmentHits>) -> tantivy::Result<PivotHits> {
+        let mut total = 0;
+        let mut timeline = Timeline::default();
+        let (mut service, mut host, mut tenant) = (HashMap::new(), HashMap::new(), HashMap::new());
+        let mut newest = Vec::new();
+        for hits in segments {
+            total += hits.total;
+            timeline.merge(hits.timeline);
+            add_counts(&mut service, hits.service);
+            add_counts(&mut host, hits.host);
+            add_counts(&mut tenant, hits.tenant);
+            newest.extend(hits.newest);
+        }
+        newest.sort_unstable_by_key(|&(order, address)| (Reverse(order), address));
+        newest.truncate(self.newest);
+        Ok(PivotHits {
+            total,
+            timeline,
+            by_service: largest(service),
+            by_host: largest(host),
+            by_tenant: largest(tenant),
+            newest,
+        })
+    }
+}
+
+impl SegmentCollector for PivotSegment {
+    type Fruit = SegmentHits;
+
+    fn collect(&mut self, doc: DocId, _: Score) {
+        self.total += 1;
+        if self.newest_kept > 0
+            && let Some(order) = self.order.first(doc)
+        {
+            if self.newest.len() < self.newest_kept {
+                self.newest.push(Reverse((order, doc)));
+            } else if self.newest.peek().is_some_and(|Reverse((o, _))| order > *o) {
+                self.newest.pop();
+                self.newest.push(Reverse((order, doc)));
+            }
+        }
+        if let Some(time) = self.time.first(doc) {
+            self.timeline
+                .add(time.into_timestamp_micros().div_euclid(1_000));
+        }
+        self.service.count(doc);
+        self.host.count(doc);
+        self.tenant.count(doc);
+    }
+
+    fn harvest(self) -> SegmentHits {
+        let segment = self.segment;
+        SegmentHits {
+            total: self.total,
+            timeline: self.timeline,
+            service: self.service.harvest(),
+            host: self.host.harvest(),
+            tenant: self.tenant.harvest(),
+            newest: self
+                .newest
+                .into_iter()
+                .map(|Reverse((order, doc))| (order, DocAddress::new(segment, doc)))
+                .collect(),
+        }
+    }
+}
+
+fn add_counts(into: &mut HashMap<String, u64>, from: HashMap<String, u64>) {
+    for (value, count) in from {
+        *into.entry(value).or_default() += count;
+    }
+}
+
+/// The [`PIVOT_TOP_VALUES`] largest counts, largest first, ties in the values' order.
+fn largest(counts: HashMap<String, u64>) -> Vec<(String, u64)> {
+    let mut counts: Vec<(String, u64)> = counts.into_iter().collect();
+    counts.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    counts.truncate(PIVOT_TOP_VALUES);
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The buckets of `times` (milliseconds) counted one by one over their whole span, as a
+    /// date histogram with that width gives them.
+    fn expected(times: &[i64]) -> (i64, Vec<(i64, u64)>) {
+        let (first, last) = (times.iter().min().unwrap(), times.iter().max().unwrap());
+        let width_seconds = bucket_seconds((last - first) / 1_000);
+        let width = width_seconds * 1_000;
+        let mut buckets = std::collections::BTreeMap::new();
+        for t in times {
+            *buckets.entry(t.div_euclid(width) * width).or_insert(0) += 1;
+        }
+        (width_seconds, buckets.into_iter().collect())
+    }
+
+    fn counted(times: &[i64]) -> Timeline {
+        let mut timeline = Timeline::default();
+        for &t in times {
+            timeline.add(t);
+        }
+        timeline
+    }
+
+    /// Spans from seconds to decades, before 1970 too.
+    fn spans() -> Vec<Vec<i64>> {
+        [
+            (1_700_000_000_000_i64, 7, 5_000),
+            (1_700_000_000_123, 997, 3_000),
+            (1_700_000_000_000, 61_001, 4_000),
+            (1_600_000_000_000, 3_600_017, 6_000),
+            (-86_400_000 * 400, 86_400_013, 900),
+            (0, 86_400_000 * 30 + 5, 500),
+        ]
+        .into_iter()
+        .map(|(start, step, n)| (0..n).map(|i| start + i * step).collect())
+        .collect()
+    }
+
+    #[test]
+    fn a_timeline_counted_as_its_span_grows_gives_the_buckets_of_the_whole_span() {
+        for times in spans() {
+            assert_eq!(counted(&times).buckets(), expected(&times), "in time order");
+            // Newest first, and from the middle outwards: the span grows at both ends.
+            let reversed: Vec<i64> = times.iter().rev().copied().collect();
+            assert_eq!(
+                counted(&reversed).buckets(),
+                expected(&times),
+                "newest first"
+            );
+            let middle = times.len() / 2;
+            let outwards: Vec<i64> = (0..times.len())
+                .map(|i| {
+                    if i % 2 == 0 {
+                        times[middle + i / 2]
+                    } else {
+                        times[middle - 1 - i / 2]
+                    }
+                })
+                .collect();
+            assert_eq!(counted(&outwards).buckets(), expected(&times), "outwards");
+            let (first, last) = (times[0], times[times.len() - 1]);
+            assert_eq!(counted(&outwards).span(), Some((first, last)));
+        }
+        assert_eq!(Timeline::default().buckets(), (1, Vec::new()));
+    }
+
+    #[test]
+    fn timelines_of_segments_merge_into_the_timeline_of_all() {
+        for times in spans() {
+            let (a, b) = (times.len() / 5, times.len() / 2);
+            // Segments of different spans (so counted at different resolutions), in any order.
+            let mut merged = counted(&times[a..b]);
+            merged.merge(counted(&times[b..]));
+            merged.merge(Timeline::default());
+            merged.merge(counted(&times[..a]));
+            assert_eq!(merged.buckets(), expected(&times));
+            let mut into_empty = Timeline::default();
+            into_empty.merge(counted(&times));
+            assert_eq!(into_empty.buckets(), expected(&times));
+        }
+    }
+
+    #[test]
+    fn the_largest_counts_come_first_and_ties_by_value() {
+        let counts = HashMap::from([
+            ("b".to_owned(), 2),
+            ("a".to_owned(), 2),
+            ("c".to_owned(), 5),
+        ]);
+        assert_eq!(
+            largest(counts),
+            vec![("c".into(), 5), ("a".into(), 2), ("b".into(), 2)]
+        );
+    }
+}
