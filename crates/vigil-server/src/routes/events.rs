@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue};
 use bytes::Bytes;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use vigil_api::error::{ErrorBody, ErrorCode};
 use vigil_api::events::*;
 use vigil_core::IncidentPatch;
@@ -323,35 +323,19 @@ pub(crate) fn parse_time(
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, ApiError> {
     let t = text.trim();
-    if let Some(back) = parse_duration(t) {
-        // Further back than times go: the beginning of time, as `now-…` offsets resolve.
-        return Ok(now
-            .checked_sub_signed(back)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC));
-    }
-    vigil_query::parse_time(t).map(|v| v.resolve(now)).ok_or_else(|| {
+    // A bare duration (`24h`) reaches back from now, as `now-24h` does.
+    let bare_duration = || {
+        t.starts_with(|c: char| c.is_ascii_digit())
+            .then(|| vigil_query::parse_time(&format!("now-{t}")))
+            .flatten()
+    };
+    let value = vigil_query::parse_time(t).or_else(bare_duration);
+    value.map(|v| v.resolve(now)).ok_or_else(|| {
         ApiError::invalid_field(
             field,
             format!("`{field}`: {t:?} is not a time; write 2026-11-30, 2026-11-30T12:00:00Z, now-24h or 24h"),
         )
     })
-}
-
-/// `90s`, `15m`, `24h`, `7d`, `2w`.
-fn parse_duration(text: &str) -> Option<Duration> {
-    let unit = text.chars().last()?;
-    let n: i64 = text[..text.len() - unit.len_utf8()].parse().ok()?;
-    let seconds = match unit {
-        's' => 1,
-        'm' => 60,
-        'h' => 3600,
-        'd' => 86_400,
-        'w' => 604_800,
-        _ => return None,
-    };
-    n.checked_mul(seconds)
-        .filter(|s| *s >= 0)
-        .and_then(Duration::try_seconds)
 }
 
 pub(crate) fn time_range(from: Option<&str>, to: Option<&str>) -> Result<TimeRange, ApiError> {
@@ -738,6 +722,7 @@ pub async fn incident_pivot(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Duration;
 
     #[test]
     fn times_accept_durations_relative_and_absolute_forms() {
@@ -756,6 +741,12 @@ mod tests {
         );
         assert!(parse_time("from", "yesterday", now).is_err());
         assert!(parse_time("from", "-5h", now).is_err());
+        assert!(parse_time("from", "24x", now).is_err());
+        assert_eq!(
+            parse_time("from", "99999999999d", now).unwrap(),
+            DateTime::<Utc>::MIN_UTC,
+            "further back than times go"
+        );
     }
 
     #[test]
