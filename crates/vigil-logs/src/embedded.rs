@@ -806,7 +806,8 @@ fn buckets(value: &serde_json::Value) -> Vec<ValueCount> {
 /// Milliseconds of an `order` key (see `index::order_key`) as a time.
 fn order_time(value: &serde_json::Value) -> Option<DateTime<Utc>> {
     let key = value["value"].as_f64()? as u64;
-    Utc.timestamp_millis_opt((key >> 22) as i64).single()
+    Utc.timestamp_millis_opt(crate::index::order_millis(key))
+        .single()
 }
 
 impl EmbeddedStore {

@@ -330,6 +330,12 @@ pub(crate) fn order_key(time_micros: i64, seq: u64) -> u64 {
     (millis << SEQ_BITS) | (seq & ((1 << SEQ_BITS) - 1))
 }
 
+/// The milliseconds since 1970 of an [`order_key`]: its event's time, to the millisecond (events
+/// are stored from 1970 on, `store::KEPT_TIMES`, so the key holds it unclamped).
+pub(crate) fn order_millis(key: u64) -> i64 {
+    (key >> SEQ_BITS) as i64
+}
+
 /// Whether the `WORDS` tokenizer makes of `value` one token, the whole value lowercased: the
 /// `KEYWORD` term of the same value (a longer one is dropped by `WORDS`, 64 bytes, before
 /// `KEYWORD`, 256 bytes).

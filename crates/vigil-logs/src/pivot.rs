@@ -15,7 +15,10 @@ use std::collections::{BinaryHeap, HashMap};
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
-use tantivy::{DateTime as TDateTime, DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
+use tantivy::query::Weight;
+use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
+
+use crate::index::order_millis;
 
 /// How many values per service, host and tenant a pivot gives, largest first.
 pub(crate) const PIVOT_TOP_VALUES: usize = 100;
@@ -159,8 +162,7 @@ pub(crate) struct PivotHits {
     pub newest: Vec<(u64, DocAddress)>,
 }
 
-/// Collects [`PivotHits`] over the fast columns `order`, `time`, `service`, `host` and
-/// `tenant` of the schema (`index::schema`).
+/// Collects [`PivotHits`] over the fast columns `order`, `service`, `host` and `tenant` of the schema (`index::schema`).
 pub(crate) struct PivotCollector {
     /// How many of the newest hits to keep.
     pub newest: usize,
@@ -182,13 +184,18 @@ impl OrdCounts {
         })
     }
 
-    #[inline]
-    fn count(&mut self, doc: DocId) {
-        if let Some(column) = &self.column
-            && let Some(ord) = column.ords().first(doc)
-            && let Some(count) = self.counts.get_mut(ord as usize)
-        {
-            *count += 1;
+    /// Counts the values of a block of at most [`COLLECT_BLOCK_BUFFER_LEN`] documents.
+    fn count(&mut self, docs: &[DocId], ords: &mut [Option<u64>; COLLECT_BLOCK_BUFFER_LEN]) {
+        let Some(column) = &self.column else {
+            return;
+        };
+        let ords = &mut ords[..docs.len()];
+        ords.fill(None);
+        column.ords().first_vals(docs, ords);
+        for ord in ords.iter().flatten() {
+            if let Some(count) = self.counts.get_mut(*ord as usize) {
+                *count += 1;
+            }
         }
     }
 
@@ -210,7 +217,6 @@ impl OrdCounts {
 pub(crate) struct PivotSegment {
     segment: SegmentOrdinal,
     order: Column<u64>,
-    time: Column<TDateTime>,
     service: OrdCounts,
     host: OrdCounts,
     tenant: OrdCounts,
@@ -218,6 +224,9 @@ pub(crate) struct PivotSegment {
     timeline: Timeline,
     newest_kept: usize,
     newest: BinaryHeap<Reverse<(u64, DocId)>>,
+    /// Column values of the block of hits being collected.
+    orders: [Option<u64>; COLLECT_BLOCK_BUFFER_LEN],
+    ords: [Option<u64>; COLLECT_BLOCK_BUFFER_LEN],
 }
 
 pub(crate) struct SegmentHits {
@@ -242,7 +251,6 @@ impl Collector for PivotCollector {
         Ok(PivotSegment {
             segment,
             order: fast.u64("order")?,
-            time: fast.date("time")?,
             service: OrdCounts::open(reader, "service")?,
             host: OrdCounts::open(reader, "host")?,
             tenant: OrdCounts::open(reader, "tenant")?,
@@ -250,11 +258,36 @@ impl Collector for PivotCollector {
             timeline: Timeline::default(),
             newest_kept: self.newest,
             newest: BinaryHeap::with_capacity(self.newest + 1),
+            orders: [None; COLLECT_BLOCK_BUFFER_LEN],
+            ords: [None; COLLECT_BLOCK_BUFFER_LEN],
         })
     }
 
     fn requires_scoring(&self) -> bool {
         false
+    }
+
+    /// Hits in blocks, the deleted ones (retention) left out, so that each column is read a
+    /// block at a time.
+    fn collect_segment(
+        &self,
+        weight: &dyn Weight,
+        segment_ord: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentHits> {
+        let mut collector = self.for_segment(segment_ord, reader)?;
+        match reader.alive_bitset() {
+            None => weight.for_each_no_score(reader, &mut |docs| collector.collect_block(docs))?,
+            Some(alive) => {
+                let mut kept = Vec::with_capacity(COLLECT_BLOCK_BUFFER_LEN);
+                weight.for_each_no_score(reader, &mut |docs| {
+                    kept.clear();
+                    kept.extend(docs.iter().copied().filter(|&doc| alive.is_alive(doc)));
+                    collector.collect_block(&kept);
+                })?;
+            }
+        }
+        Ok(collector.harvest())
     }
 
     fn merge_fruits(&self, segments: Vec<SegmentHits>) -> tantivy::Result<PivotHits> {
@@ -287,24 +320,29 @@ impl SegmentCollector for PivotSegment {
     type Fruit = SegmentHits;
 
     fn collect(&mut self, doc: DocId, _: Score) {
-        self.total += 1;
-        if self.newest_kept > 0
-            && let Some(order) = self.order.first(doc)
-        {
-            if self.newest.len() < self.newest_kept {
-                self.newest.push(Reverse((order, doc)));
-            } else if self.newest.peek().is_some_and(|Reverse((o, _))| order > *o) {
-                self.newest.pop();
-                self.newest.push(Reverse((order, doc)));
+        self.collect_block(&[doc]);
+    }
+
+    fn collect_block(&mut self, docs: &[DocId]) {
+        for docs in docs.chunks(COLLECT_BLOCK_BUFFER_LEN) {
+            self.total += docs.len() as u64;
+            let orders = &mut self.orders[..docs.len()];
+            orders.fill(None);
+            self.order.first_vals(docs, orders);
+            for (&doc, order) in docs.iter().zip(orders.iter()) {
+                let Some(order) = *order else { continue };
+                self.timeline.add(order_millis(order));
+                if self.newest.len() < self.newest_kept {
+                    self.newest.push(Reverse((order, doc)));
+                } else if self.newest.peek().is_some_and(|Reverse((o, _))| order > *o) {
+                    self.newest.pop();
+                    self.newest.push(Reverse((order, doc)));
+                }
             }
+            self.service.count(docs, &mut self.ords);
+            self.host.count(docs, &mut self.ords);
+            self.tenant.count(docs, &mut self.ords);
         }
-        if let Some(time) = self.time.first(doc) {
-            self.timeline
-                .add(time.into_timestamp_micros().div_euclid(1_000));
-        }
-        self.service.count(doc);
-        self.host.count(doc);
-        self.tenant.count(doc);
     }
 
     fn harvest(self) -> SegmentHits {
