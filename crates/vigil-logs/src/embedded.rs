@@ -947,7 +947,11 @@ impl EventStore for EmbeddedStore {
                 ));
             }
             (None, Some(field)) => t.field_value(field, &request.value)?,
-            (None, None) => t.free_text(&request.value)?,
+            // Any field: the event's own, or its envelope's host, service or tenant.
+            (None, None) => Box::new(BooleanQuery::new(vec![
+                (Occur::Should, t.free_text(&request.value)?),
+                (Occur::Should, t.envelope_value(request.value.trim())?),
+            ])),
         };
         let q: Box<dyn Query> = match t.window(request.range.from, request.range.to) {
             Some(w) => Box::new(BooleanQuery::new(vec![

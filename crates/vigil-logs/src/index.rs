@@ -433,7 +433,41 @@ fn escape_regex_bytes(bytes: &[u8]) -> String {
     out
 }
 
+/// A regular expression matching `value` whole, ignoring case (ASCII and single-character case
+/// pairs such as `ü`/`Ü`), for the envelope fields, whose terms keep the case they were sent in.
+fn case_insensitive_regex(value: &str) -> String {
+    let mut out = String::new();
+    for ch in value.chars() {
+        let (mut lower, mut upper) = (ch.to_lowercase(), ch.to_uppercase());
+        match (lower.next(), lower.next(), upper.next(), upper.next()) {
+            (Some(l), None, Some(u), None) if l != u => {
+                out.push('[');
+                out.push_str(&escape_regex_bytes(l.to_string().as_bytes()));
+                out.push_str(&escape_regex_bytes(u.to_string().as_bytes()));
+                out.push(']');
+            }
+            _ => out.push_str(&escape_regex_bytes(ch.to_string().as_bytes())),
+        }
+    }
+    out
+}
+
 impl Translator<'_> {
+    /// `value` as the envelope's host, service or tenant, ignoring case: a pivot without a field
+    /// follows a host name to the events that host sent too, whose JSON may not name it (a
+    /// sender that gives `?host=` only).
+    pub fn envelope_value(&self, value: &str) -> Result<Q, LogError> {
+        if value.is_empty() || value.len() > crate::store::MAX_ENVELOPE_BYTES {
+            return Ok(Box::new(EmptyQuery));
+        }
+        let pattern = case_insensitive_regex(value);
+        let parts = [self.fields.host, self.fields.service, self.fields.tenant]
+            .into_iter()
+            .map(|field| regex_query(&pattern, field))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(any_of(parts))
+    }
+
     /// The query for an expression (the whole-window restriction is added by the caller).
     pub fn query(&self, expr: &Expr) -> Result<Q, LogError> {
         Ok(match expr {
@@ -789,6 +823,34 @@ fn scalar_text(s: &Scalar) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn envelope_values_are_matched_whole_ignoring_case() {
+        let regex = |value: &str| {
+            tantivy_fst::Regex::new(&case_insensitive_regex(value)).expect("the regex compiles")
+        };
+        let matches = |r: &tantivy_fst::Regex, text: &str| {
+            use tantivy_fst::Automaton;
+            let mut state = r.start();
+            for b in text.bytes() {
+                state = r.accept(&state, b);
+            }
+            r.is_match(&state)
+        };
+        let web = regex("Web-01.example");
+        for (text, expected) in [
+            ("web-01.example", true),
+            ("WEB-01.EXAMPLE", true),
+            ("web-01xexample", false),
+            ("web-01.example.org", false),
+            ("web-0", false),
+        ] {
+            assert_eq!(matches(&web, text), expected, "{text}");
+        }
+        let zurich = regex("Zürich (1)");
+        assert!(matches(&zurich, "ZÜRICH (1)") && matches(&zurich, "zürich (1)"));
+        assert!(!matches(&zurich, "zurich (1)"));
+    }
 
     /// Every leaf of `value` with its path, as Tantivy receives it, in a set order.
     fn leaves<'a, V: tantivy::schema::Value<'a>>(value: V, path: &str, out: &mut Vec<String>) {

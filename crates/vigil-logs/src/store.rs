@@ -35,6 +35,9 @@ pub struct NewEvent {
 /// were received instead ([`keeps_time`]).
 pub const KEPT_TIMES: Range<i64> = 0..4_102_444_800_000_000;
 
+/// The longest service, host or tenant an event may have.
+pub const MAX_ENVELOPE_BYTES: usize = 256;
+
 /// Whether a log store keeps events at `time` (see [`KEPT_TIMES`]).
 pub fn keeps_time(time: DateTime<Utc>) -> bool {
     KEPT_TIMES.contains(&time.timestamp_micros())
@@ -59,8 +62,10 @@ impl NewEvent {
             ("host", &self.host),
             ("tenant", &self.tenant),
         ] {
-            if value.len() > 256 {
-                return Err(format!("the {name} is longer than 256 bytes: shorten it"));
+            if value.len() > MAX_ENVELOPE_BYTES {
+                return Err(format!(
+                    "the {name} is longer than {MAX_ENVELOPE_BYTES} bytes: shorten it"
+                ));
             }
         }
         if self.json_checked {

@@ -551,6 +551,30 @@ fn pivots_find_a_value_in_every_service() {
     assert_eq!(anywhere("ZÜRICH (KREIS 1)"), 1);
     assert_eq!(crate::support::names(&store, "zür*"), vec!["e6"]);
     assert_eq!(crate::support::names(&store, r"*\(kreis*"), vec!["e6"]);
+    // Any field includes the envelope: a host named only by its sender (`?host=`), in
+    // whatever case it was sent.
+    store
+        .append(vec![event(
+            "fw",
+            "Gw-7.Example",
+            "acme",
+            11,
+            r#"{"name":"g1","action":"deny"}"#,
+        )])
+        .expect("append");
+    store.refresh().expect("refresh");
+    let gateway = store
+        .pivot(&PivotRequest {
+            field: None,
+            value: "gw-7.example".into(),
+            range: TimeRange::default(),
+            limit: 10,
+        })
+        .expect("pivot");
+    assert_eq!(gateway.total, 1);
+    assert_eq!(gateway.by_host[0].value, "Gw-7.Example");
+    assert_eq!(anywhere("ACME"), 1, "a tenant");
+    assert_eq!(anywhere("gw-7"), 0, "envelope values match whole");
 }
 
 #[test]
