@@ -131,6 +131,11 @@ pub struct AggregationResult {
     pub buckets: Vec<ValueCount>,
     /// Matching events whose value is not among `buckets`.
     pub other: u64,
+    /// How much any count may fall short of the truth (0, left out: every count is exact). A
+    /// field with very many distinct values can be undercounted a little; narrow the query to
+    /// make the counts exact.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub count_error: u64,
 }
 
 /// Answer of `GET /api/v1/events/search`.

@@ -556,6 +556,9 @@ impl EmbeddedStore {
     }
 }
 
+/// The fewest values per index segment an aggregation gathers (see `EventStore::aggregate`).
+const AGGREGATION_SEGMENT_VALUES: usize = 10_000;
+
 fn aggregation_json(
     results: tantivy::aggregation::agg_result::AggregationResults,
 ) -> Result<serde_json::Value, LogError> {
@@ -912,10 +915,19 @@ impl EventStore for EmbeddedStore {
         };
         let searcher = self.reader.searcher();
         let q = self.filter(&query.filter, range)?;
+        // Each segment gives its `segment_size` most frequent values; Tantivy's default (ten
+        // times `size`) made `top 5 source.ip` over 10M events undercount its values by up to
+        // 2 %. Ten thousand a segment costs what `count by` always cost.
+        let segment_size = (size * 10).max(AGGREGATION_SEGMENT_VALUES);
         let (total, value) = self.run_aggs(
             &searcher,
             &*q,
-            json!({"by": {"terms": {"field": agg_field(pipe.field())?, "size": size}}}),
+            json!({"by": {"terms": {
+                "field": agg_field(pipe.field())?,
+                "size": size,
+                "segment_size": segment_size,
+                "show_term_doc_count_error": true,
+            }}}),
         )?;
         let buckets = buckets(&value["by"]);
         let counted: u64 = buckets.iter().map(|b| b.count).sum();
@@ -924,6 +936,9 @@ impl EventStore for EmbeddedStore {
             total,
             other: total.saturating_sub(counted),
             buckets,
+            count_error: value["by"]["doc_count_error_upper_bound"]
+                .as_u64()
+                .unwrap_or_default(),
         })
     }
 

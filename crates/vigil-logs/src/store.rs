@@ -203,6 +203,10 @@ pub struct Aggregation {
     pub buckets: Vec<Count>,
     /// Events whose value did not make it into `buckets` (beyond the limit).
     pub other: u64,
+    /// How much any count of `buckets` may fall short of the truth (0: every count is exact).
+    /// Each index segment gives its most frequent values only, so a value frequent overall but
+    /// rare in some segments can be undercounted when a field has very many values.
+    pub count_error: u64,
 }
 
 /// A pivot: every event, in every service, that carries a value.

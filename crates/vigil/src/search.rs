@@ -421,6 +421,12 @@ fn print_aggregation(
         crate::output::plural(agg.buckets.len() as u64, "value", "values"),
         crate::output::plural(total, "matching event", "matching events")
     );
+    if agg.count_error > 0 {
+        outln!(
+            "counts may be low by up to {} each: the field has very many values; narrow the query for exact counts",
+            agg.count_error
+        );
+    }
     Ok(())
 }
 

@@ -253,6 +253,50 @@ fn the_time_window_bounds_search() {
     assert_eq!(page.total, 2, "from is inclusive, to exclusive");
 }
 
+/// A value frequent overall but not in one segment's first ten is counted whole: with
+/// Tantivy's default per-segment list (ten times the values asked for) `top 1 v` said 6.
+#[test]
+fn top_values_are_counted_in_every_segment() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    let segments: [Vec<(&str, usize)>; 3] = [
+        // x is the twelfth value here …
+        [
+            "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11",
+        ]
+        .map(|a| (a, 5))
+        .into_iter()
+        .chain([("x", 1)])
+        .collect(),
+        // … and the first in the others.
+        [("x", 5)]
+            .into_iter()
+            .chain(
+                [
+                    "b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9", "b10", "b11",
+                ]
+                .map(|b| (b, 4)),
+            )
+            .collect(),
+        vec![("x", 5)],
+    ];
+    for segment in segments {
+        let batch = segment
+            .iter()
+            .flat_map(|&(value, n)| std::iter::repeat_n(value, n))
+            .map(|value| event("svc", "h", "t", 0, &format!(r#"{{"v":"{value}"}}"#)))
+            .collect();
+        store.append(batch).expect("append");
+        store.refresh().expect("refresh");
+    }
+    let top = store
+        .aggregate(&parse("* | top 1 v"), TimeRange::default())
+        .expect("aggregate");
+    assert_eq!(top.buckets[0].value, "x");
+    assert_eq!((top.buckets[0].count, top.count_error), (11, 0));
+    assert_eq!(top.other, 110 - 11);
+}
+
 #[test]
 fn count_by_and_top_aggregate_values() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -266,6 +310,10 @@ fn count_by_and_top_aggregate_values() {
         .map(|b| (b.value.clone(), b.count))
         .collect();
     assert_eq!(by_service.total, 5);
+    assert_eq!(
+        by_service.count_error, 0,
+        "few values: every count is exact"
+    );
     assert_eq!(counts[0].1, 2);
     assert!(counts.contains(&("vpn".into(), 1)));
     assert!(counts.contains(&("auth".into(), 2)));

@@ -423,6 +423,7 @@ pub async fn search(
                 field: agg.field,
                 buckets: counts(agg.buckets),
                 other: agg.other,
+                count_error: agg.count_error,
             }),
             warnings,
             not_yet_searchable,
