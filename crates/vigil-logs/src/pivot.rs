@@ -55,6 +55,8 @@ pub(crate) struct Timeline {
     /// Milliseconds of the oldest and the newest time counted.
     span: Option<(i64, i64)>,
     resolution: i64,
+    /// The span from which the resolution is coarser: until then a longer span changes nothing.
+    coarser_at: i64,
     points: HashMap<i64, u64>,
     /// The point being counted and its count so far: hits of a segment come in storage order,
     /// nearly time order, so most only add to it.
@@ -69,24 +71,41 @@ impl Timeline {
 
     pub(crate) fn add(&mut self, millis: i64) {
         match self.span {
-            Some((first, last)) if (first..=last).contains(&millis) => {}
-            Some((first, last)) => self.widen((first.min(millis), last.max(millis))),
-            None => self.widen((millis, millis)),
-        }
-        let point = millis.div_euclid(self.resolution) * self.resolution;
-        match &mut self.run {
-            Some((at, count)) if *at == point => *count += 1,
-            run => {
-                if let Some((at, count)) = run.replace((point, 1)) {
-                    *self.points.entry(at).or_default() += count;
+            Some((first, last)) if first <= millis && millis <= last => {}
+            Some((first, last)) => {
+                let span = (first.min(millis), last.max(millis));
+                self.span = Some(span);
+                if span.1 - span.0 >= self.coarser_at {
+                    self.widen(span);
                 }
             }
+            None => self.widen((millis, millis)),
+        }
+        // Most hits fall in the point being counted: no division for them.
+        if let Some((at, count)) = &mut self.run
+            && millis >= *at
+            && millis - *at < self.resolution
+        {
+            *count += 1;
+            return;
+        }
+        let point = millis.div_euclid(self.resolution) * self.resolution;
+        if let Some((at, count)) = self.run.replace((point, 1)) {
+            *self.points.entry(at).or_default() += count;
         }
     }
 
     /// Takes `span` as the span counted, and its resolution.
     fn widen(&mut self, span: (i64, i64)) {
         self.span = Some(span);
+        let width_seconds = bucket_seconds((span.1 - span.0) / 1_000);
+        // The width holds while the span is shorter than 201 widths (see `bucket_seconds`);
+        // from a day on the resolution stays a day.
+        self.coarser_at = if width_seconds * 1_000 >= COARSEST_MS {
+            i64::MAX
+        } else {
+            201 * width_seconds * 1_000
+        };
         let resolution = resolution_ms(span.1 - span.0);
         if resolution != self.resolution {
             self.flush();
