@@ -181,13 +181,15 @@ pub(crate) struct PivotHits {
     pub newest: Vec<(u64, DocAddress)>,
 }
 
-/// Collects [`PivotHits`] over the fast columns `order`, `service`, `host` and `tenant` of the schema (`index::schema`).
+/// Collects [`PivotHits`] over the fast columns `order`, `service`, `host` and `tenant` of the
+/// schema (`index::schema`).
 pub(crate) struct PivotCollector {
     /// How many of the newest hits to keep.
     pub newest: usize,
 }
 
-/// The counts of one segment per term ordinal of a string column.
+/// The counts of one segment per term ordinal of a string column with one value per document
+/// (the envelope's service, host and tenant).
 struct OrdCounts {
     column: Option<StrColumn>,
     counts: Vec<u64>,
@@ -233,6 +235,7 @@ impl OrdCounts {
     }
 }
 
+/// A pivot's pass over the hits of one segment.
 pub(crate) struct PivotSegment {
     segment: SegmentOrdinal,
     order: Column<u64>,
@@ -248,6 +251,7 @@ pub(crate) struct PivotSegment {
     ords: [Option<u64>; COLLECT_BLOCK_BUFFER_LEN],
 }
 
+/// What [`PivotSegment`] found in its segment, the counts by value.
 pub(crate) struct SegmentHits {
     total: u64,
     timeline: Timeline,
