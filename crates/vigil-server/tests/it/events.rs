@@ -1476,6 +1476,16 @@ async fn a_pivot_follows_a_value_across_services_and_an_incident_pivot_proposes_
             .await;
         assert_eq!(status, StatusCode::OK);
     }
+    // A file server that names its host only in the envelope.
+    let (status, _) = app
+        .send(
+            &app.responder_token,
+            "service=files&host=FS-01&tenant=initech",
+            "{\"@timestamp\":\"2026-11-30T10:06:00Z\",\"op\":\"read\"}",
+            "application/json",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     app.searchable().await;
     let (status, p) = app
         .get(&app.responder_token, "/events/pivot?value=203.0.113.9")
@@ -1509,7 +1519,10 @@ async fn a_pivot_follows_a_value_across_services_and_an_incident_pivot_proposes_
         .json(&json!({
             "title": "VPN brute force", "summary": "many failed logins",
             "severity": "sev2", "services": ["vpn"],
-            "indicators": [{"kind": "ip", "value": "203.0.113.9"}]
+            "indicators": [
+                {"kind": "ip", "value": "203.0.113.9"},
+                {"kind": "host", "value": "fs-01"}
+            ]
         }))
         .send()
         .await
@@ -1543,8 +1556,14 @@ async fn a_pivot_follows_a_value_across_services_and_an_incident_pivot_proposes_
         proposal["indicators"][0]["last_seen"],
         "2026-11-30T10:07:30Z"
     );
-    assert_eq!(proposal["proposed_services"], json!(["db", "web"]));
-    assert_eq!(proposal["proposed_tenants"], json!(["acme", "globex"]));
+    // The host indicator found what that host sent (its envelope), in the indicators' order.
+    assert_eq!(proposal["indicators"][1]["value"], "fs-01");
+    assert_eq!(proposal["indicators"][1]["total"], 1);
+    assert_eq!(proposal["proposed_services"], json!(["db", "files", "web"]));
+    assert_eq!(
+        proposal["proposed_tenants"],
+        json!(["acme", "globex", "initech"])
+    );
     assert_eq!(proposal["accepted"], false);
     let (status, _) = pivot(true, app.viewer_token()).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -1553,8 +1572,8 @@ async fn a_pivot_follows_a_value_across_services_and_an_incident_pivot_proposes_
     let (_, after) = app
         .get(&app.responder_token, &format!("/incidents/{key}"))
         .await;
-    assert_eq!(after["services"], json!(["vpn", "db", "web"]));
-    assert_eq!(after["tenants"], json!(["acme", "globex"]));
+    assert_eq!(after["services"], json!(["vpn", "db", "files", "web"]));
+    assert_eq!(after["tenants"], json!(["acme", "globex", "initech"]));
     let (_, again) = pivot(false, app.responder_token.clone()).await;
     assert_eq!(again["proposed_services"], json!([]));
 }
