@@ -20,7 +20,7 @@ pub mod preview;
 pub mod retention;
 pub mod rules;
 pub mod silence;
-mod state_file;
+pub mod state_file;
 pub mod syslog;
 pub mod totals;
 

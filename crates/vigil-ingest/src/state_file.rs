@@ -1,12 +1,13 @@
 //! Small JSON files in the data directory that carry the ingest path's state from one run of
-//! the server to the next (the spans of late events, the silences under way).
+//! the server to the next (the spans of late events, the silences under way, the correlation
+//! windows a clean stop saves).
 
 use std::io::Write as _;
 use std::path::Path;
 
 /// Replaces the file at `path` with `bytes` so that a crash leaves either the old file or the
 /// new one, never a part: written beside, synced, renamed over it, the directory synced.
-pub(crate) fn replace_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn replace_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut partial = path.as_os_str().to_owned();
     partial.push(".partial");
     let partial = std::path::PathBuf::from(partial);

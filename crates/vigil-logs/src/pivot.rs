@@ -21,14 +21,14 @@ use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocAddress, DocId, Score, SegmentOrdinal
 use crate::index::order_millis;
 
 /// How many values per service, host and tenant a pivot gives, largest first.
-pub(crate) const PIVOT_TOP_VALUES: usize = 100;
+const PIVOT_TOP_VALUES: usize = 100;
 
 /// The coarsest resolution a timeline counts at, in milliseconds: a day divides every bucket
 /// width [`bucket_seconds`] gives from a day up (a week, 30 days, a year).
 const COARSEST_MS: i64 = 86_400_000;
 
 /// A bucket width giving at most ~200 points over the span.
-pub(crate) fn bucket_seconds(span_seconds: i64) -> i64 {
+fn bucket_seconds(span_seconds: i64) -> i64 {
     const STEPS: [i64; 10] = [
         1, 10, 60, 300, 900, 3_600, 21_600, 86_400, 604_800, 2_592_000,
     ];
@@ -38,16 +38,16 @@ pub(crate) fn bucket_seconds(span_seconds: i64) -> i64 {
         .unwrap_or(31_536_000)
 }
 
-/// The resolution to count a timeline spanning `span_ms` at: its bucket width up to a day.
-/// As the span grows the width only grows, and each width up to a day divides the next (1 s,
-/// 10 s, 1 min, 5 min, 15 min, 1 h, 6 h, 1 day), so points counted at an earlier resolution
-/// fall whole into the later one's: counting coarser as the span grows is exact.
-fn resolution_ms(span_ms: i64) -> i64 {
-    (bucket_seconds(span_ms / 1_000) * 1_000).min(COARSEST_MS)
+/// Adds `counts` to `into` in points of `width` milliseconds (starts at multiples of it since
+/// 1970).
+fn add_in_points(into: &mut HashMap<i64, u64>, counts: HashMap<i64, u64>, width: i64) {
+    for (at, count) in counts {
+        *into.entry(at.div_euclid(width) * width).or_default() += count;
+    }
 }
 
 /// Event counts over time, counted in one pass without knowing the span beforehand: at the
-/// resolution of the span seen so far (see [`resolution_ms`]), so it holds a few hundred
+/// resolution of the span seen so far (see [`Timeline::widen`]), so it holds a few hundred
 /// points whatever the number of events, and gives the buckets a second pass over the events,
 /// with the width of the whole span, would have.
 #[derive(Debug, Clone, Default)]
@@ -69,6 +69,7 @@ impl Timeline {
         self.span
     }
 
+    /// Counts an event at `millis` since 1970.
     pub(crate) fn add(&mut self, millis: i64) {
         match self.span {
             Some((first, last)) if first <= millis && millis <= last => {}
@@ -95,28 +96,25 @@ impl Timeline {
         }
     }
 
-    /// Takes `span` as the span counted, and its resolution.
+    /// Takes `span` as the span counted, and counts at its bucket width up to a day. As the
+    /// span grows the width only grows, and each width up to a day divides the next (1 s, 10 s,
+    /// 1 min, 5 min, 15 min, 1 h, 6 h, 1 day), so points counted at an earlier resolution fall
+    /// whole into the later one's: counting coarser as the span grows is exact.
     fn widen(&mut self, span: (i64, i64)) {
         self.span = Some(span);
-        let width_seconds = bucket_seconds((span.1 - span.0) / 1_000);
-        // The width holds while the span is shorter than 201 widths (see `bucket_seconds`);
-        // from a day on the resolution stays a day.
-        self.coarser_at = if width_seconds * 1_000 >= COARSEST_MS {
+        let width = bucket_seconds((span.1 - span.0) / 1_000) * 1_000;
+        // The width holds while the span is shorter than 201 widths (see `bucket_seconds`).
+        self.coarser_at = if width >= COARSEST_MS {
             i64::MAX
         } else {
-            201 * width_seconds * 1_000
+            201 * width
         };
-        let resolution = resolution_ms(span.1 - span.0);
+        let resolution = width.min(COARSEST_MS);
         if resolution != self.resolution {
             self.flush();
             self.resolution = resolution;
             let finer = std::mem::take(&mut self.points);
-            for (point, count) in finer {
-                *self
-                    .points
-                    .entry(point.div_euclid(resolution) * resolution)
-                    .or_default() += count;
-            }
+            add_in_points(&mut self.points, finer, resolution);
         }
     }
 
@@ -138,13 +136,7 @@ impl Timeline {
         };
         self.widen(span);
         self.flush();
-        let resolution = self.resolution;
-        for (point, count) in other.points {
-            *self
-                .points
-                .entry(point.div_euclid(resolution) * resolution)
-                .or_default() += count;
-        }
+        add_in_points(&mut self.points, other.points, self.resolution);
     }
 
     /// The bucket width for the span, in seconds, and the counts in buckets of it, oldest
@@ -157,10 +149,8 @@ impl Timeline {
         };
         let width_seconds = bucket_seconds((last - first) / 1_000);
         let width = width_seconds * 1_000;
-        let mut buckets: HashMap<i64, u64> = HashMap::new();
-        for (point, count) in self.points {
-            *buckets.entry(point.div_euclid(width) * width).or_default() += count;
-        }
+        let mut buckets = HashMap::new();
+        add_in_points(&mut buckets, self.points, width);
         let mut buckets: Vec<(i64, u64)> = buckets.into_iter().collect();
         buckets.sort_unstable();
         (width_seconds, buckets)

@@ -85,7 +85,8 @@ fn show(p: &PivotResponse, zone: &LocalZone) {
         let fmt = |t| format!("{} {zone}", wall_clock(t, zone, "%Y-%m-%d %H:%M:%S"));
         seen = format!(", first {}, last {}", fmt(first), fmt(last));
     }
-    outln!("{:?}{place}: {} events{seen}", p.value, p.total);
+    let found = crate::output::plural(p.total, "event", "events");
+    outln!("{:?}{place}: {found}{seen}", p.value);
     for (what, counts) in [
         ("SERVICE", &p.by_service),
         ("HOST", &p.by_host),
@@ -136,12 +137,12 @@ fn timeline_summary(points: &[TimelinePoint], bucket_seconds: i64, zone: &LocalZ
     let fmt = |p: &TimelinePoint| wall_clock(p.start, zone, "%Y-%m-%d %H:%M");
     let busiest = points.iter().max_by_key(|p| p.count).unwrap_or(first);
     let mut out = format!(
-        "timeline ({} buckets, {zone}): first {}, last {}, busiest {} ({} events)",
+        "timeline ({} buckets, {zone}): first {}, last {}, busiest {} ({})",
         width(bucket_seconds),
         fmt(first),
         fmt(last),
         fmt(busiest),
-        busiest.count
+        crate::output::plural(busiest.count, "event", "events")
     );
     if points.len() <= 24 {
         let peak = busiest.count.max(1);

@@ -570,14 +570,13 @@ async fn recover_detections(recovery: vigil_ingest::DetectionRecovery) {
     }
 }
 
-/// Saves the correlation windows on a clean stop (written aside, then renamed into place).
+/// Saves the correlation windows on a clean stop (a crash while writing leaves the old file
+/// whole, see `replace_durably`).
 fn save_correlations(ingestor: &Ingestor, file: &std::path::Path) {
     let saved = ingestor.save_correlations();
-    let partial = file.with_extension("json.partial");
     let written = serde_json::to_vec(&saved)
         .map_err(std::io::Error::other)
-        .and_then(|bytes| std::fs::write(&partial, bytes))
-        .and_then(|()| std::fs::rename(&partial, file));
+        .and_then(|bytes| vigil_ingest::state_file::replace_durably(file, &bytes));
     if let Err(e) = written {
         tracing::warn!(file = %file.display(), error = %e, "could not save the correlation windows; they will start afresh");
     }
