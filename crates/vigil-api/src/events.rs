@@ -131,11 +131,12 @@ pub struct AggregationResult {
     pub buckets: Vec<ValueCount>,
     /// Matching events whose value is not among `buckets`.
     pub other: u64,
-    /// How much any count may fall short of the truth (0, left out: every count is exact). A
-    /// field with very many distinct values can be undercounted a little; narrow the query to
-    /// make the counts exact.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub count_error: u64,
+    /// Left out when `buckets` are the most frequent values. Otherwise the field has too many
+    /// distinct values to settle the ranking cheaply, and a value not listed may occur up to
+    /// this many times (more than the last listed); narrow the query to settle it. The counts
+    /// listed are exact either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlisted_max: Option<u64>,
 }
 
 /// Answer of `GET /api/v1/events/search`.

@@ -336,6 +336,26 @@ pub(crate) fn order_millis(key: u64) -> i64 {
     (key >> SEQ_BITS) as i64
 }
 
+/// Runs `each` over the hits of `weight` in `segment` in blocks, the deleted ones (retention)
+/// left out, so that a collector reads each column a block at a time.
+pub(crate) fn for_each_live_block(
+    weight: &dyn tantivy::query::Weight,
+    segment: &tantivy::SegmentReader,
+    each: &mut dyn FnMut(&[tantivy::DocId]),
+) -> tantivy::Result<()> {
+    match segment.alive_bitset() {
+        None => weight.for_each_no_score(segment, each),
+        Some(alive) => {
+            let mut kept = Vec::with_capacity(tantivy::COLLECT_BLOCK_BUFFER_LEN);
+            weight.for_each_no_score(segment, &mut |docs| {
+                kept.clear();
+                kept.extend(docs.iter().copied().filter(|&doc| alive.is_alive(doc)));
+                each(&kept);
+            })
+        }
+    }
+}
+
 /// Whether the `WORDS` tokenizer makes of `value` one token, the whole value lowercased: the
 /// `KEYWORD` term of the same value (a longer one is dropped by `WORDS`, 64 bytes, before
 /// `KEYWORD`, 256 bytes).

@@ -15,6 +15,7 @@ mod index;
 mod journal;
 mod pivot;
 mod store;
+mod terms;
 
 pub use embedded::{EmbeddedConfig, EmbeddedStore};
 pub use error::LogError;

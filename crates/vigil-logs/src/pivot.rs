@@ -18,7 +18,7 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::Weight;
 use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
-use crate::index::order_millis;
+use crate::index::{for_each_live_block, order_millis};
 
 /// How many values per service, host and tenant a pivot gives, largest first.
 const PIVOT_TOP_VALUES: usize = 100;
@@ -289,17 +289,7 @@ impl Collector for PivotCollector {
         reader: &SegmentReader,
     ) -> tantivy::Result<SegmentHits> {
         let mut collector = self.for_segment(segment_ord, reader)?;
-        match reader.alive_bitset() {
-            None => weight.for_each_no_score(reader, &mut |docs| collector.collect_block(docs))?,
-            Some(alive) => {
-                let mut kept = Vec::with_capacity(COLLECT_BLOCK_BUFFER_LEN);
-                weight.for_each_no_score(reader, &mut |docs| {
-                    kept.clear();
-                    kept.extend(docs.iter().copied().filter(|&doc| alive.is_alive(doc)));
-                    collector.collect_block(&kept);
-                })?;
-            }
-        }
+        for_each_live_block(weight, reader, &mut |docs| collector.collect_block(docs))?;
         Ok(collector.harvest())
     }
 

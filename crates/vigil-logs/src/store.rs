@@ -199,14 +199,14 @@ pub struct Aggregation {
     pub field: String,
     /// Events matching the filter.
     pub total: u64,
-    /// Values, most frequent first.
+    /// Values, most frequent first (ties by value), each with its exact count.
     pub buckets: Vec<Count>,
     /// Events whose value did not make it into `buckets` (beyond the limit).
     pub other: u64,
-    /// How much any count of `buckets` may fall short of the truth (0: every count is exact).
-    /// Each index segment gives its most frequent values only, so a value frequent overall but
-    /// rare in some segments can be undercounted when a field has very many values.
-    pub count_error: u64,
+    /// `None`: `buckets` are the most frequent values. `Some(n)`: the field has too many values
+    /// to settle the ranking cheaply, and a value not listed may occur up to `n` times (more
+    /// than the last listed). The counts listed are exact either way.
+    pub unlisted_max: Option<u64>,
 }
 
 /// A pivot: every event, in every service, that carries a value.

@@ -421,10 +421,9 @@ fn print_aggregation(
         crate::output::plural(agg.buckets.len() as u64, "value", "values"),
         crate::output::plural(total, "matching event", "matching events")
     );
-    if agg.count_error > 0 {
+    if let Some(most) = agg.unlisted_max {
         outln!(
-            "counts may be low by up to {} each: the field has very many values; narrow the query for exact counts",
-            agg.count_error
+            "the field has very many values: one not listed may occur up to {most} times; narrow the query (a time window, a service) for a settled ranking"
         );
     }
     Ok(())

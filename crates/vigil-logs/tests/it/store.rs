@@ -293,8 +293,78 @@ fn top_values_are_counted_in_every_segment() {
         .aggregate(&parse("* | top 1 v"), TimeRange::default())
         .expect("aggregate");
     assert_eq!(top.buckets[0].value, "x");
-    assert_eq!((top.buckets[0].count, top.count_error), (11, 0));
+    assert_eq!((top.buckets[0].count, top.unlisted_max), (11, None));
     assert_eq!(top.other, 110 - 11);
+}
+
+/// A value is one value however an event writes it (`"200"` or `200`), an event that names it
+/// twice counts once, times are shown as times, and events deleted by retention are not
+/// counted.
+#[test]
+fn values_are_counted_once_per_event_whatever_their_type() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    let batches = [
+        vec![
+            event("web", "h", "t", 0, r#"{"status":200,"tags":["a","a","b"]}"#),
+            event("web", "h", "t", 1, r#"{"status":"200","tags":"a"}"#),
+            event(
+                "web",
+                "h",
+                "t",
+                2,
+                r#"{"status":404,"seen":"2026-03-01T12:00:00Z"}"#,
+            ),
+        ],
+        vec![
+            event("web", "h", "t", 3, r#"{"status":200.0,"tags":["b"]}"#),
+            event("old", "h", "t", -600, r#"{"status":404,"tags":["a"]}"#),
+            event(
+                "web",
+                "h",
+                "t",
+                4,
+                r#"{"status":true,"seen":"2026-03-01T12:00:00Z"}"#,
+            ),
+        ],
+    ];
+    for batch in batches {
+        store.append(batch).expect("append");
+        store.refresh().expect("refresh");
+    }
+    store
+        .delete_older_than("old", t0() - Duration::minutes(1))
+        .expect("retention");
+    store.refresh().expect("refresh");
+    let counts = |q: &str| {
+        let agg = store
+            .aggregate(&parse(q), TimeRange::default())
+            .expect("aggregate");
+        assert_eq!(agg.unlisted_max, None, "{q}");
+        let buckets: Vec<(String, u64)> = agg
+            .buckets
+            .into_iter()
+            .map(|b| (b.value, b.count))
+            .collect();
+        (buckets, agg.other)
+    };
+    let status = |v: &str, n| (v.to_owned(), n);
+    assert_eq!(
+        counts("* | count by status"),
+        (
+            vec![status("200", 3), status("404", 1), status("true", 1)],
+            0
+        )
+    );
+    assert_eq!(
+        counts("* | top 1 tags"),
+        (vec![status("a", 2)], 5 - 2),
+        "the event with `a` twice counts once"
+    );
+    assert_eq!(
+        counts("* | count by seen"),
+        (vec![status("2026-03-01T12:00:00Z", 2)], 3)
+    );
 }
 
 #[test]
@@ -311,8 +381,8 @@ fn count_by_and_top_aggregate_values() {
         .collect();
     assert_eq!(by_service.total, 5);
     assert_eq!(
-        by_service.count_error, 0,
-        "few values: every count is exact"
+        by_service.unlisted_max, None,
+        "few values: the ranking is settled"
     );
     assert_eq!(counts[0].1, 2);
     assert!(counts.contains(&("vpn".into(), 1)));

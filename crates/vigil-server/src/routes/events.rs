@@ -424,7 +424,7 @@ pub async fn search(
                 field: agg.field,
                 buckets: counts(agg.buckets),
                 other: agg.other,
-                count_error: agg.count_error,
+                unlisted_max: agg.unlisted_max,
             }),
             warnings,
             not_yet_searchable,
