@@ -11,8 +11,11 @@
 //! - with more, candidates are taken from each segment's most frequent values and counted
 //!   exactly in every segment. A value that is no segment's candidate occurs at most the sum of
 //!   the segments' first counts left out; once the last value listed occurs at least that often
-//!   the list is the true top. Otherwise more candidates are taken, up to a budget of lookups;
-//!   past it the answer says how often an unlisted value may occur (a field of unique ids, say).
+//!   the list is the true top. Otherwise more candidates are taken, up to a budget; past it
+//!   the answer says how often an unlisted value may occur (a field of unique ids, say).
+//!   Candidates are named, and counted in each segment, in sweeps of the segments' sorted
+//!   dictionaries: a lookup per value, each decoding its dictionary block from the start, made
+//!   `count by source.ip` over 10M events take 3 s instead of 0.1 s.
 //!
 //! The values of a field are merged by how they are written: the text `"200"` and the number
 //! `200` count as one value, as a reader of the table would take them.
@@ -23,7 +26,8 @@ use std::collections::{BinaryHeap, HashMap};
 use chrono::{SecondsFormat, TimeZone, Utc};
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{
-    Cardinality, Column, ColumnType, DynamicColumn, MonotonicallyMappableToU64, StrColumn,
+    Cardinality, Column, ColumnType, ColumnValues, DynamicColumn, MonotonicallyMappableToU64,
+    StrColumn,
 };
 use tantivy::query::Weight;
 use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocId, Score, SegmentOrdinal, SegmentReader};
@@ -33,8 +37,8 @@ use crate::index::for_each_live_block;
 /// Up to this many (segment, value) entries in all, every value is named and added up.
 const FULL_MERGE_ENTRIES: usize = 400_000;
 
-/// Past this many lookups of candidates in segments, the ranking is given as it stands (with
-/// [`CountedValues::unlisted_max`]) instead of taking more candidates.
+/// Past this many candidate counts (candidates times segment columns), the ranking is given as
+/// it stands (with [`CountedValues::unlisted_max`]) instead of taking more candidates.
 const LOOKUP_BUDGET: usize = 400_000;
 
 /// Counts the values of a fast column (`service`, or a JSON path such as `body.source.ip`)
@@ -85,6 +89,28 @@ enum Tally {
 }
 
 impl Tally {
+    /// Counts a block of entries (the match on the kind of tally out of the loop).
+    fn add_all(&mut self, entries: &[u64]) {
+        match self {
+            Tally::Dense { base, counts } => {
+                for entry in entries {
+                    if let Some(count) = entry
+                        .checked_sub(*base)
+                        .and_then(|i| counts.get_mut(i as usize))
+                    {
+                        *count += 1;
+                    }
+                }
+            }
+            Tally::Sparse(counts) => {
+                for &entry in entries {
+                    *counts.entry(entry).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    #[cfg(test)]
     fn add(&mut self, entry: u64) {
         match self {
             Tally::Dense { base, counts } => {
@@ -182,45 +208,100 @@ impl Source {
         }))
     }
 
-    fn count(&mut self, docs: &[DocId], firsts: &mut [Option<u64>; COLLECT_BLOCK_BUFFER_LEN]) {
-        if self.entries.get_cardinality() == Cardinality::Multivalued {
-            let mut values = Vec::new();
-            for &doc in docs {
-                values.clear();
-                values.extend(self.entries.values_for_doc(doc));
-                // An event naming a value twice (`["a", "a"]`) is one event with it.
-                values.sort_unstable();
-                values.dedup();
-                values.iter().for_each(|&v| self.tally.add(v));
-            }
+    /// Counts the entries of a block of documents, reading the column a block at a time.
+    fn count(&mut self, docs: &[DocId], block: &mut Block) {
+        if self.entries.get_cardinality() == Cardinality::Full {
+            // A value in every document: rows are documents.
+            block.entries.resize(docs.len(), 0);
+            self.entries.values.get_vals(docs, &mut block.entries);
+            self.tally.add_all(&block.entries);
             return;
         }
-        let firsts = &mut firsts[..docs.len()];
-        firsts.fill(None);
-        self.entries.first_vals(docs, firsts);
-        for entry in firsts.iter().flatten() {
-            self.tally.add(*entry);
+        block.docs.clear();
+        block.rows.clear();
+        self.entries
+            .row_ids_for_docs(docs, &mut block.docs, &mut block.rows);
+        block.entries.resize(block.rows.len(), 0);
+        self.entries
+            .values
+            .get_vals(&block.rows, &mut block.entries);
+        if self.entries.get_cardinality() != Cardinality::Multivalued {
+            self.tally.add_all(&block.entries);
+            return;
+        }
+        // An event naming a value twice (`["a", "a"]`) is one event with it.
+        let mut start = 0;
+        while start < block.docs.len() {
+            let doc = block.docs[start];
+            let end = start + block.docs[start..].partition_point(|&d| d == doc);
+            let values = &mut block.entries[start..end];
+            values.sort_unstable();
+            let mut previous = None;
+            for &value in values.iter() {
+                if previous != Some(value) {
+                    self.tally.add_all(&[value]);
+                    previous = Some(value);
+                }
+            }
+            start = end;
         }
     }
 
-    /// How an entry is written as a value.
-    fn name(&self, entry: u64) -> Option<String> {
+    /// How entries are written as values; text ones named in one sweep of the dictionary.
+    fn names(&self, mut entries: Vec<u64>) -> Vec<String> {
         match &self.kind {
             Kind::Str(column) => {
-                let mut name = String::new();
-                column.ord_to_str(entry, &mut name).ok()?.then_some(name)
+                entries.sort_unstable();
+                let mut names = Vec::with_capacity(entries.len());
+                let _ = column
+                    .dictionary()
+                    .sorted_ords_to_term_cb(&entries, |bytes| {
+                        names.push(String::from_utf8_lossy(bytes).into_owned());
+                    });
+                names
             }
-            Kind::Number(t) => Some(number_name(*t, entry)),
+            Kind::Number(t) => entries.into_iter().map(|e| number_name(*t, e)).collect(),
         }
     }
 
-    /// How often the value written `name` was counted here.
-    fn count_of(&self, name: &str) -> u64 {
-        let entry = match &self.kind {
-            Kind::Str(column) => column.dictionary().term_ord(name).ok().flatten(),
-            Kind::Number(t) => number_entry(*t, name),
-        };
-        entry.map_or(0, |e| self.tally.get(e))
+    /// Adds how often each of `names` (sorted, distinct) was counted here to `totals`. Text
+    /// values are found in one walk of the dictionary beside the names: a lookup each, from
+    /// the start of its dictionary block, cost ten times as much over many names.
+    fn add_counts_of(&self, names: &[String], totals: &mut [u64]) {
+        match &self.kind {
+            Kind::Str(column) => {
+                let (Some(first), Some(last)) = (names.first(), names.last()) else {
+                    return;
+                };
+                let Ok(mut terms) = column
+                    .dictionary()
+                    .range()
+                    .ge(first.as_bytes())
+                    .le(last.as_bytes())
+                    .into_stream()
+                else {
+                    return;
+                };
+                let mut at = 0;
+                while at < names.len() && terms.advance() {
+                    let key = terms.key();
+                    while at < names.len() && names[at].as_bytes() < key {
+                        at += 1;
+                    }
+                    if at < names.len() && names[at].as_bytes() == key {
+                        totals[at] += self.tally.get(terms.term_ord());
+                        at += 1;
+                    }
+                }
+            }
+            Kind::Number(t) => {
+                for (name, total) in names.iter().zip(totals.iter_mut()) {
+                    if let Some(entry) = number_entry(*t, name) {
+                        *total += self.tally.get(entry);
+                    }
+                }
+            }
+        }
     }
 
     /// Every value counted here with its count, named in one sweep of the dictionary.
@@ -308,7 +389,15 @@ fn number_entry(t: ColumnType, name: &str) -> Option<u64> {
 pub(crate) struct SegmentCounter {
     total: u64,
     sources: Vec<Source>,
-    firsts: [Option<u64>; COLLECT_BLOCK_BUFFER_LEN],
+    block: Block,
+}
+
+/// A block of documents read from a column: the documents with values, their rows and entries.
+#[derive(Default)]
+struct Block {
+    docs: Vec<DocId>,
+    rows: Vec<u32>,
+    entries: Vec<u64>,
 }
 
 /// A segment's counts, kept with its columns so that the merge can name and look up values.
@@ -333,7 +422,7 @@ impl Collector for ValueCounter {
         Ok(SegmentCounter {
             total: 0,
             sources,
-            firsts: [None; COLLECT_BLOCK_BUFFER_LEN],
+            block: Block::default(),
         })
     }
 
@@ -375,7 +464,7 @@ impl SegmentCollector for SegmentCounter {
         for docs in docs.chunks(COLLECT_BLOCK_BUFFER_LEN) {
             self.total += docs.len() as u64;
             for source in &mut self.sources {
-                source.count(docs, &mut self.firsts);
+                source.count(docs, &mut self.block);
             }
         }
     }
@@ -402,24 +491,29 @@ impl ValueCounter {
             return (largest(totals.into_iter().collect(), size), None);
         }
         let mut totals: HashMap<String, u64> = HashMap::new();
-        let mut lookups = 0;
-        let mut k = (size * 4).max(64);
+        let mut walked = 0;
+        let mut k = (size * 2).max(64);
         loop {
             let mut left_out = 0;
+            let mut names = Vec::new();
             for source in sources {
                 let (most, rest) = source.most_counted(k);
                 left_out += rest;
-                for entry in most {
-                    let Some(name) = source.name(entry) else {
-                        continue;
-                    };
-                    if let std::collections::hash_map::Entry::Vacant(slot) = totals.entry(name) {
-                        let count = sources.iter().map(|s| s.count_of(slot.key())).sum();
-                        lookups += sources.len();
-                        slot.insert(count);
-                    }
-                }
+                names.extend(
+                    source
+                        .names(most)
+                        .into_iter()
+                        .filter(|name| !totals.contains_key(name)),
+                );
             }
+            names.sort_unstable();
+            names.dedup();
+            let mut counts = vec![0; names.len()];
+            for source in sources {
+                source.add_counts_of(&names, &mut counts);
+            }
+            walked += names.len() * sources.len();
+            totals.extend(names.into_iter().zip(counts));
             let ranked = largest(totals.iter().map(|(n, c)| (n.clone(), *c)).collect(), size);
             let last = if ranked.len() < size {
                 0
@@ -429,8 +523,8 @@ impl ValueCounter {
             if left_out == 0 || last >= left_out {
                 return (ranked, None);
             }
-            // The next round looks up about four times as many candidates as this one.
-            if lookups * 5 > self.lookup_budget {
+            // The next round counts about four times as many candidates as this one.
+            if walked * 5 > self.lookup_budget {
                 return (ranked, Some(left_out));
             }
             k *= 4;
