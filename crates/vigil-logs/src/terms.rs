@@ -22,6 +22,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::io;
 
 use chrono::{SecondsFormat, TimeZone, Utc};
 use tantivy::collector::{Collector, SegmentCollector};
@@ -107,21 +108,6 @@ impl Tally {
                     *counts.entry(entry).or_default() += 1;
                 }
             }
-        }
-    }
-
-    #[cfg(test)]
-    fn add(&mut self, entry: u64) {
-        match self {
-            Tally::Dense { base, counts } => {
-                if let Some(count) = entry
-                    .checked_sub(*base)
-                    .and_then(|i| counts.get_mut(i as usize))
-                {
-                    *count += 1;
-                }
-            }
-            Tally::Sparse(counts) => *counts.entry(entry).or_default() += 1,
         }
     }
 
@@ -248,40 +234,37 @@ impl Source {
     }
 
     /// How entries are written as values; text ones named in one sweep of the dictionary.
-    fn names(&self, mut entries: Vec<u64>) -> Vec<String> {
-        match &self.kind {
+    fn names(&self, mut entries: Vec<u64>) -> io::Result<Vec<String>> {
+        Ok(match &self.kind {
             Kind::Str(column) => {
                 entries.sort_unstable();
                 let mut names = Vec::with_capacity(entries.len());
-                let _ = column
+                column
                     .dictionary()
                     .sorted_ords_to_term_cb(&entries, |bytes| {
                         names.push(String::from_utf8_lossy(bytes).into_owned());
-                    });
+                    })?;
                 names
             }
             Kind::Number(t) => entries.into_iter().map(|e| number_name(*t, e)).collect(),
-        }
+        })
     }
 
     /// Adds how often each of `names` (sorted, distinct) was counted here to `totals`. Text
     /// values are found in one walk of the dictionary beside the names: a lookup each, from
     /// the start of its dictionary block, cost ten times as much over many names.
-    fn add_counts_of(&self, names: &[String], totals: &mut [u64]) {
+    fn add_counts_of(&self, names: &[String], totals: &mut [u64]) -> io::Result<()> {
         match &self.kind {
             Kind::Str(column) => {
                 let (Some(first), Some(last)) = (names.first(), names.last()) else {
-                    return;
+                    return Ok(());
                 };
-                let Ok(mut terms) = column
+                let mut terms = column
                     .dictionary()
                     .range()
                     .ge(first.as_bytes())
                     .le(last.as_bytes())
-                    .into_stream()
-                else {
-                    return;
-                };
+                    .into_stream()?;
                 let mut at = 0;
                 while at < names.len() && terms.advance() {
                     let key = terms.key();
@@ -302,20 +285,21 @@ impl Source {
                 }
             }
         }
+        Ok(())
     }
 
     /// Every value counted here with its count, named in one sweep of the dictionary.
-    fn named_entries(&self, mut each: impl FnMut(String, u64)) {
+    fn named_entries(&self, mut each: impl FnMut(String, u64)) -> io::Result<()> {
         match &self.kind {
             Kind::Str(column) => {
                 let (ords, counts): (Vec<u64>, Vec<u64>) = self.tally.entries().unzip();
                 let mut counts = counts.into_iter();
                 // Ordinals come in order from a dense tally.
-                let _ = column.dictionary().sorted_ords_to_term_cb(&ords, |bytes| {
+                column.dictionary().sorted_ords_to_term_cb(&ords, |bytes| {
                     if let Some(count) = counts.next() {
                         each(String::from_utf8_lossy(bytes).into_owned(), count);
                     }
-                });
+                })?;
             }
             Kind::Number(t) => {
                 for (entry, count) in self.tally.entries() {
@@ -323,6 +307,7 @@ impl Source {
                 }
             }
         }
+        Ok(())
     }
 
     /// The `k` entries counted most here, and the largest count of the others (0 if none).
@@ -444,7 +429,7 @@ impl Collector for ValueCounter {
     fn merge_fruits(&self, segments: Vec<SegmentCounts>) -> tantivy::Result<CountedValues> {
         let total = segments.iter().map(|s| s.total).sum();
         let sources: Vec<Source> = segments.into_iter().flat_map(|s| s.sources).collect();
-        let (values, unlisted_max) = self.most_frequent(&sources);
+        let (values, unlisted_max) = self.most_frequent(&sources)?;
         Ok(CountedValues {
             total,
             values,
@@ -480,15 +465,15 @@ impl SegmentCollector for SegmentCounter {
 impl ValueCounter {
     /// The `size` values counted most over all sources, largest first (ties by value), and how
     /// often an unlisted value may occur if that could not be settled (see the module's doc).
-    fn most_frequent(&self, sources: &[Source]) -> (Vec<(String, u64)>, Option<u64>) {
+    fn most_frequent(&self, sources: &[Source]) -> io::Result<(Vec<(String, u64)>, Option<u64>)> {
         let size = self.size;
         let entries: usize = sources.iter().map(|s| s.tally.distinct()).sum();
         if entries <= self.full_merge_entries {
             let mut totals: HashMap<String, u64> = HashMap::new();
             for source in sources {
-                source.named_entries(|name, count| *totals.entry(name).or_default() += count);
+                source.named_entries(|name, count| *totals.entry(name).or_default() += count)?;
             }
-            return (largest(totals.into_iter().collect(), size), None);
+            return Ok((largest(totals.into_iter().collect(), size), None));
         }
         let mut totals: HashMap<String, u64> = HashMap::new();
         let mut walked = 0;
@@ -501,7 +486,7 @@ impl ValueCounter {
                 left_out += rest;
                 names.extend(
                     source
-                        .names(most)
+                        .names(most)?
                         .into_iter()
                         .filter(|name| !totals.contains_key(name)),
                 );
@@ -510,7 +495,7 @@ impl ValueCounter {
             names.dedup();
             let mut counts = vec![0; names.len()];
             for source in sources {
-                source.add_counts_of(&names, &mut counts);
+                source.add_counts_of(&names, &mut counts)?;
             }
             walked += names.len() * sources.len();
             totals.extend(names.into_iter().zip(counts));
@@ -521,11 +506,11 @@ impl ValueCounter {
                 ranked.last().map_or(0, |v| v.1)
             };
             if left_out == 0 || last >= left_out {
-                return (ranked, None);
+                return Ok((ranked, None));
             }
             // The next round counts about four times as many candidates as this one.
             if walked * 5 > self.lookup_budget {
-                return (ranked, Some(left_out));
+                return Ok((ranked, Some(left_out)));
             }
             k *= 4;
         }
@@ -707,9 +692,8 @@ mod tests {
             base: 10,
             counts: vec![0; 3],
         };
-        for e in [9, 10, 12, 12, 13] {
-            tally.add(e);
-        }
+        tally.add_all(&[9, 10, 12]);
+        tally.add_all(&[12, 13]);
         assert_eq!(tally.entries().collect::<Vec<_>>(), vec![(10, 1), (12, 2)]);
         assert_eq!((tally.get(12), tally.get(9), tally.distinct()), (2, 0, 2));
     }
