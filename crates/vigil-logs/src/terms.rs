@@ -75,6 +75,16 @@ pub(crate) struct CountedValues {
     pub unlisted_max: Option<u64>,
 }
 
+impl CountedValues {
+    fn ranked(values: Vec<(String, u64)>, unlisted_max: Option<u64>) -> CountedValues {
+        CountedValues {
+            total: 0,
+            values,
+            unlisted_max,
+        }
+    }
+}
+
 /// How the entries of a column are written as values.
 #[derive(Clone)]
 enum Kind {
@@ -429,11 +439,9 @@ impl Collector for ValueCounter {
     fn merge_fruits(&self, segments: Vec<SegmentCounts>) -> tantivy::Result<CountedValues> {
         let total = segments.iter().map(|s| s.total).sum();
         let sources: Vec<Source> = segments.into_iter().flat_map(|s| s.sources).collect();
-        let (values, unlisted_max) = self.most_frequent(&sources)?;
         Ok(CountedValues {
             total,
-            values,
-            unlisted_max,
+            ..self.most_frequent(&sources)?
         })
     }
 }
@@ -465,7 +473,7 @@ impl SegmentCollector for SegmentCounter {
 impl ValueCounter {
     /// The `size` values counted most over all sources, largest first (ties by value), and how
     /// often an unlisted value may occur if that could not be settled (see the module's doc).
-    fn most_frequent(&self, sources: &[Source]) -> io::Result<(Vec<(String, u64)>, Option<u64>)> {
+    fn most_frequent(&self, sources: &[Source]) -> io::Result<CountedValues> {
         let size = self.size;
         let entries: usize = sources.iter().map(|s| s.tally.distinct()).sum();
         if entries <= self.full_merge_entries {
@@ -473,7 +481,10 @@ impl ValueCounter {
             for source in sources {
                 source.named_entries(|name, count| *totals.entry(name).or_default() += count)?;
             }
-            return Ok((largest(totals.into_iter().collect(), size), None));
+            return Ok(CountedValues::ranked(
+                largest(totals.into_iter().collect(), size),
+                None,
+            ));
         }
         let mut totals: HashMap<String, u64> = HashMap::new();
         let mut walked = 0;
@@ -506,11 +517,11 @@ impl ValueCounter {
                 ranked.last().map_or(0, |v| v.1)
             };
             if left_out == 0 || last >= left_out {
-                return Ok((ranked, None));
+                return Ok(CountedValues::ranked(ranked, None));
             }
             // The next round counts about four times as many candidates as this one.
             if walked * 5 > self.lookup_budget {
-                return Ok((ranked, Some(left_out)));
+                return Ok(CountedValues::ranked(ranked, Some(left_out)));
             }
             k *= 4;
         }
