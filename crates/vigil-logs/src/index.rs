@@ -336,24 +336,29 @@ pub(crate) fn order_millis(key: u64) -> i64 {
     (key >> SEQ_BITS) as i64
 }
 
-/// Runs `each` over the hits of `weight` in `segment` in blocks, the deleted ones (retention)
-/// left out, so that a collector reads each column a block at a time.
-pub(crate) fn for_each_live_block(
+/// A collector's pass over the hits of `weight` in one segment, in blocks, the deleted ones
+/// (retention) left out, so that the collector reads each column a block at a time (Tantivy's
+/// own pass hands the documents over one by one when some are deleted).
+pub(crate) fn collect_live_segment<C: tantivy::collector::Collector>(
+    collector: &C,
     weight: &dyn tantivy::query::Weight,
+    segment_ord: tantivy::SegmentOrdinal,
     segment: &tantivy::SegmentReader,
-    each: &mut dyn FnMut(&[tantivy::DocId]),
-) -> tantivy::Result<()> {
+) -> tantivy::Result<<C::Child as tantivy::collector::SegmentCollector>::Fruit> {
+    use tantivy::collector::SegmentCollector;
+    let mut child = collector.for_segment(segment_ord, segment)?;
     match segment.alive_bitset() {
-        None => weight.for_each_no_score(segment, each),
+        None => weight.for_each_no_score(segment, &mut |docs| child.collect_block(docs))?,
         Some(alive) => {
             let mut kept = Vec::with_capacity(tantivy::COLLECT_BLOCK_BUFFER_LEN);
             weight.for_each_no_score(segment, &mut |docs| {
                 kept.clear();
                 kept.extend(docs.iter().copied().filter(|&doc| alive.is_alive(doc)));
-                each(&kept);
-            })
+                child.collect_block(&kept);
+            })?;
         }
     }
+    Ok(child.harvest())
 }
 
 /// Whether the `WORDS` tokenizer makes of `value` one token, the whole value lowercased: the

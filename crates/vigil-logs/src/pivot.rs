@@ -18,7 +18,7 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::Weight;
 use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
-use crate::index::{for_each_live_block, order_millis};
+use crate::index::{collect_live_segment, order_millis};
 
 /// How many values per service, host and tenant a pivot gives, largest first.
 const PIVOT_TOP_VALUES: usize = 100;
@@ -280,17 +280,14 @@ impl Collector for PivotCollector {
         false
     }
 
-    /// Hits in blocks, the deleted ones (retention) left out, so that each column is read a
-    /// block at a time.
+    /// Hits in blocks (see `index::collect_live_segment`).
     fn collect_segment(
         &self,
         weight: &dyn Weight,
         segment_ord: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<SegmentHits> {
-        let mut collector = self.for_segment(segment_ord, reader)?;
-        for_each_live_block(weight, reader, &mut |docs| collector.collect_block(docs))?;
-        Ok(collector.harvest())
+        collect_live_segment(self, weight, segment_ord, reader)
     }
 
     fn merge_fruits(&self, segments: Vec<SegmentHits>) -> tantivy::Result<PivotHits> {

@@ -33,7 +33,7 @@ use tantivy::columnar::{
 use tantivy::query::Weight;
 use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocId, Score, SegmentOrdinal, SegmentReader};
 
-use crate::index::for_each_live_block;
+use crate::index::collect_live_segment;
 
 /// Up to this many (segment, value) entries in all, every value is named and added up.
 const FULL_MERGE_ENTRIES: usize = 400_000;
@@ -425,15 +425,14 @@ impl Collector for ValueCounter {
         false
     }
 
+    /// Hits in blocks (see `index::collect_live_segment`).
     fn collect_segment(
         &self,
         weight: &dyn Weight,
         segment_ord: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<SegmentCounts> {
-        let mut counter = self.for_segment(segment_ord, reader)?;
-        for_each_live_block(weight, reader, &mut |docs| counter.collect_block(docs))?;
-        Ok(counter.harvest())
+        collect_live_segment(self, weight, segment_ord, reader)
     }
 
     fn merge_fruits(&self, segments: Vec<SegmentCounts>) -> tantivy::Result<CountedValues> {
