@@ -122,14 +122,29 @@ pub struct ValueCount {
     pub count: u64,
 }
 
-/// The result of `| count by FIELD` or `| top N FIELD`.
+/// Values of the fields grouped by and their count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct GroupCount {
+    /// The values joined with ", " (the value, for one field).
+    pub value: String,
+    /// A value per field grouped by, in their order (numbers as decimal text, times in RFC 3339).
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// Events with them.
+    pub count: u64,
+}
+
+/// The result of `| count by FIELD[, FIELD …]` or `| top N FIELD[, FIELD …]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AggregationResult {
-    /// The field grouped by.
+    /// The fields grouped by, joined with ", " (the field, for one).
     pub field: String,
-    /// Values, most frequent first.
-    pub buckets: Vec<ValueCount>,
-    /// Matching events whose value is not among `buckets`.
+    /// The fields grouped by, one to three.
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// Values (a value per field), most frequent first, ties by values; each count exact.
+    pub buckets: Vec<GroupCount>,
+    /// Matching events not counted in `buckets`: beyond the limit, or without some field.
     pub other: u64,
     /// Left out when `buckets` are the most frequent values. Otherwise the field has too many
     /// distinct values to settle the ranking cheaply, and a value not listed may occur up to

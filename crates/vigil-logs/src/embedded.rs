@@ -36,13 +36,14 @@ use tantivy::{
 use vigil_query::{Expr, Field, Pipe, Query as VQuery};
 
 use crate::error::LogError;
+use crate::groups::GroupCounter;
 use crate::index::{Fields, Translator, register_tokenizers, schema};
 use crate::journal::{self, Journal, Mark, Position, Record};
 use crate::pivot::PivotCollector;
 use crate::store::{
-    Aggregation, AppendOutcome, BatchMark, Count as ValueCount, Cursor, EventStore, MissingField,
-    NewEvent, Pivot, PivotRequest, Rejected, SearchPage, SearchRequest, ServiceStats, StoredEvent,
-    TimeBucket, TimeRange,
+    Aggregation, AppendOutcome, BatchMark, Count as ValueCount, Cursor, EventStore, Group,
+    MissingField, NewEvent, Pivot, PivotRequest, Rejected, SearchPage, SearchRequest, ServiceStats,
+    StoredEvent, TimeBucket, TimeRange,
 };
 use crate::terms::ValueCounter;
 
@@ -889,20 +890,52 @@ impl EventStore for EmbeddedStore {
         };
         let searcher = self.reader.searcher();
         let q = self.filter(&query.filter, range)?;
-        // Exact counts in one pass (see the `terms` module): Tantivy's terms aggregation kept
-        // each segment's most frequent values only.
-        let counted = searcher.search(&*q, &ValueCounter::new(agg_field(pipe.field())?, size))?;
-        let listed: u64 = counted.values.iter().map(|(_, count)| count).sum();
+        let fields = pipe.fields();
+        let columns = fields
+            .iter()
+            .map(agg_field)
+            .collect::<Result<Vec<_>, _>>()?;
+        // Exact counts in one pass (see the `terms` and `groups` modules): Tantivy's terms
+        // aggregation kept each segment's most frequent values only.
+        let (total, buckets, unlisted_max): (u64, Vec<Group>, Option<u64>) =
+            match <[String; 1]>::try_from(columns) {
+                Ok([column]) => {
+                    let counted = searcher.search(&*q, &ValueCounter::new(column, size))?;
+                    let buckets = counted
+                        .values
+                        .into_iter()
+                        .map(|(value, count)| Group {
+                            values: vec![value],
+                            count,
+                        })
+                        .collect();
+                    (counted.total, buckets, counted.unlisted_max)
+                }
+                Err(columns) => {
+                    let counted = searcher.search(&*q, &GroupCounter::new(columns, size))?;
+                    if counted.too_many {
+                        let names: Vec<String> = fields.iter().map(Field::name).collect();
+                        return Err(LogError::Unsupported(format!(
+                            "more than {} distinct combinations of {} among the matching events: narrow the query (a time window, a service) or count by fewer fields",
+                            crate::groups::MAX_GROUPS,
+                            names.join(", ")
+                        )));
+                    }
+                    let buckets = counted
+                        .groups
+                        .into_iter()
+                        .map(|(values, count)| Group { values, count })
+                        .collect();
+                    (counted.total, buckets, None)
+                }
+            };
+        let listed: u64 = buckets.iter().map(|b| b.count).sum();
         Ok(Aggregation {
-            field: pipe.field().name(),
-            total: counted.total,
-            other: counted.total.saturating_sub(listed),
-            buckets: counted
-                .values
-                .into_iter()
-                .map(|(value, count)| ValueCount { value, count })
-                .collect(),
-            unlisted_max: counted.unlisted_max,
+            fields: fields.iter().map(Field::name).collect(),
+            total,
+            other: total.saturating_sub(listed),
+            buckets,
+            unlisted_max,
         })
     }
 

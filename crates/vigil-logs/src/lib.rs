@@ -11,6 +11,7 @@
 mod embedded;
 mod error;
 mod fields;
+mod groups;
 mod index;
 mod journal;
 mod pivot;
@@ -20,7 +21,7 @@ mod terms;
 pub use embedded::{EmbeddedConfig, EmbeddedStore};
 pub use error::LogError;
 pub use store::{
-    Aggregation, AppendOutcome, BatchMark, Count, Cursor, EventStore, KEPT_TIMES, MissingField,
-    NewEvent, Pivot, PivotRequest, Rejected, SearchPage, SearchRequest, ServiceStats, StoredEvent,
-    TimeBucket, TimeRange, keeps_time,
+    Aggregation, AppendOutcome, BatchMark, Count, Cursor, EventStore, Group, KEPT_TIMES,
+    MissingField, NewEvent, Pivot, PivotRequest, Rejected, SearchPage, SearchRequest, ServiceStats,
+    StoredEvent, TimeBucket, TimeRange, keeps_time,
 };

@@ -192,21 +192,31 @@ pub struct Count {
     pub count: u64,
 }
 
-/// The answer to `| count by FIELD` or `| top N FIELD`.
+/// The answer to `| count by FIELD[, FIELD …]` or `| top N FIELD[, FIELD …]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Aggregation {
-    /// The field grouped by.
-    pub field: String,
+    /// The fields grouped by, at least one.
+    pub fields: Vec<String>,
     /// Events matching the filter.
     pub total: u64,
-    /// Values, most frequent first (ties by value), each with its exact count.
-    pub buckets: Vec<Count>,
-    /// Events whose value did not make it into `buckets` (beyond the limit).
+    /// Values (a value per field), most frequent first (ties by values), each with its exact
+    /// count.
+    pub buckets: Vec<Group>,
+    /// Matching events not counted in `buckets`: beyond the limit, or without some field.
     pub other: u64,
     /// `None`: `buckets` are the most frequent values. `Some(n)`: the field has too many values
     /// to settle the ranking cheaply, and a value not listed may occur up to `n` times (more
     /// than the last listed). The counts listed are exact either way.
     pub unlisted_max: Option<u64>,
+}
+
+/// Matching events with a value of each field grouped by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// A value per field (numbers as decimal text, times in RFC 3339).
+    pub values: Vec<String>,
+    /// Events with those values.
+    pub count: u64,
 }
 
 /// A pivot: every event, in every service, that carries a value.

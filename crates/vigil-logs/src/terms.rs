@@ -155,14 +155,31 @@ impl Tally {
 
 /// One column of the field in one segment (a JSON path can hold text in some events and
 /// numbers in others: a column each).
-struct Source {
+pub(crate) struct Source {
     kind: Kind,
     entries: Column<u64>,
     tally: Tally,
 }
 
 impl Source {
-    fn open(handle: &tantivy::columnar::DynamicColumnHandle) -> std::io::Result<Option<Source>> {
+    /// The columns of a field (`service`, `body.source.ip`) in a segment.
+    pub(crate) fn open_all(
+        segment: &SegmentReader,
+        field: &str,
+        tallied: bool,
+    ) -> tantivy::Result<Vec<Source>> {
+        let mut sources = Vec::new();
+        for handle in segment.fast_fields().dynamic_column_handles(field)? {
+            sources.extend(Source::open(&handle, tallied)?);
+        }
+        Ok(sources)
+    }
+
+    /// A column; `tallied`: with room to count its entries ([`Source::count`]).
+    fn open(
+        handle: &tantivy::columnar::DynamicColumnHandle,
+        tallied: bool,
+    ) -> std::io::Result<Option<Source>> {
         let kind = match handle.column_type() {
             ColumnType::Str => match handle.open()? {
                 DynamicColumn::Str(column) => Kind::Str(column),
@@ -180,6 +197,7 @@ impl Source {
             return Ok(None);
         };
         let tally = match &kind {
+            _ if !tallied => Tally::Sparse(HashMap::new()),
             Kind::Str(column) => Tally::Dense {
                 base: 0,
                 counts: vec![0; column.num_terms()],
@@ -204,16 +222,17 @@ impl Source {
         }))
     }
 
-    /// Counts the entries of a block of documents, reading the column a block at a time.
-    fn count(&mut self, docs: &[DocId], block: &mut Block) {
+    /// Reads the entries of a block of documents into `block` (`block.docs[i]` holds
+    /// `block.entries[i]`; a document with several values comes once per value, in a row).
+    pub(crate) fn read(&self, docs: &[DocId], block: &mut Block) {
+        block.docs.clear();
         if self.entries.get_cardinality() == Cardinality::Full {
             // A value in every document: rows are documents.
+            block.docs.extend_from_slice(docs);
             block.entries.resize(docs.len(), 0);
             self.entries.values.get_vals(docs, &mut block.entries);
-            self.tally.add_all(&block.entries);
             return;
         }
-        block.docs.clear();
         block.rows.clear();
         self.entries
             .row_ids_for_docs(docs, &mut block.docs, &mut block.rows);
@@ -221,6 +240,11 @@ impl Source {
         self.entries
             .values
             .get_vals(&block.rows, &mut block.entries);
+    }
+
+    /// Counts the entries of a block of documents, reading the column a block at a time.
+    fn count(&mut self, docs: &[DocId], block: &mut Block) {
+        self.read(docs, block);
         if self.entries.get_cardinality() != Cardinality::Multivalued {
             self.tally.add_all(&block.entries);
             return;
@@ -244,7 +268,8 @@ impl Source {
     }
 
     /// How entries are written as values; text ones named in one sweep of the dictionary.
-    fn names(&self, mut entries: Vec<u64>) -> io::Result<Vec<String>> {
+    /// The names come in the order of the entries sorted.
+    pub(crate) fn names(&self, mut entries: Vec<u64>) -> io::Result<Vec<String>> {
         Ok(match &self.kind {
             Kind::Str(column) => {
                 entries.sort_unstable();
@@ -389,10 +414,10 @@ pub(crate) struct SegmentCounter {
 
 /// A block of documents read from a column: the documents with values, their rows and entries.
 #[derive(Default)]
-struct Block {
-    docs: Vec<DocId>,
+pub(crate) struct Block {
+    pub docs: Vec<DocId>,
     rows: Vec<u32>,
-    entries: Vec<u64>,
+    pub entries: Vec<u64>,
 }
 
 /// A segment's counts, kept with its columns so that the merge can name and look up values.
@@ -410,13 +435,9 @@ impl Collector for ValueCounter {
         _: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<SegmentCounter> {
-        let mut sources = Vec::new();
-        for handle in reader.fast_fields().dynamic_column_handles(&self.column)? {
-            sources.extend(Source::open(&handle)?);
-        }
         Ok(SegmentCounter {
             total: 0,
-            sources,
+            sources: Source::open_all(reader, &self.column, true)?,
             block: Block::default(),
         })
     }
@@ -528,7 +549,7 @@ impl ValueCounter {
 }
 
 /// The `size` largest counts, largest first, ties in the values' order.
-fn largest(mut counts: Vec<(String, u64)>, size: usize) -> Vec<(String, u64)> {
+pub(crate) fn largest<V: Ord>(mut counts: Vec<(V, u64)>, size: usize) -> Vec<(V, u64)> {
     counts.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     counts.truncate(size);
     counts

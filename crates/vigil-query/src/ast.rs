@@ -21,8 +21,10 @@ impl Query {
     pub fn json_paths(&self) -> Vec<&str> {
         let mut paths = Vec::new();
         self.filter.json_paths(&mut paths);
-        if let Some(Field::Json(path)) = self.pipe.as_ref().map(Pipe::field) {
-            paths.push(path.as_str());
+        for field in self.pipe.iter().flat_map(Pipe::fields) {
+            if let Field::Json(path) = field {
+                paths.push(path.as_str());
+            }
         }
         let mut seen = std::collections::HashSet::new();
         paths.retain(|p| seen.insert(*p));
@@ -302,22 +304,23 @@ impl fmt::Display for Wildcard {
 /// The aggregation step after `|`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pipe {
-    /// `| count by FIELD`: the number of matching events per value of the field, largest first.
-    CountBy(Field),
-    /// `| top N FIELD`: the N most frequent values of the field.
+    /// `| count by FIELD[, FIELD …]`: the number of matching events per value of the field (per
+    /// combination of values of the fields), largest first.
+    CountBy(Vec<Field>),
+    /// `| top N FIELD[, FIELD …]`: the N most frequent values (combinations of values).
     Top {
         /// How many values to keep.
         n: usize,
-        /// The field counted.
-        field: Field,
+        /// The fields counted, at least one.
+        fields: Vec<Field>,
     },
 }
 
 impl Pipe {
-    /// The field the aggregation groups by.
-    pub fn field(&self) -> &Field {
+    /// The fields the aggregation groups by, at least one.
+    pub fn fields(&self) -> &[Field] {
         match self {
-            Pipe::CountBy(field) | Pipe::Top { field, .. } => field,
+            Pipe::CountBy(fields) | Pipe::Top { fields, .. } => fields,
         }
     }
 }
@@ -394,13 +397,28 @@ impl fmt::Display for Expr {
     }
 }
 
+/// Fields as a pipe names them: `user.name, source.ip`.
+struct Names<'a>(&'a [Field]);
+
+impl fmt::Display for Names<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, field) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{field}")?;
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for Query {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.filter)?;
         match &self.pipe {
             None => Ok(()),
-            Some(Pipe::CountBy(field)) => write!(f, " | count by {field}"),
-            Some(Pipe::Top { n, field }) => write!(f, " | top {n} {field}"),
+            Some(Pipe::CountBy(fields)) => write!(f, " | count by {}", Names(fields)),
+            Some(Pipe::Top { n, fields }) => write!(f, " | top {n} {}", Names(fields)),
         }
     }
 }

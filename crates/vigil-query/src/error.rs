@@ -183,6 +183,15 @@ pub enum ParseError {
         /// The count as written.
         found: String,
     },
+    /// More fields after `count by` or `top` than are counted together.
+    #[error(
+        "too many fields at byte {offset}: `count by` and `top` count at most {} fields together, e.g. | count by user.name, source.ip",
+        crate::MAX_GROUP_FIELDS
+    )]
+    TooManyGroupFields {
+        /// Byte offset of the extra field's comma.
+        offset: usize,
+    },
     /// Text after a complete `| …` command.
     #[error(
         "unexpected text at byte {offset} after the | command: a query ends with one command; remove `{}` or move conditions before the |",
@@ -219,6 +228,7 @@ impl ParseError {
             | ParseError::UnknownPipe { offset, .. }
             | ParseError::IncompletePipe { offset, .. }
             | ParseError::TopCount { offset, .. }
+            | ParseError::TooManyGroupFields { offset }
             | ParseError::TrailingAfterPipe { offset, .. } => *offset,
         }
     }

@@ -26,8 +26,9 @@
 //!            | word                                the whole value equals it; `*` `?` wildcards
 //! range      = ( "[" | "{" ) bound "TO" bound ( "]" | "}" )   [ ] inclusive, { } exclusive
 //! bound      = "*" | phrase | run of characters up to blank, "]" or "}"
-//! pipe       = "count" "by" name
-//!            | "top" [ N ] name                    N defaults to 10
+//! pipe       = "count" "by" names
+//!            | "top" [ N ] names                   N defaults to 10
+//! names      = name { "," name }                   at most three: their values counted together
 //! phrase     = '"' { char | '\"' | '\\' } '"'
 //! word       = { char other than blank ( ) " | , or "\" escape }   in a name, ":" ends it
 //! ```
@@ -51,4 +52,6 @@ mod parse;
 
 pub use ast::{Bound, Expr, Field, Pipe, Query, Scalar, TimeValue, Wildcard, WildcardPart};
 pub use error::ParseError;
-pub use parse::{DEFAULT_TOP, MAX_DEPTH, MAX_TERMS, MAX_TOP, network_expr, parse, parse_time};
+pub use parse::{
+    DEFAULT_TOP, MAX_DEPTH, MAX_GROUP_FIELDS, MAX_TERMS, MAX_TOP, network_expr, parse, parse_time,
+};

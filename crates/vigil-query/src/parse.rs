@@ -20,6 +20,9 @@ pub const DEFAULT_TOP: usize = 10;
 /// The most values `| top N` lists.
 pub const MAX_TOP: usize = 10_000;
 
+/// The most fields `| count by` and `| top` count together (`count by user.name, source.ip`).
+pub const MAX_GROUP_FIELDS: usize = 3;
+
 /// Characters a backslash escapes; before any other character a backslash is literal, so Windows
 /// paths (`C:\Windows\System32`) can be written as they are.
 const ESCAPABLE: &str = "\\*?:()\"|[]{}<> \t";
@@ -491,14 +494,15 @@ impl Parser<'_> {
         out
     }
 
-    // pipe = "count" "by" name | "top" [ N ] name
+    // pipe = "count" "by" names | "top" [ N ] names
     fn pipe(&mut self) -> Result<Pipe, ParseError> {
         self.skip_ws();
         let offset = self.pos;
         let command = self.plain_word();
         let pipe = match command.as_str() {
             "count" => {
-                const USAGE: &str = "| count by FIELD, e.g. | count by service";
+                const USAGE: &str =
+                    "| count by FIELD, e.g. | count by service or | count by user.name, source.ip";
                 self.skip_ws();
                 let by_offset = self.pos;
                 if self.plain_word() != "by" {
@@ -509,11 +513,11 @@ impl Parser<'_> {
                     });
                 }
                 self.skip_ws();
-                let field = self.pipe_field("count by", USAGE)?;
-                Pipe::CountBy(field)
+                Pipe::CountBy(self.pipe_fields("count by", USAGE)?)
             }
             "top" => {
-                const USAGE: &str = "| top N FIELD, e.g. | top 10 user.name";
+                const USAGE: &str =
+                    "| top N FIELD, e.g. | top 10 user.name or | top 10 user.name, source.ip";
                 self.skip_ws();
                 let save = self.pos;
                 let word = self.plain_word();
@@ -532,8 +536,8 @@ impl Parser<'_> {
                     DEFAULT_TOP
                 };
                 self.skip_ws();
-                let field = self.pipe_field("top", USAGE)?;
-                Pipe::Top { n, field }
+                let fields = self.pipe_fields("top", USAGE)?;
+                Pipe::Top { n, fields }
             }
             _ => {
                 return Err(ParseError::UnknownPipe {
@@ -552,9 +556,39 @@ impl Parser<'_> {
         Ok(pipe)
     }
 
+    /// One field, or several separated by commas (`user.name, source.ip`): the values counted
+    /// together.
+    fn pipe_fields(
+        &mut self,
+        command: &str,
+        usage: &'static str,
+    ) -> Result<Vec<Field>, ParseError> {
+        let mut fields = vec![self.pipe_field(command, usage)?];
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(',') {
+                return Ok(fields);
+            }
+            let offset = self.pos;
+            self.bump();
+            self.skip_ws();
+            if fields.len() == MAX_GROUP_FIELDS {
+                return Err(ParseError::TooManyGroupFields { offset });
+            }
+            fields.push(self.pipe_field(command, usage)?);
+        }
+    }
+
     fn pipe_field(&mut self, command: &str, usage: &'static str) -> Result<Field, ParseError> {
         let offset = self.pos;
-        let name = self.plain_word();
+        let mut name = String::new();
+        while let Some(c) = self.peek() {
+            if c.is_whitespace() || c == '|' || c == ',' {
+                break;
+            }
+            self.bump();
+            name.push(c);
+        }
         if name.is_empty() {
             return Err(ParseError::IncompletePipe {
                 offset,

@@ -392,33 +392,58 @@ fn print_aggregation(
     if conn.json {
         return print_json(agg);
     }
+    // A column per field grouped by, then the count; the events not counted (beyond the limit,
+    // or without some field) as the last row.
+    let fields: Vec<&str> = if agg.fields.is_empty() {
+        vec![agg.field.as_str()]
+    } else {
+        agg.fields.iter().map(String::as_str).collect()
+    };
+    let rows = agg.buckets.iter().map(|b| {
+        let values = if b.values.is_empty() {
+            std::slice::from_ref(&b.value)
+        } else {
+            b.values.as_slice()
+        };
+        (values, b.count)
+    });
+    let other: Vec<String> = std::iter::once("(other values)".to_owned())
+        .chain(std::iter::repeat_n(String::new(), fields.len() - 1))
+        .chain([agg.other.to_string()])
+        .collect();
     if csv {
         let mut text = Vec::new();
-        crate::output::csv_row(&mut text, &[agg.field.as_str(), "count"]);
-        for b in &agg.buckets {
-            crate::output::csv_row(&mut text, &[b.value.clone(), b.count.to_string()]);
+        crate::output::csv_row(&mut text, &[fields.as_slice(), &["count"]].concat());
+        for (values, count) in rows {
+            let row: Vec<String> = values.iter().cloned().chain([count.to_string()]).collect();
+            crate::output::csv_row(&mut text, &row);
         }
         if agg.other > 0 {
-            // The events whose value is not among the buckets, as the table's last row.
-            crate::output::csv_row(
-                &mut text,
-                &["(other values)".to_owned(), agg.other.to_string()],
-            );
+            crate::output::csv_row(&mut text, &other);
         }
         write_or_closed(std::io::stdout().lock().write_all(&text))?;
         return Ok(());
     }
-    let mut t = table([agg.field.as_str(), "COUNT"]);
-    for b in &agg.buckets {
-        t.add_row([crate::pivot::value_or_none(&b.value), b.count.to_string()]);
+    let mut t = table(fields.iter().copied().chain(["COUNT"]).collect::<Vec<_>>());
+    for (values, count) in rows {
+        let row: Vec<String> = values
+            .iter()
+            .map(|v| crate::pivot::value_or_none(v))
+            .chain([count.to_string()])
+            .collect();
+        t.add_row(row);
     }
     if agg.other > 0 {
-        t.add_row(["(other values)".to_owned(), agg.other.to_string()]);
+        t.add_row(other);
     }
     outln!("{t}");
     outln!(
         "{} over {}",
-        crate::output::plural(agg.buckets.len() as u64, "value", "values"),
+        if fields.len() == 1 {
+            crate::output::plural(agg.buckets.len() as u64, "value", "values")
+        } else {
+            crate::output::plural(agg.buckets.len() as u64, "combination", "combinations")
+        },
         crate::output::plural(total, "matching event", "matching events")
     );
     if let Some(most) = agg.unlisted_max {

@@ -292,7 +292,7 @@ fn top_values_are_counted_in_every_segment() {
     let top = store
         .aggregate(&parse("* | top 1 v"), TimeRange::default())
         .expect("aggregate");
-    assert_eq!(top.buckets[0].value, "x");
+    assert_eq!(top.buckets[0].values[0], "x");
     assert_eq!((top.buckets[0].count, top.unlisted_max), (11, None));
     assert_eq!(top.other, 110 - 11);
 }
@@ -344,7 +344,7 @@ fn values_are_counted_once_per_event_whatever_their_type() {
         let buckets: Vec<(String, u64)> = agg
             .buckets
             .into_iter()
-            .map(|b| (b.value, b.count))
+            .map(|b| (b.values.join(", "), b.count))
             .collect();
         (buckets, agg.other)
     };
@@ -365,6 +365,16 @@ fn values_are_counted_once_per_event_whatever_their_type() {
         counts("* | count by seen"),
         (vec![status("2026-03-01T12:00:00Z", 2)], 3)
     );
+    // Several fields: each combination an event holds, once per event; events without one of
+    // the fields are not counted.
+    assert_eq!(
+        counts("* | count by status, tags"),
+        (vec![status("200, a", 2), status("200, b", 2)], 5 - 4)
+    );
+    let refused = store
+        .aggregate(&parse("* | count by time, status"), TimeRange::default())
+        .expect_err("time is not a field to count by");
+    assert!(refused.to_string().contains("count by time"), "{refused}");
 }
 
 #[test]
@@ -377,7 +387,7 @@ fn count_by_and_top_aggregate_values() {
     let counts: Vec<(String, u64)> = by_service
         .buckets
         .iter()
-        .map(|b| (b.value.clone(), b.count))
+        .map(|b| (b.values.join(", "), b.count))
         .collect();
     assert_eq!(by_service.total, 5);
     assert_eq!(
@@ -397,7 +407,7 @@ fn count_by_and_top_aggregate_values() {
     let top = store
         .aggregate(&parse("* | top 2 src_ip"), TimeRange::default())
         .expect("aggregate");
-    assert_eq!(top.buckets[0].value, "10.0.0.5");
+    assert_eq!(top.buckets[0].values[0], "10.0.0.5");
     assert_eq!(top.buckets[0].count, 2);
 
     let ids = store
@@ -406,7 +416,7 @@ fn count_by_and_top_aggregate_values() {
             TimeRange::default(),
         )
         .expect("aggregate on a JSON path with numbers and strings");
-    let mut values: Vec<String> = ids.buckets.iter().map(|b| b.value.clone()).collect();
+    let mut values: Vec<String> = ids.buckets.iter().map(|b| b.values.join(", ")).collect();
     values.sort();
     assert_eq!(values, vec!["4624", "4625", "4700"]);
 }

@@ -421,8 +421,17 @@ pub async fn search(
             events: Vec::new(),
             next_cursor: None,
             aggregation: Some(AggregationResult {
-                field: agg.field,
-                buckets: counts(agg.buckets),
+                field: agg.fields.join(", "),
+                fields: agg.fields,
+                buckets: agg
+                    .buckets
+                    .into_iter()
+                    .map(|g| GroupCount {
+                        value: g.values.join(", "),
+                        values: g.values,
+                        count: g.count,
+                    })
+                    .collect(),
                 other: agg.other,
                 unlisted_max: agg.unlisted_max,
             }),

@@ -310,6 +310,13 @@ fn ingest_then_search_pivot_stats_and_detections() {
     );
     let counted = ok(cli(&["search", "user.name:alice | count by host", "--csv"]));
     assert_eq!(counted, "host,count\nweb-01,1\nweb-02,1\n");
+    // Several fields: a column each, and a row per combination of their values.
+    let combined = ok(cli(&[
+        "search",
+        "user.name:alice | count by host, service",
+        "--csv",
+    ]));
+    assert_eq!(combined, "host,service,count\nweb-01,app,1\nweb-02,app,1\n");
     // VIGIL_TIMEZONE sets it once for every search-like command.
     let from_env = ok(f
         .server
@@ -370,6 +377,27 @@ fn ingest_then_search_pivot_stats_and_detections() {
     assert!(
         agg_table.contains("bastion") && agg_table.contains("app"),
         "{agg_table}"
+    );
+    let pairs = json_of(cli(&["search", "* | top 2 service, tenant", "--json"]));
+    assert_eq!(
+        pairs["buckets"][0]["values"],
+        json!(["app", "contoso"]),
+        "{pairs}"
+    );
+    assert_eq!(pairs["fields"], json!(["service", "tenant"]), "{pairs}");
+    assert_eq!(pairs["field"], "service, tenant", "{pairs}");
+    let first = &pairs["buckets"][0];
+    assert_eq!(
+        (first["values"][0].as_str(), first["count"].as_u64()),
+        (Some("app"), Some(5)),
+        "{pairs}"
+    );
+    let pairs_table = ok(cli(&["search", "* | top 2 service, tenant"]));
+    assert!(
+        pairs_table.contains("service")
+            && pairs_table.contains("tenant")
+            && pairs_table.contains("2 combinations"),
+        "{pairs_table}"
     );
 
     // Pivot on the IP: the web events, the syslog line carrying it as a structured-data value

@@ -1,0 +1,354 @@
+//! Counts per combination of values for `| count by A, B` and `| top N A, B` ([`GroupCounter`]):
+//! failed logins per user and source address, requests per service and status.
+//!
+//! Each segment counts the combinations its hits hold, keyed by column entries (an event with
+//! two values of A and one of B holds two combinations; a value named twice in an event counts
+//! once; an event without some field holds none). The merge names the entries in sweeps of each
+//! column's dictionary and adds up the combinations named alike over the segments (`"200"` and
+//! `200` alike, as for one field, see the `terms` module). Every combination is kept, so the
+//! counts are exact and the ranking settled; a query whose segments hold more than
+//! [`MAX_GROUPS`] distinct combinations is refused instead (the memory it would take), and the
+//! store says how to narrow it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::query::Weight;
+use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocId, Score, SegmentOrdinal, SegmentReader};
+use vigil_query::MAX_GROUP_FIELDS;
+
+use crate::index::collect_live_segment;
+use crate::terms::{Block, Source, largest};
+
+/// The most distinct combinations counted over all segments (~100 bytes each while counting).
+pub(crate) const MAX_GROUPS: usize = 2_000_000;
+
+/// Counts the combinations of values of several fast columns over the hits, and gives the
+/// `size` most frequent.
+pub(crate) struct GroupCounter {
+    columns: Vec<String>,
+    size: usize,
+    max_groups: usize,
+    /// Combinations counted so far, over all segments.
+    kept: Arc<AtomicUsize>,
+}
+
+impl GroupCounter {
+    /// `columns`: two to [`MAX_GROUP_FIELDS`] fast columns.
+    pub(crate) fn new(columns: Vec<String>, size: usize) -> GroupCounter {
+        GroupCounter {
+            columns,
+            size,
+            max_groups: MAX_GROUPS,
+            kept: Arc::default(),
+        }
+    }
+}
+
+/// What [`GroupCounter`] found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct CountedGroups {
+    /// Hits counted (with or without the fields).
+    pub total: u64,
+    /// The most frequent combinations (a value per column) with their exact counts, largest
+    /// first, ties by values.
+    pub groups: Vec<(Vec<String>, u64)>,
+    /// More than the most combinations counted were found: `groups` is empty.
+    pub too_many: bool,
+}
+
+/// A combination in a segment: per field, the index of its column and the entry in it; the
+/// fields beyond those counted are `(0, 0)`.
+type Key = [(u8, u64); MAX_GROUP_FIELDS];
+
+/// The counting of one segment.
+pub(crate) struct SegmentGroups {
+    total: u64,
+    /// Per field, its columns.
+    fields: Vec<Vec<Source>>,
+    counts: HashMap<Key, u32>,
+    too_many: bool,
+    max_groups: usize,
+    kept: Arc<AtomicUsize>,
+    block: Block,
+    /// Per field, the (document, column, entry) of the block being counted, by document.
+    values: Vec<Vec<(DocId, u8, u64)>>,
+}
+
+impl Collector for GroupCounter {
+    type Fruit = CountedGroups;
+    type Child = SegmentGroups;
+
+    fn for_segment(
+        &self,
+        _: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentGroups> {
+        let fields = self
+            .columns
+            .iter()
+            .map(|column| Source::open_all(reader, column, false))
+            .collect::<tantivy::Result<Vec<_>>>()?;
+        Ok(SegmentGroups {
+            total: 0,
+            values: vec![Vec::new(); fields.len()],
+            fields,
+            counts: HashMap::new(),
+            too_many: false,
+            max_groups: self.max_groups,
+            kept: self.kept.clone(),
+            block: Block::default(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    /// Hits in blocks (see `index::collect_live_segment`).
+    fn collect_segment(
+        &self,
+        weight: &dyn Weight,
+        segment_ord: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentGroups> {
+        collect_live_segment(self, weight, segment_ord, reader)
+    }
+
+    fn merge_fruits(&self, segments: Vec<SegmentGroups>) -> tantivy::Result<CountedGroups> {
+        let total = segments.iter().map(|s| s.total).sum();
+        if segments.iter().any(|s| s.too_many) {
+            return Ok(CountedGroups {
+                total,
+                groups: Vec::new(),
+                too_many: true,
+            });
+        }
+        let mut totals: HashMap<Vec<String>, u64> = HashMap::new();
+        for segment in &segments {
+            segment.add_named(&mut totals)?;
+        }
+        Ok(CountedGroups {
+            total,
+            groups: largest(totals.into_iter().collect(), self.size),
+            too_many: false,
+        })
+    }
+}
+
+impl SegmentCollector for SegmentGroups {
+    type Fruit = SegmentGroups;
+
+    fn collect(&mut self, doc: DocId, _: Score) {
+        self.collect_block(&[doc]);
+    }
+
+    fn collect_block(&mut self, docs: &[DocId]) {
+        for docs in docs.chunks(COLLECT_BLOCK_BUFFER_LEN) {
+            self.total += docs.len() as u64;
+            if !self.too_many {
+                self.count(docs);
+            }
+        }
+    }
+
+    fn harvest(self) -> SegmentGroups {
+        self
+    }
+}
+
+impl SegmentGroups {
+    fn count(&mut self, docs: &[DocId]) {
+        for (sources, values) in self.fields.iter().zip(&mut self.values) {
+            values.clear();
+            for (column, source) in sources.iter().enumerate() {
+                source.read(docs, &mut self.block);
+                values.extend(
+                    self.block
+                        .docs
+                        .iter()
+                        .zip(&self.block.entries)
+                        .map(|(&doc, &entry)| (doc, column as u8, entry)),
+                );
+            }
+            // By document, and a value named twice in an event once.
+            values.sort_unstable();
+            values.dedup();
+        }
+        let fields = self.fields.len();
+        let mut next = [0; MAX_GROUP_FIELDS];
+        for &doc in docs {
+            // Each field's values of this document: `values[f][start[f]..end[f]]`.
+            let (mut start, mut end) = ([0; MAX_GROUP_FIELDS], [0; MAX_GROUP_FIELDS]);
+            for f in 0..fields {
+                let values = &self.values[f];
+                start[f] = next[f];
+                end[f] = start[f] + values[start[f]..].partition_point(|v| v.0 == doc);
+                next[f] = end[f];
+            }
+            if (0..fields).any(|f| start[f] == end[f]) {
+                continue;
+            }
+            // Every combination of them, as an odometer over the fields' values.
+            let mut at = start;
+            loop {
+                let mut key: Key = [(0, 0); MAX_GROUP_FIELDS];
+                for f in 0..fields {
+                    let (_, column, entry) = self.values[f][at[f]];
+                    key[f] = (column, entry);
+                }
+                if !self.add(key) {
+                    return;
+                }
+                let Some(f) = (0..fields).rev().find(|&f| at[f] + 1 < end[f]) else {
+                    break;
+                };
+                at[f] += 1;
+                at[f + 1..fields].copy_from_slice(&start[f + 1..fields]);
+            }
+        }
+    }
+
+    /// Counts a combination; false once more than the most combinations are counted.
+    fn add(&mut self, key: Key) -> bool {
+        if let Some(count) = self.counts.get_mut(&key) {
+            *count += 1;
+            return true;
+        }
+        if self.kept.fetch_add(1, Ordering::Relaxed) >= self.max_groups {
+            self.too_many = true;
+            self.counts = HashMap::new();
+            return false;
+        }
+        self.counts.insert(key, 1);
+        true
+    }
+
+    /// Adds this segment's counts to `totals`, by the values the combinations name.
+    fn add_named(&self, totals: &mut HashMap<Vec<String>, u64>) -> std::io::Result<()> {
+        // Per field, the name of each (column, entry) the combinations use.
+        let mut names: Vec<HashMap<(u8, u64), String>> = Vec::with_capacity(self.fields.len());
+        for (f, sources) in self.fields.iter().enumerate() {
+            let mut named = HashMap::new();
+            for (column, source) in sources.iter().enumerate() {
+                let column = column as u8;
+                let mut entries: Vec<u64> = self
+                    .counts
+                    .keys()
+                    .filter(|key| key[f].0 == column)
+                    .map(|key| key[f].1)
+                    .collect();
+                entries.sort_unstable();
+                entries.dedup();
+                let found = source.names(entries.clone())?;
+                named.extend(entries.into_iter().map(|e| (column, e)).zip(found));
+            }
+            names.push(named);
+        }
+        for (key, count) in &self.counts {
+            let values: Option<Vec<String>> = (0..self.fields.len())
+                .map(|f| names[f].get(&key[f]).cloned())
+                .collect();
+            if let Some(values) = values {
+                *totals.entry(values).or_default() += u64::from(*count);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An index of one segment per list of events (JSON objects), and the counter's answer.
+    fn counted(segments: &[Vec<serde_json::Value>], counter: &GroupCounter) -> CountedGroups {
+        use tantivy::schema::{JsonObjectOptions, Schema};
+        let mut schema = Schema::builder();
+        let body = schema.add_json_field("body", JsonObjectOptions::default().set_fast("raw"));
+        let index = tantivy::Index::create_in_ram(schema.build());
+        let mut writer: tantivy::IndexWriter = index
+            .writer_with_num_threads(1, 15_000_000)
+            .expect("writer");
+        writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+        for events in segments {
+            for event in events {
+                let mut doc = tantivy::TantivyDocument::new();
+                doc.add_field_value(body, event);
+                writer.add_document(doc).expect("added");
+            }
+            writer.commit().expect("committed");
+        }
+        let searcher = index.reader().expect("reader").searcher();
+        searcher
+            .search(&tantivy::query::AllQuery, counter)
+            .expect("counted")
+    }
+
+    fn group(values: &[&str], count: u64) -> (Vec<String>, u64) {
+        (values.iter().map(|v| v.to_string()).collect(), count)
+    }
+
+    #[test]
+    fn combinations_are_counted_over_segments_once_per_event() {
+        use serde_json::json;
+        let segments = vec![
+            vec![
+                json!({"user": "alice", "ip": "10.0.0.1", "status": 200}),
+                json!({"user": "alice", "ip": "10.0.0.1", "status": "200"}),
+                json!({"user": ["alice", "bob", "alice"], "ip": "10.0.0.2"}),
+                json!({"user": "carol"}),
+            ],
+            vec![
+                json!({"user": "alice", "ip": "10.0.0.1"}),
+                json!({"user": "bob", "ip": ["10.0.0.2", "10.0.0.3"]}),
+                json!({"ip": "10.0.0.9"}),
+            ],
+        ];
+        let by = |columns: &[&str], size| {
+            GroupCounter::new(columns.iter().map(|c| format!("body.{c}")).collect(), size)
+        };
+        let answer = counted(&segments, &by(&["user", "ip"], 10));
+        assert_eq!(answer.total, 7);
+        assert!(!answer.too_many);
+        assert_eq!(
+            answer.groups,
+            vec![
+                group(&["alice", "10.0.0.1"], 3),
+                group(&["bob", "10.0.0.2"], 2),
+                group(&["alice", "10.0.0.2"], 1),
+                group(&["bob", "10.0.0.3"], 1),
+            ]
+        );
+        assert_eq!(
+            counted(&segments, &by(&["user", "ip"], 1)).groups,
+            vec![group(&["alice", "10.0.0.1"], 3)]
+        );
+        // The text "200" and the number 200 are one value.
+        assert_eq!(
+            counted(&segments, &by(&["ip", "status", "user"], 10)).groups,
+            vec![group(&["10.0.0.1", "200", "alice"], 2)]
+        );
+    }
+
+    #[test]
+    fn too_many_combinations_are_refused_not_counted() {
+        use serde_json::json;
+        let segments: Vec<Vec<serde_json::Value>> = (0..3)
+            .map(|s| (0..10).map(|i| json!({"a": s, "b": i})).collect())
+            .collect();
+        let mut counter = GroupCounter::new(vec!["body.a".into(), "body.b".into()], 5);
+        counter.max_groups = 29;
+        let answer = counted(&segments, &counter);
+        assert!(answer.too_many);
+        assert_eq!((answer.total, answer.groups.len()), (30, 0));
+        counter.max_groups = 30;
+        counter.kept = Arc::default();
+        let answer = counted(&segments, &counter);
+        assert!(!answer.too_many);
+        assert_eq!(answer.groups.len(), 5);
+        assert_eq!(answer.groups[0], group(&["0", "0"], 1));
+    }
+}
