@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use rustc_hash::FxHashMap;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::query::Weight;
 use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocId, Score, SegmentOrdinal, SegmentReader};
@@ -25,12 +26,19 @@ use crate::terms::{Block, Source, largest};
 /// The most distinct combinations counted over all segments (~100 bytes each while counting).
 pub(crate) const MAX_GROUPS: usize = 2_000_000;
 
+/// Up to this many possible combinations in a segment (the product of its fields' numbers of
+/// values), they are counted in a table indexed by the entries instead of a hash map: several
+/// times faster for `count by service, host` and the like.
+const DENSE_COMBINATIONS: u64 = 1 << 18;
+
 /// Counts the combinations of values of several fast columns over the hits, and gives the
 /// `size` most frequent.
 pub(crate) struct GroupCounter {
     columns: Vec<String>,
     size: usize,
     max_groups: usize,
+    /// [`DENSE_COMBINATIONS`], other values in tests.
+    dense_combinations: u64,
     /// Combinations counted so far, over all segments.
     kept: Arc<AtomicUsize>,
 }
@@ -42,6 +50,7 @@ impl GroupCounter {
             columns,
             size,
             max_groups: MAX_GROUPS,
+            dense_combinations: DENSE_COMBINATIONS,
             kept: Arc::default(),
         }
     }
@@ -68,7 +77,11 @@ pub(crate) struct SegmentGroups {
     total: u64,
     /// Per field, its columns.
     fields: Vec<Vec<Source>>,
-    counts: HashMap<Key, u32>,
+    /// Fx: the key is hashed for every hit, and SipHash made it half of the pass.
+    counts: FxHashMap<Key, u32>,
+    /// With one column per field and few possible combinations: the counts by the index
+    /// `Σ (entry - least) × stride` instead of `counts`.
+    dense: Option<Dense>,
     too_many: bool,
     max_groups: usize,
     kept: Arc<AtomicUsize>,
@@ -94,8 +107,9 @@ impl Collector for GroupCounter {
         Ok(SegmentGroups {
             total: 0,
             values: vec![Vec::new(); fields.len()],
+            dense: Dense::fit(&fields, self.dense_combinations),
             fields,
-            counts: HashMap::new(),
+            counts: FxHashMap::default(),
             too_many: false,
             max_groups: self.max_groups,
             kept: self.kept.clone(),
@@ -173,9 +187,12 @@ impl SegmentGroups {
                         .map(|(&doc, &entry)| (doc, column as u8, entry)),
                 );
             }
-            // By document, and a value named twice in an event once.
-            values.sort_unstable();
-            values.dedup();
+            // By document, and a value named twice in an event once (one column with a value
+            // per event is so already).
+            if sources.len() > 1 || sources.iter().any(Source::is_multivalued) {
+                values.sort_unstable();
+                values.dedup();
+            }
         }
         let fields = self.fields.len();
         let mut next = [0; MAX_GROUP_FIELDS];
@@ -184,8 +201,12 @@ impl SegmentGroups {
             let (mut start, mut end) = ([0; MAX_GROUP_FIELDS], [0; MAX_GROUP_FIELDS]);
             for f in 0..fields {
                 let values = &self.values[f];
+                // Mostly one value per field: a scan, not a search.
                 start[f] = next[f];
-                end[f] = start[f] + values[start[f]..].partition_point(|v| v.0 == doc);
+                end[f] = start[f];
+                while end[f] < values.len() && values[end[f]].0 == doc {
+                    end[f] += 1;
+                }
                 next[f] = end[f];
             }
             if (0..fields).any(|f| start[f] == end[f]) {
@@ -199,7 +220,14 @@ impl SegmentGroups {
                     let (_, column, entry) = self.values[f][at[f]];
                     key[f] = (column, entry);
                 }
-                if !self.add(key) {
+                let added = match &mut self.dense {
+                    Some(dense) => {
+                        dense.add(&key);
+                        true
+                    }
+                    None => self.add(key),
+                };
+                if !added {
                     return;
                 }
                 let Some(f) = (0..fields).rev().find(|&f| at[f] + 1 < end[f]) else {
@@ -219,11 +247,19 @@ impl SegmentGroups {
         }
         if self.kept.fetch_add(1, Ordering::Relaxed) >= self.max_groups {
             self.too_many = true;
-            self.counts = HashMap::new();
+            self.counts = FxHashMap::default();
             return false;
         }
         self.counts.insert(key, 1);
         true
+    }
+
+    /// The combinations counted, with their counts.
+    fn counted(&self) -> Box<dyn Iterator<Item = (Key, u32)> + '_> {
+        match &self.dense {
+            Some(dense) => Box::new(dense.counted()),
+            None => Box::new(self.counts.iter().map(|(key, count)| (*key, *count))),
+        }
     }
 
     /// Adds this segment's counts to `totals`, by the values the combinations name.
@@ -235,10 +271,9 @@ impl SegmentGroups {
             for (column, source) in sources.iter().enumerate() {
                 let column = column as u8;
                 let mut entries: Vec<u64> = self
-                    .counts
-                    .keys()
-                    .filter(|key| key[f].0 == column)
-                    .map(|key| key[f].1)
+                    .counted()
+                    .filter(|(key, _)| key[f].0 == column)
+                    .map(|(key, _)| key[f].1)
                     .collect();
                 entries.sort_unstable();
                 entries.dedup();
@@ -247,15 +282,78 @@ impl SegmentGroups {
             }
             names.push(named);
         }
-        for (key, count) in &self.counts {
+        for (key, count) in self.counted() {
             let values: Option<Vec<String>> = (0..self.fields.len())
                 .map(|f| names[f].get(&key[f]).cloned())
                 .collect();
             if let Some(values) = values {
-                *totals.entry(values).or_default() += u64::from(*count);
+                *totals.entry(values).or_default() += u64::from(count);
             }
         }
         Ok(())
+    }
+}
+
+/// Counts of combinations in a table indexed by their entries (see [`DENSE_COMBINATIONS`]).
+struct Dense {
+    fields: usize,
+    least: [u64; MAX_GROUP_FIELDS],
+    stride: [u64; MAX_GROUP_FIELDS],
+    counts: Vec<u32>,
+}
+
+impl Dense {
+    /// A table for `fields` if each has one column and their combinations are few.
+    fn fit(fields: &[Vec<Source>], most: u64) -> Option<Dense> {
+        let mut dense = Dense {
+            fields: fields.len(),
+            least: [0; MAX_GROUP_FIELDS],
+            stride: [0; MAX_GROUP_FIELDS],
+            counts: Vec::new(),
+        };
+        let mut size: u64 = 1;
+        for (f, sources) in fields.iter().enumerate().rev() {
+            let [source] = sources.as_slice() else {
+                return None;
+            };
+            let (least, span) = source.span();
+            dense.least[f] = least;
+            dense.stride[f] = size;
+            size = size.checked_mul(span).filter(|&n| n <= most)?;
+        }
+        dense.counts = vec![0; size as usize];
+        Some(dense)
+    }
+
+    fn add(&mut self, key: &Key) {
+        let index = (0..self.fields).try_fold(0u64, |index, f| {
+            let offset = key[f].1.checked_sub(self.least[f])?;
+            index.checked_add(offset.checked_mul(self.stride[f])?)
+        });
+        if let Some(count) = index.and_then(|i| self.counts.get_mut(i as usize)) {
+            *count += 1;
+        }
+    }
+
+    fn counted(&self) -> impl Iterator<Item = (Key, u32)> + '_ {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, count)| **count > 0)
+            .map(|(index, &count)| {
+                let mut key: Key = [(0, 0); MAX_GROUP_FIELDS];
+                let mut rest = index as u64;
+                for ((part, least), stride) in key
+                    .iter_mut()
+                    .zip(self.least)
+                    .zip(self.stride)
+                    .take(self.fields)
+                {
+                    *part = (0, least + rest / stride);
+                    rest %= stride;
+                }
+                (key, count)
+            })
     }
 }
 
@@ -307,30 +405,33 @@ mod tests {
                 json!({"ip": "10.0.0.9"}),
             ],
         ];
-        let by = |columns: &[&str], size| {
-            GroupCounter::new(columns.iter().map(|c| format!("body.{c}")).collect(), size)
-        };
-        let answer = counted(&segments, &by(&["user", "ip"], 10));
-        assert_eq!(answer.total, 7);
-        assert!(!answer.too_many);
-        assert_eq!(
-            answer.groups,
-            vec![
-                group(&["alice", "10.0.0.1"], 3),
-                group(&["bob", "10.0.0.2"], 2),
-                group(&["alice", "10.0.0.2"], 1),
-                group(&["bob", "10.0.0.3"], 1),
-            ]
-        );
-        assert_eq!(
-            counted(&segments, &by(&["user", "ip"], 1)).groups,
-            vec![group(&["alice", "10.0.0.1"], 3)]
-        );
-        // The text "200" and the number 200 are one value.
-        assert_eq!(
-            counted(&segments, &by(&["ip", "status", "user"], 10)).groups,
-            vec![group(&["10.0.0.1", "200", "alice"], 2)]
-        );
+        for dense_combinations in [0, DENSE_COMBINATIONS] {
+            let by = |columns: &[&str], size| GroupCounter {
+                dense_combinations,
+                ..GroupCounter::new(columns.iter().map(|c| format!("body.{c}")).collect(), size)
+            };
+            let answer = counted(&segments, &by(&["user", "ip"], 10));
+            assert_eq!(answer.total, 7);
+            assert!(!answer.too_many);
+            assert_eq!(
+                answer.groups,
+                vec![
+                    group(&["alice", "10.0.0.1"], 3),
+                    group(&["bob", "10.0.0.2"], 2),
+                    group(&["alice", "10.0.0.2"], 1),
+                    group(&["bob", "10.0.0.3"], 1),
+                ]
+            );
+            assert_eq!(
+                counted(&segments, &by(&["user", "ip"], 1)).groups,
+                vec![group(&["alice", "10.0.0.1"], 3)]
+            );
+            // The text "200" and the number 200 are one value.
+            assert_eq!(
+                counted(&segments, &by(&["ip", "status", "user"], 10)).groups,
+                vec![group(&["10.0.0.1", "200", "alice"], 2)]
+            );
+        }
     }
 
     #[test]
@@ -340,6 +441,8 @@ mod tests {
             .map(|s| (0..10).map(|i| json!({"a": s, "b": i})).collect())
             .collect();
         let mut counter = GroupCounter::new(vec!["body.a".into(), "body.b".into()], 5);
+        // Counted in a hash map: a table of the 30 possible combinations takes no more memory.
+        counter.dense_combinations = 0;
         counter.max_groups = 29;
         let answer = counted(&segments, &counter);
         assert!(answer.too_many);

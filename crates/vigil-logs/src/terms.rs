@@ -222,6 +222,23 @@ impl Source {
         }))
     }
 
+    /// The least entry and how many entries from it the column's values span: term ordinals
+    /// from 0, numbers from the least.
+    pub(crate) fn span(&self) -> (u64, u64) {
+        match &self.kind {
+            Kind::Str(column) => (0, column.num_terms() as u64),
+            Kind::Number(_) => {
+                let (least, most) = (self.entries.min_value(), self.entries.max_value());
+                (least, most.saturating_sub(least).saturating_add(1))
+            }
+        }
+    }
+
+    /// Whether a document may hold several values of this column.
+    pub(crate) fn is_multivalued(&self) -> bool {
+        self.entries.get_cardinality() == Cardinality::Multivalued
+    }
+
     /// Reads the entries of a block of documents into `block` (`block.docs[i]` holds
     /// `block.entries[i]`; a document with several values comes once per value, in a row).
     pub(crate) fn read(&self, docs: &[DocId], block: &mut Block) {
@@ -245,7 +262,7 @@ impl Source {
     /// Counts the entries of a block of documents, reading the column a block at a time.
     fn count(&mut self, docs: &[DocId], block: &mut Block) {
         self.read(docs, block);
-        if self.entries.get_cardinality() != Cardinality::Multivalued {
+        if !self.is_multivalued() {
             self.tally.add_all(&block.entries);
             return;
         }
