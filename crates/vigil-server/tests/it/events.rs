@@ -162,7 +162,23 @@ async fn a_batch_stores_its_good_events_and_names_each_bad_line() {
         .await;
     assert_eq!(
         agg["aggregation"]["buckets"][0],
-        json!({"value": "web", "count": 2})
+        json!({"value": "web", "values": ["web"], "count": 2})
+    );
+    assert_eq!(agg["aggregation"]["fields"], json!(["service"]));
+    let (_, agg) = app
+        .get(
+            &app.responder_token,
+            "/events/search?q=*%20%7C%20count%20by%20service%2C%20host",
+        )
+        .await;
+    assert_eq!(
+        agg["aggregation"]["fields"],
+        json!(["service", "host"]),
+        "{agg}"
+    );
+    assert_eq!(
+        agg["aggregation"]["buckets"][0]["values"][0], "web",
+        "{agg}"
     );
 }
 
