@@ -76,7 +76,7 @@ pub struct IngestResponse {
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// The query (docs/query.md): `field:value`, wildcards, phrases, free text, AND/OR/NOT,
-    /// ranges, `exists:field`, and optionally `| count by FIELD` or `| top N FIELD`. Empty:
+    /// ranges, `exists:field`, and optionally `| count by FIELD`, `| top N FIELD` or `| rare N FIELD`. Empty:
     /// every event.
     #[serde(default)]
     pub q: String,
@@ -134,7 +134,7 @@ pub struct GroupCount {
     pub count: u64,
 }
 
-/// The result of `| count by FIELD[, FIELD …]` or `| top N FIELD[, FIELD …]`.
+/// The result of `| count by FIELD[, FIELD …]`, `| top N FIELD[, …]` or `| rare N FIELD[, …]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AggregationResult {
     /// The fields grouped by, joined with ", " (the field, for one).

@@ -51,7 +51,7 @@ impl Client {
     }
 
     /// `GET /events/search`: one page of events, newest first, or an aggregation when the
-    /// query ends with `| count by FIELD` or `| top N FIELD`.
+    /// query ends with `| count by FIELD`, `| top N FIELD` or `| rare N FIELD`.
     pub async fn search_events(&self, query: &SearchQuery) -> Result<SearchResponse, ClientError> {
         let qs = serde_urlencoded_string(query)?;
         self.get_json(&format!("/events/search?{qs}")).await

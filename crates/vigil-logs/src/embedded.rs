@@ -45,7 +45,7 @@ use crate::store::{
     MissingField, NewEvent, Pivot, PivotRequest, Rejected, SearchPage, SearchRequest, ServiceStats,
     StoredEvent, TimeBucket, TimeRange,
 };
-use crate::terms::ValueCounter;
+use crate::terms::{Ranking, ValueCounter};
 
 /// How the embedded store runs. Build with [`EmbeddedConfig::new`] and adjust the fields.
 #[derive(Debug, Clone)]
@@ -881,12 +881,14 @@ impl EventStore for EmbeddedStore {
     fn aggregate(&self, query: &VQuery, range: TimeRange) -> Result<Aggregation, LogError> {
         let Some(pipe) = &query.pipe else {
             return Err(LogError::Unsupported(
-                "the query has no aggregation: add `| count by FIELD` or `| top N FIELD`".into(),
+                "the query has no aggregation: add `| count by FIELD`, `| top N FIELD` or `| rare N FIELD`"
+                    .into(),
             ));
         };
-        let size = match pipe {
-            Pipe::CountBy(_) => 1_000,
-            Pipe::Top { n, .. } => (*n).min(vigil_query::MAX_TOP),
+        let (size, ranking) = match pipe {
+            Pipe::CountBy(_) => (1_000, Ranking::MostFrequent),
+            Pipe::Top { n, .. } => ((*n).min(vigil_query::MAX_TOP), Ranking::MostFrequent),
+            Pipe::Rare { n, .. } => ((*n).min(vigil_query::MAX_TOP), Ranking::LeastFrequent),
         };
         let searcher = self.reader.searcher();
         let q = self.filter(&query.filter, range)?;
@@ -900,7 +902,15 @@ impl EventStore for EmbeddedStore {
         let (total, buckets, unlisted_max): (u64, Vec<Group>, Option<u64>) =
             match <[String; 1]>::try_from(columns) {
                 Ok([column]) => {
-                    let counted = searcher.search(&*q, &ValueCounter::new(column, size))?;
+                    let counted =
+                        searcher.search(&*q, &ValueCounter::new(column, size, ranking))?;
+                    if counted.too_many {
+                        return Err(LogError::Unsupported(format!(
+                            "`rare` ranks every value, and {} has more than {} among the matching events (over the index segments): narrow the query (a time window, a service), or use `top`",
+                            fields[0].name(),
+                            crate::terms::RARE_ENTRIES
+                        )));
+                    }
                     let buckets = counted
                         .values
                         .into_iter()
@@ -912,7 +922,8 @@ impl EventStore for EmbeddedStore {
                     (counted.total, buckets, counted.unlisted_max)
                 }
                 Err(columns) => {
-                    let counted = searcher.search(&*q, &GroupCounter::new(columns, size))?;
+                    let counted =
+                        searcher.search(&*q, &GroupCounter::new(columns, size, ranking))?;
                     if counted.too_many {
                         let names: Vec<String> = fields.iter().map(Field::name).collect();
                         return Err(LogError::Unsupported(format!(

@@ -1,5 +1,6 @@
-//! Counts per combination of values for `| count by A, B` and `| top N A, B` ([`GroupCounter`]):
-//! failed logins per user and source address, requests per service and status.
+//! Counts per combination of values for `| count by A, B`, `| top N A, B` and `| rare N A, B`
+//! ([`GroupCounter`]): failed logins per user and source address, requests per service and
+//! status.
 //!
 //! Each segment counts the combinations its hits hold, keyed by column entries (an event with
 //! two values of A and one of B holds two combinations; a value named twice in an event counts
@@ -21,7 +22,7 @@ use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocId, Score, SegmentOrdinal, SegmentRea
 use vigil_query::MAX_GROUP_FIELDS;
 
 use crate::index::collect_live_segment;
-use crate::terms::{Block, Source, largest};
+use crate::terms::{Block, Ranking, Source, ranked};
 
 /// The most distinct combinations counted over all segments (~100 bytes each while counting).
 pub(crate) const MAX_GROUPS: usize = 2_000_000;
@@ -36,6 +37,7 @@ const DENSE_COMBINATIONS: u64 = 1 << 18;
 pub(crate) struct GroupCounter {
     columns: Vec<String>,
     size: usize,
+    ranking: Ranking,
     max_groups: usize,
     /// [`DENSE_COMBINATIONS`], other values in tests.
     dense_combinations: u64,
@@ -45,10 +47,11 @@ pub(crate) struct GroupCounter {
 
 impl GroupCounter {
     /// `columns`: two to [`MAX_GROUP_FIELDS`] fast columns.
-    pub(crate) fn new(columns: Vec<String>, size: usize) -> GroupCounter {
+    pub(crate) fn new(columns: Vec<String>, size: usize, ranking: Ranking) -> GroupCounter {
         GroupCounter {
             columns,
             size,
+            ranking,
             max_groups: MAX_GROUPS,
             dense_combinations: DENSE_COMBINATIONS,
             kept: Arc::default(),
@@ -146,7 +149,7 @@ impl Collector for GroupCounter {
         }
         Ok(CountedGroups {
             total,
-            groups: largest(totals.into_iter().collect(), self.size),
+            groups: ranked(totals.into_iter().collect(), self.size, self.ranking),
             too_many: false,
         })
     }
@@ -408,7 +411,11 @@ mod tests {
         for dense_combinations in [0, DENSE_COMBINATIONS] {
             let by = |columns: &[&str], size| GroupCounter {
                 dense_combinations,
-                ..GroupCounter::new(columns.iter().map(|c| format!("body.{c}")).collect(), size)
+                ..GroupCounter::new(
+                    columns.iter().map(|c| format!("body.{c}")).collect(),
+                    size,
+                    Ranking::MostFrequent,
+                )
             };
             let answer = counted(&segments, &by(&["user", "ip"], 10));
             assert_eq!(answer.total, 7);
@@ -440,7 +447,11 @@ mod tests {
         let segments: Vec<Vec<serde_json::Value>> = (0..3)
             .map(|s| (0..10).map(|i| json!({"a": s, "b": i})).collect())
             .collect();
-        let mut counter = GroupCounter::new(vec!["body.a".into(), "body.b".into()], 5);
+        let mut counter = GroupCounter::new(
+            vec!["body.a".into(), "body.b".into()],
+            5,
+            Ranking::MostFrequent,
+        );
         // Counted in a hash map: a table of the 30 possible combinations takes no more memory.
         counter.dense_combinations = 0;
         counter.max_groups = 29;

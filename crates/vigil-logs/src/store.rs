@@ -192,7 +192,7 @@ pub struct Count {
     pub count: u64,
 }
 
-/// The answer to `| count by FIELD[, FIELD …]` or `| top N FIELD[, FIELD …]`.
+/// The answer to `| count by FIELD[, FIELD …]`, `| top N FIELD[, …]` or `| rare N FIELD[, …]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Aggregation {
     /// The fields grouped by, at least one.

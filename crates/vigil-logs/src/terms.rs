@@ -1,4 +1,5 @@
-//! Exact counts per value for `| count by FIELD` and `| top N FIELD` ([`ValueCounter`]).
+//! Exact counts per value for `| count by FIELD`, `| top N FIELD` and `| rare N FIELD`
+//! ([`ValueCounter`]).
 //!
 //! Why not Tantivy's terms aggregation: each segment gives it only its most frequent values, so
 //! a value frequent overall but not in every segment was undercounted (by up to 2 % for
@@ -38,6 +39,19 @@ use crate::index::collect_live_segment;
 /// Up to this many (segment, value) entries in all, every value is named and added up.
 const FULL_MERGE_ENTRIES: usize = 400_000;
 
+/// The most (segment, value) entries `| rare` names and adds up: the least frequent values
+/// cannot be told from a few candidates, so every value is. Past it the query is refused.
+pub(crate) const RARE_ENTRIES: usize = 2_000_000;
+
+/// Which end of the ranking an aggregation lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ranking {
+    /// `| count by`, `| top`: the largest counts first.
+    MostFrequent,
+    /// `| rare`: the smallest counts first.
+    LeastFrequent,
+}
+
 /// Past this many candidate counts (candidates times segment columns), the ranking is given as
 /// it stands (with [`CountedValues::unlisted_max`]) instead of taking more candidates.
 const LOOKUP_BUDGET: usize = 400_000;
@@ -47,18 +61,22 @@ const LOOKUP_BUDGET: usize = 400_000;
 pub(crate) struct ValueCounter {
     column: String,
     size: usize,
-    /// [`FULL_MERGE_ENTRIES`] and [`LOOKUP_BUDGET`], lower in tests.
+    ranking: Ranking,
+    /// [`FULL_MERGE_ENTRIES`], [`LOOKUP_BUDGET`] and [`RARE_ENTRIES`], lower in tests.
     full_merge_entries: usize,
     lookup_budget: usize,
+    rare_entries: usize,
 }
 
 impl ValueCounter {
-    pub(crate) fn new(column: String, size: usize) -> ValueCounter {
+    pub(crate) fn new(column: String, size: usize, ranking: Ranking) -> ValueCounter {
         ValueCounter {
             column,
             size,
+            ranking,
             full_merge_entries: FULL_MERGE_ENTRIES,
             lookup_budget: LOOKUP_BUDGET,
+            rare_entries: RARE_ENTRIES,
         }
     }
 }
@@ -73,14 +91,17 @@ pub(crate) struct CountedValues {
     /// `Some(n)`: the ranking may be incomplete, a value not listed may occur up to `n` times
     /// (more than the last listed); `None`: the values listed are the most frequent.
     pub unlisted_max: Option<u64>,
+    /// `| rare` over more than [`RARE_ENTRIES`]: nothing was ranked.
+    pub too_many: bool,
 }
 
 impl CountedValues {
-    fn ranked(values: Vec<(String, u64)>, unlisted_max: Option<u64>) -> CountedValues {
+    fn listing(values: Vec<(String, u64)>, unlisted_max: Option<u64>) -> CountedValues {
         CountedValues {
             total: 0,
             values,
             unlisted_max,
+            too_many: false,
         }
     }
 }
@@ -508,18 +529,25 @@ impl SegmentCollector for SegmentCounter {
 }
 
 impl ValueCounter {
-    /// The `size` values counted most over all sources, largest first (ties by value), and how
-    /// often an unlisted value may occur if that could not be settled (see the module's doc).
+    /// The `size` values counted most (or least) over all sources, and how often an unlisted
+    /// value may occur if that could not be settled (see the module's doc).
     fn most_frequent(&self, sources: &[Source]) -> io::Result<CountedValues> {
         let size = self.size;
         let entries: usize = sources.iter().map(|s| s.tally.distinct()).sum();
-        if entries <= self.full_merge_entries {
+        let rare = self.ranking == Ranking::LeastFrequent;
+        if rare && entries > self.rare_entries {
+            return Ok(CountedValues {
+                too_many: true,
+                ..CountedValues::default()
+            });
+        }
+        if rare || entries <= self.full_merge_entries {
             let mut totals: HashMap<String, u64> = HashMap::new();
             for source in sources {
                 source.named_entries(|name, count| *totals.entry(name).or_default() += count)?;
             }
-            return Ok(CountedValues::ranked(
-                largest(totals.into_iter().collect(), size),
+            return Ok(CountedValues::listing(
+                ranked(totals.into_iter().collect(), size, self.ranking),
                 None,
             ));
         }
@@ -547,27 +575,43 @@ impl ValueCounter {
             }
             walked += names.len() * sources.len();
             totals.extend(names.into_iter().zip(counts));
-            let ranked = largest(totals.iter().map(|(n, c)| (n.clone(), *c)).collect(), size);
+            let ranked = ranked(
+                totals.iter().map(|(n, c)| (n.clone(), *c)).collect(),
+                size,
+                Ranking::MostFrequent,
+            );
             let last = if ranked.len() < size {
                 0
             } else {
                 ranked.last().map_or(0, |v| v.1)
             };
             if left_out == 0 || last >= left_out {
-                return Ok(CountedValues::ranked(ranked, None));
+                return Ok(CountedValues::listing(ranked, None));
             }
             // The next round counts about four times as many candidates as this one.
             if walked * 5 > self.lookup_budget {
-                return Ok(CountedValues::ranked(ranked, Some(left_out)));
+                return Ok(CountedValues::listing(ranked, Some(left_out)));
             }
             k *= 4;
         }
     }
 }
 
-/// The `size` largest counts, largest first, ties in the values' order.
-pub(crate) fn largest<V: Ord>(mut counts: Vec<(V, u64)>, size: usize) -> Vec<(V, u64)> {
-    counts.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+/// The `size` largest counts, largest first (or the smallest, smallest first), ties in the
+/// values' order.
+pub(crate) fn ranked<V: Ord>(
+    mut counts: Vec<(V, u64)>,
+    size: usize,
+    ranking: Ranking,
+) -> Vec<(V, u64)> {
+    match ranking {
+        Ranking::MostFrequent => {
+            counts.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)))
+        }
+        Ranking::LeastFrequent => {
+            counts.sort_unstable_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)))
+        }
+    }
     counts.truncate(size);
     counts
 }
@@ -667,7 +711,11 @@ mod tests {
             }
         }
         totals.retain(|_, c| *c > 0);
-        largest(totals.into_iter().collect(), usize::MAX)
+        ranked(
+            totals.into_iter().collect(),
+            usize::MAX,
+            Ranking::MostFrequent,
+        )
     }
 
     #[test]
@@ -682,8 +730,10 @@ mod tests {
                 let counter = ValueCounter {
                     column: "body.v".into(),
                     size,
+                    ranking: Ranking::MostFrequent,
                     full_merge_entries,
                     lookup_budget,
+                    rare_entries: RARE_ENTRIES,
                 };
                 let answer = counted(&segments, &counter).expect("counted");
                 assert_eq!(answer.total, events);
@@ -698,6 +748,25 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_rarest_values_come_first_counted_exactly_or_the_query_is_refused() {
+        let segments = generated(6, 400);
+        let mut rarest = expected(&segments);
+        rarest.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        let counter = |rare_entries| ValueCounter {
+            full_merge_entries: 0,
+            rare_entries,
+            ..ValueCounter::new("body.v".into(), 20, Ranking::LeastFrequent)
+        };
+        let answer = counted(&segments, &counter(RARE_ENTRIES)).expect("counted");
+        assert_eq!(
+            (answer.values.as_slice(), answer.too_many),
+            (&rarest[..20], false)
+        );
+        let refused = counted(&segments, &counter(100)).expect("counted");
+        assert_eq!((refused.values.len(), refused.too_many), (0, true));
     }
 
     /// Values of one event each, as event ids are: the ranking cannot be settled from a few
@@ -715,8 +784,10 @@ mod tests {
         let counter = |lookup_budget| ValueCounter {
             column: "body.v".into(),
             size: 10,
+            ranking: Ranking::MostFrequent,
             full_merge_entries: 0,
             lookup_budget,
+            rare_entries: RARE_ENTRIES,
         };
         let settled = counted(&segments, &counter(usize::MAX)).expect("counted");
         assert_eq!(

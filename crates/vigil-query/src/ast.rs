@@ -314,13 +314,21 @@ pub enum Pipe {
         /// The fields counted, at least one.
         fields: Vec<Field>,
     },
+    /// `| rare N FIELD[, FIELD …]`: the N least frequent values (combinations of values), as
+    /// a hunter stacks process names to find the one seen on a single host.
+    Rare {
+        /// How many values to keep.
+        n: usize,
+        /// The fields counted, at least one.
+        fields: Vec<Field>,
+    },
 }
 
 impl Pipe {
     /// The fields the aggregation groups by, at least one.
     pub fn fields(&self) -> &[Field] {
         match self {
-            Pipe::CountBy(fields) | Pipe::Top { fields, .. } => fields,
+            Pipe::CountBy(fields) | Pipe::Top { fields, .. } | Pipe::Rare { fields, .. } => fields,
         }
     }
 }
@@ -419,6 +427,7 @@ impl fmt::Display for Query {
             None => Ok(()),
             Some(Pipe::CountBy(fields)) => write!(f, " | count by {}", Names(fields)),
             Some(Pipe::Top { n, fields }) => write!(f, " | top {n} {}", Names(fields)),
+            Some(Pipe::Rare { n, fields }) => write!(f, " | rare {n} {}", Names(fields)),
         }
     }
 }

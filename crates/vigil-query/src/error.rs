@@ -152,7 +152,7 @@ pub enum ParseError {
     },
     /// Something after `|` that is not a known command.
     #[error(
-        "unknown command `{}` after | at byte {offset}: write `| count by FIELD` or `| top N FIELD`",
+        "unknown command `{}` after | at byte {offset}: write `| count by FIELD`, `| top N FIELD` or `| rare N FIELD`",
         Shown(.found)
     )]
     UnknownPipe {
@@ -171,15 +171,17 @@ pub enum ParseError {
         /// How to write it.
         usage: &'static str,
     },
-    /// `| top N` with a count out of bounds.
+    /// `| top N` or `| rare N` with a count out of bounds.
     #[error(
-        "`top {}` at byte {offset}: the count must be between 1 and {}, e.g. | top 10 user.name",
+        "`{command} {}` at byte {offset}: the count must be between 1 and {}, e.g. | {command} 10 user.name",
         Shown(.found),
         crate::MAX_TOP
     )]
     TopCount {
         /// Byte offset of the count.
         offset: usize,
+        /// `top` or `rare`.
+        command: String,
         /// The count as written.
         found: String,
     },

@@ -28,6 +28,7 @@
 //! bound      = "*" | phrase | run of characters up to blank, "]" or "}"
 //! pipe       = "count" "by" names
 //!            | "top" [ N ] names                   N defaults to 10
+//!            | "rare" [ N ] names                  the N least frequent
 //! names      = name { "," name }                   at most three: their values counted together
 //! phrase     = '"' { char | '\"' | '\\' } '"'
 //! word       = { char other than blank ( ) " | , or "\" escape }   in a name, ":" ends it

@@ -14,10 +14,10 @@ pub const MAX_DEPTH: usize = 64;
 /// server's time (as Elasticsearch's `max_clause_count`).
 pub const MAX_TERMS: usize = 1024;
 
-/// The `top` count used when `| top FIELD` gives none.
+/// The count used when `| top FIELD` or `| rare FIELD` gives none.
 pub const DEFAULT_TOP: usize = 10;
 
-/// The most values `| top N` lists.
+/// The most values `| top N` and `| rare N` list.
 pub const MAX_TOP: usize = 10_000;
 
 /// The most fields `| count by` and `| top` count together (`count by user.name, source.ip`).
@@ -494,7 +494,7 @@ impl Parser<'_> {
         out
     }
 
-    // pipe = "count" "by" names | "top" [ N ] names
+    // pipe = "count" "by" names | ( "top" | "rare" ) [ N ] names
     fn pipe(&mut self) -> Result<Pipe, ParseError> {
         self.skip_ws();
         let offset = self.pos;
@@ -515,9 +515,12 @@ impl Parser<'_> {
                 self.skip_ws();
                 Pipe::CountBy(self.pipe_fields("count by", USAGE)?)
             }
-            "top" => {
-                const USAGE: &str =
-                    "| top N FIELD, e.g. | top 10 user.name or | top 10 user.name, source.ip";
+            "top" | "rare" => {
+                let usage: &'static str = if command == "top" {
+                    "| top N FIELD, e.g. | top 10 user.name or | top 10 user.name, source.ip"
+                } else {
+                    "| rare N FIELD, e.g. | rare 10 process.name or | rare 10 process.name, host"
+                };
                 self.skip_ws();
                 let save = self.pos;
                 let word = self.plain_word();
@@ -527,6 +530,7 @@ impl Parser<'_> {
                         _ => {
                             return Err(ParseError::TopCount {
                                 offset: save,
+                                command: command.clone(),
                                 found: word,
                             });
                         }
@@ -536,8 +540,12 @@ impl Parser<'_> {
                     DEFAULT_TOP
                 };
                 self.skip_ws();
-                let fields = self.pipe_fields("top", USAGE)?;
-                Pipe::Top { n, fields }
+                let fields = self.pipe_fields(&command, usage)?;
+                if command == "top" {
+                    Pipe::Top { n, fields }
+                } else {
+                    Pipe::Rare { n, fields }
+                }
             }
             _ => {
                 return Err(ParseError::UnknownPipe {

@@ -1,6 +1,6 @@
 //! `vigil search QUERY`: search the central log database of a running server (the query
 //! language of docs/query.md) and print the events, newest first, or the counts of an
-//! aggregation (`| count by FIELD`, `| top N FIELD`). Also the helpers the other log commands
+//! aggregation (`| count by FIELD`, `| top N FIELD`, `| rare N FIELD`). Also the helpers the other log commands
 //! share: the time window flags and a one-line summary of an event.
 
 use std::io::Write;
@@ -17,8 +17,8 @@ use crate::output::{explain, outln, print_json, table, write_or_closed};
 const AFTER_HELP: &str = "\
 Searches the events stored by `vigil ingest`, `POST /api/v1/events` and the syslog listeners.
 The language is the one of Kibana and Splunk (docs/query.md): field:value, wildcards, \"phrases\",
-free text, AND / OR / NOT, ranges, exists:field, and at the end `| count by FIELD` or
-`| top N FIELD`.
+free text, AND / OR / NOT, ranges, exists:field, and at the end `| count by FIELD`,
+`| top N FIELD` or `| rare N FIELD` (several fields: `| count by user.name, source.ip`).
 
 Examples:
   vigil search 'user.name:alice' --since 24h

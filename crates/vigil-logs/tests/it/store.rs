@@ -371,6 +371,15 @@ fn values_are_counted_once_per_event_whatever_their_type() {
         counts("* | count by status, tags"),
         (vec![status("200, a", 2), status("200, b", 2)], 5 - 4)
     );
+    // The least frequent first, ties by value.
+    assert_eq!(
+        counts("* | rare 2 status"),
+        (vec![status("404", 1), status("true", 1)], 5 - 2)
+    );
+    assert_eq!(
+        counts("* | rare 1 status, tags"),
+        (vec![status("200, a", 2)], 5 - 2)
+    );
     let refused = store
         .aggregate(&parse("* | count by time, status"), TimeRange::default())
         .expect_err("time is not a field to count by");

@@ -392,6 +392,10 @@ fn ingest_then_search_pivot_stats_and_detections() {
         (Some("app"), Some(5)),
         "{pairs}"
     );
+    // The least frequent service first (stacking).
+    let rare = json_of(cli(&["search", "* | rare 1 service", "--json"]));
+    let rarest = if records < 3 { "dc01" } else { "bastion" };
+    assert_eq!(rare["buckets"][0]["value"], rarest, "{rare}");
     let pairs_table = ok(cli(&["search", "* | top 2 service, tenant"]));
     assert!(
         pairs_table.contains("service")
