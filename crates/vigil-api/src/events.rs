@@ -76,8 +76,8 @@ pub struct IngestResponse {
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// The query (docs/query.md): `field:value`, wildcards, phrases, free text, AND/OR/NOT,
-    /// ranges, `exists:field`, and optionally `| count by FIELD`, `| top N FIELD` or `| rare N FIELD`. Empty:
-    /// every event.
+    /// ranges, `exists:field`, and optionally `| count by FIELD`, `| top N FIELD` or
+    /// `| rare N FIELD`. Empty: every event.
     #[serde(default)]
     pub q: String,
     /// Events at or after this time: RFC 3339, a date, `now-24h`, or a duration back from now

@@ -185,9 +185,9 @@ pub enum ParseError {
         /// The count as written.
         found: String,
     },
-    /// More fields after `count by` or `top` than are counted together.
+    /// More fields after `count by`, `top` or `rare` than are counted together.
     #[error(
-        "too many fields at byte {offset}: `count by` and `top` count at most {} fields together, e.g. | count by user.name, source.ip",
+        "too many fields at byte {offset}: `count by`, `top` and `rare` count at most {} fields together, e.g. | count by user.name, source.ip",
         crate::MAX_GROUP_FIELDS
     )]
     TooManyGroupFields {

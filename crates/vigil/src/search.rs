@@ -1,7 +1,7 @@
 //! `vigil search QUERY`: search the central log database of a running server (the query
 //! language of docs/query.md) and print the events, newest first, or the counts of an
-//! aggregation (`| count by FIELD`, `| top N FIELD`, `| rare N FIELD`). Also the helpers the other log commands
-//! share: the time window flags and a one-line summary of an event.
+//! aggregation (`| count by FIELD`, `| top N FIELD`, `| rare N FIELD`). Also the helpers the
+//! other log commands share: the time window flags and a one-line summary of an event.
 
 use std::io::Write;
 
