@@ -89,6 +89,11 @@ pub(crate) struct SegmentGroups {
     max_groups: usize,
     kept: Arc<AtomicUsize>,
     block: Block,
+    /// Each field has one column and at most one value per event: the fields' blocks are
+    /// aligned by document directly ([`SegmentGroups::count_single_values`]).
+    single_values: bool,
+    /// Per field, its block (when `single_values`).
+    blocks: Vec<Block>,
     /// Per field, the (document, column, entry) of the block being counted, by document.
     values: Vec<Vec<(DocId, u8, u64)>>,
 }
@@ -110,6 +115,10 @@ impl Collector for GroupCounter {
         Ok(SegmentGroups {
             total: 0,
             values: vec![Vec::new(); fields.len()],
+            single_values: fields
+                .iter()
+                .all(|sources| matches!(sources.as_slice(), [one] if !one.is_multivalued())),
+            blocks: fields.iter().map(|_| Block::default()).collect(),
             dense: Dense::fit(&fields, self.dense_combinations),
             fields,
             counts: FxHashMap::default(),
@@ -178,6 +187,10 @@ impl SegmentCollector for SegmentGroups {
 
 impl SegmentGroups {
     fn count(&mut self, docs: &[DocId]) {
+        if self.single_values {
+            self.count_single_values(docs);
+            return;
+        }
         for (sources, values) in self.fields.iter().zip(&mut self.values) {
             values.clear();
             for (column, source) in sources.iter().enumerate() {
@@ -240,6 +253,44 @@ impl SegmentGroups {
                 at[f + 1..fields].copy_from_slice(&start[f + 1..fields]);
             }
         }
+    }
+
+    /// [`SegmentGroups::count`] when each field has one column and at most one value per event:
+    /// no (document, column, entry) lists to build and sort, the fields' blocks are walked side
+    /// by side (`count by service, host` in about half the time).
+    fn count_single_values(&mut self, docs: &[DocId]) {
+        // Taken out while counting, which needs `self` mutably.
+        let mut blocks = std::mem::take(&mut self.blocks);
+        for (sources, block) in self.fields.iter().zip(&mut blocks) {
+            sources[0].read(docs, block);
+        }
+        if let Some((first, others)) = blocks.split_first() {
+            let mut at = [0; MAX_GROUP_FIELDS];
+            'docs: for (&doc, &entry) in first.docs.iter().zip(&first.entries) {
+                let mut key: Key = [(0, 0); MAX_GROUP_FIELDS];
+                key[0] = (0, entry);
+                for ((block, at), part) in others.iter().zip(&mut at).zip(&mut key[1..]) {
+                    while *at < block.docs.len() && block.docs[*at] < doc {
+                        *at += 1;
+                    }
+                    if *at == block.docs.len() || block.docs[*at] != doc {
+                        continue 'docs;
+                    }
+                    *part = (0, block.entries[*at]);
+                }
+                let added = match &mut self.dense {
+                    Some(dense) => {
+                        dense.add(&key);
+                        true
+                    }
+                    None => self.add(key),
+                };
+                if !added {
+                    break;
+                }
+            }
+        }
+        self.blocks = blocks;
     }
 
     /// Counts a combination; false once more than the most combinations are counted.
@@ -438,6 +489,49 @@ mod tests {
                 counted(&segments, &by(&["ip", "status", "user"], 10)).groups,
                 vec![group(&["10.0.0.1", "200", "alice"], 2)]
             );
+        }
+    }
+
+    /// Each field one column of at most one value per event, some events without one: the
+    /// fields' blocks aligned by document, in the table and in the hash map.
+    #[test]
+    fn fields_of_one_value_per_event_are_aligned_by_document() {
+        use serde_json::{Value, json};
+        let segments: Vec<Vec<Value>> = (0..3u64)
+            .map(|s| {
+                (0..200u64)
+                    .map(|i| {
+                        let n = s * 200 + i;
+                        let mut event = serde_json::Map::new();
+                        if n % 3 != 0 {
+                            event.insert("a".into(), json!(n % 7));
+                        }
+                        if n % 5 != 0 {
+                            event.insert("b".into(), json!(format!("x{}", n % 4)));
+                        }
+                        Value::Object(event)
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut by_hand: HashMap<Vec<String>, u64> = HashMap::new();
+        for n in (0..600u64).filter(|n| n % 3 != 0 && n % 5 != 0) {
+            *by_hand
+                .entry(vec![(n % 7).to_string(), format!("x{}", n % 4)])
+                .or_default() += 1;
+        }
+        let by_hand = ranked(by_hand.into_iter().collect(), 100, Ranking::MostFrequent);
+        for dense_combinations in [0, DENSE_COMBINATIONS] {
+            let counter = GroupCounter {
+                dense_combinations,
+                ..GroupCounter::new(
+                    vec!["body.a".into(), "body.b".into()],
+                    100,
+                    Ranking::MostFrequent,
+                )
+            };
+            let answer = counted(&segments, &counter);
+            assert_eq!((answer.total, &answer.groups), (600, &by_hand));
         }
     }
 
