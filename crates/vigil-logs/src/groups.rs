@@ -236,14 +236,7 @@ impl SegmentGroups {
                     let (_, column, entry) = self.values[f][at[f]];
                     key[f] = (column, entry);
                 }
-                let added = match &mut self.dense {
-                    Some(dense) => {
-                        dense.add(&key);
-                        true
-                    }
-                    None => self.add(key),
-                };
-                if !added {
+                if !self.add(key) {
                     return;
                 }
                 let Some(f) = (0..fields).rev().find(|&f| at[f] + 1 < end[f]) else {
@@ -278,14 +271,7 @@ impl SegmentGroups {
                     }
                     *part = (0, block.entries[*at]);
                 }
-                let added = match &mut self.dense {
-                    Some(dense) => {
-                        dense.add(&key);
-                        true
-                    }
-                    None => self.add(key),
-                };
-                if !added {
+                if !self.add(key) {
                     break;
                 }
             }
@@ -295,6 +281,10 @@ impl SegmentGroups {
 
     /// Counts a combination; false once more than the most combinations are counted.
     fn add(&mut self, key: Key) -> bool {
+        if let Some(dense) = &mut self.dense {
+            dense.add(&key);
+            return true;
+        }
         if let Some(count) = self.counts.get_mut(&key) {
             *count += 1;
             return true;
