@@ -14,11 +14,12 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::{Column, StrColumn};
+use tantivy::columnar::Column;
 use tantivy::query::Weight;
 use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::index::{collect_live_segment, order_millis};
+use crate::terms::{Block, Ranking, Source, add_named_counts, ranked};
 
 /// How many values per service, host and tenant a pivot gives, largest first.
 const PIVOT_TOP_VALUES: usize = 100;
@@ -178,76 +179,27 @@ pub(crate) struct PivotCollector {
     pub newest: usize,
 }
 
-/// The counts of one segment per term ordinal of a string column with one value per document
-/// (the envelope's service, host and tenant).
-struct OrdCounts {
-    column: Option<StrColumn>,
-    counts: Vec<u64>,
-}
-
-impl OrdCounts {
-    fn open(segment: &SegmentReader, field: &str) -> tantivy::Result<OrdCounts> {
-        let column = segment.fast_fields().str(field)?;
-        let terms = column.as_ref().map_or(0, |c| c.num_terms());
-        Ok(OrdCounts {
-            column,
-            counts: vec![0; terms],
-        })
-    }
-
-    /// Counts the values of a block of at most [`COLLECT_BLOCK_BUFFER_LEN`] documents.
-    fn count(&mut self, docs: &[DocId], ords: &mut [Option<u64>; COLLECT_BLOCK_BUFFER_LEN]) {
-        let Some(column) = &self.column else {
-            return;
-        };
-        let ords = &mut ords[..docs.len()];
-        ords.fill(None);
-        column.ords().first_vals(docs, ords);
-        for ord in ords.iter().flatten() {
-            if let Some(count) = self.counts.get_mut(*ord as usize) {
-                *count += 1;
-            }
-        }
-    }
-
-    fn harvest(self) -> HashMap<String, u64> {
-        let mut values = HashMap::new();
-        let Some(column) = self.column else {
-            return values;
-        };
-        let mut value = String::new();
-        for (ord, count) in self.counts.into_iter().enumerate() {
-            if count > 0 && column.ord_to_str(ord as u64, &mut value).unwrap_or(false) {
-                *values.entry(std::mem::take(&mut value)).or_default() += count;
-            }
-        }
-        values
-    }
-}
-
 /// A pivot's pass over the hits of one segment.
 pub(crate) struct PivotSegment {
     segment: SegmentOrdinal,
     order: Column<u64>,
-    service: OrdCounts,
-    host: OrdCounts,
-    tenant: OrdCounts,
+    /// The service, host and tenant columns, counting their values (see `terms::Source`).
+    envelope: [Vec<Source>; 3],
     total: u64,
     timeline: Timeline,
     newest_kept: usize,
     newest: BinaryHeap<Reverse<(u64, DocId)>>,
     /// Column values of the block of hits being collected.
     orders: [Option<u64>; COLLECT_BLOCK_BUFFER_LEN],
-    ords: [Option<u64>; COLLECT_BLOCK_BUFFER_LEN],
+    block: Block,
 }
 
 /// What [`PivotSegment`] found in its segment, the counts by value.
 pub(crate) struct SegmentHits {
     total: u64,
     timeline: Timeline,
-    service: HashMap<String, u64>,
-    host: HashMap<String, u64>,
-    tenant: HashMap<String, u64>,
+    /// The service, host and tenant columns with their counts, named in the merge.
+    envelope: [Vec<Source>; 3],
     newest: Vec<(u64, DocAddress)>,
 }
 
@@ -264,15 +216,17 @@ impl Collector for PivotCollector {
         Ok(PivotSegment {
             segment,
             order: fast.u64("order")?,
-            service: OrdCounts::open(reader, "service")?,
-            host: OrdCounts::open(reader, "host")?,
-            tenant: OrdCounts::open(reader, "tenant")?,
+            envelope: [
+                Source::open_all(reader, "service", true)?,
+                Source::open_all(reader, "host", true)?,
+                Source::open_all(reader, "tenant", true)?,
+            ],
             total: 0,
             timeline: Timeline::default(),
             newest_kept: self.newest,
             newest: BinaryHeap::with_capacity(self.newest + 1),
             orders: [None; COLLECT_BLOCK_BUFFER_LEN],
-            ords: [None; COLLECT_BLOCK_BUFFER_LEN],
+            block: Block::default(),
         })
     }
 
@@ -293,24 +247,31 @@ impl Collector for PivotCollector {
     fn merge_fruits(&self, segments: Vec<SegmentHits>) -> tantivy::Result<PivotHits> {
         let mut total = 0;
         let mut timeline = Timeline::default();
-        let (mut service, mut host, mut tenant) = (HashMap::new(), HashMap::new(), HashMap::new());
+        let mut envelope: [HashMap<String, u64>; 3] = Default::default();
         let mut newest = Vec::new();
         for hits in segments {
             total += hits.total;
             timeline.merge(hits.timeline);
-            add_counts(&mut service, hits.service);
-            add_counts(&mut host, hits.host);
-            add_counts(&mut tenant, hits.tenant);
+            for (counts, sources) in envelope.iter_mut().zip(&hits.envelope) {
+                add_named_counts(sources, counts)?;
+            }
             newest.extend(hits.newest);
         }
         newest.sort_unstable_by_key(|&(order, address)| (Reverse(order), address));
         newest.truncate(self.newest);
+        let [by_service, by_host, by_tenant] = envelope.map(|counts| {
+            ranked(
+                counts.into_iter().collect(),
+                PIVOT_TOP_VALUES,
+                Ranking::MostFrequent,
+            )
+        });
         Ok(PivotHits {
             total,
             timeline,
-            by_service: largest(service),
-            by_host: largest(host),
-            by_tenant: largest(tenant),
+            by_service,
+            by_host,
+            by_tenant,
             newest,
         })
     }
@@ -339,9 +300,9 @@ impl SegmentCollector for PivotSegment {
                     self.newest.push(Reverse((order, doc)));
                 }
             }
-            self.service.count(docs, &mut self.ords);
-            self.host.count(docs, &mut self.ords);
-            self.tenant.count(docs, &mut self.ords);
+            for source in self.envelope.iter_mut().flatten() {
+                source.count(docs, &mut self.block);
+            }
         }
     }
 
@@ -350,9 +311,7 @@ impl SegmentCollector for PivotSegment {
         SegmentHits {
             total: self.total,
             timeline: self.timeline,
-            service: self.service.harvest(),
-            host: self.host.harvest(),
-            tenant: self.tenant.harvest(),
+            envelope: self.envelope,
             newest: self
                 .newest
                 .into_iter()
@@ -360,20 +319,6 @@ impl SegmentCollector for PivotSegment {
                 .collect(),
         }
     }
-}
-
-fn add_counts(into: &mut HashMap<String, u64>, from: HashMap<String, u64>) {
-    for (value, count) in from {
-        *into.entry(value).or_default() += count;
-    }
-}
-
-/// The [`PIVOT_TOP_VALUES`] largest counts, largest first, ties in the values' order.
-fn largest(counts: HashMap<String, u64>) -> Vec<(String, u64)> {
-    let mut counts: Vec<(String, u64)> = counts.into_iter().collect();
-    counts.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    counts.truncate(PIVOT_TOP_VALUES);
-    counts
 }
 
 #[cfg(test)]
@@ -458,18 +403,5 @@ mod tests {
             into_empty.merge(counted(&times));
             assert_eq!(into_empty.buckets(), expected(&times));
         }
-    }
-
-    #[test]
-    fn the_largest_counts_come_first_and_ties_by_value() {
-        let counts = HashMap::from([
-            ("b".to_owned(), 2),
-            ("a".to_owned(), 2),
-            ("c".to_owned(), 5),
-        ]);
-        assert_eq!(
-            largest(counts),
-            vec![("c".into(), 5), ("a".into(), 2), ("b".into(), 2)]
-        );
     }
 }

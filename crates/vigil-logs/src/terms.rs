@@ -107,7 +107,6 @@ impl CountedValues {
 }
 
 /// How the entries of a column are written as values.
-#[derive(Clone)]
 enum Kind {
     Str(StrColumn),
     Number(ColumnType),
@@ -281,7 +280,7 @@ impl Source {
     }
 
     /// Counts the entries of a block of documents, reading the column a block at a time.
-    fn count(&mut self, docs: &[DocId], block: &mut Block) {
+    pub(crate) fn count(&mut self, docs: &[DocId], block: &mut Block) {
         self.read(docs, block);
         if !self.is_multivalued() {
             self.tally.add_all(&block.entries);
@@ -543,9 +542,7 @@ impl ValueCounter {
         }
         if rare || entries <= self.full_merge_entries {
             let mut totals: HashMap<String, u64> = HashMap::new();
-            for source in sources {
-                source.named_entries(|name, count| *totals.entry(name).or_default() += count)?;
-            }
+            add_named_counts(sources, &mut totals)?;
             return Ok(CountedValues::listing(
                 ranked(totals.into_iter().collect(), size, self.ranking),
                 None,
@@ -595,6 +592,18 @@ impl ValueCounter {
             k *= 4;
         }
     }
+}
+
+/// Adds the counts of `sources` (columns of one segment or several) to `totals`, by the
+/// values the entries name.
+pub(crate) fn add_named_counts(
+    sources: &[Source],
+    totals: &mut HashMap<String, u64>,
+) -> io::Result<()> {
+    for source in sources {
+        source.named_entries(|name, count| *totals.entry(name).or_default() += count)?;
+    }
+    Ok(())
 }
 
 /// The `size` largest counts, largest first (or the smallest, smallest first), ties in the
@@ -803,6 +812,23 @@ mod tests {
         for (value, count) in &unsettled.values {
             assert!(all.contains(&(value.clone(), *count)), "{value}: {count}");
         }
+    }
+
+    #[test]
+    fn the_largest_counts_come_first_and_ties_by_value() {
+        let counts = vec![
+            ("b".to_owned(), 2),
+            ("a".to_owned(), 2),
+            ("c".to_owned(), 5),
+        ];
+        assert_eq!(
+            ranked(counts.clone(), 10, Ranking::MostFrequent),
+            vec![("c".into(), 5), ("a".into(), 2), ("b".into(), 2)]
+        );
+        assert_eq!(
+            ranked(counts, 2, Ranking::LeastFrequent),
+            vec![("a".into(), 2), ("b".into(), 2)]
+        );
     }
 
     #[test]

@@ -387,8 +387,8 @@ fn counts(c: Vec<Count>) -> Vec<ValueCount> {
 }
 
 /// Search the log store: events newest first with a cursor for the next page, or, when the
-/// query ends with `| count by FIELD`, `| top N FIELD` or `| rare N FIELD`, the aggregation. The language is in
-/// docs/query.md.
+/// query ends with `| count by FIELD`, `| top N FIELD` or `| rare N FIELD`, the aggregation.
+/// The language is in docs/query.md.
 #[utoipa::path(
     get, path = "/events/search", tag = "events",
     params(SearchQuery),
