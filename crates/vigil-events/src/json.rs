@@ -768,12 +768,36 @@ impl Event for JsonEvent {
     fn keyword_text(&self, out: &mut String) -> bool {
         match &self.text {
             Some(text) => {
-                lowercase_unescaped(text, out);
+                lowercase_unescaped(keyword_part(text, self.windows), out);
                 true
             }
             None => false,
         }
     }
+}
+
+/// The part of an event's JSON text that holds every value [`Event::for_each_value`] gives:
+/// for a Windows record, the text from its first `"EventData"` or `"UserData"` on (keyword
+/// searches look at those two only, and the `System` part before them is half of a record's
+/// text); else, or when neither is written so, the whole text. In JSON text these bytes, with
+/// their quotes unescaped, are a key or a whole string value, so a record's own `EventData`
+/// and `UserData` begin at or after the first of them.
+fn keyword_part(text: &str, windows: bool) -> &str {
+    if !windows {
+        return text;
+    }
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    static EVENT_DATA: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"EventData\""));
+    static USER_DATA: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"UserData\""));
+    let bytes = text.as_bytes();
+    // UserData is looked for only before EventData: the first of the two is wanted.
+    let event_data = EVENT_DATA.find(bytes);
+    let before = &bytes[..event_data.unwrap_or(bytes.len())];
+    USER_DATA
+        .find(before)
+        .or(event_data)
+        .map_or(text, |at| &text[at..])
 }
 
 /// Appends `json` to `out` lowercased, with string escapes decoded: every string value of the
@@ -1089,6 +1113,42 @@ mod tests {
             r#"{"b": 1,  "a":"x"}"#
         );
         assert!(JsonEvent::parse_bytes(b"{\"a\":\"\xff\"}").is_err());
+    }
+
+    #[test]
+    fn windows_keyword_text_holds_event_data_and_user_data_whatever_the_key_order() {
+        let keyword_text = |json: &str| {
+            let e = JsonEvent::parse(json).unwrap();
+            assert!(e.is_windows());
+            let mut text = String::new();
+            assert!(e.keyword_text(&mut text));
+            text
+        };
+        let system = r#""System":{"Channel":"Security","EventID":4688,"Computer":"Host-SYS"}"#;
+        let data = r#""EventData":{"CommandLine":"Mimikatz \"Sekurlsa::X\"","Id":7}"#;
+        let user = r#""UserData":{"Log":{"Path":"C:\\Logs\\A.EVTX"}}"#;
+        for json in [
+            format!(r#"{{"Event":{{{system},{data}}}}}"#),
+            format!(r#"{{"Event":{{{data},{system}}}}}"#),
+            format!(r#"{{"Event":{{{system},{user},{data}}}}}"#),
+            format!(r#"{{"Event":{{{data},{system},{user}}}}}"#),
+            // "EventData" as a value earlier only makes the text start earlier.
+            format!(r#"{{"Note":"EventData","Event":{{{system},{user},{data}}}}}"#),
+        ] {
+            let text = keyword_text(&json);
+            for value in ["mimikatz \"sekurlsa::x\"", "7"] {
+                assert!(text.contains(value), "{value:?} in {text:?} of {json}");
+            }
+            if json.contains("UserData") {
+                assert!(text.contains("c:\\logs\\a.evtx"), "{text:?} of {json}");
+            }
+            if json.starts_with(r#"{"Event":{"System""#) {
+                assert!(!text.contains("host-sys"), "{text:?} of {json}");
+            }
+        }
+        // A record with neither is searched whole.
+        let bare = format!(r#"{{"Event":{{{system}}}}}"#);
+        assert!(keyword_text(&bare).contains("host-sys"));
     }
 
     /// A sink keeping the first node given for each name, as the engine does.
