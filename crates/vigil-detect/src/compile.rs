@@ -254,6 +254,7 @@ impl Bucket {
         needles: &[(u32, &str)],
         from_regex: &[bool],
         automata: &[Option<FieldAutomaton>],
+        keyword_field: u32,
     ) {
         for &v in &self.list {
             match &variants[v as usize].prefilter {
@@ -295,7 +296,8 @@ impl Bucket {
             if all <= LOCAL_MAX_NEEDLES || mine.len() > LOCAL_MAX_NEEDLES {
                 return true;
             }
-            match build_automaton(&mine, from_regex, aho_corasick::AhoCorasickKind::DFA) {
+            let kind = aho_corasick::AhoCorasickKind::DFA;
+            match build_automaton(&mine, from_regex, kind, f == keyword_field) {
                 Some(a) => {
                     self.local.push((f, a));
                     false
@@ -321,12 +323,27 @@ fn needles<'a>(fields: &[u32], texts: &'a [Box<str>]) -> Vec<(u32, &'a str)> {
 const LOCAL_MAX_NEEDLES: usize = 64;
 
 /// An automaton over `(needle, id)`s, of `kind` (or the automatic choice when that fails).
-/// `from_regex` tells, per needle id, whether a regex gave it.
+/// `from_regex` tells, per needle id, whether a regex gave it. The automaton of keyword
+/// needles also looks for each needle as JSON writes it ([`json_escaped`]): an event's keyword
+/// text may hold its values so ([`crate::Event::keyword_text`]).
 fn build_automaton(
     list: &[(&str, u32)],
     from_regex: &[bool],
     kind: aho_corasick::AhoCorasickKind,
+    keyword: bool,
 ) -> Option<FieldAutomaton> {
+    let escaped: Vec<(String, u32)> = if keyword {
+        list.iter()
+            .filter_map(|(needle, id)| json_escaped(needle).map(|e| (e, *id)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let list: Vec<(&str, u32)> = list
+        .iter()
+        .copied()
+        .chain(escaped.iter().map(|(e, id)| (e.as_str(), *id)))
+        .collect();
     let build = |kind| {
         aho_corasick::AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::Standard)
@@ -347,6 +364,34 @@ fn build_automaton(
             .filter(|id| from_regex[*id as usize])
             .collect(),
     })
+}
+
+/// `needle` as it appears inside a JSON string, when that differs: with `"`, `\` and the
+/// control characters that have a short escape (`\n`, `\r`, `\t`, `\b`, `\f`) escaped.
+/// Other characters are written as they are by the writers whose text the engine searches
+/// as is; one written as a `\u` escape makes the event give its text unescaped.
+fn json_escaped(needle: &str) -> Option<String> {
+    let escape = |c: char| match c {
+        '"' => Some("\\\""),
+        '\\' => Some("\\\\"),
+        '\n' => Some("\\n"),
+        '\r' => Some("\\r"),
+        '\t' => Some("\\t"),
+        '\u{8}' => Some("\\b"),
+        '\u{c}' => Some("\\f"),
+        _ => None,
+    };
+    if !needle.chars().any(|c| escape(c).is_some()) {
+        return None;
+    }
+    let mut out = String::with_capacity(needle.len() + 8);
+    for c in needle.chars() {
+        match escape(c) {
+            Some(e) => out.push_str(e),
+            None => out.push(c),
+        }
+    }
+    Some(out)
 }
 
 /// Variants of one channel.
@@ -558,6 +603,7 @@ impl CompiledRuleSet {
                 &needles,
                 &self.needle_from_regex,
                 &self.automata,
+                self.keyword_field,
             );
         }
         let mut indexes = self.declared.0.write().unwrap_or_else(|e| e.into_inner());
@@ -1061,9 +1107,11 @@ impl Builder<'_> {
         // Fields are independent: their automata are built in parallel (the DFA builds are
         // most of the compilation time).
         let from_regex = &self.set.needle_from_regex;
+        let keyword_field = self.set.keyword_field as usize;
         self.set.automata = per_field
             .into_par_iter()
-            .map(|mut list| {
+            .enumerate()
+            .map(|(field, mut list)| {
                 if list.is_empty() {
                     return None;
                 }
@@ -1078,7 +1126,7 @@ impl Builder<'_> {
                     aho_corasick::AhoCorasickKind::DFA
                 };
                 let list: Vec<(&str, u32)> = list.iter().map(|(n, id)| (n.as_str(), *id)).collect();
-                build_automaton(&list, from_regex, kind)
+                build_automaton(&list, from_regex, kind, field == keyword_field)
             })
             .collect();
     }
@@ -1425,9 +1473,16 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
         for ci in set.index.by_channel.values_mut() {
             buckets.extend(ci.buckets_mut());
         }
-        buckets
-            .into_par_iter()
-            .for_each(|bucket| bucket.finish(variants, &needles, &set.needle_from_regex, automata));
+        let keyword_field = set.keyword_field;
+        buckets.into_par_iter().for_each(|bucket| {
+            bucket.finish(
+                variants,
+                &needles,
+                &set.needle_from_regex,
+                automata,
+                keyword_field,
+            )
+        });
     }
 
     // Correlations refer to rules by id or name.

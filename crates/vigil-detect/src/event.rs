@@ -25,11 +25,13 @@ pub trait Event {
     fn for_each_value(&self, visit: &mut dyn FnMut(&FieldValue<'_>));
 
     /// Appends to `out` a lowercased text in which the lowercased text of every string,
-    /// boolean and integer value [`Event::for_each_value`] gives occurs whole (values may run
-    /// together, and the text may hold more, such as keys; other numbers may be spelled
-    /// differently, so the engine does not use it to look for needles made of digits). The
-    /// engine searches it for keyword needles before testing values one by one: an event kept
-    /// as text (JSON) gives it with one copy of the text instead of a walk over its values.
+    /// boolean and integer value [`Event::for_each_value`] gives occurs whole, as it is or as
+    /// the inside of a JSON string writes it (`"`, `\` and the control characters with a
+    /// short escape escaped, every other character as it is). Values may run together, and
+    /// the text may hold more, such as keys; other numbers may be spelled differently, so the
+    /// engine does not use it to look for needles made of digits. The engine searches it for
+    /// keyword needles, in both spellings, before testing values one by one: an event kept as
+    /// text (JSON) gives it with one copy of the text instead of a walk over its values.
     ///
     /// Returns false, with `out` unchanged, when the event cannot (the default): the engine
     /// then joins the values itself.

@@ -768,12 +768,40 @@ impl Event for JsonEvent {
     fn keyword_text(&self, out: &mut String) -> bool {
         match &self.text {
             Some(text) => {
-                lowercase_unescaped(keyword_part(text, self.windows), out);
+                let part = keyword_part(text, self.windows);
+                if part.is_ascii() && !has_long_escape(part) {
+                    // Every value is then in the text as JSON writes it, and lowercasing ASCII
+                    // leaves the escapes as they are: one copy, without unescaping (which was
+                    // most of the cost of the text).
+                    let from = out.len();
+                    out.push_str(part);
+                    out[from..].make_ascii_lowercase();
+                } else {
+                    lowercase_unescaped(part, out);
+                }
                 true
             }
             None => false,
         }
     }
+}
+
+/// Whether `json` holds an escape other than the short ones (`\"`, `\\`, `\n`, `\r`, `\t`,
+/// `\b`, `\f`): a `\u` escape or `\/`, which spell a character otherwise than as it is.
+fn has_long_escape(json: &str) -> bool {
+    let bytes = json.as_bytes();
+    let mut at = 0;
+    while let Some(found) = memchr::memchr(b'\\', &bytes[at..]) {
+        let escape = at + found;
+        if matches!(bytes.get(escape + 1), Some(b'u' | b'/')) {
+            return true;
+        }
+        at = escape + 2;
+        if at >= bytes.len() {
+            break;
+        }
+    }
+    false
 }
 
 /// The part of an event's JSON text that holds every value [`Event::for_each_value`] gives:
@@ -1116,6 +1144,32 @@ mod tests {
     }
 
     #[test]
+    fn keyword_text_is_the_json_lowercased_unless_it_spells_characters_otherwise() {
+        let keyword_text = |json: &str| {
+            let mut text = String::new();
+            assert!(JsonEvent::parse(json).unwrap().keyword_text(&mut text));
+            text
+        };
+        // Short escapes only: the text as written, lowercased.
+        let json = r#"{"a":"C:\\Temp\\X.EXE","b":"Say \"Hi\"\tthere","n":-42}"#;
+        assert_eq!(keyword_text(json), json.to_ascii_lowercase());
+        // A `\u` escape, a `\/` or a character that is not ASCII: unescaped.
+        for (json, value) in [
+            (r#"{"a":"\u0041BC","b":"C:\\X"}"#, "abc"),
+            (r#"{"a":"x\/y","b":"C:\\X"}"#, "x/y"),
+            (r#"{"a":"CAFÉ","b":"C:\\X"}"#, "café"),
+        ] {
+            let text = keyword_text(json);
+            assert!(text.contains(value), "{value:?} in {text:?}");
+            assert!(text.contains("c:\\x"), "{text:?}");
+        }
+        // An escaped backslash before a `u` or a `/` is not such an escape.
+        assert!(!has_long_escape(r#"{"a":"C:\\users\\/"}"#));
+        assert!(has_long_escape(r#"{"a":"C:\\\u0041"}"#));
+        assert!(!has_long_escape(r#"{"a":"ends with \\"}"#));
+    }
+
+    #[test]
     fn windows_keyword_text_holds_event_data_and_user_data_whatever_the_key_order() {
         let keyword_text = |json: &str| {
             let e = JsonEvent::parse(json).unwrap();
@@ -1136,11 +1190,12 @@ mod tests {
             format!(r#"{{"Note":"EventData","Event":{{{system},{user},{data}}}}}"#),
         ] {
             let text = keyword_text(&json);
-            for value in ["mimikatz \"sekurlsa::x\"", "7"] {
+            // Spelled as the JSON writes them (see `Event::keyword_text`).
+            for value in [r#"mimikatz \"sekurlsa::x\""#, "7"] {
                 assert!(text.contains(value), "{value:?} in {text:?} of {json}");
             }
             if json.contains("UserData") {
-                assert!(text.contains("c:\\logs\\a.evtx"), "{text:?} of {json}");
+                assert!(text.contains(r"c:\\logs\\a.evtx"), "{text:?} of {json}");
             }
             if json.starts_with(r#"{"Event":{"System""#) {
                 assert!(!text.contains("host-sys"), "{text:?} of {json}");

@@ -52,8 +52,10 @@ fn field_table_matches_like_lookups_by_name() {
                 // Spelled as the JSON writes them (see `Event::keyword_text`).
                 FieldValue::Float(_) | FieldValue::Null => String::new(),
             };
+            // As it is or as JSON writes it (see `Event::keyword_text`).
+            let escaped = serde_json::to_string(&value).unwrap();
             assert!(
-                text.contains(&value),
+                text.contains(&value) || text.contains(&escaped[1..escaped.len() - 1]),
                 "{value:?} is not in the keyword text of {}",
                 show(line)
             );
@@ -145,4 +147,42 @@ fn paths_are_looked_up_only_under_their_first_part() {
         ["cidr", "deep", "name", "negated", "null", "whole"],
         "every rule matched some event"
     );
+}
+
+/// Keyword needles holding characters JSON escapes are found in an event's text as JSON writes
+/// them, and in a text the event unescaped (a `\u` escape, or a character that is not ASCII).
+#[test]
+fn keywords_with_escaped_characters_match_json_text_both_ways() {
+    let rule = r#"
+title: Keywords with escapes
+id: 6a3b7c1e-0d5f-4e2a-9b8c-1f2e3d4c5b6a
+logsource: {product: windows}
+detection:
+  keywords:
+    - 'C:\Temp\Evil "Quoted"'
+    - "tab\there"
+  condition: keywords
+"#;
+    let (docs, diagnostics) = vigil_sigma::parse_str(rule, std::path::Path::new("k.yml"));
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let (set, _) = vigil_detect::compile(&docs, &vigil_detect::CompileOptions::default());
+    let mut matcher = set.matcher();
+    let record = |data: &str| {
+        format!(
+            r#"{{"Event":{{"System":{{"Channel":"Security","EventID":4688}},"EventData":{{{data}}}}}}}"#
+        )
+    };
+    for (data, matches) in [
+        (r#""CommandLine":"run c:\\temp\\EVIL \"quoted\" now""#, true),
+        (r#""CommandLine":"a TAB\there""#, true),
+        // Not ASCII, and a `\u` escape: the event gives its text unescaped.
+        (r#""CommandLine":"é c:\\temp\\evil \"quoted\"""#, true),
+        (r#""CommandLine":"\u0063:\\temp\\evil \"quoted\"""#, true),
+        (r#""CommandLine":"c:\\temp\\evil quoted""#, false),
+        (r#""CommandLine":"c:\\temp\\evil \\\"quoted\\\"""#, false),
+        (r#""CommandLine":"tab there""#, false),
+    ] {
+        let event = JsonEvent::parse(&record(data)).unwrap();
+        assert_eq!(!matcher.matches(&event).is_empty(), matches, "{data}");
+    }
 }
