@@ -35,6 +35,9 @@ struct Cached {
     /// The value as a number when the event wrote a number; text is parsed only when a
     /// numeric comparison asks (see [`Cached::number`]).
     num: Option<f64>,
+    /// The value read as an IP address, on the first `cidr` test of the event (a rule lists
+    /// a dozen networks: the text is parsed once, not once per network).
+    ip: std::cell::OnceCell<Option<IpAddr>>,
     boolean: Option<bool>,
     null: bool,
 }
@@ -63,6 +66,7 @@ impl Cached {
         self.raw.clear();
         self.lower.clear();
         self.num = None;
+        self.ip = std::cell::OnceCell::new();
         self.boolean = None;
         self.null = false;
         match v {
@@ -771,11 +775,10 @@ fn one(m: &ValueMatch, c: &Cached) -> bool {
             }
         }
         ValueMatch::Regex { re, .. } => re.is_match(&c.raw),
-        ValueMatch::Cidr(net) => c
-            .raw
-            .trim()
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| net.contains(ip)),
+        ValueMatch::Cidr(net) => {
+            c.ip.get_or_init(|| c.raw.trim().parse().ok())
+                .is_some_and(|ip| net.contains(ip))
+        }
         ValueMatch::Num(op, bound) => c.number().is_some_and(|n| op.test(n, *bound)),
         ValueMatch::NumEq(n, text) => c.lower.eq_ignore_ascii_case(text) || c.number() == Some(*n),
         ValueMatch::Bool(b) => {
