@@ -6,7 +6,7 @@
 //! two values of A and one of B holds two combinations; a value named twice in an event counts
 //! once; an event without some field holds none). The merge names the entries in sweeps of each
 //! column's dictionary and adds up the combinations named alike over the segments (`"200"` and
-//! `200` alike, as for one field, see the `terms` module). Every combination is kept, so the
+//! `200` alike, as for one field, see the `terms` module; an event holding both counts once). Every combination is kept, so the
 //! counts are exact and the ranking settled; a query whose segments hold more than
 //! [`MAX_GROUPS`] distinct combinations is refused instead (the memory it would take), and the
 //! store says how to narrow it.
@@ -96,6 +96,8 @@ pub(crate) struct SegmentGroups {
     blocks: Vec<Block>,
     /// Per field, the (document, column, entry) of the block being counted, by document.
     values: Vec<Vec<(DocId, u8, u64)>>,
+    /// A column that could not be read while counting: the aggregation fails with it.
+    failure: Option<std::io::Error>,
 }
 
 impl Collector for GroupCounter {
@@ -126,6 +128,7 @@ impl Collector for GroupCounter {
             max_groups: self.max_groups,
             kept: self.kept.clone(),
             block: Block::default(),
+            failure: None,
         })
     }
 
@@ -153,7 +156,10 @@ impl Collector for GroupCounter {
             });
         }
         let mut totals: HashMap<Vec<String>, u64> = HashMap::new();
-        for segment in &segments {
+        for segment in segments {
+            if let Some(e) = segment.failure {
+                return Err(e.into());
+            }
             segment.add_named(&mut totals)?;
         }
         Ok(CountedGroups {
@@ -208,6 +214,11 @@ impl SegmentGroups {
             if sources.len() > 1 || sources.iter().any(Source::is_multivalued) {
                 values.sort_unstable();
                 values.dedup();
+            }
+            if sources.len() > 1
+                && let Err(e) = keep_one_spelling(sources, values)
+            {
+                self.failure = Some(e);
             }
         }
         let fields = self.fields.len();
@@ -336,6 +347,50 @@ impl SegmentGroups {
         }
         Ok(())
     }
+}
+
+/// Drops from `values` (a field's (document, column, entry) of a block, sorted) the entries of
+/// a later column that an event already holds in an earlier one under the same name
+/// (`["200", 200]`: text and a number), so that the event counts once for the value. Only the
+/// events with values in two columns are named (a rare case).
+fn keep_one_spelling(
+    sources: &[Source],
+    values: &mut Vec<(DocId, u8, u64)>,
+) -> std::io::Result<()> {
+    // Sorted by document and column: an event with values in two columns has them side by side.
+    if !values
+        .windows(2)
+        .any(|w| w[0].0 == w[1].0 && w[0].1 != w[1].1)
+    {
+        return Ok(());
+    }
+    let mut kept = Vec::with_capacity(values.len());
+    let mut names: Vec<String> = Vec::new();
+    let mut start = 0;
+    while start < values.len() {
+        let doc = values[start].0;
+        let end = start + values[start..].partition_point(|v| v.0 == doc);
+        let rows = &values[start..end];
+        start = end;
+        if rows.iter().all(|v| v.1 == rows[0].1) {
+            kept.extend_from_slice(rows);
+            continue;
+        }
+        names.clear();
+        for &row in rows {
+            let (_, column, entry) = row;
+            let name = sources[column as usize]
+                .names(vec![entry])?
+                .pop()
+                .unwrap_or_default();
+            if !names.contains(&name) {
+                names.push(name);
+                kept.push(row);
+            }
+        }
+    }
+    *values = kept;
+    Ok(())
 }
 
 /// Counts of combinations in a table indexed by their entries (see [`DENSE_COMBINATIONS`]).

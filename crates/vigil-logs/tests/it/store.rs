@@ -386,6 +386,87 @@ fn values_are_counted_once_per_event_whatever_their_type() {
     assert!(refused.to_string().contains("count by time"), "{refused}");
 }
 
+/// An event that holds one value in several columns (text, integer, float, boolean) counts once
+/// for it, in a segment and over segments, alone or in combinations.
+#[test]
+fn a_value_written_in_several_types_in_one_event_counts_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    let batches = [
+        vec![
+            event("web", "h", "t", 0, r#"{"code":["200",200],"k":"a"}"#),
+            event(
+                "web",
+                "h",
+                "t",
+                1,
+                r#"{"code":[200.0,"200",true,"x"],"k":["a","b"]}"#,
+            ),
+            event("web", "h", "t", 2, r#"{"code":"200","k":"a"}"#),
+        ],
+        vec![
+            event("web", "h", "t", 3, r#"{"code":[404,"404",404],"k":1}"#),
+            event(
+                "web",
+                "h",
+                "t",
+                4,
+                r#"{"code":["true",true,200],"k":["1",1]}"#,
+            ),
+            event("web", "h", "t", 5, r#"{"code":["x"]}"#),
+        ],
+    ];
+    for batch in batches {
+        store.append(batch).expect("append");
+        store.refresh().expect("refresh");
+    }
+    let counts = |q: &str| {
+        let agg = store
+            .aggregate(&parse(q), TimeRange::default())
+            .expect("aggregate");
+        let buckets: Vec<(String, u64)> = agg
+            .buckets
+            .into_iter()
+            .map(|b| (b.values.join(", "), b.count))
+            .collect();
+        (buckets, agg.other)
+    };
+    let value = |v: &str, n| (v.to_owned(), n);
+    assert_eq!(
+        counts("* | count by code"),
+        (
+            vec![
+                value("200", 4),
+                value("true", 2),
+                value("x", 2),
+                value("404", 1)
+            ],
+            0
+        )
+    );
+    assert_eq!(counts("* | top 1 code"), (vec![value("200", 4)], 6 - 4));
+    assert_eq!(counts("* | rare 1 code"), (vec![value("404", 1)], 6 - 1));
+    // Combinations too: each once per event, whatever the types of its values.
+    assert_eq!(
+        counts("* | count by code, k"),
+        (
+            vec![
+                value("200, a", 3),
+                value("200, 1", 1),
+                value("200, b", 1),
+                value("404, 1", 1),
+                value("true, 1", 1),
+                value("true, a", 1),
+                value("true, b", 1),
+                value("x, a", 1),
+                value("x, b", 1),
+            ],
+            // Events with several combinations make the counts add up to more than the events.
+            0
+        )
+    );
+}
+
 #[test]
 fn count_by_and_top_aggregate_values() {
     let dir = tempfile::tempdir().expect("temp dir");
