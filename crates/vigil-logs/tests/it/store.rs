@@ -297,6 +297,20 @@ fn top_values_are_counted_in_every_segment() {
     assert_eq!(top.other, 110 - 11);
 }
 
+/// The counts `q` gives (each combination's values joined by ", ") and its `other`, settled.
+fn counted(store: &EmbeddedStore, q: &str) -> (Vec<(String, u64)>, u64) {
+    let agg = store
+        .aggregate(&parse(q), TimeRange::default())
+        .expect("aggregate");
+    assert_eq!(agg.unlisted_max, None, "{q}");
+    let buckets = agg
+        .buckets
+        .into_iter()
+        .map(|b| (b.values.join(", "), b.count))
+        .collect();
+    (buckets, agg.other)
+}
+
 /// A value is one value however an event writes it (`"200"` or `200`), an event that names it
 /// twice counts once, times are shown as times, and events deleted by retention are not
 /// counted.
@@ -336,18 +350,7 @@ fn values_are_counted_once_per_event_whatever_their_type() {
         .delete_older_than("old", t0() - Duration::minutes(1))
         .expect("retention");
     store.refresh().expect("refresh");
-    let counts = |q: &str| {
-        let agg = store
-            .aggregate(&parse(q), TimeRange::default())
-            .expect("aggregate");
-        assert_eq!(agg.unlisted_max, None, "{q}");
-        let buckets: Vec<(String, u64)> = agg
-            .buckets
-            .into_iter()
-            .map(|b| (b.values.join(", "), b.count))
-            .collect();
-        (buckets, agg.other)
-    };
+    let counts = |q: &str| counted(&store, q);
     let status = |v: &str, n| (v.to_owned(), n);
     assert_eq!(
         counts("* | count by status"),
@@ -420,17 +423,7 @@ fn a_value_written_in_several_types_in_one_event_counts_once() {
         store.append(batch).expect("append");
         store.refresh().expect("refresh");
     }
-    let counts = |q: &str| {
-        let agg = store
-            .aggregate(&parse(q), TimeRange::default())
-            .expect("aggregate");
-        let buckets: Vec<(String, u64)> = agg
-            .buckets
-            .into_iter()
-            .map(|b| (b.values.join(", "), b.count))
-            .collect();
-        (buckets, agg.other)
-    };
+    let counts = |q: &str| counted(&store, q);
     let value = |v: &str, n| (v.to_owned(), n);
     assert_eq!(
         counts("* | count by code"),
