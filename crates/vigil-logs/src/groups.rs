@@ -6,10 +6,10 @@
 //! two values of A and one of B holds two combinations; a value named twice in an event counts
 //! once; an event without some field holds none). The merge names the entries in sweeps of each
 //! column's dictionary and adds up the combinations named alike over the segments (`"200"` and
-//! `200` alike, as for one field, see the `terms` module; an event holding both counts once). Every combination is kept, so the
-//! counts are exact and the ranking settled; a query whose segments hold more than
-//! [`MAX_GROUPS`] distinct combinations is refused instead (the memory it would take), and the
-//! store says how to narrow it.
+//! `200` alike, as for one field, see the `terms` module; an event holding both counts once).
+//! Every combination is kept, so the counts are exact and the ranking settled; a query whose
+//! segments hold more than [`MAX_GROUPS`] distinct combinations is refused instead (the memory
+//! it would take), and the store says how to narrow it.
 
 use std::collections::HashMap;
 use std::sync::Arc;

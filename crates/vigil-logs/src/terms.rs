@@ -586,9 +586,9 @@ impl SegmentCollector for SegmentCounter {
 impl SegmentCounter {
     /// An event that holds one value in two columns (`["200", 200]`: text and a number) was
     /// counted in each, and the merge adds them up under one name: the count of the later
-    /// column is taken back, so that the event counts once. Only the events of the last block
-    /// found in two columns are named (a rare case; most fields have one column, or columns
-    /// that no event shares).
+    /// column is taken back, so that the event counts once. Called for each block when the
+    /// field has several columns; only the events with values in two of them are named (a rare
+    /// case: most fields have one column, or columns that no event shares).
     fn take_back_repeats(&mut self) {
         let mut earlier_names: Vec<String> = Vec::new();
         for later in 1..self.sources.len() {
