@@ -856,7 +856,7 @@ impl Builder<'_> {
                     per_value.push(match m {
                         ValueMatch::Lit { needle, cased, .. } if !needle.is_empty() => {
                             let text = if *cased {
-                                needle.to_lowercase()
+                                crate::value::lowercase(needle)
                             } else {
                                 needle.clone()
                             };

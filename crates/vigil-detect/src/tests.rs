@@ -79,6 +79,28 @@ fn check_with(text: &str, opts: &CompileOptions, events: &[(&MapEvent, bool)]) {
     }
 }
 
+/// Letters beyond ASCII are compared lowercased character by character on both sides: a Σ that
+/// ends a word is σ in a rule as in a value (`str::to_lowercase` would make it ς in one).
+#[test]
+fn letters_beyond_ascii_match_whatever_their_case() {
+    for detection in [
+        "  sel:\n    Name: 'ΟΔΟΣ'\n  condition: sel\n",
+        "  sel:\n    Name|contains: 'ΔΟΣ'\n  condition: sel\n",
+        "  sel:\n    Name|endswith: 'Σ'\n  condition: sel\n",
+        "  sel:\n    Name|startswith: 'οδοΣ'\n  condition: sel\n",
+    ] {
+        check(
+            &rule(detection),
+            &[
+                (&MapEvent::new(&[("Name", s("ΟΔΟΣ"))]), true),
+                (&MapEvent::new(&[("Name", s("οδοσ"))]), true),
+                (&MapEvent::new(&[("Name", s("Οδοσ"))]), true),
+                (&MapEvent::new(&[("Name", s("οδοι"))]), false),
+            ],
+        );
+    }
+}
+
 #[test]
 fn equality_is_case_insensitive_and_numbers_match_text() {
     let r = rule(

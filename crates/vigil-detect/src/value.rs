@@ -354,8 +354,15 @@ fn compile_one(
     Ok(())
 }
 
+/// `text` lowercased as the matcher lowercases values: character by character
+/// (`str::to_lowercase` writes a Σ that ends a word as ς, which the σ of a value would not
+/// equal).
+pub(crate) fn lowercase(text: &str) -> String {
+    text.chars().flat_map(char::to_lowercase).collect()
+}
+
 fn lit(op: StrOp, needle: String, cased: bool) -> ValueMatch {
-    let needle = if cased { needle } else { needle.to_lowercase() };
+    let needle = if cased { needle } else { lowercase(&needle) };
     let finder = Box::new(memmem::Finder::new(needle.as_bytes()).into_owned());
     ValueMatch::Lit {
         op,

@@ -186,3 +186,114 @@ detection:
         assert_eq!(!matcher.matches(&event).is_empty(), matches, "{data}");
     }
 }
+
+/// Random values full of what JSON escapes (backslashes, quotes, control characters, `/`,
+/// letters beyond ASCII), written with every escape JSON allows: a keyword rule looking for a
+/// piece of one of them matches the event through the event's own keyword text exactly when a
+/// value holds the piece (lowercased), as it does through the walk over the values.
+#[test]
+fn keyword_text_finds_every_piece_of_every_value_however_it_is_escaped() {
+    const PIECES: &[&str] = &[
+        "a", "B", "\\", "\"", "/", "\n", "\t", "\u{1}", "é", "Σ", "\u{212a}", " ", "x:", "::",
+    ];
+    let mut rng = vigil_testkit::Rng::new(37);
+    let (mut matched, mut missed) = (0, 0);
+    for round in 0..400 {
+        let values: Vec<String> = (0..1 + rng.below(3))
+            .map(|_| {
+                (0..1 + rng.below(8))
+                    .map(|_| PIECES[rng.below(PIECES.len())])
+                    .collect()
+            })
+            .collect();
+        let chars: Vec<char> = values[rng.below(values.len())].chars().collect();
+        let from = rng.below(chars.len());
+        let mut needle: String = chars[from..from + 1 + rng.below(chars.len() - from)]
+            .iter()
+            .collect();
+        if rng.below(4) == 0 {
+            needle.push_str(PIECES[rng.below(PIECES.len())]);
+        }
+        let lower = |s: &str| s.chars().flat_map(char::to_lowercase).collect::<String>();
+        let expected = values.iter().any(|v| lower(v).contains(&lower(&needle)));
+        let rule = format!(
+            "title: Piece\nid: r1\nlogsource: {{product: windows}}\ndetection:\n  keywords:\n    - \"{}\"\n  condition: keywords\n",
+            yaml_quoted(&sigma_literal(&needle))
+        );
+        let (docs, diagnostics) = vigil_sigma::parse_str(&rule, std::path::Path::new("k.yml"));
+        assert!(diagnostics.is_empty(), "{diagnostics:?} in {rule}");
+        let (set, _) = vigil_detect::compile(&docs, &vigil_detect::CompileOptions::default());
+        let data: Vec<String> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!(r#""V{i}":"{}""#, json_escaped(v, &mut rng)))
+            .collect();
+        let json = format!(
+            r#"{{"Event":{{"System":{{"Channel":"Security","EventID":4688}},"EventData":{{{}}}}}}}"#,
+            data.join(",")
+        );
+        let event = JsonEvent::parse(&json).unwrap();
+        let mut matcher = set.matcher();
+        let by_text = !matcher.matches(&event).is_empty();
+        let by_walk = !matcher.matches(&ByName(&event)).is_empty();
+        assert_eq!(
+            (by_text, by_walk),
+            (expected, expected),
+            "round {round}: {needle:?} in {json}"
+        );
+        if expected {
+            matched += 1;
+        } else {
+            missed += 1;
+        }
+    }
+    assert!(
+        matched > 100 && missed > 30,
+        "{matched} matched, {missed} not"
+    );
+}
+
+/// `text` as a Sigma value that means itself (`\`, `*`, `?` escaped).
+fn sigma_literal(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `text` inside a YAML double-quoted string.
+fn yaml_quoted(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `text` inside a JSON string, each character written one of the ways JSON allows, at random.
+fn json_escaped(text: &str, rng: &mut vigil_testkit::Rng) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        let unicode = rng.below(4) == 0;
+        match c {
+            _ if unicode && (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04X}", c as u32)),
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '/' if rng.below(2) == 0 => out.push_str("\\/"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
