@@ -297,3 +297,87 @@ fn json_escaped(text: &str, rng: &mut vigil_testkit::Rng) -> String {
     }
     out
 }
+
+/// Random values and rule texts full of what lowercasing and JSON treat apart (backslashes,
+/// quotes, letters beyond ASCII, the Kelvin sign that lowercases to `k`): each string modifier,
+/// with and without `cased`, matches the event exactly when a plain comparison of the value
+/// says so, alone (where the field's scan lets the rule be evaluated) and under `not` (where a
+/// needle the scan did not find answers false without a comparison).
+#[test]
+fn string_modifiers_match_as_plain_comparisons_say() {
+    const PIECES: &[&str] = &[
+        "a", "A", "b", "\\", "\"", "/", " ", "é", "É", "Σ", "σ", "\u{212a}", "k", "x.exe",
+    ];
+    let mut rng = vigil_testkit::Rng::new(41);
+    let piece = |rng: &mut vigil_testkit::Rng| -> String {
+        (0..1 + rng.below(5))
+            .map(|_| PIECES[rng.below(PIECES.len())])
+            .collect()
+    };
+    let lower = |s: &str| s.chars().flat_map(char::to_lowercase).collect::<String>();
+    let (mut matched, mut missed) = (0, 0);
+    for round in 0..600 {
+        let value = piece(&mut rng);
+        let needle = match rng.below(3) {
+            // A piece of the value, in another case now and then.
+            0 | 1 => {
+                let chars: Vec<char> = value.chars().collect();
+                let from = rng.below(chars.len());
+                let to = from + 1 + rng.below(chars.len() - from);
+                let piece: String = chars[from..to].iter().collect();
+                if rng.below(2) == 0 {
+                    piece.to_uppercase()
+                } else {
+                    piece
+                }
+            }
+            _ => piece(&mut rng),
+        };
+        let (modifier, test): (&str, fn(&str, &str) -> bool) = match rng.below(4) {
+            0 => ("", |v, n| v == n),
+            1 => ("|contains", |v, n| v.contains(n)),
+            2 => ("|startswith", |v, n| v.starts_with(n)),
+            _ => ("|endswith", |v, n| v.ends_with(n)),
+        };
+        let cased = rng.below(3) == 0;
+        let expected = if cased {
+            test(&value, &needle)
+        } else {
+            test(&lower(&value), &lower(&needle))
+        };
+        let modifiers = format!("{modifier}{}", if cased { "|cased" } else { "" });
+        let needle_yaml = yaml_quoted(&sigma_literal(&needle));
+        let rules = format!(
+            "title: Alone\nid: r1\nlogsource: {{product: windows}}\ndetection:\n  sel:\n    Name{modifiers}: \"{needle_yaml}\"\n  condition: sel\n---\n\
+             title: Under not\nid: r2\nlogsource: {{product: windows}}\ndetection:\n  base:\n    EventID: 4688\n  sel:\n    Name{modifiers}: \"{needle_yaml}\"\n  condition: base and not sel\n"
+        );
+        let (docs, diagnostics) = vigil_sigma::parse_str(&rules, std::path::Path::new("m.yml"));
+        assert!(diagnostics.is_empty(), "{diagnostics:?} in {rules}");
+        let (set, _) = vigil_detect::compile(&docs, &vigil_detect::CompileOptions::default());
+        let json = format!(
+            r#"{{"Event":{{"System":{{"Channel":"Security","EventID":4688}},"EventData":{{"Name":"{}"}}}}}}"#,
+            json_escaped(&value, &mut rng)
+        );
+        let event = JsonEvent::parse(&json).unwrap();
+        let mut matcher = set.matcher();
+        let ids: Vec<&str> = matcher
+            .matches(&event)
+            .iter()
+            .map(|&r| set.rule(r).id())
+            .collect();
+        let want: &[&str] = if expected { &["r1"] } else { &["r2"] };
+        assert_eq!(
+            ids, want,
+            "round {round}: Name{modifiers} {needle:?} against {value:?}"
+        );
+        if expected {
+            matched += 1;
+        } else {
+            missed += 1;
+        }
+    }
+    assert!(
+        matched > 100 && missed > 100,
+        "{matched} matched, {missed} not"
+    );
+}
