@@ -1237,3 +1237,103 @@ fn an_event_is_read_by_its_id_and_time() {
     let last = &page.events[0];
     assert_eq!(store.event(last.id + 1000, last.time).expect("read"), None);
 }
+
+/// Random events whose fields hold one value spelled as text, integer, float or boolean, alone
+/// or in arrays with repeats, over several segments: `top`, `rare` and two-field counts give
+/// what counting each event once per value (or combination) by hand gives.
+#[test]
+fn counts_of_random_mixed_values_are_those_counted_by_hand() {
+    use std::collections::{BTreeMap, BTreeSet};
+    // (how the event writes it, how a reader names it)
+    const F: &[(&str, &str)] = &[
+        (r#""200""#, "200"),
+        ("200", "200"),
+        ("200.0", "200"),
+        (r#""x""#, "x"),
+        (r#""X""#, "X"),
+        ("true", "true"),
+        (r#""true""#, "true"),
+        ("404", "404"),
+        (r#""404""#, "404"),
+    ];
+    const G: &[(&str, &str)] = &[(r#""a""#, "a"), (r#""1""#, "1"), ("1", "1"), ("1.0", "1")];
+    let mut rng = vigil_testkit::Rng::new(7);
+    let mut pick =
+        |values: &[(&'static str, &'static str)]| -> Option<(String, BTreeSet<&'static str>)> {
+            match rng.below(6) {
+                0 => None,
+                1 | 2 => {
+                    let (text, name) = values[rng.below(values.len())];
+                    Some((text.to_owned(), BTreeSet::from([name])))
+                }
+                _ => {
+                    let items: Vec<(&str, &str)> = (0..1 + rng.below(4))
+                        .map(|_| values[rng.below(values.len())])
+                        .collect();
+                    let text = items.iter().map(|(t, _)| *t).collect::<Vec<_>>().join(",");
+                    Some((format!("[{text}]"), items.iter().map(|(_, n)| *n).collect()))
+                }
+            }
+        };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    let mut by_f: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut by_fg: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    let mut minute = 0;
+    for _batch in 0..4 {
+        let mut batch = Vec::new();
+        for _ in 0..60 {
+            let (f, g) = (pick(F), pick(G));
+            let mut fields = Vec::new();
+            if let Some((text, names)) = &f {
+                fields.push(format!(r#""f":{text}"#));
+                for name in names {
+                    *by_f.entry(name).or_default() += 1;
+                }
+            }
+            if let Some((text, _)) = &g {
+                fields.push(format!(r#""g":{text}"#));
+            }
+            if let (Some((_, f_names)), Some((_, g_names))) = (&f, &g) {
+                for f_name in f_names {
+                    for g_name in g_names {
+                        *by_fg.entry((f_name, g_name)).or_default() += 1;
+                    }
+                }
+            }
+            minute += 1;
+            batch.push(event(
+                "web",
+                "h",
+                "t",
+                minute,
+                &format!("{{{}}}", fields.join(",")),
+            ));
+        }
+        store.append(batch).expect("append");
+        store.refresh().expect("refresh");
+    }
+    let sorted = |mut counts: Vec<(String, u64)>| {
+        assert!(
+            counts.windows(2).all(|w| w[0].1 >= w[1].1),
+            "largest first: {counts:?}"
+        );
+        counts.sort();
+        counts
+    };
+    let expected_f: Vec<(String, u64)> = by_f.iter().map(|(n, c)| (n.to_string(), *c)).collect();
+    assert_eq!(sorted(counted(&store, "* | top 50 f").0), expected_f);
+    let expected_fg: Vec<(String, u64)> = by_fg
+        .iter()
+        .map(|((f, g), c)| (format!("{f}, {g}"), *c))
+        .collect();
+    assert_eq!(sorted(counted(&store, "* | top 50 f, g").0), expected_fg);
+    // The least frequent: the same counts, the smallest first.
+    let mut rare = counted(&store, "* | rare 50 f").0;
+    assert!(
+        rare.windows(2).all(|w| w[0].1 <= w[1].1),
+        "smallest first: {rare:?}"
+    );
+    rare.sort();
+    assert_eq!(rare, expected_f);
+}
