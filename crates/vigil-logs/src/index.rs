@@ -150,16 +150,136 @@ impl tantivy_fst::Automaton for AnyPathValue {
     }
 }
 
-/// The query for an [`AnyPathValue`] automaton over a field.
-#[derive(Clone, Debug)]
-struct AnyPathValueQuery {
-    field: TField,
-    automaton: Arc<AnyPathValue>,
+/// An automaton over `body`'s term dictionary accepting the text values of one JSON path that
+/// are decimal numbers (`200`, `-1.5`) within a range: `status:[200 TO 299]` finds
+/// `"status": "200"` as `status:200` does (JSON logs often quote every value), not only the
+/// numbers.
+#[derive(Debug)]
+struct NumericText {
+    /// The path, the end-of-path marker and the text type byte, as terms begin with them.
+    prefix: Vec<u8>,
+    lower: StdBound<f64>,
+    upper: StdBound<f64>,
 }
 
-impl Query for AnyPathValueQuery {
+/// Longer text is not taken for a number.
+const MAX_NUMERIC_TEXT: usize = 32;
+
+#[derive(Clone, Copy, Debug)]
+enum NumericTextState {
+    /// The first `.0` bytes of the prefix were read.
+    Prefix(usize),
+    /// The text read so far, a number's beginning.
+    Number {
+        len: usize,
+        text: [u8; MAX_NUMERIC_TEXT],
+    },
+    Dead,
+}
+
+impl NumericText {
+    fn holds(&self, x: f64) -> bool {
+        let above = match self.lower {
+            StdBound::Included(low) => x >= low,
+            StdBound::Excluded(low) => x > low,
+            StdBound::Unbounded => true,
+        };
+        let below = match self.upper {
+            StdBound::Included(high) => x <= high,
+            StdBound::Excluded(high) => x < high,
+            StdBound::Unbounded => true,
+        };
+        above && below
+    }
+}
+
+/// Whether `text` may begin a decimal number: an optional `-`, digits, at most one `.` after a
+/// digit.
+fn begins_number(text: &[u8]) -> bool {
+    let digits = text.strip_prefix(b"-").unwrap_or(text);
+    let mut dot = false;
+    for (i, &b) in digits.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => {}
+            b'.' if !dot && i > 0 => dot = true,
+            _ => return false,
+        }
+    }
+    true
+}
+
+impl tantivy_fst::Automaton for NumericText {
+    type State = NumericTextState;
+
+    fn start(&self) -> NumericTextState {
+        NumericTextState::Prefix(0)
+    }
+
+    fn is_match(&self, state: &NumericTextState) -> bool {
+        let NumericTextState::Number { len, text } = state else {
+            return false;
+        };
+        let text = &text[..*len];
+        text.last().is_some_and(u8::is_ascii_digit)
+            && std::str::from_utf8(text)
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok())
+                .is_some_and(|x| self.holds(x))
+    }
+
+    fn can_match(&self, state: &NumericTextState) -> bool {
+        !matches!(state, NumericTextState::Dead)
+    }
+
+    fn accept(&self, state: &NumericTextState, byte: u8) -> NumericTextState {
+        match *state {
+            NumericTextState::Prefix(at) if self.prefix.get(at) == Some(&byte) => {
+                if at + 1 == self.prefix.len() {
+                    NumericTextState::Number {
+                        len: 0,
+                        text: [0; MAX_NUMERIC_TEXT],
+                    }
+                } else {
+                    NumericTextState::Prefix(at + 1)
+                }
+            }
+            NumericTextState::Number { len, mut text } if len < MAX_NUMERIC_TEXT => {
+                text[len] = byte;
+                if begins_number(&text[..=len]) {
+                    NumericTextState::Number { len: len + 1, text }
+                } else {
+                    NumericTextState::Dead
+                }
+            }
+            _ => NumericTextState::Dead,
+        }
+    }
+}
+
+/// The query for an automaton over a field's term dictionary ([`AnyPathValue`],
+/// [`NumericText`]).
+#[derive(Debug)]
+struct AutomatonQuery<A> {
+    field: TField,
+    automaton: Arc<A>,
+}
+
+impl<A> Clone for AutomatonQuery<A> {
+    fn clone(&self) -> Self {
+        AutomatonQuery {
+            field: self.field,
+            automaton: self.automaton.clone(),
+        }
+    }
+}
+
+impl<A> Query for AutomatonQuery<A>
+where
+    A: tantivy_fst::Automaton + Send + Sync + std::fmt::Debug + 'static,
+    A::State: Clone,
+{
     fn weight(&self, _: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
-        Ok(Box::new(AutomatonWeight::<AnyPathValue>::new(
+        Ok(Box::new(AutomatonWeight::<A>::new(
             self.field,
             self.automaton.clone(),
         )))
@@ -611,7 +731,7 @@ impl Translator<'_> {
             .map(|t| t.serialized_value_bytes()[1..].to_vec())
             .collect();
         if let Some(automaton) = AnyPathValue::new(suffixes) {
-            parts.push(Box::new(AnyPathValueQuery {
+            parts.push(Box::new(AutomatonQuery {
                 field: self.fields.body,
                 automaton: Arc::new(automaton),
             }));
@@ -813,6 +933,20 @@ impl Translator<'_> {
             }
             parts.push(Box::new(RangeQuery::new(lo, hi)));
         }
+        if let Field::Json(path) = field
+            && let (Some(lower), Some(upper)) = (number_bound(lower), number_bound(upper))
+        {
+            let mut prefix = self.json_term(path);
+            prefix.append_type_and_str("");
+            parts.push(Box::new(AutomatonQuery {
+                field: self.fields.body,
+                automaton: Arc::new(NumericText {
+                    prefix: prefix.serialized_value_bytes().to_vec(),
+                    lower,
+                    upper,
+                }),
+            }));
+        }
         if parts.is_empty() {
             return Err(LogError::Unsupported(format!(
                 "the range on {field} mixes kinds of values: give both ends as numbers, times or text"
@@ -834,6 +968,20 @@ impl Translator<'_> {
         });
         Some(Box::new(RangeQuery::new(lo, hi)))
     }
+}
+
+/// A range's end as a number, when it is one (or open).
+fn number_bound(bound: &Bound) -> Option<StdBound<f64>> {
+    let number = |s: &Scalar| match s {
+        Scalar::Int(n) => Some(*n as f64),
+        Scalar::Float(x) => Some(*x),
+        Scalar::Time(_) | Scalar::Text(_) => None,
+    };
+    Some(match bound {
+        Bound::Unbounded => StdBound::Unbounded,
+        Bound::Inclusive(s) => StdBound::Included(number(s)?),
+        Bound::Exclusive(s) => StdBound::Excluded(number(s)?),
+    })
 }
 
 fn scalar_text(s: &Scalar) -> String {

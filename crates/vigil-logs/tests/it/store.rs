@@ -1337,3 +1337,194 @@ fn counts_of_random_mixed_values_are_those_counted_by_hand() {
     rare.sort();
     assert_eq!(rare, expected_f);
 }
+
+/// A number range finds numbers written as text too (`"status": "200"`), as `status:200` does;
+/// text that is not a decimal number (`2xx`, `2e2`, ` 200`) is not taken for one.
+#[test]
+fn number_ranges_find_numbers_written_as_text() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    let values = [
+        ("n200", r#""200""#),
+        ("n200num", "200"),
+        ("n299", r#"["x","299"]"#),
+        ("n300", r#""300""#),
+        ("neg", r#""-1.5""#),
+        ("dec", r#""250.75""#),
+        ("word", r#""2xx""#),
+        ("exp", r#""2e2""#),
+        ("lead", r#"" 200""#),
+        ("long", r#""200200200200200200200200200200200200""#),
+    ];
+    let events = values
+        .iter()
+        .enumerate()
+        .map(|(i, (name, v))| {
+            event(
+                "web",
+                "h",
+                "t",
+                i as i64,
+                &format!(r#"{{"name":"{name}","status":{v}}}"#),
+            )
+        })
+        .collect();
+    store.append(events).expect("append");
+    store.refresh().expect("refresh");
+    let found = |q: &str| {
+        let mut n = names(&store, q);
+        n.sort();
+        n
+    };
+    assert_eq!(
+        found("status:[200 TO 299]"),
+        ["dec", "n200", "n200num", "n299"]
+    );
+    assert_eq!(found("status:{200 TO 300]"), ["dec", "n299", "n300"]);
+    assert_eq!(found("status:<0"), ["neg"]);
+    // Text of more than 32 characters is not read as a number.
+    assert_eq!(found("status:>=300"), ["n300"]);
+    assert_eq!(found("status:[* TO -1]"), ["neg"]);
+}
+
+/// Random queries over random events whose fields hold values spelled as text, integers,
+/// floats and booleans, alone or in arrays: each finds the events that evaluating it by hand
+/// on each event finds (`field:value` on a whole value without case, numbers and numeric text
+/// alike; `exists:`; a number range; `AND`, `OR`, `NOT`, parentheses).
+#[test]
+fn random_queries_find_the_events_they_describe() {
+    use std::collections::BTreeSet;
+    /// (how the event writes a value, how it reads: lowercased, numbers as written)
+    const VALUES: &[(&str, &str)] = &[
+        (r#""200""#, "200"),
+        ("200", "200"),
+        (r#""Xy""#, "xy"),
+        (r#""xY""#, "xy"),
+        ("true", "true"),
+        (r#""true""#, "true"),
+        ("404", "404"),
+        (r#""404""#, "404"),
+        (r#""b c""#, "b c"),
+    ];
+    const FIELDS: &[&str] = &["f", "g"];
+    struct Stored {
+        name: String,
+        fields: Vec<Option<BTreeSet<&'static str>>>,
+    }
+    let mut rng = vigil_testkit::Rng::new(11);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    let mut stored = Vec::new();
+    for batch in 0..2 {
+        let mut events = Vec::new();
+        for i in 0..40 {
+            let name = format!("e{batch}-{i}");
+            let mut json = vec![format!(r#""name":"{name}""#)];
+            let mut fields = Vec::new();
+            for field in FIELDS {
+                let values: Vec<(&str, &str)> = match rng.below(4) {
+                    0 => Vec::new(),
+                    1 | 2 => vec![VALUES[rng.below(VALUES.len())]],
+                    _ => (0..1 + rng.below(3))
+                        .map(|_| VALUES[rng.below(VALUES.len())])
+                        .collect(),
+                };
+                fields.push(match values.as_slice() {
+                    [] => None,
+                    [(text, read)] => {
+                        json.push(format!(r#""{field}":{text}"#));
+                        Some(BTreeSet::from([*read]))
+                    }
+                    many => {
+                        let texts: Vec<&str> = many.iter().map(|(t, _)| *t).collect();
+                        json.push(format!(r#""{field}":[{}]"#, texts.join(",")));
+                        Some(many.iter().map(|(_, r)| *r).collect())
+                    }
+                });
+            }
+            events.push(event(
+                "web",
+                "h",
+                "t",
+                i,
+                &format!("{{{}}}", json.join(",")),
+            ));
+            stored.push(Stored { name, fields });
+        }
+        store.append(events).expect("append");
+        store.refresh().expect("refresh");
+    }
+    /// A query and whether an event meets it.
+    type Test = Box<dyn Fn(&Stored) -> bool>;
+    fn atom(rng: &mut vigil_testkit::Rng) -> (String, Test) {
+        let f = rng.below(FIELDS.len());
+        let field = FIELDS[f];
+        match rng.below(6) {
+            0 => (
+                format!("exists:{field}"),
+                Box::new(move |e: &Stored| e.fields[f].is_some()),
+            ),
+            1 => (
+                format!("{field}:[100 TO 300]"),
+                Box::new(move |e: &Stored| e.fields[f].as_ref().is_some_and(|v| v.contains("200"))),
+            ),
+            _ => {
+                let (written, read) = [
+                    ("200", "200"),
+                    ("XY", "xy"),
+                    ("true", "true"),
+                    ("404", "404"),
+                    (r#""B C""#, "b c"),
+                ][rng.below(5)];
+                (
+                    format!("{field}:{written}"),
+                    Box::new(move |e: &Stored| {
+                        e.fields[f].as_ref().is_some_and(|v| v.contains(read))
+                    }),
+                )
+            }
+        }
+    }
+    fn query(rng: &mut vigil_testkit::Rng, depth: u32) -> (String, Test) {
+        if depth == 0 || rng.below(3) == 0 {
+            return atom(rng);
+        }
+        let (a, ta) = query(rng, depth - 1);
+        let (b, tb) = query(rng, depth - 1);
+        match rng.below(4) {
+            0 => (
+                format!("({a}) AND ({b})"),
+                Box::new(move |e| ta(e) && tb(e)),
+            ),
+            1 => (format!("({a}) OR ({b})"), Box::new(move |e| ta(e) || tb(e))),
+            2 => (
+                format!("({a}) AND NOT ({b})"),
+                Box::new(move |e| ta(e) && !tb(e)),
+            ),
+            _ => (format!("NOT ({a})"), Box::new(move |e| !ta(e))),
+        }
+    }
+    let mut found_some = 0;
+    for _ in 0..150 {
+        let (text, test) = query(&mut rng, 2);
+        let mut expected: Vec<String> = stored
+            .iter()
+            .filter(|e| test(e))
+            .map(|e| e.name.clone())
+            .collect();
+        let mut found = names(&store, &text);
+        expected.sort();
+        found.sort();
+        let differing: Vec<String> = stored
+            .iter()
+            .filter(|e| found.contains(&e.name) != expected.contains(&e.name))
+            .map(|e| format!("{} {:?}", e.name, e.fields))
+            .collect();
+        assert!(differing.is_empty(), "{text}: {differing:?}");
+        found_some += usize::from(!found.is_empty() && found.len() < stored.len());
+    }
+    assert!(
+        found_some > 50,
+        "{found_some} queries found some events but not all"
+    );
+}
