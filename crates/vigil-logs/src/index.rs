@@ -718,7 +718,7 @@ impl Translator<'_> {
     /// the text, and the number or boolean it spells, each with one automaton over every
     /// path's terms.
     pub fn any_field_value(&self, value: &str) -> Result<Q, LogError> {
-        let lower = value.to_lowercase();
+        let lower = vigil_query::lowercase(value);
         // Values longer than `MAX_KEYWORD` are not indexed whole (their words are, as text).
         let mut parts = Vec::new();
         if lower.len() <= MAX_KEYWORD {
@@ -792,7 +792,7 @@ impl Translator<'_> {
     /// `path:value` for a JSON path: the text, and the number or boolean it spells.
     fn json_value(&self, path: &str, value: &str) -> Q {
         let mut text = self.json_term(path);
-        text.append_type_and_str(&value.to_lowercase());
+        text.append_type_and_str(&vigil_query::lowercase(value));
         let mut parts = vec![term(text)];
         parts.extend(self.json_typed_terms(path, value).into_iter().map(term));
         any_of(parts)

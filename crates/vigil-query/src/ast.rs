@@ -272,7 +272,7 @@ impl Wildcard {
                 .parts
                 .iter()
                 .map(|p| match p {
-                    WildcardPart::Literal(t) => WildcardPart::Literal(t.to_lowercase()),
+                    WildcardPart::Literal(t) => WildcardPart::Literal(crate::lowercase(t)),
                     other => other.clone(),
                 })
                 .collect(),

@@ -56,3 +56,10 @@ pub use error::ParseError;
 pub use parse::{
     DEFAULT_TOP, MAX_DEPTH, MAX_GROUP_FIELDS, MAX_TERMS, MAX_TOP, network_expr, parse, parse_time,
 };
+
+/// `text` lowercased one character at a time, as the log index lowercases values (Tantivy's
+/// `LowerCaser`): `str::to_lowercase` writes a Σ that ends a word as ς, which the σ the index
+/// holds would not equal.
+pub fn lowercase(text: &str) -> String {
+    text.chars().flat_map(char::to_lowercase).collect()
+}

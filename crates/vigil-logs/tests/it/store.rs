@@ -1528,3 +1528,43 @@ fn random_queries_find_the_events_they_describe() {
         "{found_some} queries found some events but not all"
     );
 }
+
+/// Letters beyond ASCII are found whatever their case, in a field, in any field and as words:
+/// the query is lowercased one character at a time, as the index is (a Σ ending a word stays
+/// σ; `str::to_lowercase` would make it ς and miss).
+#[test]
+fn letters_beyond_ascii_are_found_whatever_their_case() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    store
+        .append(vec![
+            event("web", "h", "t", 0, r#"{"name":"upper","city":"ΟΔΟΣ"}"#),
+            event("web", "h", "t", 1, r#"{"name":"lower","city":"οδοσ"}"#),
+            event(
+                "web",
+                "h",
+                "t",
+                2,
+                r#"{"name":"words","note":"η ΟΔΟΣ ΕΡΜΟΥ"}"#,
+            ),
+            event("web", "h", "t", 3, r#"{"name":"other","city":"οδοι"}"#),
+        ])
+        .expect("append");
+    store.refresh().expect("refresh");
+    let found = |q: &str| {
+        let mut n = names(&store, q);
+        n.sort();
+        n
+    };
+    for q in [
+        "city:ΟΔΟΣ",
+        "city:οδοσ",
+        "city:ΟδοΣ",
+        "city:ΟΔ*Σ",
+        "city:*ΔΟΣ",
+    ] {
+        assert_eq!(found(q), ["lower", "upper"], "{q}");
+    }
+    assert_eq!(found("ΟΔΟΣ"), ["lower", "upper", "words"]);
+    assert_eq!(found(r#""ΟΔΟΣ ΕΡΜΟΥ""#), ["words"]);
+}
