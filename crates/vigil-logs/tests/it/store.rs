@@ -1568,3 +1568,96 @@ fn letters_beyond_ascii_are_found_whatever_their_case() {
     assert_eq!(found("ΟΔΟΣ"), ["lower", "upper", "words"]);
     assert_eq!(found(r#""ΟΔΟΣ ΕΡΜΟΥ""#), ["words"]);
 }
+
+/// Random free-text words and phrases over random values made of words and the punctuation of
+/// logs (paths, dashes, commas), in any case and beyond ASCII: a word finds the events with a
+/// value holding it as a word or being it whole, a phrase those with a value holding its words
+/// in a row.
+#[test]
+fn random_words_and_phrases_find_the_values_that_hold_them() {
+    const WORDS: &[&str] = &["alpha", "Beta", "ΓΑΜΜΑ", "δ1", "x", "42", "ΟΔΟΣ"];
+    const GAPS: &[&str] = &[" ", "-", "\\\\", ".", ", ", "/", ":"];
+    let mut rng = vigil_testkit::Rng::new(5);
+    let lower = vigil_query::lowercase;
+    let words_of = |value: &str| -> Vec<String> {
+        value
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(lower)
+            .collect()
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    // Per event: its name and the text of its values (as read, escapes undone).
+    let mut stored: Vec<(String, Vec<String>)> = Vec::new();
+    for batch in 0..2 {
+        let mut events = Vec::new();
+        for i in 0..40 {
+            let name = format!("e{batch}-{i}");
+            let mut values = Vec::new();
+            let mut json = vec![format!(r#""name":"{name}""#)];
+            for field in ["a", "b"] {
+                if rng.below(4) == 0 {
+                    continue;
+                }
+                let mut written = String::new();
+                for k in 0..1 + rng.below(4) {
+                    if k > 0 {
+                        written.push_str(GAPS[rng.below(GAPS.len())]);
+                    }
+                    written.push_str(WORDS[rng.below(WORDS.len())]);
+                }
+                json.push(format!(r#""{field}":"{written}""#));
+                values.push(written.replace("\\\\", "\\"));
+            }
+            events.push(event(
+                "web",
+                "h",
+                "t",
+                i,
+                &format!("{{{}}}", json.join(",")),
+            ));
+            stored.push((name, values));
+        }
+        store.append(events).expect("append");
+        store.refresh().expect("refresh");
+    }
+    let mut found_some = 0;
+    for _ in 0..120 {
+        let length = 1 + rng.below(2);
+        let phrase: Vec<String> = (0..length)
+            .map(|_| {
+                let w = WORDS[rng.below(WORDS.len())];
+                if rng.below(2) == 0 {
+                    w.to_uppercase()
+                } else {
+                    w.to_lowercase()
+                }
+            })
+            .collect();
+        let wanted: Vec<String> = phrase.iter().map(|w| lower(w)).collect();
+        let query = if phrase.len() == 1 {
+            phrase[0].clone()
+        } else {
+            format!(r#""{}""#, phrase.join(" "))
+        };
+        let mut expected: Vec<String> = stored
+            .iter()
+            .filter(|(name, values)| {
+                name == &query
+                    || values.iter().any(|v| {
+                        let words = words_of(v);
+                        words.windows(wanted.len()).any(|w| w == wanted.as_slice())
+                            || (wanted.len() == 1 && lower(v) == wanted[0])
+                    })
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        let mut found = names(&store, &query);
+        expected.sort();
+        found.sort();
+        assert_eq!(found, expected, "{query}");
+        found_some += usize::from(!found.is_empty());
+    }
+    assert!(found_some > 60, "{found_some} queries found some events");
+}
