@@ -381,3 +381,148 @@ fn string_modifiers_match_as_plain_comparisons_say() {
         "{matched} matched, {missed} not"
     );
 }
+
+/// Random events whose field holds a value, a list, `null` or nothing, against random rules
+/// with value lists, `|all`, `|contains|all`, numeric comparisons, `null` and `|exists`: the
+/// engine matches, through the one-pass table and through lookups by name, exactly when the
+/// Sigma semantics evaluated by hand say so (a list of values is any of them, `|all` each of
+/// them; a field holding a list matches when one of its values does; numbers written as text
+/// compare as numbers).
+#[test]
+fn value_lists_and_comparisons_match_as_sigma_says() {
+    #[derive(Debug, Clone)]
+    enum V {
+        Text(&'static str),
+        Number(i64),
+    }
+    const TEXTS: &[&str] = &["ab", "AB", "abc", "c:\\x\\ab", "10", "-3", "7.5", ""];
+    let mut rng = vigil_testkit::Rng::new(43);
+    let lower = |s: &str| s.to_lowercase();
+    let number = |v: &V| match v {
+        V::Number(n) => Some(*n as f64),
+        V::Text(t) => t.trim().parse::<f64>().ok().filter(|_| {
+            t.trim()
+                .starts_with(|c: char| c.is_ascii_digit() || c == '-')
+        }),
+    };
+    let text = |v: &V| match v {
+        V::Number(n) => n.to_string(),
+        V::Text(t) => t.to_string(),
+    };
+    let (mut matched, mut missed) = (0, 0);
+    for round in 0..500 {
+        let random_value = |rng: &mut vigil_testkit::Rng| {
+            if rng.below(3) == 0 {
+                V::Number([-3, 0, 7, 10, 12][rng.below(5)])
+            } else {
+                V::Text(TEXTS[rng.below(TEXTS.len())])
+            }
+        };
+        // None: the field is absent; Some(None): null; Some(Some(values)).
+        let field: Option<Option<Vec<V>>> = match rng.below(6) {
+            0 => None,
+            1 => Some(None),
+            _ => Some(Some(
+                (0..1 + rng.below(3))
+                    .map(|_| random_value(&mut rng))
+                    .collect(),
+            )),
+        };
+        let values: Vec<V> = field.clone().flatten().unwrap_or_default();
+        let present = field.is_some();
+        let any = |f: &dyn Fn(&V) -> bool| values.iter().any(f);
+        let needles: Vec<&str> = (0..1 + rng.below(3))
+            .map(|_| TEXTS[rng.below(TEXTS.len())])
+            .filter(|t| !t.is_empty())
+            .collect();
+        let needles = if needles.is_empty() {
+            vec!["ab"]
+        } else {
+            needles
+        };
+        let list = needles
+            .iter()
+            .map(|n| format!("'{n}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let bound = [-3i64, 0, 7, 10][rng.below(4)];
+        let (detection, expected): (String, bool) = match rng.below(7) {
+            0 => (
+                format!("F: [{list}]"),
+                needles
+                    .iter()
+                    .any(|n| any(&|v| lower(&text(v)) == lower(n))),
+            ),
+            1 => (
+                format!("F|contains: [{list}]"),
+                needles
+                    .iter()
+                    .any(|n| any(&|v| lower(&text(v)).contains(&lower(n)))),
+            ),
+            2 => (
+                format!("F|contains|all: [{list}]"),
+                needles
+                    .iter()
+                    .all(|n| any(&|v| lower(&text(v)).contains(&lower(n)))),
+            ),
+            3 => (
+                format!("F|gt: {bound}"),
+                any(&|v| number(v).is_some_and(|x| x > bound as f64)),
+            ),
+            4 => (
+                format!("F|lte: {bound}"),
+                any(&|v| number(v).is_some_and(|x| x <= bound as f64)),
+            ),
+            5 => (
+                "F: null".to_owned(),
+                !present || matches!(field, Some(None)),
+            ),
+            _ => {
+                let want = rng.below(2) == 0;
+                (format!("F|exists: {want}"), present == want)
+            }
+        };
+        let rule = format!(
+            "title: Lists\nid: r1\nlogsource: {{product: windows}}\ndetection:\n  base:\n    EventID: 4688\n  sel:\n    {detection}\n  condition: base and sel\n"
+        );
+        let (docs, diagnostics) = vigil_sigma::parse_str(&rule, std::path::Path::new("l.yml"));
+        assert!(diagnostics.is_empty(), "{diagnostics:?} in {rule}");
+        let (set, _) = vigil_detect::compile(&docs, &vigil_detect::CompileOptions::default());
+        let json_value = |v: &V| match v {
+            V::Number(n) => n.to_string(),
+            V::Text(t) => serde_json::to_string(t).unwrap(),
+        };
+        let data = match &field {
+            None => String::new(),
+            Some(None) => r#","F":null"#.to_owned(),
+            Some(Some(vs)) if vs.len() == 1 && rng.below(2) == 0 => {
+                format!(r#","F":{}"#, json_value(&vs[0]))
+            }
+            Some(Some(vs)) => format!(
+                r#","F":[{}]"#,
+                vs.iter().map(json_value).collect::<Vec<_>>().join(",")
+            ),
+        };
+        let json = format!(
+            r#"{{"Event":{{"System":{{"Channel":"Security","EventID":4688}},"EventData":{{"Other":"y"{data}}}}}}}"#
+        );
+        let event = JsonEvent::parse(&json).unwrap();
+        let mut matcher = set.matcher();
+        let by_table = !matcher.matches(&event).is_empty();
+        let by_name = !matcher.matches(&ByName(&event)).is_empty();
+        assert_eq!(
+            (by_table, by_name),
+            (expected, expected),
+            "round {round}: {detection} on {json}"
+        );
+        if expected {
+            matched += 1;
+        } else {
+            missed += 1;
+        }
+    }
+    assert!(
+        matched > 100 && missed > 100,
+        "{matched} matched, {missed} not"
+    );
+}
