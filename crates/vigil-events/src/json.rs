@@ -767,9 +767,14 @@ impl Event for JsonEvent {
 
     fn keyword_text(&self, out: &mut String) -> bool {
         match &self.text {
+            // A `\u` escape could spell a key otherwise: the whole text, unescaped.
+            Some(text) if has_long_escape(text) => {
+                lowercase_unescaped(text, out);
+                true
+            }
             Some(text) => {
                 let part = keyword_part(text, self.windows);
-                if part.is_ascii() && !has_long_escape(part) {
+                if part.is_ascii() {
                     // Every value is then in the text as JSON writes it, and lowercasing ASCII
                     // leaves the escapes as they are: one copy, without unescaping (which was
                     // most of the cost of the text).
@@ -807,9 +812,9 @@ fn has_long_escape(json: &str) -> bool {
 /// The part of an event's JSON text that holds every value [`Event::for_each_value`] gives:
 /// for a Windows record, the text from its first `"EventData"` or `"UserData"` on (keyword
 /// searches look at those two only, and the `System` part before them is half of a record's
-/// text); else, or when neither is written so, the whole text. In JSON text these bytes, with
-/// their quotes unescaped, are a key or a whole string value, so a record's own `EventData`
-/// and `UserData` begin at or after the first of them.
+/// text); else, or when neither is written so, the whole text. In JSON text without `\u`
+/// escapes these bytes, with their quotes unescaped, are a key or a whole string value, so a
+/// record's own `EventData` and `UserData` begin at or after the first of them.
 fn keyword_part(text: &str, windows: bool) -> &str {
     if !windows {
         return text;
@@ -1204,6 +1209,10 @@ mod tests {
         // A record with neither is searched whole.
         let bare = format!(r#"{{"Event":{{{system}}}}}"#);
         assert!(keyword_text(&bare).contains("host-sys"));
+        // A key spelled with a `\u` escape is found too: such a text is read whole.
+        let spelled =
+            format!(r#"{{"Event":{{{system},"Event\u0044ata":{{"A":"Hidden"}},{user}}}}}"#);
+        assert!(keyword_text(&spelled).contains("hidden"));
     }
 
     /// A sink keeping the first node given for each name, as the engine does.
