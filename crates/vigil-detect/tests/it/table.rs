@@ -163,15 +163,8 @@ detection:
     - "tab\there"
   condition: keywords
 "#;
-    let (docs, diagnostics) = vigil_sigma::parse_str(rule, std::path::Path::new("k.yml"));
-    assert!(diagnostics.is_empty(), "{diagnostics:?}");
-    let (set, _) = vigil_detect::compile(&docs, &vigil_detect::CompileOptions::default());
+    let set = compiled(rule);
     let mut matcher = set.matcher();
-    let record = |data: &str| {
-        format!(
-            r#"{{"Event":{{"System":{{"Channel":"Security","EventID":4688}},"EventData":{{{data}}}}}}}"#
-        )
-    };
     for (data, matches) in [
         (r#""CommandLine":"run c:\\temp\\EVIL \"quoted\" now""#, true),
         (r#""CommandLine":"a TAB\there""#, true),
@@ -182,7 +175,7 @@ detection:
         (r#""CommandLine":"c:\\temp\\evil \\\"quoted\\\"""#, false),
         (r#""CommandLine":"tab there""#, false),
     ] {
-        let event = JsonEvent::parse(&record(data)).unwrap();
+        let event = JsonEvent::parse(&security_record(data)).unwrap();
         assert_eq!(!matcher.matches(&event).is_empty(), matches, "{data}");
     }
 }
@@ -220,24 +213,16 @@ fn keyword_text_finds_every_piece_of_every_value_however_it_is_escaped() {
             "title: Piece\nid: r1\nlogsource: {{product: windows}}\ndetection:\n  keywords:\n    - \"{}\"\n  condition: keywords\n",
             yaml_quoted(&sigma_literal(&needle))
         );
-        let (docs, diagnostics) = vigil_sigma::parse_str(&rule, std::path::Path::new("k.yml"));
-        assert!(diagnostics.is_empty(), "{diagnostics:?} in {rule}");
-        let (set, _) = vigil_detect::compile(&docs, &vigil_detect::CompileOptions::default());
+        let set = compiled(&rule);
         let data: Vec<String> = values
             .iter()
             .enumerate()
             .map(|(i, v)| format!(r#""V{i}":"{}""#, json_escaped(v, &mut rng)))
             .collect();
-        let json = format!(
-            r#"{{"Event":{{"System":{{"Channel":"Security","EventID":4688}},"EventData":{{{}}}}}}}"#,
-            data.join(",")
-        );
+        let json = security_record(&data.join(","));
         let event = JsonEvent::parse(&json).unwrap();
-        let mut matcher = set.matcher();
-        let by_text = !matcher.matches(&event).is_empty();
-        let by_walk = !matcher.matches(&ByName(&event)).is_empty();
         assert_eq!(
-            (by_text, by_walk),
+            matched_both_ways(&set, &event),
             (expected, expected),
             "round {round}: {needle:?} in {json}"
         );
@@ -351,13 +336,8 @@ fn string_modifiers_match_as_plain_comparisons_say() {
             "title: Alone\nid: r1\nlogsource: {{product: windows}}\ndetection:\n  sel:\n    Name{modifiers}: \"{needle_yaml}\"\n  condition: sel\n---\n\
              title: Under not\nid: r2\nlogsource: {{product: windows}}\ndetection:\n  base:\n    EventID: 4688\n  sel:\n    Name{modifiers}: \"{needle_yaml}\"\n  condition: base and not sel\n"
         );
-        let (docs, diagnostics) = vigil_sigma::parse_str(&rules, std::path::Path::new("m.yml"));
-        assert!(diagnostics.is_empty(), "{diagnostics:?} in {rules}");
-        let (set, _) = vigil_detect::compile(&docs, &vigil_detect::CompileOptions::default());
-        let json = format!(
-            r#"{{"Event":{{"System":{{"Channel":"Security","EventID":4688}},"EventData":{{"Name":"{}"}}}}}}"#,
-            json_escaped(&value, &mut rng)
-        );
+        let set = compiled(&rules);
+        let json = security_record(&format!(r#""Name":"{}""#, json_escaped(&value, &mut rng)));
         let event = JsonEvent::parse(&json).unwrap();
         let mut matcher = set.matcher();
         let ids: Vec<&str> = matcher
@@ -485,9 +465,7 @@ fn value_lists_and_comparisons_match_as_sigma_says() {
         let rule = format!(
             "title: Lists\nid: r1\nlogsource: {{product: windows}}\ndetection:\n  base:\n    EventID: 4688\n  sel:\n    {detection}\n  condition: base and sel\n"
         );
-        let (docs, diagnostics) = vigil_sigma::parse_str(&rule, std::path::Path::new("l.yml"));
-        assert!(diagnostics.is_empty(), "{diagnostics:?} in {rule}");
-        let (set, _) = vigil_detect::compile(&docs, &vigil_detect::CompileOptions::default());
+        let set = compiled(&rule);
         let json_value = |v: &V| match v {
             V::Number(n) => n.to_string(),
             V::Text(t) => serde_json::to_string(t).unwrap(),
@@ -503,15 +481,10 @@ fn value_lists_and_comparisons_match_as_sigma_says() {
                 vs.iter().map(json_value).collect::<Vec<_>>().join(",")
             ),
         };
-        let json = format!(
-            r#"{{"Event":{{"System":{{"Channel":"Security","EventID":4688}},"EventData":{{"Other":"y"{data}}}}}}}"#
-        );
+        let json = security_record(&format!(r#""Other":"y"{data}"#));
         let event = JsonEvent::parse(&json).unwrap();
-        let mut matcher = set.matcher();
-        let by_table = !matcher.matches(&event).is_empty();
-        let by_name = !matcher.matches(&ByName(&event)).is_empty();
         assert_eq!(
-            (by_table, by_name),
+            matched_both_ways(&set, &event),
             (expected, expected),
             "round {round}: {detection} on {json}"
         );
@@ -525,4 +498,29 @@ fn value_lists_and_comparisons_match_as_sigma_says() {
         matched > 100 && missed > 100,
         "{matched} matched, {missed} not"
     );
+}
+
+/// The rule set of one YAML text, which must load and compile without a word.
+fn compiled(yaml: &str) -> vigil_detect::CompiledRuleSet {
+    let (docs, diagnostics) = vigil_sigma::parse_str(yaml, std::path::Path::new("t.yml"));
+    assert!(diagnostics.is_empty(), "{diagnostics:?} in {yaml}");
+    let (set, diagnostics) = vigil_detect::compile(&docs, &vigil_detect::CompileOptions::default());
+    assert!(diagnostics.is_empty(), "{diagnostics:?} in {yaml}");
+    set
+}
+
+/// A Security 4688 record whose EventData is `data` (members of a JSON object).
+fn security_record(data: &str) -> String {
+    format!(
+        r#"{{"Event":{{"System":{{"Channel":"Security","EventID":4688}},"EventData":{{{data}}}}}}}"#
+    )
+}
+
+/// Whether `set` matches the event through its one-pass table and keyword text, and through
+/// lookups by name and the walk over its values.
+fn matched_both_ways(set: &vigil_detect::CompiledRuleSet, event: &JsonEvent) -> (bool, bool) {
+    let mut matcher = set.matcher();
+    let by_table = !matcher.matches(event).is_empty();
+    let by_name = !matcher.matches(&ByName(event)).is_empty();
+    (by_table, by_name)
 }
