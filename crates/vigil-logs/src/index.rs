@@ -15,7 +15,7 @@
 //! stays in the schema, unwritten, so that indexes created before open unchanged; their events
 //! answer through `body` like new ones.
 
-use std::ops::Bound as StdBound;
+use std::ops::{Bound as StdBound, RangeBounds};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -177,22 +177,6 @@ enum NumericTextState {
     Dead,
 }
 
-impl NumericText {
-    fn holds(&self, x: f64) -> bool {
-        let above = match self.lower {
-            StdBound::Included(low) => x >= low,
-            StdBound::Excluded(low) => x > low,
-            StdBound::Unbounded => true,
-        };
-        let below = match self.upper {
-            StdBound::Included(high) => x <= high,
-            StdBound::Excluded(high) => x < high,
-            StdBound::Unbounded => true,
-        };
-        above && below
-    }
-}
-
 /// Whether `text` may begin a decimal number: an optional `-`, digits, at most one `.` after a
 /// digit.
 fn begins_number(text: &[u8]) -> bool {
@@ -224,7 +208,7 @@ impl tantivy_fst::Automaton for NumericText {
             && std::str::from_utf8(text)
                 .ok()
                 .and_then(|t| t.parse::<f64>().ok())
-                .is_some_and(|x| self.holds(x))
+                .is_some_and(|x| (self.lower, self.upper).contains(&x))
     }
 
     fn can_match(&self, state: &NumericTextState) -> bool {
