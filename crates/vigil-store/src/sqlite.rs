@@ -142,6 +142,7 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations").run(&writer).await?;
+        fill_search_text(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -1636,7 +1637,7 @@ async fn insert_incident(conn: &mut SqliteConnection, i: &Incident) -> StoreResu
 async fn update_incident_row(conn: &mut SqliteConnection, i: &Incident) -> StoreResult<()> {
     let t = &i.timestamps;
     sqlx::query(
-        "UPDATE incidents SET title = ?, summary = ?, severity = ?, priority = ?, phase = ?, category = ?, \
+        "UPDATE incidents SET title = ?, summary = ?, search_text = ?, severity = ?, priority = ?, phase = ?, category = ?, \
          tlp = ?, pap = ?, customer_facing = ?, techniques = ?, root_cause = ?, post_mortem = ?, \
          data_impact = ?, next_steps = ?, first_activity_at = ?, detected_at = ?, acknowledged_at = ?, \
          declared_at = ?, contained_at = ?, eradicated_at = ?, recovered_at = ?, closed_at = ?, updated_at = ? \
@@ -1644,6 +1645,7 @@ async fn update_incident_row(conn: &mut SqliteConnection, i: &Incident) -> Store
     )
     .bind(&i.title)
     .bind(&i.summary)
+    .bind(search_text(&i.title, &i.summary))
     .bind(i.severity.as_str())
     .bind(i.priority.as_str())
     .bind(i.phase.as_str())
@@ -2611,9 +2613,45 @@ fn push_candidates(q: &mut QueryBuilder<'_, Sqlite>, alias: &str, candidates: &[
     }
 }
 
+/// `text` case-folded for the incident list's text search: lowercased one character at a time
+/// in every alphabet (SQLite's `LOWER` and `LIKE` fold ASCII letters only), with the Greek final
+/// ς folded to σ as Unicode's case folding does, so "ΟΔΟΣ", "οδοσ" and "οδος" find each other.
+fn fold_case(text: &str) -> String {
+    text.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| if c == 'ς' { 'σ' } else { c })
+        .collect()
+}
+
+/// What the text search looks in: the title and the summary folded, apart (a unit separator
+/// between them, which no search holds, so a phrase never runs from one into the other).
+fn search_text(title: &str, summary: &str) -> String {
+    format!("{}\u{1f}{}", fold_case(title), fold_case(summary))
+}
+
+/// Computes the search text of the incidents a database from before it was kept left without
+/// one, in one transaction.
+async fn fill_search_text(writer: &SqlitePool) -> StoreResult<()> {
+    let mut tx = writer.begin().await?;
+    let rows = sqlx::query("SELECT id, title, summary FROM incidents WHERE search_text IS NULL")
+        .fetch_all(&mut *tx)
+        .await?;
+    for row in rows {
+        let title: String = row.try_get("title")?;
+        let summary: String = row.try_get("summary")?;
+        sqlx::query("UPDATE incidents SET search_text = ? WHERE id = ?")
+            .bind(search_text(&title, &summary))
+            .bind(row.try_get::<String, _>("id")?)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 fn like_pattern(text: &str) -> String {
     let mut p = String::from("%");
-    for ch in text.trim().to_lowercase().chars() {
+    for ch in fold_case(text.trim()).chars() {
         if matches!(ch, '%' | '_' | '\\') {
             p.push('\\');
         }
@@ -2665,10 +2703,9 @@ fn push_filters(
         None => {}
     }
     if let Some(t) = f.text.as_deref().filter(|t| !t.trim().is_empty()) {
-        let p = like_pattern(t);
-        q.push(" AND (LOWER(title) LIKE ").push_bind(p.clone());
-        q.push(" ESCAPE '\\' OR LOWER(summary) LIKE ").push_bind(p);
-        q.push(" ESCAPE '\\')");
+        q.push(" AND search_text LIKE ")
+            .push_bind(like_pattern(t))
+            .push(" ESCAPE '\\'");
     }
     if let Some(from) = f.created_from {
         q.push(" AND created_at >= ").push_bind(ts(from));

@@ -232,6 +232,134 @@ async fn list_filters_and_paging() {
     assert_eq!((page.total, keys(page)), (3, vec![1]));
 }
 
+/// The keys of the incidents whose title or summary holds `text` whatever its case.
+async fn found_by_text(s: &dyn Store, text: &str) -> Vec<u64> {
+    let page = s
+        .list_incidents(&IncidentFilter {
+            text: Some(text.into()),
+            limit: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut keys: Vec<u64> = page.items.iter().map(|i| i.key.number()).collect();
+    keys.sort_unstable();
+    keys
+}
+
+#[tokio::test]
+async fn text_search_ignores_case_in_every_alphabet() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    let mut a = new_incident("Сервер БД взломан");
+    a.summary = "ΟΔΟΣ ΠΡΟΣ ΤΟ ΑΡΧΕΙΟ".into();
+    s.create_incident("ann", a).await.unwrap();
+    let mut b = new_incident("Straße-Login über VPN");
+    b.summary = "Ärger mit İzmir".into();
+    s.create_incident("ann", b).await.unwrap();
+    for (text, keys) in [
+        ("сервер бд", vec![1]),
+        ("ВЗЛОМАН", vec![1]),
+        ("οδοσ", vec![1]),
+        ("οδος", vec![1]),
+        ("ΠΡΟΣ ΤΟ", vec![1]),
+        ("προς το", vec![1]),
+        ("STRASSE", vec![]),
+        ("STRAßE-LOGIN ÜBER", vec![2]),
+        ("ärger", vec![2]),
+        ("İZMIR", vec![2]),
+        ("вход", vec![]),
+        ("взломан ΟΔΟΣ", vec![]),
+    ] {
+        assert_eq!(found_by_text(s, text).await, keys, "{text}");
+    }
+}
+
+/// Case folding as Unicode's simple folding does it for these alphabets, written independently
+/// of the store: `str::to_lowercase` (which writes a word-final Σ as ς), then ς as σ.
+fn folded(text: &str) -> String {
+    text.to_lowercase().replace('ς', "σ")
+}
+
+#[tokio::test]
+async fn random_text_searches_find_what_case_folding_finds() {
+    const PIECES: [&str; 18] = [
+        "Сервер",
+        "сЕРВЕР",
+        "ΟΔΟΣ",
+        "οδος",
+        "οδοσ",
+        "Straße",
+        "STRASSE",
+        "İstanbul",
+        "istanbul",
+        "100%",
+        "a_b",
+        r"C:\Temp",
+        "ÆGIR",
+        "ǅemal",
+        "x",
+        "Token",
+        "tokens",
+        "ΣΣ",
+    ];
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    let mut rng = vigil_testkit::Rng::new(0x5EA2C4);
+    let phrase = |rng: &mut vigil_testkit::Rng| {
+        (0..1 + rng.below(3))
+            .map(|_| PIECES[rng.below(PIECES.len())])
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut texts = Vec::new();
+    for _ in 0..24 {
+        let mut n = new_incident(&phrase(&mut rng));
+        n.summary = phrase(&mut rng);
+        texts.push((n.title.clone(), n.summary.clone()));
+        s.create_incident("ann", n).await.unwrap();
+    }
+    let (mut searched, mut hits) = (0, 0);
+    for _ in 0..300 {
+        let query: String = if rng.below(4) == 0 {
+            phrase(&mut rng)
+        } else {
+            let (title, summary) = &texts[rng.below(texts.len())];
+            let chars: Vec<char> = if rng.below(2) == 0 { title } else { summary }
+                .chars()
+                .collect();
+            let from = rng.below(chars.len());
+            let to = from + 1 + rng.below(chars.len() - from);
+            chars[from..to]
+                .iter()
+                .map(|c| match rng.below(3) {
+                    0 => c.to_uppercase().collect::<String>(),
+                    1 => c.to_lowercase().collect(),
+                    _ => c.to_string(),
+                })
+                .collect()
+        };
+        let needle = folded(query.trim());
+        if needle.is_empty() {
+            continue;
+        }
+        let expected: Vec<u64> = (1..)
+            .zip(&texts)
+            .filter(|(_, (title, summary))| {
+                folded(title).contains(&needle) || folded(summary).contains(&needle)
+            })
+            .map(|(key, _)| key)
+            .collect();
+        searched += 1;
+        hits += expected.len();
+        assert_eq!(found_by_text(s, &query).await, expected, "{query:?}");
+    }
+    assert!(
+        searched > 200 && hits > searched,
+        "{searched} searches, {hits} hits"
+    );
+}
+
 #[tokio::test]
 async fn update_severity_priority_and_timestamps() {
     let h = Harness::new().await;

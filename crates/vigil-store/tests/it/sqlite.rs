@@ -2,7 +2,7 @@
 //! on disk, and that a failed write leaves no rows.
 
 use vigil_core::{ChainProblem, IncidentKey, Phase};
-use vigil_store::{IncidentRef, NewEvidence, SqliteStore, Store, StoreError};
+use vigil_store::{IncidentFilter, IncidentRef, NewEvidence, SqliteStore, Store, StoreError};
 
 use crate::support::{Harness, new_incident};
 
@@ -203,6 +203,34 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
         Err(StoreError::NotFound(_))
     ));
     assert!(!nowhere.exists(), "open_existing creates nothing");
+}
+
+#[tokio::test]
+async fn incidents_of_a_database_without_search_text_are_found_once_reopened() {
+    let h = Harness::new().await;
+    h.store
+        .create_incident("ann", new_incident("Сервер взломан"))
+        .await
+        .unwrap();
+    assert_eq!(
+        h.raw("UPDATE incidents SET search_text = NULL").await,
+        1,
+        "as a database from before the column holds it"
+    );
+    let again = SqliteStore::open(h.sqlite.dir()).await.unwrap();
+    let found = again
+        .list_incidents(&IncidentFilter {
+            text: Some("СЕРВЕР".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.total, 1);
+    assert_eq!(
+        h.raw("UPDATE incidents SET title = title WHERE search_text IS NULL")
+            .await,
+        0
+    );
 }
 
 /// A reader that yields one chunk, then signals and never yields again: an upload whose
