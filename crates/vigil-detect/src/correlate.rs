@@ -8,8 +8,9 @@
 //!
 //! Semantics: for each correlation and group (the values of the `group-by` fields, through
 //! `aliases`), the correlator keeps the matching events of the last `timespan`. When an event
-//! arrives, the windows `[t - timespan, t]` and `[t, t + timespan]` (bounds inclusive; the
-//! second one serves events that arrive out of order) are checked against the condition; when
+//! arrives at time `t`, the windows a timespan wide that hold it are checked against the
+//! condition (bounds inclusive): `[t - timespan, t]` for an event in time order, and for one
+//! that arrives out of order also those that run past it to the events held after it; when
 //! one holds, a [`CorrelationMatch`] is emitted and the group's state is cleared so that the
 //! same events do not fire again. Events older than the newest one of their group by more than
 //! `timespan` can no longer share a window with it and are dropped. Correlations that refer to
@@ -696,22 +697,7 @@ impl CorrelationState {
                 {
                     entries.pop_front();
                 }
-                let windows = [
-                    (timestamp_ms - cc.timespan_ms, timestamp_ms),
-                    (timestamp_ms, timestamp_ms + cc.timespan_ms),
-                ];
-                let mut hit = None;
-                for (lo, hi) in windows {
-                    let window: Vec<&Entry> = entries
-                        .iter()
-                        .filter(|e| e.ts >= lo && e.ts <= hi)
-                        .collect();
-                    if let Some(v) = evaluate(cc, &window) {
-                        hit = Some((v, window.iter().map(|e| e.tag).collect()));
-                        break;
-                    }
-                }
-                if let Some((value, events)) = hit {
+                if let Some((value, events)) = first_window_holding(cc, entries, timestamp_ms) {
                     entries.clear();
                     out.push(CorrelationMatch {
                         rule: cc.id,
@@ -723,6 +709,46 @@ impl CorrelationState {
                     self.fired.push(cc.id);
                 }
             }
+        }
+    }
+}
+
+/// The first window, in time order, that holds time `t` and satisfies the correlation: its
+/// value and its events. The windows are the widest a timespan allows — from `t - timespan`, then
+/// from each later time of a held event up to `t` — each evaluated only when it reaches an event
+/// the one before did not (otherwise it holds a part of the one before). For an event that
+/// arrives in time order that is one window, `[t - timespan, t]`; an event that arrives late can
+/// complete a window that runs past it on both sides (held at 5 s and 15 s, a late 10 s makes
+/// three in `[5 s, 15 s]`).
+fn first_window_holding(
+    cc: &CompiledCorrelation,
+    entries: &VecDeque<Entry>,
+    t: i64,
+) -> Option<(f64, Vec<u64>)> {
+    let mut start = t.saturating_sub(cc.timespan_ms);
+    let mut reached = 0;
+    loop {
+        let end = entries.partition_point(|e| e.ts <= start.saturating_add(cc.timespan_ms));
+        if end > reached {
+            reached = end;
+            let begin = entries.partition_point(|e| e.ts < start);
+            let window = entries.range(begin..end);
+            let value = if cc.kind == CorrelationType::EventCount {
+                // The common brute-force count, which a late event in a flood evaluates for
+                // each event that came before it: no need to gather the window.
+                let n = window.len() as f64;
+                compare(&cc.condition, n).then_some(n)
+            } else {
+                evaluate(cc, &window.clone().collect::<Vec<_>>())
+            };
+            if let Some(value) = value {
+                return Some((value, window.map(|e| e.tag).collect()));
+            }
+        }
+        let next = entries.partition_point(|e| e.ts <= start);
+        match entries.get(next) {
+            Some(e) if e.ts <= t => start = e.ts,
+            _ => return None,
         }
     }
 }

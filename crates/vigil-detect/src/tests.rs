@@ -781,6 +781,145 @@ fn event_count_with_group_by_and_window_boundary() {
 }
 
 #[test]
+fn a_late_event_completes_a_window_that_runs_past_it_on_both_sides() {
+    let count = "title: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 10s\n  condition:\n    gte: 3\n";
+    let late = |times: &[i64]| {
+        let events: Vec<_> = times.iter().map(|t| (*t, "x", "alice", None)).collect();
+        correlate(count, &events)
+    };
+    // 5 s and 15 s held, 10 s arrives: [5 s, 15 s] holds three, neither [0, 10] nor [10, 20].
+    let out = late(&[5_000, 15_000, 10_000]);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!((out[0].value, &out[0].events[..]), (3.0, &[0, 2, 1][..]));
+    // The same events in time order fire the same.
+    assert_eq!(late(&[5_000, 10_000, 15_000]).len(), 1);
+    // A window wider than the timespan does not count.
+    assert!(late(&[5_000, 15_001, 10_000]).is_empty());
+    let values = "title: C\nid: c\ncorrelation:\n  type: value_count\n  rules: [base]\n  group-by: [User]\n  timespan: 10s\n  condition:\n    field: V\n    gte: 3\n";
+    let out = correlate(
+        values,
+        &[
+            (5_000, "x", "a", Some("h1")),
+            (15_000, "x", "a", Some("h3")),
+            (10_000, "x", "a", Some("h2")),
+        ],
+    );
+    assert_eq!(out.len(), 1, "{out:?}");
+}
+
+/// What a correlation of `kind` over `base` (`F: x`) and `other` (`F: y`) fires on events
+/// `(time, F, V)` of one group in the order given, worked out by brute force: the events held
+/// are those within a timespan of the newest; an arriving event fires the first window (by its
+/// start) a timespan wide that holds it and satisfies `gte: threshold` (or, for the temporal
+/// kinds, sees both rules, in order for `temporal_ordered`), and the group is then cleared.
+/// Every window that starts at the arriving event's time less the timespan or at a held event's
+/// time up to the arriving one is tried, none skipped.
+fn fired_by_hand(
+    kind: &str,
+    threshold: usize,
+    span: i64,
+    events: &[(i64, &str, &str)],
+) -> Vec<(f64, Vec<u64>)> {
+    let mut held: Vec<(i64, u64, &str, &str)> = Vec::new();
+    let mut fired = Vec::new();
+    for (tag, &(t, f, v)) in (0u64..).zip(events) {
+        let at = held.partition_point(|e| e.0 <= t);
+        held.insert(at, (t, tag, f, v));
+        let newest = held.last().unwrap().0;
+        held.retain(|e| e.0 >= newest - span);
+        let mut starts = vec![t - span];
+        starts.extend(held.iter().map(|e| e.0).filter(|&s| s > t - span && s <= t));
+        let hit = starts.into_iter().find_map(|start| {
+            let window: Vec<_> = held
+                .iter()
+                .filter(|e| e.0 >= start && e.0 <= start + span)
+                .collect();
+            let value = match kind {
+                "event_count" => window.len(),
+                "value_count" => {
+                    let mut values: Vec<&str> = window.iter().map(|e| e.3).collect();
+                    values.sort_unstable();
+                    values.dedup();
+                    values.len()
+                }
+                "temporal" => ["x", "y"]
+                    .iter()
+                    .filter(|f| window.iter().any(|e| e.2 == **f))
+                    .count(),
+                _ => window.iter().fold(0, |next, e| {
+                    next + usize::from(next < 2 && e.2 == ["x", "y"][next])
+                }),
+            };
+            let needed = if kind.starts_with("temporal") {
+                2
+            } else {
+                threshold
+            };
+            (value >= needed).then(|| (value as f64, window.iter().map(|e| e.1).collect()))
+        });
+        if let Some(hit) = hit {
+            fired.push(hit);
+            held.clear();
+        }
+    }
+    fired
+}
+
+#[test]
+fn random_streams_in_any_order_fire_as_worked_out_by_hand() {
+    let mut rng = vigil_testkit::Rng::new(0xC022E1);
+    let (mut streams, mut fires) = (0, 0);
+    for kind in ["event_count", "value_count", "temporal", "temporal_ordered"] {
+        for _ in 0..150 {
+            let seconds = 1 + rng.below(10) as i64;
+            let span = 1_000 * seconds;
+            let threshold = 2 + rng.below(4);
+            let condition = match kind {
+                "event_count" => format!("\n  condition:\n    gte: {threshold}"),
+                "value_count" => format!("\n  condition:\n    field: V\n    gte: {threshold}"),
+                _ => String::new(),
+            };
+            let rules = if kind.starts_with("temporal") {
+                "[base, other]"
+            } else {
+                "[base]"
+            };
+            let correlation = format!(
+                "title: C\nid: c\ncorrelation:\n  type: {kind}\n  rules: {rules}\n  group-by: [User]\n  timespan: {seconds}s{condition}\n"
+            );
+            // Times over a few timespans, sent in time order shaken by up to a timespan and a half.
+            let mut events: Vec<(i64, i64, &str, &str)> = (0..2 + rng.below(14))
+                .map(|_| {
+                    let t = (rng.below(4 * span as usize) / 500 * 500) as i64;
+                    let f = if kind.starts_with("temporal") && rng.below(2) == 0 {
+                        "y"
+                    } else {
+                        "x"
+                    };
+                    let sent = t + rng.below(span as usize * 3 / 2) as i64;
+                    (sent, t, f, ["h1", "h2", "h3", "h4", "h5"][rng.below(5)])
+                })
+                .collect();
+            events.sort_by_key(|e| e.0);
+            let stream: Vec<(i64, &str, &str)> = events.iter().map(|e| (e.1, e.2, e.3)).collect();
+            let expected = fired_by_hand(kind, threshold, span, &stream);
+            let fed: Vec<_> = stream
+                .iter()
+                .map(|&(t, f, v)| (t, f, "alice", Some(v)))
+                .collect();
+            let got: Vec<(f64, Vec<u64>)> = correlate(&correlation, &fed)
+                .into_iter()
+                .map(|m| (m.value, m.events))
+                .collect();
+            assert_eq!(got, expected, "{correlation}\n{stream:?}");
+            streams += 1;
+            fires += expected.len();
+        }
+    }
+    assert!(fires > streams / 2, "{fires} fires over {streams} streams");
+}
+
+#[test]
 fn a_kept_state_correlates_across_calls_and_forgets_what_no_window_can_reach() {
     let set = correlation_set(
         "title: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 10s\n  condition:\n    gte: 2\n",
