@@ -331,6 +331,13 @@ fn compile_one(
         vec![text]
     };
     if m.windash {
+        let encoded = m.base64 || m.base64offset;
+        if !encoded && texts.iter().any(|t| dashes(t) > WINDASH_SPELLED_OUT) {
+            for t in &texts {
+                out.push(wildcard_tokens(windash_tokens(t), m.op, m.cased)?);
+            }
+            return Ok(());
+        }
         texts = texts.iter().flat_map(|t| windash(t)).collect();
     }
     if m.base64 || m.base64offset {
@@ -382,6 +389,8 @@ enum Tok {
     Char(char),
     Star,
     Question,
+    /// Any of the five [`DASHES`] (`windash` past [`WINDASH_SPELLED_OUT`] dashes).
+    Dash,
 }
 
 /// Splits a Sigma string into literal characters and wildcards: `\*` `\?` `\\` are escapes;
@@ -412,13 +421,22 @@ fn unescape(s: &str) -> String {
             Tok::Char(c) => c,
             Tok::Star => '*',
             Tok::Question => '?',
+            Tok::Dash => '-',
         })
         .collect()
 }
 
 /// Lowers a string value with optional contains/startswith/endswith into a matcher.
 fn wildcard(s: &str, op: Option<StrOp>, cased: bool) -> Result<ValueMatch, ItemError> {
-    let mut toks = tokenize(s);
+    wildcard_tokens(tokenize(s), op, cased)
+}
+
+/// [`wildcard`] of a value already split into tokens.
+fn wildcard_tokens(
+    mut toks: Vec<Tok>,
+    op: Option<StrOp>,
+    cased: bool,
+) -> Result<ValueMatch, ItemError> {
     let mut lead = matches!(op, Some(StrOp::Contains) | Some(StrOp::Suffix));
     let mut trail = matches!(op, Some(StrOp::Contains) | Some(StrOp::Prefix));
     while toks.first() == Some(&Tok::Star) {
@@ -459,6 +477,7 @@ fn wildcard(s: &str, op: Option<StrOp>, cased: bool) -> Result<ValueMatch, ItemE
             Tok::Char(c) => re.push_str(&regex::escape(&c.to_string())),
             Tok::Star => re.push_str(".*"),
             Tok::Question => re.push('.'),
+            Tok::Dash => re.push_str("[-/\u{2013}\u{2014}\u{2015}]"),
         }
     }
     if !trail {
@@ -486,13 +505,35 @@ fn wildcard(s: &str, op: Option<StrOp>, cased: bool) -> Result<ValueMatch, ItemE
 
 const DASHES: [char; 5] = ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'];
 
-/// Every permutation of the dash characters at each dash position (`-` and `/`).
+/// How many dashes `windash` spells out as literal needles (5^n of them, which the field's
+/// one-pass scan finds); a value with more becomes one pattern with a class of the five dashes
+/// at each ([`Tok::Dash`]).
+const WINDASH_SPELLED_OUT: usize = 4;
+
+/// How many of the five dashes `s` holds.
+fn dashes(s: &str) -> usize {
+    s.chars().filter(|c| DASHES.contains(c)).count()
+}
+
+/// `s` split into tokens, each dash (any of the five) a [`Tok::Dash`].
+fn windash_tokens(s: &str) -> Vec<Tok> {
+    tokenize(s)
+        .into_iter()
+        .map(|t| match t {
+            Tok::Char(c) if DASHES.contains(&c) => Tok::Dash,
+            t => t,
+        })
+        .collect()
+}
+
+/// Every permutation of the five dashes at each dash position (any of the five written), up
+/// to [`WINDASH_SPELLED_OUT`] of them; later ones are kept as written (only under `base64`,
+/// which encodes each spelling; otherwise such a value is a pattern).
 fn windash(s: &str) -> Vec<String> {
-    // 5^n grows fast: the first 4 dash positions are permuted, later ones are kept as written.
     let mut out = vec![String::new()];
     let mut seen = 0;
     for c in s.chars() {
-        if (c == '-' || c == '/') && seen < 4 {
+        if DASHES.contains(&c) && seen < WINDASH_SPELLED_OUT {
             seen += 1;
             out = out
                 .iter()

@@ -524,3 +524,78 @@ fn matched_both_ways(set: &vigil_detect::CompiledRuleSet, event: &JsonEvent) -> 
     let by_name = !matcher.matches(&ByName(event)).is_empty();
     (by_table, by_name)
 }
+
+/// Random values with dashes (`-`, `/`, en dash, em dash, horizontal bar) where a rule's value
+/// has one, in any of the five, against `windash` rules with up to six of them: the rule
+/// matches exactly when the value matches with every dash taken for any other, as Sigma's
+/// "all possible permutations" say — past the first four too.
+#[test]
+fn windash_takes_every_dash_for_any_other() {
+    const DASHES: [char; 5] = ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'];
+    const PIECES: &[&str] = &["-", "/", "\u{2013}", "a", "B", " ", "exec", "+"];
+    let mut rng = vigil_testkit::Rng::new(43);
+    let same_dash = |s: &str| -> String {
+        s.chars()
+            .map(|c| if DASHES.contains(&c) { '-' } else { c })
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let (mut matched, mut missed) = (0, 0);
+    for round in 0..400 {
+        let needle: String = (0..1 + rng.below(8))
+            .map(|_| PIECES[rng.below(PIECES.len())])
+            .collect();
+        // The needle with each dash written as any of the five, a character changed now and then.
+        let mut written: String = needle
+            .chars()
+            .map(|c| {
+                if DASHES.contains(&c) {
+                    DASHES[rng.below(DASHES.len())]
+                } else if rng.below(2) == 0 {
+                    c.to_ascii_uppercase()
+                } else {
+                    c
+                }
+            })
+            .collect();
+        if rng.below(4) == 0 {
+            let mut chars: Vec<char> = written.chars().collect();
+            let at = rng.below(chars.len());
+            chars[at] = ['+', 'x', '-', '/'][rng.below(4)];
+            written = chars.into_iter().collect();
+        }
+        let (modifier, value, test): (&str, String, fn(&str, &str) -> bool) = match rng.below(3) {
+            0 => ("", written, |v, n| v == n),
+            1 => ("|contains", format!("cmd {written} x"), |v, n| {
+                v.contains(n)
+            }),
+            _ => ("|startswith", format!("{written} x"), |v, n| {
+                v.starts_with(n)
+            }),
+        };
+        let expected = test(&same_dash(&value), &same_dash(&needle));
+        let set = compiled(&format!(
+            "title: W\nid: w\nlogsource: {{product: windows}}\ndetection:\n  sel:\n    CommandLine|windash{modifier}: \"{}\"\n  condition: sel\n",
+            yaml_quoted(&sigma_literal(&needle))
+        ));
+        let json = security_record(&format!(
+            r#""CommandLine":"{}""#,
+            json_escaped(&value, &mut rng)
+        ));
+        let event = JsonEvent::parse(&json).unwrap();
+        assert_eq!(
+            matched_both_ways(&set, &event),
+            (expected, expected),
+            "round {round}: windash{modifier} {needle:?} against {value:?}"
+        );
+        if expected {
+            matched += 1;
+        } else {
+            missed += 1;
+        }
+    }
+    assert!(
+        matched > 150 && missed > 40,
+        "{matched} matched, {missed} not"
+    );
+}
