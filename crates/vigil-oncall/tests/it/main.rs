@@ -4,6 +4,7 @@
 mod coverage;
 mod dst;
 mod follow_the_sun;
+mod random;
 mod rotations;
 mod support;
 mod validation;
