@@ -919,6 +919,83 @@ fn random_streams_in_any_order_fire_as_worked_out_by_hand() {
     assert!(fires > streams / 2, "{fires} fires over {streams} streams");
 }
 
+/// Random streams in time order, of two users, against correlations decided at the close of
+/// their windows (`lt`, `lte`, `eq` on `event_count` and `value_count`), worked out by hand: each
+/// user's events cut into windows that run a timespan (bounds included) from their first event,
+/// the next window starting at the first event after it; a window that satisfies the condition
+/// fires, with its events, once it has passed or the stream has ended.
+#[test]
+fn random_windows_decided_at_close_fire_as_worked_out_by_hand() {
+    let mut rng = vigil_testkit::Rng::new(0xDEC1DE);
+    let (mut streams, mut fires) = (0, 0);
+    for _ in 0..400 {
+        let seconds = 1 + rng.below(10) as i64;
+        let span = 1_000 * seconds;
+        let (op, bound) = (["lt", "lte", "eq"][rng.below(3)], 1 + rng.below(4));
+        let distinct = rng.below(2) == 0;
+        let (kind, field) = if distinct {
+            ("value_count", "\n    field: V")
+        } else {
+            ("event_count", "")
+        };
+        let set = correlation_set(&format!(
+            "title: C\nid: c\ncorrelation:\n  type: {kind}\n  rules: [base]\n  group-by: [User]\n  timespan: {seconds}s\n  condition:{field}\n    {op}: {bound}\n"
+        ));
+        let mut t = 0;
+        let events: Vec<(i64, &str, &str)> = (0..1 + rng.below(20))
+            .map(|_| {
+                t += (rng.below(span as usize * 2) / 500 * 500) as i64;
+                (t, ["alice", "bob"][rng.below(2)], ["h1", "h2", "h3"][rng.below(3)])
+            })
+            .collect();
+        let mut correlator = Correlator::new(&set);
+        let mut matcher = set.matcher();
+        let mut out = Vec::new();
+        for (tag, (t, user, value)) in (0u64..).zip(&events) {
+            let e = MapEvent::new(&[("F", s("x")), ("User", s(user)), ("V", s(value))]);
+            let matched = matcher.matches(&e).to_vec();
+            correlator.feed(*t, &e, &matched, tag, &mut out);
+        }
+        correlator.finish(&mut out);
+        for user in ["alice", "bob"] {
+            let mine: Vec<(u64, i64, &str)> = (0u64..)
+                .zip(&events)
+                .filter(|(_, e)| e.1 == user)
+                .map(|(tag, e)| (tag, e.0, e.2))
+                .collect();
+            let mut expected = Vec::new();
+            let mut from = 0;
+            while from < mine.len() {
+                let end = mine[from].1 + span;
+                let to = from + mine[from..].iter().take_while(|e| e.1 <= end).count();
+                let window = &mine[from..to];
+                let mut values: Vec<&str> = window.iter().map(|e| e.2).collect();
+                values.sort_unstable();
+                values.dedup();
+                let value = if distinct { values.len() } else { window.len() };
+                let holds = match op {
+                    "lt" => value < bound,
+                    "lte" => value <= bound,
+                    _ => value == bound,
+                };
+                if holds {
+                    expected.push((value as f64, window.iter().map(|e| e.0).collect::<Vec<_>>()));
+                }
+                from = to;
+            }
+            let got: Vec<(f64, Vec<u64>)> = out
+                .iter()
+                .filter(|m| m.group == [user])
+                .map(|m| (m.value, m.events.clone()))
+                .collect();
+            assert_eq!(got, expected, "{kind} {op} {bound} in {seconds}s, {user}: {events:?}");
+            streams += 1;
+            fires += expected.len();
+        }
+    }
+    assert!(fires > streams / 2, "{fires} fires over {streams} streams");
+}
+
 #[test]
 fn a_kept_state_correlates_across_calls_and_forgets_what_no_window_can_reach() {
     let set = correlation_set(
