@@ -793,7 +793,6 @@ fn compare(cond: &CorrelationCondition, v: f64) -> bool {
         .all(|(op, bound)| op.test(v, *bound))
 }
 
-/// The aggregated value when the window satisfies the correlation.
 /// The correlation's value of a window if its condition holds for it.
 fn evaluate(cc: &CompiledCorrelation, window: &[&Entry]) -> Option<f64> {
     let v = aggregate(cc, window)?;

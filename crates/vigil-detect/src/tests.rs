@@ -945,7 +945,11 @@ fn random_windows_decided_at_close_fire_as_worked_out_by_hand() {
         let events: Vec<(i64, &str, &str)> = (0..1 + rng.below(20))
             .map(|_| {
                 t += (rng.below(span as usize * 2) / 500 * 500) as i64;
-                (t, ["alice", "bob"][rng.below(2)], ["h1", "h2", "h3"][rng.below(3)])
+                (
+                    t,
+                    ["alice", "bob"][rng.below(2)],
+                    ["h1", "h2", "h3"][rng.below(3)],
+                )
             })
             .collect();
         let mut correlator = Correlator::new(&set);
@@ -988,7 +992,10 @@ fn random_windows_decided_at_close_fire_as_worked_out_by_hand() {
                 .filter(|m| m.group == [user])
                 .map(|m| (m.value, m.events.clone()))
                 .collect();
-            assert_eq!(got, expected, "{kind} {op} {bound} in {seconds}s, {user}: {events:?}");
+            assert_eq!(
+                got, expected,
+                "{kind} {op} {bound} in {seconds}s, {user}: {events:?}"
+            );
             streams += 1;
             fires += expected.len();
         }
