@@ -42,8 +42,9 @@ pub(crate) struct CompiledCorrelation {
     pub group_by: Vec<Vec<String>>,
     /// The group-by entries as written (field names or aliases), to name a group's values.
     pub group_names: Vec<String>,
-    /// The value field for value_* types, per referenced rule.
-    pub value_field: Option<Vec<String>>,
+    /// The value fields of value_* types (one, or several for value_count), each per
+    /// referenced rule (aliases resolved).
+    pub value_fields: Vec<Vec<String>>,
     pub timespan_ms: i64,
     pub condition: CorrelationCondition,
     /// Whether the condition bounds a count from above (`lt`, `lte`, `eq`), which more events
@@ -87,7 +88,7 @@ pub(crate) fn compile_correlation(
         kind: c.kind,
         group_by: c.group_by.iter().map(|g| resolve(g)).collect(),
         group_names: c.group_by.clone(),
-        value_field: c.condition.field.as_deref().map(resolve),
+        value_fields: c.condition.fields.iter().map(|f| resolve(f)).collect(),
         rules,
         timespan_ms: c.timespan_ms as i64,
         condition: c.condition.clone(),
@@ -109,8 +110,8 @@ pub struct CorrelationShape<'a> {
     pub kind: CorrelationType,
     /// Its `group-by` entries as written: the names of [`CorrelationMatch::group`]'s values.
     pub group_by: &'a [String],
-    /// The field of `value_*` types.
-    pub field: Option<&'a str>,
+    /// The fields of `value_*` types (several only for `value_count`, counted together).
+    pub fields: &'a [String],
     /// How many rules it refers to.
     pub rules: usize,
     /// Its timespan, in ms.
@@ -129,7 +130,7 @@ impl CompiledRuleSet {
         Some(CorrelationShape {
             kind: c.kind,
             group_by: &c.group_names,
-            field: c.condition.field.as_deref(),
+            fields: &c.condition.fields,
             rules: c.rules.len(),
             timespan_ms: c.timespan_ms,
             condition: &c.condition,
@@ -199,7 +200,17 @@ impl Signature {
                 .map(|r| set.rule(*r).id().to_owned())
                 .collect(),
             group_by: c.group_by.clone(),
-            value_field: c.value_field.clone(),
+            // Per referenced rule, the fields it reads, as one text: a single field reads as
+            // it did before several could be given, so saved windows still match.
+            value_field: (!c.value_fields.is_empty()).then(|| {
+                (0..c.rules.len())
+                    .map(|pos| {
+                        let fields: Vec<&str> =
+                            c.value_fields.iter().map(|f| f[pos].as_str()).collect();
+                        fields.join(", ")
+                    })
+                    .collect()
+            }),
             timespan_ms: c.timespan_ms,
         }
     }
@@ -334,6 +345,10 @@ impl Event for GroupValues<'_> {
         }
     }
 }
+
+/// What joins the values of a `value_count` over several fields into the one value counted (a
+/// character no field value holds in practice, so two combinations do not read alike).
+const VALUE_SEPARATOR: &str = "\u{1f}";
 
 fn first_value(event: &dyn Event, field: &str) -> Option<String> {
     let mut out = None;
@@ -664,13 +679,23 @@ impl CorrelationState {
                     .iter()
                     .map(|fields| first_value(event, &fields[pos]).unwrap_or_default())
                     .collect();
-                let value = cc
-                    .value_field
-                    .as_ref()
-                    .and_then(|f| first_value(event, &f[pos]));
-                if cc.value_field.is_some() && value.is_none() {
-                    continue;
-                }
+                let value = match cc.value_fields.as_slice() {
+                    [] => None,
+                    [field] => match first_value(event, &field[pos]) {
+                        Some(value) => Some(value),
+                        None => continue,
+                    },
+                    // Several fields count together: an event with all of them is one value,
+                    // their values in a row.
+                    fields => match fields
+                        .iter()
+                        .map(|f| first_value(event, &f[pos]))
+                        .collect::<Option<Vec<String>>>()
+                    {
+                        Some(values) => Some(values.join(VALUE_SEPARATOR)),
+                        None => continue,
+                    },
+                };
                 let entries = self.groups[ci].entry(group.clone()).or_default();
                 let at = entries.partition_point(|e| e.ts <= timestamp_ms);
                 entries.insert(

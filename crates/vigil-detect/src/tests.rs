@@ -1337,6 +1337,46 @@ fn value_count_sum_avg_percentile() {
 }
 
 #[test]
+fn value_count_over_several_fields_counts_their_combinations() {
+    // The specification: "When you use multiple values in `field` they are linked by an AND."
+    let set = correlation_set(
+        "title: C\nid: c\ncorrelation:\n  type: value_count\n  rules: [base]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    field:\n      - V\n      - W\n    gte: 3\n",
+    );
+    let shape = set
+        .correlation_shape(RuleId(
+            set.rules().iter().position(|r| r.id() == "c").unwrap() as u32,
+        ))
+        .unwrap();
+    assert_eq!(shape.fields, ["V", "W"]);
+    assert_eq!(shape.condition.to_string(), "V and W >= 3");
+    let mut matcher = set.matcher();
+    let mut correlator = Correlator::new(&set);
+    let mut out = Vec::new();
+    let rows: [(&str, Option<&str>); 6] = [
+        ("a", Some("1")),
+        ("a", Some("1")),
+        ("a", Some("2")),
+        // Without W: no combination, not counted.
+        ("b", None),
+        // "a" + "2" and "a2" + "" must not read alike.
+        ("a2", Some("")),
+        ("b", Some("1")),
+    ];
+    for (i, (v, w)) in (0u64..).zip(rows) {
+        let mut fields = vec![("F", s("x")), ("User", s("alice")), ("V", s(v))];
+        if let Some(w) = w {
+            fields.push(("W", s(w)));
+        }
+        let e = MapEvent::new(&fields);
+        let matched = matcher.matches(&e).to_vec();
+        correlator.feed(i as i64 * 1_000, &e, &matched, i, &mut out);
+        let expected = usize::from(i >= 4);
+        assert_eq!(out.len(), expected, "after event {i}: {out:?}");
+    }
+    assert_eq!((out[0].value, &out[0].events[..]), (3.0, &[0, 1, 2, 4][..]));
+}
+
+#[test]
 fn temporal_and_ordered() {
     let t = "title: C\nid: c\ncorrelation:\n  type: temporal\n  rules: [base, other]\n  group-by: [User]\n  timespan: 10s\n";
     assert_eq!(

@@ -1654,9 +1654,15 @@ pub(crate) fn correlation_note(
         return format!("value {}", found.value);
     };
     let value = vigil_detect::value_text(found.value);
-    let field = shape.field.unwrap_or("the value");
+    let field = match shape.fields {
+        [] => "the value".to_owned(),
+        fields => fields.join(" and "),
+    };
     let what = match shape.kind {
         T::EventCount => format!("{value} events"),
+        T::ValueCount if shape.fields.len() > 1 => {
+            format!("{value} distinct combinations of {field}")
+        }
         T::ValueCount => format!("{value} distinct values of {field}"),
         T::ValueSum => format!("{field} adding up to {value}"),
         T::ValueAvg => format!("{field} averaging {value}"),

@@ -380,7 +380,7 @@ impl Cx<'_> {
                 let kind = self.computed_kind(c, line)?;
                 let condition = CorrelationCondition {
                     comparisons: vec![(c.op, c.bound)],
-                    field: c.field.clone(),
+                    fields: c.field.iter().cloned().collect(),
                     percentile: None,
                 };
                 let group_by = c.group_by.iter().cloned().collect();
@@ -824,7 +824,22 @@ impl Cx<'_> {
                     "eq" => CmpOp::Eq,
                     "neq" => CmpOp::Neq,
                     "field" => {
-                        condition.field = scalar_text(v);
+                        // One name, or a list whose values are counted together.
+                        let names: Option<Vec<String>> = match &v.value {
+                            Yaml::Seq(items) => items.iter().map(scalar_text).collect(),
+                            _ => scalar_text(v).map(|name| vec![name]),
+                        };
+                        match names.filter(|n| !n.is_empty() && n.iter().all(|f| !f.is_empty())) {
+                            Some(names) => condition.fields = names,
+                            None => {
+                                self.diag(
+                                    v.line,
+                                    &format!("{path}.condition.field"),
+                                    "give a field name, or for value_count a list of them",
+                                );
+                                return Err(());
+                            }
+                        }
                         continue;
                     }
                     "percentile" => {
@@ -872,11 +887,19 @@ impl Cx<'_> {
                 | CorrelationType::ValueAvg
                 | CorrelationType::ValuePercentile
         );
-        if needs_field && condition.field.is_none() {
+        if needs_field && condition.fields.is_empty() {
             self.diag(
                 corr.line,
                 "correlation.condition.field",
                 "this correlation type needs 'field' in its condition",
+            );
+            return Err(());
+        }
+        if condition.fields.len() > 1 && kind != CorrelationType::ValueCount {
+            self.diag(
+                corr.line,
+                "correlation.condition.field",
+                "only value_count counts several fields together; give this type one field",
             );
             return Err(());
         }
@@ -1074,7 +1097,7 @@ mod tests {
         assert_eq!(c.rules, ["r1: search"]);
         assert_eq!(c.group_by, ["IpAddress"]);
         assert_eq!(c.timespan_ms, 86_400_000);
-        assert_eq!(c.condition.field.as_deref(), Some("TargetUserName"));
+        assert_eq!(c.condition.fields, ["TargetUserName"]);
         assert_eq!(c.condition.comparisons, [(CmpOp::Gt, 10.0)]);
         assert!(!c.generate, "the search reports nothing itself");
         assert_eq!(
@@ -1213,6 +1236,34 @@ mod tests {
             panic!()
         };
         assert_eq!(f.rules, vec!["r1".to_string()]);
+    }
+
+    #[test]
+    fn a_value_count_may_count_several_fields_together_and_only_it() {
+        let correlation = |kind: &str, field: &str| {
+            format!(
+                "title: C\nid: c\ncorrelation:\n  type: {kind}\n  rules: [r]\n  group-by: [Host]\n  timespan: 1h\n  condition:\n    field: {field}\n    gte: 2\n"
+            )
+        };
+        let (docs, diags) = load(&correlation("value_count", "[User, Domain]"));
+        assert!(diags.is_empty(), "{diags:?}");
+        let RuleDoc::Correlation(c) = &docs[0] else {
+            panic!()
+        };
+        assert_eq!(c.condition.fields, ["User", "Domain"]);
+        for (kind, field, reason) in [
+            ("value_sum", "[Bytes, Packets]", "only value_count"),
+            ("value_count", "[]", "give a field name"),
+            ("value_count", "{a: b}", "give a field name"),
+        ] {
+            let (docs, diags) = load(&correlation(kind, field));
+            assert!(docs.is_empty(), "{kind} {field}");
+            assert_eq!(diags.len(), 1, "{diags:?}");
+            assert!(
+                diags[0].path.ends_with("condition.field") && diags[0].message.contains(reason),
+                "{kind} {field}: {diags:?}"
+            );
+        }
     }
 
     #[test]

@@ -257,8 +257,10 @@ impl CmpOp {
 pub struct CorrelationCondition {
     /// Comparisons, all of which must hold.
     pub comparisons: Vec<(CmpOp, f64)>,
-    /// `field`, for value_* types.
-    pub field: Option<String>,
+    /// `field`, for value_* types: one name, or for value_count several, whose values are
+    /// counted together ("linked by an AND": each distinct combination is one value, and an
+    /// event counts only with all of them).
+    pub fields: Vec<String>,
     /// `percentile`, for value_percentile (default 50).
     pub percentile: Option<f64>,
 }
@@ -280,10 +282,11 @@ impl CmpOp {
 /// For people: `>= 5`, `bytes > 1000000`, `percentile 95 of latency <= 2`.
 impl std::fmt::Display for CorrelationCondition {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (&self.field, self.percentile) {
-            (Some(field), Some(p)) => write!(f, "percentile {p} of {field} ")?,
-            (Some(field), None) => write!(f, "{field} ")?,
-            (None, _) => {}
+        let fields = self.fields.join(" and ");
+        match (fields.is_empty(), self.percentile) {
+            (false, Some(p)) => write!(f, "percentile {p} of {fields} ")?,
+            (false, None) => write!(f, "{fields} ")?,
+            (true, _) => {}
         }
         for (i, (op, bound)) in self.comparisons.iter().enumerate() {
             if i > 0 {
@@ -339,27 +342,27 @@ mod tests {
 
     #[test]
     fn correlation_conditions_read_as_comparisons() {
-        let cond = |comparisons: Vec<(CmpOp, f64)>, field: Option<&str>, percentile| {
+        let cond = |comparisons: Vec<(CmpOp, f64)>, fields: &[&str], percentile| {
             CorrelationCondition {
                 comparisons,
-                field: field.map(str::to_owned),
+                fields: fields.iter().map(|f| f.to_string()).collect(),
                 percentile,
             }
             .to_string()
         };
-        assert_eq!(cond(vec![(CmpOp::Gte, 5.0)], None, None), ">= 5");
+        assert_eq!(cond(vec![(CmpOp::Gte, 5.0)], &[], None), ">= 5");
         assert_eq!(
-            cond(
-                vec![(CmpOp::Gt, 2.0), (CmpOp::Lt, 10.5)],
-                Some("bytes"),
-                None
-            ),
+            cond(vec![(CmpOp::Gt, 2.0), (CmpOp::Lt, 10.5)], &["bytes"], None),
             "bytes > 2 and < 10.5"
         );
         assert_eq!(
-            cond(vec![(CmpOp::Lte, 2.0)], Some("latency"), Some(95.0)),
+            cond(vec![(CmpOp::Lte, 2.0)], &["latency"], Some(95.0)),
             "percentile 95 of latency <= 2"
         );
-        assert_eq!(cond(Vec::new(), None, None), "");
+        assert_eq!(
+            cond(vec![(CmpOp::Gte, 3.0)], &["User", "Domain"], None),
+            "User and Domain >= 3"
+        );
+        assert_eq!(cond(Vec::new(), &[], None), "");
     }
 }
