@@ -162,6 +162,11 @@ pub(crate) struct Variant {
     /// event of every other source. Empty when `requires` already ties the rule to a field, or
     /// when the rule names none (keywords).
     pub evidence: Box<[u32]>,
+    /// With `evidence`: the keyword (field-less) items of the condition that are not under a
+    /// `not`. A match through one of them found is evidence enough for an event that carries
+    /// none of the `evidence` fields (the keyword is in the log's own text, where `not
+    /// selection` holds by absence alone): `keywords or selection` finds its keyword in any log.
+    pub keyword_evidence: Box<[u32]>,
 }
 
 /// Needles of which at least one must occur for a variant to match.
@@ -930,6 +935,29 @@ impl Builder<'_> {
         fields.into_boxed_slice()
     }
 
+    /// The keyword items of `e` under no `not` (or under an even number of them).
+    fn positive_keyword_items(&self, e: &Expr) -> Box<[u32]> {
+        fn collect(b: &Builder, e: &Expr, negated: bool, out: &mut Vec<u32>) {
+            match e {
+                Expr::Const(_) => {}
+                Expr::Item(i) => {
+                    if !negated && b.set.items[*i as usize].field.is_none() {
+                        out.push(*i);
+                    }
+                }
+                Expr::And(v) | Expr::Or(v) | Expr::AtLeast(_, v) => {
+                    for c in v {
+                        collect(b, c, negated, out);
+                    }
+                }
+                Expr::Not(c) => collect(b, c, !negated, out),
+            }
+        }
+        let mut items = Vec::new();
+        collect(self, e, false, &mut items);
+        items.into_boxed_slice()
+    }
+
     /// One field `e` is false without, preferring one that Windows events do not all carry
     /// (Channel and EventID are in every record, so requiring them rules nothing out there).
     fn required_field(&self, e: &Expr) -> Option<u32> {
@@ -1395,12 +1423,18 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
                 None if opts.require_evidence_of_source => b.named_fields(&expr),
                 _ => Box::default(),
             };
+            let keyword_evidence = if evidence.is_empty() {
+                Box::default()
+            } else {
+                b.positive_keyword_items(&expr)
+            };
             b.set.variants.push(Variant {
                 rule: rule_id,
                 expr,
                 prefilter,
                 requires,
                 evidence,
+                keyword_evidence,
             });
             if base && !channel_only {
                 b.set.index.no_channel.push(vid, event_ids.as_deref());

@@ -511,6 +511,7 @@ impl<'s> Matcher<'s> {
                 return;
             }
         }
+        let mut needs_keyword = false;
         if self.work.unknown_source && !variant.evidence.is_empty() {
             let mut any = false;
             for &f in &variant.evidence {
@@ -521,7 +522,10 @@ impl<'s> Matcher<'s> {
                 }
             }
             if !any {
-                return;
+                if variant.keyword_evidence.is_empty() {
+                    return;
+                }
+                needs_keyword = true;
             }
         }
         if let Some(p) = &variant.prefilter {
@@ -536,7 +540,13 @@ impl<'s> Matcher<'s> {
         }
         self.work.evaluated += 1;
         self.work.per_variant[v as usize] = self.work.per_variant[v as usize].saturating_add(1);
-        if self.eval(&variant.expr, event) {
+        if self.eval(&variant.expr, event)
+            && (!needs_keyword
+                || variant
+                    .keyword_evidence
+                    .iter()
+                    .any(|&i| self.item(&set.items[i as usize], event)))
+        {
             self.work.out.push(variant.rule);
         }
     }

@@ -519,6 +519,25 @@ fn rules_true_without_their_fields_need_one_of_them_in_logs_of_unknown_source() 
     // Windows logs with a Channel go by their logsource as before.
     let filter_only = "title: T\nid: r1\nlogsource:\n  product: windows\n  service: security\ndetection:\n  filter:\n    TargetUserName: admin\n  condition: not filter\n";
     check(filter_only, &[(&win("Security", 4624, &[]), true)]);
+    // A keyword found is evidence of its own: `keywords or selection` finds the keyword in a
+    // log without the selection's field, while `not` a keyword is no evidence.
+    let keywords = "title: T\nid: r1\nlogsource:\n  product: linux\ndetection:\n  keywords:\n    - alpha\n  sel:\n    F: x\n  condition: keywords or sel\n";
+    check(
+        keywords,
+        &[
+            (&MapEvent::new(&[("m", s("alpha beta"))]), true),
+            (&MapEvent::new(&[("m", s("beta"))]), false),
+            (&MapEvent::new(&[("F", s("X"))]), true),
+        ],
+    );
+    let not_keyword = "title: T\nid: r1\nlogsource:\n  product: linux\ndetection:\n  keywords:\n    - alpha\n  sel:\n    F: x\n  condition: not keywords and not sel\n";
+    check(
+        not_keyword,
+        &[
+            (&MapEvent::new(&[("m", s("beta"))]), false),
+            (&MapEvent::new(&[("F", s("y"))]), true),
+        ],
+    );
 }
 
 /// The ids of the rules matching `event` when its sender declares `logsources`.
