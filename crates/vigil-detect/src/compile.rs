@@ -1529,7 +1529,15 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
             names.insert(n.clone(), RuleId(i as u32));
         }
     }
-    for c in correlations {
+    // A correlation may count correlations written after it (the specification's own example
+    // of a chain names the outer one first): each is compiled once every rule it refers to is,
+    // in file order among those ready, so a correlation always comes after those it counts.
+    let mut pending = correlations;
+    while let Some(at) = pending
+        .iter()
+        .position(|c| c.rules.iter().all(|r| names.contains_key(r)))
+    {
+        let c = pending.remove(at);
         let id = RuleId(b.set.rules.len() as u32);
         match compile_correlation(c, id, &names) {
             Ok(cc) => {
@@ -1554,6 +1562,25 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
             }
             Err(msg) => b.diag(&c.meta, "correlation.rules", c.meta.line, msg),
         }
+    }
+    // What is left refers to a rule that is not loaded, or to correlations that refer back.
+    for c in &pending {
+        let waiting = |r: &&String| {
+            pending
+                .iter()
+                .any(|p| p.meta.id.as_ref() == Some(*r) || p.meta.name.as_ref() == Some(*r))
+        };
+        let msg = match compile_correlation(c, RuleId(u32::MAX), &names) {
+            Err(_) if c.rules.iter().all(|r| names.contains_key(r) || waiting(&r)) => {
+                let r = c.rules.iter().find(waiting).map_or("", String::as_str);
+                format!(
+                    "the correlation refers to correlation '{r}', which refers back to it (directly or through others); break the cycle"
+                )
+            }
+            Err(missing) => missing,
+            Ok(_) => continue,
+        };
+        b.diag(&c.meta, "correlation.rules", c.meta.line, msg);
     }
     b.set.name_the_table();
     (b.set, b.diags)

@@ -1442,6 +1442,37 @@ fn unknown_correlation_reference_is_a_diagnostic() {
 }
 
 #[test]
+fn a_correlation_may_count_one_written_after_it_but_not_one_that_counts_it_back() {
+    // The specification's chain: the outer correlation first, the one it counts after it.
+    let text = "title: Base\nid: base\nname: base\nlogsource:\n  product: test\ndetection:\n  sel:\n    F: x\n  condition: sel\n---\ntitle: Outer\nid: outer\ncorrelation:\n  type: event_count\n  rules: [inner]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    gte: 2\n---\ntitle: Inner\nid: inner\nname: inner\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    gte: 2\n";
+    let (docs, diags) = vigil_sigma::parse_str(text, Path::new("c.yml"));
+    assert!(diags.is_empty(), "{diags:?}");
+    let (set, diags) = compile(&docs, &CompileOptions::default());
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(set.correlation_count(), 2);
+    let mut matcher = set.matcher();
+    let mut correlator = Correlator::new(&set);
+    let mut out = Vec::new();
+    for i in 0..4u64 {
+        let e = MapEvent::new(&[("F", s("x")), ("User", s("alice"))]);
+        let matched = matcher.matches(&e).to_vec();
+        correlator.feed(i as i64 * 1_000, &e, &matched, i, &mut out);
+    }
+    let fired: Vec<&str> = out.iter().map(|m| set.rule(m.rule).id()).collect();
+    assert_eq!(fired, ["inner", "inner", "outer"]);
+
+    let cycle = "title: A\nid: a\ncorrelation:\n  type: event_count\n  rules: [b]\n  group-by: [U]\n  timespan: 1m\n  condition: {gte: 1}\n---\ntitle: B\nid: b\ncorrelation:\n  type: event_count\n  rules: [a]\n  group-by: [U]\n  timespan: 1m\n  condition: {gte: 1}\n";
+    let (docs, _) = vigil_sigma::parse_str(cycle, Path::new("c.yml"));
+    let (set, diags) = compile(&docs, &CompileOptions::default());
+    assert_eq!(set.correlation_count(), 0);
+    assert_eq!(diags.len(), 2, "{diags:?}");
+    assert!(
+        diags.iter().all(|d| d.message.contains("cycle")),
+        "{diags:?}"
+    );
+}
+
+#[test]
 fn sets_are_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<crate::CompiledRuleSet>();
