@@ -16,8 +16,9 @@
 //! `timespan` can no longer share a window with it and are dropped. Correlations that refer to
 //! other correlations are fed the matches emitted earlier in the same call, in file order.
 //!
-//! A count bounded from above (`lt`, `lte`, `eq` on `event_count` or `value_count`) could be
-//! broken by events still to come, so it is decided once its window has passed: a window runs
+//! A condition that events still to come could break — a count or sum bounded other than from
+//! below (`lt`, `lte`, `eq`, `neq`), any condition on an average or a percentile — is decided
+//! once its window has passed (see [`decided_at_close`]): a window runs
 //! `timespan` from the oldest event its group holds and is evaluated when an event of the group
 //! arrives after it, or at [`CorrelationState::finish`] (the end of a finite stream); [`prune`]
 //! keeps such windows a timespan longer for that event.
@@ -47,8 +48,8 @@ pub(crate) struct CompiledCorrelation {
     pub value_fields: Vec<Vec<String>>,
     pub timespan_ms: i64,
     pub condition: CorrelationCondition,
-    /// Whether the condition bounds a count from above (`lt`, `lte`, `eq`), which more events
-    /// can still break: it is decided once the window has passed, not as events arrive.
+    /// Whether more events could still break the condition ([`decided_at_close`]): it is
+    /// decided once the window has passed, not as events arrive.
     pub decided_at_close: bool,
 }
 
@@ -92,15 +93,23 @@ pub(crate) fn compile_correlation(
         rules,
         timespan_ms: c.timespan_ms as i64,
         condition: c.condition.clone(),
-        decided_at_close: matches!(
-            c.kind,
-            CorrelationType::EventCount | CorrelationType::ValueCount
-        ) && c
-            .condition
+        decided_at_close: decided_at_close(c.kind, &c.condition),
+    })
+}
+
+/// Whether events still to come could break the condition of a window that holds now, so that
+/// it must be decided once the window has passed: counts (events, distinct values, rules seen)
+/// and sums only grow as events come, so a lower bound (`gt`, `gte`) holds for good once met,
+/// and any other bound (`lt`, `lte`, `eq`, `neq`) does not; an average or a percentile moves
+/// either way with every event.
+fn decided_at_close(kind: CorrelationType, condition: &CorrelationCondition) -> bool {
+    match kind {
+        CorrelationType::ValueAvg | CorrelationType::ValuePercentile => true,
+        _ => condition
             .comparisons
             .iter()
-            .any(|(op, _)| matches!(op, CmpOp::Lt | CmpOp::Lte | CmpOp::Eq)),
-    })
+            .any(|(op, _)| !matches!(op, CmpOp::Gt | CmpOp::Gte)),
+    }
 }
 
 /// What a compiled correlation rule aggregates, to describe its matches to people.
@@ -118,8 +127,8 @@ pub struct CorrelationShape<'a> {
     pub timespan_ms: i64,
     /// Its condition.
     pub condition: &'a CorrelationCondition,
-    /// Whether the condition is decided once a window has passed (a count bounded from above)
-    /// rather than as events arrive.
+    /// Whether the condition is decided once a window has passed (one that more events could
+    /// break: a count bounded from above, an average …) rather than as events arrive.
     pub decided_at_close: bool,
 }
 

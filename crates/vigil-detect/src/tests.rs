@@ -756,6 +756,8 @@ fn correlate(
         let matched: Vec<RuleId> = m.matches(&e).to_vec();
         c.feed(*ts, &e, &matched, i as u64, &mut out);
     }
+    // The events end here: windows decided at their close are decided.
+    c.finish(&mut out);
     out
 }
 
@@ -1393,6 +1395,96 @@ fn value_count_over_several_fields_counts_their_combinations() {
         assert_eq!(out.len(), expected, "after event {i}: {out:?}");
     }
     assert_eq!((out[0].value, &out[0].events[..]), (3.0, &[0, 1, 2, 4][..]));
+}
+
+#[test]
+fn conditions_more_events_could_break_are_decided_over_the_whole_window() {
+    let with = |kind: &str, condition: &str| {
+        format!(
+            "title: C\nid: c\ncorrelation:\n  type: {kind}\n  rules: [base, other]\n  group-by: [User]\n  timespan: 1m\n  condition:\n{condition}"
+        )
+    };
+    let values =
+        |vs: &[&'static str]| -> Vec<(i64, &'static str, &'static str, Option<&'static str>)> {
+            (0i64..)
+                .zip(vs)
+                .map(|(i, v)| (i * 1_000, "x", "a", Some(*v)))
+                .collect()
+        };
+    // (correlation, events, what the whole window gives, fires)
+    let cases = [
+        // Two events: not "neq 2", though one alone was.
+        (
+            with("event_count", "    neq: 2\n"),
+            values(&["1", "1"]),
+            2.0,
+            false,
+        ),
+        (
+            with("event_count", "    neq: 2\n"),
+            values(&["1", "1", "1"]),
+            3.0,
+            true,
+        ),
+        (
+            with("event_count", "    gt: 1\n    neq: 3\n"),
+            values(&["1", "1", "1"]),
+            3.0,
+            false,
+        ),
+        // 60 alone averages over 50; the window's three average 26.7.
+        (
+            with("value_avg", "    field: V\n    gt: 50\n"),
+            values(&["60", "10", "10"]),
+            26.7,
+            false,
+        ),
+        (
+            with("value_avg", "    field: V\n    gt: 20\n"),
+            values(&["60", "10", "10"]),
+            26.7,
+            true,
+        ),
+        (
+            with("value_percentile", "    field: V\n    gt: 25\n"),
+            values(&["30", "1", "1"]),
+            1.0,
+            false,
+        ),
+        (
+            with("value_sum", "    field: V\n    lte: 10\n"),
+            values(&["1", "100"]),
+            101.0,
+            false,
+        ),
+        (
+            with("value_sum", "    field: V\n    lte: 10\n"),
+            values(&["1", "2"]),
+            3.0,
+            true,
+        ),
+        (
+            with("temporal", "    eq: 1\n"),
+            vec![(0, "x", "a", None), (1_000, "y", "a", None)],
+            2.0,
+            false,
+        ),
+        (
+            with("temporal", "    eq: 1\n"),
+            vec![(0, "x", "a", None), (1_000, "x", "a", None)],
+            1.0,
+            true,
+        ),
+    ];
+    for (correlation, events, whole, fires) in cases {
+        let out = correlate(&correlation, &events);
+        let fired: Vec<f64> = out
+            .iter()
+            .map(|m| (m.value * 10.0).round() / 10.0)
+            .collect();
+        let expected: &[f64] = if fires { &[whole] } else { &[] };
+        assert_eq!(fired, expected, "{correlation}{events:?}");
+    }
 }
 
 #[test]
