@@ -679,6 +679,14 @@ impl CorrelationState {
         );
         self.fired.clear();
         for (ci, cc) in set.correlations.iter().enumerate() {
+            // The groups this event was counted in: an event that several of the rules match
+            // is one event to a count, a sum or an average (the temporal types count rules,
+            // and take it for each).
+            let mut counted_in: Vec<Vec<String>> = Vec::new();
+            let per_rule = matches!(
+                cc.kind,
+                CorrelationType::Temporal | CorrelationType::TemporalOrdered
+            );
             for (pos, rule) in cc.rules.iter().enumerate() {
                 if !matched.contains(rule) && !self.fired.contains(rule) {
                     continue;
@@ -705,6 +713,12 @@ impl CorrelationState {
                         None => continue,
                     },
                 };
+                if !per_rule {
+                    if counted_in.contains(&group) {
+                        continue;
+                    }
+                    counted_in.push(group.clone());
+                }
                 let entries = self.groups[ci].entry(group.clone()).or_default();
                 let at = entries.partition_point(|e| e.ts <= timestamp_ms);
                 entries.insert(

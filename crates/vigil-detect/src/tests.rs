@@ -1488,6 +1488,32 @@ fn conditions_more_events_could_break_are_decided_over_the_whole_window() {
 }
 
 #[test]
+fn an_event_that_several_counted_rules_match_is_one_event() {
+    // `base` matches F: x, `both` matches it too: one event, not two.
+    let text = "title: Base\nid: base\nname: base\nlogsource:\n  product: test\ndetection:\n  sel:\n    F: x\n  condition: sel\n---\ntitle: Both\nid: both\nname: both\nlogsource:\n  product: test\ndetection:\n  sel:\n    F|startswith: x\n  condition: sel\n---\ntitle: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [base, both]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    gte: 2\n---\ntitle: S\nid: s\ncorrelation:\n  type: value_sum\n  rules: [base, both]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    field: V\n    gte: 10\n";
+    let (docs, diags) = vigil_sigma::parse_str(text, Path::new("c.yml"));
+    assert!(diags.is_empty(), "{diags:?}");
+    let (set, diags) = compile(&docs, &CompileOptions::default());
+    assert!(diags.is_empty(), "{diags:?}");
+    let mut matcher = set.matcher();
+    let mut correlator = Correlator::new(&set);
+    let mut out = Vec::new();
+    let mut feed = |i: u64, f: &str, out: &mut Vec<CorrelationMatch>| {
+        let e = MapEvent::new(&[("F", s(f)), ("User", s("alice")), ("V", s("6"))]);
+        let matched = matcher.matches(&e).to_vec();
+        correlator.feed(i as i64 * 1_000, &e, &matched, i, out);
+    };
+    feed(0, "x", &mut out);
+    assert!(out.is_empty(), "one event counted twice: {out:?}");
+    feed(1, "xy", &mut out);
+    let fired: Vec<(&str, f64, &[u64])> = out
+        .iter()
+        .map(|m| (set.rule(m.rule).id(), m.value, &m.events[..]))
+        .collect();
+    assert_eq!(fired, [("c", 2.0, &[0, 1][..]), ("s", 12.0, &[0, 1][..])]);
+}
+
+#[test]
 fn temporal_and_ordered() {
     let t = "title: C\nid: c\ncorrelation:\n  type: temporal\n  rules: [base, other]\n  group-by: [User]\n  timespan: 10s\n";
     assert_eq!(
