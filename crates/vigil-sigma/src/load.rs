@@ -309,7 +309,17 @@ impl Cx<'_> {
             return;
         }
         if let Some(corr) = node.get("correlation") {
-            out.extend(self.correlation(meta, corr).ok().map(RuleDoc::Correlation));
+            // `generate` is a rule attribute in the specification's schema; pySigma reads it
+            // inside `correlation`: either place says it.
+            let generate = [node.get("generate"), corr.get("generate")]
+                .into_iter()
+                .flatten()
+                .any(|g| matches!(g.value, Yaml::Scalar(_, Scalar::Bool(true))));
+            out.extend(
+                self.correlation(meta, corr, generate)
+                    .ok()
+                    .map(RuleDoc::Correlation),
+            );
             return;
         }
         if let Some(filter) = node.get("filter") {
@@ -765,7 +775,7 @@ impl Cx<'_> {
         if ok { Ok(items) } else { Err(()) }
     }
 
-    fn correlation(&mut self, meta: Meta, corr: &Node) -> Res<CorrelationRule> {
+    fn correlation(&mut self, meta: Meta, corr: &Node, generate: bool) -> Res<CorrelationRule> {
         let path = "correlation";
         let written = corr.get("type").and_then(|t| t.as_str());
         let kind = match CorrelationType::ALL
@@ -924,10 +934,6 @@ impl Cx<'_> {
                 )
             })
             .collect();
-        let generate = corr
-            .get("generate")
-            .map(|g| matches!(g.value, Yaml::Scalar(_, Scalar::Bool(true))))
-            .unwrap_or(false);
         Ok(CorrelationRule {
             meta,
             kind,
@@ -1263,6 +1269,25 @@ mod tests {
                 diags[0].path.ends_with("condition.field") && diags[0].message.contains(reason),
                 "{kind} {field}: {diags:?}"
             );
+        }
+    }
+
+    #[test]
+    fn generate_is_read_beside_the_correlation_or_inside_it() {
+        for (outside, inside, generate) in [
+            ("", "", false),
+            ("generate: true\n", "", true),
+            ("", "  generate: true\n", true),
+            ("generate: false\n", "", false),
+        ] {
+            let (docs, diags) = load(&format!(
+                "title: C\nid: c\n{outside}correlation:\n  type: event_count\n  rules: [r]\n  group-by: [Host]\n  timespan: 1h\n{inside}  condition:\n    gte: 2\n"
+            ));
+            assert!(diags.is_empty(), "{diags:?}");
+            let RuleDoc::Correlation(c) = &docs[0] else {
+                panic!()
+            };
+            assert_eq!(c.generate, generate, "{outside:?} {inside:?}");
         }
     }
 
