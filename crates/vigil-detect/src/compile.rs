@@ -1330,13 +1330,14 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
             .iter()
             .copied()
             .filter(|f| {
-                if f.rules.is_empty() {
-                    logsource_covers(&f.logsource, &rule.logsource)
-                } else {
-                    f.rules.iter().any(|r| {
-                        Some(r) == rule.meta.id.as_ref() || Some(r) == rule.meta.name.as_ref()
-                    })
-                }
+                // A filter applies to the rules of its logsource, and of those to the ones it
+                // names when it names any (as pySigma applies them): a filter for process
+                // creation leaves a Security-log rule it names as it is.
+                logsource_covers(&f.logsource, &rule.logsource)
+                    && (f.rules.is_empty()
+                        || f.rules.iter().any(|r| {
+                            Some(r) == rule.meta.id.as_ref() || Some(r) == rule.meta.name.as_ref()
+                        }))
             })
             .collect();
         let ls = &rule.logsource;

@@ -711,6 +711,22 @@ fn filters_drop_matches_of_named_rules() {
             ),
         ],
     );
+    // The filter's logsource is process creation: a Security-log rule it names is left alone.
+    let security = text.replace(
+        "id: r1\nlogsource:\n  product: windows\n  category: process_creation",
+        "id: r1\nlogsource:\n  product: windows\n  service: security",
+    );
+    check(
+        &security,
+        &[(
+            &win(
+                "Security",
+                4688,
+                &[("Image", s("C:\\rar.exe")), ("User", s("adm_bob"))],
+            ),
+            true,
+        )],
+    );
 }
 
 /// Rules `base` (matching `F: x`) and `other` (`F: y`) plus a correlation, compiled.
