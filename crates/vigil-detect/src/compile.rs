@@ -855,10 +855,10 @@ impl Builder<'_> {
                 if item.values.neq || item.values.matches.is_empty() {
                     return None;
                 }
-                // One set per value: the value matches only if one of its needles occurs.
-                let mut per_value: Vec<Vec<Needle>> = Vec::new();
+                // One set per match: it holds only if one of its needles occurs.
+                let mut per_match: Vec<Vec<Needle>> = Vec::new();
                 for m in &item.values.matches {
-                    per_value.push(match m {
+                    per_match.push(match m {
                         ValueMatch::Lit { needle, cased, .. } if !needle.is_empty() => {
                             let text = if *cased {
                                 crate::value::lowercase(needle)
@@ -883,10 +883,16 @@ impl Builder<'_> {
                     });
                 }
                 if item.values.all {
-                    // Each value is required: one value's set is enough, the best one.
-                    return per_value.into_iter().max_by_key(|set| needle_score(set));
+                    // Each value is required (through any of its ways of being written): one
+                    // value's set is enough, the best one.
+                    let mut sets = per_match.into_iter();
+                    return item
+                        .values
+                        .per_value()
+                        .map(|ways| sets.by_ref().take(ways.len()).flatten().collect())
+                        .max_by_key(|set: &Vec<Needle>| needle_score(set));
                 }
-                Some(per_value.into_iter().flatten().collect())
+                Some(per_match.into_iter().flatten().collect())
             }
             Expr::And(v) => v
                 .iter()
@@ -1015,7 +1021,7 @@ impl Builder<'_> {
                 let item = &self.set.items[*i as usize];
                 let v = &item.values;
                 let holds = if v.all {
-                    !v.matches.is_empty() && v.matches.iter().all(null_test)
+                    !v.matches.is_empty() && v.per_value().all(|ways| ways.iter().any(null_test))
                 } else {
                     v.matches.iter().any(null_test)
                 };

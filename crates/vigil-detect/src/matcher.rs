@@ -726,7 +726,7 @@ impl<'s> Matcher<'s> {
             _ => value_matches(m, slot, &self.work.slots),
         };
         let hit = if item.values.all {
-            item.values.matches.iter().all(test)
+            item.values.per_value().all(|ways| ways.iter().any(test))
         } else {
             item.values.matches.iter().any(test)
         };

@@ -302,6 +302,36 @@ fn numeric_cidr_fieldref_base64_windash() {
 }
 
 #[test]
+fn all_takes_each_value_through_any_of_its_ways_of_being_written() {
+    // `windash` writes ' -a' five ways and `base64offset` three: each value is one of its ways,
+    // not all of them at once.
+    let r = rule(
+        "  sel:\n    C|windash|contains|all:\n      - ' -a'\n      - ' -b'\n  condition: sel\n",
+    );
+    check(
+        &r,
+        &[
+            (&MapEvent::new(&[("C", s("x -a -b"))]), true),
+            (&MapEvent::new(&[("C", s("x /a \u{2013}b"))]), true),
+            (&MapEvent::new(&[("C", s("x /a"))]), false),
+        ],
+    );
+    let r = rule(
+        "  sel:\n    C|base64offset|contains|all:\n      - alpha\n      - bravo\n  condition: sel\n",
+    );
+    check(
+        &r,
+        &[
+            // "alpha bravo", and "xalpha bravo" shifting both by one byte.
+            (&MapEvent::new(&[("C", s("YWxwaGEgYnJhdm8="))]), true),
+            (&MapEvent::new(&[("C", s("eGFscGhhIGJyYXZv"))]), true),
+            // "alpha" alone.
+            (&MapEvent::new(&[("C", s("YWxwaGE="))]), false),
+        ],
+    );
+}
+
+#[test]
 fn keywords_and_conditions() {
     let r = rule(
         "  kw:\n    - 'mimikatz'\n    - 'sekurlsa'\n  f:\n    User: admin\n  condition: kw and not f\n",

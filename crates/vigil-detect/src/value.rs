@@ -194,6 +194,9 @@ fn sort_mods(mods: &[Modifier]) -> Result<Mods, ItemError> {
 #[derive(Debug)]
 pub(crate) struct CompiledValues {
     pub matches: Vec<ValueMatch>,
+    /// Where each value as written starts in `matches`: `windash`, `base64offset`, `expand`
+    /// write one value several ways, any of which is that value ([`CompiledValues::per_value`]).
+    pub value_starts: Vec<usize>,
     /// `|all`: every value must match (otherwise any).
     pub all: bool,
     /// `|neq`: the item holds when no value matches.
@@ -210,7 +213,9 @@ pub(crate) fn compile_values(
 ) -> Result<CompiledValues, ItemError> {
     let m = sort_mods(mods)?;
     let mut out = Vec::new();
+    let mut value_starts = Vec::with_capacity(values.len());
     for v in values {
+        value_starts.push(out.len());
         compile_one(
             &m,
             v,
@@ -221,9 +226,23 @@ pub(crate) fn compile_values(
     }
     Ok(CompiledValues {
         matches: out,
+        value_starts,
         all: m.all,
         neq: m.neq,
     })
+}
+
+impl CompiledValues {
+    /// The matches of each value as written, its ways of being written side by side: under
+    /// `|all` every value must hold, through any one of its ways (the permutations of
+    /// `windash` are alternatives, not each required).
+    pub(crate) fn per_value(&self) -> impl Iterator<Item = &[ValueMatch]> {
+        let ends = self.value_starts.iter().skip(1).copied();
+        self.value_starts
+            .iter()
+            .zip(ends.chain(std::iter::once(self.matches.len())))
+            .map(|(&start, end)| &self.matches[start..end])
+    }
 }
 
 fn compile_one(
