@@ -784,6 +784,17 @@ mod tests {
         .unwrap()
         .matches;
         assert_eq!(lit_of(&got[1]), (StrOp::Eq, "adm_x"));
+        // `\%` is a `%` of the text, not the start of a placeholder.
+        let got = compile_values(
+            &[Modifier::Expand],
+            &[Value::Str(r"\%plain%admins%".into())],
+            &p,
+            true,
+            &mut |_| 0,
+        )
+        .unwrap()
+        .matches;
+        assert_eq!(lit_of(&got[0]), (StrOp::Eq, "%plainroot"));
         assert!(
             compile_values(
                 &[Modifier::Expand],

@@ -152,29 +152,42 @@ pub enum ExpandPart<'a> {
     Placeholder(&'a str),
 }
 
-/// The pieces of `text` in order: `%name%` is a placeholder, and a `%` without another after
-/// it is text. What `expand` replaces and `vigil rules check` lists, read one way.
+/// The pieces of `text` in order: `%name%` is a placeholder, `\%` a `%` of the text (the
+/// specification's `\%plain%name%` is the text `%plain` and the placeholder `name`), and a `%`
+/// without another after it is text. What `expand` replaces and `vigil rules check` lists,
+/// read one way.
 pub fn expand_parts(text: &str) -> impl Iterator<Item = ExpandPart<'_>> {
     let mut rest = text;
     std::iter::from_fn(move || {
         if rest.is_empty() {
             return None;
         }
-        let pair = rest
-            .find('%')
-            .and_then(|start| Some((start, rest[start + 1..].find('%')?)));
-        let part = match pair {
-            Some((0, len)) => {
-                let name = &rest[1..1 + len];
-                rest = &rest[len + 2..];
-                return Some(ExpandPart::Placeholder(name));
-            }
-            Some((start, _)) => &rest[..start],
-            None => rest,
-        };
-        rest = &rest[part.len()..];
-        Some(ExpandPart::Text(part))
+        let (part, used) = next_part(rest);
+        rest = &rest[used..];
+        Some(part)
     })
+}
+
+/// The first piece of `rest` (not empty) and how many bytes it takes.
+fn next_part(rest: &str) -> (ExpandPart<'_>, usize) {
+    let bytes = rest.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1)) {
+            (b'\\', Some(b'%')) if i > 0 => return (ExpandPart::Text(&rest[..i]), i),
+            // `\%`: the `%` alone, as text.
+            (b'\\', Some(b'%')) => return (ExpandPart::Text(&rest[1..2]), 2),
+            // An escaped backslash stays as written (the value's own escapes read it).
+            (b'\\', Some(b'\\')) => i += 2,
+            (b'%', _) => match rest[i + 1..].find('%') {
+                Some(_) if i > 0 => return (ExpandPart::Text(&rest[..i]), i),
+                Some(len) => return (ExpandPart::Placeholder(&rest[1..1 + len]), len + 2),
+                None => i += 1,
+            },
+            _ => i += 1,
+        }
+    }
+    (ExpandPart::Text(rest), rest.len())
 }
 
 #[cfg(test)]
@@ -192,6 +205,10 @@ mod tests {
         assert_eq!(parts("%%"), [P("")]);
         assert_eq!(parts(""), []);
         assert_eq!(parts("é%ü%ß"), [T("é"), P("ü"), T("ß")]);
+        // The specification's escape: `\%plain` is text, `%name%` a placeholder.
+        assert_eq!(parts(r"\%plain%name%"), [T("%"), T("plain"), P("name")]);
+        assert_eq!(parts(r"a\%b\%"), [T("a"), T("%"), T("b"), T("%")]);
+        assert_eq!(parts(r"C:\\%x%"), [T(r"C:\\"), P("x")]);
     }
 
     fn parsed(text: &str) -> Vec<(String, Vec<String>)> {
