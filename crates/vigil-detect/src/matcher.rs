@@ -790,7 +790,7 @@ fn one(m: &ValueMatch, c: &Cached) -> bool {
                 .is_some_and(|ip| net.contains(ip))
         }
         ValueMatch::Num(op, bound) => c.number().is_some_and(|n| op.test(n, *bound)),
-        ValueMatch::NumEq(n, text) => c.lower.eq_ignore_ascii_case(text) || c.number() == Some(*n),
+        ValueMatch::NumEq(n, text) => c.lower.eq_ignore_ascii_case(text) || c.num == Some(*n),
         ValueMatch::Bool(b) => {
             c.boolean == Some(*b) || c.lower == if *b { "true" } else { "false" }
         }

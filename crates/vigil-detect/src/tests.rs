@@ -332,6 +332,26 @@ fn all_takes_each_value_through_any_of_its_ways_of_being_written() {
 }
 
 #[test]
+fn a_number_in_a_rule_equals_a_number_or_its_own_text() {
+    let r = rule("  sel:\n    EventID: 4769\n  condition: sel\n");
+    check(
+        &r,
+        &[
+            (&MapEvent::new(&[("EventID", FieldValue::Int(4769))]), true),
+            (
+                &MapEvent::new(&[("EventID", FieldValue::Float(4769.0))]),
+                true,
+            ),
+            (&MapEvent::new(&[("EventID", s("4769"))]), true),
+            // Values are strings to Sigma: other spellings of the number are other values.
+            (&MapEvent::new(&[("EventID", s(" 4769"))]), false),
+            (&MapEvent::new(&[("EventID", s("04769"))]), false),
+            (&MapEvent::new(&[("EventID", s("4.769e3"))]), false),
+        ],
+    );
+}
+
+#[test]
 fn keywords_and_conditions() {
     let r = rule(
         "  kw:\n    - 'mimikatz'\n    - 'sekurlsa'\n  f:\n    User: admin\n  condition: kw and not f\n",

@@ -57,7 +57,9 @@ pub(crate) enum ValueMatch {
     Cidr(Net),
     /// `gt/gte/lt/lte` (and numeric values compared to numeric fields).
     Num(CmpOp, f64),
-    /// A number written without modifiers: equal numerically, or as text.
+    /// A number written without modifiers: equal to a number the event wrote, or to its text as
+    /// written (values are strings to Sigma: `EventID: 4769` is not `" 4769"`, `"04769"` or
+    /// `"4.769e3"`).
     NumEq(f64, String),
     /// A boolean value.
     Bool(bool),
