@@ -8,7 +8,7 @@
 //! shared by every thread; the one thing built later is the dispatch for each logsource a
 //! sender declares (see [`DeclaredIndexes`]), since the declarations are only known then.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -1264,6 +1264,22 @@ fn targets(ls: &Logsource) -> Option<Vec<ChannelTarget>> {
     None
 }
 
+/// Makes `key` (an id or a name) refer to `id` for correlations; a key that already refers to
+/// another rule becomes ambiguous.
+fn add_name(
+    names: &mut HashMap<String, RuleId>,
+    ambiguous: &mut HashSet<String>,
+    key: &str,
+    id: RuleId,
+) {
+    if names
+        .insert(key.to_owned(), id)
+        .is_some_and(|old| old != id)
+    {
+        ambiguous.insert(key.to_owned());
+    }
+}
+
 fn logsource_covers(filter: &Logsource, rule: &Logsource) -> bool {
     let f = |a: &Option<String>, b: &Option<String>| a.is_none() || a == b;
     f(&filter.product, &rule.product)
@@ -1528,12 +1544,10 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
 
     // Correlations refer to rules by id or name.
     let mut names: HashMap<String, RuleId> = HashMap::new();
+    let mut ambiguous: HashSet<String> = HashSet::new();
     for (i, r) in b.set.rules.iter().enumerate() {
-        if let Some(id) = &r.meta.id {
-            names.insert(id.clone(), RuleId(i as u32));
-        }
-        if let Some(n) = &r.meta.name {
-            names.insert(n.clone(), RuleId(i as u32));
+        for key in [&r.meta.id, &r.meta.name].into_iter().flatten() {
+            add_name(&mut names, &mut ambiguous, key, RuleId(i as u32));
         }
     }
     // A correlation may count correlations written after it (the specification's own example
@@ -1545,6 +1559,13 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
         .position(|c| c.rules.iter().all(|r| names.contains_key(r)))
     {
         let c = pending.remove(at);
+        if let Some(r) = c.rules.iter().find(|r| ambiguous.contains(*r)) {
+            let msg = format!(
+                "the correlation refers to '{r}', which names more than one loaded rule; ids and names must be unique, so rename one of them"
+            );
+            b.diag(&c.meta, "correlation.rules", c.meta.line, msg);
+            continue;
+        }
         let id = RuleId(b.set.rules.len() as u32);
         match compile_correlation(c, id, &names) {
             Ok(cc) => {
@@ -1559,11 +1580,8 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
                     kind: RuleKind::Correlation,
                     report: true,
                 });
-                if let Some(id) = &c.meta.id {
-                    names.insert(id.clone(), cc.id);
-                }
-                if let Some(n) = &c.meta.name {
-                    names.insert(n.clone(), cc.id);
+                for key in [&c.meta.id, &c.meta.name].into_iter().flatten() {
+                    add_name(&mut names, &mut ambiguous, key, cc.id);
                 }
                 b.set.correlations.push(cc);
             }

@@ -1657,6 +1657,16 @@ fn a_correlation_may_count_one_written_after_it_but_not_one_that_counts_it_back(
 }
 
 #[test]
+fn a_correlation_refuses_a_name_that_several_rules_carry() {
+    let text = "title: A\nid: a\nname: dup\nlogsource:\n  product: test\ndetection:\n  sel:\n    F: x\n  condition: sel\n---\ntitle: B\nid: b\nname: dup\nlogsource:\n  product: test\ndetection:\n  sel:\n    F: y\n  condition: sel\n---\ntitle: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [dup]\n  group-by: [U]\n  timespan: 1m\n  condition: {gte: 1}\n---\ntitle: D\nid: d\ncorrelation:\n  type: event_count\n  rules: [a]\n  group-by: [U]\n  timespan: 1m\n  condition: {gte: 1}\n";
+    let (docs, _) = vigil_sigma::parse_str(text, Path::new("c.yml"));
+    let (set, diags) = compile(&docs, &CompileOptions::default());
+    assert_eq!(set.correlation_count(), 1, "the one by id compiles");
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert!(diags[0].message.contains("'dup'") && diags[0].message.contains("unique"));
+}
+
+#[test]
 fn sets_are_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<crate::CompiledRuleSet>();
