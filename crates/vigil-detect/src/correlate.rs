@@ -7,7 +7,7 @@
 //! [`CorrelationState`] and hands it the set on each call, pruning it as time goes by.
 //!
 //! Semantics: for each correlation and group (the values of the `group-by` fields, through
-//! `aliases`), the correlator keeps the matching events of the last `timespan`. When an event
+//! `aliases`; an event that lacks one is in no group and not counted), the correlator keeps the matching events of the last `timespan`. When an event
 //! arrives at time `t`, the windows a timespan wide that hold it are checked against the
 //! condition (bounds inclusive): `[t - timespan, t]` for an event in time order, and for one
 //! that arrives out of order also those that run past it to the events held after it; when
@@ -691,11 +691,16 @@ impl CorrelationState {
                 if !matched.contains(rule) && !self.fired.contains(rule) {
                     continue;
                 }
-                let group: Vec<String> = cc
+                // An event without a value for each group-by field belongs to no group, as the
+                // query backends' `stats … by` and terms aggregations leave it out.
+                let Some(group) = cc
                     .group_by
                     .iter()
-                    .map(|fields| first_value(event, &fields[pos]).unwrap_or_default())
-                    .collect();
+                    .map(|fields| first_value(event, &fields[pos]))
+                    .collect::<Option<Vec<String>>>()
+                else {
+                    continue;
+                };
                 let value = match cc.value_fields.as_slice() {
                     [] => None,
                     [field] => match first_value(event, &field[pos]) {
@@ -835,6 +840,19 @@ fn close_windows(
     fired
 }
 
+/// The share of the window's events, in percent, that carry each value, smallest first.
+fn value_shares(window: &[&Entry]) -> Vec<f64> {
+    let mut values: Vec<&str> = window.iter().filter_map(|e| e.value.as_deref()).collect();
+    values.sort_unstable();
+    let total = values.len() as f64;
+    let mut shares: Vec<f64> = values
+        .chunk_by(|a, b| a == b)
+        .map(|same| same.len() as f64 * 100.0 / total)
+        .collect();
+    shares.sort_by(f64::total_cmp);
+    shares
+}
+
 fn compare(cond: &CorrelationCondition, v: f64) -> bool {
     cond.comparisons
         .iter()
@@ -843,6 +861,13 @@ fn compare(cond: &CorrelationCondition, v: f64) -> bool {
 
 /// The correlation's value of a window if its condition holds for it.
 fn evaluate(cc: &CompiledCorrelation, window: &[&Entry]) -> Option<f64> {
+    if cc.kind == CorrelationType::ValuePercentile && cc.condition.percentile.is_none() {
+        // Some value's share meets the condition (a process name seen in at most 1 % of the
+        // group's processes); the smallest such share is the one reported.
+        return value_shares(window)
+            .into_iter()
+            .find(|share| compare(&cc.condition, *share));
+    }
     let v = aggregate(cc, window)?;
     let temporal = matches!(
         cc.kind,
@@ -879,6 +904,13 @@ fn aggregate(cc: &CompiledCorrelation, window: &[&Entry]) -> Option<f64> {
             }
             sum / n as f64
         }
+        // The specification's reading, "when a certain percentage of observed values occur":
+        // the share of the window's events, in percent, that carry each value of the field; its
+        // example's `lte: 1` is a value seen in at most 1 % of them. Its smallest share here.
+        CorrelationType::ValuePercentile if cc.condition.percentile.is_none() => {
+            return value_shares(window).first().copied();
+        }
+        // With `percentile: P` (an extension), the P-th percentile of a numeric field.
         CorrelationType::ValuePercentile => {
             let mut v: Vec<f64> = nums().collect();
             if v.is_empty() {

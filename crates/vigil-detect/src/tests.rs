@@ -1512,7 +1512,7 @@ fn conditions_more_events_could_break_are_decided_over_the_whole_window() {
             true,
         ),
         (
-            with("value_percentile", "    field: V\n    gt: 25\n"),
+            with("value_percentile", "    field: V\n    percentile: 50\n    gt: 25\n"),
             values(&["30", "1", "1"]),
             1.0,
             false,
@@ -1577,6 +1577,49 @@ fn an_event_that_several_counted_rules_match_is_one_event() {
         .map(|m| (set.rule(m.rule).id(), m.value, &m.events[..]))
         .collect();
     assert_eq!(fired, [("c", 2.0, &[0, 1][..]), ("s", 12.0, &[0, 1][..])]);
+}
+
+#[test]
+fn value_percentile_without_a_percentile_is_the_share_of_a_value() {
+    // The specification's example: a process name seen in at most 1 % of a computer's processes
+    // (here 25 %, over four events of three names).
+    let rare = "title: C\nid: c\ncorrelation:\n  type: value_percentile\n  rules: [base]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    field: V\n    lte: 25\n";
+    let names =
+        |vs: &[&'static str]| -> Vec<(i64, &'static str, &'static str, Option<&'static str>)> {
+            (0i64..)
+                .zip(vs)
+                .map(|(i, v)| (i * 1_000, "x", "a", Some(*v)))
+                .collect()
+        };
+    let out = correlate(
+        rare,
+        &names(&["cmd.exe", "cmd.exe", "svchost.exe", "evil.exe"]),
+    );
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].value, 25.0);
+    assert!(correlate(rare, &names(&["cmd.exe", "cmd.exe", "evil.exe"])).is_empty());
+}
+
+#[test]
+fn an_event_without_a_group_by_field_is_not_counted() {
+    let set = correlation_set(
+        "title: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    gte: 2\n",
+    );
+    let mut matcher = set.matcher();
+    let mut correlator = Correlator::new(&set);
+    let mut out = Vec::new();
+    for (i, user) in (0u64..).zip([None, None, Some(""), Some("")]) {
+        let mut fields = vec![("F", s("x"))];
+        if let Some(user) = user {
+            fields.push(("User", s(user)));
+        }
+        let e = MapEvent::new(&fields);
+        let matched = matcher.matches(&e).to_vec();
+        correlator.feed(i as i64 * 1_000, &e, &matched, i, &mut out);
+    }
+    // The two without User make no group; the two with an empty one are a group.
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].events, [2, 3]);
 }
 
 #[test]

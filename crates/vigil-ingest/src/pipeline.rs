@@ -1666,7 +1666,10 @@ pub(crate) fn correlation_note(
         T::ValueCount => format!("{value} distinct values of {field}"),
         T::ValueSum => format!("{field} adding up to {value}"),
         T::ValueAvg => format!("{field} averaging {value}"),
-        T::ValuePercentile => format!("a percentile of {field} at {value}"),
+        T::ValuePercentile if shape.condition.percentile.is_some() => {
+            format!("a percentile of {field} at {value}")
+        }
+        T::ValuePercentile => format!("a value of {field} in {value} % of the events"),
         T::Temporal => format!("{value} of its {} rules", shape.rules),
         T::TemporalOrdered => format!("{value} of its {} rules in order", shape.rules),
     };

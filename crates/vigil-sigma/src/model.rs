@@ -187,7 +187,8 @@ pub enum CorrelationType {
     ValueSum,
     /// Average of a numeric field.
     ValueAvg,
-    /// A percentile of a numeric field.
+    /// The share, in percent, of the events that carry a value of a field (the specification's
+    /// reading); with `percentile`, a percentile of a numeric field.
     ValuePercentile,
     /// All referenced rules matched within the timespan.
     Temporal,
@@ -261,7 +262,8 @@ pub struct CorrelationCondition {
     /// counted together ("linked by an AND": each distinct combination is one value, and an
     /// event counts only with all of them).
     pub fields: Vec<String>,
-    /// `percentile`, for value_percentile (default 50).
+    /// `percentile`, for value_percentile: with it (an extension of Vigil's), the condition
+    /// tests that percentile of a numeric field; without, the share of each value.
     pub percentile: Option<f64>,
 }
 
