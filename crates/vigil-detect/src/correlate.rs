@@ -795,7 +795,7 @@ fn first_window_holding(
                 evaluate(cc, &window.clone().collect::<Vec<_>>())
             };
             if let Some(value) = value {
-                return Some((value, window.map(|e| e.tag).collect()));
+                return Some((value, tags(window)));
             }
         }
         let next = entries.partition_point(|e| e.ts <= start);
@@ -831,13 +831,21 @@ fn close_windows(
                 timestamp_ms: window.last().map_or(first.ts, |e| e.ts),
                 group: group.to_vec(),
                 value,
-                events: window.iter().map(|e| e.tag).collect(),
+                events: tags(window.iter().copied()),
             });
             fired = true;
         }
         entries.drain(..n);
     }
     fired
+}
+
+/// The tags of a window's events, each once: a temporal correlation holds an event that
+/// several of its rules match once per rule, side by side.
+fn tags<'e>(window: impl Iterator<Item = &'e Entry>) -> Vec<u64> {
+    let mut tags: Vec<u64> = window.map(|e| e.tag).collect();
+    tags.dedup();
+    tags
 }
 
 /// The share of the window's events, in percent, that carry each value, smallest first.
