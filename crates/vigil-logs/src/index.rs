@@ -390,14 +390,7 @@ impl<'a> tantivy::schema::Value<'a> for Json<'a> {
         use sonic_rs::{JsonContainerTrait, JsonValueTrait};
         let value = self.0;
         if let Some(text) = value.as_str() {
-            use tantivy::time::{
-                OffsetDateTime, UtcOffset, format_description::well_known::Rfc3339,
-            };
-            let date = Some(text)
-                .filter(|t| t.starts_with(|c: char| c.is_ascii_digit()))
-                .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
-                .and_then(|t| TDateTime::try_from_utc(t.to_offset(UtcOffset::UTC)));
-            return match date {
+            return match json_date(text) {
                 Some(date) => ReferenceValueLeaf::Date(date).into(),
                 None => ReferenceValueLeaf::Str(text).into(),
             };
@@ -425,6 +418,16 @@ impl<'a> tantivy::schema::Value<'a> for Json<'a> {
             ReferenceValueLeaf::Null.into()
         }
     }
+}
+
+/// The date a JSON string stands for in the index: one that begins with a digit and is an RFC
+/// 3339 time is kept as a date, not as text (see [`Json`]).
+fn json_date(text: &str) -> Option<TDateTime> {
+    use tantivy::time::{OffsetDateTime, UtcOffset, format_description::well_known::Rfc3339};
+    Some(text)
+        .filter(|t| t.starts_with(|c: char| c.is_ascii_digit()))
+        .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+        .and_then(|t| TDateTime::try_from_utc(t.to_offset(UtcOffset::UTC)))
 }
 
 /// The newest-first sort key: milliseconds since 1970 above the low bits of the sequence number,
@@ -773,12 +776,21 @@ impl Translator<'_> {
         })
     }
 
-    /// `path:value` for a JSON path: the text, and the number or boolean it spells.
+    /// `path:value` for a JSON path: the text, and the number, boolean or time it spells (an
+    /// RFC 3339 string is kept as a date, which its text finds only through this).
     fn json_value(&self, path: &str, value: &str) -> Q {
         let mut text = self.json_term(path);
         text.append_type_and_str(&vigil_query::lowercase(value));
         let mut parts = vec![term(text)];
         parts.extend(self.json_typed_terms(path, value).into_iter().map(term));
+        if let Some(date) = json_date(value) {
+            let mut t = self.json_term(path);
+            t.append_type_and_fast_value(date);
+            parts.push(Box::new(RangeQuery::new(
+                StdBound::Included(t.clone()),
+                StdBound::Included(t),
+            )));
+        }
         any_of(parts)
     }
 
@@ -801,11 +813,26 @@ impl Translator<'_> {
             let mut t = self.json_term(path);
             t.append_type_and_fast_value(x);
             terms.push(t);
+            // `1000.0` is also the integer a JSON `1000.0` is kept as.
+            if value.parse::<i64>().is_err() && x.fract() == 0.0 && x.abs() < 9.0e15 {
+                let n = x as i64;
+                let mut t = self.json_term(path);
+                t.append_type_and_fast_value(n);
+                terms.push(t);
+                if let Ok(u) = u64::try_from(n) {
+                    let mut t = self.json_term(path);
+                    t.append_type_and_fast_value(u);
+                    terms.push(t);
+                }
+            }
         }
-        if let Ok(b) = value.parse::<bool>() {
-            let mut t = self.json_term(path);
-            t.append_type_and_fast_value(b);
-            terms.push(t);
+        // Booleans, whatever the case the query writes them in.
+        for b in [true, false] {
+            if value.eq_ignore_ascii_case(if b { "true" } else { "false" }) {
+                let mut t = self.json_term(path);
+                t.append_type_and_fast_value(b);
+                terms.push(t);
+            }
         }
         terms
     }

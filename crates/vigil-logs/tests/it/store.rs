@@ -1529,6 +1529,50 @@ fn random_queries_find_the_events_they_describe() {
     );
 }
 
+/// A whole value is found as it reads whatever JSON type holds it: a boolean in any case, an
+/// integral decimal as the integer it is kept as, an RFC 3339 string (kept as a date) by its
+/// text.
+#[test]
+fn whole_values_are_found_whatever_type_holds_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    let events = [
+        r#"{"name":"bool","ok":true,"bytes":1000,"ts":"2026-01-01T00:00:00Z"}"#,
+        r#"{"name":"text","ok":"TRUE","bytes":1000.0,"ts":"2026-01-01T02:00:00+02:00"}"#,
+        r#"{"name":"other","ok":false,"bytes":1000.5,"ts":"2026-01-02T00:00:00Z"}"#,
+    ];
+    store
+        .append(
+            (0..)
+                .zip(events)
+                .map(|(i, json)| event("web", "h", "t", i, json))
+                .collect(),
+        )
+        .expect("append");
+    store.refresh().expect("refresh");
+    let found = |q: &str| {
+        let mut n = names(&store, q);
+        n.sort();
+        n
+    };
+    for q in ["ok:true", "ok:TRUE", "ok:True"] {
+        assert_eq!(found(q), ["bool", "text"], "{q}");
+    }
+    assert_eq!(found("ok:FALSE"), ["other"]);
+    for q in ["bytes:1000", "bytes:1000.0"] {
+        assert_eq!(found(q), ["bool", "text"], "{q}");
+    }
+    assert_eq!(found("bytes:1000.5"), ["other"]);
+    // The same instant however the string writes it.
+    for q in [
+        "ts:2026-01-01T00:00:00Z",
+        r#"ts:"2026-01-01T00:00:00Z""#,
+        r#"ts:"2026-01-01T02:00:00+02:00""#,
+    ] {
+        assert_eq!(found(q), ["bool", "text"], "{q}");
+    }
+}
+
 /// Letters beyond ASCII are found whatever their case, in a field, in any field and as words:
 /// the query is lowercased one character at a time, as the index is (a Σ ending a word stays
 /// σ; `str::to_lowercase` would make it ς and miss).
