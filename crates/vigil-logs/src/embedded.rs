@@ -1095,8 +1095,17 @@ impl EventStore for EmbeddedStore {
                 .map_err(|_| lock_failed())?
                 .extend(read);
         }
+        // An object's path has no column of its own: `user` is there when `user.name` is.
+        let is_object = |path: &str| {
+            let below = format!("{path}.");
+            known
+                .range(below.clone()..)
+                .next()
+                .is_some_and(|p| p.starts_with(&below))
+        };
         Ok(missing
             .into_iter()
+            .filter(|path| !is_object(path))
             .map(|path| MissingField {
                 path: path.to_owned(),
                 similar: crate::fields::similar_paths(path, &known),

@@ -966,7 +966,17 @@ fn fields_no_event_has_are_named_with_what_was_meant() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = sample_store(dir.path());
     let missing = store
-        .missing_fields(&["user.name", "EventID", "usr.name", "bytes", "nosuch.thing"])
+        .missing_fields(&[
+            "user.name",
+            "EventID",
+            "usr.name",
+            "bytes",
+            "nosuch.thing",
+            // Objects: the parents of stored paths.
+            "user",
+            "Event.System",
+            "use",
+        ])
         .expect("missing fields");
     let named: Vec<(&str, Vec<&str>)> = missing
         .iter()
@@ -983,6 +993,7 @@ fn fields_no_event_has_are_named_with_what_was_meant() {
             ("EventID", vec!["Event.System.EventID"]),
             ("usr.name", vec!["user.name"]),
             ("nosuch.thing", vec![]),
+            ("use", vec![]),
         ]
     );
     // A path only a later segment holds is known as soon as it is searchable.
