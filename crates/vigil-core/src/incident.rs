@@ -525,6 +525,22 @@ impl Incident {
         self.indicators.iter().filter(|i| i.is_active())
     }
 
+    /// Refuses a change to the record of a closed incident: it is final until reopened. Its
+    /// action log, evidence and custody, its timestamps' corrections and its links still
+    /// take entries (what was done after closing, evidence handed on, a time found wrong).
+    pub fn ensure_open(&self) -> Result<(), DomainError> {
+        if self.phase.is_open() {
+            return Ok(());
+        }
+        Err(DomainError::invalid(
+            "phase",
+            format!(
+                "{} is closed and its record is final; reopen it (move it back to analysis, with a reason) to change it",
+                self.key
+            ),
+        ))
+    }
+
     /// Applies a patch; returns the names of the fields present. Nothing changes on error.
     pub fn apply_patch(
         &mut self,
@@ -532,6 +548,7 @@ impl Incident {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<Vec<&'static str>, DomainError> {
+        self.ensure_open()?;
         let mut next = self.clone();
         let mut changed = Vec::new();
         if let Some(t) = &patch.title {
@@ -604,6 +621,7 @@ impl Incident {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<SeverityChange, DomainError> {
+        self.ensure_open()?;
         let change = SeverityChange::adjust(self.severity, to, actor, reason, at)?;
         self.severity = to;
         self.severity_history.push(change.clone());
@@ -772,6 +790,7 @@ impl Incident {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<Indicator, DomainError> {
+        self.ensure_open()?;
         let reason = crate::required_text("reason", reason)?;
         let ind = self
             .indicators
@@ -934,8 +953,33 @@ mod tests {
         );
         assert_eq!(ts.time_to_contain(), Some(Duration::hours(3)));
         assert_eq!(i.phase_history.len(), 6);
+        // A closed record is final until reopened; a time found wrong is still corrected.
+        let closed = i.clone();
+        let patch = IncidentPatch {
+            services: Some(vec!["crm".into()]),
+            ..Default::default()
+        };
+        let refusals = [
+            i.apply_patch(patch.clone(), "bob", t(9)).unwrap_err(),
+            i.change_severity(Severity::Sev1, "bob", "worse", t(9))
+                .unwrap_err(),
+        ];
+        for e in refusals {
+            assert_eq!(e.field(), Some("phase"), "{e}");
+            assert!(e.to_string().contains("reopen"), "{e}");
+        }
+        assert_eq!(i, closed, "nothing changed");
+        i.correct_timestamp(
+            TimestampKind::FirstActivity,
+            Some(t(0)),
+            "bob",
+            "found",
+            t(9),
+        )
+        .unwrap();
         i.change_phase(Phase::Analysis, "bob", Some("new activity"), t(9))
             .unwrap();
+        i.apply_patch(patch, "bob", t(9)).unwrap();
         assert_eq!(i.timestamps.closed, None, "reopening clears closed");
         assert_eq!(i.timestamps.contained, Some(t(4)), "earlier facts stay");
     }

@@ -1420,6 +1420,8 @@ async fn add_indicators_in(
     at: DateTime<Utc>,
 ) -> StoreResult<Vec<(Indicator, bool)>> {
     let mut incident = load(conn, id).await?;
+    // Also what refuses to merge alerts into a closed incident.
+    incident.ensure_open()?;
     let mut out = Vec::new();
     for (v, note) in values {
         let (ind, added) = incident.add_indicator(v, note.as_deref(), actor, at);

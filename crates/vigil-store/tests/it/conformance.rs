@@ -232,6 +232,46 @@ async fn list_filters_and_paging() {
     assert_eq!((page.total, keys(page)), (3, vec![1]));
 }
 
+#[tokio::test]
+async fn a_closed_incident_takes_no_indicator_until_reopened() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    s.create_incident("ann", new_incident("Phish"))
+        .await
+        .unwrap();
+    let steps = [
+        (Phase::Analysis, None),
+        (Phase::Containment, None),
+        (Phase::Eradication, None),
+        (Phase::Recovery, Some("no MFA")),
+        (Phase::PostIncident, None),
+        (Phase::Closed, None),
+    ];
+    for (phase, root_cause) in steps {
+        s.change_phase("ann", &key(1), phase, None, root_cause)
+            .await
+            .unwrap();
+    }
+    let audited = verified(s).await;
+    let e = s
+        .add_indicators("bob", &key(1), vec![ind("ip", "10.9.9.9")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Domain(d) if d.field() == Some("phase")),
+        "{e}"
+    );
+    assert_eq!(verified(s).await, audited, "nothing written");
+    s.change_phase("bob", &key(1), Phase::Analysis, Some("new IOC"), None)
+        .await
+        .unwrap();
+    let added = s
+        .add_indicators("bob", &key(1), vec![ind("ip", "10.9.9.9")])
+        .await
+        .unwrap();
+    assert!(added[0].1);
+}
+
 /// The keys of the incidents whose title or summary holds `text` whatever its case.
 async fn found_by_text(s: &dyn Store, text: &str) -> Vec<u64> {
     let page = s
