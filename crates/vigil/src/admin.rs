@@ -106,10 +106,12 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
             service,
             tenant,
         } => runtime.block_on(async {
-            let role = Role::parse(&role).map_err(|e| anyhow::anyhow!("--role {e}"))?;
+            // The error names its field, `role`: `--role: "boss" is not known; use one of …`.
+            let role = Role::parse(&role).map_err(|e| anyhow::anyhow!("--{e}"))?;
             if role != Role::Ingest && (service.is_some() || tenant.is_some()) {
                 anyhow::bail!("--service and --tenant bind only ingest tokens; add --role ingest or leave them out");
             }
+            let new_directory = !data.join("vigil.db").exists();
             let store = crate::datadir::open(&data).await?;
             let created = if role == Role::Ingest {
                 store
@@ -125,6 +127,14 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 "created {role} token {:?} (id {}); it is shown only now — store it safely",
                 created.info.name, created.info.id
             );
+            if new_directory {
+                // A mistyped --data makes a store of its own, which the server never reads.
+                eprintln!(
+                    "note: {} held no Vigil database, so a new one was made there; the token works only for a server started with --data {}",
+                    data.display(),
+                    data.display()
+                );
+            }
             Ok(std::process::ExitCode::SUCCESS)
         }),
         Command::Tokens { data, active, json } => runtime.block_on(async {

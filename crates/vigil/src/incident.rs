@@ -484,7 +484,8 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
 
 pub(crate) fn client(conn: &Conn) -> anyhow::Result<Client> {
     let client = Client::new(&conn.server).map_err(explain)?;
-    let Some(token) = conn.token.as_deref() else {
+    // An empty VIGIL_TOKEN (a failed `$(vigil admin token …)`) is no token either.
+    let Some(token) = conn.token.as_deref().filter(|t| !t.trim().is_empty()) else {
         anyhow::bail!(
             "no API token given; pass --token or set VIGIL_TOKEN (create one with `vigil admin token --data DIR --role responder --name NAME`)"
         );

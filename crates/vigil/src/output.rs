@@ -221,6 +221,19 @@ pub fn table(header: impl Into<comfy_table::Row>) -> Table {
     table
 }
 
+/// What satisfies a phase guard from the command line (the API's refusal names the guard and
+/// what it needs, not the flag or command).
+fn guard_remedy(guard: &str) -> Option<&'static str> {
+    Some(match guard {
+        "reopen_reason" => "add --reason TEXT",
+        "root_cause_before_recovery" => "add --root-cause TEXT to this command",
+        "post_mortem_before_close" => {
+            "record it with `vigil incident post-mortem KEY --summary TEXT`, then close"
+        }
+        _ => return None,
+    })
+}
+
 /// Turns a client error into a user-facing error with a hint on what to do next.
 pub fn explain(err: ClientError) -> anyhow::Error {
     let hint = match err.code() {
@@ -243,6 +256,9 @@ pub fn explain(err: ClientError) -> anyhow::Error {
     if let ClientError::Api { guards, .. } = &err {
         for g in guards {
             msg.push_str(&format!("\n  - guard `{}`: {}", g.guard, g.reason));
+            if let Some(how) = guard_remedy(&g.guard) {
+                msg.push_str(&format!(" ({how})"));
+            }
         }
     }
     match hint {
