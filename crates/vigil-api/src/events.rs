@@ -144,7 +144,9 @@ pub struct AggregationResult {
     pub fields: Vec<String>,
     /// Values (a value per field), most frequent first, ties by values; each count exact.
     pub buckets: Vec<GroupCount>,
-    /// Matching events not counted in `buckets`: beyond the limit, or without some field.
+    /// Matching events counted in none of `buckets`: their values beyond the limit, or without
+    /// the field (over several fields, events holding several values of one may make it an
+    /// estimate from below).
     pub other: u64,
     /// Left out when `buckets` are the most frequent values. Otherwise the field has too many
     /// distinct values to settle the ranking cheaply, and a value not listed may occur up to

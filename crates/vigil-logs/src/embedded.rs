@@ -899,7 +899,7 @@ impl EventStore for EmbeddedStore {
             .collect::<Result<Vec<_>, _>>()?;
         // Exact counts in one pass (see the `terms` and `groups` modules): Tantivy's terms
         // aggregation kept each segment's most frequent values only.
-        let (total, buckets, unlisted_max): (u64, Vec<Group>, Option<u64>) =
+        let (total, buckets, unlisted_max, listed): (u64, Vec<Group>, Option<u64>, u64) =
             match <[String; 1]>::try_from(columns) {
                 Ok([column]) => {
                     let counted =
@@ -911,7 +911,22 @@ impl EventStore for EmbeddedStore {
                             crate::terms::RARE_ENTRIES
                         )));
                     }
-                    let buckets = counted
+                    // An event with several values may be counted under several listed ones: the
+                    // events left out are then counted by a second search, for the hits with
+                    // none of the listed values.
+                    let listed_events = if counted.shared && !counted.values.is_empty() {
+                        let names: Vec<&str> =
+                            counted.values.iter().map(|(v, _)| v.as_str()).collect();
+                        let listed = self.translator().any_value_of(&fields[0], &names)?;
+                        let both = BooleanQuery::new(vec![
+                            (Occur::Must, q.box_clone()),
+                            (Occur::Must, listed),
+                        ]);
+                        Some(searcher.search(&both, &Count)? as u64)
+                    } else {
+                        None
+                    };
+                    let buckets: Vec<Group> = counted
                         .values
                         .into_iter()
                         .map(|(value, count)| Group {
@@ -919,7 +934,9 @@ impl EventStore for EmbeddedStore {
                             count,
                         })
                         .collect();
-                    (counted.total, buckets, counted.unlisted_max)
+                    let listed =
+                        listed_events.unwrap_or_else(|| buckets.iter().map(|b| b.count).sum());
+                    (counted.total, buckets, counted.unlisted_max, listed)
                 }
                 Err(columns) => {
                     let counted =
@@ -932,15 +949,15 @@ impl EventStore for EmbeddedStore {
                             names.join(", ")
                         )));
                     }
-                    let buckets = counted
+                    let buckets: Vec<Group> = counted
                         .groups
                         .into_iter()
                         .map(|(values, count)| Group { values, count })
                         .collect();
-                    (counted.total, buckets, None)
+                    let listed = buckets.iter().map(|b| b.count).sum();
+                    (counted.total, buckets, None, listed)
                 }
             };
-        let listed: u64 = buckets.iter().map(|b| b.count).sum();
         Ok(Aggregation {
             fields: fields.iter().map(Field::name).collect(),
             total,

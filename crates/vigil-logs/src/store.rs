@@ -202,7 +202,9 @@ pub struct Aggregation {
     /// Values (a value per field), most frequent first (ties by values), each with its exact
     /// count.
     pub buckets: Vec<Group>,
-    /// Matching events not counted in `buckets`: beyond the limit, or without some field.
+    /// Matching events counted in none of `buckets`: their values beyond the limit, or without
+    /// the field (over several fields, events holding several values of one may make it an
+    /// estimate from below).
     pub other: u64,
     /// `None`: `buckets` are the most frequent values. `Some(n)`: the field has too many values
     /// to settle the ranking cheaply, and a value not listed may occur up to `n` times (more

@@ -94,6 +94,10 @@ pub(crate) struct CountedValues {
     pub unlisted_max: Option<u64>,
     /// `| rare` over more than [`RARE_ENTRIES`]: nothing was ranked.
     pub too_many: bool,
+    /// Whether an event may hold several values (an array, or values of several JSON types):
+    /// then the counts listed may share events, and the hits less the counts listed are not
+    /// the hits left out.
+    pub shared: bool,
 }
 
 impl CountedValues {
@@ -103,6 +107,7 @@ impl CountedValues {
             values,
             unlisted_max,
             too_many: false,
+            shared: false,
         }
     }
 }
@@ -542,14 +547,18 @@ impl Collector for ValueCounter {
     fn merge_fruits(&self, segments: Vec<SegmentCounts>) -> tantivy::Result<CountedValues> {
         let total = segments.iter().map(|s| s.total).sum();
         let mut sources: Vec<Source> = Vec::new();
+        let mut shared = false;
         for segment in segments {
             if let Some(e) = segment.failure {
                 return Err(e.into());
             }
+            shared |=
+                segment.sources.len() > 1 || segment.sources.iter().any(Source::is_multivalued);
             sources.extend(segment.sources);
         }
         Ok(CountedValues {
             total,
+            shared,
             ..self.most_frequent(&sources)?
         })
     }

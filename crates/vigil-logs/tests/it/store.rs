@@ -1349,6 +1349,35 @@ fn counts_of_random_mixed_values_are_those_counted_by_hand() {
     assert_eq!(rare, expected_f);
 }
 
+/// `other` is the events counted under no listed value, though an event with several values
+/// is counted under each of them.
+#[test]
+fn other_counts_the_events_left_out_even_when_events_hold_several_values() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    let events = [
+        r#"{"tags":["vpn","mfa"]}"#,
+        r#"{"tags":["vpn"]}"#,
+        r#"{"tags":["x"]}"#,
+        r#"{"tags":"y"}"#,
+        r#"{"other":1}"#,
+    ];
+    store
+        .append(
+            (0..)
+                .zip(events)
+                .map(|(i, json)| event("web", "h", "t", i, json))
+                .collect(),
+        )
+        .expect("append");
+    store.refresh().expect("refresh");
+    let (buckets, other) = counted(&store, "* | top 2 tags");
+    assert_eq!(buckets, [("vpn".to_string(), 2), ("mfa".to_string(), 1)]);
+    assert_eq!(other, 3, "x, y and the event without tags");
+    let (_, other) = counted(&store, "* | count by tags");
+    assert_eq!(other, 1, "the event without tags");
+}
+
 /// A number range finds numbers written as text too (`"status": "200"`), as `status:200` does;
 /// text that is not a decimal number (`2xx`, `2e2`, ` 200`) is not taken for one.
 #[test]
