@@ -806,41 +806,32 @@ impl Translator<'_> {
     /// The number or boolean `value` spells, as terms of `path` (none when it spells neither).
     fn json_typed_terms(&self, path: &str, value: &str) -> Vec<Term> {
         let mut terms = Vec::new();
-        if let Ok(n) = value.parse::<i64>() {
+        let mut push = |set: &dyn Fn(&mut Term)| {
             let mut t = self.json_term(path);
-            t.append_type_and_fast_value(n);
+            set(&mut t);
             terms.push(t);
+        };
+        let float = value.parse::<f64>().ok().filter(|x| x.is_finite());
+        // An integer, or a decimal that is one: `1000.0` is also the integer a JSON `1000.0`
+        // is kept as.
+        let integer = value.parse::<i64>().ok().or_else(|| {
+            float
+                .filter(|x| x.fract() == 0.0 && x.abs() < 9.0e15)
+                .map(|x| x as i64)
+        });
+        if let Some(n) = integer {
+            push(&|t| t.append_type_and_fast_value(n));
             if let Ok(u) = u64::try_from(n) {
-                let mut t = self.json_term(path);
-                t.append_type_and_fast_value(u);
-                terms.push(t);
+                push(&|t| t.append_type_and_fast_value(u));
             }
         }
-        if let Ok(x) = value.parse::<f64>()
-            && x.is_finite()
-        {
-            let mut t = self.json_term(path);
-            t.append_type_and_fast_value(x);
-            terms.push(t);
-            // `1000.0` is also the integer a JSON `1000.0` is kept as.
-            if value.parse::<i64>().is_err() && x.fract() == 0.0 && x.abs() < 9.0e15 {
-                let n = x as i64;
-                let mut t = self.json_term(path);
-                t.append_type_and_fast_value(n);
-                terms.push(t);
-                if let Ok(u) = u64::try_from(n) {
-                    let mut t = self.json_term(path);
-                    t.append_type_and_fast_value(u);
-                    terms.push(t);
-                }
-            }
+        if let Some(x) = float {
+            push(&|t| t.append_type_and_fast_value(x));
         }
         // Booleans, whatever the case the query writes them in.
         for b in [true, false] {
             if value.eq_ignore_ascii_case(if b { "true" } else { "false" }) {
-                let mut t = self.json_term(path);
-                t.append_type_and_fast_value(b);
-                terms.push(t);
+                push(&|t| t.append_type_and_fast_value(b));
             }
         }
         terms

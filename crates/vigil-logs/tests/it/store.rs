@@ -1354,23 +1354,16 @@ fn counts_of_random_mixed_values_are_those_counted_by_hand() {
 #[test]
 fn other_counts_the_events_left_out_even_when_events_hold_several_values() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(dir.path());
-    let events = [
-        r#"{"tags":["vpn","mfa"]}"#,
-        r#"{"tags":["vpn"]}"#,
-        r#"{"tags":["x"]}"#,
-        r#"{"tags":"y"}"#,
-        r#"{"other":1}"#,
-    ];
-    store
-        .append(
-            (0..)
-                .zip(events)
-                .map(|(i, json)| event("web", "h", "t", i, json))
-                .collect(),
-        )
-        .expect("append");
-    store.refresh().expect("refresh");
+    let store = store_of(
+        dir.path(),
+        &[
+            r#"{"tags":["vpn","mfa"]}"#,
+            r#"{"tags":["vpn"]}"#,
+            r#"{"tags":["x"]}"#,
+            r#"{"tags":"y"}"#,
+            r#"{"other":1}"#,
+        ],
+    );
     let (buckets, other) = counted(&store, "* | top 2 tags");
     assert_eq!(buckets, [("vpn".to_string(), 2), ("mfa".to_string(), 1)]);
     assert_eq!(other, 3, "x, y and the event without tags");
@@ -1569,18 +1562,9 @@ fn random_queries_find_the_events_they_describe() {
     );
 }
 
-/// A whole value is found as it reads whatever JSON type holds it: a boolean in any case, an
-/// integral decimal as the integer it is kept as, an RFC 3339 string (kept as a date) by its
-/// text.
-#[test]
-fn whole_values_are_found_whatever_type_holds_them() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(dir.path());
-    let events = [
-        r#"{"name":"bool","ok":true,"bytes":1000,"ts":"2026-01-01T00:00:00Z"}"#,
-        r#"{"name":"text","ok":"TRUE","bytes":1000.0,"ts":"2026-01-01T02:00:00+02:00"}"#,
-        r#"{"name":"other","ok":false,"bytes":1000.5,"ts":"2026-01-02T00:00:00Z"}"#,
-    ];
+/// A store in `dir` holding `events` (JSON texts) of one service, a minute apart, searchable.
+fn store_of(dir: &std::path::Path, events: &[&str]) -> EmbeddedStore {
+    let store = open(dir);
     store
         .append(
             (0..)
@@ -1590,6 +1574,23 @@ fn whole_values_are_found_whatever_type_holds_them() {
         )
         .expect("append");
     store.refresh().expect("refresh");
+    store
+}
+
+/// A whole value is found as it reads whatever JSON type holds it: a boolean in any case, an
+/// integral decimal as the integer it is kept as, an RFC 3339 string (kept as a date) by its
+/// text.
+#[test]
+fn whole_values_are_found_whatever_type_holds_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_of(
+        dir.path(),
+        &[
+            r#"{"name":"bool","ok":true,"bytes":1000,"ts":"2026-01-01T00:00:00Z"}"#,
+            r#"{"name":"text","ok":"TRUE","bytes":1000.0,"ts":"2026-01-01T02:00:00+02:00"}"#,
+            r#"{"name":"other","ok":false,"bytes":1000.5,"ts":"2026-01-02T00:00:00Z"}"#,
+        ],
+    );
     let found = |q: &str| {
         let mut n = names(&store, q);
         n.sort();
