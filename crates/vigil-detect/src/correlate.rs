@@ -7,21 +7,22 @@
 //! [`CorrelationState`] and hands it the set on each call, pruning it as time goes by.
 //!
 //! Semantics: for each correlation and group (the values of the `group-by` fields, through
-//! `aliases`; an event that lacks one is in no group and not counted), the correlator keeps the matching events of the last `timespan`. When an event
-//! arrives at time `t`, the windows a timespan wide that hold it are checked against the
-//! condition (bounds inclusive): `[t - timespan, t]` for an event in time order, and for one
-//! that arrives out of order also those that run past it to the events held after it; when
-//! one holds, a [`CorrelationMatch`] is emitted and the group's state is cleared so that the
-//! same events do not fire again. Events older than the newest one of their group by more than
-//! `timespan` can no longer share a window with it and are dropped. Correlations that refer to
-//! other correlations are fed the matches emitted earlier in the same call, in file order.
+//! `aliases`; an event that lacks one is in no group and not counted), the correlator keeps the
+//! matching events of the last `timespan`. When an event arrives at time `t`, the windows a
+//! timespan wide that hold it are checked against the condition (bounds inclusive): `[t - timespan,
+//! t]` for an event in time order, and for one that arrives out of order also those that run past
+//! it to the events held after it; when one holds, a [`CorrelationMatch`] is emitted and the
+//! group's state is cleared so that the same events do not fire again. Events older than the newest
+//! one of their group by more than `timespan` can no longer share a window with it and are dropped.
+//! Correlations that refer to other correlations are fed the matches emitted earlier in the same
+//! call: each is compiled after those it counts.
 //!
-//! A condition that events still to come could break — a count or sum bounded other than from
-//! below (`lt`, `lte`, `eq`, `neq`), any condition on an average or a percentile — is decided
-//! once its window has passed (see [`decided_at_close`]): a window runs
-//! `timespan` from the oldest event its group holds and is evaluated when an event of the group
-//! arrives after it, or at [`CorrelationState::finish`] (the end of a finite stream); [`prune`]
-//! keeps such windows a timespan longer for that event.
+//! A condition that events still to come could break — a count or sum bounded other than from below
+//! (`lt`, `lte`, `eq`, `neq`), any condition on an average or a percentile — is decided once its
+//! window has passed (see [`decided_at_close`]): a window runs `timespan` from the oldest event its
+//! group holds and is evaluated when an event of the group arrives after it, or at
+//! [`CorrelationState::finish`] (the end of a finite stream); [`prune`] keeps such windows a
+//! timespan longer for that event.
 //!
 //! [`prune`]: CorrelationState::prune
 
@@ -701,22 +702,20 @@ impl CorrelationState {
                 else {
                     continue;
                 };
-                let value = match cc.value_fields.as_slice() {
-                    [] => None,
-                    [field] => match first_value(event, &field[pos]) {
-                        Some(value) => Some(value),
-                        None => continue,
-                    },
-                    // Several fields count together: an event with all of them is one value,
-                    // their values in a row.
-                    fields => match fields
+                // Several fields count together: an event with all of them is one value, their
+                // values in a row; an event without one of them is not counted.
+                let value = if cc.value_fields.is_empty() {
+                    None
+                } else {
+                    match cc
+                        .value_fields
                         .iter()
                         .map(|f| first_value(event, &f[pos]))
                         .collect::<Option<Vec<String>>>()
                     {
                         Some(values) => Some(values.join(VALUE_SEPARATOR)),
                         None => continue,
-                    },
+                    }
                 };
                 if !per_rule {
                     if counted_in.contains(&group) {
