@@ -159,6 +159,20 @@ impl<'a> Columns<'a> {
     }
 }
 
+/// A refused search in the command's words: the API names its parameters (`q`, `from`, `to`),
+/// the command its query argument and its flags.
+fn explain_search(err: vigil_client::ClientError) -> anyhow::Error {
+    let msg = explain(err).to_string();
+    let msg = [
+        ("`q`: ", "the query: "),
+        ("`from`: ", "--from: "),
+        ("`to`: ", "--to: "),
+    ]
+    .into_iter()
+    .fold(msg, |msg, (api, cli)| msg.replacen(api, cli, 1));
+    anyhow::anyhow!(msg)
+}
+
 /// The header of a table's time column, naming the zone its times are in: `TIME (UTC)`,
 /// `TIME (Europe/Berlin)`.
 pub fn time_header(zone: &LocalZone) -> String {
@@ -287,7 +301,7 @@ async fn search(args: Args) -> anyhow::Result<()> {
             (args.limit - shown).min(MAX_PAGE)
         };
         query.limit = Some(want as u32);
-        let page = c.search_events(&query).await.map_err(explain)?;
+        let page = c.search_events(&query).await.map_err(explain_search)?;
         if query.cursor.is_none() {
             print_warnings(&page.warnings, page.not_yet_searchable);
         }
