@@ -61,7 +61,7 @@ impl FromRequestParts<AppState> for Principal {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
                 format!(
-                    "the token `{}` is an ingest token: it can only send events to POST /api/v1/events; use a viewer, responder or admin token here",
+                    "the token `{}` is an ingest token: it can only send events (POST /api/v1/events) and raise alerts and reports for its service; use a viewer, responder or admin token here",
                     who.name
                 ),
             ));

@@ -48,17 +48,7 @@ pub async fn raise(
     Sender(who): Sender,
     ApiJson(req): ApiJson<ExternalAlert>,
 ) -> Result<(StatusCode, Json<RaiseResponse>), ApiError> {
-    if let Some(bound) = &who.service
-        && bound != &req.service
-    {
-        return Err(ApiError::new(
-            vigil_api::error::ErrorCode::Forbidden,
-            format!(
-                "this ingest token may raise alerts only for service `{bound}`, not `{}`",
-                req.service
-            ),
-        ));
-    }
+    check_bound_service(&who, &req.service)?;
     let dedup_key = req
         .dedup_key
         .clone()
@@ -482,6 +472,19 @@ pub async fn merge(
     Ok(Json(incident))
 }
 
+/// Refuses an alert for another service than the one the sender's ingest token is bound to.
+fn check_bound_service(who: &crate::auth::Principal, service: &str) -> Result<(), ApiError> {
+    match &who.service {
+        Some(bound) if bound != service => Err(ApiError::new(
+            vigil_api::error::ErrorCode::Forbidden,
+            format!(
+                "this ingest token may raise alerts only for service `{bound}`, not `{service}`; use a token bound to `{service}` or a responder token"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Report suspicious activity on behalf of a person (a helpdesk or mail-button integration):
 /// it becomes an alert like any other, with the reporter's name and contact kept. People
 /// without an account use the form at `/report/KEY` instead.
@@ -493,8 +496,13 @@ pub async fn merge(
 pub async fn report(
     State(state): State<AppState>,
     Sender(who): Sender,
-    ApiJson(req): ApiJson<crate::report::NewReport>,
+    ApiJson(mut req): ApiJson<crate::report::NewReport>,
 ) -> Result<(StatusCode, Json<Alert>), ApiError> {
+    // A token bound to a service reports for that service, as it raises alerts for it only.
+    if let Some(bound) = &who.service {
+        let service = req.service.get_or_insert_with(|| bound.clone());
+        check_bound_service(&who, service)?;
+    }
     let alert = crate::report::raise_report(
         &state,
         &who.name,

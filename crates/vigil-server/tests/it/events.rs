@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, spawn_app, spawn_app_with_logs, spawn_app_with_rules};
+use crate::support::{TestApp, answer, spawn_app, spawn_app_with_logs, spawn_app_with_rules};
 
 const RULE: &str = "title: Mimikatz on the command line
 id: 0d894093-71bc-43c3-8c4d-ecfa28dcadcc
@@ -992,6 +992,31 @@ async fn ingest_tokens_only_send_and_only_as_their_service_and_tenant() {
                 .contains("ingest token")
         );
     }
+    // It raises alerts and reports for its service only (a report without one is for it).
+    for (path, body) in [
+        (
+            "/alerts",
+            json!({"title": "t", "severity": "SEV3", "source": "edr", "service": "db"}),
+        ),
+        ("/reports", json!({"description": "odd", "service": "db"})),
+    ] {
+        let resp = http()
+            .post(app.url(path))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let report = answer(
+        http()
+            .post(app.url("/reports"))
+            .bearer_auth(&token)
+            .json(&json!({"description": "odd"})),
+    )
+    .await;
+    assert_eq!(report["service"], "web", "{report}");
     // A viewer reads but cannot send; scope binds only ingest tokens.
     let viewer = app.token(json!({"name": "v2", "role": "viewer"})).await;
     let (status, _) = app
