@@ -115,7 +115,7 @@ pub enum RejectReason {
     },
     /// The event is larger than the limit.
     #[error(
-        "the event is {size} bytes, more than the {max}-byte limit; split it or raise the limit"
+        "the event is {size} bytes, more than the {max}-byte limit of one event; split it into smaller events"
     )]
     TooLarge {
         /// Its size.

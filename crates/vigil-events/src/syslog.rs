@@ -1330,7 +1330,7 @@ pub struct Frame<'a> {
 pub enum FrameError {
     /// An octet-counted frame declares more bytes than the limit; its bytes are skipped.
     #[error(
-        "syslog frame at stream byte {offset} declares {declared} bytes, more than the {max}-byte limit; it was skipped (raise the limit or make the sender split messages)"
+        "syslog frame at stream byte {offset} declares {declared} bytes, more than the {max}-byte limit; it was skipped (make the sender split its messages)"
     )]
     DeclaredTooLarge {
         /// Stream offset of the frame.
@@ -1343,7 +1343,7 @@ pub enum FrameError {
     /// A newline-delimited frame grew past the limit without a trailer; it is skipped up to
     /// the next LF or NUL.
     #[error(
-        "syslog frame at stream byte {offset} has no line end within {max} bytes; it was skipped up to the next line end (raise the limit or check the sender's framing)"
+        "syslog frame at stream byte {offset} has no line end within {max} bytes; it was skipped up to the next line end (check the sender's framing: octet-counted or one message per line)"
     )]
     LineTooLong {
         /// Stream offset of the frame.

@@ -712,7 +712,7 @@ impl Ingestor {
                     rejected.push(self::rejected(
                         position,
                         format!(
-                            "the event is {} bytes, more than the {}-byte limit; split it or raise the limit",
+                            "the event is {} bytes, more than the {}-byte limit of one event; split it into smaller events",
                             raw.json.len(),
                             this.max_event_bytes
                         ),

@@ -388,7 +388,7 @@ async fn accept_loop(
                             tracing::warn!(
                                 %peer,
                                 suppressed = held,
-                                "too many syslog connections open; closing this one (raise the limit or use fewer senders)"
+                                "too many syslog connections open; closing this one (use fewer senders, or have them share connections)"
                             );
                         }
                         continue;
@@ -511,7 +511,7 @@ impl Shared {
             self.reject(
                 peer,
                 &format_args!(
-                    "the message is {} bytes, more than the {}-byte limit; make the sender split it or raise the limit",
+                    "the message is {} bytes, more than the {}-byte limit; make the sender split it",
                     data.len(),
                     self.max_message_bytes
                 ),

@@ -240,9 +240,7 @@ pub fn explain(err: ClientError) -> anyhow::Error {
         Some(ErrorCode::Unauthorized) => Some(
             "pass a valid token with --token or VIGIL_TOKEN (create one with `vigil admin token --data DIR --role responder --name NAME`)",
         ),
-        Some(ErrorCode::Forbidden) => {
-            Some("ask an admin for a token with a role that may do this (responder or admin)")
-        }
+        // The server's refusal names the role or binding needed.
         _ => None,
     };
     let mut msg = err.to_string();

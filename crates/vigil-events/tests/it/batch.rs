@@ -90,7 +90,7 @@ fn too_large_events_are_rejected_unread() {
     assert!(
         out.rejected[0]
             .to_string()
-            .contains("split it or raise the limit")
+            .contains("split it into smaller events")
     );
 }
 
