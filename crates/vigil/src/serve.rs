@@ -26,9 +26,9 @@ Every event received (POST /api/v1/events, syslog, `vigil ingest`) is stored dur
 DIR/logs and matched against the --rules; each match is recorded as a detection. Reload the
 rules without a restart with `kill -HUP PID` or `vigil rules reload`.
 
-The data directory is created when missing. Every API call except /api/v1/health needs a token:
-  vigil admin token --data ./vigil-data --role admin --name alice
-The API is described at /api/v1/openapi.json.";
+The data directory is created when missing. Every API call except /api/v1/health and the API's
+description, /api/v1/openapi.json, needs a token:
+  vigil admin token --data ./vigil-data --role admin --name alice";
 
 /// Arguments of `vigil serve`.
 #[derive(Debug, clap::Args)]
