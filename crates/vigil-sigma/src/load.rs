@@ -154,6 +154,8 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 /// Parses the text of one rule file (`file` is used in diagnostics and metadata).
 pub fn parse_str(text: &str, file: &Path) -> (Vec<RuleDoc>, Vec<Diagnostic>) {
+    // A byte-order mark (Windows editors write one) is no part of the first key.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Vec::new();
     let mut diags = Vec::new();
     let nodes = match parse_documents(text) {
@@ -302,8 +304,16 @@ impl Cx<'_> {
     /// Reads one document into `out`: a rule, a correlation rule or a filter, or a Sigma 1
     /// rule with an aggregation as the rule of its search and the correlation it stands for.
     fn document(&mut self, node: &Node, out: &mut Vec<RuleDoc>) {
+        let before = self.diags.len();
         let meta = self.meta(node);
         self.rule = meta.id.clone().or_else(|| Some(meta.title.clone()));
+        // What the metadata got wrong (an unknown level) refuses the rule, and names it.
+        if self.diags.len() > before {
+            for d in &mut self.diags[before..] {
+                d.rule = self.rule.clone();
+            }
+            return;
+        }
         if meta.title.is_empty() {
             self.diag(node.line, "title", "the rule has no title; add 'title:'");
             return;
@@ -1289,6 +1299,21 @@ mod tests {
             };
             assert_eq!(c.generate, generate, "{outside:?} {inside:?}");
         }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_no_part_of_a_rule_and_an_unknown_level_refuses_it() {
+        let rule = "title: T\nid: r1\nlogsource: {product: test}\ndetection:\n  sel: {F: x}\n  condition: sel\n";
+        let (docs, diags) = load(&format!("\u{feff}{rule}"));
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(docs.len(), 1);
+        let (docs, diags) = load(&format!("{rule}level: extreme\n"));
+        assert!(docs.is_empty(), "refused, not run at some other level");
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(
+            (diags[0].path.as_str(), diags[0].rule.as_deref()),
+            ("level", Some("r1"))
+        );
     }
 
     #[test]
