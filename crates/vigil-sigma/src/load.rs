@@ -5,6 +5,7 @@
 //! documents are merged into every following document, `action: reset` drops the global
 //! part, `action: repeat` repeats the previous document with the given keys replaced.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -79,22 +80,27 @@ pub enum LoadError {
 }
 
 /// [`load_dir`] of each path in turn, the rules and diagnostics of all of them together (a
-/// `--rules` flag given several times).
+/// `--rules` flag given several times). A file under two of the paths (a folder and one inside
+/// it) is loaded once.
 pub fn load_dirs(paths: &[PathBuf]) -> Result<(Vec<RuleDoc>, Vec<Diagnostic>), LoadError> {
-    let mut docs = Vec::new();
-    let mut diagnostics = Vec::new();
+    let mut files = Vec::new();
     for path in paths {
-        let (d, g) = load_dir(path)?;
-        docs.extend(d);
-        diagnostics.extend(g);
+        files.extend(rule_files(path)?);
     }
-    Ok((docs, diagnostics))
+    let mut seen = HashSet::new();
+    files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
+    Ok(load_files(&files))
 }
 
 /// Loads every `.yml`/`.yaml` file under `path` (a file or a directory, recursively, in
 /// sorted order). Unreadable files and bad rules become diagnostics.
 pub fn load_dir(path: &Path) -> Result<(Vec<RuleDoc>, Vec<Diagnostic>), LoadError> {
-    let files = rule_files(path)?;
+    Ok(load_files(&rule_files(path)?))
+}
+
+/// The rules of `files`, in their order. Ids must be unique (correlations and filters name
+/// rules by them, and a match names its rule by it): a later rule with an id taken is refused.
+fn load_files(files: &[PathBuf]) -> (Vec<RuleDoc>, Vec<Diagnostic>) {
     // Files are read and parsed in parallel (YAML parsing is most of the loading time), then
     // gathered in path order so the result does not depend on scheduling.
     let parsed: Vec<(Vec<RuleDoc>, Vec<Diagnostic>)> = files
@@ -115,11 +121,31 @@ pub fn load_dir(path: &Path) -> Result<(Vec<RuleDoc>, Vec<Diagnostic>), LoadErro
         .collect();
     let mut docs = Vec::new();
     let mut diags = Vec::new();
+    let mut ids: HashMap<String, (PathBuf, usize)> = HashMap::new();
     for (d, g) in parsed {
-        docs.extend(d);
         diags.extend(g);
+        for doc in d {
+            let meta = doc.meta();
+            if let Some(id) = &meta.id {
+                if let Some((file, line)) = ids.get(id) {
+                    diags.push(Diagnostic {
+                        file: meta.file.clone(),
+                        line: meta.line,
+                        path: "id".into(),
+                        message: format!(
+                            "the id is already that of the rule at {}:{line}; ids must be unique, so this rule is not loaded: give it an id of its own",
+                            file.display()
+                        ),
+                        rule: Some(id.clone()),
+                    });
+                    continue;
+                }
+                ids.insert(id.clone(), (meta.file.clone(), meta.line));
+            }
+            docs.push(doc);
+        }
     }
-    Ok((docs, diags))
+    (docs, diags)
 }
 
 /// The rule files under `path`: the file itself, or every `.yml`/`.yaml` file under the

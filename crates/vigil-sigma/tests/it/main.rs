@@ -1,3 +1,4 @@
 //! Integration tests of vigil-sigma: the whole SigmaHQ corpus loads.
 
 mod corpus;
+mod files;
