@@ -1,8 +1,6 @@
 //! Rule folders as given on the command line: a file reached twice is loaded once, and an id
 //! taken by an earlier rule refuses the later one.
 
-use std::path::PathBuf;
-
 fn rule(id: &str, title: &str) -> String {
     format!(
         "title: {title}\nid: {id}\nlogsource: {{product: test}}\ndetection:\n  sel: {{F: x}}\n  condition: sel\n"
@@ -23,7 +21,7 @@ fn each_file_once_and_each_id_once() {
     assert_eq!(titles, ["A", "B"]);
     assert_eq!(diags.len(), 1, "{diags:?}");
     let d = &diags[0];
-    assert_eq!(d.file, PathBuf::from(root.join("sub/c.yml")));
+    assert_eq!(d.file, root.join("sub/c.yml"));
     assert_eq!((d.path.as_str(), d.rule.as_deref()), ("id", Some("id-a")));
     assert!(d.message.contains("a.yml"), "{}", d.message);
 }
