@@ -334,19 +334,22 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut per_logsource: BTreeMap<String, usize> = BTreeMap::new();
     let (mut detections, mut correlations, mut filters) = (0, 0, 0);
     let mut aggregations = 0u64;
+    // Per logsource, the detection rules compiled (not those the compiler refused).
+    for rule in loaded.set.rules() {
+        if rule.kind == vigil_detect::RuleKind::Detection {
+            let ls = &rule.logsource;
+            let key = format!(
+                "{}/{}/{}",
+                ls.product.as_deref().unwrap_or("-"),
+                ls.category.as_deref().unwrap_or("-"),
+                ls.service.as_deref().unwrap_or("-")
+            );
+            *per_logsource.entry(key).or_default() += 1;
+        }
+    }
     for doc in &loaded.docs {
         match doc {
-            RuleDoc::Rule(r) => {
-                detections += 1;
-                let ls = &r.logsource;
-                let key = format!(
-                    "{}/{}/{}",
-                    ls.product.as_deref().unwrap_or("-"),
-                    ls.category.as_deref().unwrap_or("-"),
-                    ls.service.as_deref().unwrap_or("-")
-                );
-                *per_logsource.entry(key).or_default() += 1;
-            }
+            RuleDoc::Rule(_) => detections += 1,
             RuleDoc::Correlation(c) => {
                 correlations += 1;
                 if c.sigma1_aggregation.is_some() {
