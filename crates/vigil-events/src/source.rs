@@ -101,7 +101,7 @@ pub enum DecodeError {
         path: PathBuf,
     },
     /// The file starts like gzip but does not decompress.
-    #[error("{}: corrupt gzip stream: {error}; the file was skipped", path.display())]
+    #[error("{}: corrupt gzip stream: {error}; what it holds before the damage was read, the rest skipped", path.display())]
     Gzip {
         /// The file.
         path: PathBuf,
@@ -525,6 +525,45 @@ pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError>
                 disk_read,
             }))
         }
+        (Some(Format::Evtx), sniffed) => {
+            // The parser seeks, a chunk at a time: in the file itself, or, for gzip and standard
+            // input, which cannot be sought in, in a decompressed copy on disk (not in memory,
+            // whatever the log's size). A copy cut short by damage still gives its chunks
+            // before the damage, then the error — damage within the first bytes read too.
+            let (data, compressed, damage): (Box<dyn EvtxData>, _, _) =
+                if gzip || is_stdin(path) || sniffed.is_some() {
+                    let rest: &mut dyn Read = if sniffed.is_some() {
+                        &mut io::empty()
+                    } else {
+                        &mut reader
+                    };
+                    let (copy, damage) = spill(path, prefix, rest)?;
+                    let damage = sniffed.or(damage).map(read_error);
+                    (
+                        Box::new(copy),
+                        Some(disk_read.load(Ordering::Relaxed)),
+                        damage,
+                    )
+                } else {
+                    let file = fs::File::open(path).map_err(|error| DecodeError::Io {
+                        path: path.to_path_buf(),
+                        error,
+                    })?;
+                    (Box::new(file), None, None)
+                };
+            match EvtxFile::new(path, data, piece_bytes, compressed) {
+                Ok(mut evtx) => {
+                    // A copy cut short by damage ends part-way through a chunk: the damage is
+                    // the news.
+                    if damage.is_some() {
+                        evtx.failed = damage;
+                    }
+                    Ok(Opened::Evtx(evtx))
+                }
+                // Cut short before its first chunk: the damage is the news.
+                Err(unreadable) => Err(damage.unwrap_or(unreadable)),
+            }
+        }
         (_, Some(error)) => Err(read_error(error)),
         (None, None) => Ok(Opened::Unknown(LinesFile {
             pieces: LinesPieces::after(reader, prefix, piece_bytes),
@@ -540,39 +579,6 @@ pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError>
                 gzip,
                 disk_read,
             }))
-        }
-        (Some(Format::Evtx), None) => {
-            // The parser seeks, a chunk at a time: in the file itself, or, for gzip and standard
-            // input, which cannot be sought in, in a decompressed copy on disk (not in memory,
-            // whatever the log's size). A copy cut short by damage still gives its chunks
-            // before the damage, then the error.
-            let (data, compressed, damage): (Box<dyn EvtxData>, _, _) = if gzip || is_stdin(path) {
-                let (copy, damage) = spill(path, prefix, &mut reader)?;
-                let damage = damage.map(read_error);
-                (
-                    Box::new(copy),
-                    Some(disk_read.load(Ordering::Relaxed)),
-                    damage,
-                )
-            } else {
-                let file = fs::File::open(path).map_err(|error| DecodeError::Io {
-                    path: path.to_path_buf(),
-                    error,
-                })?;
-                (Box::new(file), None, None)
-            };
-            match EvtxFile::new(path, data, piece_bytes, compressed) {
-                Ok(mut evtx) => {
-                    // A copy cut short by damage ends part-way through a chunk: the damage is
-                    // the news.
-                    if damage.is_some() {
-                        evtx.failed = damage;
-                    }
-                    Ok(Opened::Evtx(evtx))
-                }
-                // Cut short before its first chunk: the damage is the news.
-                Err(unreadable) => Err(damage.unwrap_or(unreadable)),
-            }
         }
         // A first line longer than the sniffed bytes: read whole and told again from the whole
         // first line (a very long JSON line, or the start of pretty-printed JSON; `{` is one
@@ -2956,10 +2962,25 @@ mod tests {
         assert!(damaged_errors > 0);
 
         // A gzip stream cut short: the records of the whole chunks before the cut, then the
-        // gzip error; cut inside the file header, only the error.
+        // gzip error — a cut within the first bytes read to tell the format too; cut inside
+        // the file header, only the error.
         let compressed = fs::read(&gzipped).unwrap();
         let whole: Vec<_> = open(&plain).unwrap().map(outcome).collect();
-        for (keep, some_records) in [(compressed.len() * 6 / 10, true), (40, false)] {
+        let decompressed = |keep: usize| {
+            let mut out = Vec::new();
+            let _ = flate2::read::MultiGzDecoder::new(&compressed[..keep]).read_to_end(&mut out);
+            out.len()
+        };
+        let within_sniff = (1..100)
+            .map(|i| compressed.len() * i / 100)
+            .filter(|&keep| (4096 + 4 * 65536..SNIFF_BYTES).contains(&decompressed(keep)))
+            .last()
+            .expect("a cut that leaves a few chunks and less than the bytes sniffed");
+        for (keep, some_records) in [
+            (compressed.len() * 6 / 10, true),
+            (within_sniff, true),
+            (40, false),
+        ] {
             let cut = dir.path().join("cut.evtx.gz");
             fs::write(&cut, &compressed[..keep]).unwrap();
             let opened = open_file(&cut, 65536);
