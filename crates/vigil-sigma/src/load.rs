@@ -612,6 +612,8 @@ impl Cx<'_> {
         };
         let mut searches = Vec::new();
         let mut conditions = Vec::new();
+        // The line of each condition, to name where an undefined identifier is used.
+        let mut condition_lines = Vec::new();
         let mut aggregations = Vec::new();
         let mut timeframe = None;
         let mut ok = true;
@@ -640,7 +642,10 @@ impl Cx<'_> {
                         };
                         let shown = shorten(&text, 120);
                         match parse_condition(search) {
-                            Ok(c) => conditions.push(c),
+                            Ok(c) => {
+                                conditions.push(c);
+                                condition_lines.push(line);
+                            }
                             Err(e) => {
                                 self.diag(line, &path, &format!("bad condition {shown:?}: {e}"));
                                 ok = false;
@@ -688,7 +693,7 @@ impl Cx<'_> {
         }
         if ok {
             // Every referenced identifier must exist.
-            for c in &conditions {
+            for (c, &line) in conditions.iter().zip(&condition_lines) {
                 let mut missing = Vec::new();
                 refs(c, &mut |name| {
                     if !searches.iter().any(|(n, _)| n == name) {
@@ -697,7 +702,7 @@ impl Cx<'_> {
                 });
                 for m in missing {
                     self.diag(
-                        det.line,
+                        line,
                         &format!("{section}.condition"),
                         &format!("the condition refers to '{m}', which is not defined; define it or fix the name"),
                     );
@@ -1340,6 +1345,20 @@ mod tests {
             (diags[0].path.as_str(), diags[0].rule.as_deref()),
             ("level", Some("r1"))
         );
+    }
+
+    #[test]
+    fn an_undefined_identifier_is_named_on_the_condition_line() {
+        let (docs, diags) = load(
+            "title: T\nid: r1\nlogsource: {product: test}\ndetection:\n  sel:\n    F: x\n  filter:\n    G: y\n  condition: sel and not filtr\n",
+        );
+        assert!(docs.is_empty());
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(
+            (diags[0].line, diags[0].path.as_str()),
+            (9, "detection.condition")
+        );
+        assert!(diags[0].message.contains("'filtr'"), "{}", diags[0].message);
     }
 
     #[test]

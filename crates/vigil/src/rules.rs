@@ -48,6 +48,7 @@ Talks to a running server: --server or VIGIL_SERVER and a token of role viewer o
 Events are read newest first and matched as each service declares its logs (the organisation
 document). Correlation rules are evaluated over the matched events read, oldest first, one
 stream per tenant; a group whose first events lie before --since is counted from there.
+Without --since, --from or --to the window is the last 24 hours of the events' own times.
 
 Examples:
   vigil rules preview ./new-rules --since 30d
