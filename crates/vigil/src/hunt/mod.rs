@@ -200,7 +200,7 @@ fn parse_logsource(s: &str) -> Result<Logsource, String> {
 }
 
 fn parse_level(s: &str) -> Result<Level, String> {
-    Level::parse(s).ok_or_else(|| {
+    Level::parse(&s.trim().to_ascii_lowercase()).ok_or_else(|| {
         format!("unknown level {s:?}; use informational, low, medium, high or critical")
     })
 }
