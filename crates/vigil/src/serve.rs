@@ -153,8 +153,18 @@ impl Args {
         settings.json_body_limit = self.max_json_bytes;
         settings.evidence_body_limit = self.max_evidence_bytes;
         settings.ingest_body_limit = self.max_ingest_bytes;
+        let mut per_service = std::collections::HashMap::new();
+        for (service, days) in self.retention {
+            if let Some(first) = per_service.insert(service.clone(), days)
+                && first != days
+            {
+                anyhow::bail!(
+                    "--retention gives {service} two retentions ({first} and {days} days); give each service one"
+                );
+            }
+        }
         settings.retention = RetentionPolicy {
-            per_service: self.retention.into_iter().collect(),
+            per_service: per_service.into_iter().collect(),
             default_days: self.retention_default,
         };
         settings.retention_interval = Duration::from_secs(self.retention_interval_secs.max(1));

@@ -28,6 +28,29 @@ fn help_is_there_for_a_newcomer() {
 }
 
 #[test]
+fn serve_refuses_two_retentions_for_one_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = run(&[
+        "serve",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--retention",
+        "web=1,db=3",
+        "--retention",
+        "web=5",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("web two retentions (1 and 5 days)"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn token_serve_open_show_and_verify() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
