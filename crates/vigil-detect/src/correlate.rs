@@ -684,10 +684,11 @@ impl CorrelationState {
             // is one event to a count, a sum or an average (the temporal types count rules,
             // and take it for each).
             let mut counted_in: Vec<Vec<String>> = Vec::new();
-            let per_rule = matches!(
-                cc.kind,
-                CorrelationType::Temporal | CorrelationType::TemporalOrdered
-            );
+            let once_per_group = cc.rules.len() > 1
+                && !matches!(
+                    cc.kind,
+                    CorrelationType::Temporal | CorrelationType::TemporalOrdered
+                );
             for (pos, rule) in cc.rules.iter().enumerate() {
                 if !matched.contains(rule) && !self.fired.contains(rule) {
                     continue;
@@ -717,7 +718,7 @@ impl CorrelationState {
                         None => continue,
                     }
                 };
-                if !per_rule {
+                if once_per_group {
                     if counted_in.contains(&group) {
                         continue;
                     }

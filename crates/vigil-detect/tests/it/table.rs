@@ -190,7 +190,7 @@ fn keyword_text_finds_every_piece_of_every_value_however_it_is_escaped() {
         "a", "B", "\\", "\"", "/", "\n", "\t", "\u{1}", "é", "Σ", "\u{212a}", " ", "x:", "::",
     ];
     let mut rng = vigil_testkit::Rng::new(37);
-    let (mut matched, mut missed) = (0, 0);
+    let mut tally = Tally::default();
     for round in 0..400 {
         let values: Vec<String> = (0..1 + rng.below(3))
             .map(|_| {
@@ -220,22 +220,15 @@ fn keyword_text_finds_every_piece_of_every_value_however_it_is_escaped() {
             .map(|(i, v)| format!(r#""V{i}":"{}""#, json_escaped(v, &mut rng)))
             .collect();
         let json = security_record(&data.join(","));
-        let event = JsonEvent::parse(&json).unwrap();
-        assert_eq!(
-            matched_both_ways(&set, &event),
-            (expected, expected),
-            "round {round}: {needle:?} in {json}"
+        assert_matched_both_ways(
+            &set,
+            &json,
+            expected,
+            format!("round {round}: {needle:?} in {json}"),
         );
-        if expected {
-            matched += 1;
-        } else {
-            missed += 1;
-        }
+        tally.add(expected);
     }
-    assert!(
-        matched > 100 && missed > 30,
-        "{matched} matched, {missed} not"
-    );
+    tally.assert_saw_both(100, 30);
 }
 
 /// `text` as a Sigma value that means itself (`\`, `*`, `?` escaped).
@@ -300,7 +293,7 @@ fn string_modifiers_match_as_plain_comparisons_say() {
             .collect()
     };
     let lower = |s: &str| s.chars().flat_map(char::to_lowercase).collect::<String>();
-    let (mut matched, mut missed) = (0, 0);
+    let mut tally = Tally::default();
     for round in 0..600 {
         let value = piece(&mut rng);
         let needle = match rng.below(3) {
@@ -350,16 +343,9 @@ fn string_modifiers_match_as_plain_comparisons_say() {
             ids, want,
             "round {round}: Name{modifiers} {needle:?} against {value:?}"
         );
-        if expected {
-            matched += 1;
-        } else {
-            missed += 1;
-        }
+        tally.add(expected);
     }
-    assert!(
-        matched > 100 && missed > 100,
-        "{matched} matched, {missed} not"
-    );
+    tally.assert_saw_both(100, 100);
 }
 
 /// Random events whose field holds a value, a list, `null` or nothing, against random rules
@@ -389,7 +375,7 @@ fn value_lists_and_comparisons_match_as_sigma_says() {
         V::Number(n) => n.to_string(),
         V::Text(t) => t.to_string(),
     };
-    let (mut matched, mut missed) = (0, 0);
+    let mut tally = Tally::default();
     for round in 0..500 {
         let random_value = |rng: &mut vigil_testkit::Rng| {
             if rng.below(3) == 0 {
@@ -482,22 +468,15 @@ fn value_lists_and_comparisons_match_as_sigma_says() {
             ),
         };
         let json = security_record(&format!(r#""Other":"y"{data}"#));
-        let event = JsonEvent::parse(&json).unwrap();
-        assert_eq!(
-            matched_both_ways(&set, &event),
-            (expected, expected),
-            "round {round}: {detection} on {json}"
+        assert_matched_both_ways(
+            &set,
+            &json,
+            expected,
+            format!("round {round}: {detection} on {json}"),
         );
-        if expected {
-            matched += 1;
-        } else {
-            missed += 1;
-        }
+        tally.add(expected);
     }
-    assert!(
-        matched > 100 && missed > 100,
-        "{matched} matched, {missed} not"
-    );
+    tally.assert_saw_both(100, 100);
 }
 
 /// The rule set of one YAML text, which must load and compile without a word.
@@ -516,13 +495,46 @@ fn security_record(data: &str) -> String {
     )
 }
 
-/// Whether `set` matches the event through its one-pass table and keyword text, and through
-/// lookups by name and the walk over its values.
-fn matched_both_ways(set: &vigil_detect::CompiledRuleSet, event: &JsonEvent) -> (bool, bool) {
+/// Asserts that `set` matches the event `json` exactly when `expected`, through its one-pass
+/// table and keyword text, and through lookups by name and the walk over its values.
+fn assert_matched_both_ways(
+    set: &vigil_detect::CompiledRuleSet,
+    json: &str,
+    expected: bool,
+    context: String,
+) {
+    let event = JsonEvent::parse(json).unwrap();
     let mut matcher = set.matcher();
-    let by_table = !matcher.matches(event).is_empty();
-    let by_name = !matcher.matches(&ByName(event)).is_empty();
-    (by_table, by_name)
+    let by_table = !matcher.matches(&event).is_empty();
+    let by_name = !matcher.matches(&ByName(&event)).is_empty();
+    assert_eq!((by_table, by_name), (expected, expected), "{context}");
+}
+
+/// How many rounds of a random test matched and how many did not: it must see both, or it
+/// tests only one side.
+#[derive(Default)]
+struct Tally {
+    matched: usize,
+    missed: usize,
+}
+
+impl Tally {
+    fn add(&mut self, matched: bool) {
+        if matched {
+            self.matched += 1;
+        } else {
+            self.missed += 1;
+        }
+    }
+
+    fn assert_saw_both(&self, matched: usize, missed: usize) {
+        assert!(
+            self.matched > matched && self.missed > missed,
+            "{} matched, {} not",
+            self.matched,
+            self.missed
+        );
+    }
 }
 
 /// Random values with dashes (`-`, `/`, en dash, em dash, horizontal bar) where a rule's value
@@ -540,7 +552,7 @@ fn windash_takes_every_dash_for_any_other() {
             .flat_map(char::to_lowercase)
             .collect()
     };
-    let (mut matched, mut missed) = (0, 0);
+    let mut tally = Tally::default();
     for round in 0..400 {
         let needle: String = (0..1 + rng.below(8))
             .map(|_| PIECES[rng.below(PIECES.len())])
@@ -582,20 +594,13 @@ fn windash_takes_every_dash_for_any_other() {
             r#""CommandLine":"{}""#,
             json_escaped(&value, &mut rng)
         ));
-        let event = JsonEvent::parse(&json).unwrap();
-        assert_eq!(
-            matched_both_ways(&set, &event),
-            (expected, expected),
-            "round {round}: windash{modifier} {needle:?} against {value:?}"
+        assert_matched_both_ways(
+            &set,
+            &json,
+            expected,
+            format!("round {round}: windash{modifier} {needle:?} against {value:?}"),
         );
-        if expected {
-            matched += 1;
-        } else {
-            missed += 1;
-        }
+        tally.add(expected);
     }
-    assert!(
-        matched > 150 && missed > 40,
-        "{matched} matched, {missed} not"
-    );
+    tally.assert_saw_both(150, 40);
 }

@@ -30,7 +30,10 @@ fn help_is_there_for_a_newcomer() {
 #[test]
 fn serve_refuses_two_retentions_for_one_service() {
     let dir = tempfile::tempdir().unwrap();
+    // A file, not a directory: were the retentions taken, serve would stop on it instead of
+    // running on.
     let data = dir.path().join("data");
+    std::fs::write(&data, "").unwrap();
     let out = run(&[
         "serve",
         "--data",
