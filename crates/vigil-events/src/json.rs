@@ -452,7 +452,71 @@ fn field_values_in<'a, N: Node<'a>>(
             visit_value(v, visit);
             true
         }
+        None if field.contains('.') => visit_path_through_lists(root, field, visit),
         None => false,
+    }
+}
+
+/// A dotted path that meets a list of objects on its way (`items.name` in `{"items": [{"name":
+/// "a"}, {"name": "b"}]}`) goes on in each of them, as Elasticsearch, OpenSearch and Splunk's
+/// `spath` read such paths, and so as the Sigma backends for them match: the field holds
+/// every value found. Returns whether any element had the rest of the path.
+fn visit_path_through_lists<'a, N: Node<'a>>(
+    node: N,
+    path: &str,
+    visit: &mut dyn FnMut(&FieldValue<'_>),
+) -> bool {
+    match node.kind() {
+        Kind::Array => {
+            let mut found = false;
+            node.find_child(&mut |_, item| {
+                found |= visit_path_through_lists(item, path, visit);
+                false
+            });
+            found
+        }
+        Kind::Object => {
+            // A key may hold dots itself (`{"a.b": 1}`).
+            if let Some(v) = node.get(path) {
+                visit_value(v, visit);
+                return true;
+            }
+            let Some((first, rest)) = path.split_once('.') else {
+                return false;
+            };
+            node.get(first)
+                .is_some_and(|next| visit_path_through_lists(next, rest, visit))
+        }
+        Kind::Scalar(_) => false,
+    }
+}
+
+fn lookup_text_in<'a, N: Node<'a>>(e: &JsonEvent, root: N, field: &str) -> Option<String> {
+    if let Some(node) = lookup_in(root, e.windows, e.spaced_keys, field) {
+        return Some(display_text(node));
+    }
+    if !field.contains('.') {
+        return None;
+    }
+    let mut found = Vec::new();
+    visit_path_through_lists(root, field, &mut |v| {
+        found.push(match v {
+            FieldValue::Str(s) => serde_json::Value::from(s.as_ref()),
+            FieldValue::Int(i) => serde_json::Value::from(*i),
+            FieldValue::UInt(u) => serde_json::Value::from(*u),
+            FieldValue::Float(f) => serde_json::Value::from(*f),
+            FieldValue::Bool(b) => serde_json::Value::from(*b),
+            FieldValue::Null => serde_json::Value::Null,
+        })
+    });
+    match found.len() {
+        0 => None,
+        1 => Some(match found.pop()? {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        }),
+        _ => Some(serde_json::Value::Array(found).to_string()),
     }
 }
 
@@ -711,12 +775,11 @@ impl JsonEvent {
     /// How the value a Sigma field name refers to reads in a table (for output; matching uses
     /// the [`Event`] impl): a string as it is, nothing for null, an element's `#text`, anything
     /// else as compact JSON. Read from the event as parsed, without converting it.
+    /// A path through lists of objects reads as its values, a JSON list when there are several.
     pub fn lookup_text(&self, field: &str) -> Option<String> {
         match &self.root {
-            Root::Serde(v) => lookup_in(v, self.windows, self.spaced_keys, field).map(display_text),
-            Root::Sonic(v, _) => {
-                lookup_in(v, self.windows, self.spaced_keys, field).map(display_text)
-            }
+            Root::Serde(v) => lookup_text_in(self, v, field),
+            Root::Sonic(v, _) => lookup_text_in(self, v, field),
         }
     }
 
@@ -1116,6 +1179,30 @@ mod tests {
         assert!(JsonEvent::parse("[1]").is_err());
         assert!(JsonEvent::parse("{").is_err());
         assert!(JsonEvent::from_value(serde_json::json!([1])).is_err());
+    }
+
+    #[test]
+    fn dotted_paths_go_through_lists_of_objects() {
+        let doc = r##"{"items":[{"name":"a","tags":["x","y"]},{"name":"b"},{"other":1},[{"name":"c"}],"s"],"req":{"perms":[{"ip":{"cidr":"10.0.0.0/8"}},{"ip":{"cidr":"0.0.0.0/0"}}]},"k":[{"a.b":"dotted"}]}"##;
+        for e in both(doc) {
+            assert_eq!(
+                values(&e, "items.name").unwrap(),
+                vec!["Str(\"a\")", "Str(\"b\")", "Str(\"c\")"]
+            );
+            assert_eq!(
+                values(&e, "items.tags").unwrap(),
+                vec!["Str(\"x\")", "Str(\"y\")"]
+            );
+            assert_eq!(values(&e, "req.perms.ip.cidr").unwrap().len(), 2);
+            assert_eq!(values(&e, "k.a.b").unwrap(), vec!["Str(\"dotted\")"]);
+            assert_eq!(e.lookup_text("items.name").unwrap(), r#"["a","b","c"]"#);
+            assert_eq!(e.lookup_text("k.a.b").unwrap(), "dotted");
+            assert_eq!(e.lookup_text("items.nope"), None);
+            // No element has it: absent, as a path through objects.
+            assert_eq!(values(&e, "items.nope"), None);
+            assert_eq!(values(&e, "items.name.deeper"), None);
+            assert_eq!(values(&e, "nope.name"), None);
+        }
     }
 
     #[test]

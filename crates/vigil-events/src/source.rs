@@ -11,6 +11,8 @@
 //!   is not a whole object); the record id is the index + 1;
 //! - any of these compressed with gzip (magic `1f 8b`): the stream is decompressed, then
 //!   detected again;
+//! - text in UTF-16 with a byte-order mark (Windows PowerShell's `Out-File` and `>`): read as
+//!   the UTF-8 it spells, then detected;
 //! - other text ([`Opened::Unknown`]) is a plain-text log when its first line is one, or
 //!   two of the next few ([`LinesFile::into_text_log`], [`LineFormat::of`]): syslog (RFC
 //!   5424 or 3164), a web server access log (common or combined, IIS's W3C) or error log
@@ -453,16 +455,22 @@ fn read_decompressed(path: &Path) -> Result<Vec<u8>, DecodeError> {
         path: path.to_path_buf(),
         error,
     })?;
-    if !data.starts_with(GZIP_MAGIC) {
+    if !data.starts_with(GZIP_MAGIC)
+        && !data.starts_with(UTF16LE_BOM)
+        && !data.starts_with(UTF16BE_BOM)
+    {
         return Ok(data);
     }
-    let mut out = Vec::with_capacity(data.len() * 8);
-    flate2::read::MultiGzDecoder::new(&data[..])
+    let gzip = data.starts_with(GZIP_MAGIC);
+    let content: Box<dyn Read + Send> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(Cursor::new(data)))
+    } else {
+        Box::new(Cursor::new(data))
+    };
+    let mut out = Vec::new();
+    utf8(content)
         .read_to_end(&mut out)
-        .map_err(|error| DecodeError::Gzip {
-            path: path.to_path_buf(),
-            error,
-        })?;
+        .map_err(|error| read_error(path, gzip, error))?;
     Ok(out)
 }
 
@@ -630,10 +638,59 @@ fn open_reader(path: &Path) -> Result<FileReader, DecodeError> {
         Box::new(head)
     };
     Ok(FileReader {
-        content,
+        content: utf8(content),
         gzip,
         disk_read,
     })
+}
+
+/// Text written as UTF-16 with a byte-order mark — what Windows PowerShell 5 writes with
+/// `Out-File` and `>`, as in `Get-WinEvent … | ConvertTo-Json > events.json` — is read as the
+/// UTF-8 it spells; anything else (UTF-8, EVTX) passes as it is.
+fn utf8(mut content: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
+    let mut head = Vec::with_capacity(2);
+    // A read error is kept for the first read after the bytes peeked, where the sniffing of
+    // the format reports it as it would have without the peek.
+    let error = (&mut content).take(2).read_to_end(&mut head).err();
+    let utf16 = head == UTF16LE_BOM || head == UTF16BE_BOM;
+    let peeked = Peeked {
+        head: Cursor::new(head),
+        error,
+        rest: content,
+    };
+    if utf16 {
+        Box::new(
+            encoding_rs_io::DecodeReaderBytesBuilder::new()
+                .strip_bom(true)
+                .build(peeked),
+        )
+    } else {
+        Box::new(peeked)
+    }
+}
+
+const UTF16LE_BOM: &[u8] = &[0xff, 0xfe];
+const UTF16BE_BOM: &[u8] = &[0xfe, 0xff];
+
+/// A reader's first bytes, read ahead to look at, then the reader; a read error met while
+/// reading ahead comes after those bytes.
+struct Peeked<R> {
+    head: Cursor<Vec<u8>>,
+    error: Option<io::Error>,
+    rest: R,
+}
+
+impl<R: Read> Read for Peeked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.head.read(buf)?;
+        if n > 0 || buf.is_empty() {
+            return Ok(n);
+        }
+        match self.error.take() {
+            Some(error) => Err(error),
+            None => self.rest.read(buf),
+        }
+    }
 }
 
 /// Counts the bytes read through it, for a progress bar over a compressed file.
@@ -2062,6 +2119,58 @@ mod tests {
         assert_eq!(items.len(), 2, "{items:?}");
         assert_eq!(items[0].as_ref().unwrap().data, b"{\"a\":1}\n{\"a\":2}\n");
         assert!(items[1].is_err());
+    }
+
+    #[test]
+    fn utf16_text_with_a_byte_order_mark_is_read_as_the_utf8_it_spells() {
+        let dir = tempfile::tempdir().unwrap();
+        let utf16 = |text: &str, big_endian: bool| -> Vec<u8> {
+            let units = std::iter::once(0xfeff).chain(text.encode_utf16());
+            units
+                .flat_map(|u| match big_endian {
+                    true => u.to_be_bytes(),
+                    false => u.to_le_bytes(),
+                })
+                .collect()
+        };
+        let lines = "{\"user\":\"José\",\"n\":1}\r\n{\"note\":\"🦀\",\"n\":2}\r\n";
+        let le = dir.path().join("events.json");
+        fs::write(&le, utf16(lines, false)).unwrap();
+        let recs: Vec<_> = open(&le).unwrap().map(Result::unwrap).collect();
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[0].event.lookup_text("user").unwrap(), "José");
+        assert_eq!(recs[1].event.lookup_text("note").unwrap(), "🦀");
+        assert!(matches!(open_file(&le, 1000).unwrap(), Opened::Lines(_)));
+        // PowerShell's ConvertTo-Json writes an array over lines; big-endian, gzip'd.
+        let array = dir.path().join("events.json.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&utf16("[\r\n  {\"n\": 1},\r\n  {\"n\": 2}\r\n]", true))
+            .unwrap();
+        fs::write(&array, gz.finish().unwrap()).unwrap();
+        assert_eq!(open(&array).unwrap().filter(Result::is_ok).count(), 2);
+        assert!(matches!(
+            open_file(&array, 1000).unwrap(),
+            Opened::Documents(_)
+        ));
+        // Text of no JSON format is text all the same (a syslog file).
+        let text = dir.path().join("auth.log");
+        fs::write(
+            &text,
+            utf16(
+                "Jan  1 00:00:01 host sshd[1]: Failed password for root\n",
+                false,
+            ),
+        )
+        .unwrap();
+        let Opened::Unknown(mut lines) = open_file(&text, 1000).unwrap() else {
+            panic!("text");
+        };
+        let piece = lines.next().unwrap().unwrap();
+        assert!(piece.data.starts_with(b"Jan  1 00:00:01 host sshd[1]"));
+        // A lone byte of a would-be mark, and UTF-8, pass as they are.
+        let short = dir.path().join("short.json");
+        fs::write(&short, b"{\"a\":1}").unwrap();
+        assert_eq!(open(&short).unwrap().count(), 1);
     }
 
     #[test]

@@ -110,7 +110,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         true
     });
     scanned.finish();
-    if let Some(line) = scanned.skipped_line() {
+    for line in [scanned.window_line(), scanned.skipped_line()]
+        .into_iter()
+        .flatten()
+    {
         eprintln!("{line}");
     }
     let (files_read, errors) = (scanned.files_read, scanned.errors);

@@ -492,7 +492,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         events as f64 / secs,
         bytes as f64 / secs / 1e6,
     );
-    if let Some(line) = scanned.skipped_line() {
+    for line in [scanned.window_line(), scanned.skipped_line()]
+        .into_iter()
+        .flatten()
+    {
         eprintln!("{line}");
     }
     if searched > 0 {

@@ -85,6 +85,10 @@ pub struct FileScan {
     /// Those matches, rendered.
     pub rendered: Rendered,
     pub events: u64,
+    /// Events left out by `--from`/`--to`: dated outside the window, and without a time of
+    /// their own (which no window can place), counted apart so the summary can say why.
+    pub outside_window: u64,
+    pub undated_left_out: u64,
     pub bytes: u64,
     /// Bytes of the file on disk read for this part (compressed ones for gzip), for the
     /// progress bar; 0 for a file read whole, whose size the bar takes at its end.
@@ -96,6 +100,24 @@ pub struct FileScan {
     pub skipped: bool,
     /// What the events held, when [`ScanOptions::census`] asks.
     pub census: Census,
+}
+
+fn window_line(outside: u64, undated: u64) -> Option<String> {
+    use crate::output::plural;
+    let parts: Vec<String> = [
+        (outside > 0)
+            .then(|| format!("{} outside --from/--to", plural(outside, "event", "events"))),
+        (undated > 0).then(|| {
+            format!(
+                "{} without a time of its own, which no window can place",
+                plural(undated, "event", "events")
+            )
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!parts.is_empty()).then(|| format!("left out: {}", parts.join("; ")))
 }
 
 /// A matched event kept for the correlation rules.
@@ -145,6 +167,9 @@ pub struct ScanTally<'f> {
     /// Files that gave events, or nothing without an error or a skip (an empty log).
     pub files_read: u64,
     pub errors: u64,
+    /// Events `--from`/`--to` left out (see [`FileScan::outside_window`]).
+    pub outside_window: u64,
+    pub undated_left_out: u64,
     /// Whether a file could not be read at all (the command then fails).
     pub unreadable: bool,
     /// Files found in folders in no format Vigil reads, by index.
@@ -169,6 +194,8 @@ impl<'f> ScanTally<'f> {
             bar,
             files_read: 0,
             errors: 0,
+            outside_window: 0,
+            undated_left_out: 0,
             unreadable: false,
             skipped: Vec::new(),
             file_bytes: 0,
@@ -199,6 +226,8 @@ impl<'f> ScanTally<'f> {
             self.shown += step;
         }
         self.file_bytes += part.bytes;
+        self.outside_window += part.outside_window;
+        self.undated_left_out += part.undated_left_out;
         self.file_unread |= part.skipped || !part.errors.is_empty();
         if part.skipped {
             self.skipped.push(file);
@@ -231,6 +260,12 @@ impl<'f> ScanTally<'f> {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+
+    /// The line on the events `--from`/`--to` left out, `None` for none: an event without a
+    /// time of its own is left out by any window, which a user would not guess.
+    pub fn window_line(&self) -> Option<String> {
+        window_line(self.outside_window, self.undated_left_out)
     }
 
     /// The line on the files skipped, naming those named like text logs; `None` for none.
@@ -715,8 +750,12 @@ pub fn scan_source(
         };
         scan.events += 1;
         if opts.from.is_some() || opts.to.is_some() {
-            let Some(ts) = record.timestamp else { continue };
+            let Some(ts) = record.timestamp else {
+                scan.undated_left_out += 1;
+                continue;
+            };
             if opts.from.is_some_and(|f| ts < f) || opts.to.is_some_and(|t| ts >= t) {
+                scan.outside_window += 1;
                 continue;
             }
         }

@@ -387,6 +387,57 @@ fn hunt_filters_by_level_and_time_and_writes_csv() {
 }
 
 #[test]
+fn hunt_says_what_its_time_window_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("r.yml"),
+        "title: Any Login\nid: login\nlogsource:\n  product: app\ndetection:\n  sel:\n    action: login\n  condition: sel\nlevel: low\n",
+    )
+    .unwrap();
+    // One event in the window, one after it, one with no time of its own.
+    std::fs::write(
+        d.join("a.jsonl"),
+        concat!(
+            r#"{"@timestamp":"2024-01-01T10:00:00Z","action":"login"}"#,
+            "\n",
+            r#"{"@timestamp":"2024-03-01T10:00:00Z","action":"login"}"#,
+            "\n",
+            r#"{"action":"login"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let (rules, logs) = (d.join("r.yml"), d.join("a.jsonl"));
+    let (rules, logs) = (rules.to_str().unwrap(), logs.to_str().unwrap());
+    let output = run(&[
+        "hunt",
+        "-r",
+        rules,
+        "--format",
+        "jsonl",
+        "--from",
+        "2024-01-01",
+        "--to",
+        "2024-02-01",
+        logs,
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(jsonl(&ok(output)).len(), 1);
+    assert!(
+        stderr.contains(
+            "left out: 1 event outside --from/--to; 1 event without a time of its own, which no window can place\n"
+        ),
+        "{stderr}"
+    );
+    // Without a window nothing is left out, and nothing said.
+    let output = run(&["hunt", "-r", rules, "--format", "jsonl", logs]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(jsonl(&ok(output)).len(), 3);
+    assert!(!stderr.contains("left out"), "{stderr}");
+}
+
+#[test]
 fn hunt_exit_codes_distinguish_errors_from_no_matches() {
     let dir = tempfile::tempdir().unwrap();
     fixture(dir.path());
@@ -1438,4 +1489,38 @@ fn hunt_reads_other_text_line_by_line_with_text() {
         said.contains("--timezone") && said.contains("Europe/Berlin"),
         "{said}"
     );
+}
+
+#[test]
+fn hunt_follows_dotted_paths_through_lists_of_objects() {
+    // CloudTrail writes security-group rules as a list of objects; a rule names the path
+    // through it, as the Elasticsearch backends' queries do.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("r.yml"),
+        "title: World Open Ingress\nid: open\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  sel:\n    eventName: AuthorizeSecurityGroupIngress\n    requestParameters.ipPermissions.items.ipRanges.items.cidrIp: 0.0.0.0/0\n  condition: sel\nlevel: high\n",
+    )
+    .unwrap();
+    let event = |cidr: &str| {
+        format!(
+            r#"{{"eventSource":"ec2.amazonaws.com","eventName":"AuthorizeSecurityGroupIngress","requestParameters":{{"ipPermissions":{{"items":[{{"ipRanges":{{"items":[{{"cidrIp":"10.0.0.0/8"}}]}}}},{{"ipRanges":{{"items":[{{"cidrIp":"{cidr}"}}]}}}}]}}}}}}"#
+        )
+    };
+    std::fs::write(
+        d.join("ct.jsonl"),
+        format!("{}\n{}\n", event("0.0.0.0/0"), event("192.168.0.0/16")),
+    )
+    .unwrap();
+    let (rules, logs) = (d.join("r.yml"), d.join("ct.jsonl"));
+    let found = jsonl(&ok(run(&[
+        "hunt",
+        "-r",
+        rules.to_str().unwrap(),
+        "--format",
+        "jsonl",
+        logs.to_str().unwrap(),
+    ])));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["record_id"], 1);
 }
