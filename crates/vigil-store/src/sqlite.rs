@@ -41,6 +41,29 @@ type Tx = Transaction<'static, Sqlite>;
 /// Name prefix of an evidence file still being received, in the evidence folder.
 pub const UPLOAD_PREFIX: &str = ".upload-";
 
+/// The SHA-256 of what `file` holds from where it is read to its end.
+async fn sha256_of(file: &mut tokio::fs::File) -> std::io::Result<Sha256> {
+    let mut hasher = Hasher::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(Sha256::from_digest(hasher.finalize().into()))
+}
+
+/// Whether the evidence file at `path` exists and still holds the content named `sha`.
+async fn intact(path: &Path, sha: &Sha256) -> std::io::Result<bool> {
+    match tokio::fs::File::open(path).await {
+        Ok(mut file) => Ok(sha256_of(&mut file).await? == *sha),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// A path removed when dropped (see [`SqliteStore::store_blob`]).
 struct TempFile(PathBuf);
 
@@ -620,15 +643,16 @@ impl SqliteStore {
             drop(file);
             let sha = Sha256::from_digest(hasher.finalize().into());
             let dest = folder.join(sha.as_str());
-            if tokio::fs::try_exists(&dest)
-                .await
-                .map_err(StoreError::io(&dest))?
-            {
+            if intact(&dest, &sha).await.map_err(StoreError::io(&dest))? {
                 // Same content already stored: content addressing makes it the same file.
                 tokio::fs::remove_file(&tmp)
                     .await
                     .map_err(StoreError::io(&tmp))?;
             } else {
+                // New content, or a stored copy that no longer has it (damaged or edited on
+                // disk): the bytes just received take its place, so an upload acknowledged
+                // is an upload kept.
+
                 let mut perms = tokio::fs::metadata(&tmp)
                     .await
                     .map_err(StoreError::io(&tmp))?
@@ -788,16 +812,7 @@ impl SqliteStore {
             }
             Err(e) => return Err(StoreError::io(&path)(e)),
         };
-        let mut hasher = Hasher::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = file.read(&mut buf).await.map_err(StoreError::io(&path))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-        let actual = Sha256::from_digest(hasher.finalize().into());
+        let actual = sha256_of(&mut file).await.map_err(StoreError::io(&path))?;
         if actual != evidence.sha256 {
             return Err(corrupted(actual.to_string()));
         }

@@ -168,11 +168,31 @@ async fn modified_or_missing_evidence_is_refused_on_download() {
         }
         other => panic!("expected EvidenceCorrupted, got {other:?}"),
     }
+    // The same bytes uploaded again repair the stored copy, for both items.
+    let upload = |name: &str| NewEvidence {
+        file_name: name.into(),
+        description: None,
+    };
+    let mut r: &[u8] = b"original bytes";
+    let again = s
+        .add_evidence("ann", &key(1), upload("b.bin"), &mut r)
+        .await
+        .unwrap();
+    assert_eq!(again.sha256, ev.sha256);
+    for id in [ev.id, again.id] {
+        assert!(s.open_evidence(&key(1), id).await.is_ok());
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), b"original bytes");
     std::fs::remove_file(&path).unwrap();
     assert!(matches!(
         s.open_evidence(&key(1), ev.id).await,
         Err(StoreError::EvidenceCorrupted { actual, .. }) if actual == "missing"
     ));
+    let mut r: &[u8] = b"original bytes";
+    s.add_evidence("ann", &key(1), upload("c.bin"), &mut r)
+        .await
+        .unwrap();
+    assert!(s.open_evidence(&key(1), ev.id).await.is_ok());
     let leftovers: Vec<_> = std::fs::read_dir(h.sqlite.dir().join("evidence"))
         .unwrap()
         .filter_map(|e| e.ok())
