@@ -6,7 +6,8 @@ use utoipa::{IntoParams, ToSchema};
 pub use vigil_core::{Alert, AlertLogEntry, AlertSource, AlertStatus, Dismissal, NewAlert};
 
 /// Body of `POST /api/v1/alerts`: an alert from an external tool, in the manner of PagerDuty's
-/// Events API. The same `dedup_key` within the window updates the open alert.
+/// Events API. The same `dedup_key` for the same service within the window updates the open
+/// alert.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalAlert {

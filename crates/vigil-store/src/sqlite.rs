@@ -1949,26 +1949,32 @@ async fn raise_batch(
     let now = ts(at);
     let mut outcome: Vec<Option<RaisedId>> = vec![None; alerts.len()];
 
-    // 1. The open alert each key folds into: the newest seen within the alert's window.
-    let mut open: HashMap<String, Vec<(i64, String)>> = HashMap::new();
+    // 1. The open alert each key folds into: the newest of the same service seen within the
+    // alert's window. A key is a service's own: one service's alert never swallows another's,
+    // and a sender bound to one service cannot touch another's alerts by guessing their keys.
+    let mut open: HashMap<(String, String), Vec<(i64, String)>> = HashMap::new();
     for chunk in alerts.chunks(BATCH_ROWS) {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT id, dedup_key, last_seen FROM alerts WHERE status IN ('triggered', 'acknowledged') AND dedup_key IN (",
+            "SELECT id, service, dedup_key, last_seen FROM alerts WHERE status IN ('triggered', 'acknowledged') AND dedup_key IN (",
         );
         let mut keys = q.separated(", ");
         for (alert, _) in chunk {
             keys.push_bind(alert.dedup_key.clone());
         }
         q.push(")");
-        let rows: Vec<(i64, String, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
-        for (id, key, last_seen) in rows {
-            open.entry(key).or_default().push((id, last_seen));
+        let rows: Vec<(i64, String, String, String)> =
+            q.build_query_as().fetch_all(&mut *tx).await?;
+        for (id, service, key, last_seen) in rows {
+            open.entry((service, key))
+                .or_default()
+                .push((id, last_seen));
         }
     }
     let mut folded: Vec<(usize, i64)> = Vec::new();
     for (i, (alert, policy)) in alerts.iter().enumerate() {
         let since = ts(at - policy.dedup_window);
-        let newest = open.get(&alert.dedup_key).and_then(|rows| {
+        let key = (alert.service.clone(), alert.dedup_key.clone());
+        let newest = open.get(&key).and_then(|rows| {
             rows.iter()
                 .filter(|(_, last_seen)| *last_seen >= since)
                 .map(|(id, _)| *id)
@@ -2199,8 +2205,8 @@ async fn raise_batch(
 }
 
 /// Validates and raises alerts inside the caller's transaction, set-wise: in rounds of
-/// distinct dedup keys, so that an alert folds into an earlier one of the same key raised in
-/// the same call.
+/// distinct (service, dedup key) pairs, so that an alert folds into an earlier one of the
+/// same key raised in the same call.
 async fn raise_all(
     tx: &mut SqliteConnection,
     actor: &str,
@@ -2212,9 +2218,10 @@ async fn raise_all(
     }
     let mut out = vec![RaisedId::Suppressed; alerts.len()];
     let mut rounds: Vec<Vec<(usize, (vigil_core::NewAlert, AlertPolicy))>> = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut seen: HashMap<(String, String), usize> = HashMap::new();
     for (i, alert) in alerts.into_iter().enumerate() {
-        let round = seen.entry(alert.0.dedup_key.clone()).or_insert(0);
+        let key = (alert.0.service.clone(), alert.0.dedup_key.clone());
+        let round = seen.entry(key).or_insert(0);
         if rounds.len() <= *round {
             rounds.push(Vec::new());
         }

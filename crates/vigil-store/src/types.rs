@@ -249,7 +249,8 @@ pub struct OrgVersion {
 /// How alerts are folded and limited when raised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AlertPolicy {
-    /// An open alert with the same dedup key last seen within this window absorbs a new one.
+    /// An open alert of the same service with the same dedup key last seen within this window
+    /// absorbs a new one.
     pub dedup_window: chrono::Duration,
     /// At most this many new alerts per rule per hour; beyond, they are counted as suppressed.
     pub max_new_per_rule_per_hour: u32,

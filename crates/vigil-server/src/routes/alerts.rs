@@ -31,8 +31,8 @@ fn alert_id(raw: &str) -> Result<i64, ApiError> {
         })
 }
 
-/// Raise an alert from an external tool. The same `dedup_key` (default: source and title)
-/// within the dedup window updates the open alert's count and last-seen time instead of
+/// Raise an alert from an external tool. The same `dedup_key` (default: source and title) for
+/// the same service within the dedup window updates the open alert's count and last-seen time instead of
 /// opening a new one. Ingest tokens may raise alerts for the service they are bound to.
 #[utoipa::path(
     post, path = "/alerts", tag = "alerts",

@@ -237,6 +237,21 @@ async fn external_tools_raise_alerts_with_a_dedup_key() {
         (again["outcome"].as_str(), again["alert"]["count"].as_u64()),
         (Some("deduplicated"), Some(2))
     );
+    // A key is its service's own: another service's alert with the same key is an alert of
+    // its own, and the first is left as it was.
+    let mut other = body.clone();
+    other["service"] = json!("shop");
+    let r = http
+        .post(&url)
+        .bearer_auth(&app.responder_token)
+        .json(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let shop: Value = r.json().await.unwrap();
+    assert_eq!(shop["alert"]["service"], "shop");
+    assert_ne!(shop["alert"]["key"], first["alert"]["key"]);
     // Bad input names the field; viewers cannot raise.
     let r = http
         .post(&url)
