@@ -192,6 +192,26 @@ pub enum ChainProblem {
         /// Entries found.
         found: u64,
     },
+    /// The chain's last entry is not the one the store recorded writing last: entries were
+    /// added at the end, or the newest rewritten, by hand.
+    #[error(
+        "the chain ends at entry {found}, but the last entry the store wrote was {expected} with another hash: the newest entries were added or rewritten by hand"
+    )]
+    HeadMismatch {
+        /// The last entry the store recorded writing.
+        expected: u64,
+        /// The last entry found.
+        found: u64,
+    },
+    /// The store's record of the last entry written is gone while entries, or the records
+    /// they account for, remain: the chain was cut or emptied by hand.
+    #[error(
+        "the store's record of the last entry written is missing while {records} remain: the chain was cut or emptied by hand"
+    )]
+    HeadMissing {
+        /// What remains: entries and records.
+        records: String,
+    },
 }
 
 /// The first broken link of a chain.

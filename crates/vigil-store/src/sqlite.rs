@@ -1306,14 +1306,54 @@ impl SqliteStore {
             Ok(n) => n,
             Err(b) => return Ok(Err(b)),
         };
-        let head: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_head WHERE id = 1")
-            .fetch_optional(&mut *conn)
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+                .fetch_optional(&mut *conn)
+                .await?;
+        let last_hash = rows
+            .last()
+            .map(|r| r.try_get::<String, _>("hash"))
+            .transpose()?;
+        let Some((written, head_hash)) = head else {
+            // Every write to an incident or a token is audited: records without a head were
+            // left behind by a chain emptied or cut by hand.
+            let (incidents, tokens): (i64, i64) = sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM incidents), (SELECT COUNT(*) FROM tokens)",
+            )
+            .fetch_one(&mut *conn)
             .await?;
-        let written = head.unwrap_or(0) as u64;
+            if count == 0 && incidents == 0 && tokens == 0 {
+                return Ok(Ok(0));
+            }
+            let records = [
+                (count, "entry", "entries"),
+                (incidents as u64, "incident", "incidents"),
+                (tokens as u64, "token", "tokens"),
+            ]
+            .into_iter()
+            .filter(|(n, _, _)| *n > 0)
+            .map(|(n, one, many)| format!("{n} {}", if n == 1 { one } else { many }))
+            .collect::<Vec<_>>()
+            .join(", ");
+            return Ok(Err(ChainBreak {
+                seq: count.max(1),
+                problem: ChainProblem::HeadMissing { records },
+            }));
+        };
+        let written = written as u64;
         if written > count {
             return Ok(Err(ChainBreak {
                 seq: count + 1,
                 problem: ChainProblem::Truncated {
+                    expected: written,
+                    found: count,
+                },
+            }));
+        }
+        if written < count || last_hash.as_deref() != Some(head_hash.as_str()) {
+            return Ok(Err(ChainBreak {
+                seq: written.min(count),
+                problem: ChainProblem::HeadMismatch {
                     expected: written,
                     found: count,
                 },

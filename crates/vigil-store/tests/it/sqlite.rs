@@ -92,6 +92,64 @@ async fn deleted_rows_are_found() {
 }
 
 #[tokio::test]
+async fn a_chain_emptied_cut_or_rewritten_at_its_end_is_found() {
+    // Emptied whole: the incidents remain.
+    let h = Harness::new().await;
+    five_writes(&h).await;
+    h.raw("DELETE FROM audit").await;
+    h.raw("DELETE FROM audit_head").await;
+    assert_eq!(
+        broken_at(&h).await,
+        (
+            1,
+            ChainProblem::HeadMissing {
+                records: "5 incidents".into()
+            }
+        )
+    );
+    // Cut at the end with the head deleted too.
+    let h = Harness::new().await;
+    five_writes(&h).await;
+    h.raw("DELETE FROM audit WHERE seq >= 4").await;
+    h.raw("DELETE FROM audit_head").await;
+    assert_eq!(
+        broken_at(&h).await,
+        (
+            3,
+            ChainProblem::HeadMissing {
+                records: "3 entries, 5 incidents".into()
+            }
+        )
+    );
+    // The last entry deleted and the head moved back by one.
+    let h = Harness::new().await;
+    five_writes(&h).await;
+    h.raw("DELETE FROM audit WHERE seq = 5").await;
+    h.raw("UPDATE audit_head SET seq = 4").await;
+    assert_eq!(
+        broken_at(&h).await,
+        (
+            4,
+            ChainProblem::HeadMismatch {
+                expected: 4,
+                found: 4
+            }
+        )
+    );
+    // The last entry rewritten with a hash of its own (as a forger with the hash function
+    // would): the head still holds the hash written.
+    let h = Harness::new().await;
+    five_writes(&h).await;
+    h.raw("UPDATE audit SET hash = 'f00d' WHERE seq = 5").await;
+    assert_eq!(broken_at(&h).await.0, 5);
+    h.raw("UPDATE audit_head SET hash = 'f00d'").await;
+    assert_eq!(broken_at(&h).await, (5, ChainProblem::HashMismatch));
+    // A fresh store with nothing written is whole.
+    let h = Harness::new().await;
+    assert_eq!(h.store.verify_audit().await.unwrap(), Ok(0));
+}
+
+#[tokio::test]
 async fn refused_transition_and_rejected_create_leave_no_rows() {
     let h = Harness::new().await;
     let s = h.store.as_ref();
