@@ -572,13 +572,21 @@ pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError>
                 Err(unreadable) => Err(damage.unwrap_or(unreadable)),
             }
         }
+        // Text (a syslog file) damaged within its first bytes gives its lines before the
+        // damage, then the error, as JSON lines do; with no whole line of text before it, the
+        // damage is all there is to say.
+        (None, Some(error)) if !whole_text_line(&prefix) => Err(read_error(error)),
+        (None, error) => {
+            let mut pieces = LinesPieces::after(reader, prefix, piece_bytes);
+            pieces.deferred = error;
+            Ok(Opened::Unknown(LinesFile {
+                pieces,
+                path: path.to_path_buf(),
+                gzip,
+                disk_read,
+            }))
+        }
         (_, Some(error)) => Err(read_error(error)),
-        (None, None) => Ok(Opened::Unknown(LinesFile {
-            pieces: LinesPieces::after(reader, prefix, piece_bytes),
-            path: path.to_path_buf(),
-            gzip,
-            disk_read,
-        })),
         (Some(format @ (Format::JsonArray | Format::JsonDocuments)), None) => {
             let array = format == Format::JsonArray;
             Ok(Opened::Documents(DocumentsFile {
@@ -598,6 +606,17 @@ pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError>
             Ok(Opened::Whole(format, data))
         }
     }
+}
+
+/// Whether `data` begins with a whole line and reads as text ([`reads_as_text`]).
+fn whole_text_line(data: &[u8]) -> bool {
+    memchr::memchr(b'\n', data).is_some() && reads_as_text(data)
+}
+
+/// No NUL, and UTF-8 but perhaps for a character cut at its end.
+fn reads_as_text(data: &[u8]) -> bool {
+    !data.contains(&0)
+        && std::str::from_utf8(data).map_or_else(|e| e.error_len().is_none(), |_| true)
 }
 
 /// A file opened by [`open_reader`].
@@ -832,10 +851,8 @@ impl LinesFile {
     /// Whether the file reads as text (no NUL byte, UTF-8 in what was read to recognise it):
     /// an image or an archive in a folder is no log to store line by line.
     pub fn is_text(&self) -> bool {
-        let carry = &self.pieces.carry;
         // A character cut where the first read ended is still text.
-        !carry.contains(&0)
-            && std::str::from_utf8(carry).map_or_else(|e| e.error_len().is_none(), |_| true)
+        reads_as_text(&self.pieces.carry)
     }
 
     /// Reads the lines as text of no known format, each line an event of its own
@@ -2380,6 +2397,41 @@ mod tests {
             open_file(&dir.path().join("missing.log"), 40),
             Err(DecodeError::Io { .. })
         ));
+    }
+
+    #[test]
+    fn a_small_gzip_text_log_cut_short_gives_its_lines_before_the_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let text: String = (0..3000)
+            .map(|i| format!("Jan 10 10:05:06 bastion sshd[{i}]: Failed password for root\n"))
+            .collect();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        let whole = gz.finish().unwrap();
+        let path = dir.path().join("auth.log.gz");
+        fs::write(&path, &whole[..whole.len() / 2]).unwrap();
+        let Opened::Unknown(lines) = open_file(&path, 1 << 20).unwrap() else {
+            panic!("text lines");
+        };
+        let read: Vec<_> = lines.collect();
+        let (ok, errors): (Vec<_>, Vec<_>) = read.into_iter().partition(Result::is_ok);
+        let kept: usize = ok
+            .iter()
+            .map(|p| {
+                p.as_ref()
+                    .unwrap()
+                    .data
+                    .split(|b| *b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .count()
+            })
+            .sum();
+        assert!(kept > 500, "{kept} lines before the cut");
+        assert!(matches!(errors.as_slice(), [Err(DecodeError::Gzip { .. })]));
+        // Damage before any whole line of text is the damage alone.
+        let bad = dir.path().join("bad.gz");
+        fs::write(&bad, [0x1f, 0x8b, 8, 0, 1, 2, 3]).unwrap();
+        assert!(matches!(open_file(&bad, 40), Err(DecodeError::Gzip { .. })));
     }
 
     /// A syslog file, gzip or not, read in small pieces: one record per line numbered as in the
