@@ -235,11 +235,14 @@ pub struct PivotResponse {
     pub bucket_seconds: i64,
     /// Counts over time, oldest first (empty buckets left out).
     pub timeline: Vec<TimelinePoint>,
-    /// Counts per service, largest first.
+    /// Counts per service, largest first: every service.
     pub by_service: Vec<ValueCount>,
-    /// Counts per host, largest first.
+    /// Counts per host, largest first: the hundred largest.
     pub by_host: Vec<ValueCount>,
-    /// Counts per tenant, largest first; events without a tenant count under `""`, so the
+    /// How many hosts carried it, listed in `by_host` or not.
+    #[serde(default)]
+    pub hosts: u64,
+    /// Counts per tenant, largest first, every tenant; events without a tenant count under `""`, so the
     /// counts add up and a responder sees how much of the trail names no tenant.
     pub by_tenant: Vec<ValueCount>,
     /// The newest events, newest first.
@@ -276,11 +279,14 @@ pub struct IndicatorPivot {
     pub value: String,
     /// Events carrying it.
     pub total: u64,
-    /// Counts per service.
+    /// Counts per service: every service.
     pub by_service: Vec<ValueCount>,
-    /// Counts per host.
+    /// Counts per host: the hundred largest.
     pub by_host: Vec<ValueCount>,
-    /// Counts per tenant.
+    /// How many hosts carried it, listed in `by_host` or not.
+    #[serde(default)]
+    pub hosts: u64,
+    /// Counts per tenant: every tenant.
     pub by_tenant: Vec<ValueCount>,
     /// Time of the oldest event carrying it (to the millisecond).
     #[serde(default, skip_serializing_if = "Option::is_none")]

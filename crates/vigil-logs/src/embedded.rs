@@ -1041,6 +1041,7 @@ impl EventStore for EmbeddedStore {
             timeline,
             by_service: counts(hits.by_service),
             by_host: counts(hits.by_host),
+            hosts: hits.hosts,
             by_tenant: counts(hits.by_tenant),
             events,
         })

@@ -21,8 +21,10 @@ use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocAddress, DocId, Score, SegmentOrdinal
 use crate::index::{collect_live_segment, order_millis};
 use crate::terms::{Block, Ranking, Source, add_named_counts, ranked};
 
-/// How many values per service, host and tenant a pivot gives, largest first.
-const PIVOT_TOP_VALUES: usize = 100;
+/// How many hosts a pivot lists, largest counts first. Services and tenants are listed whole:
+/// they are an incident's scope, which must be traced in full (the seed's "all impacted
+/// services and tenants"); hosts can be many more, and are counted all the same.
+const PIVOT_TOP_HOSTS: usize = 100;
 
 /// The coarsest resolution a timeline counts at, in milliseconds: a day divides every bucket
 /// width [`bucket_seconds`] gives from a day up (a week, 30 days, a year).
@@ -164,10 +166,13 @@ pub(crate) struct PivotHits {
     pub total: u64,
     /// The hits' times (and their first and last, [`Timeline::span`]).
     pub timeline: Timeline,
-    /// Per service, host and tenant, the largest counts first (at most [`PIVOT_TOP_VALUES`]).
+    /// Per service, host and tenant, the largest counts first: every service and tenant, the
+    /// hosts with the largest counts ([`PIVOT_TOP_HOSTS`]).
     pub by_service: Vec<(String, u64)>,
     pub by_host: Vec<(String, u64)>,
     pub by_tenant: Vec<(String, u64)>,
+    /// How many hosts carried it, listed or not.
+    pub hosts: u64,
     /// The newest hits, newest first: their `order` key and address.
     pub newest: Vec<(u64, DocAddress)>,
 }
@@ -259,19 +264,21 @@ impl Collector for PivotCollector {
         }
         newest.sort_unstable_by_key(|&(order, address)| (Reverse(order), address));
         newest.truncate(self.newest);
-        let [by_service, by_host, by_tenant] = envelope.map(|counts| {
-            ranked(
-                counts.into_iter().collect(),
-                PIVOT_TOP_VALUES,
-                Ranking::MostFrequent,
-            )
-        });
+        let hosts = envelope[1].len() as u64;
+        let [by_service, by_host, by_tenant] = envelope
+            .into_iter()
+            .zip([usize::MAX, PIVOT_TOP_HOSTS, usize::MAX])
+            .map(|(counts, top)| ranked(counts.into_iter().collect(), top, Ranking::MostFrequent))
+            .collect::<Vec<_>>()
+            .try_into()
+            .expect("three envelope fields");
         Ok(PivotHits {
             total,
             timeline,
             by_service,
             by_host,
             by_tenant,
+            hosts,
             newest,
         })
     }

@@ -258,11 +258,13 @@ pub struct Pivot {
     pub bucket_seconds: i64,
     /// Event counts over time, oldest first, empty buckets left out.
     pub timeline: Vec<TimeBucket>,
-    /// Counts per service, largest first.
+    /// Counts per service, largest first: every service.
     pub by_service: Vec<Count>,
-    /// Counts per host, largest first.
+    /// Counts per host, largest first: the hundred largest.
     pub by_host: Vec<Count>,
-    /// Counts per tenant, largest first.
+    /// How many hosts carried it, listed in `by_host` or not.
+    pub hosts: u64,
+    /// Counts per tenant, largest first: every tenant.
     pub by_tenant: Vec<Count>,
     /// The newest events, newest first.
     pub events: Vec<StoredEvent>,

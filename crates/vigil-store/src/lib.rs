@@ -81,6 +81,17 @@ pub trait Store: Send + Sync + 'static {
         patch: IncidentPatch,
     ) -> BoxFuture<'a, StoreResult<Incident>>;
 
+    /// Adds services and tenants to the incident's scope, keeping those it has: read and
+    /// written in one transaction, so a change made meanwhile is not overwritten. Returns the
+    /// incident and whether anything was added (nothing is written when nothing is new).
+    fn extend_scope<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        services: Vec<String>,
+        tenants: Vec<String>,
+    ) -> BoxFuture<'a, StoreResult<(Incident, bool)>>;
+
     /// Adjusts the severity with a reason; the change is recorded and the priority recomputed.
     fn change_severity<'a>(
         &'a self,

@@ -319,6 +319,54 @@ impl SqliteStore {
         Ok(stored)
     }
 
+    async fn extend_scope_impl(
+        &self,
+        actor: &str,
+        r: &IncidentRef,
+        services: Vec<String>,
+        tenants: Vec<String>,
+    ) -> StoreResult<(Incident, bool)> {
+        let at = now();
+        let mut tx = self.begin().await?;
+        let id = resolve(&mut tx, r).await?;
+        let mut incident = load(&mut tx, id).await?;
+        let missing = |have: &[String], add: Vec<String>| -> Vec<String> {
+            let mut out: Vec<String> = Vec::new();
+            for name in add {
+                if !have.contains(&name) && !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+            out
+        };
+        let services = missing(&incident.services, services);
+        let tenants = missing(&incident.tenants, tenants);
+        if services.is_empty() && tenants.is_empty() {
+            return Ok((incident, false));
+        }
+        let patch = IncidentPatch {
+            services: (!services.is_empty())
+                .then(|| [incident.services.clone(), services].concat()),
+            tenants: (!tenants.is_empty()).then(|| [incident.tenants.clone(), tenants].concat()),
+            ..IncidentPatch::default()
+        };
+        let fields = incident.apply_patch(patch.clone(), actor, at)?;
+        update_incident_row(&mut tx, &incident).await?;
+        replace_names(&mut tx, "incident_services", id, &incident.services).await?;
+        replace_names(&mut tx, "incident_tenants", id, &incident.tenants).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            "incident.update",
+            Some(id),
+            json!({ "key": incident.key, "fields": fields, "patch": patch }),
+        )
+        .await?;
+        let stored = load(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok((stored, true))
+    }
+
     async fn add_indicators_impl(
         &self,
         actor: &str,
@@ -2871,6 +2919,16 @@ impl Store for SqliteStore {
                 persist,
             ))
         }))
+    }
+
+    fn extend_scope<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        services: Vec<String>,
+        tenants: Vec<String>,
+    ) -> BoxFuture<'a, StoreResult<(Incident, bool)>> {
+        Box::pin(self.extend_scope_impl(actor, r, services, tenants))
     }
 
     fn change_severity<'a>(

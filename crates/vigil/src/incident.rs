@@ -855,14 +855,20 @@ fn show_pivot(
         );
         return Ok(());
     }
-    let counts = |c: &[vigil_api::events::ValueCount]| {
+    // A cell names the ten largest; `--json` has them all.
+    let counts = |c: &[vigil_api::events::ValueCount], all: usize| {
         if c.is_empty() {
             return "-".to_owned();
         }
-        c.iter()
-            .map(|v| format!("{} ({})", crate::pivot::value_or_none(&v.value), v.count))
-            .collect::<Vec<_>>()
-            .join(", ")
+        let mut cell = crate::output::first_of(
+            c.iter()
+                .map(|v| format!("{} ({})", crate::pivot::value_or_none(&v.value), v.count)),
+            10,
+        );
+        if all > c.len().max(10) {
+            cell = format!("{cell} ({all} in all)");
+        }
+        cell
     };
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map(|t| crate::search::wall_clock(t, zone, "%Y-%m-%d %H:%M:%S"))
@@ -885,9 +891,9 @@ fn show_pivot(
             i.kind.to_string(),
             i.value.clone(),
             i.total.to_string(),
-            counts(&i.by_service),
-            counts(&i.by_host),
-            counts(&i.by_tenant),
+            counts(&i.by_service, i.by_service.len()),
+            counts(&i.by_host, i.hosts as usize),
+            counts(&i.by_tenant, i.by_tenant.len()),
             time(i.first_seen),
             time(i.last_seen),
         ]);

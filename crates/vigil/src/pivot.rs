@@ -95,6 +95,13 @@ fn show(p: &PivotResponse, zone: &LocalZone) {
         if !counts.is_empty() {
             outln!("{}", counts_table(what, counts));
         }
+        if what == "HOST" && p.hosts > counts.len() as u64 {
+            outln!(
+                "the {} hosts with the most events are listed, of {}",
+                counts.len(),
+                p.hosts
+            );
+        }
     }
     outln!("{}", timeline_summary(&p.timeline, p.bucket_seconds, zone));
     if !p.events.is_empty() {

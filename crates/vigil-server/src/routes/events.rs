@@ -18,7 +18,6 @@ use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, TryStreamExt};
 use vigil_api::error::{ErrorBody, ErrorCode};
 use vigil_api::events::*;
-use vigil_core::IncidentPatch;
 use vigil_events::batch::BodyFormat;
 use vigil_events::time::LocalZone;
 use vigil_ingest::{BatchKey, Envelope, IngestError};
@@ -534,6 +533,7 @@ async fn pivot_value(
             .collect(),
         by_service: counts(p.by_service),
         by_host: counts(p.by_host),
+        hosts: p.hosts,
         by_tenant: counts(p.by_tenant),
         events: p.events.into_iter().map(record).collect(),
         warnings,
@@ -706,6 +706,7 @@ pub async fn incident_pivot(
             total: p.total,
             by_service: p.by_service,
             by_host: p.by_host,
+            hosts: p.hosts,
             by_tenant: p.by_tenant,
             first_seen: p.first_seen,
             last_seen: p.last_seen,
@@ -721,19 +722,19 @@ pub async fn incident_pivot(
         .collect();
     let mut accepted = false;
     if req.accept && (!proposed_services.is_empty() || !proposed_tenants.is_empty()) {
-        let patch = IncidentPatch {
-            services: (!proposed_services.is_empty())
-                .then(|| [incident.services.clone(), proposed_services.clone()].concat()),
-            tenants: (!proposed_tenants.is_empty())
-                .then(|| [incident.tenants.clone(), proposed_tenants.clone()].concat()),
-            ..IncidentPatch::default()
-        };
-        state
+        // Added to the scope as it is when written, not as it was read before the pivots: a
+        // change made meanwhile stays.
+        let (_, added) = state
             .store
-            .update_incident(&who.name, &r, patch)
+            .extend_scope(
+                &who.name,
+                &r,
+                proposed_services.clone(),
+                proposed_tenants.clone(),
+            )
             .await
             .map_err(store_error)?;
-        accepted = true;
+        accepted = added;
     }
     Ok(Json(IncidentPivotResponse {
         key: incident.key.to_string(),

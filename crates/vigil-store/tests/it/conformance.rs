@@ -1495,3 +1495,38 @@ async fn a_keyed_answer_is_recorded_with_its_batch() {
     assert_eq!(s.ingest_key(sender, "batch-1").await.unwrap(), None);
     assert!(s.ingest_key(other, "batch-4").await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn scope_is_extended_as_it_is_when_written() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    s.create_incident("ann", new_incident("x")).await.unwrap();
+    // A responder's change between a pivot's read and its accept stays.
+    let patch = IncidentPatch {
+        services: Some(vec!["mail".into(), "human-added".into()]),
+        ..Default::default()
+    };
+    s.update_incident("bob", &key(1), patch).await.unwrap();
+    let before = verified(s).await;
+    let (i, added) = s
+        .extend_scope(
+            "pivot",
+            &key(1),
+            vec!["mail".into(), "sso".into(), "sso".into()],
+            vec!["acme".into()],
+        )
+        .await
+        .unwrap();
+    assert!(added);
+    assert_eq!(i.services, ["mail", "human-added", "sso"]);
+    assert_eq!(i.tenants, ["contoso", "acme"]);
+    assert_eq!(verified(s).await, before + 1, "one audited write");
+    // Nothing new: nothing written.
+    let (i, added) = s
+        .extend_scope("pivot", &key(1), vec!["sso".into()], vec!["acme".into()])
+        .await
+        .unwrap();
+    assert!(!added);
+    assert_eq!(i.services, ["mail", "human-added", "sso"]);
+    assert_eq!(verified(s).await, before + 1);
+}
