@@ -1409,6 +1409,7 @@ mod tests {
                 rejected: Vec::new(),
                 loaded_at: chrono::Utc::now(),
             },
+            rejected_rules: Vec::new(),
         })
     }
 

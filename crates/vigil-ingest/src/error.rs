@@ -20,6 +20,18 @@ pub enum IngestError {
         /// What failed.
         reason: String,
     },
+    /// A reload would reject rules the running set does not: a rule edited into a broken
+    /// state would stop detecting. The running set stays.
+    #[error(
+        "{} the running rules do not reject: {}; fix {} (`vigil rules check` on the rules directory says why) and reload again",
+        if rejected.len() == 1 { "1 rule would be rejected that".to_owned() } else { format!("{} rules would be rejected that", rejected.len()) },
+        rejected.join("; "),
+        if rejected.len() == 1 { "it" } else { "them" }
+    )]
+    NewlyRejected {
+        /// `file:line: reason` of each.
+        rejected: Vec<String>,
+    },
     /// A state file in the data directory could not be written (see `silence`).
     #[error("could not write {}: {source}; check that the data directory is writable and has room", file.display())]
     State {

@@ -1,6 +1,7 @@
 //! The rules the server detects with: loaded from the configured directories at start and
 //! swapped whole on reload, so a batch in flight keeps the set it started with and a bad
-//! reload (an unreadable directory) leaves the running set in place.
+//! reload (an unreadable directory, or a rule that would be rejected where the running set
+//! has it working) leaves the running set in place.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -17,6 +18,9 @@ pub struct LoadedRules {
     pub set: CompiledRuleSet,
     /// What the load found.
     pub status: RulesStatus,
+    /// Each rejected rule by file and rule (id or title, when known), in `status.rejected`'s
+    /// order: what a reload compares with.
+    pub(crate) rejected_rules: Vec<(PathBuf, Option<String>)>,
 }
 
 /// What a load of the rule directories found, for `GET /rules` and the reload answer.
@@ -53,16 +57,18 @@ pub fn load(paths: &[PathBuf], placeholders: Option<&Path>) -> Result<LoadedRule
             reason: e.to_string(),
         }
     })?;
-    let (set, rejected) = compiled(&docs, &diagnostics, &options);
+    let (set, refused) = compile(&docs, &options);
+    let rejected = diagnostics.iter().chain(&refused);
     let loaded = set.rules().len();
     Ok(LoadedRules {
         set,
         status: RulesStatus {
             paths: paths.to_vec(),
             loaded,
-            rejected,
+            rejected: rejected.clone().map(ToString::to_string).collect(),
             loaded_at: Utc::now(),
         },
+        rejected_rules: rejected.map(|d| (d.file.clone(), d.rule.clone())).collect(),
     })
 }
 
@@ -134,10 +140,25 @@ impl RuleSlot {
         }
     }
 
-    /// Reads the directories again and swaps the new set in. On error the running set stays.
+    /// Reads the directories again and swaps the new set in. On error the running set stays:
+    /// a directory that cannot be read, or a rule rejected that the running set does not
+    /// reject (edited into a broken state, or new and broken) — taking the rest would stop
+    /// it detecting, or leave it out without anyone noticing. Rules rejected before and still
+    /// (SigmaHQ's few the specification does not allow) do not hold a reload back.
     /// Blocking (YAML parsing and compilation take a second for the whole SigmaHQ set).
     pub fn reload(&self) -> Result<RulesStatus, IngestError> {
         let loaded = Arc::new(load(&self.paths, self.placeholders.as_deref())?);
+        let running = self.current();
+        let newly: Vec<String> = loaded
+            .rejected_rules
+            .iter()
+            .zip(&loaded.status.rejected)
+            .filter(|(rule, _)| !running.rejected_rules.contains(rule))
+            .map(|(_, text)| text.clone())
+            .collect();
+        if !newly.is_empty() {
+            return Err(IngestError::NewlyRejected { rejected: newly });
+        }
         let status = loaded.status.clone();
         match self.current.write() {
             Ok(mut guard) => *guard = loaded,

@@ -119,10 +119,12 @@ async fn in_force(state: &AppState) -> RulesStatus {
 }
 
 /// Reload the rules from the configured directories. Events ingested meanwhile are matched by
-/// the old set; if a directory cannot be read the old set stays and the error says why.
+/// the old set. The old set stays, and the error says why, when a directory cannot be read
+/// (503) or a rule would be rejected that the running set does not reject (409: a rule edited
+/// into a broken state would stop detecting; fix it and reload again).
 #[utoipa::path(
     post, path = "/rules/reload", tag = "rules",
-    responses((status = 200, body = RulesStatus), (status = 403, body = ErrorBody), (status = 500, body = ErrorBody))
+    responses((status = 200, body = RulesStatus), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody))
 )]
 pub async fn reload(
     State(state): State<AppState>,
@@ -133,10 +135,13 @@ pub async fn reload(
         .await
         .map_err(ApiError::internal)?
         .map_err(|e| {
-            ApiError::new(
-                vigil_api::error::ErrorCode::Unavailable,
-                format!("{e}; the previous rules stay loaded"),
-            )
+            let code = match e {
+                vigil_ingest::IngestError::NewlyRejected { .. } => {
+                    vigil_api::error::ErrorCode::Conflict
+                }
+                _ => vigil_api::error::ErrorCode::Unavailable,
+            };
+            ApiError::new(code, format!("{e}; the previous rules stay loaded"))
         })?;
     tracing::info!(by = %who.name, rules = loaded.loaded, rejected = loaded.rejected.len(), "rules reloaded");
     Ok(Json(in_force(&state).await))

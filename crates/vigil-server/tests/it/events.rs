@@ -1152,6 +1152,48 @@ async fn every_ingested_event_is_matched_and_matches_are_recorded_as_detections(
         )
         .await;
     assert_eq!(report["detections"], 1);
+
+    // A rule edited into a broken state holds the reload back: the running set keeps it.
+    let notepad = rules.path().join("notepad.yml");
+    let good = std::fs::read_to_string(&notepad).unwrap();
+    std::fs::write(
+        &notepad,
+        good.replace("condition: sel", "condition: sel and"),
+    )
+    .unwrap();
+    let resp = http()
+        .post(app.url("/rules/reload"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let message = resp.json::<Value>().await.unwrap()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("notepad.yml") && message.contains("the previous rules stay loaded"),
+        "{message}"
+    );
+    let (_, report) = app
+        .send(
+            &app.responder_token,
+            "service=edr",
+            "{\"command\":\"notepad.exe y\"}",
+            "application/json",
+        )
+        .await;
+    assert_eq!(report["detections"], 1, "the rule still detects");
+    // Fixed, the reload goes through.
+    std::fs::write(&notepad, good).unwrap();
+    let resp = http()
+        .post(app.url("/rules/reload"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
 }
 
 #[tokio::test]
