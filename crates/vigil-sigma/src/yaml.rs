@@ -4,10 +4,15 @@
 //! the order they were written (search identifiers, modifiers). `yaml-rust2`'s own `Yaml` type
 //! drops both, so this module builds its own tree from the marked event stream. Anchors and
 //! aliases are resolved by copying the anchored node.
+//!
+//! The events are read one by one, not through `Parser::load`, which recurses once per level
+//! of nesting (a file of `- - - - …` overflowed the stack and took the process with it); the
+//! tree is built on a stack of its own, with nesting and the nodes aliases copy bounded, so no
+//! rule file — a "billion laughs" of aliases of aliases included — can exhaust the memory.
 
 use std::collections::HashMap;
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// The resolved type of a scalar, following the YAML 1.2 core schema for plain scalars.
@@ -85,17 +90,31 @@ pub struct YamlError {
     pub message: String,
 }
 
+/// How deep collections may nest: a Sigma rule nests a few levels (detection, selection,
+/// field, list).
+const MAX_DEPTH: usize = 64;
+
+/// How many nodes a file may make, the copies aliases make counted: far more than any rule
+/// (SigmaHQ's largest make a few thousand), far less than memory holds.
+const MAX_NODES: usize = 1_000_000;
+
 /// Parses every document of a YAML stream.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    parser.load(&mut builder, true).map_err(|e| YamlError {
-        // An error found at the end of the text (a key without its colon on the last line, a
-        // bracket never closed) is marked past it; the line to fix is the last one written.
-        line: e.marker().line().clamp(1, last_written_line(text)),
-        message: e.info().to_string(),
-    })?;
-    Ok(builder.docs)
+    loop {
+        let (event, mark) = parser.next_token().map_err(|e| YamlError {
+            // An error found at the end of the text (a key without its colon on the last
+            // line, a bracket never closed) is marked past it; the line to fix is the last
+            // one written.
+            line: e.marker().line().clamp(1, last_written_line(text)),
+            message: e.info().to_string(),
+        })?;
+        if event == Event::StreamEnd {
+            return Ok(builder.docs);
+        }
+        builder.on_event(event, mark)?;
+    }
 }
 
 /// The 1-based number of the last line holding more than blanks, counting lines as YAML does
@@ -123,13 +142,26 @@ enum Frame {
 struct Builder {
     docs: Vec<Node>,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Each anchored node and how many nodes it holds.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes made so far, aliases' copies counted whole.
+    nodes: usize,
+}
+
+/// How many nodes `node` holds, itself included.
+fn size(node: &Node) -> usize {
+    1 + match &node.value {
+        Yaml::Scalar(..) => 0,
+        Yaml::Seq(items) => items.iter().map(size).sum(),
+        Yaml::Map(entries) => entries.iter().map(|(k, v)| size(k) + size(v)).sum(),
+    }
 }
 
 impl Builder {
     fn push(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            let nodes = size(&node);
+            self.anchors.insert(anchor, (node.clone(), nodes));
         }
         match self.stack.last_mut() {
             None => self.docs.push(node),
@@ -185,9 +217,33 @@ fn resolve_plain(s: &str) -> Scalar {
     Scalar::Str
 }
 
-impl MarkedEventReceiver for Builder {
-    fn on_event(&mut self, ev: Event, mark: Marker) {
+impl Builder {
+    fn on_event(&mut self, ev: Event, mark: Marker) -> Result<(), YamlError> {
         let line = mark.line().max(1);
+        let added = match &ev {
+            Event::Alias(id) => self.anchors.get(id).map_or(1, |(_, n)| *n),
+            Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..) => 1,
+            _ => 0,
+        };
+        self.nodes = self.nodes.saturating_add(added);
+        if self.nodes > MAX_NODES {
+            return Err(YamlError {
+                line,
+                message: format!(
+                    "the document makes more than {MAX_NODES} nodes (aliases copying aliases); a Sigma rule is far smaller"
+                ),
+            });
+        }
+        if self.stack.len() >= MAX_DEPTH
+            && matches!(ev, Event::SequenceStart(..) | Event::MappingStart(..))
+        {
+            return Err(YamlError {
+                line,
+                message: format!(
+                    "lists and maps nest more than {MAX_DEPTH} levels deep; a Sigma rule nests a few"
+                ),
+            });
+        }
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
                 let kind = if style == TScalarStyle::Plain && !is_str_tag(tag.as_ref()) {
@@ -232,10 +288,13 @@ impl MarkedEventReceiver for Builder {
                 }
             }
             Event::Alias(id) => {
-                let node = self.anchors.get(&id).cloned().unwrap_or(Node {
-                    value: Yaml::Scalar(String::new(), Scalar::Null),
-                    line,
-                });
+                let node = self.anchors.get(&id).map_or(
+                    Node {
+                        value: Yaml::Scalar(String::new(), Scalar::Null),
+                        line,
+                    },
+                    |(node, _)| node.clone(),
+                );
                 self.push(node, 0);
             }
             Event::Nothing
@@ -244,6 +303,7 @@ impl MarkedEventReceiver for Builder {
             | Event::DocumentStart
             | Event::DocumentEnd => {}
         }
+        Ok(())
     }
 }
 
@@ -320,5 +380,31 @@ mod tests {
     fn aliases_copy_the_anchored_node() {
         let docs = parse_documents("a: &x foo\nb: *x\n").unwrap();
         assert_eq!(docs[0].get("b").unwrap().as_str(), Some("foo"));
+        // Anchors of one document are the next one's too (as yaml-rust2 numbers them).
+        let docs = parse_documents("a: &x [1, 2]\nb: *x\n---\nc: *x\n").unwrap();
+        assert_eq!(docs.len(), 2);
+        assert!(matches!(&docs[0].get("b").unwrap().value, Yaml::Seq(items) if items.len() == 2));
+    }
+
+    #[test]
+    fn deep_nesting_and_alias_bombs_are_refused_not_followed() {
+        // Block lists nested 100,000 deep: refused, not a stack overflow.
+        let deep = format!("sel:\n  {}x\n", "- ".repeat(100_000));
+        let err = parse_documents(&deep).unwrap_err();
+        assert!(err.message.contains("nest more than 64"), "{err:?}");
+        let maps: String = (0..200)
+            .map(|i| format!("{}k{i}:\n", "  ".repeat(i)))
+            .collect();
+        assert!(parse_documents(&maps).unwrap_err().message.contains("nest"));
+        // Nine aliases of nine aliases, seven times over: 9^7 nodes, refused at the limit.
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..=7 {
+            let refs = vec![format!("*a{}", level - 1); 9].join(", ");
+            bomb.push_str(&format!("a{level}: &a{level} [{refs}]\n"));
+        }
+        let err = parse_documents(&bomb).unwrap_err();
+        assert!(err.message.contains("more than 1000000 nodes"), "{err:?}");
+        // What rules nest and alias is taken.
+        assert!(parse_documents("a:\n  b:\n    - c: &v [1, 2]\n      d: *v\n").is_ok());
     }
 }
