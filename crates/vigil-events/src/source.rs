@@ -426,7 +426,9 @@ pub fn detect(data: &[u8]) -> Option<Format> {
                 .unwrap_or(0);
             let line = &data[start..];
             let line = &line[..memchr::memchr(b'\n', line).unwrap_or(line.len())];
-            if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() {
+            if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok()
+                || next_lines_are_json_objects(data)
+            {
                 Some(Format::JsonLines)
             } else {
                 Some(Format::JsonDocuments)
@@ -436,10 +438,43 @@ pub fn detect(data: &[u8]) -> Option<Format> {
         // error log, `[2024-…` many an application's, which are no JSON.
         Some(b'[') => {
             let mut rest = data.iter().filter(|b| !b.is_ascii_whitespace()).skip(1);
-            matches!(rest.next(), Some(b'{' | b']')).then_some(Format::JsonArray)
+            if matches!(rest.next(), Some(b'{' | b']')) {
+                Some(Format::JsonArray)
+            } else {
+                next_lines_are_json_objects(data).then_some(Format::JsonLines)
+            }
         }
-        _ => None,
+        // JSON lines whose first line is damaged (an export cut mid-event, a stray line)
+        // are JSON lines all the same: that line is rejected, the others read.
+        _ => next_lines_are_json_objects(data).then_some(Format::JsonLines),
     }
+}
+
+/// Whether most of the whole lines after the first (up to eight, blank ones aside) are each a
+/// JSON object written from the line's start — JSON lines, though the first is not one.
+/// Pretty-printed JSON indents what is inside its objects, and no text log line is an object.
+fn next_lines_are_json_objects(data: &[u8]) -> bool {
+    let Some(first_end) = memchr::memchr(b'\n', data) else {
+        return false;
+    };
+    let mut rest = &data[first_end + 1..];
+    let (mut lines, mut objects) = (0, 0);
+    while lines < 8 {
+        // Only whole lines: the sniffed bytes may end inside one.
+        let Some(end) = memchr::memchr(b'\n', rest) else {
+            break;
+        };
+        let line = rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end]);
+        rest = &rest[end + 1..];
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        lines += 1;
+        if line.starts_with(b"{") && serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() {
+            objects += 1;
+        }
+    }
+    objects > 0 && objects * 2 > lines
 }
 
 /// Reads a file whole, decompressing gzip, and returns its format and content; `Ok(None)` when
@@ -2025,6 +2060,23 @@ mod tests {
         );
         assert_eq!(detect(b"# README"), None);
         assert_eq!(detect(b""), None);
+        // JSON lines whose first line is damaged: cut mid-event, a stray scalar, a bad line.
+        let good = "{\"a\":1}\n{\"a\":2}\n";
+        for first in ["ta\":\"x\"}", "1", "{\"a\":", "[[[[[", "{broken"] {
+            let text = format!("{first}\n{good}");
+            assert_eq!(detect(text.as_bytes()), Some(Format::JsonLines), "{first}");
+            let out: Vec<_> = source(text.as_bytes()).collect();
+            assert_eq!(out.iter().filter(|r| r.is_ok()).count(), 2, "{first}");
+        }
+        // Pretty-printed JSON, a single object over lines or several, stays documents, even
+        // holding one-line objects inside.
+        let pretty = "{\n  \"a\": 1,\n  \"items\": [\n    {\"b\": 2}\n  ]\n}\n{\n  \"a\": 2\n}\n";
+        assert_eq!(detect(pretty.as_bytes()), Some(Format::JsonDocuments));
+        // Text logs are no JSON, whatever their first line.
+        assert_eq!(
+            detect(b"Jan 10 10:05:06 h sshd[1]: x\nJan 10 10:05:07 h sshd[1]: y\n"),
+            None
+        );
     }
 
     #[test]
