@@ -17,13 +17,18 @@ use chrono::{DateTime, Utc};
 use vigil_core::{Alert, AlertStatus};
 use vigil_notify::{DeliveryStatus, Notification, Notifier, Target, WebhookFormat};
 use vigil_oncall::{
-    ContactKind, MAX_ESCALATION_DELAY_SECS, MAX_ESCALATION_REPEATS, OrgDocument, ValidOrg,
-    parse_after,
+    ContactKind, EscalationLevel, EscalationPolicy, MAX_ESCALATION_DELAY_SECS,
+    MAX_ESCALATION_REPEATS, OrgDocument, ValidOrg, parse_after,
 };
 use vigil_store::{EscalationTimer, Store, StoreError};
 
 /// The system actor of escalation entries in an alert's log.
 pub const ACTOR: &str = "vigil";
+
+/// How long an alert nobody could be paged for (no organisation yet, a service nobody owns and
+/// no central team) waits before paging is tried again: a corrected organisation document pages
+/// it within this long.
+pub const RETRY_UNPAGED: Duration = Duration::from_secs(60);
 
 /// Why a round of escalation failed as a whole (one undeliverable page is logged, not an error).
 #[derive(Debug, thiserror::Error)]
@@ -95,13 +100,23 @@ impl Escalator {
             return Ok(0);
         }
         let org = match self.store.current_org().await? {
+            None => Err(
+                "no organisation is configured, so nobody was paged; run `vigil apply -f org.yaml`"
+                    .to_owned(),
+            ),
             Some(v) => serde_json::from_value::<OrgDocument>(v.document)
-                .ok()
-                .and_then(|d| d.validate_stored().ok()),
-            None => None,
+                .map_err(|e| e.to_string())
+                .and_then(|d| d.validate_stored().map_err(|e| e.to_string()))
+                .map_err(|e| {
+                    format!(
+                        "the stored organisation document (version {}) cannot be read ({e}), so nobody was paged; apply a corrected one with `vigil apply -f org.yaml`",
+                        v.version
+                    )
+                }),
         };
         for timer in &due {
-            self.step(timer, org.as_ref(), now).await?;
+            self.step(timer, org.as_ref().map_err(String::as_str), now)
+                .await?;
         }
         Ok(due.len())
     }
@@ -109,7 +124,7 @@ impl Escalator {
     async fn step(
         &self,
         timer: &EscalationTimer,
-        org: Option<&ValidOrg>,
+        org: Result<&ValidOrg, &str>,
         now: DateTime<Utc>,
     ) -> Result<(), EscalationError> {
         let id = timer.alert_id;
@@ -118,44 +133,94 @@ impl Escalator {
             self.store.advance_escalation(id, None).await?;
             return Ok(());
         }
-        let Some(org) = org else {
-            self.stop(
+        let Responders {
+            org,
+            team,
+            policy,
+            instead,
+        } = match responders(org, &alert.alert.service) {
+            Ok(r) => r,
+            Err(why) => return self.wait(timer, &alert, &why, now).await,
+        };
+        let levels = policy.levels.len();
+        let mut level_no = timer.level as usize;
+        if level_no >= levels {
+            // The policy lost levels since the clock was set: it goes on at its last level.
+            self.log(
                 id,
-                "no organisation is configured, so nobody was paged; run `vigil apply -f org.yaml`",
+                "escalation",
+                &format!(
+                    "the escalation policy of team {team} now has {levels} level(s), so its last level is paged in place of level {}",
+                    level_no + 1
+                ),
             )
             .await?;
-            return Ok(());
-        };
-        let Some(team) = org.owner_of(&alert.alert.service).map(|t| t.name.clone()) else {
-            let text = format!(
-                "no team owns service {:?}, so nobody was paged; add it to `services` in the organisation file",
-                alert.alert.service
-            );
-            self.stop(id, &text).await?;
-            return Ok(());
-        };
-        let policy = match org.escalation(&team) {
-            Ok(p) if !p.levels.is_empty() => p,
-            _ => {
-                self.stop(id, &format!("team {team} has no one to page (no schedules, manager or escalation policy)")).await?;
-                return Ok(());
-            }
-        };
-        let level_no = timer.level as usize;
-        let Some(level) = policy.levels.get(level_no) else {
-            self.store.advance_escalation(id, None).await?;
-            return Ok(());
-        };
-        let at = jiff::Timestamp::new(now.timestamp(), 0).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-        let targets = org
-            .page_targets(&team, &level.notify, at)
-            .unwrap_or_default();
+            level_no = levels - 1;
+        }
+        let level = &policy.levels[level_no];
+        if let Some(note) = &instead {
+            self.log(id, "escalation", note).await?;
+        }
         let step = format!(
             "level {} of {} (round {})",
             level_no + 1,
-            policy.levels.len(),
+            levels,
             timer.round + 1
         );
+        self.page(&alert, org, &team, level, &step, now).await?;
+        // The next level counts from the start of this round, moved on by however late this
+        // level was paged (a restart, an organisation fixed while the alert waited), so that
+        // each level still has its time before the next; after the last, repeat or stop.
+        let start = timer.started_at.max(now - delay(Some(&level.after), 0));
+        let next = if level_no + 1 < levels {
+            let after = delay(Some(&policy.levels[level_no + 1].after), 0);
+            Some((
+                level_no as u32 + 1,
+                timer.round,
+                start,
+                (start + after).max(now),
+            ))
+        } else if timer.round < policy.repeat.min(MAX_ESCALATION_REPEATS) {
+            let start = now + delay(policy.repeat_after.as_deref(), 1800);
+            Some((0, timer.round + 1, start, start))
+        } else {
+            None
+        };
+        let what = format!("{step} paged");
+        let text = match next {
+            Some((l, round, _, due)) if round == timer.round => format!(
+                "{what}; level {} is due at {} unless acknowledged",
+                l + 1,
+                due.format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+            Some((_, round, _, due)) => format!(
+                "{what}; round {} begins at {} unless acknowledged",
+                round + 1,
+                due.format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+            None => format!("{what}; the policy has no further level"),
+        };
+        self.log(id, "escalation", &text).await?;
+        self.store.advance_escalation(id, next).await?;
+        Ok(())
+    }
+
+    /// Pages the people of one level on every contact method, logging each page; returns how
+    /// many of them at least one page reached.
+    async fn page(
+        &self,
+        alert: &Alert,
+        org: &ValidOrg,
+        team: &str,
+        level: &EscalationLevel,
+        step: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, EscalationError> {
+        let id = alert.id;
+        let at = jiff::Timestamp::new(now.timestamp(), 0).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let targets = org
+            .page_targets(team, &level.notify, at)
+            .unwrap_or_default();
         if targets.is_empty() {
             self.log(
                 id,
@@ -167,6 +232,8 @@ impl Escalator {
             )
             .await?;
         }
+        let notification = self.notification(alert, team, step);
+        let mut reached = 0;
         for target in &targets {
             let mut paged = false;
             for contact in &target.person.contacts {
@@ -180,10 +247,7 @@ impl Escalator {
                     },
                     ContactKind::Phone => continue,
                 };
-                let delivery = self
-                    .notifier
-                    .deliver(&self.notification(&alert, &team, &step), &to)
-                    .await;
+                let delivery = self.notifier.deliver(&notification, &to).await;
                 let outcome = match &delivery.status {
                     DeliveryStatus::Delivered => "delivered".to_owned(),
                     DeliveryStatus::Failed { reason } => format!("failed: {reason}"),
@@ -215,46 +279,41 @@ impl Escalator {
             } else if !paged {
                 tracing::warn!(alert = %alert.key, person = %target.person.name, "no page was delivered");
             }
+            reached += usize::from(paged);
         }
-        // The next level counts from the start of this round; after the last, repeat or stop.
-        // Delays are clamped as validation bounds them, should a document predate the bound.
-        let delay = |text: Option<&str>, default: u64| {
-            let seconds = text.and_then(parse_after).unwrap_or(default);
-            chrono::Duration::seconds(seconds.min(MAX_ESCALATION_DELAY_SECS) as i64)
-        };
-        let next = if level_no + 1 < policy.levels.len() {
-            let after = delay(policy.levels.get(level_no + 1).map(|l| l.after.as_str()), 0);
-            let due = timer.started_at + after;
-            Some((timer.level + 1, timer.round, timer.started_at, due.max(now)))
-        } else if timer.round < policy.repeat.min(MAX_ESCALATION_REPEATS) {
-            let start = now + delay(policy.repeat_after.as_deref(), 1800);
-            Some((0, timer.round + 1, start, start))
-        } else {
-            None
-        };
-        match next {
-            Some((l, _, _, due)) => {
-                self.log(
-                    id,
-                    "escalation",
-                    &format!(
-                        "{step} paged; level {} is due at {} unless acknowledged",
-                        l + 1,
-                        due.format("%Y-%m-%dT%H:%M:%SZ")
-                    ),
-                )
-                .await?;
-            }
-            None => {
-                self.log(
-                    id,
-                    "escalation",
-                    &format!("{step} paged; the policy has no further level"),
-                )
-                .await?
-            }
+        Ok(reached)
+    }
+
+    /// Nobody can be paged for the alert yet: says why once (not at every retry) and keeps its
+    /// clock, due again after [`RETRY_UNPAGED`], so that a corrected organisation pages it.
+    async fn wait(
+        &self,
+        timer: &EscalationTimer,
+        alert: &Alert,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), EscalationError> {
+        let text = format!(
+            "{why} (paging is tried again every {} s)",
+            RETRY_UNPAGED.as_secs()
+        );
+        let said = alert
+            .log
+            .iter()
+            .rev()
+            .find(|e| e.actor == ACTOR && e.action == "escalation")
+            .is_some_and(|e| e.text == text);
+        if !said {
+            tracing::warn!(alert = %alert.key, reason = %why, "nobody could be paged");
+            self.log(alert.id, "escalation", &text).await?;
         }
-        self.store.advance_escalation(id, next).await?;
+        let retry = chrono::Duration::seconds(RETRY_UNPAGED.as_secs() as i64);
+        self.store
+            .advance_escalation(
+                alert.id,
+                Some((timer.level, timer.round, timer.started_at, now + retry)),
+            )
+            .await?;
         Ok(())
     }
 
@@ -287,11 +346,75 @@ impl Escalator {
     async fn log(&self, id: i64, action: &str, text: &str) -> Result<(), EscalationError> {
         Ok(self.store.log_alert(id, ACTOR, action, text).await?)
     }
+}
 
-    async fn stop(&self, id: i64, text: &str) -> Result<(), EscalationError> {
-        self.log(id, "escalation", text).await?;
-        Ok(self.store.advance_escalation(id, None).await?)
+/// The team whose policy an alert's escalation follows, in the organisation it was read from.
+struct Responders<'a> {
+    org: &'a ValidOrg,
+    team: String,
+    policy: EscalationPolicy,
+    /// Why the central team is paged rather than the owning team, when it is.
+    instead: Option<String>,
+}
+
+/// Who pages an alert of `service`: its owning team, or else the central Security Response
+/// team; or why nobody can be paged, with what to change in the organisation file.
+fn responders<'a>(
+    org: Result<&'a ValidOrg, &str>,
+    service: &str,
+) -> Result<Responders<'a>, String> {
+    let org = org.map_err(str::to_owned)?;
+    let policy = |team: &str| org.escalation(team).ok().filter(|p| !p.levels.is_empty());
+    let (why, fix) = match org.owner_of(service) {
+        Some(team) => match policy(&team.name) {
+            Some(policy) => {
+                return Ok(Responders {
+                    org,
+                    team: team.name.clone(),
+                    policy,
+                    instead: None,
+                });
+            }
+            None => (
+                format!(
+                    "team {} has no one to page (no schedules, manager or escalation policy)",
+                    team.name
+                ),
+                format!("give team {} a schedule or a manager", team.name),
+            ),
+        },
+        None => (
+            format!("no team owns service {service:?}"),
+            "add the service to `services`".to_owned(),
+        ),
+    };
+    let Some(central) = org.central_team() else {
+        return Err(format!(
+            "{why} and no `central_team` is named, so nobody was paged; {fix}, or name the Security Response team as `central_team`, in the organisation file"
+        ));
+    };
+    match policy(&central.name) {
+        Some(policy) => Ok(Responders {
+            org,
+            team: central.name.clone(),
+            instead: Some(format!(
+                "{why}, so the central team {} is paged",
+                central.name
+            )),
+            policy,
+        }),
+        None => Err(format!(
+            "{why} and the central team {0} has no one to page either, so nobody was paged; {fix}, or give team {0} a schedule or a manager, in the organisation file",
+            central.name
+        )),
     }
+}
+
+/// An escalation delay as written (`15m`), `default` seconds when absent or unreadable. Delays
+/// are clamped as validation bounds them, should a document predate the bound.
+fn delay(text: Option<&str>, default: u64) -> chrono::Duration {
+    let seconds = text.and_then(parse_after).unwrap_or(default);
+    chrono::Duration::seconds(seconds.min(MAX_ESCALATION_DELAY_SECS) as i64)
 }
 
 /// Slack and Teams incoming webhooks want their own payloads; anything else gets the generic one.
