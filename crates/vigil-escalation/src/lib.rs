@@ -167,7 +167,7 @@ impl Escalator {
             levels,
             timer.round + 1
         );
-        self.page(&alert, org, &team, level, &step, now).await?;
+        let reached = self.page(&alert, org, &team, level, &step, now).await?;
         // The next level counts from the start of this round, moved on by however late this
         // level was paged (a restart, an organisation fixed while the alert waited), so that
         // each level still has its time before the next; after the last, repeat or stop.
@@ -186,7 +186,11 @@ impl Escalator {
         } else {
             None
         };
-        let what = format!("{step} paged");
+        let what = if reached > 0 {
+            format!("{step} paged")
+        } else {
+            format!("{step}: nobody was reached")
+        };
         let text = match next {
             Some((l, round, _, due)) if round == timer.round => format!(
                 "{what}; level {} is due at {} unless acknowledged",
@@ -237,25 +241,37 @@ impl Escalator {
         for target in &targets {
             let mut paged = false;
             for contact in &target.person.contacts {
-                let to = match contact.kind {
-                    ContactKind::Email => Target::Email {
-                        to: contact.address.clone(),
-                    },
-                    ContactKind::Webhook => Target::Webhook {
-                        url: contact.address.clone(),
-                        format: webhook_format(&contact.address),
-                    },
-                    ContactKind::Phone => continue,
+                let (to, kind) = match contact.kind {
+                    ContactKind::Email => (
+                        Target::Email {
+                            to: contact.address.clone(),
+                        },
+                        "e-mail",
+                    ),
+                    ContactKind::Webhook => (
+                        Target::Webhook {
+                            url: contact.address.clone(),
+                            format: webhook_format(&contact.address),
+                        },
+                        "webhook",
+                    ),
+                    ContactKind::Phone => {
+                        self.log(
+                            id,
+                            "page",
+                            &format!(
+                                "{step}: could not page {0} ({1}) by phone: Vigil does not place phone calls; add an e-mail or webhook contact for {0} in the organisation file",
+                                target.person.name, target.reason
+                            ),
+                        )
+                        .await?;
+                        continue;
+                    }
                 };
                 let delivery = self.notifier.deliver(&notification, &to).await;
                 let outcome = match &delivery.status {
                     DeliveryStatus::Delivered => "delivered".to_owned(),
                     DeliveryStatus::Failed { reason } => format!("failed: {reason}"),
-                };
-                let kind = match contact.kind {
-                    ContactKind::Email => "e-mail",
-                    ContactKind::Webhook => "webhook",
-                    ContactKind::Phone => "phone",
                 };
                 paged |= delivery.is_delivered();
                 let record = serde_json::to_string(&delivery).unwrap_or_default();

@@ -103,7 +103,8 @@ pub enum ContactKind {
     Email,
     /// A JSON webhook (Slack- and Teams-compatible).
     Webhook,
-    /// A phone number (voice or SMS through a gateway).
+    /// A phone number, for people to read: Vigil places no calls, so a page skips it (and the
+    /// alert's log says so).
     Phone,
 }
 

@@ -2,6 +2,7 @@
 //! receiver on loopback. Each test drives the clocks itself with `Escalator::tick(now)` at the
 //! instants it chooses, so no test waits for a level to come due.
 
+mod contacts;
 mod owners;
 
 use std::sync::{Arc, Mutex};
