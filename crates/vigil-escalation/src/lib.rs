@@ -158,6 +158,25 @@ impl Escalator {
             level_no = levels - 1;
         }
         let level = &policy.levels[level_no];
+        let due = timer.started_at + delay(Some(&level.after), 0);
+        if due > now {
+            // Every level waits its `after` from the start of the round, the first one too.
+            self.log(
+                id,
+                "escalation",
+                &format!(
+                    "level {} of {levels} (round {}) is due at {} (after {}) unless acknowledged",
+                    level_no + 1,
+                    timer.round + 1,
+                    due.format("%Y-%m-%dT%H:%M:%SZ"),
+                    level.after
+                ),
+            )
+            .await?;
+            let next = (level_no as u32, timer.round, timer.started_at, due);
+            self.store.advance_escalation(id, Some(next)).await?;
+            return Ok(());
+        }
         if let Some(note) = &instead {
             self.log(id, "escalation", note).await?;
         }
@@ -182,7 +201,8 @@ impl Escalator {
             ))
         } else if timer.round < policy.repeat.min(MAX_ESCALATION_REPEATS) {
             let start = now + delay(policy.repeat_after.as_deref(), 1800);
-            Some((0, timer.round + 1, start, start))
+            let first = delay(Some(&policy.levels[0].after), 0);
+            Some((0, timer.round + 1, start, start + first))
         } else {
             None
         };

@@ -3,6 +3,7 @@
 //! instants it chooses, so no test waits for a level to come due.
 
 mod contacts;
+mod delays;
 mod owners;
 
 use std::sync::{Arc, Mutex};
