@@ -10,10 +10,12 @@
 //! escalation at the step it had reached. An acknowledgement stops the clock in the same
 //! transaction that records it.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures_util::StreamExt;
 use vigil_core::{Alert, AlertStatus};
 use vigil_notify::{DeliveryStatus, Notification, Notifier, Target, WebhookFormat};
 use vigil_oncall::{
@@ -29,6 +31,36 @@ pub const ACTOR: &str = "vigil";
 /// no central team) waits before paging is tried again: a corrected organisation document pages
 /// it within this long.
 pub const RETRY_UNPAGED: Duration = Duration::from_secs(60);
+
+/// The most escalation steps under way at once: each may hold deliveries to slow receivers
+/// open (a webhook that never answers takes its timeout at every try).
+pub const MAX_STEPS: usize = 16;
+
+/// How long a stop waits for the steps under way before dropping them.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// An alert's claim on running its step, given up when dropped (a step that panicked too).
+struct Running {
+    running: Arc<Mutex<HashSet<i64>>>,
+    alert_id: i64,
+}
+
+impl Running {
+    fn claim(running: &Arc<Mutex<HashSet<i64>>>, alert_id: i64) -> Option<Running> {
+        let mut set = running.lock().unwrap_or_else(|e| e.into_inner());
+        set.insert(alert_id).then(|| Running {
+            running: Arc::clone(running),
+            alert_id,
+        })
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut set = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        set.remove(&self.alert_id);
+    }
+}
 
 /// Why a round of escalation failed as a whole (one undeliverable page is logged, not an error).
 #[derive(Debug, thiserror::Error)]
@@ -77,10 +109,18 @@ impl Escalator {
         self
     }
 
-    /// Runs [`Escalator::tick`] every `interval` until `shutdown` turns true.
+    /// Starts the steps due every `interval` until `shutdown` turns true. Each step runs in a
+    /// task of its own, at most [`MAX_STEPS`] at once, so an alert whose page waits on a slow
+    /// receiver holds up no other alert's; its clock is not started again while it runs.
     pub async fn run(self, interval: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let this = Arc::new(self);
+        // The alerts whose step is under way: their clocks stay due until the step moves them,
+        // so a later round must not start them again.
+        let running: Arc<Mutex<HashSet<i64>>> = Arc::default();
+        let mut steps = tokio::task::JoinSet::new();
         loop {
-            if let Err(e) = self.tick(Utc::now()).await {
+            while steps.try_join_next().is_some() {}
+            if let Err(e) = this.start_due(Utc::now(), &running, &mut steps).await {
                 tracing::error!(error = %e, "escalation round failed; retrying");
             }
             tokio::select! {
@@ -88,18 +128,68 @@ impl Escalator {
                 _ = shutdown.changed() => {}
             }
             if *shutdown.borrow() {
-                return;
+                break;
             }
         }
+        // A stop lets the steps under way finish for a moment, then drops them: the pages they
+        // delivered are recorded, and the rest are sent when the server starts again.
+        let finish = async { while steps.join_next().await.is_some() {} };
+        let _ = tokio::time::timeout(STOP_GRACE, finish).await;
+        steps.shutdown().await;
     }
 
-    /// Pages every level due at `now`; returns how many clocks were handled.
+    /// Spawns a step for every clock due at `now` that is not under way already.
+    async fn start_due(
+        self: &Arc<Self>,
+        now: DateTime<Utc>,
+        running: &Arc<Mutex<HashSet<i64>>>,
+        steps: &mut tokio::task::JoinSet<()>,
+    ) -> Result<(), EscalationError> {
+        let due = self.store.due_escalations(now, 100).await?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        let org = Arc::new(self.read_org().await?);
+        for timer in due {
+            if steps.len() >= MAX_STEPS {
+                break;
+            }
+            let Some(guard) = Running::claim(running, timer.alert_id) else {
+                continue;
+            };
+            let (this, org) = (Arc::clone(self), Arc::clone(&org));
+            steps.spawn(async move {
+                let org = org.as_ref().as_ref().map_err(String::as_str);
+                if let Err(e) = this.step(&timer, org, now).await {
+                    tracing::error!(error = %e, alert = timer.alert_id, "escalation step failed; retrying");
+                }
+                drop(guard);
+            });
+        }
+        Ok(())
+    }
+
+    /// Pages every level due at `now`, up to [`MAX_STEPS`] alerts at once, and returns how
+    /// many clocks were handled once every step has finished.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<usize, EscalationError> {
         let due = self.store.due_escalations(now, 100).await?;
         if due.is_empty() {
             return Ok(0);
         }
-        let org = match self.store.current_org().await? {
+        let org = self.read_org().await?;
+        let org = org.as_ref().map_err(String::as_str);
+        let results: Vec<Result<(), EscalationError>> = futures_util::stream::iter(&due)
+            .map(|timer| self.step(timer, org, now))
+            .buffer_unordered(MAX_STEPS)
+            .collect()
+            .await;
+        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        Ok(due.len())
+    }
+
+    /// The organisation in force, or why nobody can be paged from it.
+    async fn read_org(&self) -> Result<Result<ValidOrg, String>, EscalationError> {
+        Ok(match self.store.current_org().await? {
             None => Err(
                 "no organisation is configured, so nobody was paged; run `vigil apply -f org.yaml`"
                     .to_owned(),
@@ -113,12 +203,7 @@ impl Escalator {
                         v.version
                     )
                 }),
-        };
-        for timer in &due {
-            self.step(timer, org.as_ref().map_err(String::as_str), now)
-                .await?;
-        }
-        Ok(due.len())
+        })
     }
 
     async fn step(
@@ -186,7 +271,18 @@ impl Escalator {
             levels,
             timer.round + 1
         );
-        let reached = self.page(&alert, org, &team, level, &step, now).await?;
+        // The clock's state names this step: run again after a crash, it skips what was sent.
+        let key = format!(
+            "round {} level {} from {}",
+            timer.round,
+            timer.level,
+            timer
+                .started_at
+                .to_rfc3339_opts(SecondsFormat::Micros, true)
+        );
+        let reached = self
+            .page(&alert, org, &team, level, (&step, &key), now)
+            .await?;
         // The next level counts from the start of this round, moved on by however late this
         // level was paged (a restart, an organisation fixed while the alert waited), so that
         // each level still has its time before the next; after the last, repeat or stop.
@@ -237,10 +333,16 @@ impl Escalator {
         org: &ValidOrg,
         team: &str,
         level: &EscalationLevel,
-        step: &str,
+        (step, key): (&str, &str),
         now: DateTime<Utc>,
     ) -> Result<usize, EscalationError> {
         let id = alert.id;
+        let sent: HashSet<String> = self
+            .store
+            .delivered_pages(id, key)
+            .await?
+            .into_iter()
+            .collect();
         let at = jiff::Timestamp::new(now.timestamp(), 0).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         let targets = org
             .page_targets(team, &level.notify, at)
@@ -288,6 +390,11 @@ impl Escalator {
                         continue;
                     }
                 };
+                let contact_key = format!("{} {kind} {}", target.person.name, contact.address);
+                if sent.contains(&contact_key) {
+                    paged = true;
+                    continue;
+                }
                 let delivery = self.notifier.deliver(&notification, &to).await;
                 let outcome = match &delivery.status {
                     DeliveryStatus::Delivered => "delivered".to_owned(),
@@ -295,12 +402,19 @@ impl Escalator {
                 };
                 paged |= delivery.is_delivered();
                 let record = serde_json::to_string(&delivery).unwrap_or_default();
-                self.log(
-                    id,
-                    "page",
-                    &format!("{step}: paged {} ({}) by {kind} after {} attempt(s): {outcome}; delivery {record}", target.person.name, target.reason, delivery.attempts.len()),
-                )
-                .await?;
+                let text = format!(
+                    "{step}: paged {} ({}) by {kind} after {} attempt(s): {outcome}; delivery {record}",
+                    target.person.name,
+                    target.reason,
+                    delivery.attempts.len()
+                );
+                if delivery.is_delivered() {
+                    self.store
+                        .record_page(id, ACTOR, key, &contact_key, &text)
+                        .await?;
+                } else {
+                    self.log(id, "page", &text).await?;
+                }
             }
             if target.person.contacts.is_empty() {
                 self.log(

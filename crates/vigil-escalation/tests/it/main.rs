@@ -5,6 +5,7 @@
 mod contacts;
 mod delays;
 mod owners;
+mod slow;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,36 +20,62 @@ use vigil_escalation::Escalator;
 use vigil_notify::{Notifier, NotifierConfig, RetryPolicy};
 use vigil_store::{AlertPolicy, Raised, SqliteStore, Store};
 
-/// A webhook receiver on 127.0.0.1:0 recording the path of each POST; answers 200.
+/// A webhook receiver on 127.0.0.1:0 recording the path of each POST as it arrives; answers
+/// 200, except that a path starting with `/held` is answered only once the test lets it go
+/// ([`Hooks::release`]): a receiver that hangs.
 pub struct Hooks {
     pub base: String,
-    seen: Arc<Mutex<Vec<String>>>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    seen: Mutex<Vec<String>>,
+    /// One permit per held request the test lets go.
+    gate: tokio::sync::Semaphore,
 }
 
 impl Hooks {
     pub async fn start() -> Self {
-        let seen = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::new(Shared {
+            seen: Mutex::new(Vec::new()),
+            gate: tokio::sync::Semaphore::new(0),
+        });
         let app = axum::Router::new()
             .fallback(record)
-            .with_state(Arc::clone(&seen));
+            .with_state(Arc::clone(&shared));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Hooks { base, seen }
+        Hooks { base, shared }
     }
 
-    /// The paths paged so far, in order (`/alice`).
+    /// The paths paged so far, in order of arrival (`/alice`).
     pub fn paged(&self) -> Vec<String> {
-        self.seen.lock().unwrap().clone()
+        self.shared.seen.lock().unwrap().clone()
+    }
+
+    /// Lets `n` held requests be answered.
+    pub fn release(&self, n: usize) {
+        self.shared.gate.add_permits(n);
+    }
+
+    /// Waits (at most a minute) until `done` holds of the paths paged.
+    pub async fn wait_for(&self, what: &str, done: impl Fn(&[String]) -> bool) {
+        for _ in 0..600 {
+            if done(&self.paged()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("timed out waiting for {what}; paged: {:?}", self.paged());
     }
 }
 
-async fn record(
-    State(seen): State<Arc<Mutex<Vec<String>>>>,
-    uri: Uri,
-    _body: Bytes,
-) -> &'static str {
-    seen.lock().unwrap().push(uri.path().to_owned());
+async fn record(State(shared): State<Arc<Shared>>, uri: Uri, _body: Bytes) -> &'static str {
+    shared.seen.lock().unwrap().push(uri.path().to_owned());
+    if uri.path().starts_with("/held") {
+        shared.gate.acquire().await.unwrap().forget();
+    }
     "ok"
 }
 
@@ -64,22 +91,9 @@ impl Env {
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
-        let notifier = Notifier::new(NotifierConfig {
-            attempt_timeout: Duration::from_secs(5),
-            retry: RetryPolicy {
-                max_attempts: 1,
-                initial_backoff: Duration::from_millis(10),
-                max_backoff: Duration::from_millis(10),
-                jitter: false,
-            },
-            smtp: None,
-            user_agent: "vigil-escalation-test".to_owned(),
-        })
-        .unwrap();
-        let escalator = Escalator::new(Arc::clone(&store), Arc::new(notifier), "http://vigil.test");
         Env {
+            escalator: escalator(&store),
             store,
-            escalator,
             hooks: Hooks::start().await,
             _dir: dir,
         }
@@ -145,6 +159,23 @@ impl Env {
     pub async fn tick(&self, at: DateTime<Utc>) {
         self.escalator.tick(at).await.unwrap();
     }
+}
+
+/// An escalator over `store` whose deliveries try once, within 30 s.
+pub fn escalator(store: &Arc<dyn Store>) -> Escalator {
+    let notifier = Notifier::new(NotifierConfig {
+        attempt_timeout: Duration::from_secs(30),
+        retry: RetryPolicy {
+            max_attempts: 1,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(10),
+            jitter: false,
+        },
+        smtp: None,
+        user_agent: "vigil-escalation-test".to_owned(),
+    })
+    .unwrap();
+    Escalator::new(Arc::clone(store), Arc::new(notifier), "http://vigil.test")
 }
 
 /// `t` plus `seconds`.
