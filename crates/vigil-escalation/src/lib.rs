@@ -10,20 +10,57 @@
 //! escalation at the step it had reached. An acknowledgement stops the clock in the same
 //! transaction that records it.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures_util::StreamExt;
 use vigil_core::{Alert, AlertStatus};
 use vigil_notify::{DeliveryStatus, Notification, Notifier, Target, WebhookFormat};
 use vigil_oncall::{
-    ContactKind, MAX_ESCALATION_DELAY_SECS, MAX_ESCALATION_REPEATS, OrgDocument, ValidOrg,
-    parse_after,
+    ContactKind, EscalationLevel, EscalationPolicy, MAX_ESCALATION_DELAY_SECS,
+    MAX_ESCALATION_REPEATS, OrgDocument, ValidOrg, parse_after,
 };
 use vigil_store::{EscalationTimer, Store, StoreError};
 
 /// The system actor of escalation entries in an alert's log.
 pub const ACTOR: &str = "vigil";
+
+/// How long an alert nobody could be paged for (no organisation yet, a service nobody owns and
+/// no central team) waits before paging is tried again: a corrected organisation document pages
+/// it within this long.
+pub const RETRY_UNPAGED: Duration = Duration::from_secs(60);
+
+/// The most escalation steps under way at once: each may hold deliveries to slow receivers
+/// open (a webhook that never answers takes its timeout at every try).
+pub const MAX_STEPS: usize = 16;
+
+/// How long a stop waits for the steps under way before dropping them.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// An alert's claim on running its step, given up when dropped (a step that panicked too).
+struct Running {
+    running: Arc<Mutex<HashSet<i64>>>,
+    alert_id: i64,
+}
+
+impl Running {
+    fn claim(running: &Arc<Mutex<HashSet<i64>>>, alert_id: i64) -> Option<Running> {
+        let mut set = running.lock().unwrap_or_else(|e| e.into_inner());
+        set.insert(alert_id).then(|| Running {
+            running: Arc::clone(running),
+            alert_id,
+        })
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut set = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        set.remove(&self.alert_id);
+    }
+}
 
 /// Why a round of escalation failed as a whole (one undeliverable page is logged, not an error).
 #[derive(Debug, thiserror::Error)]
@@ -72,10 +109,18 @@ impl Escalator {
         self
     }
 
-    /// Runs [`Escalator::tick`] every `interval` until `shutdown` turns true.
+    /// Starts the steps due every `interval` until `shutdown` turns true. Each step runs in a
+    /// task of its own, at most [`MAX_STEPS`] at once, so an alert whose page waits on a slow
+    /// receiver holds up no other alert's; its clock is not started again while it runs.
     pub async fn run(self, interval: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let this = Arc::new(self);
+        // The alerts whose step is under way: their clocks stay due until the step moves them,
+        // so a later round must not start them again.
+        let running: Arc<Mutex<HashSet<i64>>> = Arc::default();
+        let mut steps = tokio::task::JoinSet::new();
         loop {
-            if let Err(e) = self.tick(Utc::now()).await {
+            while steps.try_join_next().is_some() {}
+            if let Err(e) = this.start_due(Utc::now(), &running, &mut steps).await {
                 tracing::error!(error = %e, "escalation round failed; retrying");
             }
             tokio::select! {
@@ -83,33 +128,88 @@ impl Escalator {
                 _ = shutdown.changed() => {}
             }
             if *shutdown.borrow() {
-                return;
+                break;
             }
         }
+        // A stop lets the steps under way finish for a moment, then drops them: the pages they
+        // delivered are recorded, and the rest are sent when the server starts again.
+        let finish = async { while steps.join_next().await.is_some() {} };
+        let _ = tokio::time::timeout(STOP_GRACE, finish).await;
+        steps.shutdown().await;
     }
 
-    /// Pages every level due at `now`; returns how many clocks were handled.
+    /// Spawns a step for every clock due at `now` that is not under way already.
+    async fn start_due(
+        self: &Arc<Self>,
+        now: DateTime<Utc>,
+        running: &Arc<Mutex<HashSet<i64>>>,
+        steps: &mut tokio::task::JoinSet<()>,
+    ) -> Result<(), EscalationError> {
+        let due = self.store.due_escalations(now, 100).await?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        let org = Arc::new(self.read_org().await?);
+        for timer in due {
+            if steps.len() >= MAX_STEPS {
+                break;
+            }
+            let Some(guard) = Running::claim(running, timer.alert_id) else {
+                continue;
+            };
+            let (this, org) = (Arc::clone(self), Arc::clone(&org));
+            steps.spawn(async move {
+                let org = org.as_ref().as_ref().map_err(String::as_str);
+                if let Err(e) = this.step(&timer, org, now).await {
+                    tracing::error!(error = %e, alert = timer.alert_id, "escalation step failed; retrying");
+                }
+                drop(guard);
+            });
+        }
+        Ok(())
+    }
+
+    /// Pages every level due at `now`, up to [`MAX_STEPS`] alerts at once, and returns how
+    /// many clocks were handled once every step has finished.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<usize, EscalationError> {
         let due = self.store.due_escalations(now, 100).await?;
         if due.is_empty() {
             return Ok(0);
         }
-        let org = match self.store.current_org().await? {
-            Some(v) => serde_json::from_value::<OrgDocument>(v.document)
-                .ok()
-                .and_then(|d| d.validate_stored().ok()),
-            None => None,
-        };
-        for timer in &due {
-            self.step(timer, org.as_ref(), now).await?;
-        }
+        let org = self.read_org().await?;
+        let org = org.as_ref().map_err(String::as_str);
+        let results: Vec<Result<(), EscalationError>> = futures_util::stream::iter(&due)
+            .map(|timer| self.step(timer, org, now))
+            .buffer_unordered(MAX_STEPS)
+            .collect()
+            .await;
+        results.into_iter().collect::<Result<Vec<()>, _>>()?;
         Ok(due.len())
+    }
+
+    /// The organisation in force, or why nobody can be paged from it.
+    async fn read_org(&self) -> Result<Result<ValidOrg, String>, EscalationError> {
+        Ok(match self.store.current_org().await? {
+            None => Err(
+                "no organisation is configured, so nobody was paged; run `vigil apply -f org.yaml`"
+                    .to_owned(),
+            ),
+            Some(v) => serde_json::from_value::<OrgDocument>(v.document)
+                .map_err(|e| e.to_string())
+                .and_then(|d| d.validate_stored().map_err(|e| e.to_string()))
+                .map_err(|e| {
+                    format!(
+                        "the stored organisation document (version {}) cannot be read ({e}), so nobody was paged; apply a corrected one with `vigil apply -f org.yaml`",
+                        v.version
+                    )
+                }),
+        })
     }
 
     async fn step(
         &self,
         timer: &EscalationTimer,
-        org: Option<&ValidOrg>,
+        org: Result<&ValidOrg, &str>,
         now: DateTime<Utc>,
     ) -> Result<(), EscalationError> {
         let id = timer.alert_id;
@@ -118,44 +218,135 @@ impl Escalator {
             self.store.advance_escalation(id, None).await?;
             return Ok(());
         }
-        let Some(org) = org else {
-            self.stop(
+        let Responders {
+            org,
+            team,
+            policy,
+            instead,
+        } = match responders(org, &alert.alert.service) {
+            Ok(r) => r,
+            Err(why) => return self.wait(timer, &alert, &why, now).await,
+        };
+        let levels = policy.levels.len();
+        let mut level_no = timer.level as usize;
+        if level_no >= levels {
+            // The policy lost levels since the clock was set: it goes on at its last level.
+            self.log(
                 id,
-                "no organisation is configured, so nobody was paged; run `vigil apply -f org.yaml`",
+                "escalation",
+                &format!(
+                    "the escalation policy of team {team} now has {levels} level(s), so its last level is paged in place of level {}",
+                    level_no + 1
+                ),
             )
             .await?;
+            level_no = levels - 1;
+        }
+        let level = &policy.levels[level_no];
+        let due = timer.started_at + delay(Some(&level.after), 0);
+        if due > now {
+            // Every level waits its `after` from the start of the round, the first one too.
+            self.log(
+                id,
+                "escalation",
+                &format!(
+                    "level {} of {levels} (round {}) is due at {} (after {}) unless acknowledged",
+                    level_no + 1,
+                    timer.round + 1,
+                    due.format("%Y-%m-%dT%H:%M:%SZ"),
+                    level.after
+                ),
+            )
+            .await?;
+            let next = (level_no as u32, timer.round, timer.started_at, due);
+            self.store.advance_escalation(id, Some(next)).await?;
             return Ok(());
-        };
-        let Some(team) = org.owner_of(&alert.alert.service).map(|t| t.name.clone()) else {
-            let text = format!(
-                "no team owns service {:?}, so nobody was paged; add it to `services` in the organisation file",
-                alert.alert.service
-            );
-            self.stop(id, &text).await?;
-            return Ok(());
-        };
-        let policy = match org.escalation(&team) {
-            Ok(p) if !p.levels.is_empty() => p,
-            _ => {
-                self.stop(id, &format!("team {team} has no one to page (no schedules, manager or escalation policy)")).await?;
-                return Ok(());
-            }
-        };
-        let level_no = timer.level as usize;
-        let Some(level) = policy.levels.get(level_no) else {
-            self.store.advance_escalation(id, None).await?;
-            return Ok(());
-        };
-        let at = jiff::Timestamp::new(now.timestamp(), 0).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-        let targets = org
-            .page_targets(&team, &level.notify, at)
-            .unwrap_or_default();
+        }
+        if let Some(note) = &instead {
+            self.log(id, "escalation", note).await?;
+        }
         let step = format!(
             "level {} of {} (round {})",
             level_no + 1,
-            policy.levels.len(),
+            levels,
             timer.round + 1
         );
+        // The clock's state names this step: run again after a crash, it skips what was sent.
+        let key = format!(
+            "round {} level {} from {}",
+            timer.round,
+            timer.level,
+            timer
+                .started_at
+                .to_rfc3339_opts(SecondsFormat::Micros, true)
+        );
+        let reached = self
+            .page(&alert, org, &team, level, (&step, &key), now)
+            .await?;
+        // The next level counts from the start of this round, moved on by however late this
+        // level was paged (a restart, an organisation fixed while the alert waited), so that
+        // each level still has its time before the next; after the last, repeat or stop.
+        let start = timer.started_at.max(now - delay(Some(&level.after), 0));
+        let next = if level_no + 1 < levels {
+            let after = delay(Some(&policy.levels[level_no + 1].after), 0);
+            Some((
+                level_no as u32 + 1,
+                timer.round,
+                start,
+                (start + after).max(now),
+            ))
+        } else if timer.round < policy.repeat.min(MAX_ESCALATION_REPEATS) {
+            let start = now + delay(policy.repeat_after.as_deref(), 1800);
+            let first = delay(Some(&policy.levels[0].after), 0);
+            Some((0, timer.round + 1, start, start + first))
+        } else {
+            None
+        };
+        let what = if reached > 0 {
+            format!("{step} paged")
+        } else {
+            format!("{step}: nobody was reached")
+        };
+        let text = match next {
+            Some((l, round, _, due)) if round == timer.round => format!(
+                "{what}; level {} is due at {} unless acknowledged",
+                l + 1,
+                due.format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+            Some((_, round, _, due)) => format!(
+                "{what}; round {} begins at {} unless acknowledged",
+                round + 1,
+                due.format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+            None => format!("{what}; the policy has no further level"),
+        };
+        self.log(id, "escalation", &text).await?;
+        self.store.advance_escalation(id, next).await?;
+        Ok(())
+    }
+
+    /// Pages the people of one level on every contact method, logging each page; returns how
+    /// many of them at least one page reached.
+    async fn page(
+        &self,
+        alert: &Alert,
+        org: &ValidOrg,
+        team: &str,
+        level: &EscalationLevel,
+        (step, key): (&str, &str),
+        now: DateTime<Utc>,
+    ) -> Result<usize, EscalationError> {
+        let id = alert.id;
+        let sent: HashSet<String> = self
+            .store
+            .delivered_pages(id, key)
+            .await?
+            .into_iter()
+            .collect();
+        let at = jiff::Timestamp::new(now.timestamp(), 0).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let targets = org
+            .page_targets(team, &level.notify, at)
+            .unwrap_or_default();
         if targets.is_empty() {
             self.log(
                 id,
@@ -167,40 +358,63 @@ impl Escalator {
             )
             .await?;
         }
+        let notification = self.notification(alert, team, step);
+        let mut reached = 0;
         for target in &targets {
             let mut paged = false;
             for contact in &target.person.contacts {
-                let to = match contact.kind {
-                    ContactKind::Email => Target::Email {
-                        to: contact.address.clone(),
-                    },
-                    ContactKind::Webhook => Target::Webhook {
-                        url: contact.address.clone(),
-                        format: webhook_format(&contact.address),
-                    },
-                    ContactKind::Phone => continue,
+                let (to, kind) = match contact.kind {
+                    ContactKind::Email => (
+                        Target::Email {
+                            to: contact.address.clone(),
+                        },
+                        "e-mail",
+                    ),
+                    ContactKind::Webhook => (
+                        Target::Webhook {
+                            url: contact.address.clone(),
+                            format: webhook_format(&contact.address),
+                        },
+                        "webhook",
+                    ),
+                    ContactKind::Phone => {
+                        self.log(
+                            id,
+                            "page",
+                            &format!(
+                                "{step}: could not page {0} ({1}) by phone: Vigil does not place phone calls; add an e-mail or webhook contact for {0} in the organisation file",
+                                target.person.name, target.reason
+                            ),
+                        )
+                        .await?;
+                        continue;
+                    }
                 };
-                let delivery = self
-                    .notifier
-                    .deliver(&self.notification(&alert, &team, &step), &to)
-                    .await;
+                let contact_key = format!("{} {kind} {}", target.person.name, contact.address);
+                if sent.contains(&contact_key) {
+                    paged = true;
+                    continue;
+                }
+                let delivery = self.notifier.deliver(&notification, &to).await;
                 let outcome = match &delivery.status {
                     DeliveryStatus::Delivered => "delivered".to_owned(),
                     DeliveryStatus::Failed { reason } => format!("failed: {reason}"),
                 };
-                let kind = match contact.kind {
-                    ContactKind::Email => "e-mail",
-                    ContactKind::Webhook => "webhook",
-                    ContactKind::Phone => "phone",
-                };
                 paged |= delivery.is_delivered();
                 let record = serde_json::to_string(&delivery).unwrap_or_default();
-                self.log(
-                    id,
-                    "page",
-                    &format!("{step}: paged {} ({}) by {kind} after {} attempt(s): {outcome}; delivery {record}", target.person.name, target.reason, delivery.attempts.len()),
-                )
-                .await?;
+                let text = format!(
+                    "{step}: paged {} ({}) by {kind} after {} attempt(s): {outcome}; delivery {record}",
+                    target.person.name,
+                    target.reason,
+                    delivery.attempts.len()
+                );
+                if delivery.is_delivered() {
+                    self.store
+                        .record_page(id, ACTOR, key, &contact_key, &text)
+                        .await?;
+                } else {
+                    self.log(id, "page", &text).await?;
+                }
             }
             if target.person.contacts.is_empty() {
                 self.log(
@@ -215,46 +429,41 @@ impl Escalator {
             } else if !paged {
                 tracing::warn!(alert = %alert.key, person = %target.person.name, "no page was delivered");
             }
+            reached += usize::from(paged);
         }
-        // The next level counts from the start of this round; after the last, repeat or stop.
-        // Delays are clamped as validation bounds them, should a document predate the bound.
-        let delay = |text: Option<&str>, default: u64| {
-            let seconds = text.and_then(parse_after).unwrap_or(default);
-            chrono::Duration::seconds(seconds.min(MAX_ESCALATION_DELAY_SECS) as i64)
-        };
-        let next = if level_no + 1 < policy.levels.len() {
-            let after = delay(policy.levels.get(level_no + 1).map(|l| l.after.as_str()), 0);
-            let due = timer.started_at + after;
-            Some((timer.level + 1, timer.round, timer.started_at, due.max(now)))
-        } else if timer.round < policy.repeat.min(MAX_ESCALATION_REPEATS) {
-            let start = now + delay(policy.repeat_after.as_deref(), 1800);
-            Some((0, timer.round + 1, start, start))
-        } else {
-            None
-        };
-        match next {
-            Some((l, _, _, due)) => {
-                self.log(
-                    id,
-                    "escalation",
-                    &format!(
-                        "{step} paged; level {} is due at {} unless acknowledged",
-                        l + 1,
-                        due.format("%Y-%m-%dT%H:%M:%SZ")
-                    ),
-                )
-                .await?;
-            }
-            None => {
-                self.log(
-                    id,
-                    "escalation",
-                    &format!("{step} paged; the policy has no further level"),
-                )
-                .await?
-            }
+        Ok(reached)
+    }
+
+    /// Nobody can be paged for the alert yet: says why once (not at every retry) and keeps its
+    /// clock, due again after [`RETRY_UNPAGED`], so that a corrected organisation pages it.
+    async fn wait(
+        &self,
+        timer: &EscalationTimer,
+        alert: &Alert,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), EscalationError> {
+        let text = format!(
+            "{why} (paging is tried again every {} s)",
+            RETRY_UNPAGED.as_secs()
+        );
+        let said = alert
+            .log
+            .iter()
+            .rev()
+            .find(|e| e.actor == ACTOR && e.action == "escalation")
+            .is_some_and(|e| e.text == text);
+        if !said {
+            tracing::warn!(alert = %alert.key, reason = %why, "nobody could be paged");
+            self.log(alert.id, "escalation", &text).await?;
         }
-        self.store.advance_escalation(id, next).await?;
+        let retry = chrono::Duration::seconds(RETRY_UNPAGED.as_secs() as i64);
+        self.store
+            .advance_escalation(
+                alert.id,
+                Some((timer.level, timer.round, timer.started_at, now + retry)),
+            )
+            .await?;
         Ok(())
     }
 
@@ -287,11 +496,75 @@ impl Escalator {
     async fn log(&self, id: i64, action: &str, text: &str) -> Result<(), EscalationError> {
         Ok(self.store.log_alert(id, ACTOR, action, text).await?)
     }
+}
 
-    async fn stop(&self, id: i64, text: &str) -> Result<(), EscalationError> {
-        self.log(id, "escalation", text).await?;
-        Ok(self.store.advance_escalation(id, None).await?)
+/// The team whose policy an alert's escalation follows, in the organisation it was read from.
+struct Responders<'a> {
+    org: &'a ValidOrg,
+    team: String,
+    policy: EscalationPolicy,
+    /// Why the central team is paged rather than the owning team, when it is.
+    instead: Option<String>,
+}
+
+/// Who pages an alert of `service`: its owning team, or else the central Security Response
+/// team; or why nobody can be paged, with what to change in the organisation file.
+fn responders<'a>(
+    org: Result<&'a ValidOrg, &str>,
+    service: &str,
+) -> Result<Responders<'a>, String> {
+    let org = org.map_err(str::to_owned)?;
+    let policy = |team: &str| org.escalation(team).ok().filter(|p| !p.levels.is_empty());
+    let (why, fix) = match org.owner_of(service) {
+        Some(team) => match policy(&team.name) {
+            Some(policy) => {
+                return Ok(Responders {
+                    org,
+                    team: team.name.clone(),
+                    policy,
+                    instead: None,
+                });
+            }
+            None => (
+                format!(
+                    "team {} has no one to page (no schedules, manager or escalation policy)",
+                    team.name
+                ),
+                format!("give team {} a schedule or a manager", team.name),
+            ),
+        },
+        None => (
+            format!("no team owns service {service:?}"),
+            "add the service to `services`".to_owned(),
+        ),
+    };
+    let Some(central) = org.central_team() else {
+        return Err(format!(
+            "{why} and no `central_team` is named, so nobody was paged; {fix}, or name the Security Response team as `central_team`, in the organisation file"
+        ));
+    };
+    match policy(&central.name) {
+        Some(policy) => Ok(Responders {
+            org,
+            team: central.name.clone(),
+            instead: Some(format!(
+                "{why}, so the central team {} is paged",
+                central.name
+            )),
+            policy,
+        }),
+        None => Err(format!(
+            "{why} and the central team {0} has no one to page either, so nobody was paged; {fix}, or give team {0} a schedule or a manager, in the organisation file",
+            central.name
+        )),
     }
+}
+
+/// An escalation delay as written (`15m`), `default` seconds when absent or unreadable. Delays
+/// are clamped as validation bounds them, should a document predate the bound.
+fn delay(text: Option<&str>, default: u64) -> chrono::Duration {
+    let seconds = text.and_then(parse_after).unwrap_or(default);
+    chrono::Duration::seconds(seconds.min(MAX_ESCALATION_DELAY_SECS) as i64)
 }
 
 /// Slack and Teams incoming webhooks want their own payloads; anything else gets the generic one.

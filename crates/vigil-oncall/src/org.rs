@@ -28,6 +28,11 @@ pub struct OrgDocument {
     /// The services and the team that owns each.
     #[serde(default)]
     pub services: Vec<ServiceOwner>,
+    /// The central Security Response team: escalation ends with it, so an alert of a service no
+    /// team owns (a report naming no service, a service not yet in `services`) or whose team has
+    /// nobody to page follows its policy instead of paging nobody.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub central_team: Option<String>,
     /// How detections of a rule fold into alerts (default for every rule: by service and
     /// host, within an hour, at most 20 new alerts an hour).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -98,7 +103,8 @@ pub enum ContactKind {
     Email,
     /// A JSON webhook (Slack- and Teams-compatible).
     Webhook,
-    /// A phone number (voice or SMS through a gateway).
+    /// A phone number, for people to read: Vigil places no calls, so a page skips it (and the
+    /// alert's log says so).
     Phone,
 }
 
@@ -605,6 +611,14 @@ impl OrgDocument {
                 ));
             }
         }
+        if let Some(central) = &self.central_team
+            && !teams.contains(central.as_str())
+        {
+            problems.push(problem(
+                "central_team",
+                format!("{central:?} is not in `teams`; add the team or fix the name"),
+            ));
+        }
         if problems.is_empty() {
             Ok(ValidOrg {
                 document: self.clone(),
@@ -635,6 +649,12 @@ impl ValidOrg {
     pub fn owner_of(&self, service: &str) -> Option<&Team> {
         let owner = self.document.services.iter().find(|s| s.name == service)?;
         self.document.teams.iter().find(|t| t.name == owner.team)
+    }
+
+    /// The central Security Response team, if the document names one.
+    pub fn central_team(&self) -> Option<&Team> {
+        let name = self.document.central_team.as_deref()?;
+        self.document.teams.iter().find(|t| t.name == name)
     }
 
     /// A person by handle.
@@ -852,6 +872,13 @@ mod tests {
         assert_eq!(now[0].on_call, None);
         assert_eq!(now[1].on_call.as_ref().unwrap().person, "bob");
         assert_eq!(org.owner_of("payments").unwrap().name, "secops");
+        assert!(org.central_team().is_none());
+        let mut doc = self::org();
+        doc.central_team = Some("secops".into());
+        assert_eq!(
+            doc.validate().unwrap().central_team().unwrap().name,
+            "secops"
+        );
         assert!(matches!(
             org.on_call("nobody", at),
             Err(TeamQueryError::UnknownTeam(_))
@@ -899,6 +926,7 @@ mod tests {
             silent_after: None,
             silent_per_tenant: true,
         });
+        doc.central_team = Some("security-response".into());
         let err = doc.validate().unwrap_err();
         let fields: Vec<&str> = err.problems.iter().map(|p| p.field.as_str()).collect();
         assert_eq!(
@@ -915,6 +943,7 @@ mod tests {
                 "services[1].silent_after",
                 "services[1].team",
                 "services[2].silent_per_tenant",
+                "central_team",
             ],
             "{err}"
         );

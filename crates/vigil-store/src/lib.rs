@@ -366,6 +366,25 @@ pub trait Store: Send + Sync + 'static {
         next: Option<(u32, u32, DateTime<Utc>, DateTime<Utc>)>,
     ) -> BoxFuture<'_, StoreResult<()>>;
 
+    /// Records a page delivered at an escalation step (`step` names the clock's state, `contact`
+    /// the person and method) together with its entry in the alert's log, in one transaction,
+    /// so that the step run again after a crash does not send it twice.
+    fn record_page<'a>(
+        &'a self,
+        alert_id: i64,
+        actor: &'a str,
+        step: &'a str,
+        contact: &'a str,
+        text: &'a str,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+
+    /// The contacts already delivered to at an escalation step ([`Store::record_page`]).
+    fn delivered_pages<'a>(
+        &'a self,
+        alert_id: i64,
+        step: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Vec<String>>>;
+
     /// Appends an entry to an alert's log (pages, deliveries, escalation steps).
     fn log_alert<'a>(
         &'a self,

@@ -3241,6 +3241,46 @@ impl Store for SqliteStore {
         })
     }
 
+    fn record_page<'a>(
+        &'a self,
+        alert_id: i64,
+        actor: &'a str,
+        step: &'a str,
+        contact: &'a str,
+        text: &'a str,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            let mut tx = self.begin().await?;
+            sqlx::query(
+                "INSERT OR IGNORE INTO alert_pages (alert_id, step, contact) VALUES (?, ?, ?)",
+            )
+            .bind(alert_id)
+            .bind(step)
+            .bind(contact)
+            .execute(&mut *tx)
+            .await?;
+            log_alert(&mut tx, alert_id, actor, "page", text).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn delivered_pages<'a>(
+        &'a self,
+        alert_id: i64,
+        step: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Vec<String>>> {
+        Box::pin(async move {
+            Ok(sqlx::query_scalar(
+                "SELECT contact FROM alert_pages WHERE alert_id = ? AND step = ? ORDER BY contact",
+            )
+            .bind(alert_id)
+            .bind(step)
+            .fetch_all(&self.pool)
+            .await?)
+        })
+    }
+
     fn alert_stats_by_rule(&self) -> BoxFuture<'_, StoreResult<Vec<RuleAlertStats>>> {
         Box::pin(self.alert_stats_impl())
     }

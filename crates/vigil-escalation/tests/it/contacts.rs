@@ -1,0 +1,56 @@
+//! What the alert's log says about each person of a level: a contact Vigil cannot use (a
+//! phone number) is named with what to add, and a level that reached nobody is not "paged".
+
+use serde_json::json;
+
+use crate::{Env, after};
+
+#[tokio::test]
+async fn a_phone_only_person_is_named_as_not_reached_and_the_level_is_not_paged() {
+    let env = Env::start().await;
+    let dead = vigil_testkit::closed_port();
+    env.apply(json!({
+        "people": [
+            {"name": "pat", "contacts": [{"kind": "phone", "address": "+49 30 1234567"}]},
+            {"name": "dan", "contacts": [{"kind": "webhook", "address": format!("http://127.0.0.1:{}/dan", dead.port)}]},
+            env.person("bob")
+        ],
+        "teams": [{
+            "name": "payments", "members": ["pat", "dan", "bob"],
+            "schedules": [Env::always("primary", "pat")],
+            "escalation": {"levels": [
+                {"after": "0", "notify": ["schedule:primary", "person:dan"]},
+                {"after": "10s", "notify": ["person:bob"]}
+            ]}
+        }],
+        "services": [{"name": "payments-api", "team": "payments"}]
+    }))
+    .await;
+    let (id, raised) = env.raise("payments-api", "det-1").await;
+    env.tick(after(raised, 1)).await;
+    let log = env.log(id).await;
+    let texts: Vec<&str> = log.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(
+        texts[0],
+        "level 1 of 2 (round 1): could not page pat (on call in schedule primary) by phone: Vigil does not place phone calls; add an e-mail or webhook contact for pat in the organisation file"
+    );
+    assert_eq!(log[0].0, "page");
+    assert!(
+        texts[1].starts_with("level 1 of 2 (round 1): paged dan (named in the policy) by webhook after 1 attempt(s): failed"),
+        "{texts:#?}"
+    );
+    assert!(
+        texts[2].starts_with("level 1 of 2 (round 1): nobody was reached; level 2 is due at"),
+        "{texts:#?}"
+    );
+    assert!(!texts.iter().any(|t| t.contains(") paged")), "{texts:#?}");
+
+    // The next level reaches bob and says so.
+    env.tick(after(raised, 11)).await;
+    assert_eq!(env.hooks.paged(), ["/bob"]);
+    let log = env.log(id).await;
+    assert_eq!(
+        log.last().unwrap().1,
+        "level 2 of 2 (round 1) paged; the policy has no further level"
+    );
+}
