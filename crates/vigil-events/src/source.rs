@@ -178,7 +178,7 @@ pub enum DecodeError {
     /// The EVTX file header does not match its CRC32 checksum: it changed after Windows wrote
     /// it. The chunks are found and checked by their own headers all the same.
     #[error(
-        "{}: the EVTX file header does not match its checksum: it changed after Windows wrote it (damage, or edited); its chunks were read by their own headers and checksums, but what the header says of the log (chunks in use, whether it was closed) may be wrong",
+        "{}: the EVTX file header does not match its checksum, or its signature is gone: it changed after Windows wrote it (damage, or edited); its chunks were read by their own headers and checksums, but what the header says of the log (chunks in use, whether it was closed) may be wrong",
         path.display()
     )]
     HeaderChecksum {
@@ -410,11 +410,73 @@ fn walk(dir: &Path, out: &mut Vec<InputFile>) -> Result<(), DecodeError> {
 }
 
 const EVTX_MAGIC: &[u8] = b"ElfFile\0";
+const EVTX_CHUNK_MAGIC: &[u8] = b"ElfChnk\0";
+
+/// Whether `data` is an EVTX file whose file header is gone (overwritten, zeroed, its magic
+/// damaged) while its first chunk is where the header's end puts it: the chunks are read all
+/// the same, behind a header made for them ([`made_header`]).
+fn header_lost(data: &[u8]) -> bool {
+    !data.starts_with(EVTX_MAGIC)
+        && data
+            .get(EVTX_HEADER_BYTES as usize..)
+            .is_some_and(|rest| rest.starts_with(EVTX_CHUNK_MAGIC))
+}
+
+/// A file header for the chunks of a file of `size` bytes whose own header is lost: every
+/// chunk slot counted, none left open, no checksum (MS-EVEN6 2.2.1's layout).
+fn made_header(size: u64) -> Vec<u8> {
+    let chunks = size.saturating_sub(EVTX_HEADER_BYTES) / EVTX_CHUNK_BYTES as u64;
+    let mut header = vec![0u8; EVTX_HEADER_BYTES as usize];
+    header[..8].copy_from_slice(EVTX_MAGIC);
+    header[16..24].copy_from_slice(&chunks.saturating_sub(1).to_le_bytes());
+    header[32..36].copy_from_slice(&128u32.to_le_bytes());
+    header[36..38].copy_from_slice(&1u16.to_le_bytes());
+    header[38..40].copy_from_slice(&3u16.to_le_bytes());
+    header[40..42].copy_from_slice(&(EVTX_HEADER_BYTES as u16).to_le_bytes());
+    let count = u16::try_from(chunks).unwrap_or(u16::MAX);
+    header[42..44].copy_from_slice(&count.to_le_bytes());
+    // NO_CRC32: the header carries no checksum to fail.
+    header[120..124].copy_from_slice(&4u32.to_le_bytes());
+    header
+}
+
+/// A reader whose first bytes are `head` in place of its own (a made file header).
+struct HeadReplaced<R> {
+    head: Vec<u8>,
+    inner: R,
+    position: u64,
+}
+
+impl<R: Read + io::Seek> Read for HeadReplaced<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = match usize::try_from(self.position)
+            .ok()
+            .and_then(|at| self.head.get(at..))
+        {
+            Some(head) if !head.is_empty() => {
+                let n = head.len().min(buf.len());
+                buf[..n].copy_from_slice(&head[..n]);
+                self.inner.seek(io::SeekFrom::Current(n as i64))?;
+                n
+            }
+            _ => self.inner.read(buf)?,
+        };
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: io::Seek> io::Seek for HeadReplaced<R> {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        self.position = self.inner.seek(to)?;
+        Ok(self.position)
+    }
+}
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 
 /// Detects the format of (decompressed) content; `None` when it is none Vigil decodes.
 pub fn detect(data: &[u8]) -> Option<Format> {
-    if data.starts_with(EVTX_MAGIC) {
+    if data.starts_with(EVTX_MAGIC) || header_lost(data) {
         return Some(Format::Evtx);
     }
     let data = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
@@ -1490,6 +1552,17 @@ impl EvtxFile {
             .seek(io::SeekFrom::End(0))
             .and_then(|size| data.rewind().map(|()| size))
             .map_err(io_error)?;
+        let mut start = vec![0u8; EVTX_HEADER_BYTES as usize + EVTX_CHUNK_MAGIC.len()];
+        let read = data.read_exact(&mut start);
+        let lost = read.is_ok() && header_lost(&start);
+        data.rewind().map_err(io_error)?;
+        if lost {
+            data = Box::new(HeadReplaced {
+                head: made_header(size),
+                inner: data,
+                position: 0,
+            });
+        }
         let (bounded, cut) = Bounded::new(data, size).map_err(io_error)?;
         let data: Box<dyn EvtxData> = Box::new(bounded);
         let parser = EvtxParser::from_read_seek(data).map_err(|e| DecodeError::Evtx {
@@ -1498,7 +1571,7 @@ impl EvtxFile {
         })?;
         Ok(EvtxFile {
             unchecked: unchecked(parser.header(), cut),
-            header_damaged: !parser.header().validate_checksum(),
+            header_damaged: lost || !parser.header().validate_checksum(),
             failed: cut.map(|cut| cut_short(path, cut)),
             chunks: Box::new(parser.into_chunks().peekable()),
             path: path.to_path_buf(),
@@ -1605,6 +1678,12 @@ impl RecordSource {
     pub fn new(file: Arc<Path>, format: Format, data: Vec<u8>) -> Result<Self, DecodeError> {
         let inner = match format {
             Format::Evtx => {
+                let lost = header_lost(&data);
+                let mut data = data;
+                if lost {
+                    let head = made_header(data.len() as u64);
+                    data[..head.len()].copy_from_slice(&head);
+                }
                 let (data, cut) = whole_chunks(data);
                 let parser = EvtxParser::from_buffer(data).map_err(|e| DecodeError::Evtx {
                     path: file.to_path_buf(),
@@ -1612,7 +1691,7 @@ impl RecordSource {
                 })?;
                 Inner::Evtx {
                     unchecked: unchecked(parser.header(), cut),
-                    pending: header_warning(&file, !parser.header().validate_checksum()),
+                    pending: header_warning(&file, lost || !parser.header().validate_checksum()),
                     chunks: Box::new(parser.into_chunks()),
                     settings: Arc::new(ParserSettings::default()),
                     chunk: 0,
@@ -3122,6 +3201,24 @@ mod tests {
                 "{said}"
             );
             assert_eq!(decoded[1..], whole[..], "every record, as it was");
+        }
+
+        // A file header whose signature is damaged, or zeroed whole: found by its first chunk,
+        // named, and every record read all the same, whole and in pieces.
+        for damaged in [0..1, 0..EVTX_HEADER_BYTES as usize] {
+            let mut edited = data.clone();
+            edited[damaged].fill(b'X');
+            let path = dir.path().join("lost.evtx");
+            fs::write(&path, &edited).unwrap();
+            assert_eq!(detect(&edited[..1 << 20]), Some(Format::Evtx));
+            for decoded in [
+                open(&path).unwrap().map(outcome).collect::<Vec<_>>(),
+                evtx_in_pieces(&path),
+            ] {
+                let said = decoded[0].as_ref().unwrap_err();
+                assert!(said.contains("its signature is gone"), "{said}");
+                assert_eq!(decoded[1..], whole[..], "every record, as it was");
+            }
         }
     }
 
