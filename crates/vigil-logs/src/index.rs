@@ -775,11 +775,8 @@ impl Translator<'_> {
                         "`{value}` is not a time: write time:2026-01-31T12:00:00Z or a range time:[now-1h TO now]"
                     ))
                 })?;
-                let t = to_tdate(t.resolve(self.now));
-                Box::new(RangeQuery::new(
-                    StdBound::Included(Term::from_field_date(self.fields.time, t)),
-                    StdBound::Included(Term::from_field_date(self.fields.time, t)),
-                ))
+                let t = t.resolve(self.now);
+                self.time_range(StdBound::Included(t), StdBound::Included(t))
             }
             Field::Json(path) => self.json_value(path, value),
         })
@@ -864,17 +861,23 @@ impl Translator<'_> {
     }
 
     fn range(&self, field: &Field, lower: &Bound, upper: &Bound) -> Result<Q, LogError> {
+        if let Field::Time = field {
+            let time = |b: &Bound| match b {
+                Bound::Unbounded => Ok(StdBound::Unbounded),
+                Bound::Inclusive(Scalar::Time(t)) => Ok(StdBound::Included(t.resolve(self.now))),
+                Bound::Exclusive(Scalar::Time(t)) => Ok(StdBound::Excluded(t.resolve(self.now))),
+                _ => Err(LogError::Unsupported(
+                    "a range on time takes times at both ends, e.g. time:[2026-01-01 TO now-1h]"
+                        .into(),
+                )),
+            };
+            return Ok(self.time_range(time(lower)?, time(upper)?));
+        }
         // Each typed interpretation of the bounds becomes one range query; numbers in JSON may
         // be stored as integers or decimals, so both are searched.
         let mut kinds: Vec<BoundTerm<'_>> = Vec::new();
         match field {
-            Field::Time => kinds.push(Box::new(|s| match s {
-                Scalar::Time(t) => Some(Term::from_field_date(
-                    self.fields.time,
-                    to_tdate(t.resolve(self.now)),
-                )),
-                _ => None,
-            })),
+            Field::Time => {}
             Field::Service | Field::Host | Field::Tenant => {
                 let f = self.envelope(field);
                 kinds.push(Box::new(move |s| {
@@ -971,13 +974,47 @@ impl Translator<'_> {
         if from.is_none() && to.is_none() {
             return None;
         }
-        let lo = from.map_or(StdBound::Unbounded, |t| {
-            StdBound::Included(Term::from_field_date(self.fields.time, to_tdate(t)))
-        });
-        let hi = to.map_or(StdBound::Unbounded, |t| {
-            StdBound::Excluded(Term::from_field_date(self.fields.time, to_tdate(t)))
-        });
-        Some(Box::new(RangeQuery::new(lo, hi)))
+        let lo = from.map_or(StdBound::Unbounded, StdBound::Included);
+        let hi = to.map_or(StdBound::Unbounded, StdBound::Excluded);
+        Some(self.time_range(lo, hi))
+    }
+
+    /// Events whose envelope time is within the bounds, to the millisecond: a range over the
+    /// `order` keys ([`order_key`]), which hold each event's time in milliseconds. (The `time`
+    /// column's terms are whole seconds: a window from an event's own time left it out.)
+    fn time_range(&self, lo: StdBound<DateTime<Utc>>, hi: StdBound<DateTime<Utc>>) -> Q {
+        // Milliseconds since 1970 of `t`, rounded down or up.
+        let floor = |t: &DateTime<Utc>| t.timestamp_millis();
+        let ceil = |t: &DateTime<Utc>| {
+            let micros = t.timestamp_micros();
+            micros.div_euclid(1000) + i64::from(micros.rem_euclid(1000) != 0)
+        };
+        // The first key of events of millisecond `ms` or later; `None` past every key.
+        let key = |ms: i64| {
+            let ms = u64::try_from(ms.max(0)).unwrap_or(0);
+            (ms <= (u64::MAX >> SEQ_BITS)).then_some(ms << SEQ_BITS)
+        };
+        let term = |k: u64| Term::from_field_u64(self.fields.order, k);
+        let lower = match &lo {
+            StdBound::Unbounded => Some(StdBound::Unbounded),
+            StdBound::Included(t) => key(ceil(t)).map(|k| StdBound::Included(term(k))),
+            StdBound::Excluded(t) => key(floor(t) + 1).map(|k| StdBound::Included(term(k))),
+        };
+        let upper = match &hi {
+            StdBound::Unbounded => StdBound::Unbounded,
+            StdBound::Included(t) => {
+                key(floor(t) + 1).map_or(StdBound::Unbounded, |k| StdBound::Excluded(term(k)))
+            }
+            StdBound::Excluded(t) => {
+                key(ceil(t)).map_or(StdBound::Unbounded, |k| StdBound::Excluded(term(k)))
+            }
+        };
+        match (lower, upper) {
+            // From past every time there is: nothing.
+            (None, _) => Box::new(tantivy::query::EmptyQuery),
+            (Some(StdBound::Unbounded), StdBound::Unbounded) => Box::new(AllQuery),
+            (Some(lower), upper) => Box::new(RangeQuery::new(lower, upper)),
+        }
     }
 }
 

@@ -1744,3 +1744,64 @@ fn random_words_and_phrases_find_the_values_that_hold_them() {
     }
     assert!(found_some > 60, "{found_some} queries found some events");
 }
+
+/// Windows and time queries hold to the millisecond: from an event's own time finds it, and a
+/// bound within its second leaves out what is on the other side.
+#[test]
+fn time_windows_hold_to_the_millisecond() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    let at = |ms: i64| t0() + Duration::milliseconds(ms);
+    let mut batch = Vec::new();
+    for (ms, name) in [(100, "early"), (987, "a"), (987, "b"), (988, "late")] {
+        let mut e = event("auth", "h", "t", 0, &format!(r#"{{"name":"{name}"}}"#));
+        e.time = at(ms);
+        batch.push(e);
+    }
+    store.append(batch).expect("append");
+    store.refresh().expect("refresh");
+    let names = |q: &str, from: Option<i64>, to: Option<i64>| -> Vec<String> {
+        let page = store
+            .search(&SearchRequest {
+                query: parse(q),
+                range: TimeRange {
+                    from: from.map(at),
+                    to: to.map(at),
+                },
+                limit: 10,
+                cursor: None,
+            })
+            .expect("search");
+        let mut names: Vec<String> = page
+            .events
+            .iter()
+            .map(|e| {
+                serde_json::from_str::<serde_json::Value>(&e.json).unwrap()["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names("*", Some(500), Some(1000)), ["a", "b", "late"]);
+    assert_eq!(names("*", Some(987), Some(988)), ["a", "b"]);
+    assert_eq!(names("*", Some(0), Some(101)), ["early"]);
+    assert_eq!(names("*", Some(0), Some(100)), Vec::<String>::new());
+    let t = |ms: i64| at(ms).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    assert_eq!(
+        names(&format!("time:[{} TO {}]", t(987), t(988)), None, None),
+        ["a", "b", "late"]
+    );
+    assert_eq!(
+        names(&format!("time:>={}", t(987)), None, None),
+        ["a", "b", "late"]
+    );
+    assert_eq!(names(&format!("time:>{}", t(987)), None, None), ["late"]);
+    assert_eq!(names(&format!("time:<{}", t(987)), None, None), ["early"]);
+    assert_eq!(
+        names(&format!("time:\"{}\"", t(987)), None, None),
+        ["a", "b"]
+    );
+}
