@@ -306,6 +306,34 @@ fn parser_detail(error: &sonic_rs::Error) -> String {
 }
 
 /// Decodes an HTTP ingest body. Events larger than `max_event_bytes` are rejected unread.
+/// At most how many events a body of `format` holds, counted without decoding it: its lines
+/// that are not blank (a pretty-printed event counts once per line), or an array's elements
+/// (its top-level commas, outside strings). What a server checks before decoding a body, whose
+/// events cost far more memory decoded than as text.
+pub fn events_at_most(body: &[u8], format: &BodyFormat) -> usize {
+    let start = bom_len(body);
+    let first = body[start..].iter().find(|b| !b.is_ascii_whitespace());
+    let array = match format {
+        BodyFormat::JsonArray => true,
+        BodyFormat::Sniff => first == Some(&b'['),
+        _ => false,
+    };
+    if !array {
+        return Lines::new(body).count();
+    }
+    let mut scan = crate::json::Structure::default();
+    let (mut depth, mut commas) = (0usize, 0usize);
+    for &b in &body[start..] {
+        match scan.step(b) {
+            Some(b'{' | b'[') => depth += 1,
+            Some(b'}' | b']') => depth = depth.saturating_sub(1),
+            Some(b',') if depth == 1 => commas += 1,
+            _ => {}
+        }
+    }
+    commas + 1
+}
+
 pub fn decode_body(body: &[u8], format: BodyFormat, max_event_bytes: usize) -> Batch<JsonEvent> {
     let start = bom_len(body);
     let first = body[start..].iter().position(|b| !b.is_ascii_whitespace());
@@ -894,6 +922,22 @@ mod tests {
 
     /// A text's format is its first line's; failing that, the one two of its next lines at
     /// least are in (a file cut mid-line, a banner), never a line quoted in other text.
+    #[test]
+    fn a_body_is_counted_without_decoding() {
+        let count = |body: &str, format: BodyFormat| events_at_most(body.as_bytes(), &format);
+        assert_eq!(count("{}\n\n{}\r\n{}", BodyFormat::Sniff), 3);
+        assert_eq!(count("", BodyFormat::JsonLines), 0);
+        // An array's elements, not the commas inside them or their strings.
+        let array = r#" [{"a":[1,2],"b":"x,y"}, {"c":{"d":1,"e":2}}, {}]"#;
+        assert_eq!(count(array, BodyFormat::Sniff), 3);
+        assert_eq!(count(array, BodyFormat::JsonArray), 3);
+        assert_eq!(count("[]", BodyFormat::JsonArray), 1, "at most");
+        assert_eq!(
+            count("line one\nline two\n", BodyFormat::Text(LocalZone::UTC)),
+            2
+        );
+    }
+
     #[test]
     fn a_text_log_is_told_by_its_first_lines() {
         let kind = |text: &str| {

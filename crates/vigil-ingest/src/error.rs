@@ -32,6 +32,15 @@ pub enum IngestError {
         /// `file:line: reason` of each.
         rejected: Vec<String>,
     },
+    /// A body holds more events than one request may: decoded, they would take many times
+    /// their size in memory.
+    #[error(
+        "the body holds more than {max} events; send at most {max} per request (`vigil ingest` does)"
+    )]
+    TooManyEvents {
+        /// Events one request may hold.
+        max: usize,
+    },
     /// A state file in the data directory could not be written (see `silence`).
     #[error("could not write {}: {source}; check that the data directory is writable and has room", file.display())]
     State {

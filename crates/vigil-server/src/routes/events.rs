@@ -285,6 +285,9 @@ pub(crate) fn ingest_error(err: IngestError) -> ApiError {
     match err {
         IngestError::Logs(e) => log_error(e),
         IngestError::Detections(e) => store_error(e),
+        e @ IngestError::TooManyEvents { .. } => {
+            ApiError::new(ErrorCode::PayloadTooLarge, e.to_string())
+        }
         other => ApiError::internal(other),
     }
 }

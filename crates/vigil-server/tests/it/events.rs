@@ -667,6 +667,42 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 }
 
 #[tokio::test]
+async fn a_body_of_more_events_than_a_request_may_hold_is_refused_whole() {
+    let app = crate::support::spawn_app().await;
+    let max = vigil_ingest::pipeline::MAX_BODY_EVENTS;
+    let post = |body: String, content_type: &'static str| {
+        http()
+            .post(app.url("/events?service=shipper"))
+            .bearer_auth(&app.responder_token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let lines = |n: usize| "{}\n".repeat(n);
+    let array = |n: usize| format!("[{}]", vec!["{\"a\":[1,2]}"; n].join(","));
+    for (body, content_type) in [
+        (lines(max + 1), "application/x-ndjson"),
+        (array(max + 1), "application/json"),
+    ] {
+        let resp = post(body, content_type).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let err: Value = resp.json().await.unwrap();
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("more than {max} events")),
+            "{err}"
+        );
+    }
+    // As many as it may hold are taken.
+    let resp = post(array(max), "application/json").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let report: Value = resp.json().await.unwrap();
+    assert_eq!(report["stored"], max, "{}", report["stored"]);
+}
+
+#[tokio::test]
 async fn a_gzip_body_is_decompressed_within_the_size_limit() {
     let app = crate::support::spawn_app_with(|s| s.ingest_body_limit = 64 * 1024).await;
     let post = |body: Vec<u8>, encoding: &'static str| {
