@@ -421,6 +421,20 @@ fn next_steps(v: &[NewNextStep]) -> Result<Vec<NextStep>, DomainError> {
         .collect()
 }
 
+/// The phase whose reaching sets milestone `kind`; `None` for the milestones known before
+/// (first activity, detection).
+fn phase_setting(kind: TimestampKind) -> Option<Phase> {
+    match kind {
+        TimestampKind::FirstActivity | TimestampKind::Detected => None,
+        TimestampKind::Acknowledged => Some(Phase::Analysis),
+        TimestampKind::Declared => Some(Phase::Containment),
+        TimestampKind::Contained => Some(Phase::Eradication),
+        TimestampKind::Eradicated => Some(Phase::Recovery),
+        TimestampKind::Recovered => Some(Phase::PostIncident),
+        TimestampKind::Closed => Some(Phase::Closed),
+    }
+}
+
 impl Incident {
     /// Opens an incident in phase detection with the preliminary severity. `detected` defaults
     /// to `at`. Indicators get fresh ids and are attributed to `actor`.
@@ -463,6 +477,7 @@ impl Incident {
             acknowledged: new.acknowledged,
             ..Default::default()
         };
+        timestamps.check_given(at)?;
         timestamps.check_order()?;
         let mut incident = Incident {
             id,
@@ -708,7 +723,8 @@ impl Incident {
             .map(Some)
     }
 
-    /// Corrects a milestone with a reason; the correction is kept.
+    /// Corrects a milestone with a reason; the correction is kept. A milestone of a phase the
+    /// incident has not reached cannot be set (see [`phase_setting`]), nor any in the future.
     pub fn correct_timestamp(
         &mut self,
         kind: TimestampKind,
@@ -717,6 +733,21 @@ impl Incident {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<TimestampCorrection, DomainError> {
+        // A milestone of a phase not reached yet is set by reaching it: typed in before, it
+        // would make a duration out of nothing (time to recover for an incident never
+        // contained), and the phase change would keep it.
+        if let (Some(_), None, Some(reached_in)) =
+            (to, self.timestamps.get(kind), phase_setting(kind))
+            && self.phase.index() < reached_in.index()
+        {
+            return Err(DomainError::invalid(
+                "kind",
+                format!(
+                    "{kind} is set when the incident moves to {reached_in}; it is in {}, so there is nothing to correct yet",
+                    self.phase
+                ),
+            ));
+        }
         let c = self.timestamps.correct(kind, to, actor, reason, at)?;
         self.timestamp_corrections.push(c.clone());
         self.updated_at = at;
@@ -1152,5 +1183,46 @@ mod tests {
                 .is_err()
         );
         assert_eq!(i.timestamp_corrections.len(), 1);
+    }
+
+    #[test]
+    fn milestones_are_facts_not_typed_in_ahead() {
+        let mut i = open(Severity::Sev3);
+        // A phase not reached: nothing to correct yet, and nothing recorded.
+        let err = i
+            .correct_timestamp(TimestampKind::Recovered, Some(t(1)), "a", "typo", t(2))
+            .unwrap_err();
+        assert_eq!(err.field(), Some("kind"));
+        assert!(err.to_string().contains("moves to post_incident"), "{err}");
+        assert!(i.timestamps.recovered.is_none() && i.timestamp_corrections.is_empty());
+        // In the future, beyond clock skew: refused; a minute ahead is a clock running fast.
+        let err = i
+            .correct_timestamp(TimestampKind::Detected, Some(t(30)), "a", "x", t(2))
+            .unwrap_err();
+        assert!(err.to_string().contains("in the future"), "{err}");
+        i.correct_timestamp(
+            TimestampKind::Detected,
+            Some(t(2) + Duration::minutes(1)),
+            "a",
+            "x",
+            t(2),
+        )
+        .unwrap();
+        // Reached, a milestone is corrected as before.
+        i.change_phase(Phase::Analysis, "a", None, t(3)).unwrap();
+        i.correct_timestamp(TimestampKind::Acknowledged, Some(t(3)), "a", "pager", t(4))
+            .unwrap();
+        // An incident opened with a detection time ahead of now is refused.
+        let mut n = NewIncident::new("x", "y", Severity::Sev3);
+        n.detected = Some(t(48));
+        let err = Incident::open(
+            IncidentId::new(),
+            IncidentKey::new(2).unwrap(),
+            n,
+            "a",
+            t(0),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("detected"), "{err}");
     }
 }

@@ -66,6 +66,28 @@ pub struct Timestamps {
     pub closed: Option<DateTime<Utc>>,
 }
 
+/// How far ahead of the server's clock a time may be and still be taken for now (a client's
+/// clock running ahead).
+const CLOCK_SKEW: Duration = Duration::minutes(5);
+
+/// Milestones are facts: a time ahead of now (beyond clock skew) is refused, naming it.
+fn not_in_the_future(
+    kind: TimestampKind,
+    t: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    if t > now + CLOCK_SKEW {
+        return Err(DomainError::invalid(
+            "timestamps",
+            format!(
+                "{kind} {} is in the future; a milestone is a time that has passed, give when it happened",
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A recorded correction of one milestone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -190,6 +212,9 @@ impl Timestamps {
                 "detected cannot be cleared; give the correct detection time instead",
             ));
         }
+        if let Some(t) = to {
+            not_in_the_future(kind, t, at)?;
+        }
         let mut next = self.clone();
         let from = next.get(kind);
         next.set(kind, to);
@@ -203,6 +228,16 @@ impl Timestamps {
             reason: reason.to_owned(),
             at,
         })
+    }
+
+    /// Checks that the milestones given at creation are facts already: none in the future.
+    pub fn check_given(&self, at: DateTime<Utc>) -> Result<(), DomainError> {
+        for &kind in TimestampKind::ALL {
+            if let Some(t) = self.get(kind) {
+                not_in_the_future(kind, t, at)?;
+            }
+        }
+        Ok(())
     }
 
     /// All three measures at once.

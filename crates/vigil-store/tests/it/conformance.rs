@@ -452,7 +452,7 @@ async fn update_severity_priority_and_timestamps() {
             "bob",
             &key(1),
             TimestampKind::FirstActivity,
-            Some(detected + Duration::hours(1)),
+            Some(detected + Duration::minutes(1)),
             "proxy log",
         )
         .await
