@@ -1186,6 +1186,28 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_are_refused_in_texts_but_line_breaks_kept() {
+        let open_with = |title: &str, summary: &str| {
+            let n = NewIncident::new(title, summary, Severity::Sev3);
+            Incident::open(
+                IncidentId::new(),
+                IncidentKey::new(3).unwrap(),
+                n,
+                "a",
+                t(0),
+            )
+        };
+        for bad in ["\u{1b}]0;pwned\u{7}", "a\u{0}b", "\u{9b}2J"] {
+            let err = open_with(bad, "s").unwrap_err();
+            assert_eq!(err.field(), Some("title"), "{bad:?}");
+            assert!(err.to_string().contains("control character"), "{err}");
+        }
+        let i = open_with("Phish", "line one\n\tline two\r\n").unwrap();
+        assert!(i.summary.contains("\n\tline two"));
+        assert_eq!(crate::printable("a\u{1b}[2Jb\n"), "a\u{fffd}[2Jb\n");
+    }
+
+    #[test]
     fn milestones_are_facts_not_typed_in_ahead() {
         let mut i = open(Severity::Sev3);
         // A phase not reached: nothing to correct yet, and nothing recorded.

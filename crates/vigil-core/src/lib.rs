@@ -64,5 +64,41 @@ pub fn required_text(field: &'static str, value: &str) -> Result<String, DomainE
             "must not be empty; give a short text",
         ));
     }
+    no_control_characters(field, t)?;
     Ok(t.to_owned())
+}
+
+/// Refuses control characters other than tabs and line breaks: an escape sequence in a title
+/// would be played by the terminal of everyone who lists it (clearing the screen, retitling
+/// the window, recolouring what follows), and a NUL cuts the text short in many a tool.
+pub fn no_control_characters(field: &'static str, value: &str) -> Result<(), DomainError> {
+    match value.chars().find(|&c| is_unprintable(c)) {
+        Some(c) => Err(DomainError::invalid(
+            field,
+            format!(
+                "holds the control character U+{:04X}; write plain text (tabs and line breaks are fine)",
+                c as u32
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A control character other than a tab or a line break.
+pub fn is_unprintable(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// `value` with its control characters other than tabs and line breaks replaced by U+FFFD:
+/// for text Vigil did not write and must keep (an event's text quoted in an alert).
+pub fn printable(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.chars().any(is_unprintable) {
+        value
+            .chars()
+            .map(|c| if is_unprintable(c) { '\u{fffd}' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        value.into()
+    }
 }

@@ -2301,7 +2301,20 @@ async fn raise_all(
     alerts: Vec<(vigil_core::NewAlert, AlertPolicy)>,
     at: DateTime<Utc>,
 ) -> StoreResult<Vec<RaisedId>> {
-    for (alert, _) in &alerts {
+    let mut alerts = alerts;
+    for (alert, _) in &mut alerts {
+        // Texts from events and tools are kept, their control characters made harmless: an
+        // escape sequence would be played by every terminal listing the alert.
+        for text in [&mut alert.title, &mut alert.dedup_key, &mut alert.service] {
+            if let std::borrow::Cow::Owned(clean) = vigil_core::printable(text) {
+                *text = clean;
+            }
+        }
+        if let Some(summary) = &mut alert.summary
+            && let std::borrow::Cow::Owned(clean) = vigil_core::printable(summary)
+        {
+            *summary = clean;
+        }
         alert.validate()?;
     }
     let mut out = vec![RaisedId::Suppressed; alerts.len()];

@@ -252,6 +252,18 @@ async fn external_tools_raise_alerts_with_a_dedup_key() {
     let shop: Value = r.json().await.unwrap();
     assert_eq!(shop["alert"]["service"], "shop");
     assert_ne!(shop["alert"]["key"], first["alert"]["key"]);
+    // Control characters from a tool are kept harmless: no escape sequence reaches a terminal.
+    let r = http
+        .post(&url)
+        .bearer_auth(&app.responder_token)
+        .json(&json!({"title": "\u{1b}[2JALL CLEAR", "severity": "SEV3", "source": "x", "service": "b", "summary": "a\u{0}b\nc"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let raised: Value = r.json().await.unwrap();
+    assert_eq!(raised["alert"]["title"], "\u{fffd}[2JALL CLEAR");
+    assert_eq!(raised["alert"]["summary"], "a\u{fffd}b\nc");
     // Bad input names the field; viewers cannot raise.
     let r = http
         .post(&url)
