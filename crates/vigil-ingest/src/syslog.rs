@@ -16,9 +16,12 @@
 //! [`UDP_BATCHES_IN_FLIGHT`] batches are being stored (a store waits for the disk, or for
 //! correlation windows being rebuilt), and only beyond that stops reading.
 //!
-//! A message that does not parse, a frame the framer had to skip and an event the pipeline
-//! refuses are counted as rejected and logged (a few warnings a minute, the rest at debug); none
-//! of them closes the connection. A read error closes only its connection. A batch the store
+//! A message that breaks the syslog grammar (a priority out of range, an APP-NAME too long, a
+//! leap second) is kept as it came, as unparsed text from its sender, as RFC 3164 asks of a
+//! relay (section 4.3.3) — a security event is not lost over a detail of its header — and
+//! logged (a few warnings a minute, the rest at debug). An empty message, one over the size
+//! limit, a frame the framer had to skip and an event the pipeline refuses are counted as
+//! rejected and logged alike; none of them closes the connection. A read error closes only its connection. A batch the store
 //! cannot take is logged with `error!` and counted as lost; the listener keeps running.
 //!
 //! Every event gets the envelope: service = the configured service, else the message's
@@ -520,7 +523,41 @@ impl Shared {
         }
         match sys::parse(data, &SyslogOptions::new(now_ms).in_zone(self.zone.clone())) {
             Ok(message) => batch.push(self.event(&message, peer.ip()), self),
-            Err(e) => self.reject(peer, &e),
+            Err(e @ sys::SyslogError::Empty) => self.reject(peer, &e),
+            Err(e) => {
+                self.log_warning(
+                    &peer.to_string(),
+                    &e,
+                    "syslog message kept as unparsed text",
+                );
+                batch.push(self.unparsed(data, &e, peer.ip()), self);
+            }
+        }
+    }
+
+    /// The event for a message that does not parse: its text as it came, why it did not
+    /// parse, from the sender's address; stamped when stored.
+    fn unparsed(&self, data: &[u8], error: &sys::SyslogError, peer: IpAddr) -> RawEvent {
+        let end = data
+            .iter()
+            .rposition(|b| !matches!(b, b'\n' | b'\r' | b'\0'))
+            .map_or(0, |i| i + 1);
+        let json = serde_json::json!({
+            "syslog_format": "unparsed",
+            "message": String::from_utf8_lossy(&data[..end]),
+            "syslog_error": error.to_string(),
+        });
+        RawEvent {
+            time: None,
+            envelope: Envelope {
+                service: self
+                    .service
+                    .clone()
+                    .unwrap_or_else(|| FALLBACK_SERVICE.to_owned()),
+                host: peer.to_canonical().to_string(),
+                tenant: self.tenant.clone(),
+            },
+            json: json.to_string(),
         }
     }
 
@@ -531,14 +568,17 @@ impl Shared {
     }
 
     fn log_rejection(&self, source: &str, reason: &dyn std::fmt::Display) {
+        self.log_warning(source, reason, "syslog message rejected");
+    }
+
+    /// Logs `what` happened to a message from `source`, and why: a few warnings a minute, the
+    /// rest at debug.
+    fn log_warning(&self, source: &str, reason: &dyn std::fmt::Display, what: &'static str) {
         match self.warnings.allow() {
-            Some(held) => tracing::warn!(
-                peer = source,
-                reason = %reason,
-                suppressed = held,
-                "syslog message rejected"
-            ),
-            None => tracing::debug!(peer = source, reason = %reason, "syslog message rejected"),
+            Some(held) => {
+                tracing::warn!(peer = source, reason = %reason, suppressed = held, "{what}")
+            }
+            None => tracing::debug!(peer = source, reason = %reason, "{what}"),
         }
     }
 
