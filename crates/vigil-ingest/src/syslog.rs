@@ -683,9 +683,17 @@ fn widen_receive_buffer(socket: &UdpSocket) {
         tracing::warn!(error = %e, "could not enlarge the syslog UDP receive buffer; bursts may be dropped");
         return;
     }
-    match socket.recv_buffer_size() {
-        // Linux reports twice what it grants (the other half is its bookkeeping).
-        Ok(granted) if granted < UDP_RECEIVE_BUFFER_BYTES => tracing::info!(
+    // Linux reports twice the size asked for, doubled for its bookkeeping, capped at twice
+    // `net.core.rmem_max`: half of what it reports is what was granted.
+    let granted = socket.recv_buffer_size().map(|reported| {
+        if cfg!(target_os = "linux") {
+            reported / 2
+        } else {
+            reported
+        }
+    });
+    match granted {
+        Ok(granted) if granted < UDP_RECEIVE_BUFFER_BYTES => tracing::warn!(
             granted,
             asked = UDP_RECEIVE_BUFFER_BYTES,
             "the kernel granted a smaller syslog UDP receive buffer than asked; raise net.core.rmem_max to absorb larger bursts"
