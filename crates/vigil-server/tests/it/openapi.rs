@@ -149,3 +149,121 @@ fn every_schema_reference_resolves() {
         assert!(schemas.contains_key(name), "{r} does not resolve");
     }
 }
+
+/// Every enum schema in the document lists exactly the values serde writes and reads: clients
+/// generated from the document send `post_incident`, never `PostIncident`. An enum that appears
+/// in the document without an entry here fails the test until it is added.
+#[test]
+fn every_enum_schema_lists_the_wire_values() {
+    use std::collections::BTreeMap;
+
+    use vigil_api::error::ErrorCode;
+    use vigil_core::{
+        ActionKind, AlertSource, AlertStatus, AssetCriticality, Category, ChainProblem, Dismissal,
+        IndicatorKind, Pap, Phase, Priority, Role, RuleLevel, Severity, TimestampKind, Tlp,
+    };
+
+    fn wire<T: serde::Serialize>(all: &[T]) -> Vec<serde_json::Value> {
+        all.iter()
+            .map(|v| serde_json::to_value(v).unwrap())
+            .collect()
+    }
+    let mut expected: BTreeMap<&str, Vec<serde_json::Value>> = BTreeMap::from([
+        ("ActionKind", wire(ActionKind::ALL)),
+        ("AlertSource", wire(AlertSource::ALL)),
+        ("AlertStatus", wire(AlertStatus::ALL)),
+        ("AssetCriticality", wire(AssetCriticality::ALL)),
+        ("Category", wire(Category::ALL)),
+        ("Dismissal", wire(Dismissal::ALL)),
+        ("ErrorCode", wire(&ErrorCode::ALL)),
+        ("IndicatorKind", wire(IndicatorKind::ALL)),
+        ("Pap", wire(Pap::ALL)),
+        ("Phase", wire(Phase::ALL)),
+        ("Priority", wire(Priority::ALL)),
+        ("Role", wire(Role::ALL)),
+        ("RuleLevel", wire(RuleLevel::ALL)),
+        ("Severity", wire(Severity::ALL)),
+        ("TimestampKind", wire(TimestampKind::ALL)),
+        ("Tlp", wire(Tlp::ALL)),
+    ]);
+    // ChainProblem is tagged: its schema is one object per variant, each with a one-value
+    // `kind` enum.
+    let chain_kinds: Vec<serde_json::Value> = [
+        ChainProblem::SequenceGap {
+            expected: 1,
+            found: 2,
+        },
+        ChainProblem::PrevHashMismatch,
+        ChainProblem::HashMismatch,
+        ChainProblem::Truncated {
+            expected: 1,
+            found: 2,
+        },
+        ChainProblem::HeadMismatch {
+            expected: 1,
+            found: 2,
+        },
+        ChainProblem::HeadMissing {
+            records: String::new(),
+        },
+    ]
+    .iter()
+    .map(|p| serde_json::to_value(p).unwrap()["kind"].clone())
+    .collect();
+
+    fn enums<'a>(
+        v: &'a serde_json::Value,
+        at: String,
+        out: &mut Vec<(String, &'a serde_json::Value)>,
+    ) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    if k == "enum" {
+                        out.push((at.clone(), x));
+                    } else {
+                        enums(x, format!("{at}/{k}"), out);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    enums(x, format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let doc = serde_json::to_value(vigil_server::openapi()).unwrap();
+    let mut found = Vec::new();
+    enums(&doc, String::new(), &mut found);
+    let mut seen_chain_kinds = Vec::new();
+    let mut checked = 0;
+    for (at, values) in found {
+        let values = values.as_array().expect("an enum is an array");
+        if let Some(name) = at.strip_prefix("/components/schemas/")
+            && let Some(want) = expected.remove(name)
+        {
+            assert_eq!(values, &want, "{at}: the schema's values are not serde's");
+            checked += 1;
+        } else if at.starts_with("/components/schemas/ChainProblem/oneOf/")
+            && at.ends_with("/properties/kind")
+        {
+            seen_chain_kinds.extend(values.iter().cloned());
+        } else {
+            panic!("{at} is an enum this test does not know; add its type to `expected`");
+        }
+    }
+    assert!(checked >= 15, "only {checked} enum schemas were found");
+    seen_chain_kinds.sort_by_key(|v| v.to_string());
+    let mut chain_kinds = chain_kinds;
+    chain_kinds.sort_by_key(|v| v.to_string());
+    assert_eq!(seen_chain_kinds, chain_kinds);
+    // Types not in the document (yet) are fine; a type listed twice is not.
+    expected.remove("AssetCriticality");
+    assert!(
+        expected.is_empty(),
+        "not in the document: {:?}",
+        expected.keys().collect::<Vec<_>>()
+    );
+}
