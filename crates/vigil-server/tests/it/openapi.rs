@@ -267,3 +267,22 @@ fn every_enum_schema_lists_the_wire_values() {
         expected.keys().collect::<Vec<_>>()
     );
 }
+
+/// Every operation has its own operationId, as OpenAPI requires: generated clients name their
+/// methods from it, and two `get`s would collide.
+#[test]
+fn operation_ids_are_unique() {
+    let doc = serde_json::to_value(vigil_server::openapi()).unwrap();
+    let mut ids = std::collections::BTreeMap::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            if let Some(other) = ids.insert(id.to_owned(), format!("{method} {path}")) {
+                panic!("{method} {path} and {other} share the operationId {id:?}");
+            }
+        }
+    }
+    assert_eq!(ids.len(), ROUTES.len());
+}
