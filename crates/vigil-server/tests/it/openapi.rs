@@ -286,3 +286,131 @@ fn operation_ids_are_unique() {
     }
     assert_eq!(ids.len(), ROUTES.len());
 }
+
+/// The operations anyone may call: the health check. (The OpenAPI document itself, the public
+/// report form `/report/{key}` and the signed acknowledgement links `/ack/{key}` need no token
+/// either, and are not API operations in the document.)
+const PUBLIC: &[&str] = &["get_health"];
+
+fn operations(doc: &serde_json::Value) -> Vec<(String, String, serde_json::Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().unwrap() {
+            out.push((method.clone(), path.clone(), op.clone()));
+        }
+    }
+    out
+}
+
+/// Every operation that needs a token documents 401 and 403 and names the roles it lets in.
+#[test]
+fn every_authenticated_operation_documents_401_403_and_its_roles() {
+    let doc = serde_json::to_value(vigil_server::openapi()).unwrap();
+    for (method, path, op) in operations(&doc) {
+        let id = op["operationId"].as_str().unwrap();
+        let responses = op["responses"].as_object().unwrap();
+        if PUBLIC.contains(&id) {
+            assert!(!responses.contains_key("401"), "{method} {path}");
+            assert!(op.get("x-vigil-roles").is_none(), "{method} {path}");
+            continue;
+        }
+        for status in ["401", "403"] {
+            let response = responses
+                .get(status)
+                .unwrap_or_else(|| panic!("{method} {path} does not document {status}"));
+            assert!(
+                !response["description"].as_str().unwrap_or("").is_empty(),
+                "{method} {path}: {status} has no description"
+            );
+            assert_eq!(
+                response["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/ErrorBody",
+                "{method} {path}: {status}"
+            );
+        }
+        let roles = op["x-vigil-roles"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{method} {path} lists no roles"));
+        assert!(!roles.is_empty(), "{method} {path}");
+        let description = op["description"].as_str().unwrap_or("");
+        for role in roles {
+            assert!(
+                description.contains(role.as_str().unwrap()),
+                "{method} {path}: the description does not name the {role} role: {description}"
+            );
+        }
+    }
+}
+
+/// The roles the document lists are the ones the server lets in: every other role gets 403,
+/// no token gets 401, and a listed role is never refused for its role.
+#[tokio::test]
+async fn the_documented_roles_are_the_roles_the_server_lets_in() {
+    use vigil_api::types::{CreateToken, Role};
+
+    let app = spawn_app().await;
+    let ingest = app
+        .admin
+        .create_token(&CreateToken {
+            name: "sender".into(),
+            role: Role::Ingest,
+            service: None,
+            tenant: None,
+        })
+        .await
+        .unwrap()
+        .token;
+    let tokens = [
+        ("ingest", ingest),
+        ("viewer", app.viewer_token()),
+        ("responder", app.responder_token.clone()),
+        ("admin", app.admin_token.clone()),
+    ];
+    let doc = app.viewer.openapi().await.unwrap();
+    let http = reqwest::Client::new();
+    for (method, path, op) in operations(&doc) {
+        let id = op["operationId"].as_str().unwrap();
+        if PUBLIC.contains(&id) {
+            continue;
+        }
+        let key = if path.starts_with("/api/v1/alerts") {
+            "ALR-1"
+        } else {
+            "INC-1"
+        };
+        let url = format!(
+            "http://{}{}",
+            app.addr,
+            path.replace("{key}", key)
+                .replace("{id}", "00000000-0000-0000-0000-000000000000")
+                .replace("{other}", "INC-2")
+        );
+        let request = |token: Option<&str>| {
+            let mut req = http
+                .request(method.to_uppercase().parse().unwrap(), &url)
+                .header("content-type", "application/json")
+                .body("{}");
+            if let Some(token) = token {
+                req = req.bearer_auth(token);
+            }
+            req.send()
+        };
+        let status = request(None).await.unwrap().status().as_u16();
+        assert_eq!(status, 401, "{method} {path} without a token");
+        let roles: Vec<&str> = op["x-vigil-roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        for (role, token) in &tokens {
+            let status = request(Some(token)).await.unwrap().status().as_u16();
+            if roles.contains(role) {
+                assert_ne!(status, 403, "{method} {path} refused the {role} role");
+                assert_ne!(status, 401, "{method} {path} refused the {role} token");
+            } else {
+                assert_eq!(status, 403, "{method} {path} let the {role} role in");
+            }
+        }
+    }
+}
