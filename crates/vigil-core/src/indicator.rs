@@ -1,29 +1,44 @@
 //! Indicators of compromise: typed, normalised, de-duplicated by (kind, normalised value).
 //!
+//! The network kinds (`ip`, `network`, `domain`, `host`, `url`, `email`) are refanged first, so a
+//! value pasted from a threat report matches the same value typed plainly: `hxxp://` and
+//! `hxxps://` (any case), `[:]//` and `[://]`, `[.]`, `(.)`, `{.}`, `[dot]`, `(dot)`, `[@]`,
+//! `(@)`, `[at]` and `(at)` (the bracketed forms of the ioc-fanger conventions; a bare ` dot ` or
+//! ` at ` could be real text and is left alone). In a URL only the scheme and the host part are
+//! refanged, and `[.]` in the rest, which no URL has.
+//!
 //! Normalisation per kind (invalid values are rejected with the reason):
 //! - `ip`: parsed by `std::net::IpAddr` (brackets around IPv6 allowed) and written canonically
-//!   (IPv6 compressed, lower case).
+//!   (IPv6 compressed, lower case; an IPv4-mapped IPv6 address, `::ffff:192.0.2.1`, as its IPv4
+//!   address).
 //! - `network`: an IPv4 (/8 to /32) or IPv6 (/8 to /128) network in CIDR notation, written as
-//!   its own address (`10.1.2.3/16` is `10.1.0.0/16`, `2001:DB8:1::/32` is `2001:db8::/32`);
-//!   pivots and sweeps find the addresses it holds. An IPv6 network that search cannot tell by
-//!   its addresses' text (`vigil_query::network_expr`) is refused with the reason.
+//!   its own address (`10.1.2.3/16` is `10.1.0.0/16`, `2001:DB8:1::/32` is `2001:db8::/32`,
+//!   `::ffff:192.0.2.0/120` is `192.0.2.0/24`); pivots and sweeps find the addresses it holds. An
+//!   IPv6 network that search cannot tell by its addresses' text (`vigil_query::network_expr`) is
+//!   refused with the reason.
 //! - `domain`: lower-cased, one trailing dot stripped, at least two labels, each 1–63 of
-//!   `a-z 0-9 - _` not starting or ending with `-`, at most 253 characters; non-ASCII names must
-//!   be given in their punycode (`xn--`) form.
+//!   `a-z 0-9 - _` not starting or ending with `-`, at most 253 characters, the last one not a
+//!   number (an IP address is refused: it is kind `ip`); non-ASCII names must be given in their
+//!   punycode (`xn--`) form.
 //! - `host`: an IP (canonical, as `ip`) or a host name validated like a domain but one label is
 //!   allowed.
-//! - `url`: `scheme://authority/rest`; scheme and host lower-cased, the rest kept as given
-//!   (paths are case-sensitive); no spaces.
+//! - `url`: parsed as browsers do (the WHATWG URL standard, the `url` crate): scheme and host
+//!   lower-cased, an IDN host in punycode, an IPv6 host compressed (an IPv4-mapped one as IPv4),
+//!   a trailing dot on the host dropped, the scheme's default port dropped (`:80` for http,
+//!   `:443` for https), an empty path written `/`, `.` and `..` segments resolved; the path,
+//!   query and fragment otherwise kept as given (paths are case-sensitive). No spaces.
 //! - `md5` / `sha1` / `sha256`: hex of 32 / 40 / 64 digits, lower-cased. The kind may be given as
 //!   `hash` and is then inferred from the length.
-//! - `email`: `local@domain`, the domain normalised as `domain`, the local part kept (it may be
-//!   case-sensitive).
+//! - `email`: `local@domain`, the domain checked as `domain`, the whole address lower-cased (mail
+//!   systems treat the local part without case, so `Alice@` and `alice@` are one mailbox).
 //! - `user_account`, `process`, `file_path`, `other`: trimmed, non-empty, no control characters,
 //!   case kept (paths and account names are case-sensitive on some systems).
 //!
+//! Only the normalised value is stored: an [`Indicator`] has no place for the text as typed.
+//!
 //! Every value is at most [`MAX_LEN`] bytes.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -210,23 +225,102 @@ fn normalise(kind: IndicatorKind, raw: &str) -> Result<String, DomainError> {
         return Err(invalid("contains control characters; remove them"));
     }
     match kind {
-        IndicatorKind::Ip => ip(t),
-        IndicatorKind::Network => network(t),
-        IndicatorKind::Domain => domain(t, 2),
-        IndicatorKind::Host => ip(t).or_else(|_| domain(t, 1)).map_err(|_| {
-            invalid(format!(
-                "{t:?} is neither an IP address nor a host name (letters, digits, - and . only)"
-            ))
-        }),
-        IndicatorKind::Url => url(t),
+        IndicatorKind::Ip => ip(&refang(t)),
+        IndicatorKind::Network => network(&refang(t)),
+        IndicatorKind::Domain => domain(&refang(t), 2),
+        IndicatorKind::Host => {
+            let t = refang(t);
+            ip(&t).or_else(|_| domain(&t, 1)).map_err(|_| {
+                invalid(format!(
+                    "{t:?} is neither an IP address nor a host name (letters, digits, - and . only)"
+                ))
+            })
+        }
+        IndicatorKind::Url => url(&refang_url(t)),
         IndicatorKind::Md5 => hex_hash(t, 32, "md5"),
         IndicatorKind::Sha1 => hex_hash(t, 40, "sha1"),
         IndicatorKind::Sha256 => hex_hash(t, 64, "sha256"),
-        IndicatorKind::Email => email(t),
+        IndicatorKind::Email => email(&refang(t)),
         IndicatorKind::UserAccount
         | IndicatorKind::Process
         | IndicatorKind::FilePath
         | IndicatorKind::Other => Ok(t.to_owned()),
+    }
+}
+
+/// The defanged forms undone everywhere in a network value, and what each stands for.
+const DEFANGED: &[(&str, &str)] = &[
+    ("[://]", "://"),
+    ("[:]//", "://"),
+    ("[.]", "."),
+    ("(.)", "."),
+    ("{.}", "."),
+    ("[dot]", "."),
+    ("(dot)", "."),
+    ("[@]", "@"),
+    ("(@)", "@"),
+    ("[at]", "@"),
+    ("(at)", "@"),
+];
+
+/// Undoes the defanging of threat reports (see the module doc) in all of `t`.
+fn refang(t: &str) -> String {
+    refang_with(t, DEFANGED)
+}
+
+/// Undoes defanging in a URL: the scheme (`hxxp`, `[:]//`) and the host part fully, the rest
+/// only `[.]` (`(.)` may be part of a real path).
+fn refang_url(t: &str) -> String {
+    let t = refang_with(t, &DEFANGED[..2]);
+    let (scheme, rest) = t.split_once("://").unwrap_or(("", &t));
+    let scheme = match scheme.to_ascii_lowercase().as_str() {
+        "hxxp" => "http",
+        "hxxps" => "https",
+        _ => scheme,
+    };
+    let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let sep = if t.contains("://") { "://" } else { "" };
+    format!(
+        "{scheme}{sep}{}{}",
+        refang(authority),
+        refang_with(tail, &[("[.]", ".")])
+    )
+}
+
+/// Replaces each pattern (ASCII, matched without case) by its meaning until none is left, so
+/// that the result is refanged already (`[[.]]` is `[.]` after one pass).
+fn refang_with(t: &str, patterns: &[(&str, &str)]) -> String {
+    let mut out = t.to_owned();
+    loop {
+        let mut next = String::with_capacity(out.len());
+        let mut rest = out.as_str();
+        'scan: while let Some(c) = rest.chars().next() {
+            for (pattern, meaning) in patterns {
+                if rest
+                    .get(..pattern.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(pattern))
+                {
+                    next.push_str(meaning);
+                    rest = &rest[pattern.len()..];
+                    continue 'scan;
+                }
+            }
+            next.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+        if next == out {
+            return out;
+        }
+        out = next;
+    }
+}
+
+/// An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) is the IPv4 address it maps.
+fn unmapped(a: IpAddr) -> IpAddr {
+    match a {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(a, IpAddr::V4),
+        IpAddr::V4(_) => a,
     }
 }
 
@@ -237,7 +331,7 @@ fn ip(t: &str) -> Result<String, DomainError> {
         .unwrap_or(t);
     inner
         .parse::<IpAddr>()
-        .map(|a| a.to_string())
+        .map(|a| unmapped(a).to_string())
         .map_err(|_| invalid(format!("{t:?} is not an IPv4 or IPv6 address")))
 }
 
@@ -259,11 +353,15 @@ fn network(t: &str) -> Result<String, DomainError> {
     let normal = match address {
         IpAddr::V4(address) if (8..=32).contains(&bits) => {
             let base = u32::from(address) & (u32::MAX << (32 - bits));
-            format!("{}/{bits}", std::net::Ipv4Addr::from(base))
+            format!("{}/{bits}", Ipv4Addr::from(base))
         }
         IpAddr::V6(address) if (8..=128).contains(&bits) => {
-            let base = u128::from(address) & (u128::MAX << (128 - bits));
-            format!("{}/{bits}", std::net::Ipv6Addr::from(base))
+            let base = Ipv6Addr::from(u128::from(address) & (u128::MAX << (128 - bits)));
+            // An IPv4-mapped network of at least /8 in IPv4 terms is that IPv4 network.
+            match base.to_ipv4_mapped() {
+                Some(v4) if bits >= 96 + 8 => format!("{v4}/{}", bits - 96),
+                _ => format!("{base}/{bits}"),
+            }
         }
         _ => return Err(bad()),
     };
@@ -287,6 +385,11 @@ fn domain(t: &str, min_labels: usize) -> Result<String, DomainError> {
     if d.len() > 253 {
         return Err(invalid("a domain name has at most 253 characters"));
     }
+    if min_labels >= 2 && d.parse::<IpAddr>().is_ok() {
+        return Err(invalid(format!(
+            "{t:?} is an IP address, not a domain; add it with kind ip"
+        )));
+    }
     let labels: Vec<&str> = d.split('.').collect();
     if labels.len() < min_labels {
         return Err(invalid(format!(
@@ -305,6 +408,12 @@ fn domain(t: &str, min_labels: usize) -> Result<String, DomainError> {
                 "{t:?} has an invalid label {l:?}: labels are 1-63 letters, digits, - or _, not starting or ending with -"
             )));
         }
+    }
+    let last = labels.last().copied().unwrap_or_default();
+    if min_labels >= 2 && last.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(format!(
+            "{t:?} ends in the number {last:?}, which no top-level domain is; an address is added with kind ip"
+        )));
     }
     Ok(d.to_owned())
 }
@@ -328,30 +437,55 @@ fn url(t: &str) -> Result<String, DomainError> {
     if t.chars().any(char::is_whitespace) {
         return Err(invalid("a URL has no spaces; percent-encode them (%20)"));
     }
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let (userinfo, hostport) = match authority.rsplit_once('@') {
-        Some((u, h)) => (Some(u), h),
-        None => (None, authority),
-    };
-    let host_end = if hostport.starts_with('[') {
-        hostport.find(']').map(|i| i + 1).unwrap_or(hostport.len())
-    } else {
-        hostport.find(':').unwrap_or(hostport.len())
-    };
-    if hostport[..host_end].is_empty() {
+    // Browsers read `https:///x` as `https://x/`; an indicator names its host.
+    let authority = &rest[..rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len())];
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if hostport.is_empty() || hostport.starts_with(':') {
         return Err(invalid(format!("{t:?} has no host")));
     }
-    let mut out = scheme.to_ascii_lowercase();
-    out.push_str("://");
-    if let Some(u) = userinfo {
-        out.push_str(u);
-        out.push('@');
+    let mut u = url::Url::parse(t).map_err(|e| {
+        invalid(format!(
+            "{t:?} is not a valid URL ({e}); write it like https://example.com/path"
+        ))
+    })?;
+    let host = match u.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.to_ascii_lowercase();
+            let d = d.trim_end_matches('.');
+            // A host that was only dots is no host.
+            (!d.is_empty()).then(|| d.to_owned())
+        }
+        Some(url::Host::Ipv6(a)) => Some(match unmapped(IpAddr::V6(a)) {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => format!("[{v6}]"),
+        }),
+        Some(url::Host::Ipv4(a)) => Some(a.to_string()),
+        None => None,
+    };
+    let host = host.ok_or_else(|| invalid(format!("{t:?} has no host")))?;
+    if u.host_str() != Some(host.as_str()) {
+        u.set_host(Some(&host)).map_err(|e| {
+            invalid(format!(
+                "{t:?} has an invalid host ({e}); write it like https://example.com/path"
+            ))
+        })?;
     }
-    out.push_str(&hostport[..host_end].to_ascii_lowercase());
-    out.push_str(&hostport[host_end..]);
-    out.push_str(tail);
-    Ok(out)
+    Ok(u.to_string())
+}
+
+fn email(t: &str) -> Result<String, DomainError> {
+    let (local, dom) = t
+        .rsplit_once('@')
+        .ok_or_else(|| invalid(format!("{t:?} is not an e-mail address (local@domain)")))?;
+    if local.is_empty()
+        || local.len() > 64
+        || local.contains('@')
+        || local.chars().any(char::is_whitespace)
+    {
+        return Err(invalid(format!("{t:?} has an invalid local part before @")));
+    }
+    let d = domain(dom, 2).map_err(|_| invalid(format!("{t:?} has an invalid domain after @")))?;
+    Ok(format!("{}@{d}", local.to_lowercase()))
 }
 
 fn hex_hash(t: &str, len: usize, name: &str) -> Result<String, DomainError> {
@@ -367,21 +501,6 @@ fn hex_hash(t: &str, len: usize, name: &str) -> Result<String, DomainError> {
         )));
     }
     Ok(t.to_ascii_lowercase())
-}
-
-fn email(t: &str) -> Result<String, DomainError> {
-    let (local, dom) = t
-        .rsplit_once('@')
-        .ok_or_else(|| invalid(format!("{t:?} is not an e-mail address (local@domain)")))?;
-    if local.is_empty()
-        || local.len() > 64
-        || local.contains('@')
-        || local.chars().any(char::is_whitespace)
-    {
-        return Err(invalid(format!("{t:?} has an invalid local part before @")));
-    }
-    let d = domain(dom, 2).map_err(|_| invalid(format!("{t:?} has an invalid domain after @")))?;
-    Ok(format!("{local}@{d}"))
 }
 
 #[cfg(test)]
@@ -460,7 +579,7 @@ mod tests {
         );
         assert_eq!(
             n(IndicatorKind::Url, "http://User@HOST"),
-            "http://User@host"
+            "http://User@host/"
         );
         bad(IndicatorKind::Url, "evil.example.com/x");
         bad(IndicatorKind::Url, "https:///nohost");
@@ -488,14 +607,130 @@ mod tests {
     }
 
     #[test]
-    fn emails_lowercase_domain_only() {
+    fn emails_are_compared_without_case() {
         assert_eq!(
             n(IndicatorKind::Email, "Alice.B@Example.COM"),
-            "Alice.B@example.com"
+            "alice.b@example.com"
         );
         bad(IndicatorKind::Email, "alice");
         bad(IndicatorKind::Email, "@example.com");
         bad(IndicatorKind::Email, "alice@localhost");
+    }
+
+    /// Input → normalised value (`Ok`) or a refusal whose message contains the text given
+    /// (`Err`), kind by kind: the forms responders paste (defanged, mapped, with default ports)
+    /// meet the plain ones.
+    #[test]
+    fn normalisation_table() {
+        use IndicatorKind::*;
+        let table: &[(IndicatorKind, &str, Result<&str, &str>)] = &[
+            // IPv4-mapped IPv6 is the IPv4 address.
+            (Ip, "::ffff:192.0.2.1", Ok("192.0.2.1")),
+            (Ip, "[::FFFF:192.0.2.1]", Ok("192.0.2.1")),
+            (Ip, "::ffff:c000:201", Ok("192.0.2.1")),
+            (Ip, "::192.0.2.1", Ok("::c000:201")),
+            (Host, "::ffff:10.0.0.1", Ok("10.0.0.1")),
+            (Network, "::ffff:192.0.2.0/120", Ok("192.0.2.0/24")),
+            // Defanged addresses.
+            (Ip, "1.2.3[.]4", Ok("1.2.3.4")),
+            (Ip, "1[.]2[.]3[.]4", Ok("1.2.3.4")),
+            (Ip, "1(.)2(.)3(.)4", Ok("1.2.3.4")),
+            (Ip, "1[dot]2[DOT]3{.}4", Ok("1.2.3.4")),
+            (Ip, "1[[.]]2.3.4", Ok("1.2.3.4")),
+            (Network, "10[.]1.0.0/16", Ok("10.1.0.0/16")),
+            (Ip, "1 . 2.3.4", Err("not an IPv4")),
+            // Defanged domains and hosts.
+            (Domain, "evil[.]example", Ok("evil.example")),
+            (Domain, "evil(.)Example[.]COM", Ok("evil.example.com")),
+            (Domain, "evil[dot]example", Ok("evil.example")),
+            (Host, "web01[.]corp", Ok("web01.corp")),
+            (Domain, "evil dot example", Err("a domain looks like")),
+            // A domain is not an address.
+            (Domain, "192.0.2.1", Err("kind ip")),
+            (Domain, "192[.]0.2.1", Err("kind ip")),
+            (Domain, "2001:db8::1", Err("kind ip")),
+            (Domain, "10.0.0.256", Err("kind ip")),
+            (Domain, "example.123", Err("kind ip")),
+            (Domain, "123.example", Ok("123.example")),
+            // Defanged URLs.
+            (Url, "hxxp://evil.example/x", Ok("http://evil.example/x")),
+            (
+                Url,
+                "hXXps://evil[.]example/x",
+                Ok("https://evil.example/x"),
+            ),
+            (Url, "hxxps[:]//evil[.]example", Ok("https://evil.example/")),
+            (Url, "hxxp[://]evil(.)example", Ok("http://evil.example/")),
+            (
+                Url,
+                "https://user[@]evil.example/",
+                Ok("https://user@evil.example/"),
+            ),
+            (
+                Url,
+                "https://evil.example/a[.]php",
+                Ok("https://evil.example/a.php"),
+            ),
+            (
+                Url,
+                "https://evil.example/a(.)b",
+                Ok("https://evil.example/a(.)b"),
+            ),
+            // URLs as a browser reads them.
+            (Url, "http://evil.example:80/a", Ok("http://evil.example/a")),
+            (Url, "https://evil.example:443", Ok("https://evil.example/")),
+            (
+                Url,
+                "http://evil.example:443/",
+                Ok("http://evil.example:443/"),
+            ),
+            (Url, "https://evil.example", Ok("https://evil.example/")),
+            (Url, "https://Evil.Example./x", Ok("https://evil.example/x")),
+            (
+                Url,
+                "https://[2001:DB8:0:0::1]:8443/",
+                Ok("https://[2001:db8::1]:8443/"),
+            ),
+            (Url, "http://[::ffff:192.0.2.1]/", Ok("http://192.0.2.1/")),
+            (
+                Url,
+                "https://bücher.example/Pfad",
+                Ok("https://xn--bcher-kva.example/Pfad"),
+            ),
+            (
+                Url,
+                "https://BÜCHER.example/",
+                Ok("https://xn--bcher-kva.example/"),
+            ),
+            (
+                Url,
+                "https://evil.example/a/../b?Q=1#F",
+                Ok("https://evil.example/b?Q=1#F"),
+            ),
+            (Url, "smb://FILES.corp/share", Ok("smb://files.corp/share")),
+            (Url, "https://evil.example:99999/", Err("not a valid URL")),
+            (Url, "https://./x", Err("no host")),
+            (Url, "https://:443/x", Err("no host")),
+            // E-mail addresses, without case and refanged.
+            (Email, "Alice@Example.COM", Ok("alice@example.com")),
+            (Email, "alice[@]example[.]com", Ok("alice@example.com")),
+            (Email, "Alice(at)Example(dot)com", Ok("alice@example.com")),
+            (Email, "alice@192.0.2.1", Err("invalid domain")),
+            // Free text is never refanged.
+            (FilePath, "C:\\x[.]txt", Ok("C:\\x[.]txt")),
+            (Other, "hxxp://evil.example", Ok("hxxp://evil.example")),
+        ];
+        for (kind, raw, want) in table {
+            let got = IndicatorValue::new(*kind, raw);
+            match (want, &got) {
+                (Ok(want), Ok(got)) => assert_eq!(got.value(), *want, "{kind} {raw:?}"),
+                (Err(want), Err(e)) => {
+                    assert_eq!(e.field(), Some("value"), "{kind} {raw:?}");
+                    assert!(e.to_string().contains(want), "{kind} {raw:?}: {e}");
+                }
+                _ => panic!("{kind} {raw:?}: expected {want:?}, got {got:?}"),
+            }
+        }
     }
 
     #[test]
@@ -560,6 +795,11 @@ mod tests {
             "C:\\Windows\\System32\\cmd.exe",
             "/usr/bin/curl",
             "powershell.exe -enc SQBFAFgA",
+            "hxxps[:]//Evil[.]Example.:443/a(.)b?x=[.]",
+            "1[.]2(.)3{.}4",
+            "Alice[@]Example[dot]com",
+            "::ffff:192.0.2.0/120",
+            "http://[::FFFF:10.0.0.1]:80",
         ];
         const ALPHABET: &[u8] = b".:/@\\[]%#?+-_ \t\n0123456789abcdefABCDEF\xc3\xbc\xe2\x80\x8b";
         let mut rng = vigil_testkit::Rng::new(1918);

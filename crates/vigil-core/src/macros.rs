@@ -1,8 +1,12 @@
 //! `wire_enum!`: closed sets of values with a stable wire name, `ALL`, `as_str`, `Display` and a
 //! case-insensitive `FromStr` whose error names the field.
+//!
+//! The wire name is taken as a `tt`, not a `literal`: a `literal` fragment reaches derive macros
+//! wrapped in an invisible group, which serde unwraps but utoipa does not, so the OpenAPI schema
+//! listed the Rust variant names (`PostIncident`) instead of the wire names (`post_incident`).
 
 macro_rules! wire_enum {
-    ($(#[$m:meta])* $name:ident ($field:literal) { $($(#[$vm:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
+    ($(#[$m:meta])* $name:ident ($field:literal) { $($(#[$vm:meta])* $variant:ident = $wire:tt),+ $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

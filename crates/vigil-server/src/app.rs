@@ -1,5 +1,6 @@
 //! Router assembly and the serve loop: every route is registered through utoipa-axum's
-//! `OpenApiRouter`, so a route without an OpenAPI entry cannot exist; the layers around it catch
+//! `OpenApiRouter`, so a route without an OpenAPI entry cannot exist; the document then says for
+//! every operation who may call it (`document_access`). The layers around the routes catch
 //! panics, trace requests and turn unknown paths and methods into JSON errors.
 
 use std::future::Future;
@@ -13,7 +14,10 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -30,7 +34,7 @@ pub const API_PREFIX: &str = "/api/v1";
 #[openapi(
     info(
         title = "Vigil API",
-        description = "Security incident response: incidents, indicators, evidence with chain of custody, and a hash-chained audit trail. Every route except /api/v1/health needs `Authorization: Bearer TOKEN` (create one with `vigil admin token`).",
+        description = "Security incident response: incidents, indicators, evidence with chain of custody, and a hash-chained audit trail. Every route except /api/v1/health needs `Authorization: Bearer TOKEN` (create one with `vigil admin token`); each operation's description names the roles it lets in, and `x-vigil-roles` lists them.",
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
@@ -54,9 +58,103 @@ impl Modify for BearerAuth {
 pub fn api_routes() -> (Router<AppState>, OpenApiDoc) {
     let api = OpenApiRouter::<AppState>::new().routes(routes!(routes::health::health));
     let api = routes::register(api);
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(API_PREFIX, api)
-        .split_for_parts()
+        .split_for_parts();
+    document_access(&mut doc);
+    (router, doc)
+}
+
+/// Says in every operation who may call it, from [`routes::access`]: the roles in its
+/// description and in `x-vigil-roles`, and the 401 (no valid token) and 403 (a role it does not
+/// let in) every authenticated route can answer, which the handlers' own annotations list
+/// unevenly.
+///
+/// # Panics
+/// When an operation is missing from [`routes::access`]: every test that builds the router
+/// fails, so a route cannot be added without saying who may call it.
+fn document_access(doc: &mut OpenApiDoc) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
+        for op in operations.into_iter().flatten() {
+            let id = op.operation_id.clone().unwrap_or_default();
+            let access = routes::access(&id).unwrap_or_else(|| {
+                panic!("{path} ({id:?}) is not in routes::access; say which roles may call it")
+            });
+            document_operation(op, access, routes::access_note(&id));
+        }
+    }
+}
+
+fn document_operation(op: &mut Operation, access: routes::Access, note: Option<&str>) {
+    let roles = access.roles();
+    if roles.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    let listed = match names.as_slice() {
+        [one] => format!("the {one} role"),
+        [rest @ .., last] => format!("the {} or {last} role", rest.join(", ")),
+        [] => unreachable!("checked above"),
+    };
+    let mut line = format!("**Access:** needs a token with {listed}.");
+    if let Some(note) = note {
+        line = format!("{line} {note}");
+    }
+    op.description = Some(match op.description.take() {
+        Some(d) if !d.trim().is_empty() => format!("{d}\n\n{line}"),
+        _ => line,
+    });
+    op.extensions
+        .get_or_insert_with(Extensions::default)
+        .insert("x-vigil-roles".to_owned(), serde_json::json!(names));
+    add_error_response(
+        op,
+        "401",
+        "No API token, or an unknown or revoked one: send `Authorization: Bearer TOKEN` (create one with `vigil admin token`)",
+    );
+    add_error_response(
+        op,
+        "403",
+        &format!(
+            "The token's role may not call this: it needs {listed}; ask an admin for such a token"
+        ),
+    );
+}
+
+/// Adds an error response with `description`, or puts `description` before the one the
+/// handler gave.
+fn add_error_response(op: &mut Operation, status: &str, description: &str) {
+    let response = op
+        .responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .content(
+                        "application/json",
+                        Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                    )
+                    .build(),
+            )
+        });
+    if let RefOr::T(response) = response {
+        response.description = if response.description.trim().is_empty() {
+            description.to_owned()
+        } else {
+            format!("{description}. {}", response.description)
+        };
+    }
 }
 
 /// The OpenAPI document of every route, as served at `/api/v1/openapi.json`.

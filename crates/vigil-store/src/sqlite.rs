@@ -582,7 +582,12 @@ impl SqliteStore {
             }
             let kind: IndicatorKind = col_parse(row, "kind")?;
             let value: String = row.try_get("value")?;
-            let shared = IndicatorValue::new(kind, &value).map_err(corrupt)?;
+            // A value stored under an older normalisation (a domain that is an address, say)
+            // may no longer be valid: it is still shared, but cannot be named as an indicator.
+            let Ok(shared) = IndicatorValue::new(kind, &value) else {
+                tracing::warn!(kind = %kind, value = %value, "stored indicator is no longer valid; left out of the suggestion");
+                continue;
+            };
             match suggestions.iter_mut().find(|s| s.incident_id == other) {
                 Some(s) => {
                     if !s.shared.contains(&shared) {

@@ -14,7 +14,7 @@ use crate::{incident_ref, store_error};
 
 /// The action log, oldest first, one page and the total.
 #[utoipa::path(
-    get, path = "/incidents/{key}/actions", tag = "actions",
+    get, path = "/incidents/{key}/actions", operation_id = "list_actions", tag = "actions",
     params(("key" = String, Path, description = "Incident key (INC-42) or id"), ActionQuery),
     responses((status = 200, body = Page<ActionEntry>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
@@ -36,7 +36,7 @@ pub async fn list(
 
 /// Append an entry; the actor is the token's name and the time the server's.
 #[utoipa::path(
-    post, path = "/incidents/{key}/actions", tag = "actions",
+    post, path = "/incidents/{key}/actions", operation_id = "add_action", tag = "actions",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
     request_body = AddAction,
     responses((status = 201, body = ActionEntry), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))

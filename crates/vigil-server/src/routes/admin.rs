@@ -15,7 +15,7 @@ use vigil_store::AuditFilter;
 
 /// The audit trail, oldest first.
 #[utoipa::path(
-    get, path = "/audit", tag = "admin",
+    get, path = "/audit", operation_id = "list_audit_entries", tag = "admin",
     params(AuditQuery),
     responses((status = 200, body = Page<AuditEntry>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]
@@ -48,7 +48,7 @@ pub async fn audit(
 
 /// Walk the hash chain and report the first broken link.
 #[utoipa::path(
-    get, path = "/audit/verify", tag = "admin",
+    get, path = "/audit/verify", operation_id = "verify_audit_chain", tag = "admin",
     responses((status = 200, body = AuditVerification), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]
 pub async fn verify(
@@ -64,7 +64,7 @@ pub async fn verify(
 
 /// Create a token; its secret is in this response only.
 #[utoipa::path(
-    post, path = "/tokens", tag = "admin",
+    post, path = "/tokens", operation_id = "create_token", tag = "admin",
     request_body = CreateToken,
     responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody))
 )]
@@ -101,7 +101,7 @@ pub async fn create_token(
 
 /// List tokens (never their secrets).
 #[utoipa::path(
-    get, path = "/tokens", tag = "admin",
+    get, path = "/tokens", operation_id = "list_tokens", tag = "admin",
     responses((status = 200, body = Vec<TokenInfo>), (status = 403, body = ErrorBody))
 )]
 pub async fn list_tokens(
@@ -113,7 +113,7 @@ pub async fn list_tokens(
 
 /// Revoke a token: it stops working at once; its record stays, with the revocation time.
 #[utoipa::path(
-    delete, path = "/tokens/{id}", tag = "admin",
+    delete, path = "/tokens/{id}", operation_id = "revoke_token", tag = "admin",
     params(("id" = String, Path, description = "Token id")),
     responses((status = 200, body = TokenInfo), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody))
 )]

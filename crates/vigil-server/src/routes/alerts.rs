@@ -35,7 +35,7 @@ fn alert_id(raw: &str) -> Result<i64, ApiError> {
 /// the same service within the dedup window updates the open alert's count and last-seen time instead of
 /// opening a new one. Ingest tokens may raise alerts for the service they are bound to.
 #[utoipa::path(
-    post, path = "/alerts", tag = "alerts",
+    post, path = "/alerts", operation_id = "raise_alert", tag = "alerts",
     request_body = ExternalAlert,
     responses(
         (status = 201, description = "A new alert", body = RaiseResponse),
@@ -100,7 +100,7 @@ pub async fn raise(
 
 /// Alerts, newest first, with filters.
 #[utoipa::path(
-    get, path = "/alerts", tag = "alerts",
+    get, path = "/alerts", operation_id = "list_alerts", tag = "alerts",
     params(AlertQuery),
     responses((status = 200, body = Page<Alert>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody))
 )]
@@ -134,7 +134,7 @@ pub async fn list(
 
 /// One alert with its log (every creation, repeat, acknowledgement and change).
 #[utoipa::path(
-    get, path = "/alerts/{key}", tag = "alerts",
+    get, path = "/alerts/{key}", operation_id = "get_alert", tag = "alerts",
     params(("key" = String, Path, description = "Alert key (ALR-12)")),
     responses((status = 200, body = Alert), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
@@ -169,7 +169,7 @@ async fn act(
 
 /// Acknowledge an alert: someone has it, escalation stops.
 #[utoipa::path(
-    post, path = "/alerts/{key}/ack", tag = "alerts",
+    post, path = "/alerts/{key}/ack", operation_id = "acknowledge_alert", tag = "alerts",
     params(("key" = String, Path, description = "Alert key (ALR-12)")),
     responses((status = 200, body = Alert), (status = 400, description = "Not triggered", body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
@@ -183,7 +183,7 @@ pub async fn ack(
 
 /// Resolve an alert.
 #[utoipa::path(
-    post, path = "/alerts/{key}/resolve", tag = "alerts",
+    post, path = "/alerts/{key}/resolve", operation_id = "resolve_alert", tag = "alerts",
     params(("key" = String, Path, description = "Alert key (ALR-12)")),
     responses((status = 200, body = Alert), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
@@ -197,7 +197,7 @@ pub async fn resolve(
 
 /// Dismiss an alert as a false positive or benign activity, with a reason (counted per rule).
 #[utoipa::path(
-    post, path = "/alerts/{key}/dismiss", tag = "alerts",
+    post, path = "/alerts/{key}/dismiss", operation_id = "dismiss_alert", tag = "alerts",
     params(("key" = String, Path, description = "Alert key (ALR-12)")),
     request_body = DismissAlert,
     responses((status = 200, body = Alert), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
@@ -219,7 +219,7 @@ pub async fn dismiss(
 
 /// Per-rule alert, suppression and dismissal counts: which rules are noisy or wrong.
 #[utoipa::path(
-    get, path = "/alerts/rules", tag = "alerts",
+    get, path = "/alerts/rules", operation_id = "list_alert_rule_stats", tag = "alerts",
     responses((status = 200, body = Vec<RuleAlertStats>), (status = 401, body = ErrorBody))
 )]
 pub async fn rules(
@@ -324,7 +324,7 @@ fn alert_line(alert: &Alert, what: &str) -> String {
 /// domains …), the events themselves as evidence, and the alerts' services in scope. The
 /// alerts are resolved as declared, each with the incident's key.
 #[utoipa::path(
-    post, path = "/alerts/declare", tag = "alerts",
+    post, path = "/alerts/declare", operation_id = "declare_incident_from_alerts", tag = "alerts",
     request_body = DeclareIncident,
     responses((status = 201, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
@@ -429,7 +429,7 @@ fn taken_up(alerts: &[Alert]) -> chrono::DateTime<chrono::Utc> {
 /// Merge an open alert into an existing incident: its indicators and events join the
 /// incident, an action-log entry records it, and the alert is resolved as merged.
 #[utoipa::path(
-    post, path = "/alerts/{key}/merge", tag = "alerts",
+    post, path = "/alerts/{key}/merge", operation_id = "merge_alerts", tag = "alerts",
     params(("key" = String, Path, description = "Alert key (ALR-12)")),
     request_body = MergeAlert,
     responses((status = 200, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
@@ -489,7 +489,7 @@ fn check_bound_service(who: &crate::auth::Principal, service: &str) -> Result<()
 /// it becomes an alert like any other, with the reporter's name and contact kept. People
 /// without an account use the form at `/report/KEY` instead.
 #[utoipa::path(
-    post, path = "/reports", tag = "alerts",
+    post, path = "/reports", operation_id = "report_suspicious_activity", tag = "alerts",
     request_body = crate::report::NewReport,
     responses((status = 201, body = Alert), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]

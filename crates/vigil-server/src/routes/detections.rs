@@ -15,7 +15,7 @@ use crate::store_error;
 
 /// Detections matching every filter given, newest first.
 #[utoipa::path(
-    get, path = "/detections", tag = "detections",
+    get, path = "/detections", operation_id = "list_detections", tag = "detections",
     params(DetectionQuery),
     responses((status = 200, body = Page<Detection>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]
@@ -54,7 +54,7 @@ pub async fn list(
 
 /// One detection with the event it matched, for a triager reading `vigil detections`.
 #[utoipa::path(
-    get, path = "/detections/{id}", tag = "detections",
+    get, path = "/detections/{id}", operation_id = "get_detection", tag = "detections",
     params(("id" = i64, Path, description = "Detection id")),
     responses((status = 200, body = DetectionDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
 )]

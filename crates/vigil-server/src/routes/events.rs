@@ -49,7 +49,7 @@ const MAX_LIMIT: u32 = 1000;
 /// `Idempotent-Replayed: true`) and is not stored twice. (A server that crashes after storing
 /// a batch but before remembering its key stores it again when it is sent again.)
 #[utoipa::path(
-    post, path = "/events", tag = "events",
+    post, path = "/events", operation_id = "ingest_events", tag = "events",
     params(
         IngestQuery,
         ("Idempotency-Key" = Option<String>, Header, description = "A key of 1 to 255 visible ASCII characters naming this batch, the same when it is sent again")
@@ -392,7 +392,7 @@ fn counts(c: Vec<Count>) -> Vec<ValueCount> {
 /// query ends with `| count by FIELD`, `| top N FIELD` or `| rare N FIELD`, the aggregation.
 /// The language is in docs/query.md.
 #[utoipa::path(
-    get, path = "/events/search", tag = "events",
+    get, path = "/events/search", operation_id = "search_events", tag = "events",
     params(SearchQuery),
     responses((status = 200, body = SearchResponse), (status = 400, description = "The query, a time or the limit is invalid (`field` says which)", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]
@@ -547,7 +547,7 @@ async fn pivot_value(
 /// Follow one value (an IP, a user, a host, a hash) across every service: its timeline, counts
 /// per service, host and tenant, and the newest events carrying it.
 #[utoipa::path(
-    get, path = "/events/pivot", tag = "events",
+    get, path = "/events/pivot", operation_id = "pivot_events", tag = "events",
     params(PivotQuery),
     responses((status = 200, body = PivotResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]
@@ -574,7 +574,7 @@ pub async fn pivot(
 
 /// Events, bytes and time span per service, with each service's retention.
 #[utoipa::path(
-    get, path = "/events/stats", tag = "events",
+    get, path = "/events/stats", operation_id = "get_event_stats", tag = "events",
     responses((status = 200, body = StorageStats), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]
 pub async fn stats(
@@ -656,7 +656,7 @@ fn storage_of(state: &AppState, s: vigil_logs::ServiceStats) -> ServiceStorage {
 /// the indicators were seen in that are not yet in its scope; with `accept`, add them (one
 /// audited update of the incident).
 #[utoipa::path(
-    post, path = "/incidents/{key}/pivot", tag = "events",
+    post, path = "/incidents/{key}/pivot", operation_id = "pivot_incident", tag = "events",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
     request_body = IncidentPivotRequest,
     responses((status = 200, body = IncidentPivotResponse), (status = 400, body = ErrorBody), (status = 403, description = "`accept` needs the responder role", body = ErrorBody), (status = 404, body = ErrorBody))

@@ -91,7 +91,7 @@ impl AsyncRead for BodyReader {
 
 /// Upload a file as evidence: the raw request body is the file.
 #[utoipa::path(
-    post, path = "/incidents/{key}/evidence", tag = "evidence",
+    post, path = "/incidents/{key}/evidence", operation_id = "upload_evidence", tag = "evidence",
     params(("key" = String, Path, description = "Incident key (INC-42) or id"), EvidenceUploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes"),
     responses(
@@ -139,7 +139,7 @@ pub async fn upload(
 
 /// An incident's evidence.
 #[utoipa::path(
-    get, path = "/incidents/{key}/evidence", tag = "evidence",
+    get, path = "/incidents/{key}/evidence", operation_id = "list_evidence", tag = "evidence",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
     responses((status = 200, body = Vec<Evidence>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
@@ -161,7 +161,7 @@ pub async fn list(
 
 /// One evidence item with its chain of custody.
 #[utoipa::path(
-    get, path = "/incidents/{key}/evidence/{id}", tag = "evidence",
+    get, path = "/incidents/{key}/evidence/{id}", operation_id = "get_evidence", tag = "evidence",
     params(("key" = String, Path, description = "Incident key (INC-42) or id"), ("id" = String, Path, description = "Evidence id")),
     responses((status = 200, body = Evidence), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
@@ -184,7 +184,7 @@ pub async fn get(
 /// Download the file. Its SHA-256 is re-computed first; a mismatch is `evidence_corrupted`
 /// and no byte is sent. The verified hash is in the `X-Vigil-Sha256` header.
 #[utoipa::path(
-    get, path = "/incidents/{key}/evidence/{id}/content", tag = "evidence",
+    get, path = "/incidents/{key}/evidence/{id}/content", operation_id = "get_evidence_content", tag = "evidence",
     params(("key" = String, Path, description = "Incident key (INC-42) or id"), ("id" = String, Path, description = "Evidence id")),
     responses(
         (status = 200, description = "The verified bytes", content_type = "application/octet-stream", body = Vec<u8>,
@@ -242,7 +242,7 @@ pub async fn content(
 
 /// Record who handled the evidence and why.
 #[utoipa::path(
-    post, path = "/incidents/{key}/evidence/{id}/custody", tag = "evidence",
+    post, path = "/incidents/{key}/evidence/{id}/custody", operation_id = "add_custody_entry", tag = "evidence",
     params(("key" = String, Path, description = "Incident key (INC-42) or id"), ("id" = String, Path, description = "Evidence id")),
     request_body = AddCustody,
     responses((status = 201, body = Evidence), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))

@@ -6,7 +6,7 @@ use vigil_api::HealthResponse;
 /// Reports that the server is up.
 #[utoipa::path(
     get,
-    path = "/health",
+    path = "/health", operation_id = "get_health",
     tag = "meta",
     security(()),
     responses((status = 200, description = "The server is up", body = HealthResponse))

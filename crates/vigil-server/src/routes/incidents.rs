@@ -16,7 +16,7 @@ use vigil_store::IncidentFilter;
 
 /// Open an incident.
 #[utoipa::path(
-    post, path = "/incidents", tag = "incidents",
+    post, path = "/incidents", operation_id = "create_incident", tag = "incidents",
     request_body = NewIncident,
     responses(
         (status = 201, description = "The incident, with its key", body = Incident),
@@ -40,7 +40,7 @@ pub async fn create(
 
 /// List incidents, newest first.
 #[utoipa::path(
-    get, path = "/incidents", tag = "incidents",
+    get, path = "/incidents", operation_id = "list_incidents", tag = "incidents",
     params(IncidentQuery),
     responses(
         (status = 200, description = "One page of matching incidents and the total", body = Page<Incident>),
@@ -77,7 +77,7 @@ pub async fn list(
 
 /// Read one incident by key (`INC-42`) or id.
 #[utoipa::path(
-    get, path = "/incidents/{key}", tag = "incidents",
+    get, path = "/incidents/{key}", operation_id = "get_incident", tag = "incidents",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
     responses((status = 200, body = Incident), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
@@ -94,7 +94,7 @@ pub async fn get(
 
 /// Change descriptive fields; only the fields present change.
 #[utoipa::path(
-    patch, path = "/incidents/{key}", tag = "incidents",
+    patch, path = "/incidents/{key}", operation_id = "update_incident", tag = "incidents",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
     request_body = IncidentPatch,
     responses((status = 200, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
@@ -117,7 +117,7 @@ pub async fn update(
 
 /// Change the severity, recording who and why.
 #[utoipa::path(
-    post, path = "/incidents/{key}/severity", tag = "incidents",
+    post, path = "/incidents/{key}/severity", operation_id = "change_severity", tag = "incidents",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
     request_body = ChangeSeverity,
     responses((status = 200, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
@@ -140,7 +140,7 @@ pub async fn severity(
 
 /// Move to another phase; a refusal (409) lists every guard that refused.
 #[utoipa::path(
-    post, path = "/incidents/{key}/phase", tag = "incidents",
+    post, path = "/incidents/{key}/phase", operation_id = "change_phase", tag = "incidents",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
     request_body = ChangePhase,
     responses(
@@ -173,7 +173,7 @@ pub async fn phase(
 
 /// Correct a lifecycle timestamp, with a reason.
 #[utoipa::path(
-    post, path = "/incidents/{key}/timestamps", tag = "incidents",
+    post, path = "/incidents/{key}/timestamps", operation_id = "correct_timestamp", tag = "incidents",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
     request_body = CorrectTimestamp,
     responses((status = 200, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
@@ -197,7 +197,7 @@ pub async fn timestamp(
 /// Record (or replace) the post-mortem; only in phase post_incident. SEV1/SEV2 and data-breach
 /// incidents cannot be closed without one.
 #[utoipa::path(
-    post, path = "/incidents/{key}/post-mortem", tag = "incidents",
+    post, path = "/incidents/{key}/post-mortem", operation_id = "record_post_mortem", tag = "incidents",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
     request_body = RecordPostMortem,
     responses((status = 200, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))

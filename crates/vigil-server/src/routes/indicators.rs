@@ -16,7 +16,7 @@ use crate::{incident_ref, parse_uuid, store_error};
 /// sha1 or sha256 from the length); an active indicator with the same kind and value is
 /// returned (200) instead of a duplicate (201).
 #[utoipa::path(
-    post, path = "/incidents/{key}/indicators", tag = "indicators",
+    post, path = "/incidents/{key}/indicators", operation_id = "add_indicator", tag = "indicators",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
     request_body = NewIndicator,
     responses(
@@ -55,7 +55,7 @@ pub async fn add(
 /// Remove an indicator: it stays on the record, marked removed with who, when and why, and no
 /// longer matches searches or suggests related incidents.
 #[utoipa::path(
-    delete, path = "/incidents/{key}/indicators/{id}", tag = "indicators",
+    delete, path = "/incidents/{key}/indicators/{id}", operation_id = "remove_indicator", tag = "indicators",
     params(
         ("key" = String, Path, description = "Incident key (INC-42) or id"),
         ("id" = String, Path, description = "Indicator id"),
@@ -83,7 +83,7 @@ pub async fn remove(
 /// Find every incident carrying an active indicator with this value, read as every kind it is
 /// valid for and normalised the same way as stored values.
 #[utoipa::path(
-    get, path = "/indicators", tag = "indicators",
+    get, path = "/indicators", operation_id = "search_indicators", tag = "indicators",
     params(IndicatorQuery),
     responses((status = 200, body = Vec<IndicatorHit>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody))
 )]

@@ -14,7 +14,7 @@ use crate::{incident_ref, store_error};
 
 /// Link two incidents explicitly (symmetric: each lists the other).
 #[utoipa::path(
-    post, path = "/incidents/{key}/links", tag = "links",
+    post, path = "/incidents/{key}/links", operation_id = "link_incidents", tag = "links",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
     request_body = CreateLink,
     responses((status = 201, description = "The link, seen from this incident", body = IncidentLink), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody))
@@ -42,7 +42,7 @@ pub async fn create(
 
 /// Remove an explicit link.
 #[utoipa::path(
-    delete, path = "/incidents/{key}/links/{other}", tag = "links",
+    delete, path = "/incidents/{key}/links/{other}", operation_id = "unlink_incidents", tag = "links",
     params(
         ("key" = String, Path, description = "Incident key (INC-42) or id"),
         ("other" = String, Path, description = "The other incident's key or id"),
@@ -66,7 +66,7 @@ pub async fn delete(
 
 /// Linked incidents, and suggestions: incidents sharing an active indicator, not linked yet.
 #[utoipa::path(
-    get, path = "/incidents/{key}/related", tag = "links",
+    get, path = "/incidents/{key}/related", operation_id = "list_related_incidents", tag = "links",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
     responses((status = 200, body = Related), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
 )]

@@ -23,7 +23,7 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Counters since the server started, gauges as they are now; any token but an ingest token.
 #[utoipa::path(
-    get, path = "/metrics", tag = "meta",
+    get, path = "/metrics", operation_id = "get_metrics", tag = "meta",
     responses(
         (status = 200, description = "Metrics in the Prometheus text format (version 0.0.4)", body = String, content_type = "text/plain"),
         (status = 401, body = ErrorBody),

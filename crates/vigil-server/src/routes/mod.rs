@@ -1,5 +1,6 @@
 //! The route handlers, one module per resource; `register` adds them all to the API router.
-//! Handlers are registered only through `routes!`, which also records their OpenAPI entry.
+//! Handlers are registered only through `routes!`, which also records their OpenAPI entry;
+//! `access` says who may call each of them, for the document.
 
 pub mod actions;
 pub mod admin;
@@ -17,6 +18,7 @@ pub mod rules;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use vigil_core::Role;
 
 use crate::state::AppState;
 
@@ -66,4 +68,102 @@ pub fn register(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(alerts::dismiss))
         .routes(routes!(org::who))
         .routes(routes!(org::coverage))
+}
+
+/// Who may call an operation: the extractor its handler takes decides it, and the OpenAPI
+/// document says it (`app::document_access`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No token: the health check.
+    Public,
+    /// Any token but an ingest token (the handler takes [`crate::auth::Principal`]).
+    Read,
+    /// A token that may send events: ingest, responder or admin ([`crate::auth::Sender`]).
+    Send,
+    /// A responder or admin token ([`crate::auth::Responder`]).
+    Write,
+    /// An admin token ([`crate::auth::Admin`]).
+    Admin,
+}
+
+impl Access {
+    /// The roles let in, lowest first.
+    pub fn roles(self) -> &'static [Role] {
+        match self {
+            Access::Public => &[],
+            Access::Read => &[Role::Viewer, Role::Responder, Role::Admin],
+            Access::Send => &[Role::Ingest, Role::Responder, Role::Admin],
+            Access::Write => &[Role::Responder, Role::Admin],
+            Access::Admin => &[Role::Admin],
+        }
+    }
+}
+
+/// Who may call the operation with this operationId; `None` for an id this table lacks, which
+/// building the document refuses, so a new route cannot go undocumented.
+pub fn access(operation_id: &str) -> Option<Access> {
+    use Access::*;
+    Some(match operation_id {
+        "get_health" => Public,
+        "get_metrics"
+        | "list_incidents"
+        | "get_incident"
+        | "search_indicators"
+        | "list_related_incidents"
+        | "list_actions"
+        | "list_evidence"
+        | "get_evidence"
+        | "get_evidence_content"
+        | "search_events"
+        | "pivot_events"
+        | "get_event_stats"
+        | "pivot_incident"
+        | "list_detections"
+        | "get_detection"
+        | "get_rules_status"
+        | "preview_rules"
+        | "get_org"
+        | "who_is_on_call"
+        | "get_oncall_coverage"
+        | "list_alerts"
+        | "list_alert_rule_stats"
+        | "get_alert" => Read,
+        "ingest_events" | "raise_alert" | "report_suspicious_activity" => Send,
+        "create_incident"
+        | "update_incident"
+        | "change_severity"
+        | "change_phase"
+        | "correct_timestamp"
+        | "record_post_mortem"
+        | "add_indicator"
+        | "remove_indicator"
+        | "link_incidents"
+        | "unlink_incidents"
+        | "add_action"
+        | "upload_evidence"
+        | "add_custody_entry"
+        | "acknowledge_alert"
+        | "resolve_alert"
+        | "dismiss_alert"
+        | "declare_incident_from_alerts"
+        | "merge_alerts" => Write,
+        "list_audit_entries" | "verify_audit_chain" | "create_token" | "list_tokens"
+        | "revoke_token" | "reload_rules" | "apply_org" => Admin,
+        _ => return None,
+    })
+}
+
+/// What the role line of an operation's description adds, where the handler checks more than
+/// its extractor does.
+pub fn access_note(operation_id: &str) -> Option<&'static str> {
+    match operation_id {
+        "pivot_incident" => Some("`accept: true` needs the responder or admin role."),
+        "ingest_events" => Some(
+            "An ingest token bound to a service or tenant sends events for that service and tenant only.",
+        ),
+        "raise_alert" | "report_suspicious_activity" => {
+            Some("An ingest token bound to a service raises alerts for that service only.")
+        }
+        _ => None,
+    }
 }

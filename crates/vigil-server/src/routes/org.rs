@@ -41,7 +41,7 @@ fn state_of(version: OrgVersion, changed: bool, doc: &OrgDocument) -> OrgState {
 /// the first one's field named — and idempotent: applying the document in force changes
 /// nothing (`changed: false`). A change is one audited write.
 #[utoipa::path(
-    put, path = "/org", tag = "org",
+    put, path = "/org", operation_id = "apply_org", tag = "org",
     request_body(content = Object, description = "The organisation document (docs/org.md)"),
     responses(
         (status = 200, body = OrgState),
@@ -76,7 +76,7 @@ pub async fn apply(
 
 /// The organisation document in force.
 #[utoipa::path(
-    get, path = "/org", tag = "org",
+    get, path = "/org", operation_id = "get_org", tag = "org",
     responses((status = 200, body = OrgState), (status = 404, description = "No document was applied yet", body = ErrorBody))
 )]
 pub async fn get(
@@ -136,7 +136,7 @@ fn team_error(err: TeamQueryError, field: &'static str) -> ApiError {
 /// Who is on call for a team — or for the team owning a service — at an instant (default now),
 /// in each of its schedules in escalation order, with how to reach them and the manager.
 #[utoipa::path(
-    get, path = "/oncall", tag = "org",
+    get, path = "/oncall", operation_id = "who_is_on_call", tag = "org",
     params(OnCallQuery),
     responses((status = 200, body = OnCallResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
@@ -218,7 +218,7 @@ pub async fn who(
 /// Every interval in the next days (default 30) in which nobody of a team — or of any team —
 /// is on call: the seed's 24x7x365 made checkable.
 #[utoipa::path(
-    get, path = "/oncall/coverage", tag = "org",
+    get, path = "/oncall/coverage", operation_id = "get_oncall_coverage", tag = "org",
     params(CoverageQuery),
     responses((status = 200, body = CoverageReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
 )]

@@ -37,7 +37,7 @@ fn status(s: vigil_ingest::RulesStatus) -> RulesStatus {
 /// The loaded rule set: directories, rules compiled, rules rejected with why, the rules written
 /// for each service's declared logs, and what each correlation's windows hold now.
 #[utoipa::path(
-    get, path = "/rules", tag = "rules",
+    get, path = "/rules", operation_id = "get_rules_status", tag = "rules",
     responses((status = 200, body = RulesStatus), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]
 pub async fn get(State(state): State<AppState>, _who: Principal) -> Json<RulesStatus> {
@@ -123,7 +123,7 @@ async fn in_force(state: &AppState) -> RulesStatus {
 /// (503) or a rule would be rejected that the running set does not reject (409: a rule edited
 /// into a broken state would stop detecting; fix it and reload again).
 #[utoipa::path(
-    post, path = "/rules/reload", tag = "rules",
+    post, path = "/rules/reload", operation_id = "reload_rules", tag = "rules",
     responses((status = 200, body = RulesStatus), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody))
 )]
 pub async fn reload(
@@ -152,7 +152,7 @@ pub async fn reload(
 /// go into the rules directory. Nothing is recorded. Correlation rules are evaluated over the
 /// matched events of the window, oldest first, one stream per tenant.
 #[utoipa::path(
-    post, path = "/rules/preview", tag = "rules",
+    post, path = "/rules/preview", operation_id = "preview_rules", tag = "rules",
     request_body = RulePreviewRequest,
     responses((status = 200, body = RulePreview), (status = 400, description = "No rule compiles, or the query, a time, `limit` or `max_events` is invalid (`field` says which)", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
 )]

@@ -739,3 +739,92 @@ async fn data_impact_is_assessed_by_someone_and_raises_priority() {
     assert!(inc.data_impact.assessed_at.is_some());
     assert_eq!(inc.priority, Priority::P1);
 }
+
+/// What responders paste (defanged, IPv4-mapped, with a default port, in another case) is the
+/// same indicator as the plain form: related incidents are suggested from it and the search
+/// across incidents finds it whichever form is asked for.
+#[tokio::test]
+async fn pasted_forms_of_an_indicator_meet_the_plain_form() {
+    let app = spawn_app().await;
+    for t in ["pasted", "plain"] {
+        app.responder
+            .create_incident(&new_incident(t))
+            .await
+            .unwrap();
+    }
+    let add = |kind: &str, value: &str| NewIndicator {
+        kind: kind.to_owned(),
+        value: value.to_owned(),
+        note: None,
+    };
+    let pasted = [
+        ("ip", "::ffff:192.0.2.1"),
+        ("domain", "evil[.]example"),
+        ("url", "hxxps://Evil[.]Example:443"),
+        ("email", "Alice[@]Example.com"),
+    ];
+    let plain = [
+        ("ip", "192.0.2.1"),
+        ("domain", "evil.example"),
+        ("url", "https://evil.example/"),
+        ("email", "alice@example.com"),
+    ];
+    for ((kind, pasted), (_, plain)) in pasted.iter().zip(plain) {
+        let a = app
+            .responder
+            .add_indicator("INC-1", &add(kind, pasted))
+            .await
+            .unwrap();
+        assert_eq!(a.value, plain, "{kind} {pasted:?}");
+        app.responder
+            .add_indicator("INC-2", &add(kind, plain))
+            .await
+            .unwrap();
+    }
+    let related = app.viewer.related("INC-1").await.unwrap();
+    assert_eq!(related.suggestions.len(), 1);
+    assert_eq!(related.suggestions[0].key.to_string(), "INC-2");
+    let mut shared: Vec<&str> = related.suggestions[0]
+        .shared
+        .iter()
+        .map(|v| v.value())
+        .collect();
+    shared.sort_unstable();
+    assert_eq!(
+        shared,
+        [
+            "192.0.2.1",
+            "alice@example.com",
+            "evil.example",
+            "https://evil.example/"
+        ]
+    );
+    for asked in [
+        "192[.]0[.]2[.]1",
+        "::FFFF:192.0.2.1",
+        "EVIL(.)example",
+        "hxxps://evil.example",
+        "https://evil.example:443/",
+        "ALICE@example.com",
+    ] {
+        let hits = app
+            .viewer
+            .search_indicators(&IndicatorQuery {
+                value: asked.into(),
+                kind: None,
+            })
+            .await
+            .unwrap();
+        let keys: Vec<String> = hits.iter().map(|h| h.key.to_string()).collect();
+        assert_eq!(keys, ["INC-2", "INC-1"], "{asked}");
+    }
+    let err = app
+        .responder
+        .add_indicator("INC-1", &add("domain", "192.0.2.1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Api { field: Some(f), message, .. } if f == "value" && message.contains("kind ip")),
+        "{err:?}"
+    );
+}

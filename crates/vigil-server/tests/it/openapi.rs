@@ -149,3 +149,268 @@ fn every_schema_reference_resolves() {
         assert!(schemas.contains_key(name), "{r} does not resolve");
     }
 }
+
+/// Every enum schema in the document lists exactly the values serde writes and reads: clients
+/// generated from the document send `post_incident`, never `PostIncident`. An enum that appears
+/// in the document without an entry here fails the test until it is added.
+#[test]
+fn every_enum_schema_lists_the_wire_values() {
+    use std::collections::BTreeMap;
+
+    use vigil_api::error::ErrorCode;
+    use vigil_core::{
+        ActionKind, AlertSource, AlertStatus, AssetCriticality, Category, ChainProblem, Dismissal,
+        IndicatorKind, Pap, Phase, Priority, Role, RuleLevel, Severity, TimestampKind, Tlp,
+    };
+
+    fn wire<T: serde::Serialize>(all: &[T]) -> Vec<serde_json::Value> {
+        all.iter()
+            .map(|v| serde_json::to_value(v).unwrap())
+            .collect()
+    }
+    let mut expected: BTreeMap<&str, Vec<serde_json::Value>> = BTreeMap::from([
+        ("ActionKind", wire(ActionKind::ALL)),
+        ("AlertSource", wire(AlertSource::ALL)),
+        ("AlertStatus", wire(AlertStatus::ALL)),
+        ("AssetCriticality", wire(AssetCriticality::ALL)),
+        ("Category", wire(Category::ALL)),
+        ("Dismissal", wire(Dismissal::ALL)),
+        ("ErrorCode", wire(&ErrorCode::ALL)),
+        ("IndicatorKind", wire(IndicatorKind::ALL)),
+        ("Pap", wire(Pap::ALL)),
+        ("Phase", wire(Phase::ALL)),
+        ("Priority", wire(Priority::ALL)),
+        ("Role", wire(Role::ALL)),
+        ("RuleLevel", wire(RuleLevel::ALL)),
+        ("Severity", wire(Severity::ALL)),
+        ("TimestampKind", wire(TimestampKind::ALL)),
+        ("Tlp", wire(Tlp::ALL)),
+    ]);
+    // ChainProblem is tagged: its schema is one object per variant, each with a one-value
+    // `kind` enum.
+    let chain_kinds: Vec<serde_json::Value> = [
+        ChainProblem::SequenceGap {
+            expected: 1,
+            found: 2,
+        },
+        ChainProblem::PrevHashMismatch,
+        ChainProblem::HashMismatch,
+        ChainProblem::Truncated {
+            expected: 1,
+            found: 2,
+        },
+        ChainProblem::HeadMismatch {
+            expected: 1,
+            found: 2,
+        },
+        ChainProblem::HeadMissing {
+            records: String::new(),
+        },
+    ]
+    .iter()
+    .map(|p| serde_json::to_value(p).unwrap()["kind"].clone())
+    .collect();
+
+    fn enums<'a>(
+        v: &'a serde_json::Value,
+        at: String,
+        out: &mut Vec<(String, &'a serde_json::Value)>,
+    ) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    if k == "enum" {
+                        out.push((at.clone(), x));
+                    } else {
+                        enums(x, format!("{at}/{k}"), out);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    enums(x, format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let doc = serde_json::to_value(vigil_server::openapi()).unwrap();
+    let mut found = Vec::new();
+    enums(&doc, String::new(), &mut found);
+    let mut seen_chain_kinds = Vec::new();
+    let mut checked = 0;
+    for (at, values) in found {
+        let values = values.as_array().expect("an enum is an array");
+        if let Some(name) = at.strip_prefix("/components/schemas/")
+            && let Some(want) = expected.remove(name)
+        {
+            assert_eq!(values, &want, "{at}: the schema's values are not serde's");
+            checked += 1;
+        } else if at.starts_with("/components/schemas/ChainProblem/oneOf/")
+            && at.ends_with("/properties/kind")
+        {
+            seen_chain_kinds.extend(values.iter().cloned());
+        } else {
+            panic!("{at} is an enum this test does not know; add its type to `expected`");
+        }
+    }
+    assert!(checked >= 15, "only {checked} enum schemas were found");
+    seen_chain_kinds.sort_by_key(|v| v.to_string());
+    let mut chain_kinds = chain_kinds;
+    chain_kinds.sort_by_key(|v| v.to_string());
+    assert_eq!(seen_chain_kinds, chain_kinds);
+    // Types not in the document (yet) are fine; a type listed twice is not.
+    expected.remove("AssetCriticality");
+    assert!(
+        expected.is_empty(),
+        "not in the document: {:?}",
+        expected.keys().collect::<Vec<_>>()
+    );
+}
+
+/// Every operation has its own operationId, as OpenAPI requires: generated clients name their
+/// methods from it, and two `get`s would collide.
+#[test]
+fn operation_ids_are_unique() {
+    let doc = serde_json::to_value(vigil_server::openapi()).unwrap();
+    let mut ids = std::collections::BTreeMap::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            if let Some(other) = ids.insert(id.to_owned(), format!("{method} {path}")) {
+                panic!("{method} {path} and {other} share the operationId {id:?}");
+            }
+        }
+    }
+    assert_eq!(ids.len(), ROUTES.len());
+}
+
+/// The operations anyone may call: the health check. (The OpenAPI document itself, the public
+/// report form `/report/{key}` and the signed acknowledgement links `/ack/{key}` need no token
+/// either, and are not API operations in the document.)
+const PUBLIC: &[&str] = &["get_health"];
+
+fn operations(doc: &serde_json::Value) -> Vec<(String, String, serde_json::Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().unwrap() {
+            out.push((method.clone(), path.clone(), op.clone()));
+        }
+    }
+    out
+}
+
+/// Every operation that needs a token documents 401 and 403 and names the roles it lets in.
+#[test]
+fn every_authenticated_operation_documents_401_403_and_its_roles() {
+    let doc = serde_json::to_value(vigil_server::openapi()).unwrap();
+    for (method, path, op) in operations(&doc) {
+        let id = op["operationId"].as_str().unwrap();
+        let responses = op["responses"].as_object().unwrap();
+        if PUBLIC.contains(&id) {
+            assert!(!responses.contains_key("401"), "{method} {path}");
+            assert!(op.get("x-vigil-roles").is_none(), "{method} {path}");
+            continue;
+        }
+        for status in ["401", "403"] {
+            let response = responses
+                .get(status)
+                .unwrap_or_else(|| panic!("{method} {path} does not document {status}"));
+            assert!(
+                !response["description"].as_str().unwrap_or("").is_empty(),
+                "{method} {path}: {status} has no description"
+            );
+            assert_eq!(
+                response["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/ErrorBody",
+                "{method} {path}: {status}"
+            );
+        }
+        let roles = op["x-vigil-roles"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{method} {path} lists no roles"));
+        assert!(!roles.is_empty(), "{method} {path}");
+        let description = op["description"].as_str().unwrap_or("");
+        for role in roles {
+            assert!(
+                description.contains(role.as_str().unwrap()),
+                "{method} {path}: the description does not name the {role} role: {description}"
+            );
+        }
+    }
+}
+
+/// The roles the document lists are the ones the server lets in: every other role gets 403,
+/// no token gets 401, and a listed role is never refused for its role.
+#[tokio::test]
+async fn the_documented_roles_are_the_roles_the_server_lets_in() {
+    use vigil_api::types::{CreateToken, Role};
+
+    let app = spawn_app().await;
+    let ingest = app
+        .admin
+        .create_token(&CreateToken {
+            name: "sender".into(),
+            role: Role::Ingest,
+            service: None,
+            tenant: None,
+        })
+        .await
+        .unwrap()
+        .token;
+    let tokens = [
+        ("ingest", ingest),
+        ("viewer", app.viewer_token()),
+        ("responder", app.responder_token.clone()),
+        ("admin", app.admin_token.clone()),
+    ];
+    let doc = app.viewer.openapi().await.unwrap();
+    let http = reqwest::Client::new();
+    for (method, path, op) in operations(&doc) {
+        let id = op["operationId"].as_str().unwrap();
+        if PUBLIC.contains(&id) {
+            continue;
+        }
+        let key = if path.starts_with("/api/v1/alerts") {
+            "ALR-1"
+        } else {
+            "INC-1"
+        };
+        let url = format!(
+            "http://{}{}",
+            app.addr,
+            path.replace("{key}", key)
+                .replace("{id}", "00000000-0000-0000-0000-000000000000")
+                .replace("{other}", "INC-2")
+        );
+        let request = |token: Option<&str>| {
+            let mut req = http
+                .request(method.to_uppercase().parse().unwrap(), &url)
+                .header("content-type", "application/json")
+                .body("{}");
+            if let Some(token) = token {
+                req = req.bearer_auth(token);
+            }
+            req.send()
+        };
+        let status = request(None).await.unwrap().status().as_u16();
+        assert_eq!(status, 401, "{method} {path} without a token");
+        let roles: Vec<&str> = op["x-vigil-roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        for (role, token) in &tokens {
+            let status = request(Some(token)).await.unwrap().status().as_u16();
+            if roles.contains(role) {
+                assert_ne!(status, 403, "{method} {path} refused the {role} role");
+                assert_ne!(status, 401, "{method} {path} refused the {role} token");
+            } else {
+                assert_eq!(status, 403, "{method} {path} let the {role} role in");
+            }
+        }
+    }
+}
