@@ -221,6 +221,8 @@ struct ReadStats {
     /// Files found in folders in no format Vigil reads.
     skipped: Vec<InputFile>,
     events: u64,
+    /// Events read but larger than a request may be: not sent (each among `errors`).
+    too_large: u64,
     bytes: u64,
     errors: Problems,
 }
@@ -234,8 +236,10 @@ struct Summary {
     files_skipped: u64,
     /// Those of them named like text logs (`app.log`), which `--text` would read.
     skipped_text_logs: Vec<String>,
-    /// Events read from the files.
+    /// Events read from the files: `stored` + `rejected` + `not_sent` once all is sent.
     events_read: u64,
+    /// Events read but not sent, each larger than a request may be (listed among `errors`).
+    not_sent: u64,
     /// Bytes of the files, as stored on disk.
     bytes_read: u64,
     /// Requests answered.
@@ -412,6 +416,7 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
         files_skipped: stats.skipped.len() as u64,
         skipped_text_logs: crate::output::skipped_text_logs(stats.skipped.iter()),
         events_read: stats.events,
+        not_sent: stats.too_large,
         bytes_read: stats.bytes,
         batches,
         stored,
@@ -618,6 +623,7 @@ impl Reader<'_> {
     fn push(&mut self, index: u32, path: &Path, pos: Pos, json: &[u8]) -> Result<(), Closed> {
         self.stats.events += 1;
         if let Some(reason) = self.batcher.push(Origin { file: index, pos }, json)? {
+            self.stats.too_large += 1;
             self.problem(path, Some(pos), reason);
         }
         Ok(())
@@ -835,8 +841,12 @@ fn print_summary(s: &Summary) {
     if let Some(line) = crate::output::skipped_files(s.files_skipped, &s.skipped_text_logs) {
         outln!("            {line}");
     }
+    let not_sent = match s.not_sent {
+        0 => String::new(),
+        n => format!(", {n} too large to send (listed above)"),
+    };
     outln!(
-        "events:     {} read, {} stored, {} rejected",
+        "events:     {} read, {} stored, {} rejected{not_sent}",
         s.events_read,
         s.stored,
         s.rejected.count,

@@ -121,6 +121,30 @@ fn start() -> Fixture {
 }
 
 #[test]
+fn an_event_too_large_to_send_is_read_and_said_not_sent() {
+    let f = start();
+    let cli = |args: &[&str]| f.server.cli(&f.token, args);
+    // An event larger than a request may be is read, not sent, and said so: read = stored +
+    // rejected + not sent.
+    let big = f.root.join("big.jsonl");
+    let filler = "x".repeat(2000);
+    std::fs::write(&big, format!("{{\"a\":\"{filler}\"}}\n{{\"a\":1}}\n")).unwrap();
+    let summary = json_of(cli(&[
+        "ingest",
+        big.to_str().unwrap(),
+        "--service",
+        "app",
+        "--max-batch-bytes",
+        "1024",
+        "--json",
+    ]));
+    assert_eq!(summary["events_read"], 2, "{summary}");
+    assert_eq!(summary["stored"], 1, "{summary}");
+    assert_eq!(summary["not_sent"], 1, "{summary}");
+    assert_eq!(summary["errors"]["count"], 1, "{summary}");
+}
+
+#[test]
 fn ingest_then_search_pivot_stats_and_detections() {
     let f = start();
     let cli = |args: &[&str]| f.server.cli(&f.token, args);
