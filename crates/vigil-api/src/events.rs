@@ -68,6 +68,11 @@ pub struct IngestResponse {
     /// and records what they find then.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub correlated_later: u64,
+    /// Stored events older than their service's retention (`serve --retention`): retention
+    /// counts from the events' own times, so the next retention pass (hourly) deletes them.
+    /// Store old logs (a forensic import) under a service kept long enough.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub expiring: u64,
 }
 
 /// Query of `GET /api/v1/events/search`.

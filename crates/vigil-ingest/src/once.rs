@@ -237,6 +237,7 @@ mod tests {
             detections: 3,
             alerts: 0,
             correlated_later: 0,
+            expiring: 0,
         };
         let now = Utc::now();
         let answer = keyed_answer(key.clone(), &report, now);

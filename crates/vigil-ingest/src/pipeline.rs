@@ -88,6 +88,9 @@ pub struct IngestReport {
     /// Stored events a correlation counts that came too late for the live correlation
     /// windows: the correlations run over the store around them once they stop coming.
     pub correlated_later: usize,
+    /// Stored events older than their service's retention: the next retention pass deletes
+    /// them (retention counts from the events' own times), which whoever sent them should know.
+    pub expiring: usize,
 }
 
 /// The ingest path shared by every entry point. Cheap to share behind an `Arc`.
@@ -96,6 +99,8 @@ pub struct Ingestor {
     store: Arc<dyn Store>,
     rules: Arc<RuleSlot>,
     max_event_bytes: usize,
+    /// Only to say which events a retention pass would delete at once.
+    retention: crate::RetentionPolicy,
     alerts: AlertPolicy,
     org: OrgCache,
     correlations: Arc<Correlations>,
@@ -371,6 +376,7 @@ impl Ingestor {
             store,
             rules,
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+            retention: crate::RetentionPolicy::default(),
             alerts: AlertPolicy::default(),
             org: OrgCache::default(),
             correlations: Arc::default(),
@@ -449,6 +455,13 @@ impl Ingestor {
     /// Fold and limit the alerts raised from detections with `policy`.
     pub fn with_alert_policy(mut self, policy: AlertPolicy) -> Self {
         self.alerts = policy;
+        self
+    }
+
+    /// Count the events stored older than their service's retention in `policy` (see
+    /// [`IngestReport::expiring`]).
+    pub fn with_retention(mut self, policy: crate::RetentionPolicy) -> Self {
+        self.retention = policy;
         self
     }
 
@@ -1071,6 +1084,15 @@ impl Ingestor {
                 .map(|(e, _)| (e.service.as_str(), e.tenant.as_str())),
             now,
         );
+        let expiring = batch
+            .envelopes
+            .iter()
+            .zip(&batch.times)
+            .zip(&batch.ids)
+            .filter(|((envelope, time), id)| {
+                id.is_some() && self.retention.expired(&envelope.service, **time, now)
+            })
+            .count();
         let (found, correlated_later) = self.correlate(&rules, org, &kept, &mut batch, now);
         let (detections, matched_json, notes) = batch.detections(set, found);
         Ok((
@@ -1080,6 +1102,7 @@ impl Ingestor {
                 detections: 0,
                 alerts: 0,
                 correlated_later,
+                expiring,
             },
             detections,
             matched_json,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use vigil_logs::{EventStore, LogError};
 
 /// The longest retention that can be asked for: a century, which keeps every cut-off date
@@ -25,6 +25,15 @@ impl RetentionPolicy {
     /// The retention of `service` in days, if it has one.
     pub fn days_for(&self, service: &str) -> Option<u32> {
         self.per_service.get(service).copied().or(self.default_days)
+    }
+
+    /// Whether an event of `service` at `time` is older than its retention at `now`.
+    pub fn expired(&self, service: &str, time: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        self.days_for(service).is_some_and(|days| {
+            let days = chrono::Duration::days(i64::from(days.min(MAX_RETENTION_DAYS)));
+            now.checked_sub_signed(days)
+                .is_some_and(|cutoff| time < cutoff)
+        })
     }
 
     /// Whether any service has a retention at all.

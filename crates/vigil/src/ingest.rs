@@ -255,6 +255,9 @@ struct Summary {
     /// Events a correlation counts that came too late for the server's live correlation
     /// windows: it correlates them over what it stores a minute after the last of them.
     correlated_later: u64,
+    /// Events stored older than their service's retention: the server's next retention pass
+    /// deletes them.
+    expiring: u64,
     /// Wall time.
     seconds: f64,
     /// Why sending stopped before the end, when it did.
@@ -356,6 +359,7 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
     };
     let (mut batches, mut stored, mut detections) = (0u64, 0u64, 0u64);
     let mut correlated_later = 0u64;
+    let mut expiring = 0u64;
     let mut rejected = Problems::default();
     let mut stopped = None;
     // Each batch is named by this run and its number, so that one sent again after a lost
@@ -370,6 +374,7 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
                 stored += resp.stored;
                 detections += resp.detections;
                 correlated_later += resp.correlated_later;
+                expiring += resp.expiring;
                 for p in rejections(&resp, &batch.origins, &paths) {
                     if let Some(bar) = &progress {
                         bar.suspend(|| eprintln!("rejected: {p}"));
@@ -424,6 +429,7 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
         errors: stats.errors,
         detections,
         correlated_later,
+        expiring,
         seconds: start.elapsed().as_secs_f64(),
         stopped,
     })
@@ -859,6 +865,12 @@ fn print_summary(s: &Summary) {
         );
     }
     outln!("detections: {}", s.detections);
+    if s.expiring > 0 {
+        outln!(
+            "warning:    {} older than the service's retention (it counts from the events' own times): the server's next retention pass deletes them; send old logs under a service kept long enough (`vigil serve --retention SERVICE=DAYS`)",
+            plural(s.expiring, "event is", "events are")
+        );
+    }
     if s.correlated_later > 0 {
         outln!(
             "            {} came too late for the live correlation windows; the server correlates them over the stored events a minute after the last (`vigil rules status` shows them until then)",
@@ -907,6 +919,7 @@ mod tests {
             detections: 0,
             alerts: 0,
             correlated_later: 0,
+            expiring: 0,
         };
         let got: Vec<String> = rejections(&resp, &origins, &paths)
             .map(|p| p.to_string())

@@ -281,11 +281,10 @@ async fn serve(
     }
     let store: Arc<dyn Store> = Arc::new(store);
     let rules = Arc::new(rules);
-    let ingestor = Arc::new(Ingestor::new(
-        Arc::clone(&events),
-        Arc::clone(&store),
-        Arc::clone(&rules),
-    ));
+    let ingestor = Arc::new(
+        Ingestor::new(Arc::clone(&events), Arc::clone(&store), Arc::clone(&rules))
+            .with_retention(settings.retention.clone()),
+    );
     // Begun before the listeners start, so that the detection mark stays at the owed events.
     let recovery = ingestor
         .begin_detection_recovery()

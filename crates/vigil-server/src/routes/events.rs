@@ -167,6 +167,7 @@ pub async fn ingest(
         detections: report.detections as u64,
         alerts: report.alerts as u64,
         correlated_later: report.correlated_later as u64,
+        expiring: report.expiring as u64,
     };
     if wait_for_search {
         blocking(state.ingestor.events(), |s| s.refresh()).await?;

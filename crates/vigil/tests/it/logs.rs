@@ -145,6 +145,38 @@ fn an_event_too_large_to_send_is_read_and_said_not_sent() {
 }
 
 #[test]
+fn events_older_than_their_retention_are_said_to_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start_with(&data, &["--retention", "evidence=30"]);
+    let logs = dir.path().join("old.jsonl");
+    std::fs::write(
+        &logs,
+        "{\"@timestamp\":\"2019-04-27T15:57:25Z\",\"a\":1}\n{\"a\":2}\n",
+    )
+    .unwrap();
+    let ingest = |service: &str, json: bool| {
+        let mut args = vec!["ingest", logs.to_str().unwrap(), "--service", service];
+        if json {
+            args.push("--json");
+        }
+        server.cli(&token, &args)
+    };
+    let summary = json_of(ingest("evidence", true));
+    assert_eq!(summary["stored"], 2, "{summary}");
+    assert_eq!(summary["expiring"], 1, "{summary}");
+    let text = ok(ingest("evidence", false));
+    assert!(
+        text.contains("1 event is older than the service's retention"),
+        "{text}"
+    );
+    // A service kept forever: nothing to say.
+    let summary = json_of(ingest("archive", true));
+    assert_eq!(summary["expiring"], 0, "{summary}");
+}
+
+#[test]
 fn ingest_then_search_pivot_stats_and_detections() {
     let f = start();
     let cli = |args: &[&str]| f.server.cli(&f.token, args);
