@@ -21,6 +21,10 @@ use crate::error::ApiError;
 use crate::extract::read_body;
 use crate::state::AppState;
 
+/// The service of a report that names none: a placeholder for triage, never a service in an
+/// incident's scope.
+pub const UNKNOWN_SERVICE: &str = "unknown";
+
 /// Reports accepted per link per window.
 const REPORTS_PER_WINDOW: u32 = 30;
 /// The rate-limit window.
@@ -195,7 +199,7 @@ pub async fn raise_report(
             .service
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "unknown".into()),
+            .unwrap_or_else(|| UNKNOWN_SERVICE.into()),
         // Every report is its own alert: two people reporting are two signals.
         dedup_key: format!("report|{}", uuid::Uuid::new_v4()),
         rule_id: None,
