@@ -516,7 +516,7 @@ async fn people_report_through_a_form_without_login_and_through_the_api() {
         alert["title"],
         "Reported: Got a mail asking for my VPN password"
     );
-    // No description: nothing raised; a report can never claim SEV1.
+    // No description: nothing raised.
     let bad = http
         .post(format!("{base}/report/k3y-for-staff"))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -531,13 +531,74 @@ async fn people_report_through_a_form_without_login_and_through_the_api() {
         page.starts_with("<!doctype html>") && page.contains("say what you noticed"),
         "{page}"
     );
-    let api = http
-        .post(format!("{base}/api/v1/reports"))
-        .bearer_auth(&app.responder_token)
-        .json(&json!({"description": "USB stick found in the car park", "urgency": "SEV1"}))
+    let report = |token: &str, body: Value| {
+        http.post(format!("{base}/api/v1/reports"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    // An urgency a report cannot have is refused, SEV1 and `critical` as SEV9 is: never
+    // stored as another.
+    for urgency in ["SEV1", "critical", "SEV9"] {
+        let r = report(
+            &app.responder_token,
+            json!({"description": "USB stick found in the car park", "urgency": urgency}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{urgency}");
+        let err: Value = r.json().await.unwrap();
+        assert_eq!(err["error"]["field"], "urgency", "{err}");
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.contains("write SEV2"), "{message}");
+    }
+    // A description too long is named as such, with what to do.
+    let r = report(
+        &app.responder_token,
+        json!({"description": "x".repeat(20_001)}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let err: Value = r.json().await.unwrap();
+    assert_eq!(err["error"]["field"], "description", "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("shorten it"),
+        "{err}"
+    );
+    // A viewer is told what the route it called needs.
+    let viewer = app.viewer_token();
+    let r = report(&viewer, json!({"description": "odd"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let message = r.json::<Value>().await.unwrap()["error"]["message"].clone();
+    assert!(
+        message.as_str().unwrap().contains("cannot send reports"),
+        "{message}"
+    );
+    let r = http
+        .post(format!("{base}/api/v1/alerts"))
+        .bearer_auth(&viewer)
+        .json(&json!({"title": "x", "severity": "SEV3", "source": "a", "service": "b"}))
         .send()
         .await
         .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let message = r.json::<Value>().await.unwrap()["error"]["message"].clone();
+    assert!(
+        message.as_str().unwrap().contains("cannot raise alerts"),
+        "{message}"
+    );
+    let api = report(
+        &app.responder_token,
+        json!({"description": "USB stick found in the car park", "urgency": "SEV2"}),
+    )
+    .await
+    .unwrap();
     assert_eq!(api.status(), StatusCode::CREATED);
     let a: Value = api.json().await.unwrap();
     assert_eq!(
