@@ -11,14 +11,14 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use vigil_core::{AlertSource, NewAlert, Severity};
 use vigil_store::{AlertPolicy, Raised};
 
 use crate::error::ApiError;
-use crate::extract::read_body;
+use crate::extract::{ApiPath, read_body};
 use crate::state::AppState;
 
 /// The longest description a report may have, in characters (an alert's summary holds it).
@@ -114,7 +114,7 @@ fn key_ok(state: &AppState, key: &str) -> bool {
 }
 
 /// `GET /report/{key}`: the form.
-pub async fn form(State(state): State<AppState>, Path(key): Path<String>) -> Response {
+pub async fn form(State(state): State<AppState>, ApiPath(key): ApiPath<String>) -> Response {
     if !key_ok(&state, &key) {
         return (StatusCode::NOT_FOUND, page("<h1>Not found</h1><p>This reporting link is not valid. Ask your security team for the current one.</p>")).into_response();
     }
@@ -246,7 +246,7 @@ pub async fn raise_report(
 /// `POST /report/{key}`: the form's submission.
 pub async fn submit(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     body: axum::body::Body,
 ) -> Response {
     if !key_ok(&state, &key) {
@@ -314,7 +314,7 @@ fn link_ok(state: &AppState, key: &str, token: &str) -> bool {
 /// that follows links cannot stop an escalation).
 pub async fn ack_page(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     axum::extract::Query(q): axum::extract::Query<AckLink>,
 ) -> Response {
     if !link_ok(&state, &key, &q.t) {
@@ -334,7 +334,7 @@ pub async fn ack_page(
 /// signed for.
 pub async fn ack_submit(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     axum::extract::Query(q): axum::extract::Query<AckLink>,
 ) -> Response {
     if !link_ok(&state, &key, &q.t) {

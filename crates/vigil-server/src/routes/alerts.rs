@@ -2,7 +2,7 @@
 //! triage, acknowledged, resolved or dismissed with a reason (counted per rule for tuning).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use vigil_api::alerts::*;
 use vigil_api::error::ErrorBody;
@@ -12,7 +12,7 @@ use vigil_store::{AlertsInto, NewEvidence, TakeAlerts};
 
 use crate::auth::{Principal, Responder, Sender};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::report::UNKNOWN_SERVICE;
 use crate::state::AppState;
 use crate::store_error;
@@ -142,7 +142,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     _who: Principal,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> Result<Json<Alert>, ApiError> {
     Ok(Json(
         state
@@ -177,7 +177,7 @@ async fn act(
 pub async fn ack(
     State(state): State<AppState>,
     Responder(who): Responder,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> Result<Json<Alert>, ApiError> {
     act(&state, &who.name, &key, AlertAction::Acknowledge).await
 }
@@ -191,7 +191,7 @@ pub async fn ack(
 pub async fn resolve(
     State(state): State<AppState>,
     Responder(who): Responder,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> Result<Json<Alert>, ApiError> {
     act(&state, &who.name, &key, AlertAction::Resolve).await
 }
@@ -206,7 +206,7 @@ pub async fn resolve(
 pub async fn dismiss(
     State(state): State<AppState>,
     Responder(who): Responder,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(req): ApiJson<DismissAlert>,
 ) -> Result<Json<Alert>, ApiError> {
     act(
@@ -501,7 +501,7 @@ fn taken_up(alerts: &[Alert]) -> chrono::DateTime<chrono::Utc> {
 pub async fn merge(
     State(state): State<AppState>,
     Responder(who): Responder,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(req): ApiJson<MergeAlert>,
 ) -> Result<Json<Incident>, ApiError> {
     let alerts = open_alerts(&state, std::slice::from_ref(&key)).await?;
