@@ -19,6 +19,10 @@ pub struct HealthResponse {
     pub status: String,
     /// The server's version.
     pub version: String,
+    /// The largest evidence file it takes, in bytes (`vigil serve --max-evidence-bytes`), so
+    /// a client can refuse a larger file before sending it (absent from older servers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_evidence_bytes: Option<u64>,
 }
 
 /// Response header carrying the verified SHA-256 (hex) of downloaded evidence.

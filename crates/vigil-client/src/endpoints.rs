@@ -211,21 +211,50 @@ impl Client {
         Self::decode(&self.url(&path), resp).await
     }
 
-    /// Uploads a local file as evidence, streaming it.
+    /// Uploads a local file as evidence, streaming it. A file over the limit the server
+    /// publishes (`GET /health`) is refused before it is sent: a server refusing it midway
+    /// answers 413 and closes the connection while the file is still going out, which the
+    /// sender sees only as a broken connection.
     pub async fn upload_evidence_file(
         &self,
         key: &str,
         query: &EvidenceUploadQuery,
         file: &std::path::Path,
     ) -> Result<Evidence, ClientError> {
-        let handle = tokio::fs::File::open(file)
+        let io = |source| ClientError::Io {
+            path: file.display().to_string(),
+            source,
+        };
+        let handle = tokio::fs::File::open(file).await.map_err(io)?;
+        let size = handle.metadata().await.map_err(io)?.len();
+        let too_large = |limit: Option<u64>| {
+            limit
+                .filter(|limit| size > *limit)
+                .map(|limit| ClientError::EvidenceTooLarge {
+                    path: file.display().to_string(),
+                    size,
+                    limit,
+                })
+        };
+        // A server too old to publish its limit, or a health check that fails, leaves the
+        // upload to find out.
+        let limit = |health: Result<vigil_api::HealthResponse, ClientError>| {
+            health.ok().and_then(|h| h.max_evidence_bytes)
+        };
+        if let Some(err) = too_large(limit(self.health().await)) {
+            return Err(err);
+        }
+        match self
+            .upload_evidence(key, query, reqwest::Body::from(handle))
             .await
-            .map_err(|source| ClientError::Io {
-                path: file.display().to_string(),
-                source,
-            })?;
-        self.upload_evidence(key, query, reqwest::Body::from(handle))
-            .await
+        {
+            // The limit may have been lowered since (a restart): ask again before blaming the
+            // network.
+            Err(err @ ClientError::Transport { .. }) => {
+                Err(too_large(limit(self.health().await)).unwrap_or(err))
+            }
+            other => other,
+        }
     }
 
     /// `GET /incidents/{key}/evidence`.
@@ -264,6 +293,28 @@ impl Client {
             .await
             .map_err(|source| ClientError::Transport { url, source })?;
         Ok((bytes, sha))
+    }
+
+    /// `GET /incidents/{key}/evidence/{id}/content` as it arrives, for files too large to hold
+    /// in memory: read it with [`EvidenceDownload::chunk`].
+    pub async fn download_evidence_stream(
+        &self,
+        key: &str,
+        id: &str,
+    ) -> Result<EvidenceDownload, ClientError> {
+        let path = format!("/incidents/{}/evidence/{}/content", enc(key), enc(id));
+        let (url, req) = self.request(Method::GET, &path);
+        let resp = self.send(&url, req).await?;
+        let sha256 = resp
+            .headers()
+            .get(vigil_api::SHA256_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| ClientError::Decode {
+                url: url.clone(),
+                detail: format!("missing {} header", vigil_api::SHA256_HEADER),
+            })?;
+        Ok(EvidenceDownload { url, sha256, resp })
     }
 
     /// `POST /incidents/{key}/evidence/{id}/custody`.
@@ -339,4 +390,27 @@ pub(crate) fn serde_urlencoded_string<T: serde::Serialize>(
         }
     }
     Ok(out.finish())
+}
+
+/// Evidence content being downloaded ([`Client::download_evidence_stream`]).
+#[derive(Debug)]
+pub struct EvidenceDownload {
+    url: String,
+    /// The SHA-256 the server sent in `X-Vigil-Sha256`, verified on its side before sending;
+    /// check it again over the bytes received.
+    pub sha256: String,
+    resp: reqwest::Response,
+}
+
+impl EvidenceDownload {
+    /// The next piece of the content, or `None` at its end.
+    pub async fn chunk(&mut self) -> Result<Option<bytes::Bytes>, ClientError> {
+        self.resp
+            .chunk()
+            .await
+            .map_err(|source| ClientError::Transport {
+                url: self.url.clone(),
+                source,
+            })
+    }
 }

@@ -7,6 +7,7 @@ mod endpoints;
 mod events;
 mod org;
 
+pub use endpoints::EvidenceDownload;
 pub use events::NDJSON;
 
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -70,6 +71,18 @@ pub enum ClientError {
         /// The underlying error.
         #[source]
         source: std::io::Error,
+    },
+    /// A file is larger than the server takes as evidence (its published limit).
+    #[error(
+        "{path} is {size} bytes, more than this server takes as evidence ({limit} bytes); compress or split it, or ask the server's operator to raise `vigil serve --max-evidence-bytes`"
+    )]
+    EvidenceTooLarge {
+        /// The file.
+        path: String,
+        /// Its size in bytes.
+        size: u64,
+        /// The server's limit in bytes.
+        limit: u64,
     },
     /// The server URL given is not a valid http(s) URL.
     #[error("invalid server URL {0:?}; give one like http://127.0.0.1:8080")]

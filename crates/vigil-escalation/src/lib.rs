@@ -487,6 +487,14 @@ impl Escalator {
         .with_field("escalation", step)
         .with_field("fired", alert.count.to_string())
         .with_field("acknowledge", format!("vigil alerts ack {}", alert.key));
+        // A report's reporter is who the responder calls back; the tool that raised an
+        // external alert (or how a person reported it) says where to look.
+        if let Some(r) = &alert.alert.reporter {
+            n = n.with_field("reporter", r);
+        }
+        if let Some(o) = &alert.alert.origin {
+            n = n.with_field("origin", o);
+        }
         if let Some(s) = &alert.alert.summary {
             n = n.with_summary(s);
         }

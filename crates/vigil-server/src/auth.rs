@@ -84,10 +84,16 @@ impl FromRequestParts<AppState> for Sender {
     ) -> Result<Self, Self::Rejection> {
         let who = authenticate(parts, state).await?;
         if !who.role.allows(vigil_core::Permission::SendEvents) {
+            // Said for the route asked, since events, alerts and reports share the permission.
+            let what = match parts.uri.path().rsplit('/').next() {
+                Some("alerts") => "raise alerts",
+                Some("reports") => "send reports",
+                _ => "send events",
+            };
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
                 format!(
-                    "the token `{}` has the {} role, which cannot send events; create an ingest token with `vigil admin token --role ingest --service NAME`",
+                    "the token `{}` has the {} role, which cannot {what}; use a responder or admin token, or an ingest token (`vigil admin token --role ingest --service NAME`)",
                     who.name, who.role
                 ),
             ));

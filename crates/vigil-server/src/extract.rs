@@ -1,11 +1,14 @@
 //! Request extractors that turn every malformed input into an `invalid_field` (400) or
 //! `payload_too_large` (413) JSON error naming the field, instead of axum's plain-text rejections.
+//! Every route reads its path parameters through [`ApiPath`], for the same reason.
 //!
 //! JSON bodies are read with a size cap and decoded through `serde_path_to_error`, so a wrong
 //! type or an unknown enum value deep in the body is reported with its path
 //! (`indicators[1].kind`); a missing or unknown field is named from serde's message.
 
 use axum::body::{Body, Bytes};
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use futures_util::StreamExt;
@@ -45,6 +48,24 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 
 /// Decodes a JSON document, naming the field at fault on failure.
 pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde's derive reads a struct from an array too (`["t","s","SEV3"]` as title, summary,
+    // severity), which would make a body's meaning hang on field order: an object is asked for.
+    if expects_object::<T>() {
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first.is_some_and(|b| *b != b'{') {
+            let what = match first {
+                Some(b'[') => "an array",
+                Some(b'"') => "a string",
+                _ => "not an object",
+            };
+            return Err(ApiError::invalid_field(
+                "body",
+                format!(
+                    "the request body must be a JSON object with the fields by name ({{\"field\": value, …}}); it is {what}"
+                ),
+            ));
+        }
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
@@ -71,6 +92,141 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         )
     })?;
     Ok(value)
+}
+
+/// Whether `T` is read from a JSON object at the top (a struct or a map), found by asking its
+/// `Deserialize` which `deserialize_*` it calls on a deserializer that holds nothing.
+fn expects_object<T: DeserializeOwned>() -> bool {
+    matches!(T::deserialize(Probe), Err(Probed::Object))
+}
+
+/// A deserializer that only says what it was asked for.
+struct Probe;
+
+/// What [`Probe`] was asked for.
+#[derive(Debug)]
+enum Probed {
+    /// A struct or a map.
+    Object,
+    /// Anything else.
+    Other,
+}
+
+impl std::fmt::Display for Probed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+impl std::error::Error for Probed {}
+
+impl serde::de::Error for Probed {
+    fn custom<M: std::fmt::Display>(_: M) -> Self {
+        Probed::Other
+    }
+}
+
+impl<'de> serde::Deserializer<'de> for Probe {
+    type Error = Probed;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Probed> {
+        Err(Probed::Other)
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, Probed> {
+        Err(Probed::Object)
+    }
+
+    fn deserialize_map<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Probed> {
+        Err(Probed::Object)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct enum identifier
+        ignored_any
+    }
+}
+
+/// Path parameters decoded into `T`, or a 400 naming the parameter at fault (axum's own
+/// `Path` answers plain text, "Invalid URL: Invalid UTF-8 in `key`").
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => Err(path_error(parts, rejection)),
+        }
+    }
+}
+
+/// The API's error for a path parameter axum could not read.
+fn path_error(parts: &Parts, rejection: PathRejection) -> ApiError {
+    // The route's parameter names, for the errors axum gives without one (`{key}`, `{id}`).
+    let names: Vec<String> = parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| {
+            m.as_str()
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+                .map(|s| s.trim_start_matches('*').to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let name_at = |index: usize| {
+        names
+            .get(index)
+            .cloned()
+            .unwrap_or_else(|| "path".to_owned())
+    };
+    let invalid = |key: String, what: String| {
+        ApiError::invalid_field(
+            key.clone(),
+            format!("path parameter `{key}`: {what}; check the URL"),
+        )
+    };
+    let err = match rejection {
+        PathRejection::FailedToDeserializePathParams(err) => err,
+        other => return ApiError::internal(format!("path parameters: {other}")),
+    };
+    match err.into_kind() {
+        ErrorKind::InvalidUtf8InPathParam { key } => invalid(
+            key,
+            "is not valid UTF-8 once percent-decoded (keys look like INC-42 or ALR-12)".to_owned(),
+        ),
+        ErrorKind::ParseErrorAtKey {
+            key,
+            value,
+            expected_type,
+        } => invalid(key, format!("{value:?} is not a valid {expected_type}")),
+        ErrorKind::ParseErrorAtIndex {
+            index,
+            value,
+            expected_type,
+        } => invalid(
+            name_at(index),
+            format!("{value:?} is not a valid {expected_type}"),
+        ),
+        ErrorKind::ParseError {
+            value,
+            expected_type,
+        } => invalid(
+            name_at(0),
+            format!("{value:?} is not a valid {expected_type}"),
+        ),
+        ErrorKind::DeserializeError { key, message, .. } => invalid(key, message),
+        other => ApiError::internal(format!("path parameters: {other}")),
+    }
 }
 
 /// Reads a request body into memory, refusing more than `limit` bytes with a 413.
@@ -280,11 +436,22 @@ mod tests {
             (r#"{"title": "x", "items": [{}]}"#, "items[0].kind"),
             (r#"{"title": "x""#, "body"),
             (r#"{"title": "x", "items": []} 1"#, "body"),
+            (r#"["x", [], null]"#, "body"),
+            (r#" 3"#, "body"),
         ];
         for (input, field) in cases {
             let err = decode_json::<Outer>(input.as_bytes()).unwrap_err();
             assert_eq!(field_of(err), field, "{input}");
         }
+    }
+
+    #[test]
+    fn only_bodies_read_as_objects_must_be_objects() {
+        assert!(expects_object::<Outer>());
+        assert!(expects_object::<std::collections::HashMap<String, u32>>());
+        assert!(!expects_object::<Vec<u32>>());
+        assert!(!expects_object::<serde_json::Value>());
+        assert_eq!(decode_json::<Vec<u32>>(b"[1, 2]").unwrap(), [1, 2]);
     }
 
     #[test]

@@ -11,15 +11,22 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use vigil_core::{AlertSource, NewAlert, Severity};
 use vigil_store::{AlertPolicy, Raised};
 
 use crate::error::ApiError;
-use crate::extract::read_body;
+use crate::extract::{ApiPath, read_body};
 use crate::state::AppState;
+
+/// The longest description a report may have, in characters (an alert's summary holds it).
+const MAX_DESCRIPTION: usize = 20_000;
+
+/// The service of a report that names none: a placeholder for triage, never a service in an
+/// incident's scope.
+pub const UNKNOWN_SERVICE: &str = "unknown";
 
 /// Reports accepted per link per window.
 const REPORTS_PER_WINDOW: u32 = 30;
@@ -107,7 +114,7 @@ fn key_ok(state: &AppState, key: &str) -> bool {
 }
 
 /// `GET /report/{key}`: the form.
-pub async fn form(State(state): State<AppState>, Path(key): Path<String>) -> Response {
+pub async fn form(State(state): State<AppState>, ApiPath(key): ApiPath<String>) -> Response {
     if !key_ok(&state, &key) {
         return (StatusCode::NOT_FOUND, page("<h1>Not found</h1><p>This reporting link is not valid. Ask your security team for the current one.</p>")).into_response();
     }
@@ -132,12 +139,13 @@ pub async fn form(State(state): State<AppState>, Path(key): Path<String>) -> Res
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReport {
-    /// What was noticed.
+    /// What was noticed (at most 20,000 characters).
     pub description: String,
     /// The service it concerns (default `unknown`).
     #[serde(default)]
     pub service: Option<String>,
-    /// SEV2 (happening now), SEV3 (not sure, the default) or SEV4 (just odd).
+    /// SEV2 (happening now), SEV3 (not sure, the default) or SEV4 (just odd); SEV1 is refused,
+    /// since only responders set it, on an incident.
     #[serde(default)]
     pub urgency: Option<String>,
     /// The reporter's name.
@@ -162,6 +170,14 @@ pub async fn raise_report(
             "the description is empty; say what you noticed",
         ));
     }
+    if description.chars().count() > MAX_DESCRIPTION {
+        return Err(ApiError::invalid_field(
+            "description",
+            format!(
+                "the description has more than {MAX_DESCRIPTION} characters; shorten it to what you noticed and when (a responder will ask you for the rest)"
+            ),
+        ));
+    }
     let severity = match r
         .urgency
         .as_deref()
@@ -169,10 +185,20 @@ pub async fn raise_report(
         .filter(|u| !u.is_empty())
     {
         None => Severity::Sev3,
+        // SEV1 is a responder's call on an incident, never a report's: refused like any
+        // other urgency a report cannot have, rather than stored as something else.
         Some(u) => Severity::parse(u)
-            .map_err(|_| ApiError::invalid_field("urgency", "write SEV2, SEV3 or SEV4"))?,
+            .ok()
+            .filter(|s| *s != Severity::Sev1)
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    "urgency",
+                    format!(
+                        "{u:?} is not an urgency a report can have; write SEV2 (happening now), SEV3 (not sure) or SEV4 (just odd) — responders set SEV1 when they declare an incident"
+                    ),
+                )
+            })?,
     };
-    let severity = severity.max(Severity::Sev2);
     let reporter = [r.name.as_deref(), r.contact.as_deref()]
         .into_iter()
         .flatten()
@@ -195,7 +221,7 @@ pub async fn raise_report(
             .service
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "unknown".into()),
+            .unwrap_or_else(|| UNKNOWN_SERVICE.into()),
         // Every report is its own alert: two people reporting are two signals.
         dedup_key: format!("report|{}", uuid::Uuid::new_v4()),
         rule_id: None,
@@ -220,7 +246,7 @@ pub async fn raise_report(
 /// `POST /report/{key}`: the form's submission.
 pub async fn submit(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     body: axum::body::Body,
 ) -> Response {
     if !key_ok(&state, &key) {
@@ -288,7 +314,7 @@ fn link_ok(state: &AppState, key: &str, token: &str) -> bool {
 /// that follows links cannot stop an escalation).
 pub async fn ack_page(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     axum::extract::Query(q): axum::extract::Query<AckLink>,
 ) -> Response {
     if !link_ok(&state, &key, &q.t) {
@@ -308,7 +334,7 @@ pub async fn ack_page(
 /// signed for.
 pub async fn ack_submit(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     axum::extract::Query(q): axum::extract::Query<AckLink>,
 ) -> Response {
     if !link_ok(&state, &key, &q.t) {

@@ -306,6 +306,13 @@ pub trait Store: Send + Sync + 'static {
     /// One detection, by its id.
     fn get_detection(&self, id: i64) -> BoxFuture<'_, StoreResult<vigil_core::Detection>>;
 
+    /// The detections of an alert's events (their service, host and tenant, which the alert
+    /// row does not keep), in event order; none for an alert no detection raised.
+    fn alert_detections(
+        &self,
+        alert_id: i64,
+    ) -> BoxFuture<'_, StoreResult<Vec<vigil_core::Detection>>>;
+
     /// Detections matching every filter given, newest first, one page and the total.
     fn list_detections<'a>(
         &'a self,

@@ -329,42 +329,12 @@ impl SqliteStore {
         let at = now();
         let mut tx = self.begin().await?;
         let id = resolve(&mut tx, r).await?;
-        let mut incident = load(&mut tx, id).await?;
-        let missing = |have: &[String], add: Vec<String>| -> Vec<String> {
-            let mut out: Vec<String> = Vec::new();
-            for name in add {
-                if !have.contains(&name) && !out.contains(&name) {
-                    out.push(name);
-                }
-            }
-            out
-        };
-        let services = missing(&incident.services, services);
-        let tenants = missing(&incident.tenants, tenants);
-        if services.is_empty() && tenants.is_empty() {
-            return Ok((incident, false));
-        }
-        let patch = IncidentPatch {
-            services: (!services.is_empty())
-                .then(|| [incident.services.clone(), services].concat()),
-            tenants: (!tenants.is_empty()).then(|| [incident.tenants.clone(), tenants].concat()),
-            ..IncidentPatch::default()
-        };
-        let fields = incident.apply_patch(patch.clone(), actor, at)?;
-        update_incident_row(&mut tx, &incident).await?;
-        replace_names(&mut tx, "incident_services", id, &incident.services).await?;
-        replace_names(&mut tx, "incident_tenants", id, &incident.tenants).await?;
-        append_audit(
-            &mut tx,
-            actor,
-            "incident.update",
-            Some(id),
-            json!({ "key": incident.key, "fields": fields, "patch": patch }),
-        )
-        .await?;
+        let changed = extend_scope_in(&mut tx, actor, id, services, tenants, at).await?;
         let stored = load(&mut tx, id).await?;
-        tx.commit().await?;
-        Ok((stored, true))
+        if changed {
+            tx.commit().await?;
+        }
+        Ok((stored, changed))
     }
 
     async fn add_indicators_impl(
@@ -786,11 +756,16 @@ impl SqliteStore {
                 (create_incident_in(&mut tx, actor, *new, at).await?.id, true)
             }
             AlertsInto::Merge {
-                incident, activity, ..
+                incident,
+                activity,
+                services,
+                tenants,
+                ..
             } => {
                 let id = resolve(&mut tx, &incident).await?;
                 if let Some((values, text)) = merge {
                     add_indicators_in(&mut tx, actor, id, &values, at).await?;
+                    extend_scope_in(&mut tx, actor, id, services, tenants, at).await?;
                     if let Some(seen) = activity {
                         let reason = format!("events of a merged alert start then ({text})");
                         first_activity_seen_in(&mut tx, actor, id, seen, &reason, at).await?;
@@ -1564,6 +1539,51 @@ fn action_text(text: &str) -> StoreResult<String> {
         .into());
     }
     Ok(text)
+}
+
+/// Adds the services and tenants an incident's scope lacks, audited as an update; whether
+/// anything was added. Names already in scope, repeated or blank are left out.
+async fn extend_scope_in(
+    tx: &mut SqliteConnection,
+    actor: &str,
+    id: IncidentId,
+    services: Vec<String>,
+    tenants: Vec<String>,
+    at: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let mut incident = load(tx, id).await?;
+    let missing = |have: &[String], add: Vec<String>| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for name in add {
+            if !name.trim().is_empty() && !have.contains(&name) && !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        out
+    };
+    let services = missing(&incident.services, services);
+    let tenants = missing(&incident.tenants, tenants);
+    if services.is_empty() && tenants.is_empty() {
+        return Ok(false);
+    }
+    let patch = IncidentPatch {
+        services: (!services.is_empty()).then(|| [incident.services.clone(), services].concat()),
+        tenants: (!tenants.is_empty()).then(|| [incident.tenants.clone(), tenants].concat()),
+        ..IncidentPatch::default()
+    };
+    let fields = incident.apply_patch(patch.clone(), actor, at)?;
+    update_incident_row(tx, &incident).await?;
+    replace_names(tx, "incident_services", id, &incident.services).await?;
+    replace_names(tx, "incident_tenants", id, &incident.tenants).await?;
+    append_audit(
+        tx,
+        actor,
+        "incident.update",
+        Some(id),
+        json!({ "key": incident.key, "fields": fields, "patch": patch }),
+    )
+    .await?;
+    Ok(true)
 }
 
 /// Moves incident `id`'s first activity back to `seen` inside `conn`'s transaction when that is
@@ -3352,6 +3372,22 @@ impl Store for SqliteStore {
                 .await?
                 .ok_or_else(|| StoreError::NotFound(format!("detection {id}")))?;
             detection_row(&row)
+        })
+    }
+
+    fn alert_detections(
+        &self,
+        alert_id: i64,
+    ) -> BoxFuture<'_, StoreResult<Vec<vigil_core::Detection>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT d.* FROM detections d JOIN alert_events ae ON ae.event_id = d.event_id \
+                 WHERE ae.alert_id = ? ORDER BY d.event_id, d.id",
+            )
+            .bind(alert_id)
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(detection_row).collect()
         })
     }
 

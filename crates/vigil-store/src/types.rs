@@ -361,6 +361,10 @@ pub enum AlertsInto {
         /// The earliest time the alerts' events carry: the incident's first activity moves
         /// back to it when it is earlier ([`vigil_core::Incident::activity_seen`]).
         activity: Option<chrono::DateTime<chrono::Utc>>,
+        /// The alerts' services, added to the incident's scope when it lacks them.
+        services: Vec<String>,
+        /// The alerts' tenants, added to the incident's scope when it lacks them.
+        tenants: Vec<String>,
     },
 }
 

@@ -183,6 +183,12 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                     a.alert.service,
                     plural(a.count, "time", "times")
                 );
+                if let Some(r) = &a.alert.reporter {
+                    outln!("reported by: {r}");
+                }
+                if let Some(o) = &a.alert.origin {
+                    outln!("origin: {o}");
+                }
                 if let Some(s) = &a.alert.summary {
                     outln!("{s}");
                 }

@@ -1091,23 +1091,15 @@ async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
                     output.display()
                 );
             }
-            let (bytes, sha) = c.download_evidence(&key, &id).await.map_err(explain)?;
-            let actual = sha256_hex(&bytes);
-            if actual != sha {
-                anyhow::bail!(
-                    "the downloaded bytes hash to {actual} but the server vouched for {sha}; nothing was written — retry, and report it if it persists"
-                );
-            }
-            write_evidence(&output, &bytes, force)?;
+            let (sha, size) = download_evidence(&c, &key, &id, &output, force).await?;
             if conn.json {
                 return print_json(
-                    &serde_json::json!({"path": output, "sha256": sha, "size": bytes.len()}),
+                    &serde_json::json!({"path": output, "sha256": sha, "size": size}),
                 );
             }
             outln!(
-                "wrote {} ({} bytes, sha256 {sha} verified)",
-                output.display(),
-                bytes.len()
+                "wrote {} ({size} bytes, sha256 {sha} verified)",
+                output.display()
             );
         }
         EvidenceCommand::Custody {
@@ -1124,11 +1116,6 @@ async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 fn show_evidence(conn: &Conn, e: &Evidence) -> anyhow::Result<()> {
@@ -1201,30 +1188,104 @@ fn joined_or_dash(items: &[String], separator: &str) -> String {
     }
 }
 
-/// Writes downloaded evidence; without `force`, never over an existing file (another copy of
-/// the evidence, or anything else, is not silently destroyed).
-fn write_evidence(path: &std::path::Path, bytes: &[u8], force: bool) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true);
-    if force {
-        options.create(true).truncate(true);
-    } else {
-        options.create_new(true);
+/// Streams evidence into a part file beside `output`, hashing it as it arrives, and puts it
+/// at `output` only once its SHA-256 matches the one the server vouched for: a file of any
+/// size is never held in memory, and a bad or broken download leaves nothing at `output`.
+/// Without `force`, never over an existing file (another copy of the evidence, or anything
+/// else, is not silently destroyed). Returns the SHA-256 and the size.
+async fn download_evidence(
+    c: &vigil_client::Client,
+    key: &str,
+    id: &str,
+    output: &std::path::Path,
+    force: bool,
+) -> anyhow::Result<(String, u64)> {
+    use sha2::Digest;
+    use tokio::io::AsyncWriteExt;
+    let mut download = c.download_evidence_stream(key, id).await.map_err(explain)?;
+    let name = output
+        .file_name()
+        .with_context(|| format!("{} names no file; give a file path", output.display()))?;
+    let part = output.with_file_name(format!(
+        ".{}.part-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let write_error = || format!("could not write {}", output.display());
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&part)
+        .await
+        .with_context(write_error)?;
+    let part = PartFile(Some(part));
+    let mut hasher = sha2::Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) = download.chunk().await.map_err(explain)? {
+        hasher.update(&chunk);
+        size += chunk.len() as u64;
+        file.write_all(&chunk).await.with_context(write_error)?;
     }
-    let mut file = options.open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
+    file.sync_all().await.with_context(write_error)?;
+    drop(file);
+    let actual = hex::encode(hasher.finalize());
+    if actual != download.sha256 {
+        anyhow::bail!(
+            "the downloaded bytes hash to {actual} but the server vouched for {}; nothing was written — retry, and report it if it persists",
+            download.sha256
+        );
+    }
+    part.place(output, force)?;
+    Ok((actual, size))
+}
+
+/// A download's part file, removed unless placed: an interrupted or refused download leaves
+/// nothing behind.
+struct PartFile(Option<std::path::PathBuf>);
+
+impl PartFile {
+    /// Moves the part file to `output`; without `force`, only where nothing is (a hard link
+    /// fails on an existing file, where a rename would replace it).
+    fn place(mut self, output: &std::path::Path, force: bool) -> anyhow::Result<()> {
+        let Some(part) = self.0.take() else {
+            return Ok(());
+        };
+        let exists = || {
             anyhow::anyhow!(
                 "{} exists; pick another --output, or add --force to replace it",
-                path.display()
+                output.display()
             )
+        };
+        let placed = if force {
+            std::fs::rename(&part, output)
         } else {
-            anyhow::Error::new(e).context(format!("could not write {}", path.display()))
+            match std::fs::hard_link(&part, output) {
+                Ok(()) => std::fs::remove_file(&part),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let _ = std::fs::remove_file(&part);
+                    return Err(exists());
+                }
+                // A file system without hard links: checked, then renamed.
+                Err(_) if output.exists() => {
+                    let _ = std::fs::remove_file(&part);
+                    return Err(exists());
+                }
+                Err(_) => std::fs::rename(&part, output),
+            }
+        };
+        placed.map_err(|e| {
+            let _ = std::fs::remove_file(&part);
+            anyhow::Error::new(e).context(format!("could not write {}", output.display()))
+        })
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        if let Some(part) = self.0.take() {
+            let _ = std::fs::remove_file(part);
         }
-    })?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("could not write {}", path.display()))
+    }
 }
 
 fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {

@@ -5,6 +5,7 @@
 mod contacts;
 mod delays;
 mod owners;
+mod reports;
 mod slow;
 
 use std::sync::{Arc, Mutex};
@@ -30,6 +31,8 @@ pub struct Hooks {
 
 struct Shared {
     seen: Mutex<Vec<String>>,
+    /// The body of each request, in the order of `seen`.
+    bodies: Mutex<Vec<String>>,
     /// One permit per held request the test lets go.
     gate: tokio::sync::Semaphore,
 }
@@ -38,6 +41,7 @@ impl Hooks {
     pub async fn start() -> Self {
         let shared = Arc::new(Shared {
             seen: Mutex::new(Vec::new()),
+            bodies: Mutex::new(Vec::new()),
             gate: tokio::sync::Semaphore::new(0),
         });
         let app = axum::Router::new()
@@ -52,6 +56,11 @@ impl Hooks {
     /// The paths paged so far, in order of arrival (`/alice`).
     pub fn paged(&self) -> Vec<String> {
         self.shared.seen.lock().unwrap().clone()
+    }
+
+    /// The bodies paged so far, in order of arrival.
+    pub fn bodies(&self) -> Vec<String> {
+        self.shared.bodies.lock().unwrap().clone()
     }
 
     /// Lets `n` held requests be answered.
@@ -71,7 +80,12 @@ impl Hooks {
     }
 }
 
-async fn record(State(shared): State<Arc<Shared>>, uri: Uri, _body: Bytes) -> &'static str {
+async fn record(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> &'static str {
+    shared
+        .bodies
+        .lock()
+        .unwrap()
+        .push(String::from_utf8_lossy(&body).into_owned());
     shared.seen.lock().unwrap().push(uri.path().to_owned());
     if uri.path().starts_with("/held") {
         shared.gate.acquire().await.unwrap().forget();
@@ -118,7 +132,7 @@ impl Env {
 
     /// Raises a new alert for `service`; returns its id and when it was raised.
     pub async fn raise(&self, service: &str, dedup_key: &str) -> (i64, DateTime<Utc>) {
-        let alert = NewAlert {
+        self.raise_alert(NewAlert {
             title: "Suspicious login".to_owned(),
             source: AlertSource::External,
             severity: Severity::parse("SEV2").unwrap(),
@@ -131,7 +145,12 @@ impl Env {
             event_ids: Vec::new(),
             events: Vec::new(),
             times: 1,
-        };
+        })
+        .await
+    }
+
+    /// Raises `alert`; returns its id and when it was raised.
+    pub async fn raise_alert(&self, alert: NewAlert) -> (i64, DateTime<Utc>) {
         match self
             .store
             .raise_alert("test", alert, AlertPolicy::default())

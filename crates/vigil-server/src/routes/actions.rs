@@ -1,14 +1,14 @@
 //! The append-only action log of an incident: entries can be added and read, never changed.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use vigil_api::error::ErrorBody;
 use vigil_api::types::*;
 
 use crate::auth::{Principal, Responder};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use crate::{incident_ref, store_error};
 
@@ -21,7 +21,7 @@ use crate::{incident_ref, store_error};
 pub async fn list(
     State(state): State<AppState>,
     _who: Principal,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiQuery(query): ApiQuery<ActionQuery>,
 ) -> Result<Json<Page<ActionEntry>>, ApiError> {
     let r = incident_ref(&key)?;
@@ -44,7 +44,7 @@ pub async fn list(
 pub async fn add(
     State(state): State<AppState>,
     Responder(who): Responder,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(req): ApiJson<AddAction>,
 ) -> Result<(StatusCode, Json<ActionEntry>), ApiError> {
     let r = incident_ref(&key)?;

@@ -1,14 +1,14 @@
 //! Admin routes: the audit trail (paged, and its verification) and API tokens.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use vigil_api::error::ErrorBody;
 use vigil_api::types::*;
 
 use crate::auth::Admin;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use crate::{incident_ref, parse_uuid, store_error};
 use vigil_store::AuditFilter;
@@ -120,7 +120,7 @@ pub async fn list_tokens(
 pub async fn revoke_token(
     State(state): State<AppState>,
     Admin(who): Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<TokenInfo>, ApiError> {
     let id = parse_uuid("id", &id)?;
     Ok(Json(

@@ -2,17 +2,18 @@
 //! triage, acknowledged, resolved or dismissed with a reason (counted per rule for tuning).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use vigil_api::alerts::*;
 use vigil_api::error::ErrorBody;
-use vigil_core::{AlertAction, Incident, NewIncident, Page, indicators_from_events};
+use vigil_core::{AlertAction, Incident, NewIncident, NewIndicator, Page, indicators_from_events};
 use vigil_store::{AlertFilter, AlertPolicy, Raised};
 use vigil_store::{AlertsInto, NewEvidence, TakeAlerts};
 
 use crate::auth::{Principal, Responder, Sender};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::report::UNKNOWN_SERVICE;
 use crate::state::AppState;
 use crate::store_error;
 
@@ -141,7 +142,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     _who: Principal,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> Result<Json<Alert>, ApiError> {
     Ok(Json(
         state
@@ -176,7 +177,7 @@ async fn act(
 pub async fn ack(
     State(state): State<AppState>,
     Responder(who): Responder,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> Result<Json<Alert>, ApiError> {
     act(&state, &who.name, &key, AlertAction::Acknowledge).await
 }
@@ -190,7 +191,7 @@ pub async fn ack(
 pub async fn resolve(
     State(state): State<AppState>,
     Responder(who): Responder,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> Result<Json<Alert>, ApiError> {
     act(&state, &who.name, &key, AlertAction::Resolve).await
 }
@@ -205,7 +206,7 @@ pub async fn resolve(
 pub async fn dismiss(
     State(state): State<AppState>,
     Responder(who): Responder,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(req): ApiJson<DismissAlert>,
 ) -> Result<Json<Alert>, ApiError> {
     act(
@@ -306,11 +307,17 @@ fn events_as_evidence(alerts: &[Alert]) -> Vec<(NewEvidence, Vec<u8>)> {
         .collect()
 }
 
-/// How an alert is named in an incident: key, severity, service, how many times it fired, and
-/// what it says.
+/// How an alert is named in an incident: key, severity, service, how many times it fired, who
+/// reported it (so a responder can call them back), and what it says.
 fn alert_line(alert: &Alert, what: &str) -> String {
+    let reporter = alert
+        .alert
+        .reporter
+        .as_deref()
+        .map(|r| format!(", reported by {r}"))
+        .unwrap_or_default();
     format!(
-        "{} ({}, {}, fired {} {}): {what}",
+        "{} ({}, {}, fired {} {}{reporter}): {what}",
         alert.key,
         alert.alert.severity,
         alert.alert.service,
@@ -319,10 +326,70 @@ fn alert_line(alert: &Alert, what: &str) -> String {
     )
 }
 
+/// What alerts bring into an incident's scope besides their events' indicators: the services
+/// and tenants their detections (and the alerts themselves) name, and the hosts the events came
+/// from, which the event envelope names and the event text may not.
+#[derive(Debug, Default)]
+struct AlertScope {
+    services: Vec<String>,
+    tenants: Vec<String>,
+    hosts: Vec<NewIndicator>,
+}
+
+impl AlertScope {
+    async fn of(state: &AppState, alerts: &[Alert]) -> Result<AlertScope, ApiError> {
+        fn add(list: &mut Vec<String>, name: &str) {
+            let name = name.trim();
+            if !name.is_empty() && name != UNKNOWN_SERVICE && !list.iter().any(|n| n == name) {
+                list.push(name.to_owned());
+            }
+        }
+        let mut scope = AlertScope::default();
+        let mut hosts: Vec<String> = Vec::new();
+        for alert in alerts {
+            add(&mut scope.services, &alert.alert.service);
+            let detections = state
+                .store
+                .alert_detections(alert.id)
+                .await
+                .map_err(store_error)?;
+            for d in &detections {
+                add(&mut scope.services, &d.detection.service);
+                add(&mut scope.tenants, &d.detection.tenant);
+                let host = d.detection.host.trim();
+                if !host.is_empty() && !hosts.iter().any(|h| h == host) {
+                    hosts.push(host.to_owned());
+                    scope.hosts.push(NewIndicator {
+                        kind: "host".into(),
+                        value: host.to_owned(),
+                        note: Some(format!("the host that sent the events of {}", alert.key)),
+                    });
+                }
+            }
+        }
+        Ok(scope)
+    }
+}
+
+/// The indicators of the events' text, then the hosts of their envelopes not already among them.
+fn with_hosts(mut indicators: Vec<NewIndicator>, hosts: Vec<NewIndicator>) -> Vec<NewIndicator> {
+    for host in hosts {
+        let known = indicators
+            .iter()
+            .any(|i| i.kind == "host" && i.value.eq_ignore_ascii_case(&host.value));
+        if !known {
+            indicators.push(host);
+        }
+    }
+    indicators
+}
+
 /// Declare an incident from one or more open alerts: the worst preliminary severity (or the
 /// one given), the indicators named by the matched events (IPs, users, hosts, hashes,
-/// domains …), the events themselves as evidence, and the alerts' services in scope. The
-/// alerts are resolved as declared, each with the incident's key.
+/// domains …) and the hosts that sent them, the events themselves as evidence, and the
+/// alerts' services and tenants in scope (not the placeholder service `unknown`). The summary
+/// names each alert with its reporter's contact. The alerts are resolved as declared, each
+/// with the incident's key.
 #[utoipa::path(
     post, path = "/alerts/declare", operation_id = "declare_incident_from_alerts", tag = "alerts",
     request_body = DeclareIncident,
@@ -349,12 +416,7 @@ pub async fn declare(
         .min()
         .unwrap_or(vigil_core::Severity::Sev3);
     let keys: Vec<&str> = alerts.iter().map(|a| a.key.as_str()).collect();
-    let mut services: Vec<String> = Vec::new();
-    for a in &alerts {
-        if !services.contains(&a.alert.service) {
-            services.push(a.alert.service.clone());
-        }
-    }
+    let scope = AlertScope::of(&state, &alerts).await?;
     let summary = req.summary.clone().unwrap_or_else(|| {
         alerts
             .iter()
@@ -368,8 +430,9 @@ pub async fn declare(
         "severity": req.severity.unwrap_or(worst),
         "severity_reason": req.severity_reason.clone().unwrap_or_else(|| format!("preliminary severity of {}", keys.join(", "))),
         "category": req.category,
-        "indicators": indicators_from_events(&events, 200),
-        "services": services,
+        "indicators": with_hosts(indicators_from_events(&events, 200), scope.hosts),
+        "services": scope.services,
+        "tenants": scope.tenants,
         "first_activity": first_activity(&alerts),
         "detected": alerts.iter().map(|a| a.first_seen).min(),
         "acknowledged": taken_up(&alerts),
@@ -426,8 +489,9 @@ fn taken_up(alerts: &[Alert]) -> chrono::DateTime<chrono::Utc> {
         .unwrap_or_else(chrono::Utc::now)
 }
 
-/// Merge an open alert into an existing incident: its indicators and events join the
-/// incident, an action-log entry records it, and the alert is resolved as merged.
+/// Merge an open alert into an existing incident: its indicators (the hosts of its events
+/// among them) and events join the incident, its service and tenants join the incident's
+/// scope, an action-log entry records it, and the alert is resolved as merged.
 #[utoipa::path(
     post, path = "/alerts/{key}/merge", operation_id = "merge_alerts", tag = "alerts",
     params(("key" = String, Path, description = "Alert key (ALR-12)")),
@@ -437,7 +501,7 @@ fn taken_up(alerts: &[Alert]) -> chrono::DateTime<chrono::Utc> {
 pub async fn merge(
     State(state): State<AppState>,
     Responder(who): Responder,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(req): ApiJson<MergeAlert>,
 ) -> Result<Json<Incident>, ApiError> {
     let alerts = open_alerts(&state, std::slice::from_ref(&key)).await?;
@@ -454,13 +518,16 @@ pub async fn merge(
         .iter()
         .filter_map(vigil_core::EventJson::parse)
         .collect();
+    let scope = AlertScope::of(&state, &alerts).await?;
     let take = TakeAlerts {
         alerts: vec![alert.id],
         into: AlertsInto::Merge {
             incident: r,
-            indicators: indicators_from_events(&events, 200),
+            indicators: with_hosts(indicators_from_events(&events, 200), scope.hosts),
             action: format!("merged alert {}", alert_line(alert, &alert.alert.title)),
             activity: earliest_event_time(&alerts),
+            services: scope.services,
+            tenants: scope.tenants,
         },
         evidence: events_as_evidence(&alerts),
     };

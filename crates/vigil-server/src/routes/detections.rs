@@ -1,7 +1,7 @@
 //! Detections: Sigma rule matches recorded on ingest, newest first, for triage and tuning.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use vigil_api::error::ErrorBody;
 use vigil_api::events::{Detection, DetectionDetail, DetectionQuery};
 use vigil_core::Page;
@@ -9,7 +9,7 @@ use vigil_store::DetectionFilter;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::extract::ApiQuery;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::state::AppState;
 use crate::store_error;
 
@@ -61,7 +61,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     _who: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<DetectionDetail>, ApiError> {
     let id = id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
         ApiError::invalid_field("id", format!("{id:?} is not a detection id like 1200"))

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue};
 use bytes::Bytes;
@@ -27,7 +27,7 @@ use vigil_logs::{
 
 use crate::auth::{Principal, Sender};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, decode_body, read_body};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, decode_body, read_body};
 use crate::state::{AppState, KeyClaim};
 use crate::{incident_ref, store_error};
 
@@ -665,7 +665,7 @@ fn storage_of(state: &AppState, s: vigil_logs::ServiceStats) -> ServiceStorage {
 pub async fn incident_pivot(
     State(state): State<AppState>,
     who: Principal,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(req): ApiJson<IncidentPivotRequest>,
 ) -> Result<Json<IncidentPivotResponse>, ApiError> {
     if req.accept {

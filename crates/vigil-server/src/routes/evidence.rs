@@ -9,7 +9,7 @@ use std::task::{Context, Poll, ready};
 
 use axum::Json;
 use axum::body::{Body, BodyDataStream, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
@@ -20,7 +20,7 @@ use vigil_store::NewEvidence;
 
 use crate::auth::{Principal, Responder};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, too_large};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, too_large};
 use crate::state::AppState;
 use crate::{incident_ref, parse_uuid, store_error};
 
@@ -103,7 +103,7 @@ impl AsyncRead for BodyReader {
 pub async fn upload(
     State(state): State<AppState>,
     Responder(who): Responder,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiQuery(query): ApiQuery<EvidenceUploadQuery>,
     body: Body,
 ) -> Result<(StatusCode, Json<Evidence>), ApiError> {
@@ -146,7 +146,7 @@ pub async fn upload(
 pub async fn list(
     State(state): State<AppState>,
     _who: Principal,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> Result<Json<Vec<Evidence>>, ApiError> {
     let r = incident_ref(&key)?;
     Ok(Json(
@@ -168,7 +168,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     _who: Principal,
-    Path((key, id)): Path<(String, String)>,
+    ApiPath((key, id)): ApiPath<(String, String)>,
 ) -> Result<Json<Evidence>, ApiError> {
     let r = incident_ref(&key)?;
     let id = parse_uuid("id", &id)?;
@@ -196,7 +196,7 @@ pub async fn get(
 pub async fn content(
     State(state): State<AppState>,
     _who: Principal,
-    Path((key, id)): Path<(String, String)>,
+    ApiPath((key, id)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let r = incident_ref(&key)?;
     let id = parse_uuid("id", &id)?;
@@ -250,7 +250,7 @@ pub async fn content(
 pub async fn custody(
     State(state): State<AppState>,
     Responder(who): Responder,
-    Path((key, id)): Path<(String, String)>,
+    ApiPath((key, id)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<AddCustody>,
 ) -> Result<(StatusCode, Json<Evidence>), ApiError> {
     let r = incident_ref(&key)?;

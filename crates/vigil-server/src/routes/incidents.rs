@@ -2,14 +2,14 @@
 //! changes, the post-mortem. Every write names its actor from the token's principal.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use vigil_api::error::ErrorBody;
 use vigil_api::types::*;
 
 use crate::auth::{Principal, Responder};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use crate::{incident_ref, store_error};
 use vigil_store::IncidentFilter;
@@ -84,7 +84,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     _who: Principal,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> Result<Json<Incident>, ApiError> {
     let r = incident_ref(&key)?;
     Ok(Json(
@@ -102,7 +102,7 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     Responder(who): Responder,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(req): ApiJson<IncidentPatch>,
 ) -> Result<Json<Incident>, ApiError> {
     let r = incident_ref(&key)?;
@@ -125,7 +125,7 @@ pub async fn update(
 pub async fn severity(
     State(state): State<AppState>,
     Responder(who): Responder,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(req): ApiJson<ChangeSeverity>,
 ) -> Result<Json<Incident>, ApiError> {
     let r = incident_ref(&key)?;
@@ -152,7 +152,7 @@ pub async fn severity(
 pub async fn phase(
     State(state): State<AppState>,
     Responder(who): Responder,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(req): ApiJson<ChangePhase>,
 ) -> Result<Json<Incident>, ApiError> {
     let r = incident_ref(&key)?;
@@ -181,7 +181,7 @@ pub async fn phase(
 pub async fn timestamp(
     State(state): State<AppState>,
     Responder(who): Responder,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(req): ApiJson<CorrectTimestamp>,
 ) -> Result<Json<Incident>, ApiError> {
     let r = incident_ref(&key)?;
@@ -205,7 +205,7 @@ pub async fn timestamp(
 pub async fn post_mortem(
     State(state): State<AppState>,
     Responder(who): Responder,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(req): ApiJson<RecordPostMortem>,
 ) -> Result<Json<Incident>, ApiError> {
     let r = incident_ref(&key)?;

@@ -1,14 +1,14 @@
 //! Indicator routes: add and remove indicators on an incident, search them across incidents.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use vigil_api::error::ErrorBody;
 use vigil_api::types::*;
 
 use crate::auth::{Principal, Responder};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use crate::{incident_ref, parse_uuid, store_error};
 
@@ -29,7 +29,7 @@ use crate::{incident_ref, parse_uuid, store_error};
 pub async fn add(
     State(state): State<AppState>,
     Responder(who): Responder,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(req): ApiJson<NewIndicator>,
 ) -> Result<(StatusCode, Json<Indicator>), ApiError> {
     let r = incident_ref(&key)?;
@@ -66,7 +66,7 @@ pub async fn add(
 pub async fn remove(
     State(state): State<AppState>,
     Responder(who): Responder,
-    Path((key, id)): Path<(String, String)>,
+    ApiPath((key, id)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<RemoveIndicatorQuery>,
 ) -> Result<Json<Indicator>, ApiError> {
     let r = incident_ref(&key)?;

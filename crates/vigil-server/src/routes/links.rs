@@ -1,14 +1,14 @@
 //! Related incidents: explicit links, and suggestions from shared indicators.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use vigil_api::error::ErrorBody;
 use vigil_api::types::*;
 
 use crate::auth::{Principal, Responder};
 use crate::error::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 use crate::{incident_ref, store_error};
 
@@ -22,7 +22,7 @@ use crate::{incident_ref, store_error};
 pub async fn create(
     State(state): State<AppState>,
     Responder(who): Responder,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(req): ApiJson<CreateLink>,
 ) -> Result<(StatusCode, Json<IncidentLink>), ApiError> {
     let r = incident_ref(&key)?;
@@ -52,7 +52,7 @@ pub async fn create(
 pub async fn delete(
     State(state): State<AppState>,
     Responder(who): Responder,
-    Path((key, other)): Path<(String, String)>,
+    ApiPath((key, other)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let r = incident_ref(&key)?;
     let other = incident_ref(&other)?;
@@ -73,7 +73,7 @@ pub async fn delete(
 pub async fn related(
     State(state): State<AppState>,
     _who: Principal,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> Result<Json<Related>, ApiError> {
     let r = incident_ref(&key)?;
     Ok(Json(state.store.related(&r).await.map_err(store_error)?))

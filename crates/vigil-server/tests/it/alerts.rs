@@ -303,12 +303,14 @@ async fn an_incident_is_declared_from_alerts_with_their_indicators_and_events() 
     let http = reqwest::Client::new();
     let url = |p: &str| format!("http://{}/api/v1{p}", app.addr);
     let sha = "a".repeat(64);
-    for (minute, host) in [(1, "pc-1"), (2, "pc-2")] {
+    for (minute, host, tenant) in [(1, "pc-1", "acme"), (2, "pc-2", "globex")] {
         let body = format!(
             "{{\"@timestamp\":\"2026-11-30T10:0{minute}:00Z\",\"command\":\"mimikatz.exe sekurlsa::logonpasswords\",\"source\":{{\"ip\":\"203.0.113.9\"}},\"user\":{{\"name\":\"eve\"}},\"Hashes\":\"SHA256={sha}\"}}"
         );
         let r = http
-            .post(url(&format!("/events?service=edr&host={host}")))
+            .post(url(&format!(
+                "/events?service=edr&host={host}&tenant={tenant}"
+            )))
             .bearer_auth(&app.responder_token)
             .header("content-type", "application/json")
             .body(body)
@@ -357,6 +359,8 @@ async fn an_incident_is_declared_from_alerts_with_their_indicators_and_events() 
     assert_eq!(incident["severity"], "SEV2");
     assert_eq!(incident["title"], "Credential dumping tool");
     assert_eq!(incident["services"], json!(["edr"]));
+    // The tenant of the alert's events is in scope, the host that sent them an indicator.
+    assert_eq!(incident["tenants"], json!(["acme"]));
     // The matched event's own time is the first activity known, detected when the alert first
     // fired, acknowledged when the responder took it up: the response metrics count from
     // those, not from the incident's later phase moves.
@@ -388,6 +392,7 @@ async fn an_incident_is_declared_from_alerts_with_their_indicators_and_events() 
         ("ip", "203.0.113.9"),
         ("user_account", "eve"),
         ("sha256", sha.as_str()),
+        ("host", "pc-1"),
     ] {
         assert!(
             indicators.iter().any(|(k, v)| k == kind && v == value),
@@ -429,6 +434,17 @@ async fn an_incident_is_declared_from_alerts_with_their_indicators_and_events() 
     assert_eq!(r.status(), StatusCode::OK);
     let merged: Value = r.json().await.unwrap();
     assert_eq!(merged["evidence"].as_array().unwrap().len(), 2);
+    // Its tenant joins the scope, its host the indicators; the service is there once.
+    assert_eq!(merged["services"], json!(["edr"]));
+    assert_eq!(merged["tenants"], json!(["acme", "globex"]));
+    assert!(
+        merged["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["kind"] == "host" && i["value"] == "pc-2"),
+        "{merged}"
+    );
     let actions: Value = http
         .get(url(&format!("/incidents/{key}/actions")))
         .bearer_auth(&app.responder_token)
@@ -500,7 +516,7 @@ async fn people_report_through_a_form_without_login_and_through_the_api() {
         alert["title"],
         "Reported: Got a mail asking for my VPN password"
     );
-    // No description: nothing raised; a report can never claim SEV1.
+    // No description: nothing raised.
     let bad = http
         .post(format!("{base}/report/k3y-for-staff"))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -515,19 +531,104 @@ async fn people_report_through_a_form_without_login_and_through_the_api() {
         page.starts_with("<!doctype html>") && page.contains("say what you noticed"),
         "{page}"
     );
-    let api = http
-        .post(format!("{base}/api/v1/reports"))
-        .bearer_auth(&app.responder_token)
-        .json(&json!({"description": "USB stick found in the car park", "urgency": "SEV1"}))
+    let report = |token: &str, body: Value| {
+        http.post(format!("{base}/api/v1/reports"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    // An urgency a report cannot have is refused, SEV1 and `critical` as SEV9 is: never
+    // stored as another.
+    for urgency in ["SEV1", "critical", "SEV9"] {
+        let r = report(
+            &app.responder_token,
+            json!({"description": "USB stick found in the car park", "urgency": urgency}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{urgency}");
+        let err: Value = r.json().await.unwrap();
+        assert_eq!(err["error"]["field"], "urgency", "{err}");
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.contains("write SEV2"), "{message}");
+    }
+    // A description too long is named as such, with what to do.
+    let r = report(
+        &app.responder_token,
+        json!({"description": "x".repeat(20_001)}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let err: Value = r.json().await.unwrap();
+    assert_eq!(err["error"]["field"], "description", "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("shorten it"),
+        "{err}"
+    );
+    // A viewer is told what the route it called needs.
+    let viewer = app.viewer_token();
+    let r = report(&viewer, json!({"description": "odd"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let message = r.json::<Value>().await.unwrap()["error"]["message"].clone();
+    assert!(
+        message.as_str().unwrap().contains("cannot send reports"),
+        "{message}"
+    );
+    let r = http
+        .post(format!("{base}/api/v1/alerts"))
+        .bearer_auth(&viewer)
+        .json(&json!({"title": "x", "severity": "SEV3", "source": "a", "service": "b"}))
         .send()
         .await
         .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let message = r.json::<Value>().await.unwrap()["error"]["message"].clone();
+    assert!(
+        message.as_str().unwrap().contains("cannot raise alerts"),
+        "{message}"
+    );
+    let api = report(
+        &app.responder_token,
+        json!({"description": "USB stick found in the car park", "urgency": "SEV2"}),
+    )
+    .await
+    .unwrap();
     assert_eq!(api.status(), StatusCode::CREATED);
     let a: Value = api.json().await.unwrap();
     assert_eq!(
         (a["severity"].as_str(), a["service"].as_str()),
         (Some("SEV2"), Some("unknown"))
     );
+    // Declared, the report's incident says who reported it; the placeholder service
+    // `unknown` is not an impacted service.
+    let declared = |alert: &str| {
+        http.post(format!("{base}/api/v1/alerts/declare"))
+            .bearer_auth(&app.responder_token)
+            .json(&json!({"alerts": [alert]}))
+            .send()
+    };
+    let incident: Value = declared("ALR-1").await.unwrap().json().await.unwrap();
+    assert!(
+        incident["summary"]
+            .as_str()
+            .unwrap()
+            .contains("reported by Dana, dana@example.com"),
+        "{incident}"
+    );
+    assert_eq!(incident["services"], json!(["vpn"]));
+    let incident: Value = declared(a["key"].as_str().unwrap())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(incident["services"], json!([]), "{incident}");
     // The form is rate-limited per link.
     let mut last = StatusCode::OK;
     for _ in 0..40 {

@@ -93,6 +93,14 @@ async fn bad_input_names_the_field_and_changes_nothing() {
             "title",
         ),
         ("/incidents", r#"{"title": "t", "summary": "#, "body"),
+        // serde's derive would read a struct from an array; a body is an object.
+        ("/incidents", r#"["t", "s", "SEV3"]"#, "body"),
+        ("/incidents", r#""t""#, "body"),
+        (
+            "/incidents/INC-1/indicators",
+            r#"["ip", "1.2.3.4"]"#,
+            "body",
+        ),
         (
             "/incidents/INC-1/severity",
             r#"{"severity": "SEV1"}"#,
@@ -222,4 +230,43 @@ async fn unknown_routes_and_methods_answer_json() {
         (status, code),
         (400, ErrorCode::InvalidField) | (404, ErrorCode::NotFound)
     ));
+}
+
+/// A path parameter axum cannot read (not UTF-8 once percent-decoded) is the API's JSON error
+/// naming the parameter, on every kind of route, not axum's plain-text "Invalid URL".
+#[tokio::test]
+async fn unreadable_path_parameters_answer_json_naming_the_parameter() {
+    let app = spawn_app().await;
+    app.responder
+        .create_incident(&new_incident("existing"))
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let cases = [
+        (Method::GET, "/api/v1/incidents/%FF", "key"),
+        (Method::GET, "/api/v1/incidents/INC-1/evidence/%FF", "id"),
+        (Method::GET, "/api/v1/incidents/%FF/evidence/x", "key"),
+        (Method::POST, "/api/v1/alerts/%FF/ack", "key"),
+        (Method::GET, "/api/v1/detections/%FF", "id"),
+        (Method::DELETE, "/api/v1/incidents/INC-1/links/%FF", "other"),
+    ];
+    for (method, path, field) in cases {
+        let r = http
+            .request(method.clone(), format!("http://{}{path}", app.addr))
+            .bearer_auth(&app.responder_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{method} {path}");
+        let content_type = r.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(
+            content_type.starts_with("application/json"),
+            "{path}: {content_type}"
+        );
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_field", "{path}: {body}");
+        assert_eq!(body["error"]["field"], field, "{path}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("check the URL"), "{path}: {message}");
+    }
 }

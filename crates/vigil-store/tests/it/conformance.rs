@@ -1223,6 +1223,8 @@ async fn alerts_are_taken_into_an_incident_in_one_write() {
             indicators: vec![ind("ip", ip)],
             action: action.into(),
             activity: Some(activity),
+            services: vec!["sso".into()],
+            tenants: vec!["acme".into()],
         },
         evidence: vec![evidence(a as u64)],
     };
@@ -1232,6 +1234,16 @@ async fn alerts_are_taken_into_an_incident_in_one_write() {
         .unwrap();
     assert_eq!(merged.key, incident.key);
     assert!(merged.indicators.iter().any(|i| i.value == "198.51.100.7"));
+    // The alert's service and tenant joined the incident's scope.
+    assert!(
+        merged.services.contains(&"sso".to_string()),
+        "{:?}",
+        merged.services
+    );
+    assert_eq!(
+        merged.tenants,
+        vec!["contoso".to_string(), "acme".to_string()]
+    );
     // The first activity moved back to the merged events, as a correction saying why.
     assert_eq!(merged.timestamps.first_activity, Some(activity));
     assert_eq!(merged.timestamp_corrections.len(), 1);

@@ -614,3 +614,69 @@ fn a_data_directory_that_is_a_file_is_named_as_such() {
     assert!(err.contains("is a file, not a directory"), "{err}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a directory");
 }
+
+/// A file over the server's evidence limit is refused with the limit and what to do, not as
+/// an unreachable server; a download streams to its file and leaves no part file behind.
+#[test]
+fn evidence_over_the_limit_is_refused_by_size_and_downloads_stream_to_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start_with(&data, &["--max-evidence-bytes", "3000000"]);
+    ok(server.cli(
+        &token,
+        &["incident", "open", "--title", "t", "--summary", "s"],
+    ));
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, vec![7u8; 5_000_000]).unwrap();
+    let add = |file: &std::path::Path| {
+        server.cli(
+            &token,
+            &[
+                "incident",
+                "evidence",
+                "add",
+                "INC-1",
+                file.to_str().unwrap(),
+                "--json",
+            ],
+        )
+    };
+    let refused = add(&big);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr
+            .contains("is 5000000 bytes, more than this server takes as evidence (3000000 bytes)")
+            && stderr.contains("--max-evidence-bytes"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("could not reach"), "{stderr}");
+
+    let fits = dir.path().join("fits.bin");
+    let content: Vec<u8> = (0..2_500_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&fits, &content).unwrap();
+    let ev: serde_json::Value = serde_json::from_str(&ok(add(&fits))).unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let got = out.join("back.bin");
+    let shown = ok(server.cli(
+        &token,
+        &[
+            "incident",
+            "evidence",
+            "get",
+            "INC-1",
+            ev["id"].as_str().unwrap(),
+            "--output",
+            got.to_str().unwrap(),
+        ],
+    ));
+    assert!(shown.contains("2500000 bytes"), "{shown}");
+    assert!(std::fs::read(&got).unwrap() == content);
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, [std::ffi::OsString::from("back.bin")]);
+}

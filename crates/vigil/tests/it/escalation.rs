@@ -269,3 +269,36 @@ services:
     );
     assert_eq!(incident["evidence"][0]["file_name"], "ALR-1-events.jsonl");
 }
+
+/// The text of `vigil alerts show` names who reported a report and how it came, so a
+/// responder can call them back without `--json`.
+#[test]
+fn a_shown_report_names_its_reporter_and_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "ops");
+    let server = Server::start(&data);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let sent = reqwest::Client::new()
+            .post(format!("{}/api/v1/reports", server.url))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({
+                "description": "A mail asking for my VPN password",
+                "name": "Dana", "contact": "dana@example.com"
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), 201);
+    });
+    let show = ok(server.cli(&token, &["alerts", "show", "ALR-1"]));
+    assert!(
+        show.contains("reported by: Dana, dana@example.com"),
+        "{show}"
+    );
+    assert!(show.contains("origin: reported through ops"), "{show}");
+}
