@@ -986,7 +986,7 @@ impl EventStore for EmbeddedStore {
                     },
                 ));
             }
-            (None, Some(field)) => t.field_value(field, &request.value)?,
+            (None, Some(field)) => t.pivot_field_value(field, &request.value)?,
             // Any field: the event's own, or its envelope's host, service or tenant.
             (None, None) => Box::new(BooleanQuery::new(vec![
                 (Occur::Should, t.free_text(&request.value)?),

@@ -600,6 +600,21 @@ impl Translator<'_> {
         Ok(any_of(parts))
     }
 
+    /// `value` whole in the envelope's `field` (host, service or tenant), ignoring case, as a
+    /// pivot follows a value; for other fields, [`Translator::field_value`].
+    pub fn pivot_field_value(&self, field: &Field, value: &str) -> Result<Q, LogError> {
+        match field {
+            Field::Service | Field::Host | Field::Tenant => {
+                let value = value.trim();
+                if value.is_empty() || value.len() > crate::store::MAX_ENVELOPE_BYTES {
+                    return Ok(Box::new(EmptyQuery));
+                }
+                regex_query(&case_insensitive_regex(value), self.envelope(field))
+            }
+            _ => self.field_value(field, value),
+        }
+    }
+
     /// The query for an expression (the whole-window restriction is added by the caller).
     pub fn query(&self, expr: &Expr) -> Result<Q, LogError> {
         Ok(match expr {

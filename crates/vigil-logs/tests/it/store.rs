@@ -1805,3 +1805,34 @@ fn time_windows_hold_to_the_millisecond() {
         ["a", "b"]
     );
 }
+
+/// A pivot on the envelope's host, service or tenant finds the value ignoring case, as a pivot
+/// on any field does (docs/query.md, "Pivots").
+#[test]
+fn a_pivot_on_an_envelope_field_ignores_case() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    store
+        .append(vec![
+            event("Web", "WEB-1", "Acme", 0, r#"{"a":1}"#),
+            event("web", "web-2", "acme", 1, r#"{"a":2}"#),
+        ])
+        .expect("append");
+    store.refresh().expect("refresh");
+    let total = |field: &str, value: &str| {
+        store
+            .pivot(&PivotRequest {
+                field: Some(vigil_query::Field::from_name(field)),
+                value: value.into(),
+                range: TimeRange::default(),
+                limit: 0,
+            })
+            .expect("pivot")
+            .total
+    };
+    assert_eq!(total("host", "web-1"), 1);
+    assert_eq!(total("host", "WEB-2"), 1);
+    assert_eq!(total("service", "WEB"), 2);
+    assert_eq!(total("tenant", "ACME"), 2);
+    assert_eq!(total("host", "web"), 0, "whole values only");
+}
