@@ -2,8 +2,9 @@
 //! customers reach the response team like any detection. A plain HTML form at
 //! `/report/{key}` (no login: the link itself is the credential, configured with
 //! `vigil serve --report-key`) and `POST /api/v1/reports` for integrations both raise an alert
-//! with the reporter's contact kept. The form is rate-limited per link, so a leaked link cannot
-//! flood the queue.
+//! with the reporter's contact kept. The form is rate-limited per sender (10 reports an hour
+//! from one address) and per link (300 an hour from all), each allowance refilling as time
+//! passes, so a leaked link cannot flood the queue and one sender cannot lock the others out.
 //!
 //! The other no-login page lives here too: the signed acknowledgement link of a page
 //! (`/ack/ALR-12?t=…`), whose GET only shows the buttons and whose POST acts.
@@ -28,37 +29,104 @@ const MAX_DESCRIPTION: usize = 20_000;
 /// incident's scope.
 pub const UNKNOWN_SERVICE: &str = "unknown";
 
-/// Reports accepted per link per window.
-const REPORTS_PER_WINDOW: u32 = 30;
-/// The rate-limit window.
+/// Reports accepted from one sender (address) per window: enough for a person, not a flood.
+const REPORTS_PER_SENDER: f64 = 10.0;
+/// Reports accepted per link per window, all senders together: a leaked link cannot flood the
+/// queue, and one sender cannot use up what the others have.
+const REPORTS_PER_LINK: f64 = 300.0;
+/// The rate-limit window: each allowance refills over it, continuously.
 const WINDOW: Duration = Duration::from_secs(3600);
+/// Senders remembered at most; past it, those whose allowance is whole again are forgotten.
+const MAX_SENDERS: usize = 10_000;
 /// Largest form accepted.
 const MAX_FORM: usize = 64 * 1024;
 
-/// The per-link rate limit: reports counted in the current window.
+/// The report form's rate limits: per sender and per link, each an allowance that refills
+/// continuously over [`WINDOW`] (so one busy hour does not lock everyone out for the next).
 #[derive(Debug, Default)]
 pub struct ReportLimiter {
-    window: Mutex<Option<(Instant, u32)>>,
+    buckets: Mutex<Buckets>,
+}
+
+#[derive(Debug, Default)]
+struct Buckets {
+    link: Option<Bucket>,
+    senders: std::collections::HashMap<std::net::IpAddr, Bucket>,
+}
+
+/// An allowance of reports: what is left, as of when.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    left: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn full(size: f64, now: Instant) -> Bucket {
+        Bucket {
+            left: size,
+            at: now,
+        }
+    }
+
+    /// The allowance at `now`, refilled since it was last counted.
+    fn refilled(self, size: f64, now: Instant) -> Bucket {
+        let rate = size / WINDOW.as_secs_f64();
+        let left = (self.left + now.duration_since(self.at).as_secs_f64() * rate).min(size);
+        Bucket { left, at: now }
+    }
+}
+
+/// Why a report was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// This sender sent many reports in the last hour.
+    Sender,
+    /// The link received many reports in the last hour.
+    Link,
 }
 
 impl ReportLimiter {
-    /// Counts one report; false when the window's quota is used up.
-    pub fn allow(&self) -> bool {
-        let mut w = match self.window.lock() {
+    /// Counts one report from `sender` (unknown: the link's allowance only) at `now`.
+    pub fn allow(&self, sender: Option<std::net::IpAddr>, now: Instant) -> Result<(), Refusal> {
+        let mut b = match self.buckets.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        let now = Instant::now();
-        match w.as_mut() {
-            Some((start, n)) if now.duration_since(*start) < WINDOW => {
-                if *n >= REPORTS_PER_WINDOW {
-                    return false;
-                }
-                *n += 1;
-            }
-            _ => *w = Some((now, 1)),
+        let link = b.link.map_or(Bucket::full(REPORTS_PER_LINK, now), |l| {
+            l.refilled(REPORTS_PER_LINK, now)
+        });
+        let own = sender.map(|ip| {
+            b.senders
+                .get(&ip)
+                .map_or(Bucket::full(REPORTS_PER_SENDER, now), |s| {
+                    s.refilled(REPORTS_PER_SENDER, now)
+                })
+        });
+        if own.is_some_and(|own| own.left < 1.0) {
+            return Err(Refusal::Sender);
         }
-        true
+        if link.left < 1.0 {
+            return Err(Refusal::Link);
+        }
+        b.link = Some(Bucket {
+            left: link.left - 1.0,
+            ..link
+        });
+        if let (Some(ip), Some(own)) = (sender, own) {
+            if b.senders.len() >= MAX_SENDERS {
+                b.senders
+                    .retain(|_, s| s.refilled(REPORTS_PER_SENDER, now).left < REPORTS_PER_SENDER);
+            }
+            b.senders.insert(
+                ip,
+                Bucket {
+                    left: own.left - 1.0,
+                    ..own
+                },
+            );
+        }
+        Ok(())
     }
 }
 
@@ -247,6 +315,7 @@ pub async fn raise_report(
 pub async fn submit(
     State(state): State<AppState>,
     ApiPath(key): ApiPath<String>,
+    peer: Option<axum::extract::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     body: axum::body::Body,
 ) -> Response {
     if !key_ok(&state, &key) {
@@ -256,10 +325,15 @@ pub async fn submit(
         )
             .into_response();
     }
-    if !state.report_limiter.allow() {
+    let sender = peer.map(|p| p.0.0.ip().to_canonical());
+    if let Err(refusal) = state.report_limiter.allow(sender, Instant::now()) {
+        let why = match refusal {
+            Refusal::Sender => "You have sent many reports in the last hour.",
+            Refusal::Link => "This link has received many reports in the last hour.",
+        };
         return (
             StatusCode::TOO_MANY_REQUESTS,
-            page("<h1>Too many reports</h1><p>This link has received many reports in the last hour. Please call or e-mail your security team directly.</p>"),
+            page(&format!("<h1>Too many reports</h1><p>{why} Please call or e-mail your security team directly.</p>")),
         )
             .into_response();
     }
@@ -376,5 +450,35 @@ pub async fn ack_submit(
         )
             .into_response(),
         Err(e) => error_page("Nothing changed", crate::store_error(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_sender_has_an_allowance_and_the_link_one_for_all() {
+        let limiter = ReportLimiter::default();
+        let start = Instant::now();
+        let ip = |n: u8| Some(std::net::IpAddr::from([192, 0, 2, n]));
+        for _ in 0..10 {
+            assert_eq!(limiter.allow(ip(1), start), Ok(()));
+        }
+        assert_eq!(limiter.allow(ip(1), start), Err(Refusal::Sender));
+        // Another sender is not held back by the first.
+        assert_eq!(limiter.allow(ip(2), start), Ok(()));
+        // The allowance refills as time passes: one report a sixth of an hour later.
+        let later = start + WINDOW / 10;
+        assert_eq!(limiter.allow(ip(1), later), Ok(()));
+        assert_eq!(limiter.allow(ip(1), later), Err(Refusal::Sender));
+        // The link's own allowance, all senders together (and those of unknown address).
+        let limiter = ReportLimiter::default();
+        for n in 0..300u32 {
+            let sender = Some(std::net::IpAddr::from(n.to_be_bytes()));
+            assert_eq!(limiter.allow(sender, start), Ok(()));
+        }
+        assert_eq!(limiter.allow(ip(9), start), Err(Refusal::Link));
+        assert_eq!(limiter.allow(None, start), Err(Refusal::Link));
     }
 }
