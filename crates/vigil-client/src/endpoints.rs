@@ -271,28 +271,18 @@ impl Client {
 
     /// `GET /incidents/{key}/evidence/{id}/content`: the bytes and the SHA-256 the server sent
     /// in `X-Vigil-Sha256` (the server verified it before sending; check it again on your side).
+    /// Held in memory: for large files, [`Client::download_evidence_stream`].
     pub async fn download_evidence(
         &self,
         key: &str,
         id: &str,
     ) -> Result<(bytes::Bytes, String), ClientError> {
-        let path = format!("/incidents/{}/evidence/{}/content", enc(key), enc(id));
-        let (url, req) = self.request(Method::GET, &path);
-        let resp = self.send(&url, req).await?;
-        let sha = resp
-            .headers()
-            .get(vigil_api::SHA256_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .ok_or_else(|| ClientError::Decode {
-                url: url.clone(),
-                detail: format!("missing {} header", vigil_api::SHA256_HEADER),
-            })?;
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|source| ClientError::Transport { url, source })?;
-        Ok((bytes, sha))
+        let mut download = self.download_evidence_stream(key, id).await?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = download.chunk().await? {
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok((bytes.into(), download.sha256))
     }
 
     /// `GET /incidents/{key}/evidence/{id}/content` as it arrives, for files too large to hold
