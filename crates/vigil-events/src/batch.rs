@@ -3,9 +3,11 @@
 //! decoded into the accepted events and a [`Rejection`] for each one that is not, with its
 //! position (1-based line number, or 0-based array index) and a reason.
 //!
-//! One bad event never stops the rest: each line is decoded on its own. The one exception is
-//! a JSON array whose syntax breaks: elements after the break cannot be delimited, so they are
-//! reported as one [`RejectReason::InvalidArray`] at the index where the array broke.
+//! One bad event never stops the rest: each line is decoded on its own, and so is each element
+//! of a JSON array whose syntax breaks — the array is then split at its top-level commas
+//! (outside strings) and every element decoded alone. Only what a broken string or an
+//! unclosed array hides cannot be delimited: it is reported as one
+//! [`RejectReason::InvalidArray`]. Text after an array's end is a [`RejectReason::AfterArray`].
 //!
 //! Blank lines are skipped, a UTF-8 BOM at the start and a CR before each LF are ignored.
 
@@ -101,9 +103,10 @@ pub enum RejectReason {
         /// What the parser said.
         detail: String,
     },
-    /// A JSON array body broke at this element; it and the elements after it were not read.
+    /// A JSON array body broke where its elements cannot be delimited (an unclosed array, or
+    /// not an array): what follows was not read.
     #[error(
-        "invalid JSON array at line {line} column {column}: {detail}; this element and the ones after it were not read, fix the array and send them again"
+        "invalid JSON array at line {line} column {column}: {detail}; what follows was not read, fix the array and send it again"
     )]
     InvalidArray {
         /// 1-based line in the body.
@@ -112,6 +115,17 @@ pub enum RejectReason {
         column: usize,
         /// What the parser said.
         detail: String,
+    },
+    /// Text follows the JSON array's closing bracket: a second array, or a body cut and
+    /// pasted together. The array's elements were read.
+    #[error(
+        "text after the JSON array's end at line {line} column {column}; send one array per request"
+    )]
+    AfterArray {
+        /// 1-based line in the body.
+        line: usize,
+        /// 1-based column in that line.
+        column: usize,
     },
     /// The event is larger than the limit.
     #[error(
@@ -171,6 +185,18 @@ pub struct Batch<E> {
     pub accepted: Vec<Accepted<E>>,
     /// The events that were not, with why.
     pub rejected: Vec<Rejection>,
+}
+
+impl<E> Batch<E> {
+    /// Events decoded and refused.
+    pub fn len(&self) -> usize {
+        self.accepted.len() + self.rejected.len()
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl<E> Default for Batch<E> {
@@ -439,21 +465,25 @@ fn decode_array(body: &[u8], start: usize, max: usize) -> Batch<JsonEvent> {
         return decode_deep_array(body, start, max);
     }
     let base = body.as_ptr() as usize;
+    // Where the last element read ends: the array's `]` is next, then only blanks.
+    let mut end = content
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .filter(|&i| content[i] == b'[')
+        .map(|i| start + i + 1);
     for (index, item) in sonic_rs::to_array_iter(content).enumerate() {
         let position = Position::Index(index as u64);
         let lazy = match item {
             Ok(v) => v,
-            Err(e) => {
-                batch.rejected.push(Rejection {
-                    position,
-                    reason: RejectReason::InvalidArray {
-                        line: e.line(),
-                        column: e.column(),
-                        detail: parser_detail(&e),
-                    },
-                });
-                break;
-            }
+            // Broken syntax: the rest element by element, so that one bad element costs only
+            // itself.
+            Err(_) => match end {
+                Some(from) => {
+                    split_elements(body, from, true, max, &mut batch);
+                    return batch;
+                }
+                None => return decode_deep_array(body, start, max),
+            },
         };
         let raw = lazy.as_raw_str().as_bytes();
         // The raw text is a slice of the body; find where, to give the caller its span.
@@ -463,6 +493,7 @@ fn decode_array(body: &[u8], start: usize, max: usize) -> Batch<JsonEvent> {
         } else {
             0..0
         };
+        end = (!span.is_empty()).then_some(span.end);
         match json_event(raw, max) {
             Ok(event) => batch.accepted.push(Accepted {
                 position,
@@ -472,44 +503,91 @@ fn decode_array(body: &[u8], start: usize, max: usize) -> Batch<JsonEvent> {
             Err(reason) => batch.rejected.push(Rejection { position, reason }),
         }
     }
+    if let Some(rejection) = end.and_then(|end| after_array(body, end, batch.len())) {
+        batch.rejected.push(rejection);
+    }
     batch
+}
+
+/// A rejection for text after the array whose last element ends at `end` (the `]` follows,
+/// then only blanks), at index `index`; `None` when there is none.
+fn after_array(body: &[u8], end: usize, index: usize) -> Option<Rejection> {
+    let rest = body.get(end..)?;
+    let close = rest.iter().position(|b| !b.is_ascii_whitespace())?;
+    if rest[close] != b']' {
+        return None;
+    }
+    let after = end + close + 1;
+    let extra = body[after..]
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())?;
+    let (line, column) = line_and_column(body, after + extra);
+    Some(Rejection {
+        position: Position::Index(index as u64),
+        reason: RejectReason::AfterArray { line, column },
+    })
 }
 
 /// [`decode_array`] for a body that nests deeper than the parser can follow: its elements are
 /// the spans between the array's top-level commas, found by a scan outside strings.
 fn decode_deep_array(body: &[u8], start: usize, max: usize) -> Batch<JsonEvent> {
     let mut batch = Batch::default();
-    let mut elements = Vec::new();
-    let mut at = start
+    let at = start
         + body[start..]
             .iter()
             .take_while(|b| b.is_ascii_whitespace())
             .count();
-    let mut element_start = at + 1;
-    let mut closed = false;
     if body.get(at) == Some(&b'[') {
-        let mut depth = 1usize;
-        let mut scan = crate::json::Structure::default();
-        at += 1;
-        while at < body.len() {
-            match scan.step(body[at]) {
-                Some(b'{' | b'[') => depth += 1,
-                Some(b',') if depth == 1 => {
-                    elements.push(element_start..at);
-                    element_start = at + 1;
-                }
-                Some(b'}' | b']') => {
-                    depth -= 1;
-                    if depth == 0 {
-                        elements.push(element_start..at);
-                        closed = true;
-                        break;
-                    }
-                }
-                _ => {}
+        split_elements(body, at + 1, false, max, &mut batch);
+    } else {
+        let (line, column) = line_and_column(body, at.min(body.len()));
+        batch.rejected.push(Rejection {
+            position: Position::Index(0),
+            reason: RejectReason::InvalidArray {
+                line,
+                column,
+                detail: "the array is not closed".into(),
+            },
+        });
+    }
+    batch
+}
+
+/// Decodes the elements of an array from `from` (just inside it, depth 1) to its closing
+/// bracket, each alone, numbered on from those `batch` holds: the spans between top-level
+/// commas, found by a scan outside strings. `resumed`: `from` is the end of an element already
+/// read, so what comes before the first comma is no element when it is blank.
+fn split_elements(
+    body: &[u8],
+    from: usize,
+    resumed: bool,
+    max: usize,
+    batch: &mut Batch<JsonEvent>,
+) {
+    let mut elements = Vec::new();
+    let mut at = from;
+    let mut element_start = from;
+    let mut closed = false;
+    let mut depth = 1usize;
+    let mut scan = crate::json::Structure::default();
+    while at < body.len() {
+        match scan.step(body[at]) {
+            Some(b'{' | b'[') => depth += 1,
+            Some(b',') if depth == 1 => {
+                elements.push(element_start..at);
+                element_start = at + 1;
             }
-            at += 1;
+            Some(b'}' | b']') => {
+                depth -= 1;
+                if depth == 0 {
+                    elements.push(element_start..at);
+                    closed = true;
+                    break;
+                }
+            }
+            _ => {}
         }
+        at += 1;
     }
     let trimmed = |r: std::ops::Range<usize>| {
         let lead = body[r.clone()]
@@ -523,10 +601,18 @@ fn decode_deep_array(body: &[u8], start: usize, max: usize) -> Batch<JsonEvent> 
             .count();
         r.start + lead..(r.end - trail).max(r.start + lead)
     };
-    let elements: Vec<_> = elements.into_iter().map(trimmed).collect();
-    let empty = elements.len() == 1 && elements[0].is_empty();
-    for (index, span) in elements.into_iter().enumerate().filter(|_| !empty) {
-        let position = Position::Index(index as u64);
+    let mut elements: Vec<_> = elements.into_iter().map(trimmed).collect();
+    // `[]`, or an array resumed after its last element: no element.
+    let nothing = if resumed {
+        elements.first().is_some_and(|e| e.is_empty())
+    } else {
+        elements.len() == 1 && elements[0].is_empty()
+    };
+    if nothing {
+        elements.remove(0);
+    }
+    for span in elements {
+        let position = Position::Index(batch.len() as u64);
         match json_event(&body[span.clone()], max) {
             Ok(event) => batch.accepted.push(Accepted {
                 position,
@@ -536,10 +622,14 @@ fn decode_deep_array(body: &[u8], start: usize, max: usize) -> Batch<JsonEvent> 
             Err(reason) => batch.rejected.push(Rejection { position, reason }),
         }
     }
-    if !closed {
+    if closed {
+        if let Some(rejection) = after_array(body, at, batch.len()) {
+            batch.rejected.push(rejection);
+        }
+    } else {
         let (line, column) = line_and_column(body, at.min(body.len()));
         batch.rejected.push(Rejection {
-            position: Position::Index(batch.accepted.len() as u64 + batch.rejected.len() as u64),
+            position: Position::Index(batch.len() as u64),
             reason: RejectReason::InvalidArray {
                 line,
                 column,
@@ -547,7 +637,6 @@ fn decode_deep_array(body: &[u8], start: usize, max: usize) -> Batch<JsonEvent> 
             },
         });
     }
-    batch
 }
 
 /// The 1-based line and column (byte) of `offset` in `body`.

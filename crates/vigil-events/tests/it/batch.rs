@@ -133,17 +133,52 @@ fn arrays_reject_elements_by_index() {
 }
 
 #[test]
-fn a_broken_array_keeps_what_came_before() {
-    let body = b"[{\"a\":1},\n {\"a\":2} {\"a\":3}]";
-    let out = batch::decode_body(body, BodyFormat::JsonArray, MAX);
+fn a_broken_array_keeps_every_element_it_can_delimit() {
+    let decode = |body: &str| batch::decode_body(body.as_bytes(), BodyFormat::JsonArray, MAX);
+    // A comma left out: the elements are still told apart.
+    let out = decode("[{\"a\":1},\n {\"a\":2} {\"a\":3}]");
+    assert_eq!(out.accepted.len(), 3, "{:?}", out.rejected);
+    assert!(out.rejected.is_empty());
+    // A broken element costs only itself; the ones after it are read.
+    let out = decode("[{\"a\":1}, {\"a\":tru}, {\"b\":\"x,y]\"}]");
+    let indexes = |out: &batch::Batch<_>| -> (Vec<Position>, Vec<Position>) {
+        (
+            out.accepted.iter().map(|a| a.position).collect(),
+            out.rejected.iter().map(|r| r.position).collect(),
+        )
+    };
+    assert_eq!(
+        indexes(&out),
+        (
+            vec![Position::Index(0), Position::Index(2)],
+            vec![Position::Index(1)]
+        )
+    );
+    // An array never closed: what it holds, then where it broke.
+    let out = decode("[{\"a\":1},\n{\"a\":2}");
     assert_eq!(out.accepted.len(), 2);
-    assert_eq!(out.rejected.len(), 1);
     let r = &out.rejected[0];
     assert_eq!(r.position, Position::Index(2));
     assert!(
         matches!(r.reason, RejectReason::InvalidArray { line: 2, .. }),
         "{r}"
     );
+    // Text after the array: its elements are read, the text named.
+    for body in [
+        "[{\"a\":1}] garbage",
+        "[{\"a\":1}, {\"a\":tru}]\n[{\"b\":2}]",
+    ] {
+        let out = decode(body);
+        assert_eq!(out.accepted.len(), 1, "{body}");
+        assert!(
+            out.rejected
+                .iter()
+                .any(|r| matches!(r.reason, RejectReason::AfterArray { .. })),
+            "{body}: {:?}",
+            out.rejected
+        );
+    }
+    assert!(decode("[{\"a\":1}]  \n").rejected.is_empty());
     // Not an array at all.
     let out = batch::decode_body(b"{\"a\":1}", BodyFormat::JsonArray, MAX);
     assert!(out.accepted.is_empty());
