@@ -17,8 +17,8 @@ pub use vigil_core::{
     CustodyEntry, DataImpact, Evidence, Incident, IncidentId, IncidentKey, IncidentLink,
     IncidentPatch, Indicator, IndicatorHit, IndicatorKind, LifecycleDurations, LinkSuggestion,
     NewIncident, NewIndicator, NewNextStep, NextStep, Page, Pap, Phase, PhaseChange, PostMortem,
-    Priority, Related, Role, Severity, SeverityChange, Technique, TimestampCorrection,
-    TimestampKind, Timestamps, Tlp, TokenInfo,
+    Priority, PriorityChange, Related, Role, Severity, SeverityChange, Technique,
+    TimestampCorrection, TimestampKind, Timestamps, Tlp, TokenInfo,
 };
 
 /// `POST /api/v1/incidents/{key}/severity`.

@@ -15,7 +15,9 @@ use crate::impact::DataImpact;
 use crate::indicator::{Indicator, IndicatorValue};
 use crate::marking::{Category, Pap, Technique, Tlp};
 use crate::phase::{Phase, PhaseChange, TransitionFacts, check_transition};
-use crate::severity::{ImpactFactors, Priority, Severity, SeverityChange, derive_priority};
+use crate::severity::{
+    ImpactFactors, Priority, PriorityChange, Severity, SeverityChange, derive_priority,
+};
 use crate::timestamps::{TimestampCorrection, TimestampKind, Timestamps};
 
 /// Longest title, in characters.
@@ -292,6 +294,9 @@ pub struct Incident {
     pub priority: Priority,
     /// Every severity rating, the preliminary one first.
     pub severity_history: Vec<SeverityChange>,
+    /// Every change of the priority after opening, oldest first, with what moved it.
+    #[serde(default)]
+    pub priority_history: Vec<PriorityChange>,
     /// Current phase.
     pub phase: Phase,
     /// Every phase change, oldest first.
@@ -492,6 +497,7 @@ impl Incident {
                 new.severity_reason.as_deref(),
                 at,
             )],
+            priority_history: Vec::new(),
             phase: Phase::Detection,
             phase_history: Vec::new(),
             category: new.category,
@@ -533,6 +539,62 @@ impl Incident {
     /// Recomputes the priority from the current facts.
     pub fn refresh_priority(&mut self) {
         self.priority = derive_priority(self.impact_factors());
+    }
+
+    /// Recomputes the priority after a change by `actor`, the facts having been `before`;
+    /// when it moves, records the move with what changed (`severity_reason`: why the severity
+    /// changed, when it did).
+    fn reprioritise(
+        &mut self,
+        before: ImpactFactors,
+        severity_reason: Option<&str>,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) {
+        let from = self.priority;
+        self.refresh_priority();
+        if self.priority == from {
+            return;
+        }
+        let after = self.impact_factors();
+        let mut what = Vec::new();
+        if after.severity != before.severity {
+            let mut s = format!("severity {} → {}", before.severity, after.severity);
+            if let Some(reason) = severity_reason {
+                s.push_str(&format!(" ({reason})"));
+            }
+            what.push(s);
+        }
+        if after.data_breach != before.data_breach {
+            what.push(format!(
+                "data impact assessed: {}",
+                self.data_impact.describe()
+            ));
+        }
+        if (after.services, after.tenants) != (before.services, before.tenants) {
+            what.push(format!(
+                "scope now {} service(s), {} tenant(s) (was {}, {})",
+                after.services, after.tenants, before.services, before.tenants
+            ));
+        }
+        if after.customer_facing != before.customer_facing {
+            what.push(
+                if after.customer_facing {
+                    "a customer-facing service impacted"
+                } else {
+                    "no customer-facing service impacted"
+                }
+                .to_owned(),
+            );
+        }
+        let change = PriorityChange {
+            from,
+            to: self.priority,
+            actor: actor.to_owned(),
+            reason: what.join("; "),
+            at,
+        };
+        self.priority_history.push(change);
     }
 
     /// The indicators still on the incident.
@@ -622,7 +684,7 @@ impl Incident {
                 "no field to change; give at least one field",
             ));
         }
-        next.refresh_priority();
+        next.reprioritise(self.impact_factors(), None, actor, at);
         next.updated_at = at;
         *self = next;
         Ok(changed)
@@ -638,9 +700,10 @@ impl Incident {
     ) -> Result<SeverityChange, DomainError> {
         self.ensure_open()?;
         let change = SeverityChange::adjust(self.severity, to, actor, reason, at)?;
+        let before = self.impact_factors();
         self.severity = to;
         self.severity_history.push(change.clone());
-        self.refresh_priority();
+        self.reprioritise(before, Some(&change.reason), actor, at);
         self.updated_at = at;
         Ok(change)
     }
@@ -1116,6 +1179,40 @@ mod tests {
         .unwrap();
         assert_eq!(i.priority, Priority::P1);
         assert_eq!(i.data_impact.assessed_by.as_deref(), Some("bob"));
+        // Each move of the priority is recorded with who moved it and what changed.
+        let moves: Vec<_> = i
+            .priority_history
+            .iter()
+            .map(|c| (c.from, c.to, c.actor.as_str(), c.reason.as_str()))
+            .collect();
+        assert_eq!(
+            moves,
+            [
+                (
+                    Priority::P3,
+                    Priority::P2,
+                    "ann",
+                    "severity SEV3 → SEV2 (lateral movement)"
+                ),
+                (
+                    Priority::P2,
+                    Priority::P1,
+                    "bob",
+                    "data impact assessed: personal data disclosed"
+                ),
+            ]
+        );
+        // A change that leaves the priority where it is records nothing.
+        i.apply_patch(
+            IncidentPatch {
+                title: Some("renamed".into()),
+                ..Default::default()
+            },
+            "bob",
+            t(4),
+        )
+        .unwrap();
+        assert_eq!(i.priority_history.len(), 2);
     }
 
     #[test]

@@ -51,7 +51,9 @@ pub use links::LinkSigner;
 pub use marking::{Category, Pap, Technique, Tlp};
 pub use phase::{Guard, Phase, PhaseChange, TransitionFacts, check_transition};
 pub use role::{CreatedToken, Permission, Role, TokenInfo};
-pub use severity::{ImpactFactors, Priority, Severity, SeverityChange, derive_priority};
+pub use severity::{
+    ImpactFactors, Priority, PriorityChange, Severity, SeverityChange, derive_priority,
+};
 pub use timestamps::{LifecycleDurations, TimestampCorrection, TimestampKind, Timestamps};
 pub use views::{IndicatorHit, Page, Related};
 

@@ -28,8 +28,9 @@ use vigil_core::{
     ActionEntry, ActionKind, AuditEntry, ChainBreak, ChainProblem, CustodyEntry, DataImpact,
     DomainError, Evidence, GENESIS_HASH, Incident, IncidentId, IncidentKey, IncidentLink,
     IncidentPatch, Indicator, IndicatorKind, IndicatorValue, LinkSuggestion, NewIncident,
-    NewIndicator, NextStep, Phase, PhaseChange, PostMortem, Role, Severity, SeverityChange, Sha256,
-    Technique, TimestampCorrection, TimestampKind, Timestamps, verify_chain,
+    NewIndicator, NextStep, Phase, PhaseChange, PostMortem, Priority, PriorityChange, Role,
+    Severity, SeverityChange, Sha256, Technique, TimestampCorrection, TimestampKind, Timestamps,
+    verify_chain,
 };
 
 use crate::types::*;
@@ -292,7 +293,9 @@ impl SqliteStore {
         let mut tx = self.begin().await?;
         let id = resolve(&mut tx, r).await?;
         let mut incident = load(&mut tx, id).await?;
+        let priority = (incident.priority, incident.priority_history.len());
         let (action, payload, persist) = change(&mut incident, at)?;
+        let payload = record_priority_moves(&mut tx, &incident, priority, payload).await?;
         update_incident_row(&mut tx, &incident).await?;
         match persist {
             Persist::Row => {}
@@ -1571,18 +1574,14 @@ async fn extend_scope_in(
         tenants: (!tenants.is_empty()).then(|| [incident.tenants.clone(), tenants].concat()),
         ..IncidentPatch::default()
     };
+    let priority = (incident.priority, incident.priority_history.len());
     let fields = incident.apply_patch(patch.clone(), actor, at)?;
+    let payload = json!({ "key": incident.key, "fields": fields, "patch": patch });
+    let payload = record_priority_moves(tx, &incident, priority, payload).await?;
     update_incident_row(tx, &incident).await?;
     replace_names(tx, "incident_services", id, &incident.services).await?;
     replace_names(tx, "incident_tenants", id, &incident.tenants).await?;
-    append_audit(
-        tx,
-        actor,
-        "incident.update",
-        Some(id),
-        json!({ "key": incident.key, "fields": fields, "patch": patch }),
-    )
-    .await?;
+    append_audit(tx, actor, "incident.update", Some(id), payload).await?;
     Ok(true)
 }
 
@@ -1843,6 +1842,40 @@ async fn insert_severity_change(
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// Stores the priority moves a change made (those after the first `before.1` of the history)
+/// and, when the priority moved, adds it to the audit payload as `priority: {from, to,
+/// reason}`: the audit trail then says what the change did to the priority as well.
+async fn record_priority_moves(
+    conn: &mut SqliteConnection,
+    incident: &Incident,
+    before: (Priority, usize),
+    mut payload: Value,
+) -> StoreResult<Value> {
+    let (from, known) = before;
+    for (pos, c) in incident.priority_history.iter().enumerate().skip(known) {
+        sqlx::query("INSERT INTO priority_changes (incident_id, position, from_priority, to_priority, actor, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(incident.id.to_string())
+            .bind(pos as i64 + 1)
+            .bind(c.from.as_str())
+            .bind(c.to.as_str())
+            .bind(&c.actor)
+            .bind(&c.reason)
+            .bind(ts(c.at))
+            .execute(&mut *conn)
+            .await?;
+    }
+    if incident.priority != from
+        && let Value::Object(fields) = &mut payload
+    {
+        let reason = incident.priority_history.last().map(|c| c.reason.as_str());
+        fields.insert(
+            "priority".to_owned(),
+            json!({ "from": from, "to": incident.priority, "reason": reason }),
+        );
+    }
+    Ok(payload)
 }
 
 async fn insert_phase_change(
@@ -2639,6 +2672,16 @@ fn severity_change_row(r: &SqliteRow) -> StoreResult<SeverityChange> {
     })
 }
 
+fn priority_change_row(r: &SqliteRow) -> StoreResult<PriorityChange> {
+    Ok(PriorityChange {
+        from: col_parse(r, "from_priority")?,
+        to: col_parse(r, "to_priority")?,
+        actor: r.try_get("actor")?,
+        reason: r.try_get("reason")?,
+        at: col_ts(r, "at")?,
+    })
+}
+
 fn phase_change_row(r: &SqliteRow) -> StoreResult<PhaseChange> {
     Ok(PhaseChange {
         from: col_parse(r, "from_phase")?,
@@ -2678,6 +2721,14 @@ async fn load(conn: &mut SqliteConnection, id: IncidentId) -> StoreResult<Incide
         "position",
         &sid,
         severity_change_row,
+    )
+    .await?;
+    let priority_history = child_rows(
+        conn,
+        "priority_changes",
+        "position",
+        &sid,
+        priority_change_row,
     )
     .await?;
     let phase_history =
@@ -2721,6 +2772,7 @@ async fn load(conn: &mut SqliteConnection, id: IncidentId) -> StoreResult<Incide
         severity: col_parse(&row, "severity")?,
         priority: col_parse(&row, "priority")?,
         severity_history,
+        priority_history,
         phase: col_parse(&row, "phase")?,
         phase_history,
         category: category.map(|c| c.parse().map_err(corrupt)).transpose()?,

@@ -1415,6 +1415,18 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         ]);
     }
     outln!("{t}");
+    if !inc.priority_history.is_empty() {
+        let mut t = table(["PRIORITY", "BY", "WHAT MOVED IT", when.as_str()]);
+        for c in &inc.priority_history {
+            t.add_row([
+                format!("{} → {}", c.from, c.to),
+                c.actor.clone(),
+                c.reason.clone(),
+                crate::output::shown_time(c.at, "%Y-%m-%d %H:%M:%S"),
+            ]);
+        }
+        outln!("{t}");
+    }
     if !inc.phase_history.is_empty() {
         let mut t = table(["PHASE", "BY", "WHY", when.as_str()]);
         for c in &inc.phase_history {

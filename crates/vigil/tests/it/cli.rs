@@ -460,6 +460,15 @@ fn case_work_over_the_cli() {
         "payroll admin among them"
     );
     assert_eq!(sev["priority"], "P2");
+    assert_eq!(sev["priority_history"][0]["from"], "P3");
+    assert_eq!(sev["priority_history"][0]["actor"], "rita");
+    // `show` lists each move of the priority with who made it and what moved it.
+    let shown = ok(server.cli(&token, &["incident", "show", "INC-1"]));
+    assert!(
+        shown.contains("P3 → P2")
+            && shown.contains("severity SEV3 → SEV2 (payroll admin among them)"),
+        "{shown}"
+    );
 
     json(&[
         "incident",
