@@ -452,6 +452,9 @@ impl Incident {
     ) -> Result<Incident, DomainError> {
         let title = text("title", &new.title, MAX_TITLE)?;
         let summary = text("summary", &new.summary, MAX_TEXT)?;
+        if let Some(reason) = &new.severity_reason {
+            crate::reason_length("severity_reason", reason.trim())?;
+        }
         let techniques = techniques(&new.techniques)?;
         let services = names("services", &new.services)?;
         let tenants = names("tenants", &new.tenants)?;
@@ -733,6 +736,9 @@ impl Incident {
         reason: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<PhaseChange, DomainError> {
+        if let Some(reason) = reason {
+            crate::reason_length("reason", reason.trim())?;
+        }
         check_transition(&self.transition_facts(to, reason))?;
         let mut ts = self.timestamps.clone();
         let milestone = match (self.phase, to) {
@@ -885,7 +891,7 @@ impl Incident {
         at: DateTime<Utc>,
     ) -> Result<Indicator, DomainError> {
         self.ensure_open()?;
-        let reason = crate::required_text("reason", reason)?;
+        let reason = crate::required_reason("reason", reason)?;
         let ind = self
             .indicators
             .iter_mut()
@@ -944,6 +950,49 @@ mod tests {
             t(1),
         )
         .unwrap()
+    }
+
+    /// Every reason is capped like any other long text, and the refusal names its field.
+    #[test]
+    fn reasons_are_capped_like_other_long_texts() {
+        let long = "x".repeat(crate::MAX_REASON + 1);
+        let fits = "x".repeat(crate::MAX_REASON);
+        let mut i = open(Severity::Sev3);
+        let e = i
+            .change_severity(Severity::Sev2, "ann", &long, t(2))
+            .unwrap_err();
+        assert_eq!(e.field(), Some("reason"));
+        assert!(
+            e.to_string().contains("longer than 20000 characters"),
+            "{e}"
+        );
+        let e = i
+            .change_phase(Phase::Analysis, "ann", Some(&long), t(2))
+            .unwrap_err();
+        assert_eq!(e.field(), Some("reason"));
+        let e = i
+            .correct_timestamp(TimestampKind::Detected, Some(t(0)), "ann", &long, t(2))
+            .unwrap_err();
+        assert_eq!(e.field(), Some("reason"));
+        let id = i.indicators[0].id;
+        let e = i.remove_indicator(id, "ann", &long, t(2)).unwrap_err();
+        assert_eq!(e.field(), Some("reason"));
+        let mut n = NewIncident::new("Phish", "creds phished", Severity::Sev3);
+        n.severity_reason = Some(long.clone());
+        let e = Incident::open(
+            IncidentId::new(),
+            IncidentKey::new(2).unwrap(),
+            n,
+            "ann",
+            t(1),
+        )
+        .unwrap_err();
+        assert_eq!(e.field(), Some("severity_reason"));
+        // A reason at the cap is taken.
+        i.change_severity(Severity::Sev2, "ann", &fits, t(2))
+            .unwrap();
+        i.change_phase(Phase::Analysis, "ann", Some(&fits), t(2))
+            .unwrap();
     }
 
     #[test]

@@ -231,6 +231,7 @@ impl SeverityChange {
                 "a severity change after the preliminary rating needs a reason; say why it changes",
             ));
         }
+        crate::reason_length("reason", reason)?;
         if from == to {
             return Err(DomainError::invalid(
                 "severity",
