@@ -54,6 +54,21 @@ async fn missing_or_wrong_token_is_401_with_json_body() {
     assert_eq!(body["error"]["code"], "unauthorized");
 }
 
+/// The scheme of `Authorization: Bearer TOKEN` is case-insensitive (RFC 7235).
+#[tokio::test]
+async fn the_bearer_scheme_is_taken_in_any_case() {
+    let app = spawn_app().await;
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let resp = reqwest::Client::new()
+            .get(format!("http://{}/api/v1/incidents", app.addr))
+            .header("Authorization", format!("{scheme} {}", app.responder_token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{scheme}");
+    }
+}
+
 #[tokio::test]
 async fn viewer_reads_but_cannot_write() {
     let app = spawn_app().await;
