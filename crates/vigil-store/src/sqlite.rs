@@ -886,6 +886,21 @@ impl SqliteStore {
             tenant,
         };
         let mut tx = self.begin().await?;
+        // The name is the actor recorded on every write the token makes: two active tokens
+        // named alike would make the audit trail ambiguous. Checked in the write transaction,
+        // which is the only writer; in any case, as "Alice" and "alice" read as one person.
+        let taken: Option<String> = sqlx::query_scalar(
+            "SELECT name FROM tokens WHERE name = ? COLLATE NOCASE AND revoked_at IS NULL LIMIT 1",
+        )
+        .bind(&info.name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(taken) = taken {
+            return Err(StoreError::Conflict(format!(
+                "an active token is already named {taken:?}, and a token's name is the actor recorded on its writes; choose another name (e.g. {:?}), or revoke that token first (`vigil admin revoke {taken}`)",
+                format!("{}-2", info.name)
+            )));
+        }
         sqlx::query("INSERT INTO tokens (id, name, role, token_hash, created_by, created_at, service, tenant) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(info.id.to_string())
             .bind(&info.name)

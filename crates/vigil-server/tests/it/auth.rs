@@ -125,6 +125,10 @@ async fn only_admins_manage_tokens_and_read_the_audit_trail() {
     );
 
     let created = app.admin.create_token(&req).await.unwrap();
+    // A second active "bot" would make the actor of its writes ambiguous: 409.
+    let err = app.admin.create_token(&req).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::Conflict), "{err:?}");
+    assert!(err.to_string().contains("already named \"bot\""), "{err}");
     let bot = app.with_token(&created.token);
     bot.list_incidents(&IncidentQuery::default()).await.unwrap();
     let listed = app.admin.list_tokens().await.unwrap();

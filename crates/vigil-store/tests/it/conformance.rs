@@ -843,6 +843,18 @@ async fn tokens_create_authenticate_revoke() {
         .expect("valid token");
     assert_eq!((p.name.as_str(), p.role), ("alice", Role::Responder));
     assert_eq!(s.authenticate("vgl_wrong").await.unwrap(), None);
+    // A second active token of the same name (in any case) would make its writes' actor
+    // ambiguous: refused, whatever its role.
+    for name in ["alice", "ALICE", " alice "] {
+        match s.create_token("setup", name, Role::Viewer).await {
+            Err(StoreError::Conflict(message)) => assert!(
+                message.contains("already named \"alice\"")
+                    && message.contains("choose another name"),
+                "{message}"
+            ),
+            other => panic!("{name:?}: expected a conflict, got {other:?}"),
+        }
+    }
     let list = s.list_tokens().await.unwrap();
     assert_eq!(list.len(), 1);
     let revoked = s.revoke_token("admin", t.info.id).await.unwrap();
@@ -853,6 +865,10 @@ async fn tokens_create_authenticate_revoke() {
         Err(StoreError::Conflict(_))
     ));
     assert!(s.create_token("setup", " ", Role::Viewer).await.is_err());
+    // Once revoked, the name is free again.
+    s.create_token("setup", "alice", Role::Viewer)
+        .await
+        .unwrap();
     let audit = s.list_audit(&AuditFilter::default()).await.unwrap();
     let text = serde_json::to_string(&audit.items).unwrap();
     assert!(

@@ -175,15 +175,21 @@ fn a_token_revoked_on_the_data_directory_stops_working_on_the_running_server() {
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
     let viewer = admin_token(&data, "viewer", "vera");
-    let _second_vera = admin_token(&data, "viewer", "vera");
+    // A second active "vera" would make the actor of her writes ambiguous: refused.
+    let second_vera = run(&[
+        "admin", "token", "--data", d, "--role", "viewer", "--name", "vera",
+    ]);
+    assert!(!second_vera.status.success());
+    let stderr = String::from_utf8_lossy(&second_vera.stderr);
+    assert!(
+        stderr.contains("an active token is already named \"vera\""),
+        "{stderr}"
+    );
     let rita = admin_token(&data, "responder", "rita");
     let server = Server::start(&data);
     ok(server.cli(&viewer, &["incident", "list"]));
 
-    // A name two active tokens share is refused, with their ids; an unknown one too.
-    let ambiguous = run(&["admin", "revoke", "vera", "--data", d]);
-    assert!(!ambiguous.status.success());
-    assert!(String::from_utf8_lossy(&ambiguous.stderr).contains("2 active tokens are named"));
+    // An unknown name is refused.
     let unknown = run(&["admin", "revoke", "nobody", "--data", d]);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no active token is named"));
 
@@ -208,7 +214,8 @@ fn a_token_revoked_on_the_data_directory_stops_working_on_the_running_server() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("unknown or revoked"));
     ok(server.cli(&rita, &["incident", "list"]));
-    // By name now that one vera is left; then none is active.
+    // Revoked, the name is free again; revoked by name, none is active.
+    admin_token(&data, "viewer", "vera");
     ok(run(&["admin", "revoke", "vera", "--data", d]));
     let table = ok(run(&["admin", "tokens", "--data", d]));
     assert!(table.contains("rita") && table.contains("vera"), "{table}");
