@@ -176,9 +176,15 @@ pub struct IncidentPatch {
     /// New summary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
-    /// New category.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub category: Option<Category>,
+    /// New category; `null` clears it (an incident may be opened without one, before anyone
+    /// knows what it is). Absent: unchanged.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Category>, nullable))]
+    pub category: Option<Option<Category>>,
     /// New TLP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tlp: Option<Tlp>,
@@ -206,6 +212,16 @@ pub struct IncidentPatch {
     /// Records the root cause.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_cause: Option<String>,
+}
+
+/// A field that is present: `Some` of its value, `null` included (`Some(None)`), where an
+/// absent one is `None` by `#[serde(default)]`. Tells "clear it" from "leave it".
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 wire_enum!(
@@ -640,7 +656,7 @@ impl Incident {
             changed.push("summary");
         }
         if let Some(c) = patch.category {
-            next.category = Some(c);
+            next.category = c;
             changed.push("category");
         }
         if let Some(t) = patch.tlp {
@@ -1262,6 +1278,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(i.priority_history.len(), 2);
+    }
+
+    /// `"category": null` clears the category, an absent one leaves it.
+    #[test]
+    fn a_patch_clears_the_category_with_null() {
+        let mut i = open(Severity::Sev3);
+        let set: IncidentPatch = serde_json::from_str(r#"{"category": "malware"}"#).unwrap();
+        i.apply_patch(set, "ann", t(2)).unwrap();
+        assert_eq!(i.category, Some(Category::Malware));
+        let absent: IncidentPatch = serde_json::from_str(r#"{"title": "t"}"#).unwrap();
+        assert_eq!(absent.category, None);
+        i.apply_patch(absent, "ann", t(2)).unwrap();
+        assert_eq!(i.category, Some(Category::Malware));
+        let clear: IncidentPatch = serde_json::from_str(r#"{"category": null}"#).unwrap();
+        assert_eq!(clear.category, Some(None));
+        assert_eq!(
+            serde_json::to_string(&clear).unwrap(),
+            r#"{"category":null}"#,
+            "the audit payload says it was cleared"
+        );
+        assert_eq!(i.apply_patch(clear, "ann", t(3)).unwrap(), ["category"]);
+        assert_eq!(i.category, None);
     }
 
     #[test]

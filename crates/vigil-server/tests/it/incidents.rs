@@ -237,6 +237,25 @@ async fn severity_changes_are_recorded_with_who_and_why_and_drive_priority() {
     );
 }
 
+/// `"category": null` clears the category (an incident may be opened without one).
+#[tokio::test]
+async fn a_patch_clears_the_category_with_null() {
+    let app = spawn_app().await;
+    let mut req = new_incident("x");
+    req.category = Some(Category::Malware);
+    app.responder.create_incident(&req).await.unwrap();
+    let resp = reqwest::Client::new()
+        .patch(format!("http://{}/api/v1/incidents/INC-1", app.addr))
+        .bearer_auth(&app.responder_token)
+        .json(&serde_json::json!({ "category": null }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let inc = app.viewer.get_incident("INC-1").await.unwrap();
+    assert_eq!(inc.category, None);
+}
+
 /// A PATCH that moves the derived priority records the move with who made it and what changed,
 /// and its audit entry carries the priority before and after.
 #[tokio::test]

@@ -530,6 +530,22 @@ fn case_work_over_the_cli() {
     assert_eq!(updated["data_impact"]["disclosed"], true);
     assert_eq!(updated["data_impact"]["assessed_by"], "rita");
     assert_eq!(updated["priority"], "P1");
+    // An empty value clears the category and the lists, as `null` and `[]` do over the API.
+    let cleared = json(&[
+        "incident",
+        "update",
+        "INC-1",
+        "--category",
+        "",
+        "--service",
+        "",
+        "--attack",
+        "",
+    ]);
+    assert!(cleared["category"].is_null(), "{cleared}");
+    assert_eq!(cleared["services"], serde_json::json!([]));
+    assert_eq!(cleared["techniques"], serde_json::json!([]));
+    assert_eq!(cleared["tenants"], serde_json::json!(["contoso"]));
     let corrected = json(&[
         "incident",
         "timestamp",
