@@ -826,6 +826,7 @@ impl SqliteStore {
 
     async fn open_evidence_impl(
         &self,
+        actor: &str,
         r: &IncidentRef,
         evidence_id: Uuid,
     ) -> StoreResult<EvidenceDownload> {
@@ -850,6 +851,24 @@ impl SqliteStore {
         let file = tokio::fs::File::open(&path)
             .await
             .map_err(StoreError::io(&path))?;
+        // Recorded before a byte is sent, and committed: an error here refuses the download.
+        let at = now();
+        let entry = CustodyEntry::new(actor, at, DOWNLOADED, DOWNLOAD_REASON)?;
+        let mut tx = self.begin().await?;
+        let id = resolve(&mut tx, r).await?;
+        let before = load_evidence(&mut tx, id, evidence_id).await?;
+        insert_custody(&mut tx, evidence_id, before.custody.len() + 1, &entry).await?;
+        let key = key_of_id(&mut tx, id).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            "evidence.download",
+            Some(id),
+            json!({ "key": key, "evidence_id": evidence_id, "sha256": evidence.sha256, "custody": entry }),
+        )
+        .await?;
+        let evidence = load_evidence(&mut tx, id, evidence_id).await?;
+        tx.commit().await?;
         Ok(EvidenceDownload { evidence, file })
     }
 
@@ -1952,6 +1971,11 @@ async fn insert_indicator(
         .await?;
     Ok(())
 }
+
+/// The custody action recorded for each download of an evidence file.
+const DOWNLOADED: &str = "downloaded";
+/// Why, as far as the store knows: a download asks for no reason, and says who and when.
+const DOWNLOAD_REASON: &str = "a copy was sent to them by the server";
 
 async fn insert_custody(
     conn: &mut SqliteConnection,
@@ -3216,10 +3240,11 @@ impl Store for SqliteStore {
 
     fn open_evidence<'a>(
         &'a self,
+        actor: &'a str,
         r: &'a IncidentRef,
         evidence_id: Uuid,
     ) -> BoxFuture<'a, StoreResult<EvidenceDownload>> {
-        Box::pin(self.open_evidence_impl(r, evidence_id))
+        Box::pin(self.open_evidence_impl(actor, r, evidence_id))
     }
 
     fn create_token<'a>(

@@ -800,13 +800,27 @@ async fn evidence_round_trip_and_custody() {
         .unwrap();
     assert_eq!(ev.custody[1].actor, "bob");
     assert_eq!(s.get_evidence(&key(1), ev.id).await.unwrap(), ev);
-    let mut dl = s.open_evidence(&key(1), ev.id).await.unwrap();
+    let mut dl = s.open_evidence("vic", &key(1), ev.id).await.unwrap();
     let mut back = Vec::new();
     dl.file.read_to_end(&mut back).await.unwrap();
     assert_eq!(back, content);
+    // The download is in the chain of custody, and in the audit trail with it.
+    let downloaded = dl.evidence.custody.last().unwrap();
+    assert_eq!(dl.evidence.custody.len(), 3);
+    assert_eq!(
+        (downloaded.actor.as_str(), downloaded.action.as_str()),
+        ("vic", "downloaded")
+    );
+    let audit = s.list_audit(&AuditFilter::default()).await.unwrap();
+    let last = audit.items.last().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.actor.as_str()),
+        ("evidence.download", "vic")
+    );
+    assert_eq!(last.payload["evidence_id"], ev.id.to_string());
     assert_eq!(
         s.get_incident(&key(1)).await.unwrap().evidence,
-        vec![ev.clone()]
+        vec![dl.evidence.clone()]
     );
     assert!(matches!(
         s.get_evidence(&key(1), uuid::Uuid::now_v7()).await,
