@@ -17,8 +17,8 @@ pub use vigil_core::{
     CustodyEntry, DataImpact, Evidence, Incident, IncidentId, IncidentKey, IncidentLink,
     IncidentPatch, Indicator, IndicatorHit, IndicatorKind, LifecycleDurations, LinkSuggestion,
     NewIncident, NewIndicator, NewNextStep, NextStep, Page, Pap, Phase, PhaseChange, PostMortem,
-    Priority, Related, Role, Severity, SeverityChange, Technique, TimestampCorrection,
-    TimestampKind, Timestamps, Tlp, TokenInfo,
+    Priority, PriorityChange, Related, Role, Severity, SeverityChange, Technique,
+    TimestampCorrection, TimestampKind, Timestamps, Tlp, TokenInfo,
 };
 
 /// `POST /api/v1/incidents/{key}/severity`.
@@ -211,7 +211,8 @@ pub struct AuditQuery {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
-    /// Who or what the token is for; the actor of its writes.
+    /// Who or what the token is for; the actor of its writes, so no other active token may
+    /// have it (in any case): 409 when one does.
     pub name: String,
     /// Its role.
     pub role: Role,

@@ -241,7 +241,10 @@ impl AlertAction {
                     "say why the alert is dismissed; the reason is counted per rule for tuning",
                 ))
             }
-            AlertAction::Dismiss(..) => Ok(AlertStatus::Dismissed),
+            AlertAction::Dismiss(_, reason) => {
+                crate::reason_length("reason", reason.trim())?;
+                Ok(AlertStatus::Dismissed)
+            }
         }
     }
 }
@@ -355,5 +358,10 @@ mod tests {
             Some("reason")
         );
         assert_eq!(dismiss("admin script").apply(Triggered).unwrap(), Dismissed);
+        let long = "x".repeat(crate::MAX_REASON + 1);
+        assert_eq!(
+            dismiss(&long).apply(Triggered).unwrap_err().field(),
+            Some("reason")
+        );
     }
 }

@@ -102,7 +102,7 @@ impl CustodyEntry {
             actor: actor.to_owned(),
             at,
             action: crate::required_text("action", action)?,
-            reason: crate::required_text("reason", reason)?,
+            reason: crate::required_reason("reason", reason)?,
         })
     }
 }
@@ -173,6 +173,13 @@ mod tests {
         );
         assert_eq!(
             CustodyEntry::new("a", Utc::now(), "moved", "")
+                .unwrap_err()
+                .field(),
+            Some("reason")
+        );
+        let long = "x".repeat(crate::MAX_REASON + 1);
+        assert_eq!(
+            CustodyEntry::new("a", Utc::now(), "moved", &long)
                 .unwrap_err()
                 .field(),
             Some("reason")

@@ -43,6 +43,35 @@ impl DataImpact {
             && (self.disclosed || self.modified || self.destroyed)
     }
 
+    /// The assessment in a few words, for the record of what moved the priority: "personal
+    /// data disclosed", "customer and personal data modified and destroyed", or "no customer or
+    /// personal data disclosed, modified or destroyed".
+    pub fn describe(&self) -> String {
+        if !self.requires_notification() {
+            return "no customer or personal data disclosed, modified or destroyed".to_owned();
+        }
+        let data = match (self.customer_data, self.personal_data) {
+            (true, true) => "customer and personal data",
+            (true, false) => "customer data",
+            _ => "personal data",
+        };
+        let what: Vec<&str> = [
+            (self.disclosed, "disclosed"),
+            (self.modified, "modified"),
+            (self.destroyed, "destroyed"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, word)| *word)
+        .collect();
+        let what = match what.as_slice() {
+            [one] => (*one).to_owned(),
+            [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+            [] => String::new(),
+        };
+        format!("{data} {what}")
+    }
+
     /// Same as [`DataImpact::requires_notification`]: the seed's definition of a data breach.
     pub fn is_breach(&self) -> bool {
         self.requires_notification()

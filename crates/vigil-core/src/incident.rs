@@ -15,7 +15,9 @@ use crate::impact::DataImpact;
 use crate::indicator::{Indicator, IndicatorValue};
 use crate::marking::{Category, Pap, Technique, Tlp};
 use crate::phase::{Phase, PhaseChange, TransitionFacts, check_transition};
-use crate::severity::{ImpactFactors, Priority, Severity, SeverityChange, derive_priority};
+use crate::severity::{
+    ImpactFactors, Priority, PriorityChange, Severity, SeverityChange, derive_priority,
+};
 use crate::timestamps::{TimestampCorrection, TimestampKind, Timestamps};
 
 /// Longest title, in characters.
@@ -174,9 +176,15 @@ pub struct IncidentPatch {
     /// New summary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
-    /// New category.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub category: Option<Category>,
+    /// New category; `null` clears it (an incident may be opened without one, before anyone
+    /// knows what it is). Absent: unchanged.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Category>, nullable))]
+    pub category: Option<Option<Category>>,
     /// New TLP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tlp: Option<Tlp>,
@@ -204,6 +212,16 @@ pub struct IncidentPatch {
     /// Records the root cause.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_cause: Option<String>,
+}
+
+/// A field that is present: `Some` of its value, `null` included (`Some(None)`), where an
+/// absent one is `None` by `#[serde(default)]`. Tells "clear it" from "leave it".
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 wire_enum!(
@@ -292,6 +310,9 @@ pub struct Incident {
     pub priority: Priority,
     /// Every severity rating, the preliminary one first.
     pub severity_history: Vec<SeverityChange>,
+    /// Every change of the priority after opening, oldest first, with what moved it.
+    #[serde(default)]
+    pub priority_history: Vec<PriorityChange>,
     /// Current phase.
     pub phase: Phase,
     /// Every phase change, oldest first.
@@ -447,6 +468,9 @@ impl Incident {
     ) -> Result<Incident, DomainError> {
         let title = text("title", &new.title, MAX_TITLE)?;
         let summary = text("summary", &new.summary, MAX_TEXT)?;
+        if let Some(reason) = &new.severity_reason {
+            crate::reason_length("severity_reason", reason.trim())?;
+        }
         let techniques = techniques(&new.techniques)?;
         let services = names("services", &new.services)?;
         let tenants = names("tenants", &new.tenants)?;
@@ -492,6 +516,7 @@ impl Incident {
                 new.severity_reason.as_deref(),
                 at,
             )],
+            priority_history: Vec::new(),
             phase: Phase::Detection,
             phase_history: Vec::new(),
             category: new.category,
@@ -535,6 +560,62 @@ impl Incident {
         self.priority = derive_priority(self.impact_factors());
     }
 
+    /// Recomputes the priority after a change by `actor`, the facts having been `before`;
+    /// when it moves, records the move with what changed (`severity_reason`: why the severity
+    /// changed, when it did).
+    fn reprioritise(
+        &mut self,
+        before: ImpactFactors,
+        severity_reason: Option<&str>,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) {
+        let from = self.priority;
+        self.refresh_priority();
+        if self.priority == from {
+            return;
+        }
+        let after = self.impact_factors();
+        let mut what = Vec::new();
+        if after.severity != before.severity {
+            let mut s = format!("severity {} → {}", before.severity, after.severity);
+            if let Some(reason) = severity_reason {
+                s.push_str(&format!(" ({reason})"));
+            }
+            what.push(s);
+        }
+        if after.data_breach != before.data_breach {
+            what.push(format!(
+                "data impact assessed: {}",
+                self.data_impact.describe()
+            ));
+        }
+        if (after.services, after.tenants) != (before.services, before.tenants) {
+            what.push(format!(
+                "scope now {} service(s), {} tenant(s) (was {}, {})",
+                after.services, after.tenants, before.services, before.tenants
+            ));
+        }
+        if after.customer_facing != before.customer_facing {
+            what.push(
+                if after.customer_facing {
+                    "a customer-facing service impacted"
+                } else {
+                    "no customer-facing service impacted"
+                }
+                .to_owned(),
+            );
+        }
+        let change = PriorityChange {
+            from,
+            to: self.priority,
+            actor: actor.to_owned(),
+            reason: what.join("; "),
+            at,
+        };
+        self.priority_history.push(change);
+    }
+
     /// The indicators still on the incident.
     pub fn active_indicators(&self) -> impl Iterator<Item = &Indicator> {
         self.indicators.iter().filter(|i| i.is_active())
@@ -575,7 +656,7 @@ impl Incident {
             changed.push("summary");
         }
         if let Some(c) = patch.category {
-            next.category = Some(c);
+            next.category = c;
             changed.push("category");
         }
         if let Some(t) = patch.tlp {
@@ -622,7 +703,7 @@ impl Incident {
                 "no field to change; give at least one field",
             ));
         }
-        next.refresh_priority();
+        next.reprioritise(self.impact_factors(), None, actor, at);
         next.updated_at = at;
         *self = next;
         Ok(changed)
@@ -638,9 +719,10 @@ impl Incident {
     ) -> Result<SeverityChange, DomainError> {
         self.ensure_open()?;
         let change = SeverityChange::adjust(self.severity, to, actor, reason, at)?;
+        let before = self.impact_factors();
         self.severity = to;
         self.severity_history.push(change.clone());
-        self.refresh_priority();
+        self.reprioritise(before, Some(&change.reason), actor, at);
         self.updated_at = at;
         Ok(change)
     }
@@ -670,6 +752,9 @@ impl Incident {
         reason: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<PhaseChange, DomainError> {
+        if let Some(reason) = reason {
+            crate::reason_length("reason", reason.trim())?;
+        }
         check_transition(&self.transition_facts(to, reason))?;
         let mut ts = self.timestamps.clone();
         let milestone = match (self.phase, to) {
@@ -822,7 +907,7 @@ impl Incident {
         at: DateTime<Utc>,
     ) -> Result<Indicator, DomainError> {
         self.ensure_open()?;
-        let reason = crate::required_text("reason", reason)?;
+        let reason = crate::required_reason("reason", reason)?;
         let ind = self
             .indicators
             .iter_mut()
@@ -881,6 +966,49 @@ mod tests {
             t(1),
         )
         .unwrap()
+    }
+
+    /// Every reason is capped like any other long text, and the refusal names its field.
+    #[test]
+    fn reasons_are_capped_like_other_long_texts() {
+        let long = "x".repeat(crate::MAX_REASON + 1);
+        let fits = "x".repeat(crate::MAX_REASON);
+        let mut i = open(Severity::Sev3);
+        let e = i
+            .change_severity(Severity::Sev2, "ann", &long, t(2))
+            .unwrap_err();
+        assert_eq!(e.field(), Some("reason"));
+        assert!(
+            e.to_string().contains("longer than 20000 characters"),
+            "{e}"
+        );
+        let e = i
+            .change_phase(Phase::Analysis, "ann", Some(&long), t(2))
+            .unwrap_err();
+        assert_eq!(e.field(), Some("reason"));
+        let e = i
+            .correct_timestamp(TimestampKind::Detected, Some(t(0)), "ann", &long, t(2))
+            .unwrap_err();
+        assert_eq!(e.field(), Some("reason"));
+        let id = i.indicators[0].id;
+        let e = i.remove_indicator(id, "ann", &long, t(2)).unwrap_err();
+        assert_eq!(e.field(), Some("reason"));
+        let mut n = NewIncident::new("Phish", "creds phished", Severity::Sev3);
+        n.severity_reason = Some(long.clone());
+        let e = Incident::open(
+            IncidentId::new(),
+            IncidentKey::new(2).unwrap(),
+            n,
+            "ann",
+            t(1),
+        )
+        .unwrap_err();
+        assert_eq!(e.field(), Some("severity_reason"));
+        // A reason at the cap is taken.
+        i.change_severity(Severity::Sev2, "ann", &fits, t(2))
+            .unwrap();
+        i.change_phase(Phase::Analysis, "ann", Some(&fits), t(2))
+            .unwrap();
     }
 
     #[test]
@@ -1116,6 +1244,62 @@ mod tests {
         .unwrap();
         assert_eq!(i.priority, Priority::P1);
         assert_eq!(i.data_impact.assessed_by.as_deref(), Some("bob"));
+        // Each move of the priority is recorded with who moved it and what changed.
+        let moves: Vec<_> = i
+            .priority_history
+            .iter()
+            .map(|c| (c.from, c.to, c.actor.as_str(), c.reason.as_str()))
+            .collect();
+        assert_eq!(
+            moves,
+            [
+                (
+                    Priority::P3,
+                    Priority::P2,
+                    "ann",
+                    "severity SEV3 → SEV2 (lateral movement)"
+                ),
+                (
+                    Priority::P2,
+                    Priority::P1,
+                    "bob",
+                    "data impact assessed: personal data disclosed"
+                ),
+            ]
+        );
+        // A change that leaves the priority where it is records nothing.
+        i.apply_patch(
+            IncidentPatch {
+                title: Some("renamed".into()),
+                ..Default::default()
+            },
+            "bob",
+            t(4),
+        )
+        .unwrap();
+        assert_eq!(i.priority_history.len(), 2);
+    }
+
+    /// `"category": null` clears the category, an absent one leaves it.
+    #[test]
+    fn a_patch_clears_the_category_with_null() {
+        let mut i = open(Severity::Sev3);
+        let set: IncidentPatch = serde_json::from_str(r#"{"category": "malware"}"#).unwrap();
+        i.apply_patch(set, "ann", t(2)).unwrap();
+        assert_eq!(i.category, Some(Category::Malware));
+        let absent: IncidentPatch = serde_json::from_str(r#"{"title": "t"}"#).unwrap();
+        assert_eq!(absent.category, None);
+        i.apply_patch(absent, "ann", t(2)).unwrap();
+        assert_eq!(i.category, Some(Category::Malware));
+        let clear: IncidentPatch = serde_json::from_str(r#"{"category": null}"#).unwrap();
+        assert_eq!(clear.category, Some(None));
+        assert_eq!(
+            serde_json::to_string(&clear).unwrap(),
+            r#"{"category":null}"#,
+            "the audit payload says it was cleared"
+        );
+        assert_eq!(i.apply_patch(clear, "ann", t(3)).unwrap(), ["category"]);
+        assert_eq!(i.category, None);
     }
 
     #[test]

@@ -51,9 +51,38 @@ pub use links::LinkSigner;
 pub use marking::{Category, Pap, Technique, Tlp};
 pub use phase::{Guard, Phase, PhaseChange, TransitionFacts, check_transition};
 pub use role::{CreatedToken, Permission, Role, TokenInfo};
-pub use severity::{ImpactFactors, Priority, Severity, SeverityChange, derive_priority};
+pub use severity::{
+    ImpactFactors, Priority, PriorityChange, Severity, SeverityChange, derive_priority,
+};
 pub use timestamps::{LifecycleDurations, TimestampCorrection, TimestampKind, Timestamps};
 pub use views::{IndicatorHit, Page, Related};
+
+/// Longest reason, in characters (for a severity, phase or timestamp change, an indicator's
+/// removal, a custody entry, an alert's dismissal): the same as any other long text
+/// ([`incident::MAX_TEXT`]), so that no one request puts a megabyte into a history that every
+/// reader of the incident loads.
+pub const MAX_REASON: usize = incident::MAX_TEXT;
+
+/// Refuses a reason longer than [`MAX_REASON`], naming `field`.
+pub fn reason_length(field: &'static str, value: &str) -> Result<(), DomainError> {
+    if value.chars().count() > MAX_REASON {
+        return Err(DomainError::invalid(
+            field,
+            format!(
+                "longer than {MAX_REASON} characters; shorten it (put the details in the action log or evidence)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that a required reason is non-blank and at most [`MAX_REASON`] characters, and
+/// returns it trimmed.
+pub fn required_reason(field: &'static str, value: &str) -> Result<String, DomainError> {
+    let t = required_text(field, value)?;
+    reason_length(field, &t)?;
+    Ok(t)
+}
 
 /// Checks that a required free-text field is non-blank and returns it trimmed.
 pub fn required_text(field: &'static str, value: &str) -> Result<String, DomainError> {

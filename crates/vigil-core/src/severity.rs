@@ -1,5 +1,5 @@
 //! Severity (SEV1 critical … SEV4 low), the priority derived from potential impact, and the
-//! record of every severity change.
+//! record of every severity and priority change.
 //!
 //! The seed: an incident is escalated "with a preliminary severity rating" and the response team
 //! adjusts it "if needed". The first [`SeverityChange`] (with `from: None`) is that preliminary
@@ -231,6 +231,7 @@ impl SeverityChange {
                 "a severity change after the preliminary rating needs a reason; say why it changes",
             ));
         }
+        crate::reason_length("reason", reason)?;
         if from == to {
             return Err(DomainError::invalid(
                 "severity",
@@ -245,6 +246,24 @@ impl SeverityChange {
             at,
         })
     }
+}
+
+/// A change of the derived priority: no one sets it, so what moved it (a severity change, a
+/// data-impact assessment, the services in scope) is recorded with who made that change, to
+/// answer "why is this P1, and since when".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PriorityChange {
+    /// The priority before.
+    pub from: Priority,
+    /// The priority after.
+    pub to: Priority,
+    /// Who made the change that moved it.
+    pub actor: String,
+    /// What changed that moved it ("data impact assessed: personal data disclosed").
+    pub reason: String,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 #[cfg(test)]

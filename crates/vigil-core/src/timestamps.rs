@@ -206,6 +206,7 @@ impl Timestamps {
                 "a timestamp correction needs a reason; say where the right time comes from",
             ));
         }
+        crate::reason_length("reason", reason)?;
         if kind == TimestampKind::Detected && to.is_none() {
             return Err(DomainError::invalid(
                 "timestamp",

@@ -27,6 +27,14 @@ pub enum PiecesError {
     Read(io::Error),
     /// The text is not an array of elements, or documents, from here on.
     Structure(String),
+    /// Element `element` (1-based) is longer than `limit` bytes: where it ends cannot be found
+    /// without holding it whole, so the rest is not read.
+    TooLong {
+        /// Its number in the file.
+        element: u64,
+        /// The most bytes an element may take.
+        limit: usize,
+    },
 }
 
 /// Reads the elements of a JSON array, or concatenated JSON documents, from `reader` in pieces
@@ -46,6 +54,8 @@ pub struct DocumentPieces<R> {
     elements: Vec<Range<usize>>,
     elements_before: u64,
     piece_bytes: usize,
+    /// The longest element read ([`crate::source::MAX_RECORD_BYTES`] but in tests).
+    max_element: usize,
     at_end: bool,
     failed: Option<PiecesError>,
     done: bool,
@@ -151,9 +161,36 @@ impl<R: Read> DocumentPieces<R> {
             elements: Vec::new(),
             elements_before: 0,
             piece_bytes: piece_bytes.max(1),
+            max_element: crate::source::MAX_RECORD_BYTES,
             at_end: false,
             failed: None,
             done: false,
+        }
+    }
+
+    /// An element longer than `bytes` ends the pieces with [`PiecesError::TooLong`] rather
+    /// than being read whole.
+    pub fn max_element(mut self, bytes: usize) -> Self {
+        self.max_element = bytes.max(1);
+        self
+    }
+
+    /// Drops the bytes before the element being read (blanks, separators) when no whole
+    /// element is waiting to be given out: blanks between elements take no memory however
+    /// many there are.
+    fn compact(&mut self) {
+        let keep = match self.phase {
+            Phase::Element { start, .. } => start,
+            _ => self.pos,
+        };
+        if !self.elements.is_empty() || keep == 0 {
+            return;
+        }
+        self.buf.drain(..keep);
+        self.offset += keep as u64;
+        self.pos -= keep;
+        if let Phase::Element { start, .. } = &mut self.phase {
+            *start = 0;
         }
     }
 
@@ -242,6 +279,11 @@ impl<R: Read> Iterator for DocumentPieces<R> {
                         }
                     };
                 }
+                // Whole elements followed by many blanks go out before more is read.
+                if !self.elements.is_empty() && self.buf.len() >= self.piece_bytes {
+                    return Some(Ok(self.cut()));
+                }
+                self.compact();
                 let want = self
                     .piece_bytes
                     .saturating_sub(self.buf.len())
@@ -271,6 +313,11 @@ impl<R: Read> Iterator for DocumentPieces<R> {
                     None => {
                         self.pos = self.buf.len();
                         self.phase = Phase::Element { start, scan };
+                        if self.buf.len() - start > self.max_element {
+                            let element = self.elements_before + self.elements.len() as u64 + 1;
+                            let limit = self.max_element;
+                            return self.fail(PiecesError::TooLong { element, limit });
+                        }
                     }
                 },
                 _ if b.is_ascii_whitespace() => self.pos += 1,
@@ -354,6 +401,9 @@ mod tests {
                 }
                 Err(PiecesError::Structure(s)) => error = Some(s),
                 Err(PiecesError::Read(e)) => error = Some(e.to_string()),
+                Err(PiecesError::TooLong { element, limit }) => {
+                    error = Some(format!("element {element} over {limit}"))
+                }
             }
         }
         (elements, befores, error)
@@ -429,5 +479,32 @@ mod tests {
         let (elements, _, error) = read(b"{\"a\":1} garbage", false, 1 << 20);
         assert_eq!(elements, [r#"{"a":1}"#]);
         assert!(error.unwrap().contains("expected `{`"));
+    }
+
+    #[test]
+    fn an_element_longer_than_the_cap_ends_the_pieces_after_the_ones_before() {
+        let text = format!("[{{\"a\":1}}, \"{}\", {{\"b\":2}}]", "x".repeat(200_000));
+        let pieces: Vec<_> = DocumentPieces::new(text.as_bytes(), Vec::new(), true, 100)
+            .max_element(1000)
+            .collect();
+        assert!(
+            matches!(&pieces[..], [Ok(p), Err(PiecesError::TooLong { element: 2, limit: 1000 })] if p.elements.len() == 1)
+        );
+        // Blanks between elements are dropped as they are read: no element is too long.
+        let blanks = format!("[{{}}{}, {{}}]", " ".repeat(200_000));
+        let pieces: Vec<_> = DocumentPieces::new(blanks.as_bytes(), Vec::new(), true, 100)
+            .max_element(1000)
+            .collect();
+        let found: usize = pieces
+            .iter()
+            .map(|p| p.as_ref().unwrap().elements.len())
+            .sum();
+        assert_eq!(found, 2);
+        // No piece holds all the blanks: at most a read's worth.
+        assert!(
+            pieces
+                .iter()
+                .all(|p| p.as_ref().unwrap().data.len() <= 100 + 64 * 1024)
+        );
     }
 }

@@ -206,6 +206,20 @@ pub enum DecodeError {
         /// Why.
         reason: String,
     },
+    /// An element of a JSON array (or a JSON document) is longer than
+    /// [`MAX_RECORD_BYTES`]: where it ends cannot be found without holding it whole.
+    #[error(
+        "{}: element {element} is longer than {limit}, the most Vigil reads as one event; the rest of the file was skipped: check that the file is a log export, or split it into smaller events",
+        path.display()
+    )]
+    TooLong {
+        /// The file.
+        path: PathBuf,
+        /// The element's number (1-based).
+        element: u64,
+        /// The most one may take, for the message.
+        limit: String,
+    },
     /// A JSON array (or pretty-printed JSON) file is not valid JSON from some point on.
     #[error("{}: invalid JSON: {reason}; the rest of the file was skipped", path.display())]
     JsonArray {
@@ -230,7 +244,8 @@ impl DecodeError {
             | DecodeError::HeaderChecksum { path }
             | DecodeError::Chunk { path, .. }
             | DecodeError::Record { path, .. }
-            | DecodeError::JsonArray { path, .. } => path,
+            | DecodeError::JsonArray { path, .. }
+            | DecodeError::TooLong { path, .. } => path,
         }
     }
 
@@ -581,8 +596,6 @@ const SNIFF_BYTES: usize = 1024 * 1024;
 
 /// A file opened for decoding by [`open_file`].
 pub enum Opened {
-    /// Read whole (JSON arrays and documents), decompressed.
-    Whole(Format, Vec<u8>),
     /// JSON lines, to be read in pieces.
     Lines(LinesFile),
     /// EVTX, to be read in pieces of chunks.
@@ -599,6 +612,16 @@ pub enum Opened {
 /// bytes; then reads it piece by piece: JSON lines in whole lines ([`LinesPieces`]), EVTX in
 /// whole chunks ([`EvtxFile`]), JSON arrays and documents in whole elements ([`DocumentsFile`]).
 pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError> {
+    open_file_capped(path, piece_bytes, MAX_RECORD_BYTES)
+}
+
+/// [`open_file`], a line or element longer than `max_record` bytes skipped rather than the
+/// [`MAX_RECORD_BYTES`] it allows (tests set a small one).
+pub fn open_file_capped(
+    path: &Path,
+    piece_bytes: usize,
+    max_record: usize,
+) -> Result<Opened, DecodeError> {
     let FileReader {
         content: mut reader,
         gzip,
@@ -621,11 +644,11 @@ pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError>
     let format = detect(&prefix).or(empty.then_some(Format::JsonLines));
     match (format, sniff_error) {
         (Some(Format::JsonLines), error) if whole_line => {
-            let mut pieces = LinesPieces::after(reader, prefix, piece_bytes);
+            let mut pieces = LinesPieces::after(reader, prefix, piece_bytes).max_line(max_record);
             pieces.deferred = error;
             Ok(Opened::Lines(LinesFile {
                 pieces,
-                path: path.to_path_buf(),
+                path: Arc::from(path),
                 gzip,
                 disk_read,
             }))
@@ -674,33 +697,28 @@ pub fn open_file(path: &Path, piece_bytes: usize) -> Result<Opened, DecodeError>
         // damage is all there is to say.
         (None, Some(error)) if !whole_text_line(&prefix) => Err(read_error(error)),
         (None, error) => {
-            let mut pieces = LinesPieces::after(reader, prefix, piece_bytes);
+            let mut pieces = LinesPieces::after(reader, prefix, piece_bytes).max_line(max_record);
             pieces.deferred = error;
             Ok(Opened::Unknown(LinesFile {
                 pieces,
-                path: path.to_path_buf(),
+                path: Arc::from(path),
                 gzip,
                 disk_read,
             }))
         }
         (_, Some(error)) => Err(read_error(error)),
-        (Some(format @ (Format::JsonArray | Format::JsonDocuments)), None) => {
+        // A JSON array or documents, in pieces of whole elements; so too a first line longer
+        // than the sniffed bytes that parses as an object (padded with blanks): documents one
+        // after the other, never held whole.
+        (Some(format), None) => {
             let array = format == Format::JsonArray;
             Ok(Opened::Documents(DocumentsFile {
-                pieces: DocumentPieces::new(reader, prefix, array, piece_bytes),
+                pieces: DocumentPieces::new(reader, prefix, array, piece_bytes)
+                    .max_element(max_record),
                 path: path.to_path_buf(),
                 gzip,
                 disk_read,
             }))
-        }
-        // A first line longer than the sniffed bytes: read whole and told again from the whole
-        // first line (a very long JSON line, or the start of pretty-printed JSON; `{` is one
-        // or the other).
-        (Some(Format::JsonLines), None) => {
-            let mut data = prefix;
-            reader.read_to_end(&mut data).map_err(read_error)?;
-            let format = detect(&data).unwrap_or(Format::JsonLines);
-            Ok(Opened::Whole(format, data))
         }
     }
 }
@@ -865,7 +883,9 @@ fn spill(
 /// error when the file is compressed).
 pub struct LinesFile {
     pieces: LinesPieces<Box<dyn Read + Send>>,
-    path: PathBuf,
+    /// Shared rather than owned to keep the file small enough to hand back by value
+    /// ([`LinesFile::into_text_log`]).
+    path: Arc<Path>,
     gzip: bool,
     disk_read: Arc<AtomicU64>,
 }
@@ -883,11 +903,27 @@ impl Iterator for LinesFile {
     type Item = Result<LinesPiece, DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        Some(
-            self.pieces
-                .next()?
-                .map_err(|error| read_error(&self.path, self.gzip, error)),
-        )
+        Some(self.pieces.next()?.map_err(|error| match error {
+            LinesError::Read(error) => read_error(&self.path, self.gzip, error),
+            LinesError::TooLong { line, limit } => DecodeError::Record {
+                path: self.path.to_path_buf(),
+                record: line,
+                reason: format!(
+                    "the line is longer than {}, the most Vigil reads as one event; check that the file is a log (no log writes a line this long)",
+                    size_label(limit)
+                ),
+            },
+        }))
+    }
+}
+
+/// `bytes` for a message: in MiB when it is a whole number of them.
+fn size_label(bytes: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{bytes} bytes")
     }
 }
 
@@ -1041,6 +1077,27 @@ impl LinesPiece {
     }
 }
 
+/// The most bytes one line of a text log, or one element of a JSON array or document, may
+/// take. A line has to be held whole to be decoded, so a file with no newline (a 4 GiB string,
+/// a binary dump) would otherwise take memory without bound; no log writes an event this large
+/// (the server takes 1 MiB at most), so a generous cap loses nothing real.
+pub const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
+
+/// Why [`LinesPieces`] gave no piece.
+#[derive(Debug)]
+pub enum LinesError {
+    /// The file could not be read (or decompressed) further: the pieces end.
+    Read(io::Error),
+    /// Line `line` is longer than `limit` bytes: it was skipped, and the pieces go on with the
+    /// next line.
+    TooLong {
+        /// Its number in the file (1-based).
+        line: u64,
+        /// The most bytes a line may take.
+        limit: usize,
+    },
+}
+
 /// A reader of text lines yielding [`LinesPiece`]s of about `piece_bytes` (more when a line
 /// is longer), in file order. A read error (a corrupt gzip tail) comes after the whole lines read
 /// before it, and ends the pieces.
@@ -1049,6 +1106,8 @@ pub struct LinesPieces<R> {
     carry: Vec<u8>,
     lines_before: u64,
     piece_bytes: usize,
+    /// The longest line read ([`MAX_RECORD_BYTES`] but in tests).
+    max_line: usize,
     /// A read error met before `carry` was given out: it comes after carry's whole lines.
     deferred: Option<io::Error>,
     /// The error that ended the pieces, given out after the last of them.
@@ -1069,9 +1128,53 @@ impl<R: Read> LinesPieces<R> {
             carry: head,
             lines_before: 0,
             piece_bytes: piece_bytes.max(1),
+            max_line: MAX_RECORD_BYTES,
             deferred: None,
             failed: None,
             done: false,
+        }
+    }
+
+    /// Lines longer than `bytes` are skipped with [`LinesError::TooLong`] rather than read
+    /// whole ([`MAX_RECORD_BYTES`] unless set).
+    pub fn max_line(mut self, bytes: usize) -> Self {
+        self.max_line = bytes.max(1);
+        self
+    }
+
+    /// Reads past the rest of a line too long to hold, a block at a time, keeping what
+    /// follows its newline: memory stays bounded however long the line is.
+    fn skip_line(&mut self) -> LinesError {
+        let line = self.lines_before + 1;
+        let mut block = vec![0; 64 * 1024];
+        loop {
+            let read = match self.deferred.take() {
+                Some(error) => Err(error),
+                None => self.reader.read(&mut block),
+            };
+            match read {
+                Ok(0) => {
+                    self.done = true;
+                    break;
+                }
+                Ok(n) => {
+                    if let Some(at) = memchr::memchr(b'\n', &block[..n]) {
+                        self.lines_before += 1;
+                        self.carry = block[at + 1..n].to_vec();
+                        break;
+                    }
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    self.done = true;
+                    self.failed = Some(error);
+                    break;
+                }
+            }
+        }
+        LinesError::TooLong {
+            line,
+            limit: self.max_line,
         }
     }
 
@@ -1086,25 +1189,38 @@ impl<R: Read> LinesPieces<R> {
 }
 
 impl<R: Read> Iterator for LinesPieces<R> {
-    type Item = io::Result<LinesPiece>;
+    type Item = Result<LinesPiece, LinesError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
-            return self.failed.take().map(Err);
+            return self.failed.take().map(|e| Err(LinesError::Read(e)));
         }
         let mut data = std::mem::take(&mut self.carry);
+        // Where the last, unfinished line of `data` starts: only the bytes read since are
+        // searched for a newline, so a long line is not scanned again at every read.
+        let mut tail = memchr::memrchr(b'\n', &data).map_or(0, |at| at + 1);
         loop {
             // Cut after the last newline within the piece's size, or after the first one
             // beyond it when a line is longer than that.
             let size = self.piece_bytes;
-            if data.len() >= size
-                && let Some(cut) = memchr::memrchr(b'\n', &data[..size])
+            if data.len() >= size && tail > 0 {
+                let cut = memchr::memrchr(b'\n', &data[..size])
                     .or_else(|| memchr::memchr(b'\n', &data[size..]).map(|at| size + at))
-            {
+                    .unwrap_or(tail - 1);
                 self.carry = data.split_off(cut + 1);
                 return Some(Ok(self.piece(data)));
             }
+            if data.len() - tail > self.max_line {
+                if tail > 0 {
+                    // The whole lines before the long one go out first.
+                    self.carry = data.split_off(tail);
+                    return Some(Ok(self.piece(data)));
+                }
+                drop(data);
+                return Some(Err(self.skip_line()));
+            }
             let want = self.piece_bytes.saturating_sub(data.len()).max(64 * 1024);
+            let before = data.len();
             let read = match self.deferred.take() {
                 Some(error) => Err(error),
                 None => (&mut self.reader).take(want as u64).read_to_end(&mut data),
@@ -1114,7 +1230,11 @@ impl<R: Read> Iterator for LinesPieces<R> {
                     self.done = true;
                     return (!data.is_empty()).then(|| Ok(self.piece(data)));
                 }
-                Ok(_) => {}
+                Ok(_) => {
+                    if let Some(at) = memchr::memrchr(b'\n', &data[before..]) {
+                        tail = before + at + 1;
+                    }
+                }
                 Err(error) => {
                     // The whole lines before the damage are still decoded; a torn last line
                     // is dropped, and the error follows them.
@@ -1122,7 +1242,7 @@ impl<R: Read> Iterator for LinesPieces<R> {
                     self.done = true;
                     self.failed = Some(error);
                     if data.is_empty() {
-                        return self.failed.take().map(Err);
+                        return self.failed.take().map(|e| Err(LinesError::Read(e)));
                     }
                     return Some(Ok(self.piece(data)));
                 }
@@ -1230,6 +1350,11 @@ fn pieces_error(path: &Path, gzip: bool, error: PiecesError) -> DecodeError {
         PiecesError::Structure(reason) => DecodeError::JsonArray {
             path: path.to_path_buf(),
             reason,
+        },
+        PiecesError::TooLong { element, limit } => DecodeError::TooLong {
+            path: path.to_path_buf(),
+            element,
+            limit: size_label(limit),
         },
     }
 }
@@ -2381,6 +2506,186 @@ mod tests {
                 .flat_map(|p| RecordSource::lines(Arc::from(path.as_path()), p))
                 .count();
             assert_eq!(records, 0, "{name}");
+        }
+    }
+
+    /// Content made as it is read: `head`, then `fill` bytes of `byte`, then `tail`; a file of
+    /// gigabytes without the gigabytes.
+    struct Generated {
+        parts: Vec<(Vec<u8>, u64)>,
+    }
+
+    impl Generated {
+        fn new(head: &[u8], byte: u8, fill: u64, tail: &[u8]) -> Generated {
+            Generated {
+                parts: vec![
+                    (tail.to_vec(), 1),
+                    (vec![byte; 64 * 1024], fill),
+                    (head.to_vec(), 1),
+                ],
+            }
+        }
+    }
+
+    impl Read for Generated {
+        /// Reads `fill` bytes from the repeated block, counting bytes down.
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            while let Some((bytes, left)) = self.parts.last_mut() {
+                let repeated = bytes.len() == 64 * 1024;
+                let n = if repeated {
+                    (*left).min(buf.len() as u64).min(bytes.len() as u64) as usize
+                } else {
+                    buf.len().min(bytes.len())
+                };
+                if n == 0 {
+                    self.parts.pop();
+                    continue;
+                }
+                buf[..n].copy_from_slice(&bytes[..n]);
+                if repeated {
+                    *left -= n as u64;
+                } else {
+                    bytes.drain(..n);
+                }
+                return Ok(n);
+            }
+            Ok(0)
+        }
+    }
+
+    /// A line longer than the cap is skipped a block at a time (its bytes never held), said
+    /// with its number, and the lines after it read and numbered as in the file.
+    #[test]
+    fn a_line_longer_than_the_cap_is_skipped_and_the_next_ones_read() {
+        let limit = 64 * 1024;
+        let reader = Generated::new(
+            b"{\"a\":1}\n{\"x\":\"",
+            b' ',
+            64 * 1024 * 1024,
+            b"\"}\n{\"b\":2}\n",
+        );
+        let items: Vec<_> = LinesPieces::new(reader, 4096).max_line(limit).collect();
+        let mut lines = Vec::new();
+        let mut too_long = Vec::new();
+        for item in items {
+            match item {
+                Ok(piece) => {
+                    assert!(
+                        piece.data.len() <= 4096 + limit + 64 * 1024,
+                        "pieces stay small"
+                    );
+                    lines.extend(
+                        RecordSource::lines(Arc::from(Path::new("t.jsonl")), piece)
+                            .map(|r| r.unwrap().record_id),
+                    );
+                }
+                Err(LinesError::TooLong { line, limit }) => too_long.push((line, limit)),
+                Err(LinesError::Read(e)) => panic!("{e}"),
+            }
+        }
+        assert_eq!(lines, [1, 3]);
+        assert_eq!(too_long, [(2, limit)]);
+
+        // The last line, with no newline after it, and a first line: the same.
+        let reader = Generated::new(b"", b'x', 200_000, b"");
+        let items: Vec<_> = LinesPieces::new(reader, 4096).max_line(limit).collect();
+        assert!(matches!(
+            items[..],
+            [Err(LinesError::TooLong { line: 1, .. })]
+        ));
+        let reader = Generated::new(b"{}\n", b'x', 200_000, b"");
+        let items: Vec<_> = LinesPieces::new(reader, 4096).max_line(limit).collect();
+        assert!(matches!(
+            items[..],
+            [Ok(_), Err(LinesError::TooLong { line: 2, .. })]
+        ));
+    }
+
+    /// Opened from a gzip file, a line too long is a record error naming the line and the
+    /// limit; an element too long ends a JSON array or documents after the elements before.
+    #[test]
+    fn open_file_reports_a_record_past_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let gzip = |name: &str, content: &[u8]| {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(content).unwrap();
+            let path = dir.path().join(name);
+            fs::write(&path, gz.finish().unwrap()).unwrap();
+            path
+        };
+        let long = " ".repeat(3 * 1024 * 1024);
+        let lines = gzip(
+            "long.jsonl.gz",
+            format!("{{\"a\":1}}\n{{\"x\":\"{long}\"}}\n{{\"b\":2}}\n").as_bytes(),
+        );
+        let Opened::Lines(pieces) = open_file_capped(&lines, 4096, 1024 * 1024).unwrap() else {
+            panic!("JSON lines are streamed");
+        };
+        let mut ids = Vec::new();
+        let mut errors = Vec::new();
+        for piece in pieces {
+            match piece {
+                Ok(p) => ids.extend(
+                    RecordSource::lines(Arc::from(lines.as_path()), p)
+                        .map(|r| r.unwrap().record_id),
+                ),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        assert_eq!(ids, [1, 3]);
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].ends_with("record 2: the line is longer than 1 MiB, the most Vigil reads as one event; check that the file is a log (no log writes a line this long); the record was skipped"),
+            "{}",
+            errors[0]
+        );
+
+        // One line longer than what is read to tell the format: documents, one too long.
+        for (name, content, before) in [
+            ("one.json.gz", format!("{{\"x\":\"{long}\"}}"), 0),
+            (
+                "array.json.gz",
+                format!("[{{\"a\":1}},\n{{\"x\":\"{long}\"}}]"),
+                1,
+            ),
+            (
+                "blanks.json.gz",
+                format!("[{{\"a\":1}}{long},{long}{{}}]"),
+                2,
+            ),
+        ] {
+            let path = gzip(name, content.as_bytes());
+            let Opened::Documents(pieces) = open_file_capped(&path, 4096, 1024 * 1024).unwrap()
+            else {
+                panic!("{name} is read as JSON documents");
+            };
+            let mut records = 0;
+            let mut errors = Vec::new();
+            for piece in pieces {
+                match piece {
+                    Ok(p) => {
+                        records += RecordSource::documents(Arc::from(path.as_path()), p)
+                            .map(Result::unwrap)
+                            .count()
+                    }
+                    Err(e) => errors.push(e.to_string()),
+                }
+            }
+            assert_eq!(records, before, "{name}");
+            if name == "blanks.json.gz" {
+                // Blanks between elements are no element: dropped as they are read.
+                assert!(errors.is_empty(), "{name}: {errors:?}");
+                continue;
+            }
+            assert_eq!(errors.len(), 1, "{name}");
+            assert!(
+                errors[0].contains(&format!(
+                    "element {} is longer than 1 MiB, the most Vigil reads as one event; the rest of the file was skipped",
+                    before + 1
+                )),
+                "{name}: {}",
+                errors[0]
+            );
         }
     }
 

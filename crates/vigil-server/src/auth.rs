@@ -109,20 +109,9 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Principal, 
             "this route needs an API token: send `Authorization: Bearer TOKEN` (create one with `vigil admin token`)",
         ));
     };
-    let token = header
-        .to_str()
-        .ok()
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            unauthorized(
-                "the Authorization header must be `Bearer TOKEN`; check how the token is sent",
-            )
-        })?;
+    let token = header.to_str().ok().and_then(bearer_token).ok_or_else(|| {
+        unauthorized("the Authorization header must be `Bearer TOKEN`; check how the token is sent")
+    })?;
     match state.store.authenticate(token).await {
         Ok(Some(p)) => Ok(Principal {
             token_id: p.token_id,
@@ -136,6 +125,15 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Principal, 
         )),
         Err(err) => Err(crate::store_error(err)),
     }
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header. The scheme is matched in any case
+/// (`bearer`, `BEARER`: RFC 7235 makes auth schemes case-insensitive) and may be followed by
+/// more than one space.
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// A principal with at least the responder role, checked before the body is read.
@@ -169,5 +167,25 @@ impl FromRequestParts<AppState> for Admin {
         let who = Principal::from_request_parts(parts, state).await?;
         who.require(Role::Admin)?;
         Ok(Admin(who))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_matched_in_any_case() {
+        for header in [
+            "Bearer vgl_x",
+            "bearer vgl_x",
+            "BEARER vgl_x",
+            "BeArEr   vgl_x ",
+        ] {
+            assert_eq!(bearer_token(header), Some("vgl_x"), "{header:?}");
+        }
+        for header in ["Basic abc", "Bearer", "Bearer   ", "Bearervgl_x", "vgl_x"] {
+            assert_eq!(bearer_token(header), None, "{header:?}");
+        }
     }
 }

@@ -229,10 +229,13 @@ pub trait Store: Send + Sync + 'static {
         reason: &'a str,
     ) -> BoxFuture<'a, StoreResult<Evidence>>;
 
-    /// Re-verifies the file's SHA-256 and opens it for reading; a mismatch is
-    /// [`StoreError::EvidenceCorrupted`].
+    /// Re-verifies the file's SHA-256 and opens it for `actor` to read; a mismatch is
+    /// [`StoreError::EvidenceCorrupted`]. The download is recorded first, a custody entry
+    /// "downloaded" and its audit entry in one transaction: who handled the evidence is part
+    /// of its chain of custody, so a download that cannot be recorded is refused.
     fn open_evidence<'a>(
         &'a self,
+        actor: &'a str,
         r: &'a IncidentRef,
         evidence_id: Uuid,
     ) -> BoxFuture<'a, StoreResult<EvidenceDownload>>;

@@ -28,8 +28,9 @@ use vigil_core::{
     ActionEntry, ActionKind, AuditEntry, ChainBreak, ChainProblem, CustodyEntry, DataImpact,
     DomainError, Evidence, GENESIS_HASH, Incident, IncidentId, IncidentKey, IncidentLink,
     IncidentPatch, Indicator, IndicatorKind, IndicatorValue, LinkSuggestion, NewIncident,
-    NewIndicator, NextStep, Phase, PhaseChange, PostMortem, Role, Severity, SeverityChange, Sha256,
-    Technique, TimestampCorrection, TimestampKind, Timestamps, verify_chain,
+    NewIndicator, NextStep, Phase, PhaseChange, PostMortem, Priority, PriorityChange, Role,
+    Severity, SeverityChange, Sha256, Technique, TimestampCorrection, TimestampKind, Timestamps,
+    verify_chain,
 };
 
 use crate::types::*;
@@ -292,7 +293,9 @@ impl SqliteStore {
         let mut tx = self.begin().await?;
         let id = resolve(&mut tx, r).await?;
         let mut incident = load(&mut tx, id).await?;
+        let priority = (incident.priority, incident.priority_history.len());
         let (action, payload, persist) = change(&mut incident, at)?;
+        let payload = record_priority_moves(&mut tx, &incident, priority, payload).await?;
         update_incident_row(&mut tx, &incident).await?;
         match persist {
             Persist::Row => {}
@@ -823,6 +826,7 @@ impl SqliteStore {
 
     async fn open_evidence_impl(
         &self,
+        actor: &str,
         r: &IncidentRef,
         evidence_id: Uuid,
     ) -> StoreResult<EvidenceDownload> {
@@ -847,6 +851,24 @@ impl SqliteStore {
         let file = tokio::fs::File::open(&path)
             .await
             .map_err(StoreError::io(&path))?;
+        // Recorded before a byte is sent, and committed: an error here refuses the download.
+        let at = now();
+        let entry = CustodyEntry::new(actor, at, DOWNLOADED, DOWNLOAD_REASON)?;
+        let mut tx = self.begin().await?;
+        let id = resolve(&mut tx, r).await?;
+        let before = load_evidence(&mut tx, id, evidence_id).await?;
+        insert_custody(&mut tx, evidence_id, before.custody.len() + 1, &entry).await?;
+        let key = key_of_id(&mut tx, id).await?;
+        append_audit(
+            &mut tx,
+            actor,
+            "evidence.download",
+            Some(id),
+            json!({ "key": key, "evidence_id": evidence_id, "sha256": evidence.sha256, "custody": entry }),
+        )
+        .await?;
+        let evidence = load_evidence(&mut tx, id, evidence_id).await?;
+        tx.commit().await?;
         Ok(EvidenceDownload { evidence, file })
     }
 
@@ -883,6 +905,21 @@ impl SqliteStore {
             tenant,
         };
         let mut tx = self.begin().await?;
+        // The name is the actor recorded on every write the token makes: two active tokens
+        // named alike would make the audit trail ambiguous. Checked in the write transaction,
+        // which is the only writer; in any case, as "Alice" and "alice" read as one person.
+        let taken: Option<String> = sqlx::query_scalar(
+            "SELECT name FROM tokens WHERE name = ? COLLATE NOCASE AND revoked_at IS NULL LIMIT 1",
+        )
+        .bind(&info.name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(taken) = taken {
+            return Err(StoreError::Conflict(format!(
+                "an active token is already named {taken:?}, and a token's name is the actor recorded on its writes; choose another name (e.g. {:?}), or revoke that token first (`vigil admin revoke {taken}`)",
+                format!("{}-2", info.name)
+            )));
+        }
         sqlx::query("INSERT INTO tokens (id, name, role, token_hash, created_by, created_at, service, tenant) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(info.id.to_string())
             .bind(&info.name)
@@ -1571,18 +1608,14 @@ async fn extend_scope_in(
         tenants: (!tenants.is_empty()).then(|| [incident.tenants.clone(), tenants].concat()),
         ..IncidentPatch::default()
     };
+    let priority = (incident.priority, incident.priority_history.len());
     let fields = incident.apply_patch(patch.clone(), actor, at)?;
+    let payload = json!({ "key": incident.key, "fields": fields, "patch": patch });
+    let payload = record_priority_moves(tx, &incident, priority, payload).await?;
     update_incident_row(tx, &incident).await?;
     replace_names(tx, "incident_services", id, &incident.services).await?;
     replace_names(tx, "incident_tenants", id, &incident.tenants).await?;
-    append_audit(
-        tx,
-        actor,
-        "incident.update",
-        Some(id),
-        json!({ "key": incident.key, "fields": fields, "patch": patch }),
-    )
-    .await?;
+    append_audit(tx, actor, "incident.update", Some(id), payload).await?;
     Ok(true)
 }
 
@@ -1845,6 +1878,40 @@ async fn insert_severity_change(
     Ok(())
 }
 
+/// Stores the priority moves a change made (those after the first `before.1` of the history)
+/// and, when the priority moved, adds it to the audit payload as `priority: {from, to,
+/// reason}`: the audit trail then says what the change did to the priority as well.
+async fn record_priority_moves(
+    conn: &mut SqliteConnection,
+    incident: &Incident,
+    before: (Priority, usize),
+    mut payload: Value,
+) -> StoreResult<Value> {
+    let (from, known) = before;
+    for (pos, c) in incident.priority_history.iter().enumerate().skip(known) {
+        sqlx::query("INSERT INTO priority_changes (incident_id, position, from_priority, to_priority, actor, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(incident.id.to_string())
+            .bind(pos as i64 + 1)
+            .bind(c.from.as_str())
+            .bind(c.to.as_str())
+            .bind(&c.actor)
+            .bind(&c.reason)
+            .bind(ts(c.at))
+            .execute(&mut *conn)
+            .await?;
+    }
+    if incident.priority != from
+        && let Value::Object(fields) = &mut payload
+    {
+        let reason = incident.priority_history.last().map(|c| c.reason.as_str());
+        fields.insert(
+            "priority".to_owned(),
+            json!({ "from": from, "to": incident.priority, "reason": reason }),
+        );
+    }
+    Ok(payload)
+}
+
 async fn insert_phase_change(
     conn: &mut SqliteConnection,
     id: IncidentId,
@@ -1904,6 +1971,11 @@ async fn insert_indicator(
         .await?;
     Ok(())
 }
+
+/// The custody action recorded for each download of an evidence file.
+const DOWNLOADED: &str = "downloaded";
+/// Why, as far as the store knows: a download asks for no reason, and says who and when.
+const DOWNLOAD_REASON: &str = "a copy was sent to them by the server";
 
 async fn insert_custody(
     conn: &mut SqliteConnection,
@@ -2639,6 +2711,16 @@ fn severity_change_row(r: &SqliteRow) -> StoreResult<SeverityChange> {
     })
 }
 
+fn priority_change_row(r: &SqliteRow) -> StoreResult<PriorityChange> {
+    Ok(PriorityChange {
+        from: col_parse(r, "from_priority")?,
+        to: col_parse(r, "to_priority")?,
+        actor: r.try_get("actor")?,
+        reason: r.try_get("reason")?,
+        at: col_ts(r, "at")?,
+    })
+}
+
 fn phase_change_row(r: &SqliteRow) -> StoreResult<PhaseChange> {
     Ok(PhaseChange {
         from: col_parse(r, "from_phase")?,
@@ -2678,6 +2760,14 @@ async fn load(conn: &mut SqliteConnection, id: IncidentId) -> StoreResult<Incide
         "position",
         &sid,
         severity_change_row,
+    )
+    .await?;
+    let priority_history = child_rows(
+        conn,
+        "priority_changes",
+        "position",
+        &sid,
+        priority_change_row,
     )
     .await?;
     let phase_history =
@@ -2721,6 +2811,7 @@ async fn load(conn: &mut SqliteConnection, id: IncidentId) -> StoreResult<Incide
         severity: col_parse(&row, "severity")?,
         priority: col_parse(&row, "priority")?,
         severity_history,
+        priority_history,
         phase: col_parse(&row, "phase")?,
         phase_history,
         category: category.map(|c| c.parse().map_err(corrupt)).transpose()?,
@@ -3149,10 +3240,11 @@ impl Store for SqliteStore {
 
     fn open_evidence<'a>(
         &'a self,
+        actor: &'a str,
         r: &'a IncidentRef,
         evidence_id: Uuid,
     ) -> BoxFuture<'a, StoreResult<EvidenceDownload>> {
-        Box::pin(self.open_evidence_impl(r, evidence_id))
+        Box::pin(self.open_evidence_impl(actor, r, evidence_id))
     }
 
     fn create_token<'a>(

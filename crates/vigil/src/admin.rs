@@ -14,6 +14,9 @@ The token is printed once on stdout; only its hash is stored. Send it as
 `Authorization: Bearer TOKEN`, or give it to the CLI with --token / VIGIL_TOKEN.
 Works on the data directory directly, so the server may be running or not.
 
+The name is the actor recorded on every write the token makes, so no two active tokens may
+share one (in any case): revoke the old token first, or pick another name.
+
 Roles: ingest (send events only), viewer (read only), responder (open and work incidents),
 admin (also tokens, rules and audit).
 

@@ -277,13 +277,13 @@ pub struct UpdateArgs {
     /// New summary.
     #[arg(long)]
     pub summary: Option<String>,
-    /// New category.
+    /// New category (an empty value, `--category ''`, clears it).
     #[arg(long)]
     pub category: Option<String>,
-    /// Replace the impacted services (repeatable).
+    /// Replace the impacted services (repeatable; an empty value, `--service ''`, clears them).
     #[arg(long = "service")]
     pub services: Option<Vec<String>>,
-    /// Replace the impacted tenants (repeatable).
+    /// Replace the impacted tenants (repeatable; an empty value, `--tenant ''`, clears them).
     #[arg(long = "tenant")]
     pub tenants: Option<Vec<String>>,
     /// Replace the recommended next steps (repeatable; an empty value clears them).
@@ -301,7 +301,7 @@ pub struct UpdateArgs {
     /// PAP marking.
     #[arg(long)]
     pub pap: Option<String>,
-    /// Replace the ATT&CK techniques (repeatable).
+    /// Replace the ATT&CK techniques (repeatable; an empty value, `--attack ''`, clears them).
     #[arg(long = "attack")]
     pub attack: Option<Vec<String>>,
     /// Data impact: customer data is affected (true/false; a bare flag means true).
@@ -533,6 +533,15 @@ fn indicator_arg(raw: &str) -> anyhow::Result<NewIndicator> {
     })
 }
 
+/// The values given but the empty ones: `--service ''` alone replaces the list with none.
+fn non_empty(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .filter(|v| !v.trim().is_empty())
+        .cloned()
+        .collect()
+}
+
 fn next_steps(steps: &[String]) -> Vec<NewNextStep> {
     steps
         .iter()
@@ -684,12 +693,15 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             let req = IncidentPatch {
                 title: a.title,
                 summary: a.summary,
-                category: parse_opt("category", a.category.as_deref())?,
+                category: match a.category.as_deref().map(str::trim) {
+                    Some("") => Some(None),
+                    other => parse_opt("category", other)?.map(Some),
+                },
                 tlp: parse_opt("TLP", a.tlp.as_deref())?,
                 pap: parse_opt("PAP", a.pap.as_deref())?,
-                techniques: a.attack,
-                services: a.services,
-                tenants: a.tenants,
+                techniques: a.attack.as_deref().map(non_empty),
+                services: a.services.as_deref().map(non_empty),
+                tenants: a.tenants.as_deref().map(non_empty),
                 customer_facing: a.customer_facing,
                 data_impact,
                 next_steps: a.next_steps.as_deref().map(next_steps),
@@ -1415,6 +1427,18 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         ]);
     }
     outln!("{t}");
+    if !inc.priority_history.is_empty() {
+        let mut t = table(["PRIORITY", "BY", "WHAT MOVED IT", when.as_str()]);
+        for c in &inc.priority_history {
+            t.add_row([
+                format!("{} → {}", c.from, c.to),
+                c.actor.clone(),
+                c.reason.clone(),
+                crate::output::shown_time(c.at, "%Y-%m-%d %H:%M:%S"),
+            ]);
+        }
+        outln!("{t}");
+    }
     if !inc.phase_history.is_empty() {
         let mut t = table(["PHASE", "BY", "WHY", when.as_str()]);
         for c in &inc.phase_history {

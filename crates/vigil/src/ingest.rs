@@ -667,7 +667,7 @@ impl Reader<'_> {
                             }
                             self.piece_shown(pieces.disk_bytes_read(), disk_bytes);
                         }
-                        Err(e) => self.problem(path, None, e.reason()),
+                        Err(e) => self.problem(path, line_of(&e), e.reason()),
                     }
                 }
                 self.count_piped(file, pieces.disk_bytes_read());
@@ -675,19 +675,6 @@ impl Reader<'_> {
             }
             Opened::Documents(documents) => FilePieces::Documents(documents),
             Opened::Evtx(evtx) => FilePieces::Evtx(evtx),
-            Opened::Whole(format, data) => {
-                self.count_piped(file, data.len() as u64);
-                let source = match RecordSource::new(Arc::from(path), format, data) {
-                    Ok(source) => source,
-                    Err(e) => {
-                        self.problem(path, None, e.reason());
-                        return Ok(());
-                    }
-                };
-                self.stats.files += 1;
-                self.stats.bytes += disk_bytes;
-                return self.send_records(index, source);
-            }
             // Maybe a plain-text log (syslog, web access log).
             Opened::Unknown(lines) => return self.read_text_log(index, file, lines, meta),
         };
@@ -796,11 +783,19 @@ impl Reader<'_> {
                     }
                     self.piece_shown(pieces.disk_bytes_read(), disk_bytes);
                 }
-                Err(e) => self.problem(path, None, e.reason()),
+                Err(e) => self.problem(path, line_of(&e), e.reason()),
             }
         }
         self.count_piped(file, pieces.disk_bytes_read());
         Ok(())
+    }
+}
+
+/// The line a piece's error is about: one too long to read, skipped.
+fn line_of(error: &DecodeError) -> Option<Pos> {
+    match error {
+        DecodeError::Record { record, .. } => Some(Pos::Line(*record)),
+        _ => None,
     }
 }
 

@@ -66,7 +66,7 @@ pub async fn verify(
 #[utoipa::path(
     post, path = "/tokens", operation_id = "create_token", tag = "admin",
     request_body = CreateToken,
-    responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody))
+    responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, description = "An active token already has this name", body = ErrorBody))
 )]
 pub async fn create_token(
     State(state): State<AppState>,

@@ -1,7 +1,7 @@
 //! Evidence: uploads streamed straight from the request body into the store (which hashes
 //! while writing and files the content under its SHA-256) with a size cap; downloads
-//! re-verified by the store against the recorded SHA-256 before a byte is sent, then streamed;
-//! chain-of-custody entries.
+//! re-verified by the store against the recorded SHA-256 and recorded in the chain of custody
+//! before a byte is sent, then streamed; chain-of-custody entries.
 
 use std::io;
 use std::pin::Pin;
@@ -182,7 +182,9 @@ pub async fn get(
 }
 
 /// Download the file. Its SHA-256 is re-computed first; a mismatch is `evidence_corrupted`
-/// and no byte is sent. The verified hash is in the `X-Vigil-Sha256` header.
+/// and no byte is sent. The verified hash is in the `X-Vigil-Sha256` header. Each download is
+/// recorded before a byte is sent, as a custody entry "downloaded" by the caller with its
+/// audit entry (`evidence.download`); a download that cannot be recorded is refused.
 #[utoipa::path(
     get, path = "/incidents/{key}/evidence/{id}/content", operation_id = "get_evidence_content", tag = "evidence",
     params(("key" = String, Path, description = "Incident key (INC-42) or id"), ("id" = String, Path, description = "Evidence id")),
@@ -195,14 +197,14 @@ pub async fn get(
 )]
 pub async fn content(
     State(state): State<AppState>,
-    _who: Principal,
+    who: Principal,
     ApiPath((key, id)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let r = incident_ref(&key)?;
     let id = parse_uuid("id", &id)?;
     let download = state
         .store
-        .open_evidence(&r, id)
+        .open_evidence(&who.name, &r, id)
         .await
         .map_err(store_error)?;
     let evidence = download.evidence;

@@ -54,6 +54,21 @@ async fn missing_or_wrong_token_is_401_with_json_body() {
     assert_eq!(body["error"]["code"], "unauthorized");
 }
 
+/// The scheme of `Authorization: Bearer TOKEN` is case-insensitive (RFC 7235).
+#[tokio::test]
+async fn the_bearer_scheme_is_taken_in_any_case() {
+    let app = spawn_app().await;
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let resp = reqwest::Client::new()
+            .get(format!("http://{}/api/v1/incidents", app.addr))
+            .header("Authorization", format!("{scheme} {}", app.responder_token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{scheme}");
+    }
+}
+
 #[tokio::test]
 async fn viewer_reads_but_cannot_write() {
     let app = spawn_app().await;
@@ -110,6 +125,10 @@ async fn only_admins_manage_tokens_and_read_the_audit_trail() {
     );
 
     let created = app.admin.create_token(&req).await.unwrap();
+    // A second active "bot" would make the actor of its writes ambiguous: 409.
+    let err = app.admin.create_token(&req).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::Conflict), "{err:?}");
+    assert!(err.to_string().contains("already named \"bot\""), "{err}");
     let bot = app.with_token(&created.token);
     bot.list_incidents(&IncidentQuery::default()).await.unwrap();
     let listed = app.admin.list_tokens().await.unwrap();

@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 use vigil_api::error::ErrorCode;
-use vigil_api::types::{AddCustody, EvidenceUploadQuery};
+use vigil_api::types::{AddCustody, AuditQuery, EvidenceUploadQuery};
 
 use crate::incidents::new_incident;
 use crate::support::{spawn_app, spawn_app_with};
@@ -62,6 +62,31 @@ async fn upload_download_round_trip_with_hash_and_custody() {
         .unwrap();
     assert_eq!(sha, expected);
     assert_eq!(bytes.as_ref(), content.as_slice());
+    // The viewer's download is in the chain of custody, and audited with it.
+    let ev = app
+        .viewer
+        .get_evidence("INC-1", &ev.id.to_string())
+        .await
+        .unwrap();
+    assert_eq!(ev.custody.len(), 2);
+    let downloaded = ev.custody.last().unwrap();
+    assert_eq!(
+        (downloaded.actor.as_str(), downloaded.action.as_str()),
+        ("victor", "downloaded")
+    );
+    let audit = app
+        .admin
+        .audit(&AuditQuery {
+            incident: Some("INC-1".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let last = audit.items.last().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.actor.as_str()),
+        ("evidence.download", "victor")
+    );
 
     let ev2 = app
         .admin

@@ -237,6 +237,106 @@ async fn severity_changes_are_recorded_with_who_and_why_and_drive_priority() {
     );
 }
 
+/// `"category": null` clears the category (an incident may be opened without one).
+#[tokio::test]
+async fn a_patch_clears_the_category_with_null() {
+    let app = spawn_app().await;
+    let mut req = new_incident("x");
+    req.category = Some(Category::Malware);
+    app.responder.create_incident(&req).await.unwrap();
+    let resp = reqwest::Client::new()
+        .patch(format!("http://{}/api/v1/incidents/INC-1", app.addr))
+        .bearer_auth(&app.responder_token)
+        .json(&serde_json::json!({ "category": null }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let inc = app.viewer.get_incident("INC-1").await.unwrap();
+    assert_eq!(inc.category, None);
+}
+
+/// A PATCH that moves the derived priority records the move with who made it and what changed,
+/// and its audit entry carries the priority before and after.
+#[tokio::test]
+async fn priority_moves_are_recorded_with_who_and_what_moved_them() {
+    let app = spawn_app().await;
+    let inc = app
+        .responder
+        .create_incident(&new_incident("x"))
+        .await
+        .unwrap();
+    assert_eq!(inc.priority, Priority::P3);
+    assert!(inc.priority_history.is_empty());
+    let inc = app
+        .responder
+        .update_incident(
+            "INC-1",
+            &IncidentPatch {
+                customer_facing: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(inc.priority, Priority::P2);
+    let inc = app
+        .admin
+        .update_incident(
+            "INC-1",
+            &IncidentPatch {
+                data_impact: Some(DataImpact {
+                    personal_data: true,
+                    disclosed: true,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(inc.priority, Priority::P1);
+    let stored = app.viewer.get_incident("INC-1").await.unwrap();
+    let moves: Vec<_> = stored
+        .priority_history
+        .iter()
+        .map(|c| (c.from, c.to, c.actor.as_str(), c.reason.as_str()))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (
+                Priority::P3,
+                Priority::P2,
+                "rita",
+                "a customer-facing service impacted"
+            ),
+            (
+                Priority::P2,
+                Priority::P1,
+                "ada",
+                "data impact assessed: personal data disclosed"
+            ),
+        ]
+    );
+    let audit = app
+        .admin
+        .audit(&AuditQuery {
+            incident: Some("INC-1".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let last = audit.items.last().unwrap();
+    assert_eq!(last.action, "incident.update");
+    assert_eq!(last.payload["priority"]["from"], "P2");
+    assert_eq!(last.payload["priority"]["to"], "P1");
+    assert_eq!(
+        last.payload["priority"]["reason"],
+        "data impact assessed: personal data disclosed"
+    );
+}
+
 #[tokio::test]
 async fn indicators_are_normalised_deduplicated_and_suggest_related_incidents() {
     let app = spawn_app().await;

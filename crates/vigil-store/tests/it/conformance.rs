@@ -800,13 +800,27 @@ async fn evidence_round_trip_and_custody() {
         .unwrap();
     assert_eq!(ev.custody[1].actor, "bob");
     assert_eq!(s.get_evidence(&key(1), ev.id).await.unwrap(), ev);
-    let mut dl = s.open_evidence(&key(1), ev.id).await.unwrap();
+    let mut dl = s.open_evidence("vic", &key(1), ev.id).await.unwrap();
     let mut back = Vec::new();
     dl.file.read_to_end(&mut back).await.unwrap();
     assert_eq!(back, content);
+    // The download is in the chain of custody, and in the audit trail with it.
+    let downloaded = dl.evidence.custody.last().unwrap();
+    assert_eq!(dl.evidence.custody.len(), 3);
+    assert_eq!(
+        (downloaded.actor.as_str(), downloaded.action.as_str()),
+        ("vic", "downloaded")
+    );
+    let audit = s.list_audit(&AuditFilter::default()).await.unwrap();
+    let last = audit.items.last().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.actor.as_str()),
+        ("evidence.download", "vic")
+    );
+    assert_eq!(last.payload["evidence_id"], ev.id.to_string());
     assert_eq!(
         s.get_incident(&key(1)).await.unwrap().evidence,
-        vec![ev.clone()]
+        vec![dl.evidence.clone()]
     );
     assert!(matches!(
         s.get_evidence(&key(1), uuid::Uuid::now_v7()).await,
@@ -843,6 +857,18 @@ async fn tokens_create_authenticate_revoke() {
         .expect("valid token");
     assert_eq!((p.name.as_str(), p.role), ("alice", Role::Responder));
     assert_eq!(s.authenticate("vgl_wrong").await.unwrap(), None);
+    // A second active token of the same name (in any case) would make its writes' actor
+    // ambiguous: refused, whatever its role.
+    for name in ["alice", "ALICE", " alice "] {
+        match s.create_token("setup", name, Role::Viewer).await {
+            Err(StoreError::Conflict(message)) => assert!(
+                message.contains("already named \"alice\"")
+                    && message.contains("choose another name"),
+                "{message}"
+            ),
+            other => panic!("{name:?}: expected a conflict, got {other:?}"),
+        }
+    }
     let list = s.list_tokens().await.unwrap();
     assert_eq!(list.len(), 1);
     let revoked = s.revoke_token("admin", t.info.id).await.unwrap();
@@ -853,6 +879,10 @@ async fn tokens_create_authenticate_revoke() {
         Err(StoreError::Conflict(_))
     ));
     assert!(s.create_token("setup", " ", Role::Viewer).await.is_err());
+    // Once revoked, the name is free again.
+    s.create_token("setup", "alice", Role::Viewer)
+        .await
+        .unwrap();
     let audit = s.list_audit(&AuditFilter::default()).await.unwrap();
     let text = serde_json::to_string(&audit.items).unwrap();
     assert!(

@@ -2,7 +2,9 @@
 //! on disk, and that a failed write leaves no rows.
 
 use vigil_core::{ChainProblem, IncidentKey, Phase};
-use vigil_store::{IncidentFilter, IncidentRef, NewEvidence, SqliteStore, Store, StoreError};
+use vigil_store::{
+    AuditFilter, IncidentFilter, IncidentRef, NewEvidence, SqliteStore, Store, StoreError,
+};
 
 use crate::support::{Harness, new_incident};
 
@@ -183,6 +185,46 @@ async fn refused_transition_and_rejected_create_leave_no_rows() {
     assert_eq!(counts().await, before);
 }
 
+/// A download that cannot be recorded in the chain of custody is refused: the file is not
+/// handed out, and nothing of it is recorded.
+#[tokio::test]
+async fn a_download_that_cannot_be_recorded_is_refused() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    s.create_incident("ann", new_incident("a")).await.unwrap();
+    let mut r: &[u8] = b"bytes";
+    let ev = s
+        .add_evidence(
+            "ann",
+            &key(1),
+            NewEvidence {
+                file_name: "a.bin".into(),
+                description: None,
+            },
+            &mut r,
+        )
+        .await
+        .unwrap();
+    let audit = s.list_audit(&AuditFilter::default()).await.unwrap().total;
+    h.raw("CREATE TRIGGER no_custody BEFORE INSERT ON custody BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+        .await;
+    assert!(s.open_evidence("vic", &key(1), ev.id).await.is_err());
+    assert_eq!(
+        s.get_evidence(&key(1), ev.id).await.unwrap().custody.len(),
+        1
+    );
+    assert_eq!(
+        s.list_audit(&AuditFilter::default()).await.unwrap().total,
+        audit
+    );
+    h.raw("DROP TRIGGER no_custody").await;
+    assert!(s.open_evidence("vic", &key(1), ev.id).await.is_ok());
+    assert_eq!(
+        s.get_evidence(&key(1), ev.id).await.unwrap().custody.len(),
+        2
+    );
+}
+
 #[tokio::test]
 async fn modified_or_missing_evidence_is_refused_on_download() {
     let h = Harness::new().await;
@@ -211,7 +253,7 @@ async fn modified_or_missing_evidence_is_refused_on_download() {
     perms.set_readonly(false);
     std::fs::set_permissions(&path, perms).unwrap();
     std::fs::write(&path, b"tampered bytes").unwrap();
-    match s.open_evidence(&key(1), ev.id).await {
+    match s.open_evidence("ann", &key(1), ev.id).await {
         Err(StoreError::EvidenceCorrupted {
             id,
             expected,
@@ -238,19 +280,19 @@ async fn modified_or_missing_evidence_is_refused_on_download() {
         .unwrap();
     assert_eq!(again.sha256, ev.sha256);
     for id in [ev.id, again.id] {
-        assert!(s.open_evidence(&key(1), id).await.is_ok());
+        assert!(s.open_evidence("ann", &key(1), id).await.is_ok());
     }
     assert_eq!(std::fs::read(&path).unwrap(), b"original bytes");
     std::fs::remove_file(&path).unwrap();
     assert!(matches!(
-        s.open_evidence(&key(1), ev.id).await,
+        s.open_evidence("ann", &key(1), ev.id).await,
         Err(StoreError::EvidenceCorrupted { actual, .. }) if actual == "missing"
     ));
     let mut r: &[u8] = b"original bytes";
     s.add_evidence("ann", &key(1), upload("c.bin"), &mut r)
         .await
         .unwrap();
-    assert!(s.open_evidence(&key(1), ev.id).await.is_ok());
+    assert!(s.open_evidence("ann", &key(1), ev.id).await.is_ok());
     let leftovers: Vec<_> = std::fs::read_dir(h.sqlite.dir().join("evidence"))
         .unwrap()
         .filter_map(|e| e.ok())

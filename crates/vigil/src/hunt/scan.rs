@@ -585,16 +585,6 @@ fn work(
                         queue.opened(file, None);
                         scan
                     }
-                    Opening::Whole(source, bytes) => {
-                        queue.opened(file, None);
-                        let mut scan = FileScan {
-                            bytes,
-                            ..FileScan::default()
-                        };
-                        scan_source(&mut matcher, source, opts, &mut scan);
-                        (opts.on_events)(scan.events);
-                        scan
-                    }
                     Opening::Pieces {
                         first,
                         disk_bytes,
@@ -647,8 +637,6 @@ fn work(
 enum Opening {
     /// Nothing left to scan: it could not be read, is in no format Vigil reads, or is empty.
     Done(FileScan),
-    /// Read whole (JSON lines whose first line is too long to tell lines from a document).
-    Whole(RecordSource, u64),
     /// Read in pieces: the first, how much of the file reading it took, and the rest.
     Pieces {
         first: Result<FilePiece, DecodeError>,
@@ -681,16 +669,6 @@ fn open(file: &InputFile, piece_bytes: usize, text: &TextOptions) -> Opening {
                 return Opening::Done(scan);
             }
         },
-        Ok(Opened::Whole(format, data)) => {
-            let bytes = data.len() as u64;
-            return match RecordSource::new(path, format, data) {
-                Ok(source) => Opening::Whole(source, bytes),
-                Err(e) => {
-                    scan.errors.push(e);
-                    Opening::Done(scan)
-                }
-            };
-        }
         Ok(Opened::Lines(lines)) => FilePieces::Lines(lines),
         Ok(Opened::Evtx(evtx)) => FilePieces::Evtx(evtx),
         Ok(Opened::Documents(documents)) => FilePieces::Documents(documents),

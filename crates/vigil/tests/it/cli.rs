@@ -175,15 +175,21 @@ fn a_token_revoked_on_the_data_directory_stops_working_on_the_running_server() {
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
     let viewer = admin_token(&data, "viewer", "vera");
-    let _second_vera = admin_token(&data, "viewer", "vera");
+    // A second active "vera" would make the actor of her writes ambiguous: refused.
+    let second_vera = run(&[
+        "admin", "token", "--data", d, "--role", "viewer", "--name", "vera",
+    ]);
+    assert!(!second_vera.status.success());
+    let stderr = String::from_utf8_lossy(&second_vera.stderr);
+    assert!(
+        stderr.contains("an active token is already named \"vera\""),
+        "{stderr}"
+    );
     let rita = admin_token(&data, "responder", "rita");
     let server = Server::start(&data);
     ok(server.cli(&viewer, &["incident", "list"]));
 
-    // A name two active tokens share is refused, with their ids; an unknown one too.
-    let ambiguous = run(&["admin", "revoke", "vera", "--data", d]);
-    assert!(!ambiguous.status.success());
-    assert!(String::from_utf8_lossy(&ambiguous.stderr).contains("2 active tokens are named"));
+    // An unknown name is refused.
     let unknown = run(&["admin", "revoke", "nobody", "--data", d]);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no active token is named"));
 
@@ -208,7 +214,8 @@ fn a_token_revoked_on_the_data_directory_stops_working_on_the_running_server() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("unknown or revoked"));
     ok(server.cli(&rita, &["incident", "list"]));
-    // By name now that one vera is left; then none is active.
+    // Revoked, the name is free again; revoked by name, none is active.
+    admin_token(&data, "viewer", "vera");
     ok(run(&["admin", "revoke", "vera", "--data", d]));
     let table = ok(run(&["admin", "tokens", "--data", d]));
     assert!(table.contains("rita") && table.contains("vera"), "{table}");
@@ -460,6 +467,15 @@ fn case_work_over_the_cli() {
         "payroll admin among them"
     );
     assert_eq!(sev["priority"], "P2");
+    assert_eq!(sev["priority_history"][0]["from"], "P3");
+    assert_eq!(sev["priority_history"][0]["actor"], "rita");
+    // `show` lists each move of the priority with who made it and what moved it.
+    let shown = ok(server.cli(&token, &["incident", "show", "INC-1"]));
+    assert!(
+        shown.contains("P3 → P2")
+            && shown.contains("severity SEV3 → SEV2 (payroll admin among them)"),
+        "{shown}"
+    );
 
     json(&[
         "incident",
@@ -514,6 +530,22 @@ fn case_work_over_the_cli() {
     assert_eq!(updated["data_impact"]["disclosed"], true);
     assert_eq!(updated["data_impact"]["assessed_by"], "rita");
     assert_eq!(updated["priority"], "P1");
+    // An empty value clears the category and the lists, as `null` and `[]` do over the API.
+    let cleared = json(&[
+        "incident",
+        "update",
+        "INC-1",
+        "--category",
+        "",
+        "--service",
+        "",
+        "--attack",
+        "",
+    ]);
+    assert!(cleared["category"].is_null(), "{cleared}");
+    assert_eq!(cleared["services"], serde_json::json!([]));
+    assert_eq!(cleared["techniques"], serde_json::json!([]));
+    assert_eq!(cleared["tenants"], serde_json::json!(["contoso"]));
     let corrected = json(&[
         "incident",
         "timestamp",
