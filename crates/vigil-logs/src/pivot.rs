@@ -264,21 +264,21 @@ impl Collector for PivotCollector {
         }
         newest.sort_unstable_by_key(|&(order, address)| (Reverse(order), address));
         newest.truncate(self.newest);
-        let hosts = envelope[1].len() as u64;
-        let [by_service, by_host, by_tenant] = envelope
-            .into_iter()
-            .zip([usize::MAX, PIVOT_TOP_HOSTS, usize::MAX])
-            .map(|(counts, top)| ranked(counts.into_iter().collect(), top, Ranking::MostFrequent))
-            .collect::<Vec<_>>()
-            .try_into()
-            .expect("three envelope fields");
+        let [services, hosts, tenants] = envelope;
+        let rank = |counts: HashMap<String, u64>, top| {
+            ranked(counts.into_iter().collect(), top, Ranking::MostFrequent)
+        };
+        let host_count = hosts.len() as u64;
+        let by_service = rank(services, usize::MAX);
+        let by_host = rank(hosts, PIVOT_TOP_HOSTS);
+        let by_tenant = rank(tenants, usize::MAX);
         Ok(PivotHits {
             total,
             timeline,
             by_service,
             by_host,
             by_tenant,
-            hosts,
+            hosts: host_count,
             newest,
         })
     }
