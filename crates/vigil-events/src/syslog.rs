@@ -475,17 +475,23 @@ fn invalid(field: Field, offset: usize, problem: Problem) -> SyslogError {
     }
 }
 
-/// Parses one syslog message (see the module documentation). Trailing line endings and NUL
-/// bytes are ignored, so a UDP datagram or a file line can be passed as it is.
-pub fn parse<'a>(
-    input: &'a [u8],
-    options: &SyslogOptions,
-) -> Result<SyslogMessage<'a>, SyslogError> {
+/// A message as a sender framed it, without the line endings and NUL bytes it may end with.
+pub fn message_bytes(input: &[u8]) -> &[u8] {
     let end = input
         .iter()
         .rposition(|b| !matches!(b, b'\n' | b'\r' | b'\0'))
         .map_or(0, |i| i + 1);
-    let input = &input[..end];
+    &input[..end]
+}
+
+/// Parses one syslog message (see the module documentation). Trailing line endings and NUL
+/// bytes are ignored ([`message_bytes`]), so a UDP datagram or a file line can be passed as it
+/// is.
+pub fn parse<'a>(
+    input: &'a [u8],
+    options: &SyslogOptions,
+) -> Result<SyslogMessage<'a>, SyslogError> {
+    let input = message_bytes(input);
     if input.is_empty() {
         return Err(SyslogError::Empty);
     }

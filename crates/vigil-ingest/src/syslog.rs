@@ -538,13 +538,9 @@ impl Shared {
     /// The event for a message that does not parse: its text as it came, why it did not
     /// parse, from the sender's address; stamped when stored.
     fn unparsed(&self, data: &[u8], error: &sys::SyslogError, peer: IpAddr) -> RawEvent {
-        let end = data
-            .iter()
-            .rposition(|b| !matches!(b, b'\n' | b'\r' | b'\0'))
-            .map_or(0, |i| i + 1);
         let json = serde_json::json!({
             "syslog_format": "unparsed",
-            "message": String::from_utf8_lossy(&data[..end]),
+            "message": String::from_utf8_lossy(sys::message_bytes(data)),
             "syslog_error": error.to_string(),
         });
         RawEvent {

@@ -589,13 +589,9 @@ impl Translator<'_> {
     /// follows a host name to the events that host sent too, whose JSON may not name it (a
     /// sender that gives `?host=` only).
     pub fn envelope_value(&self, value: &str) -> Result<Q, LogError> {
-        if value.is_empty() || value.len() > crate::store::MAX_ENVELOPE_BYTES {
-            return Ok(Box::new(EmptyQuery));
-        }
-        let pattern = case_insensitive_regex(value);
-        let parts = [self.fields.host, self.fields.service, self.fields.tenant]
-            .into_iter()
-            .map(|field| regex_query(&pattern, field))
+        let parts = [Field::Host, Field::Service, Field::Tenant]
+            .iter()
+            .map(|field| self.pivot_field_value(field, value))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(any_of(parts))
     }
