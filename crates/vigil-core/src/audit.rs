@@ -9,13 +9,28 @@
 //! have no gaps. Changing any field of any entry, or deleting or reordering entries, breaks the
 //! chain at that entry's seq; [`verify_chain`] reports the first break. (Deleting the *last*
 //! entries leaves a shorter valid chain; the store guards against that by comparing the count.)
+//!
+//! The chain alone proves only that the entries are as written; the records they describe are
+//! rows beside them, which a hand edit can change without touching an entry. So every entry that
+//! writes an incident or a token also records, in its (hashed) payload, a digest of the state the
+//! write left the record in ([`incident_state`], [`token_state`]; [`STATE_FIELD`], and
+//! [`STATES_FIELD`] for the other incidents a write changed). [`recorded_states`] reads the
+//! latest recorded state of every record from the chain and [`check_records`] compares them with
+//! the records as stored now: a record that differs, that no entry wrote, or that is gone was
+//! changed outside Vigil. Entries written before states were recorded carry none; a record whose
+//! latest entry is one of them cannot be checked and is counted as such.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use crate::ids::IncidentId;
+use crate::incident::{ActionEntry, Incident};
+use crate::role::TokenInfo;
 
 /// The `prev_hash` of the first entry: 64 zeros.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -212,19 +227,102 @@ pub enum ChainProblem {
         /// What remains: entries and records.
         records: String,
     },
+    /// A record is not in the state the latest entry that wrote it recorded: it was changed
+    /// outside Vigil after that entry.
+    #[error(
+        "{record} is not as audit entry {entry} left it: it was changed outside Vigil; compare it with the audit trail's entries for it and restore it from a backup"
+    )]
+    RecordAltered {
+        /// The record (`incident INC-3`, `token "alice" (id)`).
+        record: String,
+        /// The latest entry that wrote it, whose recorded state it no longer has.
+        entry: u64,
+    },
+    /// A record no entry wrote: Vigil audits every write, so it was added outside Vigil.
+    #[error(
+        "{record} has no audit entry: it was added outside Vigil; remove it (or restore the database from a backup) and find out who had write access to the data directory"
+    )]
+    RecordUnaudited {
+        /// The record.
+        record: String,
+    },
+    /// A record the audit trail wrote is gone: Vigil deletes no incident or token, so it was
+    /// deleted outside Vigil.
+    #[error(
+        "{record}, last written by audit entry {entry}, is gone: it was deleted outside Vigil; restore it from a backup"
+    )]
+    RecordMissing {
+        /// The record.
+        record: String,
+        /// The latest entry that wrote it.
+        entry: u64,
+    },
 }
 
-/// The first broken link of a chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+impl ChainProblem {
+    /// Whether the problem is in a record rather than in the chain (which is then intact).
+    pub fn is_record(&self) -> bool {
+        matches!(
+            self,
+            ChainProblem::RecordAltered { .. }
+                | ChainProblem::RecordUnaudited { .. }
+                | ChainProblem::RecordMissing { .. }
+        )
+    }
+}
+
+/// The first broken link of a chain, or the first record that does not match it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[error(
-    "audit chain broken at entry {seq}: {problem}; restore the audit table from a backup and investigate who changed it"
-)]
 pub struct ChainBreak {
-    /// The seq at which the chain breaks.
+    /// The seq at which the chain breaks; for a record problem ([`ChainProblem::is_record`]),
+    /// the chain is intact and this is its last entry.
     pub seq: u64,
     /// What is wrong.
     pub problem: ChainProblem,
+}
+
+impl ChainBreak {
+    /// How many entries were found intact.
+    pub fn intact_entries(&self) -> u64 {
+        if self.problem.is_record() {
+            self.seq
+        } else {
+            self.seq.saturating_sub(1)
+        }
+    }
+}
+
+impl std::fmt::Display for ChainBreak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.problem.is_record() {
+            write!(
+                f,
+                "a record was changed outside Vigil: {} (the audit chain's {} entries are intact)",
+                self.problem, self.seq
+            )
+        } else {
+            write!(
+                f,
+                "audit chain broken at entry {}: {}; restore the audit table from a backup and investigate who changed it",
+                self.seq, self.problem
+            )
+        }
+    }
+}
+
+impl std::error::Error for ChainBreak {}
+
+/// An audit trail found whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditVerified {
+    /// Entries whose hash and link were checked.
+    pub entries: u64,
+    /// Records (incidents and tokens) found in the state their latest entry recorded.
+    pub records_checked: u64,
+    /// Records whose latest entry was written before states were recorded: they could not be
+    /// checked.
+    pub records_unchecked: u64,
 }
 
 /// Walks entries in order; `Ok(count)` when every link holds, else the first break.
@@ -272,10 +370,193 @@ where
     Ok(count)
 }
 
+// ---- record states ------------------------------------------------------------------------
+
+/// The payload field in which an entry records the state its write left its record in: the
+/// entry's incident ([`incident_state`]) or, for a `token.*` entry, the token named by the
+/// payload's `id` ([`token_state`]).
+pub const STATE_FIELD: &str = "state";
+
+/// The payload field in which an entry records the states of the other incidents its write
+/// changed, as an object from incident id to state: a link is part of both incidents' records,
+/// so linking or unlinking changes the other incident as much as the entry's own.
+pub const STATES_FIELD: &str = "states";
+
+/// The SHA-256 (hex) of the canonical form of `v`.
+fn digest(v: &Value) -> String {
+    hex::encode(Sha256::digest(canonical_json(v).as_bytes()))
+}
+
+/// The digest of an incident's state: the record as the store loads it and its action log.
+///
+/// SHA-256 (hex) of the canonical JSON of `["vigil-incident-state-v1", incident, actions]`. Each
+/// link's `key` is left out: it is the *other* incident's key, read from that incident's row,
+/// which that incident's own state covers; what the link itself says (the other's id, the note,
+/// who and when) stays in. Nothing here depends on the time the digest is taken. The action
+/// log is in because the record holds only its length, and its texts are what responders did.
+pub fn incident_state(incident: &Incident, actions: &[ActionEntry]) -> String {
+    let mut record = serde_json::to_value(incident).unwrap_or(Value::Null);
+    if let Some(Value::Array(links)) = record.get_mut("links") {
+        for link in links.iter_mut() {
+            if let Value::Object(fields) = link {
+                fields.remove("key");
+            }
+        }
+    }
+    let actions = serde_json::to_value(actions).unwrap_or(Value::Null);
+    digest(&json!(["vigil-incident-state-v1", record, actions]))
+}
+
+/// The digest of a token's state: its record and its stored hash.
+///
+/// SHA-256 (hex) of the canonical JSON of `["vigil-token-state-v1", token, SHA-256(token_hash)]`:
+/// the hash is covered, so a token given another secret by hand is caught, and only a digest of
+/// it goes into the pre-image (the secret itself is never stored).
+pub fn token_state(token: &TokenInfo, token_hash: &str) -> String {
+    let record = serde_json::to_value(token).unwrap_or(Value::Null);
+    let hash = hex::encode(Sha256::digest(token_hash.as_bytes()));
+    digest(&json!(["vigil-token-state-v1", record, hash]))
+}
+
+/// A record whose writes the audit trail records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AuditedRecord {
+    /// An incident, by id.
+    Incident(IncidentId),
+    /// A token, by id.
+    Token(Uuid),
+}
+
+/// What the audit trail says of one record: the latest entry that wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedState {
+    /// The entry's seq.
+    pub entry: u64,
+    /// The state it recorded; `None` for an entry written before states were recorded.
+    pub state: Option<String>,
+    /// The record's name in the latest entry that gave one (an incident's `key`, a token's
+    /// `name`), to name a record that is gone.
+    pub name: Option<String>,
+}
+
+/// The latest recorded state of every record the entries wrote: an entry writes its incident,
+/// the incidents named in its [`STATES_FIELD`], and, when its action is `token.*`, the token
+/// whose id is its payload's `id`.
+pub fn recorded_states<'a, I>(entries: I) -> BTreeMap<AuditedRecord, RecordedState>
+where
+    I: IntoIterator<Item = &'a AuditEntry>,
+{
+    let mut out: BTreeMap<AuditedRecord, RecordedState> = BTreeMap::new();
+    let mut record = |record: AuditedRecord, entry: u64, state: Option<&Value>, name: &Value| {
+        let known = out.remove(&record).and_then(|r| r.name);
+        out.insert(
+            record,
+            RecordedState {
+                entry,
+                state: state.and_then(Value::as_str).map(str::to_owned),
+                name: name.as_str().map(str::to_owned).or(known),
+            },
+        );
+    };
+    for e in entries {
+        let state = e.payload.get(STATE_FIELD);
+        if let Some(id) = e.incident_id {
+            record(AuditedRecord::Incident(id), e.seq, state, &e.payload["key"]);
+        } else if e.action.starts_with("token.")
+            && let Some(id) = e.payload["id"]
+                .as_str()
+                .and_then(|s| Uuid::parse_str(s).ok())
+        {
+            record(AuditedRecord::Token(id), e.seq, state, &e.payload["name"]);
+        }
+        if let Some(Value::Object(states)) = e.payload.get(STATES_FIELD) {
+            for (id, state) in states {
+                if let Ok(id) = IncidentId::parse(id) {
+                    record(
+                        AuditedRecord::Incident(id),
+                        e.seq,
+                        Some(state),
+                        &Value::Null,
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+/// How a record is named in a report: `incident INC-3`, `token "alice" (id)`.
+pub fn record_name(record: AuditedRecord, name: Option<&str>) -> String {
+    match (record, name) {
+        (AuditedRecord::Incident(_), Some(key)) => format!("incident {key}"),
+        (AuditedRecord::Incident(id), None) => format!("incident {id}"),
+        (AuditedRecord::Token(id), Some(name)) => format!("token {name:?} ({id})"),
+        (AuditedRecord::Token(id), None) => format!("token {id}"),
+    }
+}
+
+/// One record as stored now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// Which record.
+    pub record: AuditedRecord,
+    /// Its name as stored (an incident's key, a token's name).
+    pub name: String,
+    /// Its state now; `None` when it cannot even be read back (Vigil never writes such a row).
+    pub state: Option<String>,
+}
+
+/// Records compared with the audit trail.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordCounts {
+    /// Found in the state their latest entry recorded.
+    pub checked: u64,
+    /// Whose latest entry recorded no state.
+    pub unchecked: u64,
+}
+
+/// Compares every stored record, in the order given, with the state the trail recorded for it
+/// (`recorded`, from [`recorded_states`]), then looks for records the trail wrote that are no
+/// longer stored; the counts, or the first record that does not match.
+pub fn check_records<I>(
+    recorded: &BTreeMap<AuditedRecord, RecordedState>,
+    stored: I,
+) -> Result<RecordCounts, ChainProblem>
+where
+    I: IntoIterator<Item = StoredRecord>,
+{
+    let mut counts = RecordCounts::default();
+    let mut seen = BTreeSet::new();
+    for s in stored {
+        seen.insert(s.record);
+        let name = record_name(s.record, Some(&s.name));
+        let Some(r) = recorded.get(&s.record) else {
+            return Err(ChainProblem::RecordUnaudited { record: name });
+        };
+        match (&r.state, &s.state) {
+            (Some(was), Some(now)) if was == now => counts.checked += 1,
+            // An unreadable row was not written by Vigil, whatever the entry recorded.
+            (Some(_), _) | (None, None) => {
+                return Err(ChainProblem::RecordAltered {
+                    record: name,
+                    entry: r.entry,
+                });
+            }
+            (None, Some(_)) => counts.unchecked += 1,
+        }
+    }
+    if let Some((record, r)) = recorded.iter().find(|(k, _)| !seen.contains(*k)) {
+        return Err(ChainProblem::RecordMissing {
+            record: record_name(*record, r.name.as_deref()),
+            entry: r.entry,
+        });
+    }
+    Ok(counts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn chain(n: u64) -> Vec<AuditEntry> {
         let mut out: Vec<AuditEntry> = Vec::new();
@@ -375,5 +656,300 @@ mod tests {
         let json = serde_json::to_string(e).unwrap();
         let again: AuditEntry = serde_json::from_str(&json).unwrap();
         assert_eq!(verify_chain([again]), Ok(1));
+    }
+
+    mod states {
+        use super::*;
+        use crate::evidence::{CustodyEntry, Evidence, Sha256 as Content};
+        use crate::incident::{ActionKind, IncidentLink, NewIncident, NewIndicator};
+        use crate::{IncidentKey, Role, Severity};
+        use chrono::TimeZone;
+
+        fn at(minute: u32) -> DateTime<Utc> {
+            Utc.with_ymd_and_hms(2026, 3, 1, 10, minute, 0).unwrap()
+        }
+
+        fn incident() -> Incident {
+            let mut n = NewIncident::new("Phish", "creds phished", Severity::Sev3);
+            n.indicators = vec![NewIndicator {
+                kind: "ip".into(),
+                value: "10.0.0.1".into(),
+                note: None,
+            }];
+            let mut i = Incident::open(
+                IncidentId::new(),
+                IncidentKey::new(3).unwrap(),
+                n,
+                "ann",
+                at(0),
+            )
+            .unwrap();
+            i.evidence.push(Evidence {
+                id: Uuid::now_v7(),
+                incident_id: i.id,
+                file_name: "mail.eml".into(),
+                sha256: Content::of(b"mail"),
+                size: 4,
+                collected_by: "ann".into(),
+                collected_at: at(1),
+                description: None,
+                custody: vec![CustodyEntry::new("ann", at(1), "collected", "uploaded").unwrap()],
+            });
+            i.links.push(IncidentLink {
+                incident_id: IncidentId::new(),
+                key: IncidentKey::new(7).unwrap(),
+                note: Some("same sender".into()),
+                linked_by: "ann".into(),
+                linked_at: at(2),
+            });
+            i
+        }
+
+        fn action(i: &Incident, text: &str) -> ActionEntry {
+            ActionEntry {
+                id: Uuid::now_v7(),
+                incident_id: i.id,
+                actor: "ann".into(),
+                at: at(3),
+                kind: ActionKind::Containment,
+                text: text.into(),
+            }
+        }
+
+        #[test]
+        fn an_incident_state_is_a_digest_of_what_is_stored_and_nothing_else() {
+            let i = incident();
+            let actions = vec![action(&i, "disabled the account")];
+            let state = incident_state(&i, &actions);
+            assert_eq!(state.len(), 64);
+            assert!(state.chars().all(|c| c.is_ascii_hexdigit()));
+            // The same record read back (as `load` gives it) has the same state, whenever
+            // it is taken.
+            let back: Incident = serde_json::from_value(serde_json::to_value(&i).unwrap()).unwrap();
+            assert_eq!(incident_state(&back, &actions.clone()), state);
+
+            let changed = |edit: &dyn Fn(&mut Incident, &mut Vec<ActionEntry>)| {
+                let (mut i, mut a) = (i.clone(), actions.clone());
+                edit(&mut i, &mut a);
+                incident_state(&i, &a)
+            };
+            let edits: [(&str, &dyn Fn(&mut Incident, &mut Vec<ActionEntry>)); 8] = [
+                ("severity", &|i, _| i.severity = Severity::Sev4),
+                ("title", &|i, _| i.title.push('!')),
+                ("indicator deleted", &|i, _| {
+                    i.indicators.clear();
+                }),
+                ("evidence hash", &|i, _| {
+                    i.evidence[0].sha256 = Content::of(b"other");
+                }),
+                ("custody", &|i, _| i.evidence[0].custody.clear()),
+                ("link note", &|i, _| i.links[0].note = None),
+                ("action text", &|_, a| a[0].text = "nothing".into()),
+                ("action deleted", &|_, a| a.clear()),
+            ];
+            for (what, edit) in edits {
+                assert_ne!(changed(edit), state, "{what} is not covered");
+            }
+        }
+
+        #[test]
+        fn a_link_s_key_belongs_to_the_other_incident() {
+            let i = incident();
+            let mut other_renumbered = i.clone();
+            other_renumbered.links[0].key = IncidentKey::new(8).unwrap();
+            assert_eq!(
+                incident_state(&other_renumbered, &[]),
+                incident_state(&i, &[])
+            );
+            let mut other_replaced = i.clone();
+            other_replaced.links[0].incident_id = IncidentId::new();
+            assert_ne!(
+                incident_state(&other_replaced, &[]),
+                incident_state(&i, &[])
+            );
+        }
+
+        fn token() -> TokenInfo {
+            TokenInfo {
+                id: Uuid::now_v7(),
+                name: "alice".into(),
+                role: Role::Viewer,
+                created_by: "root".into(),
+                created_at: at(0),
+                revoked_at: Some(at(5)),
+                service: None,
+                tenant: None,
+            }
+        }
+
+        #[test]
+        fn a_token_state_covers_its_record_and_its_hash() {
+            let t = token();
+            let hash = Content::of(b"vgl_secret").to_string();
+            let state = token_state(&t, &hash);
+            assert_eq!(state, token_state(&t.clone(), &hash));
+            assert!(!state.contains(&hash));
+            let mut admin = t.clone();
+            admin.role = Role::Admin;
+            let mut unrevoked = t.clone();
+            unrevoked.revoked_at = None;
+            let mut scoped = t.clone();
+            scoped.tenant = Some("contoso".into());
+            for other in [admin, unrevoked, scoped] {
+                assert_ne!(token_state(&other, &hash), state, "{other:?}");
+            }
+            let another_secret = Content::of(b"vgl_mallory").to_string();
+            assert_ne!(token_state(&t, &another_secret), state);
+        }
+
+        fn entries(payloads: Vec<(&str, Option<IncidentId>, Value)>) -> Vec<AuditEntry> {
+            let mut out: Vec<AuditEntry> = Vec::new();
+            for (action, incident_id, payload) in payloads {
+                let (seq, prev) = out
+                    .last()
+                    .map(|e| (e.seq, e.hash.clone()))
+                    .unwrap_or((0, GENESIS_HASH.to_owned()));
+                out.push(
+                    NewAuditEntry {
+                        at: at(0),
+                        actor: "ann".into(),
+                        action: action.into(),
+                        incident_id,
+                        payload,
+                    }
+                    .chain(seq, &prev),
+                );
+            }
+            out
+        }
+
+        #[test]
+        fn the_latest_entry_writing_a_record_says_its_state() {
+            let (a, b, t) = (IncidentId::new(), IncidentId::new(), Uuid::now_v7());
+            let trail = entries(vec![
+                ("incident.create", Some(a), json!({"key": "INC-1"})),
+                (
+                    "incident.create",
+                    Some(b),
+                    json!({"key": "INC-2", "state": "b1"}),
+                ),
+                (
+                    "token.create",
+                    None,
+                    json!({"id": t, "name": "alice", "state": "t1"}),
+                ),
+                (
+                    "incident.link",
+                    Some(a),
+                    json!({"key": "INC-1", "state": "a2", "states": {b.to_string(): "b2"}}),
+                ),
+                ("token.revoke", None, json!({"id": t, "name": "alice"})),
+                (
+                    "alert.declared",
+                    None,
+                    json!({"alert": "ALR-1", "id": "ALR-1"}),
+                ),
+            ]);
+            let states = recorded_states(&trail);
+            let state = |entry: u64, state: Option<&str>, name: &str| RecordedState {
+                entry,
+                state: state.map(str::to_owned),
+                name: Some(name.to_owned()),
+            };
+            assert_eq!(
+                states,
+                BTreeMap::from([
+                    (AuditedRecord::Incident(a), state(4, Some("a2"), "INC-1")),
+                    (AuditedRecord::Incident(b), state(4, Some("b2"), "INC-2")),
+                    // A revocation from before states were recorded: the token is unchecked.
+                    (AuditedRecord::Token(t), state(5, None, "alice")),
+                ])
+            );
+        }
+
+        #[test]
+        fn records_are_compared_with_their_latest_state() {
+            let (a, b, t) = (IncidentId::new(), IncidentId::new(), Uuid::now_v7());
+            let recorded = BTreeMap::from([
+                (
+                    AuditedRecord::Incident(a),
+                    RecordedState {
+                        entry: 4,
+                        state: Some("a".into()),
+                        name: Some("INC-1".into()),
+                    },
+                ),
+                (
+                    AuditedRecord::Token(t),
+                    RecordedState {
+                        entry: 2,
+                        state: None,
+                        name: Some("alice".into()),
+                    },
+                ),
+            ]);
+            let stored = |record, name: &str, state: Option<&str>| StoredRecord {
+                record,
+                name: name.into(),
+                state: state.map(str::to_owned),
+            };
+            let a_now = |state| stored(AuditedRecord::Incident(a), "INC-1", state);
+            let t_now = stored(AuditedRecord::Token(t), "alice", Some("whatever"));
+            assert_eq!(
+                check_records(&recorded, [t_now.clone(), a_now(Some("a"))]),
+                Ok(RecordCounts {
+                    checked: 1,
+                    unchecked: 1
+                })
+            );
+            assert_eq!(
+                check_records(&recorded, [t_now.clone(), a_now(Some("edited"))]),
+                Err(ChainProblem::RecordAltered {
+                    record: "incident INC-1".into(),
+                    entry: 4
+                })
+            );
+            assert_eq!(
+                check_records(&recorded, [t_now.clone(), a_now(None)]),
+                Err(ChainProblem::RecordAltered {
+                    record: "incident INC-1".into(),
+                    entry: 4
+                }),
+                "an unreadable record is altered"
+            );
+            let forged = stored(AuditedRecord::Incident(b), "INC-2", Some("b"));
+            assert_eq!(
+                check_records(&recorded, [t_now.clone(), a_now(Some("a")), forged]),
+                Err(ChainProblem::RecordUnaudited {
+                    record: "incident INC-2".into()
+                })
+            );
+            assert_eq!(
+                check_records(&recorded, [a_now(Some("a"))]),
+                Err(ChainProblem::RecordMissing {
+                    record: format!("token \"alice\" ({t})"),
+                    entry: 2
+                })
+            );
+        }
+
+        #[test]
+        fn a_record_problem_leaves_the_chain_intact() {
+            let b = ChainBreak {
+                seq: 9,
+                problem: ChainProblem::RecordUnaudited {
+                    record: "token \"mallory\"".into(),
+                },
+            };
+            assert_eq!(b.intact_entries(), 9);
+            let text = b.to_string();
+            assert!(text.contains("outside Vigil") && text.contains("9 entries are intact"));
+            let c = ChainBreak {
+                seq: 3,
+                problem: ChainProblem::HashMismatch,
+            };
+            assert_eq!(c.intact_entries(), 2);
+            assert!(c.to_string().starts_with("audit chain broken at entry 3"));
+        }
     }
 }

@@ -35,7 +35,9 @@ pub use alert::{
     Alert, AlertAction, AlertLogEntry, AlertSource, AlertStatus, AssetCriticality, Dismissal,
     EventJson, NewAlert, preliminary_severity,
 };
-pub use audit::{AuditEntry, ChainBreak, ChainProblem, GENESIS_HASH, NewAuditEntry, verify_chain};
+pub use audit::{
+    AuditEntry, AuditVerified, ChainBreak, ChainProblem, GENESIS_HASH, NewAuditEntry, verify_chain,
+};
 pub use detection::{Detection, NewDetection, RuleLevel};
 pub use error::{DomainError, GuardRefusal};
 pub use evidence::{CustodyEntry, Evidence, EvidenceId, Sha256};

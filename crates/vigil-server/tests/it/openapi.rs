@@ -206,6 +206,17 @@ fn every_enum_schema_lists_the_wire_values() {
         ChainProblem::HeadMissing {
             records: String::new(),
         },
+        ChainProblem::RecordAltered {
+            record: String::new(),
+            entry: 1,
+        },
+        ChainProblem::RecordUnaudited {
+            record: String::new(),
+        },
+        ChainProblem::RecordMissing {
+            record: String::new(),
+            entry: 1,
+        },
     ]
     .iter()
     .map(|p| serde_json::to_value(p).unwrap()["kind"].clone())
