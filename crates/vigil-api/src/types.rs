@@ -13,12 +13,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 pub use vigil_core::{
-    ActionEntry, ActionKind, AuditEntry, Category, ChainBreak, ChainProblem, CreatedToken,
-    CustodyEntry, DataImpact, Evidence, Incident, IncidentId, IncidentKey, IncidentLink,
-    IncidentPatch, Indicator, IndicatorHit, IndicatorKind, LifecycleDurations, LinkSuggestion,
-    NewIncident, NewIndicator, NewNextStep, NextStep, Page, Pap, Phase, PhaseChange, PostMortem,
-    Priority, PriorityChange, Related, Role, Severity, SeverityChange, Technique,
-    TimestampCorrection, TimestampKind, Timestamps, Tlp, TokenInfo,
+    ActionEntry, ActionKind, AuditEntry, AuditVerified, Category, ChainBreak, ChainProblem,
+    CreatedToken, CustodyEntry, DataImpact, Evidence, Incident, IncidentId, IncidentKey,
+    IncidentLink, IncidentPatch, Indicator, IndicatorHit, IndicatorKind, LifecycleDurations,
+    LinkSuggestion, NewIncident, NewIndicator, NewNextStep, NextStep, Page, Pap, Phase,
+    PhaseChange, PostMortem, Priority, PriorityChange, Related, Role, Severity, SeverityChange,
+    Technique, TimestampCorrection, TimestampKind, Timestamps, Tlp, TokenInfo,
 };
 
 /// `POST /api/v1/incidents/{key}/severity`.
@@ -224,30 +224,43 @@ pub struct CreateToken {
     pub tenant: Option<String>,
 }
 
-/// `GET /api/v1/audit/verify`: the result of walking the hash chain.
+/// `GET /api/v1/audit/verify`: the result of walking the hash chain and comparing every incident
+/// and token with the state its latest audit entry recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AuditVerification {
-    /// True when every entry's hash and link is intact.
+    /// True when every entry's hash and link is intact and no record was changed outside Vigil.
     pub ok: bool,
     /// How many entries were checked and found intact.
     pub entries: u64,
-    /// The first broken link, when the chain is broken.
+    /// Incidents and tokens found in the state their latest audit entry recorded (0 when a
+    /// problem was found).
+    #[serde(default)]
+    pub records_checked: u64,
+    /// Incidents and tokens that could not be checked: their latest audit entry was written by a
+    /// Vigil that did not record states yet. Each is checked again from its next write.
+    #[serde(default)]
+    pub records_unchecked: u64,
+    /// The first broken link, or the first record changed, added or deleted outside Vigil.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broken: Option<ChainBreak>,
 }
 
 impl AuditVerification {
-    /// The verification of a chain walk's result.
-    pub fn from_result(result: Result<u64, ChainBreak>) -> Self {
+    /// The verification of an audit walk's result.
+    pub fn from_result(result: Result<AuditVerified, ChainBreak>) -> Self {
         match result {
-            Ok(entries) => AuditVerification {
+            Ok(v) => AuditVerification {
                 ok: true,
-                entries,
+                entries: v.entries,
+                records_checked: v.records_checked,
+                records_unchecked: v.records_unchecked,
                 broken: None,
             },
             Err(b) => AuditVerification {
                 ok: false,
-                entries: b.seq.saturating_sub(1),
+                entries: b.intact_entries(),
+                records_checked: 0,
+                records_unchecked: 0,
                 broken: Some(b),
             },
         }

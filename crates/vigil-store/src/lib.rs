@@ -9,6 +9,9 @@
 //! Promises every backend keeps (the conformance suite in `tests/it` checks them):
 //! - every write is one transaction that also appends its hash-chained audit entry
 //!   ([`vigil_core::audit`]); a failed write leaves neither domain rows nor an audit entry;
+//! - an entry that writes an incident or a token records the state the write left it in (and
+//!   the other incident's, for a link), so that [`Store::verify_audit`] finds a record changed,
+//!   added or deleted outside the store;
 //! - domain rules are checked by `vigil-core` inside the transaction, and their errors come back
 //!   unchanged as [`StoreError::Domain`] (a refused phase change lists every refusing guard);
 //! - evidence is content-addressed under `DIR/evidence/<sha256>`, never modified in place, and
@@ -30,8 +33,9 @@ use chrono::{DateTime, Utc};
 use tokio::io::AsyncRead;
 use uuid::Uuid;
 use vigil_core::{
-    ActionEntry, ActionKind, AuditEntry, ChainBreak, Evidence, Incident, IncidentLink,
-    IncidentPatch, Indicator, NewIncident, NewIndicator, Phase, Role, Severity, TimestampKind,
+    ActionEntry, ActionKind, AuditEntry, AuditVerified, ChainBreak, Evidence, Incident,
+    IncidentLink, IncidentPatch, Indicator, NewIncident, NewIndicator, Phase, Role, Severity,
+    TimestampKind,
 };
 
 pub use error::StoreError;
@@ -429,6 +433,8 @@ pub trait Store: Send + Sync + 'static {
         filter: &'a AuditFilter,
     ) -> BoxFuture<'a, StoreResult<Page<AuditEntry>>>;
 
-    /// Walks the whole chain: `Ok(Ok(count))` when intact, `Ok(Err(first break))` otherwise.
-    fn verify_audit(&self) -> BoxFuture<'_, StoreResult<Result<u64, ChainBreak>>>;
+    /// Walks the whole chain, then compares every incident and token with the state the
+    /// latest entry that wrote it recorded: `Ok(Ok(counts))` when both hold, `Ok(Err(first
+    /// break))` otherwise (a broken link, or a record changed, added or deleted outside Vigil).
+    fn verify_audit(&self) -> BoxFuture<'_, StoreResult<Result<AuditVerified, ChainBreak>>>;
 }

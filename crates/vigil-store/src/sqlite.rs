@@ -21,16 +21,19 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
-use vigil_core::audit::{NewAuditEntry, canonical_time, truncate_micros};
+use vigil_core::audit::{
+    AuditedRecord, NewAuditEntry, STATE_FIELD, STATES_FIELD, StoredRecord, canonical_time,
+    check_records, incident_state, recorded_states, token_state, truncate_micros,
+};
 use vigil_core::evidence::check_file_name;
 use vigil_core::incident::MAX_TEXT;
 use vigil_core::{
-    ActionEntry, ActionKind, AuditEntry, ChainBreak, ChainProblem, CustodyEntry, DataImpact,
-    DomainError, Evidence, GENESIS_HASH, Incident, IncidentId, IncidentKey, IncidentLink,
-    IncidentPatch, Indicator, IndicatorKind, IndicatorValue, LinkSuggestion, NewIncident,
-    NewIndicator, NextStep, Phase, PhaseChange, PostMortem, Priority, PriorityChange, Role,
-    Severity, SeverityChange, Sha256, Technique, TimestampCorrection, TimestampKind, Timestamps,
-    verify_chain,
+    ActionEntry, ActionKind, AuditEntry, AuditVerified, ChainBreak, ChainProblem, CustodyEntry,
+    DataImpact, DomainError, Evidence, GENESIS_HASH, Incident, IncidentId, IncidentKey,
+    IncidentLink, IncidentPatch, Indicator, IndicatorKind, IndicatorValue, LinkSuggestion,
+    NewIncident, NewIndicator, NextStep, Phase, PhaseChange, PostMortem, Priority, PriorityChange,
+    Role, Severity, SeverityChange, Sha256, Technique, TimestampCorrection, TimestampKind,
+    Timestamps, verify_chain,
 };
 
 use crate::types::*;
@@ -316,8 +319,7 @@ impl SqliteStore {
                 insert_correction(&mut tx, id, n, &incident.timestamp_corrections[n - 1]).await?;
             }
         }
-        append_audit(&mut tx, actor, action, Some(id), payload).await?;
-        let stored = load(&mut tx, id).await?;
+        let stored = append_incident_audit(&mut tx, actor, action, id, &[], payload).await?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -389,11 +391,12 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await?;
         update_incident_row(&mut tx, &incident).await?;
-        append_audit(
+        append_incident_audit(
             &mut tx,
             actor,
             "indicator.remove",
-            Some(id),
+            id,
+            &[],
             json!({ "key": incident.key, "indicator": ind }),
         )
         .await?;
@@ -480,11 +483,12 @@ impl SqliteStore {
         let key_b = key_of_id(&mut tx, ib).await?;
         let key_a = key_of_id(&mut tx, ia).await?;
         touch(&mut tx, &[ia, ib], at).await?;
-        append_audit(
+        append_incident_audit(
             &mut tx,
             actor,
             "incident.link",
-            Some(ia),
+            ia,
+            &[ib],
             json!({ "key": key_a, "related": key_b, "note": note }),
         )
         .await?;
@@ -520,11 +524,12 @@ impl SqliteStore {
         let key_a = key_of_id(&mut tx, ia).await?;
         let key_b = key_of_id(&mut tx, ib).await?;
         touch(&mut tx, &[ia, ib], at).await?;
-        append_audit(
+        append_incident_audit(
             &mut tx,
             actor,
             "incident.unlink",
-            Some(ia),
+            ia,
+            &[ib],
             json!({ "key": key_a, "related": key_b }),
         )
         .await?;
@@ -617,16 +622,7 @@ impl SqliteStore {
         .await?;
         let items = rows
             .iter()
-            .map(|row| {
-                Ok(ActionEntry {
-                    id: col_uuid(row, "id")?,
-                    incident_id: id,
-                    actor: row.try_get("actor")?,
-                    at: col_ts(row, "at")?,
-                    kind: col_parse(row, "kind")?,
-                    text: row.try_get("text")?,
-                })
-            })
+            .map(|row| action_row(row, id))
             .collect::<StoreResult<_>>()?;
         Ok(Page {
             total: total as u64,
@@ -811,11 +807,12 @@ impl SqliteStore {
         insert_custody(&mut tx, evidence_id, before.custody.len() + 1, &entry).await?;
         touch(&mut tx, &[id], at).await?;
         let key = key_of_id(&mut tx, id).await?;
-        append_audit(
+        append_incident_audit(
             &mut tx,
             actor,
             "evidence.custody",
-            Some(id),
+            id,
+            &[],
             json!({ "key": key, "evidence_id": evidence_id, "custody": entry }),
         )
         .await?;
@@ -859,11 +856,12 @@ impl SqliteStore {
         let before = load_evidence(&mut tx, id, evidence_id).await?;
         insert_custody(&mut tx, evidence_id, before.custody.len() + 1, &entry).await?;
         let key = key_of_id(&mut tx, id).await?;
-        append_audit(
+        append_incident_audit(
             &mut tx,
             actor,
             "evidence.download",
-            Some(id),
+            id,
+            &[],
             json!({ "key": key, "evidence_id": evidence_id, "sha256": evidence.sha256, "custody": entry }),
         )
         .await?;
@@ -931,11 +929,11 @@ impl SqliteStore {
             .bind(&info.tenant)
             .execute(&mut *tx)
             .await?;
-        append_audit(
+        append_token_audit(
             &mut tx,
             actor,
             "token.create",
-            None,
+            info.id,
             json!({ "id": info.id, "name": info.name, "role": role, "service": info.service, "tenant": info.tenant }),
         )
         .await?;
@@ -1104,7 +1102,6 @@ impl SqliteStore {
             &mut tx,
             actor,
             &format!("alert.{name}"),
-            None,
             json!({ "alert": format!("ALR-{id}"), "from": current.status, "to": to, "text": text }),
         )
         .await?;
@@ -1173,7 +1170,6 @@ impl SqliteStore {
             &mut tx,
             actor,
             "org.apply",
-            None,
             json!({ "version": version, "document": document }),
         )
         .await?;
@@ -1306,11 +1302,11 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await?;
         info.revoked_at = Some(at);
-        append_audit(
+        append_token_audit(
             &mut tx,
             actor,
             "token.revoke",
-            None,
+            id,
             json!({ "id": id, "name": info.name }),
         )
         .await?;
@@ -1342,90 +1338,193 @@ impl SqliteStore {
         })
     }
 
-    async fn verify_audit_impl(&self) -> StoreResult<Result<u64, ChainBreak>> {
-        let mut conn = self.pool.acquire().await?;
-        let rows = sqlx::query("SELECT * FROM audit ORDER BY seq")
-            .fetch_all(&mut *conn)
-            .await?;
-        let mut entries = Vec::with_capacity(rows.len());
-        for (i, row) in rows.iter().enumerate() {
-            match audit_row(row) {
-                Ok(e) => entries.push(e),
-                // An unreadable row was altered by hand: that is where the chain breaks.
-                Err(_) => {
-                    let seq = row
-                        .try_get::<i64, _>("seq")
-                        .map(|s| s as u64)
-                        .unwrap_or(i as u64 + 1);
-                    if let Err(b) = verify_chain(entries) {
-                        return Ok(Err(b));
-                    }
-                    return Ok(Err(ChainBreak {
-                        seq,
-                        problem: ChainProblem::HashMismatch,
-                    }));
-                }
-            }
-        }
-        let count = match verify_chain(entries) {
-            Ok(n) => n,
-            Err(b) => return Ok(Err(b)),
-        };
-        let head: Option<(i64, String)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
-                .fetch_optional(&mut *conn)
-                .await?;
-        let last_hash = rows
-            .last()
-            .map(|r| r.try_get::<String, _>("hash"))
-            .transpose()?;
-        let Some((written, head_hash)) = head else {
-            // Every write to an incident or a token is audited: records without a head were
-            // left behind by a chain emptied or cut by hand.
-            let (incidents, tokens): (i64, i64) = sqlx::query_as(
-                "SELECT (SELECT COUNT(*) FROM incidents), (SELECT COUNT(*) FROM tokens)",
-            )
-            .fetch_one(&mut *conn)
-            .await?;
-            if count == 0 && incidents == 0 && tokens == 0 {
-                return Ok(Ok(0));
-            }
-            let records = [
-                (count, "entry", "entries"),
-                (incidents as u64, "incident", "incidents"),
-                (tokens as u64, "token", "tokens"),
-            ]
-            .into_iter()
-            .filter(|(n, _, _)| *n > 0)
-            .map(|(n, one, many)| format!("{n} {}", if n == 1 { one } else { many }))
-            .collect::<Vec<_>>()
-            .join(", ");
-            return Ok(Err(ChainBreak {
-                seq: count.max(1),
-                problem: ChainProblem::HeadMissing { records },
-            }));
-        };
-        let written = written as u64;
-        if written > count {
-            return Ok(Err(ChainBreak {
-                seq: count + 1,
-                problem: ChainProblem::Truncated {
-                    expected: written,
-                    found: count,
-                },
-            }));
-        }
-        if written < count || last_hash.as_deref() != Some(head_hash.as_str()) {
-            return Ok(Err(ChainBreak {
-                seq: written.min(count),
-                problem: ChainProblem::HeadMismatch {
-                    expected: written,
-                    found: count,
-                },
-            }));
-        }
-        Ok(Ok(count))
+    async fn verify_audit_impl(&self) -> StoreResult<Result<AuditVerified, ChainBreak>> {
+        // One read transaction: the chain, its head and the records as of one instant, so that
+        // a write the running server commits meanwhile cannot look like tampering.
+        let mut tx = self.pool.begin().await?;
+        let verified = verify_in(&mut tx).await;
+        tx.rollback().await?;
+        verified
     }
+}
+
+/// `verify_audit` inside `conn`'s read transaction: the chain's links, its head, then every
+/// incident and token against the latest state the chain recorded for it.
+async fn verify_in(conn: &mut SqliteConnection) -> StoreResult<Result<AuditVerified, ChainBreak>> {
+    let rows = sqlx::query("SELECT * FROM audit ORDER BY seq")
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut entries = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        match audit_row(row) {
+            Ok(e) => entries.push(e),
+            // An unreadable row was altered by hand: that is where the chain breaks.
+            Err(_) => {
+                let seq = row
+                    .try_get::<i64, _>("seq")
+                    .map(|s| s as u64)
+                    .unwrap_or(i as u64 + 1);
+                if let Err(b) = verify_chain(entries) {
+                    return Ok(Err(b));
+                }
+                return Ok(Err(ChainBreak {
+                    seq,
+                    problem: ChainProblem::HashMismatch,
+                }));
+            }
+        }
+    }
+    let recorded = recorded_states(&entries);
+    let count = match verify_chain(entries) {
+        Ok(n) => n,
+        Err(b) => return Ok(Err(b)),
+    };
+    let head: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let last_hash = rows
+        .last()
+        .map(|r| r.try_get::<String, _>("hash"))
+        .transpose()?;
+    let Some((written, head_hash)) = head else {
+        // Every write to an incident or a token is audited: records without a head were
+        // left behind by a chain emptied or cut by hand.
+        let (incidents, tokens): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM incidents), (SELECT COUNT(*) FROM tokens)",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        if count == 0 && incidents == 0 && tokens == 0 {
+            return Ok(Ok(AuditVerified {
+                entries: 0,
+                records_checked: 0,
+                records_unchecked: 0,
+            }));
+        }
+        let records = [
+            (count, "entry", "entries"),
+            (incidents as u64, "incident", "incidents"),
+            (tokens as u64, "token", "tokens"),
+        ]
+        .into_iter()
+        .filter(|(n, _, _)| *n > 0)
+        .map(|(n, one, many)| format!("{n} {}", if n == 1 { one } else { many }))
+        .collect::<Vec<_>>()
+        .join(", ");
+        return Ok(Err(ChainBreak {
+            seq: count.max(1),
+            problem: ChainProblem::HeadMissing { records },
+        }));
+    };
+    let written = written as u64;
+    if written > count {
+        return Ok(Err(ChainBreak {
+            seq: count + 1,
+            problem: ChainProblem::Truncated {
+                expected: written,
+                found: count,
+            },
+        }));
+    }
+    if written < count || last_hash.as_deref() != Some(head_hash.as_str()) {
+        return Ok(Err(ChainBreak {
+            seq: written.min(count),
+            problem: ChainProblem::HeadMismatch {
+                expected: written,
+                found: count,
+            },
+        }));
+    }
+    let checked = match stored_records(conn).await? {
+        Ok(stored) => check_records(&recorded, stored),
+        Err(problem) => Err(problem),
+    };
+    Ok(match checked {
+        Ok(counts) => Ok(AuditVerified {
+            entries: count,
+            records_checked: counts.checked,
+            records_unchecked: counts.unchecked,
+        }),
+        Err(problem) => Err(ChainBreak {
+            seq: count,
+            problem,
+        }),
+    })
+}
+
+/// Every token and incident as stored now, with the digest of its state; tokens first, as a
+/// token made or changed by hand is the most dangerous finding. A row whose id is not one Vigil
+/// writes cannot be the record any entry wrote: it is unaudited.
+async fn stored_records(
+    conn: &mut SqliteConnection,
+) -> StoreResult<Result<Vec<StoredRecord>, ChainProblem>> {
+    let mut out = Vec::new();
+    let tokens = sqlx::query("SELECT * FROM tokens ORDER BY created_at, id")
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in &tokens {
+        let name = row
+            .try_get::<Option<String>, _>("name")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let id = row.try_get::<Option<String>, _>("id").ok().flatten();
+        let Some(id) = id.as_deref().and_then(|id| Uuid::parse_str(id).ok()) else {
+            return Ok(Err(ChainProblem::RecordUnaudited {
+                record: format!("token {name:?} (id {})", id.as_deref().unwrap_or("NULL")),
+            }));
+        };
+        let state = match (token_row(row), row.try_get::<String, _>("token_hash")) {
+            (Ok(info), Ok(hash)) => Some(token_state(&info, &hash)),
+            (Err(e), _) if !unreadable(&e) => return Err(e),
+            _ => None,
+        };
+        out.push(StoredRecord {
+            record: AuditedRecord::Token(id),
+            name,
+            state,
+        });
+    }
+    let incidents = sqlx::query("SELECT id, seq FROM incidents ORDER BY seq, id")
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in &incidents {
+        let seq = row.try_get::<Option<i64>, _>("seq").ok().flatten();
+        let name = seq
+            .and_then(|seq| key_of(seq).ok())
+            .map(|key| key.to_string())
+            .unwrap_or_else(|| {
+                format!("with seq {}", seq.map_or("NULL".into(), |s| s.to_string()))
+            });
+        let id = row.try_get::<Option<String>, _>("id").ok().flatten();
+        let Some(id) = id.as_deref().and_then(|id| IncidentId::parse(id).ok()) else {
+            return Ok(Err(ChainProblem::RecordUnaudited {
+                record: format!("incident {name} (id {})", id.as_deref().unwrap_or("NULL")),
+            }));
+        };
+        let state = match incident_state_of(conn, id).await {
+            Ok((_, state)) => Some(state),
+            Err(e) if unreadable(&e) => None,
+            Err(e) => return Err(e),
+        };
+        out.push(StoredRecord {
+            record: AuditedRecord::Incident(id),
+            name,
+            state,
+        });
+    }
+    Ok(Ok(out))
+}
+
+/// Whether an error reading a record back means the stored values are not ones Vigil writes
+/// (changed by hand), rather than that the database failed.
+fn unreadable(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Corrupt(_)
+            | StoreError::Db(sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_))
+    )
 }
 
 /// Which rows besides the incident row a write touches.
@@ -1519,15 +1618,15 @@ async fn create_incident_in(
         insert_indicator(conn, incident.id, ind).await?;
     }
     let stored = load(conn, incident.id).await?;
-    append_audit(
+    append_incident_audit(
         conn,
         actor,
         "incident.create",
-        Some(incident.id),
+        incident.id,
+        &[],
         serde_json::to_value(&stored).unwrap_or(Value::Null),
     )
-    .await?;
-    Ok(stored)
+    .await
 }
 
 /// Adds validated indicators to incident `id` inside `conn`'s transaction; for each, the
@@ -1553,11 +1652,12 @@ async fn add_indicators_in(
     if out.iter().any(|(_, added)| *added) {
         update_incident_row(conn, &incident).await?;
         let added: Vec<&Indicator> = out.iter().filter(|(_, a)| *a).map(|(i, _)| i).collect();
-        append_audit(
+        append_incident_audit(
             conn,
             actor,
             "indicator.add",
-            Some(id),
+            id,
+            &[],
             json!({ "key": incident.key, "added": added }),
         )
         .await?;
@@ -1615,7 +1715,7 @@ async fn extend_scope_in(
     update_incident_row(tx, &incident).await?;
     replace_names(tx, "incident_services", id, &incident.services).await?;
     replace_names(tx, "incident_tenants", id, &incident.tenants).await?;
-    append_audit(tx, actor, "incident.update", Some(id), payload).await?;
+    append_incident_audit(tx, actor, "incident.update", id, &[], payload).await?;
     Ok(true)
 }
 
@@ -1637,11 +1737,12 @@ async fn first_activity_seen_in(
     update_incident_row(conn, &incident).await?;
     let n = incident.timestamp_corrections.len();
     insert_correction(conn, id, n, &correction).await?;
-    append_audit(
+    append_incident_audit(
         conn,
         actor,
         "incident.timestamp",
-        Some(id),
+        id,
+        &[],
         payload(incident.key, "correction", &correction),
     )
     .await?;
@@ -1684,11 +1785,12 @@ async fn append_action_in(
         .await?;
     touch(conn, &[id], at).await?;
     let key = key_of_id(conn, id).await?;
-    append_audit(
+    append_incident_audit(
         conn,
         actor,
         "action.append",
-        Some(id),
+        id,
+        &[],
         json!({ "key": key, "action": entry }),
     )
     .await?;
@@ -1735,11 +1837,12 @@ async fn add_evidence_in(
     touch(conn, &[id], at).await?;
     let evidence = load_evidence(conn, id, evidence_id).await?;
     let key = key_of_id(conn, id).await?;
-    append_audit(
+    append_incident_audit(
         conn,
         actor,
         "evidence.add",
-        Some(id),
+        id,
+        &[],
         json!({ "key": key, "evidence": evidence }),
     )
     .await?;
@@ -1777,7 +1880,6 @@ async fn close_alerts_in(
             conn,
             actor,
             &format!("alert.{action}"),
-            None,
             json!({ "alert": format!("ALR-{id}"), "incident": incident }),
         )
         .await?;
@@ -2956,8 +3058,109 @@ fn push_filters(
     }
 }
 
-/// Appends an audit entry after the current head, in the caller's transaction.
+/// Appends the audit entry of a write that concerns no incident or token (alerts, the
+/// organisation document), in the caller's transaction.
 async fn append_audit(
+    conn: &mut SqliteConnection,
+    actor: &str,
+    action: &str,
+    payload: Value,
+) -> StoreResult<AuditEntry> {
+    append_entry(conn, actor, action, None, payload).await
+}
+
+/// Appends the audit entry of a write to incident `id`, in the caller's transaction and after
+/// every row of the write: the payload records the state the write left the incident in
+/// ([`vigil_core::audit::incident_state`]), and the states of `others`, the incidents the same
+/// write changed too (a link is part of both records), so that `verify_audit` can tell a record
+/// changed outside Vigil. Returns the incident as stored.
+async fn append_incident_audit(
+    conn: &mut SqliteConnection,
+    actor: &str,
+    action: &str,
+    id: IncidentId,
+    others: &[IncidentId],
+    payload: Value,
+) -> StoreResult<Incident> {
+    let mut payload = as_object(payload);
+    let (stored, state) = incident_state_of(conn, id).await?;
+    payload.insert(STATE_FIELD.to_owned(), Value::String(state));
+    if !others.is_empty() {
+        let mut states = serde_json::Map::new();
+        for other in others {
+            let (_, state) = incident_state_of(conn, *other).await?;
+            states.insert(other.to_string(), Value::String(state));
+        }
+        payload.insert(STATES_FIELD.to_owned(), Value::Object(states));
+    }
+    append_entry(conn, actor, action, Some(id), Value::Object(payload)).await?;
+    Ok(stored)
+}
+
+/// Appends the audit entry of a write to token `id`, in the caller's transaction and after the
+/// write: the payload records the state the token was left in
+/// ([`vigil_core::audit::token_state`]; never its secret).
+async fn append_token_audit(
+    conn: &mut SqliteConnection,
+    actor: &str,
+    action: &str,
+    id: Uuid,
+    payload: Value,
+) -> StoreResult<AuditEntry> {
+    let row = sqlx::query("SELECT * FROM tokens WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
+    let state = token_state(&token_row(&row)?, &row.try_get::<String, _>("token_hash")?);
+    let mut payload = as_object(payload);
+    payload.insert(STATE_FIELD.to_owned(), Value::String(state));
+    append_entry(conn, actor, action, None, Value::Object(payload)).await
+}
+
+/// A payload as an object, to record a state in: every write's payload is one; anything else
+/// would be kept under `details`.
+fn as_object(payload: Value) -> serde_json::Map<String, Value> {
+    match payload {
+        Value::Object(fields) => fields,
+        other => serde_json::Map::from_iter([("details".to_owned(), other)]),
+    }
+}
+
+/// Incident `id` as stored, and the digest of its state with its action log.
+async fn incident_state_of(
+    conn: &mut SqliteConnection,
+    id: IncidentId,
+) -> StoreResult<(Incident, String)> {
+    let incident = load(conn, id).await?;
+    let actions = all_actions(conn, id).await?;
+    let state = incident_state(&incident, &actions);
+    Ok((incident, state))
+}
+
+/// Incident `id`'s whole action log, in order.
+async fn all_actions(conn: &mut SqliteConnection, id: IncidentId) -> StoreResult<Vec<ActionEntry>> {
+    sqlx::query("SELECT * FROM actions WHERE incident_id = ? ORDER BY position")
+        .bind(id.to_string())
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| action_row(row, id))
+        .collect()
+}
+
+fn action_row(row: &SqliteRow, incident_id: IncidentId) -> StoreResult<ActionEntry> {
+    Ok(ActionEntry {
+        id: col_uuid(row, "id")?,
+        incident_id,
+        actor: row.try_get("actor")?,
+        at: col_ts(row, "at")?,
+        kind: col_parse(row, "kind")?,
+        text: row.try_get("text")?,
+    })
+}
+
+/// Appends an audit entry after the current head, in the caller's transaction.
+async fn append_entry(
     conn: &mut SqliteConnection,
     actor: &str,
     action: &str,
@@ -3514,7 +3717,7 @@ impl Store for SqliteStore {
         Box::pin(self.list_audit_impl(filter))
     }
 
-    fn verify_audit(&self) -> BoxFuture<'_, StoreResult<Result<u64, ChainBreak>>> {
+    fn verify_audit(&self) -> BoxFuture<'_, StoreResult<Result<AuditVerified, ChainBreak>>> {
         Box::pin(self.verify_audit_impl())
     }
 }

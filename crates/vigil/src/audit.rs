@@ -1,16 +1,24 @@
-//! `vigil audit verify`: walk the hash-chained audit trail of a data directory and report OK with
-//! the count, or the first broken link (exit code 1).
+//! `vigil audit verify`: walk the hash-chained audit trail of a data directory, compare every
+//! incident and token with the state its latest entry recorded, and report OK with the counts,
+//! or the first broken link or altered record (exit code 1).
 
 use std::path::PathBuf;
 
-use crate::output::outln;
+use crate::output::{outln, plural, print_json};
 use anyhow::Context;
+use vigil_api::types::AuditVerification;
 use vigil_store::Store;
 
 const VERIFY_HELP: &str = "\
 Reads the data directory directly (the server may be running or not). Prints `OK: N entries`
-and exits 0, or names the first entry whose hash or link does not match and exits 1: that entry
-or the one before it was changed outside Vigil.
+with how many incidents and tokens match the state their latest audit entry recorded, and exits
+0. Otherwise exits 1 and names either the first entry whose hash or link does not match (that
+entry or the one before it was changed outside Vigil) or the first record changed, added or
+deleted outside Vigil (`ALTERED: incident INC-3 …`): compare it with its entries in the audit
+trail and restore it from a backup.
+
+Records whose latest entry was written by a Vigil that did not record states yet cannot be
+checked; they are counted in the OK line and checked again from their next write.
 
 Example:
   vigil audit verify --data ./vigil-data";
@@ -18,12 +26,16 @@ Example:
 /// Subcommands of `vigil audit`.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Verify the audit chain.
+    /// Verify the audit chain and that no incident or token was changed outside Vigil.
     #[command(after_help = VERIFY_HELP)]
     Verify {
         /// Data directory of the server.
         #[arg(long, env = "VIGIL_DATA", default_value = "vigil-data")]
         data: PathBuf,
+        /// Print the result as JSON (as `GET /api/v1/audit/verify` answers); the exit code is
+        /// the same.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -33,31 +45,65 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
         .build()
         .context("could not start the async runtime")?;
     match command {
-        Command::Verify { data } => runtime.block_on(async {
+        Command::Verify { data, json } => runtime.block_on(async {
             let store = crate::datadir::open_existing(&data).await?;
             let result = store
                 .verify_audit()
                 .await
                 .map_err(|e| anyhow::anyhow!("could not read the audit trail: {e}"))?;
             store.close().await;
-            match result {
-                Ok(count) => {
-                    outln!("OK: {count} entries");
-                    Ok(std::process::ExitCode::SUCCESS)
-                }
-                Err(b) => {
-                    outln!(
-                        "BROKEN: audit entry {} — {} ({} entries before it are intact)",
-                        b.seq,
-                        b.problem,
-                        b.seq.saturating_sub(1)
-                    );
-                    eprintln!(
-                        "the audit trail was changed outside Vigil; keep a copy of the data directory for investigation"
-                    );
-                    Ok(std::process::ExitCode::FAILURE)
-                }
+            let verification = AuditVerification::from_result(result);
+            if json {
+                print_json(&verification)?;
+            } else {
+                report(&verification);
             }
+            Ok(if verification.ok {
+                std::process::ExitCode::SUCCESS
+            } else {
+                std::process::ExitCode::FAILURE
+            })
         }),
+    }
+}
+
+/// The human form of a verification: one line on stdout, and on a failure what to do on stderr.
+fn report(v: &AuditVerification) {
+    match &v.broken {
+        None => {
+            let mut line = format!(
+                "OK: {}; {} as the audit trail last recorded",
+                plural(v.entries, "entry", "entries"),
+                plural(v.records_checked, "record", "records"),
+            );
+            if v.records_unchecked > 0 {
+                line.push_str(&format!(
+                    "; {} could not be checked (last written before Vigil recorded states in the audit trail; each is checked from its next write)",
+                    plural(v.records_unchecked, "record", "records"),
+                ));
+            }
+            outln!("{line}");
+        }
+        Some(b) if b.problem.is_record() => {
+            outln!(
+                "ALTERED: {} (the audit chain's {} are intact)",
+                b.problem,
+                plural(b.seq, "entry", "entries")
+            );
+            eprintln!(
+                "a record was changed outside Vigil; keep a copy of the data directory for investigation"
+            );
+        }
+        Some(b) => {
+            outln!(
+                "BROKEN: audit entry {} — {} ({} entries before it are intact)",
+                b.seq,
+                b.problem,
+                b.seq.saturating_sub(1)
+            );
+            eprintln!(
+                "the audit trail was changed outside Vigil; keep a copy of the data directory for investigation"
+            );
+        }
     }
 }

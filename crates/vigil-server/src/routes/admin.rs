@@ -46,7 +46,8 @@ pub async fn audit(
     ))
 }
 
-/// Walk the hash chain and report the first broken link.
+/// Walk the hash chain and compare every incident and token with the state its latest audit
+/// entry recorded; report the first broken link or the first record changed outside Vigil.
 #[utoipa::path(
     get, path = "/audit/verify", operation_id = "verify_audit_chain", tag = "admin",
     responses((status = 200, body = AuditVerification), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
@@ -57,7 +58,7 @@ pub async fn verify(
 ) -> Result<Json<AuditVerification>, ApiError> {
     let result = state.store.verify_audit().await.map_err(store_error)?;
     if let Err(b) = &result {
-        tracing::error!(seq = b.seq, problem = %b.problem, "audit chain is broken");
+        tracing::error!(seq = b.seq, problem = %b.problem, "audit verification failed");
     }
     Ok(Json(AuditVerification::from_result(result)))
 }

@@ -19,7 +19,7 @@ async fn five_writes(h: &Harness) {
             .await
             .unwrap();
     }
-    assert_eq!(s.verify_audit().await.unwrap(), Ok(5));
+    assert_eq!(s.verify_audit().await.unwrap().map(|v| v.entries), Ok(5));
 }
 
 async fn broken_at(h: &Harness) -> (u64, ChainProblem) {
@@ -148,7 +148,10 @@ async fn a_chain_emptied_cut_or_rewritten_at_its_end_is_found() {
     assert_eq!(broken_at(&h).await, (5, ChainProblem::HashMismatch));
     // A fresh store with nothing written is whole.
     let h = Harness::new().await;
-    assert_eq!(h.store.verify_audit().await.unwrap(), Ok(0));
+    assert_eq!(
+        h.store.verify_audit().await.unwrap().map(|v| v.entries),
+        Ok(0)
+    );
 }
 
 #[tokio::test]
@@ -313,10 +316,16 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
         .unwrap();
     let again = SqliteStore::open(h.sqlite.dir()).await.unwrap();
     assert_eq!(again.get_incident(&key(1)).await.unwrap().title, "a");
-    assert_eq!(again.verify_audit().await.unwrap(), Ok(1));
+    assert_eq!(
+        again.verify_audit().await.unwrap().map(|v| v.entries),
+        Ok(1)
+    );
     assert!(h.dir.path().join("data/vigil.db").exists());
     let existing = SqliteStore::open_existing(h.sqlite.dir()).await.unwrap();
-    assert_eq!(existing.verify_audit().await.unwrap(), Ok(1));
+    assert_eq!(
+        existing.verify_audit().await.unwrap().map(|v| v.entries),
+        Ok(1)
+    );
     let nowhere = h.dir.path().join("nowhere");
     assert!(matches!(
         SqliteStore::open_existing(&nowhere).await,

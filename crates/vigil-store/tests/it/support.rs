@@ -36,6 +36,22 @@ impl Harness {
         done.rows_affected()
     }
 
+    /// Runs raw SQL with foreign keys unchecked, as the `sqlite3` shell does by default.
+    pub async fn raw_unchecked(&self, sql: &str) -> u64 {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", self.sqlite.db_path().display());
+        let mut conn = sqlx::SqliteConnection::connect(&url)
+            .await
+            .expect("raw connect");
+        sqlx::query("PRAGMA foreign_keys = OFF")
+            .execute(&mut conn)
+            .await
+            .expect("foreign keys off");
+        let done = sqlx::query(sql).execute(&mut conn).await.expect("raw sql");
+        conn.close().await.expect("close");
+        done.rows_affected()
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         use sqlx::Connection;
         let url = format!("sqlite://{}", self.sqlite.db_path().display());

@@ -253,6 +253,32 @@ fn audit_verify_catches_a_row_changed_by_hand() {
     drop(server);
     let before = ok(run(&["audit", "verify", "--data", data.to_str().unwrap()]));
     assert!(before.starts_with("OK: "), "{before}");
+    // Three incidents and the token, each as its latest audit entry recorded it.
+    assert!(before.contains("4 records as the audit trail"), "{before}");
+
+    // The record itself edited, the audit rows untouched: found and named.
+    let edited = crate::support::edit_by_hand(
+        &data,
+        "UPDATE incidents SET severity = 'SEV4' WHERE seq = 2",
+    );
+    assert_eq!(edited, 1);
+    let altered = run(&["audit", "verify", "--data", data.to_str().unwrap()]);
+    assert!(!altered.status.success(), "a hand edit must be caught");
+    let stdout = String::from_utf8_lossy(&altered.stdout);
+    assert!(stdout.starts_with("ALTERED: incident INC-2 "), "{stdout}");
+    assert!(stdout.contains("restore it from a backup"), "{stdout}");
+    let json = run(&[
+        "audit",
+        "verify",
+        "--data",
+        data.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(!json.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["broken"]["problem"]["kind"], "record_altered");
+    assert_eq!(json["broken"]["problem"]["record"], "incident INC-2");
 
     crate::support::tamper_audit(&data);
 

@@ -173,6 +173,15 @@ impl Drop for Server {
 
 /// Changes one audit row by hand, as an attacker with file access would.
 pub fn tamper_audit(data: &Path) {
+    assert_eq!(
+        edit_by_hand(data, "UPDATE audit SET actor = 'mallory' WHERE seq = 2"),
+        1
+    );
+}
+
+/// Runs `sql` on the data directory's database as someone with write access to it would
+/// (the `sqlite3` shell, say); the rows it changed.
+pub fn edit_by_hand(data: &Path, sql: &str) -> u64 {
     let db = data.join("vigil.db");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -182,13 +191,10 @@ pub fn tamper_audit(data: &Path) {
         use sqlx::Connection;
         let url = format!("sqlite://{}", db.display());
         let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        let changed = sqlx::query("UPDATE audit SET actor = 'mallory' WHERE seq = 2")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        assert_eq!(changed.rows_affected(), 1);
+        let changed = sqlx::query(sql).execute(&mut conn).await.unwrap();
         conn.close().await.unwrap();
-    });
+        changed.rows_affected()
+    })
 }
 
 /// Every incident in a data directory, read through the store as a fresh process would.
