@@ -726,14 +726,15 @@ mod tests {
             // The same record read back (as `load` gives it) has the same state, whenever
             // it is taken.
             let back: Incident = serde_json::from_value(serde_json::to_value(&i).unwrap()).unwrap();
-            assert_eq!(incident_state(&back, &actions.clone()), state);
+            assert_eq!(incident_state(&back, &actions), state);
 
-            let changed = |edit: &dyn Fn(&mut Incident, &mut Vec<ActionEntry>)| {
+            type Edit<'a> = &'a dyn Fn(&mut Incident, &mut Vec<ActionEntry>);
+            let changed = |edit: Edit<'_>| {
                 let (mut i, mut a) = (i.clone(), actions.clone());
                 edit(&mut i, &mut a);
                 incident_state(&i, &a)
             };
-            let edits: [(&str, &dyn Fn(&mut Incident, &mut Vec<ActionEntry>)); 8] = [
+            let edits: [(&str, Edit<'_>); 8] = [
                 ("severity", &|i, _| i.severity = Severity::Sev4),
                 ("title", &|i, _| i.title.push('!')),
                 ("indicator deleted", &|i, _| {
