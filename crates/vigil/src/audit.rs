@@ -72,7 +72,7 @@ fn report(v: &AuditVerification) {
     match &v.broken {
         None => {
             let mut line = format!(
-                "OK: {}; {} as the audit trail last recorded",
+                "OK: {}; {} checked against the audit trail",
                 plural(v.entries, "entry", "entries"),
                 plural(v.records_checked, "record", "records"),
             );

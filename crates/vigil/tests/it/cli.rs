@@ -254,7 +254,10 @@ fn audit_verify_catches_a_row_changed_by_hand() {
     let before = ok(run(&["audit", "verify", "--data", data.to_str().unwrap()]));
     assert!(before.starts_with("OK: "), "{before}");
     // Three incidents and the token, each as its latest audit entry recorded it.
-    assert!(before.contains("4 records as the audit trail"), "{before}");
+    assert!(
+        before.contains("4 records checked against the audit trail"),
+        "{before}"
+    );
 
     // The record itself edited, the audit rows untouched: found and named.
     let edited = crate::support::edit_by_hand(
