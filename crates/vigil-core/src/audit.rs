@@ -382,14 +382,46 @@ pub const STATE_FIELD: &str = "state";
 /// so linking or unlinking changes the other incident as much as the entry's own.
 pub const STATES_FIELD: &str = "states";
 
-/// The SHA-256 (hex) of the canonical form of `v`.
-fn digest(v: &Value) -> String {
-    hex::encode(Sha256::digest(canonical_json(v).as_bytes()))
+/// The SHA-256 (hex) of the canonical form of `v` without its empty members
+/// ([`without_empty_members`]).
+fn digest(v: Value) -> String {
+    hex::encode(Sha256::digest(
+        canonical_json(&without_empty_members(v)).as_bytes(),
+    ))
+}
+
+/// `v` with every object member that is `null`, `[]` or `{}` (once its own members are gone)
+/// left out. States recorded by one version are checked by later ones: a field added to a
+/// record later is absent, `null` or empty in every record written before it, so leaving such
+/// members out keeps the states recorded so far valid. Array elements are kept, whatever they
+/// hold: their positions are part of the record.
+fn without_empty_members(v: Value) -> Value {
+    match v {
+        Value::Object(members) => Value::Object(
+            members
+                .into_iter()
+                .map(|(k, v)| (k, without_empty_members(v)))
+                .filter(|(_, v)| !is_empty_member(v))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_empty_members).collect()),
+        other => other,
+    }
+}
+
+fn is_empty_member(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
 }
 
 /// The digest of an incident's state: the record as the store loads it and its action log.
 ///
-/// SHA-256 (hex) of the canonical JSON of `["vigil-incident-state-v1", incident, actions]`. Each
+/// SHA-256 (hex) of the canonical JSON of `["vigil-incident-state-v1", incident, actions]`, its
+/// empty members left out (see [`without_empty_members`]). Each
 /// link's `key` is left out: it is the *other* incident's key, read from that incident's row,
 /// which that incident's own state covers; what the link itself says (the other's id, the note,
 /// who and when) stays in. Nothing here depends on the time the digest is taken. The action
@@ -404,7 +436,7 @@ pub fn incident_state(incident: &Incident, actions: &[ActionEntry]) -> String {
         }
     }
     let actions = serde_json::to_value(actions).unwrap_or(Value::Null);
-    digest(&json!(["vigil-incident-state-v1", record, actions]))
+    digest(json!(["vigil-incident-state-v1", record, actions]))
 }
 
 /// The digest of a token's state: its record and its stored hash.
@@ -415,7 +447,7 @@ pub fn incident_state(incident: &Incident, actions: &[ActionEntry]) -> String {
 pub fn token_state(token: &TokenInfo, token_hash: &str) -> String {
     let record = serde_json::to_value(token).unwrap_or(Value::Null);
     let hash = hex::encode(Sha256::digest(token_hash.as_bytes()));
-    digest(&json!(["vigil-token-state-v1", record, hash]))
+    digest(json!(["vigil-token-state-v1", record, hash]))
 }
 
 /// A record whose writes the audit trail records.
@@ -774,13 +806,31 @@ mod tests {
                        or keep the form";
             assert_eq!(
                 incident_state(&i, &[a]),
-                "36cd3cf9fa2cb38c66c90c8d13ecd2148eef1247eae8e676b88dec2774e5b4f3",
+                "f4554f4dc6932161848af16b31a16c6f6f61493e4e9e03045a271d8dfa3a2247",
                 "{why}"
             );
             assert_eq!(
                 token_state(&t, "f00d"),
                 "4a7304b73e3bac7a5844d2721b93dc338b5d04e8fe4f88cb9a0c1160e2e017fa",
                 "{why}"
+            );
+        }
+
+        /// A version that adds a field to a record finds it absent, `null` or empty in the
+        /// records written before it: their recorded states must still match.
+        #[test]
+        fn a_member_added_empty_leaves_the_state_as_it_was() {
+            let before = json!({"title": "t", "tags": ["a", null], "scope": {"services": ["x"]}});
+            let after = json!({
+                "title": "t", "tags": ["a", null], "scope": {"services": ["x"], "regions": []},
+                "added": null, "nested": {"empty": {}}, "list": []
+            });
+            assert_eq!(digest(before.clone()), digest(after));
+            let changed = json!({"title": "t", "tags": ["a"], "scope": {"services": ["x"]}});
+            assert_ne!(
+                digest(before),
+                digest(changed),
+                "array elements keep their places"
             );
         }
 
