@@ -34,7 +34,8 @@
 //! word       = { char other than blank ( ) " | , or "\" escape }   in a name, ":" ends it
 //! ```
 //!
-//! - `AND`, `OR`, `NOT` and `TO` are operators only in upper case (`TO` also in lower case);
+//! - `AND`, `OR`, `NOT` and `TO` are operators only in upper case (`TO` also in lower case)
+//!   and only as words of their own (`[a tomato]` has no `TO`);
 //!   `NOT` binds tighter than `AND`, which binds tighter than `OR`.
 //! - A backslash escapes `\ * ? : ( ) " | [ ] { } < >` and blanks; before any other character
 //!   it is literal, so `Image:C:\Windows\System32\cmd.exe` needs no doubling.

@@ -382,8 +382,7 @@ impl Parser<'_> {
             return Err(malformed("the lower end is missing"));
         };
         self.skip_ws();
-        let rest = &self.src[self.pos..];
-        if !(rest.starts_with("TO") || rest.starts_with("to")) {
+        if !self.at_to() {
             return Err(malformed("expected TO after the lower end"));
         }
         self.pos += 2;
@@ -404,6 +403,17 @@ impl Parser<'_> {
             lower,
             upper,
         })
+    }
+
+    /// Whether the range's `TO` (or `to`) starts here as a word of its own: `[a tomato]` has
+    /// no `TO`, and reading one there took `mato` for the upper end.
+    fn at_to(&self) -> bool {
+        let rest = &self.src[self.pos..];
+        (rest.starts_with("TO") || rest.starts_with("to"))
+            && rest[2..]
+                .chars()
+                .next()
+                .is_none_or(|c| c.is_whitespace() || matches!(c, '"' | ']' | '}'))
     }
 
     // comparison = ( ">" | ">=" | "<" | "<=" ) bound
