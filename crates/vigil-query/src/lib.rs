@@ -30,6 +30,7 @@
 //!            | "top" [ N ] names                   N defaults to 10
 //!            | "rare" [ N ] names                  the N least frequent
 //! names      = name { "," name }                   at most three: their values counted together
+//! name       = phrase | word                       a phrase only after the pipe (`| count by "Threat Name"`)
 //! phrase     = '"' { char | '\"' | '\\' } '"'
 //! word       = { char other than blank ( ) " | , or "\" escape }   in a name, ":" ends it
 //! ```

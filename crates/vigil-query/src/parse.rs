@@ -597,30 +597,49 @@ impl Parser<'_> {
         }
     }
 
+    /// A field a pipe counts, written as a field term writes its name (`Threat\ Name`, a
+    /// backslash before a blank or another escapable character), or in quotes (`"Threat
+    /// Name"`): a name with a blank in it can be counted as it can be searched.
     fn pipe_field(&mut self, command: &str, usage: &'static str) -> Result<Field, ParseError> {
         let offset = self.pos;
-        let mut name = String::new();
-        while let Some(c) = self.peek() {
-            if c.is_whitespace() || c == '|' || c == ',' {
-                break;
+        let name: Vec<WordChar> = if self.peek() == Some('"') {
+            self.phrase()?.chars().map(|c| (c, true)).collect()
+        } else {
+            let mut name = Vec::new();
+            while let Some(c) = self.peek() {
+                if c.is_whitespace() || c == '|' || c == ',' {
+                    break;
+                }
+                if c == '\\'
+                    && let Some(n) = self.src[self.pos + 1..]
+                        .chars()
+                        .next()
+                        .filter(|n| ESCAPABLE.contains(*n))
+                {
+                    self.pos += 1 + n.len_utf8();
+                    name.push((n, true));
+                    continue;
+                }
+                self.bump();
+                name.push((c, false));
             }
-            self.bump();
-            name.push(c);
-        }
-        if name.is_empty() {
+            name
+        };
+        let text: String = name.iter().map(|(c, _)| c).collect();
+        if text.is_empty() {
             return Err(ParseError::IncompletePipe {
                 offset,
                 command: command.into(),
                 usage,
             });
         }
-        if name.contains(['*', '?']) {
+        if name.iter().any(|&(c, esc)| !esc && (c == '*' || c == '?')) {
             return Err(ParseError::WildcardField {
                 offset,
-                field: name,
+                field: text,
             });
         }
-        Ok(Field::from_name(&name))
+        Ok(Field::from_name(&text))
     }
 
     fn plain_word(&mut self) -> String {
