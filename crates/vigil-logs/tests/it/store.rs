@@ -253,6 +253,40 @@ fn the_time_window_bounds_search() {
     assert_eq!(page.total, 2, "from is inclusive, to exclusive");
 }
 
+/// The total of a search whose window moves with the time (`time:>now-2s`) is its total when
+/// it runs: no event arrives (the index is the same), and the event it found has left its
+/// window. The total was kept by the query's text and went on counting the event.
+#[test]
+fn the_total_of_a_window_that_moves_with_the_time_follows_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    // A second ahead, so that the event is in the window for three seconds from here.
+    let at = chrono::Utc::now() + Duration::seconds(1);
+    let mut e = event("svc", "h", "t", 0, r#"{"name":"recent"}"#);
+    e.time = at;
+    store.append(vec![e]).expect("append");
+    store.refresh().expect("refresh");
+    let total = |q: &str| {
+        store
+            .search(&SearchRequest {
+                query: parse(q),
+                range: TimeRange::default(),
+                limit: 10,
+                cursor: None,
+            })
+            .expect("search")
+            .total
+    };
+    assert_eq!(total("time:>now-2s"), 1, "found while in the window");
+    // Past the window (a sleep: the window moves with the clock only).
+    let left = at + Duration::milliseconds(2_100);
+    if let Ok(wait) = (left - chrono::Utc::now()).to_std() {
+        std::thread::sleep(wait);
+    }
+    assert_eq!(total("time:>now-2s"), 0, "the same search, later");
+    assert_eq!(total("time:>now-1h"), 1, "still in a wider window");
+}
+
 /// A value frequent overall but not in one segment's first ten is counted whole: with
 /// Tantivy's default per-segment list (ten times the values asked for) `top 1 v` said 6.
 #[test]
