@@ -229,8 +229,10 @@ pub enum Bound {
 /// A value at the end of a range, typed once at parse time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scalar {
-    /// An integer such as `4624`.
-    Int(i64),
+    /// An integer such as `4624`, exactly as written: wider than 64 bits, so that the
+    /// unsigned 64-bit ids of logs (up to 18446744073709551615) and their negatives are bounds
+    /// as exact as any other.
+    Int(i128),
     /// A decimal number such as `0.5`.
     Float(f64),
     /// A time, absolute or relative to the moment the query runs.

@@ -915,7 +915,7 @@ fn make_bound(
         })?)
     } else if quoted {
         Scalar::Text(text.to_owned())
-    } else if let Ok(n) = text.parse::<i64>() {
+    } else if let Ok(n) = text.parse::<i128>() {
         Scalar::Int(n)
     } else if let Some(x) = parse_float(text) {
         Scalar::Float(x)

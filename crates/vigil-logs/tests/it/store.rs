@@ -1870,3 +1870,43 @@ fn a_pivot_on_an_envelope_field_ignores_case() {
     assert_eq!(total("tenant", "ACME"), 2);
     assert_eq!(total("host", "web"), 0, "whole values only");
 }
+
+/// Integers beyond 2^53 are counted as the numbers the events hold, beside decimals and
+/// negative numbers in one segment and in another segment: an f64 column named 9007199254740993
+/// 9007199254740992 and split 18446744073709551615 in two.
+#[test]
+fn integers_beyond_2_53_are_counted_exactly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    let batches = [
+        vec![
+            r#"{"id":9007199254740993}"#,
+            r#"{"id":1.5}"#,
+            r#"{"id":-1}"#,
+            r#"{"id":18446744073709551615}"#,
+        ],
+        vec![
+            r#"{"id":18446744073709551615}"#,
+            r#"{"id":"9007199254740993"}"#,
+        ],
+    ];
+    for batch in batches {
+        let events = batch
+            .into_iter()
+            .map(|json| event("svc", "h", "t", 0, json))
+            .collect();
+        store.append(events).expect("append");
+        store.refresh().expect("refresh");
+    }
+    let (counts, other) = counted(&store, "* | count by id");
+    assert_eq!(
+        counts,
+        vec![
+            ("18446744073709551615".to_owned(), 2),
+            ("9007199254740993".to_owned(), 2),
+            ("-1".to_owned(), 1),
+            ("1.5".to_owned(), 1),
+        ]
+    );
+    assert_eq!(other, 0);
+}
