@@ -20,7 +20,7 @@
 //! (found by `field:value` and by ranges as before, and rounded where their segment also holds
 //! a decimal).
 
-use std::ops::Bound as StdBound;
+use std::ops::{Bound as StdBound, RangeBounds};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -498,6 +498,69 @@ impl Weight for NumberRange {
             )));
         }
         Ok(Explanation::new("NumberRange", scorer.score()))
+    }
+}
+
+/// An automaton over `body`'s term dictionary accepting the text values of one JSON path that
+/// are RFC 3339 times within a range. The index keeps such a value as a date, which the range
+/// over the date column finds, unless it lies beyond Tantivy's dates (before 1677, after
+/// 2262: `9999-12-31T23:59:59Z`), when it is text; other text is no time and never in a time
+/// range. Terms are lower-cased, which RFC 3339 allows (`t`, `z`).
+#[derive(Debug)]
+struct TimeText {
+    /// The path, the end-of-path marker and the text type byte, as terms begin with them.
+    prefix: Vec<u8>,
+    lower: StdBound<DateTime<Utc>>,
+    upper: StdBound<DateTime<Utc>>,
+}
+
+/// Longer text is not taken for a time (`2026-01-31T12:00:00.123456789+02:00` has 35 bytes).
+const MAX_TIME_TEXT: usize = 40;
+
+impl tantivy_fst::Automaton for TimeText {
+    type State = Option<(usize, [u8; MAX_TIME_TEXT])>;
+
+    /// `Some((read, text))`: `read` bytes of the term read, the prefix's first, and `text`
+    /// the bytes after it; `None`: no term from here is a time.
+    fn start(&self) -> Self::State {
+        Some((0, [0; MAX_TIME_TEXT]))
+    }
+
+    fn is_match(&self, state: &Self::State) -> bool {
+        let Some((read, text)) = state else {
+            return false;
+        };
+        let Some(len) = read.checked_sub(self.prefix.len()).filter(|n| *n > 0) else {
+            return false;
+        };
+        std::str::from_utf8(&text[..len])
+            .ok()
+            .map(str::to_ascii_uppercase)
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .is_some_and(|t| (self.lower, self.upper).contains(&t.with_timezone(&Utc)))
+    }
+
+    fn can_match(&self, state: &Self::State) -> bool {
+        state.is_some()
+    }
+
+    fn accept(&self, state: &Self::State, byte: u8) -> Self::State {
+        let (read, mut text) = (*state)?;
+        if let Some(&expected) = self.prefix.get(read) {
+            return (byte == expected).then_some((read + 1, text));
+        }
+        let len = read - self.prefix.len();
+        // A time begins with the year's digits and holds digits, `-`, `:`, `.`, `+`, `t`, `z`.
+        let fits = if len == 0 {
+            byte.is_ascii_digit()
+        } else {
+            byte.is_ascii_digit() || b"-:.+tz".contains(&byte)
+        };
+        if !fits || len == MAX_TIME_TEXT {
+            return None;
+        }
+        text[len] = byte;
+        Some((read + 1, text))
     }
 }
 
@@ -1249,21 +1312,28 @@ impl Translator<'_> {
                     t.append_type_and_fast_value(to_tdate(v.resolve(self.now)));
                     Some(t)
                 }));
+                // Text in byte order; ranges run on the fast column, which keeps the original
+                // case. A time bound compares times only: `ts:>2026-01-01` found "unknown".
                 kinds.push(Box::new(move |s| {
+                    let Scalar::Text(text) = s else { return None };
                     let mut t = self.json_term(path);
-                    match s {
-                        Scalar::Time(v) => {
-                            let text = v
-                                .resolve(self.now)
-                                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
-                            t.append_type_and_str(&text);
-                        }
-                        // Ranges run on the fast column, which keeps the original case.
-                        Scalar::Text(text) => t.append_type_and_str(text),
-                        Scalar::Int(_) | Scalar::Float(_) => return None,
-                    }
+                    t.append_type_and_str(text);
                     Some(t)
                 }));
+                // RFC 3339 text the index could not keep as a date (before 1677, after 2262).
+                if let (Some(lower), Some(upper)) = (self.time_bound(lower), self.time_bound(upper))
+                {
+                    let mut prefix = self.json_term(path);
+                    prefix.append_type_and_str("");
+                    parts.push(Box::new(AutomatonQuery {
+                        field: self.fields.body,
+                        automaton: Arc::new(TimeText {
+                            prefix: prefix.serialized_value_bytes().to_vec(),
+                            lower,
+                            upper,
+                        }),
+                    }));
+                }
             }
         }
         for kind in &kinds {
@@ -1291,6 +1361,16 @@ impl Translator<'_> {
             )));
         }
         Ok(any_of(parts))
+    }
+
+    /// A range's end as a time, when it is one (or open).
+    fn time_bound(&self, bound: &Bound) -> Option<StdBound<DateTime<Utc>>> {
+        Some(match bound {
+            Bound::Unbounded => StdBound::Unbounded,
+            Bound::Inclusive(Scalar::Time(t)) => StdBound::Included(t.resolve(self.now)),
+            Bound::Exclusive(Scalar::Time(t)) => StdBound::Excluded(t.resolve(self.now)),
+            _ => return None,
+        })
     }
 
     /// The window restriction on the envelope time.

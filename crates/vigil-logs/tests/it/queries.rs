@@ -284,3 +284,53 @@ fn ranges_and_values_compare_numbers_exactly() {
         ],
     );
 }
+
+/// A time range on a JSON path finds the values that are times (RFC 3339, those beyond the
+/// index's dates too), compared as times: other text is no time (`ts:>2026-01-01` found
+/// "unknown", "N/A" and "20250101" by byte order). Text ends still compare text.
+#[test]
+fn a_time_range_finds_times_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_of(
+        dir.path(),
+        &[&[
+            r#"{"name":"2025","ts":"2025-06-01T00:00:00Z"}"#,
+            r#"{"name":"2026","ts":"2026-02-01T02:00:00+02:00"}"#,
+            r#"{"name":"unknown","ts":"unknown"}"#,
+            r#"{"name":"n/a","ts":"N/A"}"#,
+            r#"{"name":"digits","ts":"20250101"}"#,
+            r#"{"name":"dash","ts":"-"}"#,
+            r#"{"name":"9999","ts":"9999-12-31T23:59:59Z"}"#,
+            r#"{"name":"0001","ts":"0001-01-01T00:00:00z"}"#,
+            r#"{"name":"day","ts":"2026-01-15"}"#,
+        ]],
+    );
+    check(
+        &store,
+        &[
+            ("ts:>2026-01-01", &["9999", "2026"]),
+            ("ts:[2026-01-01 TO *]", &["9999", "2026"]),
+            ("ts:>now-3650d", &["9999", "2026", "2025"]),
+            ("ts:<2026-01-01", &["0001", "2025"]),
+            (
+                "ts:{2025-06-01T00:00:00Z TO 2026-02-01T00:00:00Z]",
+                &["2026"],
+            ),
+            ("ts:[0001-01-01 TO 1000-01-01]", &["0001"]),
+            // Text ends compare text, in byte order.
+            (r#"ts:["a" TO "z"]"#, &["unknown"]),
+            (r#"ts:["2026-01-01" TO "2026-02-01"]"#, &["day"]),
+        ],
+    );
+    let refused = vigil_logs::EventStore::search(
+        &store,
+        &vigil_logs::SearchRequest {
+            query: vigil_query::parse(r#"ts:[2026-01-01 TO "z"]"#).unwrap(),
+            range: vigil_logs::TimeRange::default(),
+            limit: 10,
+            cursor: None,
+        },
+    )
+    .expect_err("a time and a text at the ends");
+    assert!(refused.to_string().contains("mixes kinds"), "{refused}");
+}
