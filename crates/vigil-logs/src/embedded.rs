@@ -45,7 +45,7 @@ use crate::store::{
     MissingField, NewEvent, Pivot, PivotRequest, Rejected, SearchPage, SearchRequest, ServiceStats,
     StoredEvent, TimeBucket, TimeRange,
 };
-use crate::terms::{Ranking, ValueCounter};
+use crate::terms::{ListedCounter, Ranking, ValueCounter};
 
 /// How the embedded store runs. Build with [`EmbeddedConfig::new`] and adjust the fields.
 #[derive(Debug, Clone)]
@@ -925,7 +925,7 @@ impl EventStore for EmbeddedStore {
             match <[String; 1]>::try_from(columns) {
                 Ok([column]) => {
                     let counted =
-                        searcher.search(&*q, &ValueCounter::new(column, size, ranking))?;
+                        searcher.search(&*q, &ValueCounter::new(column.clone(), size, ranking))?;
                     if counted.too_many {
                         return Err(LogError::Unsupported(format!(
                             "`rare` ranks every value, and {} has more than {} among the matching events (over the index segments): narrow the query (a time window, a service), or use `top`",
@@ -934,17 +934,11 @@ impl EventStore for EmbeddedStore {
                         )));
                     }
                     // An event with several values may be counted under several listed ones: the
-                    // events left out are then counted by a second search, for the hits with
-                    // none of the listed values.
+                    // events left out are then counted by a second pass, for the hits with none
+                    // of the listed values as the listing names them.
                     let listed_events = if counted.shared && !counted.values.is_empty() {
-                        let names: Vec<&str> =
-                            counted.values.iter().map(|(v, _)| v.as_str()).collect();
-                        let listed = self.translator().any_value_of(&fields[0], &names)?;
-                        let both = BooleanQuery::new(vec![
-                            (Occur::Must, q.box_clone()),
-                            (Occur::Must, listed),
-                        ]);
-                        Some(searcher.search(&both, &Count)? as u64)
+                        let names = counted.values.iter().map(|(v, _)| v.clone()).collect();
+                        Some(searcher.search(&*q, &ListedCounter::new(column, names))?)
                     } else {
                         None
                     };

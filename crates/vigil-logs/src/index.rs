@@ -1136,15 +1136,6 @@ impl Translator<'_> {
         Term::from_field_json_path(self.fields.body, path, true)
     }
 
-    /// Any of `values` as `field:value` finds it.
-    pub fn any_value_of(&self, field: &Field, values: &[&str]) -> Result<Q, LogError> {
-        let parts = values
-            .iter()
-            .map(|v| self.field_value(field, v))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(any_of(parts))
-    }
-
     /// `field:value`: the whole value equals it (case-insensitive for JSON text), or the number,
     /// boolean or time it spells.
     pub fn field_value(&self, field: &Field, value: &str) -> Result<Q, LogError> {

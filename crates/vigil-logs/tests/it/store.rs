@@ -1910,3 +1910,45 @@ fn integers_beyond_2_53_are_counted_exactly() {
     );
     assert_eq!(other, 0);
 }
+
+/// "Other" counts the events holding none of the values listed, a value being what the listing
+/// counts (case and all): `tags: ["VPN"]` is not an event of a listed `vpn`. The events were
+/// looked up as `field:value` does, ignoring case, and `top 1 tags` said "other 1" for three.
+/// A field whose name has a blank is counted as it is searched.
+#[test]
+fn other_counts_the_events_holding_none_of_the_values_as_listed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    let events = [
+        r#"{"tags":["vpn"],"Threat Name":"EICAR"}"#,
+        r#"{"tags":["vpn"],"Threat Name":"EICAR"}"#,
+        r#"{"tags":["VPN"],"Threat Name":"Trojan:Win32/X"}"#,
+        r#"{"tags":["VPN","mfa"]}"#,
+        r#"{"tags":["x"],"n":[200,"200"]}"#,
+        r#"{"tags":"Mfa","n":[200, 404]}"#,
+    ]
+    .into_iter()
+    .map(|json| event("svc", "h", "t", 0, json))
+    .collect();
+    store.append(events).expect("append");
+    store.refresh().expect("refresh");
+    let owned = |rows: &[(&str, u64)]| -> Vec<(String, u64)> {
+        rows.iter().map(|(v, c)| ((*v).to_owned(), *c)).collect()
+    };
+    for (query, buckets, other) in [
+        ("* | top 1 tags", owned(&[("VPN", 2)]), 4),
+        ("* | top 2 tags", owned(&[("VPN", 2), ("vpn", 2)]), 2),
+        ("* | rare 1 tags", owned(&[("Mfa", 1)]), 5),
+        ("* | rare 2 tags", owned(&[("Mfa", 1), ("mfa", 1)]), 4),
+        ("tags:vpn | top 1 tags", owned(&[("VPN", 2)]), 2),
+        ("* | top 1 n", owned(&[("200", 2)]), 4),
+        (
+            r"* | count by Threat\ Name",
+            owned(&[("EICAR", 2), ("Trojan:Win32/X", 1)]),
+            3,
+        ),
+        (r#"* | top 1 "Threat Name""#, owned(&[("EICAR", 2)]), 4),
+    ] {
+        assert_eq!(counted(&store, query), (buckets, other), "{query}");
+    }
+}
