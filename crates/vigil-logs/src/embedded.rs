@@ -45,7 +45,7 @@ use crate::store::{
     MissingField, NewEvent, Pivot, PivotRequest, Rejected, SearchPage, SearchRequest, ServiceStats,
     StoredEvent, TimeBucket, TimeRange,
 };
-use crate::terms::{Ranking, ValueCounter};
+use crate::terms::{ListedCounter, Ranking, ValueCounter};
 
 /// How the embedded store runs. Build with [`EmbeddedConfig::new`] and adjust the fields.
 #[derive(Debug, Clone)]
@@ -463,15 +463,29 @@ impl EmbeddedStore {
     }
 
     fn translator(&self) -> Translator<'_> {
+        self.translator_at(Utc::now())
+    }
+
+    /// The translator of a query that runs at `now` (its relative times resolved there).
+    fn translator_at(&self, now: DateTime<Utc>) -> Translator<'_> {
         Translator {
             fields: &self.fields,
             index: &self.index,
-            now: Utc::now(),
+            now,
         }
     }
 
     fn filter(&self, expr: &Expr, range: TimeRange) -> Result<Box<dyn Query>, LogError> {
-        let t = self.translator();
+        self.filter_at(expr, range, Utc::now())
+    }
+
+    fn filter_at(
+        &self,
+        expr: &Expr,
+        range: TimeRange,
+        now: DateTime<Utc>,
+    ) -> Result<Box<dyn Query>, LogError> {
+        let t = self.translator_at(now);
         let q = t.query(expr)?;
         Ok(match t.window(range.from, range.to) {
             Some(w) => Box::new(BooleanQuery::new(vec![(Occur::Must, q), (Occur::Must, w)])),
@@ -593,6 +607,12 @@ fn counts_cheaply(expr: &Expr) -> bool {
         Expr::And(children) | Expr::Or(children) => children.iter().all(counts_cheaply),
         Expr::Phrase { .. } | Expr::Wildcard { .. } | Expr::Range { .. } | Expr::Exists(_) => false,
     }
+}
+
+/// What [`RecentTotals`] keeps a search's total by: its filter as it runs at `now` (relative
+/// times resolved, so that a search with one is counted anew as its window moves) and window.
+fn totals_key(filter: &Expr, range: TimeRange, now: DateTime<Utc>) -> String {
+    format!("{:?} {:?}", filter.resolved(now), range)
 }
 
 /// The totals of the latest searches, by query and window, for the index generation they
@@ -836,10 +856,12 @@ impl EventStore for EmbeddedStore {
             ));
         }
         let searcher = self.reader.searcher();
-        let base = self.filter(&request.query.filter, request.range)?;
+        let now = Utc::now();
+        let base = self.filter_at(&request.query.filter, request.range, now)?;
         // Every page says how many events match in all; a later page collects what lies beyond
-        // the cursor.
-        let search = format!("{:?} {:?}", request.query.filter, request.range);
+        // the cursor. The total is kept for the query as it ran, its relative times resolved:
+        // `time:>now-20s` selects other events as time passes, though no event arrives.
+        let search = totals_key(&request.query.filter, request.range, now);
         let generation = searcher.generation().generation_id();
         let kept = self.totals_lock().get(generation, &search);
         let below = request.cursor.map(|Cursor(key)| key);
@@ -903,7 +925,7 @@ impl EventStore for EmbeddedStore {
             match <[String; 1]>::try_from(columns) {
                 Ok([column]) => {
                     let counted =
-                        searcher.search(&*q, &ValueCounter::new(column, size, ranking))?;
+                        searcher.search(&*q, &ValueCounter::new(column.clone(), size, ranking))?;
                     if counted.too_many {
                         return Err(LogError::Unsupported(format!(
                             "`rare` ranks every value, and {} has more than {} among the matching events (over the index segments): narrow the query (a time window, a service), or use `top`",
@@ -912,17 +934,11 @@ impl EventStore for EmbeddedStore {
                         )));
                     }
                     // An event with several values may be counted under several listed ones: the
-                    // events left out are then counted by a second search, for the hits with
-                    // none of the listed values.
+                    // events left out are then counted by a second pass, for the hits with none
+                    // of the listed values as the listing names them.
                     let listed_events = if counted.shared && !counted.values.is_empty() {
-                        let names: Vec<&str> =
-                            counted.values.iter().map(|(v, _)| v.as_str()).collect();
-                        let listed = self.translator().any_value_of(&fields[0], &names)?;
-                        let both = BooleanQuery::new(vec![
-                            (Occur::Must, q.box_clone()),
-                            (Occur::Must, listed),
-                        ]);
-                        Some(searcher.search(&both, &Count)? as u64)
+                        let names = counted.values.iter().map(|(v, _)| v.clone()).collect();
+                        Some(searcher.search(&*q, &ListedCounter::new(column, names))?)
                     } else {
                         None
                     };
@@ -1604,7 +1620,34 @@ impl Drop for EmbeddedStore {
 
 #[cfg(test)]
 mod tests {
-    use super::RecentTotals;
+    use super::{RecentTotals, totals_key};
+
+    /// A total is not taken from a search that ran at another time when the query's window
+    /// moves with the time (`now-20s`); one with fixed times is the same search whenever it
+    /// runs.
+    #[test]
+    fn a_query_with_relative_times_is_a_search_of_its_own_at_every_moment() {
+        use chrono::{Duration, TimeZone, Utc};
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let later = now + Duration::seconds(25);
+        let range = super::TimeRange::default();
+        for (query, moves) in [
+            ("time:>now-20s", true),
+            ("user:a AND NOT time:[now-1h TO now]", true),
+            ("ts:<now-1d OR x", true),
+            ("time:now", true),
+            ("time:>2026-01-01", false),
+            ("user:a AND ts:[2026-01-01 TO 2026-02-01}", false),
+            ("now", false),
+        ] {
+            let filter = vigil_query::parse(query).expect("parses").filter;
+            let (first, second) = (
+                totals_key(&filter, range, now),
+                totals_key(&filter, range, later),
+            );
+            assert_eq!(first != second, moves, "{query}: {first} / {second}");
+        }
+    }
 
     #[test]
     fn a_total_is_kept_for_its_search_and_index_generation_only() {

@@ -14,14 +14,21 @@
 //! indexing time, and a value of one word is not repeated among the words. `values`
 //! stays in the schema, unwritten, so that indexes created before open unchanged; their events
 //! answer through `body` like new ones.
+//!
+//! Integers beyond ±2^53 are written to `body` as their decimal text ([`integers_as_text`]),
+//! exact where a number column could round them; indexes written before keep them as numbers
+//! (found by `field:value` and by ranges as before, and rounded where their segment also holds
+//! a decimal).
 
 use std::ops::{Bound as StdBound, RangeBounds};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use tantivy::columnar::ColumnType;
 use tantivy::query::{
-    AllQuery, AutomatonWeight, BooleanQuery, EmptyQuery, EnableScoring, ExistsQuery, Occur,
-    PhraseQuery, Query, RangeQuery, RegexQuery, TermQuery, Weight,
+    AllQuery, AutomatonWeight, BooleanQuery, BoundsRange, EmptyQuery, EmptyScorer, EnableScoring,
+    ExistsQuery, Explanation, FastFieldRangeWeight, Occur, PhraseQuery, Query, RangeQuery,
+    RegexQuery, Scorer, TermQuery, Weight,
 };
 use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf};
 use tantivy::schema::{
@@ -31,7 +38,9 @@ use tantivy::schema::{
 use tantivy::tokenizer::{
     LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
 };
-use tantivy::{DateTime as TDateTime, Index, TantivyDocument, Term};
+use tantivy::{
+    DateTime as TDateTime, DocId, DocSet, Index, Score, SegmentReader, TantivyDocument, Term,
+};
 use vigil_query::{Bound, Expr, Field, Scalar, Wildcard};
 
 use crate::error::LogError;
@@ -158,8 +167,8 @@ impl tantivy_fst::Automaton for AnyPathValue {
 struct NumericText {
     /// The path, the end-of-path marker and the text type byte, as terms begin with them.
     prefix: Vec<u8>,
-    lower: StdBound<f64>,
-    upper: StdBound<f64>,
+    lower: StdBound<Number>,
+    upper: StdBound<Number>,
 }
 
 /// Longer text is not taken for a number.
@@ -207,8 +216,8 @@ impl tantivy_fst::Automaton for NumericText {
         text.last().is_some_and(u8::is_ascii_digit)
             && std::str::from_utf8(text)
                 .ok()
-                .and_then(|t| t.parse::<f64>().ok())
-                .is_some_and(|x| (self.lower, self.upper).contains(&x))
+                .and_then(Number::parse)
+                .is_some_and(|x| x.within(&self.lower, &self.upper))
     }
 
     fn can_match(&self, state: &NumericTextState) -> bool {
@@ -237,6 +246,321 @@ impl tantivy_fst::Automaton for NumericText {
             }
             _ => NumericTextState::Dead,
         }
+    }
+}
+
+/// A number as a query or a value writes it, exactly: an integer (of up to 128 bits, so
+/// every 64-bit id, signed or not), or a decimal as the nearest `f64`. Integers are never
+/// taken through `f64`, which holds them exactly only up to 2^53.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Number {
+    Int(i128),
+    Float(f64),
+}
+
+impl Number {
+    /// The number decimal `text` spells (`200`, `-1.5`, `1e3`, `18446744073709551615`); a
+    /// decimal whose fraction is all zeros (`1000.0`) is the integer, exactly.
+    fn parse(text: &str) -> Option<Number> {
+        if let Ok(n) = text.parse::<i128>() {
+            return Some(Number::Int(n));
+        }
+        if let Some((whole, fraction)) = text.split_once('.')
+            && !fraction.is_empty()
+            && fraction.bytes().all(|b| b == b'0')
+            && let Ok(n) = whole.parse::<i128>()
+        {
+            return Some(Number::Int(n));
+        }
+        text.parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .map(Number::Float)
+    }
+
+    /// The exact order of two numbers (a decimal against an integer by its value, not by the
+    /// integer rounded to a decimal).
+    fn cmp(self, other: Number) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        /// `x` against `n`, exactly; `x` is finite.
+        fn float_int(x: f64, n: i128) -> Ordering {
+            // 2^127: above every i128, and its negative the least of them.
+            const TWO_127: f64 = 170_141_183_460_469_231_731_687_303_715_884_105_728.0;
+            if x >= TWO_127 {
+                return Ordering::Greater;
+            }
+            if x < -TWO_127 {
+                return Ordering::Less;
+            }
+            let floor = x.floor();
+            match (floor as i128).cmp(&n) {
+                Ordering::Equal if x > floor => Ordering::Greater,
+                order => order,
+            }
+        }
+        match (self, other) {
+            (Number::Int(a), Number::Int(b)) => a.cmp(&b),
+            (Number::Float(a), Number::Float(b)) => a.total_cmp(&b),
+            (Number::Float(a), Number::Int(b)) => float_int(a, b),
+            (Number::Int(a), Number::Float(b)) => float_int(b, a).reverse(),
+        }
+    }
+
+    /// Whether the number lies within the bounds.
+    fn within(self, lower: &StdBound<Number>, upper: &StdBound<Number>) -> bool {
+        use std::cmp::Ordering::{Greater, Less};
+        let above = match lower {
+            StdBound::Unbounded => true,
+            StdBound::Included(l) => self.cmp(*l) != Less,
+            StdBound::Excluded(l) => self.cmp(*l) == Greater,
+        };
+        let below = match upper {
+            StdBound::Unbounded => true,
+            StdBound::Included(u) => self.cmp(*u) != Greater,
+            StdBound::Excluded(u) => self.cmp(*u) == Less,
+        };
+        above && below
+    }
+
+    /// The least integer within a range from `lower` (`None`: all are; saturated at the ends
+    /// of i128).
+    fn least_integer(lower: &StdBound<Number>) -> Option<i128> {
+        Some(match *lower {
+            StdBound::Unbounded => return None,
+            StdBound::Included(Number::Int(n)) => n,
+            StdBound::Excluded(Number::Int(n)) => n.saturating_add(1),
+            // `as` saturates: a decimal beyond i128 is beyond every integer a column holds.
+            StdBound::Included(Number::Float(x)) => x.ceil() as i128,
+            StdBound::Excluded(Number::Float(x)) => (x.floor() as i128).saturating_add(1),
+        })
+    }
+
+    /// The greatest integer within a range up to `upper` (`None`: all are).
+    fn greatest_integer(upper: &StdBound<Number>) -> Option<i128> {
+        Some(match *upper {
+            StdBound::Unbounded => return None,
+            StdBound::Included(Number::Int(n)) => n,
+            StdBound::Excluded(Number::Int(n)) => n.saturating_sub(1),
+            StdBound::Included(Number::Float(x)) => x.floor() as i128,
+            StdBound::Excluded(Number::Float(x)) => (x.ceil() as i128).saturating_sub(1),
+        })
+    }
+
+    /// The least `f64` within a range from `lower`.
+    fn least_float(lower: &StdBound<Number>) -> f64 {
+        use std::cmp::Ordering::{Greater, Less};
+        match *lower {
+            StdBound::Unbounded => f64::NEG_INFINITY,
+            StdBound::Included(Number::Float(x)) => x,
+            StdBound::Excluded(Number::Float(x)) => x.next_up(),
+            StdBound::Included(n @ Number::Int(i)) => {
+                let x = i as f64;
+                if Number::Float(x).cmp(n) == Less {
+                    x.next_up()
+                } else {
+                    x
+                }
+            }
+            StdBound::Excluded(n @ Number::Int(i)) => {
+                let x = i as f64;
+                if Number::Float(x).cmp(n) != Greater {
+                    x.next_up()
+                } else {
+                    x
+                }
+            }
+        }
+    }
+
+    /// The greatest `f64` within a range up to `upper`.
+    fn greatest_float(upper: &StdBound<Number>) -> f64 {
+        use std::cmp::Ordering::{Greater, Less};
+        match *upper {
+            StdBound::Unbounded => f64::INFINITY,
+            StdBound::Included(Number::Float(x)) => x,
+            StdBound::Excluded(Number::Float(x)) => x.next_down(),
+            StdBound::Included(n @ Number::Int(i)) => {
+                let x = i as f64;
+                if Number::Float(x).cmp(n) == Greater {
+                    x.next_down()
+                } else {
+                    x
+                }
+            }
+            StdBound::Excluded(n @ Number::Int(i)) => {
+                let x = i as f64;
+                if Number::Float(x).cmp(n) != Less {
+                    x.next_down()
+                } else {
+                    x
+                }
+            }
+        }
+    }
+}
+
+/// The events whose JSON path holds a number within a range, compared exactly. A segment keeps
+/// a path's numbers in one column of one type (i64, u64, or f64 when it holds decimals or both
+/// negative numbers and numbers beyond i64); the bounds are turned into that type per segment
+/// — the least and greatest integers (or decimals) within them — and the column is scanned
+/// as Tantivy's fast-field range does. Tantivy's own turning of a bound of another type into
+/// the column's is not exact: a decimal bound was also searched rounded (`n:[1.6 TO 1.9]`
+/// found 2), and a negative upper bound on a u64 column was dropped (`b:<=-1` found every
+/// number).
+#[derive(Clone, Debug)]
+struct NumberRange {
+    /// The path's fast-field column, `body.` and the path.
+    column: String,
+    /// The path's term, without a type or value.
+    path: Term,
+    lower: StdBound<Number>,
+    upper: StdBound<Number>,
+}
+
+impl NumberRange {
+    /// The inclusive bounds, as terms of the column type `column`; `None` when no number of
+    /// that type lies within the range.
+    fn bounds(&self, column: ColumnType) -> Option<(Term, Term)> {
+        let term = |set: &dyn Fn(&mut Term)| {
+            let mut t = self.path.clone();
+            set(&mut t);
+            t
+        };
+        let integers = |least: i128, greatest: i128| {
+            let lo = Number::least_integer(&self.lower).map_or(least, |l| l.max(least));
+            let hi = Number::greatest_integer(&self.upper).map_or(greatest, |g| g.min(greatest));
+            (lo <= hi).then_some((lo, hi))
+        };
+        match column {
+            ColumnType::I64 => {
+                let (lo, hi) = integers(i64::MIN.into(), i64::MAX.into())?;
+                let (lo, hi) = (i64::try_from(lo).ok()?, i64::try_from(hi).ok()?);
+                Some((
+                    term(&|t| t.append_type_and_fast_value(lo)),
+                    term(&|t| t.append_type_and_fast_value(hi)),
+                ))
+            }
+            ColumnType::U64 => {
+                let (lo, hi) = integers(0, u64::MAX.into())?;
+                let (lo, hi) = (u64::try_from(lo).ok()?, u64::try_from(hi).ok()?);
+                Some((
+                    term(&|t| t.append_type_and_fast_value(lo)),
+                    term(&|t| t.append_type_and_fast_value(hi)),
+                ))
+            }
+            ColumnType::F64 => {
+                let (lo, hi) = (
+                    Number::least_float(&self.lower),
+                    Number::greatest_float(&self.upper),
+                );
+                (lo <= hi).then(|| {
+                    (
+                        term(&|t| t.append_type_and_fast_value(lo)),
+                        term(&|t| t.append_type_and_fast_value(hi)),
+                    )
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Query for NumberRange {
+    fn weight(&self, _: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(self.clone()))
+    }
+}
+
+impl Weight for NumberRange {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let numbers = [ColumnType::I64, ColumnType::U64, ColumnType::F64];
+        let Some((_, column)) = reader
+            .fast_fields()
+            .u64_lenient_for_type(Some(&numbers), &self.column)?
+        else {
+            return Ok(Box::new(EmptyScorer));
+        };
+        match self.bounds(column) {
+            Some((lo, hi)) => FastFieldRangeWeight::new(BoundsRange::new(
+                StdBound::Included(lo),
+                StdBound::Included(hi),
+            ))
+            .scorer(reader, boost),
+            None => Ok(Box::new(EmptyScorer)),
+        }
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        let mut scorer = self.scorer(reader, 1.0)?;
+        if scorer.seek(doc) != doc {
+            return Err(tantivy::TantivyError::InvalidArgument(format!(
+                "document {doc} holds no number within the range"
+            )));
+        }
+        Ok(Explanation::new("NumberRange", scorer.score()))
+    }
+}
+
+/// An automaton over `body`'s term dictionary accepting the text values of one JSON path that
+/// are RFC 3339 times within a range. The index keeps such a value as a date, which the range
+/// over the date column finds, unless it lies beyond Tantivy's dates (before 1677, after
+/// 2262: `9999-12-31T23:59:59Z`), when it is text; other text is no time and never in a time
+/// range. Terms are lower-cased, which RFC 3339 allows (`t`, `z`).
+#[derive(Debug)]
+struct TimeText {
+    /// The path, the end-of-path marker and the text type byte, as terms begin with them.
+    prefix: Vec<u8>,
+    lower: StdBound<DateTime<Utc>>,
+    upper: StdBound<DateTime<Utc>>,
+}
+
+/// Longer text is not taken for a time (`2026-01-31T12:00:00.123456789+02:00` has 35 bytes).
+const MAX_TIME_TEXT: usize = 40;
+
+impl tantivy_fst::Automaton for TimeText {
+    type State = Option<(usize, [u8; MAX_TIME_TEXT])>;
+
+    /// `Some((read, text))`: `read` bytes of the term read, the prefix's first, and `text`
+    /// the bytes after it; `None`: no term from here is a time.
+    fn start(&self) -> Self::State {
+        Some((0, [0; MAX_TIME_TEXT]))
+    }
+
+    fn is_match(&self, state: &Self::State) -> bool {
+        let Some((read, text)) = state else {
+            return false;
+        };
+        let Some(len) = read.checked_sub(self.prefix.len()).filter(|n| *n > 0) else {
+            return false;
+        };
+        std::str::from_utf8(&text[..len])
+            .ok()
+            .map(str::to_ascii_uppercase)
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .is_some_and(|t| (self.lower, self.upper).contains(&t.with_timezone(&Utc)))
+    }
+
+    fn can_match(&self, state: &Self::State) -> bool {
+        state.is_some()
+    }
+
+    fn accept(&self, state: &Self::State, byte: u8) -> Self::State {
+        let (read, mut text) = (*state)?;
+        if let Some(&expected) = self.prefix.get(read) {
+            return (byte == expected).then_some((read + 1, text));
+        }
+        let len = read - self.prefix.len();
+        // A time begins with the year's digits and holds digits, `-`, `:`, `.`, `+`, `t`, `z`.
+        let fits = if len == 0 {
+            byte.is_ascii_digit()
+        } else {
+            byte.is_ascii_digit() || b"-:.+tz".contains(&byte)
+        };
+        if !fits || len == MAX_TIME_TEXT {
+            return None;
+        }
+        text[len] = byte;
+        Some((read + 1, text))
     }
 }
 
@@ -358,10 +682,12 @@ impl Fields {
         doc.add_text(self.raw, &record.json);
         // sonic-rs: this runs on the one index thread for every event, and it parses several
         // times faster than `serde_json::Value` (whose parse was half of that thread's time).
-        if let Ok(body) = sonic_rs::from_str::<sonic_rs::Value>(&record.json)
+        if let Ok(mut body) = sonic_rs::from_str::<sonic_rs::Value>(&record.json)
             && sonic_rs::JsonValueTrait::is_object(&body)
         {
-            add_words(&mut doc, self.text, &body);
+            if add_words(&mut doc, self.text, &body) {
+                integers_as_text(&mut body);
+            }
             // Tantivy copies the value into the document as it walks it: no intermediate tree.
             doc.add_field_value(self.body, Json(&body));
         }
@@ -478,7 +804,9 @@ fn is_one_word(value: &str) -> bool {
 /// Adds to `text` every value of `value` that is more than one word. A value that is one word
 /// is already a term under its path in `body` (whole, lowercased): free text finds it there.
 /// Single words are the unique ones (ids, hashes, numbers), which cost the most to index twice.
-fn add_words(doc: &mut TantivyDocument, text: TField, value: &sonic_rs::Value) {
+/// Says whether `value` holds an integer beyond ±2^53 ([`integers_as_text`]): found in the
+/// walk every event takes, so that the others are not walked again.
+fn add_words(doc: &mut TantivyDocument, text: TField, value: &sonic_rs::Value) -> bool {
     use sonic_rs::{JsonContainerTrait, JsonNumberTrait, JsonValueTrait};
     if let Some(s) = value.as_str() {
         if !is_one_word(s) {
@@ -492,12 +820,56 @@ fn add_words(doc: &mut TantivyDocument, text: TField, value: &sonic_rs::Value) {
                 doc.add_text(text, spelled);
             }
         }
+        return is_wide_integer(&n);
     } else if let Some(items) = value.as_array() {
-        items.iter().for_each(|v| add_words(doc, text, v));
+        let mut wide = false;
+        for v in items.iter() {
+            wide |= add_words(doc, text, v);
+        }
+        return wide;
     } else if let Some(map) = value.as_object() {
-        map.iter().for_each(|(_, v)| add_words(doc, text, v));
+        let mut wide = false;
+        for (_, v) in map.iter() {
+            wide |= add_words(doc, text, v);
+        }
+        return wide;
     }
     // `true`, `false` and `null` are one word.
+    false
+}
+
+/// The largest magnitude up to which every integer is an `f64`.
+const WIDEST_EXACT_INTEGER: u64 = 1 << 53;
+
+/// Whether `n` is an integer beyond ±2^53 ([`integers_as_text`]).
+fn is_wide_integer(n: &sonic_rs::Number) -> bool {
+    use sonic_rs::JsonNumberTrait;
+    match (n.as_i64(), n.as_u64()) {
+        (Some(i), _) => i.unsigned_abs() > WIDEST_EXACT_INTEGER,
+        (None, Some(_)) => true,
+        (None, None) => false,
+    }
+}
+
+/// Writes the integers of `value` beyond ±2^53 as their decimal text, which the index keeps
+/// exactly. As numbers they were not exact: a segment keeps a path's numbers in one column,
+/// of f64 once it holds a decimal (or negative numbers and numbers beyond i64 both), where
+/// 9007199254740993 is 9007199254740992 and 18446744073709551615 is 2^64 — a range missed
+/// them and `count by` named numbers no event holds. As text they are found by `field:value`
+/// and free text as written, by ranges as the numbers they spell (as numbers sent as text
+/// are), and counted under one name with the same number in other events (`"200"` and `200`
+/// count as one value). The stored JSON is the event's, unchanged.
+fn integers_as_text(value: &mut sonic_rs::Value) {
+    use sonic_rs::{JsonValueMutTrait, JsonValueTrait};
+    if let Some(n) = value.as_number() {
+        if is_wide_integer(&n) {
+            *value = sonic_rs::Value::from(n.to_string().as_str());
+        }
+    } else if let Some(items) = value.as_array_mut() {
+        items.iter_mut().for_each(integers_as_text);
+    } else if let Some(map) = value.as_object_mut() {
+        map.iter_mut().for_each(|(_, v)| integers_as_text(v));
+    }
 }
 
 /// Turns query ASTs into Tantivy queries over this schema.
@@ -764,15 +1136,6 @@ impl Translator<'_> {
         Term::from_field_json_path(self.fields.body, path, true)
     }
 
-    /// Any of `values` as `field:value` finds it.
-    pub fn any_value_of(&self, field: &Field, values: &[&str]) -> Result<Q, LogError> {
-        let parts = values
-            .iter()
-            .map(|v| self.field_value(field, v))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(any_of(parts))
-    }
-
     /// `field:value`: the whole value equals it (case-insensitive for JSON text), or the number,
     /// boolean or time it spells.
     pub fn field_value(&self, field: &Field, value: &str) -> Result<Q, LogError> {
@@ -811,7 +1174,8 @@ impl Translator<'_> {
         any_of(parts)
     }
 
-    /// The number or boolean `value` spells, as terms of `path` (none when it spells neither).
+    /// The number or boolean `value` spells, as terms of `path` (none when it spells neither):
+    /// a number in each type the index may keep it as, exactly ([`Number`]).
     fn json_typed_terms(&self, path: &str, value: &str) -> Vec<Term> {
         let mut terms = Vec::new();
         let mut push = |set: &dyn Fn(&mut Term)| {
@@ -819,22 +1183,35 @@ impl Translator<'_> {
             set(&mut t);
             terms.push(t);
         };
-        let float = value.parse::<f64>().ok().filter(|x| x.is_finite());
-        // An integer, or a decimal that is one: `1000.0` is also the integer a JSON `1000.0`
-        // is kept as.
-        let integer = value.parse::<i64>().ok().or_else(|| {
-            float
-                .filter(|x| x.fract() == 0.0 && x.abs() < 9.0e15)
-                .map(|x| x as i64)
-        });
+        // An integer, or a decimal that is one (`1000.0`, `1e3`), as Tantivy keeps a whole
+        // JSON decimal: an i64 if it fits, else a u64.
+        let integer = match Number::parse(value) {
+            Some(Number::Int(n)) => Some(n),
+            // A whole f64 this large is exact in i128.
+            Some(Number::Float(x)) if x.fract() == 0.0 && x.abs() < 1e38 => Some(x as i128),
+            Some(Number::Float(x)) => {
+                push(&|t| t.append_type_and_fast_value(x));
+                None
+            }
+            None => None,
+        };
         if let Some(n) = integer {
-            push(&|t| t.append_type_and_fast_value(n));
+            if let Ok(i) = i64::try_from(n) {
+                push(&|t| t.append_type_and_fast_value(i));
+            }
             if let Ok(u) = u64::try_from(n) {
                 push(&|t| t.append_type_and_fast_value(u));
             }
-        }
-        if let Some(x) = float {
-            push(&|t| t.append_type_and_fast_value(x));
+            if n.unsigned_abs() > u128::from(WIDEST_EXACT_INTEGER) {
+                // Kept as its decimal text ([`integers_as_text`]), however the query writes it.
+                push(&|t| t.append_type_and_str(&n.to_string()));
+            }
+            // A JSON decimal beyond u64 (`1e20`) is kept as the f64.
+            if n.unsigned_abs() <= u128::from(WIDEST_EXACT_INTEGER)
+                || (i64::try_from(n).is_err() && u64::try_from(n).is_err())
+            {
+                push(&|t| t.append_type_and_fast_value(n as f64));
+            }
         }
         // Booleans, whatever the case the query writes them in.
         for b in [true, false] {
@@ -884,9 +1261,9 @@ impl Translator<'_> {
             };
             return Ok(self.time_range(time(lower)?, time(upper)?));
         }
-        // Each typed interpretation of the bounds becomes one range query; numbers in JSON may
-        // be stored as integers or decimals, so both are searched.
+        // Each typed interpretation of the bounds becomes one range query.
         let mut kinds: Vec<BoundTerm<'_>> = Vec::new();
+        let mut parts: Vec<Q> = Vec::new();
         match field {
             Field::Time => {}
             Field::Service | Field::Host | Field::Tenant => {
@@ -895,25 +1272,30 @@ impl Translator<'_> {
                     Some(Term::from_field_text(f, &scalar_text(s)))
                 }));
             }
+            Field::Json(path) if matches!((lower, upper), (Bound::Unbounded, Bound::Unbounded)) => {
+                return Ok(Box::new(ExistsQuery::new(format!("body.{path}"), true)));
+            }
             Field::Json(path) => {
-                kinds.push(Box::new(move |s| {
-                    let mut t = self.json_term(path);
-                    match s {
-                        Scalar::Int(n) => t.append_type_and_fast_value(*n),
-                        Scalar::Float(x) => t.append_type_and_fast_value(x.round() as i64),
-                        Scalar::Time(_) | Scalar::Text(_) => return None,
-                    }
-                    Some(t)
-                }));
-                kinds.push(Box::new(move |s| {
-                    let mut t = self.json_term(path);
-                    match s {
-                        Scalar::Int(n) => t.append_type_and_fast_value(*n as f64),
-                        Scalar::Float(x) => t.append_type_and_fast_value(*x),
-                        Scalar::Time(_) | Scalar::Text(_) => return None,
-                    }
-                    Some(t)
-                }));
+                // Numbers are compared exactly, in the type of each segment's number column
+                // ([`NumberRange`]), and so are numbers written as text ([`NumericText`]).
+                if let (Some(lower), Some(upper)) = (number_bound(lower), number_bound(upper)) {
+                    let mut prefix = self.json_term(path);
+                    prefix.append_type_and_str("");
+                    parts.push(Box::new(AutomatonQuery {
+                        field: self.fields.body,
+                        automaton: Arc::new(NumericText {
+                            prefix: prefix.serialized_value_bytes().to_vec(),
+                            lower,
+                            upper,
+                        }),
+                    }));
+                    parts.push(Box::new(NumberRange {
+                        column: format!("body.{path}"),
+                        path: self.json_term(path),
+                        lower,
+                        upper,
+                    }));
+                }
                 // Tantivy keeps RFC 3339 strings of a JSON body as dates in the fast column.
                 kinds.push(Box::new(move |s| {
                     let Scalar::Time(v) = s else { return None };
@@ -921,24 +1303,30 @@ impl Translator<'_> {
                     t.append_type_and_fast_value(to_tdate(v.resolve(self.now)));
                     Some(t)
                 }));
+                // Text in byte order; ranges run on the fast column, which keeps the original
+                // case. A time bound compares times only: `ts:>2026-01-01` found "unknown".
                 kinds.push(Box::new(move |s| {
+                    let Scalar::Text(text) = s else { return None };
                     let mut t = self.json_term(path);
-                    match s {
-                        Scalar::Time(v) => {
-                            let text = v
-                                .resolve(self.now)
-                                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
-                            t.append_type_and_str(&text);
-                        }
-                        // Ranges run on the fast column, which keeps the original case.
-                        Scalar::Text(text) => t.append_type_and_str(text),
-                        Scalar::Int(_) | Scalar::Float(_) => return None,
-                    }
+                    t.append_type_and_str(text);
                     Some(t)
                 }));
+                // RFC 3339 text the index could not keep as a date (before 1677, after 2262).
+                if let (Some(lower), Some(upper)) = (self.time_bound(lower), self.time_bound(upper))
+                {
+                    let mut prefix = self.json_term(path);
+                    prefix.append_type_and_str("");
+                    parts.push(Box::new(AutomatonQuery {
+                        field: self.fields.body,
+                        automaton: Arc::new(TimeText {
+                            prefix: prefix.serialized_value_bytes().to_vec(),
+                            lower,
+                            upper,
+                        }),
+                    }));
+                }
             }
         }
-        let mut parts: Vec<Q> = Vec::new();
         for kind in &kinds {
             let map = |b: &Bound| -> Option<StdBound<Term>> {
                 Some(match b {
@@ -958,26 +1346,22 @@ impl Translator<'_> {
             }
             parts.push(Box::new(RangeQuery::new(lo, hi)));
         }
-        if let Field::Json(path) = field
-            && let (Some(lower), Some(upper)) = (number_bound(lower), number_bound(upper))
-        {
-            let mut prefix = self.json_term(path);
-            prefix.append_type_and_str("");
-            parts.push(Box::new(AutomatonQuery {
-                field: self.fields.body,
-                automaton: Arc::new(NumericText {
-                    prefix: prefix.serialized_value_bytes().to_vec(),
-                    lower,
-                    upper,
-                }),
-            }));
-        }
         if parts.is_empty() {
             return Err(LogError::Unsupported(format!(
                 "the range on {field} mixes kinds of values: give both ends as numbers, times or text"
             )));
         }
         Ok(any_of(parts))
+    }
+
+    /// A range's end as a time, when it is one (or open).
+    fn time_bound(&self, bound: &Bound) -> Option<StdBound<DateTime<Utc>>> {
+        Some(match bound {
+            Bound::Unbounded => StdBound::Unbounded,
+            Bound::Inclusive(Scalar::Time(t)) => StdBound::Included(t.resolve(self.now)),
+            Bound::Exclusive(Scalar::Time(t)) => StdBound::Excluded(t.resolve(self.now)),
+            _ => return None,
+        })
     }
 
     /// The window restriction on the envelope time.
@@ -1030,10 +1414,10 @@ impl Translator<'_> {
 }
 
 /// A range's end as a number, when it is one (or open).
-fn number_bound(bound: &Bound) -> Option<StdBound<f64>> {
+fn number_bound(bound: &Bound) -> Option<StdBound<Number>> {
     let number = |s: &Scalar| match s {
-        Scalar::Int(n) => Some(*n as f64),
-        Scalar::Float(x) => Some(*x),
+        Scalar::Int(n) => Some(Number::Int(*n)),
+        Scalar::Float(x) => Some(Number::Float(*x)),
         Scalar::Time(_) | Scalar::Text(_) => None,
     };
     Some(match bound {
@@ -1082,6 +1466,57 @@ mod tests {
         let zurich = regex("Zürich (1)");
         assert!(matches(&zurich, "ZÜRICH (1)") && matches(&zurich, "zürich (1)"));
         assert!(!matches(&zurich, "zurich (1)"));
+    }
+
+    /// Numbers compare by their values, exactly: integers beyond 2^53 against the decimals
+    /// nearest them, and the integers and decimals within a range's ends.
+    #[test]
+    fn numbers_compare_and_bound_exactly() {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        let n = |text: &str| Number::parse(text).expect(text);
+        for (a, b, order) in [
+            ("1", "1.0", Equal),
+            ("1.5", "1", Greater),
+            ("-1.5", "-1", Less),
+            ("9007199254740993", "9007199254740993.0", Equal),
+            ("9007199254740992", "9.007199254740992e15", Equal),
+            // The decimal nearest 9007199254740993 is …992.
+            ("9007199254740993", "9.007199254740993e15", Greater),
+            ("18446744073709551615", "1.8446744073709552e19", Less),
+            ("-9223372036854775809", "-9223372036854775808", Less),
+            ("1e300", "170141183460469231731687303715884105727", Greater),
+            ("-1e300", "-170141183460469231731687303715884105728", Less),
+        ] {
+            assert_eq!(n(a).cmp(n(b)), order, "{a} against {b}");
+            assert_eq!(n(b).cmp(n(a)), order.reverse(), "{b} against {a}");
+        }
+        assert_eq!(Number::parse("12.000"), Some(Number::Int(12)));
+        assert_eq!(Number::parse("-0.0"), Some(Number::Int(0)));
+        assert_eq!(Number::parse("2xx"), None);
+        let inc = |t: &str| StdBound::Included(n(t));
+        let exc = |t: &str| StdBound::Excluded(n(t));
+        for (bound, least, greatest) in [
+            (inc("1.6"), 2, 1),
+            (exc("1.6"), 2, 1),
+            (inc("2"), 2, 2),
+            (exc("2"), 3, 1),
+            (inc("-1.5"), -1, -2),
+            (exc("-1.0"), 0, -2),
+        ] {
+            assert_eq!(Number::least_integer(&bound), Some(least), "{bound:?}");
+            assert_eq!(
+                Number::greatest_integer(&bound),
+                Some(greatest),
+                "{bound:?}"
+            );
+        }
+        // An integer no f64 is: the nearest f64 on the range's side.
+        let odd = "9007199254740993";
+        assert_eq!(Number::least_float(&inc(odd)), 9_007_199_254_740_994.0);
+        assert_eq!(Number::greatest_float(&inc(odd)), 9_007_199_254_740_992.0);
+        assert_eq!(Number::least_float(&exc("2")), 2.0_f64.next_up());
+        assert_eq!(Number::greatest_float(&exc("2.5")), 2.5_f64.next_down());
+        assert_eq!(Number::least_float(&inc("2.5")), 2.5);
     }
 
     /// Every leaf of `value` with its path, as Tantivy receives it, in a set order.

@@ -28,12 +28,13 @@ pub struct NewEvent {
     pub json_checked: bool,
 }
 
-/// The event times a log store keeps, in microseconds since 1970: from 1970 (events are ordered
-/// by milliseconds since then) to the end of 2099 (the order key has 42 bits for them, which
-/// last until 2109; the index's time type ends in 2262). A time outside is a clock gone wrong
-/// or a zero value (Go's 0001-01-01): the ingest path stores such events at the time they
-/// were received instead ([`keeps_time`]).
-pub const KEPT_TIMES: Range<i64> = 0..4_102_444_800_000_000;
+/// The event times a log store keeps, in microseconds since 1970: from just after 1970 began
+/// (events are ordered by milliseconds since then) to the end of 2099 (the order key has 42
+/// bits for them, which last until 2109; the index's time type ends in 2262). A time outside
+/// is a clock gone wrong or a zero value — Go's 0001-01-01, or the Unix epoch itself, which a
+/// zero `timestamp`, `"0"` or `1970-01-01T00:00:00Z` reads as —: the ingest path stores such
+/// events at the time they were received instead ([`keeps_time`]).
+pub const KEPT_TIMES: Range<i64> = 1..4_102_444_800_000_000;
 
 /// The longest service, host or tenant an event may have.
 pub const MAX_ENVELOPE_BYTES: usize = 256;
@@ -53,7 +54,7 @@ impl NewEvent {
         }
         if !keeps_time(self.time) {
             return Err(format!(
-                "the event time {} is outside the years 1970 to 2099 the log store keeps: correct it",
+                "the event time {} is zero or outside the years 1970 to 2099 the log store keeps: correct it",
                 self.time.to_rfc3339()
             ));
         }
@@ -396,11 +397,19 @@ mod tests {
             json: "{}".into(),
             json_checked: true,
         };
-        for kept in [at(1970, 1, 1), at(2026, 12, 3), at(2099, 12, 31)] {
+        let after_zero = at(1970, 1, 1) + chrono::Duration::milliseconds(1);
+        for kept in [
+            after_zero,
+            at(1970, 1, 2),
+            at(2026, 12, 3),
+            at(2099, 12, 31),
+        ] {
             assert!(keeps_time(kept) && event(kept).check().is_ok(), "{kept}");
         }
         for lost in [
             at(1, 1, 1),
+            // The zero of Unix time: an event's time field left at zero, not a time.
+            at(1970, 1, 1),
             at(1969, 12, 31),
             at(2100, 1, 1),
             at(9999, 12, 31),

@@ -410,6 +410,21 @@ impl Source {
         Ok(())
     }
 
+    /// The entries of this column that `names` name, as [`Source::names`] names them, sorted.
+    fn entries_named(&self, names: &[String]) -> io::Result<Vec<u64>> {
+        let mut entries = Vec::new();
+        for name in names {
+            let entry = match &self.kind {
+                Kind::Str(column) => column.dictionary().term_ord(name.as_bytes())?,
+                Kind::Number(t) => number_entry(*t, name),
+            };
+            entries.extend(entry);
+        }
+        entries.sort_unstable();
+        entries.dedup();
+        Ok(entries)
+    }
+
     /// The `k` entries counted most here, and the largest count of the others (0 if none).
     fn most_counted(&self, k: usize) -> (Vec<u64>, u64) {
         let mut heap: BinaryHeap<Reverse<(u64, u64)>> = BinaryHeap::with_capacity(k + 2);
@@ -709,6 +724,106 @@ impl ValueCounter {
             }
             k *= 4;
         }
+    }
+}
+
+/// Counts the hits that hold any of `names` — values as [`ValueCounter`] names them, from the
+/// same columns — each hit once however many of them it holds: the events a listing of those
+/// values covers, when an event may hold several values (an array, or values of several
+/// types). A value is the one the column holds, case and all, as the listing counts it: a
+/// lookup of the values as `field:value` ignores case, and made `tags: ["VPN"]` an event of
+/// a listed `vpn`.
+pub(crate) struct ListedCounter {
+    column: String,
+    names: Vec<String>,
+}
+
+impl ListedCounter {
+    pub(crate) fn new(column: String, names: Vec<String>) -> ListedCounter {
+        ListedCounter { column, names }
+    }
+}
+
+/// [`ListedCounter`] in one segment: each column with its entries that are listed values.
+pub(crate) struct ListedSegment {
+    sources: Vec<(Source, Vec<u64>)>,
+    block: Block,
+    /// Per document of the block being read, whether it holds a listed value.
+    listed: Vec<bool>,
+    count: u64,
+}
+
+impl Collector for ListedCounter {
+    type Fruit = u64;
+    type Child = ListedSegment;
+
+    fn for_segment(
+        &self,
+        _: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<ListedSegment> {
+        let mut sources = Vec::new();
+        for source in Source::open_all(reader, &self.column, false)? {
+            let entries = source.entries_named(&self.names)?;
+            if !entries.is_empty() {
+                sources.push((source, entries));
+            }
+        }
+        Ok(ListedSegment {
+            sources,
+            block: Block::default(),
+            listed: Vec::new(),
+            count: 0,
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    /// Hits in blocks (see `index::collect_live_segment`).
+    fn collect_segment(
+        &self,
+        weight: &dyn Weight,
+        segment_ord: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<u64> {
+        collect_live_segment(self, weight, segment_ord, reader)
+    }
+
+    fn merge_fruits(&self, counts: Vec<u64>) -> tantivy::Result<u64> {
+        Ok(counts.into_iter().sum())
+    }
+}
+
+impl SegmentCollector for ListedSegment {
+    type Fruit = u64;
+
+    fn collect(&mut self, doc: DocId, _: Score) {
+        self.collect_block(&[doc]);
+    }
+
+    fn collect_block(&mut self, docs: &[DocId]) {
+        if self.sources.is_empty() {
+            return;
+        }
+        self.listed.clear();
+        self.listed.resize(docs.len(), false);
+        for (source, entries) in &self.sources {
+            source.read(docs, &mut self.block);
+            for (doc, entry) in self.block.docs.iter().zip(&self.block.entries) {
+                if entries.binary_search(entry).is_ok()
+                    && let Ok(i) = docs.binary_search(doc)
+                {
+                    self.listed[i] = true;
+                }
+            }
+        }
+        self.count += self.listed.iter().filter(|l| **l).count() as u64;
+    }
+
+    fn harvest(self) -> u64 {
+        self.count
     }
 }
 

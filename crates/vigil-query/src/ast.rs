@@ -33,6 +33,51 @@ impl Query {
 }
 
 impl Expr {
+    /// The expression with each relative time (`now-1h`) resolved against `now` into the
+    /// instant it stands for there: what the expression selects when it runs at `now`, for a
+    /// store that keeps answers by query (the same text selects other events a minute later).
+    pub fn resolved(&self, now: DateTime<Utc>) -> Expr {
+        let bound = |b: &Bound| match b {
+            Bound::Inclusive(Scalar::Time(t)) => {
+                Bound::Inclusive(Scalar::Time(TimeValue::Absolute(t.resolve(now))))
+            }
+            Bound::Exclusive(Scalar::Time(t)) => {
+                Bound::Exclusive(Scalar::Time(TimeValue::Absolute(t.resolve(now))))
+            }
+            other => other.clone(),
+        };
+        match self {
+            Expr::And(children) => Expr::And(children.iter().map(|c| c.resolved(now)).collect()),
+            Expr::Or(children) => Expr::Or(children.iter().map(|c| c.resolved(now)).collect()),
+            Expr::Not(child) => Expr::Not(Box::new(child.resolved(now))),
+            Expr::Range {
+                field,
+                lower,
+                upper,
+            } => Expr::Range {
+                field: field.clone(),
+                lower: bound(lower),
+                upper: bound(upper),
+            },
+            // `time:now-1h` is the millisecond an hour ago.
+            Expr::Match {
+                field: Some(Field::Time),
+                value,
+            } => Expr::Match {
+                field: Some(Field::Time),
+                value: resolved_time_text(value, now),
+            },
+            Expr::Phrase {
+                field: Some(Field::Time),
+                text,
+            } => Expr::Phrase {
+                field: Some(Field::Time),
+                text: resolved_time_text(text, now),
+            },
+            other => other.clone(),
+        }
+    }
+
     fn json_paths<'a>(&'a self, out: &mut Vec<&'a str>) {
         let field = match self {
             Expr::All => None,
@@ -54,6 +99,16 @@ impl Expr {
         if let Some(Field::Json(path)) = field {
             out.push(path);
         }
+    }
+}
+
+/// `text`, or when it is a relative time, the instant it stands for at `now` in RFC 3339.
+fn resolved_time_text(text: &str, now: DateTime<Utc>) -> String {
+    match crate::parse_time(text) {
+        Some(t @ TimeValue::Now { .. }) => t
+            .resolve(now)
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        _ => text.to_owned(),
     }
 }
 
@@ -174,8 +229,10 @@ pub enum Bound {
 /// A value at the end of a range, typed once at parse time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scalar {
-    /// An integer such as `4624`.
-    Int(i64),
+    /// An integer such as `4624`, exactly as written: wider than 64 bits, so that the
+    /// unsigned 64-bit ids of logs (up to 18446744073709551615) and their negatives are bounds
+    /// as exact as any other.
+    Int(i128),
     /// A decimal number such as `0.5`.
     Float(f64),
     /// A time, absolute or relative to the moment the query runs.

@@ -30,11 +30,13 @@
 //!            | "top" [ N ] names                   N defaults to 10
 //!            | "rare" [ N ] names                  the N least frequent
 //! names      = name { "," name }                   at most three: their values counted together
+//! name       = phrase | word                       a phrase only after the pipe (`| count by "Threat Name"`)
 //! phrase     = '"' { char | '\"' | '\\' } '"'
 //! word       = { char other than blank ( ) " | , or "\" escape }   in a name, ":" ends it
 //! ```
 //!
-//! - `AND`, `OR`, `NOT` and `TO` are operators only in upper case (`TO` also in lower case);
+//! - `AND`, `OR`, `NOT` and `TO` are operators only in upper case (`TO` also in lower case)
+//!   and only as words of their own (`[a tomato]` has no `TO`);
 //!   `NOT` binds tighter than `AND`, which binds tighter than `OR`.
 //! - A backslash escapes `\ * ? : ( ) " | [ ] { } < >` and blanks; before any other character
 //!   it is literal, so `Image:C:\Windows\System32\cmd.exe` needs no doubling.

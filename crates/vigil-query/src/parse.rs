@@ -382,8 +382,7 @@ impl Parser<'_> {
             return Err(malformed("the lower end is missing"));
         };
         self.skip_ws();
-        let rest = &self.src[self.pos..];
-        if !(rest.starts_with("TO") || rest.starts_with("to")) {
+        if !self.at_to() {
             return Err(malformed("expected TO after the lower end"));
         }
         self.pos += 2;
@@ -404,6 +403,17 @@ impl Parser<'_> {
             lower,
             upper,
         })
+    }
+
+    /// Whether the range's `TO` (or `to`) starts here as a word of its own: `[a tomato]` has
+    /// no `TO`, and reading one there took `mato` for the upper end.
+    fn at_to(&self) -> bool {
+        let rest = &self.src[self.pos..];
+        (rest.starts_with("TO") || rest.starts_with("to"))
+            && rest[2..]
+                .chars()
+                .next()
+                .is_none_or(|c| c.is_whitespace() || matches!(c, '"' | ']' | '}'))
     }
 
     // comparison = ( ">" | ">=" | "<" | "<=" ) bound
@@ -587,30 +597,49 @@ impl Parser<'_> {
         }
     }
 
+    /// A field a pipe counts, written as a field term writes its name (`Threat\ Name`, a
+    /// backslash before a blank or another escapable character), or in quotes (`"Threat
+    /// Name"`): a name with a blank in it can be counted as it can be searched.
     fn pipe_field(&mut self, command: &str, usage: &'static str) -> Result<Field, ParseError> {
         let offset = self.pos;
-        let mut name = String::new();
-        while let Some(c) = self.peek() {
-            if c.is_whitespace() || c == '|' || c == ',' {
-                break;
+        let name: Vec<WordChar> = if self.peek() == Some('"') {
+            self.phrase()?.chars().map(|c| (c, true)).collect()
+        } else {
+            let mut name = Vec::new();
+            while let Some(c) = self.peek() {
+                if c.is_whitespace() || c == '|' || c == ',' {
+                    break;
+                }
+                if c == '\\'
+                    && let Some(n) = self.src[self.pos + 1..]
+                        .chars()
+                        .next()
+                        .filter(|n| ESCAPABLE.contains(*n))
+                {
+                    self.pos += 1 + n.len_utf8();
+                    name.push((n, true));
+                    continue;
+                }
+                self.bump();
+                name.push((c, false));
             }
-            self.bump();
-            name.push(c);
-        }
-        if name.is_empty() {
+            name
+        };
+        let text: String = name.iter().map(|(c, _)| c).collect();
+        if text.is_empty() {
             return Err(ParseError::IncompletePipe {
                 offset,
                 command: command.into(),
                 usage,
             });
         }
-        if name.contains(['*', '?']) {
+        if name.iter().any(|&(c, esc)| !esc && (c == '*' || c == '?')) {
             return Err(ParseError::WildcardField {
                 offset,
-                field: name,
+                field: text,
             });
         }
-        Ok(Field::from_name(&name))
+        Ok(Field::from_name(&text))
     }
 
     fn plain_word(&mut self) -> String {
@@ -886,7 +915,7 @@ fn make_bound(
         })?)
     } else if quoted {
         Scalar::Text(text.to_owned())
-    } else if let Ok(n) = text.parse::<i64>() {
+    } else if let Ok(n) = text.parse::<i128>() {
         Scalar::Int(n)
     } else if let Some(x) = parse_float(text) {
         Scalar::Float(x)

@@ -154,3 +154,183 @@ fn ipv6_networks_find_the_addresses_they_hold() {
         "{refused}"
     );
 }
+
+/// A store holding `batches` (each appended and refreshed on its own: a segment each), every
+/// event named in its `name` field and a minute after the one before.
+fn store_of(dir: &std::path::Path, batches: &[&[&str]]) -> vigil_logs::EmbeddedStore {
+    use vigil_logs::EventStore;
+    let store = crate::support::open(dir);
+    let mut minute = 0;
+    for batch in batches {
+        let events = batch
+            .iter()
+            .map(|json| {
+                minute += 1;
+                crate::support::event("num", "h", "", minute, json)
+            })
+            .collect();
+        store.append(events).expect("append");
+        store.refresh().expect("refresh");
+    }
+    store
+}
+
+/// Each query of `cases` finds the events named, newest first.
+fn check(store: &vigil_logs::EmbeddedStore, cases: &[(&str, &[&str])]) {
+    let mut failures = Vec::new();
+    for (query, expected) in cases {
+        let found = crate::support::names(store, query);
+        if found != *expected {
+            failures.push(format!("{query:?}: expected {expected:?}, found {found:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Ranges compare numbers as numbers, exactly, whatever the column a segment keeps them in:
+/// a decimal bound on integers is not rounded (`n:[1.6 TO 1.9]` found 2), a negative bound
+/// finds no number beyond i64 (`b:<=-1` found 0 and 18446744073709551615), and integers beyond
+/// 2^53 keep their value beside decimals (an f64 column made 9007199254740993 …992).
+#[test]
+fn ranges_and_values_compare_numbers_exactly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_of(
+        dir.path(),
+        &[
+            &[
+                r#"{"name":"n1","n":1}"#,
+                r#"{"name":"n2","n":2}"#,
+                r#"{"name":"n3","n":3}"#,
+            ],
+            // Integers beside a decimal: an f64 column.
+            &[
+                r#"{"name":"m1","m":1}"#,
+                r#"{"name":"m2.5","m":2.5}"#,
+                r#"{"name":"m3","m":3}"#,
+            ],
+            // Beyond i64 beside 0: a u64 column.
+            &[
+                r#"{"name":"b0","b":0}"#,
+                r#"{"name":"b100","b":100}"#,
+                r#"{"name":"bmax","b":18446744073709551615}"#,
+                r#"{"name":"b2^63","b":9223372036854775808}"#,
+            ],
+            // Beyond 2^53 beside a decimal and a negative number, in two segments.
+            &[
+                r#"{"name":"id2^53+1","id":9007199254740993}"#,
+                r#"{"name":"id1.5","id":1.5}"#,
+                r#"{"name":"id-1","id":-1}"#,
+                r#"{"name":"idmax","id":18446744073709551615}"#,
+                r#"{"name":"idmin","id":-9223372036854775808}"#,
+            ],
+            &[
+                r#"{"name":"idmax2","id":18446744073709551615}"#,
+                r#"{"name":"text","s":"18446744073709551614","x":"9007199254740993"}"#,
+            ],
+        ],
+    );
+    check(
+        &store,
+        &[
+            ("n:>=1.4", &["n3", "n2"]),
+            ("n:>1.4", &["n3", "n2"]),
+            ("n:[1.2 TO 2.4]", &["n2"]),
+            ("n:<=2.6", &["n2", "n1"]),
+            ("n:[1.6 TO 1.9]", &[]),
+            ("n:{1 TO 2}", &[]),
+            ("n:{1 TO 2]", &["n2"]),
+            ("n:{0.5 TO 2.5}", &["n2", "n1"]),
+            ("n:<-1e300", &[]),
+            ("n:>1e300", &[]),
+            ("n:[-1e300 TO 1e300]", &["n3", "n2", "n1"]),
+            ("m:{0.5 TO 2.5}", &["m1"]),
+            ("m:<2.5", &["m1"]),
+            ("m:<=2.5", &["m2.5", "m1"]),
+            ("m:>2.4999", &["m3", "m2.5"]),
+            ("m:{1 TO 3}", &["m2.5"]),
+            ("m:2.5", &["m2.5"]),
+            ("m:3.0", &["m3"]),
+            ("b:18446744073709551615", &["bmax"]),
+            ("b:18446744073709551615.0", &["bmax"]),
+            ("b:9223372036854775808", &["b2^63"]),
+            ("b:100", &["b100"]),
+            ("b:<0", &[]),
+            ("b:<=-1", &[]),
+            ("b:<=-1.5", &[]),
+            ("b:[-5 TO -1]", &[]),
+            ("b:[-5 TO 0]", &["b0"]),
+            ("b:>1e19", &["bmax"]),
+            ("b:>=9223372036854775808", &["b2^63", "bmax"]),
+            ("b:[18446744073709551615 TO *]", &["bmax"]),
+            ("b:>18446744073709551615", &[]),
+            ("b:{99 TO 101}", &["b100"]),
+            ("exists:b", &["b2^63", "bmax", "b100", "b0"]),
+            ("id:>9007199254740992", &["idmax2", "idmax", "id2^53+1"]),
+            ("id:[9007199254740993 TO 9007199254740993]", &["id2^53+1"]),
+            ("id:9007199254740993", &["id2^53+1"]),
+            ("id:9007199254740992", &[]),
+            ("id:<0", &["idmin", "id-1"]),
+            ("id:<-9223372036854775807", &["idmin"]),
+            ("id:[1 TO 2]", &["id1.5"]),
+            ("id:1.5", &["id1.5"]),
+            // Free text finds the whole value in any field, numbers written as text too.
+            ("18446744073709551615", &["idmax2", "idmax", "bmax"]),
+            ("9007199254740993", &["text", "id2^53+1"]),
+            (
+                "s:[18446744073709551614 TO 18446744073709551614]",
+                &["text"],
+            ),
+            ("s:>18446744073709551614", &[]),
+        ],
+    );
+}
+
+/// A time range on a JSON path finds the values that are times (RFC 3339, those beyond the
+/// index's dates too), compared as times: other text is no time (`ts:>2026-01-01` found
+/// "unknown", "N/A" and "20250101" by byte order). Text ends still compare text.
+#[test]
+fn a_time_range_finds_times_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_of(
+        dir.path(),
+        &[&[
+            r#"{"name":"2025","ts":"2025-06-01T00:00:00Z"}"#,
+            r#"{"name":"2026","ts":"2026-02-01T02:00:00+02:00"}"#,
+            r#"{"name":"unknown","ts":"unknown"}"#,
+            r#"{"name":"n/a","ts":"N/A"}"#,
+            r#"{"name":"digits","ts":"20250101"}"#,
+            r#"{"name":"dash","ts":"-"}"#,
+            r#"{"name":"9999","ts":"9999-12-31T23:59:59Z"}"#,
+            r#"{"name":"0001","ts":"0001-01-01T00:00:00z"}"#,
+            r#"{"name":"day","ts":"2026-01-15"}"#,
+        ]],
+    );
+    check(
+        &store,
+        &[
+            ("ts:>2026-01-01", &["9999", "2026"]),
+            ("ts:[2026-01-01 TO *]", &["9999", "2026"]),
+            ("ts:>now-3650d", &["9999", "2026", "2025"]),
+            ("ts:<2026-01-01", &["0001", "2025"]),
+            (
+                "ts:{2025-06-01T00:00:00Z TO 2026-02-01T00:00:00Z]",
+                &["2026"],
+            ),
+            ("ts:[0001-01-01 TO 1000-01-01]", &["0001"]),
+            // Text ends compare text, in byte order.
+            (r#"ts:["a" TO "z"]"#, &["unknown"]),
+            (r#"ts:["2026-01-01" TO "2026-02-01"]"#, &["day"]),
+        ],
+    );
+    let refused = vigil_logs::EventStore::search(
+        &store,
+        &vigil_logs::SearchRequest {
+            query: vigil_query::parse(r#"ts:[2026-01-01 TO "z"]"#).unwrap(),
+            range: vigil_logs::TimeRange::default(),
+            limit: 10,
+            cursor: None,
+        },
+    )
+    .expect_err("a time and a text at the ends");
+    assert!(refused.to_string().contains("mixes kinds"), "{refused}");
+}

@@ -253,6 +253,40 @@ fn the_time_window_bounds_search() {
     assert_eq!(page.total, 2, "from is inclusive, to exclusive");
 }
 
+/// The total of a search whose window moves with the time (`time:>now-2s`) is its total when
+/// it runs: no event arrives (the index is the same), and the event it found has left its
+/// window. The total was kept by the query's text and went on counting the event.
+#[test]
+fn the_total_of_a_window_that_moves_with_the_time_follows_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    // A second ahead, so that the event is in the window for three seconds from here.
+    let at = chrono::Utc::now() + Duration::seconds(1);
+    let mut e = event("svc", "h", "t", 0, r#"{"name":"recent"}"#);
+    e.time = at;
+    store.append(vec![e]).expect("append");
+    store.refresh().expect("refresh");
+    let total = |q: &str| {
+        store
+            .search(&SearchRequest {
+                query: parse(q),
+                range: TimeRange::default(),
+                limit: 10,
+                cursor: None,
+            })
+            .expect("search")
+            .total
+    };
+    assert_eq!(total("time:>now-2s"), 1, "found while in the window");
+    // Past the window (a sleep: the window moves with the clock only).
+    let left = at + Duration::milliseconds(2_100);
+    if let Ok(wait) = (left - chrono::Utc::now()).to_std() {
+        std::thread::sleep(wait);
+    }
+    assert_eq!(total("time:>now-2s"), 0, "the same search, later");
+    assert_eq!(total("time:>now-1h"), 1, "still in a wider window");
+}
+
 /// A value frequent overall but not in one segment's first ten is counted whole: with
 /// Tantivy's default per-segment list (ten times the values asked for) `top 1 v` said 6.
 #[test]
@@ -1835,4 +1869,86 @@ fn a_pivot_on_an_envelope_field_ignores_case() {
     assert_eq!(total("service", "WEB"), 2);
     assert_eq!(total("tenant", "ACME"), 2);
     assert_eq!(total("host", "web"), 0, "whole values only");
+}
+
+/// Integers beyond 2^53 are counted as the numbers the events hold, beside decimals and
+/// negative numbers in one segment and in another segment: an f64 column named 9007199254740993
+/// 9007199254740992 and split 18446744073709551615 in two.
+#[test]
+fn integers_beyond_2_53_are_counted_exactly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    let batches = [
+        vec![
+            r#"{"id":9007199254740993}"#,
+            r#"{"id":1.5}"#,
+            r#"{"id":-1}"#,
+            r#"{"id":18446744073709551615}"#,
+        ],
+        vec![
+            r#"{"id":18446744073709551615}"#,
+            r#"{"id":"9007199254740993"}"#,
+        ],
+    ];
+    for batch in batches {
+        let events = batch
+            .into_iter()
+            .map(|json| event("svc", "h", "t", 0, json))
+            .collect();
+        store.append(events).expect("append");
+        store.refresh().expect("refresh");
+    }
+    let (counts, other) = counted(&store, "* | count by id");
+    assert_eq!(
+        counts,
+        vec![
+            ("18446744073709551615".to_owned(), 2),
+            ("9007199254740993".to_owned(), 2),
+            ("-1".to_owned(), 1),
+            ("1.5".to_owned(), 1),
+        ]
+    );
+    assert_eq!(other, 0);
+}
+
+/// "Other" counts the events holding none of the values listed, a value being what the listing
+/// counts (case and all): `tags: ["VPN"]` is not an event of a listed `vpn`. The events were
+/// looked up as `field:value` does, ignoring case, and `top 1 tags` said "other 1" for three.
+/// A field whose name has a blank is counted as it is searched.
+#[test]
+fn other_counts_the_events_holding_none_of_the_values_as_listed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    let events = [
+        r#"{"tags":["vpn"],"Threat Name":"EICAR"}"#,
+        r#"{"tags":["vpn"],"Threat Name":"EICAR"}"#,
+        r#"{"tags":["VPN"],"Threat Name":"Trojan:Win32/X"}"#,
+        r#"{"tags":["VPN","mfa"]}"#,
+        r#"{"tags":["x"],"n":[200,"200"]}"#,
+        r#"{"tags":"Mfa","n":[200, 404]}"#,
+    ]
+    .into_iter()
+    .map(|json| event("svc", "h", "t", 0, json))
+    .collect();
+    store.append(events).expect("append");
+    store.refresh().expect("refresh");
+    let owned = |rows: &[(&str, u64)]| -> Vec<(String, u64)> {
+        rows.iter().map(|(v, c)| ((*v).to_owned(), *c)).collect()
+    };
+    for (query, buckets, other) in [
+        ("* | top 1 tags", owned(&[("VPN", 2)]), 4),
+        ("* | top 2 tags", owned(&[("VPN", 2), ("vpn", 2)]), 2),
+        ("* | rare 1 tags", owned(&[("Mfa", 1)]), 5),
+        ("* | rare 2 tags", owned(&[("Mfa", 1), ("mfa", 1)]), 4),
+        ("tags:vpn | top 1 tags", owned(&[("VPN", 2)]), 2),
+        ("* | top 1 n", owned(&[("200", 2)]), 4),
+        (
+            r"* | count by Threat\ Name",
+            owned(&[("EICAR", 2), ("Trojan:Win32/X", 1)]),
+            3,
+        ),
+        (r#"* | top 1 "Threat Name""#, owned(&[("EICAR", 2)]), 4),
+    ] {
+        assert_eq!(counted(&store, query), (buckets, other), "{query}");
+    }
 }

@@ -1738,8 +1738,8 @@ async fn stats_count_events_per_service_with_their_retention() {
     assert!(db.get("retention_days").is_none());
 }
 
-/// Events whose own time the log store cannot keep — Go's zero time, a clock in the year 9999,
-/// a date before 1970 — are stored at the time they were received, their JSON unchanged, and
+/// Events whose own time the log store cannot keep — Go's zero time, Unix time zero, a clock in
+/// the year 9999, a date before 1970 — are stored at the time they were received, their JSON unchanged, and
 /// such dates inside an event's values are indexed like any text: the store keeps taking
 /// events (a year past 2262 overflowed the index's time type and stopped its thread).
 #[tokio::test]
@@ -1750,6 +1750,10 @@ async fn events_with_times_out_of_range_are_stored_at_their_arrival() {
         r#"{"@timestamp":"9999-12-31T23:59:59Z","message":"far future"}"#,
         r#"{"timestamp":-2000000000,"message":"before 1970"}"#,
         r#"{"@timestamp":"2026-11-30T10:00:00Z","message":"dates inside","when":"9999-12-31T23:59:59Z","then":"0001-01-01T00:00:00Z"}"#,
+        // Unix time zero, as a number, as text and written out: a time field left at zero.
+        r#"{"timestamp":0,"message":"zero number"}"#,
+        r#"{"@timestamp":"0","message":"zero text"}"#,
+        r#"{"@timestamp":"1970-01-01T00:00:00Z","message":"zero date"}"#,
     ];
     let (status, answer) = app
         .send(
@@ -1760,7 +1764,7 @@ async fn events_with_times_out_of_range_are_stored_at_their_arrival() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(answer["stored"], 4, "{answer}");
+    assert_eq!(answer["stored"], 7, "{answer}");
     app.searchable().await;
     let (status, found) = app
         .get(
@@ -1775,8 +1779,15 @@ async fn events_with_times_out_of_range_are_stored_at_their_arrival() {
         .iter()
         .map(|e| e["event"]["message"].as_str().unwrap())
         .collect();
-    assert_eq!(messages.len(), 3, "stored at their arrival: {found}");
-    for m in ["zero time", "far future", "before 1970"] {
+    assert_eq!(messages.len(), 6, "stored at their arrival: {found}");
+    for m in [
+        "zero time",
+        "far future",
+        "before 1970",
+        "zero number",
+        "zero text",
+        "zero date",
+    ] {
         assert!(messages.contains(&m), "{m}: {found}");
     }
     let (_, far) = app
@@ -1800,7 +1811,7 @@ async fn events_with_times_out_of_range_are_stored_at_their_arrival() {
             .await;
         assert_eq!(
             (status, &found["total"]),
-            (StatusCode::OK, &json!(4)),
+            (StatusCode::OK, &json!(7)),
             "{query}: {found}"
         );
     }
