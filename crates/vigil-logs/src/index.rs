@@ -502,16 +502,30 @@ impl Weight for NumberRange {
 }
 
 /// An automaton over `body`'s term dictionary accepting the text values of one JSON path that
-/// are RFC 3339 times within a range. The index keeps such a value as a date, which the range
-/// over the date column finds, unless it lies beyond Tantivy's dates (before 1677, after
-/// 2262: `9999-12-31T23:59:59Z`), when it is text; other text is no time and never in a time
-/// range. Terms are lower-cased, which RFC 3339 allows (`t`, `z`).
+/// are times within a range ([`text_time`]). The index keeps an RFC 3339 value as a date, which
+/// the range over the date column finds, unless it lies beyond Tantivy's dates (before 1677,
+/// after 2262: `9999-12-31T23:59:59Z`), when it is text, as a date alone always is; other text
+/// is no time and never in a time range. Terms are lower-cased, which RFC 3339 allows (`t`,
+/// `z`).
 #[derive(Debug)]
 struct TimeText {
     /// The path, the end-of-path marker and the text type byte, as terms begin with them.
     prefix: Vec<u8>,
     lower: StdBound<DateTime<Utc>>,
     upper: StdBound<DateTime<Utc>>,
+}
+
+/// The time a JSON string names: an RFC 3339 time (in any case, as terms are lower-cased), or a
+/// date alone (`2026-01-15`, its midnight in UTC, as a bound written that way is read), which
+/// logs write for days: a responder's `day:[2026-01-01 TO 2026-01-31]` means those days.
+fn text_time(text: &str) -> Option<DateTime<Utc>> {
+    if text.len() == 10 {
+        let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+        return Some(day.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    DateTime::parse_from_rfc3339(&text.to_ascii_uppercase())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Longer text is not taken for a time (`2026-01-31T12:00:00.123456789+02:00` has 35 bytes).
@@ -535,9 +549,8 @@ impl tantivy_fst::Automaton for TimeText {
         };
         std::str::from_utf8(&text[..len])
             .ok()
-            .map(str::to_ascii_uppercase)
-            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-            .is_some_and(|t| (self.lower, self.upper).contains(&t.with_timezone(&Utc)))
+            .and_then(text_time)
+            .is_some_and(|t| (self.lower, self.upper).contains(&t))
     }
 
     fn can_match(&self, state: &Self::State) -> bool {
