@@ -94,7 +94,9 @@ pub mod validate;
 pub mod zone;
 
 pub use error::{InvalidSchedule, RangeError, ScheduleError};
-pub use model::{Day, Layer, Override, Restriction, Rotation, Schedule, TimeOfDay, TimePoint};
+pub use model::{
+    Day, Layer, Override, Restriction, Rotation, Schedule, TimeOfDay, TimePoint, Written,
+};
 pub use org::{
     AlertRuleConfig, Contact, ContactKind, EscalationLevel, EscalationPolicy, InvalidOrg,
     MAX_ALERT_WINDOW_SECS, MAX_ESCALATION_DELAY_SECS, MAX_ESCALATION_REPEATS, OrgDocument,

@@ -404,11 +404,17 @@ impl OrgDocument {
         }
         let mut schedules = BTreeMap::new();
         for (i, team) in self.teams.iter().enumerate() {
+            let mut members = BTreeSet::new();
             for (j, member) in team.members.iter().enumerate() {
                 if !people.contains(member.as_str()) {
                     problems.push(problem(
                         format!("teams[{i}].members[{j}]"),
                         format!("{member:?} is not in `people`; add them there or fix the name"),
+                    ));
+                } else if !members.insert(member.as_str()) {
+                    problems.push(problem(
+                        format!("teams[{i}].members[{j}]"),
+                        format!("{member:?} is listed twice; keep one entry"),
                     ));
                 }
             }
@@ -479,7 +485,15 @@ impl OrgDocument {
                             "names nobody; add schedule:NAME, manager, person:NAME or team:NAME",
                         ));
                     }
+                    let mut named = BTreeSet::new();
                     for (n, target) in level.notify.iter().enumerate() {
+                        if !named.insert(target.trim()) {
+                            problems.push(problem(
+                                format!("{field}.notify[{n}]"),
+                                format!("{target:?} is named twice in this level; keep one"),
+                            ));
+                            continue;
+                        }
                         let known = match target.split_once(':') {
                             Some(("schedule", name)) => {
                                 team.schedules.iter().any(|s| s.name == name)
@@ -956,6 +970,33 @@ mod tests {
             !err.problems[4].message.starts_with("layers"),
             "{}",
             err.problems[4].message
+        );
+    }
+
+    #[test]
+    fn a_member_or_a_target_given_twice_is_refused() {
+        let mut doc = org();
+        doc.teams[0].members.push("alice".into());
+        doc.teams[0].escalation = Some(EscalationPolicy {
+            levels: vec![EscalationLevel {
+                after: "0".into(),
+                notify: vec![
+                    "schedule:days".into(),
+                    "manager".into(),
+                    "schedule:days".into(),
+                ],
+            }],
+            repeat: 0,
+            repeat_after: None,
+        });
+        let err = doc.validate().unwrap_err();
+        let found: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            found,
+            [
+                "teams[0].members[2]: \"alice\" is listed twice; keep one entry",
+                "teams[0].escalation.levels[0].notify[2]: \"schedule:days\" is named twice in this level; keep one",
+            ]
         );
     }
 
