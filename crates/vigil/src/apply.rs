@@ -66,7 +66,16 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
             args.file.display()
         )
     })?;
-    if let Err(invalid) = org.validate() {
+    let valid = org.validate();
+    if let Ok(valid) = &valid
+        && args.dry_run
+    {
+        // The server says the same after an apply; a dry run says it here.
+        for w in valid.warnings() {
+            eprintln!("warning: {w}");
+        }
+    }
+    if let Err(invalid) = valid {
         let mut message = format!(
             "{} has {}:",
             args.file.display(),

@@ -344,3 +344,102 @@ teams:
     assert_eq!(who("2026-01-06T13:59:59Z"), "alice");
     assert_eq!(who("2026-01-06T14:00:00Z"), "bob");
 }
+
+/// People on call whom no page can reach (a phone only, no contact at all) are a gap in the
+/// coverage, with the reason, and the apply warns of them without refusing.
+#[test]
+fn on_call_people_without_a_pageable_contact_are_gaps_and_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "ops");
+    let server = Server::start(&data);
+    let file = dir.path().join("org.yaml");
+    std::fs::write(
+        &file,
+        "people:
+  - {name: pat, contacts: [{kind: phone, address: '+44 20 7946 0000'}]}
+  - {name: nic}
+teams:
+  - name: ph
+    members: [pat, nic]
+    schedules:
+      - {name: p, time_zone: UTC, layers: [{people: [pat, nic], rotation: daily, start: 2026-01-01T00:00}]}
+",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let dry = run(&["apply", "-f", f, "--dry-run"]);
+    assert!(dry.status.success());
+    let warned = String::from_utf8_lossy(&dry.stderr);
+    assert!(
+        warned.contains("warning: teams[0].schedules[0].layers[0].people[0]: pat has no e-mail or webhook contact")
+            && warned.contains("layers[0].people[1]: nic has no e-mail or webhook contact"),
+        "{warned}"
+    );
+    let out = server.cli(&token, &["apply", "-f", f]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("pat has no e-mail or webhook contact"),
+        "{out:?}"
+    );
+    let report = ok(server.cli(
+        &token,
+        &[
+            "oncall",
+            "coverage",
+            "--team",
+            "ph",
+            "--from",
+            "2026-01-01T00:00:00Z",
+            "--days",
+            "2",
+            "--json",
+        ],
+    ));
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let gaps: Vec<(&str, &str, &str)> = report["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["start"].as_str().unwrap(),
+                g["end"].as_str().unwrap(),
+                g["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        gaps,
+        [
+            (
+                "2026-01-01T00:00:00Z",
+                "2026-01-02T00:00:00Z",
+                "pat on call in p, no e-mail or webhook"
+            ),
+            (
+                "2026-01-02T00:00:00Z",
+                "2026-01-03T00:00:00Z",
+                "nic on call in p, no e-mail or webhook"
+            ),
+        ]
+    );
+    let table = ok(server.cli(
+        &token,
+        &[
+            "oncall",
+            "coverage",
+            "--team",
+            "ph",
+            "--from",
+            "2026-01-01T00:00:00Z",
+            "--days",
+            "2",
+        ],
+    ));
+    assert!(!table.contains("covered 24x7"), "{table}");
+    assert!(
+        table.contains("pat on call in p, no e-mail or webhook"),
+        "{table}"
+    );
+}
