@@ -110,7 +110,8 @@ pub struct CoverageQuery {
     pub days: Option<u32>,
 }
 
-/// An interval in which nobody of a team is on call.
+/// An interval in which a page to a team reaches nobody: nobody is on call, or whoever is has no
+/// e-mail or webhook contact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CoverageGap {
     /// The team.
@@ -121,6 +122,10 @@ pub struct CoverageGap {
     pub end: String,
     /// Its length in minutes.
     pub minutes: i64,
+    /// Why, schedule by schedule (`nobody on call in primary`, `pat on call in primary, no
+    /// e-mail or webhook`).
+    #[serde(default)]
+    pub reason: String,
 }
 
 /// Answer of `GET /api/v1/oncall/coverage`.

@@ -9,8 +9,14 @@
 //! alert's log, and moves the clock to the next level. A restart therefore continues each
 //! escalation at the step it had reached. An acknowledgement stops the clock in the same
 //! transaction that records it.
+//!
+//! A page that reached a person on none of their contacts (a mail relay down, a webhook
+//! failing) is stored to be tried again ([`Store::defer_page`]), apart from the clock: the
+//! next level still comes at its own time, in addition, and the person is paged again after
+//! [`RETRY_PAGE_FIRST`], then at doubling waits up to [`RETRY_PAGE_MAX`], until a page reaches
+//! them or the alert is acknowledged or closed (which drops the retries in its transaction).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,9 +26,9 @@ use vigil_core::{Alert, AlertStatus};
 use vigil_notify::{DeliveryStatus, Notification, Notifier, Target, WebhookFormat};
 use vigil_oncall::{
     ContactKind, EscalationLevel, EscalationPolicy, MAX_ESCALATION_DELAY_SECS,
-    MAX_ESCALATION_REPEATS, OrgDocument, ValidOrg, parse_after,
+    MAX_ESCALATION_REPEATS, OrgDocument, Person, ValidOrg, parse_after,
 };
-use vigil_store::{EscalationTimer, Store, StoreError};
+use vigil_store::{EscalationTimer, PageRetry, Store, StoreError};
 
 /// The system actor of escalation entries in an alert's log.
 pub const ACTOR: &str = "vigil";
@@ -31,6 +37,16 @@ pub const ACTOR: &str = "vigil";
 /// no central team) waits before paging is tried again: a corrected organisation document pages
 /// it within this long.
 pub const RETRY_UNPAGED: Duration = Duration::from_secs(60);
+
+/// How long after a page reached a person on none of their contacts it is tried again; each
+/// further failure doubles the wait, up to [`RETRY_PAGE_MAX`]. A mail relay restarting or a
+/// webhook receiver deploying is back within a minute or two, and every try already retries
+/// for a few seconds itself (`vigil-notify`).
+pub const RETRY_PAGE_FIRST: Duration = Duration::from_secs(60);
+
+/// The longest wait between two tries of an undelivered page: an alert nobody was reached for
+/// is paged again at least this often until someone acknowledges it.
+pub const RETRY_PAGE_MAX: Duration = Duration::from_secs(300);
 
 /// The most escalation steps under way at once: each may hold deliveries to slow receivers
 /// open (a webhook that never answers takes its timeout at every try).
@@ -76,6 +92,8 @@ pub struct Escalator {
     notifier: Arc<Notifier>,
     public_url: String,
     links: Option<vigil_core::LinkSigner>,
+    /// The first wait before an undelivered page is tried again, and the longest.
+    page_retry: (Duration, Duration),
 }
 
 impl std::fmt::Debug for Escalator {
@@ -99,7 +117,16 @@ impl Escalator {
             notifier,
             public_url: public_url.into().trim_end_matches('/').to_owned(),
             links: None,
+            page_retry: (RETRY_PAGE_FIRST, RETRY_PAGE_MAX),
         }
+    }
+
+    /// Try an undelivered page again after `first` (then at doubling waits up to five times
+    /// `first`) instead of [`RETRY_PAGE_FIRST`] and [`RETRY_PAGE_MAX`]: for tests that cannot
+    /// wait minutes.
+    pub fn with_page_retry(mut self, first: Duration) -> Self {
+        self.page_retry = (first, first * 5);
+        self
     }
 
     /// Sign acknowledgement links with `signer`, so a page can be acknowledged from the link
@@ -146,7 +173,8 @@ impl Escalator {
         steps: &mut tokio::task::JoinSet<()>,
     ) -> Result<(), EscalationError> {
         let due = self.store.due_escalations(now, 100).await?;
-        if due.is_empty() {
+        let retries = by_alert(self.store.due_page_retries(now, 100).await?);
+        if due.is_empty() && retries.is_empty() {
             return Ok(());
         }
         let org = Arc::new(self.read_org().await?);
@@ -166,25 +194,56 @@ impl Escalator {
                 drop(guard);
             });
         }
+        // An alert's retries wait while its step runs (the claim), so the two never page the
+        // same person at once.
+        for (alert_id, pages) in retries {
+            if steps.len() >= MAX_STEPS {
+                break;
+            }
+            let Some(guard) = Running::claim(running, alert_id) else {
+                continue;
+            };
+            let (this, org) = (Arc::clone(self), Arc::clone(&org));
+            steps.spawn(async move {
+                let org = org.as_ref().as_ref().map_err(String::as_str);
+                if let Err(e) = this.retry(alert_id, &pages, org, now).await {
+                    tracing::error!(error = %e, alert = alert_id, "retrying undelivered pages failed; retrying");
+                }
+                drop(guard);
+            });
+        }
         Ok(())
     }
 
-    /// Pages every level due at `now`, up to [`MAX_STEPS`] alerts at once, and returns how
-    /// many clocks were handled once every step has finished.
+    /// Pages every level due at `now`, up to [`MAX_STEPS`] alerts at once, then tries again
+    /// the undelivered pages due at `now`; returns how many clocks and retries were handled
+    /// once every step has finished.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<usize, EscalationError> {
         let due = self.store.due_escalations(now, 100).await?;
-        if due.is_empty() {
-            return Ok(0);
+        let mut handled = due.len();
+        if !due.is_empty() {
+            let org = self.read_org().await?;
+            let org = org.as_ref().map_err(String::as_str);
+            let results: Vec<Result<(), EscalationError>> = futures_util::stream::iter(&due)
+                .map(|timer| self.step(timer, org, now))
+                .buffer_unordered(MAX_STEPS)
+                .collect()
+                .await;
+            results.into_iter().collect::<Result<Vec<()>, _>>()?;
         }
-        let org = self.read_org().await?;
-        let org = org.as_ref().map_err(String::as_str);
-        let results: Vec<Result<(), EscalationError>> = futures_util::stream::iter(&due)
-            .map(|timer| self.step(timer, org, now))
-            .buffer_unordered(MAX_STEPS)
-            .collect()
-            .await;
-        results.into_iter().collect::<Result<Vec<()>, _>>()?;
-        Ok(due.len())
+        let retries = by_alert(self.store.due_page_retries(now, 100).await?);
+        if !retries.is_empty() {
+            handled += retries.values().map(Vec::len).sum::<usize>();
+            let org = self.read_org().await?;
+            let org = org.as_ref().map_err(String::as_str);
+            let results: Vec<Result<(), EscalationError>> = futures_util::stream::iter(&retries)
+                .map(|(alert_id, pages)| self.retry(*alert_id, pages, org, now))
+                .buffer_unordered(MAX_STEPS)
+                .collect()
+                .await;
+            results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        }
+        Ok(handled)
     }
 
     /// The organisation in force, or why nobody can be paged from it.
@@ -280,7 +339,7 @@ impl Escalator {
                 .started_at
                 .to_rfc3339_opts(SecondsFormat::Micros, true)
         );
-        let reached = self
+        let Paged { reached, deferred } = self
             .page(&alert, org, &team, level, (&step, &key), now)
             .await?;
         // The next level counts from the start of this round, moved on by however late this
@@ -302,10 +361,17 @@ impl Escalator {
         } else {
             None
         };
-        let what = if reached > 0 {
-            format!("{step} paged")
-        } else {
-            format!("{step}: nobody was reached")
+        let what = match (reached, deferred) {
+            (0, 0) => format!("{step}: nobody was reached"),
+            (0, n) => format!(
+                "{step}: nobody was reached yet; {} tried again until delivered or acknowledged",
+                plural(n, "page is", "pages are")
+            ),
+            (_, 0) => format!("{step} paged"),
+            (_, n) => format!(
+                "{step} paged; {} tried again until delivered or acknowledged",
+                plural(n, "page is", "pages are")
+            ),
         };
         let text = match next {
             Some((l, round, _, due)) if round == timer.round => format!(
@@ -325,8 +391,8 @@ impl Escalator {
         Ok(())
     }
 
-    /// Pages the people of one level on every contact method, logging each page; returns how
-    /// many of them at least one page reached.
+    /// Pages the people of one level on every contact method, logging each page; a person no
+    /// contact reached is kept to be tried again ([`Escalator::retry`]).
     async fn page(
         &self,
         alert: &Alert,
@@ -335,7 +401,7 @@ impl Escalator {
         level: &EscalationLevel,
         (step, key): (&str, &str),
         now: DateTime<Utc>,
-    ) -> Result<usize, EscalationError> {
+    ) -> Result<Paged, EscalationError> {
         let id = alert.id;
         let sent: HashSet<String> = self
             .store
@@ -359,79 +425,266 @@ impl Escalator {
             .await?;
         }
         let notification = self.notification(alert, team, step);
-        let mut reached = 0;
+        let mut paged = Paged::default();
         for target in &targets {
-            let mut paged = false;
-            for contact in &target.person.contacts {
-                let (to, kind) = match contact.kind {
-                    ContactKind::Email => (
-                        Target::Email {
-                            to: contact.address.clone(),
-                        },
-                        "e-mail",
-                    ),
-                    ContactKind::Webhook => (
-                        Target::Webhook {
-                            url: contact.address.clone(),
-                            format: webhook_format(&contact.address),
-                        },
-                        "webhook",
-                    ),
-                    ContactKind::Phone => {
-                        self.log(
-                            id,
-                            "page",
-                            &format!(
-                                "{step}: could not page {0} ({1}) by phone: Vigil does not place phone calls; add an e-mail or webhook contact for {0} in the organisation file",
-                                target.person.name, target.reason
-                            ),
-                        )
-                        .await?;
-                        continue;
-                    }
-                };
-                let contact_key = format!("{} {kind} {}", target.person.name, contact.address);
-                if sent.contains(&contact_key) {
-                    paged = true;
-                    continue;
-                }
-                let delivery = self.notifier.deliver(&notification, &to).await;
-                let outcome = match &delivery.status {
-                    DeliveryStatus::Delivered => "delivered".to_owned(),
-                    DeliveryStatus::Failed { reason } => format!("failed: {reason}"),
-                };
-                paged |= delivery.is_delivered();
-                let record = serde_json::to_string(&delivery).unwrap_or_default();
-                let text = format!(
-                    "{step}: paged {} ({}) by {kind} after {} attempt(s): {outcome}; delivery {record}",
-                    target.person.name,
-                    target.reason,
-                    delivery.attempts.len()
-                );
-                if delivery.is_delivered() {
-                    self.store
-                        .record_page(id, ACTOR, key, &contact_key, &text)
-                        .await?;
-                } else {
-                    self.log(id, "page", &text).await?;
+            let person = &target.person;
+            for contact in &person.contacts {
+                if contact.kind == ContactKind::Phone {
+                    self.log(
+                        id,
+                        "page",
+                        &format!(
+                            "{step}: could not page {0} ({1}) by phone: Vigil does not place phone calls; add an e-mail or webhook contact for {0} in the organisation file",
+                            person.name, target.reason
+                        ),
+                    )
+                    .await?;
                 }
             }
-            if target.person.contacts.is_empty() {
+            if person.contacts.is_empty() {
                 self.log(
                     id,
                     "page",
                     &format!(
                         "{step}: {} has no contact method; add one in the organisation file",
-                        target.person.name
+                        person.name
                     ),
                 )
                 .await?;
-            } else if !paged {
-                tracing::warn!(alert = %alert.key, person = %target.person.name, "no page was delivered");
             }
-            reached += usize::from(paged);
+            let page = Page {
+                alert,
+                notification: &notification,
+                person,
+                reason: &target.reason,
+                step: (step, key),
+                sent: &sent,
+            };
+            match self.page_person(&page, None).await? {
+                Reached::Now | Reached::Before => paged.reached += 1,
+                Reached::Unpageable => {}
+                Reached::No(error) => {
+                    let next_at = now + self.retry_wait(1);
+                    let retry = PageRetry {
+                        alert_id: id,
+                        step: key.to_owned(),
+                        person: person.name.clone(),
+                        label: step.to_owned(),
+                        team: team.to_owned(),
+                        reason: target.reason.clone(),
+                        tries: 1,
+                        first_at: now,
+                        next_at,
+                        error,
+                    };
+                    tracing::warn!(alert = %alert.key, person = %person.name, retry_at = %next_at, "no page was delivered; it is tried again");
+                    let text = format!(
+                        "{step}: {} was not reached; the page is tried again at {}, then at growing intervals (at most {} min apart), until it is delivered or the alert is acknowledged",
+                        person.name,
+                        next_at.format("%Y-%m-%dT%H:%M:%SZ"),
+                        self.page_retry.1.as_secs().div_ceil(60)
+                    );
+                    self.store.defer_page(&retry, ACTOR, Some(&text)).await?;
+                    paged.deferred += 1;
+                }
+            }
         }
-        Ok(reached)
+        Ok(paged)
+    }
+
+    /// Delivers one page to one person on each of their e-mail and webhook contacts not
+    /// reached at this step yet, recording each delivery as it completes; `again` is the try
+    /// of a retried page.
+    async fn page_person(
+        &self,
+        page: &Page<'_>,
+        again: Option<&PageRetry>,
+    ) -> Result<Reached, EscalationError> {
+        let Page {
+            alert,
+            notification,
+            person,
+            reason,
+            step: (step, key),
+            sent,
+        } = page;
+        let mut failures = Vec::new();
+        let (mut delivered, mut before) = (false, false);
+        for contact in &person.contacts {
+            let (to, kind) = match contact.kind {
+                ContactKind::Email => (
+                    Target::Email {
+                        to: contact.address.clone(),
+                    },
+                    "e-mail",
+                ),
+                ContactKind::Webhook => (
+                    Target::Webhook {
+                        url: contact.address.clone(),
+                        format: webhook_format(&contact.address),
+                    },
+                    "webhook",
+                ),
+                ContactKind::Phone => continue,
+            };
+            let contact_key = format!("{} {kind} {}", person.name, contact.address);
+            if sent.contains(&contact_key) {
+                before = true;
+                continue;
+            }
+            let delivery = self.notifier.deliver(notification, &to).await;
+            let record = serde_json::to_string(&delivery).unwrap_or_default();
+            let tried = match again {
+                Some(r) => format!(
+                    ", try {} since {}",
+                    r.tries + 1,
+                    r.first_at.format("%Y-%m-%dT%H:%M:%SZ")
+                ),
+                None => String::new(),
+            };
+            match &delivery.status {
+                DeliveryStatus::Delivered => {
+                    let text = format!(
+                        "{step}: paged {} ({reason}) by {kind} after {} attempt(s){tried}: delivered; delivery {record}",
+                        person.name,
+                        delivery.attempts.len()
+                    );
+                    self.store
+                        .record_page(alert.id, ACTOR, (key, &person.name, &contact_key), &text)
+                        .await?;
+                    delivered = true;
+                }
+                DeliveryStatus::Failed { reason: why } => {
+                    // A retry's failures are summed up by the retry, not logged one by one.
+                    if again.is_none() {
+                        let text = format!(
+                            "{step}: could not page {} ({reason}) by {kind} after {} attempt(s): failed: {why}; delivery {record}",
+                            person.name,
+                            delivery.attempts.len()
+                        );
+                        self.log(alert.id, "page", &text).await?;
+                    }
+                    failures.push(format!("{kind}: {why}"));
+                }
+            }
+        }
+        Ok(if delivered {
+            Reached::Now
+        } else if before {
+            Reached::Before
+        } else if failures.is_empty() {
+            Reached::Unpageable
+        } else {
+            Reached::No(failures.join("; "))
+        })
+    }
+
+    /// Tries again the undelivered pages of one alert: while it is triggered, each person is
+    /// paged on their contacts in the organisation in force (a corrected address is used);
+    /// a page that reaches them ends their retries, another failure waits longer.
+    async fn retry(
+        &self,
+        alert_id: i64,
+        pages: &[PageRetry],
+        org: Result<&ValidOrg, &str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), EscalationError> {
+        let alert = self.store.get_alert(alert_id).await?;
+        if alert.status != AlertStatus::Triggered {
+            // Acknowledging or closing drops them too; this covers an alert closed otherwise.
+            self.store
+                .drop_page_retries(alert_id, None, ACTOR, None)
+                .await?;
+            return Ok(());
+        }
+        for retry in pages {
+            let tries = retry.tries + 1;
+            let failed = |error: String| PageRetry {
+                tries,
+                next_at: now + self.retry_wait(tries),
+                error,
+                ..retry.clone()
+            };
+            let person = match org {
+                Err(why) => {
+                    let text = (retry.error != why).then(|| {
+                        format!(
+                            "{}: {} is not paged again yet: {why}",
+                            retry.label, retry.person
+                        )
+                    });
+                    self.store
+                        .defer_page(&failed(why.to_owned()), ACTOR, text.as_deref())
+                        .await?;
+                    continue;
+                }
+                Ok(org) => org.person(&retry.person),
+            };
+            let Some(person) = person else {
+                let text = format!(
+                    "{}: {} is no longer in the organisation document, so their page is not tried again",
+                    retry.label, retry.person
+                );
+                self.store
+                    .drop_page_retries(alert_id, Some(&retry.person), ACTOR, Some(&text))
+                    .await?;
+                continue;
+            };
+            let sent: HashSet<String> = self
+                .store
+                .delivered_pages(alert_id, &retry.step)
+                .await?
+                .into_iter()
+                .collect();
+            let notification = self.notification(&alert, &retry.team, &retry.label);
+            let page = Page {
+                alert: &alert,
+                notification: &notification,
+                person,
+                reason: &retry.reason,
+                step: (&retry.label, &retry.step),
+                sent: &sent,
+            };
+            let error = match self.page_person(&page, Some(retry)).await? {
+                Reached::Now => continue,
+                Reached::Before => {
+                    // Delivered by the step itself, run again after a crash.
+                    self.store
+                        .drop_page_retries(alert_id, Some(&retry.person), ACTOR, None)
+                        .await?;
+                    continue;
+                }
+                Reached::Unpageable => format!(
+                    "{} has no e-mail or webhook contact; add one in the organisation file",
+                    person.name
+                ),
+                Reached::No(error) => error,
+            };
+            let next = failed(error);
+            tracing::warn!(alert = %alert.key, person = %retry.person, tries, retry_at = %next.next_at, error = %next.error, "a page was not delivered again");
+            // The log says each new failure once, not every try of the same one.
+            let text = (next.error != retry.error).then(|| {
+                format!(
+                    "{}: {} still not reached after {tries} tries ({}); tried again at {}",
+                    retry.label,
+                    retry.person,
+                    next.error,
+                    next.next_at.format("%Y-%m-%dT%H:%M:%SZ")
+                )
+            });
+            self.store.defer_page(&next, ACTOR, text.as_deref()).await?;
+        }
+        Ok(())
+    }
+
+    /// The wait after the `tries`-th failed delivery of a page: doubling from the first, up to
+    /// the longest.
+    fn retry_wait(&self, tries: u32) -> chrono::Duration {
+        let (first, max) = self.page_retry;
+        let wait = first
+            .saturating_mul(1 << tries.saturating_sub(1).min(16))
+            .min(max);
+        chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(60))
     }
 
     /// Nobody can be paged for the alert yet: says why once (not at every retry) and keeps its
@@ -504,6 +757,53 @@ impl Escalator {
     async fn log(&self, id: i64, action: &str, text: &str) -> Result<(), EscalationError> {
         Ok(self.store.log_alert(id, ACTOR, action, text).await?)
     }
+}
+
+/// What paging one level came to.
+#[derive(Debug, Default)]
+struct Paged {
+    /// People a page reached.
+    reached: usize,
+    /// People no page reached, kept to be tried again.
+    deferred: usize,
+}
+
+/// One page to one person at one step.
+struct Page<'a> {
+    alert: &'a Alert,
+    notification: &'a Notification,
+    person: &'a Person,
+    reason: &'a str,
+    /// The step as logged, and as its clock state names it.
+    step: (&'a str, &'a str),
+    /// The contacts delivered to at this step already.
+    sent: &'a HashSet<String>,
+}
+
+/// Whether a page reached its person.
+enum Reached {
+    /// A contact was delivered to now.
+    Now,
+    /// A contact was delivered to at an earlier run of the step.
+    Before,
+    /// Every e-mail and webhook contact failed: the failures.
+    No(String),
+    /// The person has no e-mail or webhook contact.
+    Unpageable,
+}
+
+/// The retries due, by alert.
+fn by_alert(retries: Vec<PageRetry>) -> BTreeMap<i64, Vec<PageRetry>> {
+    let mut out: BTreeMap<i64, Vec<PageRetry>> = BTreeMap::new();
+    for r in retries {
+        out.entry(r.alert_id).or_default().push(r);
+    }
+    out
+}
+
+/// `n` with its noun: `1 page is`, `2 pages are`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The team whose policy an alert's escalation follows, in the organisation it was read from.

@@ -79,6 +79,38 @@ pub enum ScheduleError {
         /// The end, as written.
         end: String,
     },
+    /// A time, length or time of day that cannot be read.
+    #[error("{field}: {error}")]
+    Unreadable {
+        /// The field at fault.
+        field: String,
+        /// Why, with what to write.
+        error: String,
+    },
+    /// A name given twice where each must be different.
+    #[error("{field}: {name:?} is {what}; {hint}")]
+    Duplicate {
+        /// The field at fault (the second one).
+        field: String,
+        /// The name.
+        name: String,
+        /// Where it was given already.
+        what: String,
+        /// What to do.
+        hint: &'static str,
+    },
+    /// A layer's start in a named zone that is not the layer's own `time_zone`.
+    #[error(
+        "{field}: is written in {start_zone} but the layer's time_zone is {layer_zone}; a layer follows one zone's clock: write the start without a zone, or give the layer time_zone: {start_zone}"
+    )]
+    ZoneConflict {
+        /// The field at fault (the start).
+        field: String,
+        /// The start's zone.
+        start_zone: String,
+        /// The layer's zone.
+        layer_zone: String,
+    },
     /// A time that cannot be placed on the time line.
     #[error("{field}: {value} {reason}; give a time between the years 1 and 9999")]
     OutOfRange {
@@ -103,6 +135,9 @@ impl ScheduleError {
             | ScheduleError::UnknownPerson { field, .. }
             | ScheduleError::EmptyWindow { field, .. }
             | ScheduleError::EndNotAfterStart { field, .. }
+            | ScheduleError::Unreadable { field, .. }
+            | ScheduleError::Duplicate { field, .. }
+            | ScheduleError::ZoneConflict { field, .. }
             | ScheduleError::OutOfRange { field, .. } => field,
         }
     }

@@ -94,12 +94,14 @@ pub mod validate;
 pub mod zone;
 
 pub use error::{InvalidSchedule, RangeError, ScheduleError};
-pub use model::{Day, Layer, Override, Restriction, Rotation, Schedule, TimeOfDay, TimePoint};
+pub use model::{
+    Day, Layer, Override, Restriction, Rotation, Schedule, TimeOfDay, TimePoint, Written,
+};
 pub use org::{
-    AlertRuleConfig, Contact, ContactKind, EscalationLevel, EscalationPolicy, InvalidOrg,
-    MAX_ALERT_WINDOW_SECS, MAX_ESCALATION_DELAY_SECS, MAX_ESCALATION_REPEATS, OrgDocument,
-    OrgProblem, PageTarget, Person, ScheduleOnCall, ServiceLogsource, ServiceOwner, Team,
-    TeamQueryError, ValidOrg, parse_after,
+    AlertRuleConfig, Contact, ContactKind, CoverageGap, EscalationLevel, EscalationPolicy,
+    InvalidOrg, MAX_ALERT_WINDOW_SECS, MAX_ESCALATION_DELAY_SECS, MAX_ESCALATION_REPEATS,
+    OrgDocument, OrgProblem, PageTarget, Person, ScheduleOnCall, ServiceLogsource, ServiceOwner,
+    Team, TeamQueryError, ValidOrg, parse_after,
 };
 pub use timeline::{
     Gap, MAX_RANGE_DAYS, MAX_SEGMENTS, OnCall, Shift, Source, coverage_gaps, final_schedule,

@@ -37,19 +37,114 @@ pub struct Layer {
     /// The people in rotation order: the first handoff goes to the first of them.
     pub people: Vec<String>,
     /// How long each shift lasts on the local wall clock.
-    pub rotation: Rotation,
-    /// The local date-time of the first handoff, in the layer's zone.
-    pub start: DateTime,
+    pub rotation: Written<Rotation>,
+    /// The first handoff: a local time in the layer's zone (`2026-01-05T09:00`); a local time
+    /// in a named zone (`2026-01-05T09:00[America/New_York]`), which is then the zone the
+    /// layer's handoffs and windows follow; or an instant (`…Z`, `…-05:00`), the first handoff
+    /// exactly, the later ones at its local time of day in the layer's zone.
+    pub start: Written<TimePoint>,
     /// The layer's own IANA zone (for follow-the-sun); the schedule's zone when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
-    /// The local date-time at which the layer stops (exclusive); it runs forever when absent.
+    /// When the layer stops (exclusive), written as overrides' times are (a local time in the
+    /// layer's zone, a zoned time or an instant); it runs forever when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<DateTime>,
+    pub end: Option<Written<TimePoint>>,
     /// When present, the layer has someone on call only inside these local windows (their
     /// union); the rotation goes on underneath, so handoffs do not move.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restrictions: Vec<Restriction>,
+}
+
+/// A value of the document as written: read into its type, or kept as its text with why it
+/// could not be read.
+///
+/// Times, lengths and times of day are read this way so that reading a document never stops
+/// at the first bad one: [`Schedule::validate`] reports each, with its field and what to
+/// write, beside every other problem of the document. Written back, a value is in its own
+/// canonical form (an unreadable one as it was written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written<T> {
+    /// Read.
+    Read(T),
+    /// Not readable as a `T`.
+    Unreadable {
+        /// The text as written.
+        text: String,
+        /// Why it cannot be read, and what to write instead.
+        error: String,
+    },
+}
+
+impl<T> Written<T> {
+    /// The value, if it was read.
+    pub fn get(&self) -> Option<&T> {
+        match self {
+            Written::Read(v) => Some(v),
+            Written::Unreadable { .. } => None,
+        }
+    }
+}
+
+impl<T> From<T> for Written<T> {
+    fn from(value: T) -> Self {
+        Written::Read(value)
+    }
+}
+
+impl<T: FromStr<Err = String>> FromStr for Written<T> {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.parse() {
+            Ok(v) => Written::Read(v),
+            Err(error) => Written::Unreadable {
+                text: s.to_owned(),
+                error,
+            },
+        })
+    }
+}
+
+impl<T: fmt::Display> fmt::Display for Written<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Written::Read(v) => v.fmt(f),
+            Written::Unreadable { text, .. } => f.write_str(text),
+        }
+    }
+}
+
+impl<T: fmt::Display> Serialize for Written<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de, T: FromStr<Err = String>> Deserialize<'de> for Written<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<T: FromStr<Err = String>> serde::de::Visitor<'_> for V<T> {
+            type Value = Written<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a text such as 2026-01-05T09:00, 12h or 09:00")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Written<T>, E> {
+                Ok(v.parse().unwrap_or_else(|never| match never {}))
+            }
+            // A YAML number (`rotation: 12`) is read as its text, and refused with the field.
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Written<T>, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Written<T>, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Written<T>, E> {
+                self.visit_str(&v.to_string())
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
 }
 
 /// A shift length on the local wall clock: `daily`, `weekly`, or a length such as `12h`.
@@ -98,13 +193,17 @@ impl FromStr for Rotation {
             "weekly" => return Ok(Rotation::Weekly),
             _ => {}
         }
-        let hint = "write daily, weekly, or a shift length such as 12h, 8h or 2d";
+        // jiff's own message would offer units a rotation refuses (years, months): say ours.
+        let hint = "write daily, weekly, or a shift length in weeks, days, hours and minutes \
+                    such as 12h, 8h, 2d or 1d 12h";
         let span: Span = t
             .parse()
-            .map_err(|e| format!("cannot read rotation {t:?} ({e}); {hint}"))?;
+            .map_err(|_| format!("cannot read rotation {t:?}; {hint}"))?;
         span.to_duration(SpanRelativeTo::days_are_24_hours())
             .map(Rotation::Every)
-            .map_err(|_| format!("rotation {t:?} uses months or years; {hint}"))
+            .map_err(|_| {
+                format!("rotation {t:?} uses months or years, which have no fixed length; {hint}")
+            })
     }
 }
 
@@ -121,9 +220,9 @@ pub struct Restriction {
     #[serde(default = "Day::every_day")]
     pub days: Vec<Day>,
     /// The local time the window opens.
-    pub from: TimeOfDay,
+    pub from: Written<TimeOfDay>,
     /// The local time the window closes (exclusive).
-    pub to: TimeOfDay,
+    pub to: Written<TimeOfDay>,
 }
 
 /// A day of the week, written `mon` … `sun` (or in full, `monday`).
@@ -230,9 +329,9 @@ pub struct Override {
     /// Who is on call.
     pub person: String,
     /// When the override begins.
-    pub start: TimePoint,
+    pub start: Written<TimePoint>,
     /// When it ends (exclusive); must be after `start`.
-    pub end: TimePoint,
+    pub end: Written<TimePoint>,
 }
 
 /// A point in time as a person writes it.
@@ -274,8 +373,9 @@ impl FromStr for TimePoint {
         use jiff::fmt::temporal::{Pieces, PiecesOffset, TimeZoneAnnotationKind};
         let hint = "write an instant such as 2026-03-28T22:00:00Z, a zoned time such as \
                     2026-03-28T23:00[Europe/Berlin], or a local time such as 2026-03-28T23:00";
+        // jiff's own message speaks of its parser ("four digit integer as year"): say ours.
         let pieces =
-            Pieces::parse(s.trim()).map_err(|e| format!("cannot read time {s:?} ({e}); {hint}"))?;
+            Pieces::parse(s.trim()).map_err(|_| format!("cannot read time {s:?}; {hint}"))?;
         let local = pieces.date().to_datetime(pieces.time().unwrap_or_default());
         let offset = match pieces.offset() {
             Some(PiecesOffset::Zulu) => Some(jiff::tz::Offset::UTC),

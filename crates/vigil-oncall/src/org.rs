@@ -12,7 +12,7 @@ use vigil_core::AssetCriticality;
 
 use crate::error::{InvalidSchedule, RangeError};
 use crate::model::Schedule;
-use crate::timeline::{Gap, OnCall, coverage_gaps, who_is_on_call};
+use crate::timeline::{OnCall, final_schedule, who_is_on_call};
 use crate::validate::ValidSchedule;
 
 /// The whole organisation as written.
@@ -404,11 +404,17 @@ impl OrgDocument {
         }
         let mut schedules = BTreeMap::new();
         for (i, team) in self.teams.iter().enumerate() {
+            let mut members = BTreeSet::new();
             for (j, member) in team.members.iter().enumerate() {
                 if !people.contains(member.as_str()) {
                     problems.push(problem(
                         format!("teams[{i}].members[{j}]"),
                         format!("{member:?} is not in `people`; add them there or fix the name"),
+                    ));
+                } else if !members.insert(member.as_str()) {
+                    problems.push(problem(
+                        format!("teams[{i}].members[{j}]"),
+                        format!("{member:?} is listed twice; keep one entry"),
                     ));
                 }
             }
@@ -479,7 +485,15 @@ impl OrgDocument {
                             "names nobody; add schedule:NAME, manager, person:NAME or team:NAME",
                         ));
                     }
+                    let mut named = BTreeSet::new();
                     for (n, target) in level.notify.iter().enumerate() {
+                        if !named.insert(target.trim()) {
+                            problems.push(problem(
+                                format!("{field}.notify[{n}]"),
+                                format!("{target:?} is named twice in this level; keep one"),
+                            ));
+                            continue;
+                        }
                         let known = match target.split_once(':') {
                             Some(("schedule", name)) => {
                                 team.schedules.iter().any(|s| s.name == name)
@@ -775,46 +789,153 @@ impl ValidOrg {
             .collect())
     }
 
-    /// Every interval in `[from, to)` in which nobody in any of the team's schedules is on
-    /// call (a team without schedules is uncovered throughout).
+    /// Whether a page to `person` can reach them: an e-mail or webhook contact (Vigil places
+    /// no phone calls).
+    pub fn pageable(&self, person: &str) -> bool {
+        self.person(person).is_some_and(|p| {
+            p.contacts
+                .iter()
+                .any(|c| matches!(c.kind, ContactKind::Email | ContactKind::Webhook))
+        })
+    }
+
+    /// Every interval in `[from, to)` in which a page to the team reaches nobody: in each of
+    /// its schedules either nobody is on call or whoever is has no e-mail or webhook contact
+    /// (a team without schedules is uncovered throughout). Each gap says why, schedule by
+    /// schedule; neighbouring stretches with the same reason are one gap.
     pub fn coverage_gaps(
         &self,
         team: &str,
         from: Timestamp,
         to: Timestamp,
-    ) -> Result<Vec<Gap>, TeamQueryError> {
+    ) -> Result<Vec<CoverageGap>, TeamQueryError> {
         let schedules = self.team_schedules(team)?;
         if to <= from {
             return Err(RangeError::Empty { from, to }.into());
         }
-        let mut uncovered = vec![Gap {
-            start: from,
-            end: to,
-        }];
-        for s in schedules {
-            let gaps = coverage_gaps(s, from, to)?;
-            uncovered = intersect(&uncovered, &gaps);
+        if schedules.is_empty() {
+            return Ok(vec![CoverageGap {
+                start: from,
+                end: to,
+                reason: "the team has no schedule".into(),
+            }]);
         }
-        Ok(uncovered)
+        // Per schedule, its stretches in which a page reaches nobody, with why.
+        let mut unpaged: Vec<Vec<(Timestamp, Timestamp, String)>> = Vec::new();
+        for s in schedules {
+            let mut stretches = Vec::new();
+            let mut at = from;
+            for shift in final_schedule(s, from, to)? {
+                if shift.start > at {
+                    stretches.push((at, shift.start, format!("nobody on call in {}", s.name())));
+                }
+                if !self.pageable(&shift.person) {
+                    stretches.push((
+                        shift.start,
+                        shift.end,
+                        format!(
+                            "{} on call in {}, no e-mail or webhook",
+                            shift.person,
+                            s.name()
+                        ),
+                    ));
+                }
+                at = shift.end;
+            }
+            if at < to {
+                stretches.push((at, to, format!("nobody on call in {}", s.name())));
+            }
+            unpaged.push(stretches);
+        }
+        // The team is uncovered where every schedule is: sweep the boundaries of all of them.
+        let mut bounds: Vec<Timestamp> = unpaged
+            .iter()
+            .flatten()
+            .flat_map(|(s, e, _)| [*s, *e])
+            .collect();
+        bounds.sort();
+        bounds.dedup();
+        let mut cursors = vec![0usize; unpaged.len()];
+        let mut out: Vec<CoverageGap> = Vec::new();
+        for pair in bounds.windows(2) {
+            let (start, end) = (pair[0], pair[1]);
+            let mut reasons = Vec::new();
+            for (stretches, i) in unpaged.iter().zip(cursors.iter_mut()) {
+                while *i < stretches.len() && stretches[*i].1 <= start {
+                    *i += 1;
+                }
+                match stretches.get(*i) {
+                    Some((s, _, why)) if *s <= start => reasons.push(why.as_str()),
+                    _ => break,
+                }
+            }
+            if reasons.len() < unpaged.len() {
+                continue;
+            }
+            let reason = reasons.join("; ");
+            match out.last_mut() {
+                Some(last) if last.end == start && last.reason == reason => last.end = end,
+                _ => out.push(CoverageGap { start, end, reason }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// What an apply should warn of without refusing: each person named in a schedule's
+    /// layer or override whom a page cannot reach (no e-mail or webhook contact), by field.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, team) in self.document.teams.iter().enumerate() {
+            for (j, schedule) in team.schedules.iter().enumerate() {
+                let at = format!("teams[{i}].schedules[{j}]");
+                let named = schedule
+                    .layers
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(l, layer)| {
+                        layer
+                            .people
+                            .iter()
+                            .enumerate()
+                            .map(move |(p, name)| (format!("layers[{l}].people[{p}]"), name))
+                    })
+                    .chain(
+                        schedule
+                            .overrides
+                            .iter()
+                            .enumerate()
+                            .map(|(o, ov)| (format!("overrides[{o}].person"), &ov.person)),
+                    );
+                for (field, name) in named {
+                    if !self.pageable(name) {
+                        out.push(format!(
+                            "{at}.{field}: {name} has no e-mail or webhook contact, so a page while they are on call reaches nobody (`vigil oncall coverage` counts it as a gap); add one to their contacts"
+                        ));
+                    }
+                }
+            }
+        }
+        out
     }
 }
 
-/// The intersection of two sorted lists of disjoint intervals.
-fn intersect(a: &[Gap], b: &[Gap]) -> Vec<Gap> {
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < a.len() && j < b.len() {
-        let start = a[i].start.max(b[j].start);
-        let end = a[i].end.min(b[j].end);
-        if start < end {
-            out.push(Gap { start, end });
-        }
-        if a[i].end < b[j].end {
-            i += 1;
-        } else {
-            j += 1;
-        }
+/// An interval in which a page to a team reaches nobody.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoverageGap {
+    /// Start (inclusive).
+    pub start: Timestamp,
+    /// End (exclusive).
+    pub end: Timestamp,
+    /// Why, schedule by schedule: `nobody on call in primary`, `pat on call in primary, no
+    /// e-mail or webhook`.
+    pub reason: String,
+}
+
+impl CoverageGap {
+    /// The length of the gap.
+    pub fn duration(&self) -> jiff::SignedDuration {
+        self.end.duration_since(self.start)
     }
-    out
 }
 
 #[cfg(test)]
@@ -850,20 +971,23 @@ mod tests {
         let from: Timestamp = "2026-01-06T00:00:00Z".parse().unwrap();
         let to: Timestamp = "2026-01-07T00:00:00Z".parse().unwrap();
         let gaps = org.coverage_gaps("secops", from, to).unwrap();
-        let spans: Vec<(String, String)> = gaps
+        let spans: Vec<(String, String, &str)> = gaps
             .iter()
-            .map(|g| (g.start.to_string(), g.end.to_string()))
+            .map(|g| (g.start.to_string(), g.end.to_string(), g.reason.as_str()))
             .collect();
+        let why = "nobody on call in days; nobody on call in nights";
         assert_eq!(
             spans,
             [
                 (
                     "2026-01-06T07:00:00Z".to_owned(),
-                    "2026-01-06T08:00:00Z".to_owned()
+                    "2026-01-06T08:00:00Z".to_owned(),
+                    why
                 ),
                 (
                     "2026-01-06T20:00:00Z".to_owned(),
-                    "2026-01-06T21:00:00Z".to_owned()
+                    "2026-01-06T21:00:00Z".to_owned(),
+                    why
                 ),
             ]
         );
@@ -956,6 +1080,102 @@ mod tests {
             !err.problems[4].message.starts_with("layers"),
             "{}",
             err.problems[4].message
+        );
+    }
+
+    /// A person on call whom no page can reach (a phone only, no contact) is a gap in the
+    /// coverage, with the reason, and a warning of the apply.
+    #[test]
+    fn on_call_people_no_page_reaches_are_gaps_and_warnings() {
+        let doc: OrgDocument = serde_json::from_value(serde_json::json!({
+            "people": [
+                {"name": "pat", "contacts": [{"kind": "phone", "address": "+44 20 7946 0000"}]},
+                {"name": "nic"},
+                {"name": "amy", "contacts": [{"kind": "email", "address": "amy@example.com"}]}
+            ],
+            "teams": [{
+                "name": "ph", "members": ["pat", "nic", "amy"],
+                "schedules": [
+                    {"name": "p", "time_zone": "UTC",
+                     "layers": [{"people": ["pat", "nic", "amy"], "rotation": "daily",
+                                 "start": "2026-01-01T00:00"}]},
+                    {"name": "backup", "time_zone": "UTC",
+                     "layers": [{"people": ["amy"], "rotation": "daily", "start": "2026-01-01T00:00",
+                                 "restrictions": [{"from": "09:00", "to": "17:00"}]}]}
+                ]
+            }]
+        }))
+        .unwrap();
+        let org = doc.validate().unwrap();
+        let from: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let to: Timestamp = "2026-01-04T00:00:00Z".parse().unwrap();
+        let gaps: Vec<(String, String, String)> = org
+            .coverage_gaps("ph", from, to)
+            .unwrap()
+            .into_iter()
+            .map(|g| (g.start.to_string(), g.end.to_string(), g.reason))
+            .collect();
+        let row = |s: &str, e: &str, why: &str| (s.to_owned(), e.to_owned(), why.to_owned());
+        assert_eq!(
+            gaps,
+            [
+                row(
+                    "2026-01-01T00:00:00Z",
+                    "2026-01-01T09:00:00Z",
+                    "pat on call in p, no e-mail or webhook; nobody on call in backup"
+                ),
+                row(
+                    "2026-01-01T17:00:00Z",
+                    "2026-01-02T00:00:00Z",
+                    "pat on call in p, no e-mail or webhook; nobody on call in backup"
+                ),
+                row(
+                    "2026-01-02T00:00:00Z",
+                    "2026-01-02T09:00:00Z",
+                    "nic on call in p, no e-mail or webhook; nobody on call in backup"
+                ),
+                row(
+                    "2026-01-02T17:00:00Z",
+                    "2026-01-03T00:00:00Z",
+                    "nic on call in p, no e-mail or webhook; nobody on call in backup"
+                ),
+            ]
+        );
+        let warnings = org.warnings();
+        assert_eq!(warnings.len(), 2, "{warnings:#?}");
+        assert!(
+            warnings[0].starts_with(
+                "teams[0].schedules[0].layers[0].people[0]: pat has no e-mail or webhook contact"
+            ),
+            "{warnings:#?}"
+        );
+        assert!(warnings[1].starts_with("teams[0].schedules[0].layers[0].people[1]: nic"));
+    }
+
+    #[test]
+    fn a_member_or_a_target_given_twice_is_refused() {
+        let mut doc = org();
+        doc.teams[0].members.push("alice".into());
+        doc.teams[0].escalation = Some(EscalationPolicy {
+            levels: vec![EscalationLevel {
+                after: "0".into(),
+                notify: vec![
+                    "schedule:days".into(),
+                    "manager".into(),
+                    "schedule:days".into(),
+                ],
+            }],
+            repeat: 0,
+            repeat_after: None,
+        });
+        let err = doc.validate().unwrap_err();
+        let found: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            found,
+            [
+                "teams[0].members[2]: \"alice\" is listed twice; keep one entry",
+                "teams[0].escalation.levels[0].notify[2]: \"schedule:days\" is named twice in this level; keep one",
+            ]
         );
     }
 

@@ -9,7 +9,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::error::{InvalidSchedule, ScheduleError};
-use crate::model::{Day, Layer, Override, Restriction, Schedule, TimePoint};
+use crate::model::{Day, Layer, Override, Restriction, Schedule, TimePoint, Written};
 use crate::zone::{local_to_timestamp, suggest_time_zone, time_zone};
 
 /// The shortest shift a rotation may have.
@@ -118,11 +118,23 @@ impl Schedule {
                 field: "layers".into(),
             });
         }
+        let mut names = HashSet::new();
         let layers: Vec<Option<ValidLayer>> = self
             .layers
             .iter()
             .enumerate()
             .map(|(i, l)| {
+                // Answers name the layer that put someone on call: two of one name are one.
+                if let Some(name) = &l.name
+                    && !names.insert(name.as_str())
+                {
+                    errors.push(ScheduleError::Duplicate {
+                        field: format!("layers[{i}].name"),
+                        name: name.clone(),
+                        what: "the name of an earlier layer of this schedule".into(),
+                        hint: "give each layer its own name",
+                    });
+                }
                 check_layer(
                     &format!("layers[{i}]"),
                     l,
@@ -188,6 +200,24 @@ fn check_person(
     }
 }
 
+/// The value of a field, or its problem recorded.
+fn read<'a, T>(
+    field: impl FnOnce() -> String,
+    value: &'a Written<T>,
+    errors: &mut Vec<ScheduleError>,
+) -> Option<&'a T> {
+    match value {
+        Written::Read(v) => Some(v),
+        Written::Unreadable { error, .. } => {
+            errors.push(ScheduleError::Unreadable {
+                field: field(),
+                error: error.clone(),
+            });
+            None
+        }
+    }
+}
+
 fn check_layer(
     field: &str,
     layer: &Layer,
@@ -196,10 +226,12 @@ fn check_layer(
     errors: &mut Vec<ScheduleError>,
 ) -> Option<ValidLayer> {
     let before = errors.len();
-    let zone = match &layer.time_zone {
-        Some(name) => check_zone(&format!("{field}.time_zone"), name, errors),
-        None => schedule_zone.cloned(),
-    };
+    let own = layer.time_zone.as_ref().map(|name| {
+        (
+            name,
+            check_zone(&format!("{field}.time_zone"), name, errors),
+        )
+    });
     if layer.people.is_empty() {
         errors.push(ScheduleError::EmptyRotation {
             field: format!("{field}.people"),
@@ -209,20 +241,24 @@ fn check_layer(
         check_person(format!("{field}.people[{i}]"), p, known, errors);
     }
 
-    let length = layer.rotation.shift_length();
-    let bad_length = |reason| ScheduleError::BadShiftLength {
-        field: format!("{field}.rotation"),
-        length: layer.rotation.to_string(),
-        reason,
-    };
-    if length.is_zero() {
-        errors.push(bad_length("is zero"));
-    } else if length.is_negative() {
-        errors.push(bad_length("is negative"));
-    } else if length < MIN_SHIFT || length.subsec_nanos() != 0 || length.as_secs() % 60 != 0 {
-        errors.push(bad_length("is not a whole number of minutes"));
-    } else if length > MAX_SHIFT {
-        errors.push(bad_length("is longer than 365 days"));
+    let mut step_secs = 0;
+    if let Some(rotation) = read(|| format!("{field}.rotation"), &layer.rotation, errors) {
+        let length = rotation.shift_length();
+        let bad_length = |reason| ScheduleError::BadShiftLength {
+            field: format!("{field}.rotation"),
+            length: rotation.to_string(),
+            reason,
+        };
+        if length.is_zero() {
+            errors.push(bad_length("is zero"));
+        } else if length.is_negative() {
+            errors.push(bad_length("is negative"));
+        } else if length < MIN_SHIFT || length.subsec_nanos() != 0 || length.as_secs() % 60 != 0 {
+            errors.push(bad_length("is not a whole number of minutes"));
+        } else if length > MAX_SHIFT {
+            errors.push(bad_length("is longer than 365 days"));
+        }
+        step_secs = length.as_secs();
     }
 
     let windows: Vec<Window> = layer
@@ -232,43 +268,88 @@ fn check_layer(
         .filter_map(|(i, r)| check_restriction(&format!("{field}.restrictions[{i}]"), r, errors))
         .collect();
 
-    if let Some(end) = layer.end
-        && end <= layer.start
+    // The zone the layer's clock follows: a start written in a named zone makes that zone the
+    // layer's (it says where the handoff's time of day is meant), unless the layer names
+    // another; else the layer's own zone, else the schedule's.
+    let start = read(|| format!("{field}.start"), &layer.start, errors);
+    let zone = match (start, &own) {
+        (
+            Some(TimePoint::Zoned {
+                time_zone: name, ..
+            }),
+            own,
+        ) => {
+            let start_zone = check_zone(&format!("{field}.start"), name, errors);
+            match (start_zone, own) {
+                (Some(z), Some((own_name, Some(own_zone))))
+                    if z.iana_name() != own_zone.iana_name() =>
+                {
+                    errors.push(ScheduleError::ZoneConflict {
+                        field: format!("{field}.start"),
+                        start_zone: z.iana_name().unwrap_or(name).to_owned(),
+                        layer_zone: own_zone.iana_name().unwrap_or(own_name).to_owned(),
+                    });
+                    None
+                }
+                (z, _) => z,
+            }
+        }
+        (_, Some((_, z))) => z.clone(),
+        (_, None) => schedule_zone.cloned(),
+    };
+    let end = layer
+        .end
+        .as_ref()
+        .and_then(|e| read(|| format!("{field}.end"), e, errors));
+
+    let start = start?;
+    // Without a zone (its problem is reported already) the times are placed in UTC, so that
+    // the other problems are still found.
+    let (zone, unknown_zone) = match zone {
+        Some(z) => (z, false),
+        None => (TimeZone::UTC, true),
+    };
+    // Leave room for a year of shifts either side, so handoff arithmetic stays in range.
+    let room = SignedDuration::from_hours(2 * 366 * 24);
+    let local = match start {
+        TimePoint::Local(local) | TimePoint::Zoned { local, .. } => *local,
+        // The first handoff is the instant; its local time of day in the layer's zone is
+        // that of every later one.
+        TimePoint::Instant(t) => zone.to_datetime(*t),
+    };
+    let fits = local.checked_sub(room).is_ok() && local.checked_add(room).is_ok();
+    let start_at = local_to_timestamp(&zone, local).filter(|_| fits);
+    if start_at.is_none() {
+        errors.push(ScheduleError::OutOfRange {
+            field: format!("{field}.start"),
+            value: start.to_string(),
+            reason: "is too close to the edge of the calendar".into(),
+        });
+    }
+    let end_at = end.and_then(|e| {
+        resolve_point(&format!("{field}.end"), e, &zone)
+            .map_err(|e| errors.push(e))
+            .ok()
+    });
+    if let (Some(s), Some(e), Some(end)) = (start_at, end_at, end)
+        && e <= s
     {
         errors.push(ScheduleError::EndNotAfterStart {
             field: format!("{field}.end"),
-            start: layer.start.to_string(),
+            start: start.to_string(),
             end: end.to_string(),
         });
     }
-
-    let zone = zone?;
-    let place = |name: &str, local: DateTime, errors: &mut Vec<ScheduleError>| {
-        // Leave room for a year of shifts either side, so handoff arithmetic stays in range.
-        let room = SignedDuration::from_hours(2 * 366 * 24);
-        let fits = local.checked_sub(room).is_ok() && local.checked_add(room).is_ok();
-        let at = local_to_timestamp(&zone, local).filter(|_| fits);
-        if at.is_none() {
-            errors.push(ScheduleError::OutOfRange {
-                field: format!("{field}.{name}"),
-                value: local.to_string(),
-                reason: "is too close to the edge of the calendar".into(),
-            });
-        }
-        at
-    };
-    let start_at = place("start", layer.start, errors);
-    let end_at = layer.end.map(|end| place("end", end, errors));
-    if errors.len() > before {
+    if errors.len() > before || unknown_zone {
         return None;
     }
     Some(ValidLayer {
         people: layer.people.clone(),
         zone,
-        start: layer.start,
+        start: local,
         start_at: start_at?,
-        end_at: end_at.flatten(),
-        step_secs: length.as_secs(),
+        end_at,
+        step_secs,
         windows,
     })
 }
@@ -288,8 +369,13 @@ fn check_restriction(
             hint,
         });
     }
-    let from = i64::from(r.from.minutes());
-    let to = i64::from(r.to.minutes());
+    let from = read(|| format!("{field}.from"), &r.from, errors);
+    let to = read(|| format!("{field}.to"), &r.to, errors);
+    let (Some(from_time), Some(to)) = (from, to) else {
+        return None;
+    };
+    let from = i64::from(from_time.minutes());
+    let to = i64::from(to.minutes());
     if from == 24 * 60 {
         errors.push(ScheduleError::EmptyWindow {
             field: format!("{field}.from"),
@@ -299,7 +385,7 @@ fn check_restriction(
     } else if from == to {
         errors.push(ScheduleError::EmptyWindow {
             field: field.to_owned(),
-            reason: format!("it opens and closes at {}", r.from),
+            reason: format!("it opens and closes at {from_time}"),
             hint,
         });
     }
@@ -367,8 +453,10 @@ fn check_override(
     // Without a schedule zone (already reported) local times cannot be read; read them as UTC
     // so the other problems are still found.
     let zone = schedule_zone.cloned().unwrap_or(TimeZone::UTC);
-    let mut resolve = |name: &str, p: &TimePoint| {
-        resolve_point(&format!("{field}.{name}"), p, &zone)
+    let mut resolve = |name: &str, p: &Written<TimePoint>| {
+        let field = format!("{field}.{name}");
+        let p = read(|| field.clone(), p, errors)?;
+        resolve_point(&field, p, &zone)
             .map_err(|e| errors.push(e))
             .ok()
     };

@@ -44,7 +44,7 @@ pub use sqlite::SqliteStore;
 pub use types::{
     AlertFilter, AlertPolicy, AlertsInto, AuditFilter, DetectionFilter, EscalationTimer,
     EvidenceDownload, IncidentFilter, IncidentRef, IngestKey, KeyedAnswer, NewEvidence, OrgVersion,
-    Principal, Raised, RaisedId, RuleAlertStats, TakeAlerts,
+    PageRetry, Principal, Raised, RaisedId, RuleAlertStats, TakeAlerts,
 };
 pub use vigil_core::{CreatedToken, IndicatorHit, Page, Related, TokenInfo};
 
@@ -380,17 +380,49 @@ pub trait Store: Send + Sync + 'static {
         next: Option<(u32, u32, DateTime<Utc>, DateTime<Utc>)>,
     ) -> BoxFuture<'_, StoreResult<()>>;
 
-    /// Records a page delivered at an escalation step (`step` names the clock's state, `contact`
-    /// the person and method) together with its entry in the alert's log, in one transaction,
-    /// so that the step run again after a crash does not send it twice.
+    /// Records a page delivered at an escalation step (`page`: the step, named by the clock's
+    /// state, the person, and the contact: the person and method) together with its entry in the alert's log, in one transaction,
+    /// so that the step run again after a crash does not send it twice. The person is reached:
+    /// their pages of the alert waiting to be tried again ([`Store::defer_page`]) are dropped in
+    /// the same transaction.
     fn record_page<'a>(
         &'a self,
         alert_id: i64,
         actor: &'a str,
-        step: &'a str,
-        contact: &'a str,
+        page: (&'a str, &'a str, &'a str),
         text: &'a str,
     ) -> BoxFuture<'a, StoreResult<()>>;
+
+    /// Keeps a page that reached the person on none of their contacts, to be tried again at
+    /// `retry.next_at` (replacing the one kept for the same alert, step and person), with its
+    /// entry in the alert's log when `text` is given, in one transaction: a crash loses neither.
+    /// Ignored once the alert is no longer triggered.
+    fn defer_page<'a>(
+        &'a self,
+        retry: &'a PageRetry,
+        actor: &'a str,
+        text: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+
+    /// Pages waiting to be tried again that are due at `now` (oldest first, at most `limit`).
+    fn due_page_retries(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> BoxFuture<'_, StoreResult<Vec<PageRetry>>>;
+
+    /// Drops an alert's pages waiting to be tried again: all of them, or one person's, with an
+    /// entry in the alert's log saying why when `text` is given.
+    fn drop_page_retries<'a>(
+        &'a self,
+        alert_id: i64,
+        person: Option<&'a str>,
+        actor: &'a str,
+        text: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+
+    /// How many pages are waiting to be tried again, and when the oldest of them first failed.
+    fn page_retry_backlog(&self) -> BoxFuture<'_, StoreResult<(u64, Option<DateTime<Utc>>)>>;
 
     /// The contacts already delivered to at an escalation step ([`Store::record_page`]).
     fn delivered_pages<'a>(

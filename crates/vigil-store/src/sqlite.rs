@@ -1089,6 +1089,10 @@ impl SqliteStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM alert_page_retries WHERE alert_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "UPDATE alerts SET status = ?, dismissal = COALESCE(?, dismissal) WHERE id = ?",
         )
@@ -1862,6 +1866,10 @@ async fn close_alerts_in(
         let current = load_alert(conn, id, false).await?;
         vigil_core::AlertAction::Resolve.apply(current.status)?;
         sqlx::query("UPDATE alert_escalations SET done = 1 WHERE alert_id = ?")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DELETE FROM alert_page_retries WHERE alert_id = ?")
             .bind(id)
             .execute(&mut *conn)
             .await?;
@@ -3578,8 +3586,7 @@ impl Store for SqliteStore {
         &'a self,
         alert_id: i64,
         actor: &'a str,
-        step: &'a str,
-        contact: &'a str,
+        (step, person, contact): (&'a str, &'a str, &'a str),
         text: &'a str,
     ) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move {
@@ -3592,9 +3599,126 @@ impl Store for SqliteStore {
             .bind(contact)
             .execute(&mut *tx)
             .await?;
+            sqlx::query("DELETE FROM alert_page_retries WHERE alert_id = ? AND person = ?")
+                .bind(alert_id)
+                .bind(person)
+                .execute(&mut *tx)
+                .await?;
             log_alert(&mut tx, alert_id, actor, "page", text).await?;
             tx.commit().await?;
             Ok(())
+        })
+    }
+
+    fn defer_page<'a>(
+        &'a self,
+        retry: &'a PageRetry,
+        actor: &'a str,
+        text: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            let mut tx = self.begin().await?;
+            let status: Option<String> =
+                sqlx::query_scalar("SELECT status FROM alerts WHERE id = ?")
+                    .bind(retry.alert_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if status.as_deref() != Some(vigil_core::AlertStatus::Triggered.as_str()) {
+                return Ok(());
+            }
+            sqlx::query(concat!(
+                "INSERT INTO alert_page_retries ",
+                "(alert_id, step, person, label, team, reason, tries, first_at, next_at, error) ",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ",
+                "ON CONFLICT (alert_id, step, person) DO UPDATE SET ",
+                "tries = excluded.tries, next_at = excluded.next_at, error = excluded.error"
+            ))
+            .bind(retry.alert_id)
+            .bind(&retry.step)
+            .bind(&retry.person)
+            .bind(&retry.label)
+            .bind(&retry.team)
+            .bind(&retry.reason)
+            .bind(i64::from(retry.tries))
+            .bind(ts(retry.first_at))
+            .bind(ts(retry.next_at))
+            .bind(&retry.error)
+            .execute(&mut *tx)
+            .await?;
+            if let Some(text) = text {
+                log_alert(&mut tx, retry.alert_id, actor, "page", text).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn due_page_retries(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> BoxFuture<'_, StoreResult<Vec<PageRetry>>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT * FROM alert_page_retries WHERE next_at <= ? ORDER BY next_at LIMIT ?",
+            )
+            .bind(ts(now))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(PageRetry {
+                        alert_id: r.try_get("alert_id")?,
+                        step: r.try_get("step")?,
+                        person: r.try_get("person")?,
+                        label: r.try_get("label")?,
+                        team: r.try_get("team")?,
+                        reason: r.try_get("reason")?,
+                        tries: r.try_get::<i64, _>("tries")? as u32,
+                        first_at: col_ts(r, "first_at")?,
+                        next_at: col_ts(r, "next_at")?,
+                        error: r.try_get("error")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn drop_page_retries<'a>(
+        &'a self,
+        alert_id: i64,
+        person: Option<&'a str>,
+        actor: &'a str,
+        text: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            let mut tx = self.begin().await?;
+            sqlx::query(
+                "DELETE FROM alert_page_retries WHERE alert_id = ? AND (? IS NULL OR person = ?)",
+            )
+            .bind(alert_id)
+            .bind(person)
+            .bind(person)
+            .execute(&mut *tx)
+            .await?;
+            if let Some(text) = text {
+                log_alert(&mut tx, alert_id, actor, "page", text).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn page_retry_backlog(&self) -> BoxFuture<'_, StoreResult<(u64, Option<DateTime<Utc>>)>> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n, MIN(first_at) AS oldest FROM alert_page_retries",
+            )
+            .fetch_one(&self.pool)
+            .await?;
+            let n: i64 = row.try_get("n")?;
+            Ok((n as u64, col_ts_opt(&row, "oldest")?))
         })
     }
 

@@ -345,6 +345,34 @@ pub struct EscalationTimer {
     pub started_at: DateTime<Utc>,
 }
 
+/// A page that reached a person on none of their contacts, waiting to be tried again
+/// ([`crate::Store::defer_page`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRetry {
+    /// The alert.
+    pub alert_id: i64,
+    /// The escalation clock's state when the level was paged, as [`crate::Store::record_page`]
+    /// names it: a delivery is recorded under it, so the step run again skips it.
+    pub step: String,
+    /// The person's handle; their contacts are read from the organisation in force at each try,
+    /// so a corrected address is used.
+    pub person: String,
+    /// The step as the page and the alert's log name it (`level 1 of 2 (round 1)`).
+    pub label: String,
+    /// The team whose policy paged them.
+    pub team: String,
+    /// Why them (`on call in schedule primary`).
+    pub reason: String,
+    /// Deliveries that failed so far (1 after the level's own).
+    pub tries: u32,
+    /// When the first delivery failed.
+    pub first_at: DateTime<Utc>,
+    /// When to try again.
+    pub next_at: DateTime<Utc>,
+    /// The last failure.
+    pub error: String,
+}
+
 /// Where [`crate::Store::take_alerts`] puts the alerts it takes.
 #[derive(Debug, Clone)]
 pub enum AlertsInto {

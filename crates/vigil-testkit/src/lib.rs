@@ -70,7 +70,8 @@ class Handler:
 async def main():
     handler = Handler(sys.argv[1])
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: SMTP(handler, hostname="smtp.test"), "127.0.0.1", 0)
+    port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    server = await loop.create_server(lambda: SMTP(handler, hostname="smtp.test"), "127.0.0.1", port)
     print(server.sockets[0].getsockname()[1], flush=True)
     await server.serve_forever()
 
@@ -79,6 +80,16 @@ asyncio.run(main())
 
 impl SmtpReceiver {
     pub fn start() -> Self {
+        Self::listen(0)
+    }
+
+    /// On `port`: a mail relay that was down (a [`ClosedPort`], dropped just before) coming
+    /// back where the server under test was told it is.
+    pub fn start_on(port: u16) -> Self {
+        Self::listen(port)
+    }
+
+    fn listen(port: u16) -> Self {
         let python = python_with_aiosmtpd();
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("smtpd.py");
@@ -89,6 +100,7 @@ impl SmtpReceiver {
         let mut child = Command::new(&python)
             .arg(&script)
             .arg(&mail)
+            .arg(port.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)

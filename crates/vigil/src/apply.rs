@@ -66,7 +66,16 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
             args.file.display()
         )
     })?;
-    if let Err(invalid) = org.validate() {
+    let valid = org.validate();
+    if let Ok(valid) = &valid
+        && args.dry_run
+    {
+        // The server says the same after an apply; a dry run says it here.
+        for w in valid.warnings() {
+            eprintln!("warning: {w}");
+        }
+    }
+    if let Err(invalid) = valid {
         let mut message = format!(
             "{} has {}:",
             args.file.display(),
@@ -226,14 +235,19 @@ mod tests {
 
     #[test]
     fn a_wrong_value_is_named_by_its_path() {
+        // A bad time reads, to be reported by validation beside every other problem.
         let doc = parse_document(
             "teams:\n  - name: t\n    members: []\n    schedules:\n      - name: primary\n        time_zone: UTC\n        layers:\n          - {people: [a], rotation: weekly, start: 2026-13-30T09:00}\n",
         )
         .unwrap();
-        let message = read_org(doc).unwrap_err();
-        assert!(
-            message.starts_with("`teams[0].schedules[0].layers[0].start`: "),
-            "{message}"
+        let problems = read_org(doc).unwrap().validate().unwrap_err().problems;
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "teams[0].schedules[0].layers[0].people[0]",
+                "teams[0].schedules[0].layers[0].start"
+            ]
         );
         let message = read_org(
             serde_json::json!({"services": [{"name": "s", "team": "t", "criticality": "very"}]}),

@@ -38,7 +38,8 @@ pub enum Command {
         #[command(flatten)]
         conn: Conn,
     },
-    /// Every interval in the coming days in which nobody of a team is on call.
+    /// Every interval in the coming days in which a page to a team reaches nobody: nobody on
+    /// call, or whoever is has no e-mail or webhook contact.
     #[command(after_help = COVERAGE_HELP)]
     Coverage {
         /// One team (default: every team).
@@ -121,13 +122,14 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                     );
                     return Ok(());
                 }
-                let mut t = table(["TEAM", "NOBODY ON CALL FROM", "UNTIL", "HOURS"]);
+                let mut t = table(["TEAM", "NOBODY REACHED FROM", "UNTIL", "HOURS", "WHY"]);
                 for g in &r.gaps {
                     t.add_row([
                         g.team.clone(),
                         g.start.clone(),
                         g.end.clone(),
                         format!("{:.1}", g.minutes as f64 / 60.0),
+                        g.reason.clone(),
                     ]);
                 }
                 outln!("{t}");

@@ -112,6 +112,15 @@ pub struct Args {
         hide = true
     )]
     pub escalation_tick_ms: u64,
+    /// How long an undelivered page waits before it is tried again, in milliseconds (then
+    /// doubling, up to five times as long).
+    #[arg(
+        long,
+        env = "VIGIL_PAGE_RETRY_MS",
+        default_value_t = vigil_escalation::RETRY_PAGE_FIRST.as_millis() as u64,
+        hide = true
+    )]
+    pub page_retry_ms: u64,
     /// How often retention runs, in seconds.
     #[arg(
         long,
@@ -145,6 +154,7 @@ impl Args {
                 .clone()
                 .unwrap_or_else(|| format!("http://{}", self.listen)),
             tick: Duration::from_millis(self.escalation_tick_ms.max(10)),
+            page_retry: Duration::from_millis(self.page_retry_ms.max(10)),
         })
     }
 
@@ -220,6 +230,8 @@ struct Paging {
     notifier: Arc<vigil_notify::Notifier>,
     public_url: String,
     tick: Duration,
+    /// The first wait before an undelivered page is tried again.
+    page_retry: Duration,
 }
 
 async fn serve(
@@ -376,6 +388,7 @@ async fn serve(
     let escalation = tokio::spawn(
         vigil_escalation::Escalator::new(Arc::clone(&store), paging.notifier, public_url)
             .with_links(signer)
+            .with_page_retry(paging.page_retry)
             .run(paging.tick, stop_rx.clone()),
     );
     let mut state = vigil_server::AppState::new(settings, store, Arc::clone(&ingestor));

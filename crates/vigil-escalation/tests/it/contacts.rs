@@ -36,11 +36,17 @@ async fn a_phone_only_person_is_named_as_not_reached_and_the_level_is_not_paged(
     );
     assert_eq!(log[0].0, "page");
     assert!(
-        texts[1].starts_with("level 1 of 2 (round 1): paged dan (named in the policy) by webhook after 1 attempt(s): failed"),
+        texts[1].starts_with("level 1 of 2 (round 1): could not page dan (named in the policy) by webhook after 1 attempt(s): failed"),
+        "{texts:#?}"
+    );
+    // dan's page is kept to be tried again; pat's phone never will be.
+    assert!(
+        texts[2]
+            .starts_with("level 1 of 2 (round 1): dan was not reached; the page is tried again at"),
         "{texts:#?}"
     );
     assert!(
-        texts[2].starts_with("level 1 of 2 (round 1): nobody was reached; level 2 is due at"),
+        texts[3].starts_with("level 1 of 2 (round 1): nobody was reached yet; 1 page is tried again until delivered or acknowledged; level 2 is due at"),
         "{texts:#?}"
     );
     assert!(!texts.iter().any(|t| t.contains(") paged")), "{texts:#?}");

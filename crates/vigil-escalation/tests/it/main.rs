@@ -6,6 +6,7 @@ mod contacts;
 mod delays;
 mod owners;
 mod reports;
+mod retries;
 mod slow;
 
 use std::sync::{Arc, Mutex};
@@ -31,6 +32,10 @@ pub struct Hooks {
 
 struct Shared {
     seen: Mutex<Vec<String>>,
+    /// While set, every request is answered 503 and not recorded: a receiver that is down.
+    down: std::sync::atomic::AtomicBool,
+    /// The requests answered 503.
+    refused: std::sync::atomic::AtomicUsize,
     /// The body of each request, in the order of `seen`.
     bodies: Mutex<Vec<String>>,
     /// One permit per held request the test lets go.
@@ -41,6 +46,8 @@ impl Hooks {
     pub async fn start() -> Self {
         let shared = Arc::new(Shared {
             seen: Mutex::new(Vec::new()),
+            down: Default::default(),
+            refused: Default::default(),
             bodies: Mutex::new(Vec::new()),
             gate: tokio::sync::Semaphore::new(0),
         });
@@ -63,6 +70,20 @@ impl Hooks {
         self.shared.bodies.lock().unwrap().clone()
     }
 
+    /// Answers every request 503 (`true`) or as usual again (`false`).
+    pub fn set_down(&self, down: bool) {
+        self.shared
+            .down
+            .store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many requests were answered 503 while the receiver was down.
+    pub fn refused(&self) -> usize {
+        self.shared
+            .refused
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Lets `n` held requests be answered.
     pub fn release(&self, n: usize) {
         self.shared.gate.add_permits(n);
@@ -80,7 +101,16 @@ impl Hooks {
     }
 }
 
-async fn record(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> &'static str {
+async fn record(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    body: Bytes,
+) -> (axum::http::StatusCode, &'static str) {
+    use std::sync::atomic::Ordering;
+    if shared.down.load(Ordering::SeqCst) {
+        shared.refused.fetch_add(1, Ordering::SeqCst);
+        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down");
+    }
     shared
         .bodies
         .lock()
@@ -90,7 +120,7 @@ async fn record(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> &'s
     if uri.path().starts_with("/held") {
         shared.gate.acquire().await.unwrap().forget();
     }
-    "ok"
+    (axum::http::StatusCode::OK, "ok")
 }
 
 /// A store in a temporary directory, an escalator over it and the receiver it pages.

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use vigil_oncall::{Gap, Source, coverage_gaps, who_is_on_call};
 
-use crate::support::{check_who, schedule, ts};
+use crate::support::{PEOPLE, check_who, schedule, ts};
 
 fn region(name: &str, zone: &str, people: [&str; 2], from: &str, to: &str) -> Value {
     json!({
@@ -123,4 +123,73 @@ fn in_summer_daylight_saving_opens_an_hour_every_weekday_night() {
         .map(|(s, e)| (s.to_string(), e.to_string()))
         .collect();
     assert_eq!(got, want);
+}
+
+/// A layer's start written in another zone than the schedule's: the layer follows that zone's
+/// clock, as if it were the layer's `time_zone` (09:00 in New York, summer and winter); an
+/// instant places the first handoff exactly, the later ones at its local time of day in the
+/// layer's zone. Neither is dropped.
+#[test]
+fn a_layer_start_in_another_zone_or_as_an_instant_is_honoured() {
+    let zoned = schedule(json!({
+        "name": "ny", "time_zone": "Europe/London",
+        "layers": [{"people": ["alice", "bob"], "rotation": "daily",
+                    "start": "2026-01-05T09:00[America/New_York]",
+                    "end": "2026-07-10T09:00[America/New_York]"}],
+    }));
+    check_who(
+        &zoned,
+        &[
+            ("2026-01-05T13:59:59Z", None),
+            ("2026-01-05T14:00:00Z", Some("alice")),
+            ("2026-01-06T13:59:59Z", Some("alice")),
+            ("2026-01-06T14:00:00Z", Some("bob")),
+            // New York is on summer time from 8 March, London only from 29 March: 13:00Z.
+            ("2026-03-10T12:59:59Z", Some("bob")),
+            ("2026-03-10T13:00:00Z", Some("alice")),
+            // The end is New York's 09:00 too.
+            ("2026-07-10T12:59:59Z", Some("bob")),
+            ("2026-07-10T13:00:00Z", None),
+        ],
+    );
+    // Written back with its zone, so applying it over the plain form is a change.
+    let written = serde_json::to_value(zoned.schedule()).unwrap();
+    assert_eq!(
+        written["layers"][0]["start"],
+        "2026-01-05T09:00:00[America/New_York]"
+    );
+
+    let offset = schedule(json!({
+        "name": "offset", "time_zone": "Europe/London",
+        "layers": [{"people": ["alice", "bob"], "rotation": "daily",
+                    "start": "2026-01-05T09:00-05:00"}],
+    }));
+    check_who(
+        &offset,
+        &[
+            ("2026-01-05T13:59:59Z", None),
+            ("2026-01-05T14:00:00Z", Some("alice")),
+            ("2026-01-06T14:00:00Z", Some("bob")),
+            // 14:00 in London, summer time from 29 March: 13:00Z.
+            ("2026-04-01T12:59:59Z", Some("bob")),
+            ("2026-04-01T13:00:00Z", Some("alice")),
+        ],
+    );
+    let written = serde_json::to_value(offset.schedule()).unwrap();
+    assert_eq!(written["layers"][0]["start"], "2026-01-05T14:00:00Z");
+
+    // A start in one zone and a layer in another is refused, naming both.
+    let s: vigil_oncall::Schedule = serde_json::from_value(json!({
+        "name": "both", "time_zone": "UTC",
+        "layers": [{"people": ["alice"], "rotation": "daily", "time_zone": "Europe/Paris",
+                    "start": "2026-01-05T09:00[America/New_York]"}],
+    }))
+    .unwrap();
+    let err = s.validate(PEOPLE).unwrap_err();
+    assert_eq!(
+        err.errors[0].to_string(),
+        "layers[0].start: is written in America/New_York but the layer's time_zone is \
+         Europe/Paris; a layer follows one zone's clock: write the start without a zone, or give \
+         the layer time_zone: America/New_York"
+    );
 }

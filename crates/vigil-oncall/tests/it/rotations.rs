@@ -3,7 +3,7 @@
 use serde_json::json;
 use vigil_oncall::{Schedule, Source, final_schedule, who_is_on_call};
 
-use crate::support::{at, check_who, rows, schedule, ts};
+use crate::support::{PEOPLE, at, check_who, rows, schedule, ts};
 
 #[test]
 fn daily_rotation_hands_off_every_day_at_the_start_time() {
@@ -246,15 +246,19 @@ fn schedules_round_trip_through_their_document_form() {
     let again: Schedule = serde_json::from_value(written).unwrap();
     assert_eq!(again, s);
 
-    // Format errors name the path (serde_path_to_error does this for the API).
+    // A rotation that cannot be read still reads as a document (so that validation reports it
+    // beside every other problem), and is written back as it was.
     let bad = json!({"name": "x", "time_zone": "UTC",
                      "layers": [{"people": ["alice"], "rotation": "fortnightly",
                                  "start": "2026-01-05T09:00"}]});
-    let err = serde_json::from_value::<Schedule>(bad)
-        .unwrap_err()
-        .to_string();
+    let s = serde_json::from_value::<Schedule>(bad).unwrap();
+    assert_eq!(
+        serde_json::to_value(&s).unwrap()["layers"][0]["rotation"],
+        "fortnightly"
+    );
+    let err = s.validate(PEOPLE).unwrap_err().to_string();
     assert!(
-        err.contains("write daily, weekly, or a shift length"),
+        err.contains("layers[0].rotation: cannot read rotation \"fortnightly\"; write daily, weekly, or a shift length"),
         "{err}"
     );
     let typo = json!({"name": "x", "time_zone": "UTC", "layer": []});

@@ -50,6 +50,9 @@ fn every_problem_is_reported_with_its_field() {
                 ScheduleError::EmptyWindow { .. } => "empty window",
                 ScheduleError::EndNotAfterStart { .. } => "end not after start",
                 ScheduleError::OutOfRange { .. } => "out of range",
+                ScheduleError::Unreadable { .. } => "unreadable",
+                ScheduleError::Duplicate { .. } => "duplicate",
+                ScheduleError::ZoneConflict { .. } => "zone conflict",
             };
             (e.field(), kind)
         })
@@ -149,4 +152,74 @@ fn people_are_checked_against_the_directory_given() {
     assert_eq!(err.errors.len(), 1);
     assert_eq!(err.errors[0].field(), "layers[0].people[1]");
     assert!(s.validate(["alice", "Alice"]).is_ok());
+}
+
+/// A bad time, length or time of day does not stop the reading of the document: each is
+/// reported with its field and what to write, beside every other problem.
+#[test]
+fn unreadable_times_and_lengths_are_reported_with_every_other_problem() {
+    let errors = problems(json!({
+        "name": "typos", "time_zone": "UTC",
+        "layers": [
+            {"name": "days", "people": ["alice", "mallory"], "rotation": "25x",
+             "start": "2026-13-30T09:00"},
+            {"name": "days", "people": ["bob"], "rotation": 12, "start": "2026-01-05T09:00",
+             "end": "next week",
+             "restrictions": [{"from": "25:00", "to": "17:00"}, {"from": "9", "to": "17:00"}]},
+            {"people": ["bob"], "rotation": "1 month", "start": "2026-01-05T09:00"},
+        ],
+        "overrides": [{"person": "alice", "start": "2026-01-06T09:00Z", "end": "tomorrow"}],
+    }));
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let fields: Vec<&str> = errors.iter().map(ScheduleError::field).collect();
+    assert_eq!(
+        fields,
+        [
+            "layers[0].people[1]",
+            "layers[0].rotation",
+            "layers[0].start",
+            "layers[1].name",
+            "layers[1].rotation",
+            "layers[1].restrictions[0].from",
+            "layers[1].restrictions[1].from",
+            "layers[1].end",
+            "layers[2].rotation",
+            "overrides[0].end",
+        ],
+        "{text:#?}"
+    );
+    let hint = "write daily, weekly, or a shift length in weeks, days, hours and minutes such as \
+                12h, 8h, 2d or 1d 12h";
+    assert_eq!(
+        text[1],
+        format!("layers[0].rotation: cannot read rotation \"25x\"; {hint}")
+    );
+    assert!(!text[1].contains("year"), "{}", text[1]);
+    assert!(
+        text[2].starts_with("layers[0].start: cannot read time \"2026-13-30T09:00\"")
+            && text[2].ends_with("or a local time such as 2026-03-28T23:00"),
+        "{}",
+        text[2]
+    );
+    assert_eq!(
+        text[3],
+        "layers[1].name: \"days\" is the name of an earlier layer of this schedule; give each \
+         layer its own name"
+    );
+    assert_eq!(
+        text[4],
+        format!("layers[1].rotation: cannot read rotation \"12\"; {hint}")
+    );
+    assert_eq!(
+        text[5],
+        "layers[1].restrictions[0].from: cannot read time of day \"25:00\"; write HH:MM, e.g. \
+         09:00 or 24:00"
+    );
+    assert_eq!(
+        text[8],
+        format!(
+            "layers[2].rotation: rotation \"1 month\" uses months or years, which have no fixed \
+             length; {hint}"
+        )
+    );
 }

@@ -153,6 +153,25 @@ pub async fn metrics(State(state): State<AppState>, _who: Principal) -> Result<R
         "",
         rules.status.rejected.len() as u64,
     );
+    // Pages that reached nobody wait in the store to be tried again: a mail relay or webhook
+    // that stays down shows here before anyone misses a page.
+    let (pending, oldest) = state
+        .store
+        .page_retry_backlog()
+        .await
+        .map_err(crate::store_error)?;
+    out.gauge(
+        "vigil_pages_undelivered",
+        "Pages that reached their person on no contact yet and are tried again until delivered or the alert is acknowledged.",
+        "",
+        pending,
+    );
+    out.gauge(
+        "vigil_pages_undelivered_oldest_seconds",
+        "How long the oldest undelivered page has been failing (0 when none is).",
+        "",
+        oldest.map_or(0, |t| (chrono::Utc::now() - t).num_seconds().max(0) as u64),
+    );
     if let Some(syslog) = &state.syslog {
         let s = syslog.stats();
         out.counter(

@@ -66,8 +66,10 @@ pub async fn apply(
         .map_err(store_error)?;
     // The next batch ingested goes by the new services' logsources and alerting settings.
     state.ingestor.forget_org();
-    let warnings = vigil_ingest::org::OrgView::new(Some(doc.clone()))
+    let mut warnings = vigil_ingest::org::OrgView::new(Some(doc.clone()))
         .coverage_warnings(&state.ingestor.rules().current().set);
+    // Valid already: the people on call whom no page can reach are warned of, not refused.
+    warnings.extend(doc.validate().map(|v| v.warnings()).unwrap_or_default());
     Ok(Json(OrgState {
         warnings,
         ..state_of(version, changed, &doc)
@@ -215,8 +217,9 @@ pub async fn who(
     }))
 }
 
-/// Every interval in the next days (default 30) in which nobody of a team — or of any team —
-/// is on call: the seed's 24x7x365 made checkable.
+/// Every interval in the next days (default 30) in which a page to a team — or to any team —
+/// reaches nobody (nobody on call, or nobody with an e-mail or webhook contact), with why: the
+/// seed's 24x7x365 made checkable.
 #[utoipa::path(
     get, path = "/oncall/coverage", operation_id = "get_oncall_coverage", tag = "org",
     params(CoverageQuery),
@@ -263,6 +266,7 @@ pub async fn coverage(
                 start: g.start.to_string(),
                 end: g.end.to_string(),
                 minutes: g.duration().as_secs() / 60,
+                reason: g.reason,
             });
         }
     }

@@ -302,3 +302,106 @@ fn a_shown_report_names_its_reporter_and_origin() {
     );
     assert!(show.contains("origin: reported through ops"), "{show}");
 }
+
+/// The mail relay is down when a SEV1 alert is raised: the page is kept and tried again, the
+/// metrics show it waiting, and once the relay is back the on-call person gets it — once.
+#[test]
+fn a_page_the_relay_refused_is_sent_when_the_relay_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "ops");
+    let relay = vigil_testkit::closed_port();
+    let port = relay.port;
+    let smtp = format!("127.0.0.1:{port}");
+    let server = Server::start_with(
+        &data,
+        &[
+            "--smtp",
+            &smtp,
+            "--escalation-tick-ms",
+            "200",
+            "--page-retry-ms",
+            "1000",
+        ],
+    );
+    let org = dir.path().join("org.yaml");
+    std::fs::write(
+        &org,
+        "people:
+  - {name: bob, contacts: [{kind: email, address: bob@example.com}]}
+teams:
+  - name: ops
+    members: [bob]
+    schedules:
+      - {name: primary, time_zone: UTC, layers: [{people: [bob], rotation: daily, start: 2026-01-01T00:00}]}
+services:
+  - {name: db, team: ops}
+",
+    )
+    .unwrap();
+    ok(server.cli(&token, &["apply", "-f", org.to_str().unwrap()]));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let metric = |name: &str| -> u64 {
+        let text = runtime.block_on(async {
+            http.get(format!("{}/api/v1/metrics", server.url))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        });
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+            .parse()
+            .unwrap()
+    };
+    runtime.block_on(async {
+        let raised = http
+            .post(format!("{}/api/v1/alerts", server.url))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"title": "Ransomware note on db01", "severity": "SEV1", "source": "edr", "service": "db"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(raised.status(), 201);
+    });
+    let log = || ok(server.cli(&token, &["alerts", "show", "ALR-1", "--json"]));
+    wait_for("the failed page in the alert's log", || {
+        log().contains("bob was not reached; the page is tried again")
+    });
+    assert!(
+        log().contains("nobody was reached yet; 1 page is tried again"),
+        "{}",
+        log()
+    );
+    assert_eq!(metric("vigil_pages_undelivered"), 1);
+
+    // The relay comes back where the server was told it is.
+    drop(relay);
+    let relay = SmtpReceiver::start_on(port);
+    wait_for("bob's page once the relay is back", || {
+        !relay.messages().is_empty()
+    });
+    let (mail, envelope) = &relay.messages()[0];
+    assert!(
+        mail.contains("Subject: [SEV1] Ransomware note on db01 (ALR-1)"),
+        "{mail}"
+    );
+    assert_eq!(envelope["rcpt_tos"], serde_json::json!(["bob@example.com"]));
+    wait_for("the page recorded as delivered", || {
+        log().contains("paged bob (on call in schedule primary) by e-mail")
+    });
+    assert_eq!(metric("vigil_pages_undelivered"), 0);
+    // Longer than the longest wait between tries (5 s here): the page is not sent again.
+    std::thread::sleep(Duration::from_secs(7));
+    assert_eq!(relay.messages().len(), 1);
+    let shown = ok(server.cli(&token, &["alerts", "show", "ALR-1"]));
+    assert!(shown.contains("triggered"), "{shown}");
+}

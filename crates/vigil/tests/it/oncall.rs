@@ -241,3 +241,205 @@ fn a_dry_run_with_rules_counts_what_each_service_s_logs_meet() {
         "{stderr}"
     );
 }
+
+/// A file with bad times, a bad rotation and names given twice: every problem at once, each
+/// with its field and what to write (no date library's message, no unit a rotation refuses).
+#[test]
+fn a_dry_run_reports_every_time_and_name_problem_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("org.yaml");
+    std::fs::write(
+        &file,
+        "people:
+  - {name: alice, contacts: [{kind: email, address: alice@example.com}]}
+  - {name: bob, contacts: [{kind: email, address: bob@example.com}]}
+teams:
+  - name: sec
+    members: [alice, alice, zed]
+    schedules:
+      - name: primary
+        time_zone: Europe/Londn
+        layers:
+          - {name: x, people: [alice], rotation: 25x, start: 2026-01-05T25:00}
+          - {name: x, people: [bob], rotation: daily, start: 2026-01-05T09:00Z}
+        overrides:
+          - {person: alice, start: 2026-02-01T09:00Z, end: soon}
+    escalation:
+      levels:
+        - {after: '0', notify: ['schedule:primary', 'schedule:primary']}
+",
+    )
+    .unwrap();
+    let out = run(&["apply", "-f", file.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let fields: Vec<&str> = err
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.trim().split_once(": ").map(|(f, _)| f))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "teams[0].members[1]",
+            "teams[0].members[2]",
+            "teams[0].schedules[0].time_zone",
+            "teams[0].schedules[0].layers[0].rotation",
+            "teams[0].schedules[0].layers[0].start",
+            "teams[0].schedules[0].layers[1].name",
+            "teams[0].schedules[0].overrides[0].end",
+            "teams[0].escalation.levels[0].notify[1]",
+        ],
+        "{err}"
+    );
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(!err.contains("jiff") && !err.contains("year"), "{err}");
+    assert!(
+        err.contains("layers[0].start: cannot read time \"2026-01-05T25:00\""),
+        "{err}"
+    );
+}
+
+/// A layer's start written with a zone is kept: applied over the same file without the zone
+/// it is a change, and the handoff is at 09:00 in that zone.
+#[test]
+fn a_layer_start_in_another_zone_is_applied_and_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "ops");
+    let server = Server::start(&data);
+    let org = |start: &str| {
+        format!(
+            "people:
+  - {{name: alice, contacts: [{{kind: email, address: alice@example.com}}]}}
+  - {{name: bob, contacts: [{{kind: email, address: bob@example.com}}]}}
+teams:
+  - name: sec
+    members: [alice, bob]
+    schedules:
+      - name: primary
+        time_zone: Europe/London
+        layers: [{{name: ny, people: [alice, bob], rotation: daily, start: '{start}'}}]
+"
+        )
+    };
+    let file = dir.path().join("org.yaml");
+    let f = file.to_str().unwrap();
+    std::fs::write(&file, org("2026-01-05T09:00")).unwrap();
+    assert!(ok(server.cli(&token, &["apply", "-f", f])).contains("applied: version 1"));
+    std::fs::write(&file, org("2026-01-05T09:00[America/New_York]")).unwrap();
+    assert!(ok(server.cli(&token, &["apply", "-f", f])).contains("applied: version 2"));
+    std::fs::write(&file, org("2026-01-05T09:00-05:00")).unwrap();
+    assert!(ok(server.cli(&token, &["apply", "-f", f])).contains("applied: version 3"));
+    std::fs::write(&file, org("2026-01-05T09:00[America/New_York]")).unwrap();
+    ok(server.cli(&token, &["apply", "-f", f]));
+    let who = |at: &str| {
+        let out = ok(server.cli(
+            &token,
+            &["oncall", "who", "--team", "sec", "--at", at, "--json"],
+        ));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["schedules"][0]["person"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(who("2026-01-06T13:59:59Z"), "alice");
+    assert_eq!(who("2026-01-06T14:00:00Z"), "bob");
+}
+
+/// People on call whom no page can reach (a phone only, no contact at all) are a gap in the
+/// coverage, with the reason, and the apply warns of them without refusing.
+#[test]
+fn on_call_people_without_a_pageable_contact_are_gaps_and_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "ops");
+    let server = Server::start(&data);
+    let file = dir.path().join("org.yaml");
+    std::fs::write(
+        &file,
+        "people:
+  - {name: pat, contacts: [{kind: phone, address: '+44 20 7946 0000'}]}
+  - {name: nic}
+teams:
+  - name: ph
+    members: [pat, nic]
+    schedules:
+      - {name: p, time_zone: UTC, layers: [{people: [pat, nic], rotation: daily, start: 2026-01-01T00:00}]}
+",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let dry = run(&["apply", "-f", f, "--dry-run"]);
+    assert!(dry.status.success());
+    let warned = String::from_utf8_lossy(&dry.stderr);
+    assert!(
+        warned.contains("warning: teams[0].schedules[0].layers[0].people[0]: pat has no e-mail or webhook contact")
+            && warned.contains("layers[0].people[1]: nic has no e-mail or webhook contact"),
+        "{warned}"
+    );
+    let out = server.cli(&token, &["apply", "-f", f]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("pat has no e-mail or webhook contact"),
+        "{out:?}"
+    );
+    let report = ok(server.cli(
+        &token,
+        &[
+            "oncall",
+            "coverage",
+            "--team",
+            "ph",
+            "--from",
+            "2026-01-01T00:00:00Z",
+            "--days",
+            "2",
+            "--json",
+        ],
+    ));
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let gaps: Vec<(&str, &str, &str)> = report["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["start"].as_str().unwrap(),
+                g["end"].as_str().unwrap(),
+                g["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        gaps,
+        [
+            (
+                "2026-01-01T00:00:00Z",
+                "2026-01-02T00:00:00Z",
+                "pat on call in p, no e-mail or webhook"
+            ),
+            (
+                "2026-01-02T00:00:00Z",
+                "2026-01-03T00:00:00Z",
+                "nic on call in p, no e-mail or webhook"
+            ),
+        ]
+    );
+    let table = ok(server.cli(
+        &token,
+        &[
+            "oncall",
+            "coverage",
+            "--team",
+            "ph",
+            "--from",
+            "2026-01-01T00:00:00Z",
+            "--days",
+            "2",
+        ],
+    ));
+    assert!(!table.contains("covered 24x7"), "{table}");
+    assert!(
+        table.contains("pat on call in p, no e-mail or webhook"),
+        "{table}"
+    );
+}
