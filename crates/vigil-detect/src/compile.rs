@@ -779,7 +779,11 @@ impl Builder<'_> {
                                     Some(self.field(f))
                                 }
                                 None => {
-                                    if !mods.contains(&vigil_sigma::Modifier::Contains) {
+                                    // A keyword is looked for inside the values; a
+                                    // pattern is, being unanchored, already.
+                                    if !mods.contains(&vigil_sigma::Modifier::Contains)
+                                        && !mods.contains(&vigil_sigma::Modifier::Re)
+                                    {
                                         mods.push(vigil_sigma::Modifier::Contains);
                                     }
                                     None

@@ -416,6 +416,134 @@ fn expand_uses_placeholders() {
     check(&r, &[(&MapEvent::new(&[("User", s("root"))]), false)]);
 }
 
+/// Modifiers apply in the order written, as the specification says: `windash` and `expand`
+/// before `re` and `cidr` change the pattern's or the network's text (the auditor's defect 2:
+/// they were dropped), and `startswith|endswith` is `*x*`. One row per chain: the item, then
+/// values of the field that must match and values that must not.
+#[test]
+fn modifiers_apply_in_the_order_written() {
+    let mut opts = CompileOptions::default();
+    for (name, values) in [
+        ("pat", &["-e(nc|ncodedcommand)? "][..]),
+        ("nets", &["10.0.0.0/8", "192.168.1.0/24"][..]),
+        ("admins", &["adm_*"][..]),
+    ] {
+        opts.placeholders
+            .insert(name.into(), values.iter().map(|v| v.to_string()).collect());
+    }
+    for (item, hits, misses) in [
+        (
+            "C|windash|re: ' -e(nc|ncodedcommand)? '",
+            &[
+                "powershell.exe -enc SQB",
+                "powershell.exe /enc SQB",
+                "powershell.exe \u{2013}encodedcommand SQB",
+                "powershell.exe \u{2015}e x",
+            ][..],
+            &["powershell.exe enc SQB", "powershell.exe +enc SQB"][..],
+        ),
+        (
+            "C|windash|re|i: ' -ENC '",
+            &["x /enc y", "x \u{2014}Enc y"][..],
+            &["x enc y"][..],
+        ),
+        (
+            "C|expand|re: ' %pat%'",
+            &["powershell -enc x", "powershell -encodedcommand x"][..],
+            &["powershell /enc x", "%pat%"][..],
+        ),
+        (
+            "C|expand|windash|re: ' %pat%'",
+            &["powershell /enc x"][..],
+            &["powershell enc x"][..],
+        ),
+        (
+            "C|expand|cidr: '%nets%'",
+            &["10.1.2.3", "192.168.1.7"][..],
+            &["192.168.2.1", "11.0.0.1"][..],
+        ),
+        (
+            "C|contains|expand: '%admins%'",
+            &["x adm_joe", "ADM_"][..],
+            &["adm", "joe"][..],
+        ),
+        (
+            "C|startswith|endswith: 'x'",
+            &["x", "axb", "ab x", "x ab"][..],
+            &["ab"][..],
+        ),
+        (
+            "C|endswith|windash: ' -s'",
+            &["a /s", "a \u{2013}s"][..],
+            &["a /s b"][..],
+        ),
+    ] {
+        let r = rule(&format!("  sel:\n    {item}\n  condition: sel\n"));
+        let hits: Vec<MapEvent> = hits.iter().map(|v| MapEvent::new(&[("C", s(v))])).collect();
+        let misses: Vec<MapEvent> = misses
+            .iter()
+            .map(|v| MapEvent::new(&[("C", s(v))]))
+            .collect();
+        let events: Vec<(&MapEvent, bool)> = hits
+            .iter()
+            .map(|e| (e, true))
+            .chain(misses.iter().map(|e| (e, false)))
+            .collect();
+        check_with(&r, &opts, &events);
+    }
+}
+
+/// A chain the engine could honour only in part is refused where the rule is read, with the
+/// item's line, never loaded with a modifier ignored.
+#[test]
+fn a_modifier_that_would_be_ignored_refuses_the_rule() {
+    for item in [
+        "C|re|base64: evil",
+        "C|cidr|contains: 10.0.0.0/8",
+        "C|gt|contains: 5",
+        "C|contains|re: x",
+        "C|re|windash: ' -x'",
+    ] {
+        let r = rule(&format!("  sel:\n    {item}\n  condition: sel\n"));
+        let (docs, diags) = vigil_sigma::parse_str(&r, Path::new("t.yml"));
+        assert!(docs.is_empty(), "{item}");
+        assert_eq!(diags.len(), 1, "{item}: {diags:?}");
+        assert_eq!(diags[0].line, 7, "{item}: {diags:?}");
+        assert!(
+            diags[0].path.ends_with(item.split(':').next().unwrap()),
+            "{diags:?}"
+        );
+    }
+    // The engine refuses them too when a rule is built without YAML.
+    let rule = |mods: Vec<vigil_sigma::Modifier>| {
+        let mut docs = vigil_sigma::parse_str(
+            &rule("  sel:\n    C: x\n  condition: sel\n"),
+            Path::new("t.yml"),
+        )
+        .0;
+        let vigil_sigma::RuleDoc::Rule(r) = &mut docs[0] else {
+            panic!()
+        };
+        let vigil_sigma::Search::Maps(maps) = &mut r.detection.searches[0].1 else {
+            panic!()
+        };
+        maps[0][0].modifiers = mods;
+        docs
+    };
+    let (set, diags) = compile(
+        &rule(vec![
+            vigil_sigma::Modifier::Re,
+            vigil_sigma::Modifier::Base64,
+        ]),
+        &CompileOptions::default(),
+    );
+    assert_eq!(set.detection_count(), 0);
+    assert!(
+        diags[0].message.contains("'base64' cannot follow |re"),
+        "{diags:?}"
+    );
+}
+
 fn win(channel: &str, eid: i64, extra: &[(&str, FieldValue<'static>)]) -> MapEvent {
     let mut v = vec![("Channel", s(channel)), ("EventID", FieldValue::Int(eid))];
     v.extend_from_slice(extra);

@@ -145,13 +145,20 @@ struct Mods {
     time: Option<TimePart>,
 }
 
+/// Sorts a chain of modifiers into flags, once [`vigil_sigma::check_chain`] has found that
+/// applying them in the order written gives the value one meaning: what is left to order then
+/// is `expand` → `windash` → `re`, `cidr` or the encodings, which [`compile_one`] follows.
+/// `contains`, `startswith` and `endswith` each add their wildcard, as in order they would
+/// (`startswith|endswith` is `*x*`).
 fn sort_mods(mods: &[Modifier]) -> Result<Mods, ItemError> {
+    vigil_sigma::check_chain(mods).map_err(ItemError)?;
     let mut m = Mods::default();
+    let (mut lead, mut trail) = (false, false);
     for modifier in mods {
         match modifier {
-            Modifier::Contains => m.op = Some(StrOp::Contains),
-            Modifier::StartsWith => m.op = Some(StrOp::Prefix),
-            Modifier::EndsWith => m.op = Some(StrOp::Suffix),
+            Modifier::Contains => (lead, trail) = (true, true),
+            Modifier::StartsWith => trail = true,
+            Modifier::EndsWith => lead = true,
             Modifier::All => m.all = true,
             Modifier::Cased => m.cased = true,
             Modifier::Neq => m.neq = true,
@@ -179,16 +186,12 @@ fn sort_mods(mods: &[Modifier]) -> Result<Mods, ItemError> {
             Modifier::Year => m.time = Some(TimePart::Year),
         }
     }
-    if (m.re_i || m.re_m || m.re_s) && !m.re {
-        return Err(ItemError(
-            "the i, m and s modifiers only follow 're'".into(),
-        ));
-    }
-    if m.utf16.is_some() && !(m.base64 || m.base64offset) {
-        return Err(ItemError(
-            "utf16le/utf16be/utf16/wide must be followed by base64 or base64offset".into(),
-        ));
-    }
+    m.op = match (lead, trail) {
+        (true, true) => Some(StrOp::Contains),
+        (true, false) => Some(StrOp::Suffix),
+        (false, true) => Some(StrOp::Prefix),
+        (false, false) => None,
+    };
     Ok(m)
 }
 
@@ -267,18 +270,20 @@ fn compile_one(
             _ => Err(ItemError("'exists' takes true or false".into())),
         };
     }
+    // A number or boolean is one only for a comparison or without modifiers that make the
+    // value a text, a pattern, a network or a field name.
+    let textual =
+        m.op.is_some() || m.re || m.cidr || m.fieldref || m.windash || m.base64 || m.base64offset;
     let text = match v {
         Value::Null => {
             out.push(ValueMatch::Null);
             return Ok(());
         }
-        Value::Bool(b) if m.op.is_none() => {
+        Value::Bool(b) if !textual && m.cmp.is_none() && m.time.is_none() => {
             out.push(ValueMatch::Bool(*b));
             return Ok(());
         }
-        Value::Int(i)
-            if m.op.is_none() && m.time.is_none() && !m.re && !m.base64 && !m.base64offset =>
-        {
+        Value::Int(i) if !textual && m.time.is_none() => {
             let f = *i as f64;
             out.push(match m.cmp {
                 Some(op) => ValueMatch::Num(op, f),
@@ -286,7 +291,7 @@ fn compile_one(
             });
             return Ok(());
         }
-        Value::Float(f, s) if m.op.is_none() && m.time.is_none() && !m.re => {
+        Value::Float(f, s) if !textual && m.time.is_none() => {
             out.push(match m.cmp {
                 Some(op) => ValueMatch::Num(op, *f),
                 None => ValueMatch::NumEq(*f, s.clone()),
@@ -315,13 +320,6 @@ fn compile_one(
         out.push(ValueMatch::Num(op, n));
         return Ok(());
     }
-    if m.cidr {
-        let net = Net::parse(&text).ok_or_else(|| {
-            ItemError(format!("{text:?} is not a CIDR network such as 10.0.0.0/8"))
-        })?;
-        out.push(ValueMatch::Cidr(net));
-        return Ok(());
-    }
     if m.fieldref {
         out.push(ValueMatch::FieldRef {
             field: field_id(&text),
@@ -330,27 +328,41 @@ fn compile_one(
         });
         return Ok(());
     }
-    if m.re {
-        let re = RegexBuilder::new(&text)
-            .case_insensitive(m.re_i)
-            .multi_line(m.re_m)
-            .dot_matches_new_line(m.re_s)
-            .size_limit(1 << 22)
-            .build()
-            .map_err(|e| ItemError(format!("bad regular expression: {e}")))?;
-        let required = crate::literal::of_regex(&text, m.re_i, m.re_m, m.re_s);
-        out.push(ValueMatch::Regex {
-            re: Box::new(re),
-            required: required.into(),
-        });
-        return Ok(());
-    }
-    // String pipeline: expand → windash → encodings → wildcards.
+    // The pipeline of the modifiers' order: expand → windash → re, cidr, encodings or
+    // wildcards.
     let mut texts = if m.expand {
         expand(&text, placeholders.0, placeholders.1)?
     } else {
         vec![text]
     };
+    if m.cidr {
+        for t in &texts {
+            let net = Net::parse(t).ok_or_else(|| {
+                let what = match m.expand {
+                    true => format!("{t:?} (a placeholder's value)"),
+                    false => format!("{t:?}"),
+                };
+                ItemError(format!("{what} is not a CIDR network such as 10.0.0.0/8"))
+            })?;
+            out.push(ValueMatch::Cidr(net));
+        }
+        return Ok(());
+    }
+    if m.re {
+        if m.windash {
+            // The permutations of the pattern's text, as of any text: each one a pattern.
+            if let Some(t) = texts.iter().find(|t| dashes(t) > WINDASH_SPELLED_OUT) {
+                return Err(ItemError(format!(
+                    "windash before re writes each dash of the pattern five ways, and {t:?} has more than {WINDASH_SPELLED_OUT} dashes; write the class [-/–—―] in the pattern instead"
+                )));
+            }
+            texts = texts.iter().flat_map(|t| windash(t)).collect();
+        }
+        for t in &texts {
+            out.push(regex_match(t, m)?);
+        }
+        return Ok(());
+    }
     if m.windash {
         let encoded = m.base64 || m.base64offset;
         if !encoded && texts.iter().any(|t| dashes(t) > WINDASH_SPELLED_OUT) {
@@ -380,6 +392,22 @@ fn compile_one(
         out.push(wildcard(&t, m.op, m.cased)?);
     }
     Ok(())
+}
+
+/// A `re` value: the pattern with the flags of `i`, `m` and `s`.
+fn regex_match(text: &str, m: &Mods) -> Result<ValueMatch, ItemError> {
+    let re = RegexBuilder::new(text)
+        .case_insensitive(m.re_i)
+        .multi_line(m.re_m)
+        .dot_matches_new_line(m.re_s)
+        .size_limit(1 << 22)
+        .build()
+        .map_err(|e| ItemError(format!("bad regular expression: {e}")))?;
+    let required = crate::literal::of_regex(text, m.re_i, m.re_m, m.re_s);
+    Ok(ValueMatch::Regex {
+        re: Box::new(re),
+        required: required.into(),
+    })
 }
 
 /// `text` lowercased as the matcher lowercases values: character by character

@@ -765,6 +765,7 @@ impl Cx<'_> {
             let mut parts = key.split('|');
             let field = parts.next().unwrap_or_default();
             let mut modifiers = Vec::new();
+            let mut known = true;
             for m in parts {
                 match Modifier::parse(m) {
                     Some(m) => modifiers.push(m),
@@ -775,8 +776,16 @@ impl Cx<'_> {
                             &format!("unknown modifier '{m}'; see the modifiers appendix of the Sigma specification"),
                         );
                         ok = false;
+                        known = false;
                     }
                 }
+            }
+            // The chain is checked here, where the diagnostic has the key's line; an unknown
+            // modifier is diagnosed alone.
+            if let (true, Err(why)) = (known, crate::modifier::check_chain(&modifiers)) {
+                self.diag(k.line, &item_path, &why);
+                ok = false;
+                continue;
             }
             let values = match &v.value {
                 Yaml::Seq(list) => {
