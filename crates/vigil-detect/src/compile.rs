@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use vigil_sigma::{
     Condition, CorrelationRule, Detection, Diagnostic, FilterRule, Level, Logsource, Meta,
-    Quantity, Rule, RuleDoc, Search, Target, pattern_matches,
+    Quantity, Rule, RuleDoc, Search,
 };
 
 use crate::correlate::{CompiledCorrelation, compile_correlation};
@@ -1190,10 +1190,7 @@ fn cond_expr(c: &Condition, searches: &[(&str, Expr)]) -> Expr {
         Condition::Of(q, target) => {
             let chosen: Vec<Expr> = searches
                 .iter()
-                .filter(|(n, _)| match target {
-                    Target::Them => !n.starts_with('_'),
-                    Target::Pattern(p) => pattern_matches(p, n),
-                })
+                .filter(|(n, _)| vigil_sigma::condition::takes(target, n))
                 .map(|(_, e)| clone_expr(e))
                 .collect();
             match q {

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::condition::{
-    AggregateFunction, Aggregation, Computation, Condition, parse_aggregation, parse_condition,
-    split_aggregation,
+    AggregateFunction, Aggregation, Computation, Condition, Quantity, Target, parse_aggregation,
+    parse_condition, split_aggregation,
 };
 use crate::model::*;
 use crate::modifier::Modifier;
@@ -708,6 +708,50 @@ impl Cx<'_> {
                     );
                     ok = false;
                 }
+                // A pattern that takes no identifier is as much a typo as an undefined name:
+                // its `1 of` never holds, so a rule never fires, or a `not 1 of filter_*`
+                // filters nothing.
+                let mut empty = Vec::new();
+                quantified(c, &mut |quantity, target| {
+                    let taken = searches
+                        .iter()
+                        .filter(|(n, _)| crate::condition::takes(target, n))
+                        .count();
+                    let needed = match quantity {
+                        Quantity::All => 1,
+                        Quantity::AtLeast(n) => *n as usize,
+                    };
+                    if taken < needed {
+                        empty.push((quantity.clone(), target.clone(), taken));
+                    }
+                });
+                let defined: Vec<&str> = searches.iter().map(|(n, _)| n.as_str()).collect();
+                let defined = match defined.is_empty() {
+                    true => "none".to_string(),
+                    false => defined.join(", "),
+                };
+                for (quantity, target, taken) in empty {
+                    let written = match &quantity {
+                        Quantity::All => "all".to_string(),
+                        Quantity::AtLeast(n) => n.to_string(),
+                    };
+                    let message = match (&target, taken) {
+                        (Target::Them, 0) => format!(
+                            "'{written} of them' takes no search identifier (names starting with _ are not counted; the rule defines {defined}); define a selection"
+                        ),
+                        (Target::Pattern(p), 0) => format!(
+                            "'{written} of {p}' matches no search identifier (the rule defines {defined}); fix the pattern"
+                        ),
+                        (Target::Them, n) => format!(
+                            "'{written} of them' asks for more search identifiers than the {n} there are, so it never holds; lower the number"
+                        ),
+                        (Target::Pattern(p), n) => format!(
+                            "'{written} of {p}' asks for more search identifiers than the {n} it matches, so it never holds; lower the number or fix the pattern"
+                        ),
+                    };
+                    self.diag(line, &format!("{section}.condition"), &message);
+                    ok = false;
+                }
             }
         }
         if !ok {
@@ -1059,6 +1103,16 @@ fn refs(c: &crate::condition::Condition, f: &mut dyn FnMut(&str)) {
     }
 }
 
+/// Calls `f` with each `x of y` of a condition.
+fn quantified(c: &Condition, f: &mut dyn FnMut(&Quantity, &Target)) {
+    match c {
+        Condition::Ref(_) => {}
+        Condition::And(v) | Condition::Or(v) => v.iter().for_each(|c| quantified(c, f)),
+        Condition::Not(c) => quantified(c, f),
+        Condition::Of(quantity, target) => f(quantity, target),
+    }
+}
+
 /// `text` cut to at most `max` characters, with `…` where it was cut (a condition quoted in a
 /// diagnostic can be kilobytes long).
 fn shorten(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
@@ -1368,6 +1422,68 @@ mod tests {
             (9, "detection.condition")
         );
         assert!(diags[0].message.contains("'filtr'"), "{}", diags[0].message);
+    }
+
+    /// An `x of PATTERN` that takes no identifier, or fewer than it asks for, never holds: a
+    /// typo that would keep a rule from firing or switch its filter off is refused like an
+    /// undefined name, on the condition's line, naming the identifiers there are.
+    #[test]
+    fn a_quantifier_that_takes_no_identifier_is_refused() {
+        let rule = |condition: &str| {
+            format!(
+                "title: T\nid: r1\nlogsource: {{product: test}}\ndetection:\n  selection1: {{F: x}}\n  selection2: {{F: y}}\n  filter1: {{U: adm}}\n  _hidden: {{H: z}}\n  condition: {condition}\n"
+            )
+        };
+        for condition in [
+            "1 of selection*",
+            "1 of selection* and not 1 of filter*",
+            "all of them",
+            "2 of them",
+            "3 of them",
+            "1 of _hid*",
+        ] {
+            let (docs, diags) = load(&rule(condition));
+            assert!(diags.is_empty(), "{condition}: {diags:?}");
+            assert_eq!(docs.len(), 1);
+        }
+        for (condition, says) in [
+            (
+                "1 of selection_*",
+                "'1 of selection_*' matches no search identifier (the rule defines selection1, selection2, filter1, _hidden)",
+            ),
+            (
+                "1 of selection* and not 1 of filter_*",
+                "'1 of filter_*' matches no search identifier",
+            ),
+            (
+                "all of nothing*",
+                "'all of nothing*' matches no search identifier",
+            ),
+            (
+                "3 of selection*",
+                "more search identifiers than the 2 it matches",
+            ),
+            ("4 of them", "more search identifiers than the 3 there are"),
+        ] {
+            let (docs, diags) = load(&rule(condition));
+            assert!(docs.is_empty(), "{condition}");
+            assert_eq!(diags.len(), 1, "{condition}: {diags:?}");
+            assert_eq!(
+                (diags[0].line, diags[0].path.as_str()),
+                (9, "detection.condition")
+            );
+            assert!(diags[0].message.contains(says), "{}", diags[0].message);
+        }
+        let (docs, diags) = load(
+            "title: T\nlogsource: {product: test}\ndetection:\n  _only: {F: x}\n  condition: 1 of them\n",
+        );
+        assert!(docs.is_empty());
+        assert!(
+            diags[0]
+                .message
+                .contains("'1 of them' takes no search identifier"),
+            "{diags:?}"
+        );
     }
 
     #[test]
