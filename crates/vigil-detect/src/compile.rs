@@ -24,7 +24,7 @@ use crate::literal;
 use crate::mapping::{
     ChannelTarget, category_targets, productless_category_targets, service_channels,
 };
-use crate::value::{CompiledValues, ItemError, ValueMatch, compile_values};
+use crate::value::{CompiledValues, ItemError, Number, ValueMatch, compile_values};
 
 /// Options of [`compile`].
 #[derive(Debug, Clone)]
@@ -1055,7 +1055,10 @@ impl Builder<'_> {
                 let mut ids = Vec::new();
                 for m in &item.values.matches {
                     match m {
-                        ValueMatch::NumEq(n, _) if *n >= 0.0 && n.fract() == 0.0 => {
+                        ValueMatch::NumEq(Number::Int(n), _) if u64::try_from(*n).is_ok() => {
+                            ids.push(*n as u64)
+                        }
+                        ValueMatch::NumEq(Number::Float(n), _) if *n >= 0.0 && n.fract() == 0.0 => {
                             ids.push(*n as u64)
                         }
                         _ => return None,

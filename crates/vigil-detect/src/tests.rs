@@ -351,6 +351,65 @@ fn a_number_in_a_rule_equals_a_number_or_its_own_text() {
     );
 }
 
+/// Integers compare exactly, whatever their size (the auditor's defect 1: through `f64`,
+/// `9007199254740993` equalled `…992` and `gt: 9007199254740992` missed `…993`); an integer and
+/// a float compare by value. One row per item: the event values it must and must not meet.
+#[test]
+fn integers_compare_exactly_and_with_floats_by_value() {
+    use FieldValue::{Float, Int, UInt};
+    for (item, hits, misses) in [
+        (
+            "N: 9007199254740993",
+            vec![Int(9007199254740993), s("9007199254740993")],
+            vec![Int(9007199254740992), Float(9007199254740992.0)],
+        ),
+        (
+            "N|gt: 9007199254740992",
+            vec![Int(9007199254740993), UInt(u64::MAX), s("9007199254740993")],
+            vec![Int(9007199254740992), Int(-1)],
+        ),
+        (
+            "N: 18446744073709551615",
+            vec![UInt(u64::MAX)],
+            vec![UInt(u64::MAX - 1), Int(i64::MAX)],
+        ),
+        (
+            "N|lte: -9223372036854775808",
+            vec![Int(i64::MIN), s("-9223372036854775809")],
+            vec![Int(i64::MIN + 1)],
+        ),
+        (
+            "N|lt: 2.5",
+            vec![Int(2), Float(2.4), s("2")],
+            vec![Int(3), Float(2.5)],
+        ),
+        (
+            "N|gte: 2.5",
+            vec![Int(3), Float(2.5)],
+            vec![Int(2), UInt(0)],
+        ),
+        ("N: 4769", vec![Float(4769.0)], vec![Float(4769.5)]),
+        (
+            "N|gt: 1.0e300",
+            vec![Float(1.0e301)],
+            vec![UInt(u64::MAX), Float(f64::NAN)],
+        ),
+    ] {
+        let r = rule(&format!("  sel:\n    {item}\n  condition: sel\n"));
+        let events: Vec<(MapEvent, bool)> = hits
+            .into_iter()
+            .map(|v| (MapEvent::new(&[("N", v)]), true))
+            .chain(
+                misses
+                    .into_iter()
+                    .map(|v| (MapEvent::new(&[("N", v)]), false)),
+            )
+            .collect();
+        let events: Vec<(&MapEvent, bool)> = events.iter().map(|(e, b)| (e, *b)).collect();
+        check(&r, &events);
+    }
+}
+
 #[test]
 fn keywords_and_conditions() {
     let r = rule(

@@ -56,11 +56,11 @@ pub(crate) enum ValueMatch {
     /// `cidr`.
     Cidr(Net),
     /// `gt/gte/lt/lte` (and numeric values compared to numeric fields).
-    Num(CmpOp, f64),
+    Num(CmpOp, Number),
     /// A number written without modifiers: equal to a number the event wrote, or to its text as
     /// written (values are strings to Sigma: `EventID: 4769` is not `" 4769"`, `"04769"` or
     /// `"4.769e3"`).
-    NumEq(f64, String),
+    NumEq(Number, String),
     /// A boolean value.
     Bool(bool),
     /// `null`: the field is absent, null or empty.
@@ -71,6 +71,76 @@ pub(crate) enum ValueMatch {
     FieldRef { field: u32, op: StrOp, cased: bool },
     /// Time modifiers: a date part compared with a number.
     Time(TimePart, CmpOp, f64),
+}
+
+/// A number of a rule or of an event. Integers stay integers: through `f64` every two above
+/// 2^53 that round alike were equal (a logon id `9007199254740993` met `…992`) and a bound
+/// between them was on the wrong side. Two integers compare exactly; an integer and a float
+/// compare by value, exactly too ([`Number::compare`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Number {
+    /// Every 64-bit integer, signed or not.
+    Int(i128),
+    /// Any other number.
+    Float(f64),
+}
+
+impl Number {
+    /// `text` read as a number: an integer when it is one, a float otherwise.
+    pub(crate) fn parse(text: &str) -> Option<Number> {
+        match text.parse::<i128>() {
+            Ok(i) => Some(Number::Int(i)),
+            Err(_) => text.parse().ok().map(Number::Float),
+        }
+    }
+
+    /// How `self` compares with `other`; `None` when one is NaN.
+    pub(crate) fn compare(self, other: Number) -> Option<std::cmp::Ordering> {
+        match (self, other) {
+            (Number::Int(a), Number::Int(b)) => Some(a.cmp(&b)),
+            (Number::Float(a), Number::Float(b)) => a.partial_cmp(&b),
+            (Number::Int(i), Number::Float(f)) => int_float(i, f),
+            (Number::Float(f), Number::Int(i)) => int_float(i, f).map(std::cmp::Ordering::reverse),
+        }
+    }
+
+    /// Whether `self op bound` holds.
+    pub(crate) fn test(self, op: CmpOp, bound: Number) -> bool {
+        use std::cmp::Ordering::*;
+        let Some(order) = self.compare(bound) else {
+            return false;
+        };
+        match op {
+            CmpOp::Gt => order == Greater,
+            CmpOp::Gte => order != Less,
+            CmpOp::Lt => order == Less,
+            CmpOp::Lte => order != Greater,
+            CmpOp::Eq => order == Equal,
+            CmpOp::Neq => order != Equal,
+        }
+    }
+}
+
+/// How the integer `i` compares with the float `f`, exactly: by `f`'s whole part, and its
+/// fraction when the whole parts are equal.
+fn int_float(i: i128, f: f64) -> Option<std::cmp::Ordering> {
+    use std::cmp::Ordering::*;
+    if f.is_nan() {
+        return None;
+    }
+    // ±2^127: past them `f` is beyond every i128 (and `as` would saturate).
+    const LIMIT: f64 = 170_141_183_460_469_231_731_687_303_715_884_105_728.0;
+    if f >= LIMIT {
+        return Some(Less);
+    }
+    if f < -LIMIT {
+        return Some(Greater);
+    }
+    let whole = f.floor();
+    Some(match i.cmp(&(whole as i128)) {
+        Equal if f > whole => Less,
+        order => order,
+    })
 }
 
 /// An IPv4 or IPv6 network.
@@ -284,17 +354,18 @@ fn compile_one(
             return Ok(());
         }
         Value::Int(i) if !textual && m.time.is_none() => {
-            let f = *i as f64;
+            let n = Number::Int(*i);
             out.push(match m.cmp {
-                Some(op) => ValueMatch::Num(op, f),
-                None => ValueMatch::NumEq(f, i.to_string()),
+                Some(op) => ValueMatch::Num(op, n),
+                None => ValueMatch::NumEq(n, i.to_string()),
             });
             return Ok(());
         }
         Value::Float(f, s) if !textual && m.time.is_none() => {
+            let n = Number::Float(*f);
             out.push(match m.cmp {
-                Some(op) => ValueMatch::Num(op, *f),
-                None => ValueMatch::NumEq(*f, s.clone()),
+                Some(op) => ValueMatch::Num(op, n),
+                None => ValueMatch::NumEq(n, s.clone()),
             });
             return Ok(());
         }
@@ -313,10 +384,9 @@ fn compile_one(
         return Ok(());
     }
     if let Some(op) = m.cmp {
-        let n: f64 = text
-            .trim()
-            .parse()
-            .map_err(|_| ItemError(format!("gt/gte/lt/lte compare with a number, not {text:?}")))?;
+        let n = Number::parse(text.trim()).ok_or_else(|| {
+            ItemError(format!("gt/gte/lt/lte compare with a number, not {text:?}"))
+        })?;
         out.push(ValueMatch::Num(op, n));
         return Ok(());
     }
@@ -783,7 +853,7 @@ mod tests {
         assert!(v6.contains("fe80::1".parse().unwrap()));
         assert!(matches!(
             c(&[Modifier::Gte], &[Value::Int(5)])[0],
-            ValueMatch::Num(CmpOp::Gte, 5.0)
+            ValueMatch::Num(CmpOp::Gte, Number::Int(5))
         ));
         assert!(
             compile_values(

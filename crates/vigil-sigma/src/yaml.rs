@@ -22,8 +22,9 @@ pub enum Scalar {
     Null,
     /// `true` / `false`.
     Bool(bool),
-    /// An integer written in decimal, hexadecimal (`0x`) or octal (`0o`).
-    Int(i64),
+    /// An integer written in decimal, hexadecimal (`0x`) or octal (`0o`), exact: 128 bits hold
+    /// every 64-bit integer, signed or not (an event's `UInt64` field, a logon id).
+    Int(i128),
     /// A floating-point number.
     Float(f64),
     /// Any other scalar, and every quoted or block scalar.
@@ -198,13 +199,13 @@ fn resolve_plain(s: &str) -> Scalar {
     if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
         return Scalar::Str;
     }
-    if let Some(Ok(v)) = s.strip_prefix("0x").map(|h| i64::from_str_radix(h, 16)) {
+    if let Some(Ok(v)) = s.strip_prefix("0x").map(|h| i128::from_str_radix(h, 16)) {
         return Scalar::Int(v);
     }
-    if let Some(Ok(v)) = s.strip_prefix("0o").map(|o| i64::from_str_radix(o, 8)) {
+    if let Some(Ok(v)) = s.strip_prefix("0o").map(|o| i128::from_str_radix(o, 8)) {
         return Scalar::Int(v);
     }
-    if let Ok(v) = s.parse::<i64>() {
+    if let Ok(v) = s.parse::<i128>() {
         return Scalar::Int(v);
     }
     let is_float_syntax = bytes
@@ -322,6 +323,16 @@ mod tests {
         assert_eq!(docs.len(), 2);
         let a = docs[0].get("a").unwrap();
         assert_eq!(a.value, Yaml::Scalar("4624".into(), Scalar::Int(4624)));
+        // Integers beyond 64 bits' signed range stay exact integers, not floats.
+        let big = parse_documents("a: 18446744073709551615\nb: 9007199254740993\n").unwrap();
+        assert_eq!(
+            big[0].get("a").unwrap().value,
+            Yaml::Scalar("18446744073709551615".into(), Scalar::Int(u64::MAX as i128))
+        );
+        assert_eq!(
+            big[0].get("b").unwrap().value,
+            Yaml::Scalar("9007199254740993".into(), Scalar::Int(9007199254740993))
+        );
         assert_eq!(a.line, 1);
         assert_eq!(
             docs[0].get("b").unwrap().value,
