@@ -23,6 +23,6 @@ pub use load::{
 pub use model::*;
 pub use modifier::{Modifier, check_chain};
 pub use placeholders::{
-    ExpandPart, Placeholders, PlaceholdersError, expand_parts, load_placeholders,
-    parse_placeholders, used_placeholders,
+    ExpandPart, Placeholders, PlaceholdersError, describe_without_values, expand_parts,
+    load_placeholders, parse_placeholders, placeholders_without_values, used_placeholders,
 };
