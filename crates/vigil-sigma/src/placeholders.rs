@@ -296,7 +296,7 @@ mod tests {
             ("A: x\n'%B%': y\n", 2, "without `%`"),
             ("A: x\nB:\n  c: d\n", 3, "text or numbers"),
             ("A: [x, [y]]\n", 1, "text or numbers"),
-            ("A: x\nA: y\n", 2, "given twice"),
+            ("A: x\nA: y\n", 2, "written twice"),
             ("A: [x\n", 1, "YAML"),
             ("A: x\n---\nB: y\n", 3, "one YAML document"),
         ] {

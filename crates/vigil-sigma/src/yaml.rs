@@ -115,6 +115,14 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
             return Ok(builder.docs);
         }
         builder.on_event(event, mark)?;
+        if let Some((line, first, key)) = builder.duplicate.take() {
+            return Err(YamlError {
+                line,
+                message: format!(
+                    "the key {key:?} is written twice in one map (first on line {first}); YAML allows a key once: write it once (in a Sigma rule, two tests of one field go in selections of their own)"
+                ),
+            });
+        }
     }
 }
 
@@ -147,6 +155,8 @@ struct Builder {
     anchors: HashMap<usize, (Node, usize)>,
     /// Nodes made so far, aliases' copies counted whole.
     nodes: usize,
+    /// The first key written twice in one map: its line, the first one's, and the key.
+    duplicate: Option<(usize, usize, String)>,
 }
 
 /// How many nodes `node` holds, itself included.
@@ -170,6 +180,16 @@ impl Builder {
             Some(Frame::Map(entries, key, _, _)) => match key.take() {
                 None => *key = Some(node),
                 Some(k) => {
+                    // YAML allows a key once per map. Loaders differ on a second one (PyYAML,
+                    // so pySigma, keeps the last; Vigil used to keep both): neither reading can
+                    // be trusted to be what the author meant.
+                    if let Yaml::Scalar(text, kind) = &k.value
+                        && let Some((first, _)) = entries.iter().find(|(e, _)| {
+                            matches!(&e.value, Yaml::Scalar(t, kd) if t == text && kd == kind)
+                        })
+                    {
+                        self.duplicate.get_or_insert((k.line, first.line, text.clone()));
+                    }
                     // A key written with nothing after it (`selection:`) gets an empty value
                     // marked where the next token starts, lines below or past the end of the
                     // text: the line to show is the key's.
