@@ -761,7 +761,7 @@ impl Cx<'_> {
                         Quantity::AtLeast(n) => *n as usize,
                     };
                     if taken < needed {
-                        empty.push((quantity.clone(), target.clone(), taken));
+                        empty.push((*quantity, target.clone(), taken));
                     }
                 });
                 let defined: Vec<&str> = searches.iter().map(|(n, _)| n.as_str()).collect();
