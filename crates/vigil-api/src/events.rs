@@ -549,6 +549,11 @@ pub struct RulesStatus {
     /// run, and correlations count their matches, but nothing of theirs is recorded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub turned_off: Vec<TurnedOffRule>,
+    /// Placeholders the loaded rules use and `--placeholders` gives no values, each as
+    /// `%name% (N rules: …)`: the `expand` values built on them match nothing, so a filter on
+    /// one excludes nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub placeholders_without_values: Vec<String>,
 }
 
 /// A loaded rule turned off by the organisation document.

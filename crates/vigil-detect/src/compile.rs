@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use vigil_sigma::{
     Condition, CorrelationRule, Detection, Diagnostic, FilterRule, Level, Logsource, Meta,
-    Quantity, Rule, RuleDoc, Search, Target, pattern_matches,
+    Quantity, Rule, RuleDoc, Search,
 };
 
 use crate::correlate::{CompiledCorrelation, compile_correlation};
@@ -24,7 +24,7 @@ use crate::literal;
 use crate::mapping::{
     ChannelTarget, category_targets, productless_category_targets, service_channels,
 };
-use crate::value::{CompiledValues, ItemError, ValueMatch, compile_values};
+use crate::value::{CompiledValues, ItemError, Number, ValueMatch, compile_values};
 
 /// Options of [`compile`].
 #[derive(Debug, Clone)]
@@ -779,7 +779,11 @@ impl Builder<'_> {
                                     Some(self.field(f))
                                 }
                                 None => {
-                                    if !mods.contains(&vigil_sigma::Modifier::Contains) {
+                                    // A keyword is looked for inside the values; a
+                                    // pattern is, being unanchored, already.
+                                    if !mods.contains(&vigil_sigma::Modifier::Contains)
+                                        && !mods.contains(&vigil_sigma::Modifier::Re)
+                                    {
                                         mods.push(vigil_sigma::Modifier::Contains);
                                     }
                                     None
@@ -1051,7 +1055,10 @@ impl Builder<'_> {
                 let mut ids = Vec::new();
                 for m in &item.values.matches {
                     match m {
-                        ValueMatch::NumEq(n, _) if *n >= 0.0 && n.fract() == 0.0 => {
+                        ValueMatch::NumEq(Number::Int(n), _) if u64::try_from(*n).is_ok() => {
+                            ids.push(*n as u64)
+                        }
+                        ValueMatch::NumEq(Number::Float(n), _) if *n >= 0.0 && n.fract() == 0.0 => {
                             ids.push(*n as u64)
                         }
                         _ => return None,
@@ -1186,10 +1193,7 @@ fn cond_expr(c: &Condition, searches: &[(&str, Expr)]) -> Expr {
         Condition::Of(q, target) => {
             let chosen: Vec<Expr> = searches
                 .iter()
-                .filter(|(n, _)| match target {
-                    Target::Them => !n.starts_with('_'),
-                    Target::Pattern(p) => pattern_matches(p, n),
-                })
+                .filter(|(n, _)| vigil_sigma::condition::takes(target, n))
                 .map(|(_, e)| clone_expr(e))
                 .collect();
             match q {

@@ -22,7 +22,7 @@ use crate::compile::{
     Bucket, ChannelIndex, CompiledRuleSet, Expr, FieldAutomaton, Item, RuleId, TableName,
 };
 use crate::event::{Event, FieldSink, FieldValue};
-use crate::value::{NO_NEEDLE, StrOp, ValueMatch, time_part};
+use crate::value::{NO_NEEDLE, Number, StrOp, ValueMatch, time_part};
 use vigil_sigma::Logsource;
 
 /// One value of a field, prepared for matching.
@@ -34,7 +34,7 @@ struct Cached {
     ascii: bool,
     /// The value as a number when the event wrote a number; text is parsed only when a
     /// numeric comparison asks (see [`Cached::number`]).
-    num: Option<f64>,
+    num: Option<Number>,
     /// The value read as an IP address, on the first `cidr` test of the event (a rule lists
     /// a dozen networks: the text is parsed once, not once per network).
     ip: std::cell::OnceCell<Option<IpAddr>>,
@@ -56,7 +56,7 @@ struct Slot {
 
 impl Cached {
     /// The value as a number: the number the event wrote, or the text read as one.
-    fn number(&self) -> Option<f64> {
+    fn number(&self) -> Option<Number> {
         self.num.or_else(|| parse_num(&self.raw))
     }
 
@@ -73,15 +73,15 @@ impl Cached {
             FieldValue::Str(s) => self.raw.push_str(s),
             FieldValue::Int(i) => {
                 let _ = write!(self.raw, "{i}");
-                self.num = Some(*i as f64);
+                self.num = Some(Number::Int(i128::from(*i)));
             }
             FieldValue::UInt(u) => {
                 let _ = write!(self.raw, "{u}");
-                self.num = Some(*u as f64);
+                self.num = Some(Number::Int(i128::from(*u)));
             }
             FieldValue::Float(f) => {
                 let _ = write!(self.raw, "{f}");
-                self.num = Some(*f);
+                self.num = Some(Number::Float(*f));
             }
             FieldValue::Bool(b) => {
                 self.raw.push_str(if *b { "true" } else { "false" });
@@ -211,12 +211,12 @@ fn lowercase_into(v: &FieldValue<'_>, out: &mut String) {
     }
 }
 
-fn parse_num(s: &str) -> Option<f64> {
+fn parse_num(s: &str) -> Option<Number> {
     let t = s.trim();
     if t.is_empty() || !(t.as_bytes()[0].is_ascii_digit() || t.starts_with('-')) {
         return None;
     }
-    t.parse().ok()
+    Number::parse(t)
 }
 
 /// Whether a rule written for `rule` applies to a log that is `log`: every part the rule
@@ -398,7 +398,11 @@ impl<'s> Matcher<'s> {
             .values()
             .first()
             .and_then(Cached::number)?;
-        ci.by_event_id.get(&(eid as u64))
+        let eid = match eid {
+            Number::Int(i) => u64::try_from(i).ok()?,
+            Number::Float(f) => f as u64,
+        };
+        ci.by_event_id.get(&eid)
     }
 
     /// The detection rules that match `event`, in rule order. The slice is reused by the next
@@ -789,8 +793,12 @@ fn one(m: &ValueMatch, c: &Cached) -> bool {
             c.ip.get_or_init(|| c.raw.trim().parse().ok())
                 .is_some_and(|ip| net.contains(ip))
         }
-        ValueMatch::Num(op, bound) => c.number().is_some_and(|n| op.test(n, *bound)),
-        ValueMatch::NumEq(n, text) => c.lower.eq_ignore_ascii_case(text) || c.num == Some(*n),
+        ValueMatch::Num(op, bound) => c.number().is_some_and(|n| n.test(*op, *bound)),
+        ValueMatch::NumEq(n, text) => {
+            c.lower.eq_ignore_ascii_case(text)
+                || c.num
+                    .is_some_and(|v| v.compare(*n) == Some(std::cmp::Ordering::Equal))
+        }
         ValueMatch::Bool(b) => {
             c.boolean == Some(*b) || c.lower == if *b { "true" } else { "false" }
         }

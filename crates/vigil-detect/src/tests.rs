@@ -351,6 +351,65 @@ fn a_number_in_a_rule_equals_a_number_or_its_own_text() {
     );
 }
 
+/// Integers compare exactly, whatever their size (the auditor's defect 1: through `f64`,
+/// `9007199254740993` equalled `…992` and `gt: 9007199254740992` missed `…993`); an integer and
+/// a float compare by value. One row per item: the event values it must and must not meet.
+#[test]
+fn integers_compare_exactly_and_with_floats_by_value() {
+    use FieldValue::{Float, Int, UInt};
+    for (item, hits, misses) in [
+        (
+            "N: 9007199254740993",
+            vec![Int(9007199254740993), s("9007199254740993")],
+            vec![Int(9007199254740992), Float(9007199254740992.0)],
+        ),
+        (
+            "N|gt: 9007199254740992",
+            vec![Int(9007199254740993), UInt(u64::MAX), s("9007199254740993")],
+            vec![Int(9007199254740992), Int(-1)],
+        ),
+        (
+            "N: 18446744073709551615",
+            vec![UInt(u64::MAX)],
+            vec![UInt(u64::MAX - 1), Int(i64::MAX)],
+        ),
+        (
+            "N|lte: -9223372036854775808",
+            vec![Int(i64::MIN), s("-9223372036854775809")],
+            vec![Int(i64::MIN + 1)],
+        ),
+        (
+            "N|lt: 2.5",
+            vec![Int(2), Float(2.4), s("2")],
+            vec![Int(3), Float(2.5)],
+        ),
+        (
+            "N|gte: 2.5",
+            vec![Int(3), Float(2.5)],
+            vec![Int(2), UInt(0)],
+        ),
+        ("N: 4769", vec![Float(4769.0)], vec![Float(4769.5)]),
+        (
+            "N|gt: 1.0e300",
+            vec![Float(1.0e301)],
+            vec![UInt(u64::MAX), Float(f64::NAN)],
+        ),
+    ] {
+        let r = rule(&format!("  sel:\n    {item}\n  condition: sel\n"));
+        let events: Vec<(MapEvent, bool)> = hits
+            .into_iter()
+            .map(|v| (MapEvent::new(&[("N", v)]), true))
+            .chain(
+                misses
+                    .into_iter()
+                    .map(|v| (MapEvent::new(&[("N", v)]), false)),
+            )
+            .collect();
+        let events: Vec<(&MapEvent, bool)> = events.iter().map(|(e, b)| (e, *b)).collect();
+        check(&r, &events);
+    }
+}
+
 #[test]
 fn keywords_and_conditions() {
     let r = rule(
@@ -414,6 +473,134 @@ fn expand_uses_placeholders() {
     assert!(diags[0].message.contains("admins"), "{diags:?}");
     // By default an unresolved placeholder matches nothing.
     check(&r, &[(&MapEvent::new(&[("User", s("root"))]), false)]);
+}
+
+/// Modifiers apply in the order written, as the specification says: `windash` and `expand`
+/// before `re` and `cidr` change the pattern's or the network's text (the auditor's defect 2:
+/// they were dropped), and `startswith|endswith` is `*x*`. One row per chain: the item, then
+/// values of the field that must match and values that must not.
+#[test]
+fn modifiers_apply_in_the_order_written() {
+    let mut opts = CompileOptions::default();
+    for (name, values) in [
+        ("pat", &["-e(nc|ncodedcommand)? "][..]),
+        ("nets", &["10.0.0.0/8", "192.168.1.0/24"][..]),
+        ("admins", &["adm_*"][..]),
+    ] {
+        opts.placeholders
+            .insert(name.into(), values.iter().map(|v| v.to_string()).collect());
+    }
+    for (item, hits, misses) in [
+        (
+            "C|windash|re: ' -e(nc|ncodedcommand)? '",
+            &[
+                "powershell.exe -enc SQB",
+                "powershell.exe /enc SQB",
+                "powershell.exe \u{2013}encodedcommand SQB",
+                "powershell.exe \u{2015}e x",
+            ][..],
+            &["powershell.exe enc SQB", "powershell.exe +enc SQB"][..],
+        ),
+        (
+            "C|windash|re|i: ' -ENC '",
+            &["x /enc y", "x \u{2014}Enc y"][..],
+            &["x enc y"][..],
+        ),
+        (
+            "C|expand|re: ' %pat%'",
+            &["powershell -enc x", "powershell -encodedcommand x"][..],
+            &["powershell /enc x", "%pat%"][..],
+        ),
+        (
+            "C|expand|windash|re: ' %pat%'",
+            &["powershell /enc x"][..],
+            &["powershell enc x"][..],
+        ),
+        (
+            "C|expand|cidr: '%nets%'",
+            &["10.1.2.3", "192.168.1.7"][..],
+            &["192.168.2.1", "11.0.0.1"][..],
+        ),
+        (
+            "C|contains|expand: '%admins%'",
+            &["x adm_joe", "ADM_"][..],
+            &["adm", "joe"][..],
+        ),
+        (
+            "C|startswith|endswith: 'x'",
+            &["x", "axb", "ab x", "x ab"][..],
+            &["ab"][..],
+        ),
+        (
+            "C|endswith|windash: ' -s'",
+            &["a /s", "a \u{2013}s"][..],
+            &["a /s b"][..],
+        ),
+    ] {
+        let r = rule(&format!("  sel:\n    {item}\n  condition: sel\n"));
+        let hits: Vec<MapEvent> = hits.iter().map(|v| MapEvent::new(&[("C", s(v))])).collect();
+        let misses: Vec<MapEvent> = misses
+            .iter()
+            .map(|v| MapEvent::new(&[("C", s(v))]))
+            .collect();
+        let events: Vec<(&MapEvent, bool)> = hits
+            .iter()
+            .map(|e| (e, true))
+            .chain(misses.iter().map(|e| (e, false)))
+            .collect();
+        check_with(&r, &opts, &events);
+    }
+}
+
+/// A chain the engine could honour only in part is refused where the rule is read, with the
+/// item's line, never loaded with a modifier ignored.
+#[test]
+fn a_modifier_that_would_be_ignored_refuses_the_rule() {
+    for item in [
+        "C|re|base64: evil",
+        "C|cidr|contains: 10.0.0.0/8",
+        "C|gt|contains: 5",
+        "C|contains|re: x",
+        "C|re|windash: ' -x'",
+    ] {
+        let r = rule(&format!("  sel:\n    {item}\n  condition: sel\n"));
+        let (docs, diags) = vigil_sigma::parse_str(&r, Path::new("t.yml"));
+        assert!(docs.is_empty(), "{item}");
+        assert_eq!(diags.len(), 1, "{item}: {diags:?}");
+        assert_eq!(diags[0].line, 7, "{item}: {diags:?}");
+        assert!(
+            diags[0].path.ends_with(item.split(':').next().unwrap()),
+            "{diags:?}"
+        );
+    }
+    // The engine refuses them too when a rule is built without YAML.
+    let rule = |mods: Vec<vigil_sigma::Modifier>| {
+        let mut docs = vigil_sigma::parse_str(
+            &rule("  sel:\n    C: x\n  condition: sel\n"),
+            Path::new("t.yml"),
+        )
+        .0;
+        let vigil_sigma::RuleDoc::Rule(r) = &mut docs[0] else {
+            panic!()
+        };
+        let vigil_sigma::Search::Maps(maps) = &mut r.detection.searches[0].1 else {
+            panic!()
+        };
+        maps[0][0].modifiers = mods;
+        docs
+    };
+    let (set, diags) = compile(
+        &rule(vec![
+            vigil_sigma::Modifier::Re,
+            vigil_sigma::Modifier::Base64,
+        ]),
+        &CompileOptions::default(),
+    );
+    assert_eq!(set.detection_count(), 0);
+    assert!(
+        diags[0].message.contains("'base64' cannot follow |re"),
+        "{diags:?}"
+    );
 }
 
 fn win(channel: &str, eid: i64, extra: &[(&str, FieldValue<'static>)]) -> MapEvent {

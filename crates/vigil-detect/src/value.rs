@@ -56,11 +56,11 @@ pub(crate) enum ValueMatch {
     /// `cidr`.
     Cidr(Net),
     /// `gt/gte/lt/lte` (and numeric values compared to numeric fields).
-    Num(CmpOp, f64),
+    Num(CmpOp, Number),
     /// A number written without modifiers: equal to a number the event wrote, or to its text as
     /// written (values are strings to Sigma: `EventID: 4769` is not `" 4769"`, `"04769"` or
     /// `"4.769e3"`).
-    NumEq(f64, String),
+    NumEq(Number, String),
     /// A boolean value.
     Bool(bool),
     /// `null`: the field is absent, null or empty.
@@ -71,6 +71,76 @@ pub(crate) enum ValueMatch {
     FieldRef { field: u32, op: StrOp, cased: bool },
     /// Time modifiers: a date part compared with a number.
     Time(TimePart, CmpOp, f64),
+}
+
+/// A number of a rule or of an event. Integers stay integers: through `f64` every two above
+/// 2^53 that round alike were equal (a logon id `9007199254740993` met `…992`) and a bound
+/// between them was on the wrong side. Two integers compare exactly; an integer and a float
+/// compare by value, exactly too ([`Number::compare`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Number {
+    /// Every 64-bit integer, signed or not.
+    Int(i128),
+    /// Any other number.
+    Float(f64),
+}
+
+impl Number {
+    /// `text` read as a number: an integer when it is one, a float otherwise.
+    pub(crate) fn parse(text: &str) -> Option<Number> {
+        match text.parse::<i128>() {
+            Ok(i) => Some(Number::Int(i)),
+            Err(_) => text.parse().ok().map(Number::Float),
+        }
+    }
+
+    /// How `self` compares with `other`; `None` when one is NaN.
+    pub(crate) fn compare(self, other: Number) -> Option<std::cmp::Ordering> {
+        match (self, other) {
+            (Number::Int(a), Number::Int(b)) => Some(a.cmp(&b)),
+            (Number::Float(a), Number::Float(b)) => a.partial_cmp(&b),
+            (Number::Int(i), Number::Float(f)) => int_float(i, f),
+            (Number::Float(f), Number::Int(i)) => int_float(i, f).map(std::cmp::Ordering::reverse),
+        }
+    }
+
+    /// Whether `self op bound` holds.
+    pub(crate) fn test(self, op: CmpOp, bound: Number) -> bool {
+        use std::cmp::Ordering::*;
+        let Some(order) = self.compare(bound) else {
+            return false;
+        };
+        match op {
+            CmpOp::Gt => order == Greater,
+            CmpOp::Gte => order != Less,
+            CmpOp::Lt => order == Less,
+            CmpOp::Lte => order != Greater,
+            CmpOp::Eq => order == Equal,
+            CmpOp::Neq => order != Equal,
+        }
+    }
+}
+
+/// How the integer `i` compares with the float `f`, exactly: by `f`'s whole part, and its
+/// fraction when the whole parts are equal.
+fn int_float(i: i128, f: f64) -> Option<std::cmp::Ordering> {
+    use std::cmp::Ordering::*;
+    if f.is_nan() {
+        return None;
+    }
+    // ±2^127: past them `f` is beyond every i128 (and `as` would saturate).
+    const LIMIT: f64 = 170_141_183_460_469_231_731_687_303_715_884_105_728.0;
+    if f >= LIMIT {
+        return Some(Less);
+    }
+    if f < -LIMIT {
+        return Some(Greater);
+    }
+    let whole = f.floor();
+    Some(match i.cmp(&(whole as i128)) {
+        Equal if f > whole => Less,
+        order => order,
+    })
 }
 
 /// An IPv4 or IPv6 network.
@@ -145,13 +215,20 @@ struct Mods {
     time: Option<TimePart>,
 }
 
+/// Sorts a chain of modifiers into flags, once [`vigil_sigma::check_chain`] has found that
+/// applying them in the order written gives the value one meaning: what is left to order then
+/// is `expand` → `windash` → `re`, `cidr` or the encodings, which [`compile_one`] follows.
+/// `contains`, `startswith` and `endswith` each add their wildcard, as in order they would
+/// (`startswith|endswith` is `*x*`).
 fn sort_mods(mods: &[Modifier]) -> Result<Mods, ItemError> {
+    vigil_sigma::check_chain(mods).map_err(ItemError)?;
     let mut m = Mods::default();
+    let (mut lead, mut trail) = (false, false);
     for modifier in mods {
         match modifier {
-            Modifier::Contains => m.op = Some(StrOp::Contains),
-            Modifier::StartsWith => m.op = Some(StrOp::Prefix),
-            Modifier::EndsWith => m.op = Some(StrOp::Suffix),
+            Modifier::Contains => (lead, trail) = (true, true),
+            Modifier::StartsWith => trail = true,
+            Modifier::EndsWith => lead = true,
             Modifier::All => m.all = true,
             Modifier::Cased => m.cased = true,
             Modifier::Neq => m.neq = true,
@@ -179,16 +256,12 @@ fn sort_mods(mods: &[Modifier]) -> Result<Mods, ItemError> {
             Modifier::Year => m.time = Some(TimePart::Year),
         }
     }
-    if (m.re_i || m.re_m || m.re_s) && !m.re {
-        return Err(ItemError(
-            "the i, m and s modifiers only follow 're'".into(),
-        ));
-    }
-    if m.utf16.is_some() && !(m.base64 || m.base64offset) {
-        return Err(ItemError(
-            "utf16le/utf16be/utf16/wide must be followed by base64 or base64offset".into(),
-        ));
-    }
+    m.op = match (lead, trail) {
+        (true, true) => Some(StrOp::Contains),
+        (true, false) => Some(StrOp::Suffix),
+        (false, true) => Some(StrOp::Prefix),
+        (false, false) => None,
+    };
     Ok(m)
 }
 
@@ -267,29 +340,32 @@ fn compile_one(
             _ => Err(ItemError("'exists' takes true or false".into())),
         };
     }
+    // A number or boolean is one only for a comparison or without modifiers that make the
+    // value a text, a pattern, a network or a field name.
+    let textual =
+        m.op.is_some() || m.re || m.cidr || m.fieldref || m.windash || m.base64 || m.base64offset;
     let text = match v {
         Value::Null => {
             out.push(ValueMatch::Null);
             return Ok(());
         }
-        Value::Bool(b) if m.op.is_none() => {
+        Value::Bool(b) if !textual && m.cmp.is_none() && m.time.is_none() => {
             out.push(ValueMatch::Bool(*b));
             return Ok(());
         }
-        Value::Int(i)
-            if m.op.is_none() && m.time.is_none() && !m.re && !m.base64 && !m.base64offset =>
-        {
-            let f = *i as f64;
+        Value::Int(i) if !textual && m.time.is_none() => {
+            let n = Number::Int(*i);
             out.push(match m.cmp {
-                Some(op) => ValueMatch::Num(op, f),
-                None => ValueMatch::NumEq(f, i.to_string()),
+                Some(op) => ValueMatch::Num(op, n),
+                None => ValueMatch::NumEq(n, i.to_string()),
             });
             return Ok(());
         }
-        Value::Float(f, s) if m.op.is_none() && m.time.is_none() && !m.re => {
+        Value::Float(f, s) if !textual && m.time.is_none() => {
+            let n = Number::Float(*f);
             out.push(match m.cmp {
-                Some(op) => ValueMatch::Num(op, *f),
-                None => ValueMatch::NumEq(*f, s.clone()),
+                Some(op) => ValueMatch::Num(op, n),
+                None => ValueMatch::NumEq(n, s.clone()),
             });
             return Ok(());
         }
@@ -308,18 +384,10 @@ fn compile_one(
         return Ok(());
     }
     if let Some(op) = m.cmp {
-        let n: f64 = text
-            .trim()
-            .parse()
-            .map_err(|_| ItemError(format!("gt/gte/lt/lte compare with a number, not {text:?}")))?;
-        out.push(ValueMatch::Num(op, n));
-        return Ok(());
-    }
-    if m.cidr {
-        let net = Net::parse(&text).ok_or_else(|| {
-            ItemError(format!("{text:?} is not a CIDR network such as 10.0.0.0/8"))
+        let n = Number::parse(text.trim()).ok_or_else(|| {
+            ItemError(format!("gt/gte/lt/lte compare with a number, not {text:?}"))
         })?;
-        out.push(ValueMatch::Cidr(net));
+        out.push(ValueMatch::Num(op, n));
         return Ok(());
     }
     if m.fieldref {
@@ -330,27 +398,41 @@ fn compile_one(
         });
         return Ok(());
     }
-    if m.re {
-        let re = RegexBuilder::new(&text)
-            .case_insensitive(m.re_i)
-            .multi_line(m.re_m)
-            .dot_matches_new_line(m.re_s)
-            .size_limit(1 << 22)
-            .build()
-            .map_err(|e| ItemError(format!("bad regular expression: {e}")))?;
-        let required = crate::literal::of_regex(&text, m.re_i, m.re_m, m.re_s);
-        out.push(ValueMatch::Regex {
-            re: Box::new(re),
-            required: required.into(),
-        });
-        return Ok(());
-    }
-    // String pipeline: expand → windash → encodings → wildcards.
+    // The pipeline of the modifiers' order: expand → windash → re, cidr, encodings or
+    // wildcards.
     let mut texts = if m.expand {
         expand(&text, placeholders.0, placeholders.1)?
     } else {
         vec![text]
     };
+    if m.cidr {
+        for t in &texts {
+            let net = Net::parse(t).ok_or_else(|| {
+                let what = match m.expand {
+                    true => format!("{t:?} (a placeholder's value)"),
+                    false => format!("{t:?}"),
+                };
+                ItemError(format!("{what} is not a CIDR network such as 10.0.0.0/8"))
+            })?;
+            out.push(ValueMatch::Cidr(net));
+        }
+        return Ok(());
+    }
+    if m.re {
+        if m.windash {
+            // The permutations of the pattern's text, as of any text: each one a pattern.
+            if let Some(t) = texts.iter().find(|t| dashes(t) > WINDASH_SPELLED_OUT) {
+                return Err(ItemError(format!(
+                    "windash before re writes each dash of the pattern five ways, and {t:?} has more than {WINDASH_SPELLED_OUT} dashes; write the class [-/–—―] in the pattern instead"
+                )));
+            }
+            texts = texts.iter().flat_map(|t| windash(t)).collect();
+        }
+        for t in &texts {
+            out.push(regex_match(t, m)?);
+        }
+        return Ok(());
+    }
     if m.windash {
         let encoded = m.base64 || m.base64offset;
         if !encoded && texts.iter().any(|t| dashes(t) > WINDASH_SPELLED_OUT) {
@@ -380,6 +462,22 @@ fn compile_one(
         out.push(wildcard(&t, m.op, m.cased)?);
     }
     Ok(())
+}
+
+/// A `re` value: the pattern with the flags of `i`, `m` and `s`.
+fn regex_match(text: &str, m: &Mods) -> Result<ValueMatch, ItemError> {
+    let re = RegexBuilder::new(text)
+        .case_insensitive(m.re_i)
+        .multi_line(m.re_m)
+        .dot_matches_new_line(m.re_s)
+        .size_limit(1 << 22)
+        .build()
+        .map_err(|e| ItemError(format!("bad regular expression: {e}")))?;
+    let required = crate::literal::of_regex(text, m.re_i, m.re_m, m.re_s);
+    Ok(ValueMatch::Regex {
+        re: Box::new(re),
+        required: required.into(),
+    })
 }
 
 /// `text` lowercased as the matcher lowercases values: character by character
@@ -755,7 +853,7 @@ mod tests {
         assert!(v6.contains("fe80::1".parse().unwrap()));
         assert!(matches!(
             c(&[Modifier::Gte], &[Value::Int(5)])[0],
-            ValueMatch::Num(CmpOp::Gte, 5.0)
+            ValueMatch::Num(CmpOp::Gte, Number::Int(5))
         ));
         assert!(
             compile_values(

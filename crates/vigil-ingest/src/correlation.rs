@@ -1408,6 +1408,7 @@ mod tests {
                 loaded: 2,
                 rejected: Vec::new(),
                 loaded_at: chrono::Utc::now(),
+                placeholders_without_values: Vec::new(),
             },
             rejected_rules: Vec::new(),
         })

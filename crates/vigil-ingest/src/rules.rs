@@ -34,6 +34,9 @@ pub struct RulesStatus {
     pub rejected: Vec<String>,
     /// When the set was loaded.
     pub loaded_at: DateTime<Utc>,
+    /// The placeholders the rules use without values, each as `%name% (N rules: …)`: the
+    /// `expand` values built on them match nothing, so a filter on one excludes nothing.
+    pub placeholders_without_values: Vec<String>,
 }
 
 /// The current rule set, shared by every ingest path and replaced by [`RuleSlot::reload`].
@@ -60,6 +63,16 @@ pub fn load(paths: &[PathBuf], placeholders: Option<&Path>) -> Result<LoadedRule
     let (set, refused) = compile(&docs, &options);
     let rejected = diagnostics.iter().chain(&refused);
     let loaded = set.rules().len();
+    let unvalued = vigil_sigma::describe_without_values(&vigil_sigma::placeholders_without_values(
+        &docs,
+        &options.placeholders,
+    ));
+    for placeholder in &unvalued {
+        tracing::warn!(
+            %placeholder,
+            "a placeholder the rules use has no values: the expand values built on it match nothing, so a filter on it excludes nothing; give it values with --placeholders FILE"
+        );
+    }
     Ok(LoadedRules {
         set,
         status: RulesStatus {
@@ -67,6 +80,7 @@ pub fn load(paths: &[PathBuf], placeholders: Option<&Path>) -> Result<LoadedRule
             loaded,
             rejected: rejected.clone().map(ToString::to_string).collect(),
             loaded_at: Utc::now(),
+            placeholders_without_values: unvalued,
         },
         rejected_rules: rejected.map(|d| (d.file.clone(), d.rule.clone())).collect(),
     })
@@ -197,9 +211,22 @@ mod tests {
         };
         assert!(matches("Bob") && !matches("carol"));
 
+        assert!(slot.current().status.placeholders_without_values.is_empty());
+
         std::fs::write(&file, "admins: carol\n").unwrap();
         slot.reload().unwrap();
         assert!(matches("carol") && !matches("bob"));
+
+        // A file without the rule's placeholder: the load names it with its rule (and logs a
+        // warning), for `GET /rules` to show.
+        std::fs::write(&file, "admin: [alice]\n").unwrap();
+        let status = slot.reload().unwrap();
+        assert_eq!(
+            status.placeholders_without_values,
+            ["%admins% (1 rule: admins)"]
+        );
+        std::fs::write(&file, "admins: carol\n").unwrap();
+        slot.reload().unwrap();
 
         std::fs::write(&file, "admins:\n  - [nested]\n").unwrap();
         let err = slot.reload().unwrap_err().to_string();

@@ -512,6 +512,15 @@ pub fn parse_condition(text: &str) -> Result<Condition, ConditionError> {
 ///
 /// Linear in the lengths, without recursion: on a mismatch it backtracks only to the last `*`
 /// (a pattern of many stars cannot make it exponential).
+/// Whether `x of target` takes the search identifier `name`: `them` takes every one whose name
+/// does not start with `_`, a pattern those it matches.
+pub fn takes(target: &Target, name: &str) -> bool {
+    match target {
+        Target::Them => !name.starts_with('_'),
+        Target::Pattern(p) => pattern_matches(p, name),
+    }
+}
+
 pub fn pattern_matches(pattern: &str, name: &str) -> bool {
     let (p, n) = (pattern.as_bytes(), name.as_bytes());
     let (mut pi, mut ni) = (0, 0);

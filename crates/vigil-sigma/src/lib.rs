@@ -21,8 +21,8 @@ pub use load::{
     rule_files,
 };
 pub use model::*;
-pub use modifier::Modifier;
+pub use modifier::{Modifier, check_chain};
 pub use placeholders::{
-    ExpandPart, Placeholders, PlaceholdersError, expand_parts, load_placeholders,
-    parse_placeholders, used_placeholders,
+    ExpandPart, Placeholders, PlaceholdersError, describe_without_values, expand_parts,
+    load_placeholders, parse_placeholders, placeholders_without_values, used_placeholders,
 };

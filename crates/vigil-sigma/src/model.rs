@@ -122,8 +122,8 @@ pub struct Logsource {
 pub enum Value {
     /// A string, with Sigma wildcards and escapes still as written.
     Str(String),
-    /// An integer.
-    Int(i64),
+    /// An integer, exact (every 64-bit integer, signed or not, fits).
+    Int(i128),
     /// A floating-point number, with its text as written.
     Float(f64, String),
     /// A boolean.

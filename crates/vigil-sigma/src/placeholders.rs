@@ -143,6 +143,51 @@ pub fn used_placeholders(doc: &RuleDoc) -> Vec<&str> {
     names
 }
 
+/// The placeholders `docs` use that `values` gives no value, each with the rules (id, or title)
+/// that use it, sorted by name. An `expand` value built on one matches nothing: a selection on
+/// it never holds and, what matters more, a filter on it (`not filter_admins`) excludes
+/// nothing, so the rule fires where its author meant it not to. Every command that loads
+/// rules names them.
+pub fn placeholders_without_values(
+    docs: &[RuleDoc],
+    values: &Placeholders,
+) -> Vec<(String, Vec<String>)> {
+    let mut missing: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for doc in docs {
+        for name in used_placeholders(doc) {
+            if !values.contains_key(name) {
+                let meta = doc.meta();
+                let rule = meta.id.clone().unwrap_or_else(|| meta.title.clone());
+                missing.entry(name).or_default().push(rule);
+            }
+        }
+    }
+    missing
+        .into_iter()
+        .map(|(name, rules)| (name.to_string(), rules))
+        .collect()
+}
+
+/// One line per placeholder of [`placeholders_without_values`], for a warning: the
+/// placeholder, how many rules use it and the first few of them.
+pub fn describe_without_values(missing: &[(String, Vec<String>)]) -> Vec<String> {
+    const SHOWN: usize = 3;
+    missing
+        .iter()
+        .map(|(name, rules)| {
+            let mut shown = rules[..rules.len().min(SHOWN)].join(", ");
+            if rules.len() > SHOWN {
+                shown.push_str(&format!(" and {} more", rules.len() - SHOWN));
+            }
+            let count = match rules.len() {
+                1 => "1 rule".to_string(),
+                n => format!("{n} rules"),
+            };
+            format!("%{name}% ({count}: {shown})")
+        })
+        .collect()
+}
+
 /// One piece of a value written for the `expand` modifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpandPart<'a> {
@@ -251,7 +296,7 @@ mod tests {
             ("A: x\n'%B%': y\n", 2, "without `%`"),
             ("A: x\nB:\n  c: d\n", 3, "text or numbers"),
             ("A: [x, [y]]\n", 1, "text or numbers"),
-            ("A: x\nA: y\n", 2, "given twice"),
+            ("A: x\nA: y\n", 2, "written twice"),
             ("A: [x\n", 1, "YAML"),
             ("A: x\n---\nB: y\n", 3, "one YAML document"),
         ] {
@@ -267,5 +312,34 @@ mod tests {
         let (docs, diagnostics) = crate::parse_str(text, Path::new("t.yml"));
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         assert_eq!(used_placeholders(&docs[0]), ["one", "two", "three"]);
+    }
+
+    #[test]
+    fn placeholders_without_values_are_named_with_their_rules() {
+        let rule = |id: &str, placeholder: &str| {
+            format!(
+                "title: T {id}\nid: {id}\nlogsource: {{product: x}}\ndetection:\n  s: {{A: b}}\n  f:\n    X|expand: '%{placeholder}%'\n  condition: s and not f\n"
+            )
+        };
+        let text = [
+            rule("r1", "admins"),
+            rule("r2", "admins"),
+            rule("r3", "admins"),
+            rule("r4", "admins"),
+            rule("r5", "dcs"),
+            rule("r6", "known"),
+        ]
+        .join("---\n");
+        let (docs, diagnostics) = crate::parse_str(&text, Path::new("t.yml"));
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let values: Placeholders = [("known".to_string(), vec!["v".to_string()])].into();
+        let missing = placeholders_without_values(&docs, &values);
+        assert_eq!(
+            describe_without_values(&missing),
+            [
+                "%admins% (4 rules: r1, r2, r3 and 1 more)",
+                "%dcs% (1 rule: r5)"
+            ]
+        );
     }
 }

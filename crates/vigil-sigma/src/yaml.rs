@@ -22,8 +22,9 @@ pub enum Scalar {
     Null,
     /// `true` / `false`.
     Bool(bool),
-    /// An integer written in decimal, hexadecimal (`0x`) or octal (`0o`).
-    Int(i64),
+    /// An integer written in decimal, hexadecimal (`0x`) or octal (`0o`), exact: 128 bits hold
+    /// every 64-bit integer, signed or not (an event's `UInt64` field, a logon id).
+    Int(i128),
     /// A floating-point number.
     Float(f64),
     /// Any other scalar, and every quoted or block scalar.
@@ -114,6 +115,14 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
             return Ok(builder.docs);
         }
         builder.on_event(event, mark)?;
+        if let Some((line, first, key)) = builder.duplicate.take() {
+            return Err(YamlError {
+                line,
+                message: format!(
+                    "the key {key:?} is written twice in one map (first on line {first}); YAML allows a key once: write it once (in a Sigma rule, two tests of one field go in selections of their own)"
+                ),
+            });
+        }
     }
 }
 
@@ -146,6 +155,8 @@ struct Builder {
     anchors: HashMap<usize, (Node, usize)>,
     /// Nodes made so far, aliases' copies counted whole.
     nodes: usize,
+    /// The first key written twice in one map: its line, the first one's, and the key.
+    duplicate: Option<(usize, usize, String)>,
 }
 
 /// How many nodes `node` holds, itself included.
@@ -169,6 +180,16 @@ impl Builder {
             Some(Frame::Map(entries, key, _, _)) => match key.take() {
                 None => *key = Some(node),
                 Some(k) => {
+                    // YAML allows a key once per map. Loaders differ on a second one (PyYAML,
+                    // so pySigma, keeps the last; Vigil used to keep both): neither reading can
+                    // be trusted to be what the author meant.
+                    if let Yaml::Scalar(text, kind) = &k.value
+                        && let Some((first, _)) = entries.iter().find(|(e, _)| {
+                            matches!(&e.value, Yaml::Scalar(t, kd) if t == text && kd == kind)
+                        })
+                    {
+                        self.duplicate.get_or_insert((k.line, first.line, text.clone()));
+                    }
                     // A key written with nothing after it (`selection:`) gets an empty value
                     // marked where the next token starts, lines below or past the end of the
                     // text: the line to show is the key's.
@@ -198,13 +219,13 @@ fn resolve_plain(s: &str) -> Scalar {
     if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
         return Scalar::Str;
     }
-    if let Some(Ok(v)) = s.strip_prefix("0x").map(|h| i64::from_str_radix(h, 16)) {
+    if let Some(Ok(v)) = s.strip_prefix("0x").map(|h| i128::from_str_radix(h, 16)) {
         return Scalar::Int(v);
     }
-    if let Some(Ok(v)) = s.strip_prefix("0o").map(|o| i64::from_str_radix(o, 8)) {
+    if let Some(Ok(v)) = s.strip_prefix("0o").map(|o| i128::from_str_radix(o, 8)) {
         return Scalar::Int(v);
     }
-    if let Ok(v) = s.parse::<i64>() {
+    if let Ok(v) = s.parse::<i128>() {
         return Scalar::Int(v);
     }
     let is_float_syntax = bytes
@@ -322,6 +343,16 @@ mod tests {
         assert_eq!(docs.len(), 2);
         let a = docs[0].get("a").unwrap();
         assert_eq!(a.value, Yaml::Scalar("4624".into(), Scalar::Int(4624)));
+        // Integers beyond 64 bits' signed range stay exact integers, not floats.
+        let big = parse_documents("a: 18446744073709551615\nb: 9007199254740993\n").unwrap();
+        assert_eq!(
+            big[0].get("a").unwrap().value,
+            Yaml::Scalar("18446744073709551615".into(), Scalar::Int(u64::MAX as i128))
+        );
+        assert_eq!(
+            big[0].get("b").unwrap().value,
+            Yaml::Scalar("9007199254740993".into(), Scalar::Int(9007199254740993))
+        );
         assert_eq!(a.line, 1);
         assert_eq!(
             docs[0].get("b").unwrap().value,

@@ -31,6 +31,7 @@ fn status(s: vigil_ingest::RulesStatus) -> RulesStatus {
         correlations_rebuilding: false,
         correlations_late: Vec::new(),
         turned_off: Vec::new(),
+        placeholders_without_values: s.placeholders_without_values,
     }
 }
 

@@ -306,6 +306,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         docs
     })?;
     let rejected = loaded.load_diagnostics.len() + loaded.compile_diagnostics.len();
+    let unvalued = vigil_sigma::placeholders_without_values(&loaded.docs, &loaded.placeholders);
+    if !unvalued.is_empty() {
+        eprintln!("{}", placeholders_warning(&unvalued));
+    }
     let set = loaded.set;
     let rules_loaded = match &choice {
         Some(c) => c.loaded,
@@ -522,6 +526,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 const LONG_TABLE: u64 = 10_000;
 
 /// What to use instead of a table that long.
+/// The warning for placeholders without values, for stderr: which, used by which rules, what it
+/// means for their matches and what to do. The specification asks a tool that cannot handle a
+/// placeholder to reject the rule; Vigil runs it, and says so loudly instead (see
+/// docs/sigma-conformance.md).
+fn placeholders_warning(unvalued: &[(String, Vec<String>)]) -> String {
+    let mut text = String::from(
+        "warning: these placeholders have no values, so the `expand` values that use them match nothing: a selection on one never holds and a filter on one excludes nothing (its rule reports what the filter was written to leave out); give them values with --placeholders FILE",
+    );
+    for line in vigil_sigma::describe_without_values(unvalued) {
+        text.push_str("\n  ");
+        text.push_str(&line);
+    }
+    text
+}
+
 fn long_table_hint(format: Format, matches: u64) -> Option<String> {
     (format == Format::Table && matches > LONG_TABLE).then(|| {
         format!(

@@ -1135,10 +1135,12 @@ detection:
         run(&args.iter().map(String::as_str).collect::<Vec<_>>())
     };
     let placeholders = d.join("pipeline.yml");
-    let hits = jsonl(&ok(hunt(&[
-        "--placeholders",
-        placeholders.to_str().unwrap(),
-    ])));
+    let valued = hunt(&["--placeholders", placeholders.to_str().unwrap()]);
+    assert!(
+        !String::from_utf8_lossy(&valued.stderr).contains("placeholders have no values"),
+        "every placeholder has values: no warning"
+    );
+    let hits = jsonl(&ok(valued));
     let records: Vec<u64> = hits
         .iter()
         .map(|h| h["record_id"].as_u64().unwrap())
@@ -1148,8 +1150,21 @@ detection:
         [1],
         "an admin workstation, case aside, not from the DC"
     );
+    // Without values the filter on the DC's addresses excludes nothing: hunt says so on
+    // stderr, naming the placeholders, their rule and what to do (the auditor's defect 5: only
+    // `rules check` named them).
+    let unvalued = hunt(&[]);
+    let stderr = String::from_utf8_lossy(&unvalued.stderr).into_owned();
     assert!(
-        jsonl(&ok(hunt(&[]))).is_empty(),
+        stderr.contains("warning: these placeholders have no values")
+            && stderr.contains("--placeholders FILE")
+            && stderr
+                .contains("%Admins_Workstations% (1 rule: 44444444-4444-4444-4444-444444444444)")
+            && stderr.contains("%dc_ip_addresses% (1 rule: 44444444-4444-4444-4444-444444444444)"),
+        "{stderr}"
+    );
+    assert!(
+        jsonl(&ok(unvalued)).is_empty(),
         "no values: nothing matches"
     );
 
