@@ -420,13 +420,7 @@ fn compile_one(
     }
     if m.re {
         if m.windash {
-            // The permutations of the pattern's text, as of any text: each one a pattern.
-            if let Some(t) = texts.iter().find(|t| dashes(t) > WINDASH_SPELLED_OUT) {
-                return Err(ItemError(format!(
-                    "windash before re writes each dash of the pattern five ways, and {t:?} has more than {WINDASH_SPELLED_OUT} dashes; write the class [-/–—―] in the pattern instead"
-                )));
-            }
-            texts = texts.iter().flat_map(|t| windash(t)).collect();
+            texts = texts.iter().map(|t| windash_pattern(t)).collect();
         }
         for t in &texts {
             out.push(regex_match(t, m)?);
@@ -630,6 +624,50 @@ const DASHES: [char; 5] = ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'];
 const WINDASH_SPELLED_OUT: usize = 4;
 
 /// How many of the five dashes `s` holds.
+/// A regular expression whose every dash outside a character class (`-`, or `\-`) also
+/// matches the other [`DASHES`]: `windash` before `re`. A dash inside a class (`[a-z]`, `[-_]`)
+/// is left as written: there it is a range or a character of the class, not a command-line
+/// switch, and changing it would change what the class holds. One pattern, whatever the
+/// number of dashes.
+fn windash_pattern(pattern: &str) -> String {
+    const ANY_DASH: &str = "[-/\u{2013}\u{2014}\u{2015}]";
+    let mut out = String::with_capacity(pattern.len() + 16);
+    // How deep in (nested) character classes, and whether a class has just opened (where `]`
+    // and `^` are the class's own).
+    let mut depth = 0usize;
+    let mut opened = false;
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        let just_opened = std::mem::take(&mut opened);
+        match c {
+            '\\' => match chars.next() {
+                Some('-') if depth == 0 => out.push_str(ANY_DASH),
+                Some(next) => {
+                    out.push('\\');
+                    out.push(next);
+                }
+                None => out.push('\\'),
+            },
+            '-' if depth == 0 => out.push_str(ANY_DASH),
+            '[' => {
+                depth += 1;
+                opened = true;
+                out.push(c);
+            }
+            '^' if just_opened => {
+                opened = true;
+                out.push(c);
+            }
+            ']' if depth > 0 && !just_opened => {
+                depth -= 1;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 fn dashes(s: &str) -> usize {
     s.chars().filter(|c| DASHES.contains(c)).count()
 }
@@ -834,6 +872,20 @@ mod tests {
             &[Value::Str("cmd".into())],
         );
         assert_eq!(lit_of(&wide[0]).1, "ywbtagqa");
+    }
+
+    #[test]
+    fn windash_before_re_changes_the_dashes_outside_classes() {
+        for (pattern, expected) in [
+            (" -e(nc)? ", " [-/\u{2013}\u{2014}\u{2015}]e(nc)? "),
+            ("\\-x", "[-/\u{2013}\u{2014}\u{2015}]x"),
+            ("[a-z]-[^-a]", "[a-z][-/\u{2013}\u{2014}\u{2015}][^-a]"),
+            ("[]-][[:alpha:]-]x", "[]-][[:alpha:]-]x"),
+            ("a\\[-", "a\\[[-/\u{2013}\u{2014}\u{2015}]"),
+        ] {
+            assert_eq!(windash_pattern(pattern), expected, "{pattern}");
+            regex::Regex::new(&windash_pattern(pattern)).expect("still a pattern");
+        }
     }
 
     #[test]
