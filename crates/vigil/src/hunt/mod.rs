@@ -127,11 +127,13 @@ pub struct Args {
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
-    /// What the JSON or syslog logs are, as a Sigma logsource (`product=linux,service=auth`,
-    /// `category=webserver`): only the rules written for it then see them. May be given
-    /// several times (a log of any of them). EVTX records go by their Channel regardless;
-    /// without it, syslog lines are the Linux logs of the program that wrote each, access log
-    /// lines category=webserver, error log lines service=apache or service=nginx.
+    /// What the JSON, syslog or --text logs are, as a Sigma logsource
+    /// (`product=linux,service=auth`, `category=webserver`): only the rules written for it
+    /// then see them. May be given several times (a log of any of them). EVTX records go by
+    /// their Channel, and web server lines by what they are (access and IIS log lines
+    /// category=webserver, error log lines service=apache or service=nginx, in files or
+    /// carried by syslog), regardless; without it, syslog lines are the Linux logs of the
+    /// program that wrote each.
     #[arg(long = "logsource", value_name = "KEY=VALUE,...", value_parser = parse_logsource)]
     logsources: Vec<Logsource>,
     /// Read text of no format Vigil recognises (an application's own log) line by line, each

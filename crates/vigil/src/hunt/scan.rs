@@ -16,11 +16,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use vigil_detect::{CompiledRuleSet, FieldMapping, Logsource, MappedEvent, Matcher, RuleId};
 use vigil_events::RecordSource;
-use vigil_events::implied_logsources;
 use vigil_events::json::JsonEvent;
 use vigil_events::source::{
     DecodeError, FilePiece, FilePieces, InputFile, Opened, TextOptions, open_file,
 };
+use vigil_events::{implied_logsources, web_server_logsources};
 
 use super::census::Census;
 use super::report::{Match, Rendered, Renderer};
@@ -716,8 +716,8 @@ pub fn scan_source(
 ) {
     let set = matcher.rule_set();
     // Lines of a plain-text log say what logs they are (syslog by the program that wrote them,
-    // access logs webserver), unless the user did.
-    let implied = opts.logsources.is_empty() && source.is_text_log();
+    // access logs webserver) unless the user did; a web server's own lines always do.
+    let text_log = source.is_text_log();
     for record in source {
         let record = match record {
             Ok(r) => r,
@@ -738,10 +738,10 @@ pub fn scan_source(
             }
         }
         let event = record.event;
-        let implied_here = if implied {
-            implied_logsources(&event)
-        } else {
-            None
+        let implied_here = match (text_log, opts.logsources.is_empty()) {
+            (false, _) => None,
+            (true, true) => implied_logsources(&event),
+            (true, false) => web_server_logsources(&event),
         };
         if opts.census {
             scan.census

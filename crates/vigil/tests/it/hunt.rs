@@ -1369,6 +1369,108 @@ fn hunt_reads_iis_logs_by_their_header() {
     assert!(stderr.contains("1 file, 2 events"), "{stderr}");
 }
 
+/// A declared logsource says what the JSON, syslog and other text logs are; a web server's own
+/// lines (access, IIS and error logs, in files or carried by syslog) stay what they are, so a
+/// `--logsource` meant for the other logs of a collection never hides them from the webserver
+/// rules. Each row: the flags, then the (file, record, rule) found.
+#[test]
+fn a_declared_logsource_leaves_web_server_lines_what_they_are() {
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/sigma/rules/web");
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    for rule in [
+        "webserver_generic/web_path_traversal_exploitation_attempt.yml",
+        "product/apache/web_apache_segfault.yml",
+    ] {
+        std::fs::copy(
+            web.join(rule),
+            rules.join(Path::new(rule).file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        rules.join("auth.yml"),
+        "title: SSH Failed Password\nid: 5b7c8d9e-0f1a-4b2c-8d3e-4f5a6b7c8d9e\nlogsource:\n  product: linux\n  service: auth\ndetection:\n  keywords:\n    - 'Failed password'\n  condition: keywords\nlevel: low\n",
+    )
+    .unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let request = r#"203.0.113.9 - - [05/Dec/2026:10:00:01 +0000] "GET /page.php?file=../../../etc/passwd HTTP/1.1" 200 512 "-" "curl/8.5.0""#;
+    std::fs::write(logs.join("access.log"), format!("{request}\n")).unwrap();
+    std::fs::write(
+        logs.join("u_ex261205.log"),
+        "#Software: Microsoft Internet Information Services 10.0\n\
+         #Fields: date time c-ip cs-method cs-uri-stem cs-uri-query sc-status cs(User-Agent)\n\
+         2026-12-05 10:00:02 203.0.113.9 GET /page.aspx file=../../../etc/passwd 200 curl/8.5.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        logs.join("error_log"),
+        "[Sat Dec 05 10:00:03 2026] [notice] child pid 6725 exit signal Segmentation fault (11)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        logs.join("syslog"),
+        format!(
+            "Dec  5 10:00:04 web01 nginx: {request}\n\
+             Dec  5 10:00:05 web01 sshd[812]: Failed password for root from 203.0.113.9 port 51220 ssh2\n"
+        ),
+    )
+    .unwrap();
+    let (traversal, segfault, auth) = (
+        "Path Traversal Exploitation Attempts",
+        "Apache Segmentation Fault",
+        "SSH Failed Password",
+    );
+    let web_lines = [
+        ("access.log", 1, traversal),
+        ("error_log", 1, segfault),
+        ("syslog", 1, traversal),
+        ("u_ex261205.log", 3, traversal),
+    ];
+    let with_auth = {
+        let mut all = web_lines.to_vec();
+        all.push(("syslog", 2, auth));
+        all.sort();
+        all
+    };
+    let cases: [(&[&str], &[(&str, u64, &str)]); 5] = [
+        (&[], &with_auth),
+        (&["--logsource", "product=linux,service=auth"], &with_auth),
+        (&["--text", "--logsource", "product=myapp"], &web_lines),
+        (&["--logsource", "category=webserver"], &web_lines),
+        (&["--logsource", "category=proxy"], &web_lines),
+    ];
+    for (flags, expected) in cases {
+        let out = crate::support::vigil()
+            .args(["hunt", "--format", "jsonl", "-r"])
+            .arg(&rules)
+            .args(flags)
+            .arg(&logs)
+            .output()
+            .unwrap();
+        let hits = jsonl(&ok(out));
+        let mut found: Vec<(String, u64, String)> = hits
+            .iter()
+            .map(|h| {
+                let file = Path::new(h["file"].as_str().unwrap()).file_name().unwrap();
+                (
+                    file.to_string_lossy().into_owned(),
+                    h["record_id"].as_u64().unwrap(),
+                    h["rule_title"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        found.sort();
+        let expected: Vec<(String, u64, String)> = expected
+            .iter()
+            .map(|&(f, r, t)| (f.to_owned(), r, t.to_owned()))
+            .collect();
+        assert_eq!(found, expected, "{flags:?}");
+    }
+}
+
 /// A log cut from a larger one starts mid-line: the lines after the cut still tell its format,
 /// and the whole file is hunted.
 #[test]
