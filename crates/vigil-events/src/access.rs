@@ -13,12 +13,17 @@
 //! | `timestamp` | the request's time, RFC 3339 with the log's offset |
 //! | `cs-host`, `s-port` | the virtual host and port, in `vhost_combined` |
 //! | `c-ip` | the client address (or name) |
-//! | `cs-username` | the authenticated user, `-` for none (as W3C logs write it) |
+//! | `cs-username` | the authenticated user (the ident, RFC 1413's answer, is not kept) |
 //! | `cs-method`, `cs-uri`, `cs-uri-stem`, `cs-uri-query`, `cs-version` | the request line: method, target, its path, its query (after `?`, absent when there is none), protocol |
-//! | `request` | the request line as logged, only when it is no `METHOD TARGET [VERSION]` (a TLS handshake sent to a plain port, `-`) |
+//! | `request` | the request line as logged, only when it is no `METHOD TARGET [VERSION]` (a TLS handshake sent to a plain port) |
 //! | `sc-status`, `sc-bytes` | the status and the response size (numbers; no `sc-bytes` for `-`) |
 //! | `cs-referer`, `cs-user-agent` | the Referer and User-Agent headers (combined formats) |
 //! | `extra` | whatever the server's format adds after them (nginx's `"$http_x_forwarded_for"`, a response time) |
+//!
+//! A `-` is no value, as in the W3C logs of IIS ([`crate::w3c`]): the field is left out, so a
+//! rule's `cs-referer: null` or `cs-user-agent: null` (*Webshell ReGeorg Detection Via Web
+//! Logs*) holds for a request without those headers, in either log. The servers write `-` for
+//! a header the client sent as `-` too; the logs cannot tell the two apart.
 //!
 //! A syslog message whose text is such a line (nginx's `access_log syslog:server=…`) gets the
 //! same fields beside the syslog ones ([`crate::syslog`]). Either way the event is a web
@@ -48,7 +53,7 @@ pub struct AccessEntry<'a> {
     pub port: Option<u16>,
     /// The client address or name.
     pub client: &'a str,
-    /// The authenticated user, `-` for none.
+    /// The authenticated user, `-` for none (as logged).
     pub user: &'a str,
     /// When, in milliseconds since the epoch.
     pub unix_ms: i64,
@@ -60,9 +65,9 @@ pub struct AccessEntry<'a> {
     pub status: u16,
     /// The response size; `None` for `-`.
     pub bytes: Option<u64>,
-    /// The Referer header (combined formats).
+    /// The Referer header (combined formats), `-` for none (as logged).
     pub referer: Option<Cow<'a, str>>,
-    /// The User-Agent header (combined formats).
+    /// The User-Agent header (combined formats), `-` for none (as logged).
     pub user_agent: Option<Cow<'a, str>>,
     /// What follows, trimmed; empty when nothing does.
     pub extra: Cow<'a, str>,
@@ -122,20 +127,25 @@ impl<'a> AccessEntry<'a> {
     }
 
     /// Writes the fields into an event being written; `timestamp` only `with_time` (a syslog
-    /// message carrying the line has its own).
+    /// message carrying the line has its own). A `-` is left out (module documentation).
     pub(crate) fn write_fields(&self, w: &mut ObjectWriter, with_time: bool) {
+        let string = |w: &mut ObjectWriter, name: &str, value: &str| {
+            if value != "-" {
+                w.string(name, value);
+            }
+        };
         w.string(ACCESS_LOG_FORMAT_FIELD, self.format);
         if with_time {
             w.string("timestamp", &self.rfc3339());
         }
         if let Some(vhost) = self.vhost {
-            w.string("cs-host", vhost);
+            string(w, "cs-host", vhost);
         }
         if let Some(port) = self.port {
             w.number("s-port", u64::from(port));
         }
-        w.string("c-ip", self.client);
-        w.string("cs-username", self.user);
+        string(w, "c-ip", self.client);
+        string(w, "cs-username", self.user);
         match self.request_line() {
             Some(line) => {
                 w.string("cs-method", line.method);
@@ -152,17 +162,17 @@ impl<'a> AccessEntry<'a> {
                     w.string("cs-version", version);
                 }
             }
-            None => w.string("request", &self.request),
+            None => string(w, "request", &self.request),
         }
         w.number("sc-status", u64::from(self.status));
         if let Some(bytes) = self.bytes {
             w.number("sc-bytes", bytes);
         }
         if let Some(referer) = &self.referer {
-            w.string("cs-referer", referer);
+            string(w, "cs-referer", referer);
         }
         if let Some(agent) = &self.user_agent {
-            w.string("cs-user-agent", agent);
+            string(w, "cs-user-agent", agent);
         }
         if !self.extra.is_empty() {
             w.string("extra", &self.extra);
@@ -394,6 +404,59 @@ mod tests {
                 .unwrap();
         assert_eq!(entry.unix_ms, 1_791_665_736_000);
         assert_eq!((entry.bytes, entry.user), (None, "-"));
+    }
+
+    /// Each `-` field is left out, as IIS logs leave theirs: a rule's `cs-referer: null` and
+    /// `cs-user-agent: null` (SigmaHQ's ReGeorg rule) hold on either log.
+    #[test]
+    fn a_dash_is_no_value() {
+        for (line, expected) in [
+            (
+                r#"203.0.113.9 - - [05/Dec/2026:10:00:00 +0000] "POST /tunnel.jsp?cmd=connect HTTP/1.1" 200 - "-" "-""#,
+                json!({
+                    "access_log_format": "combined",
+                    "timestamp": "2026-12-05T10:00:00+00:00",
+                    "c-ip": "203.0.113.9",
+                    "cs-method": "POST",
+                    "cs-uri": "/tunnel.jsp?cmd=connect",
+                    "cs-uri-stem": "/tunnel.jsp",
+                    "cs-uri-query": "cmd=connect",
+                    "cs-version": "HTTP/1.1",
+                    "sc-status": 200,
+                }),
+            ),
+            // nginx's line for a connection closed before any request.
+            (
+                r#"203.0.113.9 - - [05/Dec/2026:10:00:00 +0000] "-" 400 0 "-" "-""#,
+                json!({
+                    "access_log_format": "combined",
+                    "timestamp": "2026-12-05T10:00:00+00:00",
+                    "c-ip": "203.0.113.9",
+                    "sc-status": 400,
+                    "sc-bytes": 0,
+                }),
+            ),
+            (
+                r#"- - - [05/Dec/2026:10:00:00 +0000] "GET / HTTP/1.0" 200 1"#,
+                json!({
+                    "access_log_format": "common",
+                    "timestamp": "2026-12-05T10:00:00+00:00",
+                    "cs-method": "GET",
+                    "cs-uri": "/",
+                    "cs-uri-stem": "/",
+                    "cs-version": "HTTP/1.0",
+                    "sc-status": 200,
+                    "sc-bytes": 1,
+                }),
+            ),
+        ] {
+            assert_eq!(event(line), expected, "{line}");
+        }
+        // The entry keeps what was logged.
+        let entry =
+            parse(br#"1.2.3.4 - - [05/Dec/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-""#)
+                .unwrap();
+        assert_eq!((entry.user, entry.referer.as_deref()), ("-", Some("-")));
     }
 
     #[test]

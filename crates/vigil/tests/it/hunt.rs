@@ -1369,6 +1369,58 @@ fn hunt_reads_iis_logs_by_their_header() {
     assert!(stderr.contains("1 file, 2 events"), "{stderr}");
 }
 
+/// SigmaHQ's ReGeorg rule wants a request with no Referer and no User-Agent (`null`): Apache's
+/// and nginx's `"-"` is no value, as IIS's `-` is, so the same request is found in either log.
+#[test]
+fn a_dash_in_an_access_log_is_no_value_as_in_an_iis_log() {
+    let rule = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/sigma/rules/web/webserver_generic/web_webshell_regeorg.yml");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("access.log"),
+        "203.0.113.9 - - [05/Dec/2026:10:00:00 +0000] \"POST /tunnel.jsp?cmd=connect&target=10.0.0.5&port=22 HTTP/1.1\" 200 0 \"-\" \"-\"\n\
+         203.0.113.9 - - [05/Dec/2026:10:00:01 +0000] \"POST /tunnel.jsp?cmd=connect&target=10.0.0.5&port=22 HTTP/1.1\" 200 0 \"-\" \"python-requests/2.31\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("u_ex261205.log"),
+        "#Software: Microsoft Internet Information Services 10.0\n\
+         #Fields: date time c-ip cs-method cs-uri-stem cs-uri-query sc-status cs(User-Agent) cs(Referer)\n\
+         2026-12-05 10:00:00 203.0.113.9 POST /tunnel.aspx cmd=connect&target=10.0.0.5&port=22 200 - -\n",
+    )
+    .unwrap();
+    let out = crate::support::vigil()
+        .args(["hunt", "--format", "jsonl", "-r"])
+        .arg(&rule)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let hits = jsonl(&ok(out));
+    let mut found: Vec<(String, u64)> = hits
+        .iter()
+        .map(|h| {
+            let file = Path::new(h["file"].as_str().unwrap()).file_name().unwrap();
+            (
+                file.to_string_lossy().into_owned(),
+                h["record_id"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("access.log".to_owned(), 1),
+            ("u_ex261205.log".to_owned(), 3)
+        ]
+    );
+    let access = hits.iter().find(|h| h["record_id"] == 1).unwrap();
+    assert!(
+        access["event"].get("cs-referer").is_none() && access["event"].get("cs-username").is_none(),
+        "{access}"
+    );
+}
+
 /// A declared logsource says what the JSON, syslog and other text logs are; a web server's own
 /// lines (access, IIS and error logs, in files or carried by syslog) stay what they are, so a
 /// `--logsource` meant for the other logs of a collection never hides them from the webserver
