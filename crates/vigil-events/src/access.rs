@@ -26,7 +26,8 @@
 //! a header the client sent as `-` too; the logs cannot tell the two apart.
 //!
 //! A syslog message whose text is such a line (nginx's `access_log syslog:server=…`) gets the
-//! same fields beside the syslog ones ([`crate::syslog`]). Either way the event is a web
+//! same fields beside the syslog ones, and the request's time as its `timestamp`
+//! ([`crate::syslog`]). Either way the event is a web
 //! request to the rules ([`crate::implied_logsources`]), not a Linux log.
 //!
 //! Values are kept as the server logged them — a URL stays percent-encoded, as the rules
@@ -127,7 +128,7 @@ impl<'a> AccessEntry<'a> {
     }
 
     /// Writes the fields into an event being written; `timestamp` only `with_time` (a syslog
-    /// message carrying the line has its own). A `-` is left out (module documentation).
+    /// message carrying the line writes it as its own, [`crate::syslog::parse`]). A `-` is left out (module documentation).
     pub(crate) fn write_fields(&self, w: &mut ObjectWriter, with_time: bool) {
         let string = |w: &mut ObjectWriter, name: &str, value: &str| {
             if value != "-" {

@@ -1369,6 +1369,45 @@ fn hunt_reads_iis_logs_by_their_header() {
     assert!(stderr.contains("1 file, 2 events"), "{stderr}");
 }
 
+/// An access line in a file read as syslog has its own time, though no syslog header gives it
+/// one: a --from/--to window holding the request finds it.
+#[test]
+fn an_access_line_in_a_syslog_file_keeps_its_time() {
+    let rule = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../../../shared/data/sigma/rules/web/webserver_generic/web_path_traversal_exploitation_attempt.yml",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("collected.log");
+    std::fs::write(
+        &log,
+        "Dec  5 09:59:58 web01 sshd[812]: Accepted publickey for deploy from 10.0.0.2 port 51220 ssh2\n\
+         203.0.113.9 - - [05/Dec/2026:10:00:01 +0100] \"GET /page.php?file=../../../etc/passwd HTTP/1.1\" 200 512 \"-\" \"curl/8.5.0\"\n",
+    )
+    .unwrap();
+    let hunt = |window: &[&str]| {
+        let out = crate::support::vigil()
+            .args(["hunt", "--format", "jsonl", "-r"])
+            .arg(&rule)
+            .args(window)
+            .arg(&log)
+            .output()
+            .unwrap();
+        jsonl(&ok(out))
+    };
+    let hits = hunt(&[]);
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["timestamp"], "2026-12-05T09:00:01.000Z");
+    assert_eq!(hits[0]["event"]["timestamp"], "2026-12-05T10:00:01+01:00");
+    let within = hunt(&[
+        "--from",
+        "2026-12-05T09:00:00Z",
+        "--to",
+        "2026-12-05T09:00:02Z",
+    ]);
+    assert_eq!(within.len(), 1, "{within:?}");
+    assert!(hunt(&["--from", "2026-12-05T09:00:02Z"]).is_empty());
+}
+
 /// SigmaHQ's ReGeorg rule wants a request with no Referer and no User-Agent (`null`): Apache's
 /// and nginx's `"-"` is no value, as IIS's `-` is, so the same request is found in either log.
 #[test]
