@@ -9,11 +9,11 @@
 //!
 //! | field | from |
 //! |---|---|
-//! | `access_log_format` | `common`, `combined`, or `vhost_combined` (Apache's `other_vhosts_access.log`, led by `host:port`); `w3c` for IIS logs ([`crate::w3c`]); only web requests have it |
+//! | `access_log_format` | `common`, `combined`, or `vhost_combined` (Apache's `other_vhosts_access.log`, led by `host:port`, or by a host name a client address follows); `w3c` for IIS logs ([`crate::w3c`]); only web requests have it |
 //! | `timestamp` | the request's time, RFC 3339 with the log's offset |
 //! | `cs-host`, `s-port` | the virtual host and port, in `vhost_combined` |
 //! | `c-ip` | the client address (or name) |
-//! | `cs-username` | the authenticated user (the ident, RFC 1413's answer, is not kept) |
+//! | `cs-username` | the authenticated user: everything between the ident and the time, blanks and all (the ident, RFC 1413's answer, is not kept) |
 //! | `cs-method`, `cs-uri`, `cs-uri-stem`, `cs-uri-query`, `cs-version` | the request line: method, target, its path, its query (after `?`, absent when there is none), protocol |
 //! | `request` | the request line as logged, only when it is no `METHOD TARGET [VERSION]` (a TLS handshake sent to a plain port) |
 //! | `sc-status`, `sc-bytes` | the status and the response size (numbers; no `sc-bytes` for `-`) |
@@ -188,40 +188,44 @@ pub fn parse(line: &[u8]) -> Result<AccessEntry<'_>, AccessError> {
         column: at + 1,
         problem,
     };
-    let open = memchr::memchr_iter(b'[', line)
-        .find(|&at| at > 0 && line[at - 1] == b' ')
-        .map(|at| at - 1)
+    // The ` [` before the time: the first whose text has its shape (a user name may hold a
+    // bracket), else the first at all, for the error to point at.
+    let opens = || {
+        memchr::memchr_iter(b'[', line)
+            .filter(|&at| at > 0 && line[at - 1] == b' ')
+            .map(|at| at - 1)
+    };
+    let time_shaped = |open: usize| {
+        line.get(open + 2..open + 2 + 27)
+            .is_some_and(|t| t[2] == b'/' && t[6] == b'/' && t[11] == b':' && t[26] == b']')
+    };
+    let open = opens()
+        .find(|&open| time_shaped(open))
+        .or_else(|| opens().next())
         .ok_or_else(|| fail(0, "expected `HOST IDENT USER [TIME]`"))?;
     let head = std::str::from_utf8(&line[..open])
         .map_err(|e| fail(e.valid_up_to(), "expected text before the time"))?;
-    // Three names, or four with the virtual host first; found without allocating, since every
-    // syslog message is tried as a line too.
-    let mut names = head.split(' ');
-    let mut first = [""; 4];
-    // The slots lead the zip, so no name is taken from `names` once they are full.
-    let count = first
-        .iter_mut()
-        .zip(names.by_ref())
-        .map(|(slot, n)| *slot = n)
-        .count();
-    if names.next().is_some() {
-        return Err(fail(0, "expected `HOST IDENT USER [TIME]`"));
-    }
-    let (format, vhost, port, client, user) = match first[..count] {
-        [client, _ident, user] => ("common", None, None, client, user),
-        [vhost, client, _ident, user] => {
-            let (vhost, port) = match vhost.rsplit_once(':') {
-                Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => {
-                    (host, port.parse().ok())
-                }
-                _ => (vhost, None),
-            };
-            ("vhost_combined", Some(vhost), port, client, user)
-        }
-        _ => return Err(fail(0, "expected `HOST IDENT USER [TIME]`")),
+    // Anchored on the time: the client (after the virtual host, if any) and the ident are one
+    // word each, and the user is everything between them and the time, blanks and all (Apache
+    // logs a name sent with Basic authentication as it is: `john doe`). Found without
+    // allocating, since every syslog message is tried as a line too.
+    let names = || fail(0, "expected `HOST IDENT USER [TIME]`");
+    let (first, rest) = head.split_once(' ').ok_or_else(names)?;
+    let (second, rest) = rest.split_once(' ').ok_or_else(names)?;
+    let (format, vhost, port, client, user) = if is_virtual_host(first, second, rest) {
+        let (_ident, user) = rest.split_once(' ').ok_or_else(names)?;
+        let (vhost, port) = match first.rsplit_once(':') {
+            Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => {
+                (host, port.parse().ok())
+            }
+            _ => (first, None),
+        };
+        ("vhost_combined", Some(vhost), port, second, user)
+    } else {
+        ("common", None, None, first, rest)
     };
     if client.is_empty() || user.is_empty() {
-        return Err(fail(0, "expected `HOST IDENT USER [TIME]`"));
+        return Err(names());
     }
     let time_at = open + 2;
     let close = memchr::memchr(b']', &line[time_at..])
@@ -269,6 +273,24 @@ pub fn parse(line: &[u8]) -> Result<AccessEntry<'_>, AccessError> {
         user_agent,
         extra: String::from_utf8_lossy(line[at..].trim_ascii()),
     })
+}
+
+/// Whether a line whose names before the time start `first second rest…` is led by a virtual
+/// host (`vhost_combined`: `host:port client ident user`) rather than the client (`client
+/// ident user`, the user possibly holding blanks): the first name is no IP address and either
+/// ends in `:port` (Apache's `%v:%p`), or a client address follows it, or a named client and
+/// an ident of `-` do (an ident is almost always `-`, and a common line's is its second name).
+fn is_virtual_host(first: &str, second: &str, rest: &str) -> bool {
+    let address = |name: &str| name.parse::<std::net::IpAddr>().is_ok();
+    if address(first) {
+        return false;
+    }
+    let has_port = first.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+    });
+    has_port
+        || address(second)
+        || (second != "-" && rest.split_once(' ').is_some_and(|(ident, _)| ident == "-"))
 }
 
 /// A space, then a `"`-quoted field at `*at`, moving `*at` past it; its server escapes undone.
@@ -460,6 +482,114 @@ mod tests {
         assert_eq!((entry.user, entry.referer.as_deref()), ("-", Some("-")));
     }
 
+    /// The user is everything between the client's ident and the time, blanks and all; a
+    /// virtual host leads a line when it has a port or a client follows it. Each case: the
+    /// line's names before the time, then the format, virtual host, port, client and user.
+    #[test]
+    fn names_before_the_time() {
+        for (names, expected) in [
+            (
+                "203.0.113.9 - john doe",
+                ("common", None, None, "203.0.113.9", "john doe"),
+            ),
+            (
+                "203.0.113.9 - a b  c",
+                ("common", None, None, "203.0.113.9", "a b  c"),
+            ),
+            (
+                "203.0.113.9 - [admin] x",
+                ("common", None, None, "203.0.113.9", "[admin] x"),
+            ),
+            (
+                "203.0.113.9 - jdoe",
+                ("common", None, None, "203.0.113.9", "jdoe"),
+            ),
+            (
+                "2001:db8::7 - john doe",
+                ("common", None, None, "2001:db8::7", "john doe"),
+            ),
+            ("::1 - -", ("common", None, None, "::1", "-")),
+            (
+                "proxy.example - john doe",
+                ("common", None, None, "proxy.example", "john doe"),
+            ),
+            (
+                "proxy.example alice -",
+                ("common", None, None, "proxy.example", "-"),
+            ),
+            (
+                "shop.example:443 198.51.100.4 - -",
+                (
+                    "vhost_combined",
+                    Some("shop.example"),
+                    Some(443),
+                    "198.51.100.4",
+                    "-",
+                ),
+            ),
+            (
+                "shop.example:443 198.51.100.4 - john doe",
+                (
+                    "vhost_combined",
+                    Some("shop.example"),
+                    Some(443),
+                    "198.51.100.4",
+                    "john doe",
+                ),
+            ),
+            (
+                "10.0.0.1:80 2001:db8::7 - alice",
+                (
+                    "vhost_combined",
+                    Some("10.0.0.1"),
+                    Some(80),
+                    "2001:db8::7",
+                    "alice",
+                ),
+            ),
+            (
+                "[::1]:8080 ::1 - alice",
+                ("vhost_combined", Some("[::1]"), Some(8080), "::1", "alice"),
+            ),
+            (
+                "shop.example 198.51.100.4 - a b",
+                (
+                    "vhost_combined",
+                    Some("shop.example"),
+                    None,
+                    "198.51.100.4",
+                    "a b",
+                ),
+            ),
+            (
+                "shop.example proxy.example - -",
+                (
+                    "vhost_combined",
+                    Some("shop.example"),
+                    None,
+                    "proxy.example",
+                    "-",
+                ),
+            ),
+        ] {
+            let line = format!(r#"{names} [05/Dec/2026:10:00:00 +0000] "GET / HTTP/1.1" 401 381"#);
+            let e = parse(line.as_bytes()).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(
+                (e.format, e.vhost, e.port, e.client, e.user),
+                expected,
+                "{line}"
+            );
+        }
+        for names in [
+            "203.0.113.9 -",
+            "203.0.113.9",
+            "shop.example:443 198.51.100.4 -",
+        ] {
+            let line = format!(r#"{names} [05/Dec/2026:10:00:00 +0000] "GET / HTTP/1.1" 401 381"#);
+            assert_eq!(parse(line.as_bytes()).unwrap_err().column, 1, "{line}");
+        }
+    }
+
     #[test]
     fn common_vhost_and_odd_requests() {
         let e = event(r#"10.0.0.1 - - [01/Jan/2026:00:00:00 +0100] "POST /login HTTP/1.1" 302 0"#);
@@ -520,7 +650,10 @@ mod tests {
                 r#"1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] "GET / HTTP/1.1 200 1"#,
                 42,
             ),
-            ("[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok", 1),
+            (
+                "[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok",
+                29,
+            ),
         ] {
             let e = parse(line.as_bytes()).unwrap_err();
             assert_eq!(e.column, column, "{line}: {e}");

@@ -36,7 +36,7 @@ fn some(rng: &mut Rng, pieces: &[&str], most: usize) -> String {
 #[test]
 fn random_access_log_lines_read_back_as_written() {
     const CLIENTS: &[&str] = &["203.0.113.9", "::1", "2001:db8::7", "proxy.example"];
-    const USERS: &[&str] = &["-", "alice", "bob@corp", "ÿ"];
+    const USERS: &[&str] = &["-", "alice", "bob@corp", "ÿ", "john doe", "a  b c"];
     const TARGET: &[&str] = &["/", "a", "?", "=", "&", "%27", "\"", "\\", "é", "${jndi:x}"];
     const TEXT: &[&str] = &[
         "Mozilla/5.0",

@@ -1369,6 +1369,70 @@ fn hunt_reads_iis_logs_by_their_header() {
     assert!(stderr.contains("1 file, 2 events"), "{stderr}");
 }
 
+/// A user name with blanks (Basic authentication's `john doe`) is the user, not a shift of the
+/// fields: every line is read, with its client, and the request of the last is found.
+#[test]
+fn a_user_name_with_blanks_stays_the_user() {
+    let rule = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../../../shared/data/sigma/rules/web/webserver_generic/web_path_traversal_exploitation_attempt.yml",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::copy(&rule, rules.join("traversal.yml")).unwrap();
+    std::fs::write(
+        rules.join("client.yml"),
+        "title: Client\nid: 6c1f6b0e-0000-4000-8000-000000000002\nlogsource: {category: webserver}\ndetection: {sel: {c-ip: 203.0.113.9}, condition: sel}\nlevel: low\n",
+    )
+    .unwrap();
+    let log = dir.path().join("access.log");
+    std::fs::write(
+        &log,
+        "203.0.113.9 - john doe [05/Dec/2026:10:00:00 +0000] \"GET /admin/ HTTP/1.1\" 401 381 \"-\" \"Mozilla/5.0\"\n\
+         203.0.113.9 - jdoe [05/Dec/2026:10:00:01 +0000] \"GET /admin/ HTTP/1.1\" 401 381 \"-\" \"Mozilla/5.0\"\n\
+         203.0.113.9 - a b c [05/Dec/2026:10:00:02 +0000] \"GET /page.php?file=../../../etc/passwd HTTP/1.1\" 401 381 \"-\" \"Mozilla/5.0\"\n\
+         shop.example:443 203.0.113.9 - mary ann [05/Dec/2026:10:00:03 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"Mozilla/5.0\"\n",
+    )
+    .unwrap();
+    let out = crate::support::vigil()
+        .args(["hunt", "--format", "jsonl", "-r"])
+        .arg(&rules)
+        .arg(&log)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let hits = jsonl(&ok(out));
+    let mut found: Vec<(u64, &str, &str, &str)> = hits
+        .iter()
+        .map(|h| {
+            (
+                h["record_id"].as_u64().unwrap(),
+                h["rule_title"].as_str().unwrap(),
+                h["event"]["access_log_format"].as_str().unwrap(),
+                h["event"]["cs-username"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            (1, "Client", "combined", "john doe"),
+            (2, "Client", "combined", "jdoe"),
+            (3, "Client", "combined", "a b c"),
+            (
+                3,
+                "Path Traversal Exploitation Attempts",
+                "combined",
+                "a b c"
+            ),
+            (4, "Client", "vhost_combined", "mary ann"),
+        ],
+        "{stderr}"
+    );
+    assert!(stderr.contains(" 0 errors"), "{stderr}");
+}
+
 /// An access line in a file read as syslog has its own time, though no syslog header gives it
 /// one: a --from/--to window holding the request finds it.
 #[test]
