@@ -1369,6 +1369,106 @@ fn hunt_reads_iis_logs_by_their_header() {
     assert!(stderr.contains("1 file, 2 events"), "{stderr}");
 }
 
+/// `--field-map` reads the JSON logs only: an access log hunted beside them keeps the names
+/// Vigil gives it, so a mixed collection loses no detection. `--web-field-map` is the web
+/// server logs' own (SigmaHQ's older rules put paths in `cs-uri-query`). Each row: the flags,
+/// then the (file, record) found.
+#[test]
+fn field_maps_read_the_logs_they_are_given_for() {
+    let rule = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../../../shared/data/sigma/rules/web/webserver_generic/web_path_traversal_exploitation_attempt.yml",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::copy(&rule, rules.join("traversal.yml")).unwrap();
+    std::fs::write(
+        rules.join("vsphere.yml"),
+        "title: vSphere Upload\nid: 6c1f6b0e-0000-4000-8000-000000000004\nlogsource: {category: webserver}\ndetection: {sel: {cs-uri-query|contains: '/ui/vropspluginui/rest/services/uploadova'}, condition: sel}\nlevel: high\n",
+    )
+    .unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(
+        logs.join("access.log"),
+        "203.0.113.9 - - [05/Dec/2026:10:00:01 +0000] \"GET /page.php?file=../../../etc/passwd HTTP/1.1\" 200 512 \"-\" \"curl/8.5.0\"\n\
+         203.0.113.9 - - [05/Dec/2026:10:00:02 +0000] \"POST /ui/vropspluginui/rest/services/uploadova HTTP/1.1\" 200 5 \"-\" \"curl/8.5.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        logs.join("nginx-ecs.jsonl"),
+        "{\"@timestamp\":\"2026-12-05T10:00:00Z\",\"url\":{\"path\":\"/p\",\"query\":\"f=../../../etc/shadow\"}}\n",
+    )
+    .unwrap();
+    let cases: [(&[&str], &[(&str, u64, &str)]); 4] = [
+        (
+            &[],
+            &[("access.log", 1, "Path Traversal Exploitation Attempts")],
+        ),
+        (
+            &[
+                "--logsource",
+                "category=webserver",
+                "--field-map",
+                "cs-uri-query=url.query",
+            ],
+            &[
+                ("access.log", 1, "Path Traversal Exploitation Attempts"),
+                ("nginx-ecs.jsonl", 1, "Path Traversal Exploitation Attempts"),
+            ],
+        ),
+        (
+            &["--web-field-map", "cs-uri-query=cs-uri"],
+            &[
+                ("access.log", 1, "Path Traversal Exploitation Attempts"),
+                ("access.log", 2, "vSphere Upload"),
+            ],
+        ),
+        (
+            &[
+                "--logsource",
+                "category=webserver",
+                "--field-map",
+                "cs-uri-query=url.query",
+                "--web-field-map",
+                "cs-uri-query=cs-uri",
+            ],
+            &[
+                ("access.log", 1, "Path Traversal Exploitation Attempts"),
+                ("access.log", 2, "vSphere Upload"),
+                ("nginx-ecs.jsonl", 1, "Path Traversal Exploitation Attempts"),
+            ],
+        ),
+    ];
+    for (flags, expected) in cases {
+        let out = crate::support::vigil()
+            .args(["hunt", "--format", "jsonl", "-r"])
+            .arg(&rules)
+            .args(flags)
+            .arg(&logs)
+            .output()
+            .unwrap();
+        let hits = jsonl(&ok(out));
+        let mut found: Vec<(String, u64, String)> = hits
+            .iter()
+            .map(|h| {
+                let file = Path::new(h["file"].as_str().unwrap()).file_name().unwrap();
+                (
+                    file.to_string_lossy().into_owned(),
+                    h["record_id"].as_u64().unwrap(),
+                    h["rule_title"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        found.sort();
+        let expected: Vec<(String, u64, String)> = expected
+            .iter()
+            .map(|&(f, r, t)| (f.to_owned(), r, t.to_owned()))
+            .collect();
+        assert_eq!(found, expected, "{flags:?}");
+    }
+}
+
 /// A user name with blanks (Basic authentication's `john doe`) is the user, not a shift of the
 /// fields: every line is read, with its client, and the request of the last is found.
 #[test]
