@@ -1369,6 +1369,36 @@ fn hunt_reads_iis_logs_by_their_header() {
     assert!(stderr.contains("1 file, 2 events"), "{stderr}");
 }
 
+/// What a hunt found: file name, record and rule title, in that order.
+type Found<'a> = (&'a str, u64, &'a str);
+
+/// A hunt's flags, and what it should find.
+type Case<'a> = (&'a [&'a str], &'a [Found<'a>]);
+
+/// What `vigil hunt -r rules FLAGS logs` found, sorted.
+fn found_by(rules: &Path, flags: &[&str], logs: &Path) -> Vec<(String, u64, String)> {
+    let out = crate::support::vigil()
+        .args(["hunt", "--format", "jsonl", "-r"])
+        .arg(rules)
+        .args(flags)
+        .arg(logs)
+        .output()
+        .unwrap();
+    let mut found: Vec<(String, u64, String)> = jsonl(&ok(out))
+        .iter()
+        .map(|h| {
+            let file = Path::new(h["file"].as_str().unwrap()).file_name().unwrap();
+            (
+                file.to_string_lossy().into_owned(),
+                h["record_id"].as_u64().unwrap(),
+                h["rule_title"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
 /// `--field-map` reads the JSON logs only: an access log hunted beside them keeps the names
 /// Vigil gives it, so a mixed collection loses no detection. `--web-field-map` is the web
 /// server logs' own (SigmaHQ's older rules put paths in `cs-uri-query`). Each row: the flags,
@@ -1400,7 +1430,7 @@ fn field_maps_read_the_logs_they_are_given_for() {
         "{\"@timestamp\":\"2026-12-05T10:00:00Z\",\"url\":{\"path\":\"/p\",\"query\":\"f=../../../etc/shadow\"}}\n",
     )
     .unwrap();
-    let cases: [(&[&str], &[(&str, u64, &str)]); 4] = [
+    let cases: [Case<'_>; 4] = [
         (
             &[],
             &[("access.log", 1, "Path Traversal Exploitation Attempts")],
@@ -1441,31 +1471,11 @@ fn field_maps_read_the_logs_they_are_given_for() {
         ),
     ];
     for (flags, expected) in cases {
-        let out = crate::support::vigil()
-            .args(["hunt", "--format", "jsonl", "-r"])
-            .arg(&rules)
-            .args(flags)
-            .arg(&logs)
-            .output()
-            .unwrap();
-        let hits = jsonl(&ok(out));
-        let mut found: Vec<(String, u64, String)> = hits
-            .iter()
-            .map(|h| {
-                let file = Path::new(h["file"].as_str().unwrap()).file_name().unwrap();
-                (
-                    file.to_string_lossy().into_owned(),
-                    h["record_id"].as_u64().unwrap(),
-                    h["rule_title"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
-        found.sort();
         let expected: Vec<(String, u64, String)> = expected
             .iter()
             .map(|&(f, r, t)| (f.to_owned(), r, t.to_owned()))
             .collect();
-        assert_eq!(found, expected, "{flags:?}");
+        assert_eq!(found_by(&rules, flags, &logs), expected, "{flags:?}");
     }
 }
 
@@ -1690,7 +1700,7 @@ fn a_declared_logsource_leaves_web_server_lines_what_they_are() {
         all.sort();
         all
     };
-    let cases: [(&[&str], &[(&str, u64, &str)]); 5] = [
+    let cases: [Case<'_>; 5] = [
         (&[], &with_auth),
         (&["--logsource", "product=linux,service=auth"], &with_auth),
         (&["--text", "--logsource", "product=myapp"], &web_lines),
@@ -1698,31 +1708,11 @@ fn a_declared_logsource_leaves_web_server_lines_what_they_are() {
         (&["--logsource", "category=proxy"], &web_lines),
     ];
     for (flags, expected) in cases {
-        let out = crate::support::vigil()
-            .args(["hunt", "--format", "jsonl", "-r"])
-            .arg(&rules)
-            .args(flags)
-            .arg(&logs)
-            .output()
-            .unwrap();
-        let hits = jsonl(&ok(out));
-        let mut found: Vec<(String, u64, String)> = hits
-            .iter()
-            .map(|h| {
-                let file = Path::new(h["file"].as_str().unwrap()).file_name().unwrap();
-                (
-                    file.to_string_lossy().into_owned(),
-                    h["record_id"].as_u64().unwrap(),
-                    h["rule_title"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
-        found.sort();
         let expected: Vec<(String, u64, String)> = expected
             .iter()
             .map(|&(f, r, t)| (f.to_owned(), r, t.to_owned()))
             .collect();
-        assert_eq!(found, expected, "{flags:?}");
+        assert_eq!(found_by(&rules, flags, &logs), expected, "{flags:?}");
     }
 }
 
