@@ -9,19 +9,25 @@
 //!
 //! | field | from |
 //! |---|---|
-//! | `access_log_format` | `common`, `combined`, or `vhost_combined` (Apache's `other_vhosts_access.log`, led by `host:port`); `w3c` for IIS logs ([`crate::w3c`]); only web requests have it |
+//! | `access_log_format` | `common`, `combined`, or `vhost_combined` (Apache's `other_vhosts_access.log`, led by `host:port`, or by a host name a client address follows); `w3c` for IIS logs ([`crate::w3c`]); only web requests have it |
 //! | `timestamp` | the request's time, RFC 3339 with the log's offset |
 //! | `cs-host`, `s-port` | the virtual host and port, in `vhost_combined` |
 //! | `c-ip` | the client address (or name) |
-//! | `cs-username` | the authenticated user, `-` for none (as W3C logs write it) |
+//! | `cs-username` | the authenticated user: everything between the ident and the time, blanks and all (the ident, RFC 1413's answer, is not kept) |
 //! | `cs-method`, `cs-uri`, `cs-uri-stem`, `cs-uri-query`, `cs-version` | the request line: method, target, its path, its query (after `?`, absent when there is none), protocol |
-//! | `request` | the request line as logged, only when it is no `METHOD TARGET [VERSION]` (a TLS handshake sent to a plain port, `-`) |
+//! | `request` | the request line as logged, only when it is no `METHOD TARGET [VERSION]` (a TLS handshake sent to a plain port) |
 //! | `sc-status`, `sc-bytes` | the status and the response size (numbers; no `sc-bytes` for `-`) |
 //! | `cs-referer`, `cs-user-agent` | the Referer and User-Agent headers (combined formats) |
 //! | `extra` | whatever the server's format adds after them (nginx's `"$http_x_forwarded_for"`, a response time) |
 //!
+//! A `-` is no value, as in the W3C logs of IIS ([`crate::w3c`]): the field is left out, so a
+//! rule's `cs-referer: null` or `cs-user-agent: null` (*Webshell ReGeorg Detection Via Web
+//! Logs*) holds for a request without those headers, in either log. The servers write `-` for
+//! a header the client sent as `-` too; the logs cannot tell the two apart.
+//!
 //! A syslog message whose text is such a line (nginx's `access_log syslog:server=…`) gets the
-//! same fields beside the syslog ones ([`crate::syslog`]). Either way the event is a web
+//! same fields beside the syslog ones, and the request's time as its `timestamp`
+//! ([`crate::syslog`]). Either way the event is a web
 //! request to the rules ([`crate::implied_logsources`]), not a Linux log.
 //!
 //! Values are kept as the server logged them — a URL stays percent-encoded, as the rules
@@ -48,7 +54,7 @@ pub struct AccessEntry<'a> {
     pub port: Option<u16>,
     /// The client address or name.
     pub client: &'a str,
-    /// The authenticated user, `-` for none.
+    /// The authenticated user, `-` for none (as logged).
     pub user: &'a str,
     /// When, in milliseconds since the epoch.
     pub unix_ms: i64,
@@ -60,9 +66,9 @@ pub struct AccessEntry<'a> {
     pub status: u16,
     /// The response size; `None` for `-`.
     pub bytes: Option<u64>,
-    /// The Referer header (combined formats).
+    /// The Referer header (combined formats), `-` for none (as logged).
     pub referer: Option<Cow<'a, str>>,
-    /// The User-Agent header (combined formats).
+    /// The User-Agent header (combined formats), `-` for none (as logged).
     pub user_agent: Option<Cow<'a, str>>,
     /// What follows, trimmed; empty when nothing does.
     pub extra: Cow<'a, str>,
@@ -122,20 +128,25 @@ impl<'a> AccessEntry<'a> {
     }
 
     /// Writes the fields into an event being written; `timestamp` only `with_time` (a syslog
-    /// message carrying the line has its own).
+    /// message carrying the line writes it as its own, [`crate::syslog::parse`]). A `-` is left out (module documentation).
     pub(crate) fn write_fields(&self, w: &mut ObjectWriter, with_time: bool) {
+        let string = |w: &mut ObjectWriter, name: &str, value: &str| {
+            if value != "-" {
+                w.string(name, value);
+            }
+        };
         w.string(ACCESS_LOG_FORMAT_FIELD, self.format);
         if with_time {
             w.string("timestamp", &self.rfc3339());
         }
         if let Some(vhost) = self.vhost {
-            w.string("cs-host", vhost);
+            string(w, "cs-host", vhost);
         }
         if let Some(port) = self.port {
             w.number("s-port", u64::from(port));
         }
-        w.string("c-ip", self.client);
-        w.string("cs-username", self.user);
+        string(w, "c-ip", self.client);
+        string(w, "cs-username", self.user);
         match self.request_line() {
             Some(line) => {
                 w.string("cs-method", line.method);
@@ -152,17 +163,17 @@ impl<'a> AccessEntry<'a> {
                     w.string("cs-version", version);
                 }
             }
-            None => w.string("request", &self.request),
+            None => string(w, "request", &self.request),
         }
         w.number("sc-status", u64::from(self.status));
         if let Some(bytes) = self.bytes {
             w.number("sc-bytes", bytes);
         }
         if let Some(referer) = &self.referer {
-            w.string("cs-referer", referer);
+            string(w, "cs-referer", referer);
         }
         if let Some(agent) = &self.user_agent {
-            w.string("cs-user-agent", agent);
+            string(w, "cs-user-agent", agent);
         }
         if !self.extra.is_empty() {
             w.string("extra", &self.extra);
@@ -177,40 +188,44 @@ pub fn parse(line: &[u8]) -> Result<AccessEntry<'_>, AccessError> {
         column: at + 1,
         problem,
     };
-    let open = memchr::memchr_iter(b'[', line)
-        .find(|&at| at > 0 && line[at - 1] == b' ')
-        .map(|at| at - 1)
+    // The ` [` before the time: the first whose text has its shape (a user name may hold a
+    // bracket), else the first at all, for the error to point at.
+    let opens = || {
+        memchr::memchr_iter(b'[', line)
+            .filter(|&at| at > 0 && line[at - 1] == b' ')
+            .map(|at| at - 1)
+    };
+    let time_shaped = |open: usize| {
+        line.get(open + 2..open + 2 + 27)
+            .is_some_and(|t| t[2] == b'/' && t[6] == b'/' && t[11] == b':' && t[26] == b']')
+    };
+    let open = opens()
+        .find(|&open| time_shaped(open))
+        .or_else(|| opens().next())
         .ok_or_else(|| fail(0, "expected `HOST IDENT USER [TIME]`"))?;
     let head = std::str::from_utf8(&line[..open])
         .map_err(|e| fail(e.valid_up_to(), "expected text before the time"))?;
-    // Three names, or four with the virtual host first; found without allocating, since every
-    // syslog message is tried as a line too.
-    let mut names = head.split(' ');
-    let mut first = [""; 4];
-    // The slots lead the zip, so no name is taken from `names` once they are full.
-    let count = first
-        .iter_mut()
-        .zip(names.by_ref())
-        .map(|(slot, n)| *slot = n)
-        .count();
-    if names.next().is_some() {
-        return Err(fail(0, "expected `HOST IDENT USER [TIME]`"));
-    }
-    let (format, vhost, port, client, user) = match first[..count] {
-        [client, _ident, user] => ("common", None, None, client, user),
-        [vhost, client, _ident, user] => {
-            let (vhost, port) = match vhost.rsplit_once(':') {
-                Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => {
-                    (host, port.parse().ok())
-                }
-                _ => (vhost, None),
-            };
-            ("vhost_combined", Some(vhost), port, client, user)
-        }
-        _ => return Err(fail(0, "expected `HOST IDENT USER [TIME]`")),
+    // Anchored on the time: the client (after the virtual host, if any) and the ident are one
+    // word each, and the user is everything between them and the time, blanks and all (Apache
+    // logs a name sent with Basic authentication as it is: `john doe`). Found without
+    // allocating, since every syslog message is tried as a line too.
+    let names = || fail(0, "expected `HOST IDENT USER [TIME]`");
+    let (first, rest) = head.split_once(' ').ok_or_else(names)?;
+    let (second, rest) = rest.split_once(' ').ok_or_else(names)?;
+    let (format, vhost, port, client, user) = if is_virtual_host(first, second, rest) {
+        let (_ident, user) = rest.split_once(' ').ok_or_else(names)?;
+        let (vhost, port) = match first.rsplit_once(':') {
+            Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => {
+                (host, port.parse().ok())
+            }
+            _ => (first, None),
+        };
+        ("vhost_combined", Some(vhost), port, second, user)
+    } else {
+        ("common", None, None, first, rest)
     };
     if client.is_empty() || user.is_empty() {
-        return Err(fail(0, "expected `HOST IDENT USER [TIME]`"));
+        return Err(names());
     }
     let time_at = open + 2;
     let close = memchr::memchr(b']', &line[time_at..])
@@ -258,6 +273,24 @@ pub fn parse(line: &[u8]) -> Result<AccessEntry<'_>, AccessError> {
         user_agent,
         extra: String::from_utf8_lossy(line[at..].trim_ascii()),
     })
+}
+
+/// Whether a line whose names before the time start `first second rest…` is led by a virtual
+/// host (`vhost_combined`: `host:port client ident user`) rather than the client (`client
+/// ident user`, the user possibly holding blanks): the first name is no IP address and either
+/// ends in `:port` (Apache's `%v:%p`), or a client address follows it, or a named client and
+/// an ident of `-` do (an ident is almost always `-`, and a common line's is its second name).
+fn is_virtual_host(first: &str, second: &str, rest: &str) -> bool {
+    let address = |name: &str| name.parse::<std::net::IpAddr>().is_ok();
+    if address(first) {
+        return false;
+    }
+    let has_port = first.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+    });
+    has_port
+        || address(second)
+        || (second != "-" && rest.split_once(' ').is_some_and(|(ident, _)| ident == "-"))
 }
 
 /// A space, then a `"`-quoted field at `*at`, moving `*at` past it; its server escapes undone.
@@ -396,6 +429,167 @@ mod tests {
         assert_eq!((entry.bytes, entry.user), (None, "-"));
     }
 
+    /// Each `-` field is left out, as IIS logs leave theirs: a rule's `cs-referer: null` and
+    /// `cs-user-agent: null` (SigmaHQ's ReGeorg rule) hold on either log.
+    #[test]
+    fn a_dash_is_no_value() {
+        for (line, expected) in [
+            (
+                r#"203.0.113.9 - - [05/Dec/2026:10:00:00 +0000] "POST /tunnel.jsp?cmd=connect HTTP/1.1" 200 - "-" "-""#,
+                json!({
+                    "access_log_format": "combined",
+                    "timestamp": "2026-12-05T10:00:00+00:00",
+                    "c-ip": "203.0.113.9",
+                    "cs-method": "POST",
+                    "cs-uri": "/tunnel.jsp?cmd=connect",
+                    "cs-uri-stem": "/tunnel.jsp",
+                    "cs-uri-query": "cmd=connect",
+                    "cs-version": "HTTP/1.1",
+                    "sc-status": 200,
+                }),
+            ),
+            // nginx's line for a connection closed before any request.
+            (
+                r#"203.0.113.9 - - [05/Dec/2026:10:00:00 +0000] "-" 400 0 "-" "-""#,
+                json!({
+                    "access_log_format": "combined",
+                    "timestamp": "2026-12-05T10:00:00+00:00",
+                    "c-ip": "203.0.113.9",
+                    "sc-status": 400,
+                    "sc-bytes": 0,
+                }),
+            ),
+            (
+                r#"- - - [05/Dec/2026:10:00:00 +0000] "GET / HTTP/1.0" 200 1"#,
+                json!({
+                    "access_log_format": "common",
+                    "timestamp": "2026-12-05T10:00:00+00:00",
+                    "cs-method": "GET",
+                    "cs-uri": "/",
+                    "cs-uri-stem": "/",
+                    "cs-version": "HTTP/1.0",
+                    "sc-status": 200,
+                    "sc-bytes": 1,
+                }),
+            ),
+        ] {
+            assert_eq!(event(line), expected, "{line}");
+        }
+        // The entry keeps what was logged.
+        let entry =
+            parse(br#"1.2.3.4 - - [05/Dec/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-""#)
+                .unwrap();
+        assert_eq!((entry.user, entry.referer.as_deref()), ("-", Some("-")));
+    }
+
+    /// The user is everything between the client's ident and the time, blanks and all; a
+    /// virtual host leads a line when it has a port or a client follows it. Each case: the
+    /// line's names before the time, then the format, virtual host, port, client and user.
+    #[test]
+    fn names_before_the_time() {
+        for (names, expected) in [
+            (
+                "203.0.113.9 - john doe",
+                ("common", None, None, "203.0.113.9", "john doe"),
+            ),
+            (
+                "203.0.113.9 - a b  c",
+                ("common", None, None, "203.0.113.9", "a b  c"),
+            ),
+            (
+                "203.0.113.9 - [admin] x",
+                ("common", None, None, "203.0.113.9", "[admin] x"),
+            ),
+            (
+                "203.0.113.9 - jdoe",
+                ("common", None, None, "203.0.113.9", "jdoe"),
+            ),
+            (
+                "2001:db8::7 - john doe",
+                ("common", None, None, "2001:db8::7", "john doe"),
+            ),
+            ("::1 - -", ("common", None, None, "::1", "-")),
+            (
+                "proxy.example - john doe",
+                ("common", None, None, "proxy.example", "john doe"),
+            ),
+            (
+                "proxy.example alice -",
+                ("common", None, None, "proxy.example", "-"),
+            ),
+            (
+                "shop.example:443 198.51.100.4 - -",
+                (
+                    "vhost_combined",
+                    Some("shop.example"),
+                    Some(443),
+                    "198.51.100.4",
+                    "-",
+                ),
+            ),
+            (
+                "shop.example:443 198.51.100.4 - john doe",
+                (
+                    "vhost_combined",
+                    Some("shop.example"),
+                    Some(443),
+                    "198.51.100.4",
+                    "john doe",
+                ),
+            ),
+            (
+                "10.0.0.1:80 2001:db8::7 - alice",
+                (
+                    "vhost_combined",
+                    Some("10.0.0.1"),
+                    Some(80),
+                    "2001:db8::7",
+                    "alice",
+                ),
+            ),
+            (
+                "[::1]:8080 ::1 - alice",
+                ("vhost_combined", Some("[::1]"), Some(8080), "::1", "alice"),
+            ),
+            (
+                "shop.example 198.51.100.4 - a b",
+                (
+                    "vhost_combined",
+                    Some("shop.example"),
+                    None,
+                    "198.51.100.4",
+                    "a b",
+                ),
+            ),
+            (
+                "shop.example proxy.example - -",
+                (
+                    "vhost_combined",
+                    Some("shop.example"),
+                    None,
+                    "proxy.example",
+                    "-",
+                ),
+            ),
+        ] {
+            let line = format!(r#"{names} [05/Dec/2026:10:00:00 +0000] "GET / HTTP/1.1" 401 381"#);
+            let e = parse(line.as_bytes()).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(
+                (e.format, e.vhost, e.port, e.client, e.user),
+                expected,
+                "{line}"
+            );
+        }
+        for names in [
+            "203.0.113.9 -",
+            "203.0.113.9",
+            "shop.example:443 198.51.100.4 -",
+        ] {
+            let line = format!(r#"{names} [05/Dec/2026:10:00:00 +0000] "GET / HTTP/1.1" 401 381"#);
+            assert_eq!(parse(line.as_bytes()).unwrap_err().column, 1, "{line}");
+        }
+    }
+
     #[test]
     fn common_vhost_and_odd_requests() {
         let e = event(r#"10.0.0.1 - - [01/Jan/2026:00:00:00 +0100] "POST /login HTTP/1.1" 302 0"#);
@@ -456,7 +650,10 @@ mod tests {
                 r#"1.2.3.4 - - [01/Jan/2026:00:00:00 +0000] "GET / HTTP/1.1 200 1"#,
                 42,
             ),
-            ("[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok", 1),
+            (
+                "[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok",
+                29,
+            ),
         ] {
             let e = parse(line.as_bytes()).unwrap_err();
             assert_eq!(e.column, column, "{line}: {e}");

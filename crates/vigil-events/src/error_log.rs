@@ -16,7 +16,7 @@
 //! | `module` | Apache 2.4's module (`core` of `[core:error]`) |
 //! | `pid`, `tid` | the process and thread (numbers) |
 //! | `connection` | nginx's connection number (`*9`) |
-//! | `c-ip` | the client: Apache's `[client …]` (an IPv4 address without its port), nginx's `client: …` — the access logs' name, so one search finds a client in both |
+//! | `c-ip` | the client: Apache's `[client …]` (without the port 2.4 writes after it, IPv4 or IPv6), nginx's `client: …` — the access logs' name, so one search finds a client in both |
 //! | `message` | the rest of the line, as written |
 //!
 //! The rules see an Apache line as `product: apache, service: error` and as `service: apache`
@@ -211,18 +211,24 @@ fn apache(line: &str) -> Result<ErrorEntry<'_>, ErrorLogError> {
             entry.pid = pid.parse().ok();
             entry.tid = tid.and_then(|t| t.parse().ok());
         } else if let Some(client) = group.strip_prefix("client ") {
-            entry.client = Some(without_port(client));
+            entry.client = Some(without_port(client, module.is_some()));
         }
     }
     Ok(entry)
 }
 
-/// An IPv4 address without the `:port` Apache 2.4 appends; anything else as written (an IPv6
-/// address and its port cannot be told apart).
-fn without_port(client: &str) -> &str {
+/// The client address without the `:port` Apache 2.4 appends. A 2.4 line (`with_port`: its
+/// `[module:level]` says so) always writes `address:port` (`log_remote_address`'s `%s:%d`), so
+/// the last `:digits` of an IPv6 address is its port too (`2001:db8::7:51234`), as long as
+/// what is left is an address; 2.2 writes no port, but an IPv4 address with one is plain.
+fn without_port(client: &str, with_port: bool) -> &str {
     match client.rsplit_once(':') {
         Some((address, port))
-            if !address.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) =>
+            if !address.is_empty()
+                && !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && (!address.contains(':')
+                    || (with_port && address.parse::<std::net::Ipv6Addr>().is_ok())) =>
         {
             address
         }
@@ -358,6 +364,26 @@ mod tests {
             "[Sun Dec 04 04:47:44 2005] [error] [client ::1] client denied by server configuration: /srv/",
         );
         assert_eq!(e["c-ip"], "::1");
+    }
+
+    /// Apache 2.4 (`[module:level]`) writes the client as `address:port`, IPv6 or not; 2.2
+    /// writes the address alone. Each case: the line's level group and client, then `c-ip`.
+    #[test]
+    fn the_client_without_its_port() {
+        for (level, client, expected) in [
+            ("authz_core:error", "2001:db8::7:51234", "2001:db8::7"),
+            ("authz_core:error", "::1:51234", "::1"),
+            ("authz_core:error", "203.0.113.9:51235", "203.0.113.9"),
+            ("authz_core:error", "2001:db8::7", "2001:db8::7"),
+            ("error", "2001:db8::7", "2001:db8::7"),
+            ("error", "::1", "::1"),
+            ("error", "203.0.113.9", "203.0.113.9"),
+        ] {
+            let line = format!(
+                "[Sat Dec 05 10:00:01.000000 2026] [{level}] [pid 1234:tid 140] [client {client}] AH01630: client denied by server configuration: /var/www/html/.env"
+            );
+            assert_eq!(event(&line)["c-ip"], expected, "{line}");
+        }
     }
 
     #[test]

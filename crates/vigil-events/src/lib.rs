@@ -48,14 +48,29 @@ pub fn implied_logsources(
     if event.is_windows_record() {
         return None;
     }
-    access::access_event_logsources(event)
-        .or_else(|| error_log::error_event_logsources(event))
+    web_server_logsources(event)
         .or_else(|| syslog::syslog_event_logsources(event))
         .or_else(|| {
             event
                 .field_values(batch::TEXT_LOG_FORMAT_FIELD, &mut |_| {})
                 .then(|| &ANY_TEXT[..])
         })
+}
+
+/// The Sigma logsources of a web server's own line — a request of an access or W3C log
+/// (`category: webserver`) or an error-log line (its server's error log) — in a file or carried
+/// by syslog; `None` for any other event. Such a line is what it says whatever its sender
+/// declared of its logs: a declaration (`vigil hunt --logsource`, a service's `logsources`)
+/// describes the JSON, syslog or other text logs beside it, and taking it for the web lines too
+/// would hide them from the webserver rules.
+pub fn web_server_logsources(
+    event: &dyn vigil_detect::Event,
+) -> Option<&'static [vigil_detect::Logsource]> {
+    // Looking for the markers in a Windows record walks its `Event` tree twice, for nothing.
+    if event.is_windows_record() {
+        return None;
+    }
+    access::access_event_logsources(event).or_else(|| error_log::error_event_logsources(event))
 }
 
 #[cfg(test)]

@@ -11,13 +11,13 @@
 //! | `syslog_format` | `"rfc5424"` or `"rfc3164"` |
 //! | `priority`, `facility`, `facility_code`, `severity`, `severity_code` | `<PRI>` (absent when the message has none) |
 //! | `version` | RFC 5424 only |
-//! | `timestamp` | RFC 3339 (`2026-11-22T10:00:00.123Z`), in the sender's offset |
+//! | `timestamp` | RFC 3339 (`2026-11-22T10:00:00.123Z`), in the sender's offset; for a message that is a web access-log line, the request's time as the line gives it (with its year and offset, which an RFC 3164 header lacks, and there even when the header has no time) |
 //! | `hostname`, `app_name`, `procid`, `msgid` | header; absent when NILVALUE (`-`) or missing |
 //! | `sequence` | the Cisco IOS sequence number (`<189>52: …`) |
 //! | `structured_data` | `{"SD-ID": {"name": "value"}}`; a repeated name gives an array |
 //! | `message` | MSG, without BOM, invalid UTF-8 replaced by U+FFFD |
 //! | `message_json` | MSG parsed, when it is a JSON object or array (also after `@cee:`) |
-//! | `access_log_format`, `c-ip`, `cs-uri-stem` … | MSG read as a web access-log line, when it is one (nginx's `access_log syslog:`): the fields of [`crate::access`] but its time |
+//! | `access_log_format`, `c-ip`, `cs-uri-stem` … | MSG read as a web access-log line, when it is one (nginx's `access_log syslog:`): the fields of [`crate::access`], its time the `timestamp` |
 //! | `error_log_format`, `level`, `pid` … | MSG read as a web server error-log line, when it is one: the fields of [`crate::error_log`] but its time and message |
 //!
 //! RFC 5424 is detected by `<PRI>` followed by a 1–3 digit version and a space. Leniencies:
@@ -180,6 +180,26 @@ pub struct SyslogTime {
 }
 
 impl SyslogTime {
+    /// The time `unix_ms` (milliseconds since the Unix epoch) as written `offset_secs` east of
+    /// UTC, to the second; `None` when either is out of range.
+    pub fn at(unix_ms: i64, offset_secs: i32) -> Option<SyslogTime> {
+        use chrono::{Datelike, Timelike};
+        let offset = chrono::FixedOffset::east_opt(offset_secs)?;
+        let t = chrono::DateTime::from_timestamp_millis(unix_ms)?.with_timezone(&offset);
+        let narrow = |n: u32| u8::try_from(n).ok();
+        Some(SyslogTime {
+            year: t.year(),
+            month: narrow(t.month())?,
+            day: narrow(t.day())?,
+            hour: narrow(t.hour())?,
+            minute: narrow(t.minute())?,
+            second: narrow(t.second())?,
+            nanos: t.nanosecond(),
+            frac_digits: if t.nanosecond() == 0 { 0 } else { 3 },
+            offset_secs,
+        })
+    }
+
     /// Milliseconds since the Unix epoch.
     pub fn unix_ms(&self) -> i64 {
         let days = days_from_civil(i64::from(self.year), self.month, self.day);
@@ -234,7 +254,8 @@ pub struct SyslogMessage<'a> {
     pub priority: Option<Priority>,
     /// The RFC 5424 VERSION.
     pub version: Option<u16>,
-    /// The header timestamp; `None` when NILVALUE or absent.
+    /// The header timestamp, or the time of the web request the message carries (an
+    /// access-log line's own); `None` when neither is there.
     pub timestamp: Option<SyslogTime>,
     /// HOSTNAME.
     pub hostname: Option<Cow<'a, str>>,
@@ -488,6 +509,24 @@ pub fn message_bytes(input: &[u8]) -> &[u8] {
 /// bytes are ignored ([`message_bytes`]), so a UDP datagram or a file line can be passed as it
 /// is.
 pub fn parse<'a>(
+    input: &'a [u8],
+    options: &SyslogOptions,
+) -> Result<SyslogMessage<'a>, SyslogError> {
+    let mut message = parse_header(input, options)?;
+    // A web request's own time is the event's: the access-log line carries its offset and year
+    // (which an RFC 3164 header lacks), and a line in a syslog file with no header at all has
+    // no other time for --from/--to to place it by.
+    let request_time = crate::access::parse(message.message.as_bytes())
+        .ok()
+        .and_then(|request| SyslogTime::at(request.unix_ms, request.offset_secs));
+    if request_time.is_some() {
+        message.timestamp = request_time;
+    }
+    Ok(message)
+}
+
+/// [`parse`] as the header says, the time of a request it carries not taken.
+fn parse_header<'a>(
     input: &'a [u8],
     options: &SyslogOptions,
 ) -> Result<SyslogMessage<'a>, SyslogError> {
@@ -1620,6 +1659,47 @@ mod tests {
             ["syslog"]
         );
         assert_eq!(services(r#"{"app_name":"sshd","message":"x"}"#), None);
+    }
+
+    /// A web request carried by syslog has the request's own time: also where the header has
+    /// none (an access line in a file read as syslog), and with the year and offset an RFC
+    /// 3164 header lacks. Each case: the line, then its time.
+    #[test]
+    fn a_carried_request_has_its_own_time() {
+        for (line, time) in [
+            (
+                r#"203.0.113.9 - - [05/Dec/2026:10:00:01 +0100] "GET /p HTTP/1.1" 200 5 "-" "curl/8""#,
+                Some("2026-12-05T10:00:01+01:00"),
+            ),
+            (
+                r#"<190>Dec  5 09:00:09 web-1 nginx: 203.0.113.9 - - [05/Dec/2026:10:00:01 +0100] "GET /p HTTP/1.1" 200 5"#,
+                Some("2026-12-05T10:00:01+01:00"),
+            ),
+            (
+                r#"<190>1 2026-12-05T09:00:09.250Z web-1 nginx - - - 203.0.113.9 - - [05/Dec/2026:09:00:01 -0000] "GET /p HTTP/1.1" 200 5"#,
+                Some("2026-12-05T09:00:01Z"),
+            ),
+            (
+                "<38>Nov 20 09:00:09 web-1 sshd[42]: Failed password",
+                Some("2026-11-20T09:00:09Z"),
+            ),
+            ("a line with no time", None),
+        ] {
+            let message = p(line).unwrap();
+            let json = message.to_json();
+            assert_eq!(
+                json.get("timestamp").and_then(Value::as_str),
+                time,
+                "{line}"
+            );
+            assert_eq!(
+                message.timestamp_ms(),
+                time.map(|t| chrono::DateTime::parse_from_rfc3339(t)
+                    .unwrap()
+                    .timestamp_millis()),
+                "{line}"
+            );
+        }
     }
 
     /// nginx logging its requests (and its errors) through syslog: the message is read as the

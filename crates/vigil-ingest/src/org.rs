@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use vigil_detect::{CompiledRuleSet, Event, FieldMapping, Logsource, MappedEvent, Matcher, RuleId};
-use vigil_events::implied_logsources;
 use vigil_events::json::JsonEvent;
+use vigil_events::{implied_logsources, web_server_logsources};
 use vigil_oncall::OrgDocument;
 use vigil_store::Store;
 
@@ -226,7 +226,8 @@ impl OrgView {
     /// the rules of its logsources, with rule fields found where its mapping says. A line of a
     /// plain-text log of a service that declares nothing says what it is
     /// ([`implied_logsources`]: syslog the Linux log of the program that wrote it, an access
-    /// log webserver), as `vigil hunt` reads such files.
+    /// log webserver), as `vigil hunt` reads such files; a web server's own line says so
+    /// whatever the service declares ([`web_server_logsources`]).
     pub fn matches<'m>(
         &self,
         matcher: &'m mut Matcher<'_>,
@@ -234,9 +235,12 @@ impl OrgView {
         event: &dyn Event,
     ) -> &'m [RuleId] {
         let mut declared = self.declared(service).0;
-        if declared.is_empty()
-            && let Some(sources) = implied_logsources(event)
-        {
+        let own = if declared.is_empty() {
+            implied_logsources(event)
+        } else {
+            web_server_logsources(event)
+        };
+        if let Some(sources) = own {
             declared = sources;
         }
         match self.mapped(service, event) {
@@ -339,5 +343,41 @@ mod tests {
         );
         assert!(view.declared("api").0.is_empty());
         assert!(view.declared("other").0.is_empty());
+    }
+
+    /// A service declared `product: linux` for its syslog that also sends nginx's requests
+    /// through it: the requests still meet the webserver rules, its other lines the declared
+    /// ones only.
+    #[test]
+    fn a_web_server_line_is_a_web_request_whatever_the_service_declares() {
+        let document: OrgDocument = serde_json::from_value(serde_json::json!({
+            "teams": [{"name": "web"}],
+            "services": [{"name": "web01", "team": "web", "logsources": [{"product": "linux"}]}]
+        }))
+        .unwrap();
+        let view = OrgView::new(Some(document));
+        let rules = "title: Traversal\nid: 11111111-1111-4111-8111-111111111111\nlogsource:\n  category: webserver\ndetection:\n  sel:\n    cs-uri-query|contains: '../'\n  condition: sel\n---\ntitle: Any Linux\nid: 22222222-2222-4222-8222-222222222222\nlogsource:\n  product: linux\ndetection:\n  k:\n    - 'passwd'\n  condition: k\n";
+        let (docs, _) = vigil_sigma::parse_str(rules, std::path::Path::new("r.yml"));
+        let (set, _) = vigil_detect::compile(&docs, &vigil_detect::CompileOptions::default());
+        let mut matcher = set.matcher();
+        let mut titles = |line: &str| {
+            let options = vigil_events::SyslogOptions::new(1_796_000_000_000);
+            let message = vigil_events::syslog::parse(line.as_bytes(), &options).unwrap();
+            let event = JsonEvent::parse(&message.to_json_text()).unwrap();
+            view.matches(&mut matcher, "web01", &event)
+                .iter()
+                .map(|&r| set.rule(r).title().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            titles(
+                r#"<190>Dec  5 10:00:04 web01 nginx: 203.0.113.9 - - [05/Dec/2026:10:00:04 +0000] "GET /p.php?f=../../../etc/passwd HTTP/1.1" 200 5 "-" "curl/8.5.0""#
+            ),
+            ["Traversal"]
+        );
+        assert_eq!(
+            titles("<38>Dec  5 10:00:05 web01 sshd[812]: passwd changed for root"),
+            ["Any Linux"]
+        );
     }
 }

@@ -34,7 +34,7 @@ Examples:
 --json prints one JSON object per event (or the aggregation as one JSON object); --raw only
 each event as it was stored, one per line, for `vigil hunt` to run rules written since over
 what the server holds (give it the --logsource and --field-map a service declares in the
-organisation document).
+organisation document; --web-field-map for a mapping of its web server lines).
 Needs a token of role viewer or above (--token or VIGIL_TOKEN).";
 
 /// The time window flags shared by the log commands.

@@ -127,11 +127,13 @@ pub struct Args {
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
-    /// What the JSON or syslog logs are, as a Sigma logsource (`product=linux,service=auth`,
-    /// `category=webserver`): only the rules written for it then see them. May be given
-    /// several times (a log of any of them). EVTX records go by their Channel regardless;
-    /// without it, syslog lines are the Linux logs of the program that wrote each, access log
-    /// lines category=webserver, error log lines service=apache or service=nginx.
+    /// What the JSON, syslog or --text logs are, as a Sigma logsource
+    /// (`product=linux,service=auth`, `category=webserver`): only the rules written for it
+    /// then see them. May be given several times (a log of any of them). EVTX records go by
+    /// their Channel, and web server lines by what they are (access and IIS log lines
+    /// category=webserver, error log lines service=apache or service=nginx, in files or
+    /// carried by syslog), regardless; without it, syslog lines are the Linux logs of the
+    /// program that wrote each.
     #[arg(long = "logsource", value_name = "KEY=VALUE,...", value_parser = parse_logsource)]
     logsources: Vec<Logsource>,
     /// Read text of no format Vigil recognises (an application's own log) line by line, each
@@ -147,9 +149,17 @@ pub struct Args {
     #[command(flatten)]
     zone: crate::search::Zone,
     /// Where the JSON logs hold a field the rules name: `cs-uri-query=url.query` (the rule's
-    /// name, then the event's JSON path). May be given several times.
+    /// name, then the event's JSON path). May be given several times. Only JSON (and EVTX)
+    /// logs are read through it: text logs hold the names Vigil gives them, whatever JSON
+    /// is hunted beside them (for web server logs, see --web-field-map).
     #[arg(long = "field-map", value_name = "RULE_FIELD=PATH", value_parser = parse_field_map)]
     field_map: Vec<(String, String)>,
+    /// Where web server logs (access, IIS and error logs, in files or carried by syslog) hold
+    /// a field the rules name, for rules that read a field otherwise than Vigil names it:
+    /// `cs-uri-query=cs-uri` gives SigmaHQ's older rules, which put paths in cs-uri-query, the
+    /// whole request target. May be given several times.
+    #[arg(long = "web-field-map", value_name = "RULE_FIELD=FIELD", value_parser = parse_field_map)]
+    web_field_map: Vec<(String, String)>,
 }
 
 /// Reads `cs-uri-query=url.query`.
@@ -367,6 +377,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let files_done = AtomicU64::new(0);
     let field_map: Option<FieldMapping> =
         (!args.field_map.is_empty()).then(|| args.field_map.iter().cloned().collect());
+    let web_field_map: Option<FieldMapping> =
+        (!args.web_field_map.is_empty()).then(|| args.web_field_map.iter().cloned().collect());
     let events_seen = AtomicU64::new(0);
     let count_events = |events: u64| {
         let n = events_seen.fetch_add(events, Ordering::Relaxed) + events;
@@ -386,6 +398,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         to,
         logsources: &args.logsources,
         fields: field_map.as_ref(),
+        web_fields: web_field_map.as_ref(),
         keep_for_correlation: set.correlation_count() > 0,
         reported: Some(&reported),
         piece_bytes: LINES_PIECE_BYTES,
@@ -440,7 +453,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         });
     }
     scanned.finish();
-    let correlations: Vec<_> = correlate(&set, matched, field_map.as_ref())
+    let correlations: Vec<_> = correlate(&set, matched, field_map.as_ref(), web_field_map.as_ref())
         .into_iter()
         .filter(|c| reported[c.found.rule.0 as usize])
         .collect();

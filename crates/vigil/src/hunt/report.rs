@@ -295,6 +295,7 @@ pub fn correlate(
     set: &CompiledRuleSet,
     mut matched: Vec<MatchedEvent>,
     fields: Option<&FieldMapping>,
+    web_fields: Option<&FieldMapping>,
 ) -> Vec<Correlated> {
     let mut out = Vec::new();
     if set.correlation_count() == 0 {
@@ -303,7 +304,7 @@ pub fn correlate(
     matched.sort_by_key(|m| m.timestamp);
     let mut correlator = Correlator::new(set);
     for (i, m) in matched.iter().enumerate() {
-        match fields {
+        match m.mapping.of(fields, web_fields) {
             Some(fields) => {
                 let event = MappedEvent::new(m.event.as_ref(), fields);
                 correlator.feed(m.timestamp, &event, &m.rules, i as u64, &mut out);

@@ -16,11 +16,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use vigil_detect::{CompiledRuleSet, FieldMapping, Logsource, MappedEvent, Matcher, RuleId};
 use vigil_events::RecordSource;
-use vigil_events::implied_logsources;
 use vigil_events::json::JsonEvent;
 use vigil_events::source::{
     DecodeError, FilePiece, FilePieces, InputFile, Opened, TextOptions, open_file,
 };
+use vigil_events::{implied_logsources, web_server_logsources};
 
 use super::census::Census;
 use super::report::{Match, Rendered, Renderer};
@@ -32,8 +32,12 @@ pub struct ScanOptions<'a> {
     pub to: Option<i64>,
     /// The logsources the logs are declared to be (empty: unknown).
     pub logsources: &'a [Logsource],
-    /// Where the logs hold the fields rules name (`None`: under the rules' names).
+    /// Where the JSON and EVTX logs hold the fields rules name (`None`: under the rules'
+    /// names); text logs are named by Vigil's decoders, not by whoever wrote the JSON.
     pub fields: Option<&'a FieldMapping>,
+    /// Where a web server's lines (access, IIS and error logs) hold the fields rules name,
+    /// for rules that read a field otherwise than Vigil names it (`cs-uri-query=cs-uri`).
+    pub web_fields: Option<&'a FieldMapping>,
     pub keep_for_correlation: bool,
     /// Whether each rule's matches are reported, by rule index ([`super::select::Selection`]);
     /// `None`: those of every rule that reports on its own. Correlations count them all.
@@ -65,6 +69,7 @@ impl<'a> ScanOptions<'a> {
             to: None,
             logsources: &[],
             fields: None,
+            web_fields: None,
             keep_for_correlation: false,
             reported: None,
             piece_bytes: vigil_events::source::LINES_PIECE_BYTES,
@@ -124,9 +129,37 @@ fn window_line(outside: u64, undated: u64) -> Option<String> {
 pub struct MatchedEvent {
     pub timestamp: i64,
     pub event: Arc<JsonEvent>,
+    /// Which field map reads the event, as it was matched.
+    pub mapping: Mapping,
     pub rules: Vec<RuleId>,
     pub file: Arc<Path>,
     pub record_id: u64,
+}
+
+/// Which of the field maps of [`ScanOptions`] an event is read through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mapping {
+    /// `fields`: a JSON or EVTX log's.
+    Logs,
+    /// `web_fields`: a web server's line.
+    Web,
+    /// None: another text log (syslog, `--text`), named by Vigil's decoders.
+    Unmapped,
+}
+
+impl Mapping {
+    /// The map of this kind among `fields` and `web_fields`, when one was given.
+    pub fn of<'m>(
+        self,
+        fields: Option<&'m FieldMapping>,
+        web_fields: Option<&'m FieldMapping>,
+    ) -> Option<&'m FieldMapping> {
+        match self {
+            Mapping::Logs => fields,
+            Mapping::Web => web_fields,
+            Mapping::Unmapped => None,
+        }
+    }
 }
 
 /// What [`scan_files`] hands on, for each file in turn.
@@ -716,8 +749,8 @@ pub fn scan_source(
 ) {
     let set = matcher.rule_set();
     // Lines of a plain-text log say what logs they are (syslog by the program that wrote them,
-    // access logs webserver), unless the user did.
-    let implied = opts.logsources.is_empty() && source.is_text_log();
+    // access logs webserver) unless the user did; a web server's own lines always do.
+    let text_log = source.is_text_log();
     for record in source {
         let record = match record {
             Ok(r) => r,
@@ -738,17 +771,27 @@ pub fn scan_source(
             }
         }
         let event = record.event;
-        let implied_here = if implied {
-            implied_logsources(&event)
+        let web = if text_log {
+            web_server_logsources(&event)
         } else {
             None
+        };
+        let implied_here = match (text_log, opts.logsources.is_empty()) {
+            (false, _) => None,
+            (true, true) => web.or_else(|| implied_logsources(&event)),
+            (true, false) => web,
+        };
+        let mapping = match (text_log, web.is_some()) {
+            (false, _) => Mapping::Logs,
+            (true, true) => Mapping::Web,
+            (true, false) => Mapping::Unmapped,
         };
         if opts.census {
             scan.census
                 .add(&record.file, &event, record.timestamp, implied_here);
         }
         let logsources = implied_here.unwrap_or(opts.logsources);
-        let matched = match opts.fields {
+        let matched = match mapping.of(opts.fields, opts.web_fields) {
             Some(fields) => matcher.matches_from(&MappedEvent::new(&event, fields), logsources),
             None => matcher.matches_from(&event, logsources),
         };
@@ -785,6 +828,7 @@ pub fn scan_source(
                 scan.matched.push(MatchedEvent {
                     timestamp: record.timestamp.unwrap_or(0),
                     event: Arc::new(event),
+                    mapping,
                     rules,
                     file: record.file.clone(),
                     record_id: record.record_id,

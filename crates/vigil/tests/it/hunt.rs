@@ -1384,6 +1384,353 @@ fn hunt_reads_iis_logs_by_their_header() {
     assert!(stderr.contains("1 file, 2 events"), "{stderr}");
 }
 
+/// What a hunt found: file name, record and rule title, in that order.
+type Found<'a> = (&'a str, u64, &'a str);
+
+/// A hunt's flags, and what it should find.
+type Case<'a> = (&'a [&'a str], &'a [Found<'a>]);
+
+/// What `vigil hunt -r rules FLAGS logs` found, sorted.
+fn found_by(rules: &Path, flags: &[&str], logs: &Path) -> Vec<(String, u64, String)> {
+    let out = crate::support::vigil()
+        .args(["hunt", "--format", "jsonl", "-r"])
+        .arg(rules)
+        .args(flags)
+        .arg(logs)
+        .output()
+        .unwrap();
+    let mut found: Vec<(String, u64, String)> = jsonl(&ok(out))
+        .iter()
+        .map(|h| {
+            let file = Path::new(h["file"].as_str().unwrap()).file_name().unwrap();
+            (
+                file.to_string_lossy().into_owned(),
+                h["record_id"].as_u64().unwrap(),
+                h["rule_title"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// `--field-map` reads the JSON logs only: an access log hunted beside them keeps the names
+/// Vigil gives it, so a mixed collection loses no detection. `--web-field-map` is the web
+/// server logs' own (SigmaHQ's older rules put paths in `cs-uri-query`). Each row: the flags,
+/// then the (file, record) found.
+#[test]
+fn field_maps_read_the_logs_they_are_given_for() {
+    let rule = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../../../shared/data/sigma/rules/web/webserver_generic/web_path_traversal_exploitation_attempt.yml",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::copy(&rule, rules.join("traversal.yml")).unwrap();
+    std::fs::write(
+        rules.join("vsphere.yml"),
+        "title: vSphere Upload\nid: 6c1f6b0e-0000-4000-8000-000000000004\nlogsource: {category: webserver}\ndetection: {sel: {cs-uri-query|contains: '/ui/vropspluginui/rest/services/uploadova'}, condition: sel}\nlevel: high\n",
+    )
+    .unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(
+        logs.join("access.log"),
+        "203.0.113.9 - - [05/Dec/2026:10:00:01 +0000] \"GET /page.php?file=../../../etc/passwd HTTP/1.1\" 200 512 \"-\" \"curl/8.5.0\"\n\
+         203.0.113.9 - - [05/Dec/2026:10:00:02 +0000] \"POST /ui/vropspluginui/rest/services/uploadova HTTP/1.1\" 200 5 \"-\" \"curl/8.5.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        logs.join("nginx-ecs.jsonl"),
+        "{\"@timestamp\":\"2026-12-05T10:00:00Z\",\"url\":{\"path\":\"/p\",\"query\":\"f=../../../etc/shadow\"}}\n",
+    )
+    .unwrap();
+    let cases: [Case<'_>; 4] = [
+        (
+            &[],
+            &[("access.log", 1, "Path Traversal Exploitation Attempts")],
+        ),
+        (
+            &[
+                "--logsource",
+                "category=webserver",
+                "--field-map",
+                "cs-uri-query=url.query",
+            ],
+            &[
+                ("access.log", 1, "Path Traversal Exploitation Attempts"),
+                ("nginx-ecs.jsonl", 1, "Path Traversal Exploitation Attempts"),
+            ],
+        ),
+        (
+            &["--web-field-map", "cs-uri-query=cs-uri"],
+            &[
+                ("access.log", 1, "Path Traversal Exploitation Attempts"),
+                ("access.log", 2, "vSphere Upload"),
+            ],
+        ),
+        (
+            &[
+                "--logsource",
+                "category=webserver",
+                "--field-map",
+                "cs-uri-query=url.query",
+                "--web-field-map",
+                "cs-uri-query=cs-uri",
+            ],
+            &[
+                ("access.log", 1, "Path Traversal Exploitation Attempts"),
+                ("access.log", 2, "vSphere Upload"),
+                ("nginx-ecs.jsonl", 1, "Path Traversal Exploitation Attempts"),
+            ],
+        ),
+    ];
+    for (flags, expected) in cases {
+        let expected: Vec<(String, u64, String)> = expected
+            .iter()
+            .map(|&(f, r, t)| (f.to_owned(), r, t.to_owned()))
+            .collect();
+        assert_eq!(found_by(&rules, flags, &logs), expected, "{flags:?}");
+    }
+}
+
+/// A user name with blanks (Basic authentication's `john doe`) is the user, not a shift of the
+/// fields: every line is read, with its client, and the request of the last is found.
+#[test]
+fn a_user_name_with_blanks_stays_the_user() {
+    let rule = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../../../shared/data/sigma/rules/web/webserver_generic/web_path_traversal_exploitation_attempt.yml",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::copy(&rule, rules.join("traversal.yml")).unwrap();
+    std::fs::write(
+        rules.join("client.yml"),
+        "title: Client\nid: 6c1f6b0e-0000-4000-8000-000000000002\nlogsource: {category: webserver}\ndetection: {sel: {c-ip: 203.0.113.9}, condition: sel}\nlevel: low\n",
+    )
+    .unwrap();
+    let log = dir.path().join("access.log");
+    std::fs::write(
+        &log,
+        "203.0.113.9 - john doe [05/Dec/2026:10:00:00 +0000] \"GET /admin/ HTTP/1.1\" 401 381 \"-\" \"Mozilla/5.0\"\n\
+         203.0.113.9 - jdoe [05/Dec/2026:10:00:01 +0000] \"GET /admin/ HTTP/1.1\" 401 381 \"-\" \"Mozilla/5.0\"\n\
+         203.0.113.9 - a b c [05/Dec/2026:10:00:02 +0000] \"GET /page.php?file=../../../etc/passwd HTTP/1.1\" 401 381 \"-\" \"Mozilla/5.0\"\n\
+         shop.example:443 203.0.113.9 - mary ann [05/Dec/2026:10:00:03 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"Mozilla/5.0\"\n",
+    )
+    .unwrap();
+    let out = crate::support::vigil()
+        .args(["hunt", "--format", "jsonl", "-r"])
+        .arg(&rules)
+        .arg(&log)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let hits = jsonl(&ok(out));
+    let mut found: Vec<(u64, &str, &str, &str)> = hits
+        .iter()
+        .map(|h| {
+            (
+                h["record_id"].as_u64().unwrap(),
+                h["rule_title"].as_str().unwrap(),
+                h["event"]["access_log_format"].as_str().unwrap(),
+                h["event"]["cs-username"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            (1, "Client", "combined", "john doe"),
+            (2, "Client", "combined", "jdoe"),
+            (3, "Client", "combined", "a b c"),
+            (
+                3,
+                "Path Traversal Exploitation Attempts",
+                "combined",
+                "a b c"
+            ),
+            (4, "Client", "vhost_combined", "mary ann"),
+        ],
+        "{stderr}"
+    );
+    assert!(stderr.contains(" 0 errors"), "{stderr}");
+}
+
+/// An access line in a file read as syslog has its own time, though no syslog header gives it
+/// one: a --from/--to window holding the request finds it.
+#[test]
+fn an_access_line_in_a_syslog_file_keeps_its_time() {
+    let rule = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../../../shared/data/sigma/rules/web/webserver_generic/web_path_traversal_exploitation_attempt.yml",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("collected.log");
+    std::fs::write(
+        &log,
+        "Dec  5 09:59:58 web01 sshd[812]: Accepted publickey for deploy from 10.0.0.2 port 51220 ssh2\n\
+         203.0.113.9 - - [05/Dec/2026:10:00:01 +0100] \"GET /page.php?file=../../../etc/passwd HTTP/1.1\" 200 512 \"-\" \"curl/8.5.0\"\n",
+    )
+    .unwrap();
+    let hunt = |window: &[&str]| {
+        let out = crate::support::vigil()
+            .args(["hunt", "--format", "jsonl", "-r"])
+            .arg(&rule)
+            .args(window)
+            .arg(&log)
+            .output()
+            .unwrap();
+        jsonl(&ok(out))
+    };
+    let hits = hunt(&[]);
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["timestamp"], "2026-12-05T09:00:01.000Z");
+    assert_eq!(hits[0]["event"]["timestamp"], "2026-12-05T10:00:01+01:00");
+    let within = hunt(&[
+        "--from",
+        "2026-12-05T09:00:00Z",
+        "--to",
+        "2026-12-05T09:00:02Z",
+    ]);
+    assert_eq!(within.len(), 1, "{within:?}");
+    assert!(hunt(&["--from", "2026-12-05T09:00:02Z"]).is_empty());
+}
+
+/// SigmaHQ's ReGeorg rule wants a request with no Referer and no User-Agent (`null`): Apache's
+/// and nginx's `"-"` is no value, as IIS's `-` is, so the same request is found in either log.
+#[test]
+fn a_dash_in_an_access_log_is_no_value_as_in_an_iis_log() {
+    let rule = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/sigma/rules/web/webserver_generic/web_webshell_regeorg.yml");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("access.log"),
+        "203.0.113.9 - - [05/Dec/2026:10:00:00 +0000] \"POST /tunnel.jsp?cmd=connect&target=10.0.0.5&port=22 HTTP/1.1\" 200 0 \"-\" \"-\"\n\
+         203.0.113.9 - - [05/Dec/2026:10:00:01 +0000] \"POST /tunnel.jsp?cmd=connect&target=10.0.0.5&port=22 HTTP/1.1\" 200 0 \"-\" \"python-requests/2.31\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("u_ex261205.log"),
+        "#Software: Microsoft Internet Information Services 10.0\n\
+         #Fields: date time c-ip cs-method cs-uri-stem cs-uri-query sc-status cs(User-Agent) cs(Referer)\n\
+         2026-12-05 10:00:00 203.0.113.9 POST /tunnel.aspx cmd=connect&target=10.0.0.5&port=22 200 - -\n",
+    )
+    .unwrap();
+    let out = crate::support::vigil()
+        .args(["hunt", "--format", "jsonl", "-r"])
+        .arg(&rule)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let hits = jsonl(&ok(out));
+    let mut found: Vec<(String, u64)> = hits
+        .iter()
+        .map(|h| {
+            let file = Path::new(h["file"].as_str().unwrap()).file_name().unwrap();
+            (
+                file.to_string_lossy().into_owned(),
+                h["record_id"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("access.log".to_owned(), 1),
+            ("u_ex261205.log".to_owned(), 3)
+        ]
+    );
+    let access = hits.iter().find(|h| h["record_id"] == 1).unwrap();
+    assert!(
+        access["event"].get("cs-referer").is_none() && access["event"].get("cs-username").is_none(),
+        "{access}"
+    );
+}
+
+/// A declared logsource says what the JSON, syslog and other text logs are; a web server's own
+/// lines (access, IIS and error logs, in files or carried by syslog) stay what they are, so a
+/// `--logsource` meant for the other logs of a collection never hides them from the webserver
+/// rules. Each row: the flags, then the (file, record, rule) found.
+#[test]
+fn a_declared_logsource_leaves_web_server_lines_what_they_are() {
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/sigma/rules/web");
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    for rule in [
+        "webserver_generic/web_path_traversal_exploitation_attempt.yml",
+        "product/apache/web_apache_segfault.yml",
+    ] {
+        std::fs::copy(
+            web.join(rule),
+            rules.join(Path::new(rule).file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        rules.join("auth.yml"),
+        "title: SSH Failed Password\nid: 5b7c8d9e-0f1a-4b2c-8d3e-4f5a6b7c8d9e\nlogsource:\n  product: linux\n  service: auth\ndetection:\n  keywords:\n    - 'Failed password'\n  condition: keywords\nlevel: low\n",
+    )
+    .unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let request = r#"203.0.113.9 - - [05/Dec/2026:10:00:01 +0000] "GET /page.php?file=../../../etc/passwd HTTP/1.1" 200 512 "-" "curl/8.5.0""#;
+    std::fs::write(logs.join("access.log"), format!("{request}\n")).unwrap();
+    std::fs::write(
+        logs.join("u_ex261205.log"),
+        "#Software: Microsoft Internet Information Services 10.0\n\
+         #Fields: date time c-ip cs-method cs-uri-stem cs-uri-query sc-status cs(User-Agent)\n\
+         2026-12-05 10:00:02 203.0.113.9 GET /page.aspx file=../../../etc/passwd 200 curl/8.5.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        logs.join("error_log"),
+        "[Sat Dec 05 10:00:03 2026] [notice] child pid 6725 exit signal Segmentation fault (11)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        logs.join("syslog"),
+        format!(
+            "Dec  5 10:00:04 web01 nginx: {request}\n\
+             Dec  5 10:00:05 web01 sshd[812]: Failed password for root from 203.0.113.9 port 51220 ssh2\n"
+        ),
+    )
+    .unwrap();
+    let (traversal, segfault, auth) = (
+        "Path Traversal Exploitation Attempts",
+        "Apache Segmentation Fault",
+        "SSH Failed Password",
+    );
+    let web_lines = [
+        ("access.log", 1, traversal),
+        ("error_log", 1, segfault),
+        ("syslog", 1, traversal),
+        ("u_ex261205.log", 3, traversal),
+    ];
+    let with_auth = {
+        let mut all = web_lines.to_vec();
+        all.push(("syslog", 2, auth));
+        all.sort();
+        all
+    };
+    let cases: [Case<'_>; 5] = [
+        (&[], &with_auth),
+        (&["--logsource", "product=linux,service=auth"], &with_auth),
+        (&["--text", "--logsource", "product=myapp"], &web_lines),
+        (&["--logsource", "category=webserver"], &web_lines),
+        (&["--logsource", "category=proxy"], &web_lines),
+    ];
+    for (flags, expected) in cases {
+        let expected: Vec<(String, u64, String)> = expected
+            .iter()
+            .map(|&(f, r, t)| (f.to_owned(), r, t.to_owned()))
+            .collect();
+        assert_eq!(found_by(&rules, flags, &logs), expected, "{flags:?}");
+    }
+}
+
 /// A log cut from a larger one starts mid-line: the lines after the cut still tell its format,
 /// and the whole file is hunted.
 #[test]
