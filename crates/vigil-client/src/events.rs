@@ -11,6 +11,20 @@ use crate::{Client, ClientError, enc};
 /// The media type of a JSON-lines ingest body.
 pub const NDJSON: &str = "application/x-ndjson";
 
+/// The header the server sets on the answer to a batch it had stored before under the same
+/// idempotency key.
+const REPLAYED: &str = "idempotent-replayed";
+
+/// The answer to a batch sent under an idempotency key ([`Client::ingest_once`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyedIngest {
+    /// The server's answer: for a batch it had stored before, the answer it gave then.
+    pub answer: IngestResponse,
+    /// Whether the server had stored this batch before (`Idempotent-Replayed: true`): the
+    /// answer is the one it recorded then, and nothing was stored now.
+    pub replayed: bool,
+}
+
 impl Client {
     /// `POST /events?service=&host=&tenant=` with a body of JSON lines
     /// ([`NDJSON`]) or a JSON array (`application/json`). Every event counted in the answer
@@ -30,15 +44,15 @@ impl Client {
     }
 
     /// [`Client::ingest`] under an idempotency key naming the batch: sent again with the same
-    /// key (its answer was lost), the batch is answered as the first time and not stored
-    /// twice.
+    /// key (its answer was lost, or an earlier run sent it), the batch is answered as the first
+    /// time and not stored twice, and the answer says so ([`KeyedIngest::replayed`]).
     pub async fn ingest_once(
         &self,
         query: &IngestQuery,
         body: bytes::Bytes,
         content_type: &str,
         key: &str,
-    ) -> Result<IngestResponse, ClientError> {
+    ) -> Result<KeyedIngest, ClientError> {
         let qs = serde_urlencoded_string(query)?;
         let path = format!("/events?{qs}");
         let (url, req) = self.request(Method::POST, &path);
@@ -47,7 +61,12 @@ impl Client {
             .header("Idempotency-Key", key)
             .body(body);
         let resp = self.send(&url, req).await?;
-        Self::decode(&url, resp).await
+        let replayed = resp
+            .headers()
+            .get(REPLAYED)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+        let answer = Self::decode(&url, resp).await?;
+        Ok(KeyedIngest { answer, replayed })
     }
 
     /// `GET /events/search`: one page of events, newest first, or an aggregation when the

@@ -8,7 +8,7 @@ mod events;
 mod org;
 
 pub use endpoints::EvidenceDownload;
-pub use events::NDJSON;
+pub use events::{KeyedIngest, NDJSON};
 
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;

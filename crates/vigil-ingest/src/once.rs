@@ -104,13 +104,22 @@ pub(crate) fn unanswered(ids: std::ops::Range<u64>, mark: &[u8]) -> Option<Unans
 }
 
 /// The answer as `POST /api/v1/events` gives it (`vigil_api::IngestResponse`), which is what
-/// a batch sent again gets.
+/// a batch sent again gets: a client running the same command again (`vigil ingest`) hears
+/// what the first sending was told, the events past their retention among it.
 #[derive(Serialize)]
 struct Answer<'a> {
     stored: u64,
     rejected: &'a [RejectedEvent],
     detections: u64,
     alerts: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    correlated_later: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    expiring: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The answer to record for `report` under `key`, completed in the recording transaction with
@@ -122,6 +131,7 @@ pub(crate) fn keyed_answer(
 ) -> KeyedAnswer {
     let stored = report.stored.len() as u64;
     let detections = report.detections as u64;
+    let (correlated_later, expiring) = (report.correlated_later as u64, report.expiring as u64);
     let rejected = report.rejected.clone();
     KeyedAnswer {
         token: key.token,
@@ -133,6 +143,8 @@ pub(crate) fn keyed_answer(
                 rejected: &rejected,
                 detections,
                 alerts: created as u64,
+                correlated_later,
+                expiring,
             };
             serde_json::to_string(&answer).unwrap_or_default()
         }),
@@ -245,6 +257,16 @@ mod tests {
         assert_eq!(
             (answer.answer)(2),
             r#"{"stored":2,"rejected":[{"index":1,"reason":"empty"}],"detections":3,"alerts":2}"#
+        );
+        let late = IngestReport {
+            correlated_later: 1,
+            expiring: 2,
+            ..report
+        };
+        let answer = keyed_answer(key.clone(), &late, now);
+        assert_eq!(
+            (answer.answer)(0),
+            r#"{"stored":2,"rejected":[{"index":1,"reason":"empty"}],"detections":3,"alerts":0,"correlated_later":1,"expiring":2}"#
         );
     }
 }

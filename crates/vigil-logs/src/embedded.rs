@@ -319,8 +319,11 @@ impl EmbeddedStore {
         };
         register_tokenizers(&index);
         let fields = Fields::resolve(&index.schema())?;
-        let (checkpoint, committed_detected) =
-            Checkpoint::decode(index.load_metas()?.payload.as_deref());
+        let payload = index.load_metas()?.payload;
+        // An index no commit of ours has reached yet (created, then a crash within the first
+        // commit interval) holds nothing, and no event in the journal was matched for certain.
+        let never_committed = payload.is_none();
+        let (checkpoint, committed_detected) = Checkpoint::decode(payload.as_deref());
         let reader: IndexReader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -331,12 +334,13 @@ impl EmbeddedStore {
         // takes appends (held back by the lag limit as usual) and answers searches, which see
         // the records as the catch-up commits them; `refresh` waits for all of them.
         let (tail, unindexed) = journal_tail(&journal_dir, checkpoint)?;
-        // Where detection stood at the last commit. A new index has seen no detection; an
-        // index from before detections were tracked is taken as fully detected.
+        // Where detection stood at the last commit. A new index, or one never committed, has
+        // seen no detection; an index from before detections were tracked is taken as fully
+        // detected.
         let detected = config.track_detections.then(|| {
             match committed_detected {
                 Some(detected) => detected,
-                None if created => 0,
+                None if created || never_committed => 0,
                 None => tail.next_seq,
             }
             .min(tail.next_seq)

@@ -13,6 +13,11 @@
 //! with its file and line or record. Sending stops at the first batch the server refuses as a
 //! whole (authentication, a body too large, the server down), since the next ones would fare
 //! the same.
+//!
+//! Batches never span two files, and each is sent under an `Idempotency-Key` derived from what
+//! it is ([`KeyScope::key`]) rather than from the run: a run interrupted (killed, or stopped by
+//! a server down too long) and started again sends the same keys, and the server answers the
+//! batches it stored before from its record of them instead of storing them twice.
 
 use std::fmt;
 use std::io::IsTerminal;
@@ -57,6 +62,16 @@ Examples:
   vigil ingest events.jsonl --service app --strict --json
   vigil ingest app.jsonl --service app --wait && vigil search 'service:app'
   vigil ingest /var/log/myapp/ --service myapp --text
+
+Running the same command again (with the same token, within 24 hours; after an interruption,
+say) stores only what the server had not stored: each batch is sent under an Idempotency-Key
+derived from the service, host and tenant, the file (its full path; standard input has none),
+the batch's place in it and its content, and the server answers a batch it already stored from
+its record of it (counted as `already stored`) instead of storing it twice. Batches end with
+their file, so adding files to the command leaves the others' keys as they were; changing
+--batch or --max-batch-bytes cuts other batches. A log that grew since is sent again from its
+last batch of the earlier run, whose events are then stored twice. --resend sends everything
+as new.
 
 Exit status: 0 when every batch was answered, even if some events were rejected or some files
 or records could not be decoded (all are listed in the summary); 1 when nothing could be sent
@@ -111,6 +126,11 @@ pub struct Args {
     /// are still skipped.
     #[arg(long)]
     pub text: bool,
+    /// Store every batch again, even those the server stored from an earlier run of the same
+    /// command within 24 hours (which it otherwise recognises and does not store twice): to
+    /// load the same logs a second time on purpose.
+    #[arg(long)]
+    pub resend: bool,
     #[command(flatten)]
     pub zone: crate::search::Zone,
 }
@@ -145,10 +165,57 @@ struct Origin {
     pos: Pos,
 }
 
-/// A request body of JSON lines and where each line came from.
+/// A request body of JSON lines, where each line came from, and its idempotency key.
 struct Batch {
+    key: String,
     body: Vec<u8>,
     origins: Vec<Origin>,
+}
+
+/// What the idempotency keys of a run's batches are derived from besides each batch itself.
+#[derive(Debug, Clone)]
+struct KeyScope {
+    /// `--service`, `--host`, `--tenant` as given: the same events sent as another service,
+    /// host or tenant are another batch.
+    service: Option<String>,
+    host: Option<String>,
+    tenant: Option<String>,
+    /// `--resend`: a value of this run alone, so that no batch is taken for one an earlier
+    /// run sent.
+    resend: Option<uuid::Uuid>,
+}
+
+impl KeyScope {
+    /// The `Idempotency-Key` of the batch numbered `ordinal` (from 0) of `source` (a file's
+    /// canonical path; `None` for standard input), holding `body`. Every run of the same
+    /// command over the same content derives the same keys, so the server answers a batch it
+    /// stored before from its record instead of storing it again; a batch of other content,
+    /// in another place or file, or sent as another service, host or tenant, gets another.
+    /// The place counts because a log may repeat itself: two batches of identical lines are
+    /// both stored.
+    fn key(&self, source: Option<&Path>, ordinal: u64, body: &[u8]) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(b"vigil ingest batch key 1");
+        // Each part tagged present or absent and length-prefixed: no two lists of parts hash
+        // alike by running into each other.
+        let mut part = |bytes: Option<&[u8]>| match bytes {
+            None => hash.update([0]),
+            Some(bytes) => {
+                hash.update([1]);
+                hash.update((bytes.len() as u64).to_le_bytes());
+                hash.update(bytes);
+            }
+        };
+        part(self.service.as_deref().map(str::as_bytes));
+        part(self.host.as_deref().map(str::as_bytes));
+        part(self.tenant.as_deref().map(str::as_bytes));
+        part(source.map(|p| p.as_os_str().as_encoded_bytes()));
+        part(Some(&ordinal.to_le_bytes()));
+        part(Some(&Sha256::digest(body)));
+        part(self.resend.as_ref().map(|r| r.as_bytes().as_slice()));
+        format!("vigil-ingest-{}", hex::encode(hash.finalize()))
+    }
 }
 
 /// An event or file that was not stored, with where and why.
@@ -236,21 +303,33 @@ struct Summary {
     files_skipped: u64,
     /// Those of them named like text logs (`app.log`), which `--text` would read.
     skipped_text_logs: Vec<String>,
-    /// Events read from the files: `stored` + `rejected` + `not_sent` once all is sent.
+    /// Events read from the files: `stored` + `already_stored` + `rejected` + `unconfirmed` +
+    /// `not_sent`.
     events_read: u64,
-    /// Events read but not sent, each larger than a request may be (listed among `errors`).
+    /// Events read but never sent: each larger than a request may be (listed among
+    /// `errors`), and, when sending stopped, those read ahead of it.
     not_sent: u64,
-    /// Bytes of the files, as stored on disk.
+    /// Of them, those larger than a request may be.
+    #[serde(skip)]
+    too_large: u64,
+    /// Events of the batch in flight when sending stopped, which the server may have stored
+    /// all the same (its answer was lost): the same command run again tells.
+    unconfirmed: u64,
+    /// Bytes read: a whole file's size as stored on disk (compressed, for gzip), or as far as
+    /// reading went when sending stopped.
     bytes_read: u64,
     /// Requests answered.
     batches: u64,
-    /// Events stored (durable).
+    /// Events stored (durable) by this run.
     stored: u64,
+    /// Events an earlier run stored (durable): their batches were answered from the server's
+    /// record of them, not stored again.
+    already_stored: u64,
     /// Events the server refused (count and the first 1000 with file, line or record, reason).
     rejected: Problems,
     /// Files and records that could not be read or decoded (count and the first 1000).
     errors: Problems,
-    /// Sigma rule matches the server recorded.
+    /// Sigma rule matches the server recorded (for events already stored, when they were).
     detections: u64,
     /// Events a correlation counts that came too late for the server's live correlation
     /// windows: it correlates them over what it stores a minute after the last of them.
@@ -322,6 +401,12 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(2);
     let stop = Arc::new(AtomicBool::new(false));
     let events_read = Arc::new(AtomicU64::new(0));
+    let keys = KeyScope {
+        service: args.service.clone(),
+        host: args.host.clone(),
+        tenant: args.tenant.clone(),
+        resend: args.resend.then(uuid::Uuid::new_v4),
+    };
     let decoder = {
         let stop = stop.clone();
         let events_read = events_read.clone();
@@ -337,6 +422,9 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
             .spawn(move || {
                 let mut batcher = Batcher {
                     tx,
+                    keys,
+                    source: None,
+                    ordinal: 0,
                     body: Vec::new(),
                     origins: Vec::new(),
                     max_events,
@@ -358,20 +446,29 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
         ..Default::default()
     };
     let (mut batches, mut stored, mut detections) = (0u64, 0u64, 0u64);
+    let mut already_stored = 0u64;
     let mut correlated_later = 0u64;
     let mut expiring = 0u64;
+    // Events of the batches answered, and of the one in flight when sending stopped if it
+    // may have been stored: what is left of the events read was never sent.
+    let mut answered = 0u64;
+    let mut unconfirmed = 0u64;
     let mut rejected = Problems::default();
     let mut stopped = None;
-    // Each batch is named by this run and its number, so that one sent again after a lost
-    // answer is stored once.
-    let run = uuid::Uuid::new_v4();
     while let Some(batch) = rx.recv().await {
-        let key = format!("vigil-ingest-{run}-{batches}");
         let body = bytes::Bytes::from(batch.body);
-        match send_batch(c, &query, body, &key, progress.as_ref()).await {
-            Ok(resp) => {
+        match send_batch(c, &query, body, &batch.key, progress.as_ref()).await {
+            Ok(Sent {
+                answer: resp,
+                earlier,
+            }) => {
                 batches += 1;
-                stored += resp.stored;
+                answered += batch.origins.len() as u64;
+                if earlier {
+                    already_stored += resp.stored;
+                } else {
+                    stored += resp.stored;
+                }
                 detections += resp.detections;
                 correlated_later += resp.correlated_later;
                 expiring += resp.expiring;
@@ -383,18 +480,27 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
                 }
                 if let Some(bar) = &progress {
                     bar.set_message(format!(
-                        "{} events read, {stored} stored",
-                        events_read.load(Ordering::Relaxed)
+                        "{} events read, {} stored",
+                        events_read.load(Ordering::Relaxed),
+                        stored + already_stored
                     ));
                 }
             }
-            Err(err) => {
-                stopped = Some(refused(err, stored));
+            Err(Unsent {
+                error,
+                maybe_stored,
+            }) => {
+                if maybe_stored {
+                    unconfirmed = batch.origins.len() as u64;
+                }
+                let at_least = stored + already_stored;
+                stopped = Some(refused(error, at_least, unconfirmed, args.resend));
                 break;
             }
         }
     }
-    if args.wait && stopped.is_none() && stored > 0 {
+    // Events an earlier run stored may not be searchable yet either (it was cut short).
+    if args.wait && stopped.is_none() && stored + already_stored > 0 {
         // An empty batch that asks the server to answer once everything is searchable.
         let wait = IngestQuery {
             refresh: Some("wait_for".into()),
@@ -421,10 +527,13 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
         files_skipped: stats.skipped.len() as u64,
         skipped_text_logs: crate::output::skipped_text_logs(stats.skipped.iter()),
         events_read: stats.events,
-        not_sent: stats.too_large,
+        not_sent: stats.events.saturating_sub(answered + unconfirmed),
+        too_large: stats.too_large,
+        unconfirmed,
         bytes_read: stats.bytes,
         batches,
         stored,
+        already_stored,
         rejected,
         errors: stats.errors,
         detections,
@@ -438,6 +547,23 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
 /// How many times a batch is sent before giving up, when what failed may pass.
 const SEND_ATTEMPTS: u32 = 5;
 
+/// A batch the server answered.
+struct Sent {
+    answer: IngestResponse,
+    /// Stored by an earlier run: the server answered the first attempt from its record of the
+    /// batch. (Answered so after an attempt of this run failed, the batch counts as this
+    /// run's: most likely its own earlier attempt stored it.)
+    earlier: bool,
+}
+
+/// A batch the server did not answer.
+struct Unsent {
+    error: ClientError,
+    /// Whether it may have been stored all the same: an attempt failed in a way that may
+    /// have come after the server received it (the connection lost, the server stopping).
+    maybe_stored: bool,
+}
+
 /// Sends one batch under its idempotency key, and again after a failure that may pass: the
 /// server unreachable (restarting), unavailable, or still storing this very batch (its answer
 /// was lost). Waits 0.5, 1, 2, then 4 s between attempts.
@@ -447,10 +573,16 @@ async fn send_batch(
     body: bytes::Bytes,
     key: &str,
     progress: Option<&indicatif::ProgressBar>,
-) -> Result<IngestResponse, ClientError> {
+) -> Result<Sent, Unsent> {
     let mut attempt = 1;
     loop {
         match c.ingest_once(query, body.clone(), NDJSON, key).await {
+            Ok(answered) => {
+                return Ok(Sent {
+                    answer: answered.answer,
+                    earlier: answered.replayed && attempt == 1,
+                });
+            }
             Err(err) if attempt < SEND_ATTEMPTS && may_pass(&err) => {
                 let wait = std::time::Duration::from_millis(500 << (attempt - 1));
                 let note = format!(
@@ -465,7 +597,14 @@ async fn send_batch(
                 tokio::time::sleep(wait).await;
                 attempt += 1;
             }
-            answered => return answered,
+            Err(error) => {
+                // Every failure but the last may pass (else sending would have stopped there).
+                let maybe_stored = attempt > 1 || may_pass(&error);
+                return Err(Unsent {
+                    error,
+                    maybe_stored,
+                });
+            }
         }
     }
 }
@@ -479,8 +618,10 @@ fn may_pass(err: &ClientError) -> bool {
         )
 }
 
-/// The message for a batch the server did not take, saying what to do next.
-fn refused(err: ClientError, stored: u64) -> String {
+/// The message for a batch the server did not take, saying what is stored and what to do next:
+/// `stored` events were stored for certain, the `unconfirmed` ones of the batch in flight
+/// perhaps.
+fn refused(err: ClientError, stored: u64, unconfirmed: u64, resend: bool) -> String {
     let too_large = err.code() == Some(ErrorCode::PayloadTooLarge);
     let mut msg = format!("{:#}", explain(err));
     if too_large {
@@ -488,9 +629,21 @@ fn refused(err: ClientError, stored: u64) -> String {
             "\nhint: send smaller requests with --batch N or --max-batch-bytes N (or raise the server's ingest body limit)",
         );
     }
-    format!(
-        "sending stopped: {msg}\n{stored} events were stored before that; fix the cause and run again (events already stored would be stored twice: ingest only the files not yet sent)"
-    )
+    let what = match (stored, unconfirmed) {
+        (0, 0) => "no events were stored".to_owned(),
+        (n, 0) => format!("{} stored", plural(n, "event was", "events were")),
+        (n, k) => format!(
+            "at least {} stored; the batch in flight ({}) may have been stored too, its answer lost",
+            plural(n, "event was", "events were"),
+            plural(k, "event", "events")
+        ),
+    };
+    let next = if resend {
+        "fix the cause and send only what was not stored: this run's batches (--resend) are not recognised by another run, so running it again stores them twice"
+    } else {
+        "fix the cause and run the same command again (with the same token, within 24 hours): batches already stored are recognised and not stored twice"
+    };
+    format!("sending stopped: {msg}\n{what}; {next}")
 }
 
 /// The server's rejections of one batch, with their file and position.
@@ -521,9 +674,18 @@ fn rejections<'a>(
 /// The sender has gone away (it stopped on an error): stop reading.
 struct Closed;
 
-/// Collects JSON lines into batches and hands each full one to the sender.
+/// Collects JSON lines into batches and hands each full one to the sender. A batch holds the
+/// events of one file, so that its key (its place in its file) is the same whatever else the
+/// command sends.
 struct Batcher {
+    /// The batches ready to send: bounded (a few), so reading stays a few batches ahead of
+    /// sending and memory stays small.
     tx: tokio::sync::mpsc::Sender<Batch>,
+    keys: KeyScope,
+    /// The file being read: its canonical path, `None` for standard input.
+    source: Option<PathBuf>,
+    /// The number of the next batch of that file, from 0.
+    ordinal: u64,
     body: Vec<u8>,
     origins: Vec<Origin>,
     max_events: usize,
@@ -533,37 +695,55 @@ struct Batcher {
 }
 
 impl Batcher {
-    /// Adds one event (one line of JSON, without its newline). An event larger than a whole
-    /// request is refused with the reason.
+    /// Ends the batch of the file before (sent) and starts the batches of `file`.
+    fn start_file(&mut self, file: &InputFile) -> Result<(), Closed> {
+        self.flush()?;
+        // A path that cannot be resolved (the file gone) fails to open just after: any name
+        // will do.
+        self.source = (!file.is_stdin())
+            .then(|| std::fs::canonicalize(&file.path).unwrap_or_else(|_| file.path.clone()));
+        self.ordinal = 0;
+        Ok(())
+    }
+
+    /// Adds one event (one line of JSON, without its newline), sending the batch before when
+    /// the event does not fit in it. An event larger than a whole request is refused with the
+    /// reason. `Err` when the sender has gone away: the event was not taken.
     fn push(&mut self, origin: Origin, json: &[u8]) -> Result<Option<String>, Closed> {
         if self.stop.load(Ordering::Relaxed) {
             return Err(Closed);
         }
-        self.events_read.fetch_add(1, Ordering::Relaxed);
         if json.len() + 1 > self.max_bytes {
+            self.events_read.fetch_add(1, Ordering::Relaxed);
             return Ok(Some(format!(
                 "the event is {} bytes, more than --max-batch-bytes {}; raise it (the server takes 16 MiB by default) or split the event",
                 json.len(),
                 self.max_bytes
             )));
         }
-        if !self.origins.is_empty() && self.body.len() + json.len() + 1 > self.max_bytes {
+        if self.origins.len() >= self.max_events
+            || self.body.len() + json.len() + 1 > self.max_bytes
+        {
             self.flush()?;
         }
         self.body.extend_from_slice(json);
         self.body.push(b'\n');
         self.origins.push(origin);
-        if self.origins.len() >= self.max_events {
-            self.flush()?;
-        }
+        self.events_read.fetch_add(1, Ordering::Relaxed);
         Ok(None)
     }
 
+    /// Hands the batch being filled, if any, to the sender under its key.
     fn flush(&mut self) -> Result<(), Closed> {
         if self.origins.is_empty() {
             return Ok(());
         }
+        let key = self
+            .keys
+            .key(self.source.as_deref(), self.ordinal, &self.body);
+        self.ordinal += 1;
         let batch = Batch {
+            key,
             body: std::mem::take(&mut self.body),
             origins: std::mem::take(&mut self.origins),
         };
@@ -584,16 +764,30 @@ fn read_all(
         stats,
         progress,
         shown: 0,
+        read: None,
         text,
     };
     for (index, file) in files.iter().enumerate() {
+        if reader.batcher.start_file(file).is_err() {
+            return;
+        }
         let before = reader.stats.events;
         reader.shown = 0;
+        reader.read = None;
         let meta = std::fs::metadata(&file.path).ok();
         let result = reader.read_file(index as u32, file, meta.as_ref());
         if let Some(bar) = progress {
             let size = meta.as_ref().map_or(0, std::fs::Metadata::len);
             bar.inc(size.saturating_sub(reader.shown));
+        }
+        // A file read to its end counts its size on disk; one cut short by a stop, or
+        // standard input, what was read of it.
+        if let Some(read) = reader.read {
+            reader.stats.bytes += match &meta {
+                Some(meta) if result.is_ok() && !file.is_stdin() => meta.len(),
+                Some(meta) if !file.is_stdin() => read.min(meta.len()),
+                _ => read,
+            };
         }
         if result.is_err() {
             return;
@@ -610,6 +804,8 @@ struct Reader<'a> {
     progress: Option<&'a indicatif::ProgressBar>,
     /// Bytes of the current file the progress bar already moved by (pieces of a large one).
     shown: u64,
+    /// Bytes read of the current file (compressed, for gzip) once it is read as a log.
+    read: Option<u64>,
     /// `--text`, `--timezone`: how text files are read.
     text: &'a TextOptions,
 }
@@ -625,10 +821,11 @@ impl Reader<'_> {
         self.stats.errors.push(p);
     }
 
-    /// Queues one event of file `index`.
+    /// Queues one event of file `index`; counted read once taken.
     fn push(&mut self, index: u32, path: &Path, pos: Pos, json: &[u8]) -> Result<(), Closed> {
+        let refused = self.batcher.push(Origin { file: index, pos }, json)?;
         self.stats.events += 1;
-        if let Some(reason) = self.batcher.push(Origin { file: index, pos }, json)? {
+        if let Some(reason) = refused {
             self.stats.too_large += 1;
             self.problem(path, Some(pos), reason);
         }
@@ -655,10 +852,11 @@ impl Reader<'_> {
         let mut pieces = match opened {
             Opened::Lines(mut pieces) => {
                 self.stats.files += 1;
-                self.stats.bytes += disk_bytes;
+                self.read = Some(0);
                 // Sent as written, piece by piece so a large file never sits whole in memory;
                 // the server checks each line and says which it refused.
                 while let Some(piece) = pieces.next() {
+                    self.read = Some(pieces.disk_bytes_read());
                     match piece {
                         Ok(piece) => {
                             for (line, text) in lines(&piece.data) {
@@ -670,7 +868,7 @@ impl Reader<'_> {
                         Err(e) => self.problem(path, line_of(&e), e.reason()),
                     }
                 }
-                self.count_piped(file, pieces.disk_bytes_read());
+                self.read = Some(pieces.disk_bytes_read());
                 return Ok(());
             }
             Opened::Documents(documents) => FilePieces::Documents(documents),
@@ -680,25 +878,18 @@ impl Reader<'_> {
         };
         // Decoded here, piece by piece, and sent as records.
         self.stats.files += 1;
-        self.stats.bytes += disk_bytes;
+        self.read = Some(0);
         let name: Arc<Path> = Arc::from(path);
         while let Some(piece) = pieces.next() {
+            self.read = Some(pieces.disk_bytes_read());
             match piece {
                 Ok(piece) => self.send_records(index, RecordSource::piece(name.clone(), piece))?,
                 Err(e) => self.problem(path, None, e.reason()),
             }
             self.piece_shown(pieces.disk_bytes_read(), disk_bytes);
         }
-        self.count_piped(file, pieces.disk_bytes_read());
+        self.read = Some(pieces.disk_bytes_read());
         Ok(())
-    }
-
-    /// Counts the bytes read from standard input, whose size was not known beforehand (a
-    /// file's is counted from its metadata).
-    fn count_piped(&mut self, file: &InputFile, read: u64) {
-        if file.is_stdin() {
-            self.stats.bytes += read;
-        }
     }
 
     /// Queues every record of a source, reporting those that cannot be decoded.
@@ -764,8 +955,9 @@ impl Reader<'_> {
         };
         let disk_bytes = meta.map_or(0, std::fs::Metadata::len);
         self.stats.files += 1;
-        self.stats.bytes += disk_bytes;
+        self.read = Some(0);
         while let Some(piece) = pieces.next() {
+            self.read = Some(pieces.disk_bytes_read());
             match piece {
                 Ok(TextLogPiece { lines, format }) => {
                     for item in text_log_lines(&lines.data, format, MAX_SYSLOG_LINE) {
@@ -786,7 +978,7 @@ impl Reader<'_> {
                 Err(e) => self.problem(path, line_of(&e), e.reason()),
             }
         }
-        self.count_piped(file, pieces.disk_bytes_read());
+        self.read = Some(pieces.disk_bytes_read());
         Ok(())
     }
 }
@@ -842,12 +1034,22 @@ fn print_summary(s: &Summary) {
     if let Some(line) = crate::output::skipped_files(s.files_skipped, &s.skipped_text_logs) {
         outln!("            {line}");
     }
-    let not_sent = match s.not_sent {
+    let already = match s.already_stored {
         0 => String::new(),
-        n => format!(", {n} too large to send (listed above)"),
+        n => format!(", {n} already stored (by an earlier run: not stored again)"),
+    };
+    let unconfirmed = match s.unconfirmed {
+        0 => String::new(),
+        n => format!(", {n} sent but unconfirmed (the batch in flight when sending stopped)"),
+    };
+    let not_sent = match (s.not_sent, s.too_large) {
+        (0, _) => String::new(),
+        (n, t) if n == t => format!(", {n} too large to send (listed above)"),
+        (n, 0) => format!(", {n} not sent"),
+        (n, t) => format!(", {n} not sent ({t} too large to send, listed above)"),
     };
     outln!(
-        "events:     {} read, {} stored, {} rejected{not_sent}",
+        "events:     {} read, {} stored{already}, {} rejected{unconfirmed}{not_sent}",
         s.events_read,
         s.stored,
         s.rejected.count,
@@ -889,6 +1091,128 @@ mod tests {
         let data = b"\xef\xbb\xbf{\"a\":1}\r\n\n  \n{\"b\":2}";
         let got: Vec<_> = lines(data).collect();
         assert_eq!(got, vec![(1, &b"{\"a\":1}"[..]), (4, &b"{\"b\":2}"[..])]);
+    }
+
+    /// A batch's key is the same in every run of the same command, and another when anything
+    /// that makes it another batch differs.
+    #[test]
+    fn batch_keys_are_derived_from_what_the_batch_is() {
+        let scope = KeyScope {
+            service: Some("web".into()),
+            host: None,
+            tenant: Some("contoso".into()),
+            resend: None,
+        };
+        let file = Path::new("/var/log/app/events.jsonl");
+        let body = b"{\"a\":1}\n{\"a\":2}\n";
+        let key = scope.key(Some(file), 3, body);
+        assert_eq!(key, scope.clone().key(Some(file), 3, body), "deterministic");
+        assert!(
+            key.starts_with("vigil-ingest-") && key.len() <= 255,
+            "{key}"
+        );
+        assert!(key.bytes().all(|b| b.is_ascii_graphic()), "{key}");
+
+        let other_service = KeyScope {
+            service: Some("api".into()),
+            ..scope.clone()
+        };
+        let other_host = KeyScope {
+            host: Some("web-01".into()),
+            ..scope.clone()
+        };
+        let no_tenant = KeyScope {
+            tenant: None,
+            ..scope.clone()
+        };
+        let resend = KeyScope {
+            resend: Some(uuid::Uuid::new_v4()),
+            ..scope.clone()
+        };
+        let others = [
+            scope.key(Some(file), 3, b"{\"a\":1}\n{\"a\":3}\n"),
+            scope.key(Some(file), 4, body),
+            scope.key(Some(Path::new("/var/log/app/other.jsonl")), 3, body),
+            scope.key(None, 3, body),
+            other_service.key(Some(file), 3, body),
+            other_host.key(Some(file), 3, body),
+            no_tenant.key(Some(file), 3, body),
+            resend.key(Some(file), 3, body),
+        ];
+        for (i, other) in others.iter().enumerate() {
+            assert_ne!(&key, other, "variant {i}");
+        }
+        // A part cannot run into the next: service "ab" and host "c" are not "a" and "bc".
+        let ab_c = KeyScope {
+            service: Some("ab".into()),
+            host: Some("c".into()),
+            ..scope.clone()
+        };
+        let a_bc = KeyScope {
+            service: Some("a".into()),
+            host: Some("bc".into()),
+            ..scope.clone()
+        };
+        assert_ne!(ab_c.key(None, 0, body), a_bc.key(None, 0, body));
+    }
+
+    /// Batches end with their file and are cut at the same events in every run, each numbered
+    /// in its file: the keys of one file's batches do not depend on the files before it.
+    #[test]
+    fn batches_are_cut_per_file_at_the_same_events() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(100);
+        let mut batcher = Batcher {
+            tx,
+            keys: KeyScope {
+                service: Some("app".into()),
+                host: None,
+                tenant: None,
+                resend: None,
+            },
+            source: None,
+            ordinal: 0,
+            body: Vec::new(),
+            origins: Vec::new(),
+            max_events: 2,
+            max_bytes: 1024,
+            stop: Arc::new(AtomicBool::new(false)),
+            events_read: Arc::new(AtomicU64::new(0)),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut send = |files: &[(&str, u64)]| {
+            let mut keys = Vec::new();
+            for (name, events) in files {
+                let path = dir.path().join(name);
+                std::fs::write(&path, "").unwrap();
+                let file = InputFile {
+                    path,
+                    explicit: true,
+                };
+                batcher.start_file(&file).ok().unwrap();
+                for n in 1..=*events {
+                    let origin = Origin {
+                        file: 0,
+                        pos: Pos::Line(n),
+                    };
+                    let refused = batcher.push(origin, b"{\"same\":1}").ok().unwrap();
+                    assert!(refused.is_none());
+                }
+            }
+            batcher.flush().ok().unwrap();
+            while let Ok(batch) = rx.try_recv() {
+                keys.push((batch.origins.len(), batch.key));
+            }
+            keys
+        };
+        let alone = send(&[("b.jsonl", 3)]);
+        let after = send(&[("a.jsonl", 3), ("b.jsonl", 3)]);
+        assert_eq!(alone.iter().map(|b| b.0).collect::<Vec<_>>(), [2, 1]);
+        assert_eq!(after.iter().map(|b| b.0).collect::<Vec<_>>(), [2, 1, 2, 1]);
+        assert_eq!(&after[2..], &alone[..], "b's batches keep their keys");
+        // Identical lines in two places of one file, or in two files, are distinct batches.
+        assert_ne!(after[0].1, after[2].1);
+        let twice = send(&[("c.jsonl", 4)]);
+        assert_ne!(twice[0].1, twice[1].1);
     }
 
     #[test]

@@ -61,7 +61,9 @@ pub struct Args {
     /// Read again on each rules reload. Without it a placeholder matches nothing.
     #[arg(long, env = "VIGIL_PLACEHOLDERS", value_name = "FILE")]
     pub placeholders: Option<PathBuf>,
-    /// Listen for syslog over TCP (RFC 6587: octet-counted or newline-framed) here.
+    /// Listen for syslog over TCP (RFC 6587: octet-counted or newline-framed) here. Syslog has
+    /// no acknowledgement: messages taken but not yet stored when the server stops abruptly
+    /// are lost (send over HTTP where nothing may be).
     #[arg(long, env = "VIGIL_SYSLOG_TCP")]
     pub syslog_tcp: Option<SocketAddr>,
     /// Listen for syslog datagrams over UDP here.

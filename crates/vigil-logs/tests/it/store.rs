@@ -1953,3 +1953,58 @@ fn other_counts_the_events_holding_none_of_the_values_as_listed() {
         assert_eq!(counted(&store, query), (buckets, other), "{query}");
     }
 }
+
+/// A crash before the store's first index commit (a server killed in its first second or so,
+/// or while indexing lags) leaves every journaled event owed detection, with its batch's mark:
+/// none is taken as matched, so the start's recovery matches them and answers their batches.
+#[test]
+fn events_stored_before_the_first_index_commit_are_owed_detection_after_a_crash() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let live = dir.path().join("live");
+    let mut config = EmbeddedConfig::new(&live);
+    config.index_memory_bytes = 32 * 1024 * 1024;
+    config.track_detections = true;
+    config.commit_interval = std::time::Duration::from_secs(3600);
+    let store = EmbeddedStore::open(config).expect("the store opens");
+    let events = (0..3)
+        .map(|i| {
+            event(
+                "auth",
+                "web-1",
+                "contoso",
+                i,
+                &format!(r#"{{"name":"e{i}"}}"#),
+            )
+        })
+        .collect();
+    store
+        .append_marked(events, b"keyed".to_vec())
+        .expect("append");
+    // What a kill -9 leaves: the journal as written (durable once append returns), no commit.
+    let crashed = dir.path().join("crashed");
+    copy_dir(&live, &crashed);
+    drop(store);
+
+    let store = tracking(&crashed);
+    assert_eq!(store.undetected_at_open(), 0..3);
+    assert_eq!(
+        store.marks_at_open(),
+        vec![BatchMark {
+            ids: 0..3,
+            mark: b"keyed".to_vec()
+        }]
+    );
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}

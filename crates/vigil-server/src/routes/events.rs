@@ -56,7 +56,8 @@ const MAX_LIMIT: u32 = 1000;
     ),
     request_body(content = String, description = "JSON lines, a JSON array of objects, or (`text/plain`) log lines; gzip-compressed with `Content-Encoding: gzip`", content_type = "application/x-ndjson"),
     responses(
-        (status = 200, description = "Stored (see `rejected` for refused events)", body = IngestResponse),
+        (status = 200, description = "Stored (see `rejected` for refused events)", body = IngestResponse,
+         headers(("Idempotent-Replayed" = String, description = "`true` when this batch was stored before under its Idempotency-Key: the answer is the one given then, and nothing was stored now"))),
         (status = 400, description = "No service named, or a Content-Encoding other than gzip", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, description = "The token may not send events, or not as this service or tenant", body = ErrorBody),

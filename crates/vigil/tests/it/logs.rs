@@ -248,7 +248,8 @@ fn ingest_then_search_pivot_stats_and_detections() {
         text.contains(&format!("files:      2, {bytes} B")),
         "{text}"
     );
-    assert!(text.contains(", 1 request, "), "{text}");
+    // A batch never spans two sources (its key is its place in its own).
+    assert!(text.contains(", 2 requests, "), "{text}");
 
     // A real EVTX sample: every record is stored, and with --wait everything sent so far is
     // searchable when the command returns.
@@ -886,6 +887,153 @@ fn ingest_sends_again_until_a_restarted_server_answers() {
     assert_eq!(stats["services"][0]["events"], 50, "{stats}");
 }
 
+/// `vigil ingest` killed (SIGKILL) part way and run again: the batches the first run stored
+/// are answered from the server's record of them and said already stored, the others stored,
+/// and every event is stored once; `--resend` stores them all again.
+#[test]
+fn ingest_run_again_after_a_kill_stores_nothing_twice() {
+    let f = start();
+    let file = f.root.join("events.jsonl");
+    let total = 3000;
+    let lines: String = (1..=total)
+        .map(|i| format!("{{\"message\":\"event {i}\",\"n\":{i}}}\n"))
+        .collect();
+    std::fs::write(&file, lines).unwrap();
+    let path = file.to_str().unwrap();
+    let ingest = ["ingest", path, "--service", "app", "--batch", "5", "--json"];
+    let stored = || -> u64 {
+        let stats = json_of(f.server.cli(&f.token, &["storage", "stats", "--json"]));
+        stats["total_events"].as_u64().unwrap()
+    };
+
+    // Killed once the server holds some of its batches (600 requests: far from done).
+    let mut first = f
+        .server
+        .command(&f.token, &ingest)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the first run's first batches to be stored", || {
+        stored() > 0
+    });
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // Settled: all searchable, and nothing more arriving.
+    let before = eventually("the first run's events to be searchable", || {
+        let stats = json_of(f.server.cli(&f.token, &["storage", "stats", "--json"]));
+        let n = stats["total_events"].as_u64().unwrap();
+        std::thread::sleep(Duration::from_millis(1200));
+        (stats["index_lag"] == 0 && n == stored()).then_some(n)
+    });
+    assert!(before > 0 && before < total, "killed part way: {before}");
+
+    let mut again = ingest.to_vec();
+    again.push("--wait");
+    let summary = json_of(f.server.cli(&f.token, &again));
+    assert_eq!(summary["events_read"], total, "{summary}");
+    assert_eq!(summary["already_stored"], before, "{summary}");
+    assert_eq!(summary["stored"], total - before, "{summary}");
+    assert_eq!(summary["not_sent"], 0, "{summary}");
+    assert_eq!(summary["unconfirmed"], 0, "{summary}");
+    assert_eq!(stored(), total, "every event stored once");
+
+    // The whole command once more: everything is already stored; the human summary says so.
+    let text = ok(f.server.cli(&f.token, &ingest[..ingest.len() - 1]));
+    assert!(
+        text.contains(&format!(
+            "{total} read, 0 stored, {total} already stored (by an earlier run: not stored again), 0 rejected"
+        )),
+        "{text}"
+    );
+    assert_eq!(stored(), total);
+
+    // --resend stores it all again, on purpose.
+    let mut resend = again.clone();
+    resend.push("--resend");
+    let summary = json_of(f.server.cli(&f.token, &resend));
+    assert_eq!(summary["stored"], total, "{summary}");
+    assert_eq!(summary["already_stored"], 0, "{summary}");
+    assert_eq!(stored(), 2 * total);
+}
+
+/// A server that stays down longer than `vigil ingest` keeps sending: the message says how
+/// many events were stored at least, that the batch in flight may have been too, and to run
+/// the same command again; the counts add up to the events read; and the same command run
+/// again once the server is back stores each event once.
+#[test]
+fn ingest_stopped_by_a_server_down_says_what_is_stored_and_runs_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let mut server = Server::start(&data);
+    let url = server.url.clone();
+    let file = dir.path().join("events.jsonl");
+    let total = 3000u64;
+    let lines: String = (1..=total)
+        .map(|i| format!("{{\"message\":\"event {i}\"}}\n"))
+        .collect();
+    std::fs::write(&file, lines).unwrap();
+    let command = |extra: &[&str]| {
+        let mut c = crate::support::vigil();
+        c.args(["ingest", file.to_str().unwrap(), "--service", "app"])
+            .args([
+                "--batch", "5", "--json", "--server", &url, "--token", &token,
+            ])
+            .args(extra);
+        c
+    };
+    let sending = command(&[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("some batches to be stored", || {
+        let stats = json_of(server.cli(&token, &["storage", "stats", "--json"]));
+        stats["total_events"].as_u64().unwrap() > 0
+    });
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(server);
+    let out = sending.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let n = |k: &str| summary[k].as_u64().unwrap();
+    let stored = n("stored");
+    assert!(
+        err.contains(&format!("at least {stored} events were stored; the batch in flight (5 events) may have been stored too"))
+            && err.contains("run the same command again"),
+        "{err}"
+    );
+    assert_eq!(n("unconfirmed"), 5, "{summary}");
+    assert_eq!(
+        n("events_read"),
+        stored + summary["rejected"]["count"].as_u64().unwrap() + n("unconfirmed") + n("not_sent"),
+        "{summary}"
+    );
+    assert!(
+        n("events_read") < total,
+        "reading stopped with sending: {summary}"
+    );
+    let size = std::fs::metadata(&file).unwrap().len();
+    assert!(n("bytes_read") <= size, "{summary}");
+
+    let server = Server::start_on(&data, url.trim_start_matches("http://"), &[]);
+    let out = command(&["--wait"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let again: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        again["already_stored"].as_u64().unwrap() >= stored,
+        "{again}"
+    );
+    let stats = json_of(server.cli(&token, &["storage", "stats", "--json"]));
+    assert_eq!(
+        stats["total_events"], total,
+        "every event stored once: {stats}"
+    );
+}
+
 #[test]
 fn bench_ingest_reports_acknowledged_and_searchable_rates() {
     let f = start();
@@ -1307,6 +1455,7 @@ fn serve_takes_placeholder_values_and_reads_them_again_on_reload() {
         "{\"user\":{\"name\":\"alice\"}}\n{\"user\":{\"name\":\"bob\"}}\n",
     )
     .unwrap();
+    // Sent again on purpose (--resend): the same command would be answered as already stored.
     let ingest = || {
         let args = [
             "ingest",
@@ -1314,6 +1463,7 @@ fn serve_takes_placeholder_values_and_reads_them_again_on_reload() {
             "--service",
             "vpn",
             "--json",
+            "--resend",
         ];
         json_of(server.cli(&token, &args))["detections"].clone()
     };
