@@ -77,7 +77,8 @@ pub trait FieldSink {
 /// An event seen through a field mapping: rules name a field as Sigma does (`cs-uri-query`), the
 /// event holds it under its own path (`url.query`). What a Sigma backend's pipeline does when
 /// it converts rules, done here on the event so the rules stay as written. Names the mapping
-/// does not list are looked up as they are.
+/// does not list, and listed names the event does not hold where the mapping says, are looked
+/// up as they are.
 pub struct MappedEvent<'a> {
     event: &'a dyn Event,
     fields: &'a FieldMapping,
@@ -94,9 +95,16 @@ impl<'a> MappedEvent<'a> {
 }
 
 impl Event for MappedEvent<'_> {
+    /// A listed name the event does not hold under its mapped path is read under its own name
+    /// too: a service's mapping is written for its JSON logs (`cs-uri-query` → `url.query`),
+    /// and the web server lines it sends beside them hold the field as the web rules name it.
     fn field_values(&self, field: &str, visit: &mut dyn FnMut(&FieldValue<'_>)) -> bool {
-        let path = self.fields.get(field).map_or(field, String::as_str);
-        self.event.field_values(path, visit)
+        match self.fields.get(field) {
+            Some(path) => {
+                self.event.field_values(path, visit) || self.event.field_values(field, visit)
+            }
+            None => self.event.field_values(field, visit),
+        }
     }
 
     fn for_each_value(&self, visit: &mut dyn FnMut(&FieldValue<'_>)) {

@@ -895,6 +895,14 @@ fn a_field_mapping_lets_rules_read_fields_under_the_event_s_own_names() {
         ids_from(&set, &crate::MappedEvent::new(&partly, &only_status), &web),
         vec!["r1"]
     );
+    // A listed name the event does not hold where the mapping says is read as it is: a web
+    // server line sent by a service whose mapping is for its ECS JSON.
+    assert_eq!(
+        ids_from(&set, &crate::MappedEvent::new(&w3c, &fields), &web),
+        vec!["r1"]
+    );
+    let neither = MapEvent::new(&[("status", FieldValue::Int(200))]);
+    assert!(ids_from(&set, &crate::MappedEvent::new(&neither, &fields), &web).is_empty());
 }
 
 #[test]

@@ -352,7 +352,9 @@ mod tests {
     fn a_web_server_line_is_a_web_request_whatever_the_service_declares() {
         let document: OrgDocument = serde_json::from_value(serde_json::json!({
             "teams": [{"name": "web"}],
-            "services": [{"name": "web01", "team": "web", "logsources": [{"product": "linux"}]}]
+            // Its mapping is for JSON logs: a web line holds the field as the web rules name it.
+            "services": [{"name": "web01", "team": "web", "logsources": [{"product": "linux"}],
+                          "fields": {"cs-uri-query": "url.query"}}]
         }))
         .unwrap();
         let view = OrgView::new(Some(document));
