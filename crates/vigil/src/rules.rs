@@ -283,6 +283,16 @@ fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    if !status.placeholders_without_values.is_empty() {
+        let mut t = table(["PLACEHOLDER WITHOUT VALUES (its expand values match nothing)"]);
+        for p in &status.placeholders_without_values {
+            t.add_row([p.clone()]);
+        }
+        outln!("{t}");
+        outln!(
+            "give their values in the file of `vigil serve --placeholders FILE` and reload: until then a filter on one excludes nothing"
+        );
+    }
     if !status.turned_off.is_empty() {
         let mut t = table(["TURNED OFF (organisation document)", "RULE ID"]);
         for r in &status.turned_off {

@@ -1471,6 +1471,20 @@ fn serve_takes_placeholder_values_and_reads_them_again_on_reload() {
     std::fs::write(&placeholders, "admins: [alice, bob]\n").unwrap();
     ok(server.cli(&token, &["rules", "reload"]));
     assert_eq!(ingest(), 2, "so is bob, after the reload");
+    // A placeholder left without values is named by the rules' status, with what to do.
+    std::fs::write(&placeholders, "others: [carol]\n").unwrap();
+    ok(server.cli(&token, &["rules", "reload"]));
+    let status = ok(server.cli(&token, &["rules", "status"]));
+    assert!(status.contains("PLACEHOLDER WITHOUT VALUES"), "{status}");
+    assert!(status.contains("%admins%"), "{status}");
+    assert!(status.contains("--placeholders FILE"), "{status}");
+    let json = json_of(server.cli(&token, &["rules", "status", "--json"]));
+    assert!(
+        json["placeholders_without_values"][0]
+            .as_str()
+            .is_some_and(|p| p.contains("%admins%")),
+        "{json}"
+    );
 }
 
 /// An nginx access log and error log sent with `vigil ingest`: stored as webserver events (searchable by
