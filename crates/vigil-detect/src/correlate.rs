@@ -549,11 +549,14 @@ impl CorrelationState {
         self.len() == 0
     }
 
-    /// Forgets the events that can no longer share a window with an event of time `now_ms` or
-    /// later (older than `now_ms` by more than their correlation's timespan), and the groups
-    /// left empty: without it, a group that never sees another event (one source IP among
-    /// thousands) would be held for ever. An event that arrives later than that with an older
-    /// time is then correlated only with what is still held.
+    /// Forgets the events that can no longer share a window with an event of time
+    /// `now_ms - late_ms` or later (older than that by more than their correlation's timespan),
+    /// and the groups left empty: without it, a group that never sees another event (one source
+    /// IP among thousands) would be held for ever. `late_ms` is how far behind the newest time
+    /// an event may still arrive and be fed (a sender forwarding in batches, a tenant whose
+    /// logs lag another's): the events it may share a window with are kept for it. An event
+    /// that arrives later than that with an older time is correlated only with what is still
+    /// held.
     ///
     /// The windows of a correlation decided at close wait a timespan after their end for their
     /// group's next event, which decides them. Those whose group stayed quiet that long while
@@ -566,6 +569,7 @@ impl CorrelationState {
         &mut self,
         set: &CompiledRuleSet,
         now_ms: i64,
+        late_ms: i64,
         since_ms: i64,
         out: &mut Vec<CorrelationMatch>,
     ) {
@@ -598,8 +602,9 @@ impl CorrelationState {
                 self.feed_chains(set, ci, decided, out);
                 continue;
             }
+            let kept_from = horizon.saturating_sub(late_ms);
             groups.retain(|_, entries| {
-                while entries.front().is_some_and(|e| e.ts < horizon) {
+                while entries.front().is_some_and(|e| e.ts < kept_from) {
                     entries.pop_front();
                 }
                 !entries.is_empty()

@@ -1285,6 +1285,30 @@ fn random_windows_decided_at_close_fire_as_worked_out_by_hand() {
     assert!(fires > streams / 2, "{fires} fires over {streams} streams");
 }
 
+/// An event that arrives behind the newest time (another tenant's, another group's) by more
+/// than the timespan but within the lateness allowed still meets the events of its window:
+/// pruning at the newest time alone had forgotten them, and the brute force never fired.
+#[test]
+fn a_late_event_within_the_allowed_lateness_meets_its_window() {
+    let set = correlation_set(
+        "title: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [User]\n  timespan: 10s\n  condition:\n    gte: 3\n",
+    );
+    for (late_ms, fires) in [(0, false), (300_000, true)] {
+        let mut state = crate::CorrelationState::new(&set);
+        let mut out = Vec::new();
+        feed_base(&set, &mut state, 0, "o2", &mut out);
+        feed_base(&set, &mut state, 5_000, "o2", &mut out);
+        // Another event moved the stream to 60 s.
+        state.prune(&set, 60_000, late_ms, i64::MIN, &mut out);
+        feed_base(&set, &mut state, 8_000, "o2", &mut out);
+        assert_eq!(
+            out.len() == 1,
+            fires,
+            "late by {late_ms} ms allowed: {out:?}"
+        );
+    }
+}
+
 #[test]
 fn a_kept_state_correlates_across_calls_and_forgets_what_no_window_can_reach() {
     let set = correlation_set(
@@ -1299,7 +1323,7 @@ fn a_kept_state_correlates_across_calls_and_forgets_what_no_window_can_reach() {
     feed(&mut state, 0, "bob");
     feed(&mut state, 15_000, "carol");
     assert_eq!(state.len(), 2);
-    state.prune(&set, 20_000, i64::MIN, &mut Vec::new());
+    state.prune(&set, 20_000, 0, i64::MIN, &mut Vec::new());
     assert_eq!(state.len(), 1);
     feed(&mut state, 20_000, "bob");
     feed(&mut state, 21_000, "carol");
@@ -1514,23 +1538,23 @@ fn a_window_decided_at_close_lapses_once_its_group_stays_quiet_a_timespan_after_
         feed_base(&set, &mut state, ts, user, &mut out);
     }
     // carol's window ends at 10 s; at 20 s it still waits for her next event.
-    state.prune(&set, 20_000, 3_000, &mut out);
+    state.prune(&set, 20_000, 0, 3_000, &mut out);
     assert!(out.is_empty(), "{out:?}");
     assert_eq!(state.len(), 4);
     // Past 20 s it is decided: one event, below three. bob's (three events) waits to 21 s.
-    state.prune(&set, 20_500, 20_000, &mut out);
+    state.prune(&set, 20_500, 0, 20_000, &mut out);
     assert_eq!(out.len(), 1, "{out:?}");
     assert_eq!(out[0].group, ["carol"]);
     assert_eq!((out[0].value, out[0].timestamp_ms), (1.0, 0));
     assert_eq!(state.len(), 3);
     // bob's lapses too, without firing (three is not below three), and nothing is held.
-    state.prune(&set, 60_000, 20_500, &mut out);
+    state.prune(&set, 60_000, 0, 20_500, &mut out);
     assert_eq!(out.len(), 1, "{out:?}");
     assert!(state.is_empty());
     // An event that comes when its window had lapsed already is let go undecided: others of
     // its group may have been let go before it came.
     feed_base(&set, &mut state, 5_000, "dave", &mut out);
-    state.prune(&set, 60_000, 60_000, &mut out);
+    state.prune(&set, 60_000, 0, 60_000, &mut out);
     assert_eq!(out.len(), 1, "{out:?}");
     assert!(state.is_empty());
 }
@@ -1581,7 +1605,7 @@ fn windows_decided_at_close_feed_the_correlations_that_count_them() {
     for (ts, user) in events {
         feed_base(&set, &mut state, ts, user, &mut live);
     }
-    state.prune(&set, 100_000, i64::MIN, &mut live);
+    state.prune(&set, 100_000, 0, i64::MIN, &mut live);
     let mut by_time: Vec<(String, Vec<String>, i64)> = live
         .iter()
         .map(|m| (title(m), m.group.clone(), m.timestamp_ms))

@@ -1260,7 +1260,7 @@ impl Correlations {
                 sweep.held.insert(stored.id, (stored, counts));
                 sweep.take_found();
             }
-            sweep.state.prune(set, end, start, &mut sweep.found);
+            sweep.state.prune(set, end, 0, start, &mut sweep.found);
             sweep.take_found();
             start = end;
         }
@@ -1283,7 +1283,9 @@ impl Correlations {
         let mut closed = Vec::new();
         let now = held.now_ms;
         for (tenant, state) in held.by_tenant.iter_mut() {
-            state.prune(set, now, since_ms, &mut closed);
+            // Events up to the grace behind the newest are fed live (older ones go to the late
+            // run): what they may share a window with is kept for them.
+            state.prune(set, now, LATE_GRACE_MS, since_ms, &mut closed);
             for found in closed.drain(..) {
                 on_last_event(&held.senders, &held.json, set, tenant, found, &mut lapsed);
             }
@@ -1435,15 +1437,16 @@ mod tests {
                 .is_empty()
         );
         assert_eq!(held(&correlations), 1);
-        // Bob's failure 2 minutes later: alice's window is over, her event is let go.
+        // Bob's failure 7 minutes later: alice's window is over, and so is the grace in which a
+        // late event of hers could still come; her event is let go.
         assert!(
             correlations
                 .feed_or_defer(
                     &rules,
-                    [fed(2, 120_000, &bob, &base)],
+                    [fed(2, 420_000, &bob, &base)],
                     Vec::new,
                     i64::MIN,
-                    0
+                    420_000
                 )
                 .fired
                 .is_empty()
@@ -1453,10 +1456,10 @@ mod tests {
         let fired = correlations
             .feed_or_defer(
                 &rules,
-                [fed(3, 150_000, &bob, &base)],
+                [fed(3, 450_000, &bob, &base)],
                 Vec::new,
                 i64::MIN,
-                0,
+                450_000,
             )
             .fired;
         assert_eq!(fired.len(), 1);
