@@ -237,81 +237,38 @@ async fn a_column_of_an_incident_changed_by_hand_is_found() {
     }
 }
 
+/// Each hand edit of a part of an incident's record — a value no longer readable, an indicator
+/// row deleted, an evidence hash changed, an action's text changed, a link deleted — is found,
+/// named by the incident and the latest entry that wrote it. Each row: the incident, the edit.
 #[tokio::test]
-async fn a_value_no_longer_readable_is_an_alteration() {
-    let h = used().await;
-    let entry = latest_entry_of(&h, 2).await;
-    h.raw("UPDATE incidents SET severity = 'SEV9' WHERE seq = 2")
-        .await;
-    assert_eq!(
-        problem(&h).await.problem,
-        ChainProblem::RecordAltered {
-            record: "incident INC-2".into(),
-            entry
-        }
-    );
-}
-
-#[tokio::test]
-async fn a_deleted_indicator_row_is_found() {
-    let h = used().await;
-    let entry = latest_entry_of(&h, 1).await;
-    assert_eq!(
-        h.raw("DELETE FROM indicators WHERE value = '10.0.0.2'")
-            .await,
-        1
-    );
-    assert_eq!(
-        problem(&h).await.problem,
-        ChainProblem::RecordAltered {
-            record: "incident INC-1".into(),
-            entry
-        }
-    );
-}
-
-#[tokio::test]
-async fn an_evidence_hash_changed_by_hand_is_found() {
-    let h = used().await;
-    let entry = latest_entry_of(&h, 1).await;
-    let other = vigil_core::Sha256::of(b"the attacker's file");
-    h.raw(&format!("UPDATE evidence SET sha256 = '{other}'"))
-        .await;
-    assert_eq!(
-        problem(&h).await.problem,
-        ChainProblem::RecordAltered {
-            record: "incident INC-1".into(),
-            entry
-        }
-    );
-}
-
-#[tokio::test]
-async fn an_action_log_text_changed_by_hand_is_found() {
-    let h = used().await;
-    let entry = latest_entry_of(&h, 1).await;
-    h.raw("UPDATE actions SET text = 'nothing was done'").await;
-    assert_eq!(
-        problem(&h).await.problem,
-        ChainProblem::RecordAltered {
-            record: "incident INC-1".into(),
-            entry
-        }
-    );
-}
-
-#[tokio::test]
-async fn a_link_deleted_by_hand_is_found() {
-    let h = used().await;
-    let entry = latest_entry_of(&h, 1).await;
-    h.raw("DELETE FROM incident_links").await;
-    assert_eq!(
-        problem(&h).await.problem,
-        ChainProblem::RecordAltered {
-            record: "incident INC-1".into(),
-            entry
-        }
-    );
+async fn an_incident_s_parts_changed_by_hand_are_found() {
+    let other_file = vigil_core::Sha256::of(b"the attacker's file");
+    let edits = [
+        (
+            2,
+            "UPDATE incidents SET severity = 'SEV9' WHERE seq = 2".to_owned(),
+        ),
+        (
+            1,
+            "DELETE FROM indicators WHERE value = '10.0.0.2'".to_owned(),
+        ),
+        (1, format!("UPDATE evidence SET sha256 = '{other_file}'")),
+        (1, "UPDATE actions SET text = 'nothing was done'".to_owned()),
+        (1, "DELETE FROM incident_links".to_owned()),
+    ];
+    for (n, edit) in edits {
+        let h = used().await;
+        let entry = latest_entry_of(&h, n).await;
+        assert!(h.raw(&edit).await >= 1, "{edit} changed no row");
+        assert_eq!(
+            problem(&h).await.problem,
+            ChainProblem::RecordAltered {
+                record: format!("incident INC-{n}"),
+                entry
+            },
+            "{edit}"
+        );
+    }
 }
 
 #[tokio::test]
