@@ -445,7 +445,9 @@ pub enum EvidenceCommand {
         key: String,
         /// Evidence id.
         id: String,
-        /// Where to write it (an existing file is left alone unless --force).
+        /// Where to write it (an existing file is left alone unless --force); `-` writes it
+        /// to standard output, which must then be redirected or piped (the summary goes to
+        /// standard error).
         #[arg(long, short)]
         output: PathBuf,
         /// Replace the --output file if it exists.
@@ -1095,15 +1097,25 @@ async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
             output,
             force,
         } => {
-            // Checked before the download too, so a wrong path costs no transfer; the write
-            // below is what guarantees it (create_new).
-            if !force && output.exists() {
-                anyhow::bail!(
-                    "{} exists; pick another --output, or add --force to replace it",
-                    output.display()
-                );
-            }
-            let (sha, size) = download_evidence(&c, &key, &id, &output, force).await?;
+            let (sha, size) = if output.as_os_str() == "-" {
+                let (sha, size) = evidence_to_stdout(&c, &key, &id).await?;
+                // Standard output holds the evidence: the summary goes to standard error.
+                if conn.json {
+                    eprintln!(
+                        "{}",
+                        serde_json::json!({"path": "-", "sha256": sha, "size": size})
+                    );
+                } else {
+                    eprintln!("wrote {size} bytes to standard output (sha256 {sha} verified)");
+                }
+                return Ok(());
+            } else {
+                // The part file is made before the download is asked for: the server records
+                // the download in the evidence's chain of custody, so a destination that
+                // cannot be written must stop the command before the request.
+                let part = PartFile::create(&output, force).await?;
+                download_evidence(&c, &key, &id, part, &output, force).await?
+            };
             if conn.json {
                 return print_json(
                     &serde_json::json!({"path": output, "sha256": sha, "size": size}),
@@ -1200,37 +1212,24 @@ fn joined_or_dash(items: &[String], separator: &str) -> String {
     }
 }
 
-/// Streams evidence into a part file beside `output`, hashing it as it arrives, and puts it
-/// at `output` only once its SHA-256 matches the one the server vouched for: a file of any
-/// size is never held in memory, and a bad or broken download leaves nothing at `output`.
-/// Without `force`, never over an existing file (another copy of the evidence, or anything
-/// else, is not silently destroyed). Returns the SHA-256 and the size.
+/// Streams evidence into `part` (a part file beside `output`, made by [`PartFile::create`]
+/// before the download was asked for), hashing it as it arrives, and puts it at `output` only
+/// once its SHA-256 matches the one the server vouched for: a file of any size is never held in
+/// memory, and a bad or broken download leaves nothing at `output`. Without `force`, never over
+/// an existing file (another copy of the evidence, or anything else, is not silently
+/// destroyed). Returns the SHA-256 and the size.
 async fn download_evidence(
     c: &vigil_client::Client,
     key: &str,
     id: &str,
+    (part, mut file): (PartFile, tokio::fs::File),
     output: &std::path::Path,
     force: bool,
 ) -> anyhow::Result<(String, u64)> {
     use sha2::Digest;
     use tokio::io::AsyncWriteExt;
     let mut download = c.download_evidence_stream(key, id).await.map_err(explain)?;
-    let name = output
-        .file_name()
-        .with_context(|| format!("{} names no file; give a file path", output.display()))?;
-    let part = output.with_file_name(format!(
-        ".{}.part-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
     let write_error = || format!("could not write {}", output.display());
-    let mut file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&part)
-        .await
-        .with_context(write_error)?;
-    let part = PartFile(Some(part));
     let mut hasher = sha2::Sha256::new();
     let mut size = 0u64;
     while let Some(chunk) = download.chunk().await.map_err(explain)? {
@@ -1251,11 +1250,110 @@ async fn download_evidence(
     Ok((actual, size))
 }
 
+/// Streams evidence to standard output (`--output -`), hashing it as it goes. Refused before
+/// the download is asked for (which the server records in the chain of custody) when standard
+/// output is a terminal, where binary evidence would garble the screen. The bytes cannot be
+/// held back until they are checked, so a hash that does not match the server's is an error
+/// (exit 1) after they were written. Returns the SHA-256 and the size.
+async fn evidence_to_stdout(
+    c: &vigil_client::Client,
+    key: &str,
+    id: &str,
+) -> anyhow::Result<(String, u64)> {
+    use sha2::Digest;
+    use std::io::{IsTerminal, Write};
+    if std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "--output - writes the evidence to standard output, which is a terminal here; redirect it (`-o - > FILE`) or pipe it into another command, or give a file path"
+        );
+    }
+    let mut download = c.download_evidence_stream(key, id).await.map_err(explain)?;
+    // Written as each piece arrives (a short blocking write to a pipe or file, like `outln!`).
+    let mut out = std::io::stdout();
+    let mut hasher = sha2::Sha256::new();
+    let mut size = 0u64;
+    let closed = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            // The reader (`| head -c 100`) has all it asked for: end quietly.
+            std::process::exit(0);
+        }
+        anyhow::Error::new(e).context("could not write the evidence to standard output")
+    };
+    while let Some(chunk) = download.chunk().await.map_err(explain)? {
+        hasher.update(&chunk);
+        size += chunk.len() as u64;
+        out.write_all(&chunk).map_err(closed)?;
+    }
+    out.flush().map_err(closed)?;
+    let actual = hex::encode(hasher.finalize());
+    if actual != download.sha256 {
+        anyhow::bail!(
+            "the downloaded bytes hash to {actual} but the server vouched for {}; discard what was written to standard output, retry, and report it if it persists",
+            download.sha256
+        );
+    }
+    Ok((actual, size))
+}
+
 /// A download's part file, removed unless placed: an interrupted or refused download leaves
 /// nothing behind.
 struct PartFile(Option<std::path::PathBuf>);
 
 impl PartFile {
+    /// Creates the part file beside `output` (in its directory, so that placing it is a
+    /// rename), refusing first an `output` that exists (without `force`), names no file, or
+    /// whose directory cannot be written: each is said before any transfer.
+    async fn create(
+        output: &std::path::Path,
+        force: bool,
+    ) -> anyhow::Result<(PartFile, tokio::fs::File)> {
+        if !force && output.exists() {
+            anyhow::bail!(
+                "{} exists; pick another --output, or add --force to replace it",
+                output.display()
+            );
+        }
+        if output.is_dir() {
+            anyhow::bail!(
+                "{} is a directory; give --output a file path in it",
+                output.display()
+            );
+        }
+        let name = output
+            .file_name()
+            .with_context(|| format!("{} names no file; give a file path", output.display()))?;
+        let part = output.with_file_name(format!(
+            ".{}.part-{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&part)
+            .await
+            .map_err(|e| {
+                let parent = match output.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p,
+                    _ => std::path::Path::new("."),
+                };
+                let hint = if e.kind() == std::io::ErrorKind::NotFound {
+                    format!(
+                        "create the directory {} first, or pick another --output",
+                        parent.display()
+                    )
+                } else {
+                    format!(
+                        "check that {} can be written, or pick another --output",
+                        parent.display()
+                    )
+                };
+                anyhow::Error::new(e)
+                    .context(format!("could not write {}; {hint}", output.display()))
+            })?;
+        Ok((PartFile(Some(part)), file))
+    }
+
     /// Moves the part file to `output`; without `force`, only where nothing is (a hard link
     /// fails on an existing file, where a rename would replace it).
     fn place(mut self, output: &std::path::Path, force: bool) -> anyhow::Result<()> {

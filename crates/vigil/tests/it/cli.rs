@@ -741,3 +741,93 @@ fn evidence_over_the_limit_is_refused_by_size_and_downloads_stream_to_the_file()
         .collect();
     assert_eq!(left, [std::ffi::OsString::from("back.bin")]);
 }
+
+/// A download whose file cannot be written stops before the server is asked, so the chain of
+/// custody records no download that never reached disk; `--output -` writes the evidence to
+/// standard output (no file named `-`) with the summary on standard error.
+#[test]
+fn evidence_get_checks_the_destination_first_and_writes_dash_to_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start(&data);
+    ok(server.cli(
+        &token,
+        &["incident", "open", "--title", "t", "--summary", "s"],
+    ));
+    let file = dir.path().join("mail.eml");
+    let content = b"From: attacker@example.net\r\n\r\n\x00\xffbinary";
+    std::fs::write(&file, content).unwrap();
+    let ev = ok(server.cli(
+        &token,
+        &[
+            "incident",
+            "evidence",
+            "add",
+            "INC-1",
+            file.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    let ev: serde_json::Value = serde_json::from_str(&ev).unwrap();
+    let id = ev["id"].as_str().unwrap();
+    let custody = || {
+        let shown = ok(server.cli(
+            &token,
+            &["incident", "evidence", "show", "INC-1", id, "--json"],
+        ));
+        let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        shown["custody"].as_array().unwrap().len()
+    };
+    let before = custody();
+
+    let missing = dir.path().join("nodir").join("x.eml");
+    let refused = server.cli(
+        &token,
+        &[
+            "incident",
+            "evidence",
+            "get",
+            "INC-1",
+            id,
+            "-o",
+            missing.to_str().unwrap(),
+        ],
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("create the directory"), "{stderr}");
+    assert_eq!(
+        custody(),
+        before,
+        "a download that was never written is in the custody"
+    );
+
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let piped = server
+        .command(
+            &token,
+            &["incident", "evidence", "get", "INC-1", id, "-o", "-"],
+        )
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    assert!(
+        piped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    assert_eq!(piped.stdout, content);
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(
+        stderr.contains("standard output") && stderr.contains("verified"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&work).unwrap().count(),
+        0,
+        "a file was written"
+    );
+    assert_eq!(custody(), before + 1);
+}
