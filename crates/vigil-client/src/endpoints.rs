@@ -225,8 +225,40 @@ impl Client {
             path: file.display().to_string(),
             source,
         };
+        let not_a_file = |kind: std::fs::FileType| {
+            #[cfg(unix)]
+            let is_socket = std::os::unix::fs::FileTypeExt::is_socket(&kind);
+            #[cfg(not(unix))]
+            let is_socket = false;
+            let what = if kind.is_dir() {
+                "a directory"
+            } else if is_socket {
+                "a socket"
+            } else {
+                // Regular files, and devices and pipes, whose bytes can be streamed.
+                return None;
+            };
+            Some(ClientError::NotAFile {
+                path: file.display().to_string(),
+                what,
+            })
+        };
+        // A socket cannot be opened (ENXIO): said by what it is, not by the open's error.
+        if let Some(err) = tokio::fs::metadata(file)
+            .await
+            .ok()
+            .and_then(|m| not_a_file(m.file_type()))
+        {
+            return Err(err);
+        }
         let handle = tokio::fs::File::open(file).await.map_err(io)?;
-        let size = handle.metadata().await.map_err(io)?.len();
+        let metadata = handle.metadata().await.map_err(io)?;
+        // Opening a directory succeeds; reading it fails midway, which reads as a broken
+        // connection.
+        if let Some(err) = not_a_file(metadata.file_type()) {
+            return Err(err);
+        }
+        let size = metadata.len();
         let too_large = |limit: Option<u64>| {
             limit
                 .filter(|limit| size > *limit)

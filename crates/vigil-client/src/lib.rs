@@ -84,6 +84,15 @@ pub enum ClientError {
         /// The server's limit in bytes.
         limit: u64,
     },
+    /// A path given as a file to upload names a directory or another thing that is not a
+    /// file whose bytes can be sent.
+    #[error("{path} is {what}; give a file")]
+    NotAFile {
+        /// The path.
+        path: String,
+        /// What it is instead: "a directory", "a socket".
+        what: &'static str,
+    },
     /// The server URL given is not a valid http(s) URL.
     #[error("invalid server URL {0:?}; give one like http://127.0.0.1:8080")]
     InvalidUrl(String),

@@ -831,3 +831,43 @@ fn evidence_get_checks_the_destination_first_and_writes_dash_to_stdout() {
     );
     assert_eq!(custody(), before + 1);
 }
+
+/// A directory given as evidence is said to be one, not an unreachable server nor a size over
+/// the limit.
+#[test]
+fn a_directory_given_as_evidence_is_refused_as_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let folder = dir.path().join("folder");
+    std::fs::create_dir(&folder).unwrap();
+    for extra in [&[][..], &["--max-evidence-bytes", "50"][..]] {
+        let server = Server::start_with(&data, extra);
+        if extra.is_empty() {
+            ok(server.cli(
+                &token,
+                &["incident", "open", "--title", "t", "--summary", "s"],
+            ));
+        }
+        let refused = server.cli(
+            &token,
+            &[
+                "incident",
+                "evidence",
+                "add",
+                "INC-1",
+                folder.to_str().unwrap(),
+            ],
+        );
+        assert!(!refused.status.success());
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            stderr.contains(&format!("{} is a directory; give a file", folder.display())),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("could not reach") && !stderr.contains("bytes"),
+            "{stderr}"
+        );
+    }
+}
