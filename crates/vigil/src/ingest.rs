@@ -67,7 +67,8 @@ Running the same command again (with the same token, within 24 hours; after an i
 say) stores only what the server had not stored: each batch is sent under an Idempotency-Key
 derived from the service, host and tenant, the file (its full path; standard input has none),
 the batch's place in it and its content, and the server answers a batch it already stored from
-its record of it (counted as `already stored`) instead of storing it twice. Batches end with
+its record of it (counted as `already stored`, and their detections, recorded by the earlier
+run, apart from this run's) instead of storing it twice. Batches end with
 their file, so adding files to the command leaves the others' keys as they were; changing
 --batch or --max-batch-bytes cuts other batches. A log that grew since is sent again from its
 last batch of the earlier run, whose events are then stored twice. --resend sends everything
@@ -329,8 +330,11 @@ struct Summary {
     rejected: Problems,
     /// Files and records that could not be read or decoded (count and the first 1000).
     errors: Problems,
-    /// Sigma rule matches the server recorded (for events already stored, when they were).
+    /// Sigma rule matches the server recorded for the events this run stored.
     detections: u64,
+    /// Sigma rule matches recorded, when an earlier run stored them, for the events of
+    /// `already_stored`: not new.
+    detections_earlier: u64,
     /// Events a correlation counts that came too late for the server's live correlation
     /// windows: it correlates them over what it stores a minute after the last of them.
     correlated_later: u64,
@@ -446,7 +450,7 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
         ..Default::default()
     };
     let (mut batches, mut stored, mut detections) = (0u64, 0u64, 0u64);
-    let mut already_stored = 0u64;
+    let (mut already_stored, mut detections_earlier) = (0u64, 0u64);
     let mut correlated_later = 0u64;
     let mut expiring = 0u64;
     // Events of the batches answered, and of the one in flight when sending stopped if it
@@ -464,12 +468,15 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
             }) => {
                 batches += 1;
                 answered += batch.origins.len() as u64;
+                // A batch answered from the server's record was stored, and its detections
+                // recorded, by an earlier run: counted apart, not as this run's.
                 if earlier {
                     already_stored += resp.stored;
+                    detections_earlier += resp.detections;
                 } else {
                     stored += resp.stored;
+                    detections += resp.detections;
                 }
-                detections += resp.detections;
                 correlated_later += resp.correlated_later;
                 expiring += resp.expiring;
                 for p in rejections(&resp, &batch.origins, &paths) {
@@ -537,6 +544,7 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
         rejected,
         errors: stats.errors,
         detections,
+        detections_earlier,
         correlated_later,
         expiring,
         seconds: start.elapsed().as_secs_f64(),
@@ -1061,7 +1069,13 @@ fn print_summary(s: &Summary) {
             s.errors.count
         );
     }
-    outln!("detections: {}", s.detections);
+    match s.detections_earlier {
+        0 => outln!("detections: {}", s.detections),
+        n => outln!(
+            "detections: {} ({n} more recorded by an earlier run, for the events already stored)",
+            s.detections
+        ),
+    }
     if s.expiring > 0 {
         outln!(
             "warning:    {} older than the service's retention (it counts from the events' own times): the server's next retention pass deletes them; send old logs under a service kept long enough (`vigil serve --retention SERVICE=DAYS`)",

@@ -1819,3 +1819,28 @@ level: high
         assert!(stderr(&refused).contains(says), "{}", stderr(&refused));
     }
 }
+
+/// The same `vigil ingest` run again: the detections of the batches an earlier run stored are
+/// counted apart, as recorded by that run, not as this run's.
+#[test]
+fn ingest_run_again_counts_no_detection_of_an_earlier_run_as_new() {
+    let f = start();
+    let file = f.root.join("app.jsonl");
+    std::fs::write(&file, app_jsonl()).unwrap();
+    let path = file.to_str().unwrap();
+    let args = ["ingest", path, "--service", "app", "--batch", "2", "--json"];
+    let first = json_of(f.server.cli(&f.token, &args));
+    assert_eq!(first["detections"], 1, "{first}");
+    assert_eq!(first["detections_earlier"], 0, "{first}");
+    let again = json_of(f.server.cli(&f.token, &args));
+    assert_eq!(again["already_stored"], 5, "{again}");
+    assert_eq!(again["detections"], 0, "{again}");
+    assert_eq!(again["detections_earlier"], 1, "{again}");
+    let text = ok(f.server.cli(&f.token, &args[..args.len() - 1]));
+    assert!(
+        text.contains(
+            "detections: 0 (1 more recorded by an earlier run, for the events already stored)"
+        ),
+        "{text}"
+    );
+}
