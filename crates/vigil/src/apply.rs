@@ -43,7 +43,8 @@ pub struct Args {
     /// The organisation file (YAML or JSON).
     #[arg(short = 'f', long = "file")]
     pub file: PathBuf,
-    /// Validate the file locally and print what it holds; send nothing.
+    /// Validate the file locally and print what it holds; send nothing. With --json: an object
+    /// with `valid` and the counts, or `valid: false` and every problem with its `field`.
     #[arg(long)]
     pub dry_run: bool,
     /// Sigma rule folders to count, for each service that declares its logsources, the rules
@@ -58,33 +59,37 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("cannot read {}; check the path", args.file.display()))?;
-    let document = parse_document(&text)
-        .with_context(|| format!("{} is not a valid organisation file", args.file.display()))?;
-    let org = read_org(document.clone()).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: {e}; see `vigil apply --help` for the shape",
-            args.file.display()
-        )
-    })?;
-    let valid = org.validate();
-    if let Ok(valid) = &valid
-        && args.dry_run
-    {
-        // The server says the same after an apply; a dry run says it here.
-        for w in valid.warnings() {
-            eprintln!("warning: {w}");
+    let (document, org) = match check(&text) {
+        Ok(checked) => checked,
+        Err(problems) if args.conn.json => {
+            print_json(&serde_json::json!({
+                "file": args.file,
+                "valid": false,
+                "problems": problems,
+            }))?;
+            return Ok(std::process::ExitCode::FAILURE);
         }
-    }
-    if let Err(invalid) = valid {
-        let mut message = format!(
-            "{} has {}:",
-            args.file.display(),
-            crate::output::plural(invalid.problems.len() as u64, "problem", "problems")
-        );
-        for p in &invalid.problems {
-            message.push_str(&format!("\n  {}: {}", p.field, p.message));
+        Err(problems) => {
+            let mut message = format!(
+                "{} has {}:",
+                args.file.display(),
+                plural(problems.len() as u64, "problem", "problems")
+            );
+            for p in &problems {
+                message.push_str(&format!("\n  {}: {}", p.field, p.message));
+            }
+            message.push_str("\nsee `vigil apply --help` for the shape");
+            anyhow::bail!(message);
         }
-        anyhow::bail!(message);
+    };
+    let warnings = if args.dry_run {
+        org.validate().map(|v| v.warnings()).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    // The server says the same after an apply; a dry run says it here.
+    for w in &warnings {
+        eprintln!("warning: {w}");
     }
     if !args.rules.is_empty() {
         let loaded = crate::ruleset::load(&args.rules)?;
@@ -110,8 +115,22 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
         }
     };
     if args.dry_run {
-        let turned_off = turned_off(org.alerting.iter().filter(|a| !a.enabled).count() as u64);
+        let off = org.alerting.iter().filter(|a| !a.enabled).count() as u64;
         let schedules: usize = org.teams.iter().map(|t| t.schedules.len()).sum();
+        if args.conn.json {
+            print_json(&serde_json::json!({
+                "file": args.file,
+                "valid": true,
+                "people": org.people.len(),
+                "teams": org.teams.len(),
+                "schedules": schedules,
+                "services": org.services.len(),
+                "rules_turned_off": off,
+                "warnings": warnings,
+            }))?;
+            return Ok(std::process::ExitCode::SUCCESS);
+        }
+        let turned_off = turned_off(off);
         outln!(
             "{} is valid: {}, {} ({}), {}{turned_off}",
             args.file.display(),
@@ -151,16 +170,47 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
+/// A problem of the file, with the field at fault (`document` for the file as a whole).
+#[derive(Debug, serde::Serialize)]
+struct Problem {
+    field: String,
+    message: String,
+}
+
+/// Reads and validates the file's text: the document as JSON (what is sent) and its typed
+/// form, or every problem found.
+fn check(text: &str) -> Result<(serde_json::Value, vigil_oncall::OrgDocument), Vec<Problem>> {
+    let document = parse_document(text).map_err(|e| {
+        vec![Problem {
+            field: "document".into(),
+            message: format!("{e:#}"),
+        }]
+    })?;
+    let org =
+        read_org(document.clone()).map_err(|(field, message)| vec![Problem { field, message }])?;
+    if let Err(invalid) = org.validate() {
+        return Err(invalid
+            .problems
+            .into_iter()
+            .map(|p| Problem {
+                field: p.field,
+                message: p.message,
+            })
+            .collect());
+    }
+    Ok((document, org))
+}
+
 /// The organisation document out of its JSON form; an error names the field at fault
 /// (`teams[0].schedules[0].layers[0].start: ...`), as the server's does.
-fn read_org(document: serde_json::Value) -> Result<vigil_oncall::OrgDocument, String> {
+fn read_org(document: serde_json::Value) -> Result<vigil_oncall::OrgDocument, (String, String)> {
     serde_path_to_error::deserialize(document).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         if path == "." {
-            inner
+            ("document".to_owned(), inner)
         } else {
-            format!("`{path}`: {inner}")
+            (path, inner)
         }
     })
 }
@@ -249,13 +299,11 @@ mod tests {
                 "teams[0].schedules[0].layers[0].start"
             ]
         );
-        let message = read_org(
+        let (field, message) = read_org(
             serde_json::json!({"services": [{"name": "s", "team": "t", "criticality": "very"}]}),
         )
         .unwrap_err();
-        assert!(
-            message.starts_with("`services[0].criticality`: unknown variant `very`"),
-            "{message}"
-        );
+        assert_eq!(field, "services[0].criticality");
+        assert!(message.starts_with("unknown variant `very`"), "{message}");
     }
 }

@@ -443,3 +443,40 @@ teams:
         "{table}"
     );
 }
+
+/// `vigil apply --dry-run --json` prints a JSON object: the counts of a valid file, or every
+/// problem of an invalid one with its field (exit 1).
+#[test]
+fn a_dry_run_with_json_prints_json_for_a_valid_and_an_invalid_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("org.yaml");
+    std::fs::write(&file, ORG).unwrap();
+    let f = file.to_str().unwrap();
+    let valid: serde_json::Value =
+        serde_json::from_str(&ok(run(&["apply", "-f", f, "--dry-run", "--json"]))).unwrap();
+    assert_eq!(valid["valid"], true, "{valid}");
+    assert_eq!(
+        (&valid["people"], &valid["teams"], &valid["schedules"]),
+        (&2.into(), &1.into(), &1.into()),
+        "{valid}"
+    );
+    assert_eq!(valid["services"], 1, "{valid}");
+    assert_eq!(valid["rules_turned_off"], 1, "{valid}");
+
+    std::fs::write(&file, ORG.replace("team: secops", "team: nobody")).unwrap();
+    let out = run(&["apply", "-f", f, "--dry-run", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let invalid: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(invalid["valid"], false, "{invalid}");
+    assert_eq!(
+        invalid["problems"][0]["field"], "services[0].team",
+        "{invalid}"
+    );
+    assert!(invalid["problems"][0]["message"].is_string(), "{invalid}");
+
+    std::fs::write(&file, "people: [unclosed\n").unwrap();
+    let out = run(&["apply", "-f", f, "--dry-run", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let broken: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(broken["problems"][0]["field"], "document", "{broken}");
+}
