@@ -1153,7 +1153,7 @@ fn show_evidence(conn: &Conn, e: &Evidence) -> anyhow::Result<()> {
         e.size,
         e.sha256,
         e.collected_by,
-        e.collected_at
+        crate::output::shown_time_zoned(e.collected_at, "%Y-%m-%d %H:%M:%S")
     );
     let when = crate::output::time_column("WHEN");
     let mut t = table([when.as_str(), "WHO", "ACTION", "WHY"]);

@@ -5,7 +5,7 @@
 use vigil_api::org::{CoverageQuery, OnCallQuery};
 
 use crate::incident::{Conn, client};
-use crate::output::{explain, outln, print_json, table};
+use crate::output::{explain, outln, print_json, table, time_column};
 
 const WHO_HELP: &str = "\
 Examples:
@@ -75,14 +75,22 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 if conn.json {
                     return print_json(&r);
                 }
-                outln!("{} at {}", r.team, r.at);
-                let mut t = table(["SCHEDULE", "ON CALL", "SINCE", "UNTIL", "VIA", "CONTACT"]);
+                outln!("{} at {}", r.team, zoned(&r.at));
+                let (since, until) = (time_column("SINCE"), time_column("UNTIL"));
+                let mut t = table([
+                    "SCHEDULE",
+                    "ON CALL",
+                    since.as_str(),
+                    until.as_str(),
+                    "VIA",
+                    "CONTACT",
+                ]);
                 for s in &r.schedules {
                     t.add_row([
                         s.schedule.clone(),
                         s.person.clone().unwrap_or_else(|| "nobody".to_owned()),
-                        s.start.clone().unwrap_or_else(|| "-".to_owned()),
-                        s.end.clone().unwrap_or_else(|| "-".to_owned()),
+                        s.start.as_deref().map_or_else(|| "-".to_owned(), shown),
+                        s.end.as_deref().map_or_else(|| "-".to_owned(), shown),
                         s.source.clone().unwrap_or_else(|| "-".to_owned()),
                         s.contacts
                             .first()
@@ -117,17 +125,18 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                     outln!(
                         "{}: covered 24x7 from {} to {}",
                         r.teams.join(", "),
-                        r.from,
-                        r.to
+                        zoned(&r.from),
+                        zoned(&r.to)
                     );
                     return Ok(());
                 }
-                let mut t = table(["TEAM", "NOBODY REACHED FROM", "UNTIL", "HOURS", "WHY"]);
+                let (from, until) = (time_column("NOBODY REACHED FROM"), time_column("UNTIL"));
+                let mut t = table(["TEAM", from.as_str(), until.as_str(), "HOURS", "WHY"]);
                 for g in &r.gaps {
                     t.add_row([
                         g.team.clone(),
-                        g.start.clone(),
-                        g.end.clone(),
+                        shown(&g.start),
+                        shown(&g.end),
                         format!("{:.1}", g.minutes as f64 / 60.0),
                         g.reason.clone(),
                     ]);
@@ -136,12 +145,60 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 outln!(
                     "{} from {} to {}",
                     crate::output::plural(r.gaps.len() as u64, "gap", "gaps"),
-                    r.from,
-                    r.to
+                    zoned(&r.from),
+                    zoned(&r.to)
                 );
                 Ok(())
             }
         }
     })?;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// A time the server answers with (RFC 3339 UTC) as the tables show times: in the zone of
+/// `VIGIL_TIMEZONE`, to the minute; a time that does not read is shown as sent.
+fn shown(time: &str) -> String {
+    in_zone(time, crate::output::display_zone(), false)
+}
+
+/// [`shown`] with the zone named after it, for times outside a table's column.
+fn zoned(time: &str) -> String {
+    in_zone(time, crate::output::display_zone(), true)
+}
+
+fn in_zone(time: &str, zone: &vigil_events::time::LocalZone, named: bool) -> String {
+    let Ok(t) = chrono::DateTime::parse_from_rfc3339(time) else {
+        return time.to_owned();
+    };
+    let shown = crate::search::wall_clock(t.to_utc(), zone, "%Y-%m-%d %H:%M");
+    if named {
+        format!("{shown} {zone}")
+    } else {
+        shown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_events::time::LocalZone;
+
+    #[test]
+    fn server_times_are_shown_as_the_tables_show_times() {
+        let utc = LocalZone::UTC;
+        assert_eq!(
+            in_zone("2026-12-05T18:44:40.19284492Z", &utc, false),
+            "2026-12-05 18:44"
+        );
+        assert_eq!(
+            in_zone("2026-12-05T18:44:40Z", &utc, true),
+            "2026-12-05 18:44 UTC"
+        );
+        let ny: LocalZone = "America/New_York".parse().unwrap();
+        assert_eq!(
+            in_zone("2026-12-01T15:00:00Z", &ny, true),
+            "2026-12-01 10:00 America/New_York"
+        );
+        assert_eq!(in_zone("soon", &utc, false), "soon");
+    }
 }
