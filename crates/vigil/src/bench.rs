@@ -321,12 +321,14 @@ Examples:
 /// Arguments of `vigil bench ingest`.
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
-    /// URL of the Vigil server; must be on loopback.
-    #[arg(long, env = "VIGIL_SERVER", default_value = "http://127.0.0.1:8080")]
-    server: String,
-    /// API token: ingest or above (admin or a reader is needed to measure syslog).
-    #[arg(long, env = "VIGIL_TOKEN", hide_env_values = true)]
-    token: String,
+    /// URL of the Vigil server; must be on loopback [env: VIGIL_SERVER] [default:
+    /// http://127.0.0.1:8080].
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// API token: ingest or above (admin or a reader is needed to measure syslog) [env:
+    /// VIGIL_TOKEN].
+    #[arg(long)]
+    token: Option<String>,
     /// Events to send over HTTP (and again over syslog with --syslog-tcp).
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=50_000_000))]
     events: u64,
@@ -365,7 +367,15 @@ pub struct IngestArgs {
 const POOL_BYTES: usize = 48 * 1024 * 1024;
 
 fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
-    check_loopback_url(&args.server)?;
+    // Read here, not by clap, for the reason `incident::Conn` gives.
+    let server = crate::incident::flag_or_env(args.server.as_deref(), "VIGIL_SERVER")
+        .unwrap_or_else(|| crate::incident::DEFAULT_SERVER.to_owned());
+    let Some(token) = crate::incident::flag_or_env(args.token.as_deref(), "VIGIL_TOKEN") else {
+        bail!(
+            "no API token given; pass --token or set VIGIL_TOKEN (an ingest token or above: `vigil admin token --data DIR --role ingest --name NAME`)"
+        );
+    };
+    check_loopback_url(&server)?;
     for (flag, addr) in [
         ("--syslog-tcp", args.syslog_tcp),
         ("--syslog-udp", args.syslog_udp),
@@ -378,9 +388,9 @@ fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let client = vigil_client::Client::new(&args.server)
+    let client = vigil_client::Client::new(&server)
         .map_err(crate::output::explain)?
-        .with_token(args.token.clone());
+        .with_token(token.clone());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

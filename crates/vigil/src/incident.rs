@@ -28,23 +28,32 @@ Examples:
   vigil incident pivot INC-1 --since 7d --accept
   vigil incident show INC-1 --json";
 
-/// Where the server is and who is calling.
+/// Where the server is and who is calling. `VIGIL_SERVER` and `VIGIL_TOKEN` are read here
+/// rather than by clap: clap counts a value taken from the environment as given, and an
+/// argument error's usage line would then list `--server` and `--token` as if they had to be
+/// typed.
 #[derive(Debug, ClapArgs)]
 pub struct Conn {
-    /// URL of the Vigil server.
-    #[arg(
-        long,
-        env = "VIGIL_SERVER",
-        default_value = "http://127.0.0.1:8080",
-        global = true
-    )]
-    pub server: String,
-    /// API token (create one with `vigil admin token`).
-    #[arg(long, env = "VIGIL_TOKEN", hide_env_values = true, global = true)]
+    /// URL of the Vigil server [env: VIGIL_SERVER] [default: http://127.0.0.1:8080].
+    #[arg(long, global = true, value_name = "URL")]
+    pub server: Option<String>,
+    /// API token, created with `vigil admin token` [env: VIGIL_TOKEN].
+    #[arg(long, global = true)]
     pub token: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
+}
+
+/// The server's URL when no --server is given and VIGIL_SERVER is unset.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
+
+/// A flag's value, else its environment variable's when set and not blank (a failed
+/// `$(vigil admin token …)` leaves it empty: no value either).
+pub(crate) fn flag_or_env(flag: Option<&str>, var: &str) -> Option<String> {
+    flag.map(str::to_owned)
+        .or_else(|| std::env::var(var).ok())
+        .filter(|v| !v.trim().is_empty())
 }
 
 /// Subcommands of `vigil incident`.
@@ -485,9 +494,9 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
 }
 
 pub(crate) fn client(conn: &Conn) -> anyhow::Result<Client> {
-    let client = Client::new(&conn.server).map_err(explain)?;
-    // An empty VIGIL_TOKEN (a failed `$(vigil admin token …)`) is no token either.
-    let Some(token) = conn.token.as_deref().filter(|t| !t.trim().is_empty()) else {
+    let server = flag_or_env(conn.server.as_deref(), "VIGIL_SERVER");
+    let client = Client::new(server.as_deref().unwrap_or(DEFAULT_SERVER)).map_err(explain)?;
+    let Some(token) = flag_or_env(conn.token.as_deref(), "VIGIL_TOKEN") else {
         anyhow::bail!(
             "no API token given; pass --token or set VIGIL_TOKEN (create one with `vigil admin token --data DIR --role responder --name NAME`)"
         );

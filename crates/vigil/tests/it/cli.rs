@@ -871,3 +871,47 @@ fn a_directory_given_as_evidence_is_refused_as_a_directory() {
         );
     }
 }
+
+/// VIGIL_SERVER and VIGIL_TOKEN are used, but an argument error's usage line lists only what
+/// must be typed, not `--server` and `--token` as if they had to be; --help documents both.
+#[test]
+fn the_server_and_token_from_the_environment_are_not_in_the_usage_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start(&data);
+    let with_env = |args: &[&str]| {
+        crate::support::vigil()
+            .args(args)
+            .env("VIGIL_SERVER", &server.url)
+            .env("VIGIL_TOKEN", &token)
+            .output()
+            .unwrap()
+    };
+    let refused = with_env(&["incident", "open", "--title", "x"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("Usage: vigil incident open --title <TITLE> --summary <SUMMARY>\n"),
+        "{stderr}"
+    );
+    ok(with_env(&[
+        "incident",
+        "open",
+        "--title",
+        "x",
+        "--summary",
+        "s",
+    ]));
+    assert!(ok(with_env(&["incident", "list"])).contains("INC-1"));
+    // A flag wins over the environment.
+    let elsewhere = with_env(&["incident", "list", "--server", "http://127.0.0.1:1"]);
+    assert!(String::from_utf8_lossy(&elsewhere.stderr).contains("could not reach"));
+    let help = ok(run(&["incident", "open", "--help"]));
+    assert!(
+        help.contains("--server <URL>")
+            && help.contains("VIGIL_SERVER")
+            && help.contains("VIGIL_TOKEN"),
+        "{help}"
+    );
+}
