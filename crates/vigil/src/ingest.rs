@@ -501,7 +501,14 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
                     unconfirmed = batch.origins.len() as u64;
                 }
                 let at_least = stored + already_stored;
-                stopped = Some(refused(error, at_least, unconfirmed, args.resend));
+                let service_given = args.service.is_some();
+                stopped = Some(refused(
+                    error,
+                    service_given,
+                    at_least,
+                    unconfirmed,
+                    args.resend,
+                ));
                 break;
             }
         }
@@ -629,9 +636,29 @@ fn may_pass(err: &ClientError) -> bool {
 /// The message for a batch the server did not take, saying what is stored and what to do next:
 /// `stored` events were stored for certain, the `unconfirmed` ones of the batch in flight
 /// perhaps.
-fn refused(err: ClientError, stored: u64, unconfirmed: u64, resend: bool) -> String {
+/// The server's refusal of a batch naming no service, said in the terms of this command (the
+/// API's message names its query parameter): without --service, only a token bound to a
+/// service can send.
+fn name_the_service(err: ClientError, service_given: bool) -> anyhow::Error {
+    match &err {
+        ClientError::Api {
+            field: Some(field), ..
+        } if field == "service" && !service_given => anyhow::anyhow!(
+            "add --service NAME (the service these logs come from), or send with an ingest token bound to one (`vigil admin token --role ingest --service NAME`)"
+        ),
+        _ => explain(err),
+    }
+}
+
+fn refused(
+    err: ClientError,
+    service_given: bool,
+    stored: u64,
+    unconfirmed: u64,
+    resend: bool,
+) -> String {
     let too_large = err.code() == Some(ErrorCode::PayloadTooLarge);
-    let mut msg = format!("{:#}", explain(err));
+    let mut msg = format!("{:#}", name_the_service(err, service_given));
     if too_large {
         msg.push_str(
             "\nhint: send smaller requests with --batch N or --max-batch-bytes N (or raise the server's ingest body limit)",

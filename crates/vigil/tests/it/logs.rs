@@ -1844,3 +1844,24 @@ fn ingest_run_again_counts_no_detection_of_an_earlier_run_as_new() {
         "{text}"
     );
 }
+
+/// `vigil ingest` without --service (and a token bound to none) says to add --service, not
+/// the API's query parameter.
+#[test]
+fn ingest_without_a_service_says_to_add_service() {
+    let f = start();
+    let file = f.root.join("web.jsonl");
+    std::fs::write(&file, app_jsonl()).unwrap();
+    let out = f.server.cli(&f.token, &["ingest", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("add --service NAME (the service these logs come from)"),
+        "{said}"
+    );
+    assert!(!said.contains("?service="), "{said}");
+}
