@@ -95,7 +95,8 @@ pub enum Command {
         key: String,
         /// Which timestamp: first_activity, detected, acknowledged, declared, contained, eradicated, recovered, closed.
         which: String,
-        /// The corrected time, RFC 3339 (e.g. 2026-11-22T09:30:00Z), or `none` to clear it.
+        /// The corrected time (2026-11-22T09:30:00Z, 2026-11-22 09:30, a date or now-2h; without
+        /// an offset in VIGIL_TIMEZONE, else UTC), or `none` to clear it.
         at: String,
         /// Why the timestamp is corrected.
         #[arg(long)]
@@ -219,7 +220,8 @@ pub struct OpenArgs {
     /// A MITRE ATT&CK technique (repeatable), e.g. T1566.001.
     #[arg(long = "attack")]
     pub attack: Vec<String>,
-    /// When the malicious activity first happened, if known (RFC 3339).
+    /// When the malicious activity first happened, if known (a date, 2026-11-20 08:00, RFC
+    /// 3339 or now-3d; without an offset in VIGIL_TIMEZONE, else UTC).
     #[arg(long)]
     pub first_activity: Option<String>,
 }
@@ -259,10 +261,11 @@ pub struct ListArgs {
     /// Text to find in title or summary.
     #[arg(long)]
     pub q: Option<String>,
-    /// Created at or after (RFC 3339).
+    /// Created at or after: a date, 2026-12-05 09:30, RFC 3339 or now-24h (without an offset in
+    /// VIGIL_TIMEZONE, else UTC).
     #[arg(long)]
     pub created_from: Option<String>,
-    /// Created before (RFC 3339).
+    /// Created before (written as --created-from).
     #[arg(long)]
     pub created_to: Option<String>,
     /// How many to show.
@@ -565,14 +568,29 @@ fn next_steps(steps: &[String]) -> Vec<NewNextStep> {
         .collect()
 }
 
-fn parse_time(what: &str, value: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::parse_from_rfc3339(value)
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|err| {
-            anyhow::anyhow!(
-                "invalid {what} {value:?}: {err}; use RFC 3339 like 2026-11-22T09:30:00Z"
-            )
-        })
+/// A time argument, read as `vigil search --from` reads one: a date (its midnight), a date and
+/// time (`2026-12-05 09:30`), RFC 3339, or a time relative to now (`now-24h`, `now+2h`). A time
+/// written without an offset is a wall-clock time in `VIGIL_TIMEZONE` (UTC when unset), the
+/// zone the tables show.
+pub(crate) fn parse_time(what: &str, value: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    time_in(value, crate::output::display_zone(), chrono::Utc::now()).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{what} {value:?} is not a time; write a date (2026-12-05), a date and time (2026-12-05 09:30, in VIGIL_TIMEZONE when set, else UTC), RFC 3339 (2026-12-05T09:30:00Z) or a time relative to now (now-24h)"
+        )
+    })
+}
+
+fn time_in(
+    value: &str,
+    zone: &vigil_events::time::LocalZone,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let text = value.trim();
+    if text.starts_with("now") {
+        return vigil_query::parse_time(text).map(|t| t.resolve(now));
+    }
+    vigil_events::time::parse_timestamp_in(text, zone)
+        .and_then(chrono::DateTime::from_timestamp_millis)
 }
 
 fn parse_time_opt(
@@ -1630,4 +1648,40 @@ fn confirm(conn: &Conn, inc: &Incident, what: &str) -> anyhow::Result<()> {
         inc.priority
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::time_in;
+    use vigil_events::time::LocalZone;
+
+    #[test]
+    fn a_time_argument_reads_as_search_from_does() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-05T18:00:00Z")
+            .unwrap()
+            .to_utc();
+        let utc = LocalZone::UTC;
+        let at = |text: &str, zone: &LocalZone| time_in(text, zone, now).map(|t| t.to_rfc3339());
+        assert_eq!(at("2026-12-05", &utc).unwrap(), "2026-12-05T00:00:00+00:00");
+        assert_eq!(
+            at("2026-12-05 09:30", &utc).unwrap(),
+            "2026-12-05T09:30:00+00:00"
+        );
+        assert_eq!(
+            at("2026-12-05T09:30:00+01:00", &utc).unwrap(),
+            "2026-12-05T08:30:00+00:00"
+        );
+        assert_eq!(at("now-24h", &utc).unwrap(), "2026-12-04T18:00:00+00:00");
+        let berlin: LocalZone = "Europe/Berlin".parse().unwrap();
+        assert_eq!(
+            at("2026-12-05 09:30", &berlin).unwrap(),
+            "2026-12-05T08:30:00+00:00"
+        );
+        assert_eq!(
+            at("2026-12-05T09:30:00Z", &berlin).unwrap(),
+            "2026-12-05T09:30:00+00:00"
+        );
+        assert!(at("yesterday", &utc).is_none());
+        assert!(at("2026-13-05", &utc).is_none());
+    }
 }

@@ -32,7 +32,8 @@ pub enum Command {
         /// A service: ask for the team that owns it.
         #[arg(long)]
         service: Option<String>,
-        /// When (RFC 3339, a date, `now-1h`; default now).
+        /// When: a date, 2026-12-24 03:00, RFC 3339 or now-1h (without an offset in
+        /// VIGIL_TIMEZONE, else UTC); default now.
         #[arg(long)]
         at: Option<String>,
         #[command(flatten)]
@@ -48,7 +49,7 @@ pub enum Command {
         /// Days to check from --from (1–731).
         #[arg(long, default_value_t = 30)]
         days: u32,
-        /// Start of the window (default now).
+        /// Start of the window, written as --at of `vigil oncall who` (default now).
         #[arg(long)]
         from: Option<String>,
         #[command(flatten)]
@@ -68,6 +69,7 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 at,
                 conn,
             } => {
+                let at = sent_time("--at", at)?;
                 let r = client(&conn)?
                     .on_call(&OnCallQuery { team, service, at })
                     .await
@@ -110,6 +112,7 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 from,
                 conn,
             } => {
+                let from = sent_time("--from", from)?;
                 let r = client(&conn)?
                     .coverage(&CoverageQuery {
                         team,
@@ -153,6 +156,16 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
         }
     })?;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// A time argument read as every other (`crate::incident::parse_time`), sent in UTC.
+fn sent_time(flag: &str, value: Option<String>) -> anyhow::Result<Option<String>> {
+    value
+        .map(|v| {
+            crate::incident::parse_time(flag, &v)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        })
+        .transpose()
 }
 
 /// A time the server answers with (RFC 3339 UTC) as the tables show times: in the zone of

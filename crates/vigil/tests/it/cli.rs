@@ -915,3 +915,35 @@ fn the_server_and_token_from_the_environment_are_not_in_the_usage_line() {
         "{help}"
     );
 }
+
+/// `--created-from`/`--created-to` take the times `vigil search --from` takes (a date,
+/// `YYYY-MM-DD HH:MM`, `now-24h`).
+#[test]
+fn incident_list_reads_times_as_search_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start(&data);
+    ok(server.cli(
+        &token,
+        &["incident", "open", "--title", "t", "--summary", "s"],
+    ));
+    let count = |args: &[&str]| {
+        let mut all = vec!["incident", "list", "--json"];
+        all.extend_from_slice(args);
+        let page: serde_json::Value = serde_json::from_str(&ok(server.cli(&token, &all))).unwrap();
+        page["items"].as_array().unwrap().len()
+    };
+    assert_eq!(count(&["--created-from", "2026-01-01"]), 1);
+    assert_eq!(count(&["--created-from", "2026-01-01 09:30"]), 1);
+    assert_eq!(count(&["--created-from", "now-1h"]), 1);
+    assert_eq!(count(&["--created-to", "2026-01-01"]), 0);
+    assert_eq!(count(&["--created-from", "now+1h"]), 0);
+    let refused = server.cli(&token, &["incident", "list", "--created-from", "yesterday"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("--created-from \"yesterday\" is not a time") && stderr.contains("now-24h"),
+        "{stderr}"
+    );
+}
