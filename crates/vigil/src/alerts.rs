@@ -35,8 +35,8 @@ pub enum Command {
         /// stopped sending logs).
         #[arg(long)]
         source: Option<String>,
-        /// At most this many.
-        #[arg(long, default_value_t = 50)]
+        /// At most this many (1–1000).
+        #[arg(long, default_value_t = 50, value_parser = crate::incident::limit::<1000>)]
         limit: u32,
         #[command(flatten)]
         conn: Conn,

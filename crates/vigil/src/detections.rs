@@ -51,7 +51,7 @@ pub struct Args {
     #[arg(long)]
     pub after_id: Option<i64>,
     /// How many to show, newest first (1–1000).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = crate::incident::limit::<1000>)]
     pub limit: u32,
 }
 

@@ -268,8 +268,8 @@ pub struct ListArgs {
     /// Created before (written as --created-from).
     #[arg(long)]
     pub created_to: Option<String>,
-    /// How many to show.
-    #[arg(long, default_value_t = 50)]
+    /// How many to show (1–500; --offset pages on).
+    #[arg(long, default_value_t = 50, value_parser = limit::<500>)]
     pub limit: u32,
     /// How many to skip.
     #[arg(long, default_value_t = 0)]
@@ -414,8 +414,8 @@ pub enum LogCommand {
     List {
         /// Incident key (INC-42) or id.
         key: String,
-        /// How many to show.
-        #[arg(long, default_value_t = 100)]
+        /// How many to show (1–1000; --offset pages on).
+        #[arg(long, default_value_t = 100, value_parser = limit::<1000>)]
         limit: u32,
         /// How many to skip.
         #[arg(long, default_value_t = 0)]
@@ -505,6 +505,16 @@ pub(crate) fn client(conn: &Conn) -> anyhow::Result<Client> {
         );
     };
     Ok(client.with_token(token))
+}
+
+/// A `--limit`: how many records to show, 1 to `MAX` (the most the server answers at once). 0
+/// is refused: it would show nothing, and the server reads it as its default page.
+pub(crate) fn limit<const MAX: u32>(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(0) => Err(format!("0 shows nothing; give a number from 1 to {MAX}")),
+        Ok(n) if n <= MAX => Ok(n),
+        _ => Err(format!("give a number from 1 to {MAX}")),
+    }
 }
 
 /// Parses a domain value with `vigil-core`'s own parser, so a typo is reported before any

@@ -201,6 +201,15 @@ pub fn duration(text: &str) -> Option<&str> {
     .then_some(s)
 }
 
+/// `vigil search --limit`: 0 is refused, as every other command's --limit refuses it.
+fn at_least_one(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(0) => Err("0 shows nothing; give 1 or more, or --all for every match".to_owned()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("give a number of events, 1 or more".to_owned()),
+    }
+}
+
 /// The time a duration (`24h`, as [`duration`] accepts it) reaches back to from now, in UTC,
 /// read as the query language reads `now-24h`; `None` when it reaches past 1970 (the server
 /// reads that as the beginning of time).
@@ -240,8 +249,8 @@ pub struct Args {
     pub query: String,
     #[command(flatten)]
     pub window: Window,
-    /// Show at most this many events (newest first; pages are followed as needed).
-    #[arg(long, default_value_t = 100)]
+    /// Show at most this many events, 1 or more (newest first; pages are followed as needed).
+    #[arg(long, default_value_t = 100, value_parser = at_least_one)]
     pub limit: u64,
     /// Show every matching event, following the pages to the end (ignores --limit).
     #[arg(long)]
@@ -273,9 +282,6 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
 }
 
 async fn search(args: Args) -> anyhow::Result<()> {
-    if args.limit == 0 && !args.all {
-        bail!("--limit must be at least 1 (or use --all)");
-    }
     let c = client(&args.conn)?;
     let (from, to) = args.window.bounds()?;
     let mut query = SearchQuery {

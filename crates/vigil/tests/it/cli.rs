@@ -947,3 +947,24 @@ fn incident_list_reads_times_as_search_does() {
         "{stderr}"
     );
 }
+
+/// `--limit 0` is refused (exit 2) by every listing command, not read as the server's default.
+#[test]
+fn listing_commands_refuse_limit_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start(&data);
+    for args in [
+        &["incident", "list", "--limit", "0"][..],
+        &["incident", "log", "list", "INC-1", "--limit", "0"][..],
+        &["alerts", "list", "--limit", "0"][..],
+        &["detections", "--limit", "0"][..],
+        &["search", "*", "--limit", "0"][..],
+    ] {
+        let refused = server.cli(&token, args);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains("0 shows nothing"), "{args:?}: {stderr}");
+    }
+}
