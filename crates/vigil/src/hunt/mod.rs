@@ -302,7 +302,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let searched = searches.len();
     let mut unknown_exclusions = Vec::new();
     let mut choice = None;
+    let mut filter_warnings = Vec::new();
     let loaded = ruleset::load_chosen(&args.rules, args.placeholders.as_deref(), |docs| {
+        // Over every rule loaded, not only those reported: a filter's rule may be left out.
+        filter_warnings = vigil_detect::filter_warnings(&docs);
         unknown_exclusions = selection
             .unknown_exclusions(&docs)
             .into_iter()
@@ -320,6 +323,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         docs
     })?;
     let rejected = loaded.load_diagnostics.len() + loaded.compile_diagnostics.len();
+    for warning in &filter_warnings {
+        eprintln!("warning: {warning}");
+    }
     let unvalued = vigil_sigma::placeholders_without_values(&loaded.docs, &loaded.placeholders);
     if !unvalued.is_empty() {
         eprintln!("{}", placeholders_warning(&unvalued));
