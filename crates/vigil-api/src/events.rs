@@ -554,6 +554,12 @@ pub struct RulesStatus {
     /// one excludes nothing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub placeholders_without_values: Vec<String>,
+    /// Filters that reach fewer rules than they name, each as `file:line (filter.rules):
+    /// reason`: a name that is no loaded rule's id or name (a typo, a title), or a rule the
+    /// filter's logsource does not cover. The filter is loaded all the same (it may be
+    /// written for rules of another set) and leaves those rules' matches as they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filter_warnings: Vec<String>,
 }
 
 /// A loaded rule turned off by the organisation document.

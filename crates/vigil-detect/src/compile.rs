@@ -1284,6 +1284,107 @@ fn add_name(
     }
 }
 
+/// Warnings about the filters among `docs` that cannot do what they say: each entry of a
+/// filter's `rules` that is the id or name of no detection rule among `docs` (a typo, a title
+/// written instead of an id, a correlation rule), and each rule it names whose logsource the
+/// filter's does not cover (the filter then leaves that rule as it is). They are warnings, not
+/// rejections: a filter may be written for rules of another set, and it still applies to the
+/// rules it does reach. Each names the filter's file and line.
+pub fn filter_warnings(docs: &[RuleDoc]) -> Vec<Diagnostic> {
+    let rules: Vec<&Rule> = docs
+        .iter()
+        .filter_map(|d| match d {
+            RuleDoc::Rule(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    let refers_to = |meta: &vigil_sigma::Meta, key: &str| {
+        meta.id.as_deref() == Some(key) || meta.name.as_deref() == Some(key)
+    };
+    let mut out = Vec::new();
+    for doc in docs {
+        let RuleDoc::Filter(filter) = doc else {
+            continue;
+        };
+        let warn = |message: String| Diagnostic {
+            file: filter.meta.file.clone(),
+            line: filter.meta.line,
+            path: "filter.rules".into(),
+            message,
+            rule: filter
+                .meta
+                .id
+                .clone()
+                .or_else(|| Some(filter.meta.title.clone())),
+        };
+        for key in &filter.rules {
+            let named: Vec<&&Rule> = rules.iter().filter(|r| refers_to(&r.meta, key)).collect();
+            if named.is_empty() {
+                out.push(warn(unresolved_filter_reference(key, &rules, docs)));
+                continue;
+            }
+            // A key naming several rules (a collection's parts) is answered by any it covers.
+            if !named
+                .iter()
+                .any(|r| logsource_covers(&filter.logsource, &r.logsource))
+            {
+                out.push(warn(format!(
+                    "`{key}` is a rule for {}, which the filter's logsource ({}) does not cover, so the filter leaves its matches as they are; give the filter the rule's logsource (or leave out the parts that differ)",
+                    describe_logsource(&named[0].logsource),
+                    describe_logsource(&filter.logsource),
+                )));
+            }
+        }
+    }
+    out
+}
+
+/// Why `key`, in a filter's `rules`, refers to no detection rule, and what to write instead.
+fn unresolved_filter_reference(key: &str, rules: &[&Rule], docs: &[RuleDoc]) -> String {
+    if let Some(rule) = rules.iter().find(|r| r.meta.title == key) {
+        let by = rule.meta.id.as_deref().or(rule.meta.name.as_deref());
+        return match by {
+            Some(id) => format!(
+                "`{key}` is a rule's title, and a filter names rules by id or name: write `{id}`"
+            ),
+            None => format!(
+                "`{key}` is a rule's title, and a filter names rules by id or name: give that rule an id and write it here"
+            ),
+        };
+    }
+    let correlation = docs.iter().any(|d| match d {
+        RuleDoc::Correlation(c) => {
+            c.meta.id.as_deref() == Some(key) || c.meta.name.as_deref() == Some(key)
+        }
+        _ => false,
+    });
+    if correlation {
+        return format!(
+            "`{key}` is a correlation rule, and a filter applies to detection rules only: name the rules it counts instead"
+        );
+    }
+    format!(
+        "`{key}` is the id or name of no loaded rule, so the filter applies to nothing under it; check the id for a typo, or load the rules it was written for with it"
+    )
+}
+
+/// A logsource as `product=windows category=process_creation`, or `any log` for an empty one.
+fn describe_logsource(ls: &Logsource) -> String {
+    let parts: Vec<String> = [
+        ("product", &ls.product),
+        ("category", &ls.category),
+        ("service", &ls.service),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+    .collect();
+    if parts.is_empty() {
+        "any log".to_owned()
+    } else {
+        parts.join(" ")
+    }
+}
+
 fn logsource_covers(filter: &Logsource, rule: &Logsource) -> bool {
     let f = |a: &Option<String>, b: &Option<String>| a.is_none() || a == b;
     f(&filter.product, &rule.product)
@@ -1613,4 +1714,64 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
     }
     b.set.name_the_table();
     (b.set, b.diags)
+}
+
+#[cfg(test)]
+mod filter_warning_tests {
+    use std::path::Path;
+
+    use super::filter_warnings;
+
+    #[test]
+    fn filters_that_reach_fewer_rules_than_they_name_are_warned_about() {
+        let text = [
+            "title: Whoami Run\nid: r1\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  sel:\n    Image|endswith: whoami.exe\n  condition: sel\n",
+            "title: Logon\nid: r2\nlogsource:\n  product: windows\n  service: security\ndetection:\n  sel:\n    EventID: 4624\n  condition: sel\n",
+            "title: Many\nid: c1\ncorrelation:\n  type: event_count\n  rules: [r2]\n  group-by: [User]\n  timespan: 5m\n  condition:\n    gte: 10\n",
+            // Names the rule by id, by title, with a typo, a correlation, and a rule its
+            // logsource does not cover.
+            "title: Admins\nid: f1\nlogsource:\n  product: windows\n  category: process_creation\nfilter:\n  rules: [r1, Whoami Run, r1x, c1, r2]\n  selection:\n    User|startswith: adm_\n  condition: not selection\n",
+            // A filter without `rules` names nothing to miss.
+            "title: All\nid: f2\nlogsource:\n  product: windows\nfilter:\n  selection:\n    User: x\n  condition: not selection\n",
+        ]
+        .join("---\n");
+        let (docs, diags) = vigil_sigma::parse_str(&text, Path::new("f.yml"));
+        assert!(diags.is_empty(), "{diags:?}");
+        let warnings = filter_warnings(&docs);
+        let lines: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(lines.len(), 4, "{lines:#?}");
+        assert!(lines.iter().all(|l| l.starts_with("f.yml:")), "{lines:#?}");
+        assert!(warnings.iter().all(|w| w.rule.as_deref() == Some("f1")));
+        let line = docs
+            .iter()
+            .find_map(|d| match d {
+                vigil_sigma::RuleDoc::Filter(f) if f.meta.id.as_deref() == Some("f1") => {
+                    Some(f.meta.line)
+                }
+                _ => None,
+            })
+            .unwrap();
+        assert!(warnings.iter().all(|w| w.line == line));
+        assert!(
+            lines[0].contains("`Whoami Run` is a rule's title") && lines[0].contains("write `r1`"),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].contains("`r1x` is the id or name of no loaded rule"),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            lines[2].contains("`c1` is a correlation rule"),
+            "{}",
+            lines[2]
+        );
+        assert!(
+            lines[3].contains("`r2` is a rule for product=windows service=security")
+                && lines[3].contains("product=windows category=process_creation"),
+            "{}",
+            lines[3]
+        );
+    }
 }

@@ -26,6 +26,7 @@ mod tests;
 
 pub use compile::{
     CompileOptions, CompiledRuleSet, PlanStats, RuleId, RuleKind, RuleMeta, compile,
+    filter_warnings,
 };
 pub use correlate::{
     CorrelationMatch, CorrelationShape, CorrelationState, Correlator, GroupValue, SavedWindow,

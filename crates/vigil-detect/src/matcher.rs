@@ -417,8 +417,10 @@ impl<'s> Matcher<'s> {
     /// tell): such an event is offered only the rules whose logsource fits one of them, and
     /// on their condition alone (see [`crate::CompileOptions::require_evidence_of_source`],
     /// which applies to logs of unknown source only). Empty `logsources` means unknown, as
-    /// in [`Matcher::matches`]. An event with a Channel (or a Windows record) goes by the
-    /// Windows mapping whatever `logsources` says.
+    /// in [`Matcher::matches`]. An event with a Channel the Windows mapping knows (or a
+    /// Windows record) goes by the mapping whatever `logsources` says; one whose Channel the
+    /// mapping does not know (a JSON log's own `channel` field) takes `logsources` like an
+    /// event without one.
     pub fn matches_from(&mut self, event: &dyn Event, logsources: &[Logsource]) -> &[RuleId] {
         self.work.generation += 1;
         self.work.out.clear();
@@ -436,8 +438,16 @@ impl<'s> Matcher<'s> {
             .values()
             .first()
             .map(|c| set.index.by_channel.get(c.lower.as_str()));
+        let windows_record = event.is_windows_record();
+        // A channel the Windows mapping does not know, on an event that is no Windows record
+        // (a JSON log's own `channel: web`), says nothing the rules can go by: when the sender
+        // declared what the log is, the event takes that, as a channel-less event does.
+        let channel = match channel {
+            Some(None) if !windows_record && !logsources.is_empty() => None,
+            known => known,
+        };
         let mut buckets: [Option<&Bucket>; 3] = [None; 3];
-        let channel_less = channel.is_none() && !event.is_windows_record();
+        let channel_less = channel.is_none() && !windows_record;
         let mut declared = if channel_less { logsources } else { &[] };
         self.work.unknown_source = channel_less && declared.is_empty();
         // The dispatch of the declared logsources holds only the variants that fit them.
@@ -447,7 +457,7 @@ impl<'s> Matcher<'s> {
             set.declared_index(declared)
         };
         match channel {
-            None if event.is_windows_record() => buckets[0] = Some(&set.index.windows_any),
+            None if windows_record => buckets[0] = Some(&set.index.windows_any),
             None => {
                 let index = match &declared_index {
                     Some(index) => {

@@ -861,6 +861,40 @@ fn a_declared_logsource_offers_only_the_rules_written_for_it() {
 }
 
 #[test]
+fn a_channel_the_windows_mapping_does_not_know_takes_the_declared_logsources() {
+    let text = [
+        "title: App\nid: app\nlogsource:\n  product: myapp\ndetection:\n  sel:\n    CommandLine|contains: evil\n  condition: sel\n",
+        "title: Sec\nid: sec\nlogsource:\n  product: windows\n  service: security\ndetection:\n  sel:\n    CommandLine|contains: evil\n  condition: sel\n",
+    ]
+    .join("---\n");
+    let (docs, diags) = vigil_sigma::parse_str(&text, Path::new("t.yml"));
+    assert!(diags.is_empty(), "{diags:?}");
+    let (set, diags) = compile(&docs, &CompileOptions::default());
+    assert!(diags.is_empty(), "{diags:?}");
+    let myapp = [logsource(Some("myapp"), None, None)];
+    // The application's own `Channel` values are no Windows log's: declared `myapp`, its
+    // events meet the myapp rule as those without a Channel do.
+    for channel in [Some("x"), Some("web"), None] {
+        let mut fields = vec![("CommandLine", s("evil"))];
+        if let Some(c) = channel {
+            fields.push(("Channel", s(c)));
+        }
+        let event = MapEvent::new(&fields);
+        assert_eq!(ids_from(&set, &event, &myapp), vec!["app"], "{channel:?}");
+    }
+    // A Channel the mapping knows still goes by the mapping, whatever was declared.
+    let security = MapEvent::new(&[("Channel", s("Security")), ("CommandLine", s("evil"))]);
+    assert_eq!(ids_from(&set, &security, &myapp), vec!["sec"]);
+    // So does a Windows record whose Channel the mapping does not know: it is no myapp log.
+    let record = ChannelLessRecord(win(
+        "Vendor-Thing/Operational",
+        1,
+        &[("CommandLine", s("evil"))],
+    ));
+    assert!(ids_from(&set, &record, &myapp).is_empty());
+}
+
+#[test]
 fn a_field_mapping_lets_rules_read_fields_under_the_event_s_own_names() {
     let rule = "title: T\nid: r1\nlogsource:\n  category: webserver\ndetection:\n  sel:\n    cs-uri-query|contains: '../'\n    sc-status: 200\n  condition: sel\n";
     let (docs, _) = vigil_sigma::parse_str(rule, Path::new("t.yml"));

@@ -27,7 +27,9 @@ pub use batch::{
     Accepted, Batch, BodyFormat, LineEvent, LineFormat, Position, RejectReason, Rejection,
     decode_body,
 };
-pub use source::{DecodeError, Format, InputFile, Record, RecordSource, collect_files, open};
+pub use source::{
+    Collected, DecodeError, Format, InputFile, Record, RecordSource, collect_files, open,
+};
 pub use syslog::{Framer, SyslogError, SyslogMessage, SyslogOptions};
 
 /// The Sigma logsources an event of a plain-text log says it is, from the marker its decoder

@@ -93,6 +93,18 @@ pub enum DecodeError {
         /// The underlying error (in the message, not a `source`, so it is printed once).
         error: std::io::Error,
     },
+    /// A folder inside a folder given could not be listed: its files were skipped, the rest
+    /// read.
+    #[error(
+        "cannot read the folder {}: {error}; its files were skipped (give the user running vigil read access to it to include them)",
+        path.display()
+    )]
+    FolderSkipped {
+        /// The folder.
+        path: PathBuf,
+        /// The underlying error.
+        error: std::io::Error,
+    },
     /// The file's content is in no format Vigil reads, compressed or not.
     #[error(
         "{}: not an EVTX, JSON, syslog or web server log file (gzip or not); give --text to read any other text line by line, or remove it from the paths",
@@ -235,6 +247,7 @@ impl DecodeError {
     pub fn path(&self) -> &Path {
         match self {
             DecodeError::Io { path, .. }
+            | DecodeError::FolderSkipped { path, .. }
             | DecodeError::UnknownFormat { path }
             | DecodeError::Gzip { path, .. }
             | DecodeError::Spill { path, .. }
@@ -367,14 +380,27 @@ fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == STDIN_PATH
 }
 
+/// The files [`collect_files`] found, and the folders under the paths given that could not be
+/// read, each skipped with its files.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// The files to decode, in order.
+    pub files: Vec<InputFile>,
+    /// A [`DecodeError::FolderSkipped`] (or, for an entry whose kind could not be read, a
+    /// [`DecodeError::Io`]) for each folder or entry left out.
+    pub skipped: Vec<DecodeError>,
+}
+
 /// Expands files and folders (recursively, sorted by path, symbolic links to folders not
-/// followed) into the files to decode; `-` is standard input. Fails on the first path that
-/// does not exist.
-pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<InputFile>, DecodeError> {
-    let mut out = Vec::new();
+/// followed) into the files to decode; `-` is standard input. Fails on the first path given
+/// that does not exist or, for a folder, cannot be listed; a folder found inside one that
+/// cannot be listed (an ACL-protected folder of a triage collection) is skipped and named in
+/// [`Collected::skipped`], and the rest is still walked.
+pub fn collect_files(paths: &[PathBuf]) -> Result<Collected, DecodeError> {
+    let mut out = Collected::default();
     for path in paths {
         if is_stdin(path) {
-            out.push(InputFile {
+            out.files.push(InputFile {
                 path: path.clone(),
                 explicit: true,
             });
@@ -385,9 +411,13 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<InputFile>, DecodeError> {
             error,
         })?;
         if meta.is_dir() {
-            walk(path, &mut out)?;
+            let entries = list_dir(path).map_err(|error| DecodeError::Io {
+                path: path.clone(),
+                error,
+            })?;
+            walk(entries, &mut out, &mut list_dir);
         } else {
-            out.push(InputFile {
+            out.files.push(InputFile {
                 path: path.clone(),
                 explicit: true,
             });
@@ -396,32 +426,56 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<InputFile>, DecodeError> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<InputFile>) -> Result<(), DecodeError> {
-    let io = |error| DecodeError::Io {
-        path: dir.to_path_buf(),
-        error,
-    };
-    let mut entries = fs::read_dir(dir)
-        .map_err(io)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(io)?;
+/// What a folder entry is, as far as walking goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryKind {
+    Folder,
+    File,
+    /// Anything else (a symbolic link to a folder, a socket, a device): left out.
+    Other,
+}
+
+/// A folder's entries sorted by name, each with its kind (or the error reading it).
+type Listing = Vec<(PathBuf, io::Result<EntryKind>)>;
+
+fn list_dir(dir: &Path) -> io::Result<Listing> {
+    let mut entries = fs::read_dir(dir)?.collect::<Result<Vec<_>, _>>()?;
     entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let kind = entry.file_type().map_err(|error| DecodeError::Io {
-            path: path.clone(),
-            error,
-        })?;
-        if kind.is_dir() {
-            walk(&path, out)?;
-        } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
-            out.push(InputFile {
+    Ok(entries
+        .into_iter()
+        .map(|entry| {
+            let path = entry.path();
+            let kind = entry.file_type().map(|kind| {
+                if kind.is_dir() {
+                    EntryKind::Folder
+                } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
+                    EntryKind::File
+                } else {
+                    EntryKind::Other
+                }
+            });
+            (path, kind)
+        })
+        .collect())
+}
+
+/// Walks the entries of a folder already listed, listing the folders inside with `list`; one
+/// that cannot be listed is recorded in `out.skipped` and the walk goes on.
+fn walk(entries: Listing, out: &mut Collected, list: &mut dyn FnMut(&Path) -> io::Result<Listing>) {
+    for (path, kind) in entries {
+        match kind {
+            Ok(EntryKind::Folder) => match list(&path) {
+                Ok(inner) => walk(inner, out, list),
+                Err(error) => out.skipped.push(DecodeError::FolderSkipped { path, error }),
+            },
+            Ok(EntryKind::File) => out.files.push(InputFile {
                 path,
                 explicit: false,
-            });
+            }),
+            Ok(EntryKind::Other) => {}
+            Err(error) => out.skipped.push(DecodeError::Io { path, error }),
         }
     }
-    Ok(())
 }
 
 const EVTX_MAGIC: &[u8] = b"ElfFile\0";
@@ -3025,7 +3079,9 @@ mod tests {
         fs::write(dir.path().join("b/2.json"), "[]").unwrap();
         fs::write(dir.path().join("a.json"), "[]").unwrap();
         fs::write(dir.path().join("c.json"), "[]").unwrap();
-        let files = collect_files(&[dir.path().to_path_buf()]).unwrap();
+        let collected = collect_files(&[dir.path().to_path_buf()]).unwrap();
+        assert!(collected.skipped.is_empty(), "{:?}", collected.skipped);
+        let files = collected.files;
         let names: Vec<_> = files
             .iter()
             .map(|f| f.path.strip_prefix(dir.path()).unwrap().to_path_buf())
@@ -3088,6 +3144,54 @@ mod tests {
     }
 
     #[test]
+    fn an_unreadable_folder_inside_is_skipped_and_the_walk_goes_on() {
+        // Listing `np/sub` fails as it does for a user without read access (chmod 000, an ACL);
+        // injected, because a test run as root would read it all the same.
+        let root = Path::new("np");
+        let listing = |entries: &[(&str, EntryKind)]| -> Listing {
+            entries
+                .iter()
+                .map(|(name, kind)| (root.join(name), Ok(*kind)))
+                .collect()
+        };
+        let top = listing(&[
+            ("a.jsonl", EntryKind::File),
+            ("locked", EntryKind::Folder),
+            ("open", EntryKind::Folder),
+            ("z.jsonl", EntryKind::File),
+        ]);
+        let mut out = Collected::default();
+        walk(top, &mut out, &mut |dir: &Path| {
+            if dir == root.join("locked") {
+                Err(io::Error::from(io::ErrorKind::PermissionDenied))
+            } else {
+                Ok(vec![(dir.join("b.jsonl"), Ok(EntryKind::File))])
+            }
+        });
+        let names: Vec<_> = out.files.iter().map(|f| f.path.clone()).collect();
+        assert_eq!(
+            names,
+            [
+                root.join("a.jsonl"),
+                root.join("open/b.jsonl"),
+                root.join("z.jsonl")
+            ]
+        );
+        assert_eq!(out.skipped.len(), 1, "{:?}", out.skipped);
+        let DecodeError::FolderSkipped { path, .. } = &out.skipped[0] else {
+            panic!("{:?}", out.skipped[0]);
+        };
+        assert_eq!(path, &root.join("locked"));
+        let message = out.skipped[0].to_string();
+        assert!(
+            message.starts_with(
+                "cannot read the folder np/locked: permission denied; its files were skipped"
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn evtx_decodes_like_evtx_dump() {
         let path =
             data_dir().join("evtx/EVTX-ATTACK-SAMPLES/Command and Control/DE_RDP_Tunnel_5156.evtx");
@@ -3096,6 +3200,7 @@ mod tests {
         } else {
             collect_files(&[data_dir().join("evtx")])
                 .unwrap()
+                .files
                 .into_iter()
                 .find(|f| f.path.extension().is_some_and(|e| e == "evtx"))
                 .unwrap()
@@ -3124,7 +3229,7 @@ mod tests {
         let system = &first.event.value()["Event"]["System"];
         let (computer, id) = (system["Computer"].clone(), system["EventRecordID"].clone());
         // Find the EVTX file holding the same record by computer and record id.
-        let files = collect_files(&[data_dir().join("evtx")]).unwrap();
+        let files = collect_files(&[data_dir().join("evtx")]).unwrap().files;
         let found = files
             .iter()
             .filter(|f| f.path.extension().is_some_and(|e| e == "evtx"))
@@ -3142,6 +3247,7 @@ mod tests {
     fn largest_evtx_sample() -> PathBuf {
         collect_files(&[data_dir().join("evtx")])
             .unwrap()
+            .files
             .into_iter()
             .filter(|f| f.path.extension().is_some_and(|e| e == "evtx"))
             .max_by_key(|f| fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0))
@@ -3416,6 +3522,7 @@ mod tests {
         };
         let (sample, data, free) = collect_files(&[data_dir().join("evtx")])
             .unwrap()
+            .files
             .into_iter()
             .filter(|f| f.path.extension().is_some_and(|e| e == "evtx"))
             .find_map(|f| {
@@ -3626,7 +3733,7 @@ mod tests {
 
     #[test]
     fn truncated_evtx_is_reported_not_a_panic() {
-        let files = collect_files(&[data_dir().join("evtx")]).unwrap();
+        let files = collect_files(&[data_dir().join("evtx")]).unwrap().files;
         let evtx = files
             .iter()
             .find(|f| f.path.extension().is_some_and(|e| e == "evtx"))

@@ -1411,6 +1411,7 @@ mod tests {
                 rejected: Vec::new(),
                 loaded_at: chrono::Utc::now(),
                 placeholders_without_values: Vec::new(),
+                filter_warnings: Vec::new(),
             },
             rejected_rules: Vec::new(),
         })

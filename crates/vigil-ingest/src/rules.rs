@@ -37,6 +37,10 @@ pub struct RulesStatus {
     /// The placeholders the rules use without values, each as `%name% (N rules: …)`: the
     /// `expand` values built on them match nothing, so a filter on one excludes nothing.
     pub placeholders_without_values: Vec<String>,
+    /// `file:line (filter.rules): reason` for each filter naming a rule that is not loaded, or
+    /// one its logsource does not cover (see [`vigil_detect::filter_warnings`]): loaded all
+    /// the same, as it may be written for rules of another set.
+    pub filter_warnings: Vec<String>,
 }
 
 /// The current rule set, shared by every ingest path and replaced by [`RuleSlot::reload`].
@@ -67,6 +71,16 @@ pub fn load(paths: &[PathBuf], placeholders: Option<&Path>) -> Result<LoadedRule
         &docs,
         &options.placeholders,
     ));
+    let filter_warnings: Vec<String> = vigil_detect::filter_warnings(&docs)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    for warning in &filter_warnings {
+        tracing::warn!(
+            %warning,
+            "a filter names a rule that is not loaded, or one its logsource does not cover: it leaves that rule's matches as they are"
+        );
+    }
     for placeholder in &unvalued {
         tracing::warn!(
             %placeholder,
@@ -81,6 +95,7 @@ pub fn load(paths: &[PathBuf], placeholders: Option<&Path>) -> Result<LoadedRule
             rejected: rejected.clone().map(ToString::to_string).collect(),
             loaded_at: Utc::now(),
             placeholders_without_values: unvalued,
+            filter_warnings,
         },
         rejected_rules: rejected.map(|d| (d.file.clone(), d.rule.clone())).collect(),
     })

@@ -220,7 +220,11 @@ fn detect(args: DetectArgs) -> anyhow::Result<ExitCode> {
     }
 
     if !args.evtx.is_empty() {
-        let files = collect_files(&args.evtx)?;
+        let collected = collect_files(&args.evtx)?;
+        for e in &collected.skipped {
+            eprintln!("warning: {e}");
+        }
+        let files = collected.files;
         let mut contents: Vec<(Arc<Path>, Vec<u8>)> = Vec::new();
         for f in &files {
             if let Ok(Some((Format::Evtx, data))) = read_file(&f.path) {

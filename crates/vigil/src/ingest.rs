@@ -351,12 +351,21 @@ struct Summary {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let c = client(&args.conn)?;
     crate::output::stdin_must_be_piped(&args.paths, "ingest")?;
-    let files = collect_files(&args.paths).context("cannot read the paths to ingest")?;
+    let collected = collect_files(&args.paths).context("cannot read the paths to ingest")?;
+    // A folder inside that cannot be read is skipped with its files, like a file that cannot
+    // be: warned about now, counted among the errors.
+    let mut walk_errors = Problems::default();
+    for e in &collected.skipped {
+        let p = Problem::new(e.path(), None, e.reason());
+        eprintln!("warning: {p}");
+        walk_errors.push(p);
+    }
+    let files = collected.files;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    let summary = runtime.block_on(ingest(&args, &c, files))?;
+    let summary = runtime.block_on(ingest(&args, &c, files, walk_errors))?;
 
     if args.conn.json {
         crate::output::print_json(&summary)?;
@@ -389,7 +398,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Result<Summary> {
+/// `walk_errors`: what walking the folders given left out, counted among the errors.
+async fn ingest(
+    args: &Args,
+    c: &Client,
+    files: Vec<InputFile>,
+    walk_errors: Problems,
+) -> anyhow::Result<Summary> {
     let start = Instant::now();
     let total_bytes: u64 = files
         .iter()
@@ -436,7 +451,10 @@ async fn ingest(args: &Args, c: &Client, files: Vec<InputFile>) -> anyhow::Resul
                     stop,
                     events_read,
                 };
-                let mut stats = ReadStats::default();
+                let mut stats = ReadStats {
+                    errors: walk_errors,
+                    ..ReadStats::default()
+                };
                 read_all(&files, &mut batcher, &mut stats, progress.as_ref(), &text);
                 stats
             })

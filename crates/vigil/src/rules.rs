@@ -293,6 +293,16 @@ fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
             "give their values in the file of `vigil serve --placeholders FILE` and reload: until then a filter on one excludes nothing"
         );
     }
+    if !status.filter_warnings.is_empty() {
+        let mut t = table(["FILTER WARNING (the filter leaves these rules' matches as they are)"]);
+        for w in &status.filter_warnings {
+            t.add_row([w.clone()]);
+        }
+        outln!("{t}");
+        outln!(
+            "correct the filter's `rules` (rule ids or names, not titles) or its logsource, and reload"
+        );
+    }
     if !status.turned_off.is_empty() {
         let mut t = table(["TURNED OFF (organisation document)", "RULE ID"]);
         for r in &status.turned_off {
@@ -376,6 +386,8 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .chain(&loaded.compile_diagnostics)
         .collect();
     let compiled = loaded.set.rules().len();
+    // Filters naming rules that are not loaded, or that their logsource does not reach.
+    let filter_warnings = vigil_detect::filter_warnings(&loaded.docs);
     // Placeholders the rules use and no file gives values: their `expand` values match nothing.
     let mut without_values: BTreeMap<&str, usize> = BTreeMap::new();
     for doc in &loaded.docs {
@@ -401,6 +413,13 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             })).collect::<Vec<_>>(),
             "per_logsource": per_logsource,
             "placeholders_without_values": without_values,
+            "filter_warnings": filter_warnings.iter().map(|d| json!({
+                "file": d.file.display().to_string(),
+                "line": d.line,
+                "path": d.path,
+                "filter": d.rule,
+                "warning": d.message,
+            })).collect::<Vec<_>>(),
             "load_ms": loaded.load_time.as_secs_f64() * 1e3,
             "compile_ms": loaded.compile_time.as_secs_f64() * 1e3,
         });
@@ -437,6 +456,21 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 "Placeholders without values (the values that use them match nothing; give them with --placeholders FILE)\n{table}\n"
             );
         }
+        if !filter_warnings.is_empty() {
+            let mut table = Table::new();
+            table.load_preset(UTF8_FULL_CONDENSED);
+            table.set_header(["file:line", "filter", "warning"]);
+            for d in &filter_warnings {
+                table.add_row([
+                    format!("{}:{}", d.file.display(), d.line),
+                    d.rule.clone().unwrap_or_default(),
+                    d.reason(),
+                ]);
+            }
+            outln!(
+                "Filters that reach fewer rules than they name (loaded all the same: they may be for rules of another set)\n{table}\n"
+            );
+        }
         if aggregations > 0 {
             outln!(
                 "{} run as the correlation rules they stand for (each with the rule of its search)",
@@ -448,10 +482,17 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             );
         }
         outln!(
-            "{compiled} rules loaded ({} detection, {} correlation; {filters} filters), {} rejected; \
+            "{compiled} rules loaded ({} detection, {} correlation; {filters} filters{}), {} rejected; \
              parsed in {:.0} ms, compiled in {:.0} ms",
             loaded.set.detection_count(),
             loaded.set.correlation_count(),
+            match filter_warnings.len() {
+                0 => String::new(),
+                n => format!(
+                    ", {}",
+                    crate::output::plural(n as u64, "filter warning", "filter warnings")
+                ),
+            },
             rejected.len(),
             loaded.load_time.as_secs_f64() * 1e3,
             loaded.compile_time.as_secs_f64() * 1e3,

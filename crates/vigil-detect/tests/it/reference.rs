@@ -14,7 +14,9 @@ use crate::support::{RULES, data_dir, run_file};
 /// decoded and matched once per test binary, files in parallel.
 static ALL: LazyLock<Vec<(String, u64, String, String)>> = LazyLock::new(|| {
     let root = data_dir().join("evtx");
-    let files = vigil_events::collect_files(std::slice::from_ref(&root)).unwrap();
+    let files = vigil_events::collect_files(std::slice::from_ref(&root))
+        .unwrap()
+        .files;
     let files: Vec<PathBuf> = files
         .into_iter()
         .map(|f| f.path)

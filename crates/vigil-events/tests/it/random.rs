@@ -114,7 +114,9 @@ fn damaged_evtx_records_are_reported_on_one_line_each() {
     // as a bad disk or a partial copy leaves them): decoding never panics, and every error is
     // one printable line naming what is damaged, whatever bytes the damaged record holds.
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/evtx");
-    let files = collect_files(&[PathBuf::from(&data)]).expect("the shared EVTX samples");
+    let files = collect_files(&[PathBuf::from(&data)])
+        .expect("the shared EVTX samples")
+        .files;
     let mut rng = Rng::new(4096);
     let (mut errors, mut events) = (0, 0);
     for file in files

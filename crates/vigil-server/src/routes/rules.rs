@@ -32,6 +32,7 @@ fn status(s: vigil_ingest::RulesStatus) -> RulesStatus {
         correlations_late: Vec::new(),
         turned_off: Vec::new(),
         placeholders_without_values: s.placeholders_without_values,
+        filter_warnings: s.filter_warnings,
     }
 }
 

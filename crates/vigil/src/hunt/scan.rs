@@ -203,8 +203,8 @@ pub struct ScanTally<'f> {
     /// Events `--from`/`--to` left out (see [`FileScan::outside_window`]).
     pub outside_window: u64,
     pub undated_left_out: u64,
-    /// Whether a file could not be read at all (the command then fails).
-    pub unreadable: bool,
+    /// Folders inside the paths given that could not be listed, skipped with their files.
+    pub folders_skipped: Vec<std::path::PathBuf>,
     /// Files found in folders in no format Vigil reads, by index.
     pub skipped: Vec<usize>,
     /// Of the file being read: bytes of events, whether a part failed or was skipped, and
@@ -229,7 +229,7 @@ impl<'f> ScanTally<'f> {
             errors: 0,
             outside_window: 0,
             undated_left_out: 0,
-            unreadable: false,
+            folders_skipped: Vec::new(),
             skipped: Vec::new(),
             file_bytes: 0,
             file_unread: false,
@@ -266,10 +266,25 @@ impl<'f> ScanTally<'f> {
             self.skipped.push(file);
         }
         for e in &part.errors {
-            self.errors += 1;
-            self.unreadable |= matches!(e, DecodeError::Io { .. });
-            self.warn(&e.to_string());
+            self.error(e);
         }
+    }
+
+    /// Counts and warns about what walking the folders given left out
+    /// ([`vigil_events::Collected::skipped`]): the scan reads the rest.
+    pub fn walked(&mut self, skipped: &[DecodeError]) {
+        for e in skipped {
+            if let DecodeError::FolderSkipped { path, .. } = e {
+                self.folders_skipped.push(path.clone());
+            }
+            self.error(e);
+        }
+    }
+
+    /// Counts an error and warns about it: a file, record or folder skipped, the run going on.
+    fn error(&mut self, e: &DecodeError) {
+        self.errors += 1;
+        self.warn(&e.to_string());
     }
 
     /// Counts the end of file `file`.
@@ -299,6 +314,30 @@ impl<'f> ScanTally<'f> {
     /// time of its own is left out by any window, which a user would not guess.
     pub fn window_line(&self) -> Option<String> {
         window_line(self.outside_window, self.undated_left_out)
+    }
+
+    /// The line on the folders that could not be read, naming the first few; `None` for none.
+    pub fn folders_line(&self) -> Option<String> {
+        const NAMED: usize = 5;
+        let n = self.folders_skipped.len();
+        (n > 0).then(|| {
+            let mut names: Vec<String> = self
+                .folders_skipped
+                .iter()
+                .take(NAMED)
+                .map(|p| p.display().to_string())
+                .collect();
+            if n > NAMED {
+                names.push(format!("and {} more", n - NAMED));
+            }
+            format!(
+                "{} could not be read and {} skipped with {}: {}",
+                crate::output::plural(n as u64, "folder", "folders"),
+                if n == 1 { "was" } else { "were" },
+                if n == 1 { "its files" } else { "their files" },
+                names.join(", ")
+            )
+        })
     }
 
     /// The line on the files skipped, naming those named like text logs; `None` for none.
