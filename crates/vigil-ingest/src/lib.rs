@@ -25,7 +25,7 @@ pub mod syslog;
 pub mod totals;
 
 pub use error::IngestError;
-pub use once::BatchKey;
+pub use once::{BatchKey, ClaimedBatch};
 pub use pipeline::{
     CorrelationRebuild, CorrelationWindows, DetectionRecovery, Envelope, IngestReport, Ingestor,
     RawEvent, Recovered, RejectedEvent,

@@ -12,7 +12,7 @@
 //! ([`crate::Ingestor::answer_unrecorded`]).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -152,16 +152,84 @@ pub(crate) fn keyed_answer(
     }
 }
 
-/// Keyed batches stored whose answers are not recorded yet: those a start's recovery is
-/// answering (sent again, a batch must wait for it), and those whose recording failed in this
-/// process (sent again, a batch is answered from its stored events, not stored a second time).
+/// A batch sent under an idempotency key, its key claimed for this sending
+/// ([`crate::Ingestor::claim`]): while it or a clone of it lives, the same key from the same
+/// token is refused as being stored. The ingest path keeps it until the batch's answer is
+/// recorded — or kept to be answered when the batch is sent again, or nothing of the batch
+/// was stored —, whether or not the sender is still waiting for the answer.
+#[derive(Debug, Clone)]
+pub struct ClaimedBatch {
+    key: BatchKey,
+    _hold: Arc<Hold>,
+}
+
+impl ClaimedBatch {
+    /// The batch's key.
+    pub fn key(&self) -> &BatchKey {
+        &self.key
+    }
+}
+
+/// A key held in [`Unrecorded::sending`], released when the last [`ClaimedBatch`] holding it
+/// is dropped.
+#[derive(Debug)]
+struct Hold {
+    sending: Arc<Mutex<HashSet<(Uuid, String)>>>,
+    id: (Uuid, String),
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        lock(&self.sending).remove(&self.id);
+    }
+}
+
+/// What this process keeps of a batch whose answer it could not record, for a batch sent under
+/// the same token and key.
+#[derive(Debug)]
+pub(crate) enum Kept {
+    /// Nothing is kept under the key.
+    Nothing,
+    /// This very batch (the same fingerprint), no longer kept: to be answered now.
+    This(Unanswered),
+    /// Another batch is kept under the key: this one reuses a key that names stored events.
+    Another,
+}
+
+/// Keyed batches stored whose answers are not recorded yet: those being sent now (sent again,
+/// a batch is refused as being stored), those a start's recovery is answering (sent again, a
+/// batch must wait for it), and those whose recording failed in this process (sent again, a
+/// batch is answered from its stored events, not stored a second time).
 #[derive(Debug, Default)]
 pub(crate) struct Unrecorded {
+    /// The keys of the batches being sent now, each held by its [`ClaimedBatch`]es; shared with
+    /// their holds, which release the key when dropped.
+    sending: Arc<Mutex<HashSet<(Uuid, String)>>>,
     recovering: Mutex<HashSet<(Uuid, String)>>,
     failed: Mutex<HashMap<(Uuid, String), Unanswered>>,
 }
 
 impl Unrecorded {
+    /// Claims `key` for one sending; `None` while a batch under the same token and key is being
+    /// sent or answered by a start's recovery.
+    pub fn claim(&self, key: BatchKey) -> Option<ClaimedBatch> {
+        let id = (key.token, key.key.clone());
+        if lock(&self.recovering).contains(&id) {
+            return None;
+        }
+        if !lock(&self.sending).insert(id.clone()) {
+            return None;
+        }
+        let hold = Hold {
+            sending: Arc::clone(&self.sending),
+            id,
+        };
+        Some(ClaimedBatch {
+            key,
+            _hold: Arc::new(hold),
+        })
+    }
+
     pub fn recovering(&self, key: &BatchKey) {
         lock(&self.recovering).insert((key.token, key.key.clone()));
     }
@@ -180,20 +248,23 @@ impl Unrecorded {
         lock(&self.failed).insert(id, batch);
     }
 
-    /// The batch kept under `key`'s token and key if it is the one `key` names (the same
-    /// fingerprint), no longer kept.
-    pub fn take_failed(&self, key: &BatchKey) -> Option<Unanswered> {
+    /// What is kept under `key`'s token and key: the batch `key` names (the same
+    /// fingerprint), no longer kept, or another.
+    pub fn take_failed(&self, key: &BatchKey) -> Kept {
         let mut failed = lock(&self.failed);
         let id = (key.token, key.key.clone());
         match failed.get(&id) {
-            Some(batch) if batch.key == *key => failed.remove(&id),
-            _ => None,
+            None => Kept::Nothing,
+            Some(batch) if batch.key == *key => {
+                failed.remove(&id).map_or(Kept::Nothing, Kept::This)
+            }
+            Some(_) => Kept::Another,
         }
     }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Each change is one insert or remove: the set stays consistent whatever panicked.
+    // Each change is one insert or remove: the sets stay consistent whatever panicked.
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -230,6 +301,43 @@ mod tests {
             unanswered(7..9, older.as_bytes()).unwrap().rejected,
             rejected
         );
+    }
+
+    #[test]
+    fn a_key_stays_claimed_while_any_holder_of_its_claim_lives() {
+        let unrecorded = Unrecorded::default();
+        let key = |token: Uuid, name: &str| BatchKey {
+            token,
+            key: name.into(),
+            fingerprint: "f".into(),
+        };
+        let (ann, bob) = (Uuid::now_v7(), Uuid::now_v7());
+        let claimed = unrecorded.claim(key(ann, "k")).expect("a new key");
+        assert!(unrecorded.claim(key(ann, "k")).is_none(), "being stored");
+        let other_batch = BatchKey {
+            fingerprint: "g".into(),
+            ..key(ann, "k")
+        };
+        assert!(
+            unrecorded.claim(other_batch).is_none(),
+            "another batch under the key waits too"
+        );
+        let theirs = unrecorded.claim(key(bob, "k"));
+        assert!(theirs.is_some(), "another sender's key is its own");
+        // The task storing the batch holds a clone when its sender stops waiting.
+        let storing = claimed.clone();
+        drop(claimed);
+        assert!(unrecorded.claim(key(ann, "k")).is_none());
+        drop(storing);
+        assert!(unrecorded.claim(key(ann, "k")).is_some(), "released");
+
+        unrecorded.recovering(&key(ann, "lost"));
+        assert!(
+            unrecorded.claim(key(ann, "lost")).is_none(),
+            "being answered by the start's recovery"
+        );
+        unrecorded.recovered(&key(ann, "lost"));
+        assert!(unrecorded.claim(key(ann, "lost")).is_some());
     }
 
     #[test]

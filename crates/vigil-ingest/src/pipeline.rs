@@ -19,7 +19,7 @@ pub const MAX_BODY_EVENTS: usize = 100_000;
 use crate::correlation::{Correlations, Deferred, Fed, Fired, Late};
 use crate::error::IngestError;
 use crate::mark::{DetectionMark, Ticket};
-use crate::once::{self, BatchKey, Unanswered, Unrecorded};
+use crate::once::{self, BatchKey, ClaimedBatch, Kept, Unanswered, Unrecorded};
 use crate::org::{OrgCache, OrgView};
 use crate::rules::{LoadedRules, RuleSlot};
 use crate::totals::{IngestTotals, Steps, TotalCounters};
@@ -561,20 +561,44 @@ impl Ingestor {
         self.unrecorded.is_recovering(token, key)
     }
 
-    /// Answers the batch `key` names if this process stored it without recording its answer
+    /// Claims the batch `key` names for one sending, before asking whether it was sent
+    /// before ([`Ingestor::answer_unrecorded`], [`vigil_store::Store::ingest_key`]) and
+    /// storing it ([`Ingestor::ingest_body`]); `None` while a batch under the same token and
+    /// key is being stored — by another sending, or by the start's recovery — which a batch
+    /// sent again must wait for rather than be stored a second time. The key stays claimed
+    /// until the batch's answer is recorded, even when its sender stops waiting.
+    pub fn claim(&self, key: BatchKey) -> Option<ClaimedBatch> {
+        self.unrecorded.claim(key)
+    }
+
+    /// Answers the batch `batch` names if this process stored it without recording its answer
     /// (the database refused the transaction, or the start's recovery failed): its stored
     /// events are matched and its answer recorded now, so that the caller finds it with
     /// [`vigil_store::Store::ingest_key`] rather than store the batch a second time. Nothing
-    /// to do for any other batch. The caller holds the key against concurrent sending.
-    pub async fn answer_unrecorded(self: &Arc<Self>, key: &BatchKey) -> Result<(), IngestError> {
-        let Some(batch) = self.unrecorded.take_failed(key) else {
-            return Ok(());
-        };
-        if let Err(e) = self.answer_batch(batch.clone()).await {
-            self.unrecorded.failed(batch);
-            return Err(e);
-        }
-        Ok(())
+    /// to do for any other batch. Like [`Ingestor::ingest_body`], the work runs in a task of
+    /// its own that keeps the key claimed to its end, whether or not the caller keeps waiting.
+    pub async fn answer_unrecorded(
+        self: &Arc<Self>,
+        batch: &ClaimedBatch,
+    ) -> Result<(), IngestError> {
+        let this = Arc::clone(self);
+        let claimed = batch.clone();
+        detached(async move {
+            let answered = match this.unrecorded.take_failed(claimed.key()) {
+                Kept::Nothing | Kept::Another => Ok(()),
+                Kept::This(batch) => match this.answer_batch(batch.clone()).await {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        this.unrecorded.failed(batch);
+                        Err(e)
+                    }
+                },
+            };
+            // Released only once the answer is recorded, or the batch kept again.
+            drop(claimed);
+            answered
+        })
+        .await
     }
 
     /// Records the answer to a keyed batch a crash left stored without it, matching its
@@ -637,21 +661,31 @@ impl Ingestor {
     /// in a task of its own, so a caller that stops waiting (an HTTP client that hangs up)
     /// cannot leave a batch stored with its detections unrecorded.
     ///
-    /// Under an idempotency `key`, the answer is recorded with the batch's detections, and
-    /// the batch is stored with a mark that lets the next start record it if the process
-    /// stops first (see [`crate::once`]): a batch sent again under the key is answered from
-    /// the store ([`vigil_store::Store::ingest_key`]) and never stored twice.
+    /// Under an idempotency key (claimed with [`Ingestor::claim`]), the answer is recorded with
+    /// the batch's detections, and the batch is stored with a mark that lets the next start
+    /// record it if the process stops first (see [`crate::once`]): a batch sent again under
+    /// the key is answered from the store ([`vigil_store::Store::ingest_key`]) and never stored
+    /// twice. The task keeps the key claimed until the answer is recorded (or kept to answer
+    /// the batch when it is sent again), so a batch sent again while this one is being stored
+    /// is refused, even when the caller stopped waiting for this one.
     pub async fn ingest_body(
         self: &Arc<Self>,
         body: Vec<u8>,
         format: BodyFormat,
         envelope: Envelope,
-        key: Option<BatchKey>,
+        key: Option<ClaimedBatch>,
     ) -> Result<IngestReport, IngestError> {
         let started = std::time::Instant::now();
         let this = Arc::clone(self);
-        let report =
-            detached(async move { this.store_body(body, format, envelope, key).await }).await?;
+        let report = detached(async move {
+            let batch_key = key.as_ref().map(|claimed| claimed.key().clone());
+            let report = this.store_body(body, format, envelope, batch_key).await;
+            // Released only now: the answer is recorded, or kept to answer the batch when it
+            // is sent again, or nothing of the batch was stored.
+            drop(key);
+            report
+        })
+        .await?;
         self.totals.latency(started.elapsed());
         Ok(report)
     }

@@ -1,10 +1,7 @@
 //! `AppState`: what every handler shares — the settings, the incident store and the ingest
 //! path with its log store.
 
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-
-use uuid::Uuid;
 
 use vigil_ingest::Ingestor;
 use vigil_oncall::ValidOrg;
@@ -27,42 +24,8 @@ pub struct AppState {
     pub report_limiter: Arc<crate::report::ReportLimiter>,
     /// The organisation document last read, validated.
     pub org: Arc<OrgCache>,
-    /// Idempotency keys of batches of events being stored right now.
-    pub keys_in_flight: Arc<KeysInFlight>,
     /// The syslog listeners' counters, when the server listens for syslog.
     pub syslog: Option<vigil_ingest::syslog::SyslogStatsSource>,
-}
-
-/// The idempotency keys (per sending token) of the batches being stored: the same batch sent
-/// again before the first answer is refused rather than stored twice.
-#[derive(Default)]
-pub struct KeysInFlight(Mutex<HashSet<(Uuid, String)>>);
-
-impl KeysInFlight {
-    /// Claims `key` for `token`; `None` when a batch with it is already being stored. The
-    /// claim ends when the guard is dropped.
-    pub fn claim(self: &Arc<Self>, token: Uuid, key: &str) -> Option<KeyClaim> {
-        let entry = (token, key.to_owned());
-        // Holds no invariant a panic could break: a poisoned lock is still usable.
-        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        held.insert(entry.clone()).then(|| KeyClaim {
-            keys: self.clone(),
-            entry,
-        })
-    }
-}
-
-/// A claimed idempotency key; released when dropped.
-pub struct KeyClaim {
-    keys: Arc<KeysInFlight>,
-    entry: (Uuid, String),
-}
-
-impl Drop for KeyClaim {
-    fn drop(&mut self) {
-        let mut held = self.keys.0.lock().unwrap_or_else(|e| e.into_inner());
-        held.remove(&self.entry);
-    }
 }
 
 /// The organisation in force, validated (its schedules resolved) once per version rather than
@@ -95,7 +58,6 @@ impl AppState {
             ingestor,
             report_limiter: Arc::default(),
             org: Arc::default(),
-            keys_in_flight: Arc::default(),
             syslog: None,
         }
     }

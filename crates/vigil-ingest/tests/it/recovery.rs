@@ -283,7 +283,7 @@ async fn a_keyed_batch_a_crash_left_unanswered_is_answered_at_the_next_start() {
             body.as_bytes().to_vec(),
             BodyFormat::JsonLines,
             bastion(),
-            Some(key("answered")),
+            Some(h.ingestor.claim(key("answered")).unwrap()),
         )
         .await
         .unwrap();
@@ -324,6 +324,7 @@ async fn a_keyed_batch_a_crash_left_unanswered_is_answered_at_the_next_start() {
         h.ingestor.is_recovering(token, "lost"),
         "sent again now, the batch would be refused as being stored"
     );
+    assert!(h.ingestor.claim(key("lost")).is_none());
     assert!(!h.ingestor.is_recovering(token, "answered"));
     let recovered = recovery.run().await.unwrap();
     assert_eq!(
@@ -387,7 +388,7 @@ async fn a_keyed_batch_whose_answer_was_refused_is_answered_when_sent_again() {
             body.as_bytes().to_vec(),
             BodyFormat::JsonLines,
             bastion(),
-            Some(key(name)),
+            Some(h.ingestor.claim(key(name)).unwrap()),
         )
     };
 
@@ -402,17 +403,28 @@ async fn a_keyed_batch_whose_answer_was_refused_is_answered_when_sent_again() {
     assert!(h.detections().await.is_empty(), "nothing of it is recorded");
 
     // Sent again while the database still refuses: refused again, still not stored twice.
-    assert!(h.ingestor.answer_unrecorded(&key("first")).await.is_err());
+    assert!(
+        h.ingestor
+            .answer_unrecorded(&h.ingestor.claim(key("first")).unwrap())
+            .await
+            .is_err()
+    );
     // Another batch under the key is not this one: left to the caller's fingerprint check.
     let other = vigil_ingest::BatchKey {
         fingerprint: "0".repeat(64),
         ..key("first")
     };
-    h.ingestor.answer_unrecorded(&other).await.unwrap();
+    h.ingestor
+        .answer_unrecorded(&h.ingestor.claim(other).unwrap())
+        .await
+        .unwrap();
     assert!(answer(&h, token, "first").await.is_none());
 
     h.sqlite(ACCEPT_ANSWERS).await;
-    h.ingestor.answer_unrecorded(&key("first")).await.unwrap();
+    h.ingestor
+        .answer_unrecorded(&h.ingestor.claim(key("first")).unwrap())
+        .await
+        .unwrap();
     let answered = answer(&h, token, "first")
         .await
         .expect("answered from the stored events");
@@ -427,7 +439,10 @@ async fn a_keyed_batch_whose_answer_was_refused_is_answered_when_sent_again() {
         "the answer it would have had"
     );
     assert_eq!(h.events.next_id(), 2, "stored once");
-    h.ingestor.answer_unrecorded(&key("first")).await.unwrap();
+    h.ingestor
+        .answer_unrecorded(&h.ingestor.claim(key("first")).unwrap())
+        .await
+        .unwrap();
     assert_eq!(h.detections().await.len(), 1, "its detection recorded once");
 
     // A start's recovery that fails leaves its batches to be answered when sent again.
@@ -444,7 +459,10 @@ async fn a_keyed_batch_whose_answer_was_refused_is_answered_when_sent_again() {
         "not refused as being stored until the next start"
     );
     h.sqlite(ACCEPT_ANSWERS).await;
-    h.ingestor.answer_unrecorded(&key("lost")).await.unwrap();
+    h.ingestor
+        .answer_unrecorded(&h.ingestor.claim(key("lost")).unwrap())
+        .await
+        .unwrap();
     let lost = answer(&h, token, "lost").await.expect("answered");
     assert_eq!(
         (lost["stored"].as_u64(), lost["detections"].as_u64()),
@@ -488,7 +506,7 @@ async fn an_answer_recorded_after_a_crash_lists_every_refusal() {
             body.clone().into_bytes(),
             BodyFormat::JsonLines,
             envelope.clone(),
-            Some(key(name)),
+            Some(h.ingestor.claim(key(name)).unwrap()),
         )
     };
     send("reference").await.unwrap();

@@ -20,7 +20,7 @@ use vigil_api::error::{ErrorBody, ErrorCode};
 use vigil_api::events::*;
 use vigil_events::batch::BodyFormat;
 use vigil_events::time::LocalZone;
-use vigil_ingest::{BatchKey, Envelope, IngestError};
+use vigil_ingest::{BatchKey, ClaimedBatch, Envelope, IngestError};
 use vigil_logs::{
     Count, Cursor, EventStore, LogError, PivotRequest, SearchRequest, StoredEvent, TimeRange,
 };
@@ -28,7 +28,7 @@ use vigil_logs::{
 use crate::auth::{Principal, Sender};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, decode_body, read_body};
-use crate::state::{AppState, KeyClaim};
+use crate::state::AppState;
 use crate::{incident_ref, store_error};
 
 /// Default page size of search and pivot.
@@ -46,8 +46,9 @@ const MAX_LIMIT: u32 = 1000;
 ///
 /// With an `Idempotency-Key` header (one per batch, kept 24 hours per sending token), a batch
 /// sent again because its answer was lost gets the first answer back (with
-/// `Idempotent-Replayed: true`) and is not stored twice. (A server that crashes after storing
-/// a batch but before remembering its key stores it again when it is sent again.)
+/// `Idempotent-Replayed: true`) and is not stored twice. Sent again while the first sending is
+/// still being stored — even one whose connection dropped, or one a crash interrupted, which
+/// the next start finishes — it is refused (409) until that answer is recorded.
 #[utoipa::path(
     post, path = "/events", operation_id = "ingest_events", tag = "events",
     params(
@@ -61,7 +62,7 @@ const MAX_LIMIT: u32 = 1000;
         (status = 400, description = "No service named, or a Content-Encoding other than gzip", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, description = "The token may not send events, or not as this service or tenant", body = ErrorBody),
-        (status = 409, description = "A batch with this Idempotency-Key is being stored now", body = ErrorBody),
+        (status = 409, description = "A batch with this Idempotency-Key is being stored now (its first sending, even if that connection dropped): send it again in a moment", body = ErrorBody),
         (status = 413, body = ErrorBody),
         (status = 503, description = "The log store is not accepting events", body = ErrorBody)
     )
@@ -131,7 +132,7 @@ pub async fn ingest(
         host,
         tenant: tenant.unwrap_or_default(),
     };
-    let pending = match key {
+    let claimed = match key {
         Some(key) => {
             match first_sending(&state, who.token_id, key, &envelope, &format, &body).await? {
                 Sending::Again(answer) => {
@@ -139,19 +140,16 @@ pub async fn ingest(
                     replayed.insert(REPLAYED, HeaderValue::from_static("true"));
                     return Ok((replayed, Json(answer)));
                 }
-                Sending::First(pending) => Some(pending),
+                Sending::First(claimed) => Some(claimed),
             }
         }
         None => None,
     };
-    // A keyed batch's claim is held until its answer is recorded (with its detections).
-    let (key, _claim) = match pending {
-        Some(PendingKey { key, claim }) => (Some(key), Some(claim)),
-        None => (None, None),
-    };
+    // A keyed batch's claim goes with it: the ingest path holds it until its answer is
+    // recorded (with its detections), whether or not this request is still waiting.
     let report = state
         .ingestor
-        .ingest_body(body.to_vec(), format, envelope, key)
+        .ingest_body(body.to_vec(), format, envelope, claimed)
         .await
         .map_err(ingest_error)?;
     let answer = IngestResponse {
@@ -197,17 +195,11 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
-/// A batch sent with an idempotency key: sent before (its answer), or for the first time.
+/// A batch sent with an idempotency key: sent before (its answer), or for the first time (its
+/// key claimed until its answer is recorded).
 enum Sending {
     Again(IngestResponse),
-    First(PendingKey),
-}
-
-/// A batch sent for the first time under an idempotency key, its key claimed until the answer
-/// is kept.
-struct PendingKey {
-    key: BatchKey,
-    claim: KeyClaim,
+    First(ClaimedBatch),
 }
 
 /// Whether the batch under `key` was sent before (refused when the key came with another
@@ -226,33 +218,29 @@ async fn first_sending(
             "a batch with this Idempotency-Key is being stored now; wait for its answer, or send it again in a moment",
         )
     };
-    let claim = state
-        .keys_in_flight
-        .claim(token, &key)
-        .ok_or_else(being_stored)?;
-    // Stored before a crash, its answer is being recorded by the start's recovery.
-    if state.ingestor.is_recovering(token, &key) {
-        return Err(being_stored());
-    }
     // Hashing up to the body limit takes tens of milliseconds: off the async threads.
     let (envelope, format, body) = (envelope.clone(), format.clone(), body.clone());
     let batch =
         tokio::task::spawn_blocking(move || BatchKey::new(token, key, &envelope, &format, &body))
             .await
             .map_err(ApiError::internal)?;
+    // Refused while a batch under the key is being stored (by another request, one whose
+    // sender hung up, or the start's recovery of a batch a crash left unanswered).
+    let claimed = state.ingestor.claim(batch).ok_or_else(being_stored)?;
     // Stored here before, its answer not recorded (the database refused it): answered now.
     state
         .ingestor
-        .answer_unrecorded(&batch)
+        .answer_unrecorded(&claimed)
         .await
         .map_err(ingest_error)?;
+    let batch = claimed.key();
     let known = state
         .store
         .ingest_key(token, &batch.key)
         .await
         .map_err(store_error)?;
     match known {
-        None => Ok(Sending::First(PendingKey { key: batch, claim })),
+        None => Ok(Sending::First(claimed)),
         Some(known) if known.fingerprint == batch.fingerprint => Ok(Sending::Again(
             serde_json::from_str(&known.answer).map_err(ApiError::internal)?,
         )),

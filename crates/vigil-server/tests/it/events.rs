@@ -956,6 +956,102 @@ async fn a_batch_whose_answer_was_refused_is_stored_once_when_sent_again() {
     assert_eq!(stats["total_events"], 2, "stored once: {stats}");
 }
 
+/// A keyed batch whose sender hangs up while it is being stored keeps its key until its answer
+/// is recorded: sent again meanwhile, it is refused as being stored (never stored a second
+/// time, detections included), and once recorded it is answered as the first sending was.
+#[tokio::test]
+async fn a_batch_sent_again_after_its_sender_hung_up_is_stored_once() {
+    use tokio::io::AsyncWriteExt;
+    let rules = rules_dir();
+    let app = spawn_app_with_rules(vec![rules.path().to_owned()], |_| {}).await;
+    let shipper = app
+        .token(json!({"name": "shipper", "role": "ingest", "service": "web"}))
+        .await;
+    let batch = "{\"command\":\"mimikatz.exe privilege::debug\"}\n{\"command\":\"notepad.exe\"}\n";
+    let resend = || {
+        http()
+            .post(app.url("/events?host=w1"))
+            .bearer_auth(&shipper)
+            .header("content-type", "application/x-ndjson")
+            .header("idempotency-key", "batch-0001")
+            .body(batch)
+            .send()
+    };
+    // Another process holds the database's write lock: the batch is stored in the log store,
+    // then its detections and answer wait to be recorded, for as long as the test says.
+    let url = format!("sqlite://{}", app.data_dir.join("vigil.db").display());
+    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut db)
+        .await
+        .unwrap();
+
+    // The first sending: the whole request written, then the connection closed, its answer
+    // lost, once the batch is in the log store.
+    let mut first = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let request = format!(
+        "POST /api/v1/events?host=w1 HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {shipper}\r\n\
+         content-type: application/x-ndjson\r\nidempotency-key: batch-0001\r\n\
+         content-length: {}\r\n\r\n{batch}",
+        app.addr,
+        batch.len()
+    );
+    first.write_all(request.as_bytes()).await.unwrap();
+    while app.events.next_id() < 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    drop(first);
+
+    // Sent again while the first is being stored: refused, and stored no second time, however
+    // long after the hang-up.
+    for _ in 0..20 {
+        let again = tokio::time::timeout(std::time::Duration::from_secs(10), resend())
+            .await
+            .expect("refused at once, not stored a second time")
+            .unwrap();
+        assert_eq!(again.status(), StatusCode::CONFLICT);
+        let refused: Value = again.json().await.unwrap();
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("being stored now"),
+            "{refused}"
+        );
+        assert_eq!(app.events.next_id(), 2, "stored once");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // The database takes the answer: sent again, the batch gets the first answer.
+    sqlx::query("ROLLBACK").execute(&mut db).await.unwrap();
+    let answered = loop {
+        let again = resend().await.unwrap();
+        if again.status() != StatusCode::CONFLICT {
+            break again;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(answered.status(), StatusCode::OK);
+    assert_eq!(answered.headers()["idempotent-replayed"], "true");
+    let answered: Value = answered.json().await.unwrap();
+    assert_eq!(
+        (&answered["stored"], &answered["detections"]),
+        (&json!(2), &json!(1)),
+        "{answered}"
+    );
+    app.searchable().await;
+    let (_, stats) = app.get(&app.responder_token, "/events/stats").await;
+    assert_eq!(stats["total_events"], 2, "stored once: {stats}");
+    let (_, detections) = app.get(&app.responder_token, "/detections").await;
+    assert_eq!(
+        detections["items"].as_array().map(Vec::len),
+        Some(1),
+        "its detection recorded once: {detections}"
+    );
+}
+
 #[tokio::test]
 async fn bad_queries_and_missing_service_name_the_field_and_store_nothing() {
     let app = spawn_app().await;
