@@ -30,7 +30,8 @@ Examples:
   vigil search '*' --all --json > events.jsonl
   vigil search 'service:bastion' --since 30d --all --raw | vigil hunt -r new-rule.yml -
 
---fields picks the table's columns; --csv prints CSV (times in UTC) for a spreadsheet.
+--fields picks the table's columns; --csv prints CSV (times in UTC) for a spreadsheet, a value
+that would start a formula (=, @, +, -; not a number such as -1) prefixed with '.
 --json prints one JSON object per event (or the aggregation as one JSON object); --raw only
 each event as it was stored, one per line, for `vigil hunt` to run rules written since over
 what the server holds (give it the --logsource and --field-map a service declares in the
@@ -256,7 +257,9 @@ pub struct Args {
     #[arg(long, value_name = "FIELDS", value_delimiter = ',', conflicts_with_all = ["json", "raw"])]
     pub fields: Vec<String>,
     /// Print CSV for a spreadsheet: the time (UTC, RFC 3339), then the --fields, or service,
-    /// host, tenant and the event's JSON; an aggregation as value,count.
+    /// host, tenant and the event's JSON; an aggregation as value,count. A value that would
+    /// start a formula (=, @, +, -, tab, carriage return; not a number such as -1) starts
+    /// with ', so the spreadsheet shows it as text.
     #[arg(long, conflicts_with_all = ["json", "raw"])]
     pub csv: bool,
 }

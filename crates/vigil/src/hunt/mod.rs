@@ -43,7 +43,8 @@ pub enum Format {
     Table,
     /// One JSON object per match.
     Jsonl,
-    /// CSV with a header line.
+    /// CSV with a header line, safe to open in a spreadsheet: a cell that would start a
+    /// formula (=, @, +, -, tab, carriage return; not a number such as -1) starts with '.
     Csv,
 }
 
