@@ -126,6 +126,20 @@ fn plain_number(text: &str) -> bool {
     mantissa_ok && exponent_ok
 }
 
+/// Arguments a command cannot take, found after clap parsed them (a --from after its --to):
+/// `main` ends such a run with exit status 2, as clap does for the arguments it refuses, where
+/// other errors end it with 1.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 /// Whether a write found stdout closed (`vigil search … | head`), which ends the output
 /// quietly; any other error is returned.
 pub fn write_or_closed(result: std::io::Result<()>) -> anyhow::Result<bool> {

@@ -70,6 +70,35 @@ impl Window {
     /// read once: a command that follows pages (`--all`) asks every page for the same window,
     /// where a duration would be read by the server again at each page and move with the clock.
     pub fn bounds(&self) -> anyhow::Result<(Option<String>, Option<String>)> {
+        let (from, to) = self.written_bounds()?;
+        // A window that holds no time is the arguments' mistake, refused as `vigil hunt`
+        // refuses it (exit status 2) before the server is asked; what does not read as a time
+        // is left to the server, whose refusal names the field.
+        let now = chrono::Utc::now();
+        let instant = |text: &str| {
+            let t = text.trim();
+            vigil_query::parse_time(t)
+                .or_else(|| {
+                    t.starts_with(|c: char| c.is_ascii_digit())
+                        .then(|| vigil_query::parse_time(&format!("now-{t}")))
+                        .flatten()
+                })
+                .map(|v| v.resolve(now))
+        };
+        if let (Some(f), Some(t)) = (from.as_deref(), to.as_deref())
+            && let (Some(start), Some(end)) = (instant(f), instant(t))
+            && start >= end
+        {
+            return Err(crate::output::UsageError(format!(
+                "--from {f} is not before --to {t}: the window holds no time; give a --from (or --since) earlier than --to (swapped?)"
+            ))
+            .into());
+        }
+        Ok((from, to))
+    }
+
+    /// [`Window::bounds`] before the window is checked.
+    fn written_bounds(&self) -> anyhow::Result<(Option<String>, Option<String>)> {
         if let Some(since) = &self.since {
             let Some(s) = duration(since) else {
                 bail!(
@@ -711,6 +740,41 @@ mod tests {
         );
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("é", 1), "é");
+    }
+
+    #[test]
+    fn a_window_that_holds_no_time_is_an_argument_mistake() {
+        let w = |since: Option<&str>, from: Option<&str>, to: Option<&str>| Window {
+            since: since.map(str::to_owned),
+            from: from.map(str::to_owned),
+            to: to.map(str::to_owned),
+            timezone: vigil_events::time::LocalZone::UTC,
+        };
+        for window in [
+            w(None, Some("2025-01-01"), Some("2024-01-01")),
+            w(None, Some("2024-01-01"), Some("2024-01-01")),
+            w(Some("1h"), None, Some("now-2h")),
+            w(None, Some("now-1h"), Some("2024-01-01T00:00:00Z")),
+        ] {
+            let err = window.bounds().unwrap_err();
+            assert!(
+                err.downcast_ref::<crate::output::UsageError>().is_some(),
+                "{err:#}"
+            );
+            assert!(err.to_string().contains("is not before --to"), "{err:#}");
+        }
+        assert!(
+            w(None, Some("2024-01-01"), Some("2025-01-01"))
+                .bounds()
+                .is_ok()
+        );
+        assert!(w(Some("2h"), None, Some("now-1h")).bounds().is_ok());
+        // What does not read as a time is left to the server, which names the field.
+        assert!(
+            w(None, Some("yesterday"), Some("2024-01-01"))
+                .bounds()
+                .is_ok()
+        );
     }
 
     #[test]

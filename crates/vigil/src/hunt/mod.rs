@@ -273,7 +273,12 @@ pub fn window(
     if let (Some(f), Some(t)) = (from, to)
         && f >= t
     {
-        bail!("--from must be before --to");
+        return Err(crate::output::UsageError(format!(
+            "--from {} is not before --to {}: the window holds no time; give a --from earlier than --to (swapped?)",
+            vigil_events::time::format_timestamp(f),
+            vigil_events::time::format_timestamp(t)
+        ))
+        .into());
     }
     Ok((from, to))
 }

@@ -387,6 +387,35 @@ fn hunt_filters_by_level_and_time_and_writes_csv() {
 }
 
 #[test]
+fn hunt_refuses_a_window_that_holds_no_time_as_an_argument_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let d = dir.path().to_str().unwrap();
+    let (rules, logs) = (format!("{d}/rules"), format!("{d}/logs/a.jsonl"));
+    for (from, to) in [("2025-01-01", "2024-01-01"), ("2024-01-01", "2024-01-01")] {
+        let refused = run(&["hunt", "-r", &rules, "--from", from, "--to", to, &logs]);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "error: --from {from}T00:00:00.000Z is not before --to {to}T00:00:00.000Z"
+            )) && stderr.contains("earlier than --to"),
+            "{stderr}"
+        );
+    }
+    // `vigil metrics` takes the same window.
+    let refused = run(&[
+        "metrics",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2024-01-01",
+        &logs,
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+}
+
+#[test]
 fn hunt_csv_makes_formulas_in_events_text() {
     // An attacker names a computer and writes a command line that a spreadsheet would run.
     let dir = tempfile::tempdir().unwrap();
