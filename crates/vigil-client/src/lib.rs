@@ -93,6 +93,20 @@ pub enum ClientError {
         /// What it is instead: "a directory", "a socket".
         what: &'static str,
     },
+    /// The API token holds a character no token has (a line break copied with it), so no
+    /// request can carry it.
+    #[error(
+        "the API token holds {}, which a token cannot have (copied with the end of its line?); set --token or VIGIL_TOKEN again to the token alone",
+        match character {
+            '\n' | '\r' => format!("a line break (U+{:04X})", *character as u32),
+            '\t' => "a tab (U+0009)".to_owned(),
+            c => format!("the control character U+{:04X}", *c as u32),
+        }
+    )]
+    InvalidToken {
+        /// The first such character.
+        character: char,
+    },
     /// The server URL given is not a valid http(s) URL.
     #[error("invalid server URL {0:?}; give one like http://127.0.0.1:8080")]
     InvalidUrl(String),
@@ -162,6 +176,15 @@ impl Client {
 
     /// Sends a request and returns the raw response, or the server's error.
     async fn send(&self, url: &str, req: RequestBuilder) -> Result<reqwest::Response, ClientError> {
+        // A token no header can carry would fail as a request-building error, which reads as
+        // the server being unreachable: name the token instead.
+        if let Some(character) = self
+            .token
+            .as_deref()
+            .and_then(|t| t.chars().find(|c| c.is_control()))
+        {
+            return Err(ClientError::InvalidToken { character });
+        }
         let resp = req.send().await.map_err(|source| ClientError::Transport {
             url: url.to_owned(),
             source,
@@ -258,4 +281,33 @@ impl Client {
 /// Percent-encodes a value for a query string.
 pub(crate) fn enc(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_token_with_a_line_break_is_named_not_taken_for_an_unreachable_server() {
+        // Nothing listens on port 9 of loopback; the token is refused before any connection.
+        let client = Client::new("http://127.0.0.1:9")
+            .unwrap()
+            .with_token("vgl_0123456789abcdef\r\n");
+        let err = client
+            .get_json::<serde_json::Value>("/incidents")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ClientError::InvalidToken { character: '\r' }),
+            "{err:?}"
+        );
+        let said = err.to_string();
+        assert!(
+            said.starts_with(
+                "the API token holds a line break (U+000D), which a token cannot have"
+            ) && said.contains("set --token or VIGIL_TOKEN again")
+                && !said.contains("could not reach"),
+            "{said}"
+        );
+    }
 }

@@ -99,6 +99,33 @@ pub fn required_text(field: &'static str, value: &str) -> Result<String, DomainE
     Ok(t.to_owned())
 }
 
+/// Checks that a required one-line field (a name) is non-blank and holds no control character
+/// at all, tabs and line breaks included, and returns it trimmed.
+pub fn required_line(field: &'static str, value: &str) -> Result<String, DomainError> {
+    let t = value.trim();
+    if t.is_empty() {
+        return Err(DomainError::invalid(
+            field,
+            "must not be empty; give a short text",
+        ));
+    }
+    if let Some(c) = t.chars().find(|c| c.is_control()) {
+        let what = match c {
+            '\n' | '\r' => "a line break",
+            '\t' => "a tab",
+            _ => "the control character",
+        };
+        return Err(DomainError::invalid(
+            field,
+            format!(
+                "holds {what} (U+{:04X}); write one line of plain text, without tabs, line breaks or control characters",
+                c as u32
+            ),
+        ));
+    }
+    Ok(t.to_owned())
+}
+
 /// Refuses control characters other than tabs and line breaks: an escape sequence in a title
 /// would be played by the terminal of everyone who lists it (clearing the screen, retitling
 /// the window, recolouring what follows), and a NUL cuts the text short in many a tool.
@@ -131,5 +158,35 @@ pub fn printable(value: &str) -> std::borrow::Cow<'_, str> {
             .into()
     } else {
         value.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_one_line_field_names_the_character_it_refuses_and_never_allows_line_breaks() {
+        assert_eq!(required_line("name", "  ci bot ").unwrap(), "ci bot");
+        for (value, said) in [
+            ("ci\u{0}bot", "holds the control character (U+0000)"),
+            ("ci\nbot", "holds a line break (U+000A)"),
+            ("ci\tbot", "holds a tab (U+0009)"),
+            ("ci\u{1b}[2Jbot", "holds the control character (U+001B)"),
+        ] {
+            let e = required_line("name", value).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("name: {said}")), "{value:?}: {e}");
+            assert!(
+                e.contains("without tabs, line breaks or control characters"),
+                "{e}"
+            );
+            assert!(!e.contains("are fine"), "{e}");
+        }
+        assert!(
+            required_line("name", " \n ")
+                .unwrap_err()
+                .to_string()
+                .contains("must not be empty")
+        );
     }
 }

@@ -156,7 +156,9 @@ pub enum DecodeError {
                     n => format!("after {n} EVTX chunks"),
                 }
             ),
-            _ => format!("{bytes} bytes into EVTX chunk {chunk} (of 65536)"),
+            _ => format!(
+                "after {bytes} of the {EVTX_CHUNK_BYTES} bytes of EVTX chunk {chunk} (chunks counted from 0; its header counts {in_use} in use)"
+            ),
         },
         match records_lost {
             true => "the records after the cut are missing: copy the log again from its source",
@@ -3494,7 +3496,8 @@ mod tests {
             assert_eq!(errors.len(), 1, "{name}: {errors:?}");
             let last = errors[0].as_ref().unwrap_err();
             assert!(
-                last.contains("ends 30000 bytes into EVTX chunk 2")
+                last.contains("ends after 30000 of the 65536 bytes of EVTX chunk 2 (chunks counted from 0; its header counts ")
+                    && !last.contains("(of 65536)")
                     && last.contains("the records after the cut are missing"),
                 "{name}: {last}"
             );

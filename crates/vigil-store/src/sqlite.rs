@@ -882,11 +882,11 @@ impl SqliteStore {
     ) -> StoreResult<CreatedToken> {
         let service = scope_value("service", service)?;
         let tenant = scope_value("tenant", tenant)?;
-        let name = vigil_core::required_text("name", name)?;
-        if name.chars().count() > 100 || name.chars().any(char::is_control) {
+        let name = vigil_core::required_line("name", name)?;
+        if name.chars().count() > 100 {
             return Err(DomainError::invalid(
                 "name",
-                "a token name has at most 100 characters and no control characters",
+                "a token name has at most 100 characters; shorten it",
             )
             .into());
         }
@@ -2135,13 +2135,9 @@ fn token_row(row: &SqliteRow) -> StoreResult<TokenInfo> {
 /// A token's service or tenant binding: absent, or a non-blank name without control characters.
 fn scope_value(field: &'static str, value: Option<&str>) -> StoreResult<Option<String>> {
     let Some(v) = value else { return Ok(None) };
-    let v = vigil_core::required_text(field, v)?;
-    if v.chars().count() > 200 || v.chars().any(char::is_control) {
-        return Err(DomainError::invalid(
-            field,
-            "has at most 200 characters and no control characters",
-        )
-        .into());
+    let v = vigil_core::required_line(field, v)?;
+    if v.chars().count() > 200 {
+        return Err(DomainError::invalid(field, "has at most 200 characters; shorten it").into());
     }
     Ok(Some(v))
 }

@@ -102,7 +102,12 @@ fn main() -> std::process::ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            std::process::ExitCode::FAILURE
+            if err.downcast_ref::<output::UsageError>().is_some() {
+                // As clap ends a run on arguments it refuses.
+                std::process::ExitCode::from(2)
+            } else {
+                std::process::ExitCode::FAILURE
+            }
         }
     }
 }

@@ -71,10 +71,11 @@ pub fn time_column(name: &str) -> String {
 }
 
 /// Appends one CSV record (RFC 4180): a field holding a comma, a quote or a line break is
-/// quoted, its quotes doubled.
+/// quoted, its quotes doubled. Each field is first made inert for a spreadsheet
+/// ([`csv_cell`]): the values come from logs, which an attacker writes.
 pub fn csv_row<S: AsRef<str>>(out: &mut Vec<u8>, row: &[S]) {
     for (i, field) in row.iter().enumerate() {
-        let field = field.as_ref();
+        let field = csv_cell(field.as_ref());
         if i > 0 {
             out.push(b',');
         }
@@ -88,6 +89,56 @@ pub fn csv_row<S: AsRef<str>>(out: &mut Vec<u8>, row: &[S]) {
     }
     out.push(b'\n');
 }
+
+/// A CSV field as a spreadsheet may safely open it (OWASP's advice against CSV injection):
+/// a value starting with `=`, `@`, a tab or a carriage return, or with `+` or `-` when it is
+/// not a plain number, would be run as a formula by Excel or LibreOffice
+/// (`=HYPERLINK(…)`, `+1+cmd|' /C calc'!A0`), so it is prefixed with `'`, which the
+/// spreadsheet shows as text. Numbers (`-1`, `-3.5`, `+44`) are left as they are.
+pub fn csv_cell(field: &str) -> std::borrow::Cow<'_, str> {
+    let formula = match field.as_bytes().first() {
+        Some(b'=' | b'@' | b'\t' | b'\r') => true,
+        Some(b'+' | b'-') => !plain_number(&field[1..]),
+        _ => false,
+    };
+    if formula {
+        format!("'{field}").into()
+    } else {
+        field.into()
+    }
+}
+
+/// Whether `text` is an unsigned decimal number, as `12`, `3.5`, `.5` or `1e6` (not `inf` or
+/// `NaN`, which Rust would parse as numbers and a spreadsheet would not).
+fn plain_number(text: &str) -> bool {
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(at) => (&text[..at], Some(&text[at + 1..])),
+        None => (text, None),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok =
+        !(whole.is_empty() && fraction.is_empty()) && digits(whole) && digits(fraction);
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+        !e.is_empty() && digits(e)
+    });
+    mantissa_ok && exponent_ok
+}
+
+/// Arguments a command cannot take, found after clap parsed them (a --from after its --to):
+/// `main` ends such a run with exit status 2, as clap does for the arguments it refuses, where
+/// other errors end it with 1.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 /// Whether a write found stdout closed (`vigil search … | head`), which ends the output
 /// quietly; any other error is returned.
@@ -309,6 +360,64 @@ pub const KEY_FIELDS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_made_text() {
+        let formulas = [
+            (
+                "=HYPERLINK(\"http://x\",\"y\")",
+                "'=HYPERLINK(\"http://x\",\"y\")",
+            ),
+            ("=cmd", "'=cmd"),
+            ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+            ("@SUM(1+1)", "'@SUM(1+1)"),
+            ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
+            ("-enc SQBFAFgA", "'-enc SQBFAFgA"),
+            ("\t=1+1", "'\t=1+1"),
+            ("\r=1+1", "'\r=1+1"),
+            ("-", "'-"),
+            ("+", "'+"),
+            ("-inf", "'-inf"),
+            ("-NaN", "'-NaN"),
+            ("-1e", "'-1e"),
+            ("-.", "'-."),
+            ("+44 20 7946 0958", "'+44 20 7946 0958"),
+        ];
+        for (cell, shown) in formulas {
+            assert_eq!(csv_cell(cell), shown, "{cell:?}");
+        }
+        let kept = [
+            "-1",
+            "-3.5",
+            "+44",
+            "-.5",
+            "+1e6",
+            "-2.5E-3",
+            "",
+            "4624",
+            "WS01",
+            "2024-01-01T10:00:00.000Z",
+            "CommandLine: whoami =1",
+            "a=b",
+            " =not at the start",
+        ];
+        for cell in kept {
+            assert_eq!(csv_cell(cell), cell, "{cell:?}");
+        }
+    }
+
+    #[test]
+    fn csv_rows_quote_the_neutralised_cells() {
+        let mut out = Vec::new();
+        csv_row(
+            &mut out,
+            &["=HYPERLINK(\"http://x\",\"y\")", "-1", "-enc a,b", "plain"],
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",-1,\"'-enc a,b\",plain\n"
+        );
+    }
 
     #[test]
     fn spans_read_at_the_precision_their_size_needs() {

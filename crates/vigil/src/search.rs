@@ -30,7 +30,8 @@ Examples:
   vigil search '*' --all --json > events.jsonl
   vigil search 'service:bastion' --since 30d --all --raw | vigil hunt -r new-rule.yml -
 
---fields picks the table's columns; --csv prints CSV (times in UTC) for a spreadsheet.
+--fields picks the table's columns; --csv prints CSV (times in UTC) for a spreadsheet, a value
+that would start a formula (=, @, +, -; not a number such as -1) prefixed with '.
 --json prints one JSON object per event (or the aggregation as one JSON object); --raw only
 each event as it was stored, one per line, for `vigil hunt` to run rules written since over
 what the server holds (give it the --logsource and --field-map a service declares in the
@@ -69,6 +70,35 @@ impl Window {
     /// read once: a command that follows pages (`--all`) asks every page for the same window,
     /// where a duration would be read by the server again at each page and move with the clock.
     pub fn bounds(&self) -> anyhow::Result<(Option<String>, Option<String>)> {
+        let (from, to) = self.written_bounds()?;
+        // A window that holds no time is the arguments' mistake, refused as `vigil hunt`
+        // refuses it (exit status 2) before the server is asked; what does not read as a time
+        // is left to the server, whose refusal names the field.
+        let now = chrono::Utc::now();
+        let instant = |text: &str| {
+            let t = text.trim();
+            vigil_query::parse_time(t)
+                .or_else(|| {
+                    t.starts_with(|c: char| c.is_ascii_digit())
+                        .then(|| vigil_query::parse_time(&format!("now-{t}")))
+                        .flatten()
+                })
+                .map(|v| v.resolve(now))
+        };
+        if let (Some(f), Some(t)) = (from.as_deref(), to.as_deref())
+            && let (Some(start), Some(end)) = (instant(f), instant(t))
+            && start >= end
+        {
+            return Err(crate::output::UsageError(format!(
+                "--from {f} is not before --to {t}: the window holds no time; give a --from (or --since) earlier than --to (swapped?)"
+            ))
+            .into());
+        }
+        Ok((from, to))
+    }
+
+    /// [`Window::bounds`] before the window is checked.
+    fn written_bounds(&self) -> anyhow::Result<(Option<String>, Option<String>)> {
         if let Some(since) = &self.since {
             let Some(s) = duration(since) else {
                 bail!(
@@ -265,7 +295,9 @@ pub struct Args {
     #[arg(long, value_name = "FIELDS", value_delimiter = ',', conflicts_with_all = ["json", "raw"])]
     pub fields: Vec<String>,
     /// Print CSV for a spreadsheet: the time (UTC, RFC 3339), then the --fields, or service,
-    /// host, tenant and the event's JSON; an aggregation as value,count.
+    /// host, tenant and the event's JSON; an aggregation as value,count. A value that would
+    /// start a formula (=, @, +, -, tab, carriage return; not a number such as -1) starts
+    /// with ', so the spreadsheet shows it as text.
     #[arg(long, conflicts_with_all = ["json", "raw"])]
     pub csv: bool,
 }
@@ -714,6 +746,41 @@ mod tests {
         );
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("é", 1), "é");
+    }
+
+    #[test]
+    fn a_window_that_holds_no_time_is_an_argument_mistake() {
+        let w = |since: Option<&str>, from: Option<&str>, to: Option<&str>| Window {
+            since: since.map(str::to_owned),
+            from: from.map(str::to_owned),
+            to: to.map(str::to_owned),
+            timezone: vigil_events::time::LocalZone::UTC,
+        };
+        for window in [
+            w(None, Some("2025-01-01"), Some("2024-01-01")),
+            w(None, Some("2024-01-01"), Some("2024-01-01")),
+            w(Some("1h"), None, Some("now-2h")),
+            w(None, Some("now-1h"), Some("2024-01-01T00:00:00Z")),
+        ] {
+            let err = window.bounds().unwrap_err();
+            assert!(
+                err.downcast_ref::<crate::output::UsageError>().is_some(),
+                "{err:#}"
+            );
+            assert!(err.to_string().contains("is not before --to"), "{err:#}");
+        }
+        assert!(
+            w(None, Some("2024-01-01"), Some("2025-01-01"))
+                .bounds()
+                .is_ok()
+        );
+        assert!(w(Some("2h"), None, Some("now-1h")).bounds().is_ok());
+        // What does not read as a time is left to the server, which names the field.
+        assert!(
+            w(None, Some("yesterday"), Some("2024-01-01"))
+                .bounds()
+                .is_ok()
+        );
     }
 
     #[test]

@@ -45,7 +45,8 @@ pub enum Format {
     Table,
     /// One JSON object per match.
     Jsonl,
-    /// CSV with a header line.
+    /// CSV with a header line, safe to open in a spreadsheet: a cell that would start a
+    /// formula (=, @, +, -, tab, carriage return; not a number such as -1) starts with '.
     Csv,
 }
 
@@ -276,7 +277,12 @@ pub fn window(
     if let (Some(f), Some(t)) = (from, to)
         && f >= t
     {
-        bail!("--from must be before --to");
+        return Err(crate::output::UsageError(format!(
+            "--from {} is not before --to {}: the window holds no time; give a --from earlier than --to (swapped?)",
+            vigil_events::time::format_timestamp(f),
+            vigil_events::time::format_timestamp(t)
+        ))
+        .into());
     }
     Ok((from, to))
 }

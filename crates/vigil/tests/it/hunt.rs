@@ -387,6 +387,67 @@ fn hunt_filters_by_level_and_time_and_writes_csv() {
 }
 
 #[test]
+fn hunt_refuses_a_window_that_holds_no_time_as_an_argument_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let d = dir.path().to_str().unwrap();
+    let (rules, logs) = (format!("{d}/rules"), format!("{d}/logs/a.jsonl"));
+    for (from, to) in [("2025-01-01", "2024-01-01"), ("2024-01-01", "2024-01-01")] {
+        let refused = run(&["hunt", "-r", &rules, "--from", from, "--to", to, &logs]);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "error: --from {from}T00:00:00.000Z is not before --to {to}T00:00:00.000Z"
+            )) && stderr.contains("earlier than --to"),
+            "{stderr}"
+        );
+    }
+    // `vigil metrics` takes the same window.
+    let refused = run(&[
+        "metrics",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2024-01-01",
+        &logs,
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+}
+
+#[test]
+fn hunt_csv_makes_formulas_in_events_text() {
+    // An attacker names a computer and writes a command line that a spreadsheet would run.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("r.yml"),
+        "title: Encoded\nid: enc\nlogsource:\n  product: app\ndetection:\n  sel:\n    CommandLine|contains: enc\n  condition: sel\nfields:\n  - CommandLine\nlevel: low\n",
+    )
+    .unwrap();
+    let event = serde_json::json!({
+        "@timestamp": "2024-01-01T10:00:00Z",
+        "Computer": "=HYPERLINK(\"http://x\",\"y\")",
+        "CommandLine": "-enc SQBFAFgA",
+    });
+    std::fs::write(d.join("a.jsonl"), format!("{event}\n")).unwrap();
+    let (rules, logs) = (d.join("r.yml"), d.join("a.jsonl"));
+    let (rules, logs) = (rules.to_str().unwrap(), logs.to_str().unwrap());
+    let csv = ok(run(&["hunt", "-r", rules, "--format", "csv", logs]));
+    let row = csv.lines().nth(1).unwrap_or_default();
+    assert!(
+        row.contains(",\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\","),
+        "the computer is text: {csv}"
+    );
+    // JSON lines keep the event as it was.
+    let lines = jsonl(&ok(run(&["hunt", "-r", rules, "--format", "jsonl", logs])));
+    assert_eq!(
+        lines[0]["event"]["Computer"],
+        "=HYPERLINK(\"http://x\",\"y\")"
+    );
+}
+
+#[test]
 fn hunt_says_what_its_time_window_left_out() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

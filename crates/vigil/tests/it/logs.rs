@@ -753,7 +753,7 @@ fn ingest_says_what_went_wrong_and_exits_accordingly() {
     );
     let said = format!("{text}{}", stderr(&out));
     assert!(
-        said.contains("the file ends 3000 bytes into EVTX chunk 0")
+        said.contains("the file ends after 3000 of the 65536 bytes of EVTX chunk 0 (chunks counted from 0; its header counts ")
             && said.contains("no record was after the cut"),
         "{said}"
     );
