@@ -26,6 +26,7 @@ pub mod indicator;
 pub mod links;
 pub mod marking;
 pub mod phase;
+pub mod redact;
 pub mod role;
 pub mod severity;
 pub mod timestamps;
@@ -52,6 +53,7 @@ pub use indicator::{Indicator, IndicatorKind, IndicatorValue};
 pub use links::LinkSigner;
 pub use marking::{Category, Pap, Technique, Tlp};
 pub use phase::{Guard, Phase, PhaseChange, TransitionFacts, check_transition};
+pub use redact::redact_url;
 pub use role::{CreatedToken, Permission, Role, TokenInfo};
 pub use severity::{
     ImpactFactors, Priority, PriorityChange, Severity, SeverityChange, derive_priority,
