@@ -4,7 +4,11 @@
 //! `vigil serve --report-key`) and `POST /api/v1/reports` for integrations both raise an alert
 //! with the reporter's contact kept. The form is rate-limited per sender (10 reports an hour
 //! from one address) and per link (300 an hour from all), each allowance refilling as time
-//! passes, so a leaked link cannot flood the queue and one sender cannot lock the others out.
+//! passes, so a leaked link cannot flood the queue and one sender cannot lock the others out;
+//! only accepted reports count (a submission refused as unreadable, too large or invalid gives
+//! its allowance back). The key is compared in constant time and guessing it is limited: an
+//! address (an IPv6 /64) that gave 10 wrong keys in an hour is answered 429, right key or
+//! wrong, until its allowance refills.
 //!
 //! The other no-login page lives here too: the signed acknowledgement link of a page
 //! (`/ack/ALR-12?t=…`), whose GET only shows the buttons and whose POST acts.
@@ -34,6 +38,9 @@ const REPORTS_PER_SENDER: f64 = 10.0;
 /// Reports accepted per link per window, all senders together: a leaked link cannot flood the
 /// queue, and one sender cannot use up what the others have.
 const REPORTS_PER_LINK: f64 = 300.0;
+/// Wrong report keys tried from one address (an IPv6 /64) per window before it is answered
+/// 429 whatever key it gives: a person who mistyped the link gets there, a guesser does not.
+const WRONG_KEYS_PER_SENDER: f64 = 10.0;
 /// The rate-limit window: each allowance refills over it, continuously.
 const WINDOW: Duration = Duration::from_secs(3600);
 /// Senders remembered at most; past it, those whose allowance is whole again are forgotten.
@@ -52,6 +59,19 @@ pub struct ReportLimiter {
 struct Buckets {
     link: Option<Bucket>,
     senders: std::collections::HashMap<std::net::IpAddr, Bucket>,
+    /// Wrong keys per address (IPv6 by its /64, which one host usually holds whole).
+    guesses: std::collections::HashMap<std::net::IpAddr, Bucket>,
+}
+
+/// The address a guesser is counted by: an IPv4 address, or an IPv6 address's /64.
+fn guesser(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V4(_) => ip,
+        std::net::IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            std::net::IpAddr::V6(bits.into())
+        }
+    }
 }
 
 /// An allowance of reports: what is left, as of when.
@@ -87,12 +107,73 @@ pub enum Refusal {
 }
 
 impl ReportLimiter {
-    /// Counts one report from `sender` (unknown: the link's allowance only) at `now`.
-    pub fn allow(&self, sender: Option<std::net::IpAddr>, now: Instant) -> Result<(), Refusal> {
-        let mut b = match self.buckets.lock() {
+    fn buckets(&self) -> std::sync::MutexGuard<'_, Buckets> {
+        match self.buckets.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Whether `sender` has tried so many wrong keys lately that it is refused whatever key it
+    /// gives (an unknown sender is never: nothing to count it by).
+    pub fn guessing(&self, sender: Option<std::net::IpAddr>, now: Instant) -> bool {
+        let Some(ip) = sender.map(guesser) else {
+            return false;
         };
+        self.buckets()
+            .guesses
+            .get(&ip)
+            .is_some_and(|g| g.refilled(WRONG_KEYS_PER_SENDER, now).left < 1.0)
+    }
+
+    /// Counts one wrong key from `sender`.
+    pub fn wrong_key(&self, sender: Option<std::net::IpAddr>, now: Instant) {
+        let Some(ip) = sender.map(guesser) else {
+            return;
+        };
+        let mut b = self.buckets();
+        let own = b
+            .guesses
+            .get(&ip)
+            .map_or(Bucket::full(WRONG_KEYS_PER_SENDER, now), |g| {
+                g.refilled(WRONG_KEYS_PER_SENDER, now)
+            });
+        if b.guesses.len() >= MAX_SENDERS {
+            b.guesses
+                .retain(|_, g| g.refilled(WRONG_KEYS_PER_SENDER, now).left < WRONG_KEYS_PER_SENDER);
+        }
+        b.guesses.insert(
+            ip,
+            Bucket {
+                left: (own.left - 1.0).max(0.0),
+                ..own
+            },
+        );
+    }
+
+    /// Gives back the report [`ReportLimiter::allow`] counted for a submission that was then
+    /// refused (unreadable, too large, invalid): only accepted reports use up an allowance.
+    pub fn refund(&self, sender: Option<std::net::IpAddr>, now: Instant) {
+        let mut b = self.buckets();
+        if let Some(link) = b.link {
+            let link = link.refilled(REPORTS_PER_LINK, now);
+            b.link = Some(Bucket {
+                left: (link.left + 1.0).min(REPORTS_PER_LINK),
+                ..link
+            });
+        }
+        if let Some(own) = sender.and_then(|ip| b.senders.get_mut(&ip)) {
+            let refilled = own.refilled(REPORTS_PER_SENDER, now);
+            *own = Bucket {
+                left: (refilled.left + 1.0).min(REPORTS_PER_SENDER),
+                ..refilled
+            };
+        }
+    }
+
+    /// Counts one report from `sender` (unknown: the link's allowance only) at `now`.
+    pub fn allow(&self, sender: Option<std::net::IpAddr>, now: Instant) -> Result<(), Refusal> {
+        let mut b = self.buckets();
         let link = b.link.map_or(Bucket::full(REPORTS_PER_LINK, now), |l| {
             l.refilled(REPORTS_PER_LINK, now)
         });
@@ -173,18 +254,63 @@ fn error_page(title: &str, error: ApiError) -> Response {
         .into_response()
 }
 
+/// Whether `key` is the configured report key, compared in constant time: both are hashed
+/// to SHA-256 first, so neither the time taken nor the length compared tells anything of the
+/// key.
 fn key_ok(state: &AppState, key: &str) -> bool {
-    state
+    use vigil_core::Sha256;
+    let Some(expected) = state
         .settings
         .report_key
         .as_deref()
-        .is_some_and(|k| !k.is_empty() && k == key)
+        .filter(|k| !k.is_empty())
+    else {
+        return false;
+    };
+    let (a, b) = (Sha256::of(expected.as_bytes()), Sha256::of(key.as_bytes()));
+    a.as_str()
+        .bytes()
+        .zip(b.as_str().bytes())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// The sender of a request, as the rate limits count it.
+type Peer = Option<axum::extract::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>;
+
+fn sender_of(peer: Peer) -> Option<std::net::IpAddr> {
+    peer.map(|p| p.0.0.ip().to_canonical())
+}
+
+/// The key check of both report routes: a sender that tried too many wrong keys is refused
+/// (429, whatever key it gives now, so the answer tells a guesser nothing), a wrong key is
+/// counted against its sender and answered 404.
+fn check_key(state: &AppState, key: &str, sender: Option<std::net::IpAddr>) -> Option<Response> {
+    let now = Instant::now();
+    if state.report_limiter.guessing(sender, now) {
+        return Some(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                page("<h1>Too many wrong links</h1><p>Too many reporting links that are not valid were opened from your network in the last hour. Try again later with the link your security team gave you, or call or e-mail them directly.</p>"),
+            )
+                .into_response(),
+        );
+    }
+    if key_ok(state, key) {
+        return None;
+    }
+    state.report_limiter.wrong_key(sender, now);
+    Some((StatusCode::NOT_FOUND, page("<h1>Not found</h1><p>This reporting link is not valid. Ask your security team for the current one.</p>")).into_response())
 }
 
 /// `GET /report/{key}`: the form.
-pub async fn form(State(state): State<AppState>, ApiPath(key): ApiPath<String>) -> Response {
-    if !key_ok(&state, &key) {
-        return (StatusCode::NOT_FOUND, page("<h1>Not found</h1><p>This reporting link is not valid. Ask your security team for the current one.</p>")).into_response();
+pub async fn form(
+    State(state): State<AppState>,
+    ApiPath(key): ApiPath<String>,
+    peer: Peer,
+) -> Response {
+    if let Some(refused) = check_key(&state, &key, sender_of(peer)) {
+        return refused;
     }
     page(&format!(
         "<h1>Report suspicious activity</h1>\
@@ -315,17 +441,15 @@ pub async fn raise_report(
 pub async fn submit(
     State(state): State<AppState>,
     ApiPath(key): ApiPath<String>,
-    peer: Option<axum::extract::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    peer: Peer,
     body: axum::body::Body,
 ) -> Response {
-    if !key_ok(&state, &key) {
-        return (
-            StatusCode::NOT_FOUND,
-            page("<h1>Not found</h1><p>This reporting link is not valid.</p>"),
-        )
-            .into_response();
+    let sender = sender_of(peer);
+    if let Some(refused) = check_key(&state, &key, sender) {
+        return refused;
     }
-    let sender = peer.map(|p| p.0.0.ip().to_canonical());
+    // Counted now, so that concurrent submissions cannot overrun the allowance, and given
+    // back below when the report is refused: only accepted reports use it up.
     if let Err(refusal) = state.report_limiter.allow(sender, Instant::now()) {
         let why = match refusal {
             Refusal::Sender => "You have sent many reports in the last hour.",
@@ -337,32 +461,41 @@ pub async fn submit(
         )
             .into_response();
     }
-    let bytes = match read_body(body, MAX_FORM).await {
-        Ok(b) => b,
-        Err(e) => return error_page("Your report was not sent", e),
-    };
-    let form: NewReport = match serde_urlencoded::from_bytes(&bytes) {
-        Ok(f) => f,
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                page(&format!(
-                    "<h1>Could not read the form</h1><p>{}</p>",
-                    escape(&e.to_string())
-                )),
-            )
-                .into_response();
-        }
-    };
-    match raise_report(&state, "reporter", "report form", form).await {
+    match take_report(&state, body).await {
         Ok(alert) => page(&format!(
             "<h1>Thank you</h1><p>Your report is with the security response team as <b>{}</b>. \
              If you left a contact, they may get in touch.</p>",
             escape(&alert.key)
         ))
         .into_response(),
-        Err(e) => error_page("Your report was not sent", e),
+        Err(refused) => {
+            state.report_limiter.refund(sender, Instant::now());
+            refused
+        }
     }
+}
+
+/// Reads, checks and raises a submitted form; a refusal is the page that says why.
+async fn take_report(
+    state: &AppState,
+    body: axum::body::Body,
+) -> Result<vigil_core::Alert, Response> {
+    let bytes = read_body(body, MAX_FORM)
+        .await
+        .map_err(|e| error_page("Your report was not sent", e))?;
+    let form: NewReport = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
+        (
+            StatusCode::BAD_REQUEST,
+            page(&format!(
+                "<h1>Could not read the form</h1><p>{}</p>",
+                escape(&e.to_string())
+            )),
+        )
+            .into_response()
+    })?;
+    raise_report(state, "reporter", "report form", form)
+        .await
+        .map_err(|e| error_page("Your report was not sent", e))
 }
 
 /// The query of an acknowledgement link: its token, and what the button does.
@@ -480,5 +613,44 @@ mod tests {
         }
         assert_eq!(limiter.allow(ip(9), start), Err(Refusal::Link));
         assert_eq!(limiter.allow(None, start), Err(Refusal::Link));
+    }
+
+    #[test]
+    fn a_refused_report_gives_its_allowance_back() {
+        let limiter = ReportLimiter::default();
+        let now = Instant::now();
+        let ip = Some(std::net::IpAddr::from([192, 0, 2, 1]));
+        for _ in 0..30 {
+            assert_eq!(limiter.allow(ip, now), Ok(()));
+            limiter.refund(ip, now);
+        }
+        for _ in 0..10 {
+            assert_eq!(limiter.allow(ip, now), Ok(()));
+        }
+        assert_eq!(limiter.allow(ip, now), Err(Refusal::Sender));
+    }
+
+    #[test]
+    fn wrong_keys_are_counted_per_address_and_ipv6_per_64() {
+        let limiter = ReportLimiter::default();
+        let now = Instant::now();
+        let v4 = Some(std::net::IpAddr::from([192, 0, 2, 1]));
+        for _ in 0..10 {
+            assert!(!limiter.guessing(v4, now));
+            limiter.wrong_key(v4, now);
+        }
+        assert!(limiter.guessing(v4, now));
+        assert!(!limiter.guessing(Some([192, 0, 2, 2].into()), now));
+        assert!(!limiter.guessing(None, now));
+        // The allowance refills: one more try a tenth of an hour later.
+        assert!(!limiter.guessing(v4, now + WINDOW / 10));
+        // An IPv6 host holds its /64 whole: hopping within it does not help.
+        let v6 = |last: u16| Some(std::net::IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0, last]));
+        for n in 0..10 {
+            limiter.wrong_key(v6(n), now);
+        }
+        assert!(limiter.guessing(v6(999), now));
+        let other = Some(std::net::IpAddr::from([0x2001, 0xdb8, 0, 2, 0, 0, 0, 1]));
+        assert!(!limiter.guessing(other, now));
     }
 }

@@ -808,3 +808,74 @@ async fn a_signed_link_acknowledges_or_resolves_one_alert_without_a_login() {
     assert_eq!(alert["status"], "resolved");
     assert_eq!(alert["log"][1]["actor"], "acknowledgement link");
 }
+
+/// Guessing the report link is limited per address (10 wrong keys an hour, then 429 whatever
+/// key is given), and a sender's allowance of 10 reports an hour is used only by reports that
+/// were taken: refused submissions give theirs back.
+#[tokio::test]
+async fn report_keys_cannot_be_guessed_and_only_accepted_reports_count() {
+    let app = crate::support::spawn_app_with(|s| s.report_key = Some("k3y-for-staff".into())).await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", app.addr);
+    let submit = |key: &str, body: String| {
+        http.post(format!("{base}/report/{key}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    // Refused submissions — invalid, unreadable, too large — use up nothing.
+    for _ in 0..6 {
+        let r = submit("k3y-for-staff", "description=+".into())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let r = submit("k3y-for-staff", "description=%ZZ&x=1".into())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let r = submit(
+            "k3y-for-staff",
+            format!("description={}", "a".repeat(70_000)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    for n in 0..10 {
+        let r = submit("k3y-for-staff", format!("description=report+{n}"))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "report {n}");
+    }
+    let r = submit("k3y-for-staff", "description=one+more".into())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // Ten wrong keys (by GET or POST) are answered 404; then the address gets 429, for the
+    // right key too, so the answers tell a guesser nothing more.
+    for n in 0..10 {
+        let r = if n % 2 == 0 {
+            http.get(format!("{base}/report/GUESS{n}"))
+                .send()
+                .await
+                .unwrap()
+        } else {
+            submit(&format!("GUESS{n}"), "description=x".into())
+                .await
+                .unwrap()
+        };
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "guess {n}");
+    }
+    for key in ["GUESS10", "k3y-for-staff"] {
+        let r = http
+            .get(format!("{base}/report/{key}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{key}");
+        assert!(r.text().await.unwrap().contains("Too many wrong links"));
+        let r = submit(key, "description=x".into()).await.unwrap();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{key}");
+    }
+}
