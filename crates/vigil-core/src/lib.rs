@@ -50,7 +50,7 @@ pub use incident::{
     NewIndicator, NewNextStep, NextStep, PostMortem,
 };
 pub use indicator::{Indicator, IndicatorKind, IndicatorValue};
-pub use links::LinkSigner;
+pub use links::{LINK_LIFETIME, LinkError, LinkGrant, LinkSigner};
 pub use marking::{Category, Pap, Technique, Tlp};
 pub use phase::{Guard, Phase, PhaseChange, TransitionFacts, check_transition};
 pub use redact::redact_url;

@@ -11,7 +11,9 @@
 //! wrong, until its allowance refills.
 //!
 //! The other no-login page lives here too: the signed acknowledgement link of a page
-//! (`/ack/ALR-12?t=…`), whose GET only shows the buttons and whose POST acts.
+//! (`/ack/ALR-12?t=…&by=alice&until=…`: signed for the alert, the person paged and an expiry a
+//! week after the page), whose GET only shows the button and whose POST acknowledges as that
+//! person. It never resolves: pages carry no link signed for that.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -498,81 +500,153 @@ async fn take_report(
         .map_err(|e| error_page("Your report was not sent", e))
 }
 
-/// The query of an acknowledgement link: its token, and what the button does.
+/// The query of an acknowledgement link: its token, the person it was sent to, its expiry,
+/// and what the button does.
 #[derive(Debug, serde::Deserialize)]
 pub struct AckLink {
     /// Missing in a link cut short: then it is not valid, like a wrong one.
     #[serde(default)]
     t: String,
-    /// `ack` (the default) or `resolve`.
+    /// The person the link was sent to (signed).
+    #[serde(default)]
+    by: String,
+    /// When the link stops working, in seconds since the Unix epoch (signed); missing in a
+    /// link of the first form, which is no longer valid.
+    #[serde(default)]
+    until: Option<i64>,
+    /// `ack` (the default) or `resolve`, which a page's link never grants.
     #[serde(default)]
     action: Option<String>,
 }
 
-fn link_ok(state: &AppState, key: &str, token: &str) -> bool {
-    state
-        .settings
-        .link_signer
-        .as_ref()
-        .is_some_and(|s| s.verify("ack", key, token))
+impl AckLink {
+    /// The link's own query (without the action), for the confirmation page's buttons.
+    fn query(&self, key: &str, signer: &vigil_core::LinkSigner) -> Option<String> {
+        let grant = self.grant("ack", key)?;
+        Some(signer.query(&grant))
+    }
+
+    fn grant<'a>(&'a self, purpose: &'a str, key: &'a str) -> Option<vigil_core::LinkGrant<'a>> {
+        Some(vigil_core::LinkGrant {
+            purpose,
+            subject: key,
+            recipient: &self.by,
+            until: self.until?,
+        })
+    }
 }
 
-/// `GET /ack/{key}?t=…`: a confirmation page (a GET never acknowledges, so a mail scanner
-/// that follows links cannot stop an escalation).
+/// Checks the link for `purpose` on alert `key`: `None` when it may act, else the page to
+/// answer with.
+fn check_link(state: &AppState, key: &str, purpose: &str, q: &AckLink) -> Option<Response> {
+    let invalid = || {
+        (
+            StatusCode::NOT_FOUND,
+            page("<h1>Not found</h1><p>This acknowledgement link is not valid (links sent before acknowledgement links named their recipient and expired no longer work); use <code>vigil alerts ack</code>.</p>"),
+        )
+            .into_response()
+    };
+    let (Some(signer), Some(grant)) = (state.settings.link_signer.as_ref(), q.grant(purpose, key))
+    else {
+        return Some(invalid());
+    };
+    let now = chrono::Utc::now();
+    match signer.verify(&grant, &q.t, now) {
+        Ok(()) => None,
+        Err(vigil_core::LinkError::Expired) => {
+            let until = chrono::DateTime::from_timestamp(grant.until, 0)
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default();
+            Some((
+                StatusCode::GONE,
+                page(&format!(
+                    "<h1>Link expired</h1><p>This acknowledgement link stopped working on {}; use <code>vigil alerts ack {}</code>.</p>",
+                    escape(&until),
+                    escape(key)
+                )),
+            )
+                .into_response())
+        }
+        Err(vigil_core::LinkError::Invalid) => {
+            // A genuine acknowledgement link used for another action: pages carry nothing else.
+            let acknowledges = purpose != "ack"
+                && q.grant("ack", key).is_some_and(|ack| {
+                    signer.verify(&ack, &q.t, now) != Err(vigil_core::LinkError::Invalid)
+                });
+            if !acknowledges {
+                return Some(invalid());
+            }
+            Some((
+                StatusCode::FORBIDDEN,
+                page(&format!(
+                    "<h1>Not allowed</h1><p>This link acknowledges {k}; it cannot {purpose} it. A responder does that with <code>vigil alerts {purpose} {k}</code>.</p>",
+                    k = escape(key),
+                    purpose = escape(purpose)
+                )),
+            )
+                .into_response())
+        }
+    }
+}
+
+/// `GET /ack/{key}?t=…&by=…&until=…`: a confirmation page (a GET never acknowledges, so a
+/// mail scanner that follows links cannot stop an escalation).
 pub async fn ack_page(
     State(state): State<AppState>,
     ApiPath(key): ApiPath<String>,
     axum::extract::Query(q): axum::extract::Query<AckLink>,
 ) -> Response {
-    if !link_ok(&state, &key, &q.t) {
-        return (StatusCode::NOT_FOUND, page("<h1>Not found</h1><p>This acknowledgement link is not valid; use <code>vigil alerts ack</code>.</p>")).into_response();
+    if let Some(refused) = check_link(&state, &key, "ack", &q) {
+        return refused;
     }
+    let query = state
+        .settings
+        .link_signer
+        .as_ref()
+        .and_then(|s| q.query(&key, s))
+        .unwrap_or_default();
     let k = escape(&key);
     page(&format!(
-        "<h1>Acknowledge {k}?</h1><p>Acknowledging tells the team you have it and stops the escalation.</p>\
-         <form method=\"post\" action=\"/ack/{k}?t={t}\"><button type=\"submit\">Acknowledge {k}</button></form>\
-         <form method=\"post\" action=\"/ack/{k}?t={t}&amp;action=resolve\"><button type=\"submit\">Resolve {k}</button></form>",
-        t = escape(&q.t)
+        "<h1>Acknowledge {k}?</h1><p>Acknowledging tells the team you, {by}, have it and stops the escalation.</p>\
+         <form method=\"post\" action=\"/ack/{k}?{query}\"><button type=\"submit\">Acknowledge {k}</button></form>",
+        by = escape(&q.by),
+        query = escape(&query)
     ))
     .into_response()
 }
 
-/// `POST /ack/{key}?t=…[&action=resolve]`: acknowledges (or resolves) the alert the link was
-/// signed for.
+/// `POST /ack/{key}?t=…&by=…&until=…`: acknowledges the alert the link was signed for, as
+/// the person it was sent to. `action=resolve` needs a link signed for resolving, which pages
+/// never carry: it is refused (403) with what to do instead.
 pub async fn ack_submit(
     State(state): State<AppState>,
     ApiPath(key): ApiPath<String>,
     axum::extract::Query(q): axum::extract::Query<AckLink>,
 ) -> Response {
-    if !link_ok(&state, &key, &q.t) {
-        return (
-            StatusCode::NOT_FOUND,
-            page("<h1>Not found</h1><p>This acknowledgement link is not valid.</p>"),
-        )
-            .into_response();
-    }
-    let Some(id) = key.strip_prefix("ALR-").and_then(|n| n.parse::<i64>().ok()) else {
-        return (StatusCode::NOT_FOUND, page("<h1>Not found</h1>")).into_response();
-    };
-    let (action, done) = match q.action.as_deref() {
+    let (action, purpose, done) = match q.action.as_deref() {
         None | Some("ack") => (
             vigil_core::AlertAction::Acknowledge,
+            "ack",
             "acknowledged</h1><p>The escalation has stopped. It is yours now.</p>",
         ),
-        Some("resolve") => (vigil_core::AlertAction::Resolve, "resolved</h1>"),
+        Some("resolve") => (vigil_core::AlertAction::Resolve, "resolve", "resolved</h1>"),
         Some(_) => {
             return (
                 StatusCode::BAD_REQUEST,
-                page("<h1>Unknown action</h1><p>A link's action is ack or resolve.</p>"),
+                page("<h1>Unknown action</h1><p>A link's action is ack.</p>"),
             )
                 .into_response();
         }
     };
-    match state
-        .store
-        .act_on_alert("acknowledgement link", id, action)
-        .await
-    {
+    if let Some(refused) = check_link(&state, &key, purpose, &q) {
+        return refused;
+    }
+    let Some(id) = key.strip_prefix("ALR-").and_then(|n| n.parse::<i64>().ok()) else {
+        return (StatusCode::NOT_FOUND, page("<h1>Not found</h1>")).into_response();
+    };
+    // The log and the audit trail say who: the person the link was signed for, and how.
+    let actor = format!("{} (link in their page)", q.by);
+    match state.store.act_on_alert(&actor, id, action).await {
         Ok(a) => page(&format!("<h1>{} {done}", escape(&a.key))).into_response(),
         Err(vigil_store::StoreError::Domain(e)) => (
             StatusCode::CONFLICT,

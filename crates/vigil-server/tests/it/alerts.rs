@@ -738,8 +738,11 @@ async fn a_rule_can_group_its_alerts_by_fields_of_the_event() {
     );
 }
 
+/// A page's link acknowledges its one alert without a login, as the person it was sent to,
+/// until it expires; it never resolves, and a link without a signed recipient and expiry (the
+/// first form) no longer works.
 #[tokio::test]
-async fn a_signed_link_acknowledges_or_resolves_one_alert_without_a_login() {
+async fn a_signed_link_acknowledges_one_alert_as_its_recipient_until_it_expires() {
     let signer = vigil_core::LinkSigner::new([9; 32]);
     let s2 = signer.clone();
     let app = crate::support::spawn_app_with(move |s| s.link_signer = Some(s2)).await;
@@ -756,45 +759,85 @@ async fn a_signed_link_acknowledges_or_resolves_one_alert_without_a_login() {
             .unwrap();
         assert_eq!(r.status(), StatusCode::CREATED);
     }
-    let t1 = signer.sign("ack", "ALR-1");
+    let now = chrono::Utc::now();
+    let q1 = signer.query(&vigil_core::LinkSigner::grant("ack", "ALR-1", "alice", now));
+    let post = |path: String| http.post(format!("{base}{path}")).send();
     let page = http
-        .get(format!("{base}/ack/ALR-1?t={t1}"))
+        .get(format!("{base}/ack/ALR-1?{q1}"))
         .send()
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
-    assert!(html.contains("Acknowledge ALR-1") && html.contains("action=resolve"));
-    // The token of ALR-1 opens nothing else.
+    assert!(
+        html.contains("Acknowledge ALR-1") && html.contains("alice"),
+        "{html}"
+    );
+    assert!(!html.contains("action=resolve"), "{html}");
+    // The link of ALR-1 opens nothing else, and nobody else's name can be put in it.
     assert_eq!(
-        http.post(format!("{base}/ack/ALR-2?t={t1}"))
-            .send()
+        post(format!("/ack/ALR-2?{q1}")).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let as_bob = q1.replace("by=alice", "by=bob");
+    assert_eq!(
+        post(format!("/ack/ALR-1?{as_bob}")).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    // Its expiry cannot be stretched, and once passed the link says it expired.
+    let until = (now + vigil_core::LINK_LIFETIME).timestamp();
+    let stretched = q1.replace(
+        &format!("until={until}"),
+        &format!("until={}", until + 86_400),
+    );
+    assert_eq!(
+        post(format!("/ack/ALR-1?{stretched}"))
             .await
             .unwrap()
             .status(),
+        StatusCode::NOT_FOUND
+    );
+    let old = signer.query(&vigil_core::LinkSigner::grant(
+        "ack",
+        "ALR-1",
+        "alice",
+        now - vigil_core::LINK_LIFETIME - chrono::TimeDelta::minutes(1),
+    ));
+    let expired = post(format!("/ack/ALR-1?{old}")).await.unwrap();
+    assert_eq!(expired.status(), StatusCode::GONE);
+    assert!(
+        expired
+            .text()
+            .await
+            .unwrap()
+            .contains("vigil alerts ack ALR-1")
+    );
+    // A link of the first form (a token for the alert alone) no longer works.
+    let t_only = q1.split('&').next().unwrap().to_owned();
+    assert_eq!(
+        post(format!("/ack/ALR-1?{t_only}")).await.unwrap().status(),
         StatusCode::NOT_FOUND
     );
     // A link cut short before its token is not valid either, and says so as a page.
     let cut = http.get(format!("{base}/ack/ALR-1")).send().await.unwrap();
     assert_eq!(cut.status(), StatusCode::NOT_FOUND);
     assert!(cut.text().await.unwrap().contains("link is not valid"));
-    let acked = http
-        .post(format!("{base}/ack/ALR-1?t={t1}"))
-        .send()
+    // Resolving needs a link signed for it, which pages never carry: refused, as a page.
+    let resolve = post(format!("/ack/ALR-1?{q1}&action=resolve"))
         .await
         .unwrap();
+    assert_eq!(resolve.status(), StatusCode::FORBIDDEN);
+    assert!(
+        resolve
+            .text()
+            .await
+            .unwrap()
+            .contains("vigil alerts resolve ALR-1")
+    );
+    let acked = post(format!("/ack/ALR-1?{q1}")).await.unwrap();
+    assert_eq!(acked.status(), StatusCode::OK);
     assert!(acked.text().await.unwrap().contains("ALR-1 acknowledged"));
-    let resolved = http
-        .post(format!("{base}/ack/ALR-1?t={t1}&action=resolve"))
-        .send()
-        .await
-        .unwrap();
-    assert!(resolved.text().await.unwrap().contains("ALR-1 resolved"));
-    let again = http
-        .post(format!("{base}/ack/ALR-1?t={t1}"))
-        .send()
-        .await
-        .unwrap();
+    let again = post(format!("/ack/ALR-1?{q1}")).await.unwrap();
     assert_eq!(again.status(), StatusCode::CONFLICT);
     let alert: Value = http
         .get(format!("{base}/api/v1/alerts/ALR-1"))
@@ -805,8 +848,9 @@ async fn a_signed_link_acknowledges_or_resolves_one_alert_without_a_login() {
         .json()
         .await
         .unwrap();
-    assert_eq!(alert["status"], "resolved");
-    assert_eq!(alert["log"][1]["actor"], "acknowledgement link");
+    assert_eq!(alert["status"], "acknowledged");
+    assert_eq!(alert["log"][1]["action"], "acknowledged");
+    assert_eq!(alert["log"][1]["actor"], "alice (link in their page)");
 }
 
 /// Guessing the report link is limited per address (10 wrong keys an hour, then 429 whatever
