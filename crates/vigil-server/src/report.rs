@@ -31,6 +31,9 @@ use crate::state::AppState;
 /// The longest description a report may have, in characters (an alert's summary holds it).
 const MAX_DESCRIPTION: usize = 20_000;
 
+/// The longest service, name or contact of a report, in characters (as the form's inputs).
+const MAX_LINE: usize = 200;
+
 /// The service of a report that names none: a placeholder for triage, never a service in an
 /// incident's scope.
 pub const UNKNOWN_SERVICE: &str = "unknown";
@@ -395,6 +398,18 @@ pub async fn raise_report(
                 )
             })?,
     };
+    // One line each: they are printed as lines of the page sent to the on-call and joined
+    // into the incident declared from the alert. The form's error page names the field.
+    for (field, value) in [
+        ("service", &r.service),
+        ("name", &r.name),
+        ("contact", &r.contact),
+    ] {
+        if let Some(value) = value {
+            vigil_core::single_line(field, value.trim(), MAX_LINE)
+                .map_err(|e| crate::store_error(e.into()))?;
+        }
+    }
     let reporter = [r.name.as_deref(), r.contact.as_deref()]
         .into_iter()
         .flatten()
@@ -402,8 +417,9 @@ pub async fn raise_report(
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join(", ");
+    // The first line, ended by a line feed or a lone carriage return alike.
     let title: String = description
-        .lines()
+        .split(['\n', '\r'])
         .next()
         .unwrap_or("")
         .chars()

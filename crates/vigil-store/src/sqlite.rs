@@ -2604,8 +2604,9 @@ async fn raise_all(
     let mut alerts = alerts;
     for (alert, _) in &mut alerts {
         // Texts from events and tools are kept, their control characters made harmless: an
-        // escape sequence would be played by every terminal listing the alert.
-        for text in [&mut alert.title, &mut alert.dedup_key, &mut alert.service] {
+        // escape sequence would be played by every terminal listing the alert. The service,
+        // origin and reporter are names, refused by `validate` with a control character.
+        for text in [&mut alert.title, &mut alert.dedup_key] {
             if let std::borrow::Cow::Owned(clean) = vigil_core::printable(text) {
                 *text = clean;
             }

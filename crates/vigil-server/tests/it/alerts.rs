@@ -923,3 +923,140 @@ async fn report_keys_cannot_be_guessed_and_only_accepted_reports_count() {
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{key}");
     }
 }
+
+/// An alert's service, source, reporter's name and contact are one line each: a line break
+/// would forge lines of the page sent to the on-call (`Service: web` then `Bcc: …`) and stop
+/// the alert being declared. They are refused, naming the field, by the API and the form; an
+/// alert stored before (with such characters) is still declared, its names put on one line.
+#[tokio::test]
+async fn alert_names_are_one_line_and_an_alert_stored_with_line_breaks_still_declares() {
+    let app = crate::support::spawn_app_with(|s| s.report_key = Some("k3y".into())).await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", app.addr);
+    let raise = |body: Value| {
+        http.post(format!("{base}/api/v1/alerts"))
+            .bearer_auth(&app.responder_token)
+            .json(&body)
+            .send()
+    };
+    let alert = |service: &str, source: &str| json!({"title": "t", "severity": "SEV3", "source": source, "service": service});
+    for (body, field) in [
+        (
+            alert("web\r\nBcc: evil5@attacker.example", "idp"),
+            "service",
+        ),
+        (alert("web\u{1b}[2J", "idp"), "service"),
+        (alert("web", "idp\nX-Evil: 1"), "source"),
+    ] {
+        let r = raise(body).await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let err: Value = r.json().await.unwrap();
+        assert_eq!(err["error"]["field"], field, "{err}");
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("one line"),
+            "{err}"
+        );
+    }
+    // A summary keeps its line breaks.
+    let mut body = alert("web", "idp");
+    body["summary"] = json!("first line\nsecond line");
+    assert_eq!(raise(body).await.unwrap().status(), StatusCode::CREATED);
+    for (body, field) in [
+        (
+            json!({"description": "odd", "name": "Bob\nBcc: x@y"}),
+            "name",
+        ),
+        (
+            json!({"description": "odd", "contact": "b@example.com\r\nX: 1"}),
+            "contact",
+        ),
+        (
+            json!({"description": "odd", "service": "vpn\u{1b}]0;pwned\u{7}"}),
+            "service",
+        ),
+    ] {
+        let r = http
+            .post(format!("{base}/api/v1/reports"))
+            .bearer_auth(&app.responder_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let err: Value = r.json().await.unwrap();
+        assert_eq!(err["error"]["field"], field, "{err}");
+    }
+    // The form answers with its page, naming the field.
+    let form = http
+        .post(format!("{base}/report/k3y"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("description=odd&name=Bob%0ABcc%3A+x%40y")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::BAD_REQUEST);
+    let page = form.text().await.unwrap();
+    assert!(
+        page.contains("<!doctype html>") && page.contains("name"),
+        "{page}"
+    );
+    // A report's title is its description's first line, a lone carriage return ending it too.
+    let r = http
+        .post(format!("{base}/report/k3y"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("description=Seen+a+phish%0DX-Evil%3A+1&name=Dana")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let listed: Value = http
+        .get(format!("{base}/api/v1/alerts?source=report"))
+        .bearer_auth(&app.responder_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let reported = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["reporter"] == "Dana")
+        .expect("the report's alert");
+    assert_eq!(reported["title"], "Reported: Seen a phish");
+
+    // An alert stored before these checks, with line breaks and an escape in its names, is
+    // declared all the same: no forged line in the summary, the service on one line.
+    let url = format!("sqlite://{}", app.data_dir.join("vigil.db").display());
+    let db = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query(
+        "UPDATE alerts SET service = 'web\r\nBcc: evil5@attacker.example', \
+         reporter = 'Bob' || char(10) || 'Bcc: x@y' || char(27) || '[2J' WHERE id = 1",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    db.close().await;
+    let declared = http
+        .post(format!("{base}/api/v1/alerts/declare"))
+        .bearer_auth(&app.responder_token)
+        .json(&json!({"alerts": ["ALR-1"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(declared.status(), StatusCode::CREATED);
+    let incident: Value = declared.json().await.unwrap();
+    let services = incident["services"].as_array().unwrap();
+    assert_eq!(services.len(), 1, "{incident}");
+    assert!(
+        !services[0].as_str().unwrap().contains(['\r', '\n']),
+        "{incident}"
+    );
+    let summary = incident["summary"].as_str().unwrap();
+    assert!(!summary.contains('\u{1b}'), "{summary}");
+    assert!(summary.lines().all(|l| !l.starts_with("Bcc:")), "{summary}");
+}
