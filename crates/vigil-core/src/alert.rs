@@ -175,12 +175,30 @@ impl PartialEq for EventJson {
 
 impl Eq for EventJson {}
 
+/// The longest service name of an alert, in characters (as of an event's service).
+pub const MAX_SERVICE: usize = 200;
+/// The longest origin of an alert (the tool that posted it), in characters.
+pub const MAX_ORIGIN: usize = 500;
+/// The longest reporter of an alert (name and contact), in characters.
+pub const MAX_REPORTER: usize = 500;
+
 impl NewAlert {
-    /// Checks the texts: title, service and dedup key non-blank, lengths bounded.
+    /// Checks the texts: title, service and dedup key non-blank, lengths bounded; the service,
+    /// origin and reporter one line each without control characters ([`crate::single_line`]:
+    /// they are printed as lines of a page and joined into an incident's scope and summary).
+    /// The title and summary may hold any text: the store makes their control characters other
+    /// than tabs and line breaks harmless ([`crate::printable`]).
     pub fn validate(&self) -> Result<(), DomainError> {
+        crate::single_line("service", &self.service, MAX_SERVICE)?;
+        if let Some(origin) = &self.origin {
+            crate::single_line("origin", origin, MAX_ORIGIN)?;
+        }
+        if let Some(reporter) = &self.reporter {
+            crate::single_line("reporter", reporter, MAX_REPORTER)?;
+        }
         for (field, value, max) in [
             ("title", &self.title, 500),
-            ("service", &self.service, 200),
+            ("service", &self.service, MAX_SERVICE),
             ("dedup_key", &self.dedup_key, 500),
         ] {
             if value.trim().is_empty() {
@@ -296,6 +314,51 @@ pub struct Alert {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_one_line_and_the_summary_keeps_its_lines() {
+        let alert = NewAlert {
+            title: "Impossible travel".into(),
+            source: AlertSource::External,
+            severity: crate::Severity::Sev3,
+            service: "web".into(),
+            dedup_key: "k".into(),
+            rule_id: None,
+            summary: Some("first\nsecond\r\nthird".into()),
+            origin: Some("idp".into()),
+            reporter: Some("Dana, dana@example.com".into()),
+            event_ids: Vec::new(),
+            events: Vec::new(),
+            times: 1,
+        };
+        assert!(alert.validate().is_ok());
+        let refused = |change: &dyn Fn(&mut NewAlert)| {
+            let mut a = alert.clone();
+            change(&mut a);
+            a.validate().unwrap_err().field()
+        };
+        assert_eq!(
+            refused(&|a| a.service = "web\r\nBcc: evil5@attacker.example".into()),
+            Some("service")
+        );
+        assert_eq!(
+            refused(&|a| a.service = "web\u{1b}[2J".into()),
+            Some("service")
+        );
+        assert_eq!(refused(&|a| a.service = "w".repeat(201)), Some("service"));
+        assert_eq!(
+            refused(&|a| a.origin = Some("idp\nX-Evil: 1".into())),
+            Some("origin")
+        );
+        assert_eq!(
+            refused(&|a| a.reporter = Some("Bob\nBcc: x@y".into())),
+            Some("reporter")
+        );
+        assert_eq!(
+            crate::one_line("web\r\nBcc: x\u{1b}"),
+            "web\u{fffd}\u{fffd}Bcc: x\u{fffd}"
+        );
+    }
 
     #[test]
     fn event_json_keeps_its_text_and_reads_flattened() {

@@ -26,6 +26,7 @@ pub mod indicator;
 pub mod links;
 pub mod marking;
 pub mod phase;
+pub mod redact;
 pub mod role;
 pub mod severity;
 pub mod timestamps;
@@ -49,9 +50,10 @@ pub use incident::{
     NewIndicator, NewNextStep, NextStep, PostMortem,
 };
 pub use indicator::{Indicator, IndicatorKind, IndicatorValue};
-pub use links::LinkSigner;
+pub use links::{LINK_LIFETIME, LinkError, LinkGrant, LinkSigner};
 pub use marking::{Category, Pap, Technique, Tlp};
 pub use phase::{Guard, Phase, PhaseChange, TransitionFacts, check_transition};
+pub use redact::redact_url;
 pub use role::{CreatedToken, Permission, Role, TokenInfo};
 pub use severity::{
     ImpactFactors, Priority, PriorityChange, Severity, SeverityChange, derive_priority,
@@ -139,6 +141,37 @@ pub fn no_control_characters(field: &'static str, value: &str) -> Result<(), Dom
             ),
         )),
         None => Ok(()),
+    }
+}
+
+/// Checks a one-line field (a name, a service, a contact): at most `max` characters and no
+/// control character at all — a line break in it would forge a line wherever it is printed
+/// (a page's e-mail body: `Service: web` then `Bcc: …`), and an escape would be played by
+/// terminals.
+pub fn single_line(field: &'static str, value: &str, max: usize) -> Result<(), DomainError> {
+    if value.chars().count() > max || value.chars().any(char::is_control) {
+        return Err(DomainError::invalid(
+            field,
+            format!(
+                "must be one line of at most {max} characters without control characters (line breaks, tabs, escapes); write it on one line"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `value` with every control character, line breaks and tabs included, replaced by U+FFFD:
+/// for one-line text stored before [`single_line`] was checked, shown where a line break
+/// would forge a line.
+pub fn one_line(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.chars().any(char::is_control) {
+        value
+            .chars()
+            .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        value.into()
     }
 }
 

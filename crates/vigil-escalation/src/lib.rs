@@ -424,10 +424,10 @@ impl Escalator {
             )
             .await?;
         }
-        let notification = self.notification(alert, team, step);
         let mut paged = Paged::default();
         for target in &targets {
             let person = &target.person;
+            let notification = self.notification(alert, (team, step), &person.name, now);
             for contact in &person.contacts {
                 if contact.kind == ContactKind::Phone {
                     self.log(
@@ -636,7 +636,8 @@ impl Escalator {
                 .await?
                 .into_iter()
                 .collect();
-            let notification = self.notification(&alert, &retry.team, &retry.label);
+            let notification =
+                self.notification(&alert, (&retry.team, &retry.label), &person.name, now);
             let page = Page {
                 alert: &alert,
                 notification: &notification,
@@ -720,7 +721,15 @@ impl Escalator {
         Ok(())
     }
 
-    fn notification(&self, alert: &Alert, team: &str, step: &str) -> Notification {
+    /// The page of `alert` for `person`: its acknowledgement link is signed for them, so the
+    /// alert's log says who acknowledged, and works for `vigil_core::LINK_LIFETIME` from `now`.
+    fn notification(
+        &self,
+        alert: &Alert,
+        (team, step): (&str, &str),
+        person: &str,
+        now: DateTime<Utc>,
+    ) -> Notification {
         let mut n = Notification::new(
             &alert.alert.title,
             alert.alert.severity.as_str(),
@@ -729,10 +738,12 @@ impl Escalator {
         .with_service(&alert.alert.service)
         .with_ack_url(match &self.links {
             Some(l) => format!(
-                "{}/ack/{}?t={}",
+                "{}/ack/{}?{}",
                 self.public_url,
                 alert.key,
-                l.sign("ack", &alert.key)
+                l.query(&vigil_core::LinkSigner::grant(
+                    "ack", &alert.key, person, now
+                ))
             ),
             None => format!("{}/api/v1/alerts/{}/ack", self.public_url, alert.key),
         })

@@ -56,4 +56,5 @@ pub use email::{email_html, email_subject, email_text};
 pub use notification::{Notification, Target, WebhookFormat};
 pub use notifier::Notifier;
 pub use payload::{generic_payload, slack_payload, teams_payload, webhook_payload};
-pub use retry::redact_url;
+/// The webhook URL redaction shared with the API's answers (see `vigil_core::redact`).
+pub use vigil_core::redact_url;

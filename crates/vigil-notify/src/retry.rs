@@ -38,23 +38,6 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// A webhook URL safe to log and store: `scheme://host[:port]`, with `/…` when there was a path
-/// or query — both are where webhook secrets are kept (Slack and Teams in the path, others in
-/// `?token=`), and user information is dropped too.
-pub fn redact_url(url: &str) -> String {
-    let Ok(parsed) = reqwest::Url::parse(url) else {
-        return "<invalid url>".to_owned();
-    };
-    let mut out = format!("{}://{}", parsed.scheme(), parsed.host_str().unwrap_or(""));
-    if let Some(port) = parsed.port() {
-        out.push_str(&format!(":{port}"));
-    }
-    if parsed.path() != "/" || parsed.query().is_some() || parsed.fragment().is_some() {
-        out.push_str("/…");
-    }
-    out
-}
-
 /// An error and its sources on one line, for the record.
 pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut out = error.to_string();
@@ -133,19 +116,5 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon", now), None);
-    }
-
-    #[test]
-    fn redaction_keeps_scheme_host_and_port_only() {
-        assert_eq!(
-            redact_url("https://hooks.slack.com/services/T0/B0/SECRET"),
-            "https://hooks.slack.com/…"
-        );
-        assert_eq!(
-            redact_url("http://user:pw@127.0.0.1:8080/h?token=SECRET"),
-            "http://127.0.0.1:8080/…"
-        );
-        assert_eq!(redact_url("https://example.org"), "https://example.org");
-        assert_eq!(redact_url("not a url SECRET"), "<invalid url>");
     }
 }

@@ -95,6 +95,26 @@ pub struct Contact {
     pub address: String,
 }
 
+impl Contact {
+    /// The contact as the API shows it: a webhook's address as `scheme://host[:port]/…`
+    /// (`vigil_core::redact_url`: its path, query and user information are its secret); an
+    /// e-mail address or phone number as written, since people must read them to call.
+    pub fn redacted(&self) -> Contact {
+        Contact {
+            kind: self.kind,
+            address: self.shown_address(),
+        }
+    }
+
+    /// The address as the API shows it (see [`Contact::redacted`]).
+    pub fn shown_address(&self) -> String {
+        match self.kind {
+            ContactKind::Webhook => vigil_core::redact_url(&self.address),
+            ContactKind::Email | ContactKind::Phone => self.address.clone(),
+        }
+    }
+}
+
 /// Kinds of contact method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -349,6 +369,19 @@ fn check_names<'a>(
 }
 
 impl OrgDocument {
+    /// The document as the API shows it, to every role: each webhook contact redacted
+    /// ([`Contact::redacted`]). The document as applied, secrets included, stays in the store
+    /// and in the audit trail (admins only).
+    pub fn redacted(&self) -> OrgDocument {
+        let mut doc = self.clone();
+        for person in &mut doc.people {
+            for contact in &mut person.contacts {
+                *contact = contact.redacted();
+            }
+        }
+        doc
+    }
+
     /// Checks the document as a whole: unique non-blank names, every person, team and
     /// schedule reference known, contact addresses of their kind, every schedule valid, delays
     /// and repeats within their bounds.

@@ -4,10 +4,16 @@
 //! `vigil serve --report-key`) and `POST /api/v1/reports` for integrations both raise an alert
 //! with the reporter's contact kept. The form is rate-limited per sender (10 reports an hour
 //! from one address) and per link (300 an hour from all), each allowance refilling as time
-//! passes, so a leaked link cannot flood the queue and one sender cannot lock the others out.
+//! passes, so a leaked link cannot flood the queue and one sender cannot lock the others out;
+//! only accepted reports count (a submission refused as unreadable, too large or invalid gives
+//! its allowance back). The key is compared in constant time and guessing it is limited: an
+//! address (an IPv6 /64) that gave 10 wrong keys in an hour is answered 429, right key or
+//! wrong, until its allowance refills.
 //!
 //! The other no-login page lives here too: the signed acknowledgement link of a page
-//! (`/ack/ALR-12?t=…`), whose GET only shows the buttons and whose POST acts.
+//! (`/ack/ALR-12?t=…&by=alice&until=…`: signed for the alert, the person paged and an expiry a
+//! week after the page), whose GET only shows the button and whose POST acknowledges as that
+//! person. It never resolves: pages carry no link signed for that.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -25,6 +31,9 @@ use crate::state::AppState;
 /// The longest description a report may have, in characters (an alert's summary holds it).
 const MAX_DESCRIPTION: usize = 20_000;
 
+/// The longest service, name or contact of a report, in characters (as the form's inputs).
+const MAX_LINE: usize = 200;
+
 /// The service of a report that names none: a placeholder for triage, never a service in an
 /// incident's scope.
 pub const UNKNOWN_SERVICE: &str = "unknown";
@@ -34,6 +43,9 @@ const REPORTS_PER_SENDER: f64 = 10.0;
 /// Reports accepted per link per window, all senders together: a leaked link cannot flood the
 /// queue, and one sender cannot use up what the others have.
 const REPORTS_PER_LINK: f64 = 300.0;
+/// Wrong report keys tried from one address (an IPv6 /64) per window before it is answered
+/// 429 whatever key it gives: a person who mistyped the link gets there, a guesser does not.
+const WRONG_KEYS_PER_SENDER: f64 = 10.0;
 /// The rate-limit window: each allowance refills over it, continuously.
 const WINDOW: Duration = Duration::from_secs(3600);
 /// Senders remembered at most; past it, those whose allowance is whole again are forgotten.
@@ -52,6 +64,19 @@ pub struct ReportLimiter {
 struct Buckets {
     link: Option<Bucket>,
     senders: std::collections::HashMap<std::net::IpAddr, Bucket>,
+    /// Wrong keys per address (IPv6 by its /64, which one host usually holds whole).
+    guesses: std::collections::HashMap<std::net::IpAddr, Bucket>,
+}
+
+/// The address a guesser is counted by: an IPv4 address, or an IPv6 address's /64.
+fn guesser(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V4(_) => ip,
+        std::net::IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            std::net::IpAddr::V6(bits.into())
+        }
+    }
 }
 
 /// An allowance of reports: what is left, as of when.
@@ -87,12 +112,73 @@ pub enum Refusal {
 }
 
 impl ReportLimiter {
-    /// Counts one report from `sender` (unknown: the link's allowance only) at `now`.
-    pub fn allow(&self, sender: Option<std::net::IpAddr>, now: Instant) -> Result<(), Refusal> {
-        let mut b = match self.buckets.lock() {
+    fn buckets(&self) -> std::sync::MutexGuard<'_, Buckets> {
+        match self.buckets.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Whether `sender` has tried so many wrong keys lately that it is refused whatever key it
+    /// gives (an unknown sender is never: nothing to count it by).
+    pub fn guessing(&self, sender: Option<std::net::IpAddr>, now: Instant) -> bool {
+        let Some(ip) = sender.map(guesser) else {
+            return false;
         };
+        self.buckets()
+            .guesses
+            .get(&ip)
+            .is_some_and(|g| g.refilled(WRONG_KEYS_PER_SENDER, now).left < 1.0)
+    }
+
+    /// Counts one wrong key from `sender`.
+    pub fn wrong_key(&self, sender: Option<std::net::IpAddr>, now: Instant) {
+        let Some(ip) = sender.map(guesser) else {
+            return;
+        };
+        let mut b = self.buckets();
+        let own = b
+            .guesses
+            .get(&ip)
+            .map_or(Bucket::full(WRONG_KEYS_PER_SENDER, now), |g| {
+                g.refilled(WRONG_KEYS_PER_SENDER, now)
+            });
+        if b.guesses.len() >= MAX_SENDERS {
+            b.guesses
+                .retain(|_, g| g.refilled(WRONG_KEYS_PER_SENDER, now).left < WRONG_KEYS_PER_SENDER);
+        }
+        b.guesses.insert(
+            ip,
+            Bucket {
+                left: (own.left - 1.0).max(0.0),
+                ..own
+            },
+        );
+    }
+
+    /// Gives back the report [`ReportLimiter::allow`] counted for a submission that was then
+    /// refused (unreadable, too large, invalid): only accepted reports use up an allowance.
+    pub fn refund(&self, sender: Option<std::net::IpAddr>, now: Instant) {
+        let mut b = self.buckets();
+        if let Some(link) = b.link {
+            let link = link.refilled(REPORTS_PER_LINK, now);
+            b.link = Some(Bucket {
+                left: (link.left + 1.0).min(REPORTS_PER_LINK),
+                ..link
+            });
+        }
+        if let Some(own) = sender.and_then(|ip| b.senders.get_mut(&ip)) {
+            let refilled = own.refilled(REPORTS_PER_SENDER, now);
+            *own = Bucket {
+                left: (refilled.left + 1.0).min(REPORTS_PER_SENDER),
+                ..refilled
+            };
+        }
+    }
+
+    /// Counts one report from `sender` (unknown: the link's allowance only) at `now`.
+    pub fn allow(&self, sender: Option<std::net::IpAddr>, now: Instant) -> Result<(), Refusal> {
+        let mut b = self.buckets();
         let link = b.link.map_or(Bucket::full(REPORTS_PER_LINK, now), |l| {
             l.refilled(REPORTS_PER_LINK, now)
         });
@@ -173,18 +259,63 @@ fn error_page(title: &str, error: ApiError) -> Response {
         .into_response()
 }
 
+/// Whether `key` is the configured report key, compared in constant time: both are hashed
+/// to SHA-256 first, so neither the time taken nor the length compared tells anything of the
+/// key.
 fn key_ok(state: &AppState, key: &str) -> bool {
-    state
+    use vigil_core::Sha256;
+    let Some(expected) = state
         .settings
         .report_key
         .as_deref()
-        .is_some_and(|k| !k.is_empty() && k == key)
+        .filter(|k| !k.is_empty())
+    else {
+        return false;
+    };
+    let (a, b) = (Sha256::of(expected.as_bytes()), Sha256::of(key.as_bytes()));
+    a.as_str()
+        .bytes()
+        .zip(b.as_str().bytes())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// The sender of a request, as the rate limits count it.
+type Peer = Option<axum::extract::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>;
+
+fn sender_of(peer: Peer) -> Option<std::net::IpAddr> {
+    peer.map(|p| p.0.0.ip().to_canonical())
+}
+
+/// The key check of both report routes: a sender that tried too many wrong keys is refused
+/// (429, whatever key it gives now, so the answer tells a guesser nothing), a wrong key is
+/// counted against its sender and answered 404.
+fn check_key(state: &AppState, key: &str, sender: Option<std::net::IpAddr>) -> Option<Response> {
+    let now = Instant::now();
+    if state.report_limiter.guessing(sender, now) {
+        return Some(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                page("<h1>Too many wrong links</h1><p>Too many reporting links that are not valid were opened from your network in the last hour. Try again later with the link your security team gave you, or call or e-mail them directly.</p>"),
+            )
+                .into_response(),
+        );
+    }
+    if key_ok(state, key) {
+        return None;
+    }
+    state.report_limiter.wrong_key(sender, now);
+    Some((StatusCode::NOT_FOUND, page("<h1>Not found</h1><p>This reporting link is not valid. Ask your security team for the current one.</p>")).into_response())
 }
 
 /// `GET /report/{key}`: the form.
-pub async fn form(State(state): State<AppState>, ApiPath(key): ApiPath<String>) -> Response {
-    if !key_ok(&state, &key) {
-        return (StatusCode::NOT_FOUND, page("<h1>Not found</h1><p>This reporting link is not valid. Ask your security team for the current one.</p>")).into_response();
+pub async fn form(
+    State(state): State<AppState>,
+    ApiPath(key): ApiPath<String>,
+    peer: Peer,
+) -> Response {
+    if let Some(refused) = check_key(&state, &key, sender_of(peer)) {
+        return refused;
     }
     page(&format!(
         "<h1>Report suspicious activity</h1>\
@@ -267,6 +398,18 @@ pub async fn raise_report(
                 )
             })?,
     };
+    // One line each: they are printed as lines of the page sent to the on-call and joined
+    // into the incident declared from the alert. The form's error page names the field.
+    for (field, value) in [
+        ("service", &r.service),
+        ("name", &r.name),
+        ("contact", &r.contact),
+    ] {
+        if let Some(value) = value {
+            vigil_core::single_line(field, value.trim(), MAX_LINE)
+                .map_err(|e| crate::store_error(e.into()))?;
+        }
+    }
     let reporter = [r.name.as_deref(), r.contact.as_deref()]
         .into_iter()
         .flatten()
@@ -274,8 +417,9 @@ pub async fn raise_report(
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join(", ");
+    // The first line, ended by a line feed or a lone carriage return alike.
     let title: String = description
-        .lines()
+        .split(['\n', '\r'])
         .next()
         .unwrap_or("")
         .chars()
@@ -315,17 +459,15 @@ pub async fn raise_report(
 pub async fn submit(
     State(state): State<AppState>,
     ApiPath(key): ApiPath<String>,
-    peer: Option<axum::extract::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    peer: Peer,
     body: axum::body::Body,
 ) -> Response {
-    if !key_ok(&state, &key) {
-        return (
-            StatusCode::NOT_FOUND,
-            page("<h1>Not found</h1><p>This reporting link is not valid.</p>"),
-        )
-            .into_response();
+    let sender = sender_of(peer);
+    if let Some(refused) = check_key(&state, &key, sender) {
+        return refused;
     }
-    let sender = peer.map(|p| p.0.0.ip().to_canonical());
+    // Counted now, so that concurrent submissions cannot overrun the allowance, and given
+    // back below when the report is refused: only accepted reports use it up.
     if let Err(refusal) = state.report_limiter.allow(sender, Instant::now()) {
         let why = match refusal {
             Refusal::Sender => "You have sent many reports in the last hour.",
@@ -337,109 +479,190 @@ pub async fn submit(
         )
             .into_response();
     }
-    let bytes = match read_body(body, MAX_FORM).await {
-        Ok(b) => b,
-        Err(e) => return error_page("Your report was not sent", e),
-    };
-    let form: NewReport = match serde_urlencoded::from_bytes(&bytes) {
-        Ok(f) => f,
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                page(&format!(
-                    "<h1>Could not read the form</h1><p>{}</p>",
-                    escape(&e.to_string())
-                )),
-            )
-                .into_response();
-        }
-    };
-    match raise_report(&state, "reporter", "report form", form).await {
+    match take_report(&state, body).await {
         Ok(alert) => page(&format!(
             "<h1>Thank you</h1><p>Your report is with the security response team as <b>{}</b>. \
              If you left a contact, they may get in touch.</p>",
             escape(&alert.key)
         ))
         .into_response(),
-        Err(e) => error_page("Your report was not sent", e),
+        Err(refused) => {
+            state.report_limiter.refund(sender, Instant::now());
+            refused
+        }
     }
 }
 
-/// The query of an acknowledgement link: its token, and what the button does.
+/// Reads, checks and raises a submitted form; a refusal is the page that says why.
+async fn take_report(
+    state: &AppState,
+    body: axum::body::Body,
+) -> Result<vigil_core::Alert, Response> {
+    let bytes = read_body(body, MAX_FORM)
+        .await
+        .map_err(|e| error_page("Your report was not sent", e))?;
+    let form: NewReport = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
+        (
+            StatusCode::BAD_REQUEST,
+            page(&format!(
+                "<h1>Could not read the form</h1><p>{}</p>",
+                escape(&e.to_string())
+            )),
+        )
+            .into_response()
+    })?;
+    raise_report(state, "reporter", "report form", form)
+        .await
+        .map_err(|e| error_page("Your report was not sent", e))
+}
+
+/// The query of an acknowledgement link: its token, the person it was sent to, its expiry,
+/// and what the button does.
 #[derive(Debug, serde::Deserialize)]
 pub struct AckLink {
     /// Missing in a link cut short: then it is not valid, like a wrong one.
     #[serde(default)]
     t: String,
-    /// `ack` (the default) or `resolve`.
+    /// The person the link was sent to (signed).
+    #[serde(default)]
+    by: String,
+    /// When the link stops working, in seconds since the Unix epoch (signed); missing in a
+    /// link of the first form, which is no longer valid.
+    #[serde(default)]
+    until: Option<i64>,
+    /// `ack` (the default) or `resolve`, which a page's link never grants.
     #[serde(default)]
     action: Option<String>,
 }
 
-fn link_ok(state: &AppState, key: &str, token: &str) -> bool {
-    state
-        .settings
-        .link_signer
-        .as_ref()
-        .is_some_and(|s| s.verify("ack", key, token))
+impl AckLink {
+    /// The link's own query (without the action), for the confirmation page's buttons.
+    fn query(&self, key: &str, signer: &vigil_core::LinkSigner) -> Option<String> {
+        let grant = self.grant("ack", key)?;
+        Some(signer.query(&grant))
+    }
+
+    fn grant<'a>(&'a self, purpose: &'a str, key: &'a str) -> Option<vigil_core::LinkGrant<'a>> {
+        Some(vigil_core::LinkGrant {
+            purpose,
+            subject: key,
+            recipient: &self.by,
+            until: self.until?,
+        })
+    }
 }
 
-/// `GET /ack/{key}?t=…`: a confirmation page (a GET never acknowledges, so a mail scanner
-/// that follows links cannot stop an escalation).
+/// Checks the link for `purpose` on alert `key`: `None` when it may act, else the page to
+/// answer with.
+fn check_link(state: &AppState, key: &str, purpose: &str, q: &AckLink) -> Option<Response> {
+    let invalid = || {
+        (
+            StatusCode::NOT_FOUND,
+            page("<h1>Not found</h1><p>This acknowledgement link is not valid (links sent before acknowledgement links named their recipient and expired no longer work); use <code>vigil alerts ack</code>.</p>"),
+        )
+            .into_response()
+    };
+    let (Some(signer), Some(grant)) = (state.settings.link_signer.as_ref(), q.grant(purpose, key))
+    else {
+        return Some(invalid());
+    };
+    let now = chrono::Utc::now();
+    match signer.verify(&grant, &q.t, now) {
+        Ok(()) => None,
+        Err(vigil_core::LinkError::Expired) => {
+            let until = chrono::DateTime::from_timestamp(grant.until, 0)
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default();
+            Some((
+                StatusCode::GONE,
+                page(&format!(
+                    "<h1>Link expired</h1><p>This acknowledgement link stopped working on {}; use <code>vigil alerts ack {}</code>.</p>",
+                    escape(&until),
+                    escape(key)
+                )),
+            )
+                .into_response())
+        }
+        Err(vigil_core::LinkError::Invalid) => {
+            // A genuine acknowledgement link used for another action: pages carry nothing else.
+            let acknowledges = purpose != "ack"
+                && q.grant("ack", key).is_some_and(|ack| {
+                    signer.verify(&ack, &q.t, now) != Err(vigil_core::LinkError::Invalid)
+                });
+            if !acknowledges {
+                return Some(invalid());
+            }
+            Some((
+                StatusCode::FORBIDDEN,
+                page(&format!(
+                    "<h1>Not allowed</h1><p>This link acknowledges {k}; it cannot {purpose} it. A responder does that with <code>vigil alerts {purpose} {k}</code>.</p>",
+                    k = escape(key),
+                    purpose = escape(purpose)
+                )),
+            )
+                .into_response())
+        }
+    }
+}
+
+/// `GET /ack/{key}?t=…&by=…&until=…`: a confirmation page (a GET never acknowledges, so a
+/// mail scanner that follows links cannot stop an escalation).
 pub async fn ack_page(
     State(state): State<AppState>,
     ApiPath(key): ApiPath<String>,
     axum::extract::Query(q): axum::extract::Query<AckLink>,
 ) -> Response {
-    if !link_ok(&state, &key, &q.t) {
-        return (StatusCode::NOT_FOUND, page("<h1>Not found</h1><p>This acknowledgement link is not valid; use <code>vigil alerts ack</code>.</p>")).into_response();
+    if let Some(refused) = check_link(&state, &key, "ack", &q) {
+        return refused;
     }
+    let query = state
+        .settings
+        .link_signer
+        .as_ref()
+        .and_then(|s| q.query(&key, s))
+        .unwrap_or_default();
     let k = escape(&key);
     page(&format!(
-        "<h1>Acknowledge {k}?</h1><p>Acknowledging tells the team you have it and stops the escalation.</p>\
-         <form method=\"post\" action=\"/ack/{k}?t={t}\"><button type=\"submit\">Acknowledge {k}</button></form>\
-         <form method=\"post\" action=\"/ack/{k}?t={t}&amp;action=resolve\"><button type=\"submit\">Resolve {k}</button></form>",
-        t = escape(&q.t)
+        "<h1>Acknowledge {k}?</h1><p>Acknowledging tells the team you, {by}, have it and stops the escalation.</p>\
+         <form method=\"post\" action=\"/ack/{k}?{query}\"><button type=\"submit\">Acknowledge {k}</button></form>",
+        by = escape(&q.by),
+        query = escape(&query)
     ))
     .into_response()
 }
 
-/// `POST /ack/{key}?t=…[&action=resolve]`: acknowledges (or resolves) the alert the link was
-/// signed for.
+/// `POST /ack/{key}?t=…&by=…&until=…`: acknowledges the alert the link was signed for, as
+/// the person it was sent to. `action=resolve` needs a link signed for resolving, which pages
+/// never carry: it is refused (403) with what to do instead.
 pub async fn ack_submit(
     State(state): State<AppState>,
     ApiPath(key): ApiPath<String>,
     axum::extract::Query(q): axum::extract::Query<AckLink>,
 ) -> Response {
-    if !link_ok(&state, &key, &q.t) {
-        return (
-            StatusCode::NOT_FOUND,
-            page("<h1>Not found</h1><p>This acknowledgement link is not valid.</p>"),
-        )
-            .into_response();
-    }
-    let Some(id) = key.strip_prefix("ALR-").and_then(|n| n.parse::<i64>().ok()) else {
-        return (StatusCode::NOT_FOUND, page("<h1>Not found</h1>")).into_response();
-    };
-    let (action, done) = match q.action.as_deref() {
+    let (action, purpose, done) = match q.action.as_deref() {
         None | Some("ack") => (
             vigil_core::AlertAction::Acknowledge,
+            "ack",
             "acknowledged</h1><p>The escalation has stopped. It is yours now.</p>",
         ),
-        Some("resolve") => (vigil_core::AlertAction::Resolve, "resolved</h1>"),
+        Some("resolve") => (vigil_core::AlertAction::Resolve, "resolve", "resolved</h1>"),
         Some(_) => {
             return (
                 StatusCode::BAD_REQUEST,
-                page("<h1>Unknown action</h1><p>A link's action is ack or resolve.</p>"),
+                page("<h1>Unknown action</h1><p>A link's action is ack.</p>"),
             )
                 .into_response();
         }
     };
-    match state
-        .store
-        .act_on_alert("acknowledgement link", id, action)
-        .await
-    {
+    if let Some(refused) = check_link(&state, &key, purpose, &q) {
+        return refused;
+    }
+    let Some(id) = key.strip_prefix("ALR-").and_then(|n| n.parse::<i64>().ok()) else {
+        return (StatusCode::NOT_FOUND, page("<h1>Not found</h1>")).into_response();
+    };
+    // The log and the audit trail say who: the person the link was signed for, and how.
+    let actor = format!("{} (link in their page)", q.by);
+    match state.store.act_on_alert(&actor, id, action).await {
         Ok(a) => page(&format!("<h1>{} {done}", escape(&a.key))).into_response(),
         Err(vigil_store::StoreError::Domain(e)) => (
             StatusCode::CONFLICT,
@@ -480,5 +703,44 @@ mod tests {
         }
         assert_eq!(limiter.allow(ip(9), start), Err(Refusal::Link));
         assert_eq!(limiter.allow(None, start), Err(Refusal::Link));
+    }
+
+    #[test]
+    fn a_refused_report_gives_its_allowance_back() {
+        let limiter = ReportLimiter::default();
+        let now = Instant::now();
+        let ip = Some(std::net::IpAddr::from([192, 0, 2, 1]));
+        for _ in 0..30 {
+            assert_eq!(limiter.allow(ip, now), Ok(()));
+            limiter.refund(ip, now);
+        }
+        for _ in 0..10 {
+            assert_eq!(limiter.allow(ip, now), Ok(()));
+        }
+        assert_eq!(limiter.allow(ip, now), Err(Refusal::Sender));
+    }
+
+    #[test]
+    fn wrong_keys_are_counted_per_address_and_ipv6_per_64() {
+        let limiter = ReportLimiter::default();
+        let now = Instant::now();
+        let v4 = Some(std::net::IpAddr::from([192, 0, 2, 1]));
+        for _ in 0..10 {
+            assert!(!limiter.guessing(v4, now));
+            limiter.wrong_key(v4, now);
+        }
+        assert!(limiter.guessing(v4, now));
+        assert!(!limiter.guessing(Some([192, 0, 2, 2].into()), now));
+        assert!(!limiter.guessing(None, now));
+        // The allowance refills: one more try a tenth of an hour later.
+        assert!(!limiter.guessing(v4, now + WINDOW / 10));
+        // An IPv6 host holds its /64 whole: hopping within it does not help.
+        let v6 = |last: u16| Some(std::net::IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0, last]));
+        for n in 0..10 {
+            limiter.wrong_key(v6(n), now);
+        }
+        assert!(limiter.guessing(v6(999), now));
+        let other = Some(std::net::IpAddr::from([0x2001, 0xdb8, 0, 2, 0, 0, 0, 1]));
+        assert!(!limiter.guessing(other, now));
     }
 }

@@ -150,12 +150,110 @@ fn clamp(limit: u32, default: u32, max: u32) -> i64 {
     i64::from(if limit == 0 { default } else { limit.min(max) })
 }
 
+/// The mode of the data directory and of the evidence folder: the owner's only.
+#[cfg(unix)]
+pub const DIR_MODE: u32 = 0o700;
+/// The mode of the database files (`vigil.db` and SQLite's `-wal` and `-shm` beside it).
+#[cfg(unix)]
+pub const DATABASE_MODE: u32 = 0o600;
+/// The mode of a stored evidence file: the owner reads it, nobody writes it.
+#[cfg(unix)]
+pub const EVIDENCE_MODE: u32 = 0o400;
+
+/// Creates `dir` (and its parents) if missing, then makes it the owner's only: created 0700,
+/// and tightened to 0700 (with a log line) when found open to the group or others.
+fn private_dir(dir: &Path) -> StoreResult<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(dir)
+            .map_err(StoreError::io(dir))?;
+        let mode = std::fs::metadata(dir)
+            .map_err(StoreError::io(dir))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(DIR_MODE))
+                .map_err(StoreError::io(dir))?;
+            tracing::warn!(
+                dir = %dir.display(),
+                was = format_args!("{mode:o}"),
+                now = format_args!("{DIR_MODE:o}"),
+                "data directory was readable by other users; made it the owner's only"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
+    Ok(())
+}
+
+/// Creates `DIR/vigil.db` 0600 before SQLite does (SQLite would create it, and its `-wal` and
+/// `-shm` files, which take the database's mode, by the umask), and tightens the three to
+/// 0600 when an older Vigil left them readable by others.
+fn private_database(dir: &Path) -> StoreResult<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let db = dir.join("vigil.db");
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(DATABASE_MODE)
+            .open(&db)
+            .map_err(StoreError::io(&db))?;
+        for name in ["vigil.db", "vigil.db-wal", "vigil.db-shm"] {
+            let path = dir.join(name);
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            if meta.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(DATABASE_MODE))
+                    .map_err(StoreError::io(&path))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// The permissions a stored evidence file gets: 0400 on Unix, read-only elsewhere.
+async fn evidence_permissions(path: &Path) -> StoreResult<std::fs::Permissions> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = path;
+        Ok(std::fs::Permissions::from_mode(EVIDENCE_MODE))
+    }
+    #[cfg(not(unix))]
+    {
+        let mut perms = tokio::fs::metadata(path)
+            .await
+            .map_err(StoreError::io(path))?
+            .permissions();
+        perms.set_readonly(true);
+        Ok(perms)
+    }
+}
+
 impl SqliteStore {
     /// Opens the store in `dir`, creating the directory, the database and the evidence folder
     /// if needed, and applies the migrations.
+    ///
+    /// On Unix the data directory and the evidence folder are the owner's only (0700: a
+    /// directory found looser is tightened, with a log line, which covers the files inside
+    /// it, the log store's included) and the database files are 0600, so no other local user
+    /// reads evidence without the custody record a download writes.
     pub async fn open(dir: &Path) -> StoreResult<Self> {
         let evidence = dir.join("evidence");
-        std::fs::create_dir_all(&evidence).map_err(StoreError::io(&evidence))?;
+        private_dir(dir)?;
+        private_dir(&evidence)?;
+        private_database(dir)?;
         let options = SqliteConnectOptions::new()
             .filename(dir.join("vigil.db"))
             .create_if_missing(true)
@@ -675,12 +773,7 @@ impl SqliteStore {
                 // disk): the bytes just received take its place, so an upload acknowledged
                 // is an upload kept.
 
-                let mut perms = tokio::fs::metadata(&tmp)
-                    .await
-                    .map_err(StoreError::io(&tmp))?
-                    .permissions();
-                perms.set_readonly(true);
-                tokio::fs::set_permissions(&tmp, perms)
+                tokio::fs::set_permissions(&tmp, evidence_permissions(&tmp).await?)
                     .await
                     .map_err(StoreError::io(&tmp))?;
                 tokio::fs::rename(&tmp, &dest)
@@ -2507,8 +2600,9 @@ async fn raise_all(
     let mut alerts = alerts;
     for (alert, _) in &mut alerts {
         // Texts from events and tools are kept, their control characters made harmless: an
-        // escape sequence would be played by every terminal listing the alert.
-        for text in [&mut alert.title, &mut alert.dedup_key, &mut alert.service] {
+        // escape sequence would be played by every terminal listing the alert. The service,
+        // origin and reporter are names, refused by `validate` with a control character.
+        for text in [&mut alert.title, &mut alert.dedup_key] {
             if let std::borrow::Cow::Owned(clean) = vigil_core::printable(text) {
                 *text = clean;
             }

@@ -1,6 +1,7 @@
 //! `vigil admin`: administer a data directory directly (no server needed): API tokens —
-//! create, list, revoke. Revocation takes effect at the next request, running server or not:
-//! every request looks its token up in the store.
+//! create, list, revoke. Revocation takes effect from the next request, running server or not:
+//! every request looks its token up in the store when it starts, so a request already in
+//! flight (a slow upload, say) finishes.
 
 use std::path::PathBuf;
 
@@ -37,8 +38,10 @@ Examples:
 
 const REVOKE_HELP: &str = "\
 Revokes a token by its id, or by its name when exactly one active token has that name. It
-stops working at the next request, also on a running server; its record stays, with the
-revocation time, and the audit trail records who revoked it.
+stops working from the next request, also on a running server; a request in flight finishes
+(a request's token is checked when it starts, so an upload already streaming its body is
+still stored). Its record stays, with the revocation time, and the audit trail records who
+revoked it.
 
 Examples:
   vigil admin revoke web-shipper --data ./vigil-data
@@ -82,7 +85,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Revoke an API token: it stops working at once.
+    /// Revoke an API token: it stops working from the next request (one in flight finishes).
     #[command(after_help = REVOKE_HELP)]
     Revoke {
         /// The token's id, or its name when one active token has it.
@@ -250,4 +253,35 @@ fn print_tokens(tokens: &[TokenInfo]) {
         ]);
     }
     outln!("{t}");
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    #[derive(Debug, Parser)]
+    struct Admin {
+        #[command(subcommand)]
+        command: super::Command,
+    }
+
+    fn help(path: &[&str]) -> String {
+        let mut command = Admin::command();
+        let mut at = &mut command;
+        for name in path {
+            at = at.find_subcommand_mut(name).expect("subcommand");
+        }
+        at.render_long_help().to_string()
+    }
+
+    /// What `admin --help` and `admin revoke --help` say about revocation must agree with
+    /// what happens: a request checks its token when it starts, so one in flight finishes.
+    #[test]
+    fn revocation_help_says_from_the_next_request_everywhere() {
+        for text in [help(&[]), help(&["revoke"])] {
+            assert!(!text.contains("at once"), "{text}");
+            assert!(text.contains("from the next request"), "{text}");
+        }
+        assert!(help(&["revoke"]).contains("a request in flight finishes"));
+    }
 }

@@ -6,8 +6,9 @@ use std::path::Path;
 use anyhow::Context;
 use vigil_store::SqliteStore;
 
-/// Creates `dir` if needed and opens its store (running migrations): for `serve` and
-/// `admin token`, which may be the first command run on a new machine.
+/// Creates `dir` if needed (0700 on Unix: the owner's only) and opens its store (running
+/// migrations): for `serve` and `admin token`, which may be the first command run on a new
+/// machine.
 pub async fn open(dir: &Path) -> anyhow::Result<SqliteStore> {
     if dir.exists() && !dir.is_dir() {
         anyhow::bail!(
@@ -15,7 +16,12 @@ pub async fn open(dir: &Path) -> anyhow::Result<SqliteStore> {
             dir.display()
         );
     }
-    std::fs::create_dir_all(dir).with_context(|| {
+    // Owner-only from the start (the store tightens a directory found looser, with a log line).
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).with_context(|| {
         format!(
             "could not create the data directory {}; check the path and its permissions",
             dir.display()

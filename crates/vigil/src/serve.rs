@@ -97,7 +97,8 @@ pub struct Args {
     #[arg(long, env = "VIGIL_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Turn on the reporting form for people without an account at /report/KEY (share the link
-    /// with staff or customers; change the key to revoke it).
+    /// with staff or customers; change the key to revoke it). 10 accepted reports an hour per
+    /// sender, 300 per link; an address that tries 10 wrong keys in an hour is refused (429).
     #[arg(long, env = "VIGIL_REPORT_KEY", hide_env_values = true)]
     pub report_key: Option<String>,
     /// SMTP server for e-mail pages, HOST:PORT (plain SMTP, e.g. a local relay).

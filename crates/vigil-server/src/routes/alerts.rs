@@ -50,6 +50,10 @@ pub async fn raise(
     ApiJson(req): ApiJson<ExternalAlert>,
 ) -> Result<(StatusCode, Json<RaiseResponse>), ApiError> {
     check_bound_service(&who, &req.service)?;
+    // The tool's name is the alert's origin, one line like its service (checked by the
+    // domain, under this field's name here).
+    vigil_core::single_line("source", &req.source, vigil_core::alert::MAX_ORIGIN)
+        .map_err(|e| store_error(e.into()))?;
     let dedup_key = req
         .dedup_key
         .clone()
@@ -309,18 +313,21 @@ fn events_as_evidence(alerts: &[Alert]) -> Vec<(NewEvidence, Vec<u8>)> {
 
 /// How an alert is named in an incident: key, severity, service, how many times it fired, who
 /// reported it (so a responder can call them back), and what it says.
+/// The service and reporter are put on one line ([`vigil_core::one_line`]): an alert stored
+/// before they were checked may hold line breaks or escapes, which must neither forge a line
+/// of the summary nor stop the incident being declared.
 fn alert_line(alert: &Alert, what: &str) -> String {
     let reporter = alert
         .alert
         .reporter
         .as_deref()
-        .map(|r| format!(", reported by {r}"))
+        .map(|r| format!(", reported by {}", vigil_core::one_line(r)))
         .unwrap_or_default();
     format!(
         "{} ({}, {}, fired {} {}{reporter}): {what}",
         alert.key,
         alert.alert.severity,
-        alert.alert.service,
+        vigil_core::one_line(&alert.alert.service),
         alert.count,
         if alert.count == 1 { "time" } else { "times" },
     )
@@ -338,7 +345,12 @@ struct AlertScope {
 
 impl AlertScope {
     async fn of(state: &AppState, alerts: &[Alert]) -> Result<AlertScope, ApiError> {
+        // A name stored before services were checked for control characters (an alert
+        // raised with `web\r\nBcc: …`) is put on one line rather than refused by the
+        // incident, so the alert can still be declared; the responder can correct the
+        // incident's services afterwards.
         fn add(list: &mut Vec<String>, name: &str) {
+            let name = vigil_core::one_line(name.trim());
             let name = name.trim();
             if !name.is_empty() && name != UNKNOWN_SERVICE && !list.iter().any(|n| n == name) {
                 list.push(name.to_owned());

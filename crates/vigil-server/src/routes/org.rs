@@ -31,7 +31,9 @@ fn state_of(version: OrgVersion, changed: bool, doc: &OrgDocument) -> OrgState {
         teams: doc.teams.len() as u64,
         services: doc.services.len() as u64,
         rules_turned_off: doc.alerting.iter().filter(|a| !a.enabled).count() as u64,
-        document: version.document,
+        // Webhook secrets never leave the server, whoever asks: the answer shows the
+        // document with each webhook redacted (the store keeps it as applied).
+        document: serde_json::to_value(doc.redacted()).unwrap_or(serde_json::Value::Null),
         warnings: Vec::new(),
     }
 }
@@ -194,7 +196,7 @@ pub async fn who(
                                     .ok()
                                     .and_then(|v| v.as_str().map(str::to_owned))
                                     .unwrap_or_default(),
-                                address: c.address.clone(),
+                                address: c.shown_address(),
                             })
                             .collect()
                     })

@@ -738,8 +738,11 @@ async fn a_rule_can_group_its_alerts_by_fields_of_the_event() {
     );
 }
 
+/// A page's link acknowledges its one alert without a login, as the person it was sent to,
+/// until it expires; it never resolves, and a link without a signed recipient and expiry (the
+/// first form) no longer works.
 #[tokio::test]
-async fn a_signed_link_acknowledges_or_resolves_one_alert_without_a_login() {
+async fn a_signed_link_acknowledges_one_alert_as_its_recipient_until_it_expires() {
     let signer = vigil_core::LinkSigner::new([9; 32]);
     let s2 = signer.clone();
     let app = crate::support::spawn_app_with(move |s| s.link_signer = Some(s2)).await;
@@ -756,45 +759,85 @@ async fn a_signed_link_acknowledges_or_resolves_one_alert_without_a_login() {
             .unwrap();
         assert_eq!(r.status(), StatusCode::CREATED);
     }
-    let t1 = signer.sign("ack", "ALR-1");
+    let now = chrono::Utc::now();
+    let q1 = signer.query(&vigil_core::LinkSigner::grant("ack", "ALR-1", "alice", now));
+    let post = |path: String| http.post(format!("{base}{path}")).send();
     let page = http
-        .get(format!("{base}/ack/ALR-1?t={t1}"))
+        .get(format!("{base}/ack/ALR-1?{q1}"))
         .send()
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
-    assert!(html.contains("Acknowledge ALR-1") && html.contains("action=resolve"));
-    // The token of ALR-1 opens nothing else.
+    assert!(
+        html.contains("Acknowledge ALR-1") && html.contains("alice"),
+        "{html}"
+    );
+    assert!(!html.contains("action=resolve"), "{html}");
+    // The link of ALR-1 opens nothing else, and nobody else's name can be put in it.
     assert_eq!(
-        http.post(format!("{base}/ack/ALR-2?t={t1}"))
-            .send()
+        post(format!("/ack/ALR-2?{q1}")).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let as_bob = q1.replace("by=alice", "by=bob");
+    assert_eq!(
+        post(format!("/ack/ALR-1?{as_bob}")).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    // Its expiry cannot be stretched, and once passed the link says it expired.
+    let until = (now + vigil_core::LINK_LIFETIME).timestamp();
+    let stretched = q1.replace(
+        &format!("until={until}"),
+        &format!("until={}", until + 86_400),
+    );
+    assert_eq!(
+        post(format!("/ack/ALR-1?{stretched}"))
             .await
             .unwrap()
             .status(),
+        StatusCode::NOT_FOUND
+    );
+    let old = signer.query(&vigil_core::LinkSigner::grant(
+        "ack",
+        "ALR-1",
+        "alice",
+        now - vigil_core::LINK_LIFETIME - chrono::TimeDelta::minutes(1),
+    ));
+    let expired = post(format!("/ack/ALR-1?{old}")).await.unwrap();
+    assert_eq!(expired.status(), StatusCode::GONE);
+    assert!(
+        expired
+            .text()
+            .await
+            .unwrap()
+            .contains("vigil alerts ack ALR-1")
+    );
+    // A link of the first form (a token for the alert alone) no longer works.
+    let t_only = q1.split('&').next().unwrap().to_owned();
+    assert_eq!(
+        post(format!("/ack/ALR-1?{t_only}")).await.unwrap().status(),
         StatusCode::NOT_FOUND
     );
     // A link cut short before its token is not valid either, and says so as a page.
     let cut = http.get(format!("{base}/ack/ALR-1")).send().await.unwrap();
     assert_eq!(cut.status(), StatusCode::NOT_FOUND);
     assert!(cut.text().await.unwrap().contains("link is not valid"));
-    let acked = http
-        .post(format!("{base}/ack/ALR-1?t={t1}"))
-        .send()
+    // Resolving needs a link signed for it, which pages never carry: refused, as a page.
+    let resolve = post(format!("/ack/ALR-1?{q1}&action=resolve"))
         .await
         .unwrap();
+    assert_eq!(resolve.status(), StatusCode::FORBIDDEN);
+    assert!(
+        resolve
+            .text()
+            .await
+            .unwrap()
+            .contains("vigil alerts resolve ALR-1")
+    );
+    let acked = post(format!("/ack/ALR-1?{q1}")).await.unwrap();
+    assert_eq!(acked.status(), StatusCode::OK);
     assert!(acked.text().await.unwrap().contains("ALR-1 acknowledged"));
-    let resolved = http
-        .post(format!("{base}/ack/ALR-1?t={t1}&action=resolve"))
-        .send()
-        .await
-        .unwrap();
-    assert!(resolved.text().await.unwrap().contains("ALR-1 resolved"));
-    let again = http
-        .post(format!("{base}/ack/ALR-1?t={t1}"))
-        .send()
-        .await
-        .unwrap();
+    let again = post(format!("/ack/ALR-1?{q1}")).await.unwrap();
     assert_eq!(again.status(), StatusCode::CONFLICT);
     let alert: Value = http
         .get(format!("{base}/api/v1/alerts/ALR-1"))
@@ -805,6 +848,215 @@ async fn a_signed_link_acknowledges_or_resolves_one_alert_without_a_login() {
         .json()
         .await
         .unwrap();
-    assert_eq!(alert["status"], "resolved");
-    assert_eq!(alert["log"][1]["actor"], "acknowledgement link");
+    assert_eq!(alert["status"], "acknowledged");
+    assert_eq!(alert["log"][1]["action"], "acknowledged");
+    assert_eq!(alert["log"][1]["actor"], "alice (link in their page)");
+}
+
+/// Guessing the report link is limited per address (10 wrong keys an hour, then 429 whatever
+/// key is given), and a sender's allowance of 10 reports an hour is used only by reports that
+/// were taken: refused submissions give theirs back.
+#[tokio::test]
+async fn report_keys_cannot_be_guessed_and_only_accepted_reports_count() {
+    let app = crate::support::spawn_app_with(|s| s.report_key = Some("k3y-for-staff".into())).await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", app.addr);
+    let submit = |key: &str, body: String| {
+        http.post(format!("{base}/report/{key}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    // Refused submissions — invalid, unreadable, too large — use up nothing.
+    for _ in 0..6 {
+        let r = submit("k3y-for-staff", "description=+".into())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let r = submit("k3y-for-staff", "description=%ZZ&x=1".into())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let r = submit(
+            "k3y-for-staff",
+            format!("description={}", "a".repeat(70_000)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    for n in 0..10 {
+        let r = submit("k3y-for-staff", format!("description=report+{n}"))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "report {n}");
+    }
+    let r = submit("k3y-for-staff", "description=one+more".into())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // Ten wrong keys (by GET or POST) are answered 404; then the address gets 429, for the
+    // right key too, so the answers tell a guesser nothing more.
+    for n in 0..10 {
+        let r = if n % 2 == 0 {
+            http.get(format!("{base}/report/GUESS{n}"))
+                .send()
+                .await
+                .unwrap()
+        } else {
+            submit(&format!("GUESS{n}"), "description=x".into())
+                .await
+                .unwrap()
+        };
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "guess {n}");
+    }
+    for key in ["GUESS10", "k3y-for-staff"] {
+        let r = http
+            .get(format!("{base}/report/{key}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{key}");
+        assert!(r.text().await.unwrap().contains("Too many wrong links"));
+        let r = submit(key, "description=x".into()).await.unwrap();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{key}");
+    }
+}
+
+/// An alert's service, source, reporter's name and contact are one line each: a line break
+/// would forge lines of the page sent to the on-call (`Service: web` then `Bcc: …`) and stop
+/// the alert being declared. They are refused, naming the field, by the API and the form; an
+/// alert stored before (with such characters) is still declared, its names put on one line.
+#[tokio::test]
+async fn alert_names_are_one_line_and_an_alert_stored_with_line_breaks_still_declares() {
+    let app = crate::support::spawn_app_with(|s| s.report_key = Some("k3y".into())).await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", app.addr);
+    let raise = |body: Value| {
+        http.post(format!("{base}/api/v1/alerts"))
+            .bearer_auth(&app.responder_token)
+            .json(&body)
+            .send()
+    };
+    let alert = |service: &str, source: &str| json!({"title": "t", "severity": "SEV3", "source": source, "service": service});
+    for (body, field) in [
+        (
+            alert("web\r\nBcc: evil5@attacker.example", "idp"),
+            "service",
+        ),
+        (alert("web\u{1b}[2J", "idp"), "service"),
+        (alert("web", "idp\nX-Evil: 1"), "source"),
+    ] {
+        let r = raise(body).await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let err: Value = r.json().await.unwrap();
+        assert_eq!(err["error"]["field"], field, "{err}");
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("one line"),
+            "{err}"
+        );
+    }
+    // A summary keeps its line breaks.
+    let mut body = alert("web", "idp");
+    body["summary"] = json!("first line\nsecond line");
+    assert_eq!(raise(body).await.unwrap().status(), StatusCode::CREATED);
+    for (body, field) in [
+        (
+            json!({"description": "odd", "name": "Bob\nBcc: x@y"}),
+            "name",
+        ),
+        (
+            json!({"description": "odd", "contact": "b@example.com\r\nX: 1"}),
+            "contact",
+        ),
+        (
+            json!({"description": "odd", "service": "vpn\u{1b}]0;pwned\u{7}"}),
+            "service",
+        ),
+    ] {
+        let r = http
+            .post(format!("{base}/api/v1/reports"))
+            .bearer_auth(&app.responder_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let err: Value = r.json().await.unwrap();
+        assert_eq!(err["error"]["field"], field, "{err}");
+    }
+    // The form answers with its page, naming the field.
+    let form = http
+        .post(format!("{base}/report/k3y"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("description=odd&name=Bob%0ABcc%3A+x%40y")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::BAD_REQUEST);
+    let page = form.text().await.unwrap();
+    assert!(
+        page.contains("<!doctype html>") && page.contains("name"),
+        "{page}"
+    );
+    // A report's title is its description's first line, a lone carriage return ending it too.
+    let r = http
+        .post(format!("{base}/report/k3y"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("description=Seen+a+phish%0DX-Evil%3A+1&name=Dana")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let listed: Value = http
+        .get(format!("{base}/api/v1/alerts?source=report"))
+        .bearer_auth(&app.responder_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let reported = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["reporter"] == "Dana")
+        .expect("the report's alert");
+    assert_eq!(reported["title"], "Reported: Seen a phish");
+
+    // An alert stored before these checks, with line breaks and an escape in its names, is
+    // declared all the same: no forged line in the summary, the service on one line.
+    let url = format!("sqlite://{}", app.data_dir.join("vigil.db").display());
+    let db = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query(
+        "UPDATE alerts SET service = 'web\r\nBcc: evil5@attacker.example', \
+         reporter = 'Bob' || char(10) || 'Bcc: x@y' || char(27) || '[2J' WHERE id = 1",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    db.close().await;
+    let declared = http
+        .post(format!("{base}/api/v1/alerts/declare"))
+        .bearer_auth(&app.responder_token)
+        .json(&json!({"alerts": ["ALR-1"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(declared.status(), StatusCode::CREATED);
+    let incident: Value = declared.json().await.unwrap();
+    let services = incident["services"].as_array().unwrap();
+    assert_eq!(services.len(), 1, "{incident}");
+    assert!(
+        !services[0].as_str().unwrap().contains(['\r', '\n']),
+        "{incident}"
+    );
+    let summary = incident["summary"].as_str().unwrap();
+    assert!(!summary.contains('\u{1b}'), "{summary}");
+    assert!(summary.lines().all(|l| !l.starts_with("Bcc:")), "{summary}");
 }

@@ -236,3 +236,80 @@ async fn escalation_bounds_are_refused_but_a_document_stored_before_them_still_r
         "{state}"
     );
 }
+
+/// A webhook's path, query and user information are its secret: no answer, to any role,
+/// carries them — the document, who is on call, the coverage report — and the document is
+/// still applied idempotently (the server compares what it stores, not what it shows).
+#[tokio::test]
+async fn webhook_secrets_never_leave_the_server() {
+    const SECRET_URL: &str = "http://bob:bobpass@127.0.0.1:18423/hook/BOBSECRETPATH?sig=BOBQUERY";
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("http://{}/api/v1{p}", app.addr);
+    let mut doc = org();
+    doc["people"][1]["contacts"] = json!([{"kind": "webhook", "address": SECRET_URL}]);
+    let leaks = |text: &str| {
+        ["BOBSECRETPATH", "BOBQUERY", "bobpass", "/hook"]
+            .iter()
+            .any(|s| text.contains(s))
+    };
+    let mut answers = Vec::new();
+    for round in 0..2 {
+        let r = http
+            .put(url("/org"))
+            .bearer_auth(&app.admin_token)
+            .json(&doc)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let state: Value = r.json().await.unwrap();
+        // Applying the same document again changes nothing.
+        assert_eq!(state["version"], 1);
+        assert_eq!(state["changed"], round == 0, "{state}");
+        answers.push(state.to_string());
+    }
+    for token in [
+        app.viewer_token(),
+        app.responder_token.clone(),
+        app.admin_token.clone(),
+    ] {
+        for path in [
+            "/org",
+            "/oncall?team=payments-secops&at=2026-12-08T12:00:00Z",
+            "/oncall?service=payments-api&at=2026-12-08T12:00:00Z",
+            "/oncall/coverage?from=2026-11-30T00:00:00Z&days=20",
+        ] {
+            let r = http
+                .get(url(path))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{path}");
+            answers.push(r.text().await.unwrap());
+        }
+    }
+    for text in &answers {
+        assert!(!leaks(text), "a webhook secret left the server: {text}");
+    }
+    // What is shown still says where pages go.
+    let who: Value = serde_json::from_str(&answers[3]).unwrap();
+    assert_eq!(who["schedules"][0]["person"], "bob", "{who}");
+    assert_eq!(
+        who["schedules"][0]["contacts"][0]["address"],
+        "http://127.0.0.1:18423/…"
+    );
+    let shown: Value = serde_json::from_str(&answers[2]).unwrap();
+    assert_eq!(
+        shown["document"]["people"][1]["contacts"][0]["address"],
+        "http://127.0.0.1:18423/…"
+    );
+    // The store keeps the document as applied: pages still reach the real address.
+    use vigil_store::Store as _;
+    let stored = app.store().await.current_org().await.unwrap().unwrap();
+    assert_eq!(
+        stored.document["people"][1]["contacts"][0]["address"],
+        SECRET_URL
+    );
+}

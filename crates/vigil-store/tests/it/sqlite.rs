@@ -435,3 +435,64 @@ async fn a_cancelled_upload_leaves_no_file_and_interrupted_ones_are_cleaned() {
     assert_eq!(h.sqlite.remove_interrupted_uploads().unwrap(), 1);
     assert!(!left.exists());
 }
+
+/// The mode bits of `path` (permissions only).
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// No other local user may read the data directory: evidence read there would bypass the
+/// "downloaded" custody record, and the database holds the whole case file.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_and_its_files_are_the_owners_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("new").join("vigil-data");
+    let s = SqliteStore::open(&dir).await.unwrap();
+    s.create_incident("ann", new_incident("a")).await.unwrap();
+    let mut r: &[u8] = b"secret bytes";
+    let ev = s
+        .add_evidence(
+            "ann",
+            &key(1),
+            NewEvidence {
+                file_name: "a.bin".into(),
+                description: None,
+            },
+            &mut r,
+        )
+        .await
+        .unwrap();
+    assert_eq!(mode(&dir), 0o700, "data directory");
+    assert_eq!(mode(&dir.join("evidence")), 0o700, "evidence folder");
+    assert_eq!(mode(&s.evidence_path(&ev.sha256)), 0o400, "evidence file");
+    for name in ["vigil.db", "vigil.db-wal", "vigil.db-shm"] {
+        let path = dir.join(name);
+        if path.exists() {
+            assert_eq!(mode(&path), 0o600, "{name}");
+        }
+    }
+}
+
+/// A data directory an older Vigil left open to others is tightened when the store opens it.
+#[cfg(unix)]
+#[tokio::test]
+async fn an_open_data_directory_is_tightened_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vigil-data");
+    drop(SqliteStore::open(&dir).await.unwrap());
+    for (path, m) in [
+        (dir.clone(), 0o755),
+        (dir.join("evidence"), 0o755),
+        (dir.join("vigil.db"), 0o644),
+    ] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(m)).unwrap();
+    }
+    drop(SqliteStore::open(&dir).await.unwrap());
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("evidence")), 0o700);
+    assert_eq!(mode(&dir.join("vigil.db")), 0o600);
+}
