@@ -741,3 +741,40 @@ fn evidence_over_the_limit_is_refused_by_size_and_downloads_stream_to_the_file()
         .collect();
     assert_eq!(left, [std::ffi::OsString::from("back.bin")]);
 }
+
+/// A second `vigil serve` on a data directory a server is using stops at once, naming the
+/// first one's process id and what to do — and never advises deleting the live index — while
+/// the commands meant to run beside a server (`admin token`, `admin tokens`, `audit verify`)
+/// still work; once the first server is gone, the directory serves again.
+#[test]
+fn a_second_server_on_the_same_data_directory_is_refused_with_the_first_ones_pid() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start(&data);
+    let second = crate::support::vigil()
+        .args(["serve", "--data", data.to_str().unwrap()])
+        .args(["--listen", "127.0.0.1:0"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    let expected = format!(
+        "another Vigil server is already using {} (pid {}); stop it or give another --data",
+        data.display(),
+        server.child.id()
+    );
+    assert!(err.contains(&expected), "{err}");
+    assert!(!err.contains("delete"), "{err}");
+    admin_token(&data, "viewer", "bob");
+    let listed = ok(run(&["admin", "tokens", "--data", data.to_str().unwrap()]));
+    assert!(listed.contains("bob"), "{listed}");
+    let verified = ok(run(&["audit", "verify", "--data", data.to_str().unwrap()]));
+    assert!(verified.starts_with("OK: "), "{verified}");
+    let health = server.cli(&token, &["incident", "list"]);
+    assert!(health.status.success());
+    drop(server);
+    let again = Server::start(&data);
+    ok(again.cli(&token, &["incident", "list"]));
+}
