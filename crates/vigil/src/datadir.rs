@@ -109,10 +109,15 @@ fn create(dir: &Path) -> anyhow::Result<()> {
 /// Opens a data directory that must already hold a Vigil database, creating nothing: for
 /// commands that only read, such as `audit verify`, where a typo must not yield an empty store.
 pub async fn open_existing(dir: &Path) -> anyhow::Result<SqliteStore> {
-    SqliteStore::open_existing(dir).await.with_context(|| {
-        format!(
-            "could not open the Vigil store in {}; give the --data directory `vigil serve` uses",
-            dir.display()
-        )
-    })
+    match SqliteStore::open_existing(dir).await {
+        Ok(store) => Ok(store),
+        // Says all there is to say: the directory and which one to give.
+        Err(e @ vigil_store::StoreError::NoDataDirectory(_)) => Err(e.into()),
+        Err(e) => Err(e).with_context(|| {
+            format!(
+                "could not open the Vigil store in {}; give the --data directory `vigil serve` uses",
+                dir.display()
+            )
+        }),
+    }
 }

@@ -646,13 +646,20 @@ fn case_work_over_the_cli() {
 fn audit_verify_creates_nothing_for_a_wrong_directory() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("typo");
-    let out = run(&["audit", "verify", "--data", missing.to_str().unwrap()]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--data"));
-    assert!(
-        !missing.exists(),
-        "a read-only command created the directory"
+    let expected = format!(
+        "error: no Vigil data directory at {}: give the --data directory that `vigil serve` uses (default ./vigil-data)\n",
+        missing.display()
     );
+    for args in [&["audit", "verify"][..], &["admin", "tokens"][..]] {
+        let out = run(&[args, &["--data", missing.to_str().unwrap()]].concat());
+        assert!(!out.status.success());
+        // One plain sentence: not the "does not exist; check the key or id" of a record.
+        assert_eq!(String::from_utf8_lossy(&out.stderr), expected, "{args:?}");
+        assert!(
+            !missing.exists(),
+            "a read-only command created the directory"
+        );
+    }
 }
 
 #[test]
