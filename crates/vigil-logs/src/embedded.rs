@@ -199,6 +199,10 @@ pub struct EmbeddedStore {
     undetected: std::ops::Range<u64>,
     /// The marks of the batches among them.
     marks: Vec<BatchMark>,
+    /// The store's lock file (`DIR/store.lock`), locked for as long as the store is open —
+    /// released after the threads are joined, as the last field — so that a second open of the
+    /// directory is refused before it cuts the journal's tail another writer is extending.
+    _lock: std::fs::File,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -311,6 +315,7 @@ impl EmbeddedStore {
         for dir in [&journal_dir, &index_dir] {
             std::fs::create_dir_all(dir).map_err(|e| LogError::io(dir, e))?;
         }
+        let lock = lock_store(&config.dir)?;
         let created = !index_dir.join("meta.json").exists();
         let index = if created {
             Index::create_in_dir(&index_dir, schema())?
@@ -365,6 +370,7 @@ impl EmbeddedStore {
             let index = index.clone();
             let reader = reader.clone();
             let journal_dir = journal_dir.clone();
+            let index_dir = index_dir.clone();
             let settings = config.clone();
             let progress = Arc::clone(&progress);
             std::thread::Builder::new()
@@ -378,6 +384,13 @@ impl EmbeddedStore {
                         Ok(writer) => {
                             let _ = opened.send(Ok(()));
                             writer
+                        }
+                        Err(tantivy::TantivyError::LockFailure(
+                            tantivy::directory::error::LockError::LockBusy,
+                            _,
+                        )) => {
+                            let _ = opened.send(Err(LogError::InUse { path: index_dir }));
+                            return;
                         }
                         Err(e) => {
                             let _ = opened.send(Err(LogError::from(e)));
@@ -436,6 +449,7 @@ impl EmbeddedStore {
             journal_dir,
             undetected,
             marks,
+            _lock: lock,
         })
     }
 
@@ -1606,6 +1620,23 @@ fn index_loop(mut ix: Indexer, interval: Duration, inbox: Receiver<IndexMsg>) {
             }
             last_commit = Instant::now();
         }
+    }
+}
+
+/// Locks `dir/store.lock` (an advisory `flock`, dropped by the kernel when the process ends,
+/// killed or not): refused with [`LogError::InUse`] while another open store holds it.
+fn lock_store(dir: &Path) -> Result<std::fs::File, LogError> {
+    let path = dir.join("store.lock");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| LogError::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LogError::InUse { path }),
+        Err(std::fs::TryLockError::Error(e)) => Err(LogError::io(&path, e)),
     }
 }
 

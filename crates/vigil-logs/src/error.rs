@@ -25,10 +25,17 @@ pub enum LogError {
         /// Byte offset of the bad frame.
         offset: u64,
     },
-    /// The search index failed.
+    /// Another process (or another open store in this one) has the store open: it is in use,
+    /// not broken.
     #[error(
-        "search index: {0}; if it persists, stop Vigil and delete the index directory to rebuild it from the journal"
+        "the log store {path} is in use by another process (another Vigil server on the same data directory?); stop that process or give this one another data directory"
     )]
+    InUse {
+        /// The store's lock file, or its index directory.
+        path: PathBuf,
+    },
+    /// The search index failed.
+    #[error("search index: {0}{advice}", advice = index_advice(.0))]
     Index(#[from] tantivy::TantivyError),
     /// The query text does not parse.
     #[error("query: {0}")]
@@ -39,6 +46,19 @@ pub enum LogError {
     /// The store's background threads have stopped (after an I/O failure or at shutdown).
     #[error("the log store has shut down ({0}); restart Vigil")]
     Closed(String),
+}
+
+/// What to do after a Tantivy error: rebuilding from the journal repairs a broken index, but
+/// never while another process holds it (deleting a live server's index).
+fn index_advice(e: &tantivy::TantivyError) -> &'static str {
+    match e {
+        tantivy::TantivyError::LockFailure(..) => {
+            "; another process holds the search index (another Vigil server on the same data directory?): stop it, or give this one another data directory"
+        }
+        _ => {
+            "; if it persists, stop Vigil (every server on this data directory) and delete the index directory to rebuild it from the journal"
+        }
+    }
 }
 
 impl LogError {

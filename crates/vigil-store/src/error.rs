@@ -12,6 +12,13 @@ pub enum StoreError {
     /// The thing named does not exist; check the key or id.
     #[error("{0} does not exist; check the key or id")]
     NotFound(String),
+    /// A command that opens an existing data directory (and creates none) was given a
+    /// directory that holds no Vigil database: usually a mistyped `--data`.
+    #[error(
+        "no Vigil data directory at {}: give the --data directory that `vigil serve` uses (default ./vigil-data)",
+        .0.display()
+    )]
+    NoDataDirectory(std::path::PathBuf),
     /// The write conflicts with what is stored (e.g. a link that already exists).
     #[error("{0}")]
     Conflict(String),

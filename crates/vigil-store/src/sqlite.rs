@@ -280,13 +280,10 @@ impl SqliteStore {
     }
 
     /// Opens an existing data directory without creating anything (for read-only commands
-    /// such as `vigil audit verify`); a missing database is [`StoreError::NotFound`].
+    /// such as `vigil audit verify`); a missing database is [`StoreError::NoDataDirectory`].
     pub async fn open_existing(dir: &Path) -> StoreResult<Self> {
         if !dir.join("vigil.db").is_file() {
-            return Err(StoreError::NotFound(format!(
-                "a Vigil database in {} (give the --data directory used by `vigil serve`)",
-                dir.display()
-            )));
+            return Err(StoreError::NoDataDirectory(dir.to_path_buf()));
         }
         Self::open(dir).await
     }

@@ -26,7 +26,10 @@ Every event received (POST /api/v1/events, syslog, `vigil ingest`) is stored dur
 DIR/logs and matched against the --rules; each match is recorded as a detection. Reload the
 rules without a restart with `kill -HUP PID` or `vigil rules reload`.
 
-The data directory is created when missing. Every API call except /api/v1/health and the API's
+The data directory is created when missing. One server runs per data directory: it holds a
+lock on DIR/vigil.lock while it runs, and a second `vigil serve` on the same directory stops at
+once, naming the first one's process id. `vigil admin` and `vigil audit verify` work on the
+directory beside a running server. Every API call except /api/v1/health and the API's
 description, /api/v1/openapi.json, needs a token:
   vigil admin token --data ./vigil-data --role admin --name alice";
 
@@ -34,7 +37,8 @@ description, /api/v1/openapi.json, needs a token:
 #[derive(Debug, clap::Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct Args {
-    /// Data directory (SQLite database and evidence files); created if missing.
+    /// Data directory (SQLite database, evidence files, the log store); created if missing.
+    /// One server per directory: a second one on it is refused.
     #[arg(long, env = "VIGIL_DATA", default_value = "vigil-data")]
     pub data: PathBuf,
     /// Address and port to listen on.
@@ -244,6 +248,9 @@ async fn serve(
     paging: Paging,
     max_index_lag: u64,
 ) -> anyhow::Result<()> {
+    // First, before anything in the directory is opened: one server per data directory. Held
+    // until this returns, after the stores are closed.
+    let _lock = crate::datadir::lock_for_server(&settings.data_dir)?;
     let store = crate::datadir::open(&settings.data_dir).await?;
     let signer = link_key(&settings.data_dir)?;
     settings.link_signer = Some(signer.clone());

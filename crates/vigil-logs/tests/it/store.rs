@@ -2008,3 +2008,43 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// A store open in one place is refused in another — before the second touches its journal —
+/// with an error that says it is in use, never the advice to delete the index (which would
+/// destroy the live one); once the first is closed, the directory opens again.
+#[test]
+fn a_store_in_use_is_refused_without_advice_to_delete_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = open(dir.path());
+    first
+        .append(vec![event("auth", "h", "t", 0, r#"{"name":"kept"}"#)])
+        .expect("append");
+    let mut config = EmbeddedConfig::new(dir.path());
+    config.index_memory_bytes = 32 * 1024 * 1024;
+    let err = EmbeddedStore::open(config).expect_err("a second open is refused");
+    assert!(matches!(err, LogError::InUse { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("in use by another process") && !message.contains("delete"),
+        "{message}"
+    );
+    drop(first);
+    let again = open(dir.path());
+    again.refresh().expect("refresh");
+    assert_eq!(names(&again, "*"), vec!["kept"]);
+}
+
+/// Tantivy's own lock failure (an index opened by something other than this store) says the
+/// same: the index is held, not broken.
+#[test]
+fn the_index_lock_held_elsewhere_is_not_called_broken() {
+    let err = LogError::from(tantivy::TantivyError::LockFailure(
+        tantivy::directory::error::LockError::LockBusy,
+        None,
+    ));
+    let message = err.to_string();
+    assert!(
+        message.contains("another process holds the search index") && !message.contains("delete"),
+        "{message}"
+    );
+}

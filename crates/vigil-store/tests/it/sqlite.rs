@@ -327,10 +327,21 @@ async fn reopening_keeps_data_and_migrations_are_idempotent() {
         Ok(1)
     );
     let nowhere = h.dir.path().join("nowhere");
-    assert!(matches!(
-        SqliteStore::open_existing(&nowhere).await,
-        Err(StoreError::NotFound(_))
-    ));
+    let Err(missing) = SqliteStore::open_existing(&nowhere).await else {
+        panic!("a directory without a database opened");
+    };
+    assert!(
+        matches!(missing, StoreError::NoDataDirectory(_)),
+        "{missing}"
+    );
+    // Says what is missing and what to give, not the "check the key or id" of a record.
+    assert_eq!(
+        missing.to_string(),
+        format!(
+            "no Vigil data directory at {}: give the --data directory that `vigil serve` uses (default ./vigil-data)",
+            nowhere.display()
+        )
+    );
     assert!(!nowhere.exists(), "open_existing creates nothing");
 }
 

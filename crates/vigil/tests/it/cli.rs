@@ -646,13 +646,20 @@ fn case_work_over_the_cli() {
 fn audit_verify_creates_nothing_for_a_wrong_directory() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("typo");
-    let out = run(&["audit", "verify", "--data", missing.to_str().unwrap()]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--data"));
-    assert!(
-        !missing.exists(),
-        "a read-only command created the directory"
+    let expected = format!(
+        "error: no Vigil data directory at {}: give the --data directory that `vigil serve` uses (default ./vigil-data)\n",
+        missing.display()
     );
+    for args in [&["audit", "verify"][..], &["admin", "tokens"][..]] {
+        let out = run(&[args, &["--data", missing.to_str().unwrap()]].concat());
+        assert!(!out.status.success());
+        // One plain sentence: not the "does not exist; check the key or id" of a record.
+        assert_eq!(String::from_utf8_lossy(&out.stderr), expected, "{args:?}");
+        assert!(
+            !missing.exists(),
+            "a read-only command created the directory"
+        );
+    }
 }
 
 #[test]
@@ -967,4 +974,41 @@ fn listing_commands_refuse_limit_zero() {
         let stderr = String::from_utf8_lossy(&refused.stderr);
         assert!(stderr.contains("0 shows nothing"), "{args:?}: {stderr}");
     }
+}
+
+/// A second `vigil serve` on a data directory a server is using stops at once, naming the
+/// first one's process id and what to do — and never advises deleting the live index — while
+/// the commands meant to run beside a server (`admin token`, `admin tokens`, `audit verify`)
+/// still work; once the first server is gone, the directory serves again.
+#[test]
+fn a_second_server_on_the_same_data_directory_is_refused_with_the_first_ones_pid() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start(&data);
+    let second = crate::support::vigil()
+        .args(["serve", "--data", data.to_str().unwrap()])
+        .args(["--listen", "127.0.0.1:0"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    let expected = format!(
+        "another Vigil server is already using {} (pid {}); stop it or give another --data",
+        data.display(),
+        server.child.id()
+    );
+    assert!(err.contains(&expected), "{err}");
+    assert!(!err.contains("delete"), "{err}");
+    admin_token(&data, "viewer", "bob");
+    let listed = ok(run(&["admin", "tokens", "--data", data.to_str().unwrap()]));
+    assert!(listed.contains("bob"), "{listed}");
+    let verified = ok(run(&["audit", "verify", "--data", data.to_str().unwrap()]));
+    assert!(verified.starts_with("OK: "), "{verified}");
+    let health = server.cli(&token, &["incident", "list"]);
+    assert!(health.status.success());
+    drop(server);
+    let again = Server::start(&data);
+    ok(again.cli(&token, &["incident", "list"]));
 }
