@@ -99,7 +99,11 @@ pub fn load_dir(path: &Path) -> Result<(Vec<RuleDoc>, Vec<Diagnostic>), LoadErro
 }
 
 /// The rules of `files`, in their order. Ids must be unique (correlations and filters name
-/// rules by them, and a match names its rule by it): a later rule with an id taken is refused.
+/// rules by them, and a match names its rule by it): a later rule with an id taken is refused —
+/// except the detection rules of one file that share an id, the parts of a Sigma 1 rule
+/// collection (`action: global` with the id, one document per logsource, as legacy sigmac
+/// converted them): they are one rule written as several searches, each part reported under
+/// the collection's id, and a filter or `--exclude-rule` naming the id applies to all of them.
 fn load_files(files: &[PathBuf]) -> (Vec<RuleDoc>, Vec<Diagnostic>) {
     // Files are read and parsed in parallel (YAML parsing is most of the loading time), then
     // gathered in path order so the result does not depend on scheduling.
@@ -121,13 +125,19 @@ fn load_files(files: &[PathBuf]) -> (Vec<RuleDoc>, Vec<Diagnostic>) {
         .collect();
     let mut docs = Vec::new();
     let mut diags = Vec::new();
-    let mut ids: HashMap<String, (PathBuf, usize)> = HashMap::new();
+    // Where each id was first seen, and whether that was a detection rule.
+    let mut ids: HashMap<String, (PathBuf, usize, bool)> = HashMap::new();
     for (d, g) in parsed {
         diags.extend(g);
         for doc in d {
             let meta = doc.meta();
+            let is_rule = matches!(doc, RuleDoc::Rule(_));
             if let Some(id) = &meta.id {
-                if let Some((file, line)) = ids.get(id) {
+                if let Some((file, line, first_is_rule)) = ids.get(id) {
+                    if is_rule && *first_is_rule && *file == meta.file {
+                        docs.push(doc);
+                        continue;
+                    }
                     diags.push(Diagnostic {
                         file: meta.file.clone(),
                         line: meta.line,
@@ -140,7 +150,7 @@ fn load_files(files: &[PathBuf]) -> (Vec<RuleDoc>, Vec<Diagnostic>) {
                     });
                     continue;
                 }
-                ids.insert(id.clone(), (meta.file.clone(), meta.line));
+                ids.insert(id.clone(), (meta.file.clone(), meta.line, is_rule));
             }
             docs.push(doc);
         }
