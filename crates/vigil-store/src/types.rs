@@ -213,7 +213,7 @@ pub struct DetectionFilter {
     pub min_level: Option<vigil_core::RuleLevel>,
     /// Only with a larger id.
     pub after_id: Option<i64>,
-    /// Page size (1–1000; 0 means the default of 100). Newest first.
+    /// Page size (1–1000; 0 means the default of 100). The most recently recorded first.
     pub limit: u32,
 }
 

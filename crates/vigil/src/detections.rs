@@ -1,5 +1,5 @@
 //! `vigil detections`: the Sigma rule matches a running server recorded on ingested events,
-//! newest first, with filters.
+//! most recently recorded first (not ordered by the events' own times), with filters.
 
 use vigil_api::events::{DetectionQuery, RuleLevel};
 
@@ -50,7 +50,7 @@ pub struct Args {
     /// Only detections with an id above this one (to follow new ones).
     #[arg(long)]
     pub after_id: Option<i64>,
-    /// How many to show, newest first (1–1000).
+    /// How many to show, most recently recorded first (1–1000).
     #[arg(long, default_value_t = 100, value_parser = crate::incident::limit::<1000>)]
     pub limit: u32,
 }
@@ -158,7 +158,7 @@ async fn list(args: Args) -> anyhow::Result<()> {
     }
     outln!("{t}");
     outln!(
-        "{} of {} detections, newest first; `vigil detections ID` shows one with its event",
+        "{} of {} detections, most recently recorded first; `vigil detections ID` shows one with its event",
         page.items.len(),
         page.total
     );

@@ -1,4 +1,5 @@
-//! Detections: Sigma rule matches recorded on ingest, newest first, for triage and tuning.
+//! Detections: Sigma rule matches recorded on ingest, most recently recorded first, for triage
+//! and tuning.
 
 use axum::Json;
 use axum::extract::State;
@@ -13,7 +14,8 @@ use crate::extract::{ApiPath, ApiQuery};
 use crate::state::AppState;
 use crate::store_error;
 
-/// Detections matching every filter given, newest first.
+/// Detections matching every filter given, most recently recorded first (an old log ingested
+/// today comes before yesterday's live events; each carries its event's own time).
 #[utoipa::path(
     get, path = "/detections", operation_id = "list_detections", tag = "detections",
     params(DetectionQuery),
