@@ -334,8 +334,9 @@ pub struct ServiceStorage {
     /// Days events of this service are kept (absent: forever).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<u32>,
-    /// When this server last stored an event of the service (its clock; absent: none since it
-    /// started).
+    /// When this server last stored an event of the service (its clock; kept across restarts
+    /// in the data directory, up to one silence check (30 s) behind after a crash; absent:
+    /// never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received: Option<DateTime<Utc>>,
     /// How long the service may send nothing before an alert is raised (`silent_after` of its

@@ -17,6 +17,7 @@ pub mod once;
 pub mod org;
 pub mod pipeline;
 pub mod preview;
+mod received;
 pub mod retention;
 pub mod rules;
 pub mod silence;

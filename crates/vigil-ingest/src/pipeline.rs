@@ -115,6 +115,8 @@ pub struct Ingestor {
     idle_unrecorded: std::sync::Mutex<Option<(Late, Arc<LoadedRules>)>>,
     /// The open alerts of services that stopped sending.
     silence: crate::silence::SilenceWatch,
+    /// Where the times services last sent are kept across restarts.
+    received: crate::received::ReceivedFile,
 }
 
 impl std::fmt::Debug for Ingestor {
@@ -385,6 +387,7 @@ impl Ingestor {
             totals: TotalCounters::default(),
             idle_unrecorded: std::sync::Mutex::default(),
             silence: crate::silence::SilenceWatch::default(),
+            received: crate::received::ReceivedFile::default(),
         }
     }
 
@@ -411,6 +414,20 @@ impl Ingestor {
     /// and the silences under way (see [`crate::silence`]). Returns how many silences it held.
     pub fn keep_silence_in(&self, path: std::path::PathBuf) -> std::io::Result<usize> {
         self.silence.keep_in(path)
+    }
+
+    /// Keeps when each service last had an event stored in `path` (in the data directory)
+    /// from now on, taking back what the last run left there, so that a restart does not make
+    /// "last received" unknown (see [`crate::received`]). Returns how many services it held.
+    pub fn keep_received_in(&self, path: std::path::PathBuf) -> std::io::Result<usize> {
+        self.received.keep_in(path, &self.totals)
+    }
+
+    /// Writes when each service last had an event stored to the file of
+    /// [`Ingestor::keep_received_in`], if it changed: at each silence check and at a clean
+    /// stop.
+    pub async fn save_received(&self) -> Result<(), IngestError> {
+        self.received.save(self.totals().services).await
     }
 
     /// What is silent now (see [`Ingestor::check_silence`]), with the open alerts.
@@ -448,6 +465,10 @@ impl Ingestor {
                     error = %e,
                     "could not check for services that stopped sending logs; trying again at the next tick"
                 ),
+            }
+            // When each service last sent, kept for the next start on the same tick.
+            if let Err(e) = self.save_received().await {
+                tracing::warn!(error = %e, "could not keep when each service last sent; trying again at the next tick");
             }
         }
     }

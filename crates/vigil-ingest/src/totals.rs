@@ -51,7 +51,8 @@ pub struct IngestTotals {
     pub latency: LatencyHistogram,
     /// Events stored per source, ordered by service then tenant.
     pub sources: Vec<SourceTotals>,
-    /// When each service last had an event stored, whatever its tenant, ordered by service:
+    /// When each service last had an event stored, whatever its tenant, ordered by service
+    /// (across restarts when the server keeps them, see `Ingestor::keep_received_in`):
     /// kept apart from `sources` so that a service is known by name even when its sources
     /// came after [`MAX_SOURCES`] others (as many tenants bring). At most [`MAX_SOURCES`]
     /// services as well.
@@ -169,7 +170,8 @@ pub(crate) struct TotalCounters {
 #[derive(Debug, Default)]
 struct Sources {
     by_source: HashMap<(String, String), SourceCount>,
-    /// When each service last had an event stored.
+    /// When each service last had an event stored (in this run, or in an earlier one: see
+    /// [`TotalCounters::heard_before`]).
     by_service: HashMap<String, DateTime<Utc>>,
 }
 
@@ -242,6 +244,19 @@ impl TotalCounters {
                 *last = (*last).max(at);
             } else if by_service.len() < MAX_SOURCES {
                 by_service.insert(service.to_owned(), at);
+            }
+        }
+    }
+
+    /// Takes back when services last had an event stored in an earlier run of the server (a
+    /// restart does not make "last received" unknown); a later time of this run wins.
+    pub fn heard_before(&self, heard: impl IntoIterator<Item = (String, DateTime<Utc>)>) {
+        let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        for (service, at) in heard {
+            if let Some(last) = sources.by_service.get_mut(&service) {
+                *last = (*last).max(at);
+            } else if sources.by_service.len() < MAX_SOURCES {
+                sources.by_service.insert(service, at);
             }
         }
     }
@@ -409,6 +424,20 @@ mod tests {
             totals.services,
             [("dns".to_owned(), at(7)), ("web".to_owned(), at(7))]
         );
+    }
+
+    #[test]
+    fn services_heard_in_an_earlier_run_keep_their_time_until_they_send_again() {
+        let counters = TotalCounters::default();
+        counters.stored_from([("web", "acme")].into_iter(), at(5));
+        counters.heard_before([("web".to_owned(), at(9)), ("dns".to_owned(), at(2))]);
+        counters.heard_before([("web".to_owned(), at(1))]);
+        assert_eq!(
+            counters.snapshot().services,
+            [("dns".to_owned(), at(2)), ("web".to_owned(), at(9))]
+        );
+        counters.stored_from([("dns", "acme")].into_iter(), at(12));
+        assert_eq!(counters.snapshot().services[0], ("dns".to_owned(), at(12)));
     }
 
     #[test]

@@ -337,6 +337,14 @@ async fn serve(
             "could not read what the silence watch kept; log sources count as silent from this start only (the file is rewritten at the next check)"
         ),
     }
+    let received_file = settings.data_dir.join(RECEIVED_FILE);
+    if let Err(e) = ingestor.keep_received_in(received_file.clone()) {
+        tracing::warn!(
+            file = %received_file.display(),
+            error = %e,
+            "could not read when each service last sent; `vigil storage stats` knows it for those heard from this start (the file is rewritten at the next check)"
+        );
+    }
     let correlations_file = settings.data_dir.join(CORRELATIONS_FILE);
     // Begun before the listeners start, so that their first batches wait for the past; with
     // no stored event there is no past, and the first batches are correlated at once.
@@ -418,6 +426,9 @@ async fn serve(
     }
     let _ = idle_clock.await;
     let _ = silence_watch.await;
+    if let Err(e) = ingestor.save_received().await {
+        tracing::warn!(error = %e, "could not keep when each service last sent; the next start knows it as of the last check");
+    }
     save_correlations(&ingestor, &correlations_file);
     let _ = retention.await;
     let _ = escalation.await;
@@ -511,6 +522,10 @@ const LATE_CORRELATIONS_FILE: &str = "correlations-late.json";
 /// Where the silence watch keeps, in the data directory, when each watched log source last
 /// had an event stored and the silences under way (see `vigil_ingest::silence`).
 const SILENCE_FILE: &str = "silence.json";
+
+/// Where the server keeps, in the data directory, when each service last had an event stored
+/// (see `Ingestor::keep_received_in`).
+const RECEIVED_FILE: &str = "received.json";
 
 /// The most stored events a start reads back to rebuild the correlation windows after a crash
 /// (the newest of the correlations' reach): a few seconds of reading.

@@ -382,6 +382,56 @@ fn sigterm_stops_the_server_cleanly() {
     );
 }
 
+/// `vigil storage stats` says when each service last sent after a restart too: the times are
+/// kept in the data directory, not only in the running server's memory.
+#[cfg(unix)]
+#[test]
+fn last_received_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let log = dir.path().join("web.jsonl");
+    std::fs::write(
+        &log,
+        "{\"@timestamp\":\"2026-01-10T10:00:00Z\",\"message\":\"hello\"}\n",
+    )
+    .unwrap();
+    let received = |server: &Server| -> serde_json::Value {
+        let stats: serde_json::Value =
+            serde_json::from_str(&ok(server.cli(&token, &["storage", "stats", "--json"]))).unwrap();
+        let web = stats["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["service"] == "web")
+            .cloned()
+            .unwrap_or_else(|| panic!("{stats}"));
+        web["received"].clone()
+    };
+    let mut server = Server::start(&data);
+    ok(server.cli(
+        &token,
+        &[
+            "ingest",
+            log.to_str().unwrap(),
+            "--service",
+            "web",
+            "--wait",
+        ],
+    ));
+    let before = received(&server);
+    assert!(before.is_string(), "{before}");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    assert!(server.child.wait().unwrap().success());
+    drop(server);
+    let again = Server::start(&data);
+    assert_eq!(received(&again), before);
+}
+
 /// Every piece of case work from the command line, checked through `--json`: severity with a
 /// reason, indicators searched across incidents and suggesting related ones, links, the action
 /// log, custody entries, the data impact, next steps, timestamp corrections, the guards and the
