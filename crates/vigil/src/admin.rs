@@ -3,6 +3,7 @@
 //! every request looks its token up in the store when it starts, so a request already in
 //! flight (a slow upload, say) finishes.
 
+use crate::output::errln;
 use std::path::PathBuf;
 
 use crate::output::{outln, print_json, table};
@@ -129,13 +130,13 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
             .map_err(|e| anyhow::anyhow!("could not create the token: {e}"))?;
             store.close().await;
             outln!("{}", created.token);
-            eprintln!(
+            errln!(
                 "created {role} token {:?} (id {}); it is shown only now — store it safely",
                 created.info.name, created.info.id
             );
             if new_directory {
                 // A mistyped --data makes a store of its own, which the server never reads.
-                eprintln!(
+                errln!(
                     "note: {} held no Vigil database, so a new one was made there; the token works only for a server started with --data {}",
                     data.display(),
                     data.display()

@@ -5,7 +5,7 @@
 use vigil_api::alerts::{AlertQuery, DeclareIncident, DismissAlert, MergeAlert};
 
 use crate::incident::{Conn, client, parse, parse_opt};
-use crate::output::{explain, outln, plural, print_json, table};
+use crate::output::{Cell, Lines, explain, one_line, outln, plural, print_json, table};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -178,16 +178,16 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                     "{} [{}] {} — {} on {} (fired {})",
                     a.key,
                     a.alert.severity,
-                    a.alert.title,
+                    one_line(&a.alert.title),
                     a.status,
-                    a.alert.service,
+                    one_line(&a.alert.service),
                     plural(a.count, "time", "times")
                 );
                 if let Some(r) = &a.alert.reporter {
-                    outln!("reported by: {r}");
+                    outln!("reported by: {}", one_line(r));
                 }
                 if let Some(o) = &a.alert.origin {
-                    outln!("origin: {o}");
+                    outln!("origin: {}", one_line(o));
                 }
                 if let Some(s) = &a.alert.summary {
                     outln!("{s}");
@@ -214,10 +214,10 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                         text.truncate(i);
                     }
                     t.add_row([
-                        crate::output::shown_time(e.at, "%Y-%m-%d %H:%M:%S"),
-                        e.actor.clone(),
-                        e.action.clone(),
-                        text,
+                        crate::output::shown_time(e.at, "%Y-%m-%d %H:%M:%S").into(),
+                        Cell::from(&e.actor),
+                        Cell::from(&e.action),
+                        Lines::of_text(&text).into(),
                     ]);
                 }
                 outln!("{t}");
@@ -347,7 +347,7 @@ const SHOWN_EVENTS: usize = 20;
 
 /// The first [`SHOWN_EVENTS`] events behind an alert, one line each (what a triager reads
 /// first), with their ids in the log store; `None` for an alert without events.
-fn events_table(alert: &vigil_api::alerts::NewAlert) -> Option<comfy_table::Table> {
+fn events_table(alert: &vigil_api::alerts::NewAlert) -> Option<crate::output::Table> {
     if alert.events.is_empty() {
         return None;
     }

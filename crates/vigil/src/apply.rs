@@ -3,6 +3,7 @@
 //! server. Idempotent: applying the same file again changes nothing, so the organisation can
 //! live in version control. `--dry-run` validates the file locally without a server.
 
+use crate::output::errln;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -89,13 +90,13 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     };
     // The server says the same after an apply; a dry run says it here.
     for w in &warnings {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
     if !args.rules.is_empty() {
         let loaded = crate::ruleset::load(&args.rules)?;
         let view = vigil_ingest::org::OrgView::new(Some(org.clone()));
         for c in view.coverage(&loaded.set) {
-            eprintln!(
+            errln!(
                 "{}: {} written for {} logs",
                 c.service,
                 crate::output::plural(c.rules as u64, "rule", "rules"),
@@ -103,7 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
             );
         }
         for w in view.coverage_warnings(&loaded.set) {
-            eprintln!("warning: {w}");
+            errln!("warning: {w}");
         }
     }
     // Said with the counts: a rule turned off by mistake would be a silent hole.
@@ -151,7 +152,7 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
             .map_err(explain)
     })?;
     for w in &state.warnings {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
     if args.conn.json {
         print_json(&state)?;

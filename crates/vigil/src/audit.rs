@@ -2,6 +2,7 @@
 //! incident and token with the state its latest entry recorded, and report OK with the counts,
 //! or the first broken link or altered record (exit code 1).
 
+use crate::output::errln;
 use std::path::PathBuf;
 
 use crate::output::{outln, plural, print_json};
@@ -90,7 +91,7 @@ fn report(v: &AuditVerification) {
                 b.problem,
                 plural(b.seq, "entry", "entries")
             );
-            eprintln!(
+            errln!(
                 "a record was changed outside Vigil; keep a copy of the data directory for investigation"
             );
         }
@@ -101,7 +102,7 @@ fn report(v: &AuditVerification) {
                 b.problem,
                 b.seq.saturating_sub(1)
             );
-            eprintln!(
+            errln!(
                 "the audit trail was changed outside Vigil; keep a copy of the data directory for investigation"
             );
         }

@@ -6,6 +6,7 @@
 //! events in batches over HTTP from several connections (and optionally syslog over TCP),
 //! reporting sustained events/s, MB/s and the batch acknowledgement latency.
 
+use crate::output::errln;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -222,7 +223,7 @@ fn detect(args: DetectArgs) -> anyhow::Result<ExitCode> {
     if !args.evtx.is_empty() {
         let collected = collect_files(&args.evtx)?;
         for e in &collected.skipped {
-            eprintln!("warning: {e}");
+            errln!("warning: {e}");
         }
         let files = collected.files;
         let mut contents: Vec<(Arc<Path>, Vec<u8>)> = Vec::new();
@@ -785,7 +786,7 @@ async fn stored_total(client: &vigil_client::Client) -> Option<u64> {
     match client.storage_stats().await {
         Ok(s) => Some(s.total_events + s.index_lag),
         Err(e) => {
-            eprintln!(
+            errln!(
                 "note: cannot read /events/stats ({e}); only the send rate is measured (use a viewer or admin token to measure storage too)"
             );
             None

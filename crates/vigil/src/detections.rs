@@ -4,7 +4,7 @@
 use vigil_api::events::{DetectionQuery, RuleLevel};
 
 use crate::incident::{Conn, client};
-use crate::output::{explain, or_dash, outln, print_json, table};
+use crate::output::{explain, one_line, or_dash, outln, print_json, table};
 
 const AFTER_HELP: &str = "\
 The server matches every ingested event against the rules of `vigil serve --rules DIR`
@@ -80,7 +80,7 @@ async fn show(conn: &Conn, id: i64) -> anyhow::Result<()> {
     outln!(
         "detection {} — {} ({}), rule {}",
         d.detection.id,
-        n.rule_title,
+        one_line(&n.rule_title),
         n.level,
         or_dash(&n.rule_id)
     );
@@ -88,13 +88,13 @@ async fn show(conn: &Conn, id: i64) -> anyhow::Result<()> {
         "event {} at {} on service {}, host {}, tenant {}; recorded {}",
         n.event_id,
         crate::output::shown_time_zoned(n.event_time, "%Y-%m-%d %H:%M:%S%.3f"),
-        or_dash(&n.service),
-        or_dash(&n.host),
-        or_dash(&n.tenant),
+        one_line(or_dash(&n.service)),
+        one_line(or_dash(&n.host)),
+        one_line(or_dash(&n.tenant)),
         crate::output::shown_time_zoned(d.detection.detected_at, "%Y-%m-%d %H:%M:%S")
     );
     if !n.tags.is_empty() {
-        outln!("tags: {}", n.tags.join(", "));
+        outln!("tags: {}", one_line(&n.tags.join(", ")));
     }
     match &d.event {
         Some(e) => outln!("{}", serde_json::to_string_pretty(&e.event)?),

@@ -1,6 +1,7 @@
 //! `vigil incident`: open, read, list and update incidents on a running server through
 //! `vigil-client`. Human tables by default, `--json` for scripts.
 
+use crate::output::errln;
 use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, Subcommand};
@@ -485,7 +486,7 @@ use anyhow::Context;
 use vigil_api::types::*;
 use vigil_client::Client;
 
-use crate::output::{explain, outln, plural, print_json, table};
+use crate::output::{Cell, Lines, explain, one_line, outln, plural, print_json, table};
 
 pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -1045,7 +1046,7 @@ async fn indicator(conn: &Conn, command: IndicatorCommand) -> anyhow::Result<()>
 }
 
 /// An incident's indicators, removed ones with who removed them and why.
-fn indicator_table(indicators: &[vigil_core::Indicator]) -> comfy_table::Table {
+fn indicator_table(indicators: &[vigil_core::Indicator]) -> crate::output::Table {
     let mut t = table(["INDICATOR", "KIND", "VALUE", "NOTE", "STATUS"]);
     for i in indicators {
         let status = match (&i.removed_by, &i.removal_reason) {
@@ -1138,12 +1139,12 @@ async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
                 let (sha, size) = evidence_to_stdout(&c, &key, &id).await?;
                 // Standard output holds the evidence: the summary goes to standard error.
                 if conn.json {
-                    eprintln!(
+                    errln!(
                         "{}",
                         serde_json::json!({"path": "-", "sha256": sha, "size": size})
                     );
                 } else {
-                    eprintln!("wrote {size} bytes to standard output (sha256 {sha} verified)");
+                    errln!("wrote {size} bytes to standard output (sha256 {sha} verified)");
                 }
                 return Ok(());
             } else {
@@ -1444,7 +1445,7 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         opt(t.map(|t| crate::output::shown_time_zoned(t, "%Y-%m-%d %H:%M:%S")))
     };
     let duration = |s: Option<i64>| opt(s.map(crate::output::span));
-    outln!("{} — {}", inc.key, inc.title);
+    outln!("{} — {}", inc.key, one_line(&inc.title));
     let mut t = table(["FIELD", "VALUE"]);
     let impact = &inc.data_impact;
     let durations = inc.timestamps.durations();
@@ -1465,31 +1466,39 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         })
         .collect();
     let links: Vec<String> = inc.links.iter().map(|l| l.key.to_string()).collect();
-    let rows: Vec<(&str, String)> = vec![
-        ("id", inc.id.to_string()),
-        ("phase", inc.phase.to_string()),
-        ("severity", inc.severity.to_string()),
-        ("priority", inc.priority.to_string()),
-        ("category", opt(inc.category.map(|c| c.to_string()))),
-        ("summary", inc.summary.clone()),
-        ("services", joined_or_dash(&inc.services, ", ")),
-        ("tenants", joined_or_dash(&inc.tenants, ", ")),
-        ("customer-facing", inc.customer_facing.to_string()),
-        ("TLP / PAP", format!("{} / {}", inc.tlp, inc.pap)),
-        ("ATT&CK", joined_or_dash(&techniques, ", ")),
-        ("root cause", opt(inc.root_cause.clone())),
+    let rows: Vec<(&str, Cell)> = vec![
+        ("id", inc.id.to_string().into()),
+        ("phase", inc.phase.to_string().into()),
+        ("severity", inc.severity.to_string().into()),
+        ("priority", inc.priority.to_string().into()),
+        ("category", opt(inc.category.map(|c| c.to_string())).into()),
+        ("summary", Lines::of_text(&inc.summary).into()),
+        ("services", joined_or_dash(&inc.services, ", ").into()),
+        ("tenants", joined_or_dash(&inc.tenants, ", ").into()),
+        ("customer-facing", inc.customer_facing.to_string().into()),
+        ("TLP / PAP", format!("{} / {}", inc.tlp, inc.pap).into()),
+        ("ATT&CK", joined_or_dash(&techniques, ", ").into()),
+        ("root cause", Lines::of_text(&opt(inc.root_cause.clone())).into()),
         (
             "post-mortem",
-            opt(inc
+            Lines::of_text(&opt(inc
                 .post_mortem
                 .as_ref()
-                .map(|p| format!("{} (by {})", p.summary, p.recorded_by))),
+                .map(|p| format!("{} (by {})", p.summary, p.recorded_by))))
+            .into(),
         ),
-        ("next steps", joined_or_dash(&steps, "\n")),
+        (
+            "next steps",
+            match steps.is_empty() {
+                true => "-".into(),
+                false => Lines(steps).into(),
+            },
+        ),
         (
             "data impact",
-            format!(
-                "customer data: {}, personal data: {}, disclosed: {}, modified: {}, destroyed: {}{}{}",
+            Lines(
+                [format!(
+                    "customer data: {}, personal data: {}, disclosed: {}, modified: {}, destroyed: {}{}",
                 impact.customer_data,
                 impact.personal_data,
                 impact.disclosed,
@@ -1500,36 +1509,40 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
                     .as_deref()
                     .map(|b| format!(" (assessed by {b})"))
                     .unwrap_or_default(),
-                if impact.requires_notification() {
-                    "\na data breach: the notification process applies"
-                } else {
-                    ""
-                }
-            ),
+                )]
+                .into_iter()
+                .chain(
+                    impact
+                        .requires_notification()
+                        .then(|| "a data breach: the notification process applies".to_owned()),
+                )
+                .collect(),
+            )
+            .into(),
         ),
-        ("linked incidents", joined_or_dash(&links, ", ")),
-        ("evidence", inc.evidence.len().to_string()),
-        ("action log", plural(inc.action_count, "entry", "entries")),
-        ("first activity", time(inc.timestamps.first_activity)),
-        ("detected", time(inc.timestamps.detected)),
-        ("acknowledged", time(inc.timestamps.acknowledged)),
-        ("declared", time(inc.timestamps.declared)),
-        ("contained", time(inc.timestamps.contained)),
-        ("eradicated", time(inc.timestamps.eradicated)),
-        ("recovered", time(inc.timestamps.recovered)),
-        ("closed", time(inc.timestamps.closed)),
-        ("time to detect", duration(durations.time_to_detect_seconds)),
+        ("linked incidents", joined_or_dash(&links, ", ").into()),
+        ("evidence", inc.evidence.len().to_string().into()),
+        ("action log", plural(inc.action_count, "entry", "entries").into()),
+        ("first activity", time(inc.timestamps.first_activity).into()),
+        ("detected", time(inc.timestamps.detected).into()),
+        ("acknowledged", time(inc.timestamps.acknowledged).into()),
+        ("declared", time(inc.timestamps.declared).into()),
+        ("contained", time(inc.timestamps.contained).into()),
+        ("eradicated", time(inc.timestamps.eradicated).into()),
+        ("recovered", time(inc.timestamps.recovered).into()),
+        ("closed", time(inc.timestamps.closed).into()),
+        ("time to detect", duration(durations.time_to_detect_seconds).into()),
         (
             "time to acknowledge",
-            duration(durations.time_to_acknowledge_seconds),
+            duration(durations.time_to_acknowledge_seconds).into(),
         ),
         (
             "time to contain",
-            duration(durations.time_to_contain_seconds),
+            duration(durations.time_to_contain_seconds).into(),
         ),
         (
             "time to recover",
-            duration(durations.time_to_recover_seconds),
+            duration(durations.time_to_recover_seconds).into(),
         ),
         (
             "opened by",
@@ -1537,11 +1550,12 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
                 "{} at {}",
                 inc.created_by,
                 crate::output::shown_time_zoned(inc.created_at, "%Y-%m-%d %H:%M:%S")
-            ),
+            )
+            .into(),
         ),
     ];
     for (k, v) in rows {
-        t.add_row([k.to_owned(), v]);
+        t.add_row([Cell::from(k), v]);
     }
     outln!("{t}");
     if !inc.indicators.is_empty() {
@@ -1631,15 +1645,15 @@ async fn show_recent_actions(c: &Client, inc: &Incident) -> anyhow::Result<()> {
 }
 
 /// Action-log entries as a table, the time column headed `when`.
-fn actions_table(when: &str, entries: &[ActionEntry]) -> comfy_table::Table {
+fn actions_table(when: &str, entries: &[ActionEntry]) -> crate::output::Table {
     let when = crate::output::time_column(when);
     let mut t = table([when.as_str(), "WHO", "KIND", "WHAT"]);
     for e in entries {
         t.add_row([
-            crate::output::shown_time(e.at, "%Y-%m-%d %H:%M:%S"),
-            e.actor.clone(),
-            e.kind.to_string(),
-            e.text.clone(),
+            crate::output::shown_time(e.at, "%Y-%m-%d %H:%M:%S").into(),
+            Cell::from(&e.actor),
+            e.kind.to_string().into(),
+            Lines::of_text(&e.text).into(),
         ]);
     }
     t

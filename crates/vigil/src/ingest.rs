@@ -19,6 +19,7 @@
 //! a server down too long) and started again sends the same keys, and the server answers the
 //! batches it stored before from its record of them instead of storing them twice.
 
+use crate::output::errln;
 use std::fmt;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -357,7 +358,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut walk_errors = Problems::default();
     for e in &collected.skipped {
         let p = Problem::new(e.path(), None, e.reason());
-        eprintln!("warning: {p}");
+        errln!("warning: {p}");
         walk_errors.push(p);
     }
     let files = collected.files;
@@ -499,7 +500,7 @@ async fn ingest(
                 expiring += resp.expiring;
                 for p in rejections(&resp, &batch.origins, &paths) {
                     if let Some(bar) = &progress {
-                        bar.suspend(|| eprintln!("rejected: {p}"));
+                        bar.suspend(|| errln!("rejected: {p}"));
                     }
                     rejected.push(p);
                 }
@@ -624,8 +625,8 @@ async fn send_batch(
                     attempt + 1
                 );
                 match progress {
-                    Some(bar) => bar.suspend(|| eprintln!("{note}")),
-                    None => eprintln!("{note}"),
+                    Some(bar) => bar.suspend(|| errln!("{note}")),
+                    None => errln!("{note}"),
                 }
                 tokio::time::sleep(wait).await;
                 attempt += 1;
@@ -868,8 +869,8 @@ impl Reader<'_> {
     fn problem(&mut self, path: &Path, pos: Option<Pos>, reason: String) {
         let p = Problem::new(path, pos, reason);
         match self.progress {
-            Some(bar) => bar.suspend(|| eprintln!("warning: {p}")),
-            None => eprintln!("warning: {p}"),
+            Some(bar) => bar.suspend(|| errln!("warning: {p}")),
+            None => errln!("warning: {p}"),
         }
         self.stats.errors.push(p);
     }

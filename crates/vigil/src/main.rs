@@ -1,5 +1,6 @@
 //! `vigil`: the one binary. `main` only parses arguments and dispatches to one module per subcommand.
 
+use crate::output::errln;
 mod admin;
 mod alerts;
 mod apply;
@@ -25,7 +26,16 @@ use clap::{Parser, Subcommand};
 
 /// Vigil — security incident response: cases, Sigma detection, on-call and post-mortems.
 #[derive(Debug, Parser)]
-#[command(name = "vigil", version, about, long_about = None)]
+#[command(
+    name = "vigil",
+    version,
+    about,
+    long_about = None,
+    after_help = "Human output (tables, `show`, summaries, warnings) shows text from logs, alerts and reports \
+                  as escapes where it would act on the terminal: a line break, carriage return or tab as \
+                  \\n, \\r, \\t; other control characters and bidirectional overrides as \\u{1b}, \\u{202e}. \
+                  --json, --raw, --format jsonl and csv keep the text exactly."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -101,7 +111,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             if err.downcast_ref::<output::UsageError>().is_some() {
                 // As clap ends a run on arguments it refuses.
                 std::process::ExitCode::from(2)

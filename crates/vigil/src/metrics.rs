@@ -3,6 +3,7 @@
 //! spans, and the time the whole collection spans. It reads the files as `vigil hunt` does
 //! (every format, gzip, every core, a progress bar), running no rule.
 
+use crate::output::errln;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -120,7 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     .into_iter()
     .flatten()
     {
-        eprintln!("{line}");
+        errln!("{line}");
     }
     let (files_read, errors) = (scanned.files_read, scanned.errors);
     if args.json {

@@ -1,31 +1,70 @@
 //! Terminal helpers shared by the commands: `--json` printing, human tables (comfy-table),
 //! turning a server error into a message that says what to do next, progress bars by bytes,
 //! and refusing `-` when nothing is piped in.
+//!
+//! Human output shows text Vigil did not write: event values, host names, rule titles,
+//! reporters' words. None of it reaches the terminal as it came: [`one_line`] shows line breaks
+//! and tabs as `\n`, `\r`, `\t` and every other character that would act on the terminal or
+//! reorder the text (C0 and C1 controls, DEL, the bidirectional overrides and isolates of
+//! "Trojan Source", line and paragraph separators) as its escape, `\u{1b}`; [`Table`] runs every
+//! cell through it, [`outln!`] and [`errln!`] the lines they print through [`text`], which
+//! keeps line breaks. Machine output (`--json`, `--raw`, JSON lines, CSV) is written as it is
+//! ([`outraw!`], [`print_json`]).
+
+use std::borrow::Cow;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{ContentArrangement, Table};
+use comfy_table::{ContentArrangement, Table as ComfyTable};
 use serde::Serialize;
 use vigil_api::error::ErrorCode;
 use vigil_client::ClientError;
 
-/// `println!` for a command's output: when stdout is closed (`vigil … | head`) the command
-/// ends quietly, where `println!` would panic with "failed printing to stdout: Broken pipe".
+/// `println!` for a command's human output: when stdout is closed (`vigil … | head`) the
+/// command ends quietly, where `println!` would panic with "failed printing to stdout: Broken
+/// pipe". The text is shown through [`text`]: what it quotes cannot act on the terminal.
 macro_rules! outln {
     () => {
-        $crate::output::write_line(format_args!(""))
+        $crate::output::write_line(format_args!(""), true)
     };
     ($($arg:tt)*) => {
-        $crate::output::write_line(format_args!($($arg)*))
+        $crate::output::write_line(format_args!($($arg)*), true)
     };
 }
 pub(crate) use outln;
 
-/// Writes one line to stdout for [`outln!`]. A closed pipe ends the process with success: the
-/// reader has all it asked for, and nothing is left half-written (results are printed last).
-pub fn write_line(args: std::fmt::Arguments<'_>) {
+/// [`outln!`] for machine output (JSON, a token): written byte for byte, as a program reading
+/// it expects.
+macro_rules! outraw {
+    ($($arg:tt)*) => {
+        $crate::output::write_line(format_args!($($arg)*), false)
+    };
+}
+pub(crate) use outraw;
+
+/// `eprintln!` for messages that may quote text Vigil did not write (an event's value, a
+/// rule's title, a server's message): shown through [`text`].
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::output::write_err(format_args!($($arg)*))
+    };
+}
+pub(crate) use errln;
+
+/// Writes one line to stdout for [`outln!`] (`clean`: through [`text`]) and [`outraw!`]. A
+/// closed pipe ends the process with success: the reader has all it asked for, and nothing is
+/// left half-written (results are printed last).
+pub fn write_line(args: std::fmt::Arguments<'_>, clean: bool) {
     use std::io::Write;
+    let mut line = match args.as_str() {
+        Some(s) => s.to_owned(),
+        None => args.to_string(),
+    };
+    if clean && let Cow::Owned(shown) = text(&line) {
+        line = shown;
+    }
+    line.push('\n');
     let mut out = std::io::stdout().lock();
-    match write_or_closed(out.write_fmt(args).and_then(|()| out.write_all(b"\n"))) {
+    match write_or_closed(out.write_all(line.as_bytes())) {
         Ok(false) => {}
         Ok(true) => std::process::exit(0),
         Err(e) => {
@@ -33,6 +72,59 @@ pub fn write_line(args: std::fmt::Arguments<'_>) {
             std::process::exit(1);
         }
     }
+}
+
+/// Writes one line to stderr for [`errln!`], through [`text`].
+pub fn write_err(args: std::fmt::Arguments<'_>) {
+    let line = args.to_string();
+    eprintln!("{}", text(&line));
+}
+
+/// Whether `c`, printed, would act on the terminal or on the order of the text around it
+/// rather than show: the control characters (C0, DEL, C1), the bidirectional embeddings,
+/// overrides and isolates (U+202A–U+202E, U+2066–U+2069: "Trojan Source"), and the line and
+/// paragraph separators U+2028 and U+2029.
+pub fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}'
+        )
+}
+
+/// `value` on one line as a terminal may show it: a line feed, carriage return or tab as `\n`,
+/// `\r`, `\t`; every other character of [`is_unsafe`] as its escape (`\u{1b}`, `\u{202e}`), so
+/// the responder sees what was sent without the terminal acting on it. Backslashes are left
+/// as they are (Windows paths stay readable); `--json` has the exact text.
+pub fn one_line(value: &str) -> Cow<'_, str> {
+    escape(value, false)
+}
+
+/// `value` as [`one_line`] shows it, but keeping its line breaks (a line feed, or a carriage
+/// return and line feed, as a line feed): for text that is several lines, as a report or a
+/// table printed whole.
+pub fn text(value: &str) -> Cow<'_, str> {
+    escape(value, true)
+}
+
+fn escape(value: &str, keep_lines: bool) -> Cow<'_, str> {
+    if !value.chars().any(is_unsafe) {
+        return value.into();
+    }
+    let mut out = String::with_capacity(value.len() + 16);
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' if keep_lines => out.push('\n'),
+            '\r' if keep_lines && chars.peek() == Some(&'\n') => {}
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if is_unsafe(c) => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    out.into()
 }
 
 /// The zone the tables of the commands without `--timezone` (incidents, alerts, rules, storage)
@@ -152,7 +244,7 @@ pub fn write_or_closed(result: std::io::Result<()>) -> anyhow::Result<bool> {
 
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    outln!("{}", serde_json::to_string_pretty(value)?);
+    outraw!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
@@ -262,14 +354,83 @@ pub fn or_dash(s: &str) -> &str {
     if s.is_empty() { "-" } else { s }
 }
 
-/// A table with Vigil's style and the given header.
-pub fn table(header: impl Into<comfy_table::Row>) -> Table {
-    let mut table = Table::new();
+/// A table with Vigil's style and the given header: the one way to build a human table.
+pub fn table<H: Into<Cell>>(header: impl IntoIterator<Item = H>) -> Table {
+    let mut table = ComfyTable::new();
     table
         .load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(header);
-    table
+        .set_header(header.into_iter().map(|h| h.into().0).collect::<Vec<_>>());
+    Table(table)
+}
+
+/// A human table (comfy-table) whose every cell is shown through [`one_line`], or line by line
+/// for [`Lines`]: a value from a log cannot act on the terminal, nor pass for another row.
+pub struct Table(ComfyTable);
+
+impl Table {
+    /// Adds a row, each cell made safe to show.
+    pub fn add_row<C: Into<Cell>>(&mut self, cells: impl IntoIterator<Item = C>) -> &mut Self {
+        self.0
+            .add_row(cells.into_iter().map(|c| c.into().0).collect::<Vec<_>>());
+        self
+    }
+
+    /// The table's layout, for what [`table`] does not set (column constraints).
+    pub fn layout(&mut self) -> &mut ComfyTable {
+        &mut self.0
+    }
+}
+
+impl std::fmt::Display for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A table cell's text, made safe to show: built from a string (through [`one_line`]) or from
+/// [`Lines`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Cell(String);
+
+impl From<&str> for Cell {
+    fn from(value: &str) -> Self {
+        Cell(one_line(value).into_owned())
+    }
+}
+
+impl From<&String> for Cell {
+    fn from(value: &String) -> Self {
+        Cell::from(value.as_str())
+    }
+}
+
+impl From<String> for Cell {
+    fn from(value: String) -> Self {
+        match one_line(&value) {
+            Cow::Borrowed(_) => Cell(value),
+            Cow::Owned(shown) => Cell(shown),
+        }
+    }
+}
+
+impl From<Lines> for Cell {
+    fn from(value: Lines) -> Self {
+        let shown: Vec<Cow<'_, str>> = value.0.iter().map(|l| one_line(l)).collect();
+        Cell(shown.join("\n"))
+    }
+}
+
+/// A cell of several lines: each part shown through [`one_line`] (a line break in a value
+/// shows as `\n`, so it cannot pass for a part of its own), the parts one per line.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Lines(pub Vec<String>);
+
+impl Lines {
+    /// Free text (a summary, a note) with its own line breaks kept, a line per part.
+    pub fn of_text(text: &str) -> Lines {
+        Lines(text.lines().map(str::to_owned).collect())
+    }
 }
 
 /// What satisfies a phase guard from the command line (the API's refusal names the guard and
@@ -417,6 +578,69 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",-1,\"'-enc a,b\",plain\n"
         );
+    }
+
+    #[test]
+    fn text_from_outside_cannot_act_on_the_terminal() {
+        let cases = [
+            (
+                "plain C:\\Windows\\cmd.exe é 日本",
+                "plain C:\\Windows\\cmd.exe é 日本",
+            ),
+            (
+                "esc \u{1b}]0;pwned\u{7}\u{1b}[2J here",
+                "esc \\u{1b}]0;pwned\\u{7}\\u{1b}[2J here",
+            ),
+            ("u\u{1b}[31mred", "u\\u{1b}[31mred"),
+            ("a\nb\r\nc\td", "a\\nb\\r\\nc\\td"),
+            (
+                "nul\u{0} del\u{7f} csi\u{9b}2J",
+                "nul\\u{0} del\\u{7f} csi\\u{9b}2J",
+            ),
+            (
+                "admin\u{202e}fdp.exe \u{2066}x\u{2069}",
+                "admin\\u{202e}fdp.exe \\u{2066}x\\u{2069}",
+            ),
+            ("a\u{2028}b", "a\\u{2028}b"),
+        ];
+        for (value, shown) in cases {
+            assert_eq!(one_line(value), shown, "{value:?}");
+            assert!(!one_line(value).chars().any(is_unsafe), "{value:?}");
+        }
+        assert!(matches!(one_line("nothing to do"), Cow::Borrowed(_)));
+        // Text of several lines keeps its line breaks (CRLF as LF), nothing else.
+        assert_eq!(
+            text("title\r\nsecond \u{1b}[2J\rline\n\tend"),
+            "title\nsecond \\u{1b}[2J\\rline\n\\tend"
+        );
+    }
+
+    #[test]
+    fn table_cells_stay_on_their_line_and_lines_cells_keep_their_parts() {
+        let mut t = table(["WHAT", "DETAILS"]);
+        t.add_row([
+            Cell::from("evil\u{1b}]0;x\u{7}\nfake: row"),
+            Lines(vec![
+                "CommandLine: a\nUser: SYSTEM".into(),
+                "Image: b\u{202e}".into(),
+            ])
+            .into(),
+        ]);
+        let shown = t.to_string();
+        assert!(!shown.chars().any(|c| is_unsafe(c) && c != '\n'), "{shown}");
+        assert!(
+            shown.contains("evil\\u{1b}]0;x\\u{7}\\nfake: row"),
+            "{shown}"
+        );
+        // Two parts, two lines; the line break inside the first is shown, not obeyed.
+        let lines: Vec<&str> = shown.lines().filter(|l| l.contains(": ")).collect();
+        assert_eq!(lines.len(), 2, "{shown}");
+        assert!(
+            lines[0].contains("CommandLine: a\\nUser: SYSTEM"),
+            "{shown}"
+        );
+        assert!(lines[1].contains("Image: b\\u{202e}"), "{shown}");
+        assert_eq!(Cell::from(Lines::of_text("one\r\ntwo")).0, "one\ntwo");
     }
 
     #[test]

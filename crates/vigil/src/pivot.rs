@@ -118,7 +118,7 @@ fn show(p: &PivotResponse, zone: &LocalZone) {
 }
 
 /// A two-column table of counts.
-pub fn counts_table(what: &str, counts: &[ValueCount]) -> comfy_table::Table {
+pub fn counts_table(what: &str, counts: &[ValueCount]) -> crate::output::Table {
     let mut t = table([what, "EVENTS"]);
     for c in counts {
         t.add_row([value_or_none(&c.value), c.count.to_string()]);

@@ -4,18 +4,18 @@
 //! ingested events with, and reading its rule directories again. `vigil rules preview`: rules
 //! not loaded yet, run by a running server over the events it holds.
 
+use crate::output::errln;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::json;
 use vigil_api::events::RulePreviewRequest;
 use vigil_sigma::RuleDoc;
 
 use crate::incident::{Conn, client};
-use crate::output::{explain, outln, print_json, table};
+use crate::output::{Cell, explain, outln, print_json, table};
 use crate::ruleset;
 
 /// Subcommands of `vigil rules`.
@@ -116,7 +116,7 @@ fn preview(args: PreviewArgs) -> anyhow::Result<ExitCode> {
             let content = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             for problem in vigil_sigma::parse_str(&content, &file).1 {
-                eprintln!("warning: {problem}");
+                errln!("warning: {problem}");
             }
             text.push_str("\n---\n");
             text.push_str(&content);
@@ -250,19 +250,21 @@ fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
             "HIGHEST NOW",
         ]);
         for c in &status.correlations {
-            t.add_row([
-                c.title.clone(),
-                c.kind.clone(),
-                c.group_by.join(", "),
-                vigil_sigma::format_timespan(c.timespan_seconds.saturating_mul(1000)),
-                c.condition.clone(),
-                c.groups.to_string(),
-                c.events.to_string(),
+            let row: [Cell; 9] = [
+                c.title.as_str().into(),
+                c.kind.as_str().into(),
+                c.group_by.join(", ").into(),
+                vigil_sigma::format_timespan(c.timespan_seconds.saturating_mul(1000)).into(),
+                c.condition.as_str().into(),
+                c.groups.to_string().into(),
+                c.events.to_string().into(),
                 c.oldest
                     .map(|t| crate::output::shown_time_zoned(t, "%Y-%m-%d %H:%M:%S"))
-                    .unwrap_or_else(|| "-".into()),
-                highest(&c.top_groups),
-            ]);
+                    .unwrap_or_else(|| "-".into())
+                    .into(),
+                highest(&c.top_groups).into(),
+            ];
+            t.add_row(row);
         }
         outln!("{t}");
         for late in &status.correlations_late {
@@ -331,23 +333,24 @@ fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// A correlation's top groups, one a line: `user=root: 4` (`acme / user=root: 4` with a tenant).
-fn highest(groups: &[vigil_api::events::CorrelationGroup]) -> String {
-    groups
-        .iter()
-        .map(|g| {
-            let value = vigil_detect::value_text(g.value);
-            let group = if g.group.is_empty() {
-                "(all)"
-            } else {
-                &g.group
-            };
-            match g.tenant.as_str() {
-                "" => format!("{group}: {value}"),
-                tenant => format!("{tenant} / {group}: {value}"),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+fn highest(groups: &[vigil_api::events::CorrelationGroup]) -> crate::output::Lines {
+    crate::output::Lines(
+        groups
+            .iter()
+            .map(|g| {
+                let value = vigil_detect::value_text(g.value);
+                let group = if g.group.is_empty() {
+                    "(all)"
+                } else {
+                    &g.group
+                };
+                match g.tenant.as_str() {
+                    "" => format!("{group}: {value}"),
+                    tenant => format!("{tenant} / {group}: {value}"),
+                }
+            })
+            .collect(),
+    )
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -423,52 +426,44 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             "load_ms": loaded.load_time.as_secs_f64() * 1e3,
             "compile_ms": loaded.compile_time.as_secs_f64() * 1e3,
         });
-        outln!("{}", serde_json::to_string_pretty(&out)?);
+        crate::output::outraw!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         if !rejected.is_empty() {
-            let mut table = Table::new();
-            table.load_preset(UTF8_FULL_CONDENSED);
-            table.set_header(["file:line", "rule", "reason"]);
+            let mut t = table(["file:line", "rule", "reason"]);
             for d in &rejected {
-                table.add_row([
+                t.add_row([
                     format!("{}:{}", d.file.display(), d.line),
                     d.rule.clone().unwrap_or_default(),
                     d.reason(),
                 ]);
             }
-            outln!("Rejected\n{table}\n");
+            outln!("Rejected\n{t}\n");
         }
-        let mut table = Table::new();
-        table.load_preset(UTF8_FULL_CONDENSED);
-        table.set_header(["product/category/service", "rules"]);
+        let mut t = table(["product/category/service", "rules"]);
         for (k, n) in &per_logsource {
-            table.add_row([k.clone(), n.to_string()]);
+            t.add_row([k.clone(), n.to_string()]);
         }
-        outln!("Rules per logsource\n{table}\n");
+        outln!("Rules per logsource\n{t}\n");
         if !without_values.is_empty() {
-            let mut table = Table::new();
-            table.load_preset(UTF8_FULL_CONDENSED);
-            table.set_header(["placeholder", "rules"]);
+            let mut t = table(["placeholder", "rules"]);
             for (name, rules) in &without_values {
-                table.add_row([format!("%{name}%"), rules.to_string()]);
+                t.add_row([format!("%{name}%"), rules.to_string()]);
             }
             outln!(
-                "Placeholders without values (the values that use them match nothing; give them with --placeholders FILE)\n{table}\n"
+                "Placeholders without values (the values that use them match nothing; give them with --placeholders FILE)\n{t}\n"
             );
         }
         if !filter_warnings.is_empty() {
-            let mut table = Table::new();
-            table.load_preset(UTF8_FULL_CONDENSED);
-            table.set_header(["file:line", "filter", "warning"]);
+            let mut t = table(["file:line", "filter", "warning"]);
             for d in &filter_warnings {
-                table.add_row([
+                t.add_row([
                     format!("{}:{}", d.file.display(), d.line),
                     d.rule.clone().unwrap_or_default(),
                     d.reason(),
                 ]);
             }
             outln!(
-                "Filters that reach fewer rules than they name (loaded all the same: they may be for rules of another set)\n{table}\n"
+                "Filters that reach fewer rules than they name (loaded all the same: they may be for rules of another set)\n{t}\n"
             );
         }
         if aggregations > 0 {

@@ -3,6 +3,7 @@
 //! aggregation (`| count by FIELD`, `| top N FIELD`, `| rare N FIELD`). Also the helpers the
 //! other log commands share: the time window flags and a one-line summary of an event.
 
+use crate::output::errln;
 use std::io::Write;
 
 use anyhow::bail;
@@ -510,17 +511,17 @@ fn print_aggregation(
 /// events it could not see yet, on stderr so that output piped to a script stays clean.
 pub fn print_warnings(warnings: &[String], not_yet_searchable: u64) {
     for w in warnings {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
     if not_yet_searchable > 0 {
-        eprintln!(
+        errln!(
             "note: {not_yet_searchable} acknowledged events are not searchable yet (indexing catches up within seconds; `vigil storage stats` shows how far behind it is)"
         );
     }
 }
 
 /// The table of events: time (in `zone`), service, host, tenant and a summary of each.
-pub fn events_table(events: &[EventRecord], zone: &LocalZone) -> comfy_table::Table {
+pub fn events_table(events: &[EventRecord], zone: &LocalZone) -> crate::output::Table {
     let header = time_header(zone);
     let mut t = table([header.as_str(), "SERVICE", "HOST", "TENANT", "EVENT"]);
     for e in events {

@@ -12,6 +12,7 @@
 //! on stderr, counted in the summary's errors and skipped.
 
 pub mod census;
+use crate::output::errln;
 mod report;
 pub mod scan;
 mod select;
@@ -330,11 +331,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })?;
     let rejected = loaded.load_diagnostics.len() + loaded.compile_diagnostics.len();
     for warning in &filter_warnings {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
     let unvalued = vigil_sigma::placeholders_without_values(&loaded.docs, &loaded.placeholders);
     if !unvalued.is_empty() {
-        eprintln!("{}", placeholders_warning(&unvalued));
+        errln!("{}", placeholders_warning(&unvalued));
     }
     let set = loaded.set;
     let rules_loaded = match &choice {
@@ -352,13 +353,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     if rejected > 0 {
-        eprintln!(
+        errln!(
             "{} rejected; run `vigil rules check` on the rule folders for details",
             crate::output::plural(rejected as u64, "rule", "rules")
         );
     }
     for id in &unknown_exclusions {
-        eprintln!("warning: --exclude-rule {id}: no loaded rule has this id");
+        errln!("warning: --exclude-rule {id}: no loaded rule has this id");
     }
     let reported = match &choice {
         Some(choice) => choice.resolve(&set),
@@ -373,7 +374,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         // Only those are compiled and run, with what their correlations count.
         let counted = set.rules().len().saturating_sub(kept as usize + searched);
-        eprintln!(
+        errln!(
             "reporting the matches of {} of the {} loaded{}",
             crate::output::plural(kept, "rule", "rules"),
             choice.loaded,
@@ -513,7 +514,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     let secs = elapsed.as_secs_f64().max(1e-9);
-    eprintln!(
+    errln!(
         "{}, {}, {}, {}, {} in {secs:.2} s ({:.0} events/s, {:.1} MB/s){stopped}",
         plural(scanned.files_read, "file", "files"),
         plural(events, "event", "events"),
@@ -535,18 +536,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     .into_iter()
     .flatten()
     {
-        eprintln!("{line}");
+        errln!("{line}");
     }
     if searched > 0 {
-        eprintln!(
+        errln!(
             "{}",
             terms::found_line(&set, tally.matched_rules(), searched)
         );
     }
     tally.add_correlations(&correlations);
-    eprint!("{}", tally.summary(&set, &args.zone.timezone));
+    let summary = tally.summary(&set, &args.zone.timezone);
+    if !summary.is_empty() {
+        errln!("{}", summary.trim_end_matches('\n'));
+    }
     if let Some(hint) = long_table_hint(args.format, hits) {
-        eprintln!("{hint}");
+        errln!("{hint}");
     }
     // The hunt ran: what it could not read was warned about and counted above.
     Ok(ExitCode::SUCCESS)

@@ -14,10 +14,11 @@ use vigil_sigma::Level;
 
 use super::Format;
 use super::scan::MatchedEvent;
-use crate::output::KEY_FIELDS;
+use crate::output::{Cell, KEY_FIELDS, Lines};
 
-/// A row of the table: time, level, rule, computer, file, record, details.
-pub type Row = [String; 7];
+/// A row of the table: time, level, rule, computer, file, record, details; made safe to show
+/// by the thread that found the match.
+pub type Row = [Cell; 7];
 
 /// Renders matches in the output format as they are found, so that the threads that find them
 /// share the work and a match is kept as its output, not as its event.
@@ -129,7 +130,11 @@ impl Tally {
         for (rule, n) in rules.iter().take(TOP) {
             let rule = set.rule(*rule);
             let level = rule.level().as_str();
-            let _ = writeln!(out, "  {n:>8}  {level:<13}  {}", rule.title());
+            let _ = writeln!(
+                out,
+                "  {n:>8}  {level:<13}  {}",
+                crate::output::one_line(rule.title())
+            );
         }
         let mut computers: Vec<(&str, u64)> = self
             .computers
@@ -144,9 +149,9 @@ impl Tally {
         );
         for (computer, n) in computers.iter().take(TOP) {
             let name = if computer.is_empty() {
-                "(none named)"
+                "(none named)".into()
             } else {
-                computer
+                crate::output::one_line(computer)
             };
             let _ = writeln!(out, "  {n:>8}  {name}");
         }
@@ -180,13 +185,14 @@ impl Renderer<'_> {
             Format::Table => out.rows.push([
                 m.timestamp
                     .map(|t| format_timestamp_in(t, self.zone))
-                    .unwrap_or_default(),
-                rule.level().as_str().to_string(),
-                rule.title().to_string(),
-                host,
-                short_path(m.file, self.inputs),
-                m.record_id.to_string(),
-                details_for(rule, m.event),
+                    .unwrap_or_default()
+                    .into(),
+                rule.level().as_str().into(),
+                rule.title().into(),
+                host.into(),
+                short_path(m.file, self.inputs).into(),
+                m.record_id.to_string().into(),
+                Lines(details_for(rule, m.event)).into(),
             ]),
             Format::Jsonl => {
                 let line = MatchLine {
@@ -227,7 +233,7 @@ impl Renderer<'_> {
                     host,
                     m.file.display().to_string(),
                     m.record_id.to_string(),
-                    details_for(rule, m.event).replace('\n', "; "),
+                    details_for(rule, m.event).join("\n").replace('\n', "; "),
                 ];
                 crate::output::csv_row(&mut out.text, &row);
             }
@@ -340,18 +346,13 @@ pub fn write_table(
     inputs: &[PathBuf],
     zone: &LocalZone,
 ) -> anyhow::Result<()> {
-    use comfy_table::{
-        ColumnConstraint, ContentArrangement, Table, Width, presets::UTF8_FULL_CONDENSED,
-    };
+    use comfy_table::{ColumnConstraint, Width};
     if rows.is_empty() && correlations.is_empty() {
         writeln!(out, "no matches")?;
         return Ok(());
     }
-    let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_content_arrangement(ContentArrangement::Dynamic);
-    table.set_header([
-        &format!("time ({zone})"),
+    let mut table = crate::output::table([
+        format!("time ({zone})").as_str(),
         "level",
         "rule",
         "computer",
@@ -377,14 +378,15 @@ pub fn write_table(
     // A narrow terminal wraps the long columns (rule, computer, file, details), never the
     // time, the level or the record number: those keep the width of their longest cell.
     for column in [0, 1, 5] {
-        let Some(widest) = table
+        let layout = table.layout();
+        let Some(widest) = layout
             .column_max_content_widths()
             .get(column)
             .map(|w| *w + 2)
         else {
             continue;
         };
-        if let Some(c) = table.column_mut(column) {
+        if let Some(c) = layout.column_mut(column) {
             c.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(widest)));
         }
     }
@@ -465,7 +467,7 @@ fn computer(event: &JsonEvent) -> String {
 
 /// [`details`], led for a `--search` match by the value the term was found in (the reason the
 /// event is listed; the key fields may not hold it).
-fn details_for(rule: &RuleMeta, event: &JsonEvent) -> String {
+fn details_for(rule: &RuleMeta, event: &JsonEvent) -> Vec<String> {
     if let Some(term) = super::terms::term_of(rule) {
         let found = super::terms::value_holding(event.value(), &term.to_lowercase());
         return details_from(event, found);
@@ -485,7 +487,7 @@ fn details_for(rule: &RuleMeta, event: &JsonEvent) -> String {
     if chosen.is_empty() {
         details(event)
     } else {
-        chosen.join("\n")
+        chosen
     }
 }
 
@@ -501,12 +503,13 @@ fn shorten(text: String) -> String {
     }
 }
 
-fn details(event: &JsonEvent) -> String {
+fn details(event: &JsonEvent) -> Vec<String> {
     details_from(event, None)
 }
 
-/// The key fields of `event`, after `first` (a field name and its value) when given.
-fn details_from(event: &JsonEvent, first: Option<(String, String)>) -> String {
+/// The key fields of `event`, after `first` (a field name and its value) when given: a part
+/// per field, each `Field: value`.
+fn details_from(event: &JsonEvent, first: Option<(String, String)>) -> Vec<String> {
     let mut shown: Vec<String> = Vec::new();
     let mut parts = Vec::new();
     if let Some((name, text)) = first {
@@ -536,7 +539,7 @@ fn details_from(event: &JsonEvent, first: Option<(String, String)>) -> String {
             }
         }
     }
-    parts.join("\n")
+    parts
 }
 
 fn time_text(ts: Option<i64>) -> String {

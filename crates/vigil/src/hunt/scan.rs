@@ -9,6 +9,7 @@
 //! only while fewer than a few are waiting to be written, unless the unit belongs to the file
 //! being written: that file can always finish, so the hunt never stalls.
 
+use crate::output::errln;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::mpsc;
@@ -240,8 +241,8 @@ impl<'f> ScanTally<'f> {
     /// Prints a warning, above the bar when there is one (it would be drawn over).
     pub fn warn(&self, message: &str) {
         match &self.bar {
-            Some(bar) => bar.suspend(|| eprintln!("warning: {message}")),
-            None => eprintln!("warning: {message}"),
+            Some(bar) => bar.suspend(|| errln!("warning: {message}")),
+            None => errln!("warning: {message}"),
         }
     }
 

@@ -3,6 +3,7 @@
 mod cli;
 mod durability;
 mod escalation;
+mod escapes;
 mod hunt;
 mod layers;
 mod logs;
