@@ -41,7 +41,7 @@ fn the_parts_of_a_collection_share_its_id() {
     )
     .unwrap();
     std::fs::write(root.join("b.yml"), rule("id-c", "A copy")).unwrap();
-    let (docs, diags) = vigil_sigma::load_dirs(&[root.clone()]).unwrap();
+    let (docs, diags) = vigil_sigma::load_dirs(std::slice::from_ref(&root)).unwrap();
     let loaded: Vec<(&str, Option<&str>, usize)> = docs
         .iter()
         .map(|d| {
