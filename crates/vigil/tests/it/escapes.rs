@@ -90,31 +90,35 @@ fn untrusted_text_is_shown_escaped_in_human_output_and_kept_in_machine_output() 
     assert_eq!(played(&pivot), Vec::<char>::new(), "{pivot}");
     assert!(pivot.contains(r"ws\u{202e}exe.1"), "{pivot}");
 
-    // An external tool's alert: its source is shown on one line, whatever it holds.
-    let source = "edr\u{1b}]0;x\u{7}\nreported by: the CEO";
-    let status = crate::support::runtime().block_on(async {
-        reqwest::Client::new()
-            .post(format!("{}/api/v1/alerts", server.url))
-            .bearer_auth(&token)
-            .json(&json!({
-                "title": "Beacon \u{1b}[8mhidden",
-                "severity": "SEV3",
-                "source": source,
-                "service": "app",
-                "summary": "first line\r\nsecond \u{202e}line\u{1b}[2J",
-            }))
-            .send()
-            .await
-            .unwrap()
-            .status()
-    });
+    // An external tool's alert: a source with control characters or a line break is refused
+    // (it would forge lines of the page mail); one with a bidi override is taken and shown
+    // escaped.
+    let post = |source: &str| {
+        crate::support::runtime().block_on(async {
+            reqwest::Client::new()
+                .post(format!("{}/api/v1/alerts", server.url))
+                .bearer_auth(&token)
+                .json(&json!({
+                    "title": "Beacon \u{1b}[8mhidden",
+                    "severity": "SEV3",
+                    "source": source,
+                    "service": "app",
+                    "summary": "first line\r\nsecond \u{202e}line\u{1b}[2J",
+                }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    assert_eq!(post("edr\u{1b}]0;x\u{7}\nreported by: the CEO"), 400);
+    let source = "edr\u{202e}gnp.exe";
+    let status = post(source);
     assert_eq!(status, 201);
     let shown = ok(cli(&["alerts", "show", "ALR-1"]));
     assert_eq!(played(&shown), Vec::<char>::new(), "{shown}");
     assert!(
-        shown
-            .lines()
-            .any(|l| l == r"origin: edr\u{1b}]0;x\u{7}\nreported by: the CEO"),
+        shown.lines().any(|l| l == r"origin: edr\u{202e}gnp.exe"),
         "{shown}"
     );
     assert!(
