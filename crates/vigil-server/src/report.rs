@@ -223,10 +223,21 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// A page of the reporting form.
 fn page(body: &str) -> Html<String> {
+    html_page("Report suspicious activity", body)
+}
+
+/// A page of an acknowledgement link.
+fn ack_html(body: &str) -> Html<String> {
+    html_page("Acknowledge an alert", body)
+}
+
+/// `body` in the pages' shell, under the browser tab's `title` (plain text).
+fn html_page(title: &str, body: &str) -> Html<String> {
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-         <title>Report suspicious activity</title><style>body{{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}}\
+         <title>{title}</title><style>body{{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}}\
          label{{display:block;margin-top:1em}}input,textarea,select{{width:100%;padding:.4em}}button{{margin-top:1em;padding:.6em 1.2em}}</style>\
          </head><body>{body}</body></html>"
     ))
@@ -558,7 +569,7 @@ fn check_link(state: &AppState, key: &str, purpose: &str, q: &AckLink) -> Option
     let invalid = || {
         (
             StatusCode::NOT_FOUND,
-            page("<h1>Not found</h1><p>This acknowledgement link is not valid (links sent before acknowledgement links named their recipient and expired no longer work); use <code>vigil alerts ack</code>.</p>"),
+            ack_html("<h1>Not found</h1><p>This acknowledgement link is not valid (links sent before acknowledgement links named their recipient and expired no longer work); use <code>vigil alerts ack</code>.</p>"),
         )
             .into_response()
     };
@@ -575,7 +586,7 @@ fn check_link(state: &AppState, key: &str, purpose: &str, q: &AckLink) -> Option
                 .unwrap_or_default();
             Some((
                 StatusCode::GONE,
-                page(&format!(
+                ack_html(&format!(
                     "<h1>Link expired</h1><p>This acknowledgement link stopped working on {}; use <code>vigil alerts ack {}</code>.</p>",
                     escape(&until),
                     escape(key)
@@ -594,7 +605,7 @@ fn check_link(state: &AppState, key: &str, purpose: &str, q: &AckLink) -> Option
             }
             Some((
                 StatusCode::FORBIDDEN,
-                page(&format!(
+                ack_html(&format!(
                     "<h1>Not allowed</h1><p>This link acknowledges {k}; it cannot {purpose} it. A responder does that with <code>vigil alerts {purpose} {k}</code>.</p>",
                     k = escape(key),
                     purpose = escape(purpose)
@@ -622,7 +633,7 @@ pub async fn ack_page(
         .and_then(|s| q.query(&key, s))
         .unwrap_or_default();
     let k = escape(&key);
-    page(&format!(
+    ack_html(&format!(
         "<h1>Acknowledge {k}?</h1><p>Acknowledging tells the team you, {by}, have it and stops the escalation.</p>\
          <form method=\"post\" action=\"/ack/{k}?{query}\"><button type=\"submit\">Acknowledge {k}</button></form>",
         by = escape(&q.by),
@@ -649,7 +660,7 @@ pub async fn ack_submit(
         Some(_) => {
             return (
                 StatusCode::BAD_REQUEST,
-                page("<h1>Unknown action</h1><p>A link's action is ack.</p>"),
+                ack_html("<h1>Unknown action</h1><p>A link's action is ack.</p>"),
             )
                 .into_response();
         }
@@ -658,15 +669,15 @@ pub async fn ack_submit(
         return refused;
     }
     let Some(id) = key.strip_prefix("ALR-").and_then(|n| n.parse::<i64>().ok()) else {
-        return (StatusCode::NOT_FOUND, page("<h1>Not found</h1>")).into_response();
+        return (StatusCode::NOT_FOUND, ack_html("<h1>Not found</h1>")).into_response();
     };
     // The log and the audit trail say who: the person the link was signed for, and how.
     let actor = format!("{} (link in their page)", q.by);
     match state.store.act_on_alert(&actor, id, action).await {
-        Ok(a) => page(&format!("<h1>{} {done}", escape(&a.key))).into_response(),
+        Ok(a) => ack_html(&format!("<h1>{} {done}", escape(&a.key))).into_response(),
         Err(vigil_store::StoreError::Domain(e)) => (
             StatusCode::CONFLICT,
-            page(&format!(
+            ack_html(&format!(
                 "<h1>Nothing changed</h1><p>{}</p>",
                 escape(&e.to_string())
             )),

@@ -187,8 +187,12 @@ fn check(text: &str) -> Result<(serde_json::Value, vigil_oncall::OrgDocument), V
             message: format!("{e:#}"),
         }]
     })?;
-    let org =
-        read_org(document.clone()).map_err(|(field, message)| vec![Problem { field, message }])?;
+    let org = read_org(document.clone()).map_err(|problems| {
+        problems
+            .into_iter()
+            .map(|(field, message)| Problem { field, message })
+            .collect::<Vec<_>>()
+    })?;
     if let Err(invalid) = org.validate() {
         return Err(invalid
             .problems
@@ -202,18 +206,69 @@ fn check(text: &str) -> Result<(serde_json::Value, vigil_oncall::OrgDocument), V
     Ok((document, org))
 }
 
-/// The organisation document out of its JSON form; an error names the field at fault
+/// The most problems of the document's shape reported in one run (each costs a reading of the
+/// whole document).
+const MAX_SHAPE_PROBLEMS: usize = 50;
+
+/// The organisation document out of its JSON form; each problem names the field at fault
 /// (`teams[0].schedules[0].layers[0].start: ...`), as the server's does.
-fn read_org(document: serde_json::Value) -> Result<vigil_oncall::OrgDocument, (String, String)> {
-    serde_path_to_error::deserialize(document).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        if path == "." {
-            ("document".to_owned(), inner)
-        } else {
-            (path, inner)
+///
+/// Every problem of the document is wanted in one run (the README's promise for `--dry-run`),
+/// but serde stops at the first: a value it cannot take (an unknown key, a word where a number
+/// goes, `criticality: huge`) is noted and taken out of the document, which is read again, so
+/// the next one is found too, and once it reads, the validation's own problems are added. A
+/// problem whose value cannot be taken out without changing what the rest means (a missing
+/// field, an entry of a list) ends the reading there.
+fn read_org(
+    mut document: serde_json::Value,
+) -> Result<vigil_oncall::OrgDocument, Vec<(String, String)>> {
+    let mut problems = Vec::new();
+    loop {
+        match serde_path_to_error::deserialize::<_, vigil_oncall::OrgDocument>(document.clone()) {
+            Ok(org) if problems.is_empty() => return Ok(org),
+            Ok(org) => {
+                if let Err(invalid) = org.validate() {
+                    problems.extend(invalid.problems.into_iter().map(|p| (p.field, p.message)));
+                }
+                return Err(problems);
+            }
+            Err(e) => {
+                let path = e.path().clone();
+                let field = match path.to_string() {
+                    p if p == "." => "document".to_owned(),
+                    p => p,
+                };
+                problems.push((field, e.into_inner().to_string()));
+                if problems.len() >= MAX_SHAPE_PROBLEMS || !take_out(&mut document, &path) {
+                    return Err(problems);
+                }
+            }
         }
-    })
+    }
+}
+
+/// Removes the value of a map key at `path` from `document`; false when the path does not end
+/// in a key the document holds (a list entry, a missing field, the document itself).
+fn take_out(document: &mut serde_json::Value, path: &serde_path_to_error::Path) -> bool {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let Some((Segment::Map { key }, parents)) = segments.split_last() else {
+        return false;
+    };
+    let mut at = document;
+    for segment in parents {
+        let next = match segment {
+            Segment::Map { key } => at.get_mut(key.as_str()),
+            Segment::Seq { index } => at.get_mut(*index),
+            _ => None,
+        };
+        match next {
+            Some(value) => at = value,
+            None => return false,
+        }
+    }
+    at.as_object_mut()
+        .is_some_and(|object| object.remove(key.as_str()).is_some())
 }
 
 /// Reads a YAML (or JSON, a subset of YAML) document into JSON.
@@ -300,11 +355,39 @@ mod tests {
                 "teams[0].schedules[0].layers[0].start"
             ]
         );
-        let (field, message) = read_org(
+        let problems = read_org(
             serde_json::json!({"services": [{"name": "s", "team": "t", "criticality": "very"}]}),
         )
         .unwrap_err();
+        let (field, message) = &problems[0];
         assert_eq!(field, "services[0].criticality");
         assert!(message.starts_with("unknown variant `very`"), "{message}");
+    }
+
+    /// A value serde cannot take no longer hides the document's other problems: each is
+    /// reported with its field, then the validation's.
+    #[test]
+    fn every_problem_of_the_shape_is_reported_with_the_others() {
+        let problems = read_org(serde_json::json!({
+            "people": [{"name": "alice", "contacts": [], "colour": "blue"}],
+            "teams": [{"name": "t", "members": ["alice", "ghost"]}],
+            "services": [
+                {"name": "a", "team": "t", "criticality": "huge"},
+                {"name": "b", "team": "nobody", "criticality": 3}
+            ]
+        }))
+        .unwrap_err();
+        let fields: Vec<&str> = problems.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            fields[..3],
+            [
+                "people[0].colour",
+                "services[0].criticality",
+                "services[1].criticality"
+            ],
+            "{problems:?}"
+        );
+        assert!(fields.contains(&"teams[0].members[1]"), "{problems:?}");
+        assert!(fields.contains(&"services[1].team"), "{problems:?}");
     }
 }

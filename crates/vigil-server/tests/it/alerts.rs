@@ -774,6 +774,11 @@ async fn a_signed_link_acknowledges_one_alert_as_its_recipient_until_it_expires(
         "{html}"
     );
     assert!(!html.contains("action=resolve"), "{html}");
+    // The browser tab says what the page is for, not the reporting form's title.
+    assert!(
+        html.contains("<title>Acknowledge an alert</title>"),
+        "{html}"
+    );
     // The link of ALR-1 opens nothing else, and nobody else's name can be put in it.
     assert_eq!(
         post(format!("/ack/ALR-2?{q1}")).await.unwrap().status(),
