@@ -1666,7 +1666,7 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
         let c = pending.remove(at);
         if let Some(r) = c.rules.iter().find(|r| ambiguous.contains(*r)) {
             let msg = format!(
-                "the correlation refers to '{r}', which names more than one loaded rule (two rules with one name, or the parts of a Sigma 1 rule collection, which share its id); a correlation counts the matches of rules it names one by one, so give the rule to count an id or name of its own"
+                "the correlation refers to '{r}', which names more than one loaded rule (two rules with one name, or the parts of a Sigma 1 rule collection, which share its id); a correlation counts the matches of rules it names one by one, so give the rule to count an id or name of its own (ids and names must be unique)"
             );
             b.diag(&c.meta, "correlation.rules", c.meta.line, msg);
             continue;
