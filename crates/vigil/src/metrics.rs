@@ -113,14 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         true
     });
     scanned.finish();
-    for line in [
-        scanned.window_line(),
-        scanned.skipped_line(),
-        scanned.folders_line(),
-    ]
-    .into_iter()
-    .flatten()
-    {
+    for line in scanned.left_out_lines() {
         errln!("{line}");
     }
     let (files_read, errors) = (scanned.files_read, scanned.errors);

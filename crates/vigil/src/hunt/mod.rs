@@ -528,14 +528,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         events as f64 / secs,
         bytes as f64 / secs / 1e6,
     );
-    for line in [
-        scanned.window_line(),
-        scanned.skipped_line(),
-        scanned.folders_line(),
-    ]
-    .into_iter()
-    .flatten()
-    {
+    for line in scanned.left_out_lines() {
         errln!("{line}");
     }
     if searched > 0 {

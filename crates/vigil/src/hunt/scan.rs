@@ -311,14 +311,22 @@ impl<'f> ScanTally<'f> {
         }
     }
 
+    /// The summary's lines on what the run left out: events outside the window, files
+    /// skipped, folders that could not be read (each only when there is any).
+    pub fn left_out_lines(&self) -> impl Iterator<Item = String> {
+        [self.window_line(), self.skipped_line(), self.folders_line()]
+            .into_iter()
+            .flatten()
+    }
+
     /// The line on the events `--from`/`--to` left out, `None` for none: an event without a
     /// time of its own is left out by any window, which a user would not guess.
-    pub fn window_line(&self) -> Option<String> {
+    fn window_line(&self) -> Option<String> {
         window_line(self.outside_window, self.undated_left_out)
     }
 
     /// The line on the folders that could not be read, naming the first few; `None` for none.
-    pub fn folders_line(&self) -> Option<String> {
+    fn folders_line(&self) -> Option<String> {
         const NAMED: usize = 5;
         let n = self.folders_skipped.len();
         (n > 0).then(|| {
@@ -342,7 +350,7 @@ impl<'f> ScanTally<'f> {
     }
 
     /// The line on the files skipped, naming those named like text logs; `None` for none.
-    pub fn skipped_line(&self) -> Option<String> {
+    fn skipped_line(&self) -> Option<String> {
         let text_logs =
             crate::output::skipped_text_logs(self.skipped.iter().map(|&i| &self.files[i]));
         crate::output::skipped_files(self.skipped.len() as u64, &text_logs)
