@@ -369,7 +369,12 @@ impl AlertScope {
                 add(&mut scope.services, &d.detection.service);
                 add(&mut scope.tenants, &d.detection.tenant);
                 let host = d.detection.host.trim();
-                if !host.is_empty() && !hosts.iter().any(|h| h == host) {
+                // The host is the event's own (its sender's word): one that is no host name
+                // an indicator can hold (control characters, `+cmd|calc`) is left out of the
+                // indicators rather than making the alert impossible to declare or merge; the
+                // events themselves go along as evidence.
+                let valid = vigil_core::IndicatorValue::parse("host", host).is_ok();
+                if valid && !hosts.iter().any(|h| h == host) {
                     hosts.push(host.to_owned());
                     scope.hosts.push(NewIndicator {
                         kind: "host".into(),

@@ -1065,3 +1065,42 @@ async fn alert_names_are_one_line_and_an_alert_stored_with_line_breaks_still_dec
     assert!(!summary.contains('\u{1b}'), "{summary}");
     assert!(summary.lines().all(|l| !l.starts_with("Bcc:")), "{summary}");
 }
+
+/// The host of an alert's events is the sender's word: one that no host indicator can hold
+/// (`+cmd|calc`) is left out of the indicators instead of making the alert impossible to
+/// declare.
+#[tokio::test]
+async fn an_alert_from_a_host_no_indicator_can_hold_still_declares() {
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(rules.path().join("r.yml"), RULE).unwrap();
+    let app = spawn_app_with_rules(vec![rules.path().to_owned()], |_| {}).await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("http://{}/api/v1{p}", app.addr);
+    let r = http
+        .post(url("/events?service=edr&host=%2Bcmd%7Ccalc"))
+        .bearer_auth(&app.responder_token)
+        .header("content-type", "application/json")
+        .body(r#"{"@timestamp":"2026-11-30T10:01:00Z","command":"mimikatz.exe sekurlsa::logonpasswords","user":{"name":"eve"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["alerts"], 1);
+    let r = http
+        .post(url("/alerts/declare"))
+        .bearer_auth(&app.responder_token)
+        .json(&json!({"alerts": ["ALR-1"], "category": "malware"}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let incident: Value = r.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{incident}");
+    let kinds: Vec<&str> = incident["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert!(!kinds.contains(&"host"), "{incident}");
+    assert!(kinds.contains(&"user_account"), "{incident}");
+}
