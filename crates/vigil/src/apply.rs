@@ -218,11 +218,15 @@ const MAX_SHAPE_PROBLEMS: usize = 50;
 /// goes, `criticality: huge`) is noted and taken out of the document, which is read again, so
 /// the next one is found too, and once it reads, the validation's own problems are added. A
 /// problem whose value cannot be taken out without changing what the rest means (a missing
-/// field, an entry of a list) ends the reading there.
+/// field, an entry of a list) ends the reading there, and so does a required value taken out
+/// (serde then finds it missing, which is not the file's problem and is not reported).
 fn read_org(
     mut document: serde_json::Value,
 ) -> Result<vigil_oncall::OrgDocument, Vec<(String, String)>> {
     let mut problems = Vec::new();
+    // The last value taken out: a "missing field" of its map is then the reading's own doing,
+    // not the file's, and ends the reading without being reported.
+    let mut taken: Option<String> = None;
     loop {
         match serde_path_to_error::deserialize::<_, vigil_oncall::OrgDocument>(document.clone()) {
             Ok(org) if problems.is_empty() => return Ok(org),
@@ -238,10 +242,20 @@ fn read_org(
                     p if p == "." => "document".to_owned(),
                     p => p,
                 };
-                problems.push((field, e.into_inner().to_string()));
+                let message = e.into_inner().to_string();
+                let ours = taken.as_deref().is_some_and(|t| {
+                    message.starts_with("missing field")
+                        && t.strip_prefix(field.as_str())
+                            .is_some_and(|rest| rest.starts_with('.'))
+                });
+                if ours {
+                    return Err(problems);
+                }
+                problems.push((field.clone(), message));
                 if problems.len() >= MAX_SHAPE_PROBLEMS || !take_out(&mut document, &path) {
                     return Err(problems);
                 }
+                taken = Some(field);
             }
         }
     }
@@ -389,5 +403,12 @@ mod tests {
         );
         assert!(fields.contains(&"teams[0].members[1]"), "{problems:?}");
         assert!(fields.contains(&"services[1].team"), "{problems:?}");
+        // A required value taken out is not then reported missing: the reading ends there.
+        let problems = read_org(serde_json::json!({
+            "services": [{"name": ["web"], "team": "t"}, {"name": "db", "team": "nosuch"}]
+        }))
+        .unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, "services[0].name");
     }
 }
