@@ -607,9 +607,20 @@ pub fn summarize(event: &Value, max: usize) -> String {
             None => flatten("", event, &mut parts, 8),
         }
     }
-    // Values may hold line breaks and tabs (EVTX data, stack traces): one line per row.
-    let line = parts.join(" ");
-    truncate(&line.split_whitespace().collect::<Vec<_>>().join(" "), max)
+    // Values may hold line breaks and tabs (EVTX data, stack traces): one line per row, a
+    // value's line break shown as `\n` (as every human output shows it), so that a sender's
+    // `evil\nUser: fake` cannot pass for another field; runs of other blanks become one.
+    truncate(&one_line_summary(&parts.join(" ")), max)
+}
+
+/// `text` on one line: line breaks written `\n` (`\r` for a lone carriage return), every
+/// other run of whitespace one space.
+fn one_line_summary(text: &str) -> String {
+    let shown = text
+        .replace("\r\n", "\\n")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r");
+    shown.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn scalar(v: &Value) -> Option<String> {
@@ -660,7 +671,6 @@ fn flatten(prefix: &str, v: &Value, parts: &mut Vec<String>, max: usize) {
         Value::Null => {}
         other => {
             if let Some(s) = scalar(other) {
-                let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
                 parts.push(format!("{prefix}={s}"));
             }
         }
@@ -685,7 +695,13 @@ mod tests {
     #[test]
     fn summaries_prefer_the_message_then_key_values() {
         let e = json!({"app_name": "sshd", "message": "Failed password\nfor root"});
-        assert_eq!(summarize(&e, 100), "app_name=sshd Failed password for root");
+        // A line break inside a value is shown, not folded away: it could fake another field.
+        assert_eq!(
+            summarize(&e, 100),
+            r"app_name=sshd Failed password\nfor root"
+        );
+        let e = json!({"CommandLine": "evil\r\nUser: fake\t  x"});
+        assert_eq!(summarize(&e, 100), r"CommandLine=evil\nUser: fake x");
         let e = json!({"error_log_format": "nginx", "level": "alert", "message": "worker exited"});
         assert_eq!(summarize(&e, 100), "level=alert worker exited");
         // Keys come in the event's order (serde_json keeps it when a dependency asks for
@@ -738,12 +754,12 @@ mod tests {
             summarize(&e, 200),
             "203.0.113.50 GET /i.php?p=../../etc/passwd 200 Mozilla/5.0"
         );
-        // EVTX data with line breaks stays on one line.
+        // EVTX data with line breaks stays on one line, its breaks shown.
         let e = json!({"Event": {"System": {"EventID": 33205},
             "EventData": {"Data": "audit_schema_version:1\nevent_time:2019-11-04\r\n\tsequence_number:1"}}});
         assert_eq!(
             summarize(&e, 100),
-            "EventID=33205 Data=audit_schema_version:1 event_time:2019-11-04 sequence_number:1"
+            r"EventID=33205 Data=audit_schema_version:1\nevent_time:2019-11-04\n sequence_number:1"
         );
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("é", 1), "é");

@@ -233,7 +233,7 @@ impl Renderer<'_> {
                     host,
                     m.file.display().to_string(),
                     m.record_id.to_string(),
-                    details_for(rule, m.event).join("\n").replace('\n', "; "),
+                    details_for(rule, m.event).join("; "),
                 ];
                 crate::output::csv_row(&mut out.text, &row);
             }
