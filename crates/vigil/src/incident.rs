@@ -643,6 +643,18 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         }
         Command::List(a) => {
             let c = client(&a.conn)?;
+            let created_from = parse_time_opt("--created-from", a.created_from.as_deref())?;
+            let created_to = parse_time_opt("--created-to", a.created_to.as_deref())?;
+            if let (Some(from), Some(to)) = (created_from, created_to)
+                && from >= to
+            {
+                return Err(crate::output::UsageError(format!(
+                    "--created-from {} is not before --created-to {}: no incident can be listed; give a --created-from earlier than --created-to (swapped?)",
+                    a.created_from.as_deref().unwrap_or_default(),
+                    a.created_to.as_deref().unwrap_or_default()
+                ))
+                .into());
+            }
             let query = IncidentQuery {
                 phase: parse_opt("phase", a.phase.as_deref())?,
                 severity: parse_opt("severity", a.severity.as_deref())?,
@@ -659,8 +671,8 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                     None
                 },
                 q: a.q,
-                created_from: parse_time_opt("--created-from", a.created_from.as_deref())?,
-                created_to: parse_time_opt("--created-to", a.created_to.as_deref())?,
+                created_from,
+                created_to,
                 limit: Some(a.limit),
                 offset: Some(a.offset),
             };

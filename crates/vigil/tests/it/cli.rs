@@ -1003,6 +1003,23 @@ fn incident_list_reads_times_as_search_does() {
         stderr.contains("--created-from \"yesterday\" is not a time") && stderr.contains("now-24h"),
         "{stderr}"
     );
+    // A window that holds no time is an argument mistake (exit 2), as `vigil search` says.
+    let swapped = server.cli(
+        &token,
+        &[
+            "incident",
+            "list",
+            "--created-from",
+            "now-1h",
+            "--created-to",
+            "now-2h",
+        ],
+    );
+    assert_eq!(swapped.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&swapped.stderr).contains("swapped?"),
+        "{swapped:?}"
+    );
 }
 
 /// `--limit 0` is refused (exit 2) by every listing command, not read as the server's default.
