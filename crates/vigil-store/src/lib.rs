@@ -292,7 +292,8 @@ pub trait Store: Send + Sync + 'static {
     /// Records an ingested batch's detections (rule matches of stored events; not audited:
     /// they are machine-written at ingest rate) and raises the alerts made from them, each as
     /// [`Store::raise_alert`] does, and records the answer to the batch when it was sent under
-    /// an idempotency key (replacing an earlier answer under that key), all in one
+    /// an idempotency key (replacing an earlier answer of the same batch under that key; a key
+    /// that answers for another batch keeps its answer), all in one
     /// transaction: one commit per batch. The outcomes are in the order given; an alert that
     /// does not validate fails the call and records nothing.
     fn record_matches<'a>(

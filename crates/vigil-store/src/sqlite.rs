@@ -2238,7 +2238,10 @@ const MAX_ALERT_EVENTS: i64 = 100;
 
 /// Inserts detections inside the caller's transaction, a few hundred rows per statement.
 /// Records the answer to a batch sent under an idempotency key (`created`: the alerts its
-/// recording created), and forgets the keys recorded before the answer's `forget_before`.
+/// recording created), and forgets the keys recorded before the answer's `forget_before`. A key
+/// that already answers for another batch (another fingerprint) keeps its answer: the first
+/// batch recorded under a key is the one a resend is compared with, whatever is recorded
+/// after it.
 async fn record_ingest_key(
     tx: &mut SqliteConnection,
     answer: KeyedAnswer,
@@ -2251,7 +2254,8 @@ async fn record_ingest_key(
         .await?;
     sqlx::query(
         "INSERT INTO ingest_keys (token_id, key, fingerprint, response, created_at) VALUES (?, ?, ?, ?, ?) \
-         ON CONFLICT (token_id, key) DO UPDATE SET fingerprint = excluded.fingerprint, response = excluded.response, created_at = excluded.created_at",
+         ON CONFLICT (token_id, key) DO UPDATE SET response = excluded.response, created_at = excluded.created_at \
+         WHERE ingest_keys.fingerprint = excluded.fingerprint",
     )
     .bind(answer.token.to_string())
     .bind(&answer.key)

@@ -1533,6 +1533,20 @@ async fn a_keyed_answer_is_recorded_with_its_batch() {
     assert_eq!(s.ingest_key(sender, "batch-3").await.unwrap(), None);
     assert!(s.detections_of(3..4).await.unwrap().is_empty());
 
+    // Another batch recorded under a key taken keeps the first one's answer and fingerprint
+    // (a resend of either is then compared with the first).
+    let mut other_batch = keyed(sender, "batch-2", long_ago);
+    other_batch.fingerprint = "sha-another".into();
+    other_batch.answer = Box::new(|_| r#"{"other":true}"#.into());
+    s.record_matches("vigil", Vec::new(), Vec::new(), Some(other_batch))
+        .await
+        .unwrap();
+    let known = s.ingest_key(sender, "batch-2").await.unwrap().unwrap();
+    assert_eq!(
+        (known.fingerprint.as_str(), known.answer.as_str()),
+        ("sha-batch-2", r#"{"alerts":0}"#)
+    );
+
     // Keys recorded before `forget_before` go.
     s.record_matches(
         "vigil",
