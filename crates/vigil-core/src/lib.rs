@@ -50,7 +50,7 @@ pub use incident::{
     NewIndicator, NewNextStep, NextStep, PostMortem,
 };
 pub use indicator::{Indicator, IndicatorKind, IndicatorValue};
-pub use links::{LINK_LIFETIME, LinkError, LinkGrant, LinkSigner};
+pub use links::{LINK_LIFETIME, LinkError, LinkGrant, LinkSigner, constant_time_eq};
 pub use marking::{Category, Pap, Technique, Tlp};
 pub use phase::{Guard, Phase, PhaseChange, TransitionFacts, check_transition};
 pub use redact::redact_url;
@@ -111,21 +111,27 @@ pub fn required_line(field: &'static str, value: &str) -> Result<String, DomainE
             "must not be empty; give a short text",
         ));
     }
-    if let Some(c) = t.chars().find(|c| c.is_control()) {
-        let what = match c {
-            '\n' | '\r' => "a line break",
-            '\t' => "a tab",
-            _ => "the control character",
-        };
-        return Err(DomainError::invalid(
-            field,
-            format!(
-                "holds {what} (U+{:04X}); write one line of plain text, without tabs, line breaks or control characters",
-                c as u32
-            ),
-        ));
-    }
+    one_line_characters(field, t)?;
     Ok(t.to_owned())
+}
+
+/// Refuses any control character, tabs and line breaks included, naming the first.
+fn one_line_characters(field: &'static str, value: &str) -> Result<(), DomainError> {
+    let Some(c) = value.chars().find(|c| c.is_control()) else {
+        return Ok(());
+    };
+    let what = match c {
+        '\n' | '\r' => "a line break",
+        '\t' => "a tab",
+        _ => "the control character",
+    };
+    Err(DomainError::invalid(
+        field,
+        format!(
+            "holds {what} (U+{:04X}); write one line of plain text, without tabs, line breaks or control characters",
+            c as u32
+        ),
+    ))
 }
 
 /// Refuses control characters other than tabs and line breaks: an escape sequence in a title
@@ -149,12 +155,11 @@ pub fn no_control_characters(field: &'static str, value: &str) -> Result<(), Dom
 /// (a page's e-mail body: `Service: web` then `Bcc: …`), and an escape would be played by
 /// terminals.
 pub fn single_line(field: &'static str, value: &str, max: usize) -> Result<(), DomainError> {
-    if value.chars().count() > max || value.chars().any(char::is_control) {
+    one_line_characters(field, value)?;
+    if value.chars().count() > max {
         return Err(DomainError::invalid(
             field,
-            format!(
-                "must be one line of at most {max} characters without control characters (line breaks, tabs, escapes); write it on one line"
-            ),
+            format!("has at most {max} characters; shorten it"),
         ));
     }
     Ok(())
@@ -164,15 +169,7 @@ pub fn single_line(field: &'static str, value: &str, max: usize) -> Result<(), D
 /// for one-line text stored before [`single_line`] was checked, shown where a line break
 /// would forge a line.
 pub fn one_line(value: &str) -> std::borrow::Cow<'_, str> {
-    if value.chars().any(char::is_control) {
-        value
-            .chars()
-            .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-            .collect::<String>()
-            .into()
-    } else {
-        value.into()
-    }
+    replaced(value, char::is_control)
 }
 
 /// A control character other than a tab or a line break.
@@ -183,10 +180,15 @@ pub fn is_unprintable(c: char) -> bool {
 /// `value` with its control characters other than tabs and line breaks replaced by U+FFFD:
 /// for text Vigil did not write and must keep (an event's text quoted in an alert).
 pub fn printable(value: &str) -> std::borrow::Cow<'_, str> {
-    if value.chars().any(is_unprintable) {
+    replaced(value, is_unprintable)
+}
+
+/// `value` with the characters `refused` picks replaced by U+FFFD, borrowed when it has none.
+fn replaced(value: &str, refused: fn(char) -> bool) -> std::borrow::Cow<'_, str> {
+    if value.chars().any(refused) {
         value
             .chars()
-            .map(|c| if is_unprintable(c) { '\u{fffd}' } else { c })
+            .map(|c| if refused(c) { '\u{fffd}' } else { c })
             .collect::<String>()
             .into()
     } else {

@@ -108,14 +108,7 @@ impl LinkSigner {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<(), LinkError> {
-        let expected = self.sign(grant);
-        let same = expected.len() == token.len()
-            && expected
-                .bytes()
-                .zip(token.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        if !same {
+        if !constant_time_eq(self.sign(grant).as_bytes(), token.as_bytes()) {
             return Err(LinkError::Invalid);
         }
         if now.timestamp() >= grant.until {
@@ -123,6 +116,12 @@ impl LinkSigner {
         }
         Ok(())
     }
+}
+
+/// Whether `a` and `b` are the same bytes, in a time that depends on their lengths only, not on
+/// where they differ: a secret compared so tells nothing of how much of a guess was right.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

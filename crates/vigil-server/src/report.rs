@@ -284,11 +284,7 @@ fn key_ok(state: &AppState, key: &str) -> bool {
         return false;
     };
     let (a, b) = (Sha256::of(expected.as_bytes()), Sha256::of(key.as_bytes()));
-    a.as_str()
-        .bytes()
-        .zip(b.as_str().bytes())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
+    vigil_core::constant_time_eq(a.as_str().as_bytes(), b.as_str().as_bytes())
 }
 
 /// The sender of a request, as the rate limits count it.

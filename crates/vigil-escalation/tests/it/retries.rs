@@ -12,8 +12,8 @@ fn texts(log: &[(String, String)]) -> Vec<&str> {
     log.iter().map(|(_, t)| t.as_str()).collect()
 }
 
-#[tokio::test]
-async fn an_undelivered_page_is_tried_again_until_delivered_and_sent_once() {
+/// Alice on call for service db, her webhook refusing, and an alert of db raised.
+async fn alice_paged_while_her_webhook_is_down() -> (Env, i64, chrono::DateTime<chrono::Utc>) {
     let env = Env::start().await;
     env.apply(json!({
         "people": [env.person("alice")],
@@ -23,6 +23,12 @@ async fn an_undelivered_page_is_tried_again_until_delivered_and_sent_once() {
     .await;
     env.hooks.set_down(true);
     let (id, raised) = env.raise("db", "det-1").await;
+    (env, id, raised)
+}
+
+#[tokio::test]
+async fn an_undelivered_page_is_tried_again_until_delivered_and_sent_once() {
+    let (env, id, raised) = alice_paged_while_her_webhook_is_down().await;
     env.tick(after(raised, 1)).await;
     assert_eq!(env.hooks.refused(), 1);
     let log = env.log(id).await;
@@ -120,15 +126,7 @@ async fn the_next_level_is_paged_in_addition_and_a_corrected_address_is_used() {
 
 #[tokio::test]
 async fn an_acknowledgement_stops_the_retries() {
-    let env = Env::start().await;
-    env.apply(json!({
-        "people": [env.person("alice")],
-        "teams": [{"name": "ops", "members": ["alice"], "schedules": [Env::always("primary", "alice")]}],
-        "services": [{"name": "db", "team": "ops"}]
-    }))
-    .await;
-    env.hooks.set_down(true);
-    let (id, raised) = env.raise("db", "det-1").await;
+    let (env, id, raised) = alice_paged_while_her_webhook_is_down().await;
     env.tick(after(raised, 1)).await;
     assert_eq!(env.store.page_retry_backlog().await.unwrap().0, 1);
     env.store

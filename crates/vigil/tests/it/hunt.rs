@@ -1475,19 +1475,29 @@ fn found_by(rules: &Path, flags: &[&str], logs: &Path) -> Vec<(String, u64, Stri
     found
 }
 
+/// SigmaHQ's path traversal rule for web server logs.
+fn traversal_rule() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../../../shared/data/sigma/rules/web/webserver_generic/web_path_traversal_exploitation_attempt.yml",
+    )
+}
+
+/// A `rules` folder in `dir` holding [`traversal_rule`], for a test to add its own rules beside.
+fn traversal_rules_in(dir: &Path) -> std::path::PathBuf {
+    let rules = dir.join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::copy(traversal_rule(), rules.join("traversal.yml")).unwrap();
+    rules
+}
+
 /// `--field-map` reads the JSON logs only: an access log hunted beside them keeps the names
 /// Vigil gives it, so a mixed collection loses no detection. `--web-field-map` is the web
 /// server logs' own (SigmaHQ's older rules put paths in `cs-uri-query`). Each row: the flags,
 /// then the (file, record) found.
 #[test]
 fn field_maps_read_the_logs_they_are_given_for() {
-    let rule = Path::new(env!("CARGO_MANIFEST_DIR")).join(
-        "../../../shared/data/sigma/rules/web/webserver_generic/web_path_traversal_exploitation_attempt.yml",
-    );
     let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    std::fs::create_dir(&rules).unwrap();
-    std::fs::copy(&rule, rules.join("traversal.yml")).unwrap();
+    let rules = traversal_rules_in(dir.path());
     std::fs::write(
         rules.join("vsphere.yml"),
         "title: vSphere Upload\nid: 6c1f6b0e-0000-4000-8000-000000000004\nlogsource: {category: webserver}\ndetection: {sel: {cs-uri-query|contains: '/ui/vropspluginui/rest/services/uploadova'}, condition: sel}\nlevel: high\n",
@@ -1559,13 +1569,8 @@ fn field_maps_read_the_logs_they_are_given_for() {
 /// fields: every line is read, with its client, and the request of the last is found.
 #[test]
 fn a_user_name_with_blanks_stays_the_user() {
-    let rule = Path::new(env!("CARGO_MANIFEST_DIR")).join(
-        "../../../shared/data/sigma/rules/web/webserver_generic/web_path_traversal_exploitation_attempt.yml",
-    );
     let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    std::fs::create_dir(&rules).unwrap();
-    std::fs::copy(&rule, rules.join("traversal.yml")).unwrap();
+    let rules = traversal_rules_in(dir.path());
     std::fs::write(
         rules.join("client.yml"),
         "title: Client\nid: 6c1f6b0e-0000-4000-8000-000000000002\nlogsource: {category: webserver}\ndetection: {sel: {c-ip: 203.0.113.9}, condition: sel}\nlevel: low\n",
@@ -1623,9 +1628,7 @@ fn a_user_name_with_blanks_stays_the_user() {
 /// one: a --from/--to window holding the request finds it.
 #[test]
 fn an_access_line_in_a_syslog_file_keeps_its_time() {
-    let rule = Path::new(env!("CARGO_MANIFEST_DIR")).join(
-        "../../../shared/data/sigma/rules/web/webserver_generic/web_path_traversal_exploitation_attempt.yml",
-    );
+    let rule = traversal_rule();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("collected.log");
     std::fs::write(
