@@ -22,6 +22,7 @@ use crate::ruleset;
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Load every .yml under the given folders and report loaded and rejected rules.
+    #[command(after_help = CHECK_HELP)]
     Check(CheckArgs),
     /// Show the rule set a running server detects with (`vigil serve --rules DIR`).
     #[command(after_help = SERVER_HELP)]
@@ -42,6 +43,15 @@ pub enum Command {
     #[command(after_help = PREVIEW_HELP)]
     Preview(PreviewArgs),
 }
+
+const CHECK_HELP: &str = "\
+Exit status: 0 when every rule loaded; 1 when any was rejected (the others are still loaded and
+counted) or the command could not run (a path that does not exist), so that a rule repository's
+CI can run it as a linter.
+
+Examples:
+  vigil rules check ./rules
+  vigil rules check ./rules --placeholders placeholders.yml --json";
 
 const PREVIEW_HELP: &str = "\
 Talks to a running server: --server or VIGIL_SERVER and a token of role viewer or above.
@@ -493,5 +503,10 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             loaded.compile_time.as_secs_f64() * 1e3,
         );
     }
-    Ok(ExitCode::SUCCESS)
+    // A linter's answer: a rule repository's CI fails on a rule Vigil would not load.
+    Ok(if rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

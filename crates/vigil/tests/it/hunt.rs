@@ -599,14 +599,14 @@ fn hunt_reads_standard_input() {
 fn rules_check_reports_rejected_rules_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     fixture(dir.path());
+    let rules = dir.path().join("rules");
+    // Every rule loads: exit 0.
+    ok(run(&["rules", "check", rules.to_str().unwrap()]));
     std::fs::write(dir.path().join("rules/bad.yml"), RULE_BAD).unwrap();
-    let out = ok(run(&[
-        "rules",
-        "check",
-        "--json",
-        dir.path().join("rules").to_str().unwrap(),
-    ]));
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // A rule rejected: the report as before, and exit 1, as a linter in a rule repository's CI.
+    let output = run(&["rules", "check", "--json", rules.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let v: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(v["rules_loaded"], 2);
     let rejected = v["rejected"].as_array().unwrap();
     assert_eq!(rejected.len(), 1, "{v}");
