@@ -213,6 +213,12 @@ const MAX_ALSO: usize = 3;
 /// Fields with more needles than this get a contiguous NFA instead of a DFA (memory).
 const DFA_MAX_NEEDLES: usize = 3000;
 
+/// Automata holding a needle longer than this (bytes) are contiguous NFAs instead of DFAs: the
+/// DFA builder follows failure links for every state and byte class, which for a long periodic
+/// needle (`AAAA…`, or its base64 forms) takes time quadratic in its length — 40 s for a 20 kB
+/// value, where an NFA builds in milliseconds. Real needles are far shorter.
+const DFA_MAX_NEEDLE_BYTES: usize = 2048;
+
 /// One Aho-Corasick automaton over every needle of one field.
 #[derive(Debug)]
 pub(crate) struct FieldAutomaton {
@@ -349,6 +355,13 @@ fn build_automaton(
         .copied()
         .chain(escaped.iter().map(|(e, id)| (e.as_str(), *id)))
         .collect();
+    let kind = if kind == aho_corasick::AhoCorasickKind::DFA
+        && list.iter().any(|(n, _)| n.len() > DFA_MAX_NEEDLE_BYTES)
+    {
+        aho_corasick::AhoCorasickKind::ContiguousNFA
+    } else {
+        kind
+    };
     let build = |kind| {
         aho_corasick::AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::Standard)
@@ -1773,5 +1786,33 @@ mod filter_warning_tests {
             "{}",
             lines[3]
         );
+    }
+}
+
+#[cfg(test)]
+mod automaton_tests {
+    use aho_corasick::AhoCorasickKind;
+
+    use super::{DFA_MAX_NEEDLE_BYTES, build_automaton};
+
+    #[test]
+    fn a_long_needle_gets_an_nfa_that_still_finds_it() {
+        // A long periodic needle (what `base64offset` makes of `AAAA…`) takes the DFA builder
+        // time quadratic in its length; such a field gets a contiguous NFA instead.
+        let long = "QUFB".repeat(DFA_MAX_NEEDLE_BYTES / 4 + 1);
+        let from_regex = [false, false];
+        let list = [("short", 0), (long.as_str(), 1)];
+        let auto = build_automaton(&list, &from_regex, AhoCorasickKind::DFA, false).unwrap();
+        assert_eq!(auto.ac.kind(), AhoCorasickKind::ContiguousNFA);
+        let text = format!("x{long}y short");
+        let found: Vec<u32> = auto
+            .ac
+            .find_overlapping_iter(text.as_bytes())
+            .map(|m| auto.needle_of_pattern[m.pattern().as_usize()])
+            .collect();
+        assert_eq!(found, [1, 0]);
+        // Needles of ordinary length keep their DFA.
+        let auto = build_automaton(&list[..1], &from_regex, AhoCorasickKind::DFA, false).unwrap();
+        assert_eq!(auto.ac.kind(), AhoCorasickKind::DFA);
     }
 }
