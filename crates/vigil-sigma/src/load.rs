@@ -410,10 +410,10 @@ impl Cx<'_> {
             );
             return;
         }
-        let Ok(logsource) = self.logsource(node) else {
-            return;
-        };
-        let Ok((detection, aggregation)) = self.detection(det, "detection") else {
+        // Both read before either refuses the rule, so that each one's problems are reported.
+        let logsource = self.logsource(node);
+        let detection = self.detection(det, "detection");
+        let (Ok(logsource), Ok((detection, aggregation))) = (logsource, detection) else {
             return;
         };
         let rule = Rule {
@@ -666,6 +666,9 @@ impl Cx<'_> {
         let mut aggregations = Vec::new();
         let mut timeframe = None;
         let mut ok = true;
+        // Identifiers written with a problem of their own: defined all the same, so that the
+        // condition is checked against what the author wrote and every problem is reported.
+        let mut broken = Vec::new();
         for (k, v) in entries {
             let Some(name) = k.as_str() else {
                 self.diag(k.line, section, "search identifiers must be strings");
@@ -724,7 +727,10 @@ impl Cx<'_> {
                 "timeframe" => timeframe = scalar_text(v),
                 _ => match self.search(v, &path) {
                     Ok(s) => searches.push((name.to_string(), s)),
-                    Err(()) => ok = false,
+                    Err(()) => {
+                        broken.push(name.to_string());
+                        ok = false;
+                    }
                 },
             }
         }
@@ -732,6 +738,11 @@ impl Cx<'_> {
             self.diag(det.line, section, "no condition; add 'condition:'");
             ok = false;
         }
+        let defined: Vec<&str> = searches
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .chain(broken.iter().map(String::as_str))
+            .collect();
         if !aggregations.is_empty() && conditions.len() > 1 {
             self.diag(
                 det.line,
@@ -740,67 +751,65 @@ impl Cx<'_> {
             );
             ok = false;
         }
-        if ok {
-            // Every referenced identifier must exist.
-            for (c, &line) in conditions.iter().zip(&condition_lines) {
-                let mut missing = Vec::new();
-                refs(c, &mut |name| {
-                    if !searches.iter().any(|(n, _)| n == name) {
-                        missing.push(name.to_string());
-                    }
-                });
-                for m in missing {
-                    self.diag(
-                        line,
-                        &format!("{section}.condition"),
-                        &format!("the condition refers to '{m}', which is not defined; define it or fix the name"),
-                    );
-                    ok = false;
+        // Checked even when a search had a problem: the author sees every problem at once.
+        // Every referenced identifier must exist.
+        for (c, &line) in conditions.iter().zip(&condition_lines) {
+            let mut missing = Vec::new();
+            refs(c, &mut |name| {
+                if !defined.contains(&name) {
+                    missing.push(name.to_string());
                 }
-                // A pattern that takes no identifier is as much a typo as an undefined name:
-                // its `1 of` never holds, so a rule never fires, or a `not 1 of filter_*`
-                // filters nothing.
-                let mut empty = Vec::new();
-                quantified(c, &mut |quantity, target| {
-                    let taken = searches
-                        .iter()
-                        .filter(|(n, _)| crate::condition::takes(target, n))
-                        .count();
-                    let needed = match quantity {
-                        Quantity::All => 1,
-                        Quantity::AtLeast(n) => *n as usize,
-                    };
-                    if taken < needed {
-                        empty.push((*quantity, target.clone(), taken));
-                    }
-                });
-                let defined: Vec<&str> = searches.iter().map(|(n, _)| n.as_str()).collect();
-                let defined = match defined.is_empty() {
-                    true => "none".to_string(),
-                    false => defined.join(", "),
+            });
+            for m in missing {
+                self.diag(
+                    line,
+                    &format!("{section}.condition"),
+                    &format!("the condition refers to '{m}', which is not defined; define it or fix the name"),
+                );
+                ok = false;
+            }
+            // A pattern that takes no identifier is as much a typo as an undefined name:
+            // its `1 of` never holds, so a rule never fires, or a `not 1 of filter_*`
+            // filters nothing.
+            let mut empty = Vec::new();
+            quantified(c, &mut |quantity, target| {
+                let taken = defined
+                    .iter()
+                    .filter(|n| crate::condition::takes(target, n))
+                    .count();
+                let needed = match quantity {
+                    Quantity::All => 1,
+                    Quantity::AtLeast(n) => *n as usize,
                 };
-                for (quantity, target, taken) in empty {
-                    let written = match &quantity {
-                        Quantity::All => "all".to_string(),
-                        Quantity::AtLeast(n) => n.to_string(),
-                    };
-                    let message = match (&target, taken) {
-                        (Target::Them, 0) => format!(
-                            "'{written} of them' takes no search identifier (names starting with _ are not counted; the rule defines {defined}); define a selection"
-                        ),
-                        (Target::Pattern(p), 0) => format!(
-                            "'{written} of {p}' matches no search identifier (the rule defines {defined}); fix the pattern"
-                        ),
-                        (Target::Them, n) => format!(
-                            "'{written} of them' asks for more search identifiers than the {n} there are, so it never holds; lower the number"
-                        ),
-                        (Target::Pattern(p), n) => format!(
-                            "'{written} of {p}' asks for more search identifiers than the {n} it matches, so it never holds; lower the number or fix the pattern"
-                        ),
-                    };
-                    self.diag(line, &format!("{section}.condition"), &message);
-                    ok = false;
+                if taken < needed {
+                    empty.push((*quantity, target.clone(), taken));
                 }
+            });
+            let defined = match defined.is_empty() {
+                true => "none".to_string(),
+                false => defined.join(", "),
+            };
+            for (quantity, target, taken) in empty {
+                let written = match &quantity {
+                    Quantity::All => "all".to_string(),
+                    Quantity::AtLeast(n) => n.to_string(),
+                };
+                let message = match (&target, taken) {
+                    (Target::Them, 0) => format!(
+                        "'{written} of them' takes no search identifier (names starting with _ are not counted; the rule defines {defined}); define a selection"
+                    ),
+                    (Target::Pattern(p), 0) => format!(
+                        "'{written} of {p}' matches no search identifier (the rule defines {defined}); fix the pattern"
+                    ),
+                    (Target::Them, n) => format!(
+                        "'{written} of them' asks for more search identifiers than the {n} there are, so it never holds; lower the number"
+                    ),
+                    (Target::Pattern(p), n) => format!(
+                        "'{written} of {p}' asks for more search identifiers than the {n} it matches, so it never holds; lower the number or fix the pattern"
+                    ),
+                };
+                self.diag(line, &format!("{section}.condition"), &message);
+                ok = false;
             }
         }
         if !ok {
@@ -821,11 +830,13 @@ impl Cx<'_> {
             Yaml::Map(_) => Ok(Search::Maps(vec![self.field_map(v, path)?])),
             Yaml::Seq(items) => {
                 if items.iter().all(|i| matches!(i.value, Yaml::Map(_))) && !items.is_empty() {
-                    let mut maps = Vec::new();
-                    for (n, i) in items.iter().enumerate() {
-                        maps.push(self.field_map(i, &format!("{path}[{n}]"))?);
-                    }
-                    Ok(Search::Maps(maps))
+                    // Every map is read, so that each one's problems are reported.
+                    let maps: Vec<Res<Vec<FieldItem>>> = items
+                        .iter()
+                        .enumerate()
+                        .map(|(n, i)| self.field_map(i, &format!("{path}[{n}]")))
+                        .collect();
+                    Ok(Search::Maps(maps.into_iter().collect::<Res<_>>()?))
                 } else if items.iter().all(|i| matches!(i.value, Yaml::Scalar(..))) {
                     Ok(Search::Keywords(items.iter().map(value).collect()))
                 } else {
@@ -1532,6 +1543,36 @@ mod tests {
             (9, "detection.condition")
         );
         assert!(diags[0].message.contains("'filtr'"), "{}", diags[0].message);
+    }
+
+    /// A rule with several problems is refused with all of them, so that its author does not
+    /// fix one, load again and meet the next: a bad modifier in one map of a list and a bad
+    /// value in another, a bad logsource, and a condition naming an identifier not written —
+    /// while the identifiers written with a problem count as defined.
+    #[test]
+    fn every_problem_of_a_rule_is_reported_at_once() {
+        let (docs, diags) = load(
+            "title: T\nid: r1\nlogsource: {product: [windows]}\ndetection:\n  sel:\n    - Image|endswithh: x\n    - CommandLine: {a: b}\n  filter:\n    User: []\n  condition: sel and not filter and 1 of sel* and missing\n",
+        );
+        assert!(docs.is_empty());
+        let found: Vec<(usize, &str)> = diags.iter().map(|d| (d.line, d.path.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                (3, "logsource.product"),
+                (6, "detection.sel[0].Image|endswithh"),
+                (7, "detection.sel[1].CommandLine"),
+                (9, "detection.filter.User"),
+                (10, "detection.condition"),
+            ],
+            "{diags:#?}"
+        );
+        assert!(
+            diags[4].message.contains("'missing'"),
+            "{}",
+            diags[4].message
+        );
+        assert!(diags.iter().all(|d| d.rule.as_deref() == Some("r1")));
     }
 
     /// An `x of PATTERN` that takes no identifier, or fewer than it asks for, never holds: a
