@@ -734,7 +734,7 @@ impl Cx<'_> {
                 },
             }
         }
-        if conditions.is_empty() && ok {
+        if !entries.iter().any(|(k, _)| k.as_str() == Some("condition")) {
             self.diag(det.line, section, "no condition; add 'condition:'");
             ok = false;
         }
@@ -1554,6 +1554,12 @@ mod tests {
         let (docs, diags) = load(
             "title: T\nid: r1\nlogsource: {product: [windows]}\ndetection:\n  sel:\n    - Image|endswithh: x\n    - CommandLine: {a: b}\n  filter:\n    User: []\n  condition: sel and not filter and 1 of sel* and missing\n",
         );
+        // A bad search does not hide that the condition is missing.
+        let (_, without_condition) = load(
+            "title: T\nlogsource: {product: windows}\ndetection:\n  sel:\n    Image|endswithh: x\n",
+        );
+        assert_eq!(without_condition.len(), 2, "{without_condition:#?}");
+        assert!(without_condition[1].message.starts_with("no condition"));
         assert!(docs.is_empty());
         let found: Vec<(usize, &str)> = diags.iter().map(|d| (d.line, d.path.as_str())).collect();
         assert_eq!(
