@@ -30,6 +30,12 @@ use vigil_oncall::{
 };
 use vigil_store::{EscalationTimer, PageRetry, Store, StoreError};
 
+pub mod facts;
+
+/// The `fields` list of a loaded Sigma rule, by rule id (empty when it has none or is not
+/// loaded): the fields its author says a responder should see of a match.
+pub type RuleFields = Arc<dyn Fn(&str) -> Vec<String> + Send + Sync>;
+
 /// The system actor of escalation entries in an alert's log.
 pub const ACTOR: &str = "vigil";
 
@@ -92,6 +98,7 @@ pub struct Escalator {
     notifier: Arc<Notifier>,
     public_url: String,
     links: Option<vigil_core::LinkSigner>,
+    rule_fields: Option<RuleFields>,
     /// The first wait before an undelivered page is tried again, and the longest.
     page_retry: (Duration, Duration),
 }
@@ -117,6 +124,7 @@ impl Escalator {
             notifier,
             public_url: public_url.into().trim_end_matches('/').to_owned(),
             links: None,
+            rule_fields: None,
             page_retry: (RETRY_PAGE_FIRST, RETRY_PAGE_MAX),
         }
     }
@@ -133,6 +141,13 @@ impl Escalator {
     /// without a login (`/ack/ALR-12?t=…`, served by the server).
     pub fn with_links(mut self, signer: vigil_core::LinkSigner) -> Self {
         self.links = Some(signer);
+        self
+    }
+
+    /// Show in a detection's page the fields of its first event that its rule's `fields` list
+    /// names (looked up in the rules loaded when it is paged), instead of the usual key fields.
+    pub fn with_rule_fields(mut self, rule_fields: RuleFields) -> Self {
+        self.rule_fields = Some(rule_fields);
         self
     }
 
@@ -324,6 +339,7 @@ impl Escalator {
         if let Some(note) = &instead {
             self.log(id, "escalation", note).await?;
         }
+        let facts = self.facts(&alert, instead.as_deref()).await?;
         let step = format!(
             "level {} of {} (round {})",
             level_no + 1,
@@ -340,7 +356,7 @@ impl Escalator {
                 .to_rfc3339_opts(SecondsFormat::Micros, true)
         );
         let Paged { reached, deferred } = self
-            .page(&alert, org, &team, level, (&step, &key), now)
+            .page((&alert, &facts), org, &team, level, (&step, &key), now)
             .await?;
         // The next level counts from the start of this round, moved on by however late this
         // level was paged (a restart, an organisation fixed while the alert waited), so that
@@ -395,7 +411,7 @@ impl Escalator {
     /// contact reached is kept to be tried again ([`Escalator::retry`]).
     async fn page(
         &self,
-        alert: &Alert,
+        (alert, facts): (&Alert, &[(String, String)]),
         org: &ValidOrg,
         team: &str,
         level: &EscalationLevel,
@@ -427,7 +443,7 @@ impl Escalator {
         let mut paged = Paged::default();
         for target in &targets {
             let person = &target.person;
-            let notification = self.notification(alert, (team, step), &person.name, now);
+            let notification = self.notification((alert, facts), (team, step), &person.name, now);
             for contact in &person.contacts {
                 if contact.kind == ContactKind::Phone {
                     self.log(
@@ -597,6 +613,10 @@ impl Escalator {
                 .await?;
             return Ok(());
         }
+        let instead = responders(org, &alert.alert.service)
+            .ok()
+            .and_then(|r| r.instead);
+        let facts = self.facts(&alert, instead.as_deref()).await?;
         for retry in pages {
             let tries = retry.tries + 1;
             let failed = |error: String| PageRetry {
@@ -636,8 +656,12 @@ impl Escalator {
                 .await?
                 .into_iter()
                 .collect();
-            let notification =
-                self.notification(&alert, (&retry.team, &retry.label), &person.name, now);
+            let notification = self.notification(
+                (&alert, &facts),
+                (&retry.team, &retry.label),
+                &person.name,
+                now,
+            );
             let page = Page {
                 alert: &alert,
                 notification: &notification,
@@ -721,11 +745,32 @@ impl Escalator {
         Ok(())
     }
 
-    /// The page of `alert` for `person`: its acknowledgement link is signed for them, so the
-    /// alert's log says who acknowledged, and works for `vigil_core::LINK_LIFETIME` from `now`.
-    fn notification(
+    /// What the pages of `alert` say beyond its own fields ([`facts::alert_facts`]): its
+    /// detections are read once for everyone paged at a step.
+    async fn facts(
         &self,
         alert: &Alert,
+        instead: Option<&str>,
+    ) -> Result<Vec<(String, String)>, EscalationError> {
+        let detections = self.store.alert_detections(alert.id).await?;
+        let rule_fields = match (&self.rule_fields, &alert.alert.rule_id) {
+            (Some(lookup), Some(rule)) => lookup(rule),
+            _ => Vec::new(),
+        };
+        Ok(facts::alert_facts(
+            alert,
+            &detections,
+            &rule_fields,
+            instead,
+        ))
+    }
+
+    /// The page of `alert` for `person`, with its `facts`: its acknowledgement link is signed
+    /// for them, so the alert's log says who acknowledged, and works for
+    /// `vigil_core::LINK_LIFETIME` from `now`.
+    fn notification(
+        &self,
+        (alert, facts): (&Alert, &[(String, String)]),
         (team, step): (&str, &str),
         person: &str,
         now: DateTime<Utc>,
@@ -758,6 +803,9 @@ impl Escalator {
         }
         if let Some(o) = &alert.alert.origin {
             n = n.with_field("origin", o);
+        }
+        for (name, value) in facts {
+            n = n.with_field(name, value);
         }
         if let Some(s) = &alert.alert.summary {
             n = n.with_summary(s);

@@ -619,8 +619,23 @@ pub async fn ack_page(
     ApiPath(key): ApiPath<String>,
     axum::extract::Query(q): axum::extract::Query<AckLink>,
 ) -> Response {
+    // The link is checked before the alert is read: an invalid one learns nothing of it.
     if let Some(refused) = check_link(&state, &key, "ack", &q) {
         return refused;
+    }
+    let alert = match linked_alert(&state, &key).await {
+        Ok(alert) => alert,
+        Err(page) => return page,
+    };
+    let k = escape(&key);
+    let about = alert_summary(&alert);
+    if let Some(outcome) = outcome(&alert) {
+        return ack_html(&format!(
+            "<h1>{k} is {status}</h1>{about}<p>{k} {}</p><p>There is nothing to acknowledge.</p>",
+            escape(&outcome),
+            status = alert.status,
+        ))
+        .into_response();
     }
     let query = state
         .settings
@@ -628,14 +643,80 @@ pub async fn ack_page(
         .as_ref()
         .and_then(|s| q.query(&key, s))
         .unwrap_or_default();
-    let k = escape(&key);
     ack_html(&format!(
-        "<h1>Acknowledge {k}?</h1><p>Acknowledging tells the team you, {by}, have it and stops the escalation.</p>\
+        "<h1>Acknowledge {k}?</h1>{about}<p>Acknowledging tells the team you, {by}, have it and stops the escalation.</p>\
          <form method=\"post\" action=\"/ack/{k}?{query}\"><button type=\"submit\">Acknowledge {k}</button></form>",
         by = escape(&q.by),
         query = escape(&query)
     ))
     .into_response()
+}
+
+/// The alert of a valid link, or the page to answer with.
+async fn linked_alert(state: &AppState, key: &str) -> Result<vigil_core::Alert, Response> {
+    let not_found = || (StatusCode::NOT_FOUND, ack_html("<h1>Not found</h1>")).into_response();
+    let id = key
+        .strip_prefix("ALR-")
+        .and_then(|n| n.parse::<i64>().ok())
+        .ok_or_else(not_found)?;
+    match state.store.get_alert(id).await {
+        Ok(alert) => Ok(alert),
+        Err(vigil_store::StoreError::NotFound(_)) => Err(not_found()),
+        Err(e) => Err(error_page("Cannot show the alert", crate::store_error(e))),
+    }
+}
+
+/// The alert's title, severity, service and status, as HTML (the title comes from logs and
+/// tools: escaped).
+fn alert_summary(alert: &vigil_core::Alert) -> String {
+    format!(
+        "<p><strong>{}</strong></p><p>Severity: {} · Service: {} · Status: {}</p>",
+        escape(&alert.alert.title),
+        alert.alert.severity,
+        escape(&alert.alert.service),
+        alert.status
+    )
+}
+
+/// What became of an alert that is no longer triggered, as plain text (`merged into incident
+/// INC-1 by ana; follow it there: vigil incident show INC-1`), from its log; `None` while it
+/// waits for acknowledgement.
+fn outcome(alert: &vigil_core::Alert) -> Option<String> {
+    use vigil_core::AlertStatus;
+    if alert.status == AlertStatus::Triggered {
+        return None;
+    }
+    let last = |actions: &[&str]| {
+        alert
+            .log
+            .iter()
+            .rev()
+            .find(|e| actions.contains(&e.action.as_str()))
+    };
+    let by = |e: Option<&vigil_core::AlertLogEntry>| {
+        e.map(|e| format!(" by {} at {}", e.actor, e.at.format("%Y-%m-%dT%H:%M:%SZ")))
+            .unwrap_or_default()
+    };
+    if let Some(incident) = &alert.incident {
+        let entry = last(&["declared", "merged"]);
+        let how = match entry.map(|e| e.action.as_str()) {
+            Some("declared") => "declared as incident",
+            Some("merged") => "merged into incident",
+            _ => "part of incident",
+        };
+        return Some(format!(
+            "was {how} {incident}{}; follow it there: vigil incident show {incident}",
+            by(entry)
+        ));
+    }
+    Some(match alert.status {
+        AlertStatus::Dismissed => {
+            let entry = last(&["dismissed"]);
+            let why = entry.map(|e| format!(" ({})", e.text)).unwrap_or_default();
+            format!("was dismissed{}{why}", by(entry))
+        }
+        status => format!("was {status}{}", by(last(&[status.as_str()]))),
+    })
 }
 
 /// `POST /ack/{key}?t=…&by=…&until=…`: acknowledges the alert the link was signed for, as
@@ -671,14 +752,23 @@ pub async fn ack_submit(
     let actor = format!("{} (link in their page)", q.by);
     match state.store.act_on_alert(&actor, id, action).await {
         Ok(a) => ack_html(&format!("<h1>{} {done}", escape(&a.key))).into_response(),
-        Err(vigil_store::StoreError::Domain(e)) => (
-            StatusCode::CONFLICT,
-            ack_html(&format!(
-                "<h1>Nothing changed</h1><p>{}</p>",
-                escape(&e.to_string())
-            )),
-        )
-            .into_response(),
+        Err(vigil_store::StoreError::Domain(e)) => {
+            // What became of it, so the person knows where the work went on.
+            let outcome = match state.store.get_alert(id).await {
+                Ok(alert) => outcome(&alert)
+                    .map(|o| format!("<p>{} {}</p>", escape(&key), escape(&o)))
+                    .unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            (
+                StatusCode::CONFLICT,
+                ack_html(&format!(
+                    "<h1>Nothing changed</h1><p>{}</p>{outcome}",
+                    escape(&e.to_string())
+                )),
+            )
+                .into_response()
+        }
         Err(e) => error_page("Nothing changed", crate::store_error(e)),
     }
 }

@@ -403,9 +403,22 @@ async fn serve(
     } else {
         paging.public_url
     };
+    // A page shows the fields a rule's `fields` list names, as the rules loaded when it is sent.
+    let loaded = Arc::clone(&rules);
+    let rule_fields: vigil_escalation::RuleFields = Arc::new(move |id: &str| {
+        loaded
+            .current()
+            .set
+            .rules()
+            .iter()
+            .find(|r| r.id() == id)
+            .map(|r| r.meta.fields.clone())
+            .unwrap_or_default()
+    });
     let escalation = tokio::spawn(
         vigil_escalation::Escalator::new(Arc::clone(&store), paging.notifier, public_url)
             .with_links(signer)
+            .with_rule_fields(rule_fields)
             .with_page_retry(paging.page_retry)
             .run(paging.tick, stop_rx.clone()),
     );

@@ -4,6 +4,7 @@
 
 mod contacts;
 mod delays;
+mod facts;
 mod owners;
 mod reports;
 mod retries;

@@ -1104,3 +1104,133 @@ async fn an_alert_from_a_host_no_indicator_can_hold_still_declares() {
     assert!(!kinds.contains(&"host"), "{incident}");
     assert!(kinds.contains(&"user_account"), "{incident}");
 }
+
+/// A page's link to an alert that is no longer triggered says what became of it — who
+/// acknowledged it, or the incident it was declared as or merged into — with its title,
+/// severity and status, instead of offering to acknowledge it; an invalid link learns none of
+/// it.
+#[tokio::test]
+async fn a_link_to_a_merged_or_declared_alert_points_to_its_incident() {
+    let signer = vigil_core::LinkSigner::new([7; 32]);
+    let s2 = signer.clone();
+    let app = crate::support::spawn_app_with(move |s| s.link_signer = Some(s2)).await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", app.addr);
+    let title = "Dumpert <script>alert(1)</script> & co";
+    for host in ["bill-1", "bill-2", "bill-3"] {
+        let body = json!({"title": format!("{title} on {host}"), "severity": "SEV1",
+                          "source": "edr", "service": "billing"});
+        let r = http
+            .post(format!("{base}/api/v1/alerts"))
+            .bearer_auth(&app.responder_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let now = chrono::Utc::now();
+    let link = |key: &str| {
+        let q = signer.query(&vigil_core::LinkSigner::grant("ack", key, "alice", now));
+        format!("{base}/ack/{key}?{q}")
+    };
+    let page = |url: String| {
+        let http = http.clone();
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let escaped = "Dumpert &lt;script&gt;alert(1)&lt;/script&gt; &amp; co";
+
+    // Triggered: what it is, and the button.
+    let (status, html) = page(link("ALR-1")).await;
+    assert_eq!(status, StatusCode::OK);
+    for said in [
+        &format!("<strong>{escaped} on bill-1</strong>"),
+        "Severity: SEV1",
+        "Service: billing",
+        "Status: triggered",
+        "<button type=\"submit\">Acknowledge ALR-1</button>",
+    ] {
+        assert!(html.contains(said), "no {said:?} in {html}");
+    }
+    assert!(!html.contains("<script>"), "{html}");
+    // A link not signed for this person learns nothing of the alert.
+    let forged = link("ALR-1").replace("by=alice", "by=mallory");
+    let (status, html) = page(forged).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        !html.contains("Dumpert") && !html.contains("SEV1"),
+        "{html}"
+    );
+
+    // ALR-1 declared as an incident, ALR-2 merged into it, ALR-3 acknowledged from its link.
+    let declared: Value = http
+        .post(format!("{base}/api/v1/alerts/declare"))
+        .bearer_auth(&app.responder_token)
+        .json(&json!({"alerts": ["ALR-1"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let incident = declared["key"].as_str().unwrap().to_owned();
+    let r = http
+        .post(format!("{base}/api/v1/alerts/ALR-2/merge"))
+        .bearer_auth(&app.responder_token)
+        .json(&json!({"incident": incident}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let acked = http.post(link("ALR-3")).send().await.unwrap();
+    assert_eq!(acked.status(), StatusCode::OK);
+
+    for (key, host, said) in [
+        (
+            "ALR-1",
+            "bill-1",
+            format!("ALR-1 was declared as incident {incident} by "),
+        ),
+        (
+            "ALR-2",
+            "bill-2",
+            format!("ALR-2 was merged into incident {incident} by "),
+        ),
+        (
+            "ALR-3",
+            "bill-3",
+            "ALR-3 was acknowledged by alice (link in their page) at ".to_owned(),
+        ),
+    ] {
+        let (status, html) = page(link(key)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains(&said), "no {said:?} in {html}");
+        assert!(
+            html.contains(&format!("<strong>{escaped} on {host}</strong>")),
+            "{html}"
+        );
+        assert!(
+            !html.contains("<button"),
+            "{key} offers to acknowledge: {html}"
+        );
+    }
+    let (_, html) = page(link("ALR-2")).await;
+    assert!(html.contains("Status: resolved"), "{html}");
+    assert!(
+        html.contains(&format!("vigil incident show {incident}")),
+        "{html}"
+    );
+
+    // Acknowledging the merged alert from the old page names the incident too.
+    let r = http.post(link("ALR-2")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("<h1>Nothing changed</h1>")
+            && html.contains(&format!("ALR-2 was merged into incident {incident} by ")),
+        "{html}"
+    );
+}
