@@ -43,7 +43,7 @@ use crate::pivot::PivotCollector;
 use crate::store::{
     Aggregation, AppendOutcome, BatchMark, Count as ValueCount, Cursor, EventStore, Group,
     MissingField, NewEvent, Pivot, PivotRequest, Rejected, SearchPage, SearchRequest, ServiceStats,
-    StoredEvent, TimeBucket, TimeRange,
+    StoreHealth, StoredEvent, TimeBucket, TimeRange,
 };
 use crate::terms::{ListedCounter, Ranking, ValueCounter};
 
@@ -102,12 +102,15 @@ impl EmbeddedConfig {
 
 type Reply<T> = SyncSender<Result<T, String>>;
 
+/// The journal thread's answer to an append: the events' ids, or why none was stored.
+type AppendReply = SyncSender<Result<Vec<u64>, LogError>>;
+
 enum Request {
     Append {
         events: Vec<(i64, NewEvent)>,
         /// Kept beside the events, in the same write ([`EventStore::append_marked`]).
         mark: Option<Vec<u8>>,
-        reply: Reply<Vec<u64>>,
+        reply: AppendReply,
     },
     Flush(Reply<()>),
     Delete {
@@ -267,6 +270,8 @@ struct Progress {
     /// Every event below it has its detections recorded (reported by the caller);
     /// [`UNTRACKED`] when detections are not tracked.
     detected: AtomicU64,
+    /// Why the last journal write failed, until one succeeds: appends are being refused.
+    journal_failure: Mutex<Option<String>>,
 }
 
 /// [`Progress::detected`] when [`EmbeddedConfig::track_detections`] is off.
@@ -280,7 +285,20 @@ impl Progress {
             indexed: AtomicU64::new(indexed),
             searchable: AtomicU64::new(indexed),
             detected: AtomicU64::new(detected.unwrap_or(UNTRACKED)),
+            journal_failure: Mutex::new(None),
         }
+    }
+
+    /// Records whether journal writes fail (`Some(why)`) or succeed again; returns whether
+    /// that changed, so each change is logged once rather than every batch.
+    fn set_journal_failure(&self, failure: Option<String>) -> bool {
+        let mut held = self
+            .journal_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let changed = held.is_some() != failure.is_some();
+        *held = failure;
+        changed
     }
 
     /// The detection mark, when detections are tracked.
@@ -843,11 +861,15 @@ impl EmbeddedStore {
         let stored = if accepted.is_empty() {
             Vec::new()
         } else {
-            self.call(|reply| Request::Append {
+            let (reply, answer) = sync_channel(1);
+            self.send(Request::Append {
                 events: accepted,
                 mark,
                 reply,
-            })?
+            })?;
+            answer
+                .recv()
+                .map_err(|_| LogError::Closed("the journal thread stopped".into()))??
         };
         Ok(AppendOutcome { stored, rejected })
     }
@@ -1222,6 +1244,17 @@ impl EventStore for EmbeddedStore {
         self.progress.unsearchable()
     }
 
+    fn health(&self) -> StoreHealth {
+        StoreHealth {
+            journal: self
+                .progress
+                .journal_failure
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        }
+    }
+
     fn refresh(&self) -> Result<(), LogError> {
         self.call(Request::Flush)
     }
@@ -1348,6 +1381,7 @@ fn journal_loop(
                 Err(_) => break,
             }
         }
+        let group_first = next_seq;
         let mut records = Vec::new();
         let mut marks = Vec::new();
         let mut acks = Vec::new();
@@ -1393,6 +1427,9 @@ fn journal_loop(
                 Ok(new_end) => {
                     end = new_end;
                     progress.appended.store(next_seq, Ordering::Release);
+                    if progress.set_journal_failure(None) {
+                        tracing::info!("journal writes succeed again; the log store takes events");
+                    }
                     for (reply, ids) in acks {
                         let _ = reply.send(Ok(ids));
                     }
@@ -1415,11 +1452,20 @@ fn journal_loop(
                     }
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "journal write failed; the log store stops accepting events");
-                    for (reply, _) in acks {
-                        let _ = reply.send(Err(e.to_string()));
+                    // Nothing of the group is in the journal: its sequences go to the next one.
+                    next_seq = group_first;
+                    let reason = match &e {
+                        LogError::Io { source, .. } => source.to_string(),
+                        other => other.to_string(),
+                    };
+                    if progress.set_journal_failure(Some(reason.clone())) {
+                        tracing::error!(error = %e, "journal write failed; its batches are refused with nothing of them stored, and every batch tries again");
                     }
-                    return;
+                    for (reply, _) in acks {
+                        let _ = reply.send(Err(LogError::NotStored {
+                            reason: reason.clone(),
+                        }));
+                    }
                 }
             }
         }

@@ -43,6 +43,15 @@ pub enum LogError {
     /// The query is valid but asks for something the store cannot do.
     #[error("{0}")]
     Unsupported(String),
+    /// Writing a batch to the journal failed (a full disk, an I/O error): nothing of it was
+    /// stored, and the store takes the next batch as usual.
+    #[error(
+        "the log store could not write the batch to its journal ({reason}); nothing of it was stored: send it again once the cause is fixed (free disk space, check the disk)"
+    )]
+    NotStored {
+        /// What the write failed with.
+        reason: String,
+    },
     /// The store's background threads have stopped (after an I/O failure or at shutdown).
     #[error("the log store has shut down ({0}); restart Vigil")]
     Closed(String),
