@@ -38,6 +38,10 @@ pub struct LogStoreHealth {
     /// as `No space left on device`; absent while they succeed. Each batch tries again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal_error: Option<String>,
+    /// Why indexing fails (such as `Too many open files`): events are stored but not
+    /// searchable until it recovers, which it tries on its own; absent while it works.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_error: Option<String>,
 }
 
 /// Response header carrying the verified SHA-256 (hex) of downloaded evidence.

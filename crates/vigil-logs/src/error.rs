@@ -52,6 +52,15 @@ pub enum LogError {
         /// What the write failed with.
         reason: String,
     },
+    /// The search index cannot take events now (a full disk, too many open files): they are
+    /// kept in the journal, and indexing tries again on its own.
+    #[error(
+        "the search index is failing ({reason}); acknowledged events are kept and become searchable once it recovers, which it tries on its own: free disk space or raise the open-files limit"
+    )]
+    NotSearchable {
+        /// What indexing failed with.
+        reason: String,
+    },
     /// The store's background threads have stopped (after an I/O failure or at shutdown).
     #[error("the log store has shut down ({0}); restart Vigil")]
     Closed(String),

@@ -303,12 +303,15 @@ pub struct StoreHealth {
     /// Why appends are refused: the last journal write failed (a full disk, an I/O error) and
     /// none has succeeded since. Every append tries again.
     pub journal: Option<String>,
+    /// Why indexing fails (too many open files, a full disk): acknowledged events are kept but
+    /// not searchable until it recovers, which it tries on its own.
+    pub index: Option<String>,
 }
 
 impl StoreHealth {
     /// Whether every part works.
     pub fn is_ok(&self) -> bool {
-        self.journal.is_none()
+        self.journal.is_none() && self.index.is_none()
     }
 }
 

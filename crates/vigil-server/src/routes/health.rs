@@ -26,6 +26,7 @@ pub async fn health(State(state): State<AppState>) -> Json<HealthResponse> {
         log_store: Some(LogStoreHealth {
             status: if logs.is_ok() { "ok" } else { "failing" }.to_owned(),
             journal_error: logs.journal,
+            index_error: logs.index,
         }),
     })
 }
