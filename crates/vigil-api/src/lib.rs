@@ -15,7 +15,8 @@ use utoipa::ToSchema;
 /// `GET /api/v1/health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct HealthResponse {
-    /// Always `ok` when the server answers.
+    /// `ok` when the server answers and its parts work; `degraded` while one fails (see
+    /// `log_store`).
     pub status: String,
     /// The server's version.
     pub version: String,
@@ -23,6 +24,24 @@ pub struct HealthResponse {
     /// a client can refuse a larger file before sending it (absent from older servers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_evidence_bytes: Option<u64>,
+    /// The log store's state (absent from older servers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_store: Option<LogStoreHealth>,
+}
+
+/// The log store in `GET /api/v1/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LogStoreHealth {
+    /// `ok`, or `failing` while a part of it fails.
+    pub status: String,
+    /// Why events are refused (`503`, nothing of them stored) when journal writes fail, such
+    /// as `No space left on device`; absent while they succeed. Each batch tries again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_error: Option<String>,
+    /// Why indexing fails (such as `Too many open files`): events are stored but not
+    /// searchable until it recovers, which it tries on its own; absent while it works.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_error: Option<String>,
 }
 
 /// Response header carrying the verified SHA-256 (hex) of downloaded evidence.

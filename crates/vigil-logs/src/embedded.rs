@@ -43,7 +43,7 @@ use crate::pivot::PivotCollector;
 use crate::store::{
     Aggregation, AppendOutcome, BatchMark, Count as ValueCount, Cursor, EventStore, Group,
     MissingField, NewEvent, Pivot, PivotRequest, Rejected, SearchPage, SearchRequest, ServiceStats,
-    StoredEvent, TimeBucket, TimeRange,
+    StoreHealth, StoredEvent, TimeBucket, TimeRange,
 };
 use crate::terms::{ListedCounter, Ranking, ValueCounter};
 
@@ -100,14 +100,17 @@ impl EmbeddedConfig {
     }
 }
 
-type Reply<T> = SyncSender<Result<T, String>>;
+type Reply<T> = SyncSender<Result<T, LogError>>;
+
+/// The journal thread's answer to an append: the events' ids, or why none was stored.
+type AppendReply = Reply<Vec<u64>>;
 
 enum Request {
     Append {
         events: Vec<(i64, NewEvent)>,
         /// Kept beside the events, in the same write ([`EventStore::append_marked`]).
         mark: Option<Vec<u8>>,
-        reply: Reply<Vec<u64>>,
+        reply: AppendReply,
     },
     Flush(Reply<()>),
     Delete {
@@ -267,6 +270,15 @@ struct Progress {
     /// Every event below it has its detections recorded (reported by the caller);
     /// [`UNTRACKED`] when detections are not tracked.
     detected: AtomicU64,
+    /// Why the last journal write failed, until one succeeds: appends are being refused.
+    journal_failure: Mutex<Option<String>>,
+    /// Why indexing fails, until the index writer made anew commits: events are kept in the
+    /// journal but not searchable.
+    index_failure: Mutex<Option<String>>,
+    /// Index commits a test makes fail, their uncommitted documents lost as when a Tantivy
+    /// worker thread dies.
+    #[cfg(test)]
+    failing_commits: std::sync::atomic::AtomicU32,
 }
 
 /// [`Progress::detected`] when [`EmbeddedConfig::track_detections`] is off.
@@ -280,7 +292,40 @@ impl Progress {
             indexed: AtomicU64::new(indexed),
             searchable: AtomicU64::new(indexed),
             detected: AtomicU64::new(detected.unwrap_or(UNTRACKED)),
+            journal_failure: Mutex::new(None),
+            index_failure: Mutex::new(None),
+            #[cfg(test)]
+            failing_commits: std::sync::atomic::AtomicU32::new(0),
         }
+    }
+
+    /// Records whether indexing fails (`Some(why)`) or works again.
+    fn set_index_failure(&self, failure: Option<String>) {
+        *self.index_failure.lock().unwrap_or_else(|e| e.into_inner()) = failure;
+    }
+
+    /// The answer to a request that needs the index while indexing fails.
+    fn not_searchable(&self) -> LogError {
+        LogError::NotSearchable {
+            reason: self
+                .index_failure
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Records whether journal writes fail (`Some(why)`) or succeed again; returns whether
+    /// that changed, so each change is logged once rather than every batch.
+    fn set_journal_failure(&self, failure: Option<String>) -> bool {
+        let mut held = self
+            .journal_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let changed = held.is_some() != failure.is_some();
+        *held = failure;
+        changed
     }
 
     /// The detection mark, when detections are tracked.
@@ -398,11 +443,16 @@ impl EmbeddedStore {
                         }
                     };
                     let indexer = Indexer {
-                        writer,
+                        writer: Some(writer),
+                        index,
+                        writer_threads: settings.index_threads,
+                        writer_memory: settings.index_memory_bytes,
                         fields,
                         reader,
                         journal_dir,
                         checkpoint,
+                        committed: checkpoint,
+                        journal_end: checkpoint,
                         committed_detected: progress.detected(),
                         progress,
                     };
@@ -477,7 +527,6 @@ impl EmbeddedStore {
         answer
             .recv()
             .map_err(|_| LogError::Closed("the journal thread stopped".into()))?
-            .map_err(LogError::Closed)
     }
 
     fn translator(&self) -> Translator<'_> {
@@ -843,11 +892,15 @@ impl EmbeddedStore {
         let stored = if accepted.is_empty() {
             Vec::new()
         } else {
-            self.call(|reply| Request::Append {
+            let (reply, answer) = sync_channel(1);
+            self.send(Request::Append {
                 events: accepted,
                 mark,
                 reply,
-            })?
+            })?;
+            answer
+                .recv()
+                .map_err(|_| LogError::Closed("the journal thread stopped".into()))??
         };
         Ok(AppendOutcome { stored, rejected })
     }
@@ -1222,6 +1275,23 @@ impl EventStore for EmbeddedStore {
         self.progress.unsearchable()
     }
 
+    fn health(&self) -> StoreHealth {
+        StoreHealth {
+            journal: self
+                .progress
+                .journal_failure
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            index: self
+                .progress
+                .index_failure
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        }
+    }
+
     fn refresh(&self) -> Result<(), LogError> {
         self.call(Request::Flush)
     }
@@ -1348,6 +1418,7 @@ fn journal_loop(
                 Err(_) => break,
             }
         }
+        let group_first = next_seq;
         let mut records = Vec::new();
         let mut marks = Vec::new();
         let mut acks = Vec::new();
@@ -1393,6 +1464,9 @@ fn journal_loop(
                 Ok(new_end) => {
                     end = new_end;
                     progress.appended.store(next_seq, Ordering::Release);
+                    if progress.set_journal_failure(None) {
+                        tracing::info!("journal writes succeed again; the log store takes events");
+                    }
                     for (reply, ids) in acks {
                         let _ = reply.send(Ok(ids));
                     }
@@ -1415,11 +1489,20 @@ fn journal_loop(
                     }
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "journal write failed; the log store stops accepting events");
-                    for (reply, _) in acks {
-                        let _ = reply.send(Err(e.to_string()));
+                    // Nothing of the group is in the journal: its sequences go to the next one.
+                    next_seq = group_first;
+                    let reason = match &e {
+                        LogError::Io { source, .. } => source.to_string(),
+                        other => other.to_string(),
+                    };
+                    if progress.set_journal_failure(Some(reason.clone())) {
+                        tracing::error!(error = %e, "journal write failed; its batches are refused with nothing of them stored, and every batch tries again");
                     }
-                    return;
+                    for (reply, _) in acks {
+                        let _ = reply.send(Err(LogError::NotStored {
+                            reason: reason.clone(),
+                        }));
+                    }
                 }
             }
         }
@@ -1452,12 +1535,22 @@ const CATCH_UP_COMMIT_EVERY: Duration = Duration::from_secs(5);
 
 /// The index thread's state.
 struct Indexer {
-    writer: IndexWriter,
+    /// `None` after a failure, until [`Indexer::recover`] makes it anew: a Tantivy writer whose
+    /// worker died has lost the documents queued to it and must not be committed.
+    writer: Option<IndexWriter>,
+    index: Index,
+    /// Tantivy's indexing threads and their memory, to make the writer anew.
+    writer_threads: usize,
+    writer_memory: usize,
     fields: Fields,
     reader: IndexReader,
     journal_dir: PathBuf,
     /// How far the documents given to the writer reach (committed or not).
     checkpoint: Checkpoint,
+    /// How far the last commit reaches: where indexing starts again after a failure.
+    committed: Checkpoint,
+    /// The journal's end as last told: what a recovery catches up to.
+    journal_end: Checkpoint,
     /// Where `checkpoint` and the last commit reach, for the journal thread and `index_lag`.
     progress: Arc<Progress>,
     /// The detection mark the last commit kept.
@@ -1465,10 +1558,17 @@ struct Indexer {
 }
 
 impl Indexer {
+    fn writer(&mut self) -> Result<&mut IndexWriter, LogError> {
+        self.writer.as_mut().ok_or_else(|| {
+            LogError::Closed("the index writer is being made anew after a failure".into())
+        })
+    }
+
     /// Indexes the journal's records in `[checkpoint.position, end)` that the index lacks,
     /// committing every [`CATCH_UP_COMMIT_EVERY`] so that search follows a long
     /// catch-up instead of seeing all of it at its end.
     fn catch_up(&mut self, end: Position, next_seq: u64) -> Result<(), LogError> {
+        self.saw_journal(end, next_seq);
         if next_seq <= self.checkpoint.next_seq {
             return Ok(());
         }
@@ -1483,7 +1583,8 @@ impl Indexer {
                 if record.seq < from_seq {
                     return Ok(());
                 }
-                self.writer.add_document(self.fields.document(&record))?;
+                let document = self.fields.document(&record);
+                self.writer()?.add_document(document)?;
                 self.advance(Checkpoint {
                     position: after,
                     next_seq: record.seq + 1,
@@ -1510,6 +1611,7 @@ impl Indexer {
         end: Position,
         next_seq: u64,
     ) -> Result<(), LogError> {
+        self.saw_journal(end, next_seq);
         if records
             .first()
             .is_none_or(|r| r.seq != self.checkpoint.next_seq)
@@ -1518,16 +1620,25 @@ impl Indexer {
             // from the journal: the journal is the truth.
             return self.catch_up(end, next_seq);
         }
-        let added = records.iter().try_for_each(|r| {
-            self.writer
-                .add_document(self.fields.document(r))
-                .map(|_| ())
-        });
+        for record in records {
+            let document = self.fields.document(record);
+            self.writer()?.add_document(document)?;
+        }
         self.advance(Checkpoint {
             position: end,
             next_seq,
         });
-        added.map_err(LogError::from)
+        Ok(())
+    }
+
+    /// Notes how far the journal reaches, for a recovery to catch up to.
+    fn saw_journal(&mut self, end: Position, next_seq: u64) {
+        if next_seq > self.journal_end.next_seq {
+            self.journal_end = Checkpoint {
+                position: end,
+                next_seq,
+            };
+        }
     }
 
     fn advance(&mut self, checkpoint: Checkpoint) {
@@ -1543,28 +1654,156 @@ impl Indexer {
     }
 
     fn commit(&mut self) -> Result<(), LogError> {
+        #[cfg(test)]
+        if self
+            .progress
+            .failing_commits
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            // As when a Tantivy worker dies: the documents not committed are gone.
+            self.writer()?.rollback()?;
+            return Err(LogError::Index(tantivy::TantivyError::SystemError(
+                "a commit made to fail by a test".into(),
+            )));
+        }
         let detected = self.progress.detected();
+        let checkpoint = self.checkpoint;
+        let writer = self.writer.as_mut().ok_or_else(|| {
+            LogError::Closed("the index writer is being made anew after a failure".into())
+        })?;
         commit(
-            &mut self.writer,
+            writer,
             &self.reader,
             &self.journal_dir,
-            self.checkpoint,
+            checkpoint,
             detected,
         )?;
+        self.committed = checkpoint;
         self.committed_detected = detected;
         self.progress
             .searchable
-            .store(self.checkpoint.next_seq, Ordering::Release);
+            .store(checkpoint.next_seq, Ordering::Release);
         Ok(())
     }
+
+    /// After a failure: drops the writer with every document it holds uncommitted (a dead
+    /// worker may have lost some), so that no later commit can mark them searchable, and
+    /// goes back to the last commit, from which [`Indexer::recover`] reads the journal again.
+    fn drop_writer(&mut self) {
+        self.writer = None;
+        self.checkpoint = self.committed;
+        self.progress
+            .indexed
+            .store(self.committed.next_seq, Ordering::Release);
+    }
+
+    /// Makes the writer anew and indexes the journal from the last commit to its end, then
+    /// commits. The last commit is read from the index itself: a commit that reported an
+    /// error may still have been written.
+    fn recover(&mut self) -> Result<(), LogError> {
+        let payload = self.index.load_metas()?.payload;
+        let (committed, _) = Checkpoint::decode(payload.as_deref());
+        self.committed = committed;
+        self.drop_writer();
+        self.writer = Some(
+            self.index
+                .writer_with_num_threads(self.writer_threads, self.writer_memory)?,
+        );
+        let end = self.journal_end;
+        self.catch_up(end.position, end.next_seq)?;
+        self.commit()
+    }
+}
+
+/// How long indexing waits after a failure before trying again, at first and at most: the
+/// wait doubles while the cause (a full disk, too many open files) lasts.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const LAST_RETRY: Duration = Duration::from_secs(60);
+
+/// A failed index writer, and when to make it anew.
+struct Failing {
+    retry_at: Instant,
+    wait: Duration,
 }
 
 fn index_loop(mut ix: Indexer, interval: Duration, inbox: Receiver<IndexMsg>) {
     let mut dirty = false;
     let mut last_commit = Instant::now();
+    let mut failing: Option<Failing> = None;
     loop {
-        let wait = interval.saturating_sub(last_commit.elapsed());
-        let outcome = match inbox.recv_timeout(wait.max(Duration::from_millis(1))) {
+        let wait = match &failing {
+            Some(f) => f.retry_at.saturating_duration_since(Instant::now()),
+            None => interval.saturating_sub(last_commit.elapsed()),
+        };
+        let received = inbox.recv_timeout(wait.max(Duration::from_millis(1)));
+        if let Some(f) = &failing {
+            // No writer: note how far the journal reaches, refuse what needs the index, and
+            // try again once the wait is over.
+            let due = Instant::now() >= f.retry_at;
+            let mut flush = None;
+            match received {
+                Ok(
+                    IndexMsg::Records { end, next_seq, .. } | IndexMsg::CatchUp { end, next_seq },
+                ) => {
+                    ix.saw_journal(end, next_seq);
+                }
+                Ok(IndexMsg::Flush {
+                    reply,
+                    end,
+                    next_seq,
+                }) => {
+                    ix.saw_journal(end, next_seq);
+                    if due {
+                        flush = Some(reply);
+                    } else {
+                        let _ = reply.send(Err(ix.progress.not_searchable()));
+                    }
+                }
+                Ok(IndexMsg::Delete { reply, .. }) => {
+                    let _ = reply.send(Err(ix.progress.not_searchable()));
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            if !due {
+                continue;
+            }
+            let wait = f.wait;
+            let recovered = ix.recover();
+            if let Some(reply) = flush {
+                let _ = reply.send(match &recovered {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(LogError::NotSearchable {
+                        reason: e.to_string(),
+                    }),
+                });
+            }
+            match recovered {
+                Ok(()) => {
+                    tracing::info!(
+                        searchable = ix.checkpoint.next_seq,
+                        "indexing works again; every acknowledged event is searchable"
+                    );
+                    ix.progress.set_index_failure(None);
+                    failing = None;
+                    dirty = false;
+                    last_commit = Instant::now();
+                }
+                Err(e) => {
+                    ix.drop_writer();
+                    let wait = (wait * 2).min(LAST_RETRY);
+                    tracing::error!(error = %e, retry_in = ?wait, lag = ix.progress.unsearchable(), "indexing still fails; acknowledged events stay in the journal");
+                    ix.progress.set_index_failure(Some(e.to_string()));
+                    failing = Some(Failing {
+                        retry_at: Instant::now() + wait,
+                        wait,
+                    });
+                }
+            }
+            continue;
+        }
+        let outcome = match received {
             Ok(IndexMsg::Records {
                 records,
                 end,
@@ -1583,21 +1822,18 @@ fn index_loop(mut ix: Indexer, interval: Duration, inbox: Receiver<IndexMsg>) {
                 next_seq,
             }) => {
                 let result = ix.catch_up(end, next_seq).and_then(|()| ix.commit());
-                let _ = reply.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
                 dirty = false;
                 last_commit = Instant::now();
-                result
+                answer(reply, result, &ix.progress)
             }
             Ok(IndexMsg::Delete { query, reply }) => {
                 let result = ix
-                    .writer
-                    .delete_query(query)
-                    .map_err(LogError::from)
+                    .writer()
+                    .and_then(|w| w.delete_query(query).map_err(LogError::from))
                     .and_then(|_| ix.commit());
-                let _ = reply.send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
                 dirty = false;
                 last_commit = Instant::now();
-                result
+                answer(reply, result, &ix.progress)
             }
             Err(RecvTimeoutError::Timeout) => Ok(()),
             Err(RecvTimeoutError::Disconnected) => {
@@ -1609,16 +1845,43 @@ fn index_loop(mut ix: Indexer, interval: Duration, inbox: Receiver<IndexMsg>) {
                 return;
             }
         };
-        if let Err(e) = outcome {
-            tracing::error!(error = %e, "indexing failed; events stay in the journal and are indexed on next open");
-        }
-        if (dirty || ix.detected_moved()) && last_commit.elapsed() >= interval {
-            if let Err(e) = ix.commit() {
-                tracing::error!(error = %e, "index commit failed; retrying at the next interval");
-            } else {
+        let outcome = outcome.and_then(|()| {
+            if (dirty || ix.detected_moved()) && last_commit.elapsed() >= interval {
+                last_commit = Instant::now();
+                ix.commit()?;
                 dirty = false;
             }
-            last_commit = Instant::now();
+            Ok(())
+        });
+        if let Err(e) = outcome {
+            ix.drop_writer();
+            tracing::error!(error = %e, retry_in = ?FIRST_RETRY, "indexing failed; acknowledged events stay in the journal, and the index writer is made anew and reads them again from the last commit");
+            ix.progress.set_index_failure(Some(e.to_string()));
+            failing = Some(Failing {
+                retry_at: Instant::now() + FIRST_RETRY,
+                wait: FIRST_RETRY,
+            });
+        }
+    }
+}
+
+/// Answers a flush or a delete: an index failure is told as one (the events stay in the
+/// journal), recorded first so that the caller finds it in the store's health, and handed back
+/// for the index thread to recover from.
+fn answer(
+    reply: Reply<()>,
+    result: Result<(), LogError>,
+    progress: &Progress,
+) -> Result<(), LogError> {
+    match result {
+        Ok(()) => {
+            let _ = reply.send(Ok(()));
+            Ok(())
+        }
+        Err(e) => {
+            progress.set_index_failure(Some(e.to_string()));
+            let _ = reply.send(Err(progress.not_searchable()));
+            Err(e)
         }
     }
 }
@@ -1655,7 +1918,106 @@ impl Drop for EmbeddedStore {
 
 #[cfg(test)]
 mod tests {
-    use super::{RecentTotals, totals_key};
+    use super::{EmbeddedConfig, EmbeddedStore, Ordering, RecentTotals, totals_key};
+    use crate::{EventStore, NewEvent, SearchRequest, TimeRange};
+    use std::time::{Duration, Instant};
+
+    fn open(dir: &std::path::Path) -> EmbeddedStore {
+        let mut config = EmbeddedConfig::new(dir);
+        config.index_memory_bytes = 32 * 1024 * 1024;
+        config.commit_interval = Duration::from_millis(50);
+        EmbeddedStore::open(config).expect("the store opens")
+    }
+
+    fn events(from: u64, count: u64) -> Vec<NewEvent> {
+        (from..from + count)
+            .map(|n| NewEvent {
+                time: chrono::Utc::now(),
+                service: "svc".into(),
+                host: "h".into(),
+                tenant: String::new(),
+                json: format!(r#"{{"n":{n}}}"#),
+                json_checked: false,
+            })
+            .collect()
+    }
+
+    fn searchable(store: &EmbeddedStore) -> u64 {
+        store
+            .search(&SearchRequest {
+                query: vigil_query::parse("*").expect("parses"),
+                range: TimeRange::default(),
+                limit: 1,
+                cursor: None,
+            })
+            .expect("search")
+            .total
+    }
+
+    /// Waits until search sees every acknowledged event.
+    fn until_caught_up(store: &EmbeddedStore) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while store.index_lag() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A commit that fails after the documents given to the writer were lost (a Tantivy
+    /// worker killed by too many open files) leaves them unsearchable no longer: the writer is
+    /// made anew and reads them from the journal again, while the lag says they are not
+    /// searchable and `refresh` says why.
+    #[test]
+    fn events_lost_by_a_failed_index_writer_are_indexed_again() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = open(dir.path());
+        store.append(events(0, 10)).expect("append");
+        store.refresh().expect("refresh");
+        store.progress.failing_commits.store(2, Ordering::Release);
+        store.append(events(10, 90)).expect("append");
+
+        let refreshed = store.refresh();
+        assert!(
+            matches!(refreshed, Err(crate::LogError::NotSearchable { .. })),
+            "{refreshed:?}"
+        );
+        assert_eq!(store.index_lag(), 90);
+        assert!(store.health().index.is_some());
+        store
+            .append(events(100, 50))
+            .expect("appends go on meanwhile");
+
+        until_caught_up(&store);
+        assert_eq!(store.index_lag(), 0);
+        assert_eq!(searchable(&store), 150);
+        assert_eq!(store.health(), crate::StoreHealth::default());
+        store.refresh().expect("refresh");
+        drop(store);
+        let reopened = open(dir.path());
+        reopened.refresh().expect("refresh");
+        assert_eq!(searchable(&reopened), 150);
+    }
+
+    /// The state a crash leaves while commits fail: the committed checkpoint behind the
+    /// journal. The next open indexes the rest.
+    #[test]
+    fn a_store_whose_index_commit_is_behind_the_journal_indexes_the_rest_at_open() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = open(dir.path());
+        store.append(events(0, 10)).expect("append");
+        store.refresh().expect("refresh");
+        store
+            .progress
+            .failing_commits
+            .store(u32::MAX, Ordering::Release);
+        store.append(events(10, 40)).expect("append");
+        assert!(store.refresh().is_err());
+        drop(store);
+
+        let reopened = open(dir.path());
+        assert_eq!(reopened.index_lag(), 40);
+        until_caught_up(&reopened);
+        assert_eq!(searchable(&reopened), 50);
+    }
 
     /// A total is not taken from a search that ran at another time when the query's window
     /// moves with the time (`now-20s`); one with fixed times is the same search whenever it

@@ -43,6 +43,24 @@ pub enum LogError {
     /// The query is valid but asks for something the store cannot do.
     #[error("{0}")]
     Unsupported(String),
+    /// Writing a batch to the journal failed (a full disk, an I/O error): nothing of it was
+    /// stored, and the store takes the next batch as usual.
+    #[error(
+        "the log store could not write the batch to its journal ({reason}); nothing of it was stored: send it again once the cause is fixed (free disk space, check the disk)"
+    )]
+    NotStored {
+        /// What the write failed with.
+        reason: String,
+    },
+    /// The search index cannot take events now (a full disk, too many open files): they are
+    /// kept in the journal, and indexing tries again on its own.
+    #[error(
+        "the search index is failing ({reason}); acknowledged events are kept and become searchable once it recovers, which it tries on its own: free disk space or raise the open-files limit"
+    )]
+    NotSearchable {
+        /// What indexing failed with.
+        reason: String,
+    },
     /// The store's background threads have stopped (after an I/O failure or at shutdown).
     #[error("the log store has shut down ({0}); restart Vigil")]
     Closed(String),

@@ -3,6 +3,11 @@
 //! each an event ([`Record`]) or a batch's [`Mark`]; the index commit records the journal
 //! position it covers, so opening replays only what follows and segments wholly before it are
 //! deleted.
+//!
+//! Each write (a group commit) starts with a group header saying how many bytes of frames
+//! follow it. A write that fails is cut off the file at once; should that fail too (or the
+//! process die first), replay still takes a group only once all of its bytes are there, so a
+//! refused batch is never stored in part.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
@@ -121,20 +126,43 @@ impl Mark {
     }
 }
 
+/// The sequences a group header's mark claims: no batch has them, so a version that reads
+/// marks but not group headers passes over them.
+const GROUP_SEQS: std::ops::Range<u64> = u64::MAX..u64::MAX;
+
+/// The header of a group: written as a [`Mark`] of [`GROUP_SEQS`] whose tag is the byte length
+/// of the frames that follow it in the same write.
+fn encode_group_header(bytes: u64, out: &mut Vec<u8>) {
+    Mark {
+        seqs: GROUP_SEQS,
+        tag: bytes.to_le_bytes().to_vec(),
+    }
+    .encode_into(out);
+}
+
 /// One frame of the journal.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Frame {
     Event(Record),
     Mark(Mark),
+    /// The start of a group: `bytes` of frames follow, written together.
+    Group {
+        bytes: u64,
+    },
 }
 
 impl Frame {
     fn decode(payload: &[u8]) -> Option<Frame> {
         let seq = u64::from_le_bytes(payload.get(..8)?.try_into().ok()?);
-        if seq == MARK_SEQ {
-            Mark::decode(payload).map(Frame::Mark)
+        if seq != MARK_SEQ {
+            return Record::decode(payload).map(Frame::Event);
+        }
+        let mark = Mark::decode(payload)?;
+        if mark.seqs == GROUP_SEQS {
+            let bytes = u64::from_le_bytes(mark.tag.as_slice().try_into().ok()?);
+            Some(Frame::Group { bytes })
         } else {
-            Record::decode(payload).map(Frame::Event)
+            Some(Frame::Mark(mark))
         }
     }
 }
@@ -143,9 +171,26 @@ impl Frame {
 pub(crate) struct Journal {
     dir: PathBuf,
     file: File,
+    /// The end of the last group written whole and fsynced.
     position: Position,
     /// Past this size the segment is closed and the next one started.
     segment_bytes: u64,
+    /// A failed write left bytes past `position` that cutting them off failed to remove: the
+    /// next append cuts them first, and writes nothing while it cannot.
+    uncut: bool,
+    /// Failures a test makes happen.
+    #[cfg(test)]
+    faults: Faults,
+}
+
+/// Failures of the file that a test asks for, to see the journal through them.
+#[cfg(test)]
+#[derive(Debug, Default)]
+struct Faults {
+    /// The next write stops after this many bytes and fails as on a full disk.
+    write_stops_after: Option<usize>,
+    /// Cutting the file back fails.
+    cut_fails: bool,
 }
 
 fn segment_path(dir: &Path, segment: u64) -> PathBuf {
@@ -192,6 +237,9 @@ impl Journal {
             file,
             position: end,
             segment_bytes,
+            uncut: false,
+            #[cfg(test)]
+            faults: Faults::default(),
         })
     }
 
@@ -199,13 +247,31 @@ impl Journal {
     /// order of `n`), and fsyncs once for all of them; returns the position after them. This
     /// single fsync per call is the group commit: the caller batches every request that
     /// arrived while the previous fsync ran.
+    ///
+    /// On an error nothing of the group stays in the journal (it is cut off the file, or, if
+    /// that fails too, cut before the next write and never taken by replay, being incomplete)
+    /// and the journal takes the next append as if the failed one had not been asked.
     pub fn append(
         &mut self,
         records: &[Record],
         marks: &[(usize, Mark)],
         buf: &mut Vec<u8>,
     ) -> Result<Position, LogError> {
+        let path = segment_path(&self.dir, self.position.segment);
+        if self.uncut {
+            self.cut_back().map_err(|e| LogError::io(&path, e))?;
+        }
+        if self.position.offset >= self.segment_bytes {
+            let next = Position {
+                segment: self.position.segment + 1,
+                offset: 0,
+            };
+            *self = Journal::open_at(&self.dir, next, self.segment_bytes)?;
+        }
+        let path = segment_path(&self.dir, self.position.segment);
         buf.clear();
+        encode_group_header(0, buf);
+        let header = buf.len();
         let mut marks = marks.iter().peekable();
         for (i, record) in records.iter().enumerate() {
             while let Some((_, mark)) = marks.next_if(|(n, _)| *n <= i) {
@@ -216,27 +282,56 @@ impl Journal {
         for (_, mark) in marks {
             mark.encode_into(buf);
         }
-        let path = segment_path(&self.dir, self.position.segment);
-        self.file
-            .write_all(buf)
-            .and_then(|()| self.file.sync_data())
-            .map_err(|e| LogError::io(&path, e))?;
-        self.position.offset += buf.len() as u64;
-        let end = self.position;
-        if self.position.offset >= self.segment_bytes {
-            let next = Position {
-                segment: self.position.segment + 1,
-                offset: 0,
-            };
-            *self = Journal::open_at(&self.dir, next, self.segment_bytes)?;
+        let mut header_bytes = Vec::with_capacity(header);
+        encode_group_header((buf.len() - header) as u64, &mut header_bytes);
+        buf[..header].copy_from_slice(&header_bytes);
+        if let Err(e) = self.write_synced(buf) {
+            if let Err(cut) = self.cut_back() {
+                self.uncut = true;
+                tracing::error!(
+                    path = %path.display(),
+                    error = %cut,
+                    "cannot cut a failed write off the journal; it is cut before the next write, and replay never takes it"
+                );
+            }
+            return Err(LogError::io(&path, e));
         }
-        Ok(end)
+        self.position.offset += buf.len() as u64;
+        Ok(self.position)
+    }
+
+    fn write_synced(&mut self, buf: &[u8]) -> io::Result<()> {
+        #[cfg(test)]
+        if let Some(stop) = self.faults.write_stops_after.take() {
+            self.file.write_all(&buf[..stop.min(buf.len())])?;
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "no space left on device",
+            ));
+        }
+        self.file.write_all(buf)?;
+        self.file.sync_data()
+    }
+
+    /// Cuts the segment back to the end of the last whole group (the file is in append mode:
+    /// the next write lands there).
+    fn cut_back(&mut self) -> io::Result<()> {
+        #[cfg(test)]
+        if self.faults.cut_fails {
+            return Err(io::Error::other("cutting fails in this test"));
+        }
+        self.file.set_len(self.position.offset)?;
+        self.file.sync_all()?;
+        self.uncut = false;
+        Ok(())
     }
 }
 
-/// Reads every record from `from` on, calling `each` with it and the position after it. A torn
-/// or corrupt frame at the end of the last segment (a write cut short by a crash) is truncated
-/// away; one in an earlier segment is corruption and an error. Returns where appending resumes.
+/// Reads every record from `from` on, calling `each` with it and the position after it. A group
+/// is taken only once all of its bytes read: a torn or corrupt frame, or a group cut short, at
+/// the end of the last segment (a write cut short by a crash or a failed write) is truncated
+/// away from the start of its group; one in an earlier segment is corruption and an error.
+/// Returns where appending resumes.
 pub(crate) fn replay(
     dir: &Path,
     from: Position,
@@ -262,40 +357,68 @@ pub(crate) fn replay(
             .seek(SeekFrom::Start(offset))
             .map_err(|e| LogError::io(&path, e))?;
         let mut payload = Vec::new();
-        loop {
-            if offset == length {
-                break;
+        // The group being read (where its header starts, where its frames end) and its records
+        // so far, handed to `each` once the group is whole. Replay from a checkpoint inside a
+        // group reads the rest of it frame by frame: an index commit covers durable groups only.
+        let mut group: Option<(u64, u64)> = None;
+        let mut held: Vec<(Record, Position)> = Vec::new();
+        let torn_at = loop {
+            if let Some((start, group_end)) = group
+                && offset >= group_end
+            {
+                if offset > group_end {
+                    break Some(start);
+                }
+                for (record, after) in held.drain(..) {
+                    each(record, after)?;
+                }
+                group = None;
             }
+            if offset == length {
+                break group.map(|(start, _)| start);
+            }
+            let at = offset;
             match read_frame(&mut reader, &mut payload) {
                 Ok(Some(frame)) => {
                     offset += 8 + payload.len() as u64;
-                    end = Position { segment, offset };
-                    if let Frame::Event(record) = frame {
-                        each(record, end)?;
+                    let after = Position { segment, offset };
+                    match (frame, group) {
+                        (Frame::Group { .. }, Some((start, _))) => break Some(start),
+                        (Frame::Group { bytes }, None) => {
+                            group = Some((at, offset.saturating_add(bytes)));
+                        }
+                        (Frame::Event(record), Some(_)) => held.push((record, after)),
+                        (Frame::Event(record), None) => each(record, after)?,
+                        (Frame::Mark(_), _) => {}
                     }
                 }
-                Ok(None) | Err(_) if segment == last => {
-                    tracing::warn!(
-                        path = %path.display(),
-                        offset,
-                        discarded = length - offset,
-                        "journal ends in a torn frame; truncating it"
-                    );
-                    let file = OpenOptions::new()
-                        .write(true)
-                        .open(&path)
-                        .map_err(|e| LogError::io(&path, e))?;
-                    file.set_len(offset)
-                        .and_then(|()| file.sync_all())
-                        .map_err(|e| LogError::io(&path, e))?;
-                    break;
-                }
-                Ok(None) | Err(_) => {
-                    return Err(LogError::CorruptJournal { path, offset });
-                }
+                Ok(None) | Err(_) => break Some(group.map_or(at, |(start, _)| start)),
             }
+        };
+        let Some(cut) = torn_at else {
+            end = Position { segment, offset };
+            continue;
+        };
+        if segment != last {
+            return Err(LogError::CorruptJournal { path, offset: cut });
         }
-        end = Position { segment, offset };
+        tracing::warn!(
+            path = %path.display(),
+            offset = cut,
+            discarded = length - cut,
+            "journal ends in a torn write; truncating it"
+        );
+        let file = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| LogError::io(&path, e))?;
+        file.set_len(cut)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| LogError::io(&path, e))?;
+        end = Position {
+            segment,
+            offset: cut,
+        };
     }
     Ok(end)
 }
@@ -381,7 +504,7 @@ fn next_record(reader: &mut impl Read, payload: &mut Vec<u8>) -> io::Result<Opti
     loop {
         match read_frame(reader, payload)? {
             Some(Frame::Event(record)) => return Ok(Some(record)),
-            Some(Frame::Mark(_)) => continue,
+            Some(Frame::Mark(_) | Frame::Group { .. }) => continue,
             None => return Ok(None),
         }
     }
@@ -472,11 +595,12 @@ pub(crate) fn read_marks(dir: &Path, seqs: std::ops::Range<u64>) -> Result<Vec<M
             }
             true
         }
+        Frame::Group { .. } => true,
     })?;
     Ok(out)
 }
 
-/// Calls `each` with every frame from the segment holding sequence `from` on, oldest first,
+/// Calls `each` with every event and mark from the segment holding sequence `from` on, oldest first,
 /// until it returns false or the frames end (the last segment's end, or a frame still being
 /// written). Segments wholly before `from` are skipped by their first sequence.
 fn for_each_frame_from(
@@ -500,6 +624,9 @@ fn for_each_frame_from(
         while let Some(frame) =
             read_frame(&mut reader, &mut payload).map_err(|e| LogError::io(&path, e))?
         {
+            if matches!(frame, Frame::Group { .. }) {
+                continue;
+            }
             if !each(frame) {
                 return Ok(());
             }
@@ -610,6 +737,124 @@ mod tests {
             "only batches wholly in the range"
         );
         assert_eq!(read_marks(dir.path(), 0..3).expect("marks").len(), 2);
+    }
+
+    /// The bytes a group of `records` takes before its last `torn` bytes: a write that
+    /// stops there leaves whole frames of the group behind and none cut.
+    fn group_bytes(records: &[Record], marks: &[(usize, Mark)]) -> usize {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut journal =
+            Journal::open_at(dir.path(), Position::default(), SEGMENT_BYTES).expect("open");
+        let end = journal
+            .append(records, marks, &mut Vec::new())
+            .expect("append");
+        end.offset as usize
+    }
+
+    fn replayed(dir: &Path) -> Vec<u64> {
+        let mut seqs = Vec::new();
+        replay(dir, Position::default(), |r, _| {
+            seqs.push(r.seq);
+            Ok(())
+        })
+        .expect("replay");
+        seqs
+    }
+
+    #[test]
+    fn a_failed_write_is_cut_off_and_the_next_append_goes_on() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = segment_path(dir.path(), 0);
+        let mut journal =
+            Journal::open_at(dir.path(), Position::default(), SEGMENT_BYTES).expect("open");
+        let mut buf = Vec::new();
+        let before = journal
+            .append(&[record(0), record(1)], &[], &mut buf)
+            .expect("append");
+
+        let refused: Vec<Record> = (2..6).map(record).collect();
+        let mark = Mark {
+            seqs: 2..6,
+            tag: b"key".to_vec(),
+        };
+        // All of the group's events and half of its mark reach the file.
+        let whole = group_bytes(&refused, &[(4, mark.clone())]);
+        journal.faults.write_stops_after = Some(whole - 10);
+        let failed = journal.append(&refused, &[(4, mark)], &mut buf);
+        let Err(LogError::Io { source, .. }) = failed else {
+            panic!("the write fails: {failed:?}");
+        };
+        assert_eq!(source.kind(), io::ErrorKind::StorageFull);
+        assert_eq!(
+            fs::metadata(&path).expect("segment").len(),
+            before.offset,
+            "nothing of the failed group stays"
+        );
+        assert_eq!(replayed(dir.path()), vec![0, 1]);
+
+        let after = journal
+            .append(&[record(2), record(3)], &[], &mut buf)
+            .expect("the next append is written");
+        assert_eq!(after.offset, fs::metadata(&path).expect("segment").len());
+        drop(journal);
+        assert_eq!(replayed(dir.path()), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_failed_write_that_cannot_be_cut_is_never_replayed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = segment_path(dir.path(), 0);
+        let mut journal =
+            Journal::open_at(dir.path(), Position::default(), SEGMENT_BYTES).expect("open");
+        let mut buf = Vec::new();
+        let before = journal
+            .append(&[record(0), record(1)], &[], &mut buf)
+            .expect("append");
+
+        // The write stops between two frames: three whole events of the group are in the
+        // file, and cutting them off fails.
+        let refused: Vec<Record> = (2..8).map(record).collect();
+        journal.faults.write_stops_after = Some(group_bytes(&refused[..3], &[]));
+        journal.faults.cut_fails = true;
+        assert!(journal.append(&refused, &[], &mut buf).is_err());
+        assert!(fs::metadata(&path).expect("segment").len() > before.offset);
+        assert!(
+            journal.append(&[record(2)], &[], &mut buf).is_err(),
+            "nothing is written after bytes that are not cut off"
+        );
+
+        // A process that stops now: replay leaves the group out and cuts it.
+        let mut seen = Vec::new();
+        let resumed = replay(dir.path(), Position::default(), |r, _| {
+            seen.push(r.seq);
+            Ok(())
+        })
+        .expect("replay");
+        assert_eq!(seen, vec![0, 1]);
+        assert_eq!(resumed, before);
+        assert_eq!(fs::metadata(&path).expect("segment").len(), before.offset);
+    }
+
+    #[test]
+    fn the_journal_cuts_a_failed_write_before_its_next_append() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut journal =
+            Journal::open_at(dir.path(), Position::default(), SEGMENT_BYTES).expect("open");
+        let mut buf = Vec::new();
+        journal.append(&[record(0)], &[], &mut buf).expect("append");
+        journal.faults.write_stops_after = Some(30);
+        journal.faults.cut_fails = true;
+        assert!(
+            journal
+                .append(&[record(1), record(2)], &[], &mut buf)
+                .is_err()
+        );
+        journal.faults.cut_fails = false;
+        journal
+            .append(&[record(1)], &[], &mut buf)
+            .expect("cut, then written");
+        drop(journal);
+        assert_eq!(replayed(dir.path()), vec![0, 1]);
     }
 
     #[test]

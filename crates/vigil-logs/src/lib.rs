@@ -23,5 +23,5 @@ pub use error::LogError;
 pub use store::{
     Aggregation, AppendOutcome, BatchMark, Count, Cursor, EventStore, Group, KEPT_TIMES,
     MissingField, NewEvent, Pivot, PivotRequest, Rejected, SearchPage, SearchRequest, ServiceStats,
-    StoredEvent, TimeBucket, TimeRange, keeps_time,
+    StoreHealth, StoredEvent, TimeBucket, TimeRange, keeps_time,
 };

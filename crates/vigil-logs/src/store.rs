@@ -296,6 +296,25 @@ pub struct MissingField {
     pub similar: Vec<String>,
 }
 
+/// What keeps a store from doing its work right now, for a health check: each part is `None`
+/// while it works.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreHealth {
+    /// Why appends are refused: the last journal write failed (a full disk, an I/O error) and
+    /// none has succeeded since. Every append tries again.
+    pub journal: Option<String>,
+    /// Why indexing fails (too many open files, a full disk): acknowledged events are kept but
+    /// not searchable until it recovers, which it tries on its own.
+    pub index: Option<String>,
+}
+
+impl StoreHealth {
+    /// Whether every part works.
+    pub fn is_ok(&self) -> bool {
+        self.journal.is_none() && self.index.is_none()
+    }
+}
+
 /// A durable, searchable store of log events. Every method blocks: async callers use
 /// `spawn_blocking` or a channel. Implementations are shared between threads.
 pub trait EventStore: Send + Sync {
@@ -349,6 +368,11 @@ pub trait EventStore: Send + Sync {
     /// behind the journal; see [`crate::EmbeddedConfig::max_index_lag`]).
     fn index_lag(&self) -> u64 {
         0
+    }
+
+    /// What keeps the store from doing its work right now (see [`StoreHealth`]).
+    fn health(&self) -> StoreHealth {
+        StoreHealth::default()
     }
 
     /// Makes every event acknowledged so far visible to search.

@@ -286,6 +286,9 @@ pub(crate) fn log_error(err: LogError) -> ApiError {
     match err {
         LogError::Query(e) => ApiError::invalid_field("q", format!("`q`: {e}")),
         LogError::Unsupported(m) => ApiError::invalid_field("q", m),
+        e @ (LogError::NotStored { .. } | LogError::NotSearchable { .. }) => {
+            ApiError::new(ErrorCode::Unavailable, e.to_string())
+        }
         LogError::Closed(m) => {
             tracing::error!(reason = %m, "log store closed");
             ApiError::new(
