@@ -603,12 +603,29 @@ fn case_work_over_the_cli() {
         "--personal-data",
         "--data-disclosed",
         "--data-notes",
-        "payslips of 2 users",
+        "payslips of 2 users\nsent to \u{1b}[2Jpartner",
     ]);
     assert_eq!(updated["data_impact"]["personal_data"], true);
     assert_eq!(updated["data_impact"]["disclosed"], true);
     assert_eq!(updated["data_impact"]["assessed_by"], "rita");
     assert_eq!(updated["priority"], "P1");
+    // `show` gives the notes, escaped, and when the assessment was made, in VIGIL_TIMEZONE.
+    let assessed_at: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(updated["data_impact"]["assessed_at"].clone()).unwrap();
+    let in_tokyo = (assessed_at + chrono::Duration::hours(9)).format("%Y-%m-%d %H:%M:%S");
+    let shown = ok(server
+        .command(&token, &["incident", "show", "INC-1"])
+        .env("VIGIL_TIMEZONE", "Asia/Tokyo")
+        .output()
+        .unwrap());
+    for needle in [
+        format!("(assessed by rita at {in_tokyo} Asia/Tokyo)"),
+        "notes: payslips of 2 users".to_owned(),
+        "sent to \\u{1b}[2Jpartner".to_owned(),
+    ] {
+        assert!(shown.contains(&needle), "{needle} missing from\n{shown}");
+    }
+    assert!(!shown.contains('\u{1b}'), "{shown}");
     // An empty value clears the category and the lists, as `null` and `[]` do over the API.
     let cleared = json(&[
         "incident",
