@@ -518,6 +518,15 @@ pub(crate) fn limit<const MAX: u32>(text: &str) -> Result<u32, String> {
     }
 }
 
+/// A `--limit` that may be 0, 0 to `MAX`, for a command that shows something besides the
+/// records (`vigil pivot --limit 0`: the counts and the timeline only).
+pub(crate) fn limit_or_none<const MAX: u32>(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(n) if n <= MAX => Ok(n),
+        _ => Err(format!("give a number from 0 to {MAX}")),
+    }
+}
+
 /// Parses a domain value with `vigil-core`'s own parser, so a typo is reported before any
 /// request with the list of accepted values.
 pub(crate) fn parse<T>(what: &str, value: &str) -> anyhow::Result<T>

@@ -1060,6 +1060,26 @@ fn listing_commands_refuse_limit_zero() {
     }
 }
 
+/// `vigil pivot --limit` outside 0–1000, the range its help gives, is refused by the command
+/// (exit 2) before any request, as the other commands refuse theirs; 0 (counts and timeline
+/// only) is taken.
+#[test]
+fn pivot_refuses_a_limit_outside_its_range() {
+    let refused = run(&["pivot", "10.0.0.5", "--limit", "1001"]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("give a number from 0 to 1000"), "{stderr}");
+    let help = ok(run(&["pivot", "--help"]));
+    assert!(help.contains("0–1000"), "{help}");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start(&data);
+    let counted = ok(server.cli(&token, &["pivot", "10.0.0.5", "--limit", "0", "--json"]));
+    let counted: serde_json::Value = serde_json::from_str(&counted).unwrap();
+    assert_eq!(counted["total"], 0, "{counted}");
+}
+
 /// A second `vigil serve` on a data directory a server is using stops at once, naming the
 /// first one's process id and what to do — and never advises deleting the live index — while
 /// the commands meant to run beside a server (`admin token`, `admin tokens`, `audit verify`)
