@@ -89,9 +89,34 @@ pub struct OnCallResponse {
     pub at: String,
     /// One entry per schedule, in escalation order.
     pub schedules: Vec<ScheduleOnCallInfo>,
-    /// The team's manager (the escalation level after the schedules).
+    /// The team's manager.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manager: Option<String>,
+    /// The team's escalation policy (its own, or the default: every schedule at once, the
+    /// manager after 15 minutes), each level with whom it would page for an alert raised at
+    /// `at`.
+    #[serde(default)]
+    pub escalation: Vec<EscalationLevelInfo>,
+}
+
+/// One level of a team's escalation policy, and whom it pages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EscalationLevelInfo {
+    /// When it is paged after the alert is raised, as the policy writes it (`0`, `30s`, `15m`).
+    pub after: String,
+    /// What it names: `schedule:NAME`, `manager`, `person:NAME`, `team:NAME`.
+    pub notify: Vec<String>,
+    /// Whom it pages at that time: nobody where a schedule has a gap.
+    pub pages: Vec<PagedPerson>,
+}
+
+/// A person an escalation level pages, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PagedPerson {
+    /// Their handle.
+    pub person: String,
+    /// Why they are paged (`on call in schedule primary`, `manager of the team`).
+    pub reason: String,
 }
 
 /// Query of `GET /api/v1/oncall/coverage`.

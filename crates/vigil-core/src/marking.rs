@@ -96,6 +96,19 @@ impl Technique {
         &self.0
     }
 
+    /// The technique a Sigma rule's tag names (`attack.t1003.001` → `T1003.001`), so that
+    /// what the rules behind an incident say about it reaches the incident; `None` for every
+    /// other tag, tactics (`attack.credential-access`, `attack.ta0006`), groups and software
+    /// (`attack.g0016`, `attack.s0002`) among them.
+    pub fn from_sigma_tag(tag: &str) -> Option<Self> {
+        let tag = tag.trim();
+        let prefix = tag.get(..7)?;
+        if !prefix.eq_ignore_ascii_case("attack.") {
+            return None;
+        }
+        Self::parse(&tag[7..]).ok()
+    }
+
     /// The parent technique (`T1059` for `T1059.001`; itself for a parent).
     pub fn parent(&self) -> &str {
         &self.0[..5]
@@ -154,6 +167,27 @@ mod tests {
             );
         }
         assert!(serde_json::from_str::<Technique>("\"T9\"").is_err());
+    }
+
+    #[test]
+    fn techniques_are_read_from_sigma_tags() {
+        let read = |tag: &str| Technique::from_sigma_tag(tag).map(|t| t.to_string());
+        assert_eq!(read("attack.t1003.001").as_deref(), Some("T1003.001"));
+        assert_eq!(read(" Attack.T1059 ").as_deref(), Some("T1059"));
+        for other in [
+            "attack.credential-access",
+            "attack.ta0006",
+            "attack.g0016",
+            "attack.s0002",
+            "attack.t10590",
+            "attack.",
+            "attack",
+            "cve.2021-44228",
+            "t1059",
+            "attacké.t1059",
+        ] {
+            assert_eq!(read(other), None, "{other}");
+        }
     }
 
     #[test]

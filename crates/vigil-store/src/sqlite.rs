@@ -429,7 +429,8 @@ impl SqliteStore {
         let at = now();
         let mut tx = self.begin().await?;
         let id = resolve(&mut tx, r).await?;
-        let changed = extend_scope_in(&mut tx, actor, id, services, tenants, at).await?;
+        let changed =
+            extend_scope_in(&mut tx, actor, id, services, tenants, Vec::new(), at).await?;
         let stored = load(&mut tx, id).await?;
         if changed {
             tx.commit().await?;
@@ -849,12 +850,13 @@ impl SqliteStore {
                 activity,
                 services,
                 tenants,
+                techniques,
                 ..
             } => {
                 let id = resolve(&mut tx, &incident).await?;
                 if let Some((values, text)) = merge {
                     add_indicators_in(&mut tx, actor, id, &values, at).await?;
-                    extend_scope_in(&mut tx, actor, id, services, tenants, at).await?;
+                    extend_scope_in(&mut tx, actor, id, services, tenants, techniques, at).await?;
                     if let Some(seen) = activity {
                         let reason = format!("events of a merged alert start then ({text})");
                         first_activity_seen_in(&mut tx, actor, id, seen, &reason, at).await?;
@@ -1772,14 +1774,15 @@ fn action_text(text: &str) -> StoreResult<String> {
     Ok(text)
 }
 
-/// Adds the services and tenants an incident's scope lacks, audited as an update; whether
-/// anything was added. Names already in scope, repeated or blank are left out.
+/// Adds the services, tenants and ATT&CK techniques an incident lacks, audited as an update;
+/// whether anything was added. Those it already has, repeated or blank are left out.
 async fn extend_scope_in(
     tx: &mut SqliteConnection,
     actor: &str,
     id: IncidentId,
     services: Vec<String>,
     tenants: Vec<String>,
+    techniques: Vec<Technique>,
     at: DateTime<Utc>,
 ) -> StoreResult<bool> {
     let mut incident = load(tx, id).await?;
@@ -1794,12 +1797,19 @@ async fn extend_scope_in(
     };
     let services = missing(&incident.services, services);
     let tenants = missing(&incident.tenants, tenants);
-    if services.is_empty() && tenants.is_empty() {
+    let have: Vec<String> = incident
+        .techniques
+        .iter()
+        .map(Technique::to_string)
+        .collect();
+    let techniques = missing(&have, techniques.iter().map(Technique::to_string).collect());
+    if services.is_empty() && tenants.is_empty() && techniques.is_empty() {
         return Ok(false);
     }
     let patch = IncidentPatch {
         services: (!services.is_empty()).then(|| [incident.services.clone(), services].concat()),
         tenants: (!tenants.is_empty()).then(|| [incident.tenants.clone(), tenants].concat()),
+        techniques: (!techniques.is_empty()).then(|| [have, techniques].concat()),
         ..IncidentPatch::default()
     };
     let priority = (incident.priority, incident.priority_history.len());

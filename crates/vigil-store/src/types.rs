@@ -393,6 +393,8 @@ pub enum AlertsInto {
         services: Vec<String>,
         /// The alerts' tenants, added to the incident's scope when it lacks them.
         tenants: Vec<String>,
+        /// The ATT&CK techniques the alerts' rules name, added when the incident lacks them.
+        techniques: Vec<vigil_core::Technique>,
     },
 }
 

@@ -75,7 +75,8 @@ pub enum Command {
         #[command(flatten)]
         conn: Conn,
     },
-    /// Declare an incident from alerts: severity, indicators, events as evidence, services.
+    /// Declare an incident from alerts: severity, indicators, events as evidence, services,
+    /// tenants and the ATT&CK techniques of their rules.
     Declare {
         /// The alerts (ALR-12 ALR-14 …).
         #[arg(required = true)]
@@ -95,7 +96,8 @@ pub enum Command {
         #[command(flatten)]
         conn: Conn,
     },
-    /// Merge an alert into an existing incident.
+    /// Merge an alert into an existing incident: its indicators, events, services, tenants and
+    /// its rule's ATT&CK techniques join the incident.
     Merge {
         /// The alert (ALR-12).
         key: String,

@@ -1,7 +1,8 @@
 //! `vigil apply -f org.yaml`: send the organisation document (people and contact methods,
-//! teams with their members, manager and on-call schedules, service owners) to a running
-//! server. Idempotent: applying the same file again changes nothing, so the organisation can
-//! live in version control. `--dry-run` validates the file locally without a server.
+//! teams with their members, manager, on-call schedules and escalation, service owners, the
+//! central team and how detections become alerts) to a running server. Idempotent: applying
+//! the same file again changes nothing, so the organisation can live in version control.
+//! `--dry-run` validates the file locally without a server.
 
 use crate::output::errln;
 use std::path::PathBuf;
@@ -18,7 +19,8 @@ Examples:
   vigil apply -f org.yaml --dry-run     # check the file only, no server needed
   vigil apply -f org.yaml --dry-run -r rules/   # and count the rules each service's logs meet
 
-The file (YAML or JSON) has three lists; every problem is reported with its field:
+The file (YAML or JSON) has the lists people, teams and services, and optionally
+central_team and alerting (docs/org.md); every problem is reported with its field:
 
   people:
     - name: alice
@@ -32,8 +34,20 @@ The file (YAML or JSON) has three lists; every problem is reported with its fiel
           time_zone: Europe/Berlin
           layers:
             - {people: [alice], rotation: weekly, start: 2026-11-30T09:00}
+      escalation:                 # default: every schedule at once, the manager after 15m
+        levels:
+          - {after: '0', notify: ['schedule:primary']}
+          - {after: 15m, notify: [manager, 'team:central-secops']}
+    - name: central-secops
+      members: [alice]
+      schedules:
+        - {name: primary, time_zone: UTC, layers: [{people: [alice], rotation: weekly, start: 2026-11-30T00:00}]}
   services:
     - {name: payments-api, team: payments-secops, criticality: critical}
+  central_team: central-secops    # where escalation ends; pages the alerts nobody owns
+  alerting:                       # how detections fold into alerts, rule by rule
+    - {rule_id: '*', group_by: [host], window: 1h, max_per_hour: 20}
+    - {rule_id: 2617e7ed-adb7-40ba-b0f3-8f9945fe6c09, enabled: false}
 
 Needs an admin token (--token or VIGIL_TOKEN).";
 

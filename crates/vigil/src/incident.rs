@@ -518,6 +518,15 @@ pub(crate) fn limit<const MAX: u32>(text: &str) -> Result<u32, String> {
     }
 }
 
+/// A `--limit` that may be 0, 0 to `MAX`, for a command that shows something besides the
+/// records (`vigil pivot --limit 0`: the counts and the timeline only).
+pub(crate) fn limit_or_none<const MAX: u32>(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(n) if n <= MAX => Ok(n),
+        _ => Err(format!("give a number from 0 to {MAX}")),
+    }
+}
+
 /// Parses a domain value with `vigil-core`'s own parser, so a typo is reported before any
 /// request with the list of accepted values.
 pub(crate) fn parse<T>(what: &str, value: &str) -> anyhow::Result<T>
@@ -1448,6 +1457,44 @@ impl Drop for PartFile {
     }
 }
 
+/// The data-impact assessment as `incident show` gives it: the flags with who assessed them
+/// and when (in the zone of `VIGIL_TIMEZONE`), the notes a line each, and whether the
+/// notification process applies.
+fn data_impact_lines(impact: &DataImpact) -> Lines {
+    let by = impact.assessed_by.as_deref().map(|b| format!(" by {b}"));
+    let at = impact.assessed_at.map(|t| {
+        format!(
+            " at {}",
+            crate::output::shown_time_zoned(t, "%Y-%m-%d %H:%M:%S")
+        )
+    });
+    let assessed = match (by, at) {
+        (None, None) => String::new(),
+        (by, at) => format!(
+            " (assessed{}{})",
+            by.unwrap_or_default(),
+            at.unwrap_or_default()
+        ),
+    };
+    let mut lines = vec![format!(
+        "customer data: {}, personal data: {}, disclosed: {}, modified: {}, destroyed: {}{assessed}",
+        impact.customer_data,
+        impact.personal_data,
+        impact.disclosed,
+        impact.modified,
+        impact.destroyed,
+    )];
+    let notes = impact.notes.as_deref().unwrap_or_default();
+    lines.extend(notes.lines().enumerate().map(|(i, line)| match i {
+        0 => format!("notes: {line}"),
+        _ => format!("       {line}"),
+    }));
+    if impact.requires_notification() {
+        lines.push("a data breach: the notification process applies".to_owned());
+    }
+    Lines(lines)
+}
+
 fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
     if conn.json {
         return print_json(inc);
@@ -1459,7 +1506,6 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
     let duration = |s: Option<i64>| opt(s.map(crate::output::span));
     outln!("{} — {}", inc.key, one_line(&inc.title));
     let mut t = table(["FIELD", "VALUE"]);
-    let impact = &inc.data_impact;
     let durations = inc.timestamps.durations();
     let techniques: Vec<String> = inc.techniques.iter().map(|t| t.to_string()).collect();
     let steps: Vec<String> = inc
@@ -1490,7 +1536,10 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         ("customer-facing", inc.customer_facing.to_string().into()),
         ("TLP / PAP", format!("{} / {}", inc.tlp, inc.pap).into()),
         ("ATT&CK", joined_or_dash(&techniques, ", ").into()),
-        ("root cause", Lines::of_text(&opt(inc.root_cause.clone())).into()),
+        (
+            "root cause",
+            Lines::of_text(&opt(inc.root_cause.clone())).into(),
+        ),
         (
             "post-mortem",
             Lines::of_text(&opt(inc
@@ -1506,35 +1555,13 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
                 false => Lines(steps).into(),
             },
         ),
-        (
-            "data impact",
-            Lines(
-                [format!(
-                    "customer data: {}, personal data: {}, disclosed: {}, modified: {}, destroyed: {}{}",
-                impact.customer_data,
-                impact.personal_data,
-                impact.disclosed,
-                impact.modified,
-                impact.destroyed,
-                impact
-                    .assessed_by
-                    .as_deref()
-                    .map(|b| format!(" (assessed by {b})"))
-                    .unwrap_or_default(),
-                )]
-                .into_iter()
-                .chain(
-                    impact
-                        .requires_notification()
-                        .then(|| "a data breach: the notification process applies".to_owned()),
-                )
-                .collect(),
-            )
-            .into(),
-        ),
+        ("data impact", data_impact_lines(&inc.data_impact).into()),
         ("linked incidents", joined_or_dash(&links, ", ").into()),
         ("evidence", inc.evidence.len().to_string().into()),
-        ("action log", plural(inc.action_count, "entry", "entries").into()),
+        (
+            "action log",
+            plural(inc.action_count, "entry", "entries").into(),
+        ),
         ("first activity", time(inc.timestamps.first_activity).into()),
         ("detected", time(inc.timestamps.detected).into()),
         ("acknowledged", time(inc.timestamps.acknowledged).into()),
@@ -1543,7 +1570,10 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         ("eradicated", time(inc.timestamps.eradicated).into()),
         ("recovered", time(inc.timestamps.recovered).into()),
         ("closed", time(inc.timestamps.closed).into()),
-        ("time to detect", duration(durations.time_to_detect_seconds).into()),
+        (
+            "time to detect",
+            duration(durations.time_to_detect_seconds).into(),
+        ),
         (
             "time to acknowledge",
             duration(durations.time_to_acknowledge_seconds).into(),

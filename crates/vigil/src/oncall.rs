@@ -23,7 +23,8 @@ Exits 0 whether or not there are gaps; use --json in scripts and check `gaps`.";
 /// Subcommands of `vigil oncall`.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Who is on call for a team, in each of its schedules, and how to reach them.
+    /// Who is on call for a team, in each of its schedules, and how to reach them; then each
+    /// level of the team's escalation policy with whom it pages at its time.
     #[command(after_help = WHO_HELP)]
     Who {
         /// The team.
@@ -102,8 +103,29 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 }
                 outln!("{t}");
                 if let Some(m) = &r.manager {
-                    outln!("manager (next escalation level): {m}");
+                    outln!("manager: {m}");
                 }
+                if r.escalation.is_empty() {
+                    return Ok(());
+                }
+                let mut t = table(["ESCALATION", "AFTER", "NOTIFY", "PAGES"]);
+                for (n, level) in r.escalation.iter().enumerate() {
+                    let pages: Vec<String> = level
+                        .pages
+                        .iter()
+                        .map(|p| format!("{} ({})", p.person, p.reason))
+                        .collect();
+                    t.add_row([
+                        format!("level {}", n + 1),
+                        level.after.clone(),
+                        level.notify.join(", "),
+                        match pages.is_empty() {
+                            true => "nobody".to_owned(),
+                            false => pages.join(", "),
+                        },
+                    ]);
+                }
+                outln!("{t}");
                 Ok(())
             }
             Command::Coverage {

@@ -36,8 +36,8 @@ pub struct Args {
     pub field: Option<String>,
     #[command(flatten)]
     pub window: Window,
-    /// How many of the newest events to show (0–1000).
-    #[arg(long, default_value_t = 20)]
+    /// How many of the newest events to show (0–1000; 0 for the counts and timeline only).
+    #[arg(long, default_value_t = 20, value_parser = crate::incident::limit_or_none::<1000>)]
     pub limit: u32,
 }
 

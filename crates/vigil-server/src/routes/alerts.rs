@@ -334,13 +334,15 @@ fn alert_line(alert: &Alert, what: &str) -> String {
 }
 
 /// What alerts bring into an incident's scope besides their events' indicators: the services
-/// and tenants their detections (and the alerts themselves) name, and the hosts the events came
-/// from, which the event envelope names and the event text may not.
+/// and tenants their detections (and the alerts themselves) name, the hosts the events came
+/// from, which the event envelope names and the event text may not, and the ATT&CK techniques
+/// the alerts' rules are tagged with.
 #[derive(Debug, Default)]
 struct AlertScope {
     services: Vec<String>,
     tenants: Vec<String>,
     hosts: Vec<NewIndicator>,
+    techniques: Vec<vigil_core::Technique>,
 }
 
 impl AlertScope {
@@ -365,6 +367,18 @@ impl AlertScope {
                 .alert_detections(alert.id)
                 .await
                 .map_err(store_error)?;
+            // An event can match several rules, each raising its own alert: only the tags of
+            // this alert's rule describe it.
+            let rule = alert.alert.rule_id.as_deref().unwrap_or_default();
+            let tags = detections
+                .iter()
+                .filter(|d| d.detection.rule_id == rule)
+                .flat_map(|d| &d.detection.tags);
+            for technique in tags.filter_map(|tag| vigil_core::Technique::from_sigma_tag(tag)) {
+                if !scope.techniques.contains(&technique) {
+                    scope.techniques.push(technique);
+                }
+            }
             for d in &detections {
                 add(&mut scope.services, &d.detection.service);
                 add(&mut scope.tenants, &d.detection.tenant);
@@ -403,8 +417,9 @@ fn with_hosts(mut indicators: Vec<NewIndicator>, hosts: Vec<NewIndicator>) -> Ve
 
 /// Declare an incident from one or more open alerts: the worst preliminary severity (or the
 /// one given), the indicators named by the matched events (IPs, users, hosts, hashes,
-/// domains …) and the hosts that sent them, the events themselves as evidence, and the
-/// alerts' services and tenants in scope (not the placeholder service `unknown`). The summary
+/// domains …) and the hosts that sent them, the events themselves as evidence, the
+/// alerts' services and tenants in scope (not the placeholder service `unknown`), and the
+/// ATT&CK techniques their rules are tagged with (`attack.t1003.001`). The summary
 /// names each alert with its reporter's contact. The alerts are resolved as declared, each
 /// with the incident's key.
 #[utoipa::path(
@@ -450,6 +465,7 @@ pub async fn declare(
         "indicators": with_hosts(indicators_from_events(&events, 200), scope.hosts),
         "services": scope.services,
         "tenants": scope.tenants,
+        "techniques": scope.techniques,
         "first_activity": first_activity(&alerts),
         "detected": alerts.iter().map(|a| a.first_seen).min(),
         "acknowledged": taken_up(&alerts),
@@ -508,7 +524,8 @@ fn taken_up(alerts: &[Alert]) -> chrono::DateTime<chrono::Utc> {
 
 /// Merge an open alert into an existing incident: its indicators (the hosts of its events
 /// among them) and events join the incident, its service and tenants join the incident's
-/// scope, an action-log entry records it, and the alert is resolved as merged.
+/// scope and its rule's ATT&CK techniques the incident's, an action-log entry records it, and
+/// the alert is resolved as merged.
 #[utoipa::path(
     post, path = "/alerts/{key}/merge", operation_id = "merge_alerts", tag = "alerts",
     params(("key" = String, Path, description = "Alert key (ALR-12)")),
@@ -545,6 +562,7 @@ pub async fn merge(
             activity: earliest_event_time(&alerts),
             services: scope.services,
             tenants: scope.tenants,
+            techniques: scope.techniques,
         },
         evidence: events_as_evidence(&alerts),
     };

@@ -138,7 +138,8 @@ fn team_error(err: TeamQueryError, field: &'static str) -> ApiError {
 }
 
 /// Who is on call for a team — or for the team owning a service — at an instant (default now),
-/// in each of its schedules in escalation order, with how to reach them and the manager.
+/// in each of its schedules in escalation order, with how to reach them, the manager, and the
+/// team's escalation levels with whom each pages at its time.
 #[utoipa::path(
     get, path = "/oncall", operation_id = "who_is_on_call", tag = "org",
     params(OnCallQuery),
@@ -177,10 +178,12 @@ pub async fn who(
         .on_call(&team, to_jiff("at", at)?)
         .map_err(|e| team_error(e, field))?;
     let team_doc = org.document().teams.iter().find(|t| t.name == team);
+    let escalation = escalation_levels(&org, &team, at).map_err(|e| team_error(e, field))?;
     Ok(Json(OnCallResponse {
         team: team.clone(),
         at: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         manager: team_doc.and_then(|t| t.manager.clone()),
+        escalation,
         schedules: entries
             .into_iter()
             .map(|e| {
@@ -217,6 +220,42 @@ pub async fn who(
             })
             .collect(),
     }))
+}
+
+/// The team's escalation levels, each with whom it pages at its own time for an alert raised
+/// at `at`: what `vigil oncall who` shows, so that nobody reads the next level off the
+/// manager alone.
+fn escalation_levels(
+    org: &ValidOrg,
+    team: &str,
+    at: DateTime<Utc>,
+) -> Result<Vec<EscalationLevelInfo>, TeamQueryError> {
+    let policy = org.escalation(team)?;
+    let mut levels = Vec::with_capacity(policy.levels.len());
+    for level in policy.levels {
+        let delay = vigil_oncall::parse_after(&level.after).unwrap_or(0);
+        let paged_at = i64::try_from(delay)
+            .ok()
+            .and_then(chrono::TimeDelta::try_seconds)
+            .and_then(|d| at.checked_add_signed(d))
+            .and_then(|t| to_jiff("at", t).ok());
+        let pages = match paged_at {
+            Some(t) => org.page_targets(team, &level.notify, t)?,
+            None => Vec::new(),
+        };
+        levels.push(EscalationLevelInfo {
+            after: level.after,
+            notify: level.notify,
+            pages: pages
+                .into_iter()
+                .map(|p| PagedPerson {
+                    person: p.person.name,
+                    reason: p.reason,
+                })
+                .collect(),
+        });
+    }
+    Ok(levels)
 }
 
 /// Every interval in the next days (default 30) in which a page to a team — or to any team —

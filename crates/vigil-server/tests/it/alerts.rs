@@ -1234,3 +1234,105 @@ async fn a_link_to_a_merged_or_declared_alert_points_to_its_incident() {
         "{html}"
     );
 }
+
+/// The ATT&CK techniques an alert's rule is tagged with (`attack.t1003.001`) reach the
+/// incident declared from it, and a merged alert adds those the incident lacks, audited; an
+/// event two rules matched brings each alert only its own rule's techniques.
+#[tokio::test]
+async fn declaring_and_merging_carry_the_rules_attack_techniques() {
+    let rules = tempfile::tempdir().unwrap();
+    let rule = |id: &str, needle: &str, tags: &str| {
+        format!(
+            "title: {needle}\nid: {id}\nlogsource:\n  product: linux\ndetection:\n  selection:\n    command|contains: '{needle}'\n  condition: selection\nlevel: high\ntags: [{tags}]\n"
+        )
+    };
+    let dumping = "0c7a5d3e-1111-4a0a-9f8e-2c4d6e8f0a11";
+    let discovery = "0c7a5d3e-2222-4a0a-9f8e-2c4d6e8f0a11";
+    let execution = "0c7a5d3e-3333-4a0a-9f8e-2c4d6e8f0a11";
+    for (file, text) in [
+        (
+            "dumping.yml",
+            rule(
+                dumping,
+                "mimikatz",
+                "attack.credential-access, attack.t1003.001, attack.T1003.001, attack.s0002",
+            ),
+        ),
+        (
+            "discovery.yml",
+            rule(discovery, "whoami", "attack.discovery, attack.t1033"),
+        ),
+        (
+            "execution.yml",
+            rule(
+                execution,
+                "powershell",
+                "attack.execution, attack.t1059.001, attack.t1003.001",
+            ),
+        ),
+    ] {
+        std::fs::write(rules.path().join(file), text).unwrap();
+    }
+    let app = spawn_app_with_rules(vec![rules.path().to_owned()], |_| {}).await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("http://{}/api/v1{p}", app.addr);
+    for (host, command) in [
+        ("pc-1", "mimikatz.exe & whoami"),
+        ("pc-2", "powershell -enc SQBFAFgA"),
+    ] {
+        let sent = answer(
+            http.post(url(&format!("/events?service=edr&host={host}")))
+                .bearer_auth(&app.responder_token)
+                .header("content-type", "application/json")
+                .body(json!({ "command": command }).to_string()),
+        )
+        .await;
+        assert!(sent["alerts"].as_u64() > Some(0), "{sent}");
+    }
+    let alert_of = |rule: &str| {
+        let request = http
+            .get(url(&format!("/alerts?rule_id={rule}")))
+            .bearer_auth(&app.responder_token);
+        async move {
+            let page = answer(request).await;
+            assert_eq!(page["total"], 1, "{page}");
+            page["items"][0]["key"].as_str().unwrap().to_owned()
+        }
+    };
+    let incident = answer(
+        http.post(url("/alerts/declare"))
+            .bearer_auth(&app.responder_token)
+            .json(&json!({"alerts": [alert_of(dumping).await], "category": "account_compromise"})),
+    )
+    .await;
+    assert_eq!(incident["techniques"], json!(["T1003.001"]), "{incident}");
+    let key = incident["key"].as_str().unwrap().to_owned();
+    let merge = |alert: String| {
+        let request = http
+            .post(url(&format!("/alerts/{alert}/merge")))
+            .bearer_auth(&app.responder_token)
+            .json(&json!({ "incident": key }));
+        async move { answer(request).await }
+    };
+    let merged = merge(alert_of(execution).await).await;
+    assert_eq!(
+        merged["techniques"],
+        json!(["T1003.001", "T1059.001"]),
+        "{merged}"
+    );
+    let merged = merge(alert_of(discovery).await).await;
+    assert_eq!(
+        merged["techniques"],
+        json!(["T1003.001", "T1059.001", "T1033"]),
+        "{merged}"
+    );
+    let audit = answer(http.get(url("/audit")).bearer_auth(&app.admin_token)).await;
+    let updates: Vec<&Value> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "incident.update")
+        .filter(|e| e["payload"]["patch"]["techniques"].is_array())
+        .collect();
+    assert_eq!(updates.len(), 2, "{audit}");
+}

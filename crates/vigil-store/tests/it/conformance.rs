@@ -1263,6 +1263,7 @@ async fn alerts_are_taken_into_an_incident_in_one_write() {
             activity: Some(activity),
             services: vec!["sso".into()],
             tenants: vec!["acme".into()],
+            techniques: vec![vigil_core::Technique::parse("T1003.001").unwrap()],
         },
         evidence: vec![evidence(a as u64)],
     };
@@ -1282,6 +1283,9 @@ async fn alerts_are_taken_into_an_incident_in_one_write() {
         merged.tenants,
         vec!["contoso".to_string(), "acme".to_string()]
     );
+    // So did the technique its rule names, after the incident's own.
+    let techniques: Vec<&str> = merged.techniques.iter().map(|t| t.as_str()).collect();
+    assert_eq!(techniques, ["T1566.001", "T1003.001"]);
     // The first activity moved back to the merged events, as a correction saying why.
     assert_eq!(merged.timestamps.first_activity, Some(activity));
     assert_eq!(merged.timestamp_corrections.len(), 1);

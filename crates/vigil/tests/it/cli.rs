@@ -603,12 +603,29 @@ fn case_work_over_the_cli() {
         "--personal-data",
         "--data-disclosed",
         "--data-notes",
-        "payslips of 2 users",
+        "payslips of 2 users\nsent to \u{1b}[2Jpartner",
     ]);
     assert_eq!(updated["data_impact"]["personal_data"], true);
     assert_eq!(updated["data_impact"]["disclosed"], true);
     assert_eq!(updated["data_impact"]["assessed_by"], "rita");
     assert_eq!(updated["priority"], "P1");
+    // `show` gives the notes, escaped, and when the assessment was made, in VIGIL_TIMEZONE.
+    let assessed_at: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(updated["data_impact"]["assessed_at"].clone()).unwrap();
+    let in_tokyo = (assessed_at + chrono::Duration::hours(9)).format("%Y-%m-%d %H:%M:%S");
+    let shown = ok(server
+        .command(&token, &["incident", "show", "INC-1"])
+        .env("VIGIL_TIMEZONE", "Asia/Tokyo")
+        .output()
+        .unwrap());
+    for needle in [
+        format!("(assessed by rita at {in_tokyo} Asia/Tokyo)"),
+        "notes: payslips of 2 users".to_owned(),
+        "sent to \\u{1b}[2Jpartner".to_owned(),
+    ] {
+        assert!(shown.contains(&needle), "{needle} missing from\n{shown}");
+    }
+    assert!(!shown.contains('\u{1b}'), "{shown}");
     // An empty value clears the category and the lists, as `null` and `[]` do over the API.
     let cleared = json(&[
         "incident",
@@ -1041,6 +1058,26 @@ fn listing_commands_refuse_limit_zero() {
         let stderr = String::from_utf8_lossy(&refused.stderr);
         assert!(stderr.contains("0 shows nothing"), "{args:?}: {stderr}");
     }
+}
+
+/// `vigil pivot --limit` outside 0–1000, the range its help gives, is refused by the command
+/// (exit 2) before any request, as the other commands refuse theirs; 0 (counts and timeline
+/// only) is taken.
+#[test]
+fn pivot_refuses_a_limit_outside_its_range() {
+    let refused = run(&["pivot", "10.0.0.5", "--limit", "1001"]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("give a number from 0 to 1000"), "{stderr}");
+    let help = ok(run(&["pivot", "--help"]));
+    assert!(help.contains("0–1000"), "{help}");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start(&data);
+    let counted = ok(server.cli(&token, &["pivot", "10.0.0.5", "--limit", "0", "--json"]));
+    let counted: serde_json::Value = serde_json::from_str(&counted).unwrap();
+    assert_eq!(counted["total"], 0, "{counted}");
 }
 
 /// A second `vigil serve` on a data directory a server is using stops at once, naming the

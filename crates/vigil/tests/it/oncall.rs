@@ -480,3 +480,90 @@ fn a_dry_run_with_json_prints_json_for_a_valid_and_an_invalid_file() {
     let broken: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(broken["problems"][0]["field"], "document", "{broken}");
 }
+
+/// `vigil oncall who` shows the team's escalation levels as its policy writes them, each with
+/// whom it pages at its time, instead of naming the manager as the next level.
+#[test]
+fn who_shows_the_team_s_escalation_levels_and_whom_each_pages() {
+    const POLICY: &str = "\
+people:
+  - {name: alice, contacts: [{kind: email, address: alice@example.com}]}
+  - {name: bob, contacts: [{kind: email, address: bob@example.com}]}
+  - {name: carol, contacts: [{kind: email, address: carol@example.com}]}
+  - {name: dave, contacts: [{kind: email, address: dave@example.com}]}
+teams:
+  - name: desktop
+    members: [alice, bob, carol]
+    manager: alice
+    schedules:
+      - {name: primary, time_zone: UTC, layers: [{people: [bob], rotation: weekly, start: 2026-11-30T00:00}]}
+      - {name: secondary, time_zone: UTC, layers: [{people: [carol], rotation: weekly, start: 2026-11-30T00:00}]}
+    escalation:
+      levels:
+        - {after: '0', notify: ['schedule:primary']}
+        - {after: 30s, notify: ['schedule:secondary']}
+        - {after: 60s, notify: [manager, 'team:central']}
+  - name: central
+    members: [dave]
+    schedules:
+      - {name: primary, time_zone: UTC, layers: [{people: [dave], rotation: weekly, start: 2026-11-30T00:00}]}
+central_team: central
+services:
+  - {name: workstations, team: desktop}
+";
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("org.yaml");
+    std::fs::write(&file, POLICY).unwrap();
+    let token = admin_token(&data, "admin", "ops");
+    let server = Server::start(&data);
+    ok(server.cli(&token, &["apply", "-f", file.to_str().unwrap()]));
+    let who = |json: bool| {
+        let mut args = vec!["oncall", "who", "--service", "workstations"];
+        args.extend(["--at", "2026-12-01T10:00:00Z"]);
+        if json {
+            args.push("--json");
+        }
+        ok(server.cli(&token, &args))
+    };
+    let answer: serde_json::Value = serde_json::from_str(&who(true)).unwrap();
+    let levels: Vec<(String, Vec<String>)> = answer["escalation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let pages = l["pages"].as_array().unwrap().iter();
+            (
+                l["after"].as_str().unwrap().to_owned(),
+                pages
+                    .map(|p| p["person"].as_str().unwrap().to_owned())
+                    .collect(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("0", vec!["bob"]),
+        ("30s", vec!["carol"]),
+        ("60s", vec!["alice", "dave"]),
+    ];
+    let expected: Vec<(String, Vec<String>)> = expected
+        .into_iter()
+        .map(|(after, people)| {
+            (
+                after.to_owned(),
+                people.into_iter().map(str::to_owned).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(levels, expected, "{answer}");
+    let shown = who(false);
+    assert!(!shown.contains("next escalation level"), "{shown}");
+    for needle in [
+        "manager: alice",
+        "bob (on call in schedule primary)",
+        "carol (on call in schedule secondary)",
+        "alice (manager of the team), dave (on call for team central)",
+    ] {
+        assert!(shown.contains(needle), "{needle} missing from\n{shown}");
+    }
+}
