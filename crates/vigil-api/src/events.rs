@@ -147,12 +147,21 @@ pub struct AggregationResult {
     /// The fields grouped by, one to three.
     #[serde(default)]
     pub fields: Vec<String>,
-    /// Values (a value per field), most frequent first, ties by values; each count exact.
+    /// Values (a value per field), most frequent first, ties by values; each count exact. An
+    /// event holding several values (an array) is counted under each, so the counts may add up
+    /// to more than the events they cover.
     pub buckets: Vec<GroupCount>,
-    /// Matching events counted in none of `buckets`: their values beyond the limit, or without
-    /// the field (over several fields, events holding several values of one may make it an
-    /// estimate from below).
+    /// Matching events that hold values of the field, none of them in `buckets`: their values
+    /// are all beyond the limit. Events without the field are in `missing`, not here. Exact
+    /// over one field; over several, events holding several combinations, not all of them
+    /// listed, may make it an estimate from below. Where it is exact, the events in `buckets`
+    /// (each once), `other` and `missing` make the search's `total`.
     pub other: u64,
+    /// Matching events without the field (over several fields: without one of them or more, so
+    /// that they hold no combination to count). Exact. Older servers leave it out (read as 0)
+    /// and count these events in `other`.
+    #[serde(default)]
+    pub missing: u64,
     /// Left out when `buckets` are the most frequent values. Otherwise the field has too many
     /// distinct values to settle the ranking cheaply, and a value not listed may occur up to
     /// this many times (more than the last listed); narrow the query to settle it. The counts

@@ -991,65 +991,74 @@ impl EventStore for EmbeddedStore {
             .map(agg_field)
             .collect::<Result<Vec<_>, _>>()?;
         // Exact counts in one pass (see the `terms` and `groups` modules): Tantivy's terms
-        // aggregation kept each segment's most frequent values only.
-        let (total, buckets, unlisted_max, listed): (u64, Vec<Group>, Option<u64>, u64) =
-            match <[String; 1]>::try_from(columns) {
-                Ok([column]) => {
-                    let counted =
-                        searcher.search(&*q, &ValueCounter::new(column.clone(), size, ranking))?;
-                    if counted.too_many {
-                        return Err(LogError::Unsupported(format!(
-                            "`rare` ranks every value, and {} has more than {} among the matching events (over the index segments): narrow the query (a time window, a service), or use `top`",
-                            fields[0].name(),
-                            crate::terms::RARE_ENTRIES
-                        )));
-                    }
-                    // An event with several values may be counted under several listed ones: the
-                    // events left out are then counted by a second pass, for the hits with none
-                    // of the listed values as the listing names them.
-                    let listed_events = if counted.shared && !counted.values.is_empty() {
-                        let names = counted.values.iter().map(|(v, _)| v.clone()).collect();
-                        Some(searcher.search(&*q, &ListedCounter::new(column, names))?)
-                    } else {
-                        None
-                    };
-                    let buckets: Vec<Group> = counted
-                        .values
-                        .into_iter()
-                        .map(|(value, count)| Group {
-                            values: vec![value],
-                            count,
-                        })
-                        .collect();
-                    let listed =
-                        listed_events.unwrap_or_else(|| buckets.iter().map(|b| b.count).sum());
-                    (counted.total, buckets, counted.unlisted_max, listed)
+        // aggregation kept each segment's most frequent values only. The events without the
+        // field are counted in the same pass.
+        let (total, buckets, unlisted_max, other, missing) = match <[String; 1]>::try_from(columns)
+        {
+            Ok([column]) => {
+                let counted =
+                    searcher.search(&*q, &ValueCounter::new(column.clone(), size, ranking))?;
+                if counted.too_many {
+                    return Err(LogError::Unsupported(format!(
+                        "`rare` ranks every value, and {} has more than {} among the matching events (over the index segments): narrow the query (a time window, a service), or use `top`",
+                        fields[0].name(),
+                        crate::terms::RARE_ENTRIES
+                    )));
                 }
-                Err(columns) => {
-                    let counted =
-                        searcher.search(&*q, &GroupCounter::new(columns, size, ranking))?;
-                    if counted.too_many {
-                        let names: Vec<String> = fields.iter().map(Field::name).collect();
-                        return Err(LogError::Unsupported(format!(
-                            "more than {} distinct combinations of {} among the matching events: narrow the query (a time window, a service) or count by fewer fields",
-                            crate::groups::MAX_GROUPS,
-                            names.join(", ")
-                        )));
-                    }
-                    let buckets: Vec<Group> = counted
-                        .groups
-                        .into_iter()
-                        .map(|(values, count)| Group { values, count })
-                        .collect();
-                    let listed = buckets.iter().map(|b| b.count).sum();
-                    (counted.total, buckets, None, listed)
+                // An event with several values may be counted under several listed ones: the
+                // events left out are then counted by a second pass, for the hits with none
+                // of the listed values as the listing names them, unless every value is
+                // listed (every event with a value is then listed).
+                let valued = counted.total - counted.missing;
+                let listed_events = if counted.every_value_listed {
+                    Some(valued)
+                } else if counted.shared && !counted.values.is_empty() {
+                    let names = counted.values.iter().map(|(v, _)| v.clone()).collect();
+                    Some(searcher.search(&*q, &ListedCounter::new(column, names))?)
+                } else {
+                    None
+                };
+                let buckets: Vec<Group> = counted
+                    .values
+                    .into_iter()
+                    .map(|(value, count)| Group {
+                        values: vec![value],
+                        count,
+                    })
+                    .collect();
+                let listed = listed_events.unwrap_or_else(|| buckets.iter().map(|b| b.count).sum());
+                (
+                    counted.total,
+                    buckets,
+                    counted.unlisted_max,
+                    valued.saturating_sub(listed),
+                    counted.missing,
+                )
+            }
+            Err(columns) => {
+                let counted = searcher.search(&*q, &GroupCounter::new(columns, size, ranking))?;
+                if counted.too_many {
+                    let names: Vec<String> = fields.iter().map(Field::name).collect();
+                    return Err(LogError::Unsupported(format!(
+                        "more than {} distinct combinations of {} among the matching events: narrow the query (a time window, a service) or count by fewer fields",
+                        crate::groups::MAX_GROUPS,
+                        names.join(", ")
+                    )));
                 }
-            };
+                let buckets: Vec<Group> = counted
+                    .groups
+                    .into_iter()
+                    .map(|(values, count)| Group { values, count })
+                    .collect();
+                (counted.total, buckets, None, counted.other, counted.missing)
+            }
+        };
         Ok(Aggregation {
             fields: fields.iter().map(Field::name).collect(),
             total,
-            other: total.saturating_sub(listed),
             buckets,
+            other,
+            missing,
             unlisted_max,
         })
     }

@@ -4,7 +4,8 @@
 //!
 //! Each segment counts the combinations its hits hold, keyed by column entries (an event with
 //! two values of A and one of B holds two combinations; a value named twice in an event counts
-//! once; an event without some field holds none). The merge names the entries in sweeps of each
+//! once; an event without some field holds none, and is counted as missing in the same pass).
+//! The merge names the entries in sweeps of each
 //! column's dictionary and adds up the combinations named alike over the segments (`"200"` and
 //! `200` alike, as for one field, see the `terms` module; an event holding both counts once).
 //! Every combination is kept, so the counts are exact and the ranking settled; a query whose
@@ -64,6 +65,12 @@ impl GroupCounter {
 pub(crate) struct CountedGroups {
     /// Hits counted (with or without the fields).
     pub total: u64,
+    /// Hits holding no combination: without a value of one of the fields or more.
+    pub missing: u64,
+    /// Hits holding combinations, none of them listed. Exact when every combination is listed
+    /// (0) or no event holds several; otherwise an estimate from below: it is worked out from
+    /// the listed counts, which count an event once per listed combination it holds.
+    pub other: u64,
     /// The most frequent combinations (a value per column) with their exact counts, largest
     /// first, ties by values.
     pub groups: Vec<(Vec<String>, u64)>,
@@ -78,6 +85,8 @@ type Key = [(u8, u64); MAX_GROUP_FIELDS];
 /// The counting of one segment.
 pub(crate) struct SegmentGroups {
     total: u64,
+    /// Hits holding a value of every field (one combination or more).
+    grouped: u64,
     /// Per field, its columns.
     fields: Vec<Vec<Source>>,
     /// Fx: the key is hashed for every hit, and SipHash made it half of the pass.
@@ -116,6 +125,7 @@ impl Collector for GroupCounter {
             .collect::<tantivy::Result<Vec<_>>>()?;
         Ok(SegmentGroups {
             total: 0,
+            grouped: 0,
             values: vec![Vec::new(); fields.len()],
             single_values: fields
                 .iter()
@@ -148,11 +158,12 @@ impl Collector for GroupCounter {
 
     fn merge_fruits(&self, segments: Vec<SegmentGroups>) -> tantivy::Result<CountedGroups> {
         let total = segments.iter().map(|s| s.total).sum();
+        let grouped: u64 = segments.iter().map(|s| s.grouped).sum();
         if segments.iter().any(|s| s.too_many) {
             return Ok(CountedGroups {
                 total,
-                groups: Vec::new(),
                 too_many: true,
+                ..CountedGroups::default()
             });
         }
         let mut totals: HashMap<Vec<String>, u64> = HashMap::new();
@@ -162,9 +173,18 @@ impl Collector for GroupCounter {
             }
             segment.add_named(&mut totals)?;
         }
+        let every_group_listed = totals.len() <= self.size;
+        let groups = ranked(totals.into_iter().collect(), self.size, self.ranking);
+        let listed: u64 = groups.iter().map(|(_, count)| count).sum();
         Ok(CountedGroups {
             total,
-            groups: ranked(totals.into_iter().collect(), self.size, self.ranking),
+            missing: total - grouped,
+            other: if every_group_listed {
+                0
+            } else {
+                grouped.saturating_sub(listed)
+            },
+            groups,
             too_many: false,
         })
     }
@@ -239,6 +259,7 @@ impl SegmentGroups {
             if (0..fields).any(|f| start[f] == end[f]) {
                 continue;
             }
+            self.grouped += 1;
             // Every combination of them, as an odometer over the fields' values.
             let mut at = start;
             loop {
@@ -282,6 +303,7 @@ impl SegmentGroups {
                     }
                     *part = (0, block.entries[*at]);
                 }
+                self.grouped += 1;
                 if !self.add(key) {
                     break;
                 }
@@ -516,6 +538,8 @@ mod tests {
             let answer = counted(&segments, &by(&["user", "ip"], 10));
             assert_eq!(answer.total, 7);
             assert!(!answer.too_many);
+            // carol without an ip, 10.0.0.9 without a user; every combination listed.
+            assert_eq!((answer.missing, answer.other), (2, 0));
             assert_eq!(
                 answer.groups,
                 vec![
@@ -525,15 +549,17 @@ mod tests {
                     group(&["bob", "10.0.0.3"], 1),
                 ]
             );
-            assert_eq!(
-                counted(&segments, &by(&["user", "ip"], 1)).groups,
-                vec![group(&["alice", "10.0.0.1"], 3)]
-            );
+            let top = counted(&segments, &by(&["user", "ip"], 1));
+            assert_eq!(top.groups, vec![group(&["alice", "10.0.0.1"], 3)]);
+            // The two events of alice or bob at 10.0.0.2 (exact: neither holds the listed one).
+            assert_eq!((top.missing, top.other), (2, 2));
             // The text "200" and the number 200 are one value.
+            let by_status = counted(&segments, &by(&["ip", "status", "user"], 10));
             assert_eq!(
-                counted(&segments, &by(&["ip", "status", "user"], 10)).groups,
+                by_status.groups,
                 vec![group(&["10.0.0.1", "200", "alice"], 2)]
             );
+            assert_eq!((by_status.missing, by_status.other), (5, 0));
         }
     }
 
@@ -560,6 +586,7 @@ mod tests {
             })
             .collect();
         let mut by_hand: HashMap<Vec<String>, u64> = HashMap::new();
+        let without_one = (0..600u64).filter(|n| n % 3 == 0 || n % 5 == 0).count() as u64;
         for n in (0..600u64).filter(|n| n % 3 != 0 && n % 5 != 0) {
             *by_hand
                 .entry(vec![(n % 7).to_string(), format!("x{}", n % 4)])
@@ -577,6 +604,7 @@ mod tests {
             };
             let answer = counted(&segments, &counter);
             assert_eq!((answer.total, &answer.groups), (600, &by_hand));
+            assert_eq!((answer.missing, answer.other), (without_one, 0));
         }
     }
 

@@ -201,12 +201,17 @@ pub struct Aggregation {
     /// Events matching the filter.
     pub total: u64,
     /// Values (a value per field), most frequent first (ties by values), each with its exact
-    /// count.
+    /// count. An event holding several values is counted under each, so the counts may add up
+    /// to more than the events they cover.
     pub buckets: Vec<Group>,
-    /// Matching events counted in none of `buckets`: their values beyond the limit, or without
-    /// the field (over several fields, events holding several values of one may make it an
-    /// estimate from below).
+    /// Matching events with values, none of them listed in `buckets` (all beyond the limit).
+    /// Over one field it is exact; over several, events holding several combinations, not all
+    /// of them listed, may make it an estimate from below. Where it is exact, the events in
+    /// `buckets` (each once), `other` and `missing` make `total`.
     pub other: u64,
+    /// Matching events without the field (over several fields: without one of them or more,
+    /// so that they hold no combination). Exact.
+    pub missing: u64,
     /// `None`: `buckets` are the most frequent values. `Some(n)`: the field has too many values
     /// to settle the ranking cheaply, and a value not listed may occur up to `n` times (more
     /// than the last listed). The counts listed are exact either way.

@@ -87,6 +87,8 @@ impl ValueCounter {
 pub(crate) struct CountedValues {
     /// Hits counted (with or without a value).
     pub total: u64,
+    /// Hits holding no value of the field (counted in the same pass as the values).
+    pub missing: u64,
     /// The most frequent values with their exact counts, largest first, ties by value.
     pub values: Vec<(String, u64)>,
     /// `Some(n)`: the ranking may be incomplete, a value not listed may occur up to `n` times
@@ -98,16 +100,22 @@ pub(crate) struct CountedValues {
     /// then the counts listed may share events, and the hits less the counts listed are not
     /// the hits left out.
     pub shared: bool,
+    /// Every value the hits hold is listed: every hit with a value is counted under one, and
+    /// none needs looking for again to tell the hits left out.
+    pub every_value_listed: bool,
 }
 
 impl CountedValues {
-    fn listing(values: Vec<(String, u64)>, unlisted_max: Option<u64>) -> CountedValues {
+    fn listing(
+        values: Vec<(String, u64)>,
+        unlisted_max: Option<u64>,
+        every_value_listed: bool,
+    ) -> CountedValues {
         CountedValues {
-            total: 0,
             values,
             unlisted_max,
-            too_many: false,
-            shared: false,
+            every_value_listed,
+            ..CountedValues::default()
         }
     }
 }
@@ -448,6 +456,13 @@ impl Source {
     }
 }
 
+/// How many documents a sorted list of them names (a document with several values comes once
+/// per value, in a row).
+fn distinct_docs(docs: &[DocId]) -> u64 {
+    let repeats = docs.windows(2).filter(|pair| pair[0] == pair[1]).count();
+    (docs.len() - repeats) as u64
+}
+
 /// A number as a value: integers without a fraction, times in RFC 3339.
 fn number_name(t: ColumnType, entry: u64) -> String {
     match t {
@@ -488,12 +503,17 @@ fn number_entry(t: ColumnType, name: &str) -> Option<u64> {
 /// The counting of one segment.
 pub(crate) struct SegmentCounter {
     total: u64,
+    /// Hits holding a value in some column.
+    valued: u64,
     sources: Vec<Source>,
     /// The block each source read last (one per source: a field of several columns compares
     /// them, see [`SegmentCounter::take_back_repeats`]).
     blocks: Vec<Block>,
     /// A column that could not be read while counting: the aggregation fails with it.
     failure: Option<io::Error>,
+    /// The documents of every column's block together, for a field of several columns (see
+    /// [`SegmentCounter::count_valued`]).
+    valued_docs: Vec<DocId>,
 }
 
 /// A block of documents read from a column: the documents with values, their rows and entries.
@@ -523,6 +543,7 @@ impl Block {
 /// A segment's counts, kept with its columns so that the merge can name and look up values.
 pub(crate) struct SegmentCounts {
     total: u64,
+    valued: u64,
     sources: Vec<Source>,
     failure: Option<io::Error>,
 }
@@ -539,9 +560,11 @@ impl Collector for ValueCounter {
         let sources = Source::open_all(reader, &self.column, true)?;
         Ok(SegmentCounter {
             total: 0,
+            valued: 0,
             blocks: sources.iter().map(|_| Block::default()).collect(),
             sources,
             failure: None,
+            valued_docs: Vec::new(),
         })
     }
 
@@ -561,6 +584,7 @@ impl Collector for ValueCounter {
 
     fn merge_fruits(&self, segments: Vec<SegmentCounts>) -> tantivy::Result<CountedValues> {
         let total = segments.iter().map(|s| s.total).sum();
+        let missing = segments.iter().map(|s| s.total - s.valued).sum();
         let mut sources: Vec<Source> = Vec::new();
         let mut shared = false;
         for segment in segments {
@@ -573,6 +597,7 @@ impl Collector for ValueCounter {
         }
         Ok(CountedValues {
             total,
+            missing,
             shared,
             ..self.most_frequent(&sources)?
         })
@@ -592,6 +617,7 @@ impl SegmentCollector for SegmentCounter {
             for (source, block) in self.sources.iter_mut().zip(&mut self.blocks) {
                 source.count(docs, block);
             }
+            self.count_valued();
             if self.sources.len() > 1 {
                 self.take_back_repeats();
             }
@@ -601,6 +627,7 @@ impl SegmentCollector for SegmentCounter {
     fn harvest(self) -> SegmentCounts {
         SegmentCounts {
             total: self.total,
+            valued: self.valued,
             sources: self.sources,
             failure: self.failure,
         }
@@ -608,6 +635,24 @@ impl SegmentCollector for SegmentCounter {
 }
 
 impl SegmentCounter {
+    /// Counts the documents of the blocks just read that hold a value in some column: the
+    /// hits without the field are the rest, told apart from those whose values go unlisted
+    /// without a second pass.
+    fn count_valued(&mut self) {
+        self.valued += match self.blocks.as_slice() {
+            [] => 0,
+            [block] => distinct_docs(&block.docs),
+            blocks => {
+                self.valued_docs.clear();
+                for block in blocks {
+                    self.valued_docs.extend_from_slice(&block.docs);
+                }
+                self.valued_docs.sort_unstable();
+                distinct_docs(&self.valued_docs)
+            }
+        };
+    }
+
     /// An event that holds one value in two columns (`["200", 200]`: text and a number) was
     /// counted in each, and the merge adds them up under one name: the count of the later
     /// column is taken back, so that the event counts once. Called for each block when the
@@ -676,9 +721,11 @@ impl ValueCounter {
         if rare || entries <= self.full_merge_entries {
             let mut totals: HashMap<String, u64> = HashMap::new();
             add_named_counts(sources, &mut totals)?;
+            let every_value_listed = totals.len() <= size;
             return Ok(CountedValues::listing(
                 ranked(totals.into_iter().collect(), size, self.ranking),
                 None,
+                every_value_listed,
             ));
         }
         let mut totals: HashMap<String, u64> = HashMap::new();
@@ -716,11 +763,13 @@ impl ValueCounter {
                 ranked.last().map_or(0, |v| v.1)
             };
             if left_out == 0 || last >= left_out {
-                return Ok(CountedValues::listing(ranked, None));
+                // No value left out of the candidates: `totals` holds them all.
+                let every_value_listed = left_out == 0 && totals.len() <= size;
+                return Ok(CountedValues::listing(ranked, None, every_value_listed));
             }
             // The next round counts about four times as many candidates as this one.
             if walked * 5 > self.lookup_budget {
-                return Ok(CountedValues::listing(ranked, Some(left_out)));
+                return Ok(CountedValues::listing(ranked, Some(left_out), false));
             }
             k *= 4;
         }
@@ -909,33 +958,100 @@ mod tests {
         segments: &[Vec<(String, u64)>],
         counter: &ValueCounter,
     ) -> tantivy::Result<CountedValues> {
+        let events: Vec<Vec<serde_json::Value>> = segments
+            .iter()
+            .map(|segment| {
+                segment
+                    .iter()
+                    .flat_map(|(value, count)| (0..*count).map(move |n| (value, n)))
+                    .map(|(value, n)| {
+                        // Every third event holds its value twice, and some as a number.
+                        let v = match value.strip_prefix('v').map(str::parse::<u64>) {
+                            Some(Ok(i)) if i.is_multiple_of(5) && n.is_multiple_of(2) => {
+                                serde_json::json!(i)
+                            }
+                            _ if n.is_multiple_of(3) => serde_json::json!([value, value]),
+                            _ => serde_json::json!(value),
+                        };
+                        serde_json::json!({ "v": v })
+                    })
+                    .collect()
+            })
+            .collect();
+        counted_events(&events, counter)
+    }
+
+    /// An index with one segment per list of events (JSON objects), and the counter's answer.
+    fn counted_events(
+        segments: &[Vec<serde_json::Value>],
+        counter: &ValueCounter,
+    ) -> tantivy::Result<CountedValues> {
         use tantivy::schema::{JsonObjectOptions, Schema};
         let mut schema = Schema::builder();
         let body = schema.add_json_field("body", JsonObjectOptions::default().set_fast("raw"));
         let index = tantivy::Index::create_in_ram(schema.build());
         let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(1, 15_000_000)?;
         writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
-        for segment in segments {
-            for (value, count) in segment {
-                for n in 0..*count {
-                    // Every third event holds its value twice, and some as a number.
-                    let v = match value.strip_prefix('v').map(str::parse::<u64>) {
-                        Some(Ok(i)) if i.is_multiple_of(5) && n.is_multiple_of(2) => {
-                            serde_json::json!(i)
-                        }
-                        _ if n.is_multiple_of(3) => serde_json::json!([value, value]),
-                        _ => serde_json::json!(value),
-                    };
-                    let mut doc = tantivy::TantivyDocument::new();
-                    doc.add_field_value(body, &serde_json::json!({ "v": v }));
-                    writer.add_document(doc)?;
-                }
+        for events in segments {
+            for event in events {
+                let mut doc = tantivy::TantivyDocument::new();
+                doc.add_field_value(body, event);
+                writer.add_document(doc)?;
             }
             writer.commit()?;
         }
         let searcher = index.reader()?.searcher();
         assert_eq!(searcher.segment_readers().len(), segments.len());
         searcher.search(&tantivy::query::AllQuery, counter)
+    }
+
+    /// The hits without a value of the field are counted in the same pass as the values, in a
+    /// column of one value per event, of several, and over several columns (text and numbers);
+    /// a listing of every value says so, however the segments are merged.
+    #[test]
+    fn hits_without_the_field_are_counted_apart() {
+        use serde_json::json;
+        let segments = vec![
+            vec![
+                json!({"v": "a"}),
+                json!({"w": "a"}),
+                json!({"v": null}),
+                json!({"v": "b"}),
+            ],
+            vec![
+                json!({"v": ["a", "b", "a"]}),
+                json!({"v": []}),
+                json!({"w": 1}),
+            ],
+            vec![
+                json!({"v": 200}),
+                json!({"v": "200"}),
+                json!({"v": [200, "200"]}),
+                json!({}),
+            ],
+        ];
+        for full_merge_entries in [FULL_MERGE_ENTRIES, 0] {
+            let counter = |size| ValueCounter {
+                full_merge_entries,
+                lookup_budget: usize::MAX,
+                ..ValueCounter::new("body.v".into(), size, Ranking::MostFrequent)
+            };
+            let all = counted_events(&segments, &counter(10)).expect("counted");
+            assert_eq!(
+                (all.total, all.missing, all.every_value_listed),
+                (11, 5, true),
+                "full merge up to {full_merge_entries}"
+            );
+            assert_eq!(
+                all.values,
+                vec![("200".into(), 3), ("a".into(), 2), ("b".into(), 2)]
+            );
+            let top = counted_events(&segments, &counter(1)).expect("counted");
+            assert_eq!(
+                (top.total, top.missing, top.every_value_listed, top.shared),
+                (11, 5, false, true)
+            );
+        }
     }
 
     /// The counts of `segments` added up, largest first, ties by value (numbers named `i`

@@ -445,8 +445,9 @@ fn print_aggregation(
     if conn.json {
         return print_json(agg);
     }
-    // A column per field grouped by, then the count; the events not counted (beyond the limit,
-    // or without some field) as the last row.
+    // A column per field grouped by, then the count; the events not counted as the last rows,
+    // each when there are some: those whose values are all beyond the limit, then those
+    // without the field (or, over several, without one of them).
     let fields: Vec<&str> = if agg.fields.is_empty() {
         vec![agg.field.as_str()]
     } else {
@@ -460,9 +461,15 @@ fn print_aggregation(
         };
         (values, b.count)
     });
-    let other: Vec<String> = std::iter::once("(other values)".to_owned())
-        .chain(std::iter::repeat_n(String::new(), fields.len() - 1))
-        .chain([agg.other.to_string()])
+    let uncounted: Vec<Vec<String>> = [("(other values)", agg.other), ("(no value)", agg.missing)]
+        .into_iter()
+        .filter(|(_, count)| *count > 0)
+        .map(|(label, count)| {
+            std::iter::once(label.to_owned())
+                .chain(std::iter::repeat_n(String::new(), fields.len() - 1))
+                .chain([count.to_string()])
+                .collect()
+        })
         .collect();
     if csv {
         let mut text = Vec::new();
@@ -471,8 +478,8 @@ fn print_aggregation(
             let row: Vec<String> = values.iter().cloned().chain([count.to_string()]).collect();
             crate::output::csv_row(&mut text, &row);
         }
-        if agg.other > 0 {
-            crate::output::csv_row(&mut text, &other);
+        for row in &uncounted {
+            crate::output::csv_row(&mut text, row);
         }
         write_or_closed(std::io::stdout().lock().write_all(&text))?;
         return Ok(());
@@ -486,8 +493,8 @@ fn print_aggregation(
             .collect();
         t.add_row(row);
     }
-    if agg.other > 0 {
-        t.add_row(other);
+    for row in uncounted {
+        t.add_row(row);
     }
     outln!("{t}");
     outln!(

@@ -329,11 +329,12 @@ fn top_values_are_counted_in_every_segment() {
         .expect("aggregate");
     assert_eq!(top.buckets[0].values[0], "x");
     assert_eq!((top.buckets[0].count, top.unlisted_max), (11, None));
-    assert_eq!(top.other, 110 - 11);
+    assert_eq!((top.other, top.missing), (110 - 11, 0));
 }
 
-/// The counts `q` gives (each combination's values joined by ", ") and its `other`, settled.
-fn counted(store: &EmbeddedStore, q: &str) -> (Vec<(String, u64)>, u64) {
+/// The counts `q` gives (each combination's values joined by ", "), its `other` and its
+/// `missing`, settled.
+fn counted(store: &EmbeddedStore, q: &str) -> (Vec<(String, u64)>, u64, u64) {
     let agg = store
         .aggregate(&parse(q), TimeRange::default())
         .expect("aggregate");
@@ -343,7 +344,87 @@ fn counted(store: &EmbeddedStore, q: &str) -> (Vec<(String, u64)>, u64) {
         .into_iter()
         .map(|b| (b.values.join(", "), b.count))
         .collect();
-    (buckets, agg.other)
+    (buckets, agg.other, agg.missing)
+}
+
+/// Events without the field are `missing`, told apart from those whose values are all beyond
+/// the limit (`other`): `top 5 Event.EventData.IpAddress` over 28 events none of which has it
+/// said "(other values) 28". An event with several values counts under each and is `other`
+/// only when none of them is listed, so that listed events, `other` and `missing` make the
+/// total; over several fields, an event without one of them holds no combination: missing.
+#[test]
+fn events_without_the_field_are_missing_not_other() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    let batches = [
+        vec![
+            r#"{"ip":"10.0.0.1","user":"alice"}"#,
+            r#"{"ip":"10.0.0.1"}"#,
+            r#"{"ip":["10.0.0.2","10.0.0.3"],"user":"bob"}"#,
+            r#"{"user":"carol"}"#,
+            r#"{"message":"no address"}"#,
+        ],
+        vec![
+            r#"{"ip":["10.0.0.1","10.0.0.4"],"user":["alice","bob"]}"#,
+            r#"{"ip":"10.0.0.4","user":"bob"}"#,
+            r#"{"ip":[],"user":"dave"}"#,
+            r#"{"ip":null}"#,
+        ],
+    ];
+    for (segment, batch) in batches.into_iter().enumerate() {
+        let events = batch
+            .into_iter()
+            .enumerate()
+            .map(|(i, json)| event("svc", "h", "t", (segment * 10 + i) as i64, json))
+            .collect();
+        store.append(events).expect("append");
+        store.refresh().expect("refresh");
+    }
+    let rows = |rows: &[(&str, u64)]| -> Vec<(String, u64)> {
+        rows.iter().map(|(v, c)| ((*v).to_owned(), *c)).collect()
+    };
+    // Nine events: five with an address (one with two, one with two as well as a user each),
+    // four without (no key, an empty list, null).
+    for (query, buckets, other, missing) in [
+        ("* | top 1 ip", rows(&[("10.0.0.1", 3)]), 2, 4),
+        (
+            "* | top 2 ip",
+            rows(&[("10.0.0.1", 3), ("10.0.0.4", 2)]),
+            1,
+            4,
+        ),
+        (
+            "* | count by ip",
+            rows(&[
+                ("10.0.0.1", 3),
+                ("10.0.0.4", 2),
+                ("10.0.0.2", 1),
+                ("10.0.0.3", 1),
+            ]),
+            0,
+            4,
+        ),
+        ("* | rare 1 ip", rows(&[("10.0.0.2", 1)]), 4, 4),
+        // The audit's case: no matching event has the field.
+        ("user:carol OR user:dave | top 5 ip", rows(&[]), 0, 2),
+        ("* | top 5 no.such.field", rows(&[]), 0, 9),
+        (
+            "* | count by ip, user",
+            rows(&[
+                ("10.0.0.1, alice", 2),
+                ("10.0.0.4, bob", 2),
+                ("10.0.0.1, bob", 1),
+                ("10.0.0.2, bob", 1),
+                ("10.0.0.3, bob", 1),
+                ("10.0.0.4, alice", 1),
+            ]),
+            0,
+            5,
+        ),
+        ("* | top 1 ip, user", rows(&[("10.0.0.1, alice", 2)]), 2, 5),
+    ] {
+        assert_eq!(counted(&store, query), (buckets, other, missing), "{query}");
+    }
 }
 
 /// A value is one value however an event writes it (`"200"` or `200`), an event that names it
@@ -391,32 +472,33 @@ fn values_are_counted_once_per_event_whatever_their_type() {
         counts("* | count by status"),
         (
             vec![status("200", 3), status("404", 1), status("true", 1)],
+            0,
             0
         )
     );
     assert_eq!(
         counts("* | top 1 tags"),
-        (vec![status("a", 2)], 5 - 2),
+        (vec![status("a", 2)], 1, 2),
         "the event with `a` twice counts once"
     );
     assert_eq!(
         counts("* | count by seen"),
-        (vec![status("2026-03-01T12:00:00Z", 2)], 3)
+        (vec![status("2026-03-01T12:00:00Z", 2)], 0, 3)
     );
     // Several fields: each combination an event holds, once per event; events without one of
-    // the fields are not counted.
+    // the fields are not counted, but missing.
     assert_eq!(
         counts("* | count by status, tags"),
-        (vec![status("200, a", 2), status("200, b", 2)], 5 - 4)
+        (vec![status("200, a", 2), status("200, b", 2)], 0, 2)
     );
     // The least frequent first, ties by value.
     assert_eq!(
         counts("* | rare 2 status"),
-        (vec![status("404", 1), status("true", 1)], 5 - 2)
+        (vec![status("404", 1), status("true", 1)], 3, 0)
     );
     assert_eq!(
         counts("* | rare 1 status, tags"),
-        (vec![status("200, a", 2)], 5 - 2)
+        (vec![status("200, a", 2)], 1, 2)
     );
     let refused = store
         .aggregate(&parse("* | count by time, status"), TimeRange::default())
@@ -469,11 +551,12 @@ fn a_value_written_in_several_types_in_one_event_counts_once() {
                 value("x", 2),
                 value("404", 1)
             ],
+            0,
             0
         )
     );
-    assert_eq!(counts("* | top 1 code"), (vec![value("200", 4)], 6 - 4));
-    assert_eq!(counts("* | rare 1 code"), (vec![value("404", 1)], 6 - 1));
+    assert_eq!(counts("* | top 1 code"), (vec![value("200", 4)], 2, 0));
+    assert_eq!(counts("* | rare 1 code"), (vec![value("404", 1)], 5, 0));
     // Combinations too: each once per event, whatever the types of its values.
     assert_eq!(
         counts("* | count by code, k"),
@@ -490,7 +573,9 @@ fn a_value_written_in_several_types_in_one_event_counts_once() {
                 value("x, b", 1),
             ],
             // Events with several combinations make the counts add up to more than the events.
-            0
+            0,
+            // The event without `k`.
+            1
         )
     );
 }
@@ -1323,6 +1408,8 @@ fn counts_of_random_mixed_values_are_those_counted_by_hand() {
     let store = open(dir.path());
     let mut by_f: BTreeMap<&str, u64> = BTreeMap::new();
     let mut by_fg: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    // Events without `f`, and without `f` or `g`.
+    let (mut without_f, mut without_fg) = (0, 0);
     let mut minute = 0;
     for _batch in 0..4 {
         let mut batch = Vec::new();
@@ -1344,6 +1431,11 @@ fn counts_of_random_mixed_values_are_those_counted_by_hand() {
                         *by_fg.entry((f_name, g_name)).or_default() += 1;
                     }
                 }
+            } else {
+                without_fg += 1;
+            }
+            if f.is_none() {
+                without_f += 1;
             }
             minute += 1;
             batch.push(event(
@@ -1366,12 +1458,20 @@ fn counts_of_random_mixed_values_are_those_counted_by_hand() {
         counts
     };
     let expected_f: Vec<(String, u64)> = by_f.iter().map(|(n, c)| (n.to_string(), *c)).collect();
-    assert_eq!(sorted(counted(&store, "* | top 50 f").0), expected_f);
+    let (by_value, other, missing) = counted(&store, "* | top 50 f");
+    assert_eq!(sorted(by_value), expected_f);
+    assert_eq!((other, missing), (0, without_f), "every value listed");
     let expected_fg: Vec<(String, u64)> = by_fg
         .iter()
         .map(|((f, g), c)| (format!("{f}, {g}"), *c))
         .collect();
-    assert_eq!(sorted(counted(&store, "* | top 50 f, g").0), expected_fg);
+    let (by_values, other, missing) = counted(&store, "* | top 50 f, g");
+    assert_eq!(sorted(by_values), expected_fg);
+    assert_eq!(
+        (other, missing),
+        (0, without_fg),
+        "every combination listed"
+    );
     // The least frequent: the same counts, the smallest first.
     let mut rare = counted(&store, "* | rare 50 f").0;
     assert!(
@@ -1397,11 +1497,11 @@ fn other_counts_the_events_left_out_even_when_events_hold_several_values() {
             r#"{"other":1}"#,
         ],
     );
-    let (buckets, other) = counted(&store, "* | top 2 tags");
+    let (buckets, other, missing) = counted(&store, "* | top 2 tags");
     assert_eq!(buckets, [("vpn".to_string(), 2), ("mfa".to_string(), 1)]);
-    assert_eq!(other, 3, "x, y and the event without tags");
-    let (_, other) = counted(&store, "* | count by tags");
-    assert_eq!(other, 1, "the event without tags");
+    assert_eq!((other, missing), (2, 1), "x and y; the event without tags");
+    let (_, other, missing) = counted(&store, "* | count by tags");
+    assert_eq!((other, missing), (0, 1), "the event without tags");
 }
 
 /// A number range finds numbers written as text too (`"status": "200"`), as `status:200` does;
@@ -1899,7 +1999,7 @@ fn integers_beyond_2_53_are_counted_exactly() {
         store.append(events).expect("append");
         store.refresh().expect("refresh");
     }
-    let (counts, other) = counted(&store, "* | count by id");
+    let (counts, other, missing) = counted(&store, "* | count by id");
     assert_eq!(
         counts,
         vec![
@@ -1909,7 +2009,7 @@ fn integers_beyond_2_53_are_counted_exactly() {
             ("1.5".to_owned(), 1),
         ]
     );
-    assert_eq!(other, 0);
+    assert_eq!((other, missing), (0, 0));
 }
 
 /// "Other" counts the events holding none of the values listed, a value being what the listing
@@ -1936,21 +2036,22 @@ fn other_counts_the_events_holding_none_of_the_values_as_listed() {
     let owned = |rows: &[(&str, u64)]| -> Vec<(String, u64)> {
         rows.iter().map(|(v, c)| ((*v).to_owned(), *c)).collect()
     };
-    for (query, buckets, other) in [
-        ("* | top 1 tags", owned(&[("VPN", 2)]), 4),
-        ("* | top 2 tags", owned(&[("VPN", 2), ("vpn", 2)]), 2),
-        ("* | rare 1 tags", owned(&[("Mfa", 1)]), 5),
-        ("* | rare 2 tags", owned(&[("Mfa", 1), ("mfa", 1)]), 4),
-        ("tags:vpn | top 1 tags", owned(&[("VPN", 2)]), 2),
-        ("* | top 1 n", owned(&[("200", 2)]), 4),
+    for (query, buckets, other, missing) in [
+        ("* | top 1 tags", owned(&[("VPN", 2)]), 4, 0),
+        ("* | top 2 tags", owned(&[("VPN", 2), ("vpn", 2)]), 2, 0),
+        ("* | rare 1 tags", owned(&[("Mfa", 1)]), 5, 0),
+        ("* | rare 2 tags", owned(&[("Mfa", 1), ("mfa", 1)]), 4, 0),
+        ("tags:vpn | top 1 tags", owned(&[("VPN", 2)]), 2, 0),
+        ("* | top 1 n", owned(&[("200", 2)]), 0, 4),
         (
             r"* | count by Threat\ Name",
             owned(&[("EICAR", 2), ("Trojan:Win32/X", 1)]),
+            0,
             3,
         ),
-        (r#"* | top 1 "Threat Name""#, owned(&[("EICAR", 2)]), 4),
+        (r#"* | top 1 "Threat Name""#, owned(&[("EICAR", 2)]), 1, 3),
     ] {
-        assert_eq!(counted(&store, query), (buckets, other), "{query}");
+        assert_eq!(counted(&store, query), (buckets, other, missing), "{query}");
     }
 }
 

@@ -428,6 +428,7 @@ pub async fn search(
                     })
                     .collect(),
                 other: agg.other,
+                missing: agg.missing,
                 unlisted_max: agg.unlisted_max,
             }),
             warnings,

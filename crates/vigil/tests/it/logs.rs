@@ -460,6 +460,38 @@ fn ingest_then_search_pivot_stats_and_detections() {
             && pairs_table.contains("2 combinations"),
         "{pairs_table}"
     );
+    // The events without the field are told from those whose values are beyond the limit:
+    // the two Sysmon events of app have no user.name, bob's is beyond `top 1`; no bastion
+    // line has one.
+    let users = json_of(cli(&["search", "service:app | top 1 user.name", "--json"]));
+    assert_eq!(
+        (&users["other"], &users["missing"]),
+        (&json!(1), &json!(2)),
+        "{users}"
+    );
+    let users_csv = ok(cli(&["search", "service:app | top 1 user.name", "--csv"]));
+    assert_eq!(
+        users_csv,
+        "user.name,count\nalice,2\n(other values),1\n(no value),2\n"
+    );
+    let users_table = ok(cli(&["search", "service:app | top 1 user.name"]));
+    let row = |label: &str| {
+        users_table
+            .lines()
+            .find(|line| line.contains(label))
+            .map(|line| {
+                line.split_whitespace()
+                    .filter(|w| w.parse::<u64>().is_ok())
+                    .collect::<Vec<_>>()
+            })
+    };
+    assert_eq!(row("(other values)"), Some(vec!["1"]), "{users_table}");
+    assert_eq!(row("(no value)"), Some(vec!["2"]), "{users_table}");
+    let none = ok(cli(&["search", "service:bastion | top 5 user.name"]));
+    assert!(
+        none.contains("(no value)") && !none.contains("(other values)"),
+        "{none}"
+    );
 
     // Pivot on the IP: the web events, the syslog line carrying it as a structured-data value
     // and the two whose message mentions it.
