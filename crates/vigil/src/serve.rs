@@ -42,7 +42,18 @@ Limits on HTTP connections (so that idle or slow clients cannot use up the serve
     LimitNOFILE); 256 descriptors are kept for the server's files, and the connections share
     the rest: syslog TCP up to its cap, at most half, HTTP the rest (384 each under a limit
     of 1024). Past the cap, new connections wait until one closes. Raise the hard limit for
-    more.";
+    more.
+One event sent over HTTP (a JSON line or element, a text line) may hold 1 MiB (1048576
+bytes); a larger one is refused with its reason and the rest of the batch is stored.
+
+Limits on syslog:
+  - a message (a TCP frame or a datagram) may hold 64 KiB (65536 bytes); a larger one is
+    counted as rejected and logged, and the connection stays open;
+  - a TCP connection that sends nothing for 10 minutes is closed (senders such as rsyslog
+    reconnect when they next send);
+  - at most 1024 TCP connections are open at once (fewer under a low open-file limit, see
+    above); past that a new connection takes the place of the one idle longest, which is
+    closed with a warning in the log, so idle connections cannot shut out real senders.";
 
 /// Arguments of `vigil serve`.
 #[derive(Debug, clap::Args)]
