@@ -10,8 +10,12 @@
 //! Each task collects messages into a batch of at most `batch_max_events` events (or about
 //! [`BATCH_MAX_BYTES`] of JSON) and stores it when it is full or `batch_max_wait` after its
 //! first event arrived. While a batch is being stored a TCP connection reads nothing more, so
-//! a slow store slows the sender down instead of growing memory; the number of TCP connections
-//! is capped by `max_connections`. A UDP sender cannot be slowed down — the kernel drops what
+//! a slow store slows the sender down instead of growing memory. A TCP connection that sends
+//! nothing for `idle_timeout` is closed (senders such as rsyslog reconnect when they next have
+//! something to send), and the number of TCP connections is capped by `max_connections`: at the
+//! cap a new connection takes the place of the one that has been idle longest, so that
+//! connections opened and left idle (by mistake or by an attacker) cannot shut real senders
+//! out. A UDP sender cannot be slowed down — the kernel drops what
 //! the socket cannot hold — so the UDP task reads on while up to
 //! [`UDP_BATCHES_IN_FLIGHT`] batches are being stored (a store waits for the disk, or for
 //! correlation windows being rebuilt), and only beyond that stops reading.
@@ -33,15 +37,16 @@
 //! accepting and reading, store the batches they hold, and end; [`SyslogListeners::wait`]
 //! returns when they all have.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use vigil_events::Framer;
@@ -59,6 +64,11 @@ pub const DEFAULT_BATCH_MAX_EVENTS: usize = 1000;
 pub const DEFAULT_BATCH_MAX_WAIT: Duration = Duration::from_millis(50);
 /// Default cap on concurrent TCP connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default time a TCP connection may send nothing before it is closed: long enough that a
+/// quiet host's connection stays (rsyslog reconnects when it next sends, but may lose that
+/// one message if it wrote it to a connection the server had closed), short enough that
+/// forgotten connections do not pile up.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// A batch is also stored once its events hold this many bytes of JSON, so a connection holds
 /// at most about this much (plus one message) whatever the event count limit.
 pub const BATCH_MAX_BYTES: usize = 1024 * 1024;
@@ -100,15 +110,19 @@ pub struct SyslogConfig {
     pub batch_max_events: usize,
     /// Longest time a message waits in a batch that is not full.
     pub batch_max_wait: Duration,
-    /// Most TCP connections open at once; further connections are closed at once.
+    /// Most TCP connections open at once; at the cap a new connection takes the place of the
+    /// one idle longest, which is closed.
     pub max_connections: usize,
+    /// How long a TCP connection may send nothing before it is closed.
+    pub idle_timeout: Duration,
     /// The zone of RFC 3164 times, which carry no offset: the senders' (UTC by default).
     pub zone: LocalZone,
 }
 
 impl SyslogConfig {
     /// No listener, no service override, no tenant, messages up to 64 KiB, batches of up to
-    /// 1000 events or 50 ms, up to 1024 TCP connections.
+    /// 1000 events or 50 ms, up to 1024 TCP connections, each closed after 10 minutes without
+    /// data.
     pub fn new() -> SyslogConfig {
         SyslogConfig {
             tcp: None,
@@ -119,6 +133,7 @@ impl SyslogConfig {
             batch_max_events: DEFAULT_BATCH_MAX_EVENTS,
             batch_max_wait: DEFAULT_BATCH_MAX_WAIT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             zone: LocalZone::UTC,
         }
     }
@@ -142,8 +157,9 @@ pub struct SyslogStats {
     pub rejected: u64,
     /// Of `rejected`, the events of batches the store failed to take.
     pub lost: u64,
-    /// TCP connections closed at once because `max_connections` were open.
-    pub refused_connections: u64,
+    /// TCP connections closed to make room for a new one because `max_connections` were
+    /// open (the one idle longest each time).
+    pub evicted_connections: u64,
 }
 
 #[derive(Debug, Default)]
@@ -152,7 +168,7 @@ struct Counters {
     stored: AtomicU64,
     rejected: AtomicU64,
     lost: AtomicU64,
-    refused_connections: AtomicU64,
+    evicted_connections: AtomicU64,
 }
 
 impl Counters {
@@ -166,7 +182,7 @@ impl Counters {
             stored: self.stored.load(Ordering::Relaxed),
             rejected: self.rejected.load(Ordering::Relaxed),
             lost: self.lost.load(Ordering::Relaxed),
-            refused_connections: self.refused_connections.load(Ordering::Relaxed),
+            evicted_connections: self.evicted_connections.load(Ordering::Relaxed),
         }
     }
 }
@@ -218,6 +234,7 @@ struct Shared {
     max_message_bytes: usize,
     batch_max_events: usize,
     batch_max_wait: Duration,
+    idle_timeout: Duration,
     zone: LocalZone,
     counters: Counters,
     warnings: WarnLimit,
@@ -322,6 +339,7 @@ pub async fn start(
         max_message_bytes: config.max_message_bytes,
         batch_max_events: config.batch_max_events.max(1),
         batch_max_wait: config.batch_max_wait,
+        idle_timeout: config.idle_timeout,
         zone: config.zone,
         counters: Counters::default(),
         warnings: WarnLimit::new(),
@@ -329,11 +347,10 @@ pub async fn start(
     let mut tasks = Vec::new();
     if let (Some(listener), Some(addr)) = (tcp, tcp_addr) {
         tracing::info!(%addr, "listening for syslog over TCP");
-        let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
         tasks.push(tokio::spawn(accept_loop(
             listener,
             Arc::clone(&shared),
-            permits,
+            config.max_connections.max(1),
             shutdown.clone(),
         )));
     }
@@ -368,40 +385,83 @@ async fn stopping(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
+/// A TCP connection the accept loop keeps track of, to close the one idle longest when the
+/// cap is reached.
+struct OpenConnection {
+    peer: SocketAddr,
+    /// When it last sent data, read by the accept loop to find the one idle longest.
+    activity: Arc<Activity>,
+}
+
+/// What a connection and the accept loop share.
+struct Activity {
+    /// When the connection was accepted or last read data.
+    last_read: Mutex<Instant>,
+    /// Told to close the connection to make room for a new one.
+    evict: Notify,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            last_read: Mutex::new(Instant::now()),
+            evict: Notify::new(),
+        }
+    }
+
+    fn touch(&self) {
+        *lock(&self.last_read) = Instant::now();
+    }
+
+    fn last_read(&self) -> Instant {
+        *lock(&self.last_read)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
-    permits: Arc<Semaphore>,
+    max_connections: usize,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
+    let mut open: HashMap<tokio::task::Id, OpenConnection> = HashMap::new();
     loop {
         tokio::select! {
             () = stopping(&mut shutdown) => break,
-            Some(done) = connections.join_next(), if !connections.is_empty() => {
-                if let Err(e) = done {
-                    tracing::error!(error = %e, "a syslog connection task failed");
+            Some(done) = connections.join_next_with_id(), if !connections.is_empty() => {
+                match done {
+                    Ok((id, ())) => {
+                        open.remove(&id);
+                    }
+                    Err(e) => {
+                        open.remove(&e.id());
+                        tracing::error!(error = %e, "a syslog connection task failed");
+                    }
                 }
             }
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-                        shared.counters.refused_connections.fetch_add(1, Ordering::Relaxed);
-                        if let Some(held) = shared.warnings.allow() {
-                            tracing::warn!(
-                                %peer,
-                                suppressed = held,
-                                "too many syslog connections open; closing this one (use fewer senders, or have them share connections)"
-                            );
-                        }
-                        continue;
+                    if open.len() >= max_connections {
+                        make_room(&mut open, &shared, peer, max_connections);
+                    }
+                    let activity = Arc::new(Activity::new());
+                    let task = {
+                        let shared = Arc::clone(&shared);
+                        let shutdown = shutdown.clone();
+                        let activity = Arc::clone(&activity);
+                        connections.spawn(async move {
+                            serve_connection(stream, peer, &shared, &activity, shutdown).await;
+                        })
                     };
-                    let shared = Arc::clone(&shared);
-                    let shutdown = shutdown.clone();
-                    connections.spawn(async move {
-                        serve_connection(stream, peer, &shared, shutdown).await;
-                        drop(permit);
-                    });
+                    open.insert(task.id(), OpenConnection { peer, activity });
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot accept a syslog connection");
@@ -415,6 +475,48 @@ async fn accept_loop(
         if let Err(e) = done {
             tracing::error!(error = %e, "a syslog connection task failed");
         }
+    }
+}
+
+/// Closes the connection that has been idle longest, to take `newcomer` in its place: senders
+/// that keep sending keep their connections, and idle ones cannot lock the others out.
+fn make_room(
+    open: &mut HashMap<tokio::task::Id, OpenConnection>,
+    shared: &Shared,
+    newcomer: SocketAddr,
+    max_connections: usize,
+) {
+    let Some(id) = open
+        .iter()
+        .min_by_key(|(_, connection)| connection.activity.last_read())
+        .map(|(id, _)| *id)
+    else {
+        return;
+    };
+    let Some(evicted) = open.remove(&id) else {
+        return;
+    };
+    evicted.activity.evict.notify_one();
+    shared
+        .counters
+        .evicted_connections
+        .fetch_add(1, Ordering::Relaxed);
+    let idle_seconds = evicted.activity.last_read().elapsed().as_secs();
+    match shared.warnings.allow() {
+        Some(held) => tracing::warn!(
+            evicted = %evicted.peer,
+            idle_seconds,
+            peer = %newcomer,
+            max_connections,
+            suppressed = held,
+            "syslog connection cap reached; closing the connection idle longest to take this one"
+        ),
+        None => tracing::debug!(
+            evicted = %evicted.peer,
+            idle_seconds,
+            peer = %newcomer,
+            "syslog connection cap reached; closing the connection idle longest to take this one"
+        ),
     }
 }
 
@@ -603,11 +705,13 @@ impl Shared {
     }
 }
 
-/// Reads one TCP connection until it closes, fails, or shutdown is signalled.
+/// Reads one TCP connection until it closes, fails, sends nothing for the idle timeout, is
+/// evicted to make room for a new one, or shutdown is signalled.
 async fn serve_connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     shared: &Shared,
+    activity: &Activity,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let source = peer.to_string();
@@ -615,9 +719,20 @@ async fn serve_connection(
     let mut framer = Framer::new(shared.max_message_bytes);
     let mut chunk = vec![0u8; READ_CHUNK];
     let mut batch = Batch::new();
+    let idle = tokio::time::sleep(shared.idle_timeout);
+    tokio::pin!(idle);
     loop {
         tokio::select! {
             () = stopping(&mut shutdown) => break,
+            () = activity.evict.notified() => break,
+            () = &mut idle => {
+                tracing::debug!(
+                    peer = %source,
+                    idle_seconds = shared.idle_timeout.as_secs(),
+                    "closing an idle syslog connection"
+                );
+                break;
+            }
             () = until(batch.deadline) => batch.flush(shared, &source).await,
             read = stream.read(&mut chunk) => match read {
                 Ok(0) => {
@@ -630,6 +745,8 @@ async fn serve_connection(
                     break;
                 }
                 Ok(n) => {
+                    activity.touch();
+                    idle.as_mut().reset(Instant::now() + shared.idle_timeout);
                     framer.extend(&chunk[..n]);
                     let now_ms = Utc::now().timestamp_millis();
                     while let Some(next) = framer.next_frame() {

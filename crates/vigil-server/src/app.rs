@@ -2,6 +2,7 @@
 //! `OpenApiRouter`, so a route without an OpenAPI entry cannot exist; the document then says for
 //! every operation who may call it (`document_access`). The layers around the routes catch
 //! panics, trace requests and turn unknown paths and methods into JSON errors.
+//! [`serve`] runs it over [`crate::connections`]' accept loop.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vigil_api::error::{ErrorBody, ErrorCode};
 
+use crate::connections::ConnectionLimits;
 use crate::error::{ApiError, error_response};
 use crate::routes;
 use crate::state::AppState;
@@ -224,17 +226,15 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 /// Serves the application on `listener` until `shutdown` completes, then lets in-flight requests
-/// finish.
+/// finish. The settings' header-read and body-stall timeouts and connection cap bound every
+/// connection (see [`crate::connections`]).
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // The peer's address travels with each request (the report form limits each sender).
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = ConnectionLimits::of(&state.settings);
+    crate::connections::serve(listener, router(state), limits, shutdown).await
 }
 
 #[cfg(test)]

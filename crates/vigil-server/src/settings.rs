@@ -13,6 +13,19 @@ pub const DEFAULT_EVIDENCE_BODY_LIMIT: u64 = 1024 * 1024 * 1024;
 /// Default cap on one `POST /events` body: 16 MiB.
 pub const DEFAULT_INGEST_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
+/// How long a connection may take to send a whole request head, counted from when it opens or
+/// from its previous answer: it bounds both a request head sent slowly or never finished and an
+/// idle keep-alive connection. nginx's `client_header_timeout` is 60 s, hyper's default 30 s.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a request body may stall (no bytes at all) before the request is answered 400 and
+/// its connection closed. A stall, not a total: a large evidence upload or ingest batch over a
+/// slow link takes as long as it needs while bytes keep coming (nginx's `client_body_timeout`).
+pub const DEFAULT_BODY_STALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Connections open at once when the binary does not derive the cap from the open-file limit.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+
 /// How often retention runs by default: hourly.
 pub const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 
@@ -29,6 +42,15 @@ pub struct Settings {
     pub evidence_body_limit: u64,
     /// Largest `POST /events` body accepted, in bytes.
     pub ingest_body_limit: usize,
+    /// How long a connection may take to send a whole request head after it opens or after its
+    /// previous answer (an idle keep-alive connection); then it is closed.
+    pub header_read_timeout: Duration,
+    /// How long a request body may go without a byte before the request fails (400) and its
+    /// connection is closed.
+    pub body_stall_timeout: Duration,
+    /// Most HTTP connections open at once; further ones wait in the kernel's listen backlog
+    /// until one closes, so sockets cannot use up the descriptors the stores need.
+    pub max_connections: usize,
     /// How long each service's events are kept.
     pub retention: vigil_ingest::RetentionPolicy,
     /// How often the retention task runs.
@@ -48,6 +70,9 @@ impl Settings {
             json_body_limit: DEFAULT_JSON_BODY_LIMIT,
             evidence_body_limit: DEFAULT_EVIDENCE_BODY_LIMIT,
             ingest_body_limit: DEFAULT_INGEST_BODY_LIMIT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_stall_timeout: DEFAULT_BODY_STALL_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             retention: vigil_ingest::RetentionPolicy::default(),
             retention_interval: DEFAULT_RETENTION_INTERVAL,
             report_key: None,

@@ -14,6 +14,7 @@ mod ingest;
 mod logging;
 mod metrics;
 mod oncall;
+mod open_files;
 mod output;
 mod pivot;
 mod rules;

@@ -31,7 +31,29 @@ lock on DIR/vigil.lock while it runs, and a second `vigil serve` on the same dir
 once, naming the first one's process id. `vigil admin` and `vigil audit verify` work on the
 directory beside a running server. Every API call except /api/v1/health and the API's
 description, /api/v1/openapi.json, needs a token:
-  vigil admin token --data ./vigil-data --role admin --name alice";
+  vigil admin token --data ./vigil-data --role admin --name alice
+
+Limits on HTTP connections (so that idle or slow clients cannot use up the server):
+  - a request head must arrive whole within 30 s of the connection opening or of the
+    previous answer on it (an idle keep-alive connection); else the connection is closed;
+  - a request body that sends nothing for 60 s is answered 400 and its connection closed
+    (a slow upload is fine as long as bytes keep coming);
+  - at start the soft open-file limit is raised to the hard one (`ulimit -Hn`, systemd's
+    LimitNOFILE); 256 descriptors are kept for the server's files, and the connections share
+    the rest: syslog TCP up to its cap, at most half, HTTP the rest (384 each under a limit
+    of 1024). Past the cap, new connections wait until one closes. Raise the hard limit for
+    more.
+One event sent over HTTP (a JSON line or element, a text line) may hold 1 MiB (1048576
+bytes); a larger one is refused with its reason and the rest of the batch is stored.
+
+Limits on syslog:
+  - a message (a TCP frame or a datagram) may hold 64 KiB (65536 bytes); a larger one is
+    counted as rejected and logged, and the connection stays open;
+  - a TCP connection that sends nothing for 10 minutes is closed (senders such as rsyslog
+    reconnect when they next send);
+  - at most 1024 TCP connections are open at once (fewer under a low open-file limit, see
+    above); past that a new connection takes the place of the one idle longest, which is
+    closed with a warning in the log, so idle connections cannot shut out real senders.";
 
 /// Arguments of `vigil serve`.
 #[derive(Debug, clap::Args)]
@@ -213,7 +235,20 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     crate::logging::init();
     let paging = args.paging()?;
     let max_index_lag = args.max_index_lag;
-    let (settings, rules, syslog) = args.into_parts()?;
+    let (mut settings, rules, mut syslog) = args.into_parts()?;
+    let open_files = crate::open_files::raise_limit();
+    let caps =
+        crate::open_files::connection_caps(open_files, syslog.tcp.map(|_| syslog.max_connections));
+    settings.max_connections = caps.http;
+    if syslog.tcp.is_some() {
+        syslog.max_connections = caps.syslog_tcp;
+    }
+    tracing::info!(
+        open_files,
+        http = caps.http,
+        syslog_tcp = caps.syslog_tcp,
+        "connections allowed open at once, from the open-file limit"
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

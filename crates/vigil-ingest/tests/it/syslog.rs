@@ -1,6 +1,6 @@
 //! The syslog listeners over loopback: RFC 3164 lines and RFC 5424 octet-counted frames over
 //! TCP, datagrams over UDP, malformed and oversized messages among good ones, batching,
-//! shutdown, the connection cap, bind errors, and garbage that must not stop them.
+//! shutdown, the connection cap and idle timeout, bind errors, and garbage that must not stop them.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -257,7 +257,7 @@ async fn tcp_and_udp_messages_are_stored_with_their_envelope_and_detected() {
             stored: 8,
             rejected: 0,
             lost: 0,
-            refused_connections: 0,
+            evicted_connections: 0,
         }
     );
 }
@@ -387,42 +387,93 @@ async fn full_batches_are_stored_at_once_and_oversized_messages_rejected() {
     listeners.wait().await;
 }
 
+/// Reads until the listener closes the connection: end of stream or a reset. Fails the test
+/// when it is still open after 30 s (a bound against hanging, not a measure of speed).
+async fn closed_by_listener(stream: &mut TcpStream) {
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut buf))
+        .await
+        .expect("the listener closed the connection");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_beyond_the_cap_are_closed() {
+async fn at_the_cap_a_new_sender_takes_the_place_of_the_connection_idle_longest() {
     let h = Harness::new().await;
     let mut config = SyslogConfig::new();
     config.tcp = Some(loopback());
-    config.max_connections = 1;
+    config.max_connections = 2;
     config.batch_max_wait = Duration::from_millis(10);
     let (listeners, stop) = start(&h, config).await;
     let tcp = listeners.tcp_addr().unwrap();
 
-    let mut first = TcpStream::connect(tcp).await.unwrap();
-    first.write_all(b"<13>1 - h a - - - first\n").await.unwrap();
-    eventually(
-        "the first connection's message",
-        || listeners.stats(),
-        |s| s.stored == 1,
-    )
-    .await;
-
-    let mut second = TcpStream::connect(tcp).await.unwrap();
-    let mut buf = [0u8; 16];
-    // Closed by the listener: end of stream (or a reset).
-    let read = tokio::time::timeout(Duration::from_secs(10), second.read(&mut buf))
+    let mut idle_longest = TcpStream::connect(tcp).await.unwrap();
+    idle_longest
+        .write_all(b"<13>1 - h a - - - first\n")
         .await
-        .expect("the second connection is closed");
-    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
-    assert_eq!(listeners.stats().refused_connections, 1);
-
-    // The first connection still works.
-    first.write_all(b"<13>1 - h a - - - again\n").await.unwrap();
+        .unwrap();
+    eventually("the first message", || listeners.stats(), |s| s.stored == 1).await;
+    let mut recent = TcpStream::connect(tcp).await.unwrap();
+    recent
+        .write_all(b"<13>1 - h a - - - second\n")
+        .await
+        .unwrap();
     eventually(
         "the second message",
         || listeners.stats(),
         |s| s.stored == 2,
     )
     .await;
+
+    let mut newcomer = TcpStream::connect(tcp).await.unwrap();
+    newcomer
+        .write_all(b"<13>1 - h a - - - third\n")
+        .await
+        .unwrap();
+    eventually(
+        "the newcomer's message",
+        || listeners.stats(),
+        |s| s.stored == 3,
+    )
+    .await;
+    closed_by_listener(&mut idle_longest).await;
+    assert_eq!(listeners.stats().evicted_connections, 1);
+
+    // The connection used more recently still works.
+    recent
+        .write_all(b"<13>1 - h a - - - fourth\n")
+        .await
+        .unwrap();
+    eventually(
+        "the fourth message",
+        || listeners.stats(),
+        |s| s.stored == 4,
+    )
+    .await;
+
+    stop.send(true).unwrap();
+    listeners.wait().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_sends_nothing_for_the_idle_timeout_is_closed() {
+    let h = Harness::new().await;
+    let mut config = SyslogConfig::new();
+    config.tcp = Some(loopback());
+    config.idle_timeout = Duration::from_millis(500);
+    config.batch_max_wait = Duration::from_millis(10);
+    let (listeners, stop) = start(&h, config).await;
+    let tcp = listeners.tcp_addr().unwrap();
+
+    let mut silent = TcpStream::connect(tcp).await.unwrap();
+    let mut quiet_after_one = TcpStream::connect(tcp).await.unwrap();
+    quiet_after_one
+        .write_all(b"<13>1 - h a - - - only\n")
+        .await
+        .unwrap();
+    closed_by_listener(&mut silent).await;
+    closed_by_listener(&mut quiet_after_one).await;
+    assert_eq!(listeners.stats().stored, 1);
 
     stop.send(true).unwrap();
     listeners.wait().await;

@@ -195,9 +195,9 @@ pub async fn metrics(State(state): State<AppState>, _who: Principal) -> Result<R
             s.lost,
         );
         out.counter(
-            "vigil_syslog_connections_refused_total",
-            "Syslog TCP connections closed at once because the most allowed were open.",
-            s.refused_connections,
+            "vigil_syslog_connections_evicted_total",
+            "Syslog TCP connections closed, the one idle longest each time, to take a new one in because the most allowed were open.",
+            s.evicted_connections,
         );
     }
     out.float_counter(

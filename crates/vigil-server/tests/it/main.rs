@@ -3,6 +3,7 @@
 
 mod alerts;
 mod auth;
+mod connections;
 mod errors;
 mod events;
 mod evidence;
