@@ -89,6 +89,7 @@ fn document_access(doc: &mut OpenApiDoc) {
         ];
         for op in operations.into_iter().flatten() {
             let id = op.operation_id.clone().unwrap_or_default();
+            document_input_errors(op);
             let access = routes::access(&id).unwrap_or_else(|| {
                 panic!("{path} ({id:?}) is not in routes::access; say which roles may call it")
             });
@@ -133,6 +134,74 @@ fn document_operation(op: &mut Operation, access: routes::Access, note: Option<&
     );
 }
 
+/// Says in every operation the errors its extractors answer whatever the handler does: 400
+/// (`invalid_field`, naming `key`, `id`, `limit` …) for a malformed path or query parameter
+/// ([`crate::extract::ApiPath`], [`crate::extract::ApiQuery`], [`crate::incident_ref`]) or an
+/// invalid JSON body, and 413 (`payload_too_large`) for a JSON body over the server's JSON limit
+/// ([`crate::extract::ApiJson`]). Each is added where the handler's annotation lacks it; an empty
+/// description the annotation left (for these and for 404) is filled in.
+fn document_input_errors(op: &mut Operation) {
+    use utoipa::openapi::path::ParameterIn;
+
+    let has_parameters = op
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| matches!(p.parameter_in, ParameterIn::Path | ParameterIn::Query));
+    let json_body = op
+        .request_body
+        .as_ref()
+        .is_some_and(|b| b.content.contains_key("application/json"));
+    let bad_input = match (has_parameters, json_body) {
+        (true, true) => Some(
+            "A path or query parameter is malformed, or a field of the JSON body is invalid (`invalid_field`; `field` names it, such as `key`, `id`, `limit` or a body field's path)",
+        ),
+        (true, false) => Some(
+            "A path or query parameter is malformed or out of range (`invalid_field`; `field` names it, such as `key`, `id` or `limit`)",
+        ),
+        (false, true) => Some(
+            "A field of the JSON body is invalid, or the body is not JSON (`invalid_field`; `field` names it)",
+        ),
+        (false, false) => None,
+    };
+    if let Some(description) = bad_input {
+        add_error_response(op, "400", "");
+        fill_description(op, "400", description);
+        if has_parameters
+            && let Some(RefOr::T(response)) = op.responses.responses.get_mut("400")
+            && !response.description.contains("parameter")
+            && !response.description.contains("`field`")
+        {
+            response.description = format!(
+                "{}; or a path or query parameter is malformed (`invalid_field`; `field` names it)",
+                response.description.trim_end_matches('.')
+            );
+        }
+    }
+    fill_description(
+        op,
+        "404",
+        "What the path or a parameter names does not exist (`not_found`; `message` says which)",
+    );
+    if json_body {
+        add_error_response(op, "413", "");
+        fill_description(
+            op,
+            "413",
+            "The JSON body is larger than the server's JSON limit (`payload_too_large`; 1 MiB unless `vigil serve --max-json-bytes` says otherwise): send less",
+        );
+    }
+}
+
+/// Gives the response for `status` `description` when the annotation left it without one.
+fn fill_description(op: &mut Operation, status: &str, description: &str) {
+    if let Some(RefOr::T(response)) = op.responses.responses.get_mut(status)
+        && response.description.trim().is_empty()
+    {
+        response.description = description.to_owned();
+    }
+}
+
 /// Adds an error response with `description`, or puts `description` before the one the
 /// handler gave.
 fn add_error_response(op: &mut Operation, status: &str, description: &str) {
@@ -150,7 +219,9 @@ fn add_error_response(op: &mut Operation, status: &str, description: &str) {
                     .build(),
             )
         });
-    if let RefOr::T(response) = response {
+    if let RefOr::T(response) = response
+        && !description.is_empty()
+    {
         response.description = if response.description.trim().is_empty() {
             description.to_owned()
         } else {

@@ -17,7 +17,12 @@ use vigil_store::AuditFilter;
 #[utoipa::path(
     get, path = "/audit", operation_id = "list_audit_entries", tag = "admin",
     params(AuditQuery),
-    responses((status = 200, body = Page<AuditEntry>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
+    responses(
+        (status = 200, body = Page<AuditEntry>),
+        (status = 400, description = "A query parameter is malformed: `incident` is not an incident key like INC-42 or an incident id, or `limit` or `offset` is not a whole number (`field` names it)", body = ErrorBody),
+        (status = 404, description = "No incident has the key or id `incident` names", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)
+    )
 )]
 pub async fn audit(
     State(state): State<AppState>,

@@ -63,7 +63,7 @@ const MAX_LIMIT: u32 = 1000;
         (status = 401, body = ErrorBody),
         (status = 403, description = "The token may not send events, or not as this service or tenant", body = ErrorBody),
         (status = 409, description = "A batch with this Idempotency-Key is being stored now (its first sending, even if that connection dropped): send it again in a moment", body = ErrorBody),
-        (status = 413, body = ErrorBody),
+        (status = 413, description = "The body, once decompressed, is larger than the server's ingest limit (16 MiB unless `vigil serve --max-ingest-bytes` says otherwise), or holds more than 100,000 events (`payload_too_large`): nothing was stored; send smaller batches", body = ErrorBody),
         (status = 503, description = "The log store is not accepting events", body = ErrorBody)
     )
 )]

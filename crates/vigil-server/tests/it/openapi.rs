@@ -1,7 +1,7 @@
 //! The OpenAPI document is generated from the routes: every route the router answers is
 //! documented, and the served document is the generated one.
 
-use crate::support::spawn_app;
+use crate::support::{spawn_app, spawn_app_with};
 
 /// Every (method, path) the API serves, as the issue lists them.
 const ROUTES: &[(&str, &str)] = &[
@@ -424,4 +424,208 @@ async fn the_documented_roles_are_the_roles_the_server_lets_in() {
             }
         }
     }
+}
+
+/// Whether an operation takes a path or query parameter, and whether its body is JSON.
+fn inputs(op: &serde_json::Value) -> (bool, bool) {
+    let parameters = op["parameters"]
+        .as_array()
+        .is_some_and(|ps| ps.iter().any(|p| p["in"] == "path" || p["in"] == "query"));
+    let json_body = op["requestBody"]["content"]
+        .as_object()
+        .is_some_and(|c| c.contains_key("application/json"));
+    (parameters, json_body)
+}
+
+/// Asserts that `op` documents `status` as an `ErrorBody` with a description.
+fn assert_error_response(method: &str, path: &str, op: &serde_json::Value, status: &str) {
+    let response = op["responses"]
+        .get(status)
+        .unwrap_or_else(|| panic!("{method} {path} does not document {status}"));
+    assert!(
+        !response["description"]
+            .as_str()
+            .unwrap_or("")
+            .trim()
+            .is_empty(),
+        "{method} {path}: {status} has no description"
+    );
+    assert_eq!(
+        response["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody",
+        "{method} {path}: {status}"
+    );
+}
+
+/// Every operation with a path or query parameter documents the 400 a malformed one gets
+/// (`ApiPath`, `ApiQuery`, `incident_ref`), and every operation with a JSON body the 400 of an
+/// invalid body and the 413 of one over the JSON limit (`ApiJson`).
+#[test]
+fn every_operation_documents_the_errors_of_its_inputs() {
+    let doc = serde_json::to_value(vigil_server::openapi()).unwrap();
+    let (mut with_parameters, mut with_json) = (0, 0);
+    for (method, path, op) in operations(&doc) {
+        let (parameters, json_body) = inputs(&op);
+        if parameters || json_body {
+            assert_error_response(&method, &path, &op, "400");
+        }
+        if parameters {
+            with_parameters += 1;
+            let description = op["responses"]["400"]["description"].as_str().unwrap();
+            assert!(
+                description.contains("parameter") || description.contains("`field`"),
+                "{method} {path}: the 400 does not mention a malformed parameter: {description}"
+            );
+        }
+        if json_body {
+            with_json += 1;
+            assert_error_response(&method, &path, &op, "413");
+        }
+    }
+    assert!(with_parameters >= 30, "{with_parameters}");
+    assert!(with_json >= 19, "{with_json}");
+}
+
+/// What the audit found answered without being documented: each malformed parameter gets a
+/// 400 naming it, an unknown incident in `/audit?incident=` a 404, and the document lists both.
+#[tokio::test]
+async fn malformed_parameters_get_the_documented_400() {
+    let app = spawn_app().await;
+    let doc = serde_json::to_value(vigil_server::openapi()).unwrap();
+    let http = reqwest::Client::new();
+    let cases = [
+        (
+            "get",
+            "/api/v1/incidents/garbage",
+            "/api/v1/incidents/{key}",
+            400,
+            Some("key"),
+        ),
+        (
+            "get",
+            "/api/v1/incidents/INC-1/evidence/not-a-uuid",
+            "/api/v1/incidents/{key}/evidence/{id}",
+            400,
+            Some("id"),
+        ),
+        (
+            "get",
+            "/api/v1/incidents?limit=abc",
+            "/api/v1/incidents",
+            400,
+            Some("limit"),
+        ),
+        (
+            "get",
+            "/api/v1/alerts?limit=abc",
+            "/api/v1/alerts",
+            400,
+            Some("limit"),
+        ),
+        (
+            "get",
+            "/api/v1/audit?incident=garbage",
+            "/api/v1/audit",
+            400,
+            Some("incident"),
+        ),
+        (
+            "get",
+            "/api/v1/audit?incident=INC-999",
+            "/api/v1/audit",
+            404,
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/audit?limit=abc",
+            "/api/v1/audit",
+            400,
+            Some("limit"),
+        ),
+        (
+            "delete",
+            "/api/v1/tokens/not-a-uuid",
+            "/api/v1/tokens/{id}",
+            400,
+            Some("id"),
+        ),
+        (
+            "get",
+            "/api/v1/incidents/garbage/actions",
+            "/api/v1/incidents/{key}/actions",
+            400,
+            Some("key"),
+        ),
+        (
+            "delete",
+            "/api/v1/incidents/INC-1/links/garbage",
+            "/api/v1/incidents/{key}/links/{other}",
+            400,
+            None,
+        ),
+    ];
+    for (method, url, path, status, field) in cases {
+        let resp = http
+            .request(
+                method.to_uppercase().parse().unwrap(),
+                format!("http://{}{url}", app.addr),
+            )
+            .bearer_auth(&app.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{method} {url}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        if let Some(field) = field {
+            assert_eq!(body["error"]["field"], field, "{method} {url}: {body}");
+        }
+        let op = &doc["paths"][path][method];
+        assert_error_response(method, path, op, &status.to_string());
+    }
+}
+
+/// Every operation with a JSON body answers a body over the JSON limit with the documented 413.
+#[tokio::test]
+async fn every_json_body_over_the_limit_gets_the_documented_413() {
+    let app = spawn_app_with(|s| {
+        s.json_body_limit = 64;
+        s.ingest_body_limit = 64;
+    })
+    .await;
+    let doc = app.viewer.openapi().await.unwrap();
+    let http = reqwest::Client::new();
+    let body = format!("{{\"title\": \"{}\"}}", "x".repeat(200));
+    let mut checked = 0;
+    for (method, path, op) in operations(&doc) {
+        if !inputs(&op).1 {
+            continue;
+        }
+        let key = if path.starts_with("/api/v1/alerts") {
+            "ALR-1"
+        } else {
+            "INC-1"
+        };
+        let url = format!(
+            "http://{}{}",
+            app.addr,
+            path.replace("{key}", key)
+                .replace("{id}", "00000000-0000-0000-0000-000000000000")
+        );
+        let resp = http
+            .request(method.to_uppercase().parse().unwrap(), &url)
+            .bearer_auth(&app.admin_token)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 413, "{method} {path}");
+        let answer: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(
+            answer["error"]["code"], "payload_too_large",
+            "{method} {path}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 19, "{checked}");
 }
