@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// An on-call schedule: rotation layers, later ones taking precedence, and overrides on top.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
     /// A short, unique name such as `secops-primary`.
@@ -29,6 +30,7 @@ pub struct Schedule {
 
 /// One rotation: people taking turns, shift by shift, from a first handoff on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Layer {
     /// A label shown in answers (`who is on call … via "nights"`); optional.
@@ -37,11 +39,13 @@ pub struct Layer {
     /// The people in rotation order: the first handoff goes to the first of them.
     pub people: Vec<String>,
     /// How long each shift lasts on the local wall clock.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "weekly"))]
     pub rotation: Written<Rotation>,
     /// The first handoff: a local time in the layer's zone (`2026-01-05T09:00`); a local time
     /// in a named zone (`2026-01-05T09:00[America/New_York]`), which is then the zone the
     /// layer's handoffs and windows follow; or an instant (`…Z`, `…-05:00`), the first handoff
     /// exactly, the later ones at its local time of day in the layer's zone.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "2026-01-05T09:00"))]
     pub start: Written<TimePoint>,
     /// The layer's own IANA zone (for follow-the-sun); the schedule's zone when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49,6 +53,7 @@ pub struct Layer {
     /// When the layer stops (exclusive), written as overrides' times are (a local time in the
     /// layer's zone, a zoned time or an instant); it runs forever when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub end: Option<Written<TimePoint>>,
     /// When present, the layer has someone on call only inside these local windows (their
     /// union); the rotation goes on underneath, so handoffs do not move.
@@ -214,19 +219,23 @@ string_serde!(Rotation, "daily, weekly, or a shift length such as 12h");
 /// The window starts at `from` on each listed day; when `to` is not after `from` it ends at
 /// `to` the next day (`22:00`–`06:00` on Monday is Monday night). `24:00` is allowed as `to`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Restriction {
     /// The days on which the window starts; every day when absent.
     #[serde(default = "Day::every_day")]
     pub days: Vec<Day>,
     /// The local time the window opens.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "09:00"))]
     pub from: Written<TimeOfDay>,
     /// The local time the window closes (exclusive).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "17:00"))]
     pub to: Written<TimeOfDay>,
 }
 
 /// A day of the week, written `mon` … `sun` (or in full, `monday`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 #[allow(missing_docs)]
 pub enum Day {
@@ -324,13 +333,16 @@ string_serde!(TimeOfDay, "a time of day HH:MM");
 
 /// Someone on call instead of the layers for an interval.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Override {
     /// Who is on call.
     pub person: String,
     /// When the override begins.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "2026-01-05T09:00"))]
     pub start: Written<TimePoint>,
     /// When it ends (exclusive); must be after `start`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub end: Written<TimePoint>,
 }
 

@@ -17,6 +17,7 @@ use crate::validate::ValidSchedule;
 
 /// The whole organisation as written.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OrgDocument {
     /// Everyone who can be on call, managers included.
@@ -41,6 +42,7 @@ pub struct OrgDocument {
 
 /// How one rule's detections (or every rule's, with `rule_id: "*"`) fold into alerts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AlertRuleConfig {
     /// The Sigma rule's id, or `*` for every rule without its own entry.
@@ -73,6 +75,7 @@ fn is_enabled(enabled: &bool) -> bool {
 
 /// A person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Person {
     /// The handle schedules and teams refer to (`alice`).
@@ -87,6 +90,7 @@ pub struct Person {
 
 /// One way to reach a person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
     /// What kind of address it is.
@@ -117,6 +121,7 @@ impl Contact {
 
 /// Kinds of contact method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ContactKind {
     /// E-mail over SMTP.
@@ -130,6 +135,7 @@ pub enum ContactKind {
 
 /// A team.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Team {
     /// Its name (`payments-secops`).
@@ -151,6 +157,7 @@ pub struct Team {
 
 /// An escalation policy: levels paged one after the other until the alert is acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EscalationPolicy {
     /// The levels, in order; each names when it is paged after the alert opened.
@@ -165,6 +172,7 @@ pub struct EscalationPolicy {
 
 /// One level of an escalation policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EscalationLevel {
     /// When, after the alert opened: `0`, `90s`, `15m`, `1h` (at most `168h`).
@@ -230,6 +238,7 @@ pub struct PageTarget {
 
 /// A service and its owning team.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ServiceOwner {
     /// The service, as events name it (`service=payments-api`).
@@ -276,6 +285,7 @@ impl ServiceOwner {
 /// One kind of log a service emits, as a Sigma rule's `logsource` names it. Windows event
 /// logs need none: their Channel says what they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ServiceLogsource {
     /// `product` (`linux`, `aws`, `zeek` …).

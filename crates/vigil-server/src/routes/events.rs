@@ -55,7 +55,14 @@ const MAX_LIMIT: u32 = 1000;
         IngestQuery,
         ("Idempotency-Key" = Option<String>, Header, description = "A key of 1 to 255 visible ASCII characters naming this batch, the same when it is sent again")
     ),
-    request_body(content = String, description = "JSON lines, a JSON array of objects, or (`text/plain`) log lines; gzip-compressed with `Content-Encoding: gzip`", content_type = "application/x-ndjson"),
+    request_body(
+        description = "The events, read by `Content-Type`: `application/x-ndjson` (also `application/ndjson`, `application/jsonl`, `application/x-jsonl`, `application/jsonlines`, `application/x-jsonlines`, `application/json-lines`, `application/json-seq`): one JSON object per line. `application/json`: a JSON array of objects, a single object (one event, pretty-printed or not), or JSON lines — told from the body (`[` first is an array). `text/plain`: log lines as written (syslog, a web server access or error log, an IIS log, told from the first line; any other text one `message` per line), whose times without an offset are in `?timezone=` (UTC when absent); `timezone` is refused for other bodies. No `Content-Type`, or any other one (`image/png` included), is read as `application/json` is. gzip-compressed with `Content-Encoding: gzip`.",
+        content(
+            (String = "application/x-ndjson"),
+            (inline(Vec<serde_json::Value>) = "application/json"),
+            (String = "text/plain"),
+        )
+    ),
     responses(
         (status = 200, description = "Stored (see `rejected` for refused events)", body = IngestResponse,
          headers(("Idempotent-Replayed" = String, description = "`true` when this batch was stored before under its Idempotency-Key: the answer is the one given then, and nothing was stored now"))),

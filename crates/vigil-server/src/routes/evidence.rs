@@ -89,11 +89,19 @@ impl AsyncRead for BodyReader {
     }
 }
 
+// The document's schema of a file (`type: string, format: binary`): utoipa writes a `Vec<u8>`
+// as an array of integers, which no client sends. The doc comment is the schema's description.
+/// The file's bytes, as they are.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+struct FileBytes(Vec<u8>);
+
 /// Upload a file as evidence: the raw request body is the file.
 #[utoipa::path(
     post, path = "/incidents/{key}/evidence", operation_id = "upload_evidence", tag = "evidence",
     params(("key" = String, Path, description = "Incident key (INC-42) or id"), EvidenceUploadQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes"),
+    request_body(content = inline(FileBytes), content_type = "application/octet-stream", description = "The file's bytes, sent as they are (any Content-Type is read as raw bytes)"),
     responses(
         (status = 201, description = "Stored, with its SHA-256, size and first custody entry", body = Evidence),
         (status = 413, description = "Larger than the server's evidence limit", body = ErrorBody),
@@ -189,7 +197,7 @@ pub async fn get(
     get, path = "/incidents/{key}/evidence/{id}/content", operation_id = "get_evidence_content", tag = "evidence",
     params(("key" = String, Path, description = "Incident key (INC-42) or id"), ("id" = String, Path, description = "Evidence id")),
     responses(
-        (status = 200, description = "The verified bytes", content_type = "application/octet-stream", body = Vec<u8>,
+        (status = 200, description = "The verified bytes", content_type = "application/octet-stream", body = inline(FileBytes),
          headers(("X-Vigil-Sha256" = String, description = "SHA-256 of the body, hex"))),
         (status = 500, description = "The stored file no longer matches its SHA-256 (`evidence_corrupted`)", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)

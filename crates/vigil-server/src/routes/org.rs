@@ -44,7 +44,7 @@ fn state_of(version: OrgVersion, changed: bool, doc: &OrgDocument) -> OrgState {
 /// nothing (`changed: false`). A change is one audited write.
 #[utoipa::path(
     put, path = "/org", operation_id = "apply_org", tag = "org",
-    request_body(content = Object, description = "The organisation document (docs/org.md)"),
+    request_body(content = OrgDocument, description = "The organisation document (docs/org.md): people, teams with their schedules and escalation policies, service owners, the central team and alerting settings. A member the schema does not name is refused (400, `field` names it), as is a document that does not validate as a whole"),
     responses(
         (status = 200, body = OrgState),
         (status = 400, description = "The document is invalid; `message` lists every problem", body = ErrorBody),
