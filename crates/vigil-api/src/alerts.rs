@@ -56,6 +56,7 @@ pub struct AlertQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<AlertSource>,
     /// At most this many, newest first (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
 }

@@ -93,6 +93,7 @@ pub struct SearchQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     /// Events per page (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
@@ -216,6 +217,7 @@ pub struct PivotQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     /// How many of the newest events to return (0–1000, default 100).
+    #[param(minimum = 0, maximum = 1000)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
 }
@@ -406,6 +408,7 @@ pub struct DetectionQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_id: Option<i64>,
     /// At most this many, newest first (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
 }
@@ -440,9 +443,11 @@ pub struct RulePreviewRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     /// Matches to return, newest first (1–1000, default 100); all are counted.
+    #[schema(minimum = 1, maximum = 1000)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// Most events to read, newest first (1–10,000,000, default 1,000,000).
+    #[schema(minimum = 1, maximum = 10_000_000)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_events: Option<u64>,
 }

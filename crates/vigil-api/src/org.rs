@@ -131,6 +131,7 @@ pub struct CoverageQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     /// Days from `from` (1–731, default 30).
+    #[param(minimum = 1, maximum = 731)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days: Option<u32>,
 }

@@ -115,7 +115,8 @@ pub struct AddAction {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ActionQuery {
-    /// Page size (default 100, at most 1000).
+    /// Page size: default 100 when absent or 0; a larger value than 1000 is read as 1000 (no error).
+    #[param(minimum = 0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// How many entries to skip.
@@ -183,7 +184,8 @@ pub struct IncidentQuery {
     /// Created before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_to: Option<DateTime<Utc>>,
-    /// Page size (default 50, at most 500).
+    /// Page size: default 50 when absent or 0; a larger value than 500 is read as 500 (no error).
+    #[param(minimum = 0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// How many to skip.
@@ -199,7 +201,8 @@ pub struct AuditQuery {
     /// Only entries about this incident (key or id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident: Option<String>,
-    /// Page size (default 100, at most 1000).
+    /// Page size: default 100 when absent or 0; a larger value than 1000 is read as 1000 (no error).
+    #[param(minimum = 0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// How many entries to skip from the start of the chain.

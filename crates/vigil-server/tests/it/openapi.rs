@@ -778,3 +778,151 @@ fn the_org_document_has_its_schema() {
         assert_eq!(layer[member]["type"], "string", "{member}");
     }
 }
+
+/// The bounds the document gives a number are the ones the server enforces: the value just
+/// inside each bound is taken, the one just outside refused with a 400 naming the parameter;
+/// and the paging `limit`s the store clamps say so instead of claiming a maximum.
+#[tokio::test]
+async fn documented_bounds_are_the_enforced_ones() {
+    let doc = serde_json::to_value(vigil_server::openapi()).unwrap();
+    let parameter = |path: &str, name: &str| -> serde_json::Value {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{path} has no parameter {name}"))["schema"]
+            .clone()
+    };
+    let preview = &doc["components"]["schemas"]["RulePreviewRequest"]["properties"];
+    // (where, schema, minimum, maximum)
+    let bounded = [
+        (
+            "/alerts limit",
+            parameter("/api/v1/alerts", "limit"),
+            1,
+            1000,
+        ),
+        (
+            "/detections limit",
+            parameter("/api/v1/detections", "limit"),
+            1,
+            1000,
+        ),
+        (
+            "/events/search limit",
+            parameter("/api/v1/events/search", "limit"),
+            1,
+            1000,
+        ),
+        (
+            "/events/pivot limit",
+            parameter("/api/v1/events/pivot", "limit"),
+            0,
+            1000,
+        ),
+        (
+            "/oncall/coverage days",
+            parameter("/api/v1/oncall/coverage", "days"),
+            1,
+            731,
+        ),
+        ("preview limit", preview["limit"].clone(), 1, 1000),
+        (
+            "preview max_events",
+            preview["max_events"].clone(),
+            1,
+            10_000_000,
+        ),
+    ];
+    for (what, schema, min, max) in &bounded {
+        assert_eq!(schema["minimum"], *min, "{what}: {schema}");
+        assert_eq!(schema["maximum"], *max, "{what}: {schema}");
+    }
+    for (path, default, clamp) in [
+        ("/api/v1/incidents", "50", "500"),
+        ("/api/v1/audit", "100", "1000"),
+        ("/api/v1/incidents/{key}/actions", "100", "1000"),
+    ] {
+        let op = &doc["paths"][path]["get"];
+        let limit = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .unwrap();
+        let description = limit["description"].as_str().unwrap();
+        assert!(
+            description.contains(&format!("default {default} when absent or 0"))
+                && description.contains(&format!("read as {clamp}")),
+            "{path}: {description}"
+        );
+        assert!(limit["schema"].get("maximum").is_none(), "{path}");
+    }
+
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let get = |url: String| {
+        http.get(format!("http://{}{url}", app.addr))
+            .bearer_auth(&app.admin_token)
+            .send()
+    };
+    for (url, name, min, max) in [
+        ("/api/v1/alerts?limit=", "limit", 1u32, 1000),
+        ("/api/v1/detections?limit=", "limit", 1, 1000),
+        ("/api/v1/events/search?q=*&limit=", "limit", 1, 1000),
+        ("/api/v1/events/pivot?value=x&limit=", "limit", 0, 1000),
+    ] {
+        for n in [min, max] {
+            let status = get(format!("{url}{n}")).await.unwrap().status();
+            assert_eq!(status, 200, "{url}{n}");
+        }
+        for n in [min.checked_sub(1), Some(max + 1)].into_iter().flatten() {
+            let resp = get(format!("{url}{n}")).await.unwrap();
+            assert_eq!(resp.status(), 400, "{url}{n}");
+            let body: serde_json::Value = resp.json().await.unwrap();
+            assert_eq!(body["error"]["field"], name, "{url}{n}");
+        }
+    }
+    app.admin.apply_org(&crate::org::org()).await.unwrap();
+    for (days, refused) in [(0, true), (1, false), (731, false), (732, true)] {
+        let resp = get(format!(
+            "/api/v1/oncall/coverage?team=payments-secops&days={days}"
+        ))
+        .await
+        .unwrap();
+        assert_eq!(resp.status() == 400, refused, "days={days}");
+        assert!(resp.status().is_success() || refused, "days={days}");
+    }
+    // An empty `rules` is refused after the bounds are checked: `field` says which refused.
+    for (member, value, field) in [
+        ("limit", 0, "limit"),
+        ("limit", 1, "rules"),
+        ("limit", 1000, "rules"),
+        ("limit", 1001, "limit"),
+        ("max_events", 0, "max_events"),
+        ("max_events", 1, "rules"),
+        ("max_events", 10_000_000, "rules"),
+        ("max_events", 10_000_001, "max_events"),
+    ] {
+        let resp = http
+            .post(format!("http://{}/api/v1/rules/preview", app.addr))
+            .bearer_auth(&app.admin_token)
+            .json(&serde_json::json!({"rules": "", member: value}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{member}={value}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["field"], field, "{member}={value}: {body}");
+    }
+    // The clamped limits take 0 and more than their maximum.
+    for url in [
+        "/api/v1/incidents?limit=0",
+        "/api/v1/incidents?limit=100000",
+        "/api/v1/audit?limit=0",
+        "/api/v1/audit?limit=100000",
+    ] {
+        assert_eq!(get(url.to_owned()).await.unwrap().status(), 200, "{url}");
+    }
+}
