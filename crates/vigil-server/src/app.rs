@@ -1,6 +1,10 @@
-//! Router assembly and the serve loop: every route is registered through utoipa-axum's
-//! `OpenApiRouter`, so a route without an OpenAPI entry cannot exist; the document then says for
-//! every operation who may call it (`document_access`). The layers around the routes catch
+//! Router assembly and the serve loop: every API route under `/api/v1` is registered through
+//! utoipa-axum's `OpenApiRouter`, so an API route without an OpenAPI entry cannot exist; the
+//! document then says for every operation who may call it (`document_access`) and what its
+//! inputs can be refused with (`document_input_errors`). The only routes [`router`] adds beside
+//! them, with plain `Router::route`, are the document itself (`/api/v1/openapi.json`) and the
+//! HTML pages for people (`/ack/{key}`, `/report/{key}`): none needs a token, and the
+//! document's `info.description` names them. The layers around the routes catch
 //! panics, trace requests and turn unknown paths and methods into JSON errors.
 //! [`serve`] runs it over [`crate::connections`]' accept loop.
 
@@ -36,7 +40,7 @@ pub const API_PREFIX: &str = "/api/v1";
 #[openapi(
     info(
         title = "Vigil API",
-        description = "Security incident response: incidents, indicators, evidence with chain of custody, and a hash-chained audit trail. Every route except /api/v1/health needs `Authorization: Bearer TOKEN` (create one with `vigil admin token`); each operation's description names the roles it lets in, and `x-vigil-roles` lists them.",
+        description = "Security incident response: incidents, indicators, evidence with chain of custody, and a hash-chained audit trail.\n\nEvery operation in this document except `GET /api/v1/health` needs `Authorization: Bearer TOKEN` (create one with `vigil admin token`); each operation's description names the roles it lets in, and `x-vigil-roles` lists them.\n\nPublic, without a token: `GET /api/v1/health`; this document, `GET /api/v1/openapi.json`; and two browser pages for people, not scripts, which answer HTML and are not operations here: `GET`/`POST /ack/{key}`, the signed acknowledgement link a page carries (`/ack/ALR-12?t=…&by=…&until=…`; its GET shows a button, its POST acknowledges the alert as the person paged), and `GET`/`POST /report/{key}`, the form for reporting suspicious activity (on when `vigil serve --report-key` is set; `{key}` is that secret, and the form is rate-limited per sender and per link). Scripts use `POST /api/v1/alerts/{key}/ack` and `POST /api/v1/reports` instead.",
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),

@@ -316,7 +316,8 @@ fn operation_ids_are_unique() {
 
 /// The operations anyone may call: the health check. (The OpenAPI document itself, the public
 /// report form `/report/{key}` and the signed acknowledgement links `/ack/{key}` need no token
-/// either, and are not API operations in the document.)
+/// either, and are not API operations in the document: its description names them, see
+/// `the_description_names_every_route_without_a_token`.)
 const PUBLIC: &[&str] = &["get_health"];
 
 fn operations(doc: &serde_json::Value) -> Vec<(String, String, serde_json::Value)> {
@@ -924,5 +925,44 @@ async fn documented_bounds_are_the_enforced_ones() {
         "/api/v1/audit?limit=100000",
     ] {
         assert_eq!(get(url.to_owned()).await.unwrap().status(), 200, "{url}");
+    }
+}
+
+/// The document's description says which routes need no token, and those routes indeed answer
+/// without one: the health check, the document itself and the HTML pages for people.
+#[tokio::test]
+async fn the_description_names_every_route_without_a_token() {
+    let doc = serde_json::to_value(vigil_server::openapi()).unwrap();
+    let description = doc["info"]["description"].as_str().unwrap();
+    for route in [
+        "GET /api/v1/health",
+        "GET /api/v1/openapi.json",
+        "/ack/{key}",
+        "/report/{key}",
+    ] {
+        assert!(description.contains(route), "{route}: {description}");
+    }
+    assert!(!description.contains("Every route except"), "{description}");
+
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("http://{}{path}", app.addr);
+    let served = http.get(url("/api/v1/openapi.json")).send().await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.json::<serde_json::Value>().await.unwrap(), doc);
+    for (method, path) in [
+        ("GET", "/ack/ALR-1"),
+        ("POST", "/ack/ALR-1"),
+        ("GET", "/report/some-key"),
+        ("POST", "/report/some-key"),
+    ] {
+        let status = http
+            .request(method.parse().unwrap(), url(path))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_ne!(status, 401, "{method} {path}");
+        assert_ne!(status, 405, "{method} {path}");
     }
 }
