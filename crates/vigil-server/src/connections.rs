@@ -8,6 +8,13 @@
 //! `max_connections` are open; past that, new connections wait in the kernel's listen backlog
 //! until one closes. On shutdown the loop stops accepting and waits for in-flight requests to
 //! be answered, as `axum::serve`'s graceful shutdown did.
+//!
+//! hyper refuses a request head it cannot take before Vigil sees the request, and answers it
+//! itself with an empty body (not the API's JSON error) and closes the connection: a request
+//! target over 65,534 bytes (hyper's fixed limit) with 414, more than 100 header fields
+//! (hyper's default) or a head over [`MAX_REQUEST_HEAD_BYTES`] with 431, a malformed request
+//! line or header with 400. hyper has no hook to write those answers, so the limits are
+//! stated instead: in the OpenAPI description and the README's limits table.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -34,6 +41,11 @@ use crate::settings::Settings;
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_secs(1);
 /// At most one warning per this long that every connection is taken.
 const FULL_WARNING_EVERY: Duration = Duration::from_secs(60);
+
+/// The largest request head (request line and header fields) taken, in bytes; a larger one is
+/// answered 431 by hyper. Without it hyper's limit is its read buffer's (about 408 KiB), which
+/// a head read in one go can pass: this one holds however the bytes arrive.
+pub(crate) const MAX_REQUEST_HEAD_BYTES: usize = 400 * 1024;
 
 /// What bounds each connection, from the [`Settings`].
 #[derive(Debug, Clone, Copy)]
@@ -67,7 +79,8 @@ pub(crate) async fn serve(
     let graceful = GracefulShutdown::new();
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+        .header_read_timeout(limits.header_read_timeout)
+        .max_header_size(MAX_REQUEST_HEAD_BYTES);
     let mut last_full_warning: Option<Instant> = None;
     tokio::pin!(shutdown);
     loop {

@@ -117,3 +117,55 @@ async fn more_idle_connections_than_the_cap_do_not_keep_others_out() {
     }
     health(app.addr).await;
 }
+
+/// Sends `request` on a fresh connection and returns the status line of the answer.
+async fn status_line(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let answer = until_closed(&mut stream).await;
+    answer.lines().next().unwrap_or("").to_owned()
+}
+
+/// The limits hyper holds a request head to before Vigil sees it, as the README's limits table
+/// and the OpenAPI description state them: a request target of at most 65,534 bytes (414
+/// past it), at most 100 header fields and a head of at most 409,600 bytes (431 past either).
+/// hyper answers these itself, with an empty body rather than the JSON error shape.
+#[tokio::test]
+async fn the_request_head_limits_are_the_documented_ones() {
+    let app = spawn_app_with(|_| {}).await;
+    let target = |len: usize| {
+        let path = "/api/v1/health?x=";
+        format!("{path}{}", "a".repeat(len - path.len()))
+    };
+    let request = |target: &str, headers: &str| {
+        format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n")
+    };
+    let status = |request: String| async move { status_line(app.addr, request.as_bytes()).await };
+
+    let answer = status(request(&target(65_534), "")).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let answer = status(request(&target(65_535), "")).await;
+    assert!(answer.starts_with("HTTP/1.1 414"), "{answer}");
+
+    // Host and Connection are two of the 100.
+    let fields = |n: usize| (0..n).map(|i| format!("X-F{i}: v\r\n")).collect::<String>();
+    let answer = status(request("/api/v1/health", &fields(98))).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let answer = status(request("/api/v1/health", &fields(99))).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+
+    // A head of exactly `len` bytes: one large field fills it.
+    let head = |len: usize| {
+        let bare = request("/api/v1/health", "X-Big: \r\n").len();
+        request(
+            "/api/v1/health",
+            &format!("X-Big: {}\r\n", "a".repeat(len - bare)),
+        )
+    };
+    assert_eq!(head(409_600).len(), 409_600);
+    let answer = status(head(409_600)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let answer = status(head(409_601)).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    health(app.addr).await;
+}

@@ -317,7 +317,7 @@ fn operation_ids_are_unique() {
 /// The operations anyone may call: the health check. (The OpenAPI document itself, the public
 /// report form `/report/{key}` and the signed acknowledgement links `/ack/{key}` need no token
 /// either, and are not API operations in the document: its description names them, see
-/// `the_description_names_every_route_without_a_token`.)
+/// `the_description_names_every_route_without_a_token_and_the_head_limits`.)
 const PUBLIC: &[&str] = &["get_health"];
 
 fn operations(doc: &serde_json::Value) -> Vec<(String, String, serde_json::Value)> {
@@ -931,7 +931,7 @@ async fn documented_bounds_are_the_enforced_ones() {
 /// The document's description says which routes need no token, and those routes indeed answer
 /// without one: the health check, the document itself and the HTML pages for people.
 #[tokio::test]
-async fn the_description_names_every_route_without_a_token() {
+async fn the_description_names_every_route_without_a_token_and_the_head_limits() {
     let doc = serde_json::to_value(vigil_server::openapi()).unwrap();
     let description = doc["info"]["description"].as_str().unwrap();
     for route in [
@@ -943,6 +943,16 @@ async fn the_description_names_every_route_without_a_token() {
         assert!(description.contains(route), "{route}: {description}");
     }
     assert!(!description.contains("Every route except"), "{description}");
+    // What hyper answers before Vigil sees a request (tests/it/connections.rs checks them).
+    for limit in [
+        "414",
+        "65,534 bytes",
+        "431",
+        "100 header fields",
+        "409,600 bytes",
+    ] {
+        assert!(description.contains(limit), "{limit}: {description}");
+    }
 
     let app = spawn_app().await;
     let http = reqwest::Client::new();
