@@ -949,15 +949,12 @@ impl Incident {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<PostMortem, DomainError> {
-        let summary = text("post_mortem", summary, MAX_TEXT)?;
+        let summary = text("summary", summary, MAX_TEXT)?;
         if self.phase != Phase::PostIncident {
-            return Err(DomainError::invalid(
-                "post_mortem",
-                format!(
-                    "the post-mortem is written in phase post_incident and this incident is in {}; move it there first",
-                    self.phase
-                ),
-            ));
+            return Err(DomainError::Conflict(format!(
+                "the post-mortem is written in phase post_incident and {} is in {}; move it there first",
+                self.key, self.phase
+            )));
         }
         let pm = PostMortem {
             summary,

@@ -546,7 +546,7 @@ impl SqliteStore {
         let ib = resolve(&mut tx, b).await?;
         if ia == ib {
             return Err(DomainError::invalid(
-                "related",
+                "other",
                 "an incident cannot be linked to itself; name another incident",
             )
             .into());

@@ -70,7 +70,12 @@ async fn bad_input_names_the_field_and_changes_nothing() {
         (
             "/incidents",
             r#"{"title": "t", "summary": "s", "severity": "SEV2", "indicators": [{"kind": "ip", "value": "1.2.3"}]}"#,
-            "indicators",
+            "indicators[0].value",
+        ),
+        (
+            "/incidents",
+            r#"{"title": "t", "summary": "s", "severity": "SEV2", "indicators": [{"kind": "ip", "value": "10.0.0.1"}, {"kind": "domain", "value": "-x-"}]}"#,
+            "indicators[1].value",
         ),
         (
             "/incidents",
@@ -141,12 +146,13 @@ async fn bad_input_names_the_field_and_changes_nothing() {
             r#"{"text": "x", "kind": "lunch"}"#,
             "kind",
         ),
-        ("/incidents/INC-1/links", r#"{"other": "INC-1"}"#, "related"),
+        ("/incidents/INC-1/links", r#"{"other": "INC-1"}"#, "other"),
         (
             "/incidents/INC-1/post-mortem",
-            r#"{"summary": "written before post_incident"}"#,
-            "post_mortem",
+            r#"{"summary": " "}"#,
+            "summary",
         ),
+        ("/alerts/declare", r#"{"alerts": ["bogus"]}"#, "alerts[0]"),
     ];
     for (path, body, field) in cases {
         let err = app
@@ -190,6 +196,19 @@ async fn bad_input_names_the_field_and_changes_nothing() {
         .await
         .unwrap_err();
     assert_eq!(field_of(err).2.as_deref(), Some("severity"));
+    // A post-mortem before phase post_incident is well formed but out of place: a conflict
+    // with the incident's state, as a refused phase change is.
+    let err = app
+        .responder
+        .send_raw(
+            Method::POST,
+            "/incidents/INC-1/post-mortem",
+            "application/json",
+            r#"{"summary": "written before post_incident"}"#.to_string(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(err), (409, ErrorCode::Conflict, None));
 
     assert_eq!(
         counts(&app).await,

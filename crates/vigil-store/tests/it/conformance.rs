@@ -599,7 +599,7 @@ async fn close_of_sev1_is_refused_without_post_mortem() {
         matches!(
             e,
             StoreError::Domain(DomainError::InvalidField {
-                field: "post_mortem",
+                field: "summary",
                 ..
             })
         ),
