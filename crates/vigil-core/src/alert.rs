@@ -244,14 +244,17 @@ impl AlertAction {
             AlertAction::Acknowledge if from == AlertStatus::Triggered => {
                 Ok(AlertStatus::Acknowledged)
             }
-            AlertAction::Acknowledge => Err(DomainError::invalid(
-                "status",
-                format!("the alert is {from}; only a triggered alert can be acknowledged"),
-            )),
-            AlertAction::Resolve | AlertAction::Dismiss(..) if closed => Err(DomainError::invalid(
-                "status",
-                format!("the alert is already {from}"),
-            )),
+            AlertAction::Acknowledge if closed => Err(DomainError::Conflict(format!(
+                "the alert is {from} already; only a triggered alert can be acknowledged, and a closed one needs nothing more"
+            ))),
+            AlertAction::Acknowledge => Err(DomainError::Conflict(format!(
+                "the alert is {from} already; only a triggered alert can be acknowledged — resolve or dismiss it once dealt with"
+            ))),
+            AlertAction::Resolve | AlertAction::Dismiss(..) if closed => {
+                Err(DomainError::Conflict(format!(
+                    "the alert is {from} already; a closed alert is neither resolved nor dismissed again (declare or merge is for open alerts)"
+                )))
+            }
             AlertAction::Resolve => Ok(AlertStatus::Resolved),
             AlertAction::Dismiss(_, reason) if reason.trim().is_empty() => {
                 Err(DomainError::invalid(
@@ -412,9 +415,15 @@ mod tests {
             AlertAction::Acknowledge.apply(Triggered).unwrap(),
             Acknowledged
         );
-        assert!(AlertAction::Acknowledge.apply(Acknowledged).is_err());
+        assert!(matches!(
+            AlertAction::Acknowledge.apply(Acknowledged),
+            Err(DomainError::Conflict(m)) if m.contains("acknowledged already")
+        ));
         assert_eq!(AlertAction::Resolve.apply(Acknowledged).unwrap(), Resolved);
-        assert!(AlertAction::Resolve.apply(Dismissed).is_err());
+        assert!(matches!(
+            AlertAction::Resolve.apply(Dismissed),
+            Err(DomainError::Conflict(m)) if m.contains("dismissed already")
+        ));
         let dismiss = |r: &str| AlertAction::Dismiss(Dismissal::FalsePositive, r.into());
         assert_eq!(
             dismiss("").apply(Triggered).unwrap_err().field(),

@@ -28,6 +28,11 @@ pub enum DomainError {
     /// One or more phase guards refused a transition; every refusal is listed.
     #[error("phase change refused: {}", .0.iter().map(|r| format!("{} ({})", r.guard, r.reason)).collect::<Vec<_>>().join("; "))]
     TransitionRefused(Vec<GuardRefusal>),
+    /// The record's state does not allow the change (an alert already acknowledged or closed,
+    /// a post-mortem outside phase post_incident): the message says which state it is in and
+    /// what can be done. Nothing in the request is malformed.
+    #[error("{0}")]
+    Conflict(String),
     /// A timestamp would be out of order with another one; correct whichever is wrong.
     #[error("timestamps out of order: {earlier} must not be after {later}; correct one of them")]
     TimestampOrder {

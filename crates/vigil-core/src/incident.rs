@@ -166,15 +166,30 @@ impl NewIncident {
 
 /// A change to an incident's plain fields: only the fields present change. Severity, phase,
 /// timestamps and indicators have their own operations because they keep a history.
+///
+/// `null` clears a field the record may hold empty: the category, the lists (techniques,
+/// services, tenants, next steps: as `[]` does) and the root cause (until the incident reaches
+/// recovery, whose guard needs one). A field that always has a value (title, summary, TLP,
+/// PAP, customer-facing, data impact) refuses `null`, naming it: it is never read as absent.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct IncidentPatch {
-    /// New title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// New title; cannot be `null`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "not_null"
+    )]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub title: Option<String>,
-    /// New summary.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// New summary; cannot be `null`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "not_null"
+    )]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub summary: Option<String>,
     /// New category; `null` clears it (an incident may be opened without one, before anyone
     /// knows what it is). Absent: unchanged.
@@ -185,33 +200,80 @@ pub struct IncidentPatch {
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Category>, nullable))]
     pub category: Option<Option<Category>>,
-    /// New TLP.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// New TLP; cannot be `null`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "not_null"
+    )]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub tlp: Option<Tlp>,
-    /// New PAP.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// New PAP; cannot be `null`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "not_null"
+    )]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub pap: Option<Pap>,
-    /// Replaces the technique ids.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Replaces the technique ids; `null` or `[]` clears them.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "null_as_empty"
+    )]
+    #[cfg_attr(feature = "openapi", schema(nullable))]
     pub techniques: Option<Vec<String>>,
-    /// Replaces the impacted services.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Replaces the impacted services; `null` or `[]` clears them.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "null_as_empty"
+    )]
+    #[cfg_attr(feature = "openapi", schema(nullable))]
     pub services: Option<Vec<String>>,
-    /// Replaces the impacted tenants.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Replaces the impacted tenants; `null` or `[]` clears them.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "null_as_empty"
+    )]
+    #[cfg_attr(feature = "openapi", schema(nullable))]
     pub tenants: Option<Vec<String>>,
-    /// Whether a customer-facing service is impacted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Whether a customer-facing service is impacted; cannot be `null`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "not_null"
+    )]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub customer_facing: Option<bool>,
-    /// Replaces the data-impact assessment (assessed_by/at are set from the caller).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Replaces the data-impact assessment (assessed_by/at are set from the caller); cannot be
+    /// `null`: an assessment of no impact says so with every flag false.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "not_null"
+    )]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub data_impact: Option<DataImpact>,
-    /// Replaces the recommended next steps.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Replaces the recommended next steps; `null` or `[]` clears them.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "null_as_empty"
+    )]
+    #[cfg_attr(feature = "openapi", schema(nullable))]
     pub next_steps: Option<Vec<NewNextStep>>,
-    /// Records the root cause.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub root_cause: Option<String>,
+    /// Records the root cause; `null` clears it while the incident has not reached recovery
+    /// (from there on the `root_cause_before_recovery` guard needs one: correct it instead).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, nullable))]
+    pub root_cause: Option<Option<String>>,
 }
 
 /// A field that is present: `Some` of its value, `null` included (`Some(None)`), where an
@@ -222,6 +284,30 @@ where
     T: Deserialize<'de>,
 {
     T::deserialize(d).map(Some)
+}
+
+/// A list that is present: `null` reads as the empty list, which clears it, as `[]` does.
+fn null_as_empty<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<Vec<T>>::deserialize(d).map(|v| Some(v.unwrap_or_default()))
+}
+
+/// A field that is present and must hold a value: `null` is refused rather than read as
+/// absent, so a request to clear it is never silently ignored.
+fn not_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    match Option::<T>::deserialize(d)? {
+        Some(v) => Ok(Some(v)),
+        None => Err(serde::de::Error::custom(
+            "cannot be cleared (null); give a value, or leave the field out to keep it",
+        )),
+    }
 }
 
 wire_enum!(
@@ -693,9 +779,25 @@ impl Incident {
             next.next_steps = next_steps(s)?;
             changed.push("next_steps");
         }
-        if let Some(r) = &patch.root_cause {
-            next.root_cause = Some(text("root_cause", r, MAX_TEXT)?);
-            changed.push("root_cause");
+        match &patch.root_cause {
+            Some(Some(r)) => {
+                next.root_cause = Some(text("root_cause", r, MAX_TEXT)?);
+                changed.push("root_cause");
+            }
+            Some(None) if self.phase.index() >= Phase::Recovery.index() => {
+                return Err(DomainError::invalid(
+                    "root_cause",
+                    format!(
+                        "cannot be cleared: {} is in {} and needs its root cause from recovery on; give the corrected root cause instead",
+                        self.key, self.phase
+                    ),
+                ));
+            }
+            Some(None) => {
+                next.root_cause = None;
+                changed.push("root_cause");
+            }
+            None => {}
         }
         if changed.is_empty() {
             return Err(DomainError::invalid(
@@ -847,15 +949,12 @@ impl Incident {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<PostMortem, DomainError> {
-        let summary = text("post_mortem", summary, MAX_TEXT)?;
+        let summary = text("summary", summary, MAX_TEXT)?;
         if self.phase != Phase::PostIncident {
-            return Err(DomainError::invalid(
-                "post_mortem",
-                format!(
-                    "the post-mortem is written in phase post_incident and this incident is in {}; move it there first",
-                    self.phase
-                ),
-            ));
+            return Err(DomainError::Conflict(format!(
+                "the post-mortem is written in phase post_incident and {} is in {}; move it there first",
+                self.key, self.phase
+            )));
         }
         let pm = PostMortem {
             summary,
@@ -1080,7 +1179,7 @@ mod tests {
         assert_eq!(i.phase, Phase::Eradication);
         i.apply_patch(
             IncidentPatch {
-                root_cause: Some("weak MFA".into()),
+                root_cause: Some(Some("weak MFA".into())),
                 ..Default::default()
             },
             "ann",

@@ -5,15 +5,20 @@
 //! them, with plain `Router::route`, are the document itself (`/api/v1/openapi.json`) and the
 //! HTML pages for people (`/ack/{key}`, `/report/{key}`): none needs a token, and the
 //! document's `info.description` names them. The layers around the routes catch
-//! panics, trace requests and turn unknown paths and methods into JSON errors.
+//! panics, trace requests and turn unknown paths and methods into JSON errors; a request with a
+//! query parameter to an /api/v1 route that documents none is refused naming it
+//! (`refuse_query`), as the routes that take parameters refuse those they do not know.
 //! [`serve`] runs it over [`crate::connections`]' accept loop.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::Request;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, State};
+use axum::http::{Method, Request};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -242,14 +247,22 @@ pub fn openapi() -> OpenApiDoc {
 /// Builds the full application: routes, the OpenAPI document route, JSON fallbacks and layers.
 pub fn router(state: AppState) -> Router {
     let (api, doc) = api_routes();
+    let mut queries = query_routes(&doc);
+    let document = format!("{API_PREFIX}/openapi.json");
+    queries.insert((Method::GET, document.clone()), false);
     let doc = Arc::new(doc);
     api.route(
-        &format!("{API_PREFIX}/openapi.json"),
+        &document,
         axum::routing::get(move || {
             let doc = Arc::clone(&doc);
             async move { axum::Json(doc.as_ref().clone()) }
         }),
     )
+    // On the API's routes only: the acknowledgement and report pages take their own.
+    .route_layer(axum::middleware::from_fn_with_state(
+        Arc::new(queries),
+        refuse_query,
+    ))
     .route(
         "/ack/{key}",
         axum::routing::get(crate::report::ack_page).post(crate::report::ack_submit),
@@ -270,6 +283,77 @@ pub fn router(state: AppState) -> Router {
         }),
     )
     .with_state(state)
+}
+
+/// Whether each operation of the document (method, path) takes query parameters.
+fn query_routes(doc: &OpenApiDoc) -> HashMap<(Method, String), bool> {
+    use utoipa::openapi::path::ParameterIn;
+    let mut out = HashMap::new();
+    for (path, item) in doc.paths.paths.iter() {
+        let operations = [
+            (Method::GET, &item.get),
+            (Method::PUT, &item.put),
+            (Method::POST, &item.post),
+            (Method::DELETE, &item.delete),
+            (Method::OPTIONS, &item.options),
+            (Method::HEAD, &item.head),
+            (Method::PATCH, &item.patch),
+            (Method::TRACE, &item.trace),
+        ];
+        for (method, op) in operations {
+            let Some(op) = op else { continue };
+            let takes = op
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| p.parameter_in == ParameterIn::Query);
+            out.insert((method, path.clone()), takes);
+        }
+    }
+    out
+}
+
+/// Refuses a request with a query parameter to an API route that takes none (one that takes
+/// some reads them through [`crate::extract::ApiQuery`], which refuses those it does not know),
+/// naming the parameter: a misspelt or misplaced parameter is never silently ignored.
+/// A method the route lacks passes on to the 405 answer.
+async fn refuse_query(
+    State(queries): State<Arc<HashMap<(Method, String), bool>>>,
+    req: Request<Body>,
+    next: Next,
+) -> Response {
+    let method = if req.method() == Method::HEAD {
+        Method::GET
+    } else {
+        req.method().clone()
+    };
+    let takes_none = req
+        .extensions()
+        .get::<MatchedPath>()
+        .and_then(|path| queries.get(&(method, path.as_str().to_owned())))
+        .is_some_and(|takes| !takes);
+    let first = req
+        .uri()
+        .query()
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).next());
+    match first {
+        Some((name, _)) if takes_none => {
+            // Shown as one printable line, however long or strange the name sent.
+            let name: String = name
+                .chars()
+                .take(100)
+                .flat_map(char::escape_debug)
+                .collect();
+            ApiError::invalid_field(
+                name.clone(),
+                format!(
+                    "query parameter `{name}`: this route takes no query parameters; remove it (each route's parameters are in /api/v1/openapi.json)"
+                ),
+            )
+            .into_response()
+        }
+        _ => next.run(req).await,
+    }
 }
 
 async fn not_found() -> ApiError {

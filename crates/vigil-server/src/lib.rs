@@ -23,8 +23,9 @@ use vigil_store::{IncidentRef, StoreError};
 
 use crate::error::ApiError;
 
-/// Maps a store error to its API error: a domain refusal names its field (400) or lists every
-/// refusing guard (409); the rest keep their meaning; internal details are only logged.
+/// Maps a store error to its API error: a domain refusal names its field (400), lists every
+/// refusing guard (409) or says the record's state forbids the change (409 `conflict`); the
+/// rest keep their meaning; internal details are only logged.
 pub(crate) fn store_error(err: StoreError) -> ApiError {
     match err {
         StoreError::Domain(DomainError::InvalidField { field, reason }) => {
@@ -37,6 +38,9 @@ pub(crate) fn store_error(err: StoreError) -> ApiError {
                 names.join(", ")
             );
             ApiError::guard_refused(message, guards)
+        }
+        StoreError::Domain(DomainError::Conflict(message)) => {
+            ApiError::new(ErrorCode::Conflict, message)
         }
         StoreError::Domain(e @ DomainError::TimestampOrder { .. }) => {
             ApiError::invalid_field("timestamps", e.to_string())
@@ -114,6 +118,13 @@ mod tests {
         assert_eq!(e.code, ErrorCode::GuardRefused);
         assert_eq!(e.guards, refusals);
         assert!(e.message.contains("root_cause_before_recovery"));
+        let e = body(store_error(
+            DomainError::Conflict("the alert is resolved already".into()).into(),
+        ));
+        assert_eq!(
+            (e.code, e.field.as_deref(), e.message.as_str()),
+            (ErrorCode::Conflict, None, "the alert is resolved already")
+        );
         let e = body(store_error(StoreError::NotFound("incident INC-9".into())));
         assert_eq!(e.code, ErrorCode::NotFound);
         assert_eq!(

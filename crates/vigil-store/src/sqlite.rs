@@ -546,7 +546,7 @@ impl SqliteStore {
         let ib = resolve(&mut tx, b).await?;
         if ia == ib {
             return Err(DomainError::invalid(
-                "related",
+                "other",
                 "an incident cannot be linked to itself; name another incident",
             )
             .into());
@@ -3400,7 +3400,7 @@ impl Store for SqliteStore {
         Box::pin(self.write_incident(actor, r, move |i, at| {
             if let Some(cause) = root_cause {
                 let patch = IncidentPatch {
-                    root_cause: Some(cause.to_owned()),
+                    root_cause: Some(Some(cause.to_owned())),
                     ..Default::default()
                 };
                 i.apply_patch(patch, actor, at)?;

@@ -302,7 +302,7 @@ pub struct UpdateArgs {
     /// Replace the recommended next steps (repeatable; an empty value clears them).
     #[arg(long = "next-step")]
     pub next_steps: Option<Vec<String>>,
-    /// Record the root cause.
+    /// Record the root cause (an empty value, `--root-cause ''`, clears it before recovery).
     #[arg(long)]
     pub root_cause: Option<String>,
     /// Whether a customer-facing service is impacted (true/false).
@@ -766,7 +766,10 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 customer_facing: a.customer_facing,
                 data_impact,
                 next_steps: a.next_steps.as_deref().map(next_steps),
-                root_cause: a.root_cause,
+                root_cause: match a.root_cause.as_deref().map(str::trim) {
+                    Some("") => Some(None),
+                    _ => a.root_cause.map(Some),
+                },
             };
             let inc = c.update_incident(&a.key, &req).await.map_err(explain)?;
             confirm(&a.conn, &inc, "updated")

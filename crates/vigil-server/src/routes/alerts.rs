@@ -176,7 +176,7 @@ async fn act(
 #[utoipa::path(
     post, path = "/alerts/{key}/ack", operation_id = "acknowledge_alert", tag = "alerts",
     params(("key" = String, Path, description = "Alert key (ALR-12)")),
-    responses((status = 200, body = Alert), (status = 400, description = "Not triggered", body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+    responses((status = 200, body = Alert), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Not triggered: acknowledged or closed already", body = ErrorBody))
 )]
 pub async fn ack(
     State(state): State<AppState>,
@@ -190,7 +190,7 @@ pub async fn ack(
 #[utoipa::path(
     post, path = "/alerts/{key}/resolve", operation_id = "resolve_alert", tag = "alerts",
     params(("key" = String, Path, description = "Alert key (ALR-12)")),
-    responses((status = 200, body = Alert), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+    responses((status = 200, body = Alert), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Closed already", body = ErrorBody))
 )]
 pub async fn resolve(
     State(state): State<AppState>,
@@ -205,7 +205,7 @@ pub async fn resolve(
     post, path = "/alerts/{key}/dismiss", operation_id = "dismiss_alert", tag = "alerts",
     params(("key" = String, Path, description = "Alert key (ALR-12)")),
     request_body = DismissAlert,
-    responses((status = 200, body = Alert), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+    responses((status = 200, body = Alert), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Closed already", body = ErrorBody))
 )]
 pub async fn dismiss(
     State(state): State<AppState>,
@@ -251,8 +251,23 @@ pub async fn rules(
     ))
 }
 
-/// The open alerts named, with their events, or a 400/404 naming the one at fault.
-async fn open_alerts(state: &AppState, keys: &[String]) -> Result<Vec<Alert>, ApiError> {
+/// Where the alerts to declare or merge are named: the body's `alerts` list or the path's
+/// `key`, for the field an unreadable key is reported under.
+#[derive(Clone, Copy)]
+enum Named {
+    /// `alerts[N]` of the body.
+    InBody,
+    /// The `{key}` of the path.
+    InPath,
+}
+
+/// The open alerts named, with their events; a 400 naming the key at fault, a 404 for an
+/// alert that does not exist, or a 409 for one already closed.
+async fn open_alerts(
+    state: &AppState,
+    keys: &[String],
+    named: Named,
+) -> Result<Vec<Alert>, ApiError> {
     if keys.is_empty() {
         return Err(ApiError::invalid_field(
             "alerts",
@@ -260,20 +275,28 @@ async fn open_alerts(state: &AppState, keys: &[String]) -> Result<Vec<Alert>, Ap
         ));
     }
     let mut alerts = Vec::new();
-    for key in keys {
-        let alert = state
-            .store
-            .get_alert(alert_id(key)?)
-            .await
-            .map_err(store_error)?;
+    for (i, key) in keys.iter().enumerate() {
+        let id = alert_id(key).map_err(|e| match named {
+            Named::InPath => e,
+            Named::InBody => ApiError::invalid_field(
+                format!("alerts[{i}]"),
+                format!("`alerts[{i}]`: {key:?} is not an alert key like ALR-12"),
+            ),
+        })?;
+        let alert = state.store.get_alert(id).await.map_err(store_error)?;
         if !matches!(
             alert.status,
             AlertStatus::Triggered | AlertStatus::Acknowledged
         ) {
-            return Err(ApiError::invalid_field(
-                "alerts",
+            let into = alert
+                .incident
+                .as_deref()
+                .map(|i| format!(" (into {i}; follow it there)"))
+                .unwrap_or_default();
+            return Err(ApiError::new(
+                vigil_api::error::ErrorCode::Conflict,
                 format!(
-                    "{} is {}; only open alerts can be declared or merged",
+                    "{} is {} already{into}; only open alerts (triggered or acknowledged) can be declared or merged",
                     alert.key, alert.status
                 ),
             ));
@@ -425,14 +448,14 @@ fn with_hosts(mut indicators: Vec<NewIndicator>, hosts: Vec<NewIndicator>) -> Ve
 #[utoipa::path(
     post, path = "/alerts/declare", operation_id = "declare_incident_from_alerts", tag = "alerts",
     request_body = DeclareIncident,
-    responses((status = 201, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+    responses((status = 201, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "An alert named is closed already", body = ErrorBody))
 )]
 pub async fn declare(
     State(state): State<AppState>,
     Responder(who): Responder,
     ApiJson(req): ApiJson<DeclareIncident>,
 ) -> Result<(StatusCode, Json<Incident>), ApiError> {
-    let alerts = open_alerts(&state, &req.alerts).await?;
+    let alerts = open_alerts(&state, &req.alerts, Named::InBody).await?;
     let events: Vec<serde_json::Value> = alerts
         .iter()
         .flat_map(|a| {
@@ -530,7 +553,7 @@ fn taken_up(alerts: &[Alert]) -> chrono::DateTime<chrono::Utc> {
     post, path = "/alerts/{key}/merge", operation_id = "merge_alerts", tag = "alerts",
     params(("key" = String, Path, description = "Alert key (ALR-12)")),
     request_body = MergeAlert,
-    responses((status = 200, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+    responses((status = 200, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The alert is closed already", body = ErrorBody))
 )]
 pub async fn merge(
     State(state): State<AppState>,
@@ -538,7 +561,7 @@ pub async fn merge(
     ApiPath(key): ApiPath<String>,
     ApiJson(req): ApiJson<MergeAlert>,
 ) -> Result<Json<Incident>, ApiError> {
-    let alerts = open_alerts(&state, std::slice::from_ref(&key)).await?;
+    let alerts = open_alerts(&state, std::slice::from_ref(&key), Named::InPath).await?;
     let r = crate::incident_ref(&req.incident).map_err(|_| {
         ApiError::invalid_field(
             "incident",

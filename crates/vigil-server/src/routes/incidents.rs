@@ -29,6 +29,17 @@ pub async fn create(
     Responder(who): Responder,
     ApiJson(req): ApiJson<NewIncident>,
 ) -> Result<(StatusCode, Json<Incident>), ApiError> {
+    // Each indicator is checked here so that a refusal names the one at fault
+    // (`indicators[2].value`), as the body's own path, rather than the domain's whole list.
+    for (i, n) in req.indicators.iter().enumerate() {
+        vigil_core::IndicatorValue::parse(&n.kind, &n.value).map_err(|e| match e {
+            vigil_core::DomainError::InvalidField { field, reason } => {
+                let field = format!("indicators[{i}].{field}");
+                ApiError::invalid_field(field.clone(), format!("`{field}`: {reason}"))
+            }
+            other => store_error(other.into()),
+        })?;
+    }
     let incident = state
         .store
         .create_incident(&who.name, req)
@@ -200,7 +211,7 @@ pub async fn timestamp(
     post, path = "/incidents/{key}/post-mortem", operation_id = "record_post_mortem", tag = "incidents",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
     request_body = RecordPostMortem,
-    responses((status = 200, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+    responses((status = 200, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The incident is not in phase post_incident", body = ErrorBody))
 )]
 pub async fn post_mortem(
     State(state): State<AppState>,

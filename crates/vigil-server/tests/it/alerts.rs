@@ -131,10 +131,18 @@ async fn detections_become_alerts_that_fold_limit_and_are_triaged() {
         (status, acked["status"].as_str()),
         (StatusCode::OK, Some("acknowledged"))
     );
+    // Acknowledged twice: a conflict with the alert's state, which the message says.
     let (status, err) = post(url("/alerts/ALR-1/ack"), app.responder_token.clone(), None).await;
     assert_eq!(
-        (status, err["error"]["field"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("status"))
+        (status, err["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict"))
+    );
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the alert is acknowledged already"),
+        "{err}"
     );
     let (_, resolved) = post(
         url("/alerts/ALR-1/resolve"),
@@ -176,6 +184,29 @@ async fn detections_become_alerts_that_fold_limit_and_are_triaged() {
         ),
         (Some("dismissed"), Some("false_positive"))
     );
+    // A closed alert is not acknowledged, resolved or dismissed again: 409 each time.
+    for (path, body) in [
+        ("/alerts/ALR-2/ack", None),
+        ("/alerts/ALR-2/resolve", None),
+        (
+            "/alerts/ALR-1/dismiss",
+            Some(json!({"kind": "benign", "reason": "maintenance"})),
+        ),
+    ] {
+        let (status, err) = post(url(path), app.responder_token.clone(), body).await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("conflict")),
+            "{path}: {err}"
+        );
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("already"),
+            "{path}: {err}"
+        );
+    }
     let stats = get(url("/alerts/rules")).await;
     assert_eq!(stats[0]["false_positives"], 1);
     let (status, _) = post(
@@ -414,14 +445,47 @@ async fn an_incident_is_declared_from_alerts_with_their_indicators_and_events() 
         alert["log"].as_array().unwrap().last().unwrap()["action"],
         "declared"
     );
-    // A closed alert cannot be declared again; nothing is created.
+    // A closed alert cannot be declared again: a conflict with its state, which the answer
+    // names; nothing is created.
     let (status, err) = declare(json!({"alerts": ["ALR-1"]})).await;
     assert_eq!(
-        (status, err["error"]["field"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("alerts"))
+        (status, err["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict")),
+        "{err}"
+    );
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("ALR-1 is resolved already") && message.contains(key.as_str()),
+        "{message}"
     );
     let (status, _) = declare(json!({"alerts": []})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // A key that is none is named by its place in the list.
+    let (status, err) = declare(json!({"alerts": ["ALR-2", "bogus"]})).await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("alerts[1]")),
+        "{err}"
+    );
+    // Nor can a closed alert be merged: 409 naming its status, not a field the body lacks.
+    let r = http
+        .post(url("/alerts/ALR-1/merge"))
+        .bearer_auth(&app.responder_token)
+        .json(&json!({"incident": key}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let err: Value = r.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "conflict");
+    assert!(err["error"].get("field").is_none(), "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ALR-1 is resolved already"),
+        "{err}"
+    );
 
     // The second host's alert joins the incident.
     let r = http

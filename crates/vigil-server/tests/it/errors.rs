@@ -70,7 +70,12 @@ async fn bad_input_names_the_field_and_changes_nothing() {
         (
             "/incidents",
             r#"{"title": "t", "summary": "s", "severity": "SEV2", "indicators": [{"kind": "ip", "value": "1.2.3"}]}"#,
-            "indicators",
+            "indicators[0].value",
+        ),
+        (
+            "/incidents",
+            r#"{"title": "t", "summary": "s", "severity": "SEV2", "indicators": [{"kind": "ip", "value": "10.0.0.1"}, {"kind": "domain", "value": "-x-"}]}"#,
+            "indicators[1].value",
         ),
         (
             "/incidents",
@@ -141,12 +146,13 @@ async fn bad_input_names_the_field_and_changes_nothing() {
             r#"{"text": "x", "kind": "lunch"}"#,
             "kind",
         ),
-        ("/incidents/INC-1/links", r#"{"other": "INC-1"}"#, "related"),
+        ("/incidents/INC-1/links", r#"{"other": "INC-1"}"#, "other"),
         (
             "/incidents/INC-1/post-mortem",
-            r#"{"summary": "written before post_incident"}"#,
-            "post_mortem",
+            r#"{"summary": " "}"#,
+            "summary",
         ),
+        ("/alerts/declare", r#"{"alerts": ["bogus"]}"#, "alerts[0]"),
     ];
     for (path, body, field) in cases {
         let err = app
@@ -190,6 +196,19 @@ async fn bad_input_names_the_field_and_changes_nothing() {
         .await
         .unwrap_err();
     assert_eq!(field_of(err).2.as_deref(), Some("severity"));
+    // A post-mortem before phase post_incident is well formed but out of place: a conflict
+    // with the incident's state, as a refused phase change is.
+    let err = app
+        .responder
+        .send_raw(
+            Method::POST,
+            "/incidents/INC-1/post-mortem",
+            "application/json",
+            r#"{"summary": "written before post_incident"}"#.to_string(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(field_of(err), (409, ErrorCode::Conflict, None));
 
     assert_eq!(
         counts(&app).await,
@@ -269,4 +288,106 @@ async fn unreadable_path_parameters_answer_json_naming_the_parameter() {
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains("check the URL"), "{path}: {message}");
     }
+}
+
+/// A query parameter a route does not take is refused with 400 naming it, on every /api/v1
+/// route: those that take none as those that take some; nothing changes.
+#[tokio::test]
+async fn an_unknown_query_parameter_is_refused_on_every_route() {
+    let app = spawn_app().await;
+    app.responder
+        .create_incident(&new_incident("existing"))
+        .await
+        .unwrap();
+    let token = app
+        .admin
+        .create_token(&vigil_api::types::CreateToken {
+            name: "spare".into(),
+            role: vigil_api::types::Role::Viewer,
+            service: None,
+            tenant: None,
+        })
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", app.addr);
+
+    // The audit's own case: a revocation with a stray parameter revokes nothing.
+    let r = http
+        .delete(format!("{base}/api/v1/tokens/{}?x=1", token.info.id))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let err: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        (
+            err["error"]["code"].as_str(),
+            err["error"]["field"].as_str()
+        ),
+        (Some("invalid_field"), Some("x")),
+        "{err}"
+    );
+    let tokens = app.admin.list_tokens().await.unwrap();
+    assert!(
+        tokens
+            .iter()
+            .any(|t| t.id == token.info.id && t.revoked_at.is_none()),
+        "{tokens:?}"
+    );
+    let before = counts(&app).await;
+
+    // Every documented operation, and the document itself.
+    let doc: serde_json::Value = http
+        .get(format!("{base}/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut operations = vec![("get".to_owned(), "/api/v1/openapi.json".to_owned())];
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            operations.push((method.clone(), path.clone()));
+        }
+    }
+    assert!(operations.len() > 40, "{operations:?}");
+    for (method, path) in operations {
+        let url = path
+            .replace("{key}", "INC-1")
+            .replace("{other}", "INC-2")
+            .replace("{id}", &uuid::Uuid::nil().to_string());
+        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let r = http
+            .request(method.clone(), format!("{base}{url}?colour=red"))
+            .bearer_auth(&app.admin_token)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let err: serde_json::Value = r.json().await.unwrap_or_default();
+        assert_eq!(
+            (status, err["error"]["field"].as_str()),
+            (400, Some("colour")),
+            "{method} {path}: {err}"
+        );
+    }
+    assert_eq!(
+        counts(&app).await,
+        before,
+        "refused requests changed nothing"
+    );
+
+    // Without parameters the routes answer as before: a metrics scrape, say.
+    let r = http
+        .get(format!("{base}/api/v1/metrics"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 }

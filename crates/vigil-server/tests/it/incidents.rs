@@ -256,6 +256,158 @@ async fn a_patch_clears_the_category_with_null() {
     assert_eq!(inc.category, None);
 }
 
+/// `null` in a PATCH is never ignored: it clears what the record may hold empty (the lists, the
+/// root cause before recovery) and is refused, naming the field, for what always has a value.
+/// The OpenAPI document says which fields are nullable.
+#[tokio::test]
+async fn a_patch_null_clears_what_may_be_empty_and_refuses_the_rest() {
+    let app = spawn_app().await;
+    let mut req = new_incident("x");
+    req.next_steps = vec![NewNextStep {
+        text: "reset passwords".into(),
+        owner: None,
+        done: false,
+    }];
+    app.responder.create_incident(&req).await.unwrap();
+    let http = reqwest::Client::new();
+    let patch = |body: serde_json::Value| {
+        let req = http
+            .patch(format!("http://{}/api/v1/incidents/INC-1", app.addr))
+            .bearer_auth(&app.responder_token)
+            .json(&body);
+        async move {
+            let resp = req.send().await.unwrap();
+            (
+                resp.status().as_u16(),
+                resp.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    app.responder
+        .update_incident(
+            "INC-1",
+            &IncidentPatch {
+                root_cause: Some(Some("weak MFA".into())),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (status, inc) = patch(serde_json::json!({
+        "services": null, "tenants": null, "techniques": null, "next_steps": null,
+        "root_cause": null, "summary": "y"
+    }))
+    .await;
+    assert_eq!(status, 200, "{inc}");
+    for list in ["services", "tenants", "techniques", "next_steps"] {
+        assert_eq!(inc[list], serde_json::json!([]), "{list}");
+    }
+    assert_eq!(inc["root_cause"], serde_json::Value::Null);
+    assert_eq!(inc["summary"], "y");
+
+    for field in [
+        "title",
+        "summary",
+        "tlp",
+        "pap",
+        "customer_facing",
+        "data_impact",
+    ] {
+        // With another field that would change: the null is not lost among them.
+        let (other, value) = if field == "summary" {
+            ("title", "t")
+        } else {
+            ("summary", "z")
+        };
+        let (status, err) = patch(serde_json::json!({ field: null, other: value })).await;
+        assert_eq!(
+            (
+                status,
+                err["error"]["code"].as_str(),
+                err["error"]["field"].as_str()
+            ),
+            (400, Some("invalid_field"), Some(field)),
+            "{err}"
+        );
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.contains("cannot be cleared"), "{message}");
+    }
+    let inc = app.viewer.get_incident("INC-1").await.unwrap();
+    assert_eq!((inc.title.as_str(), inc.summary.as_str()), ("x", "y"));
+
+    // From recovery on the root cause is needed (its guard let the incident there): null is
+    // refused, naming it.
+    app.responder
+        .update_incident(
+            "INC-1",
+            &IncidentPatch {
+                root_cause: Some(Some("weak MFA".into())),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    for p in [
+        Phase::Analysis,
+        Phase::Containment,
+        Phase::Eradication,
+        Phase::Recovery,
+    ] {
+        app.responder
+            .change_phase("INC-1", &phase(p))
+            .await
+            .unwrap();
+    }
+    let (status, err) = patch(serde_json::json!({ "root_cause": null })).await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (400, Some("root_cause")),
+        "{err}"
+    );
+    let inc = app.viewer.get_incident("INC-1").await.unwrap();
+    assert_eq!(inc.root_cause.as_deref(), Some("weak MFA"));
+
+    // The document says the same: nullable where null clears, not elsewhere.
+    let doc: serde_json::Value = http
+        .get(format!("http://{}/api/v1/openapi.json", app.addr))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let props = &doc["components"]["schemas"]["IncidentPatch"]["properties"];
+    let nullable = |field: &str| {
+        let p = &props[field];
+        let types = p["type"].as_array().cloned().unwrap_or_default();
+        types.iter().any(|t| t == "null")
+            || p["oneOf"]
+                .as_array()
+                .is_some_and(|o| o.iter().any(|t| t["type"] == "null"))
+            || p["nullable"] == true
+    };
+    for field in [
+        "category",
+        "techniques",
+        "services",
+        "tenants",
+        "next_steps",
+        "root_cause",
+    ] {
+        assert!(nullable(field), "{field}: {}", props[field]);
+    }
+    for field in [
+        "title",
+        "summary",
+        "tlp",
+        "pap",
+        "customer_facing",
+        "data_impact",
+    ] {
+        assert!(!nullable(field), "{field}: {}", props[field]);
+    }
+}
+
 /// A PATCH that moves the derived priority records the move with who made it and what changed,
 /// and its audit entry carries the priority before and after.
 #[tokio::test]
@@ -701,7 +853,7 @@ async fn sev1_and_data_breaches_close_only_with_a_post_mortem() {
             .await
             .unwrap_err();
         assert!(
-            matches!(&err, ClientError::Api { field: Some(f), .. } if f == "post_mortem"),
+            matches!(&err, ClientError::Api { status: 409, code: ErrorCode::Conflict, message, .. } if message.contains("move it there first")),
             "{err:?}"
         );
         app.responder

@@ -520,7 +520,7 @@ async fn phases_through_guards() {
         "ann",
         &key(1),
         IncidentPatch {
-            root_cause: Some("no MFA on VPN".into()),
+            root_cause: Some(Some("no MFA on VPN".into())),
             ..Default::default()
         },
     )
@@ -571,7 +571,7 @@ async fn close_of_sev1_is_refused_without_post_mortem() {
         "ann",
         &key(1),
         IncidentPatch {
-            root_cause: Some("x".into()),
+            root_cause: Some(Some("x".into())),
             ..Default::default()
         },
     )
@@ -599,7 +599,7 @@ async fn close_of_sev1_is_refused_without_post_mortem() {
         matches!(
             e,
             StoreError::Domain(DomainError::InvalidField {
-                field: "post_mortem",
+                field: "summary",
                 ..
             })
         ),

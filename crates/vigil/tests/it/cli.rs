@@ -642,6 +642,11 @@ fn case_work_over_the_cli() {
     assert_eq!(cleared["services"], serde_json::json!([]));
     assert_eq!(cleared["techniques"], serde_json::json!([]));
     assert_eq!(cleared["tenants"], serde_json::json!(["contoso"]));
+    // And the root cause, before recovery (from there on its guard needs one).
+    let with_cause = json(&["incident", "update", "INC-1", "--root-cause", "phishing"]);
+    assert_eq!(with_cause["root_cause"], "phishing");
+    let cleared = json(&["incident", "update", "INC-1", "--root-cause", ""]);
+    assert!(cleared["root_cause"].is_null(), "{cleared}");
     let corrected = json(&[
         "incident",
         "timestamp",
