@@ -134,7 +134,8 @@ async fn status_line(addr: SocketAddr, request: &[u8]) -> String {
 async fn the_request_head_limits_are_the_documented_ones() {
     let app = spawn_app_with(|_| {}).await;
     let target = |len: usize| {
-        let path = "/api/v1/health?x=";
+        // A path no route takes: past hyper, Vigil answers it (404) whatever its length.
+        let path = "/api/v1/no-such-route/";
         format!("{path}{}", "a".repeat(len - path.len()))
     };
     let request = |target: &str, headers: &str| {
@@ -143,7 +144,7 @@ async fn the_request_head_limits_are_the_documented_ones() {
     let status = |request: String| async move { status_line(app.addr, request.as_bytes()).await };
 
     let answer = status(request(&target(65_534), "")).await;
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
     let answer = status(request(&target(65_535), "")).await;
     assert!(answer.starts_with("HTTP/1.1 414"), "{answer}");
 
