@@ -73,6 +73,11 @@ pub struct IngestResponse {
     /// Store old logs (a forensic import) under a service kept long enough.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub expiring: u64,
+    /// Set when `refresh=wait_for` could not wait because the search index is failing: the
+    /// events above are stored (acknowledged, do not send them again) and become searchable
+    /// once indexing recovers; this says why it cannot now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_searchable: Option<String>,
 }
 
 /// Query of `GET /api/v1/events/search`.

@@ -724,24 +724,25 @@ async fn serve_connection(
     loop {
         tokio::select! {
             () = stopping(&mut shutdown) => break,
-            () = activity.evict.notified() => break,
+            // Closed by the server, after a silence: the message its sender left without a
+            // line feed is whole by now, and stored as at the sender's own close.
+            () = activity.evict.notified() => {
+                take_unterminated(&mut framer, shared, peer, &mut batch);
+                break;
+            }
             () = &mut idle => {
                 tracing::debug!(
                     peer = %source,
                     idle_seconds = shared.idle_timeout.as_secs(),
                     "closing an idle syslog connection"
                 );
+                take_unterminated(&mut framer, shared, peer, &mut batch);
                 break;
             }
             () = until(batch.deadline) => batch.flush(shared, &source).await,
             read = stream.read(&mut chunk) => match read {
                 Ok(0) => {
-                    let now_ms = Utc::now().timestamp_millis();
-                    match framer.finish() {
-                        Some(Ok(frame)) => shared.accept(frame.data, peer, now_ms, &mut batch),
-                        Some(Err(e)) => frame_error(shared, peer, &e),
-                        None => {}
-                    }
+                    take_unterminated(&mut framer, shared, peer, &mut batch);
                     break;
                 }
                 Ok(n) => {
@@ -773,6 +774,16 @@ async fn serve_connection(
     }
     batch.flush(shared, &source).await;
     tracing::debug!(peer = %source, "syslog connection closed");
+}
+
+/// The last message of a closing connection, which its sender ended without a line feed.
+fn take_unterminated(framer: &mut Framer, shared: &Shared, peer: SocketAddr, batch: &mut Batch) {
+    let now_ms = Utc::now().timestamp_millis();
+    match framer.finish() {
+        Some(Ok(frame)) => shared.accept(frame.data, peer, now_ms, batch),
+        Some(Err(e)) => frame_error(shared, peer, &e),
+        None => {}
+    }
 }
 
 /// A part of the stream the framer dropped: one rejected message. The framer resynchronises

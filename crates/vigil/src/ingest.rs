@@ -539,11 +539,20 @@ async fn ingest(
             refresh: Some("wait_for".into()),
             ..query
         };
-        if let Err(err) = c.ingest(&wait, Vec::new(), NDJSON).await {
-            stopped = Some(format!(
-                "the events were stored, but waiting for them to be searchable failed: {:#}",
-                explain(err)
-            ));
+        match c.ingest(&wait, Vec::new(), NDJSON).await {
+            Err(err) => {
+                stopped = Some(format!(
+                    "the events were stored, but waiting for them to be searchable failed: {:#}",
+                    explain(err)
+                ));
+            }
+            Ok(answer) => {
+                if let Some(why) = answer.not_searchable {
+                    stopped = Some(format!(
+                        "the events were stored, but they cannot be searchable yet: {why}"
+                    ));
+                }
+            }
         }
     }
     // Stop the reader (it may be in the middle of a large file) and collect what it found.
@@ -1299,6 +1308,7 @@ mod tests {
             alerts: 0,
             correlated_later: 0,
             expiring: 0,
+            not_searchable: None,
         };
         let got: Vec<String> = rejections(&resp, &origins, &paths)
             .map(|p| p.to_string())

@@ -398,6 +398,16 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .chain(&loaded.compile_diagnostics)
         .collect();
+    // A rule refused with several problems is one rule rejected: problems are told apart by
+    // file and rule (id or title), or by line where no rule is named (a YAML error).
+    let rules_rejected = rejected
+        .iter()
+        .map(|d| match &d.rule {
+            Some(rule) => (&d.file, rule.clone()),
+            None => (&d.file, format!("line {}", d.line)),
+        })
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     let compiled = loaded.set.rules().len();
     // Filters naming rules that are not loaded, or that their logsource does not reach.
     let filter_warnings = vigil_detect::filter_warnings(&loaded.docs);
@@ -417,6 +427,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             "correlation_rules": loaded.set.correlation_count(),
             "documents": {"rules": detections, "correlations": correlations, "filters": filters},
             "sigma1_aggregations": aggregations,
+            "rules_rejected": rules_rejected,
             "rejected": rejected.iter().map(|d| json!({
                 "file": d.file.display().to_string(),
                 "line": d.line,
@@ -487,7 +498,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             );
         }
         outln!(
-            "{compiled} rules loaded ({} detection, {} correlation; {filters} filters{}), {} rejected; \
+            "{compiled} rules loaded ({} detection, {} correlation; {filters} filters{}), {rules_rejected} rejected{}; \
              parsed in {:.0} ms, compiled in {:.0} ms",
             loaded.set.detection_count(),
             loaded.set.correlation_count(),
@@ -498,7 +509,10 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                     crate::output::plural(n as u64, "filter warning", "filter warnings")
                 ),
             },
-            rejected.len(),
+            match rejected.len() {
+                n if n == rules_rejected => String::new(),
+                n => format!(" ({n} problems)"),
+            },
             loaded.load_time.as_secs_f64() * 1e3,
             loaded.compile_time.as_secs_f64() * 1e3,
         );

@@ -159,7 +159,7 @@ pub async fn ingest(
         .ingest_body(body.to_vec(), format, envelope, claimed)
         .await
         .map_err(ingest_error)?;
-    let answer = IngestResponse {
+    let mut answer = IngestResponse {
         stored: report.stored.len() as u64,
         rejected: report
             .rejected
@@ -174,9 +174,19 @@ pub async fn ingest(
         alerts: report.alerts as u64,
         correlated_later: report.correlated_later as u64,
         expiring: report.expiring as u64,
+        not_searchable: None,
     };
     if wait_for_search {
-        blocking(state.ingestor.events(), |s| s.refresh()).await?;
+        // The batch is stored whatever waiting for the index gives: an error here would tell
+        // the sender to send it again, and store it twice.
+        let events = Arc::clone(state.ingestor.events());
+        let refreshed = tokio::task::spawn_blocking(move || events.refresh())
+            .await
+            .map_err(ApiError::internal)?;
+        if let Err(e) = refreshed {
+            tracing::warn!(error = %e, "a stored batch asked to wait until searchable; it cannot be now");
+            answer.not_searchable = Some(e.to_string());
+        }
     }
     Ok((HeaderMap::new(), Json(answer)))
 }

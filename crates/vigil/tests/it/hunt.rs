@@ -612,7 +612,22 @@ fn rules_check_reports_rejected_rules_with_file_and_line() {
     assert_eq!(rejected.len(), 1, "{v}");
     assert!(rejected[0]["file"].as_str().unwrap().ends_with("bad.yml"));
     assert_eq!(rejected[0]["line"], 7);
+    assert_eq!(v["rules_rejected"], 1);
     assert_eq!(v["per_logsource"]["windows/process_creation/-"], 2);
+
+    // A rule with two problems is reported with both, and counted as one rule rejected.
+    std::fs::write(
+        dir.path().join("rules/two.yml"),
+        "title: Two\nid: two\nlogsource: {product: windows}\ndetection:\n  sel:\n    Image|endswithh: x\n  condition: sel and missing\n",
+    )
+    .unwrap();
+    let output = run(&["rules", "check", "--json", rules.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(v["rejected"].as_array().unwrap().len(), 3, "{v}");
+    assert_eq!(v["rules_rejected"], 2, "{v}");
+    let output = run(&["rules", "check", rules.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("2 rejected (3 problems)"), "{text}");
 }
 
 #[test]
