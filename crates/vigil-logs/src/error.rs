@@ -73,6 +73,11 @@ fn index_advice(e: &tantivy::TantivyError) -> &'static str {
         tantivy::TantivyError::LockFailure(..) => {
             "; another process holds the search index (another Vigil server on the same data directory?): stop it, or give this one another data directory"
         }
+        // A full disk or too few descriptors: deleting the index would only need more disk
+        // to rebuild it, and indexing tries again on its own.
+        tantivy::TantivyError::IoError(..) => {
+            "; free disk space or raise the open-files limit; indexing tries again on its own"
+        }
         _ => {
             "; if it persists, stop Vigil (every server on this data directory) and delete the index directory to rebuild it from the journal"
         }
@@ -85,5 +90,28 @@ impl LogError {
             path: path.to_owned(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::LogError;
+
+    #[test]
+    fn a_full_disk_is_not_answered_with_deleting_the_index() {
+        let full = std::io::Error::new(std::io::ErrorKind::StorageFull, "No space left on device");
+        let text = LogError::Index(tantivy::TantivyError::IoError(Arc::new(full))).to_string();
+        assert!(
+            text.contains("free disk space") && !text.contains("delete the index"),
+            "{text}"
+        );
+        let other = tantivy::TantivyError::InvalidArgument("x".into());
+        assert!(
+            LogError::Index(other)
+                .to_string()
+                .contains("delete the index")
+        );
     }
 }
