@@ -203,7 +203,12 @@ impl Escalator {
             let (this, org) = (Arc::clone(self), Arc::clone(&org));
             steps.spawn(async move {
                 let org = org.as_ref().as_ref().map_err(String::as_str);
-                if let Err(e) = this.step(&timer, org, now).await {
+                let done = match this.still_due(&timer, now).await {
+                    Ok(false) => Ok(()),
+                    Ok(true) => this.step(&timer, org, now).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = done {
                     tracing::error!(error = %e, alert = timer.alert_id, "escalation step failed; retrying");
                 }
                 drop(guard);
@@ -228,6 +233,22 @@ impl Escalator {
             });
         }
         Ok(())
+    }
+
+    /// Whether `timer` is still the alert's clock as the store has it: a step that ended
+    /// between the reading of the due clocks and the claim on its alert has moved the clock on,
+    /// and running the old one again would log the step twice.
+    async fn still_due(
+        &self,
+        timer: &EscalationTimer,
+        now: DateTime<Utc>,
+    ) -> Result<bool, EscalationError> {
+        Ok(self
+            .store
+            .due_escalations(now, 100)
+            .await?
+            .iter()
+            .any(|due| due == timer))
     }
 
     /// Pages every level due at `now`, up to [`MAX_STEPS`] alerts at once, then tries again
