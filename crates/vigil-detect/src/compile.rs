@@ -1297,6 +1297,16 @@ fn add_name(
     }
 }
 
+/// The detection rules among `docs` (not correlations or filters), in their order.
+fn detection_rules(docs: &[RuleDoc]) -> Vec<&Rule> {
+    docs.iter()
+        .filter_map(|d| match d {
+            RuleDoc::Rule(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Warnings about the filters among `docs` that cannot do what they say: each entry of a
 /// filter's `rules` that is the id or name of no detection rule among `docs` (a typo, a title
 /// written instead of an id, a correlation rule), and each rule it names whose logsource the
@@ -1304,13 +1314,7 @@ fn add_name(
 /// rejections: a filter may be written for rules of another set, and it still applies to the
 /// rules it does reach. Each names the filter's file and line.
 pub fn filter_warnings(docs: &[RuleDoc]) -> Vec<Diagnostic> {
-    let rules: Vec<&Rule> = docs
-        .iter()
-        .filter_map(|d| match d {
-            RuleDoc::Rule(r) => Some(r),
-            _ => None,
-        })
-        .collect();
+    let rules = detection_rules(docs);
     let refers_to = |meta: &vigil_sigma::Meta, key: &str| {
         meta.id.as_deref() == Some(key) || meta.name.as_deref() == Some(key)
     };
@@ -1443,13 +1447,7 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
     // No event field can be named with a NUL byte: this id only carries keyword needles.
     b.set.keyword_field = b.field("\u{0}keywords");
 
-    let rules: Vec<&Rule> = docs
-        .iter()
-        .filter_map(|d| match d {
-            RuleDoc::Rule(r) => Some(r),
-            _ => None,
-        })
-        .collect();
+    let rules = detection_rules(docs);
     let filters: Vec<&FilterRule> = docs
         .iter()
         .filter_map(|d| match d {

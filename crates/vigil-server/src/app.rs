@@ -327,15 +327,17 @@ async fn refuse_query(
     } else {
         req.method().clone()
     };
-    let takes_none = req
-        .extensions()
-        .get::<MatchedPath>()
-        .and_then(|path| queries.get(&(method, path.as_str().to_owned())))
-        .is_some_and(|takes| !takes);
     let first = req
         .uri()
         .query()
         .and_then(|q| form_urlencoded::parse(q.as_bytes()).next());
+    // The route is looked up only for a request that has a parameter.
+    let takes_none = first.is_some()
+        && req
+            .extensions()
+            .get::<MatchedPath>()
+            .and_then(|path| queries.get(&(method, path.as_str().to_owned())))
+            .is_some_and(|takes| !takes);
     match first {
         Some((name, _)) if takes_none => {
             // Shown as one printable line, however long or strange the name sent.

@@ -179,10 +179,7 @@ pub async fn ingest(
     if wait_for_search {
         // The batch is stored whatever waiting for the index gives: an error here would tell
         // the sender to send it again, and store it twice.
-        let events = Arc::clone(state.ingestor.events());
-        let refreshed = tokio::task::spawn_blocking(move || events.refresh())
-            .await
-            .map_err(ApiError::internal)?;
+        let refreshed = blocking(state.ingestor.events(), |s| Ok(s.refresh())).await?;
         if let Err(e) = refreshed {
             tracing::warn!(error = %e, "a stored batch asked to wait until searchable; it cannot be now");
             answer.not_searchable = Some(e.to_string());
