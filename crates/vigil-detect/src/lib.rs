@@ -19,6 +19,7 @@ pub mod event;
 mod literal;
 pub mod mapping;
 pub mod matcher;
+mod memo;
 mod value;
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use crate::compile::{
     Bucket, ChannelIndex, CompiledRuleSet, Expr, FieldAutomaton, Item, RuleId, TableName,
 };
 use crate::event::{Event, FieldSink, FieldValue};
+use crate::memo::ScanMemo;
 use crate::value::{NO_NEEDLE, Number, StrOp, ValueMatch, time_part};
 use vigil_sigma::Logsource;
 
@@ -266,6 +267,10 @@ pub(crate) struct Work {
     scanned: Vec<u64>,
     /// Needles found in the current event.
     hits: Vec<u32>,
+    /// The needles found in values scanned before, per automaton.
+    memo: ScanMemo,
+    /// The needles found in the value being scanned.
+    found: Vec<u32>,
     /// The lowercased values of the current event for keyword scanning (see
     /// [`Matcher::keyword_text`]), and the event generation it holds.
     keyword_text: String,
@@ -336,6 +341,8 @@ impl<'s> Matcher<'s> {
                 needle_seen: vec![0; set.needle_field.len()],
                 scanned: vec![0; set.fields.len()],
                 hits: Vec::new(),
+                memo: ScanMemo::default(),
+                found: Vec::new(),
                 keyword_text: String::new(),
                 keyword_text_generation: 0,
                 keyword_text_ascii: true,
@@ -591,28 +598,46 @@ impl<'s> Matcher<'s> {
         let generation = self.work.generation;
         let seen = &mut self.work.needle_seen;
         let hits = &mut self.work.hits;
+        let memo = &mut self.work.memo;
+        let found = &mut self.work.found;
+        let automaton = std::ptr::from_ref(auto) as usize;
         let mut mark = |text: &str, ascii: bool| {
-            if !ascii {
-                for &id in auto.fuzzy.iter() {
-                    if seen[id as usize] != generation {
-                        seen[id as usize] = generation;
-                        hits.push(id);
-                    }
-                }
-            }
-            if auto
-                .quick
-                .as_ref()
-                .is_some_and(|q| q.find(text.as_bytes()).is_none())
-            {
-                return;
-            }
-            for m in auto.ac.find_overlapping_iter(text.as_bytes()) {
-                let id = auto.needle_of_pattern[m.pattern().as_usize()];
+            let mut note = |id: u32| {
                 if seen[id as usize] != generation {
                     seen[id as usize] = generation;
                     hits.push(id);
                 }
+            };
+            // The keyword text holds a whole event: it never comes back.
+            let slot = if keywords {
+                None
+            } else {
+                match memo.lookup(automaton, text.as_bytes()) {
+                    Ok(ids) => {
+                        ids.iter().for_each(|&id| note(id));
+                        return;
+                    }
+                    Err(slot) => slot,
+                }
+            };
+            found.clear();
+            if !ascii {
+                found.extend_from_slice(&auto.fuzzy);
+            }
+            let none = auto
+                .quick
+                .as_ref()
+                .is_some_and(|q| q.find(text.as_bytes()).is_none());
+            if !none {
+                for m in auto.ac.find_overlapping_iter(text.as_bytes()) {
+                    found.push(auto.needle_of_pattern[m.pattern().as_usize()]);
+                }
+                found.sort_unstable();
+                found.dedup();
+            }
+            found.iter().for_each(|&id| note(id));
+            if let Some(slot) = slot {
+                memo.remember(slot, text.as_bytes(), found);
             }
         };
         if keywords {
