@@ -409,10 +409,13 @@ pub struct DetectionQuery {
     /// Only at this level or above.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_level: Option<RuleLevel>,
-    /// Only detections with a larger id (to follow new ones).
+    /// Only detections with a larger id, and then in ascending id order (oldest first): the
+    /// next ones after it. To follow new detections, keep the largest id of each answer and
+    /// pass it here next time; `total` counts all those after it, so while `total` exceeds the
+    /// page, ask again at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_id: Option<i64>,
-    /// At most this many, newest first (1–1000, default 100).
+    /// At most this many (1–1000, default 100): newest first, or oldest first with `after_id`.
     #[param(minimum = 1, maximum = 1000)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,

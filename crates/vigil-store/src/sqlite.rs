@@ -1358,13 +1358,22 @@ impl SqliteStore {
                 q.push(" AND id > ").push_bind(after);
             }
         };
+        // One read transaction, so that `total` counts what the page was taken from.
+        let mut tx = self.pool.begin().await?;
         let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM detections");
         push_filters(&mut count);
-        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let total: i64 = count.build_query_scalar().fetch_one(&mut *tx).await?;
         let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM detections");
         push_filters(&mut q);
-        q.push(" ORDER BY id DESC LIMIT ").push_bind(limit as i64);
-        let rows = q.build().fetch_all(&self.pool).await?;
+        // Following from an id goes forward, oldest first: the page's last id is where the
+        // next one starts, and nothing recorded in between is skipped however many arrived.
+        q.push(match filter.after_id {
+            Some(_) => " ORDER BY id ASC LIMIT ",
+            None => " ORDER BY id DESC LIMIT ",
+        })
+        .push_bind(limit as i64);
+        let rows = q.build().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
         Ok(Page {
             total: total as u64,
             items: rows.iter().map(detection_row).collect::<StoreResult<_>>()?,

@@ -211,9 +211,11 @@ pub struct DetectionFilter {
     pub to: Option<DateTime<Utc>>,
     /// Only at this level or above.
     pub min_level: Option<vigil_core::RuleLevel>,
-    /// Only with a larger id.
+    /// Only with a larger id, and then the oldest first (the next ones after it), so that a
+    /// poller keeping the largest id it saw misses none.
     pub after_id: Option<i64>,
-    /// Page size (1–1000; 0 means the default of 100). The most recently recorded first.
+    /// Page size (1–1000; 0 means the default of 100). The most recently recorded first,
+    /// unless `after_id` is given.
     pub limit: u32,
 }
 

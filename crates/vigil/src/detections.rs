@@ -1,5 +1,6 @@
 //! `vigil detections`: the Sigma rule matches a running server recorded on ingested events,
-//! most recently recorded first (not ordered by the events' own times), with filters.
+//! most recently recorded first (not ordered by the events' own times), with filters; with
+//! `--after-id`, the next ones after that id, oldest first, for a script that follows them.
 
 use vigil_api::events::{DetectionQuery, RuleLevel};
 
@@ -15,7 +16,8 @@ Examples:
   vigil detections --service vpn --limit 20
   vigil detections --host WS01 --from '2026-01-31 09:00' --timezone Europe/Berlin
   vigil detections --rule-id 5b0b75dc-9190-4047-b9a8-14164cee8a31 --json
-  vigil detections --after-id 1200 --json     # only the ones recorded since id 1200
+  vigil detections --after-id 1200 --json     # the next ones recorded after id 1200, oldest
+                                              # first: run again with the largest id shown
   vigil detections 1207                       # one detection, with the event it matched
 
 Needs a token of role viewer or above (--token or VIGIL_TOKEN).";
@@ -47,10 +49,12 @@ pub struct Args {
     /// Only rules at this level or above: informational, low, medium, high, critical.
     #[arg(long, value_parser = parse_level)]
     pub min_level: Option<RuleLevel>,
-    /// Only detections with an id above this one (to follow new ones).
+    /// Only detections with an id above this one, oldest first (to follow new ones: run again
+    /// with the largest id shown until none are left).
     #[arg(long)]
     pub after_id: Option<i64>,
-    /// How many to show, most recently recorded first (1–1000).
+    /// How many to show (1–1000): most recently recorded first, or oldest first with
+    /// --after-id.
     #[arg(long, default_value_t = 100, value_parser = crate::incident::limit::<1000>)]
     pub limit: u32,
 }
@@ -157,10 +161,25 @@ async fn list(args: Args) -> anyhow::Result<()> {
         ]);
     }
     outln!("{t}");
-    outln!(
-        "{} of {} detections, most recently recorded first; `vigil detections ID` shows one with its event",
-        page.items.len(),
-        page.total
-    );
+    match (args.after_id, page.items.last()) {
+        (Some(after), Some(last)) => {
+            let more = page.total.saturating_sub(page.items.len() as u64);
+            let next = if more == 0 {
+                String::new()
+            } else {
+                format!("; {more} more: `--after-id {}`", last.id)
+            };
+            outln!(
+                "{} of {} detections after id {after}, oldest first{next}; `vigil detections ID` shows one with its event",
+                page.items.len(),
+                page.total
+            );
+        }
+        _ => outln!(
+            "{} of {} detections, most recently recorded first; `vigil detections ID` shows one with its event",
+            page.items.len(),
+            page.total
+        ),
+    }
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! Detections: Sigma rule matches recorded on ingest, most recently recorded first, for triage
-//! and tuning.
+//! Detections: Sigma rule matches recorded on ingest, most recently recorded first (or, after
+//! an id, the next ones in order, to follow them), for triage and tuning.
 
 use axum::Json;
 use axum::extract::State;
@@ -15,7 +15,9 @@ use crate::state::AppState;
 use crate::store_error;
 
 /// Detections matching every filter given, most recently recorded first (an old log ingested
-/// today comes before yesterday's live events; each carries its event's own time).
+/// today comes before yesterday's live events; each carries its event's own time). With
+/// `after_id`, those recorded after that one in ascending id order, oldest first, so that a
+/// poller passing the largest id it has seen pages forward and misses none.
 #[utoipa::path(
     get, path = "/detections", operation_id = "list_detections", tag = "detections",
     params(DetectionQuery),

@@ -1179,6 +1179,58 @@ async fn ingest_tokens_only_send_and_only_as_their_service_and_tenant() {
     assert_eq!(page["events"][0]["tenant"], "acme");
 }
 
+/// A poller that keeps the largest id it saw and asks for those after it gets every detection,
+/// oldest first, however many arrived between two polls: `after_id` pages forward.
+#[tokio::test]
+async fn after_id_pages_forward_through_every_detection_oldest_first() {
+    let rules = rules_dir();
+    let app = spawn_app_with_rules(vec![rules.path().to_owned()], |_| {}).await;
+    let body: String = (0..7)
+        .map(|n| format!("{{\"command\":\"mimikatz run {n}\"}}\n"))
+        .collect();
+    let (_, report) = app
+        .send(
+            &app.responder_token,
+            "service=edr",
+            &body,
+            "application/x-ndjson",
+        )
+        .await;
+    assert_eq!(report["detections"], 7, "{report}");
+    let (_, newest) = app.get(&app.viewer_token(), "/detections?limit=7").await;
+    let mut all: Vec<i64> = newest["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_i64().unwrap())
+        .collect();
+    all.sort_unstable();
+    let mut seen = Vec::new();
+    let mut after = 0;
+    loop {
+        let (status, page) = app
+            .get(
+                &app.viewer_token(),
+                &format!("/detections?after_id={after}&limit=3"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let ids: Vec<i64> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_i64().unwrap())
+            .collect();
+        // `total` counts what is after `after_id`, this page included.
+        assert_eq!(page["total"], (all.len() - seen.len()) as u64, "{page}");
+        let Some(&last) = ids.last() else { break };
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "oldest first: {ids:?}");
+        seen.extend(ids);
+        after = last;
+    }
+    assert_eq!(seen, all);
+}
+
 #[tokio::test]
 async fn every_ingested_event_is_matched_and_matches_are_recorded_as_detections() {
     let rules = rules_dir();

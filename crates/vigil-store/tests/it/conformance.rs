@@ -1124,6 +1124,8 @@ async fn detections_are_recorded_together_and_listed_newest_first_with_filters()
     })
     .await;
     assert_eq!((newer.total, newer.items.len()), (2, 1));
+    // After an id, the next one after it: oldest first, so a poller pages forward.
+    assert_eq!(newer.items[0].id, recorded[1].id);
     // By host and tenant, and by the time of the events matched (from inclusive, to exclusive).
     let on_host = page(DetectionFilter {
         host: Some("h2".into()),

@@ -562,6 +562,11 @@ fn ingest_then_search_pivot_stats_and_detections() {
     assert_eq!(by_service["total"], 0, "{by_service}");
     let table = ok(cli(&["detections"]));
     assert!(table.contains("Whoami Run"), "{table}");
+    let following = ok(cli(&["detections", "--after-id", "0"]));
+    assert!(
+        following.contains("after id 0, oldest first") && following.contains("Whoami Run"),
+        "{following}"
+    );
     // By host, tenant and the time of the event matched (10:00 UTC, 11:00 in Berlin).
     let total = |filters: &[&str]| {
         let mut args = vec!["detections", "--json"];
