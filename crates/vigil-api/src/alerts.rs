@@ -59,6 +59,12 @@ pub struct AlertQuery {
     #[param(minimum = 1, maximum = 1000)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+    /// How many of the matching alerts to skip, newest first (default 0), to page on: the next
+    /// page is at `offset + limit` while that is below `total`. Past the end, the page is
+    /// empty and `total` still counts them all.
+    #[param(minimum = 0, maximum = 4294967295.0)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u32>,
 }
 
 /// Body of `POST /api/v1/alerts/{key}/dismiss`.

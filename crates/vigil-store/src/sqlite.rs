@@ -1113,14 +1113,20 @@ impl SqliteStore {
                 q.push(" AND source = ").push_bind(source.as_str());
             }
         };
+        // One read transaction: the total, the page's rows, then the event ids of all of them
+        // at once, so that the total counts what the page was taken from. Each filter has an
+        // index ending in `id` (0004_alerts, 0013_alert_filters), so the page is read in id
+        // order from it rather than sorted.
+        let mut tx = self.pool.begin().await?;
         let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM alerts");
         push(&mut count);
-        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
-        // One read transaction: the page's rows, then the event ids of all of them at once.
-        let mut tx = self.pool.begin().await?;
+        let total: i64 = count.build_query_scalar().fetch_one(&mut *tx).await?;
         let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM alerts");
         push(&mut q);
-        q.push(" ORDER BY id DESC LIMIT ").push_bind(limit as i64);
+        q.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(limit as i64)
+            .push(" OFFSET ")
+            .push_bind(i64::from(filter.offset));
         let rows = q.build().fetch_all(&mut *tx).await?;
         let mut event_ids: HashMap<i64, Vec<i64>> = HashMap::new();
         if !rows.is_empty() {

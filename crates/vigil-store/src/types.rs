@@ -303,6 +303,8 @@ pub struct AlertFilter {
     pub source: Option<vigil_core::AlertSource>,
     /// Page size (1–1000; 0 means 100). Newest first.
     pub limit: u32,
+    /// Alerts to skip, newest first, to page on past the first `limit`.
+    pub offset: u32,
 }
 
 impl Default for AlertFilter {
@@ -313,6 +315,7 @@ impl Default for AlertFilter {
             rule_id: None,
             source: None,
             limit: 100,
+            offset: 0,
         }
     }
 }

@@ -10,6 +10,8 @@ use crate::output::{Cell, Lines, explain, one_line, outln, plural, print_json, t
 const AFTER_HELP: &str = "\
 Examples:
   vigil alerts list --status triggered
+  vigil alerts list --limit 1000 --offset 1000  # the next thousand, newest first
+  vigil alerts list --rule 5b0b75dc-9190-4047-b9a8-14164cee8a31   # one rule's alerts
   vigil alerts show ALR-12
   vigil alerts ack ALR-12                       # stops the escalation
   vigil alerts dismiss ALR-13 --kind false_positive --reason \"backup job, not exfiltration\"
@@ -35,9 +37,16 @@ pub enum Command {
         /// stopped sending logs).
         #[arg(long)]
         source: Option<String>,
-        /// At most this many (1–1000).
+        /// Only raised by this Sigma rule (its id, as `vigil alerts rules` and `vigil
+        /// detections` show it).
+        #[arg(long, value_name = "ID", alias = "rule-id")]
+        rule: Option<String>,
+        /// At most this many (1–1000; --offset pages on).
         #[arg(long, default_value_t = 50, value_parser = crate::incident::limit::<1000>)]
         limit: u32,
+        /// How many to skip, newest first: the footer gives the one for the next page.
+        #[arg(long, default_value_t = 0)]
+        offset: u32,
         #[command(flatten)]
         conn: Conn,
     },
@@ -114,6 +123,26 @@ pub enum Command {
     },
 }
 
+/// The line under `vigil alerts list`: which of the matching alerts are shown and, when there
+/// are more, the `--offset` that shows the next ones.
+fn list_footer(offset: u32, shown: usize, total: u64) -> String {
+    if offset == 0 && shown as u64 == total {
+        return format!("{shown} of {}", plural(total, "alert", "alerts"));
+    }
+    let first = u64::from(offset) + 1;
+    let last = u64::from(offset) + shown as u64;
+    let range = match shown {
+        0 => return format!("0 of {}", plural(total, "alert", "alerts")),
+        1 => format!("alert {first}"),
+        _ => format!("alerts {first}–{last}"),
+    };
+    let more = match total.saturating_sub(last) {
+        0 => String::new(),
+        n => format!("; {n} more: --offset {last}"),
+    };
+    format!("{range} of {total}, newest first{more}")
+}
+
 pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -124,7 +153,9 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 status,
                 service,
                 source,
+                rule,
                 limit,
+                offset,
                 conn,
             } => {
                 let status = parse_opt("status", status.as_deref())?;
@@ -133,9 +164,10 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                     .list_alerts(&AlertQuery {
                         status,
                         service,
-                        rule_id: None,
+                        rule_id: rule,
                         source,
                         limit: Some(limit),
+                        offset: Some(offset),
                     })
                     .await
                     .map_err(explain)?;
@@ -163,12 +195,15 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                         a.alert.title.clone(),
                     ]);
                 }
+                if page.items.is_empty() && offset > 0 && page.total > 0 {
+                    outln!(
+                        "--offset {offset} is past the last of {}; give a smaller --offset",
+                        plural(page.total, "alert", "alerts")
+                    );
+                    return Ok(());
+                }
                 outln!("{t}");
-                outln!(
-                    "{} of {}",
-                    page.items.len(),
-                    plural(page.total, "alert", "alerts")
-                );
+                outln!("{}", list_footer(offset, page.items.len(), page.total));
                 Ok(())
             }
             Command::Show { key, conn } => {

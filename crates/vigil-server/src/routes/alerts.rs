@@ -103,7 +103,7 @@ pub async fn raise(
     })
 }
 
-/// Alerts, newest first, with filters.
+/// Alerts, newest first, with filters; `offset` pages on past the first `limit`.
 #[utoipa::path(
     get, path = "/alerts", operation_id = "list_alerts", tag = "alerts",
     params(AlertQuery),
@@ -127,6 +127,7 @@ pub async fn list(
         rule_id: q.rule_id,
         source: q.source,
         limit,
+        offset: q.offset.unwrap_or(0),
     };
     Ok(Json(
         state

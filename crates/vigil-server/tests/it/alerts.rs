@@ -1400,3 +1400,61 @@ async fn declaring_and_merging_carry_the_rules_attack_techniques() {
         .collect();
     assert_eq!(updates.len(), 2, "{audit}");
 }
+
+/// Every alert is reachable, however many there are: `offset` pages on through the list, newest
+/// first, as it does for incidents; an offset past the end is an empty page with the total, and
+/// one that is no whole number is refused naming it.
+#[tokio::test]
+async fn alerts_page_on_with_offset() {
+    let app = crate::support::spawn_app().await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("http://{}/api/v1{p}", app.addr);
+    for n in 0..7 {
+        let r = http
+            .post(url("/alerts"))
+            .bearer_auth(&app.responder_token)
+            .json(&json!({"title": format!("beacon {n}"), "severity": "SEV3", "source": "edr", "service": if n % 2 == 0 { "web" } else { "db" }}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let get = |p: String| {
+        let request = http.get(url(&p)).bearer_auth(&app.responder_token);
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let keys = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["key"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut seen = Vec::new();
+    for offset in [0, 3, 6] {
+        let (status, page) = get(format!("/alerts?limit=3&offset={offset}")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(page["total"], 7, "{page}");
+        seen.extend(keys(&page));
+    }
+    let newest_first: Vec<String> = (1..=7).rev().map(|n| format!("ALR-{n}")).collect();
+    assert_eq!(seen, newest_first);
+    // With a filter, the offset counts within what it lets through.
+    let (_, web) = get("/alerts?service=web&limit=2&offset=2".into()).await;
+    assert_eq!(
+        (web["total"].as_u64(), keys(&web)),
+        (Some(4), vec!["ALR-3".into(), "ALR-1".into()])
+    );
+    let (status, past) = get("/alerts?offset=4294967295".into()).await;
+    assert_eq!(status, StatusCode::OK, "{past}");
+    assert_eq!((past["total"].as_u64(), keys(&past).len()), (Some(7), 0));
+    for bad in ["-1", "4294967296", "x"] {
+        let (status, refused) = get(format!("/alerts?offset={bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {refused}");
+        assert_eq!(refused["error"]["field"], "offset", "{bad}: {refused}");
+    }
+}

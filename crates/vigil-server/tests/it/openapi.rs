@@ -840,6 +840,14 @@ async fn documented_bounds_are_the_enforced_ones() {
         assert_eq!(schema["minimum"], *min, "{what}: {schema}");
         assert_eq!(schema["maximum"], *max, "{what}: {schema}");
     }
+    // The alerts' `offset` takes any whole number a u32 holds (past the end: an empty page).
+    let offset = parameter("/api/v1/alerts", "offset");
+    assert_eq!(offset["minimum"], 0, "{offset}");
+    assert_eq!(
+        offset["maximum"].as_f64(),
+        Some(f64::from(u32::MAX)),
+        "{offset}"
+    );
     for (path, default, clamp) in [
         ("/api/v1/incidents", "50", "500"),
         ("/api/v1/audit", "100", "1000"),
@@ -870,6 +878,7 @@ async fn documented_bounds_are_the_enforced_ones() {
     };
     for (url, name, min, max) in [
         ("/api/v1/alerts?limit=", "limit", 1u32, 1000),
+        ("/api/v1/alerts?offset=", "offset", 0, u32::MAX),
         ("/api/v1/detections?limit=", "limit", 1, 1000),
         ("/api/v1/events/search?q=*&limit=", "limit", 1, 1000),
         ("/api/v1/events/pivot?value=x&limit=", "limit", 0, 1000),
@@ -878,7 +887,8 @@ async fn documented_bounds_are_the_enforced_ones() {
             let status = get(format!("{url}{n}")).await.unwrap().status();
             assert_eq!(status, 200, "{url}{n}");
         }
-        for n in [min.checked_sub(1), Some(max + 1)].into_iter().flatten() {
+        let outside = [min.checked_sub(1).map(i64::from), Some(i64::from(max) + 1)];
+        for n in outside.into_iter().flatten() {
             let resp = get(format!("{url}{n}")).await.unwrap();
             assert_eq!(resp.status(), 400, "{url}{n}");
             let body: serde_json::Value = resp.json().await.unwrap();

@@ -438,7 +438,10 @@ async fn odd_query_parameters_are_answered_or_refused_with_a_reason() {
         ),
         ("/incidents/INC-1/actions", &["limit", "offset"]),
         ("/indicators", &["value", "kind"]),
-        ("/alerts", &["status", "service", "rule_id", "limit"]),
+        (
+            "/alerts",
+            &["status", "service", "rule_id", "source", "limit", "offset"],
+        ),
         ("/events/search", &["q", "from", "to", "limit", "cursor"]),
         ("/events/pivot", &["value", "field", "from", "to", "limit"]),
         (

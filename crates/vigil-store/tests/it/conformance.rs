@@ -1461,6 +1461,16 @@ async fn a_batch_of_matches_is_recorded_and_alerted_in_one_call() {
         .await
         .unwrap();
     assert_eq!((one.total, one.items.len()), (2, 1));
+    let second = s
+        .list_alerts(&vigil_store::AlertFilter {
+            limit: 1,
+            offset: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(second.total, 2);
+    assert_eq!(second.items[0].alert.dedup_key, "r1|web|h1");
     // An alert that does not validate refuses the whole batch: nothing more is recorded.
     let mut bad = alert(4, "r1|web|h3");
     bad.title.clear();

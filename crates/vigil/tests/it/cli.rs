@@ -1065,6 +1065,59 @@ fn listing_commands_refuse_limit_zero() {
     }
 }
 
+/// `vigil alerts list` reaches every alert: the footer says how many more there are and the
+/// `--offset` that shows them; `--rule` narrows to one rule's alerts.
+#[test]
+fn alerts_list_pages_on_with_offset_and_filters_by_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start(&data);
+    crate::support::runtime().block_on(async {
+        let http = reqwest::Client::new();
+        for n in 0..5 {
+            let status = http
+                .post(format!("{}/api/v1/alerts", server.url))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"title": format!("beacon {n}"), "severity": "SEV3", "source": "edr", "service": "app"}))
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(status, 201);
+        }
+    });
+    let first = ok(server.cli(&token, &["alerts", "list", "--limit", "2"]));
+    assert!(
+        first.contains("ALR-5") && !first.contains("ALR-3"),
+        "{first}"
+    );
+    assert!(
+        first.contains("alerts 1–2 of 5, newest first; 3 more: --offset 2"),
+        "{first}"
+    );
+    let last = ok(server.cli(&token, &["alerts", "list", "--limit", "2", "--offset", "4"]));
+    assert!(last.contains("ALR-1") && !last.contains("ALR-2"), "{last}");
+    assert!(last.contains("alert 5 of 5, newest first"), "{last}");
+    assert!(!last.contains("more:"), "{last}");
+    let past = ok(server.cli(&token, &["alerts", "list", "--offset", "9"]));
+    assert!(
+        past.contains("--offset 9 is past the last of 5 alerts"),
+        "{past}"
+    );
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["alerts", "list", "--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&ok(server.cli(&token, &all))).unwrap()
+    };
+    assert_eq!(
+        json(&["--offset", "3"])["items"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(json(&["--rule", "no-such-rule"])["total"], 0);
+    assert_eq!(json(&[])["total"], 5);
+}
+
 /// `vigil pivot --limit` outside 0–1000, the range its help gives, is refused by the command
 /// (exit 2) before any request, as the other commands refuse theirs; 0 (counts and timeline
 /// only) is taken.
