@@ -79,10 +79,10 @@ pub struct PreviewArgs {
     #[command(flatten)]
     window: crate::search::Window,
     /// Matches to show, newest first (1 to 1000); all are counted.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = crate::incident::limit::<1000>)]
     limit: u32,
     /// Most events to read, newest first (1 to 10,000,000).
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     max_events: u64,
 }
 
