@@ -595,7 +595,8 @@ fn next_steps(steps: &[String]) -> Vec<NewNextStep> {
 /// time (`2026-12-05 09:30`), RFC 3339, or a time relative to now (`now-24h`, `now+2h`). Its
 /// form is checked as the arguments are parsed (a typo is an argument error, exit status 2);
 /// it is read when the command runs ([`TimeText::read`]), as a wall-clock time in
-/// `VIGIL_TIMEZONE` (UTC when unset), the zone the tables show, when written without an offset.
+/// `VIGIL_TIMEZONE` (UTC when unset), the zone the tables show, when written without an offset
+/// (and refused when `VIGIL_TIMEZONE` names no zone).
 #[derive(Debug, Clone)]
 pub struct TimeText(String);
 
@@ -613,7 +614,13 @@ impl TimeText {
     /// The time this is, a time without an offset read in `VIGIL_TIMEZONE`; `flag` names the
     /// argument in an error.
     pub(crate) fn read(&self, flag: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
-        time_in(&self.0, crate::output::display_zone(), chrono::Utc::now()).ok_or_else(|| {
+        let text = self.0.trim();
+        let zone = if text.starts_with("now") || vigil_events::time::has_offset(text) {
+            &LocalZone::UTC
+        } else {
+            crate::output::input_zone(flag, text)?
+        };
+        time_in(text, zone, chrono::Utc::now()).ok_or_else(|| {
             crate::output::UsageError(format!("{flag} {:?} is {NOT_A_TIME}", self.0)).into()
         })
     }
@@ -927,7 +934,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 .pivot_incident(&key, &req)
                 .await
                 .map_err(explain)?;
-            show_pivot(&conn, &p, &window.timezone)
+            show_pivot(&conn, &p, window.zone())
         }
     }
 }

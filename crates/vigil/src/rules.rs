@@ -153,7 +153,7 @@ fn preview(args: PreviewArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if !found.matches.is_empty() {
-        let zone = &args.window.timezone;
+        let zone = args.window.zone();
         let header = crate::search::time_header(zone);
         let mut t = table([header.as_str(), "LEVEL", "RULE", "SERVICE", "HOST", "EVENT"]);
         for m in &found.matches {
@@ -203,8 +203,8 @@ fn preview(args: PreviewArgs) -> anyhow::Result<ExitCode> {
             "the correlations counted the matched events from {} on only (more than a preview holds); narrow --since or --query for the rest",
             format!(
                 "{} {}",
-                crate::search::wall_clock(from, &args.window.timezone, "%Y-%m-%d %H:%M:%S"),
-                args.window.timezone
+                crate::search::wall_clock(from, args.window.zone(), "%Y-%m-%d %H:%M:%S"),
+                args.window.zone()
             )
         );
     }

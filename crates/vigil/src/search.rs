@@ -54,15 +54,11 @@ pub struct Window {
     /// The responder's zone: a --from or --to written without a UTC offset (2026-01-31 09:00)
     /// is read there, and the tables show times there (--json keeps UTC). An IANA name such as
     /// Europe/Berlin, `local` for this machine's, or an offset such as +01:00; the offset of
-    /// each date applies (summer time included).
-    #[arg(
-        long,
-        value_name = "ZONE",
-        default_value = "UTC",
-        allow_hyphen_values = true,
-        env = "VIGIL_TIMEZONE"
-    )]
-    pub timezone: LocalZone,
+    /// each date applies (summer time included). [default: VIGIL_TIMEZONE, else UTC]
+    // VIGIL_TIMEZONE is read by the command, not by clap: clap would report a bad one as a bad
+    // --timezone, a flag the user never gave, and refuse it even where only shown times use it.
+    #[arg(long, value_name = "ZONE", allow_hyphen_values = true)]
+    pub timezone: Option<LocalZone>,
 }
 
 /// `--since`: a duration (`24h`, as [`duration`] reads it), trimmed.
@@ -91,12 +87,21 @@ fn window_time(text: &str) -> Result<String, String> {
 }
 
 impl Window {
-    /// The `from` and `to` to send, their forms checked by clap. --since is sent as the time it
+    /// The zone the tables show times in: --timezone, else `VIGIL_TIMEZONE` (one that names no
+    /// zone is warned about and UTC used), else UTC.
+    pub fn zone(&self) -> &LocalZone {
+        self.timezone
+            .as_ref()
+            .unwrap_or_else(|| crate::output::display_zone())
+    }
+
+    /// The `from` and `to` to send, their forms checked by clap; a time without an offset with
+    /// no --timezone and a `VIGIL_TIMEZONE` that names no zone is refused (exit status 2). --since is sent as the time it
     /// reaches back to, read once: a command that follows pages (`--all`) asks every page for
     /// the same window, where a duration would be read by the server again at each page and
     /// move with the clock.
     pub fn bounds(&self) -> anyhow::Result<(Option<String>, Option<String>)> {
-        let (from, to) = self.written_bounds();
+        let (from, to) = self.written_bounds()?;
         // A window that holds no time is the arguments' mistake, refused as `vigil hunt`
         // refuses it (exit status 2) before the server is asked.
         let now = chrono::Utc::now();
@@ -123,26 +128,41 @@ impl Window {
     }
 
     /// [`Window::bounds`] before the window is checked.
-    fn written_bounds(&self) -> (Option<String>, Option<String>) {
-        let zoned = |t: &Option<String>| t.as_deref().map(|t| self.in_zone(t));
+    fn written_bounds(&self) -> anyhow::Result<(Option<String>, Option<String>)> {
+        let to = self
+            .to
+            .as_deref()
+            .map(|t| self.in_zone("--to", t))
+            .transpose()?;
         if let Some(since) = &self.since {
             let from = back_from_now(since).unwrap_or_else(|| since.clone());
-            return (Some(from), zoned(&self.to));
+            return Ok((Some(from), to));
         }
-        (zoned(&self.from), zoned(&self.to))
+        let from = self
+            .from
+            .as_deref()
+            .map(|t| self.in_zone("--from", t))
+            .transpose()?;
+        Ok((from, to))
     }
 
-    /// A --from or --to as the server is to read it: a date or a date and time sent in UTC, one
-    /// without an offset taken in --timezone (the server reads only `T` between date and time);
-    /// `now-24h` and a bare duration as written.
-    fn in_zone(&self, text: &str) -> String {
-        if text.trim_start().starts_with("now") {
-            return text.to_owned();
+    /// A --from or --to (`flag`) as the server is to read it: a date or a date and time sent in
+    /// UTC, one without an offset taken in --timezone, else `VIGIL_TIMEZONE` (the server reads
+    /// only `T` between date and time); `now-24h` and a bare duration as written.
+    fn in_zone(&self, flag: &str, text: &str) -> Result<String, crate::output::UsageError> {
+        let t = text.trim();
+        if t.starts_with("now") || vigil_events::time::parse_timestamp(t).is_none() {
+            return Ok(text.to_owned());
         }
-        match vigil_events::time::parse_timestamp_in(text, &self.timezone) {
+        let zone = match &self.timezone {
+            Some(zone) => zone,
+            None if vigil_events::time::has_offset(t) => &LocalZone::UTC,
+            None => crate::output::input_zone(flag, t)?,
+        };
+        Ok(match vigil_events::time::parse_timestamp_in(t, zone) {
             Some(ms) => vigil_events::time::format_timestamp(ms),
             None => text.to_owned(),
-        }
+        })
     }
 }
 
@@ -441,7 +461,7 @@ async fn search(args: Args) -> anyhow::Result<()> {
         write_or_closed(out.flush())?;
         return Ok(());
     }
-    let zone = &args.window.timezone;
+    let zone = args.window.zone();
     let t = match &columns {
         Columns::Summary => events_table(&events, zone),
         Columns::Fields(fields) => {
@@ -812,7 +832,7 @@ mod tests {
             since: since.map(str::to_owned),
             from: from.map(str::to_owned),
             to: to.map(str::to_owned),
-            timezone: vigil_events::time::LocalZone::UTC,
+            timezone: Some(vigil_events::time::LocalZone::UTC),
         };
         for window in [
             w(None, Some("2025-01-01"), Some("2024-01-01")),
@@ -859,7 +879,7 @@ mod tests {
             since: Some(s.to_owned()),
             from: None,
             to: None,
-            timezone: vigil_events::time::LocalZone::UTC,
+            timezone: Some(vigil_events::time::LocalZone::UTC),
         };
         // Sent as the time it reaches back to, the same for every page.
         let from = w("24h").bounds().unwrap().0.unwrap();
@@ -881,7 +901,7 @@ mod tests {
                 since: None,
                 from: Some(from.to_owned()),
                 to: Some(to.to_owned()),
-                timezone: zone.parse().unwrap(),
+                timezone: Some(zone.parse().unwrap()),
             }
             .bounds()
             .unwrap()

@@ -1313,6 +1313,163 @@ fn a_bad_argument_value_is_an_argument_error_naming_its_flag() {
     assert_eq!(page["total"], 1, "{page}");
 }
 
+/// A `VIGIL_TIMEZONE` that names no zone is refused (exit 2, naming it) wherever a time the
+/// user wrote without an offset would be read in it — never read in UTC and stored hours off —
+/// and only warned about where it would show times; a --timezone given wins over it.
+#[test]
+fn a_bad_vigil_timezone_is_refused_where_it_would_read_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start(&data);
+    ok(server.cli(
+        &token,
+        &["incident", "open", "--title", "t", "--summary", "s"],
+    ));
+    let with_zone = |zone: &str, args: &[&str]| {
+        server
+            .command(&token, args)
+            .env("VIGIL_TIMEZONE", zone)
+            .output()
+            .unwrap()
+    };
+    let first_activity = || {
+        let shown = ok(server.cli(&token, &["incident", "show", "INC-1", "--json"]));
+        let inc: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        inc["timestamps"]["first_activity"].clone()
+    };
+    for args in [
+        &[
+            "incident",
+            "timestamp",
+            "INC-1",
+            "first_activity",
+            "2026-11-20 08:00",
+            "--reason",
+            "tz",
+            "--json",
+        ][..],
+        &["incident", "list", "--created-from", "2026-11-20 08:00"][..],
+        &[
+            "incident",
+            "open",
+            "--title",
+            "t",
+            "--summary",
+            "s",
+            "--first-activity",
+            "2026-11-20",
+        ][..],
+        &[
+            "oncall",
+            "who",
+            "--team",
+            "secops",
+            "--at",
+            "2026-11-20 08:00",
+        ][..],
+        &["oncall", "coverage", "--from", "2026-11-20"][..],
+        &["search", "*", "--from", "2026-11-20 08:00"][..],
+        &["pivot", "203.0.113.7", "--to", "2026-11-20 08:00"][..],
+        &["detections", "--from", "2026-11-20"][..],
+    ] {
+        let refused = with_zone("Europe/Berln", args);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}: {stderr}");
+        for needle in [
+            "VIGIL_TIMEZONE",
+            "\"Europe/Berln\"",
+            "Europe/Berlin",
+            "+01:00",
+        ] {
+            assert!(
+                stderr.contains(needle),
+                "{args:?}: {needle} missing from {stderr}"
+            );
+        }
+        assert!(!stderr.contains("--timezone <ZONE>"), "{args:?}: {stderr}");
+    }
+    assert!(
+        first_activity().is_null(),
+        "a refused correction was recorded"
+    );
+    let incidents = ok(server.cli(&token, &["incident", "list", "--json"]));
+    let incidents: serde_json::Value = serde_json::from_str(&incidents).unwrap();
+    assert_eq!(incidents["total"], 1, "a refused open was recorded");
+    // A time with its offset, or relative to now, needs no zone.
+    ok(with_zone(
+        "Europe/Berln",
+        &[
+            "incident",
+            "timestamp",
+            "INC-1",
+            "first_activity",
+            "2026-11-20T08:00:00+01:00",
+            "--reason",
+            "tz",
+            "--json",
+        ],
+    ));
+    assert_eq!(first_activity(), "2026-11-20T07:00:00Z");
+    ok(with_zone(
+        "Europe/Berln",
+        &["incident", "list", "--created-from", "now-1h", "--json"],
+    ));
+    // --timezone wins over the environment; a bad one is named as the flag.
+    ok(with_zone(
+        "Europe/Berln",
+        &[
+            "search",
+            "*",
+            "--from",
+            "2026-11-20 08:00",
+            "--timezone",
+            "Europe/Berlin",
+        ],
+    ));
+    let flag = with_zone("UTC", &["search", "*", "--timezone", "Europe/Berln"]);
+    assert_eq!(flag.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&flag.stderr).contains("'--timezone <ZONE>'"),
+        "{flag:?}"
+    );
+    // Where it only shows times: a warning, once, and the times in UTC.
+    for args in [
+        &["incident", "list"][..],
+        &["alerts", "list"][..],
+        &["incident", "show", "INC-1"][..],
+    ] {
+        let shown = with_zone("Europe/Berln", args);
+        let stderr = String::from_utf8_lossy(&shown.stderr);
+        assert!(shown.status.success(), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr
+                .matches("warning: VIGIL_TIMEZONE: unknown time zone \"Europe/Berln\"")
+                .count(),
+            1,
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains("times are shown in UTC"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // A zone that is one reads the wall-clock time there.
+    ok(with_zone(
+        "Europe/Berlin",
+        &[
+            "incident",
+            "timestamp",
+            "INC-1",
+            "first_activity",
+            "2026-11-20 08:00",
+            "--reason",
+            "tz",
+        ],
+    ));
+    assert_eq!(first_activity(), "2026-11-20T07:00:00Z");
+}
+
 /// `--limit 0` is refused (exit 2) by every listing command, not read as the server's default.
 #[test]
 fn listing_commands_refuse_limit_zero() {
