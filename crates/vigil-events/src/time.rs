@@ -26,16 +26,22 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
 /// [`parse_timestamp`], but text without an offset is a wall-clock time in `zone`.
 pub fn parse_timestamp_in(text: &str, zone: &LocalZone) -> Option<i64> {
     let ms = parse_timestamp(text)?;
-    let text = text.trim();
-    let has_offset = text.len() > 10
-        && text
-            .get(19..)
-            .is_some_and(|t| t.contains(['Z', 'z', '+', '-']));
-    Some(if has_offset {
+    Some(if has_offset(text) {
         ms
     } else {
         zone.from_wall_clock_ms(ms).0
     })
+}
+
+/// Whether a timestamp as [`parse_timestamp`] reads it carries its UTC offset (`Z`, `+02:00`),
+/// so that no zone is needed to read it: a date alone, or a date and time without one, is a
+/// wall-clock time that [`parse_timestamp_in`] reads in its zone.
+pub fn has_offset(text: &str) -> bool {
+    let text = text.trim();
+    text.len() > 10
+        && text
+            .get(19..)
+            .is_some_and(|t| t.contains(['Z', 'z', '+', '-']))
 }
 
 /// Formats milliseconds since the epoch as RFC 3339 in UTC (`2019-04-27T15:57:25.868Z`).

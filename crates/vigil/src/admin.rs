@@ -61,8 +61,8 @@ pub enum Command {
         #[arg(long, env = "VIGIL_DATA", default_value = "vigil-data")]
         data: PathBuf,
         /// Role of the token: admin, responder, viewer or ingest.
-        #[arg(long)]
-        role: String,
+        #[arg(long, value_parser = crate::incident::domain::<Role>)]
+        role: Role,
         /// Who or what the token is for; recorded as the actor of its writes.
         #[arg(long)]
         name: String,
@@ -113,10 +113,11 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
             service,
             tenant,
         } => runtime.block_on(async {
-            // The error names its field, `role`: `--role: "boss" is not known; use one of …`.
-            let role = Role::parse(&role).map_err(|e| anyhow::anyhow!("--{e}"))?;
             if role != Role::Ingest && (service.is_some() || tenant.is_some()) {
-                anyhow::bail!("--service and --tenant bind only ingest tokens; add --role ingest or leave them out");
+                return Err(crate::output::UsageError(
+                    "--service and --tenant bind only ingest tokens; add --role ingest or leave them out".to_owned(),
+                )
+                .into());
             }
             let new_directory = !data.join("vigil.db").exists();
             let store = crate::datadir::open(&data).await?;

@@ -2,9 +2,12 @@
 //! resolve, dismiss as false positive or benign with a reason, declare an incident from alerts
 //! or merge one into an incident, and the per-rule tuning counts.
 
-use vigil_api::alerts::{AlertQuery, DeclareIncident, DismissAlert, MergeAlert};
+use vigil_api::alerts::{
+    AlertQuery, AlertSource, AlertStatus, DeclareIncident, DismissAlert, Dismissal, MergeAlert,
+};
+use vigil_api::types::{Category, Severity};
 
-use crate::incident::{Conn, client, parse, parse_opt};
+use crate::incident::{Conn, client, domain};
 use crate::output::{Cell, Lines, explain, one_line, outln, plural, print_json, table};
 
 const AFTER_HELP: &str = "\
@@ -28,15 +31,15 @@ pub enum Command {
     /// Alerts, newest first.
     List {
         /// Only in this status: triggered, acknowledged, resolved, dismissed.
-        #[arg(long)]
-        status: Option<String>,
+        #[arg(long, value_parser = domain::<AlertStatus>)]
+        status: Option<AlertStatus>,
         /// Only for this service.
         #[arg(long)]
         service: Option<String>,
         /// Only raised this way: detection, external, report, or monitor (services that
         /// stopped sending logs).
-        #[arg(long)]
-        source: Option<String>,
+        #[arg(long, value_parser = domain::<AlertSource>)]
+        source: Option<AlertSource>,
         /// Only raised by this Sigma rule (its id, as `vigil alerts rules` and `vigil
         /// detections` show it).
         #[arg(long, value_name = "ID", alias = "rule-id")]
@@ -76,8 +79,8 @@ pub enum Command {
         /// The alert (ALR-12).
         key: String,
         /// false_positive (the rule needs tuning) or benign (authorised activity).
-        #[arg(long)]
-        kind: String,
+        #[arg(long, value_parser = domain::<Dismissal>)]
+        kind: Dismissal,
         /// Why.
         #[arg(long)]
         reason: String,
@@ -94,14 +97,14 @@ pub enum Command {
         #[arg(long)]
         title: Option<String>,
         /// Severity SEV1…SEV4 (default: the worst alert's).
-        #[arg(long)]
-        severity: Option<String>,
+        #[arg(long, value_parser = domain::<Severity>)]
+        severity: Option<Severity>,
         /// Why that severity.
         #[arg(long)]
         severity_reason: Option<String>,
         /// Category (account_compromise, malware, data_exfiltration, …).
-        #[arg(long)]
-        category: Option<String>,
+        #[arg(long, value_parser = domain::<Category>)]
+        category: Option<Category>,
         #[command(flatten)]
         conn: Conn,
     },
@@ -158,8 +161,6 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 offset,
                 conn,
             } => {
-                let status = parse_opt("status", status.as_deref())?;
-                let source = parse_opt("source", source.as_deref())?;
                 let page = client(&conn)?
                     .list_alerts(&AlertQuery {
                         status,
@@ -269,13 +270,7 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 conn,
             } => {
                 let a = client(&conn)?
-                    .dismiss_alert(
-                        &key,
-                        &DismissAlert {
-                            kind: parse("kind", &kind)?,
-                            reason,
-                        },
-                    )
+                    .dismiss_alert(&key, &DismissAlert { kind, reason })
                     .await
                     .map_err(explain)?;
                 if conn.json {
@@ -296,9 +291,9 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                     alerts: keys,
                     title,
                     summary: None,
-                    severity: parse_opt("severity", severity.as_deref())?,
+                    severity,
                     severity_reason,
-                    category: parse_opt("category", category.as_deref())?,
+                    category,
                 };
                 let i = client(&conn)?
                     .declare_incident(&body)

@@ -33,8 +33,10 @@ pub enum Command {
     Ingest(IngestArgs),
 }
 
-/// Arguments of `vigil bench detect`.
+/// Arguments of `vigil bench detect`: the rules, and events to run them over (--events,
+/// --evtx or both).
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("input").args(["events", "evtx"]).required(true).multiple(true)))]
 pub struct DetectArgs {
     /// Sigma rule files or folders; may be given several times
     /// (e.g. ../shared/data/sigma/rules/windows).
@@ -112,9 +114,6 @@ fn best_in_turns(
 }
 
 fn detect(args: DetectArgs) -> anyhow::Result<ExitCode> {
-    if args.events.is_none() && args.evtx.is_empty() {
-        bail!("nothing to measure: give --events FILE and/or --evtx DIR");
-    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.unwrap_or(0))
         .build()

@@ -135,7 +135,7 @@ async fn list(args: Args) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let zone = &args.window.timezone;
+    let zone = args.window.zone();
     let time = format!("EVENT TIME ({zone})");
     let mut t = table([
         "ID",

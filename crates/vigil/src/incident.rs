@@ -81,7 +81,8 @@ pub enum Command {
         /// Incident key (INC-42) or id.
         key: String,
         /// New severity: SEV1 (critical), SEV2 (high), SEV3 (medium), SEV4 (low).
-        severity: String,
+        #[arg(value_parser = domain::<Severity>)]
+        severity: Severity,
         /// Why the severity changes.
         #[arg(long)]
         reason: String,
@@ -95,10 +96,12 @@ pub enum Command {
         /// Incident key (INC-42) or id.
         key: String,
         /// Which timestamp: first_activity, detected, acknowledged, declared, contained, eradicated, recovered, closed.
-        which: String,
+        #[arg(value_parser = domain::<TimestampKind>)]
+        which: TimestampKind,
         /// The corrected time (2026-11-22T09:30:00Z, 2026-11-22 09:30, a date or now-2h; without
         /// an offset in VIGIL_TIMEZONE, else UTC), or `none` to clear it.
-        at: String,
+        #[arg(value_parser = correction)]
+        at: Correction,
         /// Why the timestamp is corrected.
         #[arg(long)]
         reason: String,
@@ -189,8 +192,8 @@ pub struct OpenArgs {
     #[arg(long)]
     pub summary: String,
     /// Preliminary severity: SEV1 (critical), SEV2 (high), SEV3 (medium), SEV4 (low).
-    #[arg(long, default_value = "SEV3")]
-    pub severity: String,
+    #[arg(long, default_value = "SEV3", value_parser = domain::<Severity>)]
+    pub severity: Severity,
     /// Why this preliminary severity.
     #[arg(long)]
     pub severity_reason: Option<String>,
@@ -198,14 +201,14 @@ pub struct OpenArgs {
     #[arg(long)]
     pub customer_facing: bool,
     /// An indicator as KIND:VALUE (repeatable), e.g. ip:203.0.113.7.
-    #[arg(long = "indicator")]
-    pub indicators: Vec<String>,
+    #[arg(long = "indicator", value_name = "KIND:VALUE", value_parser = indicator_arg)]
+    pub indicators: Vec<NewIndicator>,
     /// A recommended next step (repeatable).
     #[arg(long = "next-step")]
     pub next_steps: Vec<String>,
     /// Category: account_compromise, malware, data_exfiltration, denial_of_service, insider, ...
-    #[arg(long)]
-    pub category: Option<String>,
+    #[arg(long, value_parser = domain::<Category>)]
+    pub category: Option<Category>,
     /// An impacted service (repeatable).
     #[arg(long = "service")]
     pub services: Vec<String>,
@@ -213,18 +216,18 @@ pub struct OpenArgs {
     #[arg(long = "tenant")]
     pub tenants: Vec<String>,
     /// TLP marking: clear, green, amber, amber_strict, red.
-    #[arg(long)]
-    pub tlp: Option<String>,
+    #[arg(long, value_parser = domain::<Tlp>)]
+    pub tlp: Option<Tlp>,
     /// PAP marking: clear, green, amber, red.
-    #[arg(long)]
-    pub pap: Option<String>,
+    #[arg(long, value_parser = domain::<Pap>)]
+    pub pap: Option<Pap>,
     /// A MITRE ATT&CK technique (repeatable), e.g. T1566.001.
     #[arg(long = "attack")]
     pub attack: Vec<String>,
     /// When the malicious activity first happened, if known (a date, 2026-11-20 08:00, RFC
     /// 3339 or now-3d; without an offset in VIGIL_TIMEZONE, else UTC).
-    #[arg(long)]
-    pub first_activity: Option<String>,
+    #[arg(long, value_parser = time_arg)]
+    pub first_activity: Option<TimeText>,
 }
 
 /// `vigil incident list`
@@ -233,17 +236,17 @@ pub struct ListArgs {
     #[command(flatten)]
     pub conn: Conn,
     /// Only this phase.
-    #[arg(long)]
-    pub phase: Option<String>,
+    #[arg(long, value_parser = domain::<Phase>)]
+    pub phase: Option<Phase>,
     /// Only this severity.
-    #[arg(long)]
-    pub severity: Option<String>,
+    #[arg(long, value_parser = domain::<Severity>)]
+    pub severity: Option<Severity>,
     /// Only this derived priority: P1 … P4.
-    #[arg(long)]
-    pub priority: Option<String>,
+    #[arg(long, value_parser = domain::<Priority>)]
+    pub priority: Option<Priority>,
     /// Only this category.
-    #[arg(long)]
-    pub category: Option<String>,
+    #[arg(long, value_parser = domain::<Category>)]
+    pub category: Option<Category>,
     /// Only incidents impacting this service.
     #[arg(long)]
     pub service: Option<String>,
@@ -264,11 +267,11 @@ pub struct ListArgs {
     pub q: Option<String>,
     /// Created at or after: a date, 2026-12-05 09:30, RFC 3339 or now-24h (without an offset in
     /// VIGIL_TIMEZONE, else UTC).
-    #[arg(long)]
-    pub created_from: Option<String>,
+    #[arg(long, value_parser = time_arg)]
+    pub created_from: Option<TimeText>,
     /// Created before (written as --created-from).
-    #[arg(long)]
-    pub created_to: Option<String>,
+    #[arg(long, value_parser = time_arg)]
+    pub created_to: Option<TimeText>,
     /// How many to show (1–500; --offset pages on).
     #[arg(long, default_value_t = 50, value_parser = limit::<500>)]
     pub limit: u32,
@@ -291,8 +294,8 @@ pub struct UpdateArgs {
     #[arg(long)]
     pub summary: Option<String>,
     /// New category (an empty value, `--category ''`, clears it).
-    #[arg(long)]
-    pub category: Option<String>,
+    #[arg(long, value_parser = category_or_empty)]
+    pub category: Option<NewCategory>,
     /// Replace the impacted services (repeatable; an empty value, `--service ''`, clears them).
     #[arg(long = "service")]
     pub services: Option<Vec<String>>,
@@ -308,12 +311,12 @@ pub struct UpdateArgs {
     /// Whether a customer-facing service is impacted (true/false).
     #[arg(long)]
     pub customer_facing: Option<bool>,
-    /// TLP marking.
-    #[arg(long)]
-    pub tlp: Option<String>,
-    /// PAP marking.
-    #[arg(long)]
-    pub pap: Option<String>,
+    /// TLP marking: clear, green, amber, amber_strict, red.
+    #[arg(long, value_parser = domain::<Tlp>)]
+    pub tlp: Option<Tlp>,
+    /// PAP marking: clear, green, amber, red.
+    #[arg(long, value_parser = domain::<Pap>)]
+    pub pap: Option<Pap>,
     /// Replace the ATT&CK techniques (repeatable; an empty value, `--attack ''`, clears them).
     #[arg(long = "attack")]
     pub attack: Option<Vec<String>>,
@@ -345,7 +348,8 @@ pub struct PhaseArgs {
     /// Incident key (INC-42) or id.
     pub key: String,
     /// Target phase: detection, analysis, containment, eradication, recovery, post_incident, closed.
-    pub phase: String,
+    #[arg(value_parser = domain::<Phase>)]
+    pub phase: Phase,
     /// Why the phase changes.
     #[arg(long)]
     pub reason: Option<String>,
@@ -392,9 +396,10 @@ pub enum IndicatorCommand {
     Search {
         /// The value (normalised for every kind it is valid for).
         value: String,
-        /// Restrict to one kind.
-        #[arg(long)]
-        kind: Option<String>,
+        /// Restrict to one kind: ip, network, domain, url, md5, sha1, sha256, email,
+        /// user_account, host, process, file_path, other.
+        #[arg(long, value_parser = domain::<IndicatorKind>)]
+        kind: Option<IndicatorKind>,
     },
 }
 
@@ -408,8 +413,8 @@ pub enum LogCommand {
         /// What was done.
         text: String,
         /// Kind: note, investigation, containment, eradication, recovery, communication, other.
-        #[arg(long, default_value = "note")]
-        kind: String,
+        #[arg(long, default_value = "note", value_parser = domain::<ActionKind>)]
+        kind: ActionKind,
     },
     /// List the action log, oldest first.
     List {
@@ -485,6 +490,7 @@ pub enum EvidenceCommand {
 use anyhow::Context;
 use vigil_api::types::*;
 use vigil_client::Client;
+use vigil_events::time::LocalZone;
 
 use crate::output::{Cell, Lines, explain, one_line, outln, plural, print_json, table};
 
@@ -527,38 +533,35 @@ pub(crate) fn limit_or_none<const MAX: u32>(text: &str) -> Result<u32, String> {
     }
 }
 
-/// Parses a domain value with `vigil-core`'s own parser, so a typo is reported before any
-/// request with the list of accepted values.
-pub(crate) fn parse<T>(what: &str, value: &str) -> anyhow::Result<T>
+/// A clap value parser for a value with rules of its own (a severity, a phase, a TLP): read
+/// with `vigil-core`'s parser, so a typo ends the run with exit status 2 before any request,
+/// clap's message naming the flag and vigil-core's the accepted values.
+pub(crate) fn domain<T>(text: &str) -> Result<T, String>
 where
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
+    T: std::str::FromStr<Err = vigil_core::DomainError>,
 {
-    value.parse().map_err(|err: T::Err| {
-        let message = err.to_string();
-        // vigil-core's errors already name the field and the value; say it once.
-        if message.contains(&format!("{value:?}")) {
-            anyhow::anyhow!(message)
-        } else {
-            anyhow::anyhow!("invalid {what} {value:?}: {message}")
-        }
+    text.parse().map_err(|err| match err {
+        // Clap names the flag; the field's name in the message would say it twice.
+        vigil_core::DomainError::InvalidField { reason, .. } => reason,
+        other => other.to_string(),
     })
 }
 
-pub(crate) fn parse_opt<T>(what: &str, value: Option<&str>) -> anyhow::Result<Option<T>>
-where
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
-{
-    value.map(|v| parse(what, v)).transpose()
+/// `--category` of `incident update`: a category, or none (`--category ''`) to clear it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewCategory(Option<Category>);
+
+fn category_or_empty(text: &str) -> Result<NewCategory, String> {
+    if text.trim().is_empty() {
+        return Ok(NewCategory(None));
+    }
+    domain(text).map(|c| NewCategory(Some(c)))
 }
 
 /// `KIND:VALUE` → an indicator request (the server validates and normalises the value).
-fn indicator_arg(raw: &str) -> anyhow::Result<NewIndicator> {
-    let (kind, value) = raw.split_once(':').with_context(|| {
-        format!(
-            "--indicator {raw:?} must be KIND:VALUE, e.g. ip:203.0.113.7 or domain:evil.example"
-        )
+fn indicator_arg(raw: &str) -> Result<NewIndicator, String> {
+    let (kind, value) = raw.split_once(':').ok_or_else(|| {
+        "not KIND:VALUE; write it as ip:203.0.113.7 or domain:evil.example".to_owned()
     })?;
     Ok(NewIndicator {
         kind: kind.to_owned(),
@@ -589,20 +592,56 @@ fn next_steps(steps: &[String]) -> Vec<NewNextStep> {
 }
 
 /// A time argument, read as `vigil search --from` reads one: a date (its midnight), a date and
-/// time (`2026-12-05 09:30`), RFC 3339, or a time relative to now (`now-24h`, `now+2h`). A time
-/// written without an offset is a wall-clock time in `VIGIL_TIMEZONE` (UTC when unset), the
-/// zone the tables show.
-pub(crate) fn parse_time(what: &str, value: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
-    time_in(value, crate::output::display_zone(), chrono::Utc::now()).ok_or_else(|| {
-        anyhow::anyhow!(
-            "{what} {value:?} is not a time; write a date (2026-12-05), a date and time (2026-12-05 09:30, in VIGIL_TIMEZONE when set, else UTC), RFC 3339 (2026-12-05T09:30:00Z) or a time relative to now (now-24h)"
-        )
-    })
+/// time (`2026-12-05 09:30`), RFC 3339, or a time relative to now (`now-24h`, `now+2h`). Its
+/// form is checked as the arguments are parsed (a typo is an argument error, exit status 2);
+/// it is read when the command runs ([`TimeText::read`]), as a wall-clock time in
+/// `VIGIL_TIMEZONE` (UTC when unset), the zone the tables show, when written without an offset
+/// (and refused when `VIGIL_TIMEZONE` names no zone).
+#[derive(Debug, Clone)]
+pub struct TimeText(String);
+
+/// What a time argument that does not read says after clap's `invalid value … for --flag`.
+const NOT_A_TIME: &str = "not a time; write a date (2026-12-05), a date and time (2026-12-05 09:30, in VIGIL_TIMEZONE when set, else UTC), RFC 3339 (2026-12-05T09:30:00Z) or a time relative to now (now-24h)";
+
+pub(crate) fn time_arg(text: &str) -> Result<TimeText, String> {
+    match time_in(text, &LocalZone::UTC, chrono::Utc::now()) {
+        Some(_) => Ok(TimeText(text.to_owned())),
+        None => Err(NOT_A_TIME.to_owned()),
+    }
+}
+
+impl TimeText {
+    /// The time this is, a time without an offset read in `VIGIL_TIMEZONE`; `flag` names the
+    /// argument in an error.
+    pub(crate) fn read(&self, flag: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+        let text = self.0.trim();
+        let zone = if text.starts_with("now") || vigil_events::time::has_offset(text) {
+            &LocalZone::UTC
+        } else {
+            crate::output::input_zone(flag, text)?
+        };
+        time_in(text, zone, chrono::Utc::now()).ok_or_else(|| {
+            crate::output::UsageError(format!("{flag} {:?} is {NOT_A_TIME}", self.0)).into()
+        })
+    }
+}
+
+/// The time of `incident timestamp`: a time, or `none` to clear the timestamp.
+#[derive(Debug, Clone)]
+pub struct Correction(Option<TimeText>);
+
+fn correction(text: &str) -> Result<Correction, String> {
+    if text.trim().eq_ignore_ascii_case("none") {
+        return Ok(Correction(None));
+    }
+    time_arg(text)
+        .map(|t| Correction(Some(t)))
+        .map_err(|e| format!("{e}; or `none` to clear it"))
 }
 
 fn time_in(
     value: &str,
-    zone: &vigil_events::time::LocalZone,
+    zone: &LocalZone,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<chrono::DateTime<chrono::Utc>> {
     let text = value.trim();
@@ -613,11 +652,11 @@ fn time_in(
         .and_then(chrono::DateTime::from_timestamp_millis)
 }
 
-fn parse_time_opt(
-    what: &str,
-    value: Option<&str>,
+fn read_opt(
+    flag: &str,
+    value: Option<&TimeText>,
 ) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
-    value.map(|v| parse_time(what, v)).transpose()
+    value.map(|v| v.read(flag)).transpose()
 }
 
 async fn dispatch(command: Command) -> anyhow::Result<()> {
@@ -627,21 +666,17 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             let req = NewIncident {
                 title: a.title,
                 summary: a.summary,
-                severity: parse("severity", &a.severity)?,
+                severity: a.severity,
                 severity_reason: a.severity_reason,
-                category: parse_opt("category", a.category.as_deref())?,
-                tlp: parse_opt("TLP", a.tlp.as_deref())?,
-                pap: parse_opt("PAP", a.pap.as_deref())?,
+                category: a.category,
+                tlp: a.tlp,
+                pap: a.pap,
                 techniques: a.attack,
-                indicators: a
-                    .indicators
-                    .iter()
-                    .map(|i| indicator_arg(i))
-                    .collect::<anyhow::Result<_>>()?,
+                indicators: a.indicators,
                 services: a.services,
                 tenants: a.tenants,
                 customer_facing: a.customer_facing,
-                first_activity: parse_time_opt("--first-activity", a.first_activity.as_deref())?,
+                first_activity: read_opt("--first-activity", a.first_activity.as_ref())?,
                 detected: None,
                 acknowledged: None,
                 data_impact: None,
@@ -652,23 +687,23 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         }
         Command::List(a) => {
             let c = client(&a.conn)?;
-            let created_from = parse_time_opt("--created-from", a.created_from.as_deref())?;
-            let created_to = parse_time_opt("--created-to", a.created_to.as_deref())?;
+            let created_from = read_opt("--created-from", a.created_from.as_ref())?;
+            let created_to = read_opt("--created-to", a.created_to.as_ref())?;
             if let (Some(from), Some(to)) = (created_from, created_to)
                 && from >= to
             {
                 return Err(crate::output::UsageError(format!(
                     "--created-from {} is not before --created-to {}: no incident can be listed; give a --created-from earlier than --created-to (swapped?)",
-                    a.created_from.as_deref().unwrap_or_default(),
-                    a.created_to.as_deref().unwrap_or_default()
+                    a.created_from.as_ref().map_or("", |t| &t.0),
+                    a.created_to.as_ref().map_or("", |t| &t.0)
                 ))
                 .into());
             }
             let query = IncidentQuery {
-                phase: parse_opt("phase", a.phase.as_deref())?,
-                severity: parse_opt("severity", a.severity.as_deref())?,
-                priority: parse_opt("priority", a.priority.as_deref())?,
-                category: parse_opt("category", a.category.as_deref())?,
+                phase: a.phase,
+                severity: a.severity,
+                priority: a.priority,
+                category: a.category,
                 service: a.service,
                 tenant: a.tenant,
                 indicator: a.indicator,
@@ -754,12 +789,9 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             let req = IncidentPatch {
                 title: a.title,
                 summary: a.summary,
-                category: match a.category.as_deref().map(str::trim) {
-                    Some("") => Some(None),
-                    other => parse_opt("category", other)?.map(Some),
-                },
-                tlp: parse_opt("TLP", a.tlp.as_deref())?,
-                pap: parse_opt("PAP", a.pap.as_deref())?,
+                category: a.category.map(|c| c.0),
+                tlp: a.tlp,
+                pap: a.pap,
                 techniques: a.attack.as_deref().map(non_empty),
                 services: a.services.as_deref().map(non_empty),
                 tenants: a.tenants.as_deref().map(non_empty),
@@ -780,10 +812,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             severity,
             reason,
         } => {
-            let req = ChangeSeverity {
-                severity: parse("severity", &severity)?,
-                reason,
-            };
+            let req = ChangeSeverity { severity, reason };
             let inc = client(&conn)?
                 .change_severity(&key, &req)
                 .await
@@ -792,7 +821,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         }
         Command::Phase(a) => {
             let req = ChangePhase {
-                phase: parse("phase", &a.phase)?,
+                phase: a.phase,
                 reason: a.reason,
                 root_cause: a.root_cause,
             };
@@ -809,14 +838,9 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             at,
             reason,
         } => {
-            let at = if at.eq_ignore_ascii_case("none") {
-                None
-            } else {
-                Some(parse_time("time", &at)?)
-            };
             let req = CorrectTimestamp {
-                kind: parse("timestamp", &which)?,
-                at,
+                kind: which,
+                at: read_opt("the time", at.0.as_ref())?,
                 reason,
             };
             let inc = client(&conn)?
@@ -864,7 +888,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             LogCommand::Add { key, text, kind } => {
                 let req = AddAction {
                     text,
-                    kind: Some(parse("action kind", &kind)?),
+                    kind: Some(kind),
                 };
                 let entry = client(&conn)?
                     .add_action(&key, &req)
@@ -910,7 +934,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 .pivot_incident(&key, &req)
                 .await
                 .map_err(explain)?;
-            show_pivot(&conn, &p, &window.timezone)
+            show_pivot(&conn, &p, window.zone())
         }
     }
 }
@@ -1045,10 +1069,7 @@ async fn indicator(conn: &Conn, command: IndicatorCommand) -> anyhow::Result<()>
             outln!("{}", indicator_table(&inc.indicators));
         }
         IndicatorCommand::Search { value, kind } => {
-            let query = IndicatorQuery {
-                value,
-                kind: parse_opt("indicator kind", kind.as_deref())?,
-            };
+            let query = IndicatorQuery { value, kind };
             let hits = c.search_indicators(&query).await.map_err(explain)?;
             if conn.json {
                 return print_json(&hits);

@@ -4,7 +4,7 @@
 
 use vigil_api::org::{CoverageQuery, OnCallQuery};
 
-use crate::incident::{Conn, client};
+use crate::incident::{Conn, TimeText, client};
 use crate::output::{explain, outln, print_json, table, time_column};
 
 const WHO_HELP: &str = "\
@@ -35,8 +35,8 @@ pub enum Command {
         service: Option<String>,
         /// When: a date, 2026-12-24 03:00, RFC 3339 or now-1h (without an offset in
         /// VIGIL_TIMEZONE, else UTC); default now.
-        #[arg(long)]
-        at: Option<String>,
+        #[arg(long, value_parser = crate::incident::time_arg)]
+        at: Option<TimeText>,
         #[command(flatten)]
         conn: Conn,
     },
@@ -48,11 +48,11 @@ pub enum Command {
         #[arg(long)]
         team: Option<String>,
         /// Days to check from --from (1–731).
-        #[arg(long, default_value_t = 30)]
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=731))]
         days: u32,
         /// Start of the window, written as --at of `vigil oncall who` (default now).
-        #[arg(long)]
-        from: Option<String>,
+        #[arg(long, value_parser = crate::incident::time_arg)]
+        from: Option<TimeText>,
         #[command(flatten)]
         conn: Conn,
     },
@@ -180,11 +180,11 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-/// A time argument read as every other (`crate::incident::parse_time`), sent in UTC.
-fn sent_time(flag: &str, value: Option<String>) -> anyhow::Result<Option<String>> {
+/// A time argument read as every other ([`TimeText::read`]), sent in UTC.
+fn sent_time(flag: &str, value: Option<TimeText>) -> anyhow::Result<Option<String>> {
     value
         .map(|v| {
-            crate::incident::parse_time(flag, &v)
+            v.read(flag)
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
         })
         .transpose()

@@ -18,6 +18,7 @@ use comfy_table::{ContentArrangement, Table as ComfyTable};
 use serde::Serialize;
 use vigil_api::error::ErrorCode;
 use vigil_client::ClientError;
+use vigil_events::time::LocalZone;
 
 /// `println!` for a command's human output: when stdout is closed (`vigil … | head`) the
 /// command ends quietly, where `println!` would panic with "failed printing to stdout: Broken
@@ -127,19 +128,43 @@ fn escape(value: &str, keep_lines: bool) -> Cow<'_, str> {
     out.into()
 }
 
-/// The zone the tables of the commands without `--timezone` (incidents, alerts, rules, storage)
-/// show times in: `VIGIL_TIMEZONE` when set, as the log commands read it, else UTC. Read once; a
-/// zone that is no zone is said once and UTC is used.
-pub fn display_zone() -> &'static vigil_events::time::LocalZone {
-    use vigil_events::time::LocalZone;
-    static ZONE: std::sync::OnceLock<LocalZone> = std::sync::OnceLock::new();
+/// `VIGIL_TIMEZONE`, read once: `None` when unset or blank, an error when it names no zone.
+fn env_zone() -> &'static Result<Option<LocalZone>, vigil_events::time::ZoneError> {
+    static ZONE: std::sync::OnceLock<Result<Option<LocalZone>, vigil_events::time::ZoneError>> =
+        std::sync::OnceLock::new();
     ZONE.get_or_init(|| match std::env::var("VIGIL_TIMEZONE") {
-        Ok(name) if !name.trim().is_empty() => name.parse().unwrap_or_else(|e| {
-            eprintln!("warning: VIGIL_TIMEZONE: {e}; times are shown in UTC");
-            LocalZone::UTC
-        }),
-        _ => LocalZone::UTC,
+        Ok(name) if !name.trim().is_empty() => name.parse().map(Some),
+        _ => Ok(None),
     })
+}
+
+/// The zone tables show times in when no `--timezone` is given: `VIGIL_TIMEZONE` when set,
+/// else UTC. Only shown times depend on it, so a zone that is no zone is said once, as a
+/// warning, and UTC is used; a time the user writes is never read this way ([`input_zone`]).
+pub fn display_zone() -> &'static LocalZone {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    match env_zone() {
+        Ok(Some(zone)) => zone,
+        Ok(None) => &LocalZone::UTC,
+        Err(e) => {
+            WARNED.call_once(|| eprintln!("warning: VIGIL_TIMEZONE: {e}; times are shown in UTC"));
+            &LocalZone::UTC
+        }
+    }
+}
+
+/// The zone a time the user wrote without an offset (`flag`'s `value`) is read in when no
+/// `--timezone` is given: `VIGIL_TIMEZONE` when set, else UTC. A `VIGIL_TIMEZONE` that names no
+/// zone is refused (exit status 2): read in UTC instead, the time would be stored or searched
+/// hours off, and nothing would say so but a warning.
+pub fn input_zone(flag: &str, value: &str) -> Result<&'static LocalZone, UsageError> {
+    match env_zone() {
+        Ok(Some(zone)) => Ok(zone),
+        Ok(None) => Ok(&LocalZone::UTC),
+        Err(e) => Err(UsageError(format!(
+            "VIGIL_TIMEZONE: {e} (`timedatectl list-timezones` lists the IANA names); {flag} {value:?} has no UTC offset and is read in that zone: fix or unset VIGIL_TIMEZONE, or write the time with its offset (2026-01-31T09:00:00+01:00)"
+        ))),
+    }
 }
 
 /// A stored time as those tables show it: in [`display_zone`], in chrono's `format`.

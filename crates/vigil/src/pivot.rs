@@ -64,7 +64,7 @@ async fn pivot(args: Args) -> anyhow::Result<()> {
     if args.conn.json {
         return print_json(&p);
     }
-    show(&p, &args.window.timezone);
+    show(&p, args.window.zone());
     Ok(())
 }
 

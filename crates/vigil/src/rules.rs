@@ -79,10 +79,10 @@ pub struct PreviewArgs {
     #[command(flatten)]
     window: crate::search::Window,
     /// Matches to show, newest first (1 to 1000); all are counted.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = crate::incident::limit::<1000>)]
     limit: u32,
     /// Most events to read, newest first (1 to 10,000,000).
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     max_events: u64,
 }
 
@@ -153,7 +153,7 @@ fn preview(args: PreviewArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if !found.matches.is_empty() {
-        let zone = &args.window.timezone;
+        let zone = args.window.zone();
         let header = crate::search::time_header(zone);
         let mut t = table([header.as_str(), "LEVEL", "RULE", "SERVICE", "HOST", "EVENT"]);
         for m in &found.matches {
@@ -203,8 +203,8 @@ fn preview(args: PreviewArgs) -> anyhow::Result<ExitCode> {
             "the correlations counted the matched events from {} on only (more than a preview holds); narrow --since or --query for the rest",
             format!(
                 "{} {}",
-                crate::search::wall_clock(from, &args.window.timezone, "%Y-%m-%d %H:%M:%S"),
-                args.window.timezone
+                crate::search::wall_clock(from, args.window.zone(), "%Y-%m-%d %H:%M:%S"),
+                args.window.zone()
             )
         );
     }

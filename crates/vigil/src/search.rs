@@ -6,7 +6,6 @@
 use crate::output::errln;
 use std::io::Write;
 
-use anyhow::bail;
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::Value;
 use vigil_api::events::{AggregationResult, EventRecord, SearchQuery};
@@ -43,38 +42,68 @@ Needs a token of role viewer or above (--token or VIGIL_TOKEN).";
 #[derive(Debug, Clone, clap::Args)]
 pub struct Window {
     /// Only events from this far back: a duration such as 15m, 24h or 7d.
-    #[arg(long, conflicts_with = "from")]
+    #[arg(long, conflicts_with = "from", value_parser = since_arg)]
     pub since: Option<String>,
-    /// Only events at or after this time: RFC 3339, a date (2026-01-31) or now-24h.
-    #[arg(long)]
+    /// Only events at or after this time: RFC 3339, a date (2026-01-31), a date and time
+    /// (2026-01-31 09:00, in --timezone) or now-24h.
+    #[arg(long, value_parser = window_time)]
     pub from: Option<String>,
     /// Only events before this time (same forms as --from).
-    #[arg(long)]
+    #[arg(long, value_parser = window_time)]
     pub to: Option<String>,
     /// The responder's zone: a --from or --to written without a UTC offset (2026-01-31 09:00)
     /// is read there, and the tables show times there (--json keeps UTC). An IANA name such as
     /// Europe/Berlin, `local` for this machine's, or an offset such as +01:00; the offset of
-    /// each date applies (summer time included).
-    #[arg(
-        long,
-        value_name = "ZONE",
-        default_value = "UTC",
-        allow_hyphen_values = true,
-        env = "VIGIL_TIMEZONE"
-    )]
-    pub timezone: LocalZone,
+    /// each date applies (summer time included). [default: VIGIL_TIMEZONE, else UTC]
+    // VIGIL_TIMEZONE is read by the command, not by clap: clap would report a bad one as a bad
+    // --timezone, a flag the user never gave, and refuse it even where only shown times use it.
+    #[arg(long, value_name = "ZONE", allow_hyphen_values = true)]
+    pub timezone: Option<LocalZone>,
+}
+
+/// `--since`: a duration (`24h`, as [`duration`] reads it), trimmed.
+fn since_arg(text: &str) -> Result<String, String> {
+    duration(text).map(str::to_owned).ok_or_else(|| {
+        "not a duration; write a number and a unit: 30s, 15m, 24h, 7d or 2w (or use --from with a time)"
+            .to_owned()
+    })
+}
+
+/// `--from`/`--to`: a time the server reads (RFC 3339, a date, `now-24h`, a bare duration
+/// `24h` back from now) or a date and time without an offset (`2026-01-31 09:00`), which
+/// [`Window::bounds`] reads in --timezone. Checked as the arguments are parsed, so a typo is an
+/// argument error naming the flag (exit status 2), not the server's refusal naming its field.
+fn window_time(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    let reads = vigil_query::parse_time(t).is_some()
+        || (t.starts_with(|c: char| c.is_ascii_digit())
+            && vigil_query::parse_time(&format!("now-{t}")).is_some())
+        || vigil_events::time::parse_timestamp(t).is_some();
+    if reads {
+        Ok(text.to_owned())
+    } else {
+        Err("not a time; write a date (2026-01-31), a date and time (2026-01-31 09:00, in --timezone), RFC 3339 (2026-01-31T09:00:00Z), now-24h or 24h".to_owned())
+    }
 }
 
 impl Window {
-    /// The `from` and `to` to send; a malformed --since is refused here, the rest by the
-    /// server (its message names the field). --since is sent as the time it reaches back to,
-    /// read once: a command that follows pages (`--all`) asks every page for the same window,
-    /// where a duration would be read by the server again at each page and move with the clock.
+    /// The zone the tables show times in: --timezone, else `VIGIL_TIMEZONE` (one that names no
+    /// zone is warned about and UTC used), else UTC.
+    pub fn zone(&self) -> &LocalZone {
+        self.timezone
+            .as_ref()
+            .unwrap_or_else(|| crate::output::display_zone())
+    }
+
+    /// The `from` and `to` to send, their forms checked by clap; a time without an offset with
+    /// no --timezone and a `VIGIL_TIMEZONE` that names no zone is refused (exit status 2). --since is sent as the time it
+    /// reaches back to, read once: a command that follows pages (`--all`) asks every page for
+    /// the same window, where a duration would be read by the server again at each page and
+    /// move with the clock.
     pub fn bounds(&self) -> anyhow::Result<(Option<String>, Option<String>)> {
         let (from, to) = self.written_bounds()?;
         // A window that holds no time is the arguments' mistake, refused as `vigil hunt`
-        // refuses it (exit status 2) before the server is asked; what does not read as a time
-        // is left to the server, whose refusal names the field.
+        // refuses it (exit status 2) before the server is asked.
         let now = chrono::Utc::now();
         let instant = |text: &str| {
             let t = text.trim();
@@ -100,30 +129,40 @@ impl Window {
 
     /// [`Window::bounds`] before the window is checked.
     fn written_bounds(&self) -> anyhow::Result<(Option<String>, Option<String>)> {
+        let to = self
+            .to
+            .as_deref()
+            .map(|t| self.in_zone("--to", t))
+            .transpose()?;
         if let Some(since) = &self.since {
-            let Some(s) = duration(since) else {
-                bail!(
-                    "--since {since:?} is not a duration; write a number and a unit: 30s, 15m, 24h, 7d or 2w (or use --from with a time)"
-                );
-            };
-            let from = back_from_now(s).unwrap_or_else(|| s.to_owned());
-            return Ok((Some(from), self.to.as_deref().map(|t| self.in_zone(t))));
+            let from = back_from_now(since).unwrap_or_else(|| since.clone());
+            return Ok((Some(from), to));
         }
-        let zoned = |t: &Option<String>| t.as_deref().map(|t| self.in_zone(t));
-        Ok((zoned(&self.from), zoned(&self.to)))
+        let from = self
+            .from
+            .as_deref()
+            .map(|t| self.in_zone("--from", t))
+            .transpose()?;
+        Ok((from, to))
     }
 
-    /// A --from or --to as the server is to read it: a time without an offset taken in
-    /// --timezone and sent in UTC; anything else (UTC, `now-24h`, what does not read as a time,
-    /// which the server refuses naming the field) as written.
-    fn in_zone(&self, text: &str) -> String {
-        if self.timezone.is_utc() || text.trim_start().starts_with("now") {
-            return text.to_owned();
+    /// A --from or --to (`flag`) as the server is to read it: a date or a date and time sent in
+    /// UTC, one without an offset taken in --timezone, else `VIGIL_TIMEZONE` (the server reads
+    /// only `T` between date and time); `now-24h` and a bare duration as written.
+    fn in_zone(&self, flag: &str, text: &str) -> Result<String, crate::output::UsageError> {
+        let t = text.trim();
+        if t.starts_with("now") || vigil_events::time::parse_timestamp(t).is_none() {
+            return Ok(text.to_owned());
         }
-        match vigil_events::time::parse_timestamp_in(text, &self.timezone) {
+        let zone = match &self.timezone {
+            Some(zone) => zone,
+            None if vigil_events::time::has_offset(t) => &LocalZone::UTC,
+            None => crate::output::input_zone(flag, t)?,
+        };
+        Ok(match vigil_events::time::parse_timestamp_in(t, zone) {
             Some(ms) => vigil_events::time::format_timestamp(ms),
             None => text.to_owned(),
-        }
+        })
     }
 }
 
@@ -314,7 +353,36 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
+/// Refuses --raw and --fields with a query that ends in an aggregation, which gives counts and
+/// no events: the options conflict, an argument error (exit status 2) said before any request.
+/// A query that does not parse is left to the server, whose refusal says where.
+fn check_aggregation_options(args: &Args) -> anyhow::Result<()> {
+    let Ok(query) = vigil_query::parse(&args.query) else {
+        return Ok(());
+    };
+    if query.pipe.is_none() {
+        return Ok(());
+    }
+    for (flag, does, given) in [
+        ("--raw", "prints events", args.raw),
+        (
+            "--fields",
+            "picks the columns of events",
+            !args.fields.is_empty(),
+        ),
+    ] {
+        if given {
+            return Err(crate::output::UsageError(format!(
+                "{flag} {does}, and an aggregation (`| count by`, `| top`) has none; leave out {flag} or the aggregation"
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
 async fn search(args: Args) -> anyhow::Result<()> {
+    check_aggregation_options(&args)?;
     let c = client(&args.conn)?;
     let (from, to) = args.window.bounds()?;
     let mut query = SearchQuery {
@@ -345,20 +413,6 @@ async fn search(args: Args) -> anyhow::Result<()> {
             print_warnings(&page.warnings, page.not_yet_searchable);
         }
         if let Some(agg) = &page.aggregation {
-            for (flag, does, given) in [
-                ("--raw", "prints events", args.raw),
-                (
-                    "--fields",
-                    "picks the columns of events",
-                    !args.fields.is_empty(),
-                ),
-            ] {
-                if given {
-                    bail!(
-                        "{flag} {does}, and an aggregation (`| count by`, `| top`) has none; leave out {flag} or the aggregation"
-                    );
-                }
-            }
             return print_aggregation(&args.conn, args.csv, page.total, agg);
         }
         shown += page.events.len() as u64;
@@ -407,7 +461,7 @@ async fn search(args: Args) -> anyhow::Result<()> {
         write_or_closed(out.flush())?;
         return Ok(());
     }
-    let zone = &args.window.timezone;
+    let zone = args.window.zone();
     let t = match &columns {
         Columns::Summary => events_table(&events, zone),
         Columns::Fields(fields) => {
@@ -778,7 +832,7 @@ mod tests {
             since: since.map(str::to_owned),
             from: from.map(str::to_owned),
             to: to.map(str::to_owned),
-            timezone: vigil_events::time::LocalZone::UTC,
+            timezone: Some(vigil_events::time::LocalZone::UTC),
         };
         for window in [
             w(None, Some("2025-01-01"), Some("2024-01-01")),
@@ -799,12 +853,24 @@ mod tests {
                 .is_ok()
         );
         assert!(w(Some("2h"), None, Some("now-1h")).bounds().is_ok());
-        // What does not read as a time is left to the server, which names the field.
-        assert!(
-            w(None, Some("yesterday"), Some("2024-01-01"))
-                .bounds()
-                .is_ok()
-        );
+    }
+
+    #[test]
+    fn from_and_to_take_what_the_server_or_the_zone_reads() {
+        for time in [
+            "2026-01-31",
+            "2026-01-31 09:00",
+            "2026-01-31T09:00:00+01:00",
+            "2026-01-31T09:00",
+            "now-24h",
+            "now",
+            "24h",
+        ] {
+            assert!(window_time(time).is_ok(), "{time}");
+        }
+        for time in ["yesterday", "bogus", "2026-13-01", "-5h", "24x", ""] {
+            assert!(window_time(time).is_err(), "{time}");
+        }
     }
 
     #[test]
@@ -813,7 +879,7 @@ mod tests {
             since: Some(s.to_owned()),
             from: None,
             to: None,
-            timezone: vigil_events::time::LocalZone::UTC,
+            timezone: Some(vigil_events::time::LocalZone::UTC),
         };
         // Sent as the time it reaches back to, the same for every page.
         let from = w("24h").bounds().unwrap().0.unwrap();
@@ -822,9 +888,10 @@ mod tests {
         assert!((from - expected).num_seconds().abs() <= 5, "{from}");
         // Further back than 1970: left for the server, which reads it as all time.
         assert_eq!(w("99999w").bounds().unwrap().0.as_deref(), Some("99999w"));
-        assert!(w("yesterday").bounds().is_err());
-        assert!(w("h").bounds().is_err());
-        assert!(w("10y").bounds().is_err());
+        assert_eq!(since_arg(" 7d ").as_deref(), Ok("7d"));
+        for refused in ["yesterday", "h", "10y", "now-1h", ""] {
+            assert!(since_arg(refused).is_err(), "{refused}");
+        }
     }
 
     #[test]
@@ -834,7 +901,7 @@ mod tests {
                 since: None,
                 from: Some(from.to_owned()),
                 to: Some(to.to_owned()),
-                timezone: zone.parse().unwrap(),
+                timezone: Some(zone.parse().unwrap()),
             }
             .bounds()
             .unwrap()
@@ -847,8 +914,8 @@ mod tests {
                 Some("2026-07-10T09:00:00.000Z".to_owned())
             )
         );
-        // A time with its offset keeps it; `now-…` and what the server is left to refuse go
-        // as written, and so does everything in UTC.
+        // A time with its offset keeps it; `now-…` and a bare duration go as written. In UTC
+        // a date and time is sent with the `T` the server reads.
         assert_eq!(
             window("+05:00", "2026-01-10T11:00:00+01:00", "now-1h"),
             (
@@ -856,13 +923,13 @@ mod tests {
                 Some("now-1h".to_owned())
             )
         );
+        assert_eq!(window("+05:00", "48h", "24h").0.as_deref(), Some("48h"));
         assert_eq!(
-            window("+05:00", "yesterday", "x").0.as_deref(),
-            Some("yesterday")
-        );
-        assert_eq!(
-            window("UTC", "2026-01-10 11:00", "2026-01-11").0.as_deref(),
-            Some("2026-01-10 11:00")
+            window("UTC", "2026-01-10 11:00", "2026-01-11"),
+            (
+                Some("2026-01-10T11:00:00.000Z".to_owned()),
+                Some("2026-01-11T00:00:00.000Z".to_owned())
+            )
         );
     }
 }

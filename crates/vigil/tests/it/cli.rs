@@ -1019,10 +1019,12 @@ fn incident_list_reads_times_as_search_does() {
     assert_eq!(count(&["--created-to", "2026-01-01"]), 0);
     assert_eq!(count(&["--created-from", "now+1h"]), 0);
     let refused = server.cli(&token, &["incident", "list", "--created-from", "yesterday"]);
-    assert!(!refused.status.success());
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
-        stderr.contains("--created-from \"yesterday\" is not a time") && stderr.contains("now-24h"),
+        stderr.contains("'yesterday' for '--created-from")
+            && stderr.contains("not a time")
+            && stderr.contains("now-24h"),
         "{stderr}"
     );
     // A window that holds no time is an argument mistake (exit 2), as `vigil search` says.
@@ -1042,6 +1044,430 @@ fn incident_list_reads_times_as_search_does() {
         String::from_utf8_lossy(&swapped.stderr).contains("swapped?"),
         "{swapped:?}"
     );
+}
+
+/// Every value a command cannot take ends the run with exit status 2, as clap does for its own
+/// refusals, before any request: the message names the flag (or the argument) and what it
+/// takes, never only the API's field. Each case: the arguments, and what stderr must say.
+#[test]
+fn a_bad_argument_value_is_an_argument_error_naming_its_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(rules.join("whoami.yml"), crate::support::RULE_WHOAMI).unwrap();
+    let rules = rules.to_str().unwrap();
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start(&data);
+    ok(server.cli(
+        &token,
+        &["incident", "open", "--title", "t", "--summary", "s"],
+    ));
+    let remote: &[(&[&str], &[&str])] = &[
+        (
+            &["incident", "list", "--severity", "SEV9"],
+            &["'--severity <SEVERITY>'", "SEV1"],
+        ),
+        (
+            &["incident", "list", "--phase", "bogus"],
+            &["'--phase <PHASE>'", "post_incident"],
+        ),
+        (
+            &["incident", "list", "--priority", "P9"],
+            &["'--priority <PRIORITY>'", "P4"],
+        ),
+        (
+            &["incident", "list", "--category", "bogus"],
+            &["'--category <CATEGORY>'", "malware"],
+        ),
+        (
+            &["incident", "list", "--created-from", "bogus"],
+            &["'--created-from <CREATED_FROM>'", "now-24h"],
+        ),
+        (
+            &[
+                "incident",
+                "open",
+                "--title",
+                "t",
+                "--summary",
+                "s",
+                "--tlp",
+                "bogus",
+            ],
+            &["'--tlp <TLP>'", "amber_strict"],
+        ),
+        (
+            &[
+                "incident",
+                "open",
+                "--title",
+                "t",
+                "--summary",
+                "s",
+                "--severity",
+                "SEV0",
+            ],
+            &["'--severity <SEVERITY>'", "SEV4"],
+        ),
+        (
+            &[
+                "incident",
+                "open",
+                "--title",
+                "t",
+                "--summary",
+                "s",
+                "--indicator",
+                "bogus",
+            ],
+            &["'--indicator <KIND:VALUE>'", "ip:203.0.113.7"],
+        ),
+        (
+            &[
+                "incident",
+                "open",
+                "--title",
+                "t",
+                "--summary",
+                "s",
+                "--first-activity",
+                "bogus",
+            ],
+            &["'--first-activity <FIRST_ACTIVITY>'", "now-24h"],
+        ),
+        (
+            &["incident", "update", "INC-1", "--pap", "bogus"],
+            &["'--pap <PAP>'", "amber"],
+        ),
+        (
+            &["incident", "severity", "INC-1", "SEV9", "--reason", "r"],
+            &["'<SEVERITY>'", "SEV1"],
+        ),
+        (
+            &["incident", "phase", "INC-1", "bogus"],
+            &["'<PHASE>'", "containment"],
+        ),
+        (
+            &[
+                "incident",
+                "timestamp",
+                "INC-1",
+                "bogus",
+                "now",
+                "--reason",
+                "r",
+            ],
+            &["'<WHICH>'", "first_activity"],
+        ),
+        (
+            &[
+                "incident",
+                "timestamp",
+                "INC-1",
+                "first_activity",
+                "bogus",
+                "--reason",
+                "r",
+            ],
+            &["'<AT>'", "none"],
+        ),
+        (
+            &["incident", "log", "add", "INC-1", "text", "--kind", "bogus"],
+            &["'--kind <KIND>'", "containment"],
+        ),
+        (
+            &["incident", "indicator", "search", "x", "--kind", "bogus"],
+            &["'--kind <KIND>'", "sha256"],
+        ),
+        (
+            &["alerts", "list", "--status", "bogus"],
+            &["'--status <STATUS>'", "acknowledged"],
+        ),
+        (
+            &["alerts", "list", "--source", "bogus"],
+            &["'--source <SOURCE>'", "monitor"],
+        ),
+        (
+            &[
+                "alerts", "dismiss", "ALR-1", "--kind", "bogus", "--reason", "r",
+            ],
+            &["'--kind <KIND>'", "false_positive"],
+        ),
+        (
+            &["alerts", "declare", "ALR-1", "--category", "bogus"],
+            &["'--category <CATEGORY>'", "malware"],
+        ),
+        (
+            &["oncall", "who", "--team", "x", "--at", "bogus"],
+            &["'--at <AT>'", "now-24h"],
+        ),
+        (
+            &["oncall", "coverage", "--from", "bogus"],
+            &["'--from <FROM>'", "now-24h"],
+        ),
+        (
+            &["oncall", "coverage", "--days", "0"],
+            &["'--days <DAYS>'", "1..=731"],
+        ),
+        (
+            &["search", "*", "--since", "bogus"],
+            &["'--since <SINCE>'", "24h"],
+        ),
+        (
+            &["search", "*", "--from", "bogus"],
+            &["'--from <FROM>'", "now-24h"],
+        ),
+        (
+            &["search", "*", "--to", "2026-13-01"],
+            &["'--to <TO>'", "now-24h"],
+        ),
+        (
+            &["pivot", "203.0.113.7", "--since", "bogus"],
+            &["'--since <SINCE>'", "24h"],
+        ),
+        (
+            &["detections", "--from", "bogus"],
+            &["'--from <FROM>'", "now-24h"],
+        ),
+        (
+            &["incident", "pivot", "INC-1", "--since", "bogus"],
+            &["'--since <SINCE>'", "24h"],
+        ),
+        (
+            &["search", "x | count by host", "--raw"],
+            &["--raw", "leave out --raw or the aggregation"],
+        ),
+        (
+            &["search", "x | count by host", "--fields", "host"],
+            &["--fields", "leave out --fields"],
+        ),
+        (
+            &["rules", "preview", rules, "--limit", "0"],
+            &["'--limit <LIMIT>'", "from 1 to 1000"],
+        ),
+        (
+            &["rules", "preview", rules, "--max-events", "0"],
+            &["'--max-events <MAX_EVENTS>'", "10000000"],
+        ),
+        (
+            &["rules", "preview", rules, "--from", "bogus"],
+            &["'--from <FROM>'", "now-24h"],
+        ),
+    ];
+    let data_dir = data.to_str().unwrap();
+    let local: &[(&[&str], &[&str])] = &[
+        (
+            &[
+                "admin", "token", "--data", data_dir, "--role", "bogus", "--name", "n",
+            ],
+            &["'--role <ROLE>'", "responder"],
+        ),
+        (
+            &[
+                "admin",
+                "token",
+                "--data",
+                data_dir,
+                "--role",
+                "viewer",
+                "--name",
+                "n",
+                "--service",
+                "s",
+            ],
+            &["--service", "--role ingest"],
+        ),
+        (&["bench", "detect", "-r", rules], &["--events", "--evtx"]),
+    ];
+    let runs = remote
+        .iter()
+        .map(|(args, says)| (server.cli(&token, args), *args, *says))
+        .chain(local.iter().map(|(args, says)| (run(args), *args, *says)));
+    for (out, args, says) in runs {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        for needle in says {
+            assert!(
+                stderr.contains(needle),
+                "{args:?}: {needle} missing from {stderr}"
+            );
+        }
+        for field in [
+            "`limit`",
+            "`days`",
+            "`from`",
+            "`to`",
+            "`max_events`",
+            "(field `",
+        ] {
+            assert!(
+                !stderr.contains(field),
+                "{args:?} names an API field: {stderr}"
+            );
+        }
+    }
+    // None of them reached the server: the one incident is the one opened above.
+    let page: serde_json::Value =
+        serde_json::from_str(&ok(server.cli(&token, &["incident", "list", "--json"]))).unwrap();
+    assert_eq!(page["total"], 1, "{page}");
+}
+
+/// A `VIGIL_TIMEZONE` that names no zone is refused (exit 2, naming it) wherever a time the
+/// user wrote without an offset would be read in it — never read in UTC and stored hours off —
+/// and only warned about where it would show times; a --timezone given wins over it.
+#[test]
+fn a_bad_vigil_timezone_is_refused_where_it_would_read_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start(&data);
+    ok(server.cli(
+        &token,
+        &["incident", "open", "--title", "t", "--summary", "s"],
+    ));
+    let with_zone = |zone: &str, args: &[&str]| {
+        server
+            .command(&token, args)
+            .env("VIGIL_TIMEZONE", zone)
+            .output()
+            .unwrap()
+    };
+    let first_activity = || {
+        let shown = ok(server.cli(&token, &["incident", "show", "INC-1", "--json"]));
+        let inc: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        inc["timestamps"]["first_activity"].clone()
+    };
+    for args in [
+        &[
+            "incident",
+            "timestamp",
+            "INC-1",
+            "first_activity",
+            "2026-11-20 08:00",
+            "--reason",
+            "tz",
+            "--json",
+        ][..],
+        &["incident", "list", "--created-from", "2026-11-20 08:00"][..],
+        &[
+            "incident",
+            "open",
+            "--title",
+            "t",
+            "--summary",
+            "s",
+            "--first-activity",
+            "2026-11-20",
+        ][..],
+        &[
+            "oncall",
+            "who",
+            "--team",
+            "secops",
+            "--at",
+            "2026-11-20 08:00",
+        ][..],
+        &["oncall", "coverage", "--from", "2026-11-20"][..],
+        &["search", "*", "--from", "2026-11-20 08:00"][..],
+        &["pivot", "203.0.113.7", "--to", "2026-11-20 08:00"][..],
+        &["detections", "--from", "2026-11-20"][..],
+    ] {
+        let refused = with_zone("Europe/Berln", args);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}: {stderr}");
+        for needle in [
+            "VIGIL_TIMEZONE",
+            "\"Europe/Berln\"",
+            "Europe/Berlin",
+            "+01:00",
+        ] {
+            assert!(
+                stderr.contains(needle),
+                "{args:?}: {needle} missing from {stderr}"
+            );
+        }
+        assert!(!stderr.contains("--timezone <ZONE>"), "{args:?}: {stderr}");
+    }
+    assert!(
+        first_activity().is_null(),
+        "a refused correction was recorded"
+    );
+    let incidents = ok(server.cli(&token, &["incident", "list", "--json"]));
+    let incidents: serde_json::Value = serde_json::from_str(&incidents).unwrap();
+    assert_eq!(incidents["total"], 1, "a refused open was recorded");
+    // A time with its offset, or relative to now, needs no zone.
+    ok(with_zone(
+        "Europe/Berln",
+        &[
+            "incident",
+            "timestamp",
+            "INC-1",
+            "first_activity",
+            "2026-11-20T08:00:00+01:00",
+            "--reason",
+            "tz",
+            "--json",
+        ],
+    ));
+    assert_eq!(first_activity(), "2026-11-20T07:00:00Z");
+    ok(with_zone(
+        "Europe/Berln",
+        &["incident", "list", "--created-from", "now-1h", "--json"],
+    ));
+    // --timezone wins over the environment; a bad one is named as the flag.
+    ok(with_zone(
+        "Europe/Berln",
+        &[
+            "search",
+            "*",
+            "--from",
+            "2026-11-20 08:00",
+            "--timezone",
+            "Europe/Berlin",
+        ],
+    ));
+    let flag = with_zone("UTC", &["search", "*", "--timezone", "Europe/Berln"]);
+    assert_eq!(flag.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&flag.stderr).contains("'--timezone <ZONE>'"),
+        "{flag:?}"
+    );
+    // Where it only shows times: a warning, once, and the times in UTC.
+    for args in [
+        &["incident", "list"][..],
+        &["alerts", "list"][..],
+        &["incident", "show", "INC-1"][..],
+    ] {
+        let shown = with_zone("Europe/Berln", args);
+        let stderr = String::from_utf8_lossy(&shown.stderr);
+        assert!(shown.status.success(), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr
+                .matches("warning: VIGIL_TIMEZONE: unknown time zone \"Europe/Berln\"")
+                .count(),
+            1,
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains("times are shown in UTC"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // A zone that is one reads the wall-clock time there.
+    ok(with_zone(
+        "Europe/Berlin",
+        &[
+            "incident",
+            "timestamp",
+            "INC-1",
+            "first_activity",
+            "2026-11-20 08:00",
+            "--reason",
+            "tz",
+        ],
+    ));
+    assert_eq!(first_activity(), "2026-11-20T07:00:00Z");
 }
 
 /// `--limit 0` is refused (exit 2) by every listing command, not read as the server's default.
