@@ -77,8 +77,9 @@ as new.
 
 Exit status: 0 when every batch was answered, even if some events were rejected or some files
 or records could not be decoded (all are listed in the summary); 1 when nothing could be sent
-(no log file found, server unreachable) or the server refused a batch (bad token, body too
-large): sending stops there and the summary says how far it got. Log files holding no events
+(no log file found, server unreachable or silent for --timeout seconds through every attempt)
+or the server refused a batch (bad token, body too large): sending stops there and the summary
+says how far it got. Log files holding no events
 (an empty log) are not an error. With --strict, also 1 when any event
 was rejected or could not be decoded.
 
@@ -652,13 +653,19 @@ async fn send_batch(
     }
 }
 
-/// Whether sending a batch again may succeed where it failed.
+/// Whether sending a batch again may succeed where it failed. A server that did not answer
+/// in time may have stored the batch: it is sent again under the same key, which the server
+/// answers from its record (or as still storing, a conflict, sent again after a wait).
 fn may_pass(err: &ClientError) -> bool {
-    matches!(err, ClientError::Transport { .. })
-        || matches!(
-            err.code(),
-            Some(ErrorCode::Unavailable | ErrorCode::Conflict)
-        )
+    matches!(
+        err,
+        ClientError::Transport { .. }
+            | ClientError::ConnectTimedOut { .. }
+            | ClientError::TimedOut { .. }
+    ) || matches!(
+        err.code(),
+        Some(ErrorCode::Unavailable | ErrorCode::Conflict)
+    )
 }
 
 /// The message for a batch the server did not take, saying what is stored and what to do next:
@@ -695,6 +702,10 @@ fn refused(
     let what = match (stored, unconfirmed) {
         (0, 0) => "no events were stored".to_owned(),
         (n, 0) => format!("{} stored", plural(n, "event was", "events were")),
+        (0, k) => format!(
+            "no event was stored for certain; the batch in flight ({}) may have been stored, its answer lost",
+            plural(k, "event", "events")
+        ),
         (n, k) => format!(
             "at least {} stored; the batch in flight ({}) may have been stored too, its answer lost",
             plural(n, "event was", "events were"),

@@ -1121,3 +1121,92 @@ fn a_second_server_on_the_same_data_directory_is_refused_with_the_first_ones_pid
     let again = Server::start(&data);
     ok(again.cli(&token, &["incident", "list"]));
 }
+
+/// A loopback listener that accepts every connection, keeps it open and never answers; what
+/// each request's head said is kept, in order.
+fn silent_server() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let heads = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for socket in listener.incoming() {
+            let Ok(mut socket) = socket else { break };
+            socket
+                .set_read_timeout(Some(std::time::Duration::from_millis(500)))
+                .unwrap();
+            let mut head = vec![0u8; 64 * 1024];
+            let n = socket.read(&mut head).unwrap_or(0);
+            seen.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&head[..n]).into_owned());
+            held.push(socket);
+        }
+    });
+    (url, heads)
+}
+
+#[test]
+fn client_commands_give_up_on_a_server_that_never_answers() {
+    let (url, heads) = silent_server();
+    let out = run(&[
+        "incident",
+        "list",
+        "--server",
+        &url,
+        "--token",
+        "vgl_x",
+        "--timeout",
+        "1",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("did not answer in time (nothing came for 1 s)")
+            && stderr.contains("--timeout SECONDS or VIGIL_TIMEOUT"),
+        "{stderr}"
+    );
+
+    // `vigil ingest` sends the batch again under the same key (the server may have stored
+    // it), then stops saying that it may have been stored.
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("app.jsonl");
+    std::fs::write(&logs, "{\"a\":1}\n").unwrap();
+    heads.lock().unwrap().clear();
+    let out = crate::support::vigil()
+        .args(["ingest", logs.to_str().unwrap(), "--service", "w"])
+        .args(["--server", &url, "--token", "vgl_x"])
+        .env("VIGIL_TIMEOUT", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("did not answer in time (nothing came for 1 s)")
+            && stderr.contains("the batch in flight (1 event) may have been stored"),
+        "{stderr}"
+    );
+    let keys: Vec<String> = heads
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|head| {
+            head.lines()
+                .find_map(|l| l.strip_prefix("idempotency-key: "))
+                .map(str::to_owned)
+        })
+        .collect();
+    assert!(keys.len() > 1, "sent once only: {keys:?}");
+    assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
+
+    let out = crate::support::vigil()
+        .args(["incident", "list", "--server", &url, "--token", "vgl_x"])
+        .env("VIGIL_TIMEOUT", "0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("VIGIL_TIMEOUT=\"0\""), "{stderr}");
+}
