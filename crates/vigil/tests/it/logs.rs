@@ -389,10 +389,35 @@ fn ingest_then_search_pivot_stats_and_detections() {
     );
     assert!(alice.iter().all(|e| e["tenant"] == "contoso"));
     // --limit with more pages behind it, and the human table.
+    // The machine formats keep stdout for the data and say on stderr what --limit left out.
+    let total = 8 + records;
+    for format in ["--json", "--raw", "--csv"] {
+        let out = cli(&["search", "*", "--limit", "2", format]);
+        let said = stderr(&out);
+        let data = ok(out);
+        let header = usize::from(format == "--csv");
+        assert_eq!(data.lines().count(), 2 + header, "{format}: {data}");
+        assert!(
+            said.contains(&format!(
+                "note: 2 of {total} events given, newest first; --limit N or --all for more"
+            )),
+            "{format}: {said}"
+        );
+    }
     let limited = json_lines(cli(&["search", "*", "--limit", "2", "--json"]));
     assert_eq!(limited.len(), 2);
-    let all = json_lines(cli(&["search", "", "--all", "--json"]));
-    assert_eq!(all.len() as u64, 8 + records);
+    let everything = cli(&["search", "", "--all", "--json"]);
+    assert!(
+        !stderr(&everything).contains("events given"),
+        "{}",
+        stderr(&everything)
+    );
+    let all = json_lines(everything);
+    assert_eq!(all.len() as u64, total);
+    // No match: no JSON line, and nothing said to have been left out.
+    let none = cli(&["search", "user.name:nobody-at-all", "--json"]);
+    assert!(!stderr(&none).contains("events given"), "{}", stderr(&none));
+    assert_eq!(ok(none), "");
     let table = ok(cli(&["search", "service:bastion"]));
     assert!(
         table.contains("bastion") && table.contains("Failed password"),
