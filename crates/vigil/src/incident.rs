@@ -139,7 +139,8 @@ pub enum Command {
         #[arg(long)]
         note: Option<String>,
     },
-    /// Remove an explicit link between two incidents.
+    /// Remove an explicit link between two incidents; with --json, print the incident's
+    /// related incidents after it, as `incident related --json` does.
     Unlink {
         #[command(flatten)]
         conn: Conn,
@@ -879,11 +880,21 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Unlink { conn, key, other } => {
-            client(&conn)?.unlink(&key, &other).await.map_err(explain)?;
+            let c = client(&conn)?;
+            c.unlink(&key, &other).await.map_err(explain)?;
             if !conn.json {
                 outln!("unlinked {key} and {other}");
+                return Ok(());
             }
-            Ok(())
+            // The server answers an unlink with no body: the state after it is read back, so
+            // that a script gets a document as from every other change.
+            let related = c.related(&key).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "unlinked {key} and {other}, but could not read {key}'s related incidents back: {:#}; see them with `vigil incident related {key}`",
+                    explain(e)
+                )
+            })?;
+            print_json(&related)
         }
         Command::Related { conn, key } => {
             let related = client(&conn)?.related(&key).await.map_err(explain)?;

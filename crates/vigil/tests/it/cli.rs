@@ -531,6 +531,14 @@ fn case_work_over_the_cli() {
     let related = json(&["incident", "related", "INC-1"]);
     assert_eq!(related["links"][0]["note"], "same kit");
     assert!(related["suggestions"].as_array().unwrap().is_empty());
+    // Unlinked, --json gives the state after: no link, a suggestion again.
+    let unlinked = json(&["incident", "unlink", "INC-1", "INC-2"]);
+    assert!(
+        unlinked["links"].as_array().unwrap().is_empty(),
+        "{unlinked}"
+    );
+    assert_eq!(unlinked["suggestions"][0]["key"], "INC-2", "{unlinked}");
+    json(&["incident", "link", "INC-1", "INC-2", "--note", "same kit"]);
 
     let sev = json(&[
         "incident",
