@@ -1218,3 +1218,37 @@ fn client_commands_give_up_on_a_server_that_never_answers() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("VIGIL_TIMEOUT=\"0\""), "{stderr}");
 }
+
+/// A token whose secret could not be written (standard output on a full disk) is revoked, so
+/// none stays active with nobody holding it, and its name is free for the next try.
+#[test]
+fn a_token_that_could_not_be_printed_is_not_left_active() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let create = [
+        "admin", "token", "--data", data, "--role", "viewer", "--name", "x",
+    ];
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = crate::support::vigil()
+        .args(create)
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("could not write the token to standard output")
+            && stderr.contains("so it was revoked again"),
+        "{stderr}"
+    );
+    let tokens: serde_json::Value =
+        serde_json::from_str(&ok(run(&["admin", "tokens", "--data", data, "--json"]))).unwrap();
+    assert_eq!(tokens.as_array().unwrap().len(), 1, "{tokens}");
+    assert!(!tokens[0]["revoked_at"].is_null(), "{tokens}");
+    // The name is free again.
+    assert!(ok(run(&create)).starts_with("vgl_"));
+}
