@@ -82,7 +82,7 @@ pub enum ClientError {
     },
     /// The server could not be reached or the connection failed.
     #[error(
-        "could not reach the Vigil server at {url}: {source}; check that `vigil serve` is running and --server is right"
+        "could not reach the Vigil server at {url}: {source}; check that `vigil serve` is running and --server (or VIGIL_SERVER) is right"
     )]
     Transport {
         /// The URL called.
@@ -405,6 +405,24 @@ mod tests {
             }
         });
         url
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_names_both_ways_of_giving_it() {
+        // Nothing listens on port 9 of loopback.
+        let client = Client::new("http://127.0.0.1:9")
+            .unwrap()
+            .with_token("vgl_x");
+        let err = client
+            .get_json::<serde_json::Value>("/incidents")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ClientError::Transport { .. }), "{err:?}");
+        let said = err.to_string();
+        assert!(
+            said.contains("--server (or VIGIL_SERVER) is right"),
+            "{said}"
+        );
     }
 
     #[tokio::test]
