@@ -1252,3 +1252,22 @@ fn a_token_that_could_not_be_printed_is_not_left_active() {
     // The name is free again.
     assert!(ok(run(&create)).starts_with("vgl_"));
 }
+
+/// Arguments that cannot work are refused by the parser (exit status 2), saying what to give.
+#[test]
+fn arguments_that_cannot_work_are_refused_before_anything_runs() {
+    let refused = |args: &[&str]| {
+        let out = run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        stderr
+    };
+    // `oncall who` takes a team or a service: the message names both.
+    let said = refused(&["oncall", "who"]);
+    assert!(
+        said.contains("--team") && said.contains("--service"),
+        "{said}"
+    );
+    let said = refused(&["oncall", "who", "--team", "a", "--service", "b"]);
+    assert!(said.contains("cannot be used with"), "{said}");
+}
