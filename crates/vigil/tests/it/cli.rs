@@ -1270,4 +1270,6 @@ fn arguments_that_cannot_work_are_refused_before_anything_runs() {
     );
     let said = refused(&["oncall", "who", "--team", "a", "--service", "b"]);
     assert!(said.contains("cannot be used with"), "{said}");
+    let said = refused(&["bench", "detect", "--rules", "rules", "--passes", "0"]);
+    assert!(said.contains("--passes"), "{said}");
 }
