@@ -3,7 +3,8 @@
 use reqwest::Method;
 use vigil_api::types::*;
 
-use crate::{Client, ClientError, enc};
+use crate::idle::{Progress, file_body};
+use crate::{Client, ClientError, enc, next_chunk};
 
 impl Client {
     /// `GET /health`.
@@ -16,11 +17,9 @@ impl Client {
     pub async fn metrics(&self) -> Result<Vec<(String, f64)>, ClientError> {
         let (url, req) = self.request(Method::GET, "/metrics");
         let resp = self.send(&url, req).await?;
-        let text = resp.text().await.map_err(|source| ClientError::Transport {
-            url: url.clone(),
-            source,
-        })?;
-        text.lines()
+        let bytes = self.body(&url, resp).await?;
+        String::from_utf8_lossy(&bytes)
+            .lines()
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
             .map(|line| {
                 let parsed = line
@@ -145,7 +144,7 @@ impl Client {
         );
         let (url, req) = self.request(Method::DELETE, &path);
         let resp = self.send(&url, req).await?;
-        Self::decode(&url, resp).await
+        self.decode(&url, resp).await
     }
 
     /// `GET /indicators?value=…`.
@@ -203,12 +202,26 @@ impl Client {
         query: &EvidenceUploadQuery,
         body: impl Into<reqwest::Body>,
     ) -> Result<Evidence, ClientError> {
+        self.upload_evidence_moving(key, query, body.into(), &Progress::new())
+            .await
+    }
+
+    /// [`Client::upload_evidence`] of a body that records its movement on `progress`.
+    async fn upload_evidence_moving(
+        &self,
+        key: &str,
+        query: &EvidenceUploadQuery,
+        body: reqwest::Body,
+        progress: &Progress,
+    ) -> Result<Evidence, ClientError> {
         let qs = serde_urlencoded_string(query)?;
         let path = format!("/incidents/{}/evidence?{qs}", enc(key));
-        let resp = self
-            .send_raw(Method::POST, &path, "application/octet-stream", body)
-            .await?;
-        Self::decode(&self.url(&path), resp).await
+        let (url, req) = self.request(Method::POST, &path);
+        let req = req
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(body);
+        let resp = self.send_moving(&url, req, progress).await?;
+        self.decode(&url, resp).await
     }
 
     /// Uploads a local file as evidence, streaming it. A file over the limit the server
@@ -276,8 +289,9 @@ impl Client {
         if let Some(err) = too_large(limit(self.health().await)) {
             return Err(err);
         }
+        let progress = Progress::new();
         match self
-            .upload_evidence(key, query, reqwest::Body::from(handle))
+            .upload_evidence_moving(key, query, file_body(handle, progress.clone()), &progress)
             .await
         {
             // The limit may have been lowered since (a restart): ask again before blaming the
@@ -336,7 +350,12 @@ impl Client {
                 url: url.clone(),
                 detail: format!("missing {} header", vigil_api::SHA256_HEADER),
             })?;
-        Ok(EvidenceDownload { url, sha256, resp })
+        Ok(EvidenceDownload {
+            url,
+            sha256,
+            resp,
+            idle: self.idle,
+        })
     }
 
     /// `POST /incidents/{key}/evidence/{id}/custody`.
@@ -380,7 +399,7 @@ impl Client {
         let path = format!("/tokens/{}", enc(id));
         let (url, req) = self.request(Method::DELETE, &path);
         let resp = self.send(&url, req).await?;
-        Self::decode(&url, resp).await
+        self.decode(&url, resp).await
     }
 
     /// `GET /openapi.json` as raw JSON.
@@ -422,17 +441,14 @@ pub struct EvidenceDownload {
     /// check it again over the bytes received.
     pub sha256: String,
     resp: reqwest::Response,
+    /// The client's idle timeout: a download stops when no byte comes for this long.
+    idle: std::time::Duration,
 }
 
 impl EvidenceDownload {
-    /// The next piece of the content, or `None` at its end.
+    /// The next piece of the content, or `None` at its end; an error once none has come for
+    /// the client's idle timeout.
     pub async fn chunk(&mut self) -> Result<Option<bytes::Bytes>, ClientError> {
-        self.resp
-            .chunk()
-            .await
-            .map_err(|source| ClientError::Transport {
-                url: self.url.clone(),
-                source,
-            })
+        next_chunk(self.idle, &self.url, &mut self.resp).await
     }
 }

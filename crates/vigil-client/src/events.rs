@@ -40,7 +40,7 @@ impl Client {
         let resp = self
             .send_raw(Method::POST, &path, content_type, body)
             .await?;
-        Self::decode(&self.url(&path), resp).await
+        self.decode(&self.url(&path), resp).await
     }
 
     /// [`Client::ingest`] under an idempotency key naming the batch: sent again with the same
@@ -65,7 +65,7 @@ impl Client {
             .headers()
             .get(REPLAYED)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
-        let answer = Self::decode(&url, resp).await?;
+        let answer = self.decode(&url, resp).await?;
         Ok(KeyedIngest { answer, replayed })
     }
 
@@ -130,6 +130,6 @@ impl Client {
     pub async fn reload_rules(&self) -> Result<RulesStatus, ClientError> {
         let (url, req) = self.request(Method::POST, "/rules/reload");
         let resp = self.send(&url, req).await?;
-        Self::decode(&url, resp).await
+        self.decode(&url, resp).await
     }
 }

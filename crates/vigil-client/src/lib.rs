@@ -5,15 +5,30 @@
 mod alerts;
 mod endpoints;
 mod events;
+mod idle;
 mod org;
 
 pub use endpoints::EvidenceDownload;
 pub use events::{KeyedIngest, NDJSON};
 
+use std::time::Duration;
+
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use vigil_api::error::{ErrorBody, ErrorCode, GuardRefusal};
+
+use crate::idle::{Progress, unless_idle};
+
+/// How long a call waits while nothing moves ([`Client::with_idle_timeout`]) unless told
+/// otherwise: long enough for the server's slow answers (a rules preview over millions of
+/// events, an ingest waiting for the index to catch up), short enough that a server that
+/// stopped answering does not hold a script for ever.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long opening a connection may take: a listening server accepts at once, so waiting
+/// longer only delays saying that packets are dropped on the way.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -42,9 +57,32 @@ pub enum ClientError {
         /// HTTP status.
         status: u16,
     },
+    /// No connection to the server could be opened within [`CONNECT_TIMEOUT`].
+    #[error(
+        "no connection to the Vigil server at {url} within {} s; check that `vigil serve` is running there, that no firewall drops the packets on the way, and that --server (or VIGIL_SERVER) is right",
+        after.as_secs_f64()
+    )]
+    ConnectTimedOut {
+        /// The URL called.
+        url: String,
+        /// How long the client waited.
+        after: Duration,
+    },
+    /// The server stopped answering: nothing moved — no piece of the request taken, no byte of
+    /// the answer received — for the idle timeout ([`Client::with_idle_timeout`]).
+    #[error(
+        "the Vigil server at {url} did not answer in time (nothing came for {} s); check that the server is not stuck or overloaded (its log says) and that --server (or VIGIL_SERVER) points at it, or give a call that takes long, such as a large rules preview, more time with --timeout SECONDS or VIGIL_TIMEOUT",
+        after.as_secs_f64()
+    )]
+    TimedOut {
+        /// The URL called.
+        url: String,
+        /// How long nothing moved.
+        after: Duration,
+    },
     /// The server could not be reached or the connection failed.
     #[error(
-        "could not reach the Vigil server at {url}: {source}; check that `vigil serve` is running and --server is right"
+        "could not reach the Vigil server at {url}: {source}; check that `vigil serve` is running and --server (or VIGIL_SERVER) is right"
     )]
     Transport {
         /// The URL called.
@@ -128,6 +166,8 @@ pub struct Client {
     base: String,
     token: Option<String>,
     http: reqwest::Client,
+    /// How long a call waits while nothing moves before giving up.
+    idle: Duration,
 }
 
 impl Client {
@@ -138,6 +178,7 @@ impl Client {
             return Err(ClientError::InvalidUrl(base_url.to_owned()));
         }
         let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
             .build()
             .map_err(|source| ClientError::Transport {
                 url: base.clone(),
@@ -147,7 +188,17 @@ impl Client {
             base,
             token: None,
             http,
+            idle: DEFAULT_IDLE_TIMEOUT,
         })
+    }
+
+    /// The same client giving up on a call once nothing has moved for `idle` (no piece of the
+    /// request taken by the connection, no byte of the answer received): a call that keeps
+    /// moving, an upload or a download of a large file, takes as long as it needs.
+    /// [`DEFAULT_IDLE_TIMEOUT`] unless set.
+    pub fn with_idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle = idle;
+        self
     }
 
     /// The same client authenticating with `token`.
@@ -176,6 +227,17 @@ impl Client {
 
     /// Sends a request and returns the raw response, or the server's error.
     async fn send(&self, url: &str, req: RequestBuilder) -> Result<reqwest::Response, ClientError> {
+        self.send_moving(url, req, &Progress::new()).await
+    }
+
+    /// [`Client::send`] of a request whose body records its own movement on `progress` (a
+    /// file streamed out): the answer is awaited while the body moves.
+    async fn send_moving(
+        &self,
+        url: &str,
+        req: RequestBuilder,
+        progress: &Progress,
+    ) -> Result<reqwest::Response, ClientError> {
         // A token no header can carry would fail as a request-building error, which reads as
         // the server being unreachable: name the token instead.
         if let Some(character) = self
@@ -185,21 +247,15 @@ impl Client {
         {
             return Err(ClientError::InvalidToken { character });
         }
-        let resp = req.send().await.map_err(|source| ClientError::Transport {
-            url: url.to_owned(),
-            source,
-        })?;
+        let resp = unless_idle(self.idle, progress, req.send())
+            .await
+            .ok_or_else(|| self.timed_out(url))?
+            .map_err(|source| transport(url, source))?;
         if resp.status().is_success() {
             return Ok(resp);
         }
         let status = resp.status();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|source| ClientError::Transport {
-                url: url.to_owned(),
-                source,
-            })?;
+        let bytes = self.body(url, resp).await?;
         Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(body) => ClientError::Api {
                 status: status.as_u16(),
@@ -215,17 +271,32 @@ impl Client {
         })
     }
 
+    fn timed_out(&self, url: &str) -> ClientError {
+        ClientError::TimedOut {
+            url: url.to_owned(),
+            after: self.idle,
+        }
+    }
+
+    /// The whole body of an answer, giving up when none of it comes for the idle timeout.
+    async fn body(
+        &self,
+        url: &str,
+        mut resp: reqwest::Response,
+    ) -> Result<bytes::Bytes, ClientError> {
+        let mut bytes = Vec::new();
+        while let Some(chunk) = next_chunk(self.idle, url, &mut resp).await? {
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes.into())
+    }
+
     async fn decode<T: DeserializeOwned>(
+        &self,
         url: &str,
         resp: reqwest::Response,
     ) -> Result<T, ClientError> {
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|source| ClientError::Transport {
-                url: url.to_owned(),
-                source,
-            })?;
+        let bytes = self.body(url, resp).await?;
         serde_json::from_slice(&bytes).map_err(|err| ClientError::Decode {
             url: url.to_owned(),
             detail: err.to_string(),
@@ -236,7 +307,7 @@ impl Client {
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let (url, req) = self.request(Method::GET, path);
         let resp = self.send(&url, req).await?;
-        Self::decode(&url, resp).await
+        self.decode(&url, resp).await
     }
 
     /// `METHOD path` with a JSON body, returning JSON.
@@ -248,7 +319,7 @@ impl Client {
     ) -> Result<T, ClientError> {
         let (url, req) = self.request(method, path);
         let resp = self.send(&url, req.json(body)).await?;
-        Self::decode(&url, resp).await
+        self.decode(&url, resp).await
     }
 
     /// `DELETE path`, expecting an empty success.
@@ -278,6 +349,37 @@ impl Client {
     }
 }
 
+/// The next piece of an answer's body, `None` at its end; an error once none has come for
+/// `idle`.
+async fn next_chunk(
+    idle: Duration,
+    url: &str,
+    resp: &mut reqwest::Response,
+) -> Result<Option<bytes::Bytes>, ClientError> {
+    match tokio::time::timeout(idle, resp.chunk()).await {
+        Ok(chunk) => chunk.map_err(|source| transport(url, source)),
+        Err(_) => Err(ClientError::TimedOut {
+            url: url.to_owned(),
+            after: idle,
+        }),
+    }
+}
+
+/// A failure of the connection, a connection that could not be opened in time said as such.
+fn transport(url: &str, source: reqwest::Error) -> ClientError {
+    if source.is_connect() && source.is_timeout() {
+        ClientError::ConnectTimedOut {
+            url: url.to_owned(),
+            after: CONNECT_TIMEOUT,
+        }
+    } else {
+        ClientError::Transport {
+            url: url.to_owned(),
+            source,
+        }
+    }
+}
+
 /// Percent-encodes a value for a query string.
 pub(crate) fn enc(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
@@ -286,6 +388,72 @@ pub(crate) fn enc(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A loopback listener that accepts connections, reads what comes, writes `answer` and
+    /// then holds the connection open without another byte: a server that stopped answering.
+    async fn stalling_server(answer: &'static [u8]) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut head = [0u8; 4096];
+                let _ = socket.read(&mut head).await;
+                let _ = socket.write_all(answer).await;
+                held.push(socket);
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_names_both_ways_of_giving_it() {
+        // Nothing listens on port 9 of loopback.
+        let client = Client::new("http://127.0.0.1:9")
+            .unwrap()
+            .with_token("vgl_x");
+        let err = client
+            .get_json::<serde_json::Value>("/incidents")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ClientError::Transport { .. }), "{err:?}");
+        let said = err.to_string();
+        assert!(
+            said.contains("--server (or VIGIL_SERVER) is right"),
+            "{said}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_is_given_up_on() {
+        let url = stalling_server(b"").await;
+        let client = Client::new(&url)
+            .unwrap()
+            .with_idle_timeout(Duration::from_millis(300));
+        let err = client.get_json::<serde_json::Value>("/incidents").await;
+        let err = err.unwrap_err();
+        assert!(matches!(err, ClientError::TimedOut { .. }), "{err:?}");
+        let said = err.to_string();
+        assert!(
+            said.contains("did not answer in time (nothing came for 0.3 s)")
+                && said.contains("--timeout SECONDS or VIGIL_TIMEOUT"),
+            "{said}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_that_stops_in_the_middle_of_its_answer_is_given_up_on() {
+        let url = stalling_server(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"items\": [",
+        )
+        .await;
+        let client = Client::new(&url)
+            .unwrap()
+            .with_idle_timeout(Duration::from_millis(300));
+        let err = client.get_json::<serde_json::Value>("/incidents").await;
+        assert!(matches!(err, Err(ClientError::TimedOut { .. })), "{err:?}");
+    }
 
     #[tokio::test]
     async fn a_token_with_a_line_break_is_named_not_taken_for_an_unreachable_server() {

@@ -12,7 +12,8 @@ use vigil_core::{Role, TokenInfo};
 use vigil_store::Store;
 
 const TOKEN_HELP: &str = "\
-The token is printed once on stdout; only its hash is stored. Send it as
+The token is printed once on stdout (when it cannot be written there, a full disk say, it is
+revoked at once and the command fails); only its hash is stored. Send it as
 `Authorization: Bearer TOKEN`, or give it to the CLI with --token / VIGIL_TOKEN.
 Works on the data directory directly, so the server may be running or not.
 
@@ -129,8 +130,30 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 store.create_token(CLI_ACTOR, &name, role).await
             }
             .map_err(|e| anyhow::anyhow!("could not create the token: {e}"))?;
+            // The secret exists only in this output: a token whose secret could not be written
+            // (a full disk, a closed pipe) would stay active with nobody able to use it, and
+            // hold its name. It is revoked then.
+            let written = {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{}", created.token).and_then(|()| out.flush())
+            };
+            if let Err(e) = written {
+                let revoked = store.revoke_token(CLI_ACTOR, created.info.id).await;
+                store.close().await;
+                return Err(match revoked {
+                    Ok(_) => anyhow::anyhow!(
+                        "could not write the token to standard output ({e}), so it was revoked again (id {}): nobody holds its secret; run the command again with standard output going where it can be written",
+                        created.info.id
+                    ),
+                    Err(r) => anyhow::anyhow!(
+                        "could not write the token to standard output ({e}), and could not revoke it ({r}): it is active with its secret lost; revoke it with `vigil admin revoke {} --data {}`, then run the command again",
+                        created.info.id,
+                        data.display()
+                    ),
+                });
+            }
             store.close().await;
-            outln!("{}", created.token);
             errln!(
                 "created {role} token {:?} (id {}); it is shown only now — store it safely",
                 created.info.name, created.info.id

@@ -52,8 +52,8 @@ pub struct DetectArgs {
     /// Threads for the parallel runs (default: all cores).
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
-    /// Passes per measurement; the fastest is reported.
-    #[arg(long, default_value_t = 3)]
+    /// Passes per measurement, 1 or more; the fastest is reported.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     passes: u32,
 }
 

@@ -10,6 +10,8 @@ const AFTER_HELP: &str = "\
 These commands talk to a running server (`vigil serve`). Give it with --server or VIGIL_SERVER
 (default http://127.0.0.1:8080) and a token with --token or VIGIL_TOKEN
 (create one with `vigil admin token --data DIR --role responder --name NAME`).
+A call gives up, exit status 1, when the server sends nothing for --timeout or VIGIL_TIMEOUT
+seconds (default 120).
 
 Examples:
   export VIGIL_TOKEN=vgl_...
@@ -29,10 +31,10 @@ Examples:
   vigil incident pivot INC-1 --since 7d --accept
   vigil incident show INC-1 --json";
 
-/// Where the server is and who is calling. `VIGIL_SERVER` and `VIGIL_TOKEN` are read here
-/// rather than by clap: clap counts a value taken from the environment as given, and an
-/// argument error's usage line would then list `--server` and `--token` as if they had to be
-/// typed.
+/// Where the server is, who is calling and how long to wait for it. `VIGIL_SERVER`,
+/// `VIGIL_TOKEN` and `VIGIL_TIMEOUT` are read here rather than by clap: clap counts a value
+/// taken from the environment as given, and an argument error's usage line would then list
+/// `--server` and `--token` as if they had to be typed.
 #[derive(Debug, ClapArgs)]
 pub struct Conn {
     /// URL of the Vigil server [env: VIGIL_SERVER] [default: http://127.0.0.1:8080].
@@ -41,6 +43,11 @@ pub struct Conn {
     /// API token, created with `vigil admin token` [env: VIGIL_TOKEN].
     #[arg(long, global = true)]
     pub token: Option<String>,
+    /// Give up when the server sends nothing for this many seconds (no connection within 10
+    /// s, no byte of an answer); an upload or download takes as long as it needs while bytes
+    /// move [env: VIGIL_TIMEOUT] [default: 120].
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: Option<u64>,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
@@ -135,7 +142,8 @@ pub enum Command {
         #[arg(long)]
         note: Option<String>,
     },
-    /// Remove an explicit link between two incidents.
+    /// Remove an explicit link between two incidents; with --json, print the incident's
+    /// related incidents after it, as `incident related --json` does.
     Unlink {
         #[command(flatten)]
         conn: Conn,
@@ -505,13 +513,35 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
 
 pub(crate) fn client(conn: &Conn) -> anyhow::Result<Client> {
     let server = flag_or_env(conn.server.as_deref(), "VIGIL_SERVER");
-    let client = Client::new(server.as_deref().unwrap_or(DEFAULT_SERVER)).map_err(explain)?;
+    let mut client = Client::new(server.as_deref().unwrap_or(DEFAULT_SERVER)).map_err(explain)?;
+    if let Some(seconds) = timeout(conn.timeout)? {
+        client = client.with_idle_timeout(std::time::Duration::from_secs(seconds));
+    }
     let Some(token) = flag_or_env(conn.token.as_deref(), "VIGIL_TOKEN") else {
         anyhow::bail!(
             "no API token given; pass --token or set VIGIL_TOKEN (create one with `vigil admin token --data DIR --role responder --name NAME`)"
         );
     };
     Ok(client.with_token(token))
+}
+
+/// The seconds of --timeout, else of `VIGIL_TIMEOUT` when set and not blank; `None` for the
+/// client's default. A value that is not 1 or more is refused as clap refuses it in --timeout.
+fn timeout(flag: Option<u64>) -> anyhow::Result<Option<u64>> {
+    if flag.is_some() {
+        return Ok(flag);
+    }
+    let Some(text) = flag_or_env(None, "VIGIL_TIMEOUT") else {
+        return Ok(None);
+    };
+    match text.trim().parse::<u64>() {
+        Ok(seconds) if seconds >= 1 => Ok(Some(seconds)),
+        _ => Err(crate::output::UsageError(format!(
+            "VIGIL_TIMEOUT={text:?} is not a number of seconds; set it to 1 or more, or unset it for the default ({} s)",
+            vigil_client::DEFAULT_IDLE_TIMEOUT.as_secs()
+        ))
+        .into()),
+    }
 }
 
 /// A `--limit`: how many records to show, 1 to `MAX` (the most the server answers at once). 0
@@ -874,11 +904,21 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Unlink { conn, key, other } => {
-            client(&conn)?.unlink(&key, &other).await.map_err(explain)?;
+            let c = client(&conn)?;
+            c.unlink(&key, &other).await.map_err(explain)?;
             if !conn.json {
                 outln!("unlinked {key} and {other}");
+                return Ok(());
             }
-            Ok(())
+            // The server answers an unlink with no body: the state after it is read back, so
+            // that a script gets a document as from every other change.
+            let related = c.related(&key).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "unlinked {key} and {other}, but could not read {key}'s related incidents back: {:#}; see them with `vigil incident related {key}`",
+                    explain(e)
+                )
+            })?;
+            print_json(&related)
         }
         Command::Related { conn, key } => {
             let related = client(&conn)?.related(&key).await.map_err(explain)?;

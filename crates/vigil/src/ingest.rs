@@ -76,8 +76,9 @@ last batch of the earlier run, whose events are then stored twice. --resend send
 as new.
 
 Exit status: 0 when every batch was answered, even if some events were rejected or some files
-or records could not be decoded (all are listed in the summary); 1 when nothing could be sent
-(no log file found, server unreachable) or the server refused a batch (bad token, body too
+or records could not be decoded (each is said on stderr, and counted in the summary on
+stdout); 1 when nothing could be sent (no log file found, server unreachable or silent for
+--timeout seconds through every attempt) or the server refused a batch (bad token, body too
 large): sending stops there and the summary says how far it got. Log files holding no events
 (an empty log) are not an error. With --strict, also 1 when any event
 was rejected or could not be decoded.
@@ -371,7 +372,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.conn.json {
         crate::output::print_json(&summary)?;
     } else {
-        print_summary(&summary);
+        // On a terminal the progress bar printed each rejection as it came.
+        print_summary(&summary, std::io::stderr().is_terminal());
     }
     if let Some(why) = summary.stopped {
         return Err(anyhow::anyhow!(why));
@@ -391,7 +393,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.strict && (summary.rejected.count > 0 || summary.errors.count > 0) {
         bail!(
-            "--strict: {} events rejected and {} files or records not decoded; fix them (listed above) and send them again",
+            "--strict: {} events rejected and {} files or records not decoded; fix them (listed in the summary) and send them again",
             summary.rejected.count,
             summary.errors.count
         );
@@ -652,13 +654,19 @@ async fn send_batch(
     }
 }
 
-/// Whether sending a batch again may succeed where it failed.
+/// Whether sending a batch again may succeed where it failed. A server that did not answer
+/// in time may have stored the batch: it is sent again under the same key, which the server
+/// answers from its record (or as still storing, a conflict, sent again after a wait).
 fn may_pass(err: &ClientError) -> bool {
-    matches!(err, ClientError::Transport { .. })
-        || matches!(
-            err.code(),
-            Some(ErrorCode::Unavailable | ErrorCode::Conflict)
-        )
+    matches!(
+        err,
+        ClientError::Transport { .. }
+            | ClientError::ConnectTimedOut { .. }
+            | ClientError::TimedOut { .. }
+    ) || matches!(
+        err.code(),
+        Some(ErrorCode::Unavailable | ErrorCode::Conflict)
+    )
 }
 
 /// The message for a batch the server did not take, saying what is stored and what to do next:
@@ -695,6 +703,10 @@ fn refused(
     let what = match (stored, unconfirmed) {
         (0, 0) => "no events were stored".to_owned(),
         (n, 0) => format!("{} stored", plural(n, "event was", "events were")),
+        (0, k) => format!(
+            "no event was stored for certain; the batch in flight ({}) may have been stored, its answer lost",
+            plural(k, "event", "events")
+        ),
         (n, k) => format!(
             "at least {} stored; the batch in flight ({}) may have been stored too, its answer lost",
             plural(n, "event was", "events were"),
@@ -1074,29 +1086,35 @@ fn lines(data: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
         })
 }
 
-fn print_summary(s: &Summary) {
+/// The human summary: the counts on stdout; the problems (events rejected, files skipped,
+/// events about to expire) on stderr, as `hunt` and `metrics` say theirs, so that stdout piped
+/// on keeps the counts alone. Each problem is said once: the files and records not read were
+/// warned about as they came, and the rejections too when `rejections_said` (the progress bar
+/// printed them).
+fn print_summary(s: &Summary, rejections_said: bool) {
     let show = |title: &str, problems: &Problems| {
         if problems.count == 0 {
             return;
         }
-        outln!("{title}:");
+        errln!("{title}:");
         for p in problems.first.iter().take(SHOW) {
-            outln!("  {p}");
+            errln!("  {p}");
         }
         if problems.count > SHOW as u64 {
-            outln!(
+            errln!(
                 "  … and {} more (--json lists the first {KEEP})",
                 problems.count - SHOW as u64
             );
         }
     };
-    show("rejected by the server", &s.rejected);
-    show("not read or decoded", &s.errors);
+    if !rejections_said {
+        show("rejected by the server", &s.rejected);
+    }
+    if let Some(line) = crate::output::skipped_files(s.files_skipped, &s.skipped_text_logs) {
+        errln!("{line}");
+    }
     let secs = s.seconds.max(1e-9);
     outln!("files:      {}, {}", s.files, human_bytes(s.bytes_read));
-    if let Some(line) = crate::output::skipped_files(s.files_skipped, &s.skipped_text_logs) {
-        outln!("            {line}");
-    }
     let already = match s.already_stored {
         0 => String::new(),
         n => format!(", {n} already stored (by an earlier run: not stored again)"),
@@ -1107,9 +1125,9 @@ fn print_summary(s: &Summary) {
     };
     let not_sent = match (s.not_sent, s.too_large) {
         (0, _) => String::new(),
-        (n, t) if n == t => format!(", {n} too large to send (listed above)"),
+        (n, t) if n == t => format!(", {n} too large to send (warned about on stderr)"),
         (n, 0) => format!(", {n} not sent"),
-        (n, t) => format!(", {n} not sent ({t} too large to send, listed above)"),
+        (n, t) => format!(", {n} not sent ({t} too large to send, warned about on stderr)"),
     };
     outln!(
         "events:     {} read, {} stored{already}, {} rejected{unconfirmed}{not_sent}",
@@ -1120,7 +1138,7 @@ fn print_summary(s: &Summary) {
     // A file's error (cut short, not a log) is no event: counted apart, not among the events.
     if s.errors.count > 0 {
         outln!(
-            "errors:     {} (files or records not read or decoded, listed above)",
+            "errors:     {} (files or records not read or decoded, warned about on stderr)",
             s.errors.count
         );
     }
@@ -1132,8 +1150,8 @@ fn print_summary(s: &Summary) {
         ),
     }
     if s.expiring > 0 {
-        outln!(
-            "warning:    {} older than the service's retention (it counts from the events' own times): the server's next retention pass deletes them; send old logs under a service kept long enough (`vigil serve --retention SERVICE=DAYS`)",
+        errln!(
+            "warning: {} older than the service's retention (it counts from the events' own times): the server's next retention pass deletes them; send old logs under a service kept long enough (`vigil serve --retention SERVICE=DAYS`)",
             plural(s.expiring, "event is", "events are")
         );
     }

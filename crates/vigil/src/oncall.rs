@@ -25,10 +25,13 @@ Exits 0 whether or not there are gaps; use --json in scripts and check `gaps`.";
 pub enum Command {
     /// Who is on call for a team, in each of its schedules, and how to reach them; then each
     /// level of the team's escalation policy with whom it pages at its time.
-    #[command(after_help = WHO_HELP)]
+    #[command(
+        after_help = WHO_HELP,
+        group = clap::ArgGroup::new("whose").args(["team", "service"]).required(true)
+    )]
     Who {
         /// The team.
-        #[arg(long, conflicts_with = "service", required_unless_present = "service")]
+        #[arg(long)]
         team: Option<String>,
         /// A service: ask for the team that owns it.
         #[arg(long)]

@@ -35,7 +35,10 @@ that would start a formula (=, @, +, -; not a number such as -1) prefixed with '
 --json prints one JSON object per event (or the aggregation as one JSON object); --raw only
 each event as it was stored, one per line, for `vigil hunt` to run rules written since over
 what the server holds (give it the --logsource and --field-map a service declares in the
-organisation document; --web-field-map for a mapping of its web server lines).
+organisation document; --web-field-map for a mapping of its web server lines). With --json,
+--raw and --csv, stdout holds only the events (none matching: no line, or the CSV header
+alone); when --limit (100 unless given) left matches out, a note on stderr says how many of
+how many were given.
 Needs a token of role viewer or above (--token or VIGIL_TOKEN).";
 
 /// The time window flags shared by the log commands.
@@ -450,7 +453,16 @@ async fn search(args: Args) -> anyhow::Result<()> {
         query.cursor = page.next_cursor;
     }
     if lines {
-        write_or_closed(out.flush())?;
+        if write_or_closed(out.flush())? {
+            return Ok(());
+        }
+        // stdout holds only the data; that --limit cut the matches short is said beside it,
+        // as the table's footer says it.
+        if more {
+            errln!(
+                "note: {shown} of {total} events given, newest first; --limit N or --all for more"
+            );
+        }
         return Ok(());
     }
     if events.is_empty() {

@@ -531,6 +531,14 @@ fn case_work_over_the_cli() {
     let related = json(&["incident", "related", "INC-1"]);
     assert_eq!(related["links"][0]["note"], "same kit");
     assert!(related["suggestions"].as_array().unwrap().is_empty());
+    // Unlinked, --json gives the state after: no link, a suggestion again.
+    let unlinked = json(&["incident", "unlink", "INC-1", "INC-2"]);
+    assert!(
+        unlinked["links"].as_array().unwrap().is_empty(),
+        "{unlinked}"
+    );
+    assert_eq!(unlinked["suggestions"][0]["key"], "INC-2", "{unlinked}");
+    json(&["incident", "link", "INC-1", "INC-2", "--note", "same kit"]);
 
     let sev = json(&[
         "incident",
@@ -1599,4 +1607,148 @@ fn a_second_server_on_the_same_data_directory_is_refused_with_the_first_ones_pid
     drop(server);
     let again = Server::start(&data);
     ok(again.cli(&token, &["incident", "list"]));
+}
+
+/// A loopback listener that accepts every connection, keeps it open and never answers; what
+/// each request's head said is kept, in order.
+fn silent_server() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let heads = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for socket in listener.incoming() {
+            let Ok(mut socket) = socket else { break };
+            socket
+                .set_read_timeout(Some(std::time::Duration::from_millis(500)))
+                .unwrap();
+            let mut head = vec![0u8; 64 * 1024];
+            let n = socket.read(&mut head).unwrap_or(0);
+            seen.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&head[..n]).into_owned());
+            held.push(socket);
+        }
+    });
+    (url, heads)
+}
+
+#[test]
+fn client_commands_give_up_on_a_server_that_never_answers() {
+    let (url, heads) = silent_server();
+    let out = run(&[
+        "incident",
+        "list",
+        "--server",
+        &url,
+        "--token",
+        "vgl_x",
+        "--timeout",
+        "1",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("did not answer in time (nothing came for 1 s)")
+            && stderr.contains("--timeout SECONDS or VIGIL_TIMEOUT"),
+        "{stderr}"
+    );
+
+    // `vigil ingest` sends the batch again under the same key (the server may have stored
+    // it), then stops saying that it may have been stored.
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("app.jsonl");
+    std::fs::write(&logs, "{\"a\":1}\n").unwrap();
+    heads.lock().unwrap().clear();
+    let out = crate::support::vigil()
+        .args(["ingest", logs.to_str().unwrap(), "--service", "w"])
+        .args(["--server", &url, "--token", "vgl_x"])
+        .env("VIGIL_TIMEOUT", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("did not answer in time (nothing came for 1 s)")
+            && stderr.contains("the batch in flight (1 event) may have been stored"),
+        "{stderr}"
+    );
+    let keys: Vec<String> = heads
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|head| {
+            head.lines()
+                .find_map(|l| l.strip_prefix("idempotency-key: "))
+                .map(str::to_owned)
+        })
+        .collect();
+    assert!(keys.len() > 1, "sent once only: {keys:?}");
+    assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
+
+    let out = crate::support::vigil()
+        .args(["incident", "list", "--server", &url, "--token", "vgl_x"])
+        .env("VIGIL_TIMEOUT", "0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("VIGIL_TIMEOUT=\"0\""), "{stderr}");
+}
+
+/// A token whose secret could not be written (standard output on a full disk) is revoked, so
+/// none stays active with nobody holding it, and its name is free for the next try.
+#[test]
+fn a_token_that_could_not_be_printed_is_not_left_active() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let create = [
+        "admin", "token", "--data", data, "--role", "viewer", "--name", "x",
+    ];
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = crate::support::vigil()
+        .args(create)
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("could not write the token to standard output")
+            && stderr.contains("so it was revoked again"),
+        "{stderr}"
+    );
+    let tokens: serde_json::Value =
+        serde_json::from_str(&ok(run(&["admin", "tokens", "--data", data, "--json"]))).unwrap();
+    assert_eq!(tokens.as_array().unwrap().len(), 1, "{tokens}");
+    assert!(!tokens[0]["revoked_at"].is_null(), "{tokens}");
+    // The name is free again.
+    assert!(ok(run(&create)).starts_with("vgl_"));
+}
+
+/// Arguments that cannot work are refused by the parser (exit status 2), saying what to give.
+#[test]
+fn arguments_that_cannot_work_are_refused_before_anything_runs() {
+    let refused = |args: &[&str]| {
+        let out = run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        stderr
+    };
+    // `oncall who` takes a team or a service: the message names both.
+    let said = refused(&["oncall", "who"]);
+    assert!(
+        said.contains("--team") && said.contains("--service"),
+        "{said}"
+    );
+    let said = refused(&["oncall", "who", "--team", "a", "--service", "b"]);
+    assert!(said.contains("cannot be used with"), "{said}");
+    let said = refused(&["bench", "detect", "--rules", "rules", "--passes", "0"]);
+    assert!(said.contains("--passes"), "{said}");
 }

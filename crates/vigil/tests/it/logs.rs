@@ -166,10 +166,13 @@ fn events_older_than_their_retention_are_said_to_expire() {
     let summary = json_of(ingest("evidence", true));
     assert_eq!(summary["stored"], 2, "{summary}");
     assert_eq!(summary["expiring"], 1, "{summary}");
-    let text = ok(ingest("evidence", false));
+    let out = ingest("evidence", false);
+    let warned = stderr(&out);
+    let text = ok(out);
     assert!(
-        text.contains("1 event is older than the service's retention"),
-        "{text}"
+        warned.contains("warning: 1 event is older than the service's retention")
+            && !text.contains("retention"),
+        "{warned}\n{text}"
     );
     // A service kept forever: nothing to say.
     let summary = json_of(ingest("archive", true));
@@ -389,10 +392,35 @@ fn ingest_then_search_pivot_stats_and_detections() {
     );
     assert!(alice.iter().all(|e| e["tenant"] == "contoso"));
     // --limit with more pages behind it, and the human table.
+    // The machine formats keep stdout for the data and say on stderr what --limit left out.
+    let total = 8 + records;
+    for format in ["--json", "--raw", "--csv"] {
+        let out = cli(&["search", "*", "--limit", "2", format]);
+        let said = stderr(&out);
+        let data = ok(out);
+        let header = usize::from(format == "--csv");
+        assert_eq!(data.lines().count(), 2 + header, "{format}: {data}");
+        assert!(
+            said.contains(&format!(
+                "note: 2 of {total} events given, newest first; --limit N or --all for more"
+            )),
+            "{format}: {said}"
+        );
+    }
     let limited = json_lines(cli(&["search", "*", "--limit", "2", "--json"]));
     assert_eq!(limited.len(), 2);
-    let all = json_lines(cli(&["search", "", "--all", "--json"]));
-    assert_eq!(all.len() as u64, 8 + records);
+    let everything = cli(&["search", "", "--all", "--json"]);
+    assert!(
+        !stderr(&everything).contains("events given"),
+        "{}",
+        stderr(&everything)
+    );
+    let all = json_lines(everything);
+    assert_eq!(all.len() as u64, total);
+    // No match: no JSON line, and nothing said to have been left out.
+    let none = cli(&["search", "user.name:nobody-at-all", "--json"]);
+    assert!(!stderr(&none).contains("events given"), "{}", stderr(&none));
+    assert_eq!(ok(none), "");
     let table = ok(cli(&["search", "service:bastion"]));
     assert!(
         table.contains("bastion") && table.contains("Failed password"),
@@ -746,8 +774,14 @@ fn ingest_says_what_went_wrong_and_exits_accordingly() {
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("5 stored, 1 rejected"), "{text}");
-    assert!(text.contains("events.jsonl:6"), "{text}");
-    assert!(stderr(&out).contains("--strict"), "{}", stderr(&out));
+    // The problems go to stderr, the counts stay on stdout.
+    let err = stderr(&out);
+    assert!(
+        err.contains("rejected by the server:\n") && err.contains("events.jsonl:6"),
+        "{err}"
+    );
+    assert!(!text.contains("events.jsonl:6"), "{text}");
+    assert!(err.contains("--strict"), "{err}");
 
     // A JSON array cut short: its whole elements are stored, the damage is named once with
     // its place.
@@ -1654,7 +1688,11 @@ fn text_logs_of_no_known_format_are_stored_line_by_line_with_text() {
     .unwrap();
     // Without --text the folder's text logs are skipped with the PNG, and named.
     let skipped = cli(&["ingest", folder.to_str().unwrap(), "--service", "hdfs"]);
-    let said = String::from_utf8_lossy(&skipped.stdout).into_owned() + &stderr(&skipped);
+    let said = stderr(&skipped);
+    assert!(
+        !String::from_utf8_lossy(&skipped.stdout).contains("skipped"),
+        "stdout keeps the counts alone"
+    );
     assert!(
         said.contains("4 files skipped: no format Vigil reads; named like text logs: ")
             && said.contains("app.log, ")
