@@ -23,7 +23,8 @@ pub enum ErrorCode {
     InvalidField,
     /// A lifecycle guard refused the phase change; `guards` lists every refusal (409).
     GuardRefused,
-    /// The request conflicts with the current state, e.g. a duplicate link (409).
+    /// The request conflicts with the current state, e.g. a duplicate link, a change to a closed
+    /// incident or an alert closed already (409).
     Conflict,
     /// The request body is larger than the server accepts (413).
     PayloadTooLarge,

@@ -667,7 +667,7 @@ fn storage_of(state: &AppState, s: vigil_logs::ServiceStats) -> ServiceStorage {
     post, path = "/incidents/{key}/pivot", operation_id = "pivot_incident", tag = "events",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
     request_body = IncidentPivotRequest,
-    responses((status = 200, body = IncidentPivotResponse), (status = 400, body = ErrorBody), (status = 403, description = "`accept` needs the responder role", body = ErrorBody), (status = 404, body = ErrorBody))
+    responses((status = 200, body = IncidentPivotResponse), (status = 400, body = ErrorBody), (status = 403, description = "`accept` needs the responder role", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "`accept` on a closed incident: reopen it (move it back to an earlier phase with a reason) to widen its scope", body = ErrorBody))
 )]
 pub async fn incident_pivot(
     State(state): State<AppState>,
