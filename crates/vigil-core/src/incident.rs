@@ -577,6 +577,7 @@ impl Incident {
             .collect();
         let assessed = new.data_impact.is_some();
         let mut data_impact = new.data_impact.unwrap_or_default();
+        data_impact.check()?;
         if assessed {
             data_impact.assessed_by = Some(actor.to_owned());
             data_impact.assessed_at = Some(at);
@@ -769,6 +770,7 @@ impl Incident {
             changed.push("customer_facing");
         }
         if let Some(mut d) = patch.data_impact {
+            d.check()?;
             d.assessed_by = Some(actor.to_owned());
             d.assessed_at = Some(at);
             next.data_impact = d;

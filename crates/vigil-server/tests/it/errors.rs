@@ -153,6 +153,12 @@ async fn bad_input_names_the_field_and_changes_nothing() {
             "summary",
         ),
         ("/alerts/declare", r#"{"alerts": ["bogus"]}"#, "alerts[0]"),
+        // An escape in the notes would be played by every terminal that shows the incident.
+        (
+            "/incidents",
+            r#"{"title": "t", "summary": "s", "severity": "SEV2", "data_impact": {"personal_data": true, "notes": "rows\u001b[2J"}}"#,
+            "data_impact.notes",
+        ),
     ];
     for (path, body, field) in cases {
         let err = app
@@ -179,6 +185,24 @@ async fn bad_input_names_the_field_and_changes_nothing() {
         .await
         .unwrap_err();
     assert_eq!(field_of(err).2.as_deref(), Some("tlp"));
+    let err = app
+        .responder
+        .send_raw(
+            Method::PATCH,
+            "/incidents/INC-1",
+            "application/json",
+            r#"{"data_impact": {"customer_data": true, "notes": "export\u0000ed"}}"#,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_of(err),
+        (
+            400,
+            ErrorCode::InvalidField,
+            Some("data_impact.notes".to_owned())
+        )
+    );
     let err = app
         .responder
         .send_raw(Method::POST, "/incidents", "text/plain", "title=x")

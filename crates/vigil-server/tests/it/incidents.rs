@@ -975,7 +975,7 @@ async fn data_impact_is_assessed_by_someone_and_raises_priority() {
         data_impact: Some(DataImpact {
             customer_data: true,
             disclosed: true,
-            notes: Some("export of the customer table".into()),
+            notes: Some("export of the customer table:\n\tnames, e-mails".into()),
             ..Default::default()
         }),
         customer_facing: Some(true),
