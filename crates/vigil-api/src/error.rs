@@ -23,7 +23,8 @@ pub enum ErrorCode {
     InvalidField,
     /// A lifecycle guard refused the phase change; `guards` lists every refusal (409).
     GuardRefused,
-    /// The request conflicts with the current state, e.g. a duplicate link (409).
+    /// The request conflicts with the current state, e.g. a duplicate link, a change to a closed
+    /// incident or an alert closed already (409).
     Conflict,
     /// The request body is larger than the server accepts (413).
     PayloadTooLarge,
@@ -33,13 +34,18 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// Something failed inside the server; details are in the server log, never in the body (500).
     Internal,
-    /// The server is shutting down or its store is unavailable (503).
+    /// The server is shutting down or its store is unavailable (503): a request may or may not
+    /// have taken effect.
     Unavailable,
+    /// The log store could not write an event batch to its journal (a full disk, an I/O error)
+    /// and stored nothing of it (503): unlike `unavailable`, the sender knows the batch is not
+    /// stored, and sends it again once the cause is fixed.
+    NotStored,
 }
 
 impl ErrorCode {
     /// Every code, in table order (used by tests and the documentation).
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -51,6 +57,7 @@ impl ErrorCode {
         ErrorCode::MethodNotAllowed,
         ErrorCode::Internal,
         ErrorCode::Unavailable,
+        ErrorCode::NotStored,
     ];
 
     /// The HTTP status this code is always sent with.
@@ -67,6 +74,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Internal => 500,
             ErrorCode::Unavailable => 503,
+            ErrorCode::NotStored => 503,
         }
     }
 
@@ -84,6 +92,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::NotStored => "not_stored",
         }
     }
 }

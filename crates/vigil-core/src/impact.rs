@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::error::DomainError;
+
 /// What the incident did to customer or personal data, as assessed by the response team.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -36,6 +38,16 @@ pub struct DataImpact {
 }
 
 impl DataImpact {
+    /// Checks what the assessor wrote: the notes are plain text, as the incident's other free
+    /// text is ([`crate::no_control_characters`]: tabs and line breaks are fine), for they are
+    /// shown wherever the incident is.
+    pub fn check(&self) -> Result<(), DomainError> {
+        match &self.notes {
+            Some(notes) => crate::no_control_characters("data_impact.notes", notes),
+            None => Ok(()),
+        }
+    }
+
     /// True when customer or personal data was disclosed, modified or destroyed: a data breach,
     /// which starts the notification process (built in a later issue).
     pub fn requires_notification(&self) -> bool {
@@ -111,6 +123,18 @@ mod tests {
             assert!(i.requires_notification());
             assert!(i.is_breach());
         }
+    }
+
+    #[test]
+    fn notes_are_plain_text() {
+        let with = |notes: &str| DataImpact {
+            notes: Some(notes.to_owned()),
+            ..Default::default()
+        };
+        assert!(with("rows 1-40:\n\tnames, e-mails").check().is_ok());
+        let e = with("ok\u{1b}[2J").check().unwrap_err();
+        assert_eq!(e.field(), Some("data_impact.notes"), "{e}");
+        assert!(e.to_string().contains("U+001B"), "{e}");
     }
 
     #[test]

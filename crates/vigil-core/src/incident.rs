@@ -577,6 +577,7 @@ impl Incident {
             .collect();
         let assessed = new.data_impact.is_some();
         let mut data_impact = new.data_impact.unwrap_or_default();
+        data_impact.check()?;
         if assessed {
             data_impact.assessed_by = Some(actor.to_owned());
             data_impact.assessed_at = Some(at);
@@ -710,17 +711,16 @@ impl Incident {
     /// Refuses a change to the record of a closed incident: it is final until reopened. Its
     /// action log, evidence and custody, its timestamps' corrections and its links still
     /// take entries (what was done after closing, evidence handed on, a time found wrong).
+    /// A conflict with the incident's state, as an alert closed already is: nothing in the
+    /// request is malformed, and the same request passes once the incident is reopened.
     pub fn ensure_open(&self) -> Result<(), DomainError> {
         if self.phase.is_open() {
             return Ok(());
         }
-        Err(DomainError::invalid(
-            "phase",
-            format!(
-                "{} is closed and its record is final; reopen it (move it back to analysis, with a reason) to change it",
-                self.key
-            ),
-        ))
+        Err(DomainError::Conflict(format!(
+            "{key} is closed and its record is final; reopen it to change it: move it back to an earlier phase with a reason (`vigil incident phase {key} analysis --reason TEXT`, or POST /api/v1/incidents/{key}/phase with {{\"phase\": \"analysis\", \"reason\": TEXT}})",
+            key = self.key
+        )))
     }
 
     /// Applies a patch; returns the names of the fields present. Nothing changes on error.
@@ -770,6 +770,7 @@ impl Incident {
             changed.push("customer_facing");
         }
         if let Some(mut d) = patch.data_impact {
+            d.check()?;
             d.assessed_by = Some(actor.to_owned());
             d.assessed_at = Some(at);
             next.data_impact = d;
@@ -1223,7 +1224,8 @@ mod tests {
                 .unwrap_err(),
         ];
         for e in refusals {
-            assert_eq!(e.field(), Some("phase"), "{e}");
+            assert!(matches!(e, DomainError::Conflict(_)), "{e:?}");
+            assert!(e.to_string().contains("is closed"), "{e}");
             assert!(e.to_string().contains("reopen"), "{e}");
         }
         assert_eq!(i, closed, "nothing changed");

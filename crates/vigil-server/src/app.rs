@@ -7,7 +7,8 @@
 //! document's `info.description` names them. The layers around the routes catch
 //! panics, trace requests and turn unknown paths and methods into JSON errors; a request with a
 //! query parameter to an /api/v1 route that documents none is refused naming it
-//! (`refuse_query`), as the routes that take parameters refuse those they do not know.
+//! (`refuse_query`, after the token check of a route that needs one), as the routes that take
+//! parameters refuse those they do not know.
 //! [`serve`] runs it over [`crate::connections`]' accept loop.
 
 use std::collections::HashMap;
@@ -16,7 +17,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, MatchedPath, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, State};
+use axum::http::request::Parts;
 use axum::http::{Method, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -33,6 +35,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vigil_api::error::{ErrorBody, ErrorCode};
 
+use crate::auth::{Admin, Principal, Responder, Sender};
 use crate::connections::ConnectionLimits;
 use crate::error::{ApiError, error_response};
 use crate::routes;
@@ -249,8 +252,18 @@ pub fn router(state: AppState) -> Router {
     let (api, doc) = api_routes();
     let mut queries = query_routes(&doc);
     let document = format!("{API_PREFIX}/openapi.json");
-    queries.insert((Method::GET, document.clone()), false);
+    queries.insert(
+        (Method::GET, document.clone()),
+        QueryRoute {
+            takes_query: false,
+            access: routes::Access::Public,
+        },
+    );
     let doc = Arc::new(doc);
+    let refusing = Arc::new(QueryRoutes {
+        routes: queries,
+        state: state.clone(),
+    });
     api.route(
         &document,
         axum::routing::get(move || {
@@ -259,10 +272,7 @@ pub fn router(state: AppState) -> Router {
         }),
     )
     // On the API's routes only: the acknowledgement and report pages take their own.
-    .route_layer(axum::middleware::from_fn_with_state(
-        Arc::new(queries),
-        refuse_query,
-    ))
+    .route_layer(axum::middleware::from_fn_with_state(refusing, refuse_query))
     .route(
         "/ack/{key}",
         axum::routing::get(crate::report::ack_page).post(crate::report::ack_submit),
@@ -285,8 +295,25 @@ pub fn router(state: AppState) -> Router {
     .with_state(state)
 }
 
-/// Whether each operation of the document (method, path) takes query parameters.
-fn query_routes(doc: &OpenApiDoc) -> HashMap<(Method, String), bool> {
+/// What [`refuse_query`] knows of an API route.
+#[derive(Debug, Clone, Copy)]
+struct QueryRoute {
+    /// Whether it takes query parameters.
+    takes_query: bool,
+    /// Who may call it: a refusal answers a caller it does not let in as the route would.
+    access: routes::Access,
+}
+
+/// [`refuse_query`]'s state: the routes by (method, path), and the application's state to
+/// check a token with.
+struct QueryRoutes {
+    routes: HashMap<(Method, String), QueryRoute>,
+    state: AppState,
+}
+
+/// Each operation of the document by (method, path): whether it takes query parameters, and
+/// who may call it.
+fn query_routes(doc: &OpenApiDoc) -> HashMap<(Method, String), QueryRoute> {
     use utoipa::openapi::path::ParameterIn;
     let mut out = HashMap::new();
     for (path, item) in doc.paths.paths.iter() {
@@ -302,12 +329,24 @@ fn query_routes(doc: &OpenApiDoc) -> HashMap<(Method, String), bool> {
         ];
         for (method, op) in operations {
             let Some(op) = op else { continue };
-            let takes = op
+            let takes_query = op
                 .parameters
                 .iter()
                 .flatten()
                 .any(|p| p.parameter_in == ParameterIn::Query);
-            out.insert((method, path.clone()), takes);
+            // Every operation is in the table: `document_access` panicked otherwise.
+            let access = op
+                .operation_id
+                .as_deref()
+                .and_then(routes::access)
+                .unwrap_or(routes::Access::Admin);
+            out.insert(
+                (method, path.clone()),
+                QueryRoute {
+                    takes_query,
+                    access,
+                },
+            );
         }
     }
     out
@@ -317,8 +356,13 @@ fn query_routes(doc: &OpenApiDoc) -> HashMap<(Method, String), bool> {
 /// some reads them through [`crate::extract::ApiQuery`], which refuses those it does not know),
 /// naming the parameter: a misspelt or misplaced parameter is never silently ignored.
 /// A method the route lacks passes on to the 405 answer.
+///
+/// A route that needs a token answers a caller without a valid one (or with a role it does
+/// not let in) as its handler would, 401 or 403, before the parameter: the refusal must not
+/// tell a stranger what the route takes. The token is checked only for a request refused
+/// here, which its handler never sees, so no request is authenticated twice.
 async fn refuse_query(
-    State(queries): State<Arc<HashMap<(Method, String), bool>>>,
+    State(queries): State<Arc<QueryRoutes>>,
     req: Request<Body>,
     next: Next,
 ) -> Response {
@@ -330,16 +374,25 @@ async fn refuse_query(
     let first = req
         .uri()
         .query()
-        .and_then(|q| form_urlencoded::parse(q.as_bytes()).next());
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).next())
+        .map(|(name, _)| name.into_owned());
     // The route is looked up only for a request that has a parameter.
-    let takes_none = first.is_some()
-        && req
-            .extensions()
-            .get::<MatchedPath>()
-            .and_then(|path| queries.get(&(method, path.as_str().to_owned())))
-            .is_some_and(|takes| !takes);
-    match first {
-        Some((name, _)) if takes_none => {
+    let refused = first
+        .is_some()
+        .then(|| {
+            req.extensions()
+                .get::<MatchedPath>()
+                .and_then(|path| queries.routes.get(&(method, path.as_str().to_owned())))
+        })
+        .flatten()
+        .copied()
+        .filter(|route| !route.takes_query);
+    match (first, refused) {
+        (Some(name), Some(route)) => {
+            let (mut parts, _) = req.into_parts();
+            if let Err(e) = caller_let_in(route.access, &mut parts, &queries.state).await {
+                return e.into_response();
+            }
             // Shown as one printable line, however long or strange the name sent.
             let name: String = name
                 .chars()
@@ -355,6 +408,22 @@ async fn refuse_query(
             .into_response()
         }
         _ => next.run(req).await,
+    }
+}
+
+/// Checks the caller as the extractor of a route with `access` does, answering what it would.
+async fn caller_let_in(
+    access: routes::Access,
+    parts: &mut Parts,
+    state: &AppState,
+) -> Result<(), ApiError> {
+    use routes::Access;
+    match access {
+        Access::Public => Ok(()),
+        Access::Read => Principal::from_request_parts(parts, state).await.map(drop),
+        Access::Send => Sender::from_request_parts(parts, state).await.map(drop),
+        Access::Write => Responder::from_request_parts(parts, state).await.map(drop),
+        Access::Admin => Admin::from_request_parts(parts, state).await.map(drop),
     }
 }
 

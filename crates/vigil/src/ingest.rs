@@ -518,8 +518,9 @@ async fn ingest(
                 error,
                 maybe_stored,
             }) => {
+                let in_flight = batch.origins.len() as u64;
                 if maybe_stored {
-                    unconfirmed = batch.origins.len() as u64;
+                    unconfirmed = in_flight;
                 }
                 let at_least = stored + already_stored;
                 let service_given = args.service.is_some();
@@ -527,7 +528,10 @@ async fn ingest(
                     error,
                     service_given,
                     at_least,
-                    unconfirmed,
+                    InFlight {
+                        events: in_flight,
+                        maybe_stored,
+                    },
                     args.resend,
                 ));
                 break;
@@ -605,13 +609,15 @@ struct Sent {
 struct Unsent {
     error: ClientError,
     /// Whether it may have been stored all the same: an attempt failed in a way that may
-    /// have come after the server received it (the connection lost, the server stopping).
+    /// have come after the server received it (the connection lost, the server stopping),
+    /// and the last one did not settle it.
     maybe_stored: bool,
 }
 
 /// Sends one batch under its idempotency key, and again after a failure that may pass: the
-/// server unreachable (restarting), unavailable, or still storing this very batch (its answer
-/// was lost). Waits 0.5, 1, 2, then 4 s between attempts.
+/// server unreachable (restarting), unavailable, unable to write it (its disk full: space may
+/// come back), or still storing this very batch (its answer was lost). Waits 0.5, 1, 2, then
+/// 4 s between attempts.
 async fn send_batch(
     c: &Client,
     query: &IngestQuery,
@@ -620,6 +626,8 @@ async fn send_batch(
     progress: Option<&indicatif::ProgressBar>,
 ) -> Result<Sent, Unsent> {
     let mut attempt = 1;
+    // Whether an attempt that failed may have stored the batch.
+    let mut perhaps = false;
     loop {
         match c.ingest_once(query, body.clone(), NDJSON, key).await {
             Ok(answered) => {
@@ -629,6 +637,7 @@ async fn send_batch(
                 });
             }
             Err(err) if attempt < SEND_ATTEMPTS && may_pass(&err) => {
+                perhaps |= may_have_stored(&err);
                 let wait = std::time::Duration::from_millis(500 << (attempt - 1));
                 let note = format!(
                     "warning: {err}; sending the batch again in {:.1} s (attempt {}/{SEND_ATTEMPTS})",
@@ -643,8 +652,7 @@ async fn send_batch(
                 attempt += 1;
             }
             Err(error) => {
-                // Every failure but the last may pass (else sending would have stopped there).
-                let maybe_stored = attempt > 1 || may_pass(&error);
+                let maybe_stored = stored_unknown(perhaps, &error);
                 return Err(Unsent {
                     error,
                     maybe_stored,
@@ -658,20 +666,33 @@ async fn send_batch(
 /// in time may have stored the batch: it is sent again under the same key, which the server
 /// answers from its record (or as still storing, a conflict, sent again after a wait).
 fn may_pass(err: &ClientError) -> bool {
+    may_have_stored(err)
+        || matches!(err, ClientError::ConnectTimedOut { .. })
+        || err.code() == Some(ErrorCode::NotStored)
+}
+
+/// Whether a failed sending may have stored the batch all the same: the connection lost or
+/// the answer not come in time (perhaps after the server stored it), the server unavailable
+/// (stopping while it stored it), or this very batch being stored by an earlier sending.
+fn may_have_stored(err: &ClientError) -> bool {
     matches!(
         err,
-        ClientError::Transport { .. }
-            | ClientError::ConnectTimedOut { .. }
-            | ClientError::TimedOut { .. }
+        ClientError::Transport { .. } | ClientError::TimedOut { .. }
     ) || matches!(
         err.code(),
         Some(ErrorCode::Unavailable | ErrorCode::Conflict)
     )
 }
 
-/// The message for a batch the server did not take, saying what is stored and what to do next:
-/// `stored` events were stored for certain, the `unconfirmed` ones of the batch in flight
-/// perhaps.
+/// Whether a batch whose last sending failed with `last` may have been stored, `earlier`
+/// telling whether an earlier sending failed in a way that may have stored it. The server
+/// looks a batch's key up before storing it, so a last answer of `not_stored` settles it: an
+/// earlier sending that had stored the batch would have been answered again, one still
+/// storing it refused as a conflict.
+fn stored_unknown(earlier: bool, last: &ClientError) -> bool {
+    last.code() != Some(ErrorCode::NotStored) && (earlier || may_have_stored(last))
+}
+
 /// The server's refusal of a batch naming no service, said in the terms of this command (the
 /// API's message names its query parameter): without --service, only a token bound to a
 /// service can send.
@@ -686,14 +707,30 @@ fn name_the_service(err: ClientError, service_given: bool) -> anyhow::Error {
     }
 }
 
+/// The batch being sent when sending stopped.
+struct InFlight {
+    /// How many events it holds.
+    events: u64,
+    /// Whether it may have been stored ([`Unsent::maybe_stored`]).
+    maybe_stored: bool,
+}
+
+/// The message for a batch the server did not take, saying what is stored and what to do next:
+/// `stored` events were stored for certain, those of the batch in flight perhaps.
 fn refused(
     err: ClientError,
     service_given: bool,
     stored: u64,
-    unconfirmed: u64,
+    in_flight: InFlight,
     resend: bool,
 ) -> String {
     let too_large = err.code() == Some(ErrorCode::PayloadTooLarge);
+    let not_stored = err.code() == Some(ErrorCode::NotStored);
+    let unconfirmed = if in_flight.maybe_stored {
+        in_flight.events
+    } else {
+        0
+    };
     let mut msg = format!("{:#}", name_the_service(err, service_given));
     if too_large {
         msg.push_str(
@@ -702,6 +739,12 @@ fn refused(
     }
     let what = match (stored, unconfirmed) {
         (0, 0) => "no events were stored".to_owned(),
+        // The server said so for certain: the batch is to be sent again, not looked for.
+        (n, 0) if not_stored => format!(
+            "{} stored; the batch in flight ({}) was not",
+            plural(n, "event was", "events were"),
+            plural(in_flight.events, "event", "events")
+        ),
         (n, 0) => format!("{} stored", plural(n, "event was", "events were")),
         (0, k) => format!(
             "no event was stored for certain; the batch in flight ({}) may have been stored, its answer lost",
@@ -1172,6 +1215,48 @@ fn print_summary(s: &Summary, rejections_said: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn api_error(code: ErrorCode, message: &str) -> ClientError {
+        ClientError::Api {
+            status: code.status(),
+            code,
+            message: message.to_owned(),
+            field: None,
+            guards: Vec::new(),
+        }
+    }
+
+    /// A batch the server's journal could not write (a full disk) is sent again, as space may
+    /// come back, but it is known not to be stored, after any attempt before it.
+    #[test]
+    fn a_batch_refused_as_not_stored_is_retried_and_not_counted_as_perhaps_stored() {
+        let full = api_error(
+            ErrorCode::NotStored,
+            "the log store could not write the batch to its journal (no space left on device); nothing of it was stored: send it again once the cause is fixed (free disk space, check the disk)",
+        );
+        assert!(may_pass(&full));
+        assert!(!stored_unknown(false, &full));
+        assert!(!stored_unknown(true, &full), "the server looked the key up");
+        let stopping = api_error(ErrorCode::Unavailable, "the server is shutting down");
+        assert!(may_pass(&stopping));
+        assert!(stored_unknown(false, &stopping));
+        let forbidden = api_error(ErrorCode::Forbidden, "the token may not send events");
+        assert!(!may_pass(&forbidden));
+        assert!(!stored_unknown(false, &forbidden));
+        assert!(stored_unknown(true, &forbidden));
+
+        let in_flight = InFlight {
+            events: 2,
+            maybe_stored: false,
+        };
+        let text = refused(full, true, 3, in_flight, false);
+        assert!(
+            text.contains("3 events were stored; the batch in flight (2 events) was not;"),
+            "{text}"
+        );
+        assert!(!text.contains("may have been stored"), "{text}");
+        assert!(text.contains("no space left on device"), "{text}");
+    }
 
     #[test]
     fn lines_are_numbered_as_in_the_file() {

@@ -554,7 +554,7 @@ fn taken_up(alerts: &[Alert]) -> chrono::DateTime<chrono::Utc> {
     post, path = "/alerts/{key}/merge", operation_id = "merge_alerts", tag = "alerts",
     params(("key" = String, Path, description = "Alert key (ALR-12)")),
     request_body = MergeAlert,
-    responses((status = 200, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The alert is closed already", body = ErrorBody))
+    responses((status = 200, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The alert is closed already, or the incident is closed (reopen it first)", body = ErrorBody))
 )]
 pub async fn merge(
     State(state): State<AppState>,

@@ -71,7 +71,7 @@ const MAX_LIMIT: u32 = 1000;
         (status = 403, description = "The token may not send events, or not as this service or tenant", body = ErrorBody),
         (status = 409, description = "A batch with this Idempotency-Key is being stored now (its first sending, even if that connection dropped): send it again in a moment", body = ErrorBody),
         (status = 413, description = "The body, once decompressed, is larger than the server's ingest limit (16 MiB unless `vigil serve --max-ingest-bytes` says otherwise), or holds more than 100,000 events (`payload_too_large`): nothing was stored; send smaller batches", body = ErrorBody),
-        (status = 503, description = "The log store is not accepting events", body = ErrorBody)
+        (status = 503, description = "The log store is not accepting events (`unavailable`), or could not write this batch to its journal, a full disk say (`not_stored`): nothing of it was stored; send it again once the cause is fixed", body = ErrorBody)
     )
 )]
 pub async fn ingest(
@@ -300,9 +300,9 @@ pub(crate) fn log_error(err: LogError) -> ApiError {
     match err {
         LogError::Query(e) => ApiError::invalid_field("q", format!("`q`: {e}")),
         LogError::Unsupported(m) => ApiError::invalid_field("q", m),
-        e @ (LogError::NotStored { .. } | LogError::NotSearchable { .. }) => {
-            ApiError::new(ErrorCode::Unavailable, e.to_string())
-        }
+        // Refused whole, for certain: the sender need not wonder whether it was stored.
+        e @ LogError::NotStored { .. } => ApiError::new(ErrorCode::NotStored, e.to_string()),
+        e @ LogError::NotSearchable { .. } => ApiError::new(ErrorCode::Unavailable, e.to_string()),
         LogError::Closed(m) => {
             tracing::error!(reason = %m, "log store closed");
             ApiError::new(
@@ -667,7 +667,7 @@ fn storage_of(state: &AppState, s: vigil_logs::ServiceStats) -> ServiceStorage {
     post, path = "/incidents/{key}/pivot", operation_id = "pivot_incident", tag = "events",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
     request_body = IncidentPivotRequest,
-    responses((status = 200, body = IncidentPivotResponse), (status = 400, body = ErrorBody), (status = 403, description = "`accept` needs the responder role", body = ErrorBody), (status = 404, body = ErrorBody))
+    responses((status = 200, body = IncidentPivotResponse), (status = 400, body = ErrorBody), (status = 403, description = "`accept` needs the responder role", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "`accept` on a closed incident: reopen it (move it back to an earlier phase with a reason) to widen its scope", body = ErrorBody))
 )]
 pub async fn incident_pivot(
     State(state): State<AppState>,
@@ -784,6 +784,23 @@ mod tests {
             DateTime::<Utc>::MIN_UTC,
             "further back than times go"
         );
+    }
+
+    /// A batch the journal could not write is answered `not_stored`, telling its sender that
+    /// nothing of it is stored, not `unavailable`, which leaves the sender wondering.
+    #[test]
+    fn a_batch_the_journal_refused_is_answered_not_stored() {
+        let full = || LogError::NotStored {
+            reason: "No space left on device (os error 28)".into(),
+        };
+        for err in [log_error(full()), ingest_error(IngestError::Logs(full()))] {
+            assert_eq!(err.code(), ErrorCode::NotStored);
+            assert_eq!(err.code().status(), 503, "senders retry a 503");
+        }
+        let lagging = LogError::NotSearchable {
+            reason: "too many open files".into(),
+        };
+        assert_eq!(log_error(lagging).code(), ErrorCode::Unavailable);
     }
 
     #[test]

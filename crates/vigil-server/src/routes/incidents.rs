@@ -108,7 +108,7 @@ pub async fn get(
     patch, path = "/incidents/{key}", operation_id = "update_incident", tag = "incidents",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
     request_body = IncidentPatch,
-    responses((status = 200, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+    responses((status = 200, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The incident is closed: reopen it (move it back to an earlier phase with a reason) to change it", body = ErrorBody))
 )]
 pub async fn update(
     State(state): State<AppState>,
@@ -131,7 +131,7 @@ pub async fn update(
     post, path = "/incidents/{key}/severity", operation_id = "change_severity", tag = "incidents",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
     request_body = ChangeSeverity,
-    responses((status = 200, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+    responses((status = 200, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The incident is closed: reopen it (move it back to an earlier phase with a reason) to change it", body = ErrorBody))
 )]
 pub async fn severity(
     State(state): State<AppState>,

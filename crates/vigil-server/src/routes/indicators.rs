@@ -23,7 +23,8 @@ use crate::{incident_ref, parse_uuid, store_error};
         (status = 201, description = "Added", body = Indicator),
         (status = 200, description = "Already on the incident", body = Indicator),
         (status = 400, description = "The value is not a valid indicator of its kind", body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The incident is closed: reopen it (move it back to an earlier phase with a reason) to change it", body = ErrorBody)
     )
 )]
 pub async fn add(
@@ -61,7 +62,7 @@ pub async fn add(
         ("id" = String, Path, description = "Indicator id"),
         RemoveIndicatorQuery,
     ),
-    responses((status = 200, body = Indicator), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+    responses((status = 200, body = Indicator), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The incident is closed: reopen it (move it back to an earlier phase with a reason) to change it", body = ErrorBody))
 )]
 pub async fn remove(
     State(state): State<AppState>,

@@ -153,6 +153,12 @@ async fn bad_input_names_the_field_and_changes_nothing() {
             "summary",
         ),
         ("/alerts/declare", r#"{"alerts": ["bogus"]}"#, "alerts[0]"),
+        // An escape in the notes would be played by every terminal that shows the incident.
+        (
+            "/incidents",
+            r#"{"title": "t", "summary": "s", "severity": "SEV2", "data_impact": {"personal_data": true, "notes": "rows\u001b[2J"}}"#,
+            "data_impact.notes",
+        ),
     ];
     for (path, body, field) in cases {
         let err = app
@@ -179,6 +185,24 @@ async fn bad_input_names_the_field_and_changes_nothing() {
         .await
         .unwrap_err();
     assert_eq!(field_of(err).2.as_deref(), Some("tlp"));
+    let err = app
+        .responder
+        .send_raw(
+            Method::PATCH,
+            "/incidents/INC-1",
+            "application/json",
+            r#"{"data_impact": {"customer_data": true, "notes": "export\u0000ed"}}"#,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_of(err),
+        (
+            400,
+            ErrorCode::InvalidField,
+            Some("data_impact.notes".to_owned())
+        )
+    );
     let err = app
         .responder
         .send_raw(Method::POST, "/incidents", "text/plain", "title=x")
@@ -390,4 +414,95 @@ async fn an_unknown_query_parameter_is_refused_on_every_route() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+}
+
+/// A caller a route does not let in is answered 401 (no valid token) or 403 (a role it does
+/// not let in) whatever query parameters it sends, as without them: a stranger does not learn
+/// from the refusal what a route takes. Public routes (health, the document) still name the
+/// parameter.
+#[tokio::test]
+async fn a_caller_not_let_in_is_refused_before_an_unknown_query_parameter() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", app.addr);
+    let doc: serde_json::Value = http
+        .get(format!("{base}/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // (method, path, roles let in; none for a public route)
+    let mut operations = vec![(
+        "get".to_owned(),
+        "/api/v1/openapi.json".to_owned(),
+        Vec::new(),
+    )];
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let roles: Vec<String> = op["x-vigil-roles"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| r.as_str().unwrap().to_owned())
+                .collect();
+            operations.push((method.clone(), path.clone(), roles));
+        }
+    }
+    assert!(
+        operations
+            .iter()
+            .any(|(_, p, roles)| p == "/api/v1/health" && roles.is_empty()),
+        "health is public"
+    );
+    let viewer = app.viewer_token();
+    for (method, path, roles) in operations {
+        let url = path
+            .replace("{key}", "INC-1")
+            .replace("{other}", "INC-2")
+            .replace("{id}", &uuid::Uuid::nil().to_string());
+        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let public = roles.is_empty();
+        let callers = [
+            ("no token", None, if public { 400 } else { 401 }),
+            (
+                "an unknown token",
+                Some("vgl_not_a_token"),
+                if public { 400 } else { 401 },
+            ),
+            (
+                "a viewer token",
+                Some(viewer.as_str()),
+                if public || roles.iter().any(|r| r == "viewer") {
+                    400
+                } else {
+                    403
+                },
+            ),
+        ];
+        for (who, token, expected) in callers {
+            let mut request = http
+                .request(method.clone(), format!("{base}{url}?colour=red"))
+                .header("content-type", "application/json")
+                .body("{}");
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let r = request.send().await.unwrap();
+            let status = r.status().as_u16();
+            let err: serde_json::Value = r.json().await.unwrap_or_default();
+            assert_eq!(status, expected, "{who}: {method} {path}: {err}");
+            let field = err["error"]["field"].as_str();
+            if expected == 400 {
+                assert_eq!(field, Some("colour"), "{who}: {method} {path}: {err}");
+            } else {
+                assert_eq!(field, None, "{who}: {method} {path}: {err}");
+                assert!(
+                    !err.to_string().contains("colour"),
+                    "{who}: {method} {path}: {err}"
+                );
+            }
+        }
+    }
 }

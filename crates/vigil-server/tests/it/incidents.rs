@@ -975,7 +975,7 @@ async fn data_impact_is_assessed_by_someone_and_raises_priority() {
         data_impact: Some(DataImpact {
             customer_data: true,
             disclosed: true,
-            notes: Some("export of the customer table".into()),
+            notes: Some("export of the customer table:\n\tnames, e-mails".into()),
             ..Default::default()
         }),
         customer_facing: Some(true),
@@ -1079,4 +1079,144 @@ async fn pasted_forms_of_an_indicator_meet_the_plain_form() {
         matches!(&err, ClientError::Api { field: Some(f), message, .. } if f == "value" && message.contains("kind ip")),
         "{err:?}"
     );
+}
+
+/// A closed incident's record is final until reopened: a change to it is a conflict with its
+/// state (409 `conflict`, saying it is closed and how to reopen it), not a field at fault;
+/// reopened, the same changes pass, and a bad value is again a 400 naming its field.
+#[tokio::test]
+async fn a_change_to_a_closed_incident_is_a_conflict_saying_how_to_reopen_it() {
+    let app = spawn_app().await;
+    app.responder
+        .create_incident(&new_incident("Phish"))
+        .await
+        .unwrap();
+    let ioc = NewIndicator {
+        kind: "ip".into(),
+        value: "203.0.113.7".into(),
+        note: None,
+    };
+    let added = app.responder.add_indicator("INC-1", &ioc).await.unwrap();
+    let mut with_cause = phase(Phase::Recovery);
+    with_cause.root_cause = Some("no MFA".into());
+    for p in [Phase::Analysis, Phase::Containment, Phase::Eradication] {
+        app.responder
+            .change_phase("INC-1", &phase(p))
+            .await
+            .unwrap();
+    }
+    app.responder
+        .change_phase("INC-1", &with_cause)
+        .await
+        .unwrap();
+    for p in [Phase::PostIncident, Phase::Closed] {
+        app.responder
+            .change_phase("INC-1", &phase(p))
+            .await
+            .unwrap();
+    }
+    let closed = app.viewer.get_incident("INC-1").await.unwrap();
+
+    let retitle = IncidentPatch {
+        title: Some("Phish, wider".into()),
+        ..Default::default()
+    };
+    let worse = ChangeSeverity {
+        severity: Severity::Sev1,
+        reason: "more hosts".into(),
+    };
+    let other_ioc = NewIndicator {
+        value: "203.0.113.8".into(),
+        ..ioc.clone()
+    };
+    let added_id = added.id.to_string();
+    let refusals = [
+        (
+            "patch",
+            app.responder
+                .update_incident("INC-1", &retitle)
+                .await
+                .map(drop),
+        ),
+        (
+            "severity",
+            app.responder
+                .change_severity("INC-1", &worse)
+                .await
+                .map(drop),
+        ),
+        (
+            "add indicator",
+            app.responder
+                .add_indicator("INC-1", &other_ioc)
+                .await
+                .map(drop),
+        ),
+        (
+            "remove indicator",
+            app.responder
+                .remove_indicator("INC-1", &added_id, "false positive")
+                .await
+                .map(drop),
+        ),
+    ];
+    for (what, result) in refusals {
+        match result.unwrap_err() {
+            ClientError::Api {
+                status,
+                code,
+                field,
+                message,
+                ..
+            } => {
+                assert_eq!(
+                    (status, code, field),
+                    (409, ErrorCode::Conflict, None),
+                    "{what}"
+                );
+                assert!(
+                    message.contains("INC-1 is closed")
+                        && message.contains("vigil incident phase INC-1 analysis --reason"),
+                    "{what}: {message}"
+                );
+            }
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        app.viewer.get_incident("INC-1").await.unwrap(),
+        closed,
+        "nothing changed"
+    );
+
+    // Reopened, the record takes changes again, and a bad value names its field.
+    let mut reopen = phase(Phase::Analysis);
+    reopen.reason = Some("new activity".into());
+    app.responder.change_phase("INC-1", &reopen).await.unwrap();
+    let blank = IncidentPatch {
+        title: Some(" ".into()),
+        ..Default::default()
+    };
+    match app.responder.update_incident("INC-1", &blank).await {
+        Err(ClientError::Api {
+            status,
+            code,
+            field,
+            ..
+        }) => assert_eq!(
+            (status, code, field.as_deref()),
+            (400, ErrorCode::InvalidField, Some("title"))
+        ),
+        other => panic!("{other:?}"),
+    }
+    let inc = app
+        .responder
+        .update_incident("INC-1", &retitle)
+        .await
+        .unwrap();
+    assert_eq!(inc.title, "Phish, wider");
+    app.responder
+        .change_severity("INC-1", &worse)
+        .await
+        .unwrap();
 }

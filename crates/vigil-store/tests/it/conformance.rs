@@ -262,7 +262,7 @@ async fn a_closed_incident_takes_no_indicator_until_reopened() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, StoreError::Domain(d) if d.field() == Some("phase")),
+        matches!(&e, StoreError::Domain(DomainError::Conflict(m)) if m.contains("reopen")),
         "{e}"
     );
     assert_eq!(verified(s).await, audited, "nothing written");
