@@ -8,7 +8,9 @@ use vigil_api::alerts::{
 use vigil_api::types::{Category, Severity};
 
 use crate::incident::{Conn, client, domain};
-use crate::output::{Cell, Lines, explain, one_line, outln, plural, print_json, table};
+use crate::output::{
+    Cell, Lines, explain, one_line, outln, page_footer, plural, print_json, table,
+};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -126,26 +128,6 @@ pub enum Command {
     },
 }
 
-/// The line under `vigil alerts list`: which of the matching alerts are shown and, when there
-/// are more, the `--offset` that shows the next ones.
-fn list_footer(offset: u32, shown: usize, total: u64) -> String {
-    if offset == 0 && shown as u64 == total {
-        return format!("{shown} of {}", plural(total, "alert", "alerts"));
-    }
-    let first = u64::from(offset) + 1;
-    let last = u64::from(offset) + shown as u64;
-    let range = match shown {
-        0 => return format!("0 of {}", plural(total, "alert", "alerts")),
-        1 => format!("alert {first}"),
-        _ => format!("alerts {first}–{last}"),
-    };
-    let more = match total.saturating_sub(last) {
-        0 => String::new(),
-        n => format!("; {n} more: --offset {last}"),
-    };
-    format!("{range} of {total}, newest first{more}")
-}
-
 pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -196,15 +178,20 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                         a.alert.title.clone(),
                     ]);
                 }
-                if page.items.is_empty() && offset > 0 && page.total > 0 {
-                    outln!(
-                        "--offset {offset} is past the last of {}; give a smaller --offset",
-                        plural(page.total, "alert", "alerts")
-                    );
-                    return Ok(());
+                // An offset past the end shows no empty table, only what to give instead.
+                if !page.items.is_empty() || page.total == 0 {
+                    outln!("{t}");
                 }
-                outln!("{t}");
-                outln!("{}", list_footer(offset, page.items.len(), page.total));
+                outln!(
+                    "{}",
+                    page_footer(
+                        offset,
+                        page.items.len(),
+                        page.total,
+                        ("alert", "alerts"),
+                        "newest first"
+                    )
+                );
                 Ok(())
             }
             Command::Show { key, conn } => {

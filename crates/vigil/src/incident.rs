@@ -775,11 +775,19 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                     crate::output::shown_time(inc.created_at, "%Y-%m-%d %H:%M"),
                 ]);
             }
-            outln!("{t}");
+            // An offset past the end shows no empty table, only what to give instead.
+            if !page.items.is_empty() || page.total == 0 {
+                outln!("{t}");
+            }
             outln!(
-                "{} of {}",
-                page.items.len(),
-                plural(page.total, "incident", "incidents")
+                "{}",
+                crate::output::page_footer(
+                    a.offset,
+                    page.items.len(),
+                    page.total,
+                    ("incident", "incidents"),
+                    "newest first"
+                )
             );
             Ok(())
         }
@@ -952,11 +960,18 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 if conn.json {
                     return print_json(&page);
                 }
-                outln!("{}", actions_table("WHEN", &page.items));
+                if !page.items.is_empty() || page.total == 0 {
+                    outln!("{}", actions_table("WHEN", &page.items));
+                }
                 outln!(
-                    "{} of {}",
-                    page.items.len(),
-                    plural(page.total, "entry", "entries")
+                    "{}",
+                    crate::output::page_footer(
+                        offset,
+                        page.items.len(),
+                        page.total,
+                        ("entry", "entries"),
+                        "oldest first"
+                    )
                 );
                 Ok(())
             }

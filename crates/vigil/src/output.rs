@@ -318,6 +318,39 @@ pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// The line under a list read a page at a time: which of the `total` matching items the page
+/// shows, in what `order`, and when there are more, the `--offset` that shows the next ones; or,
+/// for an offset past the end, what to give instead.
+pub fn page_footer(
+    offset: u32,
+    shown: usize,
+    total: u64,
+    (one, many): (&str, &str),
+    order: &str,
+) -> String {
+    if offset == 0 && shown as u64 == total {
+        return format!("{shown} of {}", plural(total, one, many));
+    }
+    let first = u64::from(offset) + 1;
+    let last = u64::from(offset) + shown as u64;
+    let range = match shown {
+        0 if total > 0 => {
+            return format!(
+                "--offset {offset} is past the last of {}; give a smaller --offset",
+                plural(total, one, many)
+            );
+        }
+        0 => return format!("0 of {}", plural(total, one, many)),
+        1 => format!("{one} {first}"),
+        _ => format!("{many} {first}–{last}"),
+    };
+    let more = match total.saturating_sub(last) {
+        0 => String::new(),
+        n => format!("; {n} more: --offset {last}"),
+    };
+    format!("{range} of {total}, {order}{more}")
+}
+
 /// The first `shown` of `items` joined with ", ", then `and N more` for the rest.
 pub fn first_of(items: impl ExactSizeIterator<Item = String>, shown: usize) -> String {
     let more = items.len().saturating_sub(shown);
@@ -546,6 +579,34 @@ pub const KEY_FIELDS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_footer_says_what_is_shown_and_how_to_go_on() {
+        let footer = |offset, shown, total| {
+            page_footer(
+                offset,
+                shown,
+                total,
+                ("incident", "incidents"),
+                "newest first",
+            )
+        };
+        assert_eq!(footer(0, 3, 3), "3 of 3 incidents");
+        assert_eq!(footer(0, 0, 0), "0 of 0 incidents");
+        assert_eq!(
+            footer(0, 50, 120),
+            "incidents 1–50 of 120, newest first; 70 more: --offset 50"
+        );
+        assert_eq!(
+            footer(100, 20, 120),
+            "incidents 101–120 of 120, newest first"
+        );
+        assert_eq!(footer(119, 1, 120), "incident 120 of 120, newest first");
+        assert_eq!(
+            footer(200, 0, 120),
+            "--offset 200 is past the last of 120 incidents; give a smaller --offset"
+        );
+    }
 
     #[test]
     fn csv_cells_that_a_spreadsheet_would_run_are_made_text() {
