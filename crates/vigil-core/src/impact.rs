@@ -39,13 +39,24 @@ pub struct DataImpact {
 
 impl DataImpact {
     /// Checks what the assessor wrote: the notes are plain text, as the incident's other free
-    /// text is ([`crate::no_control_characters`]: tabs and line breaks are fine), for they are
-    /// shown wherever the incident is.
+    /// text is ([`crate::no_control_characters`]: tabs and line breaks are fine), and at most
+    /// [`crate::incident::MAX_TEXT`] characters like its summary, for they are shown wherever
+    /// the incident is.
     pub fn check(&self) -> Result<(), DomainError> {
-        match &self.notes {
-            Some(notes) => crate::no_control_characters("data_impact.notes", notes),
-            None => Ok(()),
+        let Some(notes) = &self.notes else {
+            return Ok(());
+        };
+        crate::no_control_characters("data_impact.notes", notes)?;
+        let max = crate::incident::MAX_TEXT;
+        if notes.chars().count() > max {
+            return Err(DomainError::invalid(
+                "data_impact.notes",
+                format!(
+                    "longer than {max} characters; shorten it (attach a longer account as evidence)"
+                ),
+            ));
         }
+        Ok(())
     }
 
     /// True when customer or personal data was disclosed, modified or destroyed: a data breach,
@@ -93,6 +104,18 @@ impl DataImpact {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notes_longer_than_an_incident_summary_may_be_are_refused() {
+        let notes = |n: usize| DataImpact {
+            notes: Some("x".repeat(n)),
+            ..DataImpact::default()
+        };
+        assert!(notes(crate::incident::MAX_TEXT).check().is_ok());
+        let err = notes(crate::incident::MAX_TEXT + 1).check().unwrap_err();
+        assert!(err.to_string().contains("data_impact.notes"), "{err}");
+        assert!(err.to_string().contains("longer than"), "{err}");
+    }
 
     #[test]
     fn notification_needs_data_and_an_effect() {
