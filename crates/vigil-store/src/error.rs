@@ -38,8 +38,29 @@ pub enum StoreError {
     #[error("database error: {0}; check the data directory is writable and not full")]
     Db(#[from] sqlx::Error),
     /// Applying the schema migrations failed.
-    #[error("database migration failed: {0}; the data directory may be from a newer Vigil")]
+    #[error(
+        "database migration failed: {0}; check the data directory is writable and not full, then start again"
+    )]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database was upgraded by a newer release: this one does not know its schema.
+    #[error(
+        "the database holds schema version {version}, which this Vigil does not know: the data directory was upgraded by a newer release; run that release (or restore a backup taken before the upgrade)"
+    )]
+    SchemaAhead {
+        /// A version applied that this release lacks.
+        version: i64,
+    },
+    /// The database is from an older release and was opened by a command that does not
+    /// upgrade it.
+    #[error(
+        "the database is at schema version {have} and this Vigil needs {need}: start this release's `vigil serve` on the data directory once to upgrade it (stop the older server first), then run this command again"
+    )]
+    SchemaBehind {
+        /// The last version applied.
+        have: i64,
+        /// The version this release has.
+        need: i64,
+    },
     /// A file operation failed.
     #[error("file {path}: {source}; check the data directory's permissions and free space")]
     Io {

@@ -241,6 +241,74 @@ async fn evidence_permissions(path: &Path) -> StoreResult<std::fs::Permissions> 
     }
 }
 
+/// What opening a data directory does to its database's schema.
+#[derive(Debug, Clone, Copy)]
+enum Schema {
+    /// Applies the migrations it lacks (`vigil serve`, a first `vigil admin token`).
+    Upgrade,
+    /// Takes it as it is, refusing one that is not this release's.
+    AsItIs,
+}
+
+/// The lock file the migrations of a data directory are applied under.
+const MIGRATION_LOCK: &str = "vigil.migrate.lock";
+
+/// Takes the data directory's migration lock (an advisory `flock`, dropped with the file or
+/// the process), waiting for another process applying them to finish.
+async fn migration_lock(dir: &Path) -> StoreResult<std::fs::File> {
+    let path = dir.join(MIGRATION_LOCK);
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(StoreError::io(&path))?;
+        file.lock().map_err(StoreError::io(&path))?;
+        Ok(file)
+    })
+    .await
+    .map_err(|e| StoreError::Io {
+        path: MIGRATION_LOCK.to_owned(),
+        source: std::io::Error::other(e),
+    })?
+}
+
+/// Checks that the database holds exactly the migrations of this release, without applying
+/// any: [`StoreError::SchemaBehind`] names the first one missing, [`StoreError::SchemaAhead`]
+/// one it does not know.
+async fn check_schema(
+    db: &sqlx::SqlitePool,
+    migrator: &sqlx::migrate::Migrator,
+) -> StoreResult<()> {
+    let table: Option<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_optional(db)
+    .await?;
+    let applied: Vec<i64> = match table {
+        Some(_) => {
+            sqlx::query_scalar(
+                "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+            )
+            .fetch_all(db)
+            .await?
+        }
+        None => Vec::new(),
+    };
+    let known: Vec<i64> = migrator.iter().map(|m| m.version).collect();
+    if let Some(&version) = applied.iter().find(|v| !known.contains(v)) {
+        return Err(StoreError::SchemaAhead { version });
+    }
+    if let Some(&version) = known.iter().find(|v| !applied.contains(v)) {
+        return Err(StoreError::SchemaBehind {
+            have: applied.last().copied().unwrap_or(0),
+            need: known.last().copied().unwrap_or(version),
+        });
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens the store in `dir`, creating the directory, the database and the evidence folder
     /// if needed, and applies the migrations.
@@ -250,6 +318,23 @@ impl SqliteStore {
     /// it, the log store's included) and the database files are 0600, so no other local user
     /// reads evidence without the custody record a download writes.
     pub async fn open(dir: &Path) -> StoreResult<Self> {
+        Self::open_with(dir, Schema::Upgrade).await
+    }
+
+    /// Opens an existing data directory without creating or upgrading anything (for the
+    /// commands run beside a server, such as `vigil audit verify` and `vigil admin tokens`: an
+    /// older server may still be running on it, and it could not start again on a database
+    /// a newer release upgraded). A missing database is [`StoreError::NoDataDirectory`]; one
+    /// whose schema is not this release's is [`StoreError::SchemaBehind`] or
+    /// [`StoreError::SchemaAhead`].
+    pub async fn open_existing(dir: &Path) -> StoreResult<Self> {
+        if !dir.join("vigil.db").is_file() {
+            return Err(StoreError::NoDataDirectory(dir.to_path_buf()));
+        }
+        Self::open_with(dir, Schema::AsItIs).await
+    }
+
+    async fn open_with(dir: &Path, schema: Schema) -> StoreResult<Self> {
         let evidence = dir.join("evidence");
         private_dir(dir)?;
         private_dir(&evidence)?;
@@ -266,8 +351,22 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(60))
             .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("./migrations").run(&writer).await?;
-        fill_search_text(&writer).await?;
+        let migrator = sqlx::migrate!("./migrations");
+        match schema {
+            Schema::Upgrade => {
+                // Two processes opening one directory at once (a server starting and `vigil
+                // admin token`) would both run the migrations; sqlx takes no lock on SQLite.
+                let _lock = migration_lock(dir).await?;
+                migrator.run(&writer).await.map_err(|e| match e {
+                    sqlx::migrate::MigrateError::VersionMissing(version) => {
+                        StoreError::SchemaAhead { version }
+                    }
+                    e => StoreError::Migrate(e),
+                })?;
+                fill_search_text(&writer).await?;
+            }
+            Schema::AsItIs => check_schema(&writer, &migrator).await?,
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -277,15 +376,6 @@ impl SqliteStore {
             writer,
             dir: dir.to_path_buf(),
         })
-    }
-
-    /// Opens an existing data directory without creating anything (for read-only commands
-    /// such as `vigil audit verify`); a missing database is [`StoreError::NoDataDirectory`].
-    pub async fn open_existing(dir: &Path) -> StoreResult<Self> {
-        if !dir.join("vigil.db").is_file() {
-            return Err(StoreError::NoDataDirectory(dir.to_path_buf()));
-        }
-        Self::open(dir).await
     }
 
     /// The data directory.

@@ -121,7 +121,13 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 .into());
             }
             let new_directory = !data.join("vigil.db").exists();
-            let store = crate::datadir::open(&data).await?;
+            // A first token may make the data directory; an existing one is upgraded only by
+            // `vigil serve`, since an older server may still be running on it.
+            let store = if new_directory {
+                crate::datadir::open(&data).await?
+            } else {
+                crate::datadir::open_existing(&data).await?
+            };
             let created = if role == Role::Ingest {
                 store
                     .create_ingest_token(CLI_ACTOR, &name, service.as_deref(), tenant.as_deref())

@@ -112,13 +112,19 @@ fn create(dir: &Path) -> anyhow::Result<()> {
     })
 }
 
-/// Opens a data directory that must already hold a Vigil database, creating nothing: for
-/// commands that only read, such as `audit verify`, where a typo must not yield an empty store.
+/// Opens a data directory that must already hold a Vigil database of this release's schema,
+/// creating and upgrading nothing: for the commands run beside a server, such as `audit
+/// verify` and `admin tokens`, where a typo must not yield an empty store and an older server
+/// still running must be able to start again.
 pub async fn open_existing(dir: &Path) -> anyhow::Result<SqliteStore> {
     match SqliteStore::open_existing(dir).await {
         Ok(store) => Ok(store),
-        // Says all there is to say: the directory and which one to give.
-        Err(e @ vigil_store::StoreError::NoDataDirectory(_)) => Err(e.into()),
+        // Say all there is to say: the directory and which one to give, or which release to run.
+        Err(
+            e @ (vigil_store::StoreError::NoDataDirectory(_)
+            | vigil_store::StoreError::SchemaBehind { .. }
+            | vigil_store::StoreError::SchemaAhead { .. }),
+        ) => Err(e.into()),
         Err(e) => Err(e).with_context(|| {
             format!(
                 "could not open the Vigil store in {}; give the --data directory `vigil serve` uses",

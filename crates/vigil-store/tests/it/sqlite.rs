@@ -507,3 +507,77 @@ async fn an_open_data_directory_is_tightened_at_start() {
     assert_eq!(mode(&dir.join("evidence")), 0o700);
     assert_eq!(mode(&dir.join("vigil.db")), 0o600);
 }
+
+/// One number read from the database file by raw SQL.
+async fn scalar(h: &Harness, sql: &str) -> i64 {
+    use sqlx::Connection;
+    let url = format!("sqlite://{}", h.sqlite.db_path().display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let n = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    n
+}
+
+/// A command run beside a server (`audit verify`, `admin tokens`) opens the database as it is:
+/// one an older release left is refused with what to run, and stays as it was, so that the
+/// older server can still start on it; one a newer release upgraded is refused by both ways
+/// of opening.
+#[tokio::test]
+async fn only_an_upgrading_open_changes_the_schema() {
+    let h = Harness::new().await;
+    let newest = scalar(&h, "SELECT MAX(version) FROM _sqlx_migrations").await;
+    // As an older release left it: its last migration not applied.
+    h.raw(&format!(
+        "DELETE FROM _sqlx_migrations WHERE version = {newest}"
+    ))
+    .await;
+    let Err(behind) = SqliteStore::open_existing(h.sqlite.dir()).await else {
+        panic!("an older schema opened without a word");
+    };
+    assert!(
+        matches!(behind, StoreError::SchemaBehind { need, .. } if need == newest),
+        "{behind}"
+    );
+    assert!(behind.to_string().contains("vigil serve"), "{behind}");
+    let applied = format!("SELECT COUNT(*) FROM _sqlx_migrations WHERE version = {newest}");
+    assert_eq!(scalar(&h, &applied).await, 0, "nothing applied");
+
+    // As a newer release left it: a migration this one does not know.
+    h.raw(&format!(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES ({newest}, 'x', 1, X'00', 0), (99999, 'from the future', 1, X'00', 0)"
+    ))
+    .await;
+    for opened in [
+        SqliteStore::open_existing(h.sqlite.dir()).await,
+        SqliteStore::open(h.sqlite.dir()).await,
+    ] {
+        let Err(ahead) = opened else {
+            panic!("a newer schema opened");
+        };
+        assert!(
+            matches!(ahead, StoreError::SchemaAhead { version: 99999 }),
+            "{ahead}"
+        );
+        assert!(ahead.to_string().contains("newer release"), "{ahead}");
+    }
+}
+
+/// A server starting and `vigil admin token` opening a new data directory at the same moment
+/// both apply the migrations: one waits for the other instead of failing on tables the other
+/// just made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn processes_opening_one_directory_at_once_apply_the_migrations_once() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let opened = futures_util::future::join_all((0..4).map(|_| {
+            let data = data.clone();
+            tokio::spawn(async move { SqliteStore::open(&data).await })
+        }))
+        .await;
+        for store in opened {
+            store.unwrap().unwrap();
+        }
+    }
+}
