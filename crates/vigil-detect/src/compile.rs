@@ -458,7 +458,9 @@ pub(crate) struct Index {
 /// one of the declared logsources only, arranged like any bucket — so such an event is scanned
 /// only for the fields and needles of those rules, not of every rule for unknown logs (the
 /// cloud rules' dotted field names alone were a fifth of a syslog hunt). Built on first use of
-/// a declaration and kept; past [`MAX_DECLARED`] declarations the others go the slow way.
+/// a declaration and kept; past [`MAX_DECLARED`] declarations the others go the slow way. A
+/// dispatch is never replaced or dropped before the set: matchers remember what its automata
+/// found by their address (`memo.rs`).
 #[derive(Debug, Default)]
 pub(crate) struct DeclaredIndexes(RwLock<FxHashMap<Vec<Logsource>, Arc<ChannelIndex>>>);
 

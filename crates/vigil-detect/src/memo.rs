@@ -10,6 +10,11 @@
 //! same memory whatever the logs; values longer than [`MAX_VALUE`] (script blocks, long command
 //! lines, which seldom repeat) are not kept. It belongs to one matcher, like the rest of its
 //! scratch, and never changes what is found: an entry is used only when its text is the same.
+//!
+//! An automaton is known by its address. That is sound because no automaton a matcher scans
+//! with is freed while its rule set lives (the per-declaration dispatch is kept, never
+//! replaced: `compile::DeclaredIndexes`), and a matcher's memory, the memo with it, lives no
+//! longer than its set (the pool of spare matchers is the set's own).
 
 use std::hash::BuildHasher;
 use std::ops::Range;
