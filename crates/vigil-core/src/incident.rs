@@ -770,7 +770,11 @@ impl Incident {
             changed.push("customer_facing");
         }
         if let Some(mut d) = patch.data_impact {
-            d.check()?;
+            // Notes kept as they are pass unchecked: an incident whose notes an older release
+            // took must still have its data-impact flags changed (the CLI sends them back).
+            if d.notes != next.data_impact.notes {
+                d.check()?;
+            }
             d.assessed_by = Some(actor.to_owned());
             d.assessed_at = Some(at);
             next.data_impact = d;
@@ -1162,6 +1166,31 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(e, DomainError::TimestampOrder { .. }));
+    }
+
+    #[test]
+    fn data_impact_notes_are_checked_when_they_change_only() {
+        let mut i = open(Severity::Sev3);
+        // Notes an older release took, before they were checked.
+        i.data_impact.notes = Some("sent to \u{1b}[2Jpartner".into());
+        let flags = |notes: Option<&str>| IncidentPatch {
+            data_impact: Some(crate::impact::DataImpact {
+                personal_data: true,
+                disclosed: true,
+                notes: notes.map(str::to_owned),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        i.apply_patch(flags(Some("sent to \u{1b}[2Jpartner")), "ann", t(1))
+            .expect("the flags change with the notes kept as they are");
+        assert!(i.data_impact.requires_notification());
+        let e = i
+            .apply_patch(flags(Some("now \u{7}")), "ann", t(2))
+            .unwrap_err();
+        assert_eq!(e.field(), Some("data_impact.notes"));
+        i.apply_patch(flags(None), "ann", t(3)).unwrap();
+        assert_eq!(i.data_impact.notes, None);
     }
 
     #[test]
