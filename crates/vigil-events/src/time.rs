@@ -37,11 +37,12 @@ pub fn parse_timestamp_in(text: &str, zone: &LocalZone) -> Option<i64> {
 /// so that no zone is needed to read it: a date alone, or a date and time without one, is a
 /// wall-clock time that [`parse_timestamp_in`] reads in its zone.
 pub fn has_offset(text: &str) -> bool {
-    let text = text.trim();
-    text.len() > 10
-        && text
-            .get(19..)
-            .is_some_and(|t| t.contains(['Z', 'z', '+', '-']))
+    // After the date (10 characters), its separator and the hour and minute (`T08:00`): seconds
+    // may follow or not (`2026-12-01T08:00Z` is RFC 3339's minute precision, ISO 8601 allows
+    // it), so the offset is looked for from there.
+    text.trim()
+        .get(16..)
+        .is_some_and(|t| t.contains(['Z', 'z', '+', '-']))
 }
 
 /// Formats milliseconds since the epoch as RFC 3339 in UTC (`2019-04-27T15:57:25.868Z`).
@@ -258,6 +259,32 @@ fn fixed_offset_secs(text: &str) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_offset_is_found_with_or_without_seconds() {
+        for (text, offset) in [
+            ("2026-12-01T08:00Z", true),
+            ("2026-12-01T08:00+05:00", true),
+            ("2026-12-01 08:00-0300", true),
+            ("2026-12-01T08:00:00.5Z", true),
+            ("2026-12-01T08:00:00-05:00", true),
+            ("2026-12-01T08:00", false),
+            ("2026-12-01 08:00:00.123", false),
+            ("2026-12-01", false),
+        ] {
+            assert_eq!(has_offset(text), offset, "{text}");
+        }
+        let berlin = LocalZone::parse("Europe/Berlin").unwrap();
+        assert_eq!(
+            parse_timestamp_in("2026-12-01T08:00Z", &berlin),
+            parse_timestamp("2026-12-01T08:00:00Z"),
+            "a time with its offset is not moved by the zone"
+        );
+        assert_eq!(
+            parse_timestamp_in("2026-12-01T08:00", &berlin),
+            parse_timestamp("2026-12-01T07:00:00Z"),
+        );
+    }
 
     #[test]
     fn parses_evtx_sysmon_and_offset_forms() {
