@@ -48,12 +48,16 @@ pub(crate) async fn unless_idle<F: Future>(
     work: F,
 ) -> Option<F::Output> {
     let mut work = std::pin::pin!(work);
+    // An idle time too long to reckon a deadline with is no limit at all.
+    let deadline = || progress.last().checked_add(idle);
     loop {
-        let deadline = progress.last() + idle;
-        match tokio::time::timeout_at(deadline, work.as_mut()).await {
+        let Some(at) = deadline() else {
+            return Some(work.await);
+        };
+        match tokio::time::timeout_at(at, work.as_mut()).await {
             Ok(output) => return Some(output),
             // The request moved while the timer ran: wait again from its last movement.
-            Err(_) if progress.last() + idle > Instant::now() => {}
+            Err(_) if deadline().is_none_or(|at| at > Instant::now()) => {}
             Err(_) => return None,
         }
     }
@@ -81,6 +85,15 @@ pub(crate) fn file_body(file: tokio::fs::File, progress: Progress) -> reqwest::B
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_idle_time_too_long_to_reckon_is_no_limit() {
+        let progress = Progress::new();
+        assert_eq!(
+            unless_idle(Duration::MAX, &progress, async { "done" }).await,
+            Some("done")
+        );
+    }
 
     #[tokio::test]
     async fn work_that_keeps_moving_runs_past_the_idle_time() {

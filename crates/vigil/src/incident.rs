@@ -46,12 +46,16 @@ pub struct Conn {
     /// Give up when the server sends nothing for this many seconds (no connection within 10
     /// s, no byte of an answer); an upload or download takes as long as it needs while bytes
     /// move [env: VIGIL_TIMEOUT] [default: 120].
-    #[arg(long, global = true, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT))]
     pub timeout: Option<u64>,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
 }
+
+/// The longest --timeout taken, in seconds (a week): longer is no timeout, and a deadline that far
+/// off cannot be reckoned.
+const MAX_TIMEOUT: u64 = 7 * 24 * 3600;
 
 /// The server's URL when no --server is given and VIGIL_SERVER is unset.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
@@ -526,7 +530,8 @@ pub(crate) fn client(conn: &Conn) -> anyhow::Result<Client> {
 }
 
 /// The seconds of --timeout, else of `VIGIL_TIMEOUT` when set and not blank; `None` for the
-/// client's default. A value that is not 1 or more is refused as clap refuses it in --timeout.
+/// client's default. A value outside 1 to [`MAX_TIMEOUT`] is refused as clap refuses it in
+/// --timeout.
 fn timeout(flag: Option<u64>) -> anyhow::Result<Option<u64>> {
     if flag.is_some() {
         return Ok(flag);
@@ -535,9 +540,9 @@ fn timeout(flag: Option<u64>) -> anyhow::Result<Option<u64>> {
         return Ok(None);
     };
     match text.trim().parse::<u64>() {
-        Ok(seconds) if seconds >= 1 => Ok(Some(seconds)),
+        Ok(seconds) if (1..=MAX_TIMEOUT).contains(&seconds) => Ok(Some(seconds)),
         _ => Err(crate::output::UsageError(format!(
-            "VIGIL_TIMEOUT={text:?} is not a number of seconds; set it to 1 or more, or unset it for the default ({} s)",
+            "VIGIL_TIMEOUT={text:?} is not a number of seconds from 1 to {MAX_TIMEOUT} (a week); set it in that range, or unset it for the default ({} s)",
             vigil_client::DEFAULT_IDLE_TIMEOUT.as_secs()
         ))
         .into()),

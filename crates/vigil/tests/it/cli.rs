@@ -1093,6 +1093,10 @@ fn a_bad_argument_value_is_an_argument_error_naming_its_flag() {
             &["'--severity <SEVERITY>'", "SEV1"],
         ),
         (
+            &["incident", "list", "--timeout", "18446744073709551615"],
+            &["'--timeout <SECONDS>'", "604800"],
+        ),
+        (
             &["incident", "list", "--phase", "bogus"],
             &["'--phase <PHASE>'", "post_incident"],
         ),
