@@ -130,9 +130,13 @@ async fn list(args: Args) -> anyhow::Result<()> {
         return print_json(&page);
     }
     if page.items.is_empty() {
-        outln!(
-            "no detections match; check `vigil rules status` (are rules loaded?) and the filters"
-        );
+        match args.after_id {
+            // A poller caught up: nothing new yet, not a sign that something is wrong.
+            Some(id) => outln!("no detections after id {id} yet"),
+            None => outln!(
+                "no detections match; check `vigil rules status` (are rules loaded?) and the filters"
+            ),
+        }
         return Ok(());
     }
     let zone = args.window.zone();

@@ -595,6 +595,17 @@ fn ingest_then_search_pivot_stats_and_detections() {
         following.contains("after id 0, oldest first") && following.contains("Whoami Run"),
         "{following}"
     );
+    // A poller that caught up is told so, not to check its rules.
+    let newest = json_of(cli(&["detections", "--json"]))["items"][0]["id"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+    let caught_up = ok(cli(&["detections", "--after-id", &newest]));
+    assert_eq!(
+        caught_up.trim(),
+        format!("no detections after id {newest} yet"),
+        "{caught_up}"
+    );
     // By host, tenant and the time of the event matched (10:00 UTC, 11:00 in Berlin).
     let total = |filters: &[&str]| {
         let mut args = vec!["detections", "--json"];
