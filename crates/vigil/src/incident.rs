@@ -650,11 +650,7 @@ impl TimeText {
     /// argument in an error.
     pub(crate) fn read(&self, flag: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
         let text = self.0.trim();
-        let zone = if text.starts_with("now") || vigil_events::time::has_offset(text) {
-            &LocalZone::UTC
-        } else {
-            crate::output::input_zone(flag, text)?
-        };
+        let zone = crate::output::input_zone(flag, text)?;
         time_in(text, zone, chrono::Utc::now()).ok_or_else(|| {
             crate::output::UsageError(format!("{flag} {:?} is {NOT_A_TIME}", self.0)).into()
         })

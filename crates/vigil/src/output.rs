@@ -153,11 +153,16 @@ pub fn display_zone() -> &'static LocalZone {
     }
 }
 
-/// The zone a time the user wrote without an offset (`flag`'s `value`) is read in when no
-/// `--timezone` is given: `VIGIL_TIMEZONE` when set, else UTC. A `VIGIL_TIMEZONE` that names no
-/// zone is refused (exit status 2): read in UTC instead, the time would be stored or searched
-/// hours off, and nothing would say so but a warning.
+/// The zone a time the user wrote (`flag`'s `value`) is read in when no `--timezone` is given:
+/// UTC for one that needs none (`now-24h`, a time with its offset), else `VIGIL_TIMEZONE` when
+/// set, else UTC. A `VIGIL_TIMEZONE` that names no zone is refused (exit status 2) where it
+/// would be used: read in UTC instead, the time would be stored or searched hours off, and
+/// nothing would say so but a warning.
 pub fn input_zone(flag: &str, value: &str) -> Result<&'static LocalZone, UsageError> {
+    let value = value.trim();
+    if value.starts_with("now") || vigil_events::time::has_offset(value) {
+        return Ok(&LocalZone::UTC);
+    }
     match env_zone() {
         Ok(Some(zone)) => Ok(zone),
         Ok(None) => Ok(&LocalZone::UTC),

@@ -99,10 +99,10 @@ impl Window {
     }
 
     /// The `from` and `to` to send, their forms checked by clap; a time without an offset with
-    /// no --timezone and a `VIGIL_TIMEZONE` that names no zone is refused (exit status 2). --since is sent as the time it
-    /// reaches back to, read once: a command that follows pages (`--all`) asks every page for
-    /// the same window, where a duration would be read by the server again at each page and
-    /// move with the clock.
+    /// no --timezone and a `VIGIL_TIMEZONE` that names no zone is refused (exit status 2).
+    /// --since is sent as the time it reaches back to, read once: a command that follows pages
+    /// (`--all`) asks every page for the same window, where a duration would be read by the
+    /// server again at each page and move with the clock.
     pub fn bounds(&self) -> anyhow::Result<(Option<String>, Option<String>)> {
         let (from, to) = self.written_bounds()?;
         // A window that holds no time is the arguments' mistake, refused as `vigil hunt`
@@ -159,7 +159,6 @@ impl Window {
         }
         let zone = match &self.timezone {
             Some(zone) => zone,
-            None if vigil_events::time::has_offset(t) => &LocalZone::UTC,
             None => crate::output::input_zone(flag, t)?,
         };
         Ok(match vigil_events::time::parse_timestamp_in(t, zone) {
