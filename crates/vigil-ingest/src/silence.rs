@@ -286,32 +286,44 @@ impl SilenceWatch {
         self.open.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
-    /// The silence alerts left open by an earlier run of the server (asked for by source: the
-    /// open alerts of detections may be many).
+    /// The silence alerts left open by an earlier run of the server, all of them (asked for by
+    /// source: the open alerts of detections may be many).
     async fn read_open(
         &self,
         store: &dyn Store,
     ) -> Result<HashMap<Watched, OpenSilence>, IngestError> {
+        const PAGE: u32 = 1000;
         let mut open = HashMap::new();
         for status in [AlertStatus::Triggered, AlertStatus::Acknowledged] {
-            let page = store
-                .list_alerts(&AlertFilter {
-                    status: Some(status),
-                    source: Some(AlertSource::Monitor),
-                    limit: 1000,
-                    ..AlertFilter::default()
-                })
-                .await
-                .map_err(IngestError::Alerts)?;
-            for alert in page.items {
-                if let Some(watched) =
-                    Watched::of_alert(&alert.alert.service, &alert.alert.dedup_key)
-                {
-                    let silence = OpenSilence {
-                        alert: alert.id,
-                        last: self.since,
-                    };
-                    open.insert(watched, silence);
+            // Page by page, newest first: an alert raised meanwhile moves the rest down, so
+            // one may be read twice (the map keeps it once) but none is skipped.
+            let mut offset = 0u32;
+            loop {
+                let page = store
+                    .list_alerts(&AlertFilter {
+                        status: Some(status),
+                        source: Some(AlertSource::Monitor),
+                        limit: PAGE,
+                        offset,
+                        ..AlertFilter::default()
+                    })
+                    .await
+                    .map_err(IngestError::Alerts)?;
+                let read = page.items.len() as u32;
+                for alert in page.items {
+                    if let Some(watched) =
+                        Watched::of_alert(&alert.alert.service, &alert.alert.dedup_key)
+                    {
+                        let silence = OpenSilence {
+                            alert: alert.id,
+                            last: self.since,
+                        };
+                        open.insert(watched, silence);
+                    }
+                }
+                offset = offset.saturating_add(read);
+                if read < PAGE || u64::from(offset) >= page.total {
+                    break;
                 }
             }
         }

@@ -420,3 +420,21 @@ async fn an_unreadable_watch_file_is_reported_and_replaced() {
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(saved["heard"][0]["service"], "bastion", "{saved}");
 }
+
+/// A restart that lost the watch's file finds every silence alert left open in the store, more
+/// than one page of them, so that none is raised a second time.
+#[tokio::test]
+async fn a_restart_without_the_watch_file_finds_every_open_silence() {
+    let mut h = Harness::new().await;
+    let services: Vec<_> = (0..1003)
+        .map(|i| json!({"name": format!("svc-{i:04}"), "team": "platform", "silent_after": "5m"}))
+        .collect();
+    apply(&h, json!(services)).await;
+    let raised = raised_in(&h, 6).await;
+    assert_eq!(raised.len(), 1003);
+
+    h.restart();
+    let again = raised_in(&h, 12).await;
+    assert!(again.is_empty(), "raised again: {:?}", names(&again));
+    assert_eq!(h.ingestor.silent_services().len(), 1003);
+}
