@@ -548,8 +548,12 @@ pub struct RulesStatus {
     pub paths: Vec<String>,
     /// Rules compiled and matched against every ingested event.
     pub loaded: u64,
-    /// `file:line: reason` for every rule rejected.
+    /// `file:line: reason` for every problem of a rejected rule (a rule may have several).
     pub rejected: Vec<String>,
+    /// How many rules were rejected (absent from servers before it was added: count
+    /// `rejected` then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules_rejected: Option<u64>,
     /// When the set was loaded.
     pub loaded_at: DateTime<Utc>,
     /// The services that declare what their logs are (`logsources` in the organisation

@@ -1409,6 +1409,7 @@ mod tests {
                 paths: Vec::new(),
                 loaded: 2,
                 rejected: Vec::new(),
+                rules_rejected: 0,
                 loaded_at: chrono::Utc::now(),
                 placeholders_without_values: Vec::new(),
                 filter_warnings: Vec::new(),

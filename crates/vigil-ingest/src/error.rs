@@ -24,12 +24,14 @@ pub enum IngestError {
     /// state would stop detecting. The running set stays.
     #[error(
         "{} the running rules do not reject: {}; fix {} (`vigil rules check` on the rules directory says why) and reload again",
-        if rejected.len() == 1 { "1 rule would be rejected that".to_owned() } else { format!("{} rules would be rejected that", rejected.len()) },
+        if *rules == 1 { "1 rule would be rejected that".to_owned() } else { format!("{rules} rules would be rejected that") },
         rejected.join("; "),
-        if rejected.len() == 1 { "it" } else { "them" }
+        if *rules == 1 { "it" } else { "them" }
     )]
     NewlyRejected {
-        /// `file:line: reason` of each.
+        /// How many rules.
+        rules: usize,
+        /// `file:line: reason` of each of their problems (a rule may have several).
         rejected: Vec<String>,
     },
     /// A body holds more events than one request may: decoded, they would take many times

@@ -30,8 +30,10 @@ pub struct RulesStatus {
     pub paths: Vec<PathBuf>,
     /// Detection and correlation rules compiled.
     pub loaded: usize,
-    /// `file:line: reason` for every rule that was rejected.
+    /// `file:line: reason` for every problem of a rejected rule (a rule may have several).
     pub rejected: Vec<String>,
+    /// How many rules were rejected ([`vigil_sigma::rules_rejected`]).
+    pub rules_rejected: usize,
     /// When the set was loaded.
     pub loaded_at: DateTime<Utc>,
     /// The placeholders the rules use without values, each as `%name% (N rules: …)`: the
@@ -66,6 +68,7 @@ pub fn load(paths: &[PathBuf], placeholders: Option<&Path>) -> Result<LoadedRule
     })?;
     let (set, refused) = compile(&docs, &options);
     let rejected = diagnostics.iter().chain(&refused);
+    let rules_rejected = vigil_sigma::rules_rejected(rejected.clone());
     let loaded = set.rules().len();
     let unvalued = vigil_sigma::describe_without_values(&vigil_sigma::placeholders_without_values(
         &docs,
@@ -93,6 +96,7 @@ pub fn load(paths: &[PathBuf], placeholders: Option<&Path>) -> Result<LoadedRule
             paths: paths.to_vec(),
             loaded,
             rejected: rejected.clone().map(ToString::to_string).collect(),
+            rules_rejected,
             loaded_at: Utc::now(),
             placeholders_without_values: unvalued,
             filter_warnings,
@@ -178,15 +182,18 @@ impl RuleSlot {
     pub fn reload(&self) -> Result<RulesStatus, IngestError> {
         let loaded = Arc::new(load(&self.paths, self.placeholders.as_deref())?);
         let running = self.current();
-        let newly: Vec<String> = loaded
+        let (rules, problems): (std::collections::HashSet<_>, Vec<String>) = loaded
             .rejected_rules
             .iter()
             .zip(&loaded.status.rejected)
             .filter(|(rule, _)| !running.rejected_rules.contains(rule))
-            .map(|(_, text)| text.clone())
-            .collect();
-        if !newly.is_empty() {
-            return Err(IngestError::NewlyRejected { rejected: newly });
+            .map(|(rule, text)| (rule, text.clone()))
+            .unzip();
+        if !problems.is_empty() {
+            return Err(IngestError::NewlyRejected {
+                rules: rules.len(),
+                rejected: problems,
+            });
         }
         let status = loaded.status.clone();
         match self.current.write() {
@@ -247,5 +254,35 @@ mod tests {
         let err = slot.reload().unwrap_err().to_string();
         assert!(err.contains("placeholders.yml:2:"), "{err}");
         assert!(matches("carol"), "the running set stays");
+    }
+
+    /// A rule with two problems is one rule rejected, at load and in a refused reload, while
+    /// both problems are listed.
+    #[test]
+    fn a_rule_with_two_problems_is_one_rule_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = "title: Good\nid: good\nlogsource: {product: linux}\ndetection:\n  sel:\n    a: x\n  condition: sel\n";
+        let broken = "title: Broken\nid: broken\nlogsource: {product: linux}\ndetection:\n  sel:\n    a|contains|base64: x\n  condition: sel and nothere\n";
+        std::fs::write(dir.path().join("good.yml"), good).unwrap();
+        std::fs::write(dir.path().join("broken.yml"), broken).unwrap();
+        let slot = RuleSlot::open_with(vec![dir.path().to_path_buf()], None).unwrap();
+        let status = &slot.current().status;
+        assert_eq!(status.loaded, 1);
+        assert_eq!(status.rejected.len(), 2, "{:?}", status.rejected);
+        assert_eq!(status.rules_rejected, 1);
+
+        std::fs::remove_file(dir.path().join("broken.yml")).unwrap();
+        slot.reload().unwrap();
+        std::fs::write(dir.path().join("new.yml"), broken).unwrap();
+        let err = slot.reload().unwrap_err();
+        let IngestError::NewlyRejected { rules, rejected } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!((*rules, rejected.len()), (1, 2));
+        assert!(
+            err.to_string()
+                .starts_with("1 rule would be rejected that the running rules do not reject: "),
+            "{err}"
+        );
     }
 }

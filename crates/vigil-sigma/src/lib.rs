@@ -18,7 +18,7 @@ pub use condition::{
 };
 pub use load::{
     Diagnostic, LoadError, format_timespan, load_dir, load_dirs, parse_str, parse_timespan,
-    rule_files,
+    rule_files, rules_rejected,
 };
 pub use model::*;
 pub use modifier::{Modifier, check_chain};

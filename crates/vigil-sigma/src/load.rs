@@ -55,6 +55,23 @@ impl Diagnostic {
     }
 }
 
+/// How many rules `problems` reject: a rule refused for several reasons is one rule. Problems
+/// are told apart by file and rule (id or title), or by line where no rule is named (a YAML
+/// error).
+pub fn rules_rejected<'a>(problems: impl IntoIterator<Item = &'a Diagnostic>) -> usize {
+    problems
+        .into_iter()
+        .map(|d| {
+            (
+                &d.file,
+                d.rule.as_deref(),
+                d.rule.is_none().then_some(d.line),
+            )
+        })
+        .collect::<HashSet<_>>()
+        .len()
+}
+
 /// `text` with its control characters escaped (`\t`, `\u{14}`): a rule's own names and values
 /// appear in diagnostics, and a report has one line per diagnostic whatever the file holds.
 fn printable(text: &str) -> String {
@@ -1767,5 +1784,27 @@ mod tests {
         for written in ["90s", "5m", "90m", "1h", "36h", "2d", "0s"] {
             assert_eq!(format_timespan(parse_timespan(written).unwrap()), written);
         }
+    }
+
+    #[test]
+    fn a_rule_refused_for_several_reasons_is_one_rule() {
+        let problem = |file: &str, line: usize, rule: Option<&str>| Diagnostic {
+            file: PathBuf::from(file),
+            line,
+            path: String::new(),
+            message: "wrong".into(),
+            rule: rule.map(str::to_owned),
+        };
+        let problems = [
+            problem("a.yml", 5, Some("r1")),
+            problem("a.yml", 9, Some("r1")),
+            problem("a.yml", 20, Some("r2")),
+            problem("b.yml", 5, Some("r1")),
+            // YAML errors name no rule: told apart by line.
+            problem("c.yml", 1, None),
+            problem("c.yml", 7, None),
+        ];
+        assert_eq!(rules_rejected(&problems), 5);
+        assert_eq!(rules_rejected(&[]), 0);
     }
 }

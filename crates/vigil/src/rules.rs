@@ -31,7 +31,9 @@ pub enum Command {
         conn: Conn,
     },
     /// Make a running server read its rule directories again; the new set replaces the old
-    /// one whole, and an unreadable directory leaves the old one in place.
+    /// one whole. The old one stays in place when a directory cannot be read, or when the new
+    /// set would reject a rule the old one does not reject (a rule edited into a broken state,
+    /// or a new broken file): fix it (`vigil rules check DIR` says why) and reload again.
     #[command(after_help = SERVER_HELP)]
     Reload {
         #[command(flatten)]
@@ -229,7 +231,7 @@ fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if !status.rejected.is_empty() {
-        let mut t = table(["REJECTED RULE"]);
+        let mut t = table(["REJECTED RULES (FILE:LINE: REASON)"]);
         for r in &status.rejected {
             t.add_row([r.clone()]);
         }
@@ -331,7 +333,9 @@ fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
         "{}{} loaded, {} rejected, from {paths}, at {}",
         if reload { "reloaded: " } else { "" },
         crate::output::plural(status.loaded, "rule", "rules"),
-        status.rejected.len(),
+        status
+            .rules_rejected
+            .unwrap_or(status.rejected.len() as u64),
         crate::output::shown_time_zoned(status.loaded_at, "%Y-%m-%d %H:%M:%S")
     );
     if !status.rejected.is_empty() {
@@ -398,16 +402,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .chain(&loaded.compile_diagnostics)
         .collect();
-    // A rule refused with several problems is one rule rejected: problems are told apart by
-    // file and rule (id or title), or by line where no rule is named (a YAML error).
-    let rules_rejected = rejected
-        .iter()
-        .map(|d| match &d.rule {
-            Some(rule) => (&d.file, rule.clone()),
-            None => (&d.file, format!("line {}", d.line)),
-        })
-        .collect::<std::collections::HashSet<_>>()
-        .len();
+    let rules_rejected = vigil_sigma::rules_rejected(rejected.iter().copied());
     let compiled = loaded.set.rules().len();
     // Filters naming rules that are not loaded, or that their logsource does not reach.
     let filter_warnings = vigil_detect::filter_warnings(&loaded.docs);

@@ -397,8 +397,7 @@ async fn serve(
     } else {
         println!(
             "vigil: {} Sigma rules loaded ({} rejected; see GET /api/v1/rules)",
-            rules_status.loaded,
-            rules_status.rejected.len()
+            rules_status.loaded, rules_status.rules_rejected
         );
     }
     if settings.report_key.is_some() {
@@ -541,7 +540,7 @@ fn spawn_reload_on_hangup(rules: Arc<RuleSlot>) -> anyhow::Result<tokio::task::J
                 match tokio::task::spawn_blocking(move || rules.reload()).await {
                     Ok(Ok(status)) => tracing::info!(
                         rules = status.loaded,
-                        rejected = status.rejected.len(),
+                        rejected = status.rules_rejected,
                         "SIGHUP: rules reloaded"
                     ),
                     Ok(Err(e)) => {

@@ -25,6 +25,7 @@ fn status(s: vigil_ingest::RulesStatus) -> RulesStatus {
         paths: s.paths.iter().map(|p| p.display().to_string()).collect(),
         loaded: s.loaded as u64,
         rejected: s.rejected,
+        rules_rejected: Some(s.rules_rejected as u64),
         loaded_at: s.loaded_at,
         services: Vec::new(),
         correlations: Vec::new(),
@@ -145,7 +146,7 @@ pub async fn reload(
             };
             ApiError::new(code, format!("{e}; the previous rules stay loaded"))
         })?;
-    tracing::info!(by = %who.name, rules = loaded.loaded, rejected = loaded.rejected.len(), "rules reloaded");
+    tracing::info!(by = %who.name, rules = loaded.loaded, rejected = loaded.rules_rejected, "rules reloaded");
     Ok(Json(in_force(&state).await))
 }
 

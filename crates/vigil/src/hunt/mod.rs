@@ -329,7 +329,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         docs.extend(searches);
         docs
     })?;
-    let rejected = loaded.load_diagnostics.len() + loaded.compile_diagnostics.len();
+    let rejected = vigil_sigma::rules_rejected(
+        loaded
+            .load_diagnostics
+            .iter()
+            .chain(&loaded.compile_diagnostics),
+    );
     for warning in &filter_warnings {
         errln!("warning: {warning}");
     }
