@@ -336,6 +336,10 @@ pub struct IngestArgs {
     /// Events to send over HTTP (and again over syslog with --syslog-tcp).
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=50_000_000))]
     events: u64,
+    /// Give up on a request when the server sends nothing for this many seconds [env:
+    /// VIGIL_TIMEOUT] [default: 120].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=crate::incident::MAX_TIMEOUT))]
+    timeout: Option<u64>,
     /// Concurrent connections.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
     connections: u64,
@@ -392,9 +396,12 @@ fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let client = vigil_client::Client::new(&server)
+    let mut client = vigil_client::Client::new(&server)
         .map_err(crate::output::explain)?
         .with_token(token.clone());
+    if let Some(seconds) = crate::incident::timeout(args.timeout)? {
+        client = client.with_idle_timeout(std::time::Duration::from_secs(seconds));
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -55,7 +55,7 @@ pub struct Conn {
 
 /// The longest --timeout taken, in seconds (a week): longer is no timeout, and a deadline that far
 /// off cannot be reckoned.
-const MAX_TIMEOUT: u64 = 7 * 24 * 3600;
+pub(crate) const MAX_TIMEOUT: u64 = 7 * 24 * 3600;
 
 /// The server's URL when no --server is given and VIGIL_SERVER is unset.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
@@ -378,6 +378,7 @@ pub enum IndicatorCommand {
         /// Incident key (INC-42) or id.
         key: String,
         /// Kind: ip, network (CIDR: 10.1.0.0/16, 2001:db8::/32), domain, url, md5, sha1, sha256, hash (md5/sha1/sha256 by length), email, user_account, host, process, file_path, other.
+        #[arg(value_parser = indicator_kind)]
         kind: String,
         /// The value, e.g. 203.0.113.7.
         value: String,
@@ -532,7 +533,7 @@ pub(crate) fn client(conn: &Conn) -> anyhow::Result<Client> {
 /// The seconds of --timeout, else of `VIGIL_TIMEOUT` when set and not blank; `None` for the
 /// client's default. A value outside 1 to [`MAX_TIMEOUT`] is refused as clap refuses it in
 /// --timeout.
-fn timeout(flag: Option<u64>) -> anyhow::Result<Option<u64>> {
+pub(crate) fn timeout(flag: Option<u64>) -> anyhow::Result<Option<u64>> {
     if flag.is_some() {
         return Ok(flag);
     }
@@ -593,13 +594,23 @@ fn category_or_empty(text: &str) -> Result<NewCategory, String> {
     domain(text).map(|c| NewCategory(Some(c)))
 }
 
+/// An indicator's kind as written, checked before any request: one of the kinds, or `hash`
+/// (md5, sha1 or sha256 by the value's length, which the server decides).
+fn indicator_kind(text: &str) -> Result<String, String> {
+    if !text.trim().eq_ignore_ascii_case("hash") {
+        domain::<IndicatorKind>(text)
+            .map_err(|e| format!("{e}; or hash (md5, sha1 or sha256 by the value's length)"))?;
+    }
+    Ok(text.to_owned())
+}
+
 /// `KIND:VALUE` → an indicator request (the server validates and normalises the value).
 fn indicator_arg(raw: &str) -> Result<NewIndicator, String> {
     let (kind, value) = raw.split_once(':').ok_or_else(|| {
         "not KIND:VALUE; write it as ip:203.0.113.7 or domain:evil.example".to_owned()
     })?;
     Ok(NewIndicator {
-        kind: kind.to_owned(),
+        kind: indicator_kind(kind)?,
         value: value.to_owned(),
         note: None,
     })

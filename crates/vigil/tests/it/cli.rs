@@ -1165,6 +1165,30 @@ fn a_bad_argument_value_is_an_argument_error_naming_its_flag() {
             &["'--first-activity <FIRST_ACTIVITY>'", "now-24h"],
         ),
         (
+            &[
+                "incident",
+                "indicator",
+                "add",
+                "INC-1",
+                "bogus",
+                "203.0.113.7",
+            ],
+            &["'<KIND>'", "user_account", "hash"],
+        ),
+        (
+            &[
+                "incident",
+                "open",
+                "--title",
+                "t",
+                "--summary",
+                "s",
+                "--indicator",
+                "ipv4:203.0.113.7",
+            ],
+            &["'--indicator <KIND:VALUE>'", "user_account", "hash"],
+        ),
+        (
             &["incident", "update", "INC-1", "--pap", "bogus"],
             &["'--pap <PAP>'", "amber"],
         ),
