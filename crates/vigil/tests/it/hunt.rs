@@ -667,6 +667,42 @@ fn output_into_a_closed_pipe_ends_quietly() {
     }
 }
 
+#[test]
+fn output_and_messages_into_one_closed_pipe_end_quietly() {
+    // `vigil hunt … 2>&1 | head -1`: stdout and stderr are one pipe, closed before the command
+    // writes. Its warnings and summary, and the note that the output was closed, meet the
+    // closed pipe too: the command must not panic (exit status 101), and ends as it would have
+    // with stderr open: 0 for a hunt the reader stopped, 1 for an error.
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let rules = dir.path().join("rules");
+    let events = dir.path().join("logs");
+    let missing = dir.path().join("missing");
+    let (rules, events, missing) = (
+        rules.to_str().unwrap(),
+        events.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    );
+    let cases: [(&[&str], i32); 5] = [
+        (&["hunt", "-r", rules, "--format", "jsonl", events], 0),
+        (&["hunt", "-r", rules, events], 0),
+        (&["metrics", events], 0),
+        (&["rules", "check", rules], 0),
+        (&["hunt", "-r", rules, missing], 1),
+    ];
+    for (args, code) in cases {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let status = crate::support::vigil()
+            .args(args)
+            .stdout(writer.try_clone().unwrap())
+            .stderr(writer)
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(code), "{args:?}: {status}");
+    }
+}
+
 /// `-` with nothing piped in (standard input a terminal, here the pseudo-terminal `script`
 /// gives the command) is refused with how to pipe logs, not waited on.
 #[test]
