@@ -859,6 +859,23 @@ fn utf8(mut content: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
     }
 }
 
+/// A small text file given beside the logs (a list of search terms), read whole in the
+/// encodings the logs are read in: UTF-8, a byte-order mark dropped (Notepad writes one), or
+/// UTF-16 with a byte-order mark in either byte order (Windows PowerShell 5's `>` and
+/// `Out-File`). Other bytes that are not UTF-8 are an error of kind
+/// [`io::ErrorKind::InvalidData`]; a file the system cannot read, its error.
+pub fn read_text(path: &Path) -> io::Result<String> {
+    let file = fs::File::open(path)?;
+    let mut text = String::new();
+    encoding_rs_io::DecodeReaderBytesBuilder::new()
+        .strip_bom(true)
+        // UTF-8 after its mark is checked as UTF-8 without one is, not made valid.
+        .utf8_passthru(true)
+        .build(file)
+        .read_to_string(&mut text)?;
+    Ok(text)
+}
+
 const UTF16LE_BOM: &[u8] = &[0xff, 0xfe];
 const UTF16BE_BOM: &[u8] = &[0xfe, 0xff];
 

@@ -86,7 +86,8 @@ pub struct Args {
     #[arg(long = "search", value_name = "TEXT")]
     searches: Vec<String>,
     /// A file of --search terms, one per line (an indicator list; blank lines and lines
-    /// starting with `#` are skipped). May be given several times.
+    /// starting with `#` are skipped), in UTF-8 or in UTF-16 with a byte-order mark (as
+    /// Notepad and Windows PowerShell save it). May be given several times.
     #[arg(long = "search-file", value_name = "FILE")]
     search_files: Vec<PathBuf>,
     /// Values of the `%name%` placeholders of rules with the `expand` modifier (SigmaHQ's

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use serde_json::Value;
 use vigil_detect::{CompiledRuleSet, RuleId};
 use vigil_events::json::JsonEvent;
@@ -17,13 +17,22 @@ use vigil_sigma::RuleDoc;
 pub const SEARCH_FILE: &str = "<--search>";
 
 /// The terms of a `--search-file`: one per line, blank lines and `#` comments skipped, each
-/// trimmed.
+/// trimmed. The file is read as logs are ([`vigil_events::source::read_text`]): an indicator
+/// list saved by Notepad or PowerShell, with a byte-order mark, is its terms, not a first
+/// term that never matches.
 pub fn read_terms(file: &Path) -> anyhow::Result<Vec<String>> {
-    let text = std::fs::read_to_string(file).with_context(|| {
-        format!(
-            "cannot read the --search-file {}; check the path (a text file, one term per line)",
-            file.display()
-        )
+    let text = vigil_events::source::read_text(file).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            anyhow::anyhow!(
+                "the --search-file {} is not UTF-8 text; save it as UTF-8 (or UTF-16 with a byte-order mark), one term per line",
+                file.display()
+            )
+        } else {
+            anyhow::Error::new(e).context(format!(
+                "cannot read the --search-file {}; check the path (a text file, one term per line)",
+                file.display()
+            ))
+        }
     })?;
     Ok(text
         .lines()
@@ -440,6 +449,56 @@ mod tests {
             Vec::<String>::new()
         );
         assert!(titles_matching(&["S: *THIS*? #"], &Flat(vec![("a", "s: *this*? #1")])).len() == 1);
+    }
+
+    #[test]
+    fn a_search_file_saved_by_notepad_or_powershell_reads_as_its_text() {
+        // UTF-8 with a byte-order mark (Notepad), UTF-16 with one (Windows PowerShell 5's
+        // `>` and `Out-File`), in either byte order, with Windows line ends.
+        let dir = tempfile::tempdir().unwrap();
+        let text = "# IOC list for INC-1\r\nmimikatz\r\n\r\n10.0.2.17\r\n";
+        let utf16 = |big_endian: bool| -> Vec<u8> {
+            std::iter::once(0xfeff_u16)
+                .chain(text.encode_utf16())
+                .flat_map(|unit| {
+                    if big_endian {
+                        unit.to_be_bytes()
+                    } else {
+                        unit.to_le_bytes()
+                    }
+                })
+                .collect()
+        };
+        let encodings = [
+            (
+                "utf8-bom.txt",
+                [b"\xef\xbb\xbf".as_slice(), text.as_bytes()].concat(),
+            ),
+            ("utf16le.txt", utf16(false)),
+            ("utf16be.txt", utf16(true)),
+        ];
+        for (name, bytes) in encodings {
+            let file = dir.path().join(name);
+            std::fs::write(&file, bytes).unwrap();
+            assert_eq!(
+                read_terms(&file).unwrap(),
+                ["mimikatz", "10.0.2.17"],
+                "{name}"
+            );
+        }
+        // Text in no encoding Vigil can tell (Latin-1 here) is refused with what to do.
+        let latin1 = dir.path().join("latin1.txt");
+        std::fs::write(&latin1, b"caf\xe9\n").unwrap();
+        let error = format!("{:#}", read_terms(&latin1).unwrap_err());
+        assert!(
+            error.contains("latin1.txt is not UTF-8 text") && error.contains("save it as UTF-8"),
+            "{error}"
+        );
+        let missing = format!(
+            "{:#}",
+            read_terms(&dir.path().join("none.txt")).unwrap_err()
+        );
+        assert!(missing.contains("check the path"), "{missing}");
     }
 
     #[test]
