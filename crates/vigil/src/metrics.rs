@@ -26,7 +26,10 @@ Examples:
   vigil metrics /cases/4711/logs --from '2026-11-30 08:00' --to '2026-11-30 18:00' --timezone Europe/Berlin
 
 Reads EVTX, JSON lines, JSON arrays, syslog and web server logs (gzip too), as vigil hunt does;
-the summary and warnings go to stderr.";
+the summary and warnings go to stderr. Exit status: 0 once the logs were read, a corrupt file or
+record, or a file or folder inside one given that cannot be read, warned about and counted among
+the errors; 1 on a path given that does not exist or cannot be read; 2 on arguments it cannot
+take.";
 
 /// Arguments of `vigil metrics`.
 #[derive(Debug, clap::Args)]

@@ -7,9 +7,10 @@
 //! paths), then by record, then by rule ([`report`]; the table, which must know every row's
 //! width, at the end). Correlation rules see the matched events of all files in timestamp order
 //! after the scan. Exit code 0 with or without matches, once the hunt ran; 1 on no rules or a
-//! path given that does not exist or cannot be read; 2 on arguments the parser refuses. A
-//! corrupt or unreadable file or record, or a folder inside that cannot be read, is reported
-//! on stderr, counted in the summary's errors and skipped.
+//! path given that does not exist or cannot be read (a file named is opened before the hunt
+//! starts: `collect_files`); 2 on arguments the parser refuses. A corrupt file or record, or a
+//! file or folder inside one given that cannot be read, is reported on stderr, counted in the
+//! summary's errors and skipped.
 
 pub mod census;
 use crate::output::errln;
@@ -66,8 +67,8 @@ Examples:
 Matches go to stdout (jsonl and csv as they are found); the summary, warnings and a progress bar
 (on a terminal) to stderr. Exit status: 0 whether or not anything matched, once the hunt ran;
 1 on an error that stops the hunt (no rule loaded, a path given that does not exist or cannot
-be read); 2 on arguments it cannot take. A corrupt or unreadable file or record, or a folder
-inside one given that cannot be read (an ACL-protected folder of a collection), is reported,
+be read); 2 on arguments it cannot take. A corrupt file or record, or a file or folder inside
+one given that cannot be read (an ACL-protected folder of a collection), is reported,
 counted in the summary's errors and skipped: the exit status stays 0.";
 
 /// Arguments of `vigil hunt`.
