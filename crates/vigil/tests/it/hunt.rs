@@ -168,6 +168,128 @@ fn hunt_reports_matches_as_json_lines_with_line_numbers() {
     );
 }
 
+/// `VIGIL_TIMEZONE` is the responder's zone for `hunt` and `metrics` as for the other
+/// commands: their tables and summaries show times there, and a --from/--to written without an
+/// offset is read there; text logs' own times without an offset stay UTC unless --timezone is
+/// given (as `vigil ingest` reads them). One that names no zone is refused (exit status 2) where
+/// a time is read in it, and warned about where times are only shown.
+#[test]
+fn hunt_and_metrics_take_the_responders_zone_from_vigil_timezone() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let d = dir.path().to_str().unwrap();
+    let (rules, logs) = (format!("{d}/rules"), format!("{d}/logs/a.jsonl"));
+    std::fs::write(
+        dir.path().join("app.log"),
+        "2024-01-01 10:00:00 user whoami logged in\n",
+    )
+    .unwrap();
+    let app = format!("{d}/app.log");
+    let berlin = |args: &[&str]| {
+        crate::support::vigil()
+            .env("VIGIL_TIMEZONE", "Europe/Berlin")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let output = berlin(&["hunt", "-r", &rules, &logs]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let table = ok(output);
+    assert!(
+        table.contains("time (Europe/Berlin)") && table.contains("2024-01-01T11:00:00.000+01:00"),
+        "{table}"
+    );
+    assert!(
+        stderr.contains("matched events from 2024-01-01T11:00:00.000+01:00 to "),
+        "{stderr}"
+    );
+    // 10:30 in Berlin is 09:30 UTC: the whoami run at 10:00 UTC is in the window.
+    let window = ["--format", "jsonl", "--from", "2024-01-01 10:30"];
+    let hits = jsonl(&ok(berlin(
+        &[&["hunt", "-r", &rules][..], &window, &[&logs]].concat(),
+    )));
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    let hits = jsonl(&ok(run(
+        &[&["hunt", "-r", &rules][..], &window, &[&logs]].concat()
+    )));
+    assert_eq!(hits.len(), 1, "in UTC without VIGIL_TIMEZONE: {hits:?}");
+    // --timezone still wins.
+    let hits = jsonl(&ok(berlin(
+        &[
+            &["hunt", "-r", &rules, "--timezone", "UTC"][..],
+            &window,
+            &[&logs],
+        ]
+        .concat(),
+    )));
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    // A text log's own time stays as written, in UTC.
+    let hits = jsonl(&ok(berlin(&[
+        "hunt", "--text", "--search", "whoami", "--format", "jsonl", &app,
+    ])));
+    assert_eq!(hits[0]["timestamp"], "2024-01-01T10:00:00.000Z", "{hits:?}");
+    let table = ok(berlin(&["metrics", &logs]));
+    assert!(
+        table.contains("FIRST (Europe/Berlin)") && table.contains("2024-01-01T11:00:00.000+01:00"),
+        "{table}"
+    );
+    let counted = |out: std::process::Output| -> u64 {
+        let v: serde_json::Value = serde_json::from_str(&ok(out)).unwrap();
+        v["events"].as_u64().unwrap()
+    };
+    let metrics_window = ["metrics", "--json", "--from", "2024-01-01 10:30", &logs];
+    assert_eq!(counted(berlin(&metrics_window)), 3);
+    assert_eq!(counted(run(&metrics_window)), 2);
+
+    // A zone that is no zone.
+    let mars = |args: &[&str]| {
+        crate::support::vigil()
+            .env("VIGIL_TIMEZONE", "Mars/Olympus")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &[&["hunt", "-r", &rules][..], &window, &[&logs]].concat(),
+        &metrics_window.to_vec(),
+    ] {
+        let refused = mars(args);
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}: {said}");
+        assert!(
+            said.contains("VIGIL_TIMEZONE") && said.contains("--from \"2024-01-01 10:30\""),
+            "{args:?}: {said}"
+        );
+    }
+    for args in [
+        vec!["hunt", "-r", &rules, &logs],
+        vec![
+            "hunt",
+            "-r",
+            &rules,
+            "--from",
+            "2024-01-01T10:30:00Z",
+            &logs,
+        ],
+        vec!["metrics", &logs],
+    ] {
+        let shown = mars(&args);
+        let said = String::from_utf8_lossy(&shown.stderr).into_owned();
+        let table = ok(shown);
+        assert!(
+            said.contains("warning: VIGIL_TIMEZONE: ") && said.contains("times are shown in UTC"),
+            "{args:?}: {said}"
+        );
+        assert!(
+            table.contains("2024-01-02T10:00:00.000Z"),
+            "{args:?}: {table}"
+        );
+    }
+    // Given --timezone, VIGIL_TIMEZONE is not looked at.
+    let said = mars(&["hunt", "-r", &rules, "--timezone", "UTC", &logs]);
+    assert!(!String::from_utf8_lossy(&said.stderr).contains("VIGIL_TIMEZONE"));
+}
+
 /// `--search`: text swept for in every value without a rule, with or without --rules.
 #[test]
 fn hunt_searches_for_text_in_every_event() {
