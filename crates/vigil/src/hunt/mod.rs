@@ -84,7 +84,7 @@ pub struct Args {
     /// (10.0.0.1 does not find 10.0.0.15), and a network (10.0.2.0/24, 2001:db8::/32; prefixes
     /// from /8) finds the addresses it holds, however they are written. May be given several times (each reported on its own), with or
     /// without --rules.
-    #[arg(long = "search", value_name = "TEXT")]
+    #[arg(long = "search", value_name = "TEXT", value_parser = terms::parse_term)]
     searches: Vec<String>,
     /// A file of --search terms, one per line (an indicator list; blank lines and lines
     /// starting with `#` are skipped), in UTF-8 or in UTF-16 with a byte-order mark (as
@@ -352,8 +352,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         excluded: args.excluded.clone(),
     };
     let mut terms = args.searches.clone();
+    let mut empty_files = Vec::new();
     for file in &args.search_files {
-        terms.extend(terms::read_terms(file)?);
+        let read = terms::read_terms(file)?;
+        if read.is_empty() {
+            empty_files.push(file.display().to_string());
+        }
+        terms.extend(read);
+    }
+    if !empty_files.is_empty() {
+        let (files, hold) = match empty_files.len() {
+            1 => ("--search-file", "holds"),
+            _ => ("--search-files", "hold"),
+        };
+        let said = format!(
+            "the {files} {} {hold} no terms (only blank lines and # comments)",
+            empty_files.join(", ")
+        );
+        // With nothing else to look for the hunt would read every log to report "no
+        // matches", which would read as a clean collection.
+        if terms.is_empty() && args.rules.is_empty() {
+            return Err(UsageError(format!(
+                "{said}: put one term per line, or give --search or --rules"
+            ))
+            .into());
+        }
+        errln!("warning: {said}; hunting for the rest");
     }
     let searches = terms::search_rules(&terms)?;
     let searched = searches.len();

@@ -34,12 +34,30 @@ pub fn read_terms(file: &Path) -> anyhow::Result<Vec<String>> {
             ))
         }
     })?;
+    // A lone carriage return ends a line too (old Mac files): no term holds a line break.
     Ok(text
-        .lines()
+        .split(['\n', '\r'])
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .map(str::to_owned)
         .collect())
+}
+
+/// Reads a `--search` term as clap parses the arguments, so that one that looks for nothing is
+/// refused as a bad argument (exit status 2): some text, on one line.
+pub fn parse_term(term: &str) -> Result<String, String> {
+    check_term(term).map(|()| term.to_owned())
+}
+
+/// Why `term` cannot be searched for, if it cannot.
+fn check_term(term: &str) -> Result<(), String> {
+    if term.trim().is_empty() {
+        return Err("needs some text to look for: an IP, a domain, a hash, a tool's name".into());
+    }
+    if term.contains(['\n', '\r']) {
+        return Err("takes one line of text; give --search once per term".into());
+    }
+    Ok(())
 }
 
 /// One keyword rule per term, in the order given; a term given twice (in any case) once. The
@@ -51,11 +69,8 @@ pub fn search_rules(terms: &[String]) -> anyhow::Result<Vec<RuleDoc>> {
     let terms = terms.iter().filter(|t| seen.insert(t.to_lowercase()));
     let mut docs = Vec::new();
     for (i, term) in terms.enumerate() {
-        if term.trim().is_empty() {
-            bail!("--search needs some text to look for");
-        }
-        if term.contains(['\n', '\r']) {
-            bail!("--search takes one line of text; give --search once per term");
+        if let Err(why) = check_term(term) {
+            bail!("--search {term:?} {why}");
         }
         docs.push(RuleDoc::Rule(Rule {
             meta: Meta {

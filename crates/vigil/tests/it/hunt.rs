@@ -383,9 +383,9 @@ fn hunt_searches_for_text_in_every_event() {
     let refused = run(&["hunt", "--search", "x", "--level", "high", &logs]);
     assert_eq!(refused.status.code(), Some(2));
     let empty = run(&["hunt", "--search", " ", &logs]);
-    assert_eq!(empty.status.code(), Some(1));
+    assert_eq!(empty.status.code(), Some(2), "an argument mistake");
     assert!(
-        String::from_utf8_lossy(&empty.stderr).contains("--search needs some text"),
+        String::from_utf8_lossy(&empty.stderr).contains("needs some text to look for"),
         "{}",
         String::from_utf8_lossy(&empty.stderr)
     );
@@ -674,6 +674,62 @@ fn a_file_named_that_cannot_be_read_stops_hunt_and_metrics() {
         );
         assert!(String::from_utf8_lossy(&out.stdout).is_empty(), "{args:?}");
     }
+}
+
+/// A hunt with nothing to look for is the arguments' mistake (exit status 2), said as such: an
+/// empty --search, or --search-file lists that hold no term and no --rules beside them. Given
+/// rules, an empty list is warned about and the rules hunt.
+#[test]
+fn hunt_refuses_to_look_for_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let d = dir.path().to_str().unwrap();
+    let (rules, logs) = (format!("{d}/rules"), format!("{d}/logs"));
+    let empty = dir.path().join("iocs.txt");
+    std::fs::write(&empty, "# indicators of INC-7\n\n   \n").unwrap();
+    let empty = empty.to_str().unwrap();
+    for (args, said) in [
+        (
+            vec!["hunt", "--search", "", &logs],
+            "needs some text to look for",
+        ),
+        (
+            vec!["hunt", "--search", "  ", &logs],
+            "needs some text to look for",
+        ),
+        (
+            vec!["hunt", "--search", "a\nb", &logs],
+            "give --search once per term",
+        ),
+        (
+            vec!["hunt", "--search-file", empty, &logs],
+            "holds no terms",
+        ),
+    ] {
+        let out = run(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    let out = run(&[
+        "hunt",
+        "--search-file",
+        empty,
+        "-r",
+        &rules,
+        "--format",
+        "jsonl",
+        &logs,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(jsonl(&ok(out)).len(), 2);
+    assert!(
+        stderr.contains(&format!(
+            "warning: the --search-file {empty} holds no terms"
+        )),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -1087,10 +1143,19 @@ fn correlations_report_the_records_that_made_them() {
         .collect();
     assert_eq!(records, [1, 4], "the lines of root's two failures");
     assert!(events[0]["file"].as_str().unwrap().ends_with("auth.jsonl"));
-    let table = ok(run(&["hunt", "-r", rules, logs]));
+    let output = run(&["hunt", "-r", rules, logs]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let table = ok(output);
     assert!(
         table.contains("group: user=root") && table.contains("auth.jsonl#1, auth.jsonl#4"),
         "{table}"
+    );
+    // Only the correlation is reported: it counts under no computer, so the summary lists
+    // none rather than a heading over nothing.
+    assert!(
+        stderr.contains("rules with the most matches (1 rule matched):")
+            && !stderr.contains("computers with the most matches"),
+        "{stderr}"
     );
 }
 
