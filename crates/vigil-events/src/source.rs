@@ -395,9 +395,11 @@ pub struct Collected {
 
 /// Expands files and folders (recursively, sorted by path, symbolic links to folders not
 /// followed) into the files to decode; `-` is standard input. Fails on the first path given
-/// that does not exist or, for a folder, cannot be listed; a folder found inside one that
-/// cannot be listed (an ACL-protected folder of a triage collection) is skipped and named in
-/// [`Collected::skipped`], and the rest is still walked.
+/// that does not exist or cannot be read: a folder that cannot be listed, a file that cannot
+/// be opened ([`check_readable`]). A folder found inside one that cannot be listed (an
+/// ACL-protected folder of a triage collection) is skipped and named in
+/// [`Collected::skipped`], and the rest is still walked; a file found inside one that cannot be
+/// read is the reader's error, reported and skipped as it comes.
 pub fn collect_files(paths: &[PathBuf]) -> Result<Collected, DecodeError> {
     let mut out = Collected::default();
     for path in paths {
@@ -419,6 +421,10 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Collected, DecodeError> {
             })?;
             walk(entries, &mut out, &mut list_dir);
         } else {
+            check_readable(path, &meta).map_err(|error| DecodeError::Io {
+                path: path.clone(),
+                error,
+            })?;
             out.files.push(InputFile {
                 path: path.clone(),
                 explicit: true,
@@ -426,6 +432,32 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Collected, DecodeError> {
         }
     }
     Ok(out)
+}
+
+/// Whether a file named on the command line can be read, found before any is: one that cannot
+/// (no permission, a socket) is a mistake in the command, as a missing path is, where a file
+/// found in a folder is one of many. A FIFO or a character device (`<(zcat …)`, `/dev/stdin`)
+/// is not opened to check it: the open would wait for a writer, and a process substitution
+/// can be read once; it is opened when read.
+fn check_readable(path: &Path, meta: &fs::Metadata) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = meta.file_type();
+        if kind.is_socket() {
+            // Opening one fails with "No such device or address", which says nothing useful.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a socket, not a file",
+            ));
+        }
+        if kind.is_fifo() || kind.is_char_device() {
+            return Ok(());
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
+    fs::File::open(path).map(drop)
 }
 
 /// What a folder entry is, as far as walking goes.
@@ -857,6 +889,23 @@ fn utf8(mut content: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
     } else {
         Box::new(peeked)
     }
+}
+
+/// A small text file given beside the logs (a list of search terms), read whole in the
+/// encodings the logs are read in: UTF-8, a byte-order mark dropped (Notepad writes one), or
+/// UTF-16 with a byte-order mark in either byte order (Windows PowerShell 5's `>` and
+/// `Out-File`). Other bytes that are not UTF-8 are an error of kind
+/// [`io::ErrorKind::InvalidData`]; a file the system cannot read, its error.
+pub fn read_text(path: &Path) -> io::Result<String> {
+    let file = fs::File::open(path)?;
+    let mut text = String::new();
+    encoding_rs_io::DecodeReaderBytesBuilder::new()
+        .strip_bom(true)
+        // UTF-8 after its mark is checked as UTF-8 without one is, not made valid.
+        .utf8_passthru(true)
+        .build(file)
+        .read_to_string(&mut text)?;
+    Ok(text)
 }
 
 const UTF16LE_BOM: &[u8] = &[0xff, 0xfe];
@@ -3143,6 +3192,52 @@ mod tests {
             collect_files(&[dir.path().join("missing")]),
             Err(DecodeError::Io { .. })
         ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_named_that_cannot_be_read_fails_the_collection_as_a_missing_one_does() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // A socket cannot be opened, by root either.
+        let socket = dir.path().join("collector.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        fs::write(dir.path().join("a.jsonl"), "{}\n").unwrap();
+        let error = collect_files(&[dir.path().join("a.jsonl"), socket.clone()]);
+        let Err(error @ DecodeError::Io { .. }) = error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(error.path(), socket);
+        assert!(
+            error
+                .to_string()
+                .contains("collector.sock: a socket, not a file"),
+            "{error}"
+        );
+        // No permission: what a user meets (root reads the file all the same).
+        let locked = dir.path().join("locked.jsonl");
+        fs::write(&locked, "{}\n").unwrap();
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+        if fs::File::open(&locked).is_err() {
+            let error = collect_files(std::slice::from_ref(&locked)).unwrap_err();
+            assert!(error.to_string().contains("ermission denied"), "{error}");
+        }
+        // A FIFO (`<(zcat …)`) is not opened to check it: that would wait for a writer, and
+        // what was read would be lost; it is read when its turn comes.
+        let fifo = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        let (sent, collected) = std::sync::mpsc::channel();
+        let named = fifo.clone();
+        std::thread::spawn(move || sent.send(collect_files(&[named]).map(|c| c.files.len())));
+        match collected.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(files) => assert_eq!(files.unwrap(), 1),
+            Err(_) => {
+                // Let the blocked open go before failing.
+                let _ = fs::OpenOptions::new().write(true).open(&fifo);
+                panic!("collecting a FIFO opened it and waited for a writer");
+            }
+        }
     }
 
     #[test]

@@ -982,17 +982,29 @@ impl Cx<'_> {
 
     fn correlation(&mut self, meta: Meta, corr: &Node, generate: bool) -> Res<CorrelationRule> {
         let path = "correlation";
-        let written = corr.get("type").and_then(|t| t.as_str());
+        let node = corr.get("type").filter(|t| !t.is_null());
+        let written = node.and_then(Node::as_str);
         let kind = match CorrelationType::ALL
             .into_iter()
             .find(|k| Some(k.as_str()) == written)
         {
             Some(kind) => kind,
             None => {
+                const TYPES: &str = "event_count, value_count, value_sum, value_avg, value_percentile, temporal or temporal_ordered";
+                // Said as the rule writes it: the type given, or that none is.
+                let message = match (node, written) {
+                    (None, _) => format!("correlation type missing; give one of {TYPES}"),
+                    (Some(_), None) => format!(
+                        "the correlation type is one word, not a list or map; give one of {TYPES}"
+                    ),
+                    (Some(_), Some(written)) => {
+                        format!("unknown correlation type '{written}'; use {TYPES}")
+                    }
+                };
                 self.diag(
-                    corr.line,
+                    node.map_or(corr.line, |n| n.line),
                     "correlation.type",
-                    &format!("unknown correlation type {written:?}; use event_count, value_count, value_sum, value_avg, value_percentile, temporal or temporal_ordered"),
+                    &message,
                 );
                 return Err(());
             }
@@ -1484,6 +1496,39 @@ mod tests {
             panic!()
         };
         assert_eq!(f.rules, vec!["r1".to_string()]);
+    }
+
+    #[test]
+    fn a_correlation_type_misspelt_or_missing_is_named_as_written() {
+        let correlation = |kind: &str| {
+            format!(
+                "title: C\nid: c\ncorrelation:\n{kind}  rules: [r]\n  group-by: [Host]\n  timespan: 1h\n  condition:\n    gte: 2\n"
+            )
+        };
+        for (kind, said) in [
+            (
+                "  type: event_cnt\n",
+                "unknown correlation type 'event_cnt'; use event_count, value_count,",
+            ),
+            (
+                "",
+                "correlation type missing; give one of event_count, value_count,",
+            ),
+            (
+                "  type:\n",
+                "correlation type missing; give one of event_count,",
+            ),
+            (
+                "  type: [event_count]\n",
+                "the correlation type is one word, not a list or map; give one of event_count,",
+            ),
+        ] {
+            let (docs, diags) = load(&correlation(kind));
+            assert!(docs.is_empty(), "{kind}");
+            assert_eq!(diags.len(), 1, "{diags:?}");
+            assert_eq!(diags[0].path, "correlation.type");
+            assert!(diags[0].message.starts_with(said), "{kind}: {diags:?}");
+        }
     }
 
     #[test]

@@ -11,5 +11,8 @@ pub fn init() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        // A log line stderr cannot take (closed by `vigil serve 2>&1 | head`) is dropped: the
+        // subscriber would otherwise report it with `eprintln!`, which panics on that stderr.
+        .log_internal_errors(false)
         .try_init();
 }

@@ -1,5 +1,8 @@
 //! `vigil`: the one binary. `main` only parses arguments and dispatches to one module per subcommand.
 
+// Messages go to stderr through `errln!`, which a closed stderr does not make panic.
+#![warn(clippy::print_stderr)]
+
 use crate::output::errln;
 mod admin;
 mod alerts;

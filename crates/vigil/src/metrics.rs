@@ -11,7 +11,7 @@ use anyhow::Context;
 use serde_json::json;
 use vigil_events::collect_files;
 use vigil_events::source::TextOptions;
-use vigil_events::time::{LocalZone, format_timestamp, format_timestamp_in};
+use vigil_events::time::{format_timestamp, format_timestamp_in};
 
 use crate::hunt::census::{Census, Seen, event_name};
 use crate::hunt::scan::{self, ScanOptions, ScanTally, Scanned, file_sizes, scan_files};
@@ -26,7 +26,10 @@ Examples:
   vigil metrics /cases/4711/logs --from '2026-11-30 08:00' --to '2026-11-30 18:00' --timezone Europe/Berlin
 
 Reads EVTX, JSON lines, JSON arrays, syslog and web server logs (gzip too), as vigil hunt does;
-the summary and warnings go to stderr.";
+the summary and warnings go to stderr. Exit status: 0 once the logs were read, a corrupt file or
+record, or a file or folder inside one given that cannot be read, warned about and counted among
+the errors; 1 on a path given that does not exist or cannot be read; 2 on arguments it cannot
+take.";
 
 /// Arguments of `vigil metrics`.
 #[derive(Debug, clap::Args)]
@@ -46,7 +49,7 @@ pub struct Args {
     #[arg(long)]
     files: bool,
     /// Only events at or after this time (RFC 3339, a date, or now-24h; without an offset in
-    /// --timezone).
+    /// --timezone, else VIGIL_TIMEZONE, else UTC).
     #[arg(long, value_parser = crate::hunt::parse_time)]
     from: Option<crate::hunt::TimeArg>,
     /// Only events before this time (same forms as --from).
@@ -59,15 +62,8 @@ pub struct Args {
     /// reads them (in a folder, documents and scripts are still skipped).
     #[arg(long)]
     text: bool,
-    /// The zone of text logs' times written without an offset, and of the times shown (JSON
-    /// keeps UTC): an IANA name such as Europe/Berlin, `local`, or an offset such as +01:00.
-    #[arg(
-        long,
-        value_name = "ZONE",
-        default_value = "UTC",
-        allow_hyphen_values = true
-    )]
-    timezone: LocalZone,
+    #[command(flatten)]
+    zone: crate::hunt::Zone,
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
@@ -78,7 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.from.as_ref(),
         args.to.as_ref(),
         args.since.as_ref(),
-        &args.timezone,
+        &args.zone,
     )?;
     crate::output::stdin_must_be_piped(&args.paths, "metrics")?;
     let collected = collect_files(&args.paths).context("cannot read the paths to count")?;
@@ -89,7 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (set, _) = vigil_detect::compile(&[], &vigil_detect::CompileOptions::default());
     let text = TextOptions {
         plain: args.text,
-        zone: args.timezone.clone(),
+        zone: args.zone.logs().clone(),
     };
     let no_count = |_: u64| {};
     let opts = ScanOptions {
@@ -159,7 +155,7 @@ fn as_json(census: &Census, files: u64, errors: u64, skipped: usize) -> serde_js
 }
 
 fn print_tables(census: &Census, files: u64, errors: u64, args: &Args) {
-    let zone = &args.timezone;
+    let zone = args.zone.shown();
     let time = |t: Option<i64>| t.map_or_else(|| "-".to_owned(), |t| format_timestamp_in(t, zone));
     let all = census.total();
     let mut line = format!(

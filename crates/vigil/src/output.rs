@@ -42,8 +42,9 @@ macro_rules! outraw {
 }
 pub(crate) use outraw;
 
-/// `eprintln!` for messages that may quote text Vigil did not write (an event's value, a
-/// rule's title, a server's message): shown through [`text`].
+/// `eprintln!` for every message on stderr (warnings, summaries, errors), which may quote text
+/// Vigil did not write (an event's value, a rule's title, a server's message): shown through
+/// [`text`]. Unlike `eprintln!`, it does not panic when stderr is closed ([`write_err`]).
 macro_rules! errln {
     ($($arg:tt)*) => {
         $crate::output::write_err(format_args!($($arg)*))
@@ -69,16 +70,22 @@ pub fn write_line(args: std::fmt::Arguments<'_>, clean: bool) {
         Ok(false) => {}
         Ok(true) => std::process::exit(0),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            write_err(format_args!("error: {e:#}"));
             std::process::exit(1);
         }
     }
 }
 
-/// Writes one line to stderr for [`errln!`], through [`text`].
+/// Writes one line to stderr for [`errln!`], through [`text`]. A stderr that cannot be written
+/// (`vigil hunt … 2>&1 | head -1` closed it with stdout) is passed over: its messages have no
+/// reader left, and the command goes on to end as it would have, where `eprintln!` would panic
+/// with "failed printing to stderr" and exit status 101. The results' own writes on stdout
+/// still find a closed pipe and end the command quietly.
 pub fn write_err(args: std::fmt::Arguments<'_>) {
-    let line = args.to_string();
-    eprintln!("{}", text(&line));
+    use std::io::Write;
+    let mut line = text(&args.to_string()).into_owned();
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// Whether `c`, printed, would act on the terminal or on the order of the text around it
@@ -147,7 +154,7 @@ pub fn display_zone() -> &'static LocalZone {
         Ok(Some(zone)) => zone,
         Ok(None) => &LocalZone::UTC,
         Err(e) => {
-            WARNED.call_once(|| eprintln!("warning: VIGIL_TIMEZONE: {e}; times are shown in UTC"));
+            WARNED.call_once(|| errln!("warning: VIGIL_TIMEZONE: {e}; times are shown in UTC"));
             &LocalZone::UTC
         }
     }

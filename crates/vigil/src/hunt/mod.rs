@@ -7,9 +7,10 @@
 //! paths), then by record, then by rule ([`report`]; the table, which must know every row's
 //! width, at the end). Correlation rules see the matched events of all files in timestamp order
 //! after the scan. Exit code 0 with or without matches, once the hunt ran; 1 on no rules or a
-//! path given that does not exist or cannot be read; 2 on arguments the parser refuses. A
-//! corrupt or unreadable file or record, or a folder inside that cannot be read, is reported
-//! on stderr, counted in the summary's errors and skipped.
+//! path given that does not exist or cannot be read (a file named is opened before the hunt
+//! starts: `collect_files`); 2 on arguments the parser refuses. A corrupt file or record, or a
+//! file or folder inside one given that cannot be read, is reported on stderr, counted in the
+//! summary's errors and skipped.
 
 pub mod census;
 use crate::output::errln;
@@ -33,7 +34,7 @@ use vigil_events::source::{LINES_PIECE_BYTES, TextOptions};
 use vigil_events::time::{LocalZone, parse_timestamp, parse_timestamp_in};
 use vigil_sigma::Level;
 
-use crate::output::plural;
+use crate::output::{UsageError, plural};
 use crate::ruleset;
 pub use report::short_path;
 use report::{CSV_HEADER, Renderer, Tally, correlate};
@@ -66,8 +67,8 @@ Examples:
 Matches go to stdout (jsonl and csv as they are found); the summary, warnings and a progress bar
 (on a terminal) to stderr. Exit status: 0 whether or not anything matched, once the hunt ran;
 1 on an error that stops the hunt (no rule loaded, a path given that does not exist or cannot
-be read); 2 on arguments it cannot take. A corrupt or unreadable file or record, or a folder
-inside one given that cannot be read (an ACL-protected folder of a collection), is reported,
+be read); 2 on arguments it cannot take. A corrupt file or record, or a file or folder inside
+one given that cannot be read (an ACL-protected folder of a collection), is reported,
 counted in the summary's errors and skipped: the exit status stays 0.";
 
 /// Arguments of `vigil hunt`.
@@ -83,10 +84,11 @@ pub struct Args {
     /// (10.0.0.1 does not find 10.0.0.15), and a network (10.0.2.0/24, 2001:db8::/32; prefixes
     /// from /8) finds the addresses it holds, however they are written. May be given several times (each reported on its own), with or
     /// without --rules.
-    #[arg(long = "search", value_name = "TEXT")]
+    #[arg(long = "search", value_name = "TEXT", value_parser = terms::parse_term)]
     searches: Vec<String>,
     /// A file of --search terms, one per line (an indicator list; blank lines and lines
-    /// starting with `#` are skipped). May be given several times.
+    /// starting with `#` are skipped), in UTF-8 or in UTF-16 with a byte-order mark (as
+    /// Notepad and Windows PowerShell save it). May be given several times.
     #[arg(long = "search-file", value_name = "FILE")]
     search_files: Vec<PathBuf>,
     /// Values of the `%name%` placeholders of rules with the `expand` modifier (SigmaHQ's
@@ -120,8 +122,8 @@ pub struct Args {
     #[arg(long = "exclude-rule", value_name = "RULE_ID", requires = "rules")]
     excluded: Vec<String>,
     /// Only events at or after this time (RFC 3339, e.g. 2019-04-27T00:00:00Z, a date: its
-    /// midnight, or now-24h); a time or date without an offset is in --timezone (UTC unless
-    /// given).
+    /// midnight, or now-24h); a time or date without an offset is in --timezone (else
+    /// VIGIL_TIMEZONE, else UTC).
     #[arg(long, value_parser = parse_time)]
     from: Option<TimeArg>,
     /// Only events before this time (same forms as --from).
@@ -153,7 +155,7 @@ pub struct Args {
     #[arg(long)]
     text: bool,
     #[command(flatten)]
-    zone: crate::search::Zone,
+    zone: Zone,
     /// Where the JSON logs hold a field the rules name: `cs-uri-query=url.query` (the rule's
     /// name, then the event's JSON path). May be given several times. Only JSON (and EVTX)
     /// logs are read through it: text logs hold the names Vigil gives them, whatever JSON
@@ -221,6 +223,51 @@ fn parse_level(s: &str) -> Result<Level, String> {
     })
 }
 
+/// The `--timezone` of `hunt` and `metrics`, which read logs and show what they found. Two
+/// zones hide behind it when it is not given: the logs' (UTC: the zone of a machine that wrote
+/// them, which the responder's `VIGIL_TIMEZONE` says nothing of, and as `vigil ingest` reads
+/// them), and the responder's (`VIGIL_TIMEZONE`, as every other command's tables and times).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Zone {
+    /// The zone text logs were written in, for their times written without a UTC offset
+    /// (RFC 3164 syslog, web server error logs, plain lines; EVTX and JSON times are UTC),
+    /// and the responder's: a --from/--to without an offset is read there, and the table and
+    /// the summary show times there (JSON lines, CSV and --json keep UTC). An IANA name such
+    /// as Europe/Berlin, `local` for this machine's, or an offset such as +01:00; each time
+    /// gets the offset of its own date (summer time included). [default: UTC for the logs'
+    /// times; VIGIL_TIMEZONE, else UTC, for --from/--to and the times shown]
+    // VIGIL_TIMEZONE is read by the command, not by clap: clap would report a bad one as a bad
+    // --timezone, a flag the user never gave, and refuse it even where only shown times use it.
+    #[arg(long, value_name = "ZONE", allow_hyphen_values = true)]
+    pub timezone: Option<LocalZone>,
+}
+
+impl Zone {
+    /// The zone text logs' times without an offset are read in: --timezone, else UTC.
+    pub fn logs(&self) -> &LocalZone {
+        self.timezone.as_ref().unwrap_or(&LocalZone::UTC)
+    }
+
+    /// The zone times are shown in: --timezone, else `VIGIL_TIMEZONE` (one that names no zone
+    /// is warned about and UTC used), else UTC.
+    pub fn shown(&self) -> &LocalZone {
+        self.timezone
+            .as_ref()
+            .unwrap_or_else(|| crate::output::display_zone())
+    }
+
+    /// The zone `time`, given as `flag`, is read in: --timezone, else as
+    /// [`crate::output::input_zone`] decides (a `VIGIL_TIMEZONE` that names no zone refused
+    /// when the time needs one).
+    fn of_input(&self, flag: &str, time: &TimeArg) -> Result<&LocalZone, UsageError> {
+        match (&self.timezone, time) {
+            (Some(zone), _) => Ok(zone),
+            (None, TimeArg::Now(_)) => Ok(&LocalZone::UTC),
+            (None, TimeArg::Written(text, _)) => crate::output::input_zone(flag, text),
+        }
+    }
+}
+
 /// A `--from`/`--to` time: relative to now (resolved as it is read), or as written, to be read
 /// in the `--timezone` when it carries no offset.
 #[derive(Debug, Clone)]
@@ -266,19 +313,22 @@ pub fn parse_since(s: &str) -> Result<TimeArg, String> {
 }
 
 /// The time window of `--from`/`--since` and `--to`, in ms since the epoch, a time without an
-/// offset read in `zone`; refused when it is empty.
+/// offset read in `zone` ([`Zone::of_input`]); refused when it is empty.
 pub fn window(
     from: Option<&TimeArg>,
     to: Option<&TimeArg>,
     since: Option<&TimeArg>,
-    zone: &LocalZone,
+    zone: &Zone,
 ) -> anyhow::Result<(Option<i64>, Option<i64>)> {
-    let from = from.or(since).map(|t| t.in_zone(zone));
-    let to = to.map(|t| t.in_zone(zone));
+    let read = |flag: &str, time: &TimeArg| -> Result<i64, UsageError> {
+        Ok(time.in_zone(zone.of_input(flag, time)?))
+    };
+    let from = from.or(since).map(|t| read("--from", t)).transpose()?;
+    let to = to.map(|t| read("--to", t)).transpose()?;
     if let (Some(f), Some(t)) = (from, to)
         && f >= t
     {
-        return Err(crate::output::UsageError(format!(
+        return Err(UsageError(format!(
             "--from {} is not before --to {}: the window holds no time; give a --from earlier than --to (swapped?)",
             vigil_events::time::format_timestamp(f),
             vigil_events::time::format_timestamp(t)
@@ -293,7 +343,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.from.as_ref(),
         args.to.as_ref(),
         args.since.as_ref(),
-        &args.zone.timezone,
+        &args.zone,
     )?;
     let selection = select::Selection {
         min_level: args.level,
@@ -302,8 +352,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         excluded: args.excluded.clone(),
     };
     let mut terms = args.searches.clone();
+    let mut empty_files = Vec::new();
     for file in &args.search_files {
-        terms.extend(terms::read_terms(file)?);
+        let read = terms::read_terms(file)?;
+        if read.is_empty() {
+            empty_files.push(file.display().to_string());
+        }
+        terms.extend(read);
+    }
+    if !empty_files.is_empty() {
+        let (files, hold) = match empty_files.len() {
+            1 => ("--search-file", "holds"),
+            _ => ("--search-files", "hold"),
+        };
+        let said = format!(
+            "the {files} {} {hold} no terms (only blank lines and # comments)",
+            empty_files.join(", ")
+        );
+        // With nothing else to look for the hunt would read every log to report "no
+        // matches", which would read as a clean collection.
+        if terms.is_empty() && args.rules.is_empty() {
+            return Err(UsageError(format!(
+                "{said}: put one term per line, or give --search or --rules"
+            ))
+            .into());
+        }
+        errln!("warning: {said}; hunting for the rest");
     }
     let searches = terms::search_rules(&terms)?;
     let searched = searches.len();
@@ -412,7 +486,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let text = TextOptions {
         plain: args.text,
-        zone: args.zone.timezone.clone(),
+        zone: args.zone.logs().clone(),
     };
     let addresses = terms::Addresses::of(&set);
     let opts = ScanOptions {
@@ -429,7 +503,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         render: Some(Renderer {
             format: args.format,
             inputs: &args.paths,
-            zone: &args.zone.timezone,
+            zone: args.zone.shown(),
         }),
         census: false,
         on_events: &count_events,
@@ -492,7 +566,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 not_shown,
                 &correlations,
                 &args.paths,
-                &args.zone.timezone,
+                args.zone.shown(),
             ),
             Format::Jsonl => report::write_jsonl_correlations(&mut out, &set, &correlations),
             Format::Csv => report::write_csv_correlations(&mut out, &set, &correlations),
@@ -543,7 +617,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     tally.add_correlations(&correlations);
-    let summary = tally.summary(&set, &args.zone.timezone);
+    let summary = tally.summary(&set, args.zone.shown());
     if !summary.is_empty() {
         errln!("{}", summary.trim_end_matches('\n'));
     }

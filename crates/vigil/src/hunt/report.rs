@@ -142,11 +142,14 @@ impl Tally {
             .map(|(c, &n)| (c.as_str(), n))
             .collect();
         computers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        let _ = writeln!(
-            out,
-            "computers with the most matches ({} in all):",
-            computers.len()
-        );
+        // Correlations count under no computer: when only they matched there is none to list.
+        if !computers.is_empty() {
+            let _ = writeln!(
+                out,
+                "computers with the most matches ({} in all):",
+                computers.len()
+            );
+        }
         for (computer, n) in computers.iter().take(TOP) {
             let name = if computer.is_empty() {
                 "(none named)".into()

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use serde_json::Value;
 use vigil_detect::{CompiledRuleSet, RuleId};
 use vigil_events::json::JsonEvent;
@@ -17,20 +17,47 @@ use vigil_sigma::RuleDoc;
 pub const SEARCH_FILE: &str = "<--search>";
 
 /// The terms of a `--search-file`: one per line, blank lines and `#` comments skipped, each
-/// trimmed.
+/// trimmed. The file is read as logs are ([`vigil_events::source::read_text`]): an indicator
+/// list saved by Notepad or PowerShell, with a byte-order mark, is its terms, not a first
+/// term that never matches.
 pub fn read_terms(file: &Path) -> anyhow::Result<Vec<String>> {
-    let text = std::fs::read_to_string(file).with_context(|| {
-        format!(
-            "cannot read the --search-file {}; check the path (a text file, one term per line)",
-            file.display()
-        )
+    let text = vigil_events::source::read_text(file).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            anyhow::anyhow!(
+                "the --search-file {} is not UTF-8 text; save it as UTF-8 (or UTF-16 with a byte-order mark), one term per line",
+                file.display()
+            )
+        } else {
+            anyhow::Error::new(e).context(format!(
+                "cannot read the --search-file {}; check the path (a text file, one term per line)",
+                file.display()
+            ))
+        }
     })?;
+    // A lone carriage return ends a line too (old Mac files): no term holds a line break.
     Ok(text
-        .lines()
+        .split(['\n', '\r'])
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .map(str::to_owned)
         .collect())
+}
+
+/// Reads a `--search` term as clap parses the arguments, so that one that looks for nothing is
+/// refused as a bad argument (exit status 2): some text, on one line.
+pub fn parse_term(term: &str) -> Result<String, String> {
+    check_term(term).map(|()| term.to_owned())
+}
+
+/// Why `term` cannot be searched for, if it cannot.
+fn check_term(term: &str) -> Result<(), String> {
+    if term.trim().is_empty() {
+        return Err("needs some text to look for: an IP, a domain, a hash, a tool's name".into());
+    }
+    if term.contains(['\n', '\r']) {
+        return Err("takes one line of text; give --search once per term".into());
+    }
+    Ok(())
 }
 
 /// One keyword rule per term, in the order given; a term given twice (in any case) once. The
@@ -42,11 +69,8 @@ pub fn search_rules(terms: &[String]) -> anyhow::Result<Vec<RuleDoc>> {
     let terms = terms.iter().filter(|t| seen.insert(t.to_lowercase()));
     let mut docs = Vec::new();
     for (i, term) in terms.enumerate() {
-        if term.trim().is_empty() {
-            bail!("--search needs some text to look for");
-        }
-        if term.contains(['\n', '\r']) {
-            bail!("--search takes one line of text; give --search once per term");
+        if let Err(why) = check_term(term) {
+            bail!("--search {term:?} {why}");
         }
         docs.push(RuleDoc::Rule(Rule {
             meta: Meta {
@@ -440,6 +464,56 @@ mod tests {
             Vec::<String>::new()
         );
         assert!(titles_matching(&["S: *THIS*? #"], &Flat(vec![("a", "s: *this*? #1")])).len() == 1);
+    }
+
+    #[test]
+    fn a_search_file_saved_by_notepad_or_powershell_reads_as_its_text() {
+        // UTF-8 with a byte-order mark (Notepad), UTF-16 with one (Windows PowerShell 5's
+        // `>` and `Out-File`), in either byte order, with Windows line ends.
+        let dir = tempfile::tempdir().unwrap();
+        let text = "# IOC list for INC-1\r\nmimikatz\r\n\r\n10.0.2.17\r\n";
+        let utf16 = |big_endian: bool| -> Vec<u8> {
+            std::iter::once(0xfeff_u16)
+                .chain(text.encode_utf16())
+                .flat_map(|unit| {
+                    if big_endian {
+                        unit.to_be_bytes()
+                    } else {
+                        unit.to_le_bytes()
+                    }
+                })
+                .collect()
+        };
+        let encodings = [
+            (
+                "utf8-bom.txt",
+                [b"\xef\xbb\xbf".as_slice(), text.as_bytes()].concat(),
+            ),
+            ("utf16le.txt", utf16(false)),
+            ("utf16be.txt", utf16(true)),
+        ];
+        for (name, bytes) in encodings {
+            let file = dir.path().join(name);
+            std::fs::write(&file, bytes).unwrap();
+            assert_eq!(
+                read_terms(&file).unwrap(),
+                ["mimikatz", "10.0.2.17"],
+                "{name}"
+            );
+        }
+        // Text in no encoding Vigil can tell (Latin-1 here) is refused with what to do.
+        let latin1 = dir.path().join("latin1.txt");
+        std::fs::write(&latin1, b"caf\xe9\n").unwrap();
+        let error = format!("{:#}", read_terms(&latin1).unwrap_err());
+        assert!(
+            error.contains("latin1.txt is not UTF-8 text") && error.contains("save it as UTF-8"),
+            "{error}"
+        );
+        let missing = format!(
+            "{:#}",
+            read_terms(&dir.path().join("none.txt")).unwrap_err()
+        );
+        assert!(missing.contains("check the path"), "{missing}");
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub fn vigil() -> Command {
         .env_remove("VIGIL_SERVER")
         .env_remove("VIGIL_DATA")
         .env_remove("VIGIL_LISTEN")
+        .env_remove("VIGIL_TIMEZONE")
         .env("RUST_LOG", "warn");
     cmd
 }
