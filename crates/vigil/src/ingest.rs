@@ -20,6 +20,7 @@
 //! batches it stored before from its record of them instead of storing them twice.
 
 use crate::output::errln;
+use std::borrow::Cow;
 use std::fmt;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -994,14 +995,19 @@ impl Reader<'_> {
             // Maybe a plain-text log (syslog, web access log).
             Opened::Unknown(lines) => return self.read_text_log(index, file, lines, meta),
         };
-        // Decoded here, piece by piece, and sent as records.
+        // Decoded here, piece by piece, and sent as records: a JSON document in the text it
+        // is written in, an EVTX record as the JSON it decodes to.
+        let as_written = matches!(pieces, FilePieces::Documents(_));
         self.stats.files += 1;
         self.read = Some(0);
         let name: Arc<Path> = Arc::from(path);
         while let Some(piece) = pieces.next() {
             self.read = Some(pieces.disk_bytes_read());
             match piece {
-                Ok(piece) => self.send_records(index, RecordSource::piece(name.clone(), piece))?,
+                Ok(piece) => {
+                    let source = RecordSource::piece(name.clone(), piece);
+                    self.send_records(index, source, as_written)?
+                }
                 Err(e) => self.problem(path, None, e.reason()),
             }
             self.piece_shown(pieces.disk_bytes_read(), disk_bytes);
@@ -1010,14 +1016,29 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// Queues every record of a source, reporting those that cannot be decoded.
-    fn send_records(&mut self, index: u32, source: RecordSource) -> Result<(), Closed> {
+    /// Queues every record of a source, reporting those that cannot be decoded; `as_written`:
+    /// each in the text it was read from (numbers as written, not as the parser would write
+    /// them again), on one line as JSON lines need, else written from its decoded value.
+    fn send_records(
+        &mut self,
+        index: u32,
+        source: RecordSource,
+        as_written: bool,
+    ) -> Result<(), Closed> {
         let file = source.file().clone();
         let path = file.as_ref();
         for record in source {
             match record {
                 Ok(r) => {
-                    let json = r.event.to_json();
+                    let json = if as_written {
+                        let text = r.event.into_text();
+                        match crate::output::json_on_one_line(&text) {
+                            Cow::Owned(line) => line,
+                            Cow::Borrowed(_) => text,
+                        }
+                    } else {
+                        r.event.to_json()
+                    };
                     self.push(index, path, Pos::Record(r.record_id), json.as_bytes())?
                 }
                 Err(e) => {

@@ -61,6 +61,18 @@ impl TestApp {
         (status, resp.json().await.unwrap())
     }
 
+    /// The body of a successful GET as text, to compare bytes.
+    async fn text(&self, path: &str) -> String {
+        let resp = http()
+            .get(self.url(path))
+            .bearer_auth(&self.responder_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        resp.text().await.unwrap()
+    }
+
     /// Applies an organisation document as the admin: the status and the answer.
     async fn put_org(&self, document: &Value) -> (StatusCode, Value) {
         let resp = http()
@@ -276,6 +288,56 @@ async fn a_json_array_body_is_read_element_by_element() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(report["stored"], 2);
     assert_eq!(report["rejected"][0]["index"], 2);
+}
+
+/// An event comes back in the text it was sent in, byte for byte: numbers as written (`1e3`,
+/// an integer beyond 64 bits, `1.50`), escapes and spacing kept — in a search, a pivot and a
+/// detection alike (they were parsed into a `serde_json::Value` and written again: `1000.0`,
+/// `1.2345678901234568e+29`).
+#[tokio::test]
+async fn events_come_back_in_the_text_they_were_sent_in() {
+    let rules = rules_dir();
+    let app = spawn_app_with_rules(vec![rules.path().to_owned()], |_| {}).await;
+    let line = r#"{"@timestamp":"2026-11-30T10:10:00Z","command":"mimikatz","f":1e3,"exp":1.5e300,"big":123456789012345678901234567890,"s":"caf\u00e9 \/x",  "sp" : 1.50}"#;
+    let element = "{\n  \"@timestamp\": \"2026-11-30T10:10:01Z\",\n  \"n\": 1E2\n}";
+    let (status, report) = app
+        .send(
+            &app.responder_token,
+            "service=raw",
+            line,
+            "application/json",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let (status, report) = app
+        .send(
+            &app.responder_token,
+            "service=raw",
+            &format!("[{element}]"),
+            "application/json",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    app.searchable().await;
+    let window = "from=2026-11-01&to=2026-12-31";
+    let search = app
+        .text(&format!("/events/search?q=service:raw&{window}"))
+        .await;
+    assert!(search.contains(&format!("\"event\":{line}")), "{search}");
+    assert!(search.contains(&format!("\"event\":{element}")), "{search}");
+    let pivot = app
+        .text(&format!("/events/pivot?value=mimikatz&{window}"))
+        .await;
+    assert!(pivot.contains(&format!("\"event\":{line}")), "{pivot}");
+    // Still a JSON answer, the event an object in it.
+    let parsed: Value = serde_json::from_str(&search).unwrap();
+    assert_eq!(parsed["events"][1]["event"]["sp"], 1.5, "{parsed}");
+    let (_, detections) = app
+        .get(&app.responder_token, &format!("/detections?{window}"))
+        .await;
+    let id = detections["items"][0]["id"].as_u64().expect("a detection");
+    let detail = app.text(&format!("/detections/{id}")).await;
+    assert!(detail.contains(&format!("\"event\":{line}")), "{detail}");
 }
 
 /// A `text/plain` body of log lines (an access log posted as written) is stored a line per
