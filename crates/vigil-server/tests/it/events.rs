@@ -1140,11 +1140,51 @@ async fn bad_queries_and_missing_service_name_the_field_and_store_nothing() {
         ("/events/pivot?value=2001:db8::/80", "value"),
         ("/events/search?q=2001:db8::/80", "q"),
         ("/events/search?cursor=zz", "cursor"),
+        // %-escapes that are no UTF-8 are refused, not searched for as U+FFFD.
+        ("/events/search?q=alice%FF", "q"),
+        ("/events/search?q=a&from=%FF", "from"),
+        ("/events/search?q=a&to=2026%E9", "to"),
+        ("/events/search?q=a&cursor=%C3", "cursor"),
+        ("/events/pivot?value=alice%FF", "value"),
+        ("/events/pivot?value=alice&field=user%FF", "field"),
+        ("/detections?service=web%FF", "service"),
     ] {
         let (status, err) = app.get(&app.responder_token, path).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {err}");
         assert_eq!(err["error"]["field"], field, "{path}");
     }
+    for (path, field, message) in [
+        (
+            "/events/search?q=alice%FF",
+            "q",
+            "query parameter `q`: its %-escapes decode to bytes that are not UTF-8 text; %-escape the UTF-8 bytes of the text (é is %C3%A9)",
+        ),
+        (
+            "/events/search?q=a&limit=-1",
+            "limit",
+            "query parameter `limit`: must be a whole number from 1 to 1000",
+        ),
+        (
+            "/events/pivot?value=a&limit=-1",
+            "limit",
+            "query parameter `limit`: must be a whole number from 0 to 1000",
+        ),
+        (
+            "/events/search?q=*%20|%20top%20-1%20status",
+            "q",
+            "`q`: `top -1` at byte 8: the count must be a whole number from 1 to 10000, e.g. | top 10 user.name",
+        ),
+    ] {
+        let (status, err) = app.get(&app.responder_token, path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {err}");
+        assert_eq!(err["error"]["field"], field, "{path}");
+        assert_eq!(err["error"]["message"], message, "{path}");
+    }
+    // Text that is UTF-8 is searched for as written, U+FFFD itself too.
+    let (status, found) = app
+        .get(&app.responder_token, "/events/search?q=caf%C3%A9%EF%BF%BD")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
     app.searchable().await;
     let (_, stats) = app.get(&app.responder_token, "/events/stats").await;
     assert_eq!(stats["total_events"], 0);

@@ -1977,12 +1977,19 @@ fn search_raw_prints_events_in_the_text_they_were_sent_in() {
         ]));
     }
     let window = ["--from", "2026-11-01", "--to", "2026-12-31"];
-    let raw = ok(cli(&[&["search", "service:raw", "--raw"][..], &window].concat()));
+    let raw = ok(cli(
+        &[&["search", "service:raw", "--raw"][..], &window].concat()
+    ));
     let element_line = element.replace('\n', "");
     assert_eq!(raw, format!("{element_line}\n{line}\n"));
-    let json = ok(cli(&[&["search", "service:raw", "--json"][..], &window].concat()));
+    let json = ok(cli(
+        &[&["search", "service:raw", "--json"][..], &window].concat()
+    ));
     assert!(json.contains(&format!("\"event\":{line}}}\n")), "{json}");
-    assert!(json.contains(&format!("\"event\":{element_line}}}\n")), "{json}");
+    assert!(
+        json.contains(&format!("\"event\":{element_line}}}\n")),
+        "{json}"
+    );
     let out = crate::support::output_with_input(
         crate::support::vigil()
             .args(["hunt", "--format", "jsonl", "-r"])
