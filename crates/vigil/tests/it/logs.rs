@@ -882,6 +882,36 @@ fn ingest_says_what_went_wrong_and_exits_accordingly() {
     );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("no events found"), "{}", stderr(&out));
+    // A folder holding a text log of no format Vigil reads (a Windows CBS log) and a README:
+    // the error names the log and says --text reads it.
+    let windows = f.root.join("windows");
+    std::fs::create_dir(&windows).unwrap();
+    std::fs::write(windows.join("README.md"), "# Windows logs\n").unwrap();
+    let cbs = windows.join("Windows_2k.log");
+    std::fs::write(
+        &cbs,
+        "2016-09-28 04:30:30, Info                  CBS    Loaded Servicing Stack v6.1.7601.23505\n",
+    )
+    .unwrap();
+    let out = f.server.cli(
+        &f.token,
+        &["ingest", windows.to_str().unwrap(), "--service", "windows"],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    let error = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_default();
+    assert_eq!(
+        error,
+        format!(
+            "error: nothing to send: no events found in {}; 2 files skipped, in no format Vigil reads: 1 named like a text log ({}) and 1 other file; give --text to store each line of it as an event",
+            windows.display(),
+            cbs.display()
+        ),
+        "{err}"
+    );
     // An empty log is read, holds nothing, and is no error (nor an unknown format).
     std::fs::write(empty.join("app.log"), "").unwrap();
     let out = f.server.cli(
