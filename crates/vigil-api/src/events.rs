@@ -119,9 +119,45 @@ pub struct EventRecord {
     pub host: String,
     /// The tenant (empty when unknown).
     pub tenant: String,
-    /// The original JSON object, as sent.
+    /// The original JSON object, in the text it was sent in.
     #[schema(value_type = Object)]
-    pub event: serde_json::Value,
+    pub event: RawEvent,
+}
+
+/// An event's JSON object in the text it was sent in, passed through byte for byte: numbers as
+/// written (`1e3`, `1.50`, integers beyond 64 bits), escapes, key order and spacing, which a
+/// `serde_json::Value` would rewrite (`1000.0`) or round (`1.2345678901234568e+29`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RawEvent(Box<serde_json::value::RawValue>);
+
+impl RawEvent {
+    /// The event whose JSON text is `text`; the text given back when it is not JSON.
+    pub fn from_text(text: String) -> Result<RawEvent, String> {
+        use serde_json::value::RawValue;
+        if serde_json::from_str::<&RawValue>(&text).is_err() {
+            return Err(text);
+        }
+        Ok(RawEvent(
+            RawValue::from_string(text).expect("the text was just read as JSON"),
+        ))
+    }
+
+    /// The JSON text, as sent.
+    pub fn text(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The event parsed, to look fields up (numbers read as `serde_json` reads them).
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::from_str(self.0.get()).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl PartialEq for RawEvent {
+    fn eq(&self, other: &RawEvent) -> bool {
+        self.text() == other.text()
+    }
 }
 
 /// One value and its count.

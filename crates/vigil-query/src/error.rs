@@ -171,9 +171,9 @@ pub enum ParseError {
         /// How to write it.
         usage: &'static str,
     },
-    /// `| top N` or `| rare N` with a count out of bounds.
+    /// `| top N` or `| rare N` with a count that is no whole number within bounds.
     #[error(
-        "`{command} {}` at byte {offset}: the count must be between 1 and {}, e.g. | {command} 10 user.name",
+        "`{command} {}` at byte {offset}: the count must be a whole number from 1 to {}, e.g. | {command} 10 user.name",
         Shown(.found),
         crate::MAX_TOP
     )]

@@ -534,7 +534,7 @@ impl Parser<'_> {
                 self.skip_ws();
                 let save = self.pos;
                 let word = self.plain_word();
-                let n = if !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()) {
+                let n = if looks_like_a_count(&word) {
                     match word.parse::<usize>() {
                         Ok(n @ 1..=MAX_TOP) => n,
                         _ => {
@@ -653,6 +653,14 @@ impl Parser<'_> {
         }
         text
     }
+}
+
+/// Whether the word after `top` or `rare` is meant as their count: a number (`10`, `+5`; `-1`
+/// and `2.5` too, refused as counts rather than taken for a field's name).
+fn looks_like_a_count(word: &str) -> bool {
+    let digits = word.strip_prefix(['-', '+']).unwrap_or(word);
+    digits.starts_with(|c: char| c.is_ascii_digit())
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
 }
 
 /// A correct use of a boolean operator, for error messages.

@@ -13,6 +13,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
+use utoipa::IntoParams;
 use vigil_api::error::ErrorCode;
 
 use crate::error::ApiError;
@@ -310,7 +311,7 @@ pub fn too_large(limit: usize) -> ApiError {
 #[derive(Debug)]
 pub struct ApiQuery<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+impl<T: DeserializeOwned + IntoParams, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
@@ -319,12 +320,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// Decodes a URL query string, naming the parameter at fault on failure.
-pub fn decode_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+/// Decodes a URL query string, naming the parameter at fault on failure: one whose %-escapes
+/// are not UTF-8 (decoding would put U+FFFD in their place and answer another question), one
+/// that is not of its type — a whole number out of the range `T` declares for it
+/// (`#[param(minimum, maximum)]`) said with that range.
+pub fn decode_query<T: DeserializeOwned + IntoParams>(query: &str) -> Result<T, ApiError> {
+    if let Some(field) = not_utf8(query) {
+        return Err(ApiError::invalid_field(
+            field.clone(),
+            format!(
+                "query parameter `{field}`: its %-escapes decode to bytes that are not UTF-8 text; %-escape the UTF-8 bytes of the text (é is %C3%A9)"
+            ),
+        ));
+    }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
-        let message = plain_message(err.into_inner().to_string());
+        let message = err.into_inner().to_string();
         let field = field_from_message(&message)
             .map(|f| join_path(&path, &f))
             .unwrap_or_else(|| {
@@ -334,6 +346,7 @@ pub fn decode_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
                     path
                 }
             });
+        let message = plain_message(message, || whole_number_range::<T>(&field));
         ApiError::invalid_field(
             field.clone(),
             format!("query parameter `{field}`: {message}"),
@@ -341,16 +354,90 @@ pub fn decode_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     })
 }
 
+/// The first parameter of `query` whose value (or name: then `query`) decodes to bytes that
+/// are not UTF-8.
+fn not_utf8(query: &str) -> Option<String> {
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let Ok(name) = String::from_utf8(url_decoded(name)) else {
+            return Some("query".to_owned());
+        };
+        if std::str::from_utf8(&url_decoded(value)).is_err() {
+            return Some(name);
+        }
+    }
+    None
+}
+
+/// The bytes a form-encoded name or value stands for: `+` a space, `%XX` the byte, anything
+/// else itself (a `%` without two hex digits too, as `form_urlencoded` reads it).
+fn url_decoded(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |at: usize| bytes.get(at).and_then(|b| (*b as char).to_digit(16));
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if hex(i + 1).is_some() && hex(i + 2).is_some() => {
+                let (high, low) = (hex(i + 1).unwrap_or(0), hex(i + 2).unwrap_or(0));
+                out.push((high * 16 + low) as u8);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The smallest and largest value the OpenAPI description of `T` gives parameter `name` (an
+/// unsigned one starts at 0).
+fn whole_number_range<T: IntoParams>(name: &str) -> (Option<i128>, Option<i128>) {
+    use utoipa::openapi::{RefOr, Schema};
+    let as_int = |n: &utoipa::Number| match *n {
+        utoipa::Number::Int(n) => Some(n as i128),
+        utoipa::Number::UInt(n) => Some(n as i128),
+        // utoipa writes an unsigned type's minimum as 0.0.
+        utoipa::Number::Float(n) if n.fract() == 0.0 => Some(n as i128),
+        utoipa::Number::Float(_) => None,
+    };
+    T::into_params(|| None)
+        .into_iter()
+        .find(|p| p.name == name)
+        .and_then(|p| match p.schema {
+            Some(RefOr::T(Schema::Object(o))) => Some((
+                o.minimum.as_ref().and_then(as_int),
+                o.maximum.as_ref().and_then(as_int),
+            )),
+            _ => None,
+        })
+        .unwrap_or((None, None))
+}
+
 /// The parse errors of numbers and flags, which say what is wrong in Rust's words ("invalid
-/// digit found in string"), said as what to write instead.
-fn plain_message(message: String) -> String {
+/// digit found in string", which `-1` gives for an unsigned number), said as what to write
+/// instead: for a whole number, the range its parameter takes when it declares one.
+fn plain_message(message: String, range: impl FnOnce() -> (Option<i128>, Option<i128>)) -> String {
+    let whole_number = matches!(
+        message.as_str(),
+        "invalid digit found in string"
+            | "cannot parse integer from empty string"
+            | "number too large to fit in target type"
+            | "number too small to fit in target type"
+    );
+    if whole_number {
+        return match range() {
+            (Some(min), Some(max)) => format!("must be a whole number from {min} to {max}"),
+            (Some(min), None) => format!("must be a whole number of {min} or more"),
+            (None, Some(max)) => format!("must be a whole number up to {max}"),
+            (None, None) if message.starts_with("number too") => {
+                "is out of range: give a smaller whole number".to_owned()
+            }
+            (None, None) => "must be a whole number, such as 100".to_owned(),
+        };
+    }
     match message.as_str() {
-        "invalid digit found in string" | "cannot parse integer from empty string" => {
-            "must be a whole number, such as 100".to_owned()
-        }
-        "number too large to fit in target type" | "number too small to fit in target type" => {
-            "is out of range: give a smaller whole number".to_owned()
-        }
         "provided string was not `true` or `false`" => "must be true or false".to_owned(),
         _ => message,
     }
@@ -456,10 +543,14 @@ mod tests {
 
     #[test]
     fn query_errors_name_the_parameter() {
-        #[derive(Debug, serde::Deserialize)]
+        #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
         #[allow(dead_code)]
         struct Q {
+            #[param(minimum = 1, maximum = 1000)]
             limit: Option<u32>,
+            offset: Option<u32>,
+            after: Option<i64>,
+            q: Option<String>,
         }
         assert_eq!(
             field_of(decode_query::<Q>("limit=abc").unwrap_err()),
@@ -467,16 +558,47 @@ mod tests {
         );
         assert_eq!(decode_query::<Q>("limit=5").unwrap().limit, Some(5));
         let message = |query: &str| match decode_query::<Q>(query).unwrap_err() {
-            ApiError::Client(ErrorBody { error }) => error.message,
+            ApiError::Client(ErrorBody { error }) => (error.field.unwrap(), error.message),
             other => panic!("unexpected {other:?}"),
         };
+        // A number out of the type's range says the range the parameter takes.
+        for query in [
+            "limit=-1",
+            "limit=99999999999",
+            "limit=abc",
+            "limit=",
+            "limit=1.5",
+        ] {
+            assert_eq!(
+                message(query),
+                (
+                    "limit".to_owned(),
+                    "query parameter `limit`: must be a whole number from 1 to 1000".to_owned()
+                ),
+                "{query}"
+            );
+        }
         assert_eq!(
-            message("limit=-1"),
-            "query parameter `limit`: must be a whole number, such as 100"
+            message("offset=-1").1,
+            "query parameter `offset`: must be a whole number of 0 or more"
         );
         assert_eq!(
-            message("limit=99999999999"),
-            "query parameter `limit`: is out of range: give a smaller whole number"
+            message("after=x").1,
+            "query parameter `after`: must be a whole number, such as 100"
+        );
+        // Text whose %-escapes are no UTF-8 is refused, not searched for with U+FFFD in it.
+        for query in ["q=alice%FF", "limit=5&q=%C3", "q=a%ED%A0%80"] {
+            let (field, text) = message(query);
+            assert_eq!(field, "q", "{query}");
+            assert!(text.contains("not UTF-8"), "{query}: {text}");
+        }
+        assert_eq!(message("%FF=1").0, "query");
+        assert_eq!(
+            decode_query::<Q>("q=caf%C3%A9+%E2%9C%93%EF%BF%BD")
+                .unwrap()
+                .q
+                .unwrap(),
+            "café ✓\u{fffd}"
         );
     }
 }

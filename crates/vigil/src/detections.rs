@@ -101,7 +101,7 @@ async fn show(conn: &Conn, id: i64) -> anyhow::Result<()> {
         outln!("tags: {}", one_line(&n.tags.join(", ")));
     }
     match &d.event {
-        Some(e) => outln!("{}", serde_json::to_string_pretty(&e.event)?),
+        Some(e) => outln!("{}", crate::output::pretty_json(e.event.text())),
         None => outln!(
             "the event is no longer stored (retention removed it) or not searchable yet; try again in a second"
         ),

@@ -20,6 +20,7 @@
 //! batches it stored before from its record of them instead of storing them twice.
 
 use crate::output::errln;
+use std::borrow::Cow;
 use std::fmt;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -382,14 +383,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // not an error; finding no log file at all is.
     let all_empty = summary.files > 0 && summary.errors.count == 0;
     if summary.events_read == 0 && !all_empty {
-        bail!(
-            "nothing to send: no events found in {}; give EVTX, JSON lines, JSON array, syslog or web server (access, error) log files (gzip or not)",
-            args.paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        bail!(nothing_to_send(
+            &args.paths,
+            summary.files_skipped,
+            &summary.skipped_text_logs
+        ));
     }
     if args.strict && (summary.rejected.count > 0 || summary.errors.count > 0) {
         bail!(
@@ -399,6 +397,41 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why a run found nothing to send, and what to do: the `skipped` files of folders, naming
+/// the `text_logs` among them (`Windows_2k.log`), which `--text` reads line by line.
+fn nothing_to_send(paths: &[PathBuf], skipped: u64, text_logs: &[String]) -> String {
+    use crate::output::{first_of, plural};
+    let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let mut message = format!("nothing to send: no events found in {}", paths.join(", "));
+    if skipped > 0 {
+        message.push_str(&format!(
+            "; {} skipped, in no format Vigil reads",
+            plural(skipped, "file", "files")
+        ));
+        if !text_logs.is_empty() {
+            let others = skipped.saturating_sub(text_logs.len() as u64);
+            message.push_str(&format!(
+                ": {} named like a text log ({}){}",
+                text_logs.len(),
+                first_of(text_logs.iter().cloned(), 5),
+                match others {
+                    0 => String::new(),
+                    n => format!(" and {}", plural(n, "other file", "other files")),
+                }
+            ));
+        }
+    }
+    if text_logs.is_empty() {
+        message.push_str("; give EVTX, JSON lines, JSON array, syslog or web server (access, error) log files (gzip or not)");
+    } else {
+        message.push_str(&format!(
+            "; give --text to store each line of {} as an event",
+            if text_logs.len() == 1 { "it" } else { "them" }
+        ));
+    }
+    message
 }
 
 /// `walk_errors`: what walking the folders given left out, counted among the errors.
@@ -994,14 +1027,19 @@ impl Reader<'_> {
             // Maybe a plain-text log (syslog, web access log).
             Opened::Unknown(lines) => return self.read_text_log(index, file, lines, meta),
         };
-        // Decoded here, piece by piece, and sent as records.
+        // Decoded here, piece by piece, and sent as records: a JSON document in the text it
+        // is written in, an EVTX record as the JSON it decodes to.
+        let as_written = matches!(pieces, FilePieces::Documents(_));
         self.stats.files += 1;
         self.read = Some(0);
         let name: Arc<Path> = Arc::from(path);
         while let Some(piece) = pieces.next() {
             self.read = Some(pieces.disk_bytes_read());
             match piece {
-                Ok(piece) => self.send_records(index, RecordSource::piece(name.clone(), piece))?,
+                Ok(piece) => {
+                    let source = RecordSource::piece(name.clone(), piece);
+                    self.send_records(index, source, as_written)?
+                }
                 Err(e) => self.problem(path, None, e.reason()),
             }
             self.piece_shown(pieces.disk_bytes_read(), disk_bytes);
@@ -1010,14 +1048,29 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// Queues every record of a source, reporting those that cannot be decoded.
-    fn send_records(&mut self, index: u32, source: RecordSource) -> Result<(), Closed> {
+    /// Queues every record of a source, reporting those that cannot be decoded; `as_written`:
+    /// each in the text it was read from (numbers as written, not as the parser would write
+    /// them again), on one line as JSON lines need, else written from its decoded value.
+    fn send_records(
+        &mut self,
+        index: u32,
+        source: RecordSource,
+        as_written: bool,
+    ) -> Result<(), Closed> {
         let file = source.file().clone();
         let path = file.as_ref();
         for record in source {
             match record {
                 Ok(r) => {
-                    let json = r.event.to_json();
+                    let json = if as_written {
+                        let text = r.event.into_text();
+                        match crate::output::json_on_one_line(&text) {
+                            Cow::Owned(line) => line,
+                            Cow::Borrowed(_) => text,
+                        }
+                    } else {
+                        r.event.to_json()
+                    };
                     self.push(index, path, Pos::Record(r.record_id), json.as_bytes())?
                 }
                 Err(e) => {
@@ -1214,6 +1267,28 @@ fn print_summary(s: &Summary, rejections_said: bool) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn nothing_to_send_names_the_text_logs_skipped_and_says_text() {
+        let dir = [PathBuf::from("logs/Windows")];
+        assert_eq!(
+            nothing_to_send(&dir, 2, &["logs/Windows/Windows_2k.log".to_owned()]),
+            "nothing to send: no events found in logs/Windows; 2 files skipped, in no format Vigil reads: 1 named like a text log (logs/Windows/Windows_2k.log) and 1 other file; give --text to store each line of it as an event"
+        );
+        let logs: Vec<String> = (1..=7).map(|n| format!("{n}.log")).collect();
+        assert_eq!(
+            nothing_to_send(&dir, 7, &logs),
+            "nothing to send: no events found in logs/Windows; 7 files skipped, in no format Vigil reads: 7 named like a text log (1.log, 2.log, 3.log, 4.log, 5.log, and 2 more); give --text to store each line of them as an event"
+        );
+        assert_eq!(
+            nothing_to_send(&dir, 1, &[]),
+            "nothing to send: no events found in logs/Windows; 1 file skipped, in no format Vigil reads; give EVTX, JSON lines, JSON array, syslog or web server (access, error) log files (gzip or not)"
+        );
+        assert_eq!(
+            nothing_to_send(&dir, 0, &[]),
+            "nothing to send: no events found in logs/Windows; give EVTX, JSON lines, JSON array, syslog or web server (access, error) log files (gzip or not)"
+        );
+    }
+
     use super::*;
 
     fn api_error(code: ErrorCode, message: &str) -> ClientError {

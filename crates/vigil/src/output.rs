@@ -285,6 +285,73 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// JSON text on one line, for JSON lines output: its line breaks dropped. Valid JSON holds
+/// them only between tokens (one in a string is written `\n`), so the value and every token —
+/// numbers as written — stay as they were; text without one is borrowed as it is.
+pub fn json_on_one_line(json: &str) -> Cow<'_, str> {
+    if json.contains(['\n', '\r']) {
+        Cow::Owned(json.replace(['\n', '\r'], ""))
+    } else {
+        Cow::Borrowed(json)
+    }
+}
+
+/// JSON text indented two spaces a level, as `serde_json::to_string_pretty` writes a value, but
+/// with every string and number as written: an event shown as it was sent (`1e3`, an integer
+/// beyond 64 bits), not as a `serde_json::Value` would write it again. `json` is valid JSON.
+pub fn pretty_json(json: &str) -> String {
+    fn new_line(out: &mut String, depth: usize) {
+        out.push('\n');
+        out.extend(std::iter::repeat_n("  ", depth));
+    }
+    let mut out = String::with_capacity(json.len() * 2);
+    let mut depth = 0usize;
+    let (mut in_string, mut escaped) = (false, false);
+    let mut chars = json.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                out.push(c);
+                while chars.next_if(|c| c.is_ascii_whitespace()).is_some() {}
+                let close = if c == '{' { '}' } else { ']' };
+                if chars.next_if_eq(&close).is_some() {
+                    out.push(close);
+                } else {
+                    depth += 1;
+                    new_line(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                new_line(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                new_line(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            c if c.is_ascii_whitespace() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Refuses `-` (standard input) among `paths` when nothing is piped in: the command would wait
 /// for logs typed at the terminal, which is never what was meant.
 pub fn stdin_must_be_piped(paths: &[std::path::PathBuf], command: &str) -> anyhow::Result<()> {
@@ -590,6 +657,31 @@ pub const KEY_FIELDS: &[&str] = &[
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn json_is_laid_out_with_every_token_as_written() {
+        let sent = "{\"a\": 1e3, \"big\":123456789012345678901234567890,\n \"s\":\"x, {y}: \\\"z\\\" \\u00e9\",\"e\":{},\"l\":[ ],\"n\":[1,{\"b\":null}]}";
+        let expected = r#"{
+  "a": 1e3,
+  "big": 123456789012345678901234567890,
+  "s": "x, {y}: \"z\" \u00e9",
+  "e": {},
+  "l": [],
+  "n": [
+    1,
+    {
+      "b": null
+    }
+  ]
+}"#;
+        assert_eq!(pretty_json(sent), expected);
+        // Laid out as serde_json lays out the same value.
+        let value: serde_json::Value = serde_json::from_str(expected).unwrap();
+        let theirs = serde_json::to_string_pretty(&value).unwrap();
+        assert_eq!(theirs.lines().count(), expected.lines().count(), "{theirs}");
+        assert_eq!(json_on_one_line(sent), sent.replace('\n', ""));
+        assert!(matches!(json_on_one_line("{\"a\":1}"), Cow::Borrowed(_)));
+    }
+
     use super::*;
 
     #[test]

@@ -141,7 +141,8 @@ fn timeline_summary(points: &[TimelinePoint], bucket_seconds: i64, zone: &LocalZ
     let (Some(first), Some(last)) = (points.first(), points.last()) else {
         return "timeline: empty".to_owned();
     };
-    let fmt = |p: &TimelinePoint| wall_clock(p.start, zone, "%Y-%m-%d %H:%M");
+    let format = label_format(bucket_seconds);
+    let fmt = |p: &TimelinePoint| wall_clock(p.start, zone, format);
     let busiest = points.iter().max_by_key(|p| p.count).unwrap_or(first);
     let mut out = format!(
         "timeline ({} buckets, {zone}): first {}, last {}, busiest {} ({})",
@@ -161,6 +162,17 @@ fn timeline_summary(points: &[TimelinePoint], bucket_seconds: i64, zone: &LocalZ
     out
 }
 
+/// How a bucket's start is written: to the second when buckets are narrower than a minute (or
+/// not whole minutes), so that two of them never read alike; to the minute otherwise (an hour
+/// or a day in a zone whose offset is not whole hours does not start on the hour).
+fn label_format(bucket_seconds: i64) -> &'static str {
+    if bucket_seconds % 60 == 0 {
+        "%Y-%m-%d %H:%M"
+    } else {
+        "%Y-%m-%d %H:%M:%S"
+    }
+}
+
 /// `1h`, `15m`, `1d`.
 fn width(seconds: i64) -> String {
     match seconds {
@@ -168,5 +180,47 @@ fn width(seconds: i64) -> String {
         s if s > 0 && s % 3_600 == 0 => format!("{}h", s / 3_600),
         s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
         s => format!("{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(at: &str, count: u64) -> TimelinePoint {
+        TimelinePoint {
+            start: at.parse().unwrap(),
+            count,
+        }
+    }
+
+    #[test]
+    fn buckets_under_a_minute_are_labelled_to_the_second() {
+        let points = [
+            point("2025-12-10T07:08:20Z", 3),
+            point("2025-12-10T07:08:30Z", 5),
+        ];
+        let text = timeline_summary(&points, 10, &LocalZone::UTC);
+        assert!(text.starts_with("timeline (10s buckets, UTC): first 2025-12-10 07:08:20, last 2025-12-10 07:08:30, busiest 2025-12-10 07:08:30 (5 events)"), "{text}");
+        assert!(
+            text.contains("\n  2025-12-10 07:08:20         3  "),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n  2025-12-10 07:08:30         5  "),
+            "{text}"
+        );
+
+        let points = [
+            point("2025-12-10T07:00:00Z", 3),
+            point("2025-12-10T07:15:00Z", 1),
+        ];
+        let text = timeline_summary(&points, 900, &LocalZone::UTC);
+        assert!(
+            text.starts_with(
+                "timeline (15m buckets, UTC): first 2025-12-10 07:00, last 2025-12-10 07:15,"
+            ),
+            "{text}"
+        );
     }
 }

@@ -200,7 +200,7 @@ impl<'a> Columns<'a> {
                 e.service.clone(),
                 e.host.clone(),
                 e.tenant.clone(),
-                e.event.to_string(),
+                crate::output::json_on_one_line(e.event.text()).into_owned(),
             ],
             Columns::Fields(_) => std::iter::once(time).chain(self.values(e)).collect(),
         }
@@ -214,7 +214,7 @@ impl<'a> Columns<'a> {
             Columns::Summary => &[][..],
             Columns::Fields(fields) => fields,
         };
-        let event = vigil_events::json::JsonEvent::from_value(e.event.clone()).ok();
+        let event = vigil_events::json::JsonEvent::parse(e.event.text()).ok();
         fields.iter().map(move |field| match field.as_str() {
             "service" => e.service.clone(),
             "host" => e.host.clone(),
@@ -431,11 +431,14 @@ async fn search(args: Args) -> anyhow::Result<()> {
             }
         } else if lines {
             for e in &page.events {
-                let line = if args.raw {
-                    serde_json::to_string(&e.event)?
+                // The event's text is passed through as stored, numbers as written; one sent
+                // across several lines (a pretty-printed array) is put on one.
+                let json = if args.raw {
+                    e.event.text().to_owned()
                 } else {
                     serde_json::to_string(e)?
                 };
+                let line = crate::output::json_on_one_line(&json);
                 if write_or_closed(writeln!(out, "{line}"))? {
                     return Ok(());
                 }
@@ -610,7 +613,7 @@ pub fn event_row(e: &EventRecord, zone: &LocalZone) -> [String; 5] {
         dash(&e.service),
         dash(&e.host),
         dash(&e.tenant),
-        summarize(&e.event, 120),
+        summarize(&e.event.value(), 120),
     ]
 }
 

@@ -337,3 +337,42 @@ fn a_time_range_finds_times_only() {
     .expect_err("a time and a text at the ends");
     assert!(refused.to_string().contains("mixes kinds"), "{refused}");
 }
+
+/// docs/query.md "Times in events": a whole RFC 3339 string is kept as a time (an instant,
+/// found by the same instant in any zone, never by a wildcard); every other string, a date
+/// alone or a time without an offset among them, is text, which a wildcard finds and a time
+/// does not; a range finds both kinds, a date alone being its midnight in UTC.
+#[test]
+fn times_in_events_match_as_the_query_guide_says() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_of(
+        dir.path(),
+        &[&[
+            r#"{"name":"day","ts":"2026-01-15"}"#,
+            r#"{"name":"midnight","ts":"2026-01-15T00:00:00Z"}"#,
+            r#"{"name":"berlin","ts":"2026-01-15T10:20:30.250+02:00"}"#,
+            r#"{"name":"space","ts":"2026-01-15 10:20:30Z"}"#,
+            r#"{"name":"no-offset","ts":"2026-01-15T10:20:30"}"#,
+            r#"{"name":"syslog","ts":"Jan 15 10:20:30"}"#,
+        ]],
+    );
+    check(
+        &store,
+        &[
+            ("ts:2026-01-15T08:20:30.25Z", &["berlin"]),
+            ("ts:2026-01-15T08:20:30Z", &[]),
+            (r#"ts:"2026-01-15T10:20:30Z""#, &["space"]),
+            (r#"ts:"2026-01-15T02:00:00+02:00""#, &["midnight"]),
+            ("ts:2026-01*", &["no-offset", "day"]),
+            ("ts:*10:20*", &["syslog", "no-offset"]),
+            ("ts:2026-01-15", &["day"]),
+            ("ts:2026-01-15T00:00:00Z", &["midnight"]),
+            (
+                "ts:[2026-01-15 TO 2026-01-16}",
+                &["space", "berlin", "midnight", "day"],
+            ),
+            ("ts:[2026-01-15 TO 2026-01-15]", &["midnight", "day"]),
+            ("ts:>2026-01-01", &["space", "berlin", "midnight", "day"]),
+        ],
+    );
+}

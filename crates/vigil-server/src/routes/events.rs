@@ -374,8 +374,14 @@ pub(crate) fn limit(value: Option<u32>, min: u32) -> Result<usize, ApiError> {
     Ok(n as usize)
 }
 
+/// A stored event as the API answers it: its JSON text passed through as stored, which is as
+/// it was sent (a `serde_json::Value` would rewrite its numbers). Text that is not JSON
+/// (never stored: the store checks every event) would come back as a JSON string.
 pub(crate) fn record(e: StoredEvent) -> EventRecord {
-    let event = serde_json::from_str(&e.json).unwrap_or(serde_json::Value::String(e.json));
+    let event = RawEvent::from_text(e.json).unwrap_or_else(|text| {
+        let quoted = serde_json::Value::String(text).to_string();
+        RawEvent::from_text(quoted).expect("a JSON string is JSON")
+    });
     EventRecord {
         id: e.id,
         time: e.time,

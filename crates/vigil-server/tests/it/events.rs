@@ -61,6 +61,18 @@ impl TestApp {
         (status, resp.json().await.unwrap())
     }
 
+    /// The body of a successful GET as text, to compare bytes.
+    async fn text(&self, path: &str) -> String {
+        let resp = http()
+            .get(self.url(path))
+            .bearer_auth(&self.responder_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        resp.text().await.unwrap()
+    }
+
     /// Applies an organisation document as the admin: the status and the answer.
     async fn put_org(&self, document: &Value) -> (StatusCode, Value) {
         let resp = http()
@@ -276,6 +288,56 @@ async fn a_json_array_body_is_read_element_by_element() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(report["stored"], 2);
     assert_eq!(report["rejected"][0]["index"], 2);
+}
+
+/// An event comes back in the text it was sent in, byte for byte: numbers as written (`1e3`,
+/// an integer beyond 64 bits, `1.50`), escapes and spacing kept — in a search, a pivot and a
+/// detection alike (they were parsed into a `serde_json::Value` and written again: `1000.0`,
+/// `1.2345678901234568e+29`).
+#[tokio::test]
+async fn events_come_back_in_the_text_they_were_sent_in() {
+    let rules = rules_dir();
+    let app = spawn_app_with_rules(vec![rules.path().to_owned()], |_| {}).await;
+    let line = r#"{"@timestamp":"2026-11-30T10:10:00Z","command":"mimikatz","f":1e3,"exp":1.5e300,"big":123456789012345678901234567890,"s":"caf\u00e9 \/x",  "sp" : 1.50}"#;
+    let element = "{\n  \"@timestamp\": \"2026-11-30T10:10:01Z\",\n  \"n\": 1E2\n}";
+    let (status, report) = app
+        .send(
+            &app.responder_token,
+            "service=raw",
+            line,
+            "application/json",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let (status, report) = app
+        .send(
+            &app.responder_token,
+            "service=raw",
+            &format!("[{element}]"),
+            "application/json",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    app.searchable().await;
+    let window = "from=2026-11-01&to=2026-12-31";
+    let search = app
+        .text(&format!("/events/search?q=service:raw&{window}"))
+        .await;
+    assert!(search.contains(&format!("\"event\":{line}")), "{search}");
+    assert!(search.contains(&format!("\"event\":{element}")), "{search}");
+    let pivot = app
+        .text(&format!("/events/pivot?value=mimikatz&{window}"))
+        .await;
+    assert!(pivot.contains(&format!("\"event\":{line}")), "{pivot}");
+    // Still a JSON answer, the event an object in it.
+    let parsed: Value = serde_json::from_str(&search).unwrap();
+    assert_eq!(parsed["events"][1]["event"]["sp"], 1.5, "{parsed}");
+    let (_, detections) = app
+        .get(&app.responder_token, &format!("/detections?{window}"))
+        .await;
+    let id = detections["items"][0]["id"].as_u64().expect("a detection");
+    let detail = app.text(&format!("/detections/{id}")).await;
+    assert!(detail.contains(&format!("\"event\":{line}")), "{detail}");
 }
 
 /// A `text/plain` body of log lines (an access log posted as written) is stored a line per
@@ -1078,11 +1140,51 @@ async fn bad_queries_and_missing_service_name_the_field_and_store_nothing() {
         ("/events/pivot?value=2001:db8::/80", "value"),
         ("/events/search?q=2001:db8::/80", "q"),
         ("/events/search?cursor=zz", "cursor"),
+        // %-escapes that are no UTF-8 are refused, not searched for as U+FFFD.
+        ("/events/search?q=alice%FF", "q"),
+        ("/events/search?q=a&from=%FF", "from"),
+        ("/events/search?q=a&to=2026%E9", "to"),
+        ("/events/search?q=a&cursor=%C3", "cursor"),
+        ("/events/pivot?value=alice%FF", "value"),
+        ("/events/pivot?value=alice&field=user%FF", "field"),
+        ("/detections?service=web%FF", "service"),
     ] {
         let (status, err) = app.get(&app.responder_token, path).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {err}");
         assert_eq!(err["error"]["field"], field, "{path}");
     }
+    for (path, field, message) in [
+        (
+            "/events/search?q=alice%FF",
+            "q",
+            "query parameter `q`: its %-escapes decode to bytes that are not UTF-8 text; %-escape the UTF-8 bytes of the text (é is %C3%A9)",
+        ),
+        (
+            "/events/search?q=a&limit=-1",
+            "limit",
+            "query parameter `limit`: must be a whole number from 1 to 1000",
+        ),
+        (
+            "/events/pivot?value=a&limit=-1",
+            "limit",
+            "query parameter `limit`: must be a whole number from 0 to 1000",
+        ),
+        (
+            "/events/search?q=*%20|%20top%20-1%20status",
+            "q",
+            "`q`: `top -1` at byte 8: the count must be a whole number from 1 to 10000, e.g. | top 10 user.name",
+        ),
+    ] {
+        let (status, err) = app.get(&app.responder_token, path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {err}");
+        assert_eq!(err["error"]["field"], field, "{path}");
+        assert_eq!(err["error"]["message"], message, "{path}");
+    }
+    // Text that is UTF-8 is searched for as written, U+FFFD itself too.
+    let (status, found) = app
+        .get(&app.responder_token, "/events/search?q=caf%C3%A9%EF%BF%BD")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
     app.searchable().await;
     let (_, stats) = app.get(&app.responder_token, "/events/stats").await;
     assert_eq!(stats["total_events"], 0);

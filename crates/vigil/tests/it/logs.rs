@@ -882,6 +882,36 @@ fn ingest_says_what_went_wrong_and_exits_accordingly() {
     );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("no events found"), "{}", stderr(&out));
+    // A folder holding a text log of no format Vigil reads (a Windows CBS log) and a README:
+    // the error names the log and says --text reads it.
+    let windows = f.root.join("windows");
+    std::fs::create_dir(&windows).unwrap();
+    std::fs::write(windows.join("README.md"), "# Windows logs\n").unwrap();
+    let cbs = windows.join("Windows_2k.log");
+    std::fs::write(
+        &cbs,
+        "2016-09-28 04:30:30, Info                  CBS    Loaded Servicing Stack v6.1.7601.23505\n",
+    )
+    .unwrap();
+    let out = f.server.cli(
+        &f.token,
+        &["ingest", windows.to_str().unwrap(), "--service", "windows"],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    let error = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_default();
+    assert_eq!(
+        error,
+        format!(
+            "error: nothing to send: no events found in {}; 2 files skipped, in no format Vigil reads: 1 named like a text log ({}) and 1 other file; give --text to store each line of it as an event",
+            windows.display(),
+            cbs.display()
+        ),
+        "{err}"
+    );
     // An empty log is read, holds nothing, and is no error (nor an unknown format).
     std::fs::write(empty.join("app.log"), "").unwrap();
     let out = f.server.cli(
@@ -1950,4 +1980,57 @@ fn ingest_without_a_service_says_to_add_service() {
         "{said}"
     );
     assert!(!said.contains("?service="), "{said}");
+}
+
+/// `vigil search --raw` prints each event in the text it was sent in, byte for byte (numbers as
+/// written: `1e3`, `1.50`, an integer beyond 64 bits; escapes; spacing), from a JSON lines
+/// file and from a pretty-printed JSON array alike (that one on one line, its line breaks
+/// dropped); `--json` carries the same text as `event`, and `vigil hunt -` reads `--raw` back.
+/// They came back as `1000.0`, `1.5e+300` and `1.2345678901234568e+29`.
+#[test]
+fn search_raw_prints_events_in_the_text_they_were_sent_in() {
+    let f = start();
+    let cli = |args: &[&str]| f.server.cli(&f.token, args);
+    let line = r#"{"@timestamp":"2026-11-30T10:10:00Z","f":1e3,"exp":1.5e300,"big":123456789012345678901234567890,"s":"caf\u00e9 \/x",  "sp" : 1.50}"#;
+    let lines = f.root.join("numbers.jsonl");
+    std::fs::write(&lines, format!("{line}\n")).unwrap();
+    let array = f.root.join("pretty.json");
+    let element = "{\n  \"@timestamp\": \"2026-11-30T10:10:01Z\",\n  \"Event\": {\"System\": {\"EventID\": 1, \"Channel\": \"Microsoft-Windows-Sysmon/Operational\", \"Provider\": {\"#attributes\": {\"Name\": \"Microsoft-Windows-Sysmon\"}}}, \"EventData\": {\"Image\": \"C:\\\\Windows\\\\System32\\\\whoami.exe\", \"n\": 1E2}}\n}";
+    std::fs::write(&array, format!("[\n{element}\n]\n")).unwrap();
+    for file in [&lines, &array] {
+        ok(cli(&[
+            "ingest",
+            file.to_str().unwrap(),
+            "--service",
+            "raw",
+            "--wait",
+        ]));
+    }
+    let window = ["--from", "2026-11-01", "--to", "2026-12-31"];
+    let raw = ok(cli(
+        &[&["search", "service:raw", "--raw"][..], &window].concat()
+    ));
+    let element_line = element.replace('\n', "");
+    assert_eq!(raw, format!("{element_line}\n{line}\n"));
+    let json = ok(cli(
+        &[&["search", "service:raw", "--json"][..], &window].concat()
+    ));
+    assert!(json.contains(&format!("\"event\":{line}}}\n")), "{json}");
+    assert!(
+        json.contains(&format!("\"event\":{element_line}}}\n")),
+        "{json}"
+    );
+    let out = crate::support::output_with_input(
+        crate::support::vigil()
+            .args(["hunt", "--format", "jsonl", "-r"])
+            .arg(f.root.join("rules"))
+            .arg("-"),
+        raw.into_bytes(),
+    );
+    let hits: Vec<Value> = ok(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["rule_title"], "Whoami Run", "{hits:?}");
 }
