@@ -711,15 +711,65 @@ impl Fields {
 /// A parsed JSON value as Tantivy reads a document's values, with the leaves Tantivy's own
 /// reading of a `serde_json::Value` gives: a number as i64, else u64, else f64; a string that
 /// begins with a digit and is an RFC 3339 time as a date; every other string as text.
+///
+/// One addition: an XML element object, `"EventID": {"#attributes": {…}, "#text": 7045}` (as
+/// EVTX records converted to JSON write an element with attributes), is given a second time
+/// under its key as its `#text` value ([`element_text`]), so that its own path holds its value
+/// for `field:value`, ranges, `count by` and pivots, as detection rules read it; its
+/// `#text` and `#attributes` paths are indexed as before. Tantivy indexes every value of a
+/// key given twice (terms and fast columns alike); the stored event is `raw`, unchanged.
 #[derive(Debug, Clone, Copy)]
 struct Json<'a>(&'a sonic_rs::Value);
 
-type JsonItems<'a> =
-    std::iter::Map<std::slice::Iter<'a, sonic_rs::Value>, fn(&'a sonic_rs::Value) -> Json<'a>>;
-type JsonEntries<'a> = std::iter::Map<
-    sonic_rs::value::object::Iter<'a>,
-    fn((&'a str, &'a sonic_rs::Value)) -> (&'a str, Json<'a>),
->;
+/// The text of an XML element object (`{"#attributes": {…}, "#text": v}`): `v`, a scalar or a
+/// list of them (several unnamed `<Data>` values). `None` for other objects and values, and
+/// for a `#text` that is itself an object, which no converter writes.
+fn element_text(value: &sonic_rs::Value) -> Option<&sonic_rs::Value> {
+    use sonic_rs::JsonValueTrait;
+    value.get("#text").filter(|text| !text.is_object())
+}
+
+/// The items of an array as [`Json`], each XML element object followed by its text
+/// ([`element_text`]): `"Data": [{"#attributes": {"Name": "x"}, "#text": "v"}]` holds `v`.
+struct JsonItems<'a> {
+    items: std::slice::Iter<'a, sonic_rs::Value>,
+    /// The text of the element just given, to give next.
+    text: Option<Json<'a>>,
+}
+
+impl<'a> Iterator for JsonItems<'a> {
+    type Item = Json<'a>;
+
+    fn next(&mut self) -> Option<Json<'a>> {
+        if let Some(text) = self.text.take() {
+            return Some(text);
+        }
+        let item = self.items.next()?;
+        self.text = element_text(item).map(Json);
+        Some(Json(item))
+    }
+}
+
+/// The entries of an object as [`Json`], each XML element object followed by its text under
+/// the same key ([`element_text`]).
+struct JsonEntries<'a> {
+    entries: sonic_rs::value::object::Iter<'a>,
+    /// The key and text of the element just given, to give next.
+    text: Option<(&'a str, Json<'a>)>,
+}
+
+impl<'a> Iterator for JsonEntries<'a> {
+    type Item = (&'a str, Json<'a>);
+
+    fn next(&mut self) -> Option<(&'a str, Json<'a>)> {
+        if let Some(entry) = self.text.take() {
+            return Some(entry);
+        }
+        let (key, value) = self.entries.next()?;
+        self.text = element_text(value).map(|text| (key, Json(text)));
+        Some((key, Json(value)))
+    }
+}
 
 impl<'a> tantivy::schema::Value<'a> for Json<'a> {
     type ArrayIter = JsonItems<'a>;
@@ -743,16 +793,15 @@ impl<'a> tantivy::schema::Value<'a> for Json<'a> {
         } else if let Some(b) = value.as_bool() {
             ReferenceValueLeaf::Bool(b).into()
         } else if let Some(items) = value.as_array() {
-            ReferenceValue::Array(
-                items
-                    .iter()
-                    .map(Json as fn(&'a sonic_rs::Value) -> Json<'a>),
-            )
+            ReferenceValue::Array(JsonItems {
+                items: items.iter(),
+                text: None,
+            })
         } else if let Some(map) = value.as_object() {
-            ReferenceValue::Object(map.iter().map(
-                (|(k, v)| (k, Json(v)))
-                    as fn((&'a str, &'a sonic_rs::Value)) -> (&'a str, Json<'a>),
-            ))
+            ReferenceValue::Object(JsonEntries {
+                entries: map.iter(),
+                text: None,
+            })
         } else {
             ReferenceValueLeaf::Null.into()
         }
@@ -1581,5 +1630,33 @@ mod tests {
             let sonic: sonic_rs::Number = sonic_rs::from_str(number).unwrap();
             assert_eq!(sonic.to_string(), serde.to_string(), "{number}");
         }
+    }
+
+    /// An XML element object is given Tantivy twice under its key: as the object (its
+    /// `#text` and `#attributes` paths) and as its `#text` value, in an object or a list;
+    /// other objects, and a `#text` that is an object, are given once.
+    #[test]
+    fn an_xml_element_is_also_its_text_under_its_key() {
+        let event = r##"{"EventID":{"#attributes":{"Qualifiers":16384},"#text":7045},"Data":{"#text":["a","b"]},"List":[{"#attributes":{"Name":"x"},"#text":"v"},3],"Provider":{"#attributes":{"Name":"SCM"}},"Odd":{"#text":{"k":1}}}"##;
+        let sonic: sonic_rs::Value = sonic_rs::from_str(event).unwrap();
+        let mut got = Vec::new();
+        leaves(Json(&sonic), "", &mut got);
+        got.sort();
+        let want = [
+            r#".Data.#text[] = Str("a")"#,
+            r#".Data.#text[] = Str("b")"#,
+            r#".Data[] = Str("a")"#,
+            r#".Data[] = Str("b")"#,
+            r#".EventID = I64(7045)"#,
+            r#".EventID.#attributes.Qualifiers = I64(16384)"#,
+            r#".EventID.#text = I64(7045)"#,
+            r#".List[] = I64(3)"#,
+            r#".List[] = Str("v")"#,
+            r#".List[].#attributes.Name = Str("x")"#,
+            r#".List[].#text = Str("v")"#,
+            r#".Odd.#text.k = I64(1)"#,
+            r#".Provider.#attributes.Name = Str("SCM")"#,
+        ];
+        assert_eq!(got, want);
     }
 }

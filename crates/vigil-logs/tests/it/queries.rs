@@ -337,3 +337,110 @@ fn a_time_range_finds_times_only() {
     .expect_err("a time and a text at the ends");
     assert!(refused.to_string().contains("mixes kinds"), "{refused}");
 }
+
+/// Real records of the System and Application logs as EVTX converters write them to JSON
+/// (from `attack-samples.jsonl.gz`): an element with attributes is an object,
+/// `{"#attributes": {…}, "#text": value}`; a Sysmon record's `EventID` beside them is a number.
+const WINDOWS_RECORDS: &[&str] = &[
+    r##"{"Event":{"#attributes":{"xmlns":"http://schemas.microsoft.com/win/2004/08/events/event"},"System":{"Provider":{"#attributes":{"Name":"Service Control Manager","Guid":"{555908d1-a6d7-4695-8e1e-26931d2012f4}","EventSourceName":"Service Control Manager"}},"EventID":{"#attributes":{"Qualifiers":16384},"#text":7045},"Version":0,"Level":4,"Task":0,"Opcode":0,"Keywords":"0x8080000000000000","TimeCreated":{"#attributes":{"SystemTime":"2019-03-03T09:20:28.6214897Z"}},"EventRecordID":4480,"Correlation":null,"Execution":{"#attributes":{"ProcessID":444,"ThreadID":140}},"Channel":"System","Computer":"WIN-77LTAPHIQ1R.example.corp","Security":{"#attributes":{"UserID":"S-1-5-21-1587066498-1489273250-1035260531-1108"}}},"EventData":{"ServiceName":"spoolfool","ImagePath":"cmd.exe","ServiceType":"user mode service","StartType":"auto start","AccountName":"LocalSystem"}}}"##,
+    r##"{"Event":{"#attributes":{"xmlns":"http://schemas.microsoft.com/win/2004/08/events/event"},"System":{"Provider":{"#attributes":{"Name":"Service Control Manager","Guid":"{555908d1-a6d7-4695-8e1e-26931d2012f4}","EventSourceName":"Service Control Manager"}},"EventID":{"#attributes":{"Qualifiers":16384},"#text":7036},"Version":0,"Level":4,"Task":0,"Opcode":0,"Keywords":"0x8080000000000000","TimeCreated":{"#attributes":{"SystemTime":"2020-09-23T16:57:41.3726306Z"}},"EventRecordID":65371,"Correlation":null,"Execution":{"#attributes":{"ProcessID":580,"ThreadID":6460}},"Channel":"System","Computer":"01566s-win16-ir.threebeesco.com","Security":null},"EventData":{"param1":"Windows Error Reporting Service","param2":"running","Binary":"5700650072005300760063002F0034000000"}}}"##,
+    r##"{"Event":{"#attributes":{"xmlns":"http://schemas.microsoft.com/win/2004/08/events/event"},"System":{"Provider":{"#attributes":{"Name":"MSSQLSERVER"}},"EventID":{"#attributes":{"Qualifiers":49152},"#text":18456},"Level":0,"Task":4,"Keywords":"0x90000000000000","TimeCreated":{"#attributes":{"SystemTime":"2019-11-04T13:46:01.1713393Z"}},"EventRecordID":13026,"Channel":"Application","Computer":"MSEDGEWIN10","Security":null},"EventData":{"Data":{"#text":["sa"," Reason: Password did not match that for the login provided."," [CLIENT: 10.0.2.17]"]},"Binary":"184800000E0000000C0000004D0053004500440047004500570049004E00310030000000070000006D00610073007400650072000000"}}}"##,
+    r##"{"Event":{"#attributes":{"xmlns":"http://schemas.microsoft.com/win/2004/08/events/event"},"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Sysmon","Guid":"{5770385f-c22a-43e0-bf4c-06f5698ffbd9}"}},"EventID":11,"Version":2,"Level":4,"Task":11,"Opcode":0,"Keywords":"0x8000000000000000","TimeCreated":{"#attributes":{"SystemTime":"2019-04-27T15:57:25.8688632Z"}},"EventRecordID":6575,"Correlation":null,"Execution":{"#attributes":{"ProcessID":1912,"ThreadID":996}},"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"IEWIN7","Security":{"#attributes":{"UserID":"S-1-5-18"}}},"EventData":{"RuleName":"","UtcTime":"2019-04-27 15:57:25.868","ProcessGuid":"{365abb72-7acc-5cc4-0000-0010b2470300}","ProcessId":2772,"Image":"C:\\Windows\\Explorer.EXE","TargetFilename":"C:\\Users\\IEUser\\Downloads\\Flash_update.exe","CreationUtcTime":"2019-04-27 15:57:25.868"}}}"##,
+];
+
+/// An element with attributes (`"EventID": {"#attributes": {"Qualifiers": 16384}, "#text":
+/// 7045}`, every System-log record with qualifiers) is searched, counted and pivoted on by its
+/// own path, as its `#text` value, as detection rules read it; its `#text` and `#attributes`
+/// paths stay searchable, and the stored event is the one sent.
+#[test]
+fn an_xml_element_is_found_by_its_own_path_as_its_text() {
+    use vigil_logs::{EventStore, PivotRequest, SearchRequest, TimeRange};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = crate::support::open(dir.path());
+    let batch = WINDOWS_RECORDS
+        .iter()
+        .enumerate()
+        .map(|(i, json)| crate::support::event("windows", "dc-1", "", i as i64, json))
+        .collect();
+    store.append(batch).expect("append");
+    store.refresh().expect("refresh");
+    // The EventRecordID of each event a query finds, newest first.
+    let records = |query: &str| -> Vec<u64> {
+        let page = store
+            .search(&SearchRequest {
+                query: vigil_query::parse(query).expect("the query parses"),
+                range: TimeRange::default(),
+                limit: 100,
+                cursor: None,
+            })
+            .expect("search");
+        page.events
+            .iter()
+            .map(|e| {
+                let v: serde_json::Value = serde_json::from_str(&e.json).expect("stored JSON");
+                v["Event"]["System"]["EventRecordID"]
+                    .as_u64()
+                    .expect("a record id")
+            })
+            .collect()
+    };
+    let mut failures = Vec::new();
+    for (query, expected) in [
+        ("Event.System.EventID:7045", &[4480][..]),
+        ("Event.System.EventID:\"7036\"", &[65371]),
+        ("Event.System.EventID:11", &[6575]),
+        ("Event.System.EventID:(7045 OR 11)", &[6575, 4480]),
+        ("Event.System.EventID:[7000 TO 7100]", &[65371, 4480]),
+        ("Event.System.EventID:>1000", &[13026, 65371, 4480]),
+        ("exists:Event.System.EventID", &[6575, 13026, 65371, 4480]),
+        // The element's own paths, as before.
+        ("Event.System.EventID.#text:7045", &[4480]),
+        (
+            "Event.System.EventID.#attributes.Qualifiers:16384",
+            &[65371, 4480],
+        ),
+        // Unnamed `<Data>` values: a list as the element's text.
+        ("Event.EventData.Data:sa", &[13026]),
+        ("Event.EventData.Data.#text:sa", &[13026]),
+        ("Event.EventData.Data:\" [CLIENT: 10.0.2.17]\"", &[13026]),
+        // Elements without text are objects still: no value under their own path.
+        ("Event.System.Provider:*", &[6575, 13026, 65371, 4480]),
+        ("Event.System.Provider:\"Service Control Manager\"", &[]),
+    ] {
+        let found = records(query);
+        if found != expected {
+            failures.push(format!("{query:?}: expected {expected:?}, found {found:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    let counted = store
+        .aggregate(
+            &vigil_query::parse("| count by Event.System.EventID").unwrap(),
+            TimeRange::default(),
+        )
+        .expect("aggregate");
+    let mut values: Vec<(String, u64)> = counted
+        .buckets
+        .iter()
+        .map(|b| (b.values.join(", "), b.count))
+        .collect();
+    values.sort();
+    assert_eq!(
+        values,
+        [("11", 1), ("18456", 1), ("7036", 1), ("7045", 1)].map(|(v, n)| (v.to_owned(), n))
+    );
+    assert_eq!((counted.missing, counted.other), (0, 0));
+
+    let pivot = store
+        .pivot(&PivotRequest {
+            field: Some(vigil_query::Field::from_name("Event.System.EventID")),
+            value: "7045".into(),
+            range: TimeRange::default(),
+            limit: 10,
+        })
+        .expect("pivot");
+    assert_eq!(pivot.total, 1);
+    // The event as it was sent: the index's reading of it changes nothing stored.
+    assert_eq!(pivot.events[0].json, WINDOWS_RECORDS[0]);
+}
