@@ -36,7 +36,8 @@ use tantivy::schema::{
     TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{
-    LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
+    LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer, Token, TokenFilter,
+    TokenStream, Tokenizer,
 };
 use tantivy::{
     DateTime as TDateTime, DocId, DocSet, Index, Score, SegmentReader, TantivyDocument, Term,
@@ -49,10 +50,12 @@ use crate::journal::Record;
 /// Whole values, lower-cased; longer values are left out of exact matching (their words are
 /// still in `text`).
 pub(crate) const KEYWORD: &str = "vigil_keyword";
-/// Words, lower-cased.
+/// Words, lower-cased, each cut to its first [`MAX_WORD`] bytes ([`CutLongWords`]).
 pub(crate) const WORDS: &str = "vigil_words";
 /// Values longer than this many bytes are not indexed whole.
 const MAX_KEYWORD: usize = 256;
+/// Words longer than this many bytes are indexed and looked up by their first bytes.
+const MAX_WORD: usize = 64;
 
 /// Bits of the sequence number kept in the sort key under the time in milliseconds.
 const SEQ_BITS: u32 = 22;
@@ -648,17 +651,76 @@ pub(crate) fn register_tokenizers(index: &Index) {
     index.tokenizers().register(
         KEYWORD,
         TextAnalyzer::builder(RawTokenizer::default())
-            .filter(RemoveLongFilter::limit(MAX_KEYWORD))
+            // Keeps values of up to `MAX_KEYWORD` bytes (the filter keeps those shorter than
+            // its limit).
+            .filter(RemoveLongFilter::limit(MAX_KEYWORD + 1))
             .filter(LowerCaser)
             .build(),
     );
     index.tokenizers().register(
         WORDS,
         TextAnalyzer::builder(SimpleTokenizer::default())
-            .filter(RemoveLongFilter::limit(64))
             .filter(LowerCaser)
+            .filter(CutLongWords)
             .build(),
     );
+}
+
+/// Cuts a word longer than [`MAX_WORD`] bytes to its first `MAX_WORD` (at a character's
+/// boundary), so that a long word (a base64 blob, a long URL path segment) costs a short term.
+/// Indexing and queries cut alike (both run `WORDS`), so a long word finds the events with a
+/// word beginning with the same bytes. Dropping such words instead (Tantivy's
+/// `RemoveLongFilter`, used before) made them unsearchable, and a phrase holding one matched
+/// every event with its other words.
+#[derive(Clone, Copy)]
+struct CutLongWords;
+
+impl TokenFilter for CutLongWords {
+    type Tokenizer<T: Tokenizer> = CutLongWordsTokenizer<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> CutLongWordsTokenizer<T> {
+        CutLongWordsTokenizer(tokenizer)
+    }
+}
+
+/// A tokenizer whose words [`CutLongWords`] cuts.
+#[derive(Clone)]
+struct CutLongWordsTokenizer<T>(T);
+
+impl<T: Tokenizer> Tokenizer for CutLongWordsTokenizer<T> {
+    type TokenStream<'a> = CutLongWordsStream<T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        CutLongWordsStream(self.0.token_stream(text))
+    }
+}
+
+/// The words of a stream, cut ([`CutLongWords`]).
+struct CutLongWordsStream<S>(S);
+
+impl<S: TokenStream> TokenStream for CutLongWordsStream<S> {
+    fn advance(&mut self) -> bool {
+        if !self.0.advance() {
+            return false;
+        }
+        let text = &mut self.0.token_mut().text;
+        if text.len() > MAX_WORD {
+            let end = (0..=MAX_WORD)
+                .rev()
+                .find(|&i| text.is_char_boundary(i))
+                .unwrap_or(0);
+            text.truncate(end);
+        }
+        true
+    }
+
+    fn token(&self) -> &Token {
+        self.0.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.0.token_mut()
+    }
 }
 
 impl Fields {
@@ -856,11 +918,11 @@ pub(crate) fn collect_live_segment<C: tantivy::collector::Collector>(
     Ok(child.harvest())
 }
 
-/// Whether the `WORDS` tokenizer makes of `value` one token, the whole value lowercased: the
-/// `KEYWORD` term of the same value (a longer one is dropped by `WORDS`, 64 bytes, before
-/// `KEYWORD`, 256 bytes).
+/// Whether `value` is one word that `body` keeps whole, lowercased, as its `KEYWORD` term, which
+/// free text finds: a word of up to [`MAX_KEYWORD`] bytes. A longer one is left out of `body`,
+/// so its words go to `text` (where it is its first [`MAX_WORD`] bytes).
 fn is_one_word(value: &str) -> bool {
-    !value.is_empty() && value.chars().all(char::is_alphanumeric)
+    !value.is_empty() && value.len() <= MAX_KEYWORD && value.chars().all(char::is_alphanumeric)
 }
 
 /// Adds to `text` every value of `value` that is more than one word. A value that is one word

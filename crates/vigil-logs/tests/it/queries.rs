@@ -444,3 +444,69 @@ fn an_xml_element_is_found_by_its_own_path_as_its_text() {
     // The event as it was sent: the index's reading of it changes nothing stored.
     assert_eq!(pivot.events[0].json, WINDOWS_RECORDS[0]);
 }
+
+/// A word of 64 bytes or more (a base64 blob, a long URL path segment) is kept as its first 64
+/// bytes, in the index and in the query: a phrase, a word alone or a pivot holding one finds
+/// the events with a word beginning so, not every event with the other words (the long word
+/// was dropped from both sides, so the innocent URL matched too).
+#[test]
+fn a_long_word_is_searched_by_its_first_64_bytes() {
+    use vigil_logs::{EventStore, PivotRequest, TimeRange};
+    // 84 bytes of base64; `TWIN` shares its first 64 bytes and differs after.
+    const BLOB: &str =
+        "aHR0cHM6Ly9ldmlsLmV4YW1wbGUvcGF5bG9hZC5leGU0aWQ9MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1ub3BxcnN0";
+    let twin = format!("{}ZZZZZZZZZZ", &BLOB[..64]);
+    // A value of one word longer than the 256 bytes kept whole.
+    let huge = "Q".repeat(300);
+    // The longest value kept whole.
+    let longest = "R".repeat(256);
+    // 80 bytes of two-byte characters: cut at a character's boundary.
+    let accents = "é".repeat(40);
+    let events = [
+        format!(r#"{{"name":"l1","message":"GET https://evil.example/dl/{BLOB} from 10.9.9.9"}}"#),
+        r#"{"name":"l2","message":"GET https://evil.example/dl/innocent from 10.9.9.8"}"#.into(),
+        format!(r#"{{"name":"l3","message":"GET https://evil.example/dl/{twin} from 10.9.9.7"}}"#),
+        format!(r#"{{"name":"l4","blob":"{huge}"}}"#),
+        format!(r#"{{"name":"l5","note":"{accents} here"}}"#),
+        format!(r#"{{"name":"l6","blob":"{longest}"}}"#),
+    ];
+    let refs: Vec<&str> = events.iter().map(String::as_str).collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_of(dir.path(), &[&refs]);
+    let url = format!("https://evil.example/dl/{BLOB}");
+    check(
+        &store,
+        &[
+            (&format!("\"GET {url} from 10.9.9.9\""), &["l1"]),
+            (&format!("\"{url}\""), &["l3", "l1"]),
+            (&format!("message:\"GET {url} from 10.9.9.9\""), &["l1"]),
+            // Alone: the events with a word beginning with its first 64 bytes.
+            (BLOB, &["l3", "l1"]),
+            (&twin, &["l3", "l1"]),
+            (&BLOB[..64], &["l3", "l1"]),
+            (&BLOB[..63], &[]),
+            (&huge, &["l4"]),
+            (&huge.to_lowercase(), &["l4"]),
+            (&accents, &["l5"]),
+            (&longest, &["l6"]),
+            (&format!("blob:{longest}"), &["l6"]),
+            (&format!("blob:{huge}"), &[]),
+            (&format!("\"{} here\"", "É".repeat(40)), &["l5"]),
+            ("\"dl innocent\"", &["l2"]),
+        ],
+    );
+    let pivot = |value: &str| {
+        store
+            .pivot(&PivotRequest {
+                field: None,
+                value: value.into(),
+                range: TimeRange::default(),
+                limit: 10,
+            })
+            .expect("pivot")
+            .total
+    };
+    assert_eq!(pivot(&format!("{url} from 10.9.9.9")), 1);
+    assert_eq!(pivot(&url), 2, "l1 and l3, whose words begin alike");
+    assert_eq!(pivot("https://evil.example/dl/innocent"), 1);
+}
