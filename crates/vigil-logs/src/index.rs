@@ -1501,13 +1501,14 @@ impl Translator<'_> {
     /// Events whose envelope time is within the bounds, to the millisecond: a range over the
     /// `order` keys ([`order_key`]), which hold each event's time in milliseconds. (The `time`
     /// column's terms are whole seconds: a window from an event's own time left it out.)
+    ///
+    /// Each bound stands for the millisecond that holds it, the precision events are searched
+    /// at: `time:…00.123456Z` is every event of millisecond .123, the one stamped exactly so
+    /// included, and `time:>=…00.1234Z` takes in .123 too. (Rounded up, a lower bound with
+    /// sub-millisecond digits left out the events of its millisecond, an exact time too.)
     fn time_range(&self, lo: StdBound<DateTime<Utc>>, hi: StdBound<DateTime<Utc>>) -> Q {
-        // Milliseconds since 1970 of `t`, rounded down or up.
-        let floor = |t: &DateTime<Utc>| t.timestamp_millis();
-        let ceil = |t: &DateTime<Utc>| {
-            let micros = t.timestamp_micros();
-            micros.div_euclid(1000) + i64::from(micros.rem_euclid(1000) != 0)
-        };
+        // Milliseconds since 1970 of the millisecond that holds `t`.
+        let ms = |t: &DateTime<Utc>| t.timestamp_millis();
         // The first key of events of millisecond `ms` or later; `None` past every key.
         let key = |ms: i64| {
             let ms = u64::try_from(ms.max(0)).unwrap_or(0);
@@ -1516,16 +1517,16 @@ impl Translator<'_> {
         let term = |k: u64| Term::from_field_u64(self.fields.order, k);
         let lower = match &lo {
             StdBound::Unbounded => Some(StdBound::Unbounded),
-            StdBound::Included(t) => key(ceil(t)).map(|k| StdBound::Included(term(k))),
-            StdBound::Excluded(t) => key(floor(t) + 1).map(|k| StdBound::Included(term(k))),
+            StdBound::Included(t) => key(ms(t)).map(|k| StdBound::Included(term(k))),
+            StdBound::Excluded(t) => key(ms(t) + 1).map(|k| StdBound::Included(term(k))),
         };
         let upper = match &hi {
             StdBound::Unbounded => StdBound::Unbounded,
             StdBound::Included(t) => {
-                key(floor(t) + 1).map_or(StdBound::Unbounded, |k| StdBound::Excluded(term(k)))
+                key(ms(t) + 1).map_or(StdBound::Unbounded, |k| StdBound::Excluded(term(k)))
             }
             StdBound::Excluded(t) => {
-                key(ceil(t)).map_or(StdBound::Unbounded, |k| StdBound::Excluded(term(k)))
+                key(ms(t)).map_or(StdBound::Unbounded, |k| StdBound::Excluded(term(k)))
             }
         };
         match (lower, upper) {

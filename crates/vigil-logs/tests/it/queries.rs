@@ -510,3 +510,91 @@ fn a_long_word_is_searched_by_its_first_64_bytes() {
     assert_eq!(pivot(&url), 2, "l1 and l3, whose words begin alike");
     assert_eq!(pivot("https://evil.example/dl/innocent"), 1);
 }
+
+/// The index keeps an event's time to the millisecond, and a time in a `time:` query or a
+/// window stands for the millisecond that holds it: an event is found by the time it was sent
+/// with (`time:…00.123456Z` found nothing for an event stamped so, and `time:>=…00.1234Z`
+/// missed one at .123456).
+#[test]
+fn a_time_query_reads_its_times_to_the_millisecond() {
+    use chrono::Duration;
+    use vigil_logs::{EventStore, NewEvent, SearchRequest, TimeRange};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = crate::support::open(dir.path());
+    let at = |micros: i64| crate::support::t0() + Duration::microseconds(micros);
+    let batch = [
+        ("before", 122_999),
+        ("exact", 123_456),
+        ("same-ms", 123_900),
+        ("next-ms", 124_000),
+    ]
+    .map(|(name, micros)| NewEvent {
+        time: at(micros),
+        ..crate::support::event("clock", "h", "", 0, &format!(r#"{{"name":"{name}"}}"#))
+    });
+    store.append(batch.to_vec()).expect("append");
+    store.refresh().expect("refresh");
+    check(
+        &store,
+        &[
+            ("time:2026-03-01T12:00:00.123456Z", &["same-ms", "exact"]),
+            ("time:2026-03-01T12:00:00.123Z", &["same-ms", "exact"]),
+            (
+                "time:>=2026-03-01T12:00:00.1234Z",
+                &["next-ms", "same-ms", "exact"],
+            ),
+            ("time:>2026-03-01T12:00:00.123456Z", &["next-ms"]),
+            ("time:<2026-03-01T12:00:00.123456Z", &["before"]),
+            (
+                "time:<=2026-03-01T12:00:00.1234Z",
+                &["same-ms", "exact", "before"],
+            ),
+            (
+                "time:[2026-03-01T12:00:00.123456Z TO 2026-03-01T12:00:00.123456Z]",
+                &["same-ms", "exact"],
+            ),
+            (
+                "time:{2026-03-01T12:00:00.122999Z TO 2026-03-01T12:00:00.124001Z}",
+                &["same-ms", "exact"],
+            ),
+            (
+                "time:[2026-03-01T12:00:00.122999Z TO 2026-03-01T12:00:00.124001Z]",
+                &["next-ms", "same-ms", "exact", "before"],
+            ),
+        ],
+    );
+    // A window's ends alike: from the millisecond of `from`, before that of `to`.
+    let window = |from: i64, to: i64| {
+        let page = store
+            .search(&SearchRequest {
+                query: vigil_query::parse("*").unwrap(),
+                range: TimeRange {
+                    from: Some(at(from)),
+                    to: Some(at(to)),
+                },
+                limit: 10,
+                cursor: None,
+            })
+            .expect("search");
+        page.events.len()
+    };
+    assert_eq!(window(123_456, 124_500), 2, "exact and same-ms");
+    assert_eq!(window(122_000, 123_456), 1, "before");
+    // The time an event is shown with finds it.
+    let page = store
+        .search(&SearchRequest {
+            query: vigil_query::parse("name:exact").unwrap(),
+            range: TimeRange::default(),
+            limit: 10,
+            cursor: None,
+        })
+        .expect("search");
+    let shown = page.events[0]
+        .time
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    assert_eq!(shown, "2026-03-01T12:00:00.123456Z");
+    assert_eq!(
+        crate::support::names(&store, &format!("time:{shown} name:exact")),
+        ["exact"]
+    );
+}
