@@ -36,7 +36,8 @@ use tantivy::schema::{
     TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{
-    LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
+    LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer, Token, TokenFilter,
+    TokenStream, Tokenizer,
 };
 use tantivy::{
     DateTime as TDateTime, DocId, DocSet, Index, Score, SegmentReader, TantivyDocument, Term,
@@ -49,10 +50,12 @@ use crate::journal::Record;
 /// Whole values, lower-cased; longer values are left out of exact matching (their words are
 /// still in `text`).
 pub(crate) const KEYWORD: &str = "vigil_keyword";
-/// Words, lower-cased.
+/// Words, lower-cased, each cut to its first [`MAX_WORD`] bytes ([`CutLongWords`]).
 pub(crate) const WORDS: &str = "vigil_words";
 /// Values longer than this many bytes are not indexed whole.
 const MAX_KEYWORD: usize = 256;
+/// Words longer than this many bytes are indexed and looked up by their first bytes.
+const MAX_WORD: usize = 64;
 
 /// Bits of the sequence number kept in the sort key under the time in milliseconds.
 const SEQ_BITS: u32 = 22;
@@ -648,17 +651,76 @@ pub(crate) fn register_tokenizers(index: &Index) {
     index.tokenizers().register(
         KEYWORD,
         TextAnalyzer::builder(RawTokenizer::default())
-            .filter(RemoveLongFilter::limit(MAX_KEYWORD))
+            // Keeps values of up to `MAX_KEYWORD` bytes (the filter keeps those shorter than
+            // its limit).
+            .filter(RemoveLongFilter::limit(MAX_KEYWORD + 1))
             .filter(LowerCaser)
             .build(),
     );
     index.tokenizers().register(
         WORDS,
         TextAnalyzer::builder(SimpleTokenizer::default())
-            .filter(RemoveLongFilter::limit(64))
             .filter(LowerCaser)
+            .filter(CutLongWords)
             .build(),
     );
+}
+
+/// Cuts a word longer than [`MAX_WORD`] bytes to its first `MAX_WORD` (at a character's
+/// boundary), so that a long word (a base64 blob, a long URL path segment) costs a short term.
+/// Indexing and queries cut alike (both run `WORDS`), so a long word finds the events with a
+/// word beginning with the same bytes. Dropping such words instead (Tantivy's
+/// `RemoveLongFilter`, used before) made them unsearchable, and a phrase holding one matched
+/// every event with its other words.
+#[derive(Clone, Copy)]
+struct CutLongWords;
+
+impl TokenFilter for CutLongWords {
+    type Tokenizer<T: Tokenizer> = CutLongWordsTokenizer<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> CutLongWordsTokenizer<T> {
+        CutLongWordsTokenizer(tokenizer)
+    }
+}
+
+/// A tokenizer whose words [`CutLongWords`] cuts.
+#[derive(Clone)]
+struct CutLongWordsTokenizer<T>(T);
+
+impl<T: Tokenizer> Tokenizer for CutLongWordsTokenizer<T> {
+    type TokenStream<'a> = CutLongWordsStream<T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        CutLongWordsStream(self.0.token_stream(text))
+    }
+}
+
+/// The words of a stream, cut ([`CutLongWords`]).
+struct CutLongWordsStream<S>(S);
+
+impl<S: TokenStream> TokenStream for CutLongWordsStream<S> {
+    fn advance(&mut self) -> bool {
+        if !self.0.advance() {
+            return false;
+        }
+        let text = &mut self.0.token_mut().text;
+        if text.len() > MAX_WORD {
+            let end = (0..=MAX_WORD)
+                .rev()
+                .find(|&i| text.is_char_boundary(i))
+                .unwrap_or(0);
+            text.truncate(end);
+        }
+        true
+    }
+
+    fn token(&self) -> &Token {
+        self.0.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.0.token_mut()
+    }
 }
 
 impl Fields {
@@ -711,15 +773,65 @@ impl Fields {
 /// A parsed JSON value as Tantivy reads a document's values, with the leaves Tantivy's own
 /// reading of a `serde_json::Value` gives: a number as i64, else u64, else f64; a string that
 /// begins with a digit and is an RFC 3339 time as a date; every other string as text.
+///
+/// One addition: an XML element object, `"EventID": {"#attributes": {…}, "#text": 7045}` (as
+/// EVTX records converted to JSON write an element with attributes), is given a second time
+/// under its key as its `#text` value ([`element_text`]), so that its own path holds its value
+/// for `field:value`, ranges, `count by` and pivots, as detection rules read it; its
+/// `#text` and `#attributes` paths are indexed as before. Tantivy indexes every value of a
+/// key given twice (terms and fast columns alike); the stored event is `raw`, unchanged.
 #[derive(Debug, Clone, Copy)]
 struct Json<'a>(&'a sonic_rs::Value);
 
-type JsonItems<'a> =
-    std::iter::Map<std::slice::Iter<'a, sonic_rs::Value>, fn(&'a sonic_rs::Value) -> Json<'a>>;
-type JsonEntries<'a> = std::iter::Map<
-    sonic_rs::value::object::Iter<'a>,
-    fn((&'a str, &'a sonic_rs::Value)) -> (&'a str, Json<'a>),
->;
+/// The text of an XML element object (`{"#attributes": {…}, "#text": v}`): `v`, a scalar or a
+/// list of them (several unnamed `<Data>` values). `None` for other objects and values, and
+/// for a `#text` that is itself an object, which no converter writes.
+fn element_text(value: &sonic_rs::Value) -> Option<&sonic_rs::Value> {
+    use sonic_rs::JsonValueTrait;
+    value.get("#text").filter(|text| !text.is_object())
+}
+
+/// The items of an array as [`Json`], each XML element object followed by its text
+/// ([`element_text`]): `"Data": [{"#attributes": {"Name": "x"}, "#text": "v"}]` holds `v`.
+struct JsonItems<'a> {
+    items: std::slice::Iter<'a, sonic_rs::Value>,
+    /// The text of the element just given, to give next.
+    text: Option<Json<'a>>,
+}
+
+impl<'a> Iterator for JsonItems<'a> {
+    type Item = Json<'a>;
+
+    fn next(&mut self) -> Option<Json<'a>> {
+        if let Some(text) = self.text.take() {
+            return Some(text);
+        }
+        let item = self.items.next()?;
+        self.text = element_text(item).map(Json);
+        Some(Json(item))
+    }
+}
+
+/// The entries of an object as [`Json`], each XML element object followed by its text under
+/// the same key ([`element_text`]).
+struct JsonEntries<'a> {
+    entries: sonic_rs::value::object::Iter<'a>,
+    /// The key and text of the element just given, to give next.
+    text: Option<(&'a str, Json<'a>)>,
+}
+
+impl<'a> Iterator for JsonEntries<'a> {
+    type Item = (&'a str, Json<'a>);
+
+    fn next(&mut self) -> Option<(&'a str, Json<'a>)> {
+        if let Some(entry) = self.text.take() {
+            return Some(entry);
+        }
+        let (key, value) = self.entries.next()?;
+        self.text = element_text(value).map(|text| (key, Json(text)));
+        Some((key, Json(value)))
+    }
+}
 
 impl<'a> tantivy::schema::Value<'a> for Json<'a> {
     type ArrayIter = JsonItems<'a>;
@@ -743,16 +855,15 @@ impl<'a> tantivy::schema::Value<'a> for Json<'a> {
         } else if let Some(b) = value.as_bool() {
             ReferenceValueLeaf::Bool(b).into()
         } else if let Some(items) = value.as_array() {
-            ReferenceValue::Array(
-                items
-                    .iter()
-                    .map(Json as fn(&'a sonic_rs::Value) -> Json<'a>),
-            )
+            ReferenceValue::Array(JsonItems {
+                items: items.iter(),
+                text: None,
+            })
         } else if let Some(map) = value.as_object() {
-            ReferenceValue::Object(map.iter().map(
-                (|(k, v)| (k, Json(v)))
-                    as fn((&'a str, &'a sonic_rs::Value)) -> (&'a str, Json<'a>),
-            ))
+            ReferenceValue::Object(JsonEntries {
+                entries: map.iter(),
+                text: None,
+            })
         } else {
             ReferenceValueLeaf::Null.into()
         }
@@ -807,11 +918,11 @@ pub(crate) fn collect_live_segment<C: tantivy::collector::Collector>(
     Ok(child.harvest())
 }
 
-/// Whether the `WORDS` tokenizer makes of `value` one token, the whole value lowercased: the
-/// `KEYWORD` term of the same value (a longer one is dropped by `WORDS`, 64 bytes, before
-/// `KEYWORD`, 256 bytes).
+/// Whether `value` is one word that `body` keeps whole, lowercased, as its `KEYWORD` term, which
+/// free text finds: a word of up to [`MAX_KEYWORD`] bytes. A longer one is left out of `body`,
+/// so its words go to `text` (where it is its first [`MAX_WORD`] bytes).
 fn is_one_word(value: &str) -> bool {
-    !value.is_empty() && value.chars().all(char::is_alphanumeric)
+    !value.is_empty() && value.len() <= MAX_KEYWORD && value.chars().all(char::is_alphanumeric)
 }
 
 /// Adds to `text` every value of `value` that is more than one word. A value that is one word
@@ -1390,13 +1501,14 @@ impl Translator<'_> {
     /// Events whose envelope time is within the bounds, to the millisecond: a range over the
     /// `order` keys ([`order_key`]), which hold each event's time in milliseconds. (The `time`
     /// column's terms are whole seconds: a window from an event's own time left it out.)
+    ///
+    /// Each bound stands for the millisecond that holds it, the precision events are searched
+    /// at: `time:…00.123456Z` is every event of millisecond .123, the one stamped exactly so
+    /// included, and `time:>=…00.1234Z` takes in .123 too. (Rounded up, a lower bound with
+    /// sub-millisecond digits left out the events of its millisecond, an exact time too.)
     fn time_range(&self, lo: StdBound<DateTime<Utc>>, hi: StdBound<DateTime<Utc>>) -> Q {
-        // Milliseconds since 1970 of `t`, rounded down or up.
-        let floor = |t: &DateTime<Utc>| t.timestamp_millis();
-        let ceil = |t: &DateTime<Utc>| {
-            let micros = t.timestamp_micros();
-            micros.div_euclid(1000) + i64::from(micros.rem_euclid(1000) != 0)
-        };
+        // Milliseconds since 1970 of the millisecond that holds `t`.
+        let ms = |t: &DateTime<Utc>| t.timestamp_millis();
         // The first key of events of millisecond `ms` or later; `None` past every key.
         let key = |ms: i64| {
             let ms = u64::try_from(ms.max(0)).unwrap_or(0);
@@ -1405,16 +1517,16 @@ impl Translator<'_> {
         let term = |k: u64| Term::from_field_u64(self.fields.order, k);
         let lower = match &lo {
             StdBound::Unbounded => Some(StdBound::Unbounded),
-            StdBound::Included(t) => key(ceil(t)).map(|k| StdBound::Included(term(k))),
-            StdBound::Excluded(t) => key(floor(t) + 1).map(|k| StdBound::Included(term(k))),
+            StdBound::Included(t) => key(ms(t)).map(|k| StdBound::Included(term(k))),
+            StdBound::Excluded(t) => key(ms(t) + 1).map(|k| StdBound::Included(term(k))),
         };
         let upper = match &hi {
             StdBound::Unbounded => StdBound::Unbounded,
             StdBound::Included(t) => {
-                key(floor(t) + 1).map_or(StdBound::Unbounded, |k| StdBound::Excluded(term(k)))
+                key(ms(t) + 1).map_or(StdBound::Unbounded, |k| StdBound::Excluded(term(k)))
             }
             StdBound::Excluded(t) => {
-                key(ceil(t)).map_or(StdBound::Unbounded, |k| StdBound::Excluded(term(k)))
+                key(ms(t)).map_or(StdBound::Unbounded, |k| StdBound::Excluded(term(k)))
             }
         };
         match (lower, upper) {
@@ -1581,5 +1693,33 @@ mod tests {
             let sonic: sonic_rs::Number = sonic_rs::from_str(number).unwrap();
             assert_eq!(sonic.to_string(), serde.to_string(), "{number}");
         }
+    }
+
+    /// An XML element object is given Tantivy twice under its key: as the object (its
+    /// `#text` and `#attributes` paths) and as its `#text` value, in an object or a list;
+    /// other objects, and a `#text` that is an object, are given once.
+    #[test]
+    fn an_xml_element_is_also_its_text_under_its_key() {
+        let event = r##"{"EventID":{"#attributes":{"Qualifiers":16384},"#text":7045},"Data":{"#text":["a","b"]},"List":[{"#attributes":{"Name":"x"},"#text":"v"},3],"Provider":{"#attributes":{"Name":"SCM"}},"Odd":{"#text":{"k":1}}}"##;
+        let sonic: sonic_rs::Value = sonic_rs::from_str(event).unwrap();
+        let mut got = Vec::new();
+        leaves(Json(&sonic), "", &mut got);
+        got.sort();
+        let want = [
+            r#".Data.#text[] = Str("a")"#,
+            r#".Data.#text[] = Str("b")"#,
+            r#".Data[] = Str("a")"#,
+            r#".Data[] = Str("b")"#,
+            r#".EventID = I64(7045)"#,
+            r#".EventID.#attributes.Qualifiers = I64(16384)"#,
+            r#".EventID.#text = I64(7045)"#,
+            r#".List[] = I64(3)"#,
+            r#".List[] = Str("v")"#,
+            r#".List[].#attributes.Name = Str("x")"#,
+            r#".List[].#text = Str("v")"#,
+            r#".Odd.#text.k = I64(1)"#,
+            r#".Provider.#attributes.Name = Str("SCM")"#,
+        ];
+        assert_eq!(got, want);
     }
 }

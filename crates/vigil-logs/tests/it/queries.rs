@@ -376,3 +376,264 @@ fn times_in_events_match_as_the_query_guide_says() {
         ],
     );
 }
+
+/// Real records of the System and Application logs as EVTX converters write them to JSON
+/// (from `attack-samples.jsonl.gz`): an element with attributes is an object,
+/// `{"#attributes": {…}, "#text": value}`; a Sysmon record's `EventID` beside them is a number.
+const WINDOWS_RECORDS: &[&str] = &[
+    r##"{"Event":{"#attributes":{"xmlns":"http://schemas.microsoft.com/win/2004/08/events/event"},"System":{"Provider":{"#attributes":{"Name":"Service Control Manager","Guid":"{555908d1-a6d7-4695-8e1e-26931d2012f4}","EventSourceName":"Service Control Manager"}},"EventID":{"#attributes":{"Qualifiers":16384},"#text":7045},"Version":0,"Level":4,"Task":0,"Opcode":0,"Keywords":"0x8080000000000000","TimeCreated":{"#attributes":{"SystemTime":"2019-03-03T09:20:28.6214897Z"}},"EventRecordID":4480,"Correlation":null,"Execution":{"#attributes":{"ProcessID":444,"ThreadID":140}},"Channel":"System","Computer":"WIN-77LTAPHIQ1R.example.corp","Security":{"#attributes":{"UserID":"S-1-5-21-1587066498-1489273250-1035260531-1108"}}},"EventData":{"ServiceName":"spoolfool","ImagePath":"cmd.exe","ServiceType":"user mode service","StartType":"auto start","AccountName":"LocalSystem"}}}"##,
+    r##"{"Event":{"#attributes":{"xmlns":"http://schemas.microsoft.com/win/2004/08/events/event"},"System":{"Provider":{"#attributes":{"Name":"Service Control Manager","Guid":"{555908d1-a6d7-4695-8e1e-26931d2012f4}","EventSourceName":"Service Control Manager"}},"EventID":{"#attributes":{"Qualifiers":16384},"#text":7036},"Version":0,"Level":4,"Task":0,"Opcode":0,"Keywords":"0x8080000000000000","TimeCreated":{"#attributes":{"SystemTime":"2020-09-23T16:57:41.3726306Z"}},"EventRecordID":65371,"Correlation":null,"Execution":{"#attributes":{"ProcessID":580,"ThreadID":6460}},"Channel":"System","Computer":"01566s-win16-ir.threebeesco.com","Security":null},"EventData":{"param1":"Windows Error Reporting Service","param2":"running","Binary":"5700650072005300760063002F0034000000"}}}"##,
+    r##"{"Event":{"#attributes":{"xmlns":"http://schemas.microsoft.com/win/2004/08/events/event"},"System":{"Provider":{"#attributes":{"Name":"MSSQLSERVER"}},"EventID":{"#attributes":{"Qualifiers":49152},"#text":18456},"Level":0,"Task":4,"Keywords":"0x90000000000000","TimeCreated":{"#attributes":{"SystemTime":"2019-11-04T13:46:01.1713393Z"}},"EventRecordID":13026,"Channel":"Application","Computer":"MSEDGEWIN10","Security":null},"EventData":{"Data":{"#text":["sa"," Reason: Password did not match that for the login provided."," [CLIENT: 10.0.2.17]"]},"Binary":"184800000E0000000C0000004D0053004500440047004500570049004E00310030000000070000006D00610073007400650072000000"}}}"##,
+    r##"{"Event":{"#attributes":{"xmlns":"http://schemas.microsoft.com/win/2004/08/events/event"},"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Sysmon","Guid":"{5770385f-c22a-43e0-bf4c-06f5698ffbd9}"}},"EventID":11,"Version":2,"Level":4,"Task":11,"Opcode":0,"Keywords":"0x8000000000000000","TimeCreated":{"#attributes":{"SystemTime":"2019-04-27T15:57:25.8688632Z"}},"EventRecordID":6575,"Correlation":null,"Execution":{"#attributes":{"ProcessID":1912,"ThreadID":996}},"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"IEWIN7","Security":{"#attributes":{"UserID":"S-1-5-18"}}},"EventData":{"RuleName":"","UtcTime":"2019-04-27 15:57:25.868","ProcessGuid":"{365abb72-7acc-5cc4-0000-0010b2470300}","ProcessId":2772,"Image":"C:\\Windows\\Explorer.EXE","TargetFilename":"C:\\Users\\IEUser\\Downloads\\Flash_update.exe","CreationUtcTime":"2019-04-27 15:57:25.868"}}}"##,
+];
+
+/// An element with attributes (`"EventID": {"#attributes": {"Qualifiers": 16384}, "#text":
+/// 7045}`, every System-log record with qualifiers) is searched, counted and pivoted on by its
+/// own path, as its `#text` value, as detection rules read it; its `#text` and `#attributes`
+/// paths stay searchable, and the stored event is the one sent.
+#[test]
+fn an_xml_element_is_found_by_its_own_path_as_its_text() {
+    use vigil_logs::{EventStore, PivotRequest, SearchRequest, TimeRange};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = crate::support::open(dir.path());
+    let batch = WINDOWS_RECORDS
+        .iter()
+        .enumerate()
+        .map(|(i, json)| crate::support::event("windows", "dc-1", "", i as i64, json))
+        .collect();
+    store.append(batch).expect("append");
+    store.refresh().expect("refresh");
+    // The EventRecordID of each event a query finds, newest first.
+    let records = |query: &str| -> Vec<u64> {
+        let page = store
+            .search(&SearchRequest {
+                query: vigil_query::parse(query).expect("the query parses"),
+                range: TimeRange::default(),
+                limit: 100,
+                cursor: None,
+            })
+            .expect("search");
+        page.events
+            .iter()
+            .map(|e| {
+                let v: serde_json::Value = serde_json::from_str(&e.json).expect("stored JSON");
+                v["Event"]["System"]["EventRecordID"]
+                    .as_u64()
+                    .expect("a record id")
+            })
+            .collect()
+    };
+    let mut failures = Vec::new();
+    for (query, expected) in [
+        ("Event.System.EventID:7045", &[4480][..]),
+        ("Event.System.EventID:\"7036\"", &[65371]),
+        ("Event.System.EventID:11", &[6575]),
+        ("Event.System.EventID:(7045 OR 11)", &[6575, 4480]),
+        ("Event.System.EventID:[7000 TO 7100]", &[65371, 4480]),
+        ("Event.System.EventID:>1000", &[13026, 65371, 4480]),
+        ("exists:Event.System.EventID", &[6575, 13026, 65371, 4480]),
+        // The element's own paths, as before.
+        ("Event.System.EventID.#text:7045", &[4480]),
+        (
+            "Event.System.EventID.#attributes.Qualifiers:16384",
+            &[65371, 4480],
+        ),
+        // Unnamed `<Data>` values: a list as the element's text.
+        ("Event.EventData.Data:sa", &[13026]),
+        ("Event.EventData.Data.#text:sa", &[13026]),
+        ("Event.EventData.Data:\" [CLIENT: 10.0.2.17]\"", &[13026]),
+        // Elements without text are objects still: no value under their own path.
+        ("Event.System.Provider:*", &[6575, 13026, 65371, 4480]),
+        ("Event.System.Provider:\"Service Control Manager\"", &[]),
+    ] {
+        let found = records(query);
+        if found != expected {
+            failures.push(format!("{query:?}: expected {expected:?}, found {found:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    let counted = store
+        .aggregate(
+            &vigil_query::parse("| count by Event.System.EventID").unwrap(),
+            TimeRange::default(),
+        )
+        .expect("aggregate");
+    let mut values: Vec<(String, u64)> = counted
+        .buckets
+        .iter()
+        .map(|b| (b.values.join(", "), b.count))
+        .collect();
+    values.sort();
+    assert_eq!(
+        values,
+        [("11", 1), ("18456", 1), ("7036", 1), ("7045", 1)].map(|(v, n)| (v.to_owned(), n))
+    );
+    assert_eq!((counted.missing, counted.other), (0, 0));
+
+    let pivot = store
+        .pivot(&PivotRequest {
+            field: Some(vigil_query::Field::from_name("Event.System.EventID")),
+            value: "7045".into(),
+            range: TimeRange::default(),
+            limit: 10,
+        })
+        .expect("pivot");
+    assert_eq!(pivot.total, 1);
+    // The event as it was sent: the index's reading of it changes nothing stored.
+    assert_eq!(pivot.events[0].json, WINDOWS_RECORDS[0]);
+}
+
+/// A word of 64 bytes or more (a base64 blob, a long URL path segment) is kept as its first 64
+/// bytes, in the index and in the query: a phrase, a word alone or a pivot holding one finds
+/// the events with a word beginning so, not every event with the other words (the long word
+/// was dropped from both sides, so the innocent URL matched too).
+#[test]
+fn a_long_word_is_searched_by_its_first_64_bytes() {
+    use vigil_logs::{EventStore, PivotRequest, TimeRange};
+    // 84 bytes of base64; `TWIN` shares its first 64 bytes and differs after.
+    const BLOB: &str =
+        "aHR0cHM6Ly9ldmlsLmV4YW1wbGUvcGF5bG9hZC5leGU0aWQ9MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1ub3BxcnN0";
+    let twin = format!("{}ZZZZZZZZZZ", &BLOB[..64]);
+    // A value of one word longer than the 256 bytes kept whole.
+    let huge = "Q".repeat(300);
+    // The longest value kept whole.
+    let longest = "R".repeat(256);
+    // 80 bytes of two-byte characters: cut at a character's boundary.
+    let accents = "é".repeat(40);
+    let events = [
+        format!(r#"{{"name":"l1","message":"GET https://evil.example/dl/{BLOB} from 10.9.9.9"}}"#),
+        r#"{"name":"l2","message":"GET https://evil.example/dl/innocent from 10.9.9.8"}"#.into(),
+        format!(r#"{{"name":"l3","message":"GET https://evil.example/dl/{twin} from 10.9.9.7"}}"#),
+        format!(r#"{{"name":"l4","blob":"{huge}"}}"#),
+        format!(r#"{{"name":"l5","note":"{accents} here"}}"#),
+        format!(r#"{{"name":"l6","blob":"{longest}"}}"#),
+    ];
+    let refs: Vec<&str> = events.iter().map(String::as_str).collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_of(dir.path(), &[&refs]);
+    let url = format!("https://evil.example/dl/{BLOB}");
+    check(
+        &store,
+        &[
+            (&format!("\"GET {url} from 10.9.9.9\""), &["l1"]),
+            (&format!("\"{url}\""), &["l3", "l1"]),
+            (&format!("message:\"GET {url} from 10.9.9.9\""), &["l1"]),
+            // Alone: the events with a word beginning with its first 64 bytes.
+            (BLOB, &["l3", "l1"]),
+            (&twin, &["l3", "l1"]),
+            (&BLOB[..64], &["l3", "l1"]),
+            (&BLOB[..63], &[]),
+            (&huge, &["l4"]),
+            (&huge.to_lowercase(), &["l4"]),
+            (&accents, &["l5"]),
+            (&longest, &["l6"]),
+            (&format!("blob:{longest}"), &["l6"]),
+            (&format!("blob:{huge}"), &[]),
+            (&format!("\"{} here\"", "É".repeat(40)), &["l5"]),
+            ("\"dl innocent\"", &["l2"]),
+        ],
+    );
+    let pivot = |value: &str| {
+        store
+            .pivot(&PivotRequest {
+                field: None,
+                value: value.into(),
+                range: TimeRange::default(),
+                limit: 10,
+            })
+            .expect("pivot")
+            .total
+    };
+    assert_eq!(pivot(&format!("{url} from 10.9.9.9")), 1);
+    assert_eq!(pivot(&url), 2, "l1 and l3, whose words begin alike");
+    assert_eq!(pivot("https://evil.example/dl/innocent"), 1);
+}
+
+/// The index keeps an event's time to the millisecond, and a time in a `time:` query or a
+/// window stands for the millisecond that holds it: an event is found by the time it was sent
+/// with (`time:…00.123456Z` found nothing for an event stamped so, and `time:>=…00.1234Z`
+/// missed one at .123456).
+#[test]
+fn a_time_query_reads_its_times_to_the_millisecond() {
+    use chrono::Duration;
+    use vigil_logs::{EventStore, NewEvent, SearchRequest, TimeRange};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = crate::support::open(dir.path());
+    let at = |micros: i64| crate::support::t0() + Duration::microseconds(micros);
+    let batch = [
+        ("before", 122_999),
+        ("exact", 123_456),
+        ("same-ms", 123_900),
+        ("next-ms", 124_000),
+    ]
+    .map(|(name, micros)| NewEvent {
+        time: at(micros),
+        ..crate::support::event("clock", "h", "", 0, &format!(r#"{{"name":"{name}"}}"#))
+    });
+    store.append(batch.to_vec()).expect("append");
+    store.refresh().expect("refresh");
+    check(
+        &store,
+        &[
+            ("time:2026-03-01T12:00:00.123456Z", &["same-ms", "exact"]),
+            ("time:2026-03-01T12:00:00.123Z", &["same-ms", "exact"]),
+            (
+                "time:>=2026-03-01T12:00:00.1234Z",
+                &["next-ms", "same-ms", "exact"],
+            ),
+            ("time:>2026-03-01T12:00:00.123456Z", &["next-ms"]),
+            ("time:<2026-03-01T12:00:00.123456Z", &["before"]),
+            (
+                "time:<=2026-03-01T12:00:00.1234Z",
+                &["same-ms", "exact", "before"],
+            ),
+            (
+                "time:[2026-03-01T12:00:00.123456Z TO 2026-03-01T12:00:00.123456Z]",
+                &["same-ms", "exact"],
+            ),
+            (
+                "time:{2026-03-01T12:00:00.122999Z TO 2026-03-01T12:00:00.124001Z}",
+                &["same-ms", "exact"],
+            ),
+            (
+                "time:[2026-03-01T12:00:00.122999Z TO 2026-03-01T12:00:00.124001Z]",
+                &["next-ms", "same-ms", "exact", "before"],
+            ),
+        ],
+    );
+    // A window's ends alike: from the millisecond of `from`, before that of `to`.
+    let window = |from: i64, to: i64| {
+        let page = store
+            .search(&SearchRequest {
+                query: vigil_query::parse("*").unwrap(),
+                range: TimeRange {
+                    from: Some(at(from)),
+                    to: Some(at(to)),
+                },
+                limit: 10,
+                cursor: None,
+            })
+            .expect("search");
+        page.events.len()
+    };
+    assert_eq!(window(123_456, 124_500), 2, "exact and same-ms");
+    assert_eq!(window(122_000, 123_456), 1, "before");
+    // The time an event is shown with finds it.
+    let page = store
+        .search(&SearchRequest {
+            query: vigil_query::parse("name:exact").unwrap(),
+            range: TimeRange::default(),
+            limit: 10,
+            cursor: None,
+        })
+        .expect("search");
+    let shown = page.events[0]
+        .time
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    assert_eq!(shown, "2026-03-01T12:00:00.123456Z");
+    assert_eq!(
+        crate::support::names(&store, &format!("time:{shown} name:exact")),
+        ["exact"]
+    );
+}

@@ -1133,12 +1133,14 @@ fn long_values_and_patterns_are_answered_or_refused_never_failed() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = sample_store(dir.path());
     let long = |n: usize| "x".repeat(n);
-    // A value longer than any indexed whole value is found by its words only: a word too long
-    // to be indexed drops out, `alice` stays (e1's message).
+    // A value longer than any indexed whole value is found by its words only, a long word by
+    // its first 64 bytes: no event has it (it was dropped, and `alice` alone found e1).
     for (value, total) in [
         (long(256), 0),
         (long(5000), 0),
-        (format!("{} alice", long(3000)), 1),
+        (format!("{} alice", long(3000)), 0),
+        (format!("{} alice", long(30)), 0),
+        ("for alice".to_owned(), 1),
     ] {
         let pivot = store
             .pivot(&PivotRequest {
