@@ -78,7 +78,8 @@ as new.
 
 Exit status: 0 when every batch was answered, even if some events were rejected or some files
 or records could not be decoded (each is said on stderr, and counted in the summary on
-stdout); 1 when nothing could be sent (no log file found, server unreachable or silent for
+stdout); 1 when a path given does not exist or cannot be read, when nothing could be sent
+(no log file found, server unreachable or silent for
 --timeout seconds through every attempt) or the server refused a batch (bad token, body too
 large): sending stops there and the summary says how far it got. Log files holding no events
 (an empty log) are not an error. With --strict, also 1 when any event
