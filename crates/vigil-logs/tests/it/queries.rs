@@ -1,7 +1,7 @@
 //! Every query form, run against the sample events: a table of query → the events found,
 //! newest first.
 
-use crate::support::{names, sample_store};
+use crate::support::{names, pivot_total, sample_store};
 
 const CASES: &[(&str, &[&str])] = &[
     ("*", &["e5", "e4", "e3", "e2", "e1"]),
@@ -490,7 +490,6 @@ fn an_xml_element_is_found_by_its_own_path_as_its_text() {
 /// was dropped from both sides, so the innocent URL matched too).
 #[test]
 fn a_long_word_is_searched_by_its_first_64_bytes() {
-    use vigil_logs::{EventStore, PivotRequest, TimeRange};
     // 84 bytes of base64; `TWIN` shares its first 64 bytes and differs after.
     const BLOB: &str =
         "aHR0cHM6Ly9ldmlsLmV4YW1wbGUvcGF5bG9hZC5leGU0aWQ9MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1ub3BxcnN0";
@@ -534,17 +533,7 @@ fn a_long_word_is_searched_by_its_first_64_bytes() {
             ("\"dl innocent\"", &["l2"]),
         ],
     );
-    let pivot = |value: &str| {
-        store
-            .pivot(&PivotRequest {
-                field: None,
-                value: value.into(),
-                range: TimeRange::default(),
-                limit: 10,
-            })
-            .expect("pivot")
-            .total
-    };
+    let pivot = |value: &str| pivot_total(&store, value);
     assert_eq!(pivot(&format!("{url} from 10.9.9.9")), 1);
     assert_eq!(pivot(&url), 2, "l1 and l3, whose words begin alike");
     assert_eq!(pivot("https://evil.example/dl/innocent"), 1);

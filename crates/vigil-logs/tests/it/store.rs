@@ -6,7 +6,7 @@ use vigil_logs::{
     SearchRequest, TimeRange,
 };
 
-use crate::support::{event, names, open, sample_store, t0};
+use crate::support::{event, names, open, pivot_total, sample_store, t0};
 
 fn parse(q: &str) -> vigil_query::Query {
     vigil_query::parse(q).expect("the query parses")
@@ -786,18 +786,7 @@ fn pivots_find_a_value_in_every_service() {
         (nothing.total, nothing.first, nothing.last),
         (0, None, None)
     );
-    // How many events a pivot on `value` in any field finds.
-    let anywhere = |value: &str| {
-        store
-            .pivot(&PivotRequest {
-                field: None,
-                value: value.into(),
-                range: TimeRange::default(),
-                limit: 10,
-            })
-            .expect("pivot")
-            .total
-    };
+    let anywhere = |value: &str| pivot_total(&store, value);
     assert_eq!(
         anywhere("ADMINISTRATOR"),
         1,

@@ -2,7 +2,9 @@
 //! services, hosts and tenants.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use vigil_logs::{EmbeddedConfig, EmbeddedStore, EventStore, NewEvent, SearchRequest, TimeRange};
+use vigil_logs::{
+    EmbeddedConfig, EmbeddedStore, EventStore, NewEvent, PivotRequest, SearchRequest, TimeRange,
+};
 
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
@@ -94,4 +96,17 @@ pub fn names(store: &EmbeddedStore, query: &str) -> Vec<String> {
             v["name"].as_str().unwrap_or_default().to_owned()
         })
         .collect()
+}
+
+/// How many events a pivot on `value` in any field finds.
+pub fn pivot_total(store: &EmbeddedStore, value: &str) -> u64 {
+    store
+        .pivot(&PivotRequest {
+            field: None,
+            value: value.into(),
+            range: TimeRange::default(),
+            limit: 10,
+        })
+        .expect("pivot")
+        .total
 }
