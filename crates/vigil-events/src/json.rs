@@ -452,7 +452,9 @@ fn field_values_in<'a, N: Node<'a>>(
             visit_value(v, visit);
             true
         }
-        None if field.contains('.') => visit_path_through_lists(root, field, visit),
+        None if field.contains('.') => {
+            visit_path_through_lists(root, field, &mut |v| visit_value(v, visit))
+        }
         None => false,
     }
 }
@@ -460,11 +462,12 @@ fn field_values_in<'a, N: Node<'a>>(
 /// A dotted path that meets a list of objects on its way (`items.name` in `{"items": [{"name":
 /// "a"}, {"name": "b"}]}`) goes on in each of them, as Elasticsearch, OpenSearch and Splunk's
 /// `spath` read such paths, and so as the Sigma backends for them match: the field holds
-/// every value found. Returns whether any element had the rest of the path.
+/// every value found. `visit` is given each node the path ends at. Returns whether any element
+/// had the rest of the path.
 fn visit_path_through_lists<'a, N: Node<'a>>(
     node: N,
     path: &str,
-    visit: &mut dyn FnMut(&FieldValue<'_>),
+    visit: &mut dyn FnMut(N),
 ) -> bool {
     match node.kind() {
         Kind::Array => {
@@ -478,7 +481,7 @@ fn visit_path_through_lists<'a, N: Node<'a>>(
         Kind::Object => {
             // A key may hold dots itself (`{"a.b": 1}`).
             if let Some(v) = node.get(path) {
-                visit_value(v, visit);
+                visit(v);
                 return true;
             }
             let Some((first, rest)) = path.split_once('.') else {
@@ -491,33 +494,137 @@ fn visit_path_through_lists<'a, N: Node<'a>>(
     }
 }
 
-fn lookup_text_in<'a, N: Node<'a>>(e: &JsonEvent, root: N, field: &str) -> Option<String> {
+/// What a field name refers to, for output: one node, or the values a dotted path found
+/// through lists of objects (the scalar nodes [`visit_value`] reads them from).
+enum Found<N> {
+    Node(N),
+    Values(Vec<N>),
+}
+
+impl<'a, N: Node<'a>> Found<N> {
+    /// See [`JsonEvent::lookup_text`].
+    fn text(&self) -> String {
+        match self {
+            Found::Node(node) => display_text(*node),
+            Found::Values(nodes) if nodes.len() == 1 => display_text(nodes[0]),
+            Found::Values(nodes) => {
+                let items: Vec<String> = nodes.iter().map(|n| n.json_text()).collect();
+                format!("[{}]", items.join(","))
+            }
+        }
+    }
+
+    /// Whether the text holds a number the parser keeps as a float: one that its text could
+    /// spell otherwise than it was written (`1e3` as `1000.0`, a 30-digit integer rounded).
+    /// Integers of 64 bits have one spelling.
+    fn holds_float(&self) -> bool {
+        match self {
+            Found::Node(node) => holds_float(*node),
+            Found::Values(nodes) => nodes.iter().any(|n| holds_float(*n)),
+        }
+    }
+}
+
+fn holds_float<'a, N: Node<'a>>(node: N) -> bool {
+    match node.kind() {
+        Kind::Scalar(FieldValue::Float(_)) => true,
+        Kind::Scalar(_) => false,
+        Kind::Object | Kind::Array => node.find_child(&mut |_, c| holds_float(c)).is_some(),
+    }
+}
+
+/// The scalar node a node stands for, as [`scalar`] reads it.
+fn scalar_node<'a, N: Node<'a>>(v: N) -> Option<N> {
+    match v.kind() {
+        Kind::Scalar(_) => Some(v),
+        Kind::Object => v.get("#text").and_then(scalar_node),
+        Kind::Array => None,
+    }
+}
+
+/// The nodes of the values [`visit_value`] gives.
+fn value_nodes<'a, N: Node<'a>>(v: N, out: &mut Vec<N>) {
+    match v.kind() {
+        Kind::Array => {
+            v.find_child(&mut |_, item| {
+                out.extend(scalar_node(item));
+                false
+            });
+        }
+        Kind::Object => {
+            if let Some(text) = v.get("#text") {
+                if matches!(text.kind(), Kind::Array) {
+                    value_nodes(text, out);
+                } else {
+                    out.extend(scalar_node(text));
+                }
+            }
+        }
+        Kind::Scalar(_) => out.push(v),
+    }
+}
+
+fn found_in<'a, N: Node<'a>>(e: &JsonEvent, root: N, field: &str) -> Option<Found<N>> {
     if let Some(node) = lookup_in(root, e.windows, e.spaced_keys, field) {
-        return Some(display_text(node));
+        return Some(Found::Node(node));
     }
     if !field.contains('.') {
         return None;
     }
     let mut found = Vec::new();
-    visit_path_through_lists(root, field, &mut |v| {
-        found.push(match v {
-            FieldValue::Str(s) => serde_json::Value::from(s.as_ref()),
-            FieldValue::Int(i) => serde_json::Value::from(*i),
-            FieldValue::UInt(u) => serde_json::Value::from(*u),
-            FieldValue::Float(f) => serde_json::Value::from(*f),
-            FieldValue::Bool(b) => serde_json::Value::from(*b),
-            FieldValue::Null => serde_json::Value::Null,
-        })
-    });
-    match found.len() {
-        0 => None,
-        1 => Some(match found.pop()? {
-            serde_json::Value::String(s) => s,
-            serde_json::Value::Null => String::new(),
-            other => other.to_string(),
-        }),
-        _ => Some(serde_json::Value::Array(found).to_string()),
+    visit_path_through_lists(root, field, &mut |v| value_nodes(v, &mut found));
+    (!found.is_empty()).then_some(Found::Values(found))
+}
+
+/// The JSON document in `text` as a `serde_json::Value` to show its values from (a table's
+/// summary of an event): each number `serde_json` would write otherwise than it is written
+/// (`1e3` as `1000.0`, `1.50` as `1.5`, an integer beyond 64 bits rounded) is a string of its
+/// own text; integers of 64 bits stay numbers. Not for matching or storing, where a number
+/// must stay one.
+pub fn value_as_written(text: &str) -> Result<Value, JsonError> {
+    fn convert(v: &sonic_rs::Value) -> Value {
+        use sonic_rs::ValueRef;
+        if let Some(raw) = v.as_raw_number() {
+            let raw = raw.as_str();
+            let integer = raw
+                .parse::<i64>()
+                .map(Value::from)
+                .or_else(|_| raw.parse::<u64>().map(Value::from));
+            return match integer {
+                // JSON writes an integer one way (no `+`, no leading zero), but for `-0`,
+                // which reads as 0.
+                Ok(n) if raw != "-0" => n,
+                _ => Value::String(raw.to_owned()),
+            };
+        }
+        match v.as_ref() {
+            ValueRef::Null => Value::Null,
+            ValueRef::Bool(b) => Value::Bool(b),
+            ValueRef::String(s) => Value::String(s.to_owned()),
+            ValueRef::Number(n) => serde_json::Number::from_f64(n.as_f64().unwrap_or(f64::NAN))
+                .map_or(Value::Null, Value::Number),
+            ValueRef::Array(a) => Value::Array(a.iter().map(convert).collect()),
+            ValueRef::Object(o) => {
+                Value::Object(o.iter().map(|(k, v)| (k.to_owned(), convert(v))).collect())
+            }
+        }
     }
+    if nests_deeper_than(text.as_bytes(), MAX_NESTING) {
+        return Err(JsonError::TooDeep);
+    }
+    let parsed: sonic_rs::Value = sonic_rs::Deserializer::from_str(text)
+        .use_rawnumber()
+        .deserialize()?;
+    Ok(convert(&parsed))
+}
+
+/// `text` parsed again with each number kept as written, for showing values: matching reads
+/// numbers as parsed, and a float's text would then be written otherwise (`1e3` as `1000.0`).
+fn parse_as_written(text: &str) -> Option<sonic_rs::Value> {
+    sonic_rs::Deserializer::from_str(text)
+        .use_rawnumber()
+        .deserialize()
+        .ok()
 }
 
 fn for_each_value_in<'a, N: Node<'a>>(
@@ -776,10 +883,24 @@ impl JsonEvent {
     /// the [`Event`] impl): a string as it is, nothing for null, an element's `#text`, anything
     /// else as compact JSON. Read from the event as parsed, without converting it.
     /// A path through lists of objects reads as its values, a JSON list when there are several.
+    ///
+    /// Numbers read as they were written in the text the event was parsed from (`1e3`, `1.50`,
+    /// an integer beyond 64 bits): a value holding a float (the only numbers with another
+    /// spelling) is looked up again in the text parsed with numbers kept as written, which
+    /// costs a second parse of that event; other values, and matching, do not pay it.
     pub fn lookup_text(&self, field: &str) -> Option<String> {
         match &self.root {
-            Root::Serde(v) => lookup_text_in(self, v, field),
-            Root::Sonic(v, _) => lookup_text_in(self, v, field),
+            Root::Serde(v) => found_in(self, v, field).map(|f| f.text()),
+            Root::Sonic(v, _) => {
+                let found = found_in(self, v, field)?;
+                if found.holds_float()
+                    && let Some(written) = self.text.as_deref().and_then(parse_as_written)
+                    && let Some(as_written) = found_in(self, &written, field)
+                {
+                    return Some(as_written.text());
+                }
+                Some(found.text())
+            }
         }
     }
 
@@ -1066,6 +1187,44 @@ mod tests {
             .unwrap()
             .write_json(&mut out);
         assert_eq!(out, br#"{"a":"x","b":[1,2]}"#);
+    }
+
+    #[test]
+    fn output_shows_numbers_as_they_were_written() {
+        let text = r##"{"a":1e3,"b":1.50,"c":123456789012345678901234567890,"d":1.5e300,"e":10E-2,"i":42,"m":-7,"z":-0,"t":-0.0,"l":[1e3,"x"],"o":{"n":1.50,"s":"1e3"},"items":[{"n":1e3},{"n":2}],"one":[{"n":1.50}],"x":{"#text":2.50}}"##;
+        let e = JsonEvent::parse(text).unwrap();
+        let read = |f| e.lookup_text(f);
+        for (field, shown) in [
+            ("a", "1e3"),
+            ("b", "1.50"),
+            ("c", "123456789012345678901234567890"),
+            ("d", "1.5e300"),
+            ("e", "10E-2"),
+            ("i", "42"),
+            ("m", "-7"),
+            ("z", "-0"),
+            ("t", "-0.0"),
+            ("l", r#"[1e3,"x"]"#),
+            ("o", r#"{"n":1.50,"s":"1e3"}"#),
+            ("o.n", "1.50"),
+            ("items.n", "[1e3,2]"),
+            ("one.n", "1.50"),
+            ("x", "2.50"),
+        ] {
+            assert_eq!(read(field).as_deref(), Some(shown), "{field}");
+        }
+        // Matching still reads the numbers' values.
+        assert_eq!(values(&e, "a").unwrap(), ["Float(1000.0)"]);
+    }
+
+    #[test]
+    fn values_to_show_keep_numbers_as_written() {
+        let text = r#"{"a":1e3,"b":1.50,"c":123456789012345678901234567890,"i":42,"u":18446744073709551615,"m":-7,"z":-0,"l":[10E-2,{"n":1.5e300}],"s":"x","t":true,"nil":null}"#;
+        assert_eq!(
+            value_as_written(text).unwrap(),
+            serde_json::json!({"a":"1e3","b":"1.50","c":"123456789012345678901234567890","i":42,"u":18446744073709551615u64,"m":-7,"z":"-0","l":["10E-2",{"n":"1.5e300"}],"s":"x","t":true,"nil":null})
+        );
+        assert!(value_as_written("{").is_err());
     }
 
     #[test]

@@ -612,8 +612,13 @@ pub fn event_row(e: &EventRecord, zone: &LocalZone) -> [String; 5] {
         dash(&e.service),
         dash(&e.host),
         dash(&e.tenant),
-        summarize(&e.event.value(), 120),
+        summarize(&shown_value(e), 120),
     ]
+}
+
+/// The event to summarize: its numbers read as they were sent (`1e3`, not `1000.0`).
+fn shown_value(e: &EventRecord) -> Value {
+    vigil_events::json::value_as_written(e.event.text()).unwrap_or_else(|_| e.event.value())
 }
 
 /// A one-line summary of an event: its message when it has one (with the Windows event id

@@ -1991,7 +1991,7 @@ fn ingest_without_a_service_says_to_add_service() {
 fn search_raw_prints_events_in_the_text_they_were_sent_in() {
     let f = start();
     let cli = |args: &[&str]| f.server.cli(&f.token, args);
-    let line = r#"{"@timestamp":"2026-11-30T10:10:00Z","f":1e3,"exp":1.5e300,"big":123456789012345678901234567890,"s":"caf\u00e9 \/x",  "sp" : 1.50}"#;
+    let line = r#"{"@timestamp":"2026-11-30T10:10:00Z","f":1e3,"exp":1.5e300,"big":123456789012345678901234567890,"s":"caf\u00e9 \/x",  "sp" : 1.50,"t":10E-2}"#;
     let lines = f.root.join("numbers.jsonl");
     std::fs::write(&lines, format!("{line}\n")).unwrap();
     let array = f.root.join("pretty.json");
@@ -2019,6 +2019,25 @@ fn search_raw_prints_events_in_the_text_they_were_sent_in() {
     assert!(
         json.contains(&format!("\"event\":{element_line}}}\n")),
         "{json}"
+    );
+    // Values shown by name, and an event's summary, read numbers as they were sent too.
+    let csv = ok(cli(&[
+        &[
+            "search",
+            "service:raw",
+            "--fields",
+            "f,exp,big,sp,t",
+            "--csv",
+        ][..],
+        &window,
+    ]
+    .concat()));
+    let row = "2026-11-30T10:10:00.000Z,1e3,1.5e300,123456789012345678901234567890,1.50,10E-2";
+    assert!(csv.lines().any(|l| l == row), "{csv}");
+    let table = ok(cli(&[&["search", "service:raw"][..], &window].concat()));
+    assert!(
+        table.contains("f=1e3 exp=1.5e300 big=123456789012345678901234567890"),
+        "{table}"
     );
     let out = crate::support::output_with_input(
         crate::support::vigil()
