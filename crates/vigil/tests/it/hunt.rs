@@ -2220,3 +2220,50 @@ fn hunt_follows_dotted_paths_through_lists_of_objects() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["record_id"], 1);
 }
+
+/// JSON lines output gives each event as it was written, on one line: a document or an array's
+/// element written over several lines loses its line breaks and indentation, never a number's
+/// spelling (`1e3` came out `1000.0`, a 30-digit integer rounded), from a file, gzip or a pipe.
+#[test]
+fn hunt_writes_events_written_over_several_lines_as_they_were_written() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let pretty = dir.path().join("pretty.json");
+    std::fs::write(
+        &pretty,
+        "{\n  \"k\": \"prettyobj\",\n  \"n\": 1e3,\n  \"c\": 123456789012345678901234567890\n}\n",
+    )
+    .unwrap();
+    let array = dir.path().join("arr.json");
+    let array_text = "[\n  {\n    \"@timestamp\": \"2026-11-30T10:01:00Z\",\n    \"k\": \"prettyobj\",\n    \"v\": 1e3,\n    \"w\": [1, 2.50]\n  },\n  {\"@timestamp\": \"2026-11-30T10:02:00Z\", \"k\": \"prettyobj\", \"v\": 10E-2}\n]\n";
+    std::fs::write(&array, array_text).unwrap();
+    let gzipped = dir.path().join("arr.json.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(array_text.as_bytes()).unwrap();
+    std::fs::write(&gzipped, gz.finish().unwrap()).unwrap();
+    let events = |out: String| -> Vec<String> {
+        out.lines()
+            .map(|l| {
+                let at = l.find(",\"event\":").expect(l) + ",\"event\":".len();
+                l[at..l.len() - 1].to_owned()
+            })
+            .collect()
+    };
+    let hunt = ["hunt", "--search", "prettyobj", "--format", "jsonl"];
+    let object = r#"{"k": "prettyobj","n": 1e3,"c": 123456789012345678901234567890}"#;
+    let elements = [
+        r#"{"@timestamp": "2026-11-30T10:01:00Z","k": "prettyobj","v": 1e3,"w": [1, 2.50]}"#,
+        r#"{"@timestamp": "2026-11-30T10:02:00Z", "k": "prettyobj", "v": 10E-2}"#,
+    ];
+    let from_file = ok(run(&[&hunt[..], &[pretty.to_str().unwrap()]].concat()));
+    assert_eq!(events(from_file), [object]);
+    for file in [&array, &gzipped] {
+        let out = ok(run(&[&hunt[..], &[file.to_str().unwrap()]].concat()));
+        assert_eq!(events(out), elements, "{}", file.display());
+    }
+    let piped = output_with_input(
+        crate::support::vigil().args(hunt).arg("-"),
+        std::fs::read(&pretty).unwrap(),
+    );
+    assert_eq!(events(ok(piped)), [object]);
+}
