@@ -52,8 +52,9 @@ use crate::journal::Record;
 pub(crate) const KEYWORD: &str = "vigil_keyword";
 /// Words, lower-cased, each cut to its first [`MAX_WORD`] bytes ([`CutLongWords`]).
 pub(crate) const WORDS: &str = "vigil_words";
-/// Values longer than this many bytes are not indexed whole.
-const MAX_KEYWORD: usize = 256;
+/// Values longer than this many bytes are not indexed whole: `field:value` and a pivot on a
+/// field cannot find them whole; free text finds their words.
+pub const MAX_KEYWORD: usize = 256;
 /// Words longer than this many bytes are indexed and looked up by their first bytes.
 const MAX_WORD: usize = 64;
 

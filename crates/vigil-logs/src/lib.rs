@@ -20,6 +20,7 @@ mod terms;
 
 pub use embedded::{EmbeddedConfig, EmbeddedStore};
 pub use error::LogError;
+pub use index::MAX_KEYWORD as MAX_WHOLE_VALUE;
 pub use store::{
     Aggregation, AppendOutcome, BatchMark, Count, Cursor, EventStore, Group, KEPT_TIMES,
     MissingField, NewEvent, Pivot, PivotRequest, Rejected, SearchPage, SearchRequest, ServiceStats,

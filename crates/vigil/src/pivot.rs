@@ -74,10 +74,7 @@ fn show(p: &PivotResponse, zone: &LocalZone) {
         None => String::new(),
     };
     if p.total == 0 {
-        outln!(
-            "no event carries {:?}{place}; widen the time window (--since 30d) or drop --field",
-            p.value
-        );
+        outln!("{}", nothing_found(&p.value, p.field.as_deref()));
         return;
     }
     let mut seen = String::new();
@@ -118,6 +115,26 @@ fn show(p: &PivotResponse, zone: &LocalZone) {
 }
 
 /// A two-column table of counts.
+/// What to say when no event carries `value` (in `field`) and what to try. A value longer than
+/// the log store keeps whole cannot be found whole in a field, whatever the window: only its
+/// words are indexed, which the pivot without --field finds.
+fn nothing_found(value: &str, field: Option<&str>) -> String {
+    match field {
+        Some(field) if value.len() > vigil_logs::MAX_WHOLE_VALUE => format!(
+            "{:?} ({} bytes) is too long to be matched whole in {field}: values over {} bytes \
+             are not; drop --field to find the events holding its words",
+            crate::search::truncate(value, 40),
+            value.len(),
+            vigil_logs::MAX_WHOLE_VALUE,
+        ),
+        Some(field) => format!(
+            "no event carries {value:?} in {field}; widen the time window (--since 30d) or drop \
+             --field"
+        ),
+        None => format!("no event carries {value:?}; widen the time window (--since 30d)"),
+    }
+}
+
 pub fn counts_table(what: &str, counts: &[ValueCount]) -> crate::output::Table {
     let mut t = table([what, "EVENTS"]);
     for c in counts {
@@ -186,6 +203,29 @@ fn width(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_too_long_to_match_whole_in_a_field_says_to_drop_field() {
+        let long = format!("{}END", "c".repeat(300));
+        let said = nothing_found(&long, Some("v"));
+        assert!(
+            said.contains("over 256 bytes") && said.contains("drop --field"),
+            "{said}"
+        );
+        assert!(!said.contains("widen"), "{said}");
+        assert!(said.len() < 200, "the value is cut: {said}");
+        assert_eq!(
+            nothing_found(&"c".repeat(256), Some("v")),
+            format!(
+                "no event carries {:?} in v; widen the time window (--since 30d) or drop --field",
+                "c".repeat(256)
+            )
+        );
+        assert_eq!(
+            nothing_found(&long, None),
+            format!("no event carries {long:?}; widen the time window (--since 30d)")
+        );
+    }
 
     fn point(at: &str, count: u64) -> TimelinePoint {
         TimelinePoint {
