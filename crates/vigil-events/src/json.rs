@@ -984,7 +984,7 @@ impl Event for JsonEvent {
 /// blanks that follow it (a pretty-printed document's indentation), every token — numbers and
 /// strings as written — and other spacing kept. A line break is whitespace between tokens
 /// (inside a string it is written `\n`), so the value is the same.
-fn one_line(json: &str, out: &mut Vec<u8>) {
+pub fn one_line(json: &str, out: &mut Vec<u8>) {
     let mut scan = Structure::default();
     let mut after_break = false;
     for &b in json.as_bytes() {

@@ -285,15 +285,17 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// JSON text on one line, for JSON lines output: its line breaks dropped. Valid JSON holds
-/// them only between tokens (one in a string is written `\n`), so the value and every token —
-/// numbers as written — stay as they were; text without one is borrowed as it is.
+/// JSON text on one line, for JSON lines output, as `vigil hunt` writes it
+/// ([`vigil_events::json::one_line`]: line breaks and the indentation after them dropped, every
+/// token — numbers as written — kept); text without a line break is borrowed as it is.
 pub fn json_on_one_line(json: &str) -> Cow<'_, str> {
-    if json.contains(['\n', '\r']) {
-        Cow::Owned(json.replace(['\n', '\r'], ""))
-    } else {
-        Cow::Borrowed(json)
+    if !json.contains(['\n', '\r']) {
+        return Cow::Borrowed(json);
     }
+    let mut out = Vec::with_capacity(json.len());
+    vigil_events::json::one_line(json, &mut out);
+    // Only ASCII blanks are dropped, so the text stays UTF-8.
+    String::from_utf8(out).map_or(Cow::Borrowed(json), Cow::Owned)
 }
 
 /// JSON text indented two spaces a level, as `serde_json::to_string_pretty` writes a value, but
@@ -678,7 +680,7 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(expected).unwrap();
         let theirs = serde_json::to_string_pretty(&value).unwrap();
         assert_eq!(theirs.lines().count(), expected.lines().count(), "{theirs}");
-        assert_eq!(json_on_one_line(sent), sent.replace('\n', ""));
+        assert_eq!(json_on_one_line(sent), sent.replace("\n ", ""));
         assert!(matches!(json_on_one_line("{\"a\":1}"), Cow::Borrowed(_)));
     }
 

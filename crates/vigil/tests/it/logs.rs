@@ -2010,7 +2010,8 @@ fn search_raw_prints_events_in_the_text_they_were_sent_in() {
     let raw = ok(cli(
         &[&["search", "service:raw", "--raw"][..], &window].concat()
     ));
-    let element_line = element.replace('\n', "");
+    // On one line as `vigil hunt` writes it: line breaks and the indentation after them dropped.
+    let element_line = element.replace("\n  ", "").replace('\n', "");
     assert_eq!(raw, format!("{element_line}\n{line}\n"));
     let json = ok(cli(
         &[&["search", "service:raw", "--json"][..], &window].concat()
