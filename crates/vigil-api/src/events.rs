@@ -448,7 +448,8 @@ pub struct DetectionQuery {
     /// Only detections with a larger id, and then in ascending id order (oldest first): the
     /// next ones after it. To follow new detections, keep the largest id of each answer and
     /// pass it here next time; `total` counts all those after it, so while `total` exceeds the
-    /// page, ask again at once.
+    /// page, ask again at once; 0 starts from the first.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_id: Option<i64>,
     /// At most this many (1–1000, default 100): newest first, or oldest first with `after_id`.

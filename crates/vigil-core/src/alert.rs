@@ -136,12 +136,13 @@ fn once() -> u64 {
 #[serde(transparent)]
 pub struct EventJson(Box<serde_json::value::RawValue>);
 
-/// Read through a `serde_json::Value`: an alert is read with its fields flattened into
-/// another object, and serde cannot hand raw text through a flattened field.
+/// Read as raw text, so a client shows the numbers as they were sent (`1e3`, `1.50`, integers
+/// beyond 64 bits). serde cannot hand raw text through a `#[serde(flatten)]` field (it buffers
+/// the value, numbers as `f64`): a type holding events is not read flattened ([`Alert`] reads
+/// through [`AlertFields`]).
 impl<'de> serde::Deserialize<'de> for EventJson {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = serde_json::Value::deserialize(d)?;
-        Ok(EventJson::from_value(&value))
+        Box::<serde_json::value::RawValue>::deserialize(d).map(EventJson)
     }
 }
 
@@ -284,9 +285,11 @@ pub struct AlertLogEntry {
     pub text: String,
 }
 
-/// An alert as stored.
+/// An alert as stored. Written with what was raised flattened into it; read through
+/// [`AlertFields`], which names every field, so its events keep their text.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(from = "AlertFields")]
 pub struct Alert {
     /// Its number.
     pub id: i64,
@@ -312,6 +315,73 @@ pub struct Alert {
     /// Its log, oldest first (on a single alert; empty in lists).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub log: Vec<AlertLogEntry>,
+}
+
+/// An [`Alert`] as written, every field at the top level: what the alert is read through, as
+/// serde reads a flattened field's values through a buffer that keeps no raw text (an event's
+/// `1e3` would come back `1000.0`). Building the `Alert` names every field, so the compiler
+/// keeps the two in step; the attributes are [`Alert`]'s and [`NewAlert`]'s.
+#[derive(serde::Deserialize)]
+struct AlertFields {
+    id: i64,
+    key: String,
+    status: AlertStatus,
+    count: u64,
+    first_seen: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+    #[serde(default)]
+    dismissal: Option<Dismissal>,
+    #[serde(default)]
+    incident: Option<String>,
+    #[serde(default)]
+    log: Vec<AlertLogEntry>,
+    title: String,
+    source: AlertSource,
+    severity: Severity,
+    service: String,
+    dedup_key: String,
+    #[serde(default)]
+    rule_id: Option<String>,
+    #[serde(default)]
+    summary: Option<String>,
+    #[serde(default)]
+    origin: Option<String>,
+    #[serde(default)]
+    reporter: Option<String>,
+    #[serde(default)]
+    event_ids: Vec<u64>,
+    #[serde(default)]
+    events: Vec<EventJson>,
+}
+
+impl From<AlertFields> for Alert {
+    fn from(f: AlertFields) -> Alert {
+        Alert {
+            id: f.id,
+            key: f.key,
+            status: f.status,
+            count: f.count,
+            first_seen: f.first_seen,
+            last_seen: f.last_seen,
+            dismissal: f.dismissal,
+            incident: f.incident,
+            alert: NewAlert {
+                title: f.title,
+                source: f.source,
+                severity: f.severity,
+                service: f.service,
+                dedup_key: f.dedup_key,
+                rule_id: f.rule_id,
+                summary: f.summary,
+                origin: f.origin,
+                reporter: f.reporter,
+                event_ids: f.event_ids,
+                events: f.events,
+                times: once(),
+            },
+            log: f.log,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -364,27 +434,67 @@ mod tests {
     }
 
     #[test]
-    fn event_json_keeps_its_text_and_reads_flattened() {
+    fn event_json_keeps_its_text() {
         let e = EventJson::from_text(r#"{"b": 1,  "a": "x"}"#.to_string()).unwrap();
         assert_eq!(e.text(), r#"{"b": 1,  "a": "x"}"#);
         assert_eq!(e.parse().unwrap()["a"], "x");
         assert!(EventJson::from_text("{".to_string()).is_err());
-        #[derive(serde::Serialize, serde::Deserialize)]
-        struct Outer {
-            #[serde(flatten)]
-            inner: Inner,
-        }
-        #[derive(serde::Serialize, serde::Deserialize)]
-        struct Inner {
-            events: Vec<EventJson>,
-        }
-        let text = serde_json::to_string(&Outer {
-            inner: Inner { events: vec![e] },
-        })
-        .unwrap();
-        assert_eq!(text, r#"{"events":[{"b": 1,  "a": "x"}]}"#);
-        let back: Outer = serde_json::from_str(&text).unwrap();
-        assert_eq!(back.inner.events[0].parse().unwrap()["b"], 1);
+    }
+
+    /// An alert goes out with what was raised flattened into it and comes back with its
+    /// fields and its events' text unchanged: numbers as sent, not as an `f64` writes them.
+    #[test]
+    fn an_alert_is_read_back_with_its_events_text_as_written() {
+        let event = r#"{"n": 1e3, "price":1.50, "id":123456789012345678901234567890}"#;
+        let at = DateTime::parse_from_rfc3339("2026-11-30T10:10:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let alert = Alert {
+            id: 1,
+            key: "ALR-1".into(),
+            status: AlertStatus::Dismissed,
+            count: 3,
+            first_seen: at,
+            last_seen: at,
+            dismissal: Some(Dismissal::Benign),
+            incident: Some("INC-2".into()),
+            alert: NewAlert {
+                title: "Whoami Run".into(),
+                source: AlertSource::Detection,
+                severity: Severity::Sev3,
+                service: "ws".into(),
+                dedup_key: "k".into(),
+                rule_id: Some("r".into()),
+                summary: Some("s".into()),
+                origin: Some("o".into()),
+                reporter: Some("p".into()),
+                event_ids: vec![7],
+                events: vec![EventJson::from_text(event.to_string()).unwrap()],
+                times: 1,
+            },
+            log: vec![AlertLogEntry {
+                at,
+                actor: "vigil".into(),
+                action: "created".into(),
+                text: "t".into(),
+            }],
+        };
+        let text = serde_json::to_string(&alert).unwrap();
+        assert!(text.contains(&format!(r#""events":[{event}]"#)), "{text}");
+        assert!(text.contains(r#""title":"Whoami Run""#), "{text}");
+        let back: Alert = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, alert);
+        assert_eq!(back.alert.events[0].text(), event);
+        // Lists leave events, log and the optional fields out.
+        let mut bare = alert.clone();
+        bare.alert.events.clear();
+        bare.alert.event_ids.clear();
+        bare.log.clear();
+        (bare.dismissal, bare.incident) = (None, None);
+        (bare.alert.rule_id, bare.alert.summary) = (None, None);
+        (bare.alert.origin, bare.alert.reporter) = (None, None);
+        let back: Alert = serde_json::from_str(&serde_json::to_string(&bare).unwrap()).unwrap();
+        assert_eq!(back, bare);
     }
 
     #[test]

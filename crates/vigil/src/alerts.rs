@@ -378,7 +378,7 @@ fn events_table(alert: &vigil_api::alerts::NewAlert) -> Option<crate::output::Ta
             true => alert.event_ids[i].to_string(),
             false => "-".to_owned(),
         };
-        let what = match event.parse() {
+        let what = match crate::output::value_as_written(event.text()) {
             Some(value) => crate::search::summarize(&value, 160),
             None => crate::search::truncate(event.text(), 160),
         };

@@ -35,6 +35,14 @@ pub async fn list(
             "`limit` must be between 1 and 1000",
         ));
     }
+    // An id is never negative: `after_id=-1` would otherwise read as "from the first" and
+    // hide a poller's bug, where `after_id=abc` is refused.
+    if q.after_id.is_some_and(|id| id < 0) {
+        return Err(ApiError::invalid_field(
+            "after_id",
+            "query parameter `after_id`: must be a whole number of 0 or more, the id of the last detection seen (0 to start from the first)",
+        ));
+    }
     let range = super::events::time_range(q.from.as_deref(), q.to.as_deref())?;
     let filter = DetectionFilter {
         rule_id: q.rule_id,

@@ -1333,6 +1333,39 @@ async fn after_id_pages_forward_through_every_detection_oldest_first() {
     assert_eq!(seen, all);
 }
 
+/// `after_id` is the id of a detection seen, never negative: `-1` is refused as `abc` is,
+/// with the range it takes, rather than read as "from the first".
+#[tokio::test]
+async fn after_id_is_a_whole_number_of_zero_or_more() {
+    let app = spawn_app().await;
+    for (query, says) in [
+        ("after_id=-1", "must be a whole number of 0 or more"),
+        ("after_id=abc", "must be a whole number"),
+        (
+            "after_id=9223372036854775808",
+            "must be a whole number from 0 to 9223372036854775807",
+        ),
+    ] {
+        let (status, body) = app
+            .get(&app.viewer_token(), &format!("/detections?{query}"))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(body["error"]["field"], "after_id", "{query}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{query}: {message}");
+    }
+    let (_, body) = app
+        .get(&app.viewer_token(), "/detections?after_id=-1")
+        .await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("the id of the last detection seen"),
+        "{message}"
+    );
+    let (status, body) = app.get(&app.viewer_token(), "/detections?after_id=0").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
 #[tokio::test]
 async fn every_ingested_event_is_matched_and_matches_are_recorded_as_detections() {
     let rules = rules_dir();

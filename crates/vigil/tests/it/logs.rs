@@ -2054,3 +2054,38 @@ fn search_raw_prints_events_in_the_text_they_were_sent_in() {
     assert_eq!(hits.len(), 1, "{hits:?}");
     assert_eq!(hits[0]["rule_title"], "Whoami Run", "{hits:?}");
 }
+
+#[test]
+fn alerts_show_keeps_the_numbers_of_its_events_as_they_were_sent() {
+    let f = start();
+    let cli = |args: &[&str]| f.server.cli(&f.token, args);
+    // A whoami run whose numbers a `serde_json::Value` would rewrite: 1e3 → 1000.0, 1.50 → 1.5,
+    // a 30-digit record id → 1.2345678901234568e+29.
+    let line = r##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Sysmon"}},"EventID":1,"EventRecordID":123456789012345678901234567890,"Computer":"ws01.corp.example","Channel":"Microsoft-Windows-Sysmon/Operational","TimeCreated":{"#attributes":{"SystemTime":"2026-11-30T10:10:00Z"}}},"EventData":{"Image":"C:\\Windows\\System32\\whoami.exe","Weird":1e3,"Price":1.50,"Big":123456789012345678901234567890}}}"##;
+    let file = f.root.join("numbers.jsonl");
+    std::fs::write(&file, format!("{line}\n")).unwrap();
+    ok(cli(&[
+        "ingest",
+        file.to_str().unwrap(),
+        "--service",
+        "ws",
+        "--wait",
+    ]));
+    let json = eventually("the alert of the whoami run", || {
+        let out = cli(&["alerts", "show", "ALR-1", "--json"]);
+        out.status.success().then(|| ok(out))
+    });
+    let alert: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(alert["events"].as_array().map(Vec::len), Some(1), "{json}");
+    // The event's text byte for byte, as the server sent it.
+    assert!(json.contains(line), "{json}");
+    // The table a triager reads shows the numbers as written too.
+    let shown = ok(cli(&["alerts", "show", "ALR-1"]));
+    for part in [
+        "Weird=1e3",
+        "Price=1.50",
+        "Big=123456789012345678901234567890",
+    ] {
+        assert!(shown.contains(part), "{part} missing: {shown}");
+    }
+}
