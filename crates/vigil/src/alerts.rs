@@ -378,9 +378,9 @@ fn events_table(alert: &vigil_api::alerts::NewAlert) -> Option<crate::output::Ta
             true => alert.event_ids[i].to_string(),
             false => "-".to_owned(),
         };
-        let what = match crate::output::value_as_written(event.text()) {
-            Some(value) => crate::search::summarize(&value, 160),
-            None => crate::search::truncate(event.text(), 160),
+        let what = match vigil_events::json::value_as_written(event.text()) {
+            Ok(value) => crate::search::summarize(&value, 160),
+            Err(_) => crate::search::truncate(event.text(), 160),
         };
         t.add_row([id, what]);
     }

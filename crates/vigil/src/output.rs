@@ -354,66 +354,6 @@ pub fn pretty_json(json: &str) -> String {
     out
 }
 
-/// An event's JSON read for a human summary, each number as the text it was sent in (held as
-/// a string): `1e3`, `1.50` and integers beyond 64 bits are shown as written, where a
-/// `serde_json::Value` would show `1000.0`, `1.5` and `1.2345678901234568e+29`. Members keep
-/// the order a `Value` gives them. `None` when `json` is not JSON.
-pub fn value_as_written(json: &str) -> Option<serde_json::Value> {
-    use serde_json::Value;
-    use serde_json::value::RawValue;
-
-    /// An object's members in their order, each value as its text.
-    struct Members<'a>(Vec<(String, &'a RawValue)>);
-    impl<'de> serde::Deserialize<'de> for Members<'de> {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct Visit;
-            impl<'de> serde::de::Visitor<'de> for Visit {
-                type Value = Members<'de>;
-                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                    f.write_str("a JSON object")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(
-                    self,
-                    mut map: A,
-                ) -> Result<Members<'de>, A::Error> {
-                    let mut members = Vec::new();
-                    while let Some(member) = map.next_entry()? {
-                        members.push(member);
-                    }
-                    Ok(Members(members))
-                }
-            }
-            d.deserialize_map(Visit)
-        }
-    }
-
-    fn read(raw: &RawValue) -> serde_json::Result<Value> {
-        let text = raw.get().trim_start();
-        match text.as_bytes().first() {
-            Some(b'{') => {
-                let Members(members) = serde_json::from_str(text)?;
-                let mut object = serde_json::Map::new();
-                for (key, value) in members {
-                    object.insert(key, read(value)?);
-                }
-                Ok(Value::Object(object))
-            }
-            Some(b'[') => {
-                let items: Vec<&RawValue> = serde_json::from_str(text)?;
-                items
-                    .into_iter()
-                    .map(read)
-                    .collect::<Result<_, _>>()
-                    .map(Value::Array)
-            }
-            Some(b'-' | b'0'..=b'9') => Ok(Value::String(text.trim_end().to_owned())),
-            _ => serde_json::from_str(text),
-        }
-    }
-
-    read(serde_json::from_str(json).ok()?).ok()
-}
-
 /// Refuses `-` (standard input) among `paths` when nothing is piped in: the command would wait
 /// for logs typed at the terminal, which is never what was meant.
 pub fn stdin_must_be_piped(paths: &[std::path::PathBuf], command: &str) -> anyhow::Result<()> {
@@ -719,20 +659,6 @@ pub const KEY_FIELDS: &[&str] = &[
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn a_value_read_as_written_keeps_the_text_of_its_numbers() {
-        let sent = r#" {"a": 1e3, "p":1.50 , "big":-123456789012345678901234567890,
-            "s":"caf\u00e9", "t":true, "z":null, "l":[1E2, {"x":[]}], "o":{}} "#;
-        let value = super::value_as_written(sent).unwrap();
-        assert_eq!(
-            value,
-            serde_json::json!({"a": "1e3", "p": "1.50", "big": "-123456789012345678901234567890",
-                "s": "café", "t": true, "z": null, "l": ["1E2", {"x": []}], "o": {}})
-        );
-        assert_eq!(super::value_as_written("2.50").unwrap(), "2.50");
-        assert_eq!(super::value_as_written("{").as_ref(), None);
-    }
-
     #[test]
     fn json_is_laid_out_with_every_token_as_written() {
         let sent = "{\"a\": 1e3, \"big\":123456789012345678901234567890,\n \"s\":\"x, {y}: \\\"z\\\" \\u00e9\",\"e\":{},\"l\":[ ],\"n\":[1,{\"b\":null}]}";
