@@ -98,10 +98,17 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                         s.start.as_deref().map_or_else(|| "-".to_owned(), shown),
                         s.end.as_deref().map_or_else(|| "-".to_owned(), shown),
                         s.source.clone().unwrap_or_else(|| "-".to_owned()),
-                        s.contacts
-                            .first()
-                            .map(|c| format!("{} {}", c.kind, c.address))
-                            .unwrap_or_else(|| "-".to_owned()),
+                        // Every contact: all are paged at once, and the first may be a phone,
+                        // which is never paged.
+                        if s.contacts.is_empty() {
+                            "-".to_owned()
+                        } else {
+                            s.contacts
+                                .iter()
+                                .map(|c| format!("{} {}", c.kind, c.address))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        },
                     ]);
                 }
                 outln!("{t}");

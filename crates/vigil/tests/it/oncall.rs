@@ -8,7 +8,7 @@ people:
   - name: alice
     contacts: [{kind: email, address: alice@example.com}]
   - name: bob
-    contacts: [{kind: webhook, address: 'https://hooks.example.com/bob'}]
+    contacts: [{kind: phone, address: '+1 212 555 0100'}, {kind: webhook, address: 'https://hooks.example.com/bob'}]
 teams:
   - name: secops
     members: [alice, bob]
@@ -68,7 +68,24 @@ fn an_org_file_is_applied_once_and_answers_who_is_on_call_and_where_the_gaps_are
     let who: serde_json::Value = serde_json::from_str(&who).unwrap();
     assert_eq!(who["team"], "secops");
     assert_eq!(who["schedules"][0]["person"], "bob");
-    assert_eq!(who["schedules"][0]["contacts"][0]["kind"], "webhook");
+    assert_eq!(who["schedules"][0]["contacts"][1]["kind"], "webhook");
+    // The table shows every contact: all are paged at once, and a phone alone is never paged.
+    let table = ok(server.cli(
+        &token,
+        &[
+            "oncall",
+            "who",
+            "--team",
+            "secops",
+            "--at",
+            "2026-12-01T15:00:00Z",
+        ],
+    ));
+    assert!(
+        table.contains("phone +1 212 555 0100")
+            && table.contains("webhook https://hooks.example.com/"),
+        "{table}"
+    );
     let night = ok(server.cli(
         &token,
         &[
