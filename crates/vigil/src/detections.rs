@@ -51,7 +51,7 @@ pub struct Args {
     pub min_level: Option<RuleLevel>,
     /// Only detections with an id above this one, oldest first (to follow new ones: run again
     /// with the largest id shown until none are left).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(i64).range(0..))]
     pub after_id: Option<i64>,
     /// How many to show (1–1000): most recently recorded first, or oldest first with
     /// --after-id.

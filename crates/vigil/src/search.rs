@@ -466,6 +466,9 @@ async fn search(args: Args) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    // Read before an empty answer returns, so that a VIGIL_TIMEZONE naming no zone is warned
+    // about whether or not this search shows a time.
+    let zone = args.window.zone();
     if events.is_empty() {
         write_or_closed(writeln!(
             out,
@@ -474,7 +477,6 @@ async fn search(args: Args) -> anyhow::Result<()> {
         write_or_closed(out.flush())?;
         return Ok(());
     }
-    let zone = args.window.zone();
     let t = match &columns {
         Columns::Summary => events_table(&events, zone),
         Columns::Fields(fields) => {

@@ -1279,6 +1279,10 @@ fn a_bad_argument_value_is_an_argument_error_naming_its_flag() {
             &["'--since <SINCE>'", "24h"],
         ),
         (
+            &["detections", "--after-id=-1"],
+            &["'--after-id <AFTER_ID>'", "0.."],
+        ),
+        (
             &["detections", "--from", "bogus"],
             &["'--from <FROM>'", "now-24h"],
         ),
@@ -1490,6 +1494,8 @@ fn a_bad_vigil_timezone_is_refused_where_it_would_read_a_time() {
         &["incident", "list"][..],
         &["alerts", "list"][..],
         &["incident", "show", "INC-1"][..],
+        // A search that finds nothing shows no time, but the next one would: said all the same.
+        &["search", "no-such-word-anywhere"][..],
     ] {
         let shown = with_zone("Europe/Berln", args);
         let stderr = String::from_utf8_lossy(&shown.stderr);
