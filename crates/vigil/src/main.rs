@@ -1,7 +1,8 @@
 //! `vigil`: the one binary. `main` only parses arguments and dispatches to one module per subcommand.
 
-// Messages go to stderr through `errln!`, which a closed stderr does not make panic.
-#![warn(clippy::print_stderr)]
+// Messages go to stderr through `errln!` and output to stdout through `outln!` (or `sayln!`, a
+// server's lines), which a closed stream does not make panic.
+#![warn(clippy::print_stderr, clippy::print_stdout)]
 
 use crate::output::errln;
 mod admin;

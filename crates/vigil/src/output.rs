@@ -52,6 +52,26 @@ macro_rules! errln {
 }
 pub(crate) use errln;
 
+/// `println!` for a running server's own lines (where it listens, the rules it loaded, that it
+/// stopped): shown through [`text`], and passed over when stdout cannot be written (`vigil
+/// serve | head -2`, a terminal closed), where `println!` would panic and [`outln!`] end the
+/// process — a server goes on serving ([`write_quiet`]).
+macro_rules! sayln {
+    ($($arg:tt)*) => {
+        $crate::output::write_quiet(format_args!($($arg)*))
+    };
+}
+pub(crate) use sayln;
+
+/// Writes one line to stdout for [`sayln!`], through [`text`]; a write that fails is dropped.
+pub fn write_quiet(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut line = text(&args.to_string()).into_owned();
+    line.push('\n');
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(line.as_bytes()).and_then(|()| out.flush());
+}
+
 /// Writes one line to stdout for [`outln!`] (`clean`: through [`text`]) and [`outraw!`]. A
 /// closed pipe ends the process with success: the reader has all it asked for, and nothing is
 /// left half-written (results are printed last).

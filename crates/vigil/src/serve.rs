@@ -328,10 +328,10 @@ async fn serve(
         })?;
     let addr = listener.local_addr().context("listener has no address")?;
     let shutdown = shutdown_signal()?;
-    println!("vigil: data directory {}", settings.data_dir.display());
-    println!("vigil: listening on http://{addr}");
+    crate::output::sayln!("vigil: data directory {}", settings.data_dir.display());
+    crate::output::sayln!("vigil: listening on http://{addr}");
     if no_tokens {
-        println!(
+        crate::output::sayln!(
             "vigil: no API token exists yet; create one with:\n  vigil admin token --data {} --role admin --name YOUR_NAME",
             settings.data_dir.display()
         );
@@ -393,24 +393,27 @@ async fn serve(
         .await
         .context("could not start the syslog listeners")?;
     if rules_status.paths.is_empty() {
-        println!("vigil: no --rules given; events are stored but not matched against Sigma rules");
+        crate::output::sayln!(
+            "vigil: no --rules given; events are stored but not matched against Sigma rules"
+        );
     } else {
-        println!(
+        crate::output::sayln!(
             "vigil: {} Sigma rules loaded ({} rejected; see GET /api/v1/rules)",
-            rules_status.loaded, rules_status.rules_rejected
+            rules_status.loaded,
+            rules_status.rules_rejected
         );
     }
     if settings.report_key.is_some() {
-        println!("vigil: reporting form at http://{addr}/report/<the --report-key>");
+        crate::output::sayln!("vigil: reporting form at http://{addr}/report/<the --report-key>");
     }
     if let Some(a) = listeners.tcp_addr() {
-        println!("vigil: syslog over TCP on {a}");
+        crate::output::sayln!("vigil: syslog over TCP on {a}");
     }
     if let Some(a) = listeners.udp_addr() {
-        println!("vigil: syslog over UDP on {a}");
+        crate::output::sayln!("vigil: syslog over UDP on {a}");
     }
     if listeners.tcp_addr().is_some() || listeners.udp_addr().is_some() {
-        println!(
+        crate::output::sayln!(
             "vigil: RFC 3164 syslog times (written without an offset) read as {syslog_zone}{}",
             if syslog_zone.is_utc() {
                 "; --syslog-timezone ZONE if the senders keep local time"
@@ -487,7 +490,7 @@ async fn serve(
     })
     .await
     .ok();
-    println!("vigil: stopped");
+    crate::output::sayln!("vigil: stopped");
     Ok(())
 }
 
@@ -614,7 +617,7 @@ async fn rebuild_correlations(rebuild: vigil_ingest::CorrelationRebuild) {
     match rebuild.run(CORRELATION_REBUILD_LIMIT).await {
         Ok(rebuilt) if rebuilt.read == 0 => {}
         Ok(rebuilt) => {
-            println!(
+            crate::output::sayln!(
                 "vigil: correlation windows rebuilt from {} stored events in {:.1} s ({} counted, {} held)",
                 rebuilt.read,
                 started.elapsed().as_secs_f64(),
@@ -646,7 +649,7 @@ async fn recover_detections(recovery: vigil_ingest::DetectionRecovery) {
     );
     let started = std::time::Instant::now();
     match recovery.run().await {
-        Ok(done) => println!(
+        Ok(done) => crate::output::sayln!(
             "vigil: {} stored events the last stop may have left unmatched checked in {:.1} s ({} had their detections, {} detections recorded now; {} sent under an Idempotency-Key answered now)",
             done.read,
             started.elapsed().as_secs_f64(),

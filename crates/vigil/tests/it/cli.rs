@@ -382,6 +382,48 @@ fn sigterm_stops_the_server_cleanly() {
     );
 }
 
+/// A server whose stdout is closed (`vigil serve | head -2`, a terminal gone) goes on serving
+/// and stops cleanly: its own lines (the rules it loaded, that it stopped) are passed over.
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_neither_crashes_nor_stops_the_server() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let mut child = crate::support::vigil()
+        .args(["serve", "--data", data.to_str().unwrap()])
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("the server said where it listens")
+            .unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.trim().to_owned();
+        }
+    };
+    drop(lines);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let mut server = Server { child, url };
+    ok(server.cli(&token, &["storage", "stats"]));
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    let exit = server.child.wait().unwrap();
+    assert!(
+        exit.success(),
+        "vigil serve exited with {exit} after SIGTERM"
+    );
+}
+
 /// `vigil storage stats` says when each service last sent after a restart too: the times are
 /// kept in the data directory, not only in the running server's memory.
 #[cfg(unix)]
