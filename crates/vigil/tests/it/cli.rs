@@ -370,12 +370,7 @@ fn sigterm_stops_the_server_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut server = Server::start(&data);
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-    let exit = server.child.wait().unwrap();
+    let exit = server.terminate();
     assert!(
         exit.success(),
         "vigil serve exited with {exit} after SIGTERM"
@@ -387,37 +382,13 @@ fn sigterm_stops_the_server_cleanly() {
 #[cfg(unix)]
 #[test]
 fn a_closed_stdout_neither_crashes_nor_stops_the_server() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let token = admin_token(&data, "admin", "alice");
-    let mut child = crate::support::vigil()
-        .args(["serve", "--data", data.to_str().unwrap()])
-        .args(["--listen", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("the server said where it listens")
-            .unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.trim().to_owned();
-        }
-    };
-    drop(lines);
+    let mut server = Server::start_then_close_stdout(&data);
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let mut server = Server { child, url };
     ok(server.cli(&token, &["storage", "stats"]));
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-    let exit = server.child.wait().unwrap();
+    let exit = server.terminate();
     assert!(
         exit.success(),
         "vigil serve exited with {exit} after SIGTERM"
@@ -463,12 +434,7 @@ fn last_received_survives_a_restart() {
     ));
     let before = received(&server);
     assert!(before.is_string(), "{before}");
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-    assert!(server.child.wait().unwrap().success());
+    assert!(server.terminate().success());
     drop(server);
     let again = Server::start(&data);
     assert_eq!(received(&again), before);

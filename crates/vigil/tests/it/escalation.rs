@@ -6,7 +6,6 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -180,10 +179,7 @@ services:
 
     // Restart before level 2 is due: the stored clock carries on after the restart.
     let mut server = server;
-    let _ = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status();
-    let _ = server.child.wait();
+    server.terminate();
     drop(server);
     assert!(
         !hooks.lock().unwrap().iter().any(|(p, _)| p == "/bob"),

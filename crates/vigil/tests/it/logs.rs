@@ -1254,12 +1254,7 @@ fn correlation_windows_survive_a_clean_restart() {
     let r = Restarted::new();
     let mut server = r.start();
     assert_eq!(r.fail_at(&server, 0), 0);
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(server.child.wait().unwrap().success());
+    assert!(server.terminate().success());
     assert!(
         r.data.join("correlations.json").exists(),
         "the windows are saved on a clean stop"

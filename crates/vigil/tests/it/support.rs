@@ -116,6 +116,26 @@ impl Server {
 
     /// Starts `vigil serve --data DATA --listen LISTEN EXTRA...` and waits until it listens.
     pub fn start_on(data: &Path, listen: &str, extra: &[&str]) -> Server {
+        Server::launch(data, listen, extra, true)
+    }
+
+    /// Starts `vigil serve --data DATA` on a free port, waits until it listens, then closes its
+    /// stdout (as `vigil serve | head -2` would).
+    pub fn start_then_close_stdout(data: &Path) -> Server {
+        Server::launch(data, "127.0.0.1:0", &[], false)
+    }
+
+    /// Sends SIGTERM (`kill -TERM`) and waits for the server to end.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        self.child.wait().unwrap()
+    }
+
+    fn launch(data: &Path, listen: &str, extra: &[&str], keep_stdout: bool) -> Server {
         let mut child = vigil()
             .args([
                 "serve",
@@ -140,8 +160,10 @@ impl Server {
                 break rest.trim().to_owned();
             }
         };
-        // Keep draining stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        if keep_stdout {
+            // Keep draining stdout so the child never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+        }
         Server { child, url }
     }
 
