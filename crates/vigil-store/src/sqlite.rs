@@ -250,7 +250,7 @@ enum Schema {
     AsItIs,
 }
 
-/// The lock file the migrations of a data directory are applied under.
+/// The lock file a data directory's database is connected to and migrated (or checked) under.
 const MIGRATION_LOCK: &str = "vigil.migrate.lock";
 
 /// Takes the data directory's migration lock (an advisory `flock`, dropped with the file or
@@ -346,6 +346,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
+        // Two processes opening one directory at once (a server starting and `vigil admin
+        // token`) would both run the migrations, sqlx taking no lock on SQLite; and a
+        // connection's switch to WAL meets a database another is creating with "database is
+        // locked" at once, whatever the busy timeout. Both happen under the directory's lock.
+        let lock = migration_lock(dir).await?;
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(60))
@@ -354,9 +359,6 @@ impl SqliteStore {
         let migrator = sqlx::migrate!("./migrations");
         match schema {
             Schema::Upgrade => {
-                // Two processes opening one directory at once (a server starting and `vigil
-                // admin token`) would both run the migrations; sqlx takes no lock on SQLite.
-                let _lock = migration_lock(dir).await?;
                 migrator.run(&writer).await.map_err(|e| match e {
                     sqlx::migrate::MigrateError::VersionMissing(version) => {
                         StoreError::SchemaAhead { version }
@@ -367,6 +369,7 @@ impl SqliteStore {
             }
             Schema::AsItIs => check_schema(&writer, &migrator).await?,
         }
+        drop(lock);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)

@@ -565,13 +565,13 @@ async fn only_an_upgrading_open_changes_the_schema() {
 
 /// A server starting and `vigil admin token` opening a new data directory at the same moment
 /// both apply the migrations: one waits for the other instead of failing on tables the other
-/// just made.
+/// just made, or on "database is locked" while the other creates the database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn processes_opening_one_directory_at_once_apply_the_migrations_once() {
-    for _ in 0..5 {
+    for _ in 0..10 {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let opened = futures_util::future::join_all((0..4).map(|_| {
+        let opened = futures_util::future::join_all((0..8).map(|_| {
             let data = data.clone();
             tokio::spawn(async move { SqliteStore::open(&data).await })
         }))
