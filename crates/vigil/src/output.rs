@@ -65,10 +65,14 @@ pub(crate) use sayln;
 
 /// Writes one line to stdout for [`sayln!`], through [`text`]; a write that fails is dropped.
 pub fn write_quiet(args: std::fmt::Arguments<'_>) {
-    use std::io::Write;
+    write_dropping_errors(&mut std::io::stdout().lock(), args);
+}
+
+/// Writes `args` and a line break to `out` through [`text`], flushed; a write that fails is
+/// dropped (the stream's reader is gone, and the command goes on).
+fn write_dropping_errors(out: &mut dyn std::io::Write, args: std::fmt::Arguments<'_>) {
     let mut line = text(&args.to_string()).into_owned();
     line.push('\n');
-    let mut out = std::io::stdout().lock();
     let _ = out.write_all(line.as_bytes()).and_then(|()| out.flush());
 }
 
@@ -102,10 +106,7 @@ pub fn write_line(args: std::fmt::Arguments<'_>, clean: bool) {
 /// with "failed printing to stderr" and exit status 101. The results' own writes on stdout
 /// still find a closed pipe and end the command quietly.
 pub fn write_err(args: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    let mut line = text(&args.to_string()).into_owned();
-    line.push('\n');
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    write_dropping_errors(&mut std::io::stderr().lock(), args);
 }
 
 /// Whether `c`, printed, would act on the terminal or on the order of the text around it
