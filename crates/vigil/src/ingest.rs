@@ -136,8 +136,17 @@ pub struct Args {
     /// load the same logs a second time on purpose.
     #[arg(long)]
     pub resend: bool,
-    #[command(flatten)]
-    pub zone: crate::search::Zone,
+    /// The zone the text logs were written in, for their times written without a UTC offset
+    /// (RFC 3164 syslog, web server error logs, plain lines): an IANA name such as
+    /// Europe/Berlin, `local` for this machine's, or an offset such as +01:00. Each time gets
+    /// the offset of its own date (summer time included). EVTX and JSON times are UTC.
+    #[arg(
+        long,
+        value_name = "ZONE",
+        default_value = "UTC",
+        allow_hyphen_values = true
+    )]
+    pub timezone: vigil_events::time::LocalZone,
 }
 
 /// How many rejections and decoding problems the summary keeps (all are counted).
@@ -471,7 +480,7 @@ async fn ingest(
         let max_bytes = args.max_batch_bytes as usize;
         let text = TextOptions {
             plain: args.text,
-            zone: args.zone.timezone.clone(),
+            zone: args.timezone.clone(),
         };
         std::thread::Builder::new()
             .name("vigil-ingest-read".into())

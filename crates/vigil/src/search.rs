@@ -292,23 +292,6 @@ fn back_from_now(duration: &str) -> Option<String> {
     (from >= 0).then(|| vigil_events::time::format_timestamp(from))
 }
 
-/// The `--timezone` flag of `vigil ingest`, for the text logs it reads (`vigil hunt` has its
-/// own, `hunt::Zone`, which also sets the zone its table and --from/--to are in).
-#[derive(Debug, Clone, clap::Args)]
-pub struct Zone {
-    /// The zone the text logs were written in, for their times written without a UTC offset
-    /// (RFC 3164 syslog, web server error logs, plain lines): an IANA name such as
-    /// Europe/Berlin, `local` for this machine's, or an offset such as +01:00. Each time gets
-    /// the offset of its own date (summer time included). EVTX and JSON times are UTC.
-    #[arg(
-        long,
-        value_name = "ZONE",
-        default_value = "UTC",
-        allow_hyphen_values = true
-    )]
-    pub timezone: vigil_events::time::LocalZone,
-}
-
 /// Arguments of `vigil search`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = AFTER_HELP)]
