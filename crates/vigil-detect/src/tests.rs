@@ -1971,6 +1971,48 @@ fn a_correlation_refuses_a_name_that_several_rules_carry() {
     assert!(diags[0].message.contains("'dup'") && diags[0].message.contains("unique"));
 }
 
+/// A name a correlation carries too is known to be shared before any correlation is compiled:
+/// the correlation that refers to it is refused whichever comes first, naming both places.
+#[test]
+fn a_name_shared_with_a_correlation_is_refused_in_any_order() {
+    let det = "title: Det one\nid: d1\nname: dupe\nlogsource: {product: test}\ndetection:\n  sel: {F: x}\n  condition: sel\n";
+    let uses = "title: Uses dupe\nid: c3\ncorrelation:\n  type: event_count\n  rules: [dupe]\n  timespan: 10m\n  condition: {gte: 1}\n";
+    let named = "title: Corr named dupe\nid: c2\nname: dupe\ncorrelation:\n  type: event_count\n  rules: [d1]\n  timespan: 10m\n  condition: {gte: 1}\n";
+    for order in [[det, uses, named], [det, named, uses], [uses, named, det]] {
+        let text = order.join("---\n");
+        let (docs, diags) = vigil_sigma::parse_str(&text, Path::new("r.yml"));
+        assert!(diags.is_empty(), "{diags:?}");
+        let line = |title: &str| {
+            docs.iter()
+                .find(|d| d.meta().title == title)
+                .unwrap()
+                .meta()
+                .line
+        };
+        let (set, diags) = compile(&docs, &CompileOptions::default());
+        let ids: Vec<&str> = set.rules().iter().map(|r| r.id()).collect();
+        assert_eq!(ids, ["d1", "c2"], "{order:?}");
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].rule.as_deref(), Some("c3"));
+        let both = format!(
+            "r.yml:{}, r.yml:{}",
+            line("Det one"),
+            line("Corr named dupe")
+        );
+        let both_other = format!(
+            "r.yml:{}, r.yml:{}",
+            line("Corr named dupe"),
+            line("Det one")
+        );
+        assert!(
+            diags[0].message.contains("'dupe'")
+                && (diags[0].message.contains(&both) || diags[0].message.contains(&both_other)),
+            "{}",
+            diags[0].message
+        );
+    }
+}
+
 #[test]
 fn sets_are_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}

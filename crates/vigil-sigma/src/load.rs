@@ -115,12 +115,14 @@ pub fn load_dir(path: &Path) -> Result<(Vec<RuleDoc>, Vec<Diagnostic>), LoadErro
     Ok(load_files(&rule_files(path)?))
 }
 
-/// The rules of `files`, in their order. Ids must be unique (correlations and filters name
-/// rules by them, and a match names its rule by it): a later rule with an id taken is refused —
-/// except the detection rules of one file that share an id, the parts of a Sigma 1 rule
-/// collection (`action: global` with the id, one document per logsource, as legacy sigmac
-/// converted them): they are one rule written as several searches, each part reported under
-/// the collection's id, and a filter or `--exclude-rule` naming the id applies to all of them.
+/// The rules of `files`, in their order. Ids and names must be unique (correlations and
+/// filters name rules by either, and a match names its rule by its id): a later rule with an
+/// id or a name taken — as an id or as a name, since a reference reads both alike — is
+/// refused, naming the rule that has it — except the detection rules of one file that share an
+/// id, the parts of a Sigma 1 rule collection (`action: global` with the id, one document per
+/// logsource, as legacy sigmac converted them): they are one rule written as several searches,
+/// each part reported under the collection's id, and a filter or `--exclude-rule` naming the
+/// id applies to all of them (a name they share with it is theirs too).
 fn load_files(files: &[PathBuf]) -> (Vec<RuleDoc>, Vec<Diagnostic>) {
     // Files are read and parsed in parallel (YAML parsing is most of the loading time), then
     // gathered in path order so the result does not depend on scheduling.
@@ -142,37 +144,65 @@ fn load_files(files: &[PathBuf]) -> (Vec<RuleDoc>, Vec<Diagnostic>) {
         .collect();
     let mut docs = Vec::new();
     let mut diags = Vec::new();
-    // Where each id was first seen, and whether that was a detection rule.
-    let mut ids: HashMap<String, (PathBuf, usize, bool)> = HashMap::new();
+    let mut keys: HashMap<String, KeyHolder> = HashMap::new();
     for (d, g) in parsed {
         diags.extend(g);
         for doc in d {
             let meta = doc.meta();
             let is_rule = matches!(doc, RuleDoc::Rule(_));
-            if let Some(id) = &meta.id {
-                if let Some((file, line, first_is_rule)) = ids.get(id) {
-                    if is_rule && *first_is_rule && *file == meta.file {
-                        docs.push(doc);
-                        continue;
-                    }
-                    diags.push(Diagnostic {
+            // The parts of a collection: detection rules of one file under one id.
+            let part_of = |first: &KeyHolder| {
+                is_rule && first.is_rule && first.file == meta.file && first.id == meta.id
+            };
+            let mine = [("id", &meta.id), ("name", &meta.name)];
+            let taken = mine.iter().find_map(|(what, key)| {
+                let key = key.as_ref()?;
+                let first = keys.get(key).filter(|first| !part_of(first))?;
+                Some((*what, key, first))
+            });
+            if let Some((what, key, first)) = taken {
+                let message = format!(
+                    "the {what} '{key}' is already the {} of the rule at {}:{}; ids and names must be unique (a correlation names the rules it counts by either), so this rule is not loaded: give it {} of its own",
+                    first.what,
+                    first.file.display(),
+                    first.line,
+                    if what == "id" { "an id" } else { "a name" },
+                );
+                diags.push(Diagnostic {
+                    file: meta.file.clone(),
+                    line: meta.line,
+                    path: what.into(),
+                    message,
+                    rule: meta.id.clone().or_else(|| Some(meta.title.clone())),
+                });
+                continue;
+            }
+            for (what, key) in mine {
+                if let Some(key) = key {
+                    keys.entry(key.clone()).or_insert_with(|| KeyHolder {
+                        what,
                         file: meta.file.clone(),
                         line: meta.line,
-                        path: "id".into(),
-                        message: format!(
-                            "the id is already that of the rule at {}:{line}; ids must be unique, so this rule is not loaded: give it an id of its own",
-                            file.display()
-                        ),
-                        rule: Some(id.clone()),
+                        is_rule,
+                        id: meta.id.clone(),
                     });
-                    continue;
                 }
-                ids.insert(id.clone(), (meta.file.clone(), meta.line, is_rule));
             }
             docs.push(doc);
         }
     }
     (docs, diags)
+}
+
+/// The rule that first took an id or a name, for [`load_files`].
+struct KeyHolder {
+    /// Whether it took it as its `id` or its `name`.
+    what: &'static str,
+    file: PathBuf,
+    line: usize,
+    /// Whether it is a detection rule (the parts of a collection share their keys).
+    is_rule: bool,
+    id: Option<String>,
 }
 
 /// The rule files under `path`: the file itself, or every `.yml`/`.yaml` file under the
