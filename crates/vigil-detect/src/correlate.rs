@@ -941,14 +941,22 @@ fn aggregate(cc: &CompiledCorrelation, window: &[&Entry]) -> Option<f64> {
             }
             seen.iter().filter(|s| **s).count() as f64
         }
+        // The most rules whose events come in the order `rules` lists them, as the
+        // specification's count "of different event types" with the events "in the order
+        // provided": the longest run of strictly increasing positions among the window's
+        // events, in time order (A then C of A, B, C is 2, as B then C is). With no condition
+        // every rule is needed, which is the whole list in order.
         CorrelationType::TemporalOrdered => {
-            let mut next = 0;
+            // The smallest last position of an ordered run of each length.
+            let mut ends: Vec<usize> = Vec::new();
             for e in window {
-                if next < cc.rules.len() && e.pos == next {
-                    next += 1;
+                let at = ends.partition_point(|&end| end < e.pos);
+                match ends.get_mut(at) {
+                    Some(end) => *end = e.pos,
+                    None => ends.push(e.pos),
                 }
             }
-            next as f64
+            ends.len() as f64
         }
     };
     Some(v)

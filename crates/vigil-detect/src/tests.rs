@@ -1901,6 +1901,75 @@ fn temporal_and_ordered() {
     );
 }
 
+/// With a condition, `temporal_ordered` counts the most rules whose events came in the order
+/// listed, whichever rules they are: A then C, or B then C, of A, B, C is two.
+#[test]
+fn ordered_counts_the_rules_that_came_in_order_wherever_they_start() {
+    let recon = |name: &str, cmd: &str| {
+        format!(
+            "title: {name}\nid: {name}\nname: {name}\nlogsource: {{product: test}}\ndetection:\n  sel: {{cmd: {cmd}}}\n  condition: sel\n---\n"
+        )
+    };
+    let correlation = |condition: &str| {
+        format!(
+            "{}{}{}title: Recon\nid: recon\ncorrelation:\n  type: temporal_ordered\n  rules: [recon_a, recon_b, recon_c]\n  group-by: [host]\n  timespan: 1m\n{condition}",
+            recon("recon_a", "a"),
+            recon("recon_b", "b"),
+            recon("recon_c", "c")
+        )
+    };
+    let run = |text: &str, events: &[(i64, &str, &str)]| -> Vec<(Vec<String>, f64, Vec<u64>)> {
+        let (docs, diags) = vigil_sigma::parse_str(text, Path::new("r.yml"));
+        assert!(diags.is_empty(), "{diags:?}");
+        let (set, diags) = compile(&docs, &CompileOptions::default());
+        assert!(diags.is_empty(), "{diags:?}");
+        let mut matcher = set.matcher();
+        let mut correlator = Correlator::new(&set);
+        let mut out = Vec::new();
+        for (i, (ts, host, cmd)) in events.iter().enumerate() {
+            let e = MapEvent::new(&[("host", s(host)), ("cmd", s(cmd))]);
+            let matched = matcher.matches(&e).to_vec();
+            correlator.feed(*ts, &e, &matched, i as u64, &mut out);
+        }
+        correlator.finish(&mut out);
+        out.into_iter()
+            .map(|m| (m.group, m.value, m.events))
+            .collect()
+    };
+    let events = [
+        (0, "h2", "a"),
+        (10_000, "h2", "c"),
+        (10_000, "hx", "b"),
+        (20_000, "hx", "c"),
+        (30_000, "hy", "c"),
+        (40_000, "hy", "a"),
+    ];
+    let gte2 = correlation("  condition:\n    gte: 2\n");
+    assert_eq!(
+        run(&gte2, &events),
+        [
+            (vec!["h2".to_owned()], 2.0, vec![0, 1]),
+            (vec!["hx".to_owned()], 2.0, vec![2, 3])
+        ],
+        "C then A is not in order"
+    );
+    // Without a condition every rule, in order.
+    let all = correlation("");
+    assert!(run(&all, &events).is_empty());
+    let in_order = [
+        (0, "h", "a"),
+        (1_000, "h", "c"),
+        (2_000, "h", "b"),
+        (3_000, "h", "c"),
+    ];
+    assert_eq!(
+        run(&all, &in_order),
+        [(vec!["h".to_owned()], 3.0, vec![0, 1, 2, 3])]
+    );
+    // Out of the timespan, nothing.
+    assert!(run(&gte2, &[(0, "h", "a"), (61_000, "h", "b")]).is_empty());
+}
+
 #[test]
 fn aliases_and_generate() {
     let text = "title: A\nname: a\nlogsource: {product: test}\ndetection:\n  s: {F: x}\n  condition: s\n---\ntitle: B\nname: b\nlogsource: {product: test}\ndetection:\n  s: {F: y}\n  condition: s\n---\ntitle: C\nid: c\ncorrelation:\n  type: temporal\n  rules: [a, b]\n  group-by: [ip]\n  timespan: 10s\n  aliases:\n    ip:\n      a: Src\n      b: Dst\n";
