@@ -1283,6 +1283,12 @@ fn targets(ls: &Logsource) -> Option<Vec<ChannelTarget>> {
     None
 }
 
+/// The line of entry `at` of a correlation's `rules`, or its document's first line when the
+/// entry's is not known.
+fn rule_line(c: &CorrelationRule, at: usize) -> usize {
+    c.rule_lines.get(at).copied().unwrap_or(c.meta.line)
+}
+
 /// The detection rules among `docs` (not correlations or filters), in their order.
 fn detection_rules(docs: &[RuleDoc]) -> Vec<&Rule> {
     docs.iter()
@@ -1670,7 +1676,12 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
     }
     let mut pending = Vec::with_capacity(correlations.len());
     for c in correlations {
-        let Some((r, holding)) = c.rules.iter().find_map(|r| Some((r, ambiguous(r)?))) else {
+        let Some((at, r, holding)) = c
+            .rules
+            .iter()
+            .enumerate()
+            .find_map(|(at, r)| Some((at, r, ambiguous(r)?)))
+        else {
             pending.push(c);
             continue;
         };
@@ -1682,7 +1693,7 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
             "the correlation refers to '{r}', which names more than one rule ({}: two rules with one id or name, or the parts of a Sigma 1 rule collection, which share its id); a correlation counts the matches of rules it names one by one, so give the rule to count an id or name of its own (ids and names must be unique)",
             places.join(", ")
         );
-        b.diag(&c.meta, "correlation.rules", c.meta.line, msg);
+        b.diag(&c.meta, "correlation.rules", rule_line(c, at), msg);
     }
     // A correlation may count correlations written after it (the specification's own example
     // of a chain names the outer one first): each is compiled once every rule it refers to is,
@@ -1711,7 +1722,7 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
                 }
                 b.set.correlations.push(cc);
             }
-            Err(msg) => b.diag(&c.meta, "correlation.rules", c.meta.line, msg),
+            Err((at, msg)) => b.diag(&c.meta, "correlation.rules", rule_line(c, at), msg),
         }
     }
     // What is left refers to a rule that is not loaded, or to correlations that refer back.
@@ -1721,17 +1732,21 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
                 .iter()
                 .any(|p| p.meta.id.as_ref() == Some(*r) || p.meta.name.as_ref() == Some(*r))
         };
-        let msg = match compile_correlation(c, RuleId(u32::MAX), &names) {
+        let (at, msg) = match compile_correlation(c, RuleId(u32::MAX), &names) {
             Err(_) if c.rules.iter().all(|r| names.contains_key(r) || waiting(&r)) => {
-                let r = c.rules.iter().find(waiting).map_or("", String::as_str);
-                format!(
-                    "the correlation refers to correlation '{r}', which refers back to it (directly or through others); break the cycle"
+                let at = c.rules.iter().position(|r| waiting(&r)).unwrap_or(0);
+                (
+                    at,
+                    format!(
+                        "the correlation refers to correlation '{}', which refers back to it (directly or through others); break the cycle",
+                        c.rules[at]
+                    ),
                 )
             }
             Err(missing) => missing,
             Ok(_) => continue,
         };
-        b.diag(&c.meta, "correlation.rules", c.meta.line, msg);
+        b.diag(&c.meta, "correlation.rules", rule_line(c, at), msg);
     }
     b.set.name_the_table();
     (b.set, b.diags)

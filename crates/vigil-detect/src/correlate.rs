@@ -54,22 +54,27 @@ pub(crate) struct CompiledCorrelation {
     pub decided_at_close: bool,
 }
 
+/// The correlation `c` compiled as rule `id`, its rules resolved through `names`; or the
+/// position in `rules` of the first it does not resolve, with why.
 pub(crate) fn compile_correlation(
     c: &CorrelationRule,
     id: RuleId,
     names: &HashMap<String, RuleId>,
-) -> Result<CompiledCorrelation, String> {
+) -> Result<CompiledCorrelation, (usize, String)> {
     let mut rules = Vec::new();
     let mut rule_names = Vec::new();
-    for r in &c.rules {
+    for (at, r) in c.rules.iter().enumerate() {
         match names.get(r) {
             Some(id) => {
                 rules.push(*id);
                 rule_names.push(r.clone());
             }
             None => {
-                return Err(format!(
-                    "the correlation refers to rule '{r}', which is not loaded; load it or fix the id/name"
+                return Err((
+                    at,
+                    format!(
+                        "the correlation refers to rule '{r}', which is not loaded; load it or fix the id/name"
+                    ),
                 ));
             }
         }

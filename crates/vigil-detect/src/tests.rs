@@ -1992,11 +1992,14 @@ fn aliases_and_generate() {
 
 #[test]
 fn unknown_correlation_reference_is_a_diagnostic() {
-    let text = "title: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [missing]\n  group-by: [U]\n  timespan: 1m\n  condition: {gte: 1}\n";
+    let text = "title: Base\nid: base\nlogsource: {product: test}\ndetection:\n  sel: {F: x}\n  condition: sel\n---\ntitle: C\nid: c\ncorrelation:\n  type: event_count\n  rules:\n    - base\n    - missing\n  group-by: [U]\n  timespan: 1m\n  condition: {gte: 1}\n";
     let (docs, _) = vigil_sigma::parse_str(text, Path::new("c.yml"));
     let (set, diags) = compile(&docs, &CompileOptions::default());
     assert_eq!(set.correlation_count(), 0);
-    assert!(diags[0].message.contains("missing"));
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert!(diags[0].message.contains("'missing'"));
+    // On the entry of `rules` that names it, as other problems are on their key.
+    assert_eq!(diags[0].line, 14, "{diags:?}");
 }
 
 #[test]
@@ -2028,6 +2031,8 @@ fn a_correlation_may_count_one_written_after_it_but_not_one_that_counts_it_back(
         diags.iter().all(|d| d.message.contains("cycle")),
         "{diags:?}"
     );
+    let lines: Vec<usize> = diags.iter().map(|d| d.line).collect();
+    assert_eq!(lines, [5, 14], "the line of each `rules: [...]`");
 }
 
 #[test]
@@ -2038,6 +2043,7 @@ fn a_correlation_refuses_a_name_that_several_rules_carry() {
     assert_eq!(set.correlation_count(), 1, "the one by id compiles");
     assert_eq!(diags.len(), 1, "{diags:?}");
     assert!(diags[0].message.contains("'dup'") && diags[0].message.contains("unique"));
+    assert_eq!(diags[0].line, 25, "{diags:?}");
 }
 
 /// A name a correlation carries too is known to be shared before any correlation is compiled:
