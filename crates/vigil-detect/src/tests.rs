@@ -1970,6 +1970,41 @@ fn ordered_counts_the_rules_that_came_in_order_wherever_they_start() {
     assert!(run(&gte2, &[(0, "h", "a"), (61_000, "h", "b")]).is_empty());
 }
 
+/// The specification's "Multiple Failed Logins Followed by Successful Login" (with `gte: 3`):
+/// the outer match carries the failed logins the inner one counted besides the success, and
+/// is at the success, the latest of its events, whichever arrived last.
+#[test]
+fn a_chained_match_carries_the_events_of_the_match_it_counted() {
+    let text = "title: Failed then success\nid: outer\ncorrelation:\n  type: temporal_ordered\n  rules:\n    - multiple_failed_login\n    - successful_login\n  group-by:\n    - User\n  timespan: 10m\n---\ntitle: Multiple failed logons\nid: inner\nname: multiple_failed_login\ncorrelation:\n  type: event_count\n  rules:\n    - failed_login\n  group-by:\n    - User\n  timespan: 10m\n  condition:\n    gte: 3\n---\ntitle: Single failed login\nid: failed\nname: failed_login\nlogsource: {product: test}\ndetection:\n  selection:\n    EventID: [529, 4625]\n  condition: selection\n---\ntitle: Successful login\nid: success\nname: successful_login\nlogsource: {product: test}\ndetection:\n  selection:\n    EventID: [528, 4624]\n  condition: selection\n";
+    let (docs, diags) = vigil_sigma::parse_str(text, Path::new("c.yml"));
+    assert!(diags.is_empty(), "{diags:?}");
+    let (set, diags) = compile(&docs, &CompileOptions::default());
+    assert!(diags.is_empty(), "{diags:?}");
+    // (time, event id), tagged with their time.
+    let failed = [(1_000, 4625), (2_000, 4625), (3_000, 4625)];
+    let success = (4_000, 4624);
+    let run = |events: &[(i64, i64)]| {
+        let mut matcher = set.matcher();
+        let mut state = crate::CorrelationState::new(&set);
+        let mut out = Vec::new();
+        for (ts, id) in events {
+            let e = MapEvent::new(&[("EventID", FieldValue::Int(*id)), ("User", s("bob"))]);
+            let matched = matcher.matches(&e).to_vec();
+            state.feed(&set, *ts, &e, &matched, *ts as u64, &mut out);
+        }
+        out.into_iter()
+            .filter(|m| set.rule(m.rule).id() == "outer")
+            .map(|m| (m.timestamp_ms, m.events))
+            .collect::<Vec<_>>()
+    };
+    let expected = [(4_000, vec![1_000, 2_000, 3_000, 4_000])];
+    let in_order = [failed[0], failed[1], failed[2], success];
+    assert_eq!(run(&in_order), expected);
+    // The success arrives before the failure that completes the count.
+    let success_first = [failed[0], failed[1], success, failed[2]];
+    assert_eq!(run(&success_first), expected);
+}
+
 #[test]
 fn aliases_and_generate() {
     let text = "title: A\nname: a\nlogsource: {product: test}\ndetection:\n  s: {F: x}\n  condition: s\n---\ntitle: B\nname: b\nlogsource: {product: test}\ndetection:\n  s: {F: y}\n  condition: s\n---\ntitle: C\nid: c\ncorrelation:\n  type: temporal\n  rules: [a, b]\n  group-by: [ip]\n  timespan: 10s\n  aliases:\n    ip:\n      a: Src\n      b: Dst\n";
