@@ -8,7 +8,7 @@
 //! shared by every thread; the one thing built later is the dispatch for each logsource a
 //! sender declares (see [`DeclaredIndexes`]), since the declarations are only known then.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -1283,20 +1283,10 @@ fn targets(ls: &Logsource) -> Option<Vec<ChannelTarget>> {
     None
 }
 
-/// Makes `key` (an id or a name) refer to `id` for correlations; a key that already refers to
-/// another rule becomes ambiguous.
-fn add_name(
-    names: &mut HashMap<String, RuleId>,
-    ambiguous: &mut HashSet<String>,
-    key: &str,
-    id: RuleId,
-) {
-    if names
-        .insert(key.to_owned(), id)
-        .is_some_and(|old| old != id)
-    {
-        ambiguous.insert(key.to_owned());
-    }
+/// The line of entry `at` of a correlation's `rules`, or its document's first line when the
+/// entry's is not known.
+fn rule_line(c: &CorrelationRule, at: usize) -> usize {
+    c.rule_lines.get(at).copied().unwrap_or(c.meta.line)
 }
 
 /// The detection rules among `docs` (not correlations or filters), in their order.
@@ -1660,30 +1650,59 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
         });
     }
 
-    // Correlations refer to rules by id or name.
+    // Correlations refer to rules by id or name. Which keys name more than one rule is known
+    // from the documents before any correlation is compiled, so that a reference to one is
+    // refused whatever the order the rules holding it come in.
+    let mut holders: HashMap<&str, Vec<&Meta>> = HashMap::new();
+    for doc in docs {
+        if matches!(doc, RuleDoc::Filter(_)) {
+            continue;
+        }
+        let meta = doc.meta();
+        let mut keys = [meta.id.as_deref(), meta.name.as_deref()];
+        if keys[0] == keys[1] {
+            keys[1] = None;
+        }
+        for key in keys.into_iter().flatten() {
+            holders.entry(key).or_default().push(meta);
+        }
+    }
+    let ambiguous = |key: &str| holders.get(key).filter(|h| h.len() > 1);
     let mut names: HashMap<String, RuleId> = HashMap::new();
-    let mut ambiguous: HashSet<String> = HashSet::new();
     for (i, r) in b.set.rules.iter().enumerate() {
         for key in [&r.meta.id, &r.meta.name].into_iter().flatten() {
-            add_name(&mut names, &mut ambiguous, key, RuleId(i as u32));
+            names.insert(key.to_owned(), RuleId(i as u32));
         }
+    }
+    let mut pending = Vec::with_capacity(correlations.len());
+    for c in correlations {
+        let Some((at, r, holding)) = c
+            .rules
+            .iter()
+            .enumerate()
+            .find_map(|(at, r)| Some((at, r, ambiguous(r)?)))
+        else {
+            pending.push(c);
+            continue;
+        };
+        let places: Vec<String> = holding
+            .iter()
+            .map(|m| format!("{}:{}", m.file.display(), m.line))
+            .collect();
+        let msg = format!(
+            "the correlation refers to '{r}', which names more than one rule ({}: two rules with one id or name, or the parts of a Sigma 1 rule collection, which share its id); a correlation counts the matches of rules it names one by one, so give the rule to count an id or name of its own (ids and names must be unique)",
+            places.join(", ")
+        );
+        b.diag(&c.meta, "correlation.rules", rule_line(c, at), msg);
     }
     // A correlation may count correlations written after it (the specification's own example
     // of a chain names the outer one first): each is compiled once every rule it refers to is,
     // in file order among those ready, so a correlation always comes after those it counts.
-    let mut pending = correlations;
     while let Some(at) = pending
         .iter()
         .position(|c| c.rules.iter().all(|r| names.contains_key(r)))
     {
         let c = pending.remove(at);
-        if let Some(r) = c.rules.iter().find(|r| ambiguous.contains(*r)) {
-            let msg = format!(
-                "the correlation refers to '{r}', which names more than one loaded rule (two rules with one name, or the parts of a Sigma 1 rule collection, which share its id); a correlation counts the matches of rules it names one by one, so give the rule to count an id or name of its own (ids and names must be unique)"
-            );
-            b.diag(&c.meta, "correlation.rules", c.meta.line, msg);
-            continue;
-        }
         let id = RuleId(b.set.rules.len() as u32);
         match compile_correlation(c, id, &names) {
             Ok(cc) => {
@@ -1699,11 +1718,11 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
                     report: true,
                 });
                 for key in [&c.meta.id, &c.meta.name].into_iter().flatten() {
-                    add_name(&mut names, &mut ambiguous, key, cc.id);
+                    names.insert(key.to_owned(), cc.id);
                 }
                 b.set.correlations.push(cc);
             }
-            Err(msg) => b.diag(&c.meta, "correlation.rules", c.meta.line, msg),
+            Err((at, msg)) => b.diag(&c.meta, "correlation.rules", rule_line(c, at), msg),
         }
     }
     // What is left refers to a rule that is not loaded, or to correlations that refer back.
@@ -1713,17 +1732,21 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
                 .iter()
                 .any(|p| p.meta.id.as_ref() == Some(*r) || p.meta.name.as_ref() == Some(*r))
         };
-        let msg = match compile_correlation(c, RuleId(u32::MAX), &names) {
+        let (at, msg) = match compile_correlation(c, RuleId(u32::MAX), &names) {
             Err(_) if c.rules.iter().all(|r| names.contains_key(r) || waiting(&r)) => {
-                let r = c.rules.iter().find(waiting).map_or("", String::as_str);
-                format!(
-                    "the correlation refers to correlation '{r}', which refers back to it (directly or through others); break the cycle"
+                let at = c.rules.iter().position(|r| waiting(&r)).unwrap_or(0);
+                (
+                    at,
+                    format!(
+                        "the correlation refers to correlation '{}', which refers back to it (directly or through others); break the cycle",
+                        c.rules[at]
+                    ),
                 )
             }
             Err(missing) => missing,
             Ok(_) => continue,
         };
-        b.diag(&c.meta, "correlation.rules", c.meta.line, msg);
+        b.diag(&c.meta, "correlation.rules", rule_line(c, at), msg);
     }
     b.set.name_the_table();
     (b.set, b.diags)

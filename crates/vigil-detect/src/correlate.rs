@@ -54,22 +54,27 @@ pub(crate) struct CompiledCorrelation {
     pub decided_at_close: bool,
 }
 
+/// The correlation `c` compiled as rule `id`, its rules resolved through `names`; or the
+/// position in `rules` of the first it does not resolve, with why.
 pub(crate) fn compile_correlation(
     c: &CorrelationRule,
     id: RuleId,
     names: &HashMap<String, RuleId>,
-) -> Result<CompiledCorrelation, String> {
+) -> Result<CompiledCorrelation, (usize, String)> {
     let mut rules = Vec::new();
     let mut rule_names = Vec::new();
-    for r in &c.rules {
+    for (at, r) in c.rules.iter().enumerate() {
         match names.get(r) {
             Some(id) => {
                 rules.push(*id);
                 rule_names.push(r.clone());
             }
             None => {
-                return Err(format!(
-                    "the correlation refers to rule '{r}', which is not loaded; load it or fix the id/name"
+                return Err((
+                    at,
+                    format!(
+                        "the correlation refers to rule '{r}', which is not loaded; load it or fix the id/name"
+                    ),
                 ));
             }
         }
@@ -185,6 +190,9 @@ struct SavedEntry {
     pos: usize,
     value: Option<String>,
     tag: u64,
+    /// [`Entry::counted`] (absent from windows saved before chains carried them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    counted: Vec<u64>,
 }
 
 /// What makes two correlations read events the same way: their windows can pass from one to
@@ -253,14 +261,18 @@ impl CorrelationShape<'_> {
 pub struct CorrelationMatch {
     /// The correlation rule.
     pub rule: RuleId,
-    /// The timestamp (ms) of the event that completed it.
+    /// The time (ms) of the event that completed it in event time: the latest of the window
+    /// that met the condition, whichever event arrived last.
     pub timestamp_ms: i64,
     /// The values of the group-by fields.
     pub group: Vec<String>,
     /// The aggregated value that met the condition (count, distinct count, sum …).
     pub value: f64,
     /// The tags given to [`Correlator::feed`] with the events of the window that met the
-    /// condition, oldest first: what to show a responder as the evidence.
+    /// condition, oldest first: what to show a responder as the evidence. For a correlation
+    /// that counts another one, the events of the matches it counted (each as that match
+    /// lists them) and of the rules it counts directly; as for any match, no more than its
+    /// window held.
     pub events: Vec<u64>,
 }
 
@@ -272,6 +284,28 @@ struct Entry {
     value: Option<String>,
     /// The caller's tag of the event.
     tag: u64,
+    /// When the entry is a match of a correlation this one counts, the tags of that match's
+    /// events, which are its evidence (empty for an event a detection rule matched).
+    counted: Box<[u64]>,
+}
+
+impl Entry {
+    /// The tags of the events the entry stands for: its own, or a counted match's.
+    fn events(&self) -> &[u64] {
+        if self.counted.is_empty() {
+            std::slice::from_ref(&self.tag)
+        } else {
+            &self.counted
+        }
+    }
+}
+
+/// What an entry fed to the windows is tagged with: the caller's tag of the event, and for a
+/// correlation's match the tags of its events ([`Entry::counted`]).
+#[derive(Clone, Copy)]
+struct Tag<'a> {
+    tag: u64,
+    counted: &'a [u64],
 }
 
 /// Per-stream correlation state over one borrowed rule set. Not shared between threads.
@@ -448,6 +482,7 @@ impl CorrelationState {
                             pos: e.pos,
                             value: e.value.clone(),
                             tag: e.tag,
+                            counted: e.counted.to_vec(),
                         })
                         .collect(),
                 })
@@ -481,6 +516,7 @@ impl CorrelationState {
                     pos: e.pos,
                     value: e.value,
                     tag: e.tag,
+                    counted: e.counted.into(),
                 })
                 .collect();
             if !entries.is_empty() {
@@ -541,7 +577,7 @@ impl CorrelationState {
         self.groups
             .iter()
             .flat_map(HashMap::values)
-            .flat_map(|entries| entries.iter().map(|e| e.tag))
+            .flat_map(|entries| entries.iter().flat_map(|e| e.events().iter().copied()))
     }
 
     /// Whether the state holds no event.
@@ -657,11 +693,16 @@ impl CorrelationState {
             let m = &out[i];
             let (timestamp_ms, group) = (m.timestamp_ms, m.group.clone());
             let tag = m.events.last().copied().unwrap_or_default();
+            let counted = m.events.clone();
             let event = GroupValues {
                 names: &cc.group_names,
                 values: &group,
             };
-            self.feed(set, timestamp_ms, &event, &[cc.id], tag, out);
+            let tag = Tag {
+                tag,
+                counted: &counted,
+            };
+            self.feed_counted(set, timestamp_ms, &event, &[cc.id], tag, out);
         }
     }
 
@@ -675,6 +716,22 @@ impl CorrelationState {
         tag: u64,
         out: &mut Vec<CorrelationMatch>,
     ) {
+        let tag = Tag { tag, counted: &[] };
+        self.feed_counted(set, timestamp_ms, event, matched, tag, out);
+    }
+
+    /// [`CorrelationState::feed`], where `matched` may be a correlation's match whose events
+    /// are the tag's `counted` (see [`Entry::counted`]). Chained correlations fed a match that
+    /// fires in this call take its events the same way.
+    fn feed_counted(
+        &mut self,
+        set: &CompiledRuleSet,
+        timestamp_ms: i64,
+        event: &dyn Event,
+        matched: &[RuleId],
+        Tag { tag, counted }: Tag<'_>,
+        out: &mut Vec<CorrelationMatch>,
+    ) {
         if set.correlations.is_empty() {
             return;
         }
@@ -684,6 +741,7 @@ impl CorrelationState {
             "state of another set"
         );
         self.fired.clear();
+        let from = out.len();
         for (ci, cc) in set.correlations.iter().enumerate() {
             // The groups this event was counted in: an event that several of the rules match
             // is one event to a count, a sum or an average (the temporal types count rules,
@@ -729,6 +787,16 @@ impl CorrelationState {
                     }
                     counted_in.push(group.clone());
                 }
+                // A correlation that fired with this event, counted here: its events.
+                let counted: Box<[u64]> = if matched.contains(rule) {
+                    counted.into()
+                } else {
+                    out[from..]
+                        .iter()
+                        .filter(|m| m.rule == *rule)
+                        .flat_map(|m| m.events.iter().copied())
+                        .collect()
+                };
                 let entries = self.groups[ci].entry(group.clone()).or_default();
                 let at = entries.partition_point(|e| e.ts <= timestamp_ms);
                 entries.insert(
@@ -738,6 +806,7 @@ impl CorrelationState {
                         pos,
                         value,
                         tag,
+                        counted,
                     },
                 );
                 if cc.decided_at_close {
@@ -755,11 +824,13 @@ impl CorrelationState {
                 {
                     entries.pop_front();
                 }
-                if let Some((value, events)) = first_window_holding(cc, entries, timestamp_ms) {
+                if let Some((value, last_ms, events)) =
+                    first_window_holding(cc, entries, timestamp_ms)
+                {
                     entries.clear();
                     out.push(CorrelationMatch {
                         rule: cc.id,
-                        timestamp_ms,
+                        timestamp_ms: last_ms,
                         group,
                         value,
                         events,
@@ -777,12 +848,13 @@ impl CorrelationState {
 /// the one before did not (otherwise it holds a part of the one before). For an event that
 /// arrives in time order that is one window, `[t - timespan, t]`; an event that arrives late can
 /// complete a window that runs past it on both sides (held at 5 s and 15 s, a late 10 s makes
-/// three in `[5 s, 15 s]`).
+/// three in `[5 s, 15 s]`). Also the time of the window's latest event, which completed it in
+/// event time (the late one did in arrival order only).
 fn first_window_holding(
     cc: &CompiledCorrelation,
     entries: &VecDeque<Entry>,
     t: i64,
-) -> Option<(f64, Vec<u64>)> {
+) -> Option<(f64, i64, Vec<u64>)> {
     let mut start = t.saturating_sub(cc.timespan_ms);
     let mut reached = 0;
     loop {
@@ -800,7 +872,8 @@ fn first_window_holding(
                 evaluate(cc, &window.clone().collect::<Vec<_>>())
             };
             if let Some(value) = value {
-                return Some((value, tags(window)));
+                let last_ms = window.clone().next_back().map_or(t, |e| e.ts);
+                return Some((value, last_ms, tags(window)));
             }
         }
         let next = entries.partition_point(|e| e.ts <= start);
@@ -845,11 +918,22 @@ fn close_windows(
     fired
 }
 
-/// The tags of a window's events, each once: a temporal correlation holds an event that
-/// several of its rules match once per rule, side by side.
+/// The tags of a window's events, each once, in the window's order (a counted match's events
+/// in the place of the match): a temporal correlation holds an event that several of its
+/// rules match once per rule, side by side, and two matches a chain counts may share events.
 fn tags<'e>(window: impl Iterator<Item = &'e Entry>) -> Vec<u64> {
-    let mut tags: Vec<u64> = window.map(|e| e.tag).collect();
-    tags.dedup();
+    let mut tags: Vec<u64> = Vec::new();
+    let mut chained = false;
+    for e in window {
+        chained |= !e.counted.is_empty();
+        tags.extend_from_slice(e.events());
+    }
+    if chained {
+        let mut seen = std::collections::HashSet::with_capacity(tags.len());
+        tags.retain(|t| seen.insert(*t));
+    } else {
+        tags.dedup();
+    }
     tags
 }
 
@@ -941,14 +1025,22 @@ fn aggregate(cc: &CompiledCorrelation, window: &[&Entry]) -> Option<f64> {
             }
             seen.iter().filter(|s| **s).count() as f64
         }
+        // The most rules whose events come in the order `rules` lists them, as the
+        // specification's count "of different event types" with the events "in the order
+        // provided": the longest run of strictly increasing positions among the window's
+        // events, in time order (A then C of A, B, C is 2, as B then C is). With no condition
+        // every rule is needed, which is the whole list in order.
         CorrelationType::TemporalOrdered => {
-            let mut next = 0;
+            // The smallest last position of an ordered run of each length.
+            let mut ends: Vec<usize> = Vec::new();
             for e in window {
-                if next < cc.rules.len() && e.pos == next {
-                    next += 1;
+                let at = ends.partition_point(|&end| end < e.pos);
+                match ends.get_mut(at) {
+                    Some(end) => *end = e.pos,
+                    None => ends.push(e.pos),
                 }
             }
-            next as f64
+            ends.len() as f64
         }
     };
     Some(v)

@@ -1901,6 +1901,110 @@ fn temporal_and_ordered() {
     );
 }
 
+/// With a condition, `temporal_ordered` counts the most rules whose events came in the order
+/// listed, whichever rules they are: A then C, or B then C, of A, B, C is two.
+#[test]
+fn ordered_counts_the_rules_that_came_in_order_wherever_they_start() {
+    let recon = |name: &str, cmd: &str| {
+        format!(
+            "title: {name}\nid: {name}\nname: {name}\nlogsource: {{product: test}}\ndetection:\n  sel: {{cmd: {cmd}}}\n  condition: sel\n---\n"
+        )
+    };
+    let correlation = |condition: &str| {
+        format!(
+            "{}{}{}title: Recon\nid: recon\ncorrelation:\n  type: temporal_ordered\n  rules: [recon_a, recon_b, recon_c]\n  group-by: [host]\n  timespan: 1m\n{condition}",
+            recon("recon_a", "a"),
+            recon("recon_b", "b"),
+            recon("recon_c", "c")
+        )
+    };
+    let run = |text: &str, events: &[(i64, &str, &str)]| -> Vec<(Vec<String>, f64, Vec<u64>)> {
+        let (docs, diags) = vigil_sigma::parse_str(text, Path::new("r.yml"));
+        assert!(diags.is_empty(), "{diags:?}");
+        let (set, diags) = compile(&docs, &CompileOptions::default());
+        assert!(diags.is_empty(), "{diags:?}");
+        let mut matcher = set.matcher();
+        let mut correlator = Correlator::new(&set);
+        let mut out = Vec::new();
+        for (i, (ts, host, cmd)) in events.iter().enumerate() {
+            let e = MapEvent::new(&[("host", s(host)), ("cmd", s(cmd))]);
+            let matched = matcher.matches(&e).to_vec();
+            correlator.feed(*ts, &e, &matched, i as u64, &mut out);
+        }
+        correlator.finish(&mut out);
+        out.into_iter()
+            .map(|m| (m.group, m.value, m.events))
+            .collect()
+    };
+    let events = [
+        (0, "h2", "a"),
+        (10_000, "h2", "c"),
+        (10_000, "hx", "b"),
+        (20_000, "hx", "c"),
+        (30_000, "hy", "c"),
+        (40_000, "hy", "a"),
+    ];
+    let gte2 = correlation("  condition:\n    gte: 2\n");
+    assert_eq!(
+        run(&gte2, &events),
+        [
+            (vec!["h2".to_owned()], 2.0, vec![0, 1]),
+            (vec!["hx".to_owned()], 2.0, vec![2, 3])
+        ],
+        "C then A is not in order"
+    );
+    // Without a condition every rule, in order.
+    let all = correlation("");
+    assert!(run(&all, &events).is_empty());
+    let in_order = [
+        (0, "h", "a"),
+        (1_000, "h", "c"),
+        (2_000, "h", "b"),
+        (3_000, "h", "c"),
+    ];
+    assert_eq!(
+        run(&all, &in_order),
+        [(vec!["h".to_owned()], 3.0, vec![0, 1, 2, 3])]
+    );
+    // Out of the timespan, nothing.
+    assert!(run(&gte2, &[(0, "h", "a"), (61_000, "h", "b")]).is_empty());
+}
+
+/// The specification's "Multiple Failed Logins Followed by Successful Login" (with `gte: 3`):
+/// the outer match carries the failed logins the inner one counted besides the success, and
+/// is at the success, the latest of its events, whichever arrived last.
+#[test]
+fn a_chained_match_carries_the_events_of_the_match_it_counted() {
+    let text = "title: Failed then success\nid: outer\ncorrelation:\n  type: temporal_ordered\n  rules:\n    - multiple_failed_login\n    - successful_login\n  group-by:\n    - User\n  timespan: 10m\n---\ntitle: Multiple failed logons\nid: inner\nname: multiple_failed_login\ncorrelation:\n  type: event_count\n  rules:\n    - failed_login\n  group-by:\n    - User\n  timespan: 10m\n  condition:\n    gte: 3\n---\ntitle: Single failed login\nid: failed\nname: failed_login\nlogsource: {product: test}\ndetection:\n  selection:\n    EventID: [529, 4625]\n  condition: selection\n---\ntitle: Successful login\nid: success\nname: successful_login\nlogsource: {product: test}\ndetection:\n  selection:\n    EventID: [528, 4624]\n  condition: selection\n";
+    let (docs, diags) = vigil_sigma::parse_str(text, Path::new("c.yml"));
+    assert!(diags.is_empty(), "{diags:?}");
+    let (set, diags) = compile(&docs, &CompileOptions::default());
+    assert!(diags.is_empty(), "{diags:?}");
+    // (time, event id), tagged with their time.
+    let failed = [(1_000, 4625), (2_000, 4625), (3_000, 4625)];
+    let success = (4_000, 4624);
+    let run = |events: &[(i64, i64)]| {
+        let mut matcher = set.matcher();
+        let mut state = crate::CorrelationState::new(&set);
+        let mut out = Vec::new();
+        for (ts, id) in events {
+            let e = MapEvent::new(&[("EventID", FieldValue::Int(*id)), ("User", s("bob"))]);
+            let matched = matcher.matches(&e).to_vec();
+            state.feed(&set, *ts, &e, &matched, *ts as u64, &mut out);
+        }
+        out.into_iter()
+            .filter(|m| set.rule(m.rule).id() == "outer")
+            .map(|m| (m.timestamp_ms, m.events))
+            .collect::<Vec<_>>()
+    };
+    let expected = [(4_000, vec![1_000, 2_000, 3_000, 4_000])];
+    let in_order = [failed[0], failed[1], failed[2], success];
+    assert_eq!(run(&in_order), expected);
+    // The success arrives before the failure that completes the count.
+    let success_first = [failed[0], failed[1], success, failed[2]];
+    assert_eq!(run(&success_first), expected);
+}
+
 #[test]
 fn aliases_and_generate() {
     let text = "title: A\nname: a\nlogsource: {product: test}\ndetection:\n  s: {F: x}\n  condition: s\n---\ntitle: B\nname: b\nlogsource: {product: test}\ndetection:\n  s: {F: y}\n  condition: s\n---\ntitle: C\nid: c\ncorrelation:\n  type: temporal\n  rules: [a, b]\n  group-by: [ip]\n  timespan: 10s\n  aliases:\n    ip:\n      a: Src\n      b: Dst\n";
@@ -1923,11 +2027,14 @@ fn aliases_and_generate() {
 
 #[test]
 fn unknown_correlation_reference_is_a_diagnostic() {
-    let text = "title: C\nid: c\ncorrelation:\n  type: event_count\n  rules: [missing]\n  group-by: [U]\n  timespan: 1m\n  condition: {gte: 1}\n";
+    let text = "title: Base\nid: base\nlogsource: {product: test}\ndetection:\n  sel: {F: x}\n  condition: sel\n---\ntitle: C\nid: c\ncorrelation:\n  type: event_count\n  rules:\n    - base\n    - missing\n  group-by: [U]\n  timespan: 1m\n  condition: {gte: 1}\n";
     let (docs, _) = vigil_sigma::parse_str(text, Path::new("c.yml"));
     let (set, diags) = compile(&docs, &CompileOptions::default());
     assert_eq!(set.correlation_count(), 0);
-    assert!(diags[0].message.contains("missing"));
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert!(diags[0].message.contains("'missing'"));
+    // On the entry of `rules` that names it, as other problems are on their key.
+    assert_eq!(diags[0].line, 14, "{diags:?}");
 }
 
 #[test]
@@ -1959,6 +2066,8 @@ fn a_correlation_may_count_one_written_after_it_but_not_one_that_counts_it_back(
         diags.iter().all(|d| d.message.contains("cycle")),
         "{diags:?}"
     );
+    let lines: Vec<usize> = diags.iter().map(|d| d.line).collect();
+    assert_eq!(lines, [5, 14], "the line of each `rules: [...]`");
 }
 
 #[test]
@@ -1969,6 +2078,49 @@ fn a_correlation_refuses_a_name_that_several_rules_carry() {
     assert_eq!(set.correlation_count(), 1, "the one by id compiles");
     assert_eq!(diags.len(), 1, "{diags:?}");
     assert!(diags[0].message.contains("'dup'") && diags[0].message.contains("unique"));
+    assert_eq!(diags[0].line, 25, "{diags:?}");
+}
+
+/// A name a correlation carries too is known to be shared before any correlation is compiled:
+/// the correlation that refers to it is refused whichever comes first, naming both places.
+#[test]
+fn a_name_shared_with_a_correlation_is_refused_in_any_order() {
+    let det = "title: Det one\nid: d1\nname: dupe\nlogsource: {product: test}\ndetection:\n  sel: {F: x}\n  condition: sel\n";
+    let uses = "title: Uses dupe\nid: c3\ncorrelation:\n  type: event_count\n  rules: [dupe]\n  timespan: 10m\n  condition: {gte: 1}\n";
+    let named = "title: Corr named dupe\nid: c2\nname: dupe\ncorrelation:\n  type: event_count\n  rules: [d1]\n  timespan: 10m\n  condition: {gte: 1}\n";
+    for order in [[det, uses, named], [det, named, uses], [uses, named, det]] {
+        let text = order.join("---\n");
+        let (docs, diags) = vigil_sigma::parse_str(&text, Path::new("r.yml"));
+        assert!(diags.is_empty(), "{diags:?}");
+        let line = |title: &str| {
+            docs.iter()
+                .find(|d| d.meta().title == title)
+                .unwrap()
+                .meta()
+                .line
+        };
+        let (set, diags) = compile(&docs, &CompileOptions::default());
+        let ids: Vec<&str> = set.rules().iter().map(|r| r.id()).collect();
+        assert_eq!(ids, ["d1", "c2"], "{order:?}");
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].rule.as_deref(), Some("c3"));
+        let both = format!(
+            "r.yml:{}, r.yml:{}",
+            line("Det one"),
+            line("Corr named dupe")
+        );
+        let both_other = format!(
+            "r.yml:{}, r.yml:{}",
+            line("Corr named dupe"),
+            line("Det one")
+        );
+        assert!(
+            diags[0].message.contains("'dupe'")
+                && (diags[0].message.contains(&both) || diags[0].message.contains(&both_other)),
+            "{}",
+            diags[0].message
+        );
+    }
 }
 
 #[test]

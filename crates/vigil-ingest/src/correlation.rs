@@ -364,8 +364,10 @@ pub struct Correlated {
     pub fired: Vec<Fired>,
     /// The windows of counts bounded from above decided once they had passed — by their
     /// group's next event, or because correlation time passed them while their group stayed
-    /// quiet (`CorrelationState::prune`): each fired on its window's last event, which the
-    /// batch did not bring (so that a detection's event is always one its window counted).
+    /// quiet (`CorrelationState::prune`) —, and the windows an event completed that came
+    /// before their latest in time: each fired on its window's last event, which the batch may
+    /// not have brought (so that a detection's event is always one its window counted, and the
+    /// one that completed it in event time).
     pub closed: Late,
     /// How many of the batch's events came too late for the live windows (see `Inner::late`).
     pub late: usize,
@@ -1045,10 +1047,15 @@ impl Correlations {
                 &mut out,
             );
             for found in out.drain(..) {
-                if set
+                // A window decided at its close, or one this event completed in arrival order
+                // only (it came late, before the window's latest event in time), is recorded
+                // on its latest event, as `vigil hunt`, which feeds events in time order, has
+                // it: a match is at the event that completed it in event time.
+                let on_last = set
                     .correlation_shape(found.rule)
                     .is_some_and(|shape| shape.decided_at_close)
-                {
+                    || found.events.last() != Some(&fed.id);
+                if on_last {
                     on_last_event(&held.senders, &held.json, set, tenant, found, &mut closed);
                     continue;
                 }
@@ -1312,8 +1319,9 @@ fn evidence(json: &HashMap<u64, Arc<str>>, found: &CorrelationMatch) -> Vec<(u64
         .collect()
 }
 
-/// Adds `found`, a window decided at its close, to `closed` on the window's last event, with
-/// the sender and text held for it (see [`Correlated::closed`]).
+/// Adds `found`, a window decided at its close or completed by an event that came late, to
+/// `closed` on the window's last event, with the sender and text held for it (see
+/// [`Correlated::closed`]).
 fn on_last_event(
     senders: &HashMap<u64, crate::Envelope>,
     json: &HashMap<u64, Arc<str>>,
@@ -1469,6 +1477,55 @@ mod tests {
         assert_eq!(ids, [2, 3]);
         // The group that fired is cleared, and its evidence with it.
         assert_eq!(held(&correlations), 0);
+    }
+
+    /// The specification's failed logins followed by a success, the success arriving before
+    /// the failure that completes the count: the chain is recorded on the success, the latest
+    /// of its events in time (as `vigil hunt` has it), with the failures the count counted.
+    #[test]
+    fn a_chain_completed_late_is_recorded_on_its_latest_event_with_what_it_counted() {
+        let text = "title: Failed then success\nid: outer\ncorrelation:\n  type: temporal_ordered\n  rules: [many, ok]\n  group-by: [user]\n  timespan: 10m\n---\ntitle: Many\nid: many\nname: many\ncorrelation:\n  type: event_count\n  rules: [failed]\n  group-by: [user]\n  timespan: 10m\n  condition: {gte: 3}\n---\ntitle: Failed\nid: failed\nname: failed\nlogsource: {product: linux}\ndetection:\n  sel: {outcome: failure}\n  condition: sel\n---\ntitle: Ok\nid: ok\nname: ok\nlogsource: {product: linux}\ndetection:\n  sel: {outcome: success}\n  condition: sel\n";
+        let (docs, _) = vigil_sigma::parse_str(text, std::path::Path::new("r.yml"));
+        let (set, diags) = vigil_detect::compile(&docs, &vigil_detect::CompileOptions::default());
+        assert!(diags.is_empty(), "{diags:?}");
+        let rule = |id: &str| {
+            (0..set.rules().len() as u32)
+                .map(vigil_detect::RuleId)
+                .find(|r| set.rule(*r).id() == id)
+                .unwrap()
+        };
+        let (failed, ok) = ([rule("failed")], [rule("ok")]);
+        let rules = Arc::new(LoadedRules {
+            status: rules().status.clone(),
+            set,
+            rejected_rules: Vec::new(),
+        });
+        let failure = failure_of("bob");
+        let success =
+            vigil_events::json::JsonEvent::parse(r#"{"user":"bob","outcome":"success"}"#).unwrap();
+        let correlations = Correlations::default();
+        let batch = [
+            fed(1, 1_000, &failure, &failed),
+            fed(2, 2_000, &failure, &failed),
+            fed(3, 4_000, &success, &ok),
+            fed(4, 3_000, &failure, &failed),
+        ];
+        let correlated = correlations.feed_or_defer(&rules, batch, Vec::new, 4_000, 4_000);
+        let name = |f: &Fired| rules.set.rule(f.found.rule).id().to_owned();
+        let live: Vec<String> = correlated.fired.iter().map(name).collect();
+        assert_eq!(
+            live,
+            ["many"],
+            "the count, on the failure that completed it"
+        );
+        let closed = &correlated.closed;
+        assert_eq!(closed.fired.len(), 1);
+        let outer = &closed.fired[0];
+        assert_eq!(name(outer), "outer");
+        assert_eq!(outer.found.timestamp_ms, 4_000);
+        assert_eq!(closed.events[outer.index].id, 3, "on the success");
+        let ids: Vec<u64> = outer.events.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, [1, 2, 4, 3]);
     }
 
     /// A count bounded from above is decided when the group's next event comes after its

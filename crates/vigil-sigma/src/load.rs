@@ -115,12 +115,14 @@ pub fn load_dir(path: &Path) -> Result<(Vec<RuleDoc>, Vec<Diagnostic>), LoadErro
     Ok(load_files(&rule_files(path)?))
 }
 
-/// The rules of `files`, in their order. Ids must be unique (correlations and filters name
-/// rules by them, and a match names its rule by it): a later rule with an id taken is refused —
-/// except the detection rules of one file that share an id, the parts of a Sigma 1 rule
-/// collection (`action: global` with the id, one document per logsource, as legacy sigmac
-/// converted them): they are one rule written as several searches, each part reported under
-/// the collection's id, and a filter or `--exclude-rule` naming the id applies to all of them.
+/// The rules of `files`, in their order. Ids and names must be unique (correlations and
+/// filters name rules by either, and a match names its rule by its id): a later rule with an
+/// id or a name taken — as an id or as a name, since a reference reads both alike — is
+/// refused, naming the rule that has it — except the detection rules of one file that share an
+/// id, the parts of a Sigma 1 rule collection (`action: global` with the id, one document per
+/// logsource, as legacy sigmac converted them): they are one rule written as several searches,
+/// each part reported under the collection's id, and a filter or `--exclude-rule` naming the
+/// id applies to all of them (a name they share with it is theirs too).
 fn load_files(files: &[PathBuf]) -> (Vec<RuleDoc>, Vec<Diagnostic>) {
     // Files are read and parsed in parallel (YAML parsing is most of the loading time), then
     // gathered in path order so the result does not depend on scheduling.
@@ -142,37 +144,65 @@ fn load_files(files: &[PathBuf]) -> (Vec<RuleDoc>, Vec<Diagnostic>) {
         .collect();
     let mut docs = Vec::new();
     let mut diags = Vec::new();
-    // Where each id was first seen, and whether that was a detection rule.
-    let mut ids: HashMap<String, (PathBuf, usize, bool)> = HashMap::new();
+    let mut keys: HashMap<String, KeyHolder> = HashMap::new();
     for (d, g) in parsed {
         diags.extend(g);
         for doc in d {
             let meta = doc.meta();
             let is_rule = matches!(doc, RuleDoc::Rule(_));
-            if let Some(id) = &meta.id {
-                if let Some((file, line, first_is_rule)) = ids.get(id) {
-                    if is_rule && *first_is_rule && *file == meta.file {
-                        docs.push(doc);
-                        continue;
-                    }
-                    diags.push(Diagnostic {
+            // The parts of a collection: detection rules of one file under one id.
+            let part_of = |first: &KeyHolder| {
+                is_rule && first.is_rule && first.file == meta.file && first.id == meta.id
+            };
+            let mine = [("id", &meta.id), ("name", &meta.name)];
+            let taken = mine.iter().find_map(|(what, key)| {
+                let key = key.as_ref()?;
+                let first = keys.get(key).filter(|first| !part_of(first))?;
+                Some((*what, key, first))
+            });
+            if let Some((what, key, first)) = taken {
+                let message = format!(
+                    "the {what} '{key}' is already the {} of the rule at {}:{}; ids and names must be unique (a correlation names the rules it counts by either), so this rule is not loaded: give it {} of its own",
+                    first.what,
+                    first.file.display(),
+                    first.line,
+                    if what == "id" { "an id" } else { "a name" },
+                );
+                diags.push(Diagnostic {
+                    file: meta.file.clone(),
+                    line: meta.line,
+                    path: what.into(),
+                    message,
+                    rule: meta.id.clone().or_else(|| Some(meta.title.clone())),
+                });
+                continue;
+            }
+            for (what, key) in mine {
+                if let Some(key) = key {
+                    keys.entry(key.clone()).or_insert_with(|| KeyHolder {
+                        what,
                         file: meta.file.clone(),
                         line: meta.line,
-                        path: "id".into(),
-                        message: format!(
-                            "the id is already that of the rule at {}:{line}; ids must be unique, so this rule is not loaded: give it an id of its own",
-                            file.display()
-                        ),
-                        rule: Some(id.clone()),
+                        is_rule,
+                        id: meta.id.clone(),
                     });
-                    continue;
                 }
-                ids.insert(id.clone(), (meta.file.clone(), meta.line, is_rule));
             }
             docs.push(doc);
         }
     }
     (docs, diags)
+}
+
+/// The rule that first took an id or a name, for [`load_files`].
+struct KeyHolder {
+    /// Whether it took it as its `id` or its `name`.
+    what: &'static str,
+    file: PathBuf,
+    line: usize,
+    /// Whether it is a detection rule (the parts of a collection share their keys).
+    is_rule: bool,
+    id: Option<String>,
 }
 
 /// The rule files under `path`: the file itself, or every `.yml`/`.yaml` file under the
@@ -332,6 +362,114 @@ fn scalar_text(node: &Node) -> Option<String> {
     match &node.value {
         Yaml::Scalar(s, _) => Some(s.clone()),
         _ => None,
+    }
+}
+
+/// [`string_list`] with the line of each entry.
+fn string_list_lines(node: Option<&Node>) -> Vec<(String, usize)> {
+    match node {
+        Some(Node {
+            value: Yaml::Seq(items),
+            ..
+        }) => items
+            .iter()
+            .filter_map(|item| Some((scalar_text(item)?, item.line)))
+            .collect(),
+        Some(n) => string_list(Some(n))
+            .into_iter()
+            .map(|s| (s, n.line))
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
+/// What a correlation of `kind` over `rules` rules compares, when no value of it can meet every
+/// bound of `condition` at once (`gt: 10` with `lt: 5`; `gte: 4` on a temporal correlation of
+/// three rules; `eq: 2.5` on a count); `None` when some value can. Counts are whole numbers
+/// from 0 (temporal ones up to the number of rules), a share of a `value_percentile` a percentage
+/// above 0; sums, averages and percentiles any number.
+fn never_holds(
+    kind: CorrelationType,
+    condition: &CorrelationCondition,
+    rules: usize,
+) -> Option<&'static str> {
+    use CorrelationType as T;
+    let comparisons = &condition.comparisons;
+    match kind {
+        T::EventCount | T::ValueCount | T::Temporal | T::TemporalOrdered => {
+            let temporal = matches!(kind, T::Temporal | T::TemporalOrdered);
+            // The whole numbers from `lo` to `hi` that meet the bounds other than `neq`.
+            let (mut lo, mut hi) = (
+                0.0f64,
+                if temporal {
+                    rules as f64
+                } else {
+                    f64::INFINITY
+                },
+            );
+            for &(op, b) in comparisons {
+                match op {
+                    CmpOp::Gt => lo = lo.max(b.floor() + 1.0),
+                    CmpOp::Gte => lo = lo.max(b.ceil()),
+                    CmpOp::Lt => hi = hi.min(b.ceil() - 1.0),
+                    CmpOp::Lte => hi = hi.min(b.floor()),
+                    CmpOp::Eq if b.fract() != 0.0 => hi = -1.0,
+                    CmpOp::Eq => (lo, hi) = (lo.max(b), hi.min(b)),
+                    CmpOp::Neq => {}
+                }
+            }
+            let excluded = |n: f64| comparisons.contains(&(CmpOp::Neq, n));
+            let some = lo <= hi
+                && (hi - lo >= comparisons.len() as f64
+                    || (lo as i64..=hi as i64).any(|n| !excluded(n as f64)));
+            let what = match kind {
+                T::EventCount => "count of events",
+                T::ValueCount => "count of distinct values",
+                _ => "count of the rules it names",
+            };
+            (!some).then_some(what)
+        }
+        T::ValueSum | T::ValueAvg | T::ValuePercentile => {
+            let share = kind == T::ValuePercentile && condition.percentile.is_none();
+            // The interval the bounds leave, each end with whether it is included.
+            let (mut lo, mut hi) = if share {
+                ((0.0, false), (100.0, true))
+            } else {
+                ((f64::NEG_INFINITY, false), (f64::INFINITY, false))
+            };
+            let raise = |lo: &mut (f64, bool), to: (f64, bool)| {
+                if to.0 > lo.0 || (to.0 == lo.0 && !to.1) {
+                    *lo = to;
+                }
+            };
+            let lower = |hi: &mut (f64, bool), to: (f64, bool)| {
+                if to.0 < hi.0 || (to.0 == hi.0 && !to.1) {
+                    *hi = to;
+                }
+            };
+            for &(op, b) in comparisons {
+                match op {
+                    CmpOp::Gt => raise(&mut lo, (b, false)),
+                    CmpOp::Gte => raise(&mut lo, (b, true)),
+                    CmpOp::Lt => lower(&mut hi, (b, false)),
+                    CmpOp::Lte => lower(&mut hi, (b, true)),
+                    CmpOp::Eq => {
+                        raise(&mut lo, (b, true));
+                        lower(&mut hi, (b, true));
+                    }
+                    CmpOp::Neq => {}
+                }
+            }
+            let some = lo.0 < hi.0
+                || (lo.0 == hi.0 && lo.1 && hi.1 && !comparisons.contains(&(CmpOp::Neq, lo.0)));
+            let what = match kind {
+                T::ValueSum => "sum",
+                T::ValueAvg => "average",
+                _ if share => "share of a value",
+                _ => "percentile",
+            };
+            (!some).then_some(what)
+        }
     }
 }
 
@@ -538,6 +676,7 @@ impl Cx<'_> {
             meta,
             kind,
             rules: rules.iter().filter_map(|r| r.meta.name.clone()).collect(),
+            rule_lines: vec![line; rules.len()],
             group_by,
             timespan_ms,
             condition,
@@ -1009,7 +1148,8 @@ impl Cx<'_> {
                 return Err(());
             }
         };
-        let rules = string_list(corr.get("rules"));
+        let (rules, rule_lines): (Vec<String>, Vec<usize>) =
+            string_list_lines(corr.get("rules")).into_iter().unzip();
         if rules.is_empty() {
             self.diag(
                 corr.line,
@@ -1047,8 +1187,23 @@ impl Cx<'_> {
             }
         };
         let mut condition = CorrelationCondition::default();
-        if let Some(c) = corr.get("condition") {
-            for (k, v) in c.as_map().unwrap_or_default() {
+        let written = corr.get("condition").filter(|c| !c.is_null());
+        if let Some(c) = written {
+            let Some(map) = c.as_map() else {
+                let found = match c.as_str() {
+                    Some(text) => format!("the text '{}'", shorten(text, 60)),
+                    None => "a list".to_owned(),
+                };
+                self.diag(
+                    c.line,
+                    "correlation.condition",
+                    &format!(
+                        "the condition is a map of comparisons, one per line (gte: 10), not {found}; write it as a map"
+                    ),
+                );
+                return Err(());
+            };
+            for (k, v) in map {
                 let key = k.as_str().unwrap_or_default();
                 let op = match key {
                     "gt" => CmpOp::Gt,
@@ -1107,10 +1262,31 @@ impl Cx<'_> {
             CorrelationType::Temporal | CorrelationType::TemporalOrdered
         );
         if condition.comparisons.is_empty() && !temporal {
+            let message = match written {
+                Some(_) => {
+                    "the condition has no comparison; this correlation type needs one, such as 'gte: 10'"
+                }
+                None => "this correlation type needs a 'condition' such as 'gte: 10'",
+            };
             self.diag(
-                corr.line,
+                written.map_or(corr.line, |c| c.line),
                 "correlation.condition",
-                "this correlation type needs a 'condition' such as 'gte: 10'",
+                message,
+            );
+            return Err(());
+        }
+        // A condition no value can meet is a correlation that never fires.
+        if let Some(values) = never_holds(kind, &condition, rules.len()) {
+            let bounds = CorrelationCondition {
+                fields: Vec::new(),
+                ..condition.clone()
+            };
+            self.diag(
+                written.map_or(corr.line, |c| c.line),
+                "correlation.condition",
+                &format!(
+                    "the condition ({bounds}) can never hold: no {values} meets all its bounds at once, so the correlation would never fire; fix the bounds"
+                ),
             );
             return Err(());
         }
@@ -1182,6 +1358,7 @@ impl Cx<'_> {
             meta,
             kind,
             rules,
+            rule_lines,
             group_by: string_list(corr.get("group-by")),
             timespan_ms,
             condition,
@@ -1799,6 +1976,66 @@ mod tests {
                 "correlation.aliases.ip.nosuch",
                 "'nosuch', which is not in the correlation's rules (r1)",
             ),
+            (
+                correlation("  timespan: 1h\n  condition: \"gte 3\"\n"),
+                8,
+                "correlation.condition",
+                "a map of comparisons, one per line (gte: 10), not the text 'gte 3'",
+            ),
+            (
+                correlation("  timespan: 1h\n  condition: [gte, 3]\n"),
+                8,
+                "correlation.condition",
+                "not a list",
+            ),
+            (
+                correlation("  timespan: 1h\n  condition: {}\n"),
+                8,
+                "correlation.condition",
+                "the condition has no comparison",
+            ),
+            (
+                correlation("  timespan: 1h\n  condition:\n    gt: 10\n    lt: 5\n"),
+                9,
+                "correlation.condition",
+                "the condition (> 10 and < 5) can never hold: no count of events meets",
+            ),
+            (
+                correlation("  timespan: 1h\n  condition: {gt: 2, lt: 3}\n"),
+                8,
+                "correlation.condition",
+                "can never hold",
+            ),
+            (
+                correlation("  timespan: 1h\n  condition: {eq: 2.5}\n"),
+                8,
+                "correlation.condition",
+                "can never hold",
+            ),
+            (
+                correlation("  timespan: 1h\n  condition: {gte: 1, lte: 1, neq: 1}\n"),
+                8,
+                "correlation.condition",
+                "(>= 1 and <= 1 and != 1) can never hold",
+            ),
+            (
+                "title: C\nid: c1\ncorrelation:\n  type: temporal\n  rules: [r1, r2, r3]\n  timespan: 1h\n  condition: {gte: 4}\n".to_string(),
+                7,
+                "correlation.condition",
+                "no count of the rules it names meets",
+            ),
+            (
+                "title: C\nid: c1\ncorrelation:\n  type: value_avg\n  rules: [r1]\n  timespan: 1h\n  condition: {field: n, gte: 5, lt: 5}\n".to_string(),
+                7,
+                "correlation.condition",
+                "no average meets",
+            ),
+            (
+                "title: C\nid: c1\ncorrelation:\n  type: value_percentile\n  rules: [r1]\n  timespan: 1h\n  condition: {field: n, gt: 100}\n".to_string(),
+                7,
+                "correlation.condition",
+                "no share of a value meets",
+            ),
         ] {
             let (docs, diags) = load(&text);
             assert!(docs.is_empty(), "{text}");
@@ -1812,6 +2049,11 @@ mod tests {
         // several values, `null` alone, keywords as a list.
         for text in [
             "title: C\nid: c1\ncorrelation:\n  type: event_count\n  rules: [r1]\n  timespan: 7d\n  generate: true\n  condition: {gte: 2}\n".to_string(),
+            // Ranges that some value meets, the specification's "101 to 200" among them.
+            correlation("  timespan: 1h\n  condition: {gt: 100, lte: 200}\n"),
+            correlation("  timespan: 1h\n  condition: {gte: 2, lte: 2, neq: 3}\n"),
+            "title: C\nid: c1\ncorrelation:\n  type: temporal\n  rules: [r1, r2, r3]\n  timespan: 1h\n  condition: {eq: 3}\n".to_string(),
+            "title: C\nid: c1\ncorrelation:\n  type: value_sum\n  rules: [r1]\n  timespan: 1h\n  condition: {field: n, gt: -5, lt: -4.5}\n".to_string(),
             rule("{product: test}", "  sel:\n    C|contains|all: [a, b]\n    D: null\n    E: ''\n"),
             rule("{product: test}", "  sel:\n    - just a string\n"),
         ] {

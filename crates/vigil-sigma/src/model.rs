@@ -309,6 +309,8 @@ pub struct CorrelationRule {
     pub kind: CorrelationType,
     /// `correlation.rules`: ids or names of rules (or other correlations).
     pub rules: Vec<String>,
+    /// The line of each entry of `rules`, to point a problem with one at it.
+    pub rule_lines: Vec<usize>,
     /// `correlation.group-by`.
     pub group_by: Vec<String>,
     /// `correlation.timespan` in milliseconds.

@@ -62,3 +62,66 @@ fn the_parts_of_a_collection_share_its_id() {
     assert_eq!(diags.len(), 1, "{diags:?}");
     assert_eq!(diags[0].file, root.join("b.yml"));
 }
+
+/// A name is as unique as an id (a correlation names the rules it counts by either): a later
+/// rule with a name taken, by another rule's name or id, is refused naming the first, whether
+/// a correlation refers to it or not.
+#[test]
+fn each_name_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let named = |id: &str, name: &str, title: &str| {
+        format!(
+            "title: {title}\nid: {id}\nname: {name}\nlogsource: {{product: test}}\ndetection:\n  sel: {{F: x}}\n  condition: sel\n"
+        )
+    };
+    std::fs::write(
+        root.join("a.yml"),
+        format!(
+            "{}---\ntitle: Corr named dupe\nid: c2\nname: dupe\ncorrelation:\n  type: event_count\n  rules: [d1]\n  timespan: 10m\n  condition: {{gte: 1}}\n",
+            named("d1", "dupe", "Det one")
+        ),
+    )
+    .unwrap();
+    std::fs::write(root.join("b.yml"), named("d2", "dupe", "Det two")).unwrap();
+    std::fs::write(root.join("c.yml"), named("d3", "d1", "Named like an id")).unwrap();
+    let (docs, diags) = vigil_sigma::load_dirs(std::slice::from_ref(&root)).unwrap();
+    let titles: Vec<&str> = docs.iter().map(|d| d.meta().title.as_str()).collect();
+    assert_eq!(titles, ["Det one"]);
+    let found: Vec<(String, usize, &str, Option<&str>)> = diags
+        .iter()
+        .map(|d| {
+            (
+                d.file.file_name().unwrap().to_string_lossy().into_owned(),
+                d.line,
+                d.path.as_str(),
+                d.rule.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("a.yml".into(), 9, "name", Some("c2")),
+            ("b.yml".into(), 1, "name", Some("d2")),
+            ("c.yml".into(), 1, "name", Some("d3")),
+        ]
+    );
+    let a = root.join("a.yml");
+    assert!(
+        diags[0].message.contains(&format!(
+            "the name 'dupe' is already the name of the rule at {}:1",
+            a.display()
+        )),
+        "{}",
+        diags[0].message
+    );
+    assert!(
+        diags[2].message.contains(&format!(
+            "the name 'd1' is already the id of the rule at {}:1",
+            a.display()
+        )),
+        "{}",
+        diags[2].message
+    );
+}
