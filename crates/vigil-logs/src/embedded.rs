@@ -230,6 +230,52 @@ fn commit(
     journal::remove_before(journal_dir, checkpoint.position, detected)
 }
 
+/// `checkpoint`, moved to the start of the next segment when its own segment is shorter than
+/// it (cut short or deleted outside Vigil: see [`journal::short_of`]), so that nothing reads
+/// or appends past the hole; `None` when the segment is whole.
+fn past_damage(journal_dir: &Path, checkpoint: Checkpoint) -> Result<Option<Checkpoint>, LogError> {
+    Ok(
+        journal::short_of(journal_dir, checkpoint.position)?.map(|_| Checkpoint {
+            position: Position {
+                segment: checkpoint.position.segment + 1,
+                offset: 0,
+            },
+            next_seq: checkpoint.next_seq,
+        }),
+    )
+}
+
+/// Reports a journal segment shorter than the index commit `checkpoint` says it is: the bytes
+/// gone held events the index has (it is their only copy now), and which ones, as far as the
+/// segments left tell.
+fn report_short_segment(journal_dir: &Path, checkpoint: Checkpoint) -> Result<(), LogError> {
+    let Position { segment, offset } = checkpoint.position;
+    let length = journal::short_of(journal_dir, checkpoint.position)?.unwrap_or(offset);
+    let before = journal::segments(journal_dir)?
+        .into_iter()
+        .filter(|s| *s <= segment)
+        .collect::<Vec<_>>();
+    let mut last_held = None;
+    for s in before.iter().rev() {
+        last_held = journal::last_seq(journal_dir, *s)?;
+        if last_held.is_some() {
+            break;
+        }
+    }
+    let first_gone = last_held.map_or(0, |seq| seq + 1);
+    tracing::error!(
+        segment,
+        length,
+        indexed_up_to = offset,
+        bytes_gone = offset - length,
+        events_gone = checkpoint.next_seq.saturating_sub(first_gone),
+        first_gone,
+        last_gone = checkpoint.next_seq.saturating_sub(1),
+        "a journal segment is shorter than what the search index has taken from it (cut short or deleted outside Vigil): the events in its missing bytes are in the index but no longer in the journal, so the index is their only copy and must not be deleted; appends go on in a new segment"
+    );
+    Ok(())
+}
+
 /// Where the journal ends beyond the last index commit `from`: its valid end (a torn tail is
 /// cut there when the journal reopens), the next sequence number and how many records lie
 /// between. Reading them back is quick; indexing them is left to the index thread.
@@ -373,7 +419,11 @@ impl EmbeddedStore {
         // An index no commit of ours has reached yet (created, then a crash within the first
         // commit interval) holds nothing, and no event in the journal was matched for certain.
         let never_committed = payload.is_none();
-        let (checkpoint, committed_detected) = Checkpoint::decode(payload.as_deref());
+        let (mut checkpoint, committed_detected) = Checkpoint::decode(payload.as_deref());
+        if let Some(moved) = past_damage(&journal_dir, checkpoint)? {
+            report_short_segment(&journal_dir, checkpoint)?;
+            checkpoint = moved;
+        }
         let reader: IndexReader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -1713,7 +1763,7 @@ impl Indexer {
     fn recover(&mut self) -> Result<(), LogError> {
         let payload = self.index.load_metas()?.payload;
         let (committed, _) = Checkpoint::decode(payload.as_deref());
-        self.committed = committed;
+        self.committed = past_damage(&self.journal_dir, committed)?.unwrap_or(committed);
         self.drop_writer();
         self.writer = Some(
             self.index
