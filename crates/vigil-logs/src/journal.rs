@@ -477,6 +477,32 @@ pub(crate) fn last_seq(dir: &Path, segment: u64) -> Result<Option<u64>, LogError
     Ok(last)
 }
 
+/// The first run of sequences, from 0 on, that the journal does not hold (`None`: it holds
+/// every event from the first one to its end). Sequences follow one another through the
+/// segments without a gap (a refused group's go to the next one), so a run missing is events
+/// gone from the journal: segments deleted once the index covered them, or a segment cut short
+/// or deleted. Reads every segment, without cutting anything: for the rare moment a damaged
+/// index must be judged, since the index can be rebuilt from the journal only when this is
+/// `None`.
+pub(crate) fn missing(dir: &Path) -> Result<Option<std::ops::Range<u64>>, LogError> {
+    let mut expected = 0u64;
+    let mut payload = Vec::new();
+    for segment in segments(dir)? {
+        let path = segment_path(dir, segment);
+        let file = File::open(&path).map_err(|e| LogError::io(&path, e))?;
+        let mut reader = BufReader::with_capacity(1 << 20, file);
+        while let Some(record) =
+            next_record(&mut reader, &mut payload).map_err(|e| LogError::io(&path, e))?
+        {
+            if record.seq > expected {
+                return Ok(Some(expected..record.seq));
+            }
+            expected = expected.max(record.seq + 1);
+        }
+    }
+    Ok(None)
+}
+
 /// Reads the frames in `[from, until)` while the journal may still be appending beyond
 /// `until`: the indexer's catch-up after it fell behind. Every frame in the range was fsynced
 /// before `until` was handed out, so a frame that does not read is corruption, never a torn

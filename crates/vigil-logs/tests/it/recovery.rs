@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use vigil_logs::{EmbeddedConfig, EmbeddedStore, EventStore, SearchRequest, TimeRange};
+use vigil_logs::{EmbeddedConfig, EmbeddedStore, EventStore, LogError, SearchRequest, TimeRange};
 
 use crate::support::event;
 
@@ -138,4 +138,182 @@ fn a_deleted_journal_segment_is_not_recreated_under_the_index_and_later_batches_
         60,
         "the batch acknowledged after the damage"
     );
+}
+
+/// A store in `dir` with 2 KiB journal segments (a few batches span several, and the index
+/// commits let the segments before the one it reaches go), committing when asked.
+fn open_small(dir: &Path, accept_lost_events: bool) -> Result<EmbeddedStore, LogError> {
+    let mut config = EmbeddedConfig::new(dir);
+    config.index_memory_bytes = 32 * 1024 * 1024;
+    config.commit_interval = Duration::from_secs(3600);
+    config.journal_segment_bytes = 2048;
+    config.accept_lost_events = accept_lost_events;
+    EmbeddedStore::open(config)
+}
+
+/// Appends 100 events in batches of 5, committing the index after each.
+fn fill_pruned(dir: &Path) {
+    let store = open_small(dir, false).expect("opens");
+    for from in (0..100).step_by(5) {
+        append(&store, from, from + 5);
+        store.refresh().expect("refresh");
+    }
+    assert_eq!(total(&store), 100);
+    drop(store);
+    assert!(
+        !segment(dir, 0).exists(),
+        "the journal is pruned as the index commits"
+    );
+}
+
+fn truncate_an_index_file(dir: &Path) {
+    let idx = std::fs::read_dir(dir.join("index"))
+        .expect("index dir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|x| x == "idx"))
+        .expect("an .idx file");
+    let length = std::fs::metadata(&idx).expect("idx").len();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&idx)
+        .expect("open");
+    file.set_len(length / 2).expect("cut");
+}
+
+/// The operator's repro: the index deleted to be rebuilt, after the journal had been pruned of
+/// the events only the index held. The store refuses to open, naming how many events would be
+/// lost and what to do; told to go on, it rebuilds from what the journal holds.
+#[test]
+fn deleting_the_index_of_a_pruned_journal_is_refused_naming_the_events_lost() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    fill_pruned(dir.path());
+    std::fs::remove_dir_all(dir.path().join("index")).expect("delete the index");
+
+    for _ in 0..2 {
+        let refused = open_small(dir.path(), false).map(drop);
+        let Err(e @ LogError::EventsLost { .. }) = refused else {
+            panic!("refused: {refused:?}");
+        };
+        assert!(
+            matches!(
+                e,
+                LogError::EventsLost {
+                    first: 0,
+                    count: 90,
+                    index_empty: true,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("events 0 to 89 (90 events")
+                && text.contains("restore")
+                && text.contains("--accept-lost-events"),
+            "{text}"
+        );
+    }
+    let store = open_small(dir.path(), true).expect("opens when told to go on");
+    assert_eq!(total(&store), 10, "what the journal still held");
+    drop(store);
+    assert_eq!(
+        total(&open_small(dir.path(), false).expect("the index holds what it was rebuilt from")),
+        10
+    );
+}
+
+/// While the journal holds every event, deleting the index rebuilds it, as before.
+#[test]
+fn a_journal_that_holds_every_event_rebuilds_a_deleted_index() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open_small(dir.path(), false).expect("opens");
+    append(&store, 0, 5);
+    append(&store, 5, 10);
+    assert_eq!(total(&store), 10);
+    drop(store);
+    std::fs::remove_dir_all(dir.path().join("index")).expect("delete the index");
+    assert_eq!(total(&open_small(dir.path(), false).expect("opens")), 10);
+}
+
+/// A broken index file: the advice to delete the index and rebuild it from the journal is
+/// given only while the journal holds every event; otherwise the error says the index is the
+/// only copy of the events the journal lost, and to restore a backup.
+#[test]
+fn a_broken_index_is_rebuilt_from_the_journal_only_when_that_holds_every_event() {
+    let pruned = tempfile::tempdir().expect("temp dir");
+    fill_pruned(pruned.path());
+    truncate_an_index_file(pruned.path());
+    let refused = open_small(pruned.path(), false).map(drop);
+    let Err(e @ LogError::IndexBroken { .. }) = refused else {
+        panic!("refused: {refused:?}");
+    };
+    assert!(
+        matches!(&e, LogError::IndexBroken { gone: Some(gone), .. } if *gone == (0..90)),
+        "{e:?}"
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("do not delete it")
+            && text.contains("events 0 to 89 (90 events")
+            && text.contains("backup"),
+        "{text}"
+    );
+
+    let whole = tempfile::tempdir().expect("temp dir");
+    let store = open_small(whole.path(), false).expect("opens");
+    append(&store, 0, 5);
+    assert_eq!(total(&store), 5);
+    drop(store);
+    truncate_an_index_file(whole.path());
+    let refused = open_small(whole.path(), false).map(drop);
+    let Err(e @ LogError::IndexBroken { gone: None, .. }) = refused else {
+        panic!("refused: {refused:?}");
+    };
+    let index = whole.path().join("index");
+    assert!(
+        e.to_string()
+            .contains(&format!("delete {} and start it again", index.display())),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&index).expect("delete the index");
+    assert_eq!(total(&open_small(whole.path(), false).expect("opens")), 5);
+}
+
+/// A journal segment the index had not reached, deleted: its acknowledged events are in
+/// neither, and the store says so rather than opening without them.
+#[test]
+fn a_deleted_journal_segment_the_index_had_not_reached_is_refused_naming_the_events_lost() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open_small(dir.path(), false).expect("opens");
+    append(&store, 0, 5);
+    assert_eq!(total(&store), 5);
+    for from in (5..30).step_by(5) {
+        append(&store, from, from + 5);
+    }
+    let image = tempfile::tempdir().expect("temp dir");
+    crash_image(dir.path(), image.path());
+    drop(store);
+    // Segment 0 holds events 0..10, segment 1 10..20, segment 2 20..30.
+    std::fs::remove_file(segment(image.path(), 1)).expect("delete a segment");
+
+    let refused = open_small(image.path(), false).map(drop);
+    let Err(e) = refused else {
+        panic!("opened");
+    };
+    assert!(
+        matches!(
+            e,
+            LogError::EventsLost {
+                first: 10,
+                count: 10,
+                index_empty: false,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("events 10 to 19"), "{e}");
+    let store = open_small(image.path(), true).expect("opens when told to go on");
+    assert_eq!(total(&store), 20);
 }
