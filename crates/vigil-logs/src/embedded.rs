@@ -449,8 +449,8 @@ impl EmbeddedStore {
     pub fn open(config: EmbeddedConfig) -> Result<EmbeddedStore, LogError> {
         let journal_dir = config.dir.join("journal");
         let index_dir = config.dir.join("index");
-        for dir in [&journal_dir, &index_dir] {
-            std::fs::create_dir_all(dir).map_err(|e| LogError::io(dir, e))?;
+        for dir in [&config.dir, &journal_dir, &index_dir] {
+            private_dir(dir)?;
         }
         let lock = lock_store(&config.dir)?;
         let created = !index_dir.join("meta.json").exists();
@@ -2018,16 +2018,53 @@ fn answer(
     }
 }
 
+/// The mode of the store's directories: the owner's only, as the rest of the data directory.
+#[cfg(unix)]
+const DIR_MODE: u32 = 0o700;
+
+/// Creates `dir` (and its parents) if missing, the owner's only (0700 on Unix), and tightens it
+/// to 0700, with a log line, when found open to the group or others (made by an older Vigil):
+/// the events are as private as the database. The files already inside are left as they are;
+/// the directory alone keeps other users out of them.
+fn private_dir(dir: &Path) -> Result<(), LogError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(dir)
+            .map_err(|e| LogError::io(dir, e))?;
+        let mode = std::fs::metadata(dir)
+            .map_err(|e| LogError::io(dir, e))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(DIR_MODE))
+                .map_err(|e| LogError::io(dir, e))?;
+            tracing::warn!(
+                dir = %dir.display(),
+                was = format_args!("{mode:o}"),
+                now = format_args!("{DIR_MODE:o}"),
+                "log store directory was readable by other users; made it the owner's only"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir).map_err(|e| LogError::io(dir, e))?;
+    Ok(())
+}
+
 /// Locks `dir/store.lock` (an advisory `flock`, dropped by the kernel when the process ends,
 /// killed or not): refused with [`LogError::InUse`] while another open store holds it.
 fn lock_store(dir: &Path) -> Result<std::fs::File, LogError> {
     let path = dir.join("store.lock");
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| LogError::io(&path, e))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&path).map_err(|e| LogError::io(&path, e))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(LogError::InUse { path }),

@@ -226,11 +226,12 @@ impl Journal {
     /// new groups, at which a later replay would stop and cut them off.
     pub fn open_at(dir: &Path, end: Position, segment_bytes: u64) -> Result<Journal, LogError> {
         let path = segment_path(dir, end.segment);
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| LogError::io(&path, e))?;
+        let mut options = OpenOptions::new();
+        options.create(true).append(true);
+        // Created the owner's only, as the rest of the data directory.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path).map_err(|e| LogError::io(&path, e))?;
         let length = file
             .seek(SeekFrom::End(0))
             .map_err(|e| LogError::io(&path, e))?;

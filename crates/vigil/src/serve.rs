@@ -240,6 +240,7 @@ impl Args {
 
 pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     crate::logging::init();
+    owner_only_files();
     let paging = args.paging()?;
     let log_store = LogStoreOptions {
         max_index_lag: args.max_index_lag,
@@ -265,6 +266,15 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
         .context("could not start the async runtime")?;
     runtime.block_on(serve(settings, rules, syslog, paging, log_store))?;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Makes every file and directory the server creates from now on the owner's only (umask
+/// 077), as the data directory is: the search index's files are written by Tantivy, which
+/// takes the mode from the umask, and so would any other file a library makes in the data
+/// directory. The files the server creates itself are made 0600 or 0700 anyway.
+fn owner_only_files() {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }
 
 /// How the log store is opened: the flags that reach its `EmbeddedConfig`.

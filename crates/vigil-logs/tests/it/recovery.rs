@@ -317,3 +317,32 @@ fn a_deleted_journal_segment_the_index_had_not_reached_is_refused_naming_the_eve
     let store = open_small(image.path(), true).expect("opens when told to go on");
     assert_eq!(total(&store), 20);
 }
+
+/// The store's folders are the owner's only (0700, tightened when an older release left them
+/// open) and its journal segments and lock 0600, as the rest of the data directory.
+#[cfg(unix)]
+#[test]
+fn the_log_store_is_the_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).expect("logs");
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let store = open_lazy(&logs);
+    append(&store, 0, 5);
+    assert_eq!(total(&store), 5);
+    drop(store);
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .expect("exists")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    for folder in [logs.clone(), logs.join("journal"), logs.join("index")] {
+        assert_eq!(mode(&folder), 0o700, "{}", folder.display());
+    }
+    for file in [segment(&logs, 0), logs.join("store.lock")] {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+}

@@ -1,4 +1,7 @@
-//! The data directory as a whole: what `vigil serve` refuses to start on.
+//! The data directory as a whole: what `vigil serve` refuses to start on, and the modes of
+//! what it creates.
+
+use std::path::Path;
 
 use crate::support::{Server, admin_token, vigil};
 
@@ -71,4 +74,40 @@ fn a_data_directory_whose_database_was_deleted_is_refused() {
         !data.join("vigil.db").exists(),
         "no empty database was made"
     );
+}
+
+/// Every file and folder the server makes in the data directory is the owner's only: the
+/// log store's journal and index, the state files, the locks, as the database and evidence.
+#[cfg(unix)]
+#[test]
+fn everything_the_server_makes_in_the_data_directory_is_the_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    fn walk(path: &Path, found: &mut Vec<(String, u32)>) {
+        for entry in std::fs::read_dir(path).unwrap() {
+            let entry = entry.unwrap();
+            let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+            found.push((entry.path().display().to_string(), mode));
+            if entry.file_type().unwrap().is_dir() {
+                walk(&entry.path(), found);
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = Server::start(&data);
+    let token = admin_token(&data, "admin", "ops");
+    store_events(&server, &token);
+    assert!(server.terminate().success());
+
+    let mut found = Vec::new();
+    walk(&data, &mut found);
+    let names: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+    for expected in ["received.json", "journal", ".idx", "meta.json", "link.key"] {
+        assert!(
+            names.iter().any(|n| n.ends_with(expected)),
+            "{expected} in {names:?}"
+        );
+    }
+    let open: Vec<_> = found.iter().filter(|(_, mode)| mode & 0o077 != 0).collect();
+    assert!(open.is_empty(), "readable by others: {open:?}");
 }
