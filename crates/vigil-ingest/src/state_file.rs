@@ -12,7 +12,12 @@ pub fn replace_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     partial.push(".partial");
     let partial = std::path::PathBuf::from(partial);
     {
-        let mut file = std::fs::File::create(&partial)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        // The owner's only, as the rest of the data directory.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&partial)?;
         file.write_all(bytes)?;
         file.sync_all()?;
     }
@@ -39,5 +44,11 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["state.json"]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "the owner's only: {mode:o}");
+        }
     }
 }

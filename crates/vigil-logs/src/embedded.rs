@@ -79,6 +79,11 @@ pub struct EmbeddedConfig {
     /// Past this size a journal segment is closed and the next one started; segments are
     /// deleted whole once the index (and detection) no longer need them.
     pub journal_segment_bytes: u64,
+    /// Open even when acknowledged events are in neither the journal nor the index (the index
+    /// deleted after the journal was pruned, journal segments deleted or cut short), going on
+    /// without them; otherwise such an open is refused with [`LogError::EventsLost`]. For the
+    /// operator who has no backup to restore, once.
+    pub accept_lost_events: bool,
 }
 
 impl EmbeddedConfig {
@@ -96,6 +101,7 @@ impl EmbeddedConfig {
             index_nice: 10,
             track_detections: false,
             journal_segment_bytes: journal::SEGMENT_BYTES,
+            accept_lost_events: false,
         }
     }
 }
@@ -230,18 +236,104 @@ fn commit(
     journal::remove_before(journal_dir, checkpoint.position, detected)
 }
 
-/// Where the journal ends beyond the last index commit `from`: its valid end (a torn tail is
-/// cut there when the journal reopens), the next sequence number and how many records lie
-/// between. Reading them back is quick; indexing them is left to the index thread.
-fn journal_tail(journal_dir: &Path, from: Checkpoint) -> Result<(Checkpoint, u64), LogError> {
-    let mut tail = from;
+/// `checkpoint`, moved to the start of the next segment when its own segment is shorter than
+/// it (cut short or deleted outside Vigil: see [`journal::short_of`]), so that nothing reads
+/// or appends past the hole; `None` when the segment is whole.
+fn past_damage(journal_dir: &Path, checkpoint: Checkpoint) -> Result<Option<Checkpoint>, LogError> {
+    Ok(
+        journal::short_of(journal_dir, checkpoint.position)?.map(|_| Checkpoint {
+            position: Position {
+                segment: checkpoint.position.segment + 1,
+                offset: 0,
+            },
+            next_seq: checkpoint.next_seq,
+        }),
+    )
+}
+
+/// Reports a journal segment shorter than the index commit `checkpoint` says it is: the bytes
+/// gone held events the index has (it is their only copy now), and which ones, as far as the
+/// segments left tell.
+fn report_short_segment(journal_dir: &Path, checkpoint: Checkpoint) -> Result<(), LogError> {
+    let Position { segment, offset } = checkpoint.position;
+    let length = journal::short_of(journal_dir, checkpoint.position)?.unwrap_or(offset);
+    let before = journal::segments(journal_dir)?
+        .into_iter()
+        .filter(|s| *s <= segment)
+        .collect::<Vec<_>>();
+    let mut last_held = None;
+    for s in before.iter().rev() {
+        last_held = journal::last_seq(journal_dir, *s)?;
+        if last_held.is_some() {
+            break;
+        }
+    }
+    let first_gone = last_held.map_or(0, |seq| seq + 1);
+    tracing::error!(
+        segment,
+        length,
+        indexed_up_to = offset,
+        bytes_gone = offset - length,
+        events_gone = checkpoint.next_seq.saturating_sub(first_gone),
+        first_gone,
+        last_gone = checkpoint.next_seq.saturating_sub(1),
+        "a journal segment is shorter than what the search index has taken from it (cut short or deleted outside Vigil): the events in its missing bytes are in the index but no longer in the journal, so the index is their only copy and must not be deleted; appends go on in a new segment"
+    );
+    Ok(())
+}
+
+/// What the journal holds beyond the last index commit.
+struct Tail {
+    /// Its valid end (a torn tail is cut there when the journal reopens) and next sequence.
+    end: Checkpoint,
+    /// How many records lie between the commit and the end.
+    records: u64,
+    /// The first event missing between them, and how many are: sequences follow one another
+    /// without a gap from the commit's `next_seq` on (a refused group's go to the next one),
+    /// so a gap is acknowledged events the journal lost and the index never had.
+    lost: Option<(u64, u64)>,
+}
+
+/// Reads the journal beyond the last index commit `from`. Reading it back is quick; indexing
+/// it is left to the index thread.
+fn journal_tail(journal_dir: &Path, from: Checkpoint) -> Result<Tail, LogError> {
+    let mut end = from;
     let mut records = 0u64;
-    tail.position = journal::replay(journal_dir, from.position, |record, _| {
-        tail.next_seq = tail.next_seq.max(record.seq + 1);
+    let mut lost: Option<(u64, u64)> = None;
+    end.position = journal::replay(journal_dir, from.position, |record, _| {
+        if record.seq > end.next_seq {
+            lost.get_or_insert((end.next_seq, 0)).1 += record.seq - end.next_seq;
+        }
+        end.next_seq = end.next_seq.max(record.seq + 1);
         records += 1;
         Ok(())
     })?;
-    Ok((tail, records))
+    Ok(Tail { end, records, lost })
+}
+
+/// `e`, an index failure, as [`LogError::IndexBroken`] with what the journal still holds
+/// when it is the index's own (not a lock held elsewhere, a full disk or too few
+/// descriptors): the advice to delete the index stands only if the journal can rebuild it.
+fn judged(e: LogError, index_dir: &Path, journal_dir: &Path) -> LogError {
+    let LogError::Index(source) = e else {
+        return e;
+    };
+    if matches!(source, tantivy::TantivyError::LockFailure(..))
+        || crate::error::machine_failure(&source)
+    {
+        return LogError::Index(source);
+    }
+    match journal::missing(journal_dir) {
+        Ok(gone) => LogError::IndexBroken {
+            dir: index_dir.to_owned(),
+            source,
+            gone,
+        },
+        Err(read) => {
+            tracing::warn!(error = %read, "could not read the journal to judge whether the index can be rebuilt from it");
+            LogError::Index(source)
+        }
+    }
 }
 
 /// Lowers the calling thread's scheduling priority by `nice`; threads it starts inherit it.
@@ -357,33 +449,58 @@ impl EmbeddedStore {
     pub fn open(config: EmbeddedConfig) -> Result<EmbeddedStore, LogError> {
         let journal_dir = config.dir.join("journal");
         let index_dir = config.dir.join("index");
-        for dir in [&journal_dir, &index_dir] {
-            std::fs::create_dir_all(dir).map_err(|e| LogError::io(dir, e))?;
+        for dir in [&config.dir, &journal_dir, &index_dir] {
+            private_dir(dir)?;
         }
         let lock = lock_store(&config.dir)?;
         let created = !index_dir.join("meta.json").exists();
-        let index = if created {
-            Index::create_in_dir(&index_dir, schema())?
-        } else {
-            Index::open_in_dir(&index_dir)?
+        let open_index = || -> Result<_, LogError> {
+            let index = if created {
+                Index::create_in_dir(&index_dir, schema())?
+            } else {
+                Index::open_in_dir(&index_dir)?
+            };
+            register_tokenizers(&index);
+            let fields = Fields::resolve(&index.schema())?;
+            let payload = index.load_metas()?.payload;
+            let reader: IndexReader = index
+                .reader_builder()
+                .reload_policy(ReloadPolicy::Manual)
+                .try_into()?;
+            Ok((index, fields, payload, reader))
         };
-        register_tokenizers(&index);
-        let fields = Fields::resolve(&index.schema())?;
-        let payload = index.load_metas()?.payload;
+        let (index, fields, payload, reader) =
+            open_index().map_err(|e| judged(e, &index_dir, &journal_dir))?;
         // An index no commit of ours has reached yet (created, then a crash within the first
         // commit interval) holds nothing, and no event in the journal was matched for certain.
         let never_committed = payload.is_none();
-        let (checkpoint, committed_detected) = Checkpoint::decode(payload.as_deref());
-        let reader: IndexReader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()?;
+        let (mut checkpoint, committed_detected) = Checkpoint::decode(payload.as_deref());
+        if let Some(moved) = past_damage(&journal_dir, checkpoint)? {
+            report_short_segment(&journal_dir, checkpoint)?;
+            checkpoint = moved;
+        }
 
         // Records the last commit did not cover (after a crash, up to `max_index_lag` of
         // them) are indexed by the index thread in the background: the store opens at once,
         // takes appends (held back by the lag limit as usual) and answers searches, which see
         // the records as the catch-up commits them; `refresh` waits for all of them.
-        let (tail, unindexed) = journal_tail(&journal_dir, checkpoint)?;
+        let Tail {
+            end: tail,
+            records: unindexed,
+            lost,
+        } = journal_tail(&journal_dir, checkpoint)?;
+        if let Some((first, count)) = lost {
+            let lost = LogError::EventsLost {
+                dir: config.dir.clone(),
+                first,
+                count,
+                index_empty: created || never_committed,
+            };
+            if !config.accept_lost_events {
+                return Err(lost);
+            }
+            tracing::error!(first, count, "{lost}: going on without them, as asked");
+        }
         // Where detection stood at the last commit. A new index, or one never committed, has
         // seen no detection; an index from before detections were tracked is taken as fully
         // detected.
@@ -438,13 +555,15 @@ impl EmbeddedStore {
                             return;
                         }
                         Err(e) => {
-                            let _ = opened.send(Err(LogError::from(e)));
+                            let e = judged(LogError::from(e), &index_dir, &journal_dir);
+                            let _ = opened.send(Err(e));
                             return;
                         }
                     };
                     let indexer = Indexer {
                         writer: Some(writer),
                         index,
+                        index_dir,
                         writer_threads: settings.index_threads,
                         writer_memory: settings.index_memory_bytes,
                         fields,
@@ -1548,6 +1667,8 @@ struct Indexer {
     /// worker died has lost the documents queued to it and must not be committed.
     writer: Option<IndexWriter>,
     index: Index,
+    /// Where the index is, to name it in the advice on a broken one.
+    index_dir: PathBuf,
     /// Tantivy's indexing threads and their memory, to make the writer anew.
     writer_threads: usize,
     writer_memory: usize,
@@ -1713,7 +1834,7 @@ impl Indexer {
     fn recover(&mut self) -> Result<(), LogError> {
         let payload = self.index.load_metas()?.payload;
         let (committed, _) = Checkpoint::decode(payload.as_deref());
-        self.committed = committed;
+        self.committed = past_damage(&self.journal_dir, committed)?.unwrap_or(committed);
         self.drop_writer();
         self.writer = Some(
             self.index
@@ -1801,6 +1922,7 @@ fn index_loop(mut ix: Indexer, interval: Duration, inbox: Receiver<IndexMsg>) {
                 }
                 Err(e) => {
                     ix.drop_writer();
+                    let e = judged(e, &ix.index_dir, &ix.journal_dir);
                     let wait = (wait * 2).min(LAST_RETRY);
                     tracing::error!(error = %e, retry_in = ?wait, lag = ix.progress.unsearchable(), "indexing still fails; acknowledged events stay in the journal");
                     ix.progress.set_index_failure(Some(e.to_string()));
@@ -1864,6 +1986,7 @@ fn index_loop(mut ix: Indexer, interval: Duration, inbox: Receiver<IndexMsg>) {
         });
         if let Err(e) = outcome {
             ix.drop_writer();
+            let e = judged(e, &ix.index_dir, &ix.journal_dir);
             tracing::error!(error = %e, retry_in = ?FIRST_RETRY, "indexing failed; acknowledged events stay in the journal, and the index writer is made anew and reads them again from the last commit");
             ix.progress.set_index_failure(Some(e.to_string()));
             failing = Some(Failing {
@@ -1895,16 +2018,53 @@ fn answer(
     }
 }
 
+/// The mode of the store's directories: the owner's only, as the rest of the data directory.
+#[cfg(unix)]
+const DIR_MODE: u32 = 0o700;
+
+/// Creates `dir` (and its parents) if missing, the owner's only (0700 on Unix), and tightens it
+/// to 0700, with a log line, when found open to the group or others (made by an older Vigil):
+/// the events are as private as the database. The files already inside are left as they are;
+/// the directory alone keeps other users out of them.
+fn private_dir(dir: &Path) -> Result<(), LogError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(dir)
+            .map_err(|e| LogError::io(dir, e))?;
+        let mode = std::fs::metadata(dir)
+            .map_err(|e| LogError::io(dir, e))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(DIR_MODE))
+                .map_err(|e| LogError::io(dir, e))?;
+            tracing::warn!(
+                dir = %dir.display(),
+                was = format_args!("{mode:o}"),
+                now = format_args!("{DIR_MODE:o}"),
+                "log store directory was readable by other users; made it the owner's only"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir).map_err(|e| LogError::io(dir, e))?;
+    Ok(())
+}
+
 /// Locks `dir/store.lock` (an advisory `flock`, dropped by the kernel when the process ends,
 /// killed or not): refused with [`LogError::InUse`] while another open store holds it.
 fn lock_store(dir: &Path) -> Result<std::fs::File, LogError> {
     let path = dir.join("store.lock");
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| LogError::io(&path, e))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&path).map_err(|e| LogError::io(&path, e))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(LogError::InUse { path }),

@@ -222,15 +222,25 @@ fn sync_dir(dir: &Path) -> Result<(), LogError> {
 
 impl Journal {
     /// Opens the journal for appending at `end` (where replay stopped).
+    /// Refuses a segment shorter than `end`: appending there would leave a hole before the
+    /// new groups, at which a later replay would stop and cut them off.
     pub fn open_at(dir: &Path, end: Position, segment_bytes: u64) -> Result<Journal, LogError> {
         let path = segment_path(dir, end.segment);
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
+        let mut options = OpenOptions::new();
+        options.create(true).append(true);
+        // Created the owner's only, as the rest of the data directory.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path).map_err(|e| LogError::io(&path, e))?;
+        let length = file
+            .seek(SeekFrom::End(0))
             .map_err(|e| LogError::io(&path, e))?;
-        file.seek(SeekFrom::End(0))
-            .map_err(|e| LogError::io(&path, e))?;
+        if length < end.offset {
+            return Err(LogError::CorruptJournal {
+                path,
+                offset: length,
+            });
+        }
         sync_dir(dir)?;
         Ok(Journal {
             dir: dir.to_owned(),
@@ -339,6 +349,14 @@ pub(crate) fn replay(
 ) -> Result<Position, LogError> {
     let all = segments(dir)?;
     let wanted: Vec<u64> = all.into_iter().filter(|s| *s >= from.segment).collect();
+    if let Some(length) = short_of(dir, from)? {
+        // Cutting there would extend the file with zeros: the caller reports the damage and
+        // replays from the next segment instead.
+        return Err(LogError::CorruptJournal {
+            path: segment_path(dir, from.segment),
+            offset: length,
+        });
+    }
     let Some(&last) = wanted.last() else {
         return Ok(from);
     };
@@ -405,7 +423,7 @@ pub(crate) fn replay(
         tracing::warn!(
             path = %path.display(),
             offset = cut,
-            discarded = length - cut,
+            discarded = length.saturating_sub(cut),
             "journal ends in a torn write; truncating it"
         );
         let file = OpenOptions::new()
@@ -421,6 +439,69 @@ pub(crate) fn replay(
         };
     }
     Ok(end)
+}
+
+/// The length of the segment `position` is in when it is shorter than `position` (0 when the
+/// file is missing): bytes that were durable, and that the caller has taken, are gone (the
+/// file was cut short or deleted), which is damage, never a torn write. `None` when the segment
+/// reaches `position`.
+pub(crate) fn short_of(dir: &Path, position: Position) -> Result<Option<u64>, LogError> {
+    if position.offset == 0 {
+        return Ok(None);
+    }
+    let path = segment_path(dir, position.segment);
+    let length = match fs::metadata(&path) {
+        Ok(meta) => meta.len(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(LogError::io(&path, e)),
+    };
+    Ok((length < position.offset).then_some(length))
+}
+
+/// The sequence of the last event of `segment` that still reads (`None`: none does, or the
+/// file is missing), reading its frames until they stop; nothing is cut.
+pub(crate) fn last_seq(dir: &Path, segment: u64) -> Result<Option<u64>, LogError> {
+    let path = segment_path(dir, segment);
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(LogError::io(&path, e)),
+    };
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut payload = Vec::new();
+    let mut last = None;
+    while let Some(record) =
+        next_record(&mut reader, &mut payload).map_err(|e| LogError::io(&path, e))?
+    {
+        last = Some(record.seq);
+    }
+    Ok(last)
+}
+
+/// The first run of sequences, from 0 on, that the journal does not hold (`None`: it holds
+/// every event from the first one to its end). Sequences follow one another through the
+/// segments without a gap (a refused group's go to the next one), so a run missing is events
+/// gone from the journal: segments deleted once the index covered them, or a segment cut short
+/// or deleted. Reads every segment, without cutting anything: for the rare moment a damaged
+/// index must be judged, since the index can be rebuilt from the journal only when this is
+/// `None`.
+pub(crate) fn missing(dir: &Path) -> Result<Option<std::ops::Range<u64>>, LogError> {
+    let mut expected = 0u64;
+    let mut payload = Vec::new();
+    for segment in segments(dir)? {
+        let path = segment_path(dir, segment);
+        let file = File::open(&path).map_err(|e| LogError::io(&path, e))?;
+        let mut reader = BufReader::with_capacity(1 << 20, file);
+        while let Some(record) =
+            next_record(&mut reader, &mut payload).map_err(|e| LogError::io(&path, e))?
+        {
+            if record.seq > expected {
+                return Ok(Some(expected..record.seq));
+            }
+            expected = expected.max(record.seq + 1);
+        }
+    }
+    Ok(None)
 }
 
 /// Reads the frames in `[from, until)` while the journal may still be appending beyond

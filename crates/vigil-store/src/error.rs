@@ -34,13 +34,24 @@ pub enum StoreError {
         /// The hash of the file now (or `missing`).
         actual: String,
     },
+    /// `vigil serve` (or a first `vigil admin token`) was about to create a database in a data
+    /// directory that already holds a log store or evidence: the database was deleted or
+    /// moved, and an empty one in its place would silently lose what it held.
+    #[error(
+        "the data directory {} holds {found} but no database (vigil.db): it was deleted or moved. A new, empty one would lose every incident, token, alert and detection and the audit trail, and the stored events would never be matched again. Restore vigil.db from a backup (see Backup and restore in the README); to start afresh on purpose, give --data a new, empty directory",
+        .dir.display()
+    )]
+    DatabaseMissing {
+        /// The data directory.
+        dir: std::path::PathBuf,
+        /// What it holds: the log store, evidence, or both.
+        found: &'static str,
+    },
     /// The database failed.
-    #[error("database error: {0}; check the data directory is writable and not full")]
+    #[error("database error: {0}; {advice}", advice = db_advice(.0))]
     Db(#[from] sqlx::Error),
     /// Applying the schema migrations failed.
-    #[error(
-        "database migration failed: {0}; check the data directory is writable and not full, then start again"
-    )]
+    #[error("database migration failed: {0}; {advice}", advice = migrate_advice(.0))]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// The database was upgraded by a newer release: this one does not know its schema.
     #[error(
@@ -73,6 +84,37 @@ pub enum StoreError {
     /// A stored value could not be read back (the database was changed by hand).
     #[error("stored data is unreadable: {0}; run `vigil audit verify` and restore from a backup")]
     Corrupt(String),
+}
+
+/// Whether SQLite found the database file damaged: `SQLITE_CORRUPT` ("database disk image is
+/// malformed") or `SQLITE_NOTADB` ("file is not a database"), with their extended codes.
+fn damaged(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else {
+        return false;
+    };
+    db.code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| matches!(code & 0xff, 11 | 26))
+}
+
+/// What to do when the database file is damaged: no amount of disk space or permissions
+/// repairs it.
+const DAMAGED: &str = "the database file (vigil.db) is damaged: stop Vigil and restore vigil.db from a backup (see Backup and restore in the README), then run `vigil audit verify` on it";
+
+fn db_advice(e: &sqlx::Error) -> &'static str {
+    if damaged(e) {
+        DAMAGED
+    } else {
+        "check the data directory is writable and not full"
+    }
+}
+
+fn migrate_advice(e: &sqlx::migrate::MigrateError) -> &'static str {
+    use sqlx::migrate::MigrateError;
+    match e {
+        MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) if damaged(e) => DAMAGED,
+        _ => "check the data directory is writable and not full, then start again",
+    }
 }
 
 impl StoreError {

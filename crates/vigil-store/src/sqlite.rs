@@ -222,6 +222,31 @@ fn private_database(dir: &Path) -> StoreResult<()> {
     Ok(())
 }
 
+/// Refuses to create the database in a data directory that already holds a log store
+/// (`logs/`, which `vigil serve` creates after the database) or evidence files: the database
+/// was deleted or moved, and starting with an empty one would lose incidents, tokens, alerts,
+/// detections and the audit trail without a word, while the log store's detection mark says
+/// its events were matched, so they would never be matched again.
+fn refuse_a_new_database_beside_old_data(dir: &Path) -> StoreResult<()> {
+    if dir.join("vigil.db").exists() {
+        return Ok(());
+    }
+    let logs = dir.join("logs").is_dir();
+    let evidence = std::fs::read_dir(dir.join("evidence"))
+        .map(|mut entries| entries.next().is_some())
+        .unwrap_or(false);
+    let found = match (logs, evidence) {
+        (false, false) => return Ok(()),
+        (true, false) => "a log store (logs/)",
+        (false, true) => "evidence files (evidence/)",
+        (true, true) => "a log store (logs/) and evidence files (evidence/)",
+    };
+    Err(StoreError::DatabaseMissing {
+        dir: dir.to_path_buf(),
+        found,
+    })
+}
+
 /// The permissions a stored evidence file gets: 0400 on Unix, read-only elsewhere.
 async fn evidence_permissions(path: &Path) -> StoreResult<std::fs::Permissions> {
     #[cfg(unix)]
@@ -336,6 +361,9 @@ impl SqliteStore {
 
     async fn open_with(dir: &Path, schema: Schema) -> StoreResult<Self> {
         let evidence = dir.join("evidence");
+        if matches!(schema, Schema::Upgrade) {
+            refuse_a_new_database_beside_old_data(dir)?;
+        }
         private_dir(dir)?;
         private_dir(&evidence)?;
         private_database(dir)?;

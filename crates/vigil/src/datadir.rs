@@ -15,12 +15,17 @@ use vigil_store::SqliteStore;
 /// machine.
 pub async fn open(dir: &Path) -> anyhow::Result<SqliteStore> {
     create(dir)?;
-    SqliteStore::open(dir).await.with_context(|| {
-        format!(
-            "could not open the Vigil store in {}; is it a Vigil data directory?",
-            dir.display()
-        )
-    })
+    match SqliteStore::open(dir).await {
+        Ok(store) => Ok(store),
+        // It says all there is to say: what the directory holds and what to do.
+        Err(e @ vigil_store::StoreError::DatabaseMissing { .. }) => Err(e.into()),
+        Err(e) => Err(e).with_context(|| {
+            format!(
+                "could not open the Vigil store in {}; is it a Vigil data directory?",
+                dir.display()
+            )
+        }),
+    }
 }
 
 /// The name of the lock file `vigil serve` holds in its data directory.

@@ -79,6 +79,13 @@ pub struct Args {
     /// runs at the pace of the journal, and search catches up behind, up to this many events.
     #[arg(long, env = "VIGIL_MAX_INDEX_LAG", default_value_t = 2_000_000, value_parser = clap::value_parser!(u64).range(1000..))]
     pub max_index_lag: u64,
+    /// Start even though the log store has lost acknowledged events (its search index was
+    /// deleted after the journal had been pruned of events only the index held, or journal
+    /// segments were deleted): without it such a start is refused, naming the events. Going
+    /// on leaves them out of search for good; restore the data directory from a backup
+    /// instead when you have one. No environment variable, so that it is never left on.
+    #[arg(long)]
+    pub accept_lost_events: bool,
     /// Sigma rule directory matched against every ingested event (repeat for several).
     #[arg(long = "rules", env = "VIGIL_RULES", value_delimiter = ',')]
     pub rules: Vec<PathBuf>,
@@ -233,8 +240,12 @@ impl Args {
 
 pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     crate::logging::init();
+    owner_only_files();
     let paging = args.paging()?;
-    let max_index_lag = args.max_index_lag;
+    let log_store = LogStoreOptions {
+        max_index_lag: args.max_index_lag,
+        accept_lost_events: args.accept_lost_events,
+    };
     let (mut settings, rules, mut syslog) = args.into_parts()?;
     let open_files = crate::open_files::raise_limit();
     let caps =
@@ -253,8 +264,23 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    runtime.block_on(serve(settings, rules, syslog, paging, max_index_lag))?;
+    runtime.block_on(serve(settings, rules, syslog, paging, log_store))?;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Makes every file and directory the server creates from now on the owner's only (umask
+/// 077), as the data directory is: the search index's files are written by Tantivy, which
+/// takes the mode from the umask, and so would any other file a library makes in the data
+/// directory. The files the server creates itself are made 0600 or 0700 anyway.
+fn owner_only_files() {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
+/// How the log store is opened: the flags that reach its `EmbeddedConfig`.
+struct LogStoreOptions {
+    max_index_lag: u64,
+    accept_lost_events: bool,
 }
 
 /// Where the rules come from: their directories and the placeholder values' file.
@@ -281,7 +307,7 @@ async fn serve(
     rule_files: RuleFiles,
     syslog: SyslogConfig,
     paging: Paging,
-    max_index_lag: u64,
+    log_store: LogStoreOptions,
 ) -> anyhow::Result<()> {
     // First, before anything in the directory is opened: one server per data directory. Held
     // until this returns, after the stores are closed.
@@ -293,7 +319,8 @@ async fn serve(
     let events: Arc<dyn EventStore> = {
         let dir = logs_dir.clone();
         let mut config = EmbeddedConfig::new(dir);
-        config.max_index_lag = max_index_lag;
+        config.max_index_lag = log_store.max_index_lag;
+        config.accept_lost_events = log_store.accept_lost_events;
         config.track_detections = true;
         let opened = tokio::task::spawn_blocking(move || EmbeddedStore::open(config))
             .await

@@ -2,5 +2,6 @@
 
 mod crash;
 mod queries;
+mod recovery;
 mod store;
 mod support;

@@ -581,3 +581,86 @@ async fn processes_opening_one_directory_at_once_apply_the_migrations_once() {
         }
     }
 }
+
+/// A data directory whose database was deleted while its log store and evidence stayed: the
+/// store refuses to create an empty database in its place, naming what it found and what to
+/// do; a new directory (or one holding nothing else) is created as always.
+#[tokio::test]
+async fn a_deleted_database_beside_a_log_store_or_evidence_is_not_created_anew() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = root.path().join("data");
+    let store = SqliteStore::open(&dir).await.expect("a new directory");
+    store.close().await;
+    std::fs::create_dir_all(dir.join("logs").join("journal")).expect("a log store");
+    for name in ["vigil.db", "vigil.db-wal", "vigil.db-shm"] {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
+    let refused = SqliteStore::open(&dir).await;
+    let Err(e @ StoreError::DatabaseMissing { .. }) = refused else {
+        panic!("a database was created anew: {:?}", refused.map(drop));
+    };
+    let text = e.to_string();
+    assert!(
+        text.contains("a log store (logs/)")
+            && text.contains("Restore vigil.db from a backup")
+            && text.contains("new, empty directory"),
+        "{text}"
+    );
+    assert!(!dir.join("vigil.db").exists(), "nothing created");
+
+    std::fs::remove_dir_all(dir.join("logs")).expect("remove the log store");
+    std::fs::write(dir.join("evidence").join("0".repeat(64)), b"x").expect("evidence");
+    let refused = SqliteStore::open(&dir).await.map(drop);
+    assert!(
+        matches!(&refused, Err(StoreError::DatabaseMissing { found, .. }) if found.contains("evidence")),
+        "{refused:?}"
+    );
+
+    let fresh = root.path().join("fresh");
+    std::fs::create_dir_all(&fresh).expect("an empty directory");
+    SqliteStore::open(&fresh)
+        .await
+        .expect("an empty directory is new");
+}
+
+/// A database file cut short is told as damaged, with a backup to restore, not as a disk
+/// that is full or not writable.
+#[tokio::test]
+async fn a_damaged_database_is_told_as_damaged() {
+    let h = Harness::new().await;
+    for n in 0..300 {
+        h.store
+            .create_incident("ada", new_incident(&format!("incident {n}")))
+            .await
+            .expect("create");
+    }
+    let dir = h.sqlite.dir().to_path_buf();
+    h.sqlite.close().await;
+    drop(h.store);
+    let db = dir.join("vigil.db");
+    let length = std::fs::metadata(&db).expect("database").len();
+    assert!(
+        length > 32 * 1024,
+        "the incidents are in the file ({length} bytes)"
+    );
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&db)
+        .expect("open");
+    file.set_len(length / 2).expect("cut");
+    drop(file);
+
+    let text = match SqliteStore::open(&dir).await {
+        Err(e) => e.to_string(),
+        Ok(store) => store
+            .list_incidents(&IncidentFilter::default())
+            .await
+            .map(drop)
+            .expect_err("the rows are gone with the file's second half")
+            .to_string(),
+    };
+    assert!(
+        text.contains("is damaged") && text.contains("backup") && !text.contains("not full"),
+        "{text}"
+    );
+}

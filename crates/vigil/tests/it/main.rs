@@ -1,6 +1,7 @@
 //! Integration tests of the `vigil` binary: each drives the real executable as a user would.
 
 mod cli;
+mod datadir;
 mod durability;
 mod escalation;
 mod escapes;
