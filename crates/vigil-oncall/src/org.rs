@@ -441,7 +441,13 @@ impl OrgDocument {
                         ContactKind::Webhook => "an http:// or https:// URL",
                         ContactKind::Phone => "a phone number such as +49 30 1234567",
                     };
-                    problems.push(problem(field, format!("{a:?} is not {what}")));
+                    // A webhook URL is shown as every answer shows it: the error goes back to
+                    // whoever applied the document, and into logs.
+                    let shown = match c.kind {
+                        ContactKind::Webhook => c.shown_address(),
+                        ContactKind::Email | ContactKind::Phone => a.to_owned(),
+                    };
+                    problems.push(problem(field, format!("{shown:?} is not {what}")));
                 }
             }
         }
@@ -1006,6 +1012,25 @@ mod tests {
             "services": [{"name": "payments", "team": "secops", "criticality": "critical"}]
         }))
         .unwrap()
+    }
+
+    /// A refused webhook URL is shown redacted, its user, password and path left out.
+    #[test]
+    fn a_refused_webhook_url_is_not_echoed() {
+        let mut doc = org();
+        doc.people[2].contacts = vec![
+            serde_json::from_value(serde_json::json!({
+                "kind": "webhook", "address": "ftp://u:BADPASS1@127.0.0.1/x/BADPATH2"
+            }))
+            .unwrap(),
+        ];
+        let err = doc.validate().unwrap_err();
+        assert_eq!(err.problems[0].field, "people[2].contacts[0].address");
+        assert_eq!(
+            err.problems[0].message,
+            "\"ftp://127.0.0.1/…\" is not an http:// or https:// URL"
+        );
+        assert!(!err.to_string().contains("BADPASS1"), "{err}");
     }
 
     #[test]
