@@ -235,12 +235,12 @@ pub struct AuditVerification {
     pub ok: bool,
     /// How many entries were checked and found intact.
     pub entries: u64,
-    /// Incidents and tokens found in the state their latest audit entry recorded (0 when a
-    /// problem was found).
+    /// Records (tokens, organisation document versions, incidents, alerts people acted on) found
+    /// in the state their latest audit entry recorded (0 when a problem was found).
     #[serde(default)]
     pub records_checked: u64,
-    /// Incidents and tokens that could not be checked: their latest audit entry was written by a
-    /// Vigil that did not record states yet. Each is checked again from its next write.
+    /// Records that could not be checked: their latest audit entry was written by a Vigil that
+    /// did not record states yet. Each is checked again from its next write.
     #[serde(default)]
     pub records_unchecked: u64,
     /// The first broken link, or the first record changed, added or deleted outside Vigil.

@@ -12,9 +12,10 @@
 //!
 //! The chain alone proves only that the entries are as written; the records they describe are
 //! rows beside them, which a hand edit can change without touching an entry. So every entry that
-//! writes an incident or a token also records, in its (hashed) payload, a digest of the state the
-//! write left the record in ([`incident_state`], [`token_state`]; [`STATE_FIELD`], and
-//! [`STATES_FIELD`] for the other incidents a write changed). [`recorded_states`] reads the
+//! writes an incident, a token or an alert also records, in its (hashed) payload, a digest of the
+//! state the write left the record in ([`incident_state`], [`token_state`], [`alert_state`];
+//! [`STATE_FIELD`], and [`STATES_FIELD`] for the other incidents a write changed); an `org.apply`
+//! entry holds the whole document it applied, whose state is [`org_state`]. [`recorded_states`] reads the
 //! latest recorded state of every record from the chain and [`check_records`] compares them with
 //! the records as stored now: a record that differs, that no entry wrote, or that is gone was
 //! changed outside Vigil. Entries written before states were recorded carry none; a record whose
@@ -28,6 +29,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::alert::Alert;
 use crate::ids::IncidentId;
 use crate::incident::{ActionEntry, Incident};
 use crate::role::TokenInfo;
@@ -233,7 +235,8 @@ pub enum ChainProblem {
         "{record} is not as audit entry {entry} left it: it was changed outside Vigil; compare it with the audit trail's entries for it and restore it from a backup"
     )]
     RecordAltered {
-        /// The record (`incident INC-3`, `token "alice" (id)`).
+        /// The record (`incident INC-3`, `token "alice" (id)`, `alert ALR-5`,
+        /// `organisation document version 2`).
         record: String,
         /// The latest entry that wrote it, whose recorded state it no longer has.
         entry: u64,
@@ -246,8 +249,8 @@ pub enum ChainProblem {
         /// The record.
         record: String,
     },
-    /// A record the audit trail wrote is gone: Vigil deletes no incident or token, so it was
-    /// deleted outside Vigil.
+    /// A record the audit trail wrote is gone: Vigil deletes no incident, token, alert or
+    /// version of the organisation document, so it was deleted outside Vigil.
     #[error(
         "{record}, last written by audit entry {entry}, is gone: it was deleted outside Vigil; restore it from a backup"
     )]
@@ -318,7 +321,8 @@ impl std::error::Error for ChainBreak {}
 pub struct AuditVerified {
     /// Entries whose hash and link were checked.
     pub entries: u64,
-    /// Records (incidents and tokens) found in the state their latest entry recorded.
+    /// Records (tokens, versions of the organisation document, incidents, alerts people acted
+    /// on) found in the state their latest entry recorded.
     pub records_checked: u64,
     /// Records whose latest entry was written before states were recorded: they could not be
     /// checked.
@@ -373,8 +377,9 @@ where
 // ---- record states ------------------------------------------------------------------------
 
 /// The payload field in which an entry records the state its write left its record in: the
-/// entry's incident ([`incident_state`]) or, for a `token.*` entry, the token named by the
-/// payload's `id` ([`token_state`]).
+/// entry's incident ([`incident_state`]), for a `token.*` entry the token named by the
+/// payload's `id` ([`token_state`]), for an `alert.*` entry the alert its `alert` names
+/// ([`alert_state`]).
 pub const STATE_FIELD: &str = "state";
 
 /// The payload field in which an entry records the states of the other incidents its write
@@ -450,13 +455,68 @@ pub fn token_state(token: &TokenInfo, token_hash: &str) -> String {
     digest(json!(["vigil-token-state-v1", record, hash]))
 }
 
+/// The actions of an alert's log that are audited (`alert.acknowledged` …): the steps people
+/// take on it. The other lines (raised, deduplicated, paged) are machine-written at ingest rate
+/// and are not.
+pub const AUDITED_ALERT_ACTIONS: [&str; 5] = [
+    "acknowledged",
+    "resolved",
+    "dismissed",
+    "declared",
+    "merged",
+];
+
+/// The digest of an alert's audited state: what people's steps on it set and what no later
+/// unaudited write changes.
+///
+/// SHA-256 (hex) of the canonical JSON of `["vigil-alert-state-v1", alert, log]`, its empty
+/// members left out (see [`without_empty_members`]). `alert` is the record without `count`,
+/// `last_seen` and its events, which grow as matches fold into an acknowledged alert; `log` is
+/// its log up to the last line an audited step wrote ([`AUDITED_ALERT_ACTIONS`]): the lines
+/// after it are pages and folds written since, unaudited.
+pub fn alert_state(alert: &Alert) -> String {
+    let mut record = serde_json::to_value(alert).unwrap_or(Value::Null);
+    if let Value::Object(fields) = &mut record {
+        for field in ["count", "last_seen", "event_ids", "events", "log"] {
+            fields.remove(field);
+        }
+    }
+    let audited = alert
+        .log
+        .iter()
+        .rposition(|l| AUDITED_ALERT_ACTIONS.contains(&l.action.as_str()))
+        .map_or(0, |last| last + 1);
+    let log = serde_json::to_value(&alert.log[..audited]).unwrap_or(Value::Null);
+    digest(json!(["vigil-alert-state-v1", record, log]))
+}
+
+/// The digest of one version of the organisation document: its number, who applied it and the
+/// document, as an `org.apply` entry records them in full.
+///
+/// SHA-256 (hex) of the canonical JSON of `["vigil-org-state-v1", version, applied_by,
+/// document]`. Both sides are computed by the running Vigil (the entry holds the document
+/// itself), so nothing is left out: an emptied list is a change.
+pub fn org_state(version: i64, applied_by: &str, document: &Value) -> String {
+    let text = canonical_json(&json!([
+        "vigil-org-state-v1",
+        version,
+        applied_by,
+        document
+    ]));
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
 /// A record whose writes the audit trail records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AuditedRecord {
-    /// An incident, by id.
-    Incident(IncidentId),
     /// A token, by id.
     Token(Uuid),
+    /// A version of the organisation document, by number.
+    OrgVersion(i64),
+    /// An incident, by id.
+    Incident(IncidentId),
+    /// An alert people have acted on, by number.
+    Alert(i64),
 }
 
 /// What the audit trail says of one record: the latest entry that wrote it.
@@ -472,8 +532,10 @@ pub struct RecordedState {
 }
 
 /// The latest recorded state of every record the entries wrote: an entry writes its incident,
-/// the incidents named in its [`STATES_FIELD`], and, when its action is `token.*`, the token
-/// whose id is its payload's `id`.
+/// the incidents named in its [`STATES_FIELD`]; when its action is `token.*`, the token whose id
+/// is its payload's `id`; `alert.*`, the alert its payload's `alert` names; `org.apply`, the
+/// version of the organisation document its payload holds (whose state is worked out from the
+/// document the entry records, [`org_state`]).
 pub fn recorded_states<'a, I>(entries: I) -> BTreeMap<AuditedRecord, RecordedState>
 where
     I: IntoIterator<Item = &'a AuditEntry>,
@@ -500,6 +562,24 @@ where
                 .and_then(|s| Uuid::parse_str(s).ok())
         {
             record(AuditedRecord::Token(id), e.seq, state, &e.payload["name"]);
+        } else if e.action.starts_with("alert.")
+            && let Some(key) = e.payload["alert"].as_str()
+            && let Some(id) = key.strip_prefix("ALR-").and_then(|n| n.parse().ok())
+        {
+            record(AuditedRecord::Alert(id), e.seq, state, &e.payload["alert"]);
+        } else if e.action == "org.apply"
+            && let Some(version) = e.payload["version"].as_i64()
+        {
+            let state = e
+                .payload
+                .get("document")
+                .map(|document| Value::String(org_state(version, &e.actor, document)));
+            record(
+                AuditedRecord::OrgVersion(version),
+                e.seq,
+                state.as_ref(),
+                &Value::Null,
+            );
         }
         if let Some(Value::Object(states)) = e.payload.get(STATES_FIELD) {
             for (id, state) in states {
@@ -524,6 +604,10 @@ pub fn record_name(record: AuditedRecord, name: Option<&str>) -> String {
         (AuditedRecord::Incident(id), None) => format!("incident {id}"),
         (AuditedRecord::Token(id), Some(name)) => format!("token {name:?} ({id})"),
         (AuditedRecord::Token(id), None) => format!("token {id}"),
+        (AuditedRecord::OrgVersion(version), _) => {
+            format!("organisation document version {version}")
+        }
+        (AuditedRecord::Alert(id), _) => format!("alert ALR-{id}"),
     }
 }
 
@@ -927,9 +1011,16 @@ mod tests {
                 ),
                 ("token.revoke", None, json!({"id": t, "name": "alice"})),
                 (
-                    "alert.declared",
+                    "alert.acknowledged",
                     None,
-                    json!({"alert": "ALR-1", "id": "ALR-1"}),
+                    json!({"alert": "ALR-1", "state": "x1"}),
+                ),
+                // From before alerts' states were recorded: unchecked.
+                ("alert.declared", None, json!({"alert": "ALR-2"})),
+                (
+                    "org.apply",
+                    None,
+                    json!({"version": 3, "document": {"people": []}}),
                 ),
             ]);
             let states = recorded_states(&trail);
@@ -938,6 +1029,7 @@ mod tests {
                 state: state.map(str::to_owned),
                 name: Some(name.to_owned()),
             };
+            let org = org_state(3, "ann", &json!({"people": []}));
             assert_eq!(
                 states,
                 BTreeMap::from([
@@ -945,7 +1037,120 @@ mod tests {
                     (AuditedRecord::Incident(b), state(4, Some("b2"), "INC-2")),
                     // A revocation from before states were recorded: the token is unchecked.
                     (AuditedRecord::Token(t), state(5, None, "alice")),
+                    (AuditedRecord::Alert(1), state(6, Some("x1"), "ALR-1")),
+                    (AuditedRecord::Alert(2), state(7, None, "ALR-2")),
+                    (
+                        AuditedRecord::OrgVersion(3),
+                        RecordedState {
+                            entry: 8,
+                            state: Some(org),
+                            name: None
+                        }
+                    ),
                 ])
+            );
+        }
+
+        fn alert() -> crate::Alert {
+            use crate::{AlertLogEntry, AlertSource, AlertStatus, NewAlert};
+            let line = |minute, action: &str| AlertLogEntry {
+                at: at(minute),
+                actor: "ann".into(),
+                action: action.into(),
+                text: action.into(),
+            };
+            crate::Alert {
+                id: 5,
+                key: "ALR-5".into(),
+                status: AlertStatus::Acknowledged,
+                count: 2,
+                first_seen: at(0),
+                last_seen: at(1),
+                dismissal: None,
+                incident: None,
+                alert: NewAlert {
+                    title: "Brute force on vpn".into(),
+                    source: AlertSource::Detection,
+                    severity: Severity::Sev2,
+                    service: "vpn".into(),
+                    dedup_key: "rule:vpn".into(),
+                    rule_id: Some("r1".into()),
+                    summary: None,
+                    origin: None,
+                    reporter: None,
+                    event_ids: vec![1, 2],
+                    events: Vec::new(),
+                    times: 1,
+                },
+                log: vec![
+                    line(0, "created"),
+                    line(1, "page"),
+                    line(2, "acknowledged"),
+                    line(3, "deduplicated"),
+                ],
+            }
+        }
+
+        /// What people's steps set is covered; what folds and pages change after them is not,
+        /// as they are not audited.
+        #[test]
+        fn an_alert_state_covers_what_people_set_and_the_log_up_to_their_last_step() {
+            let a = alert();
+            let state = alert_state(&a);
+            type Edit<'a> = &'a dyn Fn(&mut crate::Alert);
+            let changed = |edit: Edit<'_>| {
+                let mut a = a.clone();
+                edit(&mut a);
+                alert_state(&a)
+            };
+            let covered: [(&str, Edit<'_>); 6] = [
+                ("status", &|a| a.status = crate::AlertStatus::Triggered),
+                ("severity", &|a| a.alert.severity = Severity::Sev4),
+                ("title", &|a| a.alert.title = "nothing".into()),
+                ("incident", &|a| a.incident = Some("INC-9".into())),
+                ("log emptied", &|a| a.log.clear()),
+                ("page line deleted", &|a| {
+                    a.log.remove(1);
+                }),
+            ];
+            for (what, edit) in covered {
+                assert_ne!(changed(edit), state, "{what} is not covered");
+            }
+            let unaudited: [(&str, Edit<'_>); 4] = [
+                ("count", &|a| a.count += 1),
+                ("last seen", &|a| a.last_seen = at(9)),
+                ("events", &|a| a.alert.event_ids.push(3)),
+                ("a line after the last step", &|a| {
+                    a.log.pop();
+                }),
+            ];
+            for (what, edit) in unaudited {
+                assert_eq!(changed(edit), state, "{what} is covered");
+            }
+        }
+
+        /// See [`the_digests_of_a_fixed_record_do_not_change`]: an alert's recorded state is
+        /// compared with one computed by a later Vigil.
+        #[test]
+        fn the_digest_of_a_fixed_alert_does_not_change() {
+            assert_eq!(
+                alert_state(&alert()),
+                "dd10d133fd8e390d2a08b348827454d127ad2e4e09ca4c7034e423a792f4165a",
+                "the serialised form changed: every alert state recorded so far no longer \
+                 matches; record the new states in a migration or keep the form"
+            );
+        }
+
+        #[test]
+        fn an_org_version_s_state_covers_its_number_author_and_document() {
+            let doc = json!({"people": [{"name": "ann", "contacts": []}]});
+            let state = org_state(2, "ann", &doc);
+            assert_ne!(org_state(3, "ann", &doc), state);
+            assert_ne!(org_state(2, "mallory", &doc), state);
+            assert_ne!(
+                org_state(2, "ann", &json!({"people": [{"name": "ann"}]})),
+                state,
+                "an emptied list is a change"
             );
         }
 

@@ -15,6 +15,7 @@ mod macros;
 
 pub mod alert;
 pub mod audit;
+pub mod contact;
 pub mod detection;
 pub mod error;
 pub mod evidence;

@@ -466,8 +466,8 @@ pub trait Store: Send + Sync + 'static {
         filter: &'a AuditFilter,
     ) -> BoxFuture<'a, StoreResult<Page<AuditEntry>>>;
 
-    /// Walks the whole chain, then compares every incident and token with the state the
-    /// latest entry that wrote it recorded: `Ok(Ok(counts))` when both hold, `Ok(Err(first
+    /// Walks the whole chain, then compares every token, organisation document version,
+    /// incident and alert people acted on with the state the latest entry that wrote it recorded: `Ok(Ok(counts))` when both hold, `Ok(Err(first
     /// break))` otherwise (a broken link, or a record changed, added or deleted outside Vigil).
     fn verify_audit(&self) -> BoxFuture<'_, StoreResult<Result<AuditVerified, ChainBreak>>>;
 }

@@ -6,7 +6,7 @@
 //! Writes load the incident inside the transaction, let `vigil-core` apply the change, persist
 //! the affected rows and read the record back before committing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -22,8 +22,9 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 use vigil_core::audit::{
-    AuditedRecord, NewAuditEntry, STATE_FIELD, STATES_FIELD, StoredRecord, canonical_time,
-    check_records, incident_state, recorded_states, token_state, truncate_micros,
+    AUDITED_ALERT_ACTIONS, AuditedRecord, NewAuditEntry, STATE_FIELD, STATES_FIELD, StoredRecord,
+    alert_state, canonical_time, check_records, incident_state, org_state, recorded_states,
+    token_state, truncate_micros,
 };
 use vigil_core::evidence::check_file_name;
 use vigil_core::incident::MAX_TEXT;
@@ -1321,14 +1322,14 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await?;
         log_alert(&mut tx, id, actor, name, &text).await?;
-        append_audit(
+        let stored = append_alert_audit(
             &mut tx,
             actor,
-            &format!("alert.{name}"),
-            json!({ "alert": format!("ALR-{id}"), "from": current.status, "to": to, "text": text }),
+            name,
+            id,
+            json!({ "from": current.status, "to": to, "text": text }),
         )
         .await?;
-        let stored = load_alert(&mut tx, id, true).await?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -1581,7 +1582,7 @@ impl SqliteStore {
 }
 
 /// `verify_audit` inside `conn`'s read transaction: the chain's links, its head, then every
-/// incident and token against the latest state the chain recorded for it.
+/// record ([`stored_records`]) against the latest state the chain recorded for it.
 async fn verify_in(conn: &mut SqliteConnection) -> StoreResult<Result<AuditVerified, ChainBreak>> {
     let rows = sqlx::query("SELECT * FROM audit ORDER BY seq")
         .fetch_all(&mut *conn)
@@ -1620,14 +1621,16 @@ async fn verify_in(conn: &mut SqliteConnection) -> StoreResult<Result<AuditVerif
         .map(|r| r.try_get::<String, _>("hash"))
         .transpose()?;
     let Some((written, head_hash)) = head else {
-        // Every write to an incident or a token is audited: records without a head were
+        // Every write to an incident, a token or the organisation document is audited: records
+        // without a head were
         // left behind by a chain emptied or cut by hand.
-        let (incidents, tokens): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM incidents), (SELECT COUNT(*) FROM tokens)",
+        let (incidents, tokens, versions): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM incidents), (SELECT COUNT(*) FROM tokens), \
+             (SELECT COUNT(*) FROM org_versions)",
         )
         .fetch_one(&mut *conn)
         .await?;
-        if count == 0 && incidents == 0 && tokens == 0 {
+        if count == 0 && incidents == 0 && tokens == 0 && versions == 0 {
             return Ok(Ok(AuditVerified {
                 entries: 0,
                 records_checked: 0,
@@ -1638,6 +1641,11 @@ async fn verify_in(conn: &mut SqliteConnection) -> StoreResult<Result<AuditVerif
             (count, "entry", "entries"),
             (incidents as u64, "incident", "incidents"),
             (tokens as u64, "token", "tokens"),
+            (
+                versions as u64,
+                "organisation document version",
+                "organisation document versions",
+            ),
         ]
         .into_iter()
         .filter(|(n, _, _)| *n > 0)
@@ -1668,7 +1676,7 @@ async fn verify_in(conn: &mut SqliteConnection) -> StoreResult<Result<AuditVerif
             },
         }));
     }
-    let checked = match stored_records(conn).await? {
+    let checked = match stored_records(conn, &recorded).await? {
         Ok(stored) => check_records(&recorded, stored),
         Err(problem) => Err(problem),
     };
@@ -1685,11 +1693,18 @@ async fn verify_in(conn: &mut SqliteConnection) -> StoreResult<Result<AuditVerif
     })
 }
 
-/// Every token and incident as stored now, with the digest of its state; tokens first, as a
-/// token made or changed by hand is the most dangerous finding. A row whose id is not one Vigil
-/// writes cannot be the record any entry wrote: it is unaudited.
+/// Every token, version of the organisation document, incident and alert people acted on as
+/// stored now, with the digest of its state; tokens first, as a token made or changed by hand is
+/// the most dangerous finding, then the document that says whom to page. A row whose id is not
+/// one Vigil writes cannot be the record any entry wrote: it is unaudited.
+///
+/// An alert is raised unaudited (at ingest rate, like detections) and becomes an audited record
+/// at a person's first step on it: so the alerts compared are those the trail wrote
+/// (`recorded`), and those that look acted on — a status other than `triggered` or an audited
+/// step in their log —, which the trail must have written.
 async fn stored_records(
     conn: &mut SqliteConnection,
+    recorded: &BTreeMap<AuditedRecord, vigil_core::audit::RecordedState>,
 ) -> StoreResult<Result<Vec<StoredRecord>, ChainProblem>> {
     let mut out = Vec::new();
     let tokens = sqlx::query("SELECT * FROM tokens ORDER BY created_at, id")
@@ -1718,6 +1733,22 @@ async fn stored_records(
             state,
         });
     }
+    let versions = sqlx::query("SELECT * FROM org_versions ORDER BY version")
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in &versions {
+        let version: i64 = row.try_get("version")?;
+        let state = match org_row(row) {
+            Ok(v) => Some(org_state(v.version, &v.applied_by, &v.document)),
+            Err(e) if unreadable(&e) => None,
+            Err(e) => return Err(e),
+        };
+        out.push(StoredRecord {
+            record: AuditedRecord::OrgVersion(version),
+            name: String::new(),
+            state,
+        });
+    }
     let incidents = sqlx::query("SELECT id, seq FROM incidents ORDER BY seq, id")
         .fetch_all(&mut *conn)
         .await?;
@@ -1743,6 +1774,39 @@ async fn stored_records(
         out.push(StoredRecord {
             record: AuditedRecord::Incident(id),
             name,
+            state,
+        });
+    }
+    let mut acted = QueryBuilder::<Sqlite>::new(
+        "SELECT id FROM alerts WHERE status <> 'triggered' OR id IN \
+         (SELECT alert_id FROM alert_log WHERE action IN (",
+    );
+    let mut actions = acted.separated(", ");
+    for action in AUDITED_ALERT_ACTIONS {
+        actions.push_bind(action);
+    }
+    acted.push("))");
+    let mut alerts: BTreeSet<i64> = acted
+        .build_query_scalar()
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+    alerts.extend(recorded.keys().filter_map(|r| match r {
+        AuditedRecord::Alert(id) => Some(*id),
+        _ => None,
+    }));
+    for id in alerts {
+        let state = match load_alert(conn, id, true).await {
+            Ok(alert) => Some(alert_state(&alert)),
+            // Gone: the comparison with the trail names it.
+            Err(StoreError::NotFound(_)) => continue,
+            Err(e) if unreadable(&e) => None,
+            Err(e) => return Err(e),
+        };
+        out.push(StoredRecord {
+            record: AuditedRecord::Alert(id),
+            name: String::new(),
             state,
         });
     }
@@ -2120,13 +2184,7 @@ async fn close_alerts_in(
             ("merged", format!("merged into incident {incident}"))
         };
         log_alert(conn, id, actor, action, &text).await?;
-        append_audit(
-            conn,
-            actor,
-            &format!("alert.{action}"),
-            json!({ "alert": format!("ALR-{id}"), "incident": incident }),
-        )
-        .await?;
+        append_alert_audit(conn, actor, action, id, json!({ "incident": incident })).await?;
     }
     Ok(())
 }
@@ -3303,8 +3361,8 @@ fn push_filters(
     }
 }
 
-/// Appends the audit entry of a write that concerns no incident or token (alerts, the
-/// organisation document), in the caller's transaction.
+/// Appends the audit entry of a write that concerns no incident, token or alert (the
+/// organisation document, which the entry holds whole), in the caller's transaction.
 async fn append_audit(
     conn: &mut SqliteConnection,
     actor: &str,
@@ -3360,6 +3418,32 @@ async fn append_token_audit(
     let mut payload = as_object(payload);
     payload.insert(STATE_FIELD.to_owned(), Value::String(state));
     append_entry(conn, actor, action, None, Value::Object(payload)).await
+}
+
+/// Appends the `alert.{action}` entry of a person's step on alert `id`, in the caller's
+/// transaction and after every row of the step (its log line included): the payload names the
+/// alert and records the state the step left it in ([`vigil_core::audit::alert_state`]), so
+/// that `verify_audit` can tell an alert changed outside Vigil. Returns the alert as stored.
+async fn append_alert_audit(
+    conn: &mut SqliteConnection,
+    actor: &str,
+    action: &str,
+    id: i64,
+    payload: Value,
+) -> StoreResult<vigil_core::Alert> {
+    let stored = load_alert(conn, id, true).await?;
+    let mut payload = as_object(payload);
+    payload.insert("alert".to_owned(), Value::String(format!("ALR-{id}")));
+    payload.insert(STATE_FIELD.to_owned(), Value::String(alert_state(&stored)));
+    append_entry(
+        conn,
+        actor,
+        &format!("alert.{action}"),
+        None,
+        Value::Object(payload),
+    )
+    .await?;
+    Ok(stored)
 }
 
 /// A payload as an object, to record a state in: every write's payload is one; anything else

@@ -32,7 +32,9 @@ level: high
 
 /// aiosmtpd on a free loopback port, killed on drop. RCPT to `reject…@` is refused with 550,
 /// to `tempfail…@` with 451; each accepted message is written to `N.eml` with its envelope in
-/// `N.json`.
+/// `N.json` (`mail_from`, `rcpt_tos`, and `login`: the user that logged in, or null). Started
+/// with [`SmtpReceiver::start_with_login`], it takes mail only after AUTH PLAIN or LOGIN with
+/// that user and password, which it accepts over the plain connection (it has no TLS).
 pub struct SmtpReceiver {
     pub port: u16,
     child: Child,
@@ -41,7 +43,7 @@ pub struct SmtpReceiver {
 
 const SERVER: &str = r#"
 import asyncio, json, os, sys
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 class Handler:
     def __init__(self, out):
@@ -60,18 +62,28 @@ class Handler:
         self.count += 1
         base = os.path.join(self.out, str(self.count))
         with open(base + ".json.tmp", "w") as f:
-            json.dump({"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos}, f)
+            login = session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None
+            json.dump({"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos, "login": login}, f)
         with open(base + ".eml.tmp", "wb") as f:
             f.write(envelope.original_content or envelope.content)
         os.rename(base + ".json.tmp", base + ".json")
         os.rename(base + ".eml.tmp", base + ".eml")
         return "250 2.0.0 Message accepted"
 
+def authenticator(user, password):
+    def check(server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and auth_data.login == user and auth_data.password == password
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
+    return check
 async def main():
     handler = Handler(sys.argv[1])
     loop = asyncio.get_running_loop()
     port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
-    server = await loop.create_server(lambda: SMTP(handler, hostname="smtp.test"), "127.0.0.1", port)
+    login = {}
+    if len(sys.argv) > 3:
+        user, password = sys.argv[3].encode(), open(sys.argv[4], "rb").read()
+        login = {"auth_required": True, "auth_require_tls": False, "authenticator": authenticator(user, password)}
+    server = await loop.create_server(lambda: SMTP(handler, hostname="smtp.test", **login), "127.0.0.1", port)
     print(server.sockets[0].getsockname()[1], flush=True)
     await server.serve_forever()
 
@@ -80,16 +92,21 @@ asyncio.run(main())
 
 impl SmtpReceiver {
     pub fn start() -> Self {
-        Self::listen(0)
+        Self::listen(0, None)
+    }
+
+    /// A relay that takes mail only from `user` logged in with `password`.
+    pub fn start_with_login(user: &str, password: &str) -> Self {
+        Self::listen(0, Some((user, password)))
     }
 
     /// On `port`: a mail relay that was down (a [`ClosedPort`], dropped just before) coming
     /// back where the server under test was told it is.
     pub fn start_on(port: u16) -> Self {
-        Self::listen(port)
+        Self::listen(port, None)
     }
 
-    fn listen(port: u16) -> Self {
+    fn listen(port: u16, login: Option<(&str, &str)>) -> Self {
         let python = python_with_aiosmtpd();
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("smtpd.py");
@@ -97,10 +114,15 @@ impl SmtpReceiver {
         let mail = dir.path().join("mail");
         std::fs::create_dir(&mail).unwrap();
         let log = std::fs::File::create(dir.path().join("smtpd.log")).unwrap();
-        let mut child = Command::new(&python)
-            .arg(&script)
-            .arg(&mail)
-            .arg(port.to_string())
+        let mut command = Command::new(&python);
+        command.arg(&script).arg(&mail).arg(port.to_string());
+        if let Some((user, password)) = login {
+            // The password in a file, as the server under test is given it.
+            let file = dir.path().join("password");
+            std::fs::write(&file, password).unwrap();
+            command.arg(user).arg(file);
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)

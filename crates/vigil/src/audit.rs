@@ -1,6 +1,7 @@
 //! `vigil audit verify`: walk the hash-chained audit trail of a data directory, compare every
-//! incident and token with the state its latest entry recorded, and report OK with the counts,
-//! or the first broken link or altered record (exit code 1).
+//! token, version of the organisation document, incident and alert people acted on with the
+//! state its latest entry recorded, and report OK with the counts, or the first broken link or
+//! altered record (exit code 1).
 
 use crate::output::errln;
 use std::path::PathBuf;
@@ -12,11 +13,21 @@ use vigil_store::Store;
 
 const VERIFY_HELP: &str = "\
 Reads the data directory directly (the server may be running or not). Prints `OK: N entries`
-with how many incidents and tokens match the state their latest audit entry recorded, and exits
-0. Otherwise exits 1 and names either the first entry whose hash or link does not match (that
+with how many records match the state their latest audit entry recorded, and exits 0. The records
+checked:
+  - every token (its role, scope, revocation and secret's hash);
+  - every version of the organisation document, the one in force included (the document, its
+    number and who applied it, against the `org.apply` entry that holds it);
+  - every incident (everything `vigil incident show` reads, its action log included);
+  - every alert people acted on (acknowledged, resolved, dismissed, declared or merged): its
+    status, severity, title, service, source, dismissal, incident and the other fields it was
+    raised with, and its log up to the latest of those steps. Its count, last sighting, events
+    and the log lines written after that step (pages, matches folded into it) are not audited,
+    nor is an alert nobody acted on, nor detections: all are written at ingest rate.
+Otherwise exits 1 and names either the first entry whose hash or link does not match (that
 entry or the one before it was changed outside Vigil) or the first record changed, added or
-deleted outside Vigil (`ALTERED: incident INC-3 …`): compare it with its entries in the audit
-trail and restore it from a backup.
+deleted outside Vigil (`ALTERED: incident INC-3 …`, `organisation document version 4`, `alert
+ALR-5`): compare it with its entries in the audit trail and restore it from a backup.
 
 Records whose latest entry was written by a Vigil that did not record states yet cannot be
 checked; they are counted in the OK line and checked again from their next write.
@@ -27,7 +38,8 @@ Example:
 /// Subcommands of `vigil audit`.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Verify the audit chain and that no incident or token was changed outside Vigil.
+    /// Verify the audit chain and that no incident, token, organisation document or alert people
+    /// acted on was changed outside Vigil.
     #[command(after_help = VERIFY_HELP)]
     Verify {
         /// Data directory of the server.

@@ -134,9 +134,36 @@ pub struct Args {
     /// sender, 300 per link; an address that tries 10 wrong keys in an hour is refused (429).
     #[arg(long, env = "VIGIL_REPORT_KEY", hide_env_values = true)]
     pub report_key: Option<String>,
-    /// SMTP server for e-mail pages, HOST:PORT (plain SMTP, e.g. a local relay).
+    /// SMTP server for e-mail pages, HOST:PORT (a local relay, or your provider's with
+    /// --smtp-security and --smtp-user).
     #[arg(long, env = "VIGIL_SMTP")]
     pub smtp: Option<String>,
+    /// Transport security of the SMTP connection: `none` (plain, for a relay on loopback),
+    /// `starttls` (upgraded with STARTTLS, which must succeed; port 587 or 25) or `tls` (TLS
+    /// from the first byte; port 465). TLS checks the server's certificate against the web's
+    /// root authorities, for the host name of --smtp.
+    #[arg(
+        long,
+        env = "VIGIL_SMTP_SECURITY",
+        value_enum,
+        default_value = "none",
+        value_name = "SECURITY"
+    )]
+    pub smtp_security: SmtpSecurityArg,
+    /// User name to log in to the SMTP server with (AUTH PLAIN or LOGIN). The password is read
+    /// from the environment variable VIGIL_SMTP_PASSWORD or from --smtp-password-file, never
+    /// from the command line, which other users see in `ps`. Sent only with --smtp-security
+    /// starttls or tls, unless --smtp-plain-login.
+    #[arg(long, env = "VIGIL_SMTP_USER", value_name = "USER")]
+    pub smtp_user: Option<String>,
+    /// File holding the SMTP password (its first line), e.g. a systemd credential or a mounted
+    /// secret readable by this server only; instead of VIGIL_SMTP_PASSWORD.
+    #[arg(long, env = "VIGIL_SMTP_PASSWORD_FILE", value_name = "FILE")]
+    pub smtp_password_file: Option<PathBuf>,
+    /// Log in to the SMTP server over a plain connection (--smtp-security none): the password
+    /// crosses the network readable, so only for a relay on this machine.
+    #[arg(long, env = "VIGIL_SMTP_PLAIN_LOGIN")]
+    pub smtp_plain_login: bool,
     /// From address of e-mail pages.
     #[arg(long, env = "VIGIL_SMTP_FROM", default_value = "vigil@localhost")]
     pub smtp_from: String,
@@ -167,20 +194,28 @@ pub struct Args {
     pub retention_interval_secs: u64,
 }
 
+/// The environment variable the SMTP password is read from (see [`Args::smtp_user`]).
+pub const SMTP_PASSWORD_ENV: &str = "VIGIL_SMTP_PASSWORD";
+
+/// `--smtp-security`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SmtpSecurityArg {
+    /// Plain SMTP.
+    None,
+    /// STARTTLS, required.
+    Starttls,
+    /// Implicit TLS (SMTPS).
+    Tls,
+}
+
 impl Args {
-    fn paging(&self) -> anyhow::Result<Paging> {
-        let mut config = vigil_notify::NotifierConfig::default();
-        if let Some(smtp) = &self.smtp {
-            let (host, port) = smtp
-                .rsplit_once(':')
-                .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "--smtp {smtp:?} is not HOST:PORT; write e.g. --smtp 127.0.0.1:25"
-                    )
-                })?;
-            config.smtp = Some(vigil_notify::SmtpConfig::plain(host, port, &self.smtp_from));
-        }
+    /// The notifier's settings. `password_env` is the value of [`SMTP_PASSWORD_ENV`], passed in
+    /// so that tests need not change the process's environment.
+    fn paging(&self, password_env: Option<std::ffi::OsString>) -> anyhow::Result<Paging> {
+        let config = vigil_notify::NotifierConfig {
+            smtp: self.smtp_config(password_env)?,
+            ..vigil_notify::NotifierConfig::default()
+        };
         let notifier =
             vigil_notify::Notifier::new(config).map_err(|e| anyhow::anyhow!("paging: {e}"))?;
         Ok(Paging {
@@ -192,6 +227,95 @@ impl Args {
             tick: Duration::from_millis(self.escalation_tick_ms.max(10)),
             page_retry: Duration::from_millis(self.page_retry_ms.max(10)),
         })
+    }
+
+    /// The SMTP relay e-mail pages go to, with its security and login, or none without
+    /// `--smtp`.
+    fn smtp_config(
+        &self,
+        password_env: Option<std::ffi::OsString>,
+    ) -> anyhow::Result<Option<vigil_notify::SmtpConfig>> {
+        let credentials = self.smtp_credentials(password_env)?;
+        let Some(smtp) = &self.smtp else {
+            if credentials.is_some() {
+                anyhow::bail!("--smtp-user is set but not --smtp: add --smtp HOST:PORT");
+            }
+            return Ok(None);
+        };
+        let (host, port) = smtp
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+            .ok_or_else(|| {
+                anyhow::anyhow!("--smtp {smtp:?} is not HOST:PORT; write e.g. --smtp 127.0.0.1:25")
+            })?;
+        let mut smtp = vigil_notify::SmtpConfig::plain(host, port, &self.smtp_from);
+        smtp.security = match self.smtp_security {
+            SmtpSecurityArg::None => vigil_notify::SmtpSecurity::None,
+            SmtpSecurityArg::Starttls => vigil_notify::SmtpSecurity::StartTls,
+            SmtpSecurityArg::Tls => vigil_notify::SmtpSecurity::ImplicitTls,
+        };
+        if credentials.is_some()
+            && smtp.security == vigil_notify::SmtpSecurity::None
+            && !self.smtp_plain_login
+        {
+            anyhow::bail!(
+                "the SMTP login would cross the network unencrypted: add --smtp-security \
+                 starttls (port 587 or 25) or tls (port 465), or --smtp-plain-login for a \
+                 relay on this machine"
+            );
+        }
+        smtp.credentials = credentials;
+        Ok(Some(smtp))
+    }
+
+    /// The SMTP login: `--smtp-user` with its password from `password_env` or
+    /// `--smtp-password-file` (exactly one of them), or none. No error names the password.
+    fn smtp_credentials(
+        &self,
+        password_env: Option<std::ffi::OsString>,
+    ) -> anyhow::Result<Option<vigil_notify::SmtpCredentials>> {
+        let password_env = password_env.filter(|p| !p.is_empty());
+        let password = match (password_env, &self.smtp_password_file) {
+            (Some(_), Some(_)) => anyhow::bail!(
+                "the SMTP password is given twice, in {SMTP_PASSWORD_ENV} and \
+                 --smtp-password-file: keep one"
+            ),
+            (Some(p), None) => Some(p.into_string().map_err(|_| {
+                anyhow::anyhow!("{SMTP_PASSWORD_ENV} is not UTF-8; write the password as text")
+            })?),
+            (None, Some(file)) => {
+                let text = std::fs::read_to_string(file).with_context(|| {
+                    format!(
+                        "could not read the SMTP password from --smtp-password-file {}",
+                        file.display()
+                    )
+                })?;
+                let line = text.lines().next().unwrap_or_default();
+                if line.is_empty() {
+                    anyhow::bail!(
+                        "--smtp-password-file {} is empty: write the password on its first line",
+                        file.display()
+                    );
+                }
+                Some(line.to_owned())
+            }
+            (None, None) => None,
+        };
+        match (&self.smtp_user, password) {
+            (Some(user), Some(password)) => Ok(Some(vigil_notify::SmtpCredentials::new(
+                user.clone(),
+                password,
+            ))),
+            (Some(user), None) => anyhow::bail!(
+                "--smtp-user {user:?} needs a password: set {SMTP_PASSWORD_ENV} or \
+                 --smtp-password-file FILE (never on the command line)"
+            ),
+            (None, Some(_)) => anyhow::bail!(
+                "an SMTP password is set but no --smtp-user: add --smtp-user USER, or unset \
+                 {SMTP_PASSWORD_ENV} / --smtp-password-file"
+            ),
+            (None, None) => Ok(None),
+        }
     }
 
     fn into_parts(self) -> anyhow::Result<(vigil_server::Settings, RuleFiles, SyslogConfig)> {
@@ -241,7 +365,7 @@ impl Args {
 pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     crate::logging::init();
     owner_only_files();
-    let paging = args.paging()?;
+    let paging = args.paging(std::env::var_os(SMTP_PASSWORD_ENV))?;
     let log_store = LogStoreOptions {
         max_index_lag: args.max_index_lag,
         accept_lost_events: args.accept_lost_events,
@@ -726,4 +850,102 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + S
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutdown requested; finishing in-flight requests");
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Serve {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn args(flags: &[&str]) -> Args {
+        Serve::try_parse_from(std::iter::once("serve").chain(flags.iter().copied()))
+            .unwrap()
+            .args
+    }
+
+    fn refusal(flags: &[&str], password_env: Option<&str>) -> String {
+        let err = args(flags)
+            .paging(password_env.map(Into::into))
+            .err()
+            .expect("refused");
+        err.to_string()
+    }
+
+    const SECRET: &str = "s3cret-Pa55";
+
+    #[test]
+    fn an_smtp_login_reaches_the_notifier_with_its_security() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("password");
+        std::fs::write(&file, format!("{SECRET}\n")).unwrap();
+        let relay = ["--smtp", "smtp.example.com:587", "--smtp-user", "vigil"];
+        let from_env = [&relay[..], &["--smtp-security", "starttls"]].concat();
+        let from_file = [
+            &relay[..],
+            &["--smtp-security", "tls"],
+            &["--smtp-password-file", file.to_str().unwrap()],
+        ]
+        .concat();
+        for (flags, env, security) in [
+            (from_env, Some(SECRET), vigil_notify::SmtpSecurity::StartTls),
+            (from_file, None, vigil_notify::SmtpSecurity::ImplicitTls),
+        ] {
+            let args = args(&flags);
+            let smtp = args
+                .smtp_config(env.map(Into::into))
+                .unwrap()
+                .expect("a relay");
+            assert_eq!((smtp.host.as_str(), smtp.port), ("smtp.example.com", 587));
+            assert_eq!(smtp.security, security);
+            assert_eq!(smtp.credentials.as_ref().unwrap().username, "vigil");
+            // The password is there, and never shown.
+            assert!(!format!("{smtp:?}").contains(SECRET), "{smtp:?}");
+            assert!(args.paging(env.map(Into::into)).is_ok());
+        }
+        // Without a login, a relay is as before: plain, no credentials.
+        let plain = args(&["--smtp", "127.0.0.1:25"]).smtp_config(None).unwrap();
+        let plain = plain.unwrap();
+        assert!(plain.credentials.is_none() && plain.security == vigil_notify::SmtpSecurity::None);
+    }
+
+    #[test]
+    fn an_smtp_login_without_a_password_or_over_plain_smtp_is_refused() {
+        let user = ["--smtp", "127.0.0.1:25", "--smtp-user", "vigil"];
+        let no_password = refusal(&user, None);
+        assert!(
+            no_password.contains("needs a password") && no_password.contains(SMTP_PASSWORD_ENV),
+            "{no_password}"
+        );
+        assert_eq!(
+            refusal(&user, Some("")),
+            no_password,
+            "an empty one is none"
+        );
+        let plain = refusal(&user, Some(SECRET));
+        assert!(plain.contains("unencrypted"), "{plain}");
+        let mut allowed = user.to_vec();
+        allowed.push("--smtp-plain-login");
+        assert!(args(&allowed).paging(Some(SECRET.into())).is_ok());
+        let no_user = refusal(&["--smtp", "127.0.0.1:25"], Some(SECRET));
+        assert!(no_user.contains("no --smtp-user"), "{no_user}");
+        let no_relay = refusal(&["--smtp-user", "vigil"], Some(SECRET));
+        assert!(no_relay.contains("add --smtp HOST:PORT"), "{no_relay}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("password");
+        std::fs::write(&file, "\n").unwrap();
+        let mut empty = user.to_vec();
+        empty.extend(["--smtp-password-file", file.to_str().unwrap()]);
+        assert!(refusal(&empty, None).contains("is empty"));
+        let twice = refusal(&empty, Some(SECRET));
+        assert!(twice.contains("given twice"), "{twice}");
+        for text in [no_password, plain, no_user, no_relay, twice] {
+            assert!(!text.contains(SECRET), "{text}");
+        }
+    }
 }

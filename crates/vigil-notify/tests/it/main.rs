@@ -1,6 +1,7 @@
 //! vigil-notify against real receivers on loopback: an axum HTTP server started here and
 //! Debian's aiosmtpd started as a child process.
 
+mod contacts;
 mod email;
 mod receivers;
 mod webhook;

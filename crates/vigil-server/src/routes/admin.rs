@@ -51,8 +51,9 @@ pub async fn audit(
     ))
 }
 
-/// Walk the hash chain and compare every incident and token with the state its latest audit
-/// entry recorded; report the first broken link or the first record changed outside Vigil.
+/// Walk the hash chain and compare every token, organisation document version, incident and
+/// alert people acted on with the state its latest audit entry recorded; report the first broken
+/// link or the first record changed outside Vigil.
 #[utoipa::path(
     get, path = "/audit/verify", operation_id = "verify_audit_chain", tag = "admin",
     responses((status = 200, body = AuditVerification), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))

@@ -484,3 +484,177 @@ async fn records_last_written_before_states_were_recorded_are_counted_unchecked(
         ChainProblem::RecordUnaudited { .. }
     ));
 }
+
+/// A store with the organisation document applied twice and five alerts: ALR-1 paged, then
+/// acknowledged, then folded into (which is not audited), ALR-2 resolved, ALR-3 dismissed, ALR-4
+/// declared as an incident, ALR-5 left triggered.
+async fn with_alerts() -> Harness {
+    use vigil_core::{AlertAction, Dismissal};
+    use vigil_store::{AlertPolicy, AlertsInto, Raised, TakeAlerts};
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    for hook in [
+        "https://hooks.example/T0/first",
+        "https://hooks.example/T0/second",
+    ] {
+        let doc = serde_json::json!({"people": [
+            {"name": "ann", "contacts": [{"kind": "webhook", "address": hook}]}
+        ]});
+        assert!(s.apply_org("admin", doc).await.unwrap().1);
+    }
+    let alert = |n: u64| vigil_core::NewAlert {
+        title: format!("alert {n}"),
+        source: vigil_core::AlertSource::External,
+        severity: Severity::Sev2,
+        service: "vpn".into(),
+        dedup_key: format!("key {n}"),
+        rule_id: None,
+        summary: None,
+        origin: Some("scanner".into()),
+        reporter: None,
+        event_ids: Vec::new(),
+        events: Vec::new(),
+        times: 1,
+    };
+    for n in 1..=5 {
+        let raised = s
+            .raise_alert("vigil", alert(n), AlertPolicy::default())
+            .await
+            .unwrap();
+        assert!(matches!(raised, Raised::Created(a) if a.id == n as i64));
+    }
+    s.record_page(1, "vigil", ("0:0", "ann", "webhook"), "paged ann")
+        .await
+        .unwrap();
+    s.act_on_alert("ann", 1, AlertAction::Acknowledge)
+        .await
+        .unwrap();
+    let folded = s
+        .raise_alert("vigil", alert(1), AlertPolicy::default())
+        .await
+        .unwrap();
+    assert!(matches!(folded, Raised::Deduplicated(a) if a.id == 1 && a.count == 2));
+    s.act_on_alert("ann", 2, AlertAction::Resolve)
+        .await
+        .unwrap();
+    s.act_on_alert(
+        "ann",
+        3,
+        AlertAction::Dismiss(Dismissal::FalsePositive, "our scanner".into()),
+    )
+    .await
+    .unwrap();
+    s.take_alerts(
+        "ann",
+        TakeAlerts {
+            alerts: vec![4],
+            into: AlertsInto::Declare(Box::new(new_incident("from ALR-4"))),
+            evidence: Vec::new(),
+        },
+    )
+    .await
+    .unwrap();
+    h
+}
+
+#[tokio::test]
+async fn alerts_acted_on_and_every_organisation_version_are_checked() {
+    let h = with_alerts().await;
+    // Two versions, one incident, four alerts acted on; ALR-5 was never acted on.
+    assert_eq!(
+        verified(&h).await,
+        AuditVerified {
+            entries: latest_entry(&h, "alert.declared").await,
+            records_checked: 7,
+            records_unchecked: 0,
+        }
+    );
+    // Entries of steps on alerts record the state, as those of incidents do.
+    let all = h.store.list_audit(&AuditFilter::default()).await.unwrap();
+    for e in all.items.iter().filter(|e| e.action.starts_with("alert.")) {
+        assert!(e.payload[STATE_FIELD].is_string(), "{e:?}");
+    }
+}
+
+/// Each hand edit of the organisation document or of an alert people acted on is found, named
+/// by the record. Each row: the edit, whether foreign keys are off (as in the `sqlite3` shell),
+/// the problem expected.
+#[tokio::test]
+async fn the_organisation_document_or_an_alert_changed_by_hand_is_found() {
+    let altered = |record: &str| format!("altered {record}");
+    let edits = [
+        (
+            "UPDATE org_versions SET document = replace(document, 'hooks.example', \
+             'attacker.example') WHERE version = 2",
+            altered("organisation document version 2"),
+        ),
+        (
+            "UPDATE org_versions SET applied_by = 'mallory' WHERE version = 1",
+            altered("organisation document version 1"),
+        ),
+        (
+            "INSERT INTO org_versions (applied_at, applied_by, document) \
+             SELECT applied_at, applied_by, replace(document, 'hooks.example', 'attacker.example') \
+             FROM org_versions WHERE version = 2",
+            "unaudited organisation document version 3".to_owned(),
+        ),
+        (
+            "DELETE FROM org_versions WHERE version = 2",
+            "missing organisation document version 2".to_owned(),
+        ),
+        (
+            "UPDATE alerts SET status = 'triggered' WHERE id = 1",
+            altered("alert ALR-1"),
+        ),
+        (
+            "UPDATE alerts SET severity = 'SEV4', title = 'nothing' WHERE id = 3",
+            altered("alert ALR-3"),
+        ),
+        (
+            "UPDATE alerts SET incident = 'INC-9' WHERE id = 4",
+            altered("alert ALR-4"),
+        ),
+        (
+            "DELETE FROM alert_log WHERE alert_id = 2",
+            altered("alert ALR-2"),
+        ),
+        (
+            "DELETE FROM alert_log WHERE alert_id = 1 AND action = 'page'",
+            altered("alert ALR-1"),
+        ),
+        (
+            "DELETE FROM alerts WHERE id = 3",
+            "missing alert ALR-3".to_owned(),
+        ),
+        (
+            "UPDATE alerts SET status = 'dismissed', dismissal = 'benign' WHERE id = 5",
+            "unaudited alert ALR-5".to_owned(),
+        ),
+    ];
+    for (edit, expected) in edits {
+        let h = with_alerts().await;
+        assert!(h.raw_unchecked(edit).await >= 1, "{edit} changed no row");
+        let found = match problem(&h).await.problem {
+            ChainProblem::RecordAltered { record, .. } => format!("altered {record}"),
+            ChainProblem::RecordUnaudited { record } => format!("unaudited {record}"),
+            ChainProblem::RecordMissing { record, .. } => format!("missing {record}"),
+            other => panic!("{edit}: {other}"),
+        };
+        assert_eq!(found, expected, "{edit}");
+    }
+}
+
+/// What is not audited — a match folded into an acknowledged alert, a page after it, a new
+/// alert nobody acted on — changes nothing the check compares.
+#[tokio::test]
+async fn what_is_not_audited_of_an_alert_may_change() {
+    let h = with_alerts().await;
+    for edit in [
+        "UPDATE alerts SET count = 7, last_seen = '2030-01-01T00:00:00.000000Z' WHERE id = 1",
+        "DELETE FROM alert_log WHERE alert_id = 1 AND action = 'deduplicated'",
+        "UPDATE alerts SET title = 'edited' WHERE id = 5",
+    ] {
+        assert_eq!(h.raw(edit).await, 1, "{edit}");
+        assert_eq!(verified(&h).await.records_checked, 7, "{edit}");
+    }
+}

@@ -295,6 +295,43 @@ fn audit_verify_catches_a_row_changed_by_hand() {
     assert!(text.contains("BROKEN: audit entry 2 "), "{text}");
 }
 
+/// The organisation document in force says whom to page: one redirected to another webhook in
+/// the database by hand is named (the store's tests go through the other edits).
+#[test]
+fn audit_verify_catches_the_organisation_document_changed_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let org = dir.path().join("org.yaml");
+    std::fs::write(
+        &org,
+        "people:\n  - name: alice\n    contacts: [{kind: webhook, address: 'http://127.0.0.1:18312/hook'}]\n",
+    )
+    .unwrap();
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start(&data);
+    ok(server.cli(&token, &["apply", "-f", org.to_str().unwrap()]));
+    drop(server);
+    let d = data.to_str().unwrap();
+    let before = ok(run(&["audit", "verify", "--data", d]));
+    assert!(
+        before.contains("2 records checked against the audit trail"),
+        "{before}"
+    );
+    let edited = crate::support::edit_by_hand(
+        &data,
+        "UPDATE org_versions SET document = replace(document, '127.0.0.1:18312', 'attacker.example') \
+         WHERE version = (SELECT MAX(version) FROM org_versions)",
+    );
+    assert_eq!(edited, 1);
+    let altered = run(&["audit", "verify", "--data", d]);
+    assert!(!altered.status.success(), "a hand edit must be caught");
+    let stdout = String::from_utf8_lossy(&altered.stdout);
+    assert!(
+        stdout.starts_with("ALTERED: organisation document version 1 "),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn sigkill_during_creates_leaves_only_complete_incidents() {
     let dir = tempfile::tempdir().unwrap();

@@ -401,3 +401,112 @@ services:
     let shown = ok(server.cli(&token, &["alerts", "show", "ALR-1"]));
     assert!(shown.contains("triggered"), "{shown}");
 }
+
+/// A relay that wants a login gets it: `--smtp-user` with the password from a file (never on
+/// the command line), and the page is accepted only once logged in; a wrong password reaches
+/// nobody.
+#[test]
+fn an_e_mail_page_logs_in_to_a_relay_that_requires_it() {
+    let password = "s3cret-Pa55";
+    let relay = SmtpReceiver::start_with_login("vigil-pager", password);
+    for (given, delivered) in [(password, true), ("wrong", false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let file = dir.path().join("smtp-password");
+        std::fs::write(&file, format!("{given}\n")).unwrap();
+        let token = admin_token(&data, "admin", "ops");
+        let smtp = format!("127.0.0.1:{}", relay.port);
+        let server = Server::start_with(
+            &data,
+            &[
+                "--smtp",
+                &smtp,
+                "--smtp-user",
+                "vigil-pager",
+                "--smtp-password-file",
+                file.to_str().unwrap(),
+                // aiosmtpd here has no TLS: the login goes over loopback in the clear.
+                "--smtp-plain-login",
+                "--escalation-tick-ms",
+                "200",
+            ],
+        );
+        let org = dir.path().join("org.yaml");
+        std::fs::write(
+            &org,
+            "people:
+  - {name: bob, contacts: [{kind: email, address: bob@example.com}]}
+teams:
+  - name: ops
+    members: [bob]
+    schedules:
+      - {name: primary, time_zone: UTC, layers: [{people: [bob], rotation: daily, start: 2026-01-01T00:00}]}
+services:
+  - {name: db, team: ops}
+",
+        )
+        .unwrap();
+        ok(server.cli(&token, &["apply", "-f", org.to_str().unwrap()]));
+        let raised = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                reqwest::Client::new()
+                    .post(format!("{}/api/v1/alerts", server.url))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({"title": "Ransomware note on db01", "severity": "SEV1", "source": "edr", "service": "db"}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            });
+        assert_eq!(raised, 201);
+        let log = || ok(server.cli(&token, &["alerts", "show", "ALR-1", "--json"]));
+        if delivered {
+            wait_for("bob's page through the relay", || {
+                !relay.messages().is_empty()
+            });
+            let (_, envelope) = &relay.messages()[0];
+            assert_eq!(envelope["login"], "vigil-pager");
+            assert_eq!(envelope["rcpt_tos"], serde_json::json!(["bob@example.com"]));
+        } else {
+            wait_for("the refused login in the alert's log", || {
+                log().contains("bob was not reached")
+            });
+            assert_eq!(relay.messages().len(), 1, "no mail without the login");
+        }
+        assert!(!log().contains(given), "{}", log());
+    }
+}
+
+/// The password is never taken from the command line only, and never sent over plain SMTP
+/// unless asked: `vigil serve` refuses both at start, naming what to do and not the password.
+#[test]
+fn serve_refuses_an_smtp_login_without_a_password_or_over_plain_smtp() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let file = dir.path().join("smtp-password");
+    std::fs::write(&file, "s3cret-Pa55").unwrap();
+    let f = file.to_str().unwrap();
+    let base = [
+        "serve",
+        "--data",
+        d,
+        "--smtp",
+        "127.0.0.1:25",
+        "--smtp-user",
+        "u",
+    ];
+    for (extra, says) in [
+        (&[][..], "needs a password: set VIGIL_SMTP_PASSWORD"),
+        (&["--smtp-password-file", f][..], "unencrypted"),
+    ] {
+        let out = crate::support::run(&[&base[..], extra].concat());
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(!stderr.contains("s3cret"), "{stderr}");
+    }
+}
