@@ -29,9 +29,10 @@
 //! cannot take is logged with `error!` and counted as lost; the listener keeps running.
 //!
 //! Every event gets the envelope: service = the configured service, else the message's
-//! APP-NAME (or RFC 3164 tag), else `syslog`; host = the message's HOSTNAME, else the sender's
-//! IP address; tenant = the configured tenant. Its time is the message's timestamp; a message
-//! without one is stamped by the pipeline when it is stored.
+//! APP-NAME (or RFC 3164 tag), else `syslog`; host = the message's HOSTNAME, else (none, or
+//! one longer than the 256 bytes an envelope keeps) the sender's IP address; tenant = the
+//! configured tenant. Its time is the message's timestamp; a message without one is stamped
+//! by the pipeline when it is stored.
 //!
 //! On shutdown (the watch value becomes `true`, or its sender is dropped) the listeners stop
 //! accepting and reading, store the batches they hold, and end; [`SyslogListeners::wait`]
@@ -590,10 +591,12 @@ impl Shared {
                     .map(str::to_owned)
             })
             .unwrap_or_else(|| FALLBACK_SERVICE.to_owned());
+        // A HOSTNAME too long for an envelope (RFC 3164 sets no limit) stays in the event's
+        // `hostname`; the message is stored from its sender's address, as one naming none.
         let host = message
             .hostname
             .as_deref()
-            .filter(|s| !s.is_empty())
+            .filter(|s| !s.is_empty() && s.len() <= vigil_logs::MAX_ENVELOPE_BYTES)
             .map_or_else(|| peer.to_canonical().to_string(), str::to_owned);
         let time: Option<DateTime<Utc>> = message
             .timestamp_ms()

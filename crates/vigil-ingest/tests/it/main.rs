@@ -4,6 +4,7 @@
 //! [`Ingestor`]: vigil_ingest::Ingestor
 
 mod correlation;
+mod envelope;
 mod recovery;
 mod silence;
 mod support;

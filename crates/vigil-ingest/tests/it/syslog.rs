@@ -346,6 +346,33 @@ async fn shutdown_stores_the_batches_in_progress() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostname_too_long_for_the_envelope_is_stored_from_the_senders_address() {
+    let h = Harness::new().await;
+    let mut config = SyslogConfig::new();
+    config.tcp = Some(loopback());
+    let (listeners, stop) = start(&h, config).await;
+    let long = "h".repeat(300);
+    let mut conn = TcpStream::connect(listeners.tcp_addr().unwrap())
+        .await
+        .unwrap();
+    conn.write_all(format!("<13>Dec  6 04:00:00 {long} app: long host\n").as_bytes())
+        .await
+        .unwrap();
+    conn.write_all(b"<13>Dec  6 04:00:01 short app: short host\n")
+        .await
+        .unwrap();
+    let stats = eventually("2 stored", || listeners.stats(), |s| s.stored == 2).await;
+    assert_eq!(stats.rejected, 0);
+    let events = by_message(h.search("service:app"));
+    let e = check(&events, "long host", "app", "127.0.0.1", "");
+    let json: serde_json::Value = serde_json::from_str(&e.json).unwrap();
+    assert_eq!(json["hostname"], long.as_str(), "the event keeps its own");
+    check(&events, "short host", "app", "short", "");
+    stop.send(true).unwrap();
+    listeners.wait().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_batches_are_stored_at_once_and_oversized_messages_rejected() {
     let h = Harness::new().await;
     let mut config = SyslogConfig::new();
