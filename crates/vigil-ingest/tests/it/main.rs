@@ -9,3 +9,4 @@ mod recovery;
 mod silence;
 mod support;
 mod syslog;
+mod times;
