@@ -19,7 +19,8 @@ pub struct IngestQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
     /// The host the events come from; when absent, each event's own `Computer`, `host.name`,
-    /// `hostname` or `host` is used.
+    /// `hostname` or `host` is used (none when that is longer than 256 bytes: the event is
+    /// stored all the same, its host kept in its JSON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     /// The tenant the events belong to.

@@ -258,6 +258,19 @@ impl<'a> Node<'a> for &'a sonic_rs::Value {
     }
 }
 
+/// The keys an event's time is read from, first to last (after a Windows record's
+/// `Event.System.TimeCreated`): Elastic's and most shippers' `@timestamp`, `timestamp`;
+/// `time` (Go's log/slog and logrus, Bunyan, Docker's json-file log); Windows
+/// exports' `TimeCreated`; Sysmon's `UtcTime`; fluent-bit's `date`. docs/query.md lists them.
+pub const EVENT_TIME_KEYS: [&str; 6] = [
+    "@timestamp",
+    "timestamp",
+    "time",
+    "TimeCreated",
+    "UtcTime",
+    "date",
+];
+
 /// See [`JsonEvent::timestamp`].
 /// `windows`: whether the event is a Windows record ([`classify`]); only those can hold
 /// `Event.System.TimeCreated`, and looking for it in others costs a scan of their keys.
@@ -276,37 +289,24 @@ fn timestamp_in<'a, N: Node<'a>>(root: N, windows: bool) -> Option<i64> {
     {
         return crate::time::parse_timestamp(&t);
     }
-    for key in [
-        "@timestamp",
-        "timestamp",
-        "time",
-        "TimeCreated",
-        "UtcTime",
-        "date",
-    ] {
+    for key in EVENT_TIME_KEYS {
         let Some(Kind::Scalar(value)) = root.get(key).map(Node::kind) else {
             continue;
         };
-        let seconds = match value {
-            FieldValue::Str(s) => match crate::time::parse_timestamp(&s) {
-                Some(ms) => return Some(ms),
+        // A value that is no time (a date alone, a count, a duration) leaves the next key to
+        // say, or none.
+        let ms = match value {
+            FieldValue::Str(s) => crate::time::parse_event_time(&s)
                 // Epoch time written as text, as some shippers do.
-                None => match s.trim().parse::<f64>() {
-                    Ok(n) if n.is_finite() => n,
-                    _ => continue,
-                },
-            },
-            FieldValue::Int(i) => i as f64,
-            FieldValue::UInt(u) => u as f64,
-            FieldValue::Float(f) => f,
-            _ => continue,
+                .or_else(|| crate::time::epoch_text_ms(&s)),
+            FieldValue::Int(i) => crate::time::epoch_integer_ms(i128::from(i)),
+            FieldValue::UInt(u) => crate::time::epoch_integer_ms(i128::from(u)),
+            FieldValue::Float(f) => crate::time::epoch_float_ms(f),
+            _ => None,
         };
-        // Beyond year 5138 in seconds: the number is in milliseconds.
-        return Some(if seconds.abs() > 1e11 {
-            seconds as i64
-        } else {
-            (seconds * 1000.0) as i64
-        });
+        if ms.is_some() {
+            return ms;
+        }
     }
     None
 }
@@ -817,9 +817,11 @@ impl JsonEvent {
 
     /// When the event happened, in milliseconds since the epoch:
     /// `Event.System.TimeCreated.#attributes.SystemTime` for Windows event-log records, else
-    /// the first of `@timestamp`, `timestamp`, `time`, `TimeCreated`, `UtcTime`, `date` that
-    /// parses, else `None`. Numbers are read as seconds since the epoch, or milliseconds when
-    /// they are too large to be seconds.
+    /// the first of [`EVENT_TIME_KEYS`] that holds a time, else `None`. Text is a time as
+    /// [`crate::time::parse_event_time`] reads it (not a date alone) or a number; numbers are
+    /// seconds, milliseconds, microseconds or nanoseconds since 1970, whichever puts them in
+    /// 2000 to 2099, and no time otherwise ([`crate::time::epoch_integer_ms`]): a count or a
+    /// duration under one of these keys is not taken for the event's time.
     pub fn timestamp(&self) -> Option<i64> {
         match &self.root {
             Root::Serde(v) => timestamp_in(v, self.windows),
@@ -1285,6 +1287,43 @@ mod tests {
                 Some(1_556_380_645_868),
             ),
             (r#"{"a": 1}"#, None),
+            // A number's unit is told by its magnitude: seconds, ms, µs, ns.
+            (r#"{"date": 1556380645.868}"#, Some(1_556_380_645_868)),
+            (r#"{"timestamp": 1556380645868}"#, Some(1_556_380_645_868)),
+            (
+                r#"{"timestamp": 1556380645868123}"#,
+                Some(1_556_380_645_868),
+            ),
+            (
+                r#"{"timestamp": 1556380645868123456}"#,
+                Some(1_556_380_645_868),
+            ),
+            (
+                r#"{"time": "1556380645868123456"}"#,
+                Some(1_556_380_645_868),
+            ),
+            (r#"{"date": 1556380645.8686}"#, Some(1_556_380_645_868)),
+            // A number that reads as a time before 2000 is no time (a count, a duration).
+            (r#"{"msg":"GET /checkout","status":200,"time":35}"#, None),
+            (r#"{"time": 0.532}"#, None),
+            (r#"{"time": 0}"#, None),
+            (r#"{"time": "35"}"#, None),
+            (r#"{"time": 946684799}"#, None),
+            (r#"{"time": 946684800}"#, Some(946_684_800_000)),
+            (r#"{"time": 4102444799999}"#, Some(4_102_444_799_999)),
+            (r#"{"time": 4102444800000}"#, None),
+            (r#"{"time": -1556380645}"#, None),
+            (r#"{"time": 18446744073709551616}"#, None),
+            (r#"{"time": "inf"}"#, None),
+            // A date alone has no time of day: no event time.
+            (r#"{"order_id":7,"date":"2026-10-01"}"#, None),
+            // A key that holds no time leaves the next one to say.
+            (
+                r#"{"time": 35, "date": "2019-04-27T15:57:25.868Z"}"#,
+                Some(1_556_380_645_868),
+            ),
+            // Written times keep their dates, before 2000 too (the store keeps 1970 on).
+            (r#"{"time": "1995-01-01T00:00:00Z"}"#, Some(788_918_400_000)),
         ];
         for (text, expected) in cases {
             for e in both(text) {

@@ -15,7 +15,8 @@
 //! | `hostname`, `app_name`, `procid`, `msgid` | header; absent when NILVALUE (`-`) or missing |
 //! | `sequence` | the Cisco IOS sequence number (`<189>52: …`) |
 //! | `structured_data` | `{"SD-ID": {"name": "value"}}`; a repeated name gives an array |
-//! | `message` | MSG, without BOM, invalid UTF-8 replaced by U+FFFD |
+//! | `message` | MSG, without BOM, bytes that are not UTF-8 replaced by U+FFFD |
+//! | `invalid_utf8` | `true` when the message held bytes that are not UTF-8 (in MSG, an RFC 3164 header or a PARAM-VALUE), replaced by U+FFFD where they were: the text is not exactly what was sent; absent otherwise |
 //! | `message_json` | MSG parsed, when it is a JSON object or array (also after `@cee:`) |
 //! | `access_log_format`, `c-ip`, `cs-uri-stem` … | MSG read as a web access-log line, when it is one (nginx's `access_log syslog:`): the fields of [`crate::access`], its time the `timestamp` |
 //! | `error_log_format`, `level`, `pid` … | MSG read as a web server error-log line, when it is one: the fields of [`crate::error_log`] but its time and message |
@@ -97,6 +98,10 @@ impl SyslogOptions {
 
 /// The field naming an event's syslog format (`rfc5424`, `rfc3164`): only syslog events have it.
 pub const SYSLOG_FORMAT_FIELD: &str = "syslog_format";
+
+/// The field saying a syslog message held bytes that are not UTF-8, which its text shows as
+/// U+FFFD ([`SyslogMessage::invalid_utf8`]): `true`, or absent.
+pub const INVALID_UTF8_FIELD: &str = "invalid_utf8";
 
 /// The Sigma logsources of a syslog event, by the program that wrote it
 /// ([`vigil_detect::mapping::syslog_logsources`]); `None` when the event is not syslog. Read
@@ -271,6 +276,10 @@ pub struct SyslogMessage<'a> {
     pub structured_data: Vec<SdElement<'a>>,
     /// MSG.
     pub message: Cow<'a, str>,
+    /// Whether the message held bytes that are not UTF-8 (RFC 5424 lets MSG be any bytes; RFC
+    /// 3164 senders write a Latin-1 `café`), each replaced by U+FFFD in the text above: the
+    /// text is then not exactly what was sent.
+    pub invalid_utf8: bool,
 }
 
 impl SyslogMessage<'_> {
@@ -352,6 +361,9 @@ impl SyslogMessage<'_> {
             w.value("structured_data", &self.structured_data_json());
         }
         w.string("message", &self.message);
+        if self.invalid_utf8 {
+            w.value(INVALID_UTF8_FIELD, &true);
+        }
         if let Some(j) = self.message_json() {
             w.value("message_json", &j);
         } else if let Ok(request) = crate::access::parse(self.message.as_bytes()) {
@@ -513,6 +525,7 @@ pub fn parse<'a>(
     options: &SyslogOptions,
 ) -> Result<SyslogMessage<'a>, SyslogError> {
     let mut message = parse_header(input, options)?;
+    message.invalid_utf8 = std::str::from_utf8(message_bytes(input)).is_err();
     // A web request's own time is the event's: the access-log line carries its offset and year
     // (which an RFC 3164 header lacks), and a line in a syslog file with no header at all has
     // no other time for --from/--to to place it by.
@@ -734,6 +747,7 @@ fn parse_5424<'a>(
         sequence: None,
         structured_data,
         message,
+        invalid_utf8: false,
     })
 }
 
@@ -1251,6 +1265,7 @@ fn parse_3164<'a>(
         sequence: None,
         structured_data: Vec::new(),
         message: Cow::Borrowed(""),
+        invalid_utf8: false,
     };
     // Cisco IOS sequence number: "52: ".
     let seq_len = c.rest().iter().take_while(|b| b.is_ascii_digit()).count();
@@ -1624,6 +1639,39 @@ mod tests {
 
     /// 2026-11-22T12:00:00Z.
     const NOW: i64 = 1_795_348_800_000;
+
+    /// Bytes that are not UTF-8 (RFC 5424 lets MSG hold any; a Latin-1 `é`) are shown as
+    /// U+FFFD, and the event says its text is not exactly what was sent.
+    #[test]
+    fn a_message_with_bytes_that_are_not_utf8_says_so() {
+        let options = SyslogOptions::new(NOW);
+        for (line, message) in [
+            (
+                &b"<13>1 2026-12-01T10:00:00Z h1 nonutf - - - caf\xe9 latin1\n"[..],
+                "caf\u{fffd} latin1",
+            ),
+            (b"<13>Dec  6 04:00:00 h1 app: caf\xe9", "caf\u{fffd}"),
+            (
+                b"<13>1 2026-12-01T10:00:00Z h1 a - - [x@1 k=\"\xff\"] ok",
+                "ok",
+            ),
+        ] {
+            let m = parse(line, &options).unwrap();
+            assert_eq!(m.message, message);
+            assert!(m.invalid_utf8, "{line:?}");
+            assert_eq!(m.to_json()[INVALID_UTF8_FIELD], true, "{line:?}");
+        }
+        for line in [
+            "<13>1 2026-12-01T10:00:00Z h1 utf8 - - - café",
+            "<13>1 2026-12-01T10:00:00Z h1 bom - - - \u{feff}café",
+            "<13>Dec  6 04:00:00 h1 app: café",
+        ] {
+            let m = parse(line.as_bytes(), &options).unwrap();
+            assert!(m.message.ends_with("café"), "{line}");
+            assert!(!m.invalid_utf8, "{line}");
+            assert_eq!(m.to_json().get(INVALID_UTF8_FIELD), None, "{line}");
+        }
+    }
 
     #[test]
     fn punctuation_after_the_time_is_no_host() {

@@ -23,6 +23,78 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     Some(ts.as_millisecond())
 }
 
+/// An event's own time written as text ([`crate::json::JsonEvent::timestamp`]):
+/// [`parse_timestamp`], but a date alone (`2026-10-01`, an order's or a report's date) is no
+/// time of day and so no event time: `None`, and the event is stored at the time it arrived.
+pub fn parse_event_time(text: &str) -> Option<i64> {
+    if is_date_alone(text) {
+        return None;
+    }
+    parse_timestamp(text)
+}
+
+/// Whether `text` is a date without a time of day (`2026-10-01`).
+fn is_date_alone(text: &str) -> bool {
+    let b = text.trim().as_bytes();
+    b.len() == 10 && b[4] == b'-' && b[7] == b'-'
+}
+
+/// The event times a number is read as, in seconds since 1970: from 2000 to the end of 2099.
+/// A number carries no unit, so its unit is told by its magnitude ([`epoch_integer_ms`]); below
+/// 2000 the numbers an event holds are far more often counts, durations or ids (`"time": 35`,
+/// a request's duration) than times written as epochs, which no log written since has had
+/// reason to date before 2000; the end is the log store's own (`vigil_logs::KEPT_TIMES`).
+pub const EPOCH_NUMBER_SECONDS: std::ops::Range<i64> = 946_684_800..4_102_444_800;
+
+/// Milliseconds since 1970 of an integer written as an event's time: seconds, milliseconds,
+/// microseconds or nanoseconds since 1970, whichever unit puts it within
+/// [`EPOCH_NUMBER_SECONDS`] (the four ranges do not overlap, so at most one unit does); `None`
+/// for any other number, which is no event time. A finer unit is cut to its millisecond.
+pub fn epoch_integer_ms(n: i128) -> Option<i64> {
+    let seconds = EPOCH_NUMBER_SECONDS.start as i128..EPOCH_NUMBER_SECONDS.end as i128;
+    [1i128, 1_000, 1_000_000, 1_000_000_000]
+        .into_iter()
+        .find(|per_second| (seconds.start * per_second..seconds.end * per_second).contains(&n))
+        .map(|per_second| (n * 1000 / per_second) as i64)
+}
+
+/// [`epoch_integer_ms`] for a number with a fraction (`1764496800.123`, fluent-bit's `date`).
+/// A value within a microsecond of a whole millisecond is that millisecond: the binary
+/// fraction stands for the decimal one written (`.868` is stored as `.86799…`).
+pub fn epoch_float_ms(n: f64) -> Option<i64> {
+    if !n.is_finite() {
+        return None;
+    }
+    let (from, to) = (
+        EPOCH_NUMBER_SECONDS.start as f64,
+        EPOCH_NUMBER_SECONDS.end as f64,
+    );
+    let ms = [1.0f64, 1e3, 1e6, 1e9]
+        .into_iter()
+        .find(|per_second| (from * per_second..to * per_second).contains(&n))
+        .map(|per_second| n * 1000.0 / per_second)?;
+    let whole = ms.round();
+    Some(if (ms - whole).abs() < 1e-3 {
+        whole
+    } else {
+        ms.floor()
+    } as i64)
+}
+
+/// An event time written as a number in text (`"1764496800"`, as some shippers write it), read
+/// as [`epoch_integer_ms`] or [`epoch_float_ms`] read it; `None` for text that is no number.
+pub fn epoch_text_ms(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Ok(n) = text.parse::<i128>() {
+        return epoch_integer_ms(n);
+    }
+    // Only decimal numbers: `inf`, `NaN` and `1e9` are no times written by a clock.
+    if !text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    epoch_float_ms(text.parse::<f64>().ok()?)
+}
+
 /// [`parse_timestamp`], but text without an offset is a wall-clock time in `zone`.
 pub fn parse_timestamp_in(text: &str, zone: &LocalZone) -> Option<i64> {
     let ms = parse_timestamp(text)?;

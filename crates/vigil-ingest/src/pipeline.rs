@@ -32,7 +32,8 @@ pub const DEFAULT_MAX_EVENT_BYTES: usize = 1024 * 1024;
 pub struct Envelope {
     /// The sending service.
     pub service: String,
-    /// The host; when empty, taken from the event itself (`Computer`, `host.name`, `hostname`).
+    /// The host; when empty, taken from the event itself (`Computer`, `host.name`, `hostname`),
+    /// unless the event's is longer than the store keeps in an envelope (it then stays empty).
     pub host: String,
     /// The tenant.
     pub tenant: String,
@@ -1057,7 +1058,15 @@ impl Ingestor {
                 .unwrap_or(now);
             let mut envelope = p.envelope;
             if envelope.host.is_empty() {
-                envelope.host = p.event.host().unwrap_or_default();
+                // A host the event names that is too long to be the envelope's (a client's
+                // Host header in an access log, written by whoever sends the request) is left
+                // in the event, where it is searched, rather than have the store refuse the
+                // event over it: the envelope's host stays empty, as for an event naming none.
+                envelope.host = p
+                    .event
+                    .host()
+                    .filter(|h| h.len() <= vigil_logs::MAX_ENVELOPE_BYTES)
+                    .unwrap_or_default();
             }
             positions.push(p.position);
             let matched = !batch.matched[i].is_empty();

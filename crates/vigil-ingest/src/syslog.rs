@@ -21,7 +21,8 @@
 //! correlation windows being rebuilt), and only beyond that stops reading.
 //!
 //! A message that breaks the syslog grammar (a priority out of range, an APP-NAME too long, a
-//! leap second) is kept as it came, as unparsed text from its sender, as RFC 3164 asks of a
+//! leap second) is kept as it came (bytes that are not UTF-8 as U+FFFD, with `invalid_utf8`,
+//! as a parsed message has it), as unparsed text from its sender, as RFC 3164 asks of a
 //! relay (section 4.3.3) — a security event is not lost over a detail of its header — and
 //! logged (a few warnings a minute, the rest at debug). An empty message, one over the size
 //! limit, a frame the framer had to skip and an event the pipeline refuses are counted as
@@ -29,9 +30,10 @@
 //! cannot take is logged with `error!` and counted as lost; the listener keeps running.
 //!
 //! Every event gets the envelope: service = the configured service, else the message's
-//! APP-NAME (or RFC 3164 tag), else `syslog`; host = the message's HOSTNAME, else the sender's
-//! IP address; tenant = the configured tenant. Its time is the message's timestamp; a message
-//! without one is stamped by the pipeline when it is stored.
+//! APP-NAME (or RFC 3164 tag), else `syslog`; host = the message's HOSTNAME, else (none, or
+//! one longer than the 256 bytes an envelope keeps) the sender's IP address; tenant = the
+//! configured tenant. Its time is the message's timestamp; a message without one is stamped
+//! by the pipeline when it is stored.
 //!
 //! On shutdown (the watch value becomes `true`, or its sender is dropped) the listeners stop
 //! accepting and reading, store the batches they hold, and end; [`SyslogListeners::wait`]
@@ -590,10 +592,12 @@ impl Shared {
                     .map(str::to_owned)
             })
             .unwrap_or_else(|| FALLBACK_SERVICE.to_owned());
+        // A HOSTNAME too long for an envelope (RFC 3164 sets no limit) stays in the event's
+        // `hostname`; the message is stored from its sender's address, as one naming none.
         let host = message
             .hostname
             .as_deref()
-            .filter(|s| !s.is_empty())
+            .filter(|s| !s.is_empty() && s.len() <= vigil_logs::MAX_ENVELOPE_BYTES)
             .map_or_else(|| peer.to_canonical().to_string(), str::to_owned);
         let time: Option<DateTime<Utc>> = message
             .timestamp_ms()
@@ -640,11 +644,17 @@ impl Shared {
     /// The event for a message that does not parse: its text as it came, why it did not
     /// parse, from the sender's address; stamped when stored.
     fn unparsed(&self, data: &[u8], error: &sys::SyslogError, peer: IpAddr) -> RawEvent {
-        let json = serde_json::json!({
+        let text = String::from_utf8_lossy(sys::message_bytes(data));
+        // Bytes that are not UTF-8 were replaced: say so, as a parsed message does.
+        let replaced = matches!(text, std::borrow::Cow::Owned(_));
+        let mut json = serde_json::json!({
             "syslog_format": "unparsed",
-            "message": String::from_utf8_lossy(sys::message_bytes(data)),
+            "message": text,
             "syslog_error": error.to_string(),
         });
+        if replaced {
+            json[sys::INVALID_UTF8_FIELD] = serde_json::Value::Bool(true);
+        }
         RawEvent {
             time: None,
             envelope: Envelope {

@@ -16,7 +16,8 @@
 //! answer through `body` like new ones.
 //!
 //! Integers beyond ±2^53 are written to `body` as their decimal text ([`integers_as_text`]),
-//! exact where a number column could round them; indexes written before keep them as numbers
+//! exact where a number column could round them, and so are integers beyond 64 bits, as the
+//! event writes them ([`exact_body`]); indexes written before keep them as numbers
 //! (found by `field:value` and by ranges as before, and rounded where their segment also holds
 //! a decimal).
 
@@ -744,6 +745,33 @@ impl Fields {
     /// Builds the document of a journal record. The JSON was checked when appended (by the store,
     /// or by the parser of the ingest path, see `NewEvent::json_checked`).
     pub fn document(&self, record: &Record) -> TantivyDocument {
+        let mut doc = self.envelope_document(record);
+        // sonic-rs: this runs on the one index thread for every event, and it parses several
+        // times faster than `serde_json::Value` (whose parse was half of that thread's time).
+        if let Ok(mut body) = sonic_rs::from_str::<sonic_rs::Value>(&record.json)
+            && sonic_rs::JsonValueTrait::is_object(&body)
+        {
+            let mut wide = add_words(&mut doc, self.text, &body);
+            if wide.beyond_64_bits
+                && let Some(exact) = exact_body(&record.json)
+            {
+                // Rare: an integer the parser could only read as an f64. Its digits are in
+                // the text alone, so the event is read again from there.
+                doc = self.envelope_document(record);
+                body = exact;
+                wide = add_words(&mut doc, self.text, &body);
+            }
+            if wide.within_64_bits {
+                integers_as_text(&mut body);
+            }
+            // Tantivy copies the value into the document as it walks it: no intermediate tree.
+            doc.add_field_value(self.body, Json(&body));
+        }
+        doc
+    }
+
+    /// A record's document without its JSON: time, order, envelope and the stored text.
+    fn envelope_document(&self, record: &Record) -> TantivyDocument {
         let mut doc = TantivyDocument::new();
         doc.add_date(
             self.time,
@@ -756,17 +784,6 @@ impl Fields {
         doc.add_text(self.host, &record.host);
         doc.add_text(self.tenant, &record.tenant);
         doc.add_text(self.raw, &record.json);
-        // sonic-rs: this runs on the one index thread for every event, and it parses several
-        // times faster than `serde_json::Value` (whose parse was half of that thread's time).
-        if let Ok(mut body) = sonic_rs::from_str::<sonic_rs::Value>(&record.json)
-            && sonic_rs::JsonValueTrait::is_object(&body)
-        {
-            if add_words(&mut doc, self.text, &body) {
-                integers_as_text(&mut body);
-            }
-            // Tantivy copies the value into the document as it walks it: no intermediate tree.
-            doc.add_field_value(self.body, Json(&body));
-        }
         doc
     }
 }
@@ -929,9 +946,9 @@ fn is_one_word(value: &str) -> bool {
 /// Adds to `text` every value of `value` that is more than one word. A value that is one word
 /// is already a term under its path in `body` (whole, lowercased): free text finds it there.
 /// Single words are the unique ones (ids, hashes, numbers), which cost the most to index twice.
-/// Says whether `value` holds an integer beyond ±2^53 ([`integers_as_text`]): found in the
-/// walk every event takes, so that the others are not walked again.
-fn add_words(doc: &mut TantivyDocument, text: TField, value: &sonic_rs::Value) -> bool {
+/// Says which wide integers `value` holds ([`WideIntegers`]): found in the walk every event
+/// takes, so that the others are not walked again.
+fn add_words(doc: &mut TantivyDocument, text: TField, value: &sonic_rs::Value) -> WideIntegers {
     use sonic_rs::{JsonContainerTrait, JsonNumberTrait, JsonValueTrait};
     if let Some(s) = value.as_str() {
         if !is_one_word(s) {
@@ -945,22 +962,89 @@ fn add_words(doc: &mut TantivyDocument, text: TField, value: &sonic_rs::Value) -
                 doc.add_text(text, spelled);
             }
         }
-        return is_wide_integer(&n);
+        return WideIntegers {
+            within_64_bits: is_wide_integer(&n),
+            beyond_64_bits: may_be_beyond_64_bits(&n),
+        };
     } else if let Some(items) = value.as_array() {
-        let mut wide = false;
+        let mut wide = WideIntegers::default();
         for v in items.iter() {
-            wide |= add_words(doc, text, v);
+            wide = wide.and(add_words(doc, text, v));
         }
         return wide;
     } else if let Some(map) = value.as_object() {
-        let mut wide = false;
+        let mut wide = WideIntegers::default();
         for (_, v) in map.iter() {
-            wide |= add_words(doc, text, v);
+            wide = wide.and(add_words(doc, text, v));
         }
         return wide;
     }
     // `true`, `false` and `null` are one word.
-    false
+    WideIntegers::default()
+}
+
+/// The integers of an event that the index does not keep as the parser reads them.
+#[derive(Debug, Clone, Copy, Default)]
+struct WideIntegers {
+    /// An integer beyond ±2^53 that i64 or u64 holds ([`integers_as_text`]).
+    within_64_bits: bool,
+    /// A whole number beyond the 64-bit range: maybe an integer written so, which the parser
+    /// has only as an f64 and [`exact_body`] reads again from the text.
+    beyond_64_bits: bool,
+}
+
+impl WideIntegers {
+    /// What either holds.
+    fn and(self, other: WideIntegers) -> WideIntegers {
+        WideIntegers {
+            within_64_bits: self.within_64_bits || other.within_64_bits,
+            beyond_64_bits: self.beyond_64_bits || other.beyond_64_bits,
+        }
+    }
+}
+
+/// Whether `n`, which is neither an i64 nor a u64, is a whole f64 beyond the 64-bit range: an
+/// integer written with more digits than 64 bits hold is read so (as is `1e20`).
+fn may_be_beyond_64_bits(n: &sonic_rs::Number) -> bool {
+    use sonic_rs::JsonNumberTrait;
+    // -2^63, below which no i64 goes; from 2^64 no u64 goes, and 2^63 up is a u64.
+    const I64_MIN: f64 = -9_223_372_036_854_775_808.0;
+    n.as_i64().is_none()
+        && n.as_u64().is_none()
+        && n.as_f64()
+            .is_some_and(|x| x.fract() == 0.0 && (x <= I64_MIN || x >= -I64_MIN))
+}
+
+/// An event's JSON read with its numbers as written, each integer beyond the 64-bit range
+/// made its decimal text as written (which the index keeps exactly, as [`integers_as_text`]
+/// does for those beyond 2^53), every other number the number it is. An f64 keeps 17
+/// digits: 18446744073709551616 and …617 were one number to the index, matched by neither,
+/// counted together under a name no event holds. `None` if the text does not parse (it did
+/// once already).
+fn exact_body(json: &str) -> Option<sonic_rs::Value> {
+    let mut reader = sonic_rs::Deserializer::from_str(json).use_rawnumber();
+    let mut body: sonic_rs::Value = reader.deserialize().ok()?;
+    numbers_as_written(&mut body);
+    Some(body)
+}
+
+/// Turns the raw numbers of [`exact_body`] into numbers, or text for integers beyond 64 bits.
+fn numbers_as_written(value: &mut sonic_rs::Value) {
+    use sonic_rs::{JsonValueMutTrait, JsonValueTrait};
+    if let Some(raw) = value.as_raw_number() {
+        let written = raw.as_str();
+        let digits = written.strip_prefix('-').unwrap_or(written);
+        let integer = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+        *value = if integer && written.parse::<i64>().is_err() && written.parse::<u64>().is_err() {
+            sonic_rs::Value::from(written)
+        } else {
+            sonic_rs::from_str(written).unwrap_or_default()
+        };
+    } else if let Some(items) = value.as_array_mut() {
+        items.iter_mut().for_each(numbers_as_written);
+    } else if let Some(map) = value.as_object_mut() {
+        map.iter_mut().for_each(|(_, v)| numbers_as_written(v));
+    }
 }
 
 /// The largest magnitude up to which every integer is an `f64`.
@@ -1331,9 +1415,13 @@ impl Translator<'_> {
                 // Kept as its decimal text ([`integers_as_text`]), however the query writes it.
                 push(&|t| t.append_type_and_str(&n.to_string()));
             }
-            // A JSON decimal beyond u64 (`1e20`) is kept as the f64.
+            // A JSON decimal beyond u64 (`1e20`) is kept as the f64, and found by the integer
+            // it is exactly: an integer beyond u64 that no f64 is (18446744073709551617) is
+            // kept as its text, and would find its f64 neighbours.
             if n.unsigned_abs() <= u128::from(WIDEST_EXACT_INTEGER)
-                || (i64::try_from(n).is_err() && u64::try_from(n).is_err())
+                || (i64::try_from(n).is_err()
+                    && u64::try_from(n).is_err()
+                    && (n as f64) as i128 == n)
             {
                 push(&|t| t.append_type_and_fast_value(n as f64));
             }

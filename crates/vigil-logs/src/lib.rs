@@ -23,6 +23,6 @@ pub use error::LogError;
 pub use index::MAX_KEYWORD as MAX_WHOLE_VALUE;
 pub use store::{
     Aggregation, AppendOutcome, BatchMark, Count, Cursor, EventStore, Group, KEPT_TIMES,
-    MissingField, NewEvent, Pivot, PivotRequest, Rejected, SearchPage, SearchRequest, ServiceStats,
-    StoreHealth, StoredEvent, TimeBucket, TimeRange, keeps_time,
+    MAX_ENVELOPE_BYTES, MissingField, NewEvent, Pivot, PivotRequest, Rejected, SearchPage,
+    SearchRequest, ServiceStats, StoreHealth, StoredEvent, TimeBucket, TimeRange, keeps_time,
 };

@@ -31,9 +31,10 @@ pub struct NewEvent {
 /// The event times a log store keeps, in microseconds since 1970: from just after 1970 began
 /// (events are ordered by milliseconds since then) to the end of 2099 (the order key has 42
 /// bits for them, which last until 2109; the index's time type ends in 2262). A time outside
-/// is a clock gone wrong or a zero value — Go's 0001-01-01, or the Unix epoch itself, which a
-/// zero `timestamp`, `"0"` or `1970-01-01T00:00:00Z` reads as —: the ingest path stores such
-/// events at the time they were received instead ([`keeps_time`]).
+/// is a clock gone wrong or a zero value — Go's 0001-01-01, or the Unix epoch itself, which
+/// `1970-01-01T00:00:00Z` reads as (a number is read as a time from 2000 on only, so a zero
+/// `timestamp` is none) —: the ingest path stores such events at the time they were received
+/// instead ([`keeps_time`]).
 pub const KEPT_TIMES: Range<i64> = 1..4_102_444_800_000_000;
 
 /// The longest service, host or tenant an event may have.

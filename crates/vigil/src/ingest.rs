@@ -100,7 +100,8 @@ pub struct Args {
     /// The service the events come from (required unless the token fixes it).
     #[arg(long)]
     pub service: Option<String>,
-    /// The host they come from (default: each event's own Computer, host.name or hostname).
+    /// The host they come from (default: each event's own Computer, host.name or hostname;
+    /// none when that is longer than 256 bytes, which stays in the event).
     #[arg(long)]
     pub host: Option<String>,
     /// The tenant they belong to.

@@ -4,7 +4,9 @@
 //! [`Ingestor`]: vigil_ingest::Ingestor
 
 mod correlation;
+mod envelope;
 mod recovery;
 mod silence;
 mod support;
 mod syslog;
+mod times;

@@ -346,6 +346,77 @@ async fn shutdown_stores_the_batches_in_progress() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostname_too_long_for_the_envelope_is_stored_from_the_senders_address() {
+    let h = Harness::new().await;
+    let mut config = SyslogConfig::new();
+    config.tcp = Some(loopback());
+    let (listeners, stop) = start(&h, config).await;
+    let long = "h".repeat(300);
+    let mut conn = TcpStream::connect(listeners.tcp_addr().unwrap())
+        .await
+        .unwrap();
+    conn.write_all(format!("<13>Dec  6 04:00:00 {long} app: long host\n").as_bytes())
+        .await
+        .unwrap();
+    conn.write_all(b"<13>Dec  6 04:00:01 short app: short host\n")
+        .await
+        .unwrap();
+    let stats = eventually("2 stored", || listeners.stats(), |s| s.stored == 2).await;
+    assert_eq!(stats.rejected, 0);
+    let events = by_message(h.search("service:app"));
+    let e = check(&events, "long host", "app", "127.0.0.1", "");
+    let json: serde_json::Value = serde_json::from_str(&e.json).unwrap();
+    assert_eq!(json["hostname"], long.as_str(), "the event keeps its own");
+    check(&events, "short host", "app", "short", "");
+    stop.send(true).unwrap();
+    listeners.wait().await;
+}
+
+/// A message holding bytes that are not UTF-8 is stored with them replaced by U+FFFD and
+/// `invalid_utf8: true`, parsed or kept as unparsed text, so a responder knows its text is not
+/// exactly what was sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_with_bytes_that_are_not_utf8_is_stored_saying_so() {
+    let h = Harness::new().await;
+    let mut config = SyslogConfig::new();
+    config.tcp = Some(loopback());
+    let (listeners, stop) = start(&h, config).await;
+    let mut conn = TcpStream::connect(listeners.tcp_addr().unwrap())
+        .await
+        .unwrap();
+    conn.write_all(b"<13>1 2026-12-01T10:00:00Z h1 nonutf - - - caf\xe9 latin1\n")
+        .await
+        .unwrap();
+    // A priority over 191: kept as unparsed text.
+    conn.write_all(b"<999>caf\xe9 unparsed\n").await.unwrap();
+    conn.write_all(b"<13>1 2026-12-01T10:00:01Z h1 utf8 - - - caf\xc3\xa9\n")
+        .await
+        .unwrap();
+    let stats = eventually("3 stored", || listeners.stats(), |s| s.stored == 3).await;
+    assert_eq!(stats.rejected, 0);
+    let events = by_message(h.search("*"));
+    let flag = |message: &str| {
+        let e = events
+            .get(message)
+            .unwrap_or_else(|| panic!("{message:?} stored: {:?}", events.keys()));
+        let json: serde_json::Value = serde_json::from_str(&e.json).unwrap();
+        json.get("invalid_utf8").cloned()
+    };
+    assert_eq!(
+        flag("caf\u{fffd} latin1"),
+        Some(serde_json::Value::Bool(true))
+    );
+    assert_eq!(
+        flag("<999>caf\u{fffd} unparsed"),
+        Some(serde_json::Value::Bool(true))
+    );
+    assert_eq!(flag("café"), None);
+    assert_eq!(h.search("invalid_utf8:true").len(), 2);
+    stop.send(true).unwrap();
+    listeners.wait().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_batches_are_stored_at_once_and_oversized_messages_rejected() {
     let h = Harness::new().await;
     let mut config = SyslogConfig::new();

@@ -285,6 +285,81 @@ fn ranges_and_values_compare_numbers_exactly() {
     );
 }
 
+/// An integer beyond 64 bits is kept as the decimal text it is written in: found by
+/// `field:value` and free text with that text, and counted as itself. Read as an f64 (the only
+/// number type the parser has for it), it matched nothing written so, `count by` merged
+/// neighbours under a rounded name (`18446744073709552000: 2`), and `-9223372036854775808`
+/// found `-9223372036854775809` too.
+#[test]
+fn integers_beyond_64_bits_are_kept_as_written() {
+    use vigil_logs::{EventStore, TimeRange};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store_of(
+        dir.path(),
+        &[&[
+            r#"{"name":"u64+1","id":18446744073709551616}"#,
+            r#"{"name":"u64+2","id":18446744073709551617}"#,
+            r#"{"name":"i64-1","id":-9223372036854775809}"#,
+            r#"{"name":"i64-2","id":-9223372036854775810}"#,
+            r#"{"name":"i64min","neg":-9223372036854775808}"#,
+            r#"{"name":"i64min-1","neg":-9223372036854775809}"#,
+            r#"{"name":"big0","bigger":123456789012345678901234567890}"#,
+            r#"{"name":"big1","bigger":123456789012345678901234567891}"#,
+            r#"{"name":"huge","list":[1.5,{"v":1234567890123456789012345678901234567890123}]}"#,
+            r#"{"name":"e20","f":1e20,"g":1.5}"#,
+        ]],
+    );
+    check(
+        &store,
+        &[
+            ("id:18446744073709551616", &["u64+1"]),
+            ("id:18446744073709551617", &["u64+2"]),
+            ("id:-9223372036854775809", &["i64-1"]),
+            ("id:-9223372036854775810", &["i64-2"]),
+            ("neg:-9223372036854775808", &["i64min"]),
+            ("neg:-9223372036854775809", &["i64min-1"]),
+            ("bigger:123456789012345678901234567891", &["big1"]),
+            ("bigger:123456789012345678901234567890", &["big0"]),
+            (
+                "list.v:1234567890123456789012345678901234567890123",
+                &["huge"],
+            ),
+            ("list:1.5", &["huge"]),
+            ("18446744073709551616", &["u64+1"]),
+            ("id:>18446744073709551616", &["u64+2"]),
+            ("id:<-9223372036854775809", &["i64-2"]),
+            ("bigger:>123456789012345678901234567890", &["big1"]),
+            ("bigger:[1e29 TO 1e30]", &["big1", "big0"]),
+            // A decimal beyond 64 bits is a number still.
+            ("f:100000000000000000000", &["e20"]),
+            ("f:>1e19", &["e20"]),
+            ("g:1.5", &["e20"]),
+        ],
+    );
+    let counted = store
+        .aggregate(
+            &vigil_query::parse("| count by id").unwrap(),
+            TimeRange::default(),
+        )
+        .expect("aggregate");
+    let mut values: Vec<(String, u64)> = counted
+        .buckets
+        .iter()
+        .map(|b| (b.values.join(", "), b.count))
+        .collect();
+    values.sort();
+    assert_eq!(
+        values,
+        [
+            ("-9223372036854775809", 1),
+            ("-9223372036854775810", 1),
+            ("18446744073709551616", 1),
+            ("18446744073709551617", 1),
+        ]
+        .map(|(v, n)| (v.to_owned(), n))
+    );
+}
+
 /// A time range on a JSON path finds the values that are times (RFC 3339, those beyond the
 /// index's dates too), compared as times: other text is no time (`ts:>2026-01-01` found
 /// "unknown", "N/A" and "20250101" by byte order). Text ends still compare text.
