@@ -215,7 +215,9 @@ pub struct AuditQuery {
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     /// Who or what the token is for; the actor of its writes, so no other active token may
-    /// have it (in any case): 409 when one does.
+    /// have it (in any case): 409 when one does. Nor may it be an actor Vigil records its own
+    /// writes under (`vigil`, `vigil-admin-cli`, `reporter`, in any case, or a name with
+    /// `(link in their page)`, the mark of an acknowledgement through a page's link): 400.
     pub name: String,
     /// Its role.
     pub role: Role,

@@ -13,6 +13,7 @@
 #[macro_use]
 mod macros;
 
+pub mod actors;
 pub mod alert;
 pub mod audit;
 pub mod detection;

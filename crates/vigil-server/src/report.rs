@@ -518,7 +518,7 @@ async fn take_report(
         )
             .into_response()
     })?;
-    raise_report(state, "reporter", "report form", form)
+    raise_report(state, vigil_core::actors::REPORT_FORM, "report form", form)
         .await
         .map_err(|e| error_page("Your report was not sent", e))
 }
@@ -749,7 +749,7 @@ pub async fn ack_submit(
         return (StatusCode::NOT_FOUND, ack_html("<h1>Not found</h1>")).into_response();
     };
     // The log and the audit trail say who: the person the link was signed for, and how.
-    let actor = format!("{} (link in their page)", q.by);
+    let actor = vigil_core::actors::ack_link(&q.by);
     match state.store.act_on_alert(&actor, id, action).await {
         Ok(a) => ack_html(&format!("<h1>{} {done}", escape(&a.key))).into_response(),
         Err(vigil_store::StoreError::Domain(e)) => {

@@ -1068,6 +1068,7 @@ impl SqliteStore {
         let service = scope_value("service", service)?;
         let tenant = scope_value("tenant", tenant)?;
         let name = vigil_core::required_line("name", name)?;
+        vigil_core::actors::check_token_name(&name)?;
         if name.chars().count() > 100 {
             return Err(DomainError::invalid(
                 "name",
