@@ -131,7 +131,8 @@ pub struct ActionQuery {
 pub struct EvidenceUploadQuery {
     /// The file's name (no path).
     pub file_name: String,
-    /// What the file is.
+    /// What the file is: at most 20,000 characters, without control characters other than
+    /// tabs and line breaks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }

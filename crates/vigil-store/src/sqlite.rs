@@ -25,7 +25,7 @@ use vigil_core::audit::{
     AuditedRecord, NewAuditEntry, STATE_FIELD, STATES_FIELD, StoredRecord, canonical_time,
     check_records, incident_state, recorded_states, token_state, truncate_micros,
 };
-use vigil_core::evidence::check_file_name;
+use vigil_core::evidence::{check_description, check_file_name};
 use vigil_core::incident::MAX_TEXT;
 use vigil_core::{
     ActionEntry, ActionKind, AuditEntry, AuditVerified, ChainBreak, ChainProblem, CustodyEntry,
@@ -2011,14 +2011,11 @@ async fn append_action_in(
 }
 
 /// Evidence metadata checked: a file name without a path, a description trimmed (none when
-/// blank).
+/// blank) and checked as any multi-line text.
 fn checked_evidence(meta: NewEvidence) -> StoreResult<NewEvidence> {
     Ok(NewEvidence {
         file_name: check_file_name(&meta.file_name)?,
-        description: meta
-            .description
-            .map(|d| d.trim().to_owned())
-            .filter(|d| !d.is_empty()),
+        description: check_description(meta.description.as_deref())?,
     })
 }
 
