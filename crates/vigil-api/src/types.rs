@@ -116,10 +116,11 @@ pub struct AddAction {
 #[into_params(parameter_in = Query)]
 pub struct ActionQuery {
     /// Page size: default 100 when absent or 0; a larger value than 1000 is read as 1000 (no error).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// How many entries to skip.
+    #[param(minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u32>,
 }
@@ -186,10 +187,11 @@ pub struct IncidentQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_to: Option<DateTime<Utc>>,
     /// Page size: default 50 when absent or 0; a larger value than 500 is read as 500 (no error).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// How many to skip.
+    #[param(minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u32>,
 }
@@ -203,10 +205,11 @@ pub struct AuditQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident: Option<String>,
     /// Page size: default 100 when absent or 0; a larger value than 1000 is read as 1000 (no error).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// How many entries to skip from the start of the chain.
+    #[param(minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u32>,
 }

@@ -131,11 +131,12 @@ pub struct Evidence {
     pub custody: Vec<CustodyEntry>,
 }
 
-/// Checks an evidence file name: non-blank, at most 255 bytes, no path separators or control
-/// characters (the name is metadata; the file is stored under its hash).
+/// Checks an evidence file name: non-blank, one line without control characters (a refusal
+/// says so, tabs and line breaks included), at most 255 bytes, no path separators (the name is
+/// metadata; the file is stored under its hash).
 pub fn check_file_name(name: &str) -> Result<String, DomainError> {
-    let t = crate::required_text("file_name", name)?;
-    if t.len() > 255 || t.contains(['/', '\\']) || t.chars().any(char::is_control) || t == ".." {
+    let t = crate::required_line("file_name", name)?;
+    if t.len() > 255 || t.contains(['/', '\\']) || t == ".." {
         return Err(DomainError::invalid(
             "file_name",
             "give a plain file name of at most 255 bytes, without / \\ or control characters",
@@ -222,6 +223,16 @@ mod tests {
                 check_file_name(bad).unwrap_err().field(),
                 Some("file_name"),
                 "{bad:?}"
+            );
+        }
+        // A control character is refused with advice that fits a file name: no tabs or
+        // line breaks either.
+        for bad in ["a\u{0}b", "a\tb", "a\nb"] {
+            let e = check_file_name(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("without tabs, line breaks or control characters")
+                    && !e.contains("are fine"),
+                "{bad:?}: {e}"
             );
         }
     }
