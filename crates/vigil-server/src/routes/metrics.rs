@@ -153,6 +153,12 @@ pub async fn metrics(State(state): State<AppState>, _who: Principal) -> Result<R
         "",
         rules.status.rejected.len() as u64,
     );
+    out.gauge(
+        "vigil_rules_reload_failed",
+        "1 while the last rules reload (SIGHUP or POST /api/v1/rules/reload) failed and none has succeeded since: the rules in force are older than the directories (GET /api/v1/rules says why).",
+        "",
+        u64::from(state.ingestor.rules().reload_failure().is_some()),
+    );
     // Pages that reached nobody wait in the store to be tried again: a mail relay or webhook
     // that stays down shows here before anyone misses a page.
     let (pending, oldest) = state

@@ -2084,3 +2084,45 @@ fn alerts_show_keeps_the_numbers_of_its_events_as_they_were_sent() {
         assert!(shown.contains(part), "{part} missing: {shown}");
     }
 }
+
+/// A reload by SIGHUP answers no one: when it fails, `vigil rules status` says when and why
+/// (the rules loaded before stay in force) until a reload succeeds.
+#[test]
+fn a_failed_sighup_reload_shows_in_rules_status_until_one_succeeds() {
+    let f = start();
+    let hangup = || {
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &f.server.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    };
+    let status = || ok(f.server.cli(&f.token, &["rules", "status"]));
+    assert!(!status().contains("FAILED"), "{}", status());
+    let broken = f.root.join("rules").join("zz_broken.yml");
+    let whoami = RULE_WHOAMI.replace(
+        "11111111-1111-1111-1111-111111111111",
+        "22222222-2222-2222-2222-222222222222",
+    );
+    std::fs::write(
+        &broken,
+        whoami.replace("condition: selection", "condition: selection and"),
+    )
+    .unwrap();
+    hangup();
+    wait_for("the failed reload in rules status", || {
+        status().contains("FAILED")
+    });
+    let shown = status();
+    assert!(
+        shown.contains("the last reload FAILED at")
+            && shown.contains("zz_broken.yml")
+            && shown.contains("1 rule loaded"),
+        "{shown}"
+    );
+    std::fs::remove_file(&broken).unwrap();
+    hangup();
+    wait_for("a successful reload to clear it", || {
+        !status().contains("FAILED")
+    });
+}
