@@ -33,4 +33,4 @@ pub use pipeline::{
 };
 pub use retention::RetentionPolicy;
 pub use rules::{ReloadFailure, RuleSlot, RulesStatus};
-pub use totals::IngestTotals;
+pub use totals::{IngestTotals, NotStored, NotStoredReason};
