@@ -625,6 +625,21 @@ pub struct RulesStatus {
     /// written for rules of another set) and leaves those rules' matches as they are.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filter_warnings: Vec<String>,
+    /// The last reload (SIGHUP or `POST /api/v1/rules/reload`) failed and none has succeeded
+    /// since: the rules in force are those loaded at `loaded_at`, not what the directories
+    /// hold now. Absent once a reload succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload_failed: Option<RulesReloadFailure>,
+}
+
+/// A reload of the rules that failed, leaving the running set in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RulesReloadFailure {
+    /// When it was tried.
+    pub at: DateTime<Utc>,
+    /// Why it failed (a rule that would be rejected, with its file and line; a directory that
+    /// cannot be read).
+    pub error: String,
 }
 
 /// A loaded rule turned off by the organisation document.

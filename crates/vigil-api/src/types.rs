@@ -116,10 +116,11 @@ pub struct AddAction {
 #[into_params(parameter_in = Query)]
 pub struct ActionQuery {
     /// Page size: default 100 when absent or 0; a larger value than 1000 is read as 1000 (no error).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// How many entries to skip.
+    #[param(minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u32>,
 }
@@ -131,7 +132,8 @@ pub struct ActionQuery {
 pub struct EvidenceUploadQuery {
     /// The file's name (no path).
     pub file_name: String,
-    /// What the file is.
+    /// What the file is: at most 20,000 characters, without control characters other than
+    /// tabs and line breaks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
@@ -185,10 +187,11 @@ pub struct IncidentQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_to: Option<DateTime<Utc>>,
     /// Page size: default 50 when absent or 0; a larger value than 500 is read as 500 (no error).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// How many to skip.
+    #[param(minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u32>,
 }
@@ -202,10 +205,11 @@ pub struct AuditQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident: Option<String>,
     /// Page size: default 100 when absent or 0; a larger value than 1000 is read as 1000 (no error).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// How many entries to skip from the start of the chain.
+    #[param(minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u32>,
 }
@@ -215,7 +219,9 @@ pub struct AuditQuery {
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     /// Who or what the token is for; the actor of its writes, so no other active token may
-    /// have it (in any case): 409 when one does.
+    /// have it (in any case): 409 when one does. Nor may it be an actor Vigil records its own
+    /// writes under (`vigil`, `vigil-admin-cli`, `reporter`, in any case, or a name with
+    /// `(link in their page)`, the mark of an acknowledgement through a page's link): 400.
     pub name: String,
     /// Its role.
     pub role: Role,

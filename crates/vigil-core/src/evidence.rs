@@ -131,17 +131,36 @@ pub struct Evidence {
     pub custody: Vec<CustodyEntry>,
 }
 
-/// Checks an evidence file name: non-blank, at most 255 bytes, no path separators or control
-/// characters (the name is metadata; the file is stored under its hash).
+/// Checks an evidence file name: non-blank, one line without control characters (a refusal
+/// says so, tabs and line breaks included), at most 255 bytes, no path separators (the name is
+/// metadata; the file is stored under its hash).
 pub fn check_file_name(name: &str) -> Result<String, DomainError> {
-    let t = crate::required_text("file_name", name)?;
-    if t.len() > 255 || t.contains(['/', '\\']) || t.chars().any(char::is_control) || t == ".." {
+    let t = crate::required_line("file_name", name)?;
+    if t.len() > 255 || t.contains(['/', '\\']) || t == ".." {
         return Err(DomainError::invalid(
             "file_name",
             "give a plain file name of at most 255 bytes, without / \\ or control characters",
         ));
     }
     Ok(t)
+}
+
+/// Checks an evidence description: trimmed, none when blank, and like any other multi-line
+/// text (a summary, an action) at most [`crate::incident::MAX_TEXT`] characters without control
+/// characters other than tabs and line breaks.
+pub fn check_description(description: Option<&str>) -> Result<Option<String>, DomainError> {
+    let Some(d) = description.map(str::trim).filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
+    crate::no_control_characters("description", d)?;
+    let max = crate::incident::MAX_TEXT;
+    if d.chars().count() > max {
+        return Err(DomainError::invalid(
+            "description",
+            format!("longer than {max} characters; shorten it (the file itself is the detail)"),
+        ));
+    }
+    Ok(Some(d.to_owned()))
 }
 
 #[cfg(test)]
@@ -185,11 +204,35 @@ mod tests {
             Some("reason")
         );
         assert_eq!(check_file_name(" dump.pcap ").unwrap(), "dump.pcap");
+        assert_eq!(
+            check_description(Some(" headers\n\tof the mail ")).unwrap(),
+            Some("headers\n\tof the mail".to_owned())
+        );
+        assert_eq!(check_description(Some(" \n ")).unwrap(), None);
+        assert_eq!(check_description(None).unwrap(), None);
+        for bad in [
+            "a\u{0}b".to_owned(),
+            "\u{1b}[2J".to_owned(),
+            "x".repeat(crate::incident::MAX_TEXT + 1),
+        ] {
+            let e = check_description(Some(&bad)).unwrap_err();
+            assert_eq!(e.field(), Some("description"), "{bad:?}");
+        }
         for bad in ["", "../etc/passwd", "a\\b", "..", "x\ny"] {
             assert_eq!(
                 check_file_name(bad).unwrap_err().field(),
                 Some("file_name"),
                 "{bad:?}"
+            );
+        }
+        // A control character is refused with advice that fits a file name: no tabs or
+        // line breaks either.
+        for bad in ["a\u{0}b", "a\tb", "a\nb"] {
+            let e = check_file_name(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("without tabs, line breaks or control characters")
+                    && !e.contains("are fine"),
+                "{bad:?}: {e}"
             );
         }
     }

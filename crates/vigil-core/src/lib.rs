@@ -13,6 +13,7 @@
 #[macro_use]
 mod macros;
 
+pub mod actors;
 pub mod alert;
 pub mod audit;
 pub mod contact;
@@ -54,7 +55,7 @@ pub use indicator::{Indicator, IndicatorKind, IndicatorValue};
 pub use links::{LINK_LIFETIME, LinkError, LinkGrant, LinkSigner, constant_time_eq};
 pub use marking::{Category, Pap, Technique, Tlp};
 pub use phase::{Guard, Phase, PhaseChange, TransitionFacts, check_transition};
-pub use redact::redact_url;
+pub use redact::{redact_url, redact_url_parts};
 pub use role::{CreatedToken, Permission, Role, TokenInfo};
 pub use severity::{
     ImpactFactors, Priority, PriorityChange, Severity, SeverityChange, derive_priority,

@@ -2,7 +2,8 @@
 //! or query (Slack and Teams keep theirs in the path, others in `?token=`) or in its user
 //! information, so it is shown, logged and stored in records as `scheme://host[:port]` only.
 //! The one redaction used by the API's answers (`vigil-oncall`'s `Contact::redacted`) and by
-//! the delivery log (`vigil-notify`).
+//! the delivery log (`vigil-notify`), which also takes those parts out of what a receiver
+//! answered ([`redact_url_parts`]).
 
 /// A webhook URL safe to show, log and store: `scheme://host[:port]`, followed by `/…` when
 /// there was a path, query or fragment; user name and password are dropped. A URL that does
@@ -21,9 +22,149 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
+/// Parts of a URL shorter than this are not looked for in a receiver's text: they cannot be
+/// much of a secret, and taking every `v1` or `api` out would leave the text unreadable.
+const MIN_SECRET_CHARS: usize = 4;
+
+/// `text` — what a webhook's receiver answered, which may quote the request it refuses — with
+/// every part of `url` that may be its secret replaced by `…`: the URL itself, its path and
+/// query, each path segment, query value and `name=value` pair, the user name and password,
+/// as written and %-decoded; parts shorter than four characters are left. When `cut` (the text
+/// is the start of a longer one), an end that begins such a part is taken off too, so that no
+/// part is kept by halves.
+pub fn redact_url_parts(text: &str, url: &str, cut: bool) -> String {
+    let parts = secret_parts(url);
+    let mut out = text.to_owned();
+    for part in &parts {
+        if out.contains(part.as_str()) {
+            out = out.replace(part.as_str(), "…");
+        }
+    }
+    if cut {
+        let begun = parts
+            .iter()
+            .filter_map(|part| {
+                part.char_indices()
+                    .map(|(end, _)| end)
+                    .filter(|&end| part[..end].chars().count() >= MIN_SECRET_CHARS)
+                    .filter(|&end| out.ends_with(&part[..end]))
+                    .max()
+            })
+            .max();
+        if let Some(len) = begun {
+            out.truncate(out.len() - len);
+            out.push('…');
+        }
+    }
+    out
+}
+
+/// The parts of `url` [`redact_url_parts`] takes out, longest first (so that a part inside a
+/// longer one goes with it), none shorter than [`MIN_SECRET_CHARS`] characters.
+fn secret_parts(url: &str) -> Vec<String> {
+    let mut parts = vec![url.to_owned()];
+    if let Ok(parsed) = url::Url::parse(url) {
+        parts.push(parsed.as_str().to_owned());
+        let path = parsed.path();
+        let query = parsed.query();
+        parts.push(path.to_owned());
+        if let Some(query) = query {
+            parts.push(format!("{path}?{query}"));
+            parts.push(query.to_owned());
+            for pair in query.split('&') {
+                parts.push(pair.to_owned());
+                if let Some((_, value)) = pair.split_once('=') {
+                    parts.push(value.to_owned());
+                }
+            }
+        }
+        parts.extend(path.split('/').map(str::to_owned));
+        if let Some(fragment) = parsed.fragment() {
+            parts.push(fragment.to_owned());
+        }
+        parts.push(parsed.username().to_owned());
+        parts.extend(parsed.password().map(str::to_owned));
+    }
+    let decoded: Vec<String> = parts.iter().map(|p| percent_decoded(p)).collect();
+    parts.extend(decoded);
+    parts.retain(|p| p.chars().count() >= MIN_SECRET_CHARS);
+    parts.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    parts.dedup();
+    parts
+}
+
+/// `text` with its `%XX` escapes (and a query's `+`) decoded, bytes that are no UTF-8 replaced.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |at: usize| bytes.get(at).and_then(|b| (*b as char).to_digit(16));
+        match (bytes[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{redact_url, redact_url_parts};
+
+    #[test]
+    fn a_receivers_text_loses_every_part_of_the_url_that_may_be_its_secret() {
+        let url = "http://dave:PASSWORD@127.0.0.1:18316/dave/SECRETDAVE3?token=DAVEQ3&x=1";
+        for (text, shown) in [
+            (
+                "invalid_token: request to /dave/SECRETDAVE3?token=DAVEQ3&x=1 rejected",
+                "invalid_token: request to … rejected",
+            ),
+            (
+                "POST http://dave:PASSWORD@127.0.0.1:18316/dave/SECRETDAVE3?token=DAVEQ3&x=1 failed",
+                "POST … failed",
+            ),
+            (
+                "no hook SECRETDAVE3 (token DAVEQ3, user dave:PASSWORD)",
+                "no hook … (token …, user …:…)",
+            ),
+            // Parts shorter than four characters are left.
+            ("bad token=DAVEQ3 for /dave, x=1 v1", "bad … for /…, x=1 v1"),
+        ] {
+            assert_eq!(redact_url_parts(text, url, false), shown, "{text}");
+        }
+        // A part is found %-decoded too, as a receiver may quote it.
+        let spaced = "https://h.example/SECRET%20DAVE?k=a%2Bb%3D";
+        assert_eq!(
+            redact_url_parts("no SECRET DAVE, no SECRET%20DAVE, no a+b=", spaced, false),
+            "no …, no …, no …"
+        );
+        // A text cut inside a secret keeps no half of it.
+        assert_eq!(
+            redact_url_parts("rejected /dave/SECRETDA", url, true),
+            "rejected /…/…"
+        );
+        assert_eq!(
+            redact_url_parts("rejected: bad SECRE", url, true),
+            "rejected: bad …"
+        );
+        assert_eq!(
+            redact_url_parts("rejected: bad SECRE", url, false),
+            "rejected: bad SECRE"
+        );
+        assert_eq!(redact_url_parts("all fine", url, true), "all fine");
+        assert_eq!(redact_url_parts("any text", "not a url", true), "any text");
+    }
 
     #[test]
     fn keeps_scheme_host_and_port_only() {

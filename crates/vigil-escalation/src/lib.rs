@@ -36,8 +36,8 @@ pub mod facts;
 /// loaded): the fields its author says a responder should see of a match.
 pub type RuleFields = Arc<dyn Fn(&str) -> Vec<String> + Send + Sync>;
 
-/// The system actor of escalation entries in an alert's log.
-pub const ACTOR: &str = "vigil";
+/// The system actor of escalation entries in an alert's log (no token may take it).
+pub const ACTOR: &str = vigil_core::actors::SYSTEM;
 
 /// How long an alert nobody could be paged for (no organisation yet, a service nobody owns and
 /// no central team) waits before paging is tried again: a corrected organisation document pages

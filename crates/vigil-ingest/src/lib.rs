@@ -32,5 +32,5 @@ pub use pipeline::{
     RawEvent, Recovered, RejectedEvent,
 };
 pub use retention::RetentionPolicy;
-pub use rules::{RuleSlot, RulesStatus};
-pub use totals::IngestTotals;
+pub use rules::{ReloadFailure, RuleSlot, RulesStatus};
+pub use totals::{IngestTotals, NotStored, NotStoredReason};

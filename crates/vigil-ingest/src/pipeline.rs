@@ -1118,6 +1118,7 @@ impl Ingestor {
             Err(e) => {
                 // Nothing of the batch was stored.
                 self.mark.release(ticket);
+                self.totals.not_stored(&e, positions.len());
                 return Err(e.into());
             }
         };

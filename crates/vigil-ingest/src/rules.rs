@@ -4,7 +4,7 @@
 //! has it working) leaves the running set in place.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
 use vigil_detect::{CompileOptions, CompiledRuleSet, compile};
@@ -45,6 +45,15 @@ pub struct RulesStatus {
     pub filter_warnings: Vec<String>,
 }
 
+/// A reload that failed, leaving the running set in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReloadFailure {
+    /// When it was tried.
+    pub at: DateTime<Utc>,
+    /// Why it failed.
+    pub error: String,
+}
+
 /// The current rule set, shared by every ingest path and replaced by [`RuleSlot::reload`].
 #[derive(Debug)]
 pub struct RuleSlot {
@@ -52,6 +61,10 @@ pub struct RuleSlot {
     /// The file of the `expand` modifier's placeholder values, read at each load.
     placeholders: Option<PathBuf>,
     current: RwLock<Arc<LoadedRules>>,
+    /// The last reload's failure, until a reload succeeds: a SIGHUP has no one to answer, so
+    /// this is how the rules' status and the metrics tell that the directories on disk are not
+    /// the rules in force. A lock because reloads (SIGHUP, the API) and readers meet here.
+    failed: Mutex<Option<ReloadFailure>>,
 }
 
 /// Loads and compiles every `.yml` under the paths, with the placeholder values in
@@ -162,7 +175,16 @@ impl RuleSlot {
             paths,
             placeholders,
             current: RwLock::new(Arc::new(loaded)),
+            failed: Mutex::new(None),
         })
+    }
+
+    /// The last reload's failure, when no reload succeeded since.
+    pub fn reload_failure(&self) -> Option<ReloadFailure> {
+        self.failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The set to match a batch with; stays valid while a reload replaces it.
@@ -178,8 +200,21 @@ impl RuleSlot {
     /// reject (edited into a broken state, or new and broken) — taking the rest would stop
     /// it detecting, or leave it out without anyone noticing. Rules rejected before and still
     /// (SigmaHQ's few the specification does not allow) do not hold a reload back.
-    /// Blocking (YAML parsing and compilation take a second for the whole SigmaHQ set).
+    /// Blocking (YAML parsing and compilation take a second for the whole SigmaHQ set). A
+    /// failure is kept until the next successful reload ([`RuleSlot::reload_failure`]).
     pub fn reload(&self) -> Result<RulesStatus, IngestError> {
+        let result = self.swap();
+        *self.failed.lock().unwrap_or_else(|e| e.into_inner()) =
+            result.as_ref().err().map(|e| ReloadFailure {
+                at: Utc::now(),
+                error: e.to_string(),
+            });
+        result
+    }
+
+    /// Loads the directories and swaps the new set in, unless [`RuleSlot::reload`]'s reasons
+    /// hold it back.
+    fn swap(&self) -> Result<RulesStatus, IngestError> {
         let loaded = Arc::new(load(&self.paths, self.placeholders.as_deref())?);
         let running = self.current();
         let (rules, problems): (std::collections::HashSet<_>, Vec<String>) = loaded
@@ -250,10 +285,19 @@ mod tests {
         std::fs::write(&file, "admins: carol\n").unwrap();
         slot.reload().unwrap();
 
+        assert_eq!(slot.reload_failure(), None);
         std::fs::write(&file, "admins:\n  - [nested]\n").unwrap();
+        let before = Utc::now();
         let err = slot.reload().unwrap_err().to_string();
         assert!(err.contains("placeholders.yml:2:"), "{err}");
         assert!(matches("carol"), "the running set stays");
+        // The failure is kept for the rules' status, until a reload succeeds.
+        let failed = slot.reload_failure().expect("kept");
+        assert_eq!(failed.error, err);
+        assert!(failed.at >= before);
+        std::fs::write(&file, "admins: carol\n").unwrap();
+        slot.reload().unwrap();
+        assert_eq!(slot.reload_failure(), None);
     }
 
     /// A rule with two problems is one rule rejected, at load and in a refused reload, while

@@ -32,8 +32,8 @@ use crate::error::IngestError;
 use crate::org::OrgView;
 use crate::totals::IngestTotals;
 
-/// Who raises and resolves these alerts in their logs.
-const ACTOR: &str = "vigil";
+/// Who raises and resolves these alerts in their logs (no token may take it).
+const ACTOR: &str = vigil_core::actors::SYSTEM;
 
 /// How often the server looks for silent sources.
 pub const CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(30);

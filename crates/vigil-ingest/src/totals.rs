@@ -39,6 +39,9 @@ pub struct IngestTotals {
     pub stored: u64,
     /// Events refused, each with its reason in its batch's answer.
     pub rejected: u64,
+    /// Batches the log store refused whole, and their events, by [`NotStoredReason`] (in its
+    /// order): the sender was told nothing of them was stored.
+    pub not_stored: Vec<NotStored>,
     /// Detections recorded for the stored events, with their batches or later (correlations
     /// decided by a run over the store or by the correlation clock).
     pub detections: u64,
@@ -99,6 +102,60 @@ impl IngestTotals {
     }
 }
 
+/// Why the log store refused a batch whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotStoredReason {
+    /// Its journal could not write it: a full disk, an I/O error (`LogError::NotStored`).
+    Journal,
+    /// The log store has shut down (`LogError::Closed`).
+    Closed,
+    /// Anything else the append failed with.
+    Other,
+}
+
+impl NotStoredReason {
+    /// Every reason, in the order [`IngestTotals::not_stored`] lists them.
+    pub const ALL: [NotStoredReason; 3] = [
+        NotStoredReason::Journal,
+        NotStoredReason::Closed,
+        NotStoredReason::Other,
+    ];
+
+    /// The reason of an append's error.
+    pub fn of(error: &vigil_logs::LogError) -> NotStoredReason {
+        match error {
+            vigil_logs::LogError::NotStored { .. } => NotStoredReason::Journal,
+            vigil_logs::LogError::Closed(_) => NotStoredReason::Closed,
+            _ => NotStoredReason::Other,
+        }
+    }
+
+    /// Its name, as a metric's label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotStoredReason::Journal => "journal",
+            NotStoredReason::Closed => "closed",
+            NotStoredReason::Other => "other",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The batches and events the log store refused for one reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotStored {
+    /// Why.
+    pub reason: NotStoredReason,
+    /// Batches refused.
+    pub batches: u64,
+    /// The events they held (those decoded: events refused on their own are counted in
+    /// `rejected`).
+    pub events: u64,
+}
+
 /// Seconds spent in each step of the batches, summed over them.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StepSeconds {
@@ -157,6 +214,8 @@ pub(crate) struct TotalCounters {
     batches: AtomicU64,
     stored: AtomicU64,
     rejected: AtomicU64,
+    /// Per [`NotStoredReason`]: batches refused by the log store, then their events.
+    not_stored: [(AtomicU64, AtomicU64); NotStoredReason::ALL.len()],
     detections: AtomicU64,
     alerts: AtomicU64,
     /// Nanoseconds per step: decode, detect, append, record.
@@ -194,6 +253,13 @@ impl TotalCounters {
         {
             counter.fetch_add(nanos(step), Ordering::Relaxed);
         }
+    }
+
+    /// Counts a batch of `events` events the log store refused whole with `error`.
+    pub fn not_stored(&self, error: &vigil_logs::LogError, events: usize) {
+        let (batches, counted) = &self.not_stored[NotStoredReason::of(error).index()];
+        batches.fetch_add(1, Ordering::Relaxed);
+        counted.fetch_add(events as u64, Ordering::Relaxed);
     }
 
     /// Counts how long a batch took to be answered.
@@ -297,6 +363,17 @@ impl TotalCounters {
             batches: get(&self.batches),
             stored: get(&self.stored),
             rejected: get(&self.rejected),
+            not_stored: NotStoredReason::ALL
+                .iter()
+                .map(|&reason| {
+                    let (batches, events) = &self.not_stored[reason.index()];
+                    NotStored {
+                        reason,
+                        batches: get(batches),
+                        events: get(events),
+                    }
+                })
+                .collect(),
             detections: get(&self.detections),
             alerts: get(&self.alerts),
             steps: StepSeconds {

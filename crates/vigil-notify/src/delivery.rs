@@ -66,7 +66,8 @@ pub struct Attempt {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Outcome {
     /// The webhook answered with this status; `body` is the start of a non-2xx answer's body
-    /// (at most 256 characters), which is where Slack and Teams say what was wrong.
+    /// (at most 256 characters), which is where Slack and Teams say what was wrong, with the
+    /// parts of the URL that may be its secret taken out (`vigil_core::redact_url_parts`).
     Http { status: u16, body: Option<String> },
     /// The SMTP server's final reply: 250 when the message was accepted, otherwise the code of
     /// the refusal with the server's text.

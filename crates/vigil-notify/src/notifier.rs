@@ -265,13 +265,22 @@ impl Notifier {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
         let mut excerpt = Vec::new();
-        while excerpt.len() < BODY_EXCERPT_CHARS * 4 {
+        let mut cut = false;
+        while !cut {
             match response.chunk().await {
                 Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
                 _ => break,
             }
+            cut = excerpt.len() >= BODY_EXCERPT_CHARS * 4;
         }
-        let text = payload::truncate(String::from_utf8_lossy(&excerpt).trim(), BODY_EXCERPT_CHARS);
+        // A receiver's error often quotes the request it refuses: the URL's secret parts are
+        // taken out before the text is recorded (and logged from the record), then shortened.
+        let text = vigil_core::redact_url_parts(
+            String::from_utf8_lossy(&excerpt).trim(),
+            url.as_str(),
+            cut,
+        );
+        let text = payload::truncate(&text, BODY_EXCERPT_CHARS);
         let body = (!text.is_empty()).then_some(text);
         let verdict = match status {
             408 | 429 | 500..=599 => Verdict::Retry(retry_after),

@@ -429,6 +429,10 @@ fn plain_message(message: String, range: impl FnOnce() -> (Option<i128>, Option<
     if whole_number {
         return match range() {
             (Some(min), Some(max)) => format!("must be a whole number from {min} to {max}"),
+            // A number too large is a whole number of `min` or more: what is wrong is its size.
+            (Some(min), None) if message.starts_with("number too large") => {
+                format!("is too large: give a smaller whole number, of {min} or more")
+            }
             (Some(min), None) => format!("must be a whole number of {min} or more"),
             (None, Some(max)) => format!("must be a whole number up to {max}"),
             (None, None) if message.starts_with("number too") => {
@@ -581,6 +585,10 @@ mod tests {
         assert_eq!(
             message("offset=-1").1,
             "query parameter `offset`: must be a whole number of 0 or more"
+        );
+        assert_eq!(
+            message("offset=99999999999999999999").1,
+            "query parameter `offset`: is too large: give a smaller whole number, of 0 or more"
         );
         assert_eq!(
             message("after=x").1,

@@ -518,7 +518,7 @@ async fn take_report(
         )
             .into_response()
     })?;
-    raise_report(state, "reporter", "report form", form)
+    raise_report(state, vigil_core::actors::REPORT_FORM, "report form", form)
         .await
         .map_err(|e| error_page("Your report was not sent", e))
 }
@@ -559,19 +559,22 @@ impl AckLink {
     }
 }
 
+/// The page of a link that is not valid: wrong, cut short, of an old form, or whose query
+/// cannot be read (a parameter twice, an expiry that is no number).
+fn invalid_link() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        ack_html("<h1>Not found</h1><p>This acknowledgement link is not valid (links sent before acknowledgement links named their recipient and expired no longer work); use <code>vigil alerts ack</code>.</p>"),
+    )
+        .into_response()
+}
+
 /// Checks the link for `purpose` on alert `key`: `None` when it may act, else the page to
 /// answer with.
 fn check_link(state: &AppState, key: &str, purpose: &str, q: &AckLink) -> Option<Response> {
-    let invalid = || {
-        (
-            StatusCode::NOT_FOUND,
-            ack_html("<h1>Not found</h1><p>This acknowledgement link is not valid (links sent before acknowledgement links named their recipient and expired no longer work); use <code>vigil alerts ack</code>.</p>"),
-        )
-            .into_response()
-    };
     let (Some(signer), Some(grant)) = (state.settings.link_signer.as_ref(), q.grant(purpose, key))
     else {
-        return Some(invalid());
+        return Some(invalid_link());
     };
     let now = chrono::Utc::now();
     match signer.verify(&grant, &q.t, now) {
@@ -597,7 +600,7 @@ fn check_link(state: &AppState, key: &str, purpose: &str, q: &AckLink) -> Option
                     signer.verify(&ack, &q.t, now) != Err(vigil_core::LinkError::Invalid)
                 });
             if !acknowledges {
-                return Some(invalid());
+                return Some(invalid_link());
             }
             Some((
                 StatusCode::FORBIDDEN,
@@ -617,8 +620,11 @@ fn check_link(state: &AppState, key: &str, purpose: &str, q: &AckLink) -> Option
 pub async fn ack_page(
     State(state): State<AppState>,
     ApiPath(key): ApiPath<String>,
-    axum::extract::Query(q): axum::extract::Query<AckLink>,
+    query: Result<axum::extract::Query<AckLink>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    let Ok(axum::extract::Query(q)) = query else {
+        return invalid_link();
+    };
     // The link is checked before the alert is read: an invalid one learns nothing of it.
     if let Some(refused) = check_link(&state, &key, "ack", &q) {
         return refused;
@@ -725,8 +731,11 @@ fn outcome(alert: &vigil_core::Alert) -> Option<String> {
 pub async fn ack_submit(
     State(state): State<AppState>,
     ApiPath(key): ApiPath<String>,
-    axum::extract::Query(q): axum::extract::Query<AckLink>,
+    query: Result<axum::extract::Query<AckLink>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    let Ok(axum::extract::Query(q)) = query else {
+        return invalid_link();
+    };
     let (action, purpose, done) = match q.action.as_deref() {
         None | Some("ack") => (
             vigil_core::AlertAction::Acknowledge,
@@ -749,7 +758,7 @@ pub async fn ack_submit(
         return (StatusCode::NOT_FOUND, ack_html("<h1>Not found</h1>")).into_response();
     };
     // The log and the audit trail say who: the person the link was signed for, and how.
-    let actor = format!("{} (link in their page)", q.by);
+    let actor = vigil_core::actors::ack_link(&q.by);
     match state.store.act_on_alert(&actor, id, action).await {
         Ok(a) => ack_html(&format!("<h1>{} {done}", escape(&a.key))).into_response(),
         Err(vigil_store::StoreError::Domain(e)) => {

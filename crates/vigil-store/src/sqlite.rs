@@ -26,7 +26,7 @@ use vigil_core::audit::{
     alert_state, canonical_time, check_records, incident_state, org_state, recorded_states,
     token_state, truncate_micros,
 };
-use vigil_core::evidence::check_file_name;
+use vigil_core::evidence::{check_description, check_file_name};
 use vigil_core::incident::MAX_TEXT;
 use vigil_core::{
     ActionEntry, ActionKind, AuditEntry, AuditVerified, ChainBreak, ChainProblem, CustodyEntry,
@@ -1097,6 +1097,7 @@ impl SqliteStore {
         let service = scope_value("service", service)?;
         let tenant = scope_value("tenant", tenant)?;
         let name = vigil_core::required_line("name", name)?;
+        vigil_core::actors::check_token_name(&name)?;
         if name.chars().count() > 100 {
             return Err(DomainError::invalid(
                 "name",
@@ -2102,14 +2103,11 @@ async fn append_action_in(
 }
 
 /// Evidence metadata checked: a file name without a path, a description trimmed (none when
-/// blank).
+/// blank) and checked as any multi-line text.
 fn checked_evidence(meta: NewEvidence) -> StoreResult<NewEvidence> {
     Ok(NewEvidence {
         file_name: check_file_name(&meta.file_name)?,
-        description: meta
-            .description
-            .map(|d| d.trim().to_owned())
-            .filter(|d| !d.is_empty()),
+        description: check_description(meta.description.as_deref())?,
     })
 }
 

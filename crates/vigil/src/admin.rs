@@ -18,7 +18,10 @@ revoked at once and the command fails); only its hash is stored. Send it as
 Works on the data directory directly, so the server may be running or not.
 
 The name is the actor recorded on every write the token makes, so no two active tokens may
-share one (in any case): revoke the old token first, or pick another name.
+share one (in any case): revoke the old token first, or pick another name. Nor may it be one
+of the actors Vigil records its own writes under: vigil, vigil-admin-cli, reporter (in any
+case), or a name with `(link in their page)`, which marks an acknowledgement made through the
+link in a page.
 
 Roles: ingest (send events only), viewer (read only), responder (open and work incidents),
 admin (also tokens, rules and audit).
@@ -49,8 +52,9 @@ Examples:
   vigil admin revoke web-shipper --data ./vigil-data
   vigil admin revoke 01a23a7b-3f22-7170-ac3b-3dd94e532720";
 
-/// The actor recorded in the audit trail for tokens created from the command line.
-const CLI_ACTOR: &str = "vigil-admin-cli";
+/// The actor recorded in the audit trail for tokens created from the command line (no token
+/// may take it).
+const CLI_ACTOR: &str = vigil_core::actors::ADMIN_CLI;
 
 /// Subcommands of `vigil admin`.
 #[derive(Debug, clap::Subcommand)]

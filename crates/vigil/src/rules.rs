@@ -90,7 +90,9 @@ pub struct PreviewArgs {
 
 const SERVER_HELP: &str = "\
 Talks to a running server: --server or VIGIL_SERVER (default http://127.0.0.1:8080) and a token
-with --token or VIGIL_TOKEN (status: viewer or above; reload: admin).
+with --token or VIGIL_TOKEN (status: viewer or above; reload: admin). When the last reload
+(this command or SIGHUP to the server) failed, status says when and why: the rules loaded
+before it stay in force until a reload succeeds.
 
 Examples:
   vigil rules status
@@ -341,6 +343,13 @@ fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
     if !status.rejected.is_empty() {
         outln!(
             "fix the rejected rules (`vigil rules check DIR` shows more), then `vigil rules reload`"
+        );
+    }
+    if let Some(failed) = &status.reload_failed {
+        outln!(
+            "the last reload FAILED at {}, so these rules are still the ones loaded before it: {}",
+            crate::output::shown_time_zoned(failed.at, "%Y-%m-%d %H:%M:%S"),
+            failed.error
         );
     }
     Ok(ExitCode::SUCCESS)

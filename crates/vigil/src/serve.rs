@@ -24,7 +24,8 @@ Examples:
 
 Every event received (POST /api/v1/events, syslog, `vigil ingest`) is stored durably in
 DIR/logs and matched against the --rules; each match is recorded as a detection. Reload the
-rules without a restart with `kill -HUP PID` or `vigil rules reload`.
+rules without a restart with `kill -HUP PID` or `vigil rules reload`; a reload that fails keeps
+the running rules, and `vigil rules status` says when and why until a reload succeeds.
 
 The data directory is created when missing. One server runs per data directory: it holds a
 lock on DIR/vigil.lock while it runs, and a second `vigil serve` on the same directory stops at

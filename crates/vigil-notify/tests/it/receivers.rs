@@ -18,6 +18,9 @@ pub enum Reply {
     RetryAfter(u16, &'static str),
     /// A status with a text body.
     Body(u16, &'static str),
+    /// A status with a text body quoting the request's path and query, as receivers' errors
+    /// often do.
+    Echo(u16),
     /// Wait this long, then 200 (longer than the client's timeout).
     Slow(Duration),
 }
@@ -84,6 +87,11 @@ async fn record(
             (status(code), [("retry-after", after)], "slow down").into_response()
         }
         Some(Reply::Body(code, text)) => (status(code), text).into_response(),
+        Some(Reply::Echo(code)) => {
+            let target = uri.path_and_query().map(|p| p.as_str()).unwrap_or("");
+            let text = format!("invalid_token: request to {target} rejected");
+            (status(code), text).into_response()
+        }
         Some(Reply::Slow(wait)) => {
             tokio::time::sleep(wait).await;
             (StatusCode::OK, "late").into_response()

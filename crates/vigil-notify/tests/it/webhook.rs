@@ -235,6 +235,38 @@ async fn persistent_server_error_fails_after_max_attempts() {
     assert_eq!(receiver.requests().len(), 3);
 }
 
+/// A receiver's error that quotes the request keeps the URL's secret out of the record: its
+/// path, query and their parts are taken out of the body, as they are of the target.
+#[tokio::test]
+async fn a_refusal_quoting_the_url_keeps_its_secret_out_of_the_record() {
+    let receiver = HttpReceiver::start(vec![Reply::Echo(403)]).await;
+    let notifier = Notifier::new(config()).unwrap();
+    let target = Target::Webhook {
+        url: format!("{}/dave/SECRETDAVE3?token=DAVEQ3", receiver.base),
+        format: WebhookFormat::Generic,
+    };
+    let delivery = notifier.deliver(&notification(), &target).await;
+
+    assert_eq!(receiver.requests()[0].path, "/dave/SECRETDAVE3");
+    assert_eq!(
+        delivery.attempts[0].outcome,
+        Outcome::Http {
+            status: 403,
+            body: Some("invalid_token: request to … rejected".into())
+        }
+    );
+    assert_eq!(
+        delivery.status,
+        DeliveryStatus::Failed {
+            reason: "HTTP 403: invalid_token: request to … rejected; not retried".into()
+        }
+    );
+    let record = serde_json::to_string(&delivery).unwrap();
+    for secret in ["SECRETDAVE3", "DAVEQ3", "/dave"] {
+        assert!(!record.contains(secret), "{secret} in {record}");
+    }
+}
+
 #[tokio::test]
 async fn client_error_is_not_retried() {
     let receiver = HttpReceiver::start(vec![Reply::Body(400, "invalid_payload")]).await;

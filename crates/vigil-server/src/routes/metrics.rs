@@ -43,7 +43,7 @@ pub async fn metrics(State(state): State<AppState>, _who: Principal) -> Result<R
     );
     out.counter(
         "vigil_ingest_batches_total",
-        "Batches of events stored (HTTP bodies, syslog groups, pieces of files).",
+        "Batches of events stored (HTTP bodies, syslog groups, pieces of files); those the log store refused are vigil_ingest_batches_not_stored_total.",
         totals.batches,
     );
     out.counter(
@@ -55,6 +55,37 @@ pub async fn metrics(State(state): State<AppState>, _who: Principal) -> Result<R
         "vigil_events_rejected_total",
         "Events refused, each named with its reason in its batch's answer.",
         totals.rejected,
+    );
+    out.head(
+        "vigil_ingest_batches_not_stored_total",
+        "Batches the log store refused whole, their senders told nothing of them was stored, by reason: journal (it could not write them: a full disk, an I/O error), closed (it had shut down), other.",
+        "counter",
+    );
+    for n in &totals.not_stored {
+        out.sample(
+            "vigil_ingest_batches_not_stored_total",
+            &format!("{{reason=\"{}\"}}", n.reason.as_str()),
+            n.batches,
+        );
+    }
+    out.head(
+        "vigil_events_not_stored_total",
+        "Events of the batches the log store refused whole, by the same reasons.",
+        "counter",
+    );
+    for n in &totals.not_stored {
+        out.sample(
+            "vigil_events_not_stored_total",
+            &format!("{{reason=\"{}\"}}", n.reason.as_str()),
+            n.events,
+        );
+    }
+    let health = state.ingestor.events().health();
+    out.gauge(
+        "vigil_log_store_journal_failing",
+        "1 while the log store's last journal write failed and none has succeeded since: every batch is refused (GET /api/v1/health says why).",
+        "",
+        u64::from(health.journal.is_some()),
     );
     out.counter(
         "vigil_detections_total",
@@ -152,6 +183,12 @@ pub async fn metrics(State(state): State<AppState>, _who: Principal) -> Result<R
         "Rules of the rule directories that did not load (see GET /api/v1/rules).",
         "",
         rules.status.rejected.len() as u64,
+    );
+    out.gauge(
+        "vigil_rules_reload_failed",
+        "1 while the last rules reload (SIGHUP or POST /api/v1/rules/reload) failed and none has succeeded since: the rules in force are older than the directories (GET /api/v1/rules says why).",
+        "",
+        u64::from(state.ingestor.rules().reload_failure().is_some()),
     );
     // Pages that reached nobody wait in the store to be tried again: a mail relay or webhook
     // that stays down shows here before anyone misses a page.

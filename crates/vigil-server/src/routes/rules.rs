@@ -6,7 +6,8 @@ use axum::extract::State;
 use vigil_api::error::ErrorBody;
 use vigil_api::events::{
     CorrelationGroup, CorrelationWindows, LateEvents, PreviewCorrelation, PreviewMatch,
-    PreviewRuleCount, RulePreview, RulePreviewRequest, RulesStatus, ServiceRules, TurnedOffRule,
+    PreviewRuleCount, RulePreview, RulePreviewRequest, RulesReloadFailure, RulesStatus,
+    ServiceRules, TurnedOffRule,
 };
 use vigil_ingest::preview::PreviewRequest;
 
@@ -34,6 +35,7 @@ fn status(s: vigil_ingest::RulesStatus) -> RulesStatus {
         turned_off: Vec::new(),
         placeholders_without_values: s.placeholders_without_values,
         filter_warnings: s.filter_warnings,
+        reload_failed: None,
     }
 }
 
@@ -55,6 +57,14 @@ async fn in_force(state: &AppState) -> RulesStatus {
     let mut out = status(loaded.status.clone());
     let set = &loaded.set;
     out.correlations_rebuilding = windows.rebuilding;
+    out.reload_failed = state
+        .ingestor
+        .rules()
+        .reload_failure()
+        .map(|f| RulesReloadFailure {
+            at: f.at,
+            error: f.error,
+        });
     let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
     out.correlations_late = windows
         .late

@@ -891,6 +891,31 @@ async fn a_signed_link_acknowledges_one_alert_as_its_recipient_until_it_expires(
     let cut = http.get(format!("{base}/ack/ALR-1")).send().await.unwrap();
     assert_eq!(cut.status(), StatusCode::NOT_FOUND);
     assert!(cut.text().await.unwrap().contains("link is not valid"));
+    // So is one whose query cannot be read, a parameter twice or an expiry that is no number:
+    // the same page, on a GET and a POST, never the decoder's plain text.
+    for malformed in [
+        format!("{q1}&by=bob"),
+        q1.replace(&format!("until={until}"), "until=notanumber"),
+    ] {
+        for method in [reqwest::Method::GET, reqwest::Method::POST] {
+            let r = http
+                .request(method.clone(), format!("{base}/ack/ALR-1?{malformed}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{method} {malformed}");
+            assert!(
+                r.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/html"),
+                "{method} {malformed}"
+            );
+            let html = r.text().await.unwrap();
+            assert!(html.contains("link is not valid"), "{html}");
+            assert!(!html.contains("deserialize"), "{html}");
+        }
+    }
     // Resolving needs a link signed for it, which pages never carry: refused, as a page.
     let resolve = post(format!("/ack/ALR-1?{q1}&action=resolve"))
         .await

@@ -108,6 +108,49 @@ async fn viewer_reads_but_cannot_write() {
     assert_eq!(page.total, 1);
 }
 
+/// A token's name is the actor of its writes: one named like an actor Vigil writes as itself
+/// (the escalation, the command line, the report form) or like an acknowledgement through a
+/// page's link would make its writes read as theirs, so it is refused, naming the reserved ones.
+#[tokio::test]
+async fn a_token_may_not_pose_as_a_system_actor() {
+    let app = spawn_app().await;
+    let before = app.admin.list_tokens().await.unwrap().len();
+    for (name, role) in [
+        ("vigil", Role::Responder),
+        ("Vigil", Role::Viewer),
+        ("vigil-admin-cli", Role::Admin),
+        ("reporter", Role::Responder),
+        ("alice (link in their page)", Role::Responder),
+    ] {
+        let req = CreateToken {
+            name: name.into(),
+            role,
+            service: None,
+            tenant: None,
+        };
+        let err = app.admin.create_token(&req).await.unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::InvalidField), "{name}: {err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains(r#"reserved: "vigil", "vigil-admin-cli", "reporter""#)
+                && text.contains("(link in their page)"),
+            "{name}: {text}"
+        );
+    }
+    let fine = CreateToken {
+        name: "vigil-bot".into(),
+        role: Role::Viewer,
+        service: None,
+        tenant: None,
+    };
+    app.admin.create_token(&fine).await.unwrap();
+    assert_eq!(
+        app.admin.list_tokens().await.unwrap().len(),
+        before + 1,
+        "only the last one was created"
+    );
+}
+
 #[tokio::test]
 async fn only_admins_manage_tokens_and_read_the_audit_trail() {
     let app = spawn_app().await;

@@ -1504,7 +1504,31 @@ async fn every_ingested_event_is_matched_and_matches_are_recorded_as_detections(
         )
         .await;
     assert_eq!(report["detections"], 1, "the rule still detects");
-    // Fixed, the reload goes through.
+    // The failure stays visible — when and why — in the rules' status and the metrics (a
+    // SIGHUP has no one to answer), until a reload succeeds.
+    let rules_status = || async { app.get(&app.viewer_token(), "/rules").await.1 };
+    let metric = || async {
+        let text = http()
+            .get(app.url("/metrics"))
+            .bearer_auth(app.viewer_token())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("vigil_rules_reload_failed "))
+            .map(str::to_owned)
+    };
+    let failed = rules_status().await["reload_failed"].clone();
+    assert!(
+        failed["error"].as_str().unwrap().contains("notepad.yml"),
+        "{failed}"
+    );
+    assert!(failed["at"].as_str().is_some(), "{failed}");
+    assert_eq!(metric().await.as_deref(), Some("1"));
+    // Fixed, the reload goes through, and the failure is gone.
     std::fs::write(&notepad, good).unwrap();
     let resp = http()
         .post(app.url("/rules/reload"))
@@ -1513,6 +1537,8 @@ async fn every_ingested_event_is_matched_and_matches_are_recorded_as_detections(
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
+    assert!(rules_status().await.get("reload_failed").is_none());
+    assert_eq!(metric().await.as_deref(), Some("0"));
 }
 
 #[tokio::test]

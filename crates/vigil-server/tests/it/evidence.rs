@@ -196,3 +196,46 @@ async fn upload_over_the_cap_is_413_and_keeps_nothing() {
         "nothing was filed"
     );
 }
+
+/// The description is checked like the other multi-line texts: a control character other than
+/// a tab or line break is refused, naming the field, and nothing is stored; tabs and line
+/// breaks are kept.
+#[tokio::test]
+async fn a_description_with_a_control_character_is_refused() {
+    let app = spawn_app().await;
+    app.responder
+        .create_incident(&new_incident("evidence"))
+        .await
+        .unwrap();
+    for description in ["\u{0}", "headers\u{1b}[2J"] {
+        let query = EvidenceUploadQuery {
+            file_name: "ok.txt".into(),
+            description: Some(description.into()),
+        };
+        let err = app
+            .responder
+            .upload_evidence("INC-1", &query, b"x".to_vec())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::InvalidField), "{err:?}");
+        assert!(
+            matches!(&err, vigil_client::ClientError::Api { field: Some(f), .. } if f == "description"),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("holds the control character"),
+            "{err}"
+        );
+    }
+    assert!(app.viewer.list_evidence("INC-1").await.unwrap().is_empty());
+    let query = EvidenceUploadQuery {
+        file_name: "ok.txt".into(),
+        description: Some("headers\n\tof the mail".into()),
+    };
+    let ev = app
+        .responder
+        .upload_evidence("INC-1", &query, b"x".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(ev.description.as_deref(), Some("headers\n\tof the mail"));
+}

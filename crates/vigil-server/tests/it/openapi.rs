@@ -769,9 +769,64 @@ fn the_org_document_has_its_schema() {
     }
 }
 
+/// Every whole-number query parameter declares its range, which is how a number the server
+/// refuses is told what it may be: `?limit=99999999999999999999` is a whole number of 0 or
+/// more, so that cannot be what is wrong with it — the range (its type's, when the server
+/// takes any) is.
+#[tokio::test]
+async fn every_whole_number_parameter_declares_its_range_and_a_refusal_says_it() {
+    let doc = serde_json::to_value(vigil_server::openapi()).unwrap();
+    let mut numbers = Vec::new();
+    let mut unbounded = Vec::new();
+    for (method, path, op) in operations(&doc) {
+        for p in op["parameters"].as_array().into_iter().flatten() {
+            let schema = &p["schema"];
+            let integer = schema["type"] == "integer"
+                || schema["type"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t == "integer"));
+            if p["in"] == "query" && integer {
+                let name = p["name"].as_str().unwrap().to_owned();
+                if !(schema["minimum"].is_number() && schema["maximum"].is_number()) {
+                    unbounded.push(format!("{method} {path} `{name}`: {schema}"));
+                }
+                numbers.push((method.clone(), path.clone(), name));
+            }
+        }
+    }
+    assert!(
+        unbounded.is_empty(),
+        "no range declared:\n{}",
+        unbounded.join("\n")
+    );
+    assert!(numbers.len() >= 10, "{numbers:?}");
+
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    for (path, max) in [("/api/v1/incidents", u32::MAX), ("/api/v1/audit", u32::MAX)] {
+        let resp = http
+            .get(format!(
+                "http://{}{path}?limit=99999999999999999999",
+                app.addr
+            ))
+            .bearer_auth(&app.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{path}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(
+            body["error"]["message"],
+            format!("query parameter `limit`: must be a whole number from 0 to {max}"),
+            "{path}"
+        );
+    }
+}
+
 /// The bounds the document gives a number are the ones the server enforces: the value just
 /// inside each bound is taken, the one just outside refused with a 400 naming the parameter;
-/// and the paging `limit`s the store clamps say so instead of claiming a maximum.
+/// and the paging `limit`s the store clamps say so instead of claiming the clamp as their
+/// maximum.
 #[tokio::test]
 async fn documented_bounds_are_the_enforced_ones() {
     let doc = serde_json::to_value(vigil_server::openapi()).unwrap();
@@ -855,7 +910,12 @@ async fn documented_bounds_are_the_enforced_ones() {
                 && description.contains(&format!("read as {clamp}")),
             "{path}: {description}"
         );
-        assert!(limit["schema"].get("maximum").is_none(), "{path}");
+        // The maximum is what the parameter takes, its type's, not the clamp.
+        assert_eq!(
+            limit["schema"]["maximum"].as_f64(),
+            Some(f64::from(u32::MAX)),
+            "{path}"
+        );
     }
 
     let app = spawn_app().await;

@@ -185,6 +185,25 @@ fn a_token_revoked_on_the_data_directory_stops_working_on_the_running_server() {
         stderr.contains("an active token is already named \"vera\""),
         "{stderr}"
     );
+    // Nor may a token take the name the command line records its own writes under.
+    let posing = run(&[
+        "admin",
+        "token",
+        "--data",
+        d,
+        "--role",
+        "admin",
+        "--name",
+        "vigil-admin-cli",
+    ]);
+    assert!(!posing.status.success());
+    let stderr = String::from_utf8_lossy(&posing.stderr);
+    assert!(
+        stderr.contains("reserved: \"vigil\", \"vigil-admin-cli\", \"reporter\""),
+        "{stderr}"
+    );
+    let help = ok(run(&["admin", "token", "--help"]));
+    assert!(help.contains("vigil, vigil-admin-cli, reporter"), "{help}");
     let rita = admin_token(&data, "responder", "rita");
     let server = Server::start(&data);
     ok(server.cli(&viewer, &["incident", "list"]));

@@ -2084,3 +2084,119 @@ fn alerts_show_keeps_the_numbers_of_its_events_as_they_were_sent() {
         assert!(shown.contains(part), "{part} missing: {shown}");
     }
 }
+
+/// A reload by SIGHUP answers no one: when it fails, `vigil rules status` says when and why
+/// (the rules loaded before stay in force) until a reload succeeds.
+#[test]
+fn a_failed_sighup_reload_shows_in_rules_status_until_one_succeeds() {
+    let f = start();
+    let hangup = || {
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &f.server.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    };
+    let status = || ok(f.server.cli(&f.token, &["rules", "status"]));
+    assert!(!status().contains("FAILED"), "{}", status());
+    let broken = f.root.join("rules").join("zz_broken.yml");
+    let whoami = RULE_WHOAMI.replace(
+        "11111111-1111-1111-1111-111111111111",
+        "22222222-2222-2222-2222-222222222222",
+    );
+    std::fs::write(
+        &broken,
+        whoami.replace("condition: selection", "condition: selection and"),
+    )
+    .unwrap();
+    hangup();
+    wait_for("the failed reload in rules status", || {
+        status().contains("FAILED")
+    });
+    let shown = status();
+    assert!(
+        shown.contains("the last reload FAILED at")
+            && shown.contains("zz_broken.yml")
+            && shown.contains("1 rule loaded"),
+        "{shown}"
+    );
+    std::fs::remove_file(&broken).unwrap();
+    hangup();
+    wait_for("a successful reload to clear it", || {
+        !status().contains("FAILED")
+    });
+}
+
+/// Batches the log store refuses (its journal cannot grow: a full disk, here a file-size limit
+/// on the server) are counted in the metrics by reason, with their events, beside the batches
+/// stored, and a gauge says the journal is failing.
+#[test]
+fn batches_the_log_store_refuses_are_counted_in_the_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    // 2 MiB: room for the database and a few batches of the journal.
+    let server = Server::start_with_file_size_limit(&data, 4096);
+    let line = |n: u64| format!("{{\"n\":{n},\"message\":\"{}\"}}\n", "x".repeat(200));
+    let (stored, refused) = crate::support::runtime().block_on(async {
+        let http = reqwest::Client::new();
+        let (mut stored, mut refused) = (0u64, 0u64);
+        for batch in 0..40u64 {
+            let body: String = (0..1000).map(|i| line(batch * 1000 + i)).collect();
+            let resp = http
+                .post(format!("{}/api/v1/events?service=app", server.url))
+                .bearer_auth(&token)
+                .header("content-type", "application/x-ndjson")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            match resp.status().as_u16() {
+                200 | 201 => stored += 1,
+                503 => {
+                    let body: Value = resp.json().await.unwrap();
+                    assert_eq!(body["error"]["code"], "not_stored", "{body}");
+                    refused += 1;
+                }
+                other => panic!("{other}: {}", resp.text().await.unwrap()),
+            }
+        }
+        (stored, refused)
+    });
+    assert!(
+        stored > 0 && refused > 0,
+        "stored {stored}, refused {refused}"
+    );
+    let metrics = crate::support::runtime().block_on(async {
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/metrics", server.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    let value = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+            .to_owned()
+    };
+    assert_eq!(value("vigil_ingest_batches_total"), stored.to_string());
+    assert_eq!(
+        value("vigil_ingest_batches_not_stored_total{reason=\"journal\"}"),
+        refused.to_string()
+    );
+    assert_eq!(
+        value("vigil_events_not_stored_total{reason=\"journal\"}"),
+        (refused * 1000).to_string()
+    );
+    assert_eq!(
+        value("vigil_ingest_batches_not_stored_total{reason=\"closed\"}"),
+        "0"
+    );
+    assert_eq!(value("vigil_log_store_journal_failing"), "1");
+}

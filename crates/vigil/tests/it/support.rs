@@ -32,13 +32,18 @@ pub fn runtime() -> tokio::runtime::Runtime {
 /// The binary under test.
 pub fn vigil() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil"));
+    own_environment(&mut cmd);
+    cmd
+}
+
+/// Leaves out the settings of the environment the tests run in.
+fn own_environment(cmd: &mut Command) {
     cmd.env_remove("VIGIL_TOKEN")
         .env_remove("VIGIL_SERVER")
         .env_remove("VIGIL_DATA")
         .env_remove("VIGIL_LISTEN")
         .env_remove("VIGIL_TIMEZONE")
         .env("RUST_LOG", "warn");
-    cmd
 }
 
 /// Runs `vigil ARGS` to completion.
@@ -125,6 +130,21 @@ impl Server {
         Server::launch(data, "127.0.0.1:0", &[], false)
     }
 
+    /// Starts `vigil serve --data DATA` on a free port, no file of which may grow past
+    /// `blocks` 512-byte blocks (`ulimit -f`, SIGXFSZ ignored): a write beyond fails as on a
+    /// full disk (EFBIG), while everything else works.
+    pub fn start_with_file_size_limit(data: &Path, blocks: u64) -> Server {
+        let mut shell = Command::new("sh");
+        shell
+            .arg("-c")
+            .arg(format!(
+                "trap '' XFSZ; ulimit -f {blocks}; exec \"$0\" \"$@\""
+            ))
+            .arg(env!("CARGO_BIN_EXE_vigil"));
+        own_environment(&mut shell);
+        Server::spawn(shell, data, "127.0.0.1:0", &[], true)
+    }
+
     /// Sends SIGTERM (`kill -TERM`) and waits for the server to end.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let status = Command::new("kill")
@@ -136,7 +156,18 @@ impl Server {
     }
 
     fn launch(data: &Path, listen: &str, extra: &[&str], keep_stdout: bool) -> Server {
-        let mut child = vigil()
+        Server::spawn(vigil(), data, listen, extra, keep_stdout)
+    }
+
+    /// Runs `COMMAND serve --data DATA --listen LISTEN EXTRA...` and waits until it listens.
+    fn spawn(
+        mut command: Command,
+        data: &Path,
+        listen: &str,
+        extra: &[&str],
+        keep_stdout: bool,
+    ) -> Server {
+        let mut child = command
             .args([
                 "serve",
                 "--data",
