@@ -835,7 +835,7 @@ impl Ingestor {
             let answer = key.map(|key| once::keyed_answer(key, &report, Utc::now()));
             let recorded = self
                 .store
-                .record_matches("vigil", detections, alerts, answer)
+                .record_matches(vigil_core::actors::SYSTEM, detections, alerts, answer)
                 .await;
             let (_, raised) = match recorded {
                 Ok(recorded) => recorded,

@@ -12,6 +12,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use vigil_core::contact::ContactError;
 
 use crate::retry::{backoff, error_chain, parse_retry_after};
 use crate::{
@@ -174,14 +175,13 @@ impl Notifier {
     fn prepare<'a>(&'a self, n: &Notification, target: &Target) -> Result<Prepared<'a>, String> {
         match target {
             Target::Webhook { url, format } => {
-                let url = reqwest::Url::parse(url)
-                    .map_err(|e| format!("the webhook URL is not valid: {e}"))?;
-                if !matches!(url.scheme(), "http" | "https") {
-                    return Err(format!(
-                        "the webhook URL must be http or https, not {}",
-                        url.scheme()
-                    ));
-                }
+                // The check the organisation document was validated with, so the two agree.
+                let url = vigil_core::contact::webhook_url(url).map_err(|e| match e {
+                    ContactError::BadUrl(reason) => {
+                        format!("the webhook URL is not valid: {reason}")
+                    }
+                    other => format!("the webhook URL {other}"),
+                })?;
                 let body = serde_json::to_vec(&payload::webhook_payload(n, *format))
                     .map_err(|e| format!("cannot encode the payload: {e}"))?;
                 Ok(Prepared::Webhook { url, body })
