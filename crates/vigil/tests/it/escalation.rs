@@ -299,6 +299,18 @@ fn a_shown_report_names_its_reporter_and_origin() {
     assert!(show.contains("origin: reported through ops"), "{show}");
 }
 
+/// An organisation where bob, reached by e-mail only, is always on call for the service `db`.
+const BOB_PAGED_BY_EMAIL_FOR_DB: &str = "people:
+  - {name: bob, contacts: [{kind: email, address: bob@example.com}]}
+teams:
+  - name: ops
+    members: [bob]
+    schedules:
+      - {name: primary, time_zone: UTC, layers: [{people: [bob], rotation: daily, start: 2026-01-01T00:00}]}
+services:
+  - {name: db, team: ops}
+";
+
 /// The mail relay is down when a SEV1 alert is raised: the page is kept and tried again, the
 /// metrics show it waiting, and once the relay is back the on-call person gets it — once.
 #[test]
@@ -321,20 +333,7 @@ fn a_page_the_relay_refused_is_sent_when_the_relay_is_back() {
         ],
     );
     let org = dir.path().join("org.yaml");
-    std::fs::write(
-        &org,
-        "people:
-  - {name: bob, contacts: [{kind: email, address: bob@example.com}]}
-teams:
-  - name: ops
-    members: [bob]
-    schedules:
-      - {name: primary, time_zone: UTC, layers: [{people: [bob], rotation: daily, start: 2026-01-01T00:00}]}
-services:
-  - {name: db, team: ops}
-",
-    )
-    .unwrap();
+    std::fs::write(&org, BOB_PAGED_BY_EMAIL_FOR_DB).unwrap();
     ok(server.cli(&token, &["apply", "-f", org.to_str().unwrap()]));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -432,20 +431,7 @@ fn an_e_mail_page_logs_in_to_a_relay_that_requires_it() {
             ],
         );
         let org = dir.path().join("org.yaml");
-        std::fs::write(
-            &org,
-            "people:
-  - {name: bob, contacts: [{kind: email, address: bob@example.com}]}
-teams:
-  - name: ops
-    members: [bob]
-    schedules:
-      - {name: primary, time_zone: UTC, layers: [{people: [bob], rotation: daily, start: 2026-01-01T00:00}]}
-services:
-  - {name: db, team: ops}
-",
-        )
-        .unwrap();
+        std::fs::write(&org, BOB_PAGED_BY_EMAIL_FOR_DB).unwrap();
         ok(server.cli(&token, &["apply", "-f", org.to_str().unwrap()]));
         let raised = tokio::runtime::Builder::new_current_thread()
             .enable_all()
