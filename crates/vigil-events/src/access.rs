@@ -19,6 +19,7 @@
 //! | `sc-status`, `sc-bytes` | the status and the response size (numbers; no `sc-bytes` for `-`) |
 //! | `cs-referer`, `cs-user-agent` | the Referer and User-Agent headers (combined formats) |
 //! | `extra` | whatever the server's format adds after them (nginx's `"$http_x_forwarded_for"`, a response time) |
+//! | `invalid_utf8` | `true` when the line held bytes that are not UTF-8, shown as U+FFFD in the text; absent otherwise (a syslog message carrying the line says it once, of its own text) |
 //!
 //! A `-` is no value, as in the W3C logs of IIS ([`crate::w3c`]): the field is left out, so a
 //! rule's `cs-referer: null` or `cs-user-agent: null` (*Webshell ReGeorg Detection Via Web
@@ -72,6 +73,8 @@ pub struct AccessEntry<'a> {
     pub user_agent: Option<Cow<'a, str>>,
     /// What follows, trimmed; empty when nothing does.
     pub extra: Cow<'a, str>,
+    /// Whether the line held bytes that are not UTF-8 (shown as U+FFFD in its text).
+    pub invalid_utf8: bool,
 }
 
 /// Why a line is no access-log line.
@@ -124,6 +127,10 @@ impl<'a> AccessEntry<'a> {
     pub fn to_json_text(&self) -> String {
         let mut w = ObjectWriter::with_capacity(self.request.len() + 256);
         self.write_fields(&mut w, true);
+        // A syslog message carrying the line says it of its own text.
+        if self.invalid_utf8 {
+            w.value(crate::syslog::INVALID_UTF8_FIELD, &true);
+        }
         w.finish()
     }
 
@@ -272,6 +279,7 @@ pub fn parse(line: &[u8]) -> Result<AccessEntry<'_>, AccessError> {
         referer,
         user_agent,
         extra: String::from_utf8_lossy(line[at..].trim_ascii()),
+        invalid_utf8: std::str::from_utf8(line).is_err(),
     })
 }
 

@@ -787,6 +787,8 @@ pub struct PlainLine<'a> {
     pub text: std::borrow::Cow<'a, str>,
     /// The time the line starts with, when it starts with one.
     pub unix_ms: Option<i64>,
+    /// Whether the line held bytes that are not UTF-8 (shown as U+FFFD in its text).
+    pub invalid_utf8: bool,
 }
 
 /// The field marking an event as a line of text of no known format (`plain`).
@@ -794,7 +796,7 @@ pub const TEXT_LOG_FORMAT_FIELD: &str = "text_log_format";
 
 impl PlainLine<'_> {
     /// `{"text_log_format": "plain", "timestamp": …, "message": …}`, the timestamp only when
-    /// the line starts with one.
+    /// the line starts with one, and `"invalid_utf8": true` when the line was not UTF-8.
     pub fn to_json_text(&self) -> String {
         let mut w = crate::write::ObjectWriter::with_capacity(self.text.len() + 72);
         w.string(TEXT_LOG_FORMAT_FIELD, "plain");
@@ -802,6 +804,9 @@ impl PlainLine<'_> {
             w.string("timestamp", &crate::time::format_timestamp(ms));
         }
         w.string("message", &self.text);
+        if self.invalid_utf8 {
+            w.value(crate::syslog::INVALID_UTF8_FIELD, &true);
+        }
         w.finish()
     }
 }
@@ -813,7 +818,13 @@ impl PlainLine<'_> {
 pub fn plain_line<'a>(bytes: &'a [u8], zone: &LocalZone) -> PlainLine<'a> {
     let text = String::from_utf8_lossy(bytes.trim_ascii_end());
     let unix_ms = leading_time(&text, zone);
-    PlainLine { text, unix_ms }
+    // A borrowed text is the line itself, valid; an owned one had bytes replaced.
+    let invalid_utf8 = matches!(text, std::borrow::Cow::Owned(_));
+    PlainLine {
+        text,
+        unix_ms,
+        invalid_utf8,
+    }
 }
 
 /// The date and time shapes a plain line may start with (`d` a digit, `T` a `T` or a space,
@@ -1101,12 +1112,38 @@ mod tests {
         );
         assert_eq!(
             line.to_json_text(),
-            "{\"text_log_format\":\"plain\",\"timestamp\":\"2026-12-03T22:15:10.000Z\",\"message\":\"2026-12-03 22:15:10 login failed for \u{fffd} bob\"}"
+            "{\"text_log_format\":\"plain\",\"timestamp\":\"2026-12-03T22:15:10.000Z\",\"message\":\"2026-12-03 22:15:10 login failed for \u{fffd} bob\",\"invalid_utf8\":true}"
         );
         assert_eq!(
             plain_line(b"no time", &LocalZone::UTC).to_json_text(),
             r#"{"text_log_format":"plain","message":"no time"}"#
         );
+    }
+
+    /// A line of a text log holding bytes that are not UTF-8 says so (its text shows them as
+    /// U+FFFD): an access line, a W3C line; a valid line has no such field.
+    #[test]
+    fn text_log_lines_that_were_not_utf8_say_so() {
+        let field = |json: &str| {
+            serde_json::from_str::<serde_json::Value>(json).unwrap()
+                [crate::syslog::INVALID_UTF8_FIELD]
+                .clone()
+        };
+        let access = |line: &[u8]| crate::access::parse(line).unwrap().to_json_text();
+        let bad =
+            access(b"10.0.0.1 - - [03/Dec/2026:22:15:10 +0000] \"GET /caf\xe9 HTTP/1.1\" 200 5");
+        assert_eq!(field(&bad), serde_json::json!(true), "{bad}");
+        assert!(bad.contains("/caf\u{fffd}"), "{bad}");
+        let good =
+            access(b"10.0.0.1 - - [03/Dec/2026:22:15:10 +0000] \"GET /cafe HTTP/1.1\" 200 5");
+        assert_eq!(field(&good), serde_json::Value::Null, "{good}");
+
+        let fields = ["date", "time", "cs-uri-stem"].map(String::from);
+        let w3c = |line: &[u8]| crate::w3c::to_json_text(line, &fields).unwrap().0;
+        let bad = w3c(b"2026-12-03 22:15:10 /caf\xe9");
+        assert_eq!(field(&bad), serde_json::json!(true), "{bad}");
+        let good = w3c(b"2026-12-03 22:15:10 /cafe");
+        assert_eq!(field(&good), serde_json::Value::Null, "{good}");
     }
 
     #[test]

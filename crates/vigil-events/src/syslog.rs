@@ -99,8 +99,9 @@ impl SyslogOptions {
 /// The field naming an event's syslog format (`rfc5424`, `rfc3164`): only syslog events have it.
 pub const SYSLOG_FORMAT_FIELD: &str = "syslog_format";
 
-/// The field saying a syslog message held bytes that are not UTF-8, which its text shows as
-/// U+FFFD ([`SyslogMessage::invalid_utf8`]): `true`, or absent.
+/// The field saying a syslog message or a line of a text log (access, W3C, plain) held bytes
+/// that are not UTF-8, which its text shows as U+FFFD ([`SyslogMessage::invalid_utf8`]):
+/// `true`, or absent.
 pub const INVALID_UTF8_FIELD: &str = "invalid_utf8";
 
 /// The Sigma logsources of a syslog event, by the program that wrote it

@@ -106,6 +106,8 @@ fn numeric(name: &str) -> bool {
 /// as IIS writes it (a blank inside a value is `+`).
 pub fn to_json_text(line: &[u8], fields: &[String]) -> Result<(String, Option<i64>), W3cError> {
     let line = String::from_utf8_lossy(line.trim_ascii());
+    // A borrowed text is the line itself, valid; an owned one had bytes replaced.
+    let invalid_utf8 = matches!(line, std::borrow::Cow::Owned(_));
     let values: Vec<&str> = line.split_ascii_whitespace().collect();
     if values.len() != fields.len() {
         return Err(W3cError::Count {
@@ -144,6 +146,9 @@ pub fn to_json_text(line: &[u8], fields: &[String]) -> Result<(String, Option<i6
             Some(query) => w.string("cs-uri", &format!("{stem}?{query}")),
             None => w.string("cs-uri", stem),
         }
+    }
+    if invalid_utf8 {
+        w.value(crate::syslog::INVALID_UTF8_FIELD, &true);
     }
     Ok((w.finish(), time))
 }

@@ -134,6 +134,7 @@ fn random_access_log_lines_read_back_as_written() {
             referer: headers.as_ref().map(|h| Cow::Borrowed(h.0.as_str())),
             user_agent: headers.as_ref().map(|h| Cow::Borrowed(h.1.as_str())),
             extra: Cow::Borrowed(extra),
+            invalid_utf8: false,
         };
         assert_eq!(entry, written, "round {round}\n{line}");
         // The event's JSON says the same: the request whole, or split as HTTP writes it.
