@@ -248,7 +248,7 @@ pub fn parse_str(text: &str, file: &Path) -> (Vec<RuleDoc>, Vec<Diagnostic>) {
                 file: file.to_path_buf(),
                 line: e.line,
                 path: String::new(),
-                message: format!("YAML syntax error: {}; fix the YAML", e.message),
+                message: format!("YAML syntax error: {}", e.message),
                 rule: None,
             });
             return (out, diags);
