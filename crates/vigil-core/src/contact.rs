@@ -20,6 +20,12 @@ pub enum ContactError {
     /// The webhook URL parses but is not http or https.
     #[error("is not an http:// or https:// URL")]
     NotHttp,
+    /// The webhook URL holds a tab, a line break or another control character, which URL
+    /// parsing would drop silently, so that another URL than the one written would be paged.
+    #[error(
+        "holds a control character (a tab or a line break); write the URL on one line without them"
+    )]
+    UrlControl,
     /// The e-mail address has no `@`, or nothing before or after it.
     #[error(
         "is not an e-mail address such as alice@example.com: it needs a name, an @ and a domain"
@@ -37,8 +43,13 @@ pub enum ContactError {
 }
 
 /// `text` as a webhook URL the notifier can post to: a URL (WHATWG parsing, as browsers and
-/// reqwest do) whose scheme is http or https.
+/// reqwest do) whose scheme is http or https, with no control character (WHATWG parsing
+/// removes tabs and line breaks anywhere: `hooks.exa<TAB>mple.com` would page
+/// `hooks.example.com`).
 pub fn webhook_url(text: &str) -> Result<url::Url, ContactError> {
+    if text.chars().any(char::is_control) {
+        return Err(ContactError::UrlControl);
+    }
     let url = url::Url::parse(text).map_err(|e| ContactError::BadUrl(e.to_string()))?;
     if matches!(url.scheme(), "http" | "https") {
         Ok(url)
@@ -116,6 +127,18 @@ mod tests {
             webhook_url("ftp://u:PASS@127.0.0.1/x").unwrap_err(),
             ContactError::NotHttp
         );
+        // Parsing would drop them and page another URL than the one written.
+        for bad in [
+            "https://hooks.exa\tmple.com/x",
+            "https://hooks.example.com/x/SECRET\nPATH",
+            "https://hooks.example.com/x\r",
+        ] {
+            assert_eq!(
+                webhook_url(bad).unwrap_err(),
+                ContactError::UrlControl,
+                "{bad:?}"
+            );
+        }
         assert!(
             !ContactError::BadUrl("x".into())
                 .to_string()

@@ -1,7 +1,9 @@
 //! The organisation document's address checks (`vigil_core::contact`) against the parsers this
 //! crate sends with: every address the checks accept is one the notifier takes (a webhook URL
 //! as `reqwest::Url` with an http or https scheme, an e-mail address as lettre's `Mailbox`), so
-//! a document applied without complaint cannot fail at paging time for its syntax. Known
+//! a document applied without complaint cannot fail at paging time for its syntax; a URL the
+//! check refuses is one reqwest refuses too, or one holding a control character (which
+//! reqwest's parsing drops, so another URL than the one written would be paged). Known
 //! addresses, then random edits of them.
 
 use vigil_core::contact::{email_address, webhook_url};
@@ -26,6 +28,7 @@ const URLS: &[&str] = &[
     "https://example.com:99999/x",
     "https://bücher.example/hook",
     "ftp://u:PASS@127.0.0.1/x",
+    "https://hooks.exa\tmple.com/x",
 ];
 
 fn notifier_takes_email(text: &str) -> bool {
@@ -34,6 +37,7 @@ fn notifier_takes_email(text: &str) -> bool {
 
 fn notifier_takes_url(text: &str) -> bool {
     reqwest::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+        && !text.chars().any(char::is_control)
 }
 
 #[test]
