@@ -240,23 +240,29 @@ fn commit(
 /// it (cut short or deleted outside Vigil: see [`journal::short_of`]), so that nothing reads
 /// or appends past the hole; `None` when the segment is whole.
 fn past_damage(journal_dir: &Path, checkpoint: Checkpoint) -> Result<Option<Checkpoint>, LogError> {
-    Ok(
-        journal::short_of(journal_dir, checkpoint.position)?.map(|_| Checkpoint {
-            position: Position {
-                segment: checkpoint.position.segment + 1,
-                offset: 0,
-            },
-            next_seq: checkpoint.next_seq,
-        }),
-    )
+    Ok(journal::short_of(journal_dir, checkpoint.position)?.map(|_| next_segment(checkpoint)))
 }
 
-/// Reports a journal segment shorter than the index commit `checkpoint` says it is: the bytes
-/// gone held events the index has (it is their only copy now), and which ones, as far as the
-/// segments left tell.
-fn report_short_segment(journal_dir: &Path, checkpoint: Checkpoint) -> Result<(), LogError> {
+/// `checkpoint` moved to the start of the segment after its own.
+fn next_segment(checkpoint: Checkpoint) -> Checkpoint {
+    Checkpoint {
+        position: Position {
+            segment: checkpoint.position.segment + 1,
+            offset: 0,
+        },
+        next_seq: checkpoint.next_seq,
+    }
+}
+
+/// Reports a journal segment `length` bytes long, shorter than the index commit `checkpoint`
+/// says it is: the bytes gone held events the index has (it is their only copy now), and which
+/// ones, as far as the segments left tell.
+fn report_short_segment(
+    journal_dir: &Path,
+    checkpoint: Checkpoint,
+    length: u64,
+) -> Result<(), LogError> {
     let Position { segment, offset } = checkpoint.position;
-    let length = journal::short_of(journal_dir, checkpoint.position)?.unwrap_or(offset);
     let before = journal::segments(journal_dir)?
         .into_iter()
         .filter(|s| *s <= segment)
@@ -475,9 +481,9 @@ impl EmbeddedStore {
         // commit interval) holds nothing, and no event in the journal was matched for certain.
         let never_committed = payload.is_none();
         let (mut checkpoint, committed_detected) = Checkpoint::decode(payload.as_deref());
-        if let Some(moved) = past_damage(&journal_dir, checkpoint)? {
-            report_short_segment(&journal_dir, checkpoint)?;
-            checkpoint = moved;
+        if let Some(length) = journal::short_of(&journal_dir, checkpoint.position)? {
+            report_short_segment(&journal_dir, checkpoint, length)?;
+            checkpoint = next_segment(checkpoint);
         }
 
         // Records the last commit did not cover (after a crash, up to `max_index_lag` of

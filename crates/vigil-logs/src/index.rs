@@ -969,13 +969,13 @@ fn add_words(doc: &mut TantivyDocument, text: TField, value: &sonic_rs::Value) -
     } else if let Some(items) = value.as_array() {
         let mut wide = WideIntegers::default();
         for v in items.iter() {
-            wide = wide.and(add_words(doc, text, v));
+            wide = wide.union(add_words(doc, text, v));
         }
         return wide;
     } else if let Some(map) = value.as_object() {
         let mut wide = WideIntegers::default();
         for (_, v) in map.iter() {
-            wide = wide.and(add_words(doc, text, v));
+            wide = wide.union(add_words(doc, text, v));
         }
         return wide;
     }
@@ -995,7 +995,7 @@ struct WideIntegers {
 
 impl WideIntegers {
     /// What either holds.
-    fn and(self, other: WideIntegers) -> WideIntegers {
+    fn union(self, other: WideIntegers) -> WideIntegers {
         WideIntegers {
             within_64_bits: self.within_64_bits || other.within_64_bits,
             beyond_64_bits: self.beyond_64_bits || other.beyond_64_bits,
