@@ -44,7 +44,8 @@ Needs a token of role viewer or above (--token or VIGIL_TOKEN).";
 /// The time window flags shared by the log commands.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Window {
-    /// Only events from this far back: a duration such as 15m, 24h or 7d.
+    /// Only events from this far back: a duration such as 15m, 24h or 7d. Events dated after
+    /// now (a sender's clock ahead) are included, and come first; add --to now to leave them out.
     #[arg(long, conflicts_with = "from", value_parser = since_arg)]
     pub since: Option<String>,
     /// Only events at or after this time: RFC 3339, a date (2026-01-31), a date and time
