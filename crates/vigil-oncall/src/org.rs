@@ -407,7 +407,7 @@ fn check_names<'a>(
         let field = format!("{kind}[{i}].name");
         if name.trim().is_empty() {
             problems.push(problem(field, "must not be empty; give a short handle"));
-        } else if name.trim() != name || name.chars().any(char::is_control) {
+        } else if name.trim() != name || name.chars().any(vigil_core::breaks_line) {
             problems.push(problem(
                 field,
                 format!(

@@ -424,9 +424,12 @@ pub async fn raise_report(
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join(", ");
-    // The first line, ended by a line feed or a lone carriage return alike.
+    // The first line, ended by a line feed, a lone carriage return, NEL or a Unicode line or
+    // paragraph separator alike.
     let title: String = description
-        .split(['\n', '\r'])
+        .split([
+            '\n', '\r', '\u{b}', '\u{c}', '\u{85}', '\u{2028}', '\u{2029}',
+        ])
         .next()
         .unwrap_or("")
         .chars()

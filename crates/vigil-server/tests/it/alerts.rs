@@ -1041,6 +1041,8 @@ async fn alert_names_are_one_line_and_an_alert_stored_with_line_breaks_still_dec
         ),
         (alert("web\u{1b}[2J", "idp"), "service"),
         (alert("web", "idp\nX-Evil: 1"), "source"),
+        (alert("pay\u{2028}ments", "idp"), "service"),
+        (alert("web", "idp\u{2029}X-Evil: 1"), "source"),
     ] {
         let r = raise(body).await.unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
@@ -1070,6 +1072,19 @@ async fn alert_names_are_one_line_and_an_alert_stored_with_line_breaks_still_dec
         (
             json!({"description": "odd", "service": "vpn\u{1b}]0;pwned\u{7}"}),
             "service",
+        ),
+        // Unicode's line and paragraph separators and NEL break lines as a line feed does.
+        (
+            json!({"description": "odd", "service": "pay\u{2028}ments"}),
+            "service",
+        ),
+        (
+            json!({"description": "odd", "name": "Bob\u{2029}Bcc: x@y"}),
+            "name",
+        ),
+        (
+            json!({"description": "odd", "contact": "b@example.com\u{85}X: 1"}),
+            "contact",
         ),
     ] {
         let r = http
