@@ -315,7 +315,9 @@ fn check_key(state: &AppState, key: &str, sender: Option<std::net::IpAddr>) -> O
     Some((StatusCode::NOT_FOUND, page("<h1>Not found</h1><p>This reporting link is not valid. Ask your security team for the current one.</p>")).into_response())
 }
 
-/// `GET /report/{key}`: the form.
+/// `GET /report/{key}`: the form. It posts to its own address, written relative to the page
+/// (`./KEY`), so that it works behind a proxy that serves Vigil under a path
+/// (`--public-url https://intranet.example/vigil`), where `/report/KEY` would leave it.
 pub async fn form(
     State(state): State<AppState>,
     ApiPath(key): ApiPath<String>,
@@ -328,7 +330,7 @@ pub async fn form(
         "<h1>Report suspicious activity</h1>\
          <p>Seen something odd — a phishing mail, a strange login prompt, a colleague's account acting oddly? \
          Tell the security response team here. You do not need an account.</p>\
-         <form method=\"post\" action=\"/report/{k}\">\
+         <form method=\"post\" action=\"./{k}\">\
          <label>What did you notice? (required)<textarea name=\"description\" rows=\"6\" required maxlength=\"10000\"></textarea></label>\
          <label>Which system or service is it about?<input name=\"service\" maxlength=\"200\"></label>\
          <label>How urgent does it look?<select name=\"urgency\"><option value=\"SEV3\">Not sure</option>\
@@ -619,7 +621,9 @@ fn check_link(state: &AppState, key: &str, purpose: &str, q: &AckLink) -> Option
 }
 
 /// `GET /ack/{key}?t=…&by=…&until=…`: a confirmation page (a GET never acknowledges, so a
-/// mail scanner that follows links cannot stop an escalation).
+/// mail scanner that follows links cannot stop an escalation). Its button posts to the page's
+/// own address, written relative to it (`./ALR-1?t=…`), so that it works behind a proxy that
+/// serves Vigil under a path, as the link in the page (`--public-url`) does.
 pub async fn ack_page(
     State(state): State<AppState>,
     ApiPath(key): ApiPath<String>,
@@ -654,7 +658,7 @@ pub async fn ack_page(
         .unwrap_or_default();
     ack_html(&format!(
         "<h1>Acknowledge {k}?</h1>{about}<p>Acknowledging tells the team you, {by}, have it and stops the escalation.</p>\
-         <form method=\"post\" action=\"/ack/{k}?{query}\"><button type=\"submit\">Acknowledge {k}</button></form>",
+         <form method=\"post\" action=\"./{k}?{query}\"><button type=\"submit\">Acknowledge {k}</button></form>",
         by = escape(&q.by),
         query = escape(&query)
     ))

@@ -545,7 +545,13 @@ async fn people_report_through_a_form_without_login_and_through_the_api() {
         .await
         .unwrap();
     assert_eq!(form.status(), StatusCode::OK);
-    assert!(form.text().await.unwrap().contains("<form method=\"post\""));
+    // Posted to its own address relative to the page, which works behind a path prefix.
+    assert!(
+        form.text()
+            .await
+            .unwrap()
+            .contains("<form method=\"post\" action=\"./k3y-for-staff\">")
+    );
     assert_eq!(
         http.get(format!("{base}/report/wrong"))
             .send()
@@ -838,6 +844,23 @@ async fn a_signed_link_acknowledges_one_alert_as_its_recipient_until_it_expires(
         "{html}"
     );
     assert!(!html.contains("action=resolve"), "{html}");
+    // The button posts to the page's own address, relative to it, so the page works behind a
+    // proxy that serves Vigil under a path (`--public-url http://proxy/vigil`).
+    let action = html
+        .split("<form method=\"post\" action=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no form in {html}"))
+        .replace("&amp;", "&");
+    assert_eq!(action, format!("./ALR-1?{q1}"));
+    let behind_proxy = reqwest::Url::parse(&format!("http://proxy/vigil/ack/ALR-1?{q1}"))
+        .unwrap()
+        .join(&action)
+        .unwrap();
+    assert_eq!(
+        behind_proxy.as_str(),
+        format!("http://proxy/vigil/ack/ALR-1?{q1}")
+    );
     // The browser tab says what the page is for, not the reporting form's title.
     assert!(
         html.contains("<title>Acknowledge an alert</title>"),
