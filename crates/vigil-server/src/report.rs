@@ -315,6 +315,42 @@ fn check_key(state: &AppState, key: &str, sender: Option<std::net::IpAddr>) -> O
     Some((StatusCode::NOT_FOUND, page("<h1>Not found</h1><p>This reporting link is not valid. Ask your security team for the current one.</p>")).into_response())
 }
 
+/// Checks a report key before the server starts: at least 8 characters, all of them safe in a
+/// URL's path as they are (letters, digits, `-`, `.`, `_`, `~`). A `#`, `?`, `/` or `%` would
+/// change the link it is shared in (`/report/abc#def` opens `/report/abc`), and a space or a
+/// non-ASCII letter is sent differently by different tools.
+pub fn check_report_key(key: &str) -> Result<(), String> {
+    if key.chars().count() < 8 {
+        return Err(
+            "--report-key must have at least 8 characters: it is the only thing guarding the form; make one with `openssl rand -hex 16`".into(),
+        );
+    }
+    if let Some(c) = key.chars().find(|&c| !url_safe(c)) {
+        return Err(format!(
+            "--report-key holds {c:?}, which does not stay as it is in a link; use only letters, digits, '-', '.', '_' and '~' (make one with `openssl rand -hex 16`)"
+        ));
+    }
+    Ok(())
+}
+
+/// An unreserved character of RFC 3986: the same in a URL's path whether encoded or not.
+fn url_safe(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~')
+}
+
+/// `segment` percent-encoded as one segment of a URL's path (every byte but the unreserved).
+fn path_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if url_safe(char::from(b)) && b.is_ascii() {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// `GET /report/{key}`: the form. It posts to its own address, written relative to the page
 /// (`./KEY`), so that it works behind a proxy that serves Vigil under a path
 /// (`--public-url https://intranet.example/vigil`), where `/report/KEY` would leave it.
@@ -338,7 +374,7 @@ pub async fn form(
          <label>Your name<input name=\"name\" maxlength=\"200\"></label>\
          <label>How can we reach you? (e-mail or phone)<input name=\"contact\" maxlength=\"200\"></label>\
          <button type=\"submit\">Send report</button></form>",
-        k = escape(&key)
+        k = escape(&path_segment(&key))
     ))
     .into_response()
 }
@@ -831,6 +867,21 @@ mod tests {
             assert_eq!(limiter.allow(ip, now), Ok(()));
         }
         assert_eq!(limiter.allow(ip, now), Err(Refusal::Sender));
+    }
+
+    #[test]
+    fn a_report_key_must_stay_as_it_is_in_a_link() {
+        assert_eq!(check_report_key("0123456789abcdef-._~XYZ"), Ok(()));
+        for key in ["abc#def?12345", "abc/defghij", "abc%20defgh", "abc defghij", "clé-secrète"] {
+            let e = check_report_key(key).unwrap_err();
+            assert!(
+                e.contains("use only letters, digits, '-', '.', '_' and '~'"),
+                "{key}: {e}"
+            );
+        }
+        assert!(check_report_key("short").unwrap_err().contains("at least 8"));
+        // Encoded anyway in the form's action, should a key come in another way.
+        assert_eq!(path_segment("abc#def?12 é"), "abc%23def%3F12%20%C3%A9");
     }
 
     #[test]

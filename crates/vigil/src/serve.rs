@@ -131,7 +131,8 @@ pub struct Args {
     #[arg(long, env = "VIGIL_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Turn on the reporting form for people without an account at /report/KEY (share the link
-    /// with staff or customers; change the key to revoke it). 10 accepted reports an hour per
+    /// with staff or customers; change the key to revoke it). At least 8 characters: letters,
+    /// digits, '-', '.', '_' and '~' (`openssl rand -hex 16`). 10 accepted reports an hour per
     /// sender, 300 per link; an address that tries 10 wrong keys in an hour is refused (429).
     #[arg(long, env = "VIGIL_REPORT_KEY", hide_env_values = true)]
     pub report_key: Option<String>,
@@ -339,14 +340,8 @@ impl Args {
             default_days: self.retention_default,
         };
         settings.retention_interval = Duration::from_secs(self.retention_interval_secs.max(1));
-        if self
-            .report_key
-            .as_deref()
-            .is_some_and(|k| k.trim().len() < 8)
-        {
-            anyhow::bail!(
-                "--report-key must have at least 8 characters: it is the only thing guarding the form"
-            );
+        if let Some(key) = self.report_key.as_deref() {
+            vigil_server::report::check_report_key(key.trim()).map_err(anyhow::Error::msg)?;
         }
         settings.report_key = self.report_key.map(|k| k.trim().to_owned());
         let mut syslog = SyslogConfig::new();
