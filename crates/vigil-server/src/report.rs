@@ -50,8 +50,11 @@ const WRONG_KEYS_PER_SENDER: f64 = 10.0;
 const WINDOW: Duration = Duration::from_secs(3600);
 /// Senders remembered at most; past it, those whose allowance is whole again are forgotten.
 const MAX_SENDERS: usize = 10_000;
-/// Largest form accepted.
-const MAX_FORM: usize = 64 * 1024;
+/// Largest form accepted, in bytes: every field at its longest in characters, each character
+/// at its longest once URL-encoded (four UTF-8 bytes, `%XX` each: 12 bytes), with room for the
+/// field names, the urgency and blanks trimmed off. A report of Chinese or Arabic text within
+/// the form's limits always fits; a body beyond it holds a field over its limit.
+const MAX_FORM: usize = 12 * (MAX_DESCRIPTION + 4 * MAX_LINE) + 4096;
 
 /// The report form's rate limits: per sender and per link, each an allowance that refills
 /// continuously over [`WINDOW`] (so one busy hour does not lock everyone out for the next).
@@ -367,12 +370,12 @@ pub async fn form(
          <p>Seen something odd — a phishing mail, a strange login prompt, a colleague's account acting oddly? \
          Tell the security response team here. You do not need an account.</p>\
          <form method=\"post\" action=\"./{k}\">\
-         <label>What did you notice? (required)<textarea name=\"description\" rows=\"6\" required maxlength=\"10000\"></textarea></label>\
-         <label>Which system or service is it about?<input name=\"service\" maxlength=\"200\"></label>\
+         <label>What did you notice? (required)<textarea name=\"description\" rows=\"6\" required maxlength=\"{MAX_DESCRIPTION}\"></textarea></label>\
+         <label>Which system or service is it about?<input name=\"service\" maxlength=\"{MAX_LINE}\"></label>\
          <label>How urgent does it look?<select name=\"urgency\"><option value=\"SEV3\">Not sure</option>\
          <option value=\"SEV2\">Urgent: it is happening now</option><option value=\"SEV4\">Low: just odd</option></select></label>\
-         <label>Your name<input name=\"name\" maxlength=\"200\"></label>\
-         <label>How can we reach you? (e-mail or phone)<input name=\"contact\" maxlength=\"200\"></label>\
+         <label>Your name<input name=\"name\" maxlength=\"{MAX_LINE}\"></label>\
+         <label>How can we reach you? (e-mail or phone)<input name=\"contact\" maxlength=\"{MAX_LINE}\"></label>\
          <button type=\"submit\">Send report</button></form>",
         k = escape(&path_segment(&key))
     ))
@@ -546,9 +549,20 @@ async fn take_report(
     state: &AppState,
     body: axum::body::Body,
 ) -> Result<vigil_core::Alert, Response> {
-    let bytes = read_body(body, MAX_FORM)
-        .await
-        .map_err(|e| error_page("Your report was not sent", e))?;
+    let bytes = read_body(body, MAX_FORM).await.map_err(|e| match e {
+        // Only a field over its limit in characters makes the body this large: say so in
+        // the reporter's terms, not in bytes.
+        ApiError::Client(ref b) if b.error.code == vigil_api::error::ErrorCode::PayloadTooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            page(&format!(
+                "<h1>Your report is too long</h1><p>The form takes at most {} characters in the description and {MAX_LINE} in each other field.</p>\
+                 <p>Go back to shorten it to what you noticed and when (a responder will ask you for the rest), and send it again.</p>",
+                thousands(MAX_DESCRIPTION)
+            )),
+        )
+            .into_response(),
+        e => error_page("Your report was not sent", e),
+    })?;
     let form: NewReport = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
         (
             StatusCode::BAD_REQUEST,
@@ -562,6 +576,19 @@ async fn take_report(
     raise_report(state, vigil_core::actors::REPORT_FORM, "report form", form)
         .await
         .map_err(|e| error_page("Your report was not sent", e))
+}
+
+/// `n` with a comma between thousands (`20,000`), as the pages write numbers.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 /// The query of an acknowledgement link: its token, the person it was sent to, its expiry,
@@ -867,6 +894,28 @@ mod tests {
             assert_eq!(limiter.allow(ip, now), Ok(()));
         }
         assert_eq!(limiter.allow(ip, now), Err(Refusal::Sender));
+    }
+
+    /// The form's body limit fits every field at its longest in characters, each character
+    /// at its longest once URL-encoded.
+    #[test]
+    fn the_largest_report_the_form_allows_fits_its_body_limit() {
+        let widest = '\u{10348}'; // four bytes in UTF-8
+        let field = |n: usize| {
+            form_urlencoded_len(&std::iter::repeat_n(widest, n).collect::<String>())
+        };
+        let body = "description=".len()
+            + field(MAX_DESCRIPTION)
+            + "&service=&urgency=SEV3&name=&contact=".len()
+            + 3 * field(MAX_LINE);
+        assert!(body <= MAX_FORM, "{body} > {MAX_FORM}");
+        assert_eq!(thousands(MAX_DESCRIPTION), "20,000");
+        assert_eq!(thousands(200), "200");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    fn form_urlencoded_len(s: &str) -> usize {
+        serde_urlencoded::to_string([("", s)]).unwrap().len() - 1
     }
 
     #[test]

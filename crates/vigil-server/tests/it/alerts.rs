@@ -970,6 +970,50 @@ async fn a_signed_link_acknowledges_one_alert_as_its_recipient_until_it_expires(
     assert_eq!(alert["log"][1]["actor"], "alice (link in their page)");
 }
 
+/// A report in a script of several bytes a character (CJK: nine bytes once URL-encoded) is
+/// taken up to the form's limit in characters; past it, the reporter is told in characters on
+/// a page, never in bytes.
+#[tokio::test]
+async fn a_report_in_any_script_is_taken_up_to_the_limit_in_characters() {
+    let app = crate::support::spawn_app_with(|s| s.report_key = Some("k3y-for-staff".into())).await;
+    let http = reqwest::Client::new();
+    let url = format!("http://{}/report/k3y-for-staff", app.addr);
+    let send = |description: String| {
+        let body = serde_urlencoded::to_string([
+            ("description", description.as_str()),
+            ("service", &"服".repeat(200)),
+            ("name", &"名".repeat(200)),
+            ("contact", &"𐍈".repeat(200)),
+        ])
+        .unwrap();
+        http.post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let r = send("可疑".repeat(10_000)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    // One character more than the description takes: told in characters, on a page.
+    let r = send("可".repeat(20_001)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.starts_with("<!doctype html>") && page.contains("more than 20000 characters"),
+        "{page}"
+    );
+    // Far more than any field takes: the body limit, told in characters too.
+    let r = send("可".repeat(40_000)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.starts_with("<!doctype html>")
+            && page.contains("at most 20,000 characters in the description")
+            && page.contains("Go back")
+            && !page.contains("bytes"),
+        "{page}"
+    );
+}
+
 /// Guessing the report link is limited per address (10 wrong keys an hour, then 429 whatever
 /// key is given), and a sender's allowance of 10 reports an hour is used only by reports that
 /// were taken: refused submissions give theirs back.
@@ -996,7 +1040,7 @@ async fn report_keys_cannot_be_guessed_and_only_accepted_reports_count() {
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         let r = submit(
             "k3y-for-staff",
-            format!("description={}", "a".repeat(70_000)),
+            format!("description={}", "a".repeat(300_000)),
         )
         .await
         .unwrap();
