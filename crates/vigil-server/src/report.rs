@@ -531,17 +531,35 @@ pub async fn submit(
             .into_response();
     }
     match take_report(&state, body).await {
-        Ok(alert) => page(&format!(
-            "<h1>Thank you</h1><p>Your report is with the security response team as <b>{}</b>. \
-             If you left a contact, they may get in touch.</p>",
-            escape(&alert.key)
-        ))
-        .into_response(),
+        Ok(alert) => thanks(&state, &alert).await,
         Err(refused) => {
             state.report_limiter.refund(sender, Instant::now());
             refused
         }
     }
+}
+
+/// The page of a report taken: whether someone on call is paged for it (the organisation
+/// document names a team for its service, or a central team, with someone to page) or it
+/// only waits in the queue — never a claim that people have it when nobody was paged.
+async fn thanks(state: &AppState, alert: &vigil_core::Alert) -> Response {
+    let paged = match crate::routes::org::current(state).await {
+        Ok((_, org)) => org.paged_team(&alert.alert.service).is_some(),
+        Err(_) => false,
+    };
+    let reference = escape(&alert.key);
+    let body = if paged {
+        format!(
+            "<h1>Thank you</h1><p>Your report was recorded as <b>{reference}</b> and the security response team's on-call responder is being alerted. \
+             If you left a contact, they may get in touch.</p>"
+        )
+    } else {
+        format!(
+            "<h1>Thank you</h1><p>Your report was recorded as <b>{reference}</b>. The security team will see it when they go through the reports; nobody was alerted right away. \
+             If it is happening now, also call or e-mail your security team directly.</p>"
+        )
+    };
+    html_page("Report sent", &body).into_response()
 }
 
 /// Reads, checks and raises a submitted form; a refusal is the page that says why.

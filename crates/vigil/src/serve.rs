@@ -397,6 +397,31 @@ fn owner_only_files() {
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }
 
+/// Why a report through the form that names no service (or one no team owns) would page
+/// nobody, if it would: no organisation document, or one without a central team that has
+/// someone to page. Such reports are kept, said in their log, and wait in the queue.
+async fn reports_page_nobody(store: &dyn Store) -> Option<String> {
+    let version = match store.current_org().await {
+        Ok(Some(version)) => version,
+        Ok(None) => {
+            return Some(
+                "no organisation document is applied, so reports through the form page nobody: they wait in `vigil alerts list`; describe the teams in org.yaml with the Security Response team as `central_team` and run `vigil apply -f org.yaml`".into(),
+            );
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the organisation document");
+            return None;
+        }
+    };
+    let doc: vigil_oncall::OrgDocument = serde_json::from_value(version.document).ok()?;
+    let org = doc.validate_stored().ok()?;
+    org.unowned_alerts_page_nobody().map(|why| {
+        format!(
+            "reports through the form that name no service or one no team owns page nobody: {why} (org.yaml, then `vigil apply -f org.yaml`)"
+        )
+    })
+}
+
 /// How the log store is opened: the flags that reach its `EmbeddedConfig`.
 struct LogStoreOptions {
     max_index_lag: u64,
@@ -552,6 +577,9 @@ async fn serve(
     }
     if settings.report_key.is_some() {
         crate::output::sayln!("vigil: reporting form at http://{addr}/report/<the --report-key>");
+        if let Some(warning) = reports_page_nobody(store.as_ref()).await {
+            crate::output::sayln!("vigil: warning: {warning}");
+        }
     }
     if let Some(a) = listeners.tcp_addr() {
         crate::output::sayln!("vigil: syslog over TCP on {a}");

@@ -970,6 +970,67 @@ async fn a_signed_link_acknowledges_one_alert_as_its_recipient_until_it_expires(
     assert_eq!(alert["log"][1]["actor"], "alice (link in their page)");
 }
 
+/// The reporter is told someone is alerted only when someone is paged: without an
+/// organisation document, or for a service no team owns and no central team, the report is
+/// recorded and waits, and the page says so.
+#[tokio::test]
+async fn the_thank_you_page_claims_a_page_only_when_someone_is_paged() {
+    let app = crate::support::spawn_app_with(|s| s.report_key = Some("k3y-for-staff".into())).await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", app.addr);
+    let send = |body: &'static str| {
+        http.post(format!("{base}/report/k3y-for-staff"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let queued = |page: &str| {
+        page.contains("nobody was alerted right away")
+            && !page.contains("is being alerted")
+            && !page.contains("is with the security response team")
+    };
+    // No organisation document.
+    let page = send("description=odd+mail").await.unwrap().text().await.unwrap();
+    assert!(queued(&page), "{page}");
+    let apply = |org: Value| {
+        http.put(format!("{base}/api/v1/org"))
+            .bearer_auth(&app.admin_token)
+            .json(&org)
+            .send()
+    };
+    let alice = json!({"name": "alice", "contacts": [{"kind": "email", "address": "alice@example.com"}]});
+    let team = json!({"name": "secops", "members": ["alice"], "schedules": [{"name": "p", "time_zone": "UTC",
+        "layers": [{"people": ["alice"], "rotation": "daily", "start": "2026-01-01T00:00"}]}]});
+    let r = apply(json!({"people": [alice.clone()], "teams": [team.clone()],
+        "services": [{"name": "vpn", "team": "secops"}]}))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // The apply warns that unowned reports page nobody.
+    let state: Value = r.json().await.unwrap();
+    assert!(
+        state["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with("central_team: none is named")),
+        "{state}"
+    );
+    // An owned service pages its team; no service, with no central team, pages nobody.
+    let page = send("description=odd+mail&service=vpn").await.unwrap().text().await.unwrap();
+    assert!(page.contains("is being alerted"), "{page}");
+    let page = send("description=odd+mail").await.unwrap().text().await.unwrap();
+    assert!(queued(&page), "{page}");
+    // With a central team, every report pages someone.
+    let r = apply(json!({"people": [alice], "teams": [team],
+        "services": [{"name": "vpn", "team": "secops"}], "central_team": "secops"}))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = send("description=odd+mail").await.unwrap().text().await.unwrap();
+    assert!(page.contains("is being alerted"), "{page}");
+}
+
 /// A report in a script of several bytes a character (CJK: nine bytes once URL-encoded) is
 /// taken up to the form's limit in characters; past it, the reporter is told in characters on
 /// a page, never in bytes.
