@@ -1362,7 +1362,9 @@ mod tests {
         let warnings = org.warnings();
         assert_eq!(warnings.len(), 3, "{warnings:#?}");
         assert!(
-            warnings[2].starts_with("central_team: none is named, so an alert of a service no team owns (a report"),
+            warnings[2].starts_with(
+                "central_team: none is named, so an alert of a service no team owns (a report"
+            ),
             "{warnings:#?}"
         );
         assert!(

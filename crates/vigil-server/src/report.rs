@@ -8,7 +8,8 @@
 //! only accepted reports count (a submission refused as unreadable, too large or invalid gives
 //! its allowance back). The key is compared in constant time and guessing it is limited: an
 //! address (an IPv6 /64) that gave 10 wrong keys in an hour is answered 429, right key or
-//! wrong, until its allowance refills.
+//! wrong, until its allowance refills. The same report sent again from the same address within
+//! 10 minutes (a double click) folds into the first: one alert, one page, the same answer.
 //!
 //! The other no-login page lives here too: the signed acknowledgement link of a page
 //! (`/ack/ALR-12?t=…&by=alice&until=…`: signed for the alert, the person paged and an expiry a
@@ -56,11 +57,30 @@ const MAX_SENDERS: usize = 10_000;
 /// the form's limits always fits; a body beyond it holds a field over its limit.
 const MAX_FORM: usize = 12 * (MAX_DESCRIPTION + 4 * MAX_LINE) + 4096;
 
+/// How long a report is remembered by its sender and content, so that the same report sent
+/// again (a double click, a browser's resend) folds into the first.
+const REPEAT_WINDOW: Duration = Duration::from_secs(600);
+
 /// The report form's rate limits: per sender and per link, each an allowance that refills
-/// continuously over [`WINDOW`] (so one busy hour does not lock everyone out for the next).
+/// continuously over [`WINDOW`] (so one busy hour does not lock everyone out for the next);
+/// and the reports taken lately, so that one sent twice is raised once.
 #[derive(Debug, Default)]
 pub struct ReportLimiter {
     buckets: Mutex<Buckets>,
+    /// The reports taken in the last [`REPEAT_WINDOW`], by sender and the digest of their
+    /// fields: a cell the first submission raises its alert in and the same report sent again
+    /// waits on, so that two at once raise one alert (a lock per report, not per form).
+    recent: Mutex<std::collections::HashMap<RecentKey, Recent>>,
+}
+
+/// A report's sender and the SHA-256 of its fields.
+type RecentKey = (Option<std::net::IpAddr>, String);
+
+/// A report taken lately: when, and its alert once raised.
+#[derive(Debug, Clone)]
+struct Recent {
+    at: Instant,
+    alert: std::sync::Arc<tokio::sync::OnceCell<vigil_core::Alert>>,
 }
 
 #[derive(Debug, Default)]
@@ -177,6 +197,35 @@ impl ReportLimiter {
                 ..refilled
             };
         }
+    }
+
+    /// The cell of the report `digest` from `sender`: the one of the same report taken in
+    /// the last [`REPEAT_WINDOW`], or a new, empty one.
+    fn recent(
+        &self,
+        sender: Option<std::net::IpAddr>,
+        digest: String,
+        now: Instant,
+    ) -> std::sync::Arc<tokio::sync::OnceCell<vigil_core::Alert>> {
+        let mut recent = match self.recent.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let fresh = |r: &Recent| now.duration_since(r.at) < REPEAT_WINDOW;
+        if recent.len() >= MAX_SENDERS {
+            recent.retain(|_, r| fresh(r));
+        }
+        let entry = recent.entry((sender, digest)).or_insert_with(|| Recent {
+            at: now,
+            alert: std::sync::Arc::default(),
+        });
+        if !fresh(entry) {
+            *entry = Recent {
+                at: now,
+                alert: std::sync::Arc::default(),
+            };
+        }
+        entry.alert.clone()
     }
 
     /// Counts one report from `sender` (unknown: the link's allowance only) at `now`.
@@ -530,13 +579,26 @@ pub async fn submit(
         )
             .into_response();
     }
-    match take_report(&state, body).await {
-        Ok(alert) => thanks(&state, &alert).await,
+    match take_report(&state, body, sender).await {
+        Ok(Taken::New(alert)) => thanks(&state, &alert).await,
+        // The same report sent again: the first one's page, and no allowance used.
+        Ok(Taken::Again(alert)) => {
+            state.report_limiter.refund(sender, Instant::now());
+            thanks(&state, &alert).await
+        }
         Err(refused) => {
             state.report_limiter.refund(sender, Instant::now());
             refused
         }
     }
+}
+
+/// A report the form took.
+enum Taken {
+    /// Raised as a new alert.
+    New(vigil_core::Alert),
+    /// The same report from the same sender within [`REPEAT_WINDOW`]: folded into its alert.
+    Again(vigil_core::Alert),
 }
 
 /// The page of a report taken: whether someone on call is paged for it (the organisation
@@ -562,11 +624,14 @@ async fn thanks(state: &AppState, alert: &vigil_core::Alert) -> Response {
     html_page("Report sent", &body).into_response()
 }
 
-/// Reads, checks and raises a submitted form; a refusal is the page that says why.
+/// Reads, checks and raises a submitted form; a refusal is the page that says why. The same
+/// report from the same sender within [`REPEAT_WINDOW`] — a double click, a resend after a
+/// slow answer — raises nothing more: it gets the first one's alert, and nobody is paged twice.
 async fn take_report(
     state: &AppState,
     body: axum::body::Body,
-) -> Result<vigil_core::Alert, Response> {
+    sender: Option<std::net::IpAddr>,
+) -> Result<Taken, Response> {
     let bytes = read_body(body, MAX_FORM).await.map_err(|e| match e {
         // Only a field over its limit in characters makes the body this large: say so in
         // the reporter's terms, not in bytes.
@@ -591,9 +656,25 @@ async fn take_report(
         )
             .into_response()
     })?;
-    raise_report(state, vigil_core::actors::REPORT_FORM, "report form", form)
+    let digest = serde_json::to_vec(&form)
+        .map(|fields| vigil_core::Sha256::of(&fields).as_str().to_owned())
+        .map_err(|e| error_page("Your report was not sent", ApiError::internal(e)))?;
+    let cell = state.report_limiter.recent(sender, digest, Instant::now());
+    let mut raised = false;
+    let raised_here = &mut raised;
+    let alert = cell
+        .get_or_try_init(|| async move {
+            *raised_here = true;
+            raise_report(state, vigil_core::actors::REPORT_FORM, "report form", form).await
+        })
         .await
-        .map_err(|e| error_page("Your report was not sent", e))
+        .map_err(|e| error_page("Your report was not sent", e))?
+        .clone();
+    Ok(if raised {
+        Taken::New(alert)
+    } else {
+        Taken::Again(alert)
+    })
 }
 
 /// `n` with a comma between thousands (`20,000`), as the pages write numbers.
@@ -919,9 +1000,8 @@ mod tests {
     #[test]
     fn the_largest_report_the_form_allows_fits_its_body_limit() {
         let widest = '\u{10348}'; // four bytes in UTF-8
-        let field = |n: usize| {
-            form_urlencoded_len(&std::iter::repeat_n(widest, n).collect::<String>())
-        };
+        let field =
+            |n: usize| form_urlencoded_len(&std::iter::repeat_n(widest, n).collect::<String>());
         let body = "description=".len()
             + field(MAX_DESCRIPTION)
             + "&service=&urgency=SEV3&name=&contact=".len()
@@ -939,14 +1019,24 @@ mod tests {
     #[test]
     fn a_report_key_must_stay_as_it_is_in_a_link() {
         assert_eq!(check_report_key("0123456789abcdef-._~XYZ"), Ok(()));
-        for key in ["abc#def?12345", "abc/defghij", "abc%20defgh", "abc defghij", "clé-secrète"] {
+        for key in [
+            "abc#def?12345",
+            "abc/defghij",
+            "abc%20defgh",
+            "abc defghij",
+            "clé-secrète",
+        ] {
             let e = check_report_key(key).unwrap_err();
             assert!(
                 e.contains("use only letters, digits, '-', '.', '_' and '~'"),
                 "{key}: {e}"
             );
         }
-        assert!(check_report_key("short").unwrap_err().contains("at least 8"));
+        assert!(
+            check_report_key("short")
+                .unwrap_err()
+                .contains("at least 8")
+        );
         // Encoded anyway in the form's action, should a key come in another way.
         assert_eq!(path_segment("abc#def?12 é"), "abc%23def%3F12%20%C3%A9");
     }

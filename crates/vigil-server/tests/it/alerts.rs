@@ -699,13 +699,14 @@ async fn people_report_through_a_form_without_login_and_through_the_api() {
         .await
         .unwrap();
     assert_eq!(incident["services"], json!([]), "{incident}");
-    // The form is rate-limited per sender (and per link, for all senders together).
+    // The form is rate-limited per sender (and per link, for all senders together); each
+    // report differs (the same one again would fold into the first).
     let mut last = None;
-    for _ in 0..15 {
+    for n in 0..15 {
         let resp = http
             .post(format!("{base}/report/k3y-for-staff"))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body("description=again")
+            .body(format!("description=again+{n}"))
             .send()
             .await
             .unwrap();
@@ -990,7 +991,12 @@ async fn the_thank_you_page_claims_a_page_only_when_someone_is_paged() {
             && !page.contains("is with the security response team")
     };
     // No organisation document.
-    let page = send("description=odd+mail").await.unwrap().text().await.unwrap();
+    let page = send("description=odd+mail")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(queued(&page), "{page}");
     let apply = |org: Value| {
         http.put(format!("{base}/api/v1/org"))
@@ -998,7 +1004,8 @@ async fn the_thank_you_page_claims_a_page_only_when_someone_is_paged() {
             .json(&org)
             .send()
     };
-    let alice = json!({"name": "alice", "contacts": [{"kind": "email", "address": "alice@example.com"}]});
+    let alice =
+        json!({"name": "alice", "contacts": [{"kind": "email", "address": "alice@example.com"}]});
     let team = json!({"name": "secops", "members": ["alice"], "schedules": [{"name": "p", "time_zone": "UTC",
         "layers": [{"people": ["alice"], "rotation": "daily", "start": "2026-01-01T00:00"}]}]});
     let r = apply(json!({"people": [alice.clone()], "teams": [team.clone()],
@@ -1009,17 +1016,26 @@ async fn the_thank_you_page_claims_a_page_only_when_someone_is_paged() {
     // The apply warns that unowned reports page nobody.
     let state: Value = r.json().await.unwrap();
     assert!(
-        state["warnings"]
-            .as_array()
+        state["warnings"].as_array().unwrap().iter().any(|w| w
+            .as_str()
             .unwrap()
-            .iter()
-            .any(|w| w.as_str().unwrap().starts_with("central_team: none is named")),
+            .starts_with("central_team: none is named")),
         "{state}"
     );
     // An owned service pages its team; no service, with no central team, pages nobody.
-    let page = send("description=odd+mail&service=vpn").await.unwrap().text().await.unwrap();
+    let page = send("description=odd+mail&service=vpn")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("is being alerted"), "{page}");
-    let page = send("description=odd+mail").await.unwrap().text().await.unwrap();
+    let page = send("description=odd+mail")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(queued(&page), "{page}");
     // With a central team, every report pages someone.
     let r = apply(json!({"people": [alice], "teams": [team],
@@ -1027,8 +1043,56 @@ async fn the_thank_you_page_claims_a_page_only_when_someone_is_paged() {
     .await
     .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let page = send("description=odd+mail").await.unwrap().text().await.unwrap();
+    let page = send("description=odd+mail")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("is being alerted"), "{page}");
+}
+
+/// The same report sent twice at once (a double click) raises one alert and answers both with
+/// its reference; another report, or the same from elsewhere, is its own.
+#[tokio::test]
+async fn a_report_sent_twice_is_raised_once() {
+    let app = crate::support::spawn_app_with(|s| s.report_key = Some("k3y-for-staff".into())).await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", app.addr);
+    let send = |body: &'static str| {
+        http.post(format!("{base}/report/k3y-for-staff"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let same = "description=A+phishing+mail&name=Dana";
+    let (a, b) = tokio::join!(send(same), send(same));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK));
+    let (a, b) = (a.text().await.unwrap(), b.text().await.unwrap());
+    assert_eq!(a, b);
+    let again = send(same).await.unwrap().text().await.unwrap();
+    assert_eq!(again, a);
+    let other = send("description=Another+phishing+mail&name=Dana")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_ne!(other, a);
+    let listed: Value = http
+        .get(format!("{base}/api/v1/alerts?source=report"))
+        .bearer_auth(&app.responder_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["total"], 2, "{listed}");
+    for alert in listed["items"].as_array().unwrap() {
+        assert_eq!(alert["count"], 1, "{alert}");
+    }
 }
 
 /// A report in a script of several bytes a character (CJK: nine bytes once URL-encoded) is
