@@ -275,17 +275,26 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A page of the reporting form.
+/// A page of the reporting form, its browser tab named after its heading.
 fn page(body: &str) -> Html<String> {
-    html_page("Report suspicious activity", body)
+    html_page(heading(body).unwrap_or("Report suspicious activity"), body)
 }
 
-/// A page of an acknowledgement link.
+/// A page of an acknowledgement link, its browser tab named after its heading.
 fn ack_html(body: &str) -> Html<String> {
-    html_page("Acknowledge an alert", body)
+    html_page(heading(body).unwrap_or("Acknowledge an alert"), body)
 }
 
-/// `body` in the pages' shell, under the browser tab's `title` (plain text).
+/// The text of `body`'s first `<h1>` (HTML already escaped, its tags left out): each page's
+/// tab says what it is (`Thank you`, `Too many reports`, `Acknowledge ALR-3?`), so that a
+/// person with several open, or their browser's history, tells them apart.
+fn heading(body: &str) -> Option<&str> {
+    let start = body.find("<h1>")? + "<h1>".len();
+    let end = start + body[start..].find("</h1>")?;
+    Some(&body[start..end]).filter(|h| !h.contains('<') && !h.trim().is_empty())
+}
+
+/// `body` in the pages' shell, under the browser tab's `title` (HTML text, escaped).
 fn html_page(title: &str, body: &str) -> Html<String> {
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
@@ -650,7 +659,7 @@ async fn take_report(
         (
             StatusCode::BAD_REQUEST,
             page(&format!(
-                "<h1>Could not read the form</h1><p>{}</p>",
+                "<h1>Could not read the form</h1><p>{}</p><p>Go back to change it and send it again.</p>",
                 escape(&e.to_string())
             )),
         )
@@ -662,10 +671,18 @@ async fn take_report(
     let cell = state.report_limiter.recent(sender, digest, Instant::now());
     let mut raised = false;
     let raised_here = &mut raised;
+    // Who sent it, by address, among the facts responders see (the page's origin, `vigil
+    // alerts show`): a flood or a prank is traced back, a report told apart from another's.
+    let origin = match sender {
+        Some(ip) => format!("report form from {ip}"),
+        None => "report form".to_owned(),
+    };
     let alert = cell
         .get_or_try_init(|| async move {
             *raised_here = true;
-            raise_report(state, vigil_core::actors::REPORT_FORM, "report form", form).await
+            let alert = raise_report(state, vigil_core::actors::REPORT_FORM, &origin, form).await?;
+            tracing::info!(alert = %alert.key, sender = ?sender, "report taken through the form");
+            Ok::<_, ApiError>(alert)
         })
         .await
         .map_err(|e| error_page("Your report was not sent", e))?
@@ -1014,6 +1031,21 @@ mod tests {
 
     fn form_urlencoded_len(s: &str) -> usize {
         serde_urlencoded::to_string([("", s)]).unwrap().len() - 1
+    }
+
+    #[test]
+    fn each_page_is_named_after_its_heading() {
+        let Html(p) = page("<h1>Too many reports</h1><p>x</p>");
+        assert!(p.contains("<title>Too many reports</title>"), "{p}");
+        let Html(p) = ack_html("<h1>Acknowledge ALR-3?</h1>");
+        assert!(p.contains("<title>Acknowledge ALR-3?</title>"), "{p}");
+        let Html(p) = ack_html("<h1>ALR-3 acknowledged</h1><p>The escalation has stopped.</p>");
+        assert!(p.contains("<title>ALR-3 acknowledged</title>"), "{p}");
+        let Html(p) = page("<p>no heading</p>");
+        assert!(
+            p.contains("<title>Report suspicious activity</title>"),
+            "{p}"
+        );
     }
 
     #[test]

@@ -582,6 +582,8 @@ async fn people_report_through_a_form_without_login_and_through_the_api() {
     assert_eq!(alert["service"], "vpn");
     assert_eq!(alert["severity"], "SEV2");
     assert_eq!(alert["reporter"], "Dana, dana@example.com");
+    // The sender's address is kept among the facts responders see.
+    assert_eq!(alert["origin"], "report form from 127.0.0.1");
     assert_eq!(
         alert["title"],
         "Reported: Got a mail asking for my VPN password"
@@ -599,6 +601,21 @@ async fn people_report_through_a_form_without_login_and_through_the_api() {
     let page = bad.text().await.unwrap();
     assert!(
         page.starts_with("<!doctype html>") && page.contains("say what you noticed"),
+        "{page}"
+    );
+    // A form that cannot be read says so, with the way back, under its own title.
+    let unreadable = http
+        .post(format!("{base}/report/k3y-for-staff"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("description=x&colour=red")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unreadable.status(), StatusCode::BAD_REQUEST);
+    let page = unreadable.text().await.unwrap();
+    assert!(
+        page.contains("<title>Could not read the form</title>")
+            && page.contains("Go back to change it and send it again."),
         "{page}"
     );
     let report = |token: &str, body: Value| {
@@ -863,10 +880,7 @@ async fn a_signed_link_acknowledges_one_alert_as_its_recipient_until_it_expires(
         format!("http://proxy/vigil/ack/ALR-1?{q1}")
     );
     // The browser tab says what the page is for, not the reporting form's title.
-    assert!(
-        html.contains("<title>Acknowledge an alert</title>"),
-        "{html}"
-    );
+    assert!(html.contains("<title>Acknowledge ALR-1?</title>"), "{html}");
     // The link of ALR-1 opens nothing else, and nobody else's name can be put in it.
     assert_eq!(
         post(format!("/ack/ALR-2?{q1}")).await.unwrap().status(),
