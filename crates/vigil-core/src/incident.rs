@@ -460,7 +460,7 @@ fn names(field: &'static str, v: &[String]) -> Result<Vec<String>, DomainError> 
     let mut out: Vec<String> = Vec::new();
     for (i, n) in v.iter().enumerate() {
         let t = n.trim();
-        if t.is_empty() || t.chars().count() > MAX_NAME || t.chars().any(char::is_control) {
+        if t.is_empty() || t.chars().count() > MAX_NAME || t.chars().any(crate::breaks_line) {
             return Err(DomainError::invalid(
                 field,
                 format!(

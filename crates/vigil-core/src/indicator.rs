@@ -221,8 +221,10 @@ fn normalise(kind: IndicatorKind, raw: &str) -> Result<String, DomainError> {
             "longer than {MAX_LEN} bytes; shorten it or attach it as evidence"
         )));
     }
-    if t.chars().any(char::is_control) {
-        return Err(invalid("contains control characters; remove them"));
+    if t.chars().any(crate::breaks_line) {
+        return Err(invalid(
+            "contains control characters or line breaks; remove them",
+        ));
     }
     match kind {
         IndicatorKind::Ip => ip(&refang(t)),

@@ -117,13 +117,24 @@ pub fn required_line(field: &'static str, value: &str) -> Result<String, DomainE
     Ok(t.to_owned())
 }
 
-/// Refuses any control character, tabs and line breaks included, naming the first.
+/// Whether `c` breaks a line or is a control character: tabs, line feeds, carriage returns,
+/// NEL (U+0085) and the other C0 and C1 controls, and the Unicode line and paragraph
+/// separators (U+2028, U+2029), which are no control characters but which browsers, mail
+/// readers, chat clients and JavaScript all break a line at.
+pub fn breaks_line(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// Refuses any control character, tabs and line breaks included (the Unicode line and
+/// paragraph separators too: [`breaks_line`]), naming the first.
 fn one_line_characters(field: &'static str, value: &str) -> Result<(), DomainError> {
-    let Some(c) = value.chars().find(|c| c.is_control()) else {
+    let Some(c) = value.chars().find(|&c| breaks_line(c)) else {
         return Ok(());
     };
     let what = match c {
-        '\n' | '\r' => "a line break",
+        '\n' | '\r' | '\u{85}' => "a line break",
+        '\u{2028}' => "a line separator",
+        '\u{2029}' => "a paragraph separator",
         '\t' => "a tab",
         _ => "the control character",
     };
@@ -153,7 +164,7 @@ pub fn no_control_characters(field: &'static str, value: &str) -> Result<(), Dom
 }
 
 /// Checks a one-line field (a name, a service, a contact): at most `max` characters and no
-/// control character at all — a line break in it would forge a line wherever it is printed
+/// control character or line separator at all ([`breaks_line`]) — a line break in it would forge a line wherever it is printed
 /// (a page's e-mail body: `Service: web` then `Bcc: …`), and an escape would be played by
 /// terminals.
 pub fn single_line(field: &'static str, value: &str, max: usize) -> Result<(), DomainError> {
@@ -167,11 +178,11 @@ pub fn single_line(field: &'static str, value: &str, max: usize) -> Result<(), D
     Ok(())
 }
 
-/// `value` with every control character, line breaks and tabs included, replaced by U+FFFD:
-/// for one-line text stored before [`single_line`] was checked, shown where a line break
-/// would forge a line.
+/// `value` with every control character, line breaks, tabs and the Unicode line and
+/// paragraph separators included ([`breaks_line`]), replaced by U+FFFD: for one-line text
+/// stored before [`single_line`] was checked, shown where a line break would forge a line.
 pub fn one_line(value: &str) -> std::borrow::Cow<'_, str> {
-    replaced(value, char::is_control)
+    replaced(value, breaks_line)
 }
 
 /// A control character other than a tab or a line break.
@@ -210,6 +221,9 @@ mod tests {
             ("ci\nbot", "holds a line break (U+000A)"),
             ("ci\tbot", "holds a tab (U+0009)"),
             ("ci\u{1b}[2Jbot", "holds the control character (U+001B)"),
+            ("pay\u{85}ments", "holds a line break (U+0085)"),
+            ("pay\u{2028}ments", "holds a line separator (U+2028)"),
+            ("pay\u{2029}ments", "holds a paragraph separator (U+2029)"),
         ] {
             let e = required_line("name", value).unwrap_err().to_string();
             assert!(e.starts_with(&format!("name: {said}")), "{value:?}: {e}");
@@ -218,6 +232,11 @@ mod tests {
                 "{e}"
             );
             assert!(!e.contains("are fine"), "{e}");
+        }
+        for value in ["pay\u{2028}ments", "pay\u{2029}ments", "pay\u{85}ments"] {
+            let e = single_line("service", value, 200).unwrap_err().to_string();
+            assert!(e.starts_with("service: holds a"), "{e}");
+            assert!(!one_line(value).contains(['\u{2028}', '\u{2029}', '\u{85}']));
         }
         assert!(
             required_line("name", " \n ")

@@ -828,8 +828,15 @@ impl Escalator {
         for (name, value) in facts {
             n = n.with_field(name, value);
         }
+        // The summary is text from outside (a person's words, another tool's): every channel
+        // sets it apart under who wrote it, after the page's own facts and link.
         if let Some(s) = &alert.alert.summary {
-            n = n.with_summary(s);
+            let label = match alert.alert.source {
+                vigil_core::AlertSource::Report => "Reporter wrote",
+                vigil_core::AlertSource::External => "The sending tool wrote",
+                _ => "Details",
+            };
+            n = n.with_summary_from(label, s);
         }
         n
     }

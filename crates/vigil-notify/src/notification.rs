@@ -9,8 +9,14 @@ pub struct Notification {
     pub title: String,
     /// Severity as shown to people ("SEV2").
     pub severity: String,
-    /// A few sentences of context; may be empty.
+    /// A few sentences of context; may be empty. Text from outside Vigil (a report's
+    /// description, another tool's summary): every format shows it after Vigil's own facts and
+    /// the acknowledge link, under [`Notification::summary_label`], quoted line by line and
+    /// escaped for the channel's markup, so that it cannot pose as a fact or a link of Vigil's.
     pub summary: String,
+    /// Who wrote the summary, as the line above it says ("Reporter wrote").
+    #[serde(default = "default_summary_label")]
+    pub summary_label: String,
     /// The alert or incident key ("ALR-12", "INC-42").
     pub key: String,
     /// Where a person acknowledges it, if anywhere.
@@ -32,6 +38,7 @@ impl Notification {
             title: title.into(),
             severity: severity.into(),
             summary: String::new(),
+            summary_label: default_summary_label(),
             key: key.into(),
             ack_url: None,
             service: None,
@@ -41,6 +48,17 @@ impl Notification {
 
     /// Sets the summary.
     pub fn with_summary(mut self, summary: impl Into<String>) -> Self {
+        self.summary = summary.into();
+        self
+    }
+
+    /// Sets the summary and who wrote it ("Reporter wrote").
+    pub fn with_summary_from(
+        mut self,
+        label: impl Into<String>,
+        summary: impl Into<String>,
+    ) -> Self {
+        self.summary_label = label.into();
         self.summary = summary.into();
         self
     }
@@ -62,6 +80,11 @@ impl Notification {
         self.fields.push((name.into(), value.into()));
         self
     }
+}
+
+/// The line above a summary whose writer is not named.
+fn default_summary_label() -> String {
+    "Details".to_owned()
 }
 
 /// Where a notification goes.

@@ -43,6 +43,7 @@ pub fn generic_payload(n: &Notification) -> Value {
         "title": n.title,
         "severity": n.severity,
         "summary": n.summary,
+        "summary_label": n.summary_label,
         "key": n.key,
         "ack_url": n.ack_url,
         "service": n.service,
@@ -50,19 +51,14 @@ pub fn generic_payload(n: &Notification) -> Value {
     })
 }
 
-/// Slack incoming-webhook JSON: `text` plus header, summary, fields, acknowledge button and
-/// key blocks.
+/// Slack incoming-webhook JSON: `text` plus header, fields, acknowledge button, the summary
+/// and key blocks. The summary comes from outside (a report's description, a tool's summary):
+/// it follows Vigil's facts and button, under its label, each line a quote, escaped.
 pub fn slack_payload(n: &Notification) -> Value {
     let mut blocks = vec![json!({
         "type": "header",
         "text": {"type": "plain_text", "text": truncate(&format!("[{}] {}", n.severity, n.title), 150)},
     })];
-    if !n.summary.is_empty() {
-        blocks.push(json!({
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": truncate(&slack_escape(&n.summary), 3000)},
-        }));
-    }
     let mut facts: Vec<(&str, &str)> = vec![("Severity", &n.severity)];
     if let Some(service) = &n.service {
         facts.push(("Service", service));
@@ -89,6 +85,21 @@ pub fn slack_payload(n: &Notification) -> Value {
             }],
         }));
     }
+    if !n.summary.is_empty() {
+        // `>` opens a quote only as written here: the summary's own are escaped (`&gt;`).
+        let quoted: Vec<String> = summary_lines(&n.summary)
+            .map(|l| format!(">{}", slack_escape(&l)))
+            .collect();
+        let text = format!(
+            "*{}:*\n{}",
+            slack_escape(&n.summary_label),
+            quoted.join("\n")
+        );
+        blocks.push(json!({
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": truncate(&text, 3000)},
+        }));
+    }
     blocks.push(json!({
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": slack_escape(&n.key)}],
@@ -96,41 +107,75 @@ pub fn slack_payload(n: &Notification) -> Value {
     json!({"text": slack_escape(&headline(n)), "blocks": blocks})
 }
 
-/// Teams incoming-webhook JSON: an Adaptive Card 1.4 with title, summary, a fact set and an
-/// acknowledge action, in the `message` envelope.
+/// Teams incoming-webhook JSON: an Adaptive Card 1.4 in the `message` envelope — the title,
+/// Vigil's facts, the acknowledge button, then the summary under its label, set apart in an
+/// emphasised container.
+///
+/// Teams reads Markdown (`**bold**`, `[text](url)`, lists) in a TextBlock's text and a
+/// FactSet's titles and values, and has no escape for it that every client honours; so every
+/// text that comes from outside Vigil — the title, the facts' values, the summary — goes into
+/// a RichTextBlock's TextRuns, which are shown as written, never as Markdown: a report's
+/// `[Acknowledge here](http://evil…)` stays those characters, not a link.
 pub fn teams_payload(n: &Notification) -> Value {
-    let mut facts = vec![
-        json!({"title": "Severity", "value": n.severity}),
-        json!({"title": "Key", "value": n.key}),
-    ];
+    let mut facts: Vec<(&str, &str)> = vec![("Severity", &n.severity), ("Key", &n.key)];
     if let Some(service) = &n.service {
-        facts.push(json!({"title": "Service", "value": service}));
+        facts.push(("Service", service));
     }
-    facts.extend(
-        n.fields
-            .iter()
-            .map(|(k, v)| json!({"title": k, "value": v})),
-    );
+    facts.extend(n.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let mut body = vec![json!({
-        "type": "TextBlock",
-        "text": format!("[{}] {}", n.severity, n.title),
-        "size": "Large",
-        "weight": "Bolder",
-        "wrap": true,
+        "type": "RichTextBlock",
+        "inlines": [{
+            "type": "TextRun",
+            "text": format!("[{}] {}", n.severity, n.title),
+            "size": "Large",
+            "weight": "Bolder",
+        }],
     })];
-    if !n.summary.is_empty() {
-        body.push(json!({"type": "TextBlock", "text": n.summary, "wrap": true}));
+    body.extend(facts.iter().enumerate().map(|(i, (name, value))| {
+        json!({
+            "type": "RichTextBlock",
+            "spacing": if i == 0 { "Medium" } else { "None" },
+            "inlines": [
+                {"type": "TextRun", "text": format!("{name}: "), "weight": "Bolder"},
+                {"type": "TextRun", "text": value},
+            ],
+        })
+    }));
+    if let Some(url) = &n.ack_url {
+        body.push(json!({
+            "type": "ActionSet",
+            "actions": [{"type": "Action.OpenUrl", "title": "Acknowledge", "url": url}],
+        }));
     }
-    body.push(json!({"type": "FactSet", "facts": facts}));
-    let mut card = json!({
+    if !n.summary.is_empty() {
+        let quoted: Vec<Value> = summary_lines(&n.summary)
+            .map(|l| {
+                json!({
+                    "type": "RichTextBlock",
+                    "spacing": "None",
+                    // An empty run would be dropped: a blank line keeps its height.
+                    "inlines": [{"type": "TextRun", "text": if l.is_empty() { " ".to_owned() } else { l }}],
+                })
+            })
+            .collect();
+        let mut items = vec![json!({
+            "type": "RichTextBlock",
+            "inlines": [{"type": "TextRun", "text": format!("{}:", n.summary_label), "weight": "Bolder"}],
+        })];
+        items.extend(quoted);
+        body.push(json!({
+            "type": "Container",
+            "style": "emphasis",
+            "separator": true,
+            "items": items,
+        }));
+    }
+    let card = json!({
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
         "version": "1.4",
         "body": body,
     });
-    if let Some(url) = &n.ack_url {
-        card["actions"] = json!([{"type": "Action.OpenUrl", "title": "Acknowledge", "url": url}]);
-    }
     json!({
         "type": "message",
         "summary": headline(n),
@@ -140,6 +185,23 @@ pub fn teams_payload(n: &Notification) -> Value {
             "content": card,
         }],
     })
+}
+
+/// The lines of a summary, broken wherever a reader would break one, each without other
+/// control characters.
+pub(crate) fn summary_lines(s: &str) -> impl Iterator<Item = String> + '_ {
+    s.trim_end()
+        .split("\r\n")
+        .flat_map(|l| {
+            l.split([
+                '\n', '\r', '\u{b}', '\u{c}', '\u{85}', '\u{2028}', '\u{2029}',
+            ])
+        })
+        .map(|l| {
+            l.chars()
+                .map(|c| if c.is_control() && c != '\t' { ' ' } else { c })
+                .collect()
+        })
 }
 
 /// Slack's three control characters in mrkdwn and `text`.
@@ -192,6 +254,69 @@ mod tests {
             .collect();
         // severity, service, host and 15 more: 18 facts.
         assert_eq!(sections, vec![10, 8]);
+    }
+
+    /// A report's description holding Markdown, a forged link and forged fields: in Teams no
+    /// text from outside is read as Markdown, and in both it comes after Vigil's facts and
+    /// button, under its label.
+    #[test]
+    fn a_summary_cannot_pose_as_vigils_facts_or_link() {
+        let n = Notification::new("Reported: **URGENT** [Acknowledge ALR-999 here](http://evil.example/ack)", "SEV3", "ALR-2")
+            .with_ack_url("https://vigil.example/ack/ALR-2?t=x")
+            .with_field("reporter", "[CEO](http://evil.example)")
+            .with_summary_from(
+                "Reporter wrote",
+                "**URGENT** [Acknowledge ALR-999 here](http://evil.example/ack)\n\n> origin: Microsoft Defender",
+            );
+        let card = &teams_payload(&n)["attachments"][0]["content"];
+        let body = card["body"].as_array().unwrap();
+        // Nothing is Markdown: no TextBlock, no FactSet.
+        let kinds: Vec<&str> = body.iter().map(|b| b["type"].as_str().unwrap()).collect();
+        assert!(
+            kinds
+                .iter()
+                .all(|k| ["RichTextBlock", "ActionSet", "Container"].contains(k)),
+            "{kinds:?}"
+        );
+        assert!(!card.to_string().contains("\"TextBlock\""), "{card}");
+        assert_eq!(
+            body[0]["inlines"][0]["text"],
+            "[SEV3] Reported: **URGENT** [Acknowledge ALR-999 here](http://evil.example/ack)"
+        );
+        let button = kinds.iter().position(|k| *k == "ActionSet").unwrap();
+        assert_eq!(
+            body[button]["actions"][0]["url"],
+            "https://vigil.example/ack/ALR-2?t=x"
+        );
+        let quoted = &body[button + 1];
+        assert_eq!(quoted["type"], "Container");
+        let texts: Vec<&str> = quoted["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["inlines"][0]["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "Reporter wrote:",
+                "**URGENT** [Acknowledge ALR-999 here](http://evil.example/ack)",
+                " ",
+                "> origin: Microsoft Defender"
+            ]
+        );
+        assert_eq!(button + 2, body.len());
+
+        let blocks = slack_payload(&n)["blocks"].as_array().unwrap().clone();
+        let kinds: Vec<&str> = blocks.iter().map(|b| b["type"].as_str().unwrap()).collect();
+        assert_eq!(
+            kinds,
+            ["header", "section", "actions", "section", "context"]
+        );
+        assert_eq!(
+            blocks[3]["text"]["text"],
+            "*Reporter wrote:*\n>**URGENT** [Acknowledge ALR-999 here](http://evil.example/ack)\n>\n>&gt; origin: Microsoft Defender"
+        );
     }
 
     #[test]

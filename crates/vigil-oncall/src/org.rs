@@ -407,7 +407,7 @@ fn check_names<'a>(
         let field = format!("{kind}[{i}].name");
         if name.trim().is_empty() {
             problems.push(problem(field, "must not be empty; give a short handle"));
-        } else if name.trim() != name || name.chars().any(char::is_control) {
+        } else if name.trim() != name || name.chars().any(vigil_core::breaks_line) {
             problems.push(problem(
                 field,
                 format!(
@@ -962,8 +962,43 @@ impl ValidOrg {
         Ok(out)
     }
 
+    /// The team an alert of `service` pages: its owning team when that has someone to page
+    /// (an escalation level, from its policy, schedules or manager), else the central team
+    /// when it has; `None` when nobody is paged (the alert waits in the queue). The escalator
+    /// goes by the same rule and says why in the alert's log.
+    pub fn paged_team(&self, service: &str) -> Option<&Team> {
+        self.owner_of(service)
+            .and_then(|t| self.paged_team_of(t))
+            .or_else(|| self.central_team().and_then(|t| self.paged_team_of(t)))
+    }
+
+    /// Why an alert of a service no team owns — a report that names no service, or one
+    /// missing from `services` — pages nobody, if it does: no `central_team`, or a central
+    /// team with no one to page.
+    pub fn unowned_alerts_page_nobody(&self) -> Option<String> {
+        let unowned = "an alert of a service no team owns (a report through the form that names no service or one missing from `services`, another tool's alert for such a service)";
+        match self.central_team() {
+            None => Some(format!(
+                "central_team: none is named, so {unowned} pages nobody and waits in the queue; name the Security Response team as `central_team`"
+            )),
+            Some(team) if self.paged_team_of(team).is_none() => Some(format!(
+                "central_team: team {} has no one to page (no schedules, manager or escalation policy), so {unowned} pages nobody and waits in the queue; give it a schedule or a manager",
+                team.name
+            )),
+            Some(_) => None,
+        }
+    }
+
+    fn paged_team_of<'a>(&self, team: &'a Team) -> Option<&'a Team> {
+        self.escalation(&team.name)
+            .is_ok_and(|p| !p.levels.is_empty())
+            .then_some(team)
+    }
+
     /// What an apply should warn of without refusing: each person named in a schedule's
-    /// layer or override whom a page cannot reach (no e-mail or webhook contact), by field.
+    /// layer or override whom a page cannot reach (no e-mail or webhook contact), by field;
+    /// then, when alerts of services no team owns would page nobody, why
+    /// ([`ValidOrg::unowned_alerts_page_nobody`]).
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
         for (i, team) in self.document.teams.iter().enumerate() {
@@ -996,6 +1031,7 @@ impl ValidOrg {
                 }
             }
         }
+        out.extend(self.unowned_alerts_page_nobody());
         out
     }
 }
@@ -1171,12 +1207,20 @@ mod tests {
         assert_eq!(now[1].on_call.as_ref().unwrap().person, "bob");
         assert_eq!(org.owner_of("payments").unwrap().name, "secops");
         assert!(org.central_team().is_none());
+        // Without a central team, an alert of a service no team owns pages nobody: said.
+        assert_eq!(org.paged_team("payments").unwrap().name, "secops");
+        assert!(org.paged_team("unknown").is_none());
+        assert!(
+            org.unowned_alerts_page_nobody()
+                .unwrap()
+                .starts_with("central_team: none is named")
+        );
         let mut doc = self::org();
         doc.central_team = Some("secops".into());
-        assert_eq!(
-            doc.validate().unwrap().central_team().unwrap().name,
-            "secops"
-        );
+        let central = doc.validate().unwrap();
+        assert_eq!(central.central_team().unwrap().name, "secops");
+        assert_eq!(central.paged_team("unknown").unwrap().name, "secops");
+        assert_eq!(central.unowned_alerts_page_nobody(), None);
         assert!(matches!(
             org.on_call("nobody", at),
             Err(TeamQueryError::UnknownTeam(_))
@@ -1316,7 +1360,13 @@ mod tests {
             ]
         );
         let warnings = org.warnings();
-        assert_eq!(warnings.len(), 2, "{warnings:#?}");
+        assert_eq!(warnings.len(), 3, "{warnings:#?}");
+        assert!(
+            warnings[2].starts_with(
+                "central_team: none is named, so an alert of a service no team owns (a report"
+            ),
+            "{warnings:#?}"
+        );
         assert!(
             warnings[0].starts_with(
                 "teams[0].schedules[0].layers[0].people[0]: pat has no e-mail or webhook contact"

@@ -8,7 +8,8 @@
 //! only accepted reports count (a submission refused as unreadable, too large or invalid gives
 //! its allowance back). The key is compared in constant time and guessing it is limited: an
 //! address (an IPv6 /64) that gave 10 wrong keys in an hour is answered 429, right key or
-//! wrong, until its allowance refills.
+//! wrong, until its allowance refills. The same report sent again from the same address within
+//! 10 minutes (a double click) folds into the first: one alert, one page, the same answer.
 //!
 //! The other no-login page lives here too: the signed acknowledgement link of a page
 //! (`/ack/ALR-12?t=…&by=alice&until=…`: signed for the alert, the person paged and an expiry a
@@ -50,14 +51,36 @@ const WRONG_KEYS_PER_SENDER: f64 = 10.0;
 const WINDOW: Duration = Duration::from_secs(3600);
 /// Senders remembered at most; past it, those whose allowance is whole again are forgotten.
 const MAX_SENDERS: usize = 10_000;
-/// Largest form accepted.
-const MAX_FORM: usize = 64 * 1024;
+/// Largest form accepted, in bytes: every field at its longest in characters, each character
+/// at its longest once URL-encoded (four UTF-8 bytes, `%XX` each: 12 bytes), with room for the
+/// field names, the urgency and blanks trimmed off. A report of Chinese or Arabic text within
+/// the form's limits always fits; a body beyond it holds a field over its limit.
+const MAX_FORM: usize = 12 * (MAX_DESCRIPTION + 4 * MAX_LINE) + 4096;
+
+/// How long a report is remembered by its sender and content, so that the same report sent
+/// again (a double click, a browser's resend) folds into the first.
+const REPEAT_WINDOW: Duration = Duration::from_secs(600);
 
 /// The report form's rate limits: per sender and per link, each an allowance that refills
-/// continuously over [`WINDOW`] (so one busy hour does not lock everyone out for the next).
+/// continuously over [`WINDOW`] (so one busy hour does not lock everyone out for the next);
+/// and the reports taken lately, so that one sent twice is raised once.
 #[derive(Debug, Default)]
 pub struct ReportLimiter {
     buckets: Mutex<Buckets>,
+    /// The reports taken in the last [`REPEAT_WINDOW`], by sender and the digest of their
+    /// fields: a cell the first submission raises its alert in and the same report sent again
+    /// waits on, so that two at once raise one alert (a lock per report, not per form).
+    recent: Mutex<std::collections::HashMap<RecentKey, Recent>>,
+}
+
+/// A report's sender and the SHA-256 of its fields.
+type RecentKey = (Option<std::net::IpAddr>, String);
+
+/// A report taken lately: when, and its alert once raised.
+#[derive(Debug, Clone)]
+struct Recent {
+    at: Instant,
+    alert: std::sync::Arc<tokio::sync::OnceCell<vigil_core::Alert>>,
 }
 
 #[derive(Debug, Default)]
@@ -176,6 +199,35 @@ impl ReportLimiter {
         }
     }
 
+    /// The cell of the report `digest` from `sender`: the one of the same report taken in
+    /// the last [`REPEAT_WINDOW`], or a new, empty one.
+    fn recent(
+        &self,
+        sender: Option<std::net::IpAddr>,
+        digest: String,
+        now: Instant,
+    ) -> std::sync::Arc<tokio::sync::OnceCell<vigil_core::Alert>> {
+        let mut recent = match self.recent.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let fresh = |r: &Recent| now.duration_since(r.at) < REPEAT_WINDOW;
+        if recent.len() >= MAX_SENDERS {
+            recent.retain(|_, r| fresh(r));
+        }
+        let entry = recent.entry((sender, digest)).or_insert_with(|| Recent {
+            at: now,
+            alert: std::sync::Arc::default(),
+        });
+        if !fresh(entry) {
+            *entry = Recent {
+                at: now,
+                alert: std::sync::Arc::default(),
+            };
+        }
+        entry.alert.clone()
+    }
+
     /// Counts one report from `sender` (unknown: the link's allowance only) at `now`.
     pub fn allow(&self, sender: Option<std::net::IpAddr>, now: Instant) -> Result<(), Refusal> {
         let mut b = self.buckets();
@@ -223,17 +275,26 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A page of the reporting form.
+/// A page of the reporting form, its browser tab named after its heading.
 fn page(body: &str) -> Html<String> {
-    html_page("Report suspicious activity", body)
+    html_page(heading(body).unwrap_or("Report suspicious activity"), body)
 }
 
-/// A page of an acknowledgement link.
+/// A page of an acknowledgement link, its browser tab named after its heading.
 fn ack_html(body: &str) -> Html<String> {
-    html_page("Acknowledge an alert", body)
+    html_page(heading(body).unwrap_or("Acknowledge an alert"), body)
 }
 
-/// `body` in the pages' shell, under the browser tab's `title` (plain text).
+/// The text of `body`'s first `<h1>` (HTML already escaped, its tags left out): each page's
+/// tab says what it is (`Thank you`, `Too many reports`, `Acknowledge ALR-3?`), so that a
+/// person with several open, or their browser's history, tells them apart.
+fn heading(body: &str) -> Option<&str> {
+    let start = body.find("<h1>")? + "<h1>".len();
+    let end = start + body[start..].find("</h1>")?;
+    Some(&body[start..end]).filter(|h| !h.contains('<') && !h.trim().is_empty())
+}
+
+/// `body` in the pages' shell, under the browser tab's `title` (HTML text, escaped).
 fn html_page(title: &str, body: &str) -> Html<String> {
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
@@ -315,7 +376,45 @@ fn check_key(state: &AppState, key: &str, sender: Option<std::net::IpAddr>) -> O
     Some((StatusCode::NOT_FOUND, page("<h1>Not found</h1><p>This reporting link is not valid. Ask your security team for the current one.</p>")).into_response())
 }
 
-/// `GET /report/{key}`: the form.
+/// Checks a report key before the server starts: at least 8 characters, all of them safe in a
+/// URL's path as they are (letters, digits, `-`, `.`, `_`, `~`). A `#`, `?`, `/` or `%` would
+/// change the link it is shared in (`/report/abc#def` opens `/report/abc`), and a space or a
+/// non-ASCII letter is sent differently by different tools.
+pub fn check_report_key(key: &str) -> Result<(), String> {
+    if key.chars().count() < 8 {
+        return Err(
+            "--report-key must have at least 8 characters: it is the only thing guarding the form; make one with `openssl rand -hex 16`".into(),
+        );
+    }
+    if let Some(c) = key.chars().find(|&c| !url_safe(c)) {
+        return Err(format!(
+            "--report-key holds {c:?}, which does not stay as it is in a link; use only letters, digits, '-', '.', '_' and '~' (make one with `openssl rand -hex 16`)"
+        ));
+    }
+    Ok(())
+}
+
+/// An unreserved character of RFC 3986: the same in a URL's path whether encoded or not.
+fn url_safe(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~')
+}
+
+/// `segment` percent-encoded as one segment of a URL's path (every byte but the unreserved).
+fn path_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if url_safe(char::from(b)) && b.is_ascii() {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `GET /report/{key}`: the form. It posts to its own address, written relative to the page
+/// (`./KEY`), so that it works behind a proxy that serves Vigil under a path
+/// (`--public-url https://intranet.example/vigil`), where `/report/KEY` would leave it.
 pub async fn form(
     State(state): State<AppState>,
     ApiPath(key): ApiPath<String>,
@@ -328,15 +427,15 @@ pub async fn form(
         "<h1>Report suspicious activity</h1>\
          <p>Seen something odd — a phishing mail, a strange login prompt, a colleague's account acting oddly? \
          Tell the security response team here. You do not need an account.</p>\
-         <form method=\"post\" action=\"/report/{k}\">\
-         <label>What did you notice? (required)<textarea name=\"description\" rows=\"6\" required maxlength=\"10000\"></textarea></label>\
-         <label>Which system or service is it about?<input name=\"service\" maxlength=\"200\"></label>\
+         <form method=\"post\" action=\"./{k}\">\
+         <label>What did you notice? (required)<textarea name=\"description\" rows=\"6\" required maxlength=\"{MAX_DESCRIPTION}\"></textarea></label>\
+         <label>Which system or service is it about?<input name=\"service\" maxlength=\"{MAX_LINE}\"></label>\
          <label>How urgent does it look?<select name=\"urgency\"><option value=\"SEV3\">Not sure</option>\
          <option value=\"SEV2\">Urgent: it is happening now</option><option value=\"SEV4\">Low: just odd</option></select></label>\
-         <label>Your name<input name=\"name\" maxlength=\"200\"></label>\
-         <label>How can we reach you? (e-mail or phone)<input name=\"contact\" maxlength=\"200\"></label>\
+         <label>Your name<input name=\"name\" maxlength=\"{MAX_LINE}\"></label>\
+         <label>How can we reach you? (e-mail or phone)<input name=\"contact\" maxlength=\"{MAX_LINE}\"></label>\
          <button type=\"submit\">Send report</button></form>",
-        k = escape(&key)
+        k = escape(&path_segment(&key))
     ))
     .into_response()
 }
@@ -424,9 +523,12 @@ pub async fn raise_report(
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join(", ");
-    // The first line, ended by a line feed or a lone carriage return alike.
+    // The first line, ended by a line feed, a lone carriage return, NEL or a Unicode line or
+    // paragraph separator alike.
     let title: String = description
-        .split(['\n', '\r'])
+        .split([
+            '\n', '\r', '\u{b}', '\u{c}', '\u{85}', '\u{2028}', '\u{2029}',
+        ])
         .next()
         .unwrap_or("")
         .chars()
@@ -486,13 +588,13 @@ pub async fn submit(
         )
             .into_response();
     }
-    match take_report(&state, body).await {
-        Ok(alert) => page(&format!(
-            "<h1>Thank you</h1><p>Your report is with the security response team as <b>{}</b>. \
-             If you left a contact, they may get in touch.</p>",
-            escape(&alert.key)
-        ))
-        .into_response(),
+    match take_report(&state, body, sender).await {
+        Ok(Taken::New(alert)) => thanks(&state, &alert).await,
+        // The same report sent again: the first one's page, and no allowance used.
+        Ok(Taken::Again(alert)) => {
+            state.report_limiter.refund(sender, Instant::now());
+            thanks(&state, &alert).await
+        }
         Err(refused) => {
             state.report_limiter.refund(sender, Instant::now());
             refused
@@ -500,27 +602,109 @@ pub async fn submit(
     }
 }
 
-/// Reads, checks and raises a submitted form; a refusal is the page that says why.
+/// A report the form took.
+enum Taken {
+    /// Raised as a new alert.
+    New(vigil_core::Alert),
+    /// The same report from the same sender within [`REPEAT_WINDOW`]: folded into its alert.
+    Again(vigil_core::Alert),
+}
+
+/// The page of a report taken: whether someone on call is paged for it (the organisation
+/// document names a team for its service, or a central team, with someone to page) or it
+/// only waits in the queue — never a claim that people have it when nobody was paged.
+async fn thanks(state: &AppState, alert: &vigil_core::Alert) -> Response {
+    let paged = match crate::routes::org::current(state).await {
+        Ok((_, org)) => org.paged_team(&alert.alert.service).is_some(),
+        Err(_) => false,
+    };
+    let reference = escape(&alert.key);
+    let body = if paged {
+        format!(
+            "<h1>Thank you</h1><p>Your report was recorded as <b>{reference}</b> and the security response team's on-call responder is being alerted. \
+             If you left a contact, they may get in touch.</p>"
+        )
+    } else {
+        format!(
+            "<h1>Thank you</h1><p>Your report was recorded as <b>{reference}</b>. The security team will see it when they go through the reports; nobody was alerted right away. \
+             If it is happening now, also call or e-mail your security team directly.</p>"
+        )
+    };
+    html_page("Report sent", &body).into_response()
+}
+
+/// Reads, checks and raises a submitted form; a refusal is the page that says why. The same
+/// report from the same sender within [`REPEAT_WINDOW`] — a double click, a resend after a
+/// slow answer — raises nothing more: it gets the first one's alert, and nobody is paged twice.
 async fn take_report(
     state: &AppState,
     body: axum::body::Body,
-) -> Result<vigil_core::Alert, Response> {
-    let bytes = read_body(body, MAX_FORM)
-        .await
-        .map_err(|e| error_page("Your report was not sent", e))?;
+    sender: Option<std::net::IpAddr>,
+) -> Result<Taken, Response> {
+    let bytes = read_body(body, MAX_FORM).await.map_err(|e| match e {
+        // Only a field over its limit in characters makes the body this large: say so in
+        // the reporter's terms, not in bytes.
+        ApiError::Client(ref b) if b.error.code == vigil_api::error::ErrorCode::PayloadTooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            page(&format!(
+                "<h1>Your report is too long</h1><p>The form takes at most {} characters in the description and {MAX_LINE} in each other field.</p>\
+                 <p>Go back to shorten it to what you noticed and when (a responder will ask you for the rest), and send it again.</p>",
+                thousands(MAX_DESCRIPTION)
+            )),
+        )
+            .into_response(),
+        e => error_page("Your report was not sent", e),
+    })?;
     let form: NewReport = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
         (
             StatusCode::BAD_REQUEST,
             page(&format!(
-                "<h1>Could not read the form</h1><p>{}</p>",
+                "<h1>Could not read the form</h1><p>{}</p><p>Go back to change it and send it again.</p>",
                 escape(&e.to_string())
             )),
         )
             .into_response()
     })?;
-    raise_report(state, vigil_core::actors::REPORT_FORM, "report form", form)
+    let digest = serde_json::to_vec(&form)
+        .map(|fields| vigil_core::Sha256::of(&fields).as_str().to_owned())
+        .map_err(|e| error_page("Your report was not sent", ApiError::internal(e)))?;
+    let cell = state.report_limiter.recent(sender, digest, Instant::now());
+    let mut raised = false;
+    let raised_here = &mut raised;
+    // Who sent it, by address, among the facts responders see (the page's origin, `vigil
+    // alerts show`): a flood or a prank is traced back, a report told apart from another's.
+    let origin = match sender {
+        Some(ip) => format!("report form from {ip}"),
+        None => "report form".to_owned(),
+    };
+    let alert = cell
+        .get_or_try_init(|| async move {
+            *raised_here = true;
+            let alert = raise_report(state, vigil_core::actors::REPORT_FORM, &origin, form).await?;
+            tracing::info!(alert = %alert.key, sender = ?sender, "report taken through the form");
+            Ok::<_, ApiError>(alert)
+        })
         .await
-        .map_err(|e| error_page("Your report was not sent", e))
+        .map_err(|e| error_page("Your report was not sent", e))?
+        .clone();
+    Ok(if raised {
+        Taken::New(alert)
+    } else {
+        Taken::Again(alert)
+    })
+}
+
+/// `n` with a comma between thousands (`20,000`), as the pages write numbers.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 /// The query of an acknowledgement link: its token, the person it was sent to, its expiry,
@@ -616,7 +800,9 @@ fn check_link(state: &AppState, key: &str, purpose: &str, q: &AckLink) -> Option
 }
 
 /// `GET /ack/{key}?t=…&by=…&until=…`: a confirmation page (a GET never acknowledges, so a
-/// mail scanner that follows links cannot stop an escalation).
+/// mail scanner that follows links cannot stop an escalation). Its button posts to the page's
+/// own address, written relative to it (`./ALR-1?t=…`), so that it works behind a proxy that
+/// serves Vigil under a path, as the link in the page (`--public-url`) does.
 pub async fn ack_page(
     State(state): State<AppState>,
     ApiPath(key): ApiPath<String>,
@@ -651,7 +837,7 @@ pub async fn ack_page(
         .unwrap_or_default();
     ack_html(&format!(
         "<h1>Acknowledge {k}?</h1>{about}<p>Acknowledging tells the team you, {by}, have it and stops the escalation.</p>\
-         <form method=\"post\" action=\"/ack/{k}?{query}\"><button type=\"submit\">Acknowledge {k}</button></form>",
+         <form method=\"post\" action=\"./{k}?{query}\"><button type=\"submit\">Acknowledge {k}</button></form>",
         by = escape(&q.by),
         query = escape(&query)
     ))
@@ -824,6 +1010,67 @@ mod tests {
             assert_eq!(limiter.allow(ip, now), Ok(()));
         }
         assert_eq!(limiter.allow(ip, now), Err(Refusal::Sender));
+    }
+
+    /// The form's body limit fits every field at its longest in characters, each character
+    /// at its longest once URL-encoded.
+    #[test]
+    fn the_largest_report_the_form_allows_fits_its_body_limit() {
+        let widest = '\u{10348}'; // four bytes in UTF-8
+        let field =
+            |n: usize| form_urlencoded_len(&std::iter::repeat_n(widest, n).collect::<String>());
+        let body = "description=".len()
+            + field(MAX_DESCRIPTION)
+            + "&service=&urgency=SEV3&name=&contact=".len()
+            + 3 * field(MAX_LINE);
+        assert!(body <= MAX_FORM, "{body} > {MAX_FORM}");
+        assert_eq!(thousands(MAX_DESCRIPTION), "20,000");
+        assert_eq!(thousands(200), "200");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    fn form_urlencoded_len(s: &str) -> usize {
+        serde_urlencoded::to_string([("", s)]).unwrap().len() - 1
+    }
+
+    #[test]
+    fn each_page_is_named_after_its_heading() {
+        let Html(p) = page("<h1>Too many reports</h1><p>x</p>");
+        assert!(p.contains("<title>Too many reports</title>"), "{p}");
+        let Html(p) = ack_html("<h1>Acknowledge ALR-3?</h1>");
+        assert!(p.contains("<title>Acknowledge ALR-3?</title>"), "{p}");
+        let Html(p) = ack_html("<h1>ALR-3 acknowledged</h1><p>The escalation has stopped.</p>");
+        assert!(p.contains("<title>ALR-3 acknowledged</title>"), "{p}");
+        let Html(p) = page("<p>no heading</p>");
+        assert!(
+            p.contains("<title>Report suspicious activity</title>"),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn a_report_key_must_stay_as_it_is_in_a_link() {
+        assert_eq!(check_report_key("0123456789abcdef-._~XYZ"), Ok(()));
+        for key in [
+            "abc#def?12345",
+            "abc/defghij",
+            "abc%20defgh",
+            "abc defghij",
+            "clé-secrète",
+        ] {
+            let e = check_report_key(key).unwrap_err();
+            assert!(
+                e.contains("use only letters, digits, '-', '.', '_' and '~'"),
+                "{key}: {e}"
+            );
+        }
+        assert!(
+            check_report_key("short")
+                .unwrap_err()
+                .contains("at least 8")
+        );
+        // Encoded anyway in the form's action, should a key come in another way.
+        assert_eq!(path_segment("abc#def?12 é"), "abc%23def%3F12%20%C3%A9");
     }
 
     #[test]

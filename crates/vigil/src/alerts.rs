@@ -214,11 +214,16 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 if let Some(o) = &a.alert.origin {
                     outln!("origin: {}", one_line(o));
                 }
-                if let Some(s) = &a.alert.summary {
-                    outln!("{s}");
-                }
                 if let Some(i) = &a.incident {
                     outln!("incident: {i}");
+                }
+                // Text from outside (a reporter's words, another tool's summary), set apart
+                // under who wrote it, each line quoted, so that none passes for one of ours.
+                if let Some(s) = &a.alert.summary {
+                    outln!("{}:", summary_label(a.alert.source));
+                    for line in quoted_lines(s) {
+                        outln!("{line}");
+                    }
                 }
                 if let Some(events) = events_table(&a.alert) {
                     outln!("{events}");
@@ -361,6 +366,36 @@ async fn act(conn: &Conn, key: &str, action: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Who wrote an alert's summary, as the line above it says.
+fn summary_label(source: AlertSource) -> &'static str {
+    match source {
+        AlertSource::Report => "reporter wrote",
+        AlertSource::External => "the sending tool wrote",
+        _ => "details",
+    }
+}
+
+/// A summary's lines, each indented and quoted (`  > `; `  >` for a blank one), broken
+/// wherever a terminal or a pager would break one.
+fn quoted_lines(summary: &str) -> Vec<String> {
+    summary
+        .trim_end()
+        .split("\r\n")
+        .flat_map(|l| {
+            l.split([
+                '\n', '\r', '\u{b}', '\u{c}', '\u{85}', '\u{2028}', '\u{2029}',
+            ])
+        })
+        .map(|l| {
+            if l.is_empty() {
+                "  >".to_owned()
+            } else {
+                format!("  > {l}")
+            }
+        })
+        .collect()
+}
+
 /// Events of an alert shown in its table; a noisy alert holds up to 100.
 const SHOWN_EVENTS: usize = 20;
 
@@ -389,6 +424,21 @@ fn events_table(alert: &vigil_api::alerts::NewAlert) -> Option<crate::output::Ta
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_summary_is_quoted_line_by_line() {
+        assert_eq!(
+            quoted_lines("phish\n\nAcknowledge: http://evil\r\norigin: x\u{2028}reporter: y\n"),
+            [
+                "  > phish",
+                "  >",
+                "  > Acknowledge: http://evil",
+                "  > origin: x",
+                "  > reporter: y"
+            ]
+        );
+        assert_eq!(summary_label(AlertSource::Report), "reporter wrote");
+    }
+
     use super::*;
     use vigil_api::alerts::{AlertSource, NewAlert};
 

@@ -131,7 +131,8 @@ pub struct Args {
     #[arg(long, env = "VIGIL_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Turn on the reporting form for people without an account at /report/KEY (share the link
-    /// with staff or customers; change the key to revoke it). 10 accepted reports an hour per
+    /// with staff or customers; change the key to revoke it). At least 8 characters: letters,
+    /// digits, '-', '.', '_' and '~' (`openssl rand -hex 16`). 10 accepted reports an hour per
     /// sender, 300 per link; an address that tries 10 wrong keys in an hour is refused (429).
     #[arg(long, env = "VIGIL_REPORT_KEY", hide_env_values = true)]
     pub report_key: Option<String>,
@@ -339,14 +340,8 @@ impl Args {
             default_days: self.retention_default,
         };
         settings.retention_interval = Duration::from_secs(self.retention_interval_secs.max(1));
-        if self
-            .report_key
-            .as_deref()
-            .is_some_and(|k| k.trim().len() < 8)
-        {
-            anyhow::bail!(
-                "--report-key must have at least 8 characters: it is the only thing guarding the form"
-            );
+        if let Some(key) = self.report_key.as_deref() {
+            vigil_server::report::check_report_key(key.trim()).map_err(anyhow::Error::msg)?;
         }
         settings.report_key = self.report_key.map(|k| k.trim().to_owned());
         let mut syslog = SyslogConfig::new();
@@ -400,6 +395,31 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
 fn owner_only_files() {
     #[cfg(unix)]
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
+/// Why a report through the form that names no service (or one no team owns) would page
+/// nobody, if it would: no organisation document, or one without a central team that has
+/// someone to page. Such reports are kept, said in their log, and wait in the queue.
+async fn reports_page_nobody(store: &dyn Store) -> Option<String> {
+    let version = match store.current_org().await {
+        Ok(Some(version)) => version,
+        Ok(None) => {
+            return Some(
+                "no organisation document is applied, so reports through the form page nobody: they wait in `vigil alerts list`; describe the teams in org.yaml with the Security Response team as `central_team` and run `vigil apply -f org.yaml`".into(),
+            );
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the organisation document");
+            return None;
+        }
+    };
+    let doc: vigil_oncall::OrgDocument = serde_json::from_value(version.document).ok()?;
+    let org = doc.validate_stored().ok()?;
+    org.unowned_alerts_page_nobody().map(|why| {
+        format!(
+            "reports through the form that name no service or one no team owns page nobody: {why} (org.yaml, then `vigil apply -f org.yaml`)"
+        )
+    })
 }
 
 /// How the log store is opened: the flags that reach its `EmbeddedConfig`.
@@ -557,6 +577,9 @@ async fn serve(
     }
     if settings.report_key.is_some() {
         crate::output::sayln!("vigil: reporting form at http://{addr}/report/<the --report-key>");
+        if let Some(warning) = reports_page_nobody(store.as_ref()).await {
+            crate::output::sayln!("vigil: warning: {warning}");
+        }
     }
     if let Some(a) = listeners.tcp_addr() {
         crate::output::sayln!("vigil: syslog over TCP on {a}");

@@ -97,10 +97,12 @@ async fn message_arrives_with_subject_addresses_and_body() {
         "Severity: SEV2",
         "Service:  vpn",
         "Key:      ALR-12",
-        "42 failed logins for admin from 203.0.113.7 in 5 minutes.",
         "host: vpn-1",
         "rule: Multiple failed logins",
         "Acknowledge: https://vigil.example.org/alerts/ALR-12/ack",
+        // Text from outside Vigil last, quoted under its label.
+        "Details:",
+        "> 42 failed logins for admin from 203.0.113.7 in 5 minutes.",
     ] {
         assert!(
             body.lines().any(|l| l == line),

@@ -61,6 +61,7 @@ async fn generic_payload_carries_every_field() {
             "title": "Brute force on vpn-1",
             "severity": "SEV2",
             "summary": "42 failed logins for admin from 203.0.113.7 in 5 minutes.",
+            "summary_label": "Details",
             "key": "ALR-12",
             "ack_url": "https://vigil.example.org/alerts/ALR-12/ack",
             "service": "vpn",
@@ -85,16 +86,16 @@ async fn slack_payload_is_text_and_blocks() {
     assert_eq!(body["text"], "[SEV2] Brute force on vpn-1 (ALR-12)");
     let blocks = body["blocks"].as_array().unwrap();
     let kinds: Vec<&str> = blocks.iter().map(|b| b["type"].as_str().unwrap()).collect();
+    // The summary, from outside Vigil, after Vigil's facts and button, quoted.
     assert_eq!(
         kinds,
-        ["header", "section", "section", "actions", "context"]
+        ["header", "section", "actions", "section", "context"]
     );
     assert_eq!(
         blocks[0]["text"],
         json!({"type": "plain_text", "text": "[SEV2] Brute force on vpn-1"})
     );
-    assert_eq!(blocks[1]["text"]["type"], "mrkdwn");
-    let fields: Vec<&str> = blocks[2]["fields"]
+    let fields: Vec<&str> = blocks[1]["fields"]
         .as_array()
         .unwrap()
         .iter()
@@ -109,9 +110,13 @@ async fn slack_payload_is_text_and_blocks() {
             "*rule*\nMultiple failed logins"
         ]
     );
-    let button = &blocks[3]["elements"][0];
+    let button = &blocks[2]["elements"][0];
     assert_eq!(button["type"], "button");
     assert_eq!(button["url"], "https://vigil.example.org/alerts/ALR-12/ack");
+    assert_eq!(
+        blocks[3]["text"],
+        json!({"type": "mrkdwn", "text": "*Details:*\n>42 failed logins for admin from 203.0.113.7 in 5 minutes."})
+    );
     assert_eq!(blocks[4]["elements"][0]["text"], "ALR-12");
 }
 
@@ -135,29 +140,41 @@ async fn teams_payload_is_an_adaptive_card_in_the_message_envelope() {
     let card = &attachments[0]["content"];
     assert_eq!(card["type"], "AdaptiveCard");
     assert_eq!(card["version"], "1.4");
-    assert_eq!(card["body"][0]["type"], "TextBlock");
-    assert_eq!(card["body"][0]["text"], "[SEV2] Brute force on vpn-1");
-    assert_eq!(card["body"][2]["type"], "FactSet");
-    let facts: Vec<(&str, &str)> = card["body"][2]["facts"]
-        .as_array()
-        .unwrap()
+    // Text from outside Vigil is never read as Markdown: TextRuns, not TextBlocks or facts.
+    let body = card["body"].as_array().unwrap();
+    assert_eq!(body[0]["type"], "RichTextBlock");
+    assert_eq!(body[0]["inlines"][0]["text"], "[SEV2] Brute force on vpn-1");
+    let facts: Vec<(&str, &str)> = body[1..6]
         .iter()
-        .map(|f| (f["title"].as_str().unwrap(), f["value"].as_str().unwrap()))
+        .map(|f| {
+            assert_eq!(f["type"], "RichTextBlock");
+            (
+                f["inlines"][0]["text"].as_str().unwrap(),
+                f["inlines"][1]["text"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         facts,
         [
-            ("Severity", "SEV2"),
-            ("Key", "ALR-12"),
-            ("Service", "vpn"),
-            ("host", "vpn-1"),
-            ("rule", "Multiple failed logins")
+            ("Severity: ", "SEV2"),
+            ("Key: ", "ALR-12"),
+            ("Service: ", "vpn"),
+            ("host: ", "vpn-1"),
+            ("rule: ", "Multiple failed logins")
         ]
     );
     assert_eq!(
-        card["actions"],
-        json!([{"type": "Action.OpenUrl", "title": "Acknowledge", "url": "https://vigil.example.org/alerts/ALR-12/ack"}])
+        body[6],
+        json!({"type": "ActionSet", "actions": [{"type": "Action.OpenUrl", "title": "Acknowledge", "url": "https://vigil.example.org/alerts/ALR-12/ack"}]})
     );
+    assert_eq!(body[7]["type"], "Container");
+    assert_eq!(body[7]["items"][0]["inlines"][0]["text"], "Details:");
+    assert_eq!(
+        body[7]["items"][1]["inlines"][0]["text"],
+        "42 failed logins for admin from 203.0.113.7 in 5 minutes."
+    );
+    assert_eq!(body.len(), 8);
 }
 
 #[tokio::test]

@@ -107,7 +107,7 @@ pub async fn ingest(
         ("host", &host),
         ("tenant", &tenant.clone().unwrap_or_default()),
     ] {
-        if value.chars().count() > 200 || value.chars().any(char::is_control) {
+        if value.chars().count() > 200 || value.chars().any(vigil_core::breaks_line) {
             return Err(ApiError::invalid_field(
                 field,
                 format!("`{field}` has at most 200 characters and no control characters"),

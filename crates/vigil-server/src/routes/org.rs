@@ -91,7 +91,7 @@ pub async fn get(
     Ok(Json(state_of(version, false, doc.document())))
 }
 
-async fn current(state: &AppState) -> Result<(OrgVersion, Arc<ValidOrg>), ApiError> {
+pub(crate) async fn current(state: &AppState) -> Result<(OrgVersion, Arc<ValidOrg>), ApiError> {
     let Some(version) = state.store.current_org().await.map_err(store_error)? else {
         return Err(ApiError::new(
             ErrorCode::NotFound,

@@ -545,7 +545,13 @@ async fn people_report_through_a_form_without_login_and_through_the_api() {
         .await
         .unwrap();
     assert_eq!(form.status(), StatusCode::OK);
-    assert!(form.text().await.unwrap().contains("<form method=\"post\""));
+    // Posted to its own address relative to the page, which works behind a path prefix.
+    assert!(
+        form.text()
+            .await
+            .unwrap()
+            .contains("<form method=\"post\" action=\"./k3y-for-staff\">")
+    );
     assert_eq!(
         http.get(format!("{base}/report/wrong"))
             .send()
@@ -576,6 +582,8 @@ async fn people_report_through_a_form_without_login_and_through_the_api() {
     assert_eq!(alert["service"], "vpn");
     assert_eq!(alert["severity"], "SEV2");
     assert_eq!(alert["reporter"], "Dana, dana@example.com");
+    // The sender's address is kept among the facts responders see.
+    assert_eq!(alert["origin"], "report form from 127.0.0.1");
     assert_eq!(
         alert["title"],
         "Reported: Got a mail asking for my VPN password"
@@ -593,6 +601,21 @@ async fn people_report_through_a_form_without_login_and_through_the_api() {
     let page = bad.text().await.unwrap();
     assert!(
         page.starts_with("<!doctype html>") && page.contains("say what you noticed"),
+        "{page}"
+    );
+    // A form that cannot be read says so, with the way back, under its own title.
+    let unreadable = http
+        .post(format!("{base}/report/k3y-for-staff"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("description=x&colour=red")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unreadable.status(), StatusCode::BAD_REQUEST);
+    let page = unreadable.text().await.unwrap();
+    assert!(
+        page.contains("<title>Could not read the form</title>")
+            && page.contains("Go back to change it and send it again."),
         "{page}"
     );
     let report = |token: &str, body: Value| {
@@ -693,13 +716,14 @@ async fn people_report_through_a_form_without_login_and_through_the_api() {
         .await
         .unwrap();
     assert_eq!(incident["services"], json!([]), "{incident}");
-    // The form is rate-limited per sender (and per link, for all senders together).
+    // The form is rate-limited per sender (and per link, for all senders together); each
+    // report differs (the same one again would fold into the first).
     let mut last = None;
-    for _ in 0..15 {
+    for n in 0..15 {
         let resp = http
             .post(format!("{base}/report/k3y-for-staff"))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body("description=again")
+            .body(format!("description=again+{n}"))
             .send()
             .await
             .unwrap();
@@ -838,11 +862,25 @@ async fn a_signed_link_acknowledges_one_alert_as_its_recipient_until_it_expires(
         "{html}"
     );
     assert!(!html.contains("action=resolve"), "{html}");
-    // The browser tab says what the page is for, not the reporting form's title.
-    assert!(
-        html.contains("<title>Acknowledge an alert</title>"),
-        "{html}"
+    // The button posts to the page's own address, relative to it, so the page works behind a
+    // proxy that serves Vigil under a path (`--public-url http://proxy/vigil`).
+    let action = html
+        .split("<form method=\"post\" action=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no form in {html}"))
+        .replace("&amp;", "&");
+    assert_eq!(action, format!("./ALR-1?{q1}"));
+    let behind_proxy = reqwest::Url::parse(&format!("http://proxy/vigil/ack/ALR-1?{q1}"))
+        .unwrap()
+        .join(&action)
+        .unwrap();
+    assert_eq!(
+        behind_proxy.as_str(),
+        format!("http://proxy/vigil/ack/ALR-1?{q1}")
     );
+    // The browser tab says what the page is for, not the reporting form's title.
+    assert!(html.contains("<title>Acknowledge ALR-1?</title>"), "{html}");
     // The link of ALR-1 opens nothing else, and nobody else's name can be put in it.
     assert_eq!(
         post(format!("/ack/ALR-2?{q1}")).await.unwrap().status(),
@@ -947,6 +985,174 @@ async fn a_signed_link_acknowledges_one_alert_as_its_recipient_until_it_expires(
     assert_eq!(alert["log"][1]["actor"], "alice (link in their page)");
 }
 
+/// The reporter is told someone is alerted only when someone is paged: without an
+/// organisation document, or for a service no team owns and no central team, the report is
+/// recorded and waits, and the page says so.
+#[tokio::test]
+async fn the_thank_you_page_claims_a_page_only_when_someone_is_paged() {
+    let app = crate::support::spawn_app_with(|s| s.report_key = Some("k3y-for-staff".into())).await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", app.addr);
+    let send = |body: &'static str| {
+        http.post(format!("{base}/report/k3y-for-staff"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let queued = |page: &str| {
+        page.contains("nobody was alerted right away")
+            && !page.contains("is being alerted")
+            && !page.contains("is with the security response team")
+    };
+    // No organisation document.
+    let page = send("description=odd+mail")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(queued(&page), "{page}");
+    let apply = |org: Value| {
+        http.put(format!("{base}/api/v1/org"))
+            .bearer_auth(&app.admin_token)
+            .json(&org)
+            .send()
+    };
+    let alice =
+        json!({"name": "alice", "contacts": [{"kind": "email", "address": "alice@example.com"}]});
+    let team = json!({"name": "secops", "members": ["alice"], "schedules": [{"name": "p", "time_zone": "UTC",
+        "layers": [{"people": ["alice"], "rotation": "daily", "start": "2026-01-01T00:00"}]}]});
+    let r = apply(json!({"people": [alice.clone()], "teams": [team.clone()],
+        "services": [{"name": "vpn", "team": "secops"}]}))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // The apply warns that unowned reports page nobody.
+    let state: Value = r.json().await.unwrap();
+    assert!(
+        state["warnings"].as_array().unwrap().iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .starts_with("central_team: none is named")),
+        "{state}"
+    );
+    // An owned service pages its team; no service, with no central team, pages nobody.
+    let page = send("description=odd+mail&service=vpn")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("is being alerted"), "{page}");
+    let page = send("description=odd+mail")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(queued(&page), "{page}");
+    // With a central team, every report pages someone.
+    let r = apply(json!({"people": [alice], "teams": [team],
+        "services": [{"name": "vpn", "team": "secops"}], "central_team": "secops"}))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = send("description=odd+mail")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("is being alerted"), "{page}");
+}
+
+/// The same report sent twice at once (a double click) raises one alert and answers both with
+/// its reference; another report, or the same from elsewhere, is its own.
+#[tokio::test]
+async fn a_report_sent_twice_is_raised_once() {
+    let app = crate::support::spawn_app_with(|s| s.report_key = Some("k3y-for-staff".into())).await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", app.addr);
+    let send = |body: &'static str| {
+        http.post(format!("{base}/report/k3y-for-staff"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let same = "description=A+phishing+mail&name=Dana";
+    let (a, b) = tokio::join!(send(same), send(same));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK));
+    let (a, b) = (a.text().await.unwrap(), b.text().await.unwrap());
+    assert_eq!(a, b);
+    let again = send(same).await.unwrap().text().await.unwrap();
+    assert_eq!(again, a);
+    let other = send("description=Another+phishing+mail&name=Dana")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_ne!(other, a);
+    let listed: Value = http
+        .get(format!("{base}/api/v1/alerts?source=report"))
+        .bearer_auth(&app.responder_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["total"], 2, "{listed}");
+    for alert in listed["items"].as_array().unwrap() {
+        assert_eq!(alert["count"], 1, "{alert}");
+    }
+}
+
+/// A report in a script of several bytes a character (CJK: nine bytes once URL-encoded) is
+/// taken up to the form's limit in characters; past it, the reporter is told in characters on
+/// a page, never in bytes.
+#[tokio::test]
+async fn a_report_in_any_script_is_taken_up_to_the_limit_in_characters() {
+    let app = crate::support::spawn_app_with(|s| s.report_key = Some("k3y-for-staff".into())).await;
+    let http = reqwest::Client::new();
+    let url = format!("http://{}/report/k3y-for-staff", app.addr);
+    let send = |description: String| {
+        let body = serde_urlencoded::to_string([
+            ("description", description.as_str()),
+            ("service", &"服".repeat(200)),
+            ("name", &"名".repeat(200)),
+            ("contact", &"𐍈".repeat(200)),
+        ])
+        .unwrap();
+        http.post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let r = send("可疑".repeat(10_000)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    // One character more than the description takes: told in characters, on a page.
+    let r = send("可".repeat(20_001)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.starts_with("<!doctype html>") && page.contains("more than 20000 characters"),
+        "{page}"
+    );
+    // Far more than any field takes: the body limit, told in characters too.
+    let r = send("可".repeat(40_000)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.starts_with("<!doctype html>")
+            && page.contains("at most 20,000 characters in the description")
+            && page.contains("Go back")
+            && !page.contains("bytes"),
+        "{page}"
+    );
+}
+
 /// Guessing the report link is limited per address (10 wrong keys an hour, then 429 whatever
 /// key is given), and a sender's allowance of 10 reports an hour is used only by reports that
 /// were taken: refused submissions give theirs back.
@@ -973,7 +1179,7 @@ async fn report_keys_cannot_be_guessed_and_only_accepted_reports_count() {
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         let r = submit(
             "k3y-for-staff",
-            format!("description={}", "a".repeat(70_000)),
+            format!("description={}", "a".repeat(300_000)),
         )
         .await
         .unwrap();
@@ -1041,6 +1247,8 @@ async fn alert_names_are_one_line_and_an_alert_stored_with_line_breaks_still_dec
         ),
         (alert("web\u{1b}[2J", "idp"), "service"),
         (alert("web", "idp\nX-Evil: 1"), "source"),
+        (alert("pay\u{2028}ments", "idp"), "service"),
+        (alert("web", "idp\u{2029}X-Evil: 1"), "source"),
     ] {
         let r = raise(body).await.unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
@@ -1070,6 +1278,19 @@ async fn alert_names_are_one_line_and_an_alert_stored_with_line_breaks_still_dec
         (
             json!({"description": "odd", "service": "vpn\u{1b}]0;pwned\u{7}"}),
             "service",
+        ),
+        // Unicode's line and paragraph separators and NEL break lines as a line feed does.
+        (
+            json!({"description": "odd", "service": "pay\u{2028}ments"}),
+            "service",
+        ),
+        (
+            json!({"description": "odd", "name": "Bob\u{2029}Bcc: x@y"}),
+            "name",
+        ),
+        (
+            json!({"description": "odd", "contact": "b@example.com\u{85}X: 1"}),
+            "contact",
         ),
     ] {
         let r = http

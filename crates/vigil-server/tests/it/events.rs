@@ -1648,7 +1648,15 @@ async fn a_service_that_declares_its_logsources_meets_only_the_rules_written_for
     let (status, state) = app.put_org(&misspelt).await;
     assert_eq!(status, StatusCode::OK);
     let warnings = state["warnings"].as_array().unwrap();
-    assert_eq!(warnings.len(), 1, "{state}");
+    // The logsource's, and that a service no team owns would page nobody (no central team).
+    assert_eq!(warnings.len(), 2, "{state}");
+    assert!(
+        warnings[1]
+            .as_str()
+            .unwrap()
+            .starts_with("central_team: none is named"),
+        "{state}"
+    );
     assert!(
         warnings[0].as_str().unwrap().starts_with(
             "services[1].logsources: no loaded rule is written for category=webservers"

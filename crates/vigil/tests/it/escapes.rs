@@ -126,11 +126,15 @@ fn untrusted_text_is_shown_escaped_in_human_output_and_kept_in_machine_output() 
         "{shown}"
     );
     // The summary keeps its lines (the store made its escape U+FFFD; the override is shown).
-    assert!(shown.lines().any(|l| l == "first line"), "{shown}");
+    // Quoted under who wrote it.
+    assert!(
+        shown.contains("the sending tool wrote:\n  > first line\n"),
+        "{shown}"
+    );
     assert!(
         shown
             .lines()
-            .any(|l| l == "second \\u{202e}line\u{fffd}[2J"),
+            .any(|l| l == "  > second \\u{202e}line\u{fffd}[2J"),
         "{shown}"
     );
     let json = ok(cli(&["alerts", "show", "ALR-1", "--json"]));

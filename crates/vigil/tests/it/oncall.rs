@@ -393,6 +393,11 @@ teams:
             && warned.contains("layers[0].people[1]: nic has no e-mail or webhook contact"),
         "{warned}"
     );
+    // No central team: a report naming no service would page nobody, which is said.
+    assert!(
+        warned.contains("warning: central_team: none is named, so an alert of a service no team owns (a report through the form"),
+        "{warned}"
+    );
     let out = server.cli(&token, &["apply", "-f", f]);
     assert!(out.status.success());
     assert!(
