@@ -212,20 +212,17 @@ impl ReportLimiter {
             Err(p) => p.into_inner(),
         };
         let fresh = |r: &Recent| now.duration_since(r.at) < REPEAT_WINDOW;
-        if recent.len() >= MAX_SENDERS {
-            recent.retain(|_, r| fresh(r));
-        }
-        let entry = recent.entry((sender, digest)).or_insert_with(|| Recent {
-            at: now,
-            alert: std::sync::Arc::default(),
-        });
-        if !fresh(entry) {
-            *entry = Recent {
+        // Forgotten as they age, not only when many: each holds a whole report, and the link's
+        // allowance keeps those of the last ten minutes few.
+        recent.retain(|_, r| fresh(r));
+        recent
+            .entry((sender, digest))
+            .or_insert_with(|| Recent {
                 at: now,
                 alert: std::sync::Arc::default(),
-            };
-        }
-        entry.alert.clone()
+            })
+            .alert
+            .clone()
     }
 
     /// Counts one report from `sender` (unknown: the link's allowance only) at `now`.
