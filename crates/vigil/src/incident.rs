@@ -1721,6 +1721,24 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         }
         outln!("{t}");
     }
+    // Every assessment once there was more than one: a breach assessed and cleared since
+    // still asks for a post-mortem before closing, and this says who assessed it when.
+    if inc.data_impact_history.len() > 1 {
+        let mut t = table(["DATA IMPACT ASSESSED", "BY", when.as_str()]);
+        for d in &inc.data_impact_history {
+            t.add_row([
+                match d.requires_notification() {
+                    true => format!("a data breach: {}", d.describe()),
+                    false => d.describe(),
+                },
+                opt(d.assessed_by.clone()),
+                opt(d
+                    .assessed_at
+                    .map(|t| crate::output::shown_time(t, "%Y-%m-%d %H:%M:%S"))),
+            ]);
+        }
+        outln!("{t}");
+    }
     if !inc.phase_history.is_empty() {
         let mut t = table(["PHASE", "BY", "WHY", when.as_str()]);
         for c in &inc.phase_history {
