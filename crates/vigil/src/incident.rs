@@ -502,7 +502,7 @@ pub enum EvidenceCommand {
 
 use anyhow::Context;
 use vigil_api::types::*;
-use vigil_client::Client;
+use vigil_client::{Client, ClientError};
 use vigil_events::time::LocalZone;
 
 use crate::output::{Cell, Lines, explain, one_line, outln, plural, print_json, table};
@@ -1187,6 +1187,7 @@ async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
             name,
             description,
         } => {
+            let named = name.is_some();
             let name = match name {
                 Some(n) => n,
                 None => file
@@ -1202,11 +1203,22 @@ async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
                     &EvidenceUploadQuery {
                         file_name: name,
                         description,
+                        dry_run: false,
                     },
                     &file,
                 )
                 .await
-                .map_err(explain)?;
+                .map_err(|err| match err {
+                    // The name was taken from the file: say where it came from and how to
+                    // give another.
+                    ClientError::Invalid(e) if !named && e.field() == Some("file_name") => {
+                        anyhow::anyhow!(
+                            "the evidence's name is taken from the file, {}, and it is refused: {e}; give the name to store it under with --name",
+                            file.display()
+                        )
+                    }
+                    err => explain(err),
+                })?;
             if conn.json {
                 return print_json(&ev);
             }

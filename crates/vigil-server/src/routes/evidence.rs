@@ -104,6 +104,7 @@ struct FileBytes(Vec<u8>);
     request_body(content = inline(FileBytes), content_type = "application/octet-stream", description = "The file's bytes, sent as they are (any Content-Type is read as raw bytes)"),
     responses(
         (status = 201, description = "Stored, with its SHA-256, size and first custody entry", body = Evidence),
+        (status = 204, description = "`dry_run=true`: the upload would be accepted; nothing was read or stored"),
         (status = 413, description = "Larger than the server's evidence limit", body = ErrorBody),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)
     )
@@ -114,14 +115,23 @@ pub async fn upload(
     ApiPath(key): ApiPath<String>,
     ApiQuery(query): ApiQuery<EvidenceUploadQuery>,
     body: Body,
-) -> Result<(StatusCode, Json<Evidence>), ApiError> {
+) -> Result<Response, ApiError> {
     let r = incident_ref(&key)?;
-    let limit = state.settings.evidence_body_limit;
-    let mut reader = BodyReader::new(body, limit);
     let meta = NewEvidence {
         file_name: query.file_name,
         description: query.description,
     };
+    if query.dry_run {
+        // What the store checks before it reads a byte: the name, the description, the
+        // incident (the token and its role were checked on the way in).
+        vigil_core::evidence::check_file_name(&meta.file_name)
+            .and_then(|_| vigil_core::evidence::check_description(meta.description.as_deref()))
+            .map_err(|e| store_error(e.into()))?;
+        state.store.get_incident(&r).await.map_err(store_error)?;
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let limit = state.settings.evidence_body_limit;
+    let mut reader = BodyReader::new(body, limit);
     // The store refuses an unknown incident or a bad file name before reading the body.
     let stored = state
         .store
@@ -142,7 +152,7 @@ pub async fn upload(
     };
     let size = evidence.size;
     tracing::info!(incident = %key, evidence = %evidence.id, size, actor = %who.name, "evidence stored");
-    Ok((StatusCode::CREATED, Json(evidence)))
+    Ok((StatusCode::CREATED, Json(evidence)).into_response())
 }
 
 /// An incident's evidence.

@@ -12,6 +12,7 @@ fn upload(name: &str) -> EvidenceUploadQuery {
     EvidenceUploadQuery {
         file_name: name.to_owned(),
         description: Some("mail headers".to_owned()),
+        dry_run: false,
     }
 }
 
@@ -197,6 +198,64 @@ async fn upload_over_the_cap_is_413_and_keeps_nothing() {
     );
 }
 
+/// A refused upload says why, however large the file: the server answers before reading the
+/// body and closes the connection while the file is still going out, which can lose its
+/// answer; the client then asks for the verdict without the file (`dry_run`), and a name the
+/// server would refuse is refused before anything is sent.
+#[tokio::test]
+async fn a_refused_upload_says_why_however_large_the_file() {
+    let app = spawn_app().await;
+    app.responder
+        .create_incident(&new_incident("evidence"))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, vec![b'z'; 32 << 20]).unwrap();
+    for _ in 0..3 {
+        let err = app
+            .viewer
+            .upload_evidence_file("INC-1", &upload("big.bin"), &big)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::Forbidden), "{err}");
+        let err = app
+            .responder
+            .upload_evidence_file("INC-9", &upload("big.bin"), &big)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::NotFound), "{err}");
+    }
+    let err = app
+        .responder
+        .upload_evidence_file("INC-1", &upload("a\tb"), &big)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, vigil_client::ClientError::Invalid(e) if e.field() == Some("file_name")),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("a tab"), "{err}");
+    // The verdict alone: nothing is read or stored.
+    app.responder
+        .check_evidence_upload("INC-1", &upload("a.bin"))
+        .await
+        .unwrap();
+    let err = app
+        .viewer
+        .check_evidence_upload("INC-1", &upload("a.bin"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::Forbidden), "{err}");
+    let err = app
+        .responder
+        .check_evidence_upload("INC-1", &upload("a\tb"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::InvalidField), "{err}");
+    assert!(app.viewer.list_evidence("INC-1").await.unwrap().is_empty());
+}
+
 /// The description is checked like the other multi-line texts: a control character other than
 /// a tab or line break is refused, naming the field, and nothing is stored; tabs and line
 /// breaks are kept.
@@ -211,6 +270,7 @@ async fn a_description_with_a_control_character_is_refused() {
         let query = EvidenceUploadQuery {
             file_name: "ok.txt".into(),
             description: Some(description.into()),
+            dry_run: false,
         };
         let err = app
             .responder
@@ -231,6 +291,7 @@ async fn a_description_with_a_control_character_is_refused() {
     let query = EvidenceUploadQuery {
         file_name: "ok.txt".into(),
         description: Some("headers\n\tof the mail".into()),
+        dry_run: false,
     };
     let ev = app
         .responder
