@@ -1668,7 +1668,16 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         ("first activity", time(inc.timestamps.first_activity).into()),
         ("detected", time(inc.timestamps.detected).into()),
         ("acknowledged", time(inc.timestamps.acknowledged).into()),
-        ("declared", time(inc.timestamps.declared).into()),
+        (
+            "declared",
+            // Not the opening (`vigil alerts declare` opens an incident in detection): the
+            // confirmation as a security incident, which moving it to containment records.
+            match inc.timestamps.declared {
+                Some(_) => time(inc.timestamps.declared),
+                None => "- (set when analysis confirms it: analysis → containment)".to_owned(),
+            }
+            .into(),
+        ),
         ("contained", time(inc.timestamps.contained).into()),
         ("eradicated", time(inc.timestamps.eradicated).into()),
         ("recovered", time(inc.timestamps.recovered).into()),
