@@ -1773,7 +1773,7 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         outln!("{t}");
     }
     if !inc.timestamp_corrections.is_empty() {
-        let mut t = table(["CORRECTED", "FROM", "TO", "BY", "WHY"]);
+        let mut t = table(["CORRECTED", "FROM", "TO", "BY", "WHY", when.as_str()]);
         for c in &inc.timestamp_corrections {
             t.add_row([
                 c.kind.to_string(),
@@ -1781,6 +1781,7 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
                 time(c.to),
                 c.actor.clone(),
                 c.reason.clone(),
+                crate::output::shown_time(c.at, "%Y-%m-%d %H:%M:%S"),
             ]);
         }
         outln!("{t}");

@@ -300,3 +300,91 @@ async fn a_description_with_a_control_character_is_refused() {
         .unwrap();
     assert_eq!(ev.description.as_deref(), Some("headers\n\tof the mail"));
 }
+
+/// A `HEAD` on the content gives its headers and records nothing: no copy left, so the chain
+/// of custody and the audit trail do not say one did. A name beyond ASCII is in
+/// `Content-Disposition` as `filename*=UTF-8''…`, with an ASCII fallback.
+#[tokio::test]
+async fn a_head_on_the_content_is_not_a_download() {
+    let app = spawn_app().await;
+    app.responder
+        .create_incident(&new_incident("evidence"))
+        .await
+        .unwrap();
+    let ev = app
+        .responder
+        .upload_evidence("INC-1", &upload("ünï©ødé-名前.txt"), b"hello".to_vec())
+        .await
+        .unwrap();
+    let url = format!(
+        "http://{}/api/v1/incidents/INC-1/evidence/{}/content",
+        app.addr, ev.id
+    );
+    let audited = |app: &crate::support::TestApp| {
+        let admin = app.admin.clone();
+        async move {
+            admin
+                .audit(&AuditQuery {
+                    incident: Some("INC-1".into()),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .total
+        }
+    };
+    let before = audited(&app).await;
+    let http = reqwest::Client::new();
+    let head = http
+        .head(&url)
+        .bearer_auth(app.viewer_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    let header = |name: &str| {
+        head.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    assert_eq!(header("content-length").as_deref(), Some("5"));
+    assert_eq!(
+        header("x-vigil-sha256").as_deref(),
+        Some(ev.sha256.as_str())
+    );
+    assert_eq!(
+        header("content-disposition").as_deref(),
+        Some(
+            "attachment; filename=\"_n___d_-__.txt\"; filename*=UTF-8''%C3%BCn%C3%AF%C2%A9%C3%B8d%C3%A9-%E5%90%8D%E5%89%8D.txt"
+        )
+    );
+    let shown = app
+        .viewer
+        .get_evidence("INC-1", &ev.id.to_string())
+        .await
+        .unwrap();
+    assert_eq!(shown.custody.len(), 1, "{:?}", shown.custody);
+    assert_eq!(audited(&app).await, before);
+    // A GET is a download, recorded.
+    let get = http
+        .get(&url)
+        .bearer_auth(app.viewer_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        get.headers()
+            .get("content-disposition")
+            .map(|v| v.as_bytes().to_vec()),
+        head.headers()
+            .get("content-disposition")
+            .map(|v| v.as_bytes().to_vec())
+    );
+    assert_eq!(get.bytes().await.unwrap().as_ref(), b"hello");
+    let shown = app
+        .viewer
+        .get_evidence("INC-1", &ev.id.to_string())
+        .await
+        .unwrap();
+    assert_eq!(shown.custody.len(), 2);
+}

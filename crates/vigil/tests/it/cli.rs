@@ -845,6 +845,13 @@ fn case_work_over_the_cli() {
         assert!(shown.contains(needle), "{needle} missing from\n{shown}");
     }
     assert!(!shown.contains("disabled both accounts"), "{shown}");
+    // A correction says when it was made, as the other histories do.
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.contains("CORRECTED") && l.contains("WHY") && l.contains("WHEN")),
+        "{shown}"
+    );
     drop(server);
     let verified = ok(run(&["audit", "verify", "--data", data.to_str().unwrap()]));
     assert!(verified.starts_with("OK: "), "{verified}");
