@@ -136,6 +136,13 @@ pub struct EvidenceUploadQuery {
     /// tabs and line breaks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// `true`: only check the upload. The answer is 204 when the token, the incident, the file
+    /// name and the description would be accepted, or the error the upload would get; no body
+    /// is read and nothing is stored. A client whose upload broke off asks this for the
+    /// server's reason: a server refusing an upload answers before reading the body, and the
+    /// connection it then closes can lose that answer while the file is still going out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// `POST /api/v1/incidents/{key}/evidence/{id}/custody`.

@@ -224,16 +224,41 @@ impl Client {
         self.decode(&url, resp).await
     }
 
-    /// Uploads a local file as evidence, streaming it. A file over the limit the server
-    /// publishes (`GET /health`) is refused before it is sent: a server refusing it midway
-    /// answers 413 and closes the connection while the file is still going out, which the
-    /// sender sees only as a broken connection.
+    /// `POST /incidents/{key}/evidence?dry_run=true`: whether the server would take this upload
+    /// (token, role, incident, file name, description), without sending a file; `Ok` when it
+    /// would, otherwise the error the upload would get.
+    pub async fn check_evidence_upload(
+        &self,
+        key: &str,
+        query: &EvidenceUploadQuery,
+    ) -> Result<(), ClientError> {
+        let query = EvidenceUploadQuery {
+            dry_run: true,
+            ..query.clone()
+        };
+        let qs = serde_urlencoded_string(&query)?;
+        let path = format!("/incidents/{}/evidence?{qs}", enc(key));
+        let (url, req) = self.request(Method::POST, &path);
+        self.send(&url, req).await.map(drop)
+    }
+
+    /// Uploads a local file as evidence, streaming it. What can be refused without the file is
+    /// refused before it is sent — a file name or description the server would refuse (checked
+    /// with the server's own rules), a file over the limit the server publishes (`GET
+    /// /health`) — and when the upload breaks off all the same, the server is asked for its
+    /// verdict without the file ([`Client::check_evidence_upload`]): a server refusing an
+    /// upload (a viewer's token, an unknown incident, a file over the limit) answers before
+    /// reading the body and closes the connection while the file is still going out, which
+    /// the sender may see only as a broken connection, the answer lost.
     pub async fn upload_evidence_file(
         &self,
         key: &str,
         query: &EvidenceUploadQuery,
         file: &std::path::Path,
     ) -> Result<Evidence, ClientError> {
+        vigil_core::evidence::check_file_name(&query.file_name)
+            .and_then(|_| vigil_core::evidence::check_description(query.description.as_deref()))
+            .map_err(ClientError::Invalid)?;
         let io = |source| ClientError::Io {
             path: file.display().to_string(),
             source,
@@ -294,10 +319,24 @@ impl Client {
             .upload_evidence_moving(key, query, file_body(handle, progress.clone()), &progress)
             .await
         {
-            // The limit may have been lowered since (a restart): ask again before blaming the
-            // network.
+            // The server may have refused the upload before reading it, its answer lost with
+            // the connection it closed; or the limit was lowered since (a restart). Ask before
+            // blaming the network: an answer that is not about `dry_run` itself (a server that
+            // does not know it) is the upload's.
             Err(err @ ClientError::Transport { .. }) => {
-                Err(too_large(limit(self.health().await)).unwrap_or(err))
+                if let Some(larger) = too_large(limit(self.health().await)) {
+                    return Err(larger);
+                }
+                match self.check_evidence_upload(key, query).await {
+                    Err(
+                        verdict @ ClientError::Api {
+                            status: 400..=499, ..
+                        },
+                    ) if !matches!(&verdict, ClientError::Api { field: Some(f), .. } if f == "dry_run") => {
+                        Err(verdict)
+                    }
+                    _ => Err(err),
+                }
             }
             other => other,
         }

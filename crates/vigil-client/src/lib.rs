@@ -145,6 +145,10 @@ pub enum ClientError {
         /// The first such character.
         character: char,
     },
+    /// A value the server would refuse, found before anything was sent: the checks are the
+    /// server's own (`vigil-core`), so the message is the one the server would give.
+    #[error("{0}")]
+    Invalid(vigil_core::DomainError),
     /// The server URL given is not a valid http(s) URL.
     #[error("invalid server URL {0:?}; give one like http://127.0.0.1:8080")]
     InvalidUrl(String),

@@ -132,14 +132,26 @@ pub struct Evidence {
 }
 
 /// Checks an evidence file name: non-blank, one line without control characters (a refusal
-/// says so, tabs and line breaks included), at most 255 bytes, no path separators (the name is
-/// metadata; the file is stored under its hash).
+/// says so, tabs and line breaks included), at most 255 bytes, no path separators, not `.` or
+/// `..` (the name is metadata, the file is stored under its hash, but a download saves it
+/// under this name, and those name folders). Each refusal says which rule the name breaks.
 pub fn check_file_name(name: &str) -> Result<String, DomainError> {
     let t = crate::required_line("file_name", name)?;
-    if t.len() > 255 || t.contains(['/', '\\']) || t == ".." {
-        return Err(DomainError::invalid(
-            "file_name",
-            "give a plain file name of at most 255 bytes, without / \\ or control characters",
+    let refuse = |reason: String| Err(DomainError::invalid("file_name", reason));
+    if let Some(sep) = t.chars().find(|c| ['/', '\\'].contains(c)) {
+        return refuse(format!(
+            "holds the path separator `{sep}`; give the file's name alone, without a folder"
+        ));
+    }
+    if t == "." || t == ".." {
+        return refuse(format!(
+            "`{t}` names a folder, not a file; give the file's own name"
+        ));
+    }
+    if t.len() > 255 {
+        return refuse(format!(
+            "is {} bytes long, more than 255; give a shorter name",
+            t.len()
         ));
     }
     Ok(t)
@@ -218,13 +230,24 @@ mod tests {
             let e = check_description(Some(&bad)).unwrap_err();
             assert_eq!(e.field(), Some("description"), "{bad:?}");
         }
-        for bad in ["", "../etc/passwd", "a\\b", "..", "x\ny"] {
-            assert_eq!(
-                check_file_name(bad).unwrap_err().field(),
-                Some("file_name"),
-                "{bad:?}"
-            );
+        // Each refusal names the rule the name breaks, not a list of rules it keeps.
+        let long = "x".repeat(256);
+        for (bad, says) in [
+            ("", "must not be empty"),
+            ("../etc/passwd", "path separator `/`"),
+            ("a\\b", "path separator `\\`"),
+            ("..", "`..` names a folder"),
+            (".", "`.` names a folder"),
+            (" . ", "`.` names a folder"),
+            (long.as_str(), "256 bytes long, more than 255"),
+            ("x\ny", "a line break"),
+        ] {
+            let e = check_file_name(bad).unwrap_err();
+            assert_eq!(e.field(), Some("file_name"), "{bad:?}");
+            assert!(e.to_string().contains(says), "{bad:?}: {e}");
         }
+        assert_eq!(check_file_name("...").unwrap(), "...");
+        assert_eq!(check_file_name(&"x".repeat(255)).unwrap().len(), 255);
         // A control character is refused with advice that fits a file name: no tabs or
         // line breaks either.
         for bad in ["a\u{0}b", "a\tb", "a\nb"] {

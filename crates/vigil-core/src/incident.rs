@@ -425,6 +425,13 @@ pub struct Incident {
     pub post_mortem: Option<PostMortem>,
     /// Data-impact assessment.
     pub data_impact: DataImpact,
+    /// Every data-impact assessment, oldest first, the one in force last, each with who made
+    /// it and when: an incident once assessed as a data breach needs a post-mortem before it
+    /// closes even if the assessment was cleared since. Empty for an incident never assessed,
+    /// or assessed only before this history was kept (the assessment of then is put first
+    /// when the next one is made).
+    #[serde(default)]
+    pub data_impact_history: Vec<DataImpact>,
     /// Lifecycle milestones.
     pub timestamps: Timestamps,
     /// Corrections of milestones, oldest first.
@@ -616,6 +623,11 @@ impl Incident {
             indicators,
             root_cause: None,
             post_mortem: None,
+            data_impact_history: if assessed {
+                vec![data_impact.clone()]
+            } else {
+                Vec::new()
+            },
             data_impact,
             timestamps,
             timestamp_corrections: Vec::new(),
@@ -777,7 +789,7 @@ impl Incident {
             }
             d.assessed_by = Some(actor.to_owned());
             d.assessed_at = Some(at);
-            next.data_impact = d;
+            next.record_assessment(d);
             changed.push("data_impact");
         }
         if let Some(s) = &patch.next_steps {
@@ -834,13 +846,43 @@ impl Incident {
         Ok(change)
     }
 
+    /// Makes `d` the data-impact assessment in force and keeps it in the history. An incident
+    /// assessed only before the history was kept has that assessment put first.
+    fn record_assessment(&mut self, d: DataImpact) {
+        if self.data_impact_history.is_empty() && self.data_impact.assessed_at.is_some() {
+            self.data_impact_history.push(self.data_impact.clone());
+        }
+        self.data_impact_history.push(d.clone());
+        self.data_impact = d;
+    }
+
+    /// The first rating at the most severe level the incident was ever rated.
+    pub fn gravest_rating(&self) -> Option<&SeverityChange> {
+        let gravest = self.severity_history.iter().map(|c| c.to).min()?;
+        self.severity_history.iter().find(|c| c.to == gravest)
+    }
+
+    /// The first data-impact assessment that found a data breach, the one in force included.
+    pub fn first_breach(&self) -> Option<&DataImpact> {
+        self.data_impact_history
+            .iter()
+            .chain(std::iter::once(&self.data_impact))
+            .find(|d| d.requires_notification())
+    }
+
     /// The facts the phase guards check for a move to `to`.
-    pub fn transition_facts<'a>(&self, to: Phase, reason: Option<&'a str>) -> TransitionFacts<'a> {
+    pub fn transition_facts<'a>(
+        &'a self,
+        to: Phase,
+        reason: Option<&'a str>,
+    ) -> TransitionFacts<'a> {
         TransitionFacts {
             from: self.phase,
             to,
             severity: self.severity,
+            gravest_rating: self.gravest_rating(),
             data_breach: self.data_impact.requires_notification(),
+            first_breach: self.first_breach(),
             root_cause_recorded: self
                 .root_cause
                 .as_deref()
@@ -1344,6 +1386,78 @@ mod tests {
             recorded_at: t(3),
         });
         i.change_phase(Phase::Closed, "a", None, t(4)).unwrap();
+    }
+
+    #[test]
+    fn lowering_the_severity_or_clearing_a_breach_before_closing_keeps_the_post_mortem_due() {
+        let refusal = |i: &mut Incident| match i.change_phase(Phase::Closed, "a", None, t(9)) {
+            Err(DomainError::TransitionRefused(r)) => r[0].reason.clone(),
+            other => panic!("closed without a post-mortem: {other:?}"),
+        };
+        let mut i = open(Severity::Sev1);
+        i.root_cause = Some("x".into());
+        i.phase = Phase::PostIncident;
+        i.change_severity(Severity::Sev4, "mallory", "actually minor", t(4))
+            .unwrap();
+        let why = refusal(&mut i);
+        assert!(why.starts_with("it was rated SEV1 by ann at "), "{why}");
+        assert!(why.contains("(now SEV4)"), "{why}");
+
+        let mut i = open(Severity::Sev3);
+        i.root_cause = Some("x".into());
+        i.phase = Phase::PostIncident;
+        let breach = DataImpact {
+            customer_data: true,
+            destroyed: true,
+            ..Default::default()
+        };
+        let patch = |d: DataImpact| IncidentPatch {
+            data_impact: Some(d),
+            ..Default::default()
+        };
+        i.apply_patch(patch(breach), "bob", t(4)).unwrap();
+        i.apply_patch(patch(DataImpact::default()), "mallory", t(5))
+            .unwrap();
+        assert!(!i.data_impact.requires_notification());
+        assert_eq!(i.data_impact_history.len(), 2);
+        let why = refusal(&mut i);
+        assert!(
+            why.starts_with(
+                "it was assessed as a data breach (customer data destroyed) by bob at "
+            ),
+            "{why}"
+        );
+        assert!(why.contains("(no longer assessed so)"), "{why}");
+        i.record_post_mortem("reviewed", "a", t(9)).unwrap();
+        i.change_phase(Phase::Closed, "a", None, t(10)).unwrap();
+    }
+
+    #[test]
+    fn an_assessment_made_before_the_history_was_kept_is_put_first() {
+        let mut i = open(Severity::Sev3);
+        i.data_impact = DataImpact {
+            personal_data: true,
+            disclosed: true,
+            assessed_by: Some("old".into()),
+            assessed_at: Some(t(2)),
+            ..Default::default()
+        };
+        i.apply_patch(
+            IncidentPatch {
+                data_impact: Some(DataImpact::default()),
+                ..Default::default()
+            },
+            "new",
+            t(3),
+        )
+        .unwrap();
+        let by: Vec<_> = i
+            .data_impact_history
+            .iter()
+            .map(|d| d.assessed_by.as_deref())
+            .collect();
+        assert_eq!(by, [Some("old"), Some("new")]);
+        assert!(i.first_breach().is_some());
     }
 
     #[test]

@@ -16,9 +16,13 @@
 //! - `root_cause_before_recovery` — recovery needs a root cause recorded: the seed says
 //!   "recovery isn't possible until the threat has been removed and its underlying causes have
 //!   been resolved"; together with `one_step_forward` the only way in is from eradication.
-//! - `post_mortem_before_close` — a SEV1 or SEV2 incident, or one with a data breach
-//!   ([`crate::DataImpact::requires_notification`]), cannot be closed before a post-mortem
-//!   exists.
+//! - `post_mortem_before_close` — an incident rated SEV1 or SEV2, or assessed as a data breach
+//!   ([`crate::DataImpact::requires_notification`]), at any point of its life cannot be closed
+//!   before a post-mortem exists. "At any point": the severity history and the assessment
+//!   history are kept, so lowering the severity or clearing the assessment just before closing
+//!   does not waive it. A rating found to be a mistake is not waived either: the post-mortem,
+//!   written and logged like any other, is the place to say so (a short one is enough), so the
+//!   decision not to review is itself on the record.
 //!
 //! The transitions themselves are applied by [`crate::Incident::change_phase`], which also sets
 //! the milestones.
@@ -27,7 +31,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DomainError, GuardRefusal};
-use crate::severity::Severity;
+use crate::impact::DataImpact;
+use crate::severity::{Severity, SeverityChange};
 
 wire_enum!(
     /// Where an incident stands in the response process.
@@ -75,8 +80,13 @@ pub struct TransitionFacts<'a> {
     pub to: Phase,
     /// Current severity.
     pub severity: Severity,
-    /// Whether the data-impact assessment makes it a data breach.
+    /// The first rating at the most severe level the incident was ever rated (the current
+    /// one included): a SEV1 or SEV2 there requires a post-mortem.
+    pub gravest_rating: Option<&'a SeverityChange>,
+    /// Whether the current data-impact assessment makes it a data breach.
     pub data_breach: bool,
+    /// The first assessment, the current one included, that found a data breach, if any did.
+    pub first_breach: Option<&'a DataImpact>,
     /// Whether a root cause is recorded.
     pub root_cause_recorded: bool,
     /// Whether a post-mortem exists.
@@ -141,18 +151,65 @@ impl Guard {
                     "recovery needs eradication confirmed with a root cause; record the root cause first"
                         .to_owned()
                 }),
-            Guard::PostMortemBeforeClose => (f.to == Phase::Closed
-                && (f.severity <= Severity::Sev2 || f.data_breach)
-                && !f.post_mortem_exists)
-                .then(|| {
+            Guard::PostMortemBeforeClose => {
+                if f.to != Phase::Closed || f.post_mortem_exists {
+                    return None;
+                }
+                post_mortem_grounds(f).map(|(grounds, past)| {
                     format!(
-                        "a {} incident{} needs a post-mortem before it is closed; write the post-mortem first",
-                        f.severity,
-                        if f.data_breach { " with a data breach" } else { "" }
+                        "{grounds}; an incident rated SEV1 or SEV2 or assessed as a data breach at any point of its life needs a post-mortem before it is closed; write the post-mortem first{}",
+                        if past {
+                            " (if that rating or assessment was a mistake, the post-mortem is where to say so)"
+                        } else {
+                            ""
+                        }
                     )
-                }),
+                })
+            }
         }
     }
+}
+
+/// What makes a post-mortem needed before closing, in words ("rated SEV1 by alice at … (now
+/// SEV4)"), and whether any of it is past (the severity lowered, the assessment cleared since);
+/// `None` when nothing does.
+fn post_mortem_grounds(f: &TransitionFacts<'_>) -> Option<(String, bool)> {
+    let when = |at: DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut grounds = Vec::new();
+    let mut past = false;
+    // The current severity counts even if the history were missing it.
+    let rating = f.gravest_rating.filter(|r| r.to <= Severity::Sev2);
+    match rating {
+        Some(r) => {
+            let mut s = format!("rated {} by {} at {}", r.to, r.actor, when(r.at));
+            if f.severity != r.to {
+                s.push_str(&format!(" (now {})", f.severity));
+                past |= f.severity > Severity::Sev2;
+            }
+            grounds.push(s);
+        }
+        None if f.severity <= Severity::Sev2 => grounds.push(format!("rated {}", f.severity)),
+        None => {}
+    }
+    match f.first_breach {
+        Some(d) => {
+            let mut s = format!("assessed as a data breach ({})", d.describe());
+            if let Some(by) = &d.assessed_by {
+                s.push_str(&format!(" by {by}"));
+            }
+            if let Some(at) = d.assessed_at {
+                s.push_str(&format!(" at {}", when(at)));
+            }
+            if !f.data_breach {
+                s.push_str(" (no longer assessed so)");
+                past = true;
+            }
+            grounds.push(s);
+        }
+        None if f.data_breach => grounds.push("assessed as a data breach".to_owned()),
+        None => {}
+    }
+    (!grounds.is_empty()).then(|| (format!("it was {}", grounds.join(" and ")), past))
 }
 
 /// Runs every guard; `Ok` when none refuses, otherwise all refusals.
@@ -198,7 +255,9 @@ mod tests {
             from,
             to,
             severity: Severity::Sev3,
+            gravest_rating: None,
             data_breach: false,
+            first_breach: None,
             root_cause_recorded: true,
             post_mortem_exists: false,
             reason: None,
@@ -286,6 +345,62 @@ mod tests {
                 "{sev} breach={breach} pm={pm}"
             );
         }
+    }
+
+    fn at(h: u32) -> DateTime<Utc> {
+        use chrono::TimeZone;
+        Utc.with_ymd_and_hms(2026, 3, 1, h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn a_past_sev1_or_breach_still_needs_a_post_mortem_and_the_refusal_says_which() {
+        let sev1 = SeverityChange::preliminary(Severity::Sev1, "alice", None, at(1));
+        let f = TransitionFacts {
+            severity: Severity::Sev4,
+            gravest_rating: Some(&sev1),
+            ..facts(Phase::PostIncident, Phase::Closed)
+        };
+        let Err(DomainError::TransitionRefused(r)) = check_transition(&f) else {
+            panic!("a SEV1 lowered to SEV4 closed without a post-mortem");
+        };
+        assert_eq!(r[0].guard, "post_mortem_before_close");
+        assert!(
+            r[0].reason
+                .starts_with("it was rated SEV1 by alice at 2026-03-01T01:00:00Z (now SEV4);"),
+            "{}",
+            r[0].reason
+        );
+        assert!(r[0].reason.contains("mistake"), "{}", r[0].reason);
+
+        let breach = DataImpact {
+            customer_data: true,
+            destroyed: true,
+            assessed_by: Some("bob".into()),
+            assessed_at: Some(at(2)),
+            ..DataImpact::default()
+        };
+        let sev3 = SeverityChange::preliminary(Severity::Sev3, "alice", None, at(1));
+        let f = TransitionFacts {
+            gravest_rating: Some(&sev3),
+            first_breach: Some(&breach),
+            ..facts(Phase::PostIncident, Phase::Closed)
+        };
+        let Err(DomainError::TransitionRefused(r)) = check_transition(&f) else {
+            panic!("an incident once assessed as a breach closed without a post-mortem");
+        };
+        assert!(
+            r[0].reason.starts_with(
+                "it was assessed as a data breach (customer data destroyed) by bob at 2026-03-01T02:00:00Z (no longer assessed so);"
+            ),
+            "{}",
+            r[0].reason
+        );
+        // A SEV3 all along, never a breach: nothing to review.
+        let f = TransitionFacts {
+            gravest_rating: Some(&sev3),
+            ..facts(Phase::PostIncident, Phase::Closed)
+        };
+        assert!(refused(&f).is_empty());
     }
 
     #[test]

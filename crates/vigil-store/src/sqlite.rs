@@ -2235,6 +2235,15 @@ async fn update_incident_row(conn: &mut SqliteConnection, i: &Incident) -> Store
     .bind(i.id.to_string())
     .execute(&mut *conn)
     .await?;
+    // The assessment history only grows: the rows a write added are those not stored yet.
+    for (pos, d) in (1i64..).zip(&i.data_impact_history) {
+        sqlx::query("INSERT OR IGNORE INTO data_impact_assessments (incident_id, position, assessment) VALUES (?, ?, ?)")
+            .bind(i.id.to_string())
+            .bind(pos)
+            .bind(to_json(d))
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }
 
@@ -3124,6 +3133,10 @@ fn priority_change_row(r: &SqliteRow) -> StoreResult<PriorityChange> {
     })
 }
 
+fn assessment_row(r: &SqliteRow) -> StoreResult<DataImpact> {
+    col_json(r, "assessment")
+}
+
 fn phase_change_row(r: &SqliteRow) -> StoreResult<PhaseChange> {
     Ok(PhaseChange {
         from: col_parse(r, "from_phase")?,
@@ -3175,6 +3188,14 @@ async fn load(conn: &mut SqliteConnection, id: IncidentId) -> StoreResult<Incide
     .await?;
     let phase_history =
         child_rows(conn, "phase_changes", "position", &sid, phase_change_row).await?;
+    let data_impact_history = child_rows(
+        conn,
+        "data_impact_assessments",
+        "position",
+        &sid,
+        assessment_row,
+    )
+    .await?;
     let timestamp_corrections = child_rows(
         conn,
         "timestamp_corrections",
@@ -3228,6 +3249,7 @@ async fn load(conn: &mut SqliteConnection, id: IncidentId) -> StoreResult<Incide
         root_cause: row.try_get("root_cause")?,
         post_mortem,
         data_impact,
+        data_impact_history,
         timestamps,
         timestamp_corrections,
         next_steps,

@@ -294,13 +294,16 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 if conn.json {
                     return print_json(&i);
                 }
+                // "Opened": the incident's `declared` milestone is a later step, set when
+                // analysis confirms it a security incident (analysis → containment).
                 outln!(
-                    "declared {} [{}] {} with {} and {}",
+                    "opened {} [{}] {} from the alerts, with {} and {} (phase {})",
                     i.key,
                     i.severity,
                     i.title,
                     plural(i.indicators.len() as u64, "indicator", "indicators"),
-                    plural(i.evidence.len() as u64, "evidence file", "evidence files")
+                    plural(i.evidence.len() as u64, "evidence file", "evidence files"),
+                    i.phase
                 );
                 Ok(())
             }

@@ -502,7 +502,7 @@ pub enum EvidenceCommand {
 
 use anyhow::Context;
 use vigil_api::types::*;
-use vigil_client::Client;
+use vigil_client::{Client, ClientError};
 use vigil_events::time::LocalZone;
 
 use crate::output::{Cell, Lines, explain, one_line, outln, plural, print_json, table};
@@ -1187,6 +1187,7 @@ async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
             name,
             description,
         } => {
+            let named = name.is_some();
             let name = match name {
                 Some(n) => n,
                 None => file
@@ -1202,11 +1203,22 @@ async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
                     &EvidenceUploadQuery {
                         file_name: name,
                         description,
+                        dry_run: false,
                     },
                     &file,
                 )
                 .await
-                .map_err(explain)?;
+                .map_err(|err| match err {
+                    // The name was taken from the file: say where it came from and how to
+                    // give another.
+                    ClientError::Invalid(e) if !named && e.field() == Some("file_name") => {
+                        anyhow::anyhow!(
+                            "the evidence's name is taken from the file, {}, and it is refused: {e}; give the name to store it under with --name",
+                            file.display()
+                        )
+                    }
+                    err => explain(err),
+                })?;
             if conn.json {
                 return print_json(&ev);
             }
@@ -1656,7 +1668,16 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         ("first activity", time(inc.timestamps.first_activity).into()),
         ("detected", time(inc.timestamps.detected).into()),
         ("acknowledged", time(inc.timestamps.acknowledged).into()),
-        ("declared", time(inc.timestamps.declared).into()),
+        (
+            "declared",
+            // Not the opening (`vigil alerts declare` opens an incident in detection): the
+            // confirmation as a security incident, which moving it to containment records.
+            match inc.timestamps.declared {
+                Some(_) => time(inc.timestamps.declared),
+                None => "- (set when analysis confirms it: analysis → containment)".to_owned(),
+            }
+            .into(),
+        ),
         ("contained", time(inc.timestamps.contained).into()),
         ("eradicated", time(inc.timestamps.eradicated).into()),
         ("recovered", time(inc.timestamps.recovered).into()),
@@ -1721,6 +1742,24 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         }
         outln!("{t}");
     }
+    // Every assessment once there was more than one: a breach assessed and cleared since
+    // still asks for a post-mortem before closing, and this says who assessed it when.
+    if inc.data_impact_history.len() > 1 {
+        let mut t = table(["DATA IMPACT ASSESSED", "BY", when.as_str()]);
+        for d in &inc.data_impact_history {
+            t.add_row([
+                match d.requires_notification() {
+                    true => format!("a data breach: {}", d.describe()),
+                    false => d.describe(),
+                },
+                opt(d.assessed_by.clone()),
+                opt(d
+                    .assessed_at
+                    .map(|t| crate::output::shown_time(t, "%Y-%m-%d %H:%M:%S"))),
+            ]);
+        }
+        outln!("{t}");
+    }
     if !inc.phase_history.is_empty() {
         let mut t = table(["PHASE", "BY", "WHY", when.as_str()]);
         for c in &inc.phase_history {
@@ -1734,7 +1773,7 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         outln!("{t}");
     }
     if !inc.timestamp_corrections.is_empty() {
-        let mut t = table(["CORRECTED", "FROM", "TO", "BY", "WHY"]);
+        let mut t = table(["CORRECTED", "FROM", "TO", "BY", "WHY", when.as_str()]);
         for c in &inc.timestamp_corrections {
             t.add_row([
                 c.kind.to_string(),
@@ -1742,6 +1781,7 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
                 time(c.to),
                 c.actor.clone(),
                 c.reason.clone(),
+                crate::output::shown_time(c.at, "%Y-%m-%d %H:%M:%S"),
             ]);
         }
         outln!("{t}");

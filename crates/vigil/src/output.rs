@@ -615,7 +615,14 @@ pub fn explain(err: ClientError) -> anyhow::Error {
         // The server's refusal names the role or binding needed.
         _ => None,
     };
-    let mut msg = err.to_string();
+    let mut msg = match &err {
+        // The server's message points API clients at the `guards` field; the lines below
+        // give each guard and what satisfies it here.
+        ClientError::Api { guards, .. } if !guards.is_empty() => {
+            "the phase change was refused:".to_owned()
+        }
+        _ => err.to_string(),
+    };
     if let ClientError::Api {
         field: Some(field), ..
     } = &err

@@ -10,7 +10,7 @@ use std::task::{Context, Poll, ready};
 use axum::Json;
 use axum::body::{Body, BodyDataStream, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
@@ -104,6 +104,7 @@ struct FileBytes(Vec<u8>);
     request_body(content = inline(FileBytes), content_type = "application/octet-stream", description = "The file's bytes, sent as they are (any Content-Type is read as raw bytes)"),
     responses(
         (status = 201, description = "Stored, with its SHA-256, size and first custody entry", body = Evidence),
+        (status = 204, description = "`dry_run=true`: the upload would be accepted; nothing was read or stored"),
         (status = 413, description = "Larger than the server's evidence limit", body = ErrorBody),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)
     )
@@ -114,14 +115,23 @@ pub async fn upload(
     ApiPath(key): ApiPath<String>,
     ApiQuery(query): ApiQuery<EvidenceUploadQuery>,
     body: Body,
-) -> Result<(StatusCode, Json<Evidence>), ApiError> {
+) -> Result<Response, ApiError> {
     let r = incident_ref(&key)?;
-    let limit = state.settings.evidence_body_limit;
-    let mut reader = BodyReader::new(body, limit);
     let meta = NewEvidence {
         file_name: query.file_name,
         description: query.description,
     };
+    if query.dry_run {
+        // What the store checks before it reads a byte: the name, the description, the
+        // incident (the token and its role were checked on the way in).
+        vigil_core::evidence::check_file_name(&meta.file_name)
+            .and_then(|_| vigil_core::evidence::check_description(meta.description.as_deref()))
+            .map_err(|e| store_error(e.into()))?;
+        state.store.get_incident(&r).await.map_err(store_error)?;
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let limit = state.settings.evidence_body_limit;
+    let mut reader = BodyReader::new(body, limit);
     // The store refuses an unknown incident or a bad file name before reading the body.
     let stored = state
         .store
@@ -142,7 +152,7 @@ pub async fn upload(
     };
     let size = evidence.size;
     tracing::info!(incident = %key, evidence = %evidence.id, size, actor = %who.name, "evidence stored");
-    Ok((StatusCode::CREATED, Json(evidence)))
+    Ok((StatusCode::CREATED, Json(evidence)).into_response())
 }
 
 /// An incident's evidence.
@@ -192,7 +202,11 @@ pub async fn get(
 /// Download the file. Its SHA-256 is re-computed first; a mismatch is `evidence_corrupted`
 /// and no byte is sent. The verified hash is in the `X-Vigil-Sha256` header. Each download is
 /// recorded before a byte is sent, as a custody entry "downloaded" by the caller with its
-/// audit entry (`evidence.download`); a download that cannot be recorded is refused.
+/// audit entry (`evidence.download`); a download that cannot be recorded is refused. A `HEAD`
+/// gets the same headers from the record (the recorded SHA-256, the size, the name) without
+/// the file being read, verified or recorded as downloaded: no copy leaves. The name is in
+/// `Content-Disposition` as `filename*=UTF-8''…` (RFC 6266) with an ASCII `filename=`
+/// fallback.
 #[utoipa::path(
     get, path = "/incidents/{key}/evidence/{id}/content", operation_id = "get_evidence_content", tag = "evidence",
     params(("key" = String, Path, description = "Incident key (INC-42) or id"), ("id" = String, Path, description = "Evidence id")),
@@ -205,18 +219,28 @@ pub async fn get(
 )]
 pub async fn content(
     State(state): State<AppState>,
+    method: Method,
     who: Principal,
     ApiPath((key, id)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let r = incident_ref(&key)?;
     let id = parse_uuid("id", &id)?;
+    if method == Method::HEAD {
+        let evidence = state
+            .store
+            .get_evidence(&r, id)
+            .await
+            .map_err(store_error)?;
+        let mut resp = ().into_response();
+        content_headers(resp.headers_mut(), &evidence);
+        return Ok(resp);
+    }
     let download = state
         .store
         .open_evidence(&who.name, &r, id)
         .await
         .map_err(store_error)?;
     let evidence = download.evidence;
-    let sha = evidence.sha256.to_string();
     let chunks = futures_util::stream::unfold(download.file, |mut file| async move {
         let mut buf = vec![0u8; 64 * 1024];
         match file.read(&mut buf).await {
@@ -229,25 +253,70 @@ pub async fn content(
         }
     });
     let mut resp = Body::from_stream(chunks).into_response();
-    let headers = resp.headers_mut();
+    content_headers(resp.headers_mut(), &evidence);
+    Ok(resp)
+}
+
+/// The headers of an evidence file's content: its type, size, SHA-256 and name.
+fn content_headers(headers: &mut HeaderMap, evidence: &Evidence) {
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
     );
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(evidence.size));
-    if let Ok(v) = HeaderValue::from_str(&sha) {
+    if let Ok(v) = HeaderValue::from_str(evidence.sha256.as_str()) {
         headers.insert(vigil_api::SHA256_HEADER, v);
     }
-    let disposition = format!(
-        "attachment; filename=\"{}\"",
-        evidence
-            .file_name
-            .replace(|c: char| c == '"' || c == '\\' || c.is_control(), "_")
-    );
-    if let Ok(v) = HeaderValue::from_str(&disposition) {
+    if let Ok(v) = HeaderValue::from_str(&content_disposition(&evidence.file_name)) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
-    Ok(resp)
+}
+
+/// `attachment` with the file's name (RFC 6266): `filename="…"` in ASCII, what is not
+/// printable ASCII, a quote or a backslash made `_`, for the clients that read only that; and,
+/// when that is not the name, `filename*=UTF-8''…` with the name percent-encoded (RFC 8187).
+fn content_disposition(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' => c,
+            _ => '_',
+        })
+        .collect();
+    if ascii == name {
+        return format!("attachment; filename=\"{ascii}\"");
+    }
+    let mut encoded = String::with_capacity(name.len() * 3);
+    for b in name.bytes() {
+        // RFC 8187's attr-char: sent as they are; every other byte as %XX.
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            encoded.push(char::from(b));
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_disposition;
+
+    #[test]
+    fn a_name_beyond_ascii_is_sent_encoded_with_an_ascii_fallback() {
+        assert_eq!(
+            content_disposition("mail.eml"),
+            "attachment; filename=\"mail.eml\""
+        );
+        assert_eq!(
+            content_disposition("ünï©ødé-名前.txt"),
+            "attachment; filename=\"_n___d_-__.txt\"; filename*=UTF-8''%C3%BCn%C3%AF%C2%A9%C3%B8d%C3%A9-%E5%90%8D%E5%89%8D.txt"
+        );
+        assert_eq!(
+            content_disposition("a \"b\" c%.txt"),
+            "attachment; filename=\"a _b_ c%.txt\"; filename*=UTF-8''a%20%22b%22%20c%25.txt"
+        );
+    }
 }
 
 /// Record who handled the evidence and why.

@@ -12,6 +12,7 @@ fn upload(name: &str) -> EvidenceUploadQuery {
     EvidenceUploadQuery {
         file_name: name.to_owned(),
         description: Some("mail headers".to_owned()),
+        dry_run: false,
     }
 }
 
@@ -197,6 +198,64 @@ async fn upload_over_the_cap_is_413_and_keeps_nothing() {
     );
 }
 
+/// A refused upload says why, however large the file: the server answers before reading the
+/// body and closes the connection while the file is still going out, which can lose its
+/// answer; the client then asks for the verdict without the file (`dry_run`), and a name the
+/// server would refuse is refused before anything is sent.
+#[tokio::test]
+async fn a_refused_upload_says_why_however_large_the_file() {
+    let app = spawn_app().await;
+    app.responder
+        .create_incident(&new_incident("evidence"))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, vec![b'z'; 32 << 20]).unwrap();
+    for _ in 0..3 {
+        let err = app
+            .viewer
+            .upload_evidence_file("INC-1", &upload("big.bin"), &big)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::Forbidden), "{err}");
+        let err = app
+            .responder
+            .upload_evidence_file("INC-9", &upload("big.bin"), &big)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::NotFound), "{err}");
+    }
+    let err = app
+        .responder
+        .upload_evidence_file("INC-1", &upload("a\tb"), &big)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, vigil_client::ClientError::Invalid(e) if e.field() == Some("file_name")),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("a tab"), "{err}");
+    // The verdict alone: nothing is read or stored.
+    app.responder
+        .check_evidence_upload("INC-1", &upload("a.bin"))
+        .await
+        .unwrap();
+    let err = app
+        .viewer
+        .check_evidence_upload("INC-1", &upload("a.bin"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::Forbidden), "{err}");
+    let err = app
+        .responder
+        .check_evidence_upload("INC-1", &upload("a\tb"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::InvalidField), "{err}");
+    assert!(app.viewer.list_evidence("INC-1").await.unwrap().is_empty());
+}
+
 /// The description is checked like the other multi-line texts: a control character other than
 /// a tab or line break is refused, naming the field, and nothing is stored; tabs and line
 /// breaks are kept.
@@ -211,6 +270,7 @@ async fn a_description_with_a_control_character_is_refused() {
         let query = EvidenceUploadQuery {
             file_name: "ok.txt".into(),
             description: Some(description.into()),
+            dry_run: false,
         };
         let err = app
             .responder
@@ -231,6 +291,7 @@ async fn a_description_with_a_control_character_is_refused() {
     let query = EvidenceUploadQuery {
         file_name: "ok.txt".into(),
         description: Some("headers\n\tof the mail".into()),
+        dry_run: false,
     };
     let ev = app
         .responder
@@ -238,4 +299,92 @@ async fn a_description_with_a_control_character_is_refused() {
         .await
         .unwrap();
     assert_eq!(ev.description.as_deref(), Some("headers\n\tof the mail"));
+}
+
+/// A `HEAD` on the content gives its headers and records nothing: no copy left, so the chain
+/// of custody and the audit trail do not say one did. A name beyond ASCII is in
+/// `Content-Disposition` as `filename*=UTF-8''…`, with an ASCII fallback.
+#[tokio::test]
+async fn a_head_on_the_content_is_not_a_download() {
+    let app = spawn_app().await;
+    app.responder
+        .create_incident(&new_incident("evidence"))
+        .await
+        .unwrap();
+    let ev = app
+        .responder
+        .upload_evidence("INC-1", &upload("ünï©ødé-名前.txt"), b"hello".to_vec())
+        .await
+        .unwrap();
+    let url = format!(
+        "http://{}/api/v1/incidents/INC-1/evidence/{}/content",
+        app.addr, ev.id
+    );
+    let audited = |app: &crate::support::TestApp| {
+        let admin = app.admin.clone();
+        async move {
+            admin
+                .audit(&AuditQuery {
+                    incident: Some("INC-1".into()),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .total
+        }
+    };
+    let before = audited(&app).await;
+    let http = reqwest::Client::new();
+    let head = http
+        .head(&url)
+        .bearer_auth(app.viewer_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    let header = |name: &str| {
+        head.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    assert_eq!(header("content-length").as_deref(), Some("5"));
+    assert_eq!(
+        header("x-vigil-sha256").as_deref(),
+        Some(ev.sha256.as_str())
+    );
+    assert_eq!(
+        header("content-disposition").as_deref(),
+        Some(
+            "attachment; filename=\"_n___d_-__.txt\"; filename*=UTF-8''%C3%BCn%C3%AF%C2%A9%C3%B8d%C3%A9-%E5%90%8D%E5%89%8D.txt"
+        )
+    );
+    let shown = app
+        .viewer
+        .get_evidence("INC-1", &ev.id.to_string())
+        .await
+        .unwrap();
+    assert_eq!(shown.custody.len(), 1, "{:?}", shown.custody);
+    assert_eq!(audited(&app).await, before);
+    // A GET is a download, recorded.
+    let get = http
+        .get(&url)
+        .bearer_auth(app.viewer_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        get.headers()
+            .get("content-disposition")
+            .map(|v| v.as_bytes().to_vec()),
+        head.headers()
+            .get("content-disposition")
+            .map(|v| v.as_bytes().to_vec())
+    );
+    assert_eq!(get.bytes().await.unwrap().as_ref(), b"hello");
+    let shown = app
+        .viewer
+        .get_evidence("INC-1", &ev.id.to_string())
+        .await
+        .unwrap();
+    assert_eq!(shown.custody.len(), 2);
 }

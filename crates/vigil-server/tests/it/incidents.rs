@@ -860,11 +860,34 @@ async fn sev1_and_data_breaches_close_only_with_a_post_mortem() {
             .change_phase(key, &phase(Phase::PostIncident))
             .await
             .unwrap();
+        // Lowering the severity or clearing the breach just before closing waives nothing:
+        // the refusal says which past rating or assessment asks for the post-mortem.
+        let past = if key == "INC-1" {
+            app.responder
+                .change_severity(
+                    key,
+                    &ChangeSeverity {
+                        severity: Severity::Sev4,
+                        reason: "actually minor".into(),
+                    },
+                )
+                .await
+                .unwrap();
+            "it was rated SEV1 by rita at "
+        } else {
+            let clear = IncidentPatch {
+                data_impact: Some(DataImpact::default()),
+                ..IncidentPatch::default()
+            };
+            app.responder.update_incident(key, &clear).await.unwrap();
+            "it was assessed as a data breach (personal data disclosed) by rita at "
+        };
         let err = app
             .responder
             .change_phase(key, &phase(Phase::Closed))
             .await
             .unwrap_err();
+        assert!(format!("{err:?}").contains(past), "{key}: {err:?}");
         assert_eq!(refused_guards(err), ["post_mortem_before_close"], "{key}");
         let inc = app
             .responder

@@ -658,3 +658,54 @@ async fn what_is_not_audited_of_an_alert_may_change() {
         assert_eq!(verified(&h).await.records_checked, 7, "{edit}");
     }
 }
+
+/// Every data-impact assessment is kept (the post-mortem rule looks at all of them): stored in
+/// the write's transaction, read back in order, covered by the incident's recorded state, so
+/// that a row deleted by hand (a breach assessment made to vanish) is found.
+#[tokio::test]
+async fn data_impact_assessments_are_kept_and_a_deleted_one_is_found() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    s.create_incident("ann", new_incident("leak"))
+        .await
+        .unwrap();
+    let assess = |customer_data: bool, destroyed: bool| IncidentPatch {
+        data_impact: Some(vigil_core::DataImpact {
+            customer_data,
+            destroyed,
+            ..Default::default()
+        }),
+        ..IncidentPatch::default()
+    };
+    s.update_incident("bob", &key(1), assess(true, true))
+        .await
+        .unwrap();
+    s.update_incident("mallory", &key(1), assess(false, false))
+        .await
+        .unwrap();
+    let i = s.get_incident(&key(1)).await.unwrap();
+    let kept: Vec<_> = i
+        .data_impact_history
+        .iter()
+        .map(|d| (d.assessed_by.as_deref(), d.requires_notification()))
+        .collect();
+    assert_eq!(kept, [(Some("bob"), true), (Some("mallory"), false)]);
+    assert_eq!(
+        i.first_breach().and_then(|d| d.assessed_by.as_deref()),
+        Some("bob")
+    );
+    verified(&h).await;
+    let entry = latest_entry_of(&h, 1).await;
+    assert_eq!(
+        h.raw("DELETE FROM data_impact_assessments WHERE position = 1")
+            .await,
+        1
+    );
+    assert_eq!(
+        problem(&h).await.problem,
+        ChainProblem::RecordAltered {
+            record: "incident INC-1".into(),
+            entry
+        }
+    );
+}

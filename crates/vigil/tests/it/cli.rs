@@ -667,6 +667,46 @@ fn case_work_over_the_cli() {
     let custody = ev["custody"].as_array().unwrap();
     assert_eq!(custody.len(), 2);
     assert_eq!(custody[1]["action"], "transferred");
+    // A name is refused for the rule it breaks; one taken from the file says so and how to
+    // give another.
+    let refused = server.cli(
+        &token,
+        &[
+            "incident",
+            "evidence",
+            "add",
+            "INC-1",
+            file.to_str().unwrap(),
+            "--name",
+            "..",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("`..` names a folder"), "{stderr}");
+    let backslash = dir.path().join("mail\\copy.eml");
+    std::fs::write(&backslash, b"x").unwrap();
+    let refused = server.cli(
+        &token,
+        &[
+            "incident",
+            "evidence",
+            "add",
+            "INC-1",
+            backslash.to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("path separator `\\`") && stderr.contains("with --name"),
+        "{stderr}"
+    );
+    // The `declared` milestone is the confirmation, not the opening: an incident in detection
+    // says what sets it.
+    let shown = ok(server.cli(&token, &["incident", "show", "INC-2"]));
+    assert!(
+        shown.contains("- (set when analysis confirms it: analysis → containment)"),
+        "{shown}"
+    );
 
     // Notes holding a control character are refused, naming the field.
     let refused = server.cli(
@@ -768,7 +808,15 @@ fn case_work_over_the_cli() {
     json(&["incident", "phase", "INC-1", "post_incident"]);
     let refused = server.cli(&token, &["incident", "phase", "INC-1", "closed"]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.contains("post_mortem_before_close"), "{stderr}");
+    // Each guard on a line of its own with what satisfies it here; no pointer to the API's
+    // `guards` field.
+    assert!(
+        stderr.starts_with(
+            "error: the phase change was refused:\n  - guard `post_mortem_before_close`: "
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("see `guards`"), "{stderr}");
     json(&[
         "incident",
         "post-mortem",
@@ -797,6 +845,13 @@ fn case_work_over_the_cli() {
         assert!(shown.contains(needle), "{needle} missing from\n{shown}");
     }
     assert!(!shown.contains("disabled both accounts"), "{shown}");
+    // A correction says when it was made, as the other histories do.
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.contains("CORRECTED") && l.contains("WHY") && l.contains("WHEN")),
+        "{shown}"
+    );
     drop(server);
     let verified = ok(run(&["audit", "verify", "--data", data.to_str().unwrap()]));
     assert!(verified.starts_with("OK: "), "{verified}");
