@@ -14,11 +14,11 @@ use utoipa::{IntoParams, ToSchema};
 
 pub use vigil_core::{
     ActionEntry, ActionKind, AuditEntry, AuditVerified, Category, ChainBreak, ChainProblem,
-    CreatedToken, CustodyEntry, DataImpact, Evidence, Incident, IncidentId, IncidentKey,
-    IncidentLink, IncidentPatch, Indicator, IndicatorHit, IndicatorKind, LifecycleDurations,
-    LinkSuggestion, NewIncident, NewIndicator, NewNextStep, NextStep, Page, Pap, Phase,
-    PhaseChange, PostMortem, Priority, PriorityChange, Related, Role, Severity, SeverityChange,
-    Technique, TimestampCorrection, TimestampKind, Timestamps, Tlp, TokenInfo,
+    CreatedToken, CustodyEntry, DataImpact, DataImpactPatch, Evidence, Incident, IncidentId,
+    IncidentKey, IncidentLink, IncidentPatch, Indicator, IndicatorHit, IndicatorKind,
+    LifecycleDurations, LinkSuggestion, NewIncident, NewIndicator, NewNextStep, NextStep, Page,
+    Pap, Phase, PhaseChange, PostMortem, Priority, PriorityChange, Related, Role, Severity,
+    SeverityChange, Technique, TimestampCorrection, TimestampKind, Timestamps, Tlp, TokenInfo,
 };
 
 /// `POST /api/v1/incidents/{key}/severity`.

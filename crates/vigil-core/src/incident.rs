@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::error::DomainError;
 use crate::evidence::Evidence;
 use crate::ids::{IncidentId, IncidentKey};
-use crate::impact::DataImpact;
+use crate::impact::{DataImpact, DataImpactPatch};
 use crate::indicator::{Indicator, IndicatorValue};
 use crate::marking::{Category, Pap, Technique, Tlp};
 use crate::phase::{Phase, PhaseChange, TransitionFacts, check_transition};
@@ -167,6 +167,11 @@ impl NewIncident {
 /// A change to an incident's plain fields: only the fields present change. Severity, phase,
 /// timestamps and indicators have their own operations because they keep a history.
 ///
+/// Every part is applied to the record as it is when the change is written: the data-impact
+/// flags given change and the others stay, and `add_*`/`remove_*` edit the lists (services,
+/// tenants, techniques, next steps) as they are then, so that changes several people make at
+/// once all stay. `services`, `tenants`, `techniques` and `next_steps` replace a list whole.
+///
 /// `null` clears a field the record may hold empty: the category, the lists (techniques,
 /// services, tenants, next steps: as `[]` does) and the root cause (until the incident reaches
 /// recovery, whose guard needs one). A field that always has a value (title, summary, TLP,
@@ -248,15 +253,17 @@ pub struct IncidentPatch {
     )]
     #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub customer_facing: Option<bool>,
-    /// Replaces the data-impact assessment (assessed_by/at are set from the caller); cannot be
-    /// `null`: an assessment of no impact says so with every flag false.
+    /// Changes the data-impact assessment: the flags given change, those left out keep their
+    /// value as it is when the change is written (so two people recording different flags at
+    /// once both keep theirs); assessed_by/at are set from the caller. Cannot be `null`: an
+    /// assessment of no impact says so with every flag false.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "not_null"
     )]
     #[cfg_attr(feature = "openapi", schema(nullable = false))]
-    pub data_impact: Option<DataImpact>,
+    pub data_impact: Option<DataImpactPatch>,
     /// Replaces the recommended next steps; `null` or `[]` clears them.
     #[serde(
         default,
@@ -265,6 +272,29 @@ pub struct IncidentPatch {
     )]
     #[cfg_attr(feature = "openapi", schema(nullable))]
     pub next_steps: Option<Vec<NewNextStep>>,
+    /// Adds impacted services to those the incident has when the change is written (one
+    /// already there is left as it is); not with `services`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_services: Vec<String>,
+    /// Removes impacted services from those the incident has; each must be one of them. Not
+    /// with `services`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_services: Vec<String>,
+    /// Adds impacted tenants, as `add_services` does; not with `tenants`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_tenants: Vec<String>,
+    /// Removes impacted tenants, as `remove_services` does; not with `tenants`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_tenants: Vec<String>,
+    /// Adds ATT&CK technique ids, as `add_services` does; not with `techniques`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_techniques: Vec<String>,
+    /// Removes ATT&CK technique ids, as `remove_services` does; not with `techniques`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_techniques: Vec<String>,
+    /// Appends recommended next steps to those the incident has; not with `next_steps`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_next_steps: Vec<NewNextStep>,
     /// Records the root cause; `null` clears it while the incident has not reached recovery
     /// (from there on the `root_cause_before_recovery` guard needs one: correct it instead).
     #[serde(
@@ -508,6 +538,65 @@ pub fn indicators(
         }
     }
     Ok(out)
+}
+
+/// Refuses a patch giving a whole list (`field`) and edits of it (`add_field`, `remove_field`)
+/// at once: which should win is not for the server to guess.
+fn whole_or_edits(field: &'static str, whole_given: bool) -> Result<(), DomainError> {
+    if !whole_given {
+        return Ok(());
+    }
+    Err(DomainError::invalid(
+        field,
+        format!(
+            "given with add_{field} or remove_{field}; give either the whole list or the entries to add and remove"
+        ),
+    ))
+}
+
+/// `have` with `add` appended (entries already there left out) and `remove` taken out. An
+/// entry to remove that `have` lacks is refused, naming `remove_field`: it may be misspelt, or
+/// someone removed it meanwhile.
+fn edit_list<T: PartialEq + Clone + std::fmt::Display>(
+    have: &[T],
+    add: Vec<T>,
+    remove: &[T],
+    remove_field: &'static str,
+) -> Result<Vec<T>, DomainError> {
+    if let Some(missing) = remove.iter().find(|r| !have.contains(r)) {
+        let listed: Vec<String> = have.iter().map(T::to_string).collect();
+        return Err(DomainError::invalid(
+            remove_field,
+            format!(
+                "{missing} is not on the incident (it has {}); check the spelling, or read the incident again: someone may have removed it",
+                if listed.is_empty() {
+                    "none".to_owned()
+                } else {
+                    listed.join(", ")
+                }
+            ),
+        ));
+    }
+    let mut out: Vec<T> = have
+        .iter()
+        .filter(|h| !remove.contains(h))
+        .cloned()
+        .collect();
+    for a in add {
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    Ok(out)
+}
+
+/// `e` naming `field` when it names a field: an error of an `add_*` list read with the
+/// checks of the whole list.
+fn rename_field(e: DomainError, field: &'static str) -> DomainError {
+    match e {
+        DomainError::InvalidField { reason, .. } => DomainError::InvalidField { field, reason },
+        other => other,
+    }
 }
 
 fn clean_opt(v: Option<&str>) -> Option<String> {
@@ -757,31 +846,58 @@ impl Incident {
             next.techniques = techniques(t)?;
             changed.push("techniques");
         }
+        let (add, remove) = (&patch.add_techniques, &patch.remove_techniques);
+        if !add.is_empty() || !remove.is_empty() {
+            whole_or_edits("techniques", patch.techniques.is_some())?;
+            let add = techniques(add).map_err(|e| rename_field(e, "add_techniques"))?;
+            let remove = techniques(remove).map_err(|e| rename_field(e, "remove_techniques"))?;
+            next.techniques = edit_list(&next.techniques, add, &remove, "remove_techniques")?;
+            changed.push("techniques");
+        }
         if let Some(s) = &patch.services {
             next.services = names("services", s)?;
+            changed.push("services");
+        }
+        let (add, remove) = (&patch.add_services, &patch.remove_services);
+        if !add.is_empty() || !remove.is_empty() {
+            whole_or_edits("services", patch.services.is_some())?;
+            let (add, remove) = (
+                names("add_services", add)?,
+                names("remove_services", remove)?,
+            );
+            next.services = edit_list(&next.services, add, &remove, "remove_services")?;
             changed.push("services");
         }
         if let Some(t) = &patch.tenants {
             next.tenants = names("tenants", t)?;
             changed.push("tenants");
         }
+        let (add, remove) = (&patch.add_tenants, &patch.remove_tenants);
+        if !add.is_empty() || !remove.is_empty() {
+            whole_or_edits("tenants", patch.tenants.is_some())?;
+            let (add, remove) = (names("add_tenants", add)?, names("remove_tenants", remove)?);
+            next.tenants = edit_list(&next.tenants, add, &remove, "remove_tenants")?;
+            changed.push("tenants");
+        }
         if let Some(c) = patch.customer_facing {
             next.customer_facing = c;
             changed.push("customer_facing");
         }
-        if let Some(mut d) = patch.data_impact {
-            // Notes kept as they are pass unchecked: an incident whose notes an older release
-            // took must still have its data-impact flags changed (the CLI sends them back).
-            if d.notes != next.data_impact.notes {
-                d.check()?;
-            }
-            d.assessed_by = Some(actor.to_owned());
-            d.assessed_at = Some(at);
-            next.data_impact = d;
+        if let Some(d) = &patch.data_impact {
+            // Applied to the assessment as it is now, within the caller's transaction: the
+            // flags not given keep their value, whoever set them meanwhile.
+            next.data_impact = d.apply(&next.data_impact, actor, at)?;
             changed.push("data_impact");
         }
         if let Some(s) = &patch.next_steps {
             next.next_steps = next_steps(s)?;
+            changed.push("next_steps");
+        }
+        if !patch.add_next_steps.is_empty() {
+            whole_or_edits("next_steps", patch.next_steps.is_some())?;
+            next.next_steps.extend(
+                next_steps(&patch.add_next_steps).map_err(|e| rename_field(e, "add_next_steps"))?,
+            );
             changed.push("next_steps");
         }
         match &patch.root_cause {
@@ -1174,10 +1290,10 @@ mod tests {
         // Notes an older release took, before they were checked.
         i.data_impact.notes = Some("sent to \u{1b}[2Jpartner".into());
         let flags = |notes: Option<&str>| IncidentPatch {
-            data_impact: Some(crate::impact::DataImpact {
-                personal_data: true,
-                disclosed: true,
-                notes: notes.map(str::to_owned),
+            data_impact: Some(DataImpactPatch {
+                personal_data: Some(true),
+                disclosed: Some(true),
+                notes: Some(notes.map(str::to_owned)),
                 ..Default::default()
             }),
             ..Default::default()
@@ -1365,7 +1481,7 @@ mod tests {
         };
         i.apply_patch(
             IncidentPatch {
-                data_impact: Some(impact),
+                data_impact: Some(impact.into()),
                 ..Default::default()
             },
             "bob",

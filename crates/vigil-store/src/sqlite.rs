@@ -3565,9 +3565,8 @@ impl Store for SqliteStore {
         patch: IncidentPatch,
     ) -> BoxFuture<'a, StoreResult<Incident>> {
         Box::pin(self.write_incident(actor, r, move |i, at| {
-            let names_changed = patch.services.is_some() || patch.tenants.is_some();
             let fields = i.apply_patch(patch.clone(), actor, at)?;
-            let persist = if names_changed {
+            let persist = if fields.iter().any(|f| ["services", "tenants"].contains(f)) {
                 Persist::Names
             } else {
                 Persist::Row

@@ -412,11 +412,14 @@ async fn update_severity_priority_and_timestamps() {
     let patch = IncidentPatch {
         title: Some("Token theft".into()),
         services: Some(vec!["mail".into(), "sso".into(), "crm".into()]),
-        data_impact: Some(DataImpact {
-            personal_data: true,
-            disclosed: true,
-            ..Default::default()
-        }),
+        data_impact: Some(
+            DataImpact {
+                personal_data: true,
+                disclosed: true,
+                ..Default::default()
+            }
+            .into(),
+        ),
         ..Default::default()
     };
     let i = s.update_incident("bob", &key(1), patch).await.unwrap();
