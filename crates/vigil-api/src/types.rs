@@ -105,7 +105,8 @@ pub struct CreateLink {
 pub struct AddAction {
     /// What was done.
     pub text: String,
-    /// What kind of action (default `note`).
+    /// What kind of action (default `note`); not `change`, which Vigil writes with each change
+    /// to the incident's record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<ActionKind>,
 }

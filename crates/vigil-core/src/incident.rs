@@ -357,8 +357,205 @@ wire_enum!(
         Communication = "communication",
         /// Anything else.
         Other = "other",
+        /// A change to the incident's record (a field edited, the scope widened, a link made or
+        /// removed), written by Vigil with the change itself; never given by a caller.
+        Change = "change",
     }
 );
+
+impl ActionKind {
+    /// Whether a person may log an entry of this kind: every kind but [`ActionKind::Change`],
+    /// which Vigil writes with the change it records.
+    pub fn given_by_people(self) -> bool {
+        self != ActionKind::Change
+    }
+}
+
+/// Longest quotation of a text in an action-log entry describing a change, in characters.
+const QUOTED: usize = 80;
+
+/// `text` quoted on one line for a change's entry: line breaks and tabs as spaces, cut at
+/// [`QUOTED`] characters with `…`.
+fn quoted(text: &str) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out: String = flat.chars().take(QUOTED).collect();
+    if flat.chars().count() > QUOTED {
+        out.push('…');
+    }
+    format!("\"{out}\"")
+}
+
+/// A list's change as `+ added, − removed`; `None` when it holds the same entries.
+fn list_change<T: PartialEq + std::fmt::Display>(
+    name: &str,
+    before: &[T],
+    after: &[T],
+    show: impl Fn(&T) -> String,
+) -> Option<String> {
+    let added: Vec<String> = after
+        .iter()
+        .filter(|a| !before.contains(a))
+        .map(&show)
+        .collect();
+    let removed: Vec<String> = before
+        .iter()
+        .filter(|b| !after.contains(b))
+        .map(&show)
+        .collect();
+    if added.is_empty() && removed.is_empty() {
+        return (before != after).then(|| format!("{name} reordered"));
+    }
+    let mut parts = Vec::new();
+    if !added.is_empty() {
+        parts.push(format!("+ {}", added.join(", ")));
+    }
+    if !removed.is_empty() {
+        parts.push(format!("− {}", removed.join(", ")));
+    }
+    Some(format!("{name} {}", parts.join(", ")))
+}
+
+/// `before → after` for a field shown by `show`, `None` when it is the same.
+fn field_change<T: PartialEq>(
+    name: &str,
+    before: &T,
+    after: &T,
+    show: impl Fn(&T) -> String,
+) -> Option<String> {
+    (before != after).then(|| format!("{name} {} → {}", show(before), show(after)))
+}
+
+/// What a change did to an incident's record fields, in words for its action log ("title
+/// "Phish" → "Credential phish"; services + crm; TLP amber → red"), texts quoted short; `None`
+/// when none of them changed. Severity, phase, timestamps, indicators, evidence and the
+/// post-mortem are left out: each keeps its own history with who and when.
+pub fn record_changes(before: &Incident, after: &Incident) -> Option<String> {
+    let opt = |v: &Option<String>| v.as_deref().map_or_else(|| "none".to_owned(), quoted);
+    let yes_no = |v: &bool| if *v { "yes" } else { "no" }.to_owned();
+    let mut parts: Vec<String> = [
+        field_change("title", &before.title, &after.title, |t| quoted(t)),
+        field_change("summary", &before.summary, &after.summary, |t| quoted(t)),
+        field_change("category", &before.category, &after.category, |c| {
+            c.map_or_else(|| "none".to_owned(), |c| c.to_string())
+        }),
+        field_change("TLP", &before.tlp, &after.tlp, ToString::to_string),
+        field_change("PAP", &before.pap, &after.pap, ToString::to_string),
+        list_change(
+            "ATT&CK techniques",
+            &before.techniques,
+            &after.techniques,
+            ToString::to_string,
+        ),
+        list_change("services", &before.services, &after.services, |s| s.clone()),
+        list_change("tenants", &before.tenants, &after.tenants, |t| t.clone()),
+        field_change(
+            "customer-facing service impacted",
+            &before.customer_facing,
+            &after.customer_facing,
+            yes_no,
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    parts.extend(impact_change(&before.data_impact, &after.data_impact));
+    parts.extend(steps_change(&before.next_steps, &after.next_steps));
+    parts.extend(field_change(
+        "root cause",
+        &before.root_cause,
+        &after.root_cause,
+        opt,
+    ));
+    if parts.is_empty() {
+        return None;
+    }
+    let text = parts.join("; ");
+    // Within what an entry holds, however long the lists.
+    Some(if text.chars().count() > MAX_TEXT {
+        let mut cut: String = text.chars().take(MAX_TEXT - 1).collect();
+        cut.push('…');
+        cut
+    } else {
+        text
+    })
+}
+
+/// The data-impact assessment's change: the flags set and cleared, whether it is a data breach
+/// now, and the notes; an assessment made again without a change says so.
+fn impact_change(before: &DataImpact, after: &DataImpact) -> Option<String> {
+    let flags = |d: &DataImpact| {
+        [
+            (d.customer_data, "customer data"),
+            (d.personal_data, "personal data"),
+            (d.disclosed, "disclosed"),
+            (d.modified, "modified"),
+            (d.destroyed, "destroyed"),
+        ]
+    };
+    let mut parts = Vec::new();
+    for ((was, name), (now, _)) in flags(before).into_iter().zip(flags(after)) {
+        match (was, now) {
+            (false, true) => parts.push(format!("+ {name}")),
+            (true, false) => parts.push(format!("− {name}")),
+            _ => {}
+        }
+    }
+    if before.notes != after.notes {
+        parts.push(match &after.notes {
+            Some(n) => format!("notes {}", quoted(n)),
+            None => "notes cleared".to_owned(),
+        });
+    }
+    let breach = (
+        before.requires_notification(),
+        after.requires_notification(),
+    );
+    let verdict = match breach {
+        (false, true) => format!(
+            " — a data breach ({}): the notification process applies",
+            after.describe()
+        ),
+        (true, false) => " — no longer a data breach".to_owned(),
+        _ => String::new(),
+    };
+    if !parts.is_empty() {
+        return Some(format!("data impact {}{verdict}", parts.join(", ")));
+    }
+    (before.assessed_at != after.assessed_at).then(|| {
+        format!(
+            "data impact assessed again, unchanged: {}",
+            after.describe()
+        )
+    })
+}
+
+/// The next steps' change, matched by their text: added, removed, done or reopened, owner
+/// changed.
+fn steps_change(before: &[NextStep], after: &[NextStep]) -> Option<String> {
+    let mut parts = Vec::new();
+    for a in after {
+        match before.iter().find(|b| b.text == a.text) {
+            None => parts.push(format!("+ {}", quoted(&a.text))),
+            Some(b) => {
+                if b.done != a.done {
+                    let now = if a.done { "done" } else { "not done" };
+                    parts.push(format!("{} {now}", quoted(&a.text)));
+                }
+                if b.owner != a.owner {
+                    let owner = a.owner.as_deref().unwrap_or("no one");
+                    parts.push(format!("{} owner {}", quoted(&a.text), quoted(owner)));
+                }
+            }
+        }
+    }
+    for b in before
+        .iter()
+        .filter(|b| !after.iter().any(|a| a.text == b.text))
+    {
+        parts.push(format!("− {}", quoted(&b.text)));
+    }
+    (!parts.is_empty()).then(|| format!("next steps {}", parts.join(", ")))
+}
 
 /// One entry of an incident's append-only action log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1546,6 +1743,72 @@ mod tests {
         );
         assert_eq!(i.apply_patch(clear, "ann", t(3)).unwrap(), ["category"]);
         assert_eq!(i.category, None);
+    }
+
+    /// A change to the record is told as what changed, old → new, for the action log; the
+    /// lists as what was added and removed; nothing when nothing changed.
+    #[test]
+    fn record_changes_say_what_changed() {
+        let mut i = open(Severity::Sev3);
+        i.services = vec!["payroll".into()];
+        let before = i.clone();
+        let patch: IncidentPatch = serde_json::from_str(
+            r#"{"title": "Credential phish", "tlp": "red", "add_services": ["crm"],
+                "remove_services": ["payroll"], "root_cause": "no MFA\non payroll",
+                "data_impact": {"customer_data": true, "destroyed": true},
+                "add_next_steps": [{"text": "reset passwords"}]}"#,
+        )
+        .unwrap();
+        i.apply_patch(patch, "ann", t(2)).unwrap();
+        assert_eq!(
+            record_changes(&before, &i).as_deref(),
+            Some(
+                "title \"Phish\" → \"Credential phish\"; TLP amber → red; services + crm, − payroll; \
+                 data impact + customer data, + destroyed — a data breach (customer data destroyed): \
+                 the notification process applies; next steps + \"reset passwords\"; \
+                 root cause none → \"no MFA on payroll\""
+            )
+        );
+        // A long text is quoted short; the same value given again changes nothing.
+        let before = i.clone();
+        let long = "x".repeat(300);
+        i.apply_patch(
+            IncidentPatch {
+                summary: Some(long),
+                title: Some("Credential phish".into()),
+                ..Default::default()
+            },
+            "ann",
+            t(3),
+        )
+        .unwrap();
+        let said = record_changes(&before, &i).unwrap();
+        assert!(
+            said.starts_with("summary \"creds phished\" → \"xxx"),
+            "{said}"
+        );
+        assert!(said.ends_with("x…\""), "{said}");
+        assert!(!said.contains("title"), "{said}");
+        let before = i.clone();
+        i.apply_patch(
+            IncidentPatch {
+                tlp: Some(Tlp::Red),
+                ..Default::default()
+            },
+            "ann",
+            t(4),
+        )
+        .unwrap();
+        assert_eq!(record_changes(&before, &i), None);
+        // Flags given as they were: the assessment was made again, and says so.
+        let before = i.clone();
+        let again: IncidentPatch =
+            serde_json::from_str(r#"{"data_impact": {"destroyed": true}}"#).unwrap();
+        i.apply_patch(again, "bob", t(5)).unwrap();
+        assert_eq!(
+            record_changes(&before, &i).as_deref(),
+            Some("data impact assessed again, unchanged: customer data destroyed")
+        );
     }
 
     #[test]

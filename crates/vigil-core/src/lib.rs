@@ -49,7 +49,7 @@ pub use ids::{IncidentId, IncidentKey};
 pub use impact::{DataImpact, DataImpactPatch};
 pub use incident::{
     ActionEntry, ActionKind, Incident, IncidentLink, IncidentPatch, LinkSuggestion, NewIncident,
-    NewIndicator, NewNextStep, NextStep, PostMortem,
+    NewIndicator, NewNextStep, NextStep, PostMortem, record_changes,
 };
 pub use indicator::{Indicator, IndicatorKind, IndicatorValue};
 pub use links::{LINK_LIFETIME, LinkError, LinkGrant, LinkSigner, constant_time_eq};

@@ -448,7 +448,8 @@ pub enum LogCommand {
         key: String,
         /// What was done.
         text: String,
-        /// Kind: note, investigation, containment, eradication, recovery, communication, other.
+        /// Kind: note, investigation, containment, eradication, recovery, communication, other
+        /// (`change` entries are Vigil's, written with each change to the record).
         #[arg(long, default_value = "note", value_parser = domain::<ActionKind>)]
         kind: ActionKind,
     },

@@ -548,7 +548,10 @@ async fn with_alerts() -> Harness {
         "ann",
         TakeAlerts {
             alerts: vec![4],
-            into: AlertsInto::Declare(Box::new(new_incident("from ALR-4"))),
+            into: AlertsInto::Declare {
+                incident: Box::new(new_incident("from ALR-4")),
+                action: "declared from alert ALR-4".into(),
+            },
             evidence: Vec::new(),
         },
     )

@@ -637,9 +637,64 @@ fn case_work_over_the_cli() {
         "--kind",
         "containment",
     ]);
+    // The log holds what was done and, with who and when, the changes to the record: the
+    // links made and removed here.
     let log = json(&["incident", "log", "list", "INC-1"]);
-    assert_eq!(log["total"], 1);
-    assert_eq!(log["items"][0]["kind"], "containment");
+    let entries: Vec<(&str, &str, &str)> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap(),
+                e["kind"].as_str().unwrap(),
+                e["text"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(entries.len(), 4, "{entries:?}");
+    assert_eq!(entries[0], ("rita", "change", "linked to INC-2: same kit"));
+    assert!(
+        entries[1]
+            .2
+            .starts_with("unlinked from INC-2 (linked by rita at "),
+        "{entries:?}"
+    );
+    assert_eq!(
+        entries[3],
+        ("rita", "containment", "disabled both accounts")
+    );
+    // Changes made after are logged too; `log add` takes no `change` of its own.
+    json(&[
+        "incident",
+        "update",
+        "INC-2",
+        "--title",
+        "Second phish",
+        "--tlp",
+        "red",
+    ]);
+    let log = json(&["incident", "log", "list", "INC-2"]);
+    let last = &log["items"][log["total"].as_u64().unwrap() as usize - 1];
+    assert_eq!(
+        (&last["actor"], &last["kind"], &last["text"]),
+        (
+            &serde_json::json!("rita"),
+            &serde_json::json!("change"),
+            &serde_json::json!("title \"Second\" → \"Second phish\"; TLP amber → red")
+        ),
+        "{log}"
+    );
+    let refused = server.cli(
+        &token,
+        &["incident", "log", "add", "INC-2", "x", "--kind", "change"],
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("kind") && stderr.contains("written by Vigil"),
+        "{stderr}"
+    );
 
     let file = dir.path().join("phish.eml");
     std::fs::write(&file, b"Subject: Password expiry\r\n\r\nClick here.").unwrap();
@@ -792,7 +847,7 @@ fn case_work_over_the_cli() {
         "MFA rolled out to payroll",
         "LATEST ACTIONS",
         "lesson 5",
-        "1 earlier: vigil incident log list INC-1",
+        "9 earlier: vigil incident log list INC-1",
     ] {
         assert!(shown.contains(needle), "{needle} missing from\n{shown}");
     }
