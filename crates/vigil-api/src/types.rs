@@ -14,11 +14,11 @@ use utoipa::{IntoParams, ToSchema};
 
 pub use vigil_core::{
     ActionEntry, ActionKind, AuditEntry, AuditVerified, Category, ChainBreak, ChainProblem,
-    CreatedToken, CustodyEntry, DataImpact, Evidence, Incident, IncidentId, IncidentKey,
-    IncidentLink, IncidentPatch, Indicator, IndicatorHit, IndicatorKind, LifecycleDurations,
-    LinkSuggestion, NewIncident, NewIndicator, NewNextStep, NextStep, Page, Pap, Phase,
-    PhaseChange, PostMortem, Priority, PriorityChange, Related, Role, Severity, SeverityChange,
-    Technique, TimestampCorrection, TimestampKind, Timestamps, Tlp, TokenInfo,
+    CreatedToken, CustodyEntry, DataImpact, DataImpactPatch, Evidence, Incident, IncidentId,
+    IncidentKey, IncidentLink, IncidentPatch, Indicator, IndicatorHit, IndicatorKind,
+    LifecycleDurations, LinkSuggestion, NewIncident, NewIndicator, NewNextStep, NextStep, Page,
+    Pap, Phase, PhaseChange, PostMortem, Priority, PriorityChange, Related, Role, Severity,
+    SeverityChange, Technique, TimestampCorrection, TimestampKind, Timestamps, Tlp, TokenInfo,
 };
 
 /// `POST /api/v1/incidents/{key}/severity`.
@@ -105,7 +105,8 @@ pub struct CreateLink {
 pub struct AddAction {
     /// What was done.
     pub text: String,
-    /// What kind of action (default `note`).
+    /// What kind of action (default `note`); not `change`, which Vigil writes with each change
+    /// to the incident's record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<ActionKind>,
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::error::DomainError;
 use crate::evidence::Evidence;
 use crate::ids::{IncidentId, IncidentKey};
-use crate::impact::DataImpact;
+use crate::impact::{DataImpact, DataImpactPatch};
 use crate::indicator::{Indicator, IndicatorValue};
 use crate::marking::{Category, Pap, Technique, Tlp};
 use crate::phase::{Phase, PhaseChange, TransitionFacts, check_transition};
@@ -167,6 +167,11 @@ impl NewIncident {
 /// A change to an incident's plain fields: only the fields present change. Severity, phase,
 /// timestamps and indicators have their own operations because they keep a history.
 ///
+/// Every part is applied to the record as it is when the change is written: the data-impact
+/// flags given change and the others stay, and `add_*`/`remove_*` edit the lists (services,
+/// tenants, techniques, next steps) as they are then, so that changes several people make at
+/// once all stay. `services`, `tenants`, `techniques` and `next_steps` replace a list whole.
+///
 /// `null` clears a field the record may hold empty: the category, the lists (techniques,
 /// services, tenants, next steps: as `[]` does) and the root cause (until the incident reaches
 /// recovery, whose guard needs one). A field that always has a value (title, summary, TLP,
@@ -248,15 +253,17 @@ pub struct IncidentPatch {
     )]
     #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub customer_facing: Option<bool>,
-    /// Replaces the data-impact assessment (assessed_by/at are set from the caller); cannot be
-    /// `null`: an assessment of no impact says so with every flag false.
+    /// Changes the data-impact assessment: the flags given change, those left out keep their
+    /// value as it is when the change is written (so two people recording different flags at
+    /// once both keep theirs); assessed_by/at are set from the caller. Cannot be `null`: an
+    /// assessment of no impact says so with every flag false.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "not_null"
     )]
     #[cfg_attr(feature = "openapi", schema(nullable = false))]
-    pub data_impact: Option<DataImpact>,
+    pub data_impact: Option<DataImpactPatch>,
     /// Replaces the recommended next steps; `null` or `[]` clears them.
     #[serde(
         default,
@@ -265,6 +272,29 @@ pub struct IncidentPatch {
     )]
     #[cfg_attr(feature = "openapi", schema(nullable))]
     pub next_steps: Option<Vec<NewNextStep>>,
+    /// Adds impacted services to those the incident has when the change is written (one
+    /// already there is left as it is); not with `services`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_services: Vec<String>,
+    /// Removes impacted services from those the incident has; each must be one of them. Not
+    /// with `services`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_services: Vec<String>,
+    /// Adds impacted tenants, as `add_services` does; not with `tenants`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_tenants: Vec<String>,
+    /// Removes impacted tenants, as `remove_services` does; not with `tenants`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_tenants: Vec<String>,
+    /// Adds ATT&CK technique ids, as `add_services` does; not with `techniques`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_techniques: Vec<String>,
+    /// Removes ATT&CK technique ids, as `remove_services` does; not with `techniques`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_techniques: Vec<String>,
+    /// Appends recommended next steps to those the incident has; not with `next_steps`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_next_steps: Vec<NewNextStep>,
     /// Records the root cause; `null` clears it while the incident has not reached recovery
     /// (from there on the `root_cause_before_recovery` guard needs one: correct it instead).
     #[serde(
@@ -327,8 +357,205 @@ wire_enum!(
         Communication = "communication",
         /// Anything else.
         Other = "other",
+        /// A change to the incident's record (a field edited, the scope widened, a link made or
+        /// removed), written by Vigil with the change itself; never given by a caller.
+        Change = "change",
     }
 );
+
+impl ActionKind {
+    /// Whether a person may log an entry of this kind: every kind but [`ActionKind::Change`],
+    /// which Vigil writes with the change it records.
+    pub fn given_by_people(self) -> bool {
+        self != ActionKind::Change
+    }
+}
+
+/// Longest quotation of a text in an action-log entry describing a change, in characters.
+const QUOTED: usize = 80;
+
+/// `text` quoted on one line for a change's entry: line breaks and tabs as spaces, cut at
+/// [`QUOTED`] characters with `…`.
+fn quoted(text: &str) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out: String = flat.chars().take(QUOTED).collect();
+    if flat.chars().count() > QUOTED {
+        out.push('…');
+    }
+    format!("\"{out}\"")
+}
+
+/// A list's change as `+ added, − removed`; `None` when it holds the same entries.
+fn list_change<T: PartialEq + std::fmt::Display>(
+    name: &str,
+    before: &[T],
+    after: &[T],
+    show: impl Fn(&T) -> String,
+) -> Option<String> {
+    let added: Vec<String> = after
+        .iter()
+        .filter(|a| !before.contains(a))
+        .map(&show)
+        .collect();
+    let removed: Vec<String> = before
+        .iter()
+        .filter(|b| !after.contains(b))
+        .map(&show)
+        .collect();
+    if added.is_empty() && removed.is_empty() {
+        return (before != after).then(|| format!("{name} reordered"));
+    }
+    let mut parts = Vec::new();
+    if !added.is_empty() {
+        parts.push(format!("+ {}", added.join(", ")));
+    }
+    if !removed.is_empty() {
+        parts.push(format!("− {}", removed.join(", ")));
+    }
+    Some(format!("{name} {}", parts.join(", ")))
+}
+
+/// `before → after` for a field shown by `show`, `None` when it is the same.
+fn field_change<T: PartialEq>(
+    name: &str,
+    before: &T,
+    after: &T,
+    show: impl Fn(&T) -> String,
+) -> Option<String> {
+    (before != after).then(|| format!("{name} {} → {}", show(before), show(after)))
+}
+
+/// What a change did to an incident's record fields, in words for its action log ("title
+/// "Phish" → "Credential phish"; services + crm; TLP amber → red"), texts quoted short; `None`
+/// when none of them changed. Severity, phase, timestamps, indicators, evidence and the
+/// post-mortem are left out: each keeps its own history with who and when.
+pub fn record_changes(before: &Incident, after: &Incident) -> Option<String> {
+    let opt = |v: &Option<String>| v.as_deref().map_or_else(|| "none".to_owned(), quoted);
+    let yes_no = |v: &bool| if *v { "yes" } else { "no" }.to_owned();
+    let mut parts: Vec<String> = [
+        field_change("title", &before.title, &after.title, |t| quoted(t)),
+        field_change("summary", &before.summary, &after.summary, |t| quoted(t)),
+        field_change("category", &before.category, &after.category, |c| {
+            c.map_or_else(|| "none".to_owned(), |c| c.to_string())
+        }),
+        field_change("TLP", &before.tlp, &after.tlp, ToString::to_string),
+        field_change("PAP", &before.pap, &after.pap, ToString::to_string),
+        list_change(
+            "ATT&CK techniques",
+            &before.techniques,
+            &after.techniques,
+            ToString::to_string,
+        ),
+        list_change("services", &before.services, &after.services, |s| s.clone()),
+        list_change("tenants", &before.tenants, &after.tenants, |t| t.clone()),
+        field_change(
+            "customer-facing service impacted",
+            &before.customer_facing,
+            &after.customer_facing,
+            yes_no,
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    parts.extend(impact_change(&before.data_impact, &after.data_impact));
+    parts.extend(steps_change(&before.next_steps, &after.next_steps));
+    parts.extend(field_change(
+        "root cause",
+        &before.root_cause,
+        &after.root_cause,
+        opt,
+    ));
+    if parts.is_empty() {
+        return None;
+    }
+    let text = parts.join("; ");
+    // Within what an entry holds, however long the lists.
+    Some(if text.chars().count() > MAX_TEXT {
+        let mut cut: String = text.chars().take(MAX_TEXT - 1).collect();
+        cut.push('…');
+        cut
+    } else {
+        text
+    })
+}
+
+/// The data-impact assessment's change: the flags set and cleared, whether it is a data breach
+/// now, and the notes; an assessment made again without a change says so.
+fn impact_change(before: &DataImpact, after: &DataImpact) -> Option<String> {
+    let flags = |d: &DataImpact| {
+        [
+            (d.customer_data, "customer data"),
+            (d.personal_data, "personal data"),
+            (d.disclosed, "disclosed"),
+            (d.modified, "modified"),
+            (d.destroyed, "destroyed"),
+        ]
+    };
+    let mut parts = Vec::new();
+    for ((was, name), (now, _)) in flags(before).into_iter().zip(flags(after)) {
+        match (was, now) {
+            (false, true) => parts.push(format!("+ {name}")),
+            (true, false) => parts.push(format!("− {name}")),
+            _ => {}
+        }
+    }
+    if before.notes != after.notes {
+        parts.push(match &after.notes {
+            Some(n) => format!("notes {}", quoted(n)),
+            None => "notes cleared".to_owned(),
+        });
+    }
+    let breach = (
+        before.requires_notification(),
+        after.requires_notification(),
+    );
+    let verdict = match breach {
+        (false, true) => format!(
+            " — a data breach ({}): the notification process applies",
+            after.describe()
+        ),
+        (true, false) => " — no longer a data breach".to_owned(),
+        _ => String::new(),
+    };
+    if !parts.is_empty() {
+        return Some(format!("data impact {}{verdict}", parts.join(", ")));
+    }
+    (before.assessed_at != after.assessed_at).then(|| {
+        format!(
+            "data impact assessed again, unchanged: {}",
+            after.describe()
+        )
+    })
+}
+
+/// The next steps' change, matched by their text: added, removed, done or reopened, owner
+/// changed.
+fn steps_change(before: &[NextStep], after: &[NextStep]) -> Option<String> {
+    let mut parts = Vec::new();
+    for a in after {
+        match before.iter().find(|b| b.text == a.text) {
+            None => parts.push(format!("+ {}", quoted(&a.text))),
+            Some(b) => {
+                if b.done != a.done {
+                    let now = if a.done { "done" } else { "not done" };
+                    parts.push(format!("{} {now}", quoted(&a.text)));
+                }
+                if b.owner != a.owner {
+                    let owner = a.owner.as_deref().unwrap_or("no one");
+                    parts.push(format!("{} owner {}", quoted(&a.text), quoted(owner)));
+                }
+            }
+        }
+    }
+    for b in before
+        .iter()
+        .filter(|b| !after.iter().any(|a| a.text == b.text))
+    {
+        parts.push(format!("− {}", quoted(&b.text)));
+    }
+    (!parts.is_empty()).then(|| format!("next steps {}", parts.join(", ")))
+}
 
 /// One entry of an incident's append-only action log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -515,6 +742,65 @@ pub fn indicators(
         }
     }
     Ok(out)
+}
+
+/// Refuses a patch giving a whole list (`field`) and edits of it (`add_field`, `remove_field`)
+/// at once: which should win is not for the server to guess.
+fn whole_or_edits(field: &'static str, whole_given: bool) -> Result<(), DomainError> {
+    if !whole_given {
+        return Ok(());
+    }
+    Err(DomainError::invalid(
+        field,
+        format!(
+            "given with add_{field} or remove_{field}; give either the whole list or the entries to add and remove"
+        ),
+    ))
+}
+
+/// `have` with `add` appended (entries already there left out) and `remove` taken out. An
+/// entry to remove that `have` lacks is refused, naming `remove_field`: it may be misspelt, or
+/// someone removed it meanwhile.
+fn edit_list<T: PartialEq + Clone + std::fmt::Display>(
+    have: &[T],
+    add: Vec<T>,
+    remove: &[T],
+    remove_field: &'static str,
+) -> Result<Vec<T>, DomainError> {
+    if let Some(missing) = remove.iter().find(|r| !have.contains(r)) {
+        let listed: Vec<String> = have.iter().map(T::to_string).collect();
+        return Err(DomainError::invalid(
+            remove_field,
+            format!(
+                "{missing} is not on the incident (it has {}); check the spelling, or read the incident again: someone may have removed it",
+                if listed.is_empty() {
+                    "none".to_owned()
+                } else {
+                    listed.join(", ")
+                }
+            ),
+        ));
+    }
+    let mut out: Vec<T> = have
+        .iter()
+        .filter(|h| !remove.contains(h))
+        .cloned()
+        .collect();
+    for a in add {
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    Ok(out)
+}
+
+/// `e` naming `field` when it names a field: an error of an `add_*` list read with the
+/// checks of the whole list.
+fn rename_field(e: DomainError, field: &'static str) -> DomainError {
+    match e {
+        DomainError::InvalidField { reason, .. } => DomainError::InvalidField { field, reason },
+        other => other,
+    }
 }
 
 fn clean_opt(v: Option<&str>) -> Option<String> {
@@ -769,31 +1055,60 @@ impl Incident {
             next.techniques = techniques(t)?;
             changed.push("techniques");
         }
+        let (add, remove) = (&patch.add_techniques, &patch.remove_techniques);
+        if !add.is_empty() || !remove.is_empty() {
+            whole_or_edits("techniques", patch.techniques.is_some())?;
+            let add = techniques(add).map_err(|e| rename_field(e, "add_techniques"))?;
+            let remove = techniques(remove).map_err(|e| rename_field(e, "remove_techniques"))?;
+            next.techniques = edit_list(&next.techniques, add, &remove, "remove_techniques")?;
+            changed.push("techniques");
+        }
         if let Some(s) = &patch.services {
             next.services = names("services", s)?;
+            changed.push("services");
+        }
+        let (add, remove) = (&patch.add_services, &patch.remove_services);
+        if !add.is_empty() || !remove.is_empty() {
+            whole_or_edits("services", patch.services.is_some())?;
+            let (add, remove) = (
+                names("add_services", add)?,
+                names("remove_services", remove)?,
+            );
+            next.services = edit_list(&next.services, add, &remove, "remove_services")?;
             changed.push("services");
         }
         if let Some(t) = &patch.tenants {
             next.tenants = names("tenants", t)?;
             changed.push("tenants");
         }
+        let (add, remove) = (&patch.add_tenants, &patch.remove_tenants);
+        if !add.is_empty() || !remove.is_empty() {
+            whole_or_edits("tenants", patch.tenants.is_some())?;
+            let (add, remove) = (names("add_tenants", add)?, names("remove_tenants", remove)?);
+            next.tenants = edit_list(&next.tenants, add, &remove, "remove_tenants")?;
+            changed.push("tenants");
+        }
         if let Some(c) = patch.customer_facing {
             next.customer_facing = c;
             changed.push("customer_facing");
         }
-        if let Some(mut d) = patch.data_impact {
-            // Notes kept as they are pass unchecked: an incident whose notes an older release
-            // took must still have its data-impact flags changed (the CLI sends them back).
-            if d.notes != next.data_impact.notes {
-                d.check()?;
-            }
-            d.assessed_by = Some(actor.to_owned());
-            d.assessed_at = Some(at);
-            next.record_assessment(d);
+        if let Some(d) = &patch.data_impact {
+            // Applied to the assessment as it is now, within the caller's transaction: the
+            // flags not given keep their value, whoever set them meanwhile. Each assessment is
+            // kept, for the close guard to see a breach assessed once and cleared since.
+            let assessed = d.apply(&next.data_impact, actor, at)?;
+            next.record_assessment(assessed);
             changed.push("data_impact");
         }
         if let Some(s) = &patch.next_steps {
             next.next_steps = next_steps(s)?;
+            changed.push("next_steps");
+        }
+        if !patch.add_next_steps.is_empty() {
+            whole_or_edits("next_steps", patch.next_steps.is_some())?;
+            next.next_steps.extend(
+                next_steps(&patch.add_next_steps).map_err(|e| rename_field(e, "add_next_steps"))?,
+            );
             changed.push("next_steps");
         }
         match &patch.root_cause {
@@ -1216,10 +1531,10 @@ mod tests {
         // Notes an older release took, before they were checked.
         i.data_impact.notes = Some("sent to \u{1b}[2Jpartner".into());
         let flags = |notes: Option<&str>| IncidentPatch {
-            data_impact: Some(crate::impact::DataImpact {
-                personal_data: true,
-                disclosed: true,
-                notes: notes.map(str::to_owned),
+            data_impact: Some(DataImpactPatch {
+                personal_data: Some(true),
+                disclosed: Some(true),
+                notes: Some(notes.map(str::to_owned)),
                 ..Default::default()
             }),
             ..Default::default()
@@ -1412,7 +1727,7 @@ mod tests {
             ..Default::default()
         };
         let patch = |d: DataImpact| IncidentPatch {
-            data_impact: Some(d),
+            data_impact: Some(d.into()),
             ..Default::default()
         };
         i.apply_patch(patch(breach), "bob", t(4)).unwrap();
@@ -1444,7 +1759,7 @@ mod tests {
         };
         i.apply_patch(
             IncidentPatch {
-                data_impact: Some(DataImpact::default()),
+                data_impact: Some(DataImpact::default().into()),
                 ..Default::default()
             },
             "new",
@@ -1479,7 +1794,7 @@ mod tests {
         };
         i.apply_patch(
             IncidentPatch {
-                data_impact: Some(impact),
+                data_impact: Some(impact.into()),
                 ..Default::default()
             },
             "bob",
@@ -1544,6 +1859,72 @@ mod tests {
         );
         assert_eq!(i.apply_patch(clear, "ann", t(3)).unwrap(), ["category"]);
         assert_eq!(i.category, None);
+    }
+
+    /// A change to the record is told as what changed, old → new, for the action log; the
+    /// lists as what was added and removed; nothing when nothing changed.
+    #[test]
+    fn record_changes_say_what_changed() {
+        let mut i = open(Severity::Sev3);
+        i.services = vec!["payroll".into()];
+        let before = i.clone();
+        let patch: IncidentPatch = serde_json::from_str(
+            r#"{"title": "Credential phish", "tlp": "red", "add_services": ["crm"],
+                "remove_services": ["payroll"], "root_cause": "no MFA\non payroll",
+                "data_impact": {"customer_data": true, "destroyed": true},
+                "add_next_steps": [{"text": "reset passwords"}]}"#,
+        )
+        .unwrap();
+        i.apply_patch(patch, "ann", t(2)).unwrap();
+        assert_eq!(
+            record_changes(&before, &i).as_deref(),
+            Some(
+                "title \"Phish\" → \"Credential phish\"; TLP amber → red; services + crm, − payroll; \
+                 data impact + customer data, + destroyed — a data breach (customer data destroyed): \
+                 the notification process applies; next steps + \"reset passwords\"; \
+                 root cause none → \"no MFA on payroll\""
+            )
+        );
+        // A long text is quoted short; the same value given again changes nothing.
+        let before = i.clone();
+        let long = "x".repeat(300);
+        i.apply_patch(
+            IncidentPatch {
+                summary: Some(long),
+                title: Some("Credential phish".into()),
+                ..Default::default()
+            },
+            "ann",
+            t(3),
+        )
+        .unwrap();
+        let said = record_changes(&before, &i).unwrap();
+        assert!(
+            said.starts_with("summary \"creds phished\" → \"xxx"),
+            "{said}"
+        );
+        assert!(said.ends_with("x…\""), "{said}");
+        assert!(!said.contains("title"), "{said}");
+        let before = i.clone();
+        i.apply_patch(
+            IncidentPatch {
+                tlp: Some(Tlp::Red),
+                ..Default::default()
+            },
+            "ann",
+            t(4),
+        )
+        .unwrap();
+        assert_eq!(record_changes(&before, &i), None);
+        // Flags given as they were: the assessment was made again, and says so.
+        let before = i.clone();
+        let again: IncidentPatch =
+            serde_json::from_str(r#"{"data_impact": {"destroyed": true}}"#).unwrap();
+        i.apply_patch(again, "bob", t(5)).unwrap();
+        assert_eq!(
+            record_changes(&before, &i).as_deref(),
+            Some("data impact assessed again, unchanged: customer data destroyed")
+        );
     }
 
     #[test]

@@ -46,10 +46,10 @@ pub use error::{DomainError, GuardRefusal};
 pub use evidence::{CustodyEntry, Evidence, EvidenceId, Sha256};
 pub use extract::indicators_from_events;
 pub use ids::{IncidentId, IncidentKey};
-pub use impact::DataImpact;
+pub use impact::{DataImpact, DataImpactPatch};
 pub use incident::{
     ActionEntry, ActionKind, Incident, IncidentLink, IncidentPatch, LinkSuggestion, NewIncident,
-    NewIndicator, NewNextStep, NextStep, PostMortem,
+    NewIndicator, NewNextStep, NextStep, PostMortem, record_changes,
 };
 pub use indicator::{Indicator, IndicatorKind, IndicatorValue};
 pub use links::{LINK_LIFETIME, LinkError, LinkGrant, LinkSigner, constant_time_eq};

@@ -174,7 +174,7 @@ pub trait Store: Send + Sync + 'static {
         note: Option<&'a str>,
     ) -> BoxFuture<'a, StoreResult<IncidentLink>>;
 
-    /// Removes a link (the audit trail keeps its history).
+    /// Removes a link; both action logs keep who made it, when and why, and who removed it.
     fn unlink_incidents<'a>(
         &'a self,
         actor: &'a str,

@@ -513,9 +513,11 @@ impl SqliteStore {
         let mut tx = self.begin().await?;
         let id = resolve(&mut tx, r).await?;
         let mut incident = load(&mut tx, id).await?;
+        let before = incident.clone();
         let priority = (incident.priority, incident.priority_history.len());
         let (action, payload, persist) = change(&mut incident, at)?;
         let payload = record_priority_moves(&mut tx, &incident, priority, payload).await?;
+        let payload = log_record_changes(&mut tx, actor, &before, &incident, at, payload).await?;
         update_incident_row(&mut tx, &incident).await?;
         match persist {
             Persist::Row => {}
@@ -700,6 +702,11 @@ impl SqliteStore {
             .await?;
         let key_b = key_of_id(&mut tx, ib).await?;
         let key_a = key_of_id(&mut tx, ia).await?;
+        let why = note.map(|n| format!(": {n}")).unwrap_or_default();
+        for (id, other) in [(ia, key_b), (ib, key_a)] {
+            let text = format!("linked to {other}{why}");
+            insert_action(&mut tx, actor, id, ActionKind::Change, text, at).await?;
+        }
         touch(&mut tx, &[ia, ib], at).await?;
         append_incident_audit(
             &mut tx,
@@ -730,17 +737,34 @@ impl SqliteStore {
         } else {
             (ib, ia)
         };
-        let done =
-            sqlx::query("DELETE FROM incident_links WHERE incident_a = ? AND incident_b = ?")
-                .bind(lo.to_string())
-                .bind(hi.to_string())
-                .execute(&mut *tx)
-                .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("a link between {a} and {b}")));
-        }
+        let link = sqlx::query(
+            "SELECT note, linked_by, linked_at FROM incident_links WHERE incident_a = ? AND incident_b = ?",
+        )
+        .bind(lo.to_string())
+        .bind(hi.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("a link between {a} and {b}")))?;
+        // What goes with the link's row is kept in the log: who made it, when and why.
+        let made = format!(
+            "linked by {} at {}{}",
+            link.try_get::<String, _>("linked_by")?,
+            ts(col_ts(&link, "linked_at")?),
+            link.try_get::<Option<String>, _>("note")?
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default()
+        );
+        sqlx::query("DELETE FROM incident_links WHERE incident_a = ? AND incident_b = ?")
+            .bind(lo.to_string())
+            .bind(hi.to_string())
+            .execute(&mut *tx)
+            .await?;
         let key_a = key_of_id(&mut tx, ia).await?;
         let key_b = key_of_id(&mut tx, ib).await?;
+        for (id, other) in [(ia, key_b), (ib, key_a)] {
+            let text = format!("unlinked from {other} ({made})");
+            insert_action(&mut tx, actor, id, ActionKind::Change, text, at).await?;
+        }
         touch(&mut tx, &[ia, ib], at).await?;
         append_incident_audit(
             &mut tx,
@@ -810,6 +834,15 @@ impl SqliteStore {
         kind: ActionKind,
         text: &str,
     ) -> StoreResult<ActionEntry> {
+        if !kind.given_by_people() {
+            return Err(DomainError::invalid(
+                "kind",
+                format!(
+                    "{kind} entries are written by Vigil with the change they record; log yours as note, investigation, containment, eradication, recovery, communication or other"
+                ),
+            )
+            .into());
+        }
         let text = action_text(text)?;
         let mut tx = self.begin().await?;
         let id = resolve(&mut tx, r).await?;
@@ -935,7 +968,10 @@ impl SqliteStore {
         } = take;
         // Checked before anything is stored: the merge's texts and incident, the files' names.
         let merge = match &into {
-            AlertsInto::Declare(_) => None,
+            AlertsInto::Declare { action, .. } => {
+                action_text(action)?;
+                None
+            }
             AlertsInto::Merge {
                 incident,
                 indicators,
@@ -964,8 +1000,11 @@ impl SqliteStore {
         let at = now();
         let mut tx = self.begin().await?;
         let (id, declared) = match into {
-            AlertsInto::Declare(new) => {
-                (create_incident_in(&mut tx, actor, *new, at).await?.id, true)
+            AlertsInto::Declare { incident, action } => {
+                let id = create_incident_in(&mut tx, actor, *incident, at).await?.id;
+                let text = action_text(&action)?;
+                append_action_in(&mut tx, actor, id, ActionKind::Investigation, text, at).await?;
+                (id, true)
             }
             AlertsInto::Merge {
                 incident,
@@ -977,14 +1016,15 @@ impl SqliteStore {
             } => {
                 let id = resolve(&mut tx, &incident).await?;
                 if let Some((values, text)) = merge {
+                    // The merge's entry first in the log, then what it widened the scope by.
+                    let reason = format!("events of a merged alert start then ({text})");
+                    append_action_in(&mut tx, actor, id, ActionKind::Investigation, text, at)
+                        .await?;
                     add_indicators_in(&mut tx, actor, id, &values, at).await?;
                     extend_scope_in(&mut tx, actor, id, services, tenants, techniques, at).await?;
                     if let Some(seen) = activity {
-                        let reason = format!("events of a merged alert start then ({text})");
                         first_activity_seen_in(&mut tx, actor, id, seen, &reason, at).await?;
                     }
-                    append_action_in(&mut tx, actor, id, ActionKind::Investigation, text, at)
-                        .await?;
                 }
                 (id, false)
             }
@@ -2014,9 +2054,11 @@ async fn extend_scope_in(
         ..IncidentPatch::default()
     };
     let priority = (incident.priority, incident.priority_history.len());
+    let before = incident.clone();
     let fields = incident.apply_patch(patch.clone(), actor, at)?;
     let payload = json!({ "key": incident.key, "fields": fields, "patch": patch });
     let payload = record_priority_moves(tx, &incident, priority, payload).await?;
+    let payload = log_record_changes(tx, actor, &before, &incident, at, payload).await?;
     update_incident_row(tx, &incident).await?;
     replace_names(tx, "incident_services", id, &incident.services).await?;
     replace_names(tx, "incident_tenants", id, &incident.tenants).await?;
@@ -2064,6 +2106,30 @@ async fn append_action_in(
     text: String,
     at: DateTime<Utc>,
 ) -> StoreResult<ActionEntry> {
+    let entry = insert_action(conn, actor, id, kind, text, at).await?;
+    let key = key_of_id(conn, id).await?;
+    append_incident_audit(
+        conn,
+        actor,
+        "action.append",
+        id,
+        &[],
+        json!({ "key": key, "action": entry }),
+    )
+    .await?;
+    Ok(entry)
+}
+
+/// Writes an entry of incident `id`'s action log inside `conn`'s transaction, without an audit
+/// entry of its own: the caller's write appends one after it, whose recorded state covers it.
+async fn insert_action(
+    conn: &mut SqliteConnection,
+    actor: &str,
+    id: IncidentId,
+    kind: ActionKind,
+    text: String,
+    at: DateTime<Utc>,
+) -> StoreResult<ActionEntry> {
     let position: i64 = sqlx::query_scalar(
         "SELECT COALESCE(MAX(position), 0) + 1 FROM actions WHERE incident_id = ?",
     )
@@ -2089,17 +2155,28 @@ async fn append_action_in(
         .execute(&mut *conn)
         .await?;
     touch(conn, &[id], at).await?;
-    let key = key_of_id(conn, id).await?;
-    append_incident_audit(
-        conn,
-        actor,
-        "action.append",
-        id,
-        &[],
-        json!({ "key": key, "action": entry }),
-    )
-    .await?;
     Ok(entry)
+}
+
+/// Logs what a write changed in incident `id`'s record fields (`before` → `after`,
+/// [`vigil_core::record_changes`]) as a `change` entry of its action log, inside `conn`'s
+/// transaction, and names the entry in the write's audit `payload`; nothing when no such field
+/// changed.
+async fn log_record_changes(
+    conn: &mut SqliteConnection,
+    actor: &str,
+    before: &Incident,
+    after: &Incident,
+    at: DateTime<Utc>,
+    payload: Value,
+) -> StoreResult<Value> {
+    let Some(text) = vigil_core::record_changes(before, after) else {
+        return Ok(payload);
+    };
+    let entry = insert_action(conn, actor, after.id, ActionKind::Change, text, at).await?;
+    let mut payload = as_object(payload);
+    payload.insert("logged".to_owned(), json!(entry));
+    Ok(Value::Object(payload))
 }
 
 /// Evidence metadata checked: a file name without a path, a description trimmed (none when
@@ -3587,9 +3664,8 @@ impl Store for SqliteStore {
         patch: IncidentPatch,
     ) -> BoxFuture<'a, StoreResult<Incident>> {
         Box::pin(self.write_incident(actor, r, move |i, at| {
-            let names_changed = patch.services.is_some() || patch.tenants.is_some();
             let fields = i.apply_patch(patch.clone(), actor, at)?;
-            let persist = if names_changed {
+            let persist = if fields.iter().any(|f| ["services", "tenants"].contains(f)) {
                 Persist::Names
             } else {
                 Persist::Row

@@ -382,7 +382,12 @@ pub struct PageRetry {
 #[derive(Debug, Clone)]
 pub enum AlertsInto {
     /// A new incident, declared from them (its indicators and services given in it).
-    Declare(Box<vigil_core::NewIncident>),
+    Declare {
+        /// The incident.
+        incident: Box<vigil_core::NewIncident>,
+        /// The action-log entry that records the declaration: from which alerts.
+        action: String,
+    },
     /// An existing incident, which gains the indicators and the action-log entry.
     Merge {
         /// The incident.

@@ -309,14 +309,30 @@ pub struct UpdateArgs {
     #[arg(long, value_parser = category_or_empty)]
     pub category: Option<NewCategory>,
     /// Replace the impacted services (repeatable; an empty value, `--service ''`, clears them).
-    #[arg(long = "service")]
+    #[arg(long = "service", conflicts_with_all = ["add_services", "remove_services"])]
     pub services: Option<Vec<String>>,
+    /// Add an impacted service to those the incident has when the change is written
+    /// (repeatable); a change someone makes meanwhile stays.
+    #[arg(long = "add-service")]
+    pub add_services: Vec<String>,
+    /// Remove an impacted service (repeatable).
+    #[arg(long = "remove-service")]
+    pub remove_services: Vec<String>,
     /// Replace the impacted tenants (repeatable; an empty value, `--tenant ''`, clears them).
-    #[arg(long = "tenant")]
+    #[arg(long = "tenant", conflicts_with_all = ["add_tenants", "remove_tenants"])]
     pub tenants: Option<Vec<String>>,
+    /// Add an impacted tenant (repeatable), as --add-service does.
+    #[arg(long = "add-tenant")]
+    pub add_tenants: Vec<String>,
+    /// Remove an impacted tenant (repeatable).
+    #[arg(long = "remove-tenant")]
+    pub remove_tenants: Vec<String>,
     /// Replace the recommended next steps (repeatable; an empty value clears them).
-    #[arg(long = "next-step")]
+    #[arg(long = "next-step", conflicts_with = "add_next_steps")]
     pub next_steps: Option<Vec<String>>,
+    /// Add a recommended next step after those the incident has (repeatable).
+    #[arg(long = "add-next-step")]
+    pub add_next_steps: Vec<String>,
     /// Record the root cause (an empty value, `--root-cause ''`, clears it before recovery).
     #[arg(long)]
     pub root_cause: Option<String>,
@@ -330,9 +346,16 @@ pub struct UpdateArgs {
     #[arg(long, value_parser = domain::<Pap>)]
     pub pap: Option<Pap>,
     /// Replace the ATT&CK techniques (repeatable; an empty value, `--attack ''`, clears them).
-    #[arg(long = "attack")]
+    #[arg(long = "attack", conflicts_with_all = ["add_attack", "remove_attack"])]
     pub attack: Option<Vec<String>>,
-    /// Data impact: customer data is affected (true/false; a bare flag means true).
+    /// Add an ATT&CK technique (repeatable), as --add-service does.
+    #[arg(long = "add-attack")]
+    pub add_attack: Vec<String>,
+    /// Remove an ATT&CK technique (repeatable).
+    #[arg(long = "remove-attack")]
+    pub remove_attack: Vec<String>,
+    /// Data impact: customer data is affected (true/false; a bare flag means true). Only the
+    /// flags given change: the server keeps the others as they are when it writes the change.
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub customer_data: Option<bool>,
     /// Data impact: personal data is affected.
@@ -347,7 +370,7 @@ pub struct UpdateArgs {
     /// Data impact: the data was destroyed.
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub data_destroyed: Option<bool>,
-    /// Data impact: notes on the assessment.
+    /// Data impact: notes on the assessment (an empty value, `--data-notes ''`, clears them).
     #[arg(long)]
     pub data_notes: Option<String>,
 }
@@ -425,7 +448,8 @@ pub enum LogCommand {
         key: String,
         /// What was done.
         text: String,
-        /// Kind: note, investigation, containment, eradication, recovery, communication, other.
+        /// Kind: note, investigation, containment, eradication, recovery, communication, other
+        /// (`change` entries are Vigil's, written with each change to the record).
         #[arg(long, default_value = "note", value_parser = domain::<ActionKind>)]
         kind: ActionKind,
     },
@@ -814,28 +838,22 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         }
         Command::Update(a) => {
             let c = client(&a.conn)?;
-            let impact_given = a.customer_data.is_some()
-                || a.personal_data.is_some()
-                || a.data_disclosed.is_some()
-                || a.data_modified.is_some()
-                || a.data_destroyed.is_some()
-                || a.data_notes.is_some();
-            // The assessment is replaced as a whole; flags not given keep their current value.
-            let data_impact = if impact_given {
-                let current = c.get_incident(&a.key).await.map_err(explain)?.data_impact;
-                Some(DataImpact {
-                    customer_data: a.customer_data.unwrap_or(current.customer_data),
-                    personal_data: a.personal_data.unwrap_or(current.personal_data),
-                    disclosed: a.data_disclosed.unwrap_or(current.disclosed),
-                    modified: a.data_modified.unwrap_or(current.modified),
-                    destroyed: a.data_destroyed.unwrap_or(current.destroyed),
-                    notes: a.data_notes.or(current.notes),
-                    assessed_by: None,
-                    assessed_at: None,
-                })
-            } else {
-                None
+            // Only the flags given are sent: the server applies them to the assessment as it
+            // is when it writes the change, so a flag someone else set meanwhile stays (read
+            // here and sent back whole, it would be lost).
+            let impact = DataImpactPatch {
+                customer_data: a.customer_data,
+                personal_data: a.personal_data,
+                disclosed: a.data_disclosed,
+                modified: a.data_modified,
+                destroyed: a.data_destroyed,
+                notes: a
+                    .data_notes
+                    .map(|n| Some(n).filter(|n| !n.trim().is_empty())),
+                assessed_by: None,
+                assessed_at: None,
             };
+            let data_impact = (!impact.is_empty()).then_some(impact);
             let req = IncidentPatch {
                 title: a.title,
                 summary: a.summary,
@@ -852,6 +870,13 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                     Some("") => Some(None),
                     _ => a.root_cause.map(Some),
                 },
+                add_services: a.add_services,
+                remove_services: a.remove_services,
+                add_tenants: a.add_tenants,
+                remove_tenants: a.remove_tenants,
+                add_techniques: a.add_attack,
+                remove_techniques: a.remove_attack,
+                add_next_steps: next_steps(&a.add_next_steps),
             };
             let inc = c.update_incident(&a.key, &req).await.map_err(explain)?;
             confirm(&a.conn, &inc, "updated")

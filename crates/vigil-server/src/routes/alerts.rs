@@ -357,6 +357,29 @@ fn alert_line(alert: &Alert, what: &str) -> String {
     )
 }
 
+/// The action-log entry of an incident declared from `alerts`: each alert as a merge names
+/// it, or their keys alone when that is longer than an entry holds.
+fn declared_from(alerts: &[Alert]) -> String {
+    let max = vigil_core::incident::MAX_TEXT;
+    let noun = if alerts.len() == 1 { "alert" } else { "alerts" };
+    let lines: Vec<String> = alerts
+        .iter()
+        .map(|a| alert_line(a, &a.alert.title))
+        .collect();
+    let text = format!("declared from {noun} {}", lines.join("; "));
+    if text.chars().count() <= max {
+        return text;
+    }
+    let keys: Vec<&str> = alerts.iter().map(|a| a.key.as_str()).collect();
+    let text = format!("declared from {} {noun}: {}", alerts.len(), keys.join(", "));
+    if text.chars().count() <= max {
+        return text;
+    }
+    let mut cut: String = text.chars().take(max - 1).collect();
+    cut.push('…');
+    cut
+}
+
 /// What alerts bring into an incident's scope besides their events' indicators: the services
 /// and tenants their detections (and the alerts themselves) name, the hosts the events came
 /// from, which the event envelope names and the event text may not, and the ATT&CK techniques
@@ -497,7 +520,10 @@ pub async fn declare(
     .map_err(ApiError::internal)?;
     let take = TakeAlerts {
         alerts: alerts.iter().map(|a| a.id).collect(),
-        into: AlertsInto::Declare(Box::new(new)),
+        into: AlertsInto::Declare {
+            incident: Box::new(new),
+            action: declared_from(&alerts),
+        },
         evidence: events_as_evidence(&alerts),
     };
     let incident = state

@@ -104,6 +104,11 @@ pub async fn get(
 }
 
 /// Change descriptive fields; only the fields present change.
+///
+/// Each part is applied to the incident as it is when the change is written: `data_impact`
+/// changes the flags it gives and keeps the others, and `add_*`/`remove_*` edit a list as it
+/// is then, so that changes several people make at once all stay. Send only what you change:
+/// a whole list or assessment read earlier and sent back replaces what others wrote since.
 #[utoipa::path(
     patch, path = "/incidents/{key}", operation_id = "update_incident", tag = "incidents",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),

@@ -445,6 +445,24 @@ async fn an_incident_is_declared_from_alerts_with_their_indicators_and_events() 
         alert["log"].as_array().unwrap().last().unwrap()["action"],
         "declared"
     );
+    // The incident's action log starts with who declared it, from which alert.
+    let log = answer(
+        http.get(url(&format!("/incidents/{key}/actions")))
+            .bearer_auth(&app.responder_token),
+    )
+    .await;
+    let first = &log["items"][0];
+    assert_eq!(
+        (&first["actor"], &first["kind"]),
+        (&json!("rita"), &json!("investigation")),
+        "{log}"
+    );
+    let text = first["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("declared from alert ALR-1 (")
+            && text.ends_with("): Credential dumping tool"),
+        "{log}"
+    );
     // A closed alert cannot be declared again: a conflict with its state, which the answer
     // names; nothing is created.
     let (status, err) = declare(json!({"alerts": ["ALR-1"]})).await;

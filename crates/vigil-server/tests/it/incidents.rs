@@ -437,11 +437,14 @@ async fn priority_moves_are_recorded_with_who_and_what_moved_them() {
         .update_incident(
             "INC-1",
             &IncidentPatch {
-                data_impact: Some(DataImpact {
-                    personal_data: true,
-                    disclosed: true,
-                    ..Default::default()
-                }),
+                data_impact: Some(
+                    DataImpact {
+                        personal_data: true,
+                        disclosed: true,
+                        ..Default::default()
+                    }
+                    .into(),
+                ),
                 ..Default::default()
             },
         )
@@ -876,7 +879,7 @@ async fn sev1_and_data_breaches_close_only_with_a_post_mortem() {
             "it was rated SEV1 by rita at "
         } else {
             let clear = IncidentPatch {
-                data_impact: Some(DataImpact::default()),
+                data_impact: Some(DataImpact::default().into()),
                 ..IncidentPatch::default()
             };
             app.responder.update_incident(key, &clear).await.unwrap();
@@ -984,6 +987,84 @@ async fn timestamps_are_set_by_phases_and_corrected_with_a_reason() {
     assert_eq!(after.timestamps, inc.timestamps);
 }
 
+/// Two people recording data impact at once each send the flags they assess: the server
+/// applies each to the assessment as it stands, so neither loses the other's flag, and the
+/// breach (customer data destroyed) is kept. The lists are edited the same way.
+#[tokio::test]
+async fn changes_made_at_once_all_stay() {
+    let app = spawn_app().await;
+    for n in 1..=5 {
+        app.responder
+            .create_incident(&new_incident("impact"))
+            .await
+            .unwrap();
+        let key = format!("INC-{n}");
+        let flag = |p: DataImpactPatch| IncidentPatch {
+            data_impact: Some(p),
+            ..Default::default()
+        };
+        let customer = flag(DataImpactPatch {
+            customer_data: Some(true),
+            ..Default::default()
+        });
+        let destroyed = flag(DataImpactPatch {
+            destroyed: Some(true),
+            ..Default::default()
+        });
+        let services = |add: &str, remove: &str| IncidentPatch {
+            add_services: vec![add.to_owned()],
+            remove_services: vec![remove.to_owned()]
+                .into_iter()
+                .filter(|r| !r.is_empty())
+                .collect(),
+            ..Default::default()
+        };
+        let (swap, widen) = (services("crm", "payroll"), services("mail", ""));
+        let (a, b, c, d) = tokio::join!(
+            app.responder.update_incident(&key, &customer),
+            app.admin.update_incident(&key, &destroyed),
+            app.responder.update_incident(&key, &swap),
+            app.admin.update_incident(&key, &widen),
+        );
+        for r in [a, b, c, d] {
+            r.unwrap();
+        }
+        let inc = app.viewer.get_incident(&key).await.unwrap();
+        let impact = &inc.data_impact;
+        assert!(
+            impact.customer_data && impact.destroyed && impact.requires_notification(),
+            "{key}: {impact:?}"
+        );
+        let mut scope = inc.services.clone();
+        scope.sort();
+        assert_eq!(scope, ["crm", "mail"], "{key}");
+    }
+    // A service to remove that the incident lacks is refused, naming the field; giving a
+    // whole list and edits of it at once is refused too.
+    let refused = [
+        IncidentPatch {
+            remove_services: vec!["payroll".into()],
+            ..Default::default()
+        },
+        IncidentPatch {
+            services: Some(vec!["web".into()]),
+            add_services: vec!["db".into()],
+            ..Default::default()
+        },
+    ];
+    for (patch, field) in refused.iter().zip(["remove_services", "services"]) {
+        match app.responder.update_incident("INC-1", patch).await {
+            Err(ClientError::Api {
+                status: 400,
+                field: Some(f),
+                message,
+                ..
+            }) => assert_eq!(f, field, "{message}"),
+            other => panic!("expected a refusal naming {field}, got {other:?}"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn data_impact_is_assessed_by_someone_and_raises_priority() {
     let app = spawn_app().await;
@@ -995,12 +1076,15 @@ async fn data_impact_is_assessed_by_someone_and_raises_priority() {
     assert_eq!(inc.priority, Priority::P3);
     assert!(!inc.data_impact.is_breach());
     let update = IncidentPatch {
-        data_impact: Some(DataImpact {
-            customer_data: true,
-            disclosed: true,
-            notes: Some("export of the customer table:\n\tnames, e-mails".into()),
-            ..Default::default()
-        }),
+        data_impact: Some(
+            DataImpact {
+                customer_data: true,
+                disclosed: true,
+                notes: Some("export of the customer table:\n\tnames, e-mails".into()),
+                ..Default::default()
+            }
+            .into(),
+        ),
         customer_facing: Some(true),
         ..Default::default()
     };

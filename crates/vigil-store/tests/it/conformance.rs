@@ -412,11 +412,14 @@ async fn update_severity_priority_and_timestamps() {
     let patch = IncidentPatch {
         title: Some("Token theft".into()),
         services: Some(vec!["mail".into(), "sso".into(), "crm".into()]),
-        data_impact: Some(DataImpact {
-            personal_data: true,
-            disclosed: true,
-            ..Default::default()
-        }),
+        data_impact: Some(
+            DataImpact {
+                personal_data: true,
+                disclosed: true,
+                ..Default::default()
+            }
+            .into(),
+        ),
         ..Default::default()
     };
     let i = s.update_incident("bob", &key(1), patch).await.unwrap();
@@ -741,6 +744,88 @@ async fn links_and_suggestions() {
         Err(StoreError::NotFound(_))
     ));
     // Linking and unlinking change both incidents' records: both states are recorded.
+    verified(s).await;
+}
+
+/// Every change to an incident's record fields, a scope widened, a link made or removed,
+/// leaves an entry in its action log — who, when, what changed — written in the change's own
+/// transaction and covered by its audit entry; an entry of that kind is never taken from a
+/// caller.
+#[tokio::test]
+async fn record_changes_are_logged_with_who_and_when() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    s.create_incident("ann", new_incident("a")).await.unwrap();
+    s.create_incident("ann", new_incident("b")).await.unwrap();
+    let patch: IncidentPatch = serde_json::from_str(
+        r#"{"title": "Token theft", "tlp": "red", "add_services": ["crm"],
+            "data_impact": {"personal_data": true, "disclosed": true}}"#,
+    )
+    .unwrap();
+    let updated = s.update_incident("bob", &key(1), patch).await.unwrap();
+    s.extend_scope("cy", &key(1), vec!["web".into()], Vec::new())
+        .await
+        .unwrap();
+    s.change_phase("bob", &key(1), Phase::Analysis, None, Some("weak MFA"))
+        .await
+        .unwrap();
+    // A change that leaves the record fields as they were logs nothing.
+    s.change_severity("bob", &key(1), Severity::Sev2, "worse")
+        .await
+        .unwrap();
+    s.link_incidents("ann", &key(1), &key(2), Some("same phish kit"))
+        .await
+        .unwrap();
+    s.unlink_incidents("bob", &key(2), &key(1)).await.unwrap();
+    let log = s.list_actions(&key(1), 100, 0).await.unwrap().items;
+    let seen: Vec<(&str, ActionKind, &str)> = log
+        .iter()
+        .map(|e| (e.actor.as_str(), e.kind, e.text.as_str()))
+        .collect();
+    assert_eq!(seen.len(), 5, "{seen:#?}");
+    assert_eq!(&seen[0].0, &"bob");
+    assert_eq!(seen[0].1, ActionKind::Change);
+    assert!(
+        seen[0]
+            .2
+            .starts_with("title \"a\" → \"Token theft\"; TLP amber → red; services + crm")
+            && seen[0]
+                .2
+                .contains("data impact + personal data, + disclosed — a data breach"),
+        "{seen:#?}"
+    );
+    assert_eq!(
+        log[0].at, updated.updated_at,
+        "logged when the change was made"
+    );
+    assert_eq!((seen[1].0, seen[1].2), ("cy", "services + web"));
+    assert_eq!(
+        (seen[2].0, seen[2].2),
+        ("bob", "root cause none → \"weak MFA\"")
+    );
+    assert_eq!(
+        (seen[3].0, seen[3].2),
+        ("ann", "linked to INC-2: same phish kit")
+    );
+    assert!(
+        seen[4].0 == "bob"
+            && seen[4]
+                .2
+                .starts_with("unlinked from INC-2 (linked by ann at ")
+            && seen[4].2.ends_with(": same phish kit)"),
+        "{seen:#?}"
+    );
+    let other = s.list_actions(&key(2), 100, 0).await.unwrap().items;
+    let texts: Vec<&str> = other.iter().map(|e| e.text.as_str()).collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[1].starts_with("unlinked from INC-1"), "{texts:?}");
+    // People log their own kinds; `change` is Vigil's.
+    let refused = s
+        .append_action("bob", &key(1), ActionKind::Change, "title changed")
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("kind"), "{refused}");
+    // Each entry is covered by its change's audit entry: every record checks out.
     verified(s).await;
 }
 
@@ -1237,7 +1322,10 @@ async fn alerts_are_taken_into_an_incident_in_one_write() {
             "ann",
             TakeAlerts {
                 alerts: vec![a, b],
-                into: AlertsInto::Declare(Box::new(new_incident("from alerts"))),
+                into: AlertsInto::Declare {
+                    incident: Box::new(new_incident("from alerts")),
+                    action: "declared from alerts ALR-1, ALR-2".into(),
+                },
                 evidence: vec![evidence(a as u64), evidence(b as u64)],
             },
         )

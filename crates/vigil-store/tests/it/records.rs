@@ -548,7 +548,10 @@ async fn with_alerts() -> Harness {
         "ann",
         TakeAlerts {
             alerts: vec![4],
-            into: AlertsInto::Declare(Box::new(new_incident("from ALR-4"))),
+            into: AlertsInto::Declare {
+                incident: Box::new(new_incident("from ALR-4")),
+                action: "declared from alert ALR-4".into(),
+            },
             evidence: Vec::new(),
         },
     )
@@ -670,11 +673,14 @@ async fn data_impact_assessments_are_kept_and_a_deleted_one_is_found() {
         .await
         .unwrap();
     let assess = |customer_data: bool, destroyed: bool| IncidentPatch {
-        data_impact: Some(vigil_core::DataImpact {
-            customer_data,
-            destroyed,
-            ..Default::default()
-        }),
+        data_impact: Some(
+            vigil_core::DataImpact {
+                customer_data,
+                destroyed,
+                ..Default::default()
+            }
+            .into(),
+        ),
         ..IncidentPatch::default()
     };
     s.update_incident("bob", &key(1), assess(true, true))

@@ -637,9 +637,64 @@ fn case_work_over_the_cli() {
         "--kind",
         "containment",
     ]);
+    // The log holds what was done and, with who and when, the changes to the record: the
+    // links made and removed here.
     let log = json(&["incident", "log", "list", "INC-1"]);
-    assert_eq!(log["total"], 1);
-    assert_eq!(log["items"][0]["kind"], "containment");
+    let entries: Vec<(&str, &str, &str)> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap(),
+                e["kind"].as_str().unwrap(),
+                e["text"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(entries.len(), 4, "{entries:?}");
+    assert_eq!(entries[0], ("rita", "change", "linked to INC-2: same kit"));
+    assert!(
+        entries[1]
+            .2
+            .starts_with("unlinked from INC-2 (linked by rita at "),
+        "{entries:?}"
+    );
+    assert_eq!(
+        entries[3],
+        ("rita", "containment", "disabled both accounts")
+    );
+    // Changes made after are logged too; `log add` takes no `change` of its own.
+    json(&[
+        "incident",
+        "update",
+        "INC-2",
+        "--title",
+        "Second phish",
+        "--tlp",
+        "red",
+    ]);
+    let log = json(&["incident", "log", "list", "INC-2"]);
+    let last = &log["items"][log["total"].as_u64().unwrap() as usize - 1];
+    assert_eq!(
+        (&last["actor"], &last["kind"], &last["text"]),
+        (
+            &serde_json::json!("rita"),
+            &serde_json::json!("change"),
+            &serde_json::json!("title \"Second\" → \"Second phish\"; TLP amber → red")
+        ),
+        "{log}"
+    );
+    let refused = server.cli(
+        &token,
+        &["incident", "log", "add", "INC-2", "x", "--kind", "change"],
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("kind") && stderr.contains("written by Vigil"),
+        "{stderr}"
+    );
 
     let file = dir.path().join("phish.eml");
     std::fs::write(&file, b"Subject: Password expiry\r\n\r\nClick here.").unwrap();
@@ -840,7 +895,7 @@ fn case_work_over_the_cli() {
         "MFA rolled out to payroll",
         "LATEST ACTIONS",
         "lesson 5",
-        "1 earlier: vigil incident log list INC-1",
+        "9 earlier: vigil incident log list INC-1",
     ] {
         assert!(shown.contains(needle), "{needle} missing from\n{shown}");
     }
@@ -855,6 +910,130 @@ fn case_work_over_the_cli() {
     drop(server);
     let verified = ok(run(&["audit", "verify", "--data", data.to_str().unwrap()]));
     assert!(verified.starts_with("OK: "), "{verified}");
+}
+
+/// Two responders recording data impact at once: each CLI sends the flags it was given and
+/// the server applies them to the assessment as it stands, so both stay (the CLI once read
+/// the assessment, merged and sent it back whole, and the later write dropped the other's
+/// flag, breach included). Services added at once both stay too.
+#[test]
+fn flags_and_services_given_at_once_by_two_responders_both_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let rita = admin_token(&data, "responder", "rita");
+    let sam = admin_token(&data, "responder", "sam");
+    let server = Server::start(&data);
+    for n in 1..=5 {
+        let key = format!("INC-{n}");
+        ok(server.cli(
+            &rita,
+            &[
+                "incident",
+                "open",
+                "--title",
+                "t",
+                "--summary",
+                "s",
+                "--service",
+                "payroll",
+            ],
+        ));
+        let at_once = [
+            server
+                .command(
+                    &rita,
+                    &[
+                        "incident",
+                        "update",
+                        &key,
+                        "--customer-data",
+                        "--add-service",
+                        "crm",
+                    ],
+                )
+                .spawn()
+                .unwrap(),
+            server
+                .command(
+                    &sam,
+                    &[
+                        "incident",
+                        "update",
+                        &key,
+                        "--data-destroyed",
+                        "--add-service",
+                        "mail",
+                    ],
+                )
+                .spawn()
+                .unwrap(),
+        ];
+        for child in at_once {
+            ok(child.wait_with_output().unwrap());
+        }
+        let shown: serde_json::Value =
+            serde_json::from_str(&ok(server.cli(&rita, &["incident", "show", &key, "--json"])))
+                .unwrap();
+        let impact = &shown["data_impact"];
+        assert_eq!(
+            (&impact["customer_data"], &impact["destroyed"]),
+            (&serde_json::json!(true), &serde_json::json!(true)),
+            "{key}: {impact}"
+        );
+        let mut services: Vec<&str> = shown["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        services.sort();
+        assert_eq!(services, ["crm", "mail", "payroll"], "{key}");
+    }
+    // Notes are set and cleared on their own; a service is removed by name.
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        serde_json::from_str(&ok(server.cli(&rita, &all))).unwrap()
+    };
+    let noted = json(&[
+        "incident",
+        "update",
+        "INC-1",
+        "--data-notes",
+        "customer table",
+    ]);
+    assert_eq!(noted["data_impact"]["notes"], "customer table");
+    assert_eq!(noted["data_impact"]["destroyed"], true);
+    let cleared = json(&[
+        "incident",
+        "update",
+        "INC-1",
+        "--data-notes",
+        "",
+        "--remove-service",
+        "payroll",
+    ]);
+    assert!(cleared["data_impact"]["notes"].is_null(), "{cleared}");
+    assert_eq!(
+        cleared["services"].as_array().map(Vec::len),
+        Some(2),
+        "{cleared}"
+    );
+    assert!(
+        !cleared["services"].to_string().contains("payroll"),
+        "{cleared}"
+    );
+    // Removing one the incident lacks is refused, naming the flag's field.
+    let refused = server.cli(
+        &rita,
+        &["incident", "update", "INC-1", "--remove-service", "payroll"],
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("remove_services") && stderr.contains("payroll"),
+        "{stderr}"
+    );
 }
 
 #[test]
