@@ -1,4 +1,5 @@
 //! Bodies and query strings of the alert routes. Alerts themselves are `vigil_core::Alert`.
+//! `offset` is declared a 64-bit integer, as in [`crate::types`].
 
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -62,7 +63,7 @@ pub struct AlertQuery {
     /// How many of the matching alerts to skip, newest first (default 0), to page on: the next
     /// page is at `offset + limit` while that is below `total`. Past the end, the page is
     /// empty and `total` still counts them all.
-    #[param(minimum = 0, maximum = 4294967295.0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u32>,
 }

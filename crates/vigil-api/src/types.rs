@@ -6,7 +6,9 @@
 //! an `Incident`, `Indicator`, `Evidence`, `ActionEntry`, `AuditEntry`, `Related`,
 //! `IndicatorHit`, `TokenInfo` or `Page` of them. What is defined here exists only for HTTP: the
 //! bodies of single-purpose routes and the query strings. Request bodies refuse unknown fields so
-//! a typo is reported instead of silently ignored.
+//! a typo is reported instead of silently ignored. A `u32` query parameter that takes its
+//! whole range is declared `value_type = u64` (`format: int64`): generators read `int32` as a
+//! signed 32-bit integer, which cannot hold its upper half.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -116,11 +118,11 @@ pub struct AddAction {
 #[into_params(parameter_in = Query)]
 pub struct ActionQuery {
     /// Page size: default 100 when absent or 0; a larger value than 1000 is read as 1000 (no error).
-    #[param(minimum = 0, maximum = 4294967295.0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// How many entries to skip.
-    #[param(minimum = 0, maximum = 4294967295.0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u32>,
 }
@@ -187,11 +189,11 @@ pub struct IncidentQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_to: Option<DateTime<Utc>>,
     /// Page size: default 50 when absent or 0; a larger value than 500 is read as 500 (no error).
-    #[param(minimum = 0, maximum = 4294967295.0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// How many to skip.
-    #[param(minimum = 0, maximum = 4294967295.0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u32>,
 }
@@ -205,11 +207,11 @@ pub struct AuditQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident: Option<String>,
     /// Page size: default 100 when absent or 0; a larger value than 1000 is read as 1000 (no error).
-    #[param(minimum = 0, maximum = 4294967295.0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// How many entries to skip from the start of the chain.
-    #[param(minimum = 0, maximum = 4294967295.0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u32>,
 }

@@ -1048,3 +1048,54 @@ async fn the_description_names_every_route_without_a_token_and_the_head_limits()
         assert_ne!(status, 405, "{method} {path}");
     }
 }
+
+/// No integer is declared `format: int32` with a range a signed 32-bit integer cannot hold:
+/// generators map `int32` to one, so a client could not send the upper half of what the
+/// server takes (the paging `offset`s and `limit`s take any u32 and are `int64`).
+#[test]
+fn every_int32_fits_a_signed_32_bit_integer() {
+    fn walk(at: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if map.get("format").and_then(|f| f.as_str()) == Some("int32") {
+                    let fits = |bound: &str| {
+                        map.get(bound).and_then(|b| b.as_f64()).is_none_or(|b| {
+                            (f64::from(i32::MIN)..=f64::from(i32::MAX)).contains(&b)
+                        })
+                    };
+                    if !(fits("minimum") && fits("maximum")) {
+                        out.push(format!("{at}: {v}"));
+                    }
+                }
+                for (k, child) in map {
+                    walk(&format!("{at}/{k}"), child, out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    walk(&format!("{at}/{i}"), child, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let doc = serde_json::to_value(vigil_server::openapi()).unwrap();
+    let mut wrong = Vec::new();
+    walk("", &doc, &mut wrong);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    for path in [
+        "/api/v1/alerts",
+        "/api/v1/audit",
+        "/api/v1/incidents",
+        "/api/v1/incidents/{key}/actions",
+    ] {
+        let offset = doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "offset")
+            .unwrap()["schema"]
+            .clone();
+        assert_eq!(offset["format"], "int64", "{path}: {offset}");
+    }
+}
