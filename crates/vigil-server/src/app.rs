@@ -28,7 +28,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -81,9 +83,9 @@ pub fn api_routes() -> (Router<AppState>, OpenApiDoc) {
 }
 
 /// Says in every operation who may call it, from [`routes::access`]: the roles in its
-/// description and in `x-vigil-roles`, and the 401 (no valid token) and 403 (a role it does not
-/// let in) every authenticated route can answer, which the handlers' own annotations list
-/// unevenly.
+/// description and in `x-vigil-roles`, and the 401 (no valid token; with its
+/// `WWW-Authenticate` header) and 403 (a role it does not let in) every authenticated route
+/// can answer, which the handlers' own annotations list unevenly.
 ///
 /// # Panics
 /// When an operation is missing from [`routes::access`]: every test that builds the router
@@ -110,6 +112,9 @@ fn document_access(doc: &mut OpenApiDoc) {
         }
     }
 }
+
+/// What the `WWW-Authenticate` header of a 401 says ([`crate::error::Challenge`]).
+const CHALLENGE: &str = "The bearer scheme's challenge (RFC 6750 §3): `Bearer` when no bearer token was sent, `Bearer error=\"invalid_token\"` for an unknown or revoked token, `Bearer error=\"invalid_request\"` for a malformed `Authorization: Bearer` header";
 
 fn document_operation(op: &mut Operation, access: routes::Access, note: Option<&str>) {
     let roles = access.roles();
@@ -138,6 +143,15 @@ fn document_operation(op: &mut Operation, access: routes::Access, note: Option<&
         "401",
         "No API token, or an unknown or revoked one: send `Authorization: Bearer TOKEN` (create one with `vigil admin token`)",
     );
+    if let Some(RefOr::T(response)) = op.responses.responses.get_mut("401") {
+        response.headers.insert(
+            "WWW-Authenticate".to_owned(),
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::String))
+                .description(Some(CHALLENGE))
+                .build(),
+        );
+    }
     add_error_response(
         op,
         "403",
