@@ -589,7 +589,21 @@ impl Incident {
             ..Default::default()
         };
         timestamps.check_given(at)?;
-        timestamps.check_order()?;
+        // An order refused names a milestone the caller gave (`detected` defaults to now): the
+        // later of the two when given, the earlier otherwise.
+        timestamps.check_order().map_err(|e| match e {
+            DomainError::TimestampOrder { earlier, later } => {
+                let given = |kind: TimestampKind| match kind {
+                    TimestampKind::FirstActivity => new.first_activity.is_some(),
+                    TimestampKind::Detected => new.detected.is_some(),
+                    TimestampKind::Acknowledged => new.acknowledged.is_some(),
+                    _ => false,
+                };
+                let field = if given(later) { later } else { earlier };
+                DomainError::invalid(field.as_str(), e.to_string())
+            }
+            other => other,
+        })?;
         let mut incident = Incident {
             id,
             key,
@@ -805,8 +819,9 @@ impl Incident {
             None => {}
         }
         if changed.is_empty() {
+            // The body as a whole is at fault, named as the API names a body's root.
             return Err(DomainError::invalid(
-                "patch",
+                "body",
                 "no field to change; give at least one field",
             ));
         }
@@ -1165,7 +1180,37 @@ mod tests {
             t(6),
         )
         .unwrap_err();
-        assert!(matches!(e, DomainError::TimestampOrder { .. }));
+        // Both were given: the later one, `detected`, is named.
+        assert_eq!(e.field(), Some("detected"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("first_activity must not be after detected"),
+            "{e}"
+        );
+        // `detected` defaults to now: a first activity given after it is what is named.
+        let mut n = NewIncident::new("x", "y", Severity::Sev4);
+        n.first_activity = Some(t(6) + chrono::Duration::minutes(2));
+        let e = Incident::open(
+            IncidentId::new(),
+            IncidentKey::new(1).unwrap(),
+            n,
+            "a",
+            t(6),
+        )
+        .unwrap_err();
+        assert_eq!(e.field(), Some("first_activity"), "{e}");
+        // A milestone in the future names itself.
+        let mut n = NewIncident::new("x", "y", Severity::Sev4);
+        n.acknowledged = Some(t(9));
+        let e = Incident::open(
+            IncidentId::new(),
+            IncidentKey::new(1).unwrap(),
+            n,
+            "a",
+            t(6),
+        )
+        .unwrap_err();
+        assert_eq!(e.field(), Some("acknowledged"), "{e}");
     }
 
     #[test]
@@ -1326,7 +1371,7 @@ mod tests {
             t(3),
         )
         .unwrap_err();
-        assert!(matches!(e, DomainError::TimestampOrder { .. }), "{e}");
+        assert_eq!(e.field(), Some("acknowledged"), "{e}");
     }
 
     #[test]
@@ -1453,7 +1498,7 @@ mod tests {
             i.apply_patch(IncidentPatch::default(), "a", t(2))
                 .unwrap_err()
                 .field(),
-            Some("patch")
+            Some("body")
         );
     }
 

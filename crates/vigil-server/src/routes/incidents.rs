@@ -156,7 +156,7 @@ pub async fn severity(
     request_body = ChangePhase,
     responses(
         (status = 200, body = Incident),
-        (status = 409, description = "Guards refused the transition; `guards` lists them", body = ErrorBody),
+        (status = 409, description = "Guards refused the transition (`guard_refused`; `guards` lists them), or the milestone the move records would come before one already recorded (`conflict`): correct that milestone first", body = ErrorBody),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)
     )
 )]

@@ -90,7 +90,12 @@ async fn bad_input_names_the_field_and_changes_nothing() {
         (
             "/incidents",
             r#"{"title": "t", "summary": "s", "severity": "SEV2", "first_activity": "2026-11-02T00:00:00Z", "detected": "2026-11-01T00:00:00Z"}"#,
-            "timestamps",
+            "detected",
+        ),
+        (
+            "/incidents",
+            r#"{"title": "t", "summary": "s", "severity": "SEV2", "acknowledged": "2099-01-01T00:00:00Z"}"#,
+            "acknowledged",
         ),
         (
             "/incidents",
@@ -135,6 +140,17 @@ async fn bad_input_names_the_field_and_changes_nothing() {
             "/incidents/INC-1/timestamps",
             r#"{"kind": "detected", "at": null, "reason": " "}"#,
             "reason",
+        ),
+        // The correction's time is `at`, whatever is wrong with it.
+        (
+            "/incidents/INC-1/timestamps",
+            r#"{"kind": "detected", "at": null, "reason": "x"}"#,
+            "at",
+        ),
+        (
+            "/incidents/INC-1/timestamps",
+            r#"{"kind": "first_activity", "at": "2099-01-01T00:00:00Z", "reason": "x"}"#,
+            "at",
         ),
         (
             "/incidents/INC-1/phase",
@@ -185,6 +201,33 @@ async fn bad_input_names_the_field_and_changes_nothing() {
         .await
         .unwrap_err();
     assert_eq!(field_of(err).2.as_deref(), Some("tlp"));
+    // A correction out of order with another milestone (a first activity after the detection,
+    // within the clock skew allowed) names `at` too.
+    let after_detection = (chrono::Utc::now() + chrono::Duration::minutes(2)).to_rfc3339();
+    let err = app
+        .responder
+        .send_raw(
+            Method::POST,
+            "/incidents/INC-1/timestamps",
+            "application/json",
+            format!(r#"{{"kind": "first_activity", "at": "{after_detection}", "reason": "x"}}"#),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_of(err),
+        (400, ErrorCode::InvalidField, Some("at".to_owned()))
+    );
+    // A patch that changes nothing: the body as a whole is at fault.
+    let err = app
+        .responder
+        .send_raw(Method::PATCH, "/incidents/INC-1", "application/json", "{}")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_of(err),
+        (400, ErrorCode::InvalidField, Some("body".to_owned()))
+    );
     let err = app
         .responder
         .send_raw(
