@@ -182,12 +182,14 @@ pub struct IncidentQuery {
     /// Text to find in the title or summary (case-insensitive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
-    /// Created at or after.
+    /// Created at or after this time: RFC 3339 (`2026-11-30T12:00:00Z`), a date (its midnight,
+    /// UTC), `now-24h`, or a duration back from now (`24h`, `7d`), as `from` of
+    /// `/events/search` reads it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_from: Option<DateTime<Utc>>,
-    /// Created before.
+    pub created_from: Option<String>,
+    /// Created before this time (same forms as `created_from`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_to: Option<DateTime<Utc>>,
+    pub created_to: Option<String>,
     /// Page size: default 50 when absent or 0; a larger value than 500 is read as 500 (no error).
     #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -757,8 +757,10 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                     None
                 },
                 q: a.q,
-                created_from,
-                created_to,
+                created_from: created_from
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+                created_to: created_to
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
                 limit: Some(a.limit),
                 offset: Some(a.offset),
             };

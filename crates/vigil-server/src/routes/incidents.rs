@@ -63,6 +63,14 @@ pub async fn list(
     _who: Principal,
     ApiQuery(query): ApiQuery<IncidentQuery>,
 ) -> Result<Json<Page<Incident>>, ApiError> {
+    // Times are read as every other route reads them (`from`, `to`, `at`).
+    let now = chrono::Utc::now();
+    let time = |field: &'static str, text: Option<&str>| {
+        text.map(|t| crate::routes::events::parse_time(field, t, now))
+            .transpose()
+    };
+    let created_from = time("created_from", query.created_from.as_deref())?;
+    let created_to = time("created_to", query.created_to.as_deref())?;
     let filter = IncidentFilter {
         phase: query.phase,
         severity: query.severity,
@@ -73,8 +81,8 @@ pub async fn list(
         indicator: query.indicator,
         open: query.open,
         text: query.q,
-        created_from: query.created_from,
-        created_to: query.created_to,
+        created_from,
+        created_to,
         limit: query.limit.unwrap_or(0),
         offset: query.offset.unwrap_or(0),
     };
