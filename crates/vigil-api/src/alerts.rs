@@ -15,6 +15,7 @@ pub struct ExternalAlert {
     /// What happened, in a line.
     pub title: String,
     /// The preliminary severity (SEV1 … SEV4; `critical`, `high` … are read too).
+    #[schema(value_type = vigil_core::schema::SeverityInput)]
     pub severity: vigil_core::Severity,
     /// The tool that raised it (`guardduty`, `crowdstrike` …).
     pub source: String,
@@ -108,6 +109,7 @@ pub struct DeclareIncident {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
     /// Its severity (default: the worst of the alerts' preliminary severities).
+    #[schema(value_type = Option<vigil_core::schema::SeverityInput>)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<vigil_core::Severity>,
     /// Why that severity (recorded in the severity history).

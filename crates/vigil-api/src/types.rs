@@ -28,6 +28,7 @@ pub use vigil_core::{
 #[serde(deny_unknown_fields)]
 pub struct ChangeSeverity {
     /// The new severity.
+    #[schema(value_type = vigil_core::schema::SeverityInput)]
     pub severity: Severity,
     /// Why it changes (recorded in the severity history with who changed it).
     pub reason: String,
@@ -76,9 +77,11 @@ pub struct RecordPostMortem {
 pub struct IndicatorQuery {
     /// The value to find, normalised for every kind it is valid for.
     pub value: String,
-    /// Only indicators of this kind.
+    /// Only indicators of this kind; `hash`: of any of the three hash kinds. Read as a new
+    /// indicator's `kind` is.
+    #[param(value_type = Option<vigil_core::schema::IndicatorKindInput>, inline)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<IndicatorKind>,
+    pub kind: Option<String>,
 }
 
 /// `DELETE /api/v1/incidents/{key}/indicators/{id}`: the indicator is kept, marked removed.
@@ -159,6 +162,7 @@ pub struct IncidentQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
     /// Only this severity.
+    #[param(value_type = Option<vigil_core::schema::SeverityInput>, inline)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
     /// Only this derived priority.

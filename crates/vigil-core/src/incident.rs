@@ -32,8 +32,9 @@ pub const MAX_NAME: usize = 200;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewIndicator {
-    /// The kind (`ip`, `domain`, `url`, `md5`, `sha1`, `sha256`, `hash` to infer, `email`,
-    /// `user_account`, `host`, `process`, `file_path`, `other`).
+    /// The kind (`ip`, `network`, `domain`, `url`, `md5`, `sha1`, `sha256`, `hash` to infer,
+    /// `email`, `user_account`, `host`, `process`, `file_path`, `other`).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::IndicatorKindInput))]
     pub kind: String,
     /// The raw value; it is normalised.
     pub value: String,
@@ -93,6 +94,7 @@ pub struct NewIncident {
     /// What happened, as known now.
     pub summary: String,
     /// The preliminary severity.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::SeverityInput))]
     pub severity: Severity,
     /// Why this preliminary severity (optional).
     #[serde(default)]

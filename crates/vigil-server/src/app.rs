@@ -79,6 +79,7 @@ pub fn api_routes() -> (Router<AppState>, OpenApiDoc) {
         .nest(API_PREFIX, api)
         .split_for_parts();
     document_access(&mut doc);
+    crate::limits::document_limits(&mut doc);
     (router, doc)
 }
 

@@ -8,6 +8,7 @@ pub mod auth;
 mod connections;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod report;
 pub mod routes;
 pub mod settings;

@@ -410,9 +410,9 @@ pub enum IndicatorCommand {
         /// The value (normalised for every kind it is valid for).
         value: String,
         /// Restrict to one kind: ip, network, domain, url, md5, sha1, sha256, email,
-        /// user_account, host, process, file_path, other.
-        #[arg(long, value_parser = domain::<IndicatorKind>)]
-        kind: Option<IndicatorKind>,
+        /// user_account, host, process, file_path, other; or hash (md5, sha1 and sha256).
+        #[arg(long, value_parser = indicator_kind)]
+        kind: Option<String>,
     },
 }
 

@@ -548,7 +548,7 @@ async fn indicators_are_normalised_deduplicated_and_suggest_related_incidents() 
         .viewer
         .search_indicators(&IndicatorQuery {
             value: "evil.example.com".into(),
-            kind: Some(IndicatorKind::Url),
+            kind: Some("url".into()),
         })
         .await
         .unwrap();
