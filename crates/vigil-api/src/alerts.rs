@@ -1,4 +1,5 @@
 //! Bodies and query strings of the alert routes. Alerts themselves are `vigil_core::Alert`.
+//! `offset` is declared a 64-bit integer, as in [`crate::types`].
 
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -14,6 +15,7 @@ pub struct ExternalAlert {
     /// What happened, in a line.
     pub title: String,
     /// The preliminary severity (SEV1 … SEV4; `critical`, `high` … are read too).
+    #[schema(value_type = vigil_core::schema::SeverityInput)]
     pub severity: vigil_core::Severity,
     /// The tool that raised it (`guardduty`, `crowdstrike` …).
     pub source: String,
@@ -62,7 +64,7 @@ pub struct AlertQuery {
     /// How many of the matching alerts to skip, newest first (default 0), to page on: the next
     /// page is at `offset + limit` while that is below `total`. Past the end, the page is
     /// empty and `total` still counts them all.
-    #[param(minimum = 0, maximum = 4294967295.0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u32>,
 }
@@ -107,6 +109,7 @@ pub struct DeclareIncident {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
     /// Its severity (default: the worst of the alerts' preliminary severities).
+    #[schema(value_type = Option<vigil_core::schema::SeverityInput>)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<vigil_core::Severity>,
     /// Why that severity (recorded in the severity history).

@@ -8,6 +8,35 @@ use utoipa::{IntoParams, ToSchema};
 
 pub use vigil_core::{Detection, NewDetection, RuleLevel};
 
+/// The schema of a `POST /api/v1/events` body sent as `application/json`: an array of events or
+/// one event, each a JSON object. (JSON lines are read from such a body too; being no one JSON
+/// document, they have no JSON Schema: `application/x-ndjson` names them.)
+pub struct EventsJson;
+
+impl utoipa::PartialSchema for EventsJson {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+        let event = || {
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .description(Some("One event, any JSON object"))
+        };
+        OneOfBuilder::new()
+            .item(
+                ArrayBuilder::new()
+                    .items(event())
+                    .description(Some("Several events")),
+            )
+            .item(event())
+            .description(Some(
+                "An array of events or a single event (pretty-printed or not); JSON lines are read too",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for EventsJson {}
+
 /// Query of `POST /api/v1/events`: who the events are from. A token created with
 /// `vigil admin token --role ingest --service S` fixes the service (and tenant): the query
 /// may repeat it or leave it out, never name another.

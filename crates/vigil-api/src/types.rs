@@ -6,7 +6,9 @@
 //! an `Incident`, `Indicator`, `Evidence`, `ActionEntry`, `AuditEntry`, `Related`,
 //! `IndicatorHit`, `TokenInfo` or `Page` of them. What is defined here exists only for HTTP: the
 //! bodies of single-purpose routes and the query strings. Request bodies refuse unknown fields so
-//! a typo is reported instead of silently ignored.
+//! a typo is reported instead of silently ignored. A `u32` query parameter that takes its
+//! whole range is declared `value_type = u64` (`format: int64`): generators read `int32` as a
+//! signed 32-bit integer, which cannot hold its upper half.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -26,6 +28,7 @@ pub use vigil_core::{
 #[serde(deny_unknown_fields)]
 pub struct ChangeSeverity {
     /// The new severity.
+    #[schema(value_type = vigil_core::schema::SeverityInput)]
     pub severity: Severity,
     /// Why it changes (recorded in the severity history with who changed it).
     pub reason: String,
@@ -74,9 +77,11 @@ pub struct RecordPostMortem {
 pub struct IndicatorQuery {
     /// The value to find, normalised for every kind it is valid for.
     pub value: String,
-    /// Only indicators of this kind.
+    /// Only indicators of this kind; `hash`: of any of the three hash kinds. Read as a new
+    /// indicator's `kind` is.
+    #[param(value_type = Option<vigil_core::schema::IndicatorKindInput>, inline)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<IndicatorKind>,
+    pub kind: Option<String>,
 }
 
 /// `DELETE /api/v1/incidents/{key}/indicators/{id}`: the indicator is kept, marked removed.
@@ -117,11 +122,11 @@ pub struct AddAction {
 #[into_params(parameter_in = Query)]
 pub struct ActionQuery {
     /// Page size: default 100 when absent or 0; a larger value than 1000 is read as 1000 (no error).
-    #[param(minimum = 0, maximum = 4294967295.0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// How many entries to skip.
-    #[param(minimum = 0, maximum = 4294967295.0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u32>,
 }
@@ -165,6 +170,7 @@ pub struct IncidentQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
     /// Only this severity.
+    #[param(value_type = Option<vigil_core::schema::SeverityInput>, inline)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
     /// Only this derived priority.
@@ -188,18 +194,20 @@ pub struct IncidentQuery {
     /// Text to find in the title or summary (case-insensitive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
-    /// Created at or after.
+    /// Created at or after this time: RFC 3339 (`2026-11-30T12:00:00Z`), a date (its midnight,
+    /// UTC), `now-24h`, or a duration back from now (`24h`, `7d`), as `from` of
+    /// `/events/search` reads it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_from: Option<DateTime<Utc>>,
-    /// Created before.
+    pub created_from: Option<String>,
+    /// Created before this time (same forms as `created_from`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_to: Option<DateTime<Utc>>,
+    pub created_to: Option<String>,
     /// Page size: default 50 when absent or 0; a larger value than 500 is read as 500 (no error).
-    #[param(minimum = 0, maximum = 4294967295.0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// How many to skip.
-    #[param(minimum = 0, maximum = 4294967295.0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u32>,
 }
@@ -213,11 +221,11 @@ pub struct AuditQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident: Option<String>,
     /// Page size: default 100 when absent or 0; a larger value than 1000 is read as 1000 (no error).
-    #[param(minimum = 0, maximum = 4294967295.0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// How many entries to skip from the start of the chain.
-    #[param(minimum = 0, maximum = 4294967295.0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u32>,
 }

@@ -24,6 +24,9 @@ pub fn ack_link(person: &str) -> String {
     format!("{person} {ACK_LINK_SUFFIX}")
 }
 
+/// The longest token name, in characters (the store refuses a longer one).
+pub const MAX_TOKEN_NAME: usize = 100;
+
 /// Refuses a token name that is one of the system's actors (in any case) or reads as an
 /// acknowledgement link's (`NAME (link in their page)`), naming the reserved ones.
 pub fn check_token_name(name: &str) -> Result<(), DomainError> {

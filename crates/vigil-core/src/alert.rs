@@ -178,6 +178,10 @@ impl Eq for EventJson {}
 
 /// The longest service name of an alert, in characters (as of an event's service).
 pub const MAX_SERVICE: usize = 200;
+/// The longest title of an alert, in characters.
+pub const MAX_TITLE: usize = 500;
+/// The longest deduplication key of an alert, in characters.
+pub const MAX_DEDUP_KEY: usize = 500;
 /// The longest origin of an alert (the tool that posted it), in characters.
 pub const MAX_ORIGIN: usize = 500;
 /// The longest reporter of an alert (name and contact), in characters.
@@ -198,9 +202,9 @@ impl NewAlert {
             crate::single_line("reporter", reporter, MAX_REPORTER)?;
         }
         for (field, value, max) in [
-            ("title", &self.title, 500),
+            ("title", &self.title, MAX_TITLE),
             ("service", &self.service, MAX_SERVICE),
-            ("dedup_key", &self.dedup_key, 500),
+            ("dedup_key", &self.dedup_key, MAX_DEDUP_KEY),
         ] {
             if value.trim().is_empty() {
                 return Err(DomainError::invalid(field, "must not be empty"));

@@ -32,8 +32,9 @@ pub const MAX_NAME: usize = 200;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewIndicator {
-    /// The kind (`ip`, `domain`, `url`, `md5`, `sha1`, `sha256`, `hash` to infer, `email`,
-    /// `user_account`, `host`, `process`, `file_path`, `other`).
+    /// The kind (`ip`, `network`, `domain`, `url`, `md5`, `sha1`, `sha256`, `hash` to infer,
+    /// `email`, `user_account`, `host`, `process`, `file_path`, `other`).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::IndicatorKindInput))]
     pub kind: String,
     /// The raw value; it is normalised.
     pub value: String,
@@ -93,6 +94,7 @@ pub struct NewIncident {
     /// What happened, as known now.
     pub summary: String,
     /// The preliminary severity.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::SeverityInput))]
     pub severity: Severity,
     /// Why this preliminary severity (optional).
     #[serde(default)]
@@ -882,7 +884,21 @@ impl Incident {
             ..Default::default()
         };
         timestamps.check_given(at)?;
-        timestamps.check_order()?;
+        // An order refused names a milestone the caller gave (`detected` defaults to now): the
+        // later of the two when given, the earlier otherwise.
+        timestamps.check_order().map_err(|e| match e {
+            DomainError::TimestampOrder { earlier, later } => {
+                let given = |kind: TimestampKind| match kind {
+                    TimestampKind::FirstActivity => new.first_activity.is_some(),
+                    TimestampKind::Detected => new.detected.is_some(),
+                    TimestampKind::Acknowledged => new.acknowledged.is_some(),
+                    _ => false,
+                };
+                let field = if given(later) { later } else { earlier };
+                DomainError::invalid(field.as_str(), e.to_string())
+            }
+            other => other,
+        })?;
         let mut incident = Incident {
             id,
             key,
@@ -1132,8 +1148,9 @@ impl Incident {
             None => {}
         }
         if changed.is_empty() {
+            // The body as a whole is at fault, named as the API names a body's root.
             return Err(DomainError::invalid(
-                "patch",
+                "body",
                 "no field to change; give at least one field",
             ));
         }
@@ -1522,7 +1539,37 @@ mod tests {
             t(6),
         )
         .unwrap_err();
-        assert!(matches!(e, DomainError::TimestampOrder { .. }));
+        // Both were given: the later one, `detected`, is named.
+        assert_eq!(e.field(), Some("detected"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("first_activity must not be after detected"),
+            "{e}"
+        );
+        // `detected` defaults to now: a first activity given after it is what is named.
+        let mut n = NewIncident::new("x", "y", Severity::Sev4);
+        n.first_activity = Some(t(6) + chrono::Duration::minutes(2));
+        let e = Incident::open(
+            IncidentId::new(),
+            IncidentKey::new(1).unwrap(),
+            n,
+            "a",
+            t(6),
+        )
+        .unwrap_err();
+        assert_eq!(e.field(), Some("first_activity"), "{e}");
+        // A milestone in the future names itself.
+        let mut n = NewIncident::new("x", "y", Severity::Sev4);
+        n.acknowledged = Some(t(9));
+        let e = Incident::open(
+            IncidentId::new(),
+            IncidentKey::new(1).unwrap(),
+            n,
+            "a",
+            t(6),
+        )
+        .unwrap_err();
+        assert_eq!(e.field(), Some("acknowledged"), "{e}");
     }
 
     #[test]
@@ -1683,7 +1730,7 @@ mod tests {
             t(3),
         )
         .unwrap_err();
-        assert!(matches!(e, DomainError::TimestampOrder { .. }), "{e}");
+        assert_eq!(e.field(), Some("acknowledged"), "{e}");
     }
 
     #[test]
@@ -1948,7 +1995,7 @@ mod tests {
             i.apply_patch(IncidentPatch::default(), "a", t(2))
                 .unwrap_err()
                 .field(),
-            Some("patch")
+            Some("body")
         );
     }
 

@@ -49,6 +49,48 @@ use crate::error::DomainError;
 /// The longest indicator value accepted, in bytes.
 pub const MAX_LEN: usize = 2048;
 
+/// The kind a caller may give for a file hash of any of the three hash kinds: the length of the
+/// value says which ([`IndicatorValue::hash`]).
+pub const HASH: &str = "hash";
+
+/// The kinds [`HASH`] stands for.
+pub const HASH_KINDS: &[IndicatorKind] = &[
+    IndicatorKind::Md5,
+    IndicatorKind::Sha1,
+    IndicatorKind::Sha256,
+];
+
+impl IndicatorKind {
+    /// The kinds a kind as a caller gives it stands for, read as [`IndicatorValue::parse`] reads
+    /// it: one kind, or for `hash` the three hash kinds ([`HASH_KINDS`]). A filter by kind
+    /// (`GET /indicators?kind=`) takes what a new indicator's `kind` takes.
+    pub fn named(kind: &str) -> Result<&'static [IndicatorKind], DomainError> {
+        if kind.trim().eq_ignore_ascii_case(HASH) {
+            return Ok(HASH_KINDS);
+        }
+        let kind = IndicatorKind::parse(kind).map_err(|_| unknown_kind(kind))?;
+        Ok(IndicatorKind::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .map_or(&[], |i| &IndicatorKind::ALL[i..=i]))
+    }
+}
+
+/// The refusal of a kind a caller gave that is none of the kinds nor [`HASH`].
+fn unknown_kind(kind: &str) -> DomainError {
+    DomainError::invalid(
+        "kind",
+        format!(
+            "{kind:?} is not known; use one of {}, or {HASH} (a file hash of any of the three)",
+            IndicatorKind::ALL
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )
+}
+
 wire_enum!(
     /// What an indicator of compromise is.
     IndicatorKind ("kind") {
@@ -113,10 +155,13 @@ impl IndicatorValue {
     /// Like [`IndicatorValue::new`] with the kind given as text; `hash` infers md5, sha1 or
     /// sha256 from the length.
     pub fn parse(kind: &str, raw: &str) -> Result<Self, DomainError> {
-        if kind.trim().eq_ignore_ascii_case("hash") {
+        if kind.trim().eq_ignore_ascii_case(HASH) {
             return Self::hash(raw);
         }
-        Self::new(IndicatorKind::parse(kind)?, raw)
+        Self::new(
+            IndicatorKind::parse(kind).map_err(|_| unknown_kind(kind))?,
+            raw,
+        )
     }
 
     /// A file hash whose kind is inferred from its length (32 md5, 40 sha1, 64 sha256).

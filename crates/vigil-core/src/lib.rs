@@ -30,6 +30,8 @@ pub mod marking;
 pub mod phase;
 pub mod redact;
 pub mod role;
+#[cfg(feature = "openapi")]
+pub mod schema;
 pub mod severity;
 pub mod timestamps;
 pub mod views;

@@ -69,16 +69,25 @@ wire_enum!(
 #[cfg_attr(feature = "openapi", schema(value_type = String, example = "T1059.001"))]
 pub struct Technique(String);
 
+/// The digits of a technique's number (`T1059`).
+const TECHNIQUE_DIGITS: usize = 4;
+/// The digits of a sub-technique's number (`.001`).
+const SUB_TECHNIQUE_DIGITS: usize = 3;
+
 impl Technique {
     /// Parses and normalises a technique id.
     pub fn parse(s: &str) -> Result<Self, DomainError> {
         let t = s.trim().to_ascii_uppercase();
         let b = t.as_bytes();
         let digits = |r: &[u8]| r.iter().all(u8::is_ascii_digit);
-        let ok = match b.len() {
-            5 => b[0] == b'T' && digits(&b[1..5]),
-            9 => b[0] == b'T' && digits(&b[1..5]) && b[5] == b'.' && digits(&b[6..9]),
-            _ => false,
+        let end = 1 + TECHNIQUE_DIGITS;
+        let technique = |b: &[u8]| b[0] == b'T' && digits(&b[1..end]);
+        let ok = if b.len() == end {
+            technique(b)
+        } else if b.len() == end + 1 + SUB_TECHNIQUE_DIGITS {
+            technique(b) && b[end] == b'.' && digits(&b[end + 1..])
+        } else {
+            false
         };
         if !ok {
             return Err(DomainError::invalid(
@@ -89,6 +98,12 @@ impl Technique {
             ));
         }
         Ok(Technique(t))
+    }
+
+    /// The ids [`Technique::parse`] reads, as a regular expression in the syntax of JSON
+    /// Schema's `pattern` (the OpenAPI document states it for the techniques of a request).
+    pub fn pattern() -> String {
+        format!(r"^\s*[Tt][0-9]{{{TECHNIQUE_DIGITS}}}(?:\.[0-9]{{{SUB_TECHNIQUE_DIGITS}}})?\s*$")
     }
 
     /// The id.
@@ -167,6 +182,7 @@ mod tests {
             );
         }
         assert!(serde_json::from_str::<Technique>("\"T9\"").is_err());
+        assert_eq!(Technique::pattern(), r"^\s*[Tt][0-9]{4}(?:\.[0-9]{3})?\s*$");
     }
 
     #[test]

@@ -79,23 +79,51 @@ impl Severity {
         }
     }
 
-    /// Parses `SEV1`/`sev1`/`1`/`critical` (and likewise for 2–4: high, medium, low).
+    /// Parses `SEV1`/`sev1`/`1`/`critical` (and likewise for 2–4: high, medium, low): the
+    /// level or the word, in any case, the level or word optionally after `sev`, with spaces
+    /// around it. [`Severity::input_pattern`] says the same as a regular expression.
     pub fn parse(s: &str) -> Result<Self, DomainError> {
         let t = s.trim().to_ascii_lowercase();
-        let digits = t.strip_prefix("sev").unwrap_or(&t);
-        let found = match digits {
-            "1" | "critical" => Some(Severity::Sev1),
-            "2" | "high" => Some(Severity::Sev2),
-            "3" | "medium" => Some(Severity::Sev3),
-            "4" | "low" => Some(Severity::Sev4),
-            _ => None,
-        };
+        let name = t.strip_prefix(PREFIX).unwrap_or(&t);
+        let found = Severity::ALL
+            .iter()
+            .copied()
+            .find(|sev| name == sev.level().to_string() || name == sev.word());
         found.ok_or_else(|| {
             DomainError::invalid(
                 "severity",
                 format!("{s:?} is not a severity; use SEV1 (critical), SEV2 (high), SEV3 (medium) or SEV4 (low)"),
             )
         })
+    }
+}
+
+/// What may stand before a severity's level or word (`SEV1`, `sev critical` is not one).
+const PREFIX: &str = "sev";
+
+impl Severity {
+    /// Every spelling [`Severity::parse`] reads, as a regular expression in the syntax JSON
+    /// Schema's `pattern` uses (ECMA-262; the `regex` crate reads it the same), built from the
+    /// same levels and words: the request schemas of the OpenAPI document say with it what the
+    /// server takes, where the answers' `Severity` lists only `SEV1`–`SEV4`.
+    pub fn input_pattern() -> String {
+        // Letters in either case; the pattern has no flags.
+        let any_case = |word: &str| -> String {
+            word.chars()
+                .map(|c| {
+                    if c.is_ascii_alphabetic() {
+                        format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase())
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect()
+        };
+        let names: Vec<String> = Severity::ALL
+            .iter()
+            .flat_map(|sev| [sev.level().to_string(), any_case(sev.word())])
+            .collect();
+        format!(r"^\s*(?:{})?(?:{})\s*$", any_case(PREFIX), names.join("|"))
     }
 }
 
@@ -291,6 +319,14 @@ mod tests {
         assert_eq!(
             serde_json::from_str::<Severity>("\"sev2\"").unwrap(),
             Severity::Sev2
+        );
+    }
+
+    #[test]
+    fn the_input_pattern_spells_the_levels_and_words() {
+        assert_eq!(
+            Severity::input_pattern(),
+            r"^\s*(?:[Ss][Ee][Vv])?(?:1|[Cc][Rr][Ii][Tt][Ii][Cc][Aa][Ll]|2|[Hh][Ii][Gg][Hh]|3|[Mm][Ee][Dd][Ii][Uu][Mm]|4|[Ll][Oo][Ww])\s*$"
         );
     }
 

@@ -70,15 +70,17 @@ pub struct Timestamps {
 /// clock running ahead).
 const CLOCK_SKEW: Duration = Duration::minutes(5);
 
-/// Milestones are facts: a time ahead of now (beyond clock skew) is refused, naming it.
+/// Milestones are facts: a time ahead of now (beyond clock skew) is refused, naming the
+/// request's `field` that gave it.
 fn not_in_the_future(
+    field: &'static str,
     kind: TimestampKind,
     t: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), DomainError> {
     if t > now + CLOCK_SKEW {
         return Err(DomainError::invalid(
-            "timestamps",
+            field,
             format!(
                 "{kind} {} is in the future; a milestone is a time that has passed, give when it happened",
                 t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -190,7 +192,9 @@ impl Timestamps {
     }
 
     /// Corrects one milestone with a reason, keeping order; on error nothing changes.
-    /// `detected` cannot be cleared (every incident has been detected).
+    /// `detected` cannot be cleared (every incident has been detected). A refused time (cleared
+    /// `detected`, in the future, out of order with another milestone) names `at`, the field of
+    /// the correction that gives it.
     pub fn correct(
         &mut self,
         kind: TimestampKind,
@@ -209,17 +213,18 @@ impl Timestamps {
         crate::reason_length("reason", reason)?;
         if kind == TimestampKind::Detected && to.is_none() {
             return Err(DomainError::invalid(
-                "timestamp",
+                "at",
                 "detected cannot be cleared; give the correct detection time instead",
             ));
         }
         if let Some(t) = to {
-            not_in_the_future(kind, t, at)?;
+            not_in_the_future("at", kind, t, at)?;
         }
         let mut next = self.clone();
         let from = next.get(kind);
         next.set(kind, to);
-        next.check_order()?;
+        next.check_order()
+            .map_err(|e| DomainError::invalid("at", e.to_string()))?;
         *self = next;
         Ok(TimestampCorrection {
             kind,
@@ -231,11 +236,12 @@ impl Timestamps {
         })
     }
 
-    /// Checks that the milestones given at creation are facts already: none in the future.
+    /// Checks that the milestones given at creation are facts already: none in the future,
+    /// each refusal naming the milestone (the field of the new incident that gives it).
     pub fn check_given(&self, at: DateTime<Utc>) -> Result<(), DomainError> {
         for &kind in TimestampKind::ALL {
             if let Some(t) = self.get(kind) {
-                not_in_the_future(kind, t, at)?;
+                not_in_the_future(kind.as_str(), kind, t, at)?;
             }
         }
         Ok(())
@@ -330,24 +336,30 @@ mod tests {
                 t(12),
             )
             .unwrap_err();
+        // The correction's own field is named; the message names both milestones.
         assert_eq!(
             e,
-            DomainError::TimestampOrder {
-                earlier: TimestampKind::Detected,
-                later: TimestampKind::Contained
-            }
+            DomainError::invalid(
+                "at",
+                "timestamps out of order: detected must not be after contained; correct one of them"
+            )
         );
         assert_eq!(ts, before, "nothing changes on error");
         let e = ts
             .correct(TimestampKind::FirstActivity, Some(t(6)), "ann", "x", t(12))
             .unwrap_err();
-        assert!(matches!(
-            e,
-            DomainError::TimestampOrder {
-                earlier: TimestampKind::FirstActivity,
-                ..
-            }
-        ));
+        assert_eq!(e.field(), Some("at"));
+        assert!(
+            e.to_string()
+                .contains("first_activity must not be after detected"),
+            "{e}"
+        );
+        // A time in the future is the correction's `at` too.
+        let e = ts
+            .correct(TimestampKind::Contained, Some(t(20)), "ann", "x", t(12))
+            .unwrap_err();
+        assert_eq!(e.field(), Some("at"));
+        assert_eq!(ts, before);
     }
 
     #[test]
@@ -366,7 +378,7 @@ mod tests {
             ts.correct(TimestampKind::Detected, None, "ann", "oops", t(12))
                 .unwrap_err()
                 .field(),
-            Some("timestamp")
+            Some("at")
         );
         let c = ts
             .correct(

@@ -8,7 +8,8 @@
 //! panics, trace requests and turn unknown paths and methods into JSON errors; a request with a
 //! query parameter to an /api/v1 route that documents none is refused naming it
 //! (`refuse_query`, after the token check of a route that needs one), as the routes that take
-//! parameters refuse those they do not know.
+//! parameters refuse those they do not know; the health check and the metrics scrape ignore
+//! them (`routes::IGNORES_QUERY`), and every other operation's document lists that 400.
 //! [`serve`] runs it over [`crate::connections`]' accept loop.
 
 use std::collections::HashMap;
@@ -27,7 +28,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -76,13 +79,14 @@ pub fn api_routes() -> (Router<AppState>, OpenApiDoc) {
         .nest(API_PREFIX, api)
         .split_for_parts();
     document_access(&mut doc);
+    crate::limits::document_limits(&mut doc);
     (router, doc)
 }
 
 /// Says in every operation who may call it, from [`routes::access`]: the roles in its
-/// description and in `x-vigil-roles`, and the 401 (no valid token) and 403 (a role it does not
-/// let in) every authenticated route can answer, which the handlers' own annotations list
-/// unevenly.
+/// description and in `x-vigil-roles`, and the 401 (no valid token; with its
+/// `WWW-Authenticate` header) and 403 (a role it does not let in) every authenticated route
+/// can answer, which the handlers' own annotations list unevenly.
 ///
 /// # Panics
 /// When an operation is missing from [`routes::access`]: every test that builds the router
@@ -101,7 +105,7 @@ fn document_access(doc: &mut OpenApiDoc) {
         ];
         for op in operations.into_iter().flatten() {
             let id = op.operation_id.clone().unwrap_or_default();
-            document_input_errors(op);
+            document_input_errors(op, !routes::IGNORES_QUERY.contains(&id.as_str()));
             let access = routes::access(&id).unwrap_or_else(|| {
                 panic!("{path} ({id:?}) is not in routes::access; say which roles may call it")
             });
@@ -109,6 +113,9 @@ fn document_access(doc: &mut OpenApiDoc) {
         }
     }
 }
+
+/// What the `WWW-Authenticate` header of a 401 says ([`crate::error::Challenge`]).
+const CHALLENGE: &str = "The bearer scheme's challenge (RFC 6750 §3): `Bearer` when no bearer token was sent, `Bearer error=\"invalid_token\"` for an unknown or revoked token, `Bearer error=\"invalid_request\"` for a malformed `Authorization: Bearer` header";
 
 fn document_operation(op: &mut Operation, access: routes::Access, note: Option<&str>) {
     let roles = access.roles();
@@ -137,6 +144,15 @@ fn document_operation(op: &mut Operation, access: routes::Access, note: Option<&
         "401",
         "No API token, or an unknown or revoked one: send `Authorization: Bearer TOKEN` (create one with `vigil admin token`)",
     );
+    if let Some(RefOr::T(response)) = op.responses.responses.get_mut("401") {
+        response.headers.insert(
+            "WWW-Authenticate".to_owned(),
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::String))
+                .description(Some(CHALLENGE))
+                .build(),
+        );
+    }
     add_error_response(
         op,
         "403",
@@ -148,11 +164,13 @@ fn document_operation(op: &mut Operation, access: routes::Access, note: Option<&
 
 /// Says in every operation the errors its extractors answer whatever the handler does: 400
 /// (`invalid_field`, naming `key`, `id`, `limit` …) for a malformed path or query parameter
-/// ([`crate::extract::ApiPath`], [`crate::extract::ApiQuery`], [`crate::incident_ref`]) or an
-/// invalid JSON body, and 413 (`payload_too_large`) for a JSON body over the server's JSON limit
+/// ([`crate::extract::ApiPath`], [`crate::extract::ApiQuery`], [`crate::incident_ref`]), for a
+/// query parameter sent to a route that takes none when it `refuses_query` ([`refuse_query`];
+/// the operations of [`routes::IGNORES_QUERY`] ignore them instead) or an invalid JSON body, and
+/// 413 (`payload_too_large`) for a JSON body over the server's JSON limit
 /// ([`crate::extract::ApiJson`]). Each is added where the handler's annotation lacks it; an empty
 /// description the annotation left (for these and for 404) is filled in.
-fn document_input_errors(op: &mut Operation) {
+fn document_input_errors(op: &mut Operation, refuses_query: bool) {
     use utoipa::openapi::path::ParameterIn;
 
     let has_parameters = op
@@ -160,6 +178,11 @@ fn document_input_errors(op: &mut Operation) {
         .iter()
         .flatten()
         .any(|p| matches!(p.parameter_in, ParameterIn::Path | ParameterIn::Query));
+    let takes_query = op
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| p.parameter_in == ParameterIn::Query);
     let json_body = op
         .request_body
         .as_ref()
@@ -188,6 +211,29 @@ fn document_input_errors(op: &mut Operation) {
                 "{}; or a path or query parameter is malformed (`invalid_field`; `field` names it)",
                 response.description.trim_end_matches('.')
             );
+        }
+    }
+    // A query parameter the route does not take is refused: by [`refuse_query`] on a route
+    // that takes none, by [`crate::extract::ApiQuery`] on one that takes some.
+    if refuses_query {
+        let (alone, added) = if takes_query {
+            (
+                "A query parameter is malformed or out of range, or one this route does not take was sent (`invalid_field`; `field` names it)",
+                "; or a query parameter this route does not take was sent (`invalid_field`; `field` names it)",
+            )
+        } else {
+            (
+                "A query parameter was sent: this route takes none (`invalid_field`; `field` names the parameter); remove it",
+                "; or a query parameter was sent, and this route takes none (`invalid_field`; `field` names the parameter)",
+            )
+        };
+        add_error_response(op, "400", "");
+        fill_description(op, "400", alone);
+        if let Some(RefOr::T(response)) = op.responses.responses.get_mut("400")
+            && !response.description.contains("does not take")
+            && !response.description.contains("takes none")
+        {
+            response.description = format!("{}{added}", response.description.trim_end_matches('.'));
         }
     }
     fill_description(
@@ -298,7 +344,8 @@ pub fn router(state: AppState) -> Router {
 /// What [`refuse_query`] knows of an API route.
 #[derive(Debug, Clone, Copy)]
 struct QueryRoute {
-    /// Whether it takes query parameters.
+    /// Whether it takes query parameters, or ignores them ([`routes::IGNORES_QUERY`]): either
+    /// way they are not refused here.
     takes_query: bool,
     /// Who may call it: a refusal answers a caller it does not let in as the route would.
     access: routes::Access,
@@ -311,8 +358,8 @@ struct QueryRoutes {
     state: AppState,
 }
 
-/// Each operation of the document by (method, path): whether it takes query parameters, and
-/// who may call it.
+/// Each operation of the document by (method, path): whether it takes (or ignores) query
+/// parameters, and who may call it.
 fn query_routes(doc: &OpenApiDoc) -> HashMap<(Method, String), QueryRoute> {
     use utoipa::openapi::path::ParameterIn;
     let mut out = HashMap::new();
@@ -329,11 +376,16 @@ fn query_routes(doc: &OpenApiDoc) -> HashMap<(Method, String), QueryRoute> {
         ];
         for (method, op) in operations {
             let Some(op) = op else { continue };
-            let takes_query = op
-                .parameters
-                .iter()
-                .flatten()
-                .any(|p| p.parameter_in == ParameterIn::Query);
+            let ignores_query = op
+                .operation_id
+                .as_deref()
+                .is_some_and(|id| routes::IGNORES_QUERY.contains(&id));
+            let takes_query = ignores_query
+                || op
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .any(|p| p.parameter_in == ParameterIn::Query);
             // Every operation is in the table: `document_access` panicked otherwise.
             let access = op
                 .operation_id
@@ -354,7 +406,8 @@ fn query_routes(doc: &OpenApiDoc) -> HashMap<(Method, String), QueryRoute> {
 
 /// Refuses a request with a query parameter to an API route that takes none (one that takes
 /// some reads them through [`crate::extract::ApiQuery`], which refuses those it does not know),
-/// naming the parameter: a misspelt or misplaced parameter is never silently ignored.
+/// naming the parameter: a misspelt or misplaced parameter is never silently ignored. The
+/// health check and the metrics scrape ignore parameters instead ([`routes::IGNORES_QUERY`]).
 /// A method the route lacks passes on to the 405 answer.
 ///
 /// A route that needs a token answers a caller without a valid one (or with a role it does

@@ -1,6 +1,7 @@
 //! Bearer-token authentication and role checks. `Principal` is an extractor: a handler that takes
 //! it cannot run without a valid token, and names its actor from it. Roles are ordered
-//! viewer < responder < admin; `Principal::require` refuses with 403.
+//! viewer < responder < admin; `Principal::require` refuses with 403. A 401 carries the bearer
+//! scheme's `WWW-Authenticate` challenge ([`Challenge`]).
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -8,7 +9,7 @@ use axum::http::request::Parts;
 use vigil_api::error::ErrorCode;
 use vigil_core::Role;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Challenge};
 use crate::state::AppState;
 
 /// The authenticated caller of a request.
@@ -42,10 +43,6 @@ impl Principal {
             ))
         }
     }
-}
-
-fn unauthorized(message: &str) -> ApiError {
-    ApiError::new(ErrorCode::Unauthorized, message)
 }
 
 impl FromRequestParts<AppState> for Principal {
@@ -105,12 +102,28 @@ impl FromRequestParts<AppState> for Sender {
 /// Checks the bearer token and returns who it is, whatever the role.
 async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Principal, ApiError> {
     let Some(header) = parts.headers.get(AUTHORIZATION) else {
-        return Err(unauthorized(
+        return Err(ApiError::unauthorized(
+            Challenge::Bearer,
             "this route needs an API token: send `Authorization: Bearer TOKEN` (create one with `vigil admin token`)",
         ));
     };
     let token = header.to_str().ok().and_then(bearer_token).ok_or_else(|| {
-        unauthorized("the Authorization header must be `Bearer TOKEN`; check how the token is sent")
+        // Another scheme (`Basic …`) sent no bearer token; a `Bearer` one without a token (or
+        // not text) is a malformed one.
+        let scheme = header
+            .as_bytes()
+            .trim_ascii_start()
+            .split(|b| *b == b' ')
+            .next();
+        let challenge = if scheme.is_some_and(|s| s.eq_ignore_ascii_case(b"bearer")) {
+            Challenge::InvalidRequest
+        } else {
+            Challenge::Bearer
+        };
+        ApiError::unauthorized(
+            challenge,
+            "the Authorization header must be `Bearer TOKEN`; check how the token is sent",
+        )
     })?;
     match state.store.authenticate(token).await {
         Ok(Some(p)) => Ok(Principal {
@@ -120,7 +133,8 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Principal, 
             service: p.service,
             tenant: p.tenant,
         }),
-        Ok(None) => Err(unauthorized(
+        Ok(None) => Err(ApiError::unauthorized(
+            Challenge::InvalidToken,
             "the API token is unknown or revoked; create a new one with `vigil admin token`",
         )),
         Err(err) => Err(crate::store_error(err)),

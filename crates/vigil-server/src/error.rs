@@ -1,7 +1,8 @@
 //! `ApiError`: the one error type every handler returns, rendered as the JSON body of
 //! `vigil_api::error`. Internal details are logged here and never sent to the client.
 
-use axum::http::StatusCode;
+use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use vigil_api::error::{ErrorBody, ErrorCode, GuardRefusal};
 
@@ -11,6 +12,10 @@ pub enum ApiError {
     /// A client-facing error: its code, message and optional field/guards are sent as they are.
     #[error("{}: {}", .0.error.code, .0.error.message)]
     Client(ErrorBody),
+    /// `unauthorized` (401): no valid token. Sent as a client error with the
+    /// `WWW-Authenticate` challenge of the bearer scheme (RFC 9110 §11.6.1, RFC 6750 §3).
+    #[error("{}: {}", .0.error.code, .0.error.message)]
+    Unauthorized(ErrorBody, Challenge),
     /// A failure inside the server; the detail is logged and the client sees only `internal`.
     #[error("internal error: {0}")]
     Internal(String),
@@ -20,6 +25,11 @@ impl ApiError {
     /// A client error with a code and a message saying what to do next.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError::Client(ErrorBody::new(code, message))
+    }
+
+    /// `unauthorized` (401) with `message`, challenging the client as `challenge` says.
+    pub fn unauthorized(challenge: Challenge, message: impl Into<String>) -> Self {
+        ApiError::Unauthorized(ErrorBody::new(ErrorCode::Unauthorized, message), challenge)
     }
 
     /// `invalid_field` naming the field at fault.
@@ -52,8 +62,32 @@ impl ApiError {
     /// The error code this error is sent with.
     pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::Client(body) => body.error.code,
+            ApiError::Client(body) | ApiError::Unauthorized(body, _) => body.error.code,
             ApiError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+/// What a 401 says in its `WWW-Authenticate` header, after RFC 6750 §3: the scheme is always
+/// `Bearer`; an error code only when a bearer token was sent and is at fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// No bearer token was sent (no `Authorization` header, or another scheme): `Bearer`.
+    Bearer,
+    /// The `Authorization: Bearer` header is malformed (no token, not text):
+    /// `Bearer error="invalid_request"`.
+    InvalidRequest,
+    /// The token is unknown or revoked: `Bearer error="invalid_token"`.
+    InvalidToken,
+}
+
+impl Challenge {
+    /// The header's value.
+    pub fn header_value(self) -> &'static str {
+        match self {
+            Challenge::Bearer => "Bearer",
+            Challenge::InvalidRequest => "Bearer error=\"invalid_request\"",
+            Challenge::InvalidToken => "Bearer error=\"invalid_token\"",
         }
     }
 }
@@ -114,6 +148,15 @@ impl IntoResponse for ApiError {
                     tracing::debug!(code = %body.error.code, message = %body.error.message, "request refused");
                 }
                 error_response(body)
+            }
+            ApiError::Unauthorized(body, challenge) => {
+                tracing::debug!(code = %body.error.code, message = %body.error.message, "request refused");
+                let mut response = error_response(body);
+                response.headers_mut().insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge.header_value()),
+                );
+                response
             }
             ApiError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");

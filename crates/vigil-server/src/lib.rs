@@ -8,6 +8,7 @@ pub mod auth;
 mod connections;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod report;
 pub mod routes;
 pub mod settings;
@@ -24,8 +25,8 @@ use vigil_store::{IncidentRef, StoreError};
 use crate::error::ApiError;
 
 /// Maps a store error to its API error: a domain refusal names its field (400), lists every
-/// refusing guard (409) or says the record's state forbids the change (409 `conflict`); the
-/// rest keep their meaning; internal details are only logged.
+/// refusing guard (409) or says the record's state forbids the change (409 `conflict`, milestones
+/// out of order included); the rest keep their meaning; internal details are only logged.
 pub(crate) fn store_error(err: StoreError) -> ApiError {
     match err {
         StoreError::Domain(DomainError::InvalidField { field, reason }) => {
@@ -42,8 +43,12 @@ pub(crate) fn store_error(err: StoreError) -> ApiError {
         StoreError::Domain(DomainError::Conflict(message)) => {
             ApiError::new(ErrorCode::Conflict, message)
         }
+        // A milestone a phase change sets would be out of order with one recorded (corrected
+        // to a few minutes ahead, within the clock skew allowed): the state conflicts, nothing
+        // in the request is at fault. A creation's or a correction's own times name their
+        // field (`InvalidField`).
         StoreError::Domain(e @ DomainError::TimestampOrder { .. }) => {
-            ApiError::invalid_field("timestamps", e.to_string())
+            ApiError::new(ErrorCode::Conflict, e.to_string())
         }
         StoreError::NotFound(what) => ApiError::not_found(what),
         StoreError::Conflict(message) => ApiError::new(ErrorCode::Conflict, message),

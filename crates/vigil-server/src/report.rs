@@ -305,7 +305,7 @@ fn html_page(title: &str, body: &str) -> Html<String> {
 /// opened by people without an account, not by API clients).
 fn error_page(title: &str, error: ApiError) -> Response {
     let (status, message) = match error {
-        ApiError::Client(body) => (
+        ApiError::Client(body) | ApiError::Unauthorized(body, _) => (
             StatusCode::from_u16(body.error.code.status()).unwrap_or(StatusCode::BAD_REQUEST),
             body.error.message,
         ),

@@ -1138,10 +1138,13 @@ impl SqliteStore {
         let tenant = scope_value("tenant", tenant)?;
         let name = vigil_core::required_line("name", name)?;
         vigil_core::actors::check_token_name(&name)?;
-        if name.chars().count() > 100 {
+        if name.chars().count() > vigil_core::actors::MAX_TOKEN_NAME {
             return Err(DomainError::invalid(
                 "name",
-                "a token name has at most 100 characters; shorten it",
+                format!(
+                    "a token name has at most {} characters; shorten it",
+                    vigil_core::actors::MAX_TOKEN_NAME
+                ),
             )
             .into());
         }

@@ -433,9 +433,9 @@ pub enum IndicatorCommand {
         /// The value (normalised for every kind it is valid for).
         value: String,
         /// Restrict to one kind: ip, network, domain, url, md5, sha1, sha256, email,
-        /// user_account, host, process, file_path, other.
-        #[arg(long, value_parser = domain::<IndicatorKind>)]
-        kind: Option<IndicatorKind>,
+        /// user_account, host, process, file_path, other; or hash (md5, sha1 and sha256).
+        #[arg(long, value_parser = indicator_kind)]
+        kind: Option<String>,
     },
 }
 
@@ -781,8 +781,10 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                     None
                 },
                 q: a.q,
-                created_from,
-                created_to,
+                created_from: created_from
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+                created_to: created_to
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
                 limit: Some(a.limit),
                 offset: Some(a.offset),
             };

@@ -59,7 +59,7 @@ const MAX_LIMIT: u32 = 1000;
         description = "The events, read by `Content-Type`: `application/x-ndjson` (also `application/ndjson`, `application/jsonl`, `application/x-jsonl`, `application/jsonlines`, `application/x-jsonlines`, `application/json-lines`, `application/json-seq`): one JSON object per line. `application/json`: a JSON array of objects, a single object (one event, pretty-printed or not), or JSON lines — told from the body (`[` first is an array). `text/plain`: log lines as written (syslog, a web server access or error log, an IIS log, told from the first line; any other text one `message` per line), whose times without an offset are in `?timezone=` (UTC when absent); `timezone` is refused for other bodies. No `Content-Type`, or any other one (`image/png` included), is read as `application/json` is. gzip-compressed with `Content-Encoding: gzip`.",
         content(
             (String = "application/x-ndjson"),
-            (inline(Vec<serde_json::Value>) = "application/json"),
+            (inline(vigil_api::events::EventsJson) = "application/json"),
             (String = "text/plain"),
         )
     ),

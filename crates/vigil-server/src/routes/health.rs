@@ -9,6 +9,9 @@ use crate::state::AppState;
 /// Reports that the server is up, whether its log store works, and the limits a client checks
 /// before sending. A failing log store answers `200` with `status: degraded`: the server is
 /// alive (restarting it frees no disk), and a monitor reads what fails from `log_store`.
+///
+/// Query parameters are ignored, so a load balancer's or monitor's own (a cache-buster such as
+/// `?_=123`) changes nothing.
 #[utoipa::path(
     get,
     path = "/health", operation_id = "get_health",

@@ -63,6 +63,14 @@ pub async fn list(
     _who: Principal,
     ApiQuery(query): ApiQuery<IncidentQuery>,
 ) -> Result<Json<Page<Incident>>, ApiError> {
+    // Times are read as every other route reads them (`from`, `to`, `at`).
+    let now = chrono::Utc::now();
+    let time = |field: &'static str, text: Option<&str>| {
+        text.map(|t| crate::routes::events::parse_time(field, t, now))
+            .transpose()
+    };
+    let created_from = time("created_from", query.created_from.as_deref())?;
+    let created_to = time("created_to", query.created_to.as_deref())?;
     let filter = IncidentFilter {
         phase: query.phase,
         severity: query.severity,
@@ -73,8 +81,8 @@ pub async fn list(
         indicator: query.indicator,
         open: query.open,
         text: query.q,
-        created_from: query.created_from,
-        created_to: query.created_to,
+        created_from,
+        created_to,
         limit: query.limit.unwrap_or(0),
         offset: query.offset.unwrap_or(0),
     };
@@ -161,7 +169,7 @@ pub async fn severity(
     request_body = ChangePhase,
     responses(
         (status = 200, body = Incident),
-        (status = 409, description = "Guards refused the transition; `guards` lists them", body = ErrorBody),
+        (status = 409, description = "Guards refused the transition (`guard_refused`; `guards` lists them), or the milestone the move records would come before one already recorded (`conflict`): correct that milestone first", body = ErrorBody),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)
     )
 )]

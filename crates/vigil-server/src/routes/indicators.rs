@@ -98,8 +98,14 @@ pub async fn search(
         .search_indicator(&query.value)
         .await
         .map_err(store_error)?;
-    if let Some(kind) = query.kind {
-        hits.retain(|h| h.indicator.kind == kind);
+    if let Some(kind) = &query.kind {
+        let kinds = vigil_core::IndicatorKind::named(kind).map_err(|e| match e {
+            vigil_core::DomainError::InvalidField { reason, .. } => {
+                ApiError::invalid_field("kind", format!("query parameter `kind`: {reason}"))
+            }
+            other => store_error(other.into()),
+        })?;
+        hits.retain(|h| kinds.contains(&h.indicator.kind));
     }
     Ok(Json(hits))
 }

@@ -22,6 +22,9 @@ const MAX_SOURCE_SERIES: usize = 1000;
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Counters since the server started, gauges as they are now; any token but an ingest token.
+///
+/// Query parameters are ignored, so those a scraper adds of its own (a cache-buster) change
+/// nothing.
 #[utoipa::path(
     get, path = "/metrics", operation_id = "get_metrics", tag = "meta",
     responses(

@@ -153,6 +153,13 @@ pub fn access(operation_id: &str) -> Option<Access> {
     })
 }
 
+/// The operations that ignore query parameters instead of refusing them: the health check and
+/// the metrics scrape read none, and load balancers, uptime monitors and scrapers call them with
+/// parameters of their own (a cache-buster such as `?_=123`), which must not mark the server
+/// down. Every other operation refuses a parameter it does not take (`app::refuse_query`,
+/// [`crate::extract::ApiQuery`]), and the document says so with its 400.
+pub const IGNORES_QUERY: &[&str] = &["get_health", "get_metrics"];
+
 /// What the role line of an operation's description adds, where the handler checks more than
 /// its extractor does.
 pub fn access_note(operation_id: &str) -> Option<&'static str> {

@@ -54,6 +54,92 @@ async fn missing_or_wrong_token_is_401_with_json_body() {
     assert_eq!(body["error"]["code"], "unauthorized");
 }
 
+/// Every 401 challenges the client with the bearer scheme (RFC 9110 §11.6.1, RFC 6750 §3):
+/// `Bearer` alone when no bearer token was sent, with `error="invalid_token"` for an unknown
+/// or revoked one and `error="invalid_request"` for a `Bearer` header without a token; on a
+/// route that refuses a query parameter too, and as the document says.
+#[tokio::test]
+async fn every_401_carries_the_bearer_challenge() {
+    let app = spawn_app().await;
+    let revoked = app
+        .admin
+        .create_token(&CreateToken {
+            name: "short-lived".into(),
+            role: Role::Viewer,
+            service: None,
+            tenant: None,
+        })
+        .await
+        .unwrap();
+    app.admin
+        .revoke_token(&revoked.info.id.to_string())
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    for (path, authorization, challenge) in [
+        ("/api/v1/incidents", None, "Bearer"),
+        ("/api/v1/incidents", Some("Basic abc".to_owned()), "Bearer"),
+        (
+            "/api/v1/incidents",
+            Some("Bearer vgl_not-a-real-token".to_owned()),
+            "Bearer error=\"invalid_token\"",
+        ),
+        (
+            "/api/v1/incidents",
+            Some(format!("Bearer {}", revoked.token)),
+            "Bearer error=\"invalid_token\"",
+        ),
+        (
+            "/api/v1/incidents",
+            Some("Bearer   ".to_owned()),
+            "Bearer error=\"invalid_request\"",
+        ),
+        ("/api/v1/rules?x=1", None, "Bearer"),
+        ("/api/v1/metrics", None, "Bearer"),
+    ] {
+        let mut req = http.get(format!("http://{}{path}", app.addr));
+        if let Some(value) = &authorization {
+            req = req.header("Authorization", value);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 401, "{path} {authorization:?}");
+        let header = resp
+            .headers()
+            .get("www-authenticate")
+            .unwrap_or_else(|| panic!("{path} {authorization:?}: no WWW-Authenticate"));
+        assert_eq!(header, challenge, "{path} {authorization:?}");
+    }
+    // Other refusals carry no challenge.
+    let resp = http
+        .get(format!("http://{}/api/v1/audit", app.addr))
+        .bearer_auth(app.viewer_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert!(resp.headers().get("www-authenticate").is_none());
+
+    let doc = serde_json::to_value(vigil_server::openapi()).unwrap();
+    let mut documented = 0;
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            if let Some(response) = op["responses"].get("401") {
+                let header = &response["headers"]["WWW-Authenticate"];
+                assert_eq!(header["schema"]["type"], "string", "{op}");
+                assert!(
+                    header["description"]
+                        .as_str()
+                        .unwrap()
+                        .contains("invalid_token"),
+                    "{header}"
+                );
+                documented += 1;
+            }
+        }
+    }
+    assert!(documented > 40, "{documented}");
+}
+
 /// The scheme of `Authorization: Bearer TOKEN` is case-insensitive (RFC 7235).
 #[tokio::test]
 async fn the_bearer_scheme_is_taken_in_any_case() {

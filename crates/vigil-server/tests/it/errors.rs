@@ -90,7 +90,12 @@ async fn bad_input_names_the_field_and_changes_nothing() {
         (
             "/incidents",
             r#"{"title": "t", "summary": "s", "severity": "SEV2", "first_activity": "2026-11-02T00:00:00Z", "detected": "2026-11-01T00:00:00Z"}"#,
-            "timestamps",
+            "detected",
+        ),
+        (
+            "/incidents",
+            r#"{"title": "t", "summary": "s", "severity": "SEV2", "acknowledged": "2099-01-01T00:00:00Z"}"#,
+            "acknowledged",
         ),
         (
             "/incidents",
@@ -135,6 +140,17 @@ async fn bad_input_names_the_field_and_changes_nothing() {
             "/incidents/INC-1/timestamps",
             r#"{"kind": "detected", "at": null, "reason": " "}"#,
             "reason",
+        ),
+        // The correction's time is `at`, whatever is wrong with it.
+        (
+            "/incidents/INC-1/timestamps",
+            r#"{"kind": "detected", "at": null, "reason": "x"}"#,
+            "at",
+        ),
+        (
+            "/incidents/INC-1/timestamps",
+            r#"{"kind": "first_activity", "at": "2099-01-01T00:00:00Z", "reason": "x"}"#,
+            "at",
         ),
         (
             "/incidents/INC-1/phase",
@@ -185,6 +201,33 @@ async fn bad_input_names_the_field_and_changes_nothing() {
         .await
         .unwrap_err();
     assert_eq!(field_of(err).2.as_deref(), Some("tlp"));
+    // A correction out of order with another milestone (a first activity after the detection,
+    // within the clock skew allowed) names `at` too.
+    let after_detection = (chrono::Utc::now() + chrono::Duration::minutes(2)).to_rfc3339();
+    let err = app
+        .responder
+        .send_raw(
+            Method::POST,
+            "/incidents/INC-1/timestamps",
+            "application/json",
+            format!(r#"{{"kind": "first_activity", "at": "{after_detection}", "reason": "x"}}"#),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_of(err),
+        (400, ErrorCode::InvalidField, Some("at".to_owned()))
+    );
+    // A patch that changes nothing: the body as a whole is at fault.
+    let err = app
+        .responder
+        .send_raw(Method::PATCH, "/incidents/INC-1", "application/json", "{}")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_of(err),
+        (400, ErrorCode::InvalidField, Some("body".to_owned()))
+    );
     let err = app
         .responder
         .send_raw(
@@ -315,7 +358,9 @@ async fn unreadable_path_parameters_answer_json_naming_the_parameter() {
 }
 
 /// A query parameter a route does not take is refused with 400 naming it, on every /api/v1
-/// route: those that take none as those that take some; nothing changes.
+/// route but the health check and the metrics scrape: those that take none as those that take
+/// some; nothing changes; and the document lists that 400 on every operation that answers it.
+/// The health check and the metrics scrape ignore parameters (a monitor's cache-buster).
 #[tokio::test]
 async fn an_unknown_query_parameter_is_refused_on_every_route() {
     let app = spawn_app().await;
@@ -371,14 +416,18 @@ async fn an_unknown_query_parameter_is_refused_on_every_route() {
         .json()
         .await
         .unwrap();
-    let mut operations = vec![("get".to_owned(), "/api/v1/openapi.json".to_owned())];
+    let mut operations = vec![(
+        "get".to_owned(),
+        "/api/v1/openapi.json".to_owned(),
+        serde_json::Value::Null,
+    )];
     for (path, item) in doc["paths"].as_object().unwrap() {
-        for method in item.as_object().unwrap().keys() {
-            operations.push((method.clone(), path.clone()));
+        for (method, op) in item.as_object().unwrap() {
+            operations.push((method.clone(), path.clone(), op.clone()));
         }
     }
     assert!(operations.len() > 40, "{operations:?}");
-    for (method, path) in operations {
+    for (method, path, op) in operations {
         let url = path
             .replace("{key}", "INC-1")
             .replace("{other}", "INC-2")
@@ -394,10 +443,30 @@ async fn an_unknown_query_parameter_is_refused_on_every_route() {
             .unwrap();
         let status = r.status().as_u16();
         let err: serde_json::Value = r.json().await.unwrap_or_default();
+        if ["/api/v1/health", "/api/v1/metrics"].contains(&path.as_str()) {
+            assert_eq!(status, 200, "{method} {path} ignores parameters: {err}");
+            let description = op["description"].as_str().unwrap_or("");
+            assert!(
+                description.contains("Query parameters are ignored"),
+                "{method} {path}: {description}"
+            );
+            assert!(op["responses"].get("400").is_none(), "{method} {path}");
+            continue;
+        }
         assert_eq!(
             (status, err["error"]["field"].as_str()),
             (400, Some("colour")),
             "{method} {path}: {err}"
+        );
+        if op.is_null() {
+            continue;
+        }
+        let documented = op["responses"]["400"]["description"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {path} answers 400 and documents none"));
+        assert!(
+            documented.contains("query parameter"),
+            "{method} {path}: the 400 does not say a query parameter is refused: {documented}"
         );
     }
     assert_eq!(
@@ -406,20 +475,28 @@ async fn an_unknown_query_parameter_is_refused_on_every_route() {
         "refused requests changed nothing"
     );
 
-    // Without parameters the routes answer as before: a metrics scrape, say.
+    // A monitor's cache-buster on the health check and the metrics scrape changes nothing.
+    for url in ["/api/v1/health?_=123", "/api/v1/metrics?_=123&x"] {
+        let r = http
+            .get(format!("{base}{url}"))
+            .bearer_auth(&app.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+    }
     let r = http
-        .get(format!("{base}/api/v1/metrics"))
-        .bearer_auth(&app.admin_token)
+        .get(format!("{base}/api/v1/health?_=123"))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(r.status(), 200, "health without a token");
 }
 
 /// A caller a route does not let in is answered 401 (no valid token) or 403 (a role it does
 /// not let in) whatever query parameters it sends, as without them: a stranger does not learn
-/// from the refusal what a route takes. Public routes (health, the document) still name the
-/// parameter.
+/// from the refusal what a route takes. The public document still names the parameter; the
+/// health check and the metrics scrape ignore it.
 #[tokio::test]
 async fn a_caller_not_let_in_is_refused_before_an_unknown_query_parameter() {
     let app = spawn_app().await;
@@ -464,18 +541,24 @@ async fn a_caller_not_let_in_is_refused_before_an_unknown_query_parameter() {
             .replace("{id}", &uuid::Uuid::nil().to_string());
         let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let public = roles.is_empty();
+        // What a caller let in gets: the parameter refused, or ignored.
+        let let_in = if ["/api/v1/health", "/api/v1/metrics"].contains(&path.as_str()) {
+            200
+        } else {
+            400
+        };
         let callers = [
-            ("no token", None, if public { 400 } else { 401 }),
+            ("no token", None, if public { let_in } else { 401 }),
             (
                 "an unknown token",
                 Some("vgl_not_a_token"),
-                if public { 400 } else { 401 },
+                if public { let_in } else { 401 },
             ),
             (
                 "a viewer token",
                 Some(viewer.as_str()),
                 if public || roles.iter().any(|r| r == "viewer") {
-                    400
+                    let_in
                 } else {
                     403
                 },
@@ -496,6 +579,8 @@ async fn a_caller_not_let_in_is_refused_before_an_unknown_query_parameter() {
             let field = err["error"]["field"].as_str();
             if expected == 400 {
                 assert_eq!(field, Some("colour"), "{who}: {method} {path}: {err}");
+            } else if expected == 200 {
+                assert!(err.get("error").is_none(), "{who}: {method} {path}: {err}");
             } else {
                 assert_eq!(field, None, "{who}: {method} {path}: {err}");
                 assert!(

@@ -551,7 +551,7 @@ async fn indicators_are_normalised_deduplicated_and_suggest_related_incidents() 
         .viewer
         .search_indicators(&IndicatorQuery {
             value: "evil.example.com".into(),
-            kind: Some(IndicatorKind::Url),
+            kind: Some("url".into()),
         })
         .await
         .unwrap();
@@ -1326,4 +1326,62 @@ async fn a_change_to_a_closed_incident_is_a_conflict_saying_how_to_reopen_it() {
         .change_severity("INC-1", &worse)
         .await
         .unwrap();
+}
+
+/// `created_from` and `created_to` read times as `from`, `to` and `at` do elsewhere (RFC 3339, a
+/// date, `now-24h`, a bare duration), and a time they cannot read is refused with the same
+/// message, naming the parameter, not with a parser's words.
+#[tokio::test]
+async fn created_from_and_to_read_times_as_the_other_routes_do() {
+    let app = spawn_app().await;
+    app.responder
+        .create_incident(&new_incident("recent"))
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let list = |query: String| {
+        http.get(format!("http://{}/api/v1/incidents?{query}", app.addr))
+            .bearer_auth(&app.admin_token)
+            .send()
+    };
+    for (query, total) in [
+        ("created_from=2020-01-01", 1),
+        ("created_from=now-24h", 1),
+        ("created_from=24h", 1),
+        ("created_from=now%2B1h", 0),
+        ("created_to=now-1h", 0),
+        ("created_to=now%2B1h", 1),
+        ("created_from=2000-01-01T00:00:00Z&created_to=2000-01-02", 0),
+    ] {
+        let resp = list(query.to_owned()).await.unwrap();
+        assert_eq!(resp.status(), 200, "{query}");
+        let page: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(page["total"], total, "{query}: {page}");
+    }
+    for (field, value) in [
+        ("created_from", "yesterday"),
+        ("created_from", "2026-13-01"),
+        ("created_to", "soon"),
+    ] {
+        let resp = list(format!("{field}={value}")).await.unwrap();
+        assert_eq!(resp.status(), 400, "{field}={value}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["field"], field, "{body}");
+        assert_eq!(
+            body["error"]["message"],
+            format!(
+                "`{field}`: {value:?} is not a time; write 2026-11-30, 2026-11-30T12:00:00Z, now-24h or 24h"
+            ),
+        );
+    }
+    // The CLI's times still arrive: it sends RFC 3339.
+    let page = app
+        .viewer
+        .list_incidents(&IncidentQuery {
+            created_from: Some("2020-01-01T00:00:00Z".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.total, 1);
 }

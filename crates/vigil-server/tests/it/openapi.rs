@@ -192,6 +192,12 @@ fn every_enum_schema_lists_the_wire_values() {
         ),
         ("Day", wire(&Day::every_day())),
     ]);
+    // A request's indicator kind: the kinds and `hash`; inline in the `kind` filter too.
+    let kind_input: Vec<serde_json::Value> = vigil_core::schema::IndicatorKindInput::names()
+        .into_iter()
+        .map(serde_json::Value::from)
+        .collect();
+    expected.insert("IndicatorKindInput", kind_input.clone());
     // ChainProblem is tagged: its schema is one object per variant, each with a one-value
     // `kind` enum.
     let chain_kinds: Vec<serde_json::Value> = [
@@ -263,6 +269,8 @@ fn every_enum_schema_lists_the_wire_values() {
         {
             assert_eq!(values, &want, "{at}: the schema's values are not serde's");
             checked += 1;
+        } else if at == "/paths//api/v1/indicators/get/parameters/1/schema" {
+            assert_eq!(values, &kind_input, "{at}");
         } else if at.starts_with("/components/schemas/ChainProblem/oneOf/")
             && at.ends_with("/properties/kind")
         {
@@ -463,14 +471,27 @@ fn assert_error_response(method: &str, path: &str, op: &serde_json::Value, statu
 }
 
 /// Every operation with a path or query parameter documents the 400 a malformed one gets
-/// (`ApiPath`, `ApiQuery`, `incident_ref`), and every operation with a JSON body the 400 of an
-/// invalid body and the 413 of one over the JSON limit (`ApiJson`).
+/// (`ApiPath`, `ApiQuery`, `incident_ref`), every operation with a JSON body the 400 of an
+/// invalid body and the 413 of one over the JSON limit (`ApiJson`), and every operation but
+/// those that ignore query parameters the 400 of one it does not take (`refuse_query`,
+/// `ApiQuery`; tests/it/errors.rs sends one to every route).
 #[test]
 fn every_operation_documents_the_errors_of_its_inputs() {
     let doc = serde_json::to_value(vigil_server::openapi()).unwrap();
     let (mut with_parameters, mut with_json) = (0, 0);
     for (method, path, op) in operations(&doc) {
         let (parameters, json_body) = inputs(&op);
+        let id = op["operationId"].as_str().unwrap();
+        if vigil_server::routes::IGNORES_QUERY.contains(&id) {
+            assert!(op["responses"].get("400").is_none() || parameters || json_body);
+        } else {
+            assert_error_response(&method, &path, &op, "400");
+            let description = op["responses"]["400"]["description"].as_str().unwrap();
+            assert!(
+                description.contains("query parameter"),
+                "{method} {path}: the 400 does not mention a query parameter: {description}"
+            );
+        }
         if parameters || json_body {
             assert_error_response(&method, &path, &op, "400");
         }
@@ -1034,4 +1055,369 @@ async fn the_description_names_every_route_without_a_token_and_the_head_limits()
         assert_ne!(status, 401, "{method} {path}");
         assert_ne!(status, 405, "{method} {path}");
     }
+}
+
+/// No integer is declared `format: int32` with a range a signed 32-bit integer cannot hold:
+/// generators map `int32` to one, so a client could not send the upper half of what the
+/// server takes (the paging `offset`s and `limit`s take any u32 and are `int64`).
+#[test]
+fn every_int32_fits_a_signed_32_bit_integer() {
+    fn walk(at: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if map.get("format").and_then(|f| f.as_str()) == Some("int32") {
+                    let fits = |bound: &str| {
+                        map.get(bound).and_then(|b| b.as_f64()).is_none_or(|b| {
+                            (f64::from(i32::MIN)..=f64::from(i32::MAX)).contains(&b)
+                        })
+                    };
+                    if !(fits("minimum") && fits("maximum")) {
+                        out.push(format!("{at}: {v}"));
+                    }
+                }
+                for (k, child) in map {
+                    walk(&format!("{at}/{k}"), child, out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    walk(&format!("{at}/{i}"), child, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let doc = serde_json::to_value(vigil_server::openapi()).unwrap();
+    let mut wrong = Vec::new();
+    walk("", &doc, &mut wrong);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    for path in [
+        "/api/v1/alerts",
+        "/api/v1/audit",
+        "/api/v1/incidents",
+        "/api/v1/incidents/{key}/actions",
+    ] {
+        let offset = doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "offset")
+            .unwrap()["schema"]
+            .clone();
+        assert_eq!(offset["format"], "int64", "{path}: {offset}");
+    }
+}
+
+/// A request's severity admits every spelling the server reads (`critical`, `sev1`, `3`, as
+/// the descriptions promise) and nothing else, while answers keep `SEV1`–`SEV4`; a technique's
+/// pattern is the parser's; an indicator's kind lists `hash` with the kinds. Each pattern is
+/// checked against the parser it describes.
+#[test]
+fn request_schemas_admit_what_the_server_reads() {
+    use vigil_core::{IndicatorValue, Severity, Technique};
+
+    let doc = serde_json::to_value(vigil_server::openapi()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let severity = &schemas["SeverityInput"];
+    let pattern = regex::Regex::new(severity["pattern"].as_str().unwrap()).unwrap();
+    for spelling in [
+        "SEV1",
+        "sev1",
+        "Sev2",
+        "1",
+        "4",
+        "critical",
+        "HIGH",
+        "Medium",
+        " low ",
+        "sevlow",
+        "sev",
+        "SEV5",
+        "0",
+        "5",
+        "urgent",
+        "",
+        "SEV 1",
+        "sev-1",
+        "11",
+        "criticalx",
+    ] {
+        assert_eq!(
+            pattern.is_match(spelling),
+            Severity::parse(spelling).is_ok(),
+            "{spelling:?}"
+        );
+    }
+    // Answers list what the server writes.
+    assert_eq!(
+        schemas["Severity"]["enum"],
+        serde_json::json!(["SEV1", "SEV2", "SEV3", "SEV4"])
+    );
+    assert_eq!(
+        schemas["Incident"]["properties"]["severity"]["$ref"],
+        "#/components/schemas/Severity"
+    );
+    // Every request field and parameter that reads a severity takes the input's spellings.
+    let input = "#/components/schemas/SeverityInput";
+    for (schema, field) in [
+        ("NewIncident", "severity"),
+        ("ChangeSeverity", "severity"),
+        ("ExternalAlert", "severity"),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][field]["$ref"], input,
+            "{schema}.{field}"
+        );
+    }
+    let declared = schemas["DeclareIncident"]["properties"]["severity"].to_string();
+    assert!(declared.contains(input), "{declared}");
+    let listed = doc["paths"]["/api/v1/incidents"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "severity")
+        .unwrap()["schema"]
+        .clone();
+    assert_eq!(listed["pattern"], severity["pattern"], "{listed}");
+
+    let technique = regex::Regex::new(
+        schemas["NewIncident"]["properties"]["techniques"]["items"]["pattern"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    for id in [
+        "T1059",
+        "t1059.001",
+        " T1059 ",
+        "T105",
+        "T10590",
+        "T1059.1",
+        "X1059",
+        "TA0001",
+        "",
+    ] {
+        assert_eq!(
+            technique.is_match(id),
+            Technique::parse(id).is_ok(),
+            "{id:?}"
+        );
+    }
+
+    let kinds: Vec<&str> = schemas["IndicatorKindInput"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"hash"), "{kinds:?}");
+    let sample = |kind: &str| match kind {
+        "ip" | "host" => "192.0.2.1",
+        "network" => "192.0.2.0/24",
+        "domain" => "evil.example",
+        "url" => "http://evil.example/",
+        "md5" | "hash" => "d41d8cd98f00b204e9800998ecf8427e",
+        "sha1" => "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+        "sha256" => "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "email" => "a@evil.example",
+        _ => "x",
+    };
+    for kind in &kinds {
+        assert!(
+            IndicatorValue::parse(kind, sample(kind)).is_ok(),
+            "{kind} is listed but refused"
+        );
+    }
+    assert!(IndicatorValue::parse("dns", "x").is_err());
+    assert_eq!(
+        schemas["NewIndicator"]["properties"]["kind"]["$ref"],
+        "#/components/schemas/IndicatorKindInput"
+    );
+    let filter = doc["paths"]["/api/v1/indicators"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "kind")
+        .unwrap()["schema"]["enum"]
+        .clone();
+    assert_eq!(filter, schemas["IndicatorKindInput"]["enum"]);
+
+    // A JSON body of events is an array of events or one event.
+    let events = &doc["paths"]["/api/v1/events"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    let shapes: Vec<&str> = events["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(shapes, ["array", "object"], "{events}");
+}
+
+/// The limits the document states are the ones the server enforces: a required text is not
+/// empty, the longest text is taken and one more character refused, a patch must change
+/// something; and they are the domain's constants.
+#[tokio::test]
+async fn stated_text_limits_are_the_enforced_ones() {
+    use vigil_core::incident::{MAX_TEXT, MAX_TITLE};
+
+    let doc = serde_json::to_value(vigil_server::openapi()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let new = &schemas["NewIncident"]["properties"];
+    assert_eq!(new["title"]["minLength"], 1);
+    assert_eq!(new["title"]["maxLength"], MAX_TITLE);
+    assert_eq!(new["summary"]["maxLength"], MAX_TEXT);
+    for (schema, field) in [
+        ("AddAction", "text"),
+        ("ChangeSeverity", "reason"),
+        ("CorrectTimestamp", "reason"),
+        ("CreateToken", "name"),
+        ("RecordPostMortem", "summary"),
+    ] {
+        let text = &schemas[schema]["properties"][field];
+        assert_eq!(text["minLength"], 1, "{schema}.{field}: {text}");
+        assert!(text["maxLength"].is_number(), "{schema}.{field}: {text}");
+    }
+    assert_eq!(schemas["IncidentPatch"]["minProperties"], 1);
+    // Every rule of the table reached the document.
+    for (schema, property, at, text) in vigil_server::limits::TEXTS {
+        let mut value = &schemas[*schema]["properties"][*property];
+        if matches!(at, vigil_server::limits::At::Each) {
+            value = &value["items"];
+        }
+        if text.required {
+            assert_eq!(value["minLength"], 1, "{schema}.{property}: {value}");
+        }
+        if let Some(max) = text.max {
+            assert_eq!(value["maxLength"], max, "{schema}.{property}: {value}");
+        }
+    }
+
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value| {
+        http.post(format!("http://{}/api/v1{path}", app.addr))
+            .bearer_auth(&app.admin_token)
+            .json(&body)
+            .send()
+    };
+    let incident = |title: String, summary: String| serde_json::json!({"title": title, "summary": summary, "severity": "critical"});
+    let cases = [
+        (incident("t".repeat(MAX_TITLE), "s".into()), None),
+        (
+            incident("t".repeat(MAX_TITLE + 1), "s".into()),
+            Some("title"),
+        ),
+        (incident(String::new(), "s".into()), Some("title")),
+        (incident("t".into(), "s".repeat(MAX_TEXT)), None),
+        (
+            incident("t".into(), "s".repeat(MAX_TEXT + 1)),
+            Some("summary"),
+        ),
+    ];
+    for (body, refused) in cases {
+        let resp = post("/incidents", body).await.unwrap();
+        let status = resp.status().as_u16();
+        let answer: serde_json::Value = resp.json().await.unwrap();
+        match refused {
+            None => assert_eq!(status, 201, "{answer}"),
+            Some(field) => {
+                assert_eq!(status, 400, "{answer}");
+                assert_eq!(answer["error"]["field"], field, "{answer}");
+            }
+        }
+    }
+    // The severities the schema admits are read, in a new incident, an alert and a filter.
+    for severity in ["high", "3", "sev1", " Low "] {
+        let resp = post(
+            "/incidents",
+            serde_json::json!({"title": "t", "summary": "s", "severity": severity}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(resp.status(), 201, "{severity:?}");
+        let resp = post(
+            "/alerts",
+            serde_json::json!({"title": "t", "severity": severity, "source": "tool", "service": "web"}),
+        )
+        .await
+        .unwrap();
+        assert!(
+            resp.status().is_success(),
+            "{severity:?}: {}",
+            resp.text().await.unwrap()
+        );
+    }
+    let resp = http
+        .get(format!(
+            "http://{}/api/v1/incidents?severity=critical",
+            app.addr
+        ))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let page: serde_json::Value = resp.json().await.unwrap();
+    // The two at the bounds above and the one sent as `sev1`.
+    assert_eq!(page["total"], 3);
+    // A patch that changes nothing is refused, as `minProperties` says.
+    let resp = http
+        .patch(format!("http://{}/api/v1/incidents/INC-1", app.addr))
+        .bearer_auth(&app.admin_token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+}
+
+/// `GET /indicators?kind=` takes what a new indicator's `kind` takes: `hash` finds the file
+/// hashes of any of the three kinds, and a kind is read in any case.
+#[tokio::test]
+async fn the_indicator_kind_filter_takes_what_a_new_indicator_takes() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let md5 = "d41d8cd98f00b204e9800998ecf8427e";
+    let resp = http
+        .post(format!("http://{}/api/v1/incidents", app.addr))
+        .bearer_auth(&app.admin_token)
+        .json(&serde_json::json!({
+            "title": "t", "summary": "s", "severity": "SEV3",
+            "indicators": [{"kind": "hash", "value": md5}]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    for (kind, found) in [("hash", 1), ("md5", 1), ("MD5", 1), ("sha1", 0), ("ip", 0)] {
+        let resp = http
+            .get(format!(
+                "http://{}/api/v1/indicators?value={md5}&kind={kind}",
+                app.addr
+            ))
+            .bearer_auth(&app.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{kind}");
+        let hits: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(hits.as_array().unwrap().len(), found, "{kind}: {hits}");
+    }
+    let resp = http
+        .get(format!(
+            "http://{}/api/v1/indicators?value={md5}&kind=dns",
+            app.addr
+        ))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "kind");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("hash"),
+        "{body}"
+    );
 }

@@ -465,7 +465,10 @@ async fn update_severity_priority_and_timestamps() {
         .await
         .unwrap_err();
     assert!(
-        matches!(e, StoreError::Domain(DomainError::TimestampOrder { .. })),
+        matches!(
+            e,
+            StoreError::Domain(DomainError::InvalidField { field: "at", .. })
+        ),
         "{e}"
     );
     let earlier = detected - Duration::hours(5);
