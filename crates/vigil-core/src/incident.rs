@@ -696,7 +696,7 @@ fn names(field: &'static str, v: &[String]) -> Result<Vec<String>, DomainError> 
     let mut out: Vec<String> = Vec::new();
     for (i, n) in v.iter().enumerate() {
         let t = n.trim();
-        if t.is_empty() || t.chars().count() > MAX_NAME || t.chars().any(crate::breaks_line) {
+        if t.is_empty() || t.chars().count() > MAX_NAME {
             return Err(DomainError::invalid(
                 field,
                 format!(
@@ -704,6 +704,14 @@ fn names(field: &'static str, v: &[String]) -> Result<Vec<String>, DomainError> 
                 ),
             ));
         }
+        // The character at fault named, as for every other one-line text.
+        crate::single_line(field, t, MAX_NAME).map_err(|e| match e {
+            DomainError::InvalidField { field, reason } => DomainError::InvalidField {
+                field,
+                reason: format!("entry {i} ({n:?}) {reason}"),
+            },
+            other => other,
+        })?;
         if !out.iter().any(|o| o == t) {
             out.push(t.to_owned());
         }
@@ -1499,6 +1507,20 @@ mod tests {
         assert_eq!(i.timestamps.detected, Some(t(1)));
         assert_eq!(i.priority, Priority::P3);
         assert_eq!(i.severity_history.len(), 1);
+    }
+
+    #[test]
+    fn a_name_refused_for_a_character_says_which() {
+        for (name, said) in [
+            ("a\tb", "holds a tab (U+0009)"),
+            ("a\u{2028}b", "holds a line separator (U+2028)"),
+            ("", "must be a non-empty name"),
+        ] {
+            let e = names("add_tenants", &["ok".into(), name.into()]).unwrap_err();
+            assert_eq!(e.field(), Some("add_tenants"));
+            let text = e.to_string();
+            assert!(text.contains("entry 1") && text.contains(said), "{text}");
+        }
     }
 
     #[test]
