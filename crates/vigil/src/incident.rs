@@ -649,16 +649,21 @@ fn non_empty(values: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// A whole list of next steps: blanks left out, so that `--next-step ''` clears the list.
 fn next_steps(steps: &[String]) -> Vec<NewNextStep> {
     steps
         .iter()
         .filter(|s| !s.trim().is_empty())
-        .map(|s| NewNextStep {
-            text: s.clone(),
-            owner: None,
-            done: false,
-        })
+        .map(|s| next_step(s))
         .collect()
+}
+
+fn next_step(text: &str) -> NewNextStep {
+    NewNextStep {
+        text: text.to_owned(),
+        owner: None,
+        done: false,
+    }
 }
 
 /// A time argument, read as `vigil search --from` reads one: a date (its midnight), a date and
@@ -878,7 +883,8 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 remove_tenants: a.remove_tenants,
                 add_techniques: a.add_attack,
                 remove_techniques: a.remove_attack,
-                add_next_steps: next_steps(&a.add_next_steps),
+                // Sent as written: a blank one is the server's to refuse, naming the field.
+                add_next_steps: a.add_next_steps.iter().map(|s| next_step(s)).collect(),
             };
             let inc = c.update_incident(&a.key, &req).await.map_err(explain)?;
             confirm(&a.conn, &inc, "updated")
