@@ -575,8 +575,17 @@ async fn serve(
             rules_status.rules_rejected
         );
     }
+    let public_url = if paging.public_url.ends_with(":0") {
+        format!("http://{addr}")
+    } else {
+        paging.public_url
+    };
     if settings.report_key.is_some() {
-        crate::output::sayln!("vigil: reporting form at http://{addr}/report/<the --report-key>");
+        // The address staff are given: under --public-url's path when Vigil sits behind a proxy.
+        crate::output::sayln!(
+            "vigil: reporting form at {}/report/<the --report-key>",
+            public_url.trim_end_matches('/')
+        );
         if let Some(warning) = reports_page_nobody(store.as_ref()).await {
             crate::output::sayln!("vigil: warning: {warning}");
         }
@@ -610,11 +619,6 @@ async fn serve(
             .run_silence_watch(vigil_ingest::silence::CHECK_EVERY, stop_rx.clone()),
     );
     let reloads = spawn_reload_on_hangup(Arc::clone(&rules))?;
-    let public_url = if paging.public_url.ends_with(":0") {
-        format!("http://{addr}")
-    } else {
-        paging.public_url
-    };
     // A page shows the fields a rule's `fields` list names, as the rules loaded when it is sent.
     let loaded = Arc::clone(&rules);
     let rule_fields: vigil_escalation::RuleFields = Arc::new(move |id: &str| {
