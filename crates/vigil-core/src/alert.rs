@@ -38,6 +38,18 @@ wire_enum!(
     }
 );
 
+impl AlertSource {
+    /// Who wrote an alert's summary, as the line above it says wherever it is shown: the
+    /// summary is text from outside, set apart under its author after Vigil's own facts.
+    pub fn summary_label(self) -> &'static str {
+        match self {
+            AlertSource::Report => "Reporter wrote",
+            AlertSource::External => "The sending tool wrote",
+            AlertSource::Detection | AlertSource::Monitor => "Details",
+        }
+    }
+}
+
 wire_enum!(
     /// Why an alert is dismissed.
     Dismissal ("kind") {

@@ -696,15 +696,13 @@ fn names(field: &'static str, v: &[String]) -> Result<Vec<String>, DomainError> 
     let mut out: Vec<String> = Vec::new();
     for (i, n) in v.iter().enumerate() {
         let t = n.trim();
-        if t.is_empty() || t.chars().count() > MAX_NAME {
+        if t.is_empty() {
             return Err(DomainError::invalid(
                 field,
-                format!(
-                    "entry {i} ({n:?}) must be a non-empty name of at most {MAX_NAME} characters"
-                ),
+                format!("entry {i} ({n:?}) must be a non-empty name"),
             ));
         }
-        // The character at fault named, as for every other one-line text.
+        // Its length and the character at fault named, as for every other one-line text.
         crate::single_line(field, t, MAX_NAME).map_err(|e| match e {
             DomainError::InvalidField { field, reason } => DomainError::InvalidField {
                 field,

@@ -187,6 +187,17 @@ pub fn one_line(value: &str) -> std::borrow::Cow<'_, str> {
     replaced(value, breaks_line)
 }
 
+/// The lines of `text` as a terminal, a pager or a mail reader would break it: at CR LF, LF,
+/// CR, vertical tab, form feed, NEL and the Unicode line and paragraph separators, so that a
+/// line quoted from outside cannot hide a break and pass for a line of its own.
+pub fn lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split("\r\n").flat_map(|l| {
+        l.split([
+            '\n', '\r', '\u{b}', '\u{c}', '\u{85}', '\u{2028}', '\u{2029}',
+        ])
+    })
+}
+
 /// A control character other than a tab or a line break.
 pub fn is_unprintable(c: char) -> bool {
     c.is_control() && !matches!(c, '\t' | '\n' | '\r')

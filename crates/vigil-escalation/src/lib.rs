@@ -831,12 +831,7 @@ impl Escalator {
         // The summary is text from outside (a person's words, another tool's): every channel
         // sets it apart under who wrote it, after the page's own facts and link.
         if let Some(s) = &alert.alert.summary {
-            let label = match alert.alert.source {
-                vigil_core::AlertSource::Report => "Reporter wrote",
-                vigil_core::AlertSource::External => "The sending tool wrote",
-                _ => "Details",
-            };
-            n = n.with_summary_from(label, s);
+            n = n.with_summary_from(alert.alert.source.summary_label(), s);
         }
         n
     }

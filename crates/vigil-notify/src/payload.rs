@@ -190,18 +190,11 @@ pub fn teams_payload(n: &Notification) -> Value {
 /// The lines of a summary, broken wherever a reader would break one, each without other
 /// control characters.
 pub(crate) fn summary_lines(s: &str) -> impl Iterator<Item = String> + '_ {
-    s.trim_end()
-        .split("\r\n")
-        .flat_map(|l| {
-            l.split([
-                '\n', '\r', '\u{b}', '\u{c}', '\u{85}', '\u{2028}', '\u{2029}',
-            ])
-        })
-        .map(|l| {
-            l.chars()
-                .map(|c| if c.is_control() && c != '\t' { ' ' } else { c })
-                .collect()
-        })
+    vigil_core::lines(s.trim_end()).map(|l| {
+        l.chars()
+            .map(|c| if c.is_control() && c != '\t' { ' ' } else { c })
+            .collect()
+    })
 }
 
 /// Slack's three control characters in mrkdwn and `text`.

@@ -838,7 +838,13 @@ impl SqliteStore {
             return Err(DomainError::invalid(
                 "kind",
                 format!(
-                    "{kind} entries are written by Vigil with the change they record; log yours as note, investigation, containment, eradication, recovery, communication or other"
+                    "{kind} entries are written by Vigil with the change they record; log yours as one of {}",
+                    ActionKind::ALL
+                        .iter()
+                        .filter(|k| k.given_by_people())
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )
             .into());

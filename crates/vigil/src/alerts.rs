@@ -369,26 +369,16 @@ async fn act(conn: &Conn, key: &str, action: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Who wrote an alert's summary, as the line above it says.
-fn summary_label(source: AlertSource) -> &'static str {
-    match source {
-        AlertSource::Report => "reporter wrote",
-        AlertSource::External => "the sending tool wrote",
-        _ => "details",
-    }
+/// Who wrote an alert's summary, as the line above it says, in the lower case of the
+/// other labels of `alerts show`.
+fn summary_label(source: AlertSource) -> String {
+    source.summary_label().to_lowercase()
 }
 
 /// A summary's lines, each indented and quoted (`  > `; `  >` for a blank one), broken
 /// wherever a terminal or a pager would break one.
 fn quoted_lines(summary: &str) -> Vec<String> {
-    summary
-        .trim_end()
-        .split("\r\n")
-        .flat_map(|l| {
-            l.split([
-                '\n', '\r', '\u{b}', '\u{c}', '\u{85}', '\u{2028}', '\u{2029}',
-            ])
-        })
+    vigil_core::lines(summary.trim_end())
         .map(|l| {
             if l.is_empty() {
                 "  >".to_owned()
