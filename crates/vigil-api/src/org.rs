@@ -97,6 +97,15 @@ pub struct OnCallResponse {
     /// `at`.
     #[serde(default)]
     pub escalation: Vec<EscalationLevelInfo>,
+    /// The team that answers instead, when the team has no one to page (no schedules, manager
+    /// or escalation policy): the central team, as the escalator pages it. `schedules`,
+    /// `manager` and `escalation` are then that team's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_by: Option<String>,
+    /// Why another team answers, or why nobody does (no central team, or one with no one to
+    /// page either).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// One level of a team's escalation policy, and whom it pages.
@@ -117,6 +126,14 @@ pub struct PagedPerson {
     pub person: String,
     /// Why they are paged (`on call in schedule primary`, `manager of the team`).
     pub reason: String,
+    /// Whether the page reaches them: false when they have no e-mail or webhook contact (Vigil
+    /// places no phone calls), so the page to them reaches nobody.
+    #[serde(default = "reachable_by_default")]
+    pub reachable: bool,
+}
+
+fn reachable_by_default() -> bool {
+    true
 }
 
 /// Query of `GET /api/v1/oncall/coverage`.
@@ -136,8 +153,9 @@ pub struct CoverageQuery {
     pub days: Option<u32>,
 }
 
-/// An interval in which a page to a team reaches nobody: nobody is on call, or whoever is has no
-/// e-mail or webhook contact.
+/// An interval in which an alert raised for a team is not answered by the first level of its
+/// escalation policy — nobody is on call in what it names, or whoever is has no e-mail or
+/// webhook contact —: a later level answers it (`kind` `delayed`), or none does (`unreached`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CoverageGap {
     /// The team.
@@ -148,10 +166,45 @@ pub struct CoverageGap {
     pub end: String,
     /// Its length in minutes.
     pub minutes: i64,
-    /// Why, schedule by schedule (`nobody on call in primary`, `pat on call in primary, no
-    /// e-mail or webhook`).
+    /// Why, level by level and schedule by schedule (`level 1: nobody on call in primary |
+    /// level 2: …`, without the level for a policy of one; `pat on call in primary, no e-mail or
+    /// webhook`).
     #[serde(default)]
     pub reason: String,
+    /// `unreached`: no level of the policy's first round reaches anyone; `delayed`: a later
+    /// level does (`first_reached_level`, after `first_reached_after`).
+    #[serde(default)]
+    pub kind: String,
+    /// For a `delayed` gap, the first level that reaches someone (counted from 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_reached_level: Option<u32>,
+    /// For a `delayed` gap, when that level is paged after the alert, as the policy writes it
+    /// (`10m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_reached_after: Option<String>,
+}
+
+/// A team answered by another team's escalation policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AnsweredBy {
+    /// The team, which has no one to page.
+    pub team: String,
+    /// The team answering for it (the central team), whose gaps are listed for `team`.
+    pub answered_by: String,
+    /// Why.
+    pub why: String,
+}
+
+/// A team whose coverage could not be computed over the window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UncheckedTeam {
+    /// The team.
+    pub team: String,
+    /// The schedule at fault, when one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// Why, with what to do.
+    pub message: String,
 }
 
 /// Answer of `GET /api/v1/oncall/coverage`.
@@ -163,6 +216,14 @@ pub struct CoverageReport {
     pub to: String,
     /// The teams checked.
     pub teams: Vec<String>,
-    /// Every gap, by team then time; empty means 24x7 coverage over the window.
+    /// Every gap, by team then time; empty (with `unchecked` empty) means every alert is
+    /// answered by its team's first level over the window.
     pub gaps: Vec<CoverageGap>,
+    /// Teams answered by another team (the central team), whose gaps are theirs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answered_by: Vec<AnsweredBy>,
+    /// Teams not checked, with why (a schedule too fine-grained for the window); the others
+    /// are reported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unchecked: Vec<UncheckedTeam>,
 }

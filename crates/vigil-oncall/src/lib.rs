@@ -99,9 +99,9 @@ pub use model::{
 };
 pub use org::{
     AlertRuleConfig, Contact, ContactKind, CoverageGap, EscalationLevel, EscalationPolicy,
-    InvalidOrg, MAX_ALERT_WINDOW_SECS, MAX_ESCALATION_DELAY_SECS, MAX_ESCALATION_REPEATS,
-    OrgDocument, OrgProblem, PageTarget, Person, ScheduleOnCall, ServiceLogsource, ServiceOwner,
-    Team, TeamQueryError, ValidOrg, parse_after,
+    FirstReached, InvalidOrg, MAX_ALERT_WINDOW_SECS, MAX_ESCALATION_DELAY_SECS,
+    MAX_ESCALATION_REPEATS, OrgDocument, OrgProblem, PageTarget, Person, Responder, ScheduleOnCall,
+    ServiceLogsource, ServiceOwner, Team, TeamQueryError, ValidOrg, parse_after,
 };
 pub use timeline::{
     Gap, MAX_RANGE_DAYS, MAX_SEGMENTS, OnCall, Shift, Source, coverage_gaps, final_schedule,

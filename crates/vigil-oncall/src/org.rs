@@ -234,6 +234,8 @@ pub struct PageTarget {
     pub person: Person,
     /// Why them: `schedule primary`, `manager`, `person`, `team central`.
     pub reason: String,
+    /// Whether a page can reach them: an e-mail or webhook contact ([`ValidOrg::pageable`]).
+    pub reachable: bool,
 }
 
 /// A service and its owning team.
@@ -326,6 +328,36 @@ pub enum TeamQueryError {
     /// The range is refused.
     #[error(transparent)]
     Range(#[from] RangeError),
+    /// One schedule's timeline over the range is refused (a rotation or window so short the
+    /// range holds too many shifts): the team and schedule at fault are named.
+    #[error("team {team}, schedule {schedule}: {error}")]
+    ScheduleRange {
+        /// The team whose schedule it is.
+        team: String,
+        /// The schedule.
+        schedule: String,
+        /// Why its timeline is refused.
+        error: RangeError,
+    },
+}
+
+/// Whose escalation policy answers a page to a team, as the escalator decides it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Responder<'a> {
+    /// The team itself: it has someone to page.
+    Own(&'a Team),
+    /// The central team, since the team has no one to page; `why` says so.
+    Central {
+        /// The central team.
+        team: &'a Team,
+        /// Why it answers: `team empty has no one to page (…), so the central team sirt answers`.
+        why: String,
+    },
+    /// Nobody: the team has no one to page and no central team can answer for it.
+    Nobody {
+        /// Why, with what to change.
+        why: String,
+    },
 }
 
 /// A validated organisation with its schedules resolved.
@@ -819,6 +851,7 @@ impl ValidOrg {
                 out.push(PageTarget {
                     person: p.clone(),
                     reason,
+                    reachable: self.pageable(name),
                 });
             }
         };
@@ -880,83 +913,236 @@ impl ValidOrg {
         })
     }
 
-    /// Every interval in `[from, to)` in which a page to the team reaches nobody: in each of
-    /// its schedules either nobody is on call or whoever is has no e-mail or webhook contact
-    /// (a team without schedules is uncovered throughout). Each gap says why, schedule by
-    /// schedule; neighbouring stretches with the same reason are one gap.
+    /// Whose policy answers a page to `team`: the team's own when it has someone to page (an
+    /// escalation level, from its policy, schedules or manager), else the central team's when
+    /// that has; else nobody, with why. The escalator goes by the same rule.
+    pub fn responder(&self, team: &str) -> Result<Responder<'_>, TeamQueryError> {
+        let t = self.team(team)?;
+        if self.paged_team_of(t).is_some() {
+            return Ok(Responder::Own(t));
+        }
+        let why =
+            format!("team {team} has no one to page (no schedules, manager or escalation policy)");
+        Ok(match self.central_team() {
+            Some(c) if c.name != t.name && self.paged_team_of(c).is_some() => Responder::Central {
+                team: c,
+                why: format!("{why}, so the central team {} answers", c.name),
+            },
+            Some(c) if c.name != t.name => Responder::Nobody {
+                why: format!(
+                    "{why} and the central team {0} has no one to page either; give team {team} or team {0} a schedule or a manager",
+                    c.name
+                ),
+            },
+            _ => Responder::Nobody {
+                why: format!(
+                    "{why} and no other `central_team` is named; give it a schedule or a manager, or name the Security Response team as `central_team`"
+                ),
+            },
+        })
+    }
+
+    fn team(&self, team: &str) -> Result<&Team, TeamQueryError> {
+        self.document
+            .teams
+            .iter()
+            .find(|t| t.name == team)
+            .ok_or_else(|| TeamQueryError::UnknownTeam(team.to_owned()))
+    }
+
+    /// The stretches of `[from, to)` in which a page to `schedule` of `team` reaches nobody —
+    /// nobody on call, or whoever is has no e-mail or webhook contact —, each with why
+    /// (`nobody on call {label}`).
+    fn unreached_in(
+        &self,
+        team: &str,
+        schedule: &ValidSchedule,
+        label: &str,
+        (from, to): (Timestamp, Timestamp),
+    ) -> Result<Vec<Stretch>, TeamQueryError> {
+        let shifts =
+            final_schedule(schedule, from, to).map_err(|error| TeamQueryError::ScheduleRange {
+                team: team.to_owned(),
+                schedule: schedule.name().to_owned(),
+                error,
+            })?;
+        let mut stretches = Vec::new();
+        let mut at = from;
+        for shift in shifts {
+            if shift.start > at {
+                stretches.push((at, shift.start, format!("nobody on call {label}")));
+            }
+            if !self.pageable(&shift.person) {
+                stretches.push((
+                    shift.start,
+                    shift.end,
+                    format!("{} on call {label}, no e-mail or webhook", shift.person),
+                ));
+            }
+            at = shift.end;
+        }
+        if at < to {
+            stretches.push((at, to, format!("nobody on call {label}")));
+        }
+        Ok(stretches)
+    }
+
+    /// The stretches of `[from, to)` in which one `notify` entry of `team`'s policy, paged
+    /// at those instants, reaches nobody, with why.
+    fn unreached_target(
+        &self,
+        team: &Team,
+        target: &str,
+        (from, to): (Timestamp, Timestamp),
+    ) -> Result<Vec<Stretch>, TeamQueryError> {
+        let always = |why: String| Ok(vec![(from, to, why)]);
+        let person = |name: &str, role: &str| {
+            if self.pageable(name) {
+                Ok(Vec::new())
+            } else {
+                always(format!("{name} ({role}) has no e-mail or webhook"))
+            }
+        };
+        match target.split_once(':') {
+            Some(("schedule", name)) => {
+                match self
+                    .team_schedules(&team.name)?
+                    .iter()
+                    .find(|s| s.name() == name)
+                {
+                    Some(s) => self.unreached_in(&team.name, s, &format!("in {name}"), (from, to)),
+                    None => always(format!("team {} has no schedule {name}", team.name)),
+                }
+            }
+            Some(("person", name)) => person(name, "named in the policy"),
+            Some(("team", other)) => match self.team_schedules(other)?.first() {
+                Some(s) => self.unreached_in(other, s, &format!("for team {other}"), (from, to)),
+                None => always(format!("team {other} has no schedule")),
+            },
+            _ => match &team.manager {
+                Some(m) => person(m, "manager"),
+                None => always(format!("team {} has no manager", team.name)),
+            },
+        }
+    }
+
+    /// Every interval in `[from, to)` in which an alert raised for the team is not answered by
+    /// the first level of its escalation policy — the policy of the team that answers for it
+    /// ([`ValidOrg::responder`]: the central team for a team with no one to page): each level
+    /// is paged at its `after` and reaches nobody where nobody is on call in what it names or
+    /// whoever is has no e-mail or webhook contact. A gap whose alerts a later level reaches
+    /// says which and after how long ([`CoverageGap::first_reached`]); one with none reaches
+    /// nobody in the policy's first round. Each gap says why, level by level; neighbouring
+    /// stretches alike are one gap.
     pub fn coverage_gaps(
         &self,
         team: &str,
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<CoverageGap>, TeamQueryError> {
-        let schedules = self.team_schedules(team)?;
+        let responder = match self.responder(team)? {
+            Responder::Own(t) | Responder::Central { team: t, .. } => t,
+            Responder::Nobody { why } => {
+                if to <= from {
+                    return Err(RangeError::Empty { from, to }.into());
+                }
+                return Ok(vec![CoverageGap {
+                    start: from,
+                    end: to,
+                    reason: why,
+                    first_reached: None,
+                }]);
+            }
+        };
         if to <= from {
             return Err(RangeError::Empty { from, to }.into());
         }
-        if schedules.is_empty() {
-            return Ok(vec![CoverageGap {
-                start: from,
-                end: to,
-                reason: "the team has no schedule".into(),
-            }]);
-        }
-        // Per schedule, its stretches in which a page reaches nobody, with why.
-        let mut unpaged: Vec<Vec<(Timestamp, Timestamp, String)>> = Vec::new();
-        for s in schedules {
-            let mut stretches = Vec::new();
-            let mut at = from;
-            for shift in final_schedule(s, from, to)? {
-                if shift.start > at {
-                    stretches.push((at, shift.start, format!("nobody on call in {}", s.name())));
-                }
-                if !self.pageable(&shift.person) {
-                    stretches.push((
-                        shift.start,
-                        shift.end,
-                        format!(
-                            "{} on call in {}, no e-mail or webhook",
-                            shift.person,
-                            s.name()
-                        ),
-                    ));
-                }
-                at = shift.end;
+        let policy = self.escalation(&responder.name)?;
+        let numbered = policy.levels.len() > 1;
+        // Per level, the alert times at which it reaches nobody, with why: its targets are
+        // resolved when it is paged, `after` the alert.
+        let mut unreached: Vec<Vec<Stretch>> = Vec::new();
+        for (n, level) in policy.levels.iter().enumerate() {
+            let secs = parse_after(&level.after)
+                .unwrap_or(0)
+                .min(MAX_ESCALATION_DELAY_SECS);
+            let delay = jiff::SignedDuration::from_secs(secs as i64);
+            let paged = (
+                from.saturating_add(delay).unwrap_or(Timestamp::MAX),
+                to.saturating_add(delay).unwrap_or(Timestamp::MAX),
+            );
+            let mut targets = Vec::new();
+            for target in &level.notify {
+                let stretches = self.unreached_target(responder, target, paged)?;
+                targets.push(
+                    stretches
+                        .into_iter()
+                        .filter_map(|(s, e, why)| {
+                            let (s, e) =
+                                (s.saturating_sub(delay).ok()?, e.saturating_sub(delay).ok()?);
+                            (s < e).then_some((s.max(from), e.min(to), why))
+                        })
+                        .collect(),
+                );
             }
-            if at < to {
-                stretches.push((at, to, format!("nobody on call in {}", s.name())));
+            let mut level_unreached = everywhere(&targets);
+            if numbered {
+                for (_, _, why) in &mut level_unreached {
+                    *why = format!("level {}: {why}", n + 1);
+                }
             }
-            unpaged.push(stretches);
+            unreached.push(level_unreached);
         }
-        // The team is uncovered where every schedule is: sweep the boundaries of all of them.
-        let mut bounds: Vec<Timestamp> = unpaged
+        let mut bounds: Vec<Timestamp> = unreached
             .iter()
             .flatten()
             .flat_map(|(s, e, _)| [*s, *e])
             .collect();
         bounds.sort();
         bounds.dedup();
-        let mut cursors = vec![0usize; unpaged.len()];
+        let mut cursors = vec![0usize; unreached.len()];
         let mut out: Vec<CoverageGap> = Vec::new();
         for pair in bounds.windows(2) {
             let (start, end) = (pair[0], pair[1]);
             let mut reasons = Vec::new();
-            for (stretches, i) in unpaged.iter().zip(cursors.iter_mut()) {
+            let mut first_reached = None;
+            for (n, (stretches, i)) in unreached.iter().zip(cursors.iter_mut()).enumerate() {
                 while *i < stretches.len() && stretches[*i].1 <= start {
                     *i += 1;
                 }
                 match stretches.get(*i) {
                     Some((s, _, why)) if *s <= start => reasons.push(why.as_str()),
-                    _ => break,
+                    _ => {
+                        first_reached = Some(n);
+                        break;
+                    }
                 }
             }
-            if reasons.len() < unpaged.len() {
-                continue;
-            }
-            let reason = reasons.join("; ");
+            let first_reached = match first_reached {
+                Some(0) => continue,
+                Some(n) => Some(FirstReached {
+                    level: n as u32 + 1,
+                    after: policy.levels[n].after.clone(),
+                }),
+                None => None,
+            };
+            // Levels past the first that reaches someone are not paged: only cursors up to it
+            // moved, which the next interval's catch-up loop makes good.
+            let reason = reasons.join(" | ");
             match out.last_mut() {
-                Some(last) if last.end == start && last.reason == reason => last.end = end,
-                _ => out.push(CoverageGap { start, end, reason }),
+                Some(last)
+                    if last.end == start
+                        && last.reason == reason
+                        && last.first_reached == first_reached =>
+                {
+                    last.end = end
+                }
+                _ => out.push(CoverageGap {
+                    start,
+                    end,
+                    reason,
+                    first_reached,
+                }),
             }
         }
         Ok(out)
@@ -996,7 +1182,8 @@ impl ValidOrg {
     }
 
     /// What an apply should warn of without refusing: each person named in a schedule's
-    /// layer or override whom a page cannot reach (no e-mail or webhook contact), by field;
+    /// layer or override, each manager the policy pages and each person a policy level names,
+    /// whom a page cannot reach (no e-mail or webhook contact), by field;
     /// then, when alerts of services no team owns would page nobody, why
     /// ([`ValidOrg::unowned_alerts_page_nobody`]).
     pub fn warnings(&self) -> Vec<String> {
@@ -1030,22 +1217,103 @@ impl ValidOrg {
                     }
                 }
             }
+            // The manager and people the policy names are paged as well: a page to one of them
+            // without an e-mail or webhook reaches nobody either.
+            let policy = self.escalation(&team.name).ok();
+            let levels = policy.as_ref().map_or(&[][..], |p| &p.levels[..]);
+            if let Some(m) = &team.manager
+                && !self.pageable(m)
+                && levels
+                    .iter()
+                    .any(|l| l.notify.iter().any(|n| n == "manager"))
+            {
+                out.push(format!(
+                    "teams[{i}].manager: {m} has no e-mail or webhook contact, so the escalation level paging the manager reaches nobody (`vigil oncall who` says so); add one to their contacts"
+                ));
+            }
+            if team.escalation.is_some() {
+                for (l, level) in levels.iter().enumerate() {
+                    for (n, target) in level.notify.iter().enumerate() {
+                        if let Some(("person", name)) = target.split_once(':')
+                            && !self.pageable(name)
+                        {
+                            out.push(format!(
+                                "teams[{i}].escalation.levels[{l}].notify[{n}]: {name} has no e-mail or webhook contact, so a page to them at this level reaches nobody; add one to their contacts"
+                            ));
+                        }
+                    }
+                }
+            }
         }
         out.extend(self.unowned_alerts_page_nobody());
         out
     }
 }
 
-/// An interval in which a page to a team reaches nobody.
+/// A stretch of time with why a page in it reaches nobody.
+type Stretch = (Timestamp, Timestamp, String);
+
+/// Where every list has a stretch at once, with their reasons joined (`; `): where paging
+/// every target of a level reaches nobody.
+fn everywhere(lists: &[Vec<Stretch>]) -> Vec<Stretch> {
+    let mut bounds: Vec<Timestamp> = lists
+        .iter()
+        .flatten()
+        .flat_map(|(s, e, _)| [*s, *e])
+        .collect();
+    bounds.sort();
+    bounds.dedup();
+    let mut cursors = vec![0usize; lists.len()];
+    let mut out: Vec<Stretch> = Vec::new();
+    for pair in bounds.windows(2) {
+        let (start, end) = (pair[0], pair[1]);
+        let mut reasons = Vec::new();
+        for (stretches, i) in lists.iter().zip(cursors.iter_mut()) {
+            while *i < stretches.len() && stretches[*i].1 <= start {
+                *i += 1;
+            }
+            match stretches.get(*i) {
+                Some((s, _, why)) if *s <= start => reasons.push(why.as_str()),
+                _ => break,
+            }
+        }
+        if lists.is_empty() || reasons.len() < lists.len() {
+            continue;
+        }
+        let reason = reasons.join("; ");
+        match out.last_mut() {
+            Some(last) if last.1 == start && last.2 == reason => last.1 = end,
+            _ => out.push((start, end, reason)),
+        }
+    }
+    out
+}
+
+/// The first escalation level that reaches someone for alerts raised in a gap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirstReached {
+    /// The level, counted from 1.
+    pub level: u32,
+    /// When it is paged after the alert, as the policy writes it (`10m`).
+    pub after: String,
+}
+
+/// An interval in which an alert raised for a team is not answered by the first level of its
+/// escalation policy: a later level answers it ([`CoverageGap::first_reached`]), or none does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CoverageGap {
     /// Start (inclusive).
     pub start: Timestamp,
     /// End (exclusive).
     pub end: Timestamp,
-    /// Why, schedule by schedule: `nobody on call in primary`, `pat on call in primary, no
-    /// e-mail or webhook`.
+    /// Why, level by level (`level 1: nobody on call in primary | level 2: …`; without the
+    /// level when the policy has one), schedule by schedule: `nobody on call in primary`, `pat on call in
+    /// primary, no e-mail or webhook`.
     pub reason: String,
+    /// The first level that reaches someone, when a later one does: the team is reached, but
+    /// that much later. `None`: nobody is reached in the policy's first round.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_reached: Option<FirstReached>,
 }
 
 impl CoverageGap {
@@ -1185,7 +1453,8 @@ mod tests {
             .iter()
             .map(|g| (g.start.to_string(), g.end.to_string(), g.reason.as_str()))
             .collect();
-        let why = "nobody on call in days; nobody on call in nights";
+        let why = "level 1: nobody on call in days; nobody on call in nights | level 2: carol \
+                   (manager) has no e-mail or webhook";
         assert_eq!(
             spans,
             [
@@ -1374,6 +1643,166 @@ mod tests {
             "{warnings:#?}"
         );
         assert!(warnings[1].starts_with("teams[0].schedules[0].layers[0].people[1]: nic"));
+    }
+
+    /// A business-hours primary with a 24x7 secondary paged at level 2 after 10 minutes, a
+    /// manager only a phone reaches and a team with nobody to page, answered by the central team.
+    fn policy_org() -> OrgDocument {
+        serde_json::from_value(serde_json::json!({
+            "people": [
+                {"name": "anna", "contacts": [{"kind": "email", "address": "anna@example.com"}]},
+                {"name": "mara", "contacts": [{"kind": "email", "address": "mara@example.com"}]},
+                {"name": "olga", "contacts": [{"kind": "phone", "address": "+61 2 5550 1234"}]},
+                {"name": "nina"}
+            ],
+            "teams": [
+                {"name": "sirt", "members": ["anna", "mara", "olga", "nina"], "manager": "olga",
+                 "schedules": [
+                    {"name": "primary", "time_zone": "UTC",
+                     "layers": [{"people": ["anna"], "rotation": "daily", "start": "2027-01-01T00:00",
+                                 "restrictions": [{"from": "09:00", "to": "17:00"}]}]},
+                    {"name": "secondary", "time_zone": "UTC",
+                     "layers": [{"people": ["mara"], "rotation": "weekly", "start": "2027-01-01T00:00",
+                                 "end": "2027-01-02T12:00"}]}
+                 ],
+                 "escalation": {"levels": [
+                    {"after": "0", "notify": ["schedule:primary"]},
+                    {"after": "10m", "notify": ["schedule:secondary"]},
+                    {"after": "25m", "notify": ["manager", "person:nina"]}
+                 ]}},
+                {"name": "empty", "members": ["anna"]}
+            ],
+            "services": [{"name": "legacy", "team": "empty"}],
+            "central_team": "sirt"
+        }))
+        .unwrap()
+    }
+
+    /// A gap's start, end and first level reaching someone (with its `after`).
+    type Span<'a> = (String, String, Option<(u32, &'a str)>);
+
+    fn spans(gaps: &[CoverageGap]) -> Vec<Span<'_>> {
+        gaps.iter()
+            .map(|g| {
+                (
+                    g.start.to_string(),
+                    g.end.to_string(),
+                    g.first_reached
+                        .as_ref()
+                        .map(|f| (f.level, f.after.as_str())),
+                )
+            })
+            .collect()
+    }
+
+    /// Hours in which the first level reaches nobody are gaps even when a later level answers:
+    /// the team is reached that much later, which the gap says; where no level answers, the
+    /// gap has no first level.
+    #[test]
+    fn hours_the_first_level_reaches_nobody_are_delayed_cover_or_unreached() {
+        let org = policy_org().validate().unwrap();
+        let from: Timestamp = "2027-01-01T00:00:00Z".parse().unwrap();
+        let to: Timestamp = "2027-01-03T00:00:00Z".parse().unwrap();
+        let gaps = org.coverage_gaps("sirt", from, to).unwrap();
+        let s = |a: &str, b: &str, r: Option<(u32, &'static str)>| (a.to_owned(), b.to_owned(), r);
+        assert_eq!(
+            spans(&gaps),
+            [
+                s(
+                    "2027-01-01T00:00:00Z",
+                    "2027-01-01T09:00:00Z",
+                    Some((2, "10m"))
+                ),
+                s(
+                    "2027-01-01T17:00:00Z",
+                    "2027-01-02T09:00:00Z",
+                    Some((2, "10m"))
+                ),
+                // The secondary ends at 12:00, so from 11:50 level 2 pages nobody either.
+                s("2027-01-02T17:00:00Z", "2027-01-03T00:00:00Z", None),
+            ],
+            "{gaps:#?}"
+        );
+        assert_eq!(gaps[0].reason, "level 1: nobody on call in primary");
+        assert_eq!(
+            gaps[2].reason,
+            "level 1: nobody on call in primary | level 2: nobody on call in secondary | \
+             level 3: olga (manager) has no e-mail or webhook; nina (named in the policy) has no \
+             e-mail or webhook"
+        );
+    }
+
+    /// A team with nobody to page is answered by the central team, whose gaps are its gaps;
+    /// without a central team it is one gap that says why.
+    #[test]
+    fn a_team_with_no_one_to_page_is_covered_by_the_central_team() {
+        let org = policy_org().validate().unwrap();
+        let from: Timestamp = "2027-01-01T00:00:00Z".parse().unwrap();
+        let to: Timestamp = "2027-01-03T00:00:00Z".parse().unwrap();
+        match org.responder("empty").unwrap() {
+            Responder::Central { team, why } => {
+                assert_eq!(team.name, "sirt");
+                assert_eq!(
+                    why,
+                    "team empty has no one to page (no schedules, manager or escalation policy), \
+                     so the central team sirt answers"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            org.coverage_gaps("empty", from, to).unwrap(),
+            org.coverage_gaps("sirt", from, to).unwrap()
+        );
+        let mut doc = policy_org();
+        doc.central_team = None;
+        let org = doc.validate().unwrap();
+        let gaps = org.coverage_gaps("empty", from, to).unwrap();
+        assert_eq!(gaps.len(), 1);
+        assert!(
+            gaps[0]
+                .reason
+                .starts_with("team empty has no one to page (no schedules, manager or escalation policy) and no other `central_team` is named"),
+            "{gaps:#?}"
+        );
+    }
+
+    /// Targets a page cannot reach (a phone only, no contact) are named but marked unreachable,
+    /// and the apply warns of them by field.
+    #[test]
+    fn page_targets_say_whom_a_page_cannot_reach() {
+        let org = policy_org().validate().unwrap();
+        let warnings = org.warnings();
+        let warned: Vec<&str> = warnings
+            .iter()
+            .filter(|w| w.starts_with("teams[0].manager") || w.starts_with("teams[0].escalation"))
+            .map(String::as_str)
+            .collect();
+        assert_eq!(warned.len(), 2, "{warnings:#?}");
+        assert!(
+            warned[0].starts_with("teams[0].manager: olga has no e-mail or webhook contact"),
+            "{warned:#?}"
+        );
+        assert!(
+            warned[1].starts_with(
+                "teams[0].escalation.levels[2].notify[1]: nina has no e-mail or webhook contact"
+            ),
+            "{warned:#?}"
+        );
+        let at: Timestamp = "2027-01-01T10:00:00Z".parse().unwrap();
+        let notify = [
+            "manager".to_owned(),
+            "person:nina".to_owned(),
+            "schedule:primary".to_owned(),
+        ];
+        let got: Vec<(String, bool)> = org
+            .page_targets("sirt", &notify, at)
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.person.name, t.reachable))
+            .collect();
+        let want = [("olga", false), ("nina", false), ("anna", true)];
+        assert_eq!(got, want.map(|(n, r)| (n.to_owned(), r)),);
     }
 
     #[test]

@@ -43,8 +43,9 @@ pub enum Command {
         #[command(flatten)]
         conn: Conn,
     },
-    /// Every interval in the coming days in which a page to a team reaches nobody: nobody on
-    /// call, or whoever is has no e-mail or webhook contact.
+    /// Every interval in the coming days in which an alert for a team is not answered by the
+    /// first level of its escalation policy (nobody on call in what it names, or whoever is has
+    /// no e-mail or webhook contact): answered by a later level, and when, or by nobody.
     #[command(after_help = COVERAGE_HELP)]
     Coverage {
         /// One team (default: every team).
@@ -81,7 +82,14 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 if conn.json {
                     return print_json(&r);
                 }
-                outln!("{} at {}", r.team, zoned(&r.at));
+                match (&r.answered_by, &r.note) {
+                    (Some(other), Some(why)) => {
+                        outln!("{why}:");
+                        outln!("{other} at {}", zoned(&r.at));
+                    }
+                    (_, Some(why)) => outln!("{} at {}: {why}", r.team, zoned(&r.at)),
+                    _ => outln!("{} at {}", r.team, zoned(&r.at)),
+                }
                 let (since, until) = (time_column("SINCE"), time_column("UNTIL"));
                 let mut t = table([
                     "SCHEDULE",
@@ -123,7 +131,13 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                     let pages: Vec<String> = level
                         .pages
                         .iter()
-                        .map(|p| format!("{} ({})", p.person, p.reason))
+                        .map(|p| match p.reachable {
+                            true => format!("{} ({})", p.person, p.reason),
+                            false => format!(
+                                "{} ({}; no e-mail or webhook: reaches nobody)",
+                                p.person, p.reason
+                            ),
+                        })
                         .collect();
                     t.add_row([
                         format!("level {}", n + 1),
@@ -156,38 +170,70 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                 if conn.json {
                     return print_json(&r);
                 }
+                for a in &r.answered_by {
+                    outln!("{}: {} (its gaps are the central team's)", a.team, a.why);
+                }
+                for u in &r.unchecked {
+                    outln!("not checked: {}", u.message);
+                }
+                let checked: Vec<&str> = r
+                    .teams
+                    .iter()
+                    .filter(|t| !r.unchecked.iter().any(|u| &u.team == *t))
+                    .map(String::as_str)
+                    .collect();
                 if r.gaps.is_empty() {
-                    outln!(
-                        "{}: covered 24x7 from {} to {}",
-                        r.teams.join(", "),
-                        zoned(&r.from),
-                        zoned(&r.to)
-                    );
+                    if !checked.is_empty() {
+                        outln!(
+                            "{}: covered 24x7 from {} to {}",
+                            checked.join(", "),
+                            zoned(&r.from),
+                            zoned(&r.to)
+                        );
+                    }
                     return Ok(());
                 }
-                let (from, until) = (time_column("NOBODY REACHED FROM"), time_column("UNTIL"));
-                let mut t = table(["TEAM", from.as_str(), until.as_str(), "HOURS", "WHY"]);
+                let (from, until) = (time_column("FIRST LEVEL MISSES FROM"), time_column("UNTIL"));
+                let mut t = table([
+                    "TEAM",
+                    from.as_str(),
+                    until.as_str(),
+                    "HOURS",
+                    "FIRST REACHED",
+                    "WHY",
+                ]);
                 for g in &r.gaps {
                     t.add_row([
                         g.team.clone(),
                         shown(&g.start),
                         shown(&g.end),
                         format!("{:.1}", g.minutes as f64 / 60.0),
+                        first_reached(g),
                         g.reason.clone(),
                     ]);
                 }
                 outln!("{t}");
+                let unreached = r.gaps.iter().filter(|g| g.kind != "delayed").count();
                 outln!(
-                    "{} from {} to {}",
+                    "{} from {} to {}: nobody is reached in {unreached}, a later level answers in {}",
                     crate::output::plural(r.gaps.len() as u64, "gap", "gaps"),
                     zoned(&r.from),
-                    zoned(&r.to)
+                    zoned(&r.to),
+                    r.gaps.len() - unreached
                 );
                 Ok(())
             }
         }
     })?;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The FIRST REACHED column of a gap: the level that answers and when, or `nobody`.
+fn first_reached(g: &vigil_api::org::CoverageGap) -> String {
+    match (&g.first_reached_level, &g.first_reached_after) {
+        (Some(level), Some(after)) => format!("level {level} after {after}"),
+        _ => "nobody".to_owned(),
+    }
 }
 
 /// A time argument read as every other ([`TimeText::read`]), sent in UTC.

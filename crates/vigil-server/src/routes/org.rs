@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use jiff::Timestamp;
 use vigil_api::error::{ErrorBody, ErrorCode};
 use vigil_api::org::*;
-use vigil_oncall::{OrgDocument, Source, TeamQueryError, ValidOrg};
+use vigil_oncall::{OrgDocument, Responder, Source, TeamQueryError, ValidOrg};
 use vigil_store::OrgVersion;
 
 use crate::auth::{Admin, Principal};
@@ -133,13 +133,18 @@ fn window_end(to: DateTime<Utc>) -> Result<Timestamp, ApiError> {
 fn team_error(err: TeamQueryError, field: &'static str) -> ApiError {
     match err {
         TeamQueryError::UnknownTeam(_) => ApiError::invalid_field(field, err.to_string()),
-        TeamQueryError::Range(e) => ApiError::invalid_field("days", e.to_string()),
+        TeamQueryError::Range(_) | TeamQueryError::ScheduleRange { .. } => {
+            ApiError::invalid_field("days", err.to_string())
+        }
     }
 }
 
 /// Who is on call for a team — or for the team owning a service — at an instant (default now),
 /// in each of its schedules in escalation order, with how to reach them, the manager, and the
-/// team's escalation levels with whom each pages at its time.
+/// team's escalation levels with whom each pages at its time (and whether the page reaches
+/// them: `reachable`). A team with no one to page is answered by the central team, as the
+/// escalator pages it: `answered_by` names it, `note` says why, and the schedules, manager and
+/// levels are that team's.
 #[utoipa::path(
     get, path = "/oncall", operation_id = "who_is_on_call", tag = "org",
     params(OnCallQuery),
@@ -151,6 +156,7 @@ pub async fn who(
     ApiQuery(q): ApiQuery<OnCallQuery>,
 ) -> Result<Json<OnCallResponse>, ApiError> {
     let (_, org) = current(&state).await?;
+    let field = if q.team.is_some() { "team" } else { "service" };
     let team = match (&q.team, &q.service) {
         (Some(t), None) => t.clone(),
         (None, Some(s)) => org.owner_of(s).map(|t| t.name.clone()).ok_or_else(|| {
@@ -173,17 +179,27 @@ pub async fn who(
         Some(text) => parse_time("at", text, now)?,
         None => now,
     };
-    let field = if q.team.is_some() { "team" } else { "service" };
+    // A team with no one to page is answered by the central team, as the escalator pages it.
+    let (answering, answered_by, note) = match org
+        .responder(&team)
+        .map_err(|e| team_error(e, field))?
+    {
+        Responder::Own(_) => (team.clone(), None, None),
+        Responder::Central { team: c, why } => (c.name.clone(), Some(c.name.clone()), Some(why)),
+        Responder::Nobody { why } => (team.clone(), None, Some(why)),
+    };
     let entries = org
-        .on_call(&team, to_jiff("at", at)?)
+        .on_call(&answering, to_jiff("at", at)?)
         .map_err(|e| team_error(e, field))?;
-    let team_doc = org.document().teams.iter().find(|t| t.name == team);
-    let escalation = escalation_levels(&org, &team, at).map_err(|e| team_error(e, field))?;
+    let team_doc = org.document().teams.iter().find(|t| t.name == answering);
+    let escalation = escalation_levels(&org, &answering, at).map_err(|e| team_error(e, field))?;
     Ok(Json(OnCallResponse {
         team: team.clone(),
         at: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         manager: team_doc.and_then(|t| t.manager.clone()),
         escalation,
+        answered_by,
+        note,
         schedules: entries
             .into_iter()
             .map(|e| {
@@ -251,6 +267,7 @@ fn escalation_levels(
                 .map(|p| PagedPerson {
                     person: p.person.name,
                     reason: p.reason,
+                    reachable: p.reachable,
                 })
                 .collect(),
         });
@@ -258,9 +275,13 @@ fn escalation_levels(
     Ok(levels)
 }
 
-/// Every interval in the next days (default 30) in which a page to a team — or to any team —
-/// reaches nobody (nobody on call, or nobody with an e-mail or webhook contact), with why: the
-/// seed's 24x7x365 made checkable.
+/// Every interval in the next days (default 30) in which an alert raised for a team — or for
+/// any team — is not answered by the first level of its escalation policy (nobody on call in
+/// what it names, or nobody with an e-mail or webhook contact), with why and whether a later
+/// level answers it and when (`delayed`) or none does (`unreached`): the seed's 24x7x365 made
+/// checkable. A team with no one to page is answered by the central team, whose gaps are its
+/// gaps (`answered_by`); asked for every team, a team whose schedule is too fine-grained for
+/// the window is listed in `unchecked`, naming the schedule, and the others are reported.
 #[utoipa::path(
     get, path = "/oncall/coverage", operation_id = "get_oncall_coverage", tag = "org",
     params(CoverageQuery),
@@ -296,18 +317,53 @@ pub async fn coverage(
             .map(|t| t.name.clone())
             .collect(),
     };
-    let mut gaps = Vec::new();
+    let (mut gaps, mut answered_by, mut unchecked) = (Vec::new(), Vec::new(), Vec::new());
+    let (start, end) = (to_jiff("from", from)?, window_end(to)?);
     for team in &teams {
-        for g in org
-            .coverage_gaps(team, to_jiff("from", from)?, window_end(to)?)
-            .map_err(|e| team_error(e, "team"))?
-        {
+        if let Ok(Responder::Central { team: c, why }) = org.responder(team) {
+            answered_by.push(AnsweredBy {
+                team: team.clone(),
+                answered_by: c.name.clone(),
+                why,
+            });
+        }
+        let found = match org.coverage_gaps(team, start, end) {
+            Ok(found) => found,
+            // Every team asked for: one schedule too fine-grained for the window is named, and
+            // the other teams are reported.
+            Err(TeamQueryError::ScheduleRange {
+                team: t,
+                schedule,
+                error,
+            }) if q.team.is_none() => {
+                unchecked.push(UncheckedTeam {
+                    team: team.clone(),
+                    message: format!(
+                        "team {t}, schedule {schedule}: {error} (ask for this team alone with fewer `days`, or check that schedule's rotation and windows)"
+                    ),
+                    schedule: Some(schedule),
+                });
+                continue;
+            }
+            Err(e) => return Err(team_error(e, "team")),
+        };
+        for g in found {
+            let minutes = g.duration().as_secs() / 60;
+            let reached = g.first_reached;
             gaps.push(CoverageGap {
                 team: team.clone(),
                 start: g.start.to_string(),
                 end: g.end.to_string(),
-                minutes: g.duration().as_secs() / 60,
+                minutes,
                 reason: g.reason,
+                kind: if reached.is_some() {
+                    "delayed"
+                } else {
+                    "unreached"
+                }
+                .to_owned(),
+                first_reached_level: reached.as_ref().map(|r| r.level),
+                first_reached_after: reached.map(|r| r.after),
             });
         }
     }
@@ -318,6 +374,8 @@ pub async fn coverage(
             to: to.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             teams,
             gaps,
+            answered_by,
+            unchecked,
         }),
     ))
 }

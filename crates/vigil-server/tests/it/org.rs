@@ -146,7 +146,7 @@ async fn the_organisation_is_applied_whole_and_answers_who_is_on_call() {
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(
         report["gaps"],
-        json!([{"team": "payments-secops", "start": "2026-12-10T08:00:00Z", "end": "2026-12-15T00:00:00Z", "minutes": 6720, "reason": "nobody on call in primary"}])
+        json!([{"team": "payments-secops", "start": "2026-12-10T08:00:00Z", "end": "2026-12-15T00:00:00Z", "minutes": 6720, "reason": "level 1: nobody on call in primary | level 2: carol (manager) has no e-mail or webhook", "kind": "unreached"}])
     );
     let (_, covered) = get(
         url("/oncall/coverage?from=2026-12-01T00:00:00Z&days=7"),

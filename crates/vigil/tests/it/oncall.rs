@@ -589,3 +589,139 @@ services:
         assert!(shown.contains(needle), "{needle} missing from\n{shown}");
     }
 }
+
+/// What the escalator does is what the reports say: hours in which the first level reaches
+/// nobody are gaps answered later by the next level (and when), a team with no one to page is
+/// answered by the central team, and a target a page cannot reach is shown so.
+#[test]
+fn coverage_and_who_follow_the_escalation_policy_and_the_central_team() {
+    const POLICY: &str = "\
+people:
+  - {name: anna, contacts: [{kind: email, address: anna@example.com}]}
+  - {name: mara, contacts: [{kind: email, address: mara@example.com}]}
+  - {name: olga, contacts: [{kind: phone, address: '+61 2 5550 1234'}]}
+  - {name: nina}
+teams:
+  - name: sirt
+    members: [anna, mara, olga, nina]
+    manager: olga
+    schedules:
+      - {name: primary, time_zone: UTC, layers: [{people: [anna], rotation: daily, start: 2027-01-01T00:00, restrictions: [{from: '09:00', to: '17:00'}]}]}
+      - {name: secondary, time_zone: UTC, layers: [{people: [mara], rotation: weekly, start: 2027-01-01T00:00}]}
+    escalation:
+      levels:
+        - {after: '0', notify: ['schedule:primary']}
+        - {after: 10m, notify: ['schedule:secondary']}
+        - {after: 25m, notify: [manager, 'person:nina']}
+  - name: empty
+    members: [anna]
+central_team: sirt
+services:
+  - {name: legacy, team: empty}
+";
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("org.yaml");
+    std::fs::write(&file, POLICY).unwrap();
+    let f = file.to_str().unwrap();
+    let dry = run(&["apply", "-f", f, "--dry-run"]);
+    assert!(dry.status.success());
+    let warned = String::from_utf8_lossy(&dry.stderr);
+    for field in [
+        "teams[0].manager: olga",
+        "teams[0].escalation.levels[2].notify[1]: nina",
+    ] {
+        assert!(
+            warned.contains(&format!(
+                "warning: {field} has no e-mail or webhook contact"
+            )),
+            "{field} not warned of:\n{warned}"
+        );
+    }
+    let token = admin_token(&data, "admin", "ops");
+    let server = Server::start(&data);
+    ok(server.cli(&token, &["apply", "-f", f]));
+    let coverage = |team: &str, json: bool| {
+        let mut args = vec!["oncall", "coverage", "--team", team];
+        args.extend(["--from", "2027-01-01T00:00:00Z", "--days", "1"]);
+        if json {
+            args.push("--json");
+        }
+        ok(server.cli(&token, &args))
+    };
+    let report: serde_json::Value = serde_json::from_str(&coverage("sirt", true)).unwrap();
+    let gaps: Vec<(&str, &str, &str, u64, &str)> = report["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["start"].as_str().unwrap(),
+                g["end"].as_str().unwrap(),
+                g["kind"].as_str().unwrap(),
+                g["first_reached_level"].as_u64().unwrap(),
+                g["first_reached_after"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        gaps,
+        [
+            (
+                "2027-01-01T00:00:00Z",
+                "2027-01-01T09:00:00Z",
+                "delayed",
+                2,
+                "10m"
+            ),
+            (
+                "2027-01-01T17:00:00Z",
+                "2027-01-02T00:00:00Z",
+                "delayed",
+                2,
+                "10m"
+            ),
+        ]
+    );
+    let table = coverage("sirt", false);
+    assert!(!table.contains("covered 24x7"), "{table}");
+    assert!(table.contains("level 2 after 10m"), "{table}");
+    // The team with no one to page: the central team's gaps, and said why.
+    let empty: serde_json::Value = serde_json::from_str(&coverage("empty", true)).unwrap();
+    assert_eq!(empty["answered_by"][0]["answered_by"], "sirt", "{empty}");
+    assert_eq!(empty["gaps"].as_array().unwrap().len(), 2, "{empty}");
+    let who = ok(server.cli(
+        &token,
+        &[
+            "oncall",
+            "who",
+            "--service",
+            "legacy",
+            "--at",
+            "2027-01-01T10:00:00Z",
+            "--json",
+        ],
+    ));
+    let who: serde_json::Value = serde_json::from_str(&who).unwrap();
+    assert_eq!(who["answered_by"], "sirt", "{who}");
+    assert_eq!(who["escalation"][0]["pages"][0]["person"], "anna", "{who}");
+    let shown = ok(server.cli(
+        &token,
+        &[
+            "oncall",
+            "who",
+            "--service",
+            "legacy",
+            "--at",
+            "2027-01-01T10:00:00Z",
+        ],
+    ));
+    for needle in [
+        "so the central team sirt answers",
+        "anna (on call in schedule primary)",
+        "olga (manager of the team; no e-mail or webhook: reaches nobody)",
+        "nina (named in the policy; no e-mail or webhook: reaches nobody)",
+    ] {
+        assert!(shown.contains(needle), "{needle} missing from\n{shown}");
+    }
+}
