@@ -313,3 +313,58 @@ async fn webhook_secrets_never_leave_the_server() {
         SECRET_URL
     );
 }
+
+/// One team's schedule too fine-grained for the window (a one-minute rotation over two years)
+/// does not stop the report of every team: that team is listed as unchecked, naming its
+/// schedule; asked for alone, the refusal names them too.
+#[tokio::test]
+async fn a_schedule_too_fine_for_the_window_is_named_and_the_other_teams_are_reported() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("http://{}/api/v1{p}", app.addr);
+    let mut doc = org();
+    doc["teams"].as_array_mut().unwrap().push(json!({
+        "name": "fine", "members": ["alice"],
+        "schedules": [{"name": "minutes", "time_zone": "UTC",
+                       "layers": [{"people": ["alice"], "rotation": "1m", "start": "2026-11-30T00:00"}]}]
+    }));
+    let r = http
+        .put(url("/org"))
+        .bearer_auth(&app.admin_token)
+        .json(&doc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let get = |p: String| {
+        let (http, token) = (http.clone(), app.viewer_token());
+        async move {
+            let r = http.get(p).bearer_auth(token).send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, report) = get(url("/oncall/coverage?from=2026-12-01T00:00:00Z&days=731")).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["unchecked"][0]["team"], "fine", "{report}");
+    assert_eq!(report["unchecked"][0]["schedule"], "minutes", "{report}");
+    assert!(
+        report["unchecked"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("team fine, schedule minutes: the range would produce about"),
+        "{report}"
+    );
+    assert_eq!(report["gaps"][0]["team"], "payments-secops", "{report}");
+    let (status, err) = get(url(
+        "/oncall/coverage?team=fine&from=2026-12-01T00:00:00Z&days=731",
+    ))
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("team fine, schedule minutes:"),
+        "{err}"
+    );
+}
