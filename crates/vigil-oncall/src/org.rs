@@ -1181,7 +1181,9 @@ impl ValidOrg {
             .then_some(team)
     }
 
-    /// What an apply should warn of without refusing: each person named in a schedule's
+    /// What an apply should warn of without refusing: each person a schedule's layer or
+    /// override puts on call who is not a member of the team; each override overlapping an
+    /// earlier one of its schedule (the later wins there); each person named in a schedule's
     /// layer or override, each manager the policy pages and each person a policy level names,
     /// whom a page cannot reach (no e-mail or webhook contact), by field;
     /// then, when alerts of services no team owns would page nobody, why
@@ -1210,9 +1212,35 @@ impl ValidOrg {
                             .map(|(o, ov)| (format!("overrides[{o}].person"), &ov.person)),
                     );
                 for (field, name) in named {
+                    if !team.members.contains(name) {
+                        out.push(format!(
+                            "{at}.{field}: {name} is not a member of team {}, yet is put on call for it; add them to its `members` or fix the name",
+                            team.name
+                        ));
+                    }
                     if !self.pageable(name) {
                         out.push(format!(
                             "{at}.{field}: {name} has no e-mail or webhook contact, so a page while they are on call reaches nobody (`vigil oncall coverage` counts it as a gap); add one to their contacts"
+                        ));
+                    }
+                }
+            }
+            // Overlapping overrides: the later one wins where they overlap, silently otherwise.
+            let valid = self
+                .schedules
+                .get(&team.name)
+                .map_or(&[][..], Vec::as_slice);
+            for (j, schedule) in valid.iter().enumerate() {
+                let ov = &schedule.overrides;
+                for (b, later) in ov.iter().enumerate() {
+                    if let Some((a, earlier)) = ov[..b]
+                        .iter()
+                        .enumerate()
+                        .find(|(_, e)| e.start < later.end && later.start < e.end)
+                    {
+                        out.push(format!(
+                            "teams[{i}].schedules[{j}].overrides[{b}]: overlaps overrides[{a}] ({} from {} to {}), so {} is on call instead where they overlap (the later override wins); shorten one if that is not meant",
+                            earlier.person, earlier.start, earlier.end, later.person
                         ));
                     }
                 }
@@ -1803,6 +1831,51 @@ mod tests {
             .collect();
         let want = [("olga", false), ("nina", false), ("anna", true)];
         assert_eq!(got, want.map(|(n, r)| (n.to_owned(), r)),);
+    }
+
+    /// A layer or override putting someone outside the team on call and overlapping overrides
+    /// are allowed but warned of, by field.
+    #[test]
+    fn non_members_on_call_and_overlapping_overrides_are_warned_of() {
+        let mut doc = policy_org();
+        let primary = &mut doc.teams[0].schedules[0];
+        primary.layers[0].people.push("zoe".into());
+        primary.overrides = serde_json::from_value(serde_json::json!([
+            {"person": "mara", "start": "2027-12-24T00:00", "end": "2027-12-27T00:00"},
+            {"person": "anna", "start": "2027-12-25T00:00", "end": "2027-12-26T00:00"},
+            {"person": "zoe", "start": "2027-12-28T00:00", "end": "2027-12-29T00:00"}
+        ]))
+        .unwrap();
+        doc.people.push(Person {
+            name: "zoe".into(),
+            full_name: None,
+            contacts: vec![Contact {
+                kind: ContactKind::Email,
+                address: "zoe@example.com".into(),
+            }],
+        });
+        let org = doc.validate().unwrap();
+        let warnings = org.warnings();
+        let fields: Vec<&str> = warnings
+            .iter()
+            .filter_map(|w| w.split_once(": ").map(|(f, _)| f))
+            .filter(|f| f.starts_with("teams[0].schedules"))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "teams[0].schedules[0].layers[0].people[1]",
+                "teams[0].schedules[0].overrides[2].person",
+                "teams[0].schedules[0].overrides[1]",
+            ],
+            "{warnings:#?}"
+        );
+        assert!(
+            warnings.iter().any(|w| w.starts_with(
+                "teams[0].schedules[0].overrides[1]: overlaps overrides[0] (mara from 2027-12-24T00:00:00Z to 2027-12-27T00:00:00Z), so anna is on call instead"
+            )),
+            "{warnings:#?}"
+        );
     }
 
     #[test]
