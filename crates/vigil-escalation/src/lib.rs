@@ -10,7 +10,7 @@
 //! to the alert's log. A slow receiver therefore delays no one else's page and no later level,
 //! and a restart continues each escalation at the step it had reached, delivering the pages a
 //! crash cut short. An acknowledgement stops the clock in the same transaction that records
-//! it.
+//! it, and a delivery under way starts no further attempt.
 //!
 //! A page that reached a person on none of their contacts (a mail relay down, a webhook
 //! failing) is stored to be tried again ([`Store::defer_page`]), apart from the clock: the
@@ -610,7 +610,8 @@ impl Escalator {
 
     /// Delivers one page kept in the store ([`PageRetry`]; not tried yet when `tries` is 0) to
     /// its person, on each of their contacts at once: a page that reaches them ends it (the
-    /// store drops it with the delivery), another failure keeps it to be tried again later.
+    /// store drops it with the delivery), another failure keeps it to be tried again later,
+    /// unless the alert was acknowledged, resolved or dismissed meanwhile.
     async fn send(
         &self,
         alert: &Alert,
@@ -655,6 +656,17 @@ impl Escalator {
             ),
             Reached::No(error) => error,
         };
+        let status = self.store.get_alert(alert.id).await?.status;
+        if status != AlertStatus::Triggered {
+            // Its acknowledgement dropped the page kept in the store, in its transaction.
+            let text = format!(
+                "{}: {} was not reached; the alert was {} meanwhile, so the page is not tried again",
+                retry.label,
+                person.name,
+                status.as_str()
+            );
+            return self.log(alert.id, "page", &text).await;
+        }
         let tries = retry.tries + 1;
         let next = PageRetry {
             tries,
@@ -741,7 +753,8 @@ impl Escalator {
     }
 
     /// Delivers one page on one contact (`to`, of `kind`; `key` names it for the store) and
-    /// records it. The failure, if it failed.
+    /// records it; no attempt starts once the alert is no longer triggered. The failure, if
+    /// it failed.
     async fn page_contact(
         &self,
         page: &Page<'_>,
@@ -757,7 +770,15 @@ impl Escalator {
             step: (step, clock),
             ..
         } = page;
-        let delivery = self.notifier.deliver(notification, &to).await;
+        let stop = || async {
+            match self.store.get_alert(alert.id).await {
+                Ok(a) if a.status != AlertStatus::Triggered => {
+                    Some(format!("the alert was {} meanwhile", a.status.as_str()))
+                }
+                _ => None,
+            }
+        };
+        let delivery = self.notifier.deliver_unless(notification, &to, stop).await;
         let record = serde_json::to_string(&delivery).unwrap_or_default();
         let tried = match again {
             Some(r) => format!(

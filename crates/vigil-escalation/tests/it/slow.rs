@@ -1,13 +1,15 @@
 //! A receiver that hangs holds up nothing but its own delivery: not another alert, not the
 //! person's other contacts, not the other people of the level, not the next level, not
 //! another person's retry. A step cut short (the process killed while a level's pages were
-//! under way) sends, when the server starts again, only what it had not delivered.
+//! under way) sends, when the server starts again, only what it had not delivered, and an
+//! acknowledgement stops a delivery between two attempts.
 
 use std::time::Duration;
 
 use serde_json::json;
+use vigil_core::AlertAction;
 
-use crate::{Env, after, escalator};
+use crate::{Env, after, escalator, escalator_trying};
 
 fn hook(env: &Env, path: &str) -> serde_json::Value {
     json!({"kind": "webhook", "address": format!("{}{path}", env.hooks.base)})
@@ -220,4 +222,53 @@ async fn a_step_cut_short_resends_only_what_it_had_not_delivered() {
         .await
         .unwrap();
     assert_eq!(env.hooks.paged().len(), 3);
+}
+
+/// alice's webhook refuses; the alert is acknowledged while her delivery waits to try again:
+/// no further attempt is made, and the log says why it stopped.
+#[tokio::test]
+async fn an_acknowledgement_stops_a_delivery_between_attempts() {
+    let env = Env::start().await;
+    env.apply(json!({
+        "people": [env.person("alice"), env.person("bob")],
+        "teams": [{
+            "name": "ops", "members": ["alice", "bob"],
+            "schedules": [Env::always("primary", "alice")],
+            "escalation": {"levels": [
+                {"after": "0", "notify": ["schedule:primary"]},
+                {"after": "10m", "notify": ["person:bob"]}
+            ]}
+        }],
+        "services": [{"name": "db", "team": "ops"}]
+    }))
+    .await;
+    env.hooks.set_down(true);
+    let (id, raised) = env.raise("db", "a").await;
+    let escalator = escalator_trying(&env.store, 4, Duration::from_secs(2));
+    let ack = async {
+        for _ in 0..600 {
+            if env.hooks.refused() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        env.store
+            .act_on_alert("carol", id, AlertAction::Acknowledge)
+            .await
+            .unwrap();
+    };
+    let (stepped, ()) = tokio::join!(escalator.tick(after(raised, 1)), ack);
+    stepped.unwrap();
+    assert_eq!(env.hooks.refused(), 1, "an attempt was made after the ack");
+    let log = texts(&env, id).await;
+    assert!(
+        log[log.len() - 2].contains("after 1 attempt(s): failed: HTTP 503: down; not tried again: the alert was acknowledged meanwhile"),
+        "{log:#?}"
+    );
+    assert_eq!(
+        log.last().unwrap(),
+        "level 1 of 2 (round 1): alice was not reached; the alert was acknowledged meanwhile, so the page is not tried again"
+    );
+    assert!(!log.last().unwrap().contains("due"));
+    assert_eq!(env.store.page_retry_backlog().await.unwrap(), (0, None));
 }
