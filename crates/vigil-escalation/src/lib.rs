@@ -2,13 +2,15 @@
 //! by level until someone acknowledges.
 //!
 //! The clock of every alert is stored (`vigil-store`'s escalation timers), never held only in
-//! memory: each [`Escalator::tick`] reads the clocks that are due, pages that level of the
-//! owning team's policy (`vigil-oncall`: who is on call now in the named schedules, the
-//! manager, a person, another team's on-call) on each of their contact methods
-//! (`vigil-notify`: webhook or e-mail, with retries), writes every page and its delivery to the
-//! alert's log, and moves the clock to the next level. A restart therefore continues each
-//! escalation at the step it had reached. An acknowledgement stops the clock in the same
-//! transaction that records it.
+//! memory: each [`Escalator::tick`] reads the clocks that are due, keeps in the store a page for
+//! each person of that level of the owning team's policy (`vigil-oncall`: who is on call now in
+//! the named schedules, the manager, a person, another team's on-call), moves the clock to the
+//! next level, and then delivers the pages, every person on each of their contact methods at
+//! once (`vigil-notify`: webhook or e-mail, with retries), writing every page and its delivery
+//! to the alert's log. A slow receiver therefore delays no one else's page and no later level,
+//! and a restart continues each escalation at the step it had reached, delivering the pages a
+//! crash cut short. An acknowledgement stops the clock in the same transaction that records
+//! it, and a delivery under way starts no further attempt.
 //!
 //! A page that reached a person on none of their contacts (a mail relay down, a webhook
 //! failing) is stored to be tried again ([`Store::defer_page`]), apart from the clock: the
@@ -54,33 +56,60 @@ pub const RETRY_PAGE_FIRST: Duration = Duration::from_secs(60);
 /// is paged again at least this often until someone acknowledges it.
 pub const RETRY_PAGE_MAX: Duration = Duration::from_secs(300);
 
-/// The most escalation steps under way at once: each may hold deliveries to slow receivers
-/// open (a webhook that never answers takes its timeout at every try).
-pub const MAX_STEPS: usize = 16;
+/// The most escalation tasks under way at once: a level's step with its deliveries, or the
+/// due retries of one alert. Each may hold deliveries to slow receivers open (a webhook that
+/// never answers takes its timeout at every attempt); within a task the people of a level and
+/// their contacts are paged at once, so one is as long as its slowest delivery.
+pub const MAX_STEPS: usize = 64;
 
 /// How long a stop waits for the steps under way before dropping them.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// An alert's claim on running its step, given up when dropped (a step that panicked too).
-struct Running {
-    running: Arc<Mutex<HashSet<i64>>>,
-    alert_id: i64,
+/// What this process has under way, so that nothing is started twice: an alert's clock while
+/// its step decides who is paged and moves the clock on, and one person's page at one step
+/// while it is delivered (by the step or by a retry).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Claim {
+    /// The clock of this alert.
+    Clock(i64),
+    /// The page of a person at a step (the clock's state, as [`PageRetry::step`] names it).
+    Page {
+        alert_id: i64,
+        step: String,
+        person: String,
+    },
 }
 
-impl Running {
-    fn claim(running: &Arc<Mutex<HashSet<i64>>>, alert_id: i64) -> Option<Running> {
-        let mut set = running.lock().unwrap_or_else(|e| e.into_inner());
-        set.insert(alert_id).then(|| Running {
-            running: Arc::clone(running),
-            alert_id,
+impl Claim {
+    fn page(retry: &PageRetry) -> Claim {
+        Claim::Page {
+            alert_id: retry.alert_id,
+            step: retry.step.clone(),
+            person: retry.person.clone(),
+        }
+    }
+}
+
+/// A claim held, given up when dropped (a task that panicked too).
+struct Held {
+    claims: Arc<Mutex<HashSet<Claim>>>,
+    claim: Claim,
+}
+
+impl Held {
+    fn take(claims: &Arc<Mutex<HashSet<Claim>>>, claim: Claim) -> Option<Held> {
+        let mut set = claims.lock().unwrap_or_else(|e| e.into_inner());
+        set.insert(claim.clone()).then(|| Held {
+            claims: Arc::clone(claims),
+            claim,
         })
     }
 }
 
-impl Drop for Running {
+impl Drop for Held {
     fn drop(&mut self) {
-        let mut set = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        set.remove(&self.alert_id);
+        let mut set = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        set.remove(&self.claim);
     }
 }
 
@@ -101,6 +130,9 @@ pub struct Escalator {
     rule_fields: Option<RuleFields>,
     /// The first wait before an undelivered page is tried again, and the longest.
     page_retry: (Duration, Duration),
+    /// The clocks and pages under way in this process ([`Claim`]): a page still being
+    /// delivered must not be started again by a later round, nor a clock its step holds.
+    claims: Arc<Mutex<HashSet<Claim>>>,
 }
 
 impl std::fmt::Debug for Escalator {
@@ -126,6 +158,7 @@ impl Escalator {
             links: None,
             rule_fields: None,
             page_retry: (RETRY_PAGE_FIRST, RETRY_PAGE_MAX),
+            claims: Arc::default(),
         }
     }
 
@@ -152,17 +185,17 @@ impl Escalator {
     }
 
     /// Starts the steps due every `interval` until `shutdown` turns true. Each step runs in a
-    /// task of its own, at most [`MAX_STEPS`] at once, so an alert whose page waits on a slow
-    /// receiver holds up no other alert's; its clock is not started again while it runs.
+    /// task of its own, and so do the due retries of each alert, at most [`MAX_STEPS`] at
+    /// once, so an alert whose page waits on a slow receiver holds up no other alert's; a
+    /// step moves its clock on before it delivers, so the next level comes at its time
+    /// however long the deliveries take. Neither a clock nor a page is started again while
+    /// it is under way.
     pub async fn run(self, interval: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let this = Arc::new(self);
-        // The alerts whose step is under way: their clocks stay due until the step moves them,
-        // so a later round must not start them again.
-        let running: Arc<Mutex<HashSet<i64>>> = Arc::default();
         let mut steps = tokio::task::JoinSet::new();
         loop {
             while steps.try_join_next().is_some() {}
-            if let Err(e) = this.start_due(Utc::now(), &running, &mut steps).await {
+            if let Err(e) = this.start_due(Utc::now(), &mut steps).await {
                 tracing::error!(error = %e, "escalation round failed; retrying");
             }
             tokio::select! {
@@ -180,11 +213,11 @@ impl Escalator {
         steps.shutdown().await;
     }
 
-    /// Spawns a step for every clock due at `now` that is not under way already.
+    /// Spawns a step for every clock due at `now` that is not under way already, and a task
+    /// for the due retries of each alert that are not under way.
     async fn start_due(
         self: &Arc<Self>,
         now: DateTime<Utc>,
-        running: &Arc<Mutex<HashSet<i64>>>,
         steps: &mut tokio::task::JoinSet<()>,
     ) -> Result<(), EscalationError> {
         let due = self.store.due_escalations(now, 100).await?;
@@ -197,7 +230,9 @@ impl Escalator {
             if steps.len() >= MAX_STEPS {
                 break;
             }
-            let Some(guard) = Running::claim(running, timer.alert_id) else {
+            // The clock stays due until the step moves it on, so a later round must not start
+            // it again meanwhile.
+            let Some(clock) = self.claim(Claim::Clock(timer.alert_id)) else {
                 continue;
             };
             let (this, org) = (Arc::clone(self), Arc::clone(&org));
@@ -205,34 +240,45 @@ impl Escalator {
                 let org = org.as_ref().as_ref().map_err(String::as_str);
                 let done = match this.still_due(&timer, now).await {
                     Ok(false) => Ok(()),
-                    Ok(true) => this.step(&timer, org, now).await,
+                    Ok(true) => this.step(&timer, org, now, clock).await,
                     Err(e) => Err(e),
                 };
                 if let Err(e) = done {
                     tracing::error!(error = %e, alert = timer.alert_id, "escalation step failed; retrying");
                 }
-                drop(guard);
             });
         }
-        // An alert's retries wait while its step runs (the claim), so the two never page the
-        // same person at once.
+        // Each page is claimed on its own: one being delivered (by its step, or a retry
+        // started earlier) is left to it, and no other waits for it.
         for (alert_id, pages) in retries {
             if steps.len() >= MAX_STEPS {
                 break;
             }
-            let Some(guard) = Running::claim(running, alert_id) else {
+            let pages = self.claim_pages(pages);
+            if pages.is_empty() {
                 continue;
-            };
+            }
             let (this, org) = (Arc::clone(self), Arc::clone(&org));
             steps.spawn(async move {
                 let org = org.as_ref().as_ref().map_err(String::as_str);
-                if let Err(e) = this.retry(alert_id, &pages, org, now).await {
+                if let Err(e) = this.retry(alert_id, pages, org, now).await {
                     tracing::error!(error = %e, alert = alert_id, "retrying undelivered pages failed; retrying");
                 }
-                drop(guard);
             });
         }
         Ok(())
+    }
+
+    fn claim(&self, claim: Claim) -> Option<Held> {
+        Held::take(&self.claims, claim)
+    }
+
+    /// The pages of `retries` not under way already, each with its claim.
+    fn claim_pages(&self, retries: Vec<PageRetry>) -> Vec<(PageRetry, Held)> {
+        retries
+            .into_iter()
+            .filter_map(|r| self.claim(Claim::page(&r)).map(|held| (r, held)))
+            .collect()
     }
 
     /// Whether `timer` is still the alert's clock as the store has it: a step that ended
@@ -253,7 +299,7 @@ impl Escalator {
 
     /// Pages every level due at `now`, up to [`MAX_STEPS`] alerts at once, then tries again
     /// the undelivered pages due at `now`; returns how many clocks and retries were handled
-    /// once every step has finished.
+    /// once every step and its deliveries have finished.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<usize, EscalationError> {
         let due = self.store.due_escalations(now, 100).await?;
         let mut handled = due.len();
@@ -261,7 +307,13 @@ impl Escalator {
             let org = self.read_org().await?;
             let org = org.as_ref().map_err(String::as_str);
             let results: Vec<Result<(), EscalationError>> = futures_util::stream::iter(&due)
-                .map(|timer| self.step(timer, org, now))
+                .filter_map(|timer| {
+                    std::future::ready(
+                        self.claim(Claim::Clock(timer.alert_id))
+                            .map(|clock| (timer, clock)),
+                    )
+                })
+                .map(|(timer, clock)| self.step(timer, org, now, clock))
                 .buffer_unordered(MAX_STEPS)
                 .collect()
                 .await;
@@ -272,8 +324,12 @@ impl Escalator {
             handled += retries.values().map(Vec::len).sum::<usize>();
             let org = self.read_org().await?;
             let org = org.as_ref().map_err(String::as_str);
-            let results: Vec<Result<(), EscalationError>> = futures_util::stream::iter(&retries)
-                .map(|(alert_id, pages)| self.retry(*alert_id, pages, org, now))
+            let retries: Vec<(i64, Vec<(PageRetry, Held)>)> = retries
+                .into_iter()
+                .map(|(alert_id, pages)| (alert_id, self.claim_pages(pages)))
+                .collect();
+            let results: Vec<Result<(), EscalationError>> = futures_util::stream::iter(retries)
+                .map(|(alert_id, pages)| self.retry(alert_id, pages, org, now))
                 .buffer_unordered(MAX_STEPS)
                 .collect()
                 .await;
@@ -301,11 +357,17 @@ impl Escalator {
         })
     }
 
+    /// One step of an alert's clock: decides who the due level pages and keeps each page in
+    /// the store ([`Store::defer_page`], not tried yet), moves the clock on and writes the
+    /// next level's time to the log, and only then delivers, every page at once. The clock is
+    /// given up before the deliveries, so a slow receiver moves no later level; a page kept
+    /// before a crash is delivered by the retries when the server starts again.
     async fn step(
         &self,
         timer: &EscalationTimer,
         org: Result<&ValidOrg, &str>,
         now: DateTime<Utc>,
+        clock: Held,
     ) -> Result<(), EscalationError> {
         let id = timer.alert_id;
         let alert = self.store.get_alert(id).await?;
@@ -360,7 +422,6 @@ impl Escalator {
         if let Some(note) = &instead {
             self.log(id, "escalation", note).await?;
         }
-        let facts = self.facts(&alert, instead.as_deref()).await?;
         let step = format!(
             "level {} of {} (round {})",
             level_no + 1,
@@ -376,8 +437,8 @@ impl Escalator {
                 .started_at
                 .to_rfc3339_opts(SecondsFormat::Micros, true)
         );
-        let Paged { reached, deferred } = self
-            .page((&alert, &facts), org, &team, level, (&step, &key), now)
+        let Level { pages, reached } = self
+            .pages(&alert, org, &team, level, (&step, &key), now)
             .await?;
         // The next level counts from the start of this round, moved on by however late this
         // level was paged (a restart, an organisation fixed while the alert waited), so that
@@ -398,17 +459,13 @@ impl Escalator {
         } else {
             None
         };
-        let what = match (reached, deferred) {
-            (0, 0) => format!("{step}: nobody was reached"),
-            (0, n) => format!(
-                "{step}: nobody was reached yet; {} tried again until delivered or acknowledged",
-                plural(n, "page is", "pages are")
-            ),
-            (_, 0) => format!("{step} paged"),
-            (_, n) => format!(
-                "{step} paged; {} tried again until delivered or acknowledged",
-                plural(n, "page is", "pages are")
-            ),
+        let what = if !pages.is_empty() {
+            let names: Vec<&str> = pages.iter().map(|p| p.retry.person.as_str()).collect();
+            format!("{step}: paging {}", names.join(", "))
+        } else if reached {
+            format!("{step} paged")
+        } else {
+            format!("{step}: nobody was reached")
         };
         let text = match next {
             Some((l, round, _, due)) if round == timer.round => format!(
@@ -425,20 +482,42 @@ impl Escalator {
         };
         self.log(id, "escalation", &text).await?;
         self.store.advance_escalation(id, next).await?;
+        drop(clock);
+        if pages.is_empty() {
+            return Ok(());
+        }
+        let facts = self.facts(&alert, instead.as_deref()).await?;
+        // Each page gives up its claim as soon as it is delivered or kept for later.
+        let (alert, facts) = (&alert, &facts);
+        let sends = pages.into_iter().map(|page| async move {
+            let Pending {
+                retry,
+                person,
+                held,
+            } = page;
+            let sent = self.send(alert, facts, &retry, &person, now).await;
+            drop(held);
+            sent
+        });
+        futures_util::future::join_all(sends)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<()>, _>>()?;
         Ok(())
     }
 
-    /// Pages the people of one level on every contact method, logging each page; a person no
-    /// contact reached is kept to be tried again ([`Escalator::retry`]).
-    async fn page(
+    /// The pages of one level: says in the log who cannot be paged (a phone, no contact), and
+    /// keeps a page for every other person not reached at this step yet, claimed for the
+    /// caller to deliver.
+    async fn pages(
         &self,
-        (alert, facts): (&Alert, &[(String, String)]),
+        alert: &Alert,
         org: &ValidOrg,
         team: &str,
         level: &EscalationLevel,
         (step, key): (&str, &str),
         now: DateTime<Utc>,
-    ) -> Result<Paged, EscalationError> {
+    ) -> Result<Level, EscalationError> {
         let id = alert.id;
         let sent: HashSet<String> = self
             .store
@@ -461,10 +540,9 @@ impl Escalator {
             )
             .await?;
         }
-        let mut paged = Paged::default();
-        for target in &targets {
-            let person = &target.person;
-            let notification = self.notification((alert, facts), (team, step), &person.name, now);
+        let mut out = Level::default();
+        for target in targets {
+            let person = target.person;
             for contact in &person.contacts {
                 if contact.kind == ContactKind::Phone {
                     self.log(
@@ -489,143 +567,279 @@ impl Escalator {
                 )
                 .await?;
             }
-            let page = Page {
-                alert,
-                notification: &notification,
-                person,
-                reason: &target.reason,
-                step: (step, key),
-                sent: &sent,
-            };
-            match self.page_person(&page, None).await? {
-                Reached::Now | Reached::Before => paged.reached += 1,
-                Reached::Unpageable => {}
-                Reached::No(error) => {
-                    let next_at = now + self.retry_wait(1);
-                    let retry = PageRetry {
-                        alert_id: id,
-                        step: key.to_owned(),
-                        person: person.name.clone(),
-                        label: step.to_owned(),
-                        team: team.to_owned(),
-                        reason: target.reason.clone(),
-                        tries: 1,
-                        first_at: now,
-                        next_at,
-                        error,
-                    };
-                    tracing::warn!(alert = %alert.key, person = %person.name, retry_at = %next_at, "no page was delivered; it is tried again");
-                    let text = format!(
-                        "{step}: {} was not reached; the page is tried again at {}, then at growing intervals (at most {} min apart), until it is delivered or the alert is acknowledged",
-                        person.name,
-                        next_at.format("%Y-%m-%dT%H:%M:%SZ"),
-                        self.page_retry.1.as_secs().div_ceil(60)
-                    );
-                    self.store.defer_page(&retry, ACTOR, Some(&text)).await?;
-                    paged.deferred += 1;
-                }
+            let keys: Vec<String> = person
+                .contacts
+                .iter()
+                .filter_map(|c| contact_kind(c.kind).map(|kind| contact_key(&person, kind, c)))
+                .collect();
+            if keys.is_empty() {
+                continue;
             }
+            if keys.iter().all(|k| sent.contains(k)) {
+                // Delivered at an earlier run of the step, cut short by a crash.
+                out.reached = true;
+                continue;
+            }
+            let retry = PageRetry {
+                alert_id: id,
+                step: key.to_owned(),
+                person: person.name.clone(),
+                label: step.to_owned(),
+                team: team.to_owned(),
+                reason: target.reason,
+                tries: 0,
+                first_at: now,
+                next_at: now,
+                error: String::new(),
+            };
+            let Some(held) = self.claim(Claim::page(&retry)) else {
+                // A retry kept before a crash delivers it already.
+                out.reached = true;
+                continue;
+            };
+            // Kept before the clock moves on: a crash during the deliveries loses no page.
+            self.store.defer_page(&retry, ACTOR, None).await?;
+            out.pages.push(Pending {
+                retry,
+                person,
+                held,
+            });
         }
-        Ok(paged)
+        Ok(out)
+    }
+
+    /// Delivers one page kept in the store ([`PageRetry`]; not tried yet when `tries` is 0) to
+    /// its person, on each of their contacts at once: a page that reaches them ends it (the
+    /// store drops it with the delivery), another failure keeps it to be tried again later,
+    /// unless the alert was acknowledged, resolved or dismissed meanwhile.
+    async fn send(
+        &self,
+        alert: &Alert,
+        facts: &[(String, String)],
+        retry: &PageRetry,
+        person: &Person,
+        now: DateTime<Utc>,
+    ) -> Result<(), EscalationError> {
+        let sent: HashSet<String> = self
+            .store
+            .delivered_pages(alert.id, &retry.step)
+            .await?
+            .into_iter()
+            .collect();
+        let notification = self.notification(
+            (alert, facts),
+            (&retry.team, &retry.label),
+            &person.name,
+            now,
+        );
+        let page = Page {
+            alert,
+            notification: &notification,
+            person,
+            reason: &retry.reason,
+            step: (&retry.label, &retry.step),
+            sent: &sent,
+        };
+        let first = retry.tries == 0;
+        let error = match self.page_person(&page, (!first).then_some(retry)).await? {
+            Reached::Now => return Ok(()),
+            Reached::Before => {
+                // Delivered by the step itself, run again after a crash.
+                self.store
+                    .drop_page_retries(alert.id, Some(&retry.person), ACTOR, None)
+                    .await?;
+                return Ok(());
+            }
+            Reached::Unpageable => format!(
+                "{} has no e-mail or webhook contact; add one in the organisation file",
+                person.name
+            ),
+            Reached::No(error) => error,
+        };
+        let status = self.store.get_alert(alert.id).await?.status;
+        if status != AlertStatus::Triggered {
+            // Its acknowledgement dropped the page kept in the store, in its transaction.
+            let text = format!(
+                "{}: {} was not reached; the alert was {} meanwhile, so the page is not tried again",
+                retry.label,
+                person.name,
+                status.as_str()
+            );
+            return self.log(alert.id, "page", &text).await;
+        }
+        let tries = retry.tries + 1;
+        let next = PageRetry {
+            tries,
+            first_at: if first { now } else { retry.first_at },
+            next_at: now + self.retry_wait(tries),
+            error,
+            ..retry.clone()
+        };
+        let text = if first {
+            tracing::warn!(alert = %alert.key, person = %person.name, retry_at = %next.next_at, "no page was delivered; it is tried again");
+            Some(format!(
+                "{}: {} was not reached; the page is tried again at {}, then at growing intervals (at most {} min apart), until it is delivered or the alert is acknowledged",
+                retry.label,
+                person.name,
+                next.next_at.format("%Y-%m-%dT%H:%M:%SZ"),
+                self.page_retry.1.as_secs().div_ceil(60)
+            ))
+        } else {
+            tracing::warn!(alert = %alert.key, person = %retry.person, tries, retry_at = %next.next_at, error = %next.error, "a page was not delivered again");
+            // The log says each new failure once, not every try of the same one.
+            (next.error != retry.error).then(|| {
+                format!(
+                    "{}: {} still not reached after {tries} tries ({}); tried again at {}",
+                    retry.label,
+                    retry.person,
+                    next.error,
+                    next.next_at.format("%Y-%m-%dT%H:%M:%SZ")
+                )
+            })
+        };
+        self.store.defer_page(&next, ACTOR, text.as_deref()).await?;
+        Ok(())
     }
 
     /// Delivers one page to one person on each of their e-mail and webhook contacts not
-    /// reached at this step yet, recording each delivery as it completes; `again` is the try
-    /// of a retried page.
+    /// reached at this step yet, all at once, recording each delivery as it completes; `again`
+    /// is the try of a retried page.
     async fn page_person(
         &self,
         page: &Page<'_>,
         again: Option<&PageRetry>,
     ) -> Result<Reached, EscalationError> {
-        let Page {
-            alert,
-            notification,
-            person,
-            reason,
-            step: (step, key),
-            sent,
-        } = page;
-        let mut failures = Vec::new();
-        let (mut delivered, mut before) = (false, false);
+        let Page { person, sent, .. } = page;
+        let mut before = false;
+        let mut deliveries = Vec::new();
         for contact in &person.contacts {
-            let (to, kind) = match contact.kind {
-                ContactKind::Email => (
-                    Target::Email {
-                        to: contact.address.clone(),
-                    },
-                    "e-mail",
-                ),
-                ContactKind::Webhook => (
-                    Target::Webhook {
-                        url: contact.address.clone(),
-                        format: webhook_format(&contact.address),
-                    },
-                    "webhook",
-                ),
-                ContactKind::Phone => continue,
+            let Some(kind) = contact_kind(contact.kind) else {
+                continue;
             };
-            let contact_key = format!("{} {kind} {}", person.name, contact.address);
-            if sent.contains(&contact_key) {
+            let key = contact_key(person, kind, contact);
+            if sent.contains(&key) {
                 before = true;
                 continue;
             }
-            let delivery = self.notifier.deliver(notification, &to).await;
-            let record = serde_json::to_string(&delivery).unwrap_or_default();
-            let tried = match again {
-                Some(r) => format!(
-                    ", try {} since {}",
-                    r.tries + 1,
-                    r.first_at.format("%Y-%m-%dT%H:%M:%SZ")
-                ),
-                None => String::new(),
+            let to = match contact.kind {
+                ContactKind::Email => Target::Email {
+                    to: contact.address.clone(),
+                },
+                _ => Target::Webhook {
+                    url: contact.address.clone(),
+                    format: webhook_format(&contact.address),
+                },
             };
-            match &delivery.status {
-                DeliveryStatus::Delivered => {
-                    let text = format!(
-                        "{step}: paged {} ({reason}) by {kind} after {} attempt(s){tried}: delivered; delivery {record}",
-                        person.name,
-                        delivery.attempts.len()
-                    );
-                    self.store
-                        .record_page(alert.id, ACTOR, (key, &person.name, &contact_key), &text)
-                        .await?;
-                    delivered = true;
-                }
-                DeliveryStatus::Failed { reason: why } => {
-                    // A retry's failures are summed up by the retry, not logged one by one.
-                    if again.is_none() {
-                        let text = format!(
-                            "{step}: could not page {} ({reason}) by {kind} after {} attempt(s): failed: {why}; delivery {record}",
-                            person.name,
-                            delivery.attempts.len()
-                        );
-                        self.log(alert.id, "page", &text).await?;
-                    }
-                    failures.push(format!("{kind}: {why}"));
-                }
+            deliveries.push(self.page_contact(page, again, (to, kind), key));
+        }
+        let tried = !deliveries.is_empty();
+        let mut failures = Vec::new();
+        let mut delivered = false;
+        for outcome in futures_util::future::join_all(deliveries).await {
+            match outcome? {
+                None => delivered = true,
+                Some(failure) => failures.push(failure),
             }
         }
         Ok(if delivered {
             Reached::Now
         } else if before {
             Reached::Before
-        } else if failures.is_empty() {
+        } else if !tried {
             Reached::Unpageable
         } else {
             Reached::No(failures.join("; "))
         })
     }
 
-    /// Tries again the undelivered pages of one alert: while it is triggered, each person is
-    /// paged on their contacts in the organisation in force (a corrected address is used);
-    /// a page that reaches them ends their retries, another failure waits longer.
+    /// Delivers one page on one contact (`to`, of `kind`; `key` names it for the store) and
+    /// records it; no attempt starts once the alert is no longer triggered. The failure, if
+    /// it failed.
+    async fn page_contact(
+        &self,
+        page: &Page<'_>,
+        again: Option<&PageRetry>,
+        (to, kind): (Target, &str),
+        key: String,
+    ) -> Result<Option<String>, EscalationError> {
+        let Page {
+            alert,
+            notification,
+            person,
+            reason,
+            step: (step, clock),
+            ..
+        } = page;
+        let stop = || async {
+            match self.store.get_alert(alert.id).await {
+                Ok(a) if a.status != AlertStatus::Triggered => {
+                    Some(format!("the alert was {} meanwhile", a.status.as_str()))
+                }
+                _ => None,
+            }
+        };
+        let delivery = self.notifier.deliver_unless(notification, &to, stop).await;
+        let record = serde_json::to_string(&delivery).unwrap_or_default();
+        let tried = match again {
+            Some(r) => format!(
+                ", try {} since {}",
+                r.tries + 1,
+                r.first_at.format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+            None => String::new(),
+        };
+        match &delivery.status {
+            DeliveryStatus::Delivered => {
+                let text = format!(
+                    "{step}: paged {} ({reason}) by {kind} after {} attempt(s){tried}: delivered; delivery {record}",
+                    person.name,
+                    delivery.attempts.len()
+                );
+                self.store
+                    .record_page(alert.id, ACTOR, (clock, &person.name, &key), &text)
+                    .await?;
+                Ok(None)
+            }
+            DeliveryStatus::Failed { reason: why } => {
+                // A retry's failures are summed up by the retry, not logged one by one.
+                if again.is_none() {
+                    let text = format!(
+                        "{step}: could not page {} ({reason}) by {kind} after {} attempt(s): failed: {why}; delivery {record}",
+                        person.name,
+                        delivery.attempts.len()
+                    );
+                    self.log(alert.id, "page", &text).await?;
+                }
+                Ok(Some(format!("{kind}: {why}")))
+            }
+        }
+    }
+
+    /// Tries again the undelivered pages of one alert, every person at once: while it is
+    /// triggered, each person is paged on their contacts in the organisation in force (a
+    /// corrected address is used); a page that reaches them ends their retries, another
+    /// failure waits longer. A page kept by a step cut short (not tried yet) is delivered as
+    /// the step would have.
     async fn retry(
         &self,
         alert_id: i64,
-        pages: &[PageRetry],
+        pages: Vec<(PageRetry, Held)>,
         org: Result<&ValidOrg, &str>,
         now: DateTime<Utc>,
     ) -> Result<(), EscalationError> {
+        if pages.is_empty() {
+            return Ok(());
+        }
+        // A page delivered or kept for later between the reading of the due retries and its
+        // claim has changed in the store: only those still as read are tried.
+        let current = self.store.due_page_retries(now, 1000).await?;
+        let pages: Vec<(PageRetry, Held)> = pages
+            .into_iter()
+            .filter(|(retry, _)| current.contains(retry))
+            .collect();
+        if pages.is_empty() {
+            return Ok(());
+        }
         let alert = self.store.get_alert(alert_id).await?;
         if alert.status != AlertStatus::Triggered {
             // Acknowledging or closing drops them too; this covers an alert closed otherwise.
@@ -638,89 +852,61 @@ impl Escalator {
             .ok()
             .and_then(|r| r.instead);
         let facts = self.facts(&alert, instead.as_deref()).await?;
-        for retry in pages {
-            let tries = retry.tries + 1;
-            let failed = |error: String| PageRetry {
-                tries,
-                next_at: now + self.retry_wait(tries),
-                error,
-                ..retry.clone()
-            };
-            let person = match org {
-                Err(why) => {
-                    let text = (retry.error != why).then(|| {
-                        format!(
-                            "{}: {} is not paged again yet: {why}",
-                            retry.label, retry.person
-                        )
-                    });
-                    self.store
-                        .defer_page(&failed(why.to_owned()), ACTOR, text.as_deref())
-                        .await?;
-                    continue;
-                }
-                Ok(org) => org.person(&retry.person),
-            };
-            let Some(person) = person else {
-                let text = format!(
-                    "{}: {} is no longer in the organisation document, so their page is not tried again",
-                    retry.label, retry.person
-                );
-                self.store
-                    .drop_page_retries(alert_id, Some(&retry.person), ACTOR, Some(&text))
-                    .await?;
-                continue;
-            };
-            let sent: HashSet<String> = self
-                .store
-                .delivered_pages(alert_id, &retry.step)
-                .await?
-                .into_iter()
-                .collect();
-            let notification = self.notification(
-                (&alert, &facts),
-                (&retry.team, &retry.label),
-                &person.name,
-                now,
-            );
-            let page = Page {
-                alert: &alert,
-                notification: &notification,
-                person,
-                reason: &retry.reason,
-                step: (&retry.label, &retry.step),
-                sent: &sent,
-            };
-            let error = match self.page_person(&page, Some(retry)).await? {
-                Reached::Now => continue,
-                Reached::Before => {
-                    // Delivered by the step itself, run again after a crash.
-                    self.store
-                        .drop_page_retries(alert_id, Some(&retry.person), ACTOR, None)
-                        .await?;
-                    continue;
-                }
-                Reached::Unpageable => format!(
-                    "{} has no e-mail or webhook contact; add one in the organisation file",
-                    person.name
-                ),
-                Reached::No(error) => error,
-            };
-            let next = failed(error);
-            tracing::warn!(alert = %alert.key, person = %retry.person, tries, retry_at = %next.next_at, error = %next.error, "a page was not delivered again");
-            // The log says each new failure once, not every try of the same one.
-            let text = (next.error != retry.error).then(|| {
-                format!(
-                    "{}: {} still not reached after {tries} tries ({}); tried again at {}",
-                    retry.label,
-                    retry.person,
-                    next.error,
-                    next.next_at.format("%Y-%m-%dT%H:%M:%SZ")
-                )
-            });
-            self.store.defer_page(&next, ACTOR, text.as_deref()).await?;
-        }
+        // Each page gives up its claim as soon as it is delivered or kept for later.
+        let (alert, facts) = (&alert, &facts);
+        let tries = pages.into_iter().map(|(retry, held)| async move {
+            let tried = self.retry_one(alert, facts, &retry, org, now).await;
+            drop(held);
+            tried
+        });
+        futures_util::future::join_all(tries)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<()>, _>>()?;
         Ok(())
+    }
+
+    /// Tries one undelivered page again, with the person's contacts in the organisation in
+    /// force.
+    async fn retry_one(
+        &self,
+        alert: &Alert,
+        facts: &[(String, String)],
+        retry: &PageRetry,
+        org: Result<&ValidOrg, &str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), EscalationError> {
+        let person = match org {
+            Err(why) => {
+                let text = (retry.error != why).then(|| {
+                    format!(
+                        "{}: {} is not paged again yet: {why}",
+                        retry.label, retry.person
+                    )
+                });
+                let tries = retry.tries + 1;
+                let next = PageRetry {
+                    tries,
+                    next_at: now + self.retry_wait(tries),
+                    error: why.to_owned(),
+                    ..retry.clone()
+                };
+                self.store.defer_page(&next, ACTOR, text.as_deref()).await?;
+                return Ok(());
+            }
+            Ok(org) => org.person(&retry.person),
+        };
+        let Some(person) = person else {
+            let text = format!(
+                "{}: {} is no longer in the organisation document, so their page is not tried again",
+                retry.label, retry.person
+            );
+            self.store
+                .drop_page_retries(alert.id, Some(&retry.person), ACTOR, Some(&text))
+                .await?;
+            return Ok(());
+        };
+        self.send(alert, facts, retry, person, now).await
     }
 
     /// The wait after the `tries`-th failed delivery of a page: doubling from the first, up to
@@ -841,13 +1027,21 @@ impl Escalator {
     }
 }
 
-/// What paging one level came to.
-#[derive(Debug, Default)]
-struct Paged {
-    /// People a page reached.
-    reached: usize,
-    /// People no page reached, kept to be tried again.
-    deferred: usize,
+/// What a level pages.
+#[derive(Default)]
+struct Level {
+    /// The pages to deliver, kept in the store and claimed.
+    pages: Vec<Pending>,
+    /// Whether someone was reached at an earlier run of the step, cut short by a crash.
+    reached: bool,
+}
+
+/// A page kept in the store that this process delivers.
+struct Pending {
+    retry: PageRetry,
+    person: Person,
+    /// Its claim, held until it is delivered or kept for later.
+    held: Held,
 }
 
 /// One page to one person at one step.
@@ -860,6 +1054,20 @@ struct Page<'a> {
     step: (&'a str, &'a str),
     /// The contacts delivered to at this step already.
     sent: &'a HashSet<String>,
+}
+
+/// How a contact method is named in the log, or `None` for one Vigil cannot page (a phone).
+fn contact_kind(kind: ContactKind) -> Option<&'static str> {
+    match kind {
+        ContactKind::Email => Some("e-mail"),
+        ContactKind::Webhook => Some("webhook"),
+        ContactKind::Phone => None,
+    }
+}
+
+/// A contact as the store names its deliveries ([`Store::record_page`]).
+fn contact_key(person: &Person, kind: &str, contact: &vigil_oncall::Contact) -> String {
+    format!("{} {kind} {}", person.name, contact.address)
 }
 
 /// Whether a page reached its person.
@@ -881,11 +1089,6 @@ fn by_alert(retries: Vec<PageRetry>) -> BTreeMap<i64, Vec<PageRetry>> {
         out.entry(r.alert_id).or_default().push(r);
     }
     out
-}
-
-/// `n` with its noun: `1 page is`, `2 pages are`.
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The team whose policy an alert's escalation follows, in the organisation it was read from.

@@ -102,6 +102,23 @@ impl Notifier {
     /// fails: a target that cannot be used (a malformed URL or address, e-mail without an SMTP
     /// server) is a failed delivery with no attempts.
     pub async fn deliver(&self, notification: &Notification, target: &Target) -> Delivery {
+        self.deliver_unless(notification, target, || std::future::ready(None))
+            .await
+    }
+
+    /// As [`Notifier::deliver`], but asks `stop` before every attempt after the first whether
+    /// the notification is still wanted (the alert it pages was acknowledged meanwhile): a
+    /// reason ends the delivery there, failed, with the reason in its record.
+    pub async fn deliver_unless<F, Fut>(
+        &self,
+        notification: &Notification,
+        target: &Target,
+        mut stop: F,
+    ) -> Delivery
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<String>>,
+    {
         let record = TargetRecord::from(target);
         let prepared = match self.prepare(notification, target) {
             Ok(p) => p,
@@ -157,8 +174,16 @@ impl Notifier {
                     let wait = backoff(&policy, number, retry_after);
                     tracing::warn!(channel = ?record, attempt = number, outcome = %described, retry_in_ms = millis(wait), "notification attempt failed, retrying");
                     attempt.retry_in_ms = Some(millis(wait));
-                    attempts.push(attempt);
                     tokio::time::sleep(wait).await;
+                    if let Some(why) = stop().await {
+                        tracing::info!(channel = ?record, attempt = number, reason = %why, "notification no longer wanted, not retried");
+                        attempt.retry_in_ms = None;
+                        attempts.push(attempt);
+                        break DeliveryStatus::Failed {
+                            reason: format!("{described}; not tried again: {why}"),
+                        };
+                    }
+                    attempts.push(attempt);
                     continue;
                 }
             };

@@ -397,7 +397,8 @@ pub trait Store: Send + Sync + 'static {
     /// Keeps a page that reached the person on none of their contacts, to be tried again at
     /// `retry.next_at` (replacing the one kept for the same alert, step and person), with its
     /// entry in the alert's log when `text` is given, in one transaction: a crash loses neither.
-    /// Ignored once the alert is no longer triggered.
+    /// A step keeps each page it is about to deliver so (`tries` 0), so that a crash during the
+    /// delivery loses none. Ignored once the alert is no longer triggered.
     fn defer_page<'a>(
         &'a self,
         retry: &'a PageRetry,
@@ -422,7 +423,8 @@ pub trait Store: Send + Sync + 'static {
         text: Option<&'a str>,
     ) -> BoxFuture<'a, StoreResult<()>>;
 
-    /// How many pages are waiting to be tried again, and when the oldest of them first failed.
+    /// How many pages are waiting to be tried again, and when the oldest of them first failed
+    /// (pages not tried yet, `tries` 0, are not counted).
     fn page_retry_backlog(&self) -> BoxFuture<'_, StoreResult<(u64, Option<DateTime<Utc>>)>>;
 
     /// The contacts already delivered to at an escalation step ([`Store::record_page`]).

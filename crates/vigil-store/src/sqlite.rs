@@ -4139,7 +4139,7 @@ impl Store for SqliteStore {
     fn page_retry_backlog(&self) -> BoxFuture<'_, StoreResult<(u64, Option<DateTime<Utc>>)>> {
         Box::pin(async move {
             let row = sqlx::query(
-                "SELECT COUNT(*) AS n, MIN(first_at) AS oldest FROM alert_page_retries",
+                "SELECT COUNT(*) AS n, MIN(first_at) AS oldest FROM alert_page_retries WHERE tries > 0",
             )
             .fetch_one(&self.pool)
             .await?;

@@ -368,9 +368,10 @@ pub struct PageRetry {
     pub team: String,
     /// Why them (`on call in schedule primary`).
     pub reason: String,
-    /// Deliveries that failed so far (1 after the level's own).
+    /// Deliveries that failed so far (1 after the level's own; 0 while the level's own is
+    /// under way, or was cut short by a crash).
     pub tries: u32,
-    /// When the first delivery failed.
+    /// When the first delivery failed (when the level was paged, while `tries` is 0).
     pub first_at: DateTime<Utc>,
     /// When to try again.
     pub next_at: DateTime<Utc>,

@@ -213,12 +213,18 @@ impl Env {
 
 /// An escalator over `store` whose deliveries try once, within 30 s.
 pub fn escalator(store: &Arc<dyn Store>) -> Escalator {
+    escalator_trying(store, 1, Duration::from_millis(10))
+}
+
+/// An escalator over `store` whose deliveries make `attempts` attempts of at most 30 s each,
+/// `backoff` apart.
+pub fn escalator_trying(store: &Arc<dyn Store>, attempts: u32, backoff: Duration) -> Escalator {
     let notifier = Notifier::new(NotifierConfig {
         attempt_timeout: Duration::from_secs(30),
         retry: RetryPolicy {
-            max_attempts: 1,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(10),
+            max_attempts: attempts,
+            initial_backoff: backoff,
+            max_backoff: backoff,
             jitter: false,
         },
         smtp: None,

@@ -97,8 +97,15 @@ async fn an_alert_nobody_could_be_paged_for_waits_and_is_paged_once_the_org_is_f
     assert_eq!(env.hooks.paged(), ["/sam"]);
     let log = env.log(id).await;
     assert_eq!(
-        log.last().unwrap().1,
-        "level 1 of 1 (round 1) paged; the policy has no further level"
+        log[log.len() - 2].1,
+        "level 1 of 1 (round 1): paging sam; the policy has no further level"
+    );
+    assert!(
+        log.last()
+            .unwrap()
+            .1
+            .starts_with("level 1 of 1 (round 1): paged sam "),
+        "{log:#?}"
     );
     // And it is over: no later tick pages again.
     env.tick(after(raised, 3600)).await;
@@ -162,10 +169,7 @@ async fn a_policy_shortened_mid_escalation_goes_on_at_its_last_level_and_repeats
         "{texts:#?}"
     );
     assert!(
-        texts
-            .last()
-            .unwrap()
-            .starts_with("level 2 of 2 (round 1) paged; round 2 begins at"),
+        texts[texts.len() - 2].starts_with("level 2 of 2 (round 1): paging bob; round 2 begins at"),
         "{texts:#?}"
     );
 
@@ -180,7 +184,7 @@ async fn a_policy_shortened_mid_escalation_goes_on_at_its_last_level_and_repeats
     );
     let log = env.log(id).await;
     assert_eq!(
-        log.last().unwrap().1,
-        "level 2 of 2 (round 2) paged; the policy has no further level"
+        log[log.len() - 2].1,
+        "level 2 of 2 (round 2): paging bob; the policy has no further level"
     );
 }

@@ -252,6 +252,35 @@ async fn persistent_server_error_fails_after_max_attempts() {
     assert_eq!(receiver.requests().len(), 3);
 }
 
+/// A delivery no longer wanted (its alert acknowledged between two attempts) starts no further
+/// attempt, and its record says why it stopped.
+#[tokio::test]
+async fn a_delivery_stopped_between_attempts_starts_no_other() {
+    let receiver = HttpReceiver::start(vec![Reply::Status(500), Reply::Status(500)]).await;
+    let notifier = Notifier::new(config()).unwrap();
+    let asked = std::sync::atomic::AtomicUsize::new(0);
+    let delivery = notifier
+        .deliver_unless(
+            &notification(),
+            &hook(&receiver, WebhookFormat::Generic),
+            || {
+                asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::future::ready(Some("the alert was acknowledged".to_owned()))
+            },
+        )
+        .await;
+    assert_eq!(receiver.requests().len(), 1);
+    assert_eq!(asked.into_inner(), 1);
+    assert_eq!(delivery.attempts.len(), 1);
+    assert_eq!(delivery.attempts[0].retry_in_ms, None);
+    assert_eq!(
+        delivery.status,
+        DeliveryStatus::Failed {
+            reason: "HTTP 500; not tried again: the alert was acknowledged".into()
+        }
+    );
+}
+
 /// A receiver's error that quotes the request keeps the URL's secret out of the record: its
 /// path, query and their parts are taken out of the body, as they are of the target.
 #[tokio::test]
