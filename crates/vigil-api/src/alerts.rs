@@ -50,6 +50,9 @@ pub struct AlertQuery {
     /// Only for this service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// Only of this tenant (an alert is one tenant's, or of none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     /// Only from this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_id: Option<String>,

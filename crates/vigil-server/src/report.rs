@@ -540,6 +540,7 @@ pub async fn raise_report(
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| UNKNOWN_SERVICE.into()),
+        tenant: None,
         // Every report is its own alert: two people reporting are two signals.
         dedup_key: format!("report|{}", uuid::Uuid::new_v4()),
         rule_id: None,

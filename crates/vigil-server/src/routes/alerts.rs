@@ -64,6 +64,7 @@ pub async fn raise(
         source: AlertSource::External,
         severity: req.severity,
         service: req.service,
+        tenant: None,
         dedup_key,
         rule_id: None,
         summary: req.summary,
@@ -124,6 +125,7 @@ pub async fn list(
     let filter = AlertFilter {
         status: q.status,
         service: q.service,
+        tenant: q.tenant,
         rule_id: q.rule_id,
         source: q.source,
         limit,
@@ -409,6 +411,9 @@ impl AlertScope {
         let mut hosts: Vec<String> = Vec::new();
         for alert in alerts {
             add(&mut scope.services, &alert.alert.service);
+            if let Some(tenant) = &alert.alert.tenant {
+                add(&mut scope.tenants, tenant);
+            }
             let detections = state
                 .store
                 .alert_detections(alert.id)

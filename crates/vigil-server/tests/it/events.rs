@@ -1281,6 +1281,77 @@ async fn ingest_tokens_only_send_and_only_as_their_service_and_tenant() {
     assert_eq!(page["events"][0]["tenant"], "acme");
 }
 
+/// An alert is one tenant's: two tenants' senders matching the same rule on hosts of the same
+/// name raise an alert each, each carrying its tenant, listed by tenant; declaring one brings
+/// only its tenant into the incident.
+#[tokio::test]
+async fn detections_of_two_tenants_on_one_host_name_are_two_alerts() {
+    let rules = rules_dir();
+    let app = spawn_app_with_rules(vec![rules.path().to_owned()], |_| {}).await;
+    let acme = app
+        .token(json!({"name": "acme-web", "role": "ingest", "service": "web", "tenant": "acme"}))
+        .await;
+    let globex = app
+        .token(
+            json!({"name": "globex-web", "role": "ingest", "service": "web", "tenant": "globex"}),
+        )
+        .await;
+    let mimikatz = "{\"command\":\"mimikatz.exe\"}\n";
+    for (token, events) in [(&acme, 2), (&globex, 1), (&acme, 1)] {
+        let (status, report) = app
+            .send(
+                token,
+                "host=web-a1",
+                &mimikatz.repeat(events),
+                "application/x-ndjson",
+            )
+            .await;
+        assert_eq!(
+            (status, &report["detections"]),
+            (StatusCode::OK, &json!(events)),
+            "{report}"
+        );
+    }
+    let (_, page) = app.get(&app.responder_token, "/alerts").await;
+    assert_eq!(page["total"], 2, "{page}");
+    let of = |tenant: &str| {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["tenant"] == tenant)
+            .unwrap_or_else(|| panic!("no alert of {tenant}: {page}"))
+            .clone()
+    };
+    let (acme_alert, globex_alert) = (of("acme"), of("globex"));
+    assert_eq!(acme_alert["count"], 3);
+    assert_eq!(globex_alert["count"], 1);
+    assert_eq!(acme_alert["dedup_key"], globex_alert["dedup_key"]);
+    assert_eq!(acme_alert["event_ids"].as_array().unwrap().len(), 3);
+    let (_, only) = app.get(&app.responder_token, "/alerts?tenant=globex").await;
+    assert_eq!(only["total"], 1);
+    assert_eq!(only["items"][0]["key"], globex_alert["key"]);
+    let key = acme_alert["key"].as_str().unwrap();
+    let (_, shown) = app
+        .get(&app.viewer_token(), &format!("/alerts/{key}"))
+        .await;
+    assert_eq!(shown["tenant"], "acme");
+    assert!(
+        shown["summary"]
+            .as_str()
+            .unwrap()
+            .contains("tenant \"acme\"")
+    );
+    let incident = answer(
+        http()
+            .post(app.url("/alerts/declare"))
+            .bearer_auth(&app.responder_token)
+            .json(&json!({"alerts": [key]})),
+    )
+    .await;
+    assert_eq!(incident["tenants"], json!(["acme"]), "{incident}");
+}
+
 /// A poller that keeps the largest id it saw and asks for those after it gets every detection,
 /// oldest first, however many arrived between two polls: `after_id` pages forward.
 #[tokio::test]
