@@ -7,8 +7,8 @@ use utoipa::{IntoParams, ToSchema};
 pub use vigil_core::{Alert, AlertLogEntry, AlertSource, AlertStatus, Dismissal, NewAlert};
 
 /// Body of `POST /api/v1/alerts`: an alert from an external tool, in the manner of PagerDuty's
-/// Events API. The same `dedup_key` for the same service within the window updates the open
-/// alert.
+/// Events API. The same `dedup_key` for the same service and tenant within the window updates
+/// the open alert.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalAlert {
@@ -19,9 +19,15 @@ pub struct ExternalAlert {
     pub severity: vigil_core::Severity,
     /// The tool that raised it (`guardduty`, `crowdstrike` …).
     pub source: String,
-    /// The service it concerns.
+    /// The service it concerns (an ingest token bound to a service raises alerts for it only).
     pub service: String,
-    /// Alerts with the same key within the window are one alert (default: source + title).
+    /// The tenant it concerns (at most 200 characters, one line); an ingest token bound to a
+    /// tenant raises alerts for it only, with or without this field. Default: none, or the
+    /// token's tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// Alerts with the same key (of the same service and tenant) within the window are one
+    /// alert (default: source + title).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dedup_key: Option<String>,
     /// More detail.
@@ -50,6 +56,9 @@ pub struct AlertQuery {
     /// Only for this service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// Only of this tenant (an alert is one tenant's, or of none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     /// Only from this rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_id: Option<String>,

@@ -109,7 +109,13 @@ pub struct NewAlert {
     pub severity: Severity,
     /// The service it concerns (its owning team's on-call is paged).
     pub service: String,
-    /// Alerts with the same key within the window are one alert.
+    /// The tenant it concerns: the tenant of the events that raised it (a detection), the
+    /// tenant a tool or a person raised it for, or none. An alert belongs to one tenant: only
+    /// the same service, tenant and key fold into an open alert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// Alerts with the same key (of the same service and tenant) within the window are one
+    /// alert.
     pub dedup_key: String,
     /// The Sigma rule, for detections.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -190,6 +196,8 @@ impl Eq for EventJson {}
 
 /// The longest service name of an alert, in characters (as of an event's service).
 pub const MAX_SERVICE: usize = 200;
+/// The longest tenant name of an alert, in characters (as of an event's tenant).
+pub const MAX_TENANT: usize = 200;
 /// The longest title of an alert, in characters.
 pub const MAX_TITLE: usize = 500;
 /// The longest deduplication key of an alert, in characters.
@@ -201,12 +209,21 @@ pub const MAX_REPORTER: usize = 500;
 
 impl NewAlert {
     /// Checks the texts: title, service and dedup key non-blank, lengths bounded; the service,
-    /// origin and reporter one line each without control characters ([`crate::single_line`]:
+    /// tenant (when given, non-blank), origin and reporter one line each without control characters ([`crate::single_line`]:
     /// they are printed as lines of a page and joined into an incident's scope and summary).
     /// The title and summary may hold any text: the store makes their control characters other
     /// than tabs and line breaks harmless ([`crate::printable`]).
     pub fn validate(&self) -> Result<(), DomainError> {
         crate::single_line("service", &self.service, MAX_SERVICE)?;
+        if let Some(tenant) = &self.tenant {
+            crate::single_line("tenant", tenant, MAX_TENANT)?;
+            if tenant.trim().is_empty() {
+                return Err(DomainError::invalid(
+                    "tenant",
+                    "must not be blank; leave it out for an alert of no tenant",
+                ));
+            }
+        }
         if let Some(origin) = &self.origin {
             crate::single_line("origin", origin, MAX_ORIGIN)?;
         }
@@ -355,6 +372,8 @@ struct AlertFields {
     source: AlertSource,
     severity: Severity,
     service: String,
+    #[serde(default)]
+    tenant: Option<String>,
     dedup_key: String,
     #[serde(default)]
     rule_id: Option<String>,
@@ -386,6 +405,7 @@ impl From<AlertFields> for Alert {
                 source: f.source,
                 severity: f.severity,
                 service: f.service,
+                tenant: f.tenant,
                 dedup_key: f.dedup_key,
                 rule_id: f.rule_id,
                 summary: f.summary,
@@ -411,6 +431,7 @@ mod tests {
             source: AlertSource::External,
             severity: crate::Severity::Sev3,
             service: "web".into(),
+            tenant: Some("acme".into()),
             dedup_key: "k".into(),
             rule_id: None,
             summary: Some("first\nsecond\r\nthird".into()),
@@ -435,6 +456,16 @@ mod tests {
             Some("service")
         );
         assert_eq!(refused(&|a| a.service = "w".repeat(201)), Some("service"));
+        let tenant = |t: &str| Some(t.to_owned());
+        assert_eq!(
+            refused(&|a| a.tenant = tenant("acme\nBcc: x")),
+            Some("tenant")
+        );
+        assert_eq!(refused(&|a| a.tenant = tenant("  ")), Some("tenant"));
+        assert_eq!(
+            refused(&|a| a.tenant = tenant(&"t".repeat(201))),
+            Some("tenant")
+        );
         assert_eq!(
             refused(&|a| a.origin = Some("idp\nX-Evil: 1".into())),
             Some("origin")
@@ -479,6 +510,7 @@ mod tests {
                 source: AlertSource::Detection,
                 severity: Severity::Sev3,
                 service: "ws".into(),
+                tenant: None,
                 dedup_key: "k".into(),
                 rule_id: Some("r".into()),
                 summary: Some("s".into()),

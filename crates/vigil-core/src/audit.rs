@@ -1073,6 +1073,7 @@ mod tests {
                     source: AlertSource::Detection,
                     severity: Severity::Sev2,
                     service: "vpn".into(),
+                    tenant: None,
                     dedup_key: "rule:vpn".into(),
                     rule_id: Some("r1".into()),
                     summary: None,
@@ -1103,8 +1104,9 @@ mod tests {
                 edit(&mut a);
                 alert_state(&a)
             };
-            let covered: [(&str, Edit<'_>); 6] = [
+            let covered: [(&str, Edit<'_>); 7] = [
                 ("status", &|a| a.status = crate::AlertStatus::Triggered),
+                ("tenant", &|a| a.alert.tenant = Some("globex".into())),
                 ("severity", &|a| a.alert.severity = Severity::Sev4),
                 ("title", &|a| a.alert.title = "nothing".into()),
                 ("incident", &|a| a.incident = Some("INC-9".into())),

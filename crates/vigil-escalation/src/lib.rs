@@ -1003,6 +1003,10 @@ impl Escalator {
         .with_field("escalation", step)
         .with_field("fired", alert.count.to_string())
         .with_field("acknowledge", format!("vigil alerts ack {}", alert.key));
+        // An alert is one tenant's: the page says whose, beside the service.
+        if let Some(t) = &alert.alert.tenant {
+            n = n.with_tenant(t);
+        }
         // A report's reporter is who the responder calls back; the tool that raised an
         // external alert (or how a person reported it) says where to look.
         if let Some(r) = &alert.alert.reporter {

@@ -884,7 +884,8 @@ impl Ingestor {
     }
 
     /// The alerts to raise for a batch's detections: one per (rule, service, host) — or the
-    /// rule's own `group_by` fields — with the preliminary severity from the rule's level and
+    /// rule's own `group_by` fields — and tenant (an alert is one tenant's, the events of two
+    /// tenants never share one), with the preliminary severity from the rule's level and
     /// the service's criticality in the organisation document.
     fn alerts_for(
         &self,
@@ -913,7 +914,7 @@ impl Ingestor {
                 .find(|a| a.rule_id == rule)
                 .or_else(|| all.alerting.iter().find(|a| a.rule_id == "*"))
         };
-        let mut groups: std::collections::BTreeMap<String, (NewAlert, AlertPolicy)> =
+        let mut groups: std::collections::BTreeMap<(String, String), (NewAlert, AlertPolicy)> =
             Default::default();
         for d in detections {
             let event = events.get(&d.event_id);
@@ -958,13 +959,14 @@ impl Ingestor {
                     policy.max_new_per_rule_per_hour = m;
                 }
             }
-            let entry = groups.entry(key.clone()).or_insert_with(|| {
+            let entry = groups.entry((d.tenant.clone(), key.clone())).or_insert_with(|| {
                 (
                     NewAlert {
                         title: d.rule_title.clone(),
                         source: AlertSource::Detection,
                         severity: preliminary_severity(d.level, criticality(&d.service)),
                         service: d.service.clone(),
+                        tenant: Some(d.tenant.clone()).filter(|t| !t.is_empty()),
                         dedup_key: key,
                         rule_id: Some(d.rule_id.clone()).filter(|r| !r.is_empty()),
                         summary: Some({

@@ -482,6 +482,7 @@ impl SilenceWatch {
                 source: AlertSource::Monitor,
                 severity: preliminary_severity(RuleLevel::Medium, owner.criticality),
                 service: watched.service.clone(),
+                tenant: watched.tenant.clone(),
                 dedup_key: watched.dedup_key(),
                 rule_id: None,
                 summary: Some(format!(

@@ -26,6 +26,9 @@ pub fn email_text(n: &Notification) -> String {
     if let Some(service) = &n.service {
         let _ = writeln!(out, "Service:  {service}");
     }
+    if let Some(tenant) = &n.tenant {
+        let _ = writeln!(out, "Tenant:   {}", one_line(tenant));
+    }
     let _ = writeln!(out, "Key:      {}", n.key);
     if !n.fields.is_empty() {
         out.push('\n');
@@ -66,6 +69,9 @@ pub fn email_html(n: &Notification) -> String {
     row("Severity", &n.severity);
     if let Some(service) = &n.service {
         row("Service", service);
+    }
+    if let Some(tenant) = &n.tenant {
+        row("Tenant", tenant);
     }
     row("Key", &n.key);
     for (name, value) in &n.fields {

@@ -23,6 +23,9 @@ pub struct Notification {
     pub ack_url: Option<String>,
     /// The service concerned, if known.
     pub service: Option<String>,
+    /// The tenant concerned, if any: shown beside the service.
+    #[serde(default)]
+    pub tenant: Option<String>,
     /// Further facts, in the order they are shown.
     pub fields: Vec<(String, String)>,
 }
@@ -42,6 +45,7 @@ impl Notification {
             key: key.into(),
             ack_url: None,
             service: None,
+            tenant: None,
             fields: Vec::new(),
         }
     }
@@ -72,6 +76,12 @@ impl Notification {
     /// Sets the service.
     pub fn with_service(mut self, service: impl Into<String>) -> Self {
         self.service = Some(service.into());
+        self
+    }
+
+    /// Sets the tenant.
+    pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
         self
     }
 

@@ -47,6 +47,7 @@ pub fn generic_payload(n: &Notification) -> Value {
         "key": n.key,
         "ack_url": n.ack_url,
         "service": n.service,
+        "tenant": n.tenant,
         "fields": fields,
     })
 }
@@ -62,6 +63,9 @@ pub fn slack_payload(n: &Notification) -> Value {
     let mut facts: Vec<(&str, &str)> = vec![("Severity", &n.severity)];
     if let Some(service) = &n.service {
         facts.push(("Service", service));
+    }
+    if let Some(tenant) = &n.tenant {
+        facts.push(("Tenant", tenant));
     }
     facts.extend(n.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     for chunk in facts.chunks(10) {
@@ -120,6 +124,9 @@ pub fn teams_payload(n: &Notification) -> Value {
     let mut facts: Vec<(&str, &str)> = vec![("Severity", &n.severity), ("Key", &n.key)];
     if let Some(service) = &n.service {
         facts.push(("Service", service));
+    }
+    if let Some(tenant) = &n.tenant {
+        facts.push(("Tenant", tenant));
     }
     facts.extend(n.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let mut body = vec![json!({
@@ -224,6 +231,36 @@ mod tests {
             .with_service("vpn")
             .with_ack_url("https://vigil.example/ack/ALR-12")
             .with_field("host", "vpn-1")
+    }
+
+    /// The tenant an alert belongs to is shown beside its service in every format.
+    #[test]
+    fn every_format_shows_the_tenant_beside_the_service() {
+        let n = sample().with_tenant("globex");
+        let generic = generic_payload(&n);
+        assert_eq!(generic["tenant"], "globex");
+        let slack = slack_payload(&n).to_string();
+        assert!(
+            slack.contains("*Service*\\nvpn") && slack.contains("*Tenant*\\nglobex"),
+            "{slack}"
+        );
+        let teams = teams_payload(&n).to_string();
+        assert!(
+            teams.contains(
+                r#"{"text":"Tenant: ","type":"TextRun","weight":"Bolder"},{"text":"globex""#
+            ),
+            "{teams}"
+        );
+        let text = crate::email::email_text(&n);
+        assert!(text.contains("Service:  vpn\nTenant:   globex\n"), "{text}");
+        let html = crate::email::email_html(&n);
+        assert!(
+            html.contains("<th align=\"left\">Tenant</th><td>globex</td>"),
+            "{html}"
+        );
+        // An alert of no tenant shows none.
+        assert!(!crate::email::email_text(&sample()).contains("Tenant"));
+        assert_eq!(generic_payload(&sample())["tenant"], Value::Null);
     }
 
     #[test]

@@ -458,11 +458,12 @@ pub struct NewReport {
     pub contact: Option<String>,
 }
 
-/// Raises the alert of a report.
+/// Raises the alert of a report, of `tenant` when the sender is bound to one.
 pub async fn raise_report(
     state: &AppState,
     actor: &str,
     origin: &str,
+    tenant: Option<String>,
     r: NewReport,
 ) -> Result<vigil_core::Alert, ApiError> {
     let description = r.description.trim().to_owned();
@@ -540,6 +541,7 @@ pub async fn raise_report(
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| UNKNOWN_SERVICE.into()),
+        tenant,
         // Every report is its own alert: two people reporting are two signals.
         dedup_key: format!("report|{}", uuid::Uuid::new_v4()),
         rule_id: None,
@@ -677,7 +679,8 @@ async fn take_report(
     let alert = cell
         .get_or_try_init(|| async move {
             *raised_here = true;
-            let alert = raise_report(state, vigil_core::actors::REPORT_FORM, &origin, form).await?;
+            let alert =
+                raise_report(state, vigil_core::actors::REPORT_FORM, &origin, None, form).await?;
             tracing::info!(alert = %alert.key, sender = ?sender, "report taken through the form");
             Ok::<_, ApiError>(alert)
         })

@@ -329,8 +329,8 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- alerts --------------------------------------------------------------------------
 
-    /// Raises an alert in one transaction: folds it into the open alert with the same dedup
-    /// key seen within the policy's window, or creates it unless the rule's hourly limit is
+    /// Raises an alert in one transaction: folds it into the open alert of the same service,
+    /// tenant (or none) and dedup key seen within the policy's window, or creates it unless the rule's hourly limit is
     /// reached (then it is counted as suppressed). Every outcome is written to the alert's log.
     fn raise_alert<'a>(
         &'a self,

@@ -1278,6 +1278,9 @@ impl SqliteStore {
             if let Some(sv) = &filter.service {
                 q.push(" AND service = ").push_bind(sv.clone());
             }
+            if let Some(tenant) = &filter.tenant {
+                q.push(" AND tenant = ").push_bind(tenant.clone());
+            }
             if let Some(r) = &filter.rule_id {
                 q.push(" AND rule_id = ").push_bind(r.clone());
             }
@@ -1287,7 +1290,7 @@ impl SqliteStore {
         };
         // One read transaction: the total, the page's rows, then the event ids of all of them
         // at once, so that the total counts what the page was taken from. Each filter has an
-        // index ending in `id` (0004_alerts, 0013_alert_filters), so the page is read in id
+        // index ending in `id` (0004_alerts, 0013_alert_filters, 0015_alert_tenants), so the page is read in id
         // order from it rather than sorted.
         let mut tx = self.pool.begin().await?;
         let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM alerts");
@@ -2631,23 +2634,24 @@ async fn raise_batch(
     let now = ts(at);
     let mut outcome: Vec<Option<RaisedId>> = vec![None; alerts.len()];
 
-    // 1. The open alert each key folds into: the newest of the same service seen within the
-    // alert's window. A key is a service's own: one service's alert never swallows another's,
-    // and a sender bound to one service cannot touch another's alerts by guessing their keys.
-    let mut open: HashMap<(String, String), Vec<(i64, String)>> = HashMap::new();
+    // 1. The open alert each key folds into: the newest of the same service and tenant seen
+    // within the alert's window. A key is a service's and a tenant's own: one service's or
+    // tenant's alert never swallows another's events, and a sender bound to one service or
+    // tenant cannot touch another's alerts by guessing their keys.
+    let mut open: HashMap<FoldKey, Vec<(i64, String)>> = HashMap::new();
     for chunk in alerts.chunks(BATCH_ROWS) {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT id, service, dedup_key, last_seen FROM alerts WHERE status IN ('triggered', 'acknowledged') AND dedup_key IN (",
+            "SELECT id, service, tenant, dedup_key, last_seen FROM alerts WHERE status IN ('triggered', 'acknowledged') AND dedup_key IN (",
         );
         let mut keys = q.separated(", ");
         for (alert, _) in chunk {
             keys.push_bind(alert.dedup_key.clone());
         }
         q.push(")");
-        let rows: Vec<(i64, String, String, String)> =
+        let rows: Vec<(i64, String, Option<String>, String, String)> =
             q.build_query_as().fetch_all(&mut *tx).await?;
-        for (id, service, key, last_seen) in rows {
-            open.entry((service, key))
+        for (id, service, tenant, key, last_seen) in rows {
+            open.entry((service, tenant, key))
                 .or_default()
                 .push((id, last_seen));
         }
@@ -2655,7 +2659,7 @@ async fn raise_batch(
     let mut folded: Vec<(usize, i64)> = Vec::new();
     for (i, (alert, policy)) in alerts.iter().enumerate() {
         let since = ts(at - policy.dedup_window);
-        let key = (alert.service.clone(), alert.dedup_key.clone());
+        let key = fold_key(alert);
         let newest = open.get(&key).and_then(|rows| {
             rows.iter()
                 .filter(|(_, last_seen)| *last_seen >= since)
@@ -2755,7 +2759,7 @@ async fn raise_batch(
     }
     for chunk in new.chunks(BATCH_ROWS) {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO alerts (status, title, source, severity, service, dedup_key, rule_id, summary, origin, reporter, count, first_seen, last_seen) ",
+            "INSERT INTO alerts (status, title, source, severity, service, tenant, dedup_key, rule_id, summary, origin, reporter, count, first_seen, last_seen) ",
         );
         q.push_values(chunk, |mut row, i| {
             let a = &alerts[*i].0;
@@ -2764,6 +2768,7 @@ async fn raise_batch(
                 .push_bind(a.source.as_str())
                 .push_bind(a.severity.as_str())
                 .push_bind(a.service.clone())
+                .push_bind(a.tenant.clone())
                 .push_bind(a.dedup_key.clone())
                 .push_bind(a.rule_id.clone())
                 .push_bind(a.summary.clone())
@@ -2886,8 +2891,19 @@ async fn raise_batch(
         .collect())
 }
 
+/// What an alert folds by: its service, tenant and dedup key.
+type FoldKey = (String, Option<String>, String);
+
+fn fold_key(alert: &vigil_core::NewAlert) -> FoldKey {
+    (
+        alert.service.clone(),
+        alert.tenant.clone(),
+        alert.dedup_key.clone(),
+    )
+}
+
 /// Validates and raises alerts inside the caller's transaction, set-wise: in rounds of
-/// distinct (service, dedup key) pairs, so that an alert folds into an earlier one of the
+/// distinct (service, tenant, dedup key) triples, so that an alert folds into an earlier one of the
 /// same key raised in the same call.
 async fn raise_all(
     tx: &mut SqliteConnection,
@@ -2914,9 +2930,9 @@ async fn raise_all(
     }
     let mut out = vec![RaisedId::Suppressed; alerts.len()];
     let mut rounds: Vec<Vec<(usize, (vigil_core::NewAlert, AlertPolicy))>> = Vec::new();
-    let mut seen: HashMap<(String, String), usize> = HashMap::new();
+    let mut seen: HashMap<FoldKey, usize> = HashMap::new();
     for (i, alert) in alerts.into_iter().enumerate() {
-        let key = (alert.0.service.clone(), alert.0.dedup_key.clone());
+        let key = fold_key(&alert.0);
         let round = seen.entry(key).or_insert(0);
         if rounds.len() <= *round {
             rounds.push(Vec::new());
@@ -3029,6 +3045,7 @@ fn alert_row(
             source: col_parse(row, "source")?,
             severity: col_parse(row, "severity")?,
             service: row.try_get("service")?,
+            tenant: row.try_get("tenant")?,
             dedup_key: row.try_get("dedup_key")?,
             rule_id: row.try_get("rule_id")?,
             summary: row.try_get("summary")?,

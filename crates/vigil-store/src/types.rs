@@ -297,6 +297,8 @@ pub struct AlertFilter {
     pub status: Option<vigil_core::AlertStatus>,
     /// Only for this service.
     pub service: Option<String>,
+    /// Only of this tenant.
+    pub tenant: Option<String>,
     /// Only from this rule.
     pub rule_id: Option<String>,
     /// Only raised this way (detections, external tools, reports, Vigil's own monitoring).
@@ -312,6 +314,7 @@ impl Default for AlertFilter {
         AlertFilter {
             status: None,
             service: None,
+            tenant: None,
             rule_id: None,
             source: None,
             limit: 100,

@@ -17,6 +17,7 @@ Examples:
   vigil alerts list --status triggered
   vigil alerts list --limit 1000 --offset 1000  # the next thousand, newest first
   vigil alerts list --rule 5b0b75dc-9190-4047-b9a8-14164cee8a31   # one rule's alerts
+  vigil alerts list --tenant acme                # one tenant's alerts
   vigil alerts show ALR-12
   vigil alerts ack ALR-12                       # stops the escalation
   vigil alerts dismiss ALR-13 --kind false_positive --reason \"backup job, not exfiltration\"
@@ -38,6 +39,9 @@ pub enum Command {
         /// Only for this service.
         #[arg(long)]
         service: Option<String>,
+        /// Only of this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
         /// Only raised this way: detection, external, report, or monitor (services that
         /// stopped sending logs).
         #[arg(long, value_parser = domain::<AlertSource>)]
@@ -137,6 +141,7 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
             Command::List {
                 status,
                 service,
+                tenant,
                 source,
                 rule,
                 limit,
@@ -147,6 +152,7 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                     .list_alerts(&AlertQuery {
                         status,
                         service,
+                        tenant,
                         rule_id: rule,
                         source,
                         limit: Some(limit),
@@ -163,6 +169,7 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                     "STATUS",
                     "SEVERITY",
                     "SERVICE",
+                    "TENANT",
                     "COUNT",
                     last_seen.as_str(),
                     "TITLE",
@@ -173,6 +180,7 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                         a.status.to_string(),
                         a.alert.severity.to_string(),
                         a.alert.service.clone(),
+                        a.alert.tenant.clone().unwrap_or_default(),
                         a.count.to_string(),
                         crate::output::shown_time(a.last_seen, "%Y-%m-%d %H:%M:%S"),
                         a.alert.title.clone(),
@@ -208,6 +216,9 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                     one_line(&a.alert.service),
                     plural(a.count, "time", "times")
                 );
+                if let Some(t) = &a.alert.tenant {
+                    outln!("tenant: {}", one_line(t));
+                }
                 if let Some(r) = &a.alert.reporter {
                     outln!("reported by: {}", one_line(r));
                 }
@@ -441,6 +452,7 @@ mod tests {
             source: AlertSource::Detection,
             severity: vigil_core::Severity::Sev3,
             service: "web".into(),
+            tenant: None,
             dedup_key: "k".into(),
             rule_id: None,
             summary: None,

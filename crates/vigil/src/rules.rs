@@ -159,9 +159,17 @@ fn preview(args: PreviewArgs) -> anyhow::Result<ExitCode> {
     if !found.matches.is_empty() {
         let zone = args.window.zone();
         let header = crate::search::time_header(zone);
-        let mut t = table([header.as_str(), "LEVEL", "RULE", "SERVICE", "HOST", "EVENT"]);
+        let mut t = table([
+            header.as_str(),
+            "LEVEL",
+            "RULE",
+            "SERVICE",
+            "HOST",
+            "TENANT",
+            "EVENT",
+        ]);
         for m in &found.matches {
-            let [time, service, host, _tenant, event] = crate::search::event_row(&m.event, zone);
+            let [time, service, host, tenant, event] = crate::search::event_row(&m.event, zone);
             // A correlation's row says what it counted; its last event is the one shown.
             let event = match &m.correlation {
                 Some(c) => format!("{}; the last: {event}", c.note),
@@ -173,6 +181,7 @@ fn preview(args: PreviewArgs) -> anyhow::Result<ExitCode> {
                 m.rule_title.clone(),
                 service,
                 host,
+                tenant,
                 event,
             ]);
         }

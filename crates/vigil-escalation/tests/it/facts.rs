@@ -115,6 +115,7 @@ async fn a_detections_page_says_when_what_matched_and_why_this_team_is_paged() {
         source: AlertSource::Detection,
         severity: Severity::parse("SEV1").unwrap(),
         service: "billing".to_owned(),
+        tenant: None,
         dedup_key: format!("{RULE}|billing|bill-1"),
         rule_id: Some(RULE.to_owned()),
         summary: Some(

@@ -168,6 +168,7 @@ impl Env {
             source: AlertSource::External,
             severity: Severity::parse("SEV2").unwrap(),
             service: service.to_owned(),
+            tenant: None,
             dedup_key: dedup_key.to_owned(),
             rule_id: None,
             summary: None,

@@ -24,6 +24,7 @@ async fn a_reports_page_names_the_reporter_and_how_it_came() {
             source: AlertSource::Report,
             severity: Severity::parse("SEV2").unwrap(),
             service: "vpn".to_owned(),
+            tenant: None,
             dedup_key: "report|1".to_owned(),
             rule_id: None,
             summary: Some("a mail asking for my VPN password".to_owned()),

@@ -65,6 +65,7 @@ async fn generic_payload_carries_every_field() {
             "key": "ALR-12",
             "ack_url": "https://vigil.example.org/alerts/ALR-12/ack",
             "service": "vpn",
+            "tenant": null,
             "fields": [
                 {"name": "host", "value": "vpn-1"},
                 {"name": "rule", "value": "Multiple failed logins"},

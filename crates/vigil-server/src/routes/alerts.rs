@@ -33,8 +33,10 @@ fn alert_id(raw: &str) -> Result<i64, ApiError> {
 }
 
 /// Raise an alert from an external tool. The same `dedup_key` (default: source and title) for
-/// the same service within the dedup window updates the open alert's count and last-seen time instead of
-/// opening a new one. Ingest tokens may raise alerts for the service they are bound to.
+/// the same service and tenant (or none) within the dedup window updates the open alert's count
+/// and last-seen time instead of opening a new one; another tenant's alert is never touched nor
+/// shown. Ingest tokens may raise alerts for the service and tenant they are bound to: the
+/// alert is their tenant's, and naming another service or tenant is refused (403).
 #[utoipa::path(
     post, path = "/alerts", operation_id = "raise_alert", tag = "alerts",
     request_body = ExternalAlert,
@@ -50,6 +52,7 @@ pub async fn raise(
     ApiJson(req): ApiJson<ExternalAlert>,
 ) -> Result<(StatusCode, Json<RaiseResponse>), ApiError> {
     check_bound_service(&who, &req.service)?;
+    let tenant = bound_tenant(&who, req.tenant.as_deref())?;
     // The tool's name is the alert's origin, one line like its service (checked by the
     // domain, under this field's name here).
     vigil_core::single_line("source", &req.source, vigil_core::alert::MAX_ORIGIN)
@@ -64,6 +67,7 @@ pub async fn raise(
         source: AlertSource::External,
         severity: req.severity,
         service: req.service,
+        tenant,
         dedup_key,
         rule_id: None,
         summary: req.summary,
@@ -124,6 +128,7 @@ pub async fn list(
     let filter = AlertFilter {
         status: q.status,
         service: q.service,
+        tenant: q.tenant,
         rule_id: q.rule_id,
         source: q.source,
         limit,
@@ -409,6 +414,9 @@ impl AlertScope {
         let mut hosts: Vec<String> = Vec::new();
         for alert in alerts {
             add(&mut scope.services, &alert.alert.service);
+            if let Some(tenant) = &alert.alert.tenant {
+                add(&mut scope.tenants, tenant);
+            }
             let detections = state
                 .store
                 .alert_detections(alert.id)
@@ -637,9 +645,29 @@ fn check_bound_service(who: &crate::auth::Principal, service: &str) -> Result<()
     }
 }
 
+/// The tenant of an alert a sender raises: its token's tenant when bound to one (the body may
+/// repeat it, never name another), else the one the body names, if any.
+fn bound_tenant(
+    who: &crate::auth::Principal,
+    named: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    let named = named.map(str::trim).filter(|t| !t.is_empty());
+    match (&who.tenant, named) {
+        (Some(bound), Some(named)) if bound != named => Err(ApiError::new(
+            vigil_api::error::ErrorCode::Forbidden,
+            format!(
+                "this ingest token may raise alerts only for tenant `{bound}`, not `{named}`; leave `tenant` out or use a token bound to `{named}` or a responder token"
+            ),
+        )),
+        (Some(bound), _) => Ok(Some(bound.clone())),
+        (None, named) => Ok(named.map(str::to_owned)),
+    }
+}
+
 /// Report suspicious activity on behalf of a person (a helpdesk or mail-button integration):
-/// it becomes an alert like any other, with the reporter's name and contact kept. People
-/// without an account use the form at `/report/KEY` instead.
+/// it becomes an alert like any other, with the reporter's name and contact kept. An ingest
+/// token reports for the service (by default) and the tenant it is bound to. People without an
+/// account use the form at `/report/KEY` instead.
 #[utoipa::path(
     post, path = "/reports", operation_id = "report_suspicious_activity", tag = "alerts",
     request_body = crate::report::NewReport,
@@ -650,7 +678,8 @@ pub async fn report(
     Sender(who): Sender,
     ApiJson(mut req): ApiJson<crate::report::NewReport>,
 ) -> Result<(StatusCode, Json<Alert>), ApiError> {
-    // A token bound to a service reports for that service, as it raises alerts for it only.
+    // A token bound to a service reports for that service, as it raises alerts for it only;
+    // one bound to a tenant, for that tenant.
     if let Some(bound) = &who.service {
         let service = req.service.get_or_insert_with(|| bound.clone());
         check_bound_service(&who, service)?;
@@ -659,6 +688,7 @@ pub async fn report(
         &state,
         &who.name,
         &format!("reported through {}", who.name),
+        who.tenant.clone(),
         req,
     )
     .await?;

@@ -1281,6 +1281,172 @@ async fn ingest_tokens_only_send_and_only_as_their_service_and_tenant() {
     assert_eq!(page["events"][0]["tenant"], "acme");
 }
 
+/// An alert is one tenant's: two tenants' senders matching the same rule on hosts of the same
+/// name raise an alert each, each carrying its tenant, listed by tenant; declaring one brings
+/// only its tenant into the incident.
+#[tokio::test]
+async fn detections_of_two_tenants_on_one_host_name_are_two_alerts() {
+    let rules = rules_dir();
+    let app = spawn_app_with_rules(vec![rules.path().to_owned()], |_| {}).await;
+    let acme = app
+        .token(json!({"name": "acme-web", "role": "ingest", "service": "web", "tenant": "acme"}))
+        .await;
+    let globex = app
+        .token(
+            json!({"name": "globex-web", "role": "ingest", "service": "web", "tenant": "globex"}),
+        )
+        .await;
+    let mimikatz = "{\"command\":\"mimikatz.exe\"}\n";
+    for (token, events) in [(&acme, 2), (&globex, 1), (&acme, 1)] {
+        let (status, report) = app
+            .send(
+                token,
+                "host=web-a1",
+                &mimikatz.repeat(events),
+                "application/x-ndjson",
+            )
+            .await;
+        assert_eq!(
+            (status, &report["detections"]),
+            (StatusCode::OK, &json!(events)),
+            "{report}"
+        );
+    }
+    let (_, page) = app.get(&app.responder_token, "/alerts").await;
+    assert_eq!(page["total"], 2, "{page}");
+    let of = |tenant: &str| {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["tenant"] == tenant)
+            .unwrap_or_else(|| panic!("no alert of {tenant}: {page}"))
+            .clone()
+    };
+    let (acme_alert, globex_alert) = (of("acme"), of("globex"));
+    assert_eq!(acme_alert["count"], 3);
+    assert_eq!(globex_alert["count"], 1);
+    assert_eq!(acme_alert["dedup_key"], globex_alert["dedup_key"]);
+    assert_eq!(acme_alert["event_ids"].as_array().unwrap().len(), 3);
+    let (_, only) = app.get(&app.responder_token, "/alerts?tenant=globex").await;
+    assert_eq!(only["total"], 1);
+    assert_eq!(only["items"][0]["key"], globex_alert["key"]);
+    let key = acme_alert["key"].as_str().unwrap();
+    let (_, shown) = app
+        .get(&app.viewer_token(), &format!("/alerts/{key}"))
+        .await;
+    assert_eq!(shown["tenant"], "acme");
+    assert!(
+        shown["summary"]
+            .as_str()
+            .unwrap()
+            .contains("tenant \"acme\"")
+    );
+    let incident = answer(
+        http()
+            .post(app.url("/alerts/declare"))
+            .bearer_auth(&app.responder_token)
+            .json(&json!({"alerts": [key]})),
+    )
+    .await;
+    assert_eq!(incident["tenants"], json!(["acme"]), "{incident}");
+}
+
+/// An alert posted with a token bound to a tenant is that tenant's: it folds only into that
+/// tenant's open alert with its key, never into another tenant's, whose alert the answer never
+/// shows; naming another tenant (or service) is refused. A token bound to no tenant may name
+/// one, checked as an event's tenant is.
+#[tokio::test]
+async fn a_tenants_token_raises_alerts_of_its_tenant_only() {
+    let app = spawn_app().await;
+    let acme = app
+        .token(json!({"name": "acme-web", "role": "ingest", "service": "web", "tenant": "acme"}))
+        .await;
+    let globex = app
+        .token(
+            json!({"name": "globex-web", "role": "ingest", "service": "web", "tenant": "globex"}),
+        )
+        .await;
+    let raise = |token: &str, body: Value| {
+        let request = http()
+            .post(app.url("/alerts"))
+            .bearer_auth(token)
+            .json(&body);
+        async move {
+            let resp = request.send().await.unwrap();
+            let status = resp.status();
+            (status, resp.json::<Value>().await.unwrap())
+        }
+    };
+    let waf = |title: &str| json!({"title": title, "severity": "SEV3", "source": "waf", "service": "web", "dedup_key": "sqli|10.0.0.9"});
+    let (status, theirs) = raise(&globex, waf("SQL injection at checkout")).await;
+    assert_eq!(status, StatusCode::CREATED, "{theirs}");
+    assert_eq!(theirs["alert"]["tenant"], "globex");
+    // acme's shipper guessing globex's key gets an alert of its own, and learns nothing.
+    let (status, spoof) = raise(&acme, waf("spoof")).await;
+    assert_eq!(status, StatusCode::CREATED, "{spoof}");
+    assert_eq!(spoof["outcome"], "created");
+    assert_eq!(spoof["alert"]["tenant"], "acme");
+    assert_eq!(spoof["alert"]["title"], "spoof");
+    assert_ne!(spoof["alert"]["key"], theirs["alert"]["key"]);
+    let key = theirs["alert"]["key"].as_str().unwrap();
+    let (_, stored) = app
+        .get(&app.responder_token, &format!("/alerts/{key}"))
+        .await;
+    assert_eq!(
+        (stored["count"].as_u64(), stored["title"].as_str()),
+        (Some(1), Some("SQL injection at checkout"))
+    );
+    // Its own repeat folds into its own alert.
+    let (status, again) = raise(&acme, waf("spoof")).await;
+    assert_eq!(
+        (status, &again["outcome"]),
+        (StatusCode::OK, &json!("deduplicated"))
+    );
+    assert_eq!(again["alert"]["key"], spoof["alert"]["key"]);
+    // Another tenant or service named is refused, saying which.
+    for (field, value) in [("tenant", "globex"), ("service", "db")] {
+        let mut body = waf("x");
+        body[field] = json!(value);
+        let (status, err) = raise(&acme, body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{field}: {err}");
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&format!("`{value}`")), "{message}");
+    }
+    // Repeating its own tenant is fine; a report of a tenant's token is that tenant's.
+    let mut own = waf("spoof");
+    own["tenant"] = json!("acme");
+    let (status, _) = raise(&acme, own).await;
+    assert_eq!(status, StatusCode::OK);
+    let report = answer(
+        http()
+            .post(app.url("/reports"))
+            .bearer_auth(&acme)
+            .json(&json!({"description": "odd login page"})),
+    )
+    .await;
+    assert_eq!(report["tenant"], "acme", "{report}");
+    // A token of no tenant names one, or none; a tenant is a one-line name.
+    let mut named = waf("SQL injection at checkout");
+    named["tenant"] = json!("globex");
+    let (status, folded) = raise(&app.responder_token, named).await;
+    assert_eq!(
+        (status, &folded["alert"]["key"]),
+        (StatusCode::OK, &json!(key))
+    );
+    let (status, none) = raise(&app.responder_token, waf("unscoped")).await;
+    assert_eq!(status, StatusCode::CREATED, "{none}");
+    assert!(none["alert"].get("tenant").is_none(), "{none}");
+    let mut bad = waf("x");
+    bad["tenant"] = json!("acme\nBcc: x@y");
+    let (status, err) = raise(&app.responder_token, bad).await;
+    assert_eq!(
+        (status, &err["error"]["field"]),
+        (StatusCode::BAD_REQUEST, &json!("tenant")),
+        "{err}"
+    );
+}
+
 /// A poller that keeps the largest id it saw and asks for those after it gets every detection,
 /// oldest first, however many arrived between two polls: `after_id` pages forward.
 #[tokio::test]

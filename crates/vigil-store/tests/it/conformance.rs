@@ -1271,6 +1271,7 @@ fn alert(event_id: u64, key: &str) -> vigil_core::NewAlert {
         source: vigil_core::AlertSource::Detection,
         severity: Severity::Sev2,
         service: "web".into(),
+        tenant: None,
         dedup_key: key.into(),
         rule_id: Some("r1".into()),
         summary: None,
@@ -1459,6 +1460,94 @@ async fn an_alert_counts_every_match_folded_into_it() {
     assert_eq!(stored.count, 5);
     assert_eq!(stored.alert.event_ids, [1, 2, 3, 4]);
     assert_eq!(stored.log[1].text, "fired again (2 times, 1 event)");
+}
+
+/// An alert belongs to one tenant: a raise of another tenant (or of none) with the same
+/// service and dedup key opens an alert of its own, in one call or apart, and never folds into
+/// the other tenant's; alerts are listed by tenant.
+#[tokio::test]
+async fn alerts_of_different_tenants_never_fold_into_one() {
+    use vigil_store::{AlertFilter, AlertPolicy, Raised, RaisedId};
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    let of = |event: u64, tenant: Option<&str>| {
+        let mut a = alert(event, "r1|web|web-a1");
+        a.tenant = tenant.map(str::to_owned);
+        a
+    };
+    let p = AlertPolicy::default();
+    let (_, raised) = s
+        .record_matches(
+            "vigil",
+            (1..=4).map(detection).collect(),
+            vec![
+                (of(1, Some("acme")), p),
+                (of(2, Some("globex")), p),
+                (of(3, Some("acme")), p),
+                (of(4, None), p),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    let [
+        RaisedId::Created(acme),
+        RaisedId::Created(globex),
+        RaisedId::Deduplicated(again),
+        RaisedId::Created(none),
+    ] = raised[..]
+    else {
+        panic!("unexpected outcomes {raised:?}");
+    };
+    assert_eq!(acme, again);
+    assert!(acme != globex && globex != none && acme != none);
+    let Raised::Deduplicated(folded) = s
+        .raise_alert("vigil", of(5, Some("globex")), p)
+        .await
+        .unwrap()
+    else {
+        panic!("globex's second event did not fold into its alert");
+    };
+    assert_eq!(folded.id, globex);
+    assert_eq!(folded.alert.tenant.as_deref(), Some("globex"));
+    assert_eq!(folded.alert.event_ids, [2, 5]);
+    let stored = s.get_alert(acme).await.unwrap();
+    assert_eq!(
+        (
+            stored.alert.tenant.as_deref(),
+            stored.count,
+            &stored.alert.event_ids[..]
+        ),
+        (Some("acme"), 2, &[1, 3][..])
+    );
+    assert_eq!(s.get_alert(none).await.unwrap().alert.tenant, None);
+    let listed = |tenant: &str| {
+        let filter = AlertFilter {
+            tenant: Some(tenant.to_owned()),
+            ..AlertFilter::default()
+        };
+        async move {
+            let page = s.list_alerts(&filter).await.unwrap();
+            (
+                page.total,
+                page.items.iter().map(|a| a.id).collect::<Vec<_>>(),
+            )
+        }
+    };
+    assert_eq!(listed("acme").await, (1, vec![acme]));
+    assert_eq!(listed("globex").await, (1, vec![globex]));
+    assert_eq!(listed("initech").await, (0, vec![]));
+    // A tenant is a one-line name, like a service.
+    for bad in [" ", "acme\nBcc: x@y", &"t".repeat(201)] {
+        let err = s
+            .raise_alert("vigil", of(6, Some(bad)), p)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Domain(e) if e.field() == Some("tenant")),
+            "{bad:?}: {err}"
+        );
+    }
 }
 
 #[tokio::test]

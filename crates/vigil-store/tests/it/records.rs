@@ -507,6 +507,7 @@ async fn with_alerts() -> Harness {
         source: vigil_core::AlertSource::External,
         severity: Severity::Sev2,
         service: "vpn".into(),
+        tenant: None,
         dedup_key: format!("key {n}"),
         rule_id: None,
         summary: None,

@@ -664,3 +664,99 @@ async fn a_damaged_database_is_told_as_damaged() {
         "{text}"
     );
 }
+
+/// `0015_alert_tenants`: alerts raised before it take the tenant of their events where that is
+/// one tenant, and silence alerts the tenant they watch; an alert people acted on keeps none,
+/// as the audit trail recorded its state, so `audit verify` finds nothing altered.
+#[tokio::test]
+async fn alerts_raised_before_tenants_take_their_events_tenant() {
+    use vigil_core::{AlertAction, AlertSource, EventJson, NewAlert, NewDetection, RuleLevel};
+    use vigil_store::{AlertPolicy, RaisedId};
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    let detection = |event_id: u64, tenant: &str| NewDetection {
+        event_id,
+        event_time: chrono::Utc::now(),
+        service: "web".into(),
+        host: "web-a1".into(),
+        tenant: tenant.into(),
+        rule_id: "r1".into(),
+        rule_title: "rule r1".into(),
+        level: RuleLevel::High,
+        tags: Vec::new(),
+    };
+    let alert = |key: &str, source: AlertSource, events: &[u64]| NewAlert {
+        title: "rule r1".into(),
+        source,
+        severity: vigil_core::Severity::Sev2,
+        service: "web".into(),
+        tenant: None,
+        dedup_key: key.into(),
+        rule_id: Some("r1".into()).filter(|_| source == AlertSource::Detection),
+        summary: None,
+        origin: None,
+        reporter: None,
+        event_ids: events.to_vec(),
+        events: events
+            .iter()
+            .map(|n| EventJson::from_value(&serde_json::json!({ "n": n })))
+            .collect(),
+        times: 1,
+    };
+    let p = AlertPolicy::default();
+    let (_, raised) = s
+        .record_matches(
+            "vigil",
+            vec![
+                detection(1, "acme"),
+                detection(2, "acme"),
+                detection(3, "globex"),
+                detection(4, "globex"),
+                detection(5, ""),
+            ],
+            vec![
+                (alert("one", AlertSource::Detection, &[1, 2]), p),
+                (alert("mixed", AlertSource::Detection, &[2, 3]), p),
+                (alert("acted on", AlertSource::Detection, &[4]), p),
+                (alert("no tenant", AlertSource::Detection, &[5]), p),
+                (alert("silence|web|acme", AlertSource::Monitor, &[]), p),
+                (alert("silence|web", AlertSource::Monitor, &[]), p),
+                (alert("tool", AlertSource::External, &[]), p),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    let ids: Vec<i64> = raised
+        .iter()
+        .map(|r| match r {
+            RaisedId::Created(id) => *id,
+            other => panic!("unexpected outcome {other:?}"),
+        })
+        .collect();
+    s.act_on_alert("ann", ids[2], AlertAction::Acknowledge)
+        .await
+        .unwrap();
+    // As a release before tenants left the database.
+    h.raw("DROP INDEX alerts_tenant").await;
+    h.raw("ALTER TABLE alerts DROP COLUMN tenant").await;
+    h.raw("DELETE FROM _sqlx_migrations WHERE version = 15")
+        .await;
+    let upgraded = SqliteStore::open(h.sqlite.dir()).await.unwrap();
+    let mut tenants = Vec::new();
+    for id in &ids {
+        tenants.push(upgraded.get_alert(*id).await.unwrap().alert.tenant);
+    }
+    let acme = Some("acme".to_owned());
+    assert_eq!(
+        tenants,
+        [acme.clone(), None, None, None, acme, None, None],
+        "one tenant, mixed, acted on, no tenant, a tenant's silence, a service's silence, a tool's"
+    );
+    let verified = upgraded
+        .verify_audit()
+        .await
+        .unwrap()
+        .expect("chain intact");
+    assert_eq!(verified.records_unchecked, 0, "{verified:?}");
+}

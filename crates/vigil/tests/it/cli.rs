@@ -1900,6 +1900,62 @@ fn alerts_list_pages_on_with_offset_and_filters_by_rule() {
     assert_eq!(json(&[])["total"], 5);
 }
 
+/// `vigil alerts list` says each alert's tenant and `--tenant` keeps one tenant's; `alerts
+/// show` names it: two tenants' alerts of the same rule on the same host name are told apart.
+#[test]
+fn alerts_list_and_show_say_the_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("r.yml"),
+        "title: Mimikatz\nid: 0d894093-71bc-43c3-8c4d-ecfa28dcadcc\nlogsource:\n  product: linux\ndetection:\n  selection:\n    command|contains: mimikatz\n  condition: selection\nlevel: high\n",
+    )
+    .unwrap();
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start_with(&data, &["--rules", rules.to_str().unwrap()]);
+    crate::support::runtime().block_on(async {
+        let http = reqwest::Client::new();
+        for tenant in ["acme", "globex"] {
+            let status = http
+                .post(format!(
+                    "{}/api/v1/events?service=web&host=web-a1&tenant={tenant}",
+                    server.url
+                ))
+                .bearer_auth(&token)
+                .body("{\"command\":\"mimikatz.exe\"}")
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(status, 200);
+        }
+    });
+    let listed = ok(server.cli(&token, &["alerts", "list"]));
+    let header = listed.lines().find(|l| l.contains("KEY")).unwrap();
+    assert!(
+        header.contains("SERVICE") && header.contains("TENANT"),
+        "{listed}"
+    );
+    let row = |key: &str| {
+        listed
+            .lines()
+            .find(|l| l.contains(key))
+            .unwrap_or_else(|| panic!("no {key}: {listed}"))
+            .to_owned()
+    };
+    assert!(row("ALR-1").contains("acme"), "{listed}");
+    assert!(row("ALR-2").contains("globex"), "{listed}");
+    let globex = ok(server.cli(&token, &["alerts", "list", "--tenant", "globex"]));
+    assert!(
+        globex.contains("ALR-2") && !globex.contains("ALR-1"),
+        "{globex}"
+    );
+    let shown = ok(server.cli(&token, &["alerts", "show", "ALR-1"]));
+    assert!(shown.lines().any(|l| l == "tenant: acme"), "{shown}");
+}
+
 /// `vigil pivot --limit` outside 0–1000, the range its help gives, is refused by the command
 /// (exit 2) before any request, as the other commands refuse theirs; 0 (counts and timeline
 /// only) is taken.

@@ -1801,6 +1801,8 @@ fn stored_events_are_hunted_again_with_search_raw_and_rules_preview() {
         app.to_str().unwrap(),
         "--service",
         "app",
+        "--tenant",
+        "acme",
         "--wait",
         "--json",
     ]));
@@ -1859,6 +1861,14 @@ fn stored_events_are_hunted_again_with_search_raw_and_rules_preview() {
         text.contains("Notepad Opens A Report") && text.contains("1 match, 1 shown"),
         "{text}"
     );
+    // Correlations run per tenant: each match says whose event it is.
+    let header = text.lines().find(|l| l.contains("RULE")).unwrap();
+    assert!(
+        header.contains("SERVICE") && header.contains("TENANT"),
+        "{text}"
+    );
+    let row = text.lines().find(|l| l.contains("Notepad")).unwrap();
+    assert!(row.contains("app") && row.contains("acme"), "{text}");
     assert!(
         stderr(&shown).contains("broken.yml"),
         "a bad rule is named by its file: {}",
