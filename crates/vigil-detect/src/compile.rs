@@ -83,6 +83,9 @@ pub struct RuleMeta {
     /// False when the rule is referenced by a correlation rule with `generate: false` (the
     /// default): its matches feed the correlation but should not be reported on their own.
     pub report: bool,
+    /// The fields the rule's detection names, in the order written, each once: what a match
+    /// was found on, for reports to show (empty for keyword-only and correlation rules).
+    pub detection_fields: Vec<String>,
 }
 
 impl RuleMeta {
@@ -483,6 +486,22 @@ pub(crate) struct TableName {
 
 impl TableName {
     pub const NONE: u32 = u32::MAX;
+}
+
+/// The fields `detection` names, in the order written, each once.
+fn fields_named(detection: &Detection) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for (_, search) in &detection.searches {
+        let Search::Maps(maps) = search else { continue };
+        for item in maps.iter().flatten() {
+            if let Some(field) = &item.field
+                && !names.contains(field)
+            {
+                names.push(field.clone());
+            }
+        }
+    }
+    names
 }
 
 /// The compiled, immutable rule set. `Send + Sync`: share it by reference between threads and
@@ -1533,6 +1552,7 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
             logsource: rule.logsource.clone(),
             kind: RuleKind::Detection,
             report: true,
+            detection_fields: fields_named(&rule.detection),
         });
         let windows = is_windows(&rule.logsource);
         // Rules for another product, or for a category/service with no product that the
@@ -1716,6 +1736,7 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
                     logsource: Logsource::default(),
                     kind: RuleKind::Correlation,
                     report: true,
+                    detection_fields: Vec::new(),
                 });
                 for key in [&c.meta.id, &c.meta.name].into_iter().flatten() {
                     names.insert(key.to_owned(), cc.id);

@@ -195,7 +195,7 @@ impl Renderer<'_> {
                 host.into(),
                 short_path(m.file, self.inputs).into(),
                 m.record_id.to_string().into(),
-                Lines(details_for(rule, m.event)).into(),
+                Lines(table_details(&details_for(rule, m.event))).into(),
             ]),
             Format::Jsonl => {
                 let line = MatchLine {
@@ -236,7 +236,7 @@ impl Renderer<'_> {
                     host,
                     m.file.display().to_string(),
                     m.record_id.to_string(),
-                    details_for(rule, m.event).join("; "),
+                    csv_details(&details_for(rule, m.event)),
                 ];
                 crate::output::csv_row(&mut out.text, &row);
             }
@@ -468,78 +468,90 @@ fn computer(event: &JsonEvent) -> String {
     String::new()
 }
 
-/// [`details`], led for a `--search` match by the value the term was found in (the reason the
-/// event is listed; the key fields may not hold it).
-fn details_for(rule: &RuleMeta, event: &JsonEvent) -> Vec<String> {
+/// What a match's details column shows, a part per field, each `Field: value`: for a
+/// `--search` match, first the value the term was found in (the reason the event is listed;
+/// the key fields may not hold it); else the fields the rule's detection names (what it matched
+/// on) and those its author asks to show an analyst (Sigma's `fields`), when the event has
+/// them; filled up with the usual key fields. Values are whole: a table shortens them itself
+/// ([`shorten`]), CSV keeps them.
+fn details_for(rule: &RuleMeta, event: &JsonEvent) -> Vec<(String, String)> {
     if let Some(term) = super::terms::term_of(rule) {
         let found = super::terms::value_holding(event.value(), &term.to_lowercase());
-        return details_from(event, found);
+        return details_from(event, found.into_iter().collect());
     }
-    // The fields the rule's author asks to show an analyst (Sigma's `fields`), when the event
-    // has them; else the usual key fields.
-    let chosen: Vec<String> = rule
-        .meta
-        .fields
-        .iter()
-        .filter_map(|f| {
-            let text = event.lookup_text(f).filter(|t| !t.is_empty())?;
-            Some(format!("{f}: {}", shorten(text)))
-        })
-        .take(RULE_FIELDS_SHOWN)
-        .collect();
-    if chosen.is_empty() {
-        details(event)
-    } else {
-        chosen
+    let mut chosen: Vec<(String, String)> = Vec::new();
+    for f in rule.detection_fields.iter().chain(&rule.meta.fields) {
+        if chosen.len() == RULE_FIELDS_SHOWN {
+            break;
+        }
+        // The envelope a rule picks its events by says what kind of event this is, which its
+        // title says too.
+        if ENVELOPE.contains(&f.as_str()) || chosen.iter().any(|(name, _)| name == f) {
+            continue;
+        }
+        if let Some(text) = event.lookup_text(f).filter(|t| !t.is_empty()) {
+            chosen.push((f.clone(), text));
+        }
     }
+    details_from(event, chosen)
 }
 
-/// How many of a rule's `fields` the details show.
+/// Fields that name the kind of event rather than what happened.
+const ENVELOPE: &[&str] = &["EventID", "Channel", "Provider_Name", "EventType"];
+
+/// How many of a rule's fields the details show.
 const RULE_FIELDS_SHOWN: usize = 5;
 
-/// A value cut to 120 characters for the details.
-fn shorten(text: String) -> String {
+/// Key fields shown after the rule's own, up to this many parts in all.
+const KEY_FIELDS_SHOWN: usize = 3;
+
+/// A value cut to 120 characters, for a terminal's table.
+fn shorten(text: &str) -> String {
     if text.chars().count() > 120 {
         text.chars().take(117).collect::<String>() + "..."
     } else {
-        text
+        text.to_owned()
     }
 }
 
-fn details(event: &JsonEvent) -> Vec<String> {
-    details_from(event, None)
+/// `parts` joined as the table shows them: each value shortened, a line each.
+fn table_details(parts: &[(String, String)]) -> Vec<String> {
+    parts.iter().map(|(f, t)| part(f, &shorten(t))).collect()
 }
 
-/// The key fields of `event`, after `first` (a field name and its value) when given: a part
-/// per field, each `Field: value`.
-fn details_from(event: &JsonEvent, first: Option<(String, String)>) -> Vec<String> {
-    let mut shown: Vec<String> = Vec::new();
-    let mut parts = Vec::new();
-    if let Some((name, text)) = first {
-        shown.push(text.clone());
-        let text = shorten(text);
-        parts.push(if name.is_empty() {
-            text
-        } else {
-            format!("{name}: {text}")
-        });
+/// `parts` joined as CSV keeps them: whole, separated by `; `.
+fn csv_details(parts: &[(String, String)]) -> String {
+    let parts: Vec<String> = parts.iter().map(|(f, t)| part(f, t)).collect();
+    parts.join("; ")
+}
+
+fn part(field: &str, text: &str) -> String {
+    if field.is_empty() {
+        text.to_owned()
+    } else {
+        format!("{field}: {text}")
     }
+}
+
+/// `first` (field names and their values), filled up with the key fields of `event` to
+/// [`KEY_FIELDS_SHOWN`] parts.
+fn details_from(event: &JsonEvent, first: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut parts = first;
     for f in KEY_FIELDS {
+        if parts.len() >= KEY_FIELDS_SHOWN {
+            break;
+        }
         if let Some(t) = event.lookup_text(f) {
             // Nothing, or nothing new: the query that ends a URL shown, the image that opens a
             // command line (a value met mid-text, as an IP in a URL, is still its own field).
-            let said = |s: &String| {
+            let said = |(name, s): &(String, String)| {
                 let s = s.strip_prefix('"').unwrap_or(s);
-                s.starts_with(t.as_str()) || s.ends_with(t.as_str())
+                name == f || s.starts_with(t.as_str()) || s.ends_with(t.as_str())
             };
-            if t.is_empty() || shown.iter().any(said) {
+            if t.is_empty() || parts.iter().any(said) {
                 continue;
             }
-            shown.push(t.clone());
-            parts.push(format!("{f}: {}", shorten(t)));
-            if parts.len() == 3 {
-                break;
-            }
+            parts.push(((*f).to_owned(), t));
         }
     }
     parts

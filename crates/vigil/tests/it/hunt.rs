@@ -1324,8 +1324,8 @@ fn metrics_count_what_a_collection_holds() {
     );
 }
 
-/// The details of a match show the fields its rule asks to show an analyst (Sigma's `fields`)
-/// when the event has them, else the usual key fields.
+/// The details of a match show the fields its rule matched on, then those it asks to show an
+/// analyst (Sigma's `fields`), when the event has them.
 #[test]
 fn details_show_the_fields_a_rule_names() {
     let dir = tempfile::tempdir().unwrap();
@@ -1341,8 +1341,69 @@ fn details_show_the_fields_a_rule_names() {
     let csv = ok(run(&["hunt", "-r", rule, "--format", "csv", logs]));
     let row = csv.lines().nth(1).unwrap_or_default();
     assert!(
-        row.ends_with(r"Computer: WS01; Image: C:\t\m.exe"),
+        row.ends_with(
+            r"CommandLine: m.exe sekurlsa::logonpasswords; Computer: WS01; Image: C:\t\m.exe"
+        ),
         "the rule's fields, in its order, those the event has: {csv}"
+    );
+}
+
+/// A match's details name what its rule matched on, whole in CSV (a spreadsheet is where the
+/// values are read), shortened only in the table; an event whose rule names nothing shown
+/// still shows its key fields (here a Sysmon process access: source, target, access).
+#[test]
+fn details_show_what_the_rule_matched_on_whole_in_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let long_target = format!(r"C:\Windows\{}\lsass.exe", "x".repeat(150));
+    let event = serde_json::json!({"Event": {
+        "System": {
+            "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon"}},
+            "EventID": 10, "EventRecordID": 7, "Computer": "WS01",
+            "Channel": "Microsoft-Windows-Sysmon/Operational",
+            "TimeCreated": {"#attributes": {"SystemTime": "2024-01-01T10:00:00Z"}}
+        },
+        "EventData": {"SourceImage": r"C:\t\dump.exe", "TargetImage": long_target,
+                      "GrantedAccess": "0x1010", "CallTrace": "UNKNOWN"}
+    }});
+    let logs = dir.path().join("access.jsonl");
+    std::fs::write(&logs, format!("{event}\n")).unwrap();
+    let rule = dir.path().join("access.yml");
+    let write_rule = |selection: &str| {
+        std::fs::write(
+            &rule,
+            format!(
+                "title: Access\nlogsource:\n    product: windows\n    category: process_access\n\
+                 detection:\n    selection:\n{selection}    condition: selection\n"
+            ),
+        )
+        .unwrap();
+    };
+    write_rule("        GrantedAccess: '0x1010'\n        TargetImage|endswith: 'lsass.exe'\n");
+    let (rule_arg, logs_arg) = (rule.to_str().unwrap(), logs.to_str().unwrap());
+    let csv = ok(run(&["hunt", "-r", rule_arg, "--format", "csv", logs_arg]));
+    let row = csv.lines().nth(1).unwrap_or_default();
+    assert!(
+        row.ends_with(&format!(
+            "GrantedAccess: 0x1010; TargetImage: {long_target}; SourceImage: C:\\t\\dump.exe"
+        )),
+        "what the rule matched on, whole, then a key field: {csv}"
+    );
+    let table = ok(run(&["hunt", "-r", rule_arg, logs_arg]));
+    assert!(
+        table.contains("GrantedAccess: 0x1010")
+            && table.contains("...")
+            && !table.contains(&long_target),
+        "the table shortens the same fields: {table}"
+    );
+    // A rule that picks its events by id alone: the key fields say what happened.
+    write_rule("        EventID: 10\n");
+    let csv = ok(run(&["hunt", "-r", rule_arg, "--format", "csv", logs_arg]));
+    let row = csv.lines().nth(1).unwrap_or_default();
+    assert!(
+        row.ends_with(&format!(
+            "SourceImage: C:\\t\\dump.exe; TargetImage: {long_target}; GrantedAccess: 0x1010"
+        )),
+        "the key fields of a process access: {csv}"
     );
 }
 
