@@ -170,6 +170,10 @@ pub(crate) struct Variant {
     /// none of the `evidence` fields (the keyword is in the log's own text, where `not
     /// selection` holds by absence alone): `keywords or selection` finds its keyword in any log.
     pub keyword_evidence: Box<[u32]>,
+    /// A rule that names no field (keywords only) and whose logsource names a product or a
+    /// service: its words (`show`, `dir`, `delete` for Cisco) are that log's, and an event whose
+    /// log is unknown is not offered it — only one declared to be of that log is.
+    pub declared_only: bool,
 }
 
 /// Needles of which at least one must occur for a variant to match.
@@ -1574,6 +1578,9 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
                 None if opts.require_evidence_of_source => b.named_fields(&expr),
                 _ => Box::default(),
             };
+            let declared_only = opts.require_evidence_of_source
+                && (ls.product.is_some() || ls.service.is_some())
+                && !b.names_a_field(&expr);
             let keyword_evidence = if evidence.is_empty() {
                 Box::default()
             } else {
@@ -1586,6 +1593,7 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
                 requires,
                 evidence,
                 keyword_evidence,
+                declared_only,
             });
             if base && !channel_only {
                 b.set.index.no_channel.push(vid, event_ids.as_deref());

@@ -1074,7 +1074,14 @@ fn hunt_with_a_declared_logsource_runs_only_the_rules_written_for_it() {
         ids.sort();
         ids
     };
-    assert_eq!(hunt(&[]), ["auth", "web"]);
+    // A JSON log of unknown source meets the rules whose fields it holds, but not the words of
+    // a log it is not said to be (an application's "Failed password" is no sshd line) …
+    assert_eq!(hunt(&[]), ["web"]);
+    // … unless the user says it is.
+    assert_eq!(
+        hunt(&["--logsource", "product=linux,service=auth"]),
+        ["auth"]
+    );
     assert_eq!(hunt(&["--logsource", "category=webserver"]), ["web"]);
     assert_eq!(
         hunt(&[
