@@ -281,9 +281,16 @@ pub const CSV_HEADER: &str = "timestamp,rule_id,rule_title,level,computer,file,r
 pub struct Correlated {
     pub found: vigil_detect::CorrelationMatch,
     pub records: Vec<(Arc<Path>, u64)>,
+    /// The computer of the event that completed it (the last of `records`).
+    pub computer: String,
 }
 
 impl Correlated {
+    /// The file and record of the event that completed the correlation.
+    fn last(&self) -> Option<&(Arc<Path>, u64)> {
+        self.records.last()
+    }
+
     /// `group: user=root; value: 3; events: a.evtx#12, a.evtx#15 …`, for the table and CSV.
     fn details(&self, set: &CompiledRuleSet, name: impl Fn(&Path) -> String) -> String {
         let events = self
@@ -326,14 +333,23 @@ pub fn correlate(
     correlator.finish(&mut out);
     out.sort_by_key(|found| found.timestamp_ms);
     out.into_iter()
-        .map(|found| Correlated {
-            records: found
+        .map(|found| {
+            let events: Vec<&MatchedEvent> = found
                 .events
                 .iter()
                 .filter_map(|&i| matched.get(i as usize))
-                .map(|m| (m.file.clone(), m.record_id))
-                .collect(),
-            found,
+                .collect();
+            Correlated {
+                records: events
+                    .iter()
+                    .map(|m| (m.file.clone(), m.record_id))
+                    .collect(),
+                computer: events
+                    .last()
+                    .map(|m| computer(&m.event))
+                    .unwrap_or_default(),
+                found,
+            }
         })
         .collect()
 }
@@ -372,7 +388,7 @@ pub fn write_table(
             format_timestamp_in(c.found.timestamp_ms, zone),
             rule.level().as_str().to_string(),
             rule.title().to_string(),
-            String::new(),
+            c.computer.clone(),
             "(correlation)".to_string(),
             String::new(),
             c.details(set, |f| short_path(f, inputs)),
@@ -416,11 +432,24 @@ pub fn write_jsonl_correlations(
             .iter()
             .map(|(file, record)| json!({"file": file.display().to_string(), "record_id": record}))
             .collect();
+        let (file, record_id) = match c.last() {
+            Some((file, record)) => (Some(file.display().to_string()), Some(*record)),
+            None => (None, None),
+        };
         let line = json!({
             "timestamp": format_timestamp(c.found.timestamp_ms),
             "rule_id": rule.id(),
             "rule_title": rule.title(),
             "level": rule.level().as_str(),
+            "computer": c.computer,
+            "file": file,
+            "record_id": record_id,
+            "tags": rule.meta.tags,
+            "logsource": LogsourceLine {
+                product: rule.logsource.product.as_deref(),
+                category: rule.logsource.category.as_deref(),
+                service: rule.logsource.service.as_deref(),
+            },
             "correlation": {
                 "group_by": set.correlation_shape(c.found.rule).map(|shape| shape.group_by),
                 "group": c.found.group,
@@ -448,9 +477,13 @@ pub fn write_csv_correlations(
             rule.id().to_string(),
             rule.title().to_string(),
             rule.level().as_str().to_string(),
-            String::new(),
-            String::new(),
-            String::new(),
+            c.computer.clone(),
+            c.last()
+                .map(|(file, _)| file.display().to_string())
+                .unwrap_or_default(),
+            c.last()
+                .map(|(_, record)| record.to_string())
+                .unwrap_or_default(),
             c.details(set, |f| f.display().to_string()),
         ];
         crate::output::csv_row(&mut text, &row);

@@ -1121,15 +1121,19 @@ fn correlations_report_the_records_that_made_them() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules");
     std::fs::create_dir(&rules).unwrap();
-    std::fs::write(rules.join("brute.yml"), RULE_REPEATED_FAILURES).unwrap();
+    std::fs::write(
+        rules.join("brute.yml"),
+        RULE_REPEATED_FAILURES.replace("level: high", "level: high\ntags:\n  - attack.t1110"),
+    )
+    .unwrap();
     let logs = dir.path().join("auth.jsonl");
     std::fs::write(
         &logs,
         [
-            r#"{"@timestamp":"2026-12-01T10:00:00Z","user":"root","outcome":"failure"}"#,
-            r#"{"@timestamp":"2026-12-01T10:00:10Z","user":"bob","outcome":"failure"}"#,
-            r#"{"@timestamp":"2026-12-01T10:00:20Z","user":"root","outcome":"success"}"#,
-            r#"{"@timestamp":"2026-12-01T10:00:30Z","user":"root","outcome":"failure"}"#,
+            r#"{"@timestamp":"2026-12-01T10:00:00Z","host":"DC1","user":"root","outcome":"failure"}"#,
+            r#"{"@timestamp":"2026-12-01T10:00:10Z","host":"DC1","user":"bob","outcome":"failure"}"#,
+            r#"{"@timestamp":"2026-12-01T10:00:20Z","host":"DC1","user":"root","outcome":"success"}"#,
+            r#"{"@timestamp":"2026-12-01T10:00:30Z","host":"DC1","user":"root","outcome":"failure"}"#,
         ]
         .join("\n"),
     )
@@ -1150,6 +1154,23 @@ fn correlations_report_the_records_that_made_them() {
         .collect();
     assert_eq!(records, [1, 4], "the lines of root's two failures");
     assert!(events[0]["file"].as_str().unwrap().ends_with("auth.jsonl"));
+    // Like every match line: the rule's tags and logsource (a correlation names none), and the
+    // file, record and computer of the event that completed it.
+    assert_eq!(c["tags"], serde_json::json!(["attack.t1110"]), "{c}");
+    assert_eq!(
+        c["logsource"],
+        serde_json::json!({"product": null, "category": null, "service": null}),
+        "{c}"
+    );
+    assert!(c["file"].as_str().unwrap().ends_with("auth.jsonl"), "{c}");
+    assert_eq!(c["record_id"], 4, "{c}");
+    assert_eq!(c["computer"], "DC1", "{c}");
+    let csv = ok(run(&["hunt", "-r", rules, "--format", "csv", logs]));
+    let row = csv.lines().nth(1).unwrap_or_default();
+    assert!(
+        row.contains(&format!(",high,DC1,{logs},4,\"group: user=root")),
+        "{csv}"
+    );
     let output = run(&["hunt", "-r", rules, logs]);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let table = ok(output);
