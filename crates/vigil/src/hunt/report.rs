@@ -116,8 +116,22 @@ impl Tally {
         .map(|l| format!("{} {}", levels[l as usize], l.as_str()))
         .collect();
         let _ = writeln!(out, "matches by level: {}", by_level.join(", "));
+        // One line per rule id: the parts of a Sigma collection (a document per log it reads)
+        // are one rule to the reader, as their JSON lines say.
+        let mut by_id: HashMap<&str, (RuleId, u64)> = HashMap::new();
+        let mut unnamed: Vec<(RuleId, u64)> = Vec::new();
+        for (&rule, &n) in &self.rules {
+            match set.rule(rule).id() {
+                "" => unnamed.push((rule, n)),
+                id => {
+                    let entry = by_id.entry(id).or_insert((rule, 0));
+                    entry.0 = entry.0.min(rule);
+                    entry.1 += n;
+                }
+            }
+        }
         // Most first; ties by level (worst first), then title, so the list is stable.
-        let mut rules: Vec<(RuleId, u64)> = self.rules.iter().map(|(&r, &n)| (r, n)).collect();
+        let mut rules: Vec<(RuleId, u64)> = by_id.into_values().chain(unnamed).collect();
         rules.sort_by(|a, b| {
             let (ra, rb) = (set.rule(a.0), set.rule(b.0));
             (b.1, rb.level(), ra.title()).cmp(&(a.1, ra.level(), rb.title()))
@@ -668,6 +682,30 @@ mod tests {
              \x20        2  DC1\n\
              \x20        1  (none named)\n\
              matched events from 1970-01-01T00:00:01.000Z to 1970-01-01T00:00:05.000Z\n"
+        );
+    }
+
+    /// The parts of a Sigma collection share its id: the summary counts them as one rule.
+    #[test]
+    fn the_summary_counts_a_collection_as_one_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("c.yml"),
+            "action: global\ntitle: Remote Service\nid: 0b1d0bd5-7a4e-4c1e-9a7b-2f6e3c1d9a01\nlevel: high\ndetection:\n  s: {ServiceName: x}\n  condition: s\n---\nlogsource: {product: windows, service: system}\n---\nlogsource: {product: windows, service: security}\n",
+        )
+        .unwrap();
+        let set = crate::ruleset::load(&[dir.path().to_path_buf()])
+            .unwrap()
+            .set;
+        assert_eq!(set.rules().len(), 2, "a part per logsource");
+        let mut tally = Tally::default();
+        tally.add(RuleId(0), "DC1", None);
+        tally.add(RuleId(1), "DC1", None);
+        tally.add(RuleId(1), "DC1", None);
+        let summary = tally.summary(&set, &LocalZone::UTC);
+        assert!(
+            summary.contains("(1 rule matched):\n         3  high           Remote Service\n"),
+            "{summary}"
         );
     }
 
