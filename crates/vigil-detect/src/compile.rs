@@ -83,6 +83,9 @@ pub struct RuleMeta {
     /// False when the rule is referenced by a correlation rule with `generate: false` (the
     /// default): its matches feed the correlation but should not be reported on their own.
     pub report: bool,
+    /// The fields the rule's detection names, in the order written, each once: what a match
+    /// was found on, for reports to show (empty for keyword-only and correlation rules).
+    pub detection_fields: Vec<String>,
 }
 
 impl RuleMeta {
@@ -167,6 +170,10 @@ pub(crate) struct Variant {
     /// none of the `evidence` fields (the keyword is in the log's own text, where `not
     /// selection` holds by absence alone): `keywords or selection` finds its keyword in any log.
     pub keyword_evidence: Box<[u32]>,
+    /// A rule that names no field (keywords only) and whose logsource names a product or a
+    /// service: its words (`show`, `dir`, `delete` for Cisco) are that log's, and an event whose
+    /// log is unknown is not offered it — only one declared to be of that log is.
+    pub declared_only: bool,
 }
 
 /// Needles of which at least one must occur for a variant to match.
@@ -483,6 +490,22 @@ pub(crate) struct TableName {
 
 impl TableName {
     pub const NONE: u32 = u32::MAX;
+}
+
+/// The fields `detection` names, in the order written, each once.
+fn fields_named(detection: &Detection) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for (_, search) in &detection.searches {
+        let Search::Maps(maps) = search else { continue };
+        for item in maps.iter().flatten() {
+            if let Some(field) = &item.field
+                && !names.contains(field)
+            {
+                names.push(field.clone());
+            }
+        }
+    }
+    names
 }
 
 /// The compiled, immutable rule set. `Send + Sync`: share it by reference between threads and
@@ -1533,6 +1556,7 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
             logsource: rule.logsource.clone(),
             kind: RuleKind::Detection,
             report: true,
+            detection_fields: fields_named(&rule.detection),
         });
         let windows = is_windows(&rule.logsource);
         // Rules for another product, or for a category/service with no product that the
@@ -1554,6 +1578,9 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
                 None if opts.require_evidence_of_source => b.named_fields(&expr),
                 _ => Box::default(),
             };
+            let declared_only = opts.require_evidence_of_source
+                && (ls.product.is_some() || ls.service.is_some())
+                && !b.names_a_field(&expr);
             let keyword_evidence = if evidence.is_empty() {
                 Box::default()
             } else {
@@ -1566,6 +1593,7 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
                 requires,
                 evidence,
                 keyword_evidence,
+                declared_only,
             });
             if base && !channel_only {
                 b.set.index.no_channel.push(vid, event_ids.as_deref());
@@ -1716,6 +1744,7 @@ pub fn compile(docs: &[RuleDoc], opts: &CompileOptions) -> (CompiledRuleSet, Vec
                     logsource: Logsource::default(),
                     kind: RuleKind::Correlation,
                     report: true,
+                    detection_fields: Vec::new(),
                 });
                 for key in [&c.meta.id, &c.meta.name].into_iter().flatten() {
                     names.insert(key.to_owned(), cc.id);

@@ -532,6 +532,9 @@ impl<'s> Matcher<'s> {
                 return;
             }
         }
+        if self.work.unknown_source && variant.declared_only {
+            return;
+        }
         let mut needs_keyword = false;
         if self.work.unknown_source && !variant.evidence.is_empty() {
             let mut any = false;

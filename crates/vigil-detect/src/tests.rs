@@ -645,8 +645,7 @@ fn windows_logsource_dispatch_and_renames() {
         ],
     );
     // A keyword-only rule for a Windows log has only the Channel to tell that log: an event
-    // without one is not offered it. Keywords for any Windows log, or for another product,
-    // still meet JSON logs without a Channel.
+    // without one is not offered it.
     let app = "title: T\nid: r1\nlogsource:\n  product: windows\n  service: application\ndetection:\n  keywords:\n    - 'hacktool'\n  condition: keywords\n";
     check(
         app,
@@ -662,15 +661,30 @@ fn windows_logsource_dispatch_and_renames() {
             (&MapEvent::new(&[("msg", s("HackTool found"))]), false),
         ],
     );
-    for logsource in ["product: windows", "product: linux"] {
+    // Nor is any keyword-only rule whose logsource names a product or a service: its words are
+    // that log's (`show`, `dir`, `delete` for Cisco), and a JSON log of unknown source is
+    // not that log (an application's `show version requested`). Keywords for a category alone,
+    // or for no logsource, still meet it; so does a rule that also names a field.
+    for (logsource, offered) in [
+        ("product: windows", false),
+        ("product: linux", false),
+        ("product: cisco\n  service: aaa", false),
+        ("category: antivirus", true),
+        ("{}", true),
+    ] {
         let any = format!(
             "title: T\nid: r1\nlogsource:\n  {logsource}\ndetection:\n  keywords:\n    - 'hacktool'\n  condition: keywords\n"
         );
         check(
             &any,
-            &[(&MapEvent::new(&[("msg", s("HackTool found"))]), true)],
+            &[(&MapEvent::new(&[("msg", s("HackTool found"))]), offered)],
         );
     }
+    let cisco = "title: T\nid: r1\nlogsource:\n  product: cisco\n  service: aaa\ndetection:\n  keywords:\n    - 'show'\n  sel:\n    msg: x\n  condition: keywords or sel\n";
+    check(
+        cisco,
+        &[(&MapEvent::new(&[("msg", s("show version"))]), true)],
+    );
     // A rule for web server logs never sees Windows events, but sees other JSON logs.
     let web = "title: T\nid: r1\nlogsource:\n  category: webserver\ndetection:\n  sel:\n    - 'jndi:'\n  condition: sel\n";
     check(
@@ -828,8 +842,9 @@ fn a_declared_logsource_offers_only_the_rules_written_for_it() {
     // Only the rules for linux/auth (and the one for any log); the web rule's field is there
     // but the log is not a web server's.
     assert_eq!(ids_from(&set, &sshd, &auth), vec!["any", "auth"]);
-    // Unknown source: every rule whose fields it could hold.
-    assert_eq!(ids_from(&set, &sshd, &[]), vec!["any", "auth", "web"]);
+    // Unknown source: every rule whose fields it could hold, but not the keywords of a log
+    // it is not declared to be.
+    assert_eq!(ids_from(&set, &sshd, &[]), vec!["any", "web"]);
     // Product and category compare without case; one of several declared logsources is enough.
     let web = [
         logsource(Some("Linux"), None, Some("syslog")),

@@ -141,7 +141,8 @@ pub struct Args {
     /// their Channel, and web server lines by what they are (access and IIS log lines
     /// category=webserver, error log lines service=apache or service=nginx, in files or
     /// carried by syslog), regardless; without it, syslog lines are the Linux logs of the
-    /// program that wrote each.
+    /// program that wrote each, and JSON logs meet no keyword-only rule written for a product
+    /// or service (SigmaHQ's Cisco `show`, `dir`) until it names that product.
     #[arg(long = "logsource", value_name = "KEY=VALUE,...", value_parser = parse_logsource)]
     logsources: Vec<Logsource>,
     /// Read text of no format Vigil recognises (an application's own log) line by line, each

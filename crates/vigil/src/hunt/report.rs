@@ -116,8 +116,22 @@ impl Tally {
         .map(|l| format!("{} {}", levels[l as usize], l.as_str()))
         .collect();
         let _ = writeln!(out, "matches by level: {}", by_level.join(", "));
+        // One line per rule id: the parts of a Sigma collection (a document per log it reads)
+        // are one rule to the reader, as their JSON lines say.
+        let mut by_id: HashMap<&str, (RuleId, u64)> = HashMap::new();
+        let mut unnamed: Vec<(RuleId, u64)> = Vec::new();
+        for (&rule, &n) in &self.rules {
+            match set.rule(rule).id() {
+                "" => unnamed.push((rule, n)),
+                id => {
+                    let entry = by_id.entry(id).or_insert((rule, 0));
+                    entry.0 = entry.0.min(rule);
+                    entry.1 += n;
+                }
+            }
+        }
         // Most first; ties by level (worst first), then title, so the list is stable.
-        let mut rules: Vec<(RuleId, u64)> = self.rules.iter().map(|(&r, &n)| (r, n)).collect();
+        let mut rules: Vec<(RuleId, u64)> = by_id.into_values().chain(unnamed).collect();
         rules.sort_by(|a, b| {
             let (ra, rb) = (set.rule(a.0), set.rule(b.0));
             (b.1, rb.level(), ra.title()).cmp(&(a.1, ra.level(), rb.title()))
@@ -195,7 +209,7 @@ impl Renderer<'_> {
                 host.into(),
                 short_path(m.file, self.inputs).into(),
                 m.record_id.to_string().into(),
-                Lines(details_for(rule, m.event)).into(),
+                Lines(table_details(&details_for(rule, m.event))).into(),
             ]),
             Format::Jsonl => {
                 let line = MatchLine {
@@ -236,7 +250,7 @@ impl Renderer<'_> {
                     host,
                     m.file.display().to_string(),
                     m.record_id.to_string(),
-                    details_for(rule, m.event).join("; "),
+                    csv_details(&details_for(rule, m.event)),
                 ];
                 crate::output::csv_row(&mut out.text, &row);
             }
@@ -281,9 +295,16 @@ pub const CSV_HEADER: &str = "timestamp,rule_id,rule_title,level,computer,file,r
 pub struct Correlated {
     pub found: vigil_detect::CorrelationMatch,
     pub records: Vec<(Arc<Path>, u64)>,
+    /// The computer of the event that completed it (the last of `records`).
+    pub computer: String,
 }
 
 impl Correlated {
+    /// The file and record of the event that completed the correlation.
+    fn last(&self) -> Option<&(Arc<Path>, u64)> {
+        self.records.last()
+    }
+
     /// `group: user=root; value: 3; events: a.evtx#12, a.evtx#15 …`, for the table and CSV.
     fn details(&self, set: &CompiledRuleSet, name: impl Fn(&Path) -> String) -> String {
         let events = self
@@ -326,14 +347,23 @@ pub fn correlate(
     correlator.finish(&mut out);
     out.sort_by_key(|found| found.timestamp_ms);
     out.into_iter()
-        .map(|found| Correlated {
-            records: found
+        .map(|found| {
+            let events: Vec<&MatchedEvent> = found
                 .events
                 .iter()
                 .filter_map(|&i| matched.get(i as usize))
-                .map(|m| (m.file.clone(), m.record_id))
-                .collect(),
-            found,
+                .collect();
+            Correlated {
+                records: events
+                    .iter()
+                    .map(|m| (m.file.clone(), m.record_id))
+                    .collect(),
+                computer: events
+                    .last()
+                    .map(|m| computer(&m.event))
+                    .unwrap_or_default(),
+                found,
+            }
         })
         .collect()
 }
@@ -372,7 +402,7 @@ pub fn write_table(
             format_timestamp_in(c.found.timestamp_ms, zone),
             rule.level().as_str().to_string(),
             rule.title().to_string(),
-            String::new(),
+            c.computer.clone(),
             "(correlation)".to_string(),
             String::new(),
             c.details(set, |f| short_path(f, inputs)),
@@ -416,11 +446,24 @@ pub fn write_jsonl_correlations(
             .iter()
             .map(|(file, record)| json!({"file": file.display().to_string(), "record_id": record}))
             .collect();
+        let (file, record_id) = match c.last() {
+            Some((file, record)) => (Some(file.display().to_string()), Some(*record)),
+            None => (None, None),
+        };
         let line = json!({
             "timestamp": format_timestamp(c.found.timestamp_ms),
             "rule_id": rule.id(),
             "rule_title": rule.title(),
             "level": rule.level().as_str(),
+            "computer": c.computer,
+            "file": file,
+            "record_id": record_id,
+            "tags": rule.meta.tags,
+            "logsource": LogsourceLine {
+                product: rule.logsource.product.as_deref(),
+                category: rule.logsource.category.as_deref(),
+                service: rule.logsource.service.as_deref(),
+            },
             "correlation": {
                 "group_by": set.correlation_shape(c.found.rule).map(|shape| shape.group_by),
                 "group": c.found.group,
@@ -448,9 +491,13 @@ pub fn write_csv_correlations(
             rule.id().to_string(),
             rule.title().to_string(),
             rule.level().as_str().to_string(),
-            String::new(),
-            String::new(),
-            String::new(),
+            c.computer.clone(),
+            c.last()
+                .map(|(file, _)| file.display().to_string())
+                .unwrap_or_default(),
+            c.last()
+                .map(|(_, record)| record.to_string())
+                .unwrap_or_default(),
             c.details(set, |f| f.display().to_string()),
         ];
         crate::output::csv_row(&mut text, &row);
@@ -468,78 +515,90 @@ fn computer(event: &JsonEvent) -> String {
     String::new()
 }
 
-/// [`details`], led for a `--search` match by the value the term was found in (the reason the
-/// event is listed; the key fields may not hold it).
-fn details_for(rule: &RuleMeta, event: &JsonEvent) -> Vec<String> {
+/// What a match's details column shows, a part per field, each `Field: value`: for a
+/// `--search` match, first the value the term was found in (the reason the event is listed;
+/// the key fields may not hold it); else the fields the rule's detection names (what it matched
+/// on) and those its author asks to show an analyst (Sigma's `fields`), when the event has
+/// them; filled up with the usual key fields. Values are whole: a table shortens them itself
+/// ([`shorten`]), CSV keeps them.
+fn details_for(rule: &RuleMeta, event: &JsonEvent) -> Vec<(String, String)> {
     if let Some(term) = super::terms::term_of(rule) {
         let found = super::terms::value_holding(event.value(), &term.to_lowercase());
-        return details_from(event, found);
+        return details_from(event, found.into_iter().collect());
     }
-    // The fields the rule's author asks to show an analyst (Sigma's `fields`), when the event
-    // has them; else the usual key fields.
-    let chosen: Vec<String> = rule
-        .meta
-        .fields
-        .iter()
-        .filter_map(|f| {
-            let text = event.lookup_text(f).filter(|t| !t.is_empty())?;
-            Some(format!("{f}: {}", shorten(text)))
-        })
-        .take(RULE_FIELDS_SHOWN)
-        .collect();
-    if chosen.is_empty() {
-        details(event)
-    } else {
-        chosen
+    let mut chosen: Vec<(String, String)> = Vec::new();
+    for f in rule.detection_fields.iter().chain(&rule.meta.fields) {
+        if chosen.len() == RULE_FIELDS_SHOWN {
+            break;
+        }
+        // The envelope a rule picks its events by says what kind of event this is, which its
+        // title says too.
+        if ENVELOPE.contains(&f.as_str()) || chosen.iter().any(|(name, _)| name == f) {
+            continue;
+        }
+        if let Some(text) = event.lookup_text(f).filter(|t| !t.is_empty()) {
+            chosen.push((f.clone(), text));
+        }
     }
+    details_from(event, chosen)
 }
 
-/// How many of a rule's `fields` the details show.
+/// Fields that name the kind of event rather than what happened.
+const ENVELOPE: &[&str] = &["EventID", "Channel", "Provider_Name", "EventType"];
+
+/// How many of a rule's fields the details show.
 const RULE_FIELDS_SHOWN: usize = 5;
 
-/// A value cut to 120 characters for the details.
-fn shorten(text: String) -> String {
+/// Key fields shown after the rule's own, up to this many parts in all.
+const KEY_FIELDS_SHOWN: usize = 3;
+
+/// A value cut to 120 characters, for a terminal's table.
+fn shorten(text: &str) -> String {
     if text.chars().count() > 120 {
         text.chars().take(117).collect::<String>() + "..."
     } else {
-        text
+        text.to_owned()
     }
 }
 
-fn details(event: &JsonEvent) -> Vec<String> {
-    details_from(event, None)
+/// `parts` joined as the table shows them: each value shortened, a line each.
+fn table_details(parts: &[(String, String)]) -> Vec<String> {
+    parts.iter().map(|(f, t)| part(f, &shorten(t))).collect()
 }
 
-/// The key fields of `event`, after `first` (a field name and its value) when given: a part
-/// per field, each `Field: value`.
-fn details_from(event: &JsonEvent, first: Option<(String, String)>) -> Vec<String> {
-    let mut shown: Vec<String> = Vec::new();
-    let mut parts = Vec::new();
-    if let Some((name, text)) = first {
-        shown.push(text.clone());
-        let text = shorten(text);
-        parts.push(if name.is_empty() {
-            text
-        } else {
-            format!("{name}: {text}")
-        });
+/// `parts` joined as CSV keeps them: whole, separated by `; `.
+fn csv_details(parts: &[(String, String)]) -> String {
+    let parts: Vec<String> = parts.iter().map(|(f, t)| part(f, t)).collect();
+    parts.join("; ")
+}
+
+fn part(field: &str, text: &str) -> String {
+    if field.is_empty() {
+        text.to_owned()
+    } else {
+        format!("{field}: {text}")
     }
+}
+
+/// `first` (field names and their values), filled up with the key fields of `event` to
+/// [`KEY_FIELDS_SHOWN`] parts.
+fn details_from(event: &JsonEvent, first: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut parts = first;
     for f in KEY_FIELDS {
+        if parts.len() >= KEY_FIELDS_SHOWN {
+            break;
+        }
         if let Some(t) = event.lookup_text(f) {
             // Nothing, or nothing new: the query that ends a URL shown, the image that opens a
             // command line (a value met mid-text, as an IP in a URL, is still its own field).
-            let said = |s: &String| {
+            let said = |(name, s): &(String, String)| {
                 let s = s.strip_prefix('"').unwrap_or(s);
-                s.starts_with(t.as_str()) || s.ends_with(t.as_str())
+                name == f || s.starts_with(t.as_str()) || s.ends_with(t.as_str())
             };
-            if t.is_empty() || shown.iter().any(said) {
+            if t.is_empty() || parts.iter().any(said) {
                 continue;
             }
-            shown.push(t.clone());
-            parts.push(format!("{f}: {}", shorten(t)));
-            if parts.len() == 3 {
-                break;
-            }
+            parts.push(((*f).to_owned(), t));
         }
     }
     parts
@@ -623,6 +682,30 @@ mod tests {
              \x20        2  DC1\n\
              \x20        1  (none named)\n\
              matched events from 1970-01-01T00:00:01.000Z to 1970-01-01T00:00:05.000Z\n"
+        );
+    }
+
+    /// The parts of a Sigma collection share its id: the summary counts them as one rule.
+    #[test]
+    fn the_summary_counts_a_collection_as_one_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("c.yml"),
+            "action: global\ntitle: Remote Service\nid: 0b1d0bd5-7a4e-4c1e-9a7b-2f6e3c1d9a01\nlevel: high\ndetection:\n  s: {ServiceName: x}\n  condition: s\n---\nlogsource: {product: windows, service: system}\n---\nlogsource: {product: windows, service: security}\n",
+        )
+        .unwrap();
+        let set = crate::ruleset::load(&[dir.path().to_path_buf()])
+            .unwrap()
+            .set;
+        assert_eq!(set.rules().len(), 2, "a part per logsource");
+        let mut tally = Tally::default();
+        tally.add(RuleId(0), "DC1", None);
+        tally.add(RuleId(1), "DC1", None);
+        tally.add(RuleId(1), "DC1", None);
+        let summary = tally.summary(&set, &LocalZone::UTC);
+        assert!(
+            summary.contains("(1 rule matched):\n         3  high           Remote Service\n"),
+            "{summary}"
         );
     }
 

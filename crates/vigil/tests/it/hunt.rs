@@ -1074,7 +1074,14 @@ fn hunt_with_a_declared_logsource_runs_only_the_rules_written_for_it() {
         ids.sort();
         ids
     };
-    assert_eq!(hunt(&[]), ["auth", "web"]);
+    // A JSON log of unknown source meets the rules whose fields it holds, but not the words of
+    // a log it is not said to be (an application's "Failed password" is no sshd line) …
+    assert_eq!(hunt(&[]), ["web"]);
+    // … unless the user says it is.
+    assert_eq!(
+        hunt(&["--logsource", "product=linux,service=auth"]),
+        ["auth"]
+    );
     assert_eq!(hunt(&["--logsource", "category=webserver"]), ["web"]);
     assert_eq!(
         hunt(&[
@@ -1114,15 +1121,19 @@ fn correlations_report_the_records_that_made_them() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules");
     std::fs::create_dir(&rules).unwrap();
-    std::fs::write(rules.join("brute.yml"), RULE_REPEATED_FAILURES).unwrap();
+    std::fs::write(
+        rules.join("brute.yml"),
+        RULE_REPEATED_FAILURES.replace("level: high", "level: high\ntags:\n  - attack.t1110"),
+    )
+    .unwrap();
     let logs = dir.path().join("auth.jsonl");
     std::fs::write(
         &logs,
         [
-            r#"{"@timestamp":"2026-12-01T10:00:00Z","user":"root","outcome":"failure"}"#,
-            r#"{"@timestamp":"2026-12-01T10:00:10Z","user":"bob","outcome":"failure"}"#,
-            r#"{"@timestamp":"2026-12-01T10:00:20Z","user":"root","outcome":"success"}"#,
-            r#"{"@timestamp":"2026-12-01T10:00:30Z","user":"root","outcome":"failure"}"#,
+            r#"{"@timestamp":"2026-12-01T10:00:00Z","host":"DC1","user":"root","outcome":"failure"}"#,
+            r#"{"@timestamp":"2026-12-01T10:00:10Z","host":"DC1","user":"bob","outcome":"failure"}"#,
+            r#"{"@timestamp":"2026-12-01T10:00:20Z","host":"DC1","user":"root","outcome":"success"}"#,
+            r#"{"@timestamp":"2026-12-01T10:00:30Z","host":"DC1","user":"root","outcome":"failure"}"#,
         ]
         .join("\n"),
     )
@@ -1143,6 +1154,23 @@ fn correlations_report_the_records_that_made_them() {
         .collect();
     assert_eq!(records, [1, 4], "the lines of root's two failures");
     assert!(events[0]["file"].as_str().unwrap().ends_with("auth.jsonl"));
+    // Like every match line: the rule's tags and logsource (a correlation names none), and the
+    // file, record and computer of the event that completed it.
+    assert_eq!(c["tags"], serde_json::json!(["attack.t1110"]), "{c}");
+    assert_eq!(
+        c["logsource"],
+        serde_json::json!({"product": null, "category": null, "service": null}),
+        "{c}"
+    );
+    assert!(c["file"].as_str().unwrap().ends_with("auth.jsonl"), "{c}");
+    assert_eq!(c["record_id"], 4, "{c}");
+    assert_eq!(c["computer"], "DC1", "{c}");
+    let csv = ok(run(&["hunt", "-r", rules, "--format", "csv", logs]));
+    let row = csv.lines().nth(1).unwrap_or_default();
+    assert!(
+        row.contains(&format!(",high,DC1,{logs},4,\"group: user=root")),
+        "{csv}"
+    );
     let output = run(&["hunt", "-r", rules, logs]);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let table = ok(output);
@@ -1324,8 +1352,8 @@ fn metrics_count_what_a_collection_holds() {
     );
 }
 
-/// The details of a match show the fields its rule asks to show an analyst (Sigma's `fields`)
-/// when the event has them, else the usual key fields.
+/// The details of a match show the fields its rule matched on, then those it asks to show an
+/// analyst (Sigma's `fields`), when the event has them.
 #[test]
 fn details_show_the_fields_a_rule_names() {
     let dir = tempfile::tempdir().unwrap();
@@ -1341,8 +1369,69 @@ fn details_show_the_fields_a_rule_names() {
     let csv = ok(run(&["hunt", "-r", rule, "--format", "csv", logs]));
     let row = csv.lines().nth(1).unwrap_or_default();
     assert!(
-        row.ends_with(r"Computer: WS01; Image: C:\t\m.exe"),
+        row.ends_with(
+            r"CommandLine: m.exe sekurlsa::logonpasswords; Computer: WS01; Image: C:\t\m.exe"
+        ),
         "the rule's fields, in its order, those the event has: {csv}"
+    );
+}
+
+/// A match's details name what its rule matched on, whole in CSV (a spreadsheet is where the
+/// values are read), shortened only in the table; an event whose rule names nothing shown
+/// still shows its key fields (here a Sysmon process access: source, target, access).
+#[test]
+fn details_show_what_the_rule_matched_on_whole_in_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let long_target = format!(r"C:\Windows\{}\lsass.exe", "x".repeat(150));
+    let event = serde_json::json!({"Event": {
+        "System": {
+            "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon"}},
+            "EventID": 10, "EventRecordID": 7, "Computer": "WS01",
+            "Channel": "Microsoft-Windows-Sysmon/Operational",
+            "TimeCreated": {"#attributes": {"SystemTime": "2024-01-01T10:00:00Z"}}
+        },
+        "EventData": {"SourceImage": r"C:\t\dump.exe", "TargetImage": long_target,
+                      "GrantedAccess": "0x1010", "CallTrace": "UNKNOWN"}
+    }});
+    let logs = dir.path().join("access.jsonl");
+    std::fs::write(&logs, format!("{event}\n")).unwrap();
+    let rule = dir.path().join("access.yml");
+    let write_rule = |selection: &str| {
+        std::fs::write(
+            &rule,
+            format!(
+                "title: Access\nlogsource:\n    product: windows\n    category: process_access\n\
+                 detection:\n    selection:\n{selection}    condition: selection\n"
+            ),
+        )
+        .unwrap();
+    };
+    write_rule("        GrantedAccess: '0x1010'\n        TargetImage|endswith: 'lsass.exe'\n");
+    let (rule_arg, logs_arg) = (rule.to_str().unwrap(), logs.to_str().unwrap());
+    let csv = ok(run(&["hunt", "-r", rule_arg, "--format", "csv", logs_arg]));
+    let row = csv.lines().nth(1).unwrap_or_default();
+    assert!(
+        row.ends_with(&format!(
+            "GrantedAccess: 0x1010; TargetImage: {long_target}; SourceImage: C:\\t\\dump.exe"
+        )),
+        "what the rule matched on, whole, then a key field: {csv}"
+    );
+    let table = ok(run(&["hunt", "-r", rule_arg, logs_arg]));
+    assert!(
+        table.contains("GrantedAccess: 0x1010")
+            && table.contains("...")
+            && !table.contains(&long_target),
+        "the table shortens the same fields: {table}"
+    );
+    // A rule that picks its events by id alone: the key fields say what happened.
+    write_rule("        EventID: 10\n");
+    let csv = ok(run(&["hunt", "-r", rule_arg, "--format", "csv", logs_arg]));
+    let row = csv.lines().nth(1).unwrap_or_default();
+    assert!(
+        row.ends_with(&format!(
+            "SourceImage: C:\\t\\dump.exe; TargetImage: {long_target}; GrantedAccess: 0x1010"
+        )),
+        "the key fields of a process access: {csv}"
     );
 }
 
