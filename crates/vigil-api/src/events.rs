@@ -381,6 +381,14 @@ pub struct IndicatorPivot {
     /// Time of the newest event carrying it (to the millisecond).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<DateTime<Utc>>,
+    /// Present when the indicator is a word rather than a distinctive value (a `user_account`,
+    /// a `host` of one label) and was followed as a whole value only — the whole value of some
+    /// field, or an event's host, service or tenant —, not as words inside texts (`admin` in a
+    /// URL path, `svc-deploy` inside `svc-deploy-ci`): how many more events in the window hold
+    /// it only inside a text. They are not counted above nor proposed; `GET /events/pivot`
+    /// (`vigil pivot VALUE`) shows them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_text_only: Option<u64>,
 }
 
 /// Answer of `POST /api/v1/incidents/{key}/pivot`.
@@ -390,9 +398,10 @@ pub struct IncidentPivotResponse {
     pub key: String,
     /// One entry per active indicator.
     pub indicators: Vec<IndicatorPivot>,
-    /// Services seen carrying an indicator and not yet in the incident's scope.
+    /// Services seen carrying an indicator and not yet in the incident's scope (an indicator
+    /// followed whole, see `in_text_only`, only where its whole value was found).
     pub proposed_services: Vec<String>,
-    /// Tenants seen carrying an indicator and not yet in the incident's scope.
+    /// Tenants seen carrying an indicator and not yet in the incident's scope (as services).
     pub proposed_tenants: Vec<String>,
     /// True when `accept` added the proposals to the scope.
     pub accepted: bool,

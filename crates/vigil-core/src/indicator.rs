@@ -74,6 +74,22 @@ impl IndicatorKind {
             .position(|k| *k == kind)
             .map_or(&[], |i| &IndicatorKind::ALL[i..=i]))
     }
+
+    /// Whether an indicator of this kind with `value` (normalised) is followed through logs as
+    /// a whole value only — the whole value of some field, or an event's host, service or
+    /// tenant — rather than also as words inside a longer text: true for a `user_account`
+    /// (`admin`, `svc-deploy`) and a `host` of one label (`bastion`, `web-a1`), values that are
+    /// words, which free text finds in URL paths, other account names (`svc-deploy-ci`) and
+    /// prose that are not that account or host. Addresses, networks, domains, URLs, hashes,
+    /// e-mail addresses, host names with dots, processes (found inside command lines and image
+    /// paths), file paths and other values keep matching inside texts too.
+    pub fn followed_whole(self, value: &str) -> bool {
+        match self {
+            IndicatorKind::UserAccount => true,
+            IndicatorKind::Host => !value.contains(['.', ':']),
+            _ => false,
+        }
+    }
 }
 
 /// The refusal of a kind a caller gave that is none of the kinds nor [`HASH`].
@@ -556,6 +572,30 @@ mod tests {
 
     fn n(kind: IndicatorKind, raw: &str) -> String {
         IndicatorValue::new(kind, raw).unwrap().value().to_owned()
+    }
+
+    #[test]
+    fn accounts_and_one_label_hosts_are_followed_whole_distinctive_values_inside_texts_too() {
+        use IndicatorKind as K;
+        for (kind, value, whole) in [
+            (K::UserAccount, "svc-deploy", true),
+            (K::UserAccount, "admin", true),
+            (K::Host, "web-a1", true),
+            (K::Host, "web-a1.acme.internal", false),
+            (K::Host, "10.0.0.5", false),
+            (K::Host, "2001:db8::1", false),
+            (K::Ip, "203.0.113.9", false),
+            (K::Network, "203.0.113.0/24", false),
+            (K::Domain, "evil.example", false),
+            (K::Url, "http://evil.example/a", false),
+            (K::Email, "a@evil.example", false),
+            (K::Md5, "44d88612fea8a8f36de82e1278abb02f", false),
+            (K::Process, "whoami", false),
+            (K::FilePath, "/tmp/x", false),
+            (K::Other, "admin", false),
+        ] {
+            assert_eq!(kind.followed_whole(value), whole, "{kind} {value}");
+        }
     }
 
     fn bad(kind: IndicatorKind, raw: &str) {

@@ -263,6 +263,7 @@ fn main() {
             let pivot = store
                 .pivot(&PivotRequest {
                     field: field.clone(),
+                    whole: false,
                     value,
                     range: TimeRange::default(),
                     limit: 100,

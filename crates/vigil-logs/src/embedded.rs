@@ -792,6 +792,15 @@ fn agg_field(field: &Field) -> Result<String, LogError> {
 /// a query is counted first and its page then looked for in windows of keys (see
 /// [`EmbeddedStore::newest_below`]); phrases, free text, wildcards, ranges and `exists` are
 /// counted in the same pass that collects their first page.
+/// `value` whole anywhere in an event: as the whole value of any JSON path, or as its
+/// envelope's host, service or tenant (a pivot with [`PivotRequest::whole`]).
+fn whole_anywhere(t: &Translator<'_>, value: &str) -> Result<Box<dyn Query>, LogError> {
+    Ok(Box::new(BooleanQuery::new(vec![
+        (Occur::Should, t.any_field_value(value)?),
+        (Occur::Should, t.envelope_value(value.trim())?),
+    ])))
+}
+
 fn counts_cheaply(expr: &Expr) -> bool {
     match expr {
         Expr::All => true,
@@ -1209,19 +1218,38 @@ impl EventStore for EmbeddedStore {
                 ));
             }
             (None, Some(field)) => t.pivot_field_value(field, &request.value)?,
+            // Any field, whole only: the value of some JSON path, or its envelope's host,
+            // service or tenant.
+            (None, None) if request.whole => whole_anywhere(&t, &request.value)?,
             // Any field: the event's own, or its envelope's host, service or tenant.
             (None, None) => Box::new(BooleanQuery::new(vec![
                 (Occur::Should, t.free_text(&request.value)?),
                 (Occur::Should, t.envelope_value(request.value.trim())?),
             ])),
         };
-        let q: Box<dyn Query> = match t.window(request.range.from, request.range.to) {
-            Some(w) => Box::new(BooleanQuery::new(vec![
-                (Occur::Must, matched),
-                (Occur::Must, w),
-            ])),
-            None => matched,
+        let window = t.window(request.range.from, request.range.to);
+        let within = |matched: Box<dyn Query>| -> Box<dyn Query> {
+            match window.as_ref() {
+                Some(w) => Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, matched),
+                    (Occur::Must, w.box_clone()),
+                ])),
+                None => matched,
+            }
         };
+        // Followed whole: the events free text finds it in but the whole value does not, one
+        // count more, for the caller to say what it left out.
+        let in_text_only = match (&request.field, request.whole) {
+            (None, true) => {
+                let only_in_text = Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, t.free_text(&request.value)?),
+                    (Occur::MustNot, whole_anywhere(&t, &request.value)?),
+                ]));
+                Some(within(only_in_text).count(&searcher)? as u64)
+            }
+            _ => None,
+        };
+        let q = within(matched);
         // Everything a pivot shows in one pass over its hits: a value found as free text (a
         // phrase over common words such as the parts of an IP) costs most in finding them.
         let hits = searcher.search(
@@ -1266,6 +1294,7 @@ impl EventStore for EmbeddedStore {
             hosts: hits.hosts,
             by_tenant: counts(hits.by_tenant),
             events,
+            in_text_only,
         })
     }
 

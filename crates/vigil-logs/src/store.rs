@@ -235,6 +235,11 @@ pub struct PivotRequest {
     /// event, for the whole value or its words in sequence inside a longer text (as free text
     /// finds it: the IP in `Failed password for root from 203.0.113.9`).
     pub field: Option<Field>,
+    /// With no `field`: look for the value only whole — the whole value of any JSON field, or
+    /// the envelope's host, service or tenant —, not as words inside a longer text (a user
+    /// account `admin` is not the `/admin` of a URL), and count the events holding it only
+    /// inside a text apart ([`Pivot::in_text_only`]). Ignored with a `field`.
+    pub whole: bool,
     /// The value (an IP, a user, a host, a hash …), matched case-insensitively.
     pub value: String,
     /// The time window.
@@ -275,6 +280,10 @@ pub struct Pivot {
     pub by_tenant: Vec<Count>,
     /// The newest events, newest first.
     pub events: Vec<StoredEvent>,
+    /// With [`PivotRequest::whole`] (and no field): how many more events in the window hold
+    /// the value only as words inside a longer text, as free text finds them; not counted
+    /// above. `None` otherwise.
+    pub in_text_only: Option<u64>,
 }
 
 /// What the store holds for one service.

@@ -178,7 +178,10 @@ pub enum Command {
         command: EvidenceCommand,
     },
     /// Find the incident's indicators in the central log database and propose the services and
-    /// tenants they appear in for its scope (--accept adds them).
+    /// tenants they appear in for its scope (--accept adds them). A user account or a one-label
+    /// host name is looked for as a whole value (a field's, or an event's host, service or
+    /// tenant), not as words inside texts; the events holding it only in a text are counted
+    /// apart, not proposed (`vigil pivot VALUE` shows them).
     Pivot {
         #[command(flatten)]
         conn: Conn,
@@ -1099,6 +1102,17 @@ fn show_pivot(
         ]);
     }
     outln!("{t}");
+    for i in &p.indicators {
+        if let Some(n) = i.in_text_only.filter(|n| *n > 0) {
+            outln!(
+                "{} {}: followed as a whole value; {} it only inside a text (in_text_only), not proposed: `vigil pivot {}` shows them",
+                i.kind,
+                i.value,
+                crate::output::plural(n, "more event holds", "more events hold"),
+                shell_word(&i.value)
+            );
+        }
+    }
     let mut seen = Vec::new();
     if !p.proposed_services.is_empty() {
         seen.push(format!("services {}", p.proposed_services.join(", ")));
@@ -1121,6 +1135,20 @@ fn show_pivot(
         );
     }
     Ok(())
+}
+
+/// `value` as one word of a POSIX shell command line: as it is when it holds nothing the shell
+/// reads, single-quoted otherwise (`DOMAIN\admin` as `'DOMAIN\admin'`).
+fn shell_word(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/:@+=,%".contains(c));
+    if plain {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
 }
 
 async fn indicator(conn: &Conn, command: IndicatorCommand) -> anyhow::Result<()> {
@@ -1913,5 +1941,19 @@ mod time_tests {
         );
         assert!(at("yesterday", &utc).is_none());
         assert!(at("2026-13-05", &utc).is_none());
+    }
+}
+
+#[cfg(test)]
+mod shell_word_tests {
+    use super::shell_word;
+
+    #[test]
+    fn a_value_is_written_as_one_shell_word() {
+        assert_eq!(shell_word("svc-deploy"), "svc-deploy");
+        assert_eq!(shell_word("alice@corp.example"), "alice@corp.example");
+        assert_eq!(shell_word(r"CORP\admin"), r"'CORP\admin'");
+        assert_eq!(shell_word("it's me"), r"'it'\''s me'");
+        assert_eq!(shell_word(""), "''");
     }
 }

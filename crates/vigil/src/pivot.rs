@@ -152,15 +152,23 @@ pub fn value_or_none(value: &str) -> String {
     }
 }
 
-/// One paragraph on the timeline: first and last bucket, the busiest one, and the buckets
-/// themselves when they are few; times on the wall clock of `zone`.
+/// The most bars a timeline shows: more buckets are shown merged, a bar per run of them.
+const MAX_BARS: usize = 24;
+
+/// One paragraph on the timeline: first and last bucket, the busiest one (the first of equal
+/// ones), and a bar per bucket — with more than [`MAX_BARS`] buckets, a bar per run of
+/// consecutive buckets, as wide as keeps them at most that many; times on the wall clock of
+/// `zone`.
 fn timeline_summary(points: &[TimelinePoint], bucket_seconds: i64, zone: &LocalZone) -> String {
     let (Some(first), Some(last)) = (points.first(), points.last()) else {
         return "timeline: empty".to_owned();
     };
     let format = label_format(bucket_seconds);
     let fmt = |p: &TimelinePoint| wall_clock(p.start, zone, format);
-    let busiest = points.iter().max_by_key(|p| p.count).unwrap_or(first);
+    // `max_by_key` gives the last of equal counts.
+    let busiest = points
+        .iter()
+        .fold(first, |best, p| if p.count > best.count { p } else { best });
     let mut out = format!(
         "timeline ({} buckets, {zone}): first {}, last {}, busiest {} ({})",
         width(bucket_seconds),
@@ -169,14 +177,51 @@ fn timeline_summary(points: &[TimelinePoint], bucket_seconds: i64, zone: &LocalZ
         fmt(busiest),
         crate::output::plural(busiest.count, "event", "events")
     );
-    if points.len() <= 24 {
-        let peak = busiest.count.max(1);
-        for p in points {
-            let bar = "#".repeat(((p.count * 40).div_ceil(peak)) as usize);
-            out.push_str(&format!("\n  {}  {:>8}  {bar}", fmt(p), p.count));
-        }
+    let bars = if points.len() <= MAX_BARS {
+        points.to_vec()
+    } else {
+        let merged = merged_buckets(points, bucket_seconds);
+        let per_bar = merged.1;
+        out.push_str(&format!(
+            "; a bar per {} ({} buckets)",
+            width(bucket_seconds * per_bar),
+            per_bar
+        ));
+        merged.0
+    };
+    let peak = bars.iter().map(|p| p.count).max().unwrap_or(1).max(1);
+    for p in &bars {
+        let bar = "#".repeat(((p.count * 40).div_ceil(peak)) as usize);
+        out.push_str(&format!("\n  {}  {:>8}  {bar}", fmt(p), p.count));
     }
     out
+}
+
+/// `points` (buckets of `bucket_seconds`, oldest first) added up in runs of consecutive
+/// buckets from the first one, as few buckets a run as keeps the runs over the whole span at
+/// most [`MAX_BARS`]; runs without events are left out, as empty buckets are. Also how many
+/// buckets a run spans.
+fn merged_buckets(points: &[TimelinePoint], bucket_seconds: i64) -> (Vec<TimelinePoint>, i64) {
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return (Vec::new(), 1);
+    };
+    let width = bucket_seconds.max(1);
+    let slots = (last.start - first.start).num_seconds() / width + 1;
+    let per_bar = ((slots + MAX_BARS as i64 - 1) / MAX_BARS as i64).max(1);
+    let run = chrono::Duration::seconds(width * per_bar);
+    let mut bars: Vec<TimelinePoint> = Vec::new();
+    for p in points {
+        let index = (p.start - first.start).num_seconds() / (width * per_bar);
+        let start = first.start + run * index as i32;
+        match bars.last_mut() {
+            Some(bar) if bar.start == start => bar.count += p.count,
+            _ => bars.push(TimelinePoint {
+                start,
+                count: p.count,
+            }),
+        }
+    }
+    (bars, per_bar)
 }
 
 /// How a bucket's start is written: to the second when buckets are narrower than a minute (or
@@ -232,6 +277,55 @@ mod tests {
             start: at.parse().unwrap(),
             count,
         }
+    }
+
+    #[test]
+    fn many_buckets_are_shown_merged_and_the_busiest_is_the_first_of_equals() {
+        // 47 one-minute buckets of one event each.
+        let start: chrono::DateTime<chrono::Utc> = "2026-12-06T06:44:00Z".parse().unwrap();
+        let points: Vec<TimelinePoint> = (0..47)
+            .map(|i| TimelinePoint {
+                start: start + chrono::Duration::minutes(i),
+                count: 1,
+            })
+            .collect();
+        let text = timeline_summary(&points, 60, &LocalZone::UTC);
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "timeline (1m buckets, UTC): first 2026-12-06 06:44, last 2026-12-06 07:30, busiest 2026-12-06 06:44 (1 event); a bar per 2m (2 buckets)"
+        );
+        let bars: Vec<&str> = lines.collect();
+        assert_eq!(bars.len(), 24, "{text}");
+        assert!(
+            bars[0].starts_with("  2026-12-06 06:44         2  "),
+            "{text}"
+        );
+        assert!(
+            bars[23].starts_with("  2026-12-06 07:30         1  "),
+            "{text}"
+        );
+        // The first of equal buckets is the busiest.
+        let sparse = [
+            point("2026-12-06T06:00:00Z", 3),
+            point("2026-12-06T06:01:00Z", 4),
+            point("2026-12-06T07:59:00Z", 4),
+        ];
+        let text = timeline_summary(&sparse, 60, &LocalZone::UTC);
+        assert!(
+            text.contains("busiest 2026-12-06 06:01 (4 events)\n"),
+            "{text}"
+        );
+        // Merged, runs without events are left out and a run adds up its buckets.
+        let (bars, per_bar) = merged_buckets(&sparse, 60);
+        assert_eq!(per_bar, 5);
+        assert_eq!(
+            bars,
+            [
+                point("2026-12-06T06:00:00Z", 7),
+                point("2026-12-06T07:55:00Z", 4)
+            ]
+        );
     }
 
     #[test]

@@ -549,6 +549,7 @@ fn an_xml_element_is_found_by_its_own_path_as_its_text() {
     let pivot = store
         .pivot(&PivotRequest {
             field: Some(vigil_query::Field::from_name("Event.System.EventID")),
+            whole: false,
             value: "7045".into(),
             range: TimeRange::default(),
             limit: 10,

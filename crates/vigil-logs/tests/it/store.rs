@@ -690,6 +690,7 @@ fn a_pivot_counts_every_event_of_the_value_once() {
         let pivot = store
             .pivot(&PivotRequest {
                 field: field.map(vigil_query::Field::from_name),
+                whole: false,
                 value: "10.0.0.7".into(),
                 range,
                 limit: 10,
@@ -754,6 +755,7 @@ fn pivots_find_a_value_in_every_service() {
         let pivot = store
             .pivot(&PivotRequest {
                 field,
+                whole: false,
                 value: "10.0.0.5".into(),
                 range: TimeRange::default(),
                 limit: 10,
@@ -777,6 +779,7 @@ fn pivots_find_a_value_in_every_service() {
     let nothing = store
         .pivot(&PivotRequest {
             field: None,
+            whole: false,
             value: "10.9.9.9".into(),
             range: TimeRange::default(),
             limit: 10,
@@ -818,6 +821,7 @@ fn pivots_find_a_value_in_every_service() {
         store
             .pivot(&PivotRequest {
                 field: Some(vigil_query::Field::from_name(field)),
+                whole: false,
                 value: value.into(),
                 range: TimeRange::default(),
                 limit: 10,
@@ -884,6 +888,7 @@ fn pivots_find_a_value_in_every_service() {
     let gateway = store
         .pivot(&PivotRequest {
             field: None,
+            whole: false,
             value: "gw-7.example".into(),
             range: TimeRange::default(),
             limit: 10,
@@ -893,6 +898,74 @@ fn pivots_find_a_value_in_every_service() {
     assert_eq!(gateway.by_host[0].value, "Gw-7.Example");
     assert_eq!(anywhere("ACME"), 1, "a tenant");
     assert_eq!(anywhere("gw-7"), 0, "envelope values match whole");
+}
+
+#[test]
+fn a_pivot_on_the_whole_value_leaves_out_its_words_in_texts_and_counts_them_apart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = crate::support::open(dir.path());
+    store
+        .append(vec![
+            event("api", "api-1", "acme", 1, r#"{"user":"svc-deploy"}"#),
+            event(
+                "api",
+                "api-1",
+                "acme",
+                2,
+                r#"{"user":{"name":"SVC-DEPLOY"}}"#,
+            ),
+            // Another account whose name holds the words, and a message naming it.
+            event("billing", "b-1", "globex", 3, r#"{"user":"svc-deploy-ci"}"#),
+            event(
+                "bastion",
+                "bastion",
+                "acme",
+                4,
+                r#"{"message":"Invalid user svc-deploy from 203.0.113.9"}"#,
+            ),
+            // A host named only by its envelope.
+            event("web", "svc-deploy", "acme", 5, r#"{"op":"read"}"#),
+            event("web", "web-1", "acme", 6, r#"{"path":"/svc-deploy/x"}"#),
+        ])
+        .expect("append");
+    store.refresh().expect("refresh");
+    let pivot = |whole: bool, range: TimeRange| {
+        store
+            .pivot(&PivotRequest {
+                field: None,
+                whole,
+                value: "svc-deploy".into(),
+                range,
+                limit: 10,
+            })
+            .expect("pivot")
+    };
+    let services = |p: &vigil_logs::Pivot| {
+        let mut s: Vec<(String, u64)> = p
+            .by_service
+            .iter()
+            .map(|c| (c.value.clone(), c.count))
+            .collect();
+        s.sort();
+        s
+    };
+    let whole = pivot(true, TimeRange::default());
+    assert_eq!(whole.total, 3);
+    assert_eq!(
+        services(&whole),
+        vec![("api".to_owned(), 2), ("web".to_owned(), 1)]
+    );
+    assert_eq!(whole.in_text_only, Some(3), "billing, bastion and the path");
+    let free = pivot(false, TimeRange::default());
+    assert_eq!(free.total, 6);
+    assert_eq!(free.in_text_only, None);
+    // The count apart keeps to the window.
+    let window = TimeRange {
+        from: Some(t0() + Duration::minutes(3)),
+        to: Some(t0() + Duration::minutes(5)),
+    };
+    let windowed = pivot(true, window);
+    assert_eq!((windowed.total, windowed.in_text_only), (0, Some(2)));
 }
 
 #[test]
@@ -1134,6 +1207,7 @@ fn long_values_and_patterns_are_answered_or_refused_never_failed() {
         let pivot = store
             .pivot(&PivotRequest {
                 field: None,
+                whole: false,
                 value: value.clone(),
                 range: TimeRange::default(),
                 limit: 10,
@@ -1949,6 +2023,7 @@ fn a_pivot_on_an_envelope_field_ignores_case() {
         store
             .pivot(&PivotRequest {
                 field: Some(vigil_query::Field::from_name(field)),
+                whole: false,
                 value: value.into(),
                 range: TimeRange::default(),
                 limit: 0,

@@ -103,6 +103,7 @@ pub fn pivot_total(store: &EmbeddedStore, value: &str) -> u64 {
     store
         .pivot(&PivotRequest {
             field: None,
+            whole: false,
             value: value.into(),
             range: TimeRange::default(),
             limit: 10,

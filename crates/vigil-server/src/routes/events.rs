@@ -503,15 +503,19 @@ fn field_warnings(store: &dyn EventStore, paths: &[String]) -> Result<Vec<String
         .collect())
 }
 
+/// A pivot on `value` (in `field`; with none and `whole`, whole values only, see
+/// `PivotRequest::whole`), with how many events hold it only inside a text when followed whole.
 async fn pivot_value(
     state: &AppState,
     value: String,
     field: Option<String>,
+    whole: bool,
     range: TimeRange,
     limit: usize,
-) -> Result<PivotResponse, ApiError> {
+) -> Result<(PivotResponse, Option<u64>), ApiError> {
     let request = PivotRequest {
         field: field.as_deref().map(vigil_query::Field::from_name),
+        whole,
         value: value.clone(),
         range,
         limit,
@@ -533,7 +537,8 @@ async fn pivot_value(
         Ok((pivot, field_warnings(s, &paths)?, s.index_lag()))
     })
     .await?;
-    Ok(PivotResponse {
+    let in_text_only = p.in_text_only;
+    let response = PivotResponse {
         value,
         field,
         total: p.total,
@@ -555,7 +560,8 @@ async fn pivot_value(
         events: p.events.into_iter().map(record).collect(),
         warnings,
         not_yet_searchable,
-    })
+    };
+    Ok((response, in_text_only))
 }
 
 /// Follow one value (an IP, a user, a host, a hash) across every service: its timeline, counts
@@ -583,7 +589,8 @@ pub async fn pivot(
         .filter(|f| !f.is_empty());
     let range = time_range(q.from.as_deref(), q.to.as_deref())?;
     let limit = limit(q.limit, 0)?;
-    Ok(Json(pivot_value(&state, value, field, range, limit).await?))
+    let (pivot, _) = pivot_value(&state, value, field, false, range, limit).await?;
+    Ok(Json(pivot))
 }
 
 /// Events, bytes and time span per service, with each service's retention.
@@ -668,7 +675,10 @@ fn storage_of(state: &AppState, s: vigil_logs::ServiceStats) -> ServiceStorage {
 
 /// Pivot on every active indicator of an incident at once and propose the services and tenants
 /// the indicators were seen in that are not yet in its scope; with `accept`, add them (one
-/// audited update of the incident).
+/// audited update of the incident). An indicator that is a word rather than a distinctive value
+/// (a user account, a host of one label) is followed as a whole value only, its events holding
+/// it only inside a text counted apart (`in_text_only`) and not proposed; the others as a
+/// pivot follows them, inside texts too.
 #[utoipa::path(
     post, path = "/incidents/{key}/pivot", operation_id = "pivot_incident", tag = "events",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
@@ -702,14 +712,15 @@ pub async fn incident_pivot(
         .iter()
         .map(|ind| {
             let (state, value) = (state.clone(), ind.value.clone());
-            async move { pivot_value(&state, value, None, range, 0).await }
+            let whole = ind.kind.followed_whole(&value);
+            async move { pivot_value(&state, value, None, whole, range, 0).await }
         })
         .collect();
-    let pivots: Vec<PivotResponse> = futures_util::stream::iter(runs)
+    let pivots: Vec<(PivotResponse, Option<u64>)> = futures_util::stream::iter(runs)
         .buffered(at_once)
         .try_collect()
         .await?;
-    for (ind, p) in active.into_iter().zip(pivots) {
+    for (ind, (p, in_text_only)) in active.into_iter().zip(pivots) {
         services.extend(p.by_service.iter().map(|c| c.value.clone()));
         tenants.extend(
             p.by_tenant
@@ -727,6 +738,7 @@ pub async fn incident_pivot(
             by_tenant: p.by_tenant,
             first_seen: p.first_seen,
             last_seen: p.last_seen,
+            in_text_only,
         });
     }
     let proposed_services: Vec<String> = services

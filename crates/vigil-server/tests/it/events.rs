@@ -2182,6 +2182,72 @@ async fn a_pivot_follows_a_value_across_services_and_an_incident_pivot_proposes_
 }
 
 #[tokio::test]
+async fn an_incident_pivot_follows_a_user_account_whole_and_counts_it_in_texts_apart() {
+    let app = spawn_app().await;
+    for (query, body) in [
+        (
+            "service=api&tenant=acme",
+            "{\"@timestamp\":\"2026-12-06T07:00:00Z\",\"user\":\"svc-deploy\"}",
+        ),
+        // Another account, whose name holds the words.
+        (
+            "service=billing&tenant=globex",
+            "{\"@timestamp\":\"2026-12-06T07:01:00Z\",\"user\":\"svc-deploy-ci\"}",
+        ),
+        // The account named inside a message only.
+        (
+            "service=bastion&tenant=acme",
+            "{\"@timestamp\":\"2026-12-06T07:02:00Z\",\"message\":\"Invalid user svc-deploy from 198.51.100.77\"}",
+        ),
+    ] {
+        let (status, _) = app
+            .send(&app.responder_token, query, body, "application/json")
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    app.searchable().await;
+    let incident: Value = http()
+        .post(app.url("/incidents"))
+        .bearer_auth(&app.responder_token)
+        .json(&json!({
+            "title": "Deploy account abused", "summary": "svc-deploy used from outside",
+            "severity": "sev2", "services": ["api"], "tenants": ["acme"],
+            "indicators": [
+                {"kind": "user_account", "value": "svc-deploy"},
+                {"kind": "ip", "value": "198.51.100.77"}
+            ]
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = incident["key"].as_str().unwrap();
+    let proposal: Value = http()
+        .post(app.url(&format!("/incidents/{key}/pivot")))
+        .bearer_auth(&app.responder_token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let account = &proposal["indicators"][0];
+    assert_eq!(account["total"], 1, "{proposal}");
+    assert_eq!(account["by_service"], json!([{"value": "api", "count": 1}]));
+    assert_eq!(account["in_text_only"], 2, "{proposal}");
+    // A distinctive value is still found inside the message, and has no count apart.
+    let ip = &proposal["indicators"][1];
+    assert_eq!(ip["total"], 1, "{proposal}");
+    assert!(ip.get("in_text_only").is_none(), "{proposal}");
+    // billing only held the words of another account: not proposed.
+    assert_eq!(proposal["proposed_services"], json!(["bastion"]));
+    assert_eq!(proposal["proposed_tenants"], json!([]));
+}
+
+#[tokio::test]
 async fn stats_count_events_per_service_with_their_retention() {
     let app = crate::support::spawn_app_with(|s| {
         s.retention.per_service.insert("web".into(), 30);

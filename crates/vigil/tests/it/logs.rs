@@ -742,6 +742,30 @@ fn ingest_then_search_pivot_stats_and_detections() {
         .unwrap();
     assert_eq!(network["value"], "203.0.113.0/24", "{pivoted}");
     assert_eq!(network["total"], 3, "{pivoted}");
+    // A user account is followed whole: alice's two requests, not the `CORP\alice` of the
+    // Sysmon events, which are counted apart and not proposed.
+    ok(cli(&[
+        "incident",
+        "indicator",
+        "add",
+        "INC-1",
+        "user_account",
+        "alice",
+    ]));
+    let pivoted = json_of(cli(&["incident", "pivot", "INC-1", "--json"]));
+    let account = pivoted["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "user_account")
+        .unwrap();
+    assert_eq!(account["total"], 2, "{pivoted}");
+    assert_eq!(account["in_text_only"], 2, "{pivoted}");
+    let text = ok(cli(&["incident", "pivot", "INC-1"]));
+    assert!(
+        text.contains("user_account alice: followed as a whole value; 2 more events hold it only inside a text (in_text_only), not proposed: `vigil pivot alice` shows them"),
+        "{text}"
+    );
 }
 
 #[test]
