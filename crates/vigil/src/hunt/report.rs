@@ -71,13 +71,11 @@ impl Tally {
         }
     }
 
-    /// Counts the correlations that fired: per level and per rule like rule matches, but under
-    /// no computer (a correlation's events may come from several).
+    /// Counts the correlations that fired like rule matches: per level, per rule, and under the
+    /// computer of the event that completed each (the one its line names).
     pub fn add_correlations(&mut self, correlations: &[Correlated]) {
         for c in correlations {
-            *self.rules.entry(c.found.rule).or_default() += 1;
-            let t = c.found.timestamp_ms;
-            self.span = Some(self.span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+            self.add(c.found.rule, &c.computer, Some(c.found.timestamp_ms));
         }
     }
 
@@ -156,7 +154,7 @@ impl Tally {
             .map(|(c, &n)| (c.as_str(), n))
             .collect();
         computers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        // Correlations count under no computer: when only they matched there is none to list.
+        // Every match counts under a computer, "(none named)" when its event names none.
         if !computers.is_empty() {
             let _ = writeln!(
                 out,
@@ -536,7 +534,10 @@ fn details_for(rule: &RuleMeta, event: &JsonEvent) -> Vec<(String, String)> {
         if ENVELOPE.contains(&f.as_str()) || chosen.iter().any(|(name, _)| name == f) {
             continue;
         }
-        if let Some(text) = event.lookup_text(f).filter(|t| !t.is_empty()) {
+        // An empty value the event has is shown as `""`: a rule may match on it (`StartModule:
+        // ''`), and then it is why the event is listed.
+        if let Some(text) = event.lookup_text(f) {
+            let text = if text.is_empty() { "\"\"".to_owned() } else { text };
             chosen.push((f.clone(), text));
         }
     }

@@ -1178,11 +1178,10 @@ fn correlations_report_the_records_that_made_them() {
         table.contains("group: user=root") && table.contains("auth.jsonl#1, auth.jsonl#4"),
         "{table}"
     );
-    // Only the correlation is reported: it counts under no computer, so the summary lists
-    // none rather than a heading over nothing.
+    // Only the correlation is reported: it counts under the computer its line names.
     assert!(
         stderr.contains("rules with the most matches (1 rule matched):")
-            && !stderr.contains("computers with the most matches"),
+            && stderr.contains("computers with the most matches (1 in all):\n         1  DC1\n"),
         "{stderr}"
     );
 }
@@ -1432,6 +1431,20 @@ fn details_show_what_the_rule_matched_on_whole_in_csv() {
             "SourceImage: C:\\t\\dump.exe; TargetImage: {long_target}; GrantedAccess: 0x1010"
         )),
         "the key fields of a process access: {csv}"
+    );
+    // A rule matching on an empty value (SigmaHQ's `StartModule: ''`): the field is shown, as
+    // `""`, for it is why the event is listed.
+    write_rule("        CallTrace: 'UNKNOWN'\n        StartModule: ''\n");
+    let event = event.to_string().replace(
+        r#""CallTrace":"UNKNOWN""#,
+        r#""CallTrace":"UNKNOWN","StartModule":"""#,
+    );
+    std::fs::write(&logs, format!("{event}\n")).unwrap();
+    let csv = ok(run(&["hunt", "-r", rule_arg, "--format", "csv", logs_arg]));
+    let row = csv.lines().nth(1).unwrap_or_default();
+    assert!(
+        row.contains(r#"CallTrace: UNKNOWN; StartModule: """""#),
+        "the empty value the rule matched, quoted as CSV quotes a quote: {csv}"
     );
 }
 
