@@ -641,6 +641,7 @@ impl Escalator {
             sent: &sent,
         };
         let first = retry.tries == 0;
+        let started = std::time::Instant::now();
         let error = match self.page_person(&page, (!first).then_some(retry)).await? {
             Reached::Now => return Ok(()),
             Reached::Before => {
@@ -668,10 +669,14 @@ impl Escalator {
             return self.log(alert.id, "page", &text).await;
         }
         let tries = retry.tries + 1;
+        // The wait counts from when the delivery gave up, in whole seconds: a receiver that
+        // took its timeout at every attempt (~47 s) would otherwise leave seconds before the
+        // next try instead of the minute the log promises.
+        let failed_at = now + chrono::Duration::seconds(started.elapsed().as_secs() as i64);
         let next = PageRetry {
             tries,
             first_at: if first { now } else { retry.first_at },
-            next_at: now + self.retry_wait(tries),
+            next_at: failed_at + self.retry_wait(tries),
             error,
             ..retry.clone()
         };

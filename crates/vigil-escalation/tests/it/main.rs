@@ -220,8 +220,18 @@ pub fn escalator(store: &Arc<dyn Store>) -> Escalator {
 /// An escalator over `store` whose deliveries make `attempts` attempts of at most 30 s each,
 /// `backoff` apart.
 pub fn escalator_trying(store: &Arc<dyn Store>, attempts: u32, backoff: Duration) -> Escalator {
+    escalator_timing_out(store, attempts, backoff, Duration::from_secs(30))
+}
+
+/// [`escalator_trying`] with attempts of at most `timeout` each.
+pub fn escalator_timing_out(
+    store: &Arc<dyn Store>,
+    attempts: u32,
+    backoff: Duration,
+    timeout: Duration,
+) -> Escalator {
     let notifier = Notifier::new(NotifierConfig {
-        attempt_timeout: Duration::from_secs(30),
+        attempt_timeout: timeout,
         retry: RetryPolicy {
             max_attempts: attempts,
             initial_backoff: backoff,

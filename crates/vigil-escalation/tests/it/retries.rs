@@ -80,6 +80,38 @@ async fn an_undelivered_page_is_tried_again_until_delivered_and_sent_once() {
     assert_eq!(env.hooks.paged(), ["/alice"]);
 }
 
+/// A receiver that takes its timeout before failing: the next try is a minute after the
+/// delivery gave up, not a minute after the page was due (which left seconds).
+#[tokio::test]
+async fn the_wait_before_a_retry_counts_from_when_the_delivery_gave_up() {
+    let env = Env::start().await;
+    env.apply(json!({
+        "people": [{"name": "alice", "contacts": [
+            {"kind": "webhook", "address": format!("{}/held-alice", env.hooks.base)}
+        ]}],
+        "teams": [{"name": "ops", "members": ["alice"], "schedules": [Env::always("primary", "alice")]}],
+        "services": [{"name": "db", "team": "ops"}]
+    }))
+    .await;
+    let (id, raised) = env.raise("db", "det-1").await;
+    let slow = crate::escalator_timing_out(
+        &env.store,
+        1,
+        std::time::Duration::from_millis(10),
+        std::time::Duration::from_secs(2),
+    );
+    slow.tick(after(raised, 1)).await.unwrap();
+    let log = env.log(id).await;
+    let retry_at = after(raised, 1 + 2 + 60).format("%Y-%m-%dT%H:%M:%SZ");
+    assert!(
+        texts(&log).iter().any(|t| t.starts_with(&format!(
+            "level 1 of 1 (round 1): alice was not reached; the page is tried again at {retry_at}"
+        ))),
+        "{log:#?}"
+    );
+    env.hooks.release(1);
+}
+
 #[tokio::test]
 async fn the_next_level_is_paged_in_addition_and_a_corrected_address_is_used() {
     let env = Env::start().await;

@@ -537,7 +537,11 @@ fn details_for(rule: &RuleMeta, event: &JsonEvent) -> Vec<(String, String)> {
         // An empty value the event has is shown as `""`: a rule may match on it (`StartModule:
         // ''`), and then it is why the event is listed.
         if let Some(text) = event.lookup_text(f) {
-            let text = if text.is_empty() { "\"\"".to_owned() } else { text };
+            let text = if text.is_empty() {
+                "\"\"".to_owned()
+            } else {
+                text
+            };
             chosen.push((f.clone(), text));
         }
     }
