@@ -348,6 +348,32 @@ pub struct Alert {
     /// Its log, oldest first (on a single alert; empty in lists).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub log: Vec<AlertLogEntry>,
+    /// The pages that reached their person on no contact so far and are being tried again,
+    /// oldest failure first (on a single alert; empty in lists): the log says a failure once,
+    /// this says what is still failing now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undelivered: Vec<UndeliveredPage>,
+}
+
+/// A page that has not reached its person yet: tried again until it does or the alert is
+/// acknowledged, resolved or dismissed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UndeliveredPage {
+    /// Who is being paged.
+    pub person: String,
+    /// The escalation step that paged them: `level 1 of 2 (round 1)`.
+    pub step: String,
+    /// Why them: `on call in schedule primary`.
+    pub reason: String,
+    /// Deliveries that failed so far.
+    pub tries: u32,
+    /// When the first delivery was made.
+    pub since: DateTime<Utc>,
+    /// When it is tried next.
+    pub next_try: DateTime<Utc>,
+    /// Why the last delivery failed.
+    pub error: String,
 }
 
 /// An [`Alert`] as written, every field at the top level: what the alert is read through, as
@@ -368,6 +394,8 @@ struct AlertFields {
     incident: Option<String>,
     #[serde(default)]
     log: Vec<AlertLogEntry>,
+    #[serde(default)]
+    undelivered: Vec<UndeliveredPage>,
     title: String,
     source: AlertSource,
     severity: Severity,
@@ -416,6 +444,7 @@ impl From<AlertFields> for Alert {
                 times: once(),
             },
             log: f.log,
+            undelivered: f.undelivered,
         }
     }
 }
@@ -526,6 +555,15 @@ mod tests {
                 action: "created".into(),
                 text: "t".into(),
             }],
+            undelivered: vec![UndeliveredPage {
+                person: "bob".into(),
+                step: "level 1 of 1 (round 1)".into(),
+                reason: "on call in schedule primary".into(),
+                tries: 2,
+                since: at,
+                next_try: at,
+                error: "HTTP 503".into(),
+            }],
         };
         let text = serde_json::to_string(&alert).unwrap();
         assert!(text.contains(&format!(r#""events":[{event}]"#)), "{text}");
@@ -538,6 +576,7 @@ mod tests {
         bare.alert.events.clear();
         bare.alert.event_ids.clear();
         bare.log.clear();
+        bare.undelivered.clear();
         (bare.dismissal, bare.incident) = (None, None);
         (bare.alert.rule_id, bare.alert.summary) = (None, None);
         (bare.alert.origin, bare.alert.reporter) = (None, None);

@@ -471,13 +471,21 @@ pub const AUDITED_ALERT_ACTIONS: [&str; 5] = [
 ///
 /// SHA-256 (hex) of the canonical JSON of `["vigil-alert-state-v1", alert, log]`, its empty
 /// members left out (see [`without_empty_members`]). `alert` is the record without `count`,
-/// `last_seen` and its events, which grow as matches fold into an acknowledged alert; `log` is
+/// `last_seen` and its events, which grow as matches fold into an acknowledged alert, and its
+/// undelivered pages, which the escalator keeps unaudited; `log` is
 /// its log up to the last line an audited step wrote ([`AUDITED_ALERT_ACTIONS`]): the lines
 /// after it are pages and folds written since, unaudited.
 pub fn alert_state(alert: &Alert) -> String {
     let mut record = serde_json::to_value(alert).unwrap_or(Value::Null);
     if let Value::Object(fields) = &mut record {
-        for field in ["count", "last_seen", "event_ids", "events", "log"] {
+        for field in [
+            "count",
+            "last_seen",
+            "event_ids",
+            "events",
+            "log",
+            "undelivered",
+        ] {
             fields.remove(field);
         }
     }
@@ -1089,6 +1097,7 @@ mod tests {
                     line(2, "acknowledged"),
                     line(3, "deduplicated"),
                 ],
+                undelivered: Vec::new(),
             }
         }
 
@@ -1118,8 +1127,19 @@ mod tests {
             for (what, edit) in covered {
                 assert_ne!(changed(edit), state, "{what} is not covered");
             }
-            let unaudited: [(&str, Edit<'_>); 4] = [
+            let unaudited: [(&str, Edit<'_>); 5] = [
                 ("count", &|a| a.count += 1),
+                ("a page failing", &|a| {
+                    a.undelivered.push(crate::UndeliveredPage {
+                        person: "bob".into(),
+                        step: "level 1 of 1 (round 1)".into(),
+                        reason: "on call in schedule primary".into(),
+                        tries: 1,
+                        since: at(4),
+                        next_try: at(5),
+                        error: "503".into(),
+                    })
+                }),
                 ("last seen", &|a| a.last_seen = at(9)),
                 ("events", &|a| a.alert.event_ids.push(3)),
                 ("a line after the last step", &|a| {

@@ -38,7 +38,7 @@ pub mod views;
 
 pub use alert::{
     Alert, AlertAction, AlertLogEntry, AlertSource, AlertStatus, AssetCriticality, Dismissal,
-    EventJson, NewAlert, preliminary_severity,
+    EventJson, NewAlert, UndeliveredPage, preliminary_severity,
 };
 pub use audit::{
     AuditEntry, AuditVerified, ChainBreak, ChainProblem, GENESIS_HASH, NewAuditEntry, verify_chain,

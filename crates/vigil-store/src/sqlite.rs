@@ -3019,7 +3019,38 @@ async fn load_alert(
     } else {
         Vec::new()
     };
-    alert_row(&row, event_ids, events, log)
+    let mut alert = alert_row(&row, event_ids, events, log)?;
+    if with_log {
+        alert.undelivered = undelivered_pages(conn, id).await?;
+    }
+    Ok(alert)
+}
+
+/// The pages of an alert that failed at least once and are kept to be tried again (a page kept
+/// with `tries` 0 is being delivered for the first time).
+async fn undelivered_pages(
+    conn: &mut SqliteConnection,
+    alert_id: i64,
+) -> StoreResult<Vec<vigil_core::UndeliveredPage>> {
+    let rows = sqlx::query(
+        "SELECT * FROM alert_page_retries WHERE alert_id = ? AND tries > 0 ORDER BY first_at, person",
+    )
+    .bind(alert_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(vigil_core::UndeliveredPage {
+                person: r.try_get("person")?,
+                step: r.try_get("label")?,
+                reason: r.try_get("reason")?,
+                tries: r.try_get::<i64, _>("tries")? as u32,
+                since: col_ts(r, "first_at")?,
+                next_try: col_ts(r, "next_at")?,
+                error: r.try_get("error")?,
+            })
+        })
+        .collect()
 }
 
 /// An alert from its `alerts` row, with its events' ids (and, for one alert shown in full, the
@@ -3057,6 +3088,7 @@ fn alert_row(
         },
         incident: row.try_get("incident")?,
         log,
+        undelivered: Vec::new(),
     })
 }
 

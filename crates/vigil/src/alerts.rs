@@ -262,6 +262,36 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
                     ]);
                 }
                 outln!("{t}");
+                // What is failing now: the log says each failure once, not every try since.
+                if !a.undelivered.is_empty() {
+                    outln!(
+                        "{} not delivered yet, tried again until delivered or the alert is acknowledged:",
+                        plural(a.undelivered.len() as u64, "page", "pages")
+                    );
+                    let (since, next) = (
+                        crate::output::time_column("SINCE"),
+                        crate::output::time_column("NEXT TRY"),
+                    );
+                    let mut t = table([
+                        "PERSON",
+                        "STEP",
+                        "TRIES",
+                        since.as_str(),
+                        next.as_str(),
+                        "LAST ERROR",
+                    ]);
+                    for p in &a.undelivered {
+                        t.add_row([
+                            p.person.clone(),
+                            p.step.clone(),
+                            p.tries.to_string(),
+                            crate::output::shown_time(p.since, "%Y-%m-%d %H:%M:%S"),
+                            crate::output::shown_time(p.next_try, "%Y-%m-%d %H:%M:%S"),
+                            p.error.clone(),
+                        ]);
+                    }
+                    outln!("{t}");
+                }
                 Ok(())
             }
             Command::Ack { key, conn } => act(&conn, &key, "ack").await,

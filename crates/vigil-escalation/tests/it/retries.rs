@@ -49,6 +49,17 @@ async fn an_undelivered_page_is_tried_again_until_delivered_and_sent_once() {
     );
     assert_eq!(log.len(), 3, "{log:#?}");
     assert_eq!(env.store.page_retry_backlog().await.unwrap().0, 1);
+    // The alert says what is failing now, for `vigil alerts show` and the API.
+    let alert = env.store.get_alert(id).await.unwrap();
+    let [page] = &alert.undelivered[..] else {
+        panic!("{:#?}", alert.undelivered)
+    };
+    assert_eq!(
+        (page.person.as_str(), page.tries, page.next_try),
+        ("alice", 1, after(raised, 61))
+    );
+    assert_eq!(page.step, "level 1 of 1 (round 1)");
+    assert!(page.error.contains("503"), "{}", page.error);
 
     // Not before its time; then tried again, failing the same way: no new line in the log.
     env.tick(after(raised, 30)).await;
@@ -73,6 +84,14 @@ async fn an_undelivered_page_is_tried_again_until_delivered_and_sent_once() {
         "{log:#?}"
     );
     assert_eq!(env.store.page_retry_backlog().await.unwrap(), (0, None));
+    assert!(
+        env.store
+            .get_alert(id)
+            .await
+            .unwrap()
+            .undelivered
+            .is_empty()
+    );
 
     // Delivered once: never again.
     restarted.tick(after(raised, 2000)).await.unwrap();
