@@ -1093,32 +1093,10 @@ impl ValidOrg {
             }
             unreached.push(level_unreached);
         }
-        let mut bounds: Vec<Timestamp> = unreached
-            .iter()
-            .flatten()
-            .flat_map(|(s, e, _)| [*s, *e])
-            .collect();
-        bounds.sort();
-        bounds.dedup();
-        let mut cursors = vec![0usize; unreached.len()];
         let mut out: Vec<CoverageGap> = Vec::new();
-        for pair in bounds.windows(2) {
-            let (start, end) = (pair[0], pair[1]);
-            let mut reasons = Vec::new();
-            let mut first_reached = None;
-            for (n, (stretches, i)) in unreached.iter().zip(cursors.iter_mut()).enumerate() {
-                while *i < stretches.len() && stretches[*i].1 <= start {
-                    *i += 1;
-                }
-                match stretches.get(*i) {
-                    Some((s, _, why)) if *s <= start => reasons.push(why.as_str()),
-                    _ => {
-                        first_reached = Some(n);
-                        break;
-                    }
-                }
-            }
-            let first_reached = match first_reached {
+        for (start, end, reasons, reached) in sweep(&unreached) {
+            // Levels past the first that reaches someone are not paged.
+            let first_reached = match reached {
                 Some(0) => continue,
                 Some(n) => Some(FirstReached {
                     level: n as u32 + 1,
@@ -1126,8 +1104,6 @@ impl ValidOrg {
                 }),
                 None => None,
             };
-            // Levels past the first that reaches someone are not paged: only cursors up to it
-            // moved, which the next interval's catch-up loop makes good.
             let reason = reasons.join(" | ");
             match out.last_mut() {
                 Some(last)
@@ -1284,28 +1260,9 @@ type Stretch = (Timestamp, Timestamp, String);
 /// Where every list has a stretch at once, with their reasons joined (`; `): where paging
 /// every target of a level reaches nobody.
 fn everywhere(lists: &[Vec<Stretch>]) -> Vec<Stretch> {
-    let mut bounds: Vec<Timestamp> = lists
-        .iter()
-        .flatten()
-        .flat_map(|(s, e, _)| [*s, *e])
-        .collect();
-    bounds.sort();
-    bounds.dedup();
-    let mut cursors = vec![0usize; lists.len()];
     let mut out: Vec<Stretch> = Vec::new();
-    for pair in bounds.windows(2) {
-        let (start, end) = (pair[0], pair[1]);
-        let mut reasons = Vec::new();
-        for (stretches, i) in lists.iter().zip(cursors.iter_mut()) {
-            while *i < stretches.len() && stretches[*i].1 <= start {
-                *i += 1;
-            }
-            match stretches.get(*i) {
-                Some((s, _, why)) if *s <= start => reasons.push(why.as_str()),
-                _ => break,
-            }
-        }
-        if lists.is_empty() || reasons.len() < lists.len() {
+    for (start, end, reasons, missing) in sweep(lists) {
+        if lists.is_empty() || missing.is_some() {
             continue;
         }
         let reason = reasons.join("; ");
@@ -1313,6 +1270,43 @@ fn everywhere(lists: &[Vec<Stretch>]) -> Vec<Stretch> {
             Some(last) if last.1 == start && last.2 == reason => last.1 = end,
             _ => out.push((start, end, reason)),
         }
+    }
+    out
+}
+
+/// The intervals between every start and end of the stretches of `lists` (each list in time
+/// order, its stretches apart), each with the reasons of the lists that have a stretch over it,
+/// in order up to the first that has none, and that list's index (`None` when every list has
+/// one).
+fn sweep(lists: &[Vec<Stretch>]) -> Vec<(Timestamp, Timestamp, Vec<&str>, Option<usize>)> {
+    let mut bounds: Vec<Timestamp> = lists
+        .iter()
+        .flatten()
+        .flat_map(|(s, e, _)| [*s, *e])
+        .collect();
+    bounds.sort();
+    bounds.dedup();
+    // Each list's first stretch not ended by the interval's start; lists after the first with
+    // none are not looked at, and catch up at the next interval.
+    let mut cursors = vec![0usize; lists.len()];
+    let mut out = Vec::with_capacity(bounds.len().saturating_sub(1));
+    for pair in bounds.windows(2) {
+        let (start, end) = (pair[0], pair[1]);
+        let mut reasons = Vec::new();
+        let mut missing = None;
+        for (n, (stretches, i)) in lists.iter().zip(cursors.iter_mut()).enumerate() {
+            while *i < stretches.len() && stretches[*i].1 <= start {
+                *i += 1;
+            }
+            match stretches.get(*i) {
+                Some((s, _, why)) if *s <= start => reasons.push(why.as_str()),
+                _ => {
+                    missing = Some(n);
+                    break;
+                }
+            }
+        }
+        out.push((start, end, reasons, missing));
     }
     out
 }
