@@ -1795,10 +1795,7 @@ impl EvtxFile {
         }
         let (bounded, cut) = Bounded::new(data, size).map_err(io_error)?;
         let data: Box<dyn EvtxData> = Box::new(bounded);
-        let parser = EvtxParser::from_read_seek(data).map_err(|e| DecodeError::Evtx {
-            path: path.to_path_buf(),
-            reason: with_causes(&e),
-        })?;
+        let parser = EvtxParser::from_read_seek(data).map_err(|e| unopened_evtx(path, size, &e))?;
         Ok(EvtxFile {
             unchecked: unchecked(parser.header(), cut),
             header_damaged: lost || !parser.header().validate_checksum(),
@@ -1914,11 +1911,10 @@ impl RecordSource {
                     let head = made_header(data.len() as u64);
                     data[..head.len()].copy_from_slice(&head);
                 }
+                let size = data.len() as u64;
                 let (data, cut) = whole_chunks(data);
-                let parser = EvtxParser::from_buffer(data).map_err(|e| DecodeError::Evtx {
-                    path: file.to_path_buf(),
-                    reason: with_causes(&e),
-                })?;
+                let parser =
+                    EvtxParser::from_buffer(data).map_err(|e| unopened_evtx(&file, size, &e))?;
                 Inner::Evtx {
                     unchecked: unchecked(parser.header(), cut),
                     pending: header_warning(&file, lost || !parser.header().validate_checksum()),
@@ -2200,6 +2196,22 @@ fn cut_short(file: &Path, cut: Cut) -> DecodeError {
 
 /// A chunk that cannot be read, under the chunk number the parser gives when it gives one
 /// (it skips chunks it finds empty, so counting them here can differ).
+/// Why an EVTX file could not be opened: a file shorter than its header was cut short (an
+/// interrupted copy), which the parser reports only as a read that could not be filled.
+fn unopened_evtx(path: &Path, size: u64, error: &EvtxError) -> DecodeError {
+    let reason = if size < EVTX_HEADER_BYTES {
+        format!(
+            "the file is {size} bytes, less than the {EVTX_HEADER_BYTES} of an EVTX file header: it was cut short, as by an interrupted copy, and holds no record; copy the log again from its source"
+        )
+    } else {
+        with_causes(error)
+    };
+    DecodeError::Evtx {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
 fn chunk_error(file: &Path, counted: u64, error: EvtxError) -> DecodeError {
     let (chunk, reason) = match error {
         EvtxError::FailedToParseChunk { chunk_id, source } => (chunk_id, with_causes(&source)),
@@ -3852,5 +3864,18 @@ mod tests {
             b"ElfFile\0garbage".to_vec(),
         );
         assert!(matches!(garbage, Err(DecodeError::Evtx { .. })));
+        // A file cut inside its header says so, not "failed to fill whole buffer".
+        let mut header = b"ElfFile\0".to_vec();
+        header.resize(3000, 0);
+        let cut = RecordSource::new(Arc::from(Path::new("c.evtx")), Format::Evtx, header);
+        let Err(e) = cut else {
+            panic!("a cut header was read")
+        };
+        assert!(
+            e.to_string().contains(
+                "the file is 3000 bytes, less than the 4096 of an EVTX file header: it was cut short"
+            ),
+            "{e}"
+        );
     }
 }
