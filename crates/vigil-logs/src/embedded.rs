@@ -792,15 +792,6 @@ fn agg_field(field: &Field) -> Result<String, LogError> {
 /// a query is counted first and its page then looked for in windows of keys (see
 /// [`EmbeddedStore::newest_below`]); phrases, free text, wildcards, ranges and `exists` are
 /// counted in the same pass that collects their first page.
-/// `value` whole anywhere in an event: as the whole value of any JSON path, or as its
-/// envelope's host, service or tenant (a pivot with [`PivotRequest::whole`]).
-fn whole_anywhere(t: &Translator<'_>, value: &str) -> Result<Box<dyn Query>, LogError> {
-    Ok(Box::new(BooleanQuery::new(vec![
-        (Occur::Should, t.any_field_value(value)?),
-        (Occur::Should, t.envelope_value(value.trim())?),
-    ])))
-}
-
 fn counts_cheaply(expr: &Expr) -> bool {
     match expr {
         Expr::All => true,
@@ -809,6 +800,21 @@ fn counts_cheaply(expr: &Expr) -> bool {
         Expr::And(children) | Expr::Or(children) => children.iter().all(counts_cheaply),
         Expr::Phrase { .. } | Expr::Wildcard { .. } | Expr::Range { .. } | Expr::Exists(_) => false,
     }
+}
+
+/// `value` in any field of an event, as a pivot with no field follows it: its envelope's host,
+/// service or tenant, or in its JSON — as the whole value of some path when `whole` (a pivot
+/// with [`PivotRequest::whole`]), else as free text too (inside a message).
+fn anywhere(t: &Translator<'_>, value: &str, whole: bool) -> Result<Box<dyn Query>, LogError> {
+    let in_json = if whole {
+        t.any_field_value(value)?
+    } else {
+        t.free_text(value)?
+    };
+    Ok(Box::new(BooleanQuery::new(vec![
+        (Occur::Should, in_json),
+        (Occur::Should, t.envelope_value(value.trim())?),
+    ])))
 }
 
 /// What [`RecentTotals`] keeps a search's total by: its filter as it runs at `now` (relative
@@ -1218,14 +1224,7 @@ impl EventStore for EmbeddedStore {
                 ));
             }
             (None, Some(field)) => t.pivot_field_value(field, &request.value)?,
-            // Any field, whole only: the value of some JSON path, or its envelope's host,
-            // service or tenant.
-            (None, None) if request.whole => whole_anywhere(&t, &request.value)?,
-            // Any field: the event's own, or its envelope's host, service or tenant.
-            (None, None) => Box::new(BooleanQuery::new(vec![
-                (Occur::Should, t.free_text(&request.value)?),
-                (Occur::Should, t.envelope_value(request.value.trim())?),
-            ])),
+            (None, None) => anywhere(&t, &request.value, request.whole)?,
         };
         let window = t.window(request.range.from, request.range.to);
         let within = |matched: Box<dyn Query>| -> Box<dyn Query> {
@@ -1243,7 +1242,7 @@ impl EventStore for EmbeddedStore {
             (None, true) => {
                 let only_in_text = Box::new(BooleanQuery::new(vec![
                     (Occur::Must, t.free_text(&request.value)?),
-                    (Occur::MustNot, whole_anywhere(&t, &request.value)?),
+                    (Occur::MustNot, anywhere(&t, &request.value, true)?),
                 ]));
                 Some(within(only_in_text).count(&searcher)? as u64)
             }
