@@ -1696,6 +1696,11 @@ fn journal_loop(
 /// since each commit costs a segment flush whatever its size.
 const CATCH_UP_COMMIT_EVERY: Duration = Duration::from_secs(5);
 
+/// How long closing the store waits for the index's merges to finish: long enough for the
+/// merges of a store's first hours, short enough that stopping the server never hangs on a
+/// large one.
+const MERGE_WAIT_ON_CLOSE: Duration = Duration::from_secs(10);
+
 /// The index thread's state.
 struct Indexer {
     /// `None` after a failure, until [`Indexer::recover`] makes it anew: a Tantivy writer whose
@@ -1869,6 +1874,35 @@ impl Indexer {
     /// After a failure: drops the writer with every document it holds uncommitted (a dead
     /// worker may have lost some), so that no later commit can mark them searchable, and
     /// goes back to the last commit, from which [`Indexer::recover`] reads the journal again.
+    /// Lets the writer's merges finish, up to [`MERGE_WAIT_ON_CLOSE`], so that a closed store
+    /// has nothing writing into its directory: dropping a Tantivy writer leaves its merge
+    /// threads running, and a store opened again in the same process, or the operator
+    /// deleting the index, met their files. A merge still running after the wait is
+    /// abandoned; the next writer removes its files.
+    fn close(&mut self) {
+        let Some(writer) = self.writer.take() else {
+            return;
+        };
+        let (done, merged) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("vigil-logs-close".into())
+            .spawn(move || {
+                let _ = done.send(writer.wait_merging_threads());
+            });
+        if spawned.is_err() {
+            return;
+        }
+        match merged.recv_timeout(MERGE_WAIT_ON_CLOSE) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "an index merge failed while closing; the next open removes its files")
+            }
+            Err(_) => {
+                tracing::warn!(waited = ?MERGE_WAIT_ON_CLOSE, "an index merge is still running at close and is abandoned; the next open removes its files")
+            }
+        }
+    }
+
     fn drop_writer(&mut self) {
         self.writer = None;
         self.checkpoint = self.committed;
@@ -2019,6 +2053,7 @@ fn index_loop(mut ix: Indexer, interval: Duration, inbox: Receiver<IndexMsg>) {
                 {
                     tracing::error!(error = %e, "final index commit failed; the journal replays on next open");
                 }
+                ix.close();
                 return;
             }
         };
