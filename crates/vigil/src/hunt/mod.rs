@@ -198,7 +198,8 @@ fn parse_logsource(s: &str) -> Result<Logsource, String> {
                 "{value:?} is not a logsource name for {key}; Sigma's are single words such as linux, webserver or auth"
             ));
         }
-        let slot = match key.trim() {
+        let key = key.trim();
+        let slot = match key {
             "product" => &mut ls.product,
             "category" => &mut ls.category,
             "service" => &mut ls.service,
@@ -208,6 +209,12 @@ fn parse_logsource(s: &str) -> Result<Logsource, String> {
                 ));
             }
         };
+        // A log is one product (one category, one service): the later one would silently win.
+        if let Some(first) = slot {
+            return Err(format!(
+                "{key} is given twice ({key}={first} and {key}={value}); a logsource names each once — for logs of either, give --logsource twice"
+            ));
+        }
         *slot = Some(value.to_owned());
     }
     if ls == Logsource::default() {
@@ -666,6 +673,23 @@ mod tests {
     use vigil_events::source::InputFile;
 
     use super::*;
+
+    #[test]
+    fn a_logsource_naming_a_key_twice_is_refused() {
+        for given in [
+            "product=aws,product=gcp",
+            "product=gcp, product=aws,service=x",
+        ] {
+            let err = parse_logsource(given).unwrap_err();
+            assert!(err.starts_with("product is given twice"), "{given}: {err}");
+            assert!(err.contains("give --logsource twice"), "{err}");
+        }
+        let err = parse_logsource("product=aws,service=cloudtrail,service=cloudtrail").unwrap_err();
+        assert!(err.starts_with("service is given twice"), "{err}");
+        let ls = parse_logsource("product=aws,service=cloudtrail").unwrap();
+        assert_eq!(ls.product.as_deref(), Some("aws"));
+        assert_eq!(ls.service.as_deref(), Some("cloudtrail"));
+    }
 
     /// Loads one rule matching `whoami.exe` process creations.
     fn whoami_rule(dir: &Path) -> CompiledRuleSet {
