@@ -145,21 +145,21 @@ impl OrgView {
             .collect()
     }
 
-    /// A warning, with its field, for each service whose declared logsources no rule of `set`
-    /// is written for (its events would meet only the rules that name no logsource, which a
-    /// misspelt `category` makes easy to miss), and for each rule turned off by an id no rule
-    /// of `set` has. None when `set` holds no rule at all.
+    /// A warning, with its field, for each service whose declared logsources (or one of them)
+    /// no rule of `set` is written for (its events would meet only the rules that name no
+    /// logsource, which a misspelt `category` makes easy to miss; [`declaration_warnings`]),
+    /// and for each rule turned off by an id no rule of `set` has. None when `set` holds no
+    /// rule at all.
     pub fn coverage_warnings(&self, set: &CompiledRuleSet) -> Vec<String> {
         if set.rules().is_empty() {
             return Vec::new();
         }
-        let uncovered = self.coverage(set).into_iter().filter(|c| c.rules == 0).map(|c| {
-            let declared = c.labels();
-            format!(
-                "services[{}].logsources: no loaded rule is written for {} logs, so events of {:?} meet none; check the names against the rules' logsource (`vigil rules check` counts rules per logsource)",
-                c.index,
-                declared.join(" or "),
-                c.service
+        let uncovered = self.coverage(set).into_iter().flat_map(|c| {
+            declaration_warnings(
+                set,
+                &c.logsources,
+                &format!("services[{}].logsources", c.index),
+                &format!("events of {:?}", c.service),
             )
         });
         // A rule turned off by an id no loaded rule has (misspelt) turns nothing off.
@@ -257,6 +257,94 @@ impl OrgView {
     }
 }
 
+/// What is amiss with logs declared as `logsources` (a service's, or `vigil hunt`'s
+/// `--logsource`s) for the rules of `set`, each warning starting with `field`, the
+/// declaration's name; `whose` names the events declared so. A logsource no loaded rule is
+/// written for (a misspelt `category: webservers` keeps every web server rule away, and nothing
+/// else would say so) is named with the closest values the rules use. None when `set` holds no
+/// rule.
+pub fn declaration_warnings(
+    set: &CompiledRuleSet,
+    logsources: &[Logsource],
+    field: &str,
+    whose: &str,
+) -> Vec<String> {
+    if set.rules().is_empty() || logsources.is_empty() {
+        return Vec::new();
+    }
+    let check = "check the names against the rules' logsource (`vigil rules check` counts rules per logsource)";
+    if set.rules_for(logsources) == 0 {
+        let declared: Vec<String> = logsources.iter().map(logsource_label).collect();
+        return vec![format!(
+            "{field}: no loaded rule is written for {} logs, so {whose} meet none{}; {check}",
+            declared.join(" or "),
+            closest_values(set, logsources)
+        )];
+    }
+    // Some open rules: each that opens none is still likely misspelt.
+    logsources
+        .iter()
+        .filter(|l| set.rules_for(std::slice::from_ref(*l)) == 0)
+        .map(|l| {
+            format!(
+                "{field}: no loaded rule is written for {} logs{}; {check}",
+                logsource_label(l),
+                closest_values(set, std::slice::from_ref(l))
+            )
+        })
+        .collect()
+}
+
+/// The values the rules of `set` use that the parts of `logsources` no rule names were likely
+/// meant to be (`service=cloudtrial`: `service=cloudtrail`), as a clause of a warning; empty when
+/// none is close.
+fn closest_values(set: &CompiledRuleSet, logsources: &[Logsource]) -> String {
+    let named = |ls: &Logsource, key: &str| -> Option<String> {
+        match key {
+            "product" => ls.product.clone(),
+            "category" => ls.category.clone(),
+            _ => ls.service.clone(),
+        }
+    };
+    let mut suggestions: Vec<String> = Vec::new();
+    for declared in logsources {
+        for key in ["product", "category", "service"] {
+            let Some(value) = named(declared, key) else {
+                continue;
+            };
+            let value = value.to_ascii_lowercase();
+            let known: HashSet<String> = set
+                .rules()
+                .iter()
+                .filter_map(|r| named(&r.logsource, key))
+                .map(|v| v.to_ascii_lowercase())
+                .collect();
+            if known.contains(&value) {
+                continue;
+            }
+            // One typo in a short name, two (a swapped pair) in a longer one.
+            let allowed = if value.len() <= 4 { 1 } else { 2 };
+            let mut close: Vec<(usize, &String)> = known
+                .iter()
+                .map(|k| (strsim::osa_distance(k, &value), k))
+                .filter(|(d, _)| *d <= allowed)
+                .collect();
+            close.sort();
+            for (_, k) in close.into_iter().take(3) {
+                let suggestion = format!("{key}={k}");
+                if !suggestions.contains(&suggestion) {
+                    suggestions.push(suggestion);
+                }
+            }
+        }
+    }
+    if suggestions.is_empty() {
+        String::new()
+    } else {
+        format!(" (did you mean {}?)", suggestions.join(" or "))
+    }
+}
+
 /// A logsource as `vigil hunt --logsource` takes it: `product=linux,service=auth`.
 pub fn logsource_label(ls: &Logsource) -> String {
     [
@@ -343,6 +431,46 @@ mod tests {
         );
         assert!(view.declared("api").0.is_empty());
         assert!(view.declared("other").0.is_empty());
+    }
+
+    /// A declaration no rule is written for is warned of with the values the rules use; one of
+    /// several, on its own.
+    #[test]
+    fn a_logsource_no_rule_is_written_for_is_warned_of_with_the_closest_values() {
+        let rules = "title: Trail\nid: 11111111-1111-4111-8111-111111111111\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel: {eventName: StopLogging}\n  condition: sel\n";
+        let (docs, _) = vigil_sigma::parse_str(rules, std::path::Path::new("r.yml"));
+        let (set, _) = vigil_detect::compile(&docs, &vigil_detect::CompileOptions::default());
+        let logsource = |product: &str, service: Option<&str>| Logsource {
+            product: Some(product.to_owned()),
+            service: service.map(str::to_owned),
+            ..Logsource::default()
+        };
+        let warn =
+            |declared: &[Logsource]| declaration_warnings(&set, declared, "f", "events of x");
+        assert!(warn(&[logsource("aws", Some("cloudtrail"))]).is_empty());
+        assert_eq!(
+            warn(&[logsource("aws", Some("cloudtrial"))]),
+            [
+                "f: no loaded rule is written for product=aws,service=cloudtrial logs, so events of x meet none (did you mean service=cloudtrail?); check the names against the rules' logsource (`vigil rules check` counts rules per logsource)"
+            ]
+        );
+        // Nothing close: no guess.
+        let far = warn(&[logsource("gcp", None)]);
+        assert!(
+            far[0].contains("product=gcp logs, so events of x meet none;"),
+            "{far:?}"
+        );
+        let one_of_two = warn(&[
+            logsource("aws", Some("cloudtrail")),
+            logsource("awss", None),
+        ]);
+        assert_eq!(one_of_two.len(), 1);
+        assert!(
+            one_of_two[0].starts_with(
+                "f: no loaded rule is written for product=awss logs (did you mean product=aws?); check"
+            ),
+            "{one_of_two:?}"
+        );
     }
 
     /// A service declared `product: linux` for its syslog that also sends nginx's requests

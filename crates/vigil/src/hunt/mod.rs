@@ -448,6 +448,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for id in &unknown_exclusions {
         errln!("warning: --exclude-rule {id}: no loaded rule has this id");
     }
+    // A misspelt --logsource would otherwise read as "no matches".
+    if !args.rules.is_empty() {
+        let declared = vigil_ingest::org::declaration_warnings(
+            &set,
+            &args.logsources,
+            "--logsource",
+            "the logs declared so",
+        );
+        for warning in declared {
+            errln!("warning: {warning}");
+        }
+    }
     let reported = match &choice {
         Some(choice) => choice.resolve(&set),
         None => selection.resolve(&set),

@@ -1116,6 +1116,73 @@ fn hunt_with_a_declared_logsource_runs_only_the_rules_written_for_it() {
     );
 }
 
+/// A misspelt --logsource opens no rule: the hunt says so before hunting, with the values the
+/// rules use, rather than reporting "no matches" as if the logs were clean.
+#[test]
+fn hunt_warns_of_a_declared_logsource_no_rule_is_written_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("ct.yml"),
+        "title: Trail Stopped\nid: ct\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  sel:\n    eventName: StopLogging\n  condition: sel\nlevel: high\n",
+    )
+    .unwrap();
+    let logs = dir.path().join("ct.jsonl");
+    std::fs::write(&logs, "{\"eventName\":\"StopLogging\"}\n").unwrap();
+    let (rules, logs) = (rules.to_str().unwrap(), logs.to_str().unwrap());
+    let hunt = |logsource: &str| {
+        let out = run(&[
+            "hunt",
+            "-r",
+            rules,
+            "--format",
+            "jsonl",
+            "--logsource",
+            logsource,
+            logs,
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (jsonl(&ok(out)).len(), stderr)
+    };
+    let (found, stderr) = hunt("product=aws,service=cloudtrail");
+    assert_eq!(found, 1);
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let (found, stderr) = hunt("product=aws,service=cloudtrial");
+    assert_eq!(found, 0);
+    assert!(
+        stderr.contains(
+            "warning: --logsource: no loaded rule is written for product=aws,service=cloudtrial logs"
+        ) && stderr.contains("did you mean service=cloudtrail?"),
+        "{stderr}"
+    );
+    let (_, stderr) = hunt("product=awss");
+    assert!(
+        stderr.contains("no loaded rule is written for product=awss logs")
+            && stderr.contains("did you mean product=aws?"),
+        "{stderr}"
+    );
+    // One of two declarations that opens nothing is named on its own.
+    let out = run(&[
+        "hunt",
+        "-r",
+        rules,
+        "--format",
+        "jsonl",
+        "--logsource",
+        "product=aws,service=cloudtrail",
+        "--logsource",
+        "category=webservers",
+        logs,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(jsonl(&ok(out)).len(), 1);
+    assert!(
+        stderr.contains("--logsource: no loaded rule is written for category=webservers logs"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn correlations_report_the_records_that_made_them() {
     let dir = tempfile::tempdir().unwrap();
