@@ -740,4 +740,20 @@ pub struct ServiceRules {
     /// Loaded detection rules written for one of them (rules naming no logsource, which
     /// apply to every log, are not counted). Zero: its events meet no rule written for them.
     pub rules: u64,
+    /// Loaded detection rules written for one of them that name one logsource part more
+    /// (`category=application` beside `product=kubernetes,service=audit`): they run only once
+    /// that part is declared too. Per declared logsource, the most rules first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undeclared: Vec<UndeclaredRules>,
+}
+
+/// Rules written for a declared logsource that also name a part it lacks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UndeclaredRules {
+    /// The declared logsource, as `product=kubernetes,service=audit`.
+    pub logsource: String,
+    /// The part they also name, as `category=application`.
+    pub part: String,
+    /// How many.
+    pub rules: u64,
 }

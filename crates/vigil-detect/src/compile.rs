@@ -681,6 +681,52 @@ impl CompiledRuleSet {
             .count()
     }
 
+    /// The logsource parts that detection rules written for a declared log name beyond it:
+    /// every part a rule names must be declared for it to run, so a log declared
+    /// `product=kubernetes,service=audit` meets none of SigmaHQ's audit rules that also name
+    /// `category=application`, and [`CompiledRuleSet::rules_for`], not zero, does not say so.
+    /// Counts, per logsource of `logsources`, the rules that name each of its parts and exactly
+    /// one more (rules one of `logsources` opens are not counted); per logsource, the most
+    /// rules first.
+    pub fn undeclared_parts(&self, logsources: &[Logsource]) -> Vec<UndeclaredPart> {
+        let mut parts: Vec<UndeclaredPart> = Vec::new();
+        let detections = self.rules.iter().filter(|r| r.kind == RuleKind::Detection);
+        for rule in detections {
+            if logsources
+                .iter()
+                .any(|l| crate::matcher::logsource_fits(&rule.logsource, l))
+            {
+                continue;
+            }
+            for (declared, log) in logsources.iter().enumerate() {
+                let Some((key, value)) = one_part_beyond(&rule.logsource, log) else {
+                    continue;
+                };
+                let known = parts.iter_mut().find(|p| {
+                    p.declared == declared && p.key == key && p.value.eq_ignore_ascii_case(value)
+                });
+                match known {
+                    Some(part) => part.rules += 1,
+                    None => parts.push(UndeclaredPart {
+                        declared,
+                        key,
+                        value: value.to_owned(),
+                        rules: 1,
+                    }),
+                }
+            }
+        }
+        parts.sort_by(|a, b| {
+            (a.declared, std::cmp::Reverse(a.rules), a.key, &a.value).cmp(&(
+                b.declared,
+                std::cmp::Reverse(b.rules),
+                b.key,
+                &b.value,
+            ))
+        });
+        parts
+    }
+
     /// The number of correlation rules.
     pub fn correlation_count(&self) -> usize {
         self.correlations.len()
@@ -744,6 +790,43 @@ impl CompiledRuleSet {
             spares.push(work);
         }
     }
+}
+
+/// A logsource part that rules written for a declared log name and the declaration lacks
+/// ([`CompiledRuleSet::undeclared_parts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndeclaredPart {
+    /// The declared logsource, as its position in the logsources asked about.
+    pub declared: usize,
+    /// The part: `product`, `category` or `service`.
+    pub key: &'static str,
+    /// Its value, as the first such rule writes it.
+    pub value: String,
+    /// How many detection rules name it besides every part of the declared logsource.
+    pub rules: usize,
+}
+
+/// The one part `rule` names beyond `declared` when it names every part `declared` names
+/// (compared without case) and exactly one more.
+fn one_part_beyond<'r>(
+    rule: &'r Logsource,
+    declared: &Logsource,
+) -> Option<(&'static str, &'r str)> {
+    let parts = [
+        ("product", &rule.product, &declared.product),
+        ("category", &rule.category, &declared.category),
+        ("service", &rule.service, &declared.service),
+    ];
+    let mut beyond = None;
+    for (key, named, have) in parts {
+        match (named.as_deref(), have.as_deref()) {
+            (None, None) => {}
+            (Some(named), Some(have)) if named.eq_ignore_ascii_case(have) => {}
+            (Some(named), None) if beyond.is_none() => beyond = Some((key, named)),
+            _ => return None,
+        }
+    }
+    beyond
 }
 
 struct Builder<'o> {

@@ -26,8 +26,8 @@ mod value;
 mod tests;
 
 pub use compile::{
-    CompileOptions, CompiledRuleSet, PlanStats, RuleId, RuleKind, RuleMeta, compile,
-    filter_warnings,
+    CompileOptions, CompiledRuleSet, PlanStats, RuleId, RuleKind, RuleMeta, UndeclaredPart,
+    compile, filter_warnings,
 };
 pub use correlate::{
     CorrelationMatch, CorrelationShape, CorrelationState, Correlator, GroupValue, SavedWindow,

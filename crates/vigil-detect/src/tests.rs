@@ -875,6 +875,84 @@ fn a_declared_logsource_offers_only_the_rules_written_for_it() {
     assert_eq!(ids_from(&set, &event, &auth), vec!["r1"]);
 }
 
+/// Rules written for a declared log that name one part more than it declares are counted by
+/// that part: they run only when it is declared too.
+#[test]
+fn rules_naming_a_part_the_declaration_lacks_are_counted_by_that_part() {
+    let rule = |id: &str, logsource: &str| {
+        format!(
+            "title: {id}\nid: {id}\nlogsource: {{{logsource}}}\ndetection:\n  sel:\n    verb: delete\n  condition: sel\n"
+        )
+    };
+    let text = [
+        rule("audit", "product: kubernetes, service: audit"),
+        rule(
+            "app1",
+            "product: kubernetes, service: audit, category: application",
+        ),
+        rule(
+            "app2",
+            "product: Kubernetes, service: audit, category: Application",
+        ),
+        rule(
+            "other",
+            "product: kubernetes, service: audit, category: other",
+        ),
+        // Names no service: not written for the audit log.
+        rule("nosvc", "product: kubernetes, category: application"),
+        // Names another service.
+        rule(
+            "api",
+            "product: kubernetes, service: api, category: application",
+        ),
+    ]
+    .join("---\n");
+    let (docs, diags) = vigil_sigma::parse_str(&text, Path::new("t.yml"));
+    assert!(diags.is_empty(), "{diags:?}");
+    let (set, _) = compile(&docs, &CompileOptions::default());
+    let audit = [logsource(Some("kubernetes"), None, Some("audit"))];
+    assert_eq!(set.rules_for(&audit), 1);
+    let parts = set.undeclared_parts(&audit);
+    let seen: Vec<_> = parts
+        .iter()
+        .map(|p| (p.declared, p.key, p.value.as_str(), p.rules))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (0, "category", "application", 2),
+            (0, "category", "other", 1)
+        ]
+    );
+    // Declared too, the part is no longer missing: its rules run.
+    let both = [
+        logsource(Some("kubernetes"), None, Some("audit")),
+        logsource(Some("kubernetes"), Some("application"), Some("audit")),
+    ];
+    assert_eq!(set.rules_for(&both), 4);
+    let seen: Vec<_> = set
+        .undeclared_parts(&both)
+        .into_iter()
+        .map(|p| (p.declared, p.value))
+        .collect();
+    assert_eq!(seen, [(0, "other".to_owned())]);
+    // A product alone misses its service.
+    let kubernetes = [logsource(Some("kubernetes"), None, None)];
+    assert_eq!(set.rules_for(&kubernetes), 0);
+    let seen: Vec<_> = set
+        .undeclared_parts(&kubernetes)
+        .into_iter()
+        .map(|p| (p.key, p.value, p.rules))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("category", "application".to_owned(), 1),
+            ("service", "audit".to_owned(), 1)
+        ]
+    );
+}
+
 #[test]
 fn a_channel_the_windows_mapping_does_not_know_takes_the_declared_logsources() {
     let text = [

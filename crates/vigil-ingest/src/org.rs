@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
-use vigil_detect::{CompiledRuleSet, Event, FieldMapping, Logsource, MappedEvent, Matcher, RuleId};
+use vigil_detect::{
+    CompiledRuleSet, Event, FieldMapping, Logsource, MappedEvent, Matcher, RuleId, UndeclaredPart,
+};
 use vigil_events::json::JsonEvent;
 use vigil_events::{implied_logsources, web_server_logsources};
 use vigil_oncall::OrgDocument;
@@ -55,12 +57,23 @@ pub struct ServiceCoverage {
     pub logsources: Arc<[Logsource]>,
     /// Detection rules of the set written for one of them ([`CompiledRuleSet::rules_for`]).
     pub rules: usize,
+    /// The parts rules written for one of them name beyond it, which keep those rules away
+    /// until declared too ([`CompiledRuleSet::undeclared_parts`]).
+    pub undeclared: Vec<UndeclaredPart>,
 }
 
 impl ServiceCoverage {
     /// Its logsources as `vigil hunt --logsource` takes them (`product=linux,service=auth`).
     pub fn labels(&self) -> Vec<String> {
         self.logsources.iter().map(logsource_label).collect()
+    }
+
+    /// The label of the declared logsource an undeclared part was found beside.
+    pub fn label_of(&self, part: &UndeclaredPart) -> String {
+        self.logsources
+            .get(part.declared)
+            .map(logsource_label)
+            .unwrap_or_default()
     }
 }
 
@@ -140,6 +153,7 @@ impl OrgView {
                     service: s.name.clone(),
                     logsources: Arc::clone(logsources),
                     rules: set.rules_for(logsources),
+                    undeclared: set.undeclared_parts(logsources),
                 })
             })
             .collect()
@@ -261,8 +275,10 @@ impl OrgView {
 /// `--logsource`s) for the rules of `set`, each warning starting with `field`, the
 /// declaration's name; `whose` names the events declared so. A logsource no loaded rule is
 /// written for (a misspelt `category: webservers` keeps every web server rule away, and nothing
-/// else would say so) is named with the closest values the rules use. None when `set` holds no
-/// rule.
+/// else would say so) is named with the closest values the rules use; so are the parts rules
+/// written for a declared logsource name beyond it (SigmaHQ's Kubernetes audit rules that also
+/// name `category=application` meet no log declared `product=kubernetes,service=audit`). None
+/// when `set` holds no rule.
 pub fn declaration_warnings(
     set: &CompiledRuleSet,
     logsources: &[Logsource],
@@ -273,26 +289,77 @@ pub fn declaration_warnings(
         return Vec::new();
     }
     let check = "check the names against the rules' logsource (`vigil rules check` counts rules per logsource)";
+    let mut warnings = Vec::new();
     if set.rules_for(logsources) == 0 {
         let declared: Vec<String> = logsources.iter().map(logsource_label).collect();
-        return vec![format!(
+        warnings.push(format!(
             "{field}: no loaded rule is written for {} logs, so {whose} meet none{}; {check}",
             declared.join(" or "),
             closest_values(set, logsources)
-        )];
+        ));
+    } else {
+        // Some open rules: each that opens none is still likely misspelt.
+        warnings.extend(
+            logsources
+                .iter()
+                .filter(|l| set.rules_for(std::slice::from_ref(*l)) == 0)
+                .map(|l| {
+                    format!(
+                        "{field}: no loaded rule is written for {} logs{}; {check}",
+                        logsource_label(l),
+                        closest_values(set, std::slice::from_ref(l))
+                    )
+                }),
+        );
     }
-    // Some open rules: each that opens none is still likely misspelt.
-    logsources
-        .iter()
-        .filter(|l| set.rules_for(std::slice::from_ref(*l)) == 0)
-        .map(|l| {
-            format!(
-                "{field}: no loaded rule is written for {} logs{}; {check}",
-                logsource_label(l),
-                closest_values(set, std::slice::from_ref(l))
-            )
-        })
-        .collect()
+    warnings.extend(undeclared_warnings(
+        field,
+        logsources,
+        &set.undeclared_parts(logsources),
+    ));
+    warnings
+}
+
+/// The most parts named beyond one declared logsource that are warned of one by one; the rest
+/// are counted in one more warning (`product=windows` alone lacks dozens of categories).
+const MAX_UNDECLARED_WARNED: usize = 3;
+
+/// A warning per part that rules written for a declared logsource name beyond it (the rules
+/// run only when it is declared too), the most rules first.
+fn undeclared_warnings(
+    field: &str,
+    logsources: &[Logsource],
+    parts: &[UndeclaredPart],
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (declared, logsource) in logsources.iter().enumerate() {
+        let label = logsource_label(logsource);
+        let beside: Vec<&UndeclaredPart> =
+            parts.iter().filter(|p| p.declared == declared).collect();
+        for part in beside.iter().take(MAX_UNDECLARED_WARNED) {
+            let named = format!("{}={}", part.key, part.value);
+            warnings.push(format!(
+                "{field}: {} for {label} also {} {named}; declare {named} too to run them",
+                plural(part.rules, "rule", "rules"),
+                if part.rules == 1 { "names" } else { "name" },
+            ));
+        }
+        let rest = &beside[beside.len().min(MAX_UNDECLARED_WARNED)..];
+        if !rest.is_empty() {
+            let rules: usize = rest.iter().map(|p| p.rules).sum();
+            warnings.push(format!(
+                "{field}: {} more for {label} also name one of {} other parts it lacks; `vigil rules check` counts rules per logsource",
+                plural(rules, "rule", "rules"),
+                rest.len()
+            ));
+        }
+    }
+    warnings
+}
+
+/// `count` and the noun it counts.
+fn plural(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
 }
 
 /// The values the rules of `set` use that the parts of `logsources` no rule names were likely
@@ -470,6 +537,55 @@ mod tests {
                 "f: no loaded rule is written for product=awss logs (did you mean product=aws?); check"
             ),
             "{one_of_two:?}"
+        );
+    }
+
+    /// Rules written for a service's logs that name one part more than it declares are counted
+    /// in its coverage and warned of, by the part.
+    #[test]
+    fn rules_naming_a_part_a_service_lacks_are_warned_of() {
+        let rule = |n: u32, logsource: &str| {
+            format!(
+                "title: R{n}\nid: 1111111{n}-1111-4111-8111-111111111111\nlogsource: {{{logsource}}}\ndetection:\n  sel: {{verb: delete}}\n  condition: sel\n"
+            )
+        };
+        let rules = [
+            rule(1, "product: kubernetes, service: audit"),
+            rule(
+                2,
+                "product: kubernetes, service: audit, category: application",
+            ),
+            rule(
+                3,
+                "product: kubernetes, service: audit, category: application",
+            ),
+        ]
+        .join("---\n");
+        let (docs, _) = vigil_sigma::parse_str(&rules, std::path::Path::new("r.yml"));
+        let (set, _) = vigil_detect::compile(&docs, &vigil_detect::CompileOptions::default());
+        let document: OrgDocument = serde_json::from_value(serde_json::json!({
+            "teams": [{"name": "k8s"}],
+            "services": [{"name": "kube", "team": "k8s",
+                          "logsources": [{"product": "kubernetes", "service": "audit"}]}]
+        }))
+        .unwrap();
+        let view = OrgView::new(Some(document));
+        let coverage = view.coverage(&set);
+        assert_eq!(coverage[0].rules, 1);
+        let part = &coverage[0].undeclared[0];
+        assert_eq!(
+            (part.key, part.value.as_str(), part.rules),
+            ("category", "application", 2)
+        );
+        assert_eq!(
+            coverage[0].label_of(part),
+            "product=kubernetes,service=audit"
+        );
+        assert_eq!(
+            view.coverage_warnings(&set),
+            [
+                "services[0].logsources: 2 rules for product=kubernetes,service=audit also name category=application; declare category=application too to run them"
+            ]
         );
     }
 

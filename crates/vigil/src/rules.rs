@@ -15,7 +15,7 @@ use vigil_api::events::RulePreviewRequest;
 use vigil_sigma::RuleDoc;
 
 use crate::incident::{Conn, client};
-use crate::output::{Cell, explain, outln, print_json, table};
+use crate::output::{Cell, Lines, explain, outln, print_json, table};
 use crate::ruleset;
 
 /// Subcommands of `vigil rules`.
@@ -251,12 +251,23 @@ fn remote(conn: Conn, reload: bool) -> anyhow::Result<ExitCode> {
     if !status.services.is_empty() {
         let mut t = table(["SERVICE", "DECLARED LOGSOURCES", "RULES WRITTEN FOR THEM"]);
         for s in &status.services {
-            let rules = if s.rules == 0 {
+            let mut rules = vec![if s.rules == 0 {
                 "0 (misspelt? see `vigil rules check`)".to_owned()
             } else {
                 s.rules.to_string()
-            };
-            t.add_row([s.service.clone(), s.logsources.join(" or "), rules]);
+            }];
+            // Rules kept away by a part the declaration lacks would otherwise go unseen.
+            rules.extend(
+                s.undeclared
+                    .iter()
+                    .map(|u| format!("+{} if {} also declares {}", u.rules, u.logsource, u.part)),
+            );
+            let row: [Cell; 3] = [
+                s.service.as_str().into(),
+                s.logsources.join(" or ").into(),
+                Lines(rules).into(),
+            ];
+            t.add_row(row);
         }
         outln!("{t}");
     }

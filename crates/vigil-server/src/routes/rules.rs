@@ -7,7 +7,7 @@ use vigil_api::error::ErrorBody;
 use vigil_api::events::{
     CorrelationGroup, CorrelationWindows, LateEvents, PreviewCorrelation, PreviewMatch,
     PreviewRuleCount, RulePreview, RulePreviewRequest, RulesReloadFailure, RulesStatus,
-    ServiceRules, TurnedOffRule,
+    ServiceRules, TurnedOffRule, UndeclaredRules,
 };
 use vigil_ingest::preview::PreviewRequest;
 
@@ -124,6 +124,15 @@ async fn in_force(state: &AppState) -> RulesStatus {
         .into_iter()
         .map(|c| ServiceRules {
             logsources: c.labels(),
+            undeclared: c
+                .undeclared
+                .iter()
+                .map(|part| UndeclaredRules {
+                    logsource: c.label_of(part),
+                    part: format!("{}={}", part.key, part.value),
+                    rules: part.rules as u64,
+                })
+                .collect(),
             service: c.service,
             rules: c.rules as u64,
         })

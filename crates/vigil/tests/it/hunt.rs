@@ -1183,6 +1183,45 @@ fn hunt_warns_of_a_declared_logsource_no_rule_is_written_for() {
     );
 }
 
+/// SigmaHQ's Kubernetes audit rules: 6 name `product: kubernetes, service: audit`, 10 also
+/// `category: application`. Declared as the first, the logs meet the 6, and the hunt says what
+/// keeps the 10 away rather than leaving them out unseen; declared with the category, all 16.
+#[test]
+fn hunt_warns_of_rules_naming_a_part_the_declared_logsource_lacks() {
+    let kubernetes = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/sigma/rules/application/kubernetes/audit");
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("audit.jsonl");
+    // Matches kubernetes_audit_events_deleted (category application) and nothing else.
+    std::fs::write(
+        &logs,
+        "{\"verb\":\"delete\",\"objectRef\":{\"resource\":\"events\"}}\n",
+    )
+    .unwrap();
+    let hunt = |logsource: &str| {
+        let out = crate::support::vigil()
+            .args(["hunt", "--format", "jsonl", "-r"])
+            .arg(&kubernetes)
+            .args(["--logsource", logsource])
+            .arg(&logs)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (jsonl(&ok(out)).len(), stderr)
+    };
+    let (found, stderr) = hunt("product=kubernetes,service=audit");
+    assert_eq!(found, 0, "{stderr}");
+    assert!(
+        stderr.contains(
+            "warning: --logsource: 10 rules for product=kubernetes,service=audit also name category=application; declare category=application too to run them"
+        ),
+        "{stderr}"
+    );
+    let (found, stderr) = hunt("product=kubernetes,service=audit,category=application");
+    assert_eq!(found, 1, "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+}
+
 #[test]
 fn correlations_report_the_records_that_made_them() {
     let dir = tempfile::tempdir().unwrap();

@@ -259,6 +259,46 @@ fn a_dry_run_with_rules_counts_what_each_service_s_logs_meet() {
     );
 }
 
+/// A service declared `product: kubernetes, service: audit` meets 6 of SigmaHQ's 16 Kubernetes
+/// audit rules: the dry run counts the 6 and warns of the 10 that also name a category.
+#[test]
+fn a_dry_run_warns_of_rules_naming_a_part_a_service_does_not_declare() {
+    let kubernetes = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/sigma/rules/application/kubernetes/audit");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("org.yaml");
+    let apply = |logsource: &str| {
+        std::fs::write(
+            &file,
+            format!("teams: [{{name: k8s}}]\nservices:\n  - {{name: kube, team: k8s, logsources: [{logsource}]}}\n"),
+        )
+        .unwrap();
+        let out = crate::support::vigil()
+            .args(["apply", "--dry-run", "-f"])
+            .arg(&file)
+            .arg("--rules")
+            .arg(&kubernetes)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let stderr = apply("{product: kubernetes, service: audit}");
+    assert!(
+        stderr.contains("kube: 6 rules written for product=kubernetes,service=audit logs"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "warning: services[0].logsources: 10 rules for product=kubernetes,service=audit also name category=application; declare category=application too to run them"
+        ),
+        "{stderr}"
+    );
+    let stderr = apply("{product: kubernetes, service: audit, category: application}");
+    assert!(stderr.contains("kube: 16 rules written for"), "{stderr}");
+    assert!(!stderr.contains("also name"), "{stderr}");
+}
+
 /// A file with bad times, a bad rotation and names given twice: every problem at once, each
 /// with its field and what to write (no date library's message, no unit a rotation refuses).
 #[test]
