@@ -2369,3 +2369,67 @@ fn hunt_writes_events_written_over_several_lines_as_they_were_written() {
     );
     assert_eq!(events(ok(piped)), [object]);
 }
+
+/// CloudTrail's delivery file (`{"Records":[…]}`, gzip'd, as it lands in S3) and Azure
+/// Monitor's export (`{"records":[…]}`) are their records, one event each numbered by its place:
+/// the file was read as one event, and no CloudTrail rule fired.
+#[test]
+fn hunt_reads_the_records_of_cloudtrail_and_azure_monitor_files() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("r.yml"),
+        "title: CloudTrail Logging Stopped\nid: stop\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  sel:\n    eventSource: cloudtrail.amazonaws.com\n    eventName: StopLogging\n  condition: sel\nlevel: high\n",
+    )
+    .unwrap();
+    let records = [
+        r#"{"eventVersion":"1.08","eventTime":"2024-03-05T10:11:12Z","eventSource":"s3.amazonaws.com","eventName":"ListBuckets","awsRegion":"us-east-1"}"#,
+        r#"{"eventVersion":"1.08","eventTime":"2024-03-05T10:12:12Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"us-east-1","requestParameters":{"name":"main"}}"#,
+    ];
+    let cloudtrail = format!(r#"{{"Records":[{}]}}"#, records.join(","));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(cloudtrail.as_bytes()).unwrap();
+    let logs = d.join("AWSLogs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(
+        logs.join("123456789012_CloudTrail_us-east-1_20240305T1015Z_abc.json.gz"),
+        gz.finish().unwrap(),
+    )
+    .unwrap();
+    let rules = d.join("r.yml");
+    let hunt = |path: &Path| {
+        run(&[
+            "hunt",
+            "-r",
+            rules.to_str().unwrap(),
+            "--format",
+            "jsonl",
+            path.to_str().unwrap(),
+        ])
+    };
+    let out = hunt(&logs);
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(said.contains("1 file, 2 events, 1 match"), "{said}");
+    let found = jsonl(&ok(out));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["record_id"], 2);
+    assert_eq!(found[0]["event"]["eventName"], "StopLogging");
+    // Azure Monitor's export, pretty-printed, with the lowercase key.
+    let azure = d.join("PT1H.json");
+    let pretty: Vec<String> = records
+        .iter()
+        .map(|r| {
+            let value: serde_json::Value = serde_json::from_str(r).unwrap();
+            serde_json::to_string_pretty(&value).unwrap()
+        })
+        .collect();
+    std::fs::write(
+        &azure,
+        format!("{{\n  \"records\": [\n{}\n  ]\n}}\n", pretty.join(",\n")),
+    )
+    .unwrap();
+    let found = jsonl(&ok(hunt(&azure)));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["record_id"], 2);
+}
