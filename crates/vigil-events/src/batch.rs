@@ -17,6 +17,7 @@ use std::ops::Range;
 use sonic_rs::JsonValueTrait as _;
 
 use crate::access::{AccessEntry, AccessError};
+use crate::documents::records_opening_len;
 use crate::error_log::{ErrorEntry, ErrorLogError};
 use crate::json::{JsonError, JsonEvent, first_line};
 use crate::syslog::{SyslogError, SyslogMessage, SyslogOptions};
@@ -29,8 +30,9 @@ pub enum BodyFormat {
     JsonLines,
     /// One JSON array of objects.
     JsonArray,
-    /// Decide from the content: `[` first is an array; a single (pretty-printed) object is one
-    /// event; anything else is JSON lines.
+    /// Decide from the content: `[` first is an array; an object whose only key, `Records` or
+    /// `records`, holds an array (AWS CloudTrail's delivery file, Azure Monitor's export) is
+    /// that array; a single (pretty-printed) object is one event; anything else is JSON lines.
     Sniff,
     /// Lines of text (`text/plain`), one event per line, their format told from the first:
     /// syslog, a web server access or error log, an IIS (W3C) log, or any other text (each
@@ -339,21 +341,20 @@ fn parser_detail(error: &sonic_rs::Error) -> String {
 pub fn events_at_most(body: &[u8], format: &BodyFormat) -> usize {
     let start = bom_len(body);
     let first = body[start..].iter().find(|b| !b.is_ascii_whitespace());
-    let array = match format {
-        BodyFormat::JsonArray => true,
-        BodyFormat::Sniff => first == Some(&b'['),
-        _ => false,
+    // How deep the elements' separating commas are: 1 in an array, 2 in an object of records.
+    let element_depth = match format {
+        BodyFormat::JsonArray => 1,
+        BodyFormat::Sniff if first == Some(&b'[') => 1,
+        BodyFormat::Sniff if records_opening_len(&body[start..]).is_some() => 2,
+        _ => return Lines::new(body).count(),
     };
-    if !array {
-        return Lines::new(body).count();
-    }
     let mut scan = crate::json::Structure::default();
     let (mut depth, mut commas) = (0usize, 0usize);
     for &b in &body[start..] {
         match scan.step(b) {
             Some(b'{' | b'[') => depth += 1,
             Some(b'}' | b']') => depth = depth.saturating_sub(1),
-            Some(b',') if depth == 1 => commas += 1,
+            Some(b',') if depth == element_depth => commas += 1,
             _ => {}
         }
     }
@@ -366,6 +367,10 @@ pub fn decode_body(body: &[u8], format: BodyFormat, max_event_bytes: usize) -> B
     let format = match (format, first.map(|i| body[start + i])) {
         (BodyFormat::Sniff, Some(b'[')) => BodyFormat::JsonArray,
         (BodyFormat::Sniff, Some(b'{')) => {
+            if let Some(records) = records_array(body, start) {
+                // Ends at the array's `]`: the object's `}` is no text after the array.
+                return decode_array(&body[..records.end], records.start, max_event_bytes);
+            }
             let first_line = Lines::new(body).next().map(|(_, r)| r).unwrap_or(0..0);
             let whole = start..body.len();
             if serde_json::from_slice::<serde::de::IgnoredAny>(&body[first_line]).is_err()
@@ -392,6 +397,33 @@ pub fn decode_body(body: &[u8], format: BodyFormat, max_event_bytes: usize) -> B
         BodyFormat::Text(zone) => decode_text(body, zone, max_event_bytes),
         _ => json_lines(body, max_event_bytes).collect(),
     }
+}
+
+/// Where the array of an object of records is in `body` (from `start`, after a byte-order
+/// mark), from its `[` to past its `]`, when the body is one such object: `{"Records":[…]}`
+/// (or `records`) and nothing else but blanks. An array never closed reaches the body's end:
+/// its elements are then told apart as those of any broken array. `None` for a body that opens
+/// otherwise, or whose object holds another key (an event as any other).
+fn records_array(body: &[u8], start: usize) -> Option<Range<usize>> {
+    let array_start = start + records_opening_len(&body[start..])? - 1;
+    let mut scan = crate::json::Structure::default();
+    let mut depth = 0usize;
+    for (at, &b) in body.iter().enumerate().skip(array_start) {
+        match scan.step(b) {
+            Some(b'{' | b'[') => depth += 1,
+            Some(b'}' | b']') => {
+                depth -= 1;
+                if depth == 0 {
+                    let end = at + 1;
+                    let mut rest = body[end..].iter().filter(|b| !b.is_ascii_whitespace());
+                    return (rest.next() == Some(&b'}') && rest.next().is_none())
+                        .then_some(array_start..end);
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(array_start..body.len())
 }
 
 /// A text body ([`BodyFormat::Text`]): its lines as events in the format its first lines are
@@ -1032,10 +1064,52 @@ mod tests {
         assert_eq!(count(array, BodyFormat::Sniff), 3);
         assert_eq!(count(array, BodyFormat::JsonArray), 3);
         assert_eq!(count("[]", BodyFormat::JsonArray), 1, "at most");
+        // An object of records: the elements of its array.
+        let records = r#"{"Records": [{"a":[1,2],"b":"x,y"}, {"c":{"d":1}}, {}]}"#;
+        assert_eq!(count(records, BodyFormat::Sniff), 3);
         assert_eq!(
             count("line one\nline two\n", BodyFormat::Text(LocalZone::UTC)),
             2
         );
+    }
+
+    /// CloudTrail's delivery file, or Azure Monitor's export, sent as it is: each record an
+    /// event, numbered by its index as an array's elements are.
+    #[test]
+    fn an_object_of_records_is_its_records() {
+        let cloudtrail = br#"{"Records":[{"eventName":"ConsoleLogin","eventSource":"signin.amazonaws.com"},{"eventName":"StopLogging"},[1]]}"#;
+        let batch = decode_body(cloudtrail, BodyFormat::Sniff, usize::MAX);
+        let names: Vec<_> = batch
+            .accepted
+            .iter()
+            .map(|a| (a.position, a.event.value()["eventName"].clone()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (Position::Index(0), "ConsoleLogin".into()),
+                (Position::Index(1), "StopLogging".into())
+            ]
+        );
+        let span = batch.accepted[1].span.clone();
+        assert_eq!(&cloudtrail[span], br#"{"eventName":"StopLogging"}"#);
+        assert_eq!(batch.rejected.len(), 1);
+        assert_eq!(batch.rejected[0].position, Position::Index(2));
+        let azure = b"\xef\xbb\xbf{\n  \"records\": [\n    {\"operationName\": \"a\"},\n    {\"operationName\": \"b\"}\n  ]\n}\n";
+        let batch = decode_body(azure, BodyFormat::Sniff, usize::MAX);
+        assert_eq!((batch.accepted.len(), batch.rejected.len()), (2, 0));
+        let empty = decode_body(b"{\"records\": []}", BodyFormat::Sniff, usize::MAX);
+        assert_eq!((empty.accepted.len(), empty.rejected.len()), (0, 0));
+        // With another key it is one event, as any object.
+        let paged = br#"{"records":[{"a":1}],"nextLink":"x"}"#;
+        let batch = decode_body(paged, BodyFormat::Sniff, usize::MAX);
+        assert_eq!((batch.accepted.len(), batch.rejected.len()), (1, 0));
+        assert_eq!(batch.accepted[0].event.value()["nextLink"], "x");
+        // An array never closed: the records before the break, then what broke.
+        let cut = br#"{"Records":[{"a":1},{"b":"#;
+        let batch = decode_body(cut, BodyFormat::Sniff, usize::MAX);
+        assert_eq!(batch.accepted.len(), 1);
+        assert_eq!(batch.rejected.len(), 1, "{:?}", batch.rejected);
     }
 
     #[test]

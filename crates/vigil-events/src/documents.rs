@@ -1,5 +1,6 @@
-//! JSON arrays of events (`[{…},{…}]`) and concatenated JSON documents (`{…}\n{…}`, often
-//! pretty-printed) read in pieces of whole elements. Elements are found by their structure
+//! JSON arrays of events (`[{…},{…}]`), concatenated JSON documents (`{…}\n{…}`, often
+//! pretty-printed) and objects of records (`{"Records":[{…},{…}]}`, what AWS CloudTrail delivers
+//! and Azure Monitor exports) read in pieces of whole elements. Elements are found by their structure
 //! alone — brackets outside strings — and each is parsed on its own later: an export of many
 //! gigabytes never sits whole in memory, its pieces decode on any thread, and the elements
 //! before a damaged one still count.
@@ -37,13 +38,88 @@ pub enum PiecesError {
     },
 }
 
-/// Reads the elements of a JSON array, or concatenated JSON documents, from `reader` in pieces
-/// of about `piece_bytes` (more when one element is larger). An error comes after the pieces of
-/// the whole elements before it, and ends them.
+/// How the elements of a file are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Documents one after the other, each an element.
+    Documents,
+    /// One array (`[…]`), each of its elements an element.
+    Array,
+    /// Objects whose only key, `Records` or `records`, holds an array (`{"Records":[…]}`), each
+    /// element of the array an element, numbered on across the objects: AWS CloudTrail's
+    /// delivery files, Azure Monitor's exports, and those files concatenated.
+    Records,
+}
+
+/// What an object of records opens with ([`Layout::Records`]), the `r` either case; blanks may
+/// come between its tokens.
+const RECORDS_OPENING: &[u8] = b"{\"records\":[";
+
+/// Matches [`RECORDS_OPENING`] a byte at a time, across reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct RecordsOpening {
+    /// Bytes of [`RECORDS_OPENING`] matched so far.
+    matched: usize,
+}
+
+/// What one byte did to a [`RecordsOpening`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpeningStep {
+    /// A blank between tokens, or the next byte of the opening.
+    Going,
+    /// The opening's `[`: the array's elements follow.
+    Opened,
+    /// No object of records opens here.
+    Mismatch,
+}
+
+impl RecordsOpening {
+    /// Takes the next byte.
+    pub(crate) fn step(&mut self, b: u8) -> OpeningStep {
+        // Inside the key's quotes (bytes 2 to 9) no blank belongs.
+        let in_key = (2..=9).contains(&self.matched);
+        if !in_key && b.is_ascii_whitespace() {
+            return OpeningStep::Going;
+        }
+        let expected = RECORDS_OPENING[self.matched];
+        let matches = b == expected || (self.matched == 2 && b == b'R');
+        if !matches {
+            return OpeningStep::Mismatch;
+        }
+        self.matched += 1;
+        if self.matched == RECORDS_OPENING.len() {
+            OpeningStep::Opened
+        } else {
+            OpeningStep::Going
+        }
+    }
+
+    /// Whether no byte of the opening has been matched yet (blanks aside).
+    fn not_begun(self) -> bool {
+        self.matched == 0
+    }
+}
+
+/// How many bytes of `data` the opening of an object of records takes (up to and with its
+/// `[`), when `data` starts with one; blanks may come before it.
+pub(crate) fn records_opening_len(data: &[u8]) -> Option<usize> {
+    let mut opening = RecordsOpening::default();
+    for (i, &b) in data.iter().enumerate() {
+        match opening.step(b) {
+            OpeningStep::Going => {}
+            OpeningStep::Opened => return Some(i + 1),
+            OpeningStep::Mismatch => return None,
+        }
+    }
+    None
+}
+
+/// Reads the elements of a JSON array, concatenated JSON documents or objects of records from
+/// `reader` in pieces of about `piece_bytes` (more when one element is larger). An error comes
+/// after the pieces of the whole elements before it, and ends them.
 pub struct DocumentPieces<R> {
     reader: R,
-    /// An array (`[…]`) rather than documents one after the other.
-    array: bool,
+    layout: Layout,
     buf: Vec<u8>,
     /// Bytes of the content before `buf`, to say where an error is.
     offset: u64,
@@ -73,6 +149,10 @@ enum Phase {
     AfterElement,
     /// After the array's `]`: only whitespace may follow.
     AfterArray,
+    /// Before or in the opening of an object of records ([`Layout::Records`]).
+    Opening(RecordsOpening),
+    /// After the array of an object of records: its `}` closes it.
+    Closing,
 }
 
 /// Where the end of one JSON value is, read a byte at a time across reads.
@@ -147,17 +227,20 @@ impl ValueScan {
 }
 
 impl<R: Read> DocumentPieces<R> {
-    /// Reads a JSON array (`array`) or concatenated documents from `reader` (decompressed),
-    /// whose first bytes were already read into `head`.
-    pub fn new(reader: R, head: Vec<u8>, array: bool, piece_bytes: usize) -> Self {
+    /// Reads elements laid out as `layout` from `reader` (decompressed), whose first bytes were
+    /// already read into `head`.
+    pub fn new(reader: R, head: Vec<u8>, layout: Layout, piece_bytes: usize) -> Self {
         let pos = bom_len(&head);
         DocumentPieces {
             reader,
-            array,
+            layout,
             buf: head,
             offset: 0,
             pos,
-            phase: Phase::Start,
+            phase: match layout {
+                Layout::Records => Phase::Opening(RecordsOpening::default()),
+                Layout::Documents | Layout::Array => Phase::Start,
+            },
             elements: Vec::new(),
             elements_before: 0,
             piece_bytes: piece_bytes.max(1),
@@ -236,10 +319,22 @@ impl<R: Read> DocumentPieces<R> {
         what: &str,
     ) -> Option<Result<DocumentsPiece, PiecesError>> {
         let at = self.offset + pos as u64;
-        let kind = if self.array { "JSON array" } else { "JSON" };
+        let kind = match self.layout {
+            Layout::Documents => "JSON",
+            Layout::Array => "JSON array",
+            Layout::Records => "JSON object of records",
+        };
         self.fail(PiecesError::Structure(format!(
             "not a {kind} at byte {at}: {what}"
         )))
+    }
+
+    /// Where the array's `]` leads: the end of the content, or the `}` of an object of records.
+    fn after_array(&self) -> Phase {
+        match self.layout {
+            Layout::Records => Phase::Closing,
+            Layout::Documents | Layout::Array => Phase::AfterArray,
+        }
     }
 
     /// Whether the whole elements found make a piece.
@@ -271,7 +366,15 @@ impl<R: Read> Iterator for DocumentPieces<R> {
                         Phase::Start | Phase::AfterArray => {
                             (!self.elements.is_empty()).then(|| Ok(self.cut()))
                         }
-                        Phase::BeforeElement { .. } | Phase::AfterElement if self.array => {
+                        Phase::Opening(opening) if opening.not_begun() => {
+                            (!self.elements.is_empty()).then(|| Ok(self.cut()))
+                        }
+                        Phase::Opening(_) | Phase::Closing => {
+                            self.structure("the content ends before the object's closing `]}`")
+                        }
+                        Phase::BeforeElement { .. } | Phase::AfterElement
+                            if self.layout != Layout::Documents =>
+                        {
                             self.structure("the content ends before the array's `]`")
                         }
                         Phase::BeforeElement { .. } | Phase::AfterElement => {
@@ -304,10 +407,9 @@ impl<R: Read> Iterator for DocumentPieces<R> {
                     Some(len) => {
                         self.pos += len;
                         self.elements.push(start..self.pos);
-                        self.phase = if self.array {
-                            Phase::AfterElement
-                        } else {
-                            Phase::BeforeElement { first: false }
+                        self.phase = match self.layout {
+                            Layout::Documents => Phase::BeforeElement { first: false },
+                            Layout::Array | Layout::Records => Phase::AfterElement,
                         };
                     }
                     None => {
@@ -320,15 +422,27 @@ impl<R: Read> Iterator for DocumentPieces<R> {
                         }
                     }
                 },
+                Phase::Opening(mut opening) => {
+                    self.phase = match opening.step(b) {
+                        OpeningStep::Going => Phase::Opening(opening),
+                        OpeningStep::Opened => Phase::BeforeElement { first: true },
+                        OpeningStep::Mismatch => {
+                            return self.structure(
+                                "expected `{\"Records\": [` opening an object whose only key, `Records` or `records`, holds the events",
+                            );
+                        }
+                    };
+                    self.pos += 1;
+                }
                 _ if b.is_ascii_whitespace() => self.pos += 1,
-                Phase::Start if self.array => {
+                Phase::Start if self.layout == Layout::Array => {
                     if b != b'[' {
                         return self.structure("it does not open with `[`");
                     }
                     self.pos += 1;
                     self.phase = Phase::BeforeElement { first: true };
                 }
-                Phase::Start | Phase::BeforeElement { .. } if !self.array => {
+                Phase::Start | Phase::BeforeElement { .. } if self.layout == Layout::Documents => {
                     if !matches!(b, b'{' | b'[') {
                         return self.structure("expected `{` opening a document");
                     }
@@ -340,7 +454,7 @@ impl<R: Read> Iterator for DocumentPieces<R> {
                 }
                 Phase::BeforeElement { first: true } if b == b']' => {
                     self.pos += 1;
-                    self.phase = Phase::AfterArray;
+                    self.phase = self.after_array();
                 }
                 Phase::BeforeElement { .. } => {
                     if matches!(b, b',' | b']' | b'}') {
@@ -355,10 +469,20 @@ impl<R: Read> Iterator for DocumentPieces<R> {
                 Phase::AfterElement => {
                     match b {
                         b',' => self.phase = Phase::BeforeElement { first: false },
-                        b']' => self.phase = Phase::AfterArray,
+                        b']' => self.phase = self.after_array(),
                         _ => return self.structure("expected `,` or `]` after an element"),
                     }
                     self.pos += 1;
+                }
+                Phase::Closing => {
+                    if b != b'}' {
+                        return self.structure(
+                            "expected `}` after the array of records: the object holds no other key",
+                        );
+                    }
+                    self.pos += 1;
+                    // Another object of records may follow: such files concatenated.
+                    self.phase = Phase::Opening(RecordsOpening::default());
                 }
                 Phase::AfterArray | Phase::Start => {
                     return self.structure("more after the array's closing `]`");
@@ -375,7 +499,7 @@ mod tests {
     /// The elements of `text` read in pieces of `piece_bytes`, and how it ended.
     fn read(
         text: &[u8],
-        array: bool,
+        layout: Layout,
         piece_bytes: usize,
     ) -> (Vec<String>, Vec<u64>, Option<String>) {
         let mut elements = Vec::new();
@@ -391,7 +515,7 @@ mod tests {
                 Ok(n)
             }
         }
-        for piece in DocumentPieces::new(Slow(text), Vec::new(), array, piece_bytes) {
+        for piece in DocumentPieces::new(Slow(text), Vec::new(), layout, piece_bytes) {
             match piece {
                 Ok(p) => {
                     befores.push(p.elements_before);
@@ -422,7 +546,7 @@ mod tests {
             "null",
         ];
         for piece_bytes in [1, 10, 1 << 20] {
-            let (elements, befores, error) = read(text, true, piece_bytes);
+            let (elements, befores, error) = read(text, Layout::Array, piece_bytes);
             assert_eq!(elements, expected, "pieces of {piece_bytes}");
             assert_eq!(error, None);
             assert_eq!(befores[0], 0);
@@ -430,10 +554,11 @@ mod tests {
                 assert_eq!(befores, [0, 1, 2, 3, 4, 5]);
             }
         }
-        assert_eq!(read(b"[]", true, 10), (vec![], vec![], None));
+        assert_eq!(read(b"[]", Layout::Array, 10), (vec![], vec![], None));
         // A byte-order mark opens the file's first bytes, which are read to tell its format.
         let pieces: Vec<_> =
-            DocumentPieces::new(io::empty(), b"\xef\xbb\xbf[{}]".to_vec(), true, 10).collect();
+            DocumentPieces::new(io::empty(), b"\xef\xbb\xbf[{}]".to_vec(), Layout::Array, 10)
+                .collect();
         assert_eq!(pieces.len(), 1);
         let piece = pieces[0].as_ref().unwrap();
         let found: Vec<&[u8]> = piece
@@ -447,7 +572,7 @@ mod tests {
     #[test]
     fn documents_are_found_one_after_the_other() {
         let text = b"{\n  \"a\": 1\n}\n{\"b\": \"}\"}{\"c\": {}}\n";
-        let (elements, _, error) = read(text, false, 5);
+        let (elements, _, error) = read(text, Layout::Documents, 5);
         assert_eq!(
             elements,
             ["{\n  \"a\": 1\n}", "{\"b\": \"}\"}", "{\"c\": {}}"]
@@ -456,27 +581,91 @@ mod tests {
     }
 
     #[test]
+    fn objects_of_records_give_their_records_numbered_on_across_objects() {
+        // CloudTrail's delivery file, on one line; Azure Monitor's export, pretty-printed.
+        let cloudtrail = br#"{"Records":[{"eventName":"A","x":"]}"},{"eventName":"B"}]}"#;
+        let azure =
+            b"\xef\xbb\xbf {\n  \"records\" : [\n    {\"a\": [1]},\n    {\"b\": 2}\n  ]\n}\n";
+        for piece_bytes in [1, 10, 1 << 20] {
+            let (elements, befores, error) = read(cloudtrail, Layout::Records, piece_bytes);
+            assert_eq!(
+                elements,
+                [r#"{"eventName":"A","x":"]}"}"#, r#"{"eventName":"B"}"#]
+            );
+            assert_eq!((befores[0], error), (0, None));
+        }
+        let pieces: Vec<_> =
+            DocumentPieces::new(io::empty(), azure.to_vec(), Layout::Records, 1 << 20).collect();
+        let piece = pieces[0].as_ref().unwrap();
+        assert_eq!(piece.elements.len(), 2);
+        assert_eq!(&piece.data[piece.elements[1].clone()], br#"{"b": 2}"#);
+        // Delivery files concatenated (`zcat *.json.gz`): the records of all, numbered on.
+        let (elements, befores, error) = read(
+            b"{\"Records\":[{\"a\":1}]}\n{\"Records\":[]}{\"Records\":[{\"b\":2}]}\n",
+            Layout::Records,
+            1,
+        );
+        assert_eq!(elements, [r#"{"a":1}"#, r#"{"b":2}"#]);
+        assert_eq!((befores, error), (vec![0, 1], None));
+        assert_eq!(
+            read(b"{\"Records\": []}", Layout::Records, 10),
+            (vec![], vec![], None)
+        );
+    }
+
+    #[test]
+    fn an_object_of_records_that_is_not_one_ends_after_the_records_before() {
+        let (elements, _, error) = read(br#"{"Records":[{"a":1}],"b":2}"#, Layout::Records, 1);
+        assert_eq!(elements, [r#"{"a":1}"#]);
+        assert_eq!(
+            error.as_deref(),
+            Some(
+                "not a JSON object of records at byte 20: expected `}` after the array of records: the object holds no other key"
+            )
+        );
+        let (elements, _, error) = read(br#"{"Records":[{"a":1}]"#, Layout::Records, 1);
+        assert_eq!(elements, [r#"{"a":1}"#]);
+        assert!(
+            error
+                .unwrap()
+                .contains("ends before the object's closing `]}`")
+        );
+        let (elements, _, error) = read(br#"{"Records":[{"a":1}]}{"b":2}"#, Layout::Records, 1);
+        assert_eq!(elements, [r#"{"a":1}"#]);
+        assert!(
+            error
+                .unwrap()
+                .contains("at byte 23: expected `{\"Records\": [`")
+        );
+        let (_, _, error) = read(br#"{"Re cords":[]}"#, Layout::Records, 1);
+        assert!(error.unwrap().contains("at byte 4"));
+        assert_eq!(records_opening_len(b" { \"Records\" :\n[{"), Some(16));
+        assert_eq!(records_opening_len(b"{\"RECORDS\":["), None);
+        assert_eq!(records_opening_len(b"{\"Records\":"), None);
+    }
+
+    #[test]
     fn damage_comes_after_the_whole_elements_before_it() {
-        let (elements, _, error) = read(br#"[{"a":1},{"b":2} {"c":3}]"#, true, 1 << 20);
+        let (elements, _, error) = read(br#"[{"a":1},{"b":2} {"c":3}]"#, Layout::Array, 1 << 20);
         assert_eq!(elements, [r#"{"a":1}"#, r#"{"b":2}"#]);
         assert_eq!(
             error.as_deref(),
             Some("not a JSON array at byte 17: expected `,` or `]` after an element")
         );
-        let (elements, _, error) = read(br#"[{"a":1},{"b":"#, true, 1 << 20);
+        let (elements, _, error) = read(br#"[{"a":1},{"b":"#, Layout::Array, 1 << 20);
         assert_eq!(elements, [r#"{"a":1}"#]);
         assert_eq!(
             error.as_deref(),
             Some("not a JSON array at byte 9: the element there is cut short")
         );
-        let (elements, _, error) = read(br#"[{"a":1}"#, true, 1 << 20);
+        let (elements, _, error) = read(br#"[{"a":1}"#, Layout::Array, 1 << 20);
         assert_eq!(elements, [r#"{"a":1}"#]);
         assert!(error.unwrap().contains("before the array's `]`"));
-        let (_, _, error) = read(br#"[{"a":1}] x"#, true, 1 << 20);
+        let (_, _, error) = read(br#"[{"a":1}] x"#, Layout::Array, 1 << 20);
         assert!(error.unwrap().contains("more after the array's closing"));
-        let (_, _, error) = read(br#"[,]"#, true, 1 << 20);
+        let (_, _, error) = read(br#"[,]"#, Layout::Array, 1 << 20);
         assert!(error.unwrap().contains("expected an element"));
-        let (elements, _, error) = read(b"{\"a\":1} garbage", false, 1 << 20);
+        let (elements, _, error) = read(b"{\"a\":1} garbage", Layout::Documents, 1 << 20);
         assert_eq!(elements, [r#"{"a":1}"#]);
         assert!(error.unwrap().contains("expected `{`"));
     }
@@ -484,7 +673,7 @@ mod tests {
     #[test]
     fn an_element_longer_than_the_cap_ends_the_pieces_after_the_ones_before() {
         let text = format!("[{{\"a\":1}}, \"{}\", {{\"b\":2}}]", "x".repeat(200_000));
-        let pieces: Vec<_> = DocumentPieces::new(text.as_bytes(), Vec::new(), true, 100)
+        let pieces: Vec<_> = DocumentPieces::new(text.as_bytes(), Vec::new(), Layout::Array, 100)
             .max_element(1000)
             .collect();
         assert!(
@@ -492,7 +681,7 @@ mod tests {
         );
         // Blanks between elements are dropped as they are read: no element is too long.
         let blanks = format!("[{{}}{}, {{}}]", " ".repeat(200_000));
-        let pieces: Vec<_> = DocumentPieces::new(blanks.as_bytes(), Vec::new(), true, 100)
+        let pieces: Vec<_> = DocumentPieces::new(blanks.as_bytes(), Vec::new(), Layout::Array, 100)
             .max_element(1000)
             .collect();
         let found: usize = pieces

@@ -260,16 +260,30 @@ impl<'a> Node<'a> for &'a sonic_rs::Value {
 
 /// The keys an event's time is read from, first to last (after a Windows record's
 /// `Event.System.TimeCreated`): Elastic's and most shippers' `@timestamp`, `timestamp`;
-/// `time` (Go's log/slog and logrus, Bunyan, Docker's json-file log); Windows
-/// exports' `TimeCreated`; Sysmon's `UtcTime`; fluent-bit's `date`. docs/query.md lists them.
-pub const EVENT_TIME_KEYS: [&str; 6] = [
+/// `time` (Go's log/slog and logrus, Bunyan, Docker's json-file log, Azure Monitor's exports);
+/// Windows exports' `TimeCreated`; Sysmon's `UtcTime`; fluent-bit's `date`; then the keys of
+/// services that write their own: AWS CloudTrail's `eventTime`, Okta's System Log `published`,
+/// Kubernetes audit's `requestReceivedTimestamp` (when the request came) before its
+/// `stageTimestamp`, Entra ID (Azure AD) sign-ins' `createdDateTime`, Zeek's `ts`. Those come
+/// last, so an event that also holds one of the first keys keeps the time it had.
+/// docs/query.md lists them.
+pub const EVENT_TIME_KEYS: [&str; 12] = [
     "@timestamp",
     "timestamp",
     "time",
     "TimeCreated",
     "UtcTime",
     "date",
+    "eventTime",
+    "published",
+    "requestReceivedTimestamp",
+    "stageTimestamp",
+    "createdDateTime",
+    "ts",
 ];
+
+// [`timestamp_in`] marks the time keys an event holds in a `u32`.
+const _: () = assert!(EVENT_TIME_KEYS.len() <= 32);
 
 /// See [`JsonEvent::timestamp`].
 /// `windows`: whether the event is a Windows record ([`classify`]); only those can hold
@@ -289,26 +303,45 @@ fn timestamp_in<'a, N: Node<'a>>(root: N, windows: bool) -> Option<i64> {
     {
         return crate::time::parse_timestamp(&t);
     }
-    for key in EVENT_TIME_KEYS {
-        let Some(Kind::Scalar(value)) = root.get(key).map(Node::kind) else {
-            continue;
+    // One pass over the root's keys, rather than a lookup for each time key (each a pass over
+    // the keys of a sonic-rs object): a key is compared with the time keys by length first, so
+    // most cost a dozen integer comparisons. The best-ranked key holding a time wins; the first of a key written twice
+    // counts, as a lookup's would. `@timestamp` holding a time ends the pass: most shippers
+    // write it first.
+    let mut met = 0u32;
+    let mut best: Option<(usize, i64)> = None;
+    root.find_child(&mut |key, value| {
+        let Some(rank) = EVENT_TIME_KEYS.iter().position(|k| *k == key) else {
+            return false;
         };
-        // A value that is no time (a date alone, a count, a duration) leaves the next key to
-        // say, or none.
-        let ms = match value {
-            FieldValue::Str(s) => crate::time::parse_event_time(&s)
-                // Epoch time written as text, as some shippers do.
-                .or_else(|| crate::time::epoch_text_ms(&s)),
-            FieldValue::Int(i) => crate::time::epoch_integer_ms(i128::from(i)),
-            FieldValue::UInt(u) => crate::time::epoch_integer_ms(i128::from(u)),
-            FieldValue::Float(f) => crate::time::epoch_float_ms(f),
-            _ => None,
-        };
-        if ms.is_some() {
-            return ms;
+        let first = met & (1 << rank) == 0;
+        met |= 1 << rank;
+        if first
+            && best.is_none_or(|(better, _)| rank < better)
+            && let Some(ms) = event_time(value)
+        {
+            best = Some((rank, ms));
         }
+        best.is_some_and(|(rank, _)| rank == 0)
+    });
+    best.map(|(_, ms)| ms)
+}
+
+/// The time a value under one of [`EVENT_TIME_KEYS`] holds. A value that is no time (a date
+/// alone, a count, a duration) holds none, and leaves the next key to say.
+fn event_time<'a, N: Node<'a>>(value: N) -> Option<i64> {
+    let Kind::Scalar(value) = value.kind() else {
+        return None;
+    };
+    match value {
+        FieldValue::Str(s) => crate::time::parse_event_time(&s)
+            // Epoch time written as text, as some shippers do.
+            .or_else(|| crate::time::epoch_text_ms(&s)),
+        FieldValue::Int(i) => crate::time::epoch_integer_ms(i128::from(i)),
+        FieldValue::UInt(u) => crate::time::epoch_integer_ms(i128::from(u)),
+        FieldValue::Float(f) => crate::time::epoch_float_ms(f),
+        _ => None,
     }
-    None
 }
 
 fn is_object<'a, N: Node<'a>>(n: N) -> bool {
@@ -1328,6 +1361,85 @@ mod tests {
         for (text, expected) in cases {
             for e in both(text) {
                 assert_eq!(e.timestamp(), expected, "{text}");
+            }
+        }
+    }
+
+    /// Cloud services' and network monitors' events carry their time under keys of their own.
+    #[test]
+    fn reads_the_times_of_cloud_and_network_events() {
+        const T: i64 = 1_709_633_472_000; // 2024-03-05T10:11:12Z
+        let cases = [
+            (
+                "CloudTrail",
+                r#"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::123456789012:user/alice","accountId":"123456789012","userName":"alice"},"eventTime":"2024-03-05T10:11:12Z","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.5","userAgent":"Mozilla/5.0","requestParameters":null,"responseElements":{"ConsoleLogin":"Success"},"additionalEventData":{"MFAUsed":"No"},"eventID":"3fcfb6e4-0000-4b9e-9a1a-000000000000","readOnly":false,"eventType":"AwsConsoleSignIn","managementEvent":true,"recipientAccountId":"123456789012","eventCategory":"Management"}"#,
+                Some(T),
+            ),
+            (
+                "Okta System Log",
+                r#"{"actor":{"id":"00u1","type":"User","alternateId":"alice@example.com","displayName":"Alice"},"client":{"ipAddress":"203.0.113.5","userAgent":{"rawUserAgent":"curl/8.0"}},"displayMessage":"User login to Okta","eventType":"user.session.start","outcome":{"result":"FAILURE","reason":"INVALID_CREDENTIALS"},"published":"2024-03-05T10:11:12.345Z","severity":"WARN","uuid":"9a1b","version":"0","transaction":{"type":"WEB","id":"Zx"}}"#,
+                Some(T + 345),
+            ),
+            (
+                "Kubernetes audit",
+                r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"6a1c","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/default/pods/web/exec?command=sh","verb":"create","user":{"username":"alice","groups":["system:authenticated"]},"sourceIPs":["10.0.0.7"],"objectRef":{"resource":"pods","namespace":"default","name":"web","subresource":"exec"},"responseStatus":{"code":101},"requestReceivedTimestamp":"2024-03-05T10:11:12.123456Z","stageTimestamp":"2024-03-05T10:11:13.000000Z"}"#,
+                Some(T + 123),
+            ),
+            (
+                // When the request came rather than when a stage ended, whatever the keys' order.
+                "Kubernetes audit, stage first",
+                r#"{"kind":"Event","stageTimestamp":"2024-03-05T10:11:13Z","stage":"ResponseStarted","requestReceivedTimestamp":"2024-03-05T10:11:12Z"}"#,
+                Some(T),
+            ),
+            (
+                "Kubernetes audit, a stage's time only",
+                r#"{"kind":"Event","stage":"Panic","stageTimestamp":"2024-03-05T10:11:12Z"}"#,
+                Some(T),
+            ),
+            (
+                "Entra ID sign-in (Microsoft Graph)",
+                r#"{"id":"66ea54eb","createdDateTime":"2024-03-05T10:11:12Z","userDisplayName":"Alice","userPrincipalName":"alice@contoso.com","appDisplayName":"Azure Portal","ipAddress":"203.0.113.5","clientAppUsed":"Browser","status":{"errorCode":50126,"failureReason":"Invalid username or password."},"location":{"city":"Redmond","countryOrRegion":"US"}}"#,
+                Some(T),
+            ),
+            (
+                // Azure Monitor's export: its `time` is the record's, the sign-in's deeper.
+                "Entra ID sign-in (diagnostic export)",
+                r#"{"time":"2024-03-05T10:11:14.0000000Z","resourceId":"/tenants/x/providers/Microsoft.aadiam","operationName":"Sign-in activity","category":"SignInLogs","properties":{"createdDateTime":"2024-03-05T10:11:12Z"}}"#,
+                Some(T + 2000),
+            ),
+            (
+                "Zeek conn.log",
+                r#"{"ts":1709633472.123456,"uid":"CHhAvVGS1DHFjwGM9","id.orig_h":"10.0.0.7","id.orig_p":49152,"id.resp_h":"1.1.1.1","id.resp_p":53,"proto":"udp","service":"dns","duration":0.010,"orig_bytes":40,"resp_bytes":56,"conn_state":"SF"}"#,
+                Some(T + 123),
+            ),
+            (
+                "Zeek, ISO 8601 times",
+                r#"{"ts":"2024-03-05T10:11:12.123456Z","uid":"C1","query":"example.com","qtype_name":"A"}"#,
+                Some(T + 123),
+            ),
+            // The keys of old come first, as they did.
+            (
+                "shipped with its own @timestamp",
+                r#"{"eventTime":"2024-03-05T10:11:13Z","@timestamp":"2024-03-05T10:11:12Z","ts":1709633474}"#,
+                Some(T),
+            ),
+            // A value that is no time leaves the next key to say.
+            (
+                "no time first",
+                r#"{"ts":35,"published":"2024-03-05","eventTime":"soon","createdDateTime":"2024-03-05T10:11:12Z"}"#,
+                Some(T),
+            ),
+            ("a duration", r#"{"ts":35,"published":"yesterday"}"#, None),
+        ];
+        // A key written twice: its first value, as a lookup gives it.
+        let twice = r#"{"@timestamp":"no","@timestamp":"2024-03-05T10:11:12Z","ts":1709633473}"#;
+        let parsed: sonic_rs::Value = sonic_rs::from_str(twice).unwrap();
+        let first = sonic_rs::JsonValueTrait::get(&parsed, "@timestamp");
+        assert_eq!(first.and_then(sonic_rs::JsonValueTrait::as_str), Some("no"));
+        assert_eq!(JsonEvent::parse(twice).unwrap().timestamp(), Some(T + 1000));
+        for (what, text, expected) in cases {
+            for e in both(text) {
+                assert_eq!(e.timestamp(), expected, "{what}: {text}");
             }
         }
     }

@@ -7,6 +7,9 @@
 //!   `#attributes`); the record id is the EventRecordID;
 //! - JSON lines (first non-blank byte `{`); the record id is the line number (1-based);
 //! - a JSON array of objects (`[` then `{`, or `[]`, blanks aside); the record id is the index + 1;
+//! - an object whose only key, `Records` or `records`, holds an array of objects (AWS
+//!   CloudTrail's delivery files, Azure Monitor's exports; such objects concatenated too); the
+//!   record id is the index + 1 across the objects;
 //! - pretty-printed or concatenated JSON objects (first non-blank byte `{` but the first line
 //!   is not a whole object); the record id is the index + 1;
 //! - any of these compressed with gzip (magic `1f 8b`): the stream is decompressed, then
@@ -40,7 +43,7 @@ use evtx::{EvtxChunkData, EvtxParser, IntoIterChunks, ParserSettings};
 
 use crate::batch::{LineFormat, Lines, bom_len, text_log_line};
 pub use crate::documents::DocumentsPiece;
-use crate::documents::{DocumentPieces, PiecesError};
+use crate::documents::{DocumentPieces, Layout, PiecesError, records_opening_len};
 use crate::json::{JsonError, JsonEvent, first_line};
 use crate::time::LocalZone;
 
@@ -68,6 +71,9 @@ pub enum Format {
     JsonArray,
     /// One or more JSON objects spread over lines (pretty-printed, or concatenated).
     JsonDocuments,
+    /// JSON objects whose only key, `Records` or `records`, holds an array of objects, the
+    /// events: AWS CloudTrail's delivery files, Azure Monitor's exports.
+    JsonRecords,
 }
 
 impl Format {
@@ -78,6 +84,17 @@ impl Format {
             Format::JsonLines => "jsonl",
             Format::JsonArray => "json-array",
             Format::JsonDocuments => "json",
+            Format::JsonRecords => "json-records",
+        }
+    }
+
+    /// How the elements of a file in this format are laid out, for formats read by
+    /// [`DocumentPieces`].
+    fn layout(self) -> Layout {
+        match self {
+            Format::JsonArray => Layout::Array,
+            Format::JsonRecords => Layout::Records,
+            Format::Evtx | Format::JsonLines | Format::JsonDocuments => Layout::Documents,
         }
     }
 }
@@ -584,6 +601,7 @@ pub fn detect(data: &[u8]) -> Option<Format> {
     }
     let data = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
     match data.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') if is_object_of_records(data) => Some(Format::JsonRecords),
         Some(b'{') => {
             let start = data
                 .iter()
@@ -612,6 +630,28 @@ pub fn detect(data: &[u8]) -> Option<Format> {
         // JSON lines whose first line is damaged (an export cut mid-event, a stray line)
         // are JSON lines all the same: that line is rejected, the others read.
         _ => next_lines_are_json_objects(data).then_some(Format::JsonLines),
+    }
+}
+
+/// Whether `data` opens an object whose only key, `Records` or `records`, holds an array of
+/// objects (or none): CloudTrail's `{"Records":[{…},…]}`. When the first object ends within
+/// `data` it must hold no other key (it is then one event, as any object); when it goes on
+/// past, or is damaged, its opening says.
+fn is_object_of_records(data: &[u8]) -> bool {
+    let Some(opened) = records_opening_len(data) else {
+        return false;
+    };
+    if !matches!(
+        data[opened..].iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{' | b']')
+    ) {
+        return false;
+    }
+    let mut objects = serde_json::Deserializer::from_slice(data)
+        .into_iter::<std::collections::HashMap<String, serde::de::IgnoredAny>>();
+    match objects.next() {
+        Some(Ok(keys)) => keys.len() == 1,
+        _ => true,
     }
 }
 
@@ -798,16 +838,13 @@ pub fn open_file_capped(
         // A JSON array or documents, in pieces of whole elements; so too a first line longer
         // than the sniffed bytes that parses as an object (padded with blanks): documents one
         // after the other, never held whole.
-        (Some(format), None) => {
-            let array = format == Format::JsonArray;
-            Ok(Opened::Documents(DocumentsFile {
-                pieces: DocumentPieces::new(reader, prefix, array, piece_bytes)
-                    .max_element(max_record),
-                path: path.to_path_buf(),
-                gzip,
-                disk_read,
-            }))
-        }
+        (Some(format), None) => Ok(Opened::Documents(DocumentsFile {
+            pieces: DocumentPieces::new(reader, prefix, format.layout(), piece_bytes)
+                .max_element(max_record),
+            path: path.to_path_buf(),
+            gzip,
+            disk_read,
+        })),
     }
 }
 
@@ -1929,10 +1966,10 @@ impl RecordSource {
                 data,
                 line: 0,
             },
-            Format::JsonDocuments | Format::JsonArray => {
-                let array = format == Format::JsonArray;
+            Format::JsonDocuments | Format::JsonArray | Format::JsonRecords => {
                 // In memory already: one piece of every element, then what ended them.
-                let mut pieces = DocumentPieces::new(io::empty(), data, array, usize::MAX);
+                let mut pieces =
+                    DocumentPieces::new(io::empty(), data, format.layout(), usize::MAX);
                 let error = |e| pieces_error(&file, false, e);
                 let (piece, then) = match pieces.next() {
                     None => (DocumentsPiece::default(), None),
@@ -2375,6 +2412,26 @@ mod tests {
         assert_eq!(detect(b"\xef\xbb\xbf[{}]"), Some(Format::JsonArray));
         assert_eq!(detect(b"[\n  {\"a\": 1}\n]"), Some(Format::JsonArray));
         assert_eq!(detect(b" [ ]"), Some(Format::JsonArray));
+        // An object whose only key holds the events: CloudTrail's, Azure Monitor's.
+        let cloudtrail = br#"{"Records":[{"eventVersion":"1.08","eventName":"ListBuckets"}]}"#;
+        assert_eq!(detect(cloudtrail), Some(Format::JsonRecords));
+        assert_eq!(
+            detect(b"\xef\xbb\xbf{\n  \"records\": [\n    {\n      \"operationName\": \"x\""),
+            Some(Format::JsonRecords)
+        );
+        assert_eq!(detect(b"{\"Records\":[]}"), Some(Format::JsonRecords));
+        // Delivery files concatenated (`zcat *.json.gz`), one a line.
+        let both = [&cloudtrail[..], b"\n", cloudtrail].concat();
+        assert_eq!(detect(&both), Some(Format::JsonRecords));
+        let records: Vec<_> = source(&both).map(|r| r.unwrap().record_id).collect();
+        assert_eq!(records, [1, 2]);
+        // With another key, or records that are no objects, it is an event as any other.
+        assert_eq!(
+            detect(b"{\"Records\":[{\"a\":1}],\"next\":\"x\"}\n"),
+            Some(Format::JsonLines)
+        );
+        assert_eq!(detect(b"{\"records\":[1,2]}"), Some(Format::JsonLines));
+        assert_eq!(detect(b"{\"recordsTotal\":[{}]}"), Some(Format::JsonLines));
         assert_eq!(
             detect(b"[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok"),
             None
@@ -2816,16 +2873,25 @@ mod tests {
             .collect();
         let array = format!("\u{feff}[\n{}\n]\n", elements.join(",\n"));
         let documents = elements.join("\n");
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(array.as_bytes()).unwrap();
+        let gzip = |text: &str| {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(text.as_bytes()).unwrap();
+            gz.finish().unwrap()
+        };
+        // CloudTrail's delivery file: one line, gzip'd; Azure Monitor's export, over lines.
+        let one_line: Vec<String> = elements.iter().map(|e| e.replace('\n', "")).collect();
+        let cloudtrail = format!("{{\"Records\":[{}]}}", one_line.join(","));
+        let azure = format!("{{\n  \"records\": [\n{}\n  ]\n}}\n", elements.join(",\n"));
         let files = [
             ("a.json", array.as_bytes().to_vec(), Format::JsonArray),
-            ("a.json.gz", gz.finish().unwrap(), Format::JsonArray),
+            ("a.json.gz", gzip(&array), Format::JsonArray),
             (
                 "d.json",
                 documents.as_bytes().to_vec(),
                 Format::JsonDocuments,
             ),
+            ("ct.json.gz", gzip(&cloudtrail), Format::JsonRecords),
+            ("azure.json", azure.into_bytes(), Format::JsonRecords),
         ];
         let outcome = |r: Result<Record, DecodeError>| match r {
             Ok(r) => Ok((r.record_id, r.event.value().clone())),
@@ -2834,6 +2900,7 @@ mod tests {
         for (name, content, format) in files {
             let path = dir.path().join(name);
             fs::write(&path, &content).unwrap();
+            assert_eq!(read_file(&path).unwrap().unwrap().0, format, "{name}");
             let file: Arc<Path> = Arc::from(path.as_path());
             let whole: Vec<_> =
                 RecordSource::new(file.clone(), format, read_decompressed(&path).unwrap())

@@ -2475,3 +2475,125 @@ fn hunt_writes_events_written_over_several_lines_as_they_were_written() {
     );
     assert_eq!(events(ok(piped)), [object]);
 }
+
+/// CloudTrail's delivery file (`{"Records":[…]}`, gzip'd, as it lands in S3) and Azure
+/// Monitor's export (`{"records":[…]}`) are their records, one event each numbered by its place:
+/// the file was read as one event, and no CloudTrail rule fired.
+#[test]
+fn hunt_reads_the_records_of_cloudtrail_and_azure_monitor_files() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("r.yml"),
+        "title: CloudTrail Logging Stopped\nid: stop\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  sel:\n    eventSource: cloudtrail.amazonaws.com\n    eventName: StopLogging\n  condition: sel\nlevel: high\n",
+    )
+    .unwrap();
+    let records = [
+        r#"{"eventVersion":"1.08","eventTime":"2024-03-05T10:11:12Z","eventSource":"s3.amazonaws.com","eventName":"ListBuckets","awsRegion":"us-east-1"}"#,
+        r#"{"eventVersion":"1.08","eventTime":"2024-03-05T10:12:12Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"us-east-1","requestParameters":{"name":"main"}}"#,
+    ];
+    let cloudtrail = format!(r#"{{"Records":[{}]}}"#, records.join(","));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(cloudtrail.as_bytes()).unwrap();
+    let logs = d.join("AWSLogs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(
+        logs.join("123456789012_CloudTrail_us-east-1_20240305T1015Z_abc.json.gz"),
+        gz.finish().unwrap(),
+    )
+    .unwrap();
+    let rules = d.join("r.yml");
+    let hunt = |path: &Path| {
+        run(&[
+            "hunt",
+            "-r",
+            rules.to_str().unwrap(),
+            "--format",
+            "jsonl",
+            path.to_str().unwrap(),
+        ])
+    };
+    let out = hunt(&logs);
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(said.contains("1 file, 2 events, 1 match"), "{said}");
+    let found = jsonl(&ok(out));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["record_id"], 2);
+    assert_eq!(found[0]["event"]["eventName"], "StopLogging");
+    // Azure Monitor's export, pretty-printed, with the lowercase key.
+    let azure = d.join("PT1H.json");
+    let pretty: Vec<String> = records
+        .iter()
+        .map(|r| {
+            let value: serde_json::Value = serde_json::from_str(r).unwrap();
+            serde_json::to_string_pretty(&value).unwrap()
+        })
+        .collect();
+    std::fs::write(
+        &azure,
+        format!("{{\n  \"records\": [\n{}\n  ]\n}}\n", pretty.join(",\n")),
+    )
+    .unwrap();
+    let found = jsonl(&ok(hunt(&azure)));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["record_id"], 2);
+}
+
+/// Cloud services' events carry their own times (CloudTrail's `eventTime`, Okta's `published`,
+/// Kubernetes audit's `requestReceivedTimestamp`, Entra ID's `createdDateTime`, Zeek's `ts`):
+/// a window places them, and a match is dated by them, not left out as timeless.
+#[test]
+fn hunt_places_cloud_events_by_their_own_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("r.yml"),
+        "title: Anything Marked\nid: marked\nlogsource:\n  product: any\ndetection:\n  sel:\n    mark: x\n  condition: sel\nlevel: low\n",
+    )
+    .unwrap();
+    let events = [
+        r#"{"eventVersion":"1.08","eventTime":"2024-03-05T10:11:12Z","eventSource":"iam.amazonaws.com","eventName":"CreateUser","mark":"x"}"#,
+        r#"{"eventType":"user.session.start","published":"2024-03-05T11:00:00.000Z","mark":"x"}"#,
+        r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","stage":"ResponseComplete","verb":"create","requestReceivedTimestamp":"2024-03-05T12:00:00.000000Z","stageTimestamp":"2024-03-05T12:00:01.000000Z","mark":"x"}"#,
+        r#"{"createdDateTime":"2024-03-05T13:00:00Z","userPrincipalName":"alice@contoso.com","mark":"x"}"#,
+        r#"{"ts":1709647200.5,"uid":"C1","id.orig_h":"10.0.0.7","mark":"x"}"#,
+        r#"{"eventTime":"2024-04-01T00:00:00Z","mark":"x"}"#,
+    ];
+    let logs = d.join("cloud.jsonl");
+    std::fs::write(&logs, events.join("\n") + "\n").unwrap();
+    let rules = d.join("r.yml");
+    let output = run(&[
+        "hunt",
+        "-r",
+        rules.to_str().unwrap(),
+        "--format",
+        "jsonl",
+        "--from",
+        "2024-03-05",
+        "--to",
+        "2024-03-06",
+        logs.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let found = jsonl(&ok(output));
+    let times: Vec<&str> = found
+        .iter()
+        .map(|m| m["timestamp"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        times,
+        [
+            "2024-03-05T10:11:12.000Z",
+            "2024-03-05T11:00:00.000Z",
+            "2024-03-05T12:00:00.000Z",
+            "2024-03-05T13:00:00.000Z",
+            "2024-03-05T14:00:00.500Z",
+        ],
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("left out: 1 event outside --from/--to\n"),
+        "{stderr}"
+    );
+}

@@ -2234,3 +2234,45 @@ fn batches_the_log_store_refuses_are_counted_in_the_metrics() {
     );
     assert_eq!(value("vigil_log_store_journal_failing"), "1");
 }
+
+/// CloudTrail's delivery file (`{"Records":[…]}`) is its records, one event each, read by
+/// `vigil ingest` from a file and by the server from a request body: it was stored as one
+/// event, and no CloudTrail rule could fire.
+#[test]
+fn an_object_of_records_is_ingested_as_its_records() {
+    let f = start();
+    let records = [
+        r#"{"eventVersion":"1.08","eventTime":"2024-03-05T10:11:12Z","eventSource":"s3.amazonaws.com","eventName":"ListBuckets"}"#,
+        r#"{"eventVersion":"1.08","eventTime":"2024-03-05T10:12:12Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging"}"#,
+        r#"{"eventVersion":"1.08","eventTime":"2024-03-05T10:13:12Z","eventSource":"iam.amazonaws.com","eventName":"CreateUser"}"#,
+    ];
+    let cloudtrail = format!(r#"{{"Records":[{}]}}"#, records.join(","));
+    let file = f.root.join("CloudTrail.json");
+    std::fs::write(&file, &cloudtrail).unwrap();
+    let summary = json_of(f.server.cli(
+        &f.token,
+        &[
+            "ingest",
+            file.to_str().unwrap(),
+            "--service",
+            "aws",
+            "--json",
+        ],
+    ));
+    assert_eq!(summary["events_read"], 3, "{summary}");
+    assert_eq!(summary["stored"], 3, "{summary}");
+    let answer: Value = crate::support::runtime().block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/events?service=aws", f.server.url))
+            .bearer_auth(&f.token)
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"records":[{},{{"x":1}}]}}"#, records[1]))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(answer["stored"], 2, "{answer}");
+}
