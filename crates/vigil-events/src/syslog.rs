@@ -48,7 +48,7 @@ use serde_json::{Map, Value};
 
 use crate::time::LocalZone;
 use crate::write::ObjectWriter;
-use vigil_detect::mapping::syslog_logsources;
+use vigil_detect::mapping::{SyslogOrigin, is_pam_message, syslog_logsources};
 use vigil_detect::{Event, FieldValue, Logsource};
 
 /// Which grammar a message was parsed with.
@@ -111,10 +111,28 @@ pub fn syslog_event_logsources(event: &dyn Event) -> Option<&'static [Logsource]
     if !event.field_values(SYSLOG_FORMAT_FIELD, &mut |_| {}) {
         return None;
     }
-    let mut sources = syslog_logsources("");
+    // Read without copying a value: this runs on every syslog event ingested.
+    let mut facility = None;
+    event.field_values("facility_code", &mut |value| {
+        facility = match value {
+            FieldValue::UInt(code) => Some(*code),
+            FieldValue::Int(code) => u64::try_from(*code).ok(),
+            _ => None,
+        };
+    });
+    let mut pam_message = false;
+    event.field_values("message", &mut |value| {
+        pam_message = matches!(value, FieldValue::Str(message) if is_pam_message(message));
+    });
+    let origin = SyslogOrigin {
+        program: "",
+        facility,
+        pam_message,
+    };
+    let mut sources = syslog_logsources(origin);
     event.field_values("app_name", &mut |value| {
         if let FieldValue::Str(program) = value {
-            sources = syslog_logsources(program);
+            sources = syslog_logsources(SyslogOrigin { program, ..origin });
         }
     });
     Some(sources)
@@ -1706,6 +1724,26 @@ mod tests {
         assert_eq!(
             services(&nameless.to_json().to_string()).unwrap(),
             ["syslog"]
+        );
+        // OpenSSH 9.8+ over the syslog listener: its RFC 5424 APP-NAME is `sshd-session`.
+        let session =
+            p("<38>1 2026-12-01T10:00:02Z bastion sshd-session 5002 - - Corrupted MAC on input")
+                .unwrap();
+        assert_eq!(
+            services(&session.to_json().to_string()).unwrap(),
+            ["syslog", "auth", "sshd"]
+        );
+        // PAM's lines and the `authpriv` facility's are of the authentication log.
+        let pam = p("Dec  1 10:00:05 desk gdm-password]: pam_unix(gdm-password:auth): authentication failure").unwrap();
+        assert_eq!(
+            services(&pam.to_json().to_string()).unwrap(),
+            ["syslog", "auth"]
+        );
+        let authpriv =
+            p("<86>Dec  1 10:00:05 desk gdm3: GdmDisplay: Session never registered").unwrap();
+        assert_eq!(
+            services(&authpriv.to_json().to_string()).unwrap(),
+            ["syslog", "auth"]
         );
         assert_eq!(services(r#"{"app_name":"sshd","message":"x"}"#), None);
     }

@@ -1041,6 +1041,67 @@ Dec 10 06:55:47 LabSZ CRON[1]: Corrupted MAC on input.
     );
 }
 
+/// OpenSSH 9.8 and later log as `sshd-session` (and `sshd-auth` in 10): their lines meet
+/// SigmaHQ's sshd rules and the `auth` rules as `sshd`'s do, in RFC 3164 and RFC 5424 alike; a
+/// line PAM wrote for any program (gdm's) is of the authentication log.
+#[test]
+fn hunt_reads_openssh_session_and_pam_lines_as_sshd_and_auth_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/data/sigma/rules/linux/builtin/sshd/lnx_sshd_susp_ssh.yml"),
+        rules.join("sshd.yml"),
+    )
+    .unwrap();
+    std::fs::write(
+        rules.join("auth.yml"),
+        "title: Authentication Failure\nid: auth\nlogsource:\n  product: linux\n  service: auth\ndetection:\n  keywords:\n    - 'authentication failure'\n  condition: keywords\nlevel: low\n",
+    )
+    .unwrap();
+    let log = "\
+Dec  1 10:00:02 bastion sshd-session[5002]: error: kex_exchange_identification: Corrupted MAC on input
+Dec  1 10:00:03 bastion sshd-session[5002]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.9
+<38>1 2026-12-01T10:00:04Z bastion sshd-auth 5003 - - Corrupted MAC on input
+Dec  1 10:00:05 desk gdm-password]: pam_unix(gdm-password:auth): authentication failure; logname= uid=0 euid=0 tty=/dev/tty1 ruser= rhost=  user=bob
+Dec  1 10:00:06 desk gdm(pam_unix)[811]: authentication failure; logname= uid=0 euid=0 tty=:0 ruser= rhost=  user=bob
+Dec  1 10:00:07 desk myapp[9]: authentication failure; Corrupted MAC on input
+";
+    let file = dir.path().join("auth.log");
+    std::fs::write(&file, log).unwrap();
+    let out = ok(run(&[
+        "hunt",
+        "-r",
+        rules.to_str().unwrap(),
+        "--format",
+        "jsonl",
+        file.to_str().unwrap(),
+    ]));
+    let mut found: Vec<(String, u64)> = jsonl(&out)
+        .iter()
+        .map(|h| {
+            (
+                h["rule_title"].as_str().unwrap().to_owned(),
+                h["record_id"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    found.sort();
+    let hit = |title: &str, line: u64| (title.to_owned(), line);
+    assert_eq!(
+        found,
+        [
+            hit("Authentication Failure", 2),
+            hit("Authentication Failure", 4),
+            hit("Authentication Failure", 5),
+            hit("Suspicious OpenSSH Daemon Error", 1),
+            hit("Suspicious OpenSSH Daemon Error", 3),
+        ],
+        "{out}"
+    );
+}
+
 #[test]
 fn hunt_with_a_declared_logsource_runs_only_the_rules_written_for_it() {
     let dir = tempfile::tempdir().unwrap();
