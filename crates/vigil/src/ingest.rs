@@ -1124,16 +1124,16 @@ impl Reader<'_> {
         meta: Option<&std::fs::Metadata>,
     ) -> Result<(), Closed> {
         let path = file.path.as_path();
-        let Some(mut pieces) = lines.into_text_log_or_plain(self.text, file) else {
-            if file.must_decode() {
-                let unknown = DecodeError::UnknownFormat {
-                    path: path.to_path_buf(),
-                };
-                self.problem(path, None, unknown.reason());
-            } else {
-                self.stats.skipped.push(file.clone());
+        let mut pieces = match lines.into_text_log_or_plain(self.text, file) {
+            Ok(pieces) => pieces,
+            Err(lines) => {
+                if file.must_decode() {
+                    self.problem(path, None, lines.unknown_format().reason());
+                } else {
+                    self.stats.skipped.push(file.clone());
+                }
+                return Ok(());
             }
-            return Ok(());
         };
         let disk_bytes = meta.map_or(0, std::fs::Metadata::len);
         self.stats.files += 1;

@@ -1102,6 +1102,28 @@ Dec  1 10:00:07 desk myapp[9]: authentication failure; Corrupted MAC on input
     );
 }
 
+/// A file named `.gz` that is not gzip-compressed (nor any log as it is) is said to be so,
+/// not "not a log file": its content was never decompressed.
+#[test]
+fn hunt_says_a_file_named_gz_is_not_gzip() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("auth.log.1.gz");
+    std::fs::write(&file, "just some notes\n").unwrap();
+    let rules = dir.path().join("rule.yml");
+    std::fs::write(&rules, RULE_WHOAMI).unwrap();
+    let out = run(&[
+        "hunt",
+        "-r",
+        rules.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("auth.log.1.gz: named .gz but not gzip-compressed"),
+        "{err}"
+    );
+}
+
 #[test]
 fn hunt_with_a_declared_logsource_runs_only_the_rules_written_for_it() {
     let dir = tempfile::tempdir().unwrap();
