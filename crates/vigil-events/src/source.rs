@@ -16,7 +16,7 @@
 //! - other text ([`Opened::Unknown`]) is a plain-text log when its first line is one, or
 //!   two of the next few ([`LinesFile::into_text_log`], [`LineFormat::of`]): syslog (RFC
 //!   5424 or 3164), a web server access log (common or combined, IIS's W3C) or error log
-//!   (Apache, nginx); any other text only when asked ([`LinesFile::into_plain_text`]); the
+//!   (Apache, nginx), a Linux audit log (auditd's audit.log); any other text only when asked ([`LinesFile::into_plain_text`]); the
 //!   record id is the line number.
 //!
 //! [`open_file`] reads a file in pieces: JSON lines in whole lines, JSON arrays and documents in
@@ -107,7 +107,7 @@ pub enum DecodeError {
     },
     /// The file's content is in no format Vigil reads, compressed or not.
     #[error(
-        "{}: not an EVTX, JSON, syslog or web server log file (gzip or not); give --text to read any other text line by line, or remove it from the paths",
+        "{}: not an EVTX, JSON, syslog, Linux audit or web server log file (gzip or not); give --text to read any other text line by line, or remove it from the paths",
         path.display()
     )]
     UnknownFormat {
@@ -117,7 +117,7 @@ pub enum DecodeError {
     /// A file named `.gz` whose content is not gzip-compressed, nor in a format Vigil reads
     /// as it is: a log renamed, or a download cut or saved as text.
     #[error(
-        "{}: named .gz but not gzip-compressed (it does not start with gzip's bytes 1f 8b), nor an EVTX, JSON, syslog or web server log file; check that it was copied whole and unchanged, or give --text to read it as text line by line",
+        "{}: named .gz but not gzip-compressed (it does not start with gzip's bytes 1f 8b), nor an EVTX, JSON, syslog, Linux audit or web server log file; check that it was copied whole and unchanged, or give --text to read it as text line by line",
         path.display()
     )]
     NotGzip {
@@ -1051,7 +1051,7 @@ impl LinesFile {
     /// Reads the lines of a file just opened ([`Opened::Unknown`]) as a plain-text log when the
     /// first of them is one: plain syslog (RFC 5424 or RFC 3164, one message per line), a web
     /// server access log ([`crate::access`], [`crate::w3c`]) or error log
-    /// ([`crate::error_log`]); the file
+    /// ([`crate::error_log`]), a Linux audit log ([`crate::auditd`]); the file
     /// back when it is none of these (to read as plain text, [`LinesFile::into_plain_text`],
     /// or leave). RFC 3164 timestamps carry no year: the one closest before the file's
     /// modification time is taken (before now, for standard input). Times written without an

@@ -20,6 +20,7 @@
 //! | `message_json` | MSG parsed, when it is a JSON object or array (also after `@cee:`) |
 //! | `access_log_format`, `c-ip`, `cs-uri-stem` … | MSG read as a web access-log line, when it is one (nginx's `access_log syslog:`): the fields of [`crate::access`], its time the `timestamp` |
 //! | `error_log_format`, `level`, `pid` … | MSG read as a web server error-log line, when it is one: the fields of [`crate::error_log`] but its time and message |
+//! | `audit_log_format`, `type`, `serial` … | MSG read as a Linux audit record, when it is one (audisp-syslog): the fields of [`crate::auditd`] but those named as the keys above (its `timestamp`, `hostname` …) |
 //!
 //! RFC 5424 is detected by `<PRI>` followed by a 1–3 digit version and a space. Leniencies:
 //! fractional seconds up to 9 digits (RFC: 6), lower-case `t`/`z`. Header lengths (HOSTNAME 255,
@@ -98,6 +99,27 @@ impl SyslogOptions {
 
 /// The field naming an event's syslog format (`rfc5424`, `rfc3164`): only syslog events have it.
 pub const SYSLOG_FORMAT_FIELD: &str = "syslog_format";
+
+/// The fields a syslog event may have of its own ([`SyslogMessage::to_json_text`]), which a
+/// message carrying another log's fields leaves as they are.
+const SYSLOG_FIELDS: &[&str] = &[
+    SYSLOG_FORMAT_FIELD,
+    "priority",
+    "facility",
+    "facility_code",
+    "severity",
+    "severity_code",
+    "version",
+    "timestamp",
+    "hostname",
+    "app_name",
+    "procid",
+    "msgid",
+    "sequence",
+    "structured_data",
+    "message",
+    INVALID_UTF8_FIELD,
+];
 
 /// The field saying a syslog message or a line of a text log (access, W3C, plain) held bytes
 /// that are not UTF-8, which its text shows as U+FFFD ([`SyslogMessage::invalid_utf8`]):
@@ -392,6 +414,10 @@ impl SyslogMessage<'_> {
         {
             // Or its errors (`error_log syslog:`): the line, time and all, is the message.
             error.write_fields(&mut w, false);
+        } else if let Ok(record) = crate::auditd::parse(self.message.as_bytes()) {
+            // A Linux audit record (audisp-syslog, audispd's syslog plugin): its fields, but
+            // those the message has of its own.
+            record.write_fields(&mut w, SYSLOG_FIELDS);
         }
         w.finish()
     }

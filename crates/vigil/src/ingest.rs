@@ -435,7 +435,7 @@ fn nothing_to_send(paths: &[PathBuf], skipped: u64, text_logs: &[String]) -> Str
         }
     }
     if text_logs.is_empty() {
-        message.push_str("; give EVTX, JSON lines, JSON array, syslog or web server (access, error) log files (gzip or not)");
+        message.push_str("; give EVTX, JSON lines, JSON array, syslog, Linux audit or web server (access, error) log files (gzip or not)");
     } else {
         message.push_str(&format!(
             "; give --text to store each line of {} as an event",
@@ -1113,7 +1113,7 @@ impl Reader<'_> {
         }
     }
 
-    /// Reads a plain-text log (syslog, web access or error log lines, gzip or not) in pieces; a
+    /// Reads a plain-text log (syslog, web access or error log, Linux audit lines, gzip or not) in pieces; a
     /// file whose first lines are none of these ([`vigil_events::LineFormat::of`]) is read as
     /// plain lines with `--text`, else skipped, or reported when it is named like a log.
     fn read_text_log(
@@ -1292,11 +1292,11 @@ mod tests {
         );
         assert_eq!(
             nothing_to_send(&dir, 1, &[]),
-            "nothing to send: no events found in logs/Windows; 1 file skipped, in no format Vigil reads; give EVTX, JSON lines, JSON array, syslog or web server (access, error) log files (gzip or not)"
+            "nothing to send: no events found in logs/Windows; 1 file skipped, in no format Vigil reads; give EVTX, JSON lines, JSON array, syslog, Linux audit or web server (access, error) log files (gzip or not)"
         );
         assert_eq!(
             nothing_to_send(&dir, 0, &[]),
-            "nothing to send: no events found in logs/Windows; give EVTX, JSON lines, JSON array, syslog or web server (access, error) log files (gzip or not)"
+            "nothing to send: no events found in logs/Windows; give EVTX, JSON lines, JSON array, syslog, Linux audit or web server (access, error) log files (gzip or not)"
         );
     }
 
