@@ -295,80 +295,130 @@ const SERVICES: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// The Sigma logsources a plain syslog line is, by the program that wrote it (its APP-NAME or
-/// RFC 3164 tag; `sshd(pam_unix)` counts as `sshd`), as the taxonomy appendix names Linux logs:
-/// every line is `product: linux, service: syslog`; the lines of authentication programs are
-/// also `service: auth` (auth.log), and those of sshd, sudo, cron, vsftpd, ClamAV and
+/// What a syslog line tells of the Linux log it belongs to, for [`syslog_logsources`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyslogOrigin<'a> {
+    /// Its APP-NAME or RFC 3164 tag (`sshd`, `sshd(pam_unix)`, `CRON`); empty when it has none.
+    pub program: &'a str,
+    /// Its `<PRI>`'s facility code (4 `auth`, 10 `authpriv` …), when it has one.
+    pub facility: Option<u64>,
+    /// Whether PAM wrote its message ([`is_pam_message`]).
+    pub pam_message: bool,
+}
+
+/// The Sigma logsources a plain syslog line is, as the taxonomy appendix names Linux logs:
+/// every line is `product: linux, service: syslog`; the lines of the authentication log
+/// (auth.log) are also `service: auth`, and those of sshd, sudo, cron, vsftpd, ClamAV and
 /// Guacamole also their own service. For syslog whose source nobody declared otherwise.
-pub fn syslog_logsources(app_name: &str) -> &'static [Logsource] {
-    static SOURCES: LazyLock<Vec<Vec<Logsource>>> = LazyLock::new(|| {
-        let linux = |services: &[&str]| -> Vec<Logsource> {
-            services
-                .iter()
-                .map(|service| Logsource {
-                    product: Some("linux".to_owned()),
-                    service: Some((*service).to_owned()),
-                    ..Logsource::default()
-                })
-                .collect()
-        };
-        vec![
-            linux(&["syslog"]),
-            linux(&["syslog", "auth"]),
-            linux(&["syslog", "auth", "sshd"]),
-            linux(&["syslog", "auth", "sudo"]),
-            linux(&["syslog", "cron"]),
-            linux(&["syslog", "vsftpd"]),
-            linux(&["syslog", "clamav"]),
-            linux(&["syslog", "guacamole"]),
-        ]
-    });
-    // Programs by the sources they write, compared without case and without allocating (this
-    // runs on every syslog event ingested).
-    const PROGRAMS: &[(&str, usize)] = &[
-        ("sshd", 2),
-        ("sudo", 3),
-        ("su", 1),
-        ("login", 1),
-        ("passwd", 1),
-        ("chpasswd", 1),
-        ("chage", 1),
-        ("useradd", 1),
-        ("userdel", 1),
-        ("usermod", 1),
-        ("groupadd", 1),
-        ("groupdel", 1),
-        ("groupmod", 1),
-        ("gpasswd", 1),
-        ("systemd-logind", 1),
-        ("polkitd", 1),
-        ("pkexec", 1),
-        ("unix_chkpwd", 1),
-        ("gdm-password", 1),
-        ("lightdm", 1),
-        ("sssd", 1),
-        ("nslcd", 1),
-        ("cron", 4),
-        ("crond", 4),
-        ("anacron", 4),
-        ("vsftpd", 5),
-        ("clamd", 6),
-        ("freshclam", 6),
-        ("clamscan", 6),
-        ("clamav", 6),
-        ("guacd", 7),
-        ("guacamole", 7),
+///
+/// A line is of the authentication log when its program is an authentication program (`su`,
+/// `login`, sshd — `sshd-session` and `sshd-auth` too, as OpenSSH 9.8 and 10 name their
+/// processes), when its facility is `auth` or `authpriv` (what syslog daemons write to
+/// auth.log), or when PAM wrote it — an `X(pam_unix)` tag, or a message like
+/// `pam_unix(gdm-password:auth): …` — since PAM logs to `authpriv` whichever program called it.
+pub fn syslog_logsources(origin: SyslogOrigin<'_>) -> &'static [Logsource] {
+    /// The services a program's lines have besides `syslog` and `auth`.
+    const OWN_SERVICES: [Option<&str>; 7] = [
+        None,
+        Some("sshd"),
+        Some("sudo"),
+        Some("cron"),
+        Some("vsftpd"),
+        Some("clamav"),
+        Some("guacamole"),
     ];
-    let program = app_name
-        .split(['(', '[', ':'])
-        .next()
-        .unwrap_or_default()
-        .trim();
-    let index = PROGRAMS
+    // Each own service without and with `auth`, at `2 × service + auth`.
+    static SOURCES: LazyLock<Vec<Vec<Logsource>>> = LazyLock::new(|| {
+        let linux = |service: &str| Logsource {
+            product: Some("linux".to_owned()),
+            service: Some(service.to_owned()),
+            ..Logsource::default()
+        };
+        OWN_SERVICES
+            .iter()
+            .flat_map(|own| {
+                [false, true].map(|auth| {
+                    std::iter::once("syslog")
+                        .chain(auth.then_some("auth"))
+                        .chain(*own)
+                        .map(linux)
+                        .collect()
+                })
+            })
+            .collect()
+    });
+    // Programs by their own service (an index of OWN_SERVICES) and whether they write the
+    // authentication log, compared without case and without allocating (this runs on every
+    // syslog event ingested).
+    const PROGRAMS: &[(&str, usize, bool)] = &[
+        ("sshd", 1, true),
+        ("sshd-session", 1, true),
+        ("sshd-auth", 1, true),
+        ("sudo", 2, true),
+        ("su", 0, true),
+        ("login", 0, true),
+        ("passwd", 0, true),
+        ("chpasswd", 0, true),
+        ("chage", 0, true),
+        ("useradd", 0, true),
+        ("userdel", 0, true),
+        ("usermod", 0, true),
+        ("groupadd", 0, true),
+        ("groupdel", 0, true),
+        ("groupmod", 0, true),
+        ("gpasswd", 0, true),
+        ("systemd-logind", 0, true),
+        ("polkitd", 0, true),
+        ("pkexec", 0, true),
+        ("unix_chkpwd", 0, true),
+        ("gdm-password", 0, true),
+        ("lightdm", 0, true),
+        ("sssd", 0, true),
+        ("nslcd", 0, true),
+        ("cron", 3, false),
+        ("crond", 3, false),
+        ("anacron", 3, false),
+        ("vsftpd", 4, false),
+        ("clamd", 5, false),
+        ("freshclam", 5, false),
+        ("clamscan", 5, false),
+        ("clamav", 5, false),
+        ("guacd", 6, false),
+        ("guacamole", 6, false),
+    ];
+    // `sshd(pam_unix)`, `sshd[42]`, and gdm's `gdm-password]` (its process name ends in `]`).
+    let mut parts = origin.program.split(['(', ')', '[', ']', ':']);
+    let program = parts.next().unwrap_or_default().trim();
+    let (own, program_auth) = PROGRAMS
         .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(program))
-        .map_or(0, |&(_, index)| index);
-    &SOURCES[index]
+        .find(|(name, ..)| name.eq_ignore_ascii_case(program))
+        .map_or((0, false), |&(_, own, auth)| (own, auth));
+    // The facilities `auth` and `authpriv`.
+    let auth_facility = matches!(origin.facility, Some(4 | 10));
+    let auth = program_auth
+        || auth_facility
+        || origin.pam_message
+        || parts.next().is_some_and(is_pam_module);
+    &SOURCES[2 * own + usize::from(auth)]
+}
+
+/// Whether PAM wrote a syslog message: it starts with a PAM module's name and what called it
+/// (`pam_unix(sshd:auth): authentication failure; …`, `pam_sss(gdm-password:auth): …`).
+pub fn is_pam_message(message: &str) -> bool {
+    message
+        .split_once('(')
+        .is_some_and(|(head, _)| is_pam_module(head))
+}
+
+/// Whether a name is a PAM module's as it names itself in the log (`pam_unix`, `pam_sss`,
+/// `pam_faillock`).
+fn is_pam_module(name: &str) -> bool {
+    name.strip_prefix("pam_").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    })
 }
 
 #[cfg(test)]
@@ -378,13 +428,19 @@ mod tests {
     #[test]
     fn syslog_lines_are_the_linux_logs_their_program_writes() {
         let services = |app: &str| -> Vec<String> {
-            syslog_logsources(app)
-                .iter()
-                .inspect(|ls| assert_eq!(ls.product.as_deref(), Some("linux")))
-                .map(|ls| ls.service.clone().unwrap())
-                .collect()
+            syslog_logsources(SyslogOrigin {
+                program: app,
+                ..SyslogOrigin::default()
+            })
+            .iter()
+            .inspect(|ls| assert_eq!(ls.product.as_deref(), Some("linux")))
+            .map(|ls| ls.service.clone().unwrap())
+            .collect()
         };
         assert_eq!(services("sshd"), ["syslog", "auth", "sshd"]);
+        // OpenSSH 9.8 and 10 name the processes that log after a connection's start so.
+        assert_eq!(services("sshd-session"), ["syslog", "auth", "sshd"]);
+        assert_eq!(services("sshd-auth"), ["syslog", "auth", "sshd"]);
         // RFC 3164 tags as Linux writes them: PAM modules, upper case cron.
         assert_eq!(services("sshd(pam_unix)"), ["syslog", "auth", "sshd"]);
         assert_eq!(services("CRON"), ["syslog", "cron"]);
@@ -392,6 +448,55 @@ mod tests {
         assert_eq!(services("sudo"), ["syslog", "auth", "sudo"]);
         assert_eq!(services("kernel"), ["syslog"]);
         assert_eq!(services(""), ["syslog"]);
+        assert_eq!(services("sshd-sessions"), ["syslog"], "whole names only");
+    }
+
+    /// PAM logs to `authpriv` whichever program called it, so a line PAM wrote is of the
+    /// authentication log; so is any line of the `auth` and `authpriv` facilities.
+    #[test]
+    fn pam_lines_and_the_auth_facilities_are_the_authentication_log() {
+        let services = |program: &str, facility: Option<u64>, message: &str| -> Vec<String> {
+            syslog_logsources(SyslogOrigin {
+                program,
+                facility,
+                pam_message: is_pam_message(message),
+            })
+            .iter()
+            .map(|ls| ls.service.clone().unwrap())
+            .collect()
+        };
+        let failure = "authentication failure; logname= uid=0 euid=0 tty=:0 ruser= rhost=";
+        assert_eq!(services("gdm(pam_unix)", None, failure), ["syslog", "auth"]);
+        assert_eq!(
+            services("gdm-password(pam_unix)", None, failure),
+            ["syslog", "auth"]
+        );
+        assert_eq!(
+            services(
+                "gdm-password]",
+                None,
+                "pam_unix(gdm-password:auth): conversation failed"
+            ),
+            ["syslog", "auth"]
+        );
+        assert_eq!(
+            services(
+                "CRON",
+                None,
+                "pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)"
+            ),
+            ["syslog", "auth", "cron"]
+        );
+        assert_eq!(
+            services("gdm3", Some(10), "GdmDisplay: Session never registered"),
+            ["syslog", "auth"]
+        );
+        assert_eq!(services("kernel", Some(0), "pam_(x): y"), ["syslog"]);
+        assert_eq!(
+            services("app", None, "started (pid 4)"),
+            ["syslog"],
+            "parentheses alone are no PAM module"
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Batches to events: an HTTP ingest body (JSON lines or a JSON array) or a plain-text log
-//! (syslog, web access or error log),
+//! (syslog, web access or error log, Linux audit log),
 //! decoded into the accepted events and a [`Rejection`] for each one that is not, with its
 //! position (1-based line number, or 0-based array index) and a reason.
 //!
@@ -17,6 +17,7 @@ use std::ops::Range;
 use sonic_rs::JsonValueTrait as _;
 
 use crate::access::{AccessEntry, AccessError};
+use crate::auditd::{AuditRecord, AuditdError};
 use crate::documents::records_opening_len;
 use crate::error_log::{ErrorEntry, ErrorLogError};
 use crate::json::{JsonError, JsonEvent, first_line};
@@ -35,7 +36,8 @@ pub enum BodyFormat {
     /// that array; a single (pretty-printed) object is one event; anything else is JSON lines.
     Sniff,
     /// Lines of text (`text/plain`), one event per line, their format told from the first:
-    /// syslog, a web server access or error log, an IIS (W3C) log, or any other text (each
+    /// syslog, a web server access or error log, an IIS (W3C) log, a Linux audit log, or any
+    /// other text (each
     /// line a `message`, [`LineFormat::Plain`]); times written without an offset are in the
     /// zone (`?timezone=`, UTC by default).
     Text(LocalZone),
@@ -157,6 +159,9 @@ pub enum RejectReason {
     /// A line of a W3C extended log (IIS) that does not fit its header.
     #[error(transparent)]
     W3c(#[from] crate::w3c::W3cError),
+    /// A line of a Linux audit log that is no audit record.
+    #[error(transparent)]
+    Auditd(#[from] AuditdError),
 }
 
 /// One event that was not accepted.
@@ -711,6 +716,8 @@ pub enum LineFormat {
     /// A W3C extended log (IIS), with the field names of the last `#Fields:` directive read
     /// ([`crate::w3c`]).
     W3c(Option<crate::w3c::Fields>),
+    /// Linux audit records, auditd's audit.log ([`crate::auditd`]).
+    Auditd,
     /// Lines of no format Vigil knows, each kept as its `message` (with the time it starts
     /// with, when it starts with one, read in this zone when it has no offset): for search
     /// and pivots, when the user asks for it.
@@ -758,6 +765,7 @@ impl LineFormat {
             TextKind::Access => LineFormat::Access,
             TextKind::ErrorLog => LineFormat::ErrorLog(zone.clone()),
             TextKind::W3c => LineFormat::W3c(None),
+            TextKind::Auditd => LineFormat::Auditd,
         })
     }
 }
@@ -772,14 +780,16 @@ enum TextKind {
     Access,
     ErrorLog,
     W3c,
+    Auditd,
 }
 
 impl TextKind {
-    const ALL: [TextKind; 4] = [
+    const ALL: [TextKind; 5] = [
         TextKind::Syslog,
         TextKind::Access,
         TextKind::ErrorLog,
         TextKind::W3c,
+        TextKind::Auditd,
     ];
 
     fn of_line(line: &[u8]) -> Option<TextKind> {
@@ -791,6 +801,8 @@ impl TextKind {
             Some(TextKind::ErrorLog)
         } else if crate::w3c::looks_like_w3c(line) {
             Some(TextKind::W3c)
+        } else if crate::auditd::looks_like_auditd(line) {
+            Some(TextKind::Auditd)
         } else {
             None
         }
@@ -810,6 +822,8 @@ pub enum LineEvent<'a> {
     Plain(PlainLine<'a>),
     /// A W3C log line, written as its event already, and its time.
     W3c(String, Option<i64>),
+    /// A Linux audit record.
+    Audit(AuditRecord<'a>),
 }
 
 /// A line of a text log of no known format.
@@ -916,6 +930,7 @@ impl LineEvent<'_> {
             LineEvent::Error(entry) => entry.to_json_text(),
             LineEvent::Plain(line) => line.to_json_text(),
             LineEvent::W3c(json, _) => json.clone(),
+            LineEvent::Audit(record) => record.to_json_text(),
         }
     }
 
@@ -927,6 +942,7 @@ impl LineEvent<'_> {
             LineEvent::Error(entry) => Some(entry.unix_ms),
             LineEvent::Plain(line) => line.unix_ms,
             LineEvent::W3c(_, time) => *time,
+            LineEvent::Audit(record) => Some(record.unix_ms),
         }
     }
 }
@@ -981,6 +997,9 @@ pub(crate) fn text_log_line<'a>(
                 .ok_or(crate::w3c::W3cError::NoFields)
                 .and_then(|fields| crate::w3c::to_json_text(bytes, fields))
                 .map(|(json, time)| LineEvent::W3c(json, time))
+                .map_err(RejectReason::from),
+            LineFormat::Auditd => crate::auditd::parse(bytes)
+                .map(LineEvent::Audit)
                 .map_err(RejectReason::from),
         },
     ))
@@ -1120,6 +1139,7 @@ mod tests {
                 LineFormat::Access => "access",
                 LineFormat::ErrorLog(_) => "error",
                 LineFormat::W3c(_) => "w3c",
+                LineFormat::Auditd => "auditd",
                 LineFormat::Plain(_) => "plain",
             })
         };
@@ -1139,6 +1159,18 @@ mod tests {
         assert_eq!(
             kind(&format!("# Notes\nWe saw this line:\n{syslog}and more.\n")),
             None
+        );
+        let audit = "type=SYSCALL msg=audit(1700000000.123:4567): arch=c000003e syscall=59\n";
+        assert_eq!(kind(audit), Some("auditd"));
+        assert_eq!(
+            kind(&format!("node=web01 {audit}")),
+            Some("auditd"),
+            "auditd names the host first when told to"
+        );
+        assert_eq!(
+            kind(&format!("4567): arch=c000003e syscall=59\n{audit}{audit}")),
+            Some("auditd"),
+            "cut mid-line"
         );
         // Past the lines read, nothing counts.
         let prose = "words\n".repeat(FORMAT_PROBE_LINES);

@@ -863,8 +863,9 @@ impl JsonEvent {
     }
 
     /// The host the event names: the first text of `Event.System.Computer` (Windows records),
-    /// `Computer`, `host.name` (a key with a dot, or a `host` object), `hostname`, `host`,
-    /// `s-computername` (the server of a W3C web log).
+    /// `Computer`, `host.name` (a key with a dot, or a `host` object), `hostname`, `host` (a
+    /// Linux audit record's `node` instead of those two), `s-computername` (the server of a W3C
+    /// web log).
     pub fn host(&self) -> Option<String> {
         fn text<'a, N: Node<'a>>(n: Option<N>) -> Option<String> {
             match n?.kind() {
@@ -882,8 +883,18 @@ impl JsonEvent {
                 .or_else(|| text(root.get("Computer")))
                 .or_else(|| text(root.get("host.name")))
                 .or_else(|| text(root.get("host").and_then(|h| h.get("name"))))
-                .or_else(|| text(root.get("hostname")))
-                .or_else(|| text(root.get("host")))
+                .or_else(|| {
+                    // A Linux audit record's `hostname` is the remote end of a login (USER_*
+                    // records); the machine that wrote it is its `node`. Carried by syslog, its
+                    // `hostname` is the syslog header's, the machine's.
+                    let audit = root.get(crate::auditd::AUDIT_LOG_FORMAT_FIELD).is_some()
+                        && root.get(crate::syslog::SYSLOG_FORMAT_FIELD).is_none();
+                    if audit {
+                        text(root.get("node"))
+                    } else {
+                        text(root.get("hostname")).or_else(|| text(root.get("host")))
+                    }
+                })
                 .or_else(|| text(root.get("s-computername")))
         }
         match &self.root {
@@ -1454,6 +1465,18 @@ mod tests {
             ),
             (r#"{"host.name": "a", "host": "b"}"#, Some("a")),
             (r#"{"hostname": "h"}"#, Some("h")),
+            (
+                r#"{"audit_log_format": "auditd", "type": "USER_LOGIN", "node": "bastion", "hostname": "203.0.113.9", "addr": "203.0.113.9"}"#,
+                Some("bastion"),
+            ),
+            (
+                r#"{"audit_log_format": "auditd", "type": "USER_AUTH", "hostname": "203.0.113.9"}"#,
+                None,
+            ),
+            (
+                r#"{"syslog_format": "rfc3164", "hostname": "web01", "audit_log_format": "auditd", "node": "x"}"#,
+                Some("web01"),
+            ),
             (r#"{"host": "plain"}"#, Some("plain")),
             (r#"{"host": {"ip": "10.0.0.1"}}"#, None),
             (r#"{"Computer": "dc1", "host": "x"}"#, Some("dc1")),

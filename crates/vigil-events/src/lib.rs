@@ -8,11 +8,13 @@
 //! - [`access`]: web server access-log lines (common, combined) to `webserver` events;
 //! - [`error_log`]: Apache and nginx error-log lines to events for those services' rules;
 //! - [`w3c`]: W3C extended logs (IIS) to the same `webserver` events as access logs;
+//! - [`auditd`]: Linux audit records (auditd's audit.log) to events for the `auditd` rules;
 //! - [`batch`]: HTTP ingest bodies and syslog files to accepted events and rejections.
 //!
 //! The engine never sees files or bytes: this crate turns them into events.
 
 pub mod access;
+pub mod auditd;
 pub mod batch;
 mod documents;
 pub mod error_log;
@@ -35,7 +37,8 @@ pub use syslog::{Framer, SyslogError, SyslogMessage, SyslogOptions};
 /// The Sigma logsources an event of a plain-text log says it is, from the marker its decoder
 /// wrote: a web request (an access-log line, in a file or carried by syslog) `category:
 /// webserver` ([`access::access_event_logsources`]), a web server's error-log line its
-/// server's error log ([`error_log::error_event_logsources`]), another syslog line by the
+/// server's error log ([`error_log::error_event_logsources`]), a Linux audit record `product:
+/// linux, service: auditd` ([`auditd::auditd_event_logsources`]), another syslog line by the
 /// program that wrote it ([`syslog::syslog_event_logsources`]), a line of other text
 /// (`--text`) no log in particular, which only the rules naming no logsource meet; `None` for
 /// any other event (EVTX, JSON), whose logsource the Windows mapping or a service's declaration
@@ -51,6 +54,7 @@ pub fn implied_logsources(
         return None;
     }
     web_server_logsources(event)
+        .or_else(|| auditd::auditd_event_logsources(event))
         .or_else(|| syslog::syslog_event_logsources(event))
         .or_else(|| {
             event

@@ -19,7 +19,7 @@
 //! - other text ([`Opened::Unknown`]) is a plain-text log when its first line is one, or
 //!   two of the next few ([`LinesFile::into_text_log`], [`LineFormat::of`]): syslog (RFC
 //!   5424 or 3164), a web server access log (common or combined, IIS's W3C) or error log
-//!   (Apache, nginx); any other text only when asked ([`LinesFile::into_plain_text`]); the
+//!   (Apache, nginx), a Linux audit log (auditd's audit.log); any other text only when asked ([`LinesFile::into_plain_text`]); the
 //!   record id is the line number.
 //!
 //! [`open_file`] reads a file in pieces: JSON lines in whole lines, JSON arrays and documents in
@@ -124,10 +124,20 @@ pub enum DecodeError {
     },
     /// The file's content is in no format Vigil reads, compressed or not.
     #[error(
-        "{}: not an EVTX, JSON, syslog or web server log file (gzip or not); give --text to read any other text line by line, or remove it from the paths",
+        "{}: not an EVTX, JSON, syslog, Linux audit or web server log file (gzip or not); give --text to read any other text line by line, or remove it from the paths",
         path.display()
     )]
     UnknownFormat {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A file named `.gz` whose content is not gzip-compressed, nor in a format Vigil reads
+    /// as it is: a log renamed, or a download cut or saved as text.
+    #[error(
+        "{}: named .gz but not gzip-compressed (it does not start with gzip's bytes 1f 8b), nor an EVTX, JSON, syslog, Linux audit or web server log file; check that it was copied whole and unchanged, or give --text to read it as text line by line",
+        path.display()
+    )]
+    NotGzip {
         /// The file.
         path: PathBuf,
     },
@@ -268,6 +278,7 @@ impl DecodeError {
             DecodeError::Io { path, .. }
             | DecodeError::FolderSkipped { path, .. }
             | DecodeError::UnknownFormat { path }
+            | DecodeError::NotGzip { path }
             | DecodeError::Gzip { path, .. }
             | DecodeError::Spill { path, .. }
             | DecodeError::Evtx { path, .. }
@@ -1077,7 +1088,7 @@ impl LinesFile {
     /// Reads the lines of a file just opened ([`Opened::Unknown`]) as a plain-text log when the
     /// first of them is one: plain syslog (RFC 5424 or RFC 3164, one message per line), a web
     /// server access log ([`crate::access`], [`crate::w3c`]) or error log
-    /// ([`crate::error_log`]); the file
+    /// ([`crate::error_log`]), a Linux audit log ([`crate::auditd`]); the file
     /// back when it is none of these (to read as plain text, [`LinesFile::into_plain_text`],
     /// or leave). RFC 3164 timestamps carry no year: the one closest before the file's
     /// modification time is taken (before now, for standard input). Times written without an
@@ -1113,13 +1124,28 @@ impl LinesFile {
         self,
         options: &TextOptions,
         file: &InputFile,
-    ) -> Option<TextLogFile> {
+    ) -> Result<TextLogFile, LinesFile> {
         match self.into_text_log(&options.zone) {
-            Ok(text) => Some(text),
+            Ok(text) => Ok(text),
             Err(lines) if options.plain && file.may_be_plain_text() && lines.is_text() => {
-                Some(lines.into_plain_text(&options.zone))
+                Ok(lines.into_plain_text(&options.zone))
             }
-            Err(_) => None,
+            Err(lines) => Err(lines),
+        }
+    }
+
+    /// Why the file is read as none of the formats Vigil reads: its content is none of them
+    /// ([`DecodeError::UnknownFormat`]), and a file named `.gz` whose content is not
+    /// gzip-compressed is told so ([`DecodeError::NotGzip`]).
+    pub fn unknown_format(&self) -> DecodeError {
+        let path = self.path.to_path_buf();
+        let named_gz = path
+            .extension()
+            .is_some_and(|extension| extension.eq_ignore_ascii_case("gz"));
+        if named_gz && !self.gzip {
+            DecodeError::NotGzip { path }
+        } else {
+            DecodeError::UnknownFormat { path }
         }
     }
 
@@ -2477,6 +2503,46 @@ mod tests {
             open(&text),
             Err(DecodeError::UnknownFormat { .. })
         ));
+    }
+
+    /// A file named `.gz` that is not gzip and in no format read as it is says so, rather than
+    /// that its (never decompressed) content is no log; read as it is, it is a log all the
+    /// same when it is one.
+    #[test]
+    fn a_file_named_gz_that_is_not_gzip_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let unknown = |name: &str, content: &[u8]| {
+            let path = dir.path().join(name);
+            fs::write(&path, content).unwrap();
+            match open_file(&path, LINES_PIECE_BYTES).unwrap() {
+                Opened::Unknown(lines) => Some(lines.unknown_format()),
+                _ => None,
+            }
+        };
+        let error = unknown("notes.log.GZ", b"just some notes\n").unwrap();
+        assert!(matches!(error, DecodeError::NotGzip { .. }), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("named .gz but not gzip-compressed"),
+            "{error}"
+        );
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"just some notes\n").unwrap();
+        let error = unknown("notes.gz", &gz.finish().unwrap()).unwrap();
+        assert!(
+            matches!(error, DecodeError::UnknownFormat { .. }),
+            "{error}"
+        );
+        let error = unknown("notes.txt", b"just some notes\n").unwrap();
+        assert!(
+            matches!(error, DecodeError::UnknownFormat { .. }),
+            "{error}"
+        );
+        assert!(
+            unknown("events.json.gz", b"{\"a\": 1}\n").is_none(),
+            "JSON lines are read as they are"
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! | `message_json` | MSG parsed, when it is a JSON object or array (also after `@cee:`) |
 //! | `access_log_format`, `c-ip`, `cs-uri-stem` … | MSG read as a web access-log line, when it is one (nginx's `access_log syslog:`): the fields of [`crate::access`], its time the `timestamp` |
 //! | `error_log_format`, `level`, `pid` … | MSG read as a web server error-log line, when it is one: the fields of [`crate::error_log`] but its time and message |
+//! | `audit_log_format`, `type`, `serial` … | MSG read as a Linux audit record, when it is one (audisp-syslog): the fields of [`crate::auditd`] but those named as the keys above (its `timestamp`, `hostname` …) |
 //!
 //! RFC 5424 is detected by `<PRI>` followed by a 1–3 digit version and a space. Leniencies:
 //! fractional seconds up to 9 digits (RFC: 6), lower-case `t`/`z`. Header lengths (HOSTNAME 255,
@@ -48,7 +49,7 @@ use serde_json::{Map, Value};
 
 use crate::time::LocalZone;
 use crate::write::ObjectWriter;
-use vigil_detect::mapping::syslog_logsources;
+use vigil_detect::mapping::{SyslogOrigin, is_pam_message, syslog_logsources};
 use vigil_detect::{Event, FieldValue, Logsource};
 
 /// Which grammar a message was parsed with.
@@ -99,6 +100,27 @@ impl SyslogOptions {
 /// The field naming an event's syslog format (`rfc5424`, `rfc3164`): only syslog events have it.
 pub const SYSLOG_FORMAT_FIELD: &str = "syslog_format";
 
+/// The fields a syslog event may have of its own ([`SyslogMessage::to_json_text`]), which a
+/// message carrying another log's fields leaves as they are.
+const SYSLOG_FIELDS: &[&str] = &[
+    SYSLOG_FORMAT_FIELD,
+    "priority",
+    "facility",
+    "facility_code",
+    "severity",
+    "severity_code",
+    "version",
+    "timestamp",
+    "hostname",
+    "app_name",
+    "procid",
+    "msgid",
+    "sequence",
+    "structured_data",
+    "message",
+    INVALID_UTF8_FIELD,
+];
+
 /// The field saying a syslog message or a line of a text log (access, W3C, plain) held bytes
 /// that are not UTF-8, which its text shows as U+FFFD ([`SyslogMessage::invalid_utf8`]):
 /// `true`, or absent.
@@ -111,10 +133,28 @@ pub fn syslog_event_logsources(event: &dyn Event) -> Option<&'static [Logsource]
     if !event.field_values(SYSLOG_FORMAT_FIELD, &mut |_| {}) {
         return None;
     }
-    let mut sources = syslog_logsources("");
+    // Read without copying a value: this runs on every syslog event ingested.
+    let mut facility = None;
+    event.field_values("facility_code", &mut |value| {
+        facility = match value {
+            FieldValue::UInt(code) => Some(*code),
+            FieldValue::Int(code) => u64::try_from(*code).ok(),
+            _ => None,
+        };
+    });
+    let mut pam_message = false;
+    event.field_values("message", &mut |value| {
+        pam_message = matches!(value, FieldValue::Str(message) if is_pam_message(message));
+    });
+    let origin = SyslogOrigin {
+        program: "",
+        facility,
+        pam_message,
+    };
+    let mut sources = syslog_logsources(origin);
     event.field_values("app_name", &mut |value| {
         if let FieldValue::Str(program) = value {
-            sources = syslog_logsources(program);
+            sources = syslog_logsources(SyslogOrigin { program, ..origin });
         }
     });
     Some(sources)
@@ -374,6 +414,10 @@ impl SyslogMessage<'_> {
         {
             // Or its errors (`error_log syslog:`): the line, time and all, is the message.
             error.write_fields(&mut w, false);
+        } else if let Ok(record) = crate::auditd::parse(self.message.as_bytes()) {
+            // A Linux audit record (audisp-syslog, audispd's syslog plugin): its fields, but
+            // those the message has of its own.
+            record.write_fields(&mut w, SYSLOG_FIELDS);
         }
         w.finish()
     }
@@ -1706,6 +1750,26 @@ mod tests {
         assert_eq!(
             services(&nameless.to_json().to_string()).unwrap(),
             ["syslog"]
+        );
+        // OpenSSH 9.8+ over the syslog listener: its RFC 5424 APP-NAME is `sshd-session`.
+        let session =
+            p("<38>1 2026-12-01T10:00:02Z bastion sshd-session 5002 - - Corrupted MAC on input")
+                .unwrap();
+        assert_eq!(
+            services(&session.to_json().to_string()).unwrap(),
+            ["syslog", "auth", "sshd"]
+        );
+        // PAM's lines and the `authpriv` facility's are of the authentication log.
+        let pam = p("Dec  1 10:00:05 desk gdm-password]: pam_unix(gdm-password:auth): authentication failure").unwrap();
+        assert_eq!(
+            services(&pam.to_json().to_string()).unwrap(),
+            ["syslog", "auth"]
+        );
+        let authpriv =
+            p("<86>Dec  1 10:00:05 desk gdm3: GdmDisplay: Session never registered").unwrap();
+        assert_eq!(
+            services(&authpriv.to_json().to_string()).unwrap(),
+            ["syslog", "auth"]
         );
         assert_eq!(services(r#"{"app_name":"sshd","message":"x"}"#), None);
     }

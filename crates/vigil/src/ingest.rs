@@ -435,7 +435,7 @@ fn nothing_to_send(paths: &[PathBuf], skipped: u64, text_logs: &[String]) -> Str
         }
     }
     if text_logs.is_empty() {
-        message.push_str("; give EVTX, JSON lines, JSON array, syslog or web server (access, error) log files (gzip or not)");
+        message.push_str("; give EVTX, JSON lines, JSON array, syslog, Linux audit or web server (access, error) log files (gzip or not)");
     } else {
         message.push_str(&format!(
             "; give --text to store each line of {} as an event",
@@ -1113,7 +1113,7 @@ impl Reader<'_> {
         }
     }
 
-    /// Reads a plain-text log (syslog, web access or error log lines, gzip or not) in pieces; a
+    /// Reads a plain-text log (syslog, web access or error log, Linux audit lines, gzip or not) in pieces; a
     /// file whose first lines are none of these ([`vigil_events::LineFormat::of`]) is read as
     /// plain lines with `--text`, else skipped, or reported when it is named like a log.
     fn read_text_log(
@@ -1124,16 +1124,16 @@ impl Reader<'_> {
         meta: Option<&std::fs::Metadata>,
     ) -> Result<(), Closed> {
         let path = file.path.as_path();
-        let Some(mut pieces) = lines.into_text_log_or_plain(self.text, file) else {
-            if file.must_decode() {
-                let unknown = DecodeError::UnknownFormat {
-                    path: path.to_path_buf(),
-                };
-                self.problem(path, None, unknown.reason());
-            } else {
-                self.stats.skipped.push(file.clone());
+        let mut pieces = match lines.into_text_log_or_plain(self.text, file) {
+            Ok(pieces) => pieces,
+            Err(lines) => {
+                if file.must_decode() {
+                    self.problem(path, None, lines.unknown_format().reason());
+                } else {
+                    self.stats.skipped.push(file.clone());
+                }
+                return Ok(());
             }
-            return Ok(());
         };
         let disk_bytes = meta.map_or(0, std::fs::Metadata::len);
         self.stats.files += 1;
@@ -1292,11 +1292,11 @@ mod tests {
         );
         assert_eq!(
             nothing_to_send(&dir, 1, &[]),
-            "nothing to send: no events found in logs/Windows; 1 file skipped, in no format Vigil reads; give EVTX, JSON lines, JSON array, syslog or web server (access, error) log files (gzip or not)"
+            "nothing to send: no events found in logs/Windows; 1 file skipped, in no format Vigil reads; give EVTX, JSON lines, JSON array, syslog, Linux audit or web server (access, error) log files (gzip or not)"
         );
         assert_eq!(
             nothing_to_send(&dir, 0, &[]),
-            "nothing to send: no events found in logs/Windows; give EVTX, JSON lines, JSON array, syslog or web server (access, error) log files (gzip or not)"
+            "nothing to send: no events found in logs/Windows; give EVTX, JSON lines, JSON array, syslog, Linux audit or web server (access, error) log files (gzip or not)"
         );
     }
 

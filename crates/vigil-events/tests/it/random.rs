@@ -67,6 +67,22 @@ fn exercise(input: &[u8], rng: &mut Rng) {
     if let Ok(line) = vigil_events::error_log::parse(input, &zone) {
         let _ = line.to_json_text();
     }
+    // Audit records: random bytes rarely start as one, so also after a record's header; the
+    // names of their pairs are written as JSON keys unescaped, so the JSON must read back.
+    let mut record = b"node=h\x1d type=SYSCALL msg=audit(1700000000.123:4567): ".to_vec();
+    record.extend_from_slice(input);
+    let mut user = b"type=USER_AUTH msg=audit(1.5:9): pid=1 msg='op=x ".to_vec();
+    user.extend_from_slice(input);
+    for line in [input, &record[..], &record[8..], &user[..]] {
+        if let Ok(parsed) = vigil_events::auditd::parse(line) {
+            let json = parsed.to_json_text();
+            assert!(
+                serde_json::from_str::<serde_json::Value>(&json).is_ok(),
+                "{json}"
+            );
+        }
+        let _ = vigil_events::auditd::looks_like_auditd(line);
+    }
     let _ = vigil_events::w3c::looks_like_w3c(input);
     let _ = vigil_events::w3c::last_directive_fields(input);
     let _ = vigil_events::batch::plain_line(input, &zone).to_json_text();

@@ -40,8 +40,8 @@ const MAX_LIMIT: u32 = 1000;
 /// (`application/json`; a single object is one event, but for `{"Records":[…]}` or
 /// `{"records":[…]}`, AWS CloudTrail's and Azure Monitor's files, whose records are the
 /// events), or log lines as written
-/// (`text/plain`: syslog, a web server access or error log, an IIS log, told from the first
-/// line; any other text a `message` per line). Every event is tagged with the service,
+/// (`text/plain`: syslog, a web server access or error log, an IIS log, a Linux audit log,
+/// told from the first line; any other text a `message` per line). Every event is tagged with the service,
 /// host and tenant of the query (an ingest token bound to a service or tenant fixes them). The
 /// answer comes once the stored events are durable; each refused event is listed with its line
 /// (or array index) and reason, and the others are stored.
@@ -58,7 +58,7 @@ const MAX_LIMIT: u32 = 1000;
         ("Idempotency-Key" = Option<String>, Header, description = "A key of 1 to 255 visible ASCII characters naming this batch, the same when it is sent again")
     ),
     request_body(
-        description = "The events, read by `Content-Type`: `application/x-ndjson` (also `application/ndjson`, `application/jsonl`, `application/x-jsonl`, `application/jsonlines`, `application/x-jsonlines`, `application/json-lines`, `application/json-seq`): one JSON object per line. `application/json`: a JSON array of objects, an object whose only key, `Records` or `records`, holds an array of objects (AWS CloudTrail's delivery file, Azure Monitor's export: each record an event, numbered by its index as an array's elements are), a single object (one event, pretty-printed or not), or JSON lines — told from the body (`[` first is an array). `text/plain`: log lines as written (syslog, a web server access or error log, an IIS log, told from the first line; any other text one `message` per line), whose times without an offset are in `?timezone=` (UTC when absent); `timezone` is refused for other bodies. No `Content-Type`, or any other one (`image/png` included), is read as `application/json` is. gzip-compressed with `Content-Encoding: gzip`.",
+        description = "The events, read by `Content-Type`: `application/x-ndjson` (also `application/ndjson`, `application/jsonl`, `application/x-jsonl`, `application/jsonlines`, `application/x-jsonlines`, `application/json-lines`, `application/json-seq`): one JSON object per line. `application/json`: a JSON array of objects, an object whose only key, `Records` or `records`, holds an array of objects (AWS CloudTrail's delivery file, Azure Monitor's export: each record an event, numbered by its index as an array's elements are), a single object (one event, pretty-printed or not), or JSON lines — told from the body (`[` first is an array). `text/plain`: log lines as written (syslog, a web server access or error log, an IIS log, a Linux audit log, told from the first line; any other text one `message` per line), whose times without an offset are in `?timezone=` (UTC when absent); `timezone` is refused for other bodies. No `Content-Type`, or any other one (`image/png` included), is read as `application/json` is. gzip-compressed with `Content-Encoding: gzip`.",
         content(
             (String = "application/x-ndjson"),
             (inline(vigil_api::events::EventsJson) = "application/json"),

