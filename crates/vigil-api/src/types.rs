@@ -82,6 +82,31 @@ pub struct IndicatorQuery {
     #[param(value_type = Option<vigil_core::schema::IndicatorKindInput>, inline)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// Page size: default 50 when absent or 0; a larger value than 500 is read as 500 (no
+    /// error). The `X-Total-Count` header says how many hits there are in all.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// How many hits to skip.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u32>,
+}
+
+/// `GET /api/v1/incidents/{key}/related`: which page of suggestions (links are all listed).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RelatedQuery {
+    /// Page size of the suggestions: default 50 when absent or 0; a larger value than 500 is
+    /// read as 500 (no error).
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// How many suggestions to skip.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u32>,
 }
 
 /// `DELETE /api/v1/incidents/{key}/indicators/{id}`: the indicator is kept, marked removed.

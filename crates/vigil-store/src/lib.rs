@@ -43,8 +43,9 @@ pub use sqlite::SqliteStore;
 
 pub use types::{
     AlertFilter, AlertPolicy, AlertsInto, AuditFilter, DetectionFilter, EscalationTimer,
-    EvidenceDownload, IncidentFilter, IncidentRef, IngestKey, KeyedAnswer, NewEvidence, OrgVersion,
-    PageRetry, Principal, Raised, RaisedId, RuleAlertStats, TakeAlerts,
+    EvidenceDownload, IncidentFilter, IncidentRef, IndicatorSearch, IngestKey, KeyedAnswer,
+    NewEvidence, OrgVersion, PageRetry, Principal, Raised, RaisedId, RuleAlertStats,
+    SuggestionPage, TakeAlerts,
 };
 pub use vigil_core::{CreatedToken, IndicatorHit, Page, Related, TokenInfo};
 
@@ -155,12 +156,12 @@ pub trait Store: Send + Sync + 'static {
         reason: &'a str,
     ) -> BoxFuture<'a, StoreResult<Indicator>>;
 
-    /// Every active indicator, on any incident, matching `value` read as any kind it is valid
-    /// for (normalised first).
+    /// A page of the active indicators, on any incident, matching the search's value read as
+    /// any kind it is valid for (normalised first), newest incident first, with how many match.
     fn search_indicator<'a>(
         &'a self,
-        value: &'a str,
-    ) -> BoxFuture<'a, StoreResult<Vec<IndicatorHit>>>;
+        search: &'a IndicatorSearch,
+    ) -> BoxFuture<'a, StoreResult<Page<IndicatorHit>>>;
 
     // ---- related incidents -------------------------------------------------------------
 
@@ -182,8 +183,14 @@ pub trait Store: Send + Sync + 'static {
         b: &'a IncidentRef,
     ) -> BoxFuture<'a, StoreResult<()>>;
 
-    /// Explicit links and suggestions: other incidents sharing an active indicator, not linked.
-    fn related<'a>(&'a self, r: &'a IncidentRef) -> BoxFuture<'a, StoreResult<Related>>;
+    /// Explicit links, all of them, and a page of suggestions: other incidents sharing an
+    /// active indicator, not linked, those sharing the most first (then the newest), with how
+    /// many there are.
+    fn related<'a>(
+        &'a self,
+        r: &'a IncidentRef,
+        page: SuggestionPage,
+    ) -> BoxFuture<'a, StoreResult<Related>>;
 
     // ---- action log (append-only: there is no update or delete) -----------------------
 

@@ -617,8 +617,11 @@ impl SqliteStore {
         Ok(ind)
     }
 
-    async fn search_indicator_impl(&self, value: &str) -> StoreResult<Vec<IndicatorHit>> {
-        let candidates = IndicatorValue::candidates(value);
+    async fn search_indicator_impl(
+        &self,
+        search: &IndicatorSearch,
+    ) -> StoreResult<Page<IndicatorHit>> {
+        let mut candidates = IndicatorValue::candidates(&search.value);
         if candidates.is_empty() {
             return Err(DomainError::invalid(
                 "value",
@@ -626,15 +629,29 @@ impl SqliteStore {
             )
             .into());
         }
+        if !search.kinds.is_empty() {
+            candidates.retain(|c| search.kinds.contains(&c.kind()));
+        }
+        let mut count = QueryBuilder::<Sqlite>::new(
+            "SELECT COUNT(*) FROM indicators i WHERE i.removed_at IS NULL AND (",
+        );
+        push_candidates(&mut count, "i", &candidates);
+        count.push(")");
         let mut q = QueryBuilder::<Sqlite>::new(
             "SELECT i.*, inc.seq AS inc_seq, inc.title AS inc_title, inc.phase AS inc_phase \
              FROM indicators i JOIN incidents inc ON inc.id = i.incident_id \
              WHERE i.removed_at IS NULL AND (",
         );
         push_candidates(&mut q, "i", &candidates);
-        q.push(") ORDER BY inc.seq DESC, i.added_at");
-        let rows = q.build().fetch_all(&self.pool).await?;
-        rows.iter()
+        q.push(") ORDER BY inc.seq DESC, i.added_at, i.id LIMIT ");
+        q.push_bind(clamp(search.limit, 50, 500));
+        q.push(" OFFSET ");
+        q.push_bind(i64::from(search.offset));
+        let mut conn = self.pool.acquire().await?;
+        let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
+        let rows = q.build().fetch_all(&mut *conn).await?;
+        let items = rows
+            .iter()
             .map(|row| {
                 Ok(IndicatorHit {
                     incident_id: IncidentId::from_uuid(col_uuid(row, "incident_id")?),
@@ -644,7 +661,11 @@ impl SqliteStore {
                     indicator: indicator_row(row)?,
                 })
             })
-            .collect()
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page {
+            total: total as u64,
+            items,
+        })
     }
 
     // ---- links -------------------------------------------------------------------------
@@ -772,22 +793,25 @@ impl SqliteStore {
         Ok(())
     }
 
-    async fn related_impl(&self, r: &IncidentRef) -> StoreResult<Related> {
+    async fn related_impl(&self, r: &IncidentRef, page: SuggestionPage) -> StoreResult<Related> {
         let mut conn = self.pool.acquire().await?;
         let id = resolve(&mut conn, r).await?;
         let links = load_links(&mut conn, id).await?;
+        // Every value shared, a few short columns a row: all the incidents sharing one are
+        // ranked before the page is read, and a value shared by thousands (a scanner's address)
+        // costs a row each, not a record.
         let rows = sqlx::query(
-            "SELECT o.incident_id AS other, o.kind, o.value, inc.seq, inc.title \
+            "SELECT DISTINCT o.incident_id AS other, inc.seq, o.kind, o.value \
              FROM indicators m \
              JOIN indicators o ON o.kind = m.kind AND o.value = m.value AND o.incident_id <> m.incident_id \
              JOIN incidents inc ON inc.id = o.incident_id \
              WHERE m.incident_id = ? AND m.removed_at IS NULL AND o.removed_at IS NULL \
-             ORDER BY inc.seq DESC, o.kind, o.value",
+             ORDER BY o.kind, o.value",
         )
         .bind(id.to_string())
         .fetch_all(&mut *conn)
         .await?;
-        let mut suggestions: Vec<LinkSuggestion> = Vec::new();
+        let mut sharing: HashMap<IncidentId, (i64, Vec<IndicatorValue>)> = HashMap::new();
         for row in &rows {
             let other = IncidentId::from_uuid(col_uuid(row, "other")?);
             if links.iter().any(|l| l.incident_id == other) {
@@ -801,21 +825,38 @@ impl SqliteStore {
                 tracing::warn!(kind = %kind, value = %value, "stored indicator is no longer valid; left out of the suggestion");
                 continue;
             };
-            match suggestions.iter_mut().find(|s| s.incident_id == other) {
-                Some(s) => {
-                    if !s.shared.contains(&shared) {
-                        s.shared.push(shared);
-                    }
-                }
-                None => suggestions.push(LinkSuggestion {
-                    incident_id: other,
-                    key: key_of(row.try_get("seq")?)?,
-                    title: row.try_get("title")?,
-                    shared: vec![shared],
-                }),
+            let seq: i64 = row.try_get("seq")?;
+            let (_, values) = sharing.entry(other).or_insert_with(|| (seq, Vec::new()));
+            if !values.contains(&shared) {
+                values.push(shared);
             }
         }
-        Ok(Related { links, suggestions })
+        let mut ranked: Vec<(IncidentId, i64, Vec<IndicatorValue>)> = sharing
+            .into_iter()
+            .map(|(other, (seq, shared))| (other, seq, shared))
+            .collect();
+        ranked.sort_by(|a, b| b.2.len().cmp(&a.2.len()).then(b.1.cmp(&a.1)));
+        let total = ranked.len() as u64;
+        let limit = clamp(page.limit, 50, 500) as usize;
+        let mut suggestions = Vec::new();
+        for (other, seq, shared) in ranked.into_iter().skip(page.offset as usize).take(limit) {
+            let row = sqlx::query("SELECT title, phase FROM incidents WHERE id = ?")
+                .bind(other.to_string())
+                .fetch_one(&mut *conn)
+                .await?;
+            suggestions.push(LinkSuggestion {
+                incident_id: other,
+                key: key_of(seq)?,
+                title: row.try_get("title")?,
+                phase: col_parse(&row, "phase")?,
+                shared,
+            });
+        }
+        Ok(Related {
+            links,
+            suggestions,
+            suggestions_total: total,
+        })
     }
 
     // ---- actions -----------------------------------------------------------------------
@@ -3865,9 +3906,9 @@ impl Store for SqliteStore {
 
     fn search_indicator<'a>(
         &'a self,
-        value: &'a str,
-    ) -> BoxFuture<'a, StoreResult<Vec<IndicatorHit>>> {
-        Box::pin(self.search_indicator_impl(value))
+        search: &'a IndicatorSearch,
+    ) -> BoxFuture<'a, StoreResult<Page<IndicatorHit>>> {
+        Box::pin(self.search_indicator_impl(search))
     }
 
     fn link_incidents<'a>(
@@ -3889,8 +3930,12 @@ impl Store for SqliteStore {
         Box::pin(self.unlink_impl(actor, a, b))
     }
 
-    fn related<'a>(&'a self, r: &'a IncidentRef) -> BoxFuture<'a, StoreResult<Related>> {
-        Box::pin(self.related_impl(r))
+    fn related<'a>(
+        &'a self,
+        r: &'a IncidentRef,
+        page: SuggestionPage,
+    ) -> BoxFuture<'a, StoreResult<Related>> {
+        Box::pin(self.related_impl(r, page))
     }
 
     fn append_action<'a>(

@@ -559,6 +559,31 @@ fn case_work_over_the_cli() {
     ]);
     let hits = json(&["incident", "indicator", "search", "login-micros0ft.example"]);
     assert_eq!(hits.as_array().unwrap().len(), 2);
+    // A page of hits, saying how many there are and how to see the next.
+    let first = json(&[
+        "incident",
+        "indicator",
+        "search",
+        "login-micros0ft.example",
+        "--limit",
+        "1",
+    ]);
+    assert_eq!(first.as_array().unwrap().len(), 1, "{first}");
+    let shown = ok(server.cli(
+        &token,
+        &[
+            "incident",
+            "indicator",
+            "search",
+            "login-micros0ft.example",
+            "--limit",
+            "1",
+        ],
+    ));
+    assert!(
+        shown.contains("INC-2") && shown.contains("hit 1 of 2") && shown.contains("--offset 1"),
+        "{shown}"
+    );
     // An incident's indicators, listed, and as values to sweep log files with
     // (`vigil hunt --search-file`).
     json(&["incident", "indicator", "add", "INC-2", "ip", "203.0.113.9"]);
@@ -591,6 +616,14 @@ fn case_work_over_the_cli() {
     );
     let related = json(&["incident", "related", "INC-1"]);
     assert_eq!(related["suggestions"][0]["key"], "INC-2");
+    assert_eq!(related["suggestions_total"], 1);
+    let shown = ok(server.cli(&token, &["incident", "related", "INC-1"]));
+    assert!(
+        shown.contains("INC-2")
+            && shown.contains("detection")
+            && shown.contains("1 of 1 suggestion"),
+        "{shown}"
+    );
     json(&["incident", "link", "INC-1", "INC-2", "--note", "same kit"]);
     let related = json(&["incident", "related", "INC-1"]);
     assert_eq!(related["links"][0]["note"], "same kit");
