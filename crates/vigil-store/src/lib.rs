@@ -33,9 +33,9 @@ use chrono::{DateTime, Utc};
 use tokio::io::AsyncRead;
 use uuid::Uuid;
 use vigil_core::{
-    ActionEntry, ActionKind, AuditEntry, AuditVerified, ChainBreak, Evidence, Incident,
-    IncidentLink, IncidentPatch, Indicator, NewIncident, NewIndicator, Phase, Role, Severity,
-    TimestampKind,
+    ActionEntry, ActionKind, AuditEntry, AuditVerified, ChainBreak, Evidence, EvidenceCheck,
+    Incident, IncidentLink, IncidentPatch, Indicator, NewIncident, NewIndicator, Phase, Role,
+    Severity, TimestampKind,
 };
 
 pub use error::StoreError;
@@ -479,4 +479,12 @@ pub trait Store: Send + Sync + 'static {
     /// incident and alert people acted on with the state the latest entry that wrote it recorded: `Ok(Ok(counts))` when both hold, `Ok(Err(first
     /// break))` otherwise (a broken link, or a record changed, added or deleted outside Vigil).
     fn verify_audit(&self) -> BoxFuture<'_, StoreResult<Result<AuditVerified, ChainBreak>>>;
+
+    /// Re-hashes every stored evidence file against the SHA-256 recorded for it (which the
+    /// audit chain vouches for) and names each evidence item whose file is missing or altered.
+    /// `progress` is told the bytes hashed so far and the recorded size of them all.
+    fn verify_evidence<'a>(
+        &'a self,
+        progress: &'a (dyn Fn(u64, u64) + Send + Sync),
+    ) -> BoxFuture<'a, StoreResult<EvidenceCheck>>;
 }

@@ -30,11 +30,11 @@ use vigil_core::evidence::{check_description, check_file_name};
 use vigil_core::incident::MAX_TEXT;
 use vigil_core::{
     ActionEntry, ActionKind, AuditEntry, AuditVerified, ChainBreak, ChainProblem, CustodyEntry,
-    DataImpact, DomainError, Evidence, GENESIS_HASH, Incident, IncidentId, IncidentKey,
-    IncidentLink, IncidentPatch, Indicator, IndicatorKind, IndicatorValue, LinkSuggestion,
-    NewIncident, NewIndicator, NextStep, Phase, PhaseChange, PostMortem, Priority, PriorityChange,
-    Role, Severity, SeverityChange, Sha256, Technique, TimestampCorrection, TimestampKind,
-    Timestamps, verify_chain,
+    DataImpact, DomainError, Evidence, EvidenceCheck, EvidenceProblem, GENESIS_HASH, Incident,
+    IncidentId, IncidentKey, IncidentLink, IncidentPatch, Indicator, IndicatorKind, IndicatorValue,
+    LinkSuggestion, NewIncident, NewIndicator, NextStep, Phase, PhaseChange, PostMortem, Priority,
+    PriorityChange, Role, Severity, SeverityChange, Sha256, Technique, TimestampCorrection,
+    TimestampKind, Timestamps, verify_chain,
 };
 
 use crate::types::*;
@@ -48,14 +48,24 @@ pub const UPLOAD_PREFIX: &str = ".upload-";
 
 /// The SHA-256 of what `file` holds from where it is read to its end.
 async fn sha256_of(file: &mut tokio::fs::File) -> std::io::Result<Sha256> {
+    sha256_reporting(file, 64 * 1024, |_| {}).await
+}
+
+/// [`sha256_of`] read `chunk` bytes at a time, telling `read` how many each read gave.
+async fn sha256_reporting(
+    file: &mut tokio::fs::File,
+    chunk: usize,
+    mut read: impl FnMut(u64),
+) -> std::io::Result<Sha256> {
     let mut hasher = Hasher::new();
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; chunk];
     loop {
         let n = file.read(&mut buf).await?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
+        read(n as u64);
     }
     Ok(Sha256::from_digest(hasher.finalize().into()))
 }
@@ -1655,6 +1665,69 @@ impl SqliteStore {
         Ok(Page {
             total: total as u64,
             items,
+        })
+    }
+
+    async fn verify_evidence_impl(
+        &self,
+        progress: &(dyn Fn(u64, u64) + Send + Sync),
+    ) -> StoreResult<EvidenceCheck> {
+        let rows = sqlx::query(
+            "SELECT e.id, e.file_name, e.sha256, e.size, inc.seq FROM evidence e \
+             JOIN incidents inc ON inc.id = e.incident_id \
+             ORDER BY inc.seq, e.collected_at, e.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        // Evidence of the same content shares one file: each file is hashed once.
+        let mut files: Vec<(Sha256, u64)> = Vec::new();
+        let mut seen = BTreeSet::new();
+        for row in &rows {
+            let sha = Sha256::parse(row.try_get("sha256")?).map_err(corrupt)?;
+            if seen.insert(sha.clone()) {
+                files.push((sha, row.try_get::<i64, _>("size")? as u64));
+            }
+        }
+        let total: u64 = files.iter().map(|(_, size)| size).sum();
+        let mut done = 0u64;
+        progress(done, total);
+        // What each file hashes to now, `None` for a missing one.
+        let mut found: HashMap<Sha256, Option<Sha256>> = HashMap::new();
+        for (sha, _) in &files {
+            let path = self.evidence_path(sha);
+            let actual = match tokio::fs::File::open(&path).await {
+                Ok(mut file) => Some(
+                    sha256_reporting(&mut file, 1024 * 1024, |n| {
+                        done += n;
+                        progress(done, total);
+                    })
+                    .await
+                    .map_err(StoreError::io(&path))?,
+                ),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(StoreError::io(&path)(e)),
+            };
+            found.insert(sha.clone(), actual);
+        }
+        let mut problems = Vec::new();
+        for row in &rows {
+            let expected = Sha256::parse(row.try_get("sha256")?).map_err(corrupt)?;
+            let actual = found.get(&expected).cloned().flatten();
+            if actual.as_ref() == Some(&expected) {
+                continue;
+            }
+            problems.push(EvidenceProblem {
+                incident: key_of(row.try_get("seq")?)?,
+                evidence_id: col_uuid(row, "id")?,
+                file_name: row.try_get("file_name")?,
+                expected,
+                actual,
+            });
+        }
+        Ok(EvidenceCheck {
+            files: files.len() as u64,
+            items: rows.len() as u64,
+            problems,
         })
     }
 
@@ -4380,6 +4453,13 @@ impl Store for SqliteStore {
 
     fn verify_audit(&self) -> BoxFuture<'_, StoreResult<Result<AuditVerified, ChainBreak>>> {
         Box::pin(self.verify_audit_impl())
+    }
+
+    fn verify_evidence<'a>(
+        &'a self,
+        progress: &'a (dyn Fn(u64, u64) + Send + Sync),
+    ) -> BoxFuture<'a, StoreResult<EvidenceCheck>> {
+        Box::pin(self.verify_evidence_impl(progress))
     }
 }
 

@@ -314,6 +314,98 @@ fn audit_verify_catches_a_row_changed_by_hand() {
     assert!(text.contains("BROKEN: audit entry 2 "), "{text}");
 }
 
+/// An evidence file changed on disk (made writable, one byte changed, read-only again) or
+/// deleted is named by `audit verify` with its incident and evidence id, and it exits 1; the OK
+/// line counts the files re-hashed.
+#[test]
+fn audit_verify_rehashes_every_evidence_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start(&data);
+    ok(server.cli(
+        &token,
+        &["incident", "open", "--title", "one", "--summary", "s"],
+    ));
+    let mut ids = Vec::new();
+    for (name, bytes) in [("mail.eml", "From: a@example.net"), ("notes.txt", "notes")] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let ev = ok(server.cli(
+            &token,
+            &[
+                "incident",
+                "evidence",
+                "add",
+                "INC-1",
+                file.to_str().unwrap(),
+                "--json",
+            ],
+        ));
+        let ev: serde_json::Value = serde_json::from_str(&ev).unwrap();
+        ids.push((
+            ev["id"].as_str().unwrap().to_owned(),
+            ev["sha256"].as_str().unwrap().to_owned(),
+        ));
+    }
+    drop(server);
+    let d = data.to_str().unwrap();
+    let before = ok(run(&["audit", "verify", "--data", d]));
+    assert!(
+        before.starts_with("OK: ") && before.contains("; 2 evidence files re-hashed"),
+        "{before}"
+    );
+
+    let stored = data.join("evidence").join(&ids[0].1);
+    let mut perms = std::fs::metadata(&stored).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&stored, perms.clone()).unwrap();
+    let mut bytes = std::fs::read(&stored).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&stored, bytes).unwrap();
+    perms.set_readonly(true);
+    std::fs::set_permissions(&stored, perms).unwrap();
+    std::fs::remove_file(data.join("evidence").join(&ids[1].1)).unwrap();
+
+    let altered = run(&["audit", "verify", "--data", d]);
+    assert!(
+        !altered.status.success(),
+        "an altered evidence file must be caught"
+    );
+    let stdout = String::from_utf8_lossy(&altered.stdout);
+    let stderr = String::from_utf8_lossy(&altered.stderr);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!(
+            "ALTERED: evidence {} (mail.eml) of INC-1: ",
+            ids[0].0
+        )) && lines[1].starts_with(&format!(
+            "MISSING: evidence {} (notes.txt) of INC-1",
+            ids[1].0
+        )) && !stdout.contains("OK: "),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("restore each file from a backup"),
+        "{stderr}"
+    );
+    let json = run(&["audit", "verify", "--data", d, "--json"]);
+    assert!(!json.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["evidence_files_checked"], 2);
+    assert_eq!(
+        json["evidence_problems"][0]["evidence_id"],
+        ids[0].0.as_str()
+    );
+    assert_eq!(json["evidence_problems"][0]["incident"], "INC-1");
+    assert!(
+        json["evidence_problems"][1].get("actual").is_none(),
+        "{json}"
+    );
+}
+
 /// The organisation document in force says whom to page: one redirected to another webhook in
 /// the database by hand is named (the store's tests go through the other edits).
 #[test]
