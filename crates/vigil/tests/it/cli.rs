@@ -1202,6 +1202,73 @@ fn a_data_directory_that_is_a_file_is_named_as_such() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a directory");
 }
 
+/// A download stopped by Ctrl-C or a kill (SIGINT, SIGTERM) removes its hidden part file and
+/// ends with the signal's exit code (128 + its number), nothing written at `--output`. The
+/// server here sends the headers and a first piece, then holds the download open.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_evidence_download_leaves_no_part_file() {
+    use std::io::{BufRead, BufReader, Write};
+    for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap() > 2 {
+                line.clear();
+            }
+            let mut stream = stream;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: 1000000\r\nx-vigil-sha256: {}\r\n\r\n",
+                "0".repeat(64)
+            );
+            stream.write_all(head.as_bytes()).unwrap();
+            stream.write_all(&[7u8; 4096]).unwrap();
+            stream.flush().unwrap();
+            // Held open until the client goes: the download never ends on its own.
+            let _ = reader.fill_buf();
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("mail.eml");
+        let child = crate::support::vigil()
+            .args([
+                "incident",
+                "evidence",
+                "get",
+                "INC-1",
+                "0190a1b2-0000-7000-8000-000000000001",
+                "--output",
+                output.to_str().unwrap(),
+                "--server",
+                &url,
+                "--token",
+                "vgl_test",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let part = dir.path().join(format!(".mail.eml.part-{}", child.id()));
+        crate::support::wait_for("the part file", || {
+            std::fs::metadata(&part).is_ok_and(|m| m.len() > 0)
+        });
+        let killed = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{signal}: {stderr}");
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        assert!(!part.exists(), "{signal} left the part file");
+        assert!(!output.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
+
 /// A file over the server's evidence limit is refused with the limit and what to do, not as
 /// an unreachable server; a download streams to its file and leaves no part file behind.
 #[test]
