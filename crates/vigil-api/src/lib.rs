@@ -46,3 +46,7 @@ pub struct LogStoreHealth {
 
 /// Response header carrying the verified SHA-256 (hex) of downloaded evidence.
 pub const SHA256_HEADER: &str = "x-vigil-sha256";
+
+/// The header of a list answered as a bare JSON array (an indicator search) saying how many
+/// items match in all, the array being a page of them.
+pub const TOTAL_COUNT_HEADER: &str = "x-total-count";

@@ -16,11 +16,12 @@ use utoipa::{IntoParams, ToSchema};
 
 pub use vigil_core::{
     ActionEntry, ActionKind, AuditEntry, AuditVerified, Category, ChainBreak, ChainProblem,
-    CreatedToken, CustodyEntry, DataImpact, DataImpactPatch, Evidence, Incident, IncidentId,
-    IncidentKey, IncidentLink, IncidentPatch, Indicator, IndicatorHit, IndicatorKind,
-    LifecycleDurations, LinkSuggestion, NewIncident, NewIndicator, NewNextStep, NextStep, Page,
-    Pap, Phase, PhaseChange, PostMortem, Priority, PriorityChange, Related, Role, Severity,
-    SeverityChange, Technique, TimestampCorrection, TimestampKind, Timestamps, Tlp, TokenInfo,
+    CreatedToken, CustodyEntry, DataImpact, DataImpactPatch, Evidence, EvidenceCheck,
+    EvidenceProblem, Incident, IncidentId, IncidentKey, IncidentLink, IncidentPatch, Indicator,
+    IndicatorHit, IndicatorKind, LifecycleDurations, LinkSuggestion, NewIncident, NewIndicator,
+    NewNextStep, NextStep, Page, Pap, Phase, PhaseChange, PostMortem, Priority, PriorityChange,
+    Related, Role, Severity, SeverityChange, Technique, TimestampCorrection, TimestampKind,
+    Timestamps, Tlp, TokenInfo,
 };
 
 /// `POST /api/v1/incidents/{key}/severity`.
@@ -82,6 +83,31 @@ pub struct IndicatorQuery {
     #[param(value_type = Option<vigil_core::schema::IndicatorKindInput>, inline)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// Page size: default 50 when absent or 0; a larger value than 500 is read as 500 (no
+    /// error). The `X-Total-Count` header says how many hits there are in all.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// How many hits to skip.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u32>,
+}
+
+/// `GET /api/v1/incidents/{key}/related`: which page of suggestions (links are all listed).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RelatedQuery {
+    /// Page size of the suggestions: default 50 when absent or 0; a larger value than 500 is
+    /// read as 500 (no error).
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// How many suggestions to skip.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u32>,
 }
 
 /// `DELETE /api/v1/incidents/{key}/indicators/{id}`: the indicator is kept, marked removed.
@@ -249,11 +275,13 @@ pub struct CreateToken {
     pub tenant: Option<String>,
 }
 
-/// `GET /api/v1/audit/verify`: the result of walking the hash chain and comparing every incident
-/// and token with the state its latest audit entry recorded.
+/// `GET /api/v1/audit/verify`: the result of walking the hash chain, comparing every incident
+/// and token with the state its latest audit entry recorded, and re-hashing every stored
+/// evidence file against the SHA-256 recorded for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AuditVerification {
-    /// True when every entry's hash and link is intact and no record was changed outside Vigil.
+    /// True when every entry's hash and link is intact, no record was changed outside Vigil and
+    /// every evidence file holds the bytes recorded for it.
     pub ok: bool,
     /// How many entries were checked and found intact.
     pub entries: u64,
@@ -268,26 +296,38 @@ pub struct AuditVerification {
     /// The first broken link, or the first record changed, added or deleted outside Vigil.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broken: Option<ChainBreak>,
+    /// Stored evidence files re-hashed (evidence of the same content shares one file).
+    #[serde(default)]
+    pub evidence_files_checked: u64,
+    /// Each evidence item whose stored file is missing or no longer hashes to its recorded
+    /// SHA-256, with its incident and id: restore the file from a backup and record that in its
+    /// chain of custody.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence_problems: Vec<EvidenceProblem>,
 }
 
 impl AuditVerification {
-    /// The verification of an audit walk's result.
-    pub fn from_result(result: Result<AuditVerified, ChainBreak>) -> Self {
-        match result {
-            Ok(v) => AuditVerification {
-                ok: true,
-                entries: v.entries,
-                records_checked: v.records_checked,
-                records_unchecked: v.records_unchecked,
-                broken: None,
-            },
-            Err(b) => AuditVerification {
-                ok: false,
-                entries: b.intact_entries(),
-                records_checked: 0,
-                records_unchecked: 0,
-                broken: Some(b),
-            },
+    /// The verification of an audit walk's result and of the evidence files re-hashed.
+    pub fn from_checks(result: Result<AuditVerified, ChainBreak>, evidence: EvidenceCheck) -> Self {
+        let evidence_ok = evidence.problems.is_empty();
+        let (ok, entries, records_checked, records_unchecked, broken) = match result {
+            Ok(v) => (
+                evidence_ok,
+                v.entries,
+                v.records_checked,
+                v.records_unchecked,
+                None,
+            ),
+            Err(b) => (false, b.intact_entries(), 0, 0, Some(b)),
+        };
+        AuditVerification {
+            ok,
+            entries,
+            records_checked,
+            records_unchecked,
+            broken,
+            evidence_files_checked: evidence.files,
+            evidence_problems: evidence.problems,
         }
     }
 }

@@ -147,13 +147,25 @@ impl Client {
         self.decode(&url, resp).await
     }
 
-    /// `GET /indicators?value=…`.
+    /// `GET /indicators?value=…`: a page of hits and how many there are in all.
     pub async fn search_indicators(
         &self,
         query: &IndicatorQuery,
-    ) -> Result<Vec<IndicatorHit>, ClientError> {
+    ) -> Result<Page<IndicatorHit>, ClientError> {
         let qs = serde_urlencoded_string(query)?;
-        self.get_json(&format!("/indicators?{qs}")).await
+        let (url, req) = self.request(Method::GET, &format!("/indicators?{qs}"));
+        let resp = self.send(&url, req).await?;
+        // A server from before the header sent every hit: the page is then the whole.
+        let total = resp
+            .headers()
+            .get(vigil_api::TOTAL_COUNT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let items: Vec<IndicatorHit> = self.decode(&url, resp).await?;
+        Ok(Page {
+            total: total.unwrap_or(items.len() as u64),
+            items,
+        })
     }
 
     /// `POST /incidents/{key}/links`.
@@ -168,9 +180,10 @@ impl Client {
             .await
     }
 
-    /// `GET /incidents/{key}/related`.
-    pub async fn related(&self, key: &str) -> Result<Related, ClientError> {
-        self.get_json(&format!("/incidents/{}/related", enc(key)))
+    /// `GET /incidents/{key}/related`: every link and a page of suggestions.
+    pub async fn related(&self, key: &str, query: &RelatedQuery) -> Result<Related, ClientError> {
+        let qs = serde_urlencoded_string(query)?;
+        self.get_json(&format!("/incidents/{}/related?{qs}", enc(key)))
             .await
     }
 

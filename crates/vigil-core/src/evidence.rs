@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::DomainError;
-use crate::ids::IncidentId;
+use crate::ids::{IncidentId, IncidentKey};
 
 /// The id of one evidence item (a UUID v7).
 pub type EvidenceId = Uuid;
@@ -129,6 +129,54 @@ pub struct Evidence {
     pub description: Option<String>,
     /// Chain of custody, oldest first; the first entry records the collection.
     pub custody: Vec<CustodyEntry>,
+}
+
+/// The stored evidence files re-hashed against the SHA-256 recorded for them, as `vigil audit
+/// verify` does: the audit chain vouches for the recorded hash, only this for the bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EvidenceCheck {
+    /// Stored files re-hashed (evidence of the same content shares one file).
+    pub files: u64,
+    /// Evidence items whose file was re-hashed.
+    pub items: u64,
+    /// Each evidence item whose file is missing or holds other bytes than it recorded.
+    pub problems: Vec<EvidenceProblem>,
+}
+
+/// An evidence item whose stored file is missing or no longer hashes to its recorded SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EvidenceProblem {
+    /// The incident it belongs to.
+    pub incident: IncidentKey,
+    /// The evidence id.
+    pub evidence_id: Uuid,
+    /// Its original file name.
+    pub file_name: String,
+    /// The SHA-256 recorded for it.
+    pub expected: Sha256,
+    /// What the stored file hashes to now; absent when the file is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual: Option<Sha256>,
+}
+
+impl fmt::Display for EvidenceProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "evidence {} ({}) of {}: ",
+            self.evidence_id, self.file_name, self.incident
+        )?;
+        match &self.actual {
+            Some(actual) => write!(
+                f,
+                "the stored file hashes to {actual}, {} was recorded",
+                self.expected
+            ),
+            None => write!(f, "the stored file ({}) is missing", self.expected),
+        }
+    }
 }
 
 /// Checks an evidence file name: non-blank, one line without control characters (a refusal

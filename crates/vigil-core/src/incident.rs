@@ -603,7 +603,9 @@ pub struct LinkSuggestion {
     pub key: IncidentKey,
     /// Its title.
     pub title: String,
-    /// The active indicators both share.
+    /// Its phase.
+    pub phase: Phase,
+    /// The active indicators both share; suggestions sharing more come first.
     pub shared: Vec<IndicatorValue>,
 }
 

@@ -45,7 +45,7 @@ pub use audit::{
 };
 pub use detection::{Detection, NewDetection, RuleLevel};
 pub use error::{DomainError, GuardRefusal};
-pub use evidence::{CustodyEntry, Evidence, EvidenceId, Sha256};
+pub use evidence::{CustodyEntry, Evidence, EvidenceCheck, EvidenceId, EvidenceProblem, Sha256};
 pub use extract::indicators_from_events;
 pub use ids::{IncidentId, IncidentKey};
 pub use impact::{DataImpact, DataImpactPatch};

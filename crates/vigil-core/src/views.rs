@@ -41,6 +41,10 @@ pub struct IndicatorHit {
 pub struct Related {
     /// Explicit links.
     pub links: Vec<IncidentLink>,
-    /// Incidents sharing an active indicator that are not linked yet.
+    /// Incidents sharing an active indicator that are not linked yet, a page of them: those
+    /// sharing the most indicators first, then the newest.
     pub suggestions: Vec<LinkSuggestion>,
+    /// How many incidents share an active indicator and are not linked yet, `suggestions`
+    /// being a page of them.
+    pub suggestions_total: u64,
 }

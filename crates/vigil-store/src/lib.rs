@@ -33,9 +33,9 @@ use chrono::{DateTime, Utc};
 use tokio::io::AsyncRead;
 use uuid::Uuid;
 use vigil_core::{
-    ActionEntry, ActionKind, AuditEntry, AuditVerified, ChainBreak, Evidence, Incident,
-    IncidentLink, IncidentPatch, Indicator, NewIncident, NewIndicator, Phase, Role, Severity,
-    TimestampKind,
+    ActionEntry, ActionKind, AuditEntry, AuditVerified, ChainBreak, Evidence, EvidenceCheck,
+    Incident, IncidentLink, IncidentPatch, Indicator, NewIncident, NewIndicator, Phase, Role,
+    Severity, TimestampKind,
 };
 
 pub use error::StoreError;
@@ -43,8 +43,9 @@ pub use sqlite::SqliteStore;
 
 pub use types::{
     AlertFilter, AlertPolicy, AlertsInto, AuditFilter, DetectionFilter, EscalationTimer,
-    EvidenceDownload, IncidentFilter, IncidentRef, IngestKey, KeyedAnswer, NewEvidence, OrgVersion,
-    PageRetry, Principal, Raised, RaisedId, RuleAlertStats, TakeAlerts,
+    EvidenceDownload, IncidentFilter, IncidentRef, IndicatorSearch, IngestKey, KeyedAnswer,
+    NewEvidence, OrgVersion, PageRetry, Principal, Raised, RaisedId, RuleAlertStats,
+    SuggestionPage, TakeAlerts,
 };
 pub use vigil_core::{CreatedToken, IndicatorHit, Page, Related, TokenInfo};
 
@@ -155,12 +156,12 @@ pub trait Store: Send + Sync + 'static {
         reason: &'a str,
     ) -> BoxFuture<'a, StoreResult<Indicator>>;
 
-    /// Every active indicator, on any incident, matching `value` read as any kind it is valid
-    /// for (normalised first).
+    /// A page of the active indicators, on any incident, matching the search's value read as
+    /// any kind it is valid for (normalised first), newest incident first, with how many match.
     fn search_indicator<'a>(
         &'a self,
-        value: &'a str,
-    ) -> BoxFuture<'a, StoreResult<Vec<IndicatorHit>>>;
+        search: &'a IndicatorSearch,
+    ) -> BoxFuture<'a, StoreResult<Page<IndicatorHit>>>;
 
     // ---- related incidents -------------------------------------------------------------
 
@@ -182,8 +183,14 @@ pub trait Store: Send + Sync + 'static {
         b: &'a IncidentRef,
     ) -> BoxFuture<'a, StoreResult<()>>;
 
-    /// Explicit links and suggestions: other incidents sharing an active indicator, not linked.
-    fn related<'a>(&'a self, r: &'a IncidentRef) -> BoxFuture<'a, StoreResult<Related>>;
+    /// Explicit links, all of them, and a page of suggestions: other incidents sharing an
+    /// active indicator, not linked, those sharing the most first (then the newest), with how
+    /// many there are.
+    fn related<'a>(
+        &'a self,
+        r: &'a IncidentRef,
+        page: SuggestionPage,
+    ) -> BoxFuture<'a, StoreResult<Related>>;
 
     // ---- action log (append-only: there is no update or delete) -----------------------
 
@@ -472,4 +479,12 @@ pub trait Store: Send + Sync + 'static {
     /// incident and alert people acted on with the state the latest entry that wrote it recorded: `Ok(Ok(counts))` when both hold, `Ok(Err(first
     /// break))` otherwise (a broken link, or a record changed, added or deleted outside Vigil).
     fn verify_audit(&self) -> BoxFuture<'_, StoreResult<Result<AuditVerified, ChainBreak>>>;
+
+    /// Re-hashes every stored evidence file against the SHA-256 recorded for it (which the
+    /// audit chain vouches for) and names each evidence item whose file is missing or altered.
+    /// `progress` is told the bytes hashed so far and the recorded size of them all.
+    fn verify_evidence<'a>(
+        &'a self,
+        progress: &'a (dyn Fn(u64, u64) + Send + Sync),
+    ) -> BoxFuture<'a, StoreResult<EvidenceCheck>>;
 }

@@ -30,11 +30,11 @@ use vigil_core::evidence::{check_description, check_file_name};
 use vigil_core::incident::MAX_TEXT;
 use vigil_core::{
     ActionEntry, ActionKind, AuditEntry, AuditVerified, ChainBreak, ChainProblem, CustodyEntry,
-    DataImpact, DomainError, Evidence, GENESIS_HASH, Incident, IncidentId, IncidentKey,
-    IncidentLink, IncidentPatch, Indicator, IndicatorKind, IndicatorValue, LinkSuggestion,
-    NewIncident, NewIndicator, NextStep, Phase, PhaseChange, PostMortem, Priority, PriorityChange,
-    Role, Severity, SeverityChange, Sha256, Technique, TimestampCorrection, TimestampKind,
-    Timestamps, verify_chain,
+    DataImpact, DomainError, Evidence, EvidenceCheck, EvidenceProblem, GENESIS_HASH, Incident,
+    IncidentId, IncidentKey, IncidentLink, IncidentPatch, Indicator, IndicatorKind, IndicatorValue,
+    LinkSuggestion, NewIncident, NewIndicator, NextStep, Phase, PhaseChange, PostMortem, Priority,
+    PriorityChange, Role, Severity, SeverityChange, Sha256, Technique, TimestampCorrection,
+    TimestampKind, Timestamps, verify_chain,
 };
 
 use crate::types::*;
@@ -48,14 +48,24 @@ pub const UPLOAD_PREFIX: &str = ".upload-";
 
 /// The SHA-256 of what `file` holds from where it is read to its end.
 async fn sha256_of(file: &mut tokio::fs::File) -> std::io::Result<Sha256> {
+    sha256_reporting(file, 64 * 1024, |_| {}).await
+}
+
+/// [`sha256_of`] read `chunk` bytes at a time, telling `read` how many each read gave.
+async fn sha256_reporting(
+    file: &mut tokio::fs::File,
+    chunk: usize,
+    mut read: impl FnMut(u64),
+) -> std::io::Result<Sha256> {
     let mut hasher = Hasher::new();
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; chunk];
     loop {
         let n = file.read(&mut buf).await?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
+        read(n as u64);
     }
     Ok(Sha256::from_digest(hasher.finalize().into()))
 }
@@ -475,14 +485,7 @@ impl SqliteStore {
 
     async fn list_incidents_impl(&self, f: &IncidentFilter) -> StoreResult<Page<Incident>> {
         let candidates = f.indicator.as_deref().map(IndicatorValue::candidates);
-        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM incidents WHERE 1 = 1");
-        push_filters(&mut count, f, candidates.as_deref());
-        let mut select = QueryBuilder::<Sqlite>::new("SELECT id FROM incidents WHERE 1 = 1");
-        push_filters(&mut select, f, candidates.as_deref());
-        select.push(" ORDER BY seq DESC LIMIT ");
-        select.push_bind(clamp(f.limit, 50, 500));
-        select.push(" OFFSET ");
-        select.push_bind(i64::from(f.offset));
+        let (mut count, mut select) = incident_list_statements(f, candidates.as_deref());
         let mut conn = self.pool.acquire().await?;
         let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
         let ids: Vec<String> = select.build_query_scalar().fetch_all(&mut *conn).await?;
@@ -624,8 +627,11 @@ impl SqliteStore {
         Ok(ind)
     }
 
-    async fn search_indicator_impl(&self, value: &str) -> StoreResult<Vec<IndicatorHit>> {
-        let candidates = IndicatorValue::candidates(value);
+    async fn search_indicator_impl(
+        &self,
+        search: &IndicatorSearch,
+    ) -> StoreResult<Page<IndicatorHit>> {
+        let mut candidates = IndicatorValue::candidates(&search.value);
         if candidates.is_empty() {
             return Err(DomainError::invalid(
                 "value",
@@ -633,15 +639,29 @@ impl SqliteStore {
             )
             .into());
         }
+        if !search.kinds.is_empty() {
+            candidates.retain(|c| search.kinds.contains(&c.kind()));
+        }
+        let mut count = QueryBuilder::<Sqlite>::new(
+            "SELECT COUNT(*) FROM indicators i WHERE i.removed_at IS NULL AND (",
+        );
+        push_candidates(&mut count, "i", &candidates);
+        count.push(")");
         let mut q = QueryBuilder::<Sqlite>::new(
             "SELECT i.*, inc.seq AS inc_seq, inc.title AS inc_title, inc.phase AS inc_phase \
              FROM indicators i JOIN incidents inc ON inc.id = i.incident_id \
              WHERE i.removed_at IS NULL AND (",
         );
         push_candidates(&mut q, "i", &candidates);
-        q.push(") ORDER BY inc.seq DESC, i.added_at");
-        let rows = q.build().fetch_all(&self.pool).await?;
-        rows.iter()
+        q.push(") ORDER BY inc.seq DESC, i.added_at, i.id LIMIT ");
+        q.push_bind(clamp(search.limit, 50, 500));
+        q.push(" OFFSET ");
+        q.push_bind(i64::from(search.offset));
+        let mut conn = self.pool.acquire().await?;
+        let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
+        let rows = q.build().fetch_all(&mut *conn).await?;
+        let items = rows
+            .iter()
             .map(|row| {
                 Ok(IndicatorHit {
                     incident_id: IncidentId::from_uuid(col_uuid(row, "incident_id")?),
@@ -651,7 +671,11 @@ impl SqliteStore {
                     indicator: indicator_row(row)?,
                 })
             })
-            .collect()
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page {
+            total: total as u64,
+            items,
+        })
     }
 
     // ---- links -------------------------------------------------------------------------
@@ -779,22 +803,25 @@ impl SqliteStore {
         Ok(())
     }
 
-    async fn related_impl(&self, r: &IncidentRef) -> StoreResult<Related> {
+    async fn related_impl(&self, r: &IncidentRef, page: SuggestionPage) -> StoreResult<Related> {
         let mut conn = self.pool.acquire().await?;
         let id = resolve(&mut conn, r).await?;
         let links = load_links(&mut conn, id).await?;
+        // Every value shared, a few short columns a row: all the incidents sharing one are
+        // ranked before the page is read, and a value shared by thousands (a scanner's address)
+        // costs a row each, not a record.
         let rows = sqlx::query(
-            "SELECT o.incident_id AS other, o.kind, o.value, inc.seq, inc.title \
+            "SELECT DISTINCT o.incident_id AS other, inc.seq, o.kind, o.value \
              FROM indicators m \
              JOIN indicators o ON o.kind = m.kind AND o.value = m.value AND o.incident_id <> m.incident_id \
              JOIN incidents inc ON inc.id = o.incident_id \
              WHERE m.incident_id = ? AND m.removed_at IS NULL AND o.removed_at IS NULL \
-             ORDER BY inc.seq DESC, o.kind, o.value",
+             ORDER BY o.kind, o.value",
         )
         .bind(id.to_string())
         .fetch_all(&mut *conn)
         .await?;
-        let mut suggestions: Vec<LinkSuggestion> = Vec::new();
+        let mut sharing: HashMap<IncidentId, (i64, Vec<IndicatorValue>)> = HashMap::new();
         for row in &rows {
             let other = IncidentId::from_uuid(col_uuid(row, "other")?);
             if links.iter().any(|l| l.incident_id == other) {
@@ -808,21 +835,38 @@ impl SqliteStore {
                 tracing::warn!(kind = %kind, value = %value, "stored indicator is no longer valid; left out of the suggestion");
                 continue;
             };
-            match suggestions.iter_mut().find(|s| s.incident_id == other) {
-                Some(s) => {
-                    if !s.shared.contains(&shared) {
-                        s.shared.push(shared);
-                    }
-                }
-                None => suggestions.push(LinkSuggestion {
-                    incident_id: other,
-                    key: key_of(row.try_get("seq")?)?,
-                    title: row.try_get("title")?,
-                    shared: vec![shared],
-                }),
+            let seq: i64 = row.try_get("seq")?;
+            let (_, values) = sharing.entry(other).or_insert_with(|| (seq, Vec::new()));
+            if !values.contains(&shared) {
+                values.push(shared);
             }
         }
-        Ok(Related { links, suggestions })
+        let mut ranked: Vec<(IncidentId, i64, Vec<IndicatorValue>)> = sharing
+            .into_iter()
+            .map(|(other, (seq, shared))| (other, seq, shared))
+            .collect();
+        ranked.sort_by(|a, b| b.2.len().cmp(&a.2.len()).then(b.1.cmp(&a.1)));
+        let total = ranked.len() as u64;
+        let limit = clamp(page.limit, 50, 500) as usize;
+        let mut suggestions = Vec::new();
+        for (other, seq, shared) in ranked.into_iter().skip(page.offset as usize).take(limit) {
+            let row = sqlx::query("SELECT title, phase FROM incidents WHERE id = ?")
+                .bind(other.to_string())
+                .fetch_one(&mut *conn)
+                .await?;
+            suggestions.push(LinkSuggestion {
+                incident_id: other,
+                key: key_of(seq)?,
+                title: row.try_get("title")?,
+                phase: col_parse(&row, "phase")?,
+                shared,
+            });
+        }
+        Ok(Related {
+            links,
+            suggestions,
+            suggestions_total: total,
+        })
     }
 
     // ---- actions -----------------------------------------------------------------------
@@ -1621,6 +1665,69 @@ impl SqliteStore {
         Ok(Page {
             total: total as u64,
             items,
+        })
+    }
+
+    async fn verify_evidence_impl(
+        &self,
+        progress: &(dyn Fn(u64, u64) + Send + Sync),
+    ) -> StoreResult<EvidenceCheck> {
+        let rows = sqlx::query(
+            "SELECT e.id, e.file_name, e.sha256, e.size, inc.seq FROM evidence e \
+             JOIN incidents inc ON inc.id = e.incident_id \
+             ORDER BY inc.seq, e.collected_at, e.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        // Evidence of the same content shares one file: each file is hashed once.
+        let mut files: Vec<(Sha256, u64)> = Vec::new();
+        let mut seen = BTreeSet::new();
+        for row in &rows {
+            let sha = Sha256::parse(row.try_get("sha256")?).map_err(corrupt)?;
+            if seen.insert(sha.clone()) {
+                files.push((sha, row.try_get::<i64, _>("size")? as u64));
+            }
+        }
+        let total: u64 = files.iter().map(|(_, size)| size).sum();
+        let mut done = 0u64;
+        progress(done, total);
+        // What each file hashes to now, `None` for a missing one.
+        let mut found: HashMap<Sha256, Option<Sha256>> = HashMap::new();
+        for (sha, _) in &files {
+            let path = self.evidence_path(sha);
+            let actual = match tokio::fs::File::open(&path).await {
+                Ok(mut file) => Some(
+                    sha256_reporting(&mut file, 1024 * 1024, |n| {
+                        done += n;
+                        progress(done, total);
+                    })
+                    .await
+                    .map_err(StoreError::io(&path))?,
+                ),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(StoreError::io(&path)(e)),
+            };
+            found.insert(sha.clone(), actual);
+        }
+        let mut problems = Vec::new();
+        for row in &rows {
+            let expected = Sha256::parse(row.try_get("sha256")?).map_err(corrupt)?;
+            let actual = found.get(&expected).cloned().flatten();
+            if actual.as_ref() == Some(&expected) {
+                continue;
+            }
+            problems.push(EvidenceProblem {
+                incident: key_of(row.try_get("seq")?)?,
+                evidence_id: col_uuid(row, "id")?,
+                file_name: row.try_get("file_name")?,
+                expected,
+                actual,
+            });
+        }
+        Ok(EvidenceCheck {
+            files: files.len() as u64,
+            items: rows.len() as u64,
+            problems,
         })
     }
 
@@ -3462,6 +3569,23 @@ fn like_pattern(text: &str) -> String {
     p
 }
 
+/// The incident list's two statements, the count of the matching incidents and the ids of the
+/// page asked for, newest first.
+fn incident_list_statements<'a>(
+    f: &IncidentFilter,
+    candidates: Option<&[IndicatorValue]>,
+) -> (QueryBuilder<'a, Sqlite>, QueryBuilder<'a, Sqlite>) {
+    let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM incidents WHERE 1 = 1");
+    push_filters(&mut count, f, candidates);
+    let mut select = QueryBuilder::<Sqlite>::new("SELECT id FROM incidents WHERE 1 = 1");
+    push_filters(&mut select, f, candidates);
+    select.push(" ORDER BY seq DESC LIMIT ");
+    select.push_bind(clamp(f.limit, 50, 500));
+    select.push(" OFFSET ");
+    select.push_bind(i64::from(f.offset));
+    (count, select)
+}
+
 fn push_filters(
     q: &mut QueryBuilder<'_, Sqlite>,
     f: &IncidentFilter,
@@ -3479,18 +3603,25 @@ fn push_filters(
     if let Some(p) = f.priority {
         q.push(" AND priority = ").push_bind(p.as_str());
     }
+    // The filters on other tables are uncorrelated `IN` lists, read once through the index on
+    // the name (or value) and then looked up by id: as correlated `EXISTS`, SQLite went through
+    // that same index once per incident, reading every row of the name each time.
     if let Some(s) = &f.service {
-        q.push(" AND EXISTS (SELECT 1 FROM incident_services s WHERE s.incident_id = incidents.id AND s.name = ")
-            .push_bind(s.trim().to_owned())
-            .push(")");
+        q.push(
+            " AND incidents.id IN (SELECT s.incident_id FROM incident_services s WHERE s.name = ",
+        )
+        .push_bind(s.trim().to_owned())
+        .push(")");
     }
     if let Some(t) = &f.tenant {
-        q.push(" AND EXISTS (SELECT 1 FROM incident_tenants t WHERE t.incident_id = incidents.id AND t.name = ")
-            .push_bind(t.trim().to_owned())
-            .push(")");
+        q.push(
+            " AND incidents.id IN (SELECT t.incident_id FROM incident_tenants t WHERE t.name = ",
+        )
+        .push_bind(t.trim().to_owned())
+        .push(")");
     }
     if let Some(c) = candidates {
-        q.push(" AND EXISTS (SELECT 1 FROM indicators i WHERE i.incident_id = incidents.id AND i.removed_at IS NULL AND (");
+        q.push(" AND incidents.id IN (SELECT i.incident_id FROM indicators i WHERE i.removed_at IS NULL AND (");
         push_candidates(q, "i", c);
         q.push("))");
     }
@@ -3848,9 +3979,9 @@ impl Store for SqliteStore {
 
     fn search_indicator<'a>(
         &'a self,
-        value: &'a str,
-    ) -> BoxFuture<'a, StoreResult<Vec<IndicatorHit>>> {
-        Box::pin(self.search_indicator_impl(value))
+        search: &'a IndicatorSearch,
+    ) -> BoxFuture<'a, StoreResult<Page<IndicatorHit>>> {
+        Box::pin(self.search_indicator_impl(search))
     }
 
     fn link_incidents<'a>(
@@ -3872,8 +4003,12 @@ impl Store for SqliteStore {
         Box::pin(self.unlink_impl(actor, a, b))
     }
 
-    fn related<'a>(&'a self, r: &'a IncidentRef) -> BoxFuture<'a, StoreResult<Related>> {
-        Box::pin(self.related_impl(r))
+    fn related<'a>(
+        &'a self,
+        r: &'a IncidentRef,
+        page: SuggestionPage,
+    ) -> BoxFuture<'a, StoreResult<Related>> {
+        Box::pin(self.related_impl(r, page))
     }
 
     fn append_action<'a>(
@@ -4318,5 +4453,89 @@ impl Store for SqliteStore {
 
     fn verify_audit(&self) -> BoxFuture<'_, StoreResult<Result<AuditVerified, ChainBreak>>> {
         Box::pin(self.verify_audit_impl())
+    }
+
+    fn verify_evidence<'a>(
+        &'a self,
+        progress: &'a (dyn Fn(u64, u64) + Send + Sync),
+    ) -> BoxFuture<'a, StoreResult<EvidenceCheck>> {
+        Box::pin(self.verify_evidence_impl(progress))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plan SQLite makes for `statement`, one line per step (its `detail` column).
+    async fn plan(store: &SqliteStore, statement: &QueryBuilder<'_, Sqlite>) -> Vec<String> {
+        // The parameters are left unbound (NULL): without statistics the plan does not depend
+        // on their values.
+        let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {}", statement.sql()))
+            .fetch_all(&store.pool)
+            .await
+            .unwrap_or_else(|e| panic!("plan of {}: {e}", statement.sql()));
+        rows.iter()
+            .map(|row| row.try_get::<String, _>("detail").unwrap())
+            .collect()
+    }
+
+    /// Filtering incidents by service, tenant or indicator reads the matching rows through an
+    /// index once and looks incidents up by id: no step scans the incidents, none is run again
+    /// per incident (a correlated subquery did, reading every row of the name each time).
+    #[tokio::test]
+    async fn filters_on_other_tables_look_incidents_up_by_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("data")).await.unwrap();
+        let filters = [
+            (
+                IncidentFilter {
+                    tenant: Some("tenant-07".into()),
+                    ..IncidentFilter::default()
+                },
+                "incident_tenants_name (name=?)",
+            ),
+            (
+                IncidentFilter {
+                    service: Some("svc-03".into()),
+                    ..IncidentFilter::default()
+                },
+                "incident_services_name (name=?)",
+            ),
+            (
+                IncidentFilter {
+                    indicator: Some("203.0.113.66".into()),
+                    ..IncidentFilter::default()
+                },
+                "indicators_value (value=? AND kind=?)",
+            ),
+        ];
+        for (filter, lookup) in filters {
+            let candidates = filter.indicator.as_deref().map(IndicatorValue::candidates);
+            let (count, page) = incident_list_statements(&filter, candidates.as_deref());
+            for statement in [count, page] {
+                let steps = plan(&store, &statement).await;
+                let shown = steps.join("\n");
+                assert!(
+                    steps.iter().any(|s| s.starts_with("SEARCH incidents")),
+                    "incidents looked up by id:\n{shown}"
+                );
+                assert!(
+                    !steps.iter().any(|s| s.starts_with("SCAN incidents")),
+                    "no scan of the incidents:\n{shown}"
+                );
+                assert!(
+                    !steps.iter().any(|s| s.contains("CORRELATED")),
+                    "nothing run again per incident:\n{shown}"
+                );
+                assert!(
+                    steps
+                        .iter()
+                        .any(|s| s.starts_with("SEARCH") && s.ends_with(lookup)),
+                    "the matching rows read through the index ({lookup}):\n{shown}"
+                );
+            }
+        }
+        store.close().await;
     }
 }

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use vigil_core::{
-    Category, DomainError, Evidence, IncidentId, IncidentKey, Phase, Priority, Role, Severity,
+    Category, DomainError, Evidence, IncidentId, IncidentKey, IndicatorKind, Phase, Priority, Role,
+    Severity,
 };
 
 /// An incident named by its key (`INC-42`) or its id.
@@ -100,6 +101,40 @@ impl Default for IncidentFilter {
             offset: 0,
         }
     }
+}
+
+/// A search for an indicator value across incidents ([`crate::Store::search_indicator`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndicatorSearch {
+    /// The value, read as every kind it is valid for and normalised as stored values are.
+    pub value: String,
+    /// Only indicators of these kinds; empty: of any kind.
+    pub kinds: Vec<IndicatorKind>,
+    /// Page size (1–500; 0 means the default of 50).
+    pub limit: u32,
+    /// Hits to skip.
+    pub offset: u32,
+}
+
+impl IndicatorSearch {
+    /// The first page of the default size of `value`'s hits, of any kind.
+    pub fn new(value: impl Into<String>) -> Self {
+        IndicatorSearch {
+            value: value.into(),
+            kinds: Vec::new(),
+            limit: 0,
+            offset: 0,
+        }
+    }
+}
+
+/// Which page of an incident's suggested related incidents [`crate::Store::related`] gives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SuggestionPage {
+    /// Page size (1–500; 0 means the default of 50).
+    pub limit: u32,
+    /// Suggestions to skip.
+    pub offset: u32,
 }
 
 /// Filters for [`crate::Store::list_audit`].

@@ -156,12 +156,19 @@ pub enum Command {
         /// The other incident.
         other: String,
     },
-    /// Show linked incidents and those sharing an indicator.
+    /// Show linked incidents, and those sharing an active indicator: the most shared first,
+    /// then the newest.
     Related {
         #[command(flatten)]
         conn: Conn,
         /// Incident key (INC-42) or id.
         key: String,
+        /// How many suggestions to show (1–500; --offset pages on); links are all shown.
+        #[arg(long, default_value_t = 50, value_parser = limit::<500>)]
+        limit: u32,
+        /// How many suggestions to skip.
+        #[arg(long, default_value_t = 0)]
+        offset: u32,
     },
     /// Read or append to the action log.
     Log {
@@ -431,7 +438,7 @@ pub enum IndicatorCommand {
         #[arg(long, conflicts_with = "json")]
         values: bool,
     },
-    /// Find every incident carrying an indicator value.
+    /// Find the incidents carrying an indicator value, newest first.
     Search {
         /// The value (normalised for every kind it is valid for).
         value: String,
@@ -439,6 +446,12 @@ pub enum IndicatorCommand {
         /// user_account, host, process, file_path, other; or hash (md5, sha1 and sha256).
         #[arg(long, value_parser = indicator_kind)]
         kind: Option<String>,
+        /// How many hits to show (1–500; --offset pages on).
+        #[arg(long, default_value_t = 50, value_parser = limit::<500>)]
+        limit: u32,
+        /// How many hits to skip.
+        #[arg(long, default_value_t = 0)]
+        offset: u32,
     },
 }
 
@@ -968,7 +981,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             }
             // The server answers an unlink with no body: the state after it is read back, so
             // that a script gets a document as from every other change.
-            let related = c.related(&key).await.map_err(|e| {
+            let related = c.related(&key, &RelatedQuery::default()).await.map_err(|e| {
                 anyhow::anyhow!(
                     "unlinked {key} and {other}, but could not read {key}'s related incidents back: {:#}; see them with `vigil incident related {key}`",
                     explain(e)
@@ -976,9 +989,21 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             })?;
             print_json(&related)
         }
-        Command::Related { conn, key } => {
-            let related = client(&conn)?.related(&key).await.map_err(explain)?;
-            show_related(&conn, &related)
+        Command::Related {
+            conn,
+            key,
+            limit,
+            offset,
+        } => {
+            let query = RelatedQuery {
+                limit: Some(limit),
+                offset: Some(offset),
+            };
+            let related = client(&conn)?
+                .related(&key, &query)
+                .await
+                .map_err(explain)?;
+            show_related(&conn, &related, offset)
         }
         Command::Log { conn, command } => match command {
             LogCommand::Add { key, text, kind } => {
@@ -1196,14 +1221,36 @@ async fn indicator(conn: &Conn, command: IndicatorCommand) -> anyhow::Result<()>
             }
             outln!("{}", indicator_table(&inc.indicators));
         }
-        IndicatorCommand::Search { value, kind } => {
-            let query = IndicatorQuery { value, kind };
+        IndicatorCommand::Search {
+            value,
+            kind,
+            limit,
+            offset,
+        } => {
+            let query = IndicatorQuery {
+                value,
+                kind,
+                limit: Some(limit),
+                offset: Some(offset),
+            };
             let hits = c.search_indicators(&query).await.map_err(explain)?;
+            let footer = crate::output::page_footer(
+                offset,
+                hits.items.len(),
+                hits.total,
+                ("hit", "hits"),
+                "newest incident first",
+            );
             if conn.json {
-                return print_json(&hits);
+                // The hits stay a bare array, as before there were pages: the count goes to
+                // standard error when the array is not all of them.
+                if hits.items.len() as u64 != hits.total {
+                    errln!("{footer}");
+                }
+                return print_json(&hits.items);
             }
             let mut t = table(["INCIDENT", "PHASE", "TITLE", "KIND", "VALUE"]);
-            for h in &hits {
+            for h in &hits.items {
                 t.add_row([
                     h.key.to_string(),
                     h.phase.to_string(),
@@ -1212,7 +1259,11 @@ async fn indicator(conn: &Conn, command: IndicatorCommand) -> anyhow::Result<()>
                     h.indicator.value.clone(),
                 ]);
             }
-            outln!("{t}");
+            // An offset past the end shows no empty table, only what to give instead.
+            if !hits.items.is_empty() || hits.total == 0 {
+                outln!("{t}");
+            }
+            outln!("{footer}");
         }
     }
     Ok(())
@@ -1336,8 +1387,25 @@ async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
                 // The part file is made before the download is asked for: the server records
                 // the download in the evidence's chain of custody, so a destination that
                 // cannot be written must stop the command before the request.
+                // Ctrl-C or a kill would end the process where it stands, leaving the part
+                // file: caught from before it exists, they drop the download and with it the
+                // part file, then end the process as the signal would have.
+                let interrupted = interruption()?;
                 let part = PartFile::create(&output, force).await?;
-                download_evidence(&c, &key, &id, part, &output, force).await?
+                let outcome = tokio::select! {
+                    done = download_evidence(&c, &key, &id, part, &output, force) => Ok(done),
+                    signal = interrupted => Err(signal),
+                };
+                match outcome {
+                    Ok(done) => done?,
+                    Err(signal) => {
+                        errln!(
+                            "interrupted: the download was stopped and nothing was written to {}",
+                            output.display()
+                        );
+                        std::process::exit(128 + signal);
+                    }
+                }
             };
             if conn.json {
                 return print_json(
@@ -1392,37 +1460,58 @@ fn show_evidence(conn: &Conn, e: &Evidence) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn show_related(conn: &Conn, related: &Related) -> anyhow::Result<()> {
+/// Links, then the page of suggestions, most shared indicators first, with the phase of each
+/// and how many there are in all.
+fn show_related(conn: &Conn, related: &Related, offset: u32) -> anyhow::Result<()> {
     if conn.json {
         return print_json(related);
     }
-    if related.links.is_empty() && related.suggestions.is_empty() {
+    if related.links.is_empty() && related.suggestions_total == 0 {
         outln!("no linked incidents, and none shares an active indicator with this one");
         return Ok(());
     }
-    let mut t = table(["INCIDENT", "RELATION"]);
-    for l in &related.links {
-        t.add_row([
-            l.key.to_string(),
-            format!(
-                "linked by {}: {}",
-                l.linked_by,
-                l.note.as_deref().unwrap_or("-")
-            ),
-        ]);
+    if !related.links.is_empty() {
+        let mut t = table(["LINKED", "BY", "NOTE"]);
+        for l in &related.links {
+            t.add_row([
+                l.key.to_string(),
+                l.linked_by.clone(),
+                l.note.clone().unwrap_or_else(|| "-".to_owned()),
+            ]);
+        }
+        outln!("{t}");
     }
-    for s in &related.suggestions {
-        let shared: Vec<String> = s
-            .shared
-            .iter()
-            .map(|v| format!("{} {}", v.kind(), v.value()))
-            .collect();
-        t.add_row([
-            format!("{} {}", s.key, s.title),
-            format!("suggested: shares {}", shared.join(", ")),
-        ]);
+    if related.suggestions_total == 0 {
+        outln!("none else shares an active indicator with this one");
+        return Ok(());
     }
-    outln!("{t}");
+    if !related.suggestions.is_empty() {
+        let mut t = table(["SUGGESTED", "PHASE", "SHARED", "TITLE", "INDICATORS"]);
+        for s in &related.suggestions {
+            let shared = s
+                .shared
+                .iter()
+                .map(|v| format!("{} {}", v.kind(), v.value()));
+            t.add_row([
+                s.key.to_string(),
+                s.phase.to_string(),
+                s.shared.len().to_string(),
+                s.title.clone(),
+                crate::output::first_of(shared, 5),
+            ]);
+        }
+        outln!("{t}");
+    }
+    outln!(
+        "{}",
+        crate::output::page_footer(
+            offset,
+            related.suggestions.len(),
+            related.suggestions_total,
+            ("suggestion", "suggestions"),
+            "most shared indicators first, then newest"
+        )
+    );
     Ok(())
 }
 
@@ -1516,6 +1605,32 @@ async fn evidence_to_stdout(
         );
     }
     Ok((actual, size))
+}
+
+/// Catches Ctrl-C (SIGINT) and SIGTERM from now on, whose default would end the process at
+/// once, skipping every cleanup; the future completes on the first with its signal number.
+fn interruption() -> anyhow::Result<impl std::future::Future<Output = i32>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term =
+            signal(SignalKind::terminate()).context("could not install the SIGTERM handler")?;
+        let mut int =
+            signal(SignalKind::interrupt()).context("could not install the Ctrl-C handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => 15,
+                _ = int.recv() => 2,
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            2
+        })
+    }
 }
 
 /// A download's part file, removed unless placed: an interrupted or refused download leaves

@@ -52,8 +52,10 @@ pub async fn audit(
 }
 
 /// Walk the hash chain and compare every token, organisation document version, incident and
-/// alert people acted on with the state its latest audit entry recorded; report the first broken
-/// link or the first record changed outside Vigil.
+/// alert people acted on with the state its latest audit entry recorded, then re-hash every
+/// stored evidence file against the SHA-256 recorded for it; report the first broken link or
+/// the first record changed outside Vigil, and each evidence item whose file is missing or
+/// altered. Reading every evidence file takes as long as reading the evidence folder.
 #[utoipa::path(
     get, path = "/audit/verify", operation_id = "verify_audit_chain", tag = "admin",
     responses((status = 200, body = AuditVerification), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody))
@@ -66,7 +68,20 @@ pub async fn verify(
     if let Err(b) = &result {
         tracing::error!(seq = b.seq, problem = %b.problem, "audit verification failed");
     }
-    Ok(Json(AuditVerification::from_result(result)))
+    let evidence = state
+        .store
+        .verify_evidence(&|_, _| {})
+        .await
+        .map_err(store_error)?;
+    for problem in &evidence.problems {
+        tracing::error!(
+            incident = %problem.incident,
+            evidence = %problem.evidence_id,
+            problem = %problem,
+            "evidence verification failed"
+        );
+    }
+    Ok(Json(AuditVerification::from_checks(result, evidence)))
 }
 
 /// Create a token; its secret is in this response only.

@@ -2,9 +2,10 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use vigil_api::error::ErrorBody;
 use vigil_api::types::*;
+use vigil_store::IndicatorSearch;
 
 use crate::auth::{Principal, Responder};
 use crate::error::ApiError;
@@ -81,31 +82,46 @@ pub async fn remove(
     ))
 }
 
-/// Find every incident carrying an active indicator with this value, read as every kind it is
-/// valid for and normalised the same way as stored values.
+/// Find the incidents carrying an active indicator with this value, read as every kind it is
+/// valid for and normalised the same way as stored values: a page of hits, newest incident
+/// first, the `X-Total-Count` header saying how many there are in all.
 #[utoipa::path(
     get, path = "/indicators", operation_id = "search_indicators", tag = "indicators",
     params(IndicatorQuery),
-    responses((status = 200, body = Vec<IndicatorHit>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody))
+    responses(
+        (status = 200, body = Vec<IndicatorHit>,
+         headers(("X-Total-Count" = u64, description = "How many hits there are in all; the body is the page `limit` and `offset` ask for"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)
+    )
 )]
 pub async fn search(
     State(state): State<AppState>,
     _who: Principal,
     ApiQuery(query): ApiQuery<IndicatorQuery>,
-) -> Result<Json<Vec<IndicatorHit>>, ApiError> {
-    let mut hits = state
+) -> Result<(HeaderMap, Json<Vec<IndicatorHit>>), ApiError> {
+    let kinds = match &query.kind {
+        Some(kind) => vigil_core::IndicatorKind::named(kind)
+            .map_err(|e| match e {
+                vigil_core::DomainError::InvalidField { reason, .. } => {
+                    ApiError::invalid_field("kind", format!("query parameter `kind`: {reason}"))
+                }
+                other => store_error(other.into()),
+            })?
+            .to_vec(),
+        None => Vec::new(),
+    };
+    let search = IndicatorSearch {
+        value: query.value,
+        kinds,
+        limit: query.limit.unwrap_or(0),
+        offset: query.offset.unwrap_or(0),
+    };
+    let page = state
         .store
-        .search_indicator(&query.value)
+        .search_indicator(&search)
         .await
         .map_err(store_error)?;
-    if let Some(kind) = &query.kind {
-        let kinds = vigil_core::IndicatorKind::named(kind).map_err(|e| match e {
-            vigil_core::DomainError::InvalidField { reason, .. } => {
-                ApiError::invalid_field("kind", format!("query parameter `kind`: {reason}"))
-            }
-            other => store_error(other.into()),
-        })?;
-        hits.retain(|h| kinds.contains(&h.indicator.kind));
-    }
-    Ok(Json(hits))
+    let mut headers = HeaderMap::new();
+    headers.insert(vigil_api::TOTAL_COUNT_HEADER, HeaderValue::from(page.total));
+    Ok((headers, Json(page.items)))
 }

@@ -5,10 +5,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use vigil_api::error::ErrorBody;
 use vigil_api::types::*;
+use vigil_store::SuggestionPage;
 
 use crate::auth::{Principal, Responder};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use crate::{incident_ref, store_error};
 
@@ -64,17 +65,26 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Linked incidents, and suggestions: incidents sharing an active indicator, not linked yet.
+/// Linked incidents, all of them, and a page of suggestions: incidents sharing an active
+/// indicator, not linked yet, those sharing the most indicators first, then the newest;
+/// `suggestions_total` says how many there are in all.
 #[utoipa::path(
     get, path = "/incidents/{key}/related", operation_id = "list_related_incidents", tag = "links",
-    params(("key" = String, Path, description = "Incident key (INC-42) or id")),
-    responses((status = 200, body = Related), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+    params(("key" = String, Path, description = "Incident key (INC-42) or id"), RelatedQuery),
+    responses((status = 200, body = Related), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
 pub async fn related(
     State(state): State<AppState>,
     _who: Principal,
     ApiPath(key): ApiPath<String>,
+    ApiQuery(query): ApiQuery<RelatedQuery>,
 ) -> Result<Json<Related>, ApiError> {
     let r = incident_ref(&key)?;
-    Ok(Json(state.store.related(&r).await.map_err(store_error)?))
+    let page = SuggestionPage {
+        limit: query.limit.unwrap_or(0),
+        offset: query.offset.unwrap_or(0),
+    };
+    Ok(Json(
+        state.store.related(&r, page).await.map_err(store_error)?,
+    ))
 }

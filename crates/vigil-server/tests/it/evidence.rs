@@ -144,6 +144,24 @@ async fn tampered_evidence_is_never_served() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::EvidenceCorrupted), "{err:?}");
+    // The audit verification re-hashes the files too: it names the evidence, not OK.
+    let verification = app.admin.verify_audit().await.unwrap();
+    assert!(!verification.ok, "{verification:?}");
+    assert!(verification.broken.is_none(), "the chain itself is intact");
+    assert_eq!(verification.evidence_files_checked, 1);
+    let problems: Vec<(String, uuid::Uuid)> = verification
+        .evidence_problems
+        .iter()
+        .map(|p| (p.incident.to_string(), p.evidence_id))
+        .collect();
+    assert_eq!(problems, [("INC-1".to_owned(), ev.id)]);
+    assert_eq!(
+        verification.evidence_problems[0]
+            .actual
+            .as_ref()
+            .map(ToString::to_string),
+        Some(hex::encode(Sha256::digest(&tampered)))
+    );
 }
 
 #[tokio::test]

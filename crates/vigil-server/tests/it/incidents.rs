@@ -6,7 +6,7 @@ use vigil_api::error::ErrorCode;
 use vigil_api::types::*;
 use vigil_client::ClientError;
 
-use crate::support::spawn_app;
+use crate::support::{answer, spawn_app};
 
 /// A minimal valid incident.
 pub fn new_incident(title: &str) -> NewIncident {
@@ -541,10 +541,12 @@ async fn indicators_are_normalised_deduplicated_and_suggest_related_incidents() 
         .viewer
         .search_indicators(&IndicatorQuery {
             value: "EVIL.example.com.".into(),
-            kind: None,
+            ..Default::default()
         })
         .await
         .unwrap();
+    assert_eq!(hits.total, 2);
+    let hits = hits.items;
     let keys: Vec<String> = hits.iter().map(|h| h.key.to_string()).collect();
     assert_eq!(keys, ["INC-2", "INC-1"]);
     let none = app
@@ -552,13 +554,21 @@ async fn indicators_are_normalised_deduplicated_and_suggest_related_incidents() 
         .search_indicators(&IndicatorQuery {
             value: "evil.example.com".into(),
             kind: Some("url".into()),
+            ..Default::default()
         })
         .await
         .unwrap();
-    assert!(none.is_empty(), "the kind filter applies");
+    assert!(
+        none.items.is_empty() && none.total == 0,
+        "the kind filter applies"
+    );
 
     // Shared indicators suggest related incidents; an explicit link replaces the suggestion.
-    let related = app.viewer.related("INC-1").await.unwrap();
+    let related = app
+        .viewer
+        .related("INC-1", &RelatedQuery::default())
+        .await
+        .unwrap();
     assert!(related.links.is_empty());
     assert_eq!(related.suggestions.len(), 1);
     assert_eq!(related.suggestions[0].key.to_string(), "INC-2");
@@ -588,7 +598,11 @@ async fn indicators_are_normalised_deduplicated_and_suggest_related_incidents() 
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::Conflict), "links are symmetric");
-    let related = app.viewer.related("INC-3").await.unwrap();
+    let related = app
+        .viewer
+        .related("INC-3", &RelatedQuery::default())
+        .await
+        .unwrap();
     assert_eq!(related.links.len(), 1);
     assert_eq!(related.links[0].key.to_string(), "INC-1");
     assert_eq!(related.links[0].note.as_deref(), Some("same actor"));
@@ -597,7 +611,14 @@ async fn indicators_are_normalised_deduplicated_and_suggest_related_incidents() 
         1
     );
     app.responder.unlink("INC-1", "INC-3").await.unwrap();
-    assert!(app.viewer.related("INC-3").await.unwrap().links.is_empty());
+    assert!(
+        app.viewer
+            .related("INC-3", &RelatedQuery::default())
+            .await
+            .unwrap()
+            .links
+            .is_empty()
+    );
 
     let by_indicator = |v: &str| IncidentQuery {
         indicator: Some(v.to_owned()),
@@ -636,12 +657,81 @@ async fn indicators_are_normalised_deduplicated_and_suggest_related_incidents() 
     assert_eq!(keys, vec!["INC-1"]);
     assert!(
         app.viewer
-            .related("INC-1")
+            .related("INC-1", &RelatedQuery::default())
             .await
             .unwrap()
             .suggestions
             .is_empty()
     );
+}
+
+/// Over the wire: related incidents give a page of suggestions ranked by how many indicators
+/// they share, with `suggestions_total`; an indicator search gives a page of hits as a bare
+/// array, as before, with the `X-Total-Count` header.
+#[tokio::test]
+async fn related_and_indicator_search_are_paged_over_the_wire() {
+    let app = spawn_app().await;
+    let add = |kind: &str, value: &str| NewIndicator {
+        kind: kind.to_owned(),
+        value: value.to_owned(),
+        note: None,
+    };
+    for t in ["the one", "both", "scan a", "scan b", "scan c"] {
+        app.responder
+            .create_incident(&new_incident(t))
+            .await
+            .unwrap();
+    }
+    for key in ["INC-1", "INC-2", "INC-3", "INC-4", "INC-5"] {
+        app.responder
+            .add_indicator(key, &add("ip", "203.0.113.66"))
+            .await
+            .unwrap();
+    }
+    for key in ["INC-1", "INC-2"] {
+        app.responder
+            .add_indicator(key, &add("domain", "evil.example"))
+            .await
+            .unwrap();
+    }
+    let http = reqwest::Client::new();
+    let base = format!("http://{}/api/v1", app.addr);
+    let related = answer(
+        http.get(format!("{base}/incidents/INC-1/related?limit=2"))
+            .bearer_auth(app.viewer_token()),
+    )
+    .await;
+    let keys: Vec<&str> = related["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["INC-2", "INC-5"], "most shared first, then newest");
+    assert_eq!(related["suggestions_total"], 4);
+    assert_eq!(related["suggestions"][0]["phase"], "detection");
+    assert!(related["links"].as_array().unwrap().is_empty());
+
+    let resp = http
+        .get(format!("{base}/indicators?value=203.0.113.66&limit=3"))
+        .bearer_auth(app.viewer_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-total-count"], "5");
+    let hits: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(hits.as_array().map(Vec::len), Some(3), "{hits}");
+    let page = app
+        .viewer
+        .search_indicators(&IndicatorQuery {
+            value: "203.0.113.66".into(),
+            offset: Some(4),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((page.total, page.items.len()), (5, 1));
+    assert_eq!(page.items[0].key.to_string(), "INC-1");
 }
 
 #[tokio::test]
@@ -1140,7 +1230,11 @@ async fn pasted_forms_of_an_indicator_meet_the_plain_form() {
             .await
             .unwrap();
     }
-    let related = app.viewer.related("INC-1").await.unwrap();
+    let related = app
+        .viewer
+        .related("INC-1", &RelatedQuery::default())
+        .await
+        .unwrap();
     assert_eq!(related.suggestions.len(), 1);
     assert_eq!(related.suggestions[0].key.to_string(), "INC-2");
     let mut shared: Vec<&str> = related.suggestions[0]
@@ -1170,11 +1264,11 @@ async fn pasted_forms_of_an_indicator_meet_the_plain_form() {
             .viewer
             .search_indicators(&IndicatorQuery {
                 value: asked.into(),
-                kind: None,
+                ..Default::default()
             })
             .await
             .unwrap();
-        let keys: Vec<String> = hits.iter().map(|h| h.key.to_string()).collect();
+        let keys: Vec<String> = hits.items.iter().map(|h| h.key.to_string()).collect();
         assert_eq!(keys, ["INC-2", "INC-1"], "{asked}");
     }
     let err = app

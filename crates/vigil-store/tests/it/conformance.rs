@@ -8,7 +8,10 @@ use vigil_core::{
     ActionKind, Category, DataImpact, DomainError, IncidentKey, IncidentPatch, IndicatorKind,
     Phase, Priority, Role, Severity, TimestampKind,
 };
-use vigil_store::{AuditFilter, IncidentFilter, IncidentRef, NewEvidence, Store, StoreError};
+use vigil_store::{
+    AuditFilter, IncidentFilter, IncidentRef, IndicatorSearch, NewEvidence, Store, StoreError,
+    SuggestionPage,
+};
 
 use crate::support::{Harness, ind, new_incident};
 
@@ -668,7 +671,11 @@ async fn indicators_add_remove_search() {
     );
     assert_eq!(verified(s).await, before);
 
-    let hits = s.search_indicator("10.0.0.1").await.unwrap();
+    let hits = s
+        .search_indicator(&IndicatorSearch::new("10.0.0.1"))
+        .await
+        .unwrap()
+        .items;
     assert_eq!(
         hits.iter().map(|h| h.key.number()).collect::<Vec<_>>(),
         [2, 1]
@@ -682,8 +689,15 @@ async fn indicators_add_remove_search() {
         removed.removal_reason.as_deref(),
         Some("NAT address, false positive")
     );
-    let hits = s.search_indicator("10.0.0.1").await.unwrap();
-    assert_eq!(hits.len(), 1, "removed indicators are not found");
+    let hits = s
+        .search_indicator(&IndicatorSearch::new("10.0.0.1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (hits.total, hits.items.len()),
+        (1, 1),
+        "removed indicators are not found"
+    );
     let i = s.get_incident(&key(1)).await.unwrap();
     assert_eq!(i.indicators.len(), 3, "removal keeps history");
     assert_eq!(i.active_indicators().count(), 2);
@@ -692,7 +706,11 @@ async fn indicators_add_remove_search() {
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::NotFound(_)), "{e}");
-    assert!(s.search_indicator("  ").await.is_err());
+    assert!(
+        s.search_indicator(&IndicatorSearch::new("  "))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -706,7 +724,7 @@ async fn links_and_suggestions() {
     c.indicators = vec![ind("email", "x@y.example")];
     s.create_incident("ann", c).await.unwrap();
 
-    let rel = s.related(&key(1)).await.unwrap();
+    let rel = s.related(&key(1), SuggestionPage::default()).await.unwrap();
     assert!(rel.links.is_empty());
     assert_eq!(rel.suggestions.len(), 1);
     assert_eq!(rel.suggestions[0].key.number(), 2);
@@ -730,7 +748,7 @@ async fn links_and_suggestions() {
     s.link_incidents("ann", &key(1), &key(2), None)
         .await
         .unwrap();
-    let rel = s.related(&key(1)).await.unwrap();
+    let rel = s.related(&key(1), SuggestionPage::default()).await.unwrap();
     assert_eq!(rel.links.len(), 2);
     assert!(
         rel.suggestions.is_empty(),
@@ -741,13 +759,136 @@ async fn links_and_suggestions() {
     assert_eq!(three.links[0].note.as_deref(), Some("same actor"));
 
     s.unlink_incidents("ann", &key(2), &key(1)).await.unwrap();
-    assert_eq!(s.related(&key(1)).await.unwrap().suggestions.len(), 1);
+    assert_eq!(
+        s.related(&key(1), SuggestionPage::default())
+            .await
+            .unwrap()
+            .suggestions
+            .len(),
+        1
+    );
     assert!(matches!(
         s.unlink_incidents("ann", &key(2), &key(1)).await,
         Err(StoreError::NotFound(_))
     ));
     // Linking and unlinking change both incidents' records: both states are recorded.
     verified(s).await;
+}
+
+/// Suggestions come ranked by how many active indicators they share, then newest first, a page
+/// at a time with how many there are; explicit links are all listed whatever the page.
+#[tokio::test]
+async fn suggestions_are_ranked_by_shared_indicators_and_paged() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    let with = |title: &str, values: &[(&str, &str)]| {
+        let mut n = new_incident(title);
+        n.indicators = values.iter().map(|(k, v)| ind(k, v)).collect();
+        n
+    };
+    let scanner = ("ip", "203.0.113.66");
+    s.create_incident(
+        "ann",
+        with(
+            "the one",
+            &[
+                scanner,
+                ("domain", "evil.example"),
+                ("email", "x@evil.example"),
+            ],
+        ),
+    )
+    .await
+    .unwrap();
+    // INC-2: all three; INC-3, INC-4: two; INC-5 … INC-8: the scanner alone.
+    s.create_incident(
+        "ann",
+        with(
+            "all",
+            &[
+                ("email", "x@evil.example"),
+                scanner,
+                ("domain", "evil.example"),
+            ],
+        ),
+    )
+    .await
+    .unwrap();
+    for t in ["two a", "two b"] {
+        s.create_incident("ann", with(t, &[scanner, ("domain", "evil.example")]))
+            .await
+            .unwrap();
+    }
+    for t in ["scan a", "scan b", "scan c", "scan d"] {
+        s.create_incident("ann", with(t, &[scanner])).await.unwrap();
+    }
+    s.link_incidents("ann", &key(1), &key(5), None)
+        .await
+        .unwrap();
+
+    let all = s.related(&key(1), SuggestionPage::default()).await.unwrap();
+    let ranked: Vec<(u64, usize)> = all
+        .suggestions
+        .iter()
+        .map(|x| (x.key.number(), x.shared.len()))
+        .collect();
+    assert_eq!(
+        ranked,
+        [(2, 3), (4, 2), (3, 2), (8, 1), (7, 1), (6, 1)],
+        "most shared first, then newest; the linked INC-5 is not suggested"
+    );
+    assert_eq!(all.suggestions_total, 6);
+    assert_eq!(all.suggestions[0].phase, Phase::Detection);
+
+    let page = s
+        .related(
+            &key(1),
+            SuggestionPage {
+                limit: 2,
+                offset: 1,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        page.suggestions
+            .iter()
+            .map(|x| x.key.number())
+            .collect::<Vec<_>>(),
+        [4, 3]
+    );
+    assert_eq!(page.suggestions_total, 6, "the total counts every page");
+    assert_eq!(page.links.len(), 1, "links are listed whatever the page");
+}
+
+/// An indicator search gives a page of its hits, newest incident first, and how many there are;
+/// `kinds` keeps the hits of those kinds.
+#[tokio::test]
+async fn indicator_search_is_paged_with_its_total() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    for i in 0..5 {
+        let mut n = new_incident(&format!("i{i}"));
+        n.indicators = vec![ind("ip", "203.0.113.66")];
+        s.create_incident("ann", n).await.unwrap();
+    }
+    let mut search = IndicatorSearch::new("203.0.113.66");
+    search.limit = 2;
+    search.offset = 1;
+    let page = s.search_indicator(&search).await.unwrap();
+    assert_eq!(page.total, 5);
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|h| h.key.number())
+            .collect::<Vec<_>>(),
+        [4, 3]
+    );
+    search.kinds = vec![IndicatorKind::Domain];
+    let none = s.search_indicator(&search).await.unwrap();
+    assert_eq!((none.total, none.items.len()), (0, 0));
+    search.kinds = vec![IndicatorKind::Ip];
+    assert_eq!(s.search_indicator(&search).await.unwrap().total, 5);
 }
 
 /// Every change to an incident's record fields, a scope widened, a link made or removed,

@@ -228,6 +228,85 @@ async fn a_download_that_cannot_be_recorded_is_refused() {
     );
 }
 
+/// `verify_evidence` re-hashes every stored file: an altered one and a missing one are named
+/// with each evidence item that holds them, its incident and id, while the audit chain, which
+/// only vouches for the recorded hash, stays intact.
+#[tokio::test]
+async fn verify_evidence_names_altered_and_missing_files() {
+    let h = Harness::new().await;
+    let s = h.store.as_ref();
+    for t in ["a", "b"] {
+        s.create_incident("ann", new_incident(t)).await.unwrap();
+    }
+    let upload = |name: &str| NewEvidence {
+        file_name: name.into(),
+        description: None,
+    };
+    let mut added = Vec::new();
+    for (inc, name, bytes) in [
+        (1, "mail.eml", &b"original bytes"[..]),
+        (2, "same.eml", &b"original bytes"[..]),
+        (2, "disk.img", &b"another file"[..]),
+        (1, "notes.txt", &b"left alone"[..]),
+    ] {
+        let mut r = bytes;
+        added.push(
+            s.add_evidence("ann", &key(inc), upload(name), &mut r)
+                .await
+                .unwrap(),
+        );
+    }
+    let sizes = std::sync::Mutex::new(Vec::new());
+    let record = |done: u64, total: u64| sizes.lock().unwrap().push((done, total));
+    let clean = s.verify_evidence(&record).await.unwrap();
+    assert_eq!((clean.files, clean.items), (3, 4));
+    assert!(clean.problems.is_empty(), "{:?}", clean.problems);
+    let total = (b"original bytes".len() + b"another file".len() + b"left alone".len()) as u64;
+    assert_eq!(
+        sizes.lock().unwrap().last(),
+        Some(&(total, total)),
+        "progress reaches the total"
+    );
+
+    // Altered as an intruder would: writable, one byte changed, read-only again.
+    let altered = h.sqlite.evidence_path(&added[0].sha256);
+    let mut perms = std::fs::metadata(&altered).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&altered, perms.clone()).unwrap();
+    std::fs::write(&altered, b"Original bytes").unwrap();
+    perms.set_readonly(true);
+    std::fs::set_permissions(&altered, perms).unwrap();
+    std::fs::remove_file(h.sqlite.evidence_path(&added[2].sha256)).unwrap();
+
+    let check = s.verify_evidence(&|_, _| {}).await.unwrap();
+    assert_eq!((check.files, check.items), (3, 4));
+    let named: Vec<(String, uuid::Uuid, Option<vigil_core::Sha256>)> = check
+        .problems
+        .iter()
+        .map(|p| (p.incident.to_string(), p.evidence_id, p.actual.clone()))
+        .collect();
+    let changed = Some(vigil_core::Sha256::of(b"Original bytes"));
+    assert_eq!(
+        named,
+        [
+            ("INC-1".to_owned(), added[0].id, changed.clone()),
+            ("INC-2".to_owned(), added[1].id, changed),
+            ("INC-2".to_owned(), added[2].id, None),
+        ]
+    );
+    assert!(
+        check.problems[2].to_string().contains("is missing")
+            && check.problems[0].to_string().contains("mail.eml"),
+        "{}",
+        check.problems[0]
+    );
+    assert!(
+        s.verify_audit().await.unwrap().is_ok(),
+        "the chain vouches for the recorded hash only"
+    );
+}
+
 #[tokio::test]
 async fn modified_or_missing_evidence_is_refused_on_download() {
     let h = Harness::new().await;

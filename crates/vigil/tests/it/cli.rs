@@ -314,6 +314,98 @@ fn audit_verify_catches_a_row_changed_by_hand() {
     assert!(text.contains("BROKEN: audit entry 2 "), "{text}");
 }
 
+/// An evidence file changed on disk (made writable, one byte changed, read-only again) or
+/// deleted is named by `audit verify` with its incident and evidence id, and it exits 1; the OK
+/// line counts the files re-hashed.
+#[test]
+fn audit_verify_rehashes_every_evidence_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start(&data);
+    ok(server.cli(
+        &token,
+        &["incident", "open", "--title", "one", "--summary", "s"],
+    ));
+    let mut ids = Vec::new();
+    for (name, bytes) in [("mail.eml", "From: a@example.net"), ("notes.txt", "notes")] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let ev = ok(server.cli(
+            &token,
+            &[
+                "incident",
+                "evidence",
+                "add",
+                "INC-1",
+                file.to_str().unwrap(),
+                "--json",
+            ],
+        ));
+        let ev: serde_json::Value = serde_json::from_str(&ev).unwrap();
+        ids.push((
+            ev["id"].as_str().unwrap().to_owned(),
+            ev["sha256"].as_str().unwrap().to_owned(),
+        ));
+    }
+    drop(server);
+    let d = data.to_str().unwrap();
+    let before = ok(run(&["audit", "verify", "--data", d]));
+    assert!(
+        before.starts_with("OK: ") && before.contains("; 2 evidence files re-hashed"),
+        "{before}"
+    );
+
+    let stored = data.join("evidence").join(&ids[0].1);
+    let mut perms = std::fs::metadata(&stored).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&stored, perms.clone()).unwrap();
+    let mut bytes = std::fs::read(&stored).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&stored, bytes).unwrap();
+    perms.set_readonly(true);
+    std::fs::set_permissions(&stored, perms).unwrap();
+    std::fs::remove_file(data.join("evidence").join(&ids[1].1)).unwrap();
+
+    let altered = run(&["audit", "verify", "--data", d]);
+    assert!(
+        !altered.status.success(),
+        "an altered evidence file must be caught"
+    );
+    let stdout = String::from_utf8_lossy(&altered.stdout);
+    let stderr = String::from_utf8_lossy(&altered.stderr);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!(
+            "ALTERED: evidence {} (mail.eml) of INC-1: ",
+            ids[0].0
+        )) && lines[1].starts_with(&format!(
+            "MISSING: evidence {} (notes.txt) of INC-1",
+            ids[1].0
+        )) && !stdout.contains("OK: "),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("restore each file from a backup"),
+        "{stderr}"
+    );
+    let json = run(&["audit", "verify", "--data", d, "--json"]);
+    assert!(!json.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["evidence_files_checked"], 2);
+    assert_eq!(
+        json["evidence_problems"][0]["evidence_id"],
+        ids[0].0.as_str()
+    );
+    assert_eq!(json["evidence_problems"][0]["incident"], "INC-1");
+    assert!(
+        json["evidence_problems"][1].get("actual").is_none(),
+        "{json}"
+    );
+}
+
 /// The organisation document in force says whom to page: one redirected to another webhook in
 /// the database by hand is named (the store's tests go through the other edits).
 #[test]
@@ -559,6 +651,31 @@ fn case_work_over_the_cli() {
     ]);
     let hits = json(&["incident", "indicator", "search", "login-micros0ft.example"]);
     assert_eq!(hits.as_array().unwrap().len(), 2);
+    // A page of hits, saying how many there are and how to see the next.
+    let first = json(&[
+        "incident",
+        "indicator",
+        "search",
+        "login-micros0ft.example",
+        "--limit",
+        "1",
+    ]);
+    assert_eq!(first.as_array().unwrap().len(), 1, "{first}");
+    let shown = ok(server.cli(
+        &token,
+        &[
+            "incident",
+            "indicator",
+            "search",
+            "login-micros0ft.example",
+            "--limit",
+            "1",
+        ],
+    ));
+    assert!(
+        shown.contains("INC-2") && shown.contains("hit 1 of 2") && shown.contains("--offset 1"),
+        "{shown}"
+    );
     // An incident's indicators, listed, and as values to sweep log files with
     // (`vigil hunt --search-file`).
     json(&["incident", "indicator", "add", "INC-2", "ip", "203.0.113.9"]);
@@ -591,6 +708,14 @@ fn case_work_over_the_cli() {
     );
     let related = json(&["incident", "related", "INC-1"]);
     assert_eq!(related["suggestions"][0]["key"], "INC-2");
+    assert_eq!(related["suggestions_total"], 1);
+    let shown = ok(server.cli(&token, &["incident", "related", "INC-1"]));
+    assert!(
+        shown.contains("INC-2")
+            && shown.contains("detection")
+            && shown.contains("1 of 1 suggestion"),
+        "{shown}"
+    );
     json(&["incident", "link", "INC-1", "INC-2", "--note", "same kit"]);
     let related = json(&["incident", "related", "INC-1"]);
     assert_eq!(related["links"][0]["note"], "same kit");
@@ -1075,6 +1200,73 @@ fn a_data_directory_that_is_a_file_is_named_as_such() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is a file, not a directory"), "{err}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a directory");
+}
+
+/// A download stopped by Ctrl-C or a kill (SIGINT, SIGTERM) removes its hidden part file and
+/// ends with the signal's exit code (128 + its number), nothing written at `--output`. The
+/// server here sends the headers and a first piece, then holds the download open.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_evidence_download_leaves_no_part_file() {
+    use std::io::{BufRead, BufReader, Write};
+    for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap() > 2 {
+                line.clear();
+            }
+            let mut stream = stream;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: 1000000\r\nx-vigil-sha256: {}\r\n\r\n",
+                "0".repeat(64)
+            );
+            stream.write_all(head.as_bytes()).unwrap();
+            stream.write_all(&[7u8; 4096]).unwrap();
+            stream.flush().unwrap();
+            // Held open until the client goes: the download never ends on its own.
+            let _ = reader.fill_buf();
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("mail.eml");
+        let child = crate::support::vigil()
+            .args([
+                "incident",
+                "evidence",
+                "get",
+                "INC-1",
+                "0190a1b2-0000-7000-8000-000000000001",
+                "--output",
+                output.to_str().unwrap(),
+                "--server",
+                &url,
+                "--token",
+                "vgl_test",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let part = dir.path().join(format!(".mail.eml.part-{}", child.id()));
+        crate::support::wait_for("the part file", || {
+            std::fs::metadata(&part).is_ok_and(|m| m.len() > 0)
+        });
+        let killed = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{signal}: {stderr}");
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        assert!(!part.exists(), "{signal} left the part file");
+        assert!(!output.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
 }
 
 /// A file over the server's evidence limit is refused with the limit and what to do, not as
