@@ -10,7 +10,9 @@
 //! path given that does not exist or cannot be read (a file named is opened before the hunt
 //! starts: `collect_files`); 2 on arguments the parser refuses. A corrupt file or record, or a
 //! file or folder inside one given that cannot be read, is reported on stderr, counted in the
-//! summary's errors and skipped.
+//! summary's errors and skipped. Ctrl-C or SIGTERM stops the scan as a closed output does
+//! ([`crate::interrupt`]): the parts found are written whole, then the summary; exit code
+//! 128 + the signal's number.
 
 pub mod census;
 use crate::output::errln;
@@ -34,6 +36,7 @@ use vigil_events::source::{LINES_PIECE_BYTES, TextOptions};
 use vigil_events::time::{LocalZone, parse_timestamp, parse_timestamp_in};
 use vigil_sigma::Level;
 
+use crate::interrupt::Interrupt;
 use crate::output::{UsageError, plural};
 use crate::ruleset;
 pub use report::short_path;
@@ -69,7 +72,9 @@ Matches go to stdout (jsonl and csv as they are found); the summary, warnings an
 1 on an error that stops the hunt (no rule loaded, a path given that does not exist or cannot
 be read); 2 on arguments it cannot take. A corrupt file or record, or a file or folder inside
 one given that cannot be read (an ACL-protected folder of a collection), is reported,
-counted in the summary's errors and skipped: the exit status stays 0.";
+counted in the summary's errors and skipped: the exit status stays 0. Ctrl-C (or SIGTERM) stops
+the hunt where it is: the matches found are written, whole, then the summary, saying it was
+interrupted, and the exit status is 130 (143 for SIGTERM); a second Ctrl-C ends it at once.";
 
 /// Arguments of `vigil hunt`.
 #[derive(Debug, clap::Args)]
@@ -472,6 +477,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Its message counts files and events.
     let sizes = file_sizes(&files);
     let progress = scan::progress_bar(&files, &sizes);
+    // From here a Ctrl-C stops the hunt with what it found so far, not in the middle of a line.
+    let interrupt = Interrupt::install(stopping_notice(
+        progress.clone(),
+        "the matches found are written",
+    ))?;
     let files_done = AtomicU64::new(0);
     let field_map: Option<FieldMapping> =
         (!args.field_map.is_empty()).then(|| args.field_map.iter().cloned().collect());
@@ -508,6 +518,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }),
         census: false,
         on_events: &count_events,
+        stop_requested: Some(interrupt.flag()),
     };
     let start = Instant::now();
     let stdout = std::io::stdout();
@@ -575,7 +586,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .and_then(|()| Ok(out.flush()?)),
     };
     let elapsed = start.elapsed();
-    let mut stopped = "";
+    let mut stopped = String::new();
     if let Err(e) = written {
         // A closed pipe (`vigil hunt … | head`) is not an error, whichever writer met it: the
         // hunt stopped when it was found.
@@ -590,7 +601,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if !broken_pipe {
             return Err(e.context("cannot write the results"));
         }
-        stopped = " (stopped: the output was closed)";
+        stopped = " (stopped: the output was closed)".to_owned();
+    } else if let Some(signal) = interrupt.name() {
+        stopped = format!(" (stopped: interrupted by {signal})");
     }
 
     let secs = elapsed.as_secs_f64().max(1e-9);
@@ -625,8 +638,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(hint) = long_table_hint(args.format, hits) {
         errln!("{hint}");
     }
-    // The hunt ran: what it could not read was warned about and counted above.
-    Ok(ExitCode::SUCCESS)
+    // The hunt ran: what it could not read was warned about and counted above. Stopped by a
+    // signal, it ends as the signal would have ended it, for a script to tell.
+    Ok(interrupt.exit_code().unwrap_or(ExitCode::SUCCESS))
+}
+
+/// What to say on the first Ctrl-C (or SIGTERM), above the progress bar when there is one: the
+/// scan ends once the threads finish the pieces they hold, which may take a moment, and then
+/// `then` (what is written of what was found).
+pub fn stopping_notice(
+    bar: Option<indicatif::ProgressBar>,
+    then: &'static str,
+) -> impl Fn(&'static str) + Send {
+    move |signal| {
+        let notice = format!(
+            "interrupted by {signal}: stopping once the pieces being read are done, then {then}; {signal} again stops at once"
+        );
+        match &bar {
+            Some(bar) => bar.suspend(|| errln!("{notice}")),
+            None => errln!("{notice}"),
+        }
+    }
 }
 
 /// The rule matches a table shows: more is more than anyone reads, and a table is held until

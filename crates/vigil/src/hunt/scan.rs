@@ -12,6 +12,7 @@
 use crate::output::errln;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -59,6 +60,9 @@ pub struct ScanOptions<'a> {
     /// Told how many events each file, or each piece of a large one, held: the progress bar
     /// moves while one large file is read.
     pub on_events: &'a (dyn Fn(u64) + Sync),
+    /// Set when the user asked the run to stop (Ctrl-C, [`crate::interrupt`]): no thread takes
+    /// another unit, and what was scanned is handed on up to the first part found after it.
+    pub stop_requested: Option<&'a AtomicBool>,
 }
 
 impl<'a> ScanOptions<'a> {
@@ -79,6 +83,7 @@ impl<'a> ScanOptions<'a> {
             census: false,
             addresses: None,
             on_events,
+            stop_requested: None,
         }
     }
 }
@@ -378,7 +383,8 @@ pub fn file_sizes(files: &[InputFile]) -> Vec<Option<u64>> {
 /// Scans `files` (of [`file_sizes`] `sizes`) on `jobs` threads, calling `each(file_index, …)`
 /// on this thread with each file's parts in order, then its end, file after file. `each`
 /// returns `false` to stop the hunt (the output was closed): the threads finish the unit they
-/// hold and take no other.
+/// hold and take no other. So does [`ScanOptions::stop_requested`], once set: the scan then
+/// ends after the next part handed on, or when the threads have finished what they held.
 pub fn scan_files(
     set: &CompiledRuleSet,
     files: &[InputFile],
@@ -400,6 +406,7 @@ pub fn scan_files(
         }),
         changed: Condvar::new(),
         most_waiting: 2 * jobs,
+        stop_requested: opts.stop_requested,
     };
     let piece_bytes: Vec<usize> = sizes
         .iter()
@@ -420,7 +427,7 @@ pub fn scan_files(
                 let part = matches!(scanned, Scanned::Part(_));
                 let go_on = each(file, scanned);
                 queue.written(file, part);
-                if !go_on {
+                if !go_on || queue.stop_requested() {
                     queue.stop();
                     break 'received;
                 }
@@ -503,6 +510,8 @@ struct WorkQueue<'f> {
     /// Units scanned or being scanned whose results are not yet written, beyond which only
     /// units of the file being written are taken.
     most_waiting: usize,
+    /// [`ScanOptions::stop_requested`]: when set, no unit is taken.
+    stop_requested: Option<&'f AtomicBool>,
 }
 
 struct QueueState<'f> {
@@ -553,7 +562,7 @@ impl<'f> WorkQueue<'f> {
     fn take(&self) -> Option<Unit> {
         let mut state = self.lock();
         loop {
-            if state.stopped {
+            if state.stopped || self.stop_requested() {
                 return None;
             }
             let room = state.waiting < self.most_waiting;
@@ -625,6 +634,12 @@ impl<'f> WorkQueue<'f> {
         }
         drop(state);
         self.changed.notify_all();
+    }
+
+    /// Whether the user asked the run to stop.
+    fn stop_requested(&self) -> bool {
+        self.stop_requested
+            .is_some_and(|stop| stop.load(Ordering::Acquire))
     }
 
     fn stop(&self) {
