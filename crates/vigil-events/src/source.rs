@@ -729,6 +729,9 @@ pub fn open_file_capped(
     let empty = sniff_error.is_none()
         && prefix.len() < SNIFF_BYTES
         && prefix.iter().all(u8::is_ascii_whitespace);
+    if empty && named_evtx(path) {
+        return Err(empty_evtx(path, prefix.len()));
+    }
     let format = detect(&prefix).or(empty.then_some(Format::JsonLines));
     match (format, sniff_error) {
         (Some(Format::JsonLines), error) if whole_line => {
@@ -808,6 +811,31 @@ pub fn open_file_capped(
                 disk_read,
             }))
         }
+    }
+}
+
+/// Whether the file is named as an EVTX file (`Security.evtx`, `Security.evtx.gz`).
+fn named_evtx(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let name = name.to_ascii_lowercase();
+    name.strip_suffix(".gz").unwrap_or(&name).ends_with(".evtx")
+}
+
+/// The error of a file named as an EVTX file that holds nothing, or only `blanks` blank
+/// bytes: where an empty JSON-lines or text log is a log rotated away, Windows never writes
+/// an EVTX file without its header and a chunk, so this is a copy or export that failed.
+fn empty_evtx(path: &Path, blanks: usize) -> DecodeError {
+    let held = match blanks {
+        0 => "the file is empty (0 bytes)".to_owned(),
+        n => format!("the file holds only {n} blank bytes"),
+    };
+    DecodeError::Evtx {
+        path: path.to_path_buf(),
+        reason: format!(
+            "{held}, where an EVTX file starts with its {EVTX_HEADER_BYTES}-byte header: the copy or export failed, and it holds no record; copy the log again from its source"
+        ),
     }
 }
 
@@ -2623,6 +2651,22 @@ mod tests {
                 .flat_map(|p| RecordSource::lines(Arc::from(path.as_path()), p))
                 .count();
             assert_eq!(records, 0, "{name}");
+        }
+        // Named as EVTX, the same is a failed copy: Windows never writes one so.
+        for (name, content, held) in [
+            ("Security.evtx", &b""[..], "the file is empty (0 bytes)"),
+            ("System.EVTX", b"\n\n", "the file holds only 2 blank bytes"),
+            ("Sysmon.evtx.gz", &empty_gzip, "the file is empty (0 bytes)"),
+        ] {
+            let path = dir.path().join(name);
+            fs::write(&path, content).unwrap();
+            let Err(e) = open_file(&path, 1000) else {
+                panic!("{name} was read as holding no events");
+            };
+            let said = e.to_string();
+            assert!(matches!(e, DecodeError::Evtx { .. }), "{said}");
+            assert!(said.contains(held), "{said}");
+            assert!(said.contains("copy the log again"), "{said}");
         }
     }
 
