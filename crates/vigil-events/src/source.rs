@@ -479,18 +479,40 @@ fn list_dir(dir: &Path) -> io::Result<Listing> {
         .into_iter()
         .map(|entry| {
             let path = entry.path();
-            let kind = entry.file_type().map(|kind| {
-                if kind.is_dir() {
-                    EntryKind::Folder
-                } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
-                    EntryKind::File
-                } else {
-                    EntryKind::Other
-                }
-            });
+            let kind = match entry.file_type() {
+                Err(error) => Err(error),
+                Ok(kind) if kind.is_dir() => Ok(EntryKind::Folder),
+                Ok(kind) if kind.is_file() => Ok(EntryKind::File),
+                Ok(kind) if kind.is_symlink() => link_kind(&path),
+                Ok(_) => Ok(EntryKind::Other),
+            };
             (path, kind)
         })
         .collect())
+}
+
+/// What a symbolic link found in a folder points at: a file is read; a folder (not followed)
+/// or anything else is left out; a link whose target does not exist or cannot be reached (a
+/// link copied without its file) is an error, as a file found that cannot be read is.
+fn link_kind(link: &Path) -> io::Result<EntryKind> {
+    match fs::metadata(link) {
+        Ok(target) if target.is_file() => Ok(EntryKind::File),
+        Ok(_) => Ok(EntryKind::Other),
+        Err(error) => {
+            let target = fs::read_link(link)
+                .map_or_else(|_| "a file".to_owned(), |t| t.display().to_string());
+            let why = match error.kind() {
+                io::ErrorKind::NotFound => {
+                    "which does not exist (a link copied without its file)".to_owned()
+                }
+                _ => format!("which cannot be read: {error}"),
+            };
+            Err(io::Error::new(
+                error.kind(),
+                format!("a symbolic link to {target}, {why}"),
+            ))
+        }
+    }
 }
 
 /// Walks the entries of a folder already listed, listing the folders inside with `list`; one
@@ -3294,6 +3316,34 @@ mod tests {
                 panic!("collecting a FIFO opened it and waited for a writer");
             }
         }
+    }
+
+    /// A link in a folder to a file that is not there is reported, not passed over; links to
+    /// a file are read, links to a folder left out.
+    #[cfg(unix)]
+    #[test]
+    fn a_dangling_link_inside_a_folder_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let case = dir.path().join("case");
+        fs::create_dir(&case).unwrap();
+        fs::write(dir.path().join("real.jsonl"), "{}\n").unwrap();
+        std::os::unix::fs::symlink("/nonexistent/Security.evtx", case.join("Security.evtx"))
+            .unwrap();
+        std::os::unix::fs::symlink(dir.path().join("real.jsonl"), case.join("linked.jsonl"))
+            .unwrap();
+        std::os::unix::fs::symlink(dir.path(), case.join("up")).unwrap();
+        let collected = collect_files(std::slice::from_ref(&case)).unwrap();
+        let files: Vec<_> = collected.files.iter().map(|f| f.path.clone()).collect();
+        assert_eq!(files, [case.join("linked.jsonl")]);
+        assert_eq!(collected.skipped.len(), 1, "{:?}", collected.skipped);
+        let said = collected.skipped[0].to_string();
+        assert_eq!(collected.skipped[0].path(), case.join("Security.evtx"));
+        assert!(
+            said.contains(
+                "a symbolic link to /nonexistent/Security.evtx, which does not exist (a link copied without its file)"
+            ),
+            "{said}"
+        );
     }
 
     #[test]
