@@ -391,10 +391,15 @@ pub struct Collected {
     /// A [`DecodeError::FolderSkipped`] (or, for an entry whose kind could not be read, a
     /// [`DecodeError::Io`]) for each folder or entry left out.
     pub skipped: Vec<DecodeError>,
+    /// Files found more than once — by overlapping paths (`case/HOST-A case/HOST-A/Logs`), or
+    /// under another name (a link) — and left out after the first: read twice, each match
+    /// would be reported twice and each event stored twice.
+    pub given_twice: u64,
 }
 
 /// Expands files and folders (recursively, sorted by path, symbolic links to folders not
-/// followed) into the files to decode; `-` is standard input. Fails on the first path given
+/// followed) into the files to decode, each once, under the first name it was found by
+/// ([`Collected::given_twice`]); `-` is standard input. Fails on the first path given
 /// that does not exist or cannot be read: a folder that cannot be listed, a file that cannot
 /// be opened ([`check_readable`]). A folder found inside one that cannot be listed (an
 /// ACL-protected folder of a triage collection) is skipped and named in
@@ -431,7 +436,59 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Collected, DecodeError> {
             });
         }
     }
+    out.given_twice = keep_first_of_each(&mut out.files);
     Ok(out)
+}
+
+/// Leaves out the files that are a file already in `files` (the same device and inode: the
+/// same path twice, or a link to it), keeping the first — named on the command line if any of
+/// its names was ([`InputFile::explicit`]); returns how many were left out. Standard input,
+/// FIFOs and devices are kept as they are: each is read as it comes.
+fn keep_first_of_each(files: &mut Vec<InputFile>) -> u64 {
+    let mut kept_at = std::collections::HashMap::new();
+    let mut kept: Vec<InputFile> = Vec::with_capacity(files.len());
+    let mut left_out = 0;
+    for file in files.drain(..) {
+        let identity = match fs::metadata(&file.path) {
+            Ok(meta) if meta.is_file() && !file.is_stdin() => file_identity(&file.path, &meta),
+            // A file that cannot be read now is reported when it is read.
+            _ => {
+                kept.push(file);
+                continue;
+            }
+        };
+        match kept_at.entry(identity) {
+            std::collections::hash_map::Entry::Occupied(first) => {
+                let first: &mut InputFile = &mut kept[*first.get()];
+                first.explicit |= file.explicit;
+                left_out += 1;
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(kept.len());
+                kept.push(file);
+            }
+        }
+    }
+    *files = kept;
+    left_out
+}
+
+/// What tells one file from another, whatever names it has.
+#[cfg(unix)]
+fn file_identity(_path: &Path, meta: &fs::Metadata) -> (u64, u64, PathBuf) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino(), PathBuf::new())
+}
+
+/// What tells one file from another, whatever names it has: its canonical path, where no
+/// inode is at hand.
+#[cfg(not(unix))]
+fn file_identity(path: &Path, _meta: &fs::Metadata) -> (u64, u64, PathBuf) {
+    (
+        0,
+        0,
+        fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
+    )
 }
 
 /// Whether a file named on the command line can be read, found before any is: one that cannot
@@ -3316,6 +3373,38 @@ mod tests {
                 panic!("collecting a FIFO opened it and waited for a writer");
             }
         }
+    }
+
+    /// A file found twice — in overlapping paths, named twice, or through a link — is read
+    /// once, under the name it was first found by, and counted.
+    #[cfg(unix)]
+    #[test]
+    fn a_file_found_twice_is_collected_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = dir.path().join("HOST-A");
+        let logs = host.join("Logs");
+        fs::create_dir_all(&logs).unwrap();
+        fs::write(host.join("a.jsonl"), "{}\n").unwrap();
+        fs::write(logs.join("b.jsonl"), "{}\n").unwrap();
+        std::os::unix::fs::symlink(logs.join("b.jsonl"), host.join("b-link.jsonl")).unwrap();
+        let collected = collect_files(&[host.clone(), logs.clone(), logs.join("b.jsonl")]).unwrap();
+        let files: Vec<_> = collected
+            .files
+            .iter()
+            .map(|f| (f.path.clone(), f.explicit))
+            .collect();
+        // `Logs` sorts before `b-link.jsonl` (capitals first): its name is kept, named on the
+        // command line as the third path names it.
+        assert_eq!(
+            files,
+            [(logs.join("b.jsonl"), true), (host.join("a.jsonl"), false)]
+        );
+        assert_eq!(collected.given_twice, 3);
+        // Files of the same content that are not the same file are both read.
+        fs::write(host.join("c.jsonl"), "{}\n").unwrap();
+        let collected = collect_files(&[host.join("a.jsonl"), host.join("c.jsonl")]).unwrap();
+        assert_eq!(collected.files.len(), 2);
+        assert_eq!(collected.given_twice, 0);
     }
 
     /// A link in a folder to a file that is not there is reported, not passed over; links to

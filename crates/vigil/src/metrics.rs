@@ -107,7 +107,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..opts
     };
     let mut scanned = ScanTally::new(&files, &sizes, progress);
-    scanned.walked(&collected.skipped);
+    scanned.walked(&collected.skipped, collected.given_twice);
     scan_files(&set, &files, &sizes, opts, jobs, |file, part| {
         match part {
             Scanned::FileEnd => scanned.file_end(file),

@@ -535,7 +535,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut matched = Vec::new();
     let (mut hits, mut events, mut bytes) = (0u64, 0u64, 0u64);
     let mut scanned = ScanTally::new(&files, &sizes, progress.clone());
-    scanned.walked(&collected.skipped);
+    scanned.walked(&collected.skipped, collected.given_twice);
     if write_error.is_none() {
         scan_files(&set, &files, &sizes, opts, jobs, |file, part| {
             let part = match part {

@@ -213,6 +213,8 @@ pub struct ScanTally<'f> {
     pub folders_skipped: Vec<std::path::PathBuf>,
     /// Files found in folders in no format Vigil reads, by index.
     pub skipped: Vec<usize>,
+    /// Files the paths given named more than once, read once.
+    pub given_twice: u64,
     /// Of the file being read: bytes of events, whether a part failed or was skipped, and
     /// the bytes the bar moved by.
     file_bytes: u64,
@@ -237,6 +239,7 @@ impl<'f> ScanTally<'f> {
             undated_left_out: 0,
             folders_skipped: Vec::new(),
             skipped: Vec::new(),
+            given_twice: 0,
             file_bytes: 0,
             file_unread: false,
             shown: 0,
@@ -277,8 +280,10 @@ impl<'f> ScanTally<'f> {
     }
 
     /// Counts and warns about what walking the folders given left out
-    /// ([`vigil_events::Collected::skipped`]): the scan reads the rest.
-    pub fn walked(&mut self, skipped: &[DecodeError]) {
+    /// ([`vigil_events::Collected::skipped`]): the scan reads the rest; and counts the files
+    /// found twice ([`vigil_events::Collected::given_twice`]), for the summary.
+    pub fn walked(&mut self, skipped: &[DecodeError], given_twice: u64) {
+        self.given_twice = given_twice;
         for e in skipped {
             if let DecodeError::FolderSkipped { path, .. } = e {
                 self.folders_skipped.push(path.clone());
@@ -317,11 +322,17 @@ impl<'f> ScanTally<'f> {
     }
 
     /// The summary's lines on what the run left out: events outside the window, files
-    /// skipped, folders that could not be read (each only when there is any).
+    /// skipped, folders that could not be read, files found twice (each only when there is
+    /// any).
     pub fn left_out_lines(&self) -> impl Iterator<Item = String> {
-        [self.window_line(), self.skipped_line(), self.folders_line()]
-            .into_iter()
-            .flatten()
+        [
+            self.window_line(),
+            self.skipped_line(),
+            self.folders_line(),
+            crate::output::given_twice(self.given_twice),
+        ]
+        .into_iter()
+        .flatten()
     }
 
     /// The line on the events `--from`/`--to` left out, `None` for none: an event without a

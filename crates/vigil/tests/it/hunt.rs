@@ -2511,3 +2511,35 @@ fn a_signal_stops_metrics_with_the_counts_so_far() {
     let counts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(counts["events"], 3, "{counts}");
 }
+
+/// Overlapping paths, and a link beside the file it names, are hunted once: each match is
+/// reported once, and the summary says how many files were given twice.
+#[test]
+fn a_file_given_twice_is_hunted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let logs = dir.path().join("logs");
+    std::os::unix::fs::symlink(logs.join("a.jsonl"), dir.path().join("link.jsonl")).unwrap();
+    let out = crate::support::vigil()
+        .args(["hunt", "--format", "jsonl", "-r"])
+        .arg(dir.path().join("rules"))
+        .arg(&logs)
+        .arg(logs.join("a.jsonl"))
+        .arg(dir.path().join("link.jsonl"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let matches = jsonl(&ok(out));
+    assert_eq!(matches.len(), 2, "{matches:?}\n{stderr}");
+    assert!(
+        stderr.contains(
+            "2 files were found twice (overlapping paths given, or a link beside its file) and read once"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("found twice").count(),
+        1,
+        "said once: {stderr}"
+    );
+}
