@@ -196,6 +196,52 @@ pub fn progress_bar(files: &[InputFile], sizes: &[Option<u64>]) -> Option<indica
         .then(|| crate::output::bytes_progress(total, true))
 }
 
+/// The message of a hunt's progress bar: `FILES_DONE/FILES files, EVENTS events`, told of
+/// events by the scanning threads and of files by the calling one. The message is made and set
+/// under a lock, so that one made from older counts never replaces a newer one (the counts
+/// went back, 1/481 files then 0/481), and set again as each file ends, so that the last
+/// frame counts every file (it said 480/481 when the last file's end came after its events).
+pub struct FilesAndEvents {
+    bar: Option<indicatif::ProgressBar>,
+    files: usize,
+    /// The counts, and the lock under which the message is made from them and set.
+    counts: Mutex<(u64, u64)>,
+}
+
+impl FilesAndEvents {
+    /// For a hunt of `files` files, with its progress bar if any.
+    pub fn new(bar: Option<indicatif::ProgressBar>, files: usize) -> Self {
+        FilesAndEvents {
+            bar,
+            files,
+            counts: Mutex::new((0, 0)),
+        }
+    }
+
+    /// `events` more were read.
+    pub fn events(&self, events: u64) {
+        self.count(0, events);
+    }
+
+    /// One more file was read to its end (or skipped, or failed).
+    pub fn file_done(&self) {
+        self.count(1, 0);
+    }
+
+    fn count(&self, files: u64, events: u64) {
+        let Some(bar) = &self.bar else {
+            return;
+        };
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts.0 += files;
+        counts.1 += events;
+        bar.set_message(format!(
+            "{}/{} files, {} events",
+            counts.0, self.files, counts.1
+        ));
+    }
+}
+
 /// What the calling thread of a scan keeps of its parts, whatever it does with their matches:
 /// the progress bar moved by the bytes each read on disk, the files read and skipped, and the
 /// errors, each warned about as it comes (above the bar).
