@@ -419,10 +419,15 @@ pub struct Collected {
     /// A [`DecodeError::FolderSkipped`] (or, for an entry whose kind could not be read, a
     /// [`DecodeError::Io`]) for each folder or entry left out.
     pub skipped: Vec<DecodeError>,
+    /// Files found more than once — by overlapping paths (`case/HOST-A case/HOST-A/Logs`), or
+    /// under another name (a link) — and left out after the first: read twice, each match
+    /// would be reported twice and each event stored twice.
+    pub given_twice: u64,
 }
 
 /// Expands files and folders (recursively, sorted by path, symbolic links to folders not
-/// followed) into the files to decode; `-` is standard input. Fails on the first path given
+/// followed) into the files to decode, each once, under the first name it was found by
+/// ([`Collected::given_twice`]); `-` is standard input. Fails on the first path given
 /// that does not exist or cannot be read: a folder that cannot be listed, a file that cannot
 /// be opened ([`check_readable`]). A folder found inside one that cannot be listed (an
 /// ACL-protected folder of a triage collection) is skipped and named in
@@ -459,7 +464,59 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Collected, DecodeError> {
             });
         }
     }
+    out.given_twice = keep_first_of_each(&mut out.files);
     Ok(out)
+}
+
+/// Leaves out the files that are a file already in `files` (the same device and inode: the
+/// same path twice, or a link to it), keeping the first — named on the command line if any of
+/// its names was ([`InputFile::explicit`]); returns how many were left out. Standard input,
+/// FIFOs and devices are kept as they are: each is read as it comes.
+fn keep_first_of_each(files: &mut Vec<InputFile>) -> u64 {
+    let mut kept_at = std::collections::HashMap::new();
+    let mut kept: Vec<InputFile> = Vec::with_capacity(files.len());
+    let mut left_out = 0;
+    for file in files.drain(..) {
+        let identity = match fs::metadata(&file.path) {
+            Ok(meta) if meta.is_file() && !file.is_stdin() => file_identity(&file.path, &meta),
+            // A file that cannot be read now is reported when it is read.
+            _ => {
+                kept.push(file);
+                continue;
+            }
+        };
+        match kept_at.entry(identity) {
+            std::collections::hash_map::Entry::Occupied(first) => {
+                let first: &mut InputFile = &mut kept[*first.get()];
+                first.explicit |= file.explicit;
+                left_out += 1;
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(kept.len());
+                kept.push(file);
+            }
+        }
+    }
+    *files = kept;
+    left_out
+}
+
+/// What tells one file from another, whatever names it has.
+#[cfg(unix)]
+fn file_identity(_path: &Path, meta: &fs::Metadata) -> (u64, u64, PathBuf) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino(), PathBuf::new())
+}
+
+/// What tells one file from another, whatever names it has: its canonical path, where no
+/// inode is at hand.
+#[cfg(not(unix))]
+fn file_identity(path: &Path, _meta: &fs::Metadata) -> (u64, u64, PathBuf) {
+    (
+        0,
+        0,
+        fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
+    )
 }
 
 /// Whether a file named on the command line can be read, found before any is: one that cannot
@@ -507,18 +564,40 @@ fn list_dir(dir: &Path) -> io::Result<Listing> {
         .into_iter()
         .map(|entry| {
             let path = entry.path();
-            let kind = entry.file_type().map(|kind| {
-                if kind.is_dir() {
-                    EntryKind::Folder
-                } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
-                    EntryKind::File
-                } else {
-                    EntryKind::Other
-                }
-            });
+            let kind = match entry.file_type() {
+                Err(error) => Err(error),
+                Ok(kind) if kind.is_dir() => Ok(EntryKind::Folder),
+                Ok(kind) if kind.is_file() => Ok(EntryKind::File),
+                Ok(kind) if kind.is_symlink() => link_kind(&path),
+                Ok(_) => Ok(EntryKind::Other),
+            };
             (path, kind)
         })
         .collect())
+}
+
+/// What a symbolic link found in a folder points at: a file is read; a folder (not followed)
+/// or anything else is left out; a link whose target does not exist or cannot be reached (a
+/// link copied without its file) is an error, as a file found that cannot be read is.
+fn link_kind(link: &Path) -> io::Result<EntryKind> {
+    match fs::metadata(link) {
+        Ok(target) if target.is_file() => Ok(EntryKind::File),
+        Ok(_) => Ok(EntryKind::Other),
+        Err(error) => {
+            let target = fs::read_link(link)
+                .map_or_else(|_| "a file".to_owned(), |t| t.display().to_string());
+            let why = match error.kind() {
+                io::ErrorKind::NotFound => {
+                    "which does not exist (a link copied without its file)".to_owned()
+                }
+                _ => format!("which cannot be read: {error}"),
+            };
+            Err(io::Error::new(
+                error.kind(),
+                format!("a symbolic link to {target}, {why}"),
+            ))
+        }
+    }
 }
 
 /// Walks the entries of a folder already listed, listing the folders inside with `list`; one
@@ -780,6 +859,9 @@ pub fn open_file_capped(
     let empty = sniff_error.is_none()
         && prefix.len() < SNIFF_BYTES
         && prefix.iter().all(u8::is_ascii_whitespace);
+    if empty && named_evtx(path) {
+        return Err(empty_evtx(path, prefix.len()));
+    }
     let format = detect(&prefix).or(empty.then_some(Format::JsonLines));
     match (format, sniff_error) {
         (Some(Format::JsonLines), error) if whole_line => {
@@ -856,6 +938,31 @@ pub fn open_file_capped(
             gzip,
             disk_read,
         })),
+    }
+}
+
+/// Whether the file is named as an EVTX file (`Security.evtx`, `Security.evtx.gz`).
+fn named_evtx(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let name = name.to_ascii_lowercase();
+    name.strip_suffix(".gz").unwrap_or(&name).ends_with(".evtx")
+}
+
+/// The error of a file named as an EVTX file that holds nothing, or only `blanks` blank
+/// bytes: where an empty JSON-lines or text log is a log rotated away, Windows never writes
+/// an EVTX file without its header and a chunk, so this is a copy or export that failed.
+fn empty_evtx(path: &Path, blanks: usize) -> DecodeError {
+    let held = match blanks {
+        0 => "the file is empty (0 bytes)".to_owned(),
+        n => format!("the file holds only {n} blank bytes"),
+    };
+    DecodeError::Evtx {
+        path: path.to_path_buf(),
+        reason: format!(
+            "{held}, where an EVTX file starts with its {EVTX_HEADER_BYTES}-byte header: the copy or export failed, and it holds no record; copy the log again from its source"
+        ),
     }
 }
 
@@ -2747,6 +2854,22 @@ mod tests {
                 .count();
             assert_eq!(records, 0, "{name}");
         }
+        // Named as EVTX, the same is a failed copy: Windows never writes one so.
+        for (name, content, held) in [
+            ("Security.evtx", &b""[..], "the file is empty (0 bytes)"),
+            ("System.EVTX", b"\n\n", "the file holds only 2 blank bytes"),
+            ("Sysmon.evtx.gz", &empty_gzip, "the file is empty (0 bytes)"),
+        ] {
+            let path = dir.path().join(name);
+            fs::write(&path, content).unwrap();
+            let Err(e) = open_file(&path, 1000) else {
+                panic!("{name} was read as holding no events");
+            };
+            let said = e.to_string();
+            assert!(matches!(e, DecodeError::Evtx { .. }), "{said}");
+            assert!(said.contains(held), "{said}");
+            assert!(said.contains("copy the log again"), "{said}");
+        }
     }
 
     /// Content made as it is read: `head`, then `fill` bytes of `byte`, then `tail`; a file of
@@ -3383,6 +3506,66 @@ mod tests {
                 panic!("collecting a FIFO opened it and waited for a writer");
             }
         }
+    }
+
+    /// A file found twice — in overlapping paths, named twice, or through a link — is read
+    /// once, under the name it was first found by, and counted.
+    #[cfg(unix)]
+    #[test]
+    fn a_file_found_twice_is_collected_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = dir.path().join("HOST-A");
+        let logs = host.join("Logs");
+        fs::create_dir_all(&logs).unwrap();
+        fs::write(host.join("a.jsonl"), "{}\n").unwrap();
+        fs::write(logs.join("b.jsonl"), "{}\n").unwrap();
+        std::os::unix::fs::symlink(logs.join("b.jsonl"), host.join("b-link.jsonl")).unwrap();
+        let collected = collect_files(&[host.clone(), logs.clone(), logs.join("b.jsonl")]).unwrap();
+        let files: Vec<_> = collected
+            .files
+            .iter()
+            .map(|f| (f.path.clone(), f.explicit))
+            .collect();
+        // `Logs` sorts before `b-link.jsonl` (capitals first): its name is kept, named on the
+        // command line as the third path names it.
+        assert_eq!(
+            files,
+            [(logs.join("b.jsonl"), true), (host.join("a.jsonl"), false)]
+        );
+        assert_eq!(collected.given_twice, 3);
+        // Files of the same content that are not the same file are both read.
+        fs::write(host.join("c.jsonl"), "{}\n").unwrap();
+        let collected = collect_files(&[host.join("a.jsonl"), host.join("c.jsonl")]).unwrap();
+        assert_eq!(collected.files.len(), 2);
+        assert_eq!(collected.given_twice, 0);
+    }
+
+    /// A link in a folder to a file that is not there is reported, not passed over; links to
+    /// a file are read, links to a folder left out.
+    #[cfg(unix)]
+    #[test]
+    fn a_dangling_link_inside_a_folder_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let case = dir.path().join("case");
+        fs::create_dir(&case).unwrap();
+        fs::write(dir.path().join("real.jsonl"), "{}\n").unwrap();
+        std::os::unix::fs::symlink("/nonexistent/Security.evtx", case.join("Security.evtx"))
+            .unwrap();
+        std::os::unix::fs::symlink(dir.path().join("real.jsonl"), case.join("linked.jsonl"))
+            .unwrap();
+        std::os::unix::fs::symlink(dir.path(), case.join("up")).unwrap();
+        let collected = collect_files(std::slice::from_ref(&case)).unwrap();
+        let files: Vec<_> = collected.files.iter().map(|f| f.path.clone()).collect();
+        assert_eq!(files, [case.join("linked.jsonl")]);
+        assert_eq!(collected.skipped.len(), 1, "{:?}", collected.skipped);
+        let said = collected.skipped[0].to_string();
+        assert_eq!(collected.skipped[0].path(), case.join("Security.evtx"));
+        assert!(
+            said.contains(
+                "a symbolic link to /nonexistent/Security.evtx, which does not exist (a link copied without its file)"
+            ),
+            "{said}"
+        );
     }
 
     #[test]

@@ -224,6 +224,9 @@ fn detect(args: DetectArgs) -> anyhow::Result<ExitCode> {
         for e in &collected.skipped {
             errln!("warning: {e}");
         }
+        if let Some(line) = crate::output::given_twice(collected.given_twice) {
+            errln!("{line}");
+        }
         let files = collected.files;
         let mut contents: Vec<(Arc<Path>, Vec<u8>)> = Vec::new();
         for f in &files {

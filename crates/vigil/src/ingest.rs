@@ -318,6 +318,9 @@ struct Summary {
     files_skipped: u64,
     /// Those of them named like text logs (`app.log`), which `--text` would read.
     skipped_text_logs: Vec<String>,
+    /// Files the paths given named more than once (overlapping paths, a link beside its file),
+    /// read and sent once: sent twice, their events would be stored twice.
+    files_given_twice: u64,
     /// Events read from the files: `stored` + `already_stored` + `rejected` + `unconfirmed` +
     /// `not_sent`.
     events_read: u64,
@@ -379,7 +382,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    let summary = runtime.block_on(ingest(&args, &c, files, walk_errors))?;
+    let mut summary = runtime.block_on(ingest(&args, &c, files, walk_errors))?;
+    summary.files_given_twice = collected.given_twice;
 
     if args.conn.json {
         crate::output::print_json(&summary)?;
@@ -618,6 +622,8 @@ async fn ingest(
         files: stats.files,
         files_skipped: stats.skipped.len() as u64,
         skipped_text_logs: crate::output::skipped_text_logs(stats.skipped.iter()),
+        // Known to the caller, which walked the paths.
+        files_given_twice: 0,
         events_read: stats.events,
         not_sent: stats.events.saturating_sub(answered + unconfirmed),
         too_large: stats.too_large,
@@ -1218,6 +1224,9 @@ fn print_summary(s: &Summary, rejections_said: bool) {
         show("rejected by the server", &s.rejected);
     }
     if let Some(line) = crate::output::skipped_files(s.files_skipped, &s.skipped_text_logs) {
+        errln!("{line}");
+    }
+    if let Some(line) = crate::output::given_twice(s.files_given_twice) {
         errln!("{line}");
     }
     let secs = s.seconds.max(1e-9);

@@ -15,6 +15,7 @@ mod detections;
 mod hunt;
 mod incident;
 mod ingest;
+mod interrupt;
 mod logging;
 mod metrics;
 mod oncall;

@@ -96,8 +96,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..ScanOptions::new(&no_count)
     };
     let mut census = Census::default();
-    let mut scanned = ScanTally::new(&files, &sizes, scan::progress_bar(&files, &sizes));
-    scanned.walked(&collected.skipped);
+    let progress = scan::progress_bar(&files, &sizes);
+    // From here a Ctrl-C stops the count with what it counted so far.
+    let interrupt = crate::interrupt::Interrupt::install(crate::hunt::stopping_notice(
+        progress.clone(),
+        "the counts of what was read are shown",
+    ))?;
+    let opts = ScanOptions {
+        stop_requested: Some(interrupt.flag()),
+        ..opts
+    };
+    let mut scanned = ScanTally::new(&files, &sizes, progress);
+    scanned.walked(&collected.skipped, collected.given_twice);
     scan_files(&set, &files, &sizes, opts, jobs, |file, part| {
         match part {
             Scanned::FileEnd => scanned.file_end(file),
@@ -109,6 +119,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         true
     });
     scanned.finish();
+    if let Some(signal) = interrupt.name() {
+        errln!("stopped: interrupted by {signal}; the counts are of the files read before it");
+    }
     for line in scanned.left_out_lines() {
         errln!("{line}");
     }
@@ -118,8 +131,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         print_tables(&census, files_read, errors, &args);
     }
-    // The count ran: what it could not read was warned about and counted above.
-    Ok(ExitCode::SUCCESS)
+    // The count ran: what it could not read was warned about and counted above. Stopped by a
+    // signal, it ends as the signal would have ended it.
+    Ok(interrupt.exit_code().unwrap_or(ExitCode::SUCCESS))
 }
 
 fn as_json(census: &Census, files: u64, errors: u64, skipped: usize) -> serde_json::Value {

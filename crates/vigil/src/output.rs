@@ -475,6 +475,21 @@ pub fn skipped_text_logs<'f>(
         .collect()
 }
 
+/// The summary line of `hunt`, `metrics` and `ingest` about the files the paths given name
+/// more than once ([`vigil_events::Collected::given_twice`]), read once; `None` for none.
+pub fn given_twice(count: u64) -> Option<String> {
+    (count > 0).then(|| {
+        format!(
+            "{} found twice (overlapping paths given, or a link beside its file) and read once",
+            if count == 1 {
+                "1 file was".to_owned()
+            } else {
+                format!("{count} files were")
+            }
+        )
+    })
+}
+
 /// The summary line of `hunt` and `ingest` about the `count` files they skipped in folders,
 /// naming the `text_logs` among them ([`skipped_text_logs`]).
 pub fn skipped_files(count: u64, text_logs: &[String]) -> Option<String> {

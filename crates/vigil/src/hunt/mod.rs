@@ -10,7 +10,9 @@
 //! path given that does not exist or cannot be read (a file named is opened before the hunt
 //! starts: `collect_files`); 2 on arguments the parser refuses. A corrupt file or record, or a
 //! file or folder inside one given that cannot be read, is reported on stderr, counted in the
-//! summary's errors and skipped.
+//! summary's errors and skipped. Ctrl-C or SIGTERM stops the scan as a closed output does
+//! ([`crate::interrupt`]): the parts found are written whole, then the summary; exit code
+//! 128 + the signal's number.
 
 pub mod census;
 use crate::output::errln;
@@ -21,10 +23,9 @@ mod terms;
 
 pub use scan::{FileScan, ScanOptions, scan_source};
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -34,6 +35,7 @@ use vigil_events::source::{LINES_PIECE_BYTES, TextOptions};
 use vigil_events::time::{LocalZone, parse_timestamp, parse_timestamp_in};
 use vigil_sigma::Level;
 
+use crate::interrupt::Interrupt;
 use crate::output::{UsageError, plural};
 use crate::ruleset;
 pub use report::short_path;
@@ -69,7 +71,9 @@ Matches go to stdout (jsonl and csv as they are found); the summary, warnings an
 1 on an error that stops the hunt (no rule loaded, a path given that does not exist or cannot
 be read); 2 on arguments it cannot take. A corrupt file or record, or a file or folder inside
 one given that cannot be read (an ACL-protected folder of a collection), is reported,
-counted in the summary's errors and skipped: the exit status stays 0.";
+counted in the summary's errors and skipped: the exit status stays 0. Ctrl-C (or SIGTERM) stops
+the hunt where it is: the matches found are written, whole, then the summary, saying it was
+interrupted, and the exit status is 130 (143 for SIGTERM); a second Ctrl-C ends it at once.";
 
 /// Arguments of `vigil hunt`.
 #[derive(Debug, clap::Args)]
@@ -491,19 +495,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Its message counts files and events.
     let sizes = file_sizes(&files);
     let progress = scan::progress_bar(&files, &sizes);
-    let files_done = AtomicU64::new(0);
+    // From here a Ctrl-C stops the hunt with what it found so far, not in the middle of a line.
+    let interrupt = Interrupt::install(stopping_notice(
+        progress.clone(),
+        "the matches found are written",
+    ))?;
+    let counts = scan::FilesAndEvents::new(progress.clone(), files.len());
     let field_map: Option<FieldMapping> =
         (!args.field_map.is_empty()).then(|| args.field_map.iter().cloned().collect());
     let web_field_map: Option<FieldMapping> =
         (!args.web_field_map.is_empty()).then(|| args.web_field_map.iter().cloned().collect());
-    let events_seen = AtomicU64::new(0);
-    let count_events = |events: u64| {
-        let n = events_seen.fetch_add(events, Ordering::Relaxed) + events;
-        if let Some(bar) = &progress {
-            let done = files_done.load(Ordering::Relaxed);
-            bar.set_message(format!("{done}/{} files, {n} events", files.len()));
-        }
-    };
+    let count_events = |events: u64| counts.events(events);
     let text = TextOptions {
         plain: args.text,
         zone: args.zone.logs().clone(),
@@ -527,13 +529,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }),
         census: false,
         on_events: &count_events,
+        stop_requested: Some(interrupt.flag()),
     };
     let start = Instant::now();
     let stdout = std::io::stdout();
+    // Matches written to the terminal the bar is drawn on go above it, the bar cleared first.
+    let bar_on_stdout = progress.as_ref().filter(|_| stdout.is_terminal());
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut write_error: Option<anyhow::Error> = None;
     if args.format == Format::Csv
-        && let Err(e) = out.write_all(CSV_HEADER.as_bytes())
+        && let Err(e) = write_above(bar_on_stdout, &mut out, CSV_HEADER.as_bytes())
     {
         write_error = Some(e.into());
     }
@@ -543,14 +548,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut matched = Vec::new();
     let (mut hits, mut events, mut bytes) = (0u64, 0u64, 0u64);
     let mut scanned = ScanTally::new(&files, &sizes, progress.clone());
-    scanned.walked(&collected.skipped);
+    scanned.walked(&collected.skipped, collected.given_twice);
     if write_error.is_none() {
         scan_files(&set, &files, &sizes, opts, jobs, |file, part| {
             let part = match part {
                 Scanned::Part(part) => *part,
                 Scanned::FileEnd => {
                     scanned.file_end(file);
-                    files_done.fetch_add(1, Ordering::Relaxed);
+                    counts.file_done();
                     return true;
                 }
             };
@@ -563,7 +568,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             not_shown += part.rendered.rows.len().saturating_sub(room) as u64;
             rows.extend(part.rendered.rows.into_iter().take(room));
             tally.merge(part.rendered.tally);
-            if let Err(e) = out.write_all(&part.rendered.text) {
+            if let Err(e) = write_above(bar_on_stdout, &mut out, &part.rendered.text) {
                 write_error = Some(e.into());
                 return false;
             }
@@ -594,7 +599,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .and_then(|()| Ok(out.flush()?)),
     };
     let elapsed = start.elapsed();
-    let mut stopped = "";
+    let mut stopped = String::new();
     if let Err(e) = written {
         // A closed pipe (`vigil hunt … | head`) is not an error, whichever writer met it: the
         // hunt stopped when it was found.
@@ -609,7 +614,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if !broken_pipe {
             return Err(e.context("cannot write the results"));
         }
-        stopped = " (stopped: the output was closed)";
+        stopped = " (stopped: the output was closed)".to_owned();
+    } else if let Some(signal) = interrupt.name() {
+        stopped = format!(" (stopped: interrupted by {signal})");
     }
 
     let secs = elapsed.as_secs_f64().max(1e-9);
@@ -644,8 +651,44 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(hint) = long_table_hint(args.format, hits) {
         errln!("{hint}");
     }
-    // The hunt ran: what it could not read was warned about and counted above.
-    Ok(ExitCode::SUCCESS)
+    // The hunt ran: what it could not read was warned about and counted above. Stopped by a
+    // signal, it ends as the signal would have ended it, for a script to tell.
+    Ok(interrupt.exit_code().unwrap_or(ExitCode::SUCCESS))
+}
+
+/// Writes `text` to `out`; with a progress bar drawn on the same terminal (`bar`), above it:
+/// the bar is cleared, the text written and flushed, then the bar drawn again below it (written
+/// past the bar, the text would share its row and leave old frames between the rows).
+fn write_above(
+    bar: Option<&indicatif::ProgressBar>,
+    out: &mut impl Write,
+    text: &[u8],
+) -> std::io::Result<()> {
+    match bar {
+        Some(bar) if !text.is_empty() => bar.suspend(|| {
+            out.write_all(text)?;
+            out.flush()
+        }),
+        _ => out.write_all(text),
+    }
+}
+
+/// What to say on the first Ctrl-C (or SIGTERM), above the progress bar when there is one: the
+/// scan ends once the threads finish the pieces they hold, which may take a moment, and then
+/// `then` (what is written of what was found).
+pub fn stopping_notice(
+    bar: Option<indicatif::ProgressBar>,
+    then: &'static str,
+) -> impl Fn(&'static str) + Send {
+    move |signal| {
+        let notice = format!(
+            "interrupted by {signal}: stopping once the pieces being read are done, then {then}; {signal} again stops at once"
+        );
+        match &bar {
+            Some(bar) => bar.suspend(|| errln!("{notice}")),
+            None => errln!("{notice}"),
+        }
+    }
 }
 
 /// The rule matches a table shows: more is more than anyone reads, and a table is held until
@@ -680,6 +723,8 @@ fn long_table_hint(format: Format, matches: u64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     use vigil_detect::CompiledRuleSet;
     use vigil_events::source::InputFile;
@@ -975,6 +1020,120 @@ mod tests {
                 .is_some_and(|h| h.contains("--format jsonl"))
         );
         assert_eq!(long_table_hint(Format::Jsonl, LONG_TABLE * 10), None);
+    }
+
+    /// A terminal's rows, written by the progress bar (as indicatif draws) and by the output
+    /// (as stdout writes), to see what a user sees.
+    #[derive(Debug, Clone, Default)]
+    struct Screen(std::sync::Arc<std::sync::Mutex<(Vec<String>, usize)>>);
+
+    impl Screen {
+        fn put(&self, text: &str) {
+            let mut screen = self.0.lock().unwrap();
+            let (rows, row) = &mut *screen;
+            for c in text.chars() {
+                if rows.len() <= *row {
+                    rows.resize(*row + 1, String::new());
+                }
+                match c {
+                    '\n' => *row += 1,
+                    c => rows[*row].push(c),
+                }
+            }
+        }
+
+        fn rows(&self) -> Vec<String> {
+            let screen = self.0.lock().unwrap();
+            let mut rows = screen.0.clone();
+            while rows.last().is_some_and(String::is_empty) {
+                rows.pop();
+            }
+            rows
+        }
+    }
+
+    impl indicatif::TermLike for Screen {
+        fn width(&self) -> u16 {
+            120
+        }
+        fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+            let mut screen = self.0.lock().unwrap();
+            screen.1 = screen.1.saturating_sub(n);
+            Ok(())
+        }
+        fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+            self.0.lock().unwrap().1 += n;
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> std::io::Result<()> {
+            self.put(s);
+            self.put("\n");
+            Ok(())
+        }
+        fn write_str(&self, s: &str) -> std::io::Result<()> {
+            self.put(s);
+            Ok(())
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            let mut screen = self.0.lock().unwrap();
+            let (rows, row) = &mut *screen;
+            if let Some(line) = rows.get_mut(*row) {
+                line.clear();
+            }
+            Ok(())
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Write for Screen {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.put(&String::from_utf8_lossy(buf));
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Matches written to the terminal the progress bar is drawn on go above it: no row holds
+    /// both, and no frame of the bar is left between the matches.
+    #[test]
+    fn matches_on_the_bars_terminal_are_written_above_it() {
+        let screen = Screen::default();
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(1000),
+            indicatif::ProgressDrawTarget::term_like(Box::new(screen.clone())),
+        );
+        bar.set_style(indicatif::ProgressStyle::with_template("BAR {pos}/{len} {msg}").unwrap());
+        let counts = scan::FilesAndEvents::new(Some(bar.clone()), 3);
+        let mut out = std::io::BufWriter::new(screen.clone());
+        write_above(Some(&bar), &mut out, CSV_HEADER.as_bytes()).unwrap();
+        for file in 0..3 {
+            bar.inc(100);
+            counts.events(10);
+            write_above(Some(&bar), &mut out, format!("row {file}\n").as_bytes()).unwrap();
+            counts.file_done();
+        }
+        // While the hunt goes on, the bar is below the matches, on a row of its own.
+        let rows = screen.rows();
+        assert_eq!(rows.len(), 5, "{rows:#?}");
+        assert!(rows[4].starts_with("BAR 300/1000"), "{rows:#?}");
+        // Its last frame counts every file.
+        assert_eq!(bar.message(), "3/3 files, 30 events");
+        bar.finish_and_clear();
+        out.flush().unwrap();
+        assert_eq!(
+            screen.rows(),
+            [CSV_HEADER.trim_end(), "row 0", "row 1", "row 2"]
+        );
     }
 
     /// The writer stopping (a closed pipe) ends the hunt without scanning the rest.

@@ -12,6 +12,7 @@
 use crate::output::errln;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -59,6 +60,9 @@ pub struct ScanOptions<'a> {
     /// Told how many events each file, or each piece of a large one, held: the progress bar
     /// moves while one large file is read.
     pub on_events: &'a (dyn Fn(u64) + Sync),
+    /// Set when the user asked the run to stop (Ctrl-C, [`crate::interrupt`]): no thread takes
+    /// another unit, and what was scanned is handed on up to the first part found after it.
+    pub stop_requested: Option<&'a AtomicBool>,
 }
 
 impl<'a> ScanOptions<'a> {
@@ -79,6 +83,7 @@ impl<'a> ScanOptions<'a> {
             census: false,
             addresses: None,
             on_events,
+            stop_requested: None,
         }
     }
 }
@@ -191,6 +196,52 @@ pub fn progress_bar(files: &[InputFile], sizes: &[Option<u64>]) -> Option<indica
         .then(|| crate::output::bytes_progress(total, true))
 }
 
+/// The message of a hunt's progress bar: `FILES_DONE/FILES files, EVENTS events`, told of
+/// events by the scanning threads and of files by the calling one. The message is made and set
+/// under a lock, so that one made from older counts never replaces a newer one (the counts
+/// went back, 1/481 files then 0/481), and set again as each file ends, so that the last
+/// frame counts every file (it said 480/481 when the last file's end came after its events).
+pub struct FilesAndEvents {
+    bar: Option<indicatif::ProgressBar>,
+    files: usize,
+    /// The counts, and the lock under which the message is made from them and set.
+    counts: Mutex<(u64, u64)>,
+}
+
+impl FilesAndEvents {
+    /// For a hunt of `files` files, with its progress bar if any.
+    pub fn new(bar: Option<indicatif::ProgressBar>, files: usize) -> Self {
+        FilesAndEvents {
+            bar,
+            files,
+            counts: Mutex::new((0, 0)),
+        }
+    }
+
+    /// `events` more were read.
+    pub fn events(&self, events: u64) {
+        self.count(0, events);
+    }
+
+    /// One more file was read to its end (or skipped, or failed).
+    pub fn file_done(&self) {
+        self.count(1, 0);
+    }
+
+    fn count(&self, files: u64, events: u64) {
+        let Some(bar) = &self.bar else {
+            return;
+        };
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts.0 += files;
+        counts.1 += events;
+        bar.set_message(format!(
+            "{}/{} files, {} events",
+            counts.0, self.files, counts.1
+        ));
+    }
+}
+
 /// What the calling thread of a scan keeps of its parts, whatever it does with their matches:
 /// the progress bar moved by the bytes each read on disk, the files read and skipped, and the
 /// errors, each warned about as it comes (above the bar).
@@ -208,6 +259,8 @@ pub struct ScanTally<'f> {
     pub folders_skipped: Vec<std::path::PathBuf>,
     /// Files found in folders in no format Vigil reads, by index.
     pub skipped: Vec<usize>,
+    /// Files the paths given named more than once, read once.
+    pub given_twice: u64,
     /// Of the file being read: bytes of events, whether a part failed or was skipped, and
     /// the bytes the bar moved by.
     file_bytes: u64,
@@ -232,6 +285,7 @@ impl<'f> ScanTally<'f> {
             undated_left_out: 0,
             folders_skipped: Vec::new(),
             skipped: Vec::new(),
+            given_twice: 0,
             file_bytes: 0,
             file_unread: false,
             shown: 0,
@@ -272,8 +326,10 @@ impl<'f> ScanTally<'f> {
     }
 
     /// Counts and warns about what walking the folders given left out
-    /// ([`vigil_events::Collected::skipped`]): the scan reads the rest.
-    pub fn walked(&mut self, skipped: &[DecodeError]) {
+    /// ([`vigil_events::Collected::skipped`]): the scan reads the rest; and counts the files
+    /// found twice ([`vigil_events::Collected::given_twice`]), for the summary.
+    pub fn walked(&mut self, skipped: &[DecodeError], given_twice: u64) {
+        self.given_twice = given_twice;
         for e in skipped {
             if let DecodeError::FolderSkipped { path, .. } = e {
                 self.folders_skipped.push(path.clone());
@@ -312,11 +368,17 @@ impl<'f> ScanTally<'f> {
     }
 
     /// The summary's lines on what the run left out: events outside the window, files
-    /// skipped, folders that could not be read (each only when there is any).
+    /// skipped, folders that could not be read, files found twice (each only when there is
+    /// any).
     pub fn left_out_lines(&self) -> impl Iterator<Item = String> {
-        [self.window_line(), self.skipped_line(), self.folders_line()]
-            .into_iter()
-            .flatten()
+        [
+            self.window_line(),
+            self.skipped_line(),
+            self.folders_line(),
+            crate::output::given_twice(self.given_twice),
+        ]
+        .into_iter()
+        .flatten()
     }
 
     /// The line on the events `--from`/`--to` left out, `None` for none: an event without a
@@ -378,7 +440,8 @@ pub fn file_sizes(files: &[InputFile]) -> Vec<Option<u64>> {
 /// Scans `files` (of [`file_sizes`] `sizes`) on `jobs` threads, calling `each(file_index, …)`
 /// on this thread with each file's parts in order, then its end, file after file. `each`
 /// returns `false` to stop the hunt (the output was closed): the threads finish the unit they
-/// hold and take no other.
+/// hold and take no other. So does [`ScanOptions::stop_requested`], once set: the scan then
+/// ends after the next part handed on, or when the threads have finished what they held.
 pub fn scan_files(
     set: &CompiledRuleSet,
     files: &[InputFile],
@@ -400,6 +463,7 @@ pub fn scan_files(
         }),
         changed: Condvar::new(),
         most_waiting: 2 * jobs,
+        stop_requested: opts.stop_requested,
     };
     let piece_bytes: Vec<usize> = sizes
         .iter()
@@ -420,7 +484,7 @@ pub fn scan_files(
                 let part = matches!(scanned, Scanned::Part(_));
                 let go_on = each(file, scanned);
                 queue.written(file, part);
-                if !go_on {
+                if !go_on || queue.stop_requested() {
                     queue.stop();
                     break 'received;
                 }
@@ -503,6 +567,8 @@ struct WorkQueue<'f> {
     /// Units scanned or being scanned whose results are not yet written, beyond which only
     /// units of the file being written are taken.
     most_waiting: usize,
+    /// [`ScanOptions::stop_requested`]: when set, no unit is taken.
+    stop_requested: Option<&'f AtomicBool>,
 }
 
 struct QueueState<'f> {
@@ -553,7 +619,7 @@ impl<'f> WorkQueue<'f> {
     fn take(&self) -> Option<Unit> {
         let mut state = self.lock();
         loop {
-            if state.stopped {
+            if state.stopped || self.stop_requested() {
                 return None;
             }
             let room = state.waiting < self.most_waiting;
@@ -625,6 +691,12 @@ impl<'f> WorkQueue<'f> {
         }
         drop(state);
         self.changed.notify_all();
+    }
+
+    /// Whether the user asked the run to stop.
+    fn stop_requested(&self) -> bool {
+        self.stop_requested
+            .is_some_and(|stop| stop.load(Ordering::Acquire))
     }
 
     fn stop(&self) {

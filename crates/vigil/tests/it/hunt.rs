@@ -2767,3 +2767,177 @@ fn hunt_places_cloud_events_by_their_own_times() {
         "{stderr}"
     );
 }
+
+/// Ctrl-C (or SIGTERM) stops a hunt as a closed pipe does: the lines written are whole, the
+/// summary says it was interrupted, and the exit status is the signal's (130, 143). The hunt
+/// is held in the middle by a FIFO given after a log of many matches, left open until the
+/// hunt has said it is stopping.
+#[test]
+fn a_signal_stops_a_hunt_with_whole_lines_and_a_summary() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let lines: Vec<String> = (1..=300)
+        .map(|i| {
+            sysmon1(
+                i,
+                "2024-01-01T10:00:00Z",
+                r"C:\Windows\System32\whoami.exe",
+                "whoami /all",
+            )
+        })
+        .collect();
+    let log = dir.path().join("many.jsonl");
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    for (signal, code, name) in [("-INT", 130, "Ctrl-C"), ("-TERM", 143, "SIGTERM")] {
+        let fifo = dir.path().join(format!("held{signal}"));
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let out_path = dir.path().join(format!("out{signal}.jsonl"));
+        let mut child = crate::support::vigil()
+            .args(["hunt", "-r"])
+            .arg(dir.path().join("rules"))
+            .args(["--format", "jsonl", "-j", "2"])
+            .arg(&log)
+            .arg(&fifo)
+            .stdout(std::fs::File::create(&out_path).unwrap())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Opening the FIFO to write waits for the hunt to open it to read.
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::OpenOptions::new().write(true).open(fifo))
+        };
+        let (said, heard) = std::sync::mpsc::channel();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let reader = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in stderr.lines() {
+                let line = line.unwrap();
+                let _ = said.send(line.clone());
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        });
+        // The matches of the first file are written (part of them, by the output's buffer)
+        // while the hunt waits for the FIFO.
+        crate::support::wait_for("the first matches", || {
+            std::fs::metadata(&out_path).is_ok_and(|m| m.len() > 0)
+        });
+        let killed = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        loop {
+            let line = heard
+                .recv_timeout(std::time::Duration::from_secs(20))
+                .expect("the hunt said nothing on the signal");
+            if line.contains("interrupted by") {
+                assert!(line.contains(name), "{line}");
+                break;
+            }
+        }
+        // The FIFO ends: the hunt, stopping, reads no further.
+        drop(writer.join().unwrap().unwrap());
+        let status = child.wait().unwrap();
+        let stderr = reader.join().unwrap();
+        assert_eq!(status.code(), Some(code), "{signal}: {status}\n{stderr}");
+        assert!(
+            stderr.contains(&format!("(stopped: interrupted by {name})")),
+            "{stderr}"
+        );
+        let out = std::fs::read_to_string(&out_path).unwrap();
+        assert!(out.ends_with('\n'), "a line cut short: {out}");
+        let matches = jsonl(&out);
+        assert_eq!(matches.len(), 300, "{stderr}");
+        assert!(stderr.contains("300 matches"), "{stderr}");
+    }
+}
+
+/// `vigil metrics` stops on Ctrl-C the same way: the counts of what it read, said to be
+/// interrupted, exit status 130.
+#[test]
+fn a_signal_stops_metrics_with_the_counts_so_far() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let fifo = dir.path().join("held");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let mut child = crate::support::vigil()
+        .args(["metrics", "--json"])
+        .arg(dir.path().join("logs/a.jsonl"))
+        .arg(&fifo)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The FIFO opens once the count reads it: the signal handlers are in place by then.
+    let writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // Its notice says it heard; then the FIFO ends.
+    let mut heard = Vec::new();
+    let mut byte = [0u8];
+    while !String::from_utf8_lossy(&heard).contains("again stops at once") {
+        assert_eq!(
+            stderr.read(&mut byte).unwrap(),
+            1,
+            "no notice on the signal"
+        );
+        heard.push(byte[0]);
+    }
+    drop(writer);
+    let out = child.wait_with_output().unwrap();
+    stderr.read_to_end(&mut heard).unwrap();
+    let said = String::from_utf8_lossy(&heard);
+    assert_eq!(out.status.code(), Some(130), "{said}");
+    assert!(said.contains("stopped: interrupted by Ctrl-C"), "{said}");
+    let counts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(counts["events"], 3, "{counts}");
+}
+
+/// Overlapping paths, and a link beside the file it names, are hunted once: each match is
+/// reported once, and the summary says how many files were given twice.
+#[test]
+fn a_file_given_twice_is_hunted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let logs = dir.path().join("logs");
+    std::os::unix::fs::symlink(logs.join("a.jsonl"), dir.path().join("link.jsonl")).unwrap();
+    let out = crate::support::vigil()
+        .args(["hunt", "--format", "jsonl", "-r"])
+        .arg(dir.path().join("rules"))
+        .arg(&logs)
+        .arg(logs.join("a.jsonl"))
+        .arg(dir.path().join("link.jsonl"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let matches = jsonl(&ok(out));
+    assert_eq!(matches.len(), 2, "{matches:?}\n{stderr}");
+    assert!(
+        stderr.contains(
+            "2 files were found twice (overlapping paths given, or a link beside its file) and read once"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("found twice").count(),
+        1,
+        "said once: {stderr}"
+    );
+}

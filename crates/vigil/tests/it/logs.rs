@@ -185,7 +185,8 @@ fn ingest_then_search_pivot_stats_and_detections() {
     let cli = |args: &[&str]| f.server.cli(&f.token, args);
 
     // JSON lines in a folder, with a file that is no log format (skipped) and a corrupt gzip
-    // file (reported, skipped): the run goes on and exits 0.
+    // file (reported, skipped): the run goes on and exits 0. The log named again beside its
+    // folder is sent once.
     let app = f.root.join("app");
     std::fs::create_dir(&app).unwrap();
     std::fs::write(app.join("events.jsonl"), app_jsonl()).unwrap();
@@ -194,6 +195,7 @@ fn ingest_then_search_pivot_stats_and_detections() {
     let out = cli(&[
         "ingest",
         app.to_str().unwrap(),
+        app.join("events.jsonl").to_str().unwrap(),
         "--service",
         "app",
         "--tenant",
@@ -205,6 +207,7 @@ fn ingest_then_search_pivot_stats_and_detections() {
     let summary = json_of(out);
     assert_eq!(summary["files"], 1, "{summary}");
     assert_eq!(summary["files_skipped"], 1, "{summary}");
+    assert_eq!(summary["files_given_twice"], 1, "{summary}");
     assert_eq!(summary["events_read"], 6, "{summary}");
     assert_eq!(summary["stored"], 5, "{summary}");
     assert_eq!(summary["batches"], 3, "{summary}");
