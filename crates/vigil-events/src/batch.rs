@@ -350,12 +350,27 @@ pub fn events_at_most(body: &[u8], format: &BodyFormat) -> usize {
     let element_depth = match format {
         BodyFormat::JsonArray => 1,
         BodyFormat::Sniff if first == Some(&b'[') => 1,
-        BodyFormat::Sniff if records_opening_len(&body[start..]).is_some() => 2,
-        _ => return Lines::new(body).count(),
+        BodyFormat::Sniff if records_array(body, start).is_some() => 2,
+        BodyFormat::Text(_) => return Lines::new(body).count(),
+        // A line that is an object of records holds as many events as records.
+        _ => {
+            return Lines::new(body)
+                .map(|(_, span)| match records_opening_len(&body[span.clone()]) {
+                    Some(_) => elements_at_depth(&body[span], 2),
+                    None => 1,
+                })
+                .sum();
+        }
     };
+    elements_at_depth(&body[start..], element_depth)
+}
+
+/// How many elements `data` holds at `element_depth` (1: an array's; 2: an object of records'),
+/// counted by their separating commas, outside strings.
+fn elements_at_depth(data: &[u8], element_depth: usize) -> usize {
     let mut scan = crate::json::Structure::default();
     let (mut depth, mut commas) = (0usize, 0usize);
-    for &b in &body[start..] {
+    for &b in data {
         match scan.step(b) {
             Some(b'{' | b'[') => depth += 1,
             Some(b'}' | b']') => depth = depth.saturating_sub(1),
@@ -400,7 +415,7 @@ pub fn decode_body(body: &[u8], format: BodyFormat, max_event_bytes: usize) -> B
     match format {
         BodyFormat::JsonArray => decode_array(body, start, max_event_bytes),
         BodyFormat::Text(zone) => decode_text(body, zone, max_event_bytes),
-        _ => json_lines(body, max_event_bytes).collect(),
+        _ => json_lines(body, max_event_bytes),
     }
 }
 
@@ -473,21 +488,46 @@ fn decode_text(body: &[u8], zone: LocalZone, max_event_bytes: usize) -> Batch<Js
 }
 
 /// The events of a JSON-lines text, one line at a time (for files too large to collect).
-pub fn json_lines(
-    data: &[u8],
-    max_event_bytes: usize,
-) -> impl Iterator<Item = Result<Accepted<JsonEvent>, Rejection>> + '_ {
-    Lines::new(data).map(move |(line, span)| {
+/// A line that is an object of records (AWS CloudTrail's delivery file, Azure Monitor's
+/// export, one per line as shippers forward them) is its records, numbered by their place among
+/// the records of all such lines, as a file of such objects is read.
+fn json_lines(data: &[u8], max_event_bytes: usize) -> Batch<JsonEvent> {
+    let mut batch = Batch::default();
+    let mut records_before = 0u64;
+    for (line, span) in Lines::new(data) {
+        if let Some(records) = records_array(&data[..span.end], span.start) {
+            let mut line_batch = decode_array(&data[..records.end], records.start, max_event_bytes);
+            let mut count = 0;
+            let mut renumber = |position: &mut Position| {
+                if let Position::Index(i) = position {
+                    count = count.max(*i + 1);
+                    *i += records_before;
+                }
+            };
+            line_batch
+                .accepted
+                .iter_mut()
+                .for_each(|a| renumber(&mut a.position));
+            line_batch
+                .rejected
+                .iter_mut()
+                .for_each(|r| renumber(&mut r.position));
+            records_before += count;
+            batch.accepted.append(&mut line_batch.accepted);
+            batch.rejected.append(&mut line_batch.rejected);
+            continue;
+        }
         let position = Position::Line(line);
         match json_event(&data[span.clone()], max_event_bytes) {
-            Ok(event) => Ok(Accepted {
+            Ok(event) => batch.accepted.push(Accepted {
                 position,
                 span,
                 event,
             }),
-            Err(reason) => Err(Rejection { position, reason }),
+            Err(reason) => batch.rejected.push(Rejection { position, reason }),
         }
-    })
+    }
+    batch
 }
 
 fn decode_array(body: &[u8], start: usize, max: usize) -> Batch<JsonEvent> {
@@ -1129,6 +1169,44 @@ mod tests {
         let batch = decode_body(cut, BodyFormat::Sniff, usize::MAX);
         assert_eq!(batch.accepted.len(), 1);
         assert_eq!(batch.rejected.len(), 1, "{:?}", batch.rejected);
+    }
+
+    /// Objects of records sent one per line (`application/x-ndjson`, or several objects under
+    /// `application/json`), as a shipper forwards CloudTrail's files: each line's records are
+    /// events, numbered on across the lines; other lines stay one event each, and the count
+    /// checked before decoding counts the records.
+    #[test]
+    fn lines_that_are_objects_of_records_are_their_records() {
+        let body = concat!(
+            r#"{"Records":[{"eventName":"StopLogging"},{"eventName":"ConsoleLogin"}]}"#,
+            "\n",
+            r#"{"user":"alice"}"#,
+            "\n",
+            r#" {"records": [{"operationName":"a"}, 5]}"#,
+            "\n",
+        )
+        .as_bytes();
+        for format in [BodyFormat::JsonLines, BodyFormat::Sniff] {
+            assert_eq!(events_at_most(body, &format), 5);
+            let batch = decode_body(body, format, usize::MAX);
+            let positions: Vec<_> = batch.accepted.iter().map(|a| a.position).collect();
+            assert_eq!(
+                positions,
+                [
+                    Position::Index(0),
+                    Position::Index(1),
+                    Position::Line(2),
+                    Position::Index(2)
+                ]
+            );
+            assert_eq!(batch.accepted[1].event.value()["eventName"], "ConsoleLogin");
+            assert_eq!(
+                &body[batch.accepted[3].span.clone()],
+                br#"{"operationName":"a"}"#
+            );
+            let rejected: Vec<_> = batch.rejected.iter().map(|r| r.position).collect();
+            assert_eq!(rejected, [Position::Index(3)]);
+        }
     }
 
     #[test]
