@@ -465,7 +465,25 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Collected, DecodeError> {
         }
     }
     out.given_twice = keep_first_of_each(&mut out.files);
+    keep_first_of_each_skipped(&mut out.skipped);
     Ok(out)
+}
+
+/// Leaves out the folders and entries skipped that were skipped already (a folder that cannot
+/// be listed, a link to no file, reached by overlapping paths): each is reported and counted
+/// once. Told apart by the entry itself (a link's own inode), else by its path.
+fn keep_first_of_each_skipped(skipped: &mut Vec<DecodeError>) {
+    let mut seen = std::collections::HashSet::new();
+    skipped.retain(|e| {
+        let (DecodeError::FolderSkipped { path, .. } | DecodeError::Io { path, .. }) = e else {
+            return true;
+        };
+        let identity = match fs::symlink_metadata(path) {
+            Ok(meta) => file_identity(path, &meta),
+            Err(_) => (0, 0, path.clone()),
+        };
+        seen.insert(identity)
+    });
 }
 
 /// Leaves out the files that are a file already in `files` (the same device and inode: the
@@ -3538,6 +3556,10 @@ mod tests {
         let collected = collect_files(&[host.join("a.jsonl"), host.join("c.jsonl")]).unwrap();
         assert_eq!(collected.files.len(), 2);
         assert_eq!(collected.given_twice, 0);
+        // A link to no file, reached by two paths, is skipped once: it is reported once.
+        std::os::unix::fs::symlink("/nonexistent/Security.evtx", logs.join("gone.evtx")).unwrap();
+        let collected = collect_files(&[host.clone(), logs.clone()]).unwrap();
+        assert_eq!(collected.skipped.len(), 1, "{:?}", collected.skipped);
     }
 
     /// A link in a folder to a file that is not there is reported, not passed over; links to
