@@ -504,13 +504,11 @@ pub fn write_csv_correlations(
     Ok(())
 }
 
+/// The machine a match happened on, as ingest names an event's host ([`JsonEvent::host`]), so
+/// that a hunt and the server agree (a Linux audit record's `node`, not its `hostname`: the
+/// remote end of a login).
 fn computer(event: &JsonEvent) -> String {
-    for f in ["Computer", "host.name", "hostname", "host"] {
-        if let Some(text) = event.lookup_text(f) {
-            return text;
-        }
-    }
-    String::new()
+    event.host().unwrap_or_default()
 }
 
 /// What a match's details column shows, a part per field, each `Field: value`: for a
