@@ -305,9 +305,9 @@ fn timestamp_in<'a, N: Node<'a>>(root: N, windows: bool) -> Option<i64> {
     }
     // One pass over the root's keys, rather than a lookup for each time key (each a pass over
     // the keys of a sonic-rs object): a key is compared with the time keys by length first, so
-    // most cost a dozen integer comparisons. The best-ranked key holding a time wins; the first of a key written twice
-    // counts, as a lookup's would. `@timestamp` holding a time ends the pass: most shippers
-    // write it first.
+    // most cost a dozen integer comparisons. The best-ranked key holding a time wins; the
+    // first of a key written twice counts, as a lookup's would. `@timestamp` holding a time
+    // ends the pass: most shippers write it first.
     let mut met = 0u32;
     let mut best: Option<(usize, i64)> = None;
     root.find_child(&mut |key, value| {

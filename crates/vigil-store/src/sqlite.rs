@@ -1679,13 +1679,16 @@ impl SqliteStore {
         )
         .fetch_all(&self.pool)
         .await?;
+        let recorded = rows
+            .iter()
+            .map(|row| Sha256::parse(row.try_get("sha256")?).map_err(corrupt))
+            .collect::<StoreResult<Vec<Sha256>>>()?;
         // Evidence of the same content shares one file: each file is hashed once.
         let mut files: Vec<(Sha256, u64)> = Vec::new();
         let mut seen = BTreeSet::new();
-        for row in &rows {
-            let sha = Sha256::parse(row.try_get("sha256")?).map_err(corrupt)?;
+        for (row, sha) in rows.iter().zip(&recorded) {
             if seen.insert(sha.clone()) {
-                files.push((sha, row.try_get::<i64, _>("size")? as u64));
+                files.push((sha.clone(), row.try_get::<i64, _>("size")? as u64));
             }
         }
         let total: u64 = files.iter().map(|(_, size)| size).sum();
@@ -1710,8 +1713,7 @@ impl SqliteStore {
             found.insert(sha.clone(), actual);
         }
         let mut problems = Vec::new();
-        for row in &rows {
-            let expected = Sha256::parse(row.try_get("sha256")?).map_err(corrupt)?;
+        for (row, expected) in rows.iter().zip(recorded) {
             let actual = found.get(&expected).cloned().flatten();
             if actual.as_ref() == Some(&expected) {
                 continue;
