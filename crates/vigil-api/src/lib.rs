@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod error;
 pub mod events;
 pub mod org;
+pub mod review;
 pub mod types;
 
 use serde::{Deserialize, Serialize};

@@ -7,6 +7,7 @@ mod endpoints;
 mod events;
 mod idle;
 mod org;
+mod review;
 
 pub use endpoints::EvidenceDownload;
 pub use events::{KeyedIngest, NDJSON};

@@ -29,6 +29,7 @@ pub mod links;
 pub mod marking;
 pub mod phase;
 pub mod redact;
+pub mod review;
 pub mod role;
 #[cfg(feature = "openapi")]
 pub mod schema;

@@ -453,6 +453,19 @@ pub trait Store: Send + Sync + 'static {
     /// Per-rule alert, suppression and dismissal counts, for tuning noisy rules.
     fn alert_stats_by_rule(&self) -> BoxFuture<'_, StoreResult<Vec<RuleAlertStats>>>;
 
+    // ---- review ------------------------------------------------------------------------
+
+    /// What the monthly review of `[from, to)` is computed from, read in one transaction: the
+    /// incidents open at some time in it (detected before `to`, not closed before `from`),
+    /// whole, and the alerts first raised in it with when each was first acted on; with
+    /// `tenant`, only the incidents with it in scope and the alerts of it.
+    fn review_facts<'a>(
+        &'a self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        tenant: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<(Vec<Incident>, Vec<vigil_core::review::AlertFacts>)>>;
+
     // ---- organisation ------------------------------------------------------------------
 
     /// Applies an organisation document (already validated by `vigil-oncall`): when it differs

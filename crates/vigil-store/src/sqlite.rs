@@ -1460,6 +1460,68 @@ impl SqliteStore {
             .collect()
     }
 
+    async fn review_facts_impl(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        tenant: Option<&str>,
+    ) -> StoreResult<(Vec<Incident>, Vec<vigil_core::review::AlertFacts>)> {
+        let mut tx = self.pool.begin().await?;
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT id FROM incidents WHERE detected_at < ");
+        q.push_bind(ts(to))
+            .push(" AND (closed_at IS NULL OR closed_at >= ")
+            .push_bind(ts(from))
+            .push(")");
+        if let Some(t) = tenant {
+            q.push(" AND id IN (SELECT incident_id FROM incident_tenants WHERE name = ")
+                .push_bind(t.trim().to_owned())
+                .push(")");
+        }
+        q.push(" ORDER BY seq");
+        let ids: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+        let mut incidents = Vec::with_capacity(ids.len());
+        for id in ids {
+            incidents.push(load(&mut tx, IncidentId::parse(&id).map_err(corrupt)?).await?);
+        }
+        // Acted on: any of the actions that end an alert's wait for a responder.
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT a.id, a.source, a.status, a.dismissal, a.incident, a.first_seen, a.rule_id, \
+                    a.title, \
+                    (SELECT MIN(l.at) FROM alert_log l WHERE l.alert_id = a.id \
+                     AND l.action IN ('acknowledged', 'declared', 'merged', 'resolved', 'dismissed')) \
+                    AS taken_up \
+             FROM alerts a WHERE a.first_seen >= ",
+        );
+        q.push_bind(ts(from))
+            .push(" AND a.first_seen < ")
+            .push_bind(ts(to));
+        if let Some(t) = tenant {
+            q.push(" AND a.tenant = ").push_bind(t.trim().to_owned());
+        }
+        q.push(" ORDER BY a.id");
+        let rows = q.build().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        let alerts = rows
+            .iter()
+            .map(|r| {
+                let dismissal: Option<String> = r.try_get("dismissal")?;
+                let incident: Option<String> = r.try_get("incident")?;
+                Ok(vigil_core::review::AlertFacts {
+                    key: format!("ALR-{}", r.try_get::<i64, _>("id")?),
+                    source: col_parse(r, "source")?,
+                    status: col_parse(r, "status")?,
+                    dismissal: dismissal.map(|d| d.parse().map_err(corrupt)).transpose()?,
+                    became_incident: incident.is_some(),
+                    first_seen: col_ts(r, "first_seen")?,
+                    taken_up: col_ts_opt(r, "taken_up")?,
+                    rule_id: r.try_get("rule_id")?,
+                    title: r.try_get("title")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok((incidents, alerts))
+    }
+
     async fn apply_org_impl(
         &self,
         actor: &str,
@@ -4352,6 +4414,15 @@ impl Store for SqliteStore {
 
     fn alert_stats_by_rule(&self) -> BoxFuture<'_, StoreResult<Vec<RuleAlertStats>>> {
         Box::pin(self.alert_stats_impl())
+    }
+
+    fn review_facts<'a>(
+        &'a self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        tenant: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<(Vec<Incident>, Vec<vigil_core::review::AlertFacts>)>> {
+        Box::pin(self.review_facts_impl(from, to, tenant))
     }
 
     fn apply_org<'a>(

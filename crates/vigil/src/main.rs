@@ -22,6 +22,7 @@ mod oncall;
 mod open_files;
 mod output;
 mod pivot;
+mod review;
 mod rules;
 mod ruleset;
 mod search;
@@ -89,6 +90,9 @@ enum Command {
     /// Who is on call, and where on-call coverage has gaps.
     #[command(subcommand)]
     Oncall(oncall::Command),
+    /// The monthly security incident review: incidents, response times, breaches, overdue
+    /// post-mortems and alerts of a month, for senior management.
+    Review(Box<review::Args>),
     /// Measure Vigil's throughput.
     #[command(subcommand)]
     Bench(bench::Command),
@@ -112,6 +116,7 @@ fn main() -> std::process::ExitCode {
         Command::Alerts(cmd) => alerts::run(cmd),
         Command::Apply(args) => apply::run(*args),
         Command::Oncall(cmd) => oncall::run(cmd),
+        Command::Review(args) => review::run(*args),
         Command::Bench(cmd) => bench::run(cmd),
     };
     match result {

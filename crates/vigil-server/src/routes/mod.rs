@@ -14,6 +14,7 @@ pub mod indicators;
 pub mod links;
 pub mod metrics;
 pub mod org;
+pub mod review;
 pub mod rules;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -68,6 +69,7 @@ pub fn register(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(alerts::dismiss))
         .routes(routes!(org::who))
         .routes(routes!(org::coverage))
+        .routes(routes!(review::monthly))
 }
 
 /// Who may call an operation: the extractor its handler takes decides it, and the OpenAPI
@@ -127,7 +129,8 @@ pub fn access(operation_id: &str) -> Option<Access> {
         | "get_oncall_coverage"
         | "list_alerts"
         | "list_alert_rule_stats"
-        | "get_alert" => Read,
+        | "get_alert"
+        | "get_monthly_review" => Read,
         "ingest_events" | "raise_alert" | "report_suspicious_activity" => Send,
         "create_incident"
         | "update_incident"

@@ -12,4 +12,5 @@ mod integrity;
 mod openapi;
 mod org;
 mod random;
+mod review;
 mod support;
