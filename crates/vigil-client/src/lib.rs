@@ -8,7 +8,7 @@ mod events;
 mod idle;
 mod org;
 
-pub use endpoints::EvidenceDownload;
+pub use endpoints::{Download, EvidenceDownload};
 pub use events::{KeyedIngest, NDJSON};
 
 use std::time::Duration;
