@@ -4,6 +4,7 @@
 //! definition each; this crate adds only the bodies that exist for HTTP's sake.
 
 pub mod alerts;
+pub mod backup;
 pub mod error;
 pub mod events;
 pub mod org;

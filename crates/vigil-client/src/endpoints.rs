@@ -410,6 +410,18 @@ impl Client {
         })
     }
 
+    /// `GET /admin/backup`: the server's backup archive as it is written; read it with
+    /// [`Download::chunk`]. A cut archive ends in an error (the server stopped it).
+    pub async fn backup_stream(&self) -> Result<Download, ClientError> {
+        let (url, req) = self.request(Method::GET, "/admin/backup");
+        let resp = self.send(&url, req).await?;
+        Ok(Download {
+            url,
+            resp,
+            idle: self.idle,
+        })
+    }
+
     /// `POST /incidents/{key}/evidence/{id}/custody`.
     pub async fn add_custody(
         &self,
@@ -483,6 +495,23 @@ pub(crate) fn serde_urlencoded_string<T: serde::Serialize>(
         }
     }
     Ok(out.finish())
+}
+
+/// A body being downloaded as it comes ([`Client::backup_stream`]).
+#[derive(Debug)]
+pub struct Download {
+    url: String,
+    resp: reqwest::Response,
+    /// The client's idle timeout: a download stops when no byte comes for this long.
+    idle: std::time::Duration,
+}
+
+impl Download {
+    /// The next piece, or `None` at its end; an error once none has come for the client's
+    /// idle timeout, or when the server ended the connection before the end.
+    pub async fn chunk(&mut self) -> Result<Option<bytes::Bytes>, ClientError> {
+        next_chunk(self.idle, &self.url, &mut self.resp).await
+    }
 }
 
 /// Evidence content being downloaded ([`Client::download_evidence_stream`]).

@@ -9,7 +9,7 @@ mod idle;
 mod org;
 mod review;
 
-pub use endpoints::EvidenceDownload;
+pub use endpoints::{Download, EvidenceDownload};
 pub use events::{KeyedIngest, NDJSON};
 
 use std::time::Duration;

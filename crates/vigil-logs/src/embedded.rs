@@ -35,6 +35,7 @@ use tantivy::{
 };
 use vigil_query::{Expr, Field, Pipe, Query as VQuery};
 
+use crate::backup::{self, LogBackup, LogBackupFiles, PruneHold};
 use crate::error::LogError;
 use crate::groups::GroupCounter;
 use crate::index::{Fields, Translator, register_tokenizers, schema};
@@ -124,6 +125,9 @@ enum Request {
         /// Answered with how many events the deletion removed.
         reply: Reply<u64>,
     },
+    /// Answered with the journal's end after every write before it (all of it fsynced) and
+    /// the next sequence: what a backup copies of the journal.
+    End(Reply<(Position, u64)>),
 }
 
 enum IndexMsg {
@@ -222,11 +226,12 @@ impl std::fmt::Debug for EmbeddedStore {
 }
 
 /// Commits the index with the journal position it reaches and the detection mark, then
-/// deletes the journal segments that neither the index nor detection needs any more.
+/// deletes the journal segments that neither the index nor detection needs any more — unless
+/// a backup holds them ([`Progress::backups`]): the next commit after it deletes them.
 fn commit(
     writer: &mut IndexWriter,
     reader: &IndexReader,
-    journal_dir: &Path,
+    (journal_dir, progress): (&Path, &Progress),
     checkpoint: Checkpoint,
     detected: Option<u64>,
 ) -> Result<(), LogError> {
@@ -234,6 +239,10 @@ fn commit(
     prepared.set_payload(&checkpoint.encode(detected));
     prepared.commit()?;
     reader.reload()?;
+    let backups = progress.backups.lock().unwrap_or_else(|e| e.into_inner());
+    if *backups > 0 {
+        return Ok(());
+    }
     journal::remove_before(journal_dir, checkpoint.position, detected)
 }
 
@@ -359,7 +368,7 @@ fn lower_priority(nice: i32) {
 
 /// Next sequence numbers, published by the journal and index threads.
 #[derive(Debug)]
-struct Progress {
+pub(crate) struct Progress {
     /// Of the journal: every event below it is acknowledged.
     appended: AtomicU64,
     /// Of what the indexer has read: every event below it is in the index writer.
@@ -374,6 +383,11 @@ struct Progress {
     /// Why indexing fails, until the index writer made anew commits: events are kept in the
     /// journal but not searchable.
     index_failure: Mutex<Option<String>>,
+    /// Backups under way between their index snapshot and the opening of the journal segments
+    /// after it: while non-zero, commits delete no journal segment. A mutex rather than a
+    /// counter so that a backup never reads a commit whose pruning is half done: it counts
+    /// itself in before reading the index's commit, and a commit decides on pruning under it.
+    pub(crate) backups: Mutex<u32>,
     /// Index commits a test makes fail, their uncommitted documents lost as when a Tantivy
     /// worker thread dies.
     #[cfg(test)]
@@ -393,6 +407,7 @@ impl Progress {
             detected: AtomicU64::new(detected.unwrap_or(UNTRACKED)),
             journal_failure: Mutex::new(None),
             index_failure: Mutex::new(None),
+            backups: Mutex::new(0),
             #[cfg(test)]
             failing_commits: std::sync::atomic::AtomicU32::new(0),
         }
@@ -1520,6 +1535,22 @@ impl EventStore for EmbeddedStore {
             })
             .collect())
     }
+
+    fn begin_backup(&self) -> Result<LogBackup, LogError> {
+        // The hold first: a commit read after it has pruned nothing it still needs.
+        let hold = PruneHold::take(&self.progress);
+        let index_dir = self.journal_dir.with_file_name("index");
+        let index = backup::open_index_commit(&self.index, &index_dir)?;
+        Ok(LogBackup { index, hold })
+    }
+
+    fn finish_backup(&self, begun: LogBackup) -> Result<LogBackupFiles, LogError> {
+        let (end, next_id) = self.call(Request::End)?;
+        let mut files = begun.index;
+        files.extend(backup::open_journal(&self.journal_dir, end)?);
+        drop(begun.hold);
+        Ok(LogBackupFiles { files, next_id })
+    }
 }
 
 fn journal_loop(
@@ -1620,6 +1651,7 @@ fn journal_loop(
                 }
                 Request::Flush(reply) => others.push(Request::Flush(reply)),
                 Request::Delete { query, reply } => others.push(Request::Delete { query, reply }),
+                Request::End(reply) => others.push(Request::End(reply)),
             }
         }
         if !records.is_empty() {
@@ -1677,6 +1709,10 @@ fn journal_loop(
                     next_seq,
                 },
                 Request::Delete { query, reply } => IndexMsg::Delete { query, reply },
+                Request::End(reply) => {
+                    let _ = reply.send(Ok((end, next_seq)));
+                    continue;
+                }
                 Request::Append { .. } => continue,
             };
             // A flush carries the journal's end, so it also catches a lagging indexer up.
@@ -1859,7 +1895,7 @@ impl Indexer {
         commit(
             writer,
             &self.reader,
-            &self.journal_dir,
+            (&self.journal_dir, &self.progress),
             checkpoint,
             detected,
         )?;

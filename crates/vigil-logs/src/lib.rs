@@ -8,6 +8,7 @@
 //! Plain threads and blocking calls, no async runtime, no HTTP, no SQL: the server calls in
 //! through `spawn_blocking` or a channel. Queries are `vigil-query` ASTs.
 
+mod backup;
 mod embedded;
 mod error;
 mod fields;
@@ -18,6 +19,7 @@ mod pivot;
 mod store;
 mod terms;
 
+pub use backup::{BackupFile, LogBackup, LogBackupFiles};
 pub use embedded::{EmbeddedConfig, EmbeddedStore};
 pub use error::LogError;
 pub use index::MAX_KEYWORD as MAX_WHOLE_VALUE;

@@ -415,6 +415,15 @@ pub trait EventStore: Send + Sync {
     /// [`EventStore::undetected_at_open`]; others may have been removed.
     fn read_stored(&self, ids: Range<u64>, limit: usize) -> Result<Vec<StoredEvent>, LogError>;
 
+    /// The first point of an online backup (see the `backup` module): holds the journal
+    /// segments from being deleted and opens the files of the index's last commit. Take it
+    /// before copying the database, then [`EventStore::finish_backup`] after.
+    fn begin_backup(&self) -> Result<crate::LogBackup, LogError>;
+
+    /// The second point of an online backup: opens the journal up to its fsynced end (every
+    /// event acknowledged so far) and lets journal segments be deleted again.
+    fn finish_backup(&self, begun: crate::LogBackup) -> Result<crate::LogBackupFiles, LogError>;
+
     /// The searchable event with id `id`, stored at `time` (as a detection records them both):
     /// `None` once retention removed it, or while it is not searchable yet.
     fn event(&self, id: u64, time: DateTime<Utc>) -> Result<Option<StoredEvent>, LogError>;

@@ -493,6 +493,17 @@ pub trait Store: Send + Sync + 'static {
     /// break))` otherwise (a broken link, or a record changed, added or deleted outside Vigil).
     fn verify_audit(&self) -> BoxFuture<'_, StoreResult<Result<AuditVerified, ChainBreak>>>;
 
+    /// Records in the audit trail that `actor` takes a backup (`backup.take`, with `details`),
+    /// then writes a consistent copy of the whole database, that entry included, to the new
+    /// file `into` (owner-only), while writers go on: one read transaction's view, as of a
+    /// moment after the entry was committed.
+    fn backup_database<'a>(
+        &'a self,
+        actor: &'a str,
+        details: serde_json::Value,
+        into: &'a std::path::Path,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+
     /// Re-hashes every stored evidence file against the SHA-256 recorded for it (which the
     /// audit chain vouches for) and names each evidence item whose file is missing or altered.
     /// `progress` is told the bytes hashed so far and the recorded size of them all.

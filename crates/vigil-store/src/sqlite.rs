@@ -1674,6 +1674,38 @@ impl SqliteStore {
         rows.iter().map(token_row).collect()
     }
 
+    async fn backup_database_impl(
+        &self,
+        actor: &str,
+        details: Value,
+        into: &Path,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        append_entry(&mut tx, actor, "backup.take", None, details).await?;
+        tx.commit().await?;
+        let target = into.to_str().ok_or_else(|| StoreError::Io {
+            path: into.display().to_string(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the path of a database copy must be UTF-8",
+            ),
+        })?;
+        // VACUUM INTO reads the database in one read transaction, which in WAL mode runs
+        // beside the writer: the copy is the database as of its start, and writes go on.
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(target)
+            .execute(&mut *conn)
+            .await?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(into, std::fs::Permissions::from_mode(0o600))
+                .map_err(StoreError::io(into))?;
+        }
+        Ok(())
+    }
+
     async fn revoke_token_impl(&self, actor: &str, id: Uuid) -> StoreResult<TokenInfo> {
         let at = now();
         let mut tx = self.begin().await?;
@@ -4533,6 +4565,15 @@ impl Store for SqliteStore {
         progress: &'a (dyn Fn(u64, u64) + Send + Sync),
     ) -> BoxFuture<'a, StoreResult<EvidenceCheck>> {
         Box::pin(self.verify_evidence_impl(progress))
+    }
+
+    fn backup_database<'a>(
+        &'a self,
+        actor: &'a str,
+        details: Value,
+        into: &'a Path,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(self.backup_database_impl(actor, details, into))
     }
 }
 

@@ -1,5 +1,6 @@
 //! `vigil admin`: administer a data directory directly (no server needed): API tokens —
-//! create, list, revoke. Revocation takes effect from the next request, running server or not:
+//! create, list, revoke; and backups (`backup` asks a running server, `restore` unpacks one
+//! into a new directory, see the `backup` module). Revocation takes effect from the next request, running server or not:
 //! every request looks its token up in the store when it starts, so a request already in
 //! flight (a slow upload, say) finishes.
 
@@ -91,6 +92,27 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Back up a running server, consistent at one moment, into one archive.
+    #[command(after_help = crate::backup::BACKUP_HELP)]
+    Backup {
+        #[command(flatten)]
+        conn: crate::incident::Conn,
+        /// The archive to write (a tar.gz; FILE.part until it is complete).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Restore a backup into a new data directory (no server running on it).
+    #[command(after_help = crate::backup::RESTORE_HELP)]
+    Restore {
+        /// The data directory to create (it must be empty or missing).
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// The archive `vigil admin backup` wrote.
+        file: PathBuf,
+        /// Print what was restored as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Revoke an API token: it stops working from the next request (one in flight finishes).
     #[command(after_help = REVOKE_HELP)]
     Revoke {
@@ -111,6 +133,14 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
         .build()
         .context("could not start the async runtime")?;
     match command {
+        Command::Backup { conn, out } => {
+            runtime.block_on(crate::backup::backup(conn, out))?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Restore { data, file, json } => {
+            crate::backup::restore(data, file, json)?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
         Command::Token {
             data,
             role,

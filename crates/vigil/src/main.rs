@@ -9,6 +9,7 @@ mod admin;
 mod alerts;
 mod apply;
 mod audit;
+mod backup;
 mod bench;
 mod datadir;
 mod detections;
@@ -52,7 +53,7 @@ struct Cli {
 enum Command {
     /// Start the Vigil server on the embedded store.
     Serve(Box<serve::Args>),
-    /// Administer a data directory (API tokens).
+    /// Administer a data directory (API tokens) and back it up or restore it.
     #[command(subcommand)]
     Admin(admin::Command),
     /// Open, read, list and update incidents on a running server.

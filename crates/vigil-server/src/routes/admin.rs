@@ -153,3 +153,49 @@ pub async fn revoke_token(
             .map_err(store_error)?,
     ))
 }
+
+/// The bytes of a backup archive, for the document.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+struct ArchiveBytes(Vec<u8>);
+
+/// A backup of the whole server, taken while it runs: the database, evidence, the log store
+/// (index and journal), `link.key` and the state files, as one tar.gz streamed as it is
+/// written, whose last member `vigil-backup.json` names every other with its size and SHA-256.
+/// Consistent at one moment: every event acknowledged before the request is in it, and the
+/// database names no event it lacks (see ARCHITECTURE.md). Writers are not paused. The
+/// backup is recorded in the audit trail (`backup.take`, by the caller). The archive holds
+/// secrets (token hashes, `link.key`): keep it owner-only. A backup that fails after the
+/// first byte ends the connection without the archive's end, which `vigil admin restore`
+/// refuses. Restore it with `vigil admin restore --data DIR FILE`, the server stopped.
+#[utoipa::path(
+    get, path = "/admin/backup", operation_id = "take_backup", tag = "admin",
+    responses(
+        (status = 200, description = "The archive (tar.gz)", content_type = "application/gzip", body = inline(ArchiveBytes)),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 500, description = "The backup could not be begun (the message says why)", body = ErrorBody)
+    )
+)]
+pub async fn backup(
+    State(state): State<AppState>,
+    Admin(who): Admin,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    tracing::info!(by = %who.name, "backup begun");
+    let body = crate::backup::take(&state, &who.name).await?;
+    let name = format!(
+        "attachment; filename=\"vigil-backup-{}.tar.gz\"",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+    );
+    let mut resp = body.into_response();
+    let headers = resp.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/gzip"),
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&name) {
+        headers.insert(axum::http::header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}

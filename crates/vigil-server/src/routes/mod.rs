@@ -47,6 +47,7 @@ pub fn register(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(admin::verify))
         .routes(routes!(admin::create_token, admin::list_tokens))
         .routes(routes!(admin::revoke_token))
+        .routes(routes!(admin::backup))
         .routes(routes!(events::ingest))
         .routes(routes!(events::search))
         .routes(routes!(events::pivot))
@@ -151,7 +152,7 @@ pub fn access(operation_id: &str) -> Option<Access> {
         | "declare_incident_from_alerts"
         | "merge_alerts" => Write,
         "list_audit_entries" | "verify_audit_chain" | "create_token" | "list_tokens"
-        | "revoke_token" | "reload_rules" | "apply_org" => Admin,
+        | "revoke_token" | "reload_rules" | "apply_org" | "take_backup" => Admin,
         _ => return None,
     })
 }

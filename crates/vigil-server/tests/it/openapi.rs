@@ -33,6 +33,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/tokens"),
     ("get", "/api/v1/tokens"),
     ("delete", "/api/v1/tokens/{id}"),
+    ("get", "/api/v1/admin/backup"),
     ("post", "/api/v1/events"),
     ("get", "/api/v1/events/search"),
     ("get", "/api/v1/events/pivot"),

@@ -1,5 +1,6 @@
 //! Integration tests of the `vigil` binary: each drives the real executable as a user would.
 
+mod backup;
 mod cli;
 mod datadir;
 mod durability;

@@ -1,0 +1,364 @@
+//! `vigil admin backup` (a running server's backup, through `GET /api/v1/admin/backup`) and
+//! `vigil admin restore` (a backup unpacked into a new data directory, no server).
+//!
+//! Both check an archive the same way ([`unpack`]): every member but the manifest is one
+//! the manifest names, with its size and SHA-256, in its order, and the manifest is the last
+//! member, so a cut archive (no manifest, or a gzip stream without its end) and an altered one
+//! are refused. The backup checks what it downloaded before it renames `FILE.part` to `FILE`;
+//! the restore unpacks beside the target directory and renames it into place only once all
+//! of it is checked, so a refused archive leaves nothing behind.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, bail};
+use sha2::{Digest, Sha256};
+use vigil_api::backup::{BackupManifest, FORMAT, MANIFEST_NAME};
+
+use crate::incident::{Conn, client};
+use crate::output::{explain, outln, print_json};
+
+pub const BACKUP_HELP: &str = "\
+Asks the running server for a backup of its whole state — database, evidence, the log store
+(index and journal), link.key and the state files — consistent at one moment, taken while
+ingest, case work and retention go on, and writes it to FILE as a tar.gz (FILE.part first,
+renamed once the download is complete and checked; owner-only, as it holds token hashes and
+link.key). Every event acknowledged before the backup began is in it. The server records who
+took it in the audit trail. Needs an admin token.
+
+Examples:
+  vigil admin backup --server http://127.0.0.1:8080 --token $ADMIN --out /backup/vigil-$(date +%F).tar.gz
+  vigil admin backup --out vigil.tar.gz --json";
+
+pub const RESTORE_HELP: &str = "\
+Unpacks a backup taken with `vigil admin backup` into DIR, which must be empty or missing (a
+server must not be running on it). The archive is checked first: every file's size and SHA-256
+against its manifest; a cut or altered archive is refused and leaves DIR as it was. Then start
+the server on DIR and check the audit trail.
+
+Examples:
+  vigil admin restore --data /var/lib/vigil-restored /backup/vigil-2025-01-31.tar.gz
+  vigil serve --data /var/lib/vigil-restored
+  vigil audit verify --data /var/lib/vigil-restored";
+
+/// `vigil admin backup`.
+pub async fn backup(conn: Conn, out: PathBuf) -> anyhow::Result<()> {
+    let part = part_path(&out);
+    let client = client(&conn)?;
+    let mut download = client.backup_stream().await.map_err(explain)?;
+    let mut file =
+        owner_only_create(&part).with_context(|| format!("cannot create {}", part.display()))?;
+    let bar = crate::output::bytes_progress(None, false);
+    if conn.json || !io::IsTerminal::is_terminal(&io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_message("of the backup");
+    let mut written = 0u64;
+    let copied = async {
+        while let Some(chunk) = download.chunk().await.map_err(explain)? {
+            file.write_all(&chunk)
+                .with_context(|| format!("cannot write {}", part.display()))?;
+            written += chunk.len() as u64;
+            bar.set_position(written);
+        }
+        file.sync_all()
+            .with_context(|| format!("cannot write {}", part.display()))?;
+        anyhow::Ok(())
+    }
+    .await;
+    bar.finish_and_clear();
+    let checked = copied.and_then(|()| {
+        let archive = File::open(&part)?;
+        unpack(archive, None).context("the downloaded backup is not complete")
+    });
+    let manifest = match checked {
+        Ok(manifest) => manifest,
+        Err(e) => {
+            let _ = fs::remove_file(&part);
+            return Err(e.context("the backup failed; nothing was written to the output file"));
+        }
+    };
+    fs::rename(&part, &out)
+        .with_context(|| format!("cannot rename {} to {}", part.display(), out.display()))?;
+    if conn.json {
+        return print_json(&serde_json::json!({
+            "file": out,
+            "bytes": written,
+            "manifest": manifest,
+        }));
+    }
+    let data: u64 = manifest.files.iter().map(|f| f.size).sum();
+    outln!(
+        "backup written to {} ({} compressed; {} files, {} of data), taken {} by {}",
+        out.display(),
+        human_bytes(written),
+        manifest.files.len(),
+        human_bytes(data),
+        manifest.taken_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        manifest.taken_by
+    );
+    outln!(
+        "it holds every event with an id below {}; restore it with `vigil admin restore --data DIR {}`",
+        manifest.events_below,
+        out.display()
+    );
+    Ok(())
+}
+
+/// `vigil admin restore`.
+pub fn restore(data: PathBuf, file: PathBuf, json: bool) -> anyhow::Result<()> {
+    match fs::read_dir(&data) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                bail!(
+                    "{} is not empty; restore into a new or empty directory (move the old one aside and keep it until the restored one is checked)",
+                    data.display()
+                );
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", data.display())),
+    }
+    let archive = File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+    let parent = match data.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = data
+        .file_name()
+        .with_context(|| format!("{} names no directory", data.display()))?;
+    let staging = parent.join(format!(
+        ".{}.restoring-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    private_dir(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
+    let unpacked = unpack(archive, Some(&staging))
+        .with_context(|| format!("{} is not a complete Vigil backup", file.display()));
+    let manifest = match unpacked {
+        Ok(manifest) => manifest,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e.context("nothing was restored"));
+        }
+    };
+    // Over an empty directory or none: rename(2) replaces an empty directory.
+    if let Err(e) = fs::rename(&staging, &data) {
+        let _ = fs::remove_dir_all(&staging);
+        return Err(e)
+            .with_context(|| format!("cannot move the restored files into {}", data.display()));
+    }
+    if json {
+        return print_json(&serde_json::json!({ "data": data, "manifest": manifest }));
+    }
+    outln!(
+        "restored {} files into {}: the state as of {} (taken by {}), every event with an id below {}",
+        manifest.files.len(),
+        data.display(),
+        manifest.taken_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        manifest.taken_by,
+        manifest.events_below
+    );
+    outln!("next: start the server on it and check the audit trail:");
+    outln!("  vigil serve --data {}", data.display());
+    outln!("  vigil audit verify --data {}", data.display());
+    outln!(
+        "the events the log store holds beyond its index commit are indexed again, and matched where the database has no detections of them, as the server starts; send again the logs that arrived after the backup"
+    );
+    Ok(())
+}
+
+/// Reads a backup archive through, checking every member against the manifest, which must be
+/// the last; with `into`, writes each member there (owner-only). Returns the manifest.
+pub fn unpack(archive: impl Read, into: Option<&Path>) -> anyhow::Result<BackupManifest> {
+    let gz = flate2::read::GzDecoder::new(archive);
+    let mut tar = tar::Archive::new(gz);
+    let mut seen: Vec<(String, u64, String)> = Vec::new();
+    let mut manifest: Option<BackupManifest> = None;
+    for entry in tar.entries().context("cannot read the archive")? {
+        let mut entry = entry.context("the archive is cut short or damaged")?;
+        let path = entry
+            .path()
+            .context("a member's name is not readable")?
+            .to_string_lossy()
+            .into_owned();
+        if manifest.is_some() {
+            bail!("a member {path:?} follows the manifest, which must be the last");
+        }
+        if path == MANIFEST_NAME {
+            let mut text = Vec::new();
+            entry
+                .read_to_end(&mut text)
+                .context("the archive is cut short in its manifest")?;
+            let parsed: BackupManifest =
+                serde_json::from_slice(&text).context("the manifest is not readable")?;
+            manifest = Some(parsed);
+            continue;
+        }
+        let relative = safe_path(&path)?;
+        let size = entry
+            .header()
+            .size()
+            .context("a member's size is not readable")?;
+        let mut out = match into {
+            Some(dir) => {
+                let target = dir.join(&relative);
+                if let Some(parent) = target.parent() {
+                    private_dirs(dir, parent)?;
+                }
+                Some(
+                    owner_only_create(&target)
+                        .with_context(|| format!("cannot create {}", target.display()))?,
+                )
+            }
+            None => None,
+        };
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut read = 0u64;
+        loop {
+            let n = entry
+                .read(&mut buf)
+                .with_context(|| format!("the archive is cut short in {path}"))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            if let Some(out) = out.as_mut() {
+                out.write_all(&buf[..n])?;
+            }
+            read += n as u64;
+        }
+        if read != size {
+            bail!("the archive is cut short in {path}: {read} of {size} bytes");
+        }
+        if let Some(out) = out.as_mut() {
+            out.sync_all()?;
+            // Evidence is read-only once stored, as the store writes it.
+            #[cfg(unix)]
+            if path.starts_with("evidence/") {
+                use std::os::unix::fs::PermissionsExt;
+                out.set_permissions(fs::Permissions::from_mode(0o400))?;
+            }
+        }
+        seen.push((path, size, hex::encode(hasher.finalize())));
+    }
+    // The gzip stream's end (its CRC and length) is read only past the tar's end: read to it.
+    let mut rest = tar.into_inner();
+    io::copy(&mut rest, &mut io::sink()).context("the archive is cut short or damaged")?;
+    let Some(manifest) = manifest else {
+        bail!("it has no manifest ({MANIFEST_NAME}, the last member): the archive is cut short");
+    };
+    if manifest.format != FORMAT {
+        bail!(
+            "it is of backup format {}, which this release ({}) does not read; restore it with the release that took it",
+            manifest.format,
+            env!("CARGO_PKG_VERSION")
+        );
+    }
+    if manifest.files.len() != seen.len() {
+        bail!(
+            "the manifest names {} files and the archive holds {}",
+            manifest.files.len(),
+            seen.len()
+        );
+    }
+    for (listed, (path, size, sha256)) in manifest.files.iter().zip(&seen) {
+        if listed.path != *path {
+            bail!(
+                "the archive holds {path} where the manifest names {}",
+                listed.path
+            );
+        }
+        if listed.size != *size {
+            bail!("{path} is {size} bytes, the manifest says {}", listed.size);
+        }
+        if listed.sha256 != *sha256 {
+            bail!(
+                "{path} was altered: its SHA-256 is {sha256}, the manifest says {}",
+                listed.sha256
+            );
+        }
+    }
+    if !seen.iter().any(|(p, _, _)| p == "vigil.db") {
+        bail!("it holds no database (vigil.db)");
+    }
+    Ok(manifest)
+}
+
+/// A member's path, relative and inside the data directory.
+fn safe_path(path: &str) -> anyhow::Result<PathBuf> {
+    let p = Path::new(path);
+    if path.is_empty() || !p.components().all(|c| matches!(c, Component::Normal(_))) {
+        bail!("a member's name {path:?} leads outside the data directory");
+    }
+    Ok(p.to_path_buf())
+}
+
+/// `FILE.part`.
+fn part_path(out: &Path) -> PathBuf {
+    let mut name = out.as_os_str().to_owned();
+    name.push(".part");
+    PathBuf::from(name)
+}
+
+/// A new file only its owner can read (0600), replacing a leftover one.
+fn owner_only_create(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
+}
+
+/// A directory only its owner can enter (0700).
+fn private_dir(path: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
+/// Every directory from `root` (which exists) down to `dir`, owner-only.
+fn private_dirs(root: &Path, dir: &Path) -> io::Result<()> {
+    let Ok(relative) = dir.strip_prefix(root) else {
+        return Ok(());
+    };
+    let mut at = root.to_path_buf();
+    for part in relative.components() {
+        at.push(part);
+        if !at.is_dir() {
+            private_dir(&at)?;
+        }
+    }
+    Ok(())
+}
+
+/// `1.2 MiB`.
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} bytes")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
