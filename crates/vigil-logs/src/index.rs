@@ -1288,8 +1288,16 @@ impl Translator<'_> {
             ))),
         }
         // Values that are one word are not in `text` (see `Fields::document`): they are found
-        // whole, under their path.
+        // whole, under their path — the text as written, and its one word without the
+        // punctuation around it (`error.` and `"ERROR:"` find the value `ERROR`, as they find
+        // the word in a longer text).
         parts.push(self.any_field_value(text)?);
+        if let [word] = words.as_slice()
+            && !one_word_address
+            && *word != vigil_query::lowercase(text.trim())
+        {
+            parts.push(self.any_field_value(word)?);
+        }
         Ok(any_of(parts))
     }
 

@@ -21,11 +21,16 @@ const CASES: &[(&str, &[&str])] = &[
     // A value of one word is found by free text too (under its path, not among the words).
     ("administrator", &["e3"]),
     ("ALICE", &["e1"]),
+    // … and so is its word with punctuation around it, as a word in a longer text is.
+    ("administrator.", &["e3"]),
+    ("\"ALICE:\"", &["e1"]),
+    ("4625,", &["e1"]),
     ("4625", &["e1"]),
     ("4700", &["e4"]),
     ("adm*", &["e3", "e2"]),
     ("10.0.0.5", &["e4", "e1"]),
     ("src_ip:10.0.0.5", &["e4", "e1"]),
+    ("src_ip:0.0.0.0/0", &["e4", "e2", "e1"]),
     ("message:\"report exported\"", &["e5"]),
     ("message:*password*", &["e2", "e1"]),
     ("service:payroll", &["e5", "e3"]),

@@ -58,6 +58,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/alerts/declare"),
     ("post", "/api/v1/reports"),
     ("post", "/api/v1/alerts/{key}/merge"),
+    ("get", "/api/v1/review/monthly"),
 ];
 
 #[tokio::test]
