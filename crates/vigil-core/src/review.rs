@@ -165,8 +165,8 @@ pub struct PostMortems {
     /// Written (or last rewritten) in the period.
     pub written: u64,
     /// Required (rated SEV1 or SEV2, or assessed as a data breach, at any point), recovered
-    /// before the period ended and still without one: oldest recovery first.
-    pub overdue: Vec<IncidentBrief>,
+    /// before the period ended and still without one then: oldest recovery first.
+    pub due: Vec<IncidentBrief>,
 }
 
 /// One rule among those that raised the most alerts in the period.
@@ -249,7 +249,7 @@ pub struct MonthlyReview {
     pub data_breaches: Vec<IncidentBrief>,
     /// Open at the period's end and rated SEV1 or SEV2: oldest first.
     pub open_critical: Vec<IncidentBrief>,
-    /// Post-mortems written and overdue.
+    /// Post-mortems written and due.
     pub post_mortems: PostMortems,
     /// The alerts, counted.
     pub alerts: AlertCounts,
@@ -276,8 +276,8 @@ pub fn monthly_review(
         incidents: incident_counts(&period, incidents),
         response_times: response_times(&period, incidents),
         data_breaches: data_breaches(&period, incidents),
-        open_critical: open_critical(&period, incidents),
-        post_mortems: post_mortems(&period, incidents),
+        open_critical: open_critical(&period, incidents, now),
+        post_mortems: post_mortems(&period, incidents, now),
         alerts: alert_counts(&period, alerts),
         previous: totals(previous, incidents, alerts),
         period,
@@ -374,22 +374,36 @@ fn data_breaches(period: &ReviewPeriod, incidents: &[Incident]) -> Vec<IncidentB
     out
 }
 
-fn open_critical(period: &ReviewPeriod, incidents: &[Incident]) -> Vec<IncidentBrief> {
+fn open_critical(
+    period: &ReviewPeriod,
+    incidents: &[Incident],
+    now: DateTime<Utc>,
+) -> Vec<IncidentBrief> {
+    let (as_of, when) = as_of(period, now);
     let mut out: Vec<IncidentBrief> = incidents
         .iter()
         .filter(|i| open_at(i, period.to) && i.severity <= Severity::Sev2)
         .filter_map(|i| {
             let detected = i.timestamps.detected?;
-            let days = (period.to - detected).num_days();
+            let days = (as_of - detected).num_days();
             Some(brief(
                 i,
-                format!("{} open {days} days at the month's end", i.severity),
+                format!("{} open {days} days {when}", i.severity),
                 detected,
             ))
         })
         .collect();
     out.sort_by_key(|b| b.since);
     out
+}
+
+/// The time ages are told at, and how to say it: the period's end, or now while it runs.
+fn as_of(period: &ReviewPeriod, now: DateTime<Utc>) -> (DateTime<Utc>, &'static str) {
+    if now < period.to {
+        (now, "so far")
+    } else {
+        (period.to, "at the month's end")
+    }
 }
 
 /// Whether the incident needs a post-mortem: rated SEV1 or SEV2, or assessed as a data breach,
@@ -400,12 +414,13 @@ fn post_mortem_required(i: &Incident) -> bool {
         || i.first_breach().is_some()
 }
 
-fn post_mortems(period: &ReviewPeriod, incidents: &[Incident]) -> PostMortems {
+fn post_mortems(period: &ReviewPeriod, incidents: &[Incident], now: DateTime<Utc>) -> PostMortems {
+    let (as_of, when) = as_of(period, now);
     let written = incidents
         .iter()
         .filter(|i| period.holds(i.post_mortem.as_ref().map(|p| p.recorded_at)))
         .count() as u64;
-    let mut overdue: Vec<IncidentBrief> = incidents
+    let mut due: Vec<IncidentBrief> = incidents
         .iter()
         .filter(|i| post_mortem_required(i))
         .filter(|i| {
@@ -415,16 +430,16 @@ fn post_mortems(period: &ReviewPeriod, incidents: &[Incident]) -> PostMortems {
         })
         .filter_map(|i| {
             let recovered = i.timestamps.recovered.filter(|r| *r < period.to)?;
-            let days = (period.to - recovered).num_days();
+            let days = (as_of - recovered).num_days();
             Some(brief(
                 i,
-                format!("post-mortem required, recovered {days} days before the month's end"),
+                format!("post-mortem required, not written {days} days after recovery {when}"),
                 recovered,
             ))
         })
         .collect();
-    overdue.sort_by_key(|b| b.since);
-    PostMortems { written, overdue }
+    due.sort_by_key(|b| b.since);
+    PostMortems { written, due }
 }
 
 fn alert_counts(period: &ReviewPeriod, alerts: &[AlertFacts]) -> AlertCounts {
@@ -597,7 +612,7 @@ mod tests {
     }
 
     #[test]
-    fn breaches_critical_incidents_and_overdue_post_mortems_are_named() {
+    fn breaches_critical_incidents_and_due_post_mortems_are_named() {
         let mut breach = incident(1, Severity::Sev3, t(5), &[6]);
         breach.data_impact = DataImpact {
             personal_data: true,
@@ -623,7 +638,14 @@ mod tests {
             r.data_breaches[0].why
         );
         assert_eq!(keys(&r.open_critical), ["INC-3"]);
-        assert_eq!(keys(&r.post_mortems.overdue), ["INC-2"]);
+        assert_eq!(keys(&r.post_mortems.due), ["INC-2"]);
+        assert!(
+            r.post_mortems.due[0]
+                .why
+                .contains("days after recovery at the month's end"),
+            "{}",
+            r.post_mortems.due[0].why
+        );
         assert_eq!(r.post_mortems.written, 1);
     }
 

@@ -91,8 +91,8 @@ enum Command {
     /// Who is on call, and where on-call coverage has gaps.
     #[command(subcommand)]
     Oncall(oncall::Command),
-    /// The monthly security incident review: incidents, response times, breaches, overdue
-    /// post-mortems and alerts of a month, for senior management.
+    /// The monthly security incident review: incidents, response times, breaches, post-mortems
+    /// due and alerts of a month, for senior management.
     Review(Box<review::Args>),
     /// Measure Vigil's throughput.
     #[command(subcommand)]

@@ -1,5 +1,5 @@
 //! `vigil review`: the monthly security incident review of a running server, for the meeting
-//! senior management holds each month — what happened, how fast the response was, and what
+//! senior management holds each month: what happened, how fast the response was, and what
 //! needs their attention.
 
 use std::collections::BTreeMap;
@@ -164,7 +164,10 @@ fn print(r: &MonthlyReview) {
         "Post-mortems written this month: {}",
         r.post_mortems.written
     );
-    briefs("Post-mortems overdue", &r.post_mortems.overdue);
+    briefs(
+        "Post-mortems required and not written (recovered incidents rated SEV1/SEV2 or assessed as a breach)",
+        &r.post_mortems.due,
+    );
     outln!();
     let a = &r.alerts;
     outln!(

@@ -18,7 +18,7 @@ use crate::store_error;
 
 /// The monthly review: incidents opened, confirmed, closed and open at the month's end; time
 /// to detect, acknowledge, contain and recover (median, 90th percentile, longest); data
-/// breaches assessed; SEV1/SEV2 incidents still open; post-mortems written and overdue;
+/// breaches assessed; SEV1/SEV2 incidents still open; post-mortems written and due;
 /// alerts raised and what became of them, with the rules that raised the most; and the month
 /// before's headline figures. Each fact counts in the month it happened in.
 #[utoipa::path(

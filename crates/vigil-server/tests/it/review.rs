@@ -114,7 +114,7 @@ async fn the_review_counts_a_months_incidents_and_alerts_and_names_what_needs_at
     let keys = |b: &[IncidentBrief]| b.iter().map(|b| b.key.to_string()).collect::<Vec<_>>();
     assert_eq!(keys(&r.data_breaches), ["INC-2"]);
     assert_eq!(keys(&r.open_critical), ["INC-1"]);
-    assert_eq!(keys(&r.post_mortems.overdue), ["INC-1"]);
+    assert_eq!(keys(&r.post_mortems.due), ["INC-1"]);
     assert_eq!((r.alerts.raised, r.alerts.false_positives), (1, 1));
     assert_eq!(r.alerts.time_to_take_up.count, 1);
 
