@@ -15,7 +15,7 @@
 //! | `hostname`, `app_name`, `procid`, `msgid` | header; absent when NILVALUE (`-`) or missing |
 //! | `sequence` | the Cisco IOS sequence number (`<189>52: …`) |
 //! | `structured_data` | `{"SD-ID": {"name": "value"}}`; a repeated name gives an array |
-//! | `message` | MSG, without BOM, bytes that are not UTF-8 replaced by U+FFFD |
+//! | `message` | MSG, without the spaces it starts with (rsyslog's RFC 5424 forward template writes the space that followed an RFC 3164 tag after the SD's own; sudo pads its user name) nor a BOM after them, bytes that are not UTF-8 replaced by U+FFFD |
 //! | `invalid_utf8` | `true` when the message held bytes that are not UTF-8 (in MSG, an RFC 3164 header or a PARAM-VALUE), replaced by U+FFFD where they were: the text is not exactly what was sent; absent otherwise |
 //! | `message_json` | MSG parsed, when it is a JSON object or array (also after `@cee:`) |
 //! | `access_log_format`, `c-ip`, `cs-uri-stem` … | MSG read as a web access-log line, when it is one (nginx's `access_log syslog:`): the fields of [`crate::access`], its time the `timestamp` |
@@ -640,6 +640,12 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// `bytes` without the spaces it starts with.
+fn trim_leading_spaces(bytes: &[u8]) -> &[u8] {
+    let n = bytes.iter().take_while(|&&b| b == b' ').count();
+    &bytes[n..]
+}
+
 fn text(bytes: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(bytes)
 }
@@ -770,6 +776,11 @@ fn parse_5424<'a>(
         None => Cow::Borrowed(""),
         Some(b' ') => {
             let rest = &c.rest()[1..];
+            // A relay's copy of an RFC 3164 message keeps the space that followed its tag
+            // (rsyslog's `msg`, which its RFC 5424 template writes after the SD's own space):
+            // leading spaces are not the text, so that the line gives the event the same line
+            // sent directly gives (and the RFC 3164 line, whose spaces after the tag go too).
+            let rest = trim_leading_spaces(rest);
             text(rest.strip_prefix(b"\xef\xbb\xbf").unwrap_or(rest))
         }
         Some(_) => {
@@ -1398,7 +1409,8 @@ fn parse_3164<'a>(
         msg.app_name = Some(text(name));
         msg.procid = pid.filter(|p| !p.is_empty()).map(text);
         c.pos += used;
-        if c.peek() == Some(b' ') {
+        // All of them: the line gives the event its copy forwarded as RFC 5424 gives.
+        while c.peek() == Some(b' ') {
             c.pos += 1;
         }
     }

@@ -36,10 +36,15 @@
 //! by the pipeline when it is stored.
 //!
 //! On shutdown (the watch value becomes `true`, or its sender is dropped) the listeners stop
-//! accepting and reading, store the batches they hold, and end; [`SyslogListeners::wait`]
-//! returns when they all have.
+//! accepting, store the batches they hold, and end; [`SyslogListeners::wait`] returns when they
+//! all have. Each TCP connection (and each one still waiting in the listen backlog) is first
+//! read until the kernel holds nothing more from its sender, and what it held is stored: TCP
+//! had acknowledged it, and closing a socket with unread data throws the data away. That read
+//! is bounded by `stop_drain`, so a sender that never pauses cannot hold the stop; what it is
+//! still sending then is counted as lost and logged. The UDP listener stops reading at once.
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -74,6 +79,15 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// A batch is also stored once its events hold this many bytes of JSON, so a connection holds
 /// at most about this much (plus one message) whatever the event count limit.
 pub const BATCH_MAX_BYTES: usize = 1024 * 1024;
+/// Default longest time a TCP connection is read at a clean stop, for what its sender had
+/// already written: long enough to store the few megabytes a receive queue holds, short enough
+/// that a sender that never pauses cannot hold the stop for long.
+pub const DEFAULT_STOP_DRAIN: Duration = Duration::from_secs(5);
+/// At a clean stop, how long a connection whose queue ends inside a message waits for the
+/// rest of it: a sender writes a message in pieces that arrive a moment apart.
+const PARTIAL_FRAME_GRACE: Duration = Duration::from_millis(100);
+/// Pause between looks at the receive queue while waiting for the rest of a message.
+const PARTIAL_FRAME_POLL: Duration = Duration::from_millis(5);
 
 /// Batches of datagrams stored at once while the UDP task reads on: what it buffers (at most
 /// this many times [`BATCH_MAX_BYTES`]) so that a store that waits does not make the kernel
@@ -117,6 +131,9 @@ pub struct SyslogConfig {
     pub max_connections: usize,
     /// How long a TCP connection may send nothing before it is closed.
     pub idle_timeout: Duration,
+    /// At a clean stop, the longest time each TCP connection is still read for what its
+    /// sender had written before it is closed; what is still arriving then is counted as lost.
+    pub stop_drain: Duration,
     /// The zone of RFC 3164 times, which carry no offset: the senders' (UTC by default).
     pub zone: LocalZone,
 }
@@ -124,7 +141,7 @@ pub struct SyslogConfig {
 impl SyslogConfig {
     /// No listener, no service override, no tenant, messages up to 64 KiB, batches of up to
     /// 1000 events or 50 ms, up to 1024 TCP connections, each closed after 10 minutes without
-    /// data.
+    /// data and read for up to 5 s at a clean stop.
     pub fn new() -> SyslogConfig {
         SyslogConfig {
             tcp: None,
@@ -136,6 +153,7 @@ impl SyslogConfig {
             batch_max_wait: DEFAULT_BATCH_MAX_WAIT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            stop_drain: DEFAULT_STOP_DRAIN,
             zone: LocalZone::UTC,
         }
     }
@@ -157,7 +175,8 @@ pub struct SyslogStats {
     pub stored: u64,
     /// Messages not stored: unparsable, oversized, refused by the pipeline, or lost.
     pub rejected: u64,
-    /// Of `rejected`, the events of batches the store failed to take.
+    /// Of `rejected`, the events of batches the store failed to take, and the messages a
+    /// sender was still sending when a clean stop had read its connection for `stop_drain`.
     pub lost: u64,
     /// TCP connections closed to make room for a new one because `max_connections` were
     /// open (the one idle longest each time).
@@ -237,6 +256,7 @@ struct Shared {
     batch_max_events: usize,
     batch_max_wait: Duration,
     idle_timeout: Duration,
+    stop_drain: Duration,
     zone: LocalZone,
     counters: Counters,
     warnings: WarnLimit,
@@ -342,6 +362,7 @@ pub async fn start(
         batch_max_events: config.batch_max_events.max(1),
         batch_max_wait: config.batch_max_wait,
         idle_timeout: config.idle_timeout,
+        stop_drain: config.stop_drain,
         zone: config.zone,
         counters: Counters::default(),
         warnings: WarnLimit::new(),
@@ -472,12 +493,56 @@ async fn accept_loop(
             },
         }
     }
+    // Connections the kernel completed but the loop had not taken yet may hold messages too;
+    // they are read like the others (shutdown is signalled: they drain and close).
+    for (stream, peer) in accept_backlog(&listener) {
+        let shared = Arc::clone(&shared);
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            serve_connection(stream, peer, &shared, &Activity::new(), shutdown).await;
+        });
+    }
     drop(listener);
     while let Some(done) = connections.join_next().await {
         if let Err(e) = done {
             tracing::error!(error = %e, "a syslog connection task failed");
         }
     }
+}
+
+/// The connections waiting in the listener's backlog, taken without waiting: asked of the
+/// kernel directly, as tokio's readiness may not have seen them yet. At most the backlog's
+/// length (1024 for tokio's listeners).
+fn accept_backlog(listener: &TcpListener) -> Vec<(TcpStream, SocketAddr)> {
+    let socket = socket2::SockRef::from(listener);
+    let mut accepted = Vec::new();
+    loop {
+        let (conn, addr) = match socket.accept() {
+            Ok(pair) => pair,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // WouldBlock: the backlog is empty.
+            Err(e) => {
+                if e.kind() != std::io::ErrorKind::WouldBlock {
+                    tracing::warn!(error = %e, "cannot accept a syslog connection at the stop");
+                }
+                break;
+            }
+        };
+        let Some(peer) = addr.as_socket() else {
+            continue;
+        };
+        let conn = std::net::TcpStream::from(conn);
+        match conn
+            .set_nonblocking(true)
+            .and_then(|()| TcpStream::from_std(conn))
+        {
+            Ok(stream) => accepted.push((stream, peer)),
+            Err(e) => {
+                tracing::warn!(peer = %peer, error = %e, "cannot read a syslog connection at the stop")
+            }
+        }
+    }
+    accepted
 }
 
 /// Closes the connection that has been idle longest, to take `newcomer` in its place: senders
@@ -733,7 +798,10 @@ async fn serve_connection(
     tokio::pin!(idle);
     loop {
         tokio::select! {
-            () = stopping(&mut shutdown) => break,
+            () = stopping(&mut shutdown) => {
+                drain(&stream, &mut framer, &mut chunk, shared, peer, &mut batch).await;
+                break;
+            }
             // Closed by the server, after a silence: the message its sender left without a
             // line feed is whole by now, and stored as at the sender's own close.
             () = activity.evict.notified() => {
@@ -784,6 +852,117 @@ async fn serve_connection(
     }
     batch.flush(shared, &source).await;
     tracing::debug!(peer = %source, "syslog connection closed");
+}
+
+/// At a clean stop, reads what the connection's sender had written before closing it: closing
+/// a socket with unread data resets the connection and the kernel throws the data away, though
+/// TCP had acknowledged it. Reads until the receive queue is empty at a message boundary (the
+/// rest of a message cut by the queue's end is waited for a moment, then handled as at the
+/// sender's close), or the end of stream, storing as it goes; after the configured
+/// `stop_drain` what the kernel still holds is read and counted as lost, so a sender that never
+/// pauses cannot hold the stop.
+///
+/// The socket is read directly, not through tokio's readiness, which may say "nothing to
+/// read" for a moment after data arrived: only the kernel can say the queue is empty.
+async fn drain(
+    stream: &TcpStream,
+    framer: &mut Framer,
+    chunk: &mut [u8],
+    shared: &Shared,
+    peer: SocketAddr,
+    batch: &mut Batch,
+) {
+    let source = peer.to_string();
+    let deadline = Instant::now() + shared.stop_drain;
+    let socket = socket2::SockRef::from(stream);
+    let mut partial_since: Option<Instant> = None;
+    loop {
+        if Instant::now() >= deadline {
+            count_left_as_lost(&socket, framer, chunk, shared, peer);
+            return;
+        }
+        match (&*socket).read(chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                partial_since = None;
+                framer.extend(&chunk[..n]);
+                let now_ms = Utc::now().timestamp_millis();
+                while let Some(next) = framer.next_frame() {
+                    match next {
+                        Ok(frame) => shared.accept(frame.data, peer, now_ms, batch),
+                        Err(e) => frame_error(shared, peer, &e),
+                    }
+                    if batch.is_full(shared) {
+                        batch.flush(shared, &source).await;
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if framer.buffered() == 0 {
+                    break;
+                }
+                let since = *partial_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= PARTIAL_FRAME_GRACE {
+                    break;
+                }
+                tokio::time::sleep(PARTIAL_FRAME_POLL).await;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                tracing::debug!(peer = %source, error = %e, "syslog connection failed while read at the stop");
+                break;
+            }
+        }
+    }
+    take_unterminated(framer, shared, peer, batch);
+}
+
+/// At the end of a stop's drain, what the sender is still sending: the message cut short in
+/// the framer and the messages the kernel holds now (at most a receive buffer's worth, read
+/// without storing) are counted as received and lost, and logged.
+fn count_left_as_lost(
+    socket: &socket2::SockRef<'_>,
+    framer: &mut Framer,
+    chunk: &mut [u8],
+    shared: &Shared,
+    peer: SocketAddr,
+) {
+    let limit = socket.recv_buffer_size().unwrap_or(READ_CHUNK);
+    let mut read = 0usize;
+    let mut messages = 0usize;
+    while read < limit {
+        match (&**socket).read(chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                read += n;
+                framer.extend(&chunk[..n]);
+                while framer.next_frame().is_some() {
+                    messages += 1;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    if framer.finish().is_some() {
+        messages += 1;
+    }
+    if messages == 0 {
+        return;
+    }
+    for counter in [
+        &shared.counters.received,
+        &shared.counters.rejected,
+        &shared.counters.lost,
+    ] {
+        Counters::add(counter, messages);
+    }
+    tracing::error!(
+        peer = %peer,
+        messages,
+        drain_seconds = shared.stop_drain.as_secs_f64(),
+        "syslog messages lost at the stop: the sender was still sending when the time to read what it had sent ran out; stop or redirect the sender before stopping the server"
+    );
 }
 
 /// The last message of a closing connection, which its sender ended without a line feed.
@@ -891,5 +1070,38 @@ async fn store_behind(storing: &mut JoinSet<()>, shared: &Arc<Shared>, batch: &m
 fn udp_stored(stored: Result<(), tokio::task::JoinError>) {
     if let Err(e) = stored {
         tracing::error!(error = %e, "a syslog UDP store task failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// Connections the kernel completed but nobody accepted are taken at the stop, with what
+    /// their senders wrote still readable.
+    #[tokio::test]
+    async fn the_backlog_is_taken_without_waiting() {
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut senders = Vec::new();
+        for i in 0..3 {
+            let mut sender = std::net::TcpStream::connect(addr).unwrap();
+            sender
+                .write_all(format!("message {i}\n").as_bytes())
+                .unwrap();
+            senders.push(sender);
+        }
+        let accepted = accept_backlog(&listener);
+        assert_eq!(accepted.len(), 3);
+        for (i, (mut stream, peer)) in accepted.into_iter().enumerate() {
+            assert_eq!(peer, senders[i].local_addr().unwrap());
+            let mut text = [0u8; 10];
+            stream.read_exact(&mut text).await.unwrap();
+            assert_eq!(&text, format!("message {i}\n").as_bytes());
+        }
+        assert!(accept_backlog(&listener).is_empty());
     }
 }

@@ -115,3 +115,122 @@ fn udp_datagrams_are_one_message_each() {
         "a datagram is never split into lines"
     );
 }
+
+/// rsyslog's RFC 5424 forward template (`RSYSLOG_SyslogProtocol23Format`) writes
+/// `… %STRUCTURED-DATA% %msg%`, and for a message that reached it as RFC 3164 (what local
+/// programs write) `msg` keeps the space that followed the tag: two spaces after the SD. Each
+/// case: the priority, the program, the text after the tag's colon as the program wrote it
+/// (space included), and what the event must show. The forwarded line gives the event the
+/// line sent straight as RFC 5424 gives, and the message-derived fields the RFC 3164 line (as
+/// rsyslog's file holds it) gives.
+#[test]
+fn a_line_forwarded_by_rsyslog_is_the_line_sent_directly() {
+    type Check = fn(&Value, &str);
+    let cases: [(u8, &str, &str, Check); 7] = [
+        (
+            38,
+            "sshd",
+            " Failed password for root from 203.0.113.9 port 22 ssh2",
+            |e, n| {
+                assert!(
+                    e["message"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("Failed password"),
+                    "{n}: {e}"
+                )
+            },
+        ),
+        (
+            14,
+            "audisp-syslog",
+            r#" type=SYSCALL msg=audit(1769940000.123:456): arch=c000003e syscall=59 success=yes exit=0 ppid=1 pid=4242 auid=1000 uid=0 comm="bash" exe="/usr/bin/bash" key="susp_activity""#,
+            |e, n| {
+                assert_eq!(e["audit_log_format"], "auditd", "{n}: {e}");
+                assert_eq!(e["key"], "susp_activity", "{n}: {e}");
+            },
+        ),
+        (
+            78,
+            "CRON",
+            " pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)",
+            |e, n| {
+                assert!(
+                    e["message"].as_str().unwrap().starts_with("pam_unix("),
+                    "{n}: {e}"
+                )
+            },
+        ),
+        (
+            190,
+            "nginx",
+            r#" 203.0.113.9 - - [01/Feb/2026:10:00:00 +0000] "GET /admin HTTP/1.1" 404 153 "-" "curl/8.5""#,
+            |e, n| {
+                assert_eq!(e["access_log_format"], "combined", "{n}: {e}");
+                assert_eq!(e["c-ip"], "203.0.113.9", "{n}: {e}");
+                assert!(e.get("cs-host").is_none(), "{n}: {e}");
+            },
+        ),
+        (13, "app", " \u{feff}bom text", |e, n| {
+            assert_eq!(e["message"], "bom text", "{n}: {e}")
+        }),
+        // No space after the tag: none after the SD but the separator.
+        (13, "app", "tight", |e, n| {
+            assert_eq!(e["message"], "tight", "{n}: {e}")
+        }),
+        // sudo pads its user name: spaces, however many, are not the text.
+        (
+            85,
+            "sudo",
+            "    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/id",
+            |e, n| {
+                assert_eq!(
+                    e["message"],
+                    "alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/id",
+                    "{n}: {e}"
+                )
+            },
+        ),
+    ];
+    let options = SyslogOptions::new(NOW);
+    let event = |line: &str| syslog::parse(line.as_bytes(), &options).unwrap().to_json();
+    let implied = |e: &Value| {
+        let json = vigil_events::json::JsonEvent::parse(&e.to_string()).unwrap();
+        vigil_events::implied_logsources(&json).map(<[_]>::to_vec)
+    };
+    for (pri, app, after_tag, check) in cases {
+        let head = format!("<{pri}>1 2026-02-01T10:00:00Z host1 {app} 4242 - -");
+        // What logger --rfc5424 sends: the message alone after the separating space.
+        let direct = event(&format!(
+            "{head} {}",
+            after_tag.strip_prefix(' ').unwrap_or(after_tag)
+        ));
+        let forwarded = event(&format!("{head} {after_tag}"));
+        assert_eq!(forwarded, direct, "{app}");
+        check(&forwarded, app);
+        assert_eq!(implied(&forwarded), implied(&direct), "{app}");
+        // The same line in rsyslog's file (RFC 3164, `%syslogtag%%msg:::sp-if-no-1st-sp%%msg%`):
+        // the same message and what it is read as.
+        let space = if after_tag.starts_with(' ') { "" } else { " " };
+        let mut file = event(&format!(
+            "<{pri}>Feb  1 10:00:00 host1 {app}[4242]:{space}{after_tag}"
+        ));
+        let mut forwarded = forwarded;
+        for e in [&mut file, &mut forwarded] {
+            let e = e.as_object_mut().unwrap();
+            e.remove("syslog_format");
+            e.remove("version");
+        }
+        assert_eq!(forwarded, file, "{app}");
+    }
+    // CRON's PAM line with the cron facility is of the authentication log.
+    let pam = event(
+        "<78>1 2026-02-01T10:00:00Z host1 CRON 4242 - -  pam_unix(cron:session): session closed for user root",
+    );
+    let services: Vec<_> = implied(&pam)
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.service.clone())
+        .collect();
+    assert!(services.iter().any(|s| s == "auth"), "{services:?}");
+}

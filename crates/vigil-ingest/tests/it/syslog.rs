@@ -345,6 +345,88 @@ async fn shutdown_stores_the_batches_in_progress() {
     assert!(TcpStream::connect(tcp).await.is_err());
 }
 
+/// What rsyslog sends while a clean stop begins: a burst of octet-counted frames, most still
+/// in the kernel's receive queue when the stop is signalled, then the start of a frame whose
+/// rest never comes. Every whole frame TCP had taken is stored; the cut one is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_stores_what_tcp_had_taken_before_closing() {
+    const FRAMES: usize = 1000;
+    let h = Harness::new().await;
+    let mut config = SyslogConfig::new();
+    config.tcp = Some(loopback());
+    // Small batches: the connection spends its time storing, so the burst waits in the kernel.
+    config.batch_max_events = 5;
+    config.batch_max_wait = Duration::from_secs(3600);
+    let (listeners, stop) = start(&h, config).await;
+
+    let mut conn = TcpStream::connect(listeners.tcp_addr().unwrap())
+        .await
+        .unwrap();
+    let pad = "p".repeat(150);
+    let mut burst = String::new();
+    for seq in 0..FRAMES {
+        burst.push_str(&counted(&format!(
+            "<14>1 2026-02-01T10:00:00Z gw app - - - seq={seq} {pad}"
+        )));
+    }
+    burst.push_str("300 <14>1 2026-02-01T10:00:00Z gw app - - - cut sh");
+    conn.write_all(burst.as_bytes()).await.unwrap();
+    stop.send(true).unwrap();
+
+    let stats = listeners.wait().await;
+    assert_eq!(
+        (stats.received, stats.stored, stats.rejected, stats.lost),
+        (FRAMES as u64 + 1, FRAMES as u64, 1, 0),
+        "{stats:?}"
+    );
+    let mut seqs: Vec<usize> = by_message(h.search("*"))
+        .keys()
+        .map(|m| {
+            let seq = m.strip_prefix("seq=").expect("a burst message");
+            seq.split(' ').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..FRAMES).collect::<Vec<_>>());
+    // The connection is closed once its data is stored.
+    closed_by_listener(&mut conn).await;
+}
+
+/// A sender that never pauses cannot hold a clean stop: after `stop_drain` the connection is
+/// closed, and what the kernel still held is counted as lost rather than forgotten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_that_never_pauses_cannot_hold_the_stop() {
+    let h = Harness::new().await;
+    let mut config = SyslogConfig::new();
+    config.tcp = Some(loopback());
+    config.batch_max_events = 1;
+    config.stop_drain = Duration::from_millis(300);
+    let (listeners, stop) = start(&h, config).await;
+
+    let mut conn = TcpStream::connect(listeners.tcp_addr().unwrap())
+        .await
+        .unwrap();
+    let frame = counted(&format!("<14>1 - gw app - - - {}", "x".repeat(200)));
+    let sender = tokio::spawn(async move {
+        // Until the listener closes the connection.
+        while conn.write_all(frame.as_bytes()).await.is_ok() {}
+    });
+    eventually("messages stored", || listeners.stats(), |s| s.stored > 0).await;
+    stop.send(true).unwrap();
+
+    // A bound against hanging, not a measure of speed.
+    let stats = tokio::time::timeout(Duration::from_secs(60), listeners.wait())
+        .await
+        .expect("the stop ends while the sender still sends");
+    assert!(stats.lost > 0, "{stats:?}");
+    assert_eq!(stats.received, stats.stored + stats.rejected, "{stats:?}");
+    assert_eq!(stats.rejected, stats.lost, "{stats:?}");
+    tokio::time::timeout(Duration::from_secs(30), sender)
+        .await
+        .expect("the sender sees the connection closed")
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hostname_too_long_for_the_envelope_is_stored_from_the_senders_address() {
     let h = Harness::new().await;

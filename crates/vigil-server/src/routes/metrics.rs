@@ -231,7 +231,7 @@ pub async fn metrics(State(state): State<AppState>, _who: Principal) -> Result<R
         );
         out.counter(
             "vigil_syslog_events_lost_total",
-            "Of the rejected syslog messages, those of batches the store failed to take.",
+            "Of the rejected syslog messages, those of batches the store failed to take and those a sender was still sending when a clean stop had read for as long as it may.",
             s.lost,
         );
         out.counter(
