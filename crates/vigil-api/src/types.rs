@@ -246,7 +246,8 @@ pub struct FindingQuery {
     /// Only findings of this kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<FindingKind>,
-    /// `true`: only findings still owed (open or in progress).
+    /// `true`: only findings still owed (open or in progress); `false`: only closed ones (done
+    /// or won't fix).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open: Option<bool>,
     /// `true`: only findings overdue now (still owed, due before today, UTC).

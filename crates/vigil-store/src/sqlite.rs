@@ -2666,8 +2666,11 @@ fn push_finding_filters(
     if let Some(k) = f.kind {
         q.push(" AND findings.kind = ").push_bind(k.as_str());
     }
-    if f.open_only || f.overdue_on.is_some() {
+    if f.open == Some(true) || f.overdue_on.is_some() {
         q.push(" AND findings.state IN ('open', 'in_progress')");
+    }
+    if f.open == Some(false) {
+        q.push(" AND findings.state IN ('done', 'wont_fix')");
     }
     if let Some(day) = f.overdue_on {
         q.push(" AND findings.due < ").push_bind(day.to_string());

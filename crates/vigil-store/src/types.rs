@@ -62,8 +62,9 @@ pub struct FindingFilter {
     pub state: Option<FindingState>,
     /// Of this kind.
     pub kind: Option<FindingKind>,
-    /// Only open or in progress.
-    pub open_only: bool,
+    /// `Some(true)`: only those still owed (open or in progress); `Some(false)`: only closed
+    /// ones (done or won't fix).
+    pub open: Option<bool>,
     /// Only those overdue on this day: open or in progress, due before it.
     pub overdue_on: Option<NaiveDate>,
     /// Of this incident.

@@ -85,8 +85,11 @@ pub struct ListArgs {
     #[arg(long, value_parser = domain::<FindingKind>)]
     kind: Option<FindingKind>,
     /// Only those still owed (open or in progress).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "closed")]
     open: bool,
+    /// Only closed ones (done or won't fix).
+    #[arg(long, conflicts_with = "overdue")]
+    closed: bool,
     /// Only those overdue today (still owed, due before today, UTC).
     #[arg(long)]
     overdue: bool,
@@ -190,7 +193,13 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 team: a.team,
                 state: a.state,
                 kind: a.kind,
-                open: a.open.then_some(true),
+                open: if a.open {
+                    Some(true)
+                } else if a.closed {
+                    Some(false)
+                } else {
+                    None
+                },
                 overdue: a.overdue.then_some(true),
                 incident: a.incident,
                 limit: Some(a.limit),

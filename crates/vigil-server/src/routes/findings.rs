@@ -105,7 +105,7 @@ pub async fn list(
         team: query.team,
         state: query.state,
         kind: query.kind,
-        open_only: query.open == Some(true),
+        open: query.open,
         overdue_on: (query.overdue == Some(true)).then(|| now.date_naive()),
         incident,
         created_from: time("created_from", query.created_from.as_deref())?,

@@ -370,6 +370,13 @@ async fn findings_are_listed_across_incidents_by_team_state_and_overdue() {
         ),
         (
             FindingQuery {
+                open: Some(false),
+                ..Default::default()
+            },
+            &["FND-2"],
+        ),
+        (
+            FindingQuery {
                 overdue: Some(true),
                 ..Default::default()
             },

@@ -157,10 +157,17 @@ async fn findings_are_found_by_team_and_by_when_they_were_raised_and_closed() {
         (
             FindingFilter {
                 team: Some("identity".into()),
-                open_only: true,
+                open: Some(true),
                 ..Default::default()
             },
             vec![1],
+        ),
+        (
+            FindingFilter {
+                open: Some(false),
+                ..Default::default()
+            },
+            vec![2],
         ),
         (
             FindingFilter {

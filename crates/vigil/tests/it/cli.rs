@@ -2512,6 +2512,11 @@ fn findings_over_the_cli() {
     }
     let open = ok(server.cli(&token, &["finding", "list", "--open"]));
     assert!(!open.contains("FND-1") && open.contains("FND-2"), "{open}");
+    let closed = ok(server.cli(&token, &["finding", "list", "--closed"]));
+    assert!(
+        closed.contains("FND-1") && !closed.contains("FND-2"),
+        "{closed}"
+    );
     let incident = ok(server.cli(&token, &["incident", "show", "INC-1"]));
     assert!(
         incident.contains("FND-1 [done] Enforce FIDO2 (identity)"),
