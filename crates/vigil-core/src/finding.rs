@@ -465,8 +465,9 @@ impl Finding {
         }
         let changed = self.changes_to(&next);
         if to == self.state && changed.is_none() && note.is_none() {
+            // The body as a whole is at fault, named as the API names a body's root.
             return Err(DomainError::invalid(
-                "state",
+                "body",
                 format!(
                     "nothing to change: {} is already as given; give a new state, a note or a field to change",
                     self.key
@@ -748,7 +749,7 @@ mod tests {
         let err = f
             .update(&update(Some(FindingState::Open), None), "ann", at(6))
             .unwrap_err();
-        assert_eq!(err.field(), Some("state"));
+        assert_eq!(err.field(), Some("body"));
         assert_eq!(f.history.len(), 1);
     }
 

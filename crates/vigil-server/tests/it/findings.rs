@@ -234,6 +234,18 @@ async fn findings_belong_to_the_organisation_s_teams_and_move_through_their_stat
         "part of the incident's record"
     );
 
+    // An update that changes nothing is refused as a whole.
+    let same = FindingUpdate {
+        state: Some(FindingState::Open),
+        ..Default::default()
+    };
+    let (status, _, field, _) = refusal(
+        app.responder
+            .update_finding("FND-1", &same)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((status, field.as_deref()), (400, Some("body")));
     // Done needs a resolution note; the refusal names `note` and changes nothing.
     let done = FindingUpdate {
         state: Some(FindingState::Done),
