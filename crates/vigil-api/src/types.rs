@@ -16,12 +16,14 @@ use utoipa::{IntoParams, ToSchema};
 
 pub use vigil_core::{
     ActionEntry, ActionKind, AuditEntry, AuditVerified, Category, ChainBreak, ChainProblem,
-    CreatedToken, CustodyEntry, DataImpact, DataImpactPatch, Evidence, EvidenceCheck,
-    EvidenceProblem, Incident, IncidentId, IncidentKey, IncidentLink, IncidentPatch, Indicator,
-    IndicatorHit, IndicatorKind, LifecycleDurations, LinkSuggestion, NewIncident, NewIndicator,
-    NewNextStep, NextStep, Page, Pap, Phase, PhaseChange, PostMortem, Priority, PriorityChange,
-    Related, Role, Severity, SeverityChange, Technique, TimestampCorrection, TimestampKind,
-    Timestamps, Tlp, TokenInfo,
+    ContributingFactor, CreatedToken, CustodyEntry, DataImpact, DataImpactPatch,
+    DetectionImprovement, Evidence, EvidenceCheck, EvidenceProblem, FactorKind, Finding,
+    FindingChange, FindingKey, FindingKind, FindingState, FindingUpdate, Incident, IncidentId,
+    IncidentKey, IncidentLink, IncidentPatch, Indicator, IndicatorHit, IndicatorKind,
+    LifecycleDurations, LinkSuggestion, NewFinding, NewIncident, NewIndicator, NewNextStep,
+    NewPostMortem, NextStep, Page, Pap, Participant, ParticipantRole, Phase, PhaseChange,
+    PostMortem, Priority, PriorityChange, Related, Role, Severity, SeverityChange, Technique,
+    TimestampCorrection, TimestampKind, Timestamps, Tlp, TokenInfo,
 };
 
 /// `POST /api/v1/incidents/{key}/severity`.
@@ -60,15 +62,6 @@ pub struct CorrectTimestamp {
     pub at: Option<DateTime<Utc>>,
     /// Why it is corrected (kept with the correction).
     pub reason: String,
-}
-
-/// `POST /api/v1/incidents/{key}/post-mortem`: record or replace the post-mortem (phase
-/// post_incident only; SEV1/SEV2 and data-breach incidents cannot close without one).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RecordPostMortem {
-    /// Summary of the findings.
-    pub summary: String,
 }
 
 /// `GET /api/v1/indicators`: search indicators across incidents.
@@ -228,6 +221,53 @@ pub struct IncidentQuery {
     /// Created before this time (same forms as `created_from`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_to: Option<String>,
+    /// Page size: default 50 when absent or 0; a larger value than 500 is read as 500 (no error).
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// How many to skip.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u32>,
+}
+
+/// `GET /api/v1/findings`: filters and paging; every filter given must match. Findings come
+/// oldest key first.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FindingQuery {
+    /// Only findings owned by this team.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// Only findings in this state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<FindingState>,
+    /// Only findings of this kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<FindingKind>,
+    /// `true`: only findings still owed (open or in progress); `false`: only closed ones (done
+    /// or won't fix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open: Option<bool>,
+    /// `true`: only findings overdue now (still owed, due before today, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overdue: Option<bool>,
+    /// Only findings of this incident (INC-42 or its id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
+    /// Raised at or after this time (the forms `created_from` of `/incidents` reads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_from: Option<String>,
+    /// Raised before this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_to: Option<String>,
+    /// Closed (done or won't fix, not reopened since) at or after this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_from: Option<String>,
+    /// Closed before this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_to: Option<String>,
     /// Page size: default 50 when absent or 0; a larger value than 500 is read as 500 (no error).
     #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295.0)]
     #[serde(default, skip_serializing_if = "Option::is_none")]

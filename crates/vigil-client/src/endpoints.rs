@@ -104,7 +104,7 @@ impl Client {
     pub async fn record_post_mortem(
         &self,
         key: &str,
-        req: &RecordPostMortem,
+        req: &NewPostMortem,
     ) -> Result<Incident, ClientError> {
         self.send_json(
             Method::POST,
@@ -112,6 +112,41 @@ impl Client {
             req,
         )
         .await
+    }
+
+    /// `POST /incidents/{key}/findings`.
+    pub async fn create_finding(
+        &self,
+        key: &str,
+        req: &NewFinding,
+    ) -> Result<Finding, ClientError> {
+        self.send_json(
+            Method::POST,
+            &format!("/incidents/{}/findings", enc(key)),
+            req,
+        )
+        .await
+    }
+
+    /// `GET /findings` with filters.
+    pub async fn list_findings(&self, query: &FindingQuery) -> Result<Page<Finding>, ClientError> {
+        let qs = serde_urlencoded_string(query)?;
+        self.get_json(&format!("/findings?{qs}")).await
+    }
+
+    /// `GET /findings/{key}`.
+    pub async fn get_finding(&self, key: &str) -> Result<Finding, ClientError> {
+        self.get_json(&format!("/findings/{}", enc(key))).await
+    }
+
+    /// `PATCH /findings/{key}`.
+    pub async fn update_finding(
+        &self,
+        key: &str,
+        req: &FindingUpdate,
+    ) -> Result<Finding, ClientError> {
+        self.send_json(Method::PATCH, &format!("/findings/{}", enc(key)), req)
+            .await
     }
 
     /// `POST /incidents/{key}/indicators`: the indicator on the incident (an existing equal

@@ -10,11 +10,13 @@ use uuid::Uuid;
 
 use crate::error::DomainError;
 use crate::evidence::Evidence;
+use crate::finding::{Finding, FindingKey, FindingUpdate, NewFinding, findings_change};
 use crate::ids::{IncidentId, IncidentKey};
 use crate::impact::{DataImpact, DataImpactPatch};
 use crate::indicator::{Indicator, IndicatorValue};
 use crate::marking::{Category, Pap, Technique, Tlp};
 use crate::phase::{Phase, PhaseChange, TransitionFacts, check_transition};
+use crate::postmortem::NewPostMortem;
 use crate::severity::{
     ImpactFactors, Priority, PriorityChange, Severity, SeverityChange, derive_priority,
 };
@@ -70,18 +72,7 @@ pub struct NextStep {
     pub done: bool,
 }
 
-/// The post-mortem of an incident. Only its existence matters in this version (the
-/// `post_mortem_before_close` guard); its contents are built out in a later issue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct PostMortem {
-    /// Summary of the findings.
-    pub summary: String,
-    /// Who recorded it.
-    pub recorded_by: String,
-    /// When.
-    pub recorded_at: DateTime<Utc>,
-}
+pub use crate::postmortem::PostMortem;
 
 /// What is needed to open an incident. Free-text lists (techniques, indicators) are validated by
 /// [`Incident::open`], which names the field at fault.
@@ -310,7 +301,7 @@ pub struct IncidentPatch {
 
 /// A field that is present: `Some` of its value, `null` included (`Some(None)`), where an
 /// absent one is `None` by `#[serde(default)]`. Tells "clear it" from "leave it".
-fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+pub(crate) fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,
@@ -329,7 +320,7 @@ where
 
 /// A field that is present and must hold a value: `null` is refused rather than read as
 /// absent, so a request to clear it is never silently ignored.
-fn not_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+pub(crate) fn not_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,
@@ -429,8 +420,10 @@ fn field_change<T: PartialEq>(
 
 /// What a change did to an incident's record fields, in words for its action log ("title
 /// "Phish" → "Credential phish"; services + crm; TLP amber → red"), texts quoted short; `None`
-/// when none of them changed. Severity, phase, timestamps, indicators, evidence and the
-/// post-mortem are left out: each keeps its own history with who and when.
+/// when none of them changed. Severity, phase, timestamps, indicators and evidence are left
+/// out: each keeps its own history with who and when. The post-mortem (outlined, see
+/// [`PostMortem::outline`]) and the findings raised or changed are in, so that the log says
+/// when the review was written or rewritten and what became of each work item.
 pub fn record_changes(before: &Incident, after: &Incident) -> Option<String> {
     let opt = |v: &Option<String>| v.as_deref().map_or_else(|| "none".to_owned(), quoted);
     let yes_no = |v: &bool| if *v { "yes" } else { "no" }.to_owned();
@@ -468,6 +461,21 @@ pub fn record_changes(before: &Incident, after: &Incident) -> Option<String> {
         &after.root_cause,
         opt,
     ));
+    if before.post_mortem != after.post_mortem
+        && let Some(pm) = &after.post_mortem
+    {
+        let verb = if before.post_mortem.is_some() {
+            "replaced"
+        } else {
+            "recorded"
+        };
+        parts.push(format!(
+            "post-mortem {verb}: {}; {}",
+            quoted(&pm.summary),
+            pm.outline()
+        ));
+    }
+    parts.extend(findings_change(&before.findings, &after.findings));
     if parts.is_empty() {
         return None;
     }
@@ -654,6 +662,13 @@ pub struct Incident {
     pub root_cause: Option<String>,
     /// The post-mortem, once written.
     pub post_mortem: Option<PostMortem>,
+    /// Every post-mortem it replaced, oldest first: a review rewritten keeps what it said.
+    #[serde(default)]
+    pub post_mortem_history: Vec<PostMortem>,
+    /// The findings raised on it (its post-mortem's or the response's), oldest first; they
+    /// outlive its closing.
+    #[serde(default)]
+    pub findings: Vec<Finding>,
     /// Data-impact assessment.
     pub data_impact: DataImpact,
     /// Every data-impact assessment, oldest first, the one in force last, each with who made
@@ -933,6 +948,8 @@ impl Incident {
             indicators,
             root_cause: None,
             post_mortem: None,
+            post_mortem_history: Vec::new(),
+            findings: Vec::new(),
             data_impact_history: if assessed {
                 vec![data_impact.clone()]
             } else {
@@ -1228,6 +1245,10 @@ impl Incident {
                 .as_deref()
                 .is_some_and(|r| !r.trim().is_empty()),
             post_mortem_exists: self.post_mortem.is_some(),
+            post_mortem_classified: self
+                .post_mortem
+                .as_ref()
+                .is_some_and(PostMortem::is_classified),
             reason,
         }
     }
@@ -1329,28 +1350,74 @@ impl Incident {
     }
 
     /// Records (or replaces) the post-mortem. Only in phase post_incident, where the seed puts
-    /// the post-mortem review; the full post-mortem workflow comes in a later issue.
+    /// the post-mortem review. A replaced post-mortem is kept in `post_mortem_history`; a root
+    /// cause given sets the incident's own (`root_cause`), as a patch would. Nothing changes on
+    /// error.
     pub fn record_post_mortem(
         &mut self,
-        summary: &str,
+        new: &NewPostMortem,
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<PostMortem, DomainError> {
-        let summary = text("summary", summary, MAX_TEXT)?;
+        let pm = PostMortem::new(new, actor, at)?;
         if self.phase != Phase::PostIncident {
             return Err(DomainError::Conflict(format!(
                 "the post-mortem is written in phase post_incident and {} is in {}; move it there first",
                 self.key, self.phase
             )));
         }
-        let pm = PostMortem {
-            summary,
-            recorded_by: actor.to_owned(),
-            recorded_at: at,
-        };
-        self.post_mortem = Some(pm.clone());
-        self.updated_at = at;
+        let mut next = self.clone();
+        if let Some(cause) = &new.root_cause {
+            let patch = IncidentPatch {
+                root_cause: Some(Some(cause.clone())),
+                ..Default::default()
+            };
+            next.apply_patch(patch, actor, at)?;
+        }
+        if let Some(old) = next.post_mortem.replace(pm.clone()) {
+            next.post_mortem_history.push(old);
+        }
+        next.updated_at = at;
+        *self = next;
         Ok(pm)
+    }
+
+    /// Raises finding `key` on this incident, in any phase: follow-up work is often decided
+    /// after the incident closed, in the monthly review. The team must already be checked
+    /// against the organisation ([`crate::finding::check_team`]).
+    pub fn raise_finding(
+        &mut self,
+        key: FindingKey,
+        new: &NewFinding,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Finding, DomainError> {
+        let f = Finding::new(key, self.key, self.phase, new, actor, at)?;
+        self.findings.push(f.clone());
+        self.updated_at = at;
+        Ok(f)
+    }
+
+    /// Changes finding `key` of this incident, in any phase (findings outlive the closing).
+    pub fn update_finding(
+        &mut self,
+        key: FindingKey,
+        update: &FindingUpdate,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Finding, DomainError> {
+        let incident = self.key;
+        let f = self
+            .findings
+            .iter_mut()
+            .find(|f| f.key == key)
+            .ok_or_else(|| {
+                DomainError::Conflict(format!("{key} is not a finding of {incident}"))
+            })?;
+        f.update(update, actor, at)?;
+        let f = f.clone();
+        self.updated_at = at;
+        Ok(f)
     }
 
     /// Adds an indicator unless an active one with the same (kind, value) exists; returns the
@@ -1764,11 +1831,12 @@ mod tests {
         assert!(
             matches!(&e, DomainError::TransitionRefused(r) if r.len() == 1 && r[0].guard == "post_mortem_before_close")
         );
-        i.post_mortem = Some(PostMortem {
-            summary: "done".into(),
-            recorded_by: "a".into(),
-            recorded_at: t(3),
-        });
+        let mut pm = NewPostMortem::summary("done");
+        pm.contributing_factors = vec![crate::postmortem::ContributingFactor {
+            kind: crate::postmortem::FactorKind::ManualError,
+            description: "a phished password".into(),
+        }];
+        i.post_mortem = Some(PostMortem::new(&pm, "a", t(3)).unwrap());
         i.change_phase(Phase::Closed, "a", None, t(4)).unwrap();
     }
 
@@ -1812,8 +1880,99 @@ mod tests {
             "{why}"
         );
         assert!(why.contains("(no longer assessed so)"), "{why}");
-        i.record_post_mortem("reviewed", "a", t(9)).unwrap();
+        let mut pm = NewPostMortem::summary("reviewed");
+        pm.contributing_factors = vec![crate::postmortem::ContributingFactor {
+            kind: crate::postmortem::FactorKind::Other,
+            description: "the assessment was a mistake".into(),
+        }];
+        i.record_post_mortem(&pm, "a", t(9)).unwrap();
         i.change_phase(Phase::Closed, "a", None, t(10)).unwrap();
+    }
+
+    #[test]
+    fn a_post_mortem_is_written_in_post_incident_keeps_what_it_replaced_and_is_logged() {
+        let mut i = open(Severity::Sev3);
+        let mut pm = NewPostMortem::summary("first review");
+        pm.root_cause = Some("weak MFA".into());
+        let err = i.record_post_mortem(&pm, "ann", t(2)).unwrap_err();
+        assert!(matches!(err, DomainError::Conflict(_)), "{err}");
+        assert_eq!((i.root_cause.clone(), i.post_mortem.clone()), (None, None));
+        i.phase = Phase::PostIncident;
+        let before = i.clone();
+        let first = i.record_post_mortem(&pm, "ann", t(3)).unwrap();
+        assert_eq!(i.root_cause.as_deref(), Some("weak MFA"));
+        let log = record_changes(&before, &i).unwrap();
+        assert!(
+            log.contains("root cause none → \"weak MFA\"")
+                && log.contains("post-mortem recorded: \"first review\"; 0 contributing factors"),
+            "{log}"
+        );
+        let before = i.clone();
+        let mut again = NewPostMortem::summary("second review");
+        again.went_badly = vec!["slow paging".into()];
+        i.record_post_mortem(&again, "bob", t(4)).unwrap();
+        assert_eq!(i.post_mortem_history, [first]);
+        assert_eq!(
+            i.root_cause.as_deref(),
+            Some("weak MFA"),
+            "kept when not given"
+        );
+        let log = record_changes(&before, &i).unwrap();
+        assert!(
+            log.starts_with("post-mortem replaced: \"second review\""),
+            "{log}"
+        );
+        // A bad entry changes nothing.
+        let before = i.clone();
+        let mut bad = again.clone();
+        bad.participants = vec![crate::postmortem::Participant {
+            name: "".into(),
+            role: crate::postmortem::ParticipantRole::Other,
+            team: None,
+        }];
+        assert_eq!(
+            i.record_post_mortem(&bad, "bob", t(5)).unwrap_err().field(),
+            Some("participants")
+        );
+        assert_eq!(i, before);
+    }
+
+    #[test]
+    fn findings_are_raised_and_changed_in_every_phase_and_logged() {
+        use crate::finding::{FindingKind, FindingState, FindingUpdate, NewFinding};
+        let mut i = open(Severity::Sev3);
+        i.phase = Phase::Closed;
+        let before = i.clone();
+        let new = NewFinding {
+            title: "Rotate keys".into(),
+            description: None,
+            kind: FindingKind::Respond,
+            team: "platform".into(),
+            assignee: None,
+            due: None,
+            ticket: None,
+        };
+        let key = FindingKey::new(4).unwrap();
+        let f = i.raise_finding(key, &new, "ann", t(3)).unwrap();
+        assert_eq!((f.incident, f.raised_in), (i.key, Phase::Closed));
+        assert_eq!(
+            record_changes(&before, &i).as_deref(),
+            Some("finding FND-4 raised for team platform (respond): \"Rotate keys\"")
+        );
+        let update = FindingUpdate {
+            state: Some(FindingState::InProgress),
+            ..Default::default()
+        };
+        let f = i.update_finding(key, &update, "bob", t(4)).unwrap();
+        assert_eq!(f.state, FindingState::InProgress);
+        assert_eq!(i.updated_at, t(4));
+        let err = i
+            .update_finding(FindingKey::new(5).unwrap(), &update, "bob", t(5))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("FND-5 is not a finding of INC-1"),
+            "{err}"
+        );
     }
 
     #[test]

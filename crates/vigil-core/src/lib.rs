@@ -21,6 +21,7 @@ pub mod detection;
 pub mod error;
 pub mod evidence;
 pub mod extract;
+pub mod finding;
 pub mod ids;
 pub mod impact;
 pub mod incident;
@@ -28,6 +29,7 @@ pub mod indicator;
 pub mod links;
 pub mod marking;
 pub mod phase;
+pub mod postmortem;
 pub mod redact;
 pub mod review;
 pub mod role;
@@ -48,6 +50,9 @@ pub use detection::{Detection, NewDetection, RuleLevel};
 pub use error::{DomainError, GuardRefusal};
 pub use evidence::{CustodyEntry, Evidence, EvidenceCheck, EvidenceId, EvidenceProblem, Sha256};
 pub use extract::indicators_from_events;
+pub use finding::{
+    Finding, FindingChange, FindingKey, FindingKind, FindingState, FindingUpdate, NewFinding,
+};
 pub use ids::{IncidentId, IncidentKey};
 pub use impact::{DataImpact, DataImpactPatch};
 pub use incident::{
@@ -58,6 +63,10 @@ pub use indicator::{Indicator, IndicatorKind, IndicatorValue};
 pub use links::{LINK_LIFETIME, LinkError, LinkGrant, LinkSigner, constant_time_eq};
 pub use marking::{Category, Pap, Technique, Tlp};
 pub use phase::{Guard, Phase, PhaseChange, TransitionFacts, check_transition};
+pub use postmortem::{
+    ContributingFactor, DetectionImprovement, FactorKind, NewPostMortem, Participant,
+    ParticipantRole,
+};
 pub use redact::{redact_url, redact_url_parts};
 pub use role::{CreatedToken, Permission, Role, TokenInfo};
 pub use severity::{

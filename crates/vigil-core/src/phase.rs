@@ -23,6 +23,14 @@
 //!   does not waive it. A rating found to be a mistake is not waived either: the post-mortem,
 //!   written and logged like any other, is the place to say so (a short one is enough), so the
 //!   decision not to review is itself on the record.
+//! - `post_mortem_classified` — the post-mortem such an incident needs must name at least one
+//!   contributing factor, classified as the seed's kinds (technical lapse, procedural failure,
+//!   manual error, process flaw, or other): a review of a SEV1 or a breach that identified
+//!   nothing is a stub, and the monthly review counts incidents by these kinds. A rating found to
+//!   be a mistake is said as a factor of kind `other`. Incidents that need no post-mortem may
+//!   close with any, and a post-mortem recorded before factors existed (a summary only) is made
+//!   whole by recording it again with its factors, in phase post_incident as always — so an
+//!   older incident can always be closed.
 //!
 //! The transitions themselves are applied by [`crate::Incident::change_phase`], which also sets
 //! the milestones.
@@ -91,6 +99,8 @@ pub struct TransitionFacts<'a> {
     pub root_cause_recorded: bool,
     /// Whether a post-mortem exists.
     pub post_mortem_exists: bool,
+    /// Whether the post-mortem names at least one classified contributing factor.
+    pub post_mortem_classified: bool,
     /// The reason given with the request, if any.
     pub reason: Option<&'a str>,
 }
@@ -108,6 +118,8 @@ pub enum Guard {
     RootCauseBeforeRecovery,
     /// SEV1/SEV2 and data-breach incidents need a post-mortem before closing.
     PostMortemBeforeClose,
+    /// That post-mortem names at least one classified contributing factor.
+    PostMortemClassified,
 }
 
 impl Guard {
@@ -118,6 +130,7 @@ impl Guard {
         Guard::ReopenReason,
         Guard::RootCauseBeforeRecovery,
         Guard::PostMortemBeforeClose,
+        Guard::PostMortemClassified,
     ];
 
     /// The stable name, used in refusals and by API clients.
@@ -128,6 +141,7 @@ impl Guard {
             Guard::ReopenReason => "reopen_reason",
             Guard::RootCauseBeforeRecovery => "root_cause_before_recovery",
             Guard::PostMortemBeforeClose => "post_mortem_before_close",
+            Guard::PostMortemClassified => "post_mortem_classified",
         }
     }
 
@@ -163,6 +177,16 @@ impl Guard {
                         } else {
                             ""
                         }
+                    )
+                })
+            }
+            Guard::PostMortemClassified => {
+                if f.to != Phase::Closed || !f.post_mortem_exists || f.post_mortem_classified {
+                    return None;
+                }
+                post_mortem_grounds(f).map(|(grounds, _)| {
+                    format!(
+                        "{grounds}, so its post-mortem must name what contributed; record the post-mortem again with at least one contributing factor (technical_lapse, procedural_failure, manual_error, process_flaw, or other — `other` when nothing lapsed, such as a rating that was a mistake)"
                     )
                 })
             }
@@ -260,6 +284,7 @@ mod tests {
             first_breach: None,
             root_cause_recorded: true,
             post_mortem_exists: false,
+            post_mortem_classified: false,
             reason: None,
         }
     }
@@ -323,27 +348,57 @@ mod tests {
         assert_eq!(refused(&f), ["root_cause_before_recovery"]);
     }
 
+    /// (severity, data breach, post-mortem: none / a summary only / classified, refusing guard)
     #[test]
-    fn close_needs_post_mortem_for_sev1_sev2_and_breaches() {
-        for (sev, breach, pm, want) in [
-            (Severity::Sev1, false, false, true),
-            (Severity::Sev2, false, false, true),
-            (Severity::Sev3, true, false, true),
-            (Severity::Sev3, false, false, false),
-            (Severity::Sev4, false, false, false),
-            (Severity::Sev1, true, true, false),
-        ] {
+    fn close_needs_a_classified_post_mortem_for_sev1_sev2_and_breaches() {
+        use Pm::*;
+        #[derive(Debug, Clone, Copy)]
+        enum Pm {
+            Missing,
+            SummaryOnly,
+            Classified,
+        }
+        let cases: [(Severity, bool, Pm, &[&str]); 10] = [
+            (
+                Severity::Sev1,
+                false,
+                Missing,
+                &["post_mortem_before_close"],
+            ),
+            (
+                Severity::Sev2,
+                false,
+                Missing,
+                &["post_mortem_before_close"],
+            ),
+            (Severity::Sev3, true, Missing, &["post_mortem_before_close"]),
+            (Severity::Sev3, false, Missing, &[]),
+            (Severity::Sev4, false, Missing, &[]),
+            (
+                Severity::Sev1,
+                false,
+                SummaryOnly,
+                &["post_mortem_classified"],
+            ),
+            (
+                Severity::Sev3,
+                true,
+                SummaryOnly,
+                &["post_mortem_classified"],
+            ),
+            (Severity::Sev3, false, SummaryOnly, &[]),
+            (Severity::Sev1, true, Classified, &[]),
+            (Severity::Sev4, false, Classified, &[]),
+        ];
+        for (sev, breach, pm, want) in cases {
             let f = TransitionFacts {
                 severity: sev,
                 data_breach: breach,
-                post_mortem_exists: pm,
+                post_mortem_exists: !matches!(pm, Missing),
+                post_mortem_classified: matches!(pm, Classified),
                 ..facts(Phase::PostIncident, Phase::Closed)
             };
-            assert_eq!(
-                refused(&f) == ["post_mortem_before_close"],
-                want,
-                "{sev} breach={breach} pm={pm}"
-            );
+            assert_eq!(refused(&f), want, "{sev} breach={breach} pm={pm:?}");
         }
     }
 
@@ -414,6 +469,6 @@ mod tests {
             ["one_step_forward", "root_cause_before_recovery"]
         );
         let names: Vec<_> = Guard::ALL.iter().map(|g| g.name()).collect();
-        assert_eq!(names.len(), 5);
+        assert_eq!(names.len(), 6);
     }
 }

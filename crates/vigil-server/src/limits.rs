@@ -95,7 +95,31 @@ pub const TEXTS: &[(&str, &str, At, Text)] = &[
         At::Value,
         required(MAX_REASON),
     ),
-    ("RecordPostMortem", "summary", At::Value, required(MAX_TEXT)),
+    ("NewPostMortem", "summary", At::Value, required(MAX_TEXT)),
+    ("NewPostMortem", "root_cause", At::Value, required(MAX_TEXT)),
+    ("NewPostMortem", "went_well", At::Each, required(MAX_TEXT)),
+    ("NewPostMortem", "went_badly", At::Each, required(MAX_TEXT)),
+    (
+        "ContributingFactor",
+        "description",
+        At::Value,
+        required(MAX_TEXT),
+    ),
+    ("Participant", "name", At::Value, required(MAX_NAME)),
+    (
+        "DetectionImprovement",
+        "description",
+        At::Value,
+        required(MAX_TEXT),
+    ),
+    ("NewFinding", "title", At::Value, required(MAX_TITLE)),
+    ("NewFinding", "description", At::Value, at_most(MAX_TEXT)),
+    ("NewFinding", "team", At::Value, required(MAX_NAME)),
+    ("NewFinding", "assignee", At::Value, at_most(MAX_NAME)),
+    ("NewFinding", "ticket", At::Value, at_most(MAX_NAME)),
+    ("FindingUpdate", "title", At::Value, required(MAX_TITLE)),
+    ("FindingUpdate", "team", At::Value, required(MAX_NAME)),
+    ("FindingUpdate", "note", At::Value, at_most(MAX_REASON)),
     ("AddAction", "text", At::Value, required(MAX_TEXT)),
     (
         "AddCustody",
@@ -130,7 +154,7 @@ pub const TEXTS: &[(&str, &str, At, Text)] = &[
 
 /// Request bodies refused when they hold no member at all (`minProperties: 1`): a patch that
 /// changes nothing.
-pub const NOT_EMPTY: &[&str] = &["IncidentPatch"];
+pub const NOT_EMPTY: &[&str] = &["IncidentPatch", "FindingUpdate"];
 
 /// Writes [`TEXTS`] and [`NOT_EMPTY`] into the document's schemas.
 ///

@@ -34,8 +34,8 @@ use tokio::io::AsyncRead;
 use uuid::Uuid;
 use vigil_core::{
     ActionEntry, ActionKind, AuditEntry, AuditVerified, ChainBreak, Evidence, EvidenceCheck,
-    Incident, IncidentLink, IncidentPatch, Indicator, NewIncident, NewIndicator, Phase, Role,
-    Severity, TimestampKind,
+    Finding, FindingKey, FindingUpdate, Incident, IncidentLink, IncidentPatch, Indicator,
+    NewFinding, NewIncident, NewIndicator, NewPostMortem, Phase, Role, Severity, TimestampKind,
 };
 
 pub use error::StoreError;
@@ -43,8 +43,8 @@ pub use sqlite::SqliteStore;
 
 pub use types::{
     AlertFilter, AlertPolicy, AlertsInto, AuditFilter, DetectionFilter, EscalationTimer,
-    EvidenceDownload, IncidentFilter, IncidentRef, IndicatorSearch, IngestKey, KeyedAnswer,
-    NewEvidence, OrgVersion, PageRetry, Principal, Raised, RaisedId, RuleAlertStats,
+    EvidenceDownload, FindingFilter, IncidentFilter, IncidentRef, IndicatorSearch, IngestKey,
+    KeyedAnswer, NewEvidence, OrgVersion, PageRetry, Principal, Raised, RaisedId, RuleAlertStats,
     SuggestionPage, TakeAlerts,
 };
 pub use vigil_core::{CreatedToken, IndicatorHit, Page, Related, TokenInfo};
@@ -129,14 +129,43 @@ pub trait Store: Send + Sync + 'static {
         reason: &'a str,
     ) -> BoxFuture<'a, StoreResult<Incident>>;
 
-    /// Records (or replaces) the post-mortem; only in phase post_incident. SEV1/SEV2 and
-    /// data-breach incidents cannot be closed without one.
+    /// Records (or replaces, keeping the replaced one in `post_mortem_history`) the
+    /// post-mortem; only in phase post_incident. SEV1/SEV2 and data-breach incidents cannot be
+    /// closed without one naming a contributing factor. Logged as a `change` entry.
     fn record_post_mortem<'a>(
         &'a self,
         actor: &'a str,
         r: &'a IncidentRef,
-        summary: &'a str,
+        post_mortem: &'a NewPostMortem,
     ) -> BoxFuture<'a, StoreResult<Incident>>;
+
+    /// Raises a finding on an incident, in any phase, keyed `FND-n` with the next n; the team
+    /// must already be checked against the organisation document (`finding::check_team`).
+    /// Written, logged and audited as a change of the incident.
+    fn raise_finding<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        new: &'a NewFinding,
+    ) -> BoxFuture<'a, StoreResult<Finding>>;
+
+    /// Changes a finding (its state with a note, or its fields); a team in it must already be
+    /// checked. Written, logged and audited as a change of its incident.
+    fn update_finding<'a>(
+        &'a self,
+        actor: &'a str,
+        key: FindingKey,
+        update: &'a FindingUpdate,
+    ) -> BoxFuture<'a, StoreResult<Finding>>;
+
+    /// One finding.
+    fn get_finding(&self, key: FindingKey) -> BoxFuture<'_, StoreResult<Finding>>;
+
+    /// Findings across incidents, oldest key first, with the total matching.
+    fn list_findings<'a>(
+        &'a self,
+        filter: &'a FindingFilter,
+    ) -> BoxFuture<'a, StoreResult<Page<Finding>>>;
 
     /// Adds indicators (validated, normalised, de-duplicated against the active ones); returns
     /// for each the indicator on the incident and whether it was newly added.

@@ -30,9 +30,10 @@ use vigil_core::evidence::{check_description, check_file_name};
 use vigil_core::incident::MAX_TEXT;
 use vigil_core::{
     ActionEntry, ActionKind, AuditEntry, AuditVerified, ChainBreak, ChainProblem, CustodyEntry,
-    DataImpact, DomainError, Evidence, EvidenceCheck, EvidenceProblem, GENESIS_HASH, Incident,
-    IncidentId, IncidentKey, IncidentLink, IncidentPatch, Indicator, IndicatorKind, IndicatorValue,
-    LinkSuggestion, NewIncident, NewIndicator, NextStep, Phase, PhaseChange, PostMortem, Priority,
+    DataImpact, DomainError, Evidence, EvidenceCheck, EvidenceProblem, Finding, FindingChange,
+    FindingKey, FindingUpdate, GENESIS_HASH, Incident, IncidentId, IncidentKey, IncidentLink,
+    IncidentPatch, Indicator, IndicatorKind, IndicatorValue, LinkSuggestion, NewFinding,
+    NewIncident, NewIndicator, NewPostMortem, NextStep, Phase, PhaseChange, PostMortem, Priority,
     PriorityChange, Role, Severity, SeverityChange, Sha256, Technique, TimestampCorrection,
     TimestampKind, Timestamps, verify_chain,
 };
@@ -512,13 +513,42 @@ impl SqliteStore {
         F: FnOnce(&mut Incident, DateTime<Utc>) -> StoreResult<(&'static str, Value, Persist)>
             + Send,
     {
+        self.write_incident_keyed(actor, r, false, move |i, at, _| change(i, at))
+            .await
+    }
+
+    /// [`Self::write_incident`], handing `change` the next finding key when `finding_key`
+    /// asks for one (taken inside the transaction, so two findings raised at once get two).
+    async fn write_incident_keyed<F>(
+        &self,
+        actor: &str,
+        r: &IncidentRef,
+        finding_key: bool,
+        change: F,
+    ) -> StoreResult<Incident>
+    where
+        F: FnOnce(
+                &mut Incident,
+                DateTime<Utc>,
+                Option<FindingKey>,
+            ) -> StoreResult<(&'static str, Value, Persist)>
+            + Send,
+    {
         let at = now();
         let mut tx = self.begin().await?;
         let id = resolve(&mut tx, r).await?;
         let mut incident = load(&mut tx, id).await?;
         let before = incident.clone();
         let priority = (incident.priority, incident.priority_history.len());
-        let (action, payload, persist) = change(&mut incident, at)?;
+        let key = if finding_key {
+            let n: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM findings")
+                .fetch_one(&mut *tx)
+                .await?;
+            Some(FindingKey::new(n as u64)?)
+        } else {
+            None
+        };
+        let (action, payload, persist) = change(&mut incident, at, key)?;
         let payload = record_priority_moves(&mut tx, &incident, priority, payload).await?;
         let payload = log_record_changes(&mut tx, actor, &before, &incident, at, payload).await?;
         update_incident_row(&mut tx, &incident).await?;
@@ -540,10 +570,117 @@ impl SqliteStore {
                 let n = incident.timestamp_corrections.len();
                 insert_correction(&mut tx, id, n, &incident.timestamp_corrections[n - 1]).await?;
             }
+            Persist::Finding(key) => {
+                let f = incident
+                    .findings
+                    .iter()
+                    .find(|f| f.key == key)
+                    .ok_or_else(|| corrupt(format!("{key} vanished from its incident")))?;
+                save_finding(&mut tx, id, f).await?;
+            }
         }
         let stored = append_incident_audit(&mut tx, actor, action, id, &[], payload).await?;
         tx.commit().await?;
         Ok(stored)
+    }
+
+    async fn raise_finding_impl(
+        &self,
+        actor: &str,
+        r: &IncidentRef,
+        new: &NewFinding,
+    ) -> StoreResult<Finding> {
+        let mut raised = None;
+        let stored = self
+            .write_incident_keyed(actor, r, true, |i, at, key| {
+                let key = key.ok_or_else(|| corrupt("no finding key was taken"))?;
+                let f = i.raise_finding(key, new, actor, at)?;
+                raised = Some(key);
+                Ok((
+                    "finding.raise",
+                    json!({ "key": i.key, "finding": f }),
+                    Persist::Finding(key),
+                ))
+            })
+            .await?;
+        finding_of(stored, raised)
+    }
+
+    async fn update_finding_impl(
+        &self,
+        actor: &str,
+        key: FindingKey,
+        update: &FindingUpdate,
+    ) -> StoreResult<Finding> {
+        let id = self.finding_incident(key).await?;
+        let stored = self
+            .write_incident(actor, &IncidentRef::Id(id), |i, at| {
+                let f = i.update_finding(key, update, actor, at)?;
+                let change = f.history.last().cloned();
+                Ok((
+                    "finding.update",
+                    json!({ "key": i.key, "finding": key, "change": change, "update": update }),
+                    Persist::Finding(key),
+                ))
+            })
+            .await?;
+        finding_of(stored, Some(key))
+    }
+
+    /// The incident finding `key` belongs to.
+    async fn finding_incident(&self, key: FindingKey) -> StoreResult<IncidentId> {
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT incident_id FROM findings WHERE seq = ?")
+                .bind(key.number() as i64)
+                .fetch_optional(&self.pool)
+                .await?;
+        let id = id.ok_or_else(|| StoreError::NotFound(format!("finding {key}")))?;
+        IncidentId::parse(&id).map_err(corrupt)
+    }
+
+    async fn get_finding_impl(&self, key: FindingKey) -> StoreResult<Finding> {
+        let row = sqlx::query(
+            "SELECT findings.*, incidents.seq AS incident_seq FROM findings \
+             JOIN incidents ON incidents.id = findings.incident_id WHERE findings.seq = ?",
+        )
+        .bind(key.number() as i64)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("finding {key}")))?;
+        finding_row(&row)
+    }
+
+    async fn list_findings_impl(&self, f: &FindingFilter) -> StoreResult<Page<Finding>> {
+        let mut conn = self.pool.acquire().await?;
+        let incident = match &f.incident {
+            Some(r) => Some(resolve(&mut conn, r).await?),
+            None => None,
+        };
+        let mut count = QueryBuilder::<Sqlite>::new(
+            "SELECT COUNT(*) FROM findings JOIN incidents ON incidents.id = findings.incident_id WHERE 1 = 1",
+        );
+        push_finding_filters(&mut count, f, incident);
+        let mut select = QueryBuilder::<Sqlite>::new(
+            "SELECT findings.*, incidents.seq AS incident_seq FROM findings \
+             JOIN incidents ON incidents.id = findings.incident_id WHERE 1 = 1",
+        );
+        push_finding_filters(&mut select, f, incident);
+        select.push(" ORDER BY findings.seq LIMIT ");
+        select.push_bind(clamp(f.limit, 50, 500));
+        select.push(" OFFSET ");
+        select.push_bind(i64::from(f.offset));
+        let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
+        let items = select
+            .build()
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(finding_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page {
+            total: total as u64,
+            items,
+        })
     }
 
     async fn extend_scope_impl(
@@ -2086,6 +2223,8 @@ enum Persist {
     Severity,
     Phase,
     Correction,
+    /// The finding of this key, raised or changed.
+    Finding(FindingKey),
 }
 
 // ---- row helpers -------------------------------------------------------------------------
@@ -2496,7 +2635,7 @@ async fn update_incident_row(conn: &mut SqliteConnection, i: &Incident) -> Store
     sqlx::query(
         "UPDATE incidents SET title = ?, summary = ?, search_text = ?, severity = ?, priority = ?, phase = ?, category = ?, \
          tlp = ?, pap = ?, customer_facing = ?, techniques = ?, root_cause = ?, post_mortem = ?, \
-         data_impact = ?, next_steps = ?, first_activity_at = ?, detected_at = ?, acknowledged_at = ?, \
+         post_mortem_history = ?, data_impact = ?, next_steps = ?, first_activity_at = ?, detected_at = ?, acknowledged_at = ?, \
          declared_at = ?, contained_at = ?, eradicated_at = ?, recovered_at = ?, closed_at = ?, updated_at = ? \
          WHERE id = ?",
     )
@@ -2513,6 +2652,7 @@ async fn update_incident_row(conn: &mut SqliteConnection, i: &Incident) -> Store
     .bind(to_json(&i.techniques))
     .bind(&i.root_cause)
     .bind(i.post_mortem.as_ref().map(to_json))
+    .bind((!i.post_mortem_history.is_empty()).then(|| to_json(&i.post_mortem_history)))
     .bind(to_json(&i.data_impact))
     .bind(to_json(&i.next_steps))
     .bind(ts_opt(t.first_activity))
@@ -2537,6 +2677,114 @@ async fn update_incident_row(conn: &mut SqliteConnection, i: &Incident) -> Store
             .await?;
     }
     Ok(())
+}
+
+/// The finding of `key` in the incident a write stored.
+fn finding_of(stored: Incident, key: Option<FindingKey>) -> StoreResult<Finding> {
+    stored
+        .findings
+        .into_iter()
+        .find(|f| Some(f.key) == key)
+        .ok_or_else(|| corrupt("a finding written is not in its incident as stored"))
+}
+
+/// Writes finding `f` of incident `id`, new or changed, inside `conn`'s transaction.
+async fn save_finding(conn: &mut SqliteConnection, id: IncidentId, f: &Finding) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO findings (seq, incident_id, title, description, kind, team, assignee, due, state, \
+         ticket, raised_in, created_by, created_at, updated_at, closed_at, history) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (seq) DO UPDATE SET title = excluded.title, description = excluded.description, \
+         kind = excluded.kind, team = excluded.team, assignee = excluded.assignee, due = excluded.due, \
+         state = excluded.state, ticket = excluded.ticket, updated_at = excluded.updated_at, \
+         closed_at = excluded.closed_at, history = excluded.history",
+    )
+    .bind(f.key.number() as i64)
+    .bind(id.to_string())
+    .bind(&f.title)
+    .bind(&f.description)
+    .bind(f.kind.as_str())
+    .bind(&f.team)
+    .bind(&f.assignee)
+    .bind(f.due.map(|d| d.to_string()))
+    .bind(f.state.as_str())
+    .bind(&f.ticket)
+    .bind(f.raised_in.as_str())
+    .bind(&f.created_by)
+    .bind(ts(f.created_at))
+    .bind(ts(f.updated_at))
+    .bind(ts_opt(f.closed_at))
+    .bind(to_json(&f.history))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A finding from a `findings` row joined with its incident's `seq` as `incident_seq`.
+fn finding_row(row: &SqliteRow) -> StoreResult<Finding> {
+    let due: Option<String> = row.try_get("due")?;
+    let history: Vec<FindingChange> = col_json(row, "history")?;
+    Ok(Finding {
+        key: FindingKey::new(row.try_get::<i64, _>("seq")? as u64).map_err(corrupt)?,
+        incident: key_of(row.try_get("incident_seq")?)?,
+        title: row.try_get("title")?,
+        description: row.try_get("description")?,
+        kind: col_parse(row, "kind")?,
+        team: row.try_get("team")?,
+        assignee: row.try_get("assignee")?,
+        due: due
+            .map(|d| d.parse().map_err(|e| corrupt(format!("due {d:?}: {e}"))))
+            .transpose()?,
+        state: col_parse(row, "state")?,
+        ticket: row.try_get("ticket")?,
+        raised_in: col_parse(row, "raised_in")?,
+        created_by: row.try_get("created_by")?,
+        created_at: col_ts(row, "created_at")?,
+        updated_at: col_ts(row, "updated_at")?,
+        closed_at: col_ts_opt(row, "closed_at")?,
+        history,
+    })
+}
+
+fn push_finding_filters(
+    q: &mut QueryBuilder<'_, Sqlite>,
+    f: &FindingFilter,
+    incident: Option<IncidentId>,
+) {
+    if let Some(t) = &f.team {
+        q.push(" AND findings.team = ").push_bind(t.clone());
+    }
+    if let Some(s) = f.state {
+        q.push(" AND findings.state = ").push_bind(s.as_str());
+    }
+    if let Some(k) = f.kind {
+        q.push(" AND findings.kind = ").push_bind(k.as_str());
+    }
+    if f.open == Some(true) || f.overdue_on.is_some() {
+        q.push(" AND findings.state IN ('open', 'in_progress')");
+    }
+    if f.open == Some(false) {
+        q.push(" AND findings.state IN ('done', 'wont_fix')");
+    }
+    if let Some(day) = f.overdue_on {
+        q.push(" AND findings.due < ").push_bind(day.to_string());
+    }
+    if let Some(id) = incident {
+        q.push(" AND findings.incident_id = ")
+            .push_bind(id.to_string());
+    }
+    if let Some(from) = f.created_from {
+        q.push(" AND findings.created_at >= ").push_bind(ts(from));
+    }
+    if let Some(to) = f.created_to {
+        q.push(" AND findings.created_at < ").push_bind(ts(to));
+    }
+    if let Some(from) = f.closed_from {
+        q.push(" AND findings.closed_at >= ").push_bind(ts(from));
+    }
+    if let Some(to) = f.closed_to {
+        q.push(" AND findings.closed_at < ").push_bind(ts(to));
+    }
 }
 
 async fn replace_names(
@@ -3563,6 +3811,22 @@ async fn load(conn: &mut SqliteConnection, id: IncidentId) -> StoreResult<Incide
     let post_mortem: Option<PostMortem> = post_mortem
         .map(|s| serde_json::from_str(&s).map_err(|e| corrupt(format!("post_mortem: {e}"))))
         .transpose()?;
+    let post_mortem_history: Option<String> = row.try_get("post_mortem_history")?;
+    let post_mortem_history: Vec<PostMortem> = post_mortem_history
+        .map(|s| serde_json::from_str(&s).map_err(|e| corrupt(format!("post_mortem_history: {e}"))))
+        .transpose()?
+        .unwrap_or_default();
+    let findings = sqlx::query(
+        "SELECT findings.*, incidents.seq AS incident_seq FROM findings \
+         JOIN incidents ON incidents.id = findings.incident_id \
+         WHERE findings.incident_id = ? ORDER BY findings.seq",
+    )
+    .bind(&sid)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(finding_row)
+    .collect::<StoreResult<Vec<_>>>()?;
     let data_impact: DataImpact = col_json(&row, "data_impact")?;
     let next_steps: Vec<NextStep> = col_json(&row, "next_steps")?;
     Ok(Incident {
@@ -3586,6 +3850,8 @@ async fn load(conn: &mut SqliteConnection, id: IncidentId) -> StoreResult<Incide
         indicators,
         root_cause: row.try_get("root_cause")?,
         post_mortem,
+        post_mortem_history,
+        findings,
         data_impact,
         data_impact_history,
         timestamps,
@@ -4042,16 +4308,49 @@ impl Store for SqliteStore {
         &'a self,
         actor: &'a str,
         r: &'a IncidentRef,
-        summary: &'a str,
+        post_mortem: &'a NewPostMortem,
     ) -> BoxFuture<'a, StoreResult<Incident>> {
         Box::pin(self.write_incident(actor, r, move |i, at| {
-            let pm = i.record_post_mortem(summary, actor, at)?;
+            let pm = i.record_post_mortem(post_mortem, actor, at)?;
             Ok((
                 "incident.post_mortem",
-                payload(i.key, "post_mortem", &pm),
+                json!({
+                    "key": i.key,
+                    "post_mortem": pm,
+                    "root_cause": post_mortem.root_cause.as_ref().map(|_| &i.root_cause),
+                }),
                 Persist::Row,
             ))
         }))
+    }
+
+    fn raise_finding<'a>(
+        &'a self,
+        actor: &'a str,
+        r: &'a IncidentRef,
+        new: &'a NewFinding,
+    ) -> BoxFuture<'a, StoreResult<Finding>> {
+        Box::pin(self.raise_finding_impl(actor, r, new))
+    }
+
+    fn update_finding<'a>(
+        &'a self,
+        actor: &'a str,
+        key: FindingKey,
+        update: &'a FindingUpdate,
+    ) -> BoxFuture<'a, StoreResult<Finding>> {
+        Box::pin(self.update_finding_impl(actor, key, update))
+    }
+
+    fn get_finding(&self, key: FindingKey) -> BoxFuture<'_, StoreResult<Finding>> {
+        Box::pin(self.get_finding_impl(key))
+    }
+
+    fn list_findings<'a>(
+        &'a self,
+        filter: &'a FindingFilter,
+    ) -> BoxFuture<'a, StoreResult<Page<Finding>>> {
+        Box::pin(self.list_findings_impl(filter))
     }
 
     fn add_indicators<'a>(

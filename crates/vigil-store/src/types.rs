@@ -3,12 +3,12 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use vigil_core::{
-    Category, DomainError, Evidence, IncidentId, IncidentKey, IndicatorKind, Phase, Priority, Role,
-    Severity,
+    Category, DomainError, Evidence, FindingKind, FindingState, IncidentId, IncidentKey,
+    IndicatorKind, Phase, Priority, Role, Severity,
 };
 
 /// An incident named by its key (`INC-42`) or its id.
@@ -50,6 +50,37 @@ impl From<IncidentId> for IncidentRef {
     fn from(id: IncidentId) -> Self {
         IncidentRef::Id(id)
     }
+}
+
+/// Filters for [`crate::Store::list_findings`]; every filter given must match. The time ranges
+/// are what a periodic review asks: findings raised, and findings closed, within a month.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FindingFilter {
+    /// Owned by this team (exact name).
+    pub team: Option<String>,
+    /// In this state.
+    pub state: Option<FindingState>,
+    /// Of this kind.
+    pub kind: Option<FindingKind>,
+    /// `Some(true)`: only those still owed (open or in progress); `Some(false)`: only closed
+    /// ones (done or won't fix).
+    pub open: Option<bool>,
+    /// Only those overdue on this day: open or in progress, due before it.
+    pub overdue_on: Option<NaiveDate>,
+    /// Of this incident.
+    pub incident: Option<IncidentRef>,
+    /// Raised at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Raised before.
+    pub created_to: Option<DateTime<Utc>>,
+    /// Closed (done or won't fix, and not reopened since) at or after.
+    pub closed_from: Option<DateTime<Utc>>,
+    /// Closed before.
+    pub closed_to: Option<DateTime<Utc>>,
+    /// Page size (1–500; 0 means the default of 50).
+    pub limit: u32,
+    /// Items to skip.
+    pub offset: u32,
 }
 
 /// Filters for [`crate::Store::list_incidents`]; every filter given must match.

@@ -27,7 +27,10 @@ Examples:
   vigil incident phase INC-1 analysis --reason \"triage done\"
   vigil incident update INC-1 --personal-data --data-disclosed
   vigil incident timestamp INC-1 first_activity 2026-11-20T08:00:00Z --reason \"proxy logs\"
-  vigil incident post-mortem INC-1 --summary \"no phishing-resistant MFA\"
+  vigil incident post-mortem INC-1 --summary \"token theft via phish\" --root-cause \"no phishing-resistant MFA\" \\
+    --factor \"technical_lapse:legacy auth left on\" --participant \"privacy_expert:priya:privacy office\" \\
+    --went-well \"paged in 2 minutes\" --went-badly \"no revocation runbook\" \\
+    --detection \"alert on MFA fatigue\" --sigma-rule 5af54681-df95-4c26-854f-2565e13cfab0
   vigil incident pivot INC-1 --since 7d --accept
   vigil incident show INC-1 --json";
 
@@ -117,16 +120,9 @@ pub enum Command {
         #[arg(long)]
         reason: String,
     },
-    /// Record the post-mortem (in phase post_incident; SEV1/SEV2 and data breaches need one to close).
-    PostMortem {
-        #[command(flatten)]
-        conn: Conn,
-        /// Incident key (INC-42) or id.
-        key: String,
-        /// Summary of the findings.
-        #[arg(long)]
-        summary: String,
-    },
+    /// Record or replace the post-mortem (in phase post_incident; SEV1/SEV2 and data breaches
+    /// need one naming a contributing factor to close; a replaced one is kept).
+    PostMortem(Box<PostMortemArgs>),
     /// Add, remove or search indicators of compromise.
     Indicator {
         #[command(flatten)]
@@ -540,6 +536,97 @@ pub enum EvidenceCommand {
     },
 }
 
+/// `vigil incident post-mortem`.
+#[derive(Debug, ClapArgs)]
+pub struct PostMortemArgs {
+    #[command(flatten)]
+    conn: Conn,
+    /// Incident key (INC-42) or id.
+    key: String,
+    /// Summary of the review.
+    #[arg(long)]
+    summary: String,
+    /// The root cause the analysis found; sets the incident's root cause.
+    #[arg(long)]
+    root_cause: Option<String>,
+    /// A contributing factor as KIND:DESCRIPTION, KIND one of technical_lapse,
+    /// procedural_failure, manual_error, process_flaw, other (repeatable).
+    #[arg(long = "factor", value_name = "KIND:TEXT", value_parser = factor_arg)]
+    factors: Vec<ContributingFactor>,
+    /// Who took part, as ROLE:NAME or ROLE:NAME:TEAM, ROLE one of responder,
+    /// product_group_sme, security_expert, privacy_expert, other (repeatable).
+    #[arg(long = "participant", value_name = "ROLE:NAME[:TEAM]", value_parser = participant_arg)]
+    participants: Vec<Participant>,
+    /// What went well in the response (repeatable).
+    #[arg(long)]
+    went_well: Vec<String>,
+    /// What did not go well in the response (repeatable).
+    #[arg(long)]
+    went_badly: Vec<String>,
+    /// A detection improvement decided: new or changed monitoring (repeatable).
+    #[arg(long = "detection", value_name = "TEXT")]
+    detections: Vec<String>,
+    /// The id of a Sigma rule implementing the one --detection given (repeatable).
+    #[arg(long = "sigma-rule", value_name = "RULE_ID")]
+    sigma_rules: Vec<String>,
+}
+
+impl PostMortemArgs {
+    /// The request: --sigma-rule belongs to a single --detection, since flags cannot say which
+    /// of several it would be.
+    fn post_mortem(&self) -> anyhow::Result<NewPostMortem> {
+        if !self.sigma_rules.is_empty() && self.detections.len() != 1 {
+            return Err(crate::output::UsageError(format!(
+                "--sigma-rule belongs to one --detection and {} are given; give exactly one --detection with its rules, and record the others in another call or through the API",
+                self.detections.len()
+            ))
+            .into());
+        }
+        Ok(NewPostMortem {
+            summary: self.summary.clone(),
+            root_cause: self.root_cause.clone(),
+            contributing_factors: self.factors.clone(),
+            participants: self.participants.clone(),
+            went_well: self.went_well.clone(),
+            went_badly: self.went_badly.clone(),
+            detection_improvements: self
+                .detections
+                .iter()
+                .map(|d| DetectionImprovement {
+                    description: d.clone(),
+                    sigma_rules: self.sigma_rules.clone(),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// `--factor KIND:TEXT`.
+fn factor_arg(raw: &str) -> Result<ContributingFactor, String> {
+    let (kind, text) = raw
+        .split_once(':')
+        .ok_or_else(|| format!("{raw:?} is not KIND:TEXT (technical_lapse:legacy auth left on)"))?;
+    Ok(ContributingFactor {
+        kind: domain(kind)?,
+        description: text.trim().to_owned(),
+    })
+}
+
+/// `--participant ROLE:NAME[:TEAM]`.
+fn participant_arg(raw: &str) -> Result<Participant, String> {
+    let mut parts = raw.splitn(3, ':');
+    let (Some(role), Some(name)) = (parts.next(), parts.next()) else {
+        return Err(format!(
+            "{raw:?} is not ROLE:NAME or ROLE:NAME:TEAM (privacy_expert:priya:privacy office)"
+        ));
+    };
+    Ok(Participant {
+        name: name.trim().to_owned(),
+        role: domain(role)?,
+        team: parts.next().map(|t| t.trim().to_owned()),
+    })
+}
+
 use anyhow::Context;
 use vigil_api::types::*;
 use vigil_client::{Client, ClientError};
@@ -948,12 +1035,18 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
                 .map_err(explain)?;
             confirm(&conn, &inc, &format!("{which} corrected"))
         }
-        Command::PostMortem { conn, key, summary } => {
-            let inc = client(&conn)?
-                .record_post_mortem(&key, &RecordPostMortem { summary })
+        Command::PostMortem(a) => {
+            let req = a.post_mortem()?;
+            let inc = client(&a.conn)?
+                .record_post_mortem(&a.key, &req)
                 .await
                 .map_err(explain)?;
-            confirm(&conn, &inc, "post-mortem recorded")
+            let pm = inc
+                .post_mortem
+                .as_ref()
+                .map(|p| p.outline())
+                .unwrap_or_default();
+            confirm(&a.conn, &inc, &format!("post-mortem recorded: {pm}"))
         }
         Command::Indicator { conn, command } => indicator(&conn, command).await,
         Command::Link {
@@ -1821,11 +1914,20 @@ fn show_incident(conn: &Conn, inc: &Incident) -> anyhow::Result<()> {
         ),
         (
             "post-mortem",
-            Lines::of_text(&opt(inc
-                .post_mortem
-                .as_ref()
-                .map(|p| format!("{} (by {})", p.summary, p.recorded_by))))
-            .into(),
+            post_mortem_lines(inc.post_mortem.as_ref()).into(),
+        ),
+        (
+            "findings",
+            match inc.findings.is_empty() {
+                true => "-".into(),
+                false => Lines(
+                    inc.findings
+                        .iter()
+                        .map(|f| format!("{} [{}] {} ({})", f.key, f.state, f.title, f.team))
+                        .collect(),
+                )
+                .into(),
+            },
         ),
         (
             "next steps",
@@ -2006,6 +2108,41 @@ fn actions_table(when: &str, entries: &[ActionEntry]) -> crate::output::Table {
         ]);
     }
     t
+}
+
+/// The post-mortem as lines: summary, who wrote it, then each part it holds.
+fn post_mortem_lines(pm: Option<&PostMortem>) -> Lines {
+    let Some(pm) = pm else {
+        return Lines(vec!["-".to_owned()]);
+    };
+    let mut out: Vec<String> = pm.summary.lines().map(str::to_owned).collect();
+    out.push(format!(
+        "(by {} at {})",
+        pm.recorded_by,
+        crate::output::shown_time(pm.recorded_at, "%Y-%m-%d %H:%M")
+    ));
+    for f in &pm.contributing_factors {
+        out.push(format!("factor {}: {}", f.kind, f.description));
+    }
+    for p in &pm.participants {
+        let team = p
+            .team
+            .as_deref()
+            .map(|t| format!(" ({t})"))
+            .unwrap_or_default();
+        out.push(format!("participant {}: {}{team}", p.role, p.name));
+    }
+    out.extend(pm.went_well.iter().map(|w| format!("went well: {w}")));
+    out.extend(pm.went_badly.iter().map(|w| format!("went badly: {w}")));
+    for d in &pm.detection_improvements {
+        let rules = if d.sigma_rules.is_empty() {
+            String::new()
+        } else {
+            format!(" [sigma {}]", d.sigma_rules.join(", "))
+        };
+        out.push(format!("detection: {}{rules}", d.description));
+    }
+    Lines(out)
 }
 
 /// One line confirming a change (the full record with `show`, or `--json`).

@@ -13,6 +13,7 @@ mod backup;
 mod bench;
 mod datadir;
 mod detections;
+mod finding;
 mod hunt;
 mod incident;
 mod ingest;
@@ -59,6 +60,9 @@ enum Command {
     /// Open, read, list and update incidents on a running server.
     #[command(subcommand)]
     Incident(incident::Command),
+    /// Findings: work items incidents leave for owning teams (add, list, show, update).
+    #[command(subcommand)]
+    Finding(finding::Command),
     /// Check the tamper-evident audit trail of a data directory.
     #[command(subcommand)]
     Audit(audit::Command),
@@ -105,6 +109,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve::run(*args),
         Command::Admin(cmd) => admin::run(cmd),
         Command::Incident(cmd) => incident::run(cmd),
+        Command::Finding(cmd) => finding::run(cmd),
         Command::Audit(cmd) => audit::run(cmd),
         Command::Hunt(args) => hunt::run(args),
         Command::Metrics(args) => metrics::run(*args),

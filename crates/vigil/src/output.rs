@@ -615,7 +615,10 @@ fn guard_remedy(guard: &str) -> Option<&'static str> {
         "reopen_reason" => "add --reason TEXT",
         "root_cause_before_recovery" => "add --root-cause TEXT to this command",
         "post_mortem_before_close" => {
-            "record it with `vigil incident post-mortem KEY --summary TEXT`, then close"
+            "record it with `vigil incident post-mortem KEY --summary TEXT --factor KIND:TEXT`, then close"
+        }
+        "post_mortem_classified" => {
+            "record it again with `vigil incident post-mortem KEY --summary TEXT --factor KIND:TEXT` (KIND: technical_lapse, procedural_failure, manual_error, process_flaw, other), then close"
         }
         _ => return None,
     })

@@ -218,25 +218,26 @@ pub async fn timestamp(
     ))
 }
 
-/// Record (or replace) the post-mortem; only in phase post_incident. SEV1/SEV2 and data-breach
-/// incidents cannot be closed without one.
+/// Record (or replace) the post-mortem; only in phase post_incident. The replaced one is kept in
+/// `post_mortem_history`; `root_cause` sets the incident's root cause. SEV1/SEV2 and data-breach
+/// incidents cannot be closed without one naming at least one contributing factor.
 #[utoipa::path(
     post, path = "/incidents/{key}/post-mortem", operation_id = "record_post_mortem", tag = "incidents",
     params(("key" = String, Path, description = "Incident key (INC-42) or id")),
-    request_body = RecordPostMortem,
+    request_body = NewPostMortem,
     responses((status = 200, body = Incident), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The incident is not in phase post_incident", body = ErrorBody))
 )]
 pub async fn post_mortem(
     State(state): State<AppState>,
     Responder(who): Responder,
     ApiPath(key): ApiPath<String>,
-    ApiJson(req): ApiJson<RecordPostMortem>,
+    ApiJson(req): ApiJson<NewPostMortem>,
 ) -> Result<Json<Incident>, ApiError> {
     let r = incident_ref(&key)?;
     Ok(Json(
         state
             .store
-            .record_post_mortem(&who.name, &r, &req.summary)
+            .record_post_mortem(&who.name, &r, &req)
             .await
             .map_err(store_error)?,
     ))

@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod detections;
 pub mod events;
 pub mod evidence;
+pub mod findings;
 pub mod health;
 pub mod incidents;
 pub mod indicators;
@@ -32,6 +33,9 @@ pub fn register(api: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(incidents::phase))
         .routes(routes!(incidents::timestamp))
         .routes(routes!(incidents::post_mortem))
+        .routes(routes!(findings::create))
+        .routes(routes!(findings::list))
+        .routes(routes!(findings::get, findings::update))
         .routes(routes!(indicators::add))
         .routes(routes!(indicators::remove))
         .routes(routes!(indicators::search))
@@ -131,7 +135,9 @@ pub fn access(operation_id: &str) -> Option<Access> {
         | "list_alerts"
         | "list_alert_rule_stats"
         | "get_alert"
-        | "get_monthly_review" => Read,
+        | "get_monthly_review"
+        | "list_findings"
+        | "get_finding" => Read,
         "ingest_events" | "raise_alert" | "report_suspicious_activity" => Send,
         "create_incident"
         | "update_incident"
@@ -139,6 +145,8 @@ pub fn access(operation_id: &str) -> Option<Access> {
         | "change_phase"
         | "correct_timestamp"
         | "record_post_mortem"
+        | "create_finding"
+        | "update_finding"
         | "add_indicator"
         | "remove_indicator"
         | "link_incidents"

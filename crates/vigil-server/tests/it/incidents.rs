@@ -937,12 +937,7 @@ async fn sev1_and_data_breaches_close_only_with_a_post_mortem() {
         // The post-mortem is written in phase post_incident, not before.
         let err = app
             .responder
-            .record_post_mortem(
-                key,
-                &RecordPostMortem {
-                    summary: "too early".into(),
-                },
-            )
+            .record_post_mortem(key, &NewPostMortem::summary("too early"))
             .await
             .unwrap_err();
         assert!(
@@ -982,17 +977,32 @@ async fn sev1_and_data_breaches_close_only_with_a_post_mortem() {
             .unwrap_err();
         assert!(format!("{err:?}").contains(past), "{key}: {err:?}");
         assert_eq!(refused_guards(err), ["post_mortem_before_close"], "{key}");
+        // A summary alone is a stub for such an incident: it must say what contributed.
+        let summary = "session cookies outlived password resets";
         let inc = app
             .responder
-            .record_post_mortem(
-                key,
-                &RecordPostMortem {
-                    summary: "session cookies outlived password resets".into(),
-                },
-            )
+            .record_post_mortem(key, &NewPostMortem::summary(summary))
             .await
             .unwrap();
         assert_eq!(inc.post_mortem.as_ref().unwrap().recorded_by, "rita");
+        let err = app
+            .responder
+            .change_phase(key, &phase(Phase::Closed))
+            .await
+            .unwrap_err();
+        assert_eq!(refused_guards(err), ["post_mortem_classified"], "{key}");
+        let mut classified = NewPostMortem::summary(summary);
+        classified.contributing_factors = vec![ContributingFactor {
+            kind: FactorKind::TechnicalLapse,
+            description: "resets did not revoke sessions".into(),
+        }];
+        let inc = app
+            .responder
+            .record_post_mortem(key, &classified)
+            .await
+            .unwrap();
+        assert_eq!(inc.post_mortem_history.len(), 1, "the stub is kept");
+        assert_eq!(inc.post_mortem_history[0].summary, summary);
         let closed = app
             .responder
             .change_phase(key, &phase(Phase::Closed))

@@ -7,6 +7,7 @@ mod connections;
 mod errors;
 mod events;
 mod evidence;
+mod findings;
 mod incidents;
 mod integrity;
 mod openapi;

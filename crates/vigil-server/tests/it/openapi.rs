@@ -15,6 +15,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/incidents/{key}/phase"),
     ("post", "/api/v1/incidents/{key}/timestamps"),
     ("post", "/api/v1/incidents/{key}/post-mortem"),
+    ("post", "/api/v1/incidents/{key}/findings"),
+    ("get", "/api/v1/findings"),
+    ("get", "/api/v1/findings/{key}"),
+    ("patch", "/api/v1/findings/{key}"),
     ("post", "/api/v1/incidents/{key}/indicators"),
     ("delete", "/api/v1/incidents/{key}/indicators/{id}"),
     ("get", "/api/v1/indicators"),
@@ -162,7 +166,8 @@ fn every_enum_schema_lists_the_wire_values() {
     use vigil_api::error::ErrorCode;
     use vigil_core::{
         ActionKind, AlertSource, AlertStatus, AssetCriticality, Category, ChainProblem, Dismissal,
-        IndicatorKind, Pap, Phase, Priority, Role, RuleLevel, Severity, TimestampKind, Tlp,
+        FactorKind, FindingKind, FindingState, IndicatorKind, Pap, ParticipantRole, Phase,
+        Priority, Role, RuleLevel, Severity, TimestampKind, Tlp,
     };
     use vigil_oncall::{ContactKind, Day};
 
@@ -178,6 +183,10 @@ fn every_enum_schema_lists_the_wire_values() {
         ("AssetCriticality", wire(AssetCriticality::ALL)),
         ("Category", wire(Category::ALL)),
         ("Dismissal", wire(Dismissal::ALL)),
+        ("FactorKind", wire(FactorKind::ALL)),
+        ("FindingKind", wire(FindingKind::ALL)),
+        ("FindingState", wire(FindingState::ALL)),
+        ("ParticipantRole", wire(ParticipantRole::ALL)),
         ("ErrorCode", wire(&ErrorCode::ALL)),
         ("IndicatorKind", wire(IndicatorKind::ALL)),
         ("Pap", wire(Pap::ALL)),
@@ -1274,13 +1283,16 @@ async fn stated_text_limits_are_the_enforced_ones() {
         ("ChangeSeverity", "reason"),
         ("CorrectTimestamp", "reason"),
         ("CreateToken", "name"),
-        ("RecordPostMortem", "summary"),
+        ("NewPostMortem", "summary"),
+        ("NewFinding", "title"),
+        ("NewFinding", "team"),
     ] {
         let text = &schemas[schema]["properties"][field];
         assert_eq!(text["minLength"], 1, "{schema}.{field}: {text}");
         assert!(text["maxLength"].is_number(), "{schema}.{field}: {text}");
     }
     assert_eq!(schemas["IncidentPatch"]["minProperties"], 1);
+    assert_eq!(schemas["FindingUpdate"]["minProperties"], 1);
     // Every rule of the table reached the document.
     for (schema, property, at, text) in vigil_server::limits::TEXTS {
         let mut value = &schemas[*schema]["properties"][*property];

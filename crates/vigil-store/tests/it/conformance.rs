@@ -5,8 +5,8 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use tokio::io::AsyncReadExt;
 use vigil_core::{
-    ActionKind, Category, DataImpact, DomainError, IncidentKey, IncidentPatch, IndicatorKind,
-    Phase, Priority, Role, Severity, TimestampKind,
+    ActionKind, Category, ContributingFactor, DataImpact, DomainError, FactorKind, IncidentKey,
+    IncidentPatch, IndicatorKind, NewPostMortem, Phase, Priority, Role, Severity, TimestampKind,
 };
 use vigil_store::{
     AuditFilter, IncidentFilter, IncidentRef, IndicatorSearch, NewEvidence, Store, StoreError,
@@ -601,7 +601,7 @@ async fn close_of_sev1_is_refused_without_post_mortem() {
         "{e}"
     );
     let e = s
-        .record_post_mortem("ann", &key(1), "  ")
+        .record_post_mortem("ann", &key(1), &NewPostMortem::summary("  "))
         .await
         .unwrap_err();
     assert!(
@@ -614,10 +614,12 @@ async fn close_of_sev1_is_refused_without_post_mortem() {
         ),
         "{e}"
     );
-    let i = s
-        .record_post_mortem("ann", &key(1), "no MFA on VPN; add MFA and alerting")
-        .await
-        .unwrap();
+    let mut pm = NewPostMortem::summary("no MFA on VPN; add MFA and alerting");
+    pm.contributing_factors = vec![ContributingFactor {
+        kind: FactorKind::TechnicalLapse,
+        description: "VPN without MFA".into(),
+    }];
+    let i = s.record_post_mortem("ann", &key(1), &pm).await.unwrap();
     assert_eq!(i.post_mortem.as_ref().unwrap().recorded_by, "ann");
     let i = s
         .change_phase("ann", &key(1), Phase::Closed, None, None)

@@ -5,6 +5,7 @@
 //! states recorded in the audit trail reveal.
 
 mod conformance;
+mod findings;
 mod records;
 mod sqlite;
 mod support;

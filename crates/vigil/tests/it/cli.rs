@@ -1004,6 +1004,42 @@ fn case_work_over_the_cli() {
         "--summary",
         "MFA rolled out to payroll",
     ]);
+    // A summary alone does not close a SEV2: the refusal says how to classify what contributed.
+    let refused = server.cli(&token, &["incident", "phase", "INC-1", "closed"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("guard `post_mortem_classified`") && stderr.contains("--factor KIND:TEXT"),
+        "{stderr}"
+    );
+    let pm = json(&[
+        "incident",
+        "post-mortem",
+        "INC-1",
+        "--summary",
+        "MFA rolled out to payroll",
+        "--factor",
+        "technical_lapse:no phishing-resistant MFA",
+        "--participant",
+        "privacy_expert:priya:privacy office",
+        "--went-badly",
+        "no revocation runbook",
+        "--detection",
+        "alert on MFA fatigue",
+        "--sigma-rule",
+        "5af54681-df95-4c26-854f-2565e13cfab0",
+    ]);
+    assert_eq!(
+        pm["post_mortem"]["contributing_factors"][0]["kind"],
+        "technical_lapse"
+    );
+    assert_eq!(
+        pm["post_mortem"]["detection_improvements"][0]["sigma_rules"][0],
+        "5af54681-df95-4c26-854f-2565e13cfab0"
+    );
+    assert_eq!(
+        pm["post_mortem_history"][0]["summary"],
+        "MFA rolled out to payroll"
+    );
     let closed = json(&["incident", "phase", "INC-1", "closed"]);
     assert_eq!(closed["phase"], "closed");
     assert!(closed["timestamps"]["closed"].is_string());
@@ -1020,7 +1056,8 @@ fn case_work_over_the_cli() {
         "MFA rolled out to payroll",
         "LATEST ACTIONS",
         "lesson 5",
-        "9 earlier: vigil incident log list INC-1",
+        "factor technical_lapse: no phishing-resistant MFA",
+        "11 earlier: vigil incident log list INC-1",
     ] {
         assert!(shown.contains(needle), "{needle} missing from\n{shown}");
     }
@@ -2347,4 +2384,142 @@ fn arguments_that_cannot_work_are_refused_before_anything_runs() {
     assert!(said.contains("cannot be used with"), "{said}");
     let said = refused(&["bench", "detect", "--rules", "rules", "--passes", "0"]);
     assert!(said.contains("--passes"), "{said}");
+}
+
+/// Findings from the command line: raised for a team of the organisation document (an unknown
+/// one refused with the known ones listed), listed as a table and as JSON with the team, open
+/// and overdue filters, closed with a note (refused without one), shown with their history.
+#[test]
+fn findings_over_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let org = dir.path().join("org.yaml");
+    std::fs::write(
+        &org,
+        "people:\n  - name: alice\n  - name: bob\nteams:\n  - {name: identity, members: [alice]}\n  - {name: platform, members: [bob]}\n",
+    )
+    .unwrap();
+    let token = admin_token(&data, "admin", "alice");
+    let server = Server::start(&data);
+    ok(server.cli(&token, &["apply", "-f", org.to_str().unwrap()]));
+    ok(server.cli(
+        &token,
+        &[
+            "incident",
+            "open",
+            "--title",
+            "Phish",
+            "--summary",
+            "s",
+            "--severity",
+            "SEV3",
+        ],
+    ));
+    let refused = server.cli(
+        &token,
+        &[
+            "finding", "add", "INC-1", "--team", "idenity", "--title", "MFA",
+        ],
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("team") && stderr.contains("identity, platform"),
+        "{stderr}"
+    );
+    let added = ok(server.cli(
+        &token,
+        &[
+            "finding",
+            "add",
+            "INC-1",
+            "--team",
+            "identity",
+            "--title",
+            "Enforce FIDO2",
+            "--kind",
+            "prevent",
+            "--due",
+            "2020-01-15",
+            "--ticket",
+            "SEC-123",
+        ],
+    ));
+    assert!(
+        added.starts_with("FND-1: raised (incident INC-1, team identity, state open)"),
+        "{added}"
+    );
+    ok(server.cli(
+        &token,
+        &[
+            "finding",
+            "add",
+            "INC-1",
+            "--team",
+            "platform",
+            "--title",
+            "Log retention",
+            "--kind",
+            "detect",
+        ],
+    ));
+    let table = ok(server.cli(
+        &token,
+        &[
+            "finding",
+            "list",
+            "--team",
+            "identity",
+            "--open",
+            "--overdue",
+        ],
+    ));
+    assert!(
+        table.contains("FND-1") && table.contains("2020-01-15 (overdue)"),
+        "{table}"
+    );
+    assert!(!table.contains("FND-2"), "{table}");
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(server.cli(&token, &["finding", "list", "--json"]))).unwrap();
+    assert_eq!(listed["total"], 2, "{listed}");
+    assert_eq!(listed["items"][1]["team"], "platform");
+
+    let refused = server.cli(&token, &["finding", "update", "FND-1", "--state", "done"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("note"), "{stderr}");
+    ok(server.cli(
+        &token,
+        &[
+            "finding",
+            "update",
+            "FND-1",
+            "--state",
+            "done",
+            "--note",
+            "FIDO2 enforced",
+        ],
+    ));
+    let shown = ok(server.cli(&token, &["finding", "show", "FND-1"]));
+    for needle in [
+        "Enforce FIDO2",
+        "SEC-123",
+        "open → done",
+        "FIDO2 enforced",
+        "alice",
+    ] {
+        assert!(shown.contains(needle), "{needle} missing from\n{shown}");
+    }
+    let open = ok(server.cli(&token, &["finding", "list", "--open"]));
+    assert!(!open.contains("FND-1") && open.contains("FND-2"), "{open}");
+    let closed = ok(server.cli(&token, &["finding", "list", "--closed"]));
+    assert!(
+        closed.contains("FND-1") && !closed.contains("FND-2"),
+        "{closed}"
+    );
+    let incident = ok(server.cli(&token, &["incident", "show", "INC-1"]));
+    assert!(
+        incident.contains("FND-1 [done] Enforce FIDO2 (identity)"),
+        "{incident}"
+    );
 }
