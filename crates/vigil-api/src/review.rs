@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
 pub use vigil_core::review::{
-    AlertCounts, IncidentBrief, IncidentCounts, Measure, MonthlyReview, PeriodTotals, PostMortems,
-    ResponseTimes, ReviewPeriod, RuleAlerts,
+    AlertCounts, FindingBrief, FindingCounts, IncidentBrief, IncidentCounts, Measure,
+    MonthlyReview, PeriodTotals, PostMortemBrief, PostMortems, ResponseTimes, ReviewPeriod,
+    RuleAlerts, TeamFindings,
 };
 
 /// Query of `GET /api/v1/review/monthly`.

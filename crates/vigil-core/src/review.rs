@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{AlertSource, AlertStatus, Dismissal};
+use crate::finding::{Finding, FindingKey, FindingState};
 use crate::ids::IncidentKey;
 use crate::incident::Incident;
 use crate::phase::Phase;
@@ -26,6 +27,9 @@ use crate::timestamps::TimestampKind;
 
 /// How many rules the review names among those that raised the most alerts.
 pub const NOISIEST_RULES: usize = 5;
+
+/// How many overdue findings the review names (the oldest due first); `by_team` counts them all.
+pub const OVERDUE_FINDINGS_NAMED: usize = 50;
 
 /// A span of time the review covers: `[from, to)`, with the label people say (`2026-11`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,12 +162,37 @@ pub struct IncidentBrief {
     pub since: DateTime<Utc>,
 }
 
+/// A post-mortem written in the period, as the meeting discusses it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PostMortemBrief {
+    /// The incident, `INC-n`.
+    pub key: IncidentKey,
+    /// Its title.
+    pub title: String,
+    /// Its severity now.
+    pub severity: Severity,
+    /// The post-mortem's summary.
+    pub summary: String,
+    /// The kinds of its contributing factors, as recorded (`technical_lapse` …).
+    pub contributing_factors: Vec<String>,
+    /// How many detection improvements it decided.
+    pub detection_improvements: u64,
+    /// When it was written.
+    pub recorded_at: DateTime<Utc>,
+}
+
 /// Post-mortems in the period.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PostMortems {
     /// Written (or last rewritten) in the period.
     pub written: u64,
+    /// Those post-mortems, oldest first.
+    pub reviewed: Vec<PostMortemBrief>,
+    /// Their contributing factors counted by kind (the seed's technical lapses, procedural
+    /// failures, manual errors and process flaws).
+    pub contributing_factors: BTreeMap<String, u64>,
     /// Required (rated SEV1 or SEV2, or assessed as a data breach, at any point), recovered
     /// before the period ended and still without one then: oldest recovery first.
     pub due: Vec<IncidentBrief>,
@@ -205,6 +234,61 @@ pub struct AlertCounts {
     pub time_to_take_up: Measure,
     /// The rules that raised the most, most first (at most [`NOISIEST_RULES`]).
     pub noisiest_rules: Vec<RuleAlerts>,
+}
+
+/// A finding named by the review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FindingBrief {
+    /// `FND-n`.
+    pub key: FindingKey,
+    /// The incident it came from.
+    pub incident: IncidentKey,
+    /// What is to be done.
+    pub title: String,
+    /// The owning team.
+    pub team: String,
+    /// Its state now.
+    pub state: FindingState,
+    /// The day it was due.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
+    pub due: Option<chrono::NaiveDate>,
+}
+
+/// One owning team's findings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TeamFindings {
+    /// The team.
+    pub team: String,
+    /// Raised for it in the period.
+    pub raised: u64,
+    /// Closed by it (done or won't fix) in the period.
+    pub closed: u64,
+    /// Still open at the period's end (or now, while it runs).
+    pub open: u64,
+    /// Of those, past their due day.
+    pub overdue: u64,
+}
+
+/// The findings (work items incidents left for owning teams) and how their work goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FindingCounts {
+    /// Raised in the period.
+    pub raised: u64,
+    /// Closed (done or won't fix) in the period.
+    pub closed: u64,
+    /// Of those closed, decided against (won't fix).
+    pub wont_fix: u64,
+    /// Open at the period's end.
+    pub open_at_end: u64,
+    /// Of those, past their due day then.
+    pub overdue_at_end: u64,
+    /// Per owning team: the most overdue, then the most open, first.
+    pub by_team: Vec<TeamFindings>,
+    /// The overdue ones, oldest due day first (at most [`OVERDUE_FINDINGS_NAMED`]).
+    pub overdue: Vec<FindingBrief>,
 }
 
 /// A period's headline figures, for the comparison with the month before.
@@ -253,22 +337,35 @@ pub struct MonthlyReview {
     pub post_mortems: PostMortems,
     /// The alerts, counted.
     pub alerts: AlertCounts,
+    /// The findings, counted, per owning team.
+    pub findings: FindingCounts,
     /// The same headline figures for the month before.
     pub previous: PeriodTotals,
 }
 
-/// Computes the review of `period` from every incident open at some time during `previous`
-/// or `period` and every alert first raised in either; facts outside a period are left out,
-/// so a caller may pass more.
+/// The records a review is computed from: every incident open at some time during the
+/// period or the one before, every alert first raised in either, and every finding open at
+/// some time during either. Facts outside a period are left out, so a caller may pass more.
+#[derive(Debug, Clone, Default)]
+pub struct ReviewFacts {
+    /// The incidents.
+    pub incidents: Vec<Incident>,
+    /// The alerts.
+    pub alerts: Vec<AlertFacts>,
+    /// The findings.
+    pub findings: Vec<Finding>,
+}
+
+/// Computes the review of `period`, with `previous` for the comparison.
 pub fn monthly_review(
     period: ReviewPeriod,
     previous: &ReviewPeriod,
     timezone: &str,
     tenant: Option<&str>,
-    incidents: &[Incident],
-    alerts: &[AlertFacts],
+    facts: &ReviewFacts,
     now: DateTime<Utc>,
 ) -> MonthlyReview {
+    let (incidents, alerts) = (facts.incidents.as_slice(), facts.alerts.as_slice());
     MonthlyReview {
         timezone: timezone.to_owned(),
         tenant: tenant.map(str::to_owned),
@@ -279,6 +376,7 @@ pub fn monthly_review(
         open_critical: open_critical(&period, incidents, now),
         post_mortems: post_mortems(&period, incidents, now),
         alerts: alert_counts(&period, alerts),
+        findings: finding_counts(&period, &facts.findings, now),
         previous: totals(previous, incidents, alerts),
         period,
     }
@@ -439,7 +537,93 @@ fn post_mortems(period: &ReviewPeriod, incidents: &[Incident], now: DateTime<Utc
         })
         .collect();
     due.sort_by_key(|b| b.since);
-    PostMortems { written, due }
+    let mut reviewed: Vec<PostMortemBrief> = incidents
+        .iter()
+        .filter_map(|i| {
+            let pm = i.post_mortem.as_ref()?;
+            period.holds(Some(pm.recorded_at)).then(|| PostMortemBrief {
+                key: i.key,
+                title: i.title.clone(),
+                severity: i.severity,
+                summary: pm.summary.clone(),
+                contributing_factors: pm
+                    .contributing_factors
+                    .iter()
+                    .map(|f| f.kind.as_str().to_owned())
+                    .collect(),
+                detection_improvements: pm.detection_improvements.len() as u64,
+                recorded_at: pm.recorded_at,
+            })
+        })
+        .collect();
+    reviewed.sort_by_key(|b| b.recorded_at);
+    let mut contributing_factors = BTreeMap::new();
+    for kind in reviewed.iter().flat_map(|b| &b.contributing_factors) {
+        *contributing_factors.entry(kind.clone()).or_default() += 1;
+    }
+    PostMortems {
+        written,
+        reviewed,
+        contributing_factors,
+        due,
+    }
+}
+
+fn finding_counts(
+    period: &ReviewPeriod,
+    findings: &[Finding],
+    now: DateTime<Utc>,
+) -> FindingCounts {
+    let (as_of, _) = as_of(period, now);
+    let today = as_of.date_naive();
+    let mut c = FindingCounts::default();
+    let mut teams: BTreeMap<&str, TeamFindings> = BTreeMap::new();
+    for f in findings {
+        let team = teams.entry(&f.team).or_insert_with(|| TeamFindings {
+            team: f.team.clone(),
+            ..TeamFindings::default()
+        });
+        if period.holds(Some(f.created_at)) {
+            c.raised += 1;
+            team.raised += 1;
+        }
+        if period.holds(f.closed_at) {
+            c.closed += 1;
+            team.closed += 1;
+            c.wont_fix += u64::from(f.state == FindingState::WontFix);
+        }
+        let open = f.created_at < period.to && f.closed_at.is_none_or(|t| t >= period.to);
+        if !open {
+            continue;
+        }
+        c.open_at_end += 1;
+        team.open += 1;
+        if f.due.is_some_and(|due| due < today) {
+            c.overdue_at_end += 1;
+            team.overdue += 1;
+            c.overdue.push(FindingBrief {
+                key: f.key,
+                incident: f.incident,
+                title: f.title.clone(),
+                team: f.team.clone(),
+                state: f.state,
+                due: f.due,
+            });
+        }
+    }
+    c.overdue.sort_by_key(|f| (f.due, f.key));
+    c.overdue.truncate(OVERDUE_FINDINGS_NAMED);
+    let mut by_team: Vec<TeamFindings> = teams
+        .into_values()
+        .filter(|t| t.raised + t.closed + t.open > 0)
+        .collect();
+    by_team.sort_by(|a, b| {
+        (b.overdue, b.open)
+            .cmp(&(a.overdue, a.open))
+            .then_with(|| a.team.cmp(&b.team))
+    });
+    c.by_team = by_team;
+    c
 }
 
 fn alert_counts(period: &ReviewPeriod, alerts: &[AlertFacts]) -> AlertCounts {
@@ -481,10 +665,12 @@ fn alert_counts(period: &ReviewPeriod, alerts: &[AlertFacts]) -> AlertCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finding::FindingKind;
     use crate::ids::IncidentId;
     use crate::impact::DataImpact;
     use crate::incident::{NewIncident, PostMortem};
     use crate::marking::Category;
+    use crate::postmortem::{ContributingFactor, FactorKind};
     use chrono::{Duration, TimeZone};
 
     /// Hours from the start of November 2026.
@@ -530,6 +716,14 @@ mod tests {
             if to == Phase::Closed && i.post_mortem.is_none() {
                 i.post_mortem = Some(PostMortem {
                     summary: "done".into(),
+                    contributing_factors: vec![ContributingFactor {
+                        kind: FactorKind::ProceduralFailure,
+                        description: "the runbook was skipped".into(),
+                    }],
+                    participants: Vec::new(),
+                    went_well: Vec::new(),
+                    went_badly: Vec::new(),
+                    detection_improvements: Vec::new(),
                     recorded_by: "ann".into(),
                     recorded_at: t(h),
                 });
@@ -540,15 +734,15 @@ mod tests {
     }
 
     fn review(incidents: &[Incident], alerts: &[AlertFacts]) -> MonthlyReview {
-        monthly_review(
-            november(),
-            &october(),
-            "UTC",
-            None,
-            incidents,
-            alerts,
-            t(31 * 24),
-        )
+        review_of(ReviewFacts {
+            incidents: incidents.to_vec(),
+            alerts: alerts.to_vec(),
+            findings: Vec::new(),
+        })
+    }
+
+    fn review_of(facts: ReviewFacts) -> MonthlyReview {
+        monthly_review(november(), &october(), "UTC", None, &facts, t(31 * 24))
     }
 
     #[test]
@@ -639,6 +833,12 @@ mod tests {
         );
         assert_eq!(keys(&r.open_critical), ["INC-3"]);
         assert_eq!(keys(&r.post_mortems.due), ["INC-2"]);
+        assert_eq!(r.post_mortems.reviewed.len(), 1);
+        assert_eq!(r.post_mortems.reviewed[0].key.to_string(), "INC-4");
+        assert_eq!(
+            r.post_mortems.contributing_factors,
+            BTreeMap::from([(String::from("procedural_failure"), 1)])
+        );
         assert!(
             r.post_mortems.due[0]
                 .why
@@ -713,5 +913,61 @@ mod tests {
             ("a", 2, 2)
         );
         assert_eq!(r.previous.alerts_raised, 1);
+    }
+
+    #[test]
+    fn findings_are_counted_per_team_with_the_overdue_named() {
+        let finding =
+            |n: u64, team: &str, created: i64, due: Option<&str>, closed: Option<i64>| Finding {
+                key: FindingKey::new(n).unwrap(),
+                incident: IncidentKey::new(1).unwrap(),
+                title: format!("finding {n}"),
+                description: None,
+                kind: FindingKind::Prevent,
+                team: team.into(),
+                assignee: None,
+                due: due.map(|d| d.parse().unwrap()),
+                state: if closed.is_some() {
+                    FindingState::Done
+                } else {
+                    FindingState::Open
+                },
+                ticket: None,
+                raised_in: Phase::PostIncident,
+                created_by: "ann".into(),
+                created_at: t(created),
+                updated_at: t(created),
+                closed_at: closed.map(t),
+                history: Vec::new(),
+            };
+        let findings = vec![
+            // Raised in October, due in November, still open: overdue at the month's end.
+            finding(1, "identity", -100, Some("2026-11-15"), None),
+            // Raised and done in November.
+            finding(2, "identity", 10, Some("2026-11-20"), Some(20)),
+            // Raised in November, due in December: open, not overdue.
+            finding(3, "platform", 30, Some("2026-12-10"), None),
+            // Done in October: not open in November.
+            finding(4, "platform", -200, None, Some(-150)),
+            // Closed in December: open at November's end, and overdue then.
+            finding(5, "platform", 40, Some("2026-11-02"), Some(31 * 24 + 5)),
+        ];
+        let r = review_of(ReviewFacts {
+            findings,
+            ..ReviewFacts::default()
+        });
+        let f = &r.findings;
+        assert_eq!(
+            (f.raised, f.closed, f.open_at_end, f.overdue_at_end),
+            (3, 1, 3, 2)
+        );
+        let overdue: Vec<String> = f.overdue.iter().map(|b| b.key.to_string()).collect();
+        assert_eq!(overdue, ["FND-5", "FND-1"]);
+        let teams: Vec<(&str, u64, u64, u64, u64)> = f
+            .by_team
+            .iter()
+            .map(|t| (t.team.as_str(), t.raised, t.closed, t.open, t.overdue))
+            .collect();
+        assert_eq!(teams, [("platform", 2, 0, 2, 1), ("identity", 1, 1, 1, 1)]);
     }
 }

@@ -486,14 +486,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// What the monthly review of `[from, to)` is computed from, read in one transaction: the
     /// incidents open at some time in it (detected before `to`, not closed before `from`),
-    /// whole, and the alerts first raised in it with when each was first acted on; with
-    /// `tenant`, only the incidents with it in scope and the alerts of it.
+    /// whole; the alerts first raised in it with when each was first acted on; and the
+    /// findings open at some time in it. With `tenant`, only the incidents with it in scope,
+    /// their findings, and the alerts of it.
     fn review_facts<'a>(
         &'a self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         tenant: Option<&'a str>,
-    ) -> BoxFuture<'a, StoreResult<(Vec<Incident>, Vec<vigil_core::review::AlertFacts>)>>;
+    ) -> BoxFuture<'a, StoreResult<vigil_core::review::ReviewFacts>>;
 
     // ---- organisation ------------------------------------------------------------------
 

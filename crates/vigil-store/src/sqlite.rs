@@ -1602,7 +1602,7 @@ impl SqliteStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         tenant: Option<&str>,
-    ) -> StoreResult<(Vec<Incident>, Vec<vigil_core::review::AlertFacts>)> {
+    ) -> StoreResult<vigil_core::review::ReviewFacts> {
         let mut tx = self.pool.begin().await?;
         let mut q = QueryBuilder::<Sqlite>::new("SELECT id FROM incidents WHERE detected_at < ");
         q.push_bind(ts(to))
@@ -1637,6 +1637,27 @@ impl SqliteStore {
         }
         q.push(" ORDER BY a.id");
         let rows = q.build().fetch_all(&mut *tx).await?;
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT findings.*, incidents.seq AS incident_seq FROM findings \
+             JOIN incidents ON incidents.id = findings.incident_id WHERE findings.created_at < ",
+        );
+        q.push_bind(ts(to))
+            .push(" AND (findings.closed_at IS NULL OR findings.closed_at >= ")
+            .push_bind(ts(from))
+            .push(")");
+        if let Some(t) = tenant {
+            q.push(" AND incidents.id IN (SELECT incident_id FROM incident_tenants WHERE name = ")
+                .push_bind(t.trim().to_owned())
+                .push(")");
+        }
+        q.push(" ORDER BY findings.seq");
+        let findings = q
+            .build()
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(finding_row)
+            .collect::<StoreResult<Vec<_>>>()?;
         tx.commit().await?;
         let alerts = rows
             .iter()
@@ -1656,7 +1677,11 @@ impl SqliteStore {
                 })
             })
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok((incidents, alerts))
+        Ok(vigil_core::review::ReviewFacts {
+            incidents,
+            alerts,
+            findings,
+        })
     }
 
     async fn apply_org_impl(
@@ -4752,7 +4777,7 @@ impl Store for SqliteStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         tenant: Option<&'a str>,
-    ) -> BoxFuture<'a, StoreResult<(Vec<Incident>, Vec<vigil_core::review::AlertFacts>)>> {
+    ) -> BoxFuture<'a, StoreResult<vigil_core::review::ReviewFacts>> {
         Box::pin(self.review_facts_impl(from, to, tenant))
     }
 

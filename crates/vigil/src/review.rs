@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use vigil_api::review::{IncidentBrief, Measure, MonthlyReview, ReviewQuery};
+use vigil_api::review::{FindingCounts, IncidentBrief, Measure, MonthlyReview, ReviewQuery};
 
 use crate::incident::{Conn, client};
 use crate::output::{explain, one_line, outln, print_json, shown_time_zoned, span, table};
@@ -160,10 +160,34 @@ fn print(r: &MonthlyReview) {
         &r.open_critical,
     );
     outln!();
-    outln!(
-        "Post-mortems written this month: {}",
-        r.post_mortems.written
-    );
+    let pm = &r.post_mortems;
+    outln!("Post-mortems written this month: {}", pm.written);
+    if !pm.reviewed.is_empty() {
+        outln!("Contributing factors: {}", counts(&pm.contributing_factors));
+        let mut t = table([
+            "INCIDENT",
+            "TITLE",
+            "SEVERITY",
+            "CONTRIBUTING FACTORS",
+            "DETECTIONS",
+            "SUMMARY",
+        ]);
+        for b in &pm.reviewed {
+            t.add_row([
+                b.key.to_string(),
+                b.title.clone(),
+                b.severity.to_string(),
+                if b.contributing_factors.is_empty() {
+                    "-".to_owned()
+                } else {
+                    b.contributing_factors.join(", ")
+                },
+                b.detection_improvements.to_string(),
+                b.summary.clone(),
+            ]);
+        }
+        outln!("{t}");
+    }
     briefs(
         "Post-mortems required and not written (recovered incidents rated SEV1/SEV2 or assessed as a breach)",
         &r.post_mortems.due,
@@ -197,6 +221,53 @@ fn print(r: &MonthlyReview) {
                 rule.rule_id.clone(),
                 rule.alerts.to_string(),
                 rule.false_positives.to_string(),
+            ]);
+        }
+        outln!("{t}");
+    }
+    findings(&r.findings);
+}
+
+fn findings(f: &FindingCounts) {
+    outln!();
+    outln!(
+        "Findings: raised {}, closed {} ({} won't fix), open at the month's end {}, overdue then {}",
+        f.raised,
+        f.closed,
+        f.wont_fix,
+        f.open_at_end,
+        f.overdue_at_end
+    );
+    if !f.by_team.is_empty() {
+        let mut t = table(["OWNING TEAM", "RAISED", "CLOSED", "OPEN", "OVERDUE"]);
+        for team in &f.by_team {
+            t.add_row([
+                team.team.clone(),
+                team.raised.to_string(),
+                team.closed.to_string(),
+                team.open.to_string(),
+                team.overdue.to_string(),
+            ]);
+        }
+        outln!("{t}");
+    }
+    if !f.overdue.is_empty() {
+        let mut t = table([
+            "OVERDUE FINDING",
+            "INCIDENT",
+            "TITLE",
+            "TEAM",
+            "STATE",
+            "DUE",
+        ]);
+        for b in &f.overdue {
+            t.add_row([
+                b.key.to_string(),
+                b.incident.to_string(),
+                b.title.clone(),
+                b.team.clone(),
+                b.state.to_string(),
+                b.due.map_or_else(|| "-".to_owned(), |d| d.to_string()),
             ]);
         }
         outln!("{t}");

@@ -18,9 +18,10 @@ use crate::store_error;
 
 /// The monthly review: incidents opened, confirmed, closed and open at the month's end; time
 /// to detect, acknowledge, contain and recover (median, 90th percentile, longest); data
-/// breaches assessed; SEV1/SEV2 incidents still open; post-mortems written and due;
-/// alerts raised and what became of them, with the rules that raised the most; and the month
-/// before's headline figures. Each fact counts in the month it happened in.
+/// breaches assessed; SEV1/SEV2 incidents still open; post-mortems written (with their
+/// contributing factors by kind) and due; alerts raised and what became of them, with the rules
+/// that raised the most; findings raised, closed, open and overdue per owning team; and the
+/// month before's headline figures. Each fact counts in the month it happened in.
 #[utoipa::path(
     get, path = "/review/monthly", operation_id = "get_monthly_review", tag = "review",
     params(ReviewQuery),
@@ -49,7 +50,7 @@ pub async fn monthly(
         (year, month - 1)
     };
     let previous = month_period(py, pm, &zone);
-    let (incidents, alerts) = state
+    let facts = state
         .store
         .review_facts(previous.from, period.to, tenant)
         .await
@@ -59,8 +60,7 @@ pub async fn monthly(
         &previous,
         &zone.to_string(),
         tenant,
-        &incidents,
-        &alerts,
+        &facts,
         now,
     )))
 }

@@ -4,7 +4,7 @@
 use chrono::{Datelike, Duration, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use vigil_api::review::{IncidentBrief, ReviewQuery};
+use vigil_api::review::{IncidentBrief, PostMortemBrief, ReviewQuery};
 use vigil_api::types::*;
 
 use crate::incidents::new_incident;
@@ -47,6 +47,38 @@ async fn the_review_counts_a_months_incidents_and_alerts_and_names_what_needs_at
         .change_phase("INC-1", &to(Phase::PostIncident, None))
         .await
         .unwrap();
+    // Its post-mortem, classified, and a finding for the team that owns the fix, overdue.
+    app.admin.apply_org(&crate::org::org()).await.unwrap();
+    let pm = NewPostMortem {
+        summary: "session cookies outlived password resets".into(),
+        root_cause: None,
+        contributing_factors: vec![ContributingFactor {
+            kind: FactorKind::TechnicalLapse,
+            description: "sessions not revoked on reset".into(),
+        }],
+        participants: Vec::new(),
+        went_well: Vec::new(),
+        went_badly: Vec::new(),
+        detection_improvements: Vec::new(),
+    };
+    app.responder
+        .record_post_mortem("INC-1", &pm)
+        .await
+        .unwrap();
+    let mut fix = NewFinding {
+        title: "revoke sessions on password reset".into(),
+        description: None,
+        kind: FindingKind::Prevent,
+        team: "payments-secops".into(),
+        assignee: None,
+        due: Some(started.date_naive() - Duration::days(1)),
+        ticket: None,
+    };
+    // Due yesterday: overdue, unless yesterday was last month (then it is not this month's).
+    if started.date_naive().day() == 1 {
+        fix.due = None;
+    }
+    app.responder.create_finding("INC-1", &fix).await.unwrap();
     // A data breach of fabrikam, still in detection.
     let mut breach = new_incident("customer export on a public share");
     breach.tenants = vec!["fabrikam".into()];
@@ -112,9 +144,25 @@ async fn the_review_counts_a_months_incidents_and_alerts_and_names_what_needs_at
     assert_eq!(r.response_times.time_to_contain.count, 1);
     assert_eq!(r.response_times.time_to_recover.count, 1);
     let keys = |b: &[IncidentBrief]| b.iter().map(|b| b.key.to_string()).collect::<Vec<_>>();
+    let keys_of = |b: &[PostMortemBrief]| b.iter().map(|b| b.key.to_string()).collect::<Vec<_>>();
     assert_eq!(keys(&r.data_breaches), ["INC-2"]);
     assert_eq!(keys(&r.open_critical), ["INC-1"]);
-    assert_eq!(keys(&r.post_mortems.due), ["INC-1"]);
+    // Written this month, so not due; its factor is counted.
+    assert!(r.post_mortems.due.is_empty());
+    assert_eq!(r.post_mortems.written, 1);
+    assert_eq!(
+        r.post_mortems.contributing_factors.get("technical_lapse"),
+        Some(&1)
+    );
+    assert_eq!(keys_of(&r.post_mortems.reviewed), ["INC-1"]);
+    let f = &r.findings;
+    assert_eq!((f.raised, f.open_at_end), (1, 1));
+    assert_eq!(f.by_team.len(), 1);
+    assert_eq!(f.by_team[0].team, "payments-secops");
+    if fix.due.is_some() {
+        assert_eq!(f.overdue_at_end, 1);
+        assert_eq!(f.overdue[0].key.to_string(), "FND-1");
+    }
     assert_eq!((r.alerts.raised, r.alerts.false_positives), (1, 1));
     assert_eq!(r.alerts.time_to_take_up.count, 1);
 
@@ -128,12 +176,16 @@ async fn the_review_counts_a_months_incidents_and_alerts_and_names_what_needs_at
     assert_eq!(r.incidents.opened, 1);
     assert!(r.data_breaches.is_empty());
     assert_eq!(r.alerts.raised, 1);
+    assert_eq!(r.findings.raised, 1);
     let r = app
         .viewer
         .monthly_review(&query(Some("fabrikam")))
         .await
         .unwrap();
-    assert_eq!((r.incidents.opened, r.alerts.raised), (1, 0));
+    assert_eq!(
+        (r.incidents.opened, r.alerts.raised, r.findings.raised),
+        (1, 0, 0)
+    );
 }
 
 #[tokio::test]
