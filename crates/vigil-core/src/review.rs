@@ -7,9 +7,12 @@
 //!
 //! Which period a fact belongs to is the time of the fact itself: an incident is *opened* in
 //! the period its `detected` milestone falls in, *confirmed* in the one its `declared` falls
-//! in, *closed* in the one its `closed` falls in; a response time is counted in the period its
-//! end milestone falls in (time to contain with the incidents contained in the period), so a
-//! month's figures do not change as later months' work goes on, except through corrections.
+//! in, *closed* in each one a phase change closed it in (a reopening later takes nothing back);
+//! a response time is counted in the period its end milestone falls in (time to contain with
+//! the incidents contained in the period); an incident's phase and severity at a period's end
+//! are read from its histories, a post-mortem is dated by its first version. So a month's
+//! figures do not change as later months' work goes on, except through corrections of the
+//! milestones — and the category and tenants, which keep no history, are those of now.
 //! Medians and 90th percentiles are nearest-rank: always a value some incident really had.
 
 use std::collections::BTreeMap;
@@ -152,9 +155,9 @@ pub struct IncidentBrief {
     pub key: IncidentKey,
     /// Its title.
     pub title: String,
-    /// Its severity now.
+    /// Its severity at the period's end (now, while the period runs).
     pub severity: Severity,
-    /// Its phase now.
+    /// Its phase at the period's end (now, while the period runs).
     pub phase: Phase,
     /// Why it is named, in words.
     pub why: String,
@@ -178,7 +181,7 @@ pub struct PostMortemBrief {
     pub contributing_factors: Vec<String>,
     /// How many detection improvements it decided.
     pub detection_improvements: u64,
-    /// When it was written.
+    /// When it was first written.
     pub recorded_at: DateTime<Utc>,
 }
 
@@ -186,9 +189,9 @@ pub struct PostMortemBrief {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PostMortems {
-    /// Written (or last rewritten) in the period.
+    /// First written in the period.
     pub written: u64,
-    /// Those post-mortems, oldest first.
+    /// Those post-mortems as they read now, oldest first.
     pub reviewed: Vec<PostMortemBrief>,
     /// Their contributing factors counted by kind (the seed's technical lapses, procedural
     /// failures, manual errors and process flaws).
@@ -220,15 +223,18 @@ pub struct AlertCounts {
     pub raised: u64,
     /// By what raised them (`detection`, `external`, `report`, `monitor`).
     pub by_source: BTreeMap<String, u64>,
-    /// Declared as or merged into an incident.
+    /// What became of them, each alert counted once: declared as or merged into an incident
+    /// (whatever its state since),
     pub became_incidents: u64,
-    /// Dismissed as false positives.
+    /// else dismissed as a false positive,
     pub false_positives: u64,
-    /// Dismissed as benign.
+    /// else dismissed as benign,
     pub benign: u64,
-    /// Resolved.
+    /// else resolved,
     pub resolved: u64,
-    /// Nobody has taken up yet (still triggered).
+    /// else acknowledged and still being worked,
+    pub acknowledged: u64,
+    /// else nobody has taken it up yet (still triggered).
     pub untouched: u64,
     /// First fired → first taken up (acknowledged, declared or merged), over those taken up.
     pub time_to_take_up: Measure,
@@ -324,6 +330,9 @@ pub struct MonthlyReview {
     pub tenant: Option<String>,
     /// When it was computed: a month still under way, or corrections made later, change it.
     pub computed_at: DateTime<Utc>,
+    /// What the reader should know before trusting the figures (a tenant nothing ever had).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// The incidents, counted.
     pub incidents: IncidentCounts,
     /// How fast the response was.
@@ -354,6 +363,9 @@ pub struct ReviewFacts {
     pub alerts: Vec<AlertFacts>,
     /// The findings.
     pub findings: Vec<Finding>,
+    /// With a tenant asked for: whether any incident or alert ever had it (the names are
+    /// case-sensitive); `true` without one.
+    pub tenant_seen: bool,
 }
 
 /// Computes the review of `period`, with `previous` for the comparison.
@@ -370,9 +382,15 @@ pub fn monthly_review(
         timezone: timezone.to_owned(),
         tenant: tenant.map(str::to_owned),
         computed_at: now,
+        warnings: match tenant {
+            Some(t) if !facts.tenant_seen => vec![format!(
+                "no incident or alert has ever had the tenant {t:?}: the figures below are all zero (tenant names are case-sensitive; check the spelling)"
+            )],
+            _ => Vec::new(),
+        },
         incidents: incident_counts(&period, incidents),
         response_times: response_times(&period, incidents),
-        data_breaches: data_breaches(&period, incidents),
+        data_breaches: data_breaches(&period, incidents, now),
         open_critical: open_critical(&period, incidents, now),
         post_mortems: post_mortems(&period, incidents, now),
         alerts: alert_counts(&period, alerts),
@@ -399,8 +417,44 @@ fn totals(period: &ReviewPeriod, incidents: &[Incident], alerts: &[AlertFacts]) 
     }
 }
 
+/// The incident's phase just before `t`, from its phase changes.
+fn phase_at(i: &Incident, t: DateTime<Utc>) -> Phase {
+    let mut changes = i.phase_history.iter();
+    match changes.clone().rev().find(|c| c.at < t) {
+        Some(c) => c.to,
+        None => changes.next().map_or(i.phase, |c| c.from),
+    }
+}
+
+/// The incident's severity just before `t`, from its severity changes.
+fn severity_at(i: &Incident, t: DateTime<Utc>) -> Severity {
+    i.severity_history
+        .iter()
+        .rev()
+        .find(|c| c.at < t)
+        .map_or(i.severity, |c| c.to)
+}
+
+/// Whether it had been detected and was not closed just before `t`.
 fn open_at(i: &Incident, t: DateTime<Utc>) -> bool {
-    i.timestamps.detected.is_some_and(|d| d < t) && i.timestamps.closed.is_none_or(|c| c >= t)
+    i.timestamps.detected.is_some_and(|d| d < t) && phase_at(i, t) != Phase::Closed
+}
+
+/// Whether a phase change closed it during the period.
+fn closed_in(i: &Incident, period: &ReviewPeriod) -> bool {
+    i.phase_history
+        .iter()
+        .any(|c| c.to == Phase::Closed && period.holds(Some(c.at)))
+}
+
+/// When its post-mortem was first written, if it was (later versions replace the text, not
+/// the fact that the review took place then).
+fn post_mortem_written(i: &Incident) -> Option<DateTime<Utc>> {
+    i.post_mortem_history
+        .iter()
+        .chain(i.post_mortem.as_ref())
+        .map(|p| p.recorded_at)
+        .min()
 }
 
 fn incident_counts(period: &ReviewPeriod, incidents: &[Incident]) -> IncidentCounts {
@@ -410,14 +464,14 @@ fn incident_counts(period: &ReviewPeriod, incidents: &[Incident]) -> IncidentCou
         if period.holds(ts.detected) {
             c.opened += 1;
             *c.opened_by_severity
-                .entry(i.severity.as_str().to_owned())
+                .entry(severity_at(i, period.to).as_str().to_owned())
                 .or_default() += 1;
             let category = i.category.map_or("uncategorised", |c| c.as_str());
             *c.opened_by_category.entry(category.to_owned()).or_default() += 1;
             c.customer_facing += u64::from(i.customer_facing);
         }
         c.confirmed += u64::from(period.holds(ts.declared));
-        c.closed += u64::from(period.holds(ts.closed));
+        c.closed += u64::from(closed_in(i, period));
         c.open_at_end += u64::from(open_at(i, period.to));
     }
     c
@@ -445,18 +499,24 @@ fn response_times(period: &ReviewPeriod, incidents: &[Incident]) -> ResponseTime
     }
 }
 
-fn brief(i: &Incident, why: String, since: DateTime<Utc>) -> IncidentBrief {
+/// The incident as it stood at `at` (the period's end, or now while it runs).
+fn brief(i: &Incident, at: DateTime<Utc>, why: String, since: DateTime<Utc>) -> IncidentBrief {
     IncidentBrief {
         key: i.key,
         title: i.title.clone(),
-        severity: i.severity,
-        phase: i.phase,
+        severity: severity_at(i, at),
+        phase: phase_at(i, at),
         why,
         since,
     }
 }
 
-fn data_breaches(period: &ReviewPeriod, incidents: &[Incident]) -> Vec<IncidentBrief> {
+fn data_breaches(
+    period: &ReviewPeriod,
+    incidents: &[Incident],
+    now: DateTime<Utc>,
+) -> Vec<IncidentBrief> {
+    let (as_of, _) = as_of(period, now);
     let mut out: Vec<IncidentBrief> = incidents
         .iter()
         .filter_map(|i| {
@@ -465,7 +525,7 @@ fn data_breaches(period: &ReviewPeriod, incidents: &[Incident]) -> Vec<IncidentB
             let at = breach.assessed_at.or(i.timestamps.detected)?;
             period
                 .holds(Some(at))
-                .then(|| brief(i, format!("data breach: {}", breach.describe()), at))
+                .then(|| brief(i, as_of, format!("data breach: {}", breach.describe()), at))
         })
         .collect();
     out.sort_by_key(|b| b.since);
@@ -480,13 +540,14 @@ fn open_critical(
     let (as_of, when) = as_of(period, now);
     let mut out: Vec<IncidentBrief> = incidents
         .iter()
-        .filter(|i| open_at(i, period.to) && i.severity <= Severity::Sev2)
+        .filter(|i| open_at(i, period.to) && severity_at(i, as_of) <= Severity::Sev2)
         .filter_map(|i| {
             let detected = i.timestamps.detected?;
             let days = (as_of - detected).num_days();
             Some(brief(
                 i,
-                format!("{} open {days} days {when}", i.severity),
+                as_of,
+                format!("{} open {days} days {when}", severity_at(i, as_of)),
                 detected,
             ))
         })
@@ -516,21 +577,18 @@ fn post_mortems(period: &ReviewPeriod, incidents: &[Incident], now: DateTime<Utc
     let (as_of, when) = as_of(period, now);
     let written = incidents
         .iter()
-        .filter(|i| period.holds(i.post_mortem.as_ref().map(|p| p.recorded_at)))
+        .filter(|i| period.holds(post_mortem_written(i)))
         .count() as u64;
     let mut due: Vec<IncidentBrief> = incidents
         .iter()
         .filter(|i| post_mortem_required(i))
-        .filter(|i| {
-            i.post_mortem
-                .as_ref()
-                .is_none_or(|p| p.recorded_at >= period.to)
-        })
+        .filter(|i| post_mortem_written(i).is_none_or(|t| t >= period.to))
         .filter_map(|i| {
             let recovered = i.timestamps.recovered.filter(|r| *r < period.to)?;
             let days = (as_of - recovered).num_days();
             Some(brief(
                 i,
+                as_of,
                 format!("post-mortem required, not written {days} days after recovery {when}"),
                 recovered,
             ))
@@ -541,7 +599,8 @@ fn post_mortems(period: &ReviewPeriod, incidents: &[Incident], now: DateTime<Utc
         .iter()
         .filter_map(|i| {
             let pm = i.post_mortem.as_ref()?;
-            period.holds(Some(pm.recorded_at)).then(|| PostMortemBrief {
+            let first = post_mortem_written(i)?;
+            period.holds(Some(first)).then(|| PostMortemBrief {
                 key: i.key,
                 title: i.title.clone(),
                 severity: i.severity,
@@ -552,7 +611,7 @@ fn post_mortems(period: &ReviewPeriod, incidents: &[Incident], now: DateTime<Utc
                     .map(|f| f.kind.as_str().to_owned())
                     .collect(),
                 detection_improvements: pm.detection_improvements.len() as u64,
-                recorded_at: pm.recorded_at,
+                recorded_at: first,
             })
         })
         .collect();
@@ -633,12 +692,16 @@ fn alert_counts(period: &ReviewPeriod, alerts: &[AlertFacts]) -> AlertCounts {
     for a in alerts.iter().filter(|a| period.holds(Some(a.first_seen))) {
         c.raised += 1;
         *c.by_source.entry(a.source.as_str().to_owned()).or_default() += 1;
-        c.became_incidents += u64::from(a.became_incident);
         let false_positive = a.dismissal == Some(Dismissal::FalsePositive);
-        c.false_positives += u64::from(false_positive);
-        c.benign += u64::from(a.dismissal == Some(Dismissal::Benign));
-        c.resolved += u64::from(a.status == AlertStatus::Resolved);
-        c.untouched += u64::from(a.status == AlertStatus::Triggered);
+        let outcome = match (a.became_incident, a.dismissal, a.status) {
+            (true, ..) => &mut c.became_incidents,
+            (false, Some(Dismissal::FalsePositive), _) => &mut c.false_positives,
+            (false, Some(Dismissal::Benign), _) => &mut c.benign,
+            (false, None, AlertStatus::Resolved) => &mut c.resolved,
+            (false, None, AlertStatus::Triggered) => &mut c.untouched,
+            (false, None, _) => &mut c.acknowledged,
+        };
+        *outcome += 1;
         if let Some(t) = a.taken_up {
             taken_up.push(((t - a.first_seen).num_seconds(), a.key.clone()));
         }
@@ -738,6 +801,7 @@ mod tests {
             incidents: incidents.to_vec(),
             alerts: alerts.to_vec(),
             findings: Vec::new(),
+            tenant_seen: true,
         })
     }
 
@@ -969,5 +1033,59 @@ mod tests {
             .map(|t| (t.team.as_str(), t.raised, t.closed, t.open, t.overdue))
             .collect();
         assert_eq!(teams, [("platform", 2, 0, 2, 1), ("identity", 1, 1, 1, 1)]);
+    }
+
+    /// Work done after a month (a reopening, a lowered severity, a rewritten post-mortem)
+    /// leaves that month's figures as they were.
+    #[test]
+    fn later_work_does_not_change_a_past_month() {
+        // Closed in November, reopened in December.
+        let mut reopened = incident(1, Severity::Sev3, t(1), &[2, 3, 4, 5, 6, 7]);
+        reopened
+            .change_phase(
+                Phase::PostIncident,
+                "ann",
+                Some("came back"),
+                t(31 * 24 + 2),
+            )
+            .unwrap();
+        // A SEV2 open at November's end, lowered to SEV4 in December.
+        let mut lowered = incident(2, Severity::Sev2, t(10), &[11]);
+        lowered
+            .change_severity(Severity::Sev4, "ann", "a travelling user", t(31 * 24 + 3))
+            .unwrap();
+        // A SEV1 whose post-mortem was written in November and rewritten in December.
+        let mut rewritten = incident(3, Severity::Sev1, t(1), &[2, 3, 4, 5, 6, 7]);
+        let mut again = rewritten.post_mortem.clone().unwrap();
+        again.recorded_at = t(31 * 24 + 4);
+        rewritten.post_mortem_history.push(std::mem::replace(
+            rewritten.post_mortem.as_mut().unwrap(),
+            again,
+        ));
+        let r = review(&[reopened, lowered, rewritten], &[]);
+        assert_eq!(
+            r.incidents.closed, 2,
+            "INC-1 and INC-3 were closed in November"
+        );
+        assert_eq!(r.incidents.open_at_end, 1);
+        assert_eq!(r.incidents.opened_by_severity.get("SEV2"), Some(&1));
+        assert_eq!(r.open_critical.len(), 1);
+        assert_eq!(
+            (
+                r.open_critical[0].key.to_string(),
+                r.open_critical[0].severity,
+                r.open_critical[0].phase
+            ),
+            ("INC-2".to_owned(), Severity::Sev2, Phase::Analysis)
+        );
+        // INC-1's and INC-3's, both first written in November.
+        assert_eq!(r.post_mortems.written, 2);
+        assert!(r.post_mortems.due.is_empty());
+        let inc3 = r
+            .post_mortems
+            .reviewed
+            .iter()
+            .find(|b| b.key.to_string() == "INC-3");
+        assert_eq!(inc3.map(|b| b.recorded_at), Some(t(7)));
     }
 }

@@ -1658,6 +1658,18 @@ impl SqliteStore {
             .iter()
             .map(finding_row)
             .collect::<StoreResult<Vec<_>>>()?;
+        let tenant_seen = match tenant {
+            Some(t) => {
+                sqlx::query_scalar::<_, bool>(
+                    "SELECT EXISTS (SELECT 1 FROM incident_tenants WHERE name = ?1) \
+                     OR EXISTS (SELECT 1 FROM alerts WHERE tenant = ?1)",
+                )
+                .bind(t.trim())
+                .fetch_one(&mut *tx)
+                .await?
+            }
+            None => true,
+        };
         tx.commit().await?;
         let alerts = rows
             .iter()
@@ -1681,6 +1693,7 @@ impl SqliteStore {
             incidents,
             alerts,
             findings,
+            tenant_seen,
         })
     }
 

@@ -70,10 +70,13 @@ fn print(r: &MonthlyReview) {
         "Monthly security incident review: {} ({}{scope}), computed {}",
         r.period.label,
         r.timezone,
-        shown_time_zoned(r.computed_at, "%Y-%m-%d %H:%M")
+        computed_at(r)
     );
     if r.computed_at < r.period.to {
         outln!("The month is not over: its figures will still change.");
+    }
+    for warning in &r.warnings {
+        crate::output::errln!("warning: {}", one_line(warning));
     }
     outln!();
     let i = &r.incidents;
@@ -195,7 +198,7 @@ fn print(r: &MonthlyReview) {
     outln!();
     let a = &r.alerts;
     outln!(
-        "Alerts raised: {} ({}); became incidents {}, dismissed as false positives {}, as benign {}, resolved {}, not acted on yet {}",
+        "Alerts raised: {} ({}); became incidents {}, dismissed as false positives {}, as benign {}, resolved {}, acknowledged and still worked {}, not acted on yet {}",
         a.raised,
         if a.by_source.is_empty() {
             "none".to_owned()
@@ -206,6 +209,7 @@ fn print(r: &MonthlyReview) {
         a.false_positives,
         a.benign,
         a.resolved,
+        a.acknowledged,
         a.untouched
     );
     if !a.noisiest_rules.is_empty() {
@@ -271,6 +275,18 @@ fn findings(f: &FindingCounts) {
             ]);
         }
         outln!("{t}");
+    }
+}
+
+/// When the review was computed, in the zone its month is taken in (the server's zone name;
+/// the display zone should the client not know it).
+fn computed_at(r: &MonthlyReview) -> String {
+    match vigil_events::time::LocalZone::parse(&r.timezone) {
+        Ok(zone) => format!(
+            "{} {zone}",
+            crate::search::wall_clock(r.computed_at, &zone, "%Y-%m-%d %H:%M")
+        ),
+        Err(_) => shown_time_zoned(r.computed_at, "%Y-%m-%d %H:%M"),
     }
 }
 

@@ -44,6 +44,15 @@ pub async fn monthly(
         None => month_before(now, &zone),
     };
     let period = month_period(year, month, &zone);
+    if period.from > now {
+        return Err(ApiError::invalid_field(
+            "month",
+            format!(
+                "{} has not begun yet: review this month or an earlier one",
+                period.label
+            ),
+        ));
+    }
     let (py, pm) = if month == 1 {
         (year - 1, 12)
     } else {

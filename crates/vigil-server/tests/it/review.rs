@@ -173,6 +173,7 @@ async fn the_review_counts_a_months_incidents_and_alerts_and_names_what_needs_at
         .await
         .unwrap();
     assert_eq!(r.tenant.as_deref(), Some("contoso"));
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     assert_eq!(r.incidents.opened, 1);
     assert!(r.data_breaches.is_empty());
     assert_eq!(r.alerts.raised, 1);
@@ -208,6 +209,7 @@ async fn bad_review_queries_are_refused_naming_the_parameter() {
         ("?month=november", "month"),
         ("?timezone=Mars/Olympus", "timezone"),
         ("?weeks=4", "weeks"),
+        ("?month=2099-12", "month"),
     ] {
         let (status, body) = get(q, viewer.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{q}: {body}");
