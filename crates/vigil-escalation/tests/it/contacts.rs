@@ -67,3 +67,53 @@ async fn a_phone_only_person_is_named_as_not_reached_and_the_level_is_not_paged(
         "{texts:#?}"
     );
 }
+
+/// A webhook contact's `format` decides its payload whatever its URL: a Teams workflow behind
+/// a relay gets a Teams card, a Slack one its blocks; without one the URL is guessed from, and
+/// a URL like this loopback one gets the generic JSON.
+#[tokio::test]
+async fn a_webhook_contact_is_sent_the_format_it_names() {
+    let env = Env::start().await;
+    let hook = |name: &str, format: Option<&str>| {
+        let mut contact =
+            json!({"kind": "webhook", "address": format!("{}/{name}", env.hooks.base)});
+        if let Some(format) = format {
+            contact["format"] = json!(format);
+        }
+        json!({"name": name, "contacts": [contact]})
+    };
+    env.apply(json!({
+        "people": [hook("tess", Some("teams")), hook("sam", Some("slack")), hook("gene", None)],
+        "teams": [{
+            "name": "payments", "members": ["tess", "sam", "gene"],
+            "schedules": [Env::always("primary", "tess")],
+            "escalation": {"levels": [
+                {"after": "0", "notify": ["person:tess", "person:sam", "person:gene"]}
+            ]}
+        }],
+        "services": [{"name": "payments-api", "team": "payments"}]
+    }))
+    .await;
+    let (_, raised) = env.raise("payments-api", "det-1").await;
+    env.tick(after(raised, 1)).await;
+    let mut paged = env
+        .hooks
+        .paged()
+        .into_iter()
+        .zip(env.hooks.bodies())
+        .collect::<Vec<_>>();
+    paged.sort();
+    let bodies: Vec<serde_json::Value> = paged
+        .iter()
+        .map(|(_, body)| serde_json::from_str(body).unwrap())
+        .collect();
+    let paths: Vec<&str> = paged.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(paths, ["/gene", "/sam", "/tess"]);
+    assert_eq!(bodies[0]["version"], 1, "{}", bodies[0]);
+    assert!(bodies[1]["blocks"].is_array(), "{}", bodies[1]);
+    assert_eq!(
+        bodies[2]["attachments"][0]["contentType"], "application/vnd.microsoft.card.adaptive",
+        "{}",
+        bodies[2]
+    );
+}
