@@ -1007,7 +1007,8 @@ impl Escalator {
         .with_field("team", team)
         .with_field("escalation", step)
         .with_field("fired", alert.count.to_string())
-        .with_field("acknowledge", format!("vigil alerts ack {}", alert.key));
+        .with_field("acknowledge", format!("vigil alerts ack {}", alert.key))
+        .with_whole_alert(format!("vigil alerts show {}", alert.key));
         // An alert is one tenant's: the page says whose, beside the service.
         if let Some(t) = &alert.alert.tenant {
             n = n.with_tenant(t);

@@ -28,6 +28,10 @@ pub struct Notification {
     pub tenant: Option<String>,
     /// Further facts, in the order they are shown.
     pub fields: Vec<(String, String)>,
+    /// Where the whole alert can be read (`vigil alerts show ALR-12`): a page a channel's size
+    /// limit cuts says so and points there.
+    #[serde(default)]
+    pub whole_alert: Option<String>,
 }
 
 impl Notification {
@@ -47,6 +51,7 @@ impl Notification {
             service: None,
             tenant: None,
             fields: Vec::new(),
+            whole_alert: None,
         }
     }
 
@@ -82,6 +87,12 @@ impl Notification {
     /// Sets the tenant.
     pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
         self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// Sets where the whole alert can be read.
+    pub fn with_whole_alert(mut self, whole_alert: impl Into<String>) -> Self {
+        self.whole_alert = Some(whole_alert.into());
         self
     }
 

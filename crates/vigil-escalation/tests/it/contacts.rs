@@ -3,6 +3,8 @@
 
 use serde_json::json;
 
+use vigil_core::{AlertSource, NewAlert, Severity};
+
 use crate::{Env, after};
 
 #[tokio::test]
@@ -115,5 +117,46 @@ async fn a_webhook_contact_is_sent_the_format_it_names() {
         bodies[2]["attachments"][0]["contentType"], "application/vnd.microsoft.card.adaptive",
         "{}",
         bodies[2]
+    );
+}
+
+/// A summary as long as the API takes reaches a Teams contact cut to a card Teams accepts
+/// (it refuses one over about 28 KB), which says where the whole alert is.
+#[tokio::test]
+async fn a_long_summary_reaches_teams_cut_with_where_the_whole_alert_is() {
+    let env = Env::start().await;
+    env.apply(json!({
+        "people": [{"name": "tess", "contacts": [
+            {"kind": "webhook", "address": format!("{}/tess", env.hooks.base), "format": "teams"}
+        ]}],
+        "teams": [{"name": "payments", "members": ["tess"], "schedules": [Env::always("primary", "tess")]}],
+        "services": [{"name": "payments-api", "team": "payments"}]
+    }))
+    .await;
+    let (_, raised) = env
+        .raise_alert(NewAlert {
+            title: "Suspicious login".to_owned(),
+            source: AlertSource::External,
+            severity: Severity::parse("SEV2").unwrap(),
+            service: "payments-api".to_owned(),
+            tenant: None,
+            dedup_key: "long".to_owned(),
+            rule_id: None,
+            summary: Some("failed login for admin\n".repeat(850)),
+            origin: None,
+            reporter: None,
+            event_ids: Vec::new(),
+            events: Vec::new(),
+            times: 1,
+        })
+        .await;
+    env.tick(after(raised, 1)).await;
+    let bodies = env.hooks.bodies();
+    assert_eq!(bodies.len(), 1);
+    assert!(bodies[0].len() < 28_000, "{} bytes", bodies[0].len());
+    assert!(
+        bodies[0].contains("the whole alert: vigil alerts show ALR-1"),
+        "{}",
+        bodies[0]
     );
 }
