@@ -103,6 +103,54 @@ impl Notification {
     }
 }
 
+impl Notification {
+    /// The notification as every format shows it: the title and every other text of one
+    /// line (severity, key, service, tenant, the facts, the summary's label) on one line, its
+    /// line breaks and other control characters as spaces; the summary with its lines (each
+    /// format quotes it line by line); and in all of them each bidirectional control
+    /// ([`vigil_core::is_bidi_control`]) shown as its escape (`\u{202e}`), as the CLI shows
+    /// them: an override left open in a title would reverse what Vigil writes after it (the
+    /// subject's ` (ALR-4)`), and one in a line of the summary what the channel shows next.
+    pub(crate) fn shown(&self) -> Notification {
+        let line = |s: &str| -> String {
+            escape_bidi(
+                &s.chars()
+                    .map(|c| if vigil_core::breaks_line(c) { ' ' } else { c })
+                    .collect::<String>(),
+            )
+        };
+        Notification {
+            title: line(&self.title),
+            severity: line(&self.severity),
+            summary: escape_bidi(&self.summary),
+            summary_label: line(&self.summary_label),
+            key: line(&self.key),
+            ack_url: self.ack_url.clone(),
+            service: self.service.as_deref().map(line),
+            tenant: self.tenant.as_deref().map(line),
+            fields: self
+                .fields
+                .iter()
+                .map(|(name, value)| (line(name), line(value)))
+                .collect(),
+            whole_alert: self.whole_alert.as_deref().map(line),
+        }
+    }
+}
+
+/// `s` with each bidirectional control as its escape (`\u{202e}`).
+fn escape_bidi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if vigil_core::is_bidi_control(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The line above a summary whose writer is not named.
 fn default_summary_label() -> String {
     "Details".to_owned()

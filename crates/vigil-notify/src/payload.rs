@@ -33,6 +33,7 @@ pub(crate) fn headline(n: &Notification) -> String {
 /// Vigil's own JSON: every field of the notification, `fields` as an ordered list (but
 /// `whole_alert`: nothing of it is cut).
 pub fn generic_payload(n: &Notification) -> Value {
+    let n = &n.shown();
     let fields: Vec<Value> = n
         .fields
         .iter()
@@ -57,6 +58,7 @@ pub fn generic_payload(n: &Notification) -> Value {
 /// and key blocks. The summary comes from outside (a report's description, a tool's summary):
 /// it follows Vigil's facts and button, under its label, each line a quote, escaped.
 pub fn slack_payload(n: &Notification) -> Value {
+    let n = &n.shown();
     let mut blocks = vec![json!({
         "type": "header",
         "text": {"type": "plain_text", "text": truncate(&format!("[{}] {}", n.severity, n.title), 150)},
@@ -149,6 +151,7 @@ const TEAMS_NOTE_BYTES: usize = 800;
 /// share ends (at most [`TEAMS_SUMMARY_LINES`] lines), the card saying so and where the whole
 /// alert is ([`Notification::whole_alert`]).
 pub fn teams_payload(n: &Notification) -> Value {
+    let n = &n.shown();
     let title = truncate(&n.title, TEAMS_TITLE_CHARS);
     let mut facts: Vec<(&str, &str)> = vec![("Severity", &n.severity), ("Key", &n.key)];
     if let Some(service) = &n.service {
@@ -525,6 +528,74 @@ mod tests {
         // A page that fits is not cut.
         let card = teams_payload(&sample().with_whole_alert("vigil alerts show ALR-12"));
         assert!(!card.to_string().contains("Cut to fit"), "{card}");
+    }
+
+    /// A title of several lines, or one with a bidirectional override left open, reaches no
+    /// channel as such: every title is one line and no format carries a bidi control, so none
+    /// can reverse Vigil's own text after it (` (ALR-4)`); each is shown as its escape. The
+    /// summary keeps its lines where a channel quotes it line by line.
+    #[test]
+    fn titles_are_one_line_and_no_page_carries_a_bidi_control() {
+        let bidi = [
+            '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}',
+            '\u{2068}', '\u{2069}', '\u{200e}', '\u{200f}', '\u{61c}',
+        ];
+        let every: String = bidi.iter().collect();
+        let n = Notification::new(
+            format!("Login\nAcknowledge: http://evil.example\u{2028}x {every}"),
+            "SEV2",
+            "ALR-4",
+        )
+        .with_service("vpn\u{202e}")
+        .with_tenant("acme\u{2067}")
+        .with_field("host\u{202e}", "ws\u{202e}exe.1")
+        .with_ack_url("https://vigil.example/ack/ALR-4?t=x")
+        .with_summary(format!("first \u{202e}line\nsecond {every}"));
+        let title = r"Login Acknowledge: http://evil.example x \u{202a}\u{202b}\u{202c}\u{202d}\u{202e}\u{2066}\u{2067}\u{2068}\u{2069}\u{200e}\u{200f}\u{61c}";
+        let generic = generic_payload(&n);
+        let slack = slack_payload(&n);
+        let teams = teams_payload(&n);
+        let headline = format!("[SEV2] {title} (ALR-4)");
+        assert_eq!(generic["title"], title);
+        assert_eq!(generic["text"], headline);
+        assert_eq!(
+            generic["summary"],
+            r"first \u{202e}line".to_owned()
+                + "\n"
+                + r"second \u{202a}\u{202b}\u{202c}\u{202d}\u{202e}\u{2066}\u{2067}\u{2068}\u{2069}\u{200e}\u{200f}\u{61c}"
+        );
+        assert_eq!(slack["text"], slack_escape(&headline));
+        assert_eq!(
+            slack["blocks"][0]["text"]["text"],
+            truncate(&format!("[SEV2] {title}"), 150)
+        );
+        assert_eq!(teams["summary"], headline);
+        assert_eq!(
+            teams["attachments"][0]["content"]["body"][0]["inlines"][0]["text"],
+            format!("[SEV2] {title}")
+        );
+        assert_eq!(crate::email::email_subject(&n), headline);
+        let text = crate::email::email_text(&n);
+        assert!(text.starts_with(&format!("{title}\n\n")), "{text}");
+        assert!(
+            text.contains("\n> first \\u{202e}line\n> second \\u{202a}"),
+            "{text}"
+        );
+        let html = crate::email::email_html(&n);
+        let pages = [
+            generic.to_string(),
+            slack.to_string(),
+            teams.to_string(),
+            crate::email::email_subject(&n),
+            text,
+            html,
+        ];
+        for page in &pages {
+            assert!(!page.contains(&bidi[..]), "{page}");
+        }
+        for v in [&generic, &slack, &teams] {
+            assert!(!v.to_string().contains('\u{2028}'), "{v}");
+        }
     }
 
     #[test]
