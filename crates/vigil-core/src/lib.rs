@@ -137,6 +137,17 @@ pub fn breaks_line(c: char) -> bool {
     c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
+/// Whether `c` is a bidirectional formatting character: an embedding or override
+/// (U+202A–U+202E), an isolate (U+2066–U+2069) or a mark (U+200E, U+200F, U+061C). One left
+/// open in a text shows what follows it reordered ("Trojan Source"): in a page, Vigil's own
+/// text after an outside title.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{61c}'
+    )
+}
+
 /// Refuses any control character, tabs and line breaks included (the Unicode line and
 /// paragraph separators too: [`breaks_line`]), naming the first.
 fn one_line_characters(field: &'static str, value: &str) -> Result<(), DomainError> {

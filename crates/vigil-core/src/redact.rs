@@ -29,7 +29,8 @@ const MIN_SECRET_CHARS: usize = 4;
 /// `text` — what a webhook's receiver answered, which may quote the request it refuses — with
 /// every part of `url` that may be its secret replaced by `…`: the URL itself, its path and
 /// query, each path segment, query value and `name=value` pair, the user name and password,
-/// as written and %-decoded; parts shorter than four characters are left. When `cut` (the text
+/// and `user:password` in the base64 of HTTP Basic authentication, as written and %-decoded;
+/// parts shorter than four characters are left. When `cut` (the text
 /// is the start of a longer one), an end that begins such a part is taken off too, so that no
 /// part is kept by halves.
 pub fn redact_url_parts(text: &str, url: &str, cut: bool) -> String {
@@ -84,8 +85,9 @@ fn secret_parts(url: &str) -> Vec<String> {
         }
         parts.push(parsed.username().to_owned());
         parts.extend(parsed.password().map(str::to_owned));
+        parts.extend(basic_credentials(&parsed));
     }
-    let decoded: Vec<String> = parts.iter().map(|p| percent_decoded(p)).collect();
+    let decoded: Vec<String> = parts.iter().map(|p| percent_decoded(p, true)).collect();
     parts.extend(decoded);
     parts.retain(|p| p.chars().count() >= MIN_SECRET_CHARS);
     parts.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
@@ -93,8 +95,35 @@ fn secret_parts(url: &str) -> Vec<String> {
     parts
 }
 
-/// `text` with its `%XX` escapes (and a query's `+`) decoded, bytes that are no UTF-8 replaced.
-fn percent_decoded(text: &str) -> String {
+/// The forms a URL's user and password travel in as HTTP Basic authentication, which a
+/// receiver refusing them may quote (`Authorization: Basic Ym9iOlBh…`): `user:password`, and
+/// that in base64 with and without its padding — from the user and password %-decoded, as
+/// reqwest sends them, and as written. None when the URL has neither.
+fn basic_credentials(url: &url::Url) -> Vec<String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+
+    if url.username().is_empty() && url.password().is_none() {
+        return Vec::new();
+    }
+    let written = format!("{}:{}", url.username(), url.password().unwrap_or(""));
+    let decoded = format!(
+        "{}:{}",
+        percent_decoded(url.username(), false),
+        percent_decoded(url.password().unwrap_or(""), false)
+    );
+    let mut forms = Vec::new();
+    for pair in [written, decoded] {
+        forms.push(STANDARD.encode(&pair));
+        forms.push(STANDARD_NO_PAD.encode(&pair));
+        forms.push(pair);
+    }
+    forms
+}
+
+/// `text` with its `%XX` escapes (and, in a query, `+` as a space when `plus_is_space`)
+/// decoded, bytes that are no UTF-8 replaced.
+fn percent_decoded(text: &str, plus_is_space: bool) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -105,7 +134,7 @@ fn percent_decoded(text: &str) -> String {
                 out.push((high * 16 + low) as u8);
                 i += 3;
             }
-            (b'+', _, _) => {
+            (b'+', _, _) if plus_is_space => {
                 out.push(b' ');
                 i += 1;
             }
@@ -136,7 +165,7 @@ mod tests {
             ),
             (
                 "no hook SECRETDAVE3 (token DAVEQ3, user dave:PASSWORD)",
-                "no hook … (token …, user …:…)",
+                "no hook … (token …, user …)",
             ),
             // Parts shorter than four characters are left.
             ("bad token=DAVEQ3 for /dave, x=1 v1", "bad … for /…, x=1 v1"),
@@ -163,6 +192,34 @@ mod tests {
             "rejected: bad SECRE"
         );
         assert_eq!(redact_url_parts("all fine", url, true), "all fine");
+        // The user and password as HTTP Basic authentication sends them, quoted back, whole
+        // or cut; %-escapes decoded as the client decodes them (`+` stays `+`).
+        let basic = "http://bob:Pa55wordX@h.example/hook";
+        assert_eq!(
+            redact_url_parts(
+                "refused Authorization: Basic Ym9iOlBhNTV3b3JkWA==",
+                basic,
+                false
+            ),
+            "refused Authorization: Basic …"
+        );
+        assert_eq!(
+            redact_url_parts("refused Authorization: Basic Ym9iOlBhNTV3b3", basic, true),
+            "refused Authorization: Basic …"
+        );
+        assert_eq!(
+            redact_url_parts("refused bob:Pa55wordX", basic, false),
+            "refused …"
+        );
+        // "p+ss wörd" → cCtzcyB3w7ZyZA== after `u:`.
+        assert_eq!(
+            redact_url_parts(
+                "refused Basic dTpwK3NzIHfDtnJk",
+                "http://u:p+ss%20w%C3%B6rd@h.example/",
+                false
+            ),
+            "refused Basic …"
+        );
         assert_eq!(redact_url_parts("any text", "not a url", true), "any text");
     }
 

@@ -732,7 +732,7 @@ impl Escalator {
                 },
                 _ => Target::Webhook {
                     url: contact.address.clone(),
-                    format: webhook_format(&contact.address),
+                    format: contact_format(contact),
                 },
             };
             deliveries.push(self.page_contact(page, again, (to, kind), key));
@@ -1007,7 +1007,8 @@ impl Escalator {
         .with_field("team", team)
         .with_field("escalation", step)
         .with_field("fired", alert.count.to_string())
-        .with_field("acknowledge", format!("vigil alerts ack {}", alert.key));
+        .with_field("acknowledge", format!("vigil alerts ack {}", alert.key))
+        .with_whole_alert(format!("vigil alerts show {}", alert.key));
         // An alert is one tenant's: the page says whose, beside the service.
         if let Some(t) = &alert.alert.tenant {
             n = n.with_tenant(t);
@@ -1169,13 +1170,66 @@ fn delay(text: Option<&str>, default: u64) -> chrono::Duration {
     chrono::Duration::seconds(seconds.min(MAX_ESCALATION_DELAY_SECS) as i64)
 }
 
-/// Slack and Teams incoming webhooks want their own payloads; anything else gets the generic one.
+/// The payload a webhook contact is sent: the one it names, or else the one its URL says.
+fn contact_format(contact: &vigil_oncall::Contact) -> WebhookFormat {
+    match contact.format {
+        Some(vigil_oncall::WebhookFormat::Generic) => WebhookFormat::Generic,
+        Some(vigil_oncall::WebhookFormat::Slack) => WebhookFormat::Slack,
+        Some(vigil_oncall::WebhookFormat::Teams) => WebhookFormat::Teams,
+        None => webhook_format(&contact.address),
+    }
+}
+
+/// Slack and Teams incoming webhooks want their own payloads; anything else gets the generic
+/// one. Teams workflows are on Power Automate's hosts (`….environment.api.powerplatform.com`,
+/// paths under `/powerautomate/`), which replaced `….logic.azure.com` and the connectors'
+/// `….webhook.office.com`; a URL that says neither (a relay) names its format in the contact.
 fn webhook_format(url: &str) -> WebhookFormat {
+    let power_automate = vigil_core::contact::webhook_url(url).is_ok_and(|u| {
+        u.host_str()
+            .is_some_and(|h| h.ends_with(".environment.api.powerplatform.com"))
+            || u.path().starts_with("/powerautomate/")
+    });
     if url.contains("hooks.slack.com") {
         WebhookFormat::Slack
-    } else if url.contains("webhook.office.com") || url.contains(".logic.azure.com") {
+    } else if url.contains("webhook.office.com")
+        || url.contains(".logic.azure.com")
+        || power_automate
+    {
         WebhookFormat::Teams
     } else {
         WebhookFormat::Generic
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Slack's and Teams' own hosts, old and new, get their payloads; anything else the
+    /// generic JSON, unless the contact names its format.
+    #[test]
+    fn webhook_format_is_guessed_from_the_receivers_host() {
+        for (url, format) in [
+            (
+                "https://hooks.slack.com/services/T0/B0/x",
+                WebhookFormat::Slack,
+            ),
+            (
+                "https://contoso.webhook.office.com/webhookb2/x",
+                WebhookFormat::Teams,
+            ),
+            (
+                "https://prod-01.westeurope.logic.azure.com:443/workflows/x/triggers/manual/paths/invoke?sig=x",
+                WebhookFormat::Teams,
+            ),
+            (
+                "https://default0a1b2c3d4e5f.6a.environment.api.powerplatform.com:443/powerautomate/automations/direct/workflows/0a1b/triggers/manual/paths/invoke?api-version=1&sig=x",
+                WebhookFormat::Teams,
+            ),
+            ("https://hooks.example.com/alice", WebhookFormat::Generic),
+        ] {
+            assert_eq!(webhook_format(url), format, "{url}");
+        }
     }
 }

@@ -8,6 +8,7 @@ use crate::payload::{headline, summary_lines as lines};
 /// `[SEV2] Brute force on vpn-1 (ALR-12)`, with line breaks and other control characters
 /// turned into spaces so a title cannot add headers.
 pub fn email_subject(n: &Notification) -> String {
+    let n = &n.shown();
     headline(n)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -20,6 +21,7 @@ pub fn email_subject(n: &Notification) -> String {
 /// one of Vigil's (a forged `Acknowledge: http://…` or `reporter: …`). The title, from outside
 /// too, is kept to one line.
 pub fn email_text(n: &Notification) -> String {
+    let n = &n.shown();
     let mut out = String::new();
     let _ = writeln!(out, "{}\n", one_line(&n.title));
     let _ = writeln!(out, "Severity: {}", n.severity);
@@ -55,6 +57,7 @@ pub fn email_text(n: &Notification) -> String {
 /// The HTML alternative: the same content, escaped, in the same order; the summary in a
 /// blockquote under its label.
 pub fn email_html(n: &Notification) -> String {
+    let n = &n.shown();
     let mut out = String::from("<!DOCTYPE html>\n<html><body>\n");
     let _ = writeln!(out, "<h2>[{}] {}</h2>", esc(&n.severity), esc(&n.title));
     out.push_str("<table>\n");

@@ -28,6 +28,10 @@ pub struct Notification {
     pub tenant: Option<String>,
     /// Further facts, in the order they are shown.
     pub fields: Vec<(String, String)>,
+    /// Where the whole alert can be read (`vigil alerts show ALR-12`): a page a channel's size
+    /// limit cuts says so and points there.
+    #[serde(default)]
+    pub whole_alert: Option<String>,
 }
 
 impl Notification {
@@ -47,6 +51,7 @@ impl Notification {
             service: None,
             tenant: None,
             fields: Vec::new(),
+            whole_alert: None,
         }
     }
 
@@ -85,11 +90,65 @@ impl Notification {
         self
     }
 
+    /// Sets where the whole alert can be read.
+    pub fn with_whole_alert(mut self, whole_alert: impl Into<String>) -> Self {
+        self.whole_alert = Some(whole_alert.into());
+        self
+    }
+
     /// Appends a field.
     pub fn with_field(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.fields.push((name.into(), value.into()));
         self
     }
+}
+
+impl Notification {
+    /// The notification as every format shows it: the title and every other text of one
+    /// line (severity, key, service, tenant, the facts, the summary's label) on one line, its
+    /// line breaks and other control characters as spaces; the summary with its lines (each
+    /// format quotes it line by line); and in all of them each bidirectional control
+    /// ([`vigil_core::is_bidi_control`]) shown as its escape (`\u{202e}`), as the CLI shows
+    /// them: an override left open in a title would reverse what Vigil writes after it (the
+    /// subject's ` (ALR-4)`), and one in a line of the summary what the channel shows next.
+    pub(crate) fn shown(&self) -> Notification {
+        let line = |s: &str| -> String {
+            escape_bidi(
+                &s.chars()
+                    .map(|c| if vigil_core::breaks_line(c) { ' ' } else { c })
+                    .collect::<String>(),
+            )
+        };
+        Notification {
+            title: line(&self.title),
+            severity: line(&self.severity),
+            summary: escape_bidi(&self.summary),
+            summary_label: line(&self.summary_label),
+            key: line(&self.key),
+            ack_url: self.ack_url.clone(),
+            service: self.service.as_deref().map(line),
+            tenant: self.tenant.as_deref().map(line),
+            fields: self
+                .fields
+                .iter()
+                .map(|(name, value)| (line(name), line(value)))
+                .collect(),
+            whole_alert: self.whole_alert.as_deref().map(line),
+        }
+    }
+}
+
+/// `s` with each bidirectional control as its escape (`\u{202e}`).
+fn escape_bidi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if vigil_core::is_bidi_control(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The line above a summary whose writer is not named.

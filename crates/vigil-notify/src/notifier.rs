@@ -5,8 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use chrono::Utc;
 use lettre::address::Envelope;
-use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
@@ -369,13 +368,16 @@ fn build_message(channel: &SmtpChannel, n: &Notification, to: Mailbox) -> Result
         .message_id(Some(message_id))
         .date_now();
     let text = email::email_text(n);
+    // Through `singlepart`/`multipart`, which add `MIME-Version: 1.0`: without it a reader
+    // takes the body for RFC 822 text and shows its quoted-printable or base64 encoding (the
+    // acknowledgement link's `=3D` and soft line breaks) as it is.
     let built = if channel.html {
         builder.multipart(MultiPart::alternative_plain_html(
             text,
             email::email_html(n),
         ))
     } else {
-        builder.header(ContentType::TEXT_PLAIN).body(text)
+        builder.singlepart(SinglePart::plain(text))
     };
     built.map_err(|e| format!("cannot build the e-mail: {e}"))
 }

@@ -101,7 +101,7 @@ pub use org::{
     AlertRuleConfig, Contact, ContactKind, CoverageGap, EscalationLevel, EscalationPolicy,
     FirstReached, InvalidOrg, MAX_ALERT_WINDOW_SECS, MAX_ESCALATION_DELAY_SECS,
     MAX_ESCALATION_REPEATS, OrgDocument, OrgProblem, PageTarget, Person, Responder, ScheduleOnCall,
-    ServiceLogsource, ServiceOwner, Team, TeamQueryError, ValidOrg, parse_after,
+    ServiceLogsource, ServiceOwner, Team, TeamQueryError, ValidOrg, WebhookFormat, parse_after,
 };
 pub use timeline::{
     Gap, MAX_RANGE_DAYS, MAX_SEGMENTS, OnCall, Shift, Source, coverage_gaps, final_schedule,

@@ -97,6 +97,10 @@ pub struct Contact {
     pub kind: ContactKind,
     /// The address: an e-mail address, an http(s) URL, a phone number.
     pub address: String,
+    /// A webhook's payload, when its URL does not say (a proxy, a self-hosted relay, a host
+    /// Vigil does not know yet): absent, it is guessed from the URL. Only webhooks take one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<WebhookFormat>,
 }
 
 impl Contact {
@@ -107,6 +111,7 @@ impl Contact {
         Contact {
             kind: self.kind,
             address: self.shown_address(),
+            format: self.format,
         }
     }
 
@@ -131,6 +136,28 @@ pub enum ContactKind {
     /// A phone number, for people to read: Vigil places no calls, so a page skips it (and the
     /// alert's log says so).
     Phone,
+}
+
+/// The JSON a webhook contact is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    /// Vigil's own JSON, every field of the page.
+    Generic,
+    /// A Slack incoming webhook's: `text` and Block Kit `blocks`.
+    Slack,
+    /// A Microsoft Teams workflow's: an Adaptive Card in the `message` envelope.
+    Teams,
+}
+
+impl WebhookFormat {
+    /// Every format, in the order the documentation lists them.
+    pub const ALL: &'static [WebhookFormat] = &[
+        WebhookFormat::Generic,
+        WebhookFormat::Slack,
+        WebhookFormat::Teams,
+    ];
 }
 
 /// A team.
@@ -512,6 +539,12 @@ impl OrgDocument {
                 };
                 if let Some(text) = refused {
                     problems.push(problem(field, text));
+                }
+                if c.format.is_some() && c.kind != ContactKind::Webhook {
+                    problems.push(problem(
+                        format!("people[{i}].contacts[{j}].format"),
+                        "only a webhook contact takes a format; remove it from this contact",
+                    ));
                 }
             }
         }
@@ -1372,6 +1405,45 @@ mod tests {
         .unwrap()
     }
 
+    /// A webhook contact may name its payload (a proxy's URL says nothing of the receiver
+    /// behind it); the API's redacted document keeps it, a document without one is written
+    /// back as it was, and another kind of contact naming one is refused at the field.
+    #[test]
+    fn a_webhook_contact_may_name_its_format() {
+        let mut doc = org();
+        doc.people[2].contacts = vec![
+            serde_json::from_value(serde_json::json!({
+                "kind": "webhook", "address": "https://relay.example/teams/SECRET1", "format": "teams"
+            }))
+            .unwrap(),
+        ];
+        assert_eq!(doc.people[2].contacts[0].format, Some(WebhookFormat::Teams));
+        doc.validate().unwrap();
+        let shown = serde_json::to_value(doc.redacted()).unwrap();
+        assert_eq!(
+            shown["people"][2]["contacts"][0],
+            serde_json::json!({"kind": "webhook", "address": "https://relay.example/…", "format": "teams"})
+        );
+        assert_eq!(
+            serde_json::to_value(&org().people[1].contacts[0]).unwrap(),
+            serde_json::json!({"kind": "webhook", "address": "https://hooks.example.com/bob"})
+        );
+        let wrong = serde_json::from_value::<Contact>(serde_json::json!({
+            "kind": "webhook", "address": "https://relay.example/x", "format": "msteams"
+        }))
+        .unwrap_err();
+        assert!(
+            wrong.to_string().starts_with(
+                "unknown variant `msteams`, expected one of `generic`, `slack`, `teams`"
+            ),
+            "{wrong}"
+        );
+        doc.people[0].contacts[0].format = Some(WebhookFormat::Slack);
+        let err = doc.validate().unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{err}");
+        assert_eq!(err.problems[0].field, "people[0].contacts[0].format");
+    }
+
     /// A refused webhook URL is shown redacted, its user, password and path left out.
     #[test]
     fn a_refused_webhook_url_is_not_echoed() {
@@ -1529,6 +1601,7 @@ mod tests {
         doc.people[0].contacts.push(Contact {
             kind: ContactKind::Email,
             address: "not-mail".into(),
+            format: None,
         });
         doc.teams[0].members.push("zed".into());
         doc.teams[0].manager = Some("yan".into());
@@ -1846,6 +1919,7 @@ mod tests {
             contacts: vec![Contact {
                 kind: ContactKind::Email,
                 address: "zoe@example.com".into(),
+                format: None,
             }],
         });
         let org = doc.validate().unwrap();

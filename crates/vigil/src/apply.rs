@@ -390,6 +390,16 @@ mod tests {
         let (field, message) = &problems[0];
         assert_eq!(field, "services[0].criticality");
         assert!(message.starts_with("unknown variant `very`"), "{message}");
+        let problems = read_org(serde_json::json!({"people": [{"name": "a", "contacts": [
+            {"kind": "webhook", "address": "https://relay.example/x", "format": "msteams"}
+        ]}]}))
+        .unwrap_err();
+        let (field, message) = &problems[0];
+        assert_eq!(field, "people[0].contacts[0].format");
+        assert!(
+            message.starts_with("unknown variant `msteams`"),
+            "{message}"
+        );
     }
 
     /// A value serde cannot take no longer hides the document's other problems: each is

@@ -37,6 +37,15 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {name} header"))
 }
 
+/// Every `MIME-Version` header's value: RFC 2045 asks for exactly one.
+fn mime_versions(headers: &[(String, String)]) -> Vec<&str> {
+    headers
+        .iter()
+        .filter(|(k, _)| k == "mime-version")
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
 #[tokio::test]
 async fn message_arrives_with_subject_addresses_and_body() {
     let server = SmtpReceiver::start();
@@ -90,6 +99,9 @@ async fn message_arrives_with_subject_addresses_and_body() {
         header(&headers, "content-type").starts_with("text/plain"),
         "{raw}"
     );
+    // Without it a reader takes the body for RFC 822 text and shows the quoted-printable
+    // encoding of the link (`=3D`, soft breaks) as it is.
+    assert_eq!(mime_versions(&headers), ["1.0"], "{raw}");
 
     let body = raw.split_once("\r\n\r\n").unwrap().1;
     for line in [
@@ -127,6 +139,7 @@ async fn html_alternative_when_configured() {
         header(&headers(raw), "content-type").starts_with("multipart/alternative"),
         "{raw}"
     );
+    assert_eq!(mime_versions(&headers(raw)), ["1.0"], "{raw}");
     assert!(raw.contains("Content-Type: text/plain"), "{raw}");
     assert!(raw.contains("Content-Type: text/html"), "{raw}");
     assert!(

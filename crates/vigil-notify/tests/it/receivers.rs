@@ -21,6 +21,9 @@ pub enum Reply {
     /// A status with a text body quoting the request's path and query, as receivers' errors
     /// often do.
     Echo(u16),
+    /// A status with a text body quoting the request's `Authorization` header, as a receiver
+    /// refusing its credentials may.
+    EchoAuthorization(u16),
     /// Wait this long, then 200 (longer than the client's timeout).
     Slow(Duration),
 }
@@ -75,7 +78,7 @@ async fn record(
     shared.requests.lock().unwrap().push(Recorded {
         path: uri.path().to_owned(),
         query: uri.query().map(str::to_owned),
-        headers,
+        headers: headers.clone(),
         body,
     });
     let reply = shared.script.lock().unwrap().pop_front();
@@ -90,6 +93,14 @@ async fn record(
         Some(Reply::Echo(code)) => {
             let target = uri.path_and_query().map(|p| p.as_str()).unwrap_or("");
             let text = format!("invalid_token: request to {target} rejected");
+            (status(code), text).into_response()
+        }
+        Some(Reply::EchoAuthorization(code)) => {
+            let sent = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("none");
+            let text = format!("bad credentials (Authorization: {sent})");
             (status(code), text).into_response()
         }
         Some(Reply::Slow(wait)) => {

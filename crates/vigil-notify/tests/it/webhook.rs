@@ -314,6 +314,35 @@ async fn a_refusal_quoting_the_url_keeps_its_secret_out_of_the_record() {
     }
 }
 
+/// A receiver that refuses the URL's user and password quoting the `Authorization` header
+/// they were sent in keeps them out of the record: the header's `user:password` in base64 is
+/// taken out, as the password itself is.
+#[tokio::test]
+async fn a_refusal_quoting_the_basic_credentials_keeps_them_out_of_the_record() {
+    let receiver = HttpReceiver::start(vec![Reply::EchoAuthorization(400)]).await;
+    let notifier = Notifier::new(config()).unwrap();
+    let url = receiver.base.replace("http://", "http://bob:Pa55wordX@");
+    let target = Target::Webhook {
+        url: format!("{url}/hook"),
+        format: WebhookFormat::Generic,
+    };
+    let delivery = notifier.deliver(&notification(), &target).await;
+
+    let sent = receiver.requests()[0].headers["authorization"].clone();
+    assert_eq!(sent, "Basic Ym9iOlBhNTV3b3JkWA==");
+    assert_eq!(
+        delivery.attempts[0].outcome,
+        Outcome::Http {
+            status: 400,
+            body: Some("bad credentials (Authorization: Basic …)".into())
+        }
+    );
+    let record = serde_json::to_string(&delivery).unwrap();
+    for secret in ["Ym9iOlBhNTV3b3JkWA", "Pa55wordX"] {
+        assert!(!record.contains(secret), "{secret} in {record}");
+    }
+}
+
 #[tokio::test]
 async fn client_error_is_not_retried() {
     let receiver = HttpReceiver::start(vec![Reply::Body(400, "invalid_payload")]).await;

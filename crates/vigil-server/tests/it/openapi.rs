@@ -169,7 +169,7 @@ fn every_enum_schema_lists_the_wire_values() {
         FactorKind, FindingKind, FindingState, IndicatorKind, Pap, ParticipantRole, Phase,
         Priority, Role, RuleLevel, Severity, TimestampKind, Tlp,
     };
-    use vigil_oncall::{ContactKind, Day};
+    use vigil_oncall::{ContactKind, Day, WebhookFormat};
 
     fn wire<T: serde::Serialize>(all: &[T]) -> Vec<serde_json::Value> {
         all.iter()
@@ -202,6 +202,7 @@ fn every_enum_schema_lists_the_wire_values() {
             wire(&[ContactKind::Email, ContactKind::Webhook, ContactKind::Phone]),
         ),
         ("Day", wire(&Day::every_day())),
+        ("WebhookFormat", wire(WebhookFormat::ALL)),
     ]);
     // A request's indicator kind: the kinds and `hash`; inline in the `kind` filter too.
     let kind_input: Vec<serde_json::Value> = vigil_core::schema::IndicatorKindInput::names()
