@@ -1108,9 +1108,14 @@ mod tests {
         // Each alternative counts as a term.
         let many = ["source.ip:10.0.0.0/9"; 9].join(" OR ");
         assert!(matches!(parse(&many), Err(ParseError::TooManyTerms { .. })));
+        // A /0 is every dotted quad: each first octet.
+        let Expr::Or(all) = filter("10.0.0.0/0") else {
+            panic!("a /0 is every address");
+        };
+        assert_eq!(all.len(), 256);
+        assert_eq!(all[255], starts(None, "255."));
         // Not networks: taken as written.
         for text in [
-            "10.0.0.0/0",
             "10.0.0.0/33",
             "10.0.0/8",
             "/var/log",
