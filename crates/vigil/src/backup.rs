@@ -5,8 +5,9 @@
 //! the manifest names, with its size and SHA-256, in its order, and the manifest is the last
 //! member, so a cut archive (no manifest, or a gzip stream without its end) and an altered one
 //! are refused. The backup checks what it downloaded before it renames `FILE.part` to `FILE`;
-//! the restore unpacks beside the target directory and renames it into place only once all
-//! of it is checked, so a refused archive leaves nothing behind.
+//! the restore unpacks into a hidden staging directory inside the target directory (which may
+//! be a mount point: it is kept, never replaced) and moves the files into place only once all
+//! of it is checked, so a refused archive leaves the directory as it was.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -33,7 +34,8 @@ Examples:
 
 pub const RESTORE_HELP: &str = "\
 Unpacks a backup taken with `vigil admin backup` into DIR, which must be empty or missing (a
-server must not be running on it). The archive is checked first: every file's size and SHA-256
+server must not be running on it); DIR itself is kept, so it may be an empty volume mounted
+there. The archive is checked first: every file's size and SHA-256
 against its manifest; a cut or altered archive is refused and leaves DIR as it was. Then start
 the server on DIR and check the audit trail.
 
@@ -108,47 +110,24 @@ pub async fn backup(conn: Conn, out: PathBuf) -> anyhow::Result<()> {
 
 /// `vigil admin restore`.
 pub fn restore(data: PathBuf, file: PathBuf, json: bool) -> anyhow::Result<()> {
-    match fs::read_dir(&data) {
-        Ok(mut entries) => {
-            if entries.next().is_some() {
-                bail!(
-                    "{} is not empty; restore into a new or empty directory (move the old one aside and keep it until the restored one is checked)",
-                    data.display()
-                );
-            }
+    let target = Target::prepare(&data)?;
+    let archive = match File::open(&file) {
+        Ok(archive) => archive,
+        Err(e) => {
+            target.abandon();
+            return Err(e).with_context(|| format!("cannot open {}", file.display()));
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", data.display())),
-    }
-    let archive = File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
-    let parent = match data.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
     };
-    let name = data
-        .file_name()
-        .with_context(|| format!("{} names no directory", data.display()))?;
-    let staging = parent.join(format!(
-        ".{}.restoring-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    private_dir(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
-    let unpacked = unpack(archive, Some(&staging))
+    let unpacked = unpack(archive, Some(&target.staging))
         .with_context(|| format!("{} is not a complete Vigil backup", file.display()));
     let manifest = match unpacked {
         Ok(manifest) => manifest,
         Err(e) => {
-            let _ = fs::remove_dir_all(&staging);
+            target.abandon();
             return Err(e.context("nothing was restored"));
         }
     };
-    // Over an empty directory or none: rename(2) replaces an empty directory.
-    if let Err(e) = fs::rename(&staging, &data) {
-        let _ = fs::remove_dir_all(&staging);
-        return Err(e)
-            .with_context(|| format!("cannot move the restored files into {}", data.display()));
-    }
+    target.commit()?;
     if json {
         return print_json(&serde_json::json!({ "data": data, "manifest": manifest }));
     }
@@ -166,6 +145,152 @@ pub fn restore(data: PathBuf, file: PathBuf, json: bool) -> anyhow::Result<()> {
     outln!(
         "the events the log store holds beyond its index commit are indexed again, and matched where the database has no detections of them, as the server starts; send again the logs that arrived after the backup"
     );
+    Ok(())
+}
+
+/// The data directory a restore fills: the directory itself is kept (it may be a mount point,
+/// which no rename can replace), and the archive is unpacked into a hidden staging directory
+/// inside it, on the same file system, so that moving the checked files into place is a rename
+/// each and a refused archive is removed without touching anything else.
+struct Target {
+    data: PathBuf,
+    staging: PathBuf,
+    /// Whether the restore made `data` (it was missing), so a refusal removes it again.
+    created: bool,
+}
+
+/// The staging directory's name begins with this, followed by the restore's process id.
+const STAGING_PREFIX: &str = ".vigil-restoring-";
+
+/// An empty `lost+found` is what a freshly made ext2/3/4 file system holds: a new volume
+/// mounted as the data directory is empty for a restore.
+const LOST_FOUND: &str = "lost+found";
+
+impl Target {
+    /// Refuses a directory that holds anything (but an empty `lost+found`, and staging
+    /// directories interrupted restores left, which are removed), creates a missing one
+    /// (owner-only), and makes the staging directory in it.
+    fn prepare(data: &Path) -> anyhow::Result<Target> {
+        let not_empty = || {
+            anyhow::anyhow!(
+                "{} is not empty; restore into a new or empty directory (move the old one aside and keep it until the restored one is checked)",
+                data.display()
+            )
+        };
+        let mut leftovers = Vec::new();
+        let created = match fs::read_dir(data) {
+            Ok(entries) => {
+                for entry in entries {
+                    let entry = entry.with_context(|| format!("cannot read {}", data.display()))?;
+                    let name = entry.file_name();
+                    let path = entry.path();
+                    let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+                    let empty_lost_found = is_dir
+                        && name == LOST_FOUND
+                        && fs::read_dir(&path).is_ok_and(|mut d| d.next().is_none());
+                    if is_dir && name.to_string_lossy().starts_with(STAGING_PREFIX) {
+                        leftovers.push(path);
+                    } else if !empty_lost_found {
+                        return Err(not_empty());
+                    }
+                }
+                false
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                private_dir(data).with_context(|| {
+                    format!(
+                        "cannot create {}; create its parent directory first, or check that it can be written",
+                        data.display()
+                    )
+                })?;
+                true
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
+                bail!(
+                    "{} is a file, not a directory; give --data a directory",
+                    data.display()
+                )
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", data.display())),
+        };
+        for leftover in leftovers {
+            remove_tree(&leftover).with_context(|| {
+                format!(
+                    "cannot remove {}, which an interrupted restore left; remove it by hand",
+                    leftover.display()
+                )
+            })?;
+        }
+        let staging = data.join(format!("{STAGING_PREFIX}{}", std::process::id()));
+        let target = Target {
+            data: data.to_path_buf(),
+            staging,
+            created,
+        };
+        if let Err(e) = private_dir(&target.staging) {
+            let staging = target.staging.clone();
+            target.abandon();
+            return Err(e).with_context(|| format!("cannot create {}", staging.display()));
+        }
+        Ok(target)
+    }
+
+    /// Leaves the directory as it was: the staging directory removed, and the directory
+    /// itself too when the restore made it.
+    fn abandon(self) {
+        let _ = remove_tree(&self.staging);
+        if self.created {
+            let _ = fs::remove_dir(&self.data);
+        }
+    }
+
+    /// Moves every checked file and directory from the staging directory into place (a rename
+    /// each, within one file system), then removes the staging directory. A move that fails
+    /// takes back those already made, so the directory is left as it was.
+    fn commit(self) -> anyhow::Result<()> {
+        let mut moved: Vec<PathBuf> = Vec::new();
+        let result = (|| -> io::Result<()> {
+            for entry in fs::read_dir(&self.staging)? {
+                let name = entry?.file_name();
+                let to = self.data.join(&name);
+                fs::rename(self.staging.join(&name), &to)?;
+                moved.push(to);
+            }
+            fs::remove_dir(&self.staging)?;
+            sync_dir(&self.data)
+        })();
+        if let Err(e) = result {
+            for path in &moved {
+                let _ = remove_tree(path);
+            }
+            let data = self.data.clone();
+            self.abandon();
+            return Err(e).with_context(|| {
+                format!(
+                    "cannot move the restored files into {}; nothing was restored",
+                    data.display()
+                )
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Removes a file or a directory tree (evidence in it is read-only, which its directory's
+/// mode allows removing).
+fn remove_tree(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Makes the renames into a directory durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    File::open(dir)?.sync_all()?;
     Ok(())
 }
 

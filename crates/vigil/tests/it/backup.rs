@@ -315,9 +315,30 @@ fn a_cut_or_altered_archive_is_refused_and_leaves_nothing() {
     ]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("is not empty"), "{}", stderr(&out));
-    // The good archive into an empty directory works.
+    // An existing empty directory (a mount point, say, which no rename can replace) is kept:
+    // a refused archive leaves it empty, the good one fills it, the directory itself the same.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
+    let inode = || -> u64 {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(&empty).unwrap().ino()
+        }
+        #[cfg(not(unix))]
+        0
+    };
+    let before = inode();
+    let out = run(&[
+        "admin",
+        "restore",
+        "--data",
+        empty.to_str().unwrap(),
+        cut.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
+    assert_eq!(inode(), before);
     ok(run(&[
         "admin",
         "restore",
@@ -326,4 +347,11 @@ fn a_cut_or_altered_archive_is_refused_and_leaves_nothing() {
         archive.to_str().unwrap(),
     ]));
     assert!(empty.join("vigil.db").exists());
+    assert_eq!(inode(), before, "the directory itself was replaced");
+    let hidden: Vec<_> = std::fs::read_dir(&empty)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
 }
