@@ -137,10 +137,7 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
             runtime.block_on(crate::backup::backup(conn, out))?;
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Restore { data, file, json } => {
-            crate::backup::restore(data, file, json)?;
-            Ok(std::process::ExitCode::SUCCESS)
-        }
+        Command::Restore { data, file, json } => crate::backup::restore(data, file, json),
         Command::Token {
             data,
             role,

@@ -12,13 +12,16 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 use vigil_api::backup::{BackupManifest, FORMAT, MANIFEST_NAME};
 
 use crate::incident::{Conn, client};
-use crate::output::{explain, outln, print_json};
+use crate::interrupt::Interrupt;
+use crate::output::{errln, explain, outln, print_json};
 
 pub const BACKUP_HELP: &str = "\
 Asks the running server for a backup of its whole state — database, evidence, the log store
@@ -46,43 +49,24 @@ Examples:
 
 /// `vigil admin backup`.
 pub async fn backup(conn: Conn, out: PathBuf) -> anyhow::Result<()> {
-    let part = part_path(&out);
-    let client = client(&conn)?;
-    let mut download = client.backup_stream().await.map_err(explain)?;
-    let mut file =
-        owner_only_create(&part).with_context(|| format!("cannot create {}", part.display()))?;
-    let bar = crate::output::bytes_progress(None, false);
-    if conn.json || !io::IsTerminal::is_terminal(&io::stderr()) {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    bar.set_message("of the backup");
-    let mut written = 0u64;
-    let copied = async {
-        while let Some(chunk) = download.chunk().await.map_err(explain)? {
-            file.write_all(&chunk)
-                .with_context(|| format!("cannot write {}", part.display()))?;
-            written += chunk.len() as u64;
-            bar.set_position(written);
-        }
-        file.sync_all()
-            .with_context(|| format!("cannot write {}", part.display()))?;
-        anyhow::Ok(())
-    }
-    .await;
-    bar.finish_and_clear();
-    let checked = copied.and_then(|()| {
-        let archive = File::open(&part)?;
-        unpack(archive, None).context("the downloaded backup is not complete")
-    });
-    let manifest = match checked {
-        Ok(manifest) => manifest,
-        Err(e) => {
-            let _ = fs::remove_file(&part);
-            return Err(e.context("the backup failed; nothing was written to the output file"));
+    // Ctrl-C or a kill would end the process where it stands, leaving `FILE.part`, which holds
+    // what the backup does (token hashes, link.key): caught from before it exists, they drop
+    // the download and with it the part file, then end the process as the signal would have.
+    let interrupted = crate::interrupt::interruption()?;
+    let outcome = tokio::select! {
+        done = download(&conn, &out) => Ok(done),
+        signal = interrupted => Err(signal),
+    };
+    let (written, manifest) = match outcome {
+        Ok(done) => done?,
+        Err(signal) => {
+            errln!(
+                "interrupted: the backup was stopped and nothing was written to {}",
+                out.display()
+            );
+            std::process::exit(128 + signal);
         }
     };
-    fs::rename(&part, &out)
-        .with_context(|| format!("cannot rename {} to {}", part.display(), out.display()))?;
     if conn.json {
         return print_json(&serde_json::json!({
             "file": out,
@@ -108,18 +92,123 @@ pub async fn backup(conn: Conn, out: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `vigil admin restore`.
-pub fn restore(data: PathBuf, file: PathBuf, json: bool) -> anyhow::Result<()> {
-    let target = Target::prepare(&data)?;
-    let archive = match File::open(&file) {
-        Ok(archive) => archive,
-        Err(e) => {
-            target.abandon();
-            return Err(e).with_context(|| format!("cannot open {}", file.display()));
+/// Downloads the backup into `FILE.part`, checks it, and renames it to `out`; the part file is
+/// removed on any failure, and when the future is dropped (a signal). Returns the archive's
+/// size and its manifest.
+async fn download(conn: &Conn, out: &Path) -> anyhow::Result<(u64, BackupManifest)> {
+    let client = client(conn)?;
+    let mut download = client.backup_stream().await.map_err(explain)?;
+    let (part, mut file) = PartFile::create(out)?;
+    let bar = crate::output::bytes_progress(None, false);
+    if conn.json || !io::IsTerminal::is_terminal(&io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_message("of the backup");
+    let mut written = 0u64;
+    let copied = async {
+        while let Some(chunk) = download.chunk().await.map_err(explain)? {
+            file.write_all(&chunk)
+                .with_context(|| format!("cannot write {}", part.path.display()))?;
+            written += chunk.len() as u64;
+            bar.set_position(written);
         }
+        file.sync_all()
+            .with_context(|| format!("cannot write {}", part.path.display()))?;
+        anyhow::Ok(())
+    }
+    .await;
+    bar.finish_and_clear();
+    drop(file);
+    let checked = match copied {
+        // Read on a thread of its own, so a signal is taken while it runs.
+        Ok(()) => {
+            let path = part.path.clone();
+            tokio::task::spawn_blocking(move || {
+                let archive = File::open(&path)?;
+                unpack(archive, None).context("the downloaded backup is not complete")
+            })
+            .await
+            .context("the check of the downloaded backup failed")
+            .and_then(|checked| checked)
+        }
+        Err(e) => Err(e),
     };
-    let unpacked = unpack(archive, Some(&target.staging))
+    let manifest = checked
+        .map_err(|e| e.context("the backup failed; nothing was written to the output file"))?;
+    part.place(out)?;
+    Ok((written, manifest))
+}
+
+/// `FILE.part` while the backup is downloaded, removed unless placed: a failed or interrupted
+/// backup leaves nothing behind.
+struct PartFile {
+    path: PathBuf,
+    placed: bool,
+}
+
+impl PartFile {
+    /// Creates `FILE.part`, owner-only.
+    fn create(out: &Path) -> anyhow::Result<(PartFile, File)> {
+        let path = part_path(out);
+        let file = owner_only_create(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok((
+            PartFile {
+                path,
+                placed: false,
+            },
+            file,
+        ))
+    }
+
+    /// Renames the part file to `out`.
+    fn place(mut self, out: &Path) -> anyhow::Result<()> {
+        fs::rename(&self.path, out).with_context(|| {
+            format!("cannot rename {} to {}", self.path.display(), out.display())
+        })?;
+        self.placed = true;
+        Ok(())
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        if !self.placed {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// `vigil admin restore`.
+pub fn restore(data: PathBuf, file: PathBuf, json: bool) -> anyhow::Result<ExitCode> {
+    let archive = File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+    // Ctrl-C or a kill would end the process where it stands, leaving the staging directory
+    // and what it holds: the first asks the unpacking to stop at its next read of the archive,
+    // which removes it; a second ends the process at once, and the next restore into the
+    // directory removes what that left.
+    let interrupt = {
+        let data = data.display().to_string();
+        Interrupt::install(move |signal| {
+            errln!(
+                "interrupted by {signal}: stopping, and removing what was unpacked into {data}; {signal} again stops at once (the next restore into {data} removes what is left)"
+            )
+        })?
+    };
+    let target = Target::prepare(&data)?;
+    let stoppable = Stoppable {
+        inner: archive,
+        stop: interrupt.flag(),
+    };
+    let unpacked = unpack(stoppable, Some(&target.staging))
         .with_context(|| format!("{} is not a complete Vigil backup", file.display()));
+    if let Some(code) = interrupt.exit_code() {
+        target.abandon();
+        errln!(
+            "interrupted: the restore was stopped and nothing was restored into {}",
+            data.display()
+        );
+        return Ok(code);
+    }
     let manifest = match unpacked {
         Ok(manifest) => manifest,
         Err(e) => {
@@ -129,7 +218,8 @@ pub fn restore(data: PathBuf, file: PathBuf, json: bool) -> anyhow::Result<()> {
     };
     target.commit()?;
     if json {
-        return print_json(&serde_json::json!({ "data": data, "manifest": manifest }));
+        print_json(&serde_json::json!({ "data": data, "manifest": manifest }))?;
+        return Ok(ExitCode::SUCCESS);
     }
     outln!(
         "restored {} files into {}: the state as of {} (taken by {}), every event with an id below {}",
@@ -145,7 +235,7 @@ pub fn restore(data: PathBuf, file: PathBuf, json: bool) -> anyhow::Result<()> {
     outln!(
         "the events the log store holds beyond its index commit are indexed again, and matched where the database has no detections of them, as the server starts; send again the logs that arrived after the backup"
     );
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The data directory a restore fills: the directory itself is kept (it may be a mount point,
@@ -273,6 +363,22 @@ impl Target {
             });
         }
         Ok(())
+    }
+}
+
+/// The archive as it is read, which ends in an error once a signal asked the restore to stop.
+struct Stoppable<'a> {
+    inner: File,
+    /// Set by the first Ctrl-C or SIGTERM ([`Interrupt::flag`]).
+    stop: &'a AtomicBool,
+}
+
+impl Read for Stoppable<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.stop.load(Ordering::Acquire) {
+            return Err(io::Error::other("stopped by a signal"));
+        }
+        self.inner.read(buf)
     }
 }
 

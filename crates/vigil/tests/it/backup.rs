@@ -355,3 +355,135 @@ fn a_cut_or_altered_archive_is_refused_and_leaves_nothing() {
         .collect();
     assert!(hidden.is_empty(), "{hidden:?}");
 }
+
+/// A backup stopped by Ctrl-C or a kill (SIGINT, SIGTERM) removes `FILE.part`, which holds
+/// what the backup does, and ends with the signal's exit code. The server here sends the
+/// headers and a first piece, then holds the download open.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_backup_leaves_no_part_file() {
+    use std::io::{BufRead, BufReader, Write};
+    for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap() > 2 {
+                line.clear();
+            }
+            let mut stream = stream;
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/gzip\r\ncontent-length: 1000000\r\n\r\n")
+                .unwrap();
+            stream.write_all(&[7u8; 4096]).unwrap();
+            stream.flush().unwrap();
+            // Held open until the client goes: the download never ends on its own.
+            let _ = reader.fill_buf();
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("backup.tar.gz");
+        let child = crate::support::vigil()
+            .args([
+                "admin",
+                "backup",
+                "--out",
+                out.to_str().unwrap(),
+                "--server",
+                &url,
+                "--token",
+                "vgl_test",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let part = dir.path().join("backup.tar.gz.part");
+        crate::support::wait_for("the part file", || {
+            std::fs::metadata(&part).is_ok_and(|m| m.len() > 0)
+        });
+        let killed = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let output = child.wait_with_output().unwrap();
+        let said = stderr(&output);
+        assert_eq!(output.status.code(), Some(code), "{signal}: {said}");
+        assert!(said.contains("interrupted"), "{said}");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "{signal} left a file"
+        );
+    }
+}
+
+/// A restore stopped by Ctrl-C or a kill removes what it unpacked (and the directory it made),
+/// and ends with the signal's exit code. The archive comes through a named pipe, which the test
+/// holds open after the first part of it.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_restore_leaves_nothing() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "ops");
+    let server = Server::start(&data);
+    let archive = dir.path().join("backup.tar.gz");
+    ok(server.cli(
+        &token,
+        &["admin", "backup", "--out", archive.to_str().unwrap()],
+    ));
+    drop(server);
+    let bytes = std::fs::read(&archive).unwrap();
+    for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
+        let pipe = dir.path().join("pipe");
+        let _ = std::fs::remove_file(&pipe);
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&pipe)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let target = dir.path().join("restored");
+        let mut child = crate::support::vigil()
+            .args([
+                "admin",
+                "restore",
+                "--data",
+                target.to_str().unwrap(),
+                pipe.to_str().unwrap(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut writer = std::fs::OpenOptions::new().write(true).open(&pipe).unwrap();
+        writer.write_all(&bytes[..bytes.len() / 2]).unwrap();
+        let staging = target.join(format!(".vigil-restoring-{}", child.id()));
+        crate::support::wait_for("the first file unpacked", || {
+            std::fs::metadata(staging.join("vigil.db")).is_ok_and(|m| m.len() > 0)
+        });
+        let killed = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        // The notice says the signal was taken; then the pipe ends, so the read waiting on it
+        // returns.
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut notice = String::new();
+        err.read_line(&mut notice).unwrap();
+        assert!(notice.contains("interrupted by"), "{notice}");
+        drop(writer);
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(code), "{signal}: {notice}{rest}");
+        assert!(rest.contains("nothing was restored"), "{rest}");
+        assert!(!target.exists(), "{signal} left {}", target.display());
+    }
+}
