@@ -97,8 +97,9 @@ pub async fn backup(conn: Conn, out: PathBuf) -> anyhow::Result<()> {
 /// size and its manifest.
 async fn download(conn: &Conn, out: &Path) -> anyhow::Result<(u64, BackupManifest)> {
     let client = client(conn)?;
-    let mut download = client.backup_stream().await.map_err(explain)?;
+    // Made before the server is asked, so a second backup to the same file stops at once.
     let (part, mut file) = PartFile::create(out)?;
+    let mut download = client.backup_stream().await.map_err(explain)?;
     let bar = crate::output::bytes_progress(None, false);
     if conn.json || !io::IsTerminal::is_terminal(&io::stderr()) {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -147,11 +148,36 @@ struct PartFile {
 }
 
 impl PartFile {
-    /// Creates `FILE.part`, owner-only.
+    /// Creates `FILE.part`, owner-only, only where none is: one that exists belongs to another
+    /// backup to the same file under way (both writing it would make two cut archives), or was
+    /// left by one killed outright, and is never taken over.
     fn create(out: &Path) -> anyhow::Result<(PartFile, File)> {
         let path = part_path(out);
-        let file = owner_only_create(&path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = match options.open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => bail!(
+                "{} exists: another backup to {} is under way, or an interrupted one left it; wait for that one, or remove {} if none is running",
+                path.display(),
+                out.display(),
+                path.display()
+            ),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot create {}", path.display()));
+            }
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot create {}", path.display()))?;
+        }
         Ok((
             PartFile {
                 path,

@@ -236,6 +236,25 @@ fn a_cut_or_altered_archive_is_refused_and_leaves_nothing() {
         &["admin", "backup", "--out", archive.to_str().unwrap()],
     ));
 
+    // A second backup to the same file while FILE.part exists (one under way, or left by a
+    // kill): refused at once, the part file left to its owner.
+    let part = dir.path().join("second.tar.gz.part");
+    std::fs::write(&part, b"another backup's bytes").unwrap();
+    let second = dir.path().join("second.tar.gz");
+    let out = server.cli(
+        &token,
+        &["admin", "backup", "--out", second.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let said = stderr(&out);
+    assert!(
+        said.contains("another backup to") && said.contains("remove"),
+        "{said}"
+    );
+    assert_eq!(std::fs::read(&part).unwrap(), b"another backup's bytes");
+    assert!(!second.exists());
+    std::fs::remove_file(&part).unwrap();
+
     // Not an admin: refused with 403, nothing written.
     let refused = dir.path().join("refused.tar.gz");
     let out = server.cli(
