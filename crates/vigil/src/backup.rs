@@ -28,7 +28,7 @@ Asks the running server for a backup of its whole state — database, evidence, 
 (index and journal), link.key and the state files — consistent at one moment, taken while
 ingest, case work and retention go on, and writes it to FILE as a tar.gz (FILE.part first,
 renamed once the download is complete and checked; owner-only, as it holds token hashes and
-link.key). Every event acknowledged before the backup began is in it. The server records who
+link.key). An existing FILE is left alone unless --force. Every event acknowledged before the backup began is in it. The server records who
 took it in the audit trail. Needs an admin token.
 
 Examples:
@@ -48,13 +48,13 @@ Examples:
   vigil audit verify --data /var/lib/vigil-restored";
 
 /// `vigil admin backup`.
-pub async fn backup(conn: Conn, out: PathBuf) -> anyhow::Result<()> {
+pub async fn backup(conn: Conn, out: PathBuf, force: bool) -> anyhow::Result<()> {
     // Ctrl-C or a kill would end the process where it stands, leaving `FILE.part`, which holds
     // what the backup does (token hashes, link.key): caught from before it exists, they drop
     // the download and with it the part file, then end the process as the signal would have.
     let interrupted = crate::interrupt::interruption()?;
     let outcome = tokio::select! {
-        done = download(&conn, &out) => Ok(done),
+        done = download(&conn, &out, force) => Ok(done),
         signal = interrupted => Err(signal),
     };
     let (written, manifest) = match outcome {
@@ -95,10 +95,11 @@ pub async fn backup(conn: Conn, out: PathBuf) -> anyhow::Result<()> {
 /// Downloads the backup into `FILE.part`, checks it, and renames it to `out`; the part file is
 /// removed on any failure, and when the future is dropped (a signal). Returns the archive's
 /// size and its manifest.
-async fn download(conn: &Conn, out: &Path) -> anyhow::Result<(u64, BackupManifest)> {
+async fn download(conn: &Conn, out: &Path, force: bool) -> anyhow::Result<(u64, BackupManifest)> {
     let client = client(conn)?;
-    // Made before the server is asked, so a second backup to the same file stops at once.
-    let (part, mut file) = PartFile::create(out)?;
+    // Made before the server is asked, so a second backup to the same file, an output that
+    // cannot be written or one that would replace a file stop at once, not after the download.
+    let (part, mut file) = PartFile::create(out, force)?;
     let mut download = client.backup_stream().await.map_err(explain)?;
     let bar = crate::output::bytes_progress(None, false);
     if conn.json || !io::IsTerminal::is_terminal(&io::stderr()) {
@@ -136,7 +137,7 @@ async fn download(conn: &Conn, out: &Path) -> anyhow::Result<(u64, BackupManifes
     };
     let manifest = checked
         .map_err(|e| e.context("the backup failed; nothing was written to the output file"))?;
-    part.place(out)?;
+    part.place(out, force)?;
     Ok((written, manifest))
 }
 
@@ -151,7 +152,21 @@ impl PartFile {
     /// Creates `FILE.part`, owner-only, only where none is: one that exists belongs to another
     /// backup to the same file under way (both writing it would make two cut archives), or was
     /// left by one killed outright, and is never taken over.
-    fn create(out: &Path) -> anyhow::Result<(PartFile, File)> {
+    /// Refused first: an `out` that is a directory, or a file that exists (without `force`).
+    fn create(out: &Path, force: bool) -> anyhow::Result<(PartFile, File)> {
+        if out.is_dir() {
+            bail!(
+                "{} is a directory; give --out a file path in it (--out {})",
+                out.display(),
+                out.join("vigil-backup.tar.gz").display()
+            );
+        }
+        if !force && out.exists() {
+            bail!(
+                "{} exists; pick another --out, or add --force to replace it",
+                out.display()
+            );
+        }
         let path = part_path(out);
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
@@ -169,7 +184,22 @@ impl PartFile {
                 path.display()
             ),
             Err(e) => {
-                return Err(e).with_context(|| format!("cannot create {}", path.display()));
+                let parent = match out.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p,
+                    _ => Path::new("."),
+                };
+                let hint = if e.kind() == io::ErrorKind::NotFound {
+                    format!(
+                        "create the directory {} first, or pick another --out",
+                        parent.display()
+                    )
+                } else {
+                    format!(
+                        "check that {} can be written, or pick another --out",
+                        parent.display()
+                    )
+                };
+                return Err(e).with_context(|| format!("cannot create {}; {hint}", path.display()));
             }
         };
         #[cfg(unix)]
@@ -187,8 +217,27 @@ impl PartFile {
         ))
     }
 
-    /// Renames the part file to `out`.
-    fn place(mut self, out: &Path) -> anyhow::Result<()> {
+    /// Moves the part file to `out`; without `force`, only where nothing is (a hard link fails
+    /// on an existing file, where a rename would replace one made during the download).
+    fn place(mut self, out: &Path, force: bool) -> anyhow::Result<()> {
+        let exists = || {
+            anyhow::anyhow!(
+                "{} exists (it was made during the download); pick another --out, or add --force to replace it",
+                out.display()
+            )
+        };
+        if !force {
+            match fs::hard_link(&self.path, out) {
+                Ok(()) => {
+                    // The part file is removed on drop.
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(exists()),
+                // A file system without hard links: checked, then renamed.
+                Err(_) if out.exists() => return Err(exists()),
+                Err(_) => {}
+            }
+        }
         fs::rename(&self.path, out).with_context(|| {
             format!("cannot rename {} to {}", self.path.display(), out.display())
         })?;

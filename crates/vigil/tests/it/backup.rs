@@ -255,6 +255,42 @@ fn a_cut_or_altered_archive_is_refused_and_leaves_nothing() {
     assert!(!second.exists());
     std::fs::remove_file(&part).unwrap();
 
+    // --out is checked before the download: a directory, an existing file (without --force),
+    // a directory that is missing are refused with what to do, and nothing is written.
+    let existing_dir = dir.path().join("backups");
+    std::fs::create_dir(&existing_dir).unwrap();
+    let kept = dir.path().join("kept.tar.gz");
+    std::fs::write(&kept, b"yesterday's backup").unwrap();
+    let missing = dir.path().join("no-such-dir").join("b.tar.gz");
+    for (out, says) in [
+        (&existing_dir, "is a directory"),
+        (&kept, "add --force"),
+        (&missing, "create the directory"),
+    ] {
+        let refused = server.cli(&token, &["admin", "backup", "--out", out.to_str().unwrap()]);
+        assert!(!refused.status.success());
+        let said = stderr(&refused);
+        assert!(said.contains(says), "{said}");
+    }
+    assert_eq!(std::fs::read_dir(&existing_dir).unwrap().count(), 0);
+    assert!(!dir.path().join("backups.part").exists());
+    assert_eq!(std::fs::read(&kept).unwrap(), b"yesterday's backup");
+    ok(server.cli(
+        &token,
+        &[
+            "admin",
+            "backup",
+            "--out",
+            kept.to_str().unwrap(),
+            "--force",
+        ],
+    ));
+    assert_ne!(std::fs::read(&kept).unwrap(), b"yesterday's backup");
+    // The server was asked for one backup only: the refused ones never reached it.
+    let audit = api_get(&server, &token, "audit", &[("limit", "1000")]);
+    let taken = audit.to_string().matches("backup.take").count();
+    assert_eq!(taken, 2, "{audit}");
+
     // Not an admin: refused with 403, nothing written.
     let refused = dir.path().join("refused.tar.gz");
     let out = server.cli(
