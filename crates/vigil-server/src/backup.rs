@@ -50,6 +50,44 @@ const STATE_FILES: [&str; 5] = [
 const CHUNK: usize = 256 * 1024;
 const CHUNKS_QUEUED: usize = 4;
 
+/// The database copy's name in the data directory: `.backup-UUID.db`, opened and unlinked at
+/// once, so only a server killed while `VACUUM INTO` wrote it leaves one (with SQLite's
+/// `-journal` beside it).
+fn copy_name(id: uuid::Uuid) -> String {
+    format!(".backup-{id}.db")
+}
+
+/// Removes the database copies (and their `-journal` files) backups interrupted by a kill left in
+/// the data directory; only names of exactly that shape, `.backup-UUID.db[-journal]`, are
+/// touched. Called at start, under the data directory's lock, before any backup can run.
+/// Returns how many files were removed.
+pub fn remove_leftover_copies(data_dir: &Path) -> io::Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(data_dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        let Some(rest) = name.strip_prefix(".backup-") else {
+            continue;
+        };
+        let Some(id) = rest
+            .strip_suffix(".db")
+            .or_else(|| rest.strip_suffix(".db-journal"))
+        else {
+            continue;
+        };
+        // The UUID as `copy_name` writes it (hyphenated, lower case), not any form it parses from.
+        let is_copy = uuid::Uuid::try_parse(id).is_ok_and(|u| u.hyphenated().to_string() == id);
+        if is_copy && entry.file_type()?.is_file() {
+            std::fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Takes the backup's points and returns the archive as a body streamed while it is written.
 pub async fn take(state: &AppState, actor: &str) -> Result<Body, ApiError> {
     let taken_at = Utc::now();
@@ -62,7 +100,7 @@ pub async fn take(state: &AppState, actor: &str) -> Result<Body, ApiError> {
             .map_err(ApiError::internal)?
             .map_err(log_error)?
     };
-    let db_copy = data_dir.join(format!(".backup-{}.db", uuid::Uuid::now_v7()));
+    let db_copy = data_dir.join(copy_name(uuid::Uuid::now_v7()));
     let details = serde_json::json!({ "taken_at": taken_at });
     let copied = state
         .store

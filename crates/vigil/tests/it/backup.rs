@@ -542,3 +542,33 @@ fn an_interrupted_restore_leaves_nothing() {
         assert!(!target.exists(), "{signal} left {}", target.display());
     }
 }
+
+/// The database copies a server killed during a backup left (`.backup-UUID.db` and its
+/// `-journal`) are removed when a server starts on the directory; nothing else is.
+#[test]
+fn a_server_start_removes_the_database_copies_of_interrupted_backups() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    admin_token(&data, "admin", "ops");
+    let leftovers = [
+        ".backup-0190a1b2-0000-7000-8000-000000000001.db",
+        ".backup-0190a1b2-0000-7000-8000-000000000001.db-journal",
+    ];
+    let kept = [
+        ".backup-notes.db",
+        ".backup-0190A1B2-0000-7000-8000-000000000001.db",
+        "backup-0190a1b2-0000-7000-8000-000000000001.db",
+        ".backup-0190a1b2-0000-7000-8000-000000000001.db.bak",
+    ];
+    for name in leftovers.iter().chain(&kept) {
+        std::fs::write(data.join(name), b"a database copy").unwrap();
+    }
+    let server = Server::start(&data);
+    for name in leftovers {
+        assert!(!data.join(name).exists(), "{name} was left");
+    }
+    for name in kept {
+        assert!(data.join(name).exists(), "{name} was removed");
+    }
+    drop(server);
+}
