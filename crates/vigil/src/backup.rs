@@ -274,8 +274,21 @@ pub fn restore(data: PathBuf, file: PathBuf, json: bool) -> anyhow::Result<ExitC
         inner: archive,
         stop: interrupt.flag(),
     };
-    let unpacked = unpack(stoppable, Some(&target.staging))
-        .with_context(|| format!("{} is not a complete Vigil backup", file.display()));
+    let unpacked = unpack(stoppable, Some(&target.staging)).map_err(|e| {
+        match e.downcast_ref::<WriteFailed>() {
+            Some(failed) if failed.no_room() => e.context(format!(
+                "the disk of {} is full: free space there (the backup unpacks to the size of the data it holds) or restore onto a larger volume; the backup {} is not at fault",
+                data.display(),
+                file.display()
+            )),
+            Some(_) => e.context(format!(
+                "cannot write the restored files into {}; the backup {} is not at fault",
+                data.display(),
+                file.display()
+            )),
+            None => e.context(format!("{} is not a complete Vigil backup", file.display())),
+        }
+    });
     if let Some(code) = interrupt.exit_code() {
         target.abandon();
         errln!(
@@ -510,13 +523,12 @@ pub fn unpack(archive: impl Read, into: Option<&Path>) -> anyhow::Result<BackupM
         let mut out = match into {
             Some(dir) => {
                 let target = dir.join(&relative);
-                if let Some(parent) = target.parent() {
-                    private_dirs(dir, parent)?;
+                let created = match target.parent() {
+                    Some(parent) => private_dirs(dir, parent),
+                    None => Ok(()),
                 }
-                Some(
-                    owner_only_create(&target)
-                        .with_context(|| format!("cannot create {}", target.display()))?,
-                )
+                .and_then(|()| owner_only_create(&target));
+                Some((created.map_err(|e| WriteFailed::error(&target, e))?, target))
             }
             None => None,
         };
@@ -531,21 +543,23 @@ pub fn unpack(archive: impl Read, into: Option<&Path>) -> anyhow::Result<BackupM
                 break;
             }
             hasher.update(&buf[..n]);
-            if let Some(out) = out.as_mut() {
-                out.write_all(&buf[..n])?;
+            if let Some((out, target)) = out.as_mut() {
+                out.write_all(&buf[..n])
+                    .map_err(|e| WriteFailed::error(target, e))?;
             }
             read += n as u64;
         }
         if read != size {
             bail!("the archive is cut short in {path}: {read} of {size} bytes");
         }
-        if let Some(out) = out.as_mut() {
-            out.sync_all()?;
+        if let Some((out, target)) = out.as_mut() {
+            out.sync_all().map_err(|e| WriteFailed::error(target, e))?;
             // Evidence is read-only once stored, as the store writes it.
             #[cfg(unix)]
             if path.starts_with("evidence/") {
                 use std::os::unix::fs::PermissionsExt;
-                out.set_permissions(fs::Permissions::from_mode(0o400))?;
+                out.set_permissions(fs::Permissions::from_mode(0o400))
+                    .map_err(|e| WriteFailed::error(target, e))?;
             }
         }
         seen.push((path, size, hex::encode(hasher.finalize())));
@@ -591,6 +605,43 @@ pub fn unpack(archive: impl Read, into: Option<&Path>) -> anyhow::Result<BackupM
         bail!("it holds no database (vigil.db)");
     }
     Ok(manifest)
+}
+
+/// Writing an unpacked file failed: the fault of the directory written to (a full disk, a
+/// quota), not of the archive, which is told apart so that a good backup is not thrown away.
+#[derive(Debug)]
+struct WriteFailed {
+    path: PathBuf,
+    source: io::Error,
+}
+
+impl WriteFailed {
+    fn error(path: &Path, source: io::Error) -> anyhow::Error {
+        anyhow::Error::new(WriteFailed {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Whether the disk (or the quota, or the file size limit) has no more room.
+    fn no_room(&self) -> bool {
+        matches!(
+            self.source.kind(),
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded | io::ErrorKind::FileTooLarge
+        )
+    }
+}
+
+impl std::fmt::Display for WriteFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot write {}", self.path.display())
+    }
+}
+
+impl std::error::Error for WriteFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
 }
 
 /// A member's path, relative and inside the data directory.

@@ -360,6 +360,31 @@ fn a_cut_or_altered_archive_is_refused_and_leaves_nothing() {
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 
+    // No room on the target's disk (a file size limit here, failing writes as a full disk
+    // does): said to be the disk's fault, not the backup's, and nothing is left.
+    let full = dir.path().join("full");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 8; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_vigil"))
+        .args([
+            "admin",
+            "restore",
+            "--data",
+            full.to_str().unwrap(),
+            archive.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = stderr(&out);
+    assert!(
+        said.contains("is full") && said.contains("is not at fault"),
+        "{said}"
+    );
+    assert!(!said.contains("not a complete Vigil backup"), "{said}");
+    assert!(!full.exists());
+
     // Into a directory that is not empty: refused, the directory untouched.
     let out = run(&[
         "admin",
