@@ -286,6 +286,10 @@ pub fn restore(data: PathBuf, file: PathBuf, json: bool) -> anyhow::Result<ExitC
                 data.display(),
                 file.display()
             )),
+            None if e.downcast_ref::<OfflineCopy>().is_some() => e.context(format!(
+                "{} is not a backup `vigil admin backup` wrote",
+                file.display()
+            )),
             None => e.context(format!("{} is not a complete Vigil backup", file.display())),
         }
     });
@@ -505,6 +509,11 @@ pub fn unpack(archive: impl Read, into: Option<&Path>) -> anyhow::Result<BackupM
         if manifest.is_some() {
             bail!("a member {path:?} follows the manifest, which must be the last");
         }
+        // `vigil admin backup` writes regular files only; `tar` of a directory writes the
+        // directory too, first.
+        if !entry.header().entry_type().is_file() {
+            return Err(anyhow::Error::new(OfflineCopy));
+        }
         if path == MANIFEST_NAME {
             let mut text = Vec::new();
             entry
@@ -568,6 +577,12 @@ pub fn unpack(archive: impl Read, into: Option<&Path>) -> anyhow::Result<BackupM
     let mut rest = tar.into_inner();
     io::copy(&mut rest, &mut io::sink()).context("the archive is cut short or damaged")?;
     let Some(manifest) = manifest else {
+        if seen
+            .iter()
+            .any(|(p, _, _)| p != "vigil.db" && p.ends_with("/vigil.db"))
+        {
+            return Err(anyhow::Error::new(OfflineCopy));
+        }
         bail!("it has no manifest ({MANIFEST_NAME}, the last member): the archive is cut short");
     };
     if manifest.format != FORMAT {
@@ -606,6 +621,22 @@ pub fn unpack(archive: impl Read, into: Option<&Path>) -> anyhow::Result<BackupM
     }
     Ok(manifest)
 }
+
+/// The archive is a `tar` of a data directory (the README's offline backup), not one
+/// `vigil admin backup` wrote: it is unpacked with `tar`, not refused as cut short.
+#[derive(Debug)]
+struct OfflineCopy;
+
+impl std::fmt::Display for OfflineCopy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "it looks like a copy of a stopped server's directory (a tar archive without Vigil's manifest, {MANIFEST_NAME}), which this command does not read: unpack it with tar as README's offline procedure says (server stopped, the broken directory moved aside, then `tar -C PARENT -xpzf FILE` as the server's user)"
+        )
+    }
+}
+
+impl std::error::Error for OfflineCopy {}
 
 /// Writing an unpacked file failed: the fault of the directory written to (a full disk, a
 /// quota), not of the archive, which is told apart so that a good backup is not thrown away.

@@ -360,6 +360,37 @@ fn a_cut_or_altered_archive_is_refused_and_leaves_nothing() {
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 
+    // A tar of the stopped server's directory, as README's offline backup makes: said to be
+    // one, to be unpacked with tar, not refused as cut short.
+    let offline = dir.path().join("offline.tar.gz");
+    assert!(
+        std::process::Command::new("tar")
+            .arg("-C")
+            .arg(dir.path())
+            .arg("-czf")
+            .arg(&offline)
+            .arg("data")
+            .status()
+            .unwrap()
+            .success()
+    );
+    let from_offline = dir.path().join("from-offline");
+    let out = run(&[
+        "admin",
+        "restore",
+        "--data",
+        from_offline.to_str().unwrap(),
+        offline.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let said = stderr(&out);
+    assert!(
+        said.contains("copy of a stopped server's directory") && said.contains("tar -C"),
+        "{said}"
+    );
+    assert!(!said.contains("cut short"), "{said}");
+    assert!(!from_offline.exists());
+
     // No room on the target's disk (a file size limit here, failing writes as a full disk
     // does): said to be the disk's fault, not the backup's, and nothing is left.
     let full = dir.path().join("full");
