@@ -28,6 +28,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use vigil_api::backup::{BackupEntry, BackupManifest, FORMAT, MANIFEST_NAME};
+use vigil_api::error::ErrorCode;
 use vigil_logs::BackupFile;
 
 use crate::error::ApiError;
@@ -50,6 +51,44 @@ const STATE_FILES: [&str; 5] = [
 const CHUNK: usize = 256 * 1024;
 const CHUNKS_QUEUED: usize = 4;
 
+/// The database copy's name in the data directory: `.backup-UUID.db`, opened and unlinked at
+/// once, so only a server killed while `VACUUM INTO` wrote it leaves one (with SQLite's
+/// `-journal` beside it).
+fn copy_name(id: uuid::Uuid) -> String {
+    format!(".backup-{id}.db")
+}
+
+/// Removes the database copies (and their `-journal` files) backups interrupted by a kill left in
+/// the data directory; only names of exactly that shape, `.backup-UUID.db[-journal]`, are
+/// touched. Called at start, under the data directory's lock, before any backup can run.
+/// Returns how many files were removed.
+pub fn remove_leftover_copies(data_dir: &Path) -> io::Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(data_dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        let Some(rest) = name.strip_prefix(".backup-") else {
+            continue;
+        };
+        let Some(id) = rest
+            .strip_suffix(".db")
+            .or_else(|| rest.strip_suffix(".db-journal"))
+        else {
+            continue;
+        };
+        // The UUID as `copy_name` writes it (hyphenated, lower case), not any form it parses from.
+        let is_copy = uuid::Uuid::try_parse(id).is_ok_and(|u| u.hyphenated().to_string() == id);
+        if is_copy && entry.file_type()?.is_file() {
+            std::fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Takes the backup's points and returns the archive as a body streamed while it is written.
 pub async fn take(state: &AppState, actor: &str) -> Result<Body, ApiError> {
     let taken_at = Utc::now();
@@ -62,13 +101,13 @@ pub async fn take(state: &AppState, actor: &str) -> Result<Body, ApiError> {
             .map_err(ApiError::internal)?
             .map_err(log_error)?
     };
-    let db_copy = data_dir.join(format!(".backup-{}.db", uuid::Uuid::now_v7()));
+    let db_copy = data_dir.join(copy_name(uuid::Uuid::now_v7()));
     let details = serde_json::json!({ "taken_at": taken_at });
     let copied = state
         .store
         .backup_database(actor, details, &db_copy)
         .await
-        .map_err(store_error);
+        .map_err(|e| copy_error(e, &data_dir));
     // Opened, then unlinked: the copy lives as long as the stream reads it.
     let database = copied.and_then(|()| {
         let file = File::open(&db_copy).map_err(ApiError::internal)?;
@@ -115,6 +154,24 @@ pub async fn take(state: &AppState, actor: &str) -> Result<Body, ApiError> {
         .map_err(ApiError::internal)?;
     let chunks = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
     Ok(Body::from_stream(chunks))
+}
+
+/// The database copy's failure as the client hears it: no room for it in the data directory is
+/// said as such (the operator frees space there), where any other failure is the server's.
+fn copy_error(e: vigil_store::StoreError, data_dir: &Path) -> ApiError {
+    if !e.no_room() {
+        return store_error(e);
+    }
+    tracing::error!(error = %e, "no room in the data directory for a backup's database copy");
+    let size = std::fs::metadata(data_dir.join("vigil.db"))
+        .map(|m| format!(" ({} MiB now)", m.len().div_ceil(1024 * 1024)))
+        .unwrap_or_default();
+    ApiError::new(
+        ErrorCode::Unavailable,
+        format!(
+            "the server's data directory has no room for the database copy a backup makes: VACUUM INTO needs free space there the size of vigil.db{size}; free space in the data directory's file system, then take the backup again"
+        ),
+    )
 }
 
 /// Evidence files and state files, opened after the database copy (so every evidence file it
@@ -271,5 +328,32 @@ impl Write for ChannelWriter {
 
     fn flush(&mut self) -> io::Result<()> {
         self.send()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_store::{SqliteStore, Store};
+
+    /// A database copy with no room for it (`/dev/full` fails every write with ENOSPC, as a
+    /// full data directory does) is told to the client as such, not as an internal error.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn no_room_for_the_database_copy_is_told_to_the_client() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let store = SqliteStore::open(&data).await.unwrap();
+        let err = store
+            .backup_database("ops", serde_json::json!({}), Path::new("/dev/full"))
+            .await
+            .unwrap_err();
+        let api = copy_error(err, &data);
+        assert_eq!(api.code(), ErrorCode::Unavailable);
+        let said = api.to_string();
+        assert!(
+            said.contains("no room for the database copy") && said.contains("VACUUM INTO"),
+            "{said}"
+        );
     }
 }

@@ -5,7 +5,7 @@
 
 pub mod app;
 pub mod auth;
-mod backup;
+pub mod backup;
 mod connections;
 pub mod error;
 pub mod extract;

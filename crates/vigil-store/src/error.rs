@@ -118,6 +118,17 @@ fn migrate_advice(e: &sqlx::migrate::MigrateError) -> &'static str {
 }
 
 impl StoreError {
+    /// Whether SQLite found no room for what it wrote (`SQLITE_FULL`: the disk, or a quota, is
+    /// full), as a database copy (`Store::backup_database`) needs room the size of the database.
+    pub fn no_room(&self) -> bool {
+        let StoreError::Db(sqlx::Error::Database(db)) = self else {
+            return false;
+        };
+        db.code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| code & 0xff == 13)
+    }
+
     pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
         move |source| StoreError::Io {
             path: path.display().to_string(),

@@ -4918,6 +4918,22 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
 
+    /// A database copy with no room for it (`/dev/full` fails every write with ENOSPC) is an
+    /// error that says so ([`StoreError::no_room`]), for the server to tell its client.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_database_copy_without_room_is_told_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("data")).await.unwrap();
+        let err = store
+            .backup_database_impl("ops", serde_json::json!({}), Path::new("/dev/full"))
+            .await
+            .unwrap_err();
+        assert!(err.no_room(), "{err}");
+        let other = StoreError::NotFound("x".into());
+        assert!(!other.no_room());
+    }
+
     /// The plan SQLite makes for `statement`, one line per step (its `detail` column).
     async fn plan(store: &SqliteStore, statement: &QueryBuilder<'_, Sqlite>) -> Vec<String> {
         // The parameters are left unbound (NULL): without statistics the plan does not depend

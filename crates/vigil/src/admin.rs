@@ -97,9 +97,13 @@ pub enum Command {
     Backup {
         #[command(flatten)]
         conn: crate::incident::Conn,
-        /// The archive to write (a tar.gz; FILE.part until it is complete).
+        /// The archive to write (a tar.gz; FILE.part until it is complete); an existing file
+        /// is left alone unless --force.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Replace the file at --out if there is one.
+        #[arg(long)]
+        force: bool,
     },
     /// Restore a backup into a new data directory (no server running on it).
     #[command(after_help = crate::backup::RESTORE_HELP)]
@@ -133,14 +137,11 @@ pub fn run(command: Command) -> anyhow::Result<std::process::ExitCode> {
         .build()
         .context("could not start the async runtime")?;
     match command {
-        Command::Backup { conn, out } => {
-            runtime.block_on(crate::backup::backup(conn, out))?;
+        Command::Backup { conn, out, force } => {
+            runtime.block_on(crate::backup::backup(conn, out, force))?;
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Restore { data, file, json } => {
-            crate::backup::restore(data, file, json)?;
-            Ok(std::process::ExitCode::SUCCESS)
-        }
+        Command::Restore { data, file, json } => crate::backup::restore(data, file, json),
         Command::Token {
             data,
             role,

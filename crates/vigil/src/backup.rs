@@ -5,26 +5,30 @@
 //! the manifest names, with its size and SHA-256, in its order, and the manifest is the last
 //! member, so a cut archive (no manifest, or a gzip stream without its end) and an altered one
 //! are refused. The backup checks what it downloaded before it renames `FILE.part` to `FILE`;
-//! the restore unpacks beside the target directory and renames it into place only once all
-//! of it is checked, so a refused archive leaves nothing behind.
+//! the restore unpacks into a hidden staging directory inside the target directory (which may
+//! be a mount point: it is kept, never replaced) and moves the files into place only once all
+//! of it is checked, so a refused archive leaves the directory as it was.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 use vigil_api::backup::{BackupManifest, FORMAT, MANIFEST_NAME};
 
 use crate::incident::{Conn, client};
-use crate::output::{explain, outln, print_json};
+use crate::interrupt::Interrupt;
+use crate::output::{errln, explain, outln, print_json};
 
 pub const BACKUP_HELP: &str = "\
 Asks the running server for a backup of its whole state — database, evidence, the log store
 (index and journal), link.key and the state files — consistent at one moment, taken while
 ingest, case work and retention go on, and writes it to FILE as a tar.gz (FILE.part first,
 renamed once the download is complete and checked; owner-only, as it holds token hashes and
-link.key). Every event acknowledged before the backup began is in it. The server records who
+link.key). An existing FILE is left alone unless --force. Every event acknowledged before the backup began is in it. The server records who
 took it in the audit trail. Needs an admin token.
 
 Examples:
@@ -33,7 +37,8 @@ Examples:
 
 pub const RESTORE_HELP: &str = "\
 Unpacks a backup taken with `vigil admin backup` into DIR, which must be empty or missing (a
-server must not be running on it). The archive is checked first: every file's size and SHA-256
+server must not be running on it); DIR itself is kept, so it may be an empty volume mounted
+there. The archive is checked first: every file's size and SHA-256
 against its manifest; a cut or altered archive is refused and leaves DIR as it was. Then start
 the server on DIR and check the audit trail.
 
@@ -43,44 +48,25 @@ Examples:
   vigil audit verify --data /var/lib/vigil-restored";
 
 /// `vigil admin backup`.
-pub async fn backup(conn: Conn, out: PathBuf) -> anyhow::Result<()> {
-    let part = part_path(&out);
-    let client = client(&conn)?;
-    let mut download = client.backup_stream().await.map_err(explain)?;
-    let mut file =
-        owner_only_create(&part).with_context(|| format!("cannot create {}", part.display()))?;
-    let bar = crate::output::bytes_progress(None, false);
-    if conn.json || !io::IsTerminal::is_terminal(&io::stderr()) {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    bar.set_message("of the backup");
-    let mut written = 0u64;
-    let copied = async {
-        while let Some(chunk) = download.chunk().await.map_err(explain)? {
-            file.write_all(&chunk)
-                .with_context(|| format!("cannot write {}", part.display()))?;
-            written += chunk.len() as u64;
-            bar.set_position(written);
-        }
-        file.sync_all()
-            .with_context(|| format!("cannot write {}", part.display()))?;
-        anyhow::Ok(())
-    }
-    .await;
-    bar.finish_and_clear();
-    let checked = copied.and_then(|()| {
-        let archive = File::open(&part)?;
-        unpack(archive, None).context("the downloaded backup is not complete")
-    });
-    let manifest = match checked {
-        Ok(manifest) => manifest,
-        Err(e) => {
-            let _ = fs::remove_file(&part);
-            return Err(e.context("the backup failed; nothing was written to the output file"));
+pub async fn backup(conn: Conn, out: PathBuf, force: bool) -> anyhow::Result<()> {
+    // Ctrl-C or a kill would end the process where it stands, leaving `FILE.part`, which holds
+    // what the backup does (token hashes, link.key): caught from before it exists, they drop
+    // the download and with it the part file, then end the process as the signal would have.
+    let interrupted = crate::interrupt::interruption()?;
+    let outcome = tokio::select! {
+        done = download(&conn, &out, force) => Ok(done),
+        signal = interrupted => Err(signal),
+    };
+    let (written, manifest) = match outcome {
+        Ok(done) => done?,
+        Err(signal) => {
+            errln!(
+                "interrupted: the backup was stopped and nothing was written to {}",
+                out.display()
+            );
+            std::process::exit(128 + signal);
         }
     };
-    fs::rename(&part, &out)
-        .with_context(|| format!("cannot rename {} to {}", part.display(), out.display()))?;
     if conn.json {
         return print_json(&serde_json::json!({
             "file": out,
@@ -106,51 +92,226 @@ pub async fn backup(conn: Conn, out: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `vigil admin restore`.
-pub fn restore(data: PathBuf, file: PathBuf, json: bool) -> anyhow::Result<()> {
-    match fs::read_dir(&data) {
-        Ok(mut entries) => {
-            if entries.next().is_some() {
-                bail!(
-                    "{} is not empty; restore into a new or empty directory (move the old one aside and keep it until the restored one is checked)",
-                    data.display()
-                );
+/// Downloads the backup into `FILE.part`, checks it, and renames it to `out`; the part file is
+/// removed on any failure, and when the future is dropped (a signal). Returns the archive's
+/// size and its manifest.
+async fn download(conn: &Conn, out: &Path, force: bool) -> anyhow::Result<(u64, BackupManifest)> {
+    let client = client(conn)?;
+    // Made before the server is asked, so a second backup to the same file, an output that
+    // cannot be written or one that would replace a file stop at once, not after the download.
+    let (part, mut file) = PartFile::create(out, force)?;
+    let mut download = client.backup_stream().await.map_err(explain)?;
+    let bar = crate::output::bytes_progress(None, false);
+    if conn.json || !io::IsTerminal::is_terminal(&io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_message("of the backup");
+    let mut written = 0u64;
+    let copied = async {
+        while let Some(chunk) = download.chunk().await.map_err(explain)? {
+            file.write_all(&chunk)
+                .with_context(|| format!("cannot write {}", part.path.display()))?;
+            written += chunk.len() as u64;
+            bar.set_position(written);
+        }
+        file.sync_all()
+            .with_context(|| format!("cannot write {}", part.path.display()))?;
+        anyhow::Ok(())
+    }
+    .await;
+    bar.finish_and_clear();
+    drop(file);
+    let checked = match copied {
+        // Read on a thread of its own, so a signal is taken while it runs.
+        Ok(()) => {
+            let path = part.path.clone();
+            tokio::task::spawn_blocking(move || {
+                let archive = File::open(&path)?;
+                unpack(archive, None).context("the downloaded backup is not complete")
+            })
+            .await
+            .context("the check of the downloaded backup failed")
+            .and_then(|checked| checked)
+        }
+        Err(e) => Err(e),
+    };
+    let manifest = checked
+        .map_err(|e| e.context("the backup failed; nothing was written to the output file"))?;
+    part.place(out, force)?;
+    Ok((written, manifest))
+}
+
+/// `FILE.part` while the backup is downloaded, removed unless placed: a failed or interrupted
+/// backup leaves nothing behind.
+struct PartFile {
+    path: PathBuf,
+    placed: bool,
+}
+
+impl PartFile {
+    /// Creates `FILE.part`, owner-only, only where none is: one that exists belongs to another
+    /// backup to the same file under way (both writing it would make two cut archives), or was
+    /// left by one killed outright, and is never taken over.
+    /// Refused first: an `out` that is a directory, or a file that exists (without `force`).
+    fn create(out: &Path, force: bool) -> anyhow::Result<(PartFile, File)> {
+        if out.is_dir() {
+            bail!(
+                "{} is a directory; give --out a file path in it (--out {})",
+                out.display(),
+                out.join("vigil-backup.tar.gz").display()
+            );
+        }
+        if !force && out.exists() {
+            bail!(
+                "{} exists; pick another --out, or add --force to replace it",
+                out.display()
+            );
+        }
+        let path = part_path(out);
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = match options.open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => bail!(
+                "{} exists: another backup to {} is under way, or an interrupted one left it; wait for that one, or remove {} if none is running",
+                path.display(),
+                out.display(),
+                path.display()
+            ),
+            Err(e) => {
+                let parent = match out.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p,
+                    _ => Path::new("."),
+                };
+                let hint = if e.kind() == io::ErrorKind::NotFound {
+                    format!(
+                        "create the directory {} first, or pick another --out",
+                        parent.display()
+                    )
+                } else {
+                    format!(
+                        "check that {} can be written, or pick another --out",
+                        parent.display()
+                    )
+                };
+                return Err(e).with_context(|| format!("cannot create {}; {hint}", path.display()));
+            }
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot create {}", path.display()))?;
+        }
+        Ok((
+            PartFile {
+                path,
+                placed: false,
+            },
+            file,
+        ))
+    }
+
+    /// Moves the part file to `out`; without `force`, only where nothing is (a hard link fails
+    /// on an existing file, where a rename would replace one made during the download).
+    fn place(mut self, out: &Path, force: bool) -> anyhow::Result<()> {
+        let exists = || {
+            anyhow::anyhow!(
+                "{} exists (it was made during the download); pick another --out, or add --force to replace it",
+                out.display()
+            )
+        };
+        if !force {
+            match fs::hard_link(&self.path, out) {
+                Ok(()) => {
+                    // The part file is removed on drop.
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(exists()),
+                // A file system without hard links: checked, then renamed.
+                Err(_) if out.exists() => return Err(exists()),
+                Err(_) => {}
             }
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", data.display())),
+        fs::rename(&self.path, out).with_context(|| {
+            format!("cannot rename {} to {}", self.path.display(), out.display())
+        })?;
+        self.placed = true;
+        Ok(())
     }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        if !self.placed {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// `vigil admin restore`.
+pub fn restore(data: PathBuf, file: PathBuf, json: bool) -> anyhow::Result<ExitCode> {
     let archive = File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
-    let parent = match data.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
+    // Ctrl-C or a kill would end the process where it stands, leaving the staging directory
+    // and what it holds: the first asks the unpacking to stop at its next read of the archive,
+    // which removes it; a second ends the process at once, and the next restore into the
+    // directory removes what that left.
+    let interrupt = {
+        let data = data.display().to_string();
+        Interrupt::install(move |signal| {
+            errln!(
+                "interrupted by {signal}: stopping, and removing what was unpacked into {data}; {signal} again stops at once (the next restore into {data} removes what is left)"
+            )
+        })?
     };
-    let name = data
-        .file_name()
-        .with_context(|| format!("{} names no directory", data.display()))?;
-    let staging = parent.join(format!(
-        ".{}.restoring-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    private_dir(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
-    let unpacked = unpack(archive, Some(&staging))
-        .with_context(|| format!("{} is not a complete Vigil backup", file.display()));
+    let target = Target::prepare(&data)?;
+    let stoppable = Stoppable {
+        inner: archive,
+        stop: interrupt.flag(),
+    };
+    let unpacked = unpack(stoppable, Some(&target.staging)).map_err(|e| {
+        match e.downcast_ref::<WriteFailed>() {
+            Some(failed) if failed.no_room() => e.context(format!(
+                "the disk of {} is full: free space there (the backup unpacks to the size of the data it holds) or restore onto a larger volume; the backup {} is not at fault",
+                data.display(),
+                file.display()
+            )),
+            Some(_) => e.context(format!(
+                "cannot write the restored files into {}; the backup {} is not at fault",
+                data.display(),
+                file.display()
+            )),
+            None if e.downcast_ref::<OfflineCopy>().is_some() => e.context(format!(
+                "{} is not a backup `vigil admin backup` wrote",
+                file.display()
+            )),
+            None => e.context(format!("{} is not a complete Vigil backup", file.display())),
+        }
+    });
+    if let Some(code) = interrupt.exit_code() {
+        target.abandon();
+        errln!(
+            "interrupted: the restore was stopped and nothing was restored into {}",
+            data.display()
+        );
+        return Ok(code);
+    }
     let manifest = match unpacked {
         Ok(manifest) => manifest,
         Err(e) => {
-            let _ = fs::remove_dir_all(&staging);
+            target.abandon();
             return Err(e.context("nothing was restored"));
         }
     };
-    // Over an empty directory or none: rename(2) replaces an empty directory.
-    if let Err(e) = fs::rename(&staging, &data) {
-        let _ = fs::remove_dir_all(&staging);
-        return Err(e)
-            .with_context(|| format!("cannot move the restored files into {}", data.display()));
-    }
+    target.commit()?;
     if json {
-        return print_json(&serde_json::json!({ "data": data, "manifest": manifest }));
+        print_json(&serde_json::json!({ "data": data, "manifest": manifest }))?;
+        return Ok(ExitCode::SUCCESS);
     }
     outln!(
         "restored {} files into {}: the state as of {} (taken by {}), every event with an id below {}",
@@ -166,6 +327,168 @@ pub fn restore(data: PathBuf, file: PathBuf, json: bool) -> anyhow::Result<()> {
     outln!(
         "the events the log store holds beyond its index commit are indexed again, and matched where the database has no detections of them, as the server starts; send again the logs that arrived after the backup"
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The data directory a restore fills: the directory itself is kept (it may be a mount point,
+/// which no rename can replace), and the archive is unpacked into a hidden staging directory
+/// inside it, on the same file system, so that moving the checked files into place is a rename
+/// each and a refused archive is removed without touching anything else.
+struct Target {
+    data: PathBuf,
+    staging: PathBuf,
+    /// Whether the restore made `data` (it was missing), so a refusal removes it again.
+    created: bool,
+}
+
+/// The staging directory's name begins with this, followed by the restore's process id.
+const STAGING_PREFIX: &str = ".vigil-restoring-";
+
+/// An empty `lost+found` is what a freshly made ext2/3/4 file system holds: a new volume
+/// mounted as the data directory is empty for a restore.
+const LOST_FOUND: &str = "lost+found";
+
+impl Target {
+    /// Refuses a directory that holds anything (but an empty `lost+found`, and staging
+    /// directories interrupted restores left, which are removed), creates a missing one
+    /// (owner-only), and makes the staging directory in it.
+    fn prepare(data: &Path) -> anyhow::Result<Target> {
+        let not_empty = || {
+            anyhow::anyhow!(
+                "{} is not empty; restore into a new or empty directory (move the old one aside and keep it until the restored one is checked)",
+                data.display()
+            )
+        };
+        let mut leftovers = Vec::new();
+        let created = match fs::read_dir(data) {
+            Ok(entries) => {
+                for entry in entries {
+                    let entry = entry.with_context(|| format!("cannot read {}", data.display()))?;
+                    let name = entry.file_name();
+                    let path = entry.path();
+                    let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+                    let empty_lost_found = is_dir
+                        && name == LOST_FOUND
+                        && fs::read_dir(&path).is_ok_and(|mut d| d.next().is_none());
+                    if is_dir && name.to_string_lossy().starts_with(STAGING_PREFIX) {
+                        leftovers.push(path);
+                    } else if !empty_lost_found {
+                        return Err(not_empty());
+                    }
+                }
+                false
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                private_dir(data).with_context(|| {
+                    format!(
+                        "cannot create {}; create its parent directory first, or check that it can be written",
+                        data.display()
+                    )
+                })?;
+                true
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
+                bail!(
+                    "{} is a file, not a directory; give --data a directory",
+                    data.display()
+                )
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", data.display())),
+        };
+        for leftover in leftovers {
+            remove_tree(&leftover).with_context(|| {
+                format!(
+                    "cannot remove {}, which an interrupted restore left; remove it by hand",
+                    leftover.display()
+                )
+            })?;
+        }
+        let staging = data.join(format!("{STAGING_PREFIX}{}", std::process::id()));
+        let target = Target {
+            data: data.to_path_buf(),
+            staging,
+            created,
+        };
+        if let Err(e) = private_dir(&target.staging) {
+            let staging = target.staging.clone();
+            target.abandon();
+            return Err(e).with_context(|| format!("cannot create {}", staging.display()));
+        }
+        Ok(target)
+    }
+
+    /// Leaves the directory as it was: the staging directory removed, and the directory
+    /// itself too when the restore made it.
+    fn abandon(self) {
+        let _ = remove_tree(&self.staging);
+        if self.created {
+            let _ = fs::remove_dir(&self.data);
+        }
+    }
+
+    /// Moves every checked file and directory from the staging directory into place (a rename
+    /// each, within one file system), then removes the staging directory. A move that fails
+    /// takes back those already made, so the directory is left as it was.
+    fn commit(self) -> anyhow::Result<()> {
+        let mut moved: Vec<PathBuf> = Vec::new();
+        let result = (|| -> io::Result<()> {
+            for entry in fs::read_dir(&self.staging)? {
+                let name = entry?.file_name();
+                let to = self.data.join(&name);
+                fs::rename(self.staging.join(&name), &to)?;
+                moved.push(to);
+            }
+            fs::remove_dir(&self.staging)?;
+            sync_dir(&self.data)
+        })();
+        if let Err(e) = result {
+            for path in &moved {
+                let _ = remove_tree(path);
+            }
+            let data = self.data.clone();
+            self.abandon();
+            return Err(e).with_context(|| {
+                format!(
+                    "cannot move the restored files into {}; nothing was restored",
+                    data.display()
+                )
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The archive as it is read, which ends in an error once a signal asked the restore to stop.
+struct Stoppable<'a> {
+    inner: File,
+    /// Set by the first Ctrl-C or SIGTERM ([`Interrupt::flag`]).
+    stop: &'a AtomicBool,
+}
+
+impl Read for Stoppable<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.stop.load(Ordering::Acquire) {
+            return Err(io::Error::other("stopped by a signal"));
+        }
+        self.inner.read(buf)
+    }
+}
+
+/// Removes a file or a directory tree (evidence in it is read-only, which its directory's
+/// mode allows removing).
+fn remove_tree(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Makes the renames into a directory durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    File::open(dir)?.sync_all()?;
     Ok(())
 }
 
@@ -186,6 +509,11 @@ pub fn unpack(archive: impl Read, into: Option<&Path>) -> anyhow::Result<BackupM
         if manifest.is_some() {
             bail!("a member {path:?} follows the manifest, which must be the last");
         }
+        // `vigil admin backup` writes regular files only; `tar` of a directory writes the
+        // directory too, first.
+        if !entry.header().entry_type().is_file() {
+            return Err(anyhow::Error::new(OfflineCopy));
+        }
         if path == MANIFEST_NAME {
             let mut text = Vec::new();
             entry
@@ -204,13 +532,12 @@ pub fn unpack(archive: impl Read, into: Option<&Path>) -> anyhow::Result<BackupM
         let mut out = match into {
             Some(dir) => {
                 let target = dir.join(&relative);
-                if let Some(parent) = target.parent() {
-                    private_dirs(dir, parent)?;
+                let created = match target.parent() {
+                    Some(parent) => private_dirs(dir, parent),
+                    None => Ok(()),
                 }
-                Some(
-                    owner_only_create(&target)
-                        .with_context(|| format!("cannot create {}", target.display()))?,
-                )
+                .and_then(|()| owner_only_create(&target));
+                Some((created.map_err(|e| WriteFailed::error(&target, e))?, target))
             }
             None => None,
         };
@@ -225,21 +552,23 @@ pub fn unpack(archive: impl Read, into: Option<&Path>) -> anyhow::Result<BackupM
                 break;
             }
             hasher.update(&buf[..n]);
-            if let Some(out) = out.as_mut() {
-                out.write_all(&buf[..n])?;
+            if let Some((out, target)) = out.as_mut() {
+                out.write_all(&buf[..n])
+                    .map_err(|e| WriteFailed::error(target, e))?;
             }
             read += n as u64;
         }
         if read != size {
             bail!("the archive is cut short in {path}: {read} of {size} bytes");
         }
-        if let Some(out) = out.as_mut() {
-            out.sync_all()?;
+        if let Some((out, target)) = out.as_mut() {
+            out.sync_all().map_err(|e| WriteFailed::error(target, e))?;
             // Evidence is read-only once stored, as the store writes it.
             #[cfg(unix)]
             if path.starts_with("evidence/") {
                 use std::os::unix::fs::PermissionsExt;
-                out.set_permissions(fs::Permissions::from_mode(0o400))?;
+                out.set_permissions(fs::Permissions::from_mode(0o400))
+                    .map_err(|e| WriteFailed::error(target, e))?;
             }
         }
         seen.push((path, size, hex::encode(hasher.finalize())));
@@ -248,6 +577,12 @@ pub fn unpack(archive: impl Read, into: Option<&Path>) -> anyhow::Result<BackupM
     let mut rest = tar.into_inner();
     io::copy(&mut rest, &mut io::sink()).context("the archive is cut short or damaged")?;
     let Some(manifest) = manifest else {
+        if seen
+            .iter()
+            .any(|(p, _, _)| p != "vigil.db" && p.ends_with("/vigil.db"))
+        {
+            return Err(anyhow::Error::new(OfflineCopy));
+        }
         bail!("it has no manifest ({MANIFEST_NAME}, the last member): the archive is cut short");
     };
     if manifest.format != FORMAT {
@@ -285,6 +620,59 @@ pub fn unpack(archive: impl Read, into: Option<&Path>) -> anyhow::Result<BackupM
         bail!("it holds no database (vigil.db)");
     }
     Ok(manifest)
+}
+
+/// The archive is a `tar` of a data directory (the README's offline backup), not one
+/// `vigil admin backup` wrote: it is unpacked with `tar`, not refused as cut short.
+#[derive(Debug)]
+struct OfflineCopy;
+
+impl std::fmt::Display for OfflineCopy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "it looks like a copy of a stopped server's directory (a tar archive without Vigil's manifest, {MANIFEST_NAME}), which this command does not read: unpack it with tar as README's offline procedure says (server stopped, the broken directory moved aside, then `tar -C PARENT -xpzf FILE` as the server's user)"
+        )
+    }
+}
+
+impl std::error::Error for OfflineCopy {}
+
+/// Writing an unpacked file failed: the fault of the directory written to (a full disk, a
+/// quota), not of the archive, which is told apart so that a good backup is not thrown away.
+#[derive(Debug)]
+struct WriteFailed {
+    path: PathBuf,
+    source: io::Error,
+}
+
+impl WriteFailed {
+    fn error(path: &Path, source: io::Error) -> anyhow::Error {
+        anyhow::Error::new(WriteFailed {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Whether the disk (or the quota, or the file size limit) has no more room.
+    fn no_room(&self) -> bool {
+        matches!(
+            self.source.kind(),
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded | io::ErrorKind::FileTooLarge
+        )
+    }
+}
+
+impl std::fmt::Display for WriteFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot write {}", self.path.display())
+    }
+}
+
+impl std::error::Error for WriteFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
 }
 
 /// A member's path, relative and inside the data directory.

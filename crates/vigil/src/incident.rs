@@ -1483,7 +1483,7 @@ async fn evidence(conn: &Conn, command: EvidenceCommand) -> anyhow::Result<()> {
                 // Ctrl-C or a kill would end the process where it stands, leaving the part
                 // file: caught from before it exists, they drop the download and with it the
                 // part file, then end the process as the signal would have.
-                let interrupted = interruption()?;
+                let interrupted = crate::interrupt::interruption()?;
                 let part = PartFile::create(&output, force).await?;
                 let outcome = tokio::select! {
                     done = download_evidence(&c, &key, &id, part, &output, force) => Ok(done),
@@ -1698,32 +1698,6 @@ async fn evidence_to_stdout(
         );
     }
     Ok((actual, size))
-}
-
-/// Catches Ctrl-C (SIGINT) and SIGTERM from now on, whose default would end the process at
-/// once, skipping every cleanup; the future completes on the first with its signal number.
-fn interruption() -> anyhow::Result<impl std::future::Future<Output = i32>> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term =
-            signal(SignalKind::terminate()).context("could not install the SIGTERM handler")?;
-        let mut int =
-            signal(SignalKind::interrupt()).context("could not install the Ctrl-C handler")?;
-        Ok(async move {
-            tokio::select! {
-                _ = term.recv() => 15,
-                _ = int.recv() => 2,
-            }
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(async {
-            let _ = tokio::signal::ctrl_c().await;
-            2
-        })
-    }
 }
 
 /// A download's part file, removed unless placed: an interrupted or refused download leaves

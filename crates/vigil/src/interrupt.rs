@@ -1,4 +1,5 @@
-//! Ctrl-C (SIGINT) and SIGTERM during a long local command (`vigil hunt`, `vigil metrics`):
+//! Ctrl-C (SIGINT) and SIGTERM during a long local command (`vigil hunt`, `vigil metrics`,
+//! `vigil admin restore`):
 //! the first asks it to stop where it is, so that it writes whole lines and its summary, as a
 //! closed pipe does, and ends with 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM);
 //! a second ends the process at once with that code, for a run that cannot stop soon (one
@@ -86,6 +87,35 @@ impl Interrupt {
     pub fn exit_code(&self) -> Option<ExitCode> {
         self.requested()
             .then(|| ExitCode::from(128 + self.signal.load(Ordering::Relaxed)))
+    }
+}
+
+/// Catches Ctrl-C (SIGINT) and SIGTERM from now on, whose default would end the process at
+/// once, skipping every cleanup; the future completes on the first with its signal number. For
+/// an async command whose work is a future dropped on the signal (a download and its part
+/// file), where [`Interrupt`] serves a synchronous run that checks a flag. Called within a
+/// tokio runtime.
+pub fn interruption() -> anyhow::Result<impl std::future::Future<Output = i32>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term =
+            signal(SignalKind::terminate()).context("could not install the SIGTERM handler")?;
+        let mut int =
+            signal(SignalKind::interrupt()).context("could not install the Ctrl-C handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => 15,
+                _ = int.recv() => 2,
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            2
+        })
     }
 }
 

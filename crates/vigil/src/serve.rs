@@ -457,6 +457,18 @@ async fn serve(
     // First, before anything in the directory is opened: one server per data directory. Held
     // until this returns, after the stores are closed.
     let _lock = crate::datadir::lock_for_server(&settings.data_dir)?;
+    match vigil_server::backup::remove_leftover_copies(&settings.data_dir) {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(
+            removed,
+            "removed the database copies of backups interrupted by an earlier stop"
+        ),
+        Err(e) => tracing::warn!(
+            dir = %settings.data_dir.display(),
+            error = %e,
+            "could not remove the database copies (.backup-UUID.db) of backups interrupted by an earlier stop; remove them by hand"
+        ),
+    }
     let store = crate::datadir::open(&settings.data_dir).await?;
     let signer = link_key(&settings.data_dir)?;
     settings.link_signer = Some(signer.clone());

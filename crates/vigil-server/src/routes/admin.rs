@@ -174,7 +174,8 @@ struct ArchiveBytes(Vec<u8>);
     responses(
         (status = 200, description = "The archive (tar.gz)", content_type = "application/gzip", body = inline(ArchiveBytes)),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 500, description = "The backup could not be begun (the message says why)", body = ErrorBody)
+        (status = 500, description = "The backup could not be begun (the message says why)", body = ErrorBody),
+        (status = 503, description = "No room in the data directory for the database copy (`unavailable`; VACUUM INTO needs free space the size of vigil.db)", body = ErrorBody)
     )
 )]
 pub async fn backup(

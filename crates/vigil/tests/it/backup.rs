@@ -236,6 +236,61 @@ fn a_cut_or_altered_archive_is_refused_and_leaves_nothing() {
         &["admin", "backup", "--out", archive.to_str().unwrap()],
     ));
 
+    // A second backup to the same file while FILE.part exists (one under way, or left by a
+    // kill): refused at once, the part file left to its owner.
+    let part = dir.path().join("second.tar.gz.part");
+    std::fs::write(&part, b"another backup's bytes").unwrap();
+    let second = dir.path().join("second.tar.gz");
+    let out = server.cli(
+        &token,
+        &["admin", "backup", "--out", second.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let said = stderr(&out);
+    assert!(
+        said.contains("another backup to") && said.contains("remove"),
+        "{said}"
+    );
+    assert_eq!(std::fs::read(&part).unwrap(), b"another backup's bytes");
+    assert!(!second.exists());
+    std::fs::remove_file(&part).unwrap();
+
+    // --out is checked before the download: a directory, an existing file (without --force),
+    // a directory that is missing are refused with what to do, and nothing is written.
+    let existing_dir = dir.path().join("backups");
+    std::fs::create_dir(&existing_dir).unwrap();
+    let kept = dir.path().join("kept.tar.gz");
+    std::fs::write(&kept, b"yesterday's backup").unwrap();
+    let missing = dir.path().join("no-such-dir").join("b.tar.gz");
+    for (out, says) in [
+        (&existing_dir, "is a directory"),
+        (&kept, "add --force"),
+        (&missing, "create the directory"),
+    ] {
+        let refused = server.cli(&token, &["admin", "backup", "--out", out.to_str().unwrap()]);
+        assert!(!refused.status.success());
+        let said = stderr(&refused);
+        assert!(said.contains(says), "{said}");
+    }
+    assert_eq!(std::fs::read_dir(&existing_dir).unwrap().count(), 0);
+    assert!(!dir.path().join("backups.part").exists());
+    assert_eq!(std::fs::read(&kept).unwrap(), b"yesterday's backup");
+    ok(server.cli(
+        &token,
+        &[
+            "admin",
+            "backup",
+            "--out",
+            kept.to_str().unwrap(),
+            "--force",
+        ],
+    ));
+    assert_ne!(std::fs::read(&kept).unwrap(), b"yesterday's backup");
+    // The server was asked for one backup only: the refused ones never reached it.
+    let audit = api_get(&server, &token, "audit", &[("limit", "1000")]);
+    let taken = audit.to_string().matches("backup.take").count();
+    assert_eq!(taken, 2, "{audit}");
+
     // Not an admin: refused with 403, nothing written.
     let refused = dir.path().join("refused.tar.gz");
     let out = server.cli(
@@ -305,6 +360,62 @@ fn a_cut_or_altered_archive_is_refused_and_leaves_nothing() {
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 
+    // A tar of the stopped server's directory, as README's offline backup makes: said to be
+    // one, to be unpacked with tar, not refused as cut short.
+    let offline = dir.path().join("offline.tar.gz");
+    assert!(
+        std::process::Command::new("tar")
+            .arg("-C")
+            .arg(dir.path())
+            .arg("-czf")
+            .arg(&offline)
+            .arg("data")
+            .status()
+            .unwrap()
+            .success()
+    );
+    let from_offline = dir.path().join("from-offline");
+    let out = run(&[
+        "admin",
+        "restore",
+        "--data",
+        from_offline.to_str().unwrap(),
+        offline.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let said = stderr(&out);
+    assert!(
+        said.contains("copy of a stopped server's directory") && said.contains("tar -C"),
+        "{said}"
+    );
+    assert!(!said.contains("cut short"), "{said}");
+    assert!(!from_offline.exists());
+
+    // No room on the target's disk (a file size limit here, failing writes as a full disk
+    // does): said to be the disk's fault, not the backup's, and nothing is left.
+    let full = dir.path().join("full");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 8; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_vigil"))
+        .args([
+            "admin",
+            "restore",
+            "--data",
+            full.to_str().unwrap(),
+            archive.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = stderr(&out);
+    assert!(
+        said.contains("is full") && said.contains("is not at fault"),
+        "{said}"
+    );
+    assert!(!said.contains("not a complete Vigil backup"), "{said}");
+    assert!(!full.exists());
+
     // Into a directory that is not empty: refused, the directory untouched.
     let out = run(&[
         "admin",
@@ -315,9 +426,30 @@ fn a_cut_or_altered_archive_is_refused_and_leaves_nothing() {
     ]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("is not empty"), "{}", stderr(&out));
-    // The good archive into an empty directory works.
+    // An existing empty directory (a mount point, say, which no rename can replace) is kept:
+    // a refused archive leaves it empty, the good one fills it, the directory itself the same.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
+    let inode = || -> u64 {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(&empty).unwrap().ino()
+        }
+        #[cfg(not(unix))]
+        0
+    };
+    let before = inode();
+    let out = run(&[
+        "admin",
+        "restore",
+        "--data",
+        empty.to_str().unwrap(),
+        cut.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
+    assert_eq!(inode(), before);
     ok(run(&[
         "admin",
         "restore",
@@ -326,4 +458,173 @@ fn a_cut_or_altered_archive_is_refused_and_leaves_nothing() {
         archive.to_str().unwrap(),
     ]));
     assert!(empty.join("vigil.db").exists());
+    assert_eq!(inode(), before, "the directory itself was replaced");
+    let hidden: Vec<_> = std::fs::read_dir(&empty)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
+}
+
+/// A backup stopped by Ctrl-C or a kill (SIGINT, SIGTERM) removes `FILE.part`, which holds
+/// what the backup does, and ends with the signal's exit code. The server here sends the
+/// headers and a first piece, then holds the download open.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_backup_leaves_no_part_file() {
+    use std::io::{BufRead, BufReader, Write};
+    for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap() > 2 {
+                line.clear();
+            }
+            let mut stream = stream;
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/gzip\r\ncontent-length: 1000000\r\n\r\n")
+                .unwrap();
+            stream.write_all(&[7u8; 4096]).unwrap();
+            stream.flush().unwrap();
+            // Held open until the client goes: the download never ends on its own.
+            let _ = reader.fill_buf();
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("backup.tar.gz");
+        let child = crate::support::vigil()
+            .args([
+                "admin",
+                "backup",
+                "--out",
+                out.to_str().unwrap(),
+                "--server",
+                &url,
+                "--token",
+                "vgl_test",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let part = dir.path().join("backup.tar.gz.part");
+        crate::support::wait_for("the part file", || {
+            std::fs::metadata(&part).is_ok_and(|m| m.len() > 0)
+        });
+        let killed = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let output = child.wait_with_output().unwrap();
+        let said = stderr(&output);
+        assert_eq!(output.status.code(), Some(code), "{signal}: {said}");
+        assert!(said.contains("interrupted"), "{said}");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "{signal} left a file"
+        );
+    }
+}
+
+/// A restore stopped by Ctrl-C or a kill removes what it unpacked (and the directory it made),
+/// and ends with the signal's exit code. The archive comes through a named pipe, which the test
+/// holds open after the first part of it.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_restore_leaves_nothing() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = admin_token(&data, "admin", "ops");
+    let server = Server::start(&data);
+    let archive = dir.path().join("backup.tar.gz");
+    ok(server.cli(
+        &token,
+        &["admin", "backup", "--out", archive.to_str().unwrap()],
+    ));
+    drop(server);
+    let bytes = std::fs::read(&archive).unwrap();
+    for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
+        let pipe = dir.path().join("pipe");
+        let _ = std::fs::remove_file(&pipe);
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&pipe)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let target = dir.path().join("restored");
+        let mut child = crate::support::vigil()
+            .args([
+                "admin",
+                "restore",
+                "--data",
+                target.to_str().unwrap(),
+                pipe.to_str().unwrap(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut writer = std::fs::OpenOptions::new().write(true).open(&pipe).unwrap();
+        writer.write_all(&bytes[..bytes.len() / 2]).unwrap();
+        let staging = target.join(format!(".vigil-restoring-{}", child.id()));
+        crate::support::wait_for("the first file unpacked", || {
+            std::fs::metadata(staging.join("vigil.db")).is_ok_and(|m| m.len() > 0)
+        });
+        let killed = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        // The notice says the signal was taken; then the pipe ends, so the read waiting on it
+        // returns.
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut notice = String::new();
+        err.read_line(&mut notice).unwrap();
+        assert!(notice.contains("interrupted by"), "{notice}");
+        drop(writer);
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(code), "{signal}: {notice}{rest}");
+        assert!(rest.contains("nothing was restored"), "{rest}");
+        assert!(!target.exists(), "{signal} left {}", target.display());
+    }
+}
+
+/// The database copies a server killed during a backup left (`.backup-UUID.db` and its
+/// `-journal`) are removed when a server starts on the directory; nothing else is.
+#[test]
+fn a_server_start_removes_the_database_copies_of_interrupted_backups() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    admin_token(&data, "admin", "ops");
+    let leftovers = [
+        ".backup-0190a1b2-0000-7000-8000-000000000001.db",
+        ".backup-0190a1b2-0000-7000-8000-000000000001.db-journal",
+    ];
+    let kept = [
+        ".backup-notes.db",
+        ".backup-0190A1B2-0000-7000-8000-000000000001.db",
+        "backup-0190a1b2-0000-7000-8000-000000000001.db",
+        ".backup-0190a1b2-0000-7000-8000-000000000001.db.bak",
+    ];
+    for name in leftovers.iter().chain(&kept) {
+        std::fs::write(data.join(name), b"a database copy").unwrap();
+    }
+    let server = Server::start(&data);
+    for name in leftovers {
+        assert!(!data.join(name).exists(), "{name} was left");
+    }
+    for name in kept {
+        assert!(data.join(name).exists(), "{name} was removed");
+    }
+    drop(server);
 }
