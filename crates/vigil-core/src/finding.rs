@@ -13,9 +13,6 @@
 //! can be reopened with a reason. Findings outlive the incident's closing: follow-up work
 //! usually does, so raising and updating them is allowed in every phase.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -24,78 +21,15 @@ use crate::ids::IncidentKey;
 use crate::incident::{MAX_NAME, MAX_TEXT, MAX_TITLE};
 use crate::phase::Phase;
 
-/// The short sequential key of a finding, `FND-<n>` with n ≥ 1, numbered across incidents.
-/// Parsing is case-insensitive; display is upper case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(value_type = String, example = "FND-3"))]
-pub struct FindingKey(u64);
-
-impl FindingKey {
-    /// The key with number `n`; `n` must be at least 1.
-    pub fn new(n: u64) -> Result<Self, DomainError> {
-        if n == 0 {
-            return Err(DomainError::invalid(
-                "key",
-                "finding numbers start at 1 (FND-1)",
-            ));
-        }
-        Ok(FindingKey(n))
-    }
-
-    /// The number after `FND-`.
-    pub fn number(&self) -> u64 {
-        self.0
-    }
-
-    /// Parses `FND-3` (any case, surrounding spaces ignored).
-    pub fn parse(s: &str) -> Result<Self, DomainError> {
-        let bad = || {
-            DomainError::invalid(
-                "key",
-                format!("{s:?} is not a finding key; write it like FND-3"),
-            )
-        };
-        let t = s.trim();
-        let (Some(prefix), Some(digits)) = (t.get(..4), t.get(4..)) else {
-            return Err(bad());
-        };
-        if !prefix.eq_ignore_ascii_case("FND-")
-            || digits.is_empty()
-            || !digits.bytes().all(|b| b.is_ascii_digit())
-        {
-            return Err(bad());
-        }
-        let n: u64 = digits.parse().map_err(|_| bad())?;
-        Self::new(n).map_err(|_| bad())
-    }
-}
-
-impl fmt::Display for FindingKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "FND-{}", self.0)
-    }
-}
-
-impl FromStr for FindingKey {
-    type Err = DomainError;
-    fn from_str(s: &str) -> Result<Self, DomainError> {
-        Self::parse(s)
-    }
-}
-
-impl Serialize for FindingKey {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for FindingKey {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
+short_key!(
+    /// The short sequential key of a finding, `FND-<n>` with n ≥ 1, numbered across incidents.
+    /// Parsing is case-insensitive; display is upper case.
+    FindingKey,
+    "FND",
+    "finding",
+    "a finding key",
+    "FND-3"
+);
 
 wire_enum!(
     /// What a finding's work improves: the three aims of the seed's continuous improvement.

@@ -59,85 +59,15 @@ impl FromStr for IncidentId {
     }
 }
 
-/// The short sequential key of an incident, `INC-<n>` with n ≥ 1. Parsing is case-insensitive
-/// (`inc-42` works); display is always upper case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(value_type = String, example = "INC-42"))]
-pub struct IncidentKey(u64);
-
-impl IncidentKey {
-    /// The key with number `n`; `n` must be at least 1.
-    pub fn new(n: u64) -> Result<Self, DomainError> {
-        if n == 0 {
-            return Err(DomainError::invalid(
-                "key",
-                "incident numbers start at 1 (INC-1)",
-            ));
-        }
-        Ok(IncidentKey(n))
-    }
-
-    /// The number after `INC-`.
-    pub fn number(&self) -> u64 {
-        self.0
-    }
-
-    /// Parses `INC-42` (any case, surrounding spaces ignored).
-    pub fn parse(s: &str) -> Result<Self, DomainError> {
-        let bad = || {
-            DomainError::invalid(
-                "key",
-                format!("{s:?} is not an incident key; write it like INC-42"),
-            )
-        };
-        let t = s.trim();
-        let (Some(prefix), Some(digits)) = (t.get(..4), t.get(4..)) else {
-            return Err(bad());
-        };
-        if !prefix.eq_ignore_ascii_case("INC-") {
-            return Err(bad());
-        }
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad());
-        }
-        let n: u64 = digits.parse().map_err(|_| bad())?;
-        Self::new(n).map_err(|_| bad())
-    }
-}
-
-impl fmt::Display for IncidentKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "INC-{}", self.0)
-    }
-}
-
-impl FromStr for IncidentKey {
-    type Err = DomainError;
-    fn from_str(s: &str) -> Result<Self, DomainError> {
-        Self::parse(s)
-    }
-}
-
-impl TryFrom<&str> for IncidentKey {
-    type Error = DomainError;
-    fn try_from(s: &str) -> Result<Self, DomainError> {
-        Self::parse(s)
-    }
-}
-
-impl Serialize for IncidentKey {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for IncidentKey {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
+short_key!(
+    /// The short sequential key of an incident, `INC-<n>` with n ≥ 1. Parsing is
+    /// case-insensitive (`inc-42` works); display is always upper case.
+    IncidentKey,
+    "INC",
+    "incident",
+    "an incident key",
+    "INC-42"
+);
 
 #[cfg(test)]
 mod tests {
