@@ -85,7 +85,11 @@ fn print(r: &MonthlyReview) {
     t.add_row(["opened".into(), i.opened.to_string(), p.opened.to_string()]);
     t.add_row(["closed".into(), i.closed.to_string(), p.closed.to_string()]);
     t.add_row([
-        "open at the month's end".into(),
+        if r.computed_at < r.period.to {
+            "open now (the month runs on)".to_owned()
+        } else {
+            "open at the month's end".to_owned()
+        },
         i.open_at_end.to_string(),
         p.open_at_end.to_string(),
     ]);
