@@ -641,6 +641,14 @@ impl<'a> Cursor<'a> {
 }
 
 /// `bytes` without the spaces it starts with.
+/// A message's text without the UTF-8 byte-order mark it may start with, nor the spaces after
+/// the mark (a sender that writes the mark before its text as a relay passed it on).
+fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes
+        .strip_prefix(b"\xef\xbb\xbf")
+        .map_or(bytes, trim_leading_spaces)
+}
+
 fn trim_leading_spaces(bytes: &[u8]) -> &[u8] {
     let n = bytes.iter().take_while(|&&b| b == b' ').count();
     &bytes[n..]
@@ -780,8 +788,7 @@ fn parse_5424<'a>(
             // (rsyslog's `msg`, which its RFC 5424 template writes after the SD's own space):
             // leading spaces are not the text, so that the line gives the event the same line
             // sent directly gives (and the RFC 3164 line, whose spaces after the tag go too).
-            let rest = trim_leading_spaces(rest);
-            text(rest.strip_prefix(b"\xef\xbb\xbf").unwrap_or(rest))
+            text(without_bom(trim_leading_spaces(rest)))
         }
         Some(_) => {
             return Err(invalid(
@@ -1415,7 +1422,7 @@ fn parse_3164<'a>(
         }
     }
     let rest = c.rest();
-    msg.message = text(rest.strip_prefix(b"\xef\xbb\xbf").unwrap_or(rest));
+    msg.message = text(without_bom(rest));
     if msg.timestamp.is_none() && msg.app_name.is_none() && msg.message.is_empty() {
         return Err(SyslogError::Empty);
     }

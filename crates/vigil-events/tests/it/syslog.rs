@@ -126,7 +126,7 @@ fn udp_datagrams_are_one_message_each() {
 #[test]
 fn a_line_forwarded_by_rsyslog_is_the_line_sent_directly() {
     type Check = fn(&Value, &str);
-    let cases: [(u8, &str, &str, Check); 7] = [
+    let cases: [(u8, &str, &str, Check); 8] = [
         (
             38,
             "sshd",
@@ -173,6 +173,10 @@ fn a_line_forwarded_by_rsyslog_is_the_line_sent_directly() {
         ),
         (13, "app", " \u{feff}bom text", |e, n| {
             assert_eq!(e["message"], "bom text", "{n}: {e}")
+        }),
+        // Spaces after the BOM are not the text either.
+        (13, "app", " \u{feff}  pam_unix(cron:session): x", |e, n| {
+            assert_eq!(e["message"], "pam_unix(cron:session): x", "{n}: {e}")
         }),
         // No space after the tag: none after the SD but the separator.
         (13, "app", "tight", |e, n| {
