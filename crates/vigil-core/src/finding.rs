@@ -389,7 +389,7 @@ impl Finding {
                 return Err(DomainError::invalid(
                     "note",
                     format!(
-                        "{} from {} to {to} needs {what}; give it in `note`",
+                        "{} from {} to {to} needs {what}; give it as the note (`--note` on the command line)",
                         self.key, self.state
                     ),
                 ));

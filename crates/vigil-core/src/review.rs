@@ -305,6 +305,10 @@ pub struct PeriodTotals {
     pub label: String,
     /// Incidents opened.
     pub opened: u64,
+    /// Incidents confirmed (moved to containment).
+    pub confirmed: u64,
+    /// Incidents opened that affect customers.
+    pub customer_facing: u64,
     /// Incidents closed.
     pub closed: u64,
     /// Incidents open at its end.
@@ -406,6 +410,8 @@ fn totals(period: &ReviewPeriod, incidents: &[Incident], alerts: &[AlertFacts]) 
     PeriodTotals {
         label: period.label.clone(),
         opened: counts.opened,
+        confirmed: counts.confirmed,
+        customer_facing: counts.customer_facing,
         closed: counts.closed,
         open_at_end: counts.open_at_end,
         median_time_to_contain_seconds: times.time_to_contain.median_seconds,

@@ -95,7 +95,7 @@ impl Challenge {
 /// Where the things of the kind `what` names (as the store names them: `incident INC-9`,
 /// `alert ALR-3` …) are listed, by command and route, for a not-found message.
 fn where_listed(what: &str) -> &'static str {
-    let kinds: [(&str, &str); 7] = [
+    let kinds: [(&str, &str); 8] = [
         (
             "incident ",
             "`vigil incident list` or GET /api/v1/incidents lists them",
@@ -123,6 +123,10 @@ fn where_listed(what: &str) -> &'static str {
         (
             "token ",
             "`vigil admin tokens` or GET /api/v1/tokens lists them",
+        ),
+        (
+            "finding ",
+            "`vigil finding list` or GET /api/v1/findings lists them",
         ),
     ];
     kinds

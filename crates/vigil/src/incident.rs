@@ -577,7 +577,7 @@ impl PostMortemArgs {
     fn post_mortem(&self) -> anyhow::Result<NewPostMortem> {
         if !self.sigma_rules.is_empty() && self.detections.len() != 1 {
             return Err(crate::output::UsageError(format!(
-                "--sigma-rule belongs to one --detection and {} are given; give exactly one --detection with its rules, and record the others in another call or through the API",
+                "--sigma-rule belongs to one --detection and {} are given; give exactly one --detection with its rules, or record several detections each with its rules through the API (POST /api/v1/incidents/KEY/post-mortem, detection_improvements[].sigma_rules): recording the post-mortem again replaces it",
                 self.detections.len()
             ))
             .into());

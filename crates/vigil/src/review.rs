@@ -96,12 +96,12 @@ fn print(r: &MonthlyReview) {
     t.add_row([
         "confirmed (contained phase)".into(),
         i.confirmed.to_string(),
-        String::new(),
+        p.confirmed.to_string(),
     ]);
     t.add_row([
         "customer-facing, opened".into(),
         i.customer_facing.to_string(),
-        String::new(),
+        p.customer_facing.to_string(),
     ]);
     t.add_row([
         "median time to contain".into(),

@@ -115,13 +115,18 @@ pub async fn list(
         limit: query.limit.unwrap_or(0),
         offset: query.offset.unwrap_or(0),
     };
-    Ok(Json(
-        state
-            .store
-            .list_findings(&filter)
-            .await
-            .map_err(store_error)?,
-    ))
+    let page = state
+        .store
+        .list_findings(&filter)
+        .await
+        .map_err(store_error)?;
+    // No finding of a team the organisation does not know is a misspelt team (names are
+    // case-sensitive), not a team that owes nothing: refused naming the known ones, as raising
+    // one is. A team dropped from the document keeps listing the findings it still owns.
+    if let Some(team) = filter.team.as_deref().filter(|_| page.total == 0) {
+        known_team(&state, "team", team).await?;
+    }
+    Ok(Json(page))
 }
 
 /// Read one finding by key (`FND-3`).

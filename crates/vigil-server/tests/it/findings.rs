@@ -430,6 +430,19 @@ async fn findings_are_listed_across_incidents_by_team_state_and_overdue() {
         assert_eq!(keys, want, "{query:?}");
         assert_eq!(page.total, want.len() as u64, "{query:?}");
     }
+    // A team the organisation does not know (names are case-sensitive) is refused, naming the
+    // known ones, rather than answered with an empty list that reads as "owes nothing".
+    let (status, _, field, message) = refusal(
+        app.viewer
+            .list_findings(&FindingQuery {
+                team: Some("Identity".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((status, field.as_deref()), (400, Some("team")), "{message}");
+    assert!(message.contains("identity"), "{message}");
     let (status, _, field, _) = refusal(
         app.viewer
             .list_findings(&FindingQuery {
