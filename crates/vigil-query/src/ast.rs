@@ -16,6 +16,29 @@ pub struct Query {
 }
 
 impl Query {
+    /// The free-text words written with a leading `-` (`-error`), in order: searched as text,
+    /// since the language has no `-` operator, though Lucene and Kibana users write it for NOT;
+    /// a caller warns of them. A negative number (`-1`) is not one.
+    pub fn dash_words(&self) -> Vec<&str> {
+        fn walk<'a>(e: &'a Expr, out: &mut Vec<&'a str>) {
+            match e {
+                Expr::And(all) | Expr::Or(all) => all.iter().for_each(|e| walk(e, out)),
+                Expr::Not(e) => walk(e, out),
+                Expr::Match { field: None, value }
+                    if value
+                        .strip_prefix('-')
+                        .is_some_and(|rest| rest.starts_with(char::is_alphabetic)) =>
+                {
+                    out.push(value)
+                }
+                _ => {}
+            }
+        }
+        let mut words = Vec::new();
+        walk(&self.filter, &mut words);
+        words
+    }
+
     /// The JSON paths the query names (filter and aggregation), each once, in order: what a
     /// store checks to warn about a field no event has, the usual reason for an empty answer.
     pub fn json_paths(&self) -> Vec<&str> {

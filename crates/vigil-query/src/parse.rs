@@ -1038,6 +1038,12 @@ mod tests {
     }
 
     #[test]
+    fn words_with_a_leading_dash_are_told_apart_from_negative_numbers() {
+        let q = parse("-error OR (NOT -Fail AND -1 AND bytes:-5 AND x-y) \"-quoted\"").unwrap();
+        assert_eq!(q.dash_words(), ["-error", "-Fail"]);
+    }
+
+    #[test]
     fn json_paths_lists_each_named_path_once() {
         let q = parse(
             "user.name:alice OR (NOT src.ip:10.* AND bytes:>5 AND exists:user.name) \

@@ -427,12 +427,14 @@ pub async fn search(
         .transpose()?;
     let events = state.ingestor.events();
     let paths: Vec<String> = query.json_paths().into_iter().map(str::to_owned).collect();
+    let dashes = dash_warnings(&query);
     if query.pipe.is_some() {
-        let (agg, warnings, not_yet_searchable) = blocking(events, move |s| {
+        let (agg, mut warnings, not_yet_searchable) = blocking(events, move |s| {
             let agg = s.aggregate(&query, range)?;
             Ok((agg, field_warnings(s, &paths)?, s.index_lag()))
         })
         .await?;
+        warnings.extend(dashes);
         return Ok(Json(SearchResponse {
             total: agg.total,
             events: Vec::new(),
@@ -463,11 +465,12 @@ pub async fn search(
         limit,
         cursor,
     };
-    let (page, warnings, not_yet_searchable) = blocking(events, move |s| {
+    let (page, mut warnings, not_yet_searchable) = blocking(events, move |s| {
         let page = s.search(&request)?;
         Ok((page, field_warnings(s, &paths)?, s.index_lag()))
     })
     .await?;
+    warnings.extend(dashes);
     Ok(Json(SearchResponse {
         total: page.total,
         events: page.events.into_iter().map(record).collect(),
@@ -476,6 +479,22 @@ pub async fn search(
         warnings,
         not_yet_searchable,
     }))
+}
+
+/// One warning per free-text word written with a leading `-`, which Lucene and Kibana read as
+/// NOT and this language reads as text: the events found are those with the word, not without.
+fn dash_warnings(query: &vigil_query::Query) -> Vec<String> {
+    query
+        .dash_words()
+        .into_iter()
+        .map(|word| {
+            format!(
+                "`{word}` is searched as text (`-` is no operator here): to leave out the events with `{}`, write NOT {}",
+                &word[1..],
+                &word[1..]
+            )
+        })
+        .collect()
 }
 
 /// One warning per field in `paths` that no stored event has: a misspelt or foreign field name

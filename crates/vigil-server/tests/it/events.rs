@@ -261,6 +261,17 @@ async fn searches_say_what_they_could_not_see_and_which_fields_no_event_has() {
         page["warnings"],
         json!(["no stored event has the field `User.Name`; did you mean `user.name`?"])
     );
+    // A leading `-` is text here, though Lucene and Kibana read it as NOT: the answer says so.
+    let (_, page) = app
+        .get(&app.responder_token, "/events/search?q=-alice%20-1")
+        .await;
+    assert_eq!(
+        page["warnings"],
+        json!([
+            "`-alice` is searched as text (`-` is no operator here): to leave out the events with `alice`, write NOT alice"
+        ]),
+        "{page}"
+    );
     let (_, pivot) = app
         .get(
             &app.responder_token,
