@@ -1227,6 +1227,12 @@ impl Incident {
             .find(|d| d.requires_notification())
     }
 
+    /// Whether closing needs a post-mortem: rated SEV1 or SEV2, or assessed as a data breach,
+    /// at any point of its life (the grounds of the `post_mortem_before_close` guard).
+    pub fn needs_post_mortem(&self) -> bool {
+        crate::phase::post_mortem_grounds(&self.transition_facts(Phase::Closed, None)).is_some()
+    }
+
     /// The facts the phase guards check for a move to `to`.
     pub fn transition_facts<'a>(
         &'a self,

@@ -197,7 +197,7 @@ impl Guard {
 /// What makes a post-mortem needed before closing, in words ("rated SEV1 by alice at … (now
 /// SEV4)"), and whether any of it is past (the severity lowered, the assessment cleared since);
 /// `None` when nothing does.
-fn post_mortem_grounds(f: &TransitionFacts<'_>) -> Option<(String, bool)> {
+pub(crate) fn post_mortem_grounds(f: &TransitionFacts<'_>) -> Option<(String, bool)> {
     let when = |at: DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut grounds = Vec::new();
     let mut past = false;

@@ -571,14 +571,6 @@ fn as_of(period: &ReviewPeriod, now: DateTime<Utc>) -> (DateTime<Utc>, &'static 
     }
 }
 
-/// Whether the incident needs a post-mortem: rated SEV1 or SEV2, or assessed as a data breach,
-/// at any point of its life (the close guard's grounds).
-fn post_mortem_required(i: &Incident) -> bool {
-    i.severity <= Severity::Sev2
-        || i.gravest_rating().is_some_and(|r| r.to <= Severity::Sev2)
-        || i.first_breach().is_some()
-}
-
 fn post_mortems(period: &ReviewPeriod, incidents: &[Incident], now: DateTime<Utc>) -> PostMortems {
     let (as_of, when) = as_of(period, now);
     let written = incidents
@@ -587,7 +579,7 @@ fn post_mortems(period: &ReviewPeriod, incidents: &[Incident], now: DateTime<Utc
         .count() as u64;
     let mut due: Vec<IncidentBrief> = incidents
         .iter()
-        .filter(|i| post_mortem_required(i))
+        .filter(|i| i.needs_post_mortem())
         .filter(|i| post_mortem_written(i).is_none_or(|t| t >= period.to))
         .filter_map(|i| {
             let recovered = i.timestamps.recovered.filter(|r| *r < period.to)?;

@@ -5,44 +5,41 @@ use std::fmt::Write as _;
 use crate::Notification;
 use crate::payload::{headline, summary_lines as lines};
 
-/// `[SEV2] Brute force on vpn-1 (ALR-12)`, with line breaks and other control characters
-/// turned into spaces so a title cannot add headers.
+/// `[SEV2] Brute force on vpn-1 (ALR-12)`: of one line, as [`Notification::shown`] makes the
+/// title, key and severity (line breaks and other control characters as spaces), so a title
+/// cannot add headers.
 pub fn email_subject(n: &Notification) -> String {
-    let n = &n.shown();
-    headline(n)
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    headline(&n.shown())
 }
 
 /// The plain-text body: title, the facts, the fields and the acknowledge link — Vigil's own
 /// lines — then the summary, which comes from outside (a report's description, a tool's
 /// summary), under its label and quoted line by line (`> `), so that no line of it can pass for
 /// one of Vigil's (a forged `Acknowledge: http://…` or `reporter: …`). The title, from outside
-/// too, is kept to one line.
+/// too, is kept to one line ([`Notification::shown`]).
 pub fn email_text(n: &Notification) -> String {
     let n = &n.shown();
     let mut out = String::new();
-    let _ = writeln!(out, "{}\n", one_line(&n.title));
+    let _ = writeln!(out, "{}\n", n.title);
     let _ = writeln!(out, "Severity: {}", n.severity);
     if let Some(service) = &n.service {
         let _ = writeln!(out, "Service:  {service}");
     }
     if let Some(tenant) = &n.tenant {
-        let _ = writeln!(out, "Tenant:   {}", one_line(tenant));
+        let _ = writeln!(out, "Tenant:   {}", tenant);
     }
     let _ = writeln!(out, "Key:      {}", n.key);
     if !n.fields.is_empty() {
         out.push('\n');
         for (name, value) in &n.fields {
-            let _ = writeln!(out, "{name}: {}", one_line(value));
+            let _ = writeln!(out, "{name}: {}", value);
         }
     }
     if let Some(url) = &n.ack_url {
         let _ = writeln!(out, "\nAcknowledge: {url}");
     }
     if !n.summary.is_empty() {
-        let _ = writeln!(out, "\n{}:", one_line(&n.summary_label));
+        let _ = writeln!(out, "\n{}:", n.summary_label);
         for line in lines(&n.summary) {
             if line.is_empty() {
                 out.push_str(">\n");
@@ -94,13 +91,6 @@ pub fn email_html(n: &Notification) -> String {
     }
     out.push_str("</body></html>\n");
     out
-}
-
-/// `s` with its line breaks, tabs and other control characters as spaces: one line.
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if vigil_core::breaks_line(c) { ' ' } else { c })
-        .collect()
 }
 
 fn esc(s: &str) -> String {

@@ -53,11 +53,7 @@ pub async fn monthly(
             ),
         ));
     }
-    let (py, pm) = if month == 1 {
-        (year - 1, 12)
-    } else {
-        (year, month - 1)
-    };
+    let (py, pm) = previous_month(year, month);
     let previous = month_period(py, pm, &zone);
     let facts = state
         .store
@@ -100,9 +96,13 @@ fn parse_month(text: &str) -> Result<(i32, u32), ApiError> {
 fn month_before(now: DateTime<Utc>, zone: &LocalZone) -> (i32, u32) {
     let local =
         now + chrono::Duration::seconds(i64::from(zone.offset_secs_at(now.timestamp_millis())));
-    match local.month() {
-        1 => (local.year() - 1, 12),
-        m => (local.year(), m - 1),
+    previous_month(local.year(), local.month())
+}
+
+fn previous_month(year: i32, month: u32) -> (i32, u32) {
+    match month {
+        1 => (year - 1, 12),
+        m => (year, m - 1),
     }
 }
 
